@@ -1,0 +1,41 @@
+"""tgc: TensorFlow-1-style dataflow graphs compiled through MLIR.
+
+``import tgc as tf`` gives the TF1 graph API: placeholders, Variables, ops, name and device scopes,
+Session.run, gradients and optimizers. ``tgc.jit`` compiles plain Python functions of arrays.
+This module only re-exports; the work happens in tgc/frontend and below.
+"""
+
+from tgc import errors  # noqa: F401
+from tgc.dialect.types import (  # noqa: F401
+    DType, as_dtype, bfloat16, bool_ as bool, float16, float32, float64, int32, int64,
+)
+from tgc.frontend.build import constant, convert_to_tensor, placeholder, placeholder_with_default  # noqa: F401
+from tgc.frontend.control import control_dependencies, group, no_op, tuple_ as tuple  # noqa: F401
+from tgc.frontend.gradients import gradients  # noqa: F401
+from tgc.frontend.graph import (  # noqa: F401
+    Dimension, Graph, Operation, Tensor, TensorShape, get_default_graph, reset_default_graph,
+)
+from tgc.frontend.math_ops import *  # noqa: F401,F403
+from tgc.frontend.math_ops import abs, cast, pow, identity, stop_gradient, where  # noqa: F401
+from tgc.frontend.session import InteractiveSession, Session, get_default_session  # noqa: F401
+from tgc.frontend.variables import (  # noqa: F401
+    AUTO_REUSE, Variable, VariableScope, assign, assign_add, assign_sub, get_variable,
+    get_variable_scope, global_variables, global_variables_initializer, initialize_all_variables,
+    local_variables, local_variables_initializer, trainable_variables, variable_scope,
+    variables_initializer,
+)
+
+float = float32  # noqa: A001  (TF1 spells tf.float for float32 in old code)
+double = float64
+
+
+def name_scope(name, default_name=None, values=None):
+    return get_default_graph().name_scope(name if name is not None else default_name)
+
+
+def device(device_name_or_function):
+    return get_default_graph().device(device_name_or_function)
+
+
+def set_random_seed(seed):
+    get_default_graph().seed = seed

@@ -1,0 +1,91 @@
+"""Conversion between the registry's Python attribute values and MLIR attributes.
+
+Each attribute kind in ``registry.ATTR_KINDS`` has one encoding; ``decode`` inverts ``encode`` so that
+the passes see the same Python values the frontend gave.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mlir import ir
+
+from tgc.dialect.types import as_dtype, dtype_from_mlir
+
+
+def element_type(dtype) -> ir.Type:
+    return ir.Type.parse(as_dtype(dtype).mlir)
+
+
+def tensor_type(spec) -> ir.Type:
+    return ir.Type.parse(spec.mlir_text())
+
+
+def encode(kind: str, value) -> ir.Attribute:
+    if kind == "int":
+        return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), int(value))
+    if kind == "bool":
+        return ir.BoolAttr.get(bool(value))
+    if kind == "float":
+        return ir.FloatAttr.get_f64(float(value))
+    if kind == "str":
+        return ir.StringAttr.get(str(value))
+    if kind == "ints":
+        return ir.DenseI64ArrayAttr.get([int(v) for v in value])
+    if kind == "floats":
+        return ir.DenseF64ArrayAttr.get([float(v) for v in value])
+    if kind == "dtype":
+        return ir.TypeAttr.get(element_type(value))
+    if kind == "tensor":
+        return _dense(np.asarray(value))
+    if kind == "symbol":
+        return ir.FlatSymbolRefAttr.get(str(value))
+    raise ValueError(f"unknown attribute kind '{kind}'")
+
+
+def _dense(array: np.ndarray) -> ir.Attribute:
+    dtype = as_dtype(array.dtype)
+    if dtype.name == "bfloat16":
+        raise TypeError("bfloat16 constants are not supported; build them as float32 and cast")
+    return ir.DenseElementsAttr.get(np.array(array, order="C", copy=True))
+
+
+def decode(kind: str, attr: ir.Attribute):
+    if kind == "int":
+        return ir.IntegerAttr(attr).value
+    if kind == "bool":
+        return bool(ir.BoolAttr(attr).value)
+    if kind == "float":
+        return ir.FloatAttr(attr).value
+    if kind == "str":
+        return ir.StringAttr(attr).value
+    if kind == "ints":
+        return tuple(ir.DenseI64ArrayAttr(attr))
+    if kind == "floats":
+        return tuple(ir.DenseF64ArrayAttr(attr))
+    if kind == "dtype":
+        return dtype_from_mlir(str(ir.TypeAttr(attr).value)).name
+    if kind == "tensor":
+        return decode_dense(attr)
+    if kind == "symbol":
+        return ir.FlatSymbolRefAttr(attr).value
+    raise ValueError(f"unknown attribute kind '{kind}'")
+
+
+def decode_dense(attr: ir.Attribute) -> np.ndarray:
+    dense = ir.DenseElementsAttr(attr)
+    shaped = ir.ShapedType(dense.type)
+    dtype = dtype_from_mlir(str(shaped.element_type))
+    if dense.is_splat:
+        first = np.array(ir.DenseElementsAttr.get_splat(
+            ir.RankedTensorType.get([], shaped.element_type), dense.get_splat_value()))
+        return np.full(shaped.shape, first, dtype=dtype.as_numpy_dtype)
+    return np.array(dense).astype(dtype.as_numpy_dtype, copy=False).reshape(shaped.shape)
+
+
+def spec_of_type(type_: ir.Type):
+    """The TensorSpec of a ranked tensor type."""
+    from tgc.dialect.types import TensorSpec
+
+    ranked = ir.RankedTensorType(type_)
+    shape = tuple(None if ranked.is_dynamic_dim(i) else ranked.get_dim_size(i) for i in range(ranked.rank))
+    return TensorSpec(shape, dtype_from_mlir(str(ranked.element_type)).name)

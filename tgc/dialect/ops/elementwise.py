@@ -1,0 +1,408 @@
+"""Elementwise ops with numpy broadcasting: arithmetic, math functions, comparisons, logic, select.
+
+Gradient rules build tgc ops through the builder ``b`` (see ``tgc/dialect/builder.py``); a gradient
+that flows into a broadcast operand is summed back to that operand's shape with ``b.unbroadcast``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
+from tgc.dialect.shapes import FLOAT_DTYPES, NUMERIC_DTYPES, broadcast_shapes, same_dtype, spec
+
+
+def _binary_infer(allowed, result_dtype=None):
+    def infer(x, y):
+        dtype = same_dtype(x, y, allowed=allowed)
+        return spec(broadcast_shapes(x.shape, y.shape), result_dtype or dtype)
+
+    return infer
+
+
+def _unary_infer(allowed):
+    def infer(x):
+        same_dtype(x, allowed=allowed)
+        return x
+
+    return infer
+
+
+def _keep_dtype(fn):
+    """Apply a numpy function and keep the operand's dtype (numpy promotes some int results)."""
+
+    def evaluate(*arrays):
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*arrays)).astype(arrays[0].dtype, copy=False)
+
+    return evaluate
+
+
+# ---- binary arithmetic -------------------------------------------------------------------------
+
+
+@op("add", tf_type="AddV2", operands=("x", "y"))
+class Add:
+    """x + y with numpy broadcasting (`tf.add`)."""
+
+    infer = _binary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.add)
+
+    def grad(b, op, g):
+        x, y = op.inputs
+        return [b.unbroadcast(g, x), b.unbroadcast(g, y)]
+
+
+@op("subtract", tf_type="Sub", operands=("x", "y"))
+class Subtract:
+    """x - y with numpy broadcasting (`tf.subtract`)."""
+
+    infer = _binary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.subtract)
+
+    def grad(b, op, g):
+        x, y = op.inputs
+        return [b.unbroadcast(g, x), b.unbroadcast(b.negative(g), y)]
+
+
+@op("multiply", tf_type="Mul", operands=("x", "y"))
+class Multiply:
+    """x * y with numpy broadcasting (`tf.multiply`)."""
+
+    infer = _binary_infer(NUMERIC_DTYPES + ("bool",))
+    eval = _keep_dtype(np.multiply)
+
+    def grad(b, op, g):
+        x, y = op.inputs
+        return [b.unbroadcast(b.multiply(g, y), x), b.unbroadcast(b.multiply(g, x), y)]
+
+
+def _divide(x, y):
+    if np.issubdtype(x.dtype, np.integer):
+        return np.floor_divide(x, np.where(y == 0, 1, y))
+    return np.true_divide(x, y)
+
+
+@op("divide", tf_type="RealDiv", operands=("x", "y"))
+class Divide:
+    """x / y; true division for floats, floor division for integers (`tf.math.divide`)."""
+
+    infer = _binary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(_divide)
+
+    def grad(b, op, g):
+        x, y = op.inputs
+        (out,) = op.outputs
+        dy = b.negative(b.divide(b.multiply(g, out), y))
+        return [b.unbroadcast(b.divide(g, y), x), b.unbroadcast(dy, y)]
+
+
+@op("pow", tf_type="Pow", operands=("x", "y"))
+class Pow:
+    """x ** y elementwise (`tf.pow`)."""
+
+    infer = _binary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.power)
+
+    def grad(b, op, g):
+        # d/dx = y * x^(y-1);  d/dy = x^y * log(x), taken as 0 where x <= 0 (as TensorFlow does)
+        x, y = op.inputs
+        (out,) = op.outputs
+        one = b.constant(1, like=y)
+        dx = b.multiply(g, b.multiply(y, b.pow(x, b.subtract(y, one))))
+        positive = b.greater(x, b.constant(0, like=x))
+        safe_log = b.log(b.select(positive, x, b.ones_like(x)))
+        dy = b.multiply(g, b.select(positive, b.multiply(out, safe_log), b.zeros_like(out)))
+        return [b.unbroadcast(dx, x), b.unbroadcast(dy, y)]
+
+
+def _minmax_grad(compare):
+    def grad(b, op, g):
+        x, y = op.inputs
+        take_x = compare(b, b.broadcast_like(x, g), b.broadcast_like(y, g))
+        zeros = b.zeros_like(g)
+        return [b.unbroadcast(b.select(take_x, g, zeros), x), b.unbroadcast(b.select(take_x, zeros, g), y)]
+
+    return grad
+
+
+@op("maximum", tf_type="Maximum", operands=("x", "y"))
+class Maximum:
+    """Elementwise max (`tf.maximum`); ties send the gradient to x."""
+
+    infer = _binary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.maximum)
+    grad = _minmax_grad(lambda b, x, y: b.greater_equal(x, y))
+
+
+@op("minimum", tf_type="Minimum", operands=("x", "y"))
+class Minimum:
+    """Elementwise min (`tf.minimum`); ties send the gradient to x."""
+
+    infer = _binary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.minimum)
+    grad = _minmax_grad(lambda b, x, y: b.less_equal(x, y))
+
+
+# ---- unary math --------------------------------------------------------------------------------
+
+
+@op("negative", tf_type="Neg", operands=("x",))
+class Negative:
+    """-x (`tf.negative`)."""
+
+    infer = _unary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.negative)
+
+    def grad(b, op, g):
+        return [b.negative(g)]
+
+
+@op("abs", tf_type="Abs", operands=("x",))
+class Abs:
+    """|x| (`tf.abs`)."""
+
+    infer = _unary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.abs)
+
+    def grad(b, op, g):
+        return [b.multiply(g, b.sign(op.inputs[0]))]
+
+
+@op("sign", tf_type="Sign", operands=("x",))
+class Sign:
+    """-1, 0 or 1 by the sign of x (`tf.sign`); its gradient is zero."""
+
+    infer = _unary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.sign)
+
+    def grad(b, op, g):
+        return [b.zeros_like(op.inputs[0])]
+
+
+@op("square", tf_type="Square", operands=("x",))
+class Square:
+    """x * x (`tf.square`)."""
+
+    infer = _unary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(np.square)
+
+    def grad(b, op, g):
+        (x,) = op.inputs
+        return [b.multiply(g, b.multiply(b.constant(2, like=x), x))]
+
+
+@op("sqrt", tf_type="Sqrt", operands=("x",))
+class Sqrt:
+    """Square root (`tf.sqrt`)."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(np.sqrt)
+
+    def grad(b, op, g):
+        (out,) = op.outputs
+        return [b.divide(b.multiply(g, b.constant(0.5, like=out)), out)]
+
+
+@op("rsqrt", tf_type="Rsqrt", operands=("x",))
+class Rsqrt:
+    """1 / sqrt(x) (`tf.math.rsqrt`)."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(lambda x: 1.0 / np.sqrt(x))
+
+    def grad(b, op, g):
+        # d/dx x^(-1/2) = -1/2 * x^(-3/2) = -1/2 * out^3
+        (out,) = op.outputs
+        cube = b.multiply(out, b.multiply(out, out))
+        return [b.multiply(g, b.multiply(b.constant(-0.5, like=out), cube))]
+
+
+@op("exp", tf_type="Exp", operands=("x",))
+class Exp:
+    """e ** x (`tf.exp`)."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(np.exp)
+
+    def grad(b, op, g):
+        return [b.multiply(g, op.outputs[0])]
+
+
+@op("log", tf_type="Log", operands=("x",))
+class Log:
+    """Natural logarithm (`tf.log`)."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(np.log)
+
+    def grad(b, op, g):
+        return [b.divide(g, op.inputs[0])]
+
+
+@op("floor", tf_type="Floor", operands=("x",))
+class Floor:
+    """Largest integer not above x (`tf.floor`); its gradient is zero almost everywhere."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(np.floor)
+
+    def grad(b, op, g):
+        return [b.zeros_like(op.inputs[0])]
+
+
+@op("relu", tf_type="Relu", operands=("x",))
+class Relu:
+    """max(x, 0) (`tf.nn.relu`)."""
+
+    infer = _unary_infer(NUMERIC_DTYPES)
+    eval = _keep_dtype(lambda x: np.maximum(x, 0))
+
+    def grad(b, op, g):
+        (out,) = op.outputs
+        return [b.select(b.greater(out, b.constant(0, like=out)), g, b.zeros_like(g))]
+
+
+@op("sigmoid", tf_type="Sigmoid", operands=("x",))
+class Sigmoid:
+    """1 / (1 + e^-x) (`tf.sigmoid`)."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(lambda x: 1.0 / (1.0 + np.exp(-x)))
+
+    def grad(b, op, g):
+        (out,) = op.outputs
+        return [b.multiply(g, b.multiply(out, b.subtract(b.constant(1, like=out), out)))]
+
+
+@op("tanh", tf_type="Tanh", operands=("x",))
+class Tanh:
+    """Hyperbolic tangent (`tf.tanh`)."""
+
+    infer = _unary_infer(FLOAT_DTYPES)
+    eval = _keep_dtype(np.tanh)
+
+    def grad(b, op, g):
+        (out,) = op.outputs
+        return [b.multiply(g, b.subtract(b.constant(1, like=out), b.multiply(out, out)))]
+
+
+@op("identity", tf_type="Identity", operands=("x",))
+class Identity:
+    """Returns its input (`tf.identity`)."""
+
+    def infer(x):
+        return x
+
+    def eval(x):
+        return x.copy()
+
+    def grad(b, op, g):
+        return [g]
+
+
+@op("stop_gradient", tf_type="StopGradient", operands=("x",))
+class StopGradient:
+    """Identity in the forward pass; no gradient flows through it (`tf.stop_gradient`)."""
+
+    def infer(x):
+        return x
+
+    def eval(x):
+        return x.copy()
+
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("cast", tf_type="Cast", operands=("x",), attrs={"dtype": Attr("dtype")})
+class Cast:
+    """Converts to another dtype (`tf.cast`); floats to ints truncate toward zero."""
+
+    def infer(x, dtype):
+        return spec(x.shape, dtype)
+
+    def eval(x, dtype):
+        from tgc.dialect.types import numpy_dtype
+
+        return x.astype(numpy_dtype(dtype))
+
+    def grad(b, op, g):
+        (x,) = op.inputs
+        floating = ("float16", "bfloat16", "float32", "float64")
+        if x.dtype in floating and g.dtype in floating:
+            return [b.cast(g, dtype=x.dtype)]
+        return [None]
+
+
+# ---- comparisons and logic ---------------------------------------------------------------------
+
+
+def _comparison(name, tf_type, fn, doc):
+    cls = type(
+        tf_type,
+        (),
+        {
+            "__doc__": doc,
+            "infer": _binary_infer(NUMERIC_DTYPES + ("bool",), result_dtype="bool"),
+            "eval": fn,
+            "grad": NOT_DIFFERENTIABLE,
+        },
+    )
+    return op(name, tf_type=tf_type, operands=("x", "y"))(cls)
+
+
+Equal = _comparison("equal", "Equal", np.equal, "x == y elementwise (`tf.equal`).")
+NotEqual = _comparison("not_equal", "NotEqual", np.not_equal, "x != y elementwise (`tf.not_equal`).")
+Less = _comparison("less", "Less", np.less, "x < y elementwise (`tf.less`).")
+LessEqual = _comparison("less_equal", "LessEqual", np.less_equal, "x <= y elementwise (`tf.less_equal`).")
+Greater = _comparison("greater", "Greater", np.greater, "x > y elementwise (`tf.greater`).")
+GreaterEqual = _comparison(
+    "greater_equal", "GreaterEqual", np.greater_equal, "x >= y elementwise (`tf.greater_equal`)."
+)
+
+
+@op("logical_and", tf_type="LogicalAnd", operands=("x", "y"))
+class LogicalAnd:
+    """x and y for bool tensors (`tf.logical_and`)."""
+
+    infer = _binary_infer(("bool",))
+    eval = np.logical_and
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("logical_or", tf_type="LogicalOr", operands=("x", "y"))
+class LogicalOr:
+    """x or y for bool tensors (`tf.logical_or`)."""
+
+    infer = _binary_infer(("bool",))
+    eval = np.logical_or
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("logical_not", tf_type="LogicalNot", operands=("x",))
+class LogicalNot:
+    """not x for a bool tensor (`tf.logical_not`)."""
+
+    infer = _unary_infer(("bool",))
+    eval = np.logical_not
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("select", tf_type="SelectV2", operands=("condition", "x", "y"))
+class Select:
+    """Where the condition holds take x, else y, with numpy broadcasting (`tf.where`)."""
+
+    def infer(condition, x, y):
+        if condition.dtype != "bool":
+            raise ShapeError(f"condition must be bool but got {condition.dtype}")
+        dtype = same_dtype(x, y)
+        return spec(broadcast_shapes(condition.shape, x.shape, y.shape), dtype)
+
+    def eval(condition, x, y):
+        return np.where(condition, x, y).astype(x.dtype, copy=False)
+
+    def grad(b, op, g):
+        condition, x, y = op.inputs
+        cond = b.broadcast_like(condition, g)
+        zeros = b.zeros_like(g)
+        return [None, b.unbroadcast(b.select(cond, g, zeros), x), b.unbroadcast(b.select(cond, zeros, g), y)]

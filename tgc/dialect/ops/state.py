@@ -1,0 +1,93 @@
+"""Variables: module-level declarations, reads and assignments.
+
+A ``tgc.variable`` lives in the module body and names a piece of session state; ``read_variable``
+and the ``assign`` family refer to it by symbol. Ops run in program order within a function, so a read
+placed after an assign sees the assigned value. Their ``eval`` takes the variable's current value
+first, which is how the reference interpreter threads state through them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
+from tgc.dialect.shapes import spec
+from tgc.dialect.types import format_shape
+
+
+@op("variable", tf_type="VariableV2", module_level=True, results=0,
+    attrs={"sym_name": Attr("str"), "shape": Attr("ints"), "dtype": Attr("dtype")})
+class Variable:
+    """Declares a variable of a static shape and dtype (`tf.Variable`); holds no value itself."""
+
+    def infer(sym_name, shape, dtype):
+        if any(d < 0 for d in shape):
+            raise ShapeError(f"variable '{sym_name}' needs a fully known shape but got {list(shape)}")
+        return []
+
+    def eval(sym_name, shape, dtype):
+        return []
+
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("read_variable", tf_type="Identity", stateful=True,
+    attrs={"var": Attr("symbol"), "shape": Attr("ints"), "dtype": Attr("dtype")})
+class ReadVariable:
+    """The current value of a variable (`Variable.read_value()`)."""
+
+    def infer(var, shape, dtype):
+        return spec(shape, dtype)
+
+    def eval(current, var, shape, dtype):
+        return np.array(current)
+
+    grad = NOT_DIFFERENTIABLE
+
+
+def _assign_infer(value, var):
+    return value
+
+
+def _check_same(current, value, var):
+    if current.shape != value.shape:
+        raise ShapeError(f"cannot assign {format_shape(value.shape)} to variable '{var}' of shape {format_shape(current.shape)}")
+
+
+@op("assign", tf_type="Assign", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+class Assign:
+    """Stores value into the variable and yields it (`tf.assign`, `Variable.assign`)."""
+
+    infer = _assign_infer
+
+    def eval(current, value, var):
+        _check_same(current, value, var)
+        return np.array(value, dtype=current.dtype)
+
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("assign_add", tf_type="AssignAdd", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+class AssignAdd:
+    """Adds value to the variable and yields the new value (`tf.assign_add`)."""
+
+    infer = _assign_infer
+
+    def eval(current, value, var):
+        _check_same(current, value, var)
+        return (current + value).astype(current.dtype)
+
+    grad = NOT_DIFFERENTIABLE
+
+
+@op("assign_sub", tf_type="AssignSub", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+class AssignSub:
+    """Subtracts value from the variable and yields the new value (`tf.assign_sub`)."""
+
+    infer = _assign_infer
+
+    def eval(current, value, var):
+        _check_same(current, value, var)
+        return (current - value).astype(current.dtype)
+
+    grad = NOT_DIFFERENTIABLE

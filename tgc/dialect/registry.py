@@ -1,0 +1,158 @@
+"""The op registry: one OpDef per tgc op, the source of truth for the dialect.
+
+Everything target-independent about an op lives on its OpDef: operands, attributes, the result rule
+(``infer``), numpy reference semantics (``eval``), the gradient rule (``grad``, or an explicit
+``NOT_DIFFERENTIABLE``) and, for composites, a decomposition into core ops. The IRDL dialect, the
+frontend's builders, the Python verifier, the folder and the autodiff pass all read from here. Lowering
+is kept apart, in ``tgc/lowering/to_core``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tgc.dialect.types import TensorSpec
+
+
+class ShapeError(ValueError):
+    """Raised by a result rule when operand shapes or dtypes do not fit the op."""
+
+
+class _NotDifferentiable:
+    def __repr__(self) -> str:
+        return "NOT_DIFFERENTIABLE"
+
+
+NOT_DIFFERENTIABLE = _NotDifferentiable()
+REQUIRED = object()
+
+# Attribute kinds and the builtin attribute each is stored as (the IRDL base constraint).
+ATTR_KINDS = {
+    "int": "#builtin.integer",
+    "bool": "#builtin.integer",
+    "float": "#builtin.float",
+    "str": "#builtin.string",
+    "ints": "#builtin.dense_array",
+    "floats": "#builtin.dense_array",
+    "dtype": "#builtin.type",
+    "tensor": "#builtin.dense_int_or_fp_elements",
+    "symbol": "#builtin.symbol_ref",
+}
+
+
+@dataclass(frozen=True)
+class Attr:
+    kind: str
+    default: object = REQUIRED
+
+    def __post_init__(self):
+        if self.kind not in ATTR_KINDS:
+            raise ValueError(f"unknown attribute kind '{self.kind}'")
+
+
+@dataclass
+class OpDef:
+    """Everything true of one op whatever the target."""
+
+    name: str
+    tf_type: str
+    operands: tuple
+    attrs: dict
+    infer: Callable
+    eval: Callable
+    grad: object
+    decompose: Callable | None = None
+    results: object = 1  # an int, or "variadic" when an attribute decides the count
+    stateful: bool = False  # reads or writes state, or draws random numbers: never folded or CSE'd
+    module_level: bool = False  # lives in the module body, not in a function (variable declarations)
+    doc: str = ""
+    num_results_fn: Callable | None = field(default=None, repr=False)
+
+    @property
+    def mlir_name(self) -> str:
+        return "tgc." + self.name
+
+    @property
+    def differentiable(self) -> bool:
+        return self.grad is not NOT_DIFFERENTIABLE
+
+    def complete_attrs(self, given: dict) -> dict:
+        """Fill defaults, reject unknown and missing attributes; returns a new dict."""
+        unknown = set(given) - set(self.attrs)
+        if unknown:
+            raise TypeError(f"'{self.mlir_name}' got unknown attributes {sorted(unknown)}")
+        out = {}
+        for key, spec in self.attrs.items():
+            if key in given:
+                out[key] = given[key]
+            elif spec.default is REQUIRED:
+                raise TypeError(f"'{self.mlir_name}' needs attribute '{key}'")
+            else:
+                out[key] = spec.default
+        return out
+
+    def result_specs(self, operand_specs, attrs) -> list:
+        """The result rule as a list of TensorSpecs (a single-result rule may return one spec)."""
+        if len(operand_specs) != len(self.operands):
+            raise ShapeError(
+                f"expects {len(self.operands)} operands ({', '.join(self.operands)}) "
+                f"but got {len(operand_specs)}"
+            )
+        out = self.infer(*operand_specs, **attrs)
+        specs = [out] if isinstance(out, TensorSpec) else list(out)
+        return specs
+
+    def evaluate(self, arrays, attrs) -> list:
+        out = self.eval(*arrays, **attrs)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, module_level=False):
+    """Class decorator: the class body holds ``infer``, ``eval``, ``grad`` and ``decompose``.
+
+    A class without ``grad`` is a registration error, so absence is always written down as
+    ``grad = NOT_DIFFERENTIABLE``.
+    """
+
+    def register(cls) -> OpDef:
+        if name in REGISTRY:
+            raise ValueError(f"op '{name}' registered twice")
+        if "grad" not in vars(cls):
+            raise ValueError(f"op '{name}' has no gradient rule; say grad = NOT_DIFFERENTIABLE")
+        opdef = OpDef(
+            name=name,
+            tf_type=tf_type,
+            operands=tuple(operands),
+            attrs=dict(attrs or {}),
+            infer=vars(cls)["infer"],
+            eval=vars(cls)["eval"],
+            grad=vars(cls)["grad"],
+            decompose=vars(cls).get("decompose"),
+            results=results,
+            stateful=stateful,
+            module_level=module_level,
+            doc=(cls.__doc__ or "").strip(),
+        )
+        REGISTRY[name] = opdef
+        return opdef
+
+    return register
+
+
+def lookup(name: str) -> OpDef:
+    """The OpDef for ``name`` or ``tgc.name``."""
+    short = name[4:] if name.startswith("tgc.") else name
+    if short not in REGISTRY:
+        raise KeyError(f"no tgc op named '{name}'")
+    return REGISTRY[short]
+
+
+def load_all_ops() -> dict:
+    """Import every op family so that REGISTRY is complete."""
+    from tgc.dialect import ops  # noqa: F401  (registers on import)
+
+    return REGISTRY

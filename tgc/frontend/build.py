@@ -1,0 +1,153 @@
+"""The one way the frontend adds an op: ``make_op`` runs the registry's result rule at build time.
+
+TensorFlow reports shape errors when the graph is built, naming the op and the operand shapes; so do we.
+``convert_to_tensor`` turns Python numbers, lists, numpy arrays and Variables into tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgc.dialect.registry import REGISTRY, ShapeError, load_all_ops
+from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
+from tgc.frontend.graph import Graph, Operation, Tensor, get_default_graph, user_location
+
+load_all_ops()
+
+
+def _shape_list(spec: TensorSpec) -> str:
+    if spec.shape is None:
+        return "<unknown>"
+    return "[" + ",".join("?" if d is None else str(d) for d in spec.shape) + "]"
+
+
+def _infer(opdef, specs, attrs, name):
+    if any(s.shape is None for s in specs):
+        return _infer_unknown_rank(opdef, specs, attrs)
+    try:
+        return opdef.result_specs(specs, attrs)
+    except ShapeError as exc:
+        filename, line = user_location()
+        shapes = ", ".join(_shape_list(s) for s in specs)
+        raise ValueError(
+            f"{exc} for '{name}' (op: '{opdef.tf_type}') with input shapes: {shapes} "
+            f"[{filename}:{line}]"
+        ) from None
+
+
+def _infer_unknown_rank(opdef, specs, attrs):
+    """An operand of unknown rank gives results of unknown rank; the dtype rule still applies."""
+    scalars = [TensorSpec((), s.dtype) if s.shape is None else s for s in specs]
+    try:
+        dtypes = [s.dtype for s in opdef.result_specs(scalars, attrs)]
+    except ShapeError:
+        dtypes = [specs[0].dtype] * (1 if opdef.results == "variadic" else opdef.results)
+    return [TensorSpec(None, d) for d in dtypes]
+
+
+def graph_of(values) -> Graph:
+    for v in values:
+        if isinstance(v, Tensor):
+            return v.graph
+        if hasattr(v, "_as_graph_element"):
+            return v._as_graph_element().graph
+    return get_default_graph()
+
+
+def make_op(opname: str, inputs, name=None, **attrs):
+    """Adds a registry op to the graph; returns its output tensor, a list of them, or the Operation."""
+    opdef = REGISTRY[opname]
+    tensors = [convert_to_tensor(t) for t in inputs]
+    graph = graph_of(tensors)
+    for t in tensors:
+        if t.graph is not graph:
+            raise ValueError(f"{t} must be from the same graph as the other inputs of '{opname}'")
+    full = opdef.complete_attrs(attrs)
+    scoped = graph.unique_name(name or opdef.tf_type, mark_as_used=False)
+    specs = _infer(opdef, [t.spec for t in tensors], full, scoped)
+    operation = graph.create_op(opdef.tf_type, opdef.tf_type, tensors, full, specs, opdef=opname, name=name)
+    if opdef.results == 0:
+        return operation
+    if opdef.results == "variadic":
+        return list(operation.outputs)
+    return operation.outputs[0] if opdef.results == 1 else list(operation.outputs)
+
+
+def as_tensor_or_none(value):
+    return None if value is None else convert_to_tensor(value)
+
+
+def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Tensor:
+    """A Tensor for ``value``: tensors pass through (dtype checked), Variables give their value,
+    anything numpy accepts becomes a constant."""
+    if isinstance(value, Tensor):
+        if dtype is not None and as_dtype(dtype) != value.dtype:
+            raise ValueError(
+                f"tensor '{value.name}' has dtype {value.dtype.name} but {as_dtype(dtype).name} was requested"
+            )
+        return value
+    if hasattr(value, "_as_graph_element"):
+        return convert_to_tensor(value._as_graph_element(), dtype=dtype)
+    if isinstance(value, Operation):
+        raise TypeError(f"cannot use operation '{value.name}' as a tensor; it has no value")
+    return constant(value, dtype=dtype or _default_dtype(value, preferred_dtype), name=name or "Const")
+
+
+def _default_dtype(value, preferred=None):
+    array = np.asarray(value)
+    if preferred is not None:
+        pref = as_dtype(preferred)
+        if array.dtype.kind in "biu" or (array.dtype.kind == "f" and pref.is_floating):
+            return pref
+    if array.dtype.kind == "f":
+        return "float64" if isinstance(value, np.ndarray) and array.dtype == np.float64 else (
+            array.dtype.name if array.dtype != np.float64 else "float32")
+    if array.dtype.kind in "iu":
+        return "int64" if isinstance(value, np.ndarray) and array.dtype == np.int64 else "int32"
+    if array.dtype.kind == "b":
+        return "bool"
+    raise TypeError(f"cannot convert {value!r} to a tensor")
+
+
+def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) -> Tensor:
+    """A constant tensor (`tf.constant`); a scalar value with ``shape`` is broadcast to it."""
+    if isinstance(value, Tensor):
+        raise TypeError("tgc.constant takes a Python or numpy value, not a Tensor")
+    dtype = as_dtype(dtype) if dtype is not None else as_dtype(_default_dtype(value))
+    array = np.asarray(value)
+    if dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+        raise TypeError(f"cannot convert {value!r} to {dtype.name} without losing its fractions")
+    array = array.astype(numpy_dtype(dtype))
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        if array.size == 1:
+            array = np.full(shape, array.reshape(()), dtype=array.dtype)
+        elif array.size == int(np.prod(shape)) and not verify_shape:
+            array = array.reshape(shape)
+        else:
+            raise ValueError(f"constant of shape {array.shape} does not fit the requested shape {list(shape)}")
+    return make_op("constant", [], name=name, value=array)
+
+
+def placeholder(dtype, shape=None, name=None) -> Tensor:
+    """A tensor fed at run time (`tf.placeholder`); ``None`` dims (or a ``None`` shape) are unknown."""
+    graph = get_default_graph()
+    dtype = as_dtype(dtype)
+    dims = None if shape is None else tuple(None if d is None or (isinstance(d, int) and d < 0) else int(d) for d in _dims(shape))
+    spec = TensorSpec(dims, dtype.name)
+    operation = graph.create_op("Placeholder", "Placeholder", [], {"dtype": dtype.name, "shape": dims}, [spec], name=name)
+    return operation.outputs[0]
+
+
+def _dims(shape):
+    if hasattr(shape, "as_list"):
+        return shape.as_list()
+    if isinstance(shape, int):
+        return [shape]
+    return list(shape)
+
+
+def placeholder_with_default(input, shape, name=None) -> Tensor:
+    """A tensor that is ``input`` unless fed (`tf.placeholder_with_default`)."""
+    value = convert_to_tensor(input)
+    return make_op("identity", [value], name=name or "PlaceholderWithDefault")

@@ -1,0 +1,110 @@
+"""Graph -> tgc MLIR: one function per run signature, in the pipeline right after pruning.
+
+Fed tensors become the function's arguments and fetched tensors its results; variables become
+module-level ``tgc.variable`` declarations that reads and assigns name by symbol. Every op carries
+``loc("scope/Name"("file.py":line:0))`` so diagnostics speak of the user's op and line. Result types
+are re-derived from the registry here, so a placeholder of unknown rank takes the rank of its feed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlir import ir
+from mlir.dialects import func
+
+from tgc.dialect.attrs import tensor_type
+from tgc.dialect.builder import IRBuilder, Val, encode_attrs
+from tgc.dialect.registry import REGISTRY, ShapeError
+from tgc.dialect.types import TensorSpec
+from tgc.frontend.graph import Operation, Tensor
+
+
+class EmitError(ValueError):
+    pass
+
+
+@dataclass
+class Signature:
+    """What a compiled function takes and gives, in order."""
+
+    feeds: list  # [(tensor name, TensorSpec)]
+    fetches: list  # [(tensor name, TensorSpec)]
+
+
+def op_location(operation: Operation) -> ir.Location:
+    filename, line = operation.location
+    return ir.Location.name(operation.name, childLoc=ir.Location.file(filename, line, 0))
+
+
+def emit_function(module: ir.Module, ops: list, feeds: list, fetches: list, name: str = "main") -> Signature:
+    """Adds ``func.func @name`` computing ``fetches`` from ``feeds``.
+
+    ``ops`` are the needed operations in a topological order; ``feeds`` pairs each fed Tensor with the
+    TensorSpec its argument gets; ``fetches`` are Tensors.
+    """
+    values: dict = {}
+    arg_types = [tensor_type(spec) for _, spec in feeds]
+    with ir.InsertionPoint(module.body):
+        function = func.FuncOp(name, ir.FunctionType.get(arg_types, []))
+    block = function.add_entry_block()
+    for (tensor, spec), arg in zip(feeds, block.arguments):
+        values[tensor] = Val(arg, spec)
+    ip = ir.InsertionPoint(block)
+    for operation in ops:
+        _emit_op(operation, values, ip)
+    results = []
+    for tensor in fetches:
+        if tensor not in values:
+            raise EmitError(f"fetch '{tensor.name}' was not computed")
+        results.append(values[tensor])
+    with ip, ir.Location.unknown():
+        func.ReturnOp([v.value for v in results])
+    function.attributes["function_type"] = ir.TypeAttr.get(
+        ir.FunctionType.get(arg_types, [v.value.type for v in results])
+    )
+    function.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
+    return Signature(
+        feeds=[(t.name, spec) for t, spec in feeds],
+        fetches=[(t.name, v.spec) for t, v in zip(fetches, results)],
+    )
+
+
+def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
+    if all(t in values for t in operation.outputs) and operation.outputs:
+        return  # every output is fed
+    if operation.opdef is None:
+        raise EmitError(f"'{operation.name}' ({operation.type}) must be fed")
+    opdef = REGISTRY[operation.opdef]
+    inputs = []
+    for t in operation.inputs:
+        if t not in values:
+            raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
+        inputs.append(values[t])
+    builder = IRBuilder(ip, op_location(operation))
+    try:
+        out = builder.op(operation.opdef, *inputs, **operation.attrs)
+    except ShapeError as exc:
+        shapes = ", ".join(v.spec.describe() for v in inputs)
+        filename, line = operation.location
+        raise EmitError(f"{filename}:{line}: '{operation.name}' ({opdef.tf_type}): {exc} (inputs: {shapes})") from None
+    outs = [] if opdef.results == 0 else (out if isinstance(out, list) else [out])
+    for tensor, val in zip(operation.outputs, outs):
+        values.setdefault(tensor, val)
+
+
+def emit_variables(module: ir.Module, variables: list) -> None:
+    """Declares each variable (name, TensorSpec) at the top of the module body."""
+    opdef = REGISTRY["variable"]
+    first = module.body.operations[0] if len(module.body.operations) else None
+    for name, spec in variables:
+        attrs = encode_attrs(opdef, {"sym_name": name, "shape": list(spec.shape), "dtype": spec.dtype})
+        ip = ir.InsertionPoint(first) if first is not None else ir.InsertionPoint(module.body)
+        ir.Operation.create("tgc.variable", results=[], operands=[], attributes=attrs, loc=ir.Location.name(name), ip=ip)
+
+
+def spec_for_feed(tensor: Tensor, shape) -> TensorSpec:
+    """The argument type of a fed tensor: its static spec, or the feed's shape where rank is unknown."""
+    if tensor.spec.shape is None:
+        return TensorSpec(tuple(shape), tensor.spec.dtype)
+    return tensor.spec

@@ -1,0 +1,392 @@
+"""The dataflow graph a TF1 program builds: Graph, Operation, Tensor, and the scopes that name them.
+
+This is the first stage of the pipeline. Ops are recorded with their scoped names (``scores/MatMul``),
+device requests, control dependencies and the user's file:line; ``emit.py`` turns a pruned subgraph into
+tgc MLIR. Nothing here imports MLIR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+
+from tgc.dialect.types import TensorSpec, as_dtype
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_location() -> tuple[str, int]:
+    """The file:line of the first stack frame outside the tgc package (the user's code)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE_DIR + os.sep):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return "<unknown>", 0
+
+
+class Dimension:
+    """One dim of a TensorShape; ``value`` is an int or None (TF1's `Dimension`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = None if value is None else int(value)
+
+    def __int__(self):
+        if self.value is None:
+            raise ValueError("cannot convert an unknown Dimension to an int")
+        return self.value
+
+    __index__ = __int__
+
+    def __eq__(self, other):
+        other = other.value if isinstance(other, Dimension) else other
+        return self.value == other
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __repr__(self):
+        return "?" if self.value is None else str(self.value)
+
+
+class TensorShape:
+    """A static shape whose dims may be unknown, printed as TensorFlow 1 prints it: ``(?, 3)``."""
+
+    def __init__(self, dims):
+        self._dims = None if dims is None else tuple(None if d is None else int(d) for d in dims)
+
+    @property
+    def dims(self):
+        return None if self._dims is None else [Dimension(d) for d in self._dims]
+
+    @property
+    def ndims(self):
+        return None if self._dims is None else len(self._dims)
+
+    rank = ndims
+
+    def as_list(self):
+        if self._dims is None:
+            raise ValueError("as_list() is not defined on an unknown TensorShape")
+        return list(self._dims)
+
+    def is_fully_defined(self) -> bool:
+        return self._dims is not None and all(d is not None for d in self._dims)
+
+    def num_elements(self):
+        if not self.is_fully_defined():
+            return None
+        n = 1
+        for d in self._dims:
+            n *= d
+        return n
+
+    def __len__(self):
+        return len(self._dims)
+
+    def __iter__(self):
+        return iter(Dimension(d) for d in self._dims)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return TensorShape(self._dims[index])
+        return Dimension(self._dims[index])
+
+    def __eq__(self, other):
+        if isinstance(other, TensorShape):
+            return self._dims == other._dims
+        try:
+            return self._dims == tuple(None if d is None else int(d) for d in other)
+        except TypeError:
+            return NotImplemented
+
+    def __hash__(self):
+        return hash(self._dims)
+
+    def __repr__(self):
+        if self._dims is None:
+            return "<unknown>"
+        inner = ", ".join("?" if d is None else str(d) for d in self._dims)
+        return f"({inner}{',' if len(self._dims) == 1 else ''})"
+
+
+class Tensor:
+    """One output of an Operation: ``name`` is ``op_name:index`` as in TensorFlow."""
+
+    def __init__(self, op: "Operation", index: int, spec: TensorSpec):
+        self.op = op
+        self.value_index = index
+        self.spec = spec
+        self._consumers: list = []
+
+    @property
+    def name(self) -> str:
+        return f"{self.op.name}:{self.value_index}"
+
+    @property
+    def graph(self) -> "Graph":
+        return self.op.graph
+
+    @property
+    def dtype(self):
+        return as_dtype(self.spec.dtype)
+
+    @property
+    def shape(self) -> TensorShape:
+        return TensorShape(self.spec.shape)
+
+    def get_shape(self) -> TensorShape:
+        return self.shape
+
+    @property
+    def device(self) -> str:
+        return self.op.device
+
+    def consumers(self) -> list:
+        return list(self._consumers)
+
+    def eval(self, feed_dict=None, session=None):
+        from tgc.frontend.session import get_default_session
+
+        session = session or get_default_session()
+        return session.run(self, feed_dict=feed_dict)
+
+    def __repr__(self) -> str:
+        return f'<tgc.Tensor "{self.name}" shape={self.shape} dtype={self.spec.dtype}>'
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        raise TypeError("a symbolic tgc.Tensor has no truth value; use tgc.cond-free logic or Session.run")
+
+    def __iter__(self):
+        if self.spec.shape and self.spec.shape[0] is not None:
+            from tgc.frontend import api
+
+            return iter(api.unstack(self))
+        raise TypeError("cannot iterate over a tensor of unknown first dimension")
+
+
+class Operation:
+    """A node of the graph: one registry op (or a Placeholder), its inputs, attributes and outputs."""
+
+    def __init__(self, graph, op_type, name, inputs, attrs, specs, opdef=None, control_inputs=(), device=""):
+        self.graph = graph
+        self.type = op_type
+        self.name = name
+        self.opdef = opdef  # the registry name, or None for Placeholder
+        self.inputs = list(inputs)
+        self.attrs = dict(attrs)
+        self.outputs = [Tensor(self, i, s) for i, s in enumerate(specs)]
+        self.control_inputs = list(control_inputs)
+        self.device = device
+        self.location = user_location()
+        self.variable = None  # the Variable this op reads or writes, if any
+        for t in self.inputs:
+            t._consumers.append(self)
+
+    def get_attr(self, key):
+        return self.attrs[key]
+
+    def run(self, feed_dict=None, session=None):
+        from tgc.frontend.session import get_default_session
+
+        (session or get_default_session()).run(self, feed_dict=feed_dict)
+
+    def __repr__(self) -> str:
+        return f'<tgc.Operation "{self.name}" type={self.type}>'
+
+    def __hash__(self):
+        return id(self)
+
+
+class Graph:
+    """A TF1 graph: ops in creation order, unique scoped names, collections, a seed."""
+
+    def __init__(self):
+        self._ops: list[Operation] = []
+        self._by_name: dict[str, Operation] = {}
+        self._name_counts: dict[str, int] = {}
+        self._scope = ""
+        self._device_stack: list[str] = []
+        self._control_stack: list[list] = []
+        self._collections: dict[str, list] = {}
+        self.seed = None
+        self._op_seed_counter = 0
+        self._rng_step = None
+        self._variable_store = {}
+        self._var_scope_stack = []
+        self.version = 0
+
+    # ---- names ---------------------------------------------------------------------------------
+
+    def unique_name(self, base: str, mark_as_used: bool = True) -> str:
+        if base.endswith("/"):  # an absolute name, as TensorFlow's name scopes allow
+            if base[:-1] in self._by_name:
+                raise ValueError(f"duplicate op name '{base[:-1]}'")
+            return base[:-1]
+        full = f"{self._scope}/{base}" if self._scope else base
+        count = self._name_counts.get(full, 0)
+        name = full if count == 0 else f"{full}_{count}"
+        while name in self._by_name or (count and name in self._name_counts):
+            count += 1
+            name = f"{full}_{count}"
+        if mark_as_used:
+            self._name_counts[full] = count + 1
+            self._name_counts.setdefault(name, 1)
+        return name
+
+    @contextlib.contextmanager
+    def name_scope(self, name):
+        old = self._scope
+        if name is None or name == "":
+            self._scope = ""
+        elif name.endswith("/"):
+            self._scope = name[:-1]
+        else:
+            self._scope = self.unique_name(name)
+        try:
+            yield self._scope + "/" if self._scope else ""
+        finally:
+            self._scope = old
+
+    def get_name_scope(self) -> str:
+        return self._scope
+
+    # ---- devices and control dependencies ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def device(self, spec):
+        self._device_stack.append(_merge_device(self._device_stack[-1] if self._device_stack else "", spec or ""))
+        try:
+            yield
+        finally:
+            self._device_stack.pop()
+
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs):
+        if control_inputs is None:
+            saved, self._control_stack = self._control_stack, []
+            try:
+                yield
+            finally:
+                self._control_stack = saved
+            return
+        ops = [c.op if isinstance(c, Tensor) else c for c in control_inputs]
+        self._control_stack.append(ops)
+        try:
+            yield
+        finally:
+            self._control_stack.pop()
+
+    # ---- ops -----------------------------------------------------------------------------------
+
+    def create_op(self, op_type, base_name, inputs, attrs, specs, opdef=None, name=None) -> Operation:
+        name = self.unique_name(name or base_name)
+        controls = [c for group in self._control_stack for c in group]
+        device = self._device_stack[-1] if self._device_stack else ""
+        operation = Operation(self, op_type, name, inputs, attrs, specs, opdef, controls, device)
+        self._ops.append(operation)
+        self._by_name[name] = operation
+        self.version += 1
+        return operation
+
+    def get_operations(self) -> list:
+        return list(self._ops)
+
+    def get_operation_by_name(self, name: str) -> Operation:
+        if name not in self._by_name:
+            raise KeyError(f"the graph has no operation named '{name}'")
+        return self._by_name[name]
+
+    def get_tensor_by_name(self, name: str) -> Tensor:
+        if ":" not in name:
+            raise ValueError(f"'{name}' names an operation, not a tensor; tensor names look like 'op:0'")
+        op_name, index = name.rsplit(":", 1)
+        operation = self.get_operation_by_name(op_name)
+        index = int(index)
+        if index >= len(operation.outputs):
+            raise KeyError(f"operation '{op_name}' has {len(operation.outputs)} outputs; there is no '{name}'")
+        return operation.outputs[index]
+
+    def as_graph_element(self, obj):
+        if isinstance(obj, (Tensor, Operation)):
+            if obj.graph is not self:
+                raise ValueError(f"{obj} is not an element of this graph")
+            return obj
+        if hasattr(obj, "_as_graph_element"):
+            return obj._as_graph_element()
+        if isinstance(obj, str):
+            return self.get_tensor_by_name(obj) if ":" in obj else self.get_operation_by_name(obj)
+        raise TypeError(f"cannot fetch {obj!r}: expected a Tensor, an Operation or a name")
+
+    # ---- collections ---------------------------------------------------------------------------
+
+    def add_to_collection(self, name, value):
+        self._collections.setdefault(name, []).append(value)
+
+    def get_collection(self, name, scope=None):
+        items = list(self._collections.get(name, []))
+        if scope:
+            items = [i for i in items if getattr(i, "name", "").startswith(scope)]
+        return items
+
+    def get_collection_ref(self, name):
+        return self._collections.setdefault(name, [])
+
+    # ---- random seeds --------------------------------------------------------------------------
+
+    def next_seeds(self, op_seed):
+        """TF's seed rule: graph seed and op seed give a reproducible (seed, seed2) pair per op."""
+        graph_seed = self.seed
+        if graph_seed is None and op_seed is None:
+            import random
+
+            return random.getrandbits(31), random.getrandbits(31)
+        if graph_seed is None:
+            graph_seed = 87654321
+        if op_seed is None:
+            op_seed = self._op_seed_counter
+            self._op_seed_counter += 1
+        return int(graph_seed), int(op_seed)
+
+    @contextlib.contextmanager
+    def as_default(self):
+        _default_graph_stack.append(self)
+        try:
+            yield self
+        finally:
+            _default_graph_stack.pop()
+
+    def finalize(self):
+        self._finalized = True
+
+
+def _merge_device(outer: str, inner: str) -> str:
+    """Merge a device request into the enclosing one field by field, as TF's device scopes do."""
+    from tgc.frontend.devices import DeviceSpec
+
+    if not inner:
+        return outer
+    return DeviceSpec.from_string(outer).merge(DeviceSpec.from_string(inner)).to_string()
+
+
+_default_graph_stack: list[Graph] = []
+_global_graph = [Graph()]
+_lock = threading.Lock()
+
+
+def get_default_graph() -> Graph:
+    return _default_graph_stack[-1] if _default_graph_stack else _global_graph[0]
+
+
+def reset_default_graph():
+    if _default_graph_stack:
+        raise AssertionError("reset_default_graph cannot be called inside a graph.as_default() block")
+    _global_graph[0] = Graph()

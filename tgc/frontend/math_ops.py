@@ -1,0 +1,250 @@
+"""`tgc.math` and the arithmetic of the TF1 API: elementwise math, comparisons, matmul, reductions.
+
+Each function is a thin wrapper over ``make_op``; Python numbers next to a tensor take its dtype, as in
+TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are installed here.
+"""
+
+from __future__ import annotations
+
+from tgc.dialect.types import as_dtype
+from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.graph import Tensor
+
+
+def _pair(x, y):
+    """Tensors for a binary op: a non-tensor side takes the other side's dtype."""
+    tx = isinstance(x, Tensor) or hasattr(x, "_as_graph_element")
+    ty = isinstance(y, Tensor) or hasattr(y, "_as_graph_element")
+    if tx and not ty:
+        x = convert_to_tensor(x)
+        return x, convert_to_tensor(y, dtype=_python_operand_dtype(y, x.dtype))
+    if ty and not tx:
+        y = convert_to_tensor(y)
+        return convert_to_tensor(x, dtype=_python_operand_dtype(x, y.dtype)), y
+    return convert_to_tensor(x), convert_to_tensor(y)
+
+
+def _python_operand_dtype(value, dtype):
+    return dtype
+
+
+def _binary(opname):
+    def fn(x, y, name=None):
+        a, b = _pair(x, y)
+        return make_op(opname, [a, b], name=name)
+
+    fn.__name__ = opname
+    return fn
+
+
+def _unary(opname):
+    def fn(x, name=None):
+        return make_op(opname, [convert_to_tensor(x)], name=name)
+
+    fn.__name__ = opname
+    return fn
+
+
+add = _binary("add")
+subtract = _binary("subtract")
+multiply = _binary("multiply")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
+pow = _binary("pow")  # noqa: A001 (TF's name)
+equal = _binary("equal")
+not_equal = _binary("not_equal")
+less = _binary("less")
+less_equal = _binary("less_equal")
+greater = _binary("greater")
+greater_equal = _binary("greater_equal")
+logical_and = _binary("logical_and")
+logical_or = _binary("logical_or")
+sub = subtract
+mul = multiply
+
+negative = _unary("negative")
+neg = negative
+abs = _unary("abs")  # noqa: A001
+sign = _unary("sign")
+square = _unary("square")
+sqrt = _unary("sqrt")
+rsqrt = _unary("rsqrt")
+exp = _unary("exp")
+log = _unary("log")
+floor = _unary("floor")
+sigmoid = _unary("sigmoid")
+tanh = _unary("tanh")
+logical_not = _unary("logical_not")
+
+
+def divide(x, y, name=None):
+    """x / y; integer tensors are divided as floats, as `tf.divide` does."""
+    a, b = _pair(x, y)
+    if a.dtype.is_integer:
+        a, b = cast(a, "float64"), cast(b, "float64")
+    return make_op("divide", [a, b], name=name or "truediv")
+
+
+truediv = divide
+
+
+def div(x, y, name=None):
+    """TF1's `tf.div`: floor division for integers, true division for floats."""
+    a, b = _pair(x, y)
+    return make_op("divide", [a, b], name=name or "div")
+
+
+def floordiv(x, y, name=None):
+    a, b = _pair(x, y)
+    if a.dtype.is_integer:
+        return make_op("divide", [a, b], name=name or "floordiv")
+    return floor(make_op("divide", [a, b]), name=name)
+
+
+floor_div = floordiv
+
+
+def squared_difference(x, y, name=None):
+    return square(subtract(x, y), name=name)
+
+
+def reciprocal(x, name=None):
+    x = convert_to_tensor(x)
+    return divide(constant(1, dtype=x.dtype), x, name=name)
+
+
+def cast(x, dtype, name=None):
+    x = convert_to_tensor(x)
+    dtype = as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return make_op("cast", [x], name=name or "Cast", dtype=dtype.name)
+
+
+def to_float(x, name=None):
+    return cast(x, "float32", name=name)
+
+
+def to_int32(x, name=None):
+    return cast(x, "int32", name=name)
+
+
+def to_int64(x, name=None):
+    return cast(x, "int64", name=name)
+
+
+def identity(x, name=None):
+    return make_op("identity", [convert_to_tensor(x)], name=name)
+
+
+def stop_gradient(x, name=None):
+    return make_op("stop_gradient", [convert_to_tensor(x)], name=name)
+
+
+def where(condition, x=None, y=None, name=None):
+    """Elementwise select (`tf.where` with x and y), numpy broadcasting."""
+    if x is None or y is None:
+        raise ValueError("tgc.where needs both x and y: index-returning where has no static shape")
+    a, b = _pair(x, y)
+    return make_op("select", [convert_to_tensor(condition), a, b], name=name or "Select")
+
+
+select = where
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, name=None, **_ignored):
+    a, b = _pair(a, b)
+    return make_op("matmul", [a, b], name=name, transpose_a=bool(transpose_a or adjoint_a),
+                   transpose_b=bool(transpose_b or adjoint_b))
+
+
+def add_n(inputs, name=None):
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("add_n needs at least one input")
+    total = convert_to_tensor(inputs[0])
+    for i, t in enumerate(inputs[1:]):
+        total = make_op("add", [total, convert_to_tensor(t)], name=name if i == len(inputs) - 2 else None)
+    return total if len(inputs) > 1 else identity(total, name=name)
+
+
+def _axes(x, axis):
+    if axis is None:
+        rank = x.spec.rank
+        if rank is None:
+            raise ValueError(f"reducing '{x.name}' of unknown rank over all axes needs a known rank")
+        return list(range(rank))
+    if isinstance(axis, Tensor):
+        raise TypeError("reduction axes must be Python ints, not tensors")
+    return [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+
+
+def _reduction(opname, tf_name):
+    def fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+        x = convert_to_tensor(input_tensor)
+        axis = axis if axis is not None else reduction_indices
+        keep = bool(keepdims if keepdims is not None else (keep_dims or False))
+        return make_op(opname, [x], name=name or tf_name, axes=_axes(x, axis), keepdims=keep)
+
+    fn.__name__ = opname
+    return fn
+
+
+reduce_sum = _reduction("reduce_sum", "Sum")
+reduce_mean = _reduction("reduce_mean", "Mean")
+reduce_max = _reduction("reduce_max", "Max")
+reduce_min = _reduction("reduce_min", "Min")
+reduce_prod = _reduction("reduce_prod", "Prod")
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    x = cast(convert_to_tensor(input_tensor), "int32")
+    return cast(reduce_min(x, axis=axis, keepdims=keepdims), "bool", name=name)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    x = cast(convert_to_tensor(input_tensor), "int32")
+    return cast(reduce_max(x, axis=axis, keepdims=keepdims), "bool", name=name)
+
+
+def _arg(opname):
+    def fn(input, axis=None, name=None, dimension=None, output_type="int64"):
+        x = convert_to_tensor(input)
+        axis = axis if axis is not None else (dimension if dimension is not None else 0)
+        return make_op(opname, [x], name=name, axis=int(axis), output_type=as_dtype(output_type).name)
+
+    fn.__name__ = opname
+    return fn
+
+
+argmax = _arg("argmax")
+argmin = _arg("argmin")
+
+
+# ---- operator overloads -------------------------------------------------------------------------------
+
+
+def _install_operators():
+    def binary(fn, reverse=False):
+        if reverse:
+            return lambda self, other: fn(other, self)
+        return lambda self, other: fn(self, other)
+
+    table = {
+        "add": add, "sub": subtract, "mul": multiply, "truediv": divide, "floordiv": floordiv,
+        "pow": pow, "matmul": matmul, "and": logical_and, "or": logical_or,
+    }
+    for key, fn in table.items():
+        setattr(Tensor, f"__{key}__", binary(fn))
+        setattr(Tensor, f"__r{key}__", binary(fn, reverse=True))
+    Tensor.__div__ = Tensor.__truediv__
+    Tensor.__lt__ = binary(less)
+    Tensor.__le__ = binary(less_equal)
+    Tensor.__gt__ = binary(greater)
+    Tensor.__ge__ = binary(greater_equal)
+    Tensor.__neg__ = lambda self: negative(self)
+    Tensor.__abs__ = lambda self: abs(self)
+    Tensor.__invert__ = lambda self: logical_not(self)
+
+
+_install_operators()

@@ -1,0 +1,280 @@
+"""``Session.run``: runs only what the fetches need, compiling each run signature once.
+
+A run signature is the fetched tensors and ops, the fed tensors, and the ranks of feeds whose rank the
+graph leaves open. Its compiled function is cached, so the second run compiles nothing. Unknown
+(``None``) dims do not enter the key: one compiled function serves every batch size, and the session
+checks each new combination of feed shapes against the graph's shape rules before running it.
+Variables live in the session, one store per session, and persist across runs.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from tgc import errors
+from tgc.dialect.registry import REGISTRY, ShapeError
+from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
+from tgc.frontend.compiler import compile_run, prune
+from tgc.frontend.graph import Operation, Tensor, get_default_graph
+
+_default_sessions = threading.local()
+
+
+def get_default_session():
+    stack = getattr(_default_sessions, "stack", [])
+    if not stack:
+        raise ValueError("no default session is registered: use 'with tgc.Session() as sess:' or pass session=")
+    return stack[-1]
+
+
+class _FetchMapper:
+    """Flattens nested fetches (lists, tuples, dicts, namedtuples) and rebuilds the structure."""
+
+    def __init__(self, graph, fetches):
+        self.graph = graph
+        self.elements: list = []
+        self.structure = self._flatten(fetches)
+
+    def _flatten(self, f):
+        if isinstance(f, dict):
+            return ("dict", type(f), [(k, self._flatten(v)) for k, v in f.items()])
+        if isinstance(f, tuple) and hasattr(f, "_fields"):
+            return ("namedtuple", type(f), [self._flatten(v) for v in f])
+        if isinstance(f, (list, tuple)):
+            return ("seq", type(f), [self._flatten(v) for v in f])
+        try:
+            element = self.graph.as_graph_element(f)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"cannot fetch {f!r}: {exc}") from None
+        except TypeError as exc:
+            raise TypeError(f"Fetch argument {f!r} has invalid type {type(f).__name__}: {exc}") from None
+        self.elements.append(element)
+        return ("leaf", len(self.elements) - 1)
+
+    def build(self, values, node=None):
+        node = node or self.structure
+        kind = node[0]
+        if kind == "leaf":
+            return values[node[1]]
+        if kind == "dict":
+            return node[1]((k, self.build(values, v)) for k, v in node[2])
+        if kind == "namedtuple":
+            return node[1](*[self.build(values, v) for v in node[2]])
+        return node[1](self.build(values, v) for v in node[2])
+
+
+class Session:
+    """Runs graphs (`tf.Session`): ``run(fetches, feed_dict)``, variables kept per session."""
+
+    def __init__(self, target="", graph=None, config=None):
+        self.graph = graph or get_default_graph()
+        self.config = config
+        self._variables: dict = {}
+        self._cache: dict = {}
+        self._closed = False
+        self._step = 0
+        self.compile_count = 0
+
+    # ---- context management ----------------------------------------------------------------------
+
+    def __enter__(self):
+        if not hasattr(_default_sessions, "stack"):
+            _default_sessions.stack = []
+        _default_sessions.stack.append(self)
+        self._graph_ctx = self.graph.as_default()
+        self._graph_ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._graph_ctx.__exit__(*exc)
+        _default_sessions.stack.pop()
+        self.close()
+
+    def as_default(self):
+        return _DefaultSession(self)
+
+    def close(self):
+        self._closed = True
+        self._cache.clear()
+
+    # ---- run -------------------------------------------------------------------------------------
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        mapper = _FetchMapper(self.graph, fetches)
+        feeds = self._normalize_feeds(feed_dict or {})
+        fetch_tensors = _unique([e for e in mapper.elements if isinstance(e, Tensor)])
+        compiled = self._compiled(mapper.elements, fetch_tensors, feeds)
+        results = self._execute(compiled, feeds)
+        by_tensor = dict(zip(compiled.fetches, results))
+        values = [by_tensor[e] if isinstance(e, Tensor) else None for e in mapper.elements]
+        return mapper.build(values)
+
+    def _normalize_feeds(self, feed_dict) -> dict:
+        feeds = {}
+        for key, value in feed_dict.items():
+            tensor = self._feed_key(key)
+            feeds[tensor] = self._feed_value(tensor, value)
+        return feeds
+
+    def _feed_key(self, key) -> Tensor:
+        try:
+            element = self.graph.as_graph_element(key)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise TypeError(f"cannot interpret feed_dict key {key!r} as a Tensor: {exc}") from None
+        if isinstance(element, Operation):
+            raise TypeError(f"cannot feed operation '{element.name}'; feed one of its output tensors")
+        return element
+
+    def _feed_value(self, tensor: Tensor, value) -> np.ndarray:
+        target = numpy_dtype(tensor.spec.dtype)
+        array = np.asarray(value)
+        if array.dtype == object or not (
+            np.can_cast(array.dtype, target, casting="same_kind") or (array.dtype.kind in "biu" and target.kind in "biuf")
+        ):
+            raise ValueError(
+                f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype {tensor.spec.dtype}"
+            )
+        if tensor.spec.shape is not None and (
+            len(array.shape) != len(tensor.spec.shape)
+            or any(s is not None and s != a for s, a in zip(tensor.spec.shape, array.shape))
+        ):
+            raise ValueError(
+                f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
+                f"which has shape {tensor.shape}"
+            )
+        return np.ascontiguousarray(array, dtype=target)
+
+    def _compiled(self, elements, fetch_tensors, feeds):
+        fed = list(feeds)
+        rng = self.graph._rng_step
+        key = (
+            tuple(id(e) for e in elements),
+            tuple(id(t) for t in fed),
+            tuple(feeds[t].shape for t in fed if t.spec.shape is None),
+        )
+        compiled = self._cache.get(key)
+        if compiled is not None:
+            return compiled
+        fetch_ops = [e if isinstance(e, Operation) else e.op for e in elements]
+        fed_set = set(fed)
+        ops = prune(fetch_ops, fed_set)
+        ops = [op for op in ops if not (all(t in fed_set for t in op.outputs) and op.outputs)]
+        placeholders = [op for op in ops if op.opdef is None]
+        if rng is not None and rng in placeholders:
+            placeholders.remove(rng)
+        for op in placeholders:
+            spec = op.outputs[0].spec
+            shape = "<unknown>" if spec.shape is None else "[" + ",".join("?" if d is None else str(d) for d in spec.shape) + "]"
+            raise errors.InvalidArgumentError(
+                None, op,
+                f"You must feed a value for placeholder tensor '{op.name}' with dtype {spec.dtype} and shape {shape}",
+            )
+        arg_tensors = fed + ([rng.outputs[0]] if rng is not None and rng in ops else [])
+        arg_specs = [TensorSpec(feeds[t].shape, t.spec.dtype) if t.spec.shape is None else t.spec for t in fed]
+        if rng is not None and rng in ops:
+            arg_specs.append(rng.outputs[0].spec)
+        body = [op for op in ops if op.opdef is not None]
+        compiled = compile_run(body, list(zip(arg_tensors, arg_specs)), fetch_tensors)
+        self.compile_count += 1
+        self._cache[key] = compiled
+        return compiled
+
+    def _execute(self, compiled, feeds) -> list:
+        args = [feeds[t] for t in compiled.feeds if t in feeds]
+        if len(args) < len(compiled.feeds):  # the random-number step counter comes last
+            self._step += 1
+            args.append(np.asarray(self._step, np.int64))
+        self._check_shapes(compiled, feeds)
+        for name in compiled.var_inputs:
+            if name not in self._variables:
+                raise errors.FailedPreconditionError(
+                    None, None, f"Attempting to use uninitialized value {name}"
+                )
+            args.append(self._variables[name])
+        outs = compiled.call(*args)
+        n = len(compiled.fetches)
+        for name, value in zip(compiled.var_outputs, outs[n:]):
+            self._variables[name] = value
+        return outs[:n]
+
+    def _check_shapes(self, compiled, feeds) -> None:
+        """Feeds with unknown dims: check the graph's shape rules once per new shape combination."""
+        shapes = tuple(feeds[t].shape for t in compiled.feeds if t in feeds)
+        if shapes in compiled.validated_shapes:
+            return
+        check_concrete_shapes(compiled.ops, {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds})
+        compiled.validated_shapes.add(shapes)
+
+    # ---- variables -------------------------------------------------------------------------------
+
+    def set_variable(self, variable, value):
+        array = np.asarray(value, dtype=numpy_dtype(variable.dtype))
+        if tuple(array.shape) != tuple(variable._spec.shape):
+            raise ValueError(f"cannot load a value of shape {array.shape} into variable '{variable._name}' of shape {variable.shape}")
+        self._variables[variable._name] = array.copy()
+
+    def is_initialized(self, variable) -> bool:
+        return variable._name in self._variables
+
+
+def check_concrete_shapes(ops, specs: dict) -> None:
+    """Runs the registry's result rules with the feeds' actual shapes, raising InvalidArgumentError."""
+    known = dict(specs)
+    for op in ops:
+        if op.opdef is None:
+            continue
+        inputs = [known.get(t, t.spec) for t in op.inputs]
+        if all(s == t.spec for s, t in zip(inputs, op.inputs)):
+            continue
+        try:
+            outs = REGISTRY[op.opdef].result_specs(inputs, op.attrs)
+        except ShapeError as exc:
+            shapes = ", ".join(str(list(s.shape)) for s in inputs)
+            raise errors.InvalidArgumentError(
+                None, op, f"{exc} for '{op.name}' (op: '{op.type}') with input shapes: {shapes}"
+            ) from None
+        for t, s in zip(op.outputs, outs):
+            known.setdefault(t, s)
+
+
+def _unique(items):
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
+class _DefaultSession:
+    def __init__(self, session):
+        self.session = session
+
+    def __enter__(self):
+        if not hasattr(_default_sessions, "stack"):
+            _default_sessions.stack = []
+        _default_sessions.stack.append(self.session)
+        return self.session
+
+    def __exit__(self, *exc):
+        _default_sessions.stack.pop()
+
+
+class InteractiveSession(Session):
+    """A Session that installs itself as the default on construction (`tf.InteractiveSession`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not hasattr(_default_sessions, "stack"):
+            _default_sessions.stack = []
+        _default_sessions.stack.append(self)
+
+    def close(self):
+        super().close()
+        stack = getattr(_default_sessions, "stack", [])
+        if self in stack:
+            stack.remove(self)

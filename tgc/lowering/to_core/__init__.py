@@ -1,0 +1,101 @@
+"""tgc -> core: the one place that knows how each tgc op becomes linalg/tensor/arith/math.
+
+One rule per op, keyed by the op's registry name, in this package's family modules (``elementwise``,
+``linalg_ops``, ``reduce``, ``array``, ...). Below the core level nothing knows tgc ops: the CPU, GPU and
+accelerator pipelines start from what these rules produce. After the pass, a legality check reports
+every tgc op left, with its location.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import import_module
+
+from mlir import ir
+
+from tgc.dialect.builder import decode_attrs
+from tgc.passes.base import ModulePass, PassFailure, body_ops, format_location, functions
+
+LOWERINGS: dict = {}
+
+_FAMILIES = ("elementwise", "linalg_ops", "reduce", "array", "control", "nn", "random")
+
+
+def lowers(*names):
+    """Registers a rule ``rule(op: CoreOp) -> list[ir.Value] | ir.Value`` for each op name."""
+
+    def register(fn):
+        for name in names:
+            if name in LOWERINGS:
+                raise ValueError(f"two lowerings for '{name}'")
+            LOWERINGS[name] = fn
+        return fn
+
+    return register
+
+
+def load_all_lowerings() -> dict:
+    for family in _FAMILIES:
+        try:
+            import_module(f"tgc.lowering.to_core.{family}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tgc.lowering.to_core.{family}":
+                raise
+    return LOWERINGS
+
+
+class CoreOp:
+    """A tgc op as a lowering rule sees it."""
+
+    def __init__(self, operation: ir.Operation):
+        self.operation = operation
+        self.name = operation.name[4:]
+        self.operands = list(operation.operands)
+        self.result_types = [r.type for r in operation.results]
+        self.attrs = decode_attrs(operation)
+
+    @property
+    def result_type(self) -> ir.Type:
+        return self.result_types[0]
+
+
+def lower_function(function) -> None:
+    for operation in body_ops(function):
+        if not operation.name.startswith("tgc."):
+            continue
+        rule = LOWERINGS.get(operation.name[4:])
+        if rule is None:
+            continue
+        with ir.InsertionPoint(operation), operation.location:
+            out = rule(CoreOp(operation))
+        outs = [] if out is None else (list(out) if isinstance(out, (list, tuple)) else [out])
+        for result, new in zip(operation.results, outs):
+            result.replace_all_uses_with(new)
+        operation.erase()
+
+
+def check_legal(module: ir.Module) -> None:
+    left = []
+
+    def visit(op):
+        operation = op.operation if hasattr(op, "operation") else op
+        if operation.name.startswith("tgc."):
+            left.append((format_location(operation.location), f"'{operation.name}' has no lowering to core"))
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    if left:
+        raise PassFailure("tgc-to-core", left)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToCorePass(ModulePass):
+    """Lowers every tgc op to linalg/tensor/arith/math; fails naming any op it cannot lower."""
+
+    name = "tgc-to-core"
+
+    def run(self, module: ir.Module) -> None:
+        load_all_lowerings()
+        for function in functions(module):
+            lower_function(function)
+        check_legal(module)

@@ -1,0 +1,166 @@
+"""Core lowering of elementwise tgc ops: one linalg.generic each, with broadcasting index maps."""
+
+from __future__ import annotations
+
+from mlir import ir
+from mlir.dialects import arith, math
+
+from tgc.lowering.to_core import lowers
+from tgc.lowering.to_core.common import element_type, elementwise, is_bool, is_float, scalar_const
+
+
+def _by_kind(float_fn, int_fn):
+    """A scalar body choosing the float or integer arith op from the operand's type."""
+
+    def body(*args):
+        return float_fn(*args) if is_float(args[0].type) else int_fn(*args)
+
+    return body
+
+
+def _binary(float_fn, int_fn):
+    def rule(op):
+        return elementwise(op.operands, op.result_type, _by_kind(float_fn, int_fn))
+
+    return rule
+
+
+lowers("add")(_binary(arith.addf, arith.addi))
+lowers("subtract")(_binary(arith.subf, arith.subi))
+lowers("multiply")(_binary(arith.mulf, lambda a, b: arith.andi(a, b) if is_bool(a.type) else arith.muli(a, b)))
+lowers("maximum")(_binary(arith.maximumf, arith.maxsi))
+lowers("minimum")(_binary(arith.minimumf, arith.minsi))
+
+
+def _floor_div(a, b):
+    # Floor division as TensorFlow's floordiv; a zero divisor is replaced by 1, as in the reference.
+    zero, one = scalar_const(0, a.type), scalar_const(1, a.type)
+    safe = arith.select(arith.cmpi(arith.CmpIPredicate.eq, b, zero), one, b)
+    return arith.floordivsi(a, safe)
+
+
+lowers("divide")(_binary(arith.divf, _floor_div))
+
+
+def _ipow(a, b):
+    return math.ipowi(a, b)
+
+
+lowers("pow")(_binary(math.powf, _ipow))
+
+
+def _unary(float_fn, int_fn=None):
+    def rule(op):
+        return elementwise(op.operands, op.result_type, _by_kind(float_fn, int_fn or float_fn))
+
+    return rule
+
+
+def _negf(x):
+    return arith.negf(x)
+
+
+def _negi(x):
+    return arith.subi(scalar_const(0, x.type), x)
+
+
+def _signf(x):
+    zero, one, minus = (scalar_const(v, x.type) for v in (0, 1, -1))
+    pos = arith.select(arith.cmpf(arith.CmpFPredicate.OGT, x, zero), one, zero)
+    return arith.select(arith.cmpf(arith.CmpFPredicate.OLT, x, zero), minus, pos)
+
+
+def _signi(x):
+    zero, one, minus = (scalar_const(v, x.type) for v in (0, 1, -1))
+    pos = arith.select(arith.cmpi(arith.CmpIPredicate.sgt, x, zero), one, zero)
+    return arith.select(arith.cmpi(arith.CmpIPredicate.slt, x, zero), minus, pos)
+
+
+def _sigmoid(x):
+    one = scalar_const(1, x.type)
+    return arith.divf(one, arith.addf(one, math.exp(arith.negf(x))))
+
+
+lowers("negative")(_unary(_negf, _negi))
+lowers("abs")(_unary(math.absf, math.absi))
+lowers("sign")(_unary(_signf, _signi))
+lowers("square")(_unary(lambda x: arith.mulf(x, x), lambda x: arith.muli(x, x)))
+lowers("sqrt")(_unary(math.sqrt))
+lowers("rsqrt")(_unary(math.rsqrt))
+lowers("exp")(_unary(math.exp))
+lowers("log")(_unary(math.log))
+lowers("floor")(_unary(math.floor))
+lowers("tanh")(_unary(math.tanh))
+lowers("sigmoid")(_unary(_sigmoid))
+lowers("relu")(_unary(lambda x: arith.maximumf(x, scalar_const(0, x.type)),
+                      lambda x: arith.maxsi(x, scalar_const(0, x.type))))
+
+
+@lowers("identity", "stop_gradient")
+def _identity(op):
+    return op.operands[0]
+
+
+_FLOAT_CMP = {"equal": "OEQ", "not_equal": "UNE", "less": "OLT", "less_equal": "OLE", "greater": "OGT", "greater_equal": "OGE"}
+_INT_CMP = {"equal": "eq", "not_equal": "ne", "less": "slt", "less_equal": "sle", "greater": "sgt", "greater_equal": "sge"}
+
+
+def _comparison(name):
+    def rule(op):
+        def body(a, b):
+            if is_float(a.type):
+                return arith.cmpf(getattr(arith.CmpFPredicate, _FLOAT_CMP[name]), a, b)
+            pred = _INT_CMP[name]
+            if is_bool(a.type):  # i1 compares unsigned: false < true
+                pred = pred.replace("s", "u") if pred[0] == "s" else pred
+            return arith.cmpi(getattr(arith.CmpIPredicate, pred), a, b)
+
+        return elementwise(op.operands, op.result_type, body)
+
+    return rule
+
+
+for _name in _FLOAT_CMP:
+    lowers(_name)(_comparison(_name))
+
+lowers("logical_and")(_binary(arith.andi, arith.andi))
+lowers("logical_or")(_binary(arith.ori, arith.ori))
+
+
+@lowers("logical_not")
+def _logical_not(op):
+    return elementwise(op.operands, op.result_type, lambda x: arith.xori(x, scalar_const(1, x.type)))
+
+
+@lowers("select")
+def _select(op):
+    return elementwise(op.operands, op.result_type, lambda c, a, b: arith.select(c, a, b))
+
+
+def _convert(x, dst: ir.Type):
+    src = x.type
+    if src == dst:
+        return x
+    if is_float(src) and is_float(dst):
+        widths = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64}
+        if widths[str(src)] == widths[str(dst)]:
+            return arith.truncf(dst, arith.extf(ir.F32Type.get(), x))
+        return arith.extf(dst, x) if widths[str(src)] < widths[str(dst)] else arith.truncf(dst, x)
+    if is_float(src):
+        if is_bool(dst):
+            return arith.cmpf(arith.CmpFPredicate.UNE, x, scalar_const(0, src))
+        return arith.fptosi(dst, x)
+    if is_float(dst):
+        return arith.uitofp(dst, x) if is_bool(src) else arith.sitofp(dst, x)
+    if is_bool(dst):
+        return arith.cmpi(arith.CmpIPredicate.ne, x, scalar_const(0, src))
+    src_w, dst_w = ir.IntegerType(src).width, ir.IntegerType(dst).width
+    if src_w < dst_w:
+        return arith.extui(dst, x) if is_bool(src) else arith.extsi(dst, x)
+    return arith.trunci(dst, x)
+
+
+@lowers("cast")
+def _cast(op):
+    dst = element_type(op.result_type)
+    return elementwise(op.operands, op.result_type, lambda x: _convert(x, dst))

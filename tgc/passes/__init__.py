@@ -1,0 +1,30 @@
+"""The pass registry: every tgc pass by its pipeline name, imported only when used."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+# name -> (module, class); one pass per file, the file named after the pass.
+PASSES = {
+    "tgc-autodiff": ("tgc.passes.autodiff", "AutodiffPass"),
+    "tgc-decompose": ("tgc.passes.decompose", "DecomposePass"),
+    "tgc-verify": ("tgc.passes.verify", "VerifyPass"),
+    "tgc-lower-variables": ("tgc.passes.lower_variables", "LowerVariablesPass"),
+    "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
+}
+
+
+def get_pass_class(name: str):
+    if name not in PASSES:
+        raise KeyError(name)
+    module, cls = PASSES[name]
+    return getattr(import_module(module), cls)
+
+
+def pass_help() -> dict:
+    """name -> first docstring line, for `tgc opt --list-passes`."""
+    out = {}
+    for name in sorted(PASSES):
+        doc = (get_pass_class(name).__doc__ or "").strip().splitlines()
+        out[name] = doc[0] if doc else ""
+    return out

@@ -1,0 +1,100 @@
+"""tgc-lower-variables: turns variable state into function arguments and results.
+
+Runs just before lowering. Each variable read before any assignment in a function becomes a trailing
+argument (its value at entry); every assigned variable's final value becomes a trailing result. Reads
+after an assignment see the assigned value, as program order says. The function records the order in
+``tgc.var_inputs`` and ``tgc.var_outputs`` so the runtime can pass and store the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+from mlir.dialects import func
+
+from tgc.dialect.attrs import tensor_type
+from tgc.dialect.builder import IRBuilder, Val, decode_attrs
+from tgc.dialect.types import TensorSpec
+from tgc.passes.base import ModulePass, body_ops, functions
+
+_UPDATES = {"tgc.assign_add": "add", "tgc.assign_sub": "subtract"}
+
+
+def variable_specs(module: ir.Module) -> dict:
+    specs = {}
+    for op in module.body.operations:
+        if op.operation.name == "tgc.variable":
+            attrs = decode_attrs(op.operation)
+            specs[attrs["sym_name"]] = TensorSpec(attrs["shape"], attrs["dtype"])
+    return specs
+
+
+class _State:
+    def __init__(self, function, specs):
+        self.block = function.regions[0].blocks[0]
+        self.specs = specs
+        self.current: dict = {}
+        self.inputs: list = []
+        self.outputs: list = []
+
+    def value_of(self, name: str, loc) -> Val:
+        if name not in self.current:
+            if name not in self.specs:
+                raise KeyError(name)
+            arg = self.block.add_argument(tensor_type(self.specs[name]), loc)
+            self.inputs.append(name)
+            self.current[name] = Val(arg, self.specs[name])
+        return self.current[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class LowerVariablesPass(ModulePass):
+    """Turns tgc variable reads and assigns into function arguments and results."""
+
+    name = "tgc-lower-variables"
+
+    def run(self, module: ir.Module) -> None:
+        specs = variable_specs(module)
+        for function in functions(module):
+            self._lower_function(function, specs)
+        for op in list(module.body.operations):
+            if op.operation.name == "tgc.variable":
+                op.operation.erase()
+
+    def _lower_function(self, function, specs) -> None:
+        state = _State(function, specs)
+        for op in body_ops(function):
+            if op.name in ("tgc.read_variable", "tgc.assign", "tgc.assign_add", "tgc.assign_sub"):
+                self._lower_op(op, state)
+        ret = body_ops(function)[-1]
+        outputs = list(ret.operands) + [state.current[n].value for n in state.outputs]
+        with ir.InsertionPoint(ret), ret.location:
+            func.ReturnOp(outputs)
+        ret.erase()
+        arg_types = [a.type for a in state.block.arguments]
+        function.attributes["function_type"] = ir.TypeAttr.get(
+            ir.FunctionType.get(arg_types, [v.type for v in outputs])
+        )
+        function.attributes["tgc.var_inputs"] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in state.inputs])
+        function.attributes["tgc.var_outputs"] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in state.outputs])
+
+    def _lower_op(self, op, state: _State) -> None:
+        name = decode_attrs(op)["var"]
+        if name not in state.specs:
+            self.fail(op, f"'{op.name}' refers to undeclared variable '{name}'")
+        if op.name == "tgc.read_variable":
+            new = state.value_of(name, op.location)
+        elif op.name == "tgc.assign":
+            new = Val(op.operands[0])
+        else:
+            builder = IRBuilder.before(op)
+            new = builder.op(_UPDATES[op.name], state.value_of(name, op.location), Val(op.operands[0]))
+        if op.name != "tgc.read_variable":
+            if new.value.type != tensor_type(state.specs[name]):
+                self.fail(op, f"cannot assign {new.spec.mlir_text()} to variable '{name}' of type {state.specs[name].mlir_text()}")
+            state.current[name] = new
+            if name not in state.outputs:
+                state.outputs.append(name)
+        op.results[0].replace_all_uses_with(new.value)
+        op.erase()

@@ -1,0 +1,140 @@
+"""Pipelines as printable strings that mix tgc passes and upstream MLIR passes.
+
+MLIR prints Python passes as ``unknown<...>`` and cannot parse their names, so this module splits a spec
+such as ``tgc-autodiff,tgc-decompose,canonicalize,func.func(cse)`` into runs: tgc passes run
+themselves, consecutive upstream passes go to one ``PassManager``. ``Pipeline.spec()`` prints the
+string back exactly, so any compile can be replayed with ``tgc opt -p '<spec>'``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+
+from mlir import ir
+from mlir.passmanager import PassManager
+
+from tgc.passes import PASSES, get_pass_class
+from tgc.passes.base import PassFailure
+
+
+class PipelineError(ValueError):
+    pass
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if depth != 0:
+        raise PipelineError(f"unbalanced brackets in pipeline '{text}'")
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def _convert(field, text: str):
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    if "bool" in kind:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise PipelineError(f"option '{field.name}' expects true or false, got '{text}'")
+        return text.lower() in ("true", "1")
+    if "int" in kind and "tuple" not in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    if "tuple" in kind:
+        return tuple(t for t in text.split(",") if t)
+    return text
+
+
+def make_pass(element: str):
+    name, _, rest = element.partition("{")
+    name = name.strip()
+    cls = get_pass_class(name)
+    options = {}
+    if rest:
+        if not rest.endswith("}"):
+            raise PipelineError(f"malformed options in '{element}'")
+        fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)}
+        for item in split_top_level(rest[:-1].strip(), " "):
+            key, eq, value = item.partition("=")
+            if not eq or key not in fields:
+                known = ", ".join(sorted(fields)) or "none"
+                raise PipelineError(f"pass '{name}' has no option '{key}' (options: {known})")
+            options[fields[key].name] = _convert(fields[key], value)
+    return cls(**options)
+
+
+@dataclasses.dataclass
+class Stage:
+    spec: str
+    tgc_pass: object = None  # a ModulePass, or None for an upstream run
+
+    def run(self, module: ir.Module) -> None:
+        if self.tgc_pass is not None:
+            self.tgc_pass.run(module)
+            return
+        pm = PassManager.parse(f"builtin.module({self.spec})")
+        pm.run(module.operation)
+
+
+class Pipeline:
+    def __init__(self, spec: str):
+        self.stages: list[Stage] = []
+        upstream: list[str] = []
+        for element in split_top_level(spec):
+            name = element.partition("{")[0].strip()
+            if name in PASSES:
+                if upstream:
+                    self.stages.append(Stage(",".join(upstream)))
+                    upstream = []
+                self.stages.append(Stage(element, make_pass(element)))
+            else:
+                upstream.append(element)
+        if upstream:
+            self.stages.append(Stage(",".join(upstream)))
+        self._check_upstream()
+
+    def _check_upstream(self):
+        for stage in self.stages:
+            if stage.tgc_pass is None:
+                try:
+                    with ir.Context():
+                        PassManager.parse(f"builtin.module({stage.spec})")
+                except ValueError as exc:
+                    raise PipelineError(f"invalid pipeline element '{stage.spec}': {exc}") from None
+
+    def spec(self) -> str:
+        return ",".join(s.tgc_pass.spec() if s.tgc_pass is not None else s.spec for s in self.stages)
+
+    def run(self, module: ir.Module, *, print_after_all=False, print_after_change=False, timing=None, out=None):
+        """Runs every stage in order; ``timing`` (a list) receives (stage spec, seconds)."""
+        out = out or sys.stderr
+        for stage in self.stages:
+            before = str(module) if print_after_change else None
+            start = time.perf_counter()
+            stage.run(module)
+            if timing is not None:
+                timing.append((stage.spec, time.perf_counter() - start))
+            if print_after_all or (print_after_change and str(module) != before):
+                print(f"// -----// IR Dump After {stage.spec} //----- //", file=out)
+                print(module, file=out)
+
+
+def run_pipeline(module: ir.Module, spec: str, **kwargs) -> Pipeline:
+    pipeline = Pipeline(spec)
+    pipeline.run(module, **kwargs)
+    return pipeline
+
+
+__all__ = ["Pipeline", "PipelineError", "PassFailure", "run_pipeline"]

@@ -1,0 +1,1 @@
+"""The runtime: runs compiled graphs. Imports numpy and ctypes only, never MLIR."""
