@@ -42,6 +42,32 @@ ATTR_KINDS = {
 
 
 @dataclass(frozen=True)
+class Sample:
+    """Operands and attributes on which the registry-wide tests exercise an op.
+
+    ``shapes`` gives one shape per operand; ``dtypes`` one dtype for all operands or one per operand.
+    Float operands are drawn uniformly from [low, high); integer operands from [0, int_high); bool
+    operands at random. ``values`` may fix operands outright (a numpy array, or None to draw it).
+    ``dynamic`` lists (operand index, dim) pairs that a second run marks unknown (``None``), to test
+    that one compiled function serves every size.
+    """
+
+    shapes: tuple
+    dtypes: object = "float32"
+    attrs: dict = field(default_factory=dict)
+    low: float = -2.0
+    high: float = 2.0
+    int_high: int = 3
+    values: tuple = ()
+    dynamic: tuple = ()
+
+    def operand_dtypes(self) -> list:
+        if isinstance(self.dtypes, str):
+            return [self.dtypes] * len(self.shapes)
+        return list(self.dtypes)
+
+
+@dataclass(frozen=True)
 class Attr:
     kind: str
     default: object = REQUIRED
@@ -67,6 +93,7 @@ class OpDef:
     stateful: bool = False  # reads or writes state, or draws random numbers: never folded or CSE'd
     module_level: bool = False  # lives in the module body, not in a function (variable declarations)
     doc: str = ""
+    samples: tuple = ()
     num_results_fn: Callable | None = field(default=None, repr=False)
 
     @property
@@ -112,7 +139,7 @@ REGISTRY: dict[str, OpDef] = {}
 
 
 def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, module_level=False):
-    """Class decorator: the class body holds ``infer``, ``eval``, ``grad`` and ``decompose``.
+    """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``, ``samples``.
 
     A class without ``grad`` is a registration error, so absence is always written down as
     ``grad = NOT_DIFFERENTIABLE``.
@@ -136,6 +163,7 @@ def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, mod
             stateful=stateful,
             module_level=module_level,
             doc=(cls.__doc__ or "").strip(),
+            samples=tuple(vars(cls).get("samples", ())),
         )
         REGISTRY[name] = opdef
         return opdef
@@ -152,7 +180,12 @@ def lookup(name: str) -> OpDef:
 
 
 def load_all_ops() -> dict:
-    """Import every op family so that REGISTRY is complete."""
-    from tgc.dialect import ops  # noqa: F401  (registers on import)
+    """Import every op family (each module of tgc/dialect/ops) so that REGISTRY is complete."""
+    import pkgutil
+    from importlib import import_module
 
+    from tgc.dialect import ops
+
+    for info in pkgutil.iter_modules(ops.__path__):
+        import_module(f"tgc.dialect.ops.{info.name}")
     return REGISTRY

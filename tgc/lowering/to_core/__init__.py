@@ -18,7 +18,6 @@ from tgc.passes.base import ModulePass, PassFailure, body_ops, format_location, 
 
 LOWERINGS: dict = {}
 
-_FAMILIES = ("elementwise", "linalg_ops", "reduce", "array", "control", "nn", "random")
 
 
 def lowers(*names):
@@ -35,12 +34,12 @@ def lowers(*names):
 
 
 def load_all_lowerings() -> dict:
-    for family in _FAMILIES:
-        try:
-            import_module(f"tgc.lowering.to_core.{family}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tgc.lowering.to_core.{family}":
-                raise
+    """Imports every rule module of this package (each registers its rules)."""
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "common":
+            import_module(f"tgc.lowering.to_core.{info.name}")
     return LOWERINGS
 
 
