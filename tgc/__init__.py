@@ -39,3 +39,5 @@ def device(device_name_or_function):
 
 def set_random_seed(seed):
     get_default_graph().seed = seed
+
+from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
