@@ -163,13 +163,16 @@ class Tensor:
         return id(self)
 
     def __bool__(self):
-        raise TypeError("a symbolic tgc.Tensor has no truth value; use tgc.cond-free logic or Session.run")
+        raise TypeError(
+            f"using tensor '{self.name}' as a Python bool is not allowed: its value exists only when a "
+            "Session runs the graph; use tgc.where for a data-dependent choice"
+        )
 
     def __iter__(self):
         if self.spec.shape and self.spec.shape[0] is not None:
-            from tgc.frontend import api
+            from tgc.frontend.array_ops import unstack
 
-            return iter(api.unstack(self))
+            return iter(unstack(self))
         raise TypeError("cannot iterate over a tensor of unknown first dimension")
 
 
