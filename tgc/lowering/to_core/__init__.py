@@ -69,8 +69,17 @@ def lower_function(function) -> None:
             out = rule(CoreOp(operation))
         outs = [] if out is None else (list(out) if isinstance(out, (list, tuple)) else [out])
         for result, new in zip(operation.results, outs):
-            result.replace_all_uses_with(new)
+            result.replace_all_uses_with(_as_value(new))
         operation.erase()
+
+
+def _as_value(value):
+    """Rules may return an op of one result (as linalg's builders do) instead of its value."""
+    if isinstance(value, ir.Value):
+        return value
+    if hasattr(value, "results"):
+        return value.results[0]
+    return value[0]  # an OpResultList
 
 
 def check_legal(module: ir.Module) -> None:

@@ -14,7 +14,7 @@ def transpose_2d(value):
     m, n = shape_of(value)
     out_type = ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in (n, m)], element_type(value))
     init = empty(out_type, {i: dim(value, 1 - i) for i, d in enumerate((n, m)) if d is None})
-    return linalg.transpose(value, outs=[init], permutation=[1, 0])
+    return linalg.transpose(value, outs=[init], permutation=[1, 0]).results[0]
 
 
 @lowers("matmul")
