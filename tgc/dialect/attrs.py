@@ -6,6 +6,8 @@ the passes see the same Python values the frontend gave.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from mlir import ir
 
@@ -44,8 +46,9 @@ def encode(kind: str, value) -> ir.Attribute:
 
 def _dense(array: np.ndarray) -> ir.Attribute:
     dtype = as_dtype(array.dtype)
-    if dtype.name == "bfloat16":
-        raise TypeError("bfloat16 constants are not supported; build them as float32 and cast")
+    if dtype.name == "bfloat16":  # no buffer-protocol format for bf16: pass the bits with the type
+        bits = np.array(array, order="C", copy=True).view(np.uint16)
+        return ir.DenseElementsAttr.get(bits, type=ir.RankedTensorType.get(list(array.shape), ir.BF16Type.get()))
     return ir.DenseElementsAttr.get(np.array(array, order="C", copy=True))
 
 
@@ -75,11 +78,31 @@ def decode_dense(attr: ir.Attribute) -> np.ndarray:
     dense = ir.DenseElementsAttr(attr)
     shaped = ir.ShapedType(dense.type)
     dtype = dtype_from_mlir(str(shaped.element_type))
+    if dtype.name == "bfloat16":
+        return _decode_bf16(str(attr).rsplit(":", 1)[0], shaped.shape, dense.is_splat)
     if dense.is_splat:
         first = np.array(ir.DenseElementsAttr.get_splat(
             ir.RankedTensorType.get([], shaped.element_type), dense.get_splat_value()))
         return np.full(shaped.shape, first, dtype=dtype.as_numpy_dtype)
     return np.array(dense).astype(dtype.as_numpy_dtype, copy=False).reshape(shaped.shape)
+
+
+_BF16_TOKEN = re.compile(r"0x[0-9A-Fa-f]+|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _decode_bf16(text: str, shape, splat: bool) -> np.ndarray:
+    """bf16 elements from the attribute's printed form (the bindings give no buffer for bf16)."""
+    import ml_dtypes
+
+    def value(token):
+        if token.lower().startswith("0x"):  # MLIR prints inf and nan by their bits
+            return np.array([int(token, 16)], np.uint16).view(ml_dtypes.bfloat16)[0]
+        return ml_dtypes.bfloat16(float(token))
+
+    values = [value(t) for t in _BF16_TOKEN.findall(text[text.index("<"):])]
+    count = int(np.prod(shape)) if len(shape) else 1
+    array = np.array(values * count if splat else values, dtype=ml_dtypes.bfloat16)
+    return array.reshape(shape)
 
 
 def spec_of_type(type_: ir.Type):
