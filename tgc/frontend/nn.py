@@ -1,0 +1,140 @@
+"""`tgc.nn`: the TF1 ``tf.nn`` functions for activations, softmax, losses and biases.
+
+Thin wrappers over ``make_op``: the composites (softmax, the cross-entropy losses, l2_loss) are registry
+ops in tgc/dialect/ops/nn.py that tgc-decompose later rewrites into core ops; relu6, bias_add and
+xw_plus_b are built here from core ops. Keyword names and defaults follow TensorFlow 1.15.
+"""
+
+from __future__ import annotations
+
+from tgc.frontend import math_ops
+from tgc.frontend.build import convert_to_tensor, make_op
+from tgc.frontend.graph import Tensor
+
+sigmoid = math_ops.sigmoid
+tanh = math_ops.tanh
+
+
+def relu(features, name=None):
+    return make_op("relu", [convert_to_tensor(features)], name=name or "Relu")
+
+
+def relu6(features, name=None):
+    """min(max(features, 0), 6)."""
+    x = convert_to_tensor(features)
+    return math_ops.minimum(math_ops.maximum(x, 0), 6, name=name or "Relu6")
+
+
+def _axis(axis, dim, default=-1):
+    """TF1 spells the class axis ``dim`` (deprecated) or ``axis``; giving both is an error."""
+    if axis is not None and dim is not None and axis != dim:
+        raise ValueError(f"cannot give both axis={axis} and dim={dim}")
+    chosen = axis if axis is not None else dim
+    return default if chosen is None else int(chosen)
+
+
+def softmax(logits, axis=None, name=None, dim=None):
+    return make_op("softmax", [convert_to_tensor(logits)], name=name or "Softmax", axis=_axis(axis, dim))
+
+
+def log_softmax(logits, axis=None, name=None, dim=None):
+    return make_op("log_softmax", [convert_to_tensor(logits)], name=name or "LogSoftmax", axis=_axis(axis, dim))
+
+
+def _named_only(fn_name, sentinel, labels, logits):
+    """TF1's loss functions take labels and logits only by keyword, to catch swapped arguments."""
+    if sentinel is not None:
+        raise ValueError(f"Only call `{fn_name}` with named arguments (labels=..., logits=..., ...)")
+    if labels is None or logits is None:
+        raise ValueError(f"`{fn_name}` needs both labels and logits")
+
+
+def _like(value, other):
+    """A tensor for value; Python and numpy values take other's dtype, as TF converts them."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        return convert_to_tensor(value)
+    return convert_to_tensor(value, dtype=other.dtype)
+
+
+def _pair(labels, logits, fn_name):
+    logits = convert_to_tensor(logits)
+    labels = _like(labels, logits)
+    if labels.dtype != logits.dtype:
+        raise ValueError(
+            f"`{fn_name}`: labels have dtype {labels.dtype.name} but logits have {logits.dtype.name}"
+        )
+    return labels, logits
+
+
+def softmax_cross_entropy_with_logits_v2(labels=None, logits=None, axis=None, name=None, dim=None):
+    """Per-example -sum(labels * log_softmax(logits)); gradients flow to labels as well.
+
+    As in TF 1.15, labels and logits may be given positionally here (only v1 forbids it)."""
+    _named_only("softmax_cross_entropy_with_logits_v2", None, labels, logits)
+    labels, logits = _pair(labels, logits, "softmax_cross_entropy_with_logits_v2")
+    return make_op("softmax_cross_entropy_with_logits", [labels, logits],
+                   name=name or "softmax_cross_entropy_with_logits", axis=_axis(axis, dim))
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
+    """TF1's deprecated v1 loss: like v2, but no gradient flows into labels (TF stops it)."""
+    _named_only("softmax_cross_entropy_with_logits", _sentinel, labels, logits)
+    labels, logits = _pair(labels, logits, "softmax_cross_entropy_with_logits")
+    labels = math_ops.stop_gradient(labels)
+    return make_op("softmax_cross_entropy_with_logits", [labels, logits],
+                   name=name or "softmax_cross_entropy_with_logits", axis=_axis(axis, None if axis is not None else dim))
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Per-example -log_softmax(logits)[labels]; labels are int32/int64 class indices."""
+    fn_name = "sparse_softmax_cross_entropy_with_logits"
+    _named_only(fn_name, _sentinel, labels, logits)
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels)
+    if not labels.dtype.is_integer:
+        raise ValueError(f"`{fn_name}`: labels must be int32 or int64 class indices but have dtype {labels.dtype.name}")
+    return make_op("sparse_softmax_cross_entropy_with_logits", [labels, logits],
+                   name=name or "SparseSoftmaxCrossEntropyWithLogits")
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Elementwise logistic loss, computed as max(x, 0) - x * z + log(1 + exp(-|x|))."""
+    fn_name = "sigmoid_cross_entropy_with_logits"
+    _named_only(fn_name, _sentinel, labels, logits)
+    labels, logits = _pair(labels, logits, fn_name)
+    return make_op("sigmoid_cross_entropy_with_logits", [labels, logits], name=name or "logistic_loss")
+
+
+def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
+    return make_op("l2_loss", [convert_to_tensor(t)], name=name or "L2Loss")
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """value + bias, bias a vector added along the channel axis (last, or 1 for NC... formats)."""
+    value = convert_to_tensor(value)
+    bias = _like(bias, value)
+    shape = value.shape.as_list() if value.shape.ndims is not None else None
+    if bias.shape.ndims != 1:
+        raise ValueError(f"bias_add: bias must be a vector but has shape {bias.shape.as_list()}")
+    if shape is not None and len(shape) < 2:
+        raise ValueError(f"bias_add: value must have rank >= 2 but has shape {shape}")
+    channels_first = data_format is not None and data_format.startswith("NC")
+    if channels_first:
+        if shape is None:
+            raise ValueError(f"bias_add with data_format={data_format} needs value of known rank")
+        channel = shape[1] if shape is not None else None
+        bias = make_op("reshape", [bias], shape=[-1] + [1] * (len(shape) - 2))
+    else:
+        channel = shape[-1] if shape is not None else None
+    size = bias.shape.as_list()[0]
+    if channel is not None and size is not None and channel != size:
+        raise ValueError(
+            f"bias_add: bias of shape [{size}] does not match the channel dim {channel} of value shape {shape}"
+        )
+    return math_ops.add(value, bias, name=name or "BiasAdd")
+
+
+def xw_plus_b(x, weights, biases, name=None):
+    """matmul(x, weights) + biases."""
+    return bias_add(math_ops.matmul(x, weights), biases, name=name or "xw_plus_b")
