@@ -16,7 +16,7 @@ from mlir.execution_engine import ExecutionEngine
 from tgc.passes.pipeline import run_pipeline
 
 GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-verify"
-LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core"
+LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core,tgc-bool-storage"
 CPU_PIPELINE = (
     "canonicalize,"
     "func.func(linalg-fuse-elementwise-ops),"

@@ -11,6 +11,7 @@ PASSES = {
     "tgc-verify": ("tgc.passes.verify", "VerifyPass"),
     "tgc-lower-variables": ("tgc.passes.lower_variables", "LowerVariablesPass"),
     "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
+    "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
 }
 
 

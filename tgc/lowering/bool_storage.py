@@ -1,0 +1,155 @@
+"""tgc-bool-storage: stores bool tensors as i8, one byte per element, as numpy stores them.
+
+Runs on core IR right after tgc-to-core. LLVM 22's memref lowering rejects stores of i1 elements, so
+every ``tensor<...xi1>`` becomes ``tensor<...xi8>``; inside linalg bodies values stay i1, converted
+with ``arith.trunci`` where a stored byte is read and ``arith.extui`` where one is written. The ABI
+then matches numpy's bool arrays byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from mlir import ir
+from mlir.dialects import arith
+
+from tgc.passes.base import ModulePass, functions
+
+
+def _is_bool_tensor(t: ir.Type) -> bool:
+    return isinstance(t, ir.RankedTensorType) and str(t.element_type) == "i1"
+
+
+def _widened(t: ir.Type) -> ir.Type:
+    if _is_bool_tensor(t):
+        return ir.RankedTensorType.get(t.shape, ir.IntegerType.get_signless(8), t.encoding)
+    return t
+
+
+def _i1():
+    return ir.IntegerType.get_signless(1)
+
+
+def _i8():
+    return ir.IntegerType.get_signless(8)
+
+
+def _fix_region_args(operation) -> None:
+    """Block args of a structured op's body that read a widened tensor: i1 -> i8 plus a trunci."""
+    if not operation.regions or not len(operation.regions[0].blocks):
+        return
+    block = operation.regions[0].blocks[0]
+    operands = list(operation.operands)
+    for i, arg in enumerate(block.arguments):
+        if str(arg.type) != "i1" or i >= len(operands):
+            continue
+        source = operands[i].type
+        if not (isinstance(source, ir.RankedTensorType) and str(source.element_type) == "i8"):
+            continue
+        arg.set_type(_i8())
+        first = block.operations[0]
+        with ir.InsertionPoint(first), first.location:
+            narrow = arith.trunci(_i1(), arg)
+        for use in list(arg.uses):
+            if use.owner != narrow.owner:
+                use.owner.operands[use.operand_number] = narrow
+
+
+def _fix_yields(operation) -> None:
+    """A body yielding i1 into an i8 result yields the extended byte instead."""
+    if not operation.regions or not len(operation.regions[0].blocks):
+        return
+    block = operation.regions[0].blocks[0]
+    terminator = block.operations[len(block.operations) - 1]
+    if not terminator.name.endswith("yield"):
+        return
+    results = list(operation.results)
+    for i, value in enumerate(list(terminator.operands)):
+        if str(value.type) != "i1" or i >= len(results):
+            continue
+        target = results[i].type
+        if isinstance(target, ir.RankedTensorType) and str(target.element_type) == "i8":
+            with ir.InsertionPoint(terminator), terminator.location:
+                terminator.operands[i] = arith.extui(_i8(), value)
+
+
+def _widen_constant(operation) -> None:
+    value = operation.attributes["value"]
+    if not _is_bool_tensor(value.type):
+        return
+    dense = ir.DenseElementsAttr(value)
+    shape = list(ir.RankedTensorType(value.type).shape)
+    if dense.is_splat:
+        bits = np.full(shape, 1 if str(dense.get_splat_value()) == "true" else 0, np.int8)
+    else:
+        bits = np.array(dense).astype(np.int8).reshape(shape)
+    with ir.InsertionPoint(operation), operation.location:
+        new = arith.ConstantOp(_widened(value.type), ir.DenseElementsAttr.get(bits))
+    operation.results[0].replace_all_uses_with(new.result)
+    operation.erase()
+
+
+def _fix_extract(operation) -> None:
+    """tensor.extract from a widened tensor gives a byte; uses expect i1."""
+    result = operation.results[0]
+    if str(result.type) != "i1":
+        return
+    result.set_type(_i8())
+    with ir.InsertionPoint.after(operation), operation.location:
+        narrow = arith.trunci(_i1(), result)
+    for use in list(result.uses):
+        if use.owner != narrow.owner:
+            use.owner.operands[use.operand_number] = narrow
+
+
+def _fix_from_elements(operation) -> None:
+    for i, value in enumerate(list(operation.operands)):
+        if str(value.type) == "i1":
+            with ir.InsertionPoint(operation), operation.location:
+                operation.operands[i] = arith.extui(_i8(), value)
+
+
+def _all_ops(function) -> list:
+    ops = []
+
+    def collect(op):
+        ops.append(op.operation if hasattr(op, "operation") else op)
+        return ir.WalkResult.ADVANCE
+
+    function.operation.walk(collect)
+    return [op for op in ops if op.name != "func.func"]
+
+
+def _widen_function(function) -> None:
+    ftype = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
+    function.attributes["function_type"] = ir.TypeAttr.get(
+        ir.FunctionType.get([_widened(t) for t in ftype.inputs], [_widened(t) for t in ftype.results])
+    )
+    for arg in function.regions[0].blocks[0].arguments:
+        arg.set_type(_widened(arg.type))
+    for operation in _all_ops(function):
+        if operation.name == "arith.constant":
+            _widen_constant(operation)
+            continue
+        for result in operation.results:
+            result.set_type(_widened(result.type))
+    for operation in _all_ops(function):
+        if operation.name.startswith("linalg.") or operation.name == "tensor.pad":
+            _fix_region_args(operation)
+            _fix_yields(operation)
+        elif operation.name == "tensor.extract":
+            _fix_extract(operation)
+        elif operation.name == "tensor.from_elements":
+            _fix_from_elements(operation)
+
+
+@dataclasses.dataclass(frozen=True)
+class BoolStoragePass(ModulePass):
+    """Stores bool tensors as one byte per element (i8), as numpy does."""
+
+    name = "tgc-bool-storage"
+
+    def run(self, module: ir.Module) -> None:
+        for function in functions(module):
+            _widen_function(function)
