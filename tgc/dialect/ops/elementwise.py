@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, NUMERIC_DTYPES, broadcast_shapes, same_dtype, spec
 
 
@@ -38,12 +38,86 @@ def _keep_dtype(fn):
     return evaluate
 
 
+# ---- samples for the registry-wide tests (tests/unit/test_registry.py) --------------------------
+
+_INT_SIGNED = np.array([[-3, -1, 0, 2], [5, -7, 1, 0]], np.int32)  # int draws are never negative
+
+_BINARY_SAMPLES = (
+    Sample(((4, 1, 3), (2, 3))),  # both operands broadcast
+    Sample(((), (2, 3))),  # scalar with matrix
+    Sample(((5, 3), (3,)), dynamic=((0, 0),)),  # unknown batch, broadcast row
+    Sample(((4, 3), (4, 3)), dynamic=((0, 0), (1, 0))),
+    Sample(((2, 3), (3,)), dtypes="int32", int_high=5),
+)
+_DIVIDE_SAMPLES = (
+    Sample(((4, 1, 3), (2, 3)), low=0.5, high=2.0),  # divisor away from zero
+    Sample(((), (2, 3)), low=0.5, high=2.0),
+    Sample(((5, 3), (3,)), low=0.5, high=2.0, dynamic=((0, 0),)),
+    # floor division of signed ints; a zero divisor is defined as division by 1
+    Sample(((2, 4), (2, 4)), dtypes="int32",
+           values=(_INT_SIGNED * 3, np.array([[2, -2, 3, 3], [-2, 0, 2, -3]], np.int32))),
+)
+_POW_SAMPLES = (
+    Sample(((4, 1, 3), (2, 3)), low=0.5, high=2.0),  # positive base
+    Sample(((2, 3), ()), low=0.5, high=2.0),
+    Sample(((5, 3), (3,)), low=0.5, high=2.0, dynamic=((0, 0),)),
+    Sample(((2, 3), (2, 3)), dtypes="int32", int_high=4),
+)
+_SIGNED_UNARY_SAMPLES = (  # floats in [-2, 2): away from the kinks at 0 of abs, relu and sign
+    Sample(((3, 4),), dynamic=((0, 0),)),
+    Sample(((),)),
+    Sample(((2, 4),), dtypes="int32", values=(_INT_SIGNED,)),
+)
+_POSITIVE_SAMPLES = (  # log, sqrt, rsqrt: positive domain
+    Sample(((3, 4),), low=0.5, high=3.0, dynamic=((0, 0),)),
+    Sample(((2, 1, 3),), low=0.5, high=3.0),
+)
+_FLOAT_UNARY_SAMPLES = (
+    Sample(((3, 4),), dynamic=((0, 0),)),
+    Sample(((2, 1, 3),), low=-4.0, high=4.0),
+)
+_ANY_DTYPE_SAMPLES = (
+    Sample(((3, 4),), dynamic=((0, 0),)),
+    Sample(((2, 3),), dtypes="int32", int_high=10),
+    Sample(((2, 3),), dtypes="bool"),
+)
+_CAST_SAMPLES = (
+    Sample(((3, 4),), attrs={"dtype": "int32"}, low=-4.0, high=4.0),  # truncation toward zero
+    Sample(((3, 4),), attrs={"dtype": "float64"}, dynamic=((0, 0),)),
+    Sample(((3, 4),), attrs={"dtype": "bool"}, values=(np.array([[0.0, 1.5, -2.0, 0.0]] * 3, np.float32),)),
+    Sample(((2, 4),), dtypes="int32", attrs={"dtype": "float32"}, values=(_INT_SIGNED,)),
+    Sample(((2, 4),), dtypes="int32", attrs={"dtype": "int64"}, values=(_INT_SIGNED,)),
+    Sample(((2, 3),), dtypes="bool", attrs={"dtype": "float32"}),
+    Sample(((2, 3),), dtypes="float64", attrs={"dtype": "float32"}),
+)
+_COMPARISON_SAMPLES = (
+    Sample(((4, 1, 3), (2, 3))),
+    Sample(((5, 3), (3,)), dynamic=((0, 0),)),
+    Sample(((3, 4), (3, 4)), dtypes="int32", int_high=3),  # small ints: many ties
+    Sample(((), (2, 3)), dtypes="int32", int_high=3),
+    Sample(((2, 3), (2, 3)), dtypes="bool"),
+)
+_LOGIC_SAMPLES = (
+    Sample(((4, 1, 3), (2, 3)), dtypes="bool"),
+    Sample(((5, 3), (5, 3)), dtypes="bool", dynamic=((0, 0), (1, 0))),
+)
+_SELECT_SAMPLES = (
+    Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "float32", "float32")),
+    Sample(((3,), (2, 3), ()), dtypes=("bool", "float32", "float32")),  # condition and y broadcast
+    Sample(((4, 1), (4, 3), (3,)), dtypes=("bool", "float32", "float32"), dynamic=((0, 0), (1, 0))),
+    Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "int32", "int32"), int_high=10),
+    Sample(((2, 3), (2, 3), (2, 3)), dtypes="bool"),
+)
+
+
 # ---- binary arithmetic -------------------------------------------------------------------------
 
 
 @op("add", tf_type="AddV2", operands=("x", "y"))
 class Add:
     """x + y with numpy broadcasting (`tf.add`)."""
+
+    samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.add)
@@ -57,6 +131,8 @@ class Add:
 class Subtract:
     """x - y with numpy broadcasting (`tf.subtract`)."""
 
+    samples = _BINARY_SAMPLES
+
     infer = _binary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.subtract)
 
@@ -68,6 +144,8 @@ class Subtract:
 @op("multiply", tf_type="Mul", operands=("x", "y"))
 class Multiply:
     """x * y with numpy broadcasting (`tf.multiply`)."""
+
+    samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES + ("bool",))
     eval = _keep_dtype(np.multiply)
@@ -87,6 +165,8 @@ def _divide(x, y):
 class Divide:
     """x / y; true division for floats, floor division for integers (`tf.math.divide`)."""
 
+    samples = _DIVIDE_SAMPLES
+
     infer = _binary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(_divide)
 
@@ -100,6 +180,8 @@ class Divide:
 @op("pow", tf_type="Pow", operands=("x", "y"))
 class Pow:
     """x ** y elementwise (`tf.pow`)."""
+
+    samples = _POW_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.power)
@@ -130,6 +212,8 @@ def _minmax_grad(compare):
 class Maximum:
     """Elementwise max (`tf.maximum`); ties send the gradient to x."""
 
+    samples = _BINARY_SAMPLES
+
     infer = _binary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.maximum)
     grad = _minmax_grad(lambda b, x, y: b.greater_equal(x, y))
@@ -138,6 +222,8 @@ class Maximum:
 @op("minimum", tf_type="Minimum", operands=("x", "y"))
 class Minimum:
     """Elementwise min (`tf.minimum`); ties send the gradient to x."""
+
+    samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.minimum)
@@ -151,6 +237,8 @@ class Minimum:
 class Negative:
     """-x (`tf.negative`)."""
 
+    samples = _SIGNED_UNARY_SAMPLES
+
     infer = _unary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.negative)
 
@@ -161,6 +249,8 @@ class Negative:
 @op("abs", tf_type="Abs", operands=("x",))
 class Abs:
     """|x| (`tf.abs`)."""
+
+    samples = _SIGNED_UNARY_SAMPLES
 
     infer = _unary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.abs)
@@ -173,6 +263,8 @@ class Abs:
 class Sign:
     """-1, 0 or 1 by the sign of x (`tf.sign`); its gradient is zero."""
 
+    samples = _SIGNED_UNARY_SAMPLES
+
     infer = _unary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.sign)
 
@@ -183,6 +275,8 @@ class Sign:
 @op("square", tf_type="Square", operands=("x",))
 class Square:
     """x * x (`tf.square`)."""
+
+    samples = _SIGNED_UNARY_SAMPLES
 
     infer = _unary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(np.square)
@@ -196,6 +290,8 @@ class Square:
 class Sqrt:
     """Square root (`tf.sqrt`)."""
 
+    samples = _POSITIVE_SAMPLES
+
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(np.sqrt)
 
@@ -207,6 +303,8 @@ class Sqrt:
 @op("rsqrt", tf_type="Rsqrt", operands=("x",))
 class Rsqrt:
     """1 / sqrt(x) (`tf.math.rsqrt`)."""
+
+    samples = _POSITIVE_SAMPLES
 
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(lambda x: 1.0 / np.sqrt(x))
@@ -222,6 +320,8 @@ class Rsqrt:
 class Exp:
     """e ** x (`tf.exp`)."""
 
+    samples = _FLOAT_UNARY_SAMPLES
+
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(np.exp)
 
@@ -232,6 +332,8 @@ class Exp:
 @op("log", tf_type="Log", operands=("x",))
 class Log:
     """Natural logarithm (`tf.log`)."""
+
+    samples = _POSITIVE_SAMPLES
 
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(np.log)
@@ -244,6 +346,8 @@ class Log:
 class Floor:
     """Largest integer not above x (`tf.floor`); its gradient is zero almost everywhere."""
 
+    samples = _FLOAT_UNARY_SAMPLES
+
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(np.floor)
 
@@ -254,6 +358,8 @@ class Floor:
 @op("relu", tf_type="Relu", operands=("x",))
 class Relu:
     """max(x, 0) (`tf.nn.relu`)."""
+
+    samples = _SIGNED_UNARY_SAMPLES
 
     infer = _unary_infer(NUMERIC_DTYPES)
     eval = _keep_dtype(lambda x: np.maximum(x, 0))
@@ -267,6 +373,8 @@ class Relu:
 class Sigmoid:
     """1 / (1 + e^-x) (`tf.sigmoid`)."""
 
+    samples = _FLOAT_UNARY_SAMPLES
+
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(lambda x: 1.0 / (1.0 + np.exp(-x)))
 
@@ -279,6 +387,8 @@ class Sigmoid:
 class Tanh:
     """Hyperbolic tangent (`tf.tanh`)."""
 
+    samples = _FLOAT_UNARY_SAMPLES
+
     infer = _unary_infer(FLOAT_DTYPES)
     eval = _keep_dtype(np.tanh)
 
@@ -290,6 +400,8 @@ class Tanh:
 @op("identity", tf_type="Identity", operands=("x",))
 class Identity:
     """Returns its input (`tf.identity`)."""
+
+    samples = _ANY_DTYPE_SAMPLES
 
     def infer(x):
         return x
@@ -305,6 +417,8 @@ class Identity:
 class StopGradient:
     """Identity in the forward pass; no gradient flows through it (`tf.stop_gradient`)."""
 
+    samples = _ANY_DTYPE_SAMPLES
+
     def infer(x):
         return x
 
@@ -317,6 +431,8 @@ class StopGradient:
 @op("cast", tf_type="Cast", operands=("x",), attrs={"dtype": Attr("dtype")})
 class Cast:
     """Converts to another dtype (`tf.cast`); floats to ints truncate toward zero."""
+
+    samples = _CAST_SAMPLES
 
     def infer(x, dtype):
         return spec(x.shape, dtype)
@@ -360,10 +476,15 @@ GreaterEqual = _comparison(
     "greater_equal", "GreaterEqual", np.greater_equal, "x >= y elementwise (`tf.greater_equal`)."
 )
 
+for _cmp in (Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual):
+    _cmp.samples = _COMPARISON_SAMPLES
+
 
 @op("logical_and", tf_type="LogicalAnd", operands=("x", "y"))
 class LogicalAnd:
     """x and y for bool tensors (`tf.logical_and`)."""
+
+    samples = _LOGIC_SAMPLES
 
     infer = _binary_infer(("bool",))
     eval = np.logical_and
@@ -374,6 +495,8 @@ class LogicalAnd:
 class LogicalOr:
     """x or y for bool tensors (`tf.logical_or`)."""
 
+    samples = _LOGIC_SAMPLES
+
     infer = _binary_infer(("bool",))
     eval = np.logical_or
     grad = NOT_DIFFERENTIABLE
@@ -383,6 +506,8 @@ class LogicalOr:
 class LogicalNot:
     """not x for a bool tensor (`tf.logical_not`)."""
 
+    samples = (Sample(((3, 4),), dtypes="bool", dynamic=((0, 0),)), Sample(((),), dtypes="bool"))
+
     infer = _unary_infer(("bool",))
     eval = np.logical_not
     grad = NOT_DIFFERENTIABLE
@@ -391,6 +516,8 @@ class LogicalNot:
 @op("select", tf_type="SelectV2", operands=("condition", "x", "y"))
 class Select:
     """Where the condition holds take x, else y, with numpy broadcasting (`tf.where`)."""
+
+    samples = _SELECT_SAMPLES
 
     def infer(condition, x, y):
         if condition.dtype != "bool":
