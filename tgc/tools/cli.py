@@ -1,0 +1,314 @@
+"""The ``tgc`` command line: ``tgc opt`` runs pipelines on MLIR text, ``tgc dialect`` prints the dialect.
+
+``tgc opt`` is this project's ``mlir-opt``: it reads tgc IR mixed with upstream dialects, checks it
+(IRDL while parsing, then ``tgc-verify``), runs a pipeline of tgc and upstream passes
+(tgc.passes.pipeline) and prints the module. The lit tests under tests/lit drive it. Every problem the
+user can cause is reported as ``where: error: message`` on stderr with exit status 1, never as a
+traceback; ``where`` is ``file:line:col`` whenever the problem has a place in the input.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+import click
+
+SPLIT_MARKER = re.compile(r"^[ \t]*// -----[ \t]*$", re.MULTILINE)
+CHUNK_SEPARATOR = "// -----\n"
+_FILE_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+
+
+@dataclass
+class Source:
+    """One input to parse: its display name, its own text, and the whole file's lines (for carets)."""
+
+    name: str
+    text: str
+    file_lines: list
+
+
+class Reporter:
+    """Prints diagnostics the way mlir-opt does: location, severity, message, then the source line."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.errors = 0
+
+    def emit(self, where: str, severity: str, message: str, source: Source | None = None) -> None:
+        if severity == "error":
+            self.errors += 1
+        click.echo(f"{where}: {severity}: {message}", file=self.stream)
+        if source is not None:
+            self._show_source_line(where, source)
+
+    def _show_source_line(self, where: str, source: Source) -> None:
+        # Only when the place is in this input: tgc op locations may point at the user's .py file.
+        match = _FILE_LOCATION.match(where)
+        if not match or match["file"] != source.name:
+            return
+        line, col = int(match["line"]), int(match["col"])
+        if 1 <= line <= len(source.file_lines) and col >= 1:
+            click.echo(source.file_lines[line - 1].rstrip("\n"), file=self.stream)
+            click.echo(" " * (col - 1) + "^", file=self.stream)
+
+    def mlir_error(self, exc, source: Source) -> None:
+        """An ir.MLIRError: each error diagnostic with its notes (the notes name the failing op)."""
+        diagnostics = list(getattr(exc, "error_diagnostics", None) or [])
+        if not diagnostics:
+            self.emit(source.name, "error", str(exc).strip() or "MLIR error")
+        for diag in diagnostics:
+            self._diagnostic(diag, source)
+
+    def _diagnostic(self, diag, source: Source) -> None:
+        severity = str(diag.severity).rsplit(".", 1)[-1].lower()
+        self.emit(where_of(diag.location, source.name), severity, diag.message, source)
+        for note in diag.notes:  # notes show no source line, as in mlir-opt
+            self.emit(where_of(note.location, source.name), "note", note.message)
+
+
+def where_of(location, fallback: str) -> str:
+    """``file:line:col`` (plus ``'scope/op'`` for graph ops) from a Location; the file name if unknown."""
+    from tgc.passes.base import format_location
+
+    text = format_location(location)
+    return fallback if text.startswith("loc(") else text
+
+
+# ---- reading and parsing ---------------------------------------------------------------------------
+
+
+def read_input(path: str) -> tuple[str, str]:
+    """(display name, text); ``-`` is stdin, shown as ``<stdin>`` as mlir-opt does."""
+    if path == "-":
+        return "<stdin>", sys.stdin.read()
+    with open(path, encoding="utf-8") as handle:
+        return path, handle.read()
+
+
+def split_chunks(name: str, text: str, split: bool) -> list[Source]:
+    """The inputs to process: the whole text, or each ``// -----`` chunk.
+
+    A chunk is padded with the newlines that precede it in the file, so that parse locations carry the
+    file's own line numbers (mlir-opt reports them the same way).
+    """
+    lines = text.splitlines(keepends=True)
+    if not split:
+        return [Source(name, text, lines)]
+    chunks, start = [], 0
+    for marker in SPLIT_MARKER.finditer(text):
+        chunks.append((start, marker.start()))
+        start = marker.end() + 1  # the chunk starts after the marker line's newline
+    chunks.append((start, len(text)))
+    return [Source(name, "\n" * text.count("\n", 0, s) + text[s:e], lines) for s, e in chunks]
+
+
+def _is_top_level_count_error(exc) -> bool:
+    return any("single top-level operation" in d.message for d in (exc.error_diagnostics or []))
+
+
+def parse_module(source: Source):
+    """Parses ``source`` into an ir.Module whose locations name the input file.
+
+    ``Module.parse`` would name every location ``-``, so this parses with ``Operation.parse`` (which
+    takes the name) and moves the result into a module. Several top-level ops, or none, are wrapped in
+    a ``module`` as mlir-opt does; the wrapper goes on line 1 so no line number moves.
+    """
+    from mlir import ir
+
+    try:
+        parsed = ir.Operation.parse(source.text, source_name=source.name)
+    except ir.MLIRError as exc:
+        if not _is_top_level_count_error(exc):
+            raise
+        parsed = ir.Operation.parse("module {" + source.text + "\n}", source_name=source.name)
+    return _as_module(parsed.operation)
+
+
+def _as_module(operation):
+    """An ir.Module holding ``operation`` (or, for a builtin.module, its attributes and body)."""
+    from mlir import ir
+
+    module = ir.Module.create(operation.location)
+    if operation.name != "builtin.module":
+        module.body.append(operation)
+        return module
+    for attr in operation.attributes:
+        module.operation.attributes[attr.name] = attr.attr
+    for op in list(operation.regions[0].blocks[0].operations):
+        module.body.append(op)
+    return module
+
+
+# ---- running ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class OptOptions:
+    print_after_all: bool = False
+    print_after_change: bool = False
+    timing: bool = False
+
+
+def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -> str | None:
+    """Parse, verify, run ``pipeline`` on one input; the printed module, or None after an error."""
+    from mlir import ir
+
+    from tgc.passes.base import PassFailure
+    from tgc.passes.verify import VerifyPass
+
+    try:
+        module = parse_module(source)
+        VerifyPass().run(module)
+        timing = [] if options.timing else None
+        pipeline.run(
+            module,
+            print_after_all=options.print_after_all,
+            print_after_change=options.print_after_change,
+            timing=timing,
+            out=reporter.stream,
+        )
+    except ir.MLIRError as exc:
+        reporter.mlir_error(exc, source)
+        return None
+    except PassFailure as exc:
+        for where, message in exc.diagnostics:
+            reporter.emit(where, "error", message, source)
+        return None
+    except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: say which, no traceback
+        reporter.emit(source.name, "error", f"pass pipeline failed: {type(exc).__name__}: {exc}")
+        return None
+    if timing is not None:
+        print_timing(timing, reporter.stream)
+    return str(module)
+
+
+def print_timing(timing: list, stream) -> None:
+    """Per-stage wall time, in the shape of mlir-opt's ``--mlir-timing`` report."""
+    total = sum(seconds for _, seconds in timing) or 1e-12
+    rule = "===" + "-" * 73 + "==="
+    click.echo(rule, file=stream)
+    click.echo("... Execution time report ...".center(79), file=stream)
+    click.echo(rule, file=stream)
+    click.echo(f"  Total Execution Time: {total:.4f} seconds\n", file=stream)
+    click.echo("  ----Wall Time----  ----Name----", file=stream)
+    for spec, seconds in timing:
+        click.echo(f"  {seconds:8.4f} ({100 * seconds / total:5.1f}%)  {spec}", file=stream)
+    click.echo(f"  {total:8.4f} (100.0%)  Total", file=stream)
+
+
+def fail(message: str, where: str = "tgc opt") -> None:
+    click.echo(f"{where}: error: {message}", err=True)
+    sys.exit(1)
+
+
+# ---- commands --------------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """tgc: a compiler for TensorFlow-1-style graphs, built on MLIR."""
+
+
+@main.command("opt")
+@click.argument("input_path", metavar="[INPUT|-]", default="-")
+@click.option("-p", "--pass-pipeline", "spec", default="", help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.")
+@click.option("--split-input-file", is_flag=True, help="Process each '// -----' chunk independently.")
+@click.option("--print-pipeline", is_flag=True, help="Print the pipeline as it will run, then exit.")
+@click.option("--list-passes", is_flag=True, help="List the tgc passes, then exit.")
+@click.option("--print-ir-after-all", is_flag=True, help="Print the IR to stderr after every stage.")
+@click.option("--print-ir-after-change", is_flag=True, help="Print the IR to stderr after stages that change it.")
+@click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
+@click.option("-o", "output", default="-", help="Output file ('-' is stdout).")
+def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_ir_after_all,
+        print_ir_after_change, timing, output):
+    """Parse INPUT, verify it (tgc-verify), run the pass pipeline and print the module.
+
+    tgc passes and upstream MLIR passes mix freely in one pipeline.
+    """
+    from tgc.passes import pass_help
+    from tgc.passes.pipeline import Pipeline, PipelineError
+
+    if list_passes:
+        for name, doc in pass_help().items():
+            click.echo(f"  {name:24s} {doc}")
+        return
+    try:
+        pipeline = Pipeline(spec)
+    except (PipelineError, KeyError) as exc:
+        fail(_pipeline_message(exc))
+    if print_pipeline:
+        click.echo(pipeline.spec())
+        return
+    try:
+        name, text = read_input(input_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read input file: {getattr(exc, 'strerror', None) or exc}", where=input_path)
+    options = OptOptions(print_ir_after_all, print_ir_after_change, timing)
+    results, errors = _run_all(split_chunks(name, text, split_input_file), pipeline, options)
+    _write_output(output, CHUNK_SEPARATOR.join(r if r is not None else "" for r in results))
+    if errors:
+        sys.exit(1)
+
+
+def _pipeline_message(exc) -> str:
+    if isinstance(exc, KeyError):  # a tgc pass name the registry lost, should PASSES and files disagree
+        return f"unknown pass '{exc.args[0]}'"
+    return str(exc)
+
+
+def _run_all(sources: list, pipeline, options: OptOptions) -> tuple[list, int]:
+    """Each input in one context; an error in one chunk does not stop the others."""
+    from mlir import ir
+
+    from tgc.dialect.context import make_context
+
+    reporter = Reporter(sys.stderr)
+    results = []
+    with make_context() as context, ir.Location.unknown():
+        # Warnings and remarks emitted outside a pass run reach this handler; errors come as MLIRError.
+        handler = context.attach_diagnostic_handler(lambda d: _print_loose(d, reporter))
+        for source in sources:
+            results.append(process(source, pipeline, options, reporter))
+        handler.detach()
+    return results, reporter.errors
+
+
+def _print_loose(diag, reporter: Reporter) -> bool:
+    reporter.emit(where_of(diag.location, "tgc opt"), str(diag.severity).rsplit(".", 1)[-1].lower(), diag.message)
+    return True
+
+
+def _write_output(output: str, text: str) -> None:
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail(f"cannot write output file: {exc.strerror or exc}", where=output)
+
+
+@main.command("dialect")
+@click.option("--irdl", is_flag=True, help="Print the tgc dialect as IRDL (for mlir-opt --irdl-file).")
+@click.option("--list-ops", is_flag=True, help="List every tgc op with its TensorFlow op type.")
+def dialect(irdl, list_ops):
+    """Print the tgc dialect, generated from the op registry."""
+    from tgc.dialect.irdl import dialect_irdl
+    from tgc.dialect.registry import load_all_ops
+
+    if irdl == list_ops:
+        fail("give exactly one of --irdl and --list-ops", where="tgc dialect")
+    if irdl:
+        click.echo(dialect_irdl(), nl=False)
+        return
+    registry = load_all_ops()
+    for name in sorted(registry):
+        click.echo(f"{registry[name].mlir_name:28s} {registry[name].tf_type}")
+
+
+if __name__ == "__main__":
+    main()
