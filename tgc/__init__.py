@@ -10,6 +10,7 @@ from tgc.dialect.types import (  # noqa: F401
     DType, as_dtype, bfloat16, bool_ as bool, float16, float32, float64, int32, int64,
 )
 from tgc.frontend.build import constant, convert_to_tensor, placeholder, placeholder_with_default  # noqa: F401
+from tgc.frontend.config import ConfigProto, GraphOptions, OptimizerOptions  # noqa: F401
 from tgc.frontend.control import control_dependencies, group, no_op, tuple_ as tuple  # noqa: F401
 from tgc.frontend.gradients import gradients  # noqa: F401
 from tgc.frontend.graph import (  # noqa: F401

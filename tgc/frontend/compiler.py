@@ -61,8 +61,9 @@ def _variables_of(ops) -> list:
     return out
 
 
-def compile_run(ops: list, feeds: list, fetches: list) -> CompiledRun:
-    """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors."""
+def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | None = None) -> CompiledRun:
+    """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors; ``graph_pipeline``
+    the tgc passes before lowering (the optimizing pipeline by default)."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -73,7 +74,7 @@ def compile_run(ops: list, feeds: list, fetches: list) -> CompiledRun:
     from tgc.runtime.executable import Executable
 
     start = time.perf_counter()
-    spec = ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE])
+    spec = ",".join([graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, cpu.LOWER_PIPELINE])
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         try:

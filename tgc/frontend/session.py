@@ -178,7 +178,7 @@ class Session:
         if rng is not None and rng in ops:
             arg_specs.append(rng.outputs[0].spec)
         body = [op for op in ops if op.opdef is not None]
-        compiled = compile_run(body, list(zip(arg_tensors, arg_specs)), fetch_tensors)
+        compiled = compile_run(body, list(zip(arg_tensors, arg_specs)), fetch_tensors, self._graph_pipeline())
         self.compile_count += 1
         self._cache[key] = compiled
         return compiled
@@ -208,6 +208,11 @@ class Session:
             return
         check_concrete_shapes(compiled.ops, {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds})
         compiled.validated_shapes.add(shapes)
+
+    def _graph_pipeline(self) -> str:
+        from tgc.frontend.config import ConfigProto
+
+        return (self.config or ConfigProto()).graph_pipeline()
 
     # ---- variables -------------------------------------------------------------------------------
 

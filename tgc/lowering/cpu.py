@@ -15,7 +15,8 @@ from mlir.execution_engine import ExecutionEngine
 
 from tgc.passes.pipeline import run_pipeline
 
-GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-verify"
+GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-dce,tgc-verify"
+OPTIMIZING_GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-simplify,tgc-cse,tgc-dce,tgc-verify"
 LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core,tgc-bool-storage"
 CPU_PIPELINE = (
     "canonicalize,"
@@ -27,7 +28,7 @@ CPU_PIPELINE = (
     "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
     "convert-to-llvm,reconcile-unrealized-casts"
 )
-DEFAULT_PIPELINE = ",".join([GRAPH_PIPELINE, LOWER_PIPELINE, CPU_PIPELINE])
+DEFAULT_PIPELINE = ",".join([OPTIMIZING_GRAPH_PIPELINE, LOWER_PIPELINE, CPU_PIPELINE])
 
 
 def runtime_library_dir() -> str:

@@ -1,0 +1,39 @@
+"""tgc-dce: removes tgc ops whose results nothing uses.
+
+Upstream DCE leaves IRDL ops alone (they declare no effects), so this pass asks the registry instead:
+an op that is not ``stateful`` and whose results are unused is dead. Stateful ops (assignments, and
+reads and random draws, which the registry does not yet tell apart from writes) always stay, so
+everything a fetch or an assignment needs survives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+
+from tgc.dialect.registry import REGISTRY
+from tgc.passes.base import ModulePass, body_ops, functions
+
+
+def _removable(operation) -> bool:
+    if not operation.name.startswith("tgc."):
+        return False
+    opdef = REGISTRY.get(operation.name[4:])
+    if opdef is None or opdef.stateful or opdef.module_level:
+        return False
+    return all(not any(True for _ in r.uses) for r in operation.results)
+
+
+@dataclasses.dataclass(frozen=True)
+class DcePass(ModulePass):
+    """Removes pure tgc ops whose results are unused."""
+
+    name = "tgc-dce"
+
+    def run(self, module: ir.Module) -> None:
+        for function in functions(module):
+            # Reverse program order: erasing a user can make its operands' producers dead in the same sweep.
+            for operation in reversed(body_ops(function)):
+                if _removable(operation):
+                    operation.erase()
