@@ -1,0 +1,281 @@
+"""Core lowering of NHWC convolution and pooling and of their backprop ops.
+
+Forward ops are linalg's named ops on a padded input: conv2d is ``tensor.pad`` (zeros) then
+``linalg.conv_2d_nhwc_hwcf``; max_pool pads with -inf for ``linalg.pooling_nhwc_max``; avg_pool is
+``linalg.pooling_nhwc_sum`` divided by the per-window count of in-bounds elements (a constant, since
+spatial dims are static).
+
+The backprop ops that route a gradient back through strided windows are written as gathers, so that no
+loop ever scatters: the gradient is first *spread* onto a zero tensor on the stride lattice (a strided
+``tensor.insert_slice``), after which each input position reads a plain stride-1 window of it. That
+makes conv2d_backprop_input a stride-1 conv2d with the flipped filter, avg_pool_grad a stride-1 sum
+pool, and max_pool_grad a stride-1 window that keeps the entries whose recorded argmax is this
+position. conv2d_backprop_filter is a direct ``linalg.generic`` reduction over batch and output pixels.
+
+Only the batch dim may be unknown; it is read with ``tensor.dim`` (see ``common.dim``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mlir import ir
+from mlir.dialects import arith, linalg, tensor
+
+from tgc.dialect.attrs import encode
+from tgc.dialect.ops.conv import avg_pool_counts, spatial_geometry
+from tgc.lowering.to_core import lowers
+from tgc.lowering.to_core.common import (
+    PARALLEL, REDUCTION, dim, element_type, empty, fill, generic, identity_map, scalar_const, shape_of,
+)
+
+_ONES = (1, 1, 1, 1)
+_DYNAMIC = ir.ShapedType.get_dynamic_size()
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _tensor_type(shape, elem) -> ir.RankedTensorType:
+    return ir.RankedTensorType.get([_DYNAMIC if d is None else d for d in shape], elem)
+
+
+def _filled(shape, elem, value, batch_of) -> ir.Value:
+    """A tensor of ``shape`` (batch taken from ``batch_of`` when unknown) filled with ``value``."""
+    t = _tensor_type(shape, elem)
+    dynamic = {0: dim(batch_of, 0)} if shape[0] is None else {}
+    return fill(scalar_const(value, elem), empty(t, dynamic))
+
+
+def _map(num_dims, exprs) -> ir.AffineMapAttr:
+    """An indexing map from affine expressions; an int stands for that loop dim."""
+    built = [ir.AffineDimExpr.get(e) if isinstance(e, int) else e for e in exprs]
+    return ir.AffineMapAttr.get(ir.AffineMap.get(num_dims, 0, built))
+
+
+def _d(i):
+    return ir.AffineDimExpr.get(i)
+
+
+def _index(i) -> ir.Value:
+    return linalg.IndexOp(ir.IntegerAttr.get(ir.IntegerType.get_signless(64), i)).result
+
+
+def _window(kh, kw, elem) -> ir.Value:
+    """The shape-only operand that gives pooling loops their window extent (its values are never read)."""
+    return tensor.EmptyOp([kh, kw], elem).result
+
+
+def pad_spatial(x, geometry, value) -> ir.Value:
+    """x padded in height and width by the (before, after) amounts of ``geometry``, with ``value``."""
+    (_, ht, hb), (_, wl, wr) = geometry
+    if ht == hb == wl == wr == 0:
+        return x
+    n, h, w, c = shape_of(x)
+    elem = element_type(x)
+    result = _tensor_type((n, h + ht + hb, w + wl + wr, c), elem)
+    pad = tensor.PadOp(result, x, [], [], [0, ht, wl, 0], [0, hb, wr, 0])
+    block = pad.regions[0].blocks.append(*[ir.IndexType.get()] * 4)
+    with ir.InsertionPoint(block):
+        tensor.YieldOp(scalar_const(value, elem))
+    return pad.result
+
+
+def spread(v, full_hw, offsets, strides, background) -> ir.Value:
+    """v placed on a lattice: out[n, oh + i*sh, ow + j*sw, c] = v[n, i, j, c], ``background`` elsewhere."""
+    n, _, _, c = shape_of(v)
+    elem = element_type(v)
+    dest = _filled((n, full_hw[0], full_hw[1], c), elem, background, v)
+    sizes = [_DYNAMIC if d is None else d for d in shape_of(v)]
+    dynamic_sizes = [dim(v, 0)] if n is None else []
+    return tensor.InsertSliceOp(
+        v, dest, [], dynamic_sizes, [], [0, offsets[0], offsets[1], 0], sizes, [1, strides[0], strides[1], 1]
+    ).result
+
+
+# ---- conv2d -------------------------------------------------------------------------------------
+
+
+def _conv_geometry(input_shape, filter_shape, attrs):
+    return spatial_geometry(input_shape[1:3], filter_shape[:2], attrs["strides"], attrs["dilations"], attrs["padding"])
+
+
+def _conv(x, f, result_shape, strides, dilations) -> ir.Value:
+    """linalg.conv_2d_nhwc_hwcf of an already padded x into a zero-filled result."""
+    init = _filled(result_shape, element_type(x), 0.0, x)
+    return linalg.conv_2d_nhwc_hwcf(x, f, outs=[init], strides=list(strides), dilations=list(dilations))
+
+
+@lowers("conv2d")
+def _conv2d(op):
+    x, f = op.operands
+    geometry = _conv_geometry(shape_of(x), shape_of(f), op.attrs)
+    xp = pad_spatial(x, geometry, 0.0)
+    s, d = op.attrs["strides"], op.attrs["dilations"]
+    return _conv(xp, f, shape_of(op.result_type), s[1:3], d[1:3])
+
+
+def _flipped_filter(f) -> ir.Value:
+    """f'[kh, kw, o, c] = f[KH-1-kh, KW-1-kw, c, o]: the filter of the transposed convolution."""
+    kh, kw, c, o = shape_of(f)
+    init = empty(_tensor_type((kh, kw, o, c), element_type(f)), {})
+    source = _map(4, [(kh - 1) - _d(0), (kw - 1) - _d(1), 3, 2])
+    return generic([f], [init], [source, identity_map(4)], [PARALLEL] * 4, lambda a, _: a)[0]
+
+
+@lowers("conv2d_backprop_input")
+def _conv2d_backprop_input(op):
+    # dx[h] = sum_kh g_lattice[h + pt - kh*d]: a stride-1 conv of the spread gradient with the flipped
+    # filter, dilated by d. The spread puts g[i] at (KH-1)*d - pt + i*s of a tensor H + (KH-1)*d long.
+    f, g, x = op.operands
+    n, h, w, c = shape_of(x)
+    kh, kw, _, _ = shape_of(f)
+    s, d = op.attrs["strides"], op.attrs["dilations"]
+    (_, ht, _), (_, wl, _) = _conv_geometry(shape_of(x), shape_of(f), op.attrs)
+    full = (h + (kh - 1) * d[1], w + (kw - 1) * d[2])
+    gp = spread(g, full, ((kh - 1) * d[1] - ht, (kw - 1) * d[2] - wl), s[1:3], 0.0)
+    return _conv(gp, _flipped_filter(f), shape_of(op.result_type), (1, 1), d[1:3])
+
+
+@lowers("conv2d_backprop_filter")
+def _conv2d_backprop_filter(op):
+    # df[kh, kw, c, o] = sum over (n, i, j) of xpad[n, i*sh + kh*dh, j*sw + kw*dw, c] * g[n, i, j, o].
+    # Loops (n, i, j, kh, kw, c, o): o innermost, so the accumulation walks contiguous memory.
+    x, g = op.operands
+    filter_shape = shape_of(op.result_type)
+    s, d = op.attrs["strides"], op.attrs["dilations"]
+    xp = pad_spatial(x, _conv_geometry(shape_of(x), filter_shape, op.attrs), 0.0)
+    elem = element_type(x)
+    init = fill(scalar_const(0.0, elem), empty(op.result_type, {}))
+    maps = [
+        _map(7, [0, _d(1) * s[1] + _d(3) * d[1], _d(2) * s[2] + _d(4) * d[2], 5]),
+        _map(7, [0, 1, 2, 6]),
+        _map(7, [3, 4, 5, 6]),
+    ]
+    iterators = [REDUCTION] * 3 + [PARALLEL] * 4
+    return generic([xp, g], [init], maps, iterators, lambda a, b, acc: arith.addf(acc, arith.mulf(a, b)))[0]
+
+
+# ---- pooling ------------------------------------------------------------------------------------
+
+
+def _pool_geometry(input_shape, attrs):
+    return spatial_geometry(input_shape[1:3], attrs["ksize"][1:3], attrs["strides"], _ONES, attrs["padding"])
+
+
+@lowers("max_pool")
+def _max_pool(op):
+    (x,) = op.operands
+    k, s = op.attrs["ksize"], op.attrs["strides"]
+    elem = element_type(x)
+    xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), float("-inf"))
+    init = _filled(shape_of(op.result_type), elem, float("-inf"), x)
+    return linalg.pooling_nhwc_max(xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1])
+
+
+def _counts(op, input_shape) -> ir.Value:
+    """The (out_h, out_w) constant of in-bounds elements per window."""
+    a = op.attrs
+    counts = avg_pool_counts(tuple(input_shape[1:3]), a["ksize"], a["strides"], a["padding"])
+    elem = element_type(op.operands[0])
+    array = counts.astype({"f16": np.float16, "f32": np.float32, "f64": np.float64}.get(str(elem), np.float32))
+    if str(elem) == "bf16":  # no bf16 numpy constants: build in f32 and truncate
+        f32 = arith.ConstantOp(_tensor_type(counts.shape, ir.F32Type.get()), encode("tensor", array)).result
+        init = empty(_tensor_type(counts.shape, elem), {})
+        return generic([f32], [init], [identity_map(2)] * 2, [PARALLEL] * 2, lambda v, _: arith.truncf(elem, v))[0]
+    return arith.ConstantOp(_tensor_type(counts.shape, elem), encode("tensor", array)).result
+
+
+def _divide_by_counts(v, counts) -> ir.Value:
+    """v[n, i, j, c] / counts[i, j]."""
+    init = empty(v.type, {0: dim(v, 0)} if shape_of(v)[0] is None else {})
+    maps = [identity_map(4), _map(4, [1, 2]), identity_map(4)]
+    return generic([v, counts], [init], maps, [PARALLEL] * 4, lambda a, b, _: arith.divf(a, b))[0]
+
+
+@lowers("avg_pool")
+def _avg_pool(op):
+    (x,) = op.operands
+    k, s = op.attrs["ksize"], op.attrs["strides"]
+    elem = element_type(x)
+    xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), 0.0)
+    init = _filled(shape_of(op.result_type), elem, 0.0, x)
+    total = linalg.pooling_nhwc_sum(xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1])
+    return _divide_by_counts(total, _counts(op, shape_of(x)))
+
+
+def _lattice(op, input_shape, g, background) -> ir.Value:
+    """g spread so that input position h reads window offset kh at h + (KH-1-kh): see ``spread``."""
+    k, s = op.attrs["ksize"], op.attrs["strides"]
+    (_, ht, _), (_, wl, _) = _pool_geometry(input_shape, op.attrs)
+    full = (input_shape[1] + k[1] - 1, input_shape[2] + k[2] - 1)
+    return spread(g, full, (k[1] - 1 - ht, k[2] - 1 - wl), s[1:3], background)
+
+
+@lowers("avg_pool_grad")
+def _avg_pool_grad(op):
+    # Each window spreads g / count over its elements: a stride-1 sum pool of the spread shares.
+    x, g = op.operands
+    k = op.attrs["ksize"]
+    elem = element_type(g)
+    shares = _lattice(op, shape_of(x), _divide_by_counts(g, _counts(op, shape_of(x))), 0.0)
+    init = _filled(shape_of(op.result_type), elem, 0.0, g)
+    return linalg.pooling_nhwc_sum(shares, _window(k[1], k[2], elem), outs=[init], strides=[1, 1], dilations=[1, 1])
+
+
+def _first_argmax(xp, out_shape, k, s) -> ir.Value:
+    """For each window, kh*KW + kw of its first maximum (row-major), as i32.
+
+    Ties go to the smaller offset whatever order the loops run in, which is how "first" is defined.
+    """
+    elem = element_type(xp)
+    i32 = ir.IntegerType.get_signless(32)
+    best = _filled(out_shape, elem, float("-inf"), xp)
+    where = _filled(out_shape, i32, k[1] * k[2], xp)
+    maps = [
+        _map(6, [0, _d(1) * s[1] + _d(4), _d(2) * s[2] + _d(5), 3]),
+        _map(6, [4, 5]),
+        _map(6, [0, 1, 2, 3]),
+        _map(6, [0, 1, 2, 3]),
+    ]
+
+    def body(v, _w, m, at):
+        offset = arith.addi(arith.muli(_index(4), _const_index(k[2])), _index(5))
+        offset = arith.index_cast(i32, offset)
+        above = arith.cmpf(arith.CmpFPredicate.OGT, v, m)
+        tie_before = arith.andi(arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
+                                arith.cmpi(arith.CmpIPredicate.slt, offset, at))
+        take = arith.ori(above, tie_before)
+        return [arith.select(take, v, m), arith.select(take, offset, at)]
+
+    window = _window(k[1], k[2], elem)
+    return generic([xp, window], [best, where], maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[1]
+
+
+def _const_index(n) -> ir.Value:
+    return arith.ConstantOp(ir.IndexType.get(), n).result
+
+
+@lowers("max_pool_grad")
+def _max_pool_grad(op):
+    # dx[h, w] = sum over windows whose first maximum is (h, w) of their gradient. With g and the argmax
+    # spread onto the lattice, input position h sees window offset kh at h + (KH-1-kh).
+    x, g = op.operands
+    k, s = op.attrs["ksize"], op.attrs["strides"]
+    elem = element_type(g)
+    xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), float("-inf"))
+    at = _first_argmax(xp, shape_of(g), k, s)
+    g_lat = _lattice(op, shape_of(x), g, 0.0)
+    at_lat = _lattice(op, shape_of(x), at, -1)
+    init = _filled(shape_of(op.result_type), elem, 0.0, g)
+    reads = _map(6, [0, _d(1) + _d(4), _d(2) + _d(5), 3])
+    maps = [reads, reads, _map(6, [4, 5]), _map(6, [0, 1, 2, 3])]
+
+    def body(gv, where, _w, acc):
+        flipped = arith.addi(
+            arith.muli(arith.subi(_const_index(k[1] - 1), _index(4)), _const_index(k[2])),
+            arith.subi(_const_index(k[2] - 1), _index(5)),
+        )
+        mine = arith.cmpi(arith.CmpIPredicate.eq, where, arith.index_cast(where.type, flipped))
+        return arith.addf(acc, arith.select(mine, gv, scalar_const(0.0, elem)))
+
+    return generic([g_lat, at_lat, _window(k[1], k[2], elem)], [init], maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[0]
