@@ -1,16 +1,23 @@
-"""Core lowering of constants and shape ops: arith.constant, linalg.fill, broadcasts and reshapes."""
+"""tgc -> core for constants and shape ops (tgc/dialect/ops/array.py): fills, broadcasts, reshapes,
+slices, concat/split, tile, one_hot and shape.
+
+Unknown dims are read with ``tensor.dim`` at run time: reshapes go through collapse_shape/expand_shape
+(which lower to LLVM with dynamic sizes), slice bounds are normalized with index arithmetic when the
+dim is unknown, and everything else is tensor.extract_slice/insert_slice or linalg.generic.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from mlir import ir
-from mlir.dialects import arith
+from mlir.dialects import arith, linalg, tensor
 
 from tgc.dialect.attrs import encode
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    PARALLEL, broadcast_map, dim, element_type, empty, generic, identity_map, scalar_const, shape_of,
+    PARALLEL, REDUCTION, affine_map, broadcast_map, const_index, dim, element_type, empty, generic, identity_map,
+    is_float, scalar_const, shape_of,
 )
-from mlir.dialects import linalg
 
 
 @lowers("constant")
@@ -44,13 +51,54 @@ def _broadcast_like(op):
     return generic([x], [init], maps, [PARALLEL] * len(shape), lambda a, _: a)[0]
 
 
-def reshape_to(x, result_type, dims: list):
-    """tensor.reshape of x to ``result_type`` whose dims are the index values ``dims``."""
-    from mlir.dialects import tensor
+def _tensor_type(dims: list, elem: ir.Type) -> ir.RankedTensorType:
+    """A ranked tensor type; ``None`` dims are dynamic."""
+    return ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in dims], elem)
 
-    shape_type = ir.RankedTensorType.get([len(dims)], ir.IndexType.get())
-    shape = tensor.FromElementsOp(shape_type, dims).result
-    return tensor.ReshapeOp(result_type, x, shape).result
+
+def _flatten(x: ir.Value) -> ir.Value:
+    """x as a rank-1 tensor (row-major), through collapse/expand_shape so that unknown dims lower."""
+    shape, elem = shape_of(x), element_type(x)
+    if len(shape) == 1:
+        return x
+    if not shape:  # a scalar becomes tensor<1xT>
+        return tensor.ExpandShapeOp(_tensor_type([1], elem), x, ir.ArrayAttr.get([]), [], [1]).result
+    total = None if None in shape else _product(shape)
+    reassociation = _reassociation([list(range(len(shape)))])
+    return tensor.CollapseShapeOp(_tensor_type([total], elem), x, reassociation).result
+
+
+def _product(values) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def _reassociation(groups: list) -> ir.ArrayAttr:
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), i) for i in g])
+                             for g in groups])
+
+
+def reshape_to(x, result_type, dims: list):
+    """x's elements in ``result_type``, whose dims are the index values ``dims``.
+
+    Flattens to rank 1 and expands again: tensor.reshape with a shape tensor does not lower to LLVM
+    when dims are unknown, while collapse_shape/expand_shape do.
+    """
+    flat = _flatten(x)
+    shape, elem = shape_of(result_type), element_type(result_type)
+    total = None if None in shape else _product(shape)
+    if shape_of(flat) != [total]:  # expand_shape needs the flat dim static exactly when all result dims are
+        flat = tensor.cast(_tensor_type([total], elem), flat)
+    if len(shape) == 1:
+        return flat
+    if not shape:
+        return tensor.CollapseShapeOp(result_type, flat, ir.ArrayAttr.get([])).result
+    dynamic = [v for v, d in zip(dims, shape) if d is None]
+    static = [ir.ShapedType.get_dynamic_size() if d is None else d for d in shape]
+    reassociation = _reassociation([list(range(len(shape)))])
+    return tensor.ExpandShapeOp(result_type, flat, reassociation, dynamic, static).result
 
 
 def _element_count(x):
@@ -62,8 +110,6 @@ def _element_count(x):
 
 
 def scalar_index(n):
-    from tgc.lowering.to_core.common import const_index
-
     return const_index(n)
 
 
@@ -115,3 +161,226 @@ def _transpose(op):
     perm = list(op.attrs["perm"])
     dynamic = {i: dim(x, p) for i, p in enumerate(perm) if shape_of(op.result_type)[i] is None}
     return linalg.transpose(x, outs=[empty(op.result_type, dynamic)], permutation=perm)
+
+
+# ---- slices: offsets and sizes that may be index values ---------------------------------------------
+
+_DYNAMIC = ir.ShapedType.get_dynamic_size()
+
+
+def _mixed(values: list) -> tuple:
+    """(dynamic operands, static list) of offsets/sizes/strides given as ints or index values."""
+    dynamic = [v for v in values if isinstance(v, ir.Value)]
+    static = [_DYNAMIC if isinstance(v, ir.Value) else int(v) for v in values]
+    return dynamic, static
+
+
+def _extract(source, result_type, offsets, sizes, strides):
+    (do, so), (ds, ss), (dt, st) = _mixed(offsets), _mixed(sizes), _mixed(strides)
+    return tensor.ExtractSliceOp(result_type, source, do, ds, dt, so, ss, st).result
+
+
+def _insert(source, dest, offsets, strides):
+    """tensor.insert_slice of all of ``source`` into ``dest`` at ``offsets`` with ``strides``."""
+    sizes = [d if d is not None else dim(source, i) for i, d in enumerate(shape_of(source))]
+    (do, so), (ds, ss), (dt, st) = _mixed(offsets), _mixed(sizes), _mixed(strides)
+    return tensor.InsertSliceOp(source, dest, do, ds, dt, so, ss, st).result
+
+
+def _sizes(result_type, dynamic_size) -> list:
+    """Each result dim as an int, or ``dynamic_size(i)`` (an index value) where it is unknown."""
+    return [d if d is not None else dynamic_size(i) for i, d in enumerate(shape_of(result_type))]
+
+
+def _clamp_index(v, d, masked, default_is_end):
+    """Python's normalization of one slice bound on a dim of run-time size d (an index value)."""
+    if masked:
+        return d if default_is_end else const_index(0)
+    if v < 0:
+        return arith.maxsi(arith.addi(d, const_index(v)), const_index(0))
+    return arith.minsi(const_index(v), d)
+
+
+def _axis_bounds(x, i, b, e, s, begin_masked, end_masked) -> tuple:
+    """(offset, size) of x[b:e:s] along axis i: ints when the dim is known, else index values."""
+    d = shape_of(x)[i]
+    if d is not None:
+        start, stop, step = slice(None if begin_masked else b, None if end_masked else e, s).indices(d)
+        return start, len(range(start, stop, step))
+    dv = dim(x, i)
+    start = _clamp_index(b, dv, begin_masked, False)
+    stop = _clamp_index(e, dv, end_masked, True)
+    extent = arith.maxsi(arith.subi(stop, start), const_index(0))
+    return start, arith.divsi(arith.addi(extent, const_index(s - 1)), const_index(s))
+
+
+def _strided_bounds(x, attrs) -> tuple:
+    offsets, sizes = [], []
+    for i, (b, e, s) in enumerate(zip(attrs["begin"], attrs["end"], attrs["strides"])):
+        off, size = _axis_bounds(x, i, b, e, s, attrs["begin_mask"] >> i & 1, attrs["end_mask"] >> i & 1)
+        offsets.append(off)
+        sizes.append(size)
+    return offsets, sizes, list(attrs["strides"])
+
+
+@lowers("slice")
+def _slice(op):
+    (x,) = op.operands
+    begin, size = op.attrs["begin"], op.attrs["size"]
+    # A -1 size on an unknown dim runs to its end: dim - begin.
+    sizes = _sizes(op.result_type, lambda i: arith.subi(dim(x, i), const_index(begin[i])))
+    return _extract(x, op.result_type, list(begin), sizes, [1] * len(begin))
+
+
+@lowers("strided_slice")
+def _strided_slice(op):
+    (x,) = op.operands
+    offsets, sizes, strides = _strided_bounds(x, op.attrs)
+    return _extract(x, op.result_type, offsets, sizes, strides)
+
+
+def _zeros(result_type, like):
+    """Zeros of ``result_type``, unknown dims taken from ``like`` (same shape)."""
+    init = empty(result_type, _like_dims(result_type, like))
+    return linalg.fill(scalar_const(0, element_type(result_type)), outs=[init])
+
+
+@lowers("strided_slice_grad")
+def _strided_slice_grad(op):
+    g, x = op.operands
+    offsets, _, strides = _strided_bounds(x, op.attrs)
+    return _insert(g, _zeros(op.result_type, x), offsets, strides)
+
+
+# ---- concat and split -------------------------------------------------------------------------------
+
+
+@lowers("concat")
+def _concat(op):
+    a, b = op.operands
+    rank = len(shape_of(op.result_type))
+    axis = op.attrs["axis"] % rank
+    # An unknown result dim is unknown in both operands (the result rule merges known dims).
+    dynamic = {i: arith.addi(dim(a, i), dim(b, i)) if i == axis else dim(a, i)
+               for i, d in enumerate(shape_of(op.result_type)) if d is None}
+    ones = [1] * rank
+    with_a = _insert(a, empty(op.result_type, dynamic), [0] * rank, ones)
+    a_len = shape_of(a)[axis]
+    offsets = [(a_len if a_len is not None else dim(a, axis)) if i == axis else 0 for i in range(rank)]
+    return _insert(b, with_a, offsets, ones)
+
+
+@lowers("split_like")
+def _split_like(op):
+    x, a, b = op.operands
+    rank = len(shape_of(x))
+    axis = op.attrs["axis"] % rank
+    first_type, second_type = op.result_types
+    first = _sizes(first_type, lambda i: dim(a, i) if i == axis else dim(x, i))
+    second = _sizes(second_type, lambda i: dim(b, i) if i == axis else dim(x, i))
+    offsets = [first[axis] if i == axis else 0 for i in range(rank)]
+    ones = [1] * rank
+    return [_extract(x, first_type, [0] * rank, first, ones), _extract(x, second_type, offsets, second, ones)]
+
+
+@lowers("split")
+def _split(op):
+    (x,) = op.operands
+    rank = len(shape_of(x))
+    axis = op.attrs["axis"] % rank
+    count = op.attrs["num_split"]
+    piece_type = op.result_types[0]
+    sizes = _sizes(piece_type, lambda i: arith.divsi(dim(x, i), const_index(count)) if i == axis else dim(x, i))
+    piece = sizes[axis]
+    outs = []
+    for k in range(count):
+        start = piece * k if isinstance(piece, int) else arith.muli(piece, const_index(k))
+        offsets = [start if i == axis else 0 for i in range(rank)]
+        outs.append(_extract(x, piece_type, offsets, sizes, [1] * rank))
+    return outs
+
+
+# ---- tile ------------------------------------------------------------------------------------------
+
+
+def _pairs(rank) -> list:
+    return [[2 * i, 2 * i + 1] for i in range(rank)]
+
+
+def _interleaved_type(x, multiples, elem):
+    """[m0, d0, m1, d1, ...] with x's dims (unknown ones dynamic)."""
+    return _tensor_type([v for m, d in zip(multiples, shape_of(x)) for v in (m, d)], elem)
+
+
+@lowers("tile")
+def _tile(op):
+    (x,) = op.operands
+    multiples = list(op.attrs["multiples"])
+    if not multiples:
+        return x
+    rank, elem = len(multiples), element_type(x)
+    spread_type = _interleaved_type(x, multiples, elem)
+    init = empty(spread_type, {2 * i + 1: dim(x, i) for i, d in enumerate(shape_of(x)) if d is None})
+    maps = [affine_map(2 * rank, [2 * i + 1 for i in range(rank)]), identity_map(2 * rank)]
+    spread = generic([x], [init], maps, [PARALLEL] * (2 * rank), lambda a, _: a)[0]
+    # collapse_shape's result is dynamic wherever a group has an unknown dim; cast to the op's type.
+    collapsed = [None if None in (m, d) else m * d for m, d in zip(multiples, shape_of(x))]
+    out = tensor.CollapseShapeOp(_tensor_type(collapsed, elem), spread, _reassociation(_pairs(rank))).result
+    return out if collapsed == shape_of(op.result_type) else tensor.cast(op.result_type, out)
+
+
+@lowers("tile_grad")
+def _tile_grad(op):
+    g, x = op.operands
+    multiples = list(op.attrs["multiples"])
+    if not multiples:
+        return g
+    rank, elem = len(multiples), element_type(g)
+    # expand_shape needs each of g's dims static exactly when its (m, d) group is.
+    grouped = [None if d is None else m * d for m, d in zip(multiples, shape_of(x))]
+    if shape_of(g) != grouped:
+        g = tensor.cast(_tensor_type(grouped, elem), g)
+    spread_type = _interleaved_type(x, multiples, elem)
+    dynamic = [dim(x, i) for i, d in enumerate(shape_of(x)) if d is None]
+    static = [_DYNAMIC if d is None else d for d in shape_of(spread_type)]
+    spread = tensor.ExpandShapeOp(spread_type, g, _reassociation(_pairs(rank)), dynamic, static).result
+    maps = [identity_map(2 * rank), affine_map(2 * rank, [2 * i + 1 for i in range(rank)])]
+    iterators = [REDUCTION, PARALLEL] * rank
+    add = arith.addf if is_float(elem) else arith.addi
+    return generic([spread], [_zeros(op.result_type, x)], maps, iterators, lambda a, acc: add(a, acc))[0]
+
+
+# ---- one_hot and shape -------------------------------------------------------------------------------
+
+
+@lowers("one_hot")
+def _one_hot(op):
+    (indices,) = op.operands
+    out_shape = shape_of(op.result_type)
+    rank = len(out_shape)
+    axis = op.attrs["axis"]
+    at = rank - 1 if axis == -1 else axis
+    source = [j for j in range(rank) if j != at]  # result dim j reads indices dim source.index(j)
+    init = empty(op.result_type, {j: dim(indices, source.index(j)) for j, d in enumerate(out_shape) if d is None})
+    elem = element_type(op.result_type)
+    on, off = scalar_const(op.attrs["on_value"], elem), scalar_const(op.attrs["off_value"], elem)
+    maps = [affine_map(rank, source), identity_map(rank)]
+
+    def body(index, _):
+        position = arith.index_cast(index.type, linalg.IndexOp(at).result)
+        return arith.select(arith.cmpi(arith.CmpIPredicate.eq, index, position), on, off)
+
+    return generic([indices], [init], maps, [PARALLEL] * rank, body)[0]
+
+
+@lowers("shape")
+def _shape(op):
+    (x,) = op.operands
+    shape = shape_of(x)
+    elem = element_type(op.result_type)
+    if None not in shape:
+        dense = ir.DenseElementsAttr.get(np.array(shape, dtype=np.int64 if str(elem) == "i64" else np.int32),
+                                         type=op.result_type)
+        return arith.ConstantOp(op.result_type, dense).result
+    dims = [arith.index_cast(elem, dim(x, i)) for i in range(len(shape))]
+    return tensor.FromElementsOp(op.result_type, dims).result
