@@ -306,8 +306,9 @@ def dialect(irdl, list_ops):
         click.echo(dialect_irdl(), nl=False)
         return
     registry = load_all_ops()
+    width = max(len(opdef.mlir_name) for opdef in registry.values())
     for name in sorted(registry):
-        click.echo(f"{registry[name].mlir_name:28s} {registry[name].tf_type}")
+        click.echo(f"{registry[name].mlir_name:{width}s}  {registry[name].tf_type}")
 
 
 if __name__ == "__main__":
