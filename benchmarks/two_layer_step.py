@@ -29,6 +29,8 @@ import tgc as tf
 N, D, H, C = 64, 1000, 100, 10
 LEARNING_RATE = 1e-3
 REPO = Path(__file__).resolve().parents[1]
+# Recorded with each result: they decide how many threads numpy's BLAS and the JIT's runtime use.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # Multiply-adds of the step: forward x@w1, h@w2; backward dW2 = h^T ds, dh = ds w2^T, dW1 = x^T dh.
 FLOPS_PER_STEP = 2 * N * (3 * D * H + 3 * H * C)
 
@@ -172,13 +174,15 @@ def run(steps=300, warmup=20, peak=True) -> dict:
         "nproc": os.cpu_count(),
         "machine_peak": machine_peak() if peak else None,
         "numpy_version": np.__version__,
+        "thread_env": {k: os.environ.get(k) for k in THREAD_VARS},
+        "load_average_1min": os.getloadavg()[0],
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
 def report(rec: dict) -> str:
     lines = [f"two-layer SGD step, N,D,H,C = {N},{D},{H},{C}; {rec['steps']} interleaved steps after {rec['warmup']} warm-up",
-             f"cpu: {rec['cpu_model']} ({rec['nproc']} cores)"]
+             f"cpu: {rec['cpu_model']} ({rec['nproc']} cores), 1-min load average {rec['load_average_1min']:.2f}"]
     for name in ("tgc", "numpy"):
         s = rec[name]
         lines.append(f"{name:>6}: median {s['median_ms']:.3f} ms  (p25 {s['p25_ms']:.3f}, p75 {s['p75_ms']:.3f}, "
