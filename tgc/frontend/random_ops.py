@@ -1,0 +1,185 @@
+"""The TF1 random API: ``random_uniform``, ``random_normal``, ``truncated_normal`` and ``dropout``.
+
+Each random op takes the graph's hidden ``rng_step`` placeholder as its first operand; the Session
+feeds it a counter that grows by one per run (``Session._execute``), so every run draws new numbers
+while a fresh graph and session with the same seeds replay the same ones. Seeds follow TF's rule
+(``Graph.next_seeds``): graph seed from ``tgc.set_random_seed``, op seed from ``seed=``. The numbers
+themselves come from the counter-based generator described in ``tgc/dialect/ops/random.py``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tgc.dialect.types import TensorSpec, as_dtype
+from tgc.frontend.build import convert_to_tensor, make_op
+from tgc.frontend.graph import Tensor, TensorShape, get_default_graph
+from tgc.frontend import math_ops
+
+# Integer bounds travel as f64 attributes, exact up to 2**53.
+_INT_BOUND_LIMIT = 2**53
+
+
+def rng_step(graph=None) -> Tensor:
+    """The graph's run-counter placeholder (rank-0 int64), created on first use outside any scope."""
+    graph = graph or get_default_graph()
+    if graph._rng_step is None:
+        with graph.name_scope(None), graph.control_dependencies(None):
+            graph._rng_step = graph.create_op(
+                "Placeholder", "rng_step", [], {"dtype": "int64", "shape": ()},
+                [TensorSpec((), "int64")], name="rng_step",
+            )
+    return graph._rng_step.outputs[0]
+
+
+def static_shape(shape, what="shape") -> list:
+    """A fully known shape as a list of ints, from a list, TensorShape, numpy array or constant tensor."""
+    if isinstance(shape, Tensor):
+        if shape.op.opdef != "constant":
+            raise TypeError(
+                f"{what} must be known when the graph is built; '{shape.name}' is computed at run time")
+        shape = shape.op.attrs["value"]
+    if isinstance(shape, TensorShape):
+        if not shape.is_fully_defined():
+            raise ValueError(f"{what} must be fully known but got {shape}")
+        return shape.as_list()
+    array = np.asarray(shape)
+    if array.dtype.kind not in "iu" and array.size:
+        raise TypeError(f"{what} must be a list of ints but got {shape!r}")
+    dims = [int(d) for d in array.reshape(-1)]
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{what} must have non-negative dims but got {dims}")
+    return dims
+
+
+def _is_tensor(value) -> bool:
+    return isinstance(value, Tensor) or hasattr(value, "_as_graph_element")
+
+
+def _draw(opname, shape, dtype, seed, name, **attrs) -> Tensor:
+    graph = get_default_graph()
+    seed1, seed2 = graph.next_seeds(seed)
+    return make_op(opname, [rng_step(graph)], name=name, shape=static_shape(shape),
+                   dtype=as_dtype(dtype).name, seed=seed1, seed2=seed2, **attrs)
+
+
+def _affine(unit: Tensor, scale, shift, name) -> Tensor:
+    """unit * scale + shift with tensor parameters, for bounds or moments given as tensors."""
+    scaled = math_ops.multiply(unit, convert_to_tensor(scale, dtype=unit.dtype))
+    return math_ops.add(scaled, convert_to_tensor(shift, dtype=unit.dtype), name=name)
+
+
+def random_uniform(shape, minval=0, maxval=None, dtype="float32", seed=None, name=None) -> Tensor:
+    """Uniform values in [minval, maxval) (`tf.random_uniform`); ints for int32/int64 dtypes."""
+    dtype = as_dtype(dtype)
+    name = name or "random_uniform"
+    if dtype.is_integer:
+        if maxval is None:
+            raise ValueError(f"Must specify maxval for integer dtype {dtype.name}")
+        lo, hi = _int_bound(minval, "minval"), _int_bound(maxval, "maxval")
+        if lo >= hi:
+            raise ValueError(f"random_uniform needs minval < maxval but got minval={lo}, maxval={hi}")
+        return _draw("random_uniform", shape, dtype, seed, name, minval=float(lo), maxval=float(hi))
+    if not dtype.is_floating:
+        raise ValueError(f"random_uniform does not support dtype {dtype.name}")
+    maxval = 1.0 if maxval is None else maxval
+    if _is_tensor(minval) or _is_tensor(maxval):
+        unit = _draw("random_uniform", shape, dtype, seed, None)
+        return _affine(unit, math_ops.subtract(convert_to_tensor(maxval, dtype=dtype),
+                                               convert_to_tensor(minval, dtype=dtype)), minval, name)
+    return _draw("random_uniform", shape, dtype, seed, name, minval=float(minval), maxval=float(maxval))
+
+
+def _int_bound(value, what) -> int:
+    if _is_tensor(value) or not float(value).is_integer():
+        raise TypeError(f"integer random_uniform needs a Python int {what} but got {value!r}")
+    if abs(int(value)) > _INT_BOUND_LIMIT:
+        raise ValueError(f"{what}={value} is beyond +-2**53, which tgc's integer random_uniform supports")
+    return int(value)
+
+
+def _normal(opname, default_name, shape, mean, stddev, dtype, seed, name) -> Tensor:
+    dtype = as_dtype(dtype)
+    if not dtype.is_floating:
+        raise ValueError(f"{default_name} needs a floating-point dtype but got {dtype.name}")
+    name = name or default_name
+    if _is_tensor(mean) or _is_tensor(stddev):
+        return _affine(_draw(opname, shape, dtype, seed, None), stddev, mean, name)
+    return _draw(opname, shape, dtype, seed, name, mean=float(mean), stddev=float(stddev))
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, name=None) -> Tensor:
+    """Normal values (`tf.random_normal`)."""
+    return _normal("random_normal", "random_normal", shape, mean, stddev, dtype, seed, name)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, name=None) -> Tensor:
+    """Normal values within two stddev of the mean, others drawn again (`tf.truncated_normal`)."""
+    return _normal("truncated_normal", "truncated_normal", shape, mean, stddev, dtype, seed, name)
+
+
+# ---- dropout ---------------------------------------------------------------------------------------
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None) -> Tensor:
+    """Zeroes elements with probability 1 - keep_prob and scales the rest by 1/keep_prob (`tf.nn.dropout`).
+
+    ``keep_prob`` (or ``rate`` = 1 - keep_prob) is a Python float or a rank-0 tensor, e.g. a fed
+    placeholder. ``noise_shape`` draws one keep/drop decision per element of that (broadcast) shape.
+    """
+    x = convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise ValueError(f"x has to be a floating point tensor since it's going to be scaled. Got a {x.dtype.name} tensor instead.")
+    keep_prob = _keep_prob(keep_prob, rate, x)
+    if isinstance(keep_prob, numbers.Real) and keep_prob == 1:
+        return x
+    kp = convert_to_tensor(keep_prob, dtype=x.dtype)
+    graph = get_default_graph()
+    noise = _noise_shape(noise_shape, x)
+    if noise is None:
+        seed1, seed2 = graph.next_seeds(seed)
+        return make_op("dropout", [x, kp, rng_step(graph)], name=name or "dropout", seed=seed1, seed2=seed2)
+    # Broadcast noise: one decision per element of noise_shape, built from core ops so that the
+    # gradient of x * mask / keep_prob flows through multiply and divide with the same mask.
+    u = random_uniform(noise, dtype=x.dtype, seed=seed)
+    mask = math_ops.floor(math_ops.add(kp, u))
+    return math_ops.divide(math_ops.multiply(x, mask), kp, name=name or "dropout")
+
+
+def _keep_prob(keep_prob, rate, x):
+    if (keep_prob is None) == (rate is None):
+        raise ValueError("dropout needs exactly one of keep_prob and rate")
+    if rate is not None:
+        keep_prob = 1 - rate if not _is_tensor(rate) else math_ops.subtract(
+            convert_to_tensor(1.0, dtype=x.dtype), convert_to_tensor(rate, dtype=x.dtype))
+    if isinstance(keep_prob, numbers.Real) and not 0 < keep_prob <= 1:
+        raise ValueError(f"keep_prob must be a scalar tensor or a float in the range (0, 1], got {keep_prob:g}")
+    if _is_tensor(keep_prob):
+        kp = convert_to_tensor(keep_prob, dtype=x.dtype)
+        if kp.spec.shape is not None and kp.spec.shape != ():
+            raise ValueError(f"keep_prob must be a scalar tensor but '{kp.name}' has shape {kp.shape}")
+    return keep_prob
+
+
+def _noise_shape(noise_shape, x):
+    """None when the noise covers x's whole shape, else the fully known broadcast noise shape."""
+    if noise_shape is None:
+        return None
+    if isinstance(noise_shape, Tensor):
+        noise_shape = static_shape(noise_shape, "noise_shape")
+    dims = list(noise_shape.as_list() if isinstance(noise_shape, TensorShape) else noise_shape)
+    xshape = x.spec.shape
+    if xshape is None or len(dims) != len(xshape):
+        raise ValueError(f"noise_shape {dims} must have the rank of x {x.shape}")
+    resolved = [d if n is None else int(n) for n, d in zip(dims, xshape)]
+    for n, d in zip(resolved, xshape):
+        if n is not None and n != 1 and d is not None and n != d:
+            raise ValueError(f"noise_shape {dims} does not broadcast to x's shape {x.shape}")
+    if resolved == list(xshape):
+        return None
+    if any(n is None for n in resolved):
+        raise ValueError(
+            f"noise_shape {dims} for x of shape {x.shape}: a broadcast noise shape must be fully known")
+    return resolved
