@@ -1,0 +1,63 @@
+// tgc-to-core lowers shape ops to tensor reshapes (collapse then expand), linalg.transpose, and
+// broadcasts to a linalg.generic that only yields its input. Unknown dims come from tensor.dim.
+// RUN: %tgc-opt %s -p tgc-to-core | FileCheck %s
+
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+
+// reshape(?x6 -> -1x2x3): the unknown output dim is (dim 0 * 6) / 6, computed at run time.
+// CHECK-LABEL: func.func @reshape(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x6xf32>
+// CHECK:         %[[N:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x6xf32>
+// CHECK:         %[[TOTAL:.*]] = arith.muli %[[N]], %{{.*}} : index
+// CHECK:         %[[LEAD:.*]] = arith.divui %[[TOTAL]], %{{.*}} : index
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1]] : tensor<?x6xf32> into tensor<?xf32>
+// CHECK:         %[[R:.*]] = tensor.expand_shape %[[FLAT]] {{\[}}[0, 1, 2]] output_shape [%[[LEAD]], 2, 3] : tensor<?xf32> into tensor<?x2x3xf32>
+// CHECK-NOT:     "tgc.
+// CHECK:         return %[[R]] : tensor<?x2x3xf32>
+func.func @reshape(%x: tensor<?x6xf32>) -> tensor<?x2x3xf32> {
+  %0 = "tgc.reshape"(%x) {shape = array<i64: -1, 2, 3>} : (tensor<?x6xf32>) -> tensor<?x2x3xf32>
+  return %0 : tensor<?x2x3xf32>
+}
+
+// CHECK-LABEL: func.func @transpose(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x3x4xf32>
+// CHECK:         %[[N:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x3x4xf32>
+// CHECK:         %[[E:.*]] = tensor.empty(%[[N]]) : tensor<4x?x3xf32>
+// CHECK:         %[[R:.*]] = linalg.transpose ins(%[[X]] : tensor<?x3x4xf32>) outs(%[[E]] : tensor<4x?x3xf32>) permutation = [2, 0, 1]
+// CHECK:         return %[[R]] : tensor<4x?x3xf32>
+func.func @transpose(%x: tensor<?x3x4xf32>) -> tensor<4x?x3xf32> {
+  %0 = "tgc.transpose"(%x) {perm = array<i64: 2, 0, 1>} : (tensor<?x3x4xf32>) -> tensor<4x?x3xf32>
+  return %0 : tensor<4x?x3xf32>
+}
+
+// expand_dims then squeeze: two reshapes, each taking the unknown dim from its own operand.
+// CHECK-LABEL: func.func @expand_then_squeeze(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x3xf32>
+// CHECK:         %[[N:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x3xf32>
+// CHECK:         %[[E:.*]] = tensor.expand_shape %{{.*}} output_shape [%[[N]], 1, 3] : tensor<?xf32> into tensor<?x1x3xf32>
+// CHECK:         %[[N2:.*]] = tensor.dim %[[E]], %{{.*}} : tensor<?x1x3xf32>
+// CHECK:         tensor.collapse_shape %[[E]]
+// CHECK:         %[[R:.*]] = tensor.expand_shape %{{.*}} output_shape [%[[N2]], 3] : tensor<?xf32> into tensor<?x3xf32>
+// CHECK:         return %[[R]] : tensor<?x3xf32>
+func.func @expand_then_squeeze(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  %0 = "tgc.expand_dims"(%x) {axis = 1 : i64} : (tensor<?x3xf32>) -> tensor<?x1x3xf32>
+  %1 = "tgc.squeeze"(%0) {axes = array<i64: 1>} : (tensor<?x1x3xf32>) -> tensor<?x3xf32>
+  return %1 : tensor<?x3xf32>
+}
+
+// broadcast_like takes the target's unknown dim and reads the input through a projected map.
+// CHECK-LABEL: func.func @broadcast_like(
+// CHECK-SAME:      %[[X:.*]]: tensor<3xf32>, %[[T:.*]]: tensor<?x3xf32>
+// CHECK:         %[[N:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<?x3xf32>
+// CHECK:         %[[E:.*]] = tensor.empty(%[[N]]) : tensor<?x3xf32>
+// CHECK:         %[[R:.*]] = linalg.generic {indexing_maps = [#[[ROW]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:        ins(%[[X]] : tensor<3xf32>) outs(%[[E]] : tensor<?x3xf32>)
+// CHECK-NEXT:    ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      linalg.yield %[[IN]] : f32
+// CHECK-NOT:     "tgc.
+// CHECK:         return %[[R]] : tensor<?x3xf32>
+func.func @broadcast_like(%x: tensor<3xf32>, %t: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  %0 = "tgc.broadcast_like"(%x, %t) : (tensor<3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}

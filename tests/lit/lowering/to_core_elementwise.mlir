@@ -1,0 +1,62 @@
+// tgc-to-core lowers elementwise ops to linalg.generic over tensor.empty: broadcast operands read
+// through projected indexing maps, unknown dims are sized with tensor.dim, and no tgc op is left.
+// RUN: %tgc-opt %s -p tgc-to-core | FileCheck %s
+// RUN: %tgc-opt %s -p tgc-to-core,canonicalize | FileCheck %s --check-prefix=NOTGC
+
+// NOTGC-NOT: "tgc.
+// NOTGC: func.func @broadcast_add
+// NOTGC-NOT: "tgc.
+
+// CHECK-DAG: #[[ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[ID1:.*]] = affine_map<(d0) -> (d0)>
+
+// The batch dim is unknown: the result is allocated with the size tensor.dim reads from x.
+// CHECK-LABEL: func.func @broadcast_add(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x3xf32>, %[[B:.*]]: tensor<3xf32>
+// CHECK-NOT:     "tgc.
+// CHECK:         %[[C0:.*]] = arith.constant 0 : index
+// CHECK:         %[[N:.*]] = tensor.dim %[[X]], %[[C0]] : tensor<?x3xf32>
+// CHECK:         %[[E:.*]] = tensor.empty(%[[N]]) : tensor<?x3xf32>
+// CHECK:         %[[S:.*]] = linalg.generic {indexing_maps = [#[[ID2]], #[[ROW]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:        ins(%[[X]], %[[B]] : tensor<?x3xf32>, tensor<3xf32>) outs(%[[E]] : tensor<?x3xf32>)
+// CHECK:           arith.addf
+// CHECK:         linalg.generic
+// CHECK-SAME:        ins(%[[S]] : tensor<?x3xf32>)
+// CHECK:           math.tanh
+// CHECK-NOT:     "tgc.
+// CHECK:         return
+func.func @broadcast_add(%x: tensor<?x3xf32>, %b: tensor<3xf32>) -> tensor<?x3xf32> {
+  %0 = "tgc.add"(%x, %b) : (tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+  %1 = "tgc.tanh"(%0) : (tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %1 : tensor<?x3xf32>
+}
+
+// A comparison gives i1; select takes the mask as a third input.
+// CHECK-LABEL: func.func @compare_select(
+// CHECK-SAME:      %[[X:.*]]: tensor<4xf32>, %[[Y:.*]]: tensor<4xf32>
+// CHECK:         %[[M:.*]] = linalg.generic {indexing_maps = [#[[ID1]], #[[ID1]], #[[ID1]]], iterator_types = ["parallel"]}
+// CHECK-SAME:        ins(%[[X]], %[[Y]] : tensor<4xf32>, tensor<4xf32>) outs(%{{.*}} : tensor<4xi1>)
+// CHECK:           arith.cmpf ogt
+// CHECK:         linalg.generic
+// CHECK-SAME:        ins(%[[M]], %[[X]], %[[Y]] : tensor<4xi1>, tensor<4xf32>, tensor<4xf32>)
+// CHECK:           arith.select
+// CHECK-NOT:     "tgc.
+// CHECK:         return
+func.func @compare_select(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  %c = "tgc.greater"(%x, %y) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+  %0 = "tgc.select"(%c, %x, %y) : (tensor<4xi1>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// Integer ops use the integer arith ops; cast float -> int uses fptosi.
+// CHECK-LABEL: func.func @integers(
+// CHECK:           arith.fptosi %{{.*}} : f32 to i32
+// CHECK:           arith.muli
+// CHECK-NOT:     "tgc.
+// CHECK:         return
+func.func @integers(%x: tensor<5xf32>, %k: tensor<i32>) -> tensor<5xi32> {
+  %0 = "tgc.cast"(%x) {dtype = i32} : (tensor<5xf32>) -> tensor<5xi32>
+  %1 = "tgc.multiply"(%0, %k) : (tensor<5xi32>, tensor<i32>) -> tensor<5xi32>
+  return %1 : tensor<5xi32>
+}
