@@ -42,3 +42,4 @@ def set_random_seed(seed):
     get_default_graph().seed = seed
 
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
+from tgc.frontend import train  # noqa: E402,F401

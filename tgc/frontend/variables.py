@@ -221,7 +221,7 @@ def get_variable(name, shape=None, dtype=None, initializer=None, trainable=True,
     if scope.reuse is True:
         raise ValueError(f"Variable {full} does not exist, or was not created with tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in VarScope?")
     dtype = as_dtype(dtype or "float32")
-    init = initializer or scope.initializer
+    init = initializer if initializer is not None else scope.initializer
     if init is None:
         from tgc.frontend.initializers import glorot_uniform_initializer
 
