@@ -51,6 +51,10 @@ def np_l2_loss(t):
     return np.sum(t * t) / 2
 
 
+def np_elu(x):
+    return np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1)
+
+
 def finite_differences(f, x0, eps=1e-6):
     g = np.zeros_like(x0)
     for i in np.ndindex(x0.shape):
@@ -96,6 +100,7 @@ CASES = {
         np_sigmoid_xent, lambda n: RNG.random((n, CLASSES)), "float", True,
     ),
     "l2_loss": (lambda z, x: nn.l2_loss(x), lambda z, x: np_l2_loss(x), _dist, "float", False),
+    "elu": (lambda z, x: nn.elu(x), lambda z, x: np_elu(x), _dist, "float", False),
 }
 
 
@@ -320,6 +325,17 @@ def test_activations():
     np.testing.assert_array_equal(relu6, np.minimum(np.maximum(a, 0), 6))
     np.testing.assert_allclose(sig, 1 / (1 + np.exp(-a.astype(np.float64))), rtol=1e-6)
     np.testing.assert_allclose(tanh, np.tanh(a), rtol=1e-6)
+
+
+def test_elu_does_not_overflow_for_large_inputs():
+    x = tf.placeholder(tf.float32, [None])
+    a = np.array([-100.0, -1.0, 0.0, 100.0, 3e38], dtype=np.float32)
+    (g,) = tf.gradients(tf.reduce_sum(nn.elu(x)), [x])
+    with tf.Session() as sess:
+        y, dy = sess.run([nn.elu(x), g], {x: a})
+    np.testing.assert_allclose(y, np_elu(a.astype(np.float64)), rtol=1e-6)
+    # TF's EluGrad is g * (out + 1): exp(-100) (denormal in f32) comes out as 0 there too
+    np.testing.assert_allclose(dy, np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))), rtol=1e-6, atol=1e-37)
 
 
 def test_relu6_gradient_is_zero_outside_the_band():

@@ -25,6 +25,11 @@ def relu6(features, name=None):
     return math_ops.minimum(math_ops.maximum(x, 0), 6, name=name or "Relu6")
 
 
+def elu(features, name=None):
+    """features where > 0, else exp(features) - 1."""
+    return make_op("elu", [convert_to_tensor(features)], name=name or "Elu")
+
+
 def _axis(axis, dim, default=-1):
     """TF1 spells the class axis ``dim`` (deprecated) or ``axis``; giving both is an error."""
     if axis is not None and dim is not None and axis != dim:

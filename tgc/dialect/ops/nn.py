@@ -1,4 +1,4 @@
-"""Neural-network composites: softmax, log_softmax, the cross-entropy losses and l2_loss.
+"""Neural-network composites: softmax, log_softmax, the cross-entropy losses, elu and l2_loss.
 
 Each op is a composite: tgc-decompose rewrites it into core tgc ops (``decompose``) before lowering,
 written in the numerically stable form (the max along the class axis is subtracted before ``exp``).
@@ -248,6 +248,40 @@ class SigmoidCrossEntropyWithLogits:
     samples = [
         Sample(shapes=((3, 4), (3, 4)), low=-3.0, high=3.0, dynamic=((0, 0), (1, 0))),
         Sample(shapes=((5,), (5,)), dtypes="float64", low=-40.0, high=40.0),
+    ]
+
+
+# ---- elu -----------------------------------------------------------------------------------------
+
+
+@op("elu", tf_type="Elu", operands=("features",))
+class Elu:
+    """x where x > 0, else exp(x) - 1 (`tf.nn.elu`)."""
+
+    def infer(features):
+        same_dtype(features, allowed=FLOAT_DTYPES)
+        return features
+
+    def eval(features):
+        with np.errstate(over="ignore"):
+            return np.where(features > 0, features, np.expm1(features)).astype(features.dtype)
+
+    def grad(b, op, g):
+        # as TF's EluGrad: g where x > 0, else g * (out + 1) (= g * exp(x))
+        (x,) = op.inputs
+        (out,) = op.outputs
+        positive = b.greater(x, b.constant(0, like=x))
+        return [b.select(positive, g, b.multiply(g, b.add(out, b.constant(1, like=out))))]
+
+    def decompose(b, op):
+        # exp overflows to inf for large x, but select then takes x itself: no inf or NaN escapes
+        (x,) = op.inputs
+        positive = b.greater(x, b.constant(0, like=x))
+        return b.select(positive, x, b.subtract(b.exp(x), b.constant(1, like=x)))
+
+    samples = [
+        Sample(shapes=((3, 4),), low=-3.0, high=3.0, dynamic=((0, 0),)),
+        Sample(shapes=((6,),), dtypes="float64", values=(np.array([-50.0, -1.0, -1e-3, 0.0, 1e-3, 200.0]),)),
     ]
 
 
