@@ -88,9 +88,20 @@ def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
         shapes = ", ".join(v.spec.describe() for v in inputs)
         filename, line = operation.location
         raise EmitError(f"{filename}:{line}: '{operation.name}' ({opdef.tf_type}): {exc} (inputs: {shapes})") from None
+    if operation.device:
+        _defining_op(out, ip).attributes["device"] = ir.StringAttr.get(operation.device)
     outs = [] if opdef.results == 0 else (out if isinstance(out, list) else [out])
     for tensor, val in zip(operation.outputs, outs):
         values.setdefault(tensor, val)
+
+
+def _defining_op(out, ip: ir.InsertionPoint):
+    """The op just created: the owner of its first result, or (no results) the last op of the block."""
+    values = out if isinstance(out, list) else [out]
+    if values:
+        return values[0].value.owner
+    block = ip.block
+    return block.operations[len(block.operations) - 1]
 
 
 def emit_variables(module: ir.Module, variables: list) -> None:
