@@ -1,0 +1,410 @@
+"""The TF1 array API: reshapes, slicing and indexing, concat/split/stack, tile, one_hot, fills, shapes.
+
+Thin wrappers over ``make_op`` (the ops are in tgc/dialect/ops/array.py). Shape arguments must be known
+when the graph is built (Python ints, lists, TensorShapes or constant tensors), with one exception TF1
+code relies on: a shape that is ``tf.shape(y)`` is taken as "y's shape at run time", so
+``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknown dims. ``Tensor.__getitem__``
+is installed here (ints, slices with positive steps, ``...`` and ``tf.newaxis``).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from tgc.dialect.types import as_dtype
+from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
+from tgc.frontend.graph import Tensor, TensorShape
+from tgc.frontend.math_ops import cast, identity, reduce_prod
+
+__all__ = [
+    "newaxis", "reshape", "transpose", "expand_dims", "squeeze", "concat", "split", "slice", "strided_slice",
+    "tile", "one_hot", "fill", "zeros", "ones", "zeros_like", "ones_like", "shape", "size", "rank", "stack",
+    "unstack",
+]
+
+newaxis = None
+_slice = builtins.slice  # this module defines tf.slice
+
+
+# ---- static arguments ------------------------------------------------------------------------------
+
+
+def _constant_value(t: Tensor):
+    """The value of a constant tensor, or None when it is computed."""
+    return np.asarray(t.op.attrs["value"]) if t.op.opdef == "constant" else None
+
+
+def _static_ints(value, what: str) -> list:
+    """A shape-like argument as a list of ints; a TensorShape's unknown dims become -1."""
+    if isinstance(value, TensorShape):
+        return [-1 if d is None else d for d in value.as_list()]
+    if isinstance(value, Tensor):
+        known = _constant_value(value)
+        if known is None:
+            raise TypeError(f"{what} must be known when the graph is built, but '{value.name}' is computed")
+        value = known
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+        raise TypeError(f"{what} must be integers but got {value!r}")
+    return [int(v) for v in array.reshape(-1)]
+
+
+def _static_scalar(value, what: str):
+    if isinstance(value, Tensor):
+        known = _constant_value(value)
+        if known is None or known.size != 1:
+            raise TypeError(f"{what} must be a Python number or a constant scalar, not '{value.name}'")
+        return known.reshape(()).item()
+    return np.asarray(value).item()
+
+
+def _shape_source(value):
+    """The tensor y when ``value`` is ``tf.shape(y)``, else None."""
+    return value.op.inputs[0] if isinstance(value, Tensor) and value.op.opdef == "shape" else None
+
+
+def _rank(x: Tensor, what: str) -> int:
+    if x.spec.rank is None:
+        raise ValueError(f"{what} of '{x.name}' needs a tensor of known rank")
+    return x.spec.rank
+
+
+# ---- reshapes ---------------------------------------------------------------------------------------
+
+
+def reshape(tensor, shape, name=None):
+    """`tf.reshape`; ``shape`` may hold one -1, or be ``tf.shape(y)`` to take y's run-time shape."""
+    x = convert_to_tensor(tensor)
+    source = _shape_source(shape)
+    if source is not None:
+        return make_op("reshape_like", [x, source], name=name or "Reshape")
+    return make_op("reshape", [x], name=name or "Reshape", shape=_static_ints(shape, "reshape shape"))
+
+
+def transpose(a, perm=None, name="transpose", conjugate=False):
+    """`tf.transpose`; the default ``perm`` reverses the axes."""
+    x = convert_to_tensor(a)
+    perm = list(range(_rank(x, "transpose"))[::-1]) if perm is None else _static_ints(perm, "transpose perm")
+    return make_op("transpose", [x], name=name, perm=perm)
+
+
+def expand_dims(input, axis=None, name=None, dim=None):
+    """`tf.expand_dims`: a size-1 axis inserted at ``axis`` (TF1 also spells it ``dim``)."""
+    axis = axis if axis is not None else dim
+    if axis is None:
+        raise ValueError("expand_dims needs an axis")
+    return make_op("expand_dims", [convert_to_tensor(input)], name=name or "ExpandDims",
+                   axis=int(_static_scalar(axis, "expand_dims axis")))
+
+
+def squeeze(input, axis=None, name=None, squeeze_dims=None):
+    """`tf.squeeze`; with no axis, every axis whose size is known to be 1 is removed."""
+    x = convert_to_tensor(input)
+    axis = axis if axis is not None else squeeze_dims
+    if axis is None:
+        axes = [i for i, d in enumerate(x.spec.shape or ()) if d == 1]
+        _rank(x, "squeeze without an axis")
+    else:
+        axes = _static_ints(axis if isinstance(axis, (list, tuple)) else [axis], "squeeze axis")
+    return make_op("squeeze", [x], name=name or "Squeeze", axes=axes)
+
+
+# ---- concat, split, stack ----------------------------------------------------------------------------
+
+
+def concat(values, axis, name="concat"):
+    """`tf.concat`: the list is folded left into binary ``tgc.concat`` ops; one value is returned as is."""
+    tensors = [convert_to_tensor(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
+    if not tensors:
+        raise ValueError("concat needs at least one value")
+    if len(tensors) == 1:
+        return identity(tensors[0], name=name)
+    axis = int(_static_scalar(axis, "concat axis"))
+    total = tensors[0]
+    for i, t in enumerate(tensors[1:]):
+        last = i == len(tensors) - 2
+        total = make_op("concat", [total, t], name=name if last else None, axis=axis)
+    return total
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name="split"):
+    """`tf.split`: an int gives equal parts (``tgc.split``), a list of sizes gives one slice each."""
+    x = convert_to_tensor(value)
+    rank = _rank(x, "split")
+    axis = int(_static_scalar(axis, "split axis"))
+    if not -rank <= axis < rank:
+        raise ValueError(f"split axis {axis} is out of range for '{x.name}' of shape {x.shape}")
+    axis %= rank
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        return make_op("split", [x], name=name, num_split=int(num_or_size_splits), axis=axis)
+    sizes = _split_sizes(x, _static_ints(num_or_size_splits, "split sizes"), axis)
+    outs, offset = [], 0
+    for s in sizes:
+        begin = [offset if i == axis else 0 for i in range(rank)]
+        extent = [s if i == axis else -1 for i in range(rank)]
+        outs.append(make_op("slice", [x], name=name, begin=begin, size=extent))
+        offset += s
+    return outs
+
+
+def _split_sizes(x, sizes, axis):
+    """Resolves one -1 entry from the axis' size and checks the sizes add up."""
+    d = x.spec.shape[axis]
+    if sizes.count(-1) > 1:
+        raise ValueError(f"split sizes {sizes} may hold at most one -1")
+    known = builtins.sum(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if d is None:
+            raise ValueError(f"split sizes {sizes} with -1 need a known dim {axis} but '{x.name}' has shape {x.shape}")
+        sizes[sizes.index(-1)] = d - known
+    if any(s < 0 for s in sizes) or (d is not None and builtins.sum(sizes) != d):
+        raise ValueError(f"split sizes {sizes} do not add up to dim {axis} of '{x.name}' with shape {x.shape}")
+    return sizes
+
+
+def stack(values, axis=0, name="stack"):
+    """`tf.stack`: each value gets a new axis, then they are concatenated along it."""
+    tensors = [convert_to_tensor(v) for v in values]
+    if not tensors:
+        raise ValueError("stack needs at least one value")
+    rank = _rank(tensors[0], "stack") + 1
+    if not -rank <= axis < rank:
+        raise ValueError(f"stack axis {axis} is out of range for values of rank {rank - 1}")
+    expanded = [make_op("expand_dims", [t], axis=axis % rank) for t in tensors]
+    return concat(expanded, axis=axis % rank, name=name)
+
+
+def unstack(value, num=None, axis=0, name="unstack"):
+    """`tf.unstack`: the slices along ``axis``, each without that axis; the count must be known."""
+    x = convert_to_tensor(value)
+    rank = _rank(x, "unstack")
+    if not -rank <= axis < rank:
+        raise ValueError(f"unstack axis {axis} is out of range for '{x.name}' of shape {x.shape}")
+    axis %= rank
+    count = num if num is not None else x.spec.shape[axis]
+    if count is None:
+        raise ValueError(f"cannot infer num from shape {x.shape} of '{x.name}': pass num")
+    parts = make_op("split", [x], name=name, num_split=int(count), axis=axis)
+    return [make_op("squeeze", [p], axes=[axis]) for p in parts]
+
+
+# ---- slicing and indexing ----------------------------------------------------------------------------
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
+    """`tf.slice`: the block starting at ``begin`` of ``size`` (-1: to the end of the axis)."""
+    return make_op("slice", [convert_to_tensor(input_)], name=name or "Slice",
+                   begin=_static_ints(begin, "slice begin"), size=_static_ints(size, "slice size"))
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                  new_axis_mask=0, shrink_axis_mask=0, var=None, name=None):
+    """`tf.strided_slice` with TF's masks, turned into the index items ``x[...]`` would get."""
+    begin, end = _static_ints(begin, "strided_slice begin"), _static_ints(end, "strided_slice end")
+    strides = [1] * len(begin) if strides is None else _static_ints(strides, "strided_slice strides")
+    items = []
+    for i, (b, e, s) in enumerate(zip(begin, end, strides)):
+        if ellipsis_mask >> i & 1:
+            items.append(Ellipsis)
+        elif new_axis_mask >> i & 1:
+            items.append(None)
+        elif shrink_axis_mask >> i & 1:
+            items.append(b)
+        else:
+            items.append(_slice(None if begin_mask >> i & 1 else b, None if end_mask >> i & 1 else e, s))
+    return _getitem(convert_to_tensor(input_), tuple(items), name=name or "StridedSlice")
+
+
+class _Index:
+    """What ``x[key]`` asks for, axis by axis: strided_slice bounds, shrunk axes, new axes."""
+
+    def __init__(self):
+        self.begin, self.end, self.strides = [], [], []
+        self.begin_mask = self.end_mask = 0
+        self.shrink, self.new_axes = [], []
+        self.out_rank = 0  # axes of the final result produced so far
+
+    def full(self):
+        self._bounds(0, 0, 1, begin_masked=True, end_masked=True)
+        self.out_rank += 1
+
+    def _bounds(self, b, e, s, begin_masked=False, end_masked=False):
+        axis = len(self.begin)
+        self.begin.append(b)
+        self.end.append(e)
+        self.strides.append(s)
+        self.begin_mask |= begin_masked << axis
+        self.end_mask |= end_masked << axis
+
+    def add_slice(self, item):
+        step = 1 if item.step is None else int(item.step)
+        if step <= 0:
+            raise ValueError(f"slice step {step} is not supported: steps must be positive")
+        start, stop = item.start, item.stop
+        self._bounds(0 if start is None else int(start), 0 if stop is None else int(stop), step,
+                     begin_masked=start is None, end_masked=stop is None)
+        self.out_rank += 1
+
+    def add_int(self, i, d, x):
+        if d is not None:
+            if not -d <= i < d:
+                raise ValueError(f"index {i} is out of bounds for axis {len(self.begin)} of '{x.name}' with shape {x.shape}")
+            i %= d
+        self.shrink.append(len(self.begin))
+        # -1 on an unknown dim: from d-1 to the end, since end 0 would be empty.
+        self._bounds(i, i + 1, 1, end_masked=i == -1)
+
+    def add_new_axis(self):
+        self.new_axes.append(self.out_rank)
+        self.out_rank += 1
+
+    def trivial(self) -> bool:
+        n = len(self.begin)
+        full = (1 << n) - 1
+        return self.begin_mask == full and self.end_mask == full and all(s == 1 for s in self.strides)
+
+
+def _index_items(key) -> tuple:
+    items = key if isinstance(key, tuple) else (key,)
+    for item in items:
+        if isinstance(item, Tensor) or not (
+            item is None or item is Ellipsis or isinstance(item, (_slice, int, np.integer))
+        ) or isinstance(item, bool):
+            raise TypeError(f"tensor indices must be ints, slices, ... or tf.newaxis, not {item!r}")
+    if builtins.sum(item is Ellipsis for item in items) > 1:
+        raise ValueError("an index can hold only one ellipsis (...)")
+    return items
+
+
+def _getitem(x: Tensor, key, name=None):
+    """``x[key]``: one strided_slice, then squeeze for int indices and expand_dims for new axes."""
+    items = _index_items(key)
+    rank = _rank(x, "indexing")
+    used = builtins.sum(1 for item in items if item is not None and item is not Ellipsis)
+    if used > rank:
+        raise ValueError(f"too many indices ({used}) for '{x.name}' of shape {x.shape}")
+    if Ellipsis not in items:
+        items = items + (Ellipsis,)
+    index = _Index()
+    for item in items:
+        if item is Ellipsis:
+            for _ in range(rank - used):
+                index.full()
+        elif item is None:
+            index.add_new_axis()
+        elif isinstance(item, _slice):
+            index.add_slice(item)
+        else:
+            index.add_int(int(item), x.spec.shape[len(index.begin)], x)
+    return _apply_index(x, index, name)
+
+
+def _apply_index(x, index, name):
+    steps = []
+    if not index.trivial():
+        steps.append(("strided_slice", dict(begin=index.begin, end=index.end, strides=index.strides,
+                                            begin_mask=index.begin_mask, end_mask=index.end_mask)))
+    if index.shrink:
+        steps.append(("squeeze", dict(axes=index.shrink)))
+    steps.extend(("expand_dims", dict(axis=p)) for p in index.new_axes)
+    if not steps:
+        return identity(x, name=name)
+    out = x
+    for i, (opname, attrs) in enumerate(steps):
+        out = make_op(opname, [out], name=name if i == len(steps) - 1 else None, **attrs)
+    return out
+
+
+# ---- tile, one_hot --------------------------------------------------------------------------------------
+
+
+def tile(input, multiples, name=None):
+    """`tf.tile`: the input repeated ``multiples[i]`` times along axis i."""
+    return make_op("tile", [convert_to_tensor(input)], name=name or "Tile",
+                   multiples=_static_ints(multiples, "tile multiples"))
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """`tf.one_hot`; the dtype defaults to on_value's (or off_value's), else float32."""
+    values = [v for v in (on_value, off_value) if v is not None]
+    if dtype is None:
+        dtype = as_dtype(_default_dtype(_static_scalar(values[0], "one_hot on_value"))) if values else "float32"
+    return make_op("one_hot", [convert_to_tensor(indices)], name=name or "one_hot",
+                   depth=int(_static_scalar(depth, "one_hot depth")),
+                   on_value=float(_static_scalar(1 if on_value is None else on_value, "one_hot on_value")),
+                   off_value=float(_static_scalar(0 if off_value is None else off_value, "one_hot off_value")),
+                   axis=-1 if axis is None else int(axis), dtype=as_dtype(dtype).name)
+
+
+# ---- fills --------------------------------------------------------------------------------------------
+
+
+def _fill_as(dims, value, dtype, name):
+    source = _shape_source(dims)
+    if source is not None:  # y's run-time shape: fill_like y, in the requested dtype
+        filled = make_op("fill_like", [source], name=None if source.dtype != dtype else name, value=value)
+        return filled if source.dtype == dtype else cast(filled, dtype, name=name)
+    return make_op("fill", [], name=name, shape=_static_ints(dims, "fill dims"), value=value, dtype=dtype.name)
+
+
+def fill(dims, value, name=None):
+    """`tf.fill`: a tensor of shape ``dims`` holding ``value`` (dtype from the value, as TF does)."""
+    scalar = _static_scalar(value, "fill value")
+    dtype = value.dtype if isinstance(value, Tensor) else as_dtype(_default_dtype(scalar))
+    return _fill_as(dims, float(scalar), dtype, name or "Fill")
+
+
+def zeros(shape, dtype="float32", name=None):
+    return _fill_as(shape, 0.0, as_dtype(dtype), name or "zeros")
+
+
+def ones(shape, dtype="float32", name=None):
+    return _fill_as(shape, 1.0, as_dtype(dtype), name or "ones")
+
+
+def _fill_like(tensor, value, dtype, name):
+    x = convert_to_tensor(tensor)
+    if dtype is not None and as_dtype(dtype) != x.dtype:
+        return cast(make_op("fill_like", [x], value=value), dtype, name=name)
+    return make_op("fill_like", [x], name=name, value=value)
+
+
+def zeros_like(tensor, dtype=None, name=None, optimize=True):
+    return _fill_like(tensor, 0.0, dtype, name or "zeros_like")
+
+
+def ones_like(tensor, dtype=None, name=None, optimize=True):
+    return _fill_like(tensor, 1.0, dtype, name or "ones_like")
+
+
+# ---- shape, size, rank -------------------------------------------------------------------------------
+
+
+def shape(input, name=None, out_type="int32"):
+    """`tf.shape`: x's dims as a vector read at run time (a constant once compiled if all are known)."""
+    return make_op("shape", [convert_to_tensor(input)], name=name or "Shape", out_type=as_dtype(out_type).name)
+
+
+def size(input, name=None, out_type="int32"):
+    """`tf.size`: a constant when every dim is known, else the product of ``tf.shape``."""
+    x = convert_to_tensor(input)
+    if x.spec.is_static:
+        return constant(int(np.prod(x.spec.shape, dtype=np.int64)), dtype=out_type, name=name or "Size")
+    return reduce_prod(shape(x, out_type=out_type), axis=[0], name=name or "Size")
+
+
+def rank(input, name=None):
+    """`tf.rank`: a constant when the rank is known, else the length of ``tf.shape``."""
+    x = convert_to_tensor(input)
+    if x.spec.rank is not None:
+        return constant(x.spec.rank, dtype="int32", name=name or "Rank")
+    return reshape(shape(shape(x)), [], name=name or "Rank")
+
+
+def _install_indexing():
+    Tensor.__getitem__ = lambda self, key: _getitem(self, key)
+
+
+_install_indexing()
