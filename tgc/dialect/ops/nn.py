@@ -184,7 +184,8 @@ class SoftmaxCrossEntropyWithLogits:
 class SparseSoftmaxCrossEntropyWithLogits:
     """-log_softmax(logits)[label] over the last axis, one loss per example
     (`tf.nn.sparse_softmax_cross_entropy_with_logits`); labels are class indices, not differentiable.
-    The number of classes (the last dim of logits) must be known when the graph is built."""
+    The number of classes (the last dim of logits) must be known when the graph is built. A label
+    outside [0, classes) gives a loss of 0 and a gradient of softmax(logits); TF's kernel raises instead."""
 
     def infer(labels, logits):
         same_dtype(labels, allowed=INT_DTYPES)
