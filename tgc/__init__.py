@@ -42,7 +42,7 @@ def set_random_seed(seed):
     get_default_graph().seed = seed
 
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
-from tgc.frontend import train  # noqa: E402,F401
+from tgc.frontend import nn, train  # noqa: E402,F401
 from tgc.frontend import math_ops as math  # noqa: E402,F401
 from tgc.frontend.array_ops import *  # noqa: E402,F401,F403
 from tgc.frontend.array_ops import newaxis, shape, size, rank, slice  # noqa: E402,F401
