@@ -331,3 +331,38 @@ def test_initializer_dtype_from_call_or_constructor():
     assert t.dtype == tf.float64
     t = init.truncated_normal_initializer(seed=1)([2], dtype=tf.float16)
     assert t.dtype == tf.float16
+
+
+# ---- the registry samples, through the one-op harness (which skips stateful ops by default) ------
+
+RANDOM_OPS = ["random_uniform", "random_normal", "truncated_normal", "random_uniform_like", "dropout"]
+SAMPLE_CASES = [(name, i) for name in RANDOM_OPS for i in range(len(REGISTRY[name].samples))]
+
+
+@pytest.mark.parametrize("case", SAMPLE_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_samples_compiled_equal_reference_with_known_and_unknown_dims(case):
+    import registry_harness as h
+
+    name, index = case
+    opdef = REGISTRY[name]
+    sample = opdef.samples[index]
+    arrays = h.draw_operands(sample, h.rng_for(name, index))
+    attrs = h.sample_attrs(opdef, sample)
+    (want,) = opdef.evaluate([a.copy() for a in arrays], attrs)
+    for dynamic in {(), tuple(sample.dynamic)}:
+        (got,), _ = h.run_compiled(opdef, attrs, arrays, dynamic=dynamic)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_sample_gradient_matches_finite_differences():
+    import registry_harness as h
+
+    opdef = REGISTRY["dropout"]
+    sample = opdef.samples[0]
+    arrays = h.draw_operands(sample, h.rng_for("dropout", 0), float64=True)
+    attrs = h.sample_attrs(opdef, sample, float64=True)
+    weights = h.gradient_weights(opdef, attrs, arrays, np.random.default_rng(0))
+    (got,) = h.compiled_gradients(opdef, attrs, arrays, weights, [0])
+    want = h.finite_difference(opdef, attrs, arrays, weights, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
