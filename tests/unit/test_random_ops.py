@@ -366,3 +366,57 @@ def test_dropout_sample_gradient_matches_finite_differences():
     (got,) = h.compiled_gradients(opdef, attrs, arrays, weights, [0])
     want = h.finite_difference(opdef, attrs, arrays, weights, 0)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+# ---- the core IR ------------------------------------------------------------------------------------
+
+
+def _core_ir(opname, arg_specs, **attrs) -> str:
+    from mlir import ir
+    from mlir.dialects import func
+
+    from tgc.dialect.attrs import tensor_type
+    from tgc.dialect.builder import IRBuilder, Val
+    from tgc.dialect.context import make_context
+    from tgc.lowering import cpu
+    from tgc.passes.pipeline import run_pipeline
+
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        types = [tensor_type(s) for s in arg_specs]
+        with ir.InsertionPoint(module.body):
+            function = func.FuncOp("main", ir.FunctionType.get(types, []))
+        block = function.add_entry_block()
+        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
+        out = b.op(opname, *[Val(a, s) for a, s in zip(block.arguments, arg_specs)], **attrs)
+        with ir.InsertionPoint(block):
+            func.ReturnOp([out.value])
+        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
+        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+        return str(module)
+
+
+def _check_in_order(text, patterns):
+    """FileCheck-style CHECK lines: each pattern found after the previous one."""
+    pos = 0
+    for pattern in patterns:
+        found = text.find(pattern, pos)
+        assert found >= 0, f"CHECK '{pattern}' not found after offset {pos} in:\n{text}"
+        pos = found + len(pattern)
+
+
+def test_core_ir_reads_unknown_dims_and_hashes_the_linear_index():
+    from tgc.dialect.types import TensorSpec
+
+    text = _core_ir("random_uniform_like", [TensorSpec((None, 5), "float32"), TensorSpec((), "int64")], seed=1, seed2=2)
+    _check_in_order(text, ["tensor.dim", "tensor.empty(%", "linalg.generic", "arith.muli", "linalg.index 0",
+                           "linalg.index 1", "arith.index_cast", "arith.shrui", "arith.uitofp", "linalg.yield"])
+    assert "\"tgc." not in text  # no tgc op is left (generic form "tgc.name"(...))
+
+
+def test_core_ir_of_truncated_normal_redraws_in_a_while_loop():
+    from tgc.dialect.types import TensorSpec
+
+    text = _core_ir("truncated_normal", [TensorSpec((), "int64")], shape=[4], seed=1, seed2=2)
+    _check_in_order(text, ["linalg.generic", "scf.while", "math.log", "math.cos", "math.absf", "scf.condition",
+                           "scf.yield", "arith.select", "arith.truncf", "linalg.yield"])
