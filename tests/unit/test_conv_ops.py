@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 import tgc as tf
+from mlir import ir
+from mlir.dialects import func
+
+from tgc.dialect.attrs import tensor_type
+from tgc.dialect.builder import IRBuilder, Val
+from tgc.dialect.context import make_context
 from tgc.dialect.registry import REGISTRY
+from tgc.dialect.types import TensorSpec
+from tgc.lowering import cpu
+from tgc.passes.pipeline import run_pipeline
 from tgc.frontend import conv_ops
 from tgc.frontend.build import make_op
 
@@ -267,6 +276,70 @@ def test_backprop_ops_are_differentiable(opname):
             assert REGISTRY[opname].operands[i].endswith("_like") and not np.any(want)
             continue
         np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-6, err_msg=f"{opname} d/d operand {i}")
+
+
+# ---- the core IR each op lowers to --------------------------------------------------------------
+
+
+def lowered(opname, shapes, **attrs) -> str:
+    """The core IR of a one-op function (float32 operands, batch dim unknown) after tgc-to-core."""
+    specs = [TensorSpec((None,) + s[1:] if s[0] == "?" else s, "float32") for s in shapes]
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        types = [tensor_type(sp) for sp in specs]
+        with ir.InsertionPoint(module.body):
+            function = func.FuncOp("main", ir.FunctionType.get(types, []))
+        block = function.add_entry_block()
+        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
+        out = b.op(opname, *[Val(a, sp) for a, sp in zip(block.arguments, specs)], **attrs)
+        with ir.InsertionPoint(block):
+            func.ReturnOp([out.value])
+        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
+        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+        return str(module)
+
+
+def check_in_order(text, *patterns):
+    """FileCheck's CHECK lines: each pattern is found after the previous one."""
+    at = 0
+    for pattern in patterns:
+        found = text.find(pattern, at)
+        assert found >= 0, f"{pattern!r} not found after offset {at} in:\n{text}"
+        at = found + len(pattern)
+
+
+_CONV = {"strides": (1, 2, 2, 1), "padding": "SAME"}
+_POOL = {"ksize": (1, 3, 3, 1), "strides": (1, 2, 2, 1), "padding": "SAME"}
+
+
+def test_conv2d_lowers_to_pad_and_named_conv_with_dynamic_batch():
+    text = lowered("conv2d", [("?", 7, 7, 3), (3, 3, 3, 4)], **_CONV)
+    check_in_order(
+        text,
+        "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]", "arith.constant 0.000000e+00 : f32",
+        "to tensor<?x9x9x3xf32>", "tensor.dim", "tensor.empty(%dim) : tensor<?x4x4x4xf32>", "linalg.fill",
+        "linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}",
+    )
+
+
+def test_pools_lower_to_named_pooling_ops():
+    check_in_order(lowered("max_pool", [("?", 7, 7, 3)], **_POOL),
+                   "tensor.pad", "arith.constant 0xFF800000 : f32", "linalg.pooling_nhwc_max", "strides = dense<2>")
+    check_in_order(lowered("avg_pool", [("?", 7, 7, 3)], **_POOL),
+                   "tensor.pad", "linalg.pooling_nhwc_sum", "arith.constant dense<", "tensor<4x4xf32>",
+                   "linalg.generic", "arith.divf")
+
+
+@pytest.mark.parametrize("opname, shapes, attrs", [
+    ("conv2d_backprop_input", [(3, 3, 3, 4), ("?", 4, 4, 4), ("?", 7, 7, 3)], _CONV),
+    ("avg_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
+    ("max_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
+])
+def test_backprop_ops_spread_the_gradient_with_a_strided_insert_slice(opname, shapes, attrs):
+    # A gather formulation: the gradient is placed on the stride lattice, never scattered in a loop.
+    text = lowered(opname, shapes, **attrs)
+    check_in_order(text, "tensor.insert_slice", "[1, 2, 2, 1]")
+    assert "scf." not in text and "tensor.extract " not in text
 
 
 # ---- errors at graph build time -----------------------------------------------------------------
