@@ -24,7 +24,7 @@ import numpy as np
 
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, INT_DTYPES, spec
-from tgc.dialect.types import format_shape, numpy_dtype
+from tgc.dialect.types import as_dtype, format_shape, numpy_dtype
 
 MASK64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15  # splitmix64's increment (2**64 / golden ratio, odd)
@@ -266,14 +266,14 @@ class Dropout:
         return (x * dropout_mask(keep_prob, u) / keep_prob).astype(x.dtype, copy=False)
 
     def decompose(b, op):
-        x, keep_prob, step = op.inputs
+        x, keep_prob, _ = op.inputs
         return b.divide(b.multiply(x, _mask(b, op)), keep_prob)
 
     def grad(b, op, g):
         # The mask is redrawn rather than kept: with the same seeds and the same step operand (this
         # run's counter) random_uniform_like yields the very numbers the forward pass used, since
         # each element is a pure function of (seed, seed2, step, index). So dx = g * mask / keep_prob.
-        x, keep_prob, step = op.inputs
+        keep_prob = op.inputs[1]
         return [b.divide(b.multiply(g, _mask(b, op)), keep_prob), None, None]
 
     samples = [Sample(shapes=((4, 5), (), ()), dtypes=("float32", "float32", "int64"),
@@ -288,6 +288,4 @@ def _mask(b, op):
 
 
 def _dtype_name(array) -> str:
-    from tgc.dialect.types import as_dtype
-
     return as_dtype(array.dtype).name
