@@ -223,3 +223,35 @@ def test_dialect_irdl_and_list_ops():
 def test_dialect_needs_exactly_one_flag():
     assert_user_error(run(["dialect"]), r"^tgc dialect: error: give exactly one of --irdl and --list-ops")
     assert_user_error(run(["dialect", "--irdl", "--list-ops"]), r"give exactly one")
+
+
+def test_aliases_and_trailing_locations_parse_as_in_mlir_opt(tmp_path):
+    # An alias before several top-level ops, and a location alias after them (as printed with debug
+    # info): the implicit module must not swallow either.
+    text = ('#id = affine_map<(d0) -> (d0)>\n'
+            '"tgc.variable"() {dtype = f32, shape = array<i64: 3>, sym_name = "v"} : () -> ()\n'
+            'func.func @f(%x: tensor<3xf32>, %y: tensor<4xf32>) -> tensor<3xf32> {\n'
+            '  %0 = "tgc.add"(%x, %y) : (tensor<3xf32>, tensor<4xf32>) -> tensor<3xf32> loc(#graph)\n'
+            '  return %0 : tensor<3xf32>\n}\n'
+            '#graph = loc("scope/add"("model.py":5:0))\n')
+    result = run(["opt", write(tmp_path, text)])
+    assert_user_error(result, r"^model\.py:5:0: 'scope/add': error: 'tgc\.add' shapes \(3,\) and \(4,\) are not broadcast-compatible$")
+    fixed = text.replace("tensor<4xf32>", "tensor<3xf32>")
+    result = run(["opt", write(tmp_path, fixed)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("module {") == 1 and '"tgc.variable"' in result.stdout
+
+
+def test_parser_locations_name_the_input_file():
+    # Ops and block arguments the parser located get the input's name, not MLIR's default "-".
+    from mlir import ir
+
+    from tgc.dialect.context import make_context
+    from tgc.tools.cli import Source, parse_module
+
+    with make_context(), ir.Location.unknown():
+        module = parse_module(Source("model.mlir", GOOD, GOOD.splitlines()))
+        function = module.body.operations[0]
+        add = function.regions[0].blocks[0].operations[0]
+        assert str(add.location) == 'loc("model.mlir":2:8)'
+        assert str(function.regions[0].blocks[0].arguments[1].location) == 'loc("model.mlir":1:35)'

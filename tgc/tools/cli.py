@@ -70,11 +70,18 @@ class Reporter:
 
 
 def where_of(location, fallback: str) -> str:
-    """``file:line:col`` (plus ``'scope/op'`` for graph ops) from a Location; the file name if unknown."""
+    """``file:line:col`` (plus ``'scope/op'`` for graph ops) from a Location; the file name if unknown.
+
+    The parser names its locations ``-`` (see parse_module): those are in ``fallback``, the input.
+    """
     from tgc.passes.base import format_location
 
     text = format_location(location)
-    return fallback if text.startswith("loc(") else text
+    if text.startswith("loc("):
+        return fallback
+    if text.startswith(PARSER_FILE + ":"):
+        return fallback + text[len(PARSER_FILE):]
+    return text
 
 
 # ---- reading and parsing ---------------------------------------------------------------------------
@@ -105,41 +112,45 @@ def split_chunks(name: str, text: str, split: bool) -> list[Source]:
     return [Source(name, "\n" * text.count("\n", 0, s) + text[s:e], lines) for s, e in chunks]
 
 
-def _is_top_level_count_error(exc) -> bool:
-    return any("single top-level operation" in d.message for d in (exc.error_diagnostics or []))
+PARSER_FILE = "-"  # the file name ir.Module.parse gives every location it makes
 
 
 def parse_module(source: Source):
     """Parses ``source`` into an ir.Module whose locations name the input file.
 
-    ``Module.parse`` would name every location ``-``, so this parses with ``Operation.parse`` (which
-    takes the name) and moves the result into a module. Several top-level ops, or none, are wrapped in
-    a ``module`` as mlir-opt does; the wrapper goes on line 1 so no line number moves.
+    ``Module.parse`` does what mlir-opt does with a file (several top-level ops or none are wrapped in
+    a module; aliases and resources anywhere), but names every location ``-``; the parser's own
+    locations are renamed afterwards. Locations written in the text (``loc(...)``) are left as written.
     """
     from mlir import ir
 
-    try:
-        parsed = ir.Operation.parse(source.text, source_name=source.name)
-    except ir.MLIRError as exc:
-        if not _is_top_level_count_error(exc):
-            raise
-        parsed = ir.Operation.parse("module {" + source.text + "\n}", source_name=source.name)
-    return _as_module(parsed.operation)
+    module = ir.Module.parse(source.text)
+    module.operation.walk(lambda op: _rename_locations(op, source.name))
+    return module
 
 
-def _as_module(operation):
-    """An ir.Module holding ``operation`` (or, for a builtin.module, its attributes and body)."""
+def _rename_locations(op, name: str):
     from mlir import ir
 
-    module = ir.Module.create(operation.location)
-    if operation.name != "builtin.module":
-        module.body.append(operation)
-        return module
-    for attr in operation.attributes:
-        module.operation.attributes[attr.name] = attr.attr
-    for op in list(operation.regions[0].blocks[0].operations):
-        module.body.append(op)
-    return module
+    operation = op.operation if hasattr(op, "operation") else op
+    renamed = _in_file(operation.location, name)
+    if renamed is not None:
+        operation.location = renamed
+    for region in operation.regions:
+        for block in region.blocks:
+            for argument in block.arguments:
+                renamed = _in_file(argument.location, name)
+                if renamed is not None:
+                    argument.set_location(renamed)
+    return ir.WalkResult.ADVANCE
+
+
+def _in_file(location, name: str):
+    from mlir import ir
+
+    if location.is_a_file() and location.filename == PARSER_FILE:
+        return ir.Location.file(name, location.start_line, location.start_col)
+    return None
 
 
 # ---- running ---------------------------------------------------------------------------------------
