@@ -94,6 +94,7 @@ class OpDef:
     module_level: bool = False  # lives in the module body, not in a function (variable declarations)
     doc: str = ""
     samples: tuple = ()
+    flops: Callable | None = None  # (operand specs, result specs, attrs) -> estimated flops, for placement
     num_results_fn: Callable | None = field(default=None, repr=False)
 
     @property
@@ -164,6 +165,7 @@ def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, mod
             module_level=module_level,
             doc=(cls.__doc__ or "").strip(),
             samples=tuple(vars(cls).get("samples", ())),
+            flops=vars(cls).get("flops"),
         )
         REGISTRY[name] = opdef
         return opdef

@@ -40,15 +40,22 @@ def prune(fetch_ops: list, fed: set) -> list:
 
 @dataclass
 class CompiledRun:
-    call: object
+    call: object  # a PartitionedRun: (feed arrays, variables) -> (fetch values, updated variables)
     feeds: list  # Tensors, in argument order
     fetches: list  # Tensors, in result order
-    var_inputs: list
-    var_outputs: list
     ops: list
     pipeline: str
+    placement: list = field(default_factory=list)  # (op name, op type, device), for log_device_placement
     compile_seconds: float = 0.0
     validated_shapes: set = field(default_factory=set)
+
+    @property
+    def var_inputs(self) -> list:
+        return self.call.var_inputs
+
+    @property
+    def var_outputs(self) -> list:
+        return self.call.var_outputs
 
 
 def _variables_of(ops) -> list:
@@ -61,53 +68,128 @@ def _variables_of(ops) -> list:
     return out
 
 
-def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | None = None) -> CompiledRun:
-    """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors; ``graph_pipeline``
-    the tgc passes before lowering (the optimizing pipeline by default)."""
+def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | None = None,
+                devices: tuple = (), soft_placement: bool = False) -> CompiledRun:
+    """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors; ``graph_pipeline``:
+    the tgc passes before placement (the optimizing pipeline by default); ``devices``: full names of
+    the devices to place on (one CPU by default)."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
     from tgc.lowering import cpu
     from tgc.passes.base import PassFailure
+    from tgc.passes.place import DEFAULT_DEVICE
     from tgc.passes.pipeline import run_pipeline
-    from tgc.runtime.executable import Executable
 
     start = time.perf_counter()
-    spec = ",".join([graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, cpu.LOWER_PIPELINE])
+    soft = " soft=true" if soft_placement else ""
+    place = "tgc-place{devices=" + ",".join(devices or (DEFAULT_DEVICE,)) + soft + "},tgc-partition"
+    graph_spec = ",".join([graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         try:
             signature = emit_function(module, ops, feeds, fetches)
             emit_variables(module, _variables_of(ops))
             _save_temps(module, "tgc")
-            run_pipeline(module, spec)
-            function = module.body.operations[0]
-            var_inputs = [ir.StringAttr(a).value for a in ir.ArrayAttr(function.attributes["tgc.var_inputs"])]
-            var_outputs = [ir.StringAttr(a).value for a in ir.ArrayAttr(function.attributes["tgc.var_outputs"])]
+            run_pipeline(module, graph_spec)
+            placement, keys, transfers = _inspect_partitions(module)
+            run_pipeline(module, cpu.LOWER_PIPELINE)
+            layout = _partition_layout(module)
             run_pipeline(module, cpu.CPU_PIPELINE)
-            engine, address = cpu.jit(module)
+            run = _load(module, layout, keys, transfers, feeds, signature, dict(_variables_of(ops)))
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:
             raise errors.CompileError(str(exc)) from None
         except ir.MLIRError as exc:
             raise errors.CompileError(_mlir_error_text(exc)) from None
-    var_specs = dict(_variables_of(ops))
-    inputs = [(s.dtype, s.rank) for _, s in feeds] + [(var_specs[n].dtype, var_specs[n].rank) for n in var_inputs]
-    outputs = [(s.dtype, s.rank) for _, s in signature.fetches] + [(var_specs[n].dtype, var_specs[n].rank) for n in var_outputs]
-    inputs = [(_np(d), r) for d, r in inputs]
-    outputs = [(_np(d), r) for d, r in outputs]
     return CompiledRun(
-        call=Executable(address, inputs, outputs, keepalive=engine),
+        call=run,
         feeds=[t for t, _ in feeds],
         fetches=list(fetches),
-        var_inputs=var_inputs,
-        var_outputs=var_outputs,
         ops=ops,
-        pipeline=",".join([spec, cpu.CPU_PIPELINE]),
+        pipeline=",".join([graph_spec, cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE]),
+        placement=placement,
         compile_seconds=time.perf_counter() - start,
     )
+
+
+def _inspect_partitions(module):
+    """After partitioning: where each op went, the transfer keys, and the (kind, dtype, rank) used."""
+    from mlir import ir
+
+    from tgc.dialect.builder import decode_attrs
+    from tgc.dialect.attrs import spec_of_type
+
+    placement, keys, transfers, sends = [], {}, set(), set()
+
+    def visit(op):
+        operation = op.operation if hasattr(op, "operation") else op
+        if operation.name.startswith("tgc.") and "device" in operation.attributes:
+            loc = str(operation.location)
+            name = loc[5:].split('"', 1)[0] if loc.startswith('loc("') else operation.name
+            placement.append((name, operation.name, ir.StringAttr(operation.attributes["device"]).value))
+        if operation.name in ("tgc.send", "tgc.recv"):
+            attrs = decode_attrs(operation)
+            keys[attrs["key_id"]] = attrs["key"]
+            value = operation.operands[0] if operation.name == "tgc.send" else operation.results[0]
+            spec = spec_of_type(value.type)
+            transfers.add((operation.name[4:], spec.dtype, spec.rank))
+            if operation.name == "tgc.send":
+                sends.add(attrs["key_id"])
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    missing = sorted(keys[k] for k in keys if k not in sends)
+    if missing:
+        raise errors.CompileError(f"partitioning left a recv without its send: {missing}")
+    return placement, keys, transfers
+
+
+def _partition_layout(module) -> list:
+    """(function name, device, fetch indices, variables read, variables assigned) per partition."""
+    from mlir import ir
+
+    layout = []
+    for op in module.body.operations:
+        if op.operation.name != "func.func" or "tgc.partition_of" not in op.attributes:
+            continue
+        strings = lambda key: [ir.StringAttr(a).value for a in ir.ArrayAttr(op.attributes[key])]
+        layout.append((
+            ir.StringAttr(op.attributes["sym_name"]).value,
+            ir.StringAttr(op.attributes["tgc.device"]).value,
+            list(ir.DenseI64ArrayAttr(op.attributes["tgc.fetch_indices"])),
+            strings("tgc.var_inputs"),
+            strings("tgc.var_outputs"),
+        ))
+    return layout
+
+
+def _load(module, layout, keys, transfers, feeds, signature, var_specs):
+    """JIT the lowered module and wrap each partition in an Executable for the local runner."""
+    from tgc.lowering import cpu
+    from tgc.lowering.to_core.transfer import transfer_symbol
+    from tgc.runtime.executable import Executable
+    from tgc.runtime.partitioned import Partition, PartitionedRun
+    from tgc.runtime.rendezvous import TransferHub
+
+    hub = TransferHub()
+    symbols = {
+        "_mlir_ciface_" + transfer_symbol(kind, dtype, rank): hub.callback(kind, _np(dtype), rank)
+        for kind, dtype, rank in transfers
+    }
+    engine, addresses = cpu.jit_functions(module, [name for name, *_ in layout], symbols)
+    fetch_specs = [s for _, s in signature.fetches]
+    partitions = []
+    for name, device, fetch_indices, var_inputs, var_outputs in layout:
+        inputs = [(s.dtype, s.rank) for _, s in feeds] + [(var_specs[n].dtype, var_specs[n].rank) for n in var_inputs]
+        outputs = [(fetch_specs[i].dtype, fetch_specs[i].rank) for i in fetch_indices]
+        outputs += [(var_specs[n].dtype, var_specs[n].rank) for n in var_outputs]
+        call = Executable(addresses[name], [(_np(d), r) for d, r in inputs], [(_np(d), r) for d, r in outputs],
+                          keepalive=(engine, hub, symbols))
+        partitions.append(Partition(call, device, fetch_indices, var_inputs, var_outputs))
+    return PartitionedRun(partitions, hub, keys, len(fetch_specs))
 
 
 def _np(dtype):

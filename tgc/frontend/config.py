@@ -37,6 +37,11 @@ class ConfigProto:
     intra_op_parallelism_threads: int = 0
     graph_options: GraphOptions = field(default_factory=GraphOptions)
 
+    def device_names(self) -> tuple:
+        """The local devices this config makes: ``device_count={'CPU': 2}`` gives CPU:0 and CPU:1."""
+        count = max(int(self.device_count.get("CPU", 1)), 1)
+        return tuple(f"/job:localhost/replica:0/task:0/device:CPU:{i}" for i in range(count))
+
     def graph_pipeline(self) -> str:
         from tgc.lowering.cpu import GRAPH_PIPELINE, OPTIMIZING_GRAPH_PIPELINE
 

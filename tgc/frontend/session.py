@@ -9,6 +9,7 @@ Variables live in the session, one store per session, and persist across runs.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -146,7 +147,7 @@ class Session:
                 f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
                 f"which has shape {tensor.shape}"
             )
-        return np.ascontiguousarray(array, dtype=target)
+        return np.asarray(array, dtype=target, order="C")
 
     def _compiled(self, elements, fetch_tensors, feeds):
         fed = list(feeds)
@@ -178,7 +179,12 @@ class Session:
         if rng is not None and rng in ops:
             arg_specs.append(rng.outputs[0].spec)
         body = [op for op in ops if op.opdef is not None]
-        compiled = compile_run(body, list(zip(arg_tensors, arg_specs)), fetch_tensors, self._graph_pipeline())
+        soft = bool(self.config is not None and self.config.allow_soft_placement)
+        compiled = compile_run(body, list(zip(arg_tensors, arg_specs)), fetch_tensors, self._graph_pipeline(),
+                               self._devices(), soft)
+        if self.config is not None and self.config.log_device_placement:
+            for name, op_type, device in compiled.placement:
+                print(f"{name}: ({op_type}): {device}", file=sys.stderr)
         self.compile_count += 1
         self._cache[key] = compiled
         return compiled
@@ -194,12 +200,9 @@ class Session:
                 raise errors.FailedPreconditionError(
                     None, None, f"Attempting to use uninitialized value {name}"
                 )
-            args.append(self._variables[name])
-        outs = compiled.call(*args)
-        n = len(compiled.fetches)
-        for name, value in zip(compiled.var_outputs, outs[n:]):
-            self._variables[name] = value
-        return outs[:n]
+        fetched, updated = compiled.call(args, self._variables)
+        self._variables.update(updated)
+        return fetched
 
     def _check_shapes(self, compiled, feeds) -> None:
         """Feeds with unknown dims: check the graph's shape rules once per new shape combination."""
@@ -208,6 +211,11 @@ class Session:
             return
         check_concrete_shapes(compiled.ops, {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds})
         compiled.validated_shapes.add(shapes)
+
+    def _devices(self) -> tuple:
+        from tgc.frontend.config import ConfigProto
+
+        return (self.config or ConfigProto()).device_names()
 
     def _graph_pipeline(self) -> str:
         from tgc.frontend.config import ConfigProto

@@ -126,6 +126,8 @@ def _widen_function(function) -> None:
     function.attributes["function_type"] = ir.TypeAttr.get(
         ir.FunctionType.get([_widened(t) for t in ftype.inputs], [_widened(t) for t in ftype.results])
     )
+    if not len(function.regions[0].blocks):  # a declaration (the runtime's transfer functions)
+        return
     for arg in function.regions[0].blocks[0].arguments:
         arg.set_type(_widened(arg.type))
     for operation in _all_ops(function):

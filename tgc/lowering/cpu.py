@@ -22,7 +22,7 @@ CPU_PIPELINE = (
     "canonicalize,"
     "func.func(linalg-fuse-elementwise-ops),"
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},"
-    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+    "buffer-deallocation-pipeline,convert-bufferization-to-memref,tgc-widen-i1-memrefs,"
     "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
     "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
@@ -51,6 +51,23 @@ def jit(module: ir.Module, function: str = "main", opt_level: int = 3):
     if not address:
         raise RuntimeError(f"compiled module has no function '{function}'")
     return engine, address
+
+
+def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: int = 3):
+    """JIT-compiles the module with ``symbols`` (name -> ctypes function) provided to it; returns the
+    engine and the address of each function's packed C interface."""
+    import ctypes
+
+    engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
+    for name, fn in symbols.items():
+        engine.raw_register_runtime(name, ctypes.cast(fn, ctypes.c_void_p))
+    addresses = {}
+    for name in functions:
+        address = engine.raw_lookup(f"_mlir_ciface_{name}")
+        if not address:
+            raise RuntimeError(f"compiled module has no function '{name}'")
+        addresses[name] = address
+    return engine, addresses
 
 
 def lower_to_llvm(module: ir.Module, **kwargs) -> None:

@@ -13,9 +13,12 @@ PASSES = {
     "tgc-simplify": ("tgc.passes.simplify", "SimplifyPass"),
     "tgc-cse": ("tgc.passes.cse", "CsePass"),
     "tgc-dce": ("tgc.passes.dce", "DcePass"),
+    "tgc-place": ("tgc.passes.place", "PlacePass"),
+    "tgc-partition": ("tgc.passes.partition", "PartitionPass"),
     "tgc-lower-variables": ("tgc.passes.lower_variables", "LowerVariablesPass"),
     "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
     "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
+    "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
 }
 
 

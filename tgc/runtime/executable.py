@@ -51,7 +51,7 @@ class Executable:
         keep = []
         desc = self._in_desc
         for (dtype, rank), off, a in zip(self.inputs, self._in_offsets, arrays):
-            a = np.ascontiguousarray(a, dtype=dtype)
+            a = np.asarray(a, dtype=dtype, order="C")
             keep.append(a)
             p = a.ctypes.data
             desc[off] = p

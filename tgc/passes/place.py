@@ -1,0 +1,178 @@
+"""tgc-place: gives every tgc op a device, as TensorFlow's placer does.
+
+Runs after the graph passes, before tgc-partition. Rules, in order:
+1. a variable and all its reads and assigns share one device (colocation), honouring any request on them;
+2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
+   `/device:CPU:1`) restricts it to the matching available devices;
+3. only devices whose kind can run the op qualify (asked of tgc/lowering/targets.py);
+   with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped instead;
+4. among what remains, the white paper's greedy heuristic: the device where the op would finish first,
+   counting its estimated compute time (from shapes, at a per-kind speed) and the transfer of inputs
+   that live on other devices.
+A request that no available device satisfies is an error naming the op, its request and the devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from mlir import ir
+
+from tgc.dialect.attrs import spec_of_type
+from tgc.dialect.builder import decode_attrs
+from tgc.dialect.registry import REGISTRY
+from tgc.frontend.devices import DeviceSpec
+from tgc.lowering.targets import can_run
+from tgc.passes.base import ModulePass, body_ops, functions
+
+DEFAULT_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
+FLOPS_PER_SECOND = {"CPU": 2e10, "GPU": 5e12, "ACCEL": 1e13}
+TRANSFER_BYTES_PER_SECOND = 1e10
+TRANSFER_LATENCY = 2e-5
+UNKNOWN_DIM_GUESS = 64  # an unknown (batch) dim counts as this many for cost estimates
+
+_VARIABLE_OPS = ("tgc.variable", "tgc.read_variable", "tgc.assign", "tgc.assign_add", "tgc.assign_sub")
+
+
+def full_device_name(text: str) -> str:
+    """A device name with every field: /job:localhost/replica:0/task:0/device:CPU:0."""
+    spec = DeviceSpec.from_string(text)
+    defaults = DeviceSpec("localhost", 0, 0, "CPU", 0)
+    return defaults.merge(spec).to_string()
+
+
+def matches(request: DeviceSpec, device: DeviceSpec) -> bool:
+    """Every field the request sets equals the device's."""
+    return all(
+        getattr(request, f) is None or getattr(request, f) == getattr(device, f)
+        for f in ("job", "replica", "task", "device_type", "device_index")
+    )
+
+
+def _elements(value: ir.Value) -> int:
+    spec = spec_of_type(value.type)
+    return int(np.prod([UNKNOWN_DIM_GUESS if d is None else d for d in spec.shape])) if spec.shape else 1
+
+
+def _bytes(value: ir.Value) -> int:
+    from tgc.dialect.types import numpy_dtype
+
+    return _elements(value) * numpy_dtype(spec_of_type(value.type).dtype).itemsize
+
+
+def estimated_flops(operation) -> float:
+    """The registry's cost rule when the op has one, else one flop per element touched."""
+    opdef = REGISTRY.get(operation.name[4:])
+    operands = [spec_of_type(v.type) for v in operation.operands]
+    results = [spec_of_type(v.type) for v in operation.results]
+    if opdef is not None and opdef.flops is not None:
+        guess = lambda s: type(s)(tuple(UNKNOWN_DIM_GUESS if d is None else d for d in s.shape), s.dtype)
+        return float(opdef.flops([guess(s) for s in operands], [guess(s) for s in results], decode_attrs(operation, opdef)))
+    return float(sum(_elements(v) for v in list(operation.operands) + list(operation.results)))
+
+
+class _Placer:
+    def __init__(self, pass_, devices, soft=False):
+        self.pass_ = pass_
+        self.devices = devices  # [(full name, DeviceSpec)]
+        self.soft = soft  # allow_soft_placement: an unsatisfiable request falls back to any device
+
+    def candidates(self, operation, requests):
+        kinds_ok = [(n, d) for n, d in self.devices if can_run(operation.name[4:], d.device_type)]
+        if not kinds_ok:
+            self.pass_.fail(operation, f"no available device can run '{operation.name}'; available: {self._names()}")
+        chosen = kinds_ok
+        for text in requests:
+            request = DeviceSpec.from_string(text)
+            narrowed = [(n, d) for n, d in chosen if matches(request, d)]
+            if not narrowed and self.soft:
+                continue
+            chosen = narrowed
+            if not chosen:
+                self.pass_.fail(
+                    operation,
+                    f"cannot place '{operation.name}' on requested device '{text}': "
+                    f"available devices that can run it are {[n for n, _ in kinds_ok]}",
+                )
+        return chosen
+
+    def _names(self):
+        return [n for n, _ in self.devices]
+
+
+def _requested(operation) -> str:
+    return ir.StringAttr(operation.attributes["device"]).value if "device" in operation.attributes else ""
+
+
+def _set_device(operation, name: str) -> None:
+    operation.attributes["device"] = ir.StringAttr.get(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacePass(ModulePass):
+    """Assigns a device to every tgc op (scopes, colocation, kernels, then a cost model)."""
+
+    name = "tgc-place"
+    devices: tuple = (DEFAULT_DEVICE,)
+    soft: bool = False
+
+    def run(self, module: ir.Module) -> None:
+        devices = [(full_device_name(d), DeviceSpec.from_string(full_device_name(d))) for d in self.devices]
+        placer = _Placer(self, devices, self.soft)
+        variables = self._place_variables(module, placer)
+        for function in functions(module):
+            self._place_function(function, placer, variables)
+
+    def _variable_members(self, module) -> dict:
+        members: dict = {}
+        for op in module.body.operations:
+            if op.operation.name == "tgc.variable":
+                members.setdefault(decode_attrs(op.operation)["sym_name"], []).append(op.operation)
+        for function in functions(module):
+            for op in body_ops(function):
+                if op.name in _VARIABLE_OPS:
+                    members.setdefault(decode_attrs(op)["var"], []).append(op)
+        return members
+
+    def _place_variables(self, module, placer) -> dict:
+        """Colocation: one device per variable, satisfying every request made on any of its ops."""
+        placed = {}
+        for name, ops in self._variable_members(module).items():
+            requests = [r for r in (_requested(op) for op in ops) if r]
+            anchor = next((op for op in ops if _requested(op)), ops[0])
+            device = placer.candidates(anchor, requests)[0][0]
+            for op in ops:
+                _set_device(op, device)
+            placed[name] = device
+        return placed
+
+    def _place_function(self, function, placer, variables) -> None:
+        ready = {name: 0.0 for name, _ in placer.devices}
+        finish: dict = {}  # value -> (device, time)
+        for op in body_ops(function):
+            if not op.name.startswith("tgc."):
+                continue
+            if op.name in _VARIABLE_OPS:
+                device = variables[decode_attrs(op)["var"]]
+                options = [(device, None)]
+            else:
+                options = placer.candidates(op, [r for r in [_requested(op)] if r])
+            best = min(options, key=lambda nd: self._finish_time(op, nd[0], ready, finish))
+            end = self._finish_time(op, best[0], ready, finish)
+            ready[best[0]] = end
+            _set_device(op, best[0])
+            for r in op.results:
+                finish[r] = (best[0], end)
+
+    @staticmethod
+    def _finish_time(op, device, ready, finish) -> float:
+        start = ready[device]
+        for v in op.operands:
+            if v in finish:
+                src, t = finish[v]
+                if src != device:
+                    t += TRANSFER_LATENCY + _bytes(v) / TRANSFER_BYTES_PER_SECOND
+                start = max(start, t)
+        kind = DeviceSpec.from_string(device).device_type
+        return start + estimated_flops(op) / FLOPS_PER_SECOND.get(kind, 1e10)
