@@ -11,12 +11,18 @@ from tgc.dialect.registry import load_all_ops
 from tgc.passes import PASSES, pass_help
 from tgc.tools.cli import main
 
-GOOD = """\
-func.func @f(%x: tensor<?x3xf32>, %b: tensor<3xf32>) -> tensor<?x3xf32> {
-  %0 = "tgc.add"(%x, %b) : (tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>
-  return %0 : tensor<?x3xf32>
-}
-"""
+
+
+def one_op(args: str, op: str, result: str) -> str:
+    """A function whose only op, ``%0 = <op>``, sits on line 2 at column 8."""
+    return f"func.func @f({args}) -> {result} {{\n  %0 = {op}\n  return %0 : {result}\n}}\n"
+
+
+GOOD = one_op(
+    "%x: tensor<?x3xf32>, %b: tensor<3xf32>",
+    '"tgc.add"(%x, %b) : (tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>',
+    "tensor<?x3xf32>",
+)
 
 
 def run(args, input=None):
@@ -40,49 +46,56 @@ def assert_user_error(result, pattern):
 
 
 def test_parse_error_has_file_line_col_and_caret(tmp_path):
-    path = write(tmp_path, 'func.func @f(%x: tensor<2xf32>) {\n  %0 = "tgc.negative"(%x, ) : (tensor<2xf32>) -> tensor<2xf32>\n  return\n}\n')
+    source_line = '  %0 = "tgc.negative"(%x, ) : (tensor<2xf32>) -> tensor<2xf32>'
+    path = write(tmp_path, "func.func @f(%x: tensor<2xf32>) {\n" + source_line + "\n  return\n}\n")
     result = run(["opt", path])
     assert_user_error(result, r"^.*input\.mlir:2:26: error: expected SSA operand$")
     lines = result.stderr.splitlines()
-    assert lines[1] == '  %0 = "tgc.negative"(%x, ) : (tensor<2xf32>) -> tensor<2xf32>'
-    assert lines[2] == " " * 25 + "^"
+    assert lines[1:3] == [source_line, " " * 25 + "^"]
     assert result.stdout == ""
 
 
 def test_irdl_missing_attribute(tmp_path):
-    path = write(tmp_path, GOOD.replace('"tgc.add"(%x, %b)', '"tgc.reduce_sum"(%x) {axes = array<i64: 0>}')
-                 .replace("(tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>", "(tensor<?x3xf32>) -> tensor<?x3xf32>"))
-    result = run(["opt", path])
-    assert_user_error(result, r"input\.mlir:2:8: error: 'tgc\.reduce_sum' op attribute \"keepdims\" is expected but not provided")
+    op = '"tgc.reduce_sum"(%x) {axes = array<i64: 0>} : (tensor<2x3xf32>) -> tensor<3xf32>'
+    result = run(["opt", write(tmp_path, one_op("%x: tensor<2x3xf32>", op, "tensor<3xf32>"))])
+    assert_user_error(
+        result, r"input\.mlir:2:8: error: 'tgc\.reduce_sum' op attribute \"keepdims\" is expected but not provided"
+    )
 
 
 def test_irdl_wrong_attribute_kind(tmp_path):
-    text = ('func.func @f(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {\n'
-            '  %0 = "tgc.matmul"(%a, %b) {transpose_a = "no", transpose_b = false} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>\n'
-            '  return %0 : tensor<2x4xf32>\n}\n')
+    op = ('"tgc.matmul"(%a, %b) {transpose_a = "no", transpose_b = false} '
+          ": (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>")
+    text = one_op("%a: tensor<2x3xf32>, %b: tensor<3x4xf32>", op, "tensor<2x4xf32>")
     result = run(["opt", write(tmp_path, text)])
-    assert_user_error(result, r"input\.mlir:2:8: error: expected base attribute 'builtin\.integer' but got 'builtin\.string'")
+    assert_user_error(
+        result, r"input\.mlir:2:8: error: expected base attribute 'builtin\.integer' but got 'builtin\.string'"
+    )
 
 
 def test_verify_broadcast_mismatch(tmp_path):
     path = write(tmp_path, GOOD.replace("tensor<3xf32>", "tensor<4xf32>"))
-    result = run(["opt", path])
-    assert_user_error(result, r"input\.mlir:2:8: error: 'tgc\.add' shapes \(\?, 3\) and \(4,\) are not broadcast-compatible$")
+    assert_user_error(
+        run(["opt", path]),
+        r"input\.mlir:2:8: error: 'tgc\.add' shapes \(\?, 3\) and \(4,\) are not broadcast-compatible$",
+    )
 
 
 def test_verify_error_at_graph_location(tmp_path):
     # Ops emitted from a graph carry loc("scope/op"("file.py":line:0)): the error names both.
-    text = GOOD.replace("-> tensor<?x3xf32>\n  return", '-> tensor<?x4xf32> loc("dense/add"("model.py":7:0))\n  return') \
-               .replace("return %0 : tensor<?x3xf32>", "return %0 : tensor<?x4xf32>").replace(") -> tensor<?x3xf32> {", ") -> tensor<?x4xf32> {")
-    result = run(["opt", write(tmp_path, text)])
-    assert_user_error(result, r"^model\.py:7:0: 'dense/add': error: 'tgc\.add' result #0 expected type 'tensor<\?x3xf32>' but got 'tensor<\?x4xf32>'$")
+    op = '"tgc.relu"(%x) : (tensor<?x3xf32>) -> tensor<?x4xf32> loc("dense/Relu"("model.py":7:0))'
+    result = run(["opt", write(tmp_path, one_op("%x: tensor<?x3xf32>", op, "tensor<?x4xf32>"))])
+    assert_user_error(
+        result,
+        r"^model\.py:7:0: 'dense/Relu': error: 'tgc\.relu' result #0 expected type 'tensor<\?x3xf32>' "
+        r"but got 'tensor<\?x4xf32>'$",
+    )
 
 
 def test_pass_failure_is_located(tmp_path):
-    text = ('func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n'
-            '  %a = "tgc.assign"(%x) {var = @missing} : (tensor<2xf32>) -> tensor<2xf32>\n'
-            '  return %a : tensor<2xf32>\n}\n')
-    result = run(["opt", write(tmp_path, text), "-p", "tgc-lower-variables"])
+    op = '"tgc.assign"(%x) {var = @missing} : (tensor<2xf32>) -> tensor<2xf32>'
+    path = write(tmp_path, one_op("%x: tensor<2xf32>", op, "tensor<2xf32>"))
+    result = run(["opt", path, "-p", "tgc-lower-variables"])
     assert_user_error(result, r"input\.mlir:2:8: error: 'tgc\.assign' refers to undeclared variable 'missing'")
 
 
@@ -130,11 +143,10 @@ def test_unwritable_output(tmp_path):
 
 
 def test_split_input_keeps_file_line_numbers_and_goes_on_after_errors(tmp_path):
-    bad_dtype = GOOD.replace("f32", "i32").replace('"tgc.add"', '"tgc.tanh"').replace("(%x, %b)", "(%x)") \
-                    .replace("(tensor<?x3xi32>, tensor<3xi32>)", "(tensor<?x3xi32>)")
+    bad_dtype = one_op("%x: tensor<3xi32>", '"tgc.tanh"(%x) : (tensor<3xi32>) -> tensor<3xi32>', "tensor<3xi32>")
     text = GOOD + "\n// -----\n\n" + bad_dtype + "// -----\n" + GOOD.replace("@f", "@g")
     result = run(["opt", write(tmp_path, text), "--split-input-file"])
-    # The bad op is on line 9 of the file: 4 lines of GOOD, a blank, the marker, a blank, its func line.
+    # The bad op is on line 9: 4 lines of GOOD, a blank, the marker, a blank, its func line.
     assert_user_error(result, r"input\.mlir:9:8: error: 'tgc\.tanh' dtype int32 is not supported")
     chunks = result.stdout.split("// -----\n")
     assert len(chunks) == 3

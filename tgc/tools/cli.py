@@ -19,6 +19,7 @@ import click
 SPLIT_MARKER = re.compile(r"^[ \t]*// -----[ \t]*$", re.MULTILINE)
 CHUNK_SEPARATOR = "// -----\n"
 _FILE_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
+PARSER_FILE = "-"  # the file name ir.Module.parse gives every location it makes
 
 
 @dataclass
@@ -63,10 +64,13 @@ class Reporter:
             self._diagnostic(diag, source)
 
     def _diagnostic(self, diag, source: Source) -> None:
-        severity = str(diag.severity).rsplit(".", 1)[-1].lower()
-        self.emit(where_of(diag.location, source.name), severity, diag.message, source)
+        self.emit(where_of(diag.location, source.name), severity_of(diag), diag.message, source)
         for note in diag.notes:  # notes show no source line, as in mlir-opt
             self.emit(where_of(note.location, source.name), "note", note.message)
+
+
+def severity_of(diag) -> str:
+    return str(diag.severity).rsplit(".", 1)[-1].lower()  # DiagnosticSeverity.ERROR -> error
 
 
 def where_of(location, fallback: str) -> str:
@@ -110,9 +114,6 @@ def split_chunks(name: str, text: str, split: bool) -> list[Source]:
         start = marker.end() + 1  # the chunk starts after the marker line's newline
     chunks.append((start, len(text)))
     return [Source(name, "\n" * text.count("\n", 0, s) + text[s:e], lines) for s, e in chunks]
-
-
-PARSER_FILE = "-"  # the file name ir.Module.parse gives every location it makes
 
 
 def parse_module(source: Source):
@@ -170,10 +171,10 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
     from tgc.passes.base import PassFailure
     from tgc.passes.verify import VerifyPass
 
+    timing = [] if options.timing else None
     try:
         module = parse_module(source)
         VerifyPass().run(module)
-        timing = [] if options.timing else None
         pipeline.run(
             module,
             print_after_all=options.print_after_all,
@@ -225,12 +226,14 @@ def main():
 
 @main.command("opt")
 @click.argument("input_path", metavar="[INPUT|-]", default="-")
-@click.option("-p", "--pass-pipeline", "spec", default="", help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.")
+@click.option("-p", "--pass-pipeline", "spec", default="",
+              help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.")
 @click.option("--split-input-file", is_flag=True, help="Process each '// -----' chunk independently.")
 @click.option("--print-pipeline", is_flag=True, help="Print the pipeline as it will run, then exit.")
 @click.option("--list-passes", is_flag=True, help="List the tgc passes, then exit.")
 @click.option("--print-ir-after-all", is_flag=True, help="Print the IR to stderr after every stage.")
-@click.option("--print-ir-after-change", is_flag=True, help="Print the IR to stderr after stages that change it.")
+@click.option("--print-ir-after-change", is_flag=True,
+              help="Print the IR to stderr after stages that change it.")
 @click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
 @click.option("-o", "output", default="-", help="Output file ('-' is stdout).")
 def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_ir_after_all,
@@ -240,7 +243,7 @@ def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_i
     tgc passes and upstream MLIR passes mix freely in one pipeline.
     """
     from tgc.passes import pass_help
-    from tgc.passes.pipeline import Pipeline, PipelineError
+    from tgc.passes.pipeline import Pipeline
 
     if list_passes:
         for name, doc in pass_help().items():
@@ -248,8 +251,8 @@ def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_i
         return
     try:
         pipeline = Pipeline(spec)
-    except (PipelineError, KeyError) as exc:
-        fail(_pipeline_message(exc))
+    except ValueError as exc:  # PipelineError, or an option value of the wrong type
+        fail(str(exc).strip())
     if print_pipeline:
         click.echo(pipeline.spec())
         return
@@ -262,12 +265,6 @@ def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_i
     _write_output(output, CHUNK_SEPARATOR.join(r if r is not None else "" for r in results))
     if errors:
         sys.exit(1)
-
-
-def _pipeline_message(exc) -> str:
-    if isinstance(exc, KeyError):  # a tgc pass name the registry lost, should PASSES and files disagree
-        return f"unknown pass '{exc.args[0]}'"
-    return str(exc)
 
 
 def _run_all(sources: list, pipeline, options: OptOptions) -> tuple[list, int]:
@@ -288,7 +285,7 @@ def _run_all(sources: list, pipeline, options: OptOptions) -> tuple[list, int]:
 
 
 def _print_loose(diag, reporter: Reporter) -> bool:
-    reporter.emit(where_of(diag.location, "tgc opt"), str(diag.severity).rsplit(".", 1)[-1].lower(), diag.message)
+    reporter.emit(where_of(diag.location, "tgc opt"), severity_of(diag), diag.message)
     return True
 
 
