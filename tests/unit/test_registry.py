@@ -35,13 +35,17 @@ def _reference(opdef, attrs, arrays) -> list:
     return [np.asarray(r) for r in opdef.evaluate([a.copy() for a in arrays], attrs)]
 
 
+# By float width: half precision keeps ~3 digits, single ~7, double ~16.
+_TOLERANCE = {2: dict(rtol=1e-2, atol=1e-2), 4: dict(rtol=1e-5, atol=1e-6), 8: dict(rtol=1e-10, atol=1e-12)}
+
+
 def _assert_same(got, want, what):
     assert len(got) == len(want), f"{what}: {len(got)} results but the reference has {len(want)}"
     for k, (g, w) in enumerate(zip(got, want)):
         assert g.dtype == w.dtype, f"{what} result {k}: dtype {g.dtype}, reference {w.dtype}"
         assert g.shape == w.shape, f"{what} result {k}: shape {g.shape}, reference {w.shape}"
         if w.dtype.name in FLOAT_DTYPES:
-            tol = dict(rtol=1e-5, atol=1e-6) if w.dtype.itemsize <= 4 else dict(rtol=1e-10, atol=1e-12)
+            tol = _TOLERANCE[w.dtype.itemsize]
             np.testing.assert_allclose(g, w, **tol, err_msg=f"{what} result {k}")
         else:
             np.testing.assert_array_equal(g, w, err_msg=f"{what} result {k}")

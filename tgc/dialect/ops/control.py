@@ -6,13 +6,15 @@ replaced by the ``tgc-autodiff`` pass with the backward graph built from the reg
 
 from __future__ import annotations
 
-from tgc.dialect.registry import NOT_DIFFERENTIABLE, ShapeError, op
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Sample, ShapeError, op
 from tgc.dialect.types import format_shape
 
 
 @op("no_op", tf_type="NoOp", results=0)
 class NoOp:
     """Does nothing; fetched for its control dependencies (`tf.no_op`, `tf.group`)."""
+
+    samples = (Sample(()),)  # no operands, no results: it compiles to an empty function
 
     def infer():
         return []

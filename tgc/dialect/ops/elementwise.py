@@ -103,7 +103,8 @@ _LOGIC_SAMPLES = (
 )
 _SELECT_SAMPLES = (
     Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "float32", "float32")),
-    Sample(((3,), (2, 3), ()), dtypes=("bool", "float32", "float32")),  # condition and y broadcast
+    Sample(((3,), (2, 3), ()), dtypes=("bool", "float32", "float32"),  # condition and y broadcast
+           values=(np.array([True, False, True]),)),  # both branches taken, so both get a gradient
     Sample(((4, 1), (4, 3), (3,)), dtypes=("bool", "float32", "float32"), dynamic=((0, 0), (1, 0))),
     Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "int32", "int32"), int_high=10),
     Sample(((2, 3), (2, 3), (2, 3)), dtypes="bool"),

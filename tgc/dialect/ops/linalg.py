@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgc.dialect.registry import Attr, ShapeError, op
+from tgc.dialect.registry import Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import NUMERIC_DTYPES, same_dtype, spec
 from tgc.dialect.types import format_shape
 
@@ -13,6 +13,16 @@ from tgc.dialect.types import format_shape
     attrs={"transpose_a": Attr("bool", False), "transpose_b": Attr("bool", False)})
 class MatMul:
     """Matrix product of two rank-2 tensors, either transposed first (`tf.matmul`)."""
+
+    samples = (  # all four transpose combinations, an unknown batch, integers
+        Sample(((3, 4), (4, 2))),
+        Sample(((4, 3), (4, 2)), attrs={"transpose_a": True}),
+        Sample(((3, 4), (2, 4)), attrs={"transpose_b": True}),
+        Sample(((4, 3), (2, 4)), attrs={"transpose_a": True, "transpose_b": True}),
+        Sample(((5, 4), (4, 3)), dynamic=((0, 0),)),
+        Sample(((4, 5), (3, 4)), attrs={"transpose_a": True, "transpose_b": True}, dynamic=((0, 1), (1, 0))),
+        Sample(((2, 3), (3, 4)), dtypes="int32", int_high=5),
+    )
 
     def infer(a, b, transpose_a, transpose_b):
         dtype = same_dtype(a, b, allowed=NUMERIC_DTYPES)

@@ -8,10 +8,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import NUMERIC_DTYPES, normalize_axes, normalize_axis, same_dtype, spec
 
 _REDUCE_ATTRS = {"axes": Attr("ints"), "keepdims": Attr("bool", False)}
+
+# Samples for the registry-wide tests: several axes, keepdims, all axes, negative axes, unknown batch.
+# Floats are random, so the extremum of every slice is unique (no ties for reduce_max/min gradients).
+_REDUCE_SAMPLES = (
+    Sample(((3, 4, 5),), attrs={"axes": [0, 2]}),
+    Sample(((3, 4, 5),), attrs={"axes": [1], "keepdims": True}),
+    Sample(((3, 4),), attrs={"axes": [0, 1]}),
+    Sample(((2, 3, 4),), attrs={"axes": [-1, 0], "keepdims": True}),
+    Sample(((5, 3),), attrs={"axes": [-1]}, dynamic=((0, 0),)),
+    Sample(((6, 3),), attrs={"axes": [0]}, dynamic=((0, 0),)),  # reduce over the unknown dim
+    Sample(((3, 4),), dtypes="int32", attrs={"axes": [1]}, int_high=5),
+)
+# argmax/argmin: distinct values in every slice (the first index wins ties, which samples avoid).
+_ARG_SAMPLES = (
+    Sample(((3, 4),), attrs={"axis": 1}),
+    Sample(((3, 4, 2),), attrs={"axis": 0, "output_type": "int32"}),
+    Sample(((5, 3),), attrs={"axis": -1}, dynamic=((0, 0),)),
+    Sample(((5, 3),), attrs={"axis": 0}, dynamic=((0, 0),)),
+    Sample(((2, 4),), dtypes="int32", attrs={"axis": 1},
+           values=(np.array([[3, 1, 4, 0], [2, 7, 5, 6]], np.int32),)),
+)
 
 
 def _reduced_shape(shape, axes, keepdims):
@@ -48,6 +69,8 @@ def _keep(b, g, op):
 class ReduceSum:
     """Sum over axes (`tf.reduce_sum`)."""
 
+    samples = _REDUCE_SAMPLES
+
     infer = _reduce_infer
     eval = _reduce_eval(np.sum)
 
@@ -58,6 +81,8 @@ class ReduceSum:
 @op("reduce_mean", tf_type="Mean", operands=("x",), attrs=_REDUCE_ATTRS)
 class ReduceMean:
     """Mean over axes (`tf.reduce_mean`); integer means truncate."""
+
+    samples = _REDUCE_SAMPLES
 
     infer = _reduce_infer
 
@@ -90,6 +115,8 @@ def _extremum_grad(b, op, g):
 class ReduceMax:
     """Maximum over axes (`tf.reduce_max`)."""
 
+    samples = _REDUCE_SAMPLES
+
     infer = _reduce_infer
     eval = _reduce_eval(np.max)
     grad = _extremum_grad
@@ -99,6 +126,8 @@ class ReduceMax:
 class ReduceMin:
     """Minimum over axes (`tf.reduce_min`)."""
 
+    samples = _REDUCE_SAMPLES
+
     infer = _reduce_infer
     eval = _reduce_eval(np.min)
     grad = _extremum_grad
@@ -107,6 +136,8 @@ class ReduceMin:
 @op("reduce_prod", tf_type="Prod", operands=("x",), attrs=_REDUCE_ATTRS)
 class ReduceProd:
     """Product over axes (`tf.reduce_prod`)."""
+
+    samples = _REDUCE_SAMPLES
 
     infer = _reduce_infer
     eval = _reduce_eval(np.prod)
@@ -141,6 +172,8 @@ def _arg_infer(x, axis, output_type):
 class ArgMax:
     """Index of the largest value along an axis; the first one on ties (`tf.argmax`)."""
 
+    samples = _ARG_SAMPLES
+
     infer = _arg_infer
 
     def eval(x, axis, output_type):
@@ -153,6 +186,8 @@ class ArgMax:
 class ArgMin:
     """Index of the smallest value along an axis; the first one on ties (`tf.argmin`)."""
 
+    samples = _ARG_SAMPLES
+
     infer = _arg_infer
 
     def eval(x, axis, output_type):
@@ -164,6 +199,12 @@ class ArgMin:
 @op("dim_size", tf_type="Size", operands=("x",), attrs={"axes": Attr("ints")})
 class DimSize:
     """The number of elements across the given axes of x, as a scalar of x's dtype (known at run time)."""
+
+    samples = (
+        Sample(((3, 4, 5),), attrs={"axes": [0, 2]}),
+        Sample(((2, 3),), dtypes="int32", attrs={"axes": [-1]}),
+        Sample(((5, 3),), attrs={"axes": [0, 1]}, dynamic=((0, 0),)),  # counted at run time
+    )
 
     def infer(x, axes):
         normalize_axes(axes, len(x.shape))
