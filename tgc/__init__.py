@@ -43,6 +43,13 @@ def set_random_seed(seed):
 
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
 from tgc.frontend import nn, train  # noqa: E402,F401
+from tgc import initializers, random  # noqa: E402,F401
+from tgc.frontend.random_ops import random_normal, random_uniform, truncated_normal  # noqa: E402,F401
+from tgc.frontend.initializers import (  # noqa: E402,F401
+    constant_initializer, glorot_normal_initializer, glorot_uniform_initializer, ones_initializer,
+    random_normal_initializer, random_uniform_initializer, truncated_normal_initializer,
+    variance_scaling_initializer, zeros_initializer,
+)
 from tgc.frontend import math_ops as math  # noqa: E402,F401
 from tgc.frontend.array_ops import *  # noqa: E402,F401,F403
 from tgc.frontend.array_ops import newaxis, shape, size, rank, slice  # noqa: E402,F401

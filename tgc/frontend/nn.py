@@ -143,3 +143,8 @@ def bias_add(value, bias, data_format=None, name=None):
 def xw_plus_b(x, weights, biases, name=None):
     """matmul(x, weights) + biases."""
     return bias_add(math_ops.matmul(x, weights), biases, name=name or "xw_plus_b")
+
+
+# Convolution, pooling and dropout live with their op families; tgc.nn gathers them as tf.nn does.
+from tgc.frontend.conv_ops import avg_pool, avg_pool2d, conv2d, max_pool, max_pool2d  # noqa: E402,F401
+from tgc.frontend.random_ops import dropout  # noqa: E402,F401
