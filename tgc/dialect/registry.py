@@ -95,6 +95,7 @@ class OpDef:
     doc: str = ""
     samples: tuple = ()
     flops: Callable | None = None  # (operand specs, result specs, attrs) -> estimated flops, for placement
+    scalar_operands: tuple = ()  # operands that must be rank 0: a feed of unknown rank there is a scalar
     num_results_fn: Callable | None = field(default=None, repr=False)
 
     @property
@@ -139,7 +140,8 @@ class OpDef:
 REGISTRY: dict[str, OpDef] = {}
 
 
-def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, module_level=False):
+def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, module_level=False,
+       scalar_operands=()):
     """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``, ``samples``.
 
     A class without ``grad`` is a registration error, so absence is always written down as
@@ -166,6 +168,7 @@ def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, mod
             doc=(cls.__doc__ or "").strip(),
             samples=tuple(vars(cls).get("samples", ())),
             flops=vars(cls).get("flops"),
+            scalar_operands=tuple(scalar_operands),
         )
         REGISTRY[name] = opdef
         return opdef

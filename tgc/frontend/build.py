@@ -22,6 +22,10 @@ def _shape_list(spec: TensorSpec) -> str:
 
 
 def _infer(opdef, specs, attrs, name):
+    # An operand the op requires to be a scalar is one, whatever rank its placeholder left open
+    # (TF1 programs write `keep_prob = tf.placeholder(tf.float32)`); the feed is checked at run time.
+    specs = [TensorSpec((), s.dtype) if s.shape is None and n in opdef.scalar_operands else s
+             for s, n in zip(specs, opdef.operands)]
     if any(s.shape is None for s in specs):
         return _infer_unknown_rank(opdef, specs, attrs)
     try:

@@ -249,7 +249,8 @@ def dropout_mask(keep_prob, u):
     return np.floor(keep_prob + u).astype(u.dtype, copy=False)
 
 
-@op("dropout", tf_type="Dropout", operands=("x", "keep_prob", "step"), stateful=True, attrs=dict(_SEEDS))
+@op("dropout", tf_type="Dropout", operands=("x", "keep_prob", "step"), stateful=True, attrs=dict(_SEEDS),
+    scalar_operands=("keep_prob", "step"))
 class Dropout:
     """Keeps each element with probability keep_prob, scaled by 1/keep_prob (`tf.nn.dropout`)."""
 
