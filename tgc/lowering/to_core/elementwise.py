@@ -82,7 +82,7 @@ def _sigmoid(x):
 
 
 lowers("negative")(_unary(_negf, _negi))
-lowers("abs")(_unary(math.absf, math.absi))
+lowers("abs")(_unary(math.absf, lambda x: arith.maxsi(x, _negi(x))))
 lowers("sign")(_unary(_signf, _signi))
 lowers("square")(_unary(lambda x: arith.mulf(x, x), lambda x: arith.muli(x, x)))
 lowers("sqrt")(_unary(math.sqrt))
