@@ -55,8 +55,10 @@ float64 = DType("float64", "f64", np.float64, True, False)
 int32 = DType("int32", "i32", np.int32, False, True)
 int64 = DType("int64", "i64", np.int64, False, True)
 bool_ = DType("bool", "i1", np.bool_, False, False)
+# Serialized protos (summaries): host values only, produced by host ops and never compiled.
+string = DType("string", "!tgc.string", np.object_, False, False)
 
-DTYPES = {d.name: d for d in (float16, bfloat16, float32, float64, int32, int64, bool_)}
+DTYPES = {d.name: d for d in (float16, bfloat16, float32, float64, int32, int64, bool_, string)}
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 _BY_MLIR = {d.mlir: d for d in DTYPES.values()}
 

@@ -191,6 +191,7 @@ class Operation:
         self.device = device
         self.location = user_location()
         self.variable = None  # the Variable this op reads or writes, if any
+        self.host_fn = None  # for host ops (summaries): numpy inputs -> the output value, run by Session
         for t in self.inputs:
             t._consumers.append(self)
 

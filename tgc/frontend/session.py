@@ -107,10 +107,14 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         mapper = _FetchMapper(self.graph, fetches)
         feeds = self._normalize_feeds(feed_dict or {})
-        fetch_tensors = _unique([e for e in mapper.elements if isinstance(e, Tensor)])
-        compiled = self._compiled(mapper.elements, fetch_tensors, feeds)
-        results = self._execute(compiled, feeds)
-        by_tensor = dict(zip(compiled.fetches, results))
+        host_ops, device_elements = _split_host(mapper.elements, feeds)
+        by_tensor = dict(feeds)
+        if device_elements:
+            fetch_tensors = _unique([e for e in device_elements if isinstance(e, Tensor)])
+            compiled = self._compiled(device_elements, fetch_tensors, feeds)
+            by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
+        for op in host_ops:
+            by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
         values = [by_tensor[e] if isinstance(e, Tensor) else None for e in mapper.elements]
         return mapper.build(values)
 
@@ -164,6 +168,11 @@ class Session:
         fed_set = set(fed)
         ops = prune(fetch_ops, fed_set)
         ops = [op for op in ops if not (all(t in fed_set for t in op.outputs) and op.outputs)]
+        for op in ops:
+            if op.host_fn is not None:
+                user = next((o.name for o in ops if any(t.op is op for t in o.inputs)), "another op")
+                raise TypeError(
+                    f"'{op.name}' ({op.type}) runs on the host: it can be fetched or merged, not used by '{user}'")
         placeholders = [op for op in ops if op.opdef is None]
         if rng is not None and rng in placeholders:
             placeholders.remove(rng)
@@ -232,6 +241,28 @@ class Session:
 
     def is_initialized(self, variable) -> bool:
         return variable._name in self._variables
+
+
+def _split_host(elements, feeds):
+    """Host ops (summaries) among the fetches, in dependency order, and what the device must compute:
+    the other fetches plus every input of a host op."""
+    host, device, seen = [], [], set()
+
+    def visit(element):
+        op = element.op if isinstance(element, Tensor) else element
+        if (isinstance(element, Tensor) and element in feeds) or op.host_fn is None:
+            device.append(element)
+            return
+        if op in seen:
+            return
+        seen.add(op)
+        for t in op.inputs:
+            visit(t)
+        host.append(op)
+
+    for element in elements:
+        visit(element)
+    return host, device
 
 
 def check_concrete_shapes(ops, specs: dict) -> None:
