@@ -60,13 +60,16 @@ def encode_attrs(opdef, values: dict) -> dict:
 class IRBuilder:
     """Creates tgc ops before ``anchor`` (an ir.Operation) or at an insertion point, at ``loc``."""
 
-    def __init__(self, ip: ir.InsertionPoint, loc: ir.Location):
+    def __init__(self, ip: ir.InsertionPoint, loc: ir.Location, device: ir.Attribute | None = None):
         self.ip = ip
         self.loc = loc
+        self.device = device  # a requested device the created ops inherit
 
     @classmethod
     def before(cls, operation: ir.Operation) -> "IRBuilder":
-        return cls(ir.InsertionPoint(operation), operation.location)
+        """Builds in place of ``operation``: its location, and its requested device if it has one."""
+        device = operation.attributes["device"] if "device" in operation.attributes else None
+        return cls(ir.InsertionPoint(operation), operation.location, device)
 
     def op(self, name: str, *operands, **attrs):
         opdef = REGISTRY[name]
@@ -81,6 +84,8 @@ class IRBuilder:
             loc=self.loc,
             ip=self.ip,
         )
+        if self.device is not None:
+            created.attributes["device"] = self.device
         outs = [Val(r, s) for r, s in zip(created.results, specs)]
         return outs[0] if len(outs) == 1 else outs
 

@@ -64,7 +64,7 @@ def _variables_of(ops) -> list:
         v = op.variable
         if v is not None and v._name not in seen:
             seen.add(v._name)
-            out.append((v._name, v._spec))
+            out.append((v._name, v._spec, v.device))
     return out
 
 
@@ -97,7 +97,8 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
             run_pipeline(module, cpu.LOWER_PIPELINE)
             layout = _partition_layout(module)
             run_pipeline(module, cpu.CPU_PIPELINE)
-            run = _load(module, layout, keys, transfers, feeds, signature, dict(_variables_of(ops)))
+            var_specs = {name: spec for name, spec, _ in _variables_of(ops)}
+            run = _load(module, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:

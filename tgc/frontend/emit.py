@@ -88,8 +88,14 @@ def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
         shapes = ", ".join(v.spec.describe() for v in inputs)
         filename, line = operation.location
         raise EmitError(f"{filename}:{line}: '{operation.name}' ({opdef.tf_type}): {exc} (inputs: {shapes})") from None
+    created = _defining_op(out, ip)
     if operation.device:
-        _defining_op(out, ip).attributes["device"] = ir.StringAttr.get(operation.device)
+        created.attributes["device"] = ir.StringAttr.get(operation.device)
+    if operation.control_inputs:
+        # Control edges travel as the names of the ops to wait for; within a device program order
+        # already honours them, and tgc-partition turns the cross-device ones into send/recv pairs.
+        created.attributes["control_deps"] = ir.ArrayAttr.get(
+            [ir.StringAttr.get(c.name) for c in operation.control_inputs])
     outs = [] if opdef.results == 0 else (out if isinstance(out, list) else [out])
     for tensor, val in zip(operation.outputs, outs):
         values.setdefault(tensor, val)
@@ -105,11 +111,13 @@ def _defining_op(out, ip: ir.InsertionPoint):
 
 
 def emit_variables(module: ir.Module, variables: list) -> None:
-    """Declares each variable (name, TensorSpec) at the top of the module body."""
+    """Declares each variable (name, TensorSpec, requested device) at the top of the module body."""
     opdef = REGISTRY["variable"]
     first = module.body.operations[0] if len(module.body.operations) else None
-    for name, spec in variables:
+    for name, spec, device in variables:
         attrs = encode_attrs(opdef, {"sym_name": name, "shape": list(spec.shape), "dtype": spec.dtype})
+        if device:
+            attrs["device"] = ir.StringAttr.get(device)
         ip = ir.InsertionPoint(first) if first is not None else ir.InsertionPoint(module.body)
         ir.Operation.create("tgc.variable", results=[], operands=[], attributes=attrs, loc=ir.Location.name(name), ip=ip)
 

@@ -2,7 +2,9 @@
 
 Runs after tgc-place. Every cut edge gets one ``tgc.send`` on the producing device and one
 ``tgc.recv`` on the consuming device — one pair per (tensor, destination device), however many
-consumers — keyed ``tensor;source device;destination device``. Each partition takes all of the
+consumers — keyed ``tensor;source device;destination device``. A control edge between devices
+(``control_deps``) becomes a pair carrying a token, keyed ``^op;source;destination``, sent after the
+op runs and received before the dependent op. Each partition takes all of the
 original function's arguments (the host feeds every device) and returns the fetches it computes;
 ``tgc.device``, ``tgc.partition_of`` and ``tgc.fetch_indices`` on each partition tell the runtime how
 to run them and put the results back in order. Ops keep their program order, so every partition
@@ -24,14 +26,24 @@ def op_device(operation) -> str:
     return ir.StringAttr(operation.attributes["device"]).value if "device" in operation.attributes else ""
 
 
+def op_name(operation) -> str:
+    """The graph name of an op, from its name location."""
+    text = str(operation.location)
+    return text[5:].split('"', 1)[0] if text.startswith('loc("') else operation.name
+
+
+def control_deps(operation) -> list:
+    if "control_deps" not in operation.attributes:
+        return []
+    return [ir.StringAttr(a).value for a in ir.ArrayAttr(operation.attributes["control_deps"])]
+
+
 def tensor_name(value: ir.Value) -> str:
     """``scope/Op:index`` from the producing op's name location, as TensorFlow names tensors."""
     owner = value.owner
     operation = owner.operation if hasattr(owner, "operation") else owner
-    text = str(operation.location)
-    name = text[5:].split('"', 1)[0] if text.startswith('loc("') else operation.name
     index = list(operation.results).index(value) if len(operation.results) > 1 else 0
-    return f"{name}:{index}"
+    return f"{op_name(operation)}:{index}"
 
 
 class _Partitions:
@@ -44,6 +56,7 @@ class _Partitions:
         self.blocks: dict = {}
         self.functions: dict = {}
         self.received: dict = {}  # (value, device) -> value on that device
+        self.signalled: set = set()  # (op name, device) pairs whose control edge is already carried
         self.next_key = 0
 
     def block(self, device: str):
@@ -69,17 +82,32 @@ class _Partitions:
             self.received[(value, device)] = self._transfer(value, source, device)
         return self.received[(value, device)]
 
-    def _transfer(self, value, source: str, device: str) -> ir.Value:
-        key = f"{tensor_name(value)};{source};{device}"
+    def control_edge(self, producer, source: str, device: str, loc) -> None:
+        """Makes ``device`` wait until ``producer`` has run on ``source``: a token sent right after it."""
+        name = op_name(producer)
+        if (name, device) in self.signalled:
+            return
+        self.signalled.add((name, device))
+        from tgc.dialect.builder import IRBuilder
+
+        token = IRBuilder(ir.InsertionPoint.after(producer), loc).constant(0, dtype="int32")
+        token.value.owner.attributes["device"] = encode("str", source)
+        self._transfer(token.value, source, device, key_name=f"^{name}")
+
+    def _transfer(self, value, source: str, device: str, key_name: str | None = None) -> ir.Value:
+        key = f"{key_name or tensor_name(value)};{source};{device}"
         key_id = self.next_key
         self.next_key += 1
         common = {
             "key": encode("str", key), "key_id": encode("int", key_id),
             "src_device": encode("str", source), "dst_device": encode("str", device),
         }
-        loc = value.owner.location if not isinstance(value.owner, ir.Block) else ir.Location.unknown()
+        producer = value.owner.operation if hasattr(value.owner, "operation") else value.owner
+        loc = producer.location
+        # The send goes right after its producer, never later: a send queued behind a recv of the same
+        # device could wait on a device that waits on it (a deadlock).
         ir.Operation.create("tgc.send", results=[], operands=[value], attributes=dict(common, device=encode("str", source)),
-                            loc=loc, ip=ir.InsertionPoint(self.block(source)))
+                            loc=loc, ip=ir.InsertionPoint.after(producer))
         spec = spec_of_type(value.type)
         recv_attrs = dict(common, shape=encode("ints", [-1 if d is None else d for d in spec.shape]),
                           dtype=encode("dtype", spec.dtype), device=encode("str", device))
@@ -107,10 +135,15 @@ class PartitionPass(ModulePass):
         parts = _Partitions(module, function)
         producers: dict = {}
         ops = body_ops(function)
+        by_name = {op_name(op): op for op in ops[:-1]}
         for op in ops[:-1]:
             device = op_device(op)
             if not device:
                 self.fail(op, f"'{op.name}' has no device; run tgc-place before tgc-partition")
+            for name in control_deps(op):
+                producer = by_name.get(name)  # a dependency that folding removed has no effect left
+                if producer is not None and op_device(producer) != device:
+                    parts.control_edge(producer, op_device(producer), device, op.location)
             block = parts.block(device)
             new_operands = [parts.value_on(v, device, producers) for v in op.operands]
             _append(block, op)

@@ -1,7 +1,8 @@
 """tgc-place: gives every tgc op a device, as TensorFlow's placer does.
 
 Runs after the graph passes, before tgc-partition. Rules, in order:
-1. a variable and all its reads and assigns share one device (colocation), honouring any request on them;
+1. a variable and all its reads and assigns share one device (colocation), the one its declaration
+   (else its assigns) requests;
 2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
    `/device:CPU:1`) restricts it to the matching available devices;
 3. only devices whose kind can run the op qualify (asked of tgc/lowering/targets.py);
@@ -136,11 +137,16 @@ class PlacePass(ModulePass):
         return members
 
     def _place_variables(self, module, placer) -> dict:
-        """Colocation: one device per variable, satisfying every request made on any of its ops."""
+        """Colocation: one device per variable. The declaration's request decides (else its assigns');
+        reads made under another device scope are colocated anyway, and their value travels to their
+        consumers, as TensorFlow's `read_value` identity does."""
         placed = {}
         for name, ops in self._variable_members(module).items():
-            requests = [r for r in (_requested(op) for op in ops) if r]
-            anchor = next((op for op in ops if _requested(op)), ops[0])
+            decl = [op for op in ops if op.name == "tgc.variable"]
+            writers = [op for op in ops if op.name not in ("tgc.variable", "tgc.read_variable")]
+            deciding = decl if decl and _requested(decl[0]) else writers
+            requests = [r for r in (_requested(op) for op in deciding) if r]
+            anchor = next((op for op in deciding if _requested(op)), ops[0])
             device = placer.candidates(anchor, requests)[0][0]
             for op in ops:
                 _set_device(op, device)

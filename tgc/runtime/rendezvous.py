@@ -54,8 +54,10 @@ class Rendezvous:
             self.waiting.add(key_id)
             try:
                 while key_id not in self.values and self.error is None:
-                    if len(self.waiting) >= self.running:
-                        names = sorted(self.keys.get(k, str(k)) for k in self.waiting)
+                    # Waiters whose tensor has arrived but who have not woken yet are not stuck.
+                    stuck = [k for k in self.waiting if k not in self.values]
+                    if len(stuck) >= self.running:
+                        names = sorted(self.keys.get(k, str(k)) for k in stuck)
                         self.abort(RendezvousError(f"deadlock: every partition waits for a tensor: {names}"))
                         break
                     if not self.cond.wait(timeout=self.timeout):
