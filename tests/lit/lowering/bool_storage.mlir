@@ -1,0 +1,38 @@
+// tgc-bool-storage makes every bool tensor one byte per element (i8), as numpy stores bools;
+// linalg bodies keep computing in i1, converting where a byte is read or written.
+// RUN: %tgc-opt %s --split-input-file -p tgc-to-core,tgc-bool-storage | FileCheck %s
+
+// CHECK-LABEL: func.func @compare_and_select(
+// CHECK-SAME:      -> (tensor<4xi8>, tensor<4xf32>)
+// CHECK:         %[[CMP:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<4xi8>)
+// CHECK:           arith.cmpf ogt
+// CHECK:           arith.extui %{{.*}} : i1 to i8
+// CHECK:         linalg.generic {{.*}} ins(%[[CMP]], %{{.*}}, %{{.*}} : tensor<4xi8>, tensor<4xf32>, tensor<4xf32>)
+// CHECK:           arith.trunci %{{.*}} : i8 to i1
+// CHECK:           arith.select
+// CHECK-NOT:     tensor<4xi1>
+func.func @compare_and_select(%x: tensor<4xf32>, %y: tensor<4xf32>) -> (tensor<4xi1>, tensor<4xf32>) {
+  %c = "tgc.greater"(%x, %y) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+  %s = "tgc.select"(%c, %x, %y) : (tensor<4xi1>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %c, %s : tensor<4xi1>, tensor<4xf32>
+}
+
+// -----
+
+// A bool constant becomes a byte constant; a function without bools is left as it was.
+// CHECK-LABEL: func.func @bool_constant(
+// CHECK:         arith.constant dense<[1, 0]> : tensor<2xi8>
+func.func @bool_constant() -> tensor<2xi1> {
+  %c = "tgc.constant"() {value = dense<[true, false]> : tensor<2xi1>} : () -> tensor<2xi1>
+  return %c : tensor<2xi1>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @no_bools(
+// CHECK-SAME:      %{{.*}}: tensor<4xf32>) -> tensor<4xf32>
+// CHECK-NOT:     i8
+func.func @no_bools(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %e = "tgc.exp"(%x) : (tensor<4xf32>) -> tensor<4xf32>
+  return %e : tensor<4xf32>
+}
