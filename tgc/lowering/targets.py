@@ -7,6 +7,8 @@ lowering pipeline yet (GPU, ACCEL) run nothing, so a request for them is an erro
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from tgc.dialect.registry import load_all_ops
 
 # Ops that never reach a lowering because a pass removes them first.
@@ -26,13 +28,14 @@ def _core_lowered() -> set:
     return set(load_all_lowerings())
 
 
-def supported_ops(kind: str) -> set:
+@lru_cache(maxsize=None)
+def supported_ops(kind: str) -> frozenset:
     """Registry op names a device of ``kind`` (CPU, GPU, ...) can run."""
     if kind != "CPU":
-        return set()
+        return frozenset()
     registry = load_all_ops()
     core = _core_lowered()
-    return {n for n, d in registry.items() if n in core or d.decompose is not None or n in REMOVED_BY_PASS}
+    return frozenset(n for n, d in registry.items() if n in core or d.decompose is not None or n in REMOVED_BY_PASS)
 
 
 def can_run(op_name: str, kind: str) -> bool:
