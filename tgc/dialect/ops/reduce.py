@@ -80,7 +80,7 @@ class ReduceSum:
 
 @op("reduce_mean", tf_type="Mean", operands=("x",), attrs=_REDUCE_ATTRS)
 class ReduceMean:
-    """Mean over axes (`tf.reduce_mean`); integer means truncate."""
+    """Mean over axes (`tf.reduce_mean`); integer means truncate toward zero, as TensorFlow's do."""
 
     samples = _REDUCE_SAMPLES
 
@@ -90,7 +90,8 @@ class ReduceMean:
         axes = normalize_axes(axes, x.ndim)
         if np.issubdtype(x.dtype, np.integer):
             count = max(int(np.prod([x.shape[a] for a in axes])), 1)
-            return (np.sum(x, axis=axes, keepdims=keepdims) // count).astype(x.dtype)
+            total = np.sum(x, axis=axes, keepdims=keepdims)
+            return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)  # C division: toward zero
         return np.asarray(np.mean(x, axis=axes, keepdims=keepdims)).astype(x.dtype, copy=False)
 
     def grad(b, op, g):

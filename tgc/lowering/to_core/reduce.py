@@ -117,12 +117,12 @@ def _dim_size(op):
 
 
 def _divide_all(total, count, result_type):
-    """total / count elementwise; integers floor-divide by max(count, 1), like the numpy reference."""
+    """total / count elementwise; integers divide by max(count, 1) truncating toward zero, as TF does."""
     elem = element_type(result_type)
     if is_float(elem):
         divisor, fn = count, arith.divf
     else:
-        divisor, fn = arith.maxsi(count, scalar_const(1, elem)), arith.floordivsi
+        divisor, fn = arith.maxsi(count, scalar_const(1, elem)), arith.divsi
     rank = len(shape_of(result_type))
     init = empty(result_type, {i: dim(total, i) for i, d in enumerate(shape_of(result_type)) if d is None})
     maps = [affine_map(rank, list(range(rank)))] * 2
