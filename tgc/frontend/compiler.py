@@ -79,13 +79,10 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
     from tgc.lowering import cpu
     from tgc.passes.base import PassFailure
-    from tgc.passes.place import DEFAULT_DEVICE
     from tgc.passes.pipeline import run_pipeline
 
     start = time.perf_counter()
-    soft = " soft=true" if soft_placement else ""
-    place = "tgc-place{devices=" + ",".join(devices or (DEFAULT_DEVICE,)) + soft + "},tgc-partition"
-    graph_spec = ",".join([graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])
+    graph_spec = graph_and_placement_pipeline(graph_pipeline, devices, soft_placement)
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         try:
@@ -110,10 +107,32 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
         feeds=[t for t, _ in feeds],
         fetches=list(fetches),
         ops=ops,
-        pipeline=",".join([graph_spec, cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE]),
+        pipeline=default_pipeline(graph_pipeline, devices, soft_placement),
         placement=placement,
         compile_seconds=time.perf_counter() - start,
     )
+
+
+def graph_and_placement_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> str:
+    """The tgc passes up to partitioning, as a pipeline string."""
+    from tgc.lowering import cpu
+    from tgc.passes.place import DEFAULT_DEVICE
+
+    options = []
+    if devices and tuple(devices) != (DEFAULT_DEVICE,):
+        options.append("devices=" + ",".join(devices))
+    if soft_placement:
+        options.append("soft=true")
+    place = "tgc-place" + ("{" + " ".join(options) + "}" if options else "") + ",tgc-partition"
+    return ",".join([graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])
+
+
+def default_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> str:
+    """The whole compile pipeline of record, tgc dialect to LLVM dialect: `tgc opt -p` replays it."""
+    from tgc.lowering import cpu
+
+    return ",".join([graph_and_placement_pipeline(graph_pipeline, devices, soft_placement),
+                     cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE])
 
 
 def _inspect_partitions(module):

@@ -229,7 +229,8 @@ def main():
 @click.option("-p", "--pass-pipeline", "spec", default="",
               help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.")
 @click.option("--split-input-file", is_flag=True, help="Process each '// -----' chunk independently.")
-@click.option("--print-pipeline", is_flag=True, help="Print the pipeline as it will run, then exit.")
+@click.option("--print-pipeline", is_flag=True,
+              help="Print the pipeline as it will run (without -p: the default compile pipeline), then exit.")
 @click.option("--list-passes", is_flag=True, help="List the tgc passes, then exit.")
 @click.option("--print-ir-after-all", is_flag=True, help="Print the IR to stderr after every stage.")
 @click.option("--print-ir-after-change", is_flag=True,
@@ -249,6 +250,10 @@ def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_i
         for name, doc in pass_help().items():
             click.echo(f"  {name:24s} {doc}")
         return
+    if print_pipeline and not spec:
+        from tgc.frontend.compiler import default_pipeline
+
+        spec = default_pipeline()
     try:
         pipeline = Pipeline(spec)
     except ValueError as exc:  # PipelineError, or an option value of the wrong type
