@@ -16,11 +16,12 @@ import numpy as np
 
 from tgc import errors
 from tgc.dialect.registry import REGISTRY, ShapeError
-from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
+from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
 from tgc.frontend.compiler import compile_run, prune
 from tgc.frontend.graph import Operation, Tensor, get_default_graph
 
 _default_sessions = threading.local()
+_NUMPY_DTYPES = {name: np.dtype(d.as_numpy_dtype) for name, d in DTYPES.items() if d.as_numpy_dtype is not None}
 
 
 def get_default_session():
@@ -76,6 +77,7 @@ class Session:
         self._cache: dict = {}
         self._closed = False
         self._step = 0
+        self._plans: dict = {}
         self.compile_count = 0
 
     # ---- context management ----------------------------------------------------------------------
@@ -99,24 +101,44 @@ class Session:
     def close(self):
         self._closed = True
         self._cache.clear()
+        self._plans.clear()
 
     # ---- run -------------------------------------------------------------------------------------
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        mapper = _FetchMapper(self.graph, fetches)
-        feeds = self._normalize_feeds(feed_dict or {})
-        host_ops, device_elements = _split_host(mapper.elements, feeds)
+        feed_dict = feed_dict or {}
+        plan = self._plan(fetches, feed_dict)
+        feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
-        if device_elements:
-            fetch_tensors = _unique([e for e in device_elements if isinstance(e, Tensor)])
-            compiled = self._compiled(device_elements, fetch_tensors, feeds)
+        if plan.device_elements:
+            compiled = plan.compiled or self._compiled(plan.device_elements, plan.fetch_tensors, feeds)
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
-        for op in host_ops:
+        for op in plan.host_ops:
             by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
-        values = [by_tensor[e] if isinstance(e, Tensor) else None for e in mapper.elements]
-        return mapper.build(values)
+        values = [by_tensor[e] if isinstance(e, Tensor) else None for e in plan.mapper.elements]
+        return plan.mapper.build(values)
+
+    def _plan(self, fetches, feed_dict) -> "_RunPlan":
+        """What a call shape of run() needs, kept for fetches and feed keys given as graph objects, so a
+        training loop's repeated run() skips the flattening and lookups (TF's callables do the same)."""
+        key = _plan_key(fetches, feed_dict)
+        plan = self._plans.get(key) if key is not None else None
+        if plan is not None:
+            return plan
+        mapper = _FetchMapper(self.graph, fetches)
+        feed_tensors = [self._feed_key(k) for k in feed_dict]
+        fed = dict.fromkeys(feed_tensors)
+        host_ops, device_elements = _split_host(mapper.elements, fed)
+        fetch_tensors = _unique([e for e in device_elements if isinstance(e, Tensor)])
+        plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements, fetch_tensors)
+        if key is not None and not any(t.spec.shape is None for t in feed_tensors) and device_elements:
+            # Fixed ranks: one compiled function serves every call of this shape.
+            plan.compiled = self._compiled(device_elements, fetch_tensors, fed)
+        if key is not None:
+            self._plans[key] = plan
+        return plan
 
     def _normalize_feeds(self, feed_dict) -> dict:
         feeds = {}
@@ -135,8 +157,13 @@ class Session:
         return element
 
     def _feed_value(self, tensor: Tensor, value) -> np.ndarray:
-        target = numpy_dtype(tensor.spec.dtype)
-        array = np.asarray(value)
+        target = _NUMPY_DTYPES.get(tensor.spec.dtype) or numpy_dtype(tensor.spec.dtype)
+        if type(value) is np.ndarray and value.dtype == target and value.flags.c_contiguous:
+            if value.shape == tensor.spec.shape:
+                return value  # the common case: a fully known shape, fed exactly
+            array = value
+        else:
+            array = np.asarray(value)
         if array.dtype == object or not (
             np.can_cast(array.dtype, target, casting="same_kind") or (array.dtype.kind in "biu" and target.kind in "biuf")
         ):
@@ -241,6 +268,32 @@ class Session:
 
     def is_initialized(self, variable) -> bool:
         return variable._name in self._variables
+
+
+class _RunPlan:
+    __slots__ = ("mapper", "feed_tensors", "host_ops", "device_elements", "fetch_tensors", "compiled")
+
+    def __init__(self, mapper, feed_tensors, host_ops, device_elements, fetch_tensors):
+        self.mapper = mapper
+        self.feed_tensors = feed_tensors
+        self.host_ops = host_ops
+        self.device_elements = device_elements
+        self.fetch_tensors = fetch_tensors
+        self.compiled = None
+
+
+def _plan_key(fetches, feed_dict):
+    """A cheap key for fetches and feed keys that are graph objects (single or in a flat list/tuple);
+    None for names, dicts and nested structures, which take the general path every time."""
+    if isinstance(fetches, (Tensor, Operation)):
+        fetch_key = id(fetches)
+    elif type(fetches) in (list, tuple) and all(isinstance(f, (Tensor, Operation)) for f in fetches):
+        fetch_key = (type(fetches), tuple(id(f) for f in fetches))
+    else:
+        return None
+    if not all(type(k) is Tensor for k in feed_dict):
+        return None
+    return fetch_key, tuple(id(k) for k in feed_dict)
 
 
 def _split_host(elements, feeds):
