@@ -324,5 +324,9 @@ def dialect(irdl, list_ops):
         click.echo(f"{registry[name].mlir_name:{width}s}  {registry[name].tf_type}")
 
 
+from tgc.tools.graph_cmd import graph_command  # noqa: E402  (tgc graph: pictures of each pipeline stage)
+
+main.add_command(graph_command)
+
 if __name__ == "__main__":
     main()
