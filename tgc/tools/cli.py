@@ -328,5 +328,10 @@ from tgc.tools.graph_cmd import graph_command  # noqa: E402  (tgc graph: picture
 
 main.add_command(graph_command)
 
+from tgc.tools.compile_cmd import COMMANDS as _AOT_COMMANDS  # noqa: E402  (compile, run, inspect)
+
+for _command in _AOT_COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,282 @@
+"""``tgc compile``, ``tgc run`` and ``tgc inspect``: ahead-of-time compilation from the command line.
+
+``tgc compile INPUT`` takes a tgc-dialect ``.mlir`` file (as `tgc.export_graph` writes) or a Python
+program, which is run (as ``__main__``) for its default graph; ``--fetch``/``--feed`` choose the run
+signature as tfcompile's config does. ``--emit`` stops at any stage of tgc/lowering/aot.py and prints
+it (text stages) or writes it (``-o``). ``tgc run`` calls an artifact through tgc/runtime/artifact.py
+(no MLIR), ``tgc inspect`` prints its signature. Every user error is one line on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import runpy
+import sys
+import tarfile
+import tempfile
+
+import click
+import numpy as np
+
+from tgc.lowering import aot
+
+
+def fail(where: str, message: str) -> None:
+    click.echo(f"{where}: error: {message}", err=True)
+    sys.exit(1)
+
+
+# ---- compile -----------------------------------------------------------------------------------------
+
+
+def parse_feed(text: str) -> tuple:
+    """``NAME[:SHAPE[:DTYPE]]`` -> (name, shape or None, dtype or None). A digits-only part right
+    after the name is a tensor index (``split:1:?x3``), as in TensorFlow tensor names; so a 1-d shape
+    right after an op name needs its index or dtype: ``x:0:10`` or ``x:10:float32``."""
+    from tgc.frontend.export import parse_shape
+
+    parts = text.split(":")
+    name, rest = parts[0], parts[1:]
+    is_dtype = lambda part: part[:1].isalpha() and part != "scalar"
+    if rest and rest[0].isdigit() and (len(rest) == 1 or not is_dtype(rest[1])):
+        name, rest = f"{name}:{rest[0]}", rest[1:]
+    if not name or len(rest) > 2:
+        raise ValueError(f"bad --feed '{text}': expected NAME[:SHAPE[:DTYPE]]")
+    shape = parse_shape(rest[0]) if rest and rest[0] else None
+    dtype = rest[1] if len(rest) > 1 and rest[1] else None
+    return name, shape, dtype
+
+
+def graph_module(program: str, fetches: tuple, feeds: tuple):
+    """Runs the program, selects the signature and computes initial values; returns a function that
+    emits the tgc module (inside the caller's MLIR context)."""
+    import tgc
+    from tgc.frontend.export import emit_module, initial_values, select
+
+    if not fetches:
+        raise aot.AotError("a Python input needs at least one --fetch NAME")
+    tgc.reset_default_graph()
+    argv = sys.argv
+    try:
+        sys.argv = [program]
+        with contextlib.redirect_stdout(sys.stderr):  # the program's prints must not mix with --emit text
+            runpy.run_path(program, run_name="__main__")
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise aot.AotError(f"running {program} exited with status {exc.code}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's program failed: one line, no traceback
+        raise aot.AotError(f"running {program} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.argv = argv
+    graph = tgc.get_default_graph()
+    run = select(list(fetches), [parse_feed(f) for f in feeds] if feeds else None, graph)
+    values = initial_values(run.variables, graph)
+    return lambda: emit_module(run, values)
+
+
+def mlir_module(path: str):
+    from tgc.passes.verify import VerifyPass
+    from tgc.tools.cli import Source, parse_module
+
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+
+    def build():
+        module = parse_module(Source(path, text, text.splitlines(True)))
+        VerifyPass().run(module)
+        return module
+
+    return build
+
+
+def compile_input(input_path: str, fetches: tuple, feeds: tuple, stop: str, options: aot.Options):
+    from mlir import ir
+
+    from tgc.dialect.context import make_context
+
+    if input_path.endswith(".py"):
+        build = graph_module(input_path, fetches, feeds)
+    else:
+        if fetches or feeds:
+            raise aot.AotError("--fetch/--feed choose a signature in a Python program; a .mlir input has one")
+        build = mlir_module(input_path)
+    with make_context(), ir.Location.unknown():
+        return aot.lower_module(build(), stop, options)
+
+
+def _errors():
+    from mlir import ir
+
+    from tgc import errors
+    from tgc.frontend.export import ExportError
+    from tgc.passes.base import PassFailure
+
+    return (aot.AotError, ExportError, ValueError, OSError, UnicodeDecodeError, errors.OpError,
+            errors.CompileError if hasattr(errors, "CompileError") else aot.AotError, PassFailure, ir.MLIRError)
+
+
+def _error_text(exc) -> str:
+    from mlir import ir
+
+    from tgc.passes.base import PassFailure
+
+    if isinstance(exc, PassFailure):
+        return "; ".join(f"{where}: {message}" for where, message in exc.diagnostics) or str(exc)
+    if isinstance(exc, ir.MLIRError):
+        diags = list(getattr(exc, "error_diagnostics", None) or [])
+        return "; ".join(f"{d.location}: {d.message}" for d in diags) or str(exc).strip()
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return " ".join(str(exc).split("\n"))
+
+
+@click.command("compile")
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "output", default=None, help="Output file, or the artifact directory (.tar.gz: one archive).")
+@click.option("--emit", "stage", type=click.Choice(aot.STAGES), default="artifact", show_default=True,
+              help="The stage to stop at and print or write.")
+@click.option("--fetch", "fetches", multiple=True, help="A tensor or op to compute (Python input).")
+@click.option("--feed", "feeds", multiple=True, metavar="NAME[:SHAPE[:DTYPE]]",
+              help="A fed tensor, e.g. x:?x784:float32 (Python input; default: the placeholders needed).")
+@click.option("--target", type=click.Choice(["cpu"]), default="cpu", show_default=True)
+@click.option("--target-triple", default=None, help="e.g. aarch64-unknown-linux-gnu (default: the host).")
+@click.option("--target-cpu", default=None, help="e.g. znver3, neoverse-v1 (default: the host's).")
+@click.option("-O", "opt_level", type=click.IntRange(0, 3), default=3, show_default=True, help="-O0 .. -O3")
+@click.option("--print-pipeline", is_flag=True, help="Print the pipelines that would run, then exit.")
+@click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
+def compile_command(input_path, output, stage, fetches, feeds, target, target_triple, target_cpu, opt_level,
+                    print_pipeline, timing):
+    """Compile INPUT (.mlir in the tgc dialect, or a Python program) ahead of time."""
+    where = "tgc compile"
+    options = aot.Options(aot.Target(target_triple, target_cpu), opt_level, timing=[] if timing else None)
+    try:
+        if print_pipeline:
+            _print_pipeline(options)
+            return
+        if stage in ("obj", "so", "artifact") and output is None:
+            raise aot.AotError(f"--emit={stage} writes files: give -o PATH")
+        lowered = compile_input(input_path, fetches, feeds, stage, options)
+        _write_stage(lowered, stage, output, options)
+    except _errors() as exc:
+        fail(where, _error_text(exc))
+    if timing:
+        from tgc.tools.cli import print_timing
+
+        print_timing(options.timing, sys.stderr)
+
+
+def _print_pipeline(options: aot.Options) -> None:
+    from tgc.lowering import cpu
+
+    target = options.target.resolved()
+    click.echo(",".join([aot.graph_pipeline(options), cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE]))
+    click.echo(f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
+               f"-mtriple={target.triple} -mcpu={target.cpu} -relocation-model=pic")
+
+
+def _write_stage(lowered, stage: str, output: str | None, options: aot.Options) -> None:
+    if stage == "artifact":
+        _write_artifact(lowered, options, output)
+        return
+    data = lowered.stages[stage]
+    if output is None or output == "-":
+        click.echo(data, nl=not data.endswith("\n"))
+        return
+    with open(output, "wb" if isinstance(data, bytes) else "w") as fh:
+        fh.write(data)
+
+
+def _write_artifact(lowered, options: aot.Options, output: str) -> None:
+    archive = output.endswith((".tar.gz", ".tgz", ".tar"))
+    if not archive:
+        aot.write_artifact(lowered, options, output)
+        click.echo(f"wrote {output}", err=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="tgc-artifact-") as tmp:
+        directory = aot.write_artifact(lowered, options, os.path.join(tmp, "artifact"))
+        staging = output + ".tmp"
+        with tarfile.open(staging, "w:gz" if output.endswith("gz") else "w") as tar:
+            tar.add(directory, arcname="artifact")
+        os.replace(staging, output)
+    click.echo(f"wrote {output}", err=True)
+
+
+# ---- run and inspect -----------------------------------------------------------------------------------
+
+
+def _load(path: str):
+    from tgc.runtime.artifact import load
+
+    return load(path)
+
+
+def _read_input(spec: str) -> tuple:
+    if "=" not in spec:
+        raise ValueError(f"bad --input '{spec}': expected NAME=FILE.npy")
+    name, path = spec.split("=", 1)
+    try:
+        return name, np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read input '{name}' from {path}: {exc}") from None
+
+
+@click.command("run")
+@click.argument("artifact", metavar="ARTIFACT")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy", help="An input value.")
+@click.option("--output", default=None, help="Write the results to this .npz instead of printing them.")
+@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Call it this many times (a training step trains).")
+@click.option("--restore", default=None, help="Start from the variables in this checkpoint.")
+@click.option("--save", default=None, help="Checkpoint the variables after the last call.")
+def run_command(artifact, inputs, output, steps, restore, save):
+    """Run a compiled ARTIFACT (directory or archive) on inputs from .npy files."""
+    from tgc.runtime.artifact import ArtifactError
+
+    try:
+        art = _load(artifact)
+        if restore:
+            art.restore(restore)
+        feeds = dict(_read_input(s) for s in inputs)
+        for _ in range(steps):
+            results = art(**feeds)
+        if save:
+            art.save(save)
+    except (ArtifactError, ValueError, OSError, TypeError) as exc:
+        fail("tgc run", _error_text(exc))
+    if output:
+        np.savez(output, **results)
+        return
+    for name, value in results.items():
+        click.echo(f"{name}: {value.dtype.name}{list(value.shape)}")
+        click.echo(np.array2string(value, threshold=20, precision=6))
+
+
+@click.command("inspect")
+@click.argument("artifact", metavar="ARTIFACT")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+def inspect_command(artifact, as_json):
+    """Show an artifact's signature, variables and target."""
+    from tgc.runtime.artifact import ArtifactError
+
+    try:
+        art = _load(artifact)
+    except (ArtifactError, OSError) as exc:
+        fail("tgc inspect", _error_text(exc))
+    if as_json:
+        click.echo(json.dumps(art.manifest, indent=2))
+        return
+    m = art.manifest
+    click.echo(f"artifact {art.path} (format {m['format_version']}, entry {m['entry_points'][0]['symbol']})")
+    click.echo(f"target   {m['target']['triple']} cpu={m['target']['cpu']} -O{m['target']['opt_level']}")
+    for title, items in (("inputs", art.signature.inputs), ("outputs", art.signature.outputs),
+                         ("variables", art.signature.variables)):
+        click.echo(f"{title}:")
+        for info in items:
+            click.echo(f"  {info.name:24s} {info.describe()}")
+    if m.get("step_input"):
+        click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
+
+
+COMMANDS = [compile_command, run_command, inspect_command]
