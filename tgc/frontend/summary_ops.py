@@ -200,7 +200,8 @@ def encode_png(image: np.ndarray) -> bytes:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """TF's ImageSummary scaling of one float image: non-negative values map max to 255; otherwise
-    the largest magnitude maps to 127 around 128. Non-finite values are drawn red."""
+    the largest magnitude maps to 127 around 128 (rounded to the nearest level). Non-finite values
+    are drawn red."""
     image = np.asarray(image, dtype=np.float64)
     finite = np.isfinite(image).all(axis=-1, keepdims=True)
     values = np.where(np.isfinite(image), image, 0.0)
@@ -210,7 +211,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     else:
         top = np.abs(values).max()
         scale, offset = 127.0 / top, 128.0
-    out = np.clip(values * scale + offset, 0, 255).astype(np.uint8)
+    out = np.clip(np.rint(values * scale + offset), 0, 255).astype(np.uint8)  # max maps to 255 exactly
     red = np.array([255, 0, 0, 255][:image.shape[-1]] if image.shape[-1] > 1 else [255], np.uint8)
     return np.where(finite, out, red)
 
