@@ -102,7 +102,7 @@ def select(fetches, feeds=None, graph=None) -> RunSignature:
     from tgc.frontend.compiler import prune
 
     graph = graph or get_default_graph()
-    fetch_elements = [element(graph, f, "fetch") for f in (fetches if isinstance(fetches, (list, tuple)) else [fetches])]
+    fetch_elements = [_fetch(graph, f) for f in (fetches if isinstance(fetches, (list, tuple)) else [fetches])]
     if not fetch_elements:
         raise ExportError("nothing to compute: give at least one fetch")
     fetch_tensors = [e for e in fetch_elements if isinstance(e, Tensor)]
@@ -114,7 +114,8 @@ def select(fetches, feeds=None, graph=None) -> RunSignature:
     rng = graph._rng_step
     placeholders = [op for op in ops if op.opdef is None and op is not rng]
     if feeds is None:
-        requested = [(op.outputs[0], None, None) for op in placeholders]
+        created = {op: i for i, op in enumerate(graph.get_operations())}  # the program's order
+        requested = [(op.outputs[0], None, None) for op in sorted(placeholders, key=created.get)]
     elif placeholders:
         raise ExportError(f"'{placeholders[0].name}' must be fed: add --feed {placeholders[0].name}")
     _check_host_ops(ops)
@@ -125,6 +126,15 @@ def select(fetches, feeds=None, graph=None) -> RunSignature:
     body = [op for op in ops if op.opdef is not None]
     variables = _unique_variables(body)
     return RunSignature(body, arguments, fetch_tensors, variables, step)
+
+
+def _fetch(graph, item):
+    """A fetch by name means the value of an op that has outputs (``--fetch loss``), the op itself
+    when it has none (a training op); Tensor and Operation objects are taken as they are."""
+    found = element(graph, item, "fetch")
+    if isinstance(item, str) and isinstance(found, Operation) and found.outputs:
+        return found.outputs[0]
+    return found
 
 
 def _feed_request(graph, item) -> tuple:

@@ -9,9 +9,9 @@ tgc/runtime/artifact.py loads with numpy and ctypes only:
 
     manifest.json     format version, entry point, inputs/outputs/variables, pipelines, target
     variables.npz     initial variable values (plus variables/NAME.bin, raw, for C programs)
-    model.ll          LLVM IR, so a machine with llvmlite but no MLIR can compile it for its CPU
-    libmodel.so       the code for the target (absent when cross-compiling: see ``model.o``)
-    model.h           the C API: descriptor structs and the typed entry point
+    model.ll, model.o LLVM IR (a machine with llvmlite but no MLIR compiles it for its CPU), object
+    libNAME.so        the code for the target (absent when cross-compiling: link ``model.o``)
+    NAME.h            the C API: descriptor structs and the typed entry point NAME_run
 
 The input is a tgc module as `tgc.export_graph` writes it: ``func.func @main`` carries the feed and
 fetch names (``tgc.feed_names``, ``tgc.fetch_names``) and whether its last argument is the
@@ -37,8 +37,8 @@ STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "obj", "so", "header"
 TEXT_STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "header")
 FEED_NAMES, FETCH_NAMES, STEP_INPUT, INITIAL_VALUE = "tgc.feed_names", "tgc.fetch_names", "tgc.step_input", "tgc.initial_value"
 STEP_NAME = "tgc/rng_step"  # the implicit input the runtime fills with a call counter (random ops)
-LIBRARY, HEADER, IR_FILE, OBJECT, MANIFEST, VARIABLES = (
-    "libmodel.so", "model.h", "model.ll", "model.o", "manifest.json", "variables.npz")
+IR_FILE, OBJECT, MANIFEST, VARIABLES = "model.ll", "model.o", "manifest.json", "variables.npz"
+LIBRARY = "libmodel.so"  # the name while linking; the artifact holds lib<name>.so and <name>.h
 
 C_TYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
            "bool": "uint8_t", "float16": "uint16_t", "bfloat16": "uint16_t"}
@@ -117,6 +117,8 @@ class Options:
     target: Target = field(default_factory=Target)
     opt_level: int = 3
     graph_pipeline: str | None = None  # the optimizing graph pipeline by default
+    name: str = "model"  # C prefix: entry point <name>_main, header <name>.h, library lib<name>.so
+    blas: bool = False  # keep tgc-blas-matmul: the library then needs numpy's OpenBLAS at run time
     timing: list | None = None  # receives (stage, seconds)
 
 
@@ -250,6 +252,32 @@ def graph_pipeline(options: Options) -> str:
     return ",".join([options.graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])
 
 
+BLAS_PASS = "tgc-blas-matmul"
+
+
+def cpu_pipeline(options: Options) -> str:
+    """The JIT's CPU pipeline; without ``blas``, less tgc-blas-matmul, so that the library depends on
+    libc and libm only (matmuls become loops) and runs wherever it is copied."""
+    from tgc.lowering import cpu
+
+    if options.blas:
+        return cpu.CPU_PIPELINE
+    from tgc.passes.pipeline import split_top_level
+
+    return ",".join(p for p in split_top_level(cpu.CPU_PIPELINE) if p.strip() != BLAS_PASS)
+
+
+def blas_library(options: Options) -> str | None:
+    if not options.blas:
+        return None
+    from tgc.lowering.blas import openblas_library
+
+    found = openblas_library()
+    if found is None:
+        raise AotError("--blas: numpy on this machine bundles no OpenBLAS to link against")
+    return found
+
+
 def lower_module(module, stop: str, options: Options) -> Lowered:
     """Runs the stages up to ``stop`` on a tgc module (in its context); returns their outputs."""
     from tgc.frontend.compiler import _partition_layout
@@ -263,7 +291,7 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     lowered = Lowered(signature, target=options.target.resolved())
     lowered.stages["tgc"] = str(module)
     spec = graph_pipeline(options)
-    lowered.pipeline = ",".join([spec, cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE])
+    lowered.pipeline = ",".join([spec, cpu.LOWER_PIPELINE, cpu_pipeline(options)])
     if stop == "tgc":
         return lowered
     run_pipeline(module, spec, timing=options.timing)
@@ -271,11 +299,12 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     layout = _partition_layout(module)
     if len(layout) != 1:
         raise AotError(f"an artifact has one entry point, but the graph was split over {len(layout)} devices")
-    lowered.entry, _, _, signature.var_inputs, signature.var_outputs = layout[0]
+    partition, _, _, signature.var_inputs, signature.var_outputs = layout[0]
+    lowered.entry = _rename_entry(module, partition, options.name)
     lowered.stages["core"] = str(module)
     if stop == "core":
         return lowered
-    run_pipeline(module, cpu.CPU_PIPELINE, timing=options.timing)
+    run_pipeline(module, cpu_pipeline(options), timing=options.timing)
     lowered.stages["llvm-dialect"] = str(module)
     if stop == "llvm-dialect":
         return lowered
@@ -284,6 +313,18 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     if stop != "llvm-ir":
         _codegen(lowered, stop, options)
     return lowered
+
+
+def _rename_entry(module, function: str, name: str) -> str:
+    """Names the entry ``<name>_main`` so that several artifacts link into one C program."""
+    from mlir import ir
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise AotError(f"--name '{name}' is not a C identifier")
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == function:
+            op.attributes["sym_name"] = ir.StringAttr.get(f"{name}_main")
+    return f"{name}_main"
 
 
 def _strip_initial_values(module) -> None:
@@ -314,15 +355,17 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
     obj = _timed(options, "llc (obj)", _tool, llc + ["-filetype=obj", "-o", "-", "-"], optimized, "llc")
     lowered.stages["obj"] = obj
     if stop in ("so", "artifact") and lowered.target.triple == host_target()[0]:
-        lowered.stages["so"] = _timed(options, "cc -shared", link_shared, obj, lowered.needs_memref_copy)
+        lowered.stages["so"] = _timed(options, "cc -shared", link_shared, obj, lowered.needs_memref_copy,
+                                      blas_library(options))
     elif stop == "so":
         raise AotError(f"cannot link a shared library for {lowered.target.triple} on this machine; use --emit=obj")
     if stop in ("header", "artifact"):
-        lowered.stages["header"] = header_text(lowered)
+        lowered.stages["header"] = header_text(lowered, options.name)
 
 
-def link_shared(obj: bytes, with_memref_copy: bool) -> bytes:
-    """``cc -shared`` the object (plus the memrefCopy support) into a library; returns its bytes."""
+def link_shared(obj: bytes, with_memref_copy: bool, blas: str | None = None) -> bytes:
+    """``cc -shared`` the object (plus the memrefCopy support, and OpenBLAS found through an rpath)
+    into a library; returns its bytes."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         raise AotError("no C compiler (cc) to link the shared library; use --emit=obj")
@@ -335,7 +378,8 @@ def link_shared(obj: bytes, with_memref_copy: bool) -> bytes:
             with open(paths[1], "w") as fh:
                 fh.write(MEMREF_COPY_C)
         out = os.path.join(tmp, LIBRARY)
-        _tool([cc, "-shared", "-fPIC", "-O2", "-o", out, *paths, "-lm"], b"", "cc -shared")
+        libs = [blas, f"-Wl,-rpath,{os.path.dirname(blas)}"] if blas else []
+        _tool([cc, "-shared", "-fPIC", "-O2", "-o", out, *paths, *libs, "-lm"], b"", "cc -shared")
         with open(out, "rb") as fh:
             return fh.read()
 
@@ -453,9 +497,10 @@ def manifest(lowered: Lowered, options: Options) -> dict:
         "variables_assigned": sig.var_outputs,
         "pipeline": lowered.pipeline,
         "llvm_pipeline": lowered.llvm_pipeline,
+        "blas": blas_library(options),
         "target": {"triple": lowered.target.triple, "cpu": lowered.target.cpu, "opt_level": options.opt_level},
-        "files": {"library": LIBRARY if "so" in lowered.stages else None, "object": OBJECT,
-                  "llvm_ir": IR_FILE, "header": HEADER, "variables": VARIABLES},
+        "files": {"library": f"lib{options.name}.so" if "so" in lowered.stages else None, "object": OBJECT,
+                  "llvm_ir": IR_FILE, "header": f"{options.name}.h", "variables": VARIABLES},
         "notes": "initial variable values were computed at compile time: random initializers were drawn then",
     }
 
@@ -478,10 +523,10 @@ def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
 
 
 def _write_files(lowered: Lowered, options: Options, out: str) -> None:
-    files = {IR_FILE: lowered.stages["llvm-ir"], HEADER: lowered.stages["header"], OBJECT: lowered.stages["obj"],
-             MANIFEST: json.dumps(manifest(lowered, options), indent=2) + "\n"}
+    files = {IR_FILE: lowered.stages["llvm-ir"], f"{options.name}.h": lowered.stages["header"],
+             OBJECT: lowered.stages["obj"], MANIFEST: json.dumps(manifest(lowered, options), indent=2) + "\n"}
     if "so" in lowered.stages:
-        files[LIBRARY] = lowered.stages["so"]
+        files[f"lib{options.name}.so"] = lowered.stages["so"]
     for name, data in files.items():
         with open(os.path.join(out, name), "wb" if isinstance(data, bytes) else "w") as fh:
             fh.write(data)

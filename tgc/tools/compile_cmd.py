@@ -144,13 +144,16 @@ def _error_text(exc) -> str:
 @click.option("--target-triple", default=None, help="e.g. aarch64-unknown-linux-gnu (default: the host).")
 @click.option("--target-cpu", default=None, help="e.g. znver3, neoverse-v1 (default: the host's).")
 @click.option("-O", "opt_level", type=click.IntRange(0, 3), default=3, show_default=True, help="-O0 .. -O3")
+@click.option("--name", default="model", show_default=True,
+              help="C prefix: NAME_run in NAME.h, library libNAME.so.")
+@click.option("--blas", is_flag=True, help="Matmuls call numpy's OpenBLAS (the library then needs it).")
 @click.option("--print-pipeline", is_flag=True, help="Print the pipelines that would run, then exit.")
 @click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
 def compile_command(input_path, output, stage, fetches, feeds, target, target_triple, target_cpu, opt_level,
-                    print_pipeline, timing):
+                    name, blas, print_pipeline, timing):
     """Compile INPUT (.mlir in the tgc dialect, or a Python program) ahead of time."""
     where = "tgc compile"
-    options = aot.Options(aot.Target(target_triple, target_cpu), opt_level, timing=[] if timing else None)
+    options = aot.Options(aot.Target(target_triple, target_cpu), opt_level, name=name, blas=blas, timing=[] if timing else None)
     try:
         if print_pipeline:
             _print_pipeline(options)
@@ -171,7 +174,7 @@ def _print_pipeline(options: aot.Options) -> None:
     from tgc.lowering import cpu
 
     target = options.target.resolved()
-    click.echo(",".join([aot.graph_pipeline(options), cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE]))
+    click.echo(",".join([aot.graph_pipeline(options), cpu.LOWER_PIPELINE, aot.cpu_pipeline(options)]))
     click.echo(f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
                f"-mtriple={target.triple} -mcpu={target.cpu} -relocation-model=pic")
 
