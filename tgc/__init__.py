@@ -43,7 +43,12 @@ def set_random_seed(seed):
 
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
 from tgc.frontend import nn, train  # noqa: E402,F401
-from tgc import initializers, random  # noqa: E402,F401
+from tgc import initializers, random, summary  # noqa: E402,F401
+from tgc.summary import (  # noqa: E402,F401
+    histogram_summary, image_summary, merge_all_summaries, merge_summary, scalar_summary,
+)
+from tgc.frontend.summary_ops import GraphKeys  # noqa: E402,F401
+from tgc.dialect.types import string  # noqa: E402,F401
 from tgc.frontend.random_ops import random_normal, random_uniform, truncated_normal  # noqa: E402,F401
 from tgc.frontend.initializers import (  # noqa: E402,F401
     constant_initializer, glorot_normal_initializer, glorot_uniform_initializer, ones_initializer,

@@ -422,3 +422,6 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
         if staircase:
             p = math_ops.floor(p)
         return math_ops.multiply(learning_rate, math_ops.pow(decay_rate, p), name=scope)
+
+
+from tgc.summary import SummaryWriter  # noqa: E402,F401  (TF1's old name for summary.FileWriter)
