@@ -57,3 +57,14 @@ def test_static_argnums_enter_the_cache_key():
     np.testing.assert_allclose(scale(np.ones(2, np.float32), 3), [3.0, 3.0])
     np.testing.assert_allclose(scale(np.ones(2, np.float32), 4), [4.0, 4.0])
     assert scale.compile_count == 2
+
+
+def test_second_order_gradients_through_tf_gradients():
+    x = tgc.placeholder(tgc.float64, [3], name="x")
+    y = tgc.reduce_sum(x * x * x)
+    (dx,) = tgc.gradients(y, [x])
+    (ddx,) = tgc.gradients(dx, [x])
+    a = np.array([1.0, -2.0, 0.5])
+    first, second = tgc.Session().run([dx, ddx], {x: a})
+    np.testing.assert_allclose(first, 3 * a**2)
+    np.testing.assert_allclose(second, 6 * a)

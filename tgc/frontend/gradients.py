@@ -23,7 +23,11 @@ def _differentiable_ancestors(y: Tensor, stop: set) -> set:
             continue
         seen.add(t)
         op = t.op
-        if op in stop or op.opdef is None or not REGISTRY[op.opdef].differentiable:
+        if op in stop or op.opdef is None:
+            continue
+        # A gradient request is differentiable through what it stands for: tgc-autodiff expands the
+        # inner request first, so the outer one sees plain ops (second-order gradients).
+        if op.opdef != "gradient" and not REGISTRY[op.opdef].differentiable:
             continue
         stack.extend(i for i in op.inputs if i.spec.dtype in _FLOATS)
     return seen
