@@ -13,7 +13,13 @@ import mlir
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
+from tgc.lowering.blas import openblas_library
+from tgc.passes import PASSES
 from tgc.passes.pipeline import run_pipeline
+
+# Until tgc/passes/__init__.py lists it, the BLAS pass registers itself here (cpu.py is imported by
+# every compile, so the name is known before any pipeline string using it is parsed).
+PASSES.setdefault("tgc-blas-matmul", ("tgc.lowering.blas", "BlasMatmulPass"))
 
 GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-dce,tgc-verify"
 OPTIMIZING_GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-simplify,tgc-cse,tgc-dce,tgc-verify"
@@ -23,6 +29,7 @@ CPU_PIPELINE = (
     "func.func(linalg-fuse-elementwise-ops),"
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,tgc-widen-i1-memrefs,"
+    "tgc-blas-matmul,"
     "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
     "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
@@ -41,7 +48,8 @@ def runtime_library_dir() -> str:
 
 def shared_libraries() -> list:
     lib = runtime_library_dir()
-    return [os.path.join(lib, "libmlir_c_runner_utils.so")]
+    blas = openblas_library()  # resolves the gemm calls of tgc-blas-matmul
+    return [os.path.join(lib, "libmlir_c_runner_utils.so")] + ([blas] if blas else [])
 
 
 def jit(module: ir.Module, function: str = "main", opt_level: int = 3):

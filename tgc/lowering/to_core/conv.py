@@ -13,6 +13,13 @@ loop innermost, faster than the named op under the loop lowering), avg_pool_grad
 pool, and max_pool_grad a stride-1 window that keeps the entries whose recorded argmax is this
 position. conv2d_backprop_filter is a direct ``linalg.generic`` reduction over batch and output pixels.
 
+For f32 and f64 the three conv ops go through im2col instead: a gather copies each output pixel's
+window into one row of a patch matrix [N*OH*OW, KH*KW*C], and one linalg.matmul with the reshaped
+filter (or, for the filter gradient, the patch matrix read transposed against the gradient) does the
+arithmetic, which the CPU pipeline's tgc-blas-matmul hands to OpenBLAS. For the convnet's second layer
+(batch 32, 14x14x32 -> 64, 5x5) that is one 6272x800x64 GEMM instead of a seven-deep loop nest. Other
+dtypes keep the direct loops (no BLAS routine for them).
+
 Only the batch dim may be unknown; it is read with ``tensor.dim`` (see ``common.dim``).
 """
 
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, linalg, tensor
+from mlir.dialects import arith, func, linalg, tensor
 
 from tgc.dialect.attrs import encode
 from tgc.dialect.ops.conv import avg_pool_counts, spatial_geometry
@@ -28,6 +35,7 @@ from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
     PARALLEL, REDUCTION, const_index, dim, element_type, empty, fill, generic, identity_map, scalar_const, shape_of,
 )
+from tgc.lowering.to_core.linalg_ops import matmul_maps
 
 _ONES = (1, 1, 1, 1)
 _DYNAMIC = ir.ShapedType.get_dynamic_size()
@@ -123,12 +131,110 @@ def _conv_channels_inner(x, f, result_shape, dilations) -> ir.Value:
     return generic([x, f], [init], maps, iterators, lambda a, b, acc: arith.addf(acc, arith.mulf(a, b)))[0]
 
 
+# ---- im2col (f32/f64: the arithmetic becomes one BLAS GEMM) --------------------------------------
+
+
+def _uses_gemm(value) -> bool:
+    return str(element_type(value)) in ("f32", "f64")
+
+
+def _groups(groups: list) -> ir.ArrayAttr:
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, i) for i in g]) for g in groups])
+
+
+def _product(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def _collapse(value, groups: list) -> ir.Value:
+    """collapse_shape of ``value`` by ``groups`` (a group with an unknown dim collapses to unknown)."""
+    shape = shape_of(value)
+    merged = [None if any(shape[i] is None for i in g) else _product(shape[i] for i in g) for g in groups]
+    return tensor.CollapseShapeOp(_tensor_type(merged, element_type(value)), value, _groups(groups)).result
+
+
+def _expand_rows(matrix, shape, batch_of) -> ir.Value:
+    """The [N*OH*OW, O] matrix back to [N, OH, OW, O] (N read from ``batch_of`` when unknown)."""
+    result = _tensor_type(shape, element_type(matrix))
+    dynamic = [dim(batch_of, 0)] if shape[0] is None else []
+    static = [_DYNAMIC if d is None else d for d in shape]
+    return tensor.ExpandShapeOp(result, matrix, _groups([[0, 1, 2], [3]]), dynamic, static).result
+
+
+def _gemm_call(a, b, out_type, transpose_a=False) -> ir.Value:
+    """matmul(a, b) through a private function holding the linalg.matmul.
+
+    The call keeps linalg-fuse-elementwise-ops from folding the im2col reshapes into the matmul (it
+    would turn it into a 7-loop generic that no longer reaches BLAS); LLVM inlines the call afterwards.
+    """
+    zero = fill(scalar_const(0.0, element_type(out_type)), empty(out_type, {0: dim(a, 1 if transpose_a else 0)}
+                                                                if shape_of(out_type)[0] is None else {}))
+    types = [a.type, b.type, zero.type]
+    name = "tgc_gemm_" + "_".join(str(t).replace("tensor<", "").replace(">", "").replace("?", "d") for t in types)
+    name += "_ta" if transpose_a else ""
+    module = ir.InsertionPoint.current.block.owner
+    while not isinstance(getattr(module, "opview", module), ir.Module) and module.name != "builtin.module":
+        module = module.parent
+    body = module.regions[0].blocks[0]
+    if not any(op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name
+               for op in body.operations):
+        with ir.InsertionPoint.at_block_begin(body), ir.Location.unknown():
+            callee = func.FuncOp(name, ir.FunctionType.get(types, [zero.type]), visibility="private")
+            entry = callee.add_entry_block()
+            with ir.InsertionPoint(entry):
+                func.ReturnOp([_matmul_into(*entry.arguments, transpose_a)])
+    return func.CallOp([zero.type], ir.FlatSymbolRefAttr.get(name), [a, b, zero]).result
+
+
+def _matmul_into(a, b, c, transpose_a) -> ir.Value:
+    if not transpose_a:
+        return linalg.matmul(a, b, outs=[c])
+    return linalg.matmul(a, b, outs=[c], indexing_maps=matmul_maps(True, False))
+
+
+def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
+    """im2col: rows (n, i, j), columns (kh, kw, c) = xp[n, i*sh + kh*dh, j*sw + kw*dw, c]."""
+    n, _, _, c = shape_of(xp)
+    shape = (n, out_hw[0], out_hw[1], window[0], window[1], c)
+    init = empty(_tensor_type(shape, element_type(xp)), {0: dim(xp, 0)} if n is None else {})
+    source = _map(6, [0, _d(1) * strides[0] + _d(3) * dilations[0], _d(2) * strides[1] + _d(4) * dilations[1], 5])
+    patches = generic([xp], [init], [source, identity_map(6)], [PARALLEL] * 6, lambda v, _: v)[0]
+    return _collapse(patches, [[0, 1, 2], [3, 4, 5]])
+
+
+def _conv_gemm(xp, f, result_shape, strides, dilations) -> ir.Value:
+    """conv2d of an already padded xp as patches [N*OH*OW, KH*KW*C] @ filter [KH*KW*C, O]."""
+    n, oh, ow, o = result_shape
+    kh, kw, _, _ = shape_of(f)
+    patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
+    rows = None if n is None else n * oh * ow
+    product = _gemm_call(patches, _collapse(f, [[0, 1, 2], [3]]), _tensor_type((rows, o), element_type(xp)))
+    return _expand_rows(product, result_shape, xp)
+
+
+def _filter_gradient_gemm(xp, g, filter_shape, strides, dilations) -> ir.Value:
+    """df [KH*KW*C, O] = patches^T @ g [N*OH*OW, O], BLAS reading the patch matrix transposed."""
+    _, oh, ow, _ = shape_of(g)
+    kh, kw, c, o = filter_shape
+    patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
+    product = _gemm_call(patches, _collapse(g, [[0, 1, 2], [3]]), _tensor_type((kh * kw * c, o), element_type(xp)),
+                         transpose_a=True)
+    result = _tensor_type(filter_shape, element_type(xp))
+    return tensor.ExpandShapeOp(result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)).result
+
+
 @lowers("conv2d")
 def _conv2d(op):
     x, f = op.operands
     geometry = _conv_geometry(shape_of(x), shape_of(f), op.attrs)
     xp = pad_spatial(x, geometry, 0.0)
     s, d = op.attrs["strides"], op.attrs["dilations"]
+    if _uses_gemm(x):
+        return _conv_gemm(xp, f, shape_of(op.result_type), s[1:3], d[1:3])
     return _conv(xp, f, shape_of(op.result_type), s[1:3], d[1:3])
 
 
@@ -151,6 +257,8 @@ def _conv2d_backprop_input(op):
     (_, ht, _), (_, wl, _) = _conv_geometry(shape_of(x), shape_of(f), op.attrs)
     full = (h + (kh - 1) * d[1], w + (kw - 1) * d[2])
     gp = spread(g, full, ((kh - 1) * d[1] - ht, (kw - 1) * d[2] - wl), s[1:3], 0.0)
+    if _uses_gemm(g):
+        return _conv_gemm(gp, _flipped_filter(f), shape_of(op.result_type), (1, 1), d[1:3])
     return _conv_channels_inner(gp, _flipped_filter(f), shape_of(op.result_type), d[1:3])
 
 
@@ -162,6 +270,8 @@ def _conv2d_backprop_filter(op):
     filter_shape = shape_of(op.result_type)
     s, d = op.attrs["strides"], op.attrs["dilations"]
     xp = pad_spatial(x, _conv_geometry(shape_of(x), filter_shape, op.attrs), 0.0)
+    if _uses_gemm(x):
+        return _filter_gradient_gemm(xp, g, filter_shape, s[1:3], d[1:3])
     elem = element_type(x)
     init = fill(scalar_const(0.0, elem), empty(op.result_type, {}))
     maps = [

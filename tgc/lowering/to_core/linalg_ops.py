@@ -1,34 +1,41 @@
-"""Core lowering of linear algebra: matmul becomes linalg.matmul on zero-filled outputs."""
+"""Core lowering of linear algebra: matmul becomes linalg.matmul on zero-filled outputs.
+
+Transposed operands are expressed in the matmul's indexing maps (A read as (k, m), B as (n, k)) rather
+than copied: the CPU pipeline's tgc-blas-matmul turns those maps into BLAS transpose flags, and the
+loop lowering reads the operand in place.
+"""
 
 from __future__ import annotations
 
+from mlir import ir
 from mlir.dialects import linalg
 
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import dim, element_type, empty, scalar_const, shape_of
-from mlir import ir
 
 
-def transpose_2d(value):
-    """A materialized transpose of a rank-2 tensor (linalg.transpose keeps matmul a named op)."""
-    m, n = shape_of(value)
-    out_type = ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in (n, m)], element_type(value))
-    init = empty(out_type, {i: dim(value, 1 - i) for i, d in enumerate((n, m)) if d is None})
-    return linalg.transpose(value, outs=[init], permutation=[1, 0]).results[0]
+def matmul_maps(transpose_a: bool, transpose_b: bool) -> list:
+    """Indexing maps over (m, n, k) of A, B and C."""
+    m, n, k = (ir.AffineDimExpr.get(i) for i in range(3))
+    a = [k, m] if transpose_a else [m, k]
+    b = [n, k] if transpose_b else [k, n]
+    return [ir.AffineMap.get(3, 0, exprs) for exprs in (a, b, [m, n])]
+
+
+def matmul(a, b, out_type, transpose_a=False, transpose_b=False):
+    """linalg.matmul of a and b (each possibly read transposed) into a zero-filled ``out_type``."""
+    dynamic = {}
+    if shape_of(out_type)[0] is None:
+        dynamic[0] = dim(a, 1 if transpose_a else 0)
+    if shape_of(out_type)[1] is None:
+        dynamic[1] = dim(b, 0 if transpose_b else 1)
+    init = linalg.fill(scalar_const(0, element_type(out_type)), outs=[empty(out_type, dynamic)])
+    if not (transpose_a or transpose_b):
+        return linalg.matmul(a, b, outs=[init])
+    return linalg.matmul(a, b, outs=[init], indexing_maps=matmul_maps(transpose_a, transpose_b))
 
 
 @lowers("matmul")
 def _matmul(op):
     a, b = op.operands
-    if op.attrs["transpose_a"]:
-        a = transpose_2d(a)
-    if op.attrs["transpose_b"]:
-        b = transpose_2d(b)
-    out_type = op.result_type
-    dynamic = {}
-    if shape_of(out_type)[0] is None:
-        dynamic[0] = dim(a, 0)
-    if shape_of(out_type)[1] is None:
-        dynamic[1] = dim(b, 1)
-    init = linalg.fill(scalar_const(0, element_type(out_type)), outs=[empty(out_type, dynamic)])
-    return linalg.matmul(a, b, outs=[init])
+    return matmul(a, b, op.result_type, op.attrs["transpose_a"], op.attrs["transpose_b"])

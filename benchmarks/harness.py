@@ -1,0 +1,437 @@
+"""Issue 5's harness: the lectures' workloads on tgc and on the peers a user would pick instead.
+
+Workloads (float32): 1 the two-layer net's SGD step (64,1000,100,10); 2 softmax regression, one SGD step
+(100, 784 -> 10); 3 MLP 784-1024-1024-10 inference at batch 1 and 256; 4 the small convnet's SGD step
+(batch 32, 28x28x1, conv5x5x32, pool, conv5x5x64, pool, fc1024, fc10); 5 GEMM at 256, 1024, 2048.
+Peers: numpy by hand (workloads 1-3 and 5), PyTorch eager and, with --torch-compile, torch.compile (all),
+whichever is installed. In one process the implementations of a workload run interleaved, step by step,
+so machine noise hits all alike. Reported per implementation: median, quartiles, first-call time (tgc:
+compile + one step), and the ratio tgc/peer; GEMM also in GFLOP/s against numpy and the machine peak.
+
+The parent process runs everything twice in child processes, with 1 thread and with each library's
+default (thread variables must be set before numpy and torch load), then writes
+benchmarks/results/harness-<time>.json and .md. Run from the repository root:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/harness.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# ---- timing -------------------------------------------------------------------------------------
+
+
+def first_call(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def interleaved(impls: dict, steps: int, warmup: int) -> dict:
+    """name -> per-step seconds, each step of every implementation run in turn."""
+    for fn in impls.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in impls}
+    for _ in range(steps):
+        for name, fn in impls.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return times
+
+
+def summary(samples: list) -> dict:
+    import numpy as np
+
+    q = np.percentile(samples, [25, 50, 75])
+    return {"median_ms": q[1] * 1e3, "p25_ms": q[0] * 1e3, "p75_ms": q[2] * 1e3, "min_ms": min(samples) * 1e3}
+
+
+# ---- workloads: each returns {impl name: (setup -> step fn)} --------------------------------------
+
+
+def _tgc_session(build):
+    """Builds the TF1 graph in a fresh default graph; returns a step function running ``fetch`` with ``feed``."""
+    import tgc as tf
+
+    tf.reset_default_graph()
+    fetch, feed = build(tf)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    return lambda: sess.run(fetch, feed)
+
+
+def _softmax_ce_grad(scores, y, mean):
+    import numpy as np
+
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return (p - y) / (scores.shape[0] if mean else 1)
+
+
+def dense_step(sizes, batch, lr, mean):
+    """An MLP SGD step (relu between layers, softmax cross-entropy): tgc, numpy and torch versions."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], batch)]
+    ws = [(rng.standard_normal((a, b)) * 0.01).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+
+    def tgc_build(tf):
+        xp, yp = tf.placeholder(tf.float32, [None, sizes[0]]), tf.placeholder(tf.float32, [None, sizes[-1]])
+        h = xp
+        for i, w in enumerate(ws):
+            h = tf.matmul(h, tf.Variable(w.copy()))
+            h = tf.nn.relu(h) if i < len(ws) - 1 else h
+        ce = tf.nn.softmax_cross_entropy_with_logits(labels=yp, logits=h)
+        loss = tf.reduce_mean(ce) if mean else tf.reduce_sum(ce)
+        return tf.train.GradientDescentOptimizer(lr).minimize(loss), {xp: x, yp: y}
+
+    np_ws = [w.copy() for w in ws]
+
+    def numpy_step():
+        hs = [x]
+        for i, w in enumerate(np_ws):
+            z = hs[-1] @ w
+            hs.append(np.maximum(z, 0) if i < len(np_ws) - 1 else z)
+        d = _softmax_ce_grad(hs[-1], y, mean)
+        for i in reversed(range(len(np_ws))):
+            grad = hs[i].T @ d
+            if i:
+                d = (d @ np_ws[i].T) * (hs[i] > 0)
+            np_ws[i] -= lr * grad
+
+    impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: numpy_step}
+    impls.update(_torch_dense(x, y, ws, lr, mean))
+    return impls
+
+
+def mlp_inference(batch):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    sizes = (784, 1024, 1024, 10)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    ws = [(rng.standard_normal((a, b)) * 0.03).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+
+    def tgc_build(tf):
+        xp = tf.placeholder(tf.float32, [None, 784])
+        h = xp
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            h = tf.matmul(h, tf.constant(w)) + tf.constant(b)
+            h = tf.nn.relu(h) if i < 2 else h
+        return h, {xp: x}
+
+    def numpy_fwd():
+        h = x
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            h = h @ w + b
+            h = np.maximum(h, 0) if i < 2 else h
+        return h
+
+    impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: numpy_fwd}
+    impls.update(_torch_mlp_inference(x, ws, bs))
+    return impls
+
+
+def convnet_step():
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
+    params = {
+        "c1": (rng.standard_normal((5, 5, 1, 32)) * 0.1).astype(np.float32), "b1": np.full(32, 0.1, np.float32),
+        "c2": (rng.standard_normal((5, 5, 32, 64)) * 0.1).astype(np.float32), "b2": np.full(64, 0.1, np.float32),
+        "f1": (rng.standard_normal((7 * 7 * 64, 1024)) * 0.01).astype(np.float32), "b3": np.full(1024, 0.1, np.float32),
+        "f2": (rng.standard_normal((1024, 10)) * 0.01).astype(np.float32), "b4": np.full(10, 0.1, np.float32),
+    }
+
+    def tgc_build(tf):
+        v = {k: tf.Variable(p.copy()) for k, p in params.items()}
+        xp, yp = tf.placeholder(tf.float32, [None, 28, 28, 1]), tf.placeholder(tf.float32, [None, 10])
+        pool = lambda h: tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        h = pool(tf.nn.relu(tf.nn.conv2d(xp, v["c1"], strides=[1, 1, 1, 1], padding="SAME") + v["b1"]))
+        h = pool(tf.nn.relu(tf.nn.conv2d(h, v["c2"], strides=[1, 1, 1, 1], padding="SAME") + v["b2"]))
+        h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), v["f1"]) + v["b3"])
+        logits = tf.matmul(h, v["f2"]) + v["b4"]
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yp, logits=logits))
+        return tf.train.GradientDescentOptimizer(1e-3).minimize(loss), {xp: x, yp: y}
+
+    impls = {"tgc": lambda: _tgc_session(tgc_build)}
+    impls.update(_torch_convnet(x, y, params))
+    return impls
+
+
+def gemm(n):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+
+    def tgc_build(tf):
+        ap, bp = tf.placeholder(tf.float32, [n, n]), tf.placeholder(tf.float32, [n, n])
+        return tf.matmul(ap, bp), {ap: a, bp: b}
+
+    impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: (lambda: a @ b)}
+    impls.update(_torch_gemm(a, b))
+    return impls
+
+
+# ---- PyTorch peers (eager; torch.compile with --torch-compile) -----------------------------------
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+_TORCH_COMPILE = False
+
+
+def _torch_variants(make_fn):
+    """{"torch": eager step, "torch.compile": compiled step}, each built lazily (setup timed as first call)."""
+    torch = _torch()
+    if torch is None:
+        return {}
+    out = {"torch": lambda: make_fn(torch, lambda f: f)}
+    if _TORCH_COMPILE:
+        out["torch.compile"] = lambda: make_fn(torch, torch.compile)
+    return out
+
+
+def _torch_dense(x, y, ws, lr, mean):
+    def make(torch, wrap):
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y).argmax(1)
+        tws = [torch.tensor(w, requires_grad=True) for w in ws]
+        reduction = "mean" if mean else "sum"
+
+        def loss_fn():
+            h = tx
+            for i, w in enumerate(tws):
+                h = h @ w
+                h = torch.relu(h) if i < len(tws) - 1 else h
+            return torch.nn.functional.cross_entropy(h, ty, reduction=reduction)
+
+        loss_fn = wrap(loss_fn)
+
+        def step():
+            loss = loss_fn()
+            grads = torch.autograd.grad(loss, tws)
+            with torch.no_grad():
+                for w, g in zip(tws, grads):
+                    w -= lr * g
+
+        step()
+        return step
+
+    return _torch_variants(make)
+
+
+def _torch_mlp_inference(x, ws, bs):
+    def make(torch, wrap):
+        tx = torch.from_numpy(x)
+        tws, tbs = [torch.from_numpy(w) for w in ws], [torch.from_numpy(b) for b in bs]
+
+        def fwd():
+            h = tx
+            for i, (w, b) in enumerate(zip(tws, tbs)):
+                h = h @ w + b
+                h = torch.relu(h) if i < 2 else h
+            return h
+
+        fwd = wrap(fwd)
+
+        def step():
+            with torch.no_grad():
+                return fwd()
+
+        step()
+        return step
+
+    return _torch_variants(make)
+
+
+def _torch_convnet(x, y, params):
+    def make(torch, wrap):
+        import torch.nn.functional as F
+
+        tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()  # NCHW, torch's native layout
+        ty = torch.from_numpy(y).argmax(1)
+        p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+        c1 = lambda: p["c1"].permute(3, 2, 0, 1)
+        c2 = lambda: p["c2"].permute(3, 2, 0, 1)
+
+        def loss_fn():
+            h = F.max_pool2d(torch.relu(F.conv2d(tx, c1(), p["b1"], padding=2)), 2)
+            h = F.max_pool2d(torch.relu(F.conv2d(h, c2(), p["b2"], padding=2)), 2)
+            h = torch.relu(h.permute(0, 2, 3, 1).reshape(-1, 7 * 7 * 64) @ p["f1"] + p["b3"])
+            return F.cross_entropy(h @ p["f2"] + p["b4"], ty)
+
+        loss_fn = wrap(loss_fn)
+        names = list(p)
+
+        def step():
+            grads = torch.autograd.grad(loss_fn(), [p[k] for k in names])
+            with torch.no_grad():
+                for k, g in zip(names, grads):
+                    p[k] -= 1e-3 * g
+
+        step()
+        return step
+
+    return _torch_variants(make)
+
+
+def _torch_gemm(a, b):
+    def make(torch, wrap):
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        mm = wrap(lambda: ta @ tb)
+        mm()
+        return mm
+
+    return _torch_variants(make)
+
+
+WORKLOADS = {
+    "1 two-layer SGD step (64,1000,100,10)": lambda: dense_step((1000, 100, 10), 64, 1e-3, mean=False),
+    "2 softmax regression SGD step (100, 784->10)": lambda: dense_step((784, 10), 100, 0.5, mean=True),
+    "3a MLP 784-1024-1024-10 inference, batch 1": lambda: mlp_inference(1),
+    "3b MLP 784-1024-1024-10 inference, batch 256": lambda: mlp_inference(256),
+    "4 convnet SGD step (batch 32, 28x28x1)": convnet_step,
+    "5a GEMM 256": lambda: gemm(256),
+    "5b GEMM 1024": lambda: gemm(1024),
+    "5c GEMM 2048": lambda: gemm(2048),
+}
+
+
+# ---- one child run (one thread setting) ---------------------------------------------------------
+
+
+def run_all(steps: int, warmup: int, only: str | None) -> dict:
+    record = {}
+    for name, make in WORKLOADS.items():
+        if only and only not in name:
+            continue
+        builders = make()
+        fns, first = {}, {}
+        for impl, build in builders.items():
+            holder = {}
+            first[impl] = first_call(lambda: holder.setdefault("fn", build()))
+            fns[impl] = holder["fn"]
+        n = steps if not name.startswith("5c") else max(steps // 5, 5)
+        times = interleaved(fns, n, warmup)
+        record[name] = {impl: dict(summary(t), first_call_s=first[impl]) for impl, t in times.items()}
+        if name.startswith("5"):
+            size = int(name.split()[-1])
+            for impl in record[name].values():
+                impl["gflops"] = 2 * size ** 3 / (impl["median_ms"] * 1e-3) / 1e9
+        print(f"  {name}: " + ", ".join(f"{k} {v['median_ms']:.3f} ms" for k, v in record[name].items()), flush=True)
+    return record
+
+
+# ---- parent: both thread settings, machine facts, JSON + Markdown --------------------------------
+
+
+def machine() -> dict:
+    out = {"cores": os.cpu_count(), "load_1min": os.getloadavg()[0]}
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+        out["model"] = fields.get("Model name", "").strip()
+        flags = fields.get("Flags", "")
+        out["fma_width_f32"] = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+        mhz = fields.get("CPU max MHz") or fields.get("CPU MHz")
+        if mhz:
+            ghz = float(mhz) / 1000
+            out["ghz"] = ghz
+            # two FMA units per core on Zen / recent Intel: 2 x width x 2 flops per cycle
+            out["lscpu_peak_gflops_f32"] = out["cores"] * ghz * out["fma_width_f32"] * 2 * 2
+    except (OSError, ValueError):
+        pass
+    for tool in (REPO.parent / "shared" / "tools" / "machine-peak", REPO / "shared" / "tools" / "machine-peak"):
+        if tool.exists():
+            res = subprocess.run([str(tool)], capture_output=True, text=True, timeout=120)
+            out["machine_peak_output"] = res.stdout.strip()
+            break
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# tgc vs peers ({result['date']})", "", f"Machine: {json.dumps(result['machine'])}", ""]
+    for setting, record in result["runs"].items():
+        lines += [f"## {setting}", "", "| workload | impl | median ms | p25-p75 ms | first call s | tgc/impl | GFLOP/s |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, impls in record.items():
+            tgc_median = impls["tgc"]["median_ms"]
+            for impl, s in impls.items():
+                ratio = f"{tgc_median / s['median_ms']:.2f}" if impl != "tgc" else ""
+                gf = f"{s['gflops']:.1f}" if "gflops" in s else ""
+                lines.append(f"| {name} | {impl} | {s['median_ms']:.3f} | {s['p25_ms']:.3f}-{s['p75_ms']:.3f} | "
+                             f"{s['first_call_s']:.3f} | {ratio} | {gf} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--only", help="run the workloads whose name contains this text")
+    parser.add_argument("--torch-compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument("--child", choices=["1", "default"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = parser.parse_args()
+    global _TORCH_COMPILE
+    _TORCH_COMPILE = args.torch_compile
+    if args.child:
+        if args.child == "1":
+            _torch() and _torch().set_num_threads(1)
+        print(json.dumps(run_all(args.steps, args.warmup, args.only)), flush=True)
+        return
+    runs = {}
+    for setting in ("1", "default"):
+        env = dict(os.environ)
+        for var in THREAD_VARS:
+            env.pop(var, None)
+            if setting == "1":
+                env[var] = "1"
+        print(f"threads: {setting}", flush=True)
+        cmd = [sys.executable, __file__, "--child", setting, "--steps", str(args.steps), "--warmup", str(args.warmup)]
+        cmd += (["--only", args.only] if args.only else []) + (["--torch-compile"] if args.torch_compile else [])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+        if proc.returncode:
+            sys.exit(f"child run ({setting} threads) failed:\n{proc.stderr[-4000:]}")
+        lines = proc.stdout.strip().splitlines()
+        print("\n".join(lines[:-1]))
+        runs[f"{setting} thread(s)"] = json.loads(lines[-1])
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "runs": runs}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"harness-{result['date'].replace(':', '')}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    stem.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    print(f"records: {stem}.json, .md")
+
+
+if __name__ == "__main__":
+    main()
