@@ -154,7 +154,7 @@ def test_header_declares_typed_entry_point_and_ownership(tmp_path):
 
 def test_signature_errors_name_the_problem():
     x, y, w, b, scores, loss, train = build_net()
-    with pytest.raises(ExportError, match="unknown fetch 'nope'"):
+    with pytest.raises(ExportError, match="unknown fetch 'nope': the graph has no operation named 'nope'$"):
         select(["nope"])
     with pytest.raises(ExportError, match="shape 4x6 does not fit feed 'x' of shape \\?x5"):
         select(["scores"], [("x", (4, 6), None)])

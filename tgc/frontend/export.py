@@ -63,7 +63,7 @@ def element(graph, item, what: str):
     try:
         return graph.as_graph_element(item)
     except (KeyError, ValueError, TypeError) as exc:
-        reason = str(exc).strip("'\"")
+        reason = str(exc.args[0]) if exc.args else str(exc)  # KeyError's str() adds quotes
         raise ExportError(f"unknown {what} '{item}': {reason}") from None
 
 

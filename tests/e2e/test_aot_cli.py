@@ -1,0 +1,138 @@
+"""`tgc compile/run/inspect` end to end, and the C example built with CMake against compiled artifacts."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tgc.runtime import load
+from tgc.tools.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODEL = os.path.join(ROOT, "examples", "c", "two_layer_model.py")
+
+
+def tgc(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(5)
+    return (rng.standard_normal((64, 1000)).astype(np.float32),
+            np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)])
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("aot")
+    for name, fetches in (("train", ["--fetch", "loss", "--fetch", "train"]), ("infer", ["--fetch", "scores"])):
+        result = tgc("compile", MODEL, *fetches, "--name", name, "-o", str(out / name))
+        assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_cli_equals_runtime_load(artifacts, batch, tmp_path):
+    x, y = batch
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    result = tgc("run", str(artifacts / "train"), "--input", f"x={tmp_path / 'x.npy'}",
+                 "--input", f"y={tmp_path / 'y.npy'}", "--steps", "3", "--output", str(tmp_path / "o.npz"),
+                 "--save", str(tmp_path / "ck.npz"))
+    assert result.exit_code == 0, result.output
+    art = load(str(artifacts / "train"))
+    losses = [float(art(x=x, y=y)["loss"]) for _ in range(3)]
+    assert losses[2] < losses[0]
+    np.testing.assert_allclose(np.load(tmp_path / "o.npz")["loss"], losses[2], rtol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "ck.npz")["w1"], art.variables["w1"], rtol=1e-6)
+    infer = load(str(artifacts / "infer"))
+    for n in (1, 7, 64):  # one artifact, three batch sizes
+        np.save(tmp_path / "x7.npy", x[:n])
+        printed = tgc("run", str(artifacts / "infer"), "--input", f"x={tmp_path / 'x7.npy'}")
+        assert printed.exit_code == 0 and f"scores: float32[{n}, 10]" in printed.output
+        assert infer(x=x[:n])["scores"].shape == (n, 10)
+
+
+def test_inspect_shows_signature(artifacts):
+    result = tgc("inspect", str(artifacts / "train"))
+    assert result.exit_code == 0
+    assert re.search(r"x\s+\[\?, 1000\] float32", result.output)
+    assert re.search(r"loss\s+\[\] float32", result.output)
+    assert re.search(r"w1\s+\[1000, 100\] float32", result.output)
+
+
+def test_emit_text_stages(tmp_path):
+    stages = {"tgc": '"tgc.matmul"', "core": "linalg.matmul", "llvm-dialect": "llvm.func @model_main",
+              "llvm-ir": "define void @_mlir_ciface_model_main", "header": "model_run("}
+    for stage, needle in stages.items():
+        result = tgc("compile", MODEL, "--fetch", "scores", f"--emit={stage}")
+        assert result.exit_code == 0 and needle in result.output, (stage, result.output[-500:])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--emit=core", "--fetch", "nope"], "tgc compile: error: unknown fetch 'nope': the graph has no operation named 'nope'"),
+    (["--emit=core", "--fetch", "scores", "--feed", "x:?x999"], "tgc compile: error: shape ?x999 does not fit feed 'x' of shape ?x1000"),
+    (["--emit=core", "--fetch", "scores", "--feed", "x:?x1000:int32"], "tgc compile: error: feed 'x' has dtype float32, not int32"),
+    (["--fetch", "scores"], "tgc compile: error: --emit=artifact writes files: give -o PATH"),
+])
+def test_compile_errors_are_one_line(args, message):
+    result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "compile", MODEL, *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [message], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_errors_are_one_line(artifacts, tmp_path):
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3), np.float32))
+    for args, message in [
+        ([str(tmp_path / "none")], "tgc run: error: no artifact at"),
+        ([str(artifacts / "infer"), "--input", f"x={tmp_path / 'bad.npy'}"],
+         "tgc run: error: input 'x' has shape [?, 1000] float32, got [2, 3]"),
+        ([str(artifacts / "infer"), "--input", f"x={tmp_path / 'missing.npy'}"], "tgc run: error: cannot read input 'x'"),
+    ]:
+        result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "run", *args],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_input_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "compile", str(tmp_path / "no.mlir"), "-o",
+                             str(tmp_path / "o")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr.startswith("tgc compile: error: ") and "no.mlir" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None or shutil.which("cc") is None, reason="needs cmake and cc")
+def test_c_example_builds_with_cmake_and_trains(tmp_path, batch):
+    build = tmp_path / "build"
+    configure = subprocess.run(["cmake", "-S", ROOT, "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}"],
+                               capture_output=True, text=True, timeout=120)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    made = subprocess.run(["cmake", "--build", str(build), "--target", "two_layer"], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    x, y = batch
+    data = tmp_path / "data"
+    data.mkdir()
+    x.tofile(data / "x.bin")
+    y.tofile(data / "y.bin")
+    run = subprocess.run([str(build / "two_layer"), str(build / "artifacts" / "train"), str(data), "20"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    c_losses = [float(v) for v in re.findall(r"^step \d+ loss (\S+)$", run.stdout, re.M)]
+    art = load(str(build / "artifacts" / "train"))
+    py_losses = [float(art(x=x, y=y)["loss"]) for _ in range(20)]
+    np.testing.assert_allclose(c_losses, py_losses, rtol=1e-4)
+    assert c_losses[-1] < c_losses[0]
+    infer = load(str(build / "artifacts" / "infer"))
+    predicted = [int(v) for v in re.search(r"^predicted (.*)$", run.stdout, re.M).group(1).split()]
+    infer.variables.update(art.variables)  # the C program infers with its trained weights
+    expected = infer(x=x[:7])["scores"].argmax(axis=1).tolist()
+    assert predicted == expected
