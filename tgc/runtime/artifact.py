@@ -170,7 +170,7 @@ class Artifact:
             allocated, aligned, offset = int(d[off]), int(d[off + 1]), int(d[off + 2])
             shape = tuple(int(v) for v in d[off + 3: off + 3 + rank])
             strides = tuple(int(v) * size for v in d[off + 3 + rank: off + 3 + 2 * rank])
-            out.append(_copy_out(aligned + offset * size, shape, strides, info.dtype))
+            out.append(_copy_result(aligned + offset * size, shape, strides, info.dtype))
             if allocated and allocated != _GLOBAL_SENTINEL and allocated not in input_pointers:
                 owned.add(allocated)  # results may share a buffer: free each one once
         for pointer in owned:
@@ -208,6 +208,16 @@ class Artifact:
 
     def __repr__(self) -> str:
         return f"<tgc Artifact {self.path} ({self.backend}) {self.signature}>"
+
+
+def _copy_result(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
+    """A numpy copy of a result buffer: one memmove when it is C-contiguous (the usual case)."""
+    array = np.empty(shape, dtype)
+    if array.strides == strides or array.size <= 1:
+        if array.size:
+            ctypes.memmove(array.ctypes.data, address, array.nbytes)
+        return array
+    return _copy_out(address, shape, strides, dtype)
 
 
 # ---- loading -------------------------------------------------------------------------------------------
