@@ -61,7 +61,7 @@ def report_example(name: str) -> dict:
     from tgc.dialect.context import make_context
     from tgc.frontend.compiler import prune
     from tgc.frontend.emit import emit_function, emit_variables
-    from tgc.frontend.compiler import _variables_of
+    from tgc.frontend.compiler import variables_of
     from tgc.passes.pipeline import run_pipeline
 
     tgc.reset_default_graph()
@@ -79,7 +79,7 @@ def report_example(name: str) -> dict:
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         emit_function(module, ops, feeds, [])
-        emit_variables(module, _variables_of(ops))
+        emit_variables(module, variables_of(ops))
         before = _count_tgc_ops(module)
         after_graph = None
         for stage in _stages():

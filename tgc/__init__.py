@@ -42,6 +42,7 @@ def set_random_seed(seed):
     get_default_graph().seed = seed
 
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
+from tgc.frontend.export import export_graph  # noqa: E402,F401
 from tgc.frontend import nn, train  # noqa: E402,F401
 from tgc import initializers, random, summary  # noqa: E402,F401
 from tgc.summary import (  # noqa: E402,F401

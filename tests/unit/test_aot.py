@@ -192,3 +192,20 @@ def test_cross_target_emits_aarch64_assembly(tmp_path):
     assert "// -- Begin function model_main" in asm  # AArch64 comments start with //, x86's with #
     assert "ret" in asm and "%rsp" not in asm
     assert 'target triple = "aarch64-unknown-linux-gnu"' in lowered.stages["llvm-ir"]
+
+
+def test_llvmlite_compiles_the_shipped_ir_when_asked(tmp_path):
+    """A machine without the shipped library's ABI (or a cross-compiled artifact) compiles model.ll with
+    llvmlite for its own CPU; the numbers are the library's."""
+    pytest.importorskip("llvmlite")
+    x, y, w, b, scores, loss, train = build_net()
+    path = compile_artifact(["scores", "loss"], None, str(tmp_path))
+    a, labels = data(7)
+    from_library = load(path)
+    from_ir = load(path, prefer="llvm-ir")
+    assert from_library.backend != from_ir.backend == "llvmlite"
+    got_library = from_library(x=a, y=labels)
+    got_ir = from_ir(x=a, y=labels)
+    assert set(got_ir) == {"scores", "loss"}
+    for name in got_ir:
+        np.testing.assert_allclose(got_ir[name], got_library[name], rtol=1e-6)

@@ -58,7 +58,7 @@ class CompiledRun:
         return self.call.var_outputs
 
 
-def _variables_of(ops) -> list:
+def variables_of(ops) -> list:
     seen, out = set(), []
     for op in ops:
         v = op.variable
@@ -87,14 +87,14 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
         module = ir.Module.create()
         try:
             signature = emit_function(module, ops, feeds, fetches)
-            emit_variables(module, _variables_of(ops))
+            emit_variables(module, variables_of(ops))
             _save_temps(module, "tgc")
             run_pipeline(module, graph_spec)
             placement, keys, transfers = _inspect_partitions(module)
             run_pipeline(module, cpu.LOWER_PIPELINE)
-            layout = _partition_layout(module)
+            layout = partition_layout(module)
             run_pipeline(module, cpu.CPU_PIPELINE)
-            var_specs = {name: spec for name, spec, _ in _variables_of(ops)}
+            var_specs = {name: spec for name, spec, _ in variables_of(ops)}
             run = _load(module, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
             raise ValueError(str(exc)) from None
@@ -167,7 +167,7 @@ def _inspect_partitions(module):
     return placement, keys, transfers
 
 
-def _partition_layout(module) -> list:
+def partition_layout(module) -> list:
     """(function name, device, fetch indices, variables read, variables assigned) per partition."""
     from mlir import ir
 

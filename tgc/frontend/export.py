@@ -182,7 +182,7 @@ def emit_module(run: RunSignature, values: dict | None = None):
     """The tgc module of ``run`` (call inside an MLIR context and location)."""
     from mlir import ir
 
-    from tgc.frontend.compiler import _variables_of
+    from tgc.frontend.compiler import variables_of
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
     from tgc.lowering import aot
 
@@ -191,7 +191,7 @@ def emit_module(run: RunSignature, values: dict | None = None):
         emit_function(module, run.ops, run.feeds, run.fetches)
     except EmitError as exc:
         raise ExportError(str(exc)) from None
-    emit_variables(module, _variables_of(run.ops))
+    emit_variables(module, variables_of(run.ops))
     main = aot.main_function(module)
     names = [short_name(t) for t, _ in run.feeds]
     main.attributes[aot.FEED_NAMES] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in names])

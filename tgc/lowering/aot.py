@@ -280,7 +280,7 @@ def blas_library(options: Options) -> str | None:
 
 def lower_module(module, stop: str, options: Options) -> Lowered:
     """Runs the stages up to ``stop`` on a tgc module (in its context); returns their outputs."""
-    from tgc.frontend.compiler import _partition_layout
+    from tgc.frontend.compiler import partition_layout
     from tgc.lowering import cpu
     from tgc.passes.pipeline import run_pipeline
 
@@ -296,7 +296,7 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
         return lowered
     run_pipeline(module, spec, timing=options.timing)
     run_pipeline(module, cpu.LOWER_PIPELINE, timing=options.timing)
-    layout = _partition_layout(module)
+    layout = partition_layout(module)
     if len(layout) != 1:
         raise AotError(f"an artifact has one entry point, but the graph was split over {len(layout)} devices")
     partition, _, _, signature.var_inputs, signature.var_outputs = layout[0]

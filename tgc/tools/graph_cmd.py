@@ -117,7 +117,7 @@ def module_from_graph(graph, fetch_names=()):
     """Emits the graph (pruned to the fetches) as compiler.py does: placeholders become arguments."""
     from mlir import ir
 
-    from tgc.frontend.compiler import _variables_of, prune
+    from tgc.frontend.compiler import variables_of, prune
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
 
     try:
@@ -137,7 +137,7 @@ def module_from_graph(graph, fetch_names=()):
     module = ir.Module.create()
     try:
         emit_function(module, body, feeds, tensors)
-        emit_variables(module, _variables_of(body))
+        emit_variables(module, variables_of(body))
     except EmitError as exc:
         raise GraphCommandError(str(exc)) from None
     return module, {i: t.op.name for i, (t, _) in enumerate(feeds)}
