@@ -312,15 +312,18 @@ _CONV = {"strides": (1, 2, 2, 1), "padding": "SAME"}
 _POOL = {"ksize": (1, 3, 3, 1), "strides": (1, 2, 2, 1), "padding": "SAME"}
 
 
-def test_conv2d_lowers_to_pad_and_named_conv_with_dynamic_batch():
+def test_conv2d_lowers_to_im2col_and_matmul_with_dynamic_batch():
+    # f32/f64 conv2d lowers through im2col + linalg.matmul, which tgc-blas-matmul hands to OpenBLAS.
     text = lowered("conv2d", [("?", 7, 7, 3), (3, 3, 3, 4)], **_CONV)
     check_in_order(
         text,
         "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]", "arith.constant 0.000000e+00 : f32",
-        "to tensor<?x9x9x3xf32>", "tensor.dim", "tensor.empty(%dim) : tensor<?x4x4x4xf32>", "linalg.fill",
-        "linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}",
+        "to tensor<?x9x9x3xf32>", "tensor.dim", "tensor.empty(%dim) : tensor<?x4x4x3x3x3xf32>", "linalg.generic",
+        "tensor.collapse_shape", "into tensor<?x27xf32>", "into tensor<27x4xf32>", "linalg.fill",
+        "call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32", "tensor.expand_shape", "into tensor<?x4x4x4xf32>",
     )
-
+    # The GEMM sits in a private function (out of reach of elementwise fusion) that holds the matmul.
+    check_in_order(text, "func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32", "linalg.matmul", "func.func @main")
 
 def test_pools_lower_to_named_pooling_ops():
     check_in_order(lowered("max_pool", [("?", 7, 7, 3)], **_POOL),

@@ -14,12 +14,7 @@ from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
 from tgc.lowering.blas import openblas_library
-from tgc.passes import PASSES
 from tgc.passes.pipeline import run_pipeline
-
-# Until tgc/passes/__init__.py lists it, the BLAS pass registers itself here (cpu.py is imported by
-# every compile, so the name is known before any pipeline string using it is parsed).
-PASSES.setdefault("tgc-blas-matmul", ("tgc.lowering.blas", "BlasMatmulPass"))
 
 GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-dce,tgc-verify"
 OPTIMIZING_GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-simplify,tgc-cse,tgc-dce,tgc-verify"

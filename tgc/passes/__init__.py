@@ -19,6 +19,7 @@ PASSES = {
     "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
     "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
+    "tgc-blas-matmul": ("tgc.lowering.blas", "BlasMatmulPass"),
 }
 
 
