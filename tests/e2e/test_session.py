@@ -162,3 +162,18 @@ def test_unknown_rank_placeholder_takes_rank_of_feed():
     with tf.Session() as sess:
         assert sess.run(p * 2.0, {p: 3.0}) == 6.0
         np.testing.assert_allclose(sess.run(p * 2.0, {p: [[1.0, 2.0]]}), [[2.0, 4.0]])
+
+
+def test_fetched_arrays_are_independent_and_feeds_untouched():
+    x = tf.placeholder(tf.float32, [4], name="x")
+    y = tf.exp(x) + 1.0
+    z = tf.reshape(y, [2, 2])
+    a = np.ones(4, np.float32)
+    with tf.Session() as sess:
+        got_y, got_z, got_x = sess.run([y, z, x], {x: a})
+        got_y[0] = 100.0
+        got_x[1] = -5.0
+        np.testing.assert_allclose(got_z, np.full((2, 2), np.e + 1.0), rtol=1e-6)
+        np.testing.assert_array_equal(a, np.ones(4))
+        again = sess.run(y, {x: a})
+    np.testing.assert_allclose(again, np.full(4, np.e + 1.0), rtol=1e-6)

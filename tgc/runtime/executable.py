@@ -1,14 +1,17 @@
 """Calls a compiled function through its C interface, passing numpy arrays as memref descriptors.
 
 The compiled ``main`` takes each input as a memref descriptor (allocated, aligned, offset, sizes,
-strides) and returns its results as descriptors of buffers it allocated with malloc; we copy each
-result into numpy and free the buffer. Descriptors live in int64 arrays that are built once per
-executable and only refilled per call, which keeps the per-call overhead to a few microseconds.
+strides) and returns its results as descriptors of buffers it allocated with malloc. Results are
+handed out without a copy: each becomes a numpy array over its malloc'ed buffer, and the buffer is
+freed when the last array using it goes away. Descriptors live in one int64 buffer per direction,
+packed with ``struct`` in one call per argument, which keeps a call's overhead to a few microseconds.
 """
 
 from __future__ import annotations
 
 import ctypes
+import struct
+import weakref
 
 import numpy as np
 
@@ -31,52 +34,101 @@ class Executable:
         self.inputs = [(np.dtype(d), r) for d, r in inputs]
         self.outputs = [(np.dtype(d), r) for d, r in outputs]
         self._keepalive = keepalive
-        self._in_offsets = np.cumsum([0] + [descriptor_words(r) for _, r in self.inputs]).tolist()
-        self._out_offsets = np.cumsum([0] + [descriptor_words(r) for _, r in self.outputs]).tolist()
-        self._in_desc = np.zeros(max(self._in_offsets[-1], 1), np.int64)
-        self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
+        in_words = [descriptor_words(r) for _, r in self.inputs]
+        out_words = [descriptor_words(r) for _, r in self.outputs]
+        self._in_desc = (ctypes.c_int64 * max(sum(in_words), 1))()
+        self._out_desc = (ctypes.c_int64 * max(sum(out_words), 1))()
+        self._in_view = memoryview(self._in_desc).cast("B")
+        # (dtype, rank, byte offset of the descriptor, struct format) per input
+        self._in_plan = [(d, r, 8 * o, struct.Struct(f"={w}q"))
+                         for (d, r), o, w in zip(self.inputs, _offsets(in_words), in_words)]
+        self._out_format = struct.Struct(f"={max(sum(out_words), 1)}q")
+        self._out_plan = [(d, r, o) for (d, r), o in zip(self.outputs, _offsets(out_words))]
         has_result = 1 if self.outputs else 0
         n = has_result + len(self.inputs)
-        self._ptrs = np.zeros(max(n, 1), np.uint64)  # MemRef* for each argument
+        self._ptrs = (ctypes.c_void_p * max(n, 1))()  # MemRef* for each argument
         if has_result:
-            self._ptrs[0] = self._out_desc.ctypes.data
-        for i, off in enumerate(self._in_offsets[:-1]):
-            self._ptrs[has_result + i] = self._in_desc.ctypes.data + 8 * off
-        self._packed = np.array([self._ptrs.ctypes.data + 8 * i for i in range(n)] or [0], np.uint64)
-        self._packed_address = self._packed.ctypes.data
+            self._ptrs[0] = ctypes.addressof(self._out_desc)
+        for i, (_, _, byte_offset, _) in enumerate(self._in_plan):
+            self._ptrs[has_result + i] = ctypes.addressof(self._in_desc) + byte_offset
+        base = ctypes.addressof(self._ptrs)
+        self._packed = (ctypes.c_void_p * max(n, 1))(*[base + 8 * i for i in range(n)])
+        self._packed_address = ctypes.addressof(self._packed)
 
     def __call__(self, *arrays) -> list:
         if len(arrays) != len(self.inputs):
             raise TypeError(f"expected {len(self.inputs)} inputs but got {len(arrays)}")
         keep = []
-        desc = self._in_desc
-        for (dtype, rank), off, a in zip(self.inputs, self._in_offsets, arrays):
-            a = np.asarray(a, dtype=dtype, order="C")
+        for (dtype, rank, byte_offset, packer), a in zip(self._in_plan, arrays):
+            if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+                a = np.asarray(a, dtype=dtype, order="C")
             keep.append(a)
             p = a.ctypes.data
-            desc[off] = p
-            desc[off + 1] = p
-            desc[off + 2] = 0
-            if rank:
-                desc[off + 3: off + 3 + rank] = a.shape
-                desc[off + 3 + rank: off + 3 + 2 * rank] = [s // a.itemsize for s in a.strides] if a.size else 1
+            strides = [s // a.itemsize for s in a.strides] if a.size else [1] * rank
+            packer.pack_into(self._in_view, byte_offset, p, p, 0, *a.shape, *strides)
         self._fn(self._packed_address)
         return self._collect({a.ctypes.data for a in keep})
 
     def _collect(self, input_pointers: set) -> list:
-        out, freed = [], set()
-        d = self._out_desc
-        for (dtype, rank), off in zip(self.outputs, self._out_offsets):
-            allocated, aligned, offset = int(d[off]), int(d[off + 1]), int(d[off + 2])
-            shape = tuple(int(v) for v in d[off + 3: off + 3 + rank])
-            strides = tuple(int(v) * dtype.itemsize for v in d[off + 3 + rank: off + 3 + 2 * rank])
-            out.append(_copy_out(aligned + offset * dtype.itemsize, shape, strides, dtype))
-            if allocated not in freed and allocated != _GLOBAL_SENTINEL and allocated not in input_pointers:
-                freed.add(allocated)
-        for pointer in freed:
-            if pointer:
-                _free(pointer)
+        words = self._out_format.unpack_from(self._out_desc)
+        owners: dict = {}
+        out = []
+        for dtype, rank, o in self._out_plan:
+            allocated, aligned, offset = words[o], words[o + 1], words[o + 2]
+            shape = words[o + 3: o + 3 + rank]
+            strides = tuple(s * dtype.itemsize for s in words[o + 3 + rank: o + 3 + 2 * rank])
+            address = aligned + offset * dtype.itemsize
+            if allocated == _GLOBAL_SENTINEL or allocated in input_pointers or not allocated:
+                # A constant global or a caller's array: never ours to free, so copy it out.
+                out.append(_copy_out(address, shape, strides, dtype))
+                continue
+            if allocated in owners:  # a second result over the same buffer: fetched arrays never alias
+                out.append(_copy_out(address, shape, strides, dtype))
+                continue
+            owners[allocated] = owner = _MallocBlock(allocated)
+            out.append(owner.view(address, shape, strides, dtype))
         return out
+
+
+class _MallocBlock:
+    """A buffer the compiled code malloc'ed for a result; freed when no array uses it any more."""
+
+    __slots__ = ("pointer", "__weakref__")
+
+    def __init__(self, pointer: int):
+        self.pointer = pointer
+        weakref.finalize(self, _free, pointer)
+
+    def view(self, address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
+        count = 1
+        for n in shape:
+            count *= n
+        if count == 0:
+            return np.zeros(shape, dtype)
+        span = 1 + sum((n - 1) * abs(s) for n, s in zip(shape, strides)) // dtype.itemsize if shape else 1
+        buf = (ctypes.c_byte * (span * dtype.itemsize)).from_address(address)
+        buf._owner = self  # the array keeps the ctypes buffer, which keeps this block alive
+        flat = np.frombuffer(buf, dtype=dtype, count=span)
+        if _is_c_contiguous(shape, strides, dtype.itemsize):
+            return flat.reshape(shape)
+        return np.lib.stride_tricks.as_strided(flat, shape=shape, strides=strides).copy()
+
+
+def _is_c_contiguous(shape, strides, itemsize) -> bool:
+    expected = itemsize
+    for n, s in zip(reversed(shape), reversed(strides)):
+        if n != 1 and s != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _offsets(words: list) -> list:
+    out, total = [], 0
+    for w in words:
+        out.append(total)
+        total += w
+    return out
 
 
 def _copy_out(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
