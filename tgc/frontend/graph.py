@@ -159,9 +159,6 @@ class Tensor:
     def __repr__(self) -> str:
         return f'<tgc.Tensor "{self.name}" shape={self.shape} dtype={self.spec.dtype}>'
 
-    def __hash__(self):
-        return id(self)
-
     def __bool__(self):
         raise TypeError(
             f"using tensor '{self.name}' as a Python bool is not allowed: its value exists only when a "
@@ -205,9 +202,6 @@ class Operation:
 
     def __repr__(self) -> str:
         return f'<tgc.Operation "{self.name}" type={self.type}>'
-
-    def __hash__(self):
-        return id(self)
 
 
 class Graph:
