@@ -21,6 +21,7 @@ OPTIMIZING_GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-
 LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core,tgc-bool-storage"
 CPU_PIPELINE = (
     "canonicalize,"
+    "tgc-outline-gemm,"
     "func.func(linalg-fuse-elementwise-ops),"
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,tgc-widen-i1-memrefs,"

@@ -20,6 +20,7 @@ PASSES = {
     "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
     "tgc-blas-matmul": ("tgc.lowering.blas", "BlasMatmulPass"),
+    "tgc-outline-gemm": ("tgc.lowering.outline_gemm", "OutlineGemmPass"),
 }
 
 

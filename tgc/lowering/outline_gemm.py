@@ -1,0 +1,129 @@
+"""tgc-outline-gemm: each f32/f64 ``linalg.matmul`` on tensors moves into a private function of its own.
+
+Runs in the CPU pipeline right before ``linalg-fuse-elementwise-ops``. That fusion (with its reshape
+folding) otherwise turns a matmul whose operand comes from an elementwise op or whose result is
+reshaped into a linalg.generic, for instance ``relu_grad(dh) @ W^T`` reshaped to the convnet's
+[N, 7, 7, 64] pool output: the matmul is gone, tgc-blas-matmul cannot hand it to OpenBLAS, and the
+loops run 30x slower (measured: the convnet step spent 95 ms of 210 ms in that one generic). Behind a
+``func.call`` the matmul is out of the fusion's reach; LLVM inlines the call after lowering.
+
+When the matmul's accumulator is a zero ``linalg.fill`` used by nothing else, the fill moves into the
+function with it, so tgc-blas-matmul still sees fill-then-matmul and passes beta = 0 to BLAS instead
+of zeroing C first. Matmuls of other element types stay where they are (no BLAS routine for them),
+and so do matmuls already alone in a function (conv's im2col GEMMs are outlined when built).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+from mlir import ir
+from mlir.dialects import func
+
+from tgc.passes.base import ModulePass, functions
+
+_BLAS_TYPES = ("f32", "f64")
+
+
+def _owner(value: ir.Value):
+    owner = value.owner
+    return getattr(owner, "operation", owner)  # an OpView for a result, a Block for an argument
+
+
+def _zero_fill(value: ir.Value):
+    """The linalg.fill of a 0.0 constant that produced ``value`` when ``value`` has no other use."""
+    fill = _owner(value)
+    if not isinstance(fill, ir.Operation) or fill.name != "linalg.fill" or not _single_use(value):
+        return None
+    constant = _owner(fill.operands[0])
+    if not isinstance(constant, ir.Operation) or constant.name != "arith.constant":
+        return None
+    attr = constant.attributes["value"]
+    return fill if isinstance(attr, ir.FloatAttr) and attr.value == 0.0 else None
+
+
+def _single_use(value: ir.Value) -> bool:
+    return len(list(value.uses)) == 1
+
+
+def _alone_in_function(operation) -> bool:
+    """True for a matmul that already is the whole body of its function (plus the return)."""
+    return len(list(operation.block.operations)) == 2
+
+
+def _candidates(function) -> list:
+    found = []
+
+    def visit(op):
+        op = op.operation
+        if op.name == "linalg.matmul" and len(op.results) == 1:
+            elem = str(ir.RankedTensorType(op.results[0].type).element_type)
+            if elem in _BLAS_TYPES and not _alone_in_function(op):
+                found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    function.operation.walk(visit)
+    return found
+
+
+def _type_name(t: ir.Type) -> str:
+    return str(t).replace("tensor<", "").replace(">", "").replace("?", "d")
+
+
+def _maps_key(matmul) -> str:
+    """A short stable tag of the matmul's indexing maps (they are part of what the function computes)."""
+    if "indexing_maps" not in matmul.attributes:
+        return ""
+    return "_m%08x" % zlib.crc32(str(matmul.attributes["indexing_maps"]).encode())
+
+
+def _existing(module: ir.Module, name: str) -> bool:
+    return any(op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name
+               for op in module.body.operations)
+
+
+def _define(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None:
+    """func.func private @name(A, B, C) -> C' holding (fill and) the matmul, cloned onto the arguments."""
+    result_type = matmul.results[0].type
+    with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
+        callee = func.FuncOp(name, ir.FunctionType.get(arg_types, [result_type]), visibility="private")
+        a, b, c = callee.add_entry_block().arguments
+        with ir.InsertionPoint(callee.entry_block):
+            if fill is not None:
+                new_fill = fill.clone()
+                new_fill.operands[0] = _owner(fill.operands[0]).clone().results[0]  # the 0.0 constant
+                new_fill.operands[1] = c
+                c = new_fill.results[0]
+            new_matmul = matmul.clone()
+            for i, value in enumerate((a, b, c)):
+                new_matmul.operands[i] = value
+            func.ReturnOp([new_matmul.results[0]])
+
+
+def _outline(module: ir.Module, matmul) -> None:
+    a, b, acc = matmul.operands
+    fill = _zero_fill(acc)
+    c = fill.operands[1] if fill is not None else acc
+    arg_types = [a.type, b.type, c.type]
+    name = "tgc_mm_" + "_".join(_type_name(t) for t in arg_types) + _maps_key(matmul) + ("_z" if fill else "")
+    if not _existing(module, name):
+        _define(module, name, matmul, fill, arg_types)
+    with ir.InsertionPoint(matmul), matmul.location:
+        call = func.CallOp([matmul.results[0].type], ir.FlatSymbolRefAttr.get(name), [a, b, c])
+    matmul.results[0].replace_all_uses_with(call.result)
+    matmul.erase()
+    if fill is not None:
+        fill.erase()
+
+
+@dataclasses.dataclass(frozen=True)
+class OutlineGemmPass(ModulePass):
+    """Moves f32/f64 linalg.matmul ops (with their zero fill) into private functions, out of fusion's reach."""
+
+    name = "tgc-outline-gemm"
+
+    def run(self, module: ir.Module) -> None:
+        for function in functions(module):
+            for matmul in _candidates(function):
+                _outline(module, matmul)
