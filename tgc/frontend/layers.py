@@ -1,0 +1,437 @@
+"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv2d, pooling, dropout, flatten, batch norm).
+
+Built only from the frontend's own functions (math_ops, nn, conv_ops, random_ops.dropout,
+get_variable/variable_scope), so every layer is ordinary graph ops before tgc-autodiff and needs no
+registry op of its own. Naming follows TensorFlow: a layer with no name takes ``dense``, ``dense_1``,
+... (unique per enclosing variable scope), its variables are ``<scope>/kernel`` and ``<scope>/bias``,
+and ``name=`` with ``reuse=True`` (or AUTO_REUSE) shares another call's variables. Regularizer
+losses go to the ``regularization_losses`` collection and batch norm's moving-average updates to
+``update_ops``, where ``tf.losses.get_regularization_loss`` and the training loop find them.
+"""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+
+import numpy as np
+
+from tgc.dialect.types import as_dtype
+from tgc.frontend import array_ops, conv_ops, math_ops, nn, random_ops
+from tgc.frontend.build import convert_to_tensor
+from tgc.frontend.graph import Tensor, get_default_graph
+from tgc.frontend.initializers import ones_initializer, zeros_initializer
+from tgc.frontend.variables import get_variable, get_variable_scope, global_variables, variable_scope
+
+REGULARIZATION_LOSSES = "regularization_losses"
+UPDATE_OPS = "update_ops"
+
+# Variable-scope names already taken by layers, per graph, so unnamed layers get dense, dense_1, ...
+_TAKEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _unique_scope(graph, base: str) -> str:
+    """``base`` or ``base_<k>``: the first name no layer scope or variable under the current scope uses."""
+    taken = _TAKEN.setdefault(graph, set())
+    outer = get_variable_scope().name
+    prefix = f"{outer}/" if outer else ""
+    store = graph._variable_store
+    k = 0
+    while True:
+        short = base if k == 0 else f"{base}_{k}"
+        full = prefix + short
+        if full not in taken and not any(v.startswith(full + "/") for v in store):
+            taken.add(full)
+            return short
+        k += 1
+
+
+def _is_tensor(value) -> bool:
+    return isinstance(value, Tensor) or hasattr(value, "_as_graph_element")
+
+
+class Layer:
+    """TF1's ``tf.layers.Layer``: variables made on the first call, shared by every later call."""
+
+    _default_name = "layer"
+
+    def __init__(self, trainable=True, name=None, dtype=None, _reuse=None, **kwargs):
+        unknown = set(kwargs) - {"_scope"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}")
+        self.trainable = trainable
+        self._given_name = name
+        self.name = name
+        self.dtype = as_dtype(dtype) if dtype is not None else None
+        self._reuse = _reuse
+        self._scope = None
+        self.built = False
+        self._variables = []
+        self.losses = []
+        self.updates = []
+
+    # ---- variables -----------------------------------------------------------------------------
+
+    def add_weight(self, name, shape, dtype=None, initializer=None, regularizer=None, trainable=True):
+        """get_variable in the layer's scope; a newly made variable's regularizer loss is recorded."""
+        existing = {id(v) for v in global_variables()}
+        var = get_variable(name, shape=shape, dtype=dtype or self.dtype, initializer=initializer,
+                           trainable=bool(trainable and self.trainable))
+        if all(v is not var for v in self._variables):
+            self._variables.append(var)
+        if regularizer is not None and id(var) not in existing:
+            with get_default_graph().name_scope(f"{name}/Regularizer"):
+                self._add_regularization_loss(regularizer(var.value()))
+        return var
+
+    def _add_regularization_loss(self, loss):
+        if loss is not None:  # l2_regularizer(0.0) returns None, as TensorFlow's does
+            self.losses.append(loss)
+            get_default_graph().add_to_collection(REGULARIZATION_LOSSES, loss)
+
+    @property
+    def variables(self):
+        return list(self._variables)
+
+    weights = variables
+
+    @property
+    def trainable_variables(self):
+        trainable = set(id(v) for v in get_default_graph().get_collection("trainable_variables"))
+        return [v for v in self._variables if id(v) in trainable]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        keep = {id(v) for v in self.trainable_variables}
+        return [v for v in self._variables if id(v) not in keep]
+
+    non_trainable_weights = non_trainable_variables
+
+    # ---- calling -------------------------------------------------------------------------------
+
+    def build(self, input_shape):
+        """Creates the layer's variables; layers without variables have nothing to do."""
+
+    def call(self, inputs, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define call()")
+
+    def __call__(self, inputs, *args, **kwargs):
+        graph = get_default_graph()
+        if self._scope is None:
+            self._enter_first_call(graph, inputs)
+            with variable_scope(self._scope_arg, reuse=self._reuse) as scope:
+                self._scope = scope
+                return self._build_and_call(inputs, args, kwargs)
+        # Later calls reuse the variables captured at the first one: no get_variable runs here.
+        with variable_scope(self._scope, reuse=True):
+            return self._apply(convert_to_tensor(inputs), args, kwargs)
+
+    def _enter_first_call(self, graph, inputs):
+        """Fixes the layer's name: as given, or the next free ``<default>_<k>`` in this scope."""
+        if self._given_name is None:
+            self.name = _unique_scope(graph, self._default_name)
+        else:
+            _TAKEN.setdefault(graph, set()).add(_full_scope(self._given_name))
+        self._scope_arg = self.name
+
+    def _build_and_call(self, inputs, args, kwargs):
+        inputs = convert_to_tensor(inputs)
+        if self.dtype is None:
+            self.dtype = inputs.dtype
+        self.build(inputs.shape)
+        self.built = True
+        return self._apply(inputs, args, kwargs)
+
+    def _apply(self, inputs, args, kwargs):
+        outputs = self.call(inputs, *args, **kwargs)
+        regularizer = getattr(self, "activity_regularizer", None)
+        if regularizer is not None:
+            with get_default_graph().name_scope("ActivityRegularizer"):
+                self._add_regularization_loss(regularizer(outputs))
+        return outputs
+
+    def apply(self, inputs, *args, **kwargs):
+        return self(inputs, *args, **kwargs)
+
+
+def _full_scope(name: str) -> str:
+    outer = get_variable_scope().name
+    return f"{outer}/{name}" if outer else name
+
+
+def _no_constraint(layer, **constraints):
+    """Constraints need the optimizer to project variables after each step, which tgc.train does not do."""
+    for key, value in constraints.items():
+        if value is not None:
+            raise ValueError(f"{type(layer).__name__}: {key} is not supported by tgc (its optimizers do not apply constraints)")
+
+
+def _channels_last(layer, data_format):
+    if data_format not in ("channels_last", None):
+        raise ValueError(f"{type(layer).__name__}: data_format {data_format!r} is not supported; tgc implements only 'channels_last'")
+
+
+def _activate(activation, outputs):
+    return outputs if activation is None else activation(outputs)
+
+
+# ---- dense ------------------------------------------------------------------------------------------
+
+
+class Dense(Layer):
+    """``outputs = activation(inputs @ kernel + bias)``; inputs of rank > 2 act on their last axis."""
+
+    _default_name = "dense"
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer=None,
+                 bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 trainable=True, name=None, **kwargs):
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        _no_constraint(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self.units = int(units)
+        if self.units <= 0:
+            raise ValueError(f"Dense: units must be positive but got {units}")
+        self.activation = activation
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        last = input_shape[-1].value if input_shape.ndims else None
+        if last is None:
+            raise ValueError(f"The last dimension of the inputs to `Dense` should be defined. Found `None` (input shape {input_shape}).")
+        self.kernel = self.add_weight("kernel", [last, self.units], initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", [self.units], initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer)
+
+    def call(self, inputs):
+        shape = inputs.shape.as_list()
+        flat = inputs if len(shape) == 2 else _to_matrix(inputs, shape)
+        outputs = math_ops.matmul(flat, self.kernel.value(), name="MatMul")
+        if len(shape) != 2:
+            outputs = array_ops.reshape(outputs, [-1 if d is None else d for d in shape[:-1]] + [self.units])
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def _to_matrix(inputs, shape):
+    """[..., in] -> [-1, in]: Dense on rank > 2 applies the kernel to every leading position."""
+    if len(shape) < 2:
+        raise ValueError(f"Dense needs inputs of rank >= 2 but got shape {inputs.shape}")
+    if sum(d is None for d in shape[:-1]) > 1:
+        raise ValueError(f"Dense on rank-{len(shape)} inputs needs at most one unknown leading dim, got shape {inputs.shape}")
+    return array_ops.reshape(inputs, [-1, shape[-1]])
+
+
+def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
+          bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
+          activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
+          name=None, reuse=None):
+    """Functional `tf.layers.dense`."""
+    layer = Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+                  bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+                  bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                  kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+                  trainable=trainable, name=name, _reuse=reuse)
+    return layer(inputs)
+
+
+# ---- conv2d -----------------------------------------------------------------------------------------
+
+
+def _pair(value, what, layer):
+    values = [int(value)] * 2 if isinstance(value, numbers.Integral) else [int(v) for v in value]
+    if len(values) != 2:
+        raise ValueError(f"{layer}: {what} must be an int or a pair of ints but got {value!r}")
+    return values
+
+
+def _padding(padding, layer):
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"{layer}: padding must be 'valid' or 'same' but got {padding!r}")
+    return padding.upper()
+
+
+class Conv2D(Layer):
+    """2-D convolution over NHWC inputs with a [kh, kw, in, filters] kernel, plus bias and activation."""
+
+    _default_name = "conv2d"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
+                 bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 trainable=True, name=None, **kwargs):
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        _no_constraint(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        _channels_last(self, data_format)
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
+        self.strides = _pair(strides, "strides", "Conv2D")
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", "Conv2D")
+        self.padding = _padding(padding, "Conv2D")
+        self.activation, self.use_bias = activation, use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        if input_shape.ndims != 4:
+            raise ValueError(f"Inputs to Conv2D should have rank 4 (NHWC). Received input shape: {input_shape}")
+        channels = input_shape[-1].value
+        if channels is None:
+            raise ValueError(f"The channel dimension of the inputs should be defined. Found `None` (input shape {input_shape}).")
+        shape = self.kernel_size + [channels, self.filters]
+        self.kernel = self.add_weight("kernel", shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", [self.filters], initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer)
+
+    def call(self, inputs):
+        outputs = conv_ops.conv2d(inputs, self.kernel.value(), strides=self.strides, padding=self.padding,
+                                  dilations=self.dilation_rate, name="Conv2D")
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
+           dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
+           bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
+           activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
+           name=None, reuse=None):
+    """Functional `tf.layers.conv2d`."""
+    layer = Conv2D(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+                   dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                   kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                   kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                   bias_constraint=bias_constraint, trainable=trainable, name=name, _reuse=reuse)
+    return layer(inputs)
+
+
+# ---- pooling ----------------------------------------------------------------------------------------
+
+
+class _Pooling2D(Layer):
+    _pool = None
+    _op_name = None
+
+    def __init__(self, pool_size, strides, padding="valid", data_format="channels_last", name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        _channels_last(self, data_format)
+        what = type(self).__name__
+        self.pool_size = _pair(pool_size, "pool_size", what)
+        self.strides = _pair(strides, "strides", what)
+        self.padding = _padding(padding, what)
+
+    def call(self, inputs):
+        if inputs.shape.ndims != 4:
+            raise ValueError(f"Inputs to {type(self).__name__} should have rank 4 (NHWC). Received input shape: {inputs.shape}")
+        return type(self)._pool(inputs, ksize=self.pool_size, strides=self.strides, padding=self.padding,
+                                name=self._op_name)
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max over pool_size windows of an NHWC tensor."""
+
+    _default_name = "max_pooling2d"
+    _pool = staticmethod(conv_ops.max_pool)
+    _op_name = "MaxPool"
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over pool_size windows of an NHWC tensor (the padding cells of 'same' are not counted)."""
+
+    _default_name = "average_pooling2d"
+    _pool = staticmethod(conv_ops.avg_pool)
+    _op_name = "AvgPool"
+
+
+def max_pooling2d(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
+    """Functional `tf.layers.max_pooling2d`."""
+    return MaxPooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name)(inputs)
+
+
+def average_pooling2d(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
+    """Functional `tf.layers.average_pooling2d`."""
+    return AveragePooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name)(inputs)
+
+
+# ---- flatten ----------------------------------------------------------------------------------------
+
+
+class Flatten(Layer):
+    """[batch, d1, d2, ...] -> [batch, d1 * d2 * ...]; a vector becomes [batch, 1]."""
+
+    _default_name = "flatten"
+
+    def __init__(self, data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        _channels_last(self, data_format)
+
+    def call(self, inputs):
+        return flatten_tensor(inputs, "Flatten")
+
+
+def flatten_tensor(inputs, what):
+    """The reshape that Flatten (and contrib's flatten) makes; only one unknown side is allowed."""
+    shape = inputs.shape.as_list() if inputs.shape.ndims is not None else None
+    if shape is None or len(shape) == 0:
+        raise ValueError(f"{what} needs inputs of known rank >= 1 but got shape {inputs.shape}")
+    if len(shape) == 1:
+        return array_ops.expand_dims(inputs, 1)
+    rest = shape[1:]
+    if all(d is not None for d in rest):
+        return array_ops.reshape(inputs, [-1, int(np.prod(rest, dtype=np.int64))], name="Reshape")
+    if shape[0] is not None:
+        return array_ops.reshape(inputs, [shape[0], -1], name="Reshape")
+    raise ValueError(f"{what} needs either the batch dim or all other dims known, but the input has shape {inputs.shape}")
+
+
+def flatten(inputs, name=None, data_format="channels_last"):
+    """Functional `tf.layers.flatten`."""
+    return Flatten(data_format=data_format, name=name)(inputs)
+
+
+# ---- dropout ----------------------------------------------------------------------------------------
+
+
+class Dropout(Layer):
+    """Training: zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
+
+    ``training`` is a Python bool or a bool tensor (e.g. a fed placeholder); for a tensor the keep
+    probability is ``1 - rate * cast(training)``, which keeps every element (scaled by 1) when false.
+    """
+
+    _default_name = "dropout"
+
+    def __init__(self, rate=0.5, noise_shape=None, seed=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1) but got {rate}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+
+    def call(self, inputs, training=False):
+        if self.rate == 0 or (not _is_tensor(training) and not training):
+            return math_ops.identity(inputs, name="Identity")
+        if not _is_tensor(training):
+            return random_ops.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+        flag = math_ops.cast(training, inputs.dtype)
+        keep_prob = math_ops.subtract(1.0, math_ops.multiply(flag, self.rate))
+        return random_ops.dropout(inputs, keep_prob=keep_prob, noise_shape=self.noise_shape, seed=self.seed)
+
+
+def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
+    """Functional `tf.layers.dropout` (note: ``rate`` drops, unlike tf.nn.dropout's keep_prob)."""
+    return Dropout(rate, noise_shape=noise_shape, seed=seed, name=name)(inputs, training=training)
