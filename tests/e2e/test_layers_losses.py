@@ -138,6 +138,51 @@ def test_dropout_python_and_tensor_training_flags():
         assert abs(kept.mean() - 0.7) < 0.02  # 10000 draws: 0.02 is over 4 standard deviations
 
 
+def test_batch_normalization_training_inference_and_update_ops():
+    x = tf.placeholder(tf.float32, [None, 3])
+    flag = tf.placeholder(tf.bool, [])
+    gamma = np.array([1.0, 2.0, 0.5], np.float32)
+    beta = np.array([0.0, -1.0, 3.0], np.float32)
+    train = layers.batch_normalization(x, momentum=0.9, training=True, name="bn",
+                                       gamma_initializer=_const(gamma), beta_initializer=_const(beta))
+    infer = layers.batch_normalization(x, name="bn", reuse=True)
+    switch = layers.batch_normalization(x, momentum=0.9, training=flag, name="bn", reuse=True)
+    updates = tf.get_default_graph().get_collection(layers.UPDATE_OPS)
+    assert [v.name for v in tf.global_variables()] == [
+        "bn/gamma:0", "bn/beta:0", "bn/moving_mean:0", "bn/moving_variance:0"]
+    assert [v.name for v in tf.trainable_variables()] == ["bn/gamma:0", "bn/beta:0"]
+    assert len(updates) == 4  # two from the training call, two from the tensor-flag call
+    batches = [RNG.normal(2.0, 3.0, size=(8, 3)).astype(np.float32) for _ in range(3)]
+    mm, mv = np.zeros(3), np.ones(3)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for a in batches:
+            got = sess.run([train] + updates[:2], {x: a})[0]
+            np.testing.assert_allclose(got, (a - a.mean(0)) / np.sqrt(a.var(0) + 1e-3) * gamma + beta, rtol=1e-4, atol=1e-4)
+            mm, mv = 0.9 * mm + 0.1 * a.mean(0), 0.9 * mv + 0.1 * a.var(0)
+        a = batches[0]
+        want_infer = (a - mm) / np.sqrt(mv + 1e-3) * gamma + beta
+        np.testing.assert_allclose(sess.run(infer, {x: a}), want_infer, rtol=1e-4, atol=1e-4)
+        off = sess.run([switch] + updates[2:], {x: a, flag: False})[0]
+        np.testing.assert_allclose(off, want_infer, rtol=1e-4, atol=1e-4)  # and the updates changed nothing:
+        np.testing.assert_allclose(sess.run(infer, {x: a}), want_infer, rtol=1e-4, atol=1e-4)
+        on = sess.run([switch] + updates[2:], {x: a, flag: True})[0]
+        np.testing.assert_allclose(on, (a - a.mean(0)) / np.sqrt(a.var(0) + 1e-3) * gamma + beta, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(sess.run(tf.global_variables()[2]), 0.9 * mm + 0.1 * a.mean(0), rtol=1e-5)
+
+
+def test_fused_batch_norm_feeds_the_unbiased_variance_to_the_moving_average():
+    x = tf.placeholder(tf.float32, [None, 2, 2, 3])
+    y = layers.batch_normalization(x, training=True, epsilon=0.01)
+    a = RNG.normal(size=(3, 2, 2, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([y] + tf.get_default_graph().get_collection(layers.UPDATE_OPS), {x: a})
+    flat = a.reshape(-1, 3)
+    np.testing.assert_allclose(got[0], (a - flat.mean(0)) / np.sqrt(flat.var(0) + 0.01), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[2], 0.99 + 0.01 * flat.var(0, ddof=1), rtol=1e-5)
+
+
 # ---- names, reuse, collections ------------------------------------------------------------------------
 
 
@@ -347,6 +392,7 @@ def test_gradients_of_a_layers_net_match_finite_differences():
     tf.set_random_seed(7)
     x = tf.placeholder(tf.float64, [None, 4, 4, 1])
     h = layers.conv2d(x, 2, 3, padding="same", activation=tf.nn.tanh)
+    h = layers.batch_normalization(h, training=True, gamma_initializer=tf.constant_initializer(1.5))
     h = layers.average_pooling2d(h, 2, 2)
     h = layers.dense(layers.flatten(h), 3, activation=tf.nn.sigmoid)
     y = layers.dense(h, 2)

@@ -435,3 +435,129 @@ class Dropout(Layer):
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
     """Functional `tf.layers.dropout` (note: ``rate`` drops, unlike tf.nn.dropout's keep_prob)."""
     return Dropout(rate, noise_shape=noise_shape, seed=seed, name=name)(inputs, training=training)
+
+
+# ---- batch normalization ----------------------------------------------------------------------------
+
+
+class BatchNormalization(Layer):
+    """Normalizes over every axis but ``axis`` with batch statistics (training) or moving averages.
+
+    In training the layer adds two ``assign_sub`` updates to ``update_ops``:
+    ``moving -= (moving - batch_stat) * (1 - momentum)``; run them with the train op (e.g. under
+    ``tf.control_dependencies(tf.get_collection(UPDATE_OPS))``). As in TF 1.15, 4-D inputs take the
+    fused path, whose moving variance is fed the unbiased (n / (n - 1)) batch variance; other ranks
+    use the biased one. A bool-tensor ``training`` picks batch or moving statistics at run time and
+    makes the updates no-ops (momentum 1) when false.
+    """
+
+    _default_name = "batch_normalization"
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer=zeros_initializer(), gamma_initializer=ones_initializer(),
+                 moving_mean_initializer=zeros_initializer(), moving_variance_initializer=ones_initializer(),
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 renorm=False, fused=None, virtual_batch_size=None, adjustment=None, trainable=True,
+                 name=None, **kwargs):
+        super().__init__(trainable=trainable, name=name, **kwargs)
+        _no_constraint(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        if renorm or virtual_batch_size is not None or adjustment is not None:
+            raise ValueError("BatchNormalization: renorm, virtual_batch_size and adjustment are not supported by tgc")
+        if not isinstance(axis, numbers.Integral):
+            raise ValueError(f"BatchNormalization: axis must be one int in tgc but got {axis!r}")
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
+        self.center, self.scale, self.fused = center, scale, fused
+        self.initializers = (beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer)
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        ndims = input_shape.ndims
+        if ndims is None or not -ndims <= self.axis < ndims:
+            raise ValueError(f"BatchNormalization: axis {self.axis} is out of range for input shape {input_shape}")
+        self.axis %= ndims
+        channels = input_shape[self.axis].value
+        if channels is None:
+            raise ValueError(f"Input has undefined `axis` dimension. Input shape: {input_shape}")
+        if self.fused is None:
+            self.fused = ndims == 4
+        if self.fused and (ndims != 4 or self.axis != 3):
+            raise ValueError(f"BatchNormalization: fused batch norm in tgc needs NHWC inputs with axis 3, got shape {input_shape} and axis {self.axis}")
+        beta_init, gamma_init, mean_init, var_init = self.initializers
+        if self.scale:
+            self.gamma = self.add_weight("gamma", [channels], initializer=gamma_init, regularizer=self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", [channels], initializer=beta_init, regularizer=self.beta_regularizer)
+        self.moving_mean = self.add_weight("moving_mean", [channels], initializer=mean_init, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", [channels], initializer=var_init, trainable=False)
+
+    def call(self, inputs, training=False):
+        if not _is_tensor(training) and not training:
+            return self._normalize(inputs, self.moving_mean.value(), self.moving_variance.value())
+        mean, variance = self._moments(inputs)
+        stat_for_update = self._unbiased(inputs, variance) if self.fused else variance
+        momentum = self.momentum
+        if _is_tensor(training):
+            mean = math_ops.where(training, mean, self.moving_mean.value())
+            variance = math_ops.where(training, variance, self.moving_variance.value())
+            stat_for_update = math_ops.where(training, stat_for_update, self.moving_variance.value())
+            momentum = math_ops.where(training, convert_to_tensor(self.momentum, dtype=inputs.dtype),
+                                      convert_to_tensor(1.0, dtype=inputs.dtype))
+        self._add_update(self.moving_mean, mean, momentum)
+        self._add_update(self.moving_variance, stat_for_update, momentum)
+        return self._normalize(inputs, mean, variance)
+
+    def _moments(self, inputs):
+        """Per-channel mean and biased variance over every other axis."""
+        axes = [i for i in range(inputs.shape.ndims) if i != self.axis]
+        with get_default_graph().name_scope("moments"):
+            mean = math_ops.reduce_mean(inputs, axis=axes, keepdims=True)
+            variance = math_ops.reduce_mean(math_ops.square(math_ops.subtract(inputs, mean)), axis=axes)
+            return array_ops.reshape(mean, [-1]), variance
+
+    def _unbiased(self, inputs, variance):
+        """variance * n / (n - 1), n the elements per channel: what TF's fused kernel hands the moving average."""
+        n = math_ops.divide(math_ops.cast(array_ops.size(inputs), inputs.dtype),
+                            float(inputs.shape[self.axis].value))
+        return math_ops.multiply(variance, math_ops.divide(n, math_ops.maximum(math_ops.subtract(n, 1.0), 1.0)))
+
+    def _add_update(self, variable, value, momentum):
+        with get_default_graph().name_scope("AssignMovingAvg"):
+            decay = math_ops.subtract(convert_to_tensor(1.0, dtype=variable.dtype), momentum)
+            delta = math_ops.multiply(math_ops.subtract(variable.value(), value), decay)
+            update = variable.assign_sub(delta)
+        self.updates.append(update)
+        get_default_graph().add_to_collection(UPDATE_OPS, update)
+
+    def _normalize(self, inputs, mean, variance):
+        """(x - mean) * rsqrt(variance + eps) * gamma + beta, as x * inv + (beta - mean * inv)."""
+        shape = [1] * inputs.shape.ndims
+        shape[self.axis] = -1
+        as_channel = (lambda v: v) if self.axis == inputs.shape.ndims - 1 else (lambda v: array_ops.reshape(v, shape))
+        inv = math_ops.rsqrt(math_ops.add(variance, self.epsilon))
+        if self.gamma is not None:
+            inv = math_ops.multiply(inv, self.gamma.value())
+        shift = math_ops.negative(math_ops.multiply(mean, inv))
+        if self.beta is not None:
+            shift = math_ops.add(shift, self.beta.value())
+        return math_ops.add(math_ops.multiply(inputs, as_channel(inv)), as_channel(shift), name="batchnorm")
+
+
+def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                        beta_initializer=zeros_initializer(), gamma_initializer=ones_initializer(),
+                        moving_mean_initializer=zeros_initializer(),
+                        moving_variance_initializer=ones_initializer(), beta_regularizer=None,
+                        gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, training=False,
+                        trainable=True, name=None, reuse=None, renorm=False, renorm_clipping=None,
+                        renorm_momentum=0.99, fused=None, virtual_batch_size=None, adjustment=None):
+    """Functional `tf.layers.batch_normalization`; remember to run the ``update_ops`` collection."""
+    if renorm_clipping is not None:
+        raise ValueError("batch_normalization: renorm is not supported by tgc")
+    layer = BatchNormalization(
+        axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,
+        beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+        moving_mean_initializer=moving_mean_initializer, moving_variance_initializer=moving_variance_initializer,
+        beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
+        gamma_constraint=gamma_constraint, renorm=renorm, fused=fused, virtual_batch_size=virtual_batch_size,
+        adjustment=adjustment, trainable=trainable, name=name, _reuse=reuse)
+    return layer(inputs, training=training)
