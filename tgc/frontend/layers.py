@@ -115,7 +115,8 @@ class Layer:
         """Creates the layer's variables; layers without variables have nothing to do."""
 
     def call(self, inputs, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must define call()")
+        """The layer's computation; the base layer passes its inputs through, as TF's does."""
+        return inputs
 
     def __call__(self, inputs, *args, **kwargs):
         graph = get_default_graph()
