@@ -186,6 +186,50 @@ def test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype):
                                    rtol=tol * 10, atol=tol * 10)
 
 
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
+def test_per_image_im2col_loop_matches_numpy(case, monkeypatch):
+    # Large windows take one GEMM per image in an scf.for; forced here on the small cases.
+    from tgc.lowering.to_core import conv
+
+    monkeypatch.setattr(conv, "PER_IMAGE_PATCH_BYTES", 0)
+    test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, "float32")
+
+
+def test_convnet_sized_layer_takes_the_per_image_loop_and_matches_numpy():
+    # 16x16x32 input, 5x5x32x8 filter: 800 KB of patches per image, above PER_IMAGE_PATCH_BYTES.
+    test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(((3, 16, 16, 32), (5, 5, 32, 8), (1, 1), "SAME",
+                                                                  (1, 1)), "float32")
+
+
+def test_per_image_loop_is_an_scf_for_over_the_batch():
+    from tgc.lowering.to_core import conv
+
+    text = _lowered_conv([(None, 16, 16, 32), (5, 5, 32, 8)])
+    assert conv.PER_IMAGE_PATCH_BYTES <= 16 * 16 * 800 * 4
+    body = text[text.index("scf.for"):]
+    for piece in ("tensor.extract_slice", "tensor<1x16x16x5x5x32xf32>", "into tensor<256x800xf32>",
+                  "call @tgc_gemm_256x800xf32_800x8xf32_256x8xf32", "tensor.insert_slice", "scf.yield"):
+        assert piece in body, piece
+
+
+def _lowered_conv(shapes) -> str:
+    specs = [TensorSpec(s, "float32") for s in shapes]
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        types = [tensor_type(sp) for sp in specs]
+        with ir.InsertionPoint(module.body):
+            function = func.FuncOp("main", ir.FunctionType.get(types, []))
+        block = function.add_entry_block()
+        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
+        out = b.op("conv2d", *[Val(a, sp) for a, sp in zip(block.arguments, specs)],
+                   strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 1, 1, 1])
+        with ir.InsertionPoint(block):
+            func.ReturnOp([out.value])
+        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
+        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+        return str(module)
+
+
 def test_half_precision_conv_keeps_the_direct_loops():
     tf.reset_default_graph()
     x0 = RNG.integers(-2, 3, (2, 6, 5, 2)).astype(np.float16)
@@ -195,3 +239,59 @@ def test_half_precision_conv_keeps_the_direct_loops():
         got = sess.run(y)
     assert got.dtype == np.float16
     np.testing.assert_array_equal(got, _naive_conv(x0, f0, (1, 1), "SAME").astype(np.float16))
+
+
+# ---- tgc-outline-gemm: matmuls stay matmuls next to elementwise producers and reshapes ------------
+
+
+def test_relu_gradient_times_transposed_weights_reshaped_matches_numpy():
+    # The convnet's fc1 input gradient: (dz * (z > 0)) @ W^T reshaped to the pool output's shape. Before
+    # tgc-outline-gemm, fusion folded the relu mask and the reshape into the matmul (a loop nest).
+    tf.reset_default_graph()
+    p0 = RNG.standard_normal((5, 3, 2, 4)).astype(np.float32)
+    w0 = RNG.standard_normal((24, 7)).astype(np.float32)
+    c0 = RNG.standard_normal((5, 7)).astype(np.float32)
+    p = tf.placeholder(tf.float32, [None, 3, 2, 4])
+    z = tf.nn.relu(tf.matmul(tf.reshape(p, [-1, 24]), tf.constant(w0)))
+    (gp,) = tf.gradients(tf.reduce_sum(z * c0), [p])
+    with tf.Session() as sess:
+        got = sess.run(gp, {p: p0})
+    pre = p0.reshape(5, 24) @ w0
+    want = ((c0 * (pre > 0)) @ w0.T).reshape(p0.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _lowered_chain(upto: str) -> str:
+    """relu(a) @ b^T reshaped to [?, 2, 2] through the CPU pipeline up to (and including) ``upto``."""
+    specs = [TensorSpec((None, 3), "float32"), TensorSpec((4, 3), "float32")]
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        types = [tensor_type(sp) for sp in specs]
+        with ir.InsertionPoint(module.body):
+            function = func.FuncOp("main", ir.FunctionType.get(types, []))
+        block = function.add_entry_block()
+        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
+        a, w = [Val(arg, sp) for arg, sp in zip(block.arguments, specs)]
+        out = b.op("reshape", b.op("matmul", b.op("relu", a), w, transpose_b=True), shape=[-1, 2, 2])
+        with ir.InsertionPoint(block):
+            func.ReturnOp([out.value])
+        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
+        stages = cpu.CPU_PIPELINE.split(upto)[0] + upto
+        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, stages]))
+        return str(module)
+
+
+def test_outlined_matmul_survives_elementwise_fusion_with_its_zero_fill():
+    text = _lowered_chain("func.func(linalg-fuse-elementwise-ops)")
+    main = text[text.index("func.func @main"):]
+    assert "linalg.matmul" not in main and "call @tgc_mm_dx3xf32_4x3xf32_dx4xf32_m" in main
+    callee = text[text.index("func.func private @tgc_mm_"):text.index("func.func @main")]
+    # the zero fill went with the matmul, so tgc-blas-matmul can still fold it into beta = 0
+    assert callee.index("linalg.fill") < callee.index("linalg.matmul indexing_maps")
+
+
+@pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
+def test_fused_chain_still_reaches_sgemm_with_beta_zero():
+    text = _lowered_chain("tgc-blas-matmul")
+    assert "linalg.matmul" not in text and "linalg.fill" not in text
+    assert text.count("call @scipy_cblas_sgemm64_(") == 1

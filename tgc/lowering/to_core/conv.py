@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, func, linalg, tensor
+from mlir.dialects import arith, func, linalg, scf, tensor
 
 from tgc.dialect.attrs import encode
 from tgc.dialect.ops.conv import avg_pool_counts, spatial_geometry
@@ -165,14 +165,16 @@ def _expand_rows(matrix, shape, batch_of) -> ir.Value:
     return tensor.ExpandShapeOp(result, matrix, _groups([[0, 1, 2], [3]]), dynamic, static).result
 
 
-def _gemm_call(a, b, out_type, transpose_a=False) -> ir.Value:
-    """matmul(a, b) through a private function holding the linalg.matmul.
+def _gemm_call(a, b, out_type, transpose_a=False, acc=None) -> ir.Value:
+    """matmul(a, b) (added to ``acc`` when given, else into zeros of ``out_type``) through a private
+    function holding the linalg.matmul.
 
     The call keeps linalg-fuse-elementwise-ops from folding the im2col reshapes into the matmul (it
     would turn it into a 7-loop generic that no longer reaches BLAS); LLVM inlines the call afterwards.
     """
-    zero = fill(scalar_const(0.0, element_type(out_type)), empty(out_type, {0: dim(a, 1 if transpose_a else 0)}
-                                                                if shape_of(out_type)[0] is None else {}))
+    zero = acc if acc is not None else fill(
+        scalar_const(0.0, element_type(out_type)),
+        empty(out_type, {0: dim(a, 1 if transpose_a else 0)} if shape_of(out_type)[0] is None else {}))
     types = [a.type, b.type, zero.type]
     name = "tgc_gemm_" + "_".join(str(t).replace("tensor<", "").replace(">", "").replace("?", "d") for t in types)
     name += "_ta" if transpose_a else ""
@@ -206,24 +208,94 @@ def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
     return _collapse(patches, [[0, 1, 2], [3, 4, 5]])
 
 
+# Per-image patch matrices at least this large are built and multiplied one image at a time: the
+# whole batch's matrix (40 MB for the convnet's input gradient) is above glibc's mmap threshold, so
+# every step paid for fresh zeroed pages, and it streams through DRAM twice. One image's (1.25 MB)
+# stays in cache between the gather and the GEMM. Smaller ones keep the single batch-wide GEMM.
+PER_IMAGE_PATCH_BYTES = 256 * 1024
+
+
+def _per_image(xp, out_hw, window) -> bool:
+    c = shape_of(xp)[3]
+    elem_bytes = 8 if str(element_type(xp)) == "f64" else 4
+    return out_hw[0] * out_hw[1] * window[0] * window[1] * c * elem_bytes >= PER_IMAGE_PATCH_BYTES
+
+
+def _image(v, n) -> ir.Value:
+    """v[n:n+1] of an NHWC tensor (``n`` an index value), batch dim kept as 1."""
+    _, h, w, c = shape_of(v)
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    result = _tensor_type((1, h, w, c), element_type(v))
+    return tensor.ExtractSliceOp(result, v, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]).result
+
+
+def _insert_image(v, dest, n) -> ir.Value:
+    _, h, w, c = shape_of(v)
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    return tensor.InsertSliceOp(v, dest, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]).result
+
+
+def _over_images(batch_of, init, body) -> ir.Value:
+    """scf.for n over the batch of ``batch_of`` carrying ``init``; ``body(n, carried)`` returns the next."""
+    loop = scf.ForOp(const_index(0), dim(batch_of, 0), const_index(1), [init])
+    with ir.InsertionPoint(loop.body):
+        scf.YieldOp([body(loop.induction_variable, loop.inner_iter_args[0])])
+    return loop.results[0]
+
+
 def _conv_gemm(xp, f, result_shape, strides, dilations) -> ir.Value:
     """conv2d of an already padded xp as patches [N*OH*OW, KH*KW*C] @ filter [KH*KW*C, O]."""
     n, oh, ow, o = result_shape
     kh, kw, _, _ = shape_of(f)
+    if _per_image(xp, (oh, ow), (kh, kw)):
+        return _conv_gemm_per_image(xp, f, result_shape, strides, dilations)
     patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
     rows = None if n is None else n * oh * ow
     product = _gemm_call(patches, _collapse(f, [[0, 1, 2], [3]]), _tensor_type((rows, o), element_type(xp)))
     return _expand_rows(product, result_shape, xp)
 
 
+def _conv_gemm_per_image(xp, f, result_shape, strides, dilations) -> ir.Value:
+    """``_conv_gemm`` one image at a time: out[n] = patches(xp[n]) @ filter, for n over the batch."""
+    _, oh, ow, o = result_shape
+    kh, kw, _, _ = shape_of(f)
+    filter_matrix = _collapse(f, [[0, 1, 2], [3]])
+    rows_type = _tensor_type((oh * ow, o), element_type(xp))
+
+    def body(n, out):
+        patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
+        product = _gemm_call(patches, filter_matrix, rows_type)
+        return _insert_image(_expand_rows(product, (1, oh, ow, o), xp), out, n)
+
+    return _over_images(xp, empty(_tensor_type(result_shape, element_type(xp)), {0: dim(xp, 0)}), body)
+
+
 def _filter_gradient_gemm(xp, g, filter_shape, strides, dilations) -> ir.Value:
     """df [KH*KW*C, O] = patches^T @ g [N*OH*OW, O], BLAS reading the patch matrix transposed."""
     _, oh, ow, _ = shape_of(g)
     kh, kw, c, o = filter_shape
+    if _per_image(xp, (oh, ow), (kh, kw)):
+        return _filter_gradient_per_image(xp, g, filter_shape, strides, dilations)
     patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
     product = _gemm_call(patches, _collapse(g, [[0, 1, 2], [3]]), _tensor_type((kh * kw * c, o), element_type(xp)),
                          transpose_a=True)
     result = _tensor_type(filter_shape, element_type(xp))
+    return tensor.ExpandShapeOp(result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)).result
+
+
+def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Value:
+    """``_filter_gradient_gemm`` summed one image at a time (BLAS accumulates with beta = 1)."""
+    _, oh, ow, _ = shape_of(g)
+    kh, kw, c, o = filter_shape
+    elem = element_type(xp)
+    total = fill(scalar_const(0.0, elem), empty(_tensor_type((kh * kw * c, o), elem), {}))
+
+    def body(n, acc):
+        patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
+        return _gemm_call(patches, _collapse(_image(g, n), [[0, 1, 2], [3]]), None, transpose_a=True, acc=acc)
+
+    product = _over_images(xp, total, body)
+    result = _tensor_type(filter_shape, elem)
     return tensor.ExpandShapeOp(result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)).result
 
 
