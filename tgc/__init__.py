@@ -41,6 +41,18 @@ def device(device_name_or_function):
 def set_random_seed(seed):
     get_default_graph().seed = seed
 
+
+def get_collection(key, scope=None):
+    return get_default_graph().get_collection(key, scope)
+
+
+def get_collection_ref(key):
+    return get_default_graph().get_collection_ref(key)
+
+
+def add_to_collection(name, value):
+    get_default_graph().add_to_collection(name, value)
+
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
 from tgc.frontend.export import export_graph  # noqa: E402,F401
 from tgc.frontend import nn, train  # noqa: E402,F401
@@ -48,7 +60,8 @@ from tgc import initializers, random, summary  # noqa: E402,F401
 from tgc.summary import (  # noqa: E402,F401
     histogram_summary, image_summary, merge_all_summaries, merge_summary, scalar_summary,
 )
-from tgc.frontend.summary_ops import GraphKeys  # noqa: E402,F401
+from tgc.frontend.graph import GraphKeys  # noqa: E402,F401
+from tgc.frontend import contrib, layers, losses  # noqa: E402,F401
 from tgc.dialect.types import string  # noqa: E402,F401
 from tgc.frontend.random_ops import random_normal, random_uniform, truncated_normal  # noqa: E402,F401
 from tgc.frontend.initializers import (  # noqa: E402,F401

@@ -28,6 +28,22 @@ def user_location() -> tuple[str, int]:
     return "<unknown>", 0
 
 
+class GraphKeys:
+    """Standard collection names (`tf.GraphKeys`)."""
+
+    GLOBAL_VARIABLES = "variables"
+    VARIABLES = "variables"
+    TRAINABLE_VARIABLES = "trainable_variables"
+    LOCAL_VARIABLES = "local_variables"
+    MODEL_VARIABLES = "model_variables"
+    GLOBAL_STEP = "global_step"
+    SUMMARIES = "summaries"
+    LOSSES = "losses"
+    REGULARIZATION_LOSSES = "regularization_losses"
+    UPDATE_OPS = "update_ops"
+    TRAIN_OP = "train_op"
+
+
 class Dimension:
     """One dim of a TensorShape; ``value`` is an int or None (TF1's `Dimension`)."""
 

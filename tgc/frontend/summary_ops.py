@@ -27,15 +27,7 @@ _STRING = TensorSpec((), "string")
 _INVALID_TAG_CHARS = re.compile(r"[^-/\w\.]")
 
 
-class GraphKeys:
-    """Standard collection names (`tf.GraphKeys`)."""
-
-    GLOBAL_VARIABLES = "variables"
-    VARIABLES = "variables"
-    TRAINABLE_VARIABLES = "trainable_variables"
-    LOCAL_VARIABLES = "local_variables"
-    GLOBAL_STEP = "global_step"
-    SUMMARIES = SUMMARIES
+from tgc.frontend.graph import GraphKeys  # noqa: E402,F401  (re-exported for tgc.summary)
 
 
 def clean_tag(name: str) -> str:
