@@ -413,6 +413,10 @@ def main():
             env.pop(var, None)
             if setting == "1":
                 env[var] = "1"
+        # torch's OpenMP workers spin after each op; interleaved with numpy/tgc on 2 cores they starved
+        # OpenBLAS's threads (two-layer step: numpy 0.52 -> 48 ms, tgc 0.59 -> 52 ms). Passive waiting
+        # removes that interference without changing any library's thread count.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         print(f"threads: {setting}", flush=True)
         cmd = [sys.executable, __file__, "--child", setting, "--steps", str(args.steps), "--warmup", str(args.warmup)]
         cmd += (["--only", args.only] if args.only else []) + (["--torch-compile"] if args.torch_compile else [])
