@@ -21,7 +21,7 @@ from tgc.frontend.math_ops import cast, identity, reduce_prod
 __all__ = [
     "newaxis", "reshape", "transpose", "expand_dims", "squeeze", "concat", "split", "slice", "strided_slice",
     "tile", "one_hot", "fill", "zeros", "ones", "zeros_like", "ones_like", "shape", "size", "rank", "stack",
-    "unstack",
+    "unstack", "gather", "range", "lin_space", "linspace",
 ]
 
 newaxis = None
@@ -86,7 +86,7 @@ def reshape(tensor, shape, name=None):
 def transpose(a, perm=None, name="transpose", conjugate=False):
     """`tf.transpose`; the default ``perm`` reverses the axes."""
     x = convert_to_tensor(a)
-    perm = list(range(_rank(x, "transpose"))[::-1]) if perm is None else _static_ints(perm, "transpose perm")
+    perm = list(builtins.range(_rank(x, "transpose"))[::-1]) if perm is None else _static_ints(perm, "transpose perm")
     return make_op("transpose", [x], name=name, perm=perm)
 
 
@@ -142,8 +142,8 @@ def split(value, num_or_size_splits, axis=0, num=None, name="split"):
     sizes = _split_sizes(x, _static_ints(num_or_size_splits, "split sizes"), axis)
     outs, offset = [], 0
     for s in sizes:
-        begin = [offset if i == axis else 0 for i in range(rank)]
-        extent = [s if i == axis else -1 for i in range(rank)]
+        begin = [offset if i == axis else 0 for i in builtins.range(rank)]
+        extent = [s if i == axis else -1 for i in builtins.range(rank)]
         outs.append(make_op("slice", [x], name=name, begin=begin, size=extent))
         offset += s
     return outs
@@ -290,7 +290,7 @@ def _getitem(x: Tensor, key, name=None):
     index = _Index()
     for item in items:
         if item is Ellipsis:
-            for _ in range(rank - used):
+            for _ in builtins.range(rank - used):
                 index.full()
         elif item is None:
             index.add_new_axis()
@@ -336,6 +336,32 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
                    on_value=float(_static_scalar(1 if on_value is None else on_value, "one_hot on_value")),
                    off_value=float(_static_scalar(0 if off_value is None else off_value, "one_hot off_value")),
                    axis=-1 if axis is None else int(axis), dtype=as_dtype(dtype).name)
+
+
+# ---- range, lin_space: constants, since their arguments must be known when the graph is built ----------
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 (TF's name)
+    """`tf.range`: [start, limit) in steps of delta; int32 unless an argument is a float (then float32)."""
+    if limit is None:
+        start, limit = 0, start
+    values = [_static_scalar(v, "range argument") for v in (start, limit, delta)]
+    if values[2] == 0:
+        raise ValueError("range needs a non-zero delta")
+    if dtype is None:
+        dtype = "float32" if any(isinstance(v, float) for v in values) else "int32"
+    return constant(np.arange(*values), dtype=dtype, name=name)
+
+
+def lin_space(start, stop, num, name=None):
+    """`tf.lin_space`: num evenly spaced values from start to stop inclusive, in start's float dtype."""
+    dtype = start.dtype if isinstance(start, Tensor) else as_dtype("float32")
+    first, last = (_static_scalar(v, "lin_space argument") for v in (start, stop))
+    count = int(_static_scalar(num, "lin_space num"))
+    return constant(np.linspace(first, last, count), dtype=dtype, name=name or "LinSpace")
+
+
+linspace = lin_space
 
 
 # ---- fills --------------------------------------------------------------------------------------------
@@ -408,3 +434,6 @@ def _install_indexing():
 
 
 _install_indexing()
+
+
+from tgc.frontend.gather_ops import gather  # noqa: E402  (tf.gather, exported with the array ops)

@@ -104,6 +104,15 @@ def floordiv(x, y, name=None):
 floor_div = floordiv
 
 
+def floormod(x, y, name=None):
+    """x - floor(x / y) * y: the remainder takes y's sign, as Python's % and `tf.floormod`."""
+    a, b = _pair(x, y)
+    return subtract(a, multiply(floordiv(a, b), b), name=name or "FloorMod")
+
+
+mod = floormod
+
+
 def squared_difference(x, y, name=None):
     return square(subtract(x, y), name=name)
 
@@ -221,6 +230,87 @@ argmax = _arg("argmax")
 argmin = _arg("argmin")
 
 
+# ---- clipping (TF 1.15's formulas, so the numbers and gradients match) ---------------------------------
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """t with every element clipped to [clip_value_min, clip_value_max] (min first, then max, as TF)."""
+    t = convert_to_tensor(t)
+    return maximum(minimum(t, clip_value_max), clip_value_min, name=name or "clip_by_value")
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """t * clip_norm / max(l2norm(t, axes), clip_norm); a zero-norm slice is left as is."""
+    t = convert_to_tensor(t)
+    l2sum = reduce_sum(t * t, axes, keepdims=True)
+    positive = greater(l2sum, 0.0)
+    # sqrt of 0 has an infinite gradient; TF takes it of 1 where the sum is 0 and selects it away.
+    l2norm = where(positive, sqrt(where(positive, l2sum, _ones_like(l2sum))), l2sum)
+    return identity(t * clip_norm / maximum(l2norm, clip_norm), name=name or "clip_by_norm")
+
+
+def _ones_like(x):
+    return make_op("fill_like", [x], value=1.0)
+
+
+def _zeros_like(x):
+    return make_op("fill_like", [x], value=0.0)
+
+
+def global_norm(t_list, name=None):
+    """sqrt(sum of every tensor's squared elements); None entries are skipped."""
+    tensors = [convert_to_tensor(t) for t in t_list if t is not None]
+    if not tensors:
+        raise ValueError("global_norm needs at least one tensor that is not None")
+    half_squared = add_n([make_op("l2_loss", [t]) for t in tensors])
+    return sqrt(half_squared * 2.0, name=name or "global_norm")
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """(tensors scaled by clip_norm / max(global_norm, clip_norm), the global norm), None kept as None."""
+    if isinstance(t_list, Tensor) or not hasattr(t_list, "__iter__"):
+        raise TypeError("clip_by_global_norm expects a list of tensors")
+    t_list = list(t_list)
+    norm = global_norm(t_list) if use_norm is None else convert_to_tensor(use_norm)
+    clip = convert_to_tensor(clip_norm, dtype=norm.dtype)
+    scale = clip * minimum(1.0 / norm, 1.0 / clip)
+    clipped = [None if t is None else identity(convert_to_tensor(t) * cast(scale, convert_to_tensor(t).dtype),
+                                               name=name and f"{name}_{i}")
+               for i, t in enumerate(t_list)]
+    return clipped, norm
+
+
+# ---- more of TF1's math built from the ops above ----------------------------------------------------
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    """log(sum(exp(x))) computed as TF does, around the (gradient-stopped) max for stability."""
+    x = convert_to_tensor(input_tensor)
+    axis = axis if axis is not None else reduction_indices
+    keep = bool(keepdims if keepdims is not None else (keep_dims or False))
+    top = stop_gradient(reduce_max(x, axis, keepdims=True))
+    # An infinite max would make x - top NaN; TF replaces it by 0 there.
+    top = where(equal(abs(top), float("inf")), _zeros_like(top), top)
+    out = log(reduce_sum(exp(x - top), axis, keepdims=True)) + top
+    if keep:
+        return identity(out, name=name or "ReduceLogSumExp")
+    return make_op("squeeze", [out], name=name or "ReduceLogSumExp", axes=_axes(x, axis))
+
+
+def to_double(x, name=None):
+    return cast(x, "float64", name=name)
+
+
+def count_nonzero(input_tensor, axis=None, keepdims=None, dtype="int64", name=None, reduction_indices=None,
+                  keep_dims=None):
+    """The number of non-zero elements along the axes, in ``dtype`` (int64 by default, as TF)."""
+    x = convert_to_tensor(input_tensor)
+    axis = axis if axis is not None else reduction_indices
+    keep = bool(keepdims if keepdims is not None else (keep_dims or False))
+    nonzero = cast(not_equal(x, constant(0, dtype=x.dtype)), "int64")
+    return cast(reduce_sum(nonzero, axis, keepdims=keep), dtype, name=name)
+
+
 # ---- operator overloads -------------------------------------------------------------------------------
 
 
@@ -232,7 +322,7 @@ def _install_operators():
 
     table = {
         "add": add, "sub": subtract, "mul": multiply, "truediv": divide, "floordiv": floordiv,
-        "pow": pow, "matmul": matmul, "and": logical_and, "or": logical_or,
+        "pow": pow, "matmul": matmul, "and": logical_and, "or": logical_or, "mod": floormod,
     }
     for key, fn in table.items():
         setattr(Tensor, f"__{key}__", binary(fn))

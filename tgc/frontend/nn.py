@@ -7,6 +7,8 @@ xw_plus_b are built here from core ops. Keyword names and defaults follow Tensor
 
 from __future__ import annotations
 
+import math
+
 from tgc.frontend import math_ops
 from tgc.frontend.build import convert_to_tensor, make_op
 from tgc.frontend.graph import Tensor
@@ -145,6 +147,58 @@ def xw_plus_b(x, weights, biases, name=None):
     return bias_add(math_ops.matmul(x, weights), biases, name=name or "xw_plus_b")
 
 
+def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
+    """(mean, variance) of x over ``axes``; the variance is taken around the gradient-stopped mean, as TF."""
+    x = convert_to_tensor(x)
+    keep = bool(keepdims if keepdims is not None else (keep_dims or False))
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
+    y = math_ops.cast(x, "float32") if x.dtype.name == "float16" else x
+    mean = math_ops.reduce_mean(y, axes, keepdims=True)
+    variance = math_ops.reduce_mean(math_ops.squared_difference(y, math_ops.stop_gradient(mean)), axes, keepdims=True)
+    if not keep:
+        mean = make_op("squeeze", [mean], axes=axes)
+        variance = make_op("squeeze", [variance], axes=axes)
+    if y is not x:
+        mean, variance = math_ops.cast(mean, x.dtype), math_ops.cast(variance, x.dtype)
+    prefix = name or "moments"
+    return math_ops.identity(mean, name=f"{prefix}/mean"), math_ops.identity(variance, name=f"{prefix}/variance")
+
+
+_EPSILON = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "float64": 2.0 ** -52}
+
+
+def softplus(features, name=None):
+    """log(exp(x) + 1) by TF's kernel: x above -t, exp(x) below t, log1p(exp(x)) between (t = log(eps) + 2).
+
+    log1p has no op; it is Kahan's log(u) * y / (u - 1) with u = 1 + y, accurate to float rounding. Its
+    correction to log(u) is kept out of the gradient, which is then exp(x) / (1 + exp(x)), TF's sigmoid."""
+    x = convert_to_tensor(features)
+    threshold = math.log(_EPSILON[x.dtype.name]) + 2.0
+    big, small = math_ops.greater(x, -threshold), math_ops.less(x, threshold)
+    e = math_ops.exp(x)
+    # Outside the middle range y = 1, so u - 1 is never 0 where the branch is computed but not taken.
+    y = math_ops.where(math_ops.logical_or(big, small), make_op("fill_like", [x], value=1.0), e)
+    u = 1.0 + y
+    log_u = math_ops.log(u)
+    middle = log_u + math_ops.stop_gradient(log_u * (y / (u - 1.0)) - log_u)
+    return math_ops.where(big, x, math_ops.where(small, e, middle), name=name or "Softplus")
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """max(alpha * features, features), as TF 1.15 computes it."""
+    x = convert_to_tensor(features)
+    return math_ops.maximum(alpha * x, x, name=name or "LeakyRelu")
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x ** 2, axis), epsilon))."""
+    x = convert_to_tensor(x)
+    chosen = axis if axis is not None else dim
+    square_sum = math_ops.reduce_sum(math_ops.square(x), chosen, keepdims=True)
+    return math_ops.multiply(x, math_ops.rsqrt(math_ops.maximum(square_sum, epsilon)), name=name or "l2_normalize")
+
+
 # Convolution, pooling and dropout live with their op families; tgc.nn gathers them as tf.nn does.
 from tgc.frontend.conv_ops import avg_pool, avg_pool2d, conv2d, max_pool, max_pool2d  # noqa: E402,F401
 from tgc.frontend.random_ops import dropout  # noqa: E402,F401
+from tgc.frontend.gather_ops import embedding_lookup  # noqa: E402,F401

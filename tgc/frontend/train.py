@@ -425,3 +425,6 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
 
 
 from tgc.summary import SummaryWriter  # noqa: E402,F401  (TF1's old name for summary.FileWriter)
+from tgc.frontend.saver import (  # noqa: E402,F401  (tf.train.Saver and its checkpoint-state helpers)
+    CheckpointState, Saver, checkpoint_exists, get_checkpoint_state, latest_checkpoint,
+)

@@ -56,10 +56,24 @@ class Variable:
         return out
 
     def _update(self, opname, value, name, tf_name):
+        value = build.convert_to_tensor(value, dtype=self.dtype)
+        self._check_update_shape(value, tf_name)
         with self._graph.name_scope(self._name + "/"):
-            out = build.make_op(opname, [build.convert_to_tensor(value, dtype=self.dtype)], name=name or tf_name, var=self._name)
+            out = build.make_op(opname, [value], name=name or tf_name, var=self._name)
         out.op.variable = self
         return out
+
+    def _check_update_shape(self, value, tf_name):
+        """TF's Assign/AssignAdd/AssignSub need the value's shape to be the variable's (no broadcasting);
+        a mismatch is reported here, when the graph is built, as TensorFlow does."""
+        want, got = self._spec.shape, value.spec.shape
+        if got is not None and len(got) == len(want) and all(g is None or g == w for g, w in zip(got, want)):
+            return
+        shown = "<unknown>" if got is None else str(tuple("?" if d is None else d for d in got)).replace("'", "")
+        raise ValueError(
+            f"{tf_name} to variable '{self._name}': shapes {shown} and {tuple(want)} are incompatible "
+            f"(the value must have the variable's shape)"
+        )
 
     # ---- TF1 surface -----------------------------------------------------------------------------
 

@@ -1,0 +1,91 @@
+"""Row lookups by index: ``gather`` (`tf.gather` on axis 0, `tf.nn.embedding_lookup`) and its gradient.
+
+``gather(params, indices)`` picks rows of params; the gradient scatters the incoming rows back into a
+tensor of params' shape, adding where an index repeats (TF's unsorted segment sum). ``gather_grad``
+takes params as an operand only for its shape, so unknown dims are read at run time. TensorFlow's CPU
+kernel rejects an index outside [0, rows); a compiled graph cannot raise, so such an index reads a row
+of zeros (as TF's GPU kernel does) and its gradient row is dropped. Lowered in
+``tgc/lowering/to_core/gather.py``; other axes are transposes around this op (tgc/frontend/gather_ops.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgc.dialect.registry import Sample, ShapeError, op
+from tgc.dialect.shapes import INT_DTYPES, spec
+from tgc.dialect.types import format_shape
+
+
+def _check_indices(indices, what):
+    if indices.dtype not in INT_DTYPES:
+        raise ShapeError(f"{what} indices must be int32 or int64 but got {indices.dtype}")
+
+
+def _rows(params, indices):
+    """params[indices] with out-of-range indices reading zeros."""
+    rows = params.shape[0]
+    inside = (indices >= 0) & (indices < rows)
+    picked = params[np.where(inside, indices, 0)] if rows else np.zeros(indices.shape + params.shape[1:], params.dtype)
+    mask = inside.reshape(inside.shape + (1,) * (params.ndim - 1))
+    return np.where(mask, picked, np.zeros((), params.dtype)).astype(params.dtype)
+
+
+@op("gather", tf_type="GatherV2", operands=("params", "indices"))
+class Gather:
+    """Rows of params picked by indices: result shape indices.shape + params.shape[1:]."""
+
+    def infer(params, indices):
+        _check_indices(indices, "gather")
+        if len(params.shape) < 1:
+            raise ShapeError("gather params must have rank >= 1 but is a scalar")
+        return spec(tuple(indices.shape) + tuple(params.shape[1:]), params.dtype)
+
+    def eval(params, indices):
+        return _rows(params, indices)
+
+    def grad(b, op, g):
+        params, indices = op.inputs
+        return [b.gather_grad(g, indices, params), None]
+
+    samples = [
+        Sample(shapes=((5, 3), (4,)), dtypes=("float32", "int32"),
+               values=(None, np.array([0, 4, 2, 2], np.int32)), dynamic=((1, 0),)),
+        Sample(shapes=((4,), (2, 3)), dtypes=("float64", "int64"), dynamic=((0, 0), (1, 0))),
+        Sample(shapes=((3, 2, 2), (3,)), dtypes=("int32", "int64"), values=(None, np.array([-1, 3, 1], np.int64))),
+    ]
+
+
+@op("gather_grad", tf_type="UnsortedSegmentSum", operands=("g", "indices", "params"))
+class GatherGrad:
+    """A tensor shaped like params holding g's rows added at their indices; params' values are unread."""
+
+    def infer(g, indices, params):
+        _check_indices(indices, "gather_grad")
+        expected = tuple(indices.shape) + tuple(params.shape[1:])
+        if len(g.shape) != len(expected) or any(
+            a is not None and e is not None and a != e for a, e in zip(g.shape, expected)
+        ):
+            raise ShapeError(
+                f"gather gradient of shape {format_shape(g.shape)} does not fit indices "
+                f"{format_shape(indices.shape)} into params {format_shape(params.shape)}"
+            )
+        return spec(params.shape, g.dtype)
+
+    def eval(g, indices, params):
+        out = np.zeros(params.shape, g.dtype)
+        rows = g.reshape((-1,) + params.shape[1:])
+        for k, i in enumerate(indices.reshape(-1)):
+            if 0 <= i < params.shape[0]:
+                out[i] += rows[k]
+        return out
+
+    def grad(b, op, dy):
+        g, indices, params = op.inputs
+        return [b.gather(dy, indices), None, None]
+
+    samples = [
+        Sample(shapes=((4, 3), (4,), (5, 3)), dtypes=("float32", "int32", "float32"),
+               values=(None, np.array([1, 3, 1, 7], np.int32), None), dynamic=((0, 0), (1, 0))),
+        Sample(shapes=((2, 2), (2, 2), (3,)), dtypes=("float64", "int64", "float64"), dynamic=((2, 0),)),
+    ]

@@ -1,0 +1,155 @@
+"""`tf.train.Saver` and the checkpoint-state helpers TF1 programs use to save and resume training.
+
+A checkpoint is one ``<prefix>.npz`` file (variable name -> value, written atomically by
+tgc/runtime/checkpoint.py) beside a ``checkpoint`` text file in TensorFlow's own format, listing the
+latest prefix and the ones kept, so ``tf.train.get_checkpoint_state`` and ``latest_checkpoint`` work
+as in the lectures. Values are read with ``Session.run`` and written back with ``Variable.load``,
+so saving and restoring compile nothing. TensorFlow's binary bundle and ``.meta`` graph files are not
+written: a checkpoint is restored by the program that builds the same variables.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tgc.runtime import checkpoint
+from tgc.frontend.variables import Variable, global_variables
+
+_STATE_FILE = "checkpoint"
+
+
+def _variable_map(var_list) -> dict:
+    """Checkpoint key -> Variable: a dict is taken as is; a list is keyed by the variables' op names."""
+    if var_list is None:
+        var_list = global_variables()
+    if isinstance(var_list, dict):
+        items = dict(var_list)
+    else:
+        items = {}
+        for v in var_list:
+            if not isinstance(v, Variable):
+                raise TypeError(f"Saver can save Variables only, not {v!r}")
+            key = v.op.name
+            if key in items and items[key] is not v:
+                raise ValueError(f"Saver got two variables named '{key}'")
+            items[key] = v
+    for key, v in items.items():
+        if not isinstance(v, Variable):
+            raise TypeError(f"Saver can save Variables only, but '{key}' is {v!r}")
+    return items
+
+
+class Saver:
+    """Saves the variables' values to checkpoints and restores them into a session."""
+
+    def __init__(self, var_list=None, reshape=False, sharded=False, max_to_keep=5,
+                 keep_checkpoint_every_n_hours=10000.0, name=None, allow_empty=False, **_ignored):
+        self._vars = _variable_map(var_list)
+        if not self._vars and not allow_empty:
+            raise ValueError("No variables to save")
+        self._max_to_keep = max_to_keep
+        self._kept: list = []  # prefixes this saver wrote, oldest first
+
+    @property
+    def last_checkpoints(self) -> list:
+        return list(self._kept)
+
+    def save(self, sess, save_path, global_step=None, latest_filename=None, write_state=True, **_ignored) -> str:
+        """Writes ``save_path`` (with ``-<global_step>`` appended when given) and returns that prefix."""
+        prefix = os.fspath(save_path)
+        if global_step is not None:
+            step = global_step if isinstance(global_step, int) else int(sess.run(global_step))
+            prefix = f"{prefix}-{step}"
+        names = list(self._vars)
+        values = sess.run([self._vars[n] for n in names]) if names else []
+        checkpoint.save(prefix + ".npz", dict(zip(names, values)))
+        self._remember(prefix)
+        if write_state:
+            _write_state(os.path.dirname(os.path.abspath(prefix)), prefix, self._kept,
+                         latest_filename or _STATE_FILE)
+        return prefix
+
+    def _remember(self, prefix):
+        if prefix in self._kept:
+            self._kept.remove(prefix)
+        self._kept.append(prefix)
+        while self._max_to_keep and len(self._kept) > self._max_to_keep:
+            old = self._kept.pop(0)
+            if os.path.exists(old + ".npz"):
+                os.remove(old + ".npz")
+
+    def restore(self, sess, save_path):
+        """Loads every variable of this saver from the checkpoint ``save_path`` into ``sess``."""
+        if save_path is None:
+            raise ValueError("Can't load save_path when it is None.")
+        path = os.fspath(save_path)
+        if not checkpoint_exists(path):
+            raise ValueError(f"The passed save_path is not a valid checkpoint: {path}")
+        values, _ = checkpoint.restore(path + ".npz" if os.path.exists(path + ".npz") else path)
+        for key, var in self._vars.items():
+            if key not in values:
+                raise ValueError(f"Key {key} not found in checkpoint {path}")
+            if tuple(values[key].shape) != tuple(var.shape.as_list()):
+                raise ValueError(
+                    f"Restoring '{key}' from {path}: the checkpoint holds shape {list(values[key].shape)} "
+                    f"but the variable has shape {var.shape.as_list()}"
+                )
+            var.load(values[key], session=sess)
+
+
+# ---- the "checkpoint" state file ----------------------------------------------------------------------
+
+
+class CheckpointState:
+    """What ``get_checkpoint_state`` returns: the latest prefix and every prefix kept."""
+
+    def __init__(self, model_checkpoint_path, all_model_checkpoint_paths):
+        self.model_checkpoint_path = model_checkpoint_path
+        self.all_model_checkpoint_paths = list(all_model_checkpoint_paths)
+
+    def __repr__(self):
+        return f"CheckpointState(model_checkpoint_path={self.model_checkpoint_path!r})"
+
+
+def _write_state(directory, latest, kept, filename):
+    """TensorFlow's text format; paths relative to the directory, so it can be moved."""
+    def rel(p):
+        return os.path.relpath(os.path.abspath(p), directory)
+
+    lines = [f'model_checkpoint_path: "{rel(latest)}"'] + [f'all_model_checkpoint_paths: "{rel(p)}"' for p in kept]
+    temporary = os.path.join(directory, f".{filename}.tmp")
+    with open(temporary, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(temporary, os.path.join(directory, filename))
+
+
+def get_checkpoint_state(checkpoint_dir, latest_filename=None):
+    """The state file of ``checkpoint_dir`` with paths joined to the directory, or None if it has none."""
+    path = os.path.join(os.fspath(checkpoint_dir), latest_filename or _STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    latest, kept = None, []
+    with open(path) as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            value = value.strip().strip('"')
+            if not os.path.isabs(value):
+                value = os.path.join(os.fspath(checkpoint_dir), value)
+            if key.strip() == "model_checkpoint_path":
+                latest = value
+            elif key.strip() == "all_model_checkpoint_paths":
+                kept.append(value)
+    return CheckpointState(latest, kept) if latest else None
+
+
+def latest_checkpoint(checkpoint_dir, latest_filename=None):
+    """The newest checkpoint prefix in ``checkpoint_dir``, or None."""
+    state = get_checkpoint_state(checkpoint_dir, latest_filename)
+    if state is None or not checkpoint_exists(state.model_checkpoint_path):
+        return None
+    return state.model_checkpoint_path
+
+
+def checkpoint_exists(checkpoint_prefix) -> bool:
+    path = os.fspath(checkpoint_prefix)
+    return os.path.exists(path + ".npz") or (path.endswith(".npz") and os.path.exists(path))
