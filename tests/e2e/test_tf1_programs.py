@@ -340,3 +340,52 @@ def test_saver_with_a_var_list_dict_and_restore_errors(tmp_path):
         with pytest.raises(ValueError, match="not a valid checkpoint"):
             tf.train.Saver([v]).restore(sess, os.path.join(tmp_path, "missing"))
     assert tf.train.get_checkpoint_state(os.path.join(tmp_path, "nowhere")) is None
+
+
+# ---- tf.cond (CS20si lecture 3's Huber loss) ----------------------------------------------------------
+
+
+def test_cs20si_huber_loss_with_cond_values_and_gradients():
+    def huber_loss(labels, predictions, delta=14.0):
+        residual = tf.abs(labels - predictions)
+
+        def f1():
+            return 0.5 * tf.square(residual)
+
+        def f2():
+            return delta * residual - 0.5 * tf.square(delta)
+
+        return tf.cond(residual < delta, f1, f2)
+
+    X = tf.placeholder(tf.float32, name="X")
+    Y = tf.placeholder(tf.float32, name="Y")
+    w = tf.Variable(0.5, name="weights")
+    b = tf.Variable(1.0, name="bias")
+    loss = huber_loss(Y, X * w + b)
+    grads = tf.gradients(loss, [w, b])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for x0, y0 in [(2.0, 5.0), (2.0, 40.0)]:
+            r = y0 - (x0 * 0.5 + 1.0)
+            got = sess.run([loss] + grads, {X: x0, Y: y0})
+            if abs(r) < 14.0:
+                want = [0.5 * r * r, -r * x0, -r]
+            else:
+                want = [14.0 * abs(r) - 98.0, -14.0 * np.sign(r) * x0, -14.0 * np.sign(r)]
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_cond_nested_results_and_refused_branches():
+    pred = tf.placeholder(tf.bool, [])
+    out = tf.cond(pred, lambda: (tf.constant(1), [tf.constant([2.0, 3.0])]),
+                  lambda: (tf.constant(4), [tf.constant([5.0, 6.0])]))
+    with tf.Session() as sess:
+        first, (second,) = sess.run(out, {pred: False})
+        assert first == 4
+        np.testing.assert_array_equal(second, [5.0, 6.0])
+        assert sess.run(out[0], {pred: True}) == 1
+    v = tf.Variable(1.0, name="v")
+    with pytest.raises(ValueError, match=r"cond: the true branch assigns a variable \(v/Assign"):
+        tf.cond(tf.constant(True), lambda: v.assign(2.0), lambda: v.value())
+    with pytest.raises(ValueError, match="pred must be a scalar bool"):
+        tf.cond(tf.constant([True, False]), lambda: 1.0, lambda: 2.0)
