@@ -23,6 +23,7 @@ CPU_PIPELINE = (
     "canonicalize,"
     "tgc-outline-gemm,"
     "func.func(linalg-fuse-elementwise-ops),"
+    "tgc-read-only-arguments,"
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,tgc-widen-i1-memrefs,"
     "tgc-blas-matmul,"
@@ -31,7 +32,6 @@ CPU_PIPELINE = (
     "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
     "convert-to-llvm,reconcile-unrealized-casts"
 )
-DEFAULT_PIPELINE = ",".join([OPTIMIZING_GRAPH_PIPELINE, LOWER_PIPELINE, CPU_PIPELINE])
 
 
 def runtime_library_dir() -> str:
@@ -74,5 +74,3 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
     return engine, addresses
 
 
-def lower_to_llvm(module: ir.Module, **kwargs) -> None:
-    run_pipeline(module, DEFAULT_PIPELINE, **kwargs)

@@ -18,6 +18,7 @@ PASSES = {
     "tgc-lower-variables": ("tgc.passes.lower_variables", "LowerVariablesPass"),
     "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
     "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
+    "tgc-read-only-arguments": ("tgc.lowering.read_only_arguments", "ReadOnlyArgumentsPass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
     "tgc-blas-matmul": ("tgc.lowering.blas", "BlasMatmulPass"),
     "tgc-outline-gemm": ("tgc.lowering.outline_gemm", "OutlineGemmPass"),
