@@ -72,3 +72,16 @@ def test_load_of_wrong_shape_keeps_the_old_value():
         with pytest.raises(ValueError, match=r"shape \(2,\) into variable 'w' of shape \(3,\)"):
             w.load([1.0, 2.0], sess)
         np.testing.assert_array_equal(sess.run(w), np.zeros(3))
+
+
+def test_assign_of_a_fed_batch_is_checked_at_run_time():
+    w = tf.Variable(np.zeros((2, 3), np.float32), name="w")
+    batch = tf.placeholder(tf.float32, [None, 3], name="batch")
+    store = tf.assign(w, batch)
+    with tf.Session() as sess:
+        sess.run(w.initializer)
+        sess.run(store, {batch: np.ones((2, 3), np.float32)})
+        np.testing.assert_array_equal(sess.run(w), np.ones((2, 3)))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"lhs shape= \[2,3\] rhs shape= \[4,3\]"):
+            sess.run(store, {batch: np.ones((4, 3), np.float32)})
+        np.testing.assert_array_equal(sess.run(w), np.ones((2, 3)))

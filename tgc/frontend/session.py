@@ -334,8 +334,22 @@ def check_concrete_shapes(ops, specs: dict) -> None:
             raise errors.InvalidArgumentError(
                 None, op, f"{exc} for '{op.name}' (op: '{op.type}') with input shapes: {shapes}"
             ) from None
+        _check_assignment(op, outs)
         for t, s in zip(op.outputs, outs):
             known.setdefault(t, s)
+
+
+def _check_assignment(op, outs) -> None:
+    """An assign whose value had unknown dims at build time must fit its variable now."""
+    variable = op.variable
+    if variable is None or op.opdef not in ("assign", "assign_add", "assign_sub") or not outs:
+        return
+    if tuple(outs[0].shape) != tuple(variable._spec.shape):
+        lhs = ",".join(str(d) for d in variable._spec.shape)
+        rhs = ",".join(str(d) for d in outs[0].shape)
+        raise errors.InvalidArgumentError(
+            None, op, f"Assign requires shapes of both tensors to match. lhs shape= [{lhs}] rhs shape= [{rhs}] "
+                      f"(op '{op.name}')")
 
 
 def _unique(items):

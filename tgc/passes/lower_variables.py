@@ -79,6 +79,17 @@ class LowerVariablesPass(ModulePass):
         function.attributes["tgc.var_inputs"] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in state.inputs])
         function.attributes["tgc.var_outputs"] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in state.outputs])
 
+    def _to_variable_type(self, op, value: Val, name: str, spec: TensorSpec) -> Val:
+        """The value in the variable's static type. A value with unknown dims (a fed batch) is reshaped
+        to the variable's shape; the session checked at run time that the shapes agree."""
+        if value.value.type == tensor_type(spec):
+            return value
+        compatible = value.dtype == spec.dtype and len(value.shape) == len(spec.shape) and all(
+            d is None or d == s for d, s in zip(value.shape, spec.shape))
+        if not compatible:
+            self.fail(op, f"cannot assign {value.spec.mlir_text()} to variable '{name}' of type {spec.mlir_text()}")
+        return IRBuilder.before(op).reshape(value, shape=list(spec.shape))
+
     def _lower_op(self, op, state: _State) -> None:
         name = decode_attrs(op)["var"]
         if name not in state.specs:
@@ -91,8 +102,7 @@ class LowerVariablesPass(ModulePass):
             builder = IRBuilder.before(op)
             new = builder.op(_UPDATES[op.name], state.value_of(name, op.location), Val(op.operands[0]))
         if op.name != "tgc.read_variable":
-            if new.value.type != tensor_type(state.specs[name]):
-                self.fail(op, f"cannot assign {new.spec.mlir_text()} to variable '{name}' of type {state.specs[name].mlir_text()}")
+            new = self._to_variable_type(op, new, name, state.specs[name])
             state.current[name] = new
             if name not in state.outputs:
                 state.outputs.append(name)
