@@ -75,6 +75,17 @@ floor = _unary("floor")
 sigmoid = _unary("sigmoid")
 tanh = _unary("tanh")
 logical_not = _unary("logical_not")
+sin = _unary("sin")
+cos = _unary("cos")
+tan = _unary("tan")
+atan = _unary("atan")
+sinh = _unary("sinh")
+cosh = _unary("cosh")
+log1p = _unary("log1p")
+expm1 = _unary("expm1")
+erf = _unary("erf")
+ceil = _unary("ceil")
+round = _unary("round")  # noqa: A001 (TF's name)
 
 
 def divide(x, y, name=None):
