@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from tgc import errors
 from tgc.dialect.types import TensorSpec
-from tgc.frontend.graph import Operation, Tensor
+from tgc.frontend.graph import Operation
 
 
 def prune(fetch_ops: list, fed: set) -> list:

@@ -226,7 +226,7 @@ def _strided_bounds(x, attrs) -> tuple:
 @lowers("slice")
 def _slice(op):
     (x,) = op.operands
-    begin, size = op.attrs["begin"], op.attrs["size"]
+    begin = op.attrs["begin"]  # sizes come from the result type
     # A -1 size on an unknown dim runs to its end: dim - begin.
     sizes = _sizes(op.result_type, lambda i: arith.subi(dim(x, i), const_index(begin[i])))
     return _extract(x, op.result_type, list(begin), sizes, [1] * len(begin))
