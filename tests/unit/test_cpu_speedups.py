@@ -295,3 +295,56 @@ def test_fused_chain_still_reaches_sgemm_with_beta_zero():
     text = _lowered_chain("tgc-blas-matmul")
     assert "linalg.matmul" not in text and "linalg.fill" not in text
     assert text.count("call @scipy_cblas_sgemm64_(") == 1
+
+
+# ---- one-row / one-column matmuls go to gemv ----------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m, k, n", [(1, 9, 6), (7, 5, 1), (1, 4, 1), (1, 1, 3), (3, 1, 1)])
+def test_one_row_or_column_matmul_matches_numpy(m, k, n, ta, tb, dtype):
+    # The [None, None] placeholders make M, N, K run-time values: gemv or gemm is picked per call.
+    a = RNG.integers(-4, 5, (k, m) if ta else (m, k)).astype(NP[dtype])
+    b = RNG.integers(-4, 5, (n, k) if tb else (k, n)).astype(NP[dtype])
+    got = _run_matmul(a, b, ta, tb, dtype)
+    np.testing.assert_array_equal(got, (a.T if ta else a) @ (b.T if tb else b))
+
+
+def test_gemv_reads_strided_rows_and_columns_of_slices():
+    # Operands are views into larger buffers: a column (stride 11) as the row vector, a column as x.
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [9, 11])
+    w = tf.placeholder(tf.float32, [6, 8])
+    row = tf.matmul(x[2:8, 3:4], w[0:6, 2:7], transpose_a=True)  # [1, 6] @ [6, 5]: M = 1
+    col = tf.matmul(w[0:5, 1:7], x[3:9, 4:5])  # [5, 6] @ [6, 1]: N = 1
+    a = RNG.standard_normal((9, 11)).astype(np.float32)
+    b = RNG.standard_normal((6, 8)).astype(np.float32)
+    with tf.Session() as sess:
+        got_row, got_col = sess.run([row, col], {x: a, w: b})
+    np.testing.assert_allclose(got_row, a[2:8, 3:4].T @ b[0:6, 2:7], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_col, b[0:5, 1:7] @ a[3:9, 4:5], rtol=1e-5, atol=1e-5)
+
+
+def test_one_row_with_empty_inner_dimension_is_zero():
+    # gemv leaves y untouched when K = 0; the K > 0 test sends this case to gemm, which zeroes C.
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, None])
+    w = tf.placeholder(tf.float32, [None, 4])
+    y = tf.matmul(x, w)
+    with tf.Session() as sess:
+        for _ in range(3):  # fresh result buffers each time: garbage would show
+            np.testing.assert_array_equal(sess.run(y, {x: np.zeros((1, 0), np.float32), w: np.zeros((0, 4), np.float32)}),
+                                          np.zeros((1, 4), np.float32))
+
+
+@pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
+def test_static_shapes_pick_gemm_or_gemv_at_compile_time():
+    assert "gemv" not in _lowered_to_blas([(5, 3), (3, 4)], "float32")
+    text = _lowered_to_blas([(None, 3), (3, 4)], "float32")  # M unknown: tested at run time
+    assert text.count("call @scipy_cblas_sgemv64_(") == 1 and text.count("call @scipy_cblas_sgemm64_(") == 1
+    assert text.count("scf.if") == 1
+    text = _lowered_to_blas([(None, 3), (3, None)], "float64")  # M and N unknown: two tests
+    assert text.count("call @scipy_cblas_dgemv64_(") == 2 and text.count("scf.if") == 2
+    text = _lowered_to_blas([(1, 3), (3, 4)], "float32")  # M = 1 known: the test folds later in LLVM
+    assert text.count("call @scipy_cblas_sgemv64_(") == 1

@@ -25,7 +25,7 @@ CPU_PIPELINE = (
     "func.func(linalg-fuse-elementwise-ops),"
     "tgc-read-only-arguments,"
     "one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map},"
-    "buffer-deallocation-pipeline,convert-bufferization-to-memref,tgc-widen-i1-memrefs,"
+    "drop-equivalent-buffer-results,buffer-deallocation-pipeline,convert-bufferization-to-memref,tgc-widen-i1-memrefs,"
     "tgc-blas-matmul,"
     "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
