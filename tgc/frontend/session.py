@@ -159,8 +159,8 @@ class Session:
     def _feed_value(self, tensor: Tensor, value) -> np.ndarray:
         target = _NUMPY_DTYPES.get(tensor.spec.dtype) or numpy_dtype(tensor.spec.dtype)
         if type(value) is np.ndarray and value.dtype == target and value.flags.c_contiguous:
-            if value.shape == tensor.spec.shape:
-                return value  # the common case: a fully known shape, fed exactly
+            if _fits(tensor.spec.shape, value.shape):
+                return value  # the common case: the right dtype and a fitting shape, passed as it is
             array = value
         else:
             array = np.asarray(value)
@@ -268,6 +268,17 @@ class Session:
 
     def is_initialized(self, variable) -> bool:
         return variable._name in self._variables
+
+
+def _fits(static, actual) -> bool:
+    if static is None or static == actual:
+        return True
+    if len(static) != len(actual):
+        return False
+    for s, a in zip(static, actual):
+        if s is not None and s != a:
+            return False
+    return True
 
 
 class _RunPlan:
