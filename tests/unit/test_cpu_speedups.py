@@ -348,3 +348,92 @@ def test_static_shapes_pick_gemm_or_gemv_at_compile_time():
     assert text.count("call @scipy_cblas_dgemv64_(") == 2 and text.count("scf.if") == 2
     text = _lowered_to_blas([(1, 3), (3, 4)], "float32")  # M = 1 known: the test folds later in LLVM
     assert text.count("call @scipy_cblas_sgemv64_(") == 1
+
+
+# ---- max_pool_grad when the windows tile the input (stride == window) ----------------------------
+
+from tgc.dialect.ops.conv import max_pool_grad_reference  # noqa: E402
+
+
+def _max_pool_grad(x, g, k, s, padding, batch=None):
+    tf.reset_default_graph()
+    dtype = {np.float32: tf.float32, np.float64: tf.float64, np.float16: tf.float16}[x.dtype.type]
+    xp = tf.placeholder(dtype, [batch, *x.shape[1:]])
+    gp = tf.placeholder(dtype, [batch, *g.shape[1:]])
+    from tgc.frontend.build import make_op
+    out = make_op("max_pool_grad", [xp, gp], ksize=[1, *k, 1], strides=[1, *s, 1], padding=padding)
+    with tf.Session() as sess:
+        return sess.run(out, {xp: x, gp: g})
+
+
+# (input NHWC, window, strides, padding): SAME with even and odd sizes (the odd ones pad after),
+# VALID that tiles exactly, VALID that leaves rows out and a 3x3 window, 32 and 64 channels (the
+# convnet's pools), plus overlapping windows, which keep the general path.
+_TILED = [
+    ((2, 6, 8, 32), (2, 2), (2, 2), "SAME"),
+    ((3, 7, 5, 3), (2, 2), (2, 2), "SAME"),
+    ((2, 9, 9, 64), (3, 3), (3, 3), "VALID"),
+    ((2, 7, 8, 5), (2, 2), (2, 2), "VALID"),
+    ((1, 5, 7, 4), (3, 2), (3, 2), "SAME"),
+    ((2, 6, 6, 3), (3, 3), (2, 2), "SAME"),
+]
+
+
+@pytest.mark.parametrize("shape, k, s, padding", _TILED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("batch", [None, "static"])
+def test_max_pool_grad_matches_numpy(shape, k, s, padding, dtype, batch):
+    x = RNG.standard_normal(shape).astype(dtype)
+    x[0, :2, :2, 0] = 1.5  # a tie: the first maximum in row-major window order takes the gradient
+    out_hw = [(shape[i + 1] - (k[i] if padding == "VALID" else 1)) // s[i] + 1 for i in range(2)]
+    g = RNG.standard_normal((shape[0], *out_hw, shape[3])).astype(dtype)
+    got = _max_pool_grad(x, g, k, s, padding, batch=None if batch is None else shape[0])
+    want = max_pool_grad_reference(x, g, [1, *k, 1], [1, *s, 1], padding)
+    assert got.dtype == dtype and got.shape == x.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_max_pool_grad_non_maximum_elements_are_plus_zero_even_for_infinite_gradients():
+    # The tiled path masks bits(g) instead of selecting: an inf or nan gradient must still give
+    # exactly +0.0 to the three non-maximum elements of its window and pass unchanged to the maximum.
+    x = np.zeros((1, 2, 4, 2), np.float32)
+    x[0, 1, 0, :] = 1.0  # window 0's maximum at offset 2
+    x[0, 0, 3, :] = 1.0  # window 1's maximum at offset 1
+    g = np.array([np.inf, -np.inf, np.nan, -0.0], np.float32).reshape(1, 1, 2, 2)
+    got = _max_pool_grad(x, g, (2, 2), (2, 2), "VALID")
+    assert np.isposinf(got[0, 1, 0, 0]) and np.isneginf(got[0, 1, 0, 1])
+    assert np.isnan(got[0, 0, 3, 0]) and got[0, 0, 3, 1] == 0 and np.signbit(got[0, 0, 3, 1])
+    others = np.ones(got.shape, bool)
+    others[0, 1, 0, :] = others[0, 0, 3, :] = False
+    assert np.all(got[others] == 0) and not np.any(np.signbit(got[others]))
+
+
+def _lowered_max_pool_grad(x_shape, g_shape, k) -> str:
+    specs = [TensorSpec(x_shape, "float32"), TensorSpec(g_shape, "float32")]
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        types = [tensor_type(sp) for sp in specs]
+        with ir.InsertionPoint(module.body):
+            function = func.FuncOp("main", ir.FunctionType.get(types, []))
+        block = function.add_entry_block()
+        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
+        out = b.op("max_pool_grad", *[Val(a, sp) for a, sp in zip(block.arguments, specs)],
+                   ksize=[1, k, k, 1], strides=[1, k, k, 1], padding="SAME")
+        with ir.InsertionPoint(block):
+            func.ReturnOp([out.value])
+        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
+        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+        return str(module)
+
+
+def test_tiling_max_pool_grad_writes_each_window_once_without_a_lattice():
+    # One parallel generic over [N, OH, KH, OW, KW, C] folded back to NHWC and cropped to the input
+    # (7 rows: the 8 of the padded SAME windows less the one of padding after).
+    text = _lowered_max_pool_grad((None, 7, 7, 3), (None, 4, 4, 3), 2)
+    assert "tensor.insert_slice" not in text
+    assert '"reduction"' in text.split("tensor<?x4x2x4x2x3xf32>")[0]  # only the argmax reduces
+    pieces = ["tensor.collapse_shape", "[[0], [1, 2], [3, 4], [5]]", "tensor<?x4x2x4x2x3xf32> into tensor<?x8x8x3xf32>",
+              "tensor.extract_slice", "[0, 0, 0, 0]", "[1, 1, 1, 1] : tensor<?x8x8x3xf32> to tensor<?x7x7x3xf32>"]
+    at = 0
+    for piece in pieces:
+        at = text.index(piece, at)

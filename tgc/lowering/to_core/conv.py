@@ -451,6 +451,53 @@ def _first_argmax(xp, out_shape, k, s) -> ir.Value:
     return generic([xp, window], [best, where], maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[1]
 
 
+def _tiles_input(op, input_shape) -> bool:
+    """True when the pooling windows tile the padded input: stride == window, and every input row and
+    column lies in exactly one window (always so for SAME; for VALID when the windows reach the end)."""
+    k, s = op.attrs["ksize"], op.attrs["strides"]
+    if tuple(k[1:3]) != tuple(s[1:3]):
+        return False
+    geometry = _pool_geometry(input_shape, op.attrs)
+    return all(out * k[i + 1] >= input_shape[i + 1] + before for i, (out, before, _) in enumerate(geometry))
+
+
+def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
+    """max_pool_grad for non-overlapping windows: each input element has one window, so
+    dx[n, oh*KH + kh - pt, ow*KW + kw - pl, c] = g[n, oh, ow, c] where that window's argmax is (kh, kw).
+
+    One generic writes the padded-input-sized [N, OH, KH, OW, KW, C] (g and the argmax read once per
+    element, no lattice or reduction loops); the padding rows are then sliced off. For the convnet's
+    first pool (32x28x28x32, 2x2) this replaced 2.9 ms of spread + six-deep loops.
+    """
+    n, oh, ow, c = shape_of(g)
+    elem = element_type(g)
+    shape = (n, oh, k[1], ow, k[2], c)
+    init = empty(_tensor_type(shape, elem), {0: dim(g, 0)} if n is None else {})
+    reads = _map(6, [0, 1, 3, 5])
+
+    def body(gv, where, _):
+        # g where this element is its window's argmax, else +0, as bits(g) & keep with keep all ones
+        # exactly when d = argmax - offset is 0: (d*d - 1) >> 31. A select here (or a mask LLVM can
+        # see is one) becomes a branch around the load of g once a 32-channel loop is fully unrolled,
+        # mispredicted per element: 3 ms instead of 0.2 for a 32x28x28x32 input. |d| <= KH*KW.
+        offset = arith.addi(arith.muli(_index(2), const_index(k[2])), _index(4))
+        i32, bits = where.type, ir.IntegerType.get_signless(elem.width)
+        d = arith.subi(where, arith.index_cast(i32, offset))
+        keep = arith.shrsi(arith.subi(arith.muli(d, d), scalar_const(1, i32)), scalar_const(31, i32))
+        if bits.width != 32:  # all ones or zero, at the element's width
+            keep = arith.extsi(bits, keep) if bits.width > 32 else arith.trunci(bits, keep)
+        return arith.bitcast(elem, arith.andi(arith.bitcast(bits, gv), keep))
+
+    tiles = generic([g, at], [init], [reads, reads, identity_map(6)], [PARALLEL] * 6, body)[0]
+    padded = _collapse(tiles, [[0], [1, 2], [3, 4], [5]])
+    _, h, w, _ = shape_of(x)
+    (_, ht, _), (_, wl, _) = geometry
+    result = _tensor_type((n, h, w, c), elem)
+    dynamic = [dim(g, 0)] if n is None else []
+    sizes = [_DYNAMIC if n is None else n, h, w, c]
+    return tensor.ExtractSliceOp(result, padded, [], dynamic, [], [0, ht, wl, 0], sizes, [1, 1, 1, 1]).result
+
+
 @lowers("max_pool_grad")
 def _max_pool_grad(op):
     # dx[h, w] = sum over windows whose first maximum is (h, w) of their gradient. With g and the argmax
@@ -458,8 +505,11 @@ def _max_pool_grad(op):
     x, g = op.operands
     k, s = op.attrs["ksize"], op.attrs["strides"]
     elem = element_type(g)
-    xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), float("-inf"))
+    geometry = _pool_geometry(shape_of(x), op.attrs)
+    xp = pad_spatial(x, geometry, float("-inf"))
     at = _first_argmax(xp, shape_of(g), k, s)
+    if _tiles_input(op, shape_of(x)):
+        return _max_pool_grad_tiled(x, g, at, k, geometry)
     g_lat = _lattice(op, shape_of(x), g, 0.0)
     at_lat = _lattice(op, shape_of(x), at, -1)
     init = _filled(shape_of(op.result_type), elem, 0.0, g)
