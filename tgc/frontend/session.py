@@ -110,6 +110,8 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         feed_dict = feed_dict or {}
         plan = self._plan(fetches, feed_dict)
+        if plan.fast is not None:
+            return self._run_fast(plan, feed_dict)
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
         if plan.device_elements:
@@ -136,16 +138,35 @@ class Session:
         if key is not None and not any(t.spec.shape is None for t in feed_tensors) and device_elements:
             # Fixed ranks: one compiled function serves every call of this shape.
             plan.compiled = self._compiled(device_elements, fetch_tensors, fed)
+            plan.fast = _FastPath.build(plan)
         if key is not None:
             self._plans[key] = plan
         return plan
 
-    def _normalize_feeds(self, feed_dict) -> dict:
-        feeds = {}
-        for key, value in feed_dict.items():
-            tensor = self._feed_key(key)
-            feeds[tensor] = self._feed_value(tensor, value)
-        return feeds
+    def _run_fast(self, plan, feed_dict):
+        """The same run as the general path, for a plan whose one partition computes every fetch: no
+        dictionaries per call, only lists in precomputed order (a training loop's steady state)."""
+        fast, compiled = plan.fast, plan.compiled
+        arrays = [self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())]
+        args = [arrays[i] for i in fast.arg_order]
+        shapes = tuple(a.shape for a in args)
+        if shapes not in compiled.validated_shapes:
+            self._check_shapes(compiled, dict(zip(plan.feed_tensors, arrays)))
+        if fast.uses_rng:
+            self._step += 1
+            args.append(np.asarray(self._step, np.int64))
+        variables = self._variables
+        for name in fast.partition.var_inputs:
+            if name not in variables:
+                raise errors.FailedPreconditionError(None, None, f"Attempting to use uninitialized value {name}")
+            args.append(variables[name])
+        outs = fast.partition.call(*args)
+        n = fast.num_fetches
+        for name, value in zip(fast.partition.var_outputs, outs[n:]):
+            variables[name] = value
+        # A fetched feed is returned as a copy, never the caller's own array.
+        values = [None if i is None else (outs[i] if i >= 0 else arrays[-i - 1].copy()) for i in fast.element_sources]
+        return plan.mapper.build(values)
 
     def _feed_key(self, key) -> Tensor:
         try:
@@ -282,7 +303,7 @@ def _fits(static, actual) -> bool:
 
 
 class _RunPlan:
-    __slots__ = ("mapper", "feed_tensors", "host_ops", "device_elements", "fetch_tensors", "compiled")
+    __slots__ = ("mapper", "feed_tensors", "host_ops", "device_elements", "fetch_tensors", "compiled", "fast")
 
     def __init__(self, mapper, feed_tensors, host_ops, device_elements, fetch_tensors):
         self.mapper = mapper
@@ -291,6 +312,42 @@ class _RunPlan:
         self.device_elements = device_elements
         self.fetch_tensors = fetch_tensors
         self.compiled = None
+        self.fast = None
+
+
+class _FastPath:
+    """Precomputed orders for a plan run by one partition that computes every fetch, with no host ops.
+
+    ``arg_order``: for each argument of the compiled function, the index of its feed in the feed dict;
+    ``element_sources``: for each fetched element, its index among the compiled results, None for an
+    op, or -(k + 1) for the k-th feed when a fed tensor is fetched back.
+    """
+
+    __slots__ = ("partition", "arg_order", "uses_rng", "num_fetches", "element_sources")
+
+    @classmethod
+    def build(cls, plan):
+        compiled = plan.compiled
+        direct = getattr(compiled.call, "_direct", None)
+        if direct is None or plan.host_ops:
+            return None
+        position = {t: i for i, t in enumerate(plan.feed_tensors)}
+        fast = cls()
+        fast.partition = direct
+        fast.arg_order = [position[t] for t in compiled.feeds if t in position]
+        fast.uses_rng = len(fast.arg_order) < len(compiled.feeds)
+        fast.num_fetches = len(compiled.fetches)
+        result = {t: i for i, t in enumerate(compiled.fetches)}
+        sources = []
+        for e in plan.mapper.elements:
+            if not isinstance(e, Tensor):
+                sources.append(None)
+            elif e in position:
+                sources.append(-position[e] - 1)
+            else:
+                sources.append(result[e])
+        fast.element_sources = sources
+        return fast
 
 
 def _plan_key(fetches, feed_dict):
