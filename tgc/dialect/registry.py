@@ -96,7 +96,6 @@ class OpDef:
     samples: tuple = ()
     flops: Callable | None = None  # (operand specs, result specs, attrs) -> estimated flops, for placement
     scalar_operands: tuple = ()  # operands that must be rank 0: a feed of unknown rank there is a scalar
-    num_results_fn: Callable | None = field(default=None, repr=False)
 
     @property
     def mlir_name(self) -> str:

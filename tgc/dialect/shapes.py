@@ -62,7 +62,3 @@ def normalize_axes(axes, rank: int) -> tuple:
 
 def spec(shape, dtype) -> TensorSpec:
     return TensorSpec(tuple(shape), as_dtype(dtype).name)
-
-
-def dims_compatible(static, actual) -> bool:
-    return len(static) == len(actual) and all(s is None or s == a for s, a in zip(static, actual))

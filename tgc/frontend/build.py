@@ -77,10 +77,6 @@ def make_op(opname: str, inputs, name=None, **attrs):
     return operation.outputs[0] if opdef.results == 1 else list(operation.outputs)
 
 
-def as_tensor_or_none(value):
-    return None if value is None else convert_to_tensor(value)
-
-
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Tensor:
     """A Tensor for ``value``: tensors pass through (dtype checked), Variables give their value,
     anything numpy accepts becomes a constant."""

@@ -58,14 +58,20 @@ class CompiledRun:
         return self.call.var_outputs
 
 
-def variables_of(ops) -> list:
+def unique_variables(ops) -> list:
+    """The Variables the ops read or assign, each once, in first-use order."""
     seen, out = set(), []
     for op in ops:
         v = op.variable
         if v is not None and v._name not in seen:
             seen.add(v._name)
-            out.append((v._name, v._spec, v.device))
+            out.append(v)
     return out
+
+
+def variables_of(ops) -> list:
+    """(name, TensorSpec, requested device) of each variable the ops use, as emit_variables takes."""
+    return [(v._name, v._spec, v.device) for v in unique_variables(ops)]
 
 
 def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | None = None,

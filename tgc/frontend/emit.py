@@ -16,8 +16,7 @@ from mlir.dialects import func
 from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, encode_attrs
 from tgc.dialect.registry import REGISTRY, ShapeError
-from tgc.dialect.types import TensorSpec
-from tgc.frontend.graph import Operation, Tensor
+from tgc.frontend.graph import Operation
 
 
 class EmitError(ValueError):
@@ -122,8 +121,3 @@ def emit_variables(module: ir.Module, variables: list) -> None:
         ir.Operation.create("tgc.variable", results=[], operands=[], attributes=attrs, loc=ir.Location.name(name), ip=ip)
 
 
-def spec_for_feed(tensor: Tensor, shape) -> TensorSpec:
-    """The argument type of a fed tensor: its static spec, or the feed's shape where rank is unknown."""
-    if tensor.spec.shape is None:
-        return TensorSpec(tuple(shape), tensor.spec.dtype)
-    return tensor.spec

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
+from tgc.frontend.compiler import prune, unique_variables, variables_of
 from tgc.frontend.graph import Operation, Tensor, get_default_graph
 
 
@@ -99,7 +100,6 @@ def feed_spec(tensor: Tensor, shape=None, dtype=None) -> TensorSpec:
 def select(fetches, feeds=None, graph=None) -> RunSignature:
     """The ops, feeds and fetches of one run. ``feeds``: None (every placeholder the fetches need),
     or a list of names/tensors or (name, shape, dtype) tuples (shape/dtype may be None)."""
-    from tgc.frontend.compiler import prune
 
     graph = graph or get_default_graph()
     fetch_elements = [_fetch(graph, f) for f in (fetches if isinstance(fetches, (list, tuple)) else [fetches])]
@@ -124,7 +124,7 @@ def select(fetches, feeds=None, graph=None) -> RunSignature:
     if step:
         arguments.append((rng.outputs[0], rng.outputs[0].spec))
     body = [op for op in ops if op.opdef is not None]
-    variables = _unique_variables(body)
+    variables = unique_variables(body)
     return RunSignature(body, arguments, fetch_tensors, variables, step)
 
 
@@ -151,14 +151,6 @@ def _check_host_ops(ops) -> None:
             raise ExportError(f"'{op.name}' ({op.type}) runs on the host and cannot be compiled")
 
 
-def _unique_variables(ops) -> list:
-    seen, out = set(), []
-    for op in ops:
-        v = op.variable
-        if v is not None and v._name not in seen:
-            seen.add(v._name)
-            out.append(v)
-    return out
 
 
 def initial_values(variables: list, graph=None) -> dict:
@@ -182,7 +174,6 @@ def emit_module(run: RunSignature, values: dict | None = None):
     """The tgc module of ``run`` (call inside an MLIR context and location)."""
     from mlir import ir
 
-    from tgc.frontend.compiler import variables_of
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
     from tgc.lowering import aot
 

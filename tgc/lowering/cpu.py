@@ -14,7 +14,6 @@ from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
 from tgc.lowering.blas import openblas_library
-from tgc.passes.pipeline import run_pipeline
 
 GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-dce,tgc-verify"
 OPTIMIZING_GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-simplify,tgc-cse,tgc-dce,tgc-verify"
