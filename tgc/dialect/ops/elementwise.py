@@ -20,7 +20,7 @@ def _binary_infer(allowed, result_dtype=None):
     return infer
 
 
-def _unary_infer(allowed):
+def unary_infer(allowed):
     def infer(x):
         same_dtype(x, allowed=allowed)
         return x
@@ -28,7 +28,7 @@ def _unary_infer(allowed):
     return infer
 
 
-def _keep_dtype(fn):
+def keep_dtype(fn):
     """Apply a numpy function and keep the operand's dtype (numpy promotes some int results)."""
 
     def evaluate(*arrays):
@@ -121,7 +121,7 @@ class Add:
     samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.add)
+    eval = keep_dtype(np.add)
 
     def grad(b, op, g):
         x, y = op.inputs
@@ -135,7 +135,7 @@ class Subtract:
     samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.subtract)
+    eval = keep_dtype(np.subtract)
 
     def grad(b, op, g):
         x, y = op.inputs
@@ -149,7 +149,7 @@ class Multiply:
     samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES + ("bool",))
-    eval = _keep_dtype(np.multiply)
+    eval = keep_dtype(np.multiply)
 
     def grad(b, op, g):
         x, y = op.inputs
@@ -169,7 +169,7 @@ class Divide:
     samples = _DIVIDE_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(_divide)
+    eval = keep_dtype(_divide)
 
     def grad(b, op, g):
         x, y = op.inputs
@@ -185,7 +185,7 @@ class Pow:
     samples = _POW_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.power)
+    eval = keep_dtype(np.power)
 
     def grad(b, op, g):
         # d/dx = y * x^(y-1);  d/dy = x^y * log(x), taken as 0 where x <= 0 (as TensorFlow does)
@@ -216,7 +216,7 @@ class Maximum:
     samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.maximum)
+    eval = keep_dtype(np.maximum)
     grad = _minmax_grad(lambda b, x, y: b.greater_equal(x, y))
 
 
@@ -227,7 +227,7 @@ class Minimum:
     samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.minimum)
+    eval = keep_dtype(np.minimum)
     grad = _minmax_grad(lambda b, x, y: b.less_equal(x, y))
 
 
@@ -240,8 +240,8 @@ class Negative:
 
     samples = _SIGNED_UNARY_SAMPLES
 
-    infer = _unary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.negative)
+    infer = unary_infer(NUMERIC_DTYPES)
+    eval = keep_dtype(np.negative)
 
     def grad(b, op, g):
         return [b.negative(g)]
@@ -253,8 +253,8 @@ class Abs:
 
     samples = _SIGNED_UNARY_SAMPLES
 
-    infer = _unary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.abs)
+    infer = unary_infer(NUMERIC_DTYPES)
+    eval = keep_dtype(np.abs)
 
     def grad(b, op, g):
         return [b.multiply(g, b.sign(op.inputs[0]))]
@@ -266,8 +266,8 @@ class Sign:
 
     samples = _SIGNED_UNARY_SAMPLES
 
-    infer = _unary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.sign)
+    infer = unary_infer(NUMERIC_DTYPES)
+    eval = keep_dtype(np.sign)
 
     def grad(b, op, g):
         return [b.zeros_like(op.inputs[0])]
@@ -279,8 +279,8 @@ class Square:
 
     samples = _SIGNED_UNARY_SAMPLES
 
-    infer = _unary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(np.square)
+    infer = unary_infer(NUMERIC_DTYPES)
+    eval = keep_dtype(np.square)
 
     def grad(b, op, g):
         (x,) = op.inputs
@@ -293,8 +293,8 @@ class Sqrt:
 
     samples = _POSITIVE_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(np.sqrt)
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(np.sqrt)
 
     def grad(b, op, g):
         (out,) = op.outputs
@@ -307,8 +307,8 @@ class Rsqrt:
 
     samples = _POSITIVE_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(lambda x: 1.0 / np.sqrt(x))
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(lambda x: 1.0 / np.sqrt(x))
 
     def grad(b, op, g):
         # d/dx x^(-1/2) = -1/2 * x^(-3/2) = -1/2 * out^3
@@ -323,8 +323,8 @@ class Exp:
 
     samples = _FLOAT_UNARY_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(np.exp)
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(np.exp)
 
     def grad(b, op, g):
         return [b.multiply(g, op.outputs[0])]
@@ -336,8 +336,8 @@ class Log:
 
     samples = _POSITIVE_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(np.log)
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(np.log)
 
     def grad(b, op, g):
         return [b.divide(g, op.inputs[0])]
@@ -349,8 +349,8 @@ class Floor:
 
     samples = _FLOAT_UNARY_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(np.floor)
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(np.floor)
 
     def grad(b, op, g):
         return [b.zeros_like(op.inputs[0])]
@@ -362,8 +362,8 @@ class Relu:
 
     samples = _SIGNED_UNARY_SAMPLES
 
-    infer = _unary_infer(NUMERIC_DTYPES)
-    eval = _keep_dtype(lambda x: np.maximum(x, 0))
+    infer = unary_infer(NUMERIC_DTYPES)
+    eval = keep_dtype(lambda x: np.maximum(x, 0))
 
     def grad(b, op, g):
         (out,) = op.outputs
@@ -376,8 +376,8 @@ class Sigmoid:
 
     samples = _FLOAT_UNARY_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(lambda x: 1.0 / (1.0 + np.exp(-x)))
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(lambda x: 1.0 / (1.0 + np.exp(-x)))
 
     def grad(b, op, g):
         (out,) = op.outputs
@@ -390,8 +390,8 @@ class Tanh:
 
     samples = _FLOAT_UNARY_SAMPLES
 
-    infer = _unary_infer(FLOAT_DTYPES)
-    eval = _keep_dtype(np.tanh)
+    infer = unary_infer(FLOAT_DTYPES)
+    eval = keep_dtype(np.tanh)
 
     def grad(b, op, g):
         (out,) = op.outputs
@@ -509,7 +509,7 @@ class LogicalNot:
 
     samples = (Sample(((3, 4),), dtypes="bool", dynamic=((0, 0),)), Sample(((),), dtypes="bool"))
 
-    infer = _unary_infer(("bool",))
+    infer = unary_infer(("bool",))
     eval = np.logical_not
     grad = NOT_DIFFERENTIABLE
 

@@ -10,22 +10,12 @@ import math
 
 import numpy as np
 
+from tgc.dialect.ops.elementwise import keep_dtype as _keep
+from tgc.dialect.ops.elementwise import unary_infer
 from tgc.dialect.registry import Sample, op
-from tgc.dialect.shapes import FLOAT_DTYPES, same_dtype
+from tgc.dialect.shapes import FLOAT_DTYPES
 
-
-def _float_unary(x):
-    same_dtype(x, allowed=FLOAT_DTYPES)
-    return x
-
-
-def _keep(fn):
-    def evaluate(x):
-        with np.errstate(all="ignore"):
-            return np.asarray(fn(x)).astype(x.dtype, copy=False)
-
-    return evaluate
-
+_float_unary = unary_infer(FLOAT_DTYPES)
 
 _SAMPLES = [Sample(((3, 4),)), Sample(((5, 2),), dynamic=((0, 0),))]
 _SMALL = [Sample(((3, 4),), low=-0.9, high=0.9), Sample(((5, 2),), low=-0.9, high=0.9, dynamic=((0, 0),))]
