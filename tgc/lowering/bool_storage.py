@@ -35,6 +35,39 @@ def _i8():
     return ir.IntegerType.get_signless(8)
 
 
+def narrow_to_i1(value: ir.Value, ip: ir.InsertionPoint, loc: ir.Location) -> None:
+    """``value`` now holds a byte: retype it i8 and give its users an ``arith.trunci`` back to i1."""
+    value.set_type(_i8())
+    with ip, loc:
+        narrow = arith.trunci(_i1(), value)
+    for use in list(value.uses):
+        if use.owner != narrow.owner:
+            use.owner.operands[use.operand_number] = narrow
+
+
+def retype_signature(function, widen) -> None:
+    """Applies ``widen`` to a function's type and to its block arguments (declarations have none)."""
+    ftype = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
+    function.attributes["function_type"] = ir.TypeAttr.get(
+        ir.FunctionType.get([widen(t) for t in ftype.inputs], [widen(t) for t in ftype.results]))
+    for region in function.regions:
+        for block in region.blocks:
+            for arg in block.arguments:
+                arg.set_type(widen(arg.type))
+
+
+def all_ops(function) -> list:
+    """Every op nested in ``function``, the function itself excluded, taken as a list before edits."""
+    ops = []
+
+    def collect(op):
+        ops.append(op.operation if hasattr(op, "operation") else op)
+        return ir.WalkResult.ADVANCE
+
+    function.operation.walk(collect)
+    return [op for op in ops if op.name != "func.func"]
+
+
 def _fix_region_args(operation) -> None:
     """Block args of a structured op's body that read a widened tensor: i1 -> i8 plus a trunci."""
     if not operation.regions or not len(operation.regions[0].blocks):
@@ -47,13 +80,8 @@ def _fix_region_args(operation) -> None:
         source = operands[i].type
         if not (isinstance(source, ir.RankedTensorType) and str(source.element_type) == "i8"):
             continue
-        arg.set_type(_i8())
         first = block.operations[0]
-        with ir.InsertionPoint(first), first.location:
-            narrow = arith.trunci(_i1(), arg)
-        for use in list(arg.uses):
-            if use.owner != narrow.owner:
-                use.owner.operands[use.operand_number] = narrow
+        narrow_to_i1(arg, ir.InsertionPoint(first), first.location)
 
 
 def _fix_yields(operation) -> None:
@@ -93,14 +121,8 @@ def _widen_constant(operation) -> None:
 def _fix_extract(operation) -> None:
     """tensor.extract from a widened tensor gives a byte; uses expect i1."""
     result = operation.results[0]
-    if str(result.type) != "i1":
-        return
-    result.set_type(_i8())
-    with ir.InsertionPoint.after(operation), operation.location:
-        narrow = arith.trunci(_i1(), result)
-    for use in list(result.uses):
-        if use.owner != narrow.owner:
-            use.owner.operands[use.operand_number] = narrow
+    if str(result.type) == "i1":
+        narrow_to_i1(result, ir.InsertionPoint.after(operation), operation.location)
 
 
 def _fix_from_elements(operation) -> None:
@@ -110,33 +132,15 @@ def _fix_from_elements(operation) -> None:
                 operation.operands[i] = arith.extui(_i8(), value)
 
 
-def _all_ops(function) -> list:
-    ops = []
-
-    def collect(op):
-        ops.append(op.operation if hasattr(op, "operation") else op)
-        return ir.WalkResult.ADVANCE
-
-    function.operation.walk(collect)
-    return [op for op in ops if op.name != "func.func"]
-
-
 def _widen_function(function) -> None:
-    ftype = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
-    function.attributes["function_type"] = ir.TypeAttr.get(
-        ir.FunctionType.get([_widened(t) for t in ftype.inputs], [_widened(t) for t in ftype.results])
-    )
-    if not len(function.regions[0].blocks):  # a declaration (the runtime's transfer functions)
-        return
-    for arg in function.regions[0].blocks[0].arguments:
-        arg.set_type(_widened(arg.type))
-    for operation in _all_ops(function):
+    retype_signature(function, _widened)
+    for operation in all_ops(function):
         if operation.name == "arith.constant":
             _widen_constant(operation)
             continue
         for result in operation.results:
             result.set_type(_widened(result.type))
-    for operation in _all_ops(function):
+    for operation in all_ops(function):
         if operation.name.startswith("linalg.") or operation.name == "tensor.pad":
             _fix_region_args(operation)
             _fix_yields(operation)

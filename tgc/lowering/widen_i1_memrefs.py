@@ -13,6 +13,7 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith
 
+from tgc.lowering.bool_storage import all_ops, narrow_to_i1, retype_signature
 from tgc.passes.base import ModulePass, functions
 
 
@@ -26,37 +27,10 @@ def _widened(t: ir.Type) -> ir.Type:
     return t
 
 
-def _ops(function) -> list:
-    out = []
-
-    def collect(op):
-        out.append(op.operation if hasattr(op, "operation") else op)
-        return ir.WalkResult.ADVANCE
-
-    function.operation.walk(collect)
-    return out
-
-
-def _retype_signature(function) -> None:
-    ftype = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
-    function.attributes["function_type"] = ir.TypeAttr.get(
-        ir.FunctionType.get([_widened(t) for t in ftype.inputs], [_widened(t) for t in ftype.results]))
-    for region in function.regions:
-        for block in region.blocks:
-            for arg in block.arguments:
-                arg.set_type(_widened(arg.type))
-
-
 def _fix_load(operation) -> None:
     result = operation.results[0]
-    if str(result.type) != "i1" or str(ir.MemRefType(operation.operands[0].type).element_type) != "i8":
-        return
-    result.set_type(ir.IntegerType.get_signless(8))
-    with ir.InsertionPoint.after(operation), operation.location:
-        narrow = arith.trunci(ir.IntegerType.get_signless(1), result)
-    for use in list(result.uses):
-        if use.owner != narrow.owner:
-            use.owner.operands[use.operand_number] = narrow
+    if str(result.type) == "i1" and str(ir.MemRefType(operation.operands[0].type).element_type) == "i8":
+        narrow_to_i1(result, ir.InsertionPoint.after(operation), operation.location)
 
 
 def _fix_store(operation) -> None:
@@ -74,8 +48,8 @@ class WidenI1MemrefsPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
-            _retype_signature(function)
-            ops = _ops(function)
+            retype_signature(function, _widened)
+            ops = all_ops(function)
             for operation in ops:
                 for result in operation.results:
                     result.set_type(_widened(result.type))
