@@ -164,15 +164,17 @@ class PlacePass(ModulePass):
                 options = [(device, None)]
             else:
                 options = placer.candidates(op, [r for r in [_requested(op)] if r])
-            best = min(options, key=lambda nd: self._finish_time(op, nd[0], ready, finish))
-            end = self._finish_time(op, best[0], ready, finish)
-            ready[best[0]] = end
-            _set_device(op, best[0])
+            flops = estimated_flops(op)
+            # Earliest finish wins; ties go to the device listed first.
+            end, _, device = min((self._finish_time(op, name, ready, finish, flops), i, name)
+                                 for i, (name, _) in enumerate(options))
+            ready[device] = end
+            _set_device(op, device)
             for r in op.results:
-                finish[r] = (best[0], end)
+                finish[r] = (device, end)
 
     @staticmethod
-    def _finish_time(op, device, ready, finish) -> float:
+    def _finish_time(op, device, ready, finish, flops) -> float:
         start = ready[device]
         for v in op.operands:
             if v in finish:
@@ -181,4 +183,4 @@ class PlacePass(ModulePass):
                     t += TRANSFER_LATENCY + _bytes(v) / TRANSFER_BYTES_PER_SECOND
                 start = max(start, t)
         kind = DeviceSpec.from_string(device).device_type
-        return start + estimated_flops(op) / FLOPS_PER_SECOND.get(kind, 1e10)
+        return start + flops / FLOPS_PER_SECOND.get(kind, 1e10)
