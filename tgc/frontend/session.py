@@ -153,17 +153,12 @@ class Session:
         if shapes not in compiled.validated_shapes:
             self._check_shapes(compiled, dict(zip(plan.feed_tensors, arrays)))
         if fast.uses_rng:
-            self._step += 1
-            args.append(np.asarray(self._step, np.int64))
-        variables = self._variables
-        for name in fast.partition.var_inputs:
-            if name not in variables:
-                raise errors.FailedPreconditionError(None, None, f"Attempting to use uninitialized value {name}")
-            args.append(variables[name])
+            args.append(self._next_step())
+        args.extend(self._variable_values(fast.partition.var_inputs))
         outs = fast.partition.call(*args)
         n = fast.num_fetches
         for name, value in zip(fast.partition.var_outputs, outs[n:]):
-            variables[name] = value
+            self._variables[name] = value
         # A fetched feed is returned as a copy, never the caller's own array.
         values = [None if i is None else (outs[i] if i >= 0 else arrays[-i - 1].copy()) for i in fast.element_sources]
         return plan.mapper.build(values)
@@ -248,18 +243,26 @@ class Session:
 
     def _execute(self, compiled, feeds) -> list:
         args = [feeds[t] for t in compiled.feeds if t in feeds]
-        if len(args) < len(compiled.feeds):  # the random-number step counter comes last
-            self._step += 1
-            args.append(np.asarray(self._step, np.int64))
         self._check_shapes(compiled, feeds)
-        for name in compiled.var_inputs:
-            if name not in self._variables:
-                raise errors.FailedPreconditionError(
-                    None, None, f"Attempting to use uninitialized value {name}"
-                )
+        if len(args) < len(compiled.feeds):  # the random-number step counter comes last
+            args.append(self._next_step())
+        self._variable_values(compiled.var_inputs)  # every variable read must be initialized
         fetched, updated = compiled.call(args, self._variables)
         self._variables.update(updated)
         return fetched
+
+    def _next_step(self) -> np.ndarray:
+        """The random-number step counter for this run: each run draws new numbers, as in TF."""
+        self._step += 1
+        return np.asarray(self._step, np.int64)
+
+    def _variable_values(self, names) -> list:
+        """The session's values of ``names``, or TF's error for the first that is not initialized."""
+        try:
+            return [self._variables[name] for name in names]
+        except KeyError as missing:
+            raise errors.FailedPreconditionError(
+                None, None, f"Attempting to use uninitialized value {missing.args[0]}") from None
 
     def _check_shapes(self, compiled, feeds) -> None:
         """Feeds with unknown dims: check the graph's shape rules once per new shape combination."""
