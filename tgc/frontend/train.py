@@ -13,6 +13,8 @@ still sees the value at the start of the step.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from tgc.frontend import math_ops
@@ -35,7 +37,7 @@ def _assert_float(tensor, what):
         )
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base of the TF1 optimizers: gradients, slots, and one update op per variable.
 
     Subclasses list their hyperparameters in ``_hyper`` (Python numbers, tensors or callables),
@@ -130,8 +132,9 @@ class Optimizer:
     def _create_slots(self, var_list):
         pass
 
+    @abc.abstractmethod
     def _apply_dense(self, grad, var):
-        raise NotImplementedError(f"{type(self).__name__} must define _apply_dense")
+        """The op that updates ``var`` from ``grad`` (each optimizer's own rule)."""
 
     # ---- slots -----------------------------------------------------------------------------------
 

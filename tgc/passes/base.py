@@ -7,6 +7,7 @@ user's file:line), and the pipeline turns it into one PassFailure.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import ClassVar
 
@@ -24,11 +25,12 @@ class PassFailure(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
-class ModulePass:
+class ModulePass(abc.ABC):
     name: ClassVar[str] = ""
 
+    @abc.abstractmethod
     def run(self, module: ir.Module) -> None:
-        raise NotImplementedError
+        """Mutates ``module`` in place and leaves it verified."""
 
     def fail(self, operation, message: str):
         raise PassFailure(self.name, [(format_location(operation.location), message)])
