@@ -119,6 +119,34 @@ def operand_specs(arrays, dynamic=()) -> list:
 # ---- compiling one function ---------------------------------------------------------------------
 
 
+def build_main(module, arg_specs, build) -> list:
+    """Adds ``func @main(args) -> build(b, args)`` to ``module`` (in an active context); returns the result Vals.
+
+    ``build(b, args)`` gets the IRBuilder and the arguments as Vals and returns a list of result Vals.
+    """
+    arg_types = [tensor_type(s) for s in arg_specs]
+    with ir.InsertionPoint(module.body):
+        function = func.FuncOp("main", ir.FunctionType.get(arg_types, []))
+    block = function.add_entry_block()
+    b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
+    results = build(b, [Val(a, s) for a, s in zip(block.arguments, arg_specs)])
+    with ir.InsertionPoint(block):
+        func.ReturnOp([v.value for v in results])
+    function.attributes["function_type"] = ir.TypeAttr.get(
+        ir.FunctionType.get(arg_types, [v.value.type for v in results])
+    )
+    return results
+
+
+def lowered_ir(arg_specs, build, pipeline: str) -> str:
+    """The IR of ``func @main(args) -> build(b, args)`` after ``pipeline``."""
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        build_main(module, arg_specs, build)
+        run_pipeline(module, pipeline)
+        return str(module)
+
+
 def compile_function(arg_specs, build):
     """JIT ``func @main(args) -> build(b, args)``; returns (Executable, result TensorSpecs, tgc IR text).
 
@@ -127,17 +155,8 @@ def compile_function(arg_specs, build):
     with make_context() as context, ir.Location.unknown():
         context.enable_multithreading(False)  # one-op modules gain nothing; no threads to fork over
         module = ir.Module.create()
-        arg_types = [tensor_type(s) for s in arg_specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(arg_types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        results = build(b, [Val(a, s) for a, s in zip(block.arguments, arg_specs)])
-        with ir.InsertionPoint(block):
-            func.ReturnOp([v.value for v in results])
-        function.attributes["function_type"] = ir.TypeAttr.get(
-            ir.FunctionType.get(arg_types, [v.value.type for v in results])
-        )
+        results = build_main(module, arg_specs, build)
+        function = module.body.operations[0]
         function.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
         tgc_ir = str(module)
         run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))

@@ -11,16 +11,10 @@ import numpy as np
 import pytest
 
 import tgc as tf
-from mlir import ir
-from mlir.dialects import func
-
-from tgc.dialect.attrs import tensor_type
-from tgc.dialect.builder import IRBuilder, Val
-from tgc.dialect.context import make_context
+import registry_harness
 from tgc.dialect.registry import REGISTRY
 from tgc.dialect.types import TensorSpec
 from tgc.lowering import cpu
-from tgc.passes.pipeline import run_pipeline
 from tgc.frontend import conv_ops
 from tgc.frontend.build import make_op
 
@@ -284,19 +278,8 @@ def test_backprop_ops_are_differentiable(opname):
 def lowered(opname, shapes, **attrs) -> str:
     """The core IR of a one-op function (float32 operands, batch dim unknown) after tgc-to-core."""
     specs = [TensorSpec((None,) + s[1:] if s[0] == "?" else s, "float32") for s in shapes]
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.create()
-        types = [tensor_type(sp) for sp in specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        out = b.op(opname, *[Val(a, sp) for a, sp in zip(block.arguments, specs)], **attrs)
-        with ir.InsertionPoint(block):
-            func.ReturnOp([out.value])
-        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
-        return str(module)
+    return registry_harness.lowered_ir(specs, lambda b, args: [b.op(opname, *args, **attrs)],
+                                       ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
 
 
 def check_in_order(text, *patterns):

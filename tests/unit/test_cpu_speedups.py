@@ -10,16 +10,10 @@ import numpy as np
 import pytest
 
 import tgc as tf
-from mlir import ir
-from mlir.dialects import func
-
-from tgc.dialect.attrs import tensor_type
-from tgc.dialect.builder import IRBuilder, Val
-from tgc.dialect.context import make_context
+import registry_harness
 from tgc.dialect.types import TensorSpec
 from tgc.lowering import cpu
 from tgc.lowering.blas import openblas_library
-from tgc.passes.pipeline import run_pipeline
 
 RNG = np.random.default_rng(7)
 NP = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "float16": np.float16}
@@ -91,21 +85,10 @@ def test_two_layer_gradients_through_blas_match_numpy():
 
 def _lowered_to_blas(shapes, dtype, **attrs) -> str:
     """A one-matmul function through the CPU pipeline up to tgc-blas-matmul (before the loop lowering)."""
-    specs = [TensorSpec(s, dtype) for s in shapes]
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.create()
-        types = [tensor_type(sp) for sp in specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        out = b.op("matmul", *[Val(a, sp) for a, sp in zip(block.arguments, specs)], **attrs)
-        with ir.InsertionPoint(block):
-            func.ReturnOp([out.value])
-        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
-        upto = cpu.CPU_PIPELINE.split("tgc-blas-matmul")[0] + "tgc-blas-matmul"
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, upto]))
-        return str(module)
+    upto = cpu.CPU_PIPELINE.split("tgc-blas-matmul")[0] + "tgc-blas-matmul"
+    return registry_harness.lowered_ir(
+        [TensorSpec(s, dtype) for s in shapes], lambda b, args: [b.op("matmul", *args, **attrs)],
+        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, upto]))
 
 
 @pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
@@ -213,21 +196,9 @@ def test_per_image_loop_is_an_scf_for_over_the_batch():
 
 
 def _lowered_conv(shapes) -> str:
-    specs = [TensorSpec(s, "float32") for s in shapes]
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.create()
-        types = [tensor_type(sp) for sp in specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        out = b.op("conv2d", *[Val(a, sp) for a, sp in zip(block.arguments, specs)],
-                   strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 1, 1, 1])
-        with ir.InsertionPoint(block):
-            func.ReturnOp([out.value])
-        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
-        return str(module)
+    conv = lambda b, args: [b.op("conv2d", *args, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 1, 1, 1])]  # noqa: E731
+    return registry_harness.lowered_ir([TensorSpec(s, "float32") for s in shapes], conv,
+                                       ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
 
 
 def test_half_precision_conv_keeps_the_direct_loops():
@@ -264,21 +235,13 @@ def test_relu_gradient_times_transposed_weights_reshaped_matches_numpy():
 def _lowered_chain(upto: str) -> str:
     """relu(a) @ b^T reshaped to [?, 2, 2] through the CPU pipeline up to (and including) ``upto``."""
     specs = [TensorSpec((None, 3), "float32"), TensorSpec((4, 3), "float32")]
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.create()
-        types = [tensor_type(sp) for sp in specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        a, w = [Val(arg, sp) for arg, sp in zip(block.arguments, specs)]
-        out = b.op("reshape", b.op("matmul", b.op("relu", a), w, transpose_b=True), shape=[-1, 2, 2])
-        with ir.InsertionPoint(block):
-            func.ReturnOp([out.value])
-        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
-        stages = cpu.CPU_PIPELINE.split(upto)[0] + upto
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, stages]))
-        return str(module)
+
+    def chain(b, args):
+        a, w = args
+        return [b.op("reshape", b.op("matmul", b.op("relu", a), w, transpose_b=True), shape=[-1, 2, 2])]
+
+    stages = cpu.CPU_PIPELINE.split(upto)[0] + upto
+    return registry_harness.lowered_ir(specs, chain, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, stages]))
 
 
 def test_outlined_matmul_survives_elementwise_fusion_with_its_zero_fill():
@@ -410,20 +373,8 @@ def test_max_pool_grad_non_maximum_elements_are_plus_zero_even_for_infinite_grad
 
 def _lowered_max_pool_grad(x_shape, g_shape, k) -> str:
     specs = [TensorSpec(x_shape, "float32"), TensorSpec(g_shape, "float32")]
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.create()
-        types = [tensor_type(sp) for sp in specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        out = b.op("max_pool_grad", *[Val(a, sp) for a, sp in zip(block.arguments, specs)],
-                   ksize=[1, k, k, 1], strides=[1, k, k, 1], padding="SAME")
-        with ir.InsertionPoint(block):
-            func.ReturnOp([out.value])
-        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
-        return str(module)
+    grad = lambda b, args: [b.op("max_pool_grad", *args, ksize=[1, k, k, 1], strides=[1, k, k, 1], padding="SAME")]  # noqa: E731
+    return registry_harness.lowered_ir(specs, grad, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
 
 
 def test_tiling_max_pool_grad_writes_each_window_once_without_a_lattice():

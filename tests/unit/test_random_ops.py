@@ -372,28 +372,11 @@ def test_dropout_sample_gradient_matches_finite_differences():
 
 
 def _core_ir(opname, arg_specs, **attrs) -> str:
-    from mlir import ir
-    from mlir.dialects import func
-
-    from tgc.dialect.attrs import tensor_type
-    from tgc.dialect.builder import IRBuilder, Val
-    from tgc.dialect.context import make_context
+    import registry_harness as h
     from tgc.lowering import cpu
-    from tgc.passes.pipeline import run_pipeline
 
-    with make_context(), ir.Location.unknown():
-        module = ir.Module.create()
-        types = [tensor_type(s) for s in arg_specs]
-        with ir.InsertionPoint(module.body):
-            function = func.FuncOp("main", ir.FunctionType.get(types, []))
-        block = function.add_entry_block()
-        b = IRBuilder(ir.InsertionPoint(block), ir.Location.unknown())
-        out = b.op(opname, *[Val(a, s) for a, s in zip(block.arguments, arg_specs)], **attrs)
-        with ir.InsertionPoint(block):
-            func.ReturnOp([out.value])
-        function.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(types, [out.value.type]))
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
-        return str(module)
+    return h.lowered_ir(arg_specs, lambda b, args: [b.op(opname, *args, **attrs)],
+                        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
 
 
 def _check_in_order(text, patterns):
