@@ -26,7 +26,7 @@ from tgc.dialect.context import make_context
 from tgc.dialect.registry import REGISTRY, load_all_ops
 from tgc.dialect.shapes import FLOAT_DTYPES
 from tgc.dialect.types import TensorSpec, numpy_dtype
-from tgc.lowering import cpu
+from tgc.lowering import cpu, targets
 from tgc.passes.pipeline import run_pipeline
 from tgc.runtime.executable import Executable
 
@@ -34,14 +34,7 @@ from tgc.runtime.executable import Executable
 META_OPS = {"gradient": "meta op: a gradient request, replaced by the tgc-autodiff pass"}
 
 # Ops that never reach tgc-to-core because an earlier pass removes them, and that pass.
-REMOVED_BY_PASS = {
-    "variable": "tgc-lower-variables",
-    "read_variable": "tgc-lower-variables",
-    "assign": "tgc-lower-variables",
-    "assign_add": "tgc-lower-variables",
-    "assign_sub": "tgc-lower-variables",
-    "gradient": "tgc-autodiff",
-}
+REMOVED_BY_PASS = targets.REMOVED_BY_PASS  # ops a pass removes before lowering: the placer's table too
 
 
 def skip_reason(opdef) -> str | None:

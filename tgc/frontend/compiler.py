@@ -93,14 +93,15 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
         module = ir.Module.create()
         try:
             signature = emit_function(module, ops, feeds, fetches)
-            emit_variables(module, variables_of(ops))
+            variables = variables_of(ops)
+            emit_variables(module, variables)
             _save_temps(module, "tgc")
             run_pipeline(module, graph_spec)
             placement, keys, transfers = _inspect_partitions(module)
             run_pipeline(module, cpu.LOWER_PIPELINE)
             layout = partition_layout(module)
             run_pipeline(module, cpu.CPU_PIPELINE)
-            var_specs = {name: spec for name, spec, _ in variables_of(ops)}
+            var_specs = {name: spec for name, spec, _ in variables}
             run = _load(module, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
             raise ValueError(str(exc)) from None
