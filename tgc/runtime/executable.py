@@ -103,9 +103,13 @@ _char_from_buffer = ctypes.c_char.from_buffer
 
 
 class _MallocBlock:
-    """A buffer the compiled code malloc'ed for a result; freed when no array uses it any more."""
+    """A buffer the compiled code malloc'ed for a result; freed when no array uses it any more.
 
-    __slots__ = ("pointer",)
+    The block exposes the result through ``__array_interface__``, so numpy wraps it in one call and
+    keeps the block as the array's base (about 3x cheaper than a ctypes buffer plus ``frombuffer``).
+    """
+
+    __slots__ = ("pointer", "__array_interface__")
 
     def __init__(self, pointer: int):
         self.pointer = pointer
@@ -115,8 +119,14 @@ class _MallocBlock:
 
     def view(self, address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
         """The result as an array over this block (a copy when the layout is not row-major)."""
-        view = _strided_view(address, shape, strides, dtype, owner=self)
+        view = _strided_view(address, shape, strides, dtype, memory=self)
         return view if view.flags.c_contiguous else view.copy()
+
+
+class _Borrowed:
+    """Memory that is not ours (a constant global, a caller's array), seen through numpy for a copy."""
+
+    __slots__ = ("__array_interface__",)
 
 
 def _is_c_contiguous(shape, strides, itemsize) -> bool:
@@ -136,20 +146,21 @@ def _offsets(words: list) -> list:
     return out
 
 
-def _strided_view(address: int, shape: tuple, strides: tuple, dtype: np.dtype, owner=None) -> np.ndarray:
-    """An array over memory at ``address`` (no copy); ``owner`` is kept alive as long as the array."""
-    count = 1
+def _strided_view(address: int, shape: tuple, strides: tuple, dtype: np.dtype, memory=None) -> np.ndarray:
+    """An array over memory at ``address`` (no copy); ``memory`` (a _MallocBlock) becomes its base and so
+    lives as long as the array."""
     for n in shape:
-        count *= n
-    if count == 0:
-        return np.zeros(shape, dtype)
-    span = 1 + sum((n - 1) * abs(s) for n, s in zip(shape, strides)) // dtype.itemsize if shape else 1
-    buf = (ctypes.c_byte * (span * dtype.itemsize)).from_address(address)
-    buf._owner = owner  # the array keeps the ctypes buffer, which keeps the owner (a _MallocBlock) alive
-    flat = np.frombuffer(buf, dtype=dtype, count=span)
-    if _is_c_contiguous(shape, strides, dtype.itemsize):
-        return flat.reshape(shape)  # several times cheaper than as_strided, on the hot path
-    return np.lib.stride_tricks.as_strided(flat, shape=shape, strides=strides)
+        if n == 0:
+            return np.zeros(shape, dtype)
+    memory = memory if memory is not None else _Borrowed()
+    memory.__array_interface__ = {
+        "data": (address, False),
+        "shape": shape,
+        "strides": None if _is_c_contiguous(shape, strides, dtype.itemsize) else strides,
+        "typestr": dtype.str,
+        "version": 3,
+    }
+    return np.asarray(memory)
 
 
 def _copy_out(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
