@@ -38,17 +38,20 @@ class Executable:
         self._in_desc = (ctypes.c_int64 * max(sum(in_words), 1))()
         self._out_desc = (ctypes.c_int64 * max(sum(out_words), 1))()
         self._in_view = memoryview(self._in_desc).cast("B")
-        # (dtype, rank, byte offset of the descriptor, struct format) per input
-        self._in_plan = [(d, r, 8 * o, struct.Struct(f"={w}q"))
+        # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape) per input
+        self._in_plan = [(d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r))
                          for (d, r), o, w in zip(self.inputs, _offsets(in_words), in_words)]
         self._out_format = struct.Struct(f"={max(sum(out_words), 1)}q")
-        self._out_plan = [(d, r, o) for (d, r), o in zip(self.outputs, _offsets(out_words))]
+        # Results are row-major: the pipeline bufferizes function results to identity layouts. The
+        # interface dict of each result slot is reused: numpy reads it once, when it wraps the block.
+        self._out_plan = [(d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3})
+                          for (d, r), o in zip(self.outputs, _offsets(out_words))]
         has_result = 1 if self.outputs else 0
         n = has_result + len(self.inputs)
         self._ptrs = (ctypes.c_void_p * max(n, 1))()  # MemRef* for each argument
         if has_result:
             self._ptrs[0] = ctypes.addressof(self._out_desc)
-        for i, (_, _, byte_offset, _) in enumerate(self._in_plan):
+        for i, (_, byte_offset, _, _) in enumerate(self._in_plan):
             self._ptrs[has_result + i] = ctypes.addressof(self._in_desc) + byte_offset
         base = ctypes.addressof(self._ptrs)
         self._packed = (ctypes.c_void_p * max(n, 1))(*[base + 8 * i for i in range(n)])
@@ -57,37 +60,74 @@ class Executable:
     def __call__(self, *arrays) -> list:
         if len(arrays) != len(self.inputs):
             raise TypeError(f"expected {len(self.inputs)} inputs but got {len(arrays)}")
-        keep, pointers = [], set()
-        for (dtype, rank, byte_offset, packer), a in zip(self._in_plan, arrays):
+        converted, pointers = [], []
+        view = self._in_view
+        for (dtype, byte_offset, packer, strides), a in zip(self._in_plan, arrays):
             if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
                 a = np.asarray(a, dtype=dtype, order="C")
-            keep.append(a)  # alive until the call returns
+                converted.append(a)  # alive until the call returns
             p = _address(a)
-            pointers.add(p)
-            strides = [s // a.itemsize for s in a.strides] if a.size else [1] * rank
-            packer.pack_into(self._in_view, byte_offset, p, p, 0, *a.shape, *strides)
+            pointers.append(p)
+            shape = a.shape
+            packer.pack_into(view, byte_offset, p, p, 0, *shape, *strides(shape))
         self._fn(self._packed_address)
         return self._collect(pointers)
 
-    def _collect(self, input_pointers: set) -> list:
+    def _collect(self, input_pointers: list) -> list:
         words = self._out_format.unpack_from(self._out_desc)
-        owners: dict = {}
+        owners = []
         out = []
-        for dtype, rank, o in self._out_plan:
-            allocated, aligned, offset = words[o], words[o + 1], words[o + 2]
+        for dtype, itemsize, rank, o, interface in self._out_plan:
+            allocated = words[o]
             shape = words[o + 3: o + 3 + rank]
-            strides = tuple(s * dtype.itemsize for s in words[o + 3 + rank: o + 3 + 2 * rank])
-            address = aligned + offset * dtype.itemsize
-            if allocated == _GLOBAL_SENTINEL or allocated in input_pointers or not allocated:
-                # A constant global or a caller's array: never ours to free, so copy it out.
+            address = words[o + 1] + words[o + 2] * itemsize
+            if allocated == _GLOBAL_SENTINEL or not allocated or allocated in input_pointers or allocated in owners:
+                # A constant global or a caller's array is never ours to free, and a second result over
+                # one buffer must not alias the first: copy those out.
+                strides = tuple(x * itemsize for x in words[o + 3 + rank: o + 3 + 2 * rank])
                 out.append(_copy_out(address, shape, strides, dtype))
                 continue
-            if allocated in owners:  # a second result over the same buffer: fetched arrays never alias
-                out.append(_copy_out(address, shape, strides, dtype))
+            owners.append(allocated)
+            block = _MallocBlock(allocated)
+            if 0 in shape:
+                out.append(np.zeros(shape, dtype))
                 continue
-            owners[allocated] = owner = _MallocBlock(allocated)
-            out.append(owner.view(address, shape, strides, dtype))
+            interface["data"] = (address, False)
+            interface["shape"] = shape
+            block.__array_interface__ = interface
+            array = _asarray(block)
+            out.append(array if array.dtype == dtype else array.view(dtype))
         return out
+
+
+_asarray = np.asarray
+
+
+def _typestr(dtype: np.dtype) -> str:
+    """The array-interface type of ``dtype``; an extension dtype that numpy cannot name there (ml_dtypes'
+    bfloat16 reads back as raw bytes) is wrapped as the unsigned int of its size, then viewed as itself."""
+    return dtype.str if np.dtype(dtype.str) == dtype else np.dtype(f"u{dtype.itemsize}").str
+
+
+def _row_major_strides(rank: int):
+    """shape -> the element strides of a row-major array of that shape (specialised for small ranks)."""
+    if rank == 0:
+        return lambda shape: ()
+    if rank == 1:
+        return lambda shape: (1,)
+    if rank == 2:
+        return lambda shape: (shape[1], 1)
+    if rank == 3:
+        return lambda shape: (shape[1] * shape[2], shape[2], 1)
+
+    def strides(shape):
+        out, step = [], 1
+        for n in reversed(shape):
+            out.append(step)
+            step *= n
+        return out[::-1]
+
+    return strides
 
 
 def _address(array: np.ndarray) -> int:
@@ -105,8 +145,8 @@ _char_from_buffer = ctypes.c_char.from_buffer
 class _MallocBlock:
     """A buffer the compiled code malloc'ed for a result; freed when no array uses it any more.
 
-    The block exposes the result through ``__array_interface__``, so numpy wraps it in one call and
-    keeps the block as the array's base (about 3x cheaper than a ctypes buffer plus ``frombuffer``).
+    ``Executable._collect`` sets the block's ``__array_interface__`` and lets numpy wrap it: the array
+    keeps the block as its base, and wrapping costs about a third of a ctypes buffer plus ``frombuffer``.
     """
 
     __slots__ = ("pointer", "__array_interface__")
@@ -116,11 +156,6 @@ class _MallocBlock:
 
     def __del__(self):
         _free(self.pointer)
-
-    def view(self, address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
-        """The result as an array over this block (a copy when the layout is not row-major)."""
-        view = _strided_view(address, shape, strides, dtype, memory=self)
-        return view if view.flags.c_contiguous else view.copy()
 
 
 class _Borrowed:
@@ -146,23 +181,16 @@ def _offsets(words: list) -> list:
     return out
 
 
-def _strided_view(address: int, shape: tuple, strides: tuple, dtype: np.dtype, memory=None) -> np.ndarray:
-    """An array over memory at ``address`` (no copy); ``memory`` (a _MallocBlock) becomes its base and so
-    lives as long as the array."""
-    for n in shape:
-        if n == 0:
-            return np.zeros(shape, dtype)
-    memory = memory if memory is not None else _Borrowed()
+def _copy_out(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
+    """A copy of the array at ``address`` (byte ``strides``); the memory is not ours to keep."""
+    if 0 in shape:
+        return np.zeros(shape, dtype)
+    memory = _Borrowed()
     memory.__array_interface__ = {
         "data": (address, False),
-        "shape": shape,
-        "strides": None if _is_c_contiguous(shape, strides, dtype.itemsize) else strides,
-        "typestr": dtype.str,
+        "shape": tuple(shape),
+        "strides": None if _is_c_contiguous(shape, strides, dtype.itemsize) else tuple(strides),
+        "typestr": _typestr(dtype),
         "version": 3,
     }
-    return np.asarray(memory)
-
-
-def _copy_out(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
-    """A copy of the array at ``address``; the memory is not ours to keep."""
-    return _strided_view(address, shape, strides, dtype).copy()
+    return np.array(memory, copy=True).view(dtype)
