@@ -3,13 +3,17 @@
 Workloads (float32): 1 the two-layer net's SGD step (64,1000,100,10); 2 softmax regression, one SGD step
 (100, 784 -> 10); 3 MLP 784-1024-1024-10 inference at batch 1 and 256; 4 the small convnet's SGD step
 (batch 32, 28x28x1, conv5x5x32, pool, conv5x5x64, pool, fc1024, fc10); 5 GEMM at 256, 1024, 2048.
-Peers: numpy by hand (workloads 1-3 and 5), PyTorch eager and, with --torch-compile, torch.compile (all),
-whichever is installed. In one process the implementations of a workload run interleaved, step by step,
-so machine noise hits all alike. Reported per implementation: median, quartiles, first-call time (tgc:
-compile + one step), and the ratio tgc/peer; GEMM also in GFLOP/s against numpy and the machine peak.
+Peers: numpy by hand (workloads 1-3 and 5), PyTorch eager and torch.compile, JAX (one `jax.jit` of the
+whole step, parameters donated) and TensorFlow 2 (`tf.function(jit_compile=True)` over tf.Variables), all
+workloads, whichever are installed (the `bench` extra installs them; one that fails to import is skipped
+with a note). In one process the implementations of a workload run interleaved, step by step, so machine
+noise hits all alike. Reported per implementation: median, quartiles, first-call time (compile + one
+step), and the ratio tgc/peer; GEMM also in GFLOP/s against numpy and the machine peak.
 
 The parent process runs everything twice in child processes, with 1 thread and with each library's
-default (thread variables must be set before numpy and torch load), then writes
+default. Thread counts are fixed before the libraries load: OMP/OpenBLAS/MKL variables (numpy, torch),
+PJRT_NPROC (the size of XLA's CPU thread pools, read by JAX and by TensorFlow's XLA), then, right after
+import, torch.set_num_threads and TensorFlow's intra/inter-op settings. It then writes
 benchmarks/results/harness-<time>.json and .md. Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/harness.py
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
+import importlib
 import json
 import os
 import subprocess
@@ -26,7 +32,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# PJRT_NPROC sizes XLA's CPU thread pools (xla::DefaultThreadPoolSize); in jaxlib 0.10.2 XLA_FLAGS'
+# --xla_cpu_multi_thread_eigen=false no longer changes anything (a 2048 GEMM still used 2 cores).
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PJRT_NPROC")
 
 
 # ---- timing -------------------------------------------------------------------------------------
@@ -113,9 +121,11 @@ def dense_step(sizes, batch, lr, mean):
             if i:
                 d = (d @ np_ws[i].T) * (hs[i] > 0)
             np_ws[i] -= lr * grad
+        return np_ws
 
     impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: numpy_step}
-    impls.update(_torch_dense(x, y, ws, lr, mean))
+    for peer in (_torch_dense, _jax_dense, _tf2_dense):
+        impls.update(peer(x, y, ws, lr, mean))
     return impls
 
 
@@ -144,7 +154,8 @@ def mlp_inference(batch):
         return h
 
     impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: numpy_fwd}
-    impls.update(_torch_mlp_inference(x, ws, bs))
+    for peer in (_torch_mlp_inference, _jax_mlp_inference, _tf2_mlp_inference):
+        impls.update(peer(x, ws, bs))
     return impls
 
 
@@ -173,7 +184,8 @@ def convnet_step():
         return tf.train.GradientDescentOptimizer(1e-3).minimize(loss), {xp: x, yp: y}
 
     impls = {"tgc": lambda: _tgc_session(tgc_build)}
-    impls.update(_torch_convnet(x, y, params))
+    for peer in (_torch_convnet, _jax_convnet, _tf2_convnet):
+        impls.update(peer(x, y, params))
     return impls
 
 
@@ -188,27 +200,60 @@ def gemm(n):
         return tf.matmul(ap, bp), {ap: a, bp: b}
 
     impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: (lambda: a @ b)}
-    impls.update(_torch_gemm(a, b))
+    for peer in (_torch_gemm, _jax_gemm, _tf2_gemm):
+        impls.update(peer(a, b))
     return impls
 
 
-# ---- PyTorch peers (eager; torch.compile with --torch-compile) -----------------------------------
+# ---- peer libraries: imported once per child, before any timing -------------------------------
+
+# Import order matters: tgc's MLIR bindings (tgc.lowering.cpu) must load before tensorflow, whose own
+# LLVM/MLIR symbols make the bindings' site initialisation segfault when TF came first (jax or torch
+# first is fine). torch, jax and tensorflow among themselves showed no protobuf or OpenMP clash in any
+# order (torch 2.13, jaxlib 0.10.2, tensorflow-cpu 2.21).
+PEER_LIBS = ("torch", "jax", "tensorflow")
+_LIBS: dict = {}  # name -> module, for the peers that imported
+_TORCH_COMPILE = True
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
+def load_peers(one_thread: bool) -> dict:
+    """Imports each peer library (a failure skips that peer with a note) and sets its threads; returns facts."""
+    start = time.perf_counter()
+    importlib.import_module("tgc.lowering.cpu")
+    facts = {"tgc": {"import_s": time.perf_counter() - start}}
+    for name in PEER_LIBS:
+        start = time.perf_counter()
+        try:
+            module = importlib.import_module(name)
+            _set_threads(name, module, one_thread)
+        except Exception as exc:  # not only ImportError: a clashing native library raises anything
+            facts[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+            print(f"note: {name} peer skipped ({type(exc).__name__}: {exc})", flush=True)
+            continue
+        _LIBS[name] = module
+        facts[name] = {"version": module.__version__, "import_s": time.perf_counter() - start}
+    return facts
 
 
-_TORCH_COMPILE = False
+def _set_threads(name: str, module, one_thread: bool) -> None:
+    """Runtime thread settings; they must come before the library's first op creates its pools."""
+    if not one_thread:
+        return
+    if name == "torch":
+        module.set_num_threads(1)
+        module.set_num_interop_threads(1)
+    elif name == "tensorflow":
+        # jit_compile'd functions run on XLA, whose pool PJRT_NPROC=1 already caps; these cap TF's own.
+        module.config.threading.set_intra_op_parallelism_threads(1)
+        module.config.threading.set_inter_op_parallelism_threads(1)
+
+
+# ---- PyTorch peers (eager and torch.compile) ------------------------------------------------------
 
 
 def _torch_variants(make_fn):
     """{"torch": eager step, "torch.compile": compiled step}, each built lazily (setup timed as first call)."""
-    torch = _torch()
+    torch = _LIBS.get("torch")
     if torch is None:
         return {}
     out = {"torch": lambda: make_fn(torch, lambda f: f)}
@@ -238,6 +283,7 @@ def _torch_dense(x, y, ws, lr, mean):
             with torch.no_grad():
                 for w, g in zip(tws, grads):
                     w -= lr * g
+            return tws
 
         step()
         return step
@@ -293,6 +339,7 @@ def _torch_convnet(x, y, params):
             with torch.no_grad():
                 for k, g in zip(names, grads):
                     p[k] -= 1e-3 * g
+            return [p[k] for k in names]
 
         step()
         return step
@@ -310,6 +357,215 @@ def _torch_gemm(a, b):
     return _torch_variants(make)
 
 
+# ---- JAX peers: one jax.jit of the whole step ----------------------------------------------------
+
+
+def _jax_peer(make_fn):
+    """{"jax": lazily built step} when JAX imported, else {}."""
+    jax = _LIBS.get("jax")
+    return {"jax": lambda: make_fn(jax, jax.numpy)} if jax is not None else {}
+
+
+def _jax_put(jax, arrays):
+    """Device copies of numpy arrays: the jitted step donates them, so they must not alias the shared inputs."""
+    return [jax.device_put(a.copy()) for a in arrays]
+
+
+def _jax_sgd(jax, loss, params, data, lr):
+    """Forward, jax.grad and the SGD update in one jit; the parameters are donated so XLA may update in place.
+
+    The step returns the new parameters after block_until_ready, so its time includes the work."""
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def update(params, *data):
+        grads = jax.grad(loss)(params, *data)
+        return [p - lr * g for p, g in zip(params, grads)]
+
+    state = {"params": params}
+
+    def step():
+        state["params"] = jax.block_until_ready(update(state["params"], *data))
+        return state["params"]
+
+    step()
+    return step
+
+
+def _jax_softmax_ce(jax, jnp, logits, y, mean):
+    ce = -jnp.sum(y * jax.nn.log_softmax(logits, axis=1), axis=1)
+    return jnp.mean(ce) if mean else jnp.sum(ce)
+
+
+def _jax_dense(x, y, ws, lr, mean):
+    def make(jax, jnp):
+        def loss(ws, x, y):
+            h = x
+            for i, w in enumerate(ws):
+                h = h @ w
+                h = jax.nn.relu(h) if i < len(ws) - 1 else h
+            return _jax_softmax_ce(jax, jnp, h, y, mean)
+
+        return _jax_sgd(jax, loss, _jax_put(jax, ws), _jax_put(jax, [x, y]), lr)
+
+    return _jax_peer(make)
+
+
+def _jax_mlp_inference(x, ws, bs):
+    def make(jax, jnp):
+        @jax.jit
+        def fwd(ws, bs, x):
+            h = x
+            for i, (w, b) in enumerate(zip(ws, bs)):
+                h = h @ w + b
+                h = jax.nn.relu(h) if i < 2 else h
+            return h
+
+        args = (_jax_put(jax, ws), _jax_put(jax, bs), jax.device_put(x))
+        step = lambda: fwd(*args).block_until_ready()
+        step()
+        return step
+
+    return _jax_peer(make)
+
+
+def _jax_convnet(x, y, params):
+    names = list(params)
+
+    def make(jax, jnp):
+        lax = jax.lax
+        conv = lambda h, w: lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        pool = lambda h: lax.reduce_window(h, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+
+        def loss(ps, x, y):
+            p = dict(zip(names, ps))
+            h = pool(jax.nn.relu(conv(x, p["c1"]) + p["b1"]))
+            h = pool(jax.nn.relu(conv(h, p["c2"]) + p["b2"]))
+            h = jax.nn.relu(h.reshape(-1, 7 * 7 * 64) @ p["f1"] + p["b3"])
+            return _jax_softmax_ce(jax, jnp, h @ p["f2"] + p["b4"], y, mean=True)
+
+        return _jax_sgd(jax, loss, _jax_put(jax, [params[k] for k in names]), _jax_put(jax, [x, y]), 1e-3)
+
+    return _jax_peer(make)
+
+
+def _jax_gemm(a, b):
+    def make(jax, jnp):
+        mm = jax.jit(lambda a, b: a @ b)
+        args = _jax_put(jax, [a, b])
+        step = lambda: mm(*args).block_until_ready()
+        step()
+        return step
+
+    return _jax_peer(make)
+
+
+# ---- TensorFlow 2 peers: tf.Variables and tf.function(jit_compile=True) ---------------------------
+
+
+def _tf2_fetch(tensor):
+    """The result as numpy. np.asarray shares the CPU tensor's buffer; .numpy() copies it (16 MB at GEMM 2048),
+    a cost no other implementation here pays: tgc and numpy hand out their result arrays as they are."""
+    import numpy as np
+
+    return np.asarray(tensor)
+
+
+def _tf2_peer(make_fn):
+    """{"tf2": lazily built step} when TensorFlow imported, else {}."""
+    tf = _LIBS.get("tensorflow")
+    return {"tf2": lambda: make_fn(tf)} if tf is not None else {}
+
+
+def _tf2_sgd(tf, loss, params, data, lr):
+    """GradientTape and assign_sub in one XLA-compiled function over tf.Variables.
+
+    Eager TF runs a function call synchronously on the CPU, so the step's time includes the update
+    without fetching anything; it returns the variables (unused by the timing)."""
+    vs = [tf.Variable(p) for p in params]
+    data = [tf.constant(d) for d in data]
+
+    @tf.function(jit_compile=True)
+    def update(*data):
+        with tf.GradientTape() as tape:
+            value = loss(vs, *data)
+        for v, g in zip(vs, tape.gradient(value, vs)):
+            v.assign_sub(lr * g)
+
+    def step():
+        update(*data)
+        return vs
+
+    step()
+    return step
+
+
+def _tf2_softmax_ce(tf, logits, y, mean):
+    ce = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    return tf.reduce_mean(ce) if mean else tf.reduce_sum(ce)
+
+
+def _tf2_dense(x, y, ws, lr, mean):
+    def make(tf):
+        def loss(vs, x, y):
+            h = x
+            for i, w in enumerate(vs):
+                h = tf.matmul(h, w)
+                h = tf.nn.relu(h) if i < len(vs) - 1 else h
+            return _tf2_softmax_ce(tf, h, y, mean)
+
+        return _tf2_sgd(tf, loss, ws, [x, y], lr)
+
+    return _tf2_peer(make)
+
+
+def _tf2_mlp_inference(x, ws, bs):
+    def make(tf):
+        tws, tbs, tx = [tf.Variable(w) for w in ws], [tf.Variable(b) for b in bs], tf.constant(x)
+
+        @tf.function(jit_compile=True)
+        def fwd(x):
+            h = x
+            for i, (w, b) in enumerate(zip(tws, tbs)):
+                h = tf.matmul(h, w) + b
+                h = tf.nn.relu(h) if i < 2 else h
+            return h
+
+        step = lambda: _tf2_fetch(fwd(tx))
+        step()
+        return step
+
+    return _tf2_peer(make)
+
+
+def _tf2_convnet(x, y, params):
+    names = list(params)
+
+    def make(tf):
+        pool = lambda h: tf.nn.max_pool2d(h, 2, 2, "SAME")
+
+        def loss(vs, x, y):
+            p = dict(zip(names, vs))
+            h = pool(tf.nn.relu(tf.nn.conv2d(x, p["c1"], 1, "SAME") + p["b1"]))
+            h = pool(tf.nn.relu(tf.nn.conv2d(h, p["c2"], 1, "SAME") + p["b2"]))
+            h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), p["f1"]) + p["b3"])
+            return _tf2_softmax_ce(tf, tf.matmul(h, p["f2"]) + p["b4"], y, mean=True)
+
+        return _tf2_sgd(tf, loss, [params[k] for k in names], [x, y], 1e-3)
+
+    return _tf2_peer(make)
+
+
+def _tf2_gemm(a, b):
+    def make(tf):
+        mm = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
+        ta, tb = tf.constant(a), tf.constant(b)
+        step = lambda: _tf2_fetch(mm(ta, tb))
+        step()
+        return step
+
+    return _tf2_peer(make)
+
+
 WORKLOADS = {
     "1 two-layer SGD step (64,1000,100,10)": lambda: dense_step((1000, 100, 10), 64, 1e-3, mean=False),
     "2 softmax regression SGD step (100, 784->10)": lambda: dense_step((784, 10), 100, 0.5, mean=True),
@@ -325,17 +581,30 @@ WORKLOADS = {
 # ---- one child run (one thread setting) ---------------------------------------------------------
 
 
+def build_impls(builders: dict) -> tuple[dict, dict]:
+    """Builds each implementation's step, timing the build (compile + one step) as its first call.
+
+    A peer whose build fails (a compiler missing, an op its version lacks) is left out with a note."""
+    fns, first = {}, {}
+    for impl, build in builders.items():
+        holder = {}
+        try:
+            first[impl] = first_call(lambda: holder.setdefault("fn", build()))
+        except Exception as exc:
+            if impl == "tgc":
+                raise
+            print(f"note: {impl} left out ({type(exc).__name__}: {str(exc)[:300]})", flush=True)
+            continue
+        fns[impl] = holder["fn"]
+    return fns, first
+
+
 def run_all(steps: int, warmup: int, only: str | None) -> dict:
     record = {}
     for name, make in WORKLOADS.items():
         if only and only not in name:
             continue
-        builders = make()
-        fns, first = {}, {}
-        for impl, build in builders.items():
-            holder = {}
-            first[impl] = first_call(lambda: holder.setdefault("fn", build()))
-            fns[impl] = holder["fn"]
+        fns, first = build_impls(make())
         n = steps if not name.startswith("5c") else max(steps // 5, 5)
         times = interleaved(fns, n, warmup)
         record[name] = {impl: dict(summary(t), first_call_s=first[impl]) for impl, t in times.items()}
@@ -374,10 +643,27 @@ def machine() -> dict:
     return out
 
 
+def summary_table(record: dict) -> list:
+    """workload | tgc ms | fastest peer | tgc/fastest, by median."""
+    lines = ["| workload | tgc ms | fastest peer (ms) | tgc/fastest |", "| --- | --- | --- | --- |"]
+    for name, impls in record.items():
+        tgc_median = impls["tgc"]["median_ms"]
+        peers = {impl: s["median_ms"] for impl, s in impls.items() if impl != "tgc"}
+        if not peers:
+            lines.append(f"| {name} | {tgc_median:.3f} | (none) | |")
+            continue
+        best = min(peers, key=peers.get)
+        lines.append(f"| {name} | {tgc_median:.3f} | {best} {peers[best]:.3f} | {tgc_median / peers[best]:.2f} |")
+    return lines + [""]
+
+
 def markdown(result: dict) -> str:
     lines = [f"# tgc vs peers ({result['date']})", "", f"Machine: {json.dumps(result['machine'])}", ""]
     for setting, record in result["runs"].items():
-        lines += [f"## {setting}", "", "| workload | impl | median ms | p25-p75 ms | first call s | tgc/impl | GFLOP/s |",
+        libraries = result.get("libraries", {}).get(setting, {})
+        lines += [f"## {setting}", "", f"Peer libraries: {json.dumps(libraries)}", ""]
+        lines += summary_table(record)
+        lines += ["| workload | impl | median ms | p25-p75 ms | first call s | tgc/impl | GFLOP/s |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for name, impls in record.items():
             tgc_median = impls["tgc"]["median_ms"]
@@ -395,18 +681,18 @@ def main():
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", help="run the workloads whose name contains this text")
-    parser.add_argument("--torch-compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument("--no-torch-compile", action="store_true", help="leave out torch.compile (slow to compile)")
     parser.add_argument("--child", choices=["1", "default"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
     global _TORCH_COMPILE
-    _TORCH_COMPILE = args.torch_compile
+    _TORCH_COMPILE = not args.no_torch_compile
     if args.child:
-        if args.child == "1":
-            _torch() and _torch().set_num_threads(1)
-        print(json.dumps(run_all(args.steps, args.warmup, args.only)), flush=True)
+        libraries = load_peers(one_thread=args.child == "1")
+        record = run_all(args.steps, args.warmup, args.only)
+        print(json.dumps({"workloads": record, "libraries": libraries}), flush=True)
         return
-    runs = {}
+    runs, libraries = {}, {}
     for setting in ("1", "default"):
         env = dict(os.environ)
         for var in THREAD_VARS:
@@ -417,17 +703,20 @@ def main():
         # OpenBLAS's threads (two-layer step: numpy 0.52 -> 48 ms, tgc 0.59 -> 52 ms). Passive waiting
         # removes that interference without changing any library's thread count.
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        env.setdefault("JAX_PLATFORMS", "cpu")  # a CPU-speed harness: never JAX on an accelerator
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices, not errors
         print(f"threads: {setting}", flush=True)
         cmd = [sys.executable, __file__, "--child", setting, "--steps", str(args.steps), "--warmup", str(args.warmup)]
-        cmd += (["--only", args.only] if args.only else []) + (["--torch-compile"] if args.torch_compile else [])
+        cmd += (["--only", args.only] if args.only else []) + (["--no-torch-compile"] if args.no_torch_compile else [])
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
         if proc.returncode:
             sys.exit(f"child run ({setting} threads) failed:\n{proc.stderr[-4000:]}")
         lines = proc.stdout.strip().splitlines()
         print("\n".join(lines[:-1]))
-        runs[f"{setting} thread(s)"] = json.loads(lines[-1])
+        child = json.loads(lines[-1])
+        runs[f"{setting} thread(s)"], libraries[f"{setting} thread(s)"] = child["workloads"], child["libraries"]
     result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "runs": runs}
+              "machine": machine(), "runs": runs, "libraries": libraries}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"harness-{result['date'].replace(':', '')}"
