@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,6 +17,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorboard")
+
+# TensorBoard's loader imports TensorFlow when it is installed (the `bench` extra installs it), and
+# TensorFlow's LLVM clashes with the MLIR libraries already loaded in this process. The module
+# `tensorboard.compat.notf` tells TensorBoard to use its own TensorFlow-free reader, which is what these
+# tests mean to check: our event files read by TensorBoard alone.
+sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 from tensorboard.backend.event_processing import event_accumulator as ea  # noqa: E402
 

@@ -108,7 +108,8 @@ class Session:
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        feed_dict = feed_dict or {}
+        if feed_dict is None:
+            feed_dict = _NO_FEEDS
         plan = self._plan(fetches, feed_dict)
         if plan.fast is not None:
             return self._run_fast(plan, feed_dict)
@@ -146,21 +147,36 @@ class Session:
     def _run_fast(self, plan, feed_dict):
         """The same run as the general path, for a plan whose one partition computes every fetch: no
         dictionaries per call, only lists in precomputed order (a training loop's steady state)."""
-        fast, compiled = plan.fast, plan.compiled
-        arrays = [self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())]
-        args = [arrays[i] for i in fast.arg_order]
-        shapes = tuple(a.shape for a in args)
-        if shapes not in compiled.validated_shapes:
-            self._check_shapes(compiled, dict(zip(plan.feed_tensors, arrays)))
+        fast = plan.fast
+        arrays = []
+        for (tensor, target, static), value in zip(fast.feeds, feed_dict.values()):
+            # The common case inline: the right dtype, row-major, and a shape that fits.
+            if (type(value) is np.ndarray and value.dtype == target and value.flags.c_contiguous
+                    and (value.shape == static or _fits(static, value.shape))):
+                arrays.append(value)
+            else:
+                arrays.append(self._feed_value(tensor, value))
+        args = arrays if fast.args_in_feed_order else [arrays[i] for i in fast.arg_order]
+        if fast.check_shapes:
+            shapes = tuple([a.shape for a in args])
+            if shapes not in plan.compiled.validated_shapes:
+                self._check_shapes(plan.compiled, dict(zip(plan.feed_tensors, arrays)))
         if fast.uses_rng:
-            args.append(self._next_step())
-        args.extend(self._variable_values(fast.partition.var_inputs))
-        outs = fast.partition.call(*args)
+            args = args + [self._next_step()]
+        variables = self._variables
+        try:
+            outs = fast.call(*args, *[variables[name] for name in fast.var_inputs])
+        except KeyError:
+            self._variable_values(fast.var_inputs)  # raises TF's error for the uninitialized one
+            raise
         n = fast.num_fetches
-        for name, value in zip(fast.partition.var_outputs, outs[n:]):
-            self._variables[name] = value
+        if fast.var_outputs:
+            variables.update(zip(fast.var_outputs, outs[n:]))
+        if fast.single is not None:  # one fetched tensor or op, not in a list
+            i = fast.single
+            return None if i is _OP else outs[i] if i >= 0 else arrays[-i - 1].copy()
         # A fetched feed is returned as a copy, never the caller's own array.
-        values = [None if i is None else (outs[i] if i >= 0 else arrays[-i - 1].copy()) for i in fast.element_sources]
+        values = [None if i is _OP else (outs[i] if i >= 0 else arrays[-i - 1].copy()) for i in fast.element_sources]
         return plan.mapper.build(values)
 
     def _feed_key(self, key) -> Tensor:
@@ -318,15 +334,21 @@ class _RunPlan:
         self.fast = None
 
 
+_OP = object()  # a fetched op, whose value is None
+_NO_FEEDS: dict = {}
+
+
 class _FastPath:
     """Precomputed orders for a plan run by one partition that computes every fetch, with no host ops.
 
-    ``arg_order``: for each argument of the compiled function, the index of its feed in the feed dict;
-    ``element_sources``: for each fetched element, its index among the compiled results, None for an
-    op, or -(k + 1) for the k-th feed when a fed tensor is fetched back.
+    ``feeds``: (tensor, numpy dtype, static shape) per feed, in feed-dict order; ``arg_order``: for each
+    argument of the compiled function, the index of its feed in the feed dict; ``element_sources``: for
+    each fetched element, its index among the compiled results, _OP for an op, or -(k + 1) for the k-th
+    feed when a fed tensor is fetched back; ``single``: that source when the fetch is one bare element.
     """
 
-    __slots__ = ("partition", "arg_order", "uses_rng", "num_fetches", "element_sources")
+    __slots__ = ("call", "var_inputs", "var_outputs", "feeds", "arg_order", "args_in_feed_order", "check_shapes",
+                 "uses_rng", "num_fetches", "element_sources", "single")
 
     @classmethod
     def build(cls, plan):
@@ -336,35 +358,46 @@ class _FastPath:
             return None
         position = {t: i for i, t in enumerate(plan.feed_tensors)}
         fast = cls()
-        fast.partition = direct
+        fast.call, fast.var_inputs, fast.var_outputs = direct.call, list(direct.var_inputs), list(direct.var_outputs)
+        fast.feeds = [(t, _NUMPY_DTYPES.get(t.spec.dtype) or numpy_dtype(t.spec.dtype), t.spec.shape)
+                      for t in plan.feed_tensors]
         fast.arg_order = [position[t] for t in compiled.feeds if t in position]
+        fast.args_in_feed_order = fast.arg_order == list(range(len(plan.feed_tensors)))
+        # Feeds with unknown dims: each new combination of shapes is checked against the shape rules.
+        fast.check_shapes = any(None in t.spec.shape for t in plan.feed_tensors)
         fast.uses_rng = len(fast.arg_order) < len(compiled.feeds)
         fast.num_fetches = len(compiled.fetches)
         result = {t: i for i, t in enumerate(compiled.fetches)}
         sources = []
         for e in plan.mapper.elements:
             if not isinstance(e, Tensor):
-                sources.append(None)
+                sources.append(_OP)
             elif e in position:
                 sources.append(-position[e] - 1)
             else:
                 sources.append(result[e])
         fast.element_sources = sources
+        fast.single = sources[0] if plan.mapper.structure[0] == "leaf" else None
         return fast
 
 
 def _plan_key(fetches, feed_dict):
     """A cheap key for fetches and feed keys that are graph objects (single or in a flat list/tuple);
     None for names, dicts and nested structures, which take the general path every time."""
-    if isinstance(fetches, (Tensor, Operation)):
+    kind = type(fetches)
+    if kind is Tensor or kind is Operation or isinstance(fetches, (Tensor, Operation)):
         fetch_key = id(fetches)
-    elif type(fetches) in (list, tuple) and all(isinstance(f, (Tensor, Operation)) for f in fetches):
-        fetch_key = (type(fetches), tuple(id(f) for f in fetches))
+    elif kind is list or kind is tuple:
+        for f in fetches:
+            if not isinstance(f, (Tensor, Operation)):
+                return None
+        fetch_key = (kind, *map(id, fetches))
     else:
         return None
-    if not all(type(k) is Tensor for k in feed_dict):
-        return None
-    return fetch_key, tuple(id(k) for k in feed_dict)
+    for k in feed_dict:
+        if type(k) is not Tensor:
+            return None
+    return fetch_key, *map(id, feed_dict)
 
 
 def _split_host(elements, feeds):
