@@ -22,6 +22,7 @@ PASSES = {
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
     "tgc-blas-matmul": ("tgc.lowering.blas", "BlasMatmulPass"),
     "tgc-outline-gemm": ("tgc.lowering.outline_gemm", "OutlineGemmPass"),
+    "tgc-strided-copies": ("tgc.lowering.strided_copies", "StridedCopiesPass"),
 }
 
 
