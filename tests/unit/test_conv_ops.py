@@ -275,9 +275,9 @@ def test_backprop_ops_are_differentiable(opname):
 # ---- the core IR each op lowers to --------------------------------------------------------------
 
 
-def lowered(opname, shapes, **attrs) -> str:
-    """The core IR of a one-op function (float32 operands, batch dim unknown) after tgc-to-core."""
-    specs = [TensorSpec((None,) + s[1:] if s[0] == "?" else s, "float32") for s in shapes]
+def lowered(opname, shapes, dtype="float32", **attrs) -> str:
+    """The core IR of a one-op function (``dtype`` operands, batch dim unknown) after tgc-to-core."""
+    specs = [TensorSpec((None,) + s[1:] if s[0] == "?" else s, dtype) for s in shapes]
     return registry_harness.lowered_ir(specs, lambda b, args: [b.op(opname, *args, **attrs)],
                                        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
 
@@ -317,7 +317,9 @@ def test_pools_lower_to_named_pooling_ops():
 
 
 @pytest.mark.parametrize("opname, shapes, attrs", [
-    ("conv2d_backprop_input", [(3, 3, 3, 4), ("?", 4, 4, 4), ("?", 7, 7, 3)], _CONV),
+    # f16 has no BLAS GEMM: its input gradient is the flipped-filter conv of the spread gradient
+    # (f32/f64 take a GEMM and col2im, tests/lit/lowering/to_core_conv.mlir).
+    ("conv2d_backprop_input", [(3, 3, 3, 4), ("?", 4, 4, 4), ("?", 7, 7, 3)], dict(_CONV, dtype="float16")),
     ("avg_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
     ("max_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
 ])
@@ -373,3 +375,44 @@ def test_conv2d_accepts_filters_keyword_and_int_strides():
     with tf.Session() as sess:
         got = sess.run(y)
     np.testing.assert_allclose(got, naive_conv2d(x, f, (2, 2), "VALID"), rtol=1e-5, atol=1e-5)
+
+
+# ---- tf.nn.conv2d_backprop_input / conv2d_backprop_filter ---------------------------------------
+
+
+def test_backprop_api_matches_the_gradients_of_conv2d():
+    tf.reset_default_graph()
+    rng = np.random.default_rng(7)
+    x0 = rng.standard_normal((2, 7, 6, 3)).astype(np.float32)
+    f0 = rng.standard_normal((3, 2, 3, 4)).astype(np.float32)
+    g0 = rng.standard_normal((2, 4, 3, 4)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 7, 6, 3])
+    f = tf.constant(f0)
+    g = tf.placeholder(tf.float32, [None, 4, 3, 4])
+    conv = dict(strides=[1, 2, 2, 1], padding="SAME")
+    y = tf.nn.conv2d(x, f, **conv)
+    want_dx, want_df = tf.gradients(tf.reduce_sum(y * g), [x, f])
+    dx_static = tf.nn.conv2d_backprop_input([2, 7, 6, 3], f, g, **conv)
+    dx_dynamic = tf.nn.conv2d_backprop_input(tf.shape(x), f, g, **conv)  # batch known only at run time
+    df = tf.nn.conv2d_backprop_filter(x, [3, 2, 3, 4], g, **conv)
+    with tf.Session() as sess:
+        got = sess.run([want_dx, want_df, dx_static, dx_dynamic, df], {x: x0, g: g0})
+    assert dx_dynamic.shape.as_list() == [None, 7, 6, 3]
+    np.testing.assert_allclose(got[2], got[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[3], got[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[4], got[1], rtol=1e-5, atol=1e-5)
+    reference = REGISTRY["conv2d_backprop_filter"].eval(x0, g0, strides=(1, 2, 2, 1), padding="SAME",
+                                                         dilations=(1, 1, 1, 1), filter_shape=(3, 2, 3, 4))
+    np.testing.assert_allclose(got[4], reference, rtol=1e-4, atol=1e-4)
+
+
+def test_backprop_api_rejects_bad_sizes():
+    tf.reset_default_graph()
+    f = tf.zeros([3, 3, 2, 4])
+    g = tf.zeros([1, 4, 4, 4])
+    with pytest.raises(ValueError, match=r"conv2d_backprop_input: input_sizes must name 4 dims"):
+        tf.nn.conv2d_backprop_input([4, 4, 2], f, g, strides=[1, 1, 1, 1], padding="SAME")
+    with pytest.raises(ValueError, match=r"conv2d_backprop_filter: filter_sizes must be 4 positive ints \(HWIO\) but got \[3, 3\]"):
+        tf.nn.conv2d_backprop_filter(tf.zeros([1, 4, 4, 2]), [3, 3], g, strides=[1, 1, 1, 1], padding="SAME")
+    with pytest.raises(ValueError, match=r"conv2d_backprop_input: padding must be 'SAME' or 'VALID'"):
+        tf.nn.conv2d_backprop_input([1, 4, 4, 2], f, g, strides=[1, 1, 1, 1], padding="FULL")

@@ -1,4 +1,4 @@
-"""`tf.nn.conv2d`, `tf.nn.max_pool` and `tf.nn.avg_pool` of the TF1 API (NHWC only).
+"""`tf.nn.conv2d`, its two backprops, `tf.nn.max_pool` and `tf.nn.avg_pool` of the TF1 API (NHWC only).
 
 Thin wrappers over ``make_op``: they bring TF's argument spellings to the registry's attribute form
 (strides, ksize and dilations as [1, h, w, 1]; padding "SAME" or "VALID") and reject what the compiler
@@ -52,13 +52,48 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
     filter = filters if filter is None else filter  # noqa: A001
     if filter is None:
         raise ValueError("conv2d: 'filter' is required")
-    _check_data_format(data_format, "conv2d")
-    attrs = {
-        "strides": _nhwc_window(strides, "strides", "conv2d"),
-        "padding": _padding(padding, "conv2d"),
-        "dilations": _nhwc_window(1 if dilations is None else dilations, "dilations", "conv2d"),
-    }
+    attrs = _conv_attrs(strides, padding, dilations, data_format, "conv2d")
     return make_op("conv2d", [convert_to_tensor(input), convert_to_tensor(filter)], name=name, **attrs)
+
+
+def _conv_attrs(strides, padding, dilations, data_format, what) -> dict:
+    _check_data_format(data_format, what)
+    return {
+        "strides": _nhwc_window(strides, "strides", what),
+        "padding": _padding(padding, what),
+        "dilations": _nhwc_window(1 if dilations is None else dilations, "dilations", what),
+    }
+
+
+def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=None, padding=None,  # noqa: A002
+                          use_cudnn_on_gpu=True, data_format="NHWC", dilations=None, name=None, filters=None):
+    """The gradient of conv2d with respect to its input (`tf.nn.conv2d_backprop_input`), of shape
+    ``input_sizes``: four ints, or ``tf.shape(x)`` of a tensor x (its batch may be unknown)."""
+    from tgc.frontend.array_ops import zeros
+
+    filter = filters if filter is None else filter  # noqa: A001
+    if filter is None or out_backprop is None:
+        raise ValueError("conv2d_backprop_input: 'filter' and 'out_backprop' are required")
+    attrs = _conv_attrs(strides, padding, dilations, data_format, "conv2d_backprop_input")
+    f, g = convert_to_tensor(filter), convert_to_tensor(out_backprop)
+    input_like = zeros(input_sizes, dtype=f.dtype)  # only its shape is read
+    if input_like.shape.ndims != 4:
+        raise ValueError(f"conv2d_backprop_input: input_sizes must name 4 dims (NHWC) but gives shape {input_like.shape}")
+    return make_op("conv2d_backprop_input", [f, g, input_like], name=name, **attrs)
+
+
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=None, padding=None,  # noqa: A002
+                           use_cudnn_on_gpu=True, data_format="NHWC", dilations=None, name=None):
+    """The gradient of conv2d with respect to its filter (`tf.nn.conv2d_backprop_filter`), of shape
+    ``filter_sizes`` (four ints known when the graph is built, HWIO)."""
+    from tgc.frontend.array_ops import _static_ints
+
+    attrs = _conv_attrs(strides, padding, dilations, data_format, "conv2d_backprop_filter")
+    sizes = _static_ints(filter_sizes, "conv2d_backprop_filter: filter_sizes")
+    if len(sizes) != 4 or any(d < 1 for d in sizes):
+        raise ValueError(f"conv2d_backprop_filter: filter_sizes must be 4 positive ints (HWIO) but got {sizes}")
+    return make_op("conv2d_backprop_filter", [convert_to_tensor(input), convert_to_tensor(out_backprop)],
+                   name=name, filter_shape=sizes, **attrs)
 
 
 def _pool(opname, what):
@@ -86,4 +121,5 @@ avg_pool = _pool("avg_pool", "avg_pool")
 max_pool2d = _pool("max_pool", "max_pool2d")
 avg_pool2d = _pool("avg_pool", "avg_pool2d")
 
-__all__ = ["conv2d", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d"]
+__all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool", "avg_pool", "max_pool2d",
+           "avg_pool2d"]

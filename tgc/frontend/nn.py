@@ -199,6 +199,8 @@ def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
 
 
 # Convolution, pooling and dropout live with their op families; tgc.nn gathers them as tf.nn does.
-from tgc.frontend.conv_ops import avg_pool, avg_pool2d, conv2d, max_pool, max_pool2d  # noqa: E402,F401
+from tgc.frontend.conv_ops import (  # noqa: E402,F401
+    avg_pool, avg_pool2d, conv2d, conv2d_backprop_filter, conv2d_backprop_input, max_pool, max_pool2d,
+)
 from tgc.frontend.random_ops import dropout  # noqa: E402,F401
 from tgc.frontend.gather_ops import embedding_lookup  # noqa: E402,F401
