@@ -7,8 +7,8 @@ reshaped into a linalg.generic, for instance ``relu_grad(dh) @ W^T`` reshaped to
 loops run 30x slower (measured: the convnet step spent 95 ms of 210 ms in that one generic). Behind a
 ``func.call`` the matmul is out of the fusion's reach; LLVM inlines the call after lowering.
 
-When the matmul's accumulator is a zero ``linalg.fill`` used by nothing else, the fill moves into the
-function with it, so tgc-blas-matmul still sees fill-then-matmul and passes beta = 0 to BLAS instead
+When the matmul's accumulator is a zero ``linalg.fill`` (used by nothing else, or of a tensor.empty,
+which the matmul then gets a copy of), the fill moves into the function with it, so tgc-blas-matmul still sees fill-then-matmul and passes beta = 0 to BLAS instead
 of zeroing C first. Matmuls of other element types stay where they are (no BLAS routine for them),
 and so do matmuls already alone in a function (conv's im2col GEMMs are outlined when built).
 """
@@ -32,15 +32,23 @@ def _owner(value: ir.Value):
 
 
 def _zero_fill(value: ir.Value):
-    """The linalg.fill of a 0.0 constant that produced ``value`` when ``value`` has no other use."""
+    """The linalg.fill of a 0.0 constant that produced ``value``, filling a tensor.empty or, when the fill
+    has no other use, any tensor."""
     fill = _owner(value)
-    if not isinstance(fill, ir.Operation) or fill.name != "linalg.fill" or not _single_use(value):
+    if not isinstance(fill, ir.Operation) or fill.name != "linalg.fill":
+        return None
+    if not _single_use(value) and not _is_empty(fill.operands[1]):
         return None
     constant = _owner(fill.operands[0])
     if not isinstance(constant, ir.Operation) or constant.name != "arith.constant":
         return None
     attr = constant.attributes["value"]
     return fill if isinstance(attr, ir.FloatAttr) and attr.value == 0.0 else None
+
+
+def _is_empty(value: ir.Value) -> bool:
+    owner = _owner(value)
+    return isinstance(owner, ir.Operation) and owner.name == "tensor.empty"
 
 
 def _single_use(value: ir.Value) -> bool:
@@ -91,8 +99,9 @@ def _define(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None
         a, b, c = callee.add_entry_block().arguments
         with ir.InsertionPoint(callee.entry_block):
             if fill is not None:
+                zero = _owner(fill.operands[0]).clone().results[0]  # the 0.0 constant, before its use
                 new_fill = fill.clone()
-                new_fill.operands[0] = _owner(fill.operands[0]).clone().results[0]  # the 0.0 constant
+                new_fill.operands[0] = zero
                 new_fill.operands[1] = c
                 c = new_fill.results[0]
             new_matmul = matmul.clone()
@@ -105,6 +114,12 @@ def _outline(module: ir.Module, matmul) -> None:
     a, b, acc = matmul.operands
     fill = _zero_fill(acc)
     c = fill.operands[1] if fill is not None else acc
+    if fill is not None and not _single_use(acc):
+        # cse merged identical zero fills (of the same shape) into one, shared by several matmuls: this
+        # matmul takes a tensor.empty of its own, and its function zero-fills it (BLAS's beta = 0),
+        # instead of a copy of the shared zeros to accumulate into.
+        with ir.InsertionPoint(matmul):
+            c = _owner(c).clone().results[0]
     arg_types = [a.type, b.type, c.type]
     name = "tgc_mm_" + "_".join(_type_name(t) for t in arg_types) + _maps_key(matmul) + ("_z" if fill else "")
     if not _existing(module, name):
@@ -113,7 +128,7 @@ def _outline(module: ir.Module, matmul) -> None:
         call = func.CallOp([matmul.results[0].type], ir.FlatSymbolRefAttr.get(name), [a, b, c])
     matmul.results[0].replace_all_uses_with(call.result)
     matmul.erase()
-    if fill is not None:
+    if fill is not None and not list(fill.results[0].uses):
         fill.erase()
 
 
