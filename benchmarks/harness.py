@@ -226,7 +226,7 @@ def load_peers(one_thread: bool) -> dict:
         try:
             module = importlib.import_module(name)
             _set_threads(name, module, one_thread)
-        except Exception as exc:  # not only ImportError: a clashing native library raises anything
+        except Exception as exc:  # noqa: BLE001 (not only ImportError: a clashing native library raises anything)
             facts[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
             print(f"note: {name} peer skipped ({type(exc).__name__}: {exc})", flush=True)
             continue
