@@ -302,11 +302,15 @@ def test_conv2d_lowers_to_im2col_and_matmul_with_dynamic_batch():
         text,
         "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]", "arith.constant 0.000000e+00 : f32",
         "to tensor<?x9x9x3xf32>", "tensor.dim", "tensor.empty(%dim) : tensor<?x4x4x3x3x3xf32>", "linalg.generic",
-        "tensor.collapse_shape", "into tensor<?x27xf32>", "into tensor<27x4xf32>", "linalg.fill",
-        "call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32", "tensor.expand_shape", "into tensor<?x4x4x4xf32>",
+        "tensor.collapse_shape", "into tensor<?x27xf32>", "into tensor<27x4xf32>", ": tensor<?x4xf32>",
+        "call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z", "tensor.expand_shape", "into tensor<?x4x4x4xf32>",
     )
-    # The GEMM sits in a private function (out of reach of elementwise fusion) that holds the matmul.
-    check_in_order(text, "func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32", "linalg.matmul", "func.func @main")
+    # The GEMM sits in a private function (out of reach of elementwise fusion) that holds the matmul and
+    # zero-fills its output itself, so that tgc-blas-matmul calls BLAS with beta = 0.
+    check_in_order(text, "func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z", "linalg.fill", "linalg.matmul",
+                   "func.func @main")
+    assert "linalg.fill" not in text[text.index("func.func @main"):]
+
 
 def test_pools_lower_to_named_pooling_ops():
     check_in_order(lowered("max_pool", [("?", 7, 7, 3)], **_POOL),

@@ -25,15 +25,17 @@ func.func @pools(%x: tensor<?x8x8x3xf32>) -> (tensor<?x4x4x3xf32>, tensor<?x4x4x
 }
 
 // The input gradient (f32) is one GEMM of the gradient [N*OH*OW, O] with the filter [KH*KW*C, O] read
-// transposed (B's map is (n, k)), giving the columns [N, OH, OW, KH, KW, C]; then col2im: one
+// transposed (B's map is (n, k)) into a tensor its function zero-fills (BLAS beta = 0), giving the columns [N, OH, OW, KH, KW, C]; then col2im: one
 // accumulating slice add per window tap, over the outputs whose tap lands in the input. SAME 3x3 at
 // stride 2 on 5x5 pads 1 before: tap 0 reaches outputs 1..2 (input 1, 3), tap 1 all three (0, 2, 4),
 // tap 2 outputs 0..1 (1, 3).
 // GEMM:        #map1 = affine_map<(d0, d1, d2) -> (d1, d2)>
-// GEMM:        func.func private @tgc_gemm_dx3xf32_36x3xf32_dx36xf32_tb(
-// GEMM-NEXT:     linalg.matmul indexing_maps = [#{{.*}}, #map1, #{{.*}}]
+// GEMM:        func.func private @tgc_gemm_dx3xf32_36x3xf32_dx36xf32_tb_z(%{{.*}}, %{{.*}}, %[[C:.*]]: tensor<?x36xf32>)
+// GEMM-NEXT:     %[[Z:.*]] = arith.constant 0.000000e+00 : f32
+// GEMM-NEXT:     %[[F:.*]] = linalg.fill ins(%[[Z]] : f32) outs(%[[C]] : tensor<?x36xf32>)
+// GEMM-NEXT:     linalg.matmul indexing_maps = [#{{.*}}, #map1, #{{.*}}] {{.*}} outs(%[[F]] : tensor<?x36xf32>)
 // CHECK-LABEL: func.func @conv_input_gradient(
-// CHECK:         call @tgc_gemm_dx3xf32_36x3xf32_dx36xf32_tb(
+// CHECK:         call @tgc_gemm_dx3xf32_36x3xf32_dx36xf32_tb_z(
 // CHECK:         tensor.expand_shape {{.*}} into tensor<?x3x3x3x3x4xf32>
 // CHECK:         tensor.extract_slice %{{.*}}[0, 1, 1, 0, 0, 0] [%{{.*}}, 2, 2, 1, 1, 4]
 // CHECK:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 1, 1, 0] [%{{.*}}, 2, 2, 4] [1, 2, 2, 1]
