@@ -8,17 +8,20 @@ spatial dims are static).
 The backprop ops that route a gradient back through strided windows are written as gathers, so that no
 loop ever scatters: the gradient is first *spread* onto a zero tensor on the stride lattice (a strided
 ``tensor.insert_slice``), after which each input position reads a plain stride-1 window of it. That
-makes conv2d_backprop_input a stride-1 convolution with the flipped filter (a generic with the channel
+makes conv2d_backprop_input (for dtypes without BLAS) a stride-1 convolution with the flipped filter (a generic with the channel
 loop innermost, faster than the named op under the loop lowering), avg_pool_grad a stride-1 sum
 pool, and max_pool_grad a stride-1 window that keeps the entries whose recorded argmax is this
 position. conv2d_backprop_filter is a direct ``linalg.generic`` reduction over batch and output pixels.
 
-For f32 and f64 the three conv ops go through im2col instead: a gather copies each output pixel's
-window into one row of a patch matrix [N*OH*OW, KH*KW*C], and one linalg.matmul with the reshaped
-filter (or, for the filter gradient, the patch matrix read transposed against the gradient) does the
-arithmetic, which the CPU pipeline's tgc-blas-matmul hands to OpenBLAS. For the convnet's second layer
-(batch 32, 14x14x32 -> 64, 5x5) that is one 6272x800x64 GEMM instead of a seven-deep loop nest. Other
-dtypes keep the direct loops (no BLAS routine for them).
+For f32 and f64 the conv ops become BLAS GEMMs instead. conv2d and conv2d_backprop_filter go through
+im2col: a gather copies each output pixel's window into one row of a patch matrix [N*OH*OW, KH*KW*C],
+and one linalg.matmul with the reshaped filter (or, for the filter gradient, the patch matrix read
+transposed against the gradient) does the arithmetic, which the CPU pipeline's tgc-blas-matmul hands
+to OpenBLAS. For the convnet's second layer (batch 32, 14x14x32 -> 64, 5x5) that is one 6272x800x64
+GEMM instead of a seven-deep loop nest. conv2d_backprop_input is the GEMM of the gradient with the
+transposed filter, giving the columns [N, OH, OW, KH, KW, C], then col2im: one accumulating slice add
+per window tap (a loop over the static taps, so still no scatter). Large patch matrices are built and
+multiplied one image at a time. Other dtypes keep the direct loops (no BLAS routine for them).
 
 Only the batch dim may be unknown; it is read with ``tensor.dim`` (see ``common.dim``).
 """
@@ -221,8 +224,10 @@ def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
 PER_IMAGE_PATCH_BYTES = 256 * 1024
 
 
-def _per_image(xp, out_hw, window) -> bool:
-    c = shape_of(xp)[3]
+def _per_image(xp, out_hw, window, channels=None) -> bool:
+    """True when one image's [OH*OW, KH*KW*C] patch (or column) matrix reaches PER_IMAGE_PATCH_BYTES;
+    C is xp's channel count unless ``channels`` is given."""
+    c = shape_of(xp)[3] if channels is None else channels
     elem_bytes = 8 if str(element_type(xp)) == "f64" else 4
     return out_hw[0] * out_hw[1] * window[0] * window[1] * c * elem_bytes >= PER_IMAGE_PATCH_BYTES
 
@@ -368,7 +373,7 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
     1.6x faster than the flipped-filter conv's N = C (measured for the convnet's 196x64x800 vs
     196x1600x32 per image), and the columns are half the size of that conv's patch matrix.
     """
-    n, oh, ow, o = shape_of(g)
+    n, oh, ow, _ = shape_of(g)
     kh, kw, c, _ = shape_of(f)
     elem = element_type(g)
     input_shape = (n,) + tuple(input_shape[1:])  # the batch as g has it (the caller casts to the result's)
@@ -383,14 +388,14 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
         return tensor.ExpandShapeOp(_tensor_type(shape, elem), product, _groups([[0, 1, 2], [3, 4, 5]]), dynamic,
                                     [_DYNAMIC if d is None else d for d in shape]).result
 
-    geometry = dict(input_shape=input_shape, window=(kh, kw), strides=strides, dilations=dilations,
-                    before=before, elem=elem)
-    if oh * ow * kh * kw * c * (8 if str(elem) == "f64" else 4) < PER_IMAGE_PATCH_BYTES:
+    geometry = {"input_shape": input_shape, "window": (kh, kw), "strides": strides, "dilations": dilations,
+                "before": before, "elem": elem}
+    if not _per_image(g, (oh, ow), (kh, kw), channels=c):
         return _col2im(columns_of(g, n), **geometry)
     image_shape = (1,) + tuple(input_shape[1:])
 
     def body(i, out):
-        dx = _col2im(columns_of(_image(g, i), 1), **dict(geometry, input_shape=image_shape))
+        dx = _col2im(columns_of(_image(g, i), 1), **{**geometry, "input_shape": image_shape})
         return _insert_image(dx, out, i)
 
     return _over_images(g, empty(_tensor_type(input_shape, elem), {0: dim(g, 0)} if n is None else {}), body)
@@ -398,10 +403,11 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
 
 @lowers("conv2d_backprop_input")
 def _conv2d_backprop_input(op):
-    # dx[h] = sum_kh g_lattice[h + pt - kh*d]: a stride-1 conv of the spread gradient with the flipped
-    # filter, dilated by d. The spread puts g[i] at (KH-1)*d - pt + i*s of a tensor H + (KH-1)*d long.
+    # f32/f64: GEMM and col2im. Otherwise dx[h] = sum_kh g_lattice[h + pt - kh*d]: a stride-1 conv of
+    # the spread gradient with the flipped filter, dilated by d. The spread puts g[i] at
+    # (KH-1)*d - pt + i*s of a tensor H + (KH-1)*d long.
     f, g, x = op.operands
-    n, h, w, c = shape_of(x)
+    _, h, w, _ = shape_of(x)
     kh, kw, _, _ = shape_of(f)
     s, d = op.attrs["strides"], op.attrs["dilations"]
     (_, ht, _), (_, wl, _) = _conv_geometry(shape_of(x), shape_of(f), op.attrs)
