@@ -1,0 +1,57 @@
+// tgc-blas-matmul hands f32/f64 linalg.matmul on memrefs to numpy's OpenBLAS (ILP64 CBLAS): row-major
+// (101), transposes read from the indexing maps as flags (111 no, 112 yes), a zero fill right before the
+// matmul becomes beta = 0 and disappears, otherwise BLAS accumulates (beta = 1). With an unknown row
+// count the one-row case goes to ?gemv at run time. Other element types keep the linalg op.
+// RUN: %tgc-opt %s -p tgc-blas-matmul | FileCheck %s
+
+// CHECK-LABEL: func.func @static_zero(
+// CHECK-NOT:     linalg.
+// CHECK:         %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-NEXT:    %[[BETA:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    %[[ROW:.*]] = arith.constant 101 : i32
+// CHECK-NEXT:    %[[NO:.*]] = arith.constant 111 : i32
+// CHECK-NEXT:    %[[NO2:.*]] = arith.constant 111 : i32
+// CHECK-NEXT:    call @scipy_cblas_sgemm64_(%[[ROW]], %[[NO]], %[[NO2]], %{{.*}}, %{{.*}}, %{{.*}}, %[[ONE]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[BETA]],
+// CHECK-NOT:     linalg.
+// CHECK:         return
+func.func @static_zero(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
+  return
+}
+
+// CHECK-LABEL: func.func @transposed_accumulate(
+// CHECK:         %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
+// CHECK-NEXT:    %[[BETA:.*]] = arith.constant 1.000000e+00 : f64
+// CHECK-NEXT:    %[[ROW:.*]] = arith.constant 101 : i32
+// CHECK-NEXT:    %[[T:.*]] = arith.constant 112 : i32
+// CHECK-NEXT:    %[[T2:.*]] = arith.constant 112 : i32
+// CHECK-NEXT:    call @scipy_cblas_dgemm64_(%[[ROW]], %[[T]], %[[T2]], %{{.*}}, %{{.*}}, %{{.*}}, %[[ONE]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[BETA]],
+// CHECK-NOT:     linalg.matmul
+func.func @transposed_accumulate(%a: memref<8x4xf64>, %b: memref<16x8xf64>, %c: memref<4x16xf64>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %b : memref<8x4xf64>, memref<16x8xf64>) outs(%c : memref<4x16xf64>)
+  return
+}
+
+// CHECK-LABEL: func.func @dynamic_rows(
+// CHECK:         %[[M1:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : i64
+// CHECK:         scf.if
+// CHECK:           func.call @scipy_cblas_sgemv64_(
+// CHECK:         } else {
+// CHECK:           func.call @scipy_cblas_sgemm64_(
+func.func @dynamic_rows(%a: memref<?x8xf32>, %b: memref<8x16xf32>, %c: memref<?x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  linalg.matmul ins(%a, %b : memref<?x8xf32>, memref<8x16xf32>) outs(%c : memref<?x16xf32>)
+  return
+}
+
+// CHECK-LABEL: func.func @integers_stay(
+// CHECK:         linalg.matmul ins(%{{.*}}, %{{.*}} : memref<4x8xi32>, memref<8x16xi32>)
+// CHECK-NOT:     call
+func.func @integers_stay(%a: memref<4x8xi32>, %b: memref<8x16xi32>, %c: memref<4x16xi32>) {
+  linalg.matmul ins(%a, %b : memref<4x8xi32>, memref<8x16xi32>) outs(%c : memref<4x16xi32>)
+  return
+}
