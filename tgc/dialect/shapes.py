@@ -60,5 +60,10 @@ def normalize_axes(axes, rank: int) -> tuple:
     return out
 
 
+def compatible(shape, want) -> bool:
+    """True when ``shape`` can be ``want``: the same rank, and equal sizes wherever both are known."""
+    return len(shape) == len(want) and all(a is None or b is None or a == b for a, b in zip(shape, want))
+
+
 def spec(shape, dtype) -> TensorSpec:
     return TensorSpec(tuple(shape), as_dtype(dtype).name)

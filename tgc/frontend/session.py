@@ -16,6 +16,7 @@ import numpy as np
 
 from tgc import errors
 from tgc.dialect.registry import REGISTRY, ShapeError
+from tgc.dialect.shapes import compatible
 from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
 from tgc.frontend.compiler import compile_run, prune
 from tgc.frontend.graph import Operation, Tensor, get_default_graph
@@ -202,10 +203,7 @@ class Session:
             raise ValueError(
                 f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype {tensor.spec.dtype}"
             )
-        if tensor.spec.shape is not None and (
-            len(array.shape) != len(tensor.spec.shape)
-            or any(s is not None and s != a for s, a in zip(tensor.spec.shape, array.shape))
-        ):
+        if not _fits(tensor.spec.shape, array.shape):
             raise ValueError(
                 f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
                 f"which has shape {tensor.shape}"
@@ -311,14 +309,8 @@ class Session:
 
 
 def _fits(static, actual) -> bool:
-    if static is None or static == actual:
-        return True
-    if len(static) != len(actual):
-        return False
-    for s, a in zip(static, actual):
-        if s is not None and s != a:
-            return False
-    return True
+    """True when a fed array of shape ``actual`` fits a placeholder of shape ``static`` (None: any)."""
+    return static is None or static == actual or compatible(actual, static)
 
 
 class _RunPlan:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
-from tgc.dialect.shapes import INT_DTYPES, broadcast_shapes, normalize_axis, same_dtype, spec
+from tgc.dialect.shapes import INT_DTYPES, broadcast_shapes, compatible, normalize_axis, same_dtype, spec
 from tgc.dialect.types import as_dtype, format_shape, numpy_dtype
 
 
@@ -467,9 +467,7 @@ class StridedSliceGrad:
 
     def infer(g, x, begin, end, strides, begin_mask, end_mask):
         expected = _strided_result(x, begin, end, strides, begin_mask, end_mask)
-        if len(g.shape) != len(expected) or any(
-            a is not None and b is not None and a != b for a, b in zip(g.shape, expected)
-        ):
+        if not compatible(g.shape, expected):
             raise ShapeError(
                 f"gradient {format_shape(g.shape)} does not match the slice {format_shape(expected)} "
                 f"of {format_shape(x.shape)}"
@@ -541,9 +539,7 @@ class TileGrad:
 
     def infer(g, x, multiples):
         expected = _tile_result(x, multiples, "tile_grad")
-        if len(g.shape) != len(expected) or any(
-            a is not None and b is not None and a != b for a, b in zip(g.shape, expected)
-        ):
+        if not compatible(g.shape, expected):
             raise ShapeError(f"gradient {format_shape(g.shape)} does not match {format_shape(x.shape)} tiled {list(multiples)}")
         return spec(x.shape, g.dtype)
 

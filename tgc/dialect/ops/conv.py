@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
-from tgc.dialect.shapes import FLOAT_DTYPES, same_dtype, spec
+from tgc.dialect.shapes import FLOAT_DTYPES, compatible, same_dtype, spec
 from tgc.dialect.types import format_shape
 
 PADDINGS = ("SAME", "VALID")
@@ -91,7 +91,7 @@ def _pool_shapes(what, x, ksize, strides, padding):
 
 def _check_grad_shape(what, g, want):
     """The incoming gradient must have the forward op's output shape (unknown dims match anything)."""
-    if len(g.shape) != 4 or any(a is not None and b is not None and a != b for a, b in zip(g.shape, want)):
+    if not compatible(g.shape, want):
         raise ShapeError(
             f"{what} gradient of shape {format_shape(g.shape)} does not match the forward output "
             f"shape {format_shape(want)}"

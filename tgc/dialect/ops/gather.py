@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from tgc.dialect.registry import Sample, ShapeError, op
-from tgc.dialect.shapes import INT_DTYPES, spec
+from tgc.dialect.shapes import INT_DTYPES, compatible, spec
 from tgc.dialect.types import format_shape
 
 
@@ -63,9 +63,7 @@ class GatherGrad:
     def infer(g, indices, params):
         _check_indices(indices, "gather_grad")
         expected = tuple(indices.shape) + tuple(params.shape[1:])
-        if len(g.shape) != len(expected) or any(
-            a is not None and e is not None and a != e for a, e in zip(g.shape, expected)
-        ):
+        if not compatible(g.shape, expected):
             raise ShapeError(
                 f"gather gradient of shape {format_shape(g.shape)} does not fit indices "
                 f"{format_shape(indices.shape)} into params {format_shape(params.shape)}"
