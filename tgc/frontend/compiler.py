@@ -100,7 +100,7 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
             placement, keys, transfers = _inspect_partitions(module)
             run_pipeline(module, cpu.LOWER_PIPELINE)
             layout = partition_layout(module)
-            run_pipeline(module, cpu.CPU_PIPELINE)
+            run_pipeline(module, cpu.SESSION_CPU_PIPELINE)
             var_specs = {name: spec for name, spec, _ in variables}
             run = _load(module, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
@@ -139,7 +139,7 @@ def default_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> s
     from tgc.lowering import cpu
 
     return ",".join([graph_and_placement_pipeline(graph_pipeline, devices, soft_placement),
-                     cpu.LOWER_PIPELINE, cpu.CPU_PIPELINE])
+                     cpu.LOWER_PIPELINE, cpu.SESSION_CPU_PIPELINE])
 
 
 def _inspect_partitions(module):
@@ -213,8 +213,11 @@ def _load(module, layout, keys, transfers, feeds, signature, var_specs):
         inputs = [(s.dtype, s.rank) for _, s in feeds] + [(var_specs[n].dtype, var_specs[n].rank) for n in var_inputs]
         outputs = [(fetch_specs[i].dtype, fetch_specs[i].rank) for i in fetch_indices]
         outputs += [(var_specs[n].dtype, var_specs[n].rank) for n in var_outputs]
+        # An assigned variable may come back in the very array that was passed in, updated in place.
+        in_place = {len(fetch_indices) + k: len(feeds) + var_inputs.index(n)
+                    for k, n in enumerate(var_outputs) if n in var_inputs}
         call = Executable(addresses[name], [(_np(d), r) for d, r in inputs], [(_np(d), r) for d, r in outputs],
-                          keepalive=(engine, hub, symbols))
+                          keepalive=(engine, hub, symbols), in_place=in_place)
         partitions.append(Partition(call, device, fetch_indices, var_inputs, var_outputs))
     return PartitionedRun(partitions, hub, keys, len(fetch_specs))
 

@@ -26,7 +26,7 @@ from tgc.passes.base import ModulePass, functions
 _BLAS_TYPES = ("f32", "f64")
 
 
-def _owner(value: ir.Value):
+def owner_op(value: ir.Value):
     owner = value.owner
     return getattr(owner, "operation", owner)  # an OpView for a result, a Block for an argument
 
@@ -34,12 +34,12 @@ def _owner(value: ir.Value):
 def _zero_fill(value: ir.Value):
     """The linalg.fill of a 0.0 constant that produced ``value``, filling a tensor.empty or, when the fill
     has no other use, any tensor."""
-    fill = _owner(value)
+    fill = owner_op(value)
     if not isinstance(fill, ir.Operation) or fill.name != "linalg.fill":
         return None
-    if not _single_use(value) and not _is_empty(fill.operands[1]):
+    if not single_use(value) and not _is_empty(fill.operands[1]):
         return None
-    constant = _owner(fill.operands[0])
+    constant = owner_op(fill.operands[0])
     if not isinstance(constant, ir.Operation) or constant.name != "arith.constant":
         return None
     attr = constant.attributes["value"]
@@ -47,11 +47,11 @@ def _zero_fill(value: ir.Value):
 
 
 def _is_empty(value: ir.Value) -> bool:
-    owner = _owner(value)
+    owner = owner_op(value)
     return isinstance(owner, ir.Operation) and owner.name == "tensor.empty"
 
 
-def _single_use(value: ir.Value) -> bool:
+def single_use(value: ir.Value) -> bool:
     return len(list(value.uses)) == 1
 
 
@@ -86,12 +86,12 @@ def _maps_key(matmul) -> str:
     return "_m%08x" % zlib.crc32(str(matmul.attributes["indexing_maps"]).encode())
 
 
-def _existing(module: ir.Module, name: str) -> bool:
+def has_function(module: ir.Module, name: str) -> bool:
     return any(op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name
                for op in module.body.operations)
 
 
-def _define(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None:
+def define_gemm(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None:
     """func.func private @name(A, B, C) -> C' holding (fill and) the matmul, cloned onto the arguments."""
     result_type = matmul.results[0].type
     with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
@@ -99,7 +99,7 @@ def _define(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None
         a, b, c = callee.add_entry_block().arguments
         with ir.InsertionPoint(callee.entry_block):
             if fill is not None:
-                zero = _owner(fill.operands[0]).clone().results[0]  # the 0.0 constant, before its use
+                zero = owner_op(fill.operands[0]).clone().results[0]  # the 0.0 constant, before its use
                 new_fill = fill.clone()
                 new_fill.operands[0] = zero
                 new_fill.operands[1] = c
@@ -114,16 +114,16 @@ def _outline(module: ir.Module, matmul) -> None:
     a, b, acc = matmul.operands
     fill = _zero_fill(acc)
     c = fill.operands[1] if fill is not None else acc
-    if fill is not None and not _single_use(acc):
+    if fill is not None and not single_use(acc):
         # cse merged identical zero fills (of the same shape) into one, shared by several matmuls: this
         # matmul takes a tensor.empty of its own, and its function zero-fills it (BLAS's beta = 0),
         # instead of a copy of the shared zeros to accumulate into.
         with ir.InsertionPoint(matmul):
-            c = _owner(c).clone().results[0]
+            c = owner_op(c).clone().results[0]
     arg_types = [a.type, b.type, c.type]
     name = "tgc_mm_" + "_".join(_type_name(t) for t in arg_types) + _maps_key(matmul) + ("_z" if fill else "")
-    if not _existing(module, name):
-        _define(module, name, matmul, fill, arg_types)
+    if not has_function(module, name):
+        define_gemm(module, name, matmul, fill, arg_types)
     with ir.InsertionPoint(matmul), matmul.location:
         call = func.CallOp([matmul.results[0].type], ir.FlatSymbolRefAttr.get(name), [a, b, c])
     matmul.results[0].replace_all_uses_with(call.result)

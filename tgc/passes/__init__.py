@@ -19,9 +19,11 @@ PASSES = {
     "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
     "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
     "tgc-read-only-arguments": ("tgc.lowering.read_only_arguments", "ReadOnlyArgumentsPass"),
+    "tgc-return-in-place": ("tgc.lowering.return_in_place", "ReturnInPlacePass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
     "tgc-blas-matmul": ("tgc.lowering.blas", "BlasMatmulPass"),
     "tgc-outline-gemm": ("tgc.lowering.outline_gemm", "OutlineGemmPass"),
+    "tgc-gemm-update": ("tgc.lowering.gemm_update", "GemmUpdatePass"),
     "tgc-strided-copies": ("tgc.lowering.strided_copies", "StridedCopiesPass"),
 }
 

@@ -41,7 +41,12 @@ class ModulePass(abc.ABC):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value != field.default:
-                text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+                if isinstance(value, bool):
+                    text = "true" if value else "false"  # as MLIR writes boolean options
+                elif isinstance(value, (list, tuple)):
+                    text = ",".join(map(str, value))
+                else:
+                    text = str(value)
                 options.append(f"{field.name.replace('_', '-')}={text}")
         return self.name + ("{" + " ".join(options) + "}" if options else "")
 

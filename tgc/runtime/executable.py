@@ -26,9 +26,14 @@ def descriptor_words(rank: int) -> int:
 
 
 class Executable:
-    """One compiled function: ``inputs`` and ``outputs`` are lists of (numpy dtype, rank)."""
+    """One compiled function: ``inputs`` and ``outputs`` are lists of (numpy dtype, rank).
 
-    def __init__(self, address: int, inputs: list, outputs: list, keepalive=None):
+    ``in_place`` maps an output's index to the index of the input it may be written into (a variable the
+    function assigns, left writable for bufferization): when the function returns that input's own
+    buffer, the output is the array that was passed in, not a copy of it.
+    """
+
+    def __init__(self, address: int, inputs: list, outputs: list, keepalive=None, in_place=None):
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
         self.inputs = [(np.dtype(d), r) for d, r in inputs]
         self.outputs = [(np.dtype(d), r) for d, r in outputs]
@@ -38,20 +43,23 @@ class Executable:
         self._in_desc = (ctypes.c_int64 * max(sum(in_words), 1))()
         self._out_desc = (ctypes.c_int64 * max(sum(out_words), 1))()
         self._in_view = memoryview(self._in_desc).cast("B")
-        # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape) per input
-        self._in_plan = [(d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r))
-                         for (d, r), o, w in zip(self.inputs, _offsets(in_words), in_words)]
+        # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape, written in
+        # place) per input
+        targets = set((in_place or {}).values())
+        self._in_plan = [(d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r), i in targets)
+                         for i, ((d, r), o, w) in enumerate(zip(self.inputs, _offsets(in_words), in_words))]
         self._out_format = struct.Struct(f"={max(sum(out_words), 1)}q")
         # Results are row-major: the pipeline bufferizes function results to identity layouts. The
         # interface dict of each result slot is reused: numpy reads it once, when it wraps the block.
-        self._out_plan = [(d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3})
-                          for (d, r), o in zip(self.outputs, _offsets(out_words))]
+        in_place = in_place or {}
+        self._out_plan = [(d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3}, in_place.get(i))
+                          for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))]
         has_result = 1 if self.outputs else 0
         n = has_result + len(self.inputs)
         self._ptrs = (ctypes.c_void_p * max(n, 1))()  # MemRef* for each argument
         if has_result:
             self._ptrs[0] = ctypes.addressof(self._out_desc)
-        for i, (_, byte_offset, _, _) in enumerate(self._in_plan):
+        for i, (_, byte_offset, _, _, _) in enumerate(self._in_plan):
             self._ptrs[has_result + i] = ctypes.addressof(self._in_desc) + byte_offset
         base = ctypes.addressof(self._ptrs)
         self._packed = (ctypes.c_void_p * max(n, 1))(*[base + 8 * i for i in range(n)])
@@ -60,27 +68,33 @@ class Executable:
     def __call__(self, *arrays) -> list:
         if len(arrays) != len(self.inputs):
             raise TypeError(f"expected {len(self.inputs)} inputs but got {len(arrays)}")
-        converted, pointers = [], []
+        passed, pointers = [], []  # the arrays as passed (conversions alive until the call returns)
         view = self._in_view
-        for (dtype, byte_offset, packer, strides), a in zip(self._in_plan, arrays):
+        for (dtype, byte_offset, packer, strides, written), a in zip(self._in_plan, arrays):
             if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
                 a = np.asarray(a, dtype=dtype, order="C")
-                converted.append(a)  # alive until the call returns
+            if written and not a.flags.writeable:
+                a = a.copy()  # the function may write into it: never into read-only memory
+            passed.append(a)
             p = _address(a)
             pointers.append(p)
             shape = a.shape
             packer.pack_into(view, byte_offset, p, p, 0, *shape, *strides(shape))
         self._fn(self._packed_address)
-        return self._collect(pointers)
+        return self._collect(pointers, passed)
 
-    def _collect(self, input_pointers: list) -> list:
+    def _collect(self, input_pointers: list, passed: list) -> list:
         words = self._out_format.unpack_from(self._out_desc)
         owners = []
         out = []
-        for dtype, itemsize, rank, o, interface in self._out_plan:
+        for dtype, itemsize, rank, o, interface, source in self._out_plan:
             allocated = words[o]
             shape = words[o + 3: o + 3 + rank]
             address = words[o + 1] + words[o + 2] * itemsize
+            if source is not None and allocated == address == input_pointers[source] and allocated not in owners:
+                owners.append(allocated)  # updated in place: the caller's array is the result
+                out.append(passed[source])
+                continue
             if allocated == _GLOBAL_SENTINEL or not allocated or allocated in input_pointers or allocated in owners:
                 # A constant global or a caller's array is never ours to free, and a second result over
                 # one buffer must not alias the first: copy those out.
