@@ -177,3 +177,23 @@ def test_fetched_arrays_are_independent_and_feeds_untouched():
         np.testing.assert_array_equal(a, np.ones(4))
         again = sess.run(y, {x: a})
     np.testing.assert_allclose(again, np.full(4, np.e + 1.0), rtol=1e-6)
+
+
+def test_fast_path_checks_each_new_feed_shape_and_takes_views_and_read_only_arrays():
+    x, w, y = _linear_model()
+    weights = np.arange(6).reshape(3, 2) / 10
+    with tf.Session() as sess:
+        sess.run(w.initializer)
+        good = np.ones((4, 3), np.float32)
+        np.testing.assert_allclose(sess.run(y, {x: good}), good @ weights, rtol=1e-6)
+        # After a shape that passed, a wrong one is still refused with TF's message, and nothing sticks.
+        with pytest.raises(ValueError, match=r"shape \(4, 5\) for Tensor 'x:0', which has shape \(\?, 3\)"):
+            sess.run(y, {x: np.ones((4, 5), np.float32)})
+        np.testing.assert_allclose(sess.run(y, {x: good}), good @ weights, rtol=1e-6)
+        # A transposed view (not row-major) and a read-only array give the same numbers as copies.
+        data = np.arange(15, dtype=np.float32).reshape(3, 5)
+        np.testing.assert_allclose(sess.run(y, {x: data.T}), data.T @ weights, rtol=1e-6)
+        frozen = np.ascontiguousarray(data.T)
+        frozen.flags.writeable = False
+        np.testing.assert_allclose(sess.run(y, {x: frozen}), data.T @ weights, rtol=1e-6)
+        np.testing.assert_allclose(sess.run(y, {x: np.ones((0, 3), np.float32)}), np.zeros((0, 2)))

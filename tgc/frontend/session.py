@@ -9,6 +9,7 @@ Variables live in the session, one store per session, and persist across runs.
 
 from __future__ import annotations
 
+import operator
 import sys
 import threading
 
@@ -111,7 +112,10 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         if feed_dict is None:
             feed_dict = _NO_FEEDS
-        plan = self._plan(fetches, feed_dict)
+        key = _plan_key(fetches, feed_dict)
+        plan = self._plans.get(key) if key is not None else None
+        if plan is None:
+            plan = self._plan(fetches, feed_dict, key)
         if plan.fast is not None:
             return self._run_fast(plan, feed_dict)
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
@@ -124,13 +128,10 @@ class Session:
         values = [by_tensor[e] if isinstance(e, Tensor) else None for e in plan.mapper.elements]
         return plan.mapper.build(values)
 
-    def _plan(self, fetches, feed_dict) -> "_RunPlan":
-        """What a call shape of run() needs, kept for fetches and feed keys given as graph objects, so a
-        training loop's repeated run() skips the flattening and lookups (TF's callables do the same)."""
-        key = _plan_key(fetches, feed_dict)
-        plan = self._plans.get(key) if key is not None else None
-        if plan is not None:
-            return plan
+    def _plan(self, fetches, feed_dict, key) -> "_RunPlan":
+        """What a call shape of run() needs, kept under ``key`` for fetches and feed keys given as graph
+        objects, so a training loop's repeated run() skips the flattening and lookups (TF's callables do
+        the same)."""
         mapper = _FetchMapper(self.graph, fetches)
         feed_tensors = [self._feed_key(k) for k in feed_dict]
         fed = dict.fromkeys(feed_tensors)
@@ -150,18 +151,15 @@ class Session:
         dictionaries per call, only lists in precomputed order (a training loop's steady state)."""
         fast = plan.fast
         arrays = []
-        for (tensor, target, static), value in zip(fast.feeds, feed_dict.values()):
-            # The common case inline: the right dtype, row-major, and a shape that fits.
-            if (type(value) is np.ndarray and value.dtype == target and value.flags.c_contiguous
-                    and (value.shape == static or _fits(static, value.shape))):
-                arrays.append(value)
-            else:
-                arrays.append(self._feed_value(tensor, value))
+        for (tensor, target, _), value in zip(fast.feeds, feed_dict.values()):
+            # The common case inline: an array of the right dtype (the Executable makes it row-major).
+            arrays.append(value if type(value) is np.ndarray and value.dtype == target
+                          else self._feed_value(tensor, value))
+        # One tuple comparison per run: the shapes fed last time were checked then.
+        shapes = tuple(map(_SHAPE, arrays))
+        if shapes != fast.accepted_shapes:
+            self._accept_shapes(plan, arrays, shapes)
         args = arrays if fast.args_in_feed_order else [arrays[i] for i in fast.arg_order]
-        if fast.check_shapes:
-            shapes = tuple([a.shape for a in args])
-            if shapes not in plan.compiled.validated_shapes:
-                self._check_shapes(plan.compiled, dict(zip(plan.feed_tensors, arrays)))
         if fast.uses_rng:
             args = args + [self._next_step()]
         variables = self._variables
@@ -179,6 +177,19 @@ class Session:
         # A fetched feed is returned as a copy, never the caller's own array.
         values = [None if i is _OP else (outs[i] if i >= 0 else arrays[-i - 1].copy()) for i in fast.element_sources]
         return plan.mapper.build(values)
+
+    def _accept_shapes(self, plan, arrays, shapes) -> None:
+        """Feed shapes the fast path has not seen last: each must fit its placeholder (else TF's error),
+        and with unknown dims the combination must satisfy the graph's shape rules."""
+        fast = plan.fast
+        for (tensor, _, static), array in zip(fast.feeds, arrays):
+            if not _fits(static, array.shape):
+                self._feed_value(tensor, array)  # raises the error naming the tensor and both shapes
+        if fast.check_shapes:
+            in_arg_order = tuple(shapes[i] for i in fast.arg_order)
+            if in_arg_order not in plan.compiled.validated_shapes:
+                self._check_shapes(plan.compiled, dict(zip(plan.feed_tensors, arrays)))
+        fast.accepted_shapes = shapes
 
     def _feed_key(self, key) -> Tensor:
         try:
@@ -327,6 +338,7 @@ class _RunPlan:
 
 
 _OP = object()  # a fetched op, whose value is None
+_SHAPE = operator.attrgetter("shape")
 _NO_FEEDS: dict = {}
 
 
@@ -340,7 +352,7 @@ class _FastPath:
     """
 
     __slots__ = ("call", "var_inputs", "var_outputs", "feeds", "arg_order", "args_in_feed_order", "check_shapes",
-                 "uses_rng", "num_fetches", "element_sources", "single")
+                 "uses_rng", "num_fetches", "element_sources", "single", "accepted_shapes")
 
     @classmethod
     def build(cls, plan):
@@ -357,6 +369,7 @@ class _FastPath:
         fast.args_in_feed_order = fast.arg_order == list(range(len(plan.feed_tensors)))
         # Feeds with unknown dims: each new combination of shapes is checked against the shape rules.
         fast.check_shapes = any(None in t.spec.shape for t in plan.feed_tensors)
+        fast.accepted_shapes = None  # the feed shapes (feed-dict order) of the last run that passed the checks
         fast.uses_rng = len(fast.arg_order) < len(compiled.feeds)
         fast.num_fetches = len(compiled.fetches)
         result = {t: i for i, t in enumerate(compiled.fetches)}

@@ -71,12 +71,13 @@ class Executable:
         passed, pointers = [], []  # the arrays as passed (conversions alive until the call returns)
         view = self._in_view
         for (dtype, byte_offset, packer, strides, written), a in zip(self._in_plan, arrays):
-            if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+            if type(a) is not np.ndarray or a.dtype != dtype:
                 a = np.asarray(a, dtype=dtype, order="C")
-            if written and not a.flags.writeable:
-                a = a.copy()  # the function may write into it: never into read-only memory
+            try:  # a writable row-major block: the common case, without asking for the array's flags
+                p = _addressof(_char_from_buffer(a))
+            except (TypeError, ValueError):
+                a, p = _row_major_address(a, written)
             passed.append(a)
-            p = _address(a)
             pointers.append(p)
             shape = a.shape
             packer.pack_into(view, byte_offset, p, p, 0, *shape, *strides(shape))
@@ -144,12 +145,16 @@ def _row_major_strides(rank: int):
     return strides
 
 
-def _address(array: np.ndarray) -> int:
-    """The data pointer of an array (from_buffer is several times faster than ``array.ctypes.data``)."""
-    try:
-        return _addressof(_char_from_buffer(array))
-    except (TypeError, ValueError):  # a read-only or unusual buffer
-        return array.ctypes.data
+def _row_major_address(array: np.ndarray, written: bool):
+    """(array, data pointer) for an array ctypes would not take as a writable block: a view that is not
+    row-major becomes a row-major copy, a read-only array is copied only when the function may write
+    into it, and an empty one is passed as it is. (``from_buffer`` is several times faster than
+    ``array.ctypes.data``, so the common case never comes here.)"""
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    elif written and not array.flags.writeable:
+        array = array.copy()
+    return array, array.ctypes.data
 
 
 _addressof = ctypes.addressof
