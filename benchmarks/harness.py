@@ -689,7 +689,7 @@ def markdown(result: dict) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", help="run the workloads whose name contains this text")
     parser.add_argument("--no-torch-compile", action="store_true", help="leave out torch.compile (slow to compile)")
