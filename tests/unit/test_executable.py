@@ -7,6 +7,7 @@ its graph after the fixture chose.
 """
 
 import gc
+import threading
 
 import ml_dtypes
 import numpy as np
@@ -111,3 +112,24 @@ def test_a_variable_updated_in_place_comes_back_as_the_same_array():
         assert sess._variables[w._name] is held and fetched is not held
         np.testing.assert_array_equal(held, np.full((3, 2), 0.75))
         np.testing.assert_array_equal(fetched, np.full((3, 2), 0.75))
+
+
+def test_threads_running_one_compiled_function_at_once_get_their_own_results():
+    sess, x, y = _session_and_graph()
+    sess.run(y, {x: np.zeros((1, 3), np.float32)})  # compiled before the threads start
+    failures = []
+
+    def work(k):
+        data = np.full((k + 1, 3), float(k), np.float32)
+        for _ in range(200):
+            out = sess.run(y, {x: data})
+            if out.shape != data.shape or not np.array_equal(out, data * 2 + 1):
+                failures.append(k)
+                return
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

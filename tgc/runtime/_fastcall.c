@@ -12,9 +12,11 @@
  * call(plan, arrays) returns the list of results, or None when an input needs the Python path (not an
  * ndarray of the exact dtype, not row-major, read-only where the function may write, wrong count);
  * that path then converts it, or raises the error. plan is built once per Executable:
- *   (function address, input descriptor buffer address, output descriptor buffer address,
+ *   (function address,
  *    ((dtype, rank, word offset, written), ...) per input,
  *    ((dtype, rank, word offset, in-place input index or -1), ...) per output)
+ * The descriptors live on this call's stack, not in the Executable, so two threads may run the same
+ * compiled function at once (two Session.run calls of one plan).
  * The output rules are the Python path's: a result that is the constant-global sentinel, an input's
  * buffer, or a buffer already handed out is copied; one updated in place is the input array itself.
  */
@@ -27,6 +29,7 @@
 
 #define GLOBAL_SENTINEL 0xDEADBEEF /* MLIR's "allocated" pointer for memrefs of constant globals */
 #define MAX_ARGS 256
+#define MAX_WORDS 4096 /* descriptor words per direction: 3 + 2 * rank per argument */
 
 typedef void (*entry_fn)(void **);
 
@@ -153,26 +156,44 @@ static PyObject *collect_outputs(PyObject *specs, PyObject *arrays, const int64_
     return out;
 }
 
+/* Words the descriptors of ``specs`` take (the last one's offset plus its size), or -1 past MAX_WORDS. */
+static Py_ssize_t descriptor_words(PyObject *specs) {
+    Py_ssize_t n = PyTuple_GET_SIZE(specs);
+    if (n == 0)
+        return 0;
+    PyObject *last = PyTuple_GET_ITEM(specs, n - 1);
+    Py_ssize_t words = PyLong_AsSsize_t(PyTuple_GET_ITEM(last, 2)) + 3 + 2 * PyLong_AsSsize_t(PyTuple_GET_ITEM(last, 1));
+    return words > MAX_WORDS ? -1 : words;
+}
+
 static PyObject *fastcall_call(PyObject *self, PyObject *args) {
     PyObject *plan, *arrays;
     if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &plan, &PyTuple_Type, &arrays))
         return NULL;
     entry_fn fn = (entry_fn)PyLong_AsVoidPtr(PyTuple_GET_ITEM(plan, 0));
-    void **packed = (void **)PyLong_AsVoidPtr(PyTuple_GET_ITEM(plan, 1));
-    int64_t *in_words = (int64_t *)PyLong_AsVoidPtr(PyTuple_GET_ITEM(plan, 2));
-    int64_t *out_words = (int64_t *)PyLong_AsVoidPtr(PyTuple_GET_ITEM(plan, 3));
-    PyObject *in_specs = PyTuple_GET_ITEM(plan, 4), *out_specs = PyTuple_GET_ITEM(plan, 5);
-    Py_ssize_t num_inputs = PyTuple_GET_SIZE(in_specs);
+    PyObject *in_specs = PyTuple_GET_ITEM(plan, 1), *out_specs = PyTuple_GET_ITEM(plan, 2);
+    Py_ssize_t num_inputs = PyTuple_GET_SIZE(in_specs), num_outputs = PyTuple_GET_SIZE(out_specs);
+    Py_ssize_t in_size = descriptor_words(in_specs), out_size = descriptor_words(out_specs);
     if (PyErr_Occurred())
         return NULL;
-    if (PyTuple_GET_SIZE(arrays) != num_inputs || num_inputs > MAX_ARGS || PyTuple_GET_SIZE(out_specs) > MAX_ARGS)
+    if (PyTuple_GET_SIZE(arrays) != num_inputs || num_inputs > MAX_ARGS || num_outputs > MAX_ARGS || in_size < 0 ||
+        out_size < 0)
         Py_RETURN_NONE;
-    int64_t pointers[MAX_ARGS];
+    int64_t in_words[MAX_WORDS], out_words[MAX_WORDS], pointers[MAX_ARGS];
     if (!pack_inputs(in_specs, arrays, in_words, pointers)) {
         if (PyErr_Occurred())
             return NULL;
         Py_RETURN_NONE;
     }
+    /* The C interface's packed arguments: a pointer to each MemRef*, results' struct first. */
+    void *refs[MAX_ARGS + 1], *packed[MAX_ARGS + 1];
+    Py_ssize_t k = 0;
+    if (num_outputs)
+        refs[k++] = out_words;
+    for (Py_ssize_t i = 0; i < num_inputs; i++)
+        refs[k++] = in_words + PyLong_AsSsize_t(PyTuple_GET_ITEM(PyTuple_GET_ITEM(in_specs, i), 2));
+    for (Py_ssize_t i = 0; i < k; i++)
+        packed[i] = &refs[i];
     Py_BEGIN_ALLOW_THREADS
     fn(packed);
     Py_END_ALLOW_THREADS

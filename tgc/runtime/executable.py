@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+import threading
 
 import numpy as np
 
@@ -78,9 +79,10 @@ class Executable:
         base = ctypes.addressof(self._ptrs)
         self._packed = (ctypes.c_void_p * max(n, 1))(*[base + 8 * i for i in range(n)])
         self._packed_address = ctypes.addressof(self._packed)
+        self._lock = threading.Lock()
         # What the C path needs, in word offsets: see tgc/runtime/_fastcall.c.
         self._c_plan = None if _fastcall is None else (
-            address, self._packed_address, ctypes.addressof(self._in_desc), ctypes.addressof(self._out_desc),
+            address,
             tuple((d, r, o, i in targets) for i, ((d, r), o) in enumerate(zip(self.inputs, _offsets(in_words)))),
             tuple((d, r, o, in_place.get(i, -1)) for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))),
         )
@@ -92,6 +94,10 @@ class Executable:
                 return out
         if len(arrays) != len(self.inputs):
             raise TypeError(f"expected {len(self.inputs)} inputs but got {len(arrays)}")
+        with self._lock:  # one descriptor buffer per Executable: one call at a time on this path
+            return self._call_python(arrays)
+
+    def _call_python(self, arrays) -> list:
         passed, pointers = [], []  # the arrays as passed (conversions alive until the call returns)
         view = self._in_view
         for (dtype, byte_offset, packer, strides, written), a in zip(self._in_plan, arrays):
