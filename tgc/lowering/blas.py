@@ -24,6 +24,7 @@ import os
 from mlir import ir
 from mlir.dialects import arith, func, llvm, memref, scf
 
+from tgc.lowering.bool_storage import all_ops
 from tgc.passes.base import ModulePass, functions
 
 # element type -> ILP64 CBLAS gemm symbol of numpy's OpenBLAS
@@ -249,15 +250,7 @@ def _rewrite(module: ir.Module, operation, symbol: str, trans_a: bool, trans_b: 
 
 
 def _matmuls(function) -> list:
-    found = []
-
-    def visit(op):
-        if op.operation.name == "linalg.matmul":
-            found.append(op.operation)
-        return ir.WalkResult.ADVANCE
-
-    function.operation.walk(visit)
-    return found
+    return [op for op in all_ops(function) if op.name == "linalg.matmul"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,8 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith, func
 
-from tgc.lowering.outline_gemm import define_gemm, has_function, owner_op, single_use
+from tgc.lowering.bool_storage import all_ops
+from tgc.lowering.outline_gemm import define_gemm, find_function, has_function, owner_op, single_use
 from tgc.lowering.to_core.common import elementwise, shape_of
 from tgc.passes.base import ModulePass, functions
 
@@ -104,13 +105,6 @@ def _match(operation) -> _Update | None:
     return None
 
 
-def _callee(module: ir.Module, name: str):
-    for op in module.body.operations:
-        if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name:
-            return op
-    raise KeyError(name)
-
-
 def _matmul_of(function) -> ir.Operation:
     return next(op.operation for op in function.regions[0].blocks[0].operations
                 if op.operation.name == "linalg.matmul")
@@ -120,7 +114,7 @@ def _accumulating_callee(module: ir.Module, zero_filling: str, arg_types: list) 
     """The outlined GEMM that adds into its C argument (BLAS beta = 1), defined once per module."""
     name = zero_filling[: -len(_ZERO_FILLING)]
     if not has_function(module, name):
-        define_gemm(module, name, _matmul_of(_callee(module, zero_filling)), None, arg_types)
+        define_gemm(module, name, _matmul_of(find_function(module, zero_filling)), None, arg_types)
     return name
 
 
@@ -146,16 +140,7 @@ def _rewrite(module: ir.Module, update: _Update) -> None:
 
 
 def _updates(function) -> list:
-    found = []
-
-    def visit(op):
-        match = _match(op.operation)
-        if match is not None:
-            found.append(match)
-        return ir.WalkResult.ADVANCE
-
-    function.operation.walk(visit)
-    return found
+    return [match for match in map(_match, all_ops(function)) if match is not None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,16 +156,8 @@ class GemmUpdatePass(ModulePass):
                 replaced.add(ir.FlatSymbolRefAttr(update.call.attributes["callee"]).value)
                 _rewrite(module, update)
         for name in replaced - _called(module):
-            _callee(module, name).operation.erase()  # a zero-filling GEMM no call uses any more
+            find_function(module, name).operation.erase()  # a zero-filling GEMM no call uses any more
 
 
 def _called(module: ir.Module) -> set:
-    names = set()
-
-    def visit(op):
-        if op.operation.name == "func.call":
-            names.add(ir.FlatSymbolRefAttr(op.operation.attributes["callee"]).value)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    return names
+    return {ir.FlatSymbolRefAttr(op.attributes["callee"]).value for op in all_ops(module) if op.name == "func.call"}

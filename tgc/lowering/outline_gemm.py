@@ -86,9 +86,14 @@ def _maps_key(matmul) -> str:
     return "_m%08x" % zlib.crc32(str(matmul.attributes["indexing_maps"]).encode())
 
 
+def find_function(module: ir.Module, name: str):
+    """The func.func named ``name`` in the module, or None."""
+    return next((op for op in module.body.operations
+                 if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name), None)
+
+
 def has_function(module: ir.Module, name: str) -> bool:
-    return any(op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name
-               for op in module.body.operations)
+    return find_function(module, name) is not None
 
 
 def define_gemm(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None:

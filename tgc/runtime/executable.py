@@ -49,6 +49,7 @@ class Executable:
     """
 
     def __init__(self, address: int, inputs: list, outputs: list, keepalive=None, in_place=None):
+        in_place = in_place or {}
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
         self.inputs = [(np.dtype(d), r) for d, r in inputs]
         self.outputs = [(np.dtype(d), r) for d, r in outputs]
@@ -60,13 +61,12 @@ class Executable:
         self._in_view = memoryview(self._in_desc).cast("B")
         # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape, written in
         # place) per input
-        targets = set((in_place or {}).values())
+        targets = set(in_place.values())
         self._in_plan = [(d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r), i in targets)
                          for i, ((d, r), o, w) in enumerate(zip(self.inputs, _offsets(in_words), in_words))]
         self._out_format = struct.Struct(f"={max(sum(out_words), 1)}q")
         # Results are row-major: the pipeline bufferizes function results to identity layouts. The
         # interface dict of each result slot is reused: numpy reads it once, when it wraps the block.
-        in_place = in_place or {}
         self._out_plan = [(d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3}, in_place.get(i))
                           for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))]
         has_result = 1 if self.outputs else 0
