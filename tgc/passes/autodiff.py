@@ -117,13 +117,20 @@ class AutodiffPass(ModulePass):
         builder = IRBuilder.before(first)
         forward = ops[: ops.index(first)]
         adjoints = _backward(forward, y, dy, [r.operands[1] for r in group], builder)
-        for request in group:
-            x = request.operands[1]
-            grad = adjoints.get(x)
-            if grad is None:
-                grad = IRBuilder.before(request).zeros_like(Val(x))
-            elif grad.value.type != x.type:  # same shape, known in one and unknown in the other
-                grad = IRBuilder.before(request).reshape_like(grad, Val(x))
+        # Every sum of fan-out contributions is built before any request goes: the builder inserts
+        # before the first request, and erasing it would leave the builder nowhere to insert.
+        grads = [self._resolved_gradient(adjoints, request) for request in group]
+        for request, grad in zip(group, grads):
             request.results[0].replace_all_uses_with(grad.value)
             request.erase()
         return True
+
+    @staticmethod
+    def _resolved_gradient(adjoints: _Adjoints, request) -> Val:
+        x = request.operands[1]
+        grad = adjoints.get(x)
+        if grad is None:
+            return IRBuilder.before(request).zeros_like(Val(x))
+        if grad.value.type != x.type:  # same shape, known in one and unknown in the other
+            return IRBuilder.before(request).reshape_like(grad, Val(x))
+        return grad

@@ -110,3 +110,20 @@ func.func @softmax(%x: tensor<?x5xf32>, %dy: tensor<?x5xf32>) -> tensor<?x5xf32>
   %dx = "tgc.gradient"(%y, %x, %dy) : (tensor<?x5xf32>, tensor<?x5xf32>, tensor<?x5xf32>) -> tensor<?x5xf32>
   return %dx : tensor<?x5xf32>
 }
+
+// -----
+
+// Two requests of one sweep, the second target used twice: its contributions are summed before
+// either request is replaced (the sum is built where the first request was).
+// CHECK-LABEL: func.func @fan_out_second_target(
+// CHECK-SAME:      %[[A:.*]]: tensor<3xf32>, %[[B:.*]]: tensor<3xf32>, %[[DY:.*]]: tensor<3xf32>
+// CHECK-NOT:     "tgc.gradient"
+// CHECK:         %[[DB:.*]] = "tgc.add"(%[[DY]], %[[DY]]) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+// CHECK:         return %[[DY]], %[[DB]]
+func.func @fan_out_second_target(%a: tensor<3xf32>, %b: tensor<3xf32>, %dy: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>) {
+  %ab = "tgc.add"(%a, %b) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %y = "tgc.add"(%ab, %b) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %da = "tgc.gradient"(%y, %a, %dy) : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %db = "tgc.gradient"(%y, %b, %dy) : (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return %da, %db : tensor<3xf32>, tensor<3xf32>
+}

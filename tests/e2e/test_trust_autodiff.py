@@ -1,0 +1,152 @@
+"""Gradients and reductions that random-graph testing found wrong (issue 12, section 2): each case is
+checked against numpy or against central finite differences of a float64 numpy model, never only for
+running without an error."""
+
+import numpy as np
+import pytest
+
+import tgc
+import tgc as tf
+
+
+def central_differences(f, params: dict, eps=1e-6) -> dict:
+    """d f / d params[k] for every k, by central differences in float64."""
+    grads = {}
+    for key, value in params.items():
+        value = np.asarray(value, np.float64)
+        grad = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            shifted = {k: np.asarray(v, np.float64).copy() for k, v in params.items()}
+            shifted[key][index] = value[index] + eps
+            up = f(**shifted)
+            shifted[key][index] = value[index] - eps
+            down = f(**shifted)
+            grad[index] = (up - down) / (2 * eps)
+        grads[key] = grad
+    return grads
+
+
+# ---- 1. fan-out: a requested target other than the first used twice -----------------------------------
+
+
+@pytest.mark.parametrize("argnums", [(0, 1), (1, 0)])
+def test_grad_of_an_argument_used_twice_in_either_argnum_order(argnums):
+    a, b = np.arange(3.0), np.array([0.5, -1.0, 2.0])
+    grads = tgc.grad(lambda a, b: tgc.reduce_sum(a * a + b + b * a), argnums=argnums)(a, b)
+    expected = {0: 2 * a + b, 1: 1 + a}
+    for argnum, grad in zip(argnums, grads):
+        np.testing.assert_allclose(grad, expected[argnum], rtol=1e-12)
+
+
+def test_tf_gradients_of_several_targets_each_used_twice():
+    x = tf.placeholder(tf.float64, [3])
+    y = tf.placeholder(tf.float64, [3])
+    z = tf.reduce_sum(x * y + y * y + tf.sin(x))
+    gx, gy = tf.gradients(z, [x, y])
+    xv, yv = np.array([0.1, 0.2, 0.3]), np.array([1.0, -2.0, 0.5])
+    with tf.Session() as sess:
+        gxv, gyv = sess.run([gx, gy], {x: xv, y: yv})
+    np.testing.assert_allclose(gxv, yv + np.cos(xv), rtol=1e-12)
+    np.testing.assert_allclose(gyv, xv + 2 * yv, rtol=1e-12)
+
+
+def _sgd_step_gradients(sess, train_op, variables, feed, lr):
+    """The gradient one plain SGD step applied to each variable: (before - after) / lr."""
+    before = sess.run(variables)
+    sess.run(train_op, feed)
+    after = sess.run(variables)
+    return [(b - a) / lr for b, a in zip(before, after)]
+
+
+def test_two_dense_layers_with_kernel_regularizers_minimize():
+    rng = np.random.default_rng(0)
+    xv, yv = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = tf.placeholder(tf.float32, [None, 2])
+    reg = tf.contrib.layers.l2_regularizer(0.3)
+    hidden = tf.layers.dense(x, 4, activation=tf.tanh, kernel_regularizer=reg, name="h")
+    out = tf.layers.dense(hidden, 2, kernel_regularizer=reg, name="o")
+    loss = tf.reduce_mean(tf.square(out - y)) + tf.losses.get_regularization_loss()
+    variables = tf.trainable_variables()
+    lr = 0.01
+    train_op = tf.train.GradientDescentOptimizer(lr).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        start = dict(zip(["w1", "b1", "w2", "b2"], sess.run(variables)))
+        measured = _sgd_step_gradients(sess, train_op, variables, {x: xv, y: yv}, lr)
+
+    def numpy_loss(w1, b1, w2, b2):
+        pred = np.tanh(xv @ w1 + b1) @ w2 + b2
+        return np.mean((pred - yv) ** 2) + 0.3 * (np.sum(w1**2) + np.sum(w2**2)) / 2
+
+    expected = central_differences(numpy_loss, start)
+    for got, key in zip(measured, ["w1", "b1", "w2", "b2"]):
+        np.testing.assert_allclose(got, expected[key], rtol=2e-3, atol=2e-4, err_msg=key)
+
+
+def test_adam_on_mse_plus_l2_loss_of_the_same_weight():
+    rng = np.random.default_rng(1)
+    xv, yv = rng.normal(size=(6, 3)), rng.normal(size=(6, 1))
+    w0 = rng.normal(size=(3, 1))
+    x = tf.placeholder(tf.float64, [None, 3])
+    y = tf.placeholder(tf.float64, [None, 1])
+    w = tf.Variable(w0)
+    loss = tf.reduce_mean(tf.square(tf.matmul(x, w) - y)) + tf.nn.l2_loss(w)
+    train_op = tf.train.AdamOptimizer(0.1).minimize(loss)
+    m, v, wn = np.zeros_like(w0), np.zeros_like(w0), w0.copy()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for t in range(1, 4):
+            sess.run(train_op, {x: xv, y: yv})
+            g = 2 * xv.T @ (xv @ wn - yv) / len(xv) + wn
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+            lr_t = 0.1 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+            wn = wn - lr_t * m / (np.sqrt(v) + 1e-8)
+        got = sess.run(w)
+    np.testing.assert_allclose(got, wn, rtol=1e-5)
+
+
+def test_gan_with_a_discriminator_on_real_and_fake_and_two_optimizers():
+    rng = np.random.default_rng(2)
+    real_v, noise_v = rng.normal(size=(4, 2)), rng.normal(size=(4, 3))
+    real = tf.placeholder(tf.float32, [None, 2])
+    noise = tf.placeholder(tf.float32, [None, 3])
+    with tf.variable_scope("G"):
+        gw = tf.get_variable("w", initializer=rng.normal(size=(3, 2)).astype(np.float32))
+        gb = tf.get_variable("b", initializer=np.float32([0.1, -0.1]))
+    with tf.variable_scope("D"):
+        dw = tf.get_variable("w", initializer=rng.normal(size=(2, 1)).astype(np.float32))
+        db = tf.get_variable("b", initializer=np.float32([0.2]))
+
+    def discriminator(data):
+        return tf.sigmoid(tf.matmul(data, dw) + db)
+
+    fake = tf.matmul(noise, gw) + gb
+    d_real, d_fake = discriminator(real), discriminator(fake)
+    d_loss = -tf.reduce_mean(tf.log(d_real) + tf.log(1.0 - d_fake))
+    g_loss = -tf.reduce_mean(tf.log(d_fake))
+    lr = 0.01
+    d_train = tf.train.GradientDescentOptimizer(lr).minimize(d_loss, var_list=[dw, db])
+    g_train = tf.train.GradientDescentOptimizer(lr).minimize(g_loss, var_list=[gw, gb])
+    feed = {real: real_v, noise: noise_v}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        start = dict(zip(["gw", "gb", "dw", "db"], sess.run([gw, gb, dw, db])))
+        d_measured = _sgd_step_gradients(sess, d_train, [dw, db], feed, lr)
+        after_d = dict(start, dw=start["dw"] - lr * d_measured[0], db=start["db"] - lr * d_measured[1])
+        g_measured = _sgd_step_gradients(sess, g_train, [gw, gb], feed, lr)
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def losses(gw, gb, dw, db):
+        fake_v = noise_v @ gw + gb
+        d_real_v, d_fake_v = sigmoid(real_v @ dw + db), sigmoid(fake_v @ dw + db)
+        return -np.mean(np.log(d_real_v) + np.log(1 - d_fake_v)), -np.mean(np.log(d_fake_v))
+
+    d_expected = central_differences(lambda **p: losses(**p)[0], start)
+    g_expected = central_differences(lambda **p: losses(**p)[1], after_d)
+    for got, key in zip(d_measured, ["dw", "db"]):
+        np.testing.assert_allclose(got, d_expected[key], rtol=2e-3, atol=2e-4, err_msg=key)
+    for got, key in zip(g_measured, ["gw", "gb"]):
+        np.testing.assert_allclose(got, g_expected[key], rtol=2e-3, atol=2e-4, err_msg=key)
