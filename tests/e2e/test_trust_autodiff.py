@@ -150,3 +150,34 @@ def test_gan_with_a_discriminator_on_real_and_fake_and_two_optimizers():
         np.testing.assert_allclose(got, d_expected[key], rtol=2e-3, atol=2e-4, err_msg=key)
     for got, key in zip(g_measured, ["gw", "gb"]):
         np.testing.assert_allclose(got, g_expected[key], rtol=2e-3, atol=2e-4, err_msg=key)
+
+
+# ---- 3. reductions over no axes ------------------------------------------------------------------------
+
+W = np.arange(6, dtype=np.float32).reshape(3, 2)
+
+
+@pytest.mark.parametrize("reduce", [tgc.reduce_sum, tgc.reduce_mean, tgc.reduce_prod, tgc.reduce_max,
+                                    tgc.reduce_min])
+def test_reduction_of_a_scalar_then_broadcast(reduce):
+    got = tgc.jit(lambda s, w: reduce(s) * w)(np.float32(2), W)
+    np.testing.assert_array_equal(got, 2 * W)
+
+
+def test_reductions_over_no_axes_are_the_identity():
+    s = np.float32(-3.5)
+    got = tgc.jit(lambda s, v: [tgc.reduce_mean(s), tgc.reduce_prod(s), tgc.reduce_sum(v, axis=[]) * v,
+                                tgc.reduce_mean(v, axis=[]) + 1.0])(s, W)
+    np.testing.assert_array_equal(got[0], s)
+    np.testing.assert_array_equal(got[1], s)
+    np.testing.assert_array_equal(got[2], W * W)
+    np.testing.assert_array_equal(got[3], W + 1)
+
+
+def test_reduce_sum_of_reduce_sum_then_broadcast_and_its_gradient():
+    v = W.astype(np.float64)
+    f = lambda v, w: tgc.reduce_sum(tgc.reduce_sum(tgc.reduce_sum(v)) * w)  # noqa: E731
+    np.testing.assert_allclose(tgc.jit(lambda v, w: tgc.reduce_sum(tgc.reduce_sum(v)) * w)(v, v), v.sum() * v)
+    gv, gw = tgc.grad(f, argnums=(0, 1))(v, v)
+    np.testing.assert_allclose(gv, np.full_like(v, v.sum()))
+    np.testing.assert_allclose(gw, np.full_like(v, v.sum()))

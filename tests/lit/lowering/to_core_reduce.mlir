@@ -64,3 +64,18 @@ func.func @argmax(%x: tensor<4x3xf32>) -> tensor<4xi64> {
   %0 = "tgc.argmax"(%x) {axis = 1 : i64, output_type = i64} : (tensor<4x3xf32>) -> tensor<4xi64>
   return %0 : tensor<4xi64>
 }
+
+// A reduction over no axes is its operand: no accumulator that a fused broadcasting consumer could
+// add into on every iteration.
+// CHECK-LABEL: func.func @no_axes(
+// CHECK-SAME:      %[[S:.*]]: tensor<f32>, %[[V:.*]]: tensor<2x3xf32>
+// CHECK-NOT:     linalg.fill
+// CHECK-NOT:     linalg.generic
+// CHECK:         return %[[S]], %[[S]], %[[V]], %[[V]]
+func.func @no_axes(%s: tensor<f32>, %v: tensor<2x3xf32>) -> (tensor<f32>, tensor<f32>, tensor<2x3xf32>, tensor<2x3xf32>) {
+  %0 = "tgc.reduce_sum"(%s) {axes = array<i64>, keepdims = false} : (tensor<f32>) -> tensor<f32>
+  %1 = "tgc.reduce_prod"(%s) {axes = array<i64>, keepdims = true} : (tensor<f32>) -> tensor<f32>
+  %2 = "tgc.reduce_mean"(%v) {axes = array<i64>, keepdims = false} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %3 = "tgc.reduce_max"(%v) {axes = array<i64>, keepdims = true} : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %0, %1, %2, %3 : tensor<f32>, tensor<f32>, tensor<2x3xf32>, tensor<2x3xf32>
+}

@@ -23,6 +23,8 @@ _REDUCE_SAMPLES = (
     Sample(((5, 3),), attrs={"axes": [-1]}, dynamic=((0, 0),)),
     Sample(((6, 3),), attrs={"axes": [0]}, dynamic=((0, 0),)),  # reduce over the unknown dim
     Sample(((3, 4),), dtypes="int32", attrs={"axes": [1]}, int_high=5),
+    Sample(((),), attrs={"axes": []}),  # a reduction over no axes is the identity
+    Sample(((2, 3),), attrs={"axes": [], "keepdims": True}),
 )
 # argmax/argmin: distinct values in every slice (the first index wins ties, which samples avoid).
 _ARG_SAMPLES = (

@@ -50,7 +50,21 @@ def reduce_multi(x, result_types, axes, keepdims, init_values, combine):
 
 def reduce(x, result_type, axes, keepdims, init_value, combine):
     """Reduce ``x`` over ``axes`` with ``combine(element, accumulator)`` from ``init_value``."""
+    if not axes:
+        return _unreduced(x, result_type)
     return reduce_multi(x, [result_type], axes, keepdims, [init_value], combine)[0]
+
+
+def _unreduced(x, result_type):
+    """A reduction over no axes is x itself (the sum, product, max, min or mean of one element).
+
+    Written as an all-parallel generic that reads its filled accumulator, it would be valid IR, but
+    linalg-fuse-elementwise-ops fuses it into a broadcasting consumer with the accumulator as a
+    broadcast output that every iteration adds into: 2 * w came out as 2 * k * w.
+    """
+    if x.type == result_type:
+        return x
+    return tensor.CastOp(result_type, x).result
 
 
 def _float_or_int(float_fn, int_fn):
@@ -134,6 +148,8 @@ def _reduce_mean(op):
     (x,) = op.operands
     elem = element_type(op.result_type)
     axes, keepdims = op.attrs["axes"], op.attrs["keepdims"]
+    if not axes:
+        return _unreduced(x, op.result_type)
     total = reduce(x, op.result_type, axes, keepdims, scalar_const(0, elem), _float_or_int(arith.addf, arith.addi))
     return _divide_all(total, _index_to(_count_index(x, axes), elem), op.result_type)
 
