@@ -267,3 +267,61 @@ def test_parser_locations_name_the_input_file():
         add = function.regions[0].blocks[0].operations[0]
         assert str(add.location) == 'loc("model.mlir":2:8)'
         assert str(function.regions[0].blocks[0].arguments[1].location) == 'loc("model.mlir":1:35)'
+
+
+# ---- robustness: types tgc has no dtype for, MLIR aborting, --version ------------------------------
+
+
+@pytest.mark.parametrize("element", ["index", "i8"])
+def test_result_type_without_a_tgc_dtype_is_a_located_error(tmp_path, element):
+    op = f'"tgc.negative"(%x) : (tensor<2xf32>) -> tensor<2x{element}>'
+    result = run(["opt", write(tmp_path, one_op("%x: tensor<2xf32>", op, f"tensor<2x{element}>"))])
+    assert_user_error(result, rf"^.*input\.mlir:2:8: error: 'tgc\.negative' results must be ranked tensors "
+                              rf"of a supported dtype: unsupported MLIR element type '{element}'$")
+    assert len(result.stderr.splitlines()) == 3  # the error, the source line, the caret
+
+
+NEGATIVE_DIM = """func.func @f(%x: tensor<?xf32>) -> index {
+  %c = arith.constant -1 : index
+  %d = tensor.dim %x, %c : tensor<?xf32>
+  return %d : index
+}
+"""
+
+
+def test_mlir_abort_in_a_pass_is_one_error_line_and_the_process_lives(tmp_path):
+    # In process: were the pass not isolated, MLIR's abort() would kill pytest itself.
+    path = write(tmp_path, NEGATIVE_DIM + "// -----\n" + GOOD)
+    result = run(["opt", path, "--split-input-file", "--default-pipeline"])
+    assert_user_error(result, r"^.*input\.mlir: error: MLIR crashed \(SIGABRT\) while running pass "
+                              r"'buffer-deallocation-pipeline': assertion `idx < getRank\(\) && "
+                              r"\"invalid index for shaped type\"' failed; the input is not valid there$")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "llvm.func @f_p0(" in result.stdout  # the second chunk was compiled to the LLVM dialect
+
+
+def test_mlir_abort_from_the_command_line_exits_1(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, NEGATIVE_DIM)
+    done = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "opt", path, "--default-pipeline"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done
+    assert done.stderr.count("\n") == 1 and "error: MLIR crashed (SIGABRT)" in done.stderr, done.stderr
+
+
+def test_default_pipeline_flag_conflicts_with_p(tmp_path):
+    result = run(["opt", write(tmp_path, GOOD), "--default-pipeline", "-p", "cse"])
+    assert_user_error(result, r"^tgc opt: error: give either -p PIPELINE or --default-pipeline, not both$")
+
+
+def test_version_prints_the_package_version():
+    from importlib import metadata
+
+    import tgc
+
+    result = run(["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"tgc {getattr(tgc, '__version__', None) or metadata.version('tgc')}\n"
+    assert re.fullmatch(r"tgc \d+\.\d+\.\d+\S*\n", result.output)

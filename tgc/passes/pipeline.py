@@ -4,10 +4,16 @@ MLIR prints Python passes as ``unknown<...>`` and cannot parse their names, so t
 such as ``tgc-autodiff,tgc-decompose,canonicalize,func.func(cse)`` into runs: tgc passes run
 themselves, consecutive upstream passes go to one ``PassManager``. ``Pipeline.spec()`` prints the
 string back exactly, so any compile can be replayed with ``tgc opt -p '<spec>'``.
+
+Each upstream element runs in its own ``PassManager`` (the same passes in the same order, so the
+same result): observers registered with ``observe_stages`` then hear the name of every pass before
+it runs, and a pass that aborts the process (an assertion in MLIR on IR it does not expect) can be
+named by the parent of an isolated run (tgc/tools/isolation.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -21,6 +27,25 @@ from tgc.passes.base import PassFailure
 
 class PipelineError(ValueError):
     pass
+
+
+_STAGE_OBSERVERS: list = []  # callables taking the name of the step about to run
+
+
+@contextlib.contextmanager
+def observe_stages(observer):
+    """Within the block, ``observer(name)`` is called before every pass (and announced step) runs."""
+    _STAGE_OBSERVERS.append(observer)
+    try:
+        yield
+    finally:
+        _STAGE_OBSERVERS.remove(observer)
+
+
+def announce(step: str) -> None:
+    """Tells the observers that ``step`` starts now (a phrase: "running pass 'cse'", "parsing the input")."""
+    for observer in _STAGE_OBSERVERS:
+        observer(step)
 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
@@ -82,10 +107,12 @@ class Stage:
 
     def run(self, module: ir.Module) -> None:
         if self.tgc_pass is not None:
+            announce(f"running pass '{self.spec}'")
             self.tgc_pass.run(module)
             return
-        pm = PassManager.parse(f"builtin.module({self.spec})")
-        pm.run(module.operation)
+        for element in split_top_level(self.spec):
+            announce(f"running pass '{element}'")
+            PassManager.parse(f"builtin.module({element})").run(module.operation)
 
 
 class Pipeline:
@@ -137,4 +164,4 @@ def run_pipeline(module: ir.Module, spec: str, **kwargs) -> Pipeline:
     return pipeline
 
 
-__all__ = ["Pipeline", "PipelineError", "PassFailure", "run_pipeline"]
+__all__ = ["Pipeline", "PipelineError", "PassFailure", "run_pipeline", "observe_stages", "announce"]

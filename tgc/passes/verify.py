@@ -39,7 +39,10 @@ def check_operation(operation) -> str | None:
         expected = opdef.result_specs(specs, attrs)
     except (ShapeError, TypeError, ValueError) as exc:
         return str(exc)
-    actual = [spec_of_type(r.type) for r in operation.results]
+    try:
+        actual = [spec_of_type(r.type) for r in operation.results]
+    except (ValueError, TypeError) as exc:
+        return f"results must be ranked tensors of a supported dtype: {exc}"
     if opdef.results != "variadic" and len(expected) != len(actual):
         return f"expected {len(expected)} results but got {len(actual)}"
     for i, (e, a) in enumerate(zip(expected, actual)):
@@ -55,16 +58,21 @@ class VerifyPass(ModulePass):
     name = "tgc-verify"
 
     def run(self, module: ir.Module) -> None:
-        problems = []
+        operations = []
 
-        def visit(op):
+        def collect(op):
+            # Checked after the walk: an exception inside MLIR's walk callback would come back as a
+            # RuntimeError carrying the whole Python traceback in its message.
             operation = op.operation if hasattr(op, "operation") else op
             if operation.name.startswith("tgc."):
-                message = check_operation(operation)
-                if message:
-                    problems.append((format_location(operation.location), f"'{operation.name}' {message}"))
+                operations.append(operation)
             return ir.WalkResult.ADVANCE
 
-        module.operation.walk(visit)
+        module.operation.walk(collect)
+        problems = []
+        for operation in operations:
+            message = check_operation(operation)
+            if message:
+                problems.append((format_location(operation.location), f"'{operation.name}' {message}"))
         if problems:
             raise PassFailure(self.name, problems)

@@ -168,11 +168,14 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
     from mlir import ir
 
     from tgc.passes.base import PassFailure
+    from tgc.passes.pipeline import announce
     from tgc.passes.verify import VerifyPass
 
     timing = [] if options.timing else None
     try:
+        announce("parsing the input")
         module = parse_module(source)
+        announce("verifying the input (tgc-verify)")
         VerifyPass().run(module)
         pipeline.run(
             module,
@@ -189,11 +192,20 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
             reporter.emit(where, "error", message, source)
         return None
     except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: say which, no traceback
-        reporter.emit(source.name, "error", f"pass pipeline failed: {type(exc).__name__}: {exc}")
+        reporter.emit(source.name, "error", f"pass pipeline failed: {type(exc).__name__}: {one_line(exc)}")
         return None
     if timing is not None:
         print_timing(timing, reporter.stream)
     return str(module)
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line. An exception raised inside an MLIR callback reaches Python
+    as a RuntimeError whose text holds the callback's whole traceback: only its last line is kept."""
+    text = str(exc).strip()
+    if "Traceback (most recent call last)" in text:
+        text = [line for line in text.splitlines() if line.strip()][-1].strip()
+    return " ".join(text.split("\n"))
 
 
 def print_timing(timing: list, stream) -> None:
@@ -218,7 +230,31 @@ def fail(message: str, where: str = "tgc opt") -> None:
 # ---- commands --------------------------------------------------------------------------------------
 
 
+def tgc_version() -> str:
+    """``tgc.__version__`` when the package sets it, else the installed distribution's version."""
+    import tgc
+
+    version = getattr(tgc, "__version__", None)
+    if version:
+        return version
+    from importlib import metadata
+
+    try:
+        return metadata.version("tgc")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(ctx, _param, value) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"tgc {tgc_version()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print tgc's version and exit.")
 def main():
     """tgc: a compiler for TensorFlow-1-style graphs, built on MLIR."""
 
@@ -227,6 +263,8 @@ def main():
 @click.argument("input_path", metavar="[INPUT|-]", default="-")
 @click.option("-p", "--pass-pipeline", "spec", default="",
               help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.")
+@click.option("--default-pipeline", is_flag=True,
+              help="Run the default compile pipeline (the one --print-pipeline shows without -p).")
 @click.option("--split-input-file", is_flag=True, help="Process each '// -----' chunk independently.")
 @click.option("--print-pipeline", is_flag=True,
               help="Print the pipeline as it will run (without -p: the default compile pipeline), then exit.")
@@ -236,7 +274,7 @@ def main():
               help="Print the IR to stderr after stages that change it.")
 @click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
 @click.option("-o", "output", default="-", help="Output file ('-' is stdout).")
-def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_ir_after_all,
+def opt(input_path, spec, default_pipeline, split_input_file, print_pipeline, list_passes, print_ir_after_all,
         print_ir_after_change, timing, output):
     """Parse INPUT, verify it (tgc-verify), run the pass pipeline and print the module.
 
@@ -249,10 +287,12 @@ def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_i
         for name, doc in pass_help().items():
             click.echo(f"  {name:24s} {doc}")
         return
-    if print_pipeline and not spec:
-        from tgc.frontend.compiler import default_pipeline
+    if default_pipeline and spec:
+        fail("give either -p PIPELINE or --default-pipeline, not both")
+    if default_pipeline or (print_pipeline and not spec):
+        from tgc.frontend.compiler import default_pipeline as default_spec
 
-        spec = default_pipeline()
+        spec = default_spec()
     try:
         pipeline = Pipeline(spec)
     except ValueError as exc:  # PipelineError, or an option value of the wrong type
@@ -272,20 +312,36 @@ def opt(input_path, spec, split_input_file, print_pipeline, list_passes, print_i
 
 
 def _run_all(sources: list, pipeline, options: OptOptions) -> tuple[list, int]:
-    """Each input in one context; an error in one chunk does not stop the others."""
+    """Each input in its own context, in a child process (tgc/tools/isolation.py) so that MLIR
+    aborting on one input is reported as an error; an error in one chunk does not stop the others."""
+    from tgc.tools.isolation import ChildCrashed, run_isolated
+
+    reporter = Reporter(sys.stderr)
+    results = []
+    for source in sources:
+        try:
+            text, errors = run_isolated(lambda: _process_in_own_context(source, pipeline, options))
+        except ChildCrashed as crash:
+            text, errors = None, 0
+            reporter.emit(source.name, "error", crash.message())
+        reporter.errors += errors
+        results.append(text)
+    return results, reporter.errors
+
+
+def _process_in_own_context(source: Source, pipeline, options: OptOptions) -> tuple:
+    """(printed module or None, number of errors) for one input."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
 
     reporter = Reporter(sys.stderr)
-    results = []
     with make_context() as context, ir.Location.unknown():
         # Warnings and remarks emitted outside a pass run reach this handler; errors come as MLIRError.
         handler = context.attach_diagnostic_handler(lambda d: _print_loose(d, reporter))
-        for source in sources:
-            results.append(process(source, pipeline, options, reporter))
+        text = process(source, pipeline, options, reporter)
         handler.detach()
-    return results, reporter.errors
+    return text, reporter.errors
 
 
 def _print_loose(diag, reporter: Reporter) -> bool:

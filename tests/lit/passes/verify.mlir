@@ -41,6 +41,24 @@ func.func @bad_perm(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
 
 // -----
 
+// A result type tgc has no dtype for (index, i8) is an error at the op, not a traceback.
+// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.negative' results must be ranked tensors of a supported dtype: unsupported MLIR element type 'index'
+func.func @index_result(%x: tensor<2xf32>) -> tensor<2xindex> {
+  %0 = "tgc.negative"(%x) : (tensor<2xf32>) -> tensor<2xindex>
+  return %0 : tensor<2xindex>
+}
+
+// -----
+
+// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.add' results must be ranked tensors of a supported dtype: unsupported MLIR element type 'i8'
+func.func @i8_result(%x: tensor<2xf32>) -> tensor<2xi8> {
+  %0 = "tgc.add"(%x, %x) : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi8>
+  return %0 : tensor<2xi8>
+}
+
+// -----
+
+// ERR-NOT: Traceback
 // The chunk after a failing one is still processed and printed.
 // CHECK-LABEL: func.func @after_errors(
 // CHECK-NEXT:    "tgc.negative"
