@@ -3,6 +3,7 @@
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -158,3 +159,82 @@ def test_errors_are_one_line(tmp_path):
     assert "expected a TF1 program (.py) or tgc IR (.mlir)" in result.output
     result = CliRunner().invoke(main, ["graph", str(other), "--format", "tensorboard"])
     assert "give -o LOGDIR" in result.output
+
+
+TRAINING_PROGRAM = textwrap.dedent("""
+    import tgc as tf
+    print("building the graph")
+    with tf.Graph().as_default():  # not the default graph: the session's graph is the one drawn
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        w = tf.Variable(tf.ones([3, 1]), name="w")
+        loss = tf.reduce_mean(tf.square(tf.matmul(x, w)), name="loss")
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            print("TRAINING LOOP RAN")
+            for step in range(10 ** 9):
+                sess.run(train, feed_dict={x: [[1.0, 2.0, 3.0]]})
+""")
+
+
+def run_cli(*args):
+    """The real command in a fresh process, so stdout and stderr are the process's own streams."""
+    return subprocess.run([sys.executable, "-m", "tgc.tools.cli", "graph", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_program_output_stays_off_stdout_and_stops_at_the_first_session_run(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text(TRAINING_PROGRAM)
+    done = run_cli(str(path), "--format", "dot")
+    assert done.returncode == 0, done.stderr
+    check_dot_syntax(done.stdout)  # nothing but the DOT on stdout
+    assert "building the graph" not in done.stdout and "building the graph" in done.stderr
+    assert "TRAINING LOOP RAN" not in done.stdout + done.stderr
+    assert "loss\\nMean" in done.stdout and "w\\n" in done.stdout
+    assert "GradientDescent" in done.stdout
+
+
+def test_a_failing_program_is_one_error_line(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("import tgc as tf\nx = tf.placeholder(tf.float32, [2], name='x')\n1 / 0\n")
+    result = CliRunner().invoke(main, ["graph", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"tgc graph: error: running {path} failed: ZeroDivisionError: division by zero"]
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_svg_and_png_without_graphviz_is_one_clean_error_before_running_the_program(tmp_path, monkeypatch, fmt):
+    import tgc.tools.graph_cmd as graph_cmd
+
+    monkeypatch.setattr(graph_cmd.shutil, "which", lambda name: None)
+    path = tmp_path / "net.py"
+    path.write_text("raise SystemExit('the program ran')\n")
+    result = CliRunner().invoke(main, ["graph", str(path), "--format", fmt, "-o", str(tmp_path / f"g.{fmt}")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"tgc graph: error: --format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
+        "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) or use --format dot"]
+
+
+def test_a_placeholder_of_unknown_rank_takes_its_shape_from_feed(tmp_path):
+    path = tmp_path / "dropout.py"
+    path.write_text(textwrap.dedent("""
+        import tgc as tf
+        x = tf.placeholder(tf.float32, [None, 4], name="x")
+        keep_prob = tf.placeholder(tf.float32, name="keep_prob")
+        out = tf.nn.dropout(x, keep_prob, name="drop")
+    """))
+    refused = CliRunner().invoke(main, ["graph", str(path)])
+    assert refused.exit_code == 1
+    assert refused.output.strip().splitlines() == [
+        "tgc graph: error: placeholder 'keep_prob' has unknown rank: give its shape with --feed "
+        "keep_prob:SHAPE (e.g. --feed keep_prob:scalar or --feed keep_prob:?x10)"]
+    drawn = run([str(path), "--feed", "keep_prob:scalar"])
+    assert drawn.exit_code == 0, drawn.output
+    check_dot_syntax(drawn.output)
+    assert re.search(r'label="keep_prob", shape=invhouse', drawn.output)
+    assert 'label="f32"' in drawn.output  # the scalar keep_prob's edge
+    bad = CliRunner().invoke(main, ["graph", str(path), "--feed", "x:?x5"])
+    assert bad.output.strip().splitlines() == ["tgc graph: error: bad --feed: shape ?x5 does not fit feed 'x' of shape ?x4"]

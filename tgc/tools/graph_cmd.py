@@ -4,14 +4,17 @@ A stage is a point in the graph pipeline (tgc/lowering/cpu.py's OPTIMIZING_GRAPH
 tgc-place and tgc-partition): ``built`` is the tgc module as emitted from the frontend graph,
 ``autodiff``, ``decomposed``, ``folded`` and ``optimized`` follow the passes of those names,
 ``placed`` colours every op by its device, and ``partitioned`` draws one cluster per device function
-with the send/recv pairs between them as red edges. The input is a TF1 program (``.py``: it is run,
-then the default graph it left is emitted the way compiler.py emits a run) or tgc IR (``.mlir``). The
-module is drawn as Graphviz DOT (``dot``, ``svg``, ``png`` through Graphviz's ``dot`` program) or
+with the send/recv pairs between them as red edges. The input is a TF1 program (``.py``) or tgc IR
+(``.mlir``). A program runs until its first ``Session.run`` (a TF1 program has built its graph by then;
+the training loop after it is not what a picture needs) and the graph of that session is drawn, or, in a
+program that never runs a session, the default graph it leaves; either is emitted the way compiler.py
+emits a run. The program's prints go to stderr, so stdout carries only the picture. The module is drawn as Graphviz DOT (``dot``, ``svg``, ``png`` through Graphviz's ``dot`` program) or
 written as a GraphDef event file for TensorBoard (``tensorboard``, OUT is a log directory).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import shutil
@@ -80,18 +83,58 @@ def module_from_mlir(path: str):
     return parse_module(Source(path, text, text.splitlines(keepends=True))), {}
 
 
+class _FirstSessionRun(BaseException):
+    """Stops the program at its first Session.run; a BaseException so the program's own
+    ``except Exception`` cannot swallow it."""
+
+    def __init__(self, graph):
+        super().__init__("stopped at the first Session.run")
+        self.graph = graph
+
+
+@contextlib.contextmanager
+def _stop_at_first_session_run():
+    """Session.run (which Tensor.eval and Operation.run call too) raises _FirstSessionRun meanwhile."""
+    from tgc.frontend.session import Session
+
+    def stop(session, *args, **kwargs):
+        raise _FirstSessionRun(session.graph)
+
+    original = Session.__dict__["run"]
+    Session.run = stop
+    try:
+        yield
+    finally:
+        Session.run = original
+
+
 def graph_from_program(path: str):
-    """Runs a TF1 program as ``__main__`` and returns the default graph it leaves behind."""
+    """Runs a TF1 program as ``__main__`` up to its first Session.run, with its prints on stderr, and
+    returns the graph of that session, or the default graph the program leaves if it runs none."""
     import tgc
 
     tgc.reset_default_graph()
     saved = sys.argv
     sys.argv = [path]
+    graph = None
     try:
-        runpy.run_path(path, run_name="__main__")
+        with contextlib.redirect_stdout(sys.stderr), _stop_at_first_session_run():
+            runpy.run_path(path, run_name="__main__")
+    except _FirstSessionRun as stopped:
+        graph = stopped.graph
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise GraphCommandError(f"running {path} exited with status {exc.code}") from None
+    except OSError as exc:
+        if not os.path.exists(path):
+            raise
+        raise GraphCommandError(f"running {path} failed: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's program failed: one line, no traceback
+        raise GraphCommandError(f"running {path} failed: {type(exc).__name__}: {exc}") from None
     finally:
         sys.argv = saved
-    graph = tgc.get_default_graph()
+    if graph is None:
+        graph = tgc.get_default_graph()
     if not graph.get_operations():
         raise GraphCommandError(f"{path} left no ops in the default graph (build the graph in the default graph)")
     return graph
@@ -113,7 +156,33 @@ def default_fetches(graph) -> list:
     return fetches
 
 
-def module_from_graph(graph, fetch_names=()):
+def feed_specs(graph, feed_texts=()) -> dict:
+    """``--feed NAME:SHAPE[:DTYPE]`` (tgc compile's syntax) as {placeholder tensor: TensorSpec}."""
+    from tgc.frontend.export import ExportError, element, feed_spec
+    from tgc.tools.compile_cmd import parse_feed
+
+    specs = {}
+    try:
+        for text in feed_texts:
+            name, shape, dtype = parse_feed(text)
+            found = element(graph, name, "feed")
+            tensor = found.outputs[0] if hasattr(found, "outputs") else found
+            specs[tensor] = feed_spec(tensor, shape, dtype)
+    except (ExportError, ValueError) as exc:
+        raise GraphCommandError(f"bad --feed: {exc}") from None
+    return specs
+
+
+def _placeholder_spec(op, given: dict):
+    tensor = op.outputs[0]
+    spec = given.get(tensor, tensor.spec)
+    if spec.shape is None:
+        raise GraphCommandError(f"placeholder '{op.name}' has unknown rank: give its shape with --feed "
+                                f"{op.name}:SHAPE (e.g. --feed {op.name}:scalar or --feed {op.name}:?x10)")
+    return spec
+
+
+def module_from_graph(graph, fetch_names=(), feed_texts=()):
     """Emits the graph (pruned to the fetches) as compiler.py does: placeholders become arguments."""
     from mlir import ir
 
@@ -124,14 +193,9 @@ def module_from_graph(graph, fetch_names=()):
         fetches = [graph.as_graph_element(n) for n in fetch_names] if fetch_names else default_fetches(graph)
     except (KeyError, ValueError, TypeError) as exc:
         raise GraphCommandError(f"bad --fetch: {exc}") from None
+    given = feed_specs(graph, feed_texts)
     ops = prune([f if not hasattr(f, "value_index") else f.op for f in fetches], set())
-    feeds = []
-    for op in ops:
-        if op.opdef is None and op.host_fn is None:
-            spec = op.outputs[0].spec
-            if spec.shape is None:
-                raise GraphCommandError(f"placeholder '{op.name}' has unknown rank; give it a shape to draw the graph")
-            feeds.append((op.outputs[0], spec))
+    feeds = [(op.outputs[0], _placeholder_spec(op, given)) for op in ops if op.opdef is None and op.host_fn is None]
     body = [op for op in ops if op.opdef is not None]
     tensors = [f for f in fetches if hasattr(f, "value_index")]
     module = ir.Module.create()
@@ -364,11 +428,19 @@ def _legend(colours: dict) -> list:
             f"<TR><TD><B>devices</B></TD></TR>{rows}</TABLE>>];"]
 
 
-def render(dot_text: str, fmt: str) -> bytes:
-    """SVG or PNG bytes from Graphviz's ``dot``."""
+def graphviz_dot(fmt: str) -> str:
+    """The path of Graphviz's ``dot``, which svg and png need."""
     program = shutil.which("dot")
     if program is None:
-        raise GraphCommandError(f"--format {fmt} needs Graphviz's 'dot' program; install graphviz or use --format dot")
+        raise GraphCommandError(f"--format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
+                                "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) "
+                                "or use --format dot")
+    return program
+
+
+def render(dot_text: str, fmt: str) -> bytes:
+    """SVG or PNG bytes from Graphviz's ``dot``."""
+    program = graphviz_dot(fmt)
     done = subprocess.run([program, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=120)
     if done.returncode != 0:
         raise GraphCommandError(f"dot failed: {done.stderr.decode(errors='replace').strip()}")
@@ -405,7 +477,7 @@ def to_graph_def(drawing: Drawing):
 # ---- the command -----------------------------------------------------------------------------------
 
 
-def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=False) -> Drawing:
+def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=False, feeds=()) -> Drawing:
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -415,7 +487,7 @@ def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=Fals
     if graph is None and not input_path.endswith(".mlir"):
         raise GraphCommandError(f"{input_path}: expected a TF1 program (.py) or tgc IR (.mlir)")
     with make_context(), ir.Location.unknown():
-        module, arg_names = module_from_graph(graph, fetches) if graph is not None else module_from_mlir(input_path)
+        module, arg_names = module_from_graph(graph, fetches, feeds) if graph is not None else module_from_mlir(input_path)
         from tgc.passes.place import full_device_name
 
         chosen = tuple(full_device_name(d) for d in devices) or requested_devices(module)
@@ -451,10 +523,12 @@ def write_output(drawing: Drawing, fmt: str, output: str, title: str) -> None:
 @click.option("-o", "output", default="-", help="Output file ('-' is stdout); a log directory for tensorboard.")
 @click.option("--fetch", "fetches", multiple=True, help="An op or tensor to compute (repeatable; .py input; "
               "default: every op nothing else uses).")
+@click.option("--feed", "feeds", multiple=True, help="NAME:SHAPE[:DTYPE], e.g. keep_prob:scalar or x:?x784: "
+              "the shape of a placeholder (repeatable; .py input; needed for a placeholder of unknown rank).")
 @click.option("--device", "devices", multiple=True, help="A device to place on (repeatable; default: CPU:0 "
               "and every device the graph asks for).")
 @click.option("--soft-placement", is_flag=True, help="Let ops fall back to an available device.")
-def graph_command(input_path, stage, fmt, output, fetches, devices, soft_placement):
+def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement):
     """Draw the graph of INPUT (a TF1 program .py, or tgc IR .mlir) after a pipeline stage."""
     from tgc.passes.base import PassFailure
 
@@ -463,7 +537,9 @@ def graph_command(input_path, stage, fmt, output, fetches, devices, soft_placeme
     if fmt == "tensorboard" and output == "-":
         _fail("--format tensorboard writes an event file: give -o LOGDIR")
     try:
-        drawing = build_drawing(input_path, stage, fetches, devices, soft_placement)
+        if fmt in ("svg", "png"):
+            graphviz_dot(fmt)  # before running the user's program, which may take a while
+        drawing = build_drawing(input_path, stage, fetches, devices, soft_placement, feeds)
         write_output(drawing, fmt, output, f"{os.path.basename(input_path)} ({stage})")
     except GraphCommandError as exc:
         _fail(str(exc))
