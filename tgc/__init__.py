@@ -6,6 +6,7 @@ This module only re-exports; the work happens in tgc/frontend and below.
 """
 
 from tgc import errors  # noqa: F401
+from tgc._version import __version__  # noqa: F401
 from tgc.dialect.types import (  # noqa: F401
     DType, as_dtype, bfloat16, bool_ as bool, float16, float32, float64, int32, int64,
 )

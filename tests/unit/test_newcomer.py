@@ -73,3 +73,31 @@ def test_readme_mlir_opt_command_checks_tgc_ir_against_the_irdl(tmp_path):
     # Without the IRDL file the same mlir-opt refuses the ops: the dialect really came from tgc.irdl.mlir.
     plain = _bash(README_MLIR_OPT.replace("--irdl-file=tgc.irdl.mlir ", ""), tmp_path)
     assert plain.returncode != 0 and "unregistered dialect" in plain.stderr
+
+
+def test_version_is_the_installed_distributions():
+    import importlib.metadata
+    import re
+
+    assert tgc.__version__ == importlib.metadata.version("tgc")
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", tgc.__version__)
+
+
+def test_version_without_installed_metadata_reads_pyproject(monkeypatch):
+    import importlib
+    import importlib.metadata
+    import tomllib
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    from tgc import _version
+
+    importlib.reload(_version)
+    try:
+        with open(os.path.join(REPO, "pyproject.toml"), "rb") as handle:
+            assert _version.__version__ == tomllib.load(handle)["project"]["version"]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_version)
