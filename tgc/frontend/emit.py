@@ -4,6 +4,10 @@ Fed tensors become the function's arguments and fetched tensors its results; var
 module-level ``tgc.variable`` declarations that reads and assigns name by symbol. Every op carries
 ``loc("scope/Name"("file.py":line:0))`` so diagnostics speak of the user's op and line. Result types
 are re-derived from the registry here, so a placeholder of unknown rank takes the rank of its feed.
+
+TensorFlow reads a variable when the op consuming it runs: an op that control dependencies order after
+an assignment of ``v`` sees the assigned value even when its input is ``v``'s one shared read. Such an
+input goes through a ``tgc.reread_variable`` emitted right before the op (after its dependencies).
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ def emit_function(module: ir.Module, ops: list, feeds: list, fetches: list, name
     for (tensor, spec), arg in zip(feeds, block.arguments):
         values[tensor] = Val(arg, spec)
     ip = ir.InsertionPoint(block)
+    assigned = _AssignedBefore(ops)
     for operation in ops:
-        _emit_op(operation, values, ip)
+        _emit_op(operation, values, ip, assigned)
     results = []
     for tensor in fetches:
         if tensor not in values:
@@ -69,17 +74,61 @@ def emit_function(module: ir.Module, ops: list, feeds: list, fetches: list, name
     )
 
 
-def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
+class _AssignedBefore:
+    """The variables assigned by an op or by anything it waits for (data or control), among the
+    function's ops; computed once per op."""
+
+    def __init__(self, ops: list):
+        self.members = set(ops)
+        self.memo: dict = {}
+
+    def by_dependencies_of(self, operation: Operation) -> frozenset:
+        """Variables that ``operation``'s control dependencies have assigned when it runs."""
+        if not operation.control_inputs:
+            return frozenset()
+        return frozenset().union(*(self.of(c) for c in operation.control_inputs))
+
+    def of(self, root: Operation) -> frozenset:
+        stack = [root]
+        while stack:  # iterative post-order: graphs deeper than Python's recursion limit are fine
+            op = stack[-1]
+            if op in self.memo:
+                stack.pop()
+                continue
+            preds = [p for p in _predecessors(op) if p in self.members and p not in self.memo]
+            if preds:
+                stack.extend(preds)
+                continue
+            stack.pop()
+            own = {op.attrs["var"]} if op.opdef in _ASSIGNMENTS else set()
+            self.memo[op] = frozenset(own).union(
+                *(self.memo[p] for p in _predecessors(op) if p in self.members))
+        return self.memo[root]
+
+
+_ASSIGNMENTS = ("assign", "assign_add", "assign_sub")
+
+
+def _predecessors(op: Operation) -> list:
+    return [t.op for t in op.inputs] + list(op.control_inputs)
+
+
+def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint, assigned: _AssignedBefore) -> None:
     if all(t in values for t in operation.outputs) and operation.outputs:
         return  # every output is fed
     if operation.opdef is None:
         raise EmitError(f"'{operation.name}' ({operation.type}) must be fed")
     opdef = REGISTRY[operation.opdef]
+    # A gradient request names its x symbolically: the variable itself, never a later read of it.
+    updated = assigned.by_dependencies_of(operation) if operation.opdef != "gradient" else frozenset()
     inputs = []
     for t in operation.inputs:
         if t not in values:
             raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
-        inputs.append(values[t])
+        value = values[t]
+        if t.op.opdef == "read_variable" and t.op.attrs["var"] in updated and t.op in assigned.members:
+            value = _reread(t.op, value, operation, ip)
+        inputs.append(value)
     builder = IRBuilder(ip, op_location(operation))
     try:
         out = builder.op(operation.opdef, *inputs, **operation.attrs)
@@ -98,6 +147,17 @@ def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
     outs = [] if opdef.results == 0 else (out if isinstance(out, list) else [out])
     for tensor, val in zip(operation.outputs, outs):
         values.setdefault(tensor, val)
+
+
+def _reread(read: Operation, value: Val, consumer: Operation, ip: ir.InsertionPoint) -> Val:
+    """The variable's value where ``consumer`` runs, after its control dependencies."""
+    out = IRBuilder(ip, op_location(read)).op("reread_variable", value, var=read.attrs["var"])
+    created = out.value.owner
+    if read.device:
+        created.attributes["device"] = ir.StringAttr.get(read.device)
+    created.attributes["control_deps"] = ir.ArrayAttr.get(
+        [ir.StringAttr.get(c.name) for c in consumer.control_inputs])
+    return out
 
 
 def _defining_op(out, ip: ir.InsertionPoint):

@@ -16,6 +16,7 @@ REMOVED_BY_PASS = {
     "gradient": "tgc-autodiff",
     "variable": "tgc-lower-variables",
     "read_variable": "tgc-lower-variables",
+    "reread_variable": "tgc-lower-variables",
     "assign": "tgc-lower-variables",
     "assign_add": "tgc-lower-variables",
     "assign_sub": "tgc-lower-variables",

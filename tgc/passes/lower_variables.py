@@ -2,7 +2,8 @@
 
 Runs just before lowering. Each variable read before any assignment in a function becomes a trailing
 argument (its value at entry); every assigned variable's final value becomes a trailing result. Reads
-after an assignment see the assigned value, as program order says. The function records the order in
+after an assignment see the assigned value, as program order says; so does a ``reread_variable``, which
+becomes the value current where it stands. The function records the order in
 ``tgc.var_inputs`` and ``tgc.var_outputs`` so the runtime can pass and store the values.
 """
 
@@ -19,6 +20,8 @@ from tgc.dialect.types import TensorSpec
 from tgc.passes.base import ModulePass, body_ops, functions
 
 _UPDATES = {"tgc.assign_add": "add", "tgc.assign_sub": "subtract"}
+_READS = ("tgc.read_variable", "tgc.reread_variable")
+_STATE_OPS = _READS + ("tgc.assign", "tgc.assign_add", "tgc.assign_sub")
 
 
 def variable_specs(module: ir.Module) -> dict:
@@ -65,7 +68,7 @@ class LowerVariablesPass(ModulePass):
     def _lower_function(self, function, specs) -> None:
         state = _State(function, specs)
         for op in body_ops(function):
-            if op.name in ("tgc.read_variable", "tgc.assign", "tgc.assign_add", "tgc.assign_sub"):
+            if op.name in _STATE_OPS:
                 self._lower_op(op, state)
         ret = body_ops(function)[-1]
         outputs = list(ret.operands) + [state.current[n].value for n in state.outputs]
@@ -94,14 +97,14 @@ class LowerVariablesPass(ModulePass):
         name = decode_attrs(op)["var"]
         if name not in state.specs:
             self.fail(op, f"'{op.name}' refers to undeclared variable '{name}'")
-        if op.name == "tgc.read_variable":
+        if op.name in _READS:
             new = state.value_of(name, op.location)
         elif op.name == "tgc.assign":
             new = Val(op.operands[0])
         else:
             builder = IRBuilder.before(op)
             new = builder.op(_UPDATES[op.name], state.value_of(name, op.location), Val(op.operands[0]))
-        if op.name != "tgc.read_variable":
+        if op.name not in _READS:
             new = self._to_variable_type(op, new, name, state.specs[name])
             state.current[name] = new
             if name not in state.outputs:

@@ -33,7 +33,9 @@ TRANSFER_BYTES_PER_SECOND = 1e10
 TRANSFER_LATENCY = 2e-5
 UNKNOWN_DIM_GUESS = 64  # an unknown (batch) dim counts as this many for cost estimates
 
-_VARIABLE_OPS = ("tgc.variable", "tgc.read_variable", "tgc.assign", "tgc.assign_add", "tgc.assign_sub")
+_VARIABLE_OPS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable", "tgc.assign", "tgc.assign_add",
+                 "tgc.assign_sub")
+_NON_WRITERS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable")
 
 
 def full_device_name(text: str) -> str:
@@ -143,7 +145,7 @@ class PlacePass(ModulePass):
         placed = {}
         for name, ops in self._variable_members(module).items():
             decl = [op for op in ops if op.name == "tgc.variable"]
-            writers = [op for op in ops if op.name not in ("tgc.variable", "tgc.read_variable")]
+            writers = [op for op in ops if op.name not in _NON_WRITERS]
             deciding = decl if decl and _requested(decl[0]) else writers
             requests = [r for r in (_requested(op) for op in deciding) if r]
             anchor = next((op for op in deciding if _requested(op)), ops[0])

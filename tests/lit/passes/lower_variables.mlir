@@ -42,6 +42,24 @@ func.func @overwrite(%x: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
+// A reread of the entry read, placed after assign_add, is the updated value; the entry read before it
+// stays the value at entry.
+// CHECK-LABEL: func.func @reread(
+// CHECK-SAME:      %[[D:[^:]*]]: tensor<f32>, %[[V:[^:]*]]: tensor<f32>) -> (tensor<f32>, tensor<f32>, tensor<f32>)
+// CHECK-SAME:      attributes {tgc.var_inputs = ["v"], tgc.var_outputs = ["v"]}
+// CHECK-NOT:     "tgc.reread_variable"
+// CHECK:         %[[NEW:.*]] = "tgc.add"(%[[V]], %[[D]])
+// CHECK:         return %[[V]], %[[NEW]], %[[NEW]] : tensor<f32>, tensor<f32>, tensor<f32>
+"tgc.variable"() {dtype = f32, shape = array<i64>, sym_name = "v"} : () -> ()
+func.func @reread(%d: tensor<f32>) -> (tensor<f32>, tensor<f32>) {
+  %r = "tgc.read_variable"() {dtype = f32, shape = array<i64>, var = @v} : () -> tensor<f32>
+  %a = "tgc.assign_add"(%d) {var = @v} : (tensor<f32>) -> tensor<f32>
+  %n = "tgc.reread_variable"(%r) {var = @v} : (tensor<f32>) -> tensor<f32>
+  return %r, %n : tensor<f32>, tensor<f32>
+}
+
+// -----
+
 // ERR: lower_variables.mlir:[[# @LINE + 2]]:8: error: 'tgc.assign' refers to undeclared variable 'nope'
 func.func @undeclared(%x: tensor<2xf32>) -> tensor<2xf32> {
   %a = "tgc.assign"(%x) {var = @nope} : (tensor<2xf32>) -> tensor<2xf32>

@@ -2,8 +2,9 @@
 
 A ``tgc.variable`` lives in the module body and names a piece of session state; ``read_variable``
 and the ``assign`` family refer to it by symbol. Ops run in program order within a function, so a read
-placed after an assign sees the assigned value. Their ``eval`` takes the variable's current value
-first, which is how the reference interpreter threads state through them.
+(or a ``reread_variable`` of an earlier read) placed after an assign sees the assigned value. Their
+``eval`` takes the variable's current value first, which is how the reference interpreter threads
+state through them.
 """
 
 from __future__ import annotations
@@ -43,6 +44,25 @@ class ReadVariable:
         return np.array(current)
 
     grad = NOT_DIFFERENTIABLE
+
+
+@op("reread_variable", tf_type="Identity", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+class RereadVariable:
+    """The variable's value at this point of program order; ``value`` is a read of it made earlier.
+
+    TensorFlow reads a variable when the op consuming it runs, so an op that control dependencies order
+    after an assignment sees the assigned value. The emitter puts this op between such a consumer and
+    the variable's shared read; tgc-lower-variables replaces it with the value current there. Its
+    gradient passes to ``value``: to ``tf.gradients`` both are the same variable."""
+
+    def infer(value, var):
+        return value
+
+    def eval(current, value, var):
+        return np.array(current)
+
+    def grad(b, op, g):
+        return [g]
 
 
 def _assign_infer(value, var):
