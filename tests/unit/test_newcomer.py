@@ -18,14 +18,18 @@ def _lit_test_count() -> int:
     return sum(name.endswith(".mlir") for _, _, files in os.walk(LIT_DIR) for name in files)
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
-def test_cmake_check_tgc_runs_the_lit_suite(tmp_path):
-    build = tmp_path / "build"
+def _configure(build, *options) -> None:
     configure = subprocess.run(
-        ["cmake", "-S", REPO, "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}"],
+        ["cmake", "-S", REPO, "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}", *options],
         capture_output=True, text=True, timeout=120,
     )
     assert configure.returncode == 0, configure.stdout + configure.stderr
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
+def test_cmake_check_tgc_runs_the_lit_suite(tmp_path):
+    build = tmp_path / "build"
+    _configure(build)
     check = subprocess.run(
         ["cmake", "--build", str(build), "--target", "check-tgc"],
         capture_output=True, text=True, timeout=600,
@@ -101,3 +105,37 @@ def test_version_without_installed_metadata_reads_pyproject(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(_version)
+
+
+def _needed_libraries(library) -> list:
+    dynamic = subprocess.run(["readelf", "-d", str(library)], capture_output=True, text=True, timeout=60)
+    assert dynamic.returncode == 0, dynamic.stderr
+    return [line.split("[")[1].rstrip("]") for line in dynamic.stdout.splitlines() if "(NEEDED)" in line]
+
+
+@pytest.mark.skipif(None in (shutil.which("cmake"), shutil.which("cc"), shutil.which("readelf")),
+                    reason="needs cmake, cc and readelf")
+@pytest.mark.parametrize("blas", ["OFF", "ON"])
+def test_cmake_tgc_blas_option_links_the_artifacts_against_openblas(tmp_path, blas):
+    build = tmp_path / "build"
+    _configure(build, f"-DTGC_BLAS={blas}")
+    made = subprocess.run(["cmake", "--build", str(build), "--target", "two_layer_artifacts"],
+                          capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stdout + made.stderr
+    for name in ("train", "infer"):
+        needed = _needed_libraries(build / "artifacts" / name / f"lib{name}.so")
+        assert any("openblas" in lib for lib in needed) == (blas == "ON"), needed
+
+
+def test_the_c_example_readme_exists_and_shows_the_commands_cmake_runs():
+    with open(os.path.join(REPO, "examples", "c", "two_layer_model.py"), encoding="utf-8") as handle:
+        model_doc = handle.read()
+    with open(os.path.join(REPO, "examples", "c", "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    with open(os.path.join(REPO, "CMakeLists.txt"), encoding="utf-8") as handle:
+        cmake = handle.read()
+    assert "see examples/c/README.md" in model_doc
+    for fetches, name in (("--fetch loss --fetch train", "train"), ("--fetch scores", "infer")):
+        command = f"tgc compile examples/c/two_layer_model.py {fetches} --name {name} -o build/artifacts/{name}"
+        assert command in readme and command in model_doc
+        assert f"tgc_artifact({name} {fetches})" in cmake
