@@ -6,6 +6,10 @@ latest prefix and the ones kept, so ``tf.train.get_checkpoint_state`` and ``late
 as in the lectures. Values are read with ``Session.run`` and written back with ``Variable.load``,
 so saving and restoring compile nothing. TensorFlow's binary bundle and ``.meta`` graph files are not
 written: a checkpoint is restored by the program that builds the same variables.
+
+A save is safe to kill at any point: the new checkpoint is written (atomically, synced), then the
+state file (atomically), and only then are checkpoints beyond ``max_to_keep`` deleted, so the state
+file never names a checkpoint that is gone. Temporary files of killed saves are removed by the next.
 """
 
 from __future__ import annotations
@@ -63,20 +67,20 @@ class Saver:
         names = list(self._vars)
         values = sess.run([self._vars[n] for n in names]) if names else []
         checkpoint.save(prefix + ".npz", dict(zip(names, values)))
-        self._remember(prefix)
+        kept, dropped = self._after_keeping(prefix)
         if write_state:
-            _write_state(os.path.dirname(os.path.abspath(prefix)), prefix, self._kept,
-                         latest_filename or _STATE_FILE)
-        return prefix
-
-    def _remember(self, prefix):
-        if prefix in self._kept:
-            self._kept.remove(prefix)
-        self._kept.append(prefix)
-        while self._max_to_keep and len(self._kept) > self._max_to_keep:
-            old = self._kept.pop(0)
+            _write_state(os.path.dirname(os.path.abspath(prefix)), prefix, kept, latest_filename or _STATE_FILE)
+        self._kept = kept
+        for old in dropped:  # last: a crash before this leaves extra files, never a dangling state file
             if os.path.exists(old + ".npz"):
                 os.remove(old + ".npz")
+        return prefix
+
+    def _after_keeping(self, prefix) -> tuple:
+        """(prefixes kept after saving ``prefix``, oldest first; prefixes to delete)."""
+        kept = [p for p in self._kept if p != prefix] + [prefix]
+        cut = len(kept) - self._max_to_keep if self._max_to_keep else 0
+        return kept[max(cut, 0):], kept[:max(cut, 0)]
 
     def restore(self, sess, save_path):
         """Loads every variable of this saver from the checkpoint ``save_path`` into ``sess``."""
@@ -117,10 +121,8 @@ def _write_state(directory, latest, kept, filename):
         return os.path.relpath(os.path.abspath(p), directory)
 
     lines = [f'model_checkpoint_path: "{rel(latest)}"'] + [f'all_model_checkpoint_paths: "{rel(p)}"' for p in kept]
-    temporary = os.path.join(directory, f".{filename}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(temporary, os.path.join(directory, filename))
+    checkpoint.write_atomically(os.path.join(directory, filename), lambda h: h.write("\n".join(lines) + "\n"),
+                                text=True)
 
 
 def get_checkpoint_state(checkpoint_dir, latest_filename=None):
