@@ -136,3 +136,38 @@ def test_c_example_builds_with_cmake_and_trains(tmp_path, batch):
     infer.variables.update(art.variables)  # the C program infers with its trained weights
     expected = infer(x=x[:7])["scores"].argmax(axis=1).tolist()
     assert predicted == expected
+
+
+def test_run_refuses_a_damaged_artifact_in_one_line(artifacts, tmp_path):
+    damaged = tmp_path / "damaged"
+    for name, damage, message in [
+        ("libinfer.so", lambda data: data[: len(data) // 2], "libinfer.so: "),
+        ("variables.npz", lambda data: data[:100], "variables.npz: "),
+        ("manifest.json", lambda data: b"[]", "manifest.json: holds a JSON array, not an object"),
+    ]:
+        shutil.rmtree(damaged, ignore_errors=True)
+        shutil.copytree(artifacts / "infer", damaged)
+        path = damaged / name
+        path.write_bytes(damage(path.read_bytes()))
+        np.save(tmp_path / "x.npy", np.zeros((2, 1000), np.float32))
+        result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "run", str(damaged), "--input",
+                                 f"x={tmp_path / 'x.npy'}"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, result
+        assert result.stderr.startswith("tgc run: error: ") and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_compile_turns_an_mlir_abort_into_one_line(tmp_path):
+    source = tmp_path / "negative_dim.mlir"
+    source.write_text("func.func @main(%x: tensor<?xf32>) -> tensor<?xf32> {\n"
+                      "  %c = arith.constant -1 : index\n"
+                      "  %d = tensor.dim %x, %c : tensor<?xf32>\n"
+                      "  %e = tensor.empty(%d) : tensor<?xf32>\n"
+                      "  return %e : tensor<?xf32>\n}\n")
+    result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "compile", str(source), "-o",
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result
+    assert result.stderr == ("tgc compile: error: MLIR crashed (SIGABRT) while running pass "
+                             "'buffer-deallocation-pipeline': assertion `idx < getRank() && \"invalid index for "
+                             "shaped type\"' failed; the input is not valid there\n")
+    assert not (tmp_path / "out").exists()

@@ -209,3 +209,196 @@ def test_llvmlite_compiles_the_shipped_ir_when_asked(tmp_path):
     assert set(got_ir) == {"scores", "loss"}
     for name in got_ir:
         np.testing.assert_allclose(got_ir[name], got_library[name], rtol=1e-6)
+
+
+# ---- damaged artifacts: every check names the file and the field or array ---------------------------
+
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+from tgc.runtime import artifact_checks  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained_artifact(tmp_path_factory):
+    """An artifact of a training step (variables read and assigned, a library, LLVM IR)."""
+    tf.reset_default_graph()
+    build_net()
+    path = compile_artifact(["loss", "train"], None, str(tmp_path_factory.mktemp("pristine")))
+    tf.reset_default_graph()
+    return path
+
+
+@pytest.fixture
+def copy(trained_artifact, tmp_path):
+    target = str(tmp_path / "art")
+    shutil.copytree(trained_artifact, target)
+    return target
+
+
+def edit_manifest(path, change, rehash=False):
+    """Applies ``change`` to the manifest; ``rehash`` also recomputes its signature hash, as a careful
+    hand-editor would, so that only the hash compiled into the code still disagrees."""
+    name = os.path.join(path, "manifest.json")
+    with open(name) as fh:
+        manifest = json.load(fh)
+    manifest = change(manifest)
+    if rehash:
+        manifest["signature"]["sha256"] = artifact_checks.signature_digest(manifest)
+    with open(name, "w") as fh:
+        json.dump(manifest, fh)
+
+
+def replace_file(path, name, data, record=True):
+    """Writes ``data`` as artifact file ``name``; ``record`` also updates its recorded checksum."""
+    with open(os.path.join(path, name), "wb") as fh:
+        fh.write(data)
+    if record:
+        edit_manifest(path, lambda m: {**m, "checksums": {**m["checksums"], name: {
+            "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}}})
+
+
+def read(path, name):
+    with open(os.path.join(path, name), "rb") as fh:
+        return fh.read()
+
+
+def npz(**arrays):
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_manifest_records_checksums_and_the_compiled_signature(trained_artifact):
+    m = load(trained_artifact).manifest
+    assert m["format_version"] == 2
+    for name in ("libmodel.so", "model.ll", "model.o", "variables.npz", "model.h"):
+        data = read(trained_artifact, name)
+        assert m["checksums"][name] == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert m["signature"] == {"symbol": "model_main_tgc_signature", "sha256": artifact_checks.signature_digest(m)}
+    assert f'@model_main_tgc_signature = constant [65 x i8] c"{m["signature"]["sha256"]}\\00"' in \
+        read(trained_artifact, "model.ll").decode()
+
+
+def damage_case(name, damage, pattern):
+    return pytest.param(damage, pattern, id=name)
+
+
+def drop(key):
+    return lambda m: {k: v for k, v in m.items() if k != key}
+
+
+def set_field(change):
+    def apply(m):
+        change(m)
+        return m
+    return apply
+
+
+def both_dtypes(m, dtype):
+    m["inputs"][0]["dtype"] = dtype
+    m["entry_points"][0]["arguments"][0]["dtype"] = dtype
+
+
+def both_shapes(m, shape):
+    m["inputs"][0]["shape"] = shape
+    m["entry_points"][0]["arguments"][0]["shape"] = shape
+
+
+MANIFEST_DAMAGE = [
+    damage_case("missing key", drop("inputs"), r"manifest\.json: field '\(the whole manifest\)': 'inputs' is a "
+                                                r"required property"),
+    damage_case("list", lambda m: [m], r"manifest\.json: holds a JSON array, not an object"),
+    damage_case("null", lambda m: None, r"manifest\.json: holds a JSON null, not an object"),
+    damage_case("unknown dtype", set_field(lambda m: m["inputs"][0].update(dtype="float33")),
+                r"manifest\.json: field 'inputs\[0\]\.dtype': 'float33' is not one of"),
+    damage_case("shape of the wrong type", set_field(lambda m: m["variables"][0].update(shape="5x3")),
+                r"field 'variables\[0\]\.shape': '5x3' is not of type 'array'"),
+    damage_case("negative dim", set_field(lambda m: m["inputs"][0].update(shape=[-1, 5])),
+                r"field 'inputs\[0\]\.shape\[0\]': -1 is less than the minimum of 0"),
+    damage_case("file outside the artifact", set_field(lambda m: m["files"].update(library="../evil.so")),
+                r"field 'files\.library': '\.\./evil\.so' is not a file name inside the artifact"),
+    damage_case("inputs disagree with the entry point",
+                set_field(lambda m: m["inputs"][0].update(dtype="float64")),
+                r"field 'entry_points\[0\]\.arguments\[0\]': 'x' float32\[None, 5\] does not match 'x' "
+                r"float64\[None, 5\]"),
+    damage_case("unknown variable", set_field(lambda m: m["variables_read"].append("nope")),
+                r"field 'variables_read': 'nope' is not in 'variables'"),
+    damage_case("dtype edited consistently", set_field(lambda m: both_dtypes(m, "float64")),
+                r"manifest\.json: its entry point, inputs, outputs or variables were changed after compile"),
+    damage_case("shape edited consistently", set_field(lambda m: both_shapes(m, [None, 50])),
+                r"manifest\.json: its entry point, inputs, outputs or variables were changed after compile"),
+]
+
+
+@pytest.mark.parametrize("damage, pattern", MANIFEST_DAMAGE)
+def test_a_damaged_manifest_is_refused_naming_the_field(copy, damage, pattern):
+    edit_manifest(copy, damage)
+    with pytest.raises(ArtifactError, match=pattern):
+        load(copy)
+
+
+@pytest.mark.parametrize("prefer", ["library", "llvm-ir"])
+def test_a_manifest_rehashed_after_an_edit_disagrees_with_the_compiled_code(copy, prefer):
+    if prefer == "llvm-ir":
+        pytest.importorskip("llvmlite")
+    edit_manifest(copy, set_field(lambda m: both_dtypes(m, "float64")), rehash=True)
+    with pytest.raises(ArtifactError, match="the compiled code was built for another signature than manifest.json"):
+        load(copy, prefer=prefer)
+
+
+def test_variables_of_the_wrong_shape_or_dtype_are_refused(copy):
+    w, b = np.zeros((3, 5), np.float32), np.zeros(3, np.float32)
+    replace_file(copy, "variables.npz", npz(w=w, b=b))
+    with pytest.raises(ArtifactError, match=r"variables\.npz: variable 'w' has shape \[3, 5\], the manifest says "
+                                            r"\[5, 3\] float32"):
+        load(copy)
+    replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3)), b=b))
+    with pytest.raises(ArtifactError, match=r"variable 'w' is float64, the manifest says float32"):
+        load(copy)
+    replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3), np.float32)))
+    with pytest.raises(ArtifactError, match=r"variables\.npz: no value for variable 'b'"):
+        load(copy)
+
+
+def test_a_truncated_variables_file_is_refused(copy):
+    data = read(copy, "variables.npz")
+    replace_file(copy, "variables.npz", data[: len(data) // 2], record=False)
+    with pytest.raises(ArtifactError, match=rf"variables\.npz: {len(data) // 2} bytes, but the manifest records "
+                                            rf"{len(data)} \(truncated or replaced\)"):
+        load(copy)
+    replace_file(copy, "variables.npz", data[: len(data) // 2])  # and its checksum with it
+    with pytest.raises(ArtifactError, match=r"variables\.npz: cannot read the variables \(BadZipFile"):
+        load(copy)
+
+
+def test_a_changed_file_of_the_same_size_is_refused(copy):
+    data = bytearray(read(copy, "libmodel.so"))
+    data[len(data) // 2] ^= 0xFF
+    replace_file(copy, "libmodel.so", bytes(data), record=False)
+    with pytest.raises(ArtifactError, match=r"libmodel\.so: its SHA-256 differs from the one the manifest records"):
+        load(copy)
+
+
+def test_a_truncated_or_foreign_library_is_refused_before_dlopen(copy):
+    data = read(copy, "libmodel.so")
+    replace_file(copy, "libmodel.so", data[: len(data) // 3])
+    with pytest.raises(ArtifactError, match=r"libmodel\.so: truncated ELF file"):
+        load(copy)
+    replace_file(copy, "libmodel.so", b"#!/bin/sh\n" + data[10:])
+    with pytest.raises(ArtifactError, match=r"libmodel\.so: not an ELF file"):
+        load(copy)
+    os.remove(os.path.join(copy, "libmodel.so"))
+    with pytest.raises(ArtifactError, match=r"libmodel\.so: cannot read it \(No such file or directory\)"):
+        load(copy)
+
+
+def test_the_pristine_artifact_still_trains(trained_artifact):
+    art = load(trained_artifact)
+    xs, ys = data(16)
+    losses = [float(art(x=xs, y=ys)["loss"]) for _ in range(3)]
+    assert losses[2] < losses[0]

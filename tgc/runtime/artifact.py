@@ -14,6 +14,12 @@ a step counter as its last argument; the Artifact fills it (1, 2, ...) so each c
 The code comes from the shipped shared library when it loads here; otherwise (another CPU, or no
 library because it was cross-compiled) from the shipped LLVM IR, compiled for this CPU by llvmlite if
 that is installed.
+
+Nothing in an artifact is trusted before it is checked (tgc/runtime/artifact_checks.py): the
+manifest against its JSON schema and itself, every file against the size and SHA-256 recorded at
+compile time, the library's ELF header, every variable against its dtype and shape, and the
+signature hash compiled into the code against the manifest's. A failed check raises ArtifactError
+naming the file and the field or array.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ import os
 import platform
 import tarfile
 import tempfile
+import zipfile
 
 import numpy as np
 
+from tgc.runtime import artifact_checks as checks
 from tgc.runtime import checkpoint
 from tgc.runtime.executable import _GLOBAL_SENTINEL, _copy_out, _free, descriptor_words
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STEP_NAME = "tgc/rng_step"
 _DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64, "int32": np.int32,
            "int64": np.int64, "bool": np.bool_}
@@ -38,6 +46,10 @@ _DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64, 
 
 class ArtifactError(Exception):
     """The artifact cannot be loaded or called as asked (said in the user's terms)."""
+
+
+class InvalidArtifact(ArtifactError, checks.InvalidArtifact):
+    """The artifact is damaged or was changed after compile: names the file and the field."""
 
 
 def _numpy_dtype(name: str) -> np.dtype:
@@ -56,7 +68,7 @@ class TensorInfo:
     def __init__(self, entry: dict):
         self.name = entry["name"]
         self.dtype = _numpy_dtype(entry["dtype"])
-        self.shape = tuple(entry["shape"])
+        self.shape = tuple(None if d is None else int(d) for d in entry["shape"])
 
     @property
     def rank(self) -> int:
@@ -82,7 +94,15 @@ class Artifact:
     """A loaded artifact: ``art(x=array)`` or ``art(array)`` returns {fetch name: array}."""
 
     def __init__(self, path: str, prefer: str = "library"):
+        if prefer not in ("library", "llvm-ir"):
+            raise ArtifactError(f"prefer must be 'library' or 'llvm-ir', not {prefer!r}")
         self.path = _unpacked(os.fspath(path), self)
+        try:
+            self._load(prefer)
+        except checks.InvalidArtifact as exc:
+            raise InvalidArtifact(str(exc)) from None
+
+    def _load(self, prefer: str) -> None:
         self.manifest = _read_manifest(self.path)
         entry = self.manifest["entry_points"][0]
         self.signature = Signature([TensorInfo(e) for e in self.manifest["inputs"]],
@@ -95,7 +115,8 @@ class Artifact:
         self._initial = self._read_initial_values()
         self.variables = {n: v.copy() for n, v in self._initial.items()}
         self.step = 0
-        self.backend, self._keep, address = _load_code(self.path, self.manifest, entry["symbol"], prefer)
+        self.backend, self._keep, address, signature = _load_code(self.path, self.manifest, entry["symbol"], prefer)
+        _check_compiled_signature(self.path, self.manifest, signature)
         self._prepare_call(address)
 
     # ---- calling -------------------------------------------------------------------------------------
@@ -180,11 +201,22 @@ class Artifact:
     # ---- variables and checkpoints -----------------------------------------------------------------
 
     def _read_initial_values(self) -> dict:
+        """The variables' initial values, each checked against the manifest's dtype and shape."""
         infos = {v.name: v for v in self.signature.variables}
         if not infos:
             return {}
-        with np.load(os.path.join(self.path, self.manifest["files"]["variables"]), allow_pickle=False) as data:
-            return {n: np.ascontiguousarray(data[n], dtype=infos[n].dtype) for n in infos if n in data.files}
+        path = checks.check_file(self.path, self.manifest["files"]["variables"], self.manifest)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                stored = {n: data[n] for n in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise InvalidArtifact(f"{path}: cannot read the variables ({type(exc).__name__}: {exc})") from None
+        values = {}
+        for name, info in infos.items():
+            if name not in stored:
+                raise InvalidArtifact(f"{path}: no value for variable '{name}'")
+            values[name] = _as_variable(stored[name], info, f"{path}: variable '{name}'", InvalidArtifact)
+        return values
 
     def reset(self) -> None:
         """Variables back to their initial values, step counter to 0."""
@@ -196,18 +228,32 @@ class Artifact:
         return checkpoint.save(path, self.variables, self.step)
 
     def restore(self, path: str) -> None:
-        values, step = checkpoint.restore(path)
+        try:
+            values, step = checkpoint.restore(path)
+        except checkpoint.CheckpointError as exc:
+            raise ArtifactError(str(exc)) from None
+        restored = {}
         for info in self.signature.variables:
             if info.name not in values:
                 raise ArtifactError(f"checkpoint {path} has no value for variable '{info.name}'")
-            if tuple(values[info.name].shape) != info.shape:
-                raise ArtifactError(f"checkpoint value of '{info.name}' has shape {list(values[info.name].shape)}, "
-                                    f"the variable {info.describe()}")
-        self.variables = {i.name: np.ascontiguousarray(values[i.name], dtype=i.dtype) for i in self.signature.variables}
+            restored[info.name] = _as_variable(values[info.name], info, f"checkpoint {path}: variable "
+                                               f"'{info.name}'", ArtifactError)
+        self.variables = restored
         self.step = step or 0
 
     def __repr__(self) -> str:
         return f"<tgc Artifact {self.path} ({self.backend}) {self.signature}>"
+
+
+def _as_variable(array: np.ndarray, info: TensorInfo, what: str, error) -> np.ndarray:
+    """``array`` as the variable ``info`` describes it, or ``error`` when its dtype or shape differ."""
+    if info.dtype.name == "bfloat16" and array.dtype.kind == "V" and array.dtype.itemsize == 2:
+        array = array.view(info.dtype)  # .npz stores bfloat16 as raw 2-byte records
+    if array.dtype != info.dtype and not (array.dtype.kind in "biuf" and np.can_cast(array.dtype, info.dtype)):
+        raise error(f"{what} is {array.dtype.name}, the manifest says {info.dtype.name}")
+    if tuple(array.shape) != info.shape:
+        raise error(f"{what} has shape {list(array.shape)}, the manifest says {info.describe()}")
+    return np.ascontiguousarray(array, dtype=info.dtype)
 
 
 def _copy_result(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
@@ -240,14 +286,20 @@ def _unpacked(path: str, owner) -> str:
 
 
 def _read_manifest(path: str) -> dict:
+    where = os.path.join(path, "manifest.json")
     try:
-        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
+        with open(where, encoding="utf-8") as fh:
             manifest = json.load(fh)
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"{path} is not a tgc artifact: cannot read manifest.json ({exc})") from None
+    if not isinstance(manifest, dict):
+        kind = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(manifest), "null")
+        raise InvalidArtifact(f"{where}: holds a JSON {kind}, not an object")
     if manifest.get("format") != "tgc-artifact" or manifest.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(f"{path}: unsupported artifact format {manifest.get('format')!r} "
-                            f"version {manifest.get('format_version')!r} (this runtime reads version {FORMAT_VERSION})")
+                            f"version {manifest.get('format_version')!r} (this runtime reads version {FORMAT_VERSION}; "
+                            "compile it again with tgc compile)")
+    checks.validate_manifest(manifest, where)
     return manifest
 
 
@@ -259,19 +311,39 @@ def _host_matches(triple: str) -> bool:
 
 
 def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
-    """(backend name, objects to keep alive, address of the entry point)."""
+    """(backend name, objects to keep alive, address of the entry point, compiled signature hash)."""
     library = manifest["files"].get("library")
     reason = "the artifact has no shared library (cross-compiled)"
+    signature_symbol = manifest["signature"]["symbol"]
     if prefer == "library" and library:
         if not _host_matches(manifest["target"]["triple"]):
             reason = f"its library is for {manifest['target']['triple']}"
         else:
+            library_path = checks.check_file(path, library, manifest)
+            checks.check_elf(library_path)
             try:
-                lib = ctypes.CDLL(os.path.join(path, library))
-                return "library", lib, ctypes.cast(getattr(lib, symbol), ctypes.c_void_p).value
+                lib = ctypes.CDLL(library_path)
+                address = ctypes.cast(getattr(lib, symbol), ctypes.c_void_p).value
+                signature = _c_string(ctypes.cast(getattr(lib, signature_symbol), ctypes.c_void_p).value)
+                return "library", lib, address, signature
             except (OSError, AttributeError) as exc:
                 reason = f"its library does not load here ({exc})"
     return _load_llvm_ir(path, manifest, symbol, reason)
+
+
+def _c_string(address: int | None) -> str | None:
+    return ctypes.string_at(address, 64).decode("ascii", errors="replace") if address else None
+
+
+def _check_compiled_signature(path: str, manifest: dict, compiled: str | None) -> None:
+    """The code was compiled for the signature the manifest describes (tgc/lowering/aot.py)."""
+    recorded = manifest["signature"]["sha256"]
+    if checks.signature_digest(manifest) != recorded:
+        raise InvalidArtifact(f"{os.path.join(path, 'manifest.json')}: its entry point, inputs, outputs or "
+                              "variables were changed after compile (their hash is not the recorded one)")
+    if compiled != recorded:
+        raise InvalidArtifact(f"{path}: the compiled code was built for another signature than manifest.json "
+                              "describes (the signature hash in the code differs)")
 
 
 def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
@@ -281,20 +353,25 @@ def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
     except ImportError:
         raise ArtifactError(f"cannot run {path}: {reason}, and llvmlite (to compile its LLVM IR for this "
                             "machine) is not installed") from None
-    with open(os.path.join(path, manifest["files"]["llvm_ir"]), encoding="utf-8") as fh:
-        text = fh.read()
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    target = llvm.Target.from_default_triple()
-    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-                                           opt=3)
-    lines = [line for line in text.splitlines() if not line.startswith(("target triple", "target datalayout"))]
-    module = llvm.parse_assembly("\n".join(lines))
-    module.triple, module.data_layout = llvm.get_process_triple(), str(machine.target_data)
-    module.verify()
-    engine = llvm.create_mcjit_compiler(module, machine)
-    engine.finalize_object()
-    return "llvmlite", (engine, module, machine), engine.get_function_address(symbol)
+    ir_path = checks.check_file(path, manifest["files"]["llvm_ir"], manifest)
+    try:
+        with open(ir_path, encoding="utf-8") as fh:
+            text = fh.read()
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                               features=llvm.get_host_cpu_features().flatten(), opt=3)
+        lines = [line for line in text.splitlines() if not line.startswith(("target triple", "target datalayout"))]
+        module = llvm.parse_assembly("\n".join(lines))
+        module.triple, module.data_layout = llvm.get_process_triple(), str(machine.target_data)
+        module.verify()
+        engine = llvm.create_mcjit_compiler(module, machine)
+        engine.finalize_object()
+    except (OSError, UnicodeDecodeError, RuntimeError) as exc:
+        raise InvalidArtifact(f"{ir_path}: llvmlite cannot compile it ({' '.join(str(exc).split())})") from None
+    signature = _c_string(engine.get_global_value_address(manifest["signature"]["symbol"]))
+    return "llvmlite", (engine, module, machine), engine.get_function_address(symbol), signature
 
 
 def load(path: str, prefer: str = "library") -> Artifact:
@@ -302,4 +379,4 @@ def load(path: str, prefer: str = "library") -> Artifact:
     return Artifact(path, prefer)
 
 
-__all__ = ["load", "Artifact", "ArtifactError", "Signature", "TensorInfo"]
+__all__ = ["load", "Artifact", "ArtifactError", "InvalidArtifact", "Signature", "TensorInfo"]

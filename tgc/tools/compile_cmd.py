@@ -77,6 +77,7 @@ def graph_module(program: str, fetches: tuple, feeds: tuple):
 
 
 def mlir_module(path: str):
+    from tgc.passes.pipeline import announce
     from tgc.passes.verify import VerifyPass
     from tgc.tools.cli import Source, parse_module
 
@@ -84,7 +85,9 @@ def mlir_module(path: str):
         text = fh.read()
 
     def build():
+        announce("parsing the input")
         module = parse_module(Source(path, text, text.splitlines(True)))
+        announce("verifying the input (tgc-verify)")
         VerifyPass().run(module)
         return module
 
@@ -154,17 +157,31 @@ def compile_command(input_path, output, stage, fetches, feeds, target, target_tr
     """Compile INPUT (.mlir in the tgc dialect, or a Python program) ahead of time."""
     where = "tgc compile"
     options = aot.Options(aot.Target(target_triple, target_cpu), opt_level, name=name, blas=blas, timing=[] if timing else None)
+    if print_pipeline:
+        _print_pipeline(options)
+        return
+    if stage in ("obj", "so", "artifact") and output is None:
+        fail(where, f"--emit={stage} writes files: give -o PATH")
+    from tgc.tools.isolation import ChildCrashed, run_isolated
+
     try:
-        if print_pipeline:
-            _print_pipeline(options)
-            return
-        if stage in ("obj", "so", "artifact") and output is None:
-            raise aot.AotError(f"--emit={stage} writes files: give -o PATH")
+        # In a child process: MLIR aborting on the input becomes one error line (tgc/tools/isolation.py).
+        run_isolated(lambda: _compile_and_write(input_path, fetches, feeds, stage, output, options))
+    except ChildCrashed as crash:
+        fail(where, crash.message())
+
+
+def _compile_and_write(input_path, fetches, feeds, stage: str, output, options: aot.Options) -> None:
+    try:
         lowered = compile_input(input_path, fetches, feeds, stage, options)
         _write_stage(lowered, stage, output, options)
     except _errors() as exc:
-        fail(where, _error_text(exc))
-    if timing:
+        fail("tgc compile", _error_text(exc))
+    except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: one line, no traceback
+        from tgc.tools.cli import one_line
+
+        fail("tgc compile", f"compilation failed: {type(exc).__name__}: {one_line(exc)}")
+    if options.timing is not None:
         from tgc.tools.cli import print_timing
 
         print_timing(options.timing, sys.stderr)
@@ -246,11 +263,11 @@ def run_command(artifact, inputs, output, steps, restore, save):
             results = art(**feeds)
         if save:
             art.save(save)
+        if output:
+            np.savez(output, **results)
+            return
     except (ArtifactError, ValueError, OSError, TypeError) as exc:
         fail("tgc run", _error_text(exc))
-    if output:
-        np.savez(output, **results)
-        return
     for name, value in results.items():
         click.echo(f"{name}: {value.dtype.name}{list(value.shape)}")
         click.echo(np.array2string(value, threshold=20, precision=6))
