@@ -529,7 +529,10 @@ def write_output(drawing: Drawing, fmt: str, output: str, title: str) -> None:
               "and every device the graph asks for).")
 @click.option("--soft-placement", is_flag=True, help="Let ops fall back to an available device.")
 def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement):
-    """Draw the graph of INPUT (a TF1 program .py, or tgc IR .mlir) after a pipeline stage."""
+    """Draw the graph of INPUT (a TF1 program .py, or tgc IR .mlir) after a pipeline stage.
+
+    A program runs only up to its first Session.run, whose graph is drawn; its prints go to stderr.
+    svg and png need Graphviz's dot program."""
     from tgc.passes.base import PassFailure
 
     if fmt in ("svg", "png") and output == "-" and sys.stdout.isatty():
