@@ -360,8 +360,22 @@ def test_variables_of_the_wrong_shape_or_dtype_are_refused(copy):
     replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3)), b=b))
     with pytest.raises(ArtifactError, match=r"variable 'w' is float64, the manifest says float32"):
         load(copy)
+    replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3), bool), b=b))  # a safe cast, still refused
+    with pytest.raises(ArtifactError, match=r"variable 'w' is bool, the manifest says float32"):
+        load(copy)
     replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3), np.float32)))
     with pytest.raises(ArtifactError, match=r"variables\.npz: no value for variable 'b'"):
+        load(copy)
+
+
+def test_a_variables_file_zip_cannot_read_is_refused(copy):
+    # Found by the fuzzer: flag bit 5 of a zip entry ("compressed patched data") makes zipfile raise
+    # NotImplementedError, not BadZipFile.
+    data = bytearray(read(copy, "variables.npz"))
+    central = data.index(b"PK\x01\x02")  # the first central directory entry: its flags at offset 8
+    data[central + 8] |= 1 << 5
+    replace_file(copy, "variables.npz", bytes(data))
+    with pytest.raises(ArtifactError, match=r"variables\.npz: cannot read the variables \(NotImplementedError"):
         load(copy)
 
 
