@@ -502,18 +502,54 @@ def _bad_inputs(rng, pristine: Pristine, workdir: str) -> tuple:
     return inputs, f"; input {name} damaged ({kind})"
 
 
+def _damaged_checkpoint(rng, pristine: Pristine, workdir: str) -> tuple:
+    """A checkpoint of the artifact's initial variables (step 0), then damaged; restoring it
+    undamaged gives the pristine numbers."""
+    from tgc.runtime import checkpoint, load
+
+    path = os.path.join(workdir, "checkpoint.npz")
+    values = dict(load(pristine.path).variables)
+    kind = rng.randrange(4)
+    if kind == 0:
+        name = rng.choice(sorted(values))
+        values[name] = values[name].astype(rng.choice(["float64", "int32", "bool"]))
+    elif kind == 1:
+        name = rng.choice(sorted(values))
+        values[name] = np.zeros(values[name].shape + (2,), values[name].dtype)
+    elif kind == 2:
+        del values[rng.choice(sorted(values))]
+    checkpoint.save(path, values, step=0)
+    note = ["wrong dtype", "wrong shape", "a variable missing", "intact"][kind]
+    if rng.random() < 0.5:
+        with open(path, "rb") as fh:
+            data, damage = _damage_bytes(rng, fh.read())
+        with open(path, "wb") as fh:
+            fh.write(data)
+        note += f", {damage}"
+    return path, f"checkpoint: {note}"
+
+
 def run_mutant(seed: int, index: int, pristine: Pristine, workdir: str) -> Verdict:
     rng = random.Random(f"run-{seed}-{index}")
     target = os.path.join(workdir, "damaged")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(pristine.path, target)
-    kind = rng.choice(sorted(ARTIFACT_DAMAGE))
-    note = ARTIFACT_DAMAGE[kind](rng, target)
+    kind = rng.choice(sorted(ARTIFACT_DAMAGE) + ["checkpoint"])
+    restore = []
+    if kind == "checkpoint":
+        path, note = _damaged_checkpoint(rng, pristine, workdir)
+        restore = ["--restore", path]
+    else:
+        note = ARTIFACT_DAMAGE[kind](rng, target)
+    if rng.random() < 0.1:  # `tgc inspect` reads the same artifact: a clean error or its description
+        outcome = run_cli(["inspect", target])
+        return Verdict(f"inspect seed={seed} index={index} {note}", outcome, judge(outcome))
     inputs, input_note = _bad_inputs(rng, pristine, workdir)
     output = os.path.join(workdir, "out.npz")
     if os.path.exists(output):
         os.remove(output)
-    args = ["run", target, "--output", output] + [a for n, p in inputs.items() for a in ("--input", f"{n}={p}")]
+    args = ["run", target, "--output", output, *restore]
+    args += [a for n, p in inputs.items() for a in ("--input", f"{n}={p}")]
     outcome = run_cli(args)
     described = f"run seed={seed} index={index} {note}{input_note}"
     return Verdict(described, outcome, judge(outcome, lambda o: _same_outputs(pristine, output)))
