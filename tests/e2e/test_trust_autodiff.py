@@ -181,3 +181,59 @@ def test_reduce_sum_of_reduce_sum_then_broadcast_and_its_gradient():
     gv, gw = tgc.grad(f, argnums=(0, 1))(v, v)
     np.testing.assert_allclose(gv, np.full_like(v, v.sum()))
     np.testing.assert_allclose(gw, np.full_like(v, v.sum()))
+
+
+# ---- 4. reshapes into several unknown dims ------------------------------------------------------------
+
+
+def _run(fetches, feed):
+    with tf.Session() as sess:
+        return sess.run(fetches, feed)
+
+
+@pytest.mark.parametrize("rows, cols", [(2, 3), (4, 1), (0, 5)])
+def test_gradient_of_flattening_a_tensor_with_two_unknown_dims(rows, cols):
+    x = tf.placeholder(tf.float32, [None, None])
+    flat = tf.reshape(x, [-1])
+    (g,) = tf.gradients(tf.reduce_sum(flat * flat * 2.0), x)
+    xv = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols)
+    flat_v, gv = _run([flat, g], {x: xv})
+    np.testing.assert_array_equal(flat_v, xv.ravel())
+    np.testing.assert_array_equal(gv, 4 * xv)
+
+
+def test_reshape_to_the_runtime_shape_of_another_tensor_and_its_gradient():
+    x = tf.placeholder(tf.float32, [None, None])
+    c = tf.placeholder(tf.float32, [None])
+    z = tf.placeholder(tf.float32, [None, 2, None])
+    shaped = tf.reshape(c, tf.shape(x))
+    cubed = tf.reshape(x, tf.shape(z))
+    gc, gx = tf.gradients(tf.reduce_sum(shaped * x) + tf.reduce_sum(tf.sin(cubed)), [c, x])
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
+    cv = np.arange(6, dtype=np.float32) - 2
+    got = _run([shaped, cubed, gc, gx], {x: xv, c: cv, z: np.zeros((1, 2, 3), np.float32)})
+    np.testing.assert_array_equal(got[0], cv.reshape(2, 3))
+    np.testing.assert_array_equal(got[1], xv.reshape(1, 2, 3))
+    np.testing.assert_array_equal(got[2], xv.ravel())
+    np.testing.assert_allclose(got[3], cv.reshape(2, 3) + np.cos(xv), rtol=1e-6)
+
+
+def test_expand_dims_and_squeeze_between_unknown_dims_and_their_gradients():
+    x = tf.placeholder(tf.float64, [None, None])
+    middle = tf.expand_dims(x, 1)
+    back = tf.squeeze(tf.expand_dims(tf.exp(middle), 0), [0, 2])
+    (g,) = tf.gradients(tf.reduce_sum(back * x), x)
+    xv = np.arange(6.0).reshape(3, 2) / 5
+    middle_v, back_v, gv = _run([middle, back, g], {x: xv})
+    np.testing.assert_array_equal(middle_v, xv[:, None])
+    np.testing.assert_allclose(back_v, np.exp(xv), rtol=1e-15)
+    np.testing.assert_allclose(gv, np.exp(xv) * (1 + xv), rtol=1e-15)
+
+
+def test_gather_gradient_with_unknown_row_length():
+    params = tf.placeholder(tf.float64, [None, None])
+    indices = tf.placeholder(tf.int32, [None])
+    (g,) = tf.gradients(tf.reduce_sum(tf.gather(params, indices) * 3.0), params)
+    pv = np.arange(8.0).reshape(4, 2)
+    gv = _run(g, {params: pv, indices: np.array([0, 2, 2], np.int32)})
+    np.testing.assert_array_equal(gv, [[3, 3], [0, 0], [6, 6], [0, 0]])

@@ -1,4 +1,4 @@
-// tgc-to-core lowers shape ops to tensor reshapes (collapse then expand), linalg.transpose, and
+// tgc-to-core lowers shape ops to tensor reshapes (collapse then expand, or a copy), linalg.transpose, and
 // broadcasts to a linalg.generic that only yields its input. Unknown dims come from tensor.dim.
 // RUN: %tgc-opt %s -p tgc-to-core | FileCheck %s
 
@@ -31,19 +31,43 @@ func.func @transpose(%x: tensor<?x3x4xf32>) -> tensor<4x?x3xf32> {
   return %0 : tensor<4x?x3xf32>
 }
 
-// expand_dims then squeeze: two reshapes, each taking the unknown dim from its own operand.
+// expand_dims and squeeze reshape x itself: the size-1 dim joins its neighbour's group, so each
+// group keeps at most one unknown size (what memref.expand_shape can lower).
 // CHECK-LABEL: func.func @expand_then_squeeze(
 // CHECK-SAME:      %[[X:.*]]: tensor<?x3xf32>
 // CHECK:         %[[N:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x3xf32>
-// CHECK:         %[[E:.*]] = tensor.expand_shape %{{.*}} output_shape [%[[N]], 1, 3] : tensor<?xf32> into tensor<?x1x3xf32>
-// CHECK:         %[[N2:.*]] = tensor.dim %[[E]], %{{.*}} : tensor<?x1x3xf32>
-// CHECK:         tensor.collapse_shape %[[E]]
-// CHECK:         %[[R:.*]] = tensor.expand_shape %{{.*}} output_shape [%[[N2]], 3] : tensor<?xf32> into tensor<?x3xf32>
+// CHECK:         %[[E:.*]] = tensor.expand_shape %[[X]] {{\[}}[0, 1], [2]] output_shape [%[[N]], 1, 3] : tensor<?x3xf32> into tensor<?x1x3xf32>
+// CHECK:         %[[R:.*]] = tensor.collapse_shape %[[E]] {{\[}}[0, 1], [2]] : tensor<?x1x3xf32> into tensor<?x3xf32>
 // CHECK:         return %[[R]] : tensor<?x3xf32>
 func.func @expand_then_squeeze(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
   %0 = "tgc.expand_dims"(%x) {axis = 1 : i64} : (tensor<?x3xf32>) -> tensor<?x1x3xf32>
   %1 = "tgc.squeeze"(%0) {axes = array<i64: 1>} : (tensor<?x1x3xf32>) -> tensor<?x3xf32>
   return %1 : tensor<?x3xf32>
+}
+
+// Several unknown dims: expand_dims/squeeze still take one group per kept dim; a reshape into two
+// unknown dims cannot be one expand_shape group (expand-strided-metadata asserts on it), so the
+// flat elements are copied out, row-major, by a generic that computes each element's flat index.
+// CHECK-LABEL: func.func @two_unknown(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x?xf32>, %[[T:.*]]: tensor<?x2x?xf32>
+// CHECK:         %[[E:.*]] = tensor.expand_shape %[[X]] {{\[}}[0, 1], [2]] output_shape [%{{.*}}, 1, %{{.*}}] : tensor<?x?xf32> into tensor<?x1x?xf32>
+// CHECK:         %[[S:.*]] = tensor.collapse_shape %[[E]] {{\[}}[0, 1], [2]] : tensor<?x1x?xf32> into tensor<?x?xf32>
+// CHECK:         %[[D0:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<?x2x?xf32>
+// CHECK:         %[[D2:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<?x2x?xf32>
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %[[X]] {{\[}}[0, 1]] : tensor<?x?xf32> into tensor<?xf32>
+// CHECK:         %[[INIT:.*]] = tensor.empty(%[[D0]], %[[D2]]) : tensor<?x2x?xf32>
+// CHECK:         %[[R:.*]] = linalg.generic {{.*}} outs(%[[INIT]] : tensor<?x2x?xf32>)
+// CHECK:           %[[LEAD:.*]] = arith.addi
+// CHECK:           %[[SCALED:.*]] = arith.muli %[[LEAD]], %[[D2]] : index
+// CHECK:           %[[K:.*]] = arith.addi %[[SCALED]], %{{.*}} : index
+// CHECK:           tensor.extract %[[FLAT]][%[[K]]] : tensor<?xf32>
+// CHECK-NOT:     tensor.expand_shape
+// CHECK:         return %[[E]], %[[S]], %[[R]]
+func.func @two_unknown(%x: tensor<?x?xf32>, %t: tensor<?x2x?xf32>) -> (tensor<?x1x?xf32>, tensor<?x?xf32>, tensor<?x2x?xf32>) {
+  %0 = "tgc.expand_dims"(%x) {axis = 1 : i64} : (tensor<?x?xf32>) -> tensor<?x1x?xf32>
+  %1 = "tgc.squeeze"(%0) {axes = array<i64: 1>} : (tensor<?x1x?xf32>) -> tensor<?x?xf32>
+  %2 = "tgc.reshape_like"(%x, %t) : (tensor<?x?xf32>, tensor<?x2x?xf32>) -> tensor<?x2x?xf32>
+  return %0, %1, %2 : tensor<?x1x?xf32>, tensor<?x?xf32>, tensor<?x2x?xf32>
 }
 
 // broadcast_like takes the target's unknown dim and reads the input through a projected map.

@@ -51,6 +51,9 @@ def _broadcast_like(op):
     return generic([x], [init], maps, [PARALLEL] * len(shape), lambda a, _: a)[0]
 
 
+_DYNAMIC = ir.ShapedType.get_dynamic_size()
+
+
 def _tensor_type(dims: list, elem: ir.Type) -> ir.RankedTensorType:
     """A ranked tensor type; ``None`` dims are dynamic."""
     return ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in dims], elem)
@@ -84,7 +87,10 @@ def reshape_to(x, result_type, dims: list):
     """x's elements in ``result_type``, whose dims are the index values ``dims``.
 
     Flattens to rank 1 and expands again: tensor.reshape with a shape tensor does not lower to LLVM
-    when dims are unknown, while collapse_shape/expand_shape do.
+    when dims are unknown, while collapse_shape/expand_shape do, but only with at most one unknown
+    size per expanded group (memref.expand_shape's strides are computed from the others;
+    expand-strided-metadata asserts otherwise). A result with several unknown dims is therefore
+    copied out of the flat elements instead.
     """
     flat = _flatten(x)
     shape, elem = shape_of(result_type), element_type(result_type)
@@ -95,10 +101,70 @@ def reshape_to(x, result_type, dims: list):
         return flat
     if not shape:
         return tensor.CollapseShapeOp(result_type, flat, ir.ArrayAttr.get([])).result
+    if shape.count(None) > 1:
+        return _copy_from_flat(flat, result_type, dims)
     dynamic = [v for v, d in zip(dims, shape) if d is None]
-    static = [ir.ShapedType.get_dynamic_size() if d is None else d for d in shape]
+    static = [_DYNAMIC if d is None else d for d in shape]
     reassociation = _reassociation([list(range(len(shape)))])
     return tensor.ExpandShapeOp(result_type, flat, reassociation, dynamic, static).result
+
+
+def _copy_from_flat(flat, result_type, dims: list):
+    """A tensor of ``result_type`` (sizes ``dims``) whose row-major element k is flat[k]."""
+    shape = shape_of(result_type)
+    rank = len(shape)
+    init = empty(result_type, {i: dims[i] for i, d in enumerate(shape) if d is None})
+
+    def element(_):
+        linear = linalg.IndexOp(0).result
+        for axis in range(1, rank):
+            linear = arith.addi(arith.muli(linear, dims[axis]), linalg.IndexOp(axis).result)
+        return tensor.extract(flat, [linear])
+
+    return generic([], [init], [identity_map(rank)], [PARALLEL] * rank, element)[0]
+
+
+def _unit_dim_groups(rank: int, unit_axes: set) -> list:
+    """Reassociation of a shape of ``rank`` dims onto the same shape without ``unit_axes``.
+
+    Each size-1 axis joins the group of the kept axis before it (or, before the first kept axis, the
+    first group), so that no group holds more than one unknown size of the kept shape.
+    """
+    kept = [i for i in range(rank) if i not in unit_axes]
+    if not kept:
+        return []
+    groups = [[i] for i in kept]
+    owner = 0
+    for i in range(rank):
+        if i in unit_axes:
+            groups[owner].append(i)
+        elif i != kept[0]:
+            owner += 1
+    return [sorted(g) for g in groups]
+
+
+def _without_unit_dims(x, result_type, unit_axes: set):
+    """collapse_shape of x's ``unit_axes`` (squeeze), cast to ``result_type`` where it is more static."""
+    shape, elem = shape_of(x), element_type(x)
+    if any(shape[i] is None for i in unit_axes):  # squeezed dims are 1: say so, as a rank-0 collapse needs
+        shape = [1 if i in unit_axes else d for i, d in enumerate(shape)]
+        x = tensor.cast(_tensor_type(shape, elem), x)
+    groups = _unit_dim_groups(len(shape), unit_axes)
+    collapsed = [None if any(shape[i] is None for i in g) else _product([shape[i] for i in g]) for g in groups]
+    collapsed_type = _tensor_type(collapsed, elem)
+    out = tensor.CollapseShapeOp(collapsed_type, x, _reassociation(groups)).result
+    return out if collapsed_type == result_type else tensor.cast(result_type, out)
+
+
+def _with_unit_dims(x, result_type, unit_axes: set):
+    """expand_shape of x with size-1 dims at ``unit_axes`` of the result (expand_dims)."""
+    shape = shape_of(result_type)
+    groups = _unit_dim_groups(len(shape), unit_axes)
+    sizes = iter(dim(x, i) for i in range(len(shape_of(x))))
+    output = [scalar_index(1) if i in unit_axes else next(sizes) for i in range(len(shape))]
+    dynamic = [v for v, d in zip(output, shape) if d is None]
+    static = [_DYNAMIC if d is None else d for d in shape]
+    return tensor.ExpandShapeOp(result_type, x, _reassociation(groups), dynamic, static).result
 
 
 def _element_count(x):
@@ -141,18 +207,14 @@ def _reshape_like(op):
 def _expand_dims(op):
     (x,) = op.operands
     rank = len(shape_of(op.result_type))
-    axis = op.attrs["axis"] % rank
-    dims = [dim(x, i) for i in range(rank - 1)]
-    dims.insert(axis, scalar_index(1))
-    return reshape_to(x, op.result_type, dims)
+    return _with_unit_dims(x, op.result_type, {op.attrs["axis"] % rank})
 
 
 @lowers("squeeze")
 def _squeeze(op):
     (x,) = op.operands
     rank = len(shape_of(x))
-    axes = {a % rank for a in op.attrs["axes"]}
-    return reshape_to(x, op.result_type, [dim(x, i) for i in range(rank) if i not in axes])
+    return _without_unit_dims(x, op.result_type, {a % rank for a in op.attrs["axes"]})
 
 
 @lowers("transpose")
@@ -165,7 +227,6 @@ def _transpose(op):
 
 # ---- slices: offsets and sizes that may be index values ---------------------------------------------
 
-_DYNAMIC = ir.ShapedType.get_dynamic_size()
 
 
 def _mixed(values: list) -> tuple:
