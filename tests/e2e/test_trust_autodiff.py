@@ -237,3 +237,48 @@ def test_gather_gradient_with_unknown_row_length():
     pv = np.arange(8.0).reshape(4, 2)
     gv = _run(g, {params: pv, indices: np.array([0, 2, 2], np.int32)})
     np.testing.assert_array_equal(gv, [[3, 3], [0, 0], [6, 6], [0, 0]])
+
+
+# ---- 6. stop_gradients ----------------------------------------------------------------------------------
+
+
+def test_stop_gradients_treats_the_listed_tensors_as_constants():
+    # TF's own example: with y = 2x and z = x + y, dz/dx is 3, but 1 when y is held constant.
+    x = tf.placeholder(tf.float64, [2])
+    y = 2.0 * x
+    z = tf.reduce_sum(x + y * tf.sin(x))
+    held, free = tf.gradients(z, x, stop_gradients=[y]), tf.gradients(z, x)
+    dy, dz_y = tf.gradients(z, [x, y], stop_gradients=[y])
+    xv = np.array([0.3, -1.2])
+    held_v, free_v, dy_v, dz_y_v, y_v = _run([held[0], free[0], dy, dz_y, y], {x: xv})
+    np.testing.assert_allclose(held_v, 1 + 2 * xv * np.cos(xv), rtol=1e-14)
+    np.testing.assert_allclose(free_v, 1 + 2 * np.sin(xv) + 2 * xv * np.cos(xv), rtol=1e-14)
+    np.testing.assert_allclose(dy_v, held_v, rtol=1e-14)
+    np.testing.assert_allclose(dz_y_v, np.sin(xv), rtol=1e-14)
+    np.testing.assert_allclose(y_v, 2 * xv)
+
+
+def test_stop_gradients_leaves_none_where_the_only_path_is_cut():
+    x = tf.placeholder(tf.float32, [3])
+    y = tf.exp(x)
+    z = tf.reduce_sum(y * y)
+    assert tf.gradients(z, x, stop_gradients=[y]) == [None]
+    (dzdy,) = tf.gradients(z, y, stop_gradients=[y])
+    xv = np.array([0.1, 0.2, -0.5], np.float32)
+    np.testing.assert_allclose(_run(dzdy, {x: xv}), 2 * np.exp(xv), rtol=1e-6)
+
+
+def test_stop_gradients_of_a_variable_read_and_an_intermediate_target():
+    w = tf.Variable(np.array([1.5, -0.5]))
+    h = w * w
+    k = tf.sin(h)
+    z = tf.reduce_sum(k * h)
+    gw, gk, gh = tf.gradients(z, [w, k, h], stop_gradients=[k])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        gw_v, gk_v, gh_v = sess.run([gw, gk, gh])
+    wv = np.array([1.5, -0.5])
+    hv = wv * wv
+    np.testing.assert_allclose(gw_v, np.sin(hv) * 2 * wv, rtol=1e-14)
+    np.testing.assert_allclose(gk_v, hv, rtol=1e-14)
+    np.testing.assert_allclose(gh_v, np.sin(hv), rtol=1e-14)

@@ -3,6 +3,12 @@
 For each x this adds one ``tgc.gradient(y, x, dy)`` per y that depends on x (TensorFlow sums over ys)
 and returns None for an x that no y depends on, as TensorFlow does. The backward graph itself is built
 later, in the IR, from the registry's gradient rules.
+
+``stop_gradients`` (tensors held constant) are honoured by asking for the gradient of a copy of the
+ys: the differentiable ops between the stop tensors and the ys are cloned with each stop tensor read
+through ``stop_gradient``, so no gradient flows back through it, while the values (and every other
+user of the original ops) stay as they are. The clones compute what the originals compute, and CSE
+merges them once ``stop_gradient`` has lowered to its operand.
 """
 
 from __future__ import annotations
@@ -14,7 +20,13 @@ from tgc.frontend.graph import Tensor, get_default_graph
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 
-def _differentiable_ancestors(y: Tensor, stop: set) -> set:
+def _passes_gradient(op) -> bool:
+    """Whether gradient flows through op: a registry op with a gradient rule, or a gradient request
+    (tgc-autodiff expands the inner request first, so the outer one sees plain ops: second order)."""
+    return op.opdef is not None and (op.opdef == "gradient" or REGISTRY[op.opdef].differentiable)
+
+
+def _differentiable_ancestors(y: Tensor) -> set:
     """Tensors that y depends on through differentiable ops."""
     seen, stack = set(), [y]
     while stack:
@@ -22,15 +34,44 @@ def _differentiable_ancestors(y: Tensor, stop: set) -> set:
         if t in seen:
             continue
         seen.add(t)
-        op = t.op
-        if op in stop or op.opdef is None:
-            continue
-        # A gradient request is differentiable through what it stands for: tgc-autodiff expands the
-        # inner request first, so the outer one sees plain ops (second-order gradients).
-        if op.opdef != "gradient" and not REGISTRY[op.opdef].differentiable:
-            continue
-        stack.extend(i for i in op.inputs if i.spec.dtype in _FLOATS)
+        if _passes_gradient(t.op):
+            stack.extend(i for i in t.op.inputs if i.spec.dtype in _FLOATS)
     return seen
+
+
+def _ancestor_ops(ys) -> set:
+    seen, stack = set(), [y.op for y in ys]
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(i.op for i in op.inputs)
+    return seen
+
+
+def _clone(op, inputs: list):
+    """A copy of op reading ``inputs``: same type, attributes, device and control inputs."""
+    graph = op.graph
+    clone = graph.create_op(op.type, op.type, inputs, op.attrs, [t.spec for t in op.outputs], opdef=op.opdef,
+                            name=op.name.rsplit("/", 1)[-1])
+    clone.control_inputs = list(op.control_inputs)
+    clone.device = op.device
+    clone.variable = op.variable
+    return clone
+
+
+def _held_constant(ys, stops) -> dict:
+    """Each tensor between the stop tensors and the ys (stops included) -> its copy that reads every
+    stop tensor through ``stop_gradient``. Ops that pass no gradient keep their outputs: nothing
+    flows back through them anyway, and a stateful one (an assignment) must not run twice."""
+    replaced = {s: make_op("stop_gradient", [s], name="StopGradient") for s in stops}
+    needed = _ancestor_ops(ys)
+    for op in stops[0].graph.get_operations():
+        if op not in needed or not _passes_gradient(op) or not any(i in replaced for i in op.inputs):
+            continue
+        clone = _clone(op, [replaced.get(i, i) for i in op.inputs])
+        replaced.update(zip(op.outputs, clone.outputs))
+    return replaced
 
 
 def _as_list(v):
@@ -38,14 +79,14 @@ def _as_list(v):
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ignored):
-    """d(sum of ys)/d(each x) (`tf.gradients`); grad_ys weight each y (ones by default)."""
+    """d(sum of ys)/d(each x) (`tf.gradients`); grad_ys weight each y (ones by default); the tensors in
+    ``stop_gradients`` are held constant."""
     ys = [convert_to_tensor(y) for y in _as_list(ys)]
-    xs_in = _as_list(xs)
-    xs = [convert_to_tensor(x) for x in xs_in]
+    xs = [convert_to_tensor(x) for x in _as_list(xs)]
     grad_ys = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)
     if len(grad_ys) != len(ys):
         raise ValueError(f"grad_ys has {len(grad_ys)} entries but ys has {len(ys)}")
-    stop = {convert_to_tensor(s).op for s in _as_list(stop_gradients)} if stop_gradients is not None else set()
+    stops = [convert_to_tensor(s) for s in _as_list(stop_gradients)] if stop_gradients is not None else []
     graph = get_default_graph()
     results = []
     with graph.name_scope(name or "gradients"):
@@ -54,7 +95,10 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ig
             if y.spec.dtype not in _FLOATS:
                 raise TypeError(f"cannot differentiate '{y.name}' of dtype {y.spec.dtype}; gradients need floating-point ys")
             seeds.append(make_op("fill_like", [y], name="grad_ys", value=1.0) if g is None else convert_to_tensor(g, dtype=y.dtype))
-        reach = [_differentiable_ancestors(y, stop) for y in ys]
+        if stops:
+            held = _held_constant(ys, stops)
+            ys, xs = [held.get(y, y) for y in ys], [held.get(x, x) for x in xs]
+        reach = [_differentiable_ancestors(y) for y in ys]
         for x in xs:
             parts = [make_op("gradient", [y, x, dy]) for y, dy, r in zip(ys, seeds, reach) if x in r]
             total = parts[0] if parts else None
