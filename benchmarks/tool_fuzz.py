@@ -5,9 +5,10 @@ right answer; never a traceback, a signal or a hang).
     python benchmarks/tool_fuzz.py --seed 1 --opt 5000 --run 2000
     python benchmarks/tool_fuzz.py --seed 1 --opt 1 --start 4711      # reproduce one mutant
 
-Prints one line per mutant that broke the rule (seed, index and the mutations, enough to reproduce
-it), a progress line every 250 mutants, and a summary; exits 1 if any broke the rule. With --keep DIR
-each failing `tgc opt` mutant is written there as <seed>-<index>.mlir.
+Prints one line per mutant that broke the rule (FAIL: seed, index and the mutations, enough to
+reproduce it), one per clean error that admits a tgc bug (INTERNAL: "internal error while running pass
+..."), a progress line every 250 mutants, and a summary; exits 1 if any broke the rule. With --keep DIR
+each such `tgc opt` mutant is written there as <seed>-<index>.mlir.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def campaign(name: str, verdicts, total: int, keep: str | None) -> tuple:
             print(f"FAIL {verdict.line()}", flush=True)
             if keep and verdict.mutant.startswith("opt "):
                 _keep(keep, verdict)
+        elif "internal error while" in verdict.outcome.stderr:  # clean, but a tgc bug all the same
+            counts["internal error"] += 1
+            print(f"INTERNAL {verdict.mutant}: {_internal(verdict.outcome.stderr)}", flush=True)
+            if keep and verdict.mutant.startswith("opt "):
+                _keep(keep, verdict)
         if done % 250 == 0:
             print(f"  {name}: {done}/{total} mutants, {bad} broke the rule, "
                   f"{time.perf_counter() - started:.0f} s", flush=True)
@@ -40,6 +46,10 @@ def campaign(name: str, verdicts, total: int, keep: str | None) -> tuple:
     exits = ", ".join(f"exit {k}: {v}" for k, v in sorted(counts.items(), key=str))
     print(f"{name}: {sum(counts.values())} mutants in {seconds:.0f} s ({exits}); {bad} broke the rule", flush=True)
     return bad, seconds
+
+
+def _internal(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if "internal error while" in line).split(": error: ", 1)[-1]
 
 
 def _keep(folder: str, verdict) -> None:

@@ -113,7 +113,8 @@ def test_unexpected_exception_in_a_pass_is_reported_without_traceback(tmp_path, 
 
     monkeypatch.setattr(DecomposePass, "run", explode)
     result = run(["opt", write(tmp_path, GOOD), "-p", "tgc-decompose"])
-    assert_user_error(result, r"input\.mlir: error: pass pipeline failed: KeyError: 'no rule'")
+    assert_user_error(result, r"input\.mlir: error: internal error while running pass 'tgc-decompose' \(a tgc "
+                              r"bug: please report it with this input\): KeyError: 'no rule'$")
 
 
 @pytest.mark.parametrize("args, pattern", [

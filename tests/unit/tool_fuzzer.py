@@ -245,8 +245,21 @@ def random_bytes(rng, text):
     return data.decode("utf-8", errors="surrogateescape")
 
 
+_OP_NAME = re.compile(r'"tgc\.[a-z0-9_]+"')
+_OP_NAMES: list = []
+
+
+def change_op_name(rng, text):
+    """One tgc op becomes another (its operands, attributes and types stay): the verifier's work."""
+    if not _OP_NAMES:
+        from tgc.dialect.registry import load_all_ops
+
+        _OP_NAMES.extend(sorted(f'"{opdef.mlir_name}"' for opdef in load_all_ops().values()))
+    return _replace_one(rng, _OP_NAME, text, lambda _: rng.choice(_OP_NAMES))
+
+
 TEXT_MUTATIONS = [delete_line, duplicate_line, change_dim, change_element_type, swap_ssa_names, change_number,
-                  truncate, random_bytes]
+                  truncate, random_bytes, change_op_name]
 
 
 def opt_mutant(seed: int, index: int, inputs: list) -> tuple:

@@ -168,22 +168,24 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
     from mlir import ir
 
     from tgc.passes.base import PassFailure
-    from tgc.passes.pipeline import announce
+    from tgc.passes.pipeline import announce, observe_stages
     from tgc.passes.verify import VerifyPass
 
     timing = [] if options.timing else None
+    steps = []  # what was running when something failed
     try:
-        announce("parsing the input")
-        module = parse_module(source)
-        announce("verifying the input (tgc-verify)")
-        VerifyPass().run(module)
-        pipeline.run(
-            module,
-            print_after_all=options.print_after_all,
-            print_after_change=options.print_after_change,
-            timing=timing,
-            out=reporter.stream,
-        )
+        with observe_stages(steps.append):
+            announce("parsing the input")
+            module = parse_module(source)
+            announce("verifying the input (tgc-verify)")
+            VerifyPass().run(module)
+            pipeline.run(
+                module,
+                print_after_all=options.print_after_all,
+                print_after_change=options.print_after_change,
+                timing=timing,
+                out=reporter.stream,
+            )
     except ir.MLIRError as exc:
         reporter.mlir_error(exc, source)
         return None
@@ -192,7 +194,9 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
             reporter.emit(where, "error", message, source)
         return None
     except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: say which, no traceback
-        reporter.emit(source.name, "error", f"pass pipeline failed: {type(exc).__name__}: {one_line(exc)}")
+        step = steps[-1] if steps else "running the pipeline"
+        reporter.emit(source.name, "error", f"internal error while {step} (a tgc bug: please report it with "
+                                            f"this input): {type(exc).__name__}: {one_line(exc)}")
         return None
     if timing is not None:
         print_timing(timing, reporter.stream)

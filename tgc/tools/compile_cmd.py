@@ -172,15 +172,21 @@ def compile_command(input_path, output, stage, fetches, feeds, target, target_tr
 
 
 def _compile_and_write(input_path, fetches, feeds, stage: str, output, options: aot.Options) -> None:
+    from tgc.passes.pipeline import observe_stages
+
+    steps = []  # what was running when something failed
     try:
-        lowered = compile_input(input_path, fetches, feeds, stage, options)
-        _write_stage(lowered, stage, output, options)
+        with observe_stages(steps.append):
+            lowered = compile_input(input_path, fetches, feeds, stage, options)
+            _write_stage(lowered, stage, output, options)
     except _errors() as exc:
         fail("tgc compile", _error_text(exc))
     except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: one line, no traceback
         from tgc.tools.cli import one_line
 
-        fail("tgc compile", f"compilation failed: {type(exc).__name__}: {one_line(exc)}")
+        step = steps[-1] if steps else "compiling"
+        fail("tgc compile", f"internal error while {step} (a tgc bug: please report it with this input): "
+                            f"{type(exc).__name__}: {one_line(exc)}")
     if options.timing is not None:
         from tgc.tools.cli import print_timing
 
