@@ -282,3 +282,18 @@ def test_stop_gradients_of_a_variable_read_and_an_intermediate_target():
     np.testing.assert_allclose(gw_v, np.sin(hv) * 2 * wv, rtol=1e-14)
     np.testing.assert_allclose(gk_v, hv, rtol=1e-14)
     np.testing.assert_allclose(gh_v, np.sin(hv), rtol=1e-14)
+
+
+# ---- random-graph findings in reductions (/tmp/notes/conformance-findings.md) ---------------------------
+
+
+@pytest.mark.parametrize("reduce, axis, message", [
+    (tf.reduce_sum, 0, r"Invalid reduction dimension 0 for input with 0 dimensions for 'Sum'"),
+    (tf.reduce_mean, [0], r"Invalid reduction dimension 0 for input with 0 dimensions for 'Mean'"),
+    (tf.argmax, 0, r"Expected dimension in the range \[0, 0\), but got 0 for 'ArgMax'"),
+    (tf.argmin, -1, r"Expected dimension in the range \[0, 0\), but got -1 for 'ArgMin'"),
+])
+def test_reducing_a_scalar_along_an_axis_is_refused_at_build_time(reduce, axis, message):
+    x = tf.placeholder(tf.float32, [])
+    with pytest.raises(ValueError, match=message):
+        reduce(x, axis=axis)

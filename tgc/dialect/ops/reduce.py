@@ -44,8 +44,17 @@ def _reduced_shape(shape, axes, keepdims):
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
+def _check_axes_exist(axes, rank):
+    """TF's rule: every axis names a dim of x. (normalize_axis lets axis 0 through for a scalar, which
+    other ops need; a reduction over it read as no axis at all.)"""
+    for axis in axes:
+        if not -rank <= axis < rank:
+            raise ShapeError(f"Invalid reduction dimension {axis} for input with {rank} dimensions")
+
+
 def _reduce_infer(x, axes, keepdims):
     dtype = same_dtype(x, allowed=NUMERIC_DTYPES)
+    _check_axes_exist(axes, len(x.shape))
     return spec(_reduced_shape(x.shape, axes, keepdims), dtype)
 
 
@@ -167,7 +176,10 @@ def _arg_infer(x, axis, output_type):
     same_dtype(x, allowed=NUMERIC_DTYPES)
     if output_type not in ("int32", "int64"):
         raise ShapeError(f"output_type must be int32 or int64 but got {output_type}")
-    axis = normalize_axis(axis, len(x.shape))
+    rank = len(x.shape)
+    if not -rank <= axis < rank:  # a scalar has no axis to search along
+        raise ShapeError(f"Expected dimension in the range [{-rank}, {rank}), but got {axis}")
+    axis = normalize_axis(axis, rank)
     return spec(tuple(d for i, d in enumerate(x.shape) if i != axis), output_type)
 
 
