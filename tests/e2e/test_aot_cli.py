@@ -171,3 +171,14 @@ def test_compile_turns_an_mlir_abort_into_one_line(tmp_path):
                              "'buffer-deallocation-pipeline': assertion `idx < getRank() && \"invalid index for "
                              "shaped type\"' failed; the input is not valid there\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_compile_writes_an_archive_into_a_new_folder(tmp_path):
+    source = tmp_path / "add.mlir"
+    source.write_text('func.func @main(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {\n'
+                      '  %0 = "tgc.add"(%x, %x) : (tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>\n'
+                      '  return %0 : tensor<?x3xf32>\n}\n')
+    archive = tmp_path / "new" / "folder" / "add.tar.gz"
+    assert tgc("compile", str(source), "-o", str(archive)).exit_code == 0
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(load(str(archive))(x)["result0"], 2 * x)

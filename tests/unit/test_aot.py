@@ -416,3 +416,18 @@ def test_the_pristine_artifact_still_trains(trained_artifact):
     xs, ys = data(16)
     losses = [float(art(x=xs, y=ys)["loss"]) for _ in range(3)]
     assert losses[2] < losses[0]
+
+
+def test_a_truncated_archive_is_refused(trained_artifact, tmp_path):
+    import tarfile
+
+    archive = tmp_path / "art.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(trained_artifact, arcname="artifact")
+    data = archive.read_bytes()
+    assert load(str(archive)).backend == "library"
+    for cut, pattern in ((len(data) // 2, "cannot unpack the artifact archive \\(EOFError"),
+                         (20, "cannot read the artifact archive \\(EOFError")):
+        (tmp_path / "cut.tar.gz").write_bytes(data[:cut])
+        with pytest.raises(ArtifactError, match=r"cut\.tar\.gz: " + pattern):
+            load(str(tmp_path / "cut.tar.gz"))

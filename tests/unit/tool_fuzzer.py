@@ -542,16 +542,32 @@ def _damaged_checkpoint(rng, pristine: Pristine, workdir: str) -> tuple:
     return path, f"checkpoint: {note}"
 
 
+def _damaged_archive(rng, pristine: Pristine, workdir: str) -> tuple:
+    """The artifact as a .tar.gz (as `tgc compile -o x.tar.gz` writes it), then damaged."""
+    import tarfile
+
+    path = os.path.join(workdir, "artifact.tar.gz")
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(pristine.path, arcname="artifact")
+    with open(path, "rb") as fh:
+        data, note = _damage_bytes(rng, fh.read())
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path, f"archive: {note}"
+
+
 def run_mutant(seed: int, index: int, pristine: Pristine, workdir: str) -> Verdict:
     rng = random.Random(f"run-{seed}-{index}")
     target = os.path.join(workdir, "damaged")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(pristine.path, target)
-    kind = rng.choice(sorted(ARTIFACT_DAMAGE) + ["checkpoint"])
+    kind = rng.choice(sorted(ARTIFACT_DAMAGE) + ["checkpoint", "archive"])
     restore = []
     if kind == "checkpoint":
         path, note = _damaged_checkpoint(rng, pristine, workdir)
         restore = ["--restore", path]
+    elif kind == "archive":
+        target, note = _damaged_archive(rng, pristine, workdir)
     else:
         note = ARTIFACT_DAMAGE[kind](rng, target)
     if rng.random() < 0.1:  # `tgc inspect` reads the same artifact: a clean error or its description

@@ -274,11 +274,19 @@ def _unpacked(path: str, owner) -> str:
         return path
     if not os.path.exists(path):
         raise ArtifactError(f"no artifact at {path}")
-    if not tarfile.is_tarfile(path):
+    try:
+        is_archive = tarfile.is_tarfile(path)
+    except Exception as exc:  # noqa: BLE001 - a truncated .tar.gz raises EOFError here
+        raise InvalidArtifact(f"{path}: cannot read the artifact archive ({type(exc).__name__}: {exc})") from None
+    if not is_archive:
         raise ArtifactError(f"{path} is neither an artifact directory nor an artifact archive")
     owner._tmp = tempfile.TemporaryDirectory(prefix="tgc-artifact-")
-    with tarfile.open(path) as archive:
-        archive.extractall(owner._tmp.name, filter="data")
+    try:
+        with tarfile.open(path) as archive:
+            archive.extractall(owner._tmp.name, filter="data")
+    except Exception as exc:  # noqa: BLE001 - a damaged archive raises many kinds (EOFError, zlib.error, ...)
+        raise InvalidArtifact(f"{path}: cannot unpack the artifact archive ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())})") from None
     entries = os.listdir(owner._tmp.name)
     root = os.path.join(owner._tmp.name, entries[0]) if len(entries) == 1 else owner._tmp.name
     return root if os.path.isdir(root) else owner._tmp.name

@@ -220,6 +220,7 @@ def _write_artifact(lowered, options: aot.Options, output: str) -> None:
         aot.write_artifact(lowered, options, output)
         click.echo(f"wrote {output}", err=True)
         return
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)  # as for an artifact directory
     with tempfile.TemporaryDirectory(prefix="tgc-artifact-") as tmp:
         directory = aot.write_artifact(lowered, options, os.path.join(tmp, "artifact"))
         staging = output + ".tmp"
