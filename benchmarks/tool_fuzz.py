@@ -1,9 +1,9 @@
-"""A long fuzzing campaign of the tgc tools: thousands of `tgc opt` mutants of the lit inputs and
-damaged artifacts for `tgc run`, held to the rule of tests/unit/test_tool_fuzz.py (a clean error or a
+"""A long fuzzing campaign of the tgc tools: thousands of `tgc opt` mutants of the lit inputs, `tgc
+compile` mutants of an exported graph and damaged artifacts for `tgc run`, held to the rule of tests/unit/test_tool_fuzz.py (a clean error or a
 right answer; never a traceback, a signal or a hang).
 
-    python benchmarks/tool_fuzz.py --seed 1 --opt 5000 --run 2000
-    python benchmarks/tool_fuzz.py --seed 1 --opt 1 --start 4711      # reproduce one mutant
+    python benchmarks/tool_fuzz.py --seed 1 --opt 5000 --compile 1000 --run 2000
+    python benchmarks/tool_fuzz.py --seed 1 --opt 1 --compile 0 --run 0 --start 4711   # one mutant again
 
 Prints one line per mutant that broke the rule (FAIL: seed, index and the mutations, enough to
 reproduce it), one per clean error that admits a tgc bug (INTERNAL: "internal error while running pass
@@ -65,6 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1, help="campaign seed (the suite uses 0)")
     parser.add_argument("--opt", type=int, default=5000, help="number of `tgc opt` mutants")
+    parser.add_argument("--compile", type=int, default=1000, help="number of `tgc compile` mutants")
     parser.add_argument("--run", type=int, default=2000, help="number of damaged artifacts for `tgc run`")
     parser.add_argument("--start", type=int, default=0, help="first mutant index (to resume or reproduce)")
     parser.add_argument("--keep", default=None, help="folder for the failing `tgc opt` mutants")
@@ -73,8 +74,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tgc-fuzz-") as work:
         if args.opt:
             bad += campaign("tgc opt", fuzzer.fuzz_opt(args.seed, args.opt, work, args.start), args.opt, args.keep)[0]
-        if args.run:
+        if args.run or args.compile:
             pristine = fuzzer.make_pristine(work)
+        if args.compile:
+            bad += campaign("tgc compile", fuzzer.fuzz_compile(args.seed, args.compile, pristine, work, args.start),
+                            args.compile, None)[0]
+        if args.run:
             bad += campaign("tgc run", fuzzer.fuzz_run(args.seed, args.run, pristine, work, args.start),
                             args.run, args.keep)[0]
     return 1 if bad else 0

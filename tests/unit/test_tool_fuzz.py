@@ -1,5 +1,6 @@
 """Fuzzing of the tools, bounded: `tgc opt` on mutants of the lit inputs (with and without the
-default pipeline) and `tgc run` on damaged artifacts must each end in a clean error (exit 1,
+default pipeline), `tgc compile` on mutants of an exported graph, and `tgc run` and `tgc inspect` on
+damaged artifacts must each end in a clean error (exit 1,
 ``error:`` on stderr, no traceback) or a right answer -- never a traceback, a signal or a hang.
 
 The mutants are fixed by their seed (tests/unit/tool_fuzzer.py). A longer campaign:
@@ -62,6 +63,15 @@ def test_run_on_damaged_artifacts_never_crashes(pristine, tmp_path):
     if RUN_MUTANTS >= 100:  # enough mutants to reach every kind of damage
         assert any(v.mutant.startswith("inspect ") for v in verdicts)
         assert any("checkpoint:" in v.mutant and v.outcome.exit_code == 0 for v in verdicts), "none restored"
+
+
+COMPILE_MUTANTS = max(OPT_MUTANTS // 4, 1)
+
+
+def test_compile_on_mutants_of_an_exported_graph_never_crashes(pristine, tmp_path):
+    verdicts = list(fuzzer.fuzz_compile(SEED, COMPILE_MUTANTS, pristine, str(tmp_path)))
+    assert not [v for v in verdicts if v.problem], report(verdicts)
+    assert any(v.outcome.exit_code == 0 for v in verdicts) or COMPILE_MUTANTS < 20
 
 
 def test_the_judge_catches_what_the_rule_forbids():

@@ -1,4 +1,5 @@
-"""Fuzzing of the `tgc` tools: `tgc opt` on mutants of the lit inputs, `tgc run` on damaged artifacts.
+"""Fuzzing of the `tgc` tools: `tgc opt` on mutants of the lit inputs, `tgc compile` on mutants of an
+exported graph, `tgc run` and `tgc inspect` on damaged artifacts.
 
 The rule every mutant is held to: a clean error (exit status 1, ``error:`` on stderr, no Python
 traceback, no MLIR assertion text) or a right answer (exit status 0; for `tgc run`, the numbers of the
@@ -305,6 +306,7 @@ class Pristine:
     path: str
     inputs: dict  # name -> .npy path
     outputs: dict = field(default_factory=dict)  # name -> array
+    source: str = ""  # the tgc IR it was compiled from
 
 
 WRONG_VALUES = [None, [], {}, "x", "", -1, 0, 1.5, 10 ** 12, True, [None], {"name": 1}]
@@ -598,6 +600,38 @@ def _same_outputs(pristine: Pristine, output: str) -> str | None:
     return None
 
 
+def compile_mutant(seed: int, index: int, source: str, workdir: str) -> Verdict:
+    """`tgc compile` on a mutant of the pristine graph's tgc IR; an artifact it writes must load."""
+    rng = random.Random(f"compile-{seed}-{index}")
+    with open(source, encoding="utf-8") as fh:
+        text = fh.read()
+    mutations = rng.choices(TEXT_MUTATIONS, k=rng.choice([1, 1, 2]))
+    for mutate in mutations:
+        text = mutate(rng, text)
+    path = os.path.join(workdir, "mutant.mlir")
+    with open(path, "wb") as fh:
+        fh.write(text.encode("utf-8", errors="surrogateescape"))
+    stage = rng.choice(["core", "llvm-ir", "artifact"])
+    output = os.path.join(workdir, "compiled")
+    shutil.rmtree(output, ignore_errors=True)
+    outcome = run_cli(["compile", path, "--emit", stage, "-o", output])
+    described = f"compile seed={seed} index={index} [{', '.join(m.__name__ for m in mutations)}] --emit={stage}"
+
+    def loads(_):
+        if stage != "artifact":
+            return None
+        inspected = run_cli(["inspect", output])
+        return None if inspected.exit_code == 0 else f"compiled, but tgc inspect says: {inspected.stderr.strip()}"
+
+    return Verdict(described, outcome, judge(outcome, loads))
+
+
+def fuzz_compile(seed: int, count: int, pristine: Pristine, workdir: str, start: int = 0):
+    warm_up()
+    for index in range(start, start + count):
+        yield compile_mutant(seed, index, pristine.source, workdir)
+
+
 def fuzz_run(seed: int, count: int, pristine: Pristine, workdir: str, start: int = 0):
     warm_up()
     for index in range(start, start + count):
@@ -634,7 +668,7 @@ def make_pristine(workdir: str) -> Pristine:
         np.save(inputs[name], rng.standard_normal(shape).astype(np.float32))
     art = load(os.path.join(workdir, "pristine"))
     outputs = art(**{n: np.load(p) for n, p in inputs.items()})
-    return Pristine(os.path.join(workdir, "pristine"), inputs, outputs)
+    return Pristine(os.path.join(workdir, "pristine"), inputs, outputs, source)
 
 
-__all__ = ["fuzz_opt", "fuzz_run", "make_pristine", "run_cli", "judge", "Verdict", "Outcome", "lit_inputs"]
+__all__ = ["fuzz_opt", "fuzz_run", "fuzz_compile", "make_pristine", "run_cli", "judge", "Verdict", "Outcome", "lit_inputs"]
