@@ -307,6 +307,9 @@ def _read_manifest(path: str) -> dict:
                             f"version {manifest.get('format_version')!r} (this runtime reads version {FORMAT_VERSION}; "
                             "compile it again with tgc compile)")
     checks.validate_manifest(manifest, where)
+    if checks.signature_digest(manifest) != manifest["signature"]["sha256"]:
+        raise InvalidArtifact(f"{where}: its entry point, inputs, outputs or variables were changed after "
+                              "compile (their hash is not the recorded one)")
     return manifest
 
 
@@ -344,11 +347,7 @@ def _c_string(address: int | None) -> str | None:
 
 def _check_compiled_signature(path: str, manifest: dict, compiled: str | None) -> None:
     """The code was compiled for the signature the manifest describes (tgc/lowering/aot.py)."""
-    recorded = manifest["signature"]["sha256"]
-    if checks.signature_digest(manifest) != recorded:
-        raise InvalidArtifact(f"{os.path.join(path, 'manifest.json')}: its entry point, inputs, outputs or "
-                              "variables were changed after compile (their hash is not the recorded one)")
-    if compiled != recorded:
+    if compiled != manifest["signature"]["sha256"]:
         raise InvalidArtifact(f"{path}: the compiled code was built for another signature than manifest.json "
                               "describes (the signature hash in the code differs)")
 
