@@ -35,5 +35,9 @@ class InternalError(OpError):
     pass
 
 
+class ResourceExhaustedError(OpError):
+    """Memory ran out: TF's ``OOM when allocating tensor with shape[...]``."""
+
+
 class CompileError(Exception):
     """Compiling a graph failed; the message lists each diagnostic with the user's file:line."""

@@ -119,14 +119,17 @@ class IRBuilder:
         """Sum ``g`` (the gradient of a broadcast result) back down to ``x``'s shape.
 
         Leading axes that x lacks are summed away; axes where x has size 1 and g does not are summed
-        with keepdims. An unknown dim in both is taken as equal (same batch), never as broadcast.
+        with keepdims. An unknown dim of x may turn out to be 1 at run time: ``unbroadcast_like`` sums
+        those then (lowered to nothing where the dims are equal by construction).
         """
         lead = len(g.shape) - len(x.shape)
         ones = [lead + i for i, d in enumerate(x.shape) if d == 1 and g.shape[lead + i] != 1]
         axes = list(range(lead)) + ones
-        if not axes:
-            return g
-        summed = self.op("reduce_sum", g, axes=axes, keepdims=True)
-        if lead:
-            summed = self.op("squeeze", summed, axes=list(range(lead)))
+        summed = g
+        if axes:
+            summed = self.op("reduce_sum", g, axes=axes, keepdims=True)
+            if lead:
+                summed = self.op("squeeze", summed, axes=list(range(lead)))
+        if any(d is None and e != 1 for d, e in zip(x.shape, summed.shape)):
+            summed = self.op("unbroadcast_like", summed, x)  # x's unknown dims may be 1 at run time
         return summed

@@ -70,6 +70,7 @@ def shared_libraries() -> list:
 def jit(module: ir.Module, function: str = "main", opt_level: int = 3):
     """JIT-compiles an LLVM-dialect module; returns (engine, address of the packed C interface)."""
     engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
+    _connect_error_handler(engine)
     address = engine.raw_lookup(f"_mlir_ciface_{function}")
     if not address:
         raise RuntimeError(f"compiled module has no function '{function}'")
@@ -84,6 +85,7 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
     engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
     for name, fn in symbols.items():
         engine.raw_register_runtime(name, ctypes.cast(fn, ctypes.c_void_p))
+    _connect_error_handler(engine)
     addresses = {}
     for name in functions:
         address = engine.raw_lookup(f"_mlir_ciface_{name}")
@@ -93,3 +95,12 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
     return engine, addresses
 
 
+
+
+def _connect_error_handler(engine) -> None:
+    """A module with run-time checks (tgc/lowering/runtime_errors.py) reports to the runtime's handler."""
+    from tgc.runtime.executable import SET_ERROR_HANDLER, install_error_handler_packed
+
+    address = engine.raw_lookup(SET_ERROR_HANDLER)  # the packed wrapper the engine made for it
+    if address:
+        install_error_handler_packed(address)

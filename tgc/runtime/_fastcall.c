@@ -24,14 +24,79 @@
 #include <Python.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define GLOBAL_SENTINEL 0xDEADBEEF /* MLIR's "allocated" pointer for memrefs of constant globals */
 #define MAX_ARGS 256
 #define MAX_WORDS 4096 /* descriptor words per direction: 3 + 2 * rank per argument */
 
 typedef void (*entry_fn)(void **);
+
+/* Run-time errors of compiled code (tgc/lowering/runtime_errors.py): a failed check calls the handler
+ * whose address the runtime stored in the module's tgc_error_handler global. The handler records the
+ * error in this thread's state and unwinds with longjmp to the call below that entered the compiled
+ * code, which raises Failure(kind, message, values). Compiled code holds no locks and no C++ frames,
+ * so nothing is left half-done but the buffers it had allocated, which leak. */
+#define MAX_ERROR_VALUES 256
+#define MAX_ERROR_MESSAGE 4096
+
+typedef struct {
+    jmp_buf *jump; /* the innermost guarded call of this thread, or NULL */
+    int64_t kind;
+    int64_t count;
+    int64_t values[MAX_ERROR_VALUES];
+    char message[MAX_ERROR_MESSAGE];
+} error_state;
+
+static _Thread_local error_state thread_error;
+static PyObject *Failure;
+
+static void runtime_error(int64_t kind, const char *message, const int64_t *values, int64_t count) {
+    thread_error.kind = kind;
+    thread_error.count = count < 0 ? 0 : (count > MAX_ERROR_VALUES ? MAX_ERROR_VALUES : count);
+    if (values != NULL)
+        memcpy(thread_error.values, values, (size_t)thread_error.count * sizeof(int64_t));
+    thread_error.message[0] = 0;
+    if (message != NULL)
+        strncat(thread_error.message, message, MAX_ERROR_MESSAGE - 1);
+    if (thread_error.jump != NULL)
+        longjmp(*thread_error.jump, 1);
+}
+
+/* Calls fn(packed) with the GIL released; 0 when it returned, 1 when a check failed (then
+ * thread_error holds the error). */
+static int guarded_call(entry_fn fn, void **packed) {
+    jmp_buf jump;
+    jmp_buf *outer = thread_error.jump;
+    volatile int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (setjmp(jump) == 0) {
+        thread_error.jump = &jump;
+        fn(packed);
+    } else {
+        failed = 1;
+    }
+    thread_error.jump = outer;
+    Py_END_ALLOW_THREADS
+    return failed;
+}
+
+static PyObject *raise_failure(void) {
+    PyObject *values = PyTuple_New(thread_error.count);
+    if (values == NULL)
+        return NULL;
+    for (int64_t i = 0; i < thread_error.count; i++)
+        PyTuple_SET_ITEM(values, i, PyLong_FromLongLong(thread_error.values[i]));
+    PyObject *args = Py_BuildValue("(LsN)", (long long)thread_error.kind, thread_error.message, values);
+    if (args != NULL) {
+        PyErr_SetObject(Failure, args);
+        Py_DECREF(args);
+    }
+    return NULL;
+}
 
 static void free_block(PyObject *capsule) {
     free(PyCapsule_GetPointer(capsule, "tgc.block"));
@@ -194,14 +259,33 @@ static PyObject *fastcall_call(PyObject *self, PyObject *args) {
         refs[k++] = in_words + PyLong_AsSsize_t(PyTuple_GET_ITEM(PyTuple_GET_ITEM(in_specs, i), 2));
     for (Py_ssize_t i = 0; i < k; i++)
         packed[i] = &refs[i];
-    Py_BEGIN_ALLOW_THREADS
-    fn(packed);
-    Py_END_ALLOW_THREADS
+    if (guarded_call(fn, packed))
+        return raise_failure();
     return collect_outputs(out_specs, arrays, out_words, pointers, num_inputs);
+}
+
+/* call_packed(function address, address of the packed arguments): the Python path's call. */
+static PyObject *fastcall_call_packed(PyObject *self, PyObject *args) {
+    PyObject *address, *packed;
+    if (!PyArg_ParseTuple(args, "OO", &address, &packed))
+        return NULL;
+    entry_fn fn = (entry_fn)PyLong_AsVoidPtr(address);
+    void **arguments = (void **)PyLong_AsVoidPtr(packed);
+    if (PyErr_Occurred())
+        return NULL;
+    if (guarded_call(fn, arguments))
+        return raise_failure();
+    Py_RETURN_NONE;
+}
+
+static PyObject *fastcall_handler_address(PyObject *self, PyObject *unused) {
+    return PyLong_FromVoidPtr((void *)runtime_error);
 }
 
 static PyMethodDef methods[] = {
     {"call", fastcall_call, METH_VARARGS, "call(plan, arrays) -> list of results, or None for the Python path"},
+    {"call_packed", fastcall_call_packed, METH_VARARGS, "call_packed(function, packed arguments): a guarded call"},
+    {"handler_address", fastcall_handler_address, METH_NOARGS, "address of the run-time error handler"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -209,5 +293,13 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcall", NULL, -1
 
 PyMODINIT_FUNC PyInit__fastcall(void) {
     import_array();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Failure = PyErr_NewException("tgc.runtime._fastcall.Failure", NULL, NULL);
+    if (Failure == NULL || PyModule_AddObjectRef(m, "Failure", Failure) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

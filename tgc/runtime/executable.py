@@ -20,7 +20,11 @@ import os
 import struct
 import threading
 
+import json
+
 import numpy as np
+
+from tgc import errors
 
 try:
     from tgc.runtime import _fastcall
@@ -34,6 +38,15 @@ _free = _libc.free
 _free.argtypes = [ctypes.c_void_p]
 _free.restype = None
 _GLOBAL_SENTINEL = 0xDEADBEEF  # MLIR's "allocated" pointer for memrefs of constant globals
+
+
+# Run-time errors (tgc/lowering/runtime_errors.py): compiled code calls ERROR_FUNCTION, which calls the
+# handler given to the module's SET_ERROR_HANDLER (kept in ERROR_HANDLER_GLOBAL) with one of these kinds.
+ERROR_FUNCTION = "tgc_runtime_error"
+ERROR_HANDLER_GLOBAL = "tgc_error_handler"
+SET_ERROR_HANDLER = "tgc_set_error_handler"
+INCOMPATIBLE_SHAPES = 1  # values: operand count, then each operand's rank and dims
+OUT_OF_MEMORY = 2  # values: the dims of the tensor that could not be allocated
 
 
 def descriptor_words(rank: int) -> int:
@@ -89,7 +102,10 @@ class Executable:
 
     def __call__(self, *arrays) -> list:
         if self._c_plan is not None:
-            out = _fastcall.call(self._c_plan, arrays)
+            try:
+                out = _fastcall.call(self._c_plan, arrays)
+            except _fastcall.Failure as failure:
+                raise runtime_error(*failure.args) from None
             if out is not None:
                 return out
         if len(arrays) != len(self.inputs):
@@ -111,7 +127,7 @@ class Executable:
             pointers.append(p)
             shape = a.shape
             packer.pack_into(view, byte_offset, p, p, 0, *shape, *strides(shape))
-        self._fn(self._packed_address)
+        call_packed(self._fn, self._packed_address)
         return self._collect(pointers, passed)
 
     def _collect(self, input_pointers: list, passed: list) -> list:
@@ -146,6 +162,93 @@ class Executable:
 
 
 _asarray = np.asarray
+
+
+# ---- run-time errors ------------------------------------------------------------------------------
+
+
+def install_error_handler(setter_address: int) -> None:
+    """Gives a compiled library's ``void tgc_set_error_handler(void *)`` (at ``setter_address``) the
+    runtime's handler."""
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p)(setter_address)(error_handler_address())
+
+
+def install_error_handler_packed(packed_setter_address: int) -> None:
+    """The same through the JIT's packed wrapper of ``tgc_set_error_handler`` (arguments by pointer)."""
+    handler = ctypes.c_void_p(error_handler_address())
+    arguments = (ctypes.c_void_p * 1)(ctypes.addressof(handler))
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p)(packed_setter_address)(ctypes.addressof(arguments))
+
+
+def call_packed(fn, packed_address: int) -> None:
+    """Calls a compiled function's C interface (a ctypes function) with its packed arguments; a check
+    that fails inside raises its error here."""
+    if _fastcall is not None:
+        try:
+            _fastcall.call_packed(ctypes.cast(fn, ctypes.c_void_p).value, packed_address)
+        except _fastcall.Failure as failure:
+            raise runtime_error(*failure.args) from None
+        return
+    _python_errors.failure = None
+    fn(packed_address)
+    failure, _python_errors.failure = _python_errors.failure, None
+    if failure is not None:
+        raise runtime_error(*failure)
+
+
+def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
+    """The TensorFlow error for a failed check: ``message`` is the check's JSON, ``values`` its numbers."""
+    try:
+        facts = json.loads(message) if message else {}
+    except ValueError:
+        facts = {}
+    node = facts.get("node", "")
+    where = f"\n\t [[node {node} ]]" if node else ""
+    if kind == INCOMPATIBLE_SHAPES:
+        shapes = _shapes(values)
+        return errors.InvalidArgumentError(None, None, "Incompatible shapes: " + " vs. ".join(shapes) + where)
+    if kind == OUT_OF_MEMORY:
+        shape = "[" + ",".join(str(v) for v in values) + "]"
+        device = facts.get("device") or "/job:localhost/replica:0/task:0/device:CPU:0"
+        return errors.ResourceExhaustedError(
+            None, None, f"OOM when allocating tensor with shape{shape} and type {facts.get('dtype', 'unknown')} "
+                        f"on {device} by allocator cpu{where}")
+    return errors.InternalError(None, None, f"compiled code failed a run-time check (kind {kind}){where}")
+
+
+def _shapes(values: tuple) -> list:
+    """'[4,3]' per operand from (count, rank, dims..., rank, dims...)."""
+    out, i = [], 1
+    for _ in range(values[0] if values else 0):
+        rank = values[i]
+        out.append("[" + ",".join(str(d) for d in values[i + 1: i + 1 + rank]) + "]")
+        i += 1 + rank
+    return out
+
+
+class _PythonErrors(threading.local):
+    failure = None
+
+
+_python_errors = _PythonErrors()
+
+
+def _record_failure(kind, message, values, count):
+    """The handler without the C extension: records the error, which the call raises once the compiled
+    code returns (its checks keep it within its buffers; an allocation that failed cannot be survived)."""
+    text = ctypes.string_at(message).decode("utf-8", "replace") if message else ""
+    _python_errors.failure = (kind, text, tuple(values[i] for i in range(count)))
+
+
+_HANDLER_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64)
+_python_handler = _HANDLER_TYPE(_record_failure)
+
+
+def error_handler_address() -> int:
+    """The address of the runtime's ``void handler(int64 kind, char *message, int64 *values, int64 count)``."""
+    if _fastcall is not None:
+        return _fastcall.handler_address()
+    return ctypes.cast(_python_handler, ctypes.c_void_p).value
 
 
 def _typestr(dtype: np.dtype) -> str:

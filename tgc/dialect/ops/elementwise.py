@@ -2,6 +2,8 @@
 
 Gradient rules build tgc ops through the builder ``b`` (see ``tgc/dialect/builder.py``); a gradient
 that flows into a broadcast operand is summed back to that operand's shape with ``b.unbroadcast``.
+Broadcasting is decided at run time where dims are unknown, as in TensorFlow: an unknown dim fed as 1
+broadcasts, and ``unbroadcast_like`` sums a gradient back to its operand's run-time shape.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, NUMERIC_DTYPES, broadcast_shapes, same_dtype, spec
+from tgc.dialect.types import format_shape
 
 
 def _binary_infer(allowed, result_dtype=None):
@@ -47,6 +50,7 @@ _BINARY_SAMPLES = (
     Sample(((), (2, 3))),  # scalar with matrix
     Sample(((5, 3), (3,)), dynamic=((0, 0),)),  # unknown batch, broadcast row
     Sample(((4, 3), (4, 3)), dynamic=((0, 0), (1, 0))),
+    Sample(((4, 3), (1, 3)), dynamic=((0, 0), (1, 0))),  # an unknown dim that is 1 at run time broadcasts
     Sample(((2, 3), (3,)), dtypes="int32", int_high=5),
 )
 _DIVIDE_SAMPLES = (
@@ -100,12 +104,15 @@ _COMPARISON_SAMPLES = (
 _LOGIC_SAMPLES = (
     Sample(((4, 1, 3), (2, 3)), dtypes="bool"),
     Sample(((5, 3), (5, 3)), dtypes="bool", dynamic=((0, 0), (1, 0))),
+    Sample(((1, 3), (5, 1)), dtypes="bool", dynamic=((0, 0), (1, 0), (1, 1))),
 )
 _SELECT_SAMPLES = (
     Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "float32", "float32")),
     Sample(((3,), (2, 3), ()), dtypes=("bool", "float32", "float32"),  # condition and y broadcast
            values=(np.array([True, False, True]),)),  # both branches taken, so both get a gradient
     Sample(((4, 1), (4, 3), (3,)), dtypes=("bool", "float32", "float32"), dynamic=((0, 0), (1, 0))),
+    Sample(((4, 1), (1, 3), (4, 3)), dtypes=("bool", "float32", "float32"),  # each unknown dim broadcasts
+           dynamic=((0, 0), (0, 1), (1, 0), (1, 1), (2, 0))),
     Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "int32", "int32"), int_high=10),
     Sample(((2, 3), (2, 3), (2, 3)), dtypes="bool"),
 )
@@ -534,3 +541,39 @@ class Select:
         cond = b.broadcast_like(condition, g)
         zeros = b.zeros_like(g)
         return [None, b.unbroadcast(b.select(cond, g, zeros), x), b.unbroadcast(b.select(cond, zeros, g), y)]
+
+
+# ---- gradients of run-time broadcasting ------------------------------------------------------------
+
+
+def _unbroadcast_axes(g_shape, x_shape) -> tuple:
+    return tuple(i for i, (d, e) in enumerate(zip(x_shape, g_shape)) if d == 1 and e != 1)
+
+
+@op("unbroadcast_like", tf_type="UnbroadcastLike", operands=("g", "x"))
+class UnbroadcastLike:
+    """g summed over the axes where x has size 1 and g does not, keeping them: the gradient of a
+    broadcast, brought back to the shape x has at run time (its unknown dims may turn out to be 1).
+    Gradient rules get it through ``b.unbroadcast``; x's values are not read."""
+
+    samples = (
+        Sample(((4, 3), (1, 3)), dynamic=((0, 0), (1, 0))),  # x's unknown dim is 1: summed
+        Sample(((4, 3), (4, 3)), dynamic=((0, 0), (1, 0))),  # equal: g itself
+        Sample(((2, 4, 3), (2, 1, 1)), dynamic=((1, 1), (1, 2))),
+    )
+
+    def infer(g, x):
+        same_dtype(g, x, allowed=NUMERIC_DTYPES)
+        fits = len(g.shape) == len(x.shape) and all(
+            d is None or e is None or d in (1, e) for d, e in zip(x.shape, g.shape))
+        if not fits:
+            raise ShapeError(f"cannot sum a gradient of shape {format_shape(g.shape)} "
+                             f"to shape {format_shape(x.shape)}")
+        return spec(x.shape, g.dtype)
+
+    def eval(g, x):
+        return np.sum(g, axis=_unbroadcast_axes(g.shape, x.shape), keepdims=True).astype(g.dtype, copy=False)
+
+    def grad(b, op, g):
+        (summed,) = op.inputs[:1]
+        return [b.broadcast_like(g, summed), None]

@@ -15,8 +15,8 @@ from mlir.dialects import arith, linalg, tensor
 from tgc.dialect.attrs import encode
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    PARALLEL, REDUCTION, affine_map, broadcast_map, const_index, dim, element_type, empty, generic, identity_map,
-    is_float, scalar_const, shape_of,
+    PARALLEL, REDUCTION, affine_map, broadcast_map, broadcast_to_like, const_index, dim, element_type, empty,
+    generic, identity_map, is_float, scalar_const, shape_of,
 )
 
 
@@ -45,10 +45,7 @@ def _fill(op):
 @lowers("broadcast_like")
 def _broadcast_like(op):
     x, target = op.operands
-    shape = shape_of(op.result_type)
-    init = empty(op.result_type, _like_dims(op.result_type, target))
-    maps = [broadcast_map(x, shape), identity_map(len(shape))]
-    return generic([x], [init], maps, [PARALLEL] * len(shape), lambda a, _: a)[0]
+    return broadcast_to_like(x, target, op.result_type)
 
 
 _DYNAMIC = ir.ShapedType.get_dynamic_size()
@@ -221,6 +218,8 @@ def _squeeze(op):
 def _transpose(op):
     (x,) = op.operands
     perm = list(op.attrs["perm"])
+    if perm == sorted(perm):  # the identity: a 0-d linalg.transpose asserts in MLIR (empty permutation map)
+        return x if x.type == op.result_type else tensor.cast(op.result_type, x)
     dynamic = {i: dim(x, p) for i, p in enumerate(perm) if shape_of(op.result_type)[i] is None}
     return linalg.transpose(x, outs=[empty(op.result_type, dynamic)], permutation=perm)
 

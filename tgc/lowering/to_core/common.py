@@ -3,12 +3,17 @@
 A rule builds at the insertion point of the op it replaces. Dims unknown at compile time (``?``) are
 read with ``tensor.dim`` from an operand that has the same dim, so one compiled function serves every
 batch size.
+
+Broadcasting follows TensorFlow at run time: an unknown dim that turns out to be 1 broadcasts, and
+dims that differ otherwise fail the run with "Incompatible shapes" (tgc/lowering/runtime_errors.py).
+Only an axis where operands' unknown dims may differ pays for that (``uncertain_axes``); static shapes
+and the usual ``[None, n] + [n]`` keep their single linalg.generic.
 """
 
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import arith, linalg, tensor
+from mlir.dialects import arith, linalg, scf, tensor
 
 PARALLEL = "parallel"
 REDUCTION = "reduction"
@@ -138,7 +143,12 @@ def generic(inputs, inits, maps, iterators, body) -> list:
 def elementwise(operands: list, result_type: ir.Type, body) -> ir.Value:
     """A broadcasting elementwise op: ``body(*scalars)`` computes one result element."""
     result_shape = shape_of(result_type)
-    init = empty(result_type, broadcast_dynamic_dims(result_type, operands))
+    dynamic_dims = broadcast_dynamic_dims(result_type, operands)
+    uncertain = uncertain_axes(operands, result_shape)
+    if uncertain:
+        operands, run_time_dims = broadcast_at_run_time(operands, result_shape, uncertain)
+        dynamic_dims.update(run_time_dims)
+    init = empty(result_type, dynamic_dims)
     maps = [broadcast_map(v, result_shape) for v in operands] + [identity_map(len(result_shape))]
     return generic(operands, [init], maps, [PARALLEL] * len(result_shape), lambda *a: body(*a[: len(operands)]))[0]
 
@@ -146,3 +156,191 @@ def elementwise(operands: list, result_type: ir.Type, body) -> ir.Value:
 def fill(value: ir.Value, init: ir.Value) -> ir.Value:
     """linalg.fill of a scalar into ``init``."""
     return linalg.fill(value, outs=[init])
+
+
+# ---- broadcasting decided at run time --------------------------------------------------------------
+
+
+def dim_key(value: ir.Value, i: int):
+    """A key that two dims share when they are equal at run time by construction: the constant, or the
+    function argument's dim or index value they were both read from (chased through tensor.empty, the
+    inits of linalg ops and tensor.cast). Different keys say nothing."""
+    for _ in range(256):
+        static = shape_of(value)[i]
+        if static is not None:
+            return ("const", static)
+        owner = value.owner
+        if isinstance(owner, ir.Block):
+            return ("dim", value, i)
+        op = owner.operation
+        if op.name == "tensor.empty":
+            dynamic_before = sum(d is None for d in shape_of(value)[:i])
+            return index_key(op.operands[dynamic_before])
+        if op.name.startswith("linalg.") and len(op.results) and len(op.operands) >= len(op.results):
+            value = op.operands[len(op.operands) - len(op.results) + ir.OpResult(value).result_number]
+            continue
+        if op.name == "tensor.cast":
+            value = op.operands[0]
+            continue
+        return ("dim", value, i)
+    return ("dim", value, i)
+
+
+def index_key(value: ir.Value):
+    """dim_key for an index value: a tensor.dim is the dim it reads."""
+    owner = value.owner
+    if not isinstance(owner, ir.Block):
+        op = owner.operation
+        if op.name == "tensor.dim":
+            index = op.operands[1].owner
+            if not isinstance(index, ir.Block) and index.operation.name == "arith.constant":
+                return dim_key(op.operands[0], ir.IntegerAttr(index.operation.attributes["value"]).value)
+        if op.name == "arith.constant":
+            return ("const", ir.IntegerAttr(op.attributes["value"]).value)
+    return ("value", value)
+
+
+def uncertain_axes(operands: list, result_shape: list) -> dict:
+    """Result axis -> [(operand index, operand axis)] of the operands that take part in it (a dim other
+    than a static 1), for the axes where an unknown dim may turn out to be 1 or to differ."""
+    rank = len(result_shape)
+    out = {}
+    for i, r in enumerate(result_shape):
+        taking_part = []
+        for k, v in enumerate(operands):
+            shape = shape_of(v)
+            j = i - (rank - len(shape))
+            if j >= 0 and shape[j] != 1:
+                taking_part.append((k, j))
+        unknown = [(k, j) for k, j in taking_part if shape_of(operands[k])[j] is None]
+        if not unknown or (r is None and len(taking_part) == 1):
+            continue  # static, or the one operand that sizes this axis
+        keys = [dim_key(operands[k], j) for k, j in taking_part]
+        if all(key == keys[0] for key in keys) and (r is None or keys[0] == ("const", r)):
+            continue  # equal by construction (x - reduce_max(x, keepdims) and the like)
+        out[i] = taking_part
+    return out
+
+
+def _index_cmp(predicate: str, a: ir.Value, b: ir.Value) -> ir.Value:
+    return arith.cmpi(getattr(arith.CmpIPredicate, predicate), a, b)
+
+
+def _any(conditions: list) -> ir.Value:
+    out = conditions[0]
+    for c in conditions[1:]:
+        out = arith.ori(out, c)
+    return out
+
+
+def broadcast_at_run_time(operands: list, result_shape: list, uncertain: dict):
+    """Sizes each uncertain axis from the operands' dims (TensorFlow's rule: dims equal, or 1 broadcast),
+    reports incompatible dims, and gives each operand whose dim differs from the result's a broadcast
+    copy. Returns (operands for identity maps on those axes, result axis -> size)."""
+    one = const_index(1)
+    sizes, mismatched = {}, []
+    for i, taking_part in uncertain.items():
+        dims = [dim(operands[k], j) for k, j in taking_part]
+        if result_shape[i] is not None:
+            size = const_index(result_shape[i])
+        else:
+            size = dims[0]
+            for d in dims[1:]:
+                size = arith.select(_index_cmp("eq", size, one), d, size)
+        sizes[i] = size
+        mismatched += [arith.andi(_index_cmp("ne", d, one), _index_cmp("ne", d, size)) for d in dims]
+    report_incompatible(_any(mismatched), operands)
+    out = list(operands)
+    for k, v in enumerate(operands):
+        axes = {j: sizes[i] for i, taking_part in uncertain.items() for kk, j in taking_part
+                if kk == k and shape_of(v)[j] is None}
+        if axes:
+            out[k] = _broadcast_if_needed(v, axes)
+    return out, {i: s for i, s in sizes.items() if result_shape[i] is None}
+
+
+def report_incompatible(condition: ir.Value, operands: list) -> None:
+    """When ``condition`` holds at run time, fails the run with TensorFlow's "Incompatible shapes:
+    [4,3] vs. [2,3]", naming the op being lowered (the current location)."""
+    from tgc.lowering import runtime_errors
+    from tgc.runtime.executable import INCOMPATIBLE_SHAPES
+
+    check = scf.IfOp(condition)
+    with ir.InsertionPoint(check.then_block):
+        values = [const_index(len(operands))]
+        for v in operands:
+            values.append(const_index(len(shape_of(v))))
+            values += [dim(v, j) for j in range(len(shape_of(v)))]
+        module = runtime_errors.module_of(check.operation)
+        runtime_errors.report(module, INCOMPATIBLE_SHAPES,
+                              {"node": runtime_errors.node_description(ir.Location.current)}, values)
+        scf.YieldOp([])
+
+
+def broadcast_to_like(x: ir.Value, target: ir.Value, result_type: ir.Type) -> ir.Value:
+    """x broadcast to target's shape (``result_type``): an unknown dim of x must be target's or 1,
+    which is tested at run time unless equal by construction."""
+    shape = shape_of(result_type)
+    lead = len(shape) - len(shape_of(x))
+    axes = {j: dim(target, lead + j) for j, d in enumerate(shape_of(x))
+            if d is None and dim_key(x, j) != dim_key(target, lead + j)}
+    if axes:
+        one = const_index(1)
+        dims = {j: dim(x, j) for j in axes}
+        report_incompatible(_any([arith.andi(_index_cmp("ne", dims[j], one), _index_cmp("ne", dims[j], size))
+                                  for j, size in axes.items()]), [x, target])
+        x = _broadcast_if_needed(x, axes)
+    init = empty(result_type, {i: dim(target, i) for i, d in enumerate(shape) if d is None})
+    maps = [broadcast_map(x, shape), identity_map(len(shape))]
+    return generic([x], [init], maps, [PARALLEL] * len(shape), lambda a, _: a)[0]
+
+
+def _broadcast_if_needed(v: ir.Value, axes: dict) -> ir.Value:
+    """``v`` with each axis j of ``axes`` (operand axis -> run-time size) that is 1 broadcast to its
+    size; a dim that is neither gives a zero tensor of the right size (the run has already failed, and
+    what follows must stay within its buffers when the error handler returns)."""
+    one = const_index(1)
+    dims = {j: dim(v, j) for j in axes}
+    differs = _any([_index_cmp("ne", dims[j], size) for j, size in axes.items()])
+    outer = scf.IfOp(differs, [v.type], has_else=True)
+    with ir.InsertionPoint(outer.then_block):
+        incompatible = _any([arith.andi(_index_cmp("ne", dims[j], one), _index_cmp("ne", dims[j], size))
+                             for j, size in axes.items()])
+        inner = scf.IfOp(incompatible, [v.type], has_else=True)
+        with ir.InsertionPoint(inner.then_block):
+            rank = len(shape_of(v))  # zeros written by a generic: tgc-bool-storage rewrites those for bool
+            zeros = generic([], [_empty_like(v, axes)], [identity_map(rank)], [PARALLEL] * rank,
+                            lambda _: scalar_const(0, element_type(v)))[0]
+            scf.YieldOp([zeros])
+        with ir.InsertionPoint(inner.else_block):
+            scf.YieldOp([_broadcast_ones(v, axes, dims)])
+        scf.YieldOp(list(inner.results))
+    with ir.InsertionPoint(outer.else_block):
+        scf.YieldOp([v])
+    return outer.results[0]
+
+
+def _empty_like(v: ir.Value, axes: dict) -> ir.Value:
+    """tensor.empty of v's type with the sizes of ``axes`` in place of v's dims."""
+    return empty(v.type, {j: axes.get(j) or dim(v, j) for j, d in enumerate(shape_of(v)) if d is None})
+
+
+def _broadcast_ones(v: ir.Value, axes: dict, dims: dict) -> ir.Value:
+    """v read at index 0 along each axis of ``axes`` whose dim is 1, written out at the axis' size."""
+    from mlir.dialects import linalg as linalg_dialect
+
+    rank = len(shape_of(v))
+    init = _empty_like(v, axes)
+    one, zero = const_index(1), const_index(0)
+    is_one = {j: _index_cmp("eq", dims[j], one) for j in axes}
+
+    def body(_):
+        indices = []
+        for j in range(rank):
+            index = linalg_dialect.IndexOp(j).result
+            if j in is_one:
+                index = arith.select(is_one[j], zero, index)
+            indices.append(index)
+        return tensor.ExtractOp(v, indices).result
+
+    return generic([], [init], [identity_map(rank)], [PARALLEL] * rank, body)[0]

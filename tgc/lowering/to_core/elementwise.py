@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import arith, math
+from mlir.dialects import arith, math, scf, tensor
 
 from tgc.lowering.to_core import lowers
-from tgc.lowering.to_core.common import element_type, elementwise, is_bool, is_float, scalar_const
+from tgc.lowering.to_core.common import (
+    const_index, dim, dim_key, element_type, elementwise, is_bool, is_float, scalar_const, shape_of,
+)
 
 
 def _by_kind(float_fn, int_fn):
@@ -164,3 +166,47 @@ def _convert(x, dst: ir.Type):
 def _cast(op):
     dst = element_type(op.result_type)
     return elementwise(op.operands, op.result_type, lambda x: _convert(x, dst))
+
+
+@lowers("unbroadcast_like")
+def _unbroadcast_like(op):
+    """Sums g over the axes where x is 1: those known now in one reduction, each unknown one under a
+    run-time test of x's dim (skipped where g's dim is x's by construction)."""
+    g, x = op.operands
+    x_shape, g_shape = shape_of(x), shape_of(g)
+    static_axes = [i for i, (d, e) in enumerate(zip(x_shape, g_shape)) if d == 1 and e != 1]
+    if static_axes:
+        g = _sum_keeping(g, static_axes)
+    run_time_axes = [i for i, (d, e) in enumerate(zip(x_shape, shape_of(g)))
+                     if d is None and e != 1 and dim_key(x, i) != dim_key(g, i)]
+    if run_time_axes:  # those axes' sizes become known at run time only
+        unknown = ir.ShapedType.get_dynamic_size()
+        shape = [unknown if i in run_time_axes or d is None else d for i, d in enumerate(shape_of(g))]
+        g = tensor.CastOp(ir.RankedTensorType.get(shape, element_type(g)), g).result
+    for i in run_time_axes:
+        g = _sum_if_one(g, i, dim(x, i))
+    return g if g.type == op.result_type else tensor.CastOp(op.result_type, g).result
+
+
+def _sum_keeping(g: ir.Value, axes: list) -> ir.Value:
+    from tgc.lowering.to_core.reduce import reduce
+
+    shape = [1 if i in axes else d for i, d in enumerate(shape_of(g))]
+    result_type = ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in shape],
+                                          element_type(g))
+    add = _by_kind(arith.addf, arith.addi)
+    return reduce(g, result_type, axes, True, scalar_const(0, element_type(g)), add)
+
+
+def _sum_if_one(g: ir.Value, axis: int, x_dim: ir.Value) -> ir.Value:
+    """g summed over ``axis`` (kept, size 1) when x's dim there is 1 and g's is not, else g."""
+    one = const_index(1)
+    broadcast = arith.andi(arith.cmpi(arith.CmpIPredicate.eq, x_dim, one),
+                           arith.cmpi(arith.CmpIPredicate.ne, dim(g, axis), one))
+    branch = scf.IfOp(broadcast, [g.type], has_else=True)
+    with ir.InsertionPoint(branch.then_block):
+        summed = _sum_keeping(g, [axis])
+        scf.YieldOp([tensor.CastOp(g.type, summed).result])
+    with ir.InsertionPoint(branch.else_block):
+        scf.YieldOp([g])
+    return branch.results[0]

@@ -1,0 +1,137 @@
+"""Run-time errors from compiled code: a check that fails calls ``tgc_runtime_error``.
+
+Compiled code cannot raise a Python exception, so a failed check (operands whose shapes do not
+broadcast, an allocation that failed) calls ``tgc_runtime_error(kind, message, values, count)``:
+``kind`` says which error (the codes in ``tgc.runtime.executable``), ``message`` points to a JSON text
+made at compile time (the op's name and what else the error needs), ``values`` to ``count`` int64s
+known only at run time (the shapes). The module defines that function itself, weak, so a compiled
+library links anywhere: it calls the handler that the runtime passed to the module's
+``tgc_set_error_handler(handler)``, and returns when none was set. The runtime's handler (tgc/runtime/_fastcall.c)
+records the error and unwinds to the call that entered the compiled code, which raises it; code after
+a check is written so that it stays within its buffers even when the handler returns.
+
+Everything here is LLVM dialect, built at whatever level the caller works at (tensor or memref): the
+LLVM conversion passes leave it as it is.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mlir import ir
+from mlir.dialects import arith, llvm
+
+from tgc.runtime.executable import ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER
+
+_MESSAGE_PREFIX = "tgc_error_message_"
+
+
+def _ptr() -> ir.Type:
+    return ir.Type.parse("!llvm.ptr")
+
+
+def _i64() -> ir.Type:
+    return ir.IntegerType.get_signless(64)
+
+
+def module_of(operation) -> ir.Operation:
+    """The module that holds ``operation``."""
+    op = operation.operation if hasattr(operation, "operation") else operation
+    while op.name != "builtin.module":
+        op = op.parent
+    return op
+
+
+def _symbols(module_op) -> dict:
+    out = {}
+    for op in module_op.regions[0].blocks[0].operations:
+        if "sym_name" in op.attributes:
+            out[ir.StringAttr(op.attributes["sym_name"]).value] = op
+    return out
+
+
+_RUNTIME_DEFINITIONS = f"""
+llvm.mlir.global weak @{ERROR_HANDLER_GLOBAL}() {{addr_space = 0 : i32}} : !llvm.ptr {{
+  %0 = llvm.mlir.zero : !llvm.ptr
+  llvm.return %0 : !llvm.ptr
+}}
+llvm.func weak @{SET_ERROR_HANDLER}(%handler: !llvm.ptr) {{
+  %slot = llvm.mlir.addressof @{ERROR_HANDLER_GLOBAL} : !llvm.ptr
+  llvm.store %handler, %slot : !llvm.ptr, !llvm.ptr
+  llvm.return
+}}
+llvm.func weak @{ERROR_FUNCTION}(%kind: i64, %message: !llvm.ptr, %values: !llvm.ptr, %count: i64) {{
+  %slot = llvm.mlir.addressof @{ERROR_HANDLER_GLOBAL} : !llvm.ptr
+  %handler = llvm.load %slot : !llvm.ptr -> !llvm.ptr
+  %null = llvm.mlir.zero : !llvm.ptr
+  %none = llvm.icmp "eq" %handler, %null : !llvm.ptr
+  llvm.cond_br %none, ^done, ^report
+^report:
+  llvm.call %handler(%kind, %message, %values, %count) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
+  llvm.br ^done
+^done:
+  llvm.return
+}}
+"""
+
+
+def ensure_runtime_definitions(module_op) -> None:
+    """Defines the handler global and ``tgc_runtime_error`` in the module, once."""
+    if ERROR_FUNCTION in _symbols(module_op):
+        return
+    parsed = ir.Module.parse(_RUNTIME_DEFINITIONS)
+    body = module_op.regions[0].blocks[0]
+    with ir.InsertionPoint.at_block_begin(body):
+        for op in list(parsed.body.operations):
+            op.operation.clone()
+
+
+def message_global(module_op, payload: dict) -> str:
+    """A private constant global holding ``payload`` as NUL-terminated JSON; one per distinct text."""
+    text = json.dumps(payload, sort_keys=True)
+    data = text.encode("utf-8") + b"\0"
+    symbols = _symbols(module_op)
+    for name, op in symbols.items():
+        if name.startswith(_MESSAGE_PREFIX) and "value" in op.attributes and \
+                ir.StringAttr(op.attributes["value"]).value_bytes == data:
+            return name
+    name = f"{_MESSAGE_PREFIX}{sum(n.startswith(_MESSAGE_PREFIX) for n in symbols)}"
+    array = ir.Type.parse(f"!llvm.array<{len(data)} x i8>")
+    body = module_op.regions[0].blocks[0]
+    with ir.InsertionPoint.at_block_begin(body), ir.Location.unknown():
+        llvm.GlobalOp(array, name, ir.Attribute.parse("#llvm.linkage<private>"), constant=True,
+                      value=ir.StringAttr.get(data))
+    return name
+
+
+def report(module_op, kind: int, payload: dict, values: list) -> None:
+    """At the insertion point: calls ``tgc_runtime_error`` with the JSON ``payload`` and ``values``
+    (index or integer SSA values, passed as int64)."""
+    ensure_runtime_definitions(module_op)
+    name = message_global(module_op, payload)
+    i64 = _i64()
+    message = llvm.AddressOfOp(_ptr(), name).result
+    count = arith.ConstantOp(i64, len(values)).result
+    element = ir.TypeAttr.get(i64)
+    buffer = llvm.AllocaOp(_ptr(), arith.ConstantOp(i64, max(len(values), 1)).result, element).result
+    no_wrap_flags = ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 0)
+    for i, v in enumerate(values):
+        as_i64 = v if v.type == i64 else arith.IndexCastOp(i64, v).result
+        slot = llvm.GEPOp(_ptr(), buffer, [], ir.DenseI32ArrayAttr.get([i]), element, no_wrap_flags).result
+        llvm.StoreOp(as_i64, slot)
+    kind_value = arith.ConstantOp(i64, kind).result
+    llvm.CallOp(None, [kind_value, message, buffer, count], [], ir.DenseI32ArrayAttr.get([]),
+                callee=ir.FlatSymbolRefAttr.get(ERROR_FUNCTION))
+
+
+def node_description(location: ir.Location) -> str:
+    """``scope/Name (defined at file.py:12)`` from the name-over-file locations the frontend gives ops."""
+    text = str(location)
+    if text.startswith('loc("') and '"("' in text:
+        name, rest = text[5:].split('"("', 1)
+        file_part, _, tail = rest.partition('":')
+        line = tail.split(":")[0]
+        return f"{name} (defined at {file_part}:{line})"
+    if text.startswith('loc("') and '":' not in text:
+        return text[5:].split('"', 1)[0]
+    return ""
