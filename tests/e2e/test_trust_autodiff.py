@@ -297,3 +297,24 @@ def test_reducing_a_scalar_along_an_axis_is_refused_at_build_time(reduce, axis, 
     x = tf.placeholder(tf.float32, [])
     with pytest.raises(ValueError, match=message):
         reduce(x, axis=axis)
+
+
+def test_transpose_of_a_scalar_compiles_to_an_artifact(tmp_path):
+    # The identity permutation of a 0-d tensor became a linalg.transpose with an empty permutation,
+    # on which MLIR asserts (conformance seed 1).
+    import subprocess
+    import sys
+
+    from tgc.runtime import load
+
+    source = tmp_path / "scalar_transpose.mlir"
+    source.write_text(
+        'func.func @main(%x: tensor<f64>) -> tensor<f64> {\n'
+        '  %0 = "tgc.transpose"(%x) {perm = array<i64>} : (tensor<f64>) -> tensor<f64>\n'
+        '  %1 = "tgc.multiply"(%0, %0) : (tensor<f64>, tensor<f64>) -> tensor<f64>\n'
+        '  return %1 : tensor<f64>\n'
+        '}\n')
+    compiled = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "compile", str(source), "-o",
+                               str(tmp_path / "art")], capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    np.testing.assert_array_equal(load(str(tmp_path / "art"))(arg0=np.float64(-1.5))["result0"], 2.25)

@@ -85,3 +85,15 @@ func.func @broadcast_like(%x: tensor<3xf32>, %t: tensor<?x3xf32>) -> tensor<?x3x
   %0 = "tgc.broadcast_like"(%x, %t) : (tensor<3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
+
+// An identity permutation (the only one a 0-d tensor has) is x itself: linalg.transpose with an empty
+// permutation asserts in MLIR.
+// CHECK-LABEL: func.func @transpose_identity(
+// CHECK-SAME:      %[[S:.*]]: tensor<f64>, %[[X:.*]]: tensor<?x3xf32>
+// CHECK-NOT:     linalg.transpose
+// CHECK:         return %[[S]], %[[X]]
+func.func @transpose_identity(%s: tensor<f64>, %x: tensor<?x3xf32>) -> (tensor<f64>, tensor<?x3xf32>) {
+  %0 = "tgc.transpose"(%s) {perm = array<i64>} : (tensor<f64>) -> tensor<f64>
+  %1 = "tgc.transpose"(%x) {perm = array<i64: 0, 1>} : (tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %0, %1 : tensor<f64>, tensor<?x3xf32>
+}

@@ -251,6 +251,7 @@ class Transpose:
     samples = [
         Sample(shapes=((2, 3, 4),), attrs={"perm": [2, 0, 1]}, dynamic=((0, 0),)),
         Sample(shapes=((2, 3),), dtypes="int32", attrs={"perm": [1, 0]}, dynamic=((0, 1),)),
+        Sample(shapes=((),), attrs={"perm": []}),  # the identity: lowered to x itself
     ]
 
 
