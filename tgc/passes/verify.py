@@ -1,7 +1,9 @@
 """tgc-verify: checks what IRDL cannot, from the registry's rules: dtypes, broadcasting, result types.
 
 IRDL checks op names, operand counts and attribute kinds. This pass re-runs each op's result rule on
-its operand types and compares with the result types written in the IR.
+its operand types and compares with the result types written in the IR. It also checks what the
+variables need: a ``tgc.variable`` is declared in the module body; an op that names one (``var``)
+names a declared variable, and a read states its dtype and shape. Later passes rely on both.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from mlir import ir
 from tgc.dialect.attrs import spec_of_type
 from tgc.dialect.builder import decode_attrs
 from tgc.dialect.registry import REGISTRY, ShapeError
+from tgc.dialect.shapes import spec
 from tgc.passes.base import ModulePass, PassFailure, format_location
 
 
@@ -34,6 +37,9 @@ def check_operation(operation) -> str | None:
     missing = [k for k in opdef.attrs if k not in operation.attributes]
     if missing:
         return f"missing attribute '{missing[0]}'"
+    misplaced = check_placement(operation, opdef)
+    if misplaced:
+        return misplaced
     try:
         attrs = decode_attrs(operation, opdef)
         expected = opdef.result_specs(specs, attrs)
@@ -48,6 +54,54 @@ def check_operation(operation) -> str | None:
     for i, (e, a) in enumerate(zip(expected, actual)):
         if not _compatible(e, a):
             return f"result #{i} expected type '{e.mlir_text()}' but got '{a.mlir_text()}'"
+    return None
+
+
+def check_placement(operation, opdef) -> str | None:
+    """Module-level ops (variable declarations) in the module body, and only those."""
+    parent = operation.parent
+    at_module_level = parent is not None and parent.name == "builtin.module"
+    if opdef.module_level and not at_module_level:
+        return "must be declared in the module body, not inside a function"
+    return None
+
+
+def declared_variables(operations: list) -> tuple[dict, list]:
+    """({name: TensorSpec} of the module-level tgc.variable ops, [(operation, message)] of duplicates)."""
+    declared, problems = {}, []
+    for operation in operations:
+        if operation.name != "tgc.variable" or check_placement(operation, REGISTRY["variable"]):
+            continue
+        try:
+            attrs = decode_attrs(operation, REGISTRY["variable"])
+        except (TypeError, ValueError, KeyError):
+            continue  # check_operation reports the attributes themselves
+        name = attrs["sym_name"]
+        if name in declared:
+            problems.append((operation, f"declares variable '{name}' a second time"))
+            continue
+        declared[name] = spec(attrs["shape"], attrs["dtype"])
+    return declared, problems
+
+
+def check_variable_use(operation, variables: dict) -> str | None:
+    """An op naming a variable (``var``) names a declared one; a read states its dtype and shape.
+    (What an assignment stores is checked by tgc-lower-variables, in the user's terms.)"""
+    if "var" not in operation.attributes:
+        return None
+    try:
+        name = ir.FlatSymbolRefAttr(operation.attributes["var"]).value
+    except ValueError:
+        return None  # IRDL reports an attribute of the wrong kind
+    if name not in variables:
+        return f"refers to undeclared variable '{name}'"
+    if operation.name != "tgc.read_variable":
+        return None
+    declared = variables[name]
+    attrs = decode_attrs(operation, REGISTRY["read_variable"])
+    read = spec(attrs["shape"], attrs["dtype"])
+    if not _compatible(declared, read):
+        return f"reads variable '{name}' as '{read.mlir_text()}' but it is declared '{declared.mlir_text()}'"
     return None
 
 
@@ -69,9 +123,10 @@ class VerifyPass(ModulePass):
             return ir.WalkResult.ADVANCE
 
         module.operation.walk(collect)
-        problems = []
+        variables, duplicates = declared_variables(operations)
+        problems = [(format_location(op.location), f"'{op.name}' {message}") for op, message in duplicates]
         for operation in operations:
-            message = check_operation(operation)
+            message = check_operation(operation) or check_variable_use(operation, variables)
             if message:
                 problems.append((format_location(operation.location), f"'{operation.name}' {message}"))
         if problems:

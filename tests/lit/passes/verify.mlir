@@ -58,6 +58,33 @@ func.func @i8_result(%x: tensor<2xf32>) -> tensor<2xi8> {
 
 // -----
 
+// Variables: declared in the module body (tgc-place met one inside a function with a KeyError), read
+// with the declared type (a wrong one reached linalg as a confusing shape error), declared at all.
+// ERR: verify.mlir:[[# @LINE + 2]]:3: error: 'tgc.variable' must be declared in the module body, not inside a function
+func.func @variable_in_function(%x: tensor<2xf32>) -> tensor<2xf32> {
+  "tgc.variable"() {dtype = f32, shape = array<i64: 2>, sym_name = "w"} : () -> ()
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+"tgc.variable"() {dtype = f32, shape = array<i64: 3>, sym_name = "v"} : () -> ()
+// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.read_variable' reads variable 'v' as 'tensor<2xf32>' but it is declared 'tensor<3xf32>'
+func.func @read_of_another_shape() -> tensor<2xf32> {
+  %0 = "tgc.read_variable"() {dtype = f32, shape = array<i64: 2>, var = @v} : () -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.read_variable' refers to undeclared variable 'nowhere'
+func.func @read_of_nothing() -> tensor<2xf32> {
+  %0 = "tgc.read_variable"() {dtype = f32, shape = array<i64: 2>, var = @nowhere} : () -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
 // ERR-NOT: Traceback
 // The chunk after a failing one is still processed and printed.
 // CHECK-LABEL: func.func @after_errors(
