@@ -97,3 +97,18 @@ func.func @transpose_identity(%s: tensor<f64>, %x: tensor<?x3xf32>) -> (tensor<f
   %1 = "tgc.transpose"(%x) {perm = array<i64: 0, 1>} : (tensor<?x3xf32>) -> tensor<?x3xf32>
   return %0, %1 : tensor<f64>, tensor<?x3xf32>
 }
+
+// A slice known to be empty is never built: x[:, 4:] of 4 columns starts at the dim's size, which
+// extract_slice/insert_slice reject as out of bounds. The slice is a tensor.empty, and its gradient is
+// the zeros it would have been inserted into.
+// CHECK-LABEL: func.func @empty_slices(
+// CHECK-NOT:     tensor.extract_slice
+// CHECK:         %[[E:.*]] = tensor.empty() : tensor<2x0xf32>
+// CHECK-NOT:     tensor.insert_slice
+// CHECK:         %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<2x4xf32>)
+// CHECK-NEXT:    return %[[E]], %[[Z]]
+func.func @empty_slices(%x: tensor<2x4xf32>, %g: tensor<2x0xf32>) -> (tensor<2x0xf32>, tensor<2x4xf32>) {
+  %0 = "tgc.strided_slice"(%x) {begin = array<i64: 0, 4>, end = array<i64: 0, 0>, strides = array<i64: 1, 1>, begin_mask = 1 : i64, end_mask = 3 : i64} : (tensor<2x4xf32>) -> tensor<2x0xf32>
+  %1 = "tgc.strided_slice_grad"(%g, %x) {begin = array<i64: 0, 4>, end = array<i64: 0, 0>, strides = array<i64: 1, 1>, begin_mask = 1 : i64, end_mask = 3 : i64} : (tensor<2x0xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %0, %1 : tensor<2x0xf32>, tensor<2x4xf32>
+}

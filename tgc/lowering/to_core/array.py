@@ -235,7 +235,20 @@ def _mixed(values: list) -> tuple:
     return dynamic, static
 
 
+def _is_empty(sizes) -> bool:
+    """Whether a slice of these sizes is known to hold no element.
+
+    Such a slice is never built: its offset may lawfully be the dim's size (x[:, 4:] of 4 columns,
+    anything of a 0-size dim), which tensor.extract_slice/insert_slice reject as out of bounds.
+    """
+    return any(isinstance(s, int) and s == 0 for s in sizes)
+
+
 def _extract(source, result_type, offsets, sizes, strides):
+    if _is_empty(sizes):
+        unknown = [i for i, d in enumerate(shape_of(result_type)) if d is None]
+        return empty(result_type, {i: sizes[i] if isinstance(sizes[i], ir.Value) else const_index(sizes[i])
+                                   for i in unknown})
     (do, so), (ds, ss), (dt, st) = _mixed(offsets), _mixed(sizes), _mixed(strides)
     return tensor.ExtractSliceOp(result_type, source, do, ds, dt, so, ss, st).result
 
@@ -243,6 +256,8 @@ def _extract(source, result_type, offsets, sizes, strides):
 def _insert(source, dest, offsets, strides):
     """tensor.insert_slice of all of ``source`` into ``dest`` at ``offsets`` with ``strides``."""
     sizes = [d if d is not None else dim(source, i) for i, d in enumerate(shape_of(source))]
+    if _is_empty(sizes):
+        return dest
     (do, so), (ds, ss), (dt, st) = _mixed(offsets), _mixed(sizes), _mixed(strides)
     return tensor.InsertSliceOp(source, dest, do, ds, dt, so, ss, st).result
 
