@@ -376,10 +376,28 @@ def _fill_as(dims, value, dtype, name):
 
 
 def fill(dims, value, name=None):
-    """`tf.fill`: a tensor of shape ``dims`` holding ``value`` (dtype from the value, as TF does)."""
+    """`tf.fill`: a tensor of shape ``dims`` holding ``value`` (dtype from the value, as TF does). A
+    value known only at run time is broadcast to the shape; its gradient is the sum of the output's."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        value = convert_to_tensor(value)
+        if value.spec.shape not in (None, ()):
+            raise ValueError(f"fill value must be a scalar, but '{value.name}' has shape {value.shape}")
+        if _constant_value(value) is None:
+            return _fill_with_tensor(dims, value, name or "Fill")
+    elif np.ndim(value) != 0:
+        raise ValueError(f"fill value must be a scalar, but got a value of shape {np.shape(value)}")
     scalar = _static_scalar(value, "fill value")
     dtype = value.dtype if isinstance(value, Tensor) else as_dtype(_default_dtype(scalar))
     return _fill_as(dims, float(scalar), dtype, name or "Fill")
+
+
+def _fill_with_tensor(dims, value, name):
+    if value.spec.shape is None:  # a scalar of open rank: its feed is checked to be one at run time
+        value = make_op("reshape", [value], shape=[])
+    source = _shape_source(dims)
+    if source is None:  # the target's values are never read, only its shape
+        source = make_op("fill", [], shape=_static_ints(dims, "fill dims"), value=0.0, dtype=value.dtype.name)
+    return make_op("broadcast_like", [value, source], name=name)
 
 
 def zeros(shape, dtype="float32", name=None):

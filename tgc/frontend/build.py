@@ -68,13 +68,30 @@ def make_op(opname: str, inputs, name=None, **attrs):
             raise ValueError(f"{t} must be from the same graph as the other inputs of '{opname}'")
     full = opdef.complete_attrs(attrs)
     scoped = graph.unique_name(name or opdef.tf_type, mark_as_used=False)
+    _refuse_strings(opdef, tensors, scoped)
     specs = _infer(opdef, [t.spec for t in tensors], full, scoped)
+    if any(s.dtype == "string" for s in specs):
+        raise TypeError(f"'{scoped}' ({opdef.tf_type}) cannot make a tensor of dtype string: {_NO_STRINGS}")
     operation = graph.create_op(opdef.tf_type, opdef.tf_type, tensors, full, specs, opdef=opname, name=name)
     if opdef.results == 0:
         return operation
     if opdef.results == "variadic":
         return list(operation.outputs)
     return operation.outputs[0] if opdef.results == 1 else list(operation.outputs)
+
+
+_NO_STRINGS = ("no tgc op takes strings (a string tensor can be fed, fetched and given to a summary, "
+               "never computed on)")
+
+
+def _refuse_strings(opdef, tensors, name) -> None:
+    for t in tensors:
+        if t.spec.dtype == "string" and t.op.host_fn is not None:
+            raise TypeError(f"'{t.op.name}' ({t.op.type}) runs on the host: it can be fetched or merged, "
+                            f"not used by '{name}' ({opdef.tf_type})")
+        if t.spec.dtype == "string":
+            raise TypeError(f"'{name}' ({opdef.tf_type}) cannot take '{t.name}': '{t.name}' has dtype string; "
+                            f"{_NO_STRINGS}")
 
 
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Tensor:
@@ -133,10 +150,20 @@ def placeholder(dtype, shape=None, name=None) -> Tensor:
     """A tensor fed at run time (`tf.placeholder`); ``None`` dims (or a ``None`` shape) are unknown."""
     graph = get_default_graph()
     dtype = as_dtype(dtype)
-    dims = None if shape is None else tuple(None if d is None or (isinstance(d, int) and d < 0) else int(d) for d in _dims(shape))
+    dims = None if shape is None else tuple(_placeholder_dim(d) for d in _dims(shape))
     spec = TensorSpec(dims, dtype.name)
     operation = graph.create_op("Placeholder", "Placeholder", [], {"dtype": dtype.name, "shape": dims}, [spec], name=name)
     return operation.outputs[0]
+
+
+def _placeholder_dim(d):
+    """One placeholder dim: None (or a Dimension of None) is unknown; a negative size is TF's error."""
+    d = getattr(d, "value", d)
+    if d is None:
+        return None
+    if int(d) < 0:
+        raise ValueError(f"Dimension {int(d)} must be >= 0")
+    return int(d)
 
 
 def _dims(shape):

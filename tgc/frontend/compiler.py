@@ -48,6 +48,7 @@ class CompiledRun:
     placement: list = field(default_factory=list)  # (op name, op type, device), for log_device_placement
     compile_seconds: float = 0.0
     validated_shapes: set = field(default_factory=set)
+    locking: bool = False  # an assignment made with use_locking: runs are serialized by the session
 
     @property
     def var_inputs(self) -> list:
@@ -117,6 +118,7 @@ def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | Non
         pipeline=default_pipeline(graph_pipeline, devices, soft_placement),
         placement=placement,
         compile_seconds=time.perf_counter() - start,
+        locking=any(op.use_locking for op in ops),
     )
 
 

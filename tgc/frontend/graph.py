@@ -134,6 +134,10 @@ class TensorShape:
 class Tensor:
     """One output of an Operation: ``name`` is ``op_name:index`` as in TensorFlow."""
 
+    # numpy defers to the Tensor's operators (`np.ones(3) * x` is a Tensor, not an array of Tensors).
+    __array_priority__ = 100
+    __array_ufunc__ = None
+
     def __init__(self, op: "Operation", index: int, spec: TensorSpec):
         self.op = op
         self.value_index = index
@@ -204,6 +208,7 @@ class Operation:
         self.device = device
         self.location = user_location()
         self.variable = None  # the Variable this op reads or writes, if any
+        self.use_locking = False  # an assignment whose read-modify-write runs under the session's lock
         self.host_fn = None  # for host ops (summaries): numpy inputs -> the output value, run by Session
         for t in self.inputs:
             t._consumers.append(self)

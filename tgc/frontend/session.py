@@ -81,6 +81,9 @@ class Session:
         self._step = 0
         self._plans: dict = {}
         self.compile_count = 0
+        # Held by each run that contains an assignment made with use_locking, from reading the variables
+        # to storing them: such runs from several threads lose no update.
+        self._locking_runs = threading.Lock()
 
     # ---- context management ----------------------------------------------------------------------
 
@@ -117,7 +120,10 @@ class Session:
         if plan is None:
             plan = self._plan(fetches, feed_dict, key)
         if plan.fast is not None:
-            return self._run_fast(plan, feed_dict)
+            if plan.lock is None:
+                return self._run_fast(plan, feed_dict)
+            with plan.lock:
+                return self._run_fast(plan, feed_dict)
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
         if plan.device_elements:
@@ -125,7 +131,9 @@ class Session:
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
         for op in plan.host_ops:
             by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
-        values = [by_tensor[e] if isinstance(e, Tensor) else None for e in plan.mapper.elements]
+        # A fetched feed is returned as a copy, never the caller's own array.
+        values = [None if not isinstance(e, Tensor) else feeds[e].copy() if e in feeds else by_tensor[e]
+                  for e in plan.mapper.elements]
         return plan.mapper.build(values)
 
     def _plan(self, fetches, feed_dict, key) -> "_RunPlan":
@@ -142,6 +150,7 @@ class Session:
             # Fixed ranks: one compiled function serves every call of this shape.
             plan.compiled = self._compiled(device_elements, fetch_tensors, fed)
             plan.fast = _FastPath.build(plan)
+            plan.lock = self._locking_runs if plan.compiled.locking else None
         if key is not None:
             self._plans[key] = plan
         return plan
@@ -219,7 +228,14 @@ class Session:
                 f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
                 f"which has shape {tensor.shape}"
             )
-        return np.asarray(array, dtype=target, order="C")
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by value
+            converted = np.asarray(array, dtype=target, order="C")
+        lost = _first_unrepresentable(array, converted)
+        if lost is not None:
+            raise ValueError(
+                f"Cannot feed value for Tensor '{tensor.name}': {lost} ({array.dtype}) does not fit its dtype "
+                f"{tensor.spec.dtype}")
+        return converted
 
     def _compiled(self, elements, fetch_tensors, feeds):
         fed = list(feeds)
@@ -271,6 +287,12 @@ class Session:
         self._check_shapes(compiled, feeds)
         if len(args) < len(compiled.feeds):  # the random-number step counter comes last
             args.append(self._next_step())
+        if compiled.locking:
+            with self._locking_runs:
+                return self._call_and_store(compiled, args)
+        return self._call_and_store(compiled, args)
+
+    def _call_and_store(self, compiled, args) -> list:
         self._variable_values(compiled.var_inputs)  # every variable read must be initialized
         fetched, updated = compiled.call(args, self._variables)
         self._variables.update(updated)
@@ -319,13 +341,36 @@ class Session:
         return variable._name in self._variables
 
 
+def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
+    """The first value of ``array`` that its conversion did not keep: an integer outside the target's
+    range (numpy wraps it), a finite float that became infinite, an integer other than 0 or 1 made a
+    bool. None when every value fits. Precision lost within range (int64 to float32) is allowed, as in
+    TensorFlow."""
+    if array.dtype == converted.dtype or array.size == 0 or array.dtype == object:
+        return None
+    source, target = array.dtype.kind, converted.dtype.kind
+    if source in "iu" and target in "iu":
+        info = np.iinfo(converted.dtype)
+        bad = (array < info.min) | (array > info.max) if source == "i" else array > info.max
+    elif source in "iu" and target == "b":
+        bad = (array != 0) & (array != 1)
+    elif source == "f" and target == "f":
+        bad = np.isinf(converted) & np.isfinite(array)
+    else:
+        return None
+    if not bad.any():
+        return None
+    return array[bad].flat[0]
+
+
 def _fits(static, actual) -> bool:
     """True when a fed array of shape ``actual`` fits a placeholder of shape ``static`` (None: any)."""
     return static is None or static == actual or compatible(actual, static)
 
 
 class _RunPlan:
-    __slots__ = ("mapper", "feed_tensors", "host_ops", "device_elements", "fetch_tensors", "compiled", "fast")
+    __slots__ = ("mapper", "feed_tensors", "host_ops", "device_elements", "fetch_tensors", "compiled", "fast",
+                 "lock")
 
     def __init__(self, mapper, feed_tensors, host_ops, device_elements, fetch_tensors):
         self.mapper = mapper
@@ -335,6 +380,7 @@ class _RunPlan:
         self.fetch_tensors = fetch_tensors
         self.compiled = None
         self.fast = None
+        self.lock = None  # the session's lock for runs with a use_locking assignment, on the fast path
 
 
 _OP = object()  # a fetched op, whose value is None
@@ -407,12 +453,15 @@ def _plan_key(fetches, feed_dict):
 
 def _split_host(elements, feeds):
     """Host ops (summaries) among the fetches, in dependency order, and what the device must compute:
-    the other fetches plus every input of a host op."""
+    the other fetches plus every input of a host op. A fed tensor cuts the graph: its value is the
+    feed, and nothing upstream of it runs for it."""
     host, device, seen = [], [], set()
 
     def visit(element):
+        if isinstance(element, Tensor) and element in feeds:
+            return
         op = element.op if isinstance(element, Tensor) else element
-        if (isinstance(element, Tensor) and element in feeds) or op.host_fn is None:
+        if op.host_fn is None:
             device.append(element)
             return
         if op in seen:

@@ -21,6 +21,10 @@ LOCAL_VARIABLES = "local_variables"
 class Variable:
     """A piece of session state with an initial value (`tf.Variable`)."""
 
+    # numpy defers to the Variable's operators, as it does to a Tensor's.
+    __array_priority__ = 100
+    __array_ufunc__ = None
+
     def __init__(self, initial_value=None, trainable=True, collections=None, validate_shape=True,
                  name=None, dtype=None, expected_shape=None, **_ignored):
         if initial_value is None:
@@ -55,12 +59,15 @@ class Variable:
         out.op.variable = self
         return out
 
-    def _update(self, opname, value, name, tf_name):
+    def _update(self, opname, value, name, tf_name, use_locking=False):
         value = build.convert_to_tensor(value, dtype=self.dtype)
         self._check_update_shape(value, tf_name)
         with self._graph.name_scope(self._name + "/"):
             out = build.make_op(opname, [value], name=name or tf_name, var=self._name)
         out.op.variable = self
+        # TF's use_locking: runs holding such an update are serialized by their session, so concurrent
+        # read-modify-writes of the variable lose nothing.
+        out.op.use_locking = bool(use_locking)
         return out
 
     def _check_update_shape(self, value, tf_name):
@@ -128,13 +135,13 @@ class Variable:
         return self._value
 
     def assign(self, value, use_locking=False, name=None, read_value=True):
-        return self._update("assign", value, name, "Assign")
+        return self._update("assign", value, name, "Assign", use_locking)
 
     def assign_add(self, delta, use_locking=False, name=None, read_value=True):
-        return self._update("assign_add", delta, name, "AssignAdd")
+        return self._update("assign_add", delta, name, "AssignAdd", use_locking)
 
     def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
-        return self._update("assign_sub", delta, name, "AssignSub")
+        return self._update("assign_sub", delta, name, "AssignSub", use_locking)
 
     def eval(self, session=None):
         return self._value.eval(session=session)
@@ -158,7 +165,8 @@ def _variable_tensor_ops():
     """Variables behave as their value in arithmetic: every Tensor operator delegates."""
     names = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
              "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__abs__",
-             "__lt__", "__le__", "__gt__", "__ge__", "__getitem__", "__floordiv__", "__mod__"]
+             "__lt__", "__le__", "__gt__", "__ge__", "__getitem__", "__floordiv__", "__rfloordiv__",
+             "__mod__", "__rmod__", "__and__", "__rand__", "__or__", "__ror__", "__invert__", "__div__"]
     for n in names:
         def method(self, *args, _n=n):
             return getattr(self._value, _n)(*args)
@@ -281,14 +289,14 @@ def local_variables_initializer():
 
 
 def assign(ref, value, validate_shape=True, use_locking=None, name=None):
-    return ref.assign(value, name=name)
+    return ref.assign(value, use_locking=use_locking, name=name)
 
 
 def assign_add(ref, value, use_locking=None, name=None):
-    return ref.assign_add(value, name=name)
+    return ref.assign_add(value, use_locking=use_locking, name=name)
 
 
 def assign_sub(ref, value, use_locking=None, name=None):
-    return ref.assign_sub(value, name=name)
+    return ref.assign_sub(value, use_locking=use_locking, name=name)
 
 
