@@ -45,8 +45,8 @@ def _reduced_shape(shape, axes, keepdims):
 
 
 def _check_axes_exist(axes, rank):
-    """TF's rule: every axis names a dim of x. (normalize_axis lets axis 0 through for a scalar, which
-    other ops need; a reduction over it read as no axis at all.)"""
+    """TF's rule: every axis names a dim of x. normalize_axis (run first, with its message for other
+    ranks) lets axis 0 through for a scalar, which other ops need; a reduction read it as no axis."""
     for axis in axes:
         if not -rank <= axis < rank:
             raise ShapeError(f"Invalid reduction dimension {axis} for input with {rank} dimensions")
@@ -54,8 +54,9 @@ def _check_axes_exist(axes, rank):
 
 def _reduce_infer(x, axes, keepdims):
     dtype = same_dtype(x, allowed=NUMERIC_DTYPES)
+    shape = _reduced_shape(x.shape, axes, keepdims)
     _check_axes_exist(axes, len(x.shape))
-    return spec(_reduced_shape(x.shape, axes, keepdims), dtype)
+    return spec(shape, dtype)
 
 
 def _reduce_eval(fn):
