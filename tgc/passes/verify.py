@@ -84,9 +84,16 @@ def declared_variables(operations: list) -> tuple[dict, list]:
     return declared, problems
 
 
+_UPDATES = {  # how an op that changes a variable by its operand says what it could not do
+    "tgc.assign_add": "cannot add {value} to variable '{name}' of type {declared}",
+    "tgc.assign_sub": "cannot subtract {value} from variable '{name}' of type {declared}",
+    "tgc.reread_variable": "rereads variable '{name}' as {value} but it is declared {declared}",
+}
+
+
 def check_variable_use(operation, variables: dict) -> str | None:
-    """An op naming a variable (``var``) names a declared one; a read states its dtype and shape.
-    (What an assignment stores is checked by tgc-lower-variables, in the user's terms.)"""
+    """An op naming a variable (``var``) names a declared one and agrees with its dtype and shape.
+    (What ``tgc.assign`` stores is checked by tgc-lower-variables, with the same words.)"""
     if "var" not in operation.attributes:
         return None
     try:
@@ -95,13 +102,16 @@ def check_variable_use(operation, variables: dict) -> str | None:
         return None  # IRDL reports an attribute of the wrong kind
     if name not in variables:
         return f"refers to undeclared variable '{name}'"
-    if operation.name != "tgc.read_variable":
-        return None
     declared = variables[name]
-    attrs = decode_attrs(operation, REGISTRY["read_variable"])
-    read = spec(attrs["shape"], attrs["dtype"])
-    if not _compatible(declared, read):
-        return f"reads variable '{name}' as '{read.mlir_text()}' but it is declared '{declared.mlir_text()}'"
+    if operation.name == "tgc.read_variable":
+        attrs = decode_attrs(operation, REGISTRY["read_variable"])
+        read = spec(attrs["shape"], attrs["dtype"])
+        if not _compatible(declared, read):
+            return f"reads variable '{name}' as '{read.mlir_text()}' but it is declared '{declared.mlir_text()}'"
+    elif operation.name in _UPDATES and len(operation.operands) == 1:
+        value = spec_of_type(operation.operands[0].type)
+        if not _compatible(declared, value):
+            return _UPDATES[operation.name].format(value=value.mlir_text(), name=name, declared=declared.mlir_text())
     return None
 
 

@@ -77,6 +77,15 @@ func.func @read_of_another_shape() -> tensor<2xf32> {
 
 // -----
 
+"tgc.variable"() {dtype = f32, shape = array<i64: 5>, sym_name = "u"} : () -> ()
+// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.assign_add' cannot add tensor<3xf32> to variable 'u' of type tensor<5xf32>
+func.func @add_of_another_shape(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = "tgc.assign_add"(%x) {var = @u} : (tensor<3xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
 // ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.read_variable' refers to undeclared variable 'nowhere'
 func.func @read_of_nothing() -> tensor<2xf32> {
   %0 = "tgc.read_variable"() {dtype = f32, shape = array<i64: 2>, var = @nowhere} : () -> tensor<2xf32>
