@@ -156,6 +156,9 @@ def _without_unit_dims(x, result_type, unit_axes: set):
 def _with_unit_dims(x, result_type, unit_axes: set):
     """expand_shape of x with size-1 dims at ``unit_axes`` of the result (expand_dims)."""
     shape = shape_of(result_type)
+    kept = [d for i, d in enumerate(shape) if i not in unit_axes]
+    if shape_of(x) != kept:  # expand_shape needs x's dims exactly as static as the result's
+        x = tensor.cast(_tensor_type(kept, element_type(x)), x)
     groups = _unit_dim_groups(len(shape), unit_axes)
     sizes = iter(dim(x, i) for i in range(len(shape_of(x))))
     output = [scalar_index(1) if i in unit_axes else next(sizes) for i in range(len(shape))]
