@@ -112,3 +112,15 @@ func.func @empty_slices(%x: tensor<2x4xf32>, %g: tensor<2x0xf32>) -> (tensor<2x0
   %1 = "tgc.strided_slice_grad"(%g, %x) {begin = array<i64: 0, 4>, end = array<i64: 0, 0>, strides = array<i64: 1, 1>, begin_mask = 1 : i64, end_mask = 3 : i64} : (tensor<2x0xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
   return %0, %1 : tensor<2x0xf32>, tensor<2x4xf32>
 }
+
+// A result less static than x (a known 3 under an unknown dim): x is cast first, since expand_shape
+// needs each collapsed dim unknown exactly when its group has an unknown dim.
+// CHECK-LABEL: func.func @expand_less_static(
+// CHECK-SAME:      %[[X:.*]]: tensor<3xf32>
+// CHECK:         %[[C:.*]] = tensor.cast %[[X]] : tensor<3xf32> to tensor<?xf32>
+// CHECK:         %[[R:.*]] = tensor.expand_shape %[[C]] {{\[}}[0, 1]] output_shape [%{{.*}}, 1] : tensor<?xf32> into tensor<?x1xf32>
+// CHECK:         return %[[R]]
+func.func @expand_less_static(%x: tensor<3xf32>) -> tensor<?x1xf32> {
+  %0 = "tgc.expand_dims"(%x) {axis = 1 : i64} : (tensor<3xf32>) -> tensor<?x1xf32>
+  return %0 : tensor<?x1xf32>
+}
