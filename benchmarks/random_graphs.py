@@ -1,0 +1,284 @@
+"""The long random-graph campaign: thousands of drawn graphs through tgc's conformance checks.
+
+    python benchmarks/random_graphs.py --start 0 --count 5000 --log random_graphs.jsonl
+    python benchmarks/random_graphs.py --summary --log random_graphs.jsonl
+
+Graph ``seed`` is ``tests/conformance/generator.py``'s drawing from ``RandomChooser(seed)``, so a
+seed names one graph on every machine. Graphs run in worker processes (``--jobs``, default 2); a
+worker that dies (an MLIR assertion, a segfault) or runs past ``--timeout`` is recorded as a crash of
+that seed and replaced, and the campaign goes on. Each graph adds one JSON line to the log (seed,
+status, category, variant, dtype, ops, input dims, seconds, detail); seeds already in the log are
+skipped, so a campaign killed half-way resumes where it stopped. The summary at the end counts
+graphs, passes, wrong numbers, crashes and errors by category, and lists each distinct failure with
+its first seed. ``--include-known-bugs`` also draws the situations of generator.KNOWN_BUGS.
+``tests/conformance/shrink.py SEED`` shrinks a failing seed to a short ``import tgc as tf`` program.
+A seed's graph depends on the registry: an op added to it changes the graphs drawn after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+
+# ---- the worker: one process, many seeds ---------------------------------------------------------
+
+
+def worker(include_known: bool, target: str, variant: str | None) -> None:
+    """Reads seeds on stdin, writes one JSON result per seed on the original stdout."""
+    results = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
+    from conformance.checks import run_checks
+    from conformance.generator import KNOWN_BUGS, RandomChooser, catalogue, draw_graph
+
+    entries = catalogue()
+    avoid = set() if include_known else set(KNOWN_BUGS)
+    abort_seed = os.environ.get("TGC_CAMPAIGN_ABORT_SEED")  # the tests' stand-in for a segfault
+    for line in sys.stdin:
+        seed = int(line)
+        if abort_seed is not None and seed == int(abort_seed):
+            os.abort()
+        started = time.time()
+        spec = draw_graph(RandomChooser(seed), seed=seed, avoid=avoid, entries=entries, variant=variant)
+        record = describe(spec)
+        print(f"--- seed {seed}", file=sys.stderr, flush=True)
+        try:
+            outcome = run_checks(spec, target)
+            record.update(status=outcome.status, category=outcome.category, detail=outcome.detail[:600])
+        except Exception as exc:  # noqa: BLE001 - a fault of the suite itself: recorded, never fatal
+            record.update(status="error", category="suite", detail=f"{type(exc).__name__}: {exc}"[:600])
+        record["seconds"] = round(time.time() - started, 3)
+        results.write(json.dumps(record) + "\n")
+
+
+def describe(spec) -> dict:
+    return {
+        "seed": spec.seed,
+        "variant": spec.variant,
+        "dtype": spec.dtype,
+        "ops": spec.ops(),
+        "dims": [{"kind": i.kind, "static": list(i.static), "fed": list(i.shape)} for i in spec.inputs],
+        "targets": len(spec.targets),
+    }
+
+
+# ---- the parent: seeds to workers, lines to the log ----------------------------------------------
+
+
+class Worker:
+    def __init__(self, args):
+        self.err = tempfile.TemporaryFile()
+        command = [sys.executable, os.path.abspath(__file__), "--worker", "--target", args.target]
+        if args.include_known_bugs:
+            command.append("--include-known-bugs")
+        if args.variant:
+            command += ["--variant", args.variant]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.err, text=True, bufsize=1)
+        self.seed = None
+        self.started = 0.0
+        self.err_mark = 0
+
+    def send(self, seed: int) -> None:
+        self.seed, self.started = seed, time.time()
+        self.err.seek(0, 2)
+        self.err_mark = self.err.tell()
+        self.process.stdin.write(f"{seed}\n")
+        self.process.stdin.flush()
+
+    def stderr_tail(self) -> str:
+        self.err.seek(self.err_mark)
+        text = self.err.read().decode(errors="replace")
+        return text[-1500:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.err.close()
+
+
+def done_seeds(path: str) -> set:
+    seeds = set()
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    seeds.add(json.loads(line)["seed"])
+                except (ValueError, KeyError):
+                    continue  # a line cut short by a crash of the campaign itself
+    return seeds
+
+
+def crash_record(seed: int, worker: Worker, why: str) -> dict:
+    """The record of a seed whose worker died or hung; the graph is described by drawing it again."""
+    from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
+
+    record = {"seed": seed}
+    try:
+        avoid = set() if ARGS.include_known_bugs else set(KNOWN_BUGS)
+        record.update(describe(draw_graph(RandomChooser(seed), seed=seed, avoid=avoid, variant=ARGS.variant)))
+    except Exception as exc:  # noqa: BLE001
+        record["draw_error"] = str(exc)
+    record.update(status="crash", category=why, detail=worker.stderr_tail()[-600:],
+                  seconds=round(time.time() - worker.started, 3))
+    return record
+
+
+def campaign(args) -> None:
+    todo = [s for s in range(args.start, args.start + args.count) if s not in done_seeds(args.log)]
+    print(f"{len(todo)} graphs to run ({args.count - len(todo)} already in {args.log})", flush=True)
+    log = open(args.log, "a", encoding="utf-8", buffering=1)
+    selector = selectors.DefaultSelector()
+    workers = []
+    started = time.time()
+    finished = 0
+
+    def start_worker():
+        w = Worker(args)
+        selector.register(w.process.stdout, selectors.EVENT_READ, w)
+        workers.append(w)
+        return w
+
+    def feed(w):
+        if todo:
+            w.send(todo.pop(0))
+        else:
+            w.seed = None
+
+    def replace(w, record):
+        nonlocal finished
+        log.write(json.dumps(record) + "\n")
+        finished += 1
+        selector.unregister(w.process.stdout)
+        workers.remove(w)
+        w.stop()
+        feed(start_worker())
+
+    for _ in range(min(args.jobs, len(todo))):
+        feed(start_worker())
+    while any(w.seed is not None for w in workers):
+        for key, _ in selector.select(timeout=1.0):
+            w = key.data
+            if w.seed is None:
+                continue
+            line = w.process.stdout.readline()
+            if not line:  # the worker died mid-graph
+                code = w.process.wait()
+                why = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+                replace(w, crash_record(w.seed, w, why))
+                continue
+            log.write(line)
+            finished += 1
+            feed(w)
+        for w in list(workers):
+            if w.seed is not None and time.time() - w.started > args.timeout:
+                replace(w, crash_record(w.seed, w, f"timeout {args.timeout}s"))
+        if finished and finished % 100 == 0 and args.progress:
+            rate = finished / (time.time() - started)
+            print(f"{finished} graphs, {rate:.2f}/s", flush=True)
+    for w in workers:
+        w.process.stdin.close()
+        w.stop()
+    log.close()
+    elapsed = time.time() - started
+    print(f"ran {finished} graphs in {elapsed:.0f} s ({finished / max(elapsed, 1e-9):.2f} graphs/s, "
+          f"{args.jobs} jobs)")
+
+
+# ---- the summary ---------------------------------------------------------------------------------
+
+
+def signature(record: dict) -> str:
+    """A failure's kind without its numbers, to group the same bug met on different graphs."""
+    detail = record.get("detail", "").strip().splitlines()
+    first = detail[0] if detail else ""
+    if first.endswith(":") and len(detail) > 1:  # "Failure while executing pass pipeline:" says little
+        first += " " + re.sub(r'^loc\(.*?\)\): ', "", detail[1])
+    if record["status"] == "crash":
+        assertion = [line for line in detail if "Assertion" in line or "error" in line.lower()]
+        first = assertion[-1] if assertion else first
+    text = re.sub(r"/tmp/\S+", "<tmp>", first)
+    text = re.sub(r"v\d+", "v#", text)
+    text = re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", text)
+    return f"{record['status']} {record['category']}: {text[:160]}"
+
+
+def summary(path: str, start: int | None = None, count: int | None = None) -> str:
+    records = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if start is None or start <= r["seed"] < start + count:
+                records[r["seed"]] = r
+    rows = list(records.values())
+    by_status = collections.Counter(r["status"] for r in rows)
+    by_category = collections.Counter((r["status"], r["category"]) for r in rows)
+    by_variant = collections.Counter((r.get("variant"), r["status"]) for r in rows)
+    seconds = [r.get("seconds", 0) for r in rows]
+    lines = [f"graphs {len(rows)}: pass {by_status['pass']}, wrong {by_status['wrong']}, "
+             f"crash {by_status['crash']}, error {by_status['error']}",
+             f"mean {sum(seconds) / max(len(seconds), 1):.2f} s per graph (one job)",
+             f"dtypes: {dict(collections.Counter(r.get('dtype') for r in rows))}; "
+             f"graphs with None dims: {sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
+             "by variant:"]
+    for variant in sorted({v for v, _ in by_variant if v}):
+        counts = {s: by_variant[(variant, s)] for s in ("pass", "wrong", "crash", "error") if by_variant[(variant, s)]}
+        lines.append(f"  {variant}: {counts}")
+    lines.append("failures by category:")
+    for (status, category), n in sorted(by_category.items()):
+        if status != "pass":
+            lines.append(f"  {status:6} {category}: {n}")
+    groups = collections.defaultdict(list)
+    for r in rows:
+        if r["status"] != "pass":
+            groups[signature(r)].append(r["seed"])
+    lines.append(f"distinct failures: {len(groups)}")
+    for sig, seeds in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"  {len(seeds):5} x  {sig}   (seeds {sorted(seeds)[:5]})")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--log", default="random_graphs.jsonl", help="JSON lines, one per graph (appended)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a graph counts as hung")
+    parser.add_argument("--target", default="cpu")
+    parser.add_argument("--variant", default=None, help="run every graph with this variant")
+    parser.add_argument("--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too")
+    parser.add_argument("--summary", action="store_true", help="only summarise the log")
+    parser.add_argument("--progress", action="store_true", help="print the rate every 100 graphs")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    global ARGS
+    ARGS = args
+    if args.worker:
+        worker(args.include_known_bugs, args.target, args.variant)
+        return
+    if not args.summary:
+        campaign(args)
+    print(summary(args.log, None if args.summary else args.start, None if args.summary else args.count))
+
+
+ARGS = None
+
+if __name__ == "__main__":
+    main()

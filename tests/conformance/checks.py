@@ -1,0 +1,495 @@
+"""Builds a drawn graph in tgc through the TF1 API and checks it on a target.
+
+Every graph runs once in a single-device Session (its ``Session.run`` fetches the forward values, the
+loss and ``tf.gradients`` of the loss for every target at once): forward values against the numpy
+reference, gradients against finite differences. One variant, named by the graph, then runs the
+same graph another way and must agree with that Session within float32 rounding:
+
+- ``tgc_grad``: ``tgc.grad(f, argnums=...)`` of the same function, against finite differences;
+- ``two_devices``: each op under ``tf.device('/<target>:0')`` or ``':1'``, two devices in the config;
+- ``opt_l0``: ``graph_options.optimizer_options.opt_level = L0`` (no graph optimizations);
+- ``artifact``: ``tgc.export_graph`` -> ``tgc compile``'s lowering -> ``tgc.runtime.load``;
+- ``jit``: ``@tgc.jit`` of the function returning the fetched values.
+
+A ``Target`` names what changes between targets (device names, the device count key, the variants it
+supports); today only ``cpu`` exists. ``run_checks`` returns an ``Outcome`` (pass, wrong, error); a
+crash of the process is the caller's to see (``isolated`` runs it in a child).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import traceback
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from conformance import reference
+
+# ---- targets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    device_type: str  # "cpu" gives devices "/cpu:N" and ConfigProto(device_count={"CPU": N})
+    variants: tuple  # the variants this target runs
+
+    def device(self, index: int) -> str:
+        return f"/{self.device_type}:{index}"
+
+    def config(self, devices: int = 1, opt_level=None):
+        import tgc as tf
+
+        config = tf.ConfigProto(device_count={self.device_type.upper(): devices})
+        if opt_level is not None:
+            config.graph_options.optimizer_options.opt_level = opt_level
+        return config
+
+
+TARGETS = {"cpu": Target("cpu", "cpu", ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit"))}
+
+
+# ---- outcomes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str  # "pass", "wrong" (a number or shape differs), "error" (tgc raised), "crash" (died)
+    category: str  # where: "forward", "gradient", "<variant>", "build", "run", ...
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+
+class Wrong(AssertionError):
+    def __init__(self, category: str, message: str):
+        super().__init__(message)
+        self.category = category
+
+
+class Stage(Exception):
+    """An exception raised by tgc while doing ``stage`` (building, compiling, running)."""
+
+    def __init__(self, stage: str, exc: BaseException):
+        super().__init__(f"{type(exc).__name__}: {exc}")
+        self.stage = stage
+        self.trace = traceback.format_exc()
+
+
+# ---- building a graph through the TF1 API ---------------------------------------------------------
+
+
+def _api_calls():
+    """Registry op -> a call of the TF1 API that a user would write for it (with the node's attrs).
+
+    Ops not listed (and one-operand ops without attributes, which go through ``tf.<name>`` or
+    ``tf.nn.<name>`` when those exist) are built with the frontend's generic ``make_op``."""
+    import tgc as tf
+
+    def reduction(fn):
+        return lambda t, a: fn(t[0], axis=list(a["axes"]), keepdims=a["keepdims"])
+
+    return {
+        "add": lambda t, a: t[0] + t[1],
+        "subtract": lambda t, a: t[0] - t[1],
+        "multiply": lambda t, a: t[0] * t[1],
+        "divide": lambda t, a: t[0] / t[1],
+        "pow": lambda t, a: t[0] ** t[1],
+        "negative": lambda t, a: -t[0],
+        "maximum": lambda t, a: tf.maximum(t[0], t[1]),
+        "minimum": lambda t, a: tf.minimum(t[0], t[1]),
+        "reduce_sum": reduction(tf.reduce_sum),
+        "reduce_mean": reduction(tf.reduce_mean),
+        "reduce_max": reduction(tf.reduce_max),
+        "reduce_min": reduction(tf.reduce_min),
+        "reduce_prod": reduction(tf.reduce_prod),
+        "transpose": lambda t, a: tf.transpose(t[0], perm=list(a["perm"])),
+        "reshape": lambda t, a: tf.reshape(t[0], list(a["shape"])),
+        "reshape_like": lambda t, a: tf.reshape(t[0], tf.shape(t[1])),
+        "expand_dims": lambda t, a: tf.expand_dims(t[0], a["axis"]),
+        "tile": lambda t, a: tf.tile(t[0], list(a["multiples"])),
+        "slice": lambda t, a: tf.slice(t[0], list(a["begin"]), list(a["size"])),
+        "strided_slice": lambda t, a: tf.strided_slice(t[0], list(a["begin"]), list(a["end"]), list(a["strides"]),
+                                                       begin_mask=a["begin_mask"], end_mask=a["end_mask"]),
+        "matmul": lambda t, a: tf.matmul(t[0], t[1], transpose_a=a["transpose_a"], transpose_b=a["transpose_b"]),
+        "softmax": lambda t, a: tf.nn.softmax(t[0], axis=a["axis"]),
+        "log_softmax": lambda t, a: tf.nn.log_softmax(t[0], axis=a["axis"]),
+        "softmax_cross_entropy_with_logits": lambda t, a: tf.nn.softmax_cross_entropy_with_logits_v2(
+            labels=t[0], logits=t[1], axis=a["axis"]),
+        "sigmoid_cross_entropy_with_logits": lambda t, a: tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=t[0], logits=t[1]),
+        "sparse_softmax_cross_entropy_with_logits": lambda t, a: tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=t[0], logits=t[1]),
+        "concat": lambda t, a: tf.concat([t[0], t[1]], a["axis"]),
+        "split": lambda t, a: tf.split(t[0], a["num_split"], axis=a["axis"]),
+        "cast": lambda t, a: tf.cast(t[0], a["dtype"]),
+        "argmax": lambda t, a: tf.argmax(t[0], axis=a["axis"], output_type=a["output_type"]),
+        "argmin": lambda t, a: tf.argmin(t[0], axis=a["axis"], output_type=a["output_type"]),
+        "select": lambda t, a: tf.where(t[0], t[1], t[2]),
+        "shape": lambda t, a: tf.shape(t[0], out_type=a["out_type"]),
+        "gather": lambda t, a: tf.gather(t[0], t[1]),
+        "one_hot": lambda t, a: tf.one_hot(t[0], a["depth"], on_value=a["on_value"], off_value=a["off_value"],
+                                           axis=a["axis"], dtype=a["dtype"]),
+        "l2_loss": lambda t, a: tf.nn.l2_loss(t[0]),
+    }
+
+
+_API = {}
+
+
+def _api(op: str):
+    if not _API:
+        _API.update(_api_calls())
+    return _API.get(op)
+
+
+def _generic_api(op: str, operands: int):
+    """``tf.<op>`` or ``tf.nn.<op>`` for a one-operand op without attributes, if the API has it."""
+    import tgc as tf
+    from tgc.dialect.registry import REGISTRY
+
+    if operands != 1 or REGISTRY[op].attrs:
+        return None
+    fn = getattr(tf, op, None) or getattr(tf.nn, op, None)
+    return (lambda t, a: fn(t[0])) if callable(fn) else None
+
+
+def apply_node(node, tensors: list, dtype: str, use_api: bool) -> list:
+    """The node's result tensors, built by the TF1 API call (``use_api``) or by ``make_op``."""
+    import tgc as tf
+    from tgc.frontend.build import make_op
+
+    if node.op == "constant":
+        return [tf.constant(np.asarray(node.attrs["value"]), dtype=dtype)]
+    call = (_api(node.op) or _generic_api(node.op, len(tensors))) if use_api else None
+    out = call(tensors, node.attrs) if call else None
+    if out is None or any(out is t or out is _graph_element(t) for t in tensors):
+        # The API may hand back its input (tf.cast to the same dtype does, as in TF): then the node's
+        # value would be that tensor, and a gradient with respect to it another one; the registry op
+        # is a tensor of its own.
+        out = make_op(node.op, tensors, **node.attrs)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _graph_element(t):
+    return t._as_graph_element() if hasattr(t, "_as_graph_element") else t
+
+
+def build_values(spec, input_tensors: list, target: Target | None = None) -> list:
+    """Tensors of every value id, the inputs given; with ``target`` each op goes on its node's device."""
+    import contextlib
+
+    import tgc as tf
+
+    values = list(input_tensors)
+    for i, node in enumerate(spec.nodes):
+        use_api = spec.api if spec.api is not None else zlib.crc32(f"{spec.seed}/{i}".encode()) % 10 < 7
+        scope = tf.device(target.device(node.device)) if target else contextlib.nullcontext()
+        with scope:
+            values.extend(apply_node(node, [values[a] for a in node.args], spec.dtype, use_api))
+    return values
+
+
+def build_loss(spec, values: list):
+    """sum over the loss terms of reduce_sum(value * weight) (no reduction of a 0-d term)."""
+    import tgc as tf
+
+    total = None
+    for v, weight in spec.loss:
+        term = values[v] * tf.constant(weight.astype(spec.dtype))
+        if len(weight.shape):
+            term = tf.reduce_sum(term)
+        total = term if total is None else total + term
+    return total
+
+
+def make_inputs(spec) -> tuple:
+    """(input tensors or Variables, feed dict) of a fresh graph."""
+    import tgc as tf
+
+    tensors, feeds = [], {}
+    for inp, array in zip(spec.inputs, spec.arrays):
+        if inp.kind == "variable":
+            tensors.append(tf.Variable(array, name=inp.name))
+        else:
+            t = tf.placeholder(spec.dtype, list(inp.static), name=inp.name)
+            tensors.append(t)
+            feeds[t] = array
+    return tensors, feeds
+
+
+@dataclass
+class Built:
+    inputs: list
+    feeds: dict
+    values: list
+    loss: object
+    grads: list  # per target: a Tensor or None
+    fetches: list  # tensors: forward fetches, the loss, the non-None gradients
+
+
+def build_graph(spec, devices: Target | None = None) -> Built:
+    import tgc as tf
+
+    inputs, feeds = make_inputs(spec)
+    values = build_values(spec, inputs, devices)  # a Variable enters ops as itself, as in TF
+    loss = build_loss(spec, values)
+    xs = [inputs[t] if t < len(inputs) else values[t] for t in spec.targets]
+    grads = tf.gradients(loss, xs) if xs else []
+    fetches = [values[f] for f in spec.fetches] + [loss] + [g for g in grads if g is not None]
+    return Built(inputs, feeds, values, loss, list(grads), fetches)
+
+
+def unpack(spec, built: Built, out: list) -> dict:
+    """Session.run's list back into forward values, loss and gradients (None where tgc gave None)."""
+    n = len(spec.fetches)
+    forward, loss, rest = list(out[:n]), out[n], list(out[n + 1:])
+    grads = [rest.pop(0) if g is not None else None for g in built.grads]
+    return {"forward": forward, "loss": loss, "grads": grads}
+
+
+def run_session(spec, target: Target, config=None, devices: bool = False) -> dict:
+    import tgc as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            built = build_graph(spec, target if devices else None)
+        except Exception as exc:  # noqa: BLE001 - a valid graph that tgc refuses to build is a finding
+            raise Stage("build", exc) from None
+        try:
+            with tf.Session(config=config or target.config()) as sess:
+                if any(i.kind == "variable" for i in spec.inputs):
+                    sess.run(tf.global_variables_initializer())
+                out = sess.run(built.fetches, feed_dict=built.feeds)
+        except Exception as exc:  # noqa: BLE001
+            raise Stage("run", exc) from None
+    return unpack(spec, built, out)
+
+
+# ---- the variants --------------------------------------------------------------------------------
+
+
+def _function(spec, returns):
+    """A plain Python function of the input arrays that builds the graph (for tgc.jit and tgc.grad)."""
+
+    def fn(*args):
+        values = build_values(spec, list(args))
+        return returns(values)
+
+    return fn
+
+
+def run_jit(spec, target: Target) -> dict:
+    import tgc
+
+    fn = _function(spec, lambda values: [values[f] for f in spec.fetches])
+    try:
+        out = tgc.jit(fn)(*spec.arrays)
+    except Exception as exc:  # noqa: BLE001
+        raise Stage("jit", exc) from None
+    return {"forward": list(out)}
+
+
+def grad_argnums(spec) -> tuple:
+    """The input targets (tgc.grad differentiates by arguments only), in the targets' order."""
+    return tuple(t for t in spec.targets if t < len(spec.inputs))
+
+
+def run_tgc_grad(spec, target: Target) -> dict:
+    import tgc
+
+    argnums = grad_argnums(spec)
+    fn = _function(spec, lambda values: build_loss(spec, values))
+    try:
+        out = tgc.grad(fn, argnums=argnums)(*spec.arrays)
+    except Exception as exc:  # noqa: BLE001
+        raise Stage("tgc_grad", exc) from None
+    return {"grads": list(out)}
+
+
+def run_artifact(spec, target: Target) -> dict:
+    """export_graph -> the lowering of `tgc compile file.mlir` -> tgc.runtime.load -> call."""
+    import tgc as tf
+    from mlir import ir
+
+    from tgc.dialect.context import make_context
+    from tgc.frontend.export import export_graph, short_name
+    from tgc.lowering import aot
+    from tgc.runtime.artifact import load
+    from tgc.tools.compile_cmd import mlir_module
+
+    graph = tf.Graph()
+    with graph.as_default(), tempfile.TemporaryDirectory() as out:
+        try:
+            built = build_graph(spec)
+        except Exception as exc:  # noqa: BLE001
+            raise Stage("build", exc) from None
+        fetches = _unique(built.fetches)
+        try:
+            path = os.path.join(out, "graph.mlir")
+            export_graph(fetches, None, path=path)
+            options = aot.Options()
+            with make_context(), ir.Location.unknown():
+                lowered = aot.lower_module(mlir_module(path)(), "artifact", options)
+            artifact = load(aot.write_artifact(lowered, options, os.path.join(out, "art")))
+        except Exception as exc:  # noqa: BLE001
+            raise Stage("artifact compile", exc) from None
+        names = {i.name for i in artifact.signature.inputs}
+        kwargs = {short_name(t): a for t, a in built.feeds.items() if short_name(t) in names}
+        try:
+            results = artifact(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            raise Stage("artifact run", exc) from None
+        out_list = [results[short_name(t)] for t in built.fetches]
+    return unpack(spec, built, out_list)
+
+
+def _unique(tensors: list) -> list:
+    seen, out = set(), []
+    for t in tensors:
+        if t.name not in seen:
+            seen.add(t.name)
+            out.append(t)
+    return out
+
+
+# ---- comparisons ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Reference:
+    values: list  # in the graph's dtype
+    values64: list  # in float64
+    fd: dict  # target value id -> (gradient, kink mask)
+
+
+def compute_reference(spec, with_gradients: bool = True) -> Reference:
+    values = reference.evaluate(spec, spec.dtype)
+    values64 = reference.evaluate(spec, "float64")
+    fd = {t: reference.finite_difference(spec, t, values64) for t in spec.targets} if with_gradients else {}
+    return Reference(values, values64, fd)
+
+
+def forward_tolerance(dtype: str, want64: np.ndarray, rounding: np.ndarray) -> np.ndarray:
+    """Allowed |got - want| per element: the dtype's rounding, plus ten times the error the numpy
+    reference itself makes in this dtype (an ill-conditioned graph amplifies rounding for everyone)."""
+    scale = 1.0 + (np.abs(want64).max() if want64.size else 0.0)
+    if dtype == "float32":
+        return 1e-4 * np.abs(want64) + 1e-5 * scale + 10 * rounding
+    return 1e-9 * np.abs(want64) + 1e-10 * scale + 10 * rounding
+
+
+def compare_array(what: str, category: str, got, want, dtype: str, want64=None, rounding=None,
+                  skip=None, rtol=None, atol_scale=None) -> None:
+    got = np.asarray(got)
+    want = np.asarray(want)
+    if got.shape != want.shape:
+        raise Wrong(category, f"{what}: shape {got.shape}, expected {want.shape}")
+    if want.dtype.kind != "f":
+        if got.dtype != want.dtype:
+            raise Wrong(category, f"{what}: dtype {got.dtype}, expected {want.dtype}")
+        if not np.array_equal(got, want):
+            raise Wrong(category, f"{what}: values differ\n got {got.ravel()[:8]}\nwant {want.ravel()[:8]}")
+        return
+    if got.dtype.name != dtype:
+        raise Wrong(category, f"{what}: dtype {got.dtype}, expected {dtype}")
+    want64 = np.asarray(want, np.float64) if want64 is None else np.asarray(want64, np.float64)
+    if rtol is not None:
+        scale = 1.0 + (np.abs(want64).max() if want64.size else 0.0)
+        allowed = rtol * np.abs(want64) + atol_scale * scale
+    else:
+        rounding = np.zeros(want64.shape) if rounding is None else rounding
+        allowed = forward_tolerance(dtype, want64, rounding)
+    error = np.abs(got.astype(np.float64) - want64)
+    bad = ~(error <= allowed)  # NaN counts as bad
+    if skip is not None:
+        bad &= ~skip
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise Wrong(category, f"{what}: {int(bad.sum())} of {bad.size} elements differ; at {index} got "
+                              f"{got[index]!r}, expected {want64[index]!r} (allowed {allowed[index]:.3g})")
+
+
+GRAD_TOL = {"float64": (1e-4, 1e-5), "float32": (2e-2, 2e-3)}  # (rtol, atol per unit of scale)
+
+
+def check_forward(spec, ref: Reference, forward: list, category: str = "forward") -> None:
+    for f, got in zip(spec.fetches, forward):
+        want, want64 = ref.values[f], ref.values64[f]
+        rounding = np.abs(np.asarray(want, np.float64) - want64) if want64.dtype.kind == "f" else None
+        compare_array(f"v{f}", category, got, want, spec.dtype, want64, rounding)
+
+
+def check_gradients(spec, ref: Reference, grads: list, targets: tuple, category: str = "gradient") -> None:
+    rtol, atol = GRAD_TOL[spec.dtype]
+    for t, got in zip(targets, grads):
+        fd, kink = ref.fd[t]
+        if got is None:
+            if np.any(np.abs(fd[~kink]) > atol):
+                raise Wrong(category, f"d loss/d v{t}: None, but finite differences say {fd.ravel()[:6]}")
+            continue
+        compare_array(f"d loss/d v{t}", category, got, fd.astype(spec.dtype), spec.dtype, fd, skip=kink,
+                      rtol=rtol, atol_scale=atol)
+
+
+def check_same(spec, ref: Reference, base: dict, other: dict, category: str) -> None:
+    """A variant's results against the single-device Session's, within float32 rounding."""
+    for f, b, o in zip(spec.fetches, base.get("forward", []), other.get("forward", [])):
+        want64 = ref.values64[f]
+        rounding = np.abs(np.asarray(ref.values[f], np.float64) - want64) if want64.dtype.kind == "f" else None
+        compare_array(f"v{f} against the Session", category, o, b, spec.dtype,
+                      rounding=rounding if rounding is None else rounding + np.abs(np.asarray(b, np.float64) - want64))
+    if "grads" in other and "grads" in base:
+        rtol, atol = (1e-4, 1e-5) if spec.dtype == "float32" else (1e-7, 1e-9)
+        for t, b, o in zip(spec.targets, base["grads"], other["grads"]):
+            if (b is None) != (o is None):
+                raise Wrong(category, f"d loss/d v{t}: {'None' if o is None else 'a value'} against the Session's "
+                                      f"{'None' if b is None else 'value'}")
+            if b is not None:
+                compare_array(f"d loss/d v{t} against the Session", category, o, b, spec.dtype,
+                              skip=ref.fd[t][1] if t in ref.fd else None, rtol=rtol, atol_scale=atol)
+
+
+# ---- one graph -----------------------------------------------------------------------------------
+
+
+def run_checks(spec, target: str | Target = "cpu", variant: str | None = None) -> Outcome:
+    """All checks of one drawn graph on ``target``; never raises for a tgc failure."""
+    target = TARGETS[target] if isinstance(target, str) else target
+    variant = variant or spec.variant
+    try:
+        ref = compute_reference(spec)
+        base = run_session(spec, target)
+        check_forward(spec, ref, base["forward"])
+        check_gradients(spec, ref, base["grads"], spec.targets)
+        if variant in target.variants:
+            _run_variant(spec, target, variant, ref, base)
+    except Wrong as exc:
+        return Outcome("wrong", exc.category, str(exc))
+    except Stage as exc:
+        return Outcome("error", exc.stage, str(exc))
+    return Outcome("pass", variant)
+
+
+def _run_variant(spec, target: Target, variant: str, ref: Reference, base: dict) -> None:
+    import tgc as tf
+
+    if variant == "two_devices":
+        check_same(spec, ref, base, run_session(spec, target, target.config(devices=2), devices=True), variant)
+    elif variant == "opt_l0":
+        config = target.config(opt_level=tf.OptimizerOptions.L0)
+        check_same(spec, ref, base, run_session(spec, target, config), variant)
+    elif variant == "artifact":
+        check_same(spec, ref, base, run_artifact(spec, target), variant)
+    elif variant == "jit":
+        check_same(spec, ref, base, run_jit(spec, target), variant)
+    elif variant == "tgc_grad":
+        argnums = grad_argnums(spec)
+        if argnums:
+            check_gradients(spec, ref, run_tgc_grad(spec, target)["grads"], argnums, variant)

@@ -1,0 +1,39 @@
+"""The conformance suite's target (``--conformance-target`` or ``CONFORMANCE_TARGET``, default cpu)
+and hypothesis settings.
+
+Examples are derandomized (the same graphs on every run, so CI is deterministic) and bounded:
+``CONFORMANCE_EXAMPLES`` (default 10) graphs per variant. A longer local run:
+``CONFORMANCE_EXAMPLES=200 python -m pytest tests/conformance``.
+"""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "conformance",
+    max_examples=int(os.environ.get("CONFORMANCE_EXAMPLES", "10")),
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--conformance-target", default="cpu",
+                     help="target the conformance suite runs on (tests/conformance/checks.py TARGETS)")
+
+
+@pytest.fixture(scope="session")
+def target(request):
+    from conformance.checks import TARGETS
+
+    # the option exists when pytest starts in this folder; from the repository root, the variable does
+    name = request.config.getoption("--conformance-target", default=None) or os.environ.get(
+        "CONFORMANCE_TARGET", "cpu")
+    if name not in TARGETS:
+        pytest.fail(f"unknown --conformance-target '{name}'; known: {sorted(TARGETS)}")
+    return TARGETS[name]

@@ -1,0 +1,244 @@
+"""Random graphs drawn from the op registry, run through every path of a target (see checks.py).
+
+``test_random_graphs_conform`` is the suite proper: for each variant, a fixed set of hypothesis
+examples (derandomized; ``CONFORMANCE_EXAMPLES`` per variant), each checked in a forked child so a
+crash fails one example. A failure prints the graph and a short ``import tgc as tf`` repro, shrunk
+by hypothesis. The other tests check the machinery itself: the generator reaches the registry and
+draws what it promises, the reference is right, and the checks do fail on a wrong number.
+"""
+
+import collections
+import faulthandler
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conformance import reference
+from conformance.checks import Outcome, Wrong, check_forward, compute_reference, run_checks
+from conformance.generator import (
+    EXCLUDED_OPS, KNOWN_BUGS, VARIANTS, GraphSpec, HypothesisChooser, Input, Node, RandomChooser, catalogue,
+    draw_graph,
+)
+from conformance.shrink import outcome_isolated, repro_code
+from tgc.dialect.registry import REGISTRY, load_all_ops
+from registry_harness import skip_reason
+
+ENTRIES = catalogue()
+_DRAWN = []
+
+
+def drawn_specs() -> list:
+    """300 graphs drawn by seed (default exclusions), shared by the generator's tests."""
+    if not _DRAWN:
+        _DRAWN.extend(draw_graph(RandomChooser(seed), seed=seed, entries=ENTRIES) for seed in range(300))
+    return _DRAWN
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@st.composite
+def graphs(draw, variant):
+    seed = draw(st.integers(0, 2**31 - 1))
+    return draw_graph(HypothesisChooser(draw), seed=seed, entries=ENTRIES, variant=variant)
+
+
+# The artifact variant compiles to an object file and links a library: it gets half the examples.
+EXAMPLE_SHARE = {"artifact": 0.5}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_random_graphs_conform(variant, target):
+    profile = settings.get_profile("conformance")
+    examples = max(1, round(profile.max_examples * EXAMPLE_SHARE.get(variant, 1.0)))
+
+    @settings(profile, max_examples=examples)
+    @given(graphs(variant))
+    def check(spec):
+        outcome = outcome_isolated(spec, target.name)
+        assert outcome.ok, (f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
+                            f"\n\nrepro:\n{repro_code(spec)}")
+
+    check()
+
+
+# ---- the generator -------------------------------------------------------------------------------
+
+# Catalogued ops whose operands random graphs rarely form: they may go undrawn in the coverage test.
+RARELY_DRAWN = {
+    "max_pool": "needs a 4-D NHWC input (only graphs of rank-4 inputs have one)",
+    "avg_pool": "needs a 4-D NHWC input (only graphs of rank-4 inputs have one)",
+    "gather_grad": "needs int indices in range and a gradient of the gathered shape",
+    "max_pool_grad": "needs a 4-D input and a gradient of the pooled shape",
+    "avg_pool_grad": "needs a 4-D input and a gradient of the pooled shape",
+    "split_like": "needs two values whose sizes add up to a third's along an axis",
+    "sparse_softmax_cross_entropy_with_logits": "needs int labels below the logits' class count",
+    "gather": "needs non-negative int indices below the params' first dim",
+}
+
+
+def test_catalogue_is_the_registry_less_named_exclusions():
+    ops = load_all_ops()
+    runnable = {n for n, d in ops.items() if skip_reason(d) is None and d.samples}
+    missing = runnable - set(ENTRIES) - set(EXCLUDED_OPS)
+    # what is left out besides EXCLUDED_OPS has no drawable sample (fixed values or float16 only)
+    for name in missing:
+        assert all(s.values or {"float16", "bfloat16"} & set(s.operand_dtypes()) for s in ops[name].samples), name
+    assert not set(ENTRIES) & set(EXCLUDED_OPS)
+    assert {"add", "matmul", "reduce_sum", "softmax", "select", "strided_slice", "split", "cast"} <= set(ENTRIES)
+
+
+def test_generator_reaches_every_catalogued_op():
+    drawn = collections.Counter()
+    for seed in range(400):
+        drawn.update(draw_graph(RandomChooser(seed), seed=seed, entries=ENTRIES).ops())
+    never = set(ENTRIES) - set(drawn) - set(RARELY_DRAWN)
+    assert not never, f"ops the generator never drew in 400 graphs: {sorted(never)}"
+
+
+def test_generator_draws_what_it_promises():
+    specs = drawn_specs()
+    assert all(2 <= len(s.inputs) <= 4 for s in specs)
+    drawn_ops = [len([n for n in s.nodes if n.op != "constant"]) for s in specs]
+    assert max(drawn_ops) >= 12 and np.median(drawn_ops) >= 5
+    has = lambda pred: sum(1 for s in specs if pred(s))
+    assert has(lambda s: any(None in i.static for i in s.inputs)) > 30  # unknown dims
+    assert has(lambda s: any(0 in i.shape for i in s.inputs)) > 3  # empty tensors
+    assert has(lambda s: any(i.kind == "variable" for i in s.inputs)) > 50
+    assert has(lambda s: len(s.targets) >= 2) > 50  # several gradient targets at once
+    assert has(lambda s: any(t >= len(s.inputs) for t in s.targets)) > 50  # intermediate targets
+    assert has(lambda s: any(s.uses()[v] >= 2 for v in range(len(s.inputs)))) > 100  # fan-out
+    assert has(lambda s: s.dtype == "float32") > 50 and has(lambda s: s.dtype == "float64") > 50
+    assert has(lambda s: len({i.shape for i in s.inputs}) > 1) > 100  # broadcasting shapes
+    assert {s.variant for s in specs} == set(VARIANTS)
+
+
+def test_issue_12_situations_are_drawn():
+    """Issue 12 #1-#4's shapes of graph, once excluded as known bugs, are drawn now that they are fixed."""
+
+    def runtime_broadcast(s):
+        for axis in range(1, 5):
+            dims = [(i.static[-axis], i.shape[-axis]) for i in s.inputs if len(i.shape) >= axis]
+            if any(st is None and fed == 1 for st, fed in dims) and any(fed > 1 for _, fed in dims):
+                return True
+        return False
+
+    def reduce_no_axes(s):
+        return any(n.op.startswith("reduce_") and not n.attrs["axes"] for n in s.nodes)
+
+    def fan_out_second_target(s):
+        return any(s.uses()[t] >= 2 and t < len(s.inputs) for t in s.targets[1:])
+
+    def reshape_unknown_dims(s):
+        return any(n.op == "reshape" and s.static[n.args[0]].shape and None in s.static[n.args[0]].shape
+                   for n in s.nodes)
+
+    specs = drawn_specs()
+    for situation in (runtime_broadcast, reduce_no_axes, fan_out_second_target, reshape_unknown_dims):
+        assert any(situation(s) for s in specs), situation.__name__
+
+
+def test_known_bugs_are_avoided_only_by_default():
+    def scalar_variable_artifact(s):
+        return s.variant == "artifact" and any(i.kind == "variable" and not i.shape for i in s.inputs)
+
+    assert set(KNOWN_BUGS) == {"scalar-variable-artifact"}
+    avoided = drawn_specs()
+    drawn = [draw_graph(RandomChooser(seed), seed=seed, entries=ENTRIES, avoid=()) for seed in range(300)]
+    assert not any(scalar_variable_artifact(s) for s in avoided)
+    assert any(scalar_variable_artifact(s) for s in drawn)
+
+
+# ---- the reference and the checks -----------------------------------------------------------------
+
+
+def hand_graph(nodes, shape=(2, 3), targets=(0,), dtype="float64", fetches=None, kinds=("placeholder",)):
+    """A GraphSpec written by hand: inputs of ``shape`` valued 0.1, 0.2, ...; the last value the loss."""
+    arrays = [((np.arange(np.prod(shape)) + 1) / 10).reshape(shape).astype(dtype) * (k + 1)
+              for k in range(len(kinds))]
+    inputs = [Input(f"in{k}", kind, shape, shape, -2.0, 2.0) for k, kind in enumerate(kinds)]
+    spec = GraphSpec(seed=0, dtype=dtype, inputs=inputs, nodes=list(nodes), arrays=arrays)
+    last = spec.num_values - 1
+    spec.fetches = tuple(fetches if fetches is not None else (last,))
+    spec.loss = ((last, np.ones(shape)),)
+    spec.targets = tuple(targets)
+    spec.variant = "none"
+    return spec
+
+
+def test_finite_differences_follow_fan_out_and_stop_at_stop_gradient():
+    # v1 = x * x; v2 = stop_gradient(x); v3 = v1 + v2: d/dx = 2x (no gradient through v2); d/dv1 = 1
+    spec = hand_graph([Node("multiply", (0, 0), {}, 1), Node("stop_gradient", (0,), {}, 1),
+                       Node("add", (1, 2), {}, 1)], targets=(0, 1))
+    values = reference.evaluate(spec)
+    np.testing.assert_allclose(values[3], spec.arrays[0] ** 2 + spec.arrays[0])
+    grad, kink = reference.finite_difference(spec, 0, values)
+    np.testing.assert_allclose(grad, 2 * spec.arrays[0], rtol=1e-6)
+    assert not kink.any()
+    grad, _ = reference.finite_difference(spec, 1, values)
+    np.testing.assert_allclose(grad, np.ones((2, 3)), rtol=1e-6)
+
+
+def test_finite_differences_mark_kinks():
+    # relu(x - x) sits on relu's kink everywhere (an intermediate target)
+    spec = hand_graph([Node("subtract", (0, 0), {}, 1), Node("relu", (1,), {}, 1)], targets=(1,))
+    _, kink = reference.finite_difference(spec, 1, reference.evaluate(spec))
+    assert kink.all()
+
+
+def test_forward_check_fails_on_a_wrong_number():
+    spec = hand_graph([Node("sin", (0,), {}, 1)], dtype="float32")
+    ref = compute_reference(spec, with_gradients=False)
+    right = np.sin(spec.arrays[0])
+    check_forward(spec, ref, [right])
+    for wrong in (right * (1 + 1e-3), right[:1], right.astype(np.float64), np.cos(spec.arrays[0])):
+        with pytest.raises(Wrong):
+            check_forward(spec, ref, [wrong])
+
+
+def test_run_checks_reports_wrong_forward_and_gradient(monkeypatch, target):
+    # A correct tgc against a reference broken on purpose: the checks must say "wrong".
+    spec = hand_graph([Node("sin", (0,), {}, 1), Node("multiply", (1, 0), {}, 1)], targets=(0, 1),
+                      kinds=("placeholder",))
+    assert run_checks(spec, target).ok
+    monkeypatch.setattr(REGISTRY["sin"], "eval", lambda x: np.sin(x) * 1.01)
+    outcome = run_checks(spec, target)
+    assert (outcome.status, outcome.category) == ("wrong", "forward"), outcome
+    monkeypatch.setattr(REGISTRY["sin"], "eval", lambda x: np.sin(x) + 0.01 * x * x)  # same value at 0 only
+    spec.fetches = ()
+    outcome = run_checks(spec, target)
+    assert (outcome.status, outcome.category) == ("wrong", "gradient"), outcome
+
+
+def test_isolated_run_reports_a_crash_as_an_outcome(monkeypatch):
+    spec = hand_graph([Node("sin", (0,), {}, 1)])
+    monkeypatch.setattr("conformance.checks.run_session", lambda *a, **k: (faulthandler.disable(), os.abort()))
+    outcome = outcome_isolated(spec)
+    assert outcome.status == "crash" and "SIGABRT" in outcome.detail
+    assert isinstance(outcome, Outcome)
+
+
+# ---- the campaign command ------------------------------------------------------------------------
+
+
+def test_campaign_logs_each_seed_survives_a_crash_and_resumes(tmp_path):
+    log = tmp_path / "log.jsonl"
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "random_graphs.py"), "--log", str(log),
+               "--jobs", "2", "--start", "0"]
+    env = dict(os.environ, TGC_CAMPAIGN_ABORT_SEED="1")  # the worker aborts on seed 1, as a segfault would
+    done = subprocess.run(command + ["--count", "3"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    records = {r["seed"]: r for r in map(json.loads, log.read_text().splitlines())}
+    assert sorted(records) == [0, 1, 2]
+    assert records[1]["status"] == "crash" and records[1]["category"] == "signal SIGABRT"
+    assert records[1]["ops"]  # the crashed graph is still described
+    for r in records.values():
+        assert {"seed", "status", "category", "variant", "dtype", "ops", "dims", "seconds"} <= set(r)
+    assert "graphs 3:" in done.stdout and "crash 1" in done.stdout
+    again = subprocess.run(command + ["--count", "4"], env=env, capture_output=True, text=True, timeout=300)
+    assert "1 graphs to run (3 already in" in again.stdout
+    assert len(log.read_text().splitlines()) == 4
