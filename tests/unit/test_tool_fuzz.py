@@ -18,8 +18,8 @@ import pytest
 import tool_fuzzer as fuzzer
 
 SEED = int(os.environ.get("TGC_FUZZ_SEED", "0"))
-OPT_MUTANTS = int(os.environ.get("TGC_FUZZ_MUTANTS", "150"))
-RUN_MUTANTS = int(os.environ.get("TGC_FUZZ_MUTANTS", "200"))
+OPT_MUTANTS = int(os.environ.get("TGC_FUZZ_MUTANTS", "200"))
+RUN_MUTANTS = int(os.environ.get("TGC_FUZZ_MUTANTS", "250"))
 
 
 def report(verdicts) -> str:
@@ -86,3 +86,9 @@ def test_the_judge_catches_what_the_rule_forbids():
     assert "without 'error:'" in judge(fuzzer.Outcome(1, stderr="oops\n"))
     assert "raised KeyError" in judge(fuzzer.Outcome(1, exception="Traceback...\nKeyError: 'inputs'\n"))
     assert judge(fuzzer.Outcome(0), lambda outcome: "wrong numbers") == "wrong numbers"
+
+
+def test_printed_ir_must_parse_again(tmp_path):
+    assert fuzzer._reparses(fuzzer.Outcome(0, stdout="module {\n}\n"), [], str(tmp_path)) is None
+    broken = fuzzer._reparses(fuzzer.Outcome(0, stdout="func.func @f( {\n"), [], str(tmp_path))
+    assert broken.startswith("printed IR that does not parse again: ")

@@ -2,8 +2,9 @@
 exported graph, `tgc run` and `tgc inspect` on damaged artifacts.
 
 The rule every mutant is held to: a clean error (exit status 1, ``error:`` on stderr, no Python
-traceback, no MLIR assertion text) or a right answer (exit status 0; for `tgc run`, the numbers of the
-undamaged artifact) -- never a traceback, never a signal, never a hang. Each mutant runs the CLI in a
+traceback, no MLIR assertion text) or a right answer (exit status 0; for `tgc opt`, IR that reads back
+and prints the same; for `tgc run`, the numbers of the undamaged artifact; for `tgc compile`, an
+artifact that loads) -- never a traceback, never a signal, never a hang. Each mutant runs the CLI in a
 forked child of this process (click's CliRunner there), so a signal or a hang is seen and reported
 instead of killing the test run.
 
@@ -283,6 +284,20 @@ def opt_mutant(seed: int, index: int, inputs: list) -> tuple:
     return described, data, args
 
 
+def _reparses(outcome: Outcome, args: list, workdir: str) -> str | None:
+    """What `tgc opt` printed is IR that `tgc opt` reads back unchanged (the printer/parser round trip)."""
+    path = os.path.join(workdir, "printed.mlir")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(outcome.stdout)
+    split = ["--split-input-file"] if "--split-input-file" in args else []
+    again = run_cli(["opt", path, *split])
+    if again.exit_code != 0:
+        return f"printed IR that does not parse again: {again.stderr.strip()[:300]}"
+    if again.stdout != outcome.stdout:
+        return "printed IR that prints differently when read back"
+    return None
+
+
 def fuzz_opt(seed: int, count: int, workdir: str, start: int = 0):
     """Yields a Verdict per mutant."""
     inputs = lit_inputs()
@@ -293,7 +308,7 @@ def fuzz_opt(seed: int, count: int, workdir: str, start: int = 0):
         with open(path, "wb") as fh:
             fh.write(data)
         outcome = run_cli(["opt", path, *args])
-        yield Verdict(described, outcome, judge(outcome))
+        yield Verdict(described, outcome, judge(outcome, lambda o: _reparses(o, args, workdir)))
 
 
 # ---- tgc run on damaged artifacts ------------------------------------------------------------------
