@@ -203,6 +203,11 @@ def test_string_tensors_reach_no_compiled_op():
     s = tf.placeholder(tf.string, [], name="text")
     with tf.Session() as sess:
         assert sess.run(s, {s: "hello"}) == "hello"  # fed and fetched, nothing compiled
+        assert sess.run(s, {s: np.array(b"raw", dtype=object)}) == b"raw"
+        with pytest.raises(ValueError, match=r"Cannot feed value of dtype float64 for Tensor 'text:0', which has dtype string"):
+            sess.run(s, {s: 3.0})
+        with pytest.raises(ValueError, match=r"dtype <U5 for Tensor 'x:0', which has dtype float32"):
+            sess.run(tf.placeholder(tf.float32, [], name="x"), {"x:0": "hello"})
     with pytest.raises(TypeError, match=r"'text:0' has dtype string.*no tgc op takes strings"):
         tf.identity(s)
     with pytest.raises(TypeError, match=r"dtype string"):

@@ -217,6 +217,8 @@ class Session:
             array = value
         else:
             array = np.asarray(value)
+        if tensor.spec.dtype == "string":
+            return _string_feed(tensor, array)
         if array.dtype == object or not (
             np.can_cast(array.dtype, target, casting="same_kind") or (array.dtype.kind in "biu" and target.kind in "biuf")
         ):
@@ -339,6 +341,17 @@ class Session:
 
     def is_initialized(self, variable) -> bool:
         return variable._name in self._variables
+
+
+def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:
+    """A feed of a string tensor: str or bytes values only, kept as Python objects (never compiled)."""
+    if array.dtype.kind not in "USO" or (
+            array.dtype == object and not all(isinstance(v, (str, bytes)) for v in array.flat)):
+        raise ValueError(f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype string")
+    if not _fits(tensor.spec.shape, array.shape):
+        raise ValueError(f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
+                         f"which has shape {tensor.shape}")
+    return np.array(array, dtype=object)
 
 
 def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
