@@ -228,6 +228,8 @@ def test_negative_placeholder_dims_are_refused(shape):
     (tf.int64, np.array([2**63], np.uint64), "9223372036854775808"),
     (tf.float32, np.array([1e300]), "1e+300"),
     (tf.float16, [70000.0], "70000"),
+    (tf.float16, np.array([1, -70000], np.int32), "-70000"),
+    (tf.bool, np.array([0, 1, 2]), "2"),
 ])
 def test_feeds_that_do_not_fit_the_dtype_are_refused(dtype, value, shown):
     x = tf.placeholder(dtype, None, name="counts")

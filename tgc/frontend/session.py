@@ -356,7 +356,7 @@ def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:
 
 def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
     """The first value of ``array`` that its conversion did not keep: an integer outside the target's
-    range (numpy wraps it), a finite float that became infinite, an integer other than 0 or 1 made a
+    range (numpy wraps it), a finite number that became an infinite float, an integer other than 0 or 1 made a
     bool. None when every value fits. Precision lost within range (int64 to float32) is allowed, as in
     TensorFlow."""
     if array.dtype == converted.dtype or array.size == 0 or array.dtype == object:
@@ -367,7 +367,7 @@ def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
         bad = (array < info.min) | (array > info.max) if source == "i" else array > info.max
     elif source in "iu" and target == "b":
         bad = (array != 0) & (array != 1)
-    elif source == "f" and target == "f":
+    elif source in "iuf" and target == "f":
         bad = np.isinf(converted) & np.isfinite(array)
     else:
         return None
