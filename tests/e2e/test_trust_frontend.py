@@ -225,6 +225,7 @@ def test_negative_placeholder_dims_are_refused(shape):
     (tf.int32, np.array([1, 2**40], np.int64), "1099511627776"),
     (tf.int32, np.int64(-2**31 - 1), "-2147483649"),
     (tf.int32, 2**40, "1099511627776"),
+    (tf.int64, [1, 2**70], "1180591620717411303424"),
     (tf.int64, np.array([2**63], np.uint64), "9223372036854775808"),
     (tf.float32, np.array([1e300]), "1e+300"),
     (tf.float16, [70000.0], "70000"),

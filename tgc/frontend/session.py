@@ -219,6 +219,10 @@ class Session:
             array = np.asarray(value)
         if tensor.spec.dtype == "string":
             return _string_feed(tensor, array)
+        huge = _python_int_beyond_int64(array)
+        if huge is not None:
+            raise ValueError(f"Cannot feed value for Tensor '{tensor.name}': {huge} does not fit its dtype "
+                             f"{tensor.spec.dtype}")
         if array.dtype == object or not (
             np.can_cast(array.dtype, target, casting="same_kind") or (array.dtype.kind in "biu" and target.kind in "biuf")
         ):
@@ -352,6 +356,13 @@ def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:
         raise ValueError(f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
                          f"which has shape {tensor.shape}")
     return np.array(array, dtype=object)
+
+
+def _python_int_beyond_int64(array: np.ndarray):
+    """A Python int too large for any numpy integer (numpy keeps such values as objects), or None."""
+    if array.dtype != object or array.size == 0:
+        return None
+    return next((v for v in array.flat if isinstance(v, int) and not -2**63 <= v < 2**64), None)
 
 
 def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
