@@ -143,3 +143,58 @@ def test_incompatible_run_time_shapes_raise_tensorflows_error_and_the_code_stays
     assert "[[node sum (defined at" in str(info.value)
     np.testing.assert_array_equal(call(np.ones((4, 3), np.float32), np.full((1, 3), 2, np.float32)),
                                   np.full((4, 3), 3))
+
+
+# ---- 5. an allocation that cannot be made raises ResourceExhaustedError; the session stays usable ------------
+
+_HUGE = [10**6, 10**6]
+_OOM = ("OOM when allocating tensor with shape[1000000,1000000] and type {} on "
+        "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu")
+
+
+@pytest.mark.parametrize("make, dtype, node", [
+    (lambda: tf.fill(_HUGE, 1.0), "float", "Fill"),
+    (lambda: tf.zeros(_HUGE, tf.int32), "int32", "zeros"),
+    (lambda: tf.random_normal(_HUGE, dtype=tf.float64), "double", "random_normal"),
+    (lambda: tf.tile(tf.constant([[1.0]]), _HUGE), "float", "Tile"),
+])
+def test_a_huge_static_tensor_raises_resource_exhausted_naming_op_and_shape(make, dtype, node):
+    huge = make()
+    x = tf.placeholder(tf.float32, [None])
+    small = x * 2.0
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.ResourceExhaustedError) as info:
+            sess.run(huge)
+        message = str(info.value)
+        if node == "Tile":  # its buffer is the (rows, copies, cols, copies) block it reshapes
+            assert message.startswith(_OOM.format(dtype).replace("1000000,1000000", "1000000,1,1000000,1"))
+        else:
+            assert message.startswith(_OOM.format(dtype))
+        assert f"[[node {node}" in message
+        np.testing.assert_array_equal(sess.run(small, {x: np.arange(3, dtype=np.float32)}), [0, 2, 4])
+
+
+def test_a_run_time_matmul_too_large_raises_and_the_next_run_is_right():
+    a = tf.placeholder(tf.float32, [None, 1])
+    b = tf.placeholder(tf.float32, [1, None])
+    product = tf.matmul(a, b, name="outer")
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.ResourceExhaustedError) as info:
+            sess.run(product, {a: np.ones((10**6, 1), np.float32), b: np.ones((1, 10**6), np.float32)})
+        assert str(info.value).startswith(_OOM.format("float"))
+        assert "[[node outer (defined at" in str(info.value)
+        small = sess.run(product, {a: [[1.0], [2.0]], b: [[3.0, 4.0]]})
+        np.testing.assert_array_equal(small, [[3, 4], [6, 8]])
+
+
+def test_an_allocation_failing_on_the_second_device_aborts_the_run_and_the_session_recovers():
+    x = tf.placeholder(tf.float32, [None])
+    with tf.device("/cpu:0"):
+        doubled = x * 2.0
+    with tf.device("/cpu:1"):
+        huge = tf.fill(_HUGE, 1.0) + tf.reduce_sum(doubled)
+    with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+        with pytest.raises(tf.errors.ResourceExhaustedError) as info:
+            sess.run(huge, {x: np.ones(3, np.float32)})
+        assert "device:CPU:1" in str(info.value)
+        np.testing.assert_array_equal(sess.run(doubled, {x: np.ones(3, np.float32)}), [2, 2, 2])

@@ -25,6 +25,8 @@ LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core,tgc-bool-storage"
 # tgc-gemm-update with writable variables and tgc-return-in-place: an SGD update of a matmul's result
 # accumulates into the weight's own array (BLAS beta = 1) instead of a GEMM into fresh zeros plus an
 # update pass into a third buffer (convnet fc1: about 51 -> 26 MB of traffic a step).
+# tgc-check-allocs: an allocation that fails (or whose size would wrap) raises ResourceExhaustedError
+# instead of being written through; one compare and an untaken branch per buffer.
 
 
 def cpu_pipeline(writable_variables: bool = False) -> str:
@@ -43,6 +45,7 @@ def cpu_pipeline(writable_variables: bool = False) -> str:
         "tgc-blas-matmul,"
         "tgc-strided-copies,"
         "func.func(convert-linalg-to-loops),"
+        "tgc-check-allocs,"
         "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
         "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
         "convert-to-llvm,reconcile-unrealized-casts"

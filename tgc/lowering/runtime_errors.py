@@ -110,6 +110,7 @@ def report(module_op, kind: int, payload: dict, values: list) -> None:
     ensure_runtime_definitions(module_op)
     name = message_global(module_op, payload)
     i64 = _i64()
+    kind_value = arith.ConstantOp(i64, kind).result
     message = llvm.AddressOfOp(_ptr(), name).result
     count = arith.ConstantOp(i64, len(values)).result
     element = ir.TypeAttr.get(i64)
@@ -119,7 +120,6 @@ def report(module_op, kind: int, payload: dict, values: list) -> None:
         as_i64 = v if v.type == i64 else arith.IndexCastOp(i64, v).result
         slot = llvm.GEPOp(_ptr(), buffer, [], ir.DenseI32ArrayAttr.get([i]), element, no_wrap_flags).result
         llvm.StoreOp(as_i64, slot)
-    kind_value = arith.ConstantOp(i64, kind).result
     llvm.CallOp(None, [kind_value, message, buffer, count], [], ir.DenseI32ArrayAttr.get([]),
                 callee=ir.FlatSymbolRefAttr.get(ERROR_FUNCTION))
 

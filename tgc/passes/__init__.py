@@ -25,6 +25,7 @@ PASSES = {
     "tgc-outline-gemm": ("tgc.lowering.outline_gemm", "OutlineGemmPass"),
     "tgc-gemm-update": ("tgc.lowering.gemm_update", "GemmUpdatePass"),
     "tgc-strided-copies": ("tgc.lowering.strided_copies", "StridedCopiesPass"),
+    "tgc-check-allocs": ("tgc.lowering.check_allocs", "CheckAllocsPass"),
 }
 
 
