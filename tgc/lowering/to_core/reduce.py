@@ -64,7 +64,7 @@ def _unreduced(x, result_type):
     """
     if x.type == result_type:
         return x
-    return tensor.CastOp(result_type, x).result
+    return tensor.cast(result_type, x)
 
 
 def _float_or_int(float_fn, int_fn):
