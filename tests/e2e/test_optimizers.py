@@ -1,6 +1,8 @@
 """tgc.train optimizers end to end: graph -> MLIR -> JIT, checked against numpy re-implementations of
 TensorFlow 1's update formulas (float64 references, written in the textbook form of each rule)."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -360,3 +362,62 @@ def test_exponential_decay_drives_the_learning_rate(staircase):
 def test_exponential_decay_needs_a_global_step():
     with pytest.raises(ValueError, match="global_step is required for exponential_decay"):
         train.exponential_decay(0.1, None, 10, 0.9)
+
+
+# ---- use_locking: an optimizer built with it serializes its updates against other locked runs -------
+
+_LOCKING_OPTIMIZERS = [
+    lambda: tf.train.GradientDescentOptimizer(0.1, use_locking=True),
+    lambda: tf.train.MomentumOptimizer(0.1, 0.9, use_locking=True),
+    lambda: tf.train.AdamOptimizer(0.1, use_locking=True),
+    lambda: tf.train.AdagradOptimizer(0.1, use_locking=True),
+    lambda: tf.train.AdadeltaOptimizer(0.1, use_locking=True),
+    lambda: tf.train.RMSPropOptimizer(0.1, momentum=0.5, use_locking=True),
+]
+
+
+def _assignments(graph):
+    return [op for op in graph.get_operations() if op.opdef in ("assign", "assign_add", "assign_sub")]
+
+
+@pytest.mark.parametrize("make_optimizer", _LOCKING_OPTIMIZERS)
+def test_use_locking_marks_every_update_of_the_step(make_optimizer):
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.Variable([1.0, 2.0])
+        step = tf.train.get_or_create_global_step()
+        make_optimizer().minimize(tf.reduce_sum(w * w), global_step=step)
+        initializers = {v.initializer for v in tf.global_variables()}  # slots' too: not the step's
+        updates = [op for op in _assignments(graph) if op not in initializers]
+        assert len(updates) >= 2 and all(op.use_locking for op in updates)
+        assert not any(op.use_locking for op in initializers)
+
+
+def test_optimizer_without_use_locking_leaves_updates_unlocked():
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.Variable([1.0, 2.0])
+        tf.train.AdamOptimizer(0.1).minimize(tf.reduce_sum(w * w))
+        assert not any(op.use_locking for op in _assignments(graph))
+
+
+def test_locked_sgd_steps_from_threads_lose_nothing():
+    v = tf.Variable(0.0)
+    step = tf.train.GradientDescentOptimizer(1.0, use_locking=True).minimize(-v)  # each step adds 1
+    threads, runs = 8, 200
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(step)  # compile before the threads start
+        start = threading.Barrier(threads)
+
+        def work():
+            start.wait()
+            for _ in range(runs):
+                sess.run(step)
+
+        workers = [threading.Thread(target=work) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert float(sess.run(v)) == threads * runs + 1

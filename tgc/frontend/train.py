@@ -99,6 +99,7 @@ class Optimizer(abc.ABC):
         graph = active[0][1].graph
         with graph.control_dependencies(None):  # slots are initialized on their own, never by a step
             self._create_slots([v for _, v in active])
+        first_new_op = len(graph.get_operations())
         with graph.name_scope(name or self._name) as scope:
             self._prepare()
             updates = []
@@ -111,6 +112,8 @@ class Optimizer(abc.ABC):
                 with graph.control_dependencies([self._finish(updates, "update")]):
                     increment = global_step.assign_add(1)
                 train_op = group(increment, name=scope)
+        if self._use_locking:
+            _lock_assignments(graph.get_operations()[first_new_op:])
         collection = graph.get_collection_ref(TRAIN_OP)
         if train_op not in collection:
             collection.append(train_op)
@@ -168,6 +171,14 @@ class Optimizer(abc.ABC):
         if key not in self._non_slot:
             self._non_slot[key] = Variable(initial_value, trainable=False, name=name, dtype="float32")
         return self._non_slot[key]
+
+
+def _lock_assignments(ops) -> None:
+    """TF's use_locking for a whole step: every variable update it makes (slots, the variables,
+    global_step) runs under its session's lock, so concurrent steps lose no update."""
+    for op in ops:
+        if op.opdef in ("assign", "assign_add", "assign_sub"):
+            op.use_locking = True
 
 
 def _checked_pairs(grads_and_vars) -> list:
