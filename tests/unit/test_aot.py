@@ -114,6 +114,15 @@ def test_checkpoint_keeps_the_old_file_when_a_write_fails(tmp_path):
     assert os.listdir(tmp_path) == ["c.npz"]
 
 
+def test_a_scalar_variable_keeps_its_shape_in_the_artifact(tmp_path):
+    v = tf.Variable(np.array(0.5, np.float64), name="v")
+    step = tf.assign_add(v, np.float64(1.5), name="step")
+    art = load(compile_artifact([step], [], str(tmp_path)))
+    assert np.asarray(art.variables["v"]).shape == ()
+    assert [float(art()[step.op.name]) for _ in range(2)] == [2.0, 3.5]
+    assert art.variables["v"].shape == ()
+
+
 def test_random_ops_draw_anew_each_call(tmp_path):
     tf.set_random_seed(3)
     x = tf.placeholder(tf.float32, [None, 4], name="x")

@@ -589,7 +589,8 @@ def _initial_values(sig: Signature) -> dict:
         if v.name not in sig.initial_values and v.name in sig.var_inputs:
             raise AotError(f"variable '{v.name}' is read but has no initial value (tgc.initial_value)")
         default = np.zeros(v.shape, numpy_dtype(v.dtype))
-        values[v.name] = np.ascontiguousarray(sig.initial_values.get(v.name, default))
+        # np.array, not np.ascontiguousarray: the latter makes a 0-d value 1-d, and the manifest says 0-d.
+        values[v.name] = np.array(sig.initial_values.get(v.name, default), order="C")
     return values
 
 

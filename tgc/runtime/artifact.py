@@ -173,7 +173,7 @@ class Artifact:
             raise ArtifactError(f"input '{info.name}' wants {info.dtype.name}, got {array.dtype.name}")
         if array.ndim != info.rank or any(d is not None and d != s for d, s in zip(info.shape, array.shape)):
             raise ArtifactError(f"input '{info.name}' has shape {info.describe()}, got {list(array.shape)}")
-        return np.ascontiguousarray(array, dtype=info.dtype)
+        return np.asarray(array, dtype=info.dtype, order="C")  # ascontiguousarray would make 0-d 1-d
 
     def _describe(self, off: int, rank: int, a: np.ndarray) -> None:
         desc, p = self._in_desc, a.ctypes.data
@@ -252,7 +252,7 @@ def _as_variable(array: np.ndarray, info: TensorInfo, what: str, error) -> np.nd
         raise error(f"{what} is {array.dtype.name}, the manifest says {info.dtype.name}")
     if tuple(array.shape) != info.shape:
         raise error(f"{what} has shape {list(array.shape)}, the manifest says {info.describe()}")
-    return np.ascontiguousarray(array, dtype=info.dtype)
+    return np.asarray(array, dtype=info.dtype, order="C")
 
 
 def _copy_result(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:
