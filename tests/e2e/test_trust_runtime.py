@@ -198,3 +198,26 @@ def test_an_allocation_failing_on_the_second_device_aborts_the_run_and_the_sessi
             sess.run(huge, {x: np.ones(3, np.float32)})
         assert "device:CPU:1" in str(info.value)
         np.testing.assert_array_equal(sess.run(doubled, {x: np.ones(3, np.float32)}), [2, 2, 2])
+
+
+@pytest.mark.parametrize("prefer", ["library", "llvm-ir"])
+def test_an_artifact_raises_incompatible_shapes_and_broadcasts_a_dim_of_one(tmp_path, prefer):
+    from tgc.frontend.export import export_graph
+    from tgc.runtime.artifact import load
+    from tgc.tools.cli import main as cli_main
+
+    if prefer == "llvm-ir":
+        pytest.importorskip("llvmlite")
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    y = tf.placeholder(tf.float32, [None, 3], name="y")
+    tf.add(x, y, name="sum")
+    graph = tmp_path / "graph.mlir"
+    export_graph(["sum"], ["x", "y"], path=str(graph))
+    with pytest.raises(SystemExit) as done:
+        cli_main(["compile", str(graph), "-o", str(tmp_path / "art")])
+    assert done.value.code in (0, None)
+    art = load(str(tmp_path / "art"), prefer=prefer)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"^Incompatible shapes: \[4,3\] vs\. \[2,3\]"):
+        art(x=np.ones((4, 3), np.float32), y=np.ones((2, 3), np.float32))
+    out = art(x=np.ones((4, 3), np.float32), y=np.full((1, 3), 2, np.float32))["sum"]
+    np.testing.assert_array_equal(out, np.full((4, 3), 3))

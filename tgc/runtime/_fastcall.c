@@ -19,6 +19,9 @@
  * compiled function at once (two Session.run calls of one plan).
  * The output rules are the Python path's: a result that is the constant-global sentinel, an input's
  * buffer, or a buffer already handed out is copied; one updated in place is the input array itself.
+ * A run-time check that fails in the compiled code (shapes that do not broadcast, an allocation that
+ * failed) unwinds to this call, which raises Failure(kind, message, values) for executable.py to turn
+ * into TensorFlow's error; call_packed does the same for the Python path's calls.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -45,6 +48,7 @@ typedef void (*entry_fn)(void **);
 
 typedef struct {
     jmp_buf *jump; /* the innermost guarded call of this thread, or NULL */
+    int pending;   /* an error recorded outside a guarded call, for take_error */
     int64_t kind;
     int64_t count;
     int64_t values[MAX_ERROR_VALUES];
@@ -64,6 +68,7 @@ static void runtime_error(int64_t kind, const char *message, const int64_t *valu
         strncat(thread_error.message, message, MAX_ERROR_MESSAGE - 1);
     if (thread_error.jump != NULL)
         longjmp(*thread_error.jump, 1);
+    thread_error.pending = 1; /* a caller without the guard (an artifact's entry point) asks take_error */
 }
 
 /* Calls fn(packed) with the GIL released; 0 when it returned, 1 when a check failed (then
@@ -278,6 +283,19 @@ static PyObject *fastcall_call_packed(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* take_error() -> (kind, message, values) recorded by a call made without the guard, or None. */
+static PyObject *fastcall_take_error(PyObject *self, PyObject *unused) {
+    if (!thread_error.pending)
+        Py_RETURN_NONE;
+    thread_error.pending = 0;
+    PyObject *values = PyTuple_New(thread_error.count);
+    if (values == NULL)
+        return NULL;
+    for (int64_t i = 0; i < thread_error.count; i++)
+        PyTuple_SET_ITEM(values, i, PyLong_FromLongLong(thread_error.values[i]));
+    return Py_BuildValue("(LsN)", (long long)thread_error.kind, thread_error.message, values);
+}
+
 static PyObject *fastcall_handler_address(PyObject *self, PyObject *unused) {
     return PyLong_FromVoidPtr((void *)runtime_error);
 }
@@ -286,6 +304,7 @@ static PyMethodDef methods[] = {
     {"call", fastcall_call, METH_VARARGS, "call(plan, arrays) -> list of results, or None for the Python path"},
     {"call_packed", fastcall_call_packed, METH_VARARGS, "call_packed(function, packed arguments): a guarded call"},
     {"handler_address", fastcall_handler_address, METH_NOARGS, "address of the run-time error handler"},
+    {"take_error", fastcall_take_error, METH_NOARGS, "the error a call without the guard recorded, or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -35,7 +35,9 @@ import numpy as np
 
 from tgc.runtime import artifact_checks as checks
 from tgc.runtime import checkpoint
-from tgc.runtime.executable import _GLOBAL_SENTINEL, _copy_out, _free, descriptor_words
+from tgc.runtime.executable import (
+    _GLOBAL_SENTINEL, SET_ERROR_HANDLER, _copy_out, _free, descriptor_words, install_error_handler, raise_pending_error,
+)
 
 FORMAT_VERSION = 2
 STEP_NAME = "tgc/rng_step"
@@ -116,6 +118,7 @@ class Artifact:
         self.step = 0
         self.backend, self._keep, address, signature = _load_code(self.path, self.manifest, entry["symbol"], prefer)
         _check_compiled_signature(self.path, self.manifest, signature)
+        _connect_error_handler(self.backend, self._keep)
         self._prepare_call(address)
 
     # ---- calling -------------------------------------------------------------------------------------
@@ -140,6 +143,7 @@ class Artifact:
         for info, off, a in zip(self._arguments, self._in_offsets, arrays):
             self._describe(off, info.rank, a)
         self._fn(*self._pointers)
+        raise_pending_error()  # a run-time check that failed (tgc/lowering/runtime_errors.py)
         outputs = self._collect({a.ctypes.data for a in arrays})
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
@@ -339,6 +343,17 @@ def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
             except (OSError, AttributeError) as exc:
                 reason = f"its library does not load here ({exc})"
     return _load_llvm_ir(path, manifest, symbol, reason)
+
+
+def _connect_error_handler(backend: str, keep) -> None:
+    """The code's run-time checks report to this runtime (artifacts compiled before them have no setter)."""
+    if backend == "library":
+        setter = getattr(keep, SET_ERROR_HANDLER, None)
+        address = ctypes.cast(setter, ctypes.c_void_p).value if setter is not None else 0
+    else:
+        address = keep[0].get_function_address(SET_ERROR_HANDLER)
+    if address:
+        install_error_handler(address)
 
 
 def _c_string(address: int | None) -> str | None:

@@ -196,6 +196,18 @@ def call_packed(fn, packed_address: int) -> None:
         raise runtime_error(*failure)
 
 
+def raise_pending_error() -> None:
+    """After a call made without ``call_packed``'s guard (an artifact's entry point, called by ctypes): raises
+    what a check recorded. Such a call cannot be unwound: its shape checks keep it within its buffers, but
+    a failed allocation is not survived."""
+    if _fastcall is not None:
+        failure = _fastcall.take_error()
+    else:
+        failure, _python_errors.failure = _python_errors.failure, None
+    if failure is not None:
+        raise runtime_error(*failure)
+
+
 def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
     """The TensorFlow error for a failed check: ``message`` is the check's JSON, ``values`` its numbers."""
     try:

@@ -60,3 +60,44 @@ func.func @integers(%x: tensor<5xf32>, %k: tensor<i32>) -> tensor<5xi32> {
   %1 = "tgc.multiply"(%0, %k) : (tensor<5xi32>, tensor<i32>) -> tensor<5xi32>
   return %1 : tensor<5xi32>
 }
+
+// Both batch dims unknown and read from different arguments: the result's dim is TensorFlow's broadcast
+// of the two (the other one where the first is 1), dims that differ otherwise call tgc_runtime_error
+// (kind 1, incompatible shapes) with both shapes, and an operand whose dim is not the result's is
+// broadcast (a copy, made only then) before the one generic, which reads both through identity maps.
+// CHECK-LABEL: func.func @run_time_broadcast(
+// CHECK-SAME:      %[[X:.*]]: tensor<?x3xf32>, %[[C:.*]]: tensor<?x3xf32>
+// CHECK:         %[[DX:.*]] = tensor.dim %[[X]]
+// CHECK:         %[[DC:.*]] = tensor.dim %[[C]]
+// CHECK:         %[[XONE:.*]] = arith.cmpi eq, %[[DX]], %{{.*}} : index
+// CHECK:         %[[N:.*]] = arith.select %[[XONE]], %[[DC]], %[[DX]] : index
+// CHECK:         %[[BAD:.*]] = arith.ori
+// CHECK:         scf.if %[[BAD]] {
+// CHECK:           %[[KIND:.*]] = arith.constant 1 : i64
+// CHECK:           llvm.call @tgc_runtime_error(%[[KIND]],
+// CHECK:         }
+// CHECK:         %[[XB:.*]] = scf.if %{{.*}} -> (tensor<?x3xf32>) {
+// CHECK:           tensor.extract %[[X]]
+// CHECK:         } else {
+// CHECK:           scf.yield %[[X]] : tensor<?x3xf32>
+// CHECK:         %[[CB:.*]] = scf.if %{{.*}} -> (tensor<?x3xf32>) {
+// CHECK:           scf.yield %[[C]] : tensor<?x3xf32>
+// CHECK:         %[[E:.*]] = tensor.empty(%[[N]]) : tensor<?x3xf32>
+// CHECK:         linalg.generic {indexing_maps = [#[[ID2]], #[[ID2]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:        ins(%[[XB]], %[[CB]] : tensor<?x3xf32>, tensor<?x3xf32>) outs(%[[E]] : tensor<?x3xf32>)
+// CHECK:           arith.addf
+func.func @run_time_broadcast(%x: tensor<?x3xf32>, %c: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  %0 = "tgc.add"(%x, %c) : (tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %0 : tensor<?x3xf32>
+}
+
+// Dims equal by construction (x's own reduction, kept) need no test: one generic, as for static shapes.
+// CHECK-LABEL: func.func @equal_by_construction(
+// CHECK-NOT:     scf.if
+// CHECK-NOT:     tgc_runtime_error
+// CHECK:         return
+func.func @equal_by_construction(%x: tensor<?x10xf32>) -> tensor<?x10xf32> {
+  %m = "tgc.reduce_max"(%x) {axes = array<i64: 1>, keepdims = true} : (tensor<?x10xf32>) -> tensor<?x1xf32>
+  %0 = "tgc.subtract"(%x, %m) : (tensor<?x10xf32>, tensor<?x1xf32>) -> tensor<?x10xf32>
+  return %0 : tensor<?x10xf32>
+}

@@ -82,12 +82,13 @@ def empty(result_type: ir.Type, dynamic_dims: dict) -> ir.Value:
     return tensor.EmptyOp(sizes, element_type(result_type)).result
 
 
-def broadcast_dynamic_dims(result_type: ir.Type, operands: list) -> dict:
-    """For an elementwise result, take each ``?`` dim from an operand whose aligned dim is unknown."""
+def broadcast_dynamic_dims(result_type: ir.Type, operands: list, skip=()) -> dict:
+    """For an elementwise result, take each ``?`` dim (but those in ``skip``) from an operand whose
+    aligned dim is unknown."""
     rank = ranked(result_type).rank
     out = {}
     for i, d in enumerate(shape_of(result_type)):
-        if d is not None:
+        if d is not None or i in skip:
             continue
         for v in operands:
             vshape = shape_of(v)
@@ -143,8 +144,8 @@ def generic(inputs, inits, maps, iterators, body) -> list:
 def elementwise(operands: list, result_type: ir.Type, body) -> ir.Value:
     """A broadcasting elementwise op: ``body(*scalars)`` computes one result element."""
     result_shape = shape_of(result_type)
-    dynamic_dims = broadcast_dynamic_dims(result_type, operands)
     uncertain = uncertain_axes(operands, result_shape)
+    dynamic_dims = broadcast_dynamic_dims(result_type, operands, skip=uncertain)
     if uncertain:
         operands, run_time_dims = broadcast_at_run_time(operands, result_shape, uncertain)
         dynamic_dims.update(run_time_dims)
@@ -226,6 +227,12 @@ def _index_cmp(predicate: str, a: ir.Value, b: ir.Value) -> ir.Value:
     return arith.cmpi(getattr(arith.CmpIPredicate, predicate), a, b)
 
 
+def _incompatible(d: ir.Value, size: ir.Value) -> ir.Value:
+    """A dim that neither equals the broadcast size nor is 1 (TensorFlow's broadcasting rule)."""
+    one = const_index(1)
+    return arith.andi(_index_cmp("ne", d, one), _index_cmp("ne", d, size))
+
+
 def _any(conditions: list) -> ir.Value:
     out = conditions[0]
     for c in conditions[1:]:
@@ -248,7 +255,7 @@ def broadcast_at_run_time(operands: list, result_shape: list, uncertain: dict):
             for d in dims[1:]:
                 size = arith.select(_index_cmp("eq", size, one), d, size)
         sizes[i] = size
-        mismatched += [arith.andi(_index_cmp("ne", d, one), _index_cmp("ne", d, size)) for d in dims]
+        mismatched += [_incompatible(d, size) for d in dims]
     report_incompatible(_any(mismatched), operands)
     out = list(operands)
     for k, v in enumerate(operands):
@@ -285,10 +292,7 @@ def broadcast_to_like(x: ir.Value, target: ir.Value, result_type: ir.Type) -> ir
     axes = {j: dim(target, lead + j) for j, d in enumerate(shape_of(x))
             if d is None and dim_key(x, j) != dim_key(target, lead + j)}
     if axes:
-        one = const_index(1)
-        dims = {j: dim(x, j) for j in axes}
-        report_incompatible(_any([arith.andi(_index_cmp("ne", dims[j], one), _index_cmp("ne", dims[j], size))
-                                  for j, size in axes.items()]), [x, target])
+        report_incompatible(_any([_incompatible(dim(x, j), size) for j, size in axes.items()]), [x, target])
         x = _broadcast_if_needed(x, axes)
     init = empty(result_type, {i: dim(target, i) for i, d in enumerate(shape) if d is None})
     maps = [broadcast_map(x, shape), identity_map(len(shape))]
@@ -299,13 +303,11 @@ def _broadcast_if_needed(v: ir.Value, axes: dict) -> ir.Value:
     """``v`` with each axis j of ``axes`` (operand axis -> run-time size) that is 1 broadcast to its
     size; a dim that is neither gives a zero tensor of the right size (the run has already failed, and
     what follows must stay within its buffers when the error handler returns)."""
-    one = const_index(1)
     dims = {j: dim(v, j) for j in axes}
     differs = _any([_index_cmp("ne", dims[j], size) for j, size in axes.items()])
     outer = scf.IfOp(differs, [v.type], has_else=True)
     with ir.InsertionPoint(outer.then_block):
-        incompatible = _any([arith.andi(_index_cmp("ne", dims[j], one), _index_cmp("ne", dims[j], size))
-                             for j, size in axes.items()])
+        incompatible = _any([_incompatible(dims[j], size) for j, size in axes.items()])
         inner = scf.IfOp(incompatible, [v.type], has_else=True)
         with ir.InsertionPoint(inner.then_block):
             rank = len(shape_of(v))  # zeros written by a generic: tgc-bool-storage rewrites those for bool
@@ -322,13 +324,11 @@ def _broadcast_if_needed(v: ir.Value, axes: dict) -> ir.Value:
 
 def _empty_like(v: ir.Value, axes: dict) -> ir.Value:
     """tensor.empty of v's type with the sizes of ``axes`` in place of v's dims."""
-    return empty(v.type, {j: axes.get(j) or dim(v, j) for j, d in enumerate(shape_of(v)) if d is None})
+    return empty(v.type, {j: axes[j] if j in axes else dim(v, j) for j, d in enumerate(shape_of(v)) if d is None})
 
 
 def _broadcast_ones(v: ir.Value, axes: dict, dims: dict) -> ir.Value:
     """v read at index 0 along each axis of ``axes`` whose dim is 1, written out at the axis' size."""
-    from mlir.dialects import linalg as linalg_dialect
-
     rank = len(shape_of(v))
     init = _empty_like(v, axes)
     one, zero = const_index(1), const_index(0)
@@ -337,7 +337,7 @@ def _broadcast_ones(v: ir.Value, axes: dict, dims: dict) -> ir.Value:
     def body(_):
         indices = []
         for j in range(rank):
-            index = linalg_dialect.IndexOp(j).result
+            index = linalg.IndexOp(j).result
             if j in is_one:
                 index = arith.select(is_one[j], zero, index)
             indices.append(index)
