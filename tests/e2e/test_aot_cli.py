@@ -182,3 +182,19 @@ def test_compile_writes_an_archive_into_a_new_folder(tmp_path):
     assert tgc("compile", str(source), "-o", str(archive)).exit_code == 0
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_array_equal(load(str(archive))(x)["result0"], 2 * x)
+
+
+def test_run_reports_a_failed_run_time_check_in_one_line(tmp_path):
+    source = tmp_path / "add.mlir"
+    source.write_text('func.func @main(%x: tensor<?x3xf32>, %c: tensor<?x3xf32>) -> tensor<?x3xf32> {\n'
+                      '  %0 = "tgc.add"(%x, %c) : (tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>\n'
+                      '  return %0 : tensor<?x3xf32>\n}\n')
+    assert tgc("compile", str(source), "-o", str(tmp_path / "art")).exit_code == 0
+    np.save(tmp_path / "a.npy", np.ones((4, 3), np.float32))
+    np.save(tmp_path / "b.npy", np.ones((2, 3), np.float32))
+    result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "run", str(tmp_path / "art"), "--input",
+                             f"arg0={tmp_path / 'a.npy'}", "--input", f"arg1={tmp_path / 'b.npy'}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result
+    assert result.stderr.startswith("tgc run: error: Incompatible shapes: [4,3] vs. [2,3]"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -520,13 +520,16 @@ def _bad_inputs(rng, pristine: Pristine, workdir: str) -> tuple:
         return inputs, ""
     name = rng.choice(sorted(inputs))
     path = os.path.join(workdir, f"bad-{name}.npy")
-    kind = rng.randrange(4)
+    kind = rng.randrange(5)
     if kind == 3:
         with open(path, "wb") as fh:
             fh.write(bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))))
     else:
         array = np.load(inputs[name])
-        array = [array.astype(np.float64), array.reshape(-1), np.zeros((1,) + array.shape, array.dtype)][kind]
+        if kind == 4:  # a batch the other inputs' cannot broadcast with: a run-time check must refuse it
+            array = np.concatenate([array, array])[: array.shape[0] + 2]
+        else:
+            array = [array.astype(np.float64), array.reshape(-1), np.zeros((1,) + array.shape, array.dtype)][kind]
         np.save(path, array)
     inputs[name] = path
     return inputs, f"; input {name} damaged ({kind})"

@@ -259,6 +259,7 @@ def _read_input(spec: str) -> tuple:
 @click.option("--save", default=None, help="Checkpoint the variables after the last call.")
 def run_command(artifact, inputs, output, steps, restore, save):
     """Run a compiled ARTIFACT (directory or archive) on inputs from .npy files."""
+    from tgc.errors import OpError
     from tgc.runtime.artifact import ArtifactError
 
     try:
@@ -273,7 +274,7 @@ def run_command(artifact, inputs, output, steps, restore, save):
         if output:
             np.savez(output, **results)
             return
-    except (ArtifactError, ValueError, OSError, TypeError) as exc:
+    except (ArtifactError, OpError, ValueError, OSError, TypeError) as exc:  # OpError: a run-time check failed
         fail("tgc run", _error_text(exc))
     for name, value in results.items():
         click.echo(f"{name}: {value.dtype.name}{list(value.shape)}")
