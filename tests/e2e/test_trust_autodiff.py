@@ -333,3 +333,17 @@ def test_slices_that_hold_no_element_and_their_gradients():
     for piece, want in zip(got, [xv[:, 4:], xv[:, 5:7], xv[:, 4:4], xv[2:], np.zeros((0, 2)), xv]):
         np.testing.assert_array_equal(piece, want)
     np.testing.assert_array_equal(got[-1], [[1, 1, 1, 3], [1, 1, 1, 3]])
+
+
+def test_empty_matmul_gradient_across_two_devices_keeps_its_shape():
+    # The gradient came back as reshape_like([0, 0] -> [0, ?]); memref.expand_shape sizes the unknown
+    # dim by dividing by its group's known sizes (0 here): the dim came back as a pointer (seed 1155).
+    v0 = tf.placeholder(tf.float64, [0, None])
+    with tf.device("/cpu:1"):
+        v2 = v0 * 2.0
+    with tf.device("/cpu:0"):
+        v4 = tf.matmul(v2, v2, transpose_a=True, transpose_b=True)
+    (g,) = tf.gradients(tf.reduce_sum(v4), [v2])
+    with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2})) as sess:
+        v4_v, g_v = sess.run([v4, g], {v0: np.zeros((0, 0))})
+    assert v4_v.shape == (0, 0) and g_v.shape == (0, 0)

@@ -124,3 +124,16 @@ func.func @expand_less_static(%x: tensor<3xf32>) -> tensor<?x1xf32> {
   %0 = "tgc.expand_dims"(%x) {axis = 1 : i64} : (tensor<3xf32>) -> tensor<?x1xf32>
   return %0 : tensor<?x1xf32>
 }
+
+// A reshape into a shape with a known 0 moves no element: a tensor.empty, not an expand_shape whose
+// unknown dim memref.expand_shape would size by dividing by the group's known sizes (0).
+// CHECK-LABEL: func.func @reshape_to_zero_elements(
+// CHECK-SAME:      %[[X:.*]]: tensor<0x0xf64>, %[[T:.*]]: tensor<0x?xf64>
+// CHECK:         %[[N:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<0x?xf64>
+// CHECK-NOT:     tensor.expand_shape
+// CHECK:         %[[R:.*]] = tensor.empty(%[[N]]) : tensor<0x?xf64>
+// CHECK:         return %[[R]]
+func.func @reshape_to_zero_elements(%x: tensor<0x0xf64>, %t: tensor<0x?xf64>) -> tensor<0x?xf64> {
+  %0 = "tgc.reshape_like"(%x, %t) : (tensor<0x0xf64>, tensor<0x?xf64>) -> tensor<0x?xf64>
+  return %0 : tensor<0x?xf64>
+}

@@ -89,8 +89,11 @@ def reshape_to(x, result_type, dims: list):
     expand-strided-metadata asserts otherwise). A result with several unknown dims is therefore
     copied out of the flat elements instead.
     """
-    flat = _flatten(x)
     shape, elem = shape_of(result_type), element_type(result_type)
+    if 0 in shape:  # no element to move; and memref.expand_shape would size an unknown dim by
+        # dividing by its group's known sizes, which is a division by zero here
+        return empty(result_type, {i: dims[i] for i, d in enumerate(shape) if d is None})
+    flat = _flatten(x)
     total = None if None in shape else _product(shape)
     if shape_of(flat) != [total]:  # expand_shape needs the flat dim static exactly when all result dims are
         flat = tensor.cast(_tensor_type([total], elem), flat)
