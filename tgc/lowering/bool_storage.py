@@ -157,5 +157,5 @@ class BoolStoragePass(ModulePass):
     name = "tgc-bool-storage"
 
     def run(self, module: ir.Module) -> None:
-        for function in functions(module):
+        for function in functions(module, declarations=True):
             _widen_function(function)

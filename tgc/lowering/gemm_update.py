@@ -27,7 +27,7 @@ from mlir.dialects import arith, func
 from tgc.lowering.bool_storage import all_ops
 from tgc.lowering.outline_gemm import define_gemm, find_function, has_function, owner_op, single_use
 from tgc.lowering.to_core.common import elementwise, shape_of
-from tgc.passes.base import ModulePass, functions
+from tgc.passes.base import ModulePass, body_ops, functions
 
 _ZERO_FILLING = "_z"
 
@@ -56,13 +56,21 @@ def _constant_float(value: ir.Value):
     return None
 
 
-def _zero_filling_gemm(value: ir.Value):
-    """The func.call of an outlined zero-filling GEMM that produced ``value``, if that is its one use."""
+def _zero_filling_gemm(module: ir.Module, value: ir.Value):
+    """The func.call of an outlined zero-filling GEMM that produced ``value``, if that is its one use.
+    The name alone does not make one: the callee must hold the matmul, and the accumulating GEMM's name
+    must be free or hold one of the same type (`tgc opt` reads any module, the user's names included)."""
     call = owner_op(value)
     if not isinstance(call, ir.Operation) or call.name != "func.call" or not single_use(value):
         return None
     callee = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
     if not (callee.startswith("tgc_mm_") and callee.endswith(_ZERO_FILLING)):
+        return None
+    if _matmul_of(find_function(module, callee)) is None:
+        return None
+    accumulating = find_function(module, callee[: -len(_ZERO_FILLING)])
+    if accumulating is not None and (_matmul_of(accumulating) is None
+                                     or _function_type(accumulating) != _function_type(find_function(module, callee))):
         return None
     return call
 
@@ -82,7 +90,7 @@ def _scaled_difference(body, weight_arg, gradient_arg):
     return _constant_float(other)
 
 
-def _match(operation) -> _Update | None:
+def _match(module: ir.Module, operation) -> _Update | None:
     if operation.name != "linalg.generic" or len(operation.operands) != 3 or len(operation.results) != 1:
         return None
     iterators = [str(a) for a in ir.ArrayAttr(operation.attributes["iterator_types"])]
@@ -96,7 +104,7 @@ def _match(operation) -> _Update | None:
         weight, gradient = operation.operands[w_index], operation.operands[g_index]
         if weight.type != result_type or gradient.type != result_type:
             continue
-        call = _zero_filling_gemm(gradient)
+        call = _zero_filling_gemm(module, gradient)
         if call is None:
             continue
         scale = _scaled_difference(body, body.arguments[w_index], body.arguments[g_index])
@@ -105,9 +113,14 @@ def _match(operation) -> _Update | None:
     return None
 
 
-def _matmul_of(function) -> ir.Operation:
-    return next(op.operation for op in function.regions[0].blocks[0].operations
-                if op.operation.name == "linalg.matmul")
+def _matmul_of(function) -> ir.Operation | None:
+    """The linalg.matmul of an outlined GEMM's body; None for a missing function, a declaration, or a
+    body without one."""
+    return next((op for op in body_ops(function) if op.name == "linalg.matmul"), None) if function else None
+
+
+def _function_type(function) -> ir.FunctionType:
+    return ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
 
 
 def _accumulating_callee(module: ir.Module, zero_filling: str, arg_types: list) -> str:
@@ -139,8 +152,8 @@ def _rewrite(module: ir.Module, update: _Update) -> None:
         owner_op(c).erase()
 
 
-def _updates(function) -> list:
-    return [match for match in map(_match, all_ops(function)) if match is not None]
+def _updates(module: ir.Module, function) -> list:
+    return [match for match in (_match(module, op) for op in all_ops(function)) if match is not None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +165,7 @@ class GemmUpdatePass(ModulePass):
     def run(self, module: ir.Module) -> None:
         replaced = set()
         for function in functions(module):
-            for update in _updates(function):
+            for update in _updates(module, function):
                 replaced.add(ir.FlatSymbolRefAttr(update.call.attributes["callee"]).value)
                 _rewrite(module, update)
         for name in replaced - _called(module):

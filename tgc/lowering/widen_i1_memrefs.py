@@ -47,7 +47,7 @@ class WidenI1MemrefsPass(ModulePass):
     name = "tgc-widen-i1-memrefs"
 
     def run(self, module: ir.Module) -> None:
-        for function in functions(module):
+        for function in functions(module, declarations=True):
             retype_signature(function, _widened)
             ops = all_ops(function)
             for operation in ops:

@@ -66,12 +66,22 @@ def format_location(loc: ir.Location) -> str:
     return text
 
 
-def functions(module: ir.Module) -> list:
-    return [op for op in module.body.operations if op.operation.name == "func.func"]
+def functions(module: ir.Module, declarations: bool = False) -> list:
+    """The module's func.func ops that have a body. A declaration (an external function, no body)
+    has nothing to transform; ``declarations=True`` includes them, for passes that retype signatures."""
+    return [op for op in module.body.operations if op.operation.name == "func.func"
+            and (declarations or has_body(op))]
+
+
+def has_body(function) -> bool:
+    return len(function.regions[0].blocks) > 0
 
 
 def body_ops(function) -> list:
-    """The ops of a function's entry block, in order (taken as a list, safe to mutate after)."""
+    """The ops of a function's entry block, in order (taken as a list, safe to mutate after);
+    none for a declaration."""
+    if not has_body(function):
+        return []
     return [op.operation for op in function.regions[0].blocks[0].operations]
 
 

@@ -36,3 +36,17 @@ func.func @no_bools(%x: tensor<4xf32>) -> tensor<4xf32> {
   %e = "tgc.exp"(%x) : (tensor<4xf32>) -> tensor<4xf32>
   return %e : tensor<4xf32>
 }
+
+// -----
+
+// A declaration's bool arguments and results are bytes too, so that its calls still match it.
+// CHECK-LABEL: func.func private @external(tensor<2xi8>) -> tensor<2xi8>
+// CHECK-LABEL: func.func @calls_external(
+// CHECK-SAME:      %[[A:.*]]: tensor<2xi8>) -> tensor<2xi8>
+// CHECK:         %[[R:.*]] = call @external(%[[A]]) : (tensor<2xi8>) -> tensor<2xi8>
+// CHECK:         return %[[R]]
+func.func private @external(tensor<2xi1>) -> tensor<2xi1>
+func.func @calls_external(%a: tensor<2xi1>) -> tensor<2xi1> {
+  %0 = func.call @external(%a) : (tensor<2xi1>) -> tensor<2xi1>
+  return %0 : tensor<2xi1>
+}

@@ -40,3 +40,20 @@ func.func @stateful(%x: tensor<3xf32>) -> tensor<3xf32> {
   %1 = "tgc.assign_add"(%x) {var = @v} : (tensor<3xf32>) -> tensor<3xf32>
   return %1 : tensor<3xf32>
 }
+
+// -----
+
+// A declaration (no body) is left as it is; the function next to it is still cleaned.
+// CHECK-LABEL: func.func private @external(tensor<3xf32>) -> tensor<3xf32>
+// CHECK-LABEL: func.func @beside_a_declaration(
+// CHECK-COUNT-1: "tgc.exp"
+// CHECK-NOT:     "tgc.exp"
+// UPSTREAM-LABEL: func.func @beside_a_declaration(
+func.func private @external(tensor<3xf32>) -> tensor<3xf32>
+func.func @beside_a_declaration(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %0 = func.call @external(%x) : (tensor<3xf32>) -> tensor<3xf32>
+  %1 = "tgc.exp"(%0) : (tensor<3xf32>) -> tensor<3xf32>
+  %2 = "tgc.exp"(%0) : (tensor<3xf32>) -> tensor<3xf32>
+  %3 = "tgc.add"(%1, %2) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  return %3 : tensor<3xf32>
+}
