@@ -43,7 +43,26 @@ class ReturnInPlacePass(ModulePass):
         for function in functions(module):
             if IN_PLACE_ATTRIBUTE not in function.attributes:
                 continue
-            arguments = set(ir.DenseI64ArrayAttr(function.attributes[IN_PLACE_ATTRIBUTE]))
+            arguments = self._in_place_arguments(function)
             for clone in _returned_clones(function, arguments):
                 clone.results[0].replace_all_uses_with(clone.operands[0])
                 clone.erase()
+
+    def _in_place_arguments(self, function) -> set:
+        """The argument indices the attribute lists; a user's module may carry any attribute there."""
+        attr = function.attributes[IN_PLACE_ATTRIBUTE]
+        if not isinstance(attr, ir.DenseI64ArrayAttr):
+            self.fail(function, f"{IN_PLACE_ATTRIBUTE} must be an array<i64: ...> of argument indices, got {attr}")
+        count = len(function.regions[0].blocks[0].arguments)
+        for index in attr:
+            if not 0 <= index < count:
+                name = ir.StringAttr(function.attributes["sym_name"]).value
+                self.fail(function, f"{IN_PLACE_ATTRIBUTE} names argument {index}, but @{name} has "
+                                    f"{_count_arguments(count)}")
+        return set(attr)
+
+
+def _count_arguments(count: int) -> str:
+    if count == 0:
+        return "no arguments"
+    return "1 argument (index 0)" if count == 1 else f"{count} arguments (0 to {count - 1})"
