@@ -238,3 +238,29 @@ def test_a_placeholder_of_unknown_rank_takes_its_shape_from_feed(tmp_path):
     assert 'label="f32"' in drawn.output  # the scalar keep_prob's edge
     bad = CliRunner().invoke(main, ["graph", str(path), "--feed", "x:?x5"])
     assert bad.output.strip().splitlines() == ["tgc graph: error: bad --feed: shape ?x5 does not fit feed 'x' of shape ?x4"]
+
+
+def test_an_abort_in_a_stage_is_one_error_line_and_the_process_lives(tmp_path, monkeypatch):
+    # An abort() inside a pass stands in for an MLIR assertion: the stages run in a forked child
+    # (tgc/tools/isolation.py), which inherits this patch. In process, the abort would kill pytest itself.
+    import os
+
+    from tgc.passes.fold import FoldPass
+
+    monkeypatch.setattr(FoldPass, "run", lambda self, module: os.abort())
+    path = tmp_path / "net.mlir"
+    path.write_text(MLIR)
+    result = CliRunner().invoke(main, ["graph", str(path), "--stage", "optimized"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "tgc graph: error: MLIR crashed (SIGABRT) while running pass 'tgc-fold'; the input is not valid there"]
+    assert run([str(path), "--stage", "decomposed"]).exit_code == 0  # the stages before it still draw
+
+
+def test_a_program_that_aborts_is_one_error_line(tmp_path):
+    path = tmp_path / "aborts.py"
+    path.write_text("import os\nimport tgc as tf\nx = tf.placeholder(tf.float32, [2], name='x')\nos.abort()\n")
+    result = CliRunner().invoke(main, ["graph", str(path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"tgc graph: error: running {path} crashed (SIGABRT) before its first Session.run"]

@@ -483,7 +483,7 @@ def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=Fals
     from tgc.dialect.context import make_context
     from tgc.passes.pipeline import run_pipeline
 
-    graph = graph_from_program(input_path) if input_path.endswith(".py") else None
+    graph = _run_program(input_path) if input_path.endswith(".py") else None
     if graph is None and not input_path.endswith(".mlir"):
         raise GraphCommandError(f"{input_path}: expected a TF1 program (.py) or tgc IR (.mlir)")
     with make_context(), ir.Location.unknown():
@@ -495,6 +495,20 @@ def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=Fals
         if spec:
             run_pipeline(module, spec)
         return draw_module(module, arg_names)
+
+
+def _program_step(path: str) -> str:
+    return f"running {path}"
+
+
+def _run_program(path: str):
+    """graph_from_program, announced: should the program crash the process, the parent names it."""
+    from tgc.passes.pipeline import announce
+
+    announce(_program_step(path))
+    graph = graph_from_program(path)
+    announce("emitting the graph")
+    return graph
 
 
 def write_output(drawing: Drawing, fmt: str, output: str, title: str) -> None:
@@ -533,12 +547,33 @@ def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_
 
     A program runs only up to its first Session.run, whose graph is drawn; its prints go to stderr.
     svg and png need Graphviz's dot program."""
-    from tgc.passes.base import PassFailure
+    from tgc.tools.isolation import ChildCrashed, ChildFailed, run_isolated
 
     if fmt in ("svg", "png") and output == "-" and sys.stdout.isatty():
         _fail(f"--format {fmt} writes binary data: give -o FILE")
     if fmt == "tensorboard" and output == "-":
         _fail("--format tensorboard writes an event file: give -o LOGDIR")
+    try:
+        # In a child process: MLIR (or the user's program) aborting becomes one error line, as in tgc opt.
+        run_isolated(lambda: _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement))
+    except ChildCrashed as crash:
+        _fail(_crash_message(crash, input_path))
+    except ChildFailed as exc:  # _draw lets only non-Exception errors through: a tgc bug, still one line
+        last = str(exc).strip().splitlines()[-1:] or ["no detail"]
+        _fail(f"internal error (a tgc bug: please report it with this input): {last[0]}")
+
+
+def _crash_message(crash, input_path: str) -> str:
+    if crash.step == _program_step(input_path):
+        reason = f": {crash.reason}" if crash.reason else ""
+        return f"running {input_path} crashed ({crash.signal_name}) before its first Session.run{reason}"
+    return crash.message()
+
+
+def _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement) -> None:
+    """Builds the drawing and writes it; every user-level problem ends here as one error line."""
+    from tgc.passes.base import PassFailure
+
     try:
         if fmt in ("svg", "png"):
             graphviz_dot(fmt)  # before running the user's program, which may take a while
