@@ -264,3 +264,21 @@ def test_a_program_that_aborts_is_one_error_line(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"tgc graph: error: running {path} crashed (SIGABRT) before its first Session.run"]
+
+
+@pytest.mark.parametrize("stage", ["built", "placed"])
+def test_a_function_declaration_is_not_drawn(tmp_path, stage):
+    path = tmp_path / "declared.mlir"
+    path.write_text(textwrap.dedent("""
+        func.func private @external(tensor<2xf32>) -> tensor<2xf32>
+        func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {
+          %0 = func.call @external(%a) : (tensor<2xf32>) -> tensor<2xf32> loc("ext_call")
+          %1 = "tgc.relu"(%0) : (tensor<2xf32>) -> tensor<2xf32> loc("layer/Relu")
+          return %1 : tensor<2xf32>
+        }
+    """))
+    result = run([str(path), "--stage", stage])
+    assert result.exit_code == 0, result.output
+    check_dot_syntax(result.output)
+    assert "external" not in result.output
+    assert any(n.startswith("layer/Relu\\nRelu") for n in labels(result.output))

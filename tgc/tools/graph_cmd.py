@@ -267,6 +267,8 @@ class _Drawer:
     def draw(self, module) -> Drawing:
         from mlir import ir
 
+        from tgc.passes.base import functions
+
         variables = {}
         for op in module.body.operations:
             operation = op.operation
@@ -274,9 +276,8 @@ class _Drawer:
                 name = ir.StringAttr(operation.attributes["sym_name"]).value
                 variables[name] = self.node(name=name, kind="variable", op_type="VariableV2",
                                             device=_device(operation)).id
-        for op in module.body.operations:
-            if op.operation.name == "func.func":
-                self.function(op.operation, variables)
+        for function in functions(module):  # a declaration has no ops to draw
+            self.function(function.operation, variables)
         for key, src in self.sends.items():
             if key in self.recvs:
                 self.drawing.edges.append(DrawEdge(src, self.recvs[key], key.split(";")[0], "transfer"))
