@@ -292,6 +292,19 @@ def blas_library(options: Options) -> str | None:
     return found
 
 
+def _refuse_declarations(module) -> None:
+    """A declared function would be an undefined symbol of the library, and calling it a crash."""
+    from mlir import ir
+
+    from tgc.passes.base import functions, has_body
+
+    for function in functions(module, declarations=True):
+        if not has_body(function):
+            name = ir.StringAttr(function.attributes["sym_name"]).value
+            raise AotError(f"@{name} is declared but not defined (a func.func without a body): "
+                           "an artifact can call only the functions its module defines")
+
+
 def lower_module(module, stop: str, options: Options) -> Lowered:
     """Runs the stages up to ``stop`` on a tgc module (in its context); returns their outputs."""
     from tgc.frontend.compiler import partition_layout
@@ -300,6 +313,7 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
 
     if stop not in STAGES:
         raise AotError(f"unknown stage '{stop}'; expected one of {', '.join(STAGES)}")
+    _refuse_declarations(module)
     signature = read_signature(module)
     _strip_initial_values(module)
     lowered = Lowered(signature, target=options.target.resolved())
