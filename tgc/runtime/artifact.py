@@ -11,6 +11,11 @@ Variables live in the Artifact between calls, starting from the initial values s
 time; ``save``/``restore`` checkpoint them (tgc/runtime/checkpoint.py). A graph with random ops takes
 a step counter as its last argument; the Artifact fills it (1, 2, ...) so each call draws anew.
 
+The entry point is called through the C extension's guarded trampoline (tgc/runtime/_fastcall.c) when
+it is built: a run-time check or an allocation that fails in the code raises TensorFlow's error
+(InvalidArgumentError, ResourceExhaustedError) and the artifact stays usable. Without the extension
+it is called by ctypes: shape errors are raised after the call, a failed allocation is not survived.
+
 The code comes from the shipped shared library when it loads here; otherwise (another CPU, or no
 library because it was cross-compiled) from the shipped LLVM IR, compiled for this CPU by llvmlite if
 that is installed.
@@ -35,8 +40,10 @@ import numpy as np
 
 from tgc.runtime import artifact_checks as checks
 from tgc.runtime import checkpoint
+from tgc.runtime import executable
 from tgc.runtime.executable import (
     _GLOBAL_SENTINEL, SET_ERROR_HANDLER, _copy_out, _free, descriptor_words, install_error_handler, raise_pending_error,
+    runtime_error,
 )
 
 FORMAT_VERSION = 2
@@ -132,6 +139,25 @@ class Artifact:
         self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
         pointers = [self._in_desc.ctypes.data + 8 * off for off in self._in_offsets[:-1]]
         self._pointers = ([self._out_desc.ctypes.data] if self._results else []) + pointers
+        # With the C extension the entry point is called behind its guard: a failed allocation in the code
+        # unwinds to the call and raises ResourceExhaustedError (a ctypes call cannot be unwound).
+        self._guard = executable._fastcall
+        if self._guard is not None and n_args <= self._guard.max_unpacked_args():
+            self._address = address
+            self._pointer_array = (ctypes.c_void_p * max(n_args, 1))(*self._pointers)
+        else:
+            self._guard = None
+
+    def _call_entry(self) -> None:
+        """Runs the entry point on the descriptors _describe wrote; raises what a run-time check reported."""
+        if self._guard is None:
+            self._fn(*self._pointers)
+            raise_pending_error()  # a shape check that failed (tgc/lowering/runtime_errors.py)
+            return
+        try:
+            self._guard.call_unpacked(self._address, ctypes.addressof(self._pointer_array), len(self._pointers))
+        except self._guard.Failure as failure:
+            raise runtime_error(*failure.args) from None
 
     def __call__(self, *args, **kwargs) -> dict:
         feeds = self._bind(args, kwargs)
@@ -142,8 +168,7 @@ class Artifact:
         arrays += [self.variables[n] for n in self._var_inputs]
         for info, off, a in zip(self._arguments, self._in_offsets, arrays):
             self._describe(off, info.rank, a)
-        self._fn(*self._pointers)
-        raise_pending_error()  # a run-time check that failed (tgc/lowering/runtime_errors.py)
+        self._call_entry()
         outputs = self._collect({a.ctypes.data for a in arrays})
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
