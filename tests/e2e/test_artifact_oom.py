@@ -84,3 +84,31 @@ def test_tgc_run_reports_a_failed_allocation_as_one_error_line(outer_artifact):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("tgc run: ") and _OOM in lines[0]
     assert result.stdout == ""
+
+
+_EXTENSION = executable._fastcall
+
+
+class _NarrowGuard:
+    """The C extension as one that passes at most 2 unpacked arguments (an artifact's matmul needs 3)."""
+
+    def __getattr__(self, name):  # the handler, take_error and Failure are the extension's
+        return getattr(_EXTENSION, name)
+
+    def max_unpacked_args(self):
+        return 2
+
+    def call_unpacked(self, *args):
+        raise AssertionError("an entry point with more arguments than the trampoline passes went to it")
+
+
+def test_an_entry_point_with_more_arguments_than_the_trampoline_passes_is_called_by_ctypes(outer_artifact,
+                                                                                           monkeypatch):
+    from tgc.runtime.artifact import load
+
+    with pytest.raises(ValueError, match="call_unpacked takes 0 to 256 arguments, not 257"):
+        executable._fastcall.call_unpacked(0, 0, 257)
+    monkeypatch.setattr(executable, "_fastcall", _NarrowGuard())
+    art = load(str(outer_artifact / "art"))
+    a, b = np.array([[1.0], [2.0]], np.float32), np.array([[3.0, 4.0]], np.float32)
+    np.testing.assert_array_equal(art(a=a, b=b)["outer"], [[3, 4], [6, 8]])
