@@ -49,3 +49,22 @@ func.func @conv_input_gradient(%f: tensor<3x3x4x3xf32>, %g: tensor<?x3x3x3xf32>,
   %dx = "tgc.conv2d_backprop_input"(%f, %g, %x) {strides = array<i64: 1, 2, 2, 1>, padding = "SAME", dilations = array<i64: 1, 1, 1, 1>} : (tensor<3x3x4x3xf32>, tensor<?x3x3x3xf32>, tensor<?x5x5x4xf32>) -> tensor<?x5x5x4xf32>
   return %dx : tensor<?x5x5x4xf32>
 }
+
+// A pool of 0 channels holds no element: a tensor.empty (batch read with tensor.dim), never the
+// padded pooling, whose slices at channel offset 0 of a 0-size dim the verifier refused. conv2d of 0
+// input channels sums over nothing: zeros.
+// CHECK-LABEL: func.func @no_channels(
+// CHECK-SAME:      %[[X:[^:]*]]: tensor<?x2x2x0xf32>
+// CHECK-NOT:     tensor.pad
+// CHECK-NOT:     linalg.pooling
+// CHECK:         %[[N:.*]] = tensor.dim %[[X]], %{{.*}} : tensor<?x2x2x0xf32>
+// CHECK:         %[[P:.*]] = tensor.empty(%[[N]]) : tensor<?x2x2x0xf32>
+// CHECK:         %[[E:.*]] = tensor.empty() : tensor<1x3x3x4xf32>
+// CHECK:         %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[E]] : tensor<1x3x3x4xf32>)
+// CHECK-NOT:     linalg.conv
+// CHECK:         return %[[P]], %[[Z]]
+func.func @no_channels(%x: tensor<?x2x2x0xf32>, %y: tensor<1x3x3x0xf32>, %f: tensor<2x2x0x4xf32>) -> (tensor<?x2x2x0xf32>, tensor<1x3x3x4xf32>) {
+  %p = "tgc.avg_pool"(%x) {ksize = array<i64: 1, 2, 2, 1>, strides = array<i64: 1, 1, 1, 1>, padding = "SAME"} : (tensor<?x2x2x0xf32>) -> tensor<?x2x2x0xf32>
+  %c = "tgc.conv2d"(%y, %f) {strides = array<i64: 1, 1, 1, 1>, padding = "SAME", dilations = array<i64: 1, 1, 1, 1>} : (tensor<1x3x3x0xf32>, tensor<2x2x0x4xf32>) -> tensor<1x3x3x4xf32>
+  return %p, %c : tensor<?x2x2x0xf32>, tensor<1x3x3x4xf32>
+}

@@ -58,6 +58,30 @@ def _filled(shape, elem, value, batch_of) -> ir.Value:
     return fill(scalar_const(value, elem), empty(t, dynamic))
 
 
+def _holds_no_element(value_or_type) -> bool:
+    """Whether a tensor's type has a static 0 dim."""
+    return 0 in shape_of(value_or_type)
+
+
+def _when_empty(op, batch_of, sums=True):
+    """The result of a conv or pool op known to hold no element, as a tensor.empty; with ``sums`` (a
+    convolution or its gradients), also that of one with an operand known to hold no element: zeros,
+    a sum over no element (conv2d of 0 input channels). None otherwise.
+
+    The general path is never built for them: it pads, slices and collapses at offsets that a 0-size
+    dim does not have, which the verifier refuses ('offset 3 is out-of-bounds: 0 >= 0'). ``batch_of``
+    has the result's batch dim, the only one that may be unknown.
+    """
+    empty_operand = any(_holds_no_element(v) for v in op.operands)
+    if not (_holds_no_element(op.result_type) or (sums and empty_operand)):
+        return None
+    dynamic = {0: dim(batch_of, 0)} if shape_of(op.result_type)[0] is None else {}
+    result = empty(op.result_type, dynamic)
+    if _holds_no_element(op.result_type):
+        return result
+    return fill(scalar_const(0.0, element_type(op.result_type)), result)
+
+
 def _map(num_dims, exprs) -> ir.AffineMapAttr:
     """An indexing map from affine expressions; an int stands for that loop dim."""
     built = [ir.AffineDimExpr.get(e) if isinstance(e, int) else e for e in exprs]
@@ -313,6 +337,8 @@ def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Va
 @lowers("conv2d")
 def _conv2d(op):
     x, f = op.operands
+    if (known := _when_empty(op, x)) is not None:
+        return known
     geometry = _conv_geometry(shape_of(x), shape_of(f), op.attrs)
     xp = pad_spatial(x, geometry, 0.0)
     s, d = op.attrs["strides"], op.attrs["dilations"]
@@ -407,6 +433,8 @@ def _conv2d_backprop_input(op):
     # the spread gradient with the flipped filter, dilated by d. The spread puts g[i] at
     # (KH-1)*d - pt + i*s of a tensor H + (KH-1)*d long.
     f, g, x = op.operands
+    if (known := _when_empty(op, g)) is not None:
+        return known
     _, h, w, _ = shape_of(x)
     kh, kw, _, _ = shape_of(f)
     s, d = op.attrs["strides"], op.attrs["dilations"]
@@ -424,6 +452,8 @@ def _conv2d_backprop_filter(op):
     # df[kh, kw, c, o] = sum over (n, i, j) of xpad[n, i*sh + kh*dh, j*sw + kw*dw, c] * g[n, i, j, o].
     # Loops (n, i, j, kh, kw, c, o): o innermost, so the accumulation walks contiguous memory.
     x, g = op.operands
+    if (known := _when_empty(op, x)) is not None:
+        return known
     filter_shape = shape_of(op.result_type)
     s, d = op.attrs["strides"], op.attrs["dilations"]
     xp = pad_spatial(x, _conv_geometry(shape_of(x), filter_shape, op.attrs), 0.0)
@@ -450,6 +480,8 @@ def _pool_geometry(input_shape, attrs):
 @lowers("max_pool")
 def _max_pool(op):
     (x,) = op.operands
+    if (known := _when_empty(op, x, sums=False)) is not None:
+        return known
     k, s = op.attrs["ksize"], op.attrs["strides"]
     elem = element_type(x)
     xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), float("-inf"))
@@ -480,6 +512,8 @@ def _divide_by_counts(v, counts) -> ir.Value:
 @lowers("avg_pool")
 def _avg_pool(op):
     (x,) = op.operands
+    if (known := _when_empty(op, x, sums=False)) is not None:
+        return known
     k, s = op.attrs["ksize"], op.attrs["strides"]
     elem = element_type(x)
     xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), 0.0)
@@ -500,6 +534,8 @@ def _lattice(op, input_shape, g, background) -> ir.Value:
 def _avg_pool_grad(op):
     # Each window spreads g / count over its elements: a stride-1 sum pool of the spread shares.
     x, g = op.operands
+    if (known := _when_empty(op, x, sums=False)) is not None:
+        return known
     k = op.attrs["ksize"]
     elem = element_type(g)
     shares = _lattice(op, shape_of(x), _divide_by_counts(g, _counts(op, shape_of(x))), 0.0)
@@ -588,6 +624,8 @@ def _max_pool_grad(op):
     # dx[h, w] = sum over windows whose first maximum is (h, w) of their gradient. With g and the argmax
     # spread onto the lattice, input position h sees window offset kh at h + (KH-1-kh).
     x, g = op.operands
+    if (known := _when_empty(op, x, sums=False)) is not None:
+        return known
     k, s = op.attrs["ksize"], op.attrs["strides"]
     elem = element_type(g)
     geometry = _pool_geometry(shape_of(x), op.attrs)

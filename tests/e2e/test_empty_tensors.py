@@ -1,0 +1,70 @@
+"""Ops on tensors statically known to hold no element (a 0 in their type), found by the random-graph
+campaign (/tmp/notes/conformance-findings.md F4 and "reshape of a tensor typed [0, ?]"): TF returns
+empty tensors of the right shape, and tf.gradients of a reduce_sum through them zeros of the input's
+shape. Each case is compared with numpy."""
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+
+def _run(fetches, feeds):
+    with tf.Session() as sess:
+        return sess.run(fetches, feeds)
+
+
+def _stride_1_pool_result(x, ksize, padding):
+    """What TF's stride-1 NHWC pool of x gives when x holds no element: an empty array of its shape."""
+    n, h, w, c = x.shape
+    if padding == "VALID":
+        h, w = h - ksize + 1, w - ksize + 1
+    return np.zeros((n, max(h, 0), max(w, 0), c), x.dtype)
+
+
+@pytest.mark.parametrize("pool", [tf.nn.avg_pool, tf.nn.max_pool])
+@pytest.mark.parametrize("shape, padding", [((1, 2, 2, 0), "SAME"), ((1, 0, 0, 0), "SAME"),
+                                            ((3, 2, 2, 0), "VALID")])
+def test_pool_of_an_input_with_no_channels_and_its_gradient(pool, shape, padding):
+    # The pool rules built a tensor.extract_slice at channel offset 0 of a 0-channel dim: CompileError
+    # "offset 3 is out-of-bounds: 0 >= 0" (campaign seed 1343).
+    x = tf.placeholder(tf.float32, shape)
+    y = pool(x, [1, 2, 2, 1], [1, 1, 1, 1], padding)
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    xv = np.ones(shape, np.float32)
+    y_v, g_v = _run([y, g], {x: xv})
+    np.testing.assert_array_equal(y_v, _stride_1_pool_result(xv, 2, padding))
+    np.testing.assert_array_equal(g_v, np.zeros(shape, np.float32))
+
+
+def test_pool_of_no_channels_with_an_unknown_batch():
+    x = tf.placeholder(tf.float32, [None, 3, 3, 0])
+    y = tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    y_v, g_v = _run([y, g], {x: np.ones((2, 3, 3, 0), np.float32)})
+    assert y_v.shape == (2, 2, 2, 0) and g_v.shape == (2, 3, 3, 0)
+
+
+def test_conv2d_with_no_input_channels_is_zero_and_its_gradients():
+    # An empty sum over channels: every output is 0; the gradients are zeros of the operands' shapes.
+    x = tf.placeholder(tf.float32, [1, 3, 3, 0])
+    f = tf.placeholder(tf.float32, [2, 2, 0, 4])
+    y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
+    gx, gf = tf.gradients(tf.reduce_sum(y * 3.0), [x, f])
+    y_v, gx_v, gf_v = _run([y, gx, gf], {x: np.ones((1, 3, 3, 0), np.float32),
+                                         f: np.ones((2, 2, 0, 4), np.float32)})
+    np.testing.assert_array_equal(y_v, np.zeros((1, 3, 3, 4), np.float32))
+    np.testing.assert_array_equal(gx_v, np.zeros((1, 3, 3, 0), np.float32))
+    np.testing.assert_array_equal(gf_v, np.zeros((2, 2, 0, 4), np.float32))
+
+
+def test_conv2d_with_no_output_channels_and_its_gradients():
+    x = tf.placeholder(tf.float32, [2, 3, 3, 2])
+    f = tf.placeholder(tf.float32, [2, 2, 2, 0])
+    y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "VALID")
+    gx, gf = tf.gradients(tf.reduce_sum(y), [x, f])
+    y_v, gx_v, gf_v = _run([y, gx, gf], {x: np.ones((2, 3, 3, 2), np.float32),
+                                         f: np.ones((2, 2, 2, 0), np.float32)})
+    assert y_v.shape == (2, 2, 2, 0)
+    np.testing.assert_array_equal(gx_v, np.zeros((2, 3, 3, 2), np.float32))
+    assert gf_v.shape == (2, 2, 2, 0)
