@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tgc as tf
+from tgc.frontend.build import make_op
 
 
 def _run(fetches, feeds):
@@ -68,3 +69,34 @@ def test_conv2d_with_no_output_channels_and_its_gradients():
     assert y_v.shape == (2, 2, 2, 0)
     np.testing.assert_array_equal(gx_v, np.zeros((2, 3, 3, 2), np.float32))
     assert gf_v.shape == (2, 2, 2, 0)
+
+
+def test_reshape_like_of_a_tensor_typed_0_by_unknown_and_its_gradient():
+    # Collapsing [0, ?] built a memref.collapse_shape whose group mixed a static 0 with a dynamic dim,
+    # which canonicalization folded to a static result the verifier refused.
+    x = tf.placeholder(tf.float64, [0, None])
+    t = tf.placeholder(tf.float64, [None, None])
+    y = make_op("reshape_like", [x, t])
+    (g,) = tf.gradients(tf.reduce_sum(y * 2.0), x)
+    y_v, g_v = _run([y, g], {x: np.zeros((0, 1)), t: np.zeros((0, 1))})
+    np.testing.assert_array_equal(y_v, np.zeros((0, 1)))
+    np.testing.assert_array_equal(g_v, np.zeros((0, 1)))
+
+
+@pytest.mark.parametrize("new_shape, want", [([-1], (0,)), ([0, 5], (0, 5)), ([-1, 3, 1], (0, 3, 1))])
+def test_reshape_of_a_tensor_typed_0_by_unknown_and_its_gradient(new_shape, want):
+    x = tf.placeholder(tf.float64, [0, None])
+    y = tf.reshape(x, new_shape)
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    y_v, g_v = _run([y, g], {x: np.zeros((0, 7))})
+    np.testing.assert_array_equal(y_v, np.zeros(want))
+    np.testing.assert_array_equal(g_v, np.zeros((0, 7)))
+
+
+def test_reshape_of_a_tensor_with_an_unknown_and_a_0_dim_in_one_group():
+    x = tf.placeholder(tf.float32, [None, 0, 2])
+    y = tf.reshape(x, [-1, 2])
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    y_v, g_v = _run([y, g], {x: np.zeros((4, 0, 2), np.float32)})
+    np.testing.assert_array_equal(y_v, np.zeros((0, 2), np.float32))
+    np.testing.assert_array_equal(g_v, np.zeros((4, 0, 2), np.float32))

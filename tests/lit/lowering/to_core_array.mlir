@@ -137,3 +137,19 @@ func.func @reshape_to_zero_elements(%x: tensor<0x0xf64>, %t: tensor<0x?xf64>) ->
   %0 = "tgc.reshape_like"(%x, %t) : (tensor<0x0xf64>, tensor<0x?xf64>) -> tensor<0x?xf64>
   return %0 : tensor<0x?xf64>
 }
+
+// A reshape of a tensor with a known 0 moves no element either: a tensor.empty, not a collapse_shape
+// of [0, ?] to [?], which folded to a static [0] that memref.collapse_shape refused for a group with
+// an unknown dim.
+// CHECK-LABEL: func.func @reshape_from_zero_elements(
+// CHECK-SAME:      %[[X:.*]]: tensor<0x?xf64>, %[[T:.*]]: tensor<?x?xf64>
+// CHECK-NOT:     tensor.collapse_shape
+// CHECK:         %[[N:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<?x?xf64>
+// CHECK:         %[[M:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<?x?xf64>
+// CHECK-NOT:     tensor.collapse_shape
+// CHECK:         %[[R:.*]] = tensor.empty(%[[N]], %[[M]]) : tensor<?x?xf64>
+// CHECK:         return %[[R]]
+func.func @reshape_from_zero_elements(%x: tensor<0x?xf64>, %t: tensor<?x?xf64>) -> tensor<?x?xf64> {
+  %0 = "tgc.reshape_like"(%x, %t) : (tensor<0x?xf64>, tensor<?x?xf64>) -> tensor<?x?xf64>
+  return %0 : tensor<?x?xf64>
+}

@@ -193,8 +193,8 @@ class Reshape:
         (x,) = op.inputs
         if x.spec.is_static:
             return [b.reshape(g, shape=list(x.shape))]
-        # One unknown dim in x: -1 recovers it from g's element count.
-        if sum(d is None for d in x.shape) == 1:
+        # One unknown dim in x: -1 recovers it from g's element count, unless x has a 0 dim (no count).
+        if sum(d is None for d in x.shape) == 1 and 0 not in x.shape:
             return [b.reshape(g, shape=[-1 if d is None else d for d in x.shape])]
         return [b.reshape_like(g, x)]
 

@@ -90,8 +90,10 @@ def reshape_to(x, result_type, dims: list):
     copied out of the flat elements instead.
     """
     shape, elem = shape_of(result_type), element_type(result_type)
-    if 0 in shape:  # no element to move; and memref.expand_shape would size an unknown dim by
-        # dividing by its group's known sizes, which is a division by zero here
+    if 0 in shape or 0 in shape_of(x):
+        # No element to move. And the collapse/expand would be refused or wrong: memref.expand_shape
+        # sizes an unknown dim by dividing by its group's known sizes (0 here), and collapsing [0, ?]
+        # to [?] folds to a static [0] that memref.collapse_shape refuses for a group with a ? dim.
         return empty(result_type, {i: dims[i] for i, d in enumerate(shape) if d is None})
     flat = _flatten(x)
     total = None if None in shape else _product(shape)
