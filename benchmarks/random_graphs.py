@@ -145,6 +145,7 @@ def campaign(args) -> None:
     workers = []
     started = time.time()
     finished = 0
+    reported = 0
 
     def start_worker():
         w = Worker(args)
@@ -186,9 +187,9 @@ def campaign(args) -> None:
         for w in list(workers):
             if w.seed is not None and time.time() - w.started > args.timeout:
                 replace(w, crash_record(w.seed, w, f"timeout {args.timeout}s"))
-        if finished and finished % 100 == 0 and args.progress:
-            rate = finished / (time.time() - started)
-            print(f"{finished} graphs, {rate:.2f}/s", flush=True)
+        if args.progress and finished >= reported + 100:
+            reported = finished - finished % 100
+            print(f"{finished} graphs, {finished / (time.time() - started):.2f}/s", flush=True)
     for w in workers:
         w.process.stdin.close()
         w.stop()

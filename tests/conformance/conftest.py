@@ -3,13 +3,17 @@ and hypothesis settings.
 
 Examples are derandomized (the same graphs on every run, so CI is deterministic) and bounded:
 ``CONFORMANCE_EXAMPLES`` (default 10) graphs per variant. A longer local run:
-``CONFORMANCE_EXAMPLES=200 python -m pytest tests/conformance``.
+``CONFORMANCE_EXAMPLES=200 python -m pytest tests/conformance``. ``CONFORMANCE_SHRINK=1`` lets
+hypothesis shrink a failing graph (slow: each step compiles it again).
 """
 
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
+
+# Shrinking recompiles the graph hundreds of times (minutes per failure): on request only.
+PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("CONFORMANCE_SHRINK") else [])
 
 settings.register_profile(
     "conformance",
@@ -19,6 +23,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     print_blob=True,
+    phases=PHASES,
 )
 
 

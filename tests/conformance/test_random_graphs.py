@@ -118,7 +118,7 @@ def test_generator_draws_what_it_promises():
 
 
 def test_issue_12_situations_are_drawn():
-    """Issue 12 #1-#4's shapes of graph, once excluded as known bugs, are drawn now that they are fixed."""
+    """Issue 12 #1-#4's and finding F2's shapes of graph, once excluded as known bugs, are drawn now."""
 
     def runtime_broadcast(s):
         for axis in range(1, 5):
@@ -133,24 +133,29 @@ def test_issue_12_situations_are_drawn():
     def fan_out_second_target(s):
         return any(s.uses()[t] >= 2 and t < len(s.inputs) for t in s.targets[1:])
 
+    def scalar_variable_artifact(s):  # finding F2
+        return s.variant == "artifact" and any(i.kind == "variable" and not i.shape for i in s.inputs)
+
     def reshape_unknown_dims(s):
         return any(n.op == "reshape" and s.static[n.args[0]].shape and None in s.static[n.args[0]].shape
                    for n in s.nodes)
 
     specs = drawn_specs()
-    for situation in (runtime_broadcast, reduce_no_axes, fan_out_second_target, reshape_unknown_dims):
+    for situation in (runtime_broadcast, reduce_no_axes, fan_out_second_target, reshape_unknown_dims,
+                      scalar_variable_artifact):
         assert any(situation(s) for s in specs), situation.__name__
 
 
 def test_known_bugs_are_avoided_only_by_default():
-    def scalar_variable_artifact(s):
-        return s.variant == "artifact" and any(i.kind == "variable" and not i.shape for i in s.inputs)
+    def pool_empty_channels(s):
+        return any(n.op in ("max_pool", "avg_pool") and s.values[n.args[0]].shape[-1] == 0 for n in s.nodes)
 
-    assert set(KNOWN_BUGS) == {"scalar-variable-artifact"}
-    avoided = drawn_specs()
-    drawn = [draw_graph(RandomChooser(seed), seed=seed, entries=ENTRIES, avoid=()) for seed in range(300)]
-    assert not any(scalar_variable_artifact(s) for s in avoided)
-    assert any(scalar_variable_artifact(s) for s in drawn)
+    assert set(KNOWN_BUGS) == {"pool-empty-channels"}
+    pools = {name: ENTRIES[name] for name in ("max_pool", "avg_pool", "strided_slice", "slice")}
+    avoided = [draw_graph(RandomChooser(seed), seed=seed, entries=pools) for seed in range(200)]
+    drawn = [draw_graph(RandomChooser(seed), seed=seed, entries=pools, avoid=()) for seed in range(200)]
+    assert not any(pool_empty_channels(s) for s in avoided)
+    assert any(pool_empty_channels(s) for s in drawn)
 
 
 # ---- the reference and the checks -----------------------------------------------------------------
