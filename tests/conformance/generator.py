@@ -53,12 +53,10 @@ EXCLUDED_OPS = {
 # ``avoid`` (the default, so that the suite is green); the campaign's --include-known-bugs draws
 # them too. Remove an entry, and the lines that test for it, once its fix lands. Issue 12's #1-#4
 # (fan-out with several targets, run-time broadcasting of None dims fed 1, reductions over no axes,
-# the gradient of a reshape with unknown dims) and finding F2 (a 0-d Variable in an artifact) were
-# entries here until their fixes landed; the generator draws them all (test_random_graphs.py checks
-# that it does).
-KNOWN_BUGS = {
-    "pool-empty-channels": "finding F4: max_pool/avg_pool of a tensor with 0 channels fails to compile",
-}
+# the gradient of a reshape with unknown dims), finding F2 (a 0-d Variable in an artifact) and F4 (a pool
+# of a tensor with 0 channels) were entries here until their fixes landed; the generator draws them all
+# (test_random_graphs.py checks that it does). Today none is open.
+KNOWN_BUGS: dict = {}
 
 
 # ---- choices -------------------------------------------------------------------------------------
@@ -512,7 +510,6 @@ def _try_node(ch: Chooser, spec: GraphSpec, entry: OpEntry, avoid: set) -> bool:
             args.append(v)
         shapes = [spec.values[a].shape for a in args]
         attrs = with_float(draw_attrs(ch, entry, template, shapes), spec.dtype)
-        _avoid_known(entry.name, shapes, avoid)
         _commit(spec, Node(entry.name, tuple(args), attrs, 1, device=ch.integer(0, 1)), pending)
         return True
     except Reject:
@@ -520,11 +517,6 @@ def _try_node(ch: Chooser, spec: GraphSpec, entry: OpEntry, avoid: set) -> bool:
         del spec.values[saved[1]:]
         del spec.static[saved[1]:]
         return False
-
-
-def _avoid_known(op: str, shapes: list, avoid: set) -> None:
-    if "pool-empty-channels" in avoid and op in ("max_pool", "avg_pool") and shapes[0][-1:] == (0,):
-        raise Reject("known bug: pool-empty-channels")
 
 
 def _inside(values: np.ndarray, domain: tuple) -> bool:
