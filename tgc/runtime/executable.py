@@ -24,7 +24,7 @@ import json
 
 import numpy as np
 
-from tgc import errors
+from tgc.runtime import errors
 
 try:
     from tgc.runtime import _fastcall
