@@ -1,13 +1,12 @@
 """tgc.train optimizers end to end: graph -> MLIR -> JIT, checked against numpy re-implementations of
 TensorFlow 1's update formulas (float64 references, written in the textbook form of each rule)."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import tgc as tf
 from tgc.frontend import train
+from threaded_runs import value_after_threaded_runs
 
 W0 = (np.arange(6, dtype=np.float32).reshape(3, 2) - 2.0) / 10
 B0 = np.array([0.1, -0.2], dtype=np.float32)
@@ -404,20 +403,4 @@ def test_optimizer_without_use_locking_leaves_updates_unlocked():
 def test_locked_sgd_steps_from_threads_lose_nothing():
     v = tf.Variable(0.0)
     step = tf.train.GradientDescentOptimizer(1.0, use_locking=True).minimize(-v)  # each step adds 1
-    threads, runs = 8, 200
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        sess.run(step)  # compile before the threads start
-        start = threading.Barrier(threads)
-
-        def work():
-            start.wait()
-            for _ in range(runs):
-                sess.run(step)
-
-        workers = [threading.Thread(target=work) for _ in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        assert float(sess.run(v)) == threads * runs + 1
+    assert value_after_threaded_runs(v, step, threads=8, runs=200) == 8 * 200 + 1

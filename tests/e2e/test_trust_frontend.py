@@ -6,12 +6,12 @@ numpy operands on either side of a Tensor operator, and the graph-build and feed
 
 import operator
 import re
-import threading
 
 import numpy as np
 import pytest
 
 import tgc as tf
+from threaded_runs import value_after_threaded_runs
 
 
 def _run_three_times(fetch):
@@ -110,24 +110,7 @@ def test_gradient_through_a_control_dependent_read():
 ])
 def test_use_locking_updates_from_threads_are_not_lost(make_update):
     v = tf.Variable(0.0)
-    update = make_update(v)
-    threads, runs = 8, 200
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        sess.run(update)  # compile before the threads start
-        start = threading.Barrier(threads)
-
-        def work():
-            start.wait()
-            for _ in range(runs):
-                sess.run(update)
-
-        workers = [threading.Thread(target=work) for _ in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        assert float(sess.run(v)) == threads * runs + 1
+    assert value_after_threaded_runs(v, make_update(v), threads=8, runs=200) == 8 * 200 + 1
 
 
 def test_use_locking_is_recorded_on_the_op():
