@@ -16,11 +16,10 @@ bare call on a tiny graph; the C path removes most of that.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import struct
 import threading
-
-import json
 
 import numpy as np
 
@@ -63,6 +62,7 @@ class Executable:
 
     def __init__(self, address: int, inputs: list, outputs: list, keepalive=None, in_place=None):
         in_place = in_place or {}
+        self._address = address
         self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
         self.inputs = [(np.dtype(d), r) for d, r in inputs]
         self.outputs = [(np.dtype(d), r) for d, r in outputs]
@@ -127,7 +127,7 @@ class Executable:
             pointers.append(p)
             shape = a.shape
             packer.pack_into(view, byte_offset, p, p, 0, *shape, *strides(shape))
-        call_packed(self._fn, self._packed_address)
+        call_packed(self._fn, self._address, self._packed_address)
         return self._collect(pointers, passed)
 
     def _collect(self, input_pointers: list, passed: list) -> list:
@@ -180,12 +180,12 @@ def install_error_handler_packed(packed_setter_address: int) -> None:
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(packed_setter_address)(ctypes.addressof(arguments))
 
 
-def call_packed(fn, packed_address: int) -> None:
-    """Calls a compiled function's C interface (a ctypes function) with its packed arguments; a check
-    that fails inside raises its error here."""
+def call_packed(fn, address: int, packed_address: int) -> None:
+    """Calls a compiled function's C interface (``fn``, its ctypes function at ``address``) with its packed
+    arguments; a check that fails inside raises its error here."""
     if _fastcall is not None:
         try:
-            _fastcall.call_packed(ctypes.cast(fn, ctypes.c_void_p).value, packed_address)
+            _fastcall.call_packed(address, packed_address)
         except _fastcall.Failure as failure:
             raise runtime_error(*failure.args) from None
         return
