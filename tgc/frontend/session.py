@@ -229,11 +229,7 @@ class Session:
             raise ValueError(
                 f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype {tensor.spec.dtype}"
             )
-        if not _fits(tensor.spec.shape, array.shape):
-            raise ValueError(
-                f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
-                f"which has shape {tensor.shape}"
-            )
+        _check_feed_shape(tensor, array)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by value
             converted = np.asarray(array, dtype=target, order="C")
         lost = _first_unrepresentable(array, converted)
@@ -352,10 +348,14 @@ def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:
     if array.dtype.kind not in "USO" or (
             array.dtype == object and not all(isinstance(v, (str, bytes)) for v in array.flat)):
         raise ValueError(f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype string")
+    _check_feed_shape(tensor, array)
+    return np.array(array, dtype=object)
+
+
+def _check_feed_shape(tensor: Tensor, array: np.ndarray) -> None:
     if not _fits(tensor.spec.shape, array.shape):
         raise ValueError(f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
                          f"which has shape {tensor.shape}")
-    return np.array(array, dtype=object)
 
 
 def _python_int_beyond_int64(array: np.ndarray):
