@@ -19,6 +19,7 @@ from mlir.dialects import func
 
 from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, encode_attrs
+from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.frontend.graph import Operation
 
@@ -100,13 +101,10 @@ class _AssignedBefore:
                 stack.extend(preds)
                 continue
             stack.pop()
-            own = {op.attrs["var"]} if op.opdef in _ASSIGNMENTS else set()
+            own = {op.attrs["var"]} if op.opdef in ASSIGNMENT_OPS else set()
             self.memo[op] = frozenset(own).union(
                 *(self.memo[p] for p in _predecessors(op) if p in self.members))
         return self.memo[root]
-
-
-_ASSIGNMENTS = ("assign", "assign_add", "assign_sub")
 
 
 def _predecessors(op: Operation) -> list:

@@ -6,6 +6,7 @@ TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are in
 
 from __future__ import annotations
 
+from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import constant, convert_to_tensor, make_op
 from tgc.frontend.graph import Tensor, get_default_graph
@@ -324,15 +325,13 @@ def count_nonzero(input_tensor, axis=None, keepdims=None, dtype="int64", name=No
 
 # ---- tf.cond as a select ---------------------------------------------------------------------------------
 
-_STATE_WRITES = ("assign", "assign_add", "assign_sub")
-
 
 def _branch(fn, which):
     """Calls one branch of cond and refuses one that writes a variable: both branches run here."""
     graph = get_default_graph()
     start = len(graph.get_operations())
     out = fn()
-    writes = [op.name for op in graph.get_operations()[start:] if op.opdef in _STATE_WRITES]
+    writes = [op.name for op in graph.get_operations()[start:] if op.opdef in ASSIGNMENT_OPS]
     if writes:
         raise ValueError(
             f"cond: the {which} branch assigns a variable ({writes[0]}); tgc computes both branches and "

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from tgc import errors
+from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.dialect.shapes import compatible
 from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
@@ -524,7 +525,7 @@ def check_concrete_shapes(ops, specs: dict) -> None:
 def _check_assignment(op, outs) -> None:
     """An assign whose value had unknown dims at build time must fit its variable now."""
     variable = op.variable
-    if variable is None or op.opdef not in ("assign", "assign_add", "assign_sub") or not outs:
+    if variable is None or op.opdef not in ASSIGNMENT_OPS or not outs:
         return
     if tuple(outs[0].shape) != tuple(variable._spec.shape):
         lhs = ",".join(str(d) for d in variable._spec.shape)

@@ -17,6 +17,7 @@ import abc
 
 import numpy as np
 
+from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.frontend import math_ops
 from tgc.frontend.build import constant, convert_to_tensor
 from tgc.frontend.control import group
@@ -177,7 +178,7 @@ def _lock_assignments(ops) -> None:
     """TF's use_locking for a whole step: every variable update it makes (slots, the variables,
     global_step) runs under its session's lock, so concurrent steps lose no update."""
     for op in ops:
-        if op.opdef in ("assign", "assign_add", "assign_sub"):
+        if op.opdef in ASSIGNMENT_OPS:
             op.use_locking = True
 
 

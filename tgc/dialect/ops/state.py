@@ -15,6 +15,10 @@ from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
 from tgc.dialect.shapes import spec
 from tgc.dialect.types import format_shape
 
+# The ops that write a variable (the frontend orders reads after them, locks them, keeps them out of
+# tf.cond's branches).
+ASSIGNMENT_OPS = ("assign", "assign_add", "assign_sub")
+
 
 @op("variable", tf_type="VariableV2", module_level=True, results=0,
     attrs={"sym_name": Attr("str"), "shape": Attr("ints"), "dtype": Attr("dtype")})
