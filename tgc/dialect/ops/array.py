@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import elementwise_flops, no_flops, reduction_flops
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
-from tgc.dialect.shapes import INT_DTYPES, broadcast_shapes, compatible, normalize_axis, same_dtype, spec
+from tgc.dialect.shapes import (
+    INT_DTYPES,
+    broadcast_shapes,
+    compatible,
+    normalize_axis,
+    same_dtype,
+    spec,
+)
 from tgc.dialect.types import as_dtype, format_shape, numpy_dtype
 
 
 @op("constant", tf_type="Const", attrs={"value": Attr("tensor")})
 class Constant:
     """A constant tensor (`tf.constant`); its value is a dense elements attribute."""
+
+    flops = no_flops
 
     def infer(value):
         return spec(value.shape, as_dtype(value.dtype).name)
@@ -37,6 +47,8 @@ class Constant:
 @op("fill_like", tf_type="FillLike", operands=("x",), attrs={"value": Attr("float")})
 class FillLike:
     """A tensor of x's shape and dtype filled with one value (`tf.zeros_like`, `tf.ones_like`)."""
+
+    flops = no_flops
 
     def infer(x, value):
         return x
@@ -57,13 +69,17 @@ class FillLike:
 class BroadcastLike:
     """x broadcast (numpy rules) to the shape of target; target's values are not read."""
 
+    flops = no_flops
+
     def infer(x, target):
         try:
             result = broadcast_shapes(x.shape, target.shape)
         except ShapeError:
             result = None
-        if result is None or len(result) != len(target.shape) or any(
-            r is not None and t is not None and r != t for r, t in zip(result, target.shape)
+        if (
+            result is None
+            or len(result) != len(target.shape)
+            or any(r is not None and t is not None and r != t for r, t in zip(result, target.shape))
         ):
             raise ShapeError(
                 f"cannot broadcast {format_shape(x.shape)} to {format_shape(target.shape)}"
@@ -83,9 +99,15 @@ class BroadcastLike:
     ]
 
 
-@op("fill", tf_type="Fill", attrs={"shape": Attr("ints"), "value": Attr("float"), "dtype": Attr("dtype")})
+@op(
+    "fill",
+    tf_type="Fill",
+    attrs={"shape": Attr("ints"), "value": Attr("float"), "dtype": Attr("dtype")},
+)
 class Fill:
     """A tensor of a static shape filled with one value (`tf.fill`, `tf.zeros`, `tf.ones`)."""
+
+    flops = no_flops
 
     def infer(shape, value, dtype):
         if any(d < 0 for d in shape):
@@ -106,10 +128,14 @@ class Fill:
 class ExpandDims:
     """Inserts a size-1 axis at ``axis`` (`tf.expand_dims`); negative axes count from the end."""
 
+    flops = no_flops
+
     def infer(x, axis):
         rank = len(x.shape) + 1
         if not -rank <= axis < rank:
-            raise ShapeError(f"axis {axis} is out of range for expand_dims of a rank-{rank - 1} tensor")
+            raise ShapeError(
+                f"axis {axis} is out of range for expand_dims of a rank-{rank - 1} tensor"
+            )
         axis %= rank
         return spec(x.shape[:axis] + (1,) + x.shape[axis:], x.dtype)
 
@@ -130,6 +156,8 @@ class ExpandDims:
 class Squeeze:
     """Removes the given size-1 axes (`tf.squeeze`; the frontend resolves ``axis=None``)."""
 
+    flops = no_flops
+
     def infer(x, axes):
         rank = len(x.shape)
         norm = set()
@@ -137,7 +165,9 @@ class Squeeze:
             if not -rank <= a < rank:
                 raise ShapeError(f"squeeze axis {a} is out of range for rank {rank}")
             if x.shape[a % rank] not in (1, None):
-                raise ShapeError(f"cannot squeeze axis {a} of shape {format_shape(x.shape)}: its size is not 1")
+                raise ShapeError(
+                    f"cannot squeeze axis {a} of shape {format_shape(x.shape)}: its size is not 1"
+                )
             norm.add(a % rank)
         return spec(tuple(d for i, d in enumerate(x.shape) if i not in norm), x.dtype)
 
@@ -168,7 +198,9 @@ def _reshape_result(in_shape, shape):
     if -1 in shape:
         if total_in is not None:
             if rest == 0 or total_in % rest:
-                raise ShapeError(f"cannot reshape {format_shape(in_shape)} ({total_in} elements) to {shape}")
+                raise ShapeError(
+                    f"cannot reshape {format_shape(in_shape)} ({total_in} elements) to {shape}"
+                )
             shape[shape.index(-1)] = total_in // rest
         else:
             return tuple(None if d == -1 else d for d in shape)
@@ -182,6 +214,8 @@ def _reshape_result(in_shape, shape):
 @op("reshape", tf_type="Reshape", operands=("x",), attrs={"shape": Attr("ints")})
 class Reshape:
     """Same elements in a new shape, row-major; one dim may be -1 (`tf.reshape`)."""
+
+    flops = no_flops
 
     def infer(x, shape):
         return spec(_reshape_result(x.shape, shape), x.dtype)
@@ -210,10 +244,14 @@ class Reshape:
 class ReshapeLike:
     """x's elements in target's shape (read at run time); target's values are not read."""
 
+    flops = no_flops
+
     def infer(x, target):
         known = [d for d in x.shape + target.shape if d is None]
         if not known and int(np.prod(x.shape)) != int(np.prod(target.shape)):
-            raise ShapeError(f"cannot reshape {format_shape(x.shape)} to {format_shape(target.shape)}")
+            raise ShapeError(
+                f"cannot reshape {format_shape(x.shape)} to {format_shape(target.shape)}"
+            )
         return spec(target.shape, x.dtype)
 
     def eval(x, target):
@@ -232,6 +270,8 @@ class ReshapeLike:
 @op("transpose", tf_type="Transpose", operands=("x",), attrs={"perm": Attr("ints")})
 class Transpose:
     """Permutes axes: result axis i is input axis perm[i] (`tf.transpose`)."""
+
+    flops = no_flops
 
     def infer(x, perm):
         if sorted(perm) != list(range(len(x.shape))):
@@ -261,7 +301,9 @@ class Transpose:
 def _merge_dims(a, b, skip, what):
     """Dims of two same-rank shapes that must agree except at ``skip``; a known dim wins over None."""
     if len(a) != len(b):
-        raise ShapeError(f"{what} needs operands of the same rank but got {format_shape(a)} and {format_shape(b)}")
+        raise ShapeError(
+            f"{what} needs operands of the same rank but got {format_shape(a)} and {format_shape(b)}"
+        )
     out = []
     for i, (da, db) in enumerate(zip(a, b)):
         if i != skip and da is not None and db is not None and da != db:
@@ -275,6 +317,8 @@ def _merge_dims(a, b, skip, what):
 @op("concat", tf_type="ConcatV2", operands=("a", "b"), attrs={"axis": Attr("int")})
 class Concat:
     """a and b joined along ``axis`` (`tf.concat` of two values; the frontend folds longer lists)."""
+
+    flops = no_flops
 
     def infer(a, b, axis):
         dtype = same_dtype(a, b)
@@ -300,12 +344,16 @@ class Concat:
     ]
 
 
-@op("split_like", tf_type="SplitV", operands=("x", "a", "b"), attrs={"axis": Attr("int")}, results=2)
+@op(
+    "split_like", tf_type="SplitV", operands=("x", "a", "b"), attrs={"axis": Attr("int")}, results=2
+)
 class SplitLike:
     """x cut along ``axis`` into a part shaped like a and the rest shaped like b (concat's gradient).
 
     a and b are the operands of the concat; only their shapes are read (at run time for unknown dims).
     """
+
+    flops = no_flops
 
     def infer(x, a, b, axis):
         if not x.shape:
@@ -324,15 +372,26 @@ class SplitLike:
         return [b.concat(ga, gb, axis=op.attrs["axis"]), None, None]
 
     samples = [
-        Sample(shapes=((6, 3), (2, 3), (4, 3)), attrs={"axis": 0}, dynamic=((0, 0), (1, 0), (2, 0))),
-        Sample(shapes=((2, 5), (2, 1), (2, 4)), attrs={"axis": 1}, dynamic=((0, 0), (1, 0), (2, 0))),
+        Sample(
+            shapes=((6, 3), (2, 3), (4, 3)), attrs={"axis": 0}, dynamic=((0, 0), (1, 0), (2, 0))
+        ),
+        Sample(
+            shapes=((2, 5), (2, 1), (2, 4)), attrs={"axis": 1}, dynamic=((0, 0), (1, 0), (2, 0))
+        ),
     ]
 
 
-@op("split", tf_type="Split", operands=("x",), attrs={"num_split": Attr("int"), "axis": Attr("int")},
-    results="variadic")
+@op(
+    "split",
+    tf_type="Split",
+    operands=("x",),
+    attrs={"num_split": Attr("int"), "axis": Attr("int")},
+    results="variadic",
+)
 class Split:
     """x cut into ``num_split`` equal parts along ``axis`` (`tf.split` with an int)."""
+
+    flops = no_flops
 
     def infer(x, num_split, axis):
         if num_split < 1:
@@ -372,19 +431,25 @@ def _check_lengths(x, what, **lists):
     rank = len(x.shape)
     for key, values in lists.items():
         if len(values) != rank:
-            raise ShapeError(f"{what} {key} {list(values)} needs {rank} entries for input shape {format_shape(x.shape)}")
+            raise ShapeError(
+                f"{what} {key} {list(values)} needs {rank} entries for input shape {format_shape(x.shape)}"
+            )
 
 
 @op("slice", tf_type="Slice", operands=("x",), attrs={"begin": Attr("ints"), "size": Attr("ints")})
 class Slice:
     """The block of x starting at ``begin`` with ``size`` (`tf.slice`); a size of -1 runs to the end."""
 
+    flops = no_flops
+
     def infer(x, begin, size):
         _check_lengths(x, "slice", begin=begin, size=size)
         dims = []
         for i, (d, b, s) in enumerate(zip(x.shape, begin, size)):
             if b < 0 or s < -1:
-                raise ShapeError(f"slice begin {list(begin)} and size {list(size)} must be >= 0 (size may be -1)")
+                raise ShapeError(
+                    f"slice begin {list(begin)} and size {list(size)} must be >= 0 (size may be -1)"
+                )
             end = (d if s == -1 else b + s) if d is not None else None
             if d is not None and (b > d or end > d):
                 raise ShapeError(
@@ -400,8 +465,17 @@ class Slice:
         begin, size = op.attrs["begin"], op.attrs["size"]
         end = [0 if s == -1 else bb + s for bb, s in zip(begin, size)]
         end_mask = sum(1 << i for i, s in enumerate(size) if s == -1)
-        return [b.strided_slice_grad(g, op.inputs[0], begin=begin, end=end, strides=[1] * len(begin),
-                                     begin_mask=0, end_mask=end_mask)]
+        return [
+            b.strided_slice_grad(
+                g,
+                op.inputs[0],
+                begin=begin,
+                end=end,
+                strides=[1] * len(begin),
+                begin_mask=0,
+                end_mask=end_mask,
+            )
+        ]
 
     samples = [
         Sample(shapes=((4, 5),), attrs={"begin": [1, 2], "size": [2, -1]}, dynamic=((0, 1),)),
@@ -411,8 +485,11 @@ class Slice:
 
 
 _STRIDED_ATTRS = {
-    "begin": Attr("ints"), "end": Attr("ints"), "strides": Attr("ints"),
-    "begin_mask": Attr("int", 0), "end_mask": Attr("int", 0),
+    "begin": Attr("ints"),
+    "end": Attr("ints"),
+    "strides": Attr("ints"),
+    "begin_mask": Attr("int", 0),
+    "end_mask": Attr("int", 0),
 }
 
 
@@ -422,7 +499,10 @@ def _axis_slice(i, b, e, s, begin_mask, end_mask) -> slice:
 
 
 def _strided_slices(begin, end, strides, begin_mask, end_mask) -> tuple:
-    return tuple(_axis_slice(i, b, e, s, begin_mask, end_mask) for i, (b, e, s) in enumerate(zip(begin, end, strides)))
+    return tuple(
+        _axis_slice(i, b, e, s, begin_mask, end_mask)
+        for i, (b, e, s) in enumerate(zip(begin, end, strides))
+    )
 
 
 def _strided_result(x, begin, end, strides, begin_mask, end_mask) -> tuple:
@@ -430,7 +510,9 @@ def _strided_result(x, begin, end, strides, begin_mask, end_mask) -> tuple:
     if any(s <= 0 for s in strides):
         raise ShapeError(f"strided_slice needs positive strides but got {list(strides)}")
     slices = _strided_slices(begin, end, strides, begin_mask, end_mask)
-    return tuple(None if d is None else len(range(*sl.indices(d))) for d, sl in zip(x.shape, slices))
+    return tuple(
+        None if d is None else len(range(*sl.indices(d))) for d, sl in zip(x.shape, slices)
+    )
 
 
 @op("strided_slice", tf_type="StridedSlice", operands=("x",), attrs=_STRIDED_ATTRS)
@@ -440,6 +522,8 @@ class StridedSlice:
     Bit i of ``begin_mask``/``end_mask`` means axis i runs from its start/to its end. Strides are
     positive. New and shrunk axes are expand_dims/squeeze around it (the frontend's ``__getitem__``).
     """
+
+    flops = no_flops
 
     def infer(x, begin, end, strides, begin_mask, end_mask):
         return spec(_strided_result(x, begin, end, strides, begin_mask, end_mask), x.dtype)
@@ -451,11 +535,28 @@ class StridedSlice:
         return [b.strided_slice_grad(g, op.inputs[0], **op.attrs)]
 
     samples = [
-        Sample(shapes=((5, 6),), attrs={"begin": [1, 0], "end": [4, 6], "strides": [1, 2]}, dynamic=((0, 0),)),
-        Sample(shapes=((5, 6),), attrs={"begin": [-2, 1], "end": [0, -1], "strides": [1, 3], "end_mask": 1},
-               dynamic=((0, 0), (0, 1))),
-        Sample(shapes=((4, 3),), dtypes="int32", attrs={"begin": [0, 2], "end": [9, 0], "strides": [2, 1],
-                                                         "begin_mask": 2, "end_mask": 2}, dynamic=((0, 0),)),
+        Sample(
+            shapes=((5, 6),),
+            attrs={"begin": [1, 0], "end": [4, 6], "strides": [1, 2]},
+            dynamic=((0, 0),),
+        ),
+        Sample(
+            shapes=((5, 6),),
+            attrs={"begin": [-2, 1], "end": [0, -1], "strides": [1, 3], "end_mask": 1},
+            dynamic=((0, 0), (0, 1)),
+        ),
+        Sample(
+            shapes=((4, 3),),
+            dtypes="int32",
+            attrs={
+                "begin": [0, 2],
+                "end": [9, 0],
+                "strides": [2, 1],
+                "begin_mask": 2,
+                "end_mask": 2,
+            },
+            dynamic=((0, 0),),
+        ),
     ]
 
 
@@ -465,6 +566,8 @@ class StridedSliceGrad:
 
     x's values are not read, only its shape (at run time for unknown dims).
     """
+
+    flops = no_flops
 
     def infer(g, x, begin, end, strides, begin_mask, end_mask):
         expected = _strided_result(x, begin, end, strides, begin_mask, end_mask)
@@ -484,10 +587,16 @@ class StridedSliceGrad:
         return [b.strided_slice(dy, **op.attrs), None]
 
     samples = [
-        Sample(shapes=((3, 3), (5, 6)), attrs={"begin": [1, 0], "end": [4, 6], "strides": [1, 2]},
-               dynamic=((1, 0),)),
-        Sample(shapes=((2, 2), (5, 6)), attrs={"begin": [-2, 1], "end": [0, -1], "strides": [1, 3], "end_mask": 1},
-               dynamic=((0, 0), (1, 0))),
+        Sample(
+            shapes=((3, 3), (5, 6)),
+            attrs={"begin": [1, 0], "end": [4, 6], "strides": [1, 2]},
+            dynamic=((1, 0),),
+        ),
+        Sample(
+            shapes=((2, 2), (5, 6)),
+            attrs={"begin": [-2, 1], "end": [0, -1], "strides": [1, 3], "end_mask": 1},
+            dynamic=((0, 0), (1, 0)),
+        ),
     ]
 
 
@@ -496,10 +605,14 @@ class StridedSliceGrad:
 
 def _tile_result(x, multiples, what="tile"):
     if len(multiples) != len(x.shape):
-        raise ShapeError(f"{what} multiples {list(multiples)} need {len(x.shape)} entries for input {format_shape(x.shape)}")
+        raise ShapeError(
+            f"{what} multiples {list(multiples)} need {len(x.shape)} entries for input {format_shape(x.shape)}"
+        )
     if any(m < 0 for m in multiples):
         raise ShapeError(f"{what} multiples {list(multiples)} must be >= 0")
-    return tuple(0 if m == 0 else (None if d is None else d * m) for d, m in zip(x.shape, multiples))
+    return tuple(
+        0 if m == 0 else (None if d is None else d * m) for d, m in zip(x.shape, multiples)
+    )
 
 
 def _interleaved(shape, multiples) -> list:
@@ -511,6 +624,8 @@ def _interleaved(shape, multiples) -> list:
 class Tile:
     """x repeated ``multiples[i]`` times along each axis i (`tf.tile`)."""
 
+    flops = no_flops
+
     def infer(x, multiples):
         return spec(_tile_result(x, multiples), x.dtype)
 
@@ -520,7 +635,9 @@ class Tile:
     def grad(b, op, g):
         (x,) = op.inputs
         multiples = list(op.attrs["multiples"])
-        if not x.spec.is_static:  # copy counts are split off by a reshape only when all dims are known
+        if (
+            not x.spec.is_static
+        ):  # copy counts are split off by a reshape only when all dims are known
             return [b.tile_grad(g, x, multiples=multiples)]
         if not multiples:
             return [g]
@@ -538,10 +655,14 @@ class Tile:
 class TileGrad:
     """The sum of g's tiled copies, in x's shape: tile's gradient when x has unknown dims."""
 
+    flops = reduction_flops
+
     def infer(g, x, multiples):
         expected = _tile_result(x, multiples, "tile_grad")
         if not compatible(g.shape, expected):
-            raise ShapeError(f"gradient {format_shape(g.shape)} does not match {format_shape(x.shape)} tiled {list(multiples)}")
+            raise ShapeError(
+                f"gradient {format_shape(g.shape)} does not match {format_shape(x.shape)} tiled {list(multiples)}"
+            )
         return spec(x.shape, g.dtype)
 
     def eval(g, x, multiples):
@@ -562,14 +683,25 @@ class TileGrad:
 # ---- one_hot and shape ----------------------------------------------------------------------------
 
 
-@op("one_hot", tf_type="OneHot", operands=("indices",),
-    attrs={"depth": Attr("int"), "on_value": Attr("float", 1.0), "off_value": Attr("float", 0.0),
-           "axis": Attr("int", -1), "dtype": Attr("dtype", "float32")})
+@op(
+    "one_hot",
+    tf_type="OneHot",
+    operands=("indices",),
+    attrs={
+        "depth": Attr("int"),
+        "on_value": Attr("float", 1.0),
+        "off_value": Attr("float", 0.0),
+        "axis": Attr("int", -1),
+        "dtype": Attr("dtype", "float32"),
+    },
+)
 class OneHot:
     """on_value where the new ``axis`` index equals the index, else off_value (`tf.one_hot`).
 
     Indices outside [0, depth) give a row of off_value, as in TensorFlow.
     """
+
+    flops = elementwise_flops
 
     def infer(indices, depth, on_value, off_value, axis, dtype):
         if indices.dtype not in INT_DTYPES:
@@ -578,7 +710,9 @@ class OneHot:
             raise ShapeError(f"one_hot depth must be >= 0 but got {depth}")
         rank = len(indices.shape)
         if not -1 <= axis <= rank:
-            raise ShapeError(f"one_hot axis {axis} is out of range for indices of shape {format_shape(indices.shape)}")
+            raise ShapeError(
+                f"one_hot axis {axis} is out of range for indices of shape {format_shape(indices.shape)}"
+            )
         at = rank if axis == -1 else axis
         return spec(indices.shape[:at] + (depth,) + indices.shape[at:], dtype)
 
@@ -590,10 +724,19 @@ class OneHot:
     grad = NOT_DIFFERENTIABLE
 
     samples = [
-        Sample(shapes=((5,),), dtypes="int32", attrs={"depth": 3},
-               values=(np.array([0, 2, 1, -1, 3], np.int32),), dynamic=((0, 0),)),
-        Sample(shapes=((2, 3),), dtypes="int64", attrs={"depth": 4, "on_value": 5.0, "off_value": -1.0,
-                                                        "axis": 1, "dtype": "int32"}, dynamic=((0, 0),)),
+        Sample(
+            shapes=((5,),),
+            dtypes="int32",
+            attrs={"depth": 3},
+            values=(np.array([0, 2, 1, -1, 3], np.int32),),
+            dynamic=((0, 0),),
+        ),
+        Sample(
+            shapes=((2, 3),),
+            dtypes="int64",
+            attrs={"depth": 4, "on_value": 5.0, "off_value": -1.0, "axis": 1, "dtype": "int32"},
+            dynamic=((0, 0),),
+        ),
         Sample(shapes=((3,),), dtypes="int32", attrs={"depth": 3, "axis": 0, "dtype": "float64"}),
     ]
 
@@ -601,6 +744,8 @@ class OneHot:
 @op("shape", tf_type="Shape", operands=("x",), attrs={"out_type": Attr("dtype", "int32")})
 class Shape:
     """The dims of x as a vector, read at run time (`tf.shape`)."""
+
+    flops = no_flops
 
     def infer(x, out_type):
         if out_type not in INT_DTYPES:

@@ -14,6 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import (
+    conv2d_backprop_filter_flops,
+    conv2d_backprop_input_flops,
+    conv2d_flops,
+    pool_flops,
+    pool_grad_flops,
+)
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, compatible, same_dtype, spec
 from tgc.dialect.types import format_shape
@@ -37,13 +44,18 @@ def window_geometry(size: int, k: int, stride: int, dilation: int, padding: str)
         total = max((out - 1) * stride + k_eff - size, 0)
         return out, total // 2, total - total // 2
     if size < k_eff:
-        raise ShapeError(f"VALID window of size {k_eff} does not fit in a spatial dim of size {size}")
+        raise ShapeError(
+            f"VALID window of size {k_eff} does not fit in a spatial dim of size {size}"
+        )
     return (size - k_eff) // stride + 1, 0, 0
 
 
 def spatial_geometry(in_hw, k_hw, strides, dilations, padding) -> list:
     """``window_geometry`` for height and width; strides/dilations are the 4-entry NHWC attributes."""
-    return [window_geometry(in_hw[i], k_hw[i], strides[i + 1], dilations[i + 1], padding) for i in range(2)]
+    return [
+        window_geometry(in_hw[i], k_hw[i], strides[i + 1], dilations[i + 1], padding)
+        for i in range(2)
+    ]
 
 
 def _check_window_attrs(what, strides, padding, dilations=_ONES, ksize=None):
@@ -52,7 +64,9 @@ def _check_window_attrs(what, strides, padding, dilations=_ONES, ksize=None):
         if values is None:
             continue
         if len(values) != 4 or any(v < 1 for v in values) or values[0] != 1 or values[3] != 1:
-            raise ShapeError(f"{what} {name} must be [1, h, w, 1] with h, w >= 1 but got {list(values)}")
+            raise ShapeError(
+                f"{what} {name} must be [1, h, w, 1] with h, w >= 1 but got {list(values)}"
+            )
     if padding not in PADDINGS:
         raise ShapeError(f"{what} padding must be 'SAME' or 'VALID' but got {padding!r}")
 
@@ -72,13 +86,17 @@ def _conv_shapes(x, f, strides, padding, dilations):
     _check_window_attrs("conv2d", strides, padding, dilations)
     _check_nhwc("conv2d", x)
     if len(f.shape) != 4 or any(d is None for d in f.shape):
-        raise ShapeError(f"conv2d needs a rank-4 HWIO filter of known shape but got {format_shape(f.shape)}")
+        raise ShapeError(
+            f"conv2d needs a rank-4 HWIO filter of known shape but got {format_shape(f.shape)}"
+        )
     if x.shape[3] != f.shape[2]:
         raise ShapeError(
             f"input channels {x.shape[3]} of input {format_shape(x.shape)} do not match the filter's "
             f"in_channels {f.shape[2]} of filter {format_shape(f.shape)}"
         )
-    (oh, _, _), (ow, _, _) = spatial_geometry(x.shape[1:3], f.shape[:2], strides, dilations, padding)
+    (oh, _, _), (ow, _, _) = spatial_geometry(
+        x.shape[1:3], f.shape[:2], strides, dilations, padding
+    )
     return (x.shape[0], oh, ow, f.shape[3])
 
 
@@ -117,7 +135,7 @@ def _window_slices(geometry, kh, kw, strides, dilations):
 
 def _crop(padded, geometry, shape):
     (_, ht, _), (_, wl, _) = geometry
-    return padded[:, ht:ht + shape[1], wl:wl + shape[2], :]
+    return padded[:, ht : ht + shape[1], wl : wl + shape[2], :]
 
 
 def conv2d_reference(x, f, strides, padding, dilations):
@@ -136,10 +154,15 @@ def conv2d_input_grad_reference(f, g, input_shape, strides, padding, dilations):
     """The adjoint of conv2d in x: each window offset adds g @ f[kh, kw]^T back where it read."""
     geometry = spatial_geometry(input_shape[1:3], f.shape[:2], strides, dilations, padding)
     (_, ht, hb), (_, wl, wr) = geometry
-    dxpad = np.zeros((input_shape[0], input_shape[1] + ht + hb, input_shape[2] + wl + wr, input_shape[3]), g.dtype)
+    dxpad = np.zeros(
+        (input_shape[0], input_shape[1] + ht + hb, input_shape[2] + wl + wr, input_shape[3]),
+        g.dtype,
+    )
     for kh in range(f.shape[0]):
         for kw in range(f.shape[1]):
-            dxpad[_window_slices(geometry, kh, kw, strides, dilations)] += np.einsum("nhwo,co->nhwc", g, f[kh, kw])
+            dxpad[_window_slices(geometry, kh, kw, strides, dilations)] += np.einsum(
+                "nhwo,co->nhwc", g, f[kh, kw]
+            )
     return _crop(dxpad, geometry, input_shape)
 
 
@@ -174,7 +197,9 @@ def max_pool_grad_reference(x, g, ksize, strides, padding):
     n_idx, c_idx = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[3]), indexing="ij")
     for i in range(geometry[0][0]):
         for j in range(geometry[1][0]):
-            window = xpad[:, i * sh:i * sh + kh_, j * sw:j * sw + kw_, :].reshape(x.shape[0], kh_ * kw_, x.shape[3])
+            window = xpad[:, i * sh : i * sh + kh_, j * sw : j * sw + kw_, :].reshape(
+                x.shape[0], kh_ * kw_, x.shape[3]
+            )
             first = np.argmax(window, axis=1)  # (n, c): numpy's argmax takes the first maximum
             dxpad[n_idx, i * sh + first // kw_, j * sw + first % kw_, c_idx] += g[:, i, j, :]
     return _crop(dxpad, geometry, x.shape)
@@ -206,8 +231,13 @@ def avg_pool_grad_reference(input_shape, g, ksize, strides, padding):
     """Each window spreads g / count evenly over the elements it averaged."""
     geometry = spatial_geometry(input_shape[1:3], ksize[1:3], strides, _ONES, padding)
     (_, ht, hb), (_, wl, wr) = geometry
-    share = (g / avg_pool_counts(input_shape[1:3], ksize, strides, padding)[None, :, :, None]).astype(g.dtype)
-    dxpad = np.zeros((input_shape[0], input_shape[1] + ht + hb, input_shape[2] + wl + wr, input_shape[3]), g.dtype)
+    share = (
+        g / avg_pool_counts(input_shape[1:3], ksize, strides, padding)[None, :, :, None]
+    ).astype(g.dtype)
+    dxpad = np.zeros(
+        (input_shape[0], input_shape[1] + ht + hb, input_shape[2] + wl + wr, input_shape[3]),
+        g.dtype,
+    )
     for kh in range(ksize[1]):
         for kw in range(ksize[2]):
             dxpad[_window_slices(geometry, kh, kw, strides, _ONES)] += share
@@ -232,6 +262,8 @@ def _pool_attrs(op):
 class Conv2D:
     """2-D cross-correlation of an NHWC input with an HWIO filter (`tf.nn.conv2d`)."""
 
+    flops = conv2d_flops
+
     def infer(x, f, strides, padding, dilations):
         dtype = same_dtype(x, f, allowed=FLOAT_DTYPES)
         return spec(_conv_shapes(x, f, strides, padding, dilations), dtype)
@@ -247,21 +279,40 @@ class Conv2D:
         ]
 
     samples = [
-        Sample(((2, 5, 5, 3), (3, 3, 3, 4)), attrs={"strides": (1, 1, 1, 1), "padding": "SAME"}, dynamic=((0, 0),)),
-        Sample(((2, 7, 6, 2), (3, 2, 2, 3)), attrs={"strides": (1, 2, 2, 1), "padding": "SAME"}, dynamic=((0, 0),)),
+        Sample(
+            ((2, 5, 5, 3), (3, 3, 3, 4)),
+            attrs={"strides": (1, 1, 1, 1), "padding": "SAME"},
+            dynamic=((0, 0),),
+        ),
+        Sample(
+            ((2, 7, 6, 2), (3, 2, 2, 3)),
+            attrs={"strides": (1, 2, 2, 1), "padding": "SAME"},
+            dynamic=((0, 0),),
+        ),
         Sample(((1, 7, 8, 2), (3, 3, 2, 2)), attrs={"strides": (1, 2, 3, 1), "padding": "VALID"}),
-        Sample(((1, 7, 7, 2), (2, 3, 2, 2)), attrs={"strides": (1, 1, 2, 1), "padding": "SAME", "dilations": (1, 2, 2, 1)}),
+        Sample(
+            ((1, 7, 7, 2), (2, 3, 2, 2)),
+            attrs={"strides": (1, 1, 2, 1), "padding": "SAME", "dilations": (1, 2, 2, 1)},
+        ),
     ]
 
 
-@op("conv2d_backprop_input", tf_type="Conv2DBackpropInput", operands=("filter", "grad", "input_like"),
-    attrs=_CONV_ATTRS)
+@op(
+    "conv2d_backprop_input",
+    tf_type="Conv2DBackpropInput",
+    operands=("filter", "grad", "input_like"),
+    attrs=_CONV_ATTRS,
+)
 class Conv2DBackpropInput:
     """The gradient of conv2d with respect to its input, shaped like ``input_like`` (values unused)."""
 
+    flops = conv2d_backprop_input_flops
+
     def infer(f, g, x, strides, padding, dilations):
         dtype = same_dtype(f, g, x, allowed=FLOAT_DTYPES)
-        _check_grad_shape("conv2d_backprop_input", g, _conv_shapes(x, f, strides, padding, dilations))
+        _check_grad_shape(
+            "conv2d_backprop_input", g, _conv_shapes(x, f, strides, padding, dilations)
+        )
         return spec(x.shape, dtype)
 
     def eval(f, g, x, strides, padding, dilations):
@@ -278,25 +329,44 @@ class Conv2DBackpropInput:
         ]
 
     samples = [
-        Sample(((3, 3, 3, 4), (2, 5, 5, 4), (2, 5, 5, 3)), attrs={"strides": (1, 1, 1, 1), "padding": "SAME"},
-               dynamic=((1, 0), (2, 0))),
-        Sample(((3, 2, 2, 3), (2, 4, 3, 3), (2, 7, 6, 2)), attrs={"strides": (1, 2, 2, 1), "padding": "SAME"},
-               dynamic=((1, 0), (2, 0))),
-        Sample(((3, 3, 2, 2), (1, 3, 2, 2), (1, 7, 8, 2)), attrs={"strides": (1, 2, 3, 1), "padding": "VALID"}),
-        Sample(((2, 3, 2, 2), (1, 7, 4, 2), (1, 7, 7, 2)),
-               attrs={"strides": (1, 1, 2, 1), "padding": "SAME", "dilations": (1, 2, 2, 1)}),
+        Sample(
+            ((3, 3, 3, 4), (2, 5, 5, 4), (2, 5, 5, 3)),
+            attrs={"strides": (1, 1, 1, 1), "padding": "SAME"},
+            dynamic=((1, 0), (2, 0)),
+        ),
+        Sample(
+            ((3, 2, 2, 3), (2, 4, 3, 3), (2, 7, 6, 2)),
+            attrs={"strides": (1, 2, 2, 1), "padding": "SAME"},
+            dynamic=((1, 0), (2, 0)),
+        ),
+        Sample(
+            ((3, 3, 2, 2), (1, 3, 2, 2), (1, 7, 8, 2)),
+            attrs={"strides": (1, 2, 3, 1), "padding": "VALID"},
+        ),
+        Sample(
+            ((2, 3, 2, 2), (1, 7, 4, 2), (1, 7, 7, 2)),
+            attrs={"strides": (1, 1, 2, 1), "padding": "SAME", "dilations": (1, 2, 2, 1)},
+        ),
     ]
 
 
-@op("conv2d_backprop_filter", tf_type="Conv2DBackpropFilter", operands=("input", "grad"),
-    attrs={**_CONV_ATTRS, "filter_shape": Attr("ints")})
+@op(
+    "conv2d_backprop_filter",
+    tf_type="Conv2DBackpropFilter",
+    operands=("input", "grad"),
+    attrs={**_CONV_ATTRS, "filter_shape": Attr("ints")},
+)
 class Conv2DBackpropFilter:
     """The gradient of conv2d with respect to its filter, of shape ``filter_shape`` (HWIO)."""
+
+    flops = conv2d_backprop_filter_flops
 
     def infer(x, g, strides, padding, dilations, filter_shape):
         dtype = same_dtype(x, g, allowed=FLOAT_DTYPES)
         f = spec(filter_shape, dtype)
-        _check_grad_shape("conv2d_backprop_filter", g, _conv_shapes(x, f, strides, padding, dilations))
+        _check_grad_shape(
+            "conv2d_backprop_filter", g, _conv_shapes(x, f, strides, padding, dilations)
+        )
         return f
 
     def eval(x, g, strides, padding, dilations, filter_shape):
@@ -309,14 +379,29 @@ class Conv2DBackpropFilter:
         return [b.conv2d_backprop_input(dy, g, x, **attrs), b.conv2d(x, dy, **attrs)]
 
     samples = [
-        Sample(((2, 5, 5, 3), (2, 5, 5, 4)),
-               attrs={"strides": (1, 1, 1, 1), "padding": "SAME", "filter_shape": (3, 3, 3, 4)}, dynamic=((0, 0), (1, 0))),
-        Sample(((2, 7, 6, 2), (2, 4, 3, 3)),
-               attrs={"strides": (1, 2, 2, 1), "padding": "SAME", "filter_shape": (3, 2, 2, 3)}, dynamic=((0, 0), (1, 0))),
-        Sample(((1, 7, 8, 2), (1, 3, 2, 2)),
-               attrs={"strides": (1, 2, 3, 1), "padding": "VALID", "filter_shape": (3, 3, 2, 2)}),
-        Sample(((1, 7, 7, 2), (1, 7, 4, 2)),
-               attrs={"strides": (1, 1, 2, 1), "padding": "SAME", "dilations": (1, 2, 2, 1), "filter_shape": (2, 3, 2, 2)}),
+        Sample(
+            ((2, 5, 5, 3), (2, 5, 5, 4)),
+            attrs={"strides": (1, 1, 1, 1), "padding": "SAME", "filter_shape": (3, 3, 3, 4)},
+            dynamic=((0, 0), (1, 0)),
+        ),
+        Sample(
+            ((2, 7, 6, 2), (2, 4, 3, 3)),
+            attrs={"strides": (1, 2, 2, 1), "padding": "SAME", "filter_shape": (3, 2, 2, 3)},
+            dynamic=((0, 0), (1, 0)),
+        ),
+        Sample(
+            ((1, 7, 8, 2), (1, 3, 2, 2)),
+            attrs={"strides": (1, 2, 3, 1), "padding": "VALID", "filter_shape": (3, 3, 2, 2)},
+        ),
+        Sample(
+            ((1, 7, 7, 2), (1, 7, 4, 2)),
+            attrs={
+                "strides": (1, 1, 2, 1),
+                "padding": "SAME",
+                "dilations": (1, 2, 2, 1),
+                "filter_shape": (2, 3, 2, 2),
+            },
+        ),
     ]
 
 
@@ -329,10 +414,26 @@ def _pool_infer(what):
 
 
 _POOL_SAMPLES = [
-    ((2, 5, 5, 3), {"ksize": (1, 2, 2, 1), "strides": (1, 2, 2, 1), "padding": "SAME"}, (2, 3, 3, 3)),
-    ((2, 6, 7, 2), {"ksize": (1, 3, 3, 1), "strides": (1, 2, 2, 1), "padding": "SAME"}, (2, 3, 4, 2)),
-    ((1, 7, 6, 2), {"ksize": (1, 3, 2, 1), "strides": (1, 2, 1, 1), "padding": "VALID"}, (1, 3, 5, 2)),
-    ((1, 5, 5, 2), {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME"}, (1, 5, 5, 2)),
+    (
+        (2, 5, 5, 3),
+        {"ksize": (1, 2, 2, 1), "strides": (1, 2, 2, 1), "padding": "SAME"},
+        (2, 3, 3, 3),
+    ),
+    (
+        (2, 6, 7, 2),
+        {"ksize": (1, 3, 3, 1), "strides": (1, 2, 2, 1), "padding": "SAME"},
+        (2, 3, 4, 2),
+    ),
+    (
+        (1, 7, 6, 2),
+        {"ksize": (1, 3, 2, 1), "strides": (1, 2, 1, 1), "padding": "VALID"},
+        (1, 3, 5, 2),
+    ),
+    (
+        (1, 5, 5, 2),
+        {"ksize": (1, 3, 3, 1), "strides": (1, 1, 1, 1), "padding": "SAME"},
+        (1, 5, 5, 2),
+    ),
 ]
 
 
@@ -340,34 +441,47 @@ _POOL_SAMPLES = [
 class MaxPool:
     """Maximum over each window of an NHWC tensor (`tf.nn.max_pool`); SAME pads with -inf."""
 
+    flops = pool_flops
+
     infer = _pool_infer("max_pool")
     eval = max_pool_reference
 
     def grad(b, op, g):
         return [b.max_pool_grad(op.inputs[0], g, **_pool_attrs(op))]
 
-    samples = [Sample((shape,), attrs=attrs, dynamic=((0, 0),)) for shape, attrs, _ in _POOL_SAMPLES]
+    samples = [
+        Sample((shape,), attrs=attrs, dynamic=((0, 0),)) for shape, attrs, _ in _POOL_SAMPLES
+    ]
 
 
 @op("max_pool_grad", tf_type="MaxPoolGrad", operands=("input", "grad"), attrs=_POOL_ATTRS)
 class MaxPoolGrad:
     """The gradient of max_pool: each window's gradient goes to the first maximum of the window."""
 
+    flops = pool_grad_flops
+
     def infer(x, g, ksize, strides, padding):
         dtype = same_dtype(x, g, allowed=FLOAT_DTYPES)
-        _check_grad_shape("max_pool_grad", g, _pool_shapes("max_pool_grad", x, ksize, strides, padding))
+        _check_grad_shape(
+            "max_pool_grad", g, _pool_shapes("max_pool_grad", x, ksize, strides, padding)
+        )
         return spec(x.shape, dtype)
 
     eval = max_pool_grad_reference
     # Second derivatives of max pooling (TF's MaxPoolGradGrad) are not provided.
     grad = NOT_DIFFERENTIABLE
 
-    samples = [Sample((shape, out), attrs=attrs, dynamic=((0, 0), (1, 0))) for shape, attrs, out in _POOL_SAMPLES]
+    samples = [
+        Sample((shape, out), attrs=attrs, dynamic=((0, 0), (1, 0)))
+        for shape, attrs, out in _POOL_SAMPLES
+    ]
 
 
 @op("avg_pool", tf_type="AvgPool", operands=("value",), attrs=_POOL_ATTRS)
 class AvgPool:
     """Mean over each window of an NHWC tensor (`tf.nn.avg_pool`); SAME counts only in-bounds elements."""
+
+    flops = pool_flops
 
     infer = _pool_infer("avg_pool")
     eval = avg_pool_reference
@@ -375,16 +489,22 @@ class AvgPool:
     def grad(b, op, g):
         return [b.avg_pool_grad(op.inputs[0], g, **_pool_attrs(op))]
 
-    samples = [Sample((shape,), attrs=attrs, dynamic=((0, 0),)) for shape, attrs, _ in _POOL_SAMPLES]
+    samples = [
+        Sample((shape,), attrs=attrs, dynamic=((0, 0),)) for shape, attrs, _ in _POOL_SAMPLES
+    ]
 
 
 @op("avg_pool_grad", tf_type="AvgPoolGrad", operands=("input_like", "grad"), attrs=_POOL_ATTRS)
 class AvgPoolGrad:
     """The gradient of avg_pool, shaped like ``input_like`` (values unused)."""
 
+    flops = pool_grad_flops
+
     def infer(x, g, ksize, strides, padding):
         dtype = same_dtype(x, g, allowed=FLOAT_DTYPES)
-        _check_grad_shape("avg_pool_grad", g, _pool_shapes("avg_pool_grad", x, ksize, strides, padding))
+        _check_grad_shape(
+            "avg_pool_grad", g, _pool_shapes("avg_pool_grad", x, ksize, strides, padding)
+        )
         return spec(x.shape, dtype)
 
     def eval(x, g, ksize, strides, padding):
@@ -394,4 +514,7 @@ class AvgPoolGrad:
         # Linear in g, and its adjoint is avg_pool itself.
         return [None, b.avg_pool(dy, **_pool_attrs(op))]
 
-    samples = [Sample((shape, out), attrs=attrs, dynamic=((0, 0), (1, 0))) for shape, attrs, out in _POOL_SAMPLES]
+    samples = [
+        Sample((shape, out), attrs=attrs, dynamic=((0, 0), (1, 0)))
+        for shape, attrs, out in _POOL_SAMPLES
+    ]

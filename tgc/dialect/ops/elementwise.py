@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import elementwise_flops, no_flops, reduction_flops, transcendental_flops
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, NUMERIC_DTYPES, broadcast_shapes, same_dtype, spec
 from tgc.dialect.types import format_shape
@@ -50,7 +51,9 @@ _BINARY_SAMPLES = (
     Sample(((), (2, 3))),  # scalar with matrix
     Sample(((5, 3), (3,)), dynamic=((0, 0),)),  # unknown batch, broadcast row
     Sample(((4, 3), (4, 3)), dynamic=((0, 0), (1, 0))),
-    Sample(((4, 3), (1, 3)), dynamic=((0, 0), (1, 0))),  # an unknown dim that is 1 at run time broadcasts
+    Sample(
+        ((4, 3), (1, 3)), dynamic=((0, 0), (1, 0))
+    ),  # an unknown dim that is 1 at run time broadcasts
     Sample(((2, 3), (3,)), dtypes="int32", int_high=5),
 )
 _DIVIDE_SAMPLES = (
@@ -58,8 +61,11 @@ _DIVIDE_SAMPLES = (
     Sample(((), (2, 3)), low=0.5, high=2.0),
     Sample(((5, 3), (3,)), low=0.5, high=2.0, dynamic=((0, 0),)),
     # floor division of signed ints; a zero divisor is defined as division by 1
-    Sample(((2, 4), (2, 4)), dtypes="int32",
-           values=(_INT_SIGNED * 3, np.array([[2, -2, 3, 3], [-2, 0, 2, -3]], np.int32))),
+    Sample(
+        ((2, 4), (2, 4)),
+        dtypes="int32",
+        values=(_INT_SIGNED * 3, np.array([[2, -2, 3, 3], [-2, 0, 2, -3]], np.int32)),
+    ),
 )
 _POW_SAMPLES = (
     Sample(((4, 1, 3), (2, 3)), low=0.5, high=2.0),  # positive base
@@ -88,7 +94,11 @@ _ANY_DTYPE_SAMPLES = (
 _CAST_SAMPLES = (
     Sample(((3, 4),), attrs={"dtype": "int32"}, low=-4.0, high=4.0),  # truncation toward zero
     Sample(((3, 4),), attrs={"dtype": "float64"}, dynamic=((0, 0),)),
-    Sample(((3, 4),), attrs={"dtype": "bool"}, values=(np.array([[0.0, 1.5, -2.0, 0.0]] * 3, np.float32),)),
+    Sample(
+        ((3, 4),),
+        attrs={"dtype": "bool"},
+        values=(np.array([[0.0, 1.5, -2.0, 0.0]] * 3, np.float32),),
+    ),
     Sample(((2, 4),), dtypes="int32", attrs={"dtype": "float32"}, values=(_INT_SIGNED,)),
     Sample(((2, 4),), dtypes="int32", attrs={"dtype": "int64"}, values=(_INT_SIGNED,)),
     Sample(((2, 3),), dtypes="bool", attrs={"dtype": "float32"}),
@@ -108,11 +118,17 @@ _LOGIC_SAMPLES = (
 )
 _SELECT_SAMPLES = (
     Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "float32", "float32")),
-    Sample(((3,), (2, 3), ()), dtypes=("bool", "float32", "float32"),  # condition and y broadcast
-           values=(np.array([True, False, True]),)),  # both branches taken, so both get a gradient
+    Sample(
+        ((3,), (2, 3), ()),
+        dtypes=("bool", "float32", "float32"),  # condition and y broadcast
+        values=(np.array([True, False, True]),),
+    ),  # both branches taken, so both get a gradient
     Sample(((4, 1), (4, 3), (3,)), dtypes=("bool", "float32", "float32"), dynamic=((0, 0), (1, 0))),
-    Sample(((4, 1), (1, 3), (4, 3)), dtypes=("bool", "float32", "float32"),  # each unknown dim broadcasts
-           dynamic=((0, 0), (0, 1), (1, 0), (1, 1), (2, 0))),
+    Sample(
+        ((4, 1), (1, 3), (4, 3)),
+        dtypes=("bool", "float32", "float32"),  # each unknown dim broadcasts
+        dynamic=((0, 0), (0, 1), (1, 0), (1, 1), (2, 0)),
+    ),
     Sample(((2, 3), (2, 3), (2, 3)), dtypes=("bool", "int32", "int32"), int_high=10),
     Sample(((2, 3), (2, 3), (2, 3)), dtypes="bool"),
 )
@@ -124,6 +140,8 @@ _SELECT_SAMPLES = (
 @op("add", tf_type="AddV2", operands=("x", "y"))
 class Add:
     """x + y with numpy broadcasting (`tf.add`)."""
+
+    flops = elementwise_flops
 
     samples = _BINARY_SAMPLES
 
@@ -139,6 +157,8 @@ class Add:
 class Subtract:
     """x - y with numpy broadcasting (`tf.subtract`)."""
 
+    flops = elementwise_flops
+
     samples = _BINARY_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
@@ -152,6 +172,8 @@ class Subtract:
 @op("multiply", tf_type="Mul", operands=("x", "y"))
 class Multiply:
     """x * y with numpy broadcasting (`tf.multiply`)."""
+
+    flops = elementwise_flops
 
     samples = _BINARY_SAMPLES
 
@@ -173,6 +195,8 @@ def _divide(x, y):
 class Divide:
     """x / y; true division for floats, floor division for integers (`tf.math.divide`)."""
 
+    flops = elementwise_flops
+
     samples = _DIVIDE_SAMPLES
 
     infer = _binary_infer(NUMERIC_DTYPES)
@@ -188,6 +212,8 @@ class Divide:
 @op("pow", tf_type="Pow", operands=("x", "y"))
 class Pow:
     """x ** y elementwise (`tf.pow`)."""
+
+    flops = transcendental_flops
 
     samples = _POW_SAMPLES
 
@@ -211,7 +237,10 @@ def _minmax_grad(compare):
         x, y = op.inputs
         take_x = compare(b, b.broadcast_like(x, g), b.broadcast_like(y, g))
         zeros = b.zeros_like(g)
-        return [b.unbroadcast(b.select(take_x, g, zeros), x), b.unbroadcast(b.select(take_x, zeros, g), y)]
+        return [
+            b.unbroadcast(b.select(take_x, g, zeros), x),
+            b.unbroadcast(b.select(take_x, zeros, g), y),
+        ]
 
     return grad
 
@@ -219,6 +248,8 @@ def _minmax_grad(compare):
 @op("maximum", tf_type="Maximum", operands=("x", "y"))
 class Maximum:
     """Elementwise max (`tf.maximum`); ties send the gradient to x."""
+
+    flops = elementwise_flops
 
     samples = _BINARY_SAMPLES
 
@@ -230,6 +261,8 @@ class Maximum:
 @op("minimum", tf_type="Minimum", operands=("x", "y"))
 class Minimum:
     """Elementwise min (`tf.minimum`); ties send the gradient to x."""
+
+    flops = elementwise_flops
 
     samples = _BINARY_SAMPLES
 
@@ -245,6 +278,8 @@ class Minimum:
 class Negative:
     """-x (`tf.negative`)."""
 
+    flops = elementwise_flops
+
     samples = _SIGNED_UNARY_SAMPLES
 
     infer = unary_infer(NUMERIC_DTYPES)
@@ -257,6 +292,8 @@ class Negative:
 @op("abs", tf_type="Abs", operands=("x",))
 class Abs:
     """|x| (`tf.abs`)."""
+
+    flops = elementwise_flops
 
     samples = _SIGNED_UNARY_SAMPLES
 
@@ -271,6 +308,8 @@ class Abs:
 class Sign:
     """-1, 0 or 1 by the sign of x (`tf.sign`); its gradient is zero."""
 
+    flops = elementwise_flops
+
     samples = _SIGNED_UNARY_SAMPLES
 
     infer = unary_infer(NUMERIC_DTYPES)
@@ -283,6 +322,8 @@ class Sign:
 @op("square", tf_type="Square", operands=("x",))
 class Square:
     """x * x (`tf.square`)."""
+
+    flops = elementwise_flops
 
     samples = _SIGNED_UNARY_SAMPLES
 
@@ -298,6 +339,8 @@ class Square:
 class Sqrt:
     """Square root (`tf.sqrt`)."""
 
+    flops = elementwise_flops
+
     samples = _POSITIVE_SAMPLES
 
     infer = unary_infer(FLOAT_DTYPES)
@@ -311,6 +354,8 @@ class Sqrt:
 @op("rsqrt", tf_type="Rsqrt", operands=("x",))
 class Rsqrt:
     """1 / sqrt(x) (`tf.math.rsqrt`)."""
+
+    flops = elementwise_flops
 
     samples = _POSITIVE_SAMPLES
 
@@ -328,6 +373,8 @@ class Rsqrt:
 class Exp:
     """e ** x (`tf.exp`)."""
 
+    flops = transcendental_flops
+
     samples = _FLOAT_UNARY_SAMPLES
 
     infer = unary_infer(FLOAT_DTYPES)
@@ -340,6 +387,8 @@ class Exp:
 @op("log", tf_type="Log", operands=("x",))
 class Log:
     """Natural logarithm (`tf.log`)."""
+
+    flops = transcendental_flops
 
     samples = _POSITIVE_SAMPLES
 
@@ -354,6 +403,8 @@ class Log:
 class Floor:
     """Largest integer not above x (`tf.floor`); its gradient is zero almost everywhere."""
 
+    flops = elementwise_flops
+
     samples = _FLOAT_UNARY_SAMPLES
 
     infer = unary_infer(FLOAT_DTYPES)
@@ -366,6 +417,8 @@ class Floor:
 @op("relu", tf_type="Relu", operands=("x",))
 class Relu:
     """max(x, 0) (`tf.nn.relu`)."""
+
+    flops = elementwise_flops
 
     samples = _SIGNED_UNARY_SAMPLES
 
@@ -381,6 +434,8 @@ class Relu:
 class Sigmoid:
     """1 / (1 + e^-x) (`tf.sigmoid`)."""
 
+    flops = transcendental_flops
+
     samples = _FLOAT_UNARY_SAMPLES
 
     infer = unary_infer(FLOAT_DTYPES)
@@ -395,6 +450,8 @@ class Sigmoid:
 class Tanh:
     """Hyperbolic tangent (`tf.tanh`)."""
 
+    flops = transcendental_flops
+
     samples = _FLOAT_UNARY_SAMPLES
 
     infer = unary_infer(FLOAT_DTYPES)
@@ -408,6 +465,8 @@ class Tanh:
 @op("identity", tf_type="Identity", operands=("x",))
 class Identity:
     """Returns its input (`tf.identity`)."""
+
+    flops = no_flops
 
     samples = _ANY_DTYPE_SAMPLES
 
@@ -425,6 +484,8 @@ class Identity:
 class StopGradient:
     """Identity in the forward pass; no gradient flows through it (`tf.stop_gradient`)."""
 
+    flops = no_flops
+
     samples = _ANY_DTYPE_SAMPLES
 
     def infer(x):
@@ -439,6 +500,8 @@ class StopGradient:
 @op("cast", tf_type="Cast", operands=("x",), attrs={"dtype": Attr("dtype")})
 class Cast:
     """Converts to another dtype (`tf.cast`); floats to ints truncate toward zero."""
+
+    flops = elementwise_flops
 
     samples = _CAST_SAMPLES
 
@@ -470,15 +533,20 @@ def _comparison(name, tf_type, fn, doc):
             "infer": _binary_infer(NUMERIC_DTYPES + ("bool",), result_dtype="bool"),
             "eval": fn,
             "grad": NOT_DIFFERENTIABLE,
+            "flops": elementwise_flops,
         },
     )
     return op(name, tf_type=tf_type, operands=("x", "y"))(cls)
 
 
 Equal = _comparison("equal", "Equal", np.equal, "x == y elementwise (`tf.equal`).")
-NotEqual = _comparison("not_equal", "NotEqual", np.not_equal, "x != y elementwise (`tf.not_equal`).")
+NotEqual = _comparison(
+    "not_equal", "NotEqual", np.not_equal, "x != y elementwise (`tf.not_equal`)."
+)
 Less = _comparison("less", "Less", np.less, "x < y elementwise (`tf.less`).")
-LessEqual = _comparison("less_equal", "LessEqual", np.less_equal, "x <= y elementwise (`tf.less_equal`).")
+LessEqual = _comparison(
+    "less_equal", "LessEqual", np.less_equal, "x <= y elementwise (`tf.less_equal`)."
+)
 Greater = _comparison("greater", "Greater", np.greater, "x > y elementwise (`tf.greater`).")
 GreaterEqual = _comparison(
     "greater_equal", "GreaterEqual", np.greater_equal, "x >= y elementwise (`tf.greater_equal`)."
@@ -492,6 +560,8 @@ for _cmp in (Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual):
 class LogicalAnd:
     """x and y for bool tensors (`tf.logical_and`)."""
 
+    flops = elementwise_flops
+
     samples = _LOGIC_SAMPLES
 
     infer = _binary_infer(("bool",))
@@ -502,6 +572,8 @@ class LogicalAnd:
 @op("logical_or", tf_type="LogicalOr", operands=("x", "y"))
 class LogicalOr:
     """x or y for bool tensors (`tf.logical_or`)."""
+
+    flops = elementwise_flops
 
     samples = _LOGIC_SAMPLES
 
@@ -514,6 +586,8 @@ class LogicalOr:
 class LogicalNot:
     """not x for a bool tensor (`tf.logical_not`)."""
 
+    flops = elementwise_flops
+
     samples = (Sample(((3, 4),), dtypes="bool", dynamic=((0, 0),)), Sample(((),), dtypes="bool"))
 
     infer = unary_infer(("bool",))
@@ -524,6 +598,8 @@ class LogicalNot:
 @op("select", tf_type="SelectV2", operands=("condition", "x", "y"))
 class Select:
     """Where the condition holds take x, else y, with numpy broadcasting (`tf.where`)."""
+
+    flops = elementwise_flops
 
     samples = _SELECT_SAMPLES
 
@@ -540,7 +616,11 @@ class Select:
         condition, x, y = op.inputs
         cond = b.broadcast_like(condition, g)
         zeros = b.zeros_like(g)
-        return [None, b.unbroadcast(b.select(cond, g, zeros), x), b.unbroadcast(b.select(cond, zeros, g), y)]
+        return [
+            None,
+            b.unbroadcast(b.select(cond, g, zeros), x),
+            b.unbroadcast(b.select(cond, zeros, g), y),
+        ]
 
 
 # ---- gradients of run-time broadcasting ------------------------------------------------------------
@@ -556,6 +636,8 @@ class UnbroadcastLike:
     broadcast, brought back to the shape x has at run time (its unknown dims may turn out to be 1).
     Gradient rules get it through ``b.unbroadcast``; x's values are not read."""
 
+    flops = reduction_flops
+
     samples = (
         Sample(((4, 3), (1, 3)), dynamic=((0, 0), (1, 0))),  # x's unknown dim is 1: summed
         Sample(((4, 3), (4, 3)), dynamic=((0, 0), (1, 0))),  # equal: g itself
@@ -565,14 +647,19 @@ class UnbroadcastLike:
     def infer(g, x):
         same_dtype(g, x, allowed=NUMERIC_DTYPES)
         fits = len(g.shape) == len(x.shape) and all(
-            d is None or e is None or d in (1, e) for d, e in zip(x.shape, g.shape))
+            d is None or e is None or d in (1, e) for d, e in zip(x.shape, g.shape)
+        )
         if not fits:
-            raise ShapeError(f"cannot sum a gradient of shape {format_shape(g.shape)} "
-                             f"to shape {format_shape(x.shape)}")
+            raise ShapeError(
+                f"cannot sum a gradient of shape {format_shape(g.shape)} "
+                f"to shape {format_shape(x.shape)}"
+            )
         return spec(x.shape, g.dtype)
 
     def eval(g, x):
-        return np.sum(g, axis=_unbroadcast_axes(g.shape, x.shape), keepdims=True).astype(g.dtype, copy=False)
+        return np.sum(g, axis=_unbroadcast_axes(g.shape, x.shape), keepdims=True).astype(
+            g.dtype, copy=False
+        )
 
     def grad(b, op, g):
         (summed,) = op.inputs[:1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import no_flops, reduction_flops
 from tgc.dialect.registry import Sample, ShapeError, op
 from tgc.dialect.shapes import INT_DTYPES, compatible, spec
 from tgc.dialect.types import format_shape
@@ -26,7 +27,11 @@ def _rows(params, indices):
     """params[indices] with out-of-range indices reading zeros."""
     rows = params.shape[0]
     inside = (indices >= 0) & (indices < rows)
-    picked = params[np.where(inside, indices, 0)] if rows else np.zeros(indices.shape + params.shape[1:], params.dtype)
+    picked = (
+        params[np.where(inside, indices, 0)]
+        if rows
+        else np.zeros(indices.shape + params.shape[1:], params.dtype)
+    )
     mask = inside.reshape(inside.shape + (1,) * (params.ndim - 1))
     return np.where(mask, picked, np.zeros((), params.dtype)).astype(params.dtype)
 
@@ -34,6 +39,8 @@ def _rows(params, indices):
 @op("gather", tf_type="GatherV2", operands=("params", "indices"))
 class Gather:
     """Rows of params picked by indices: result shape indices.shape + params.shape[1:]."""
+
+    flops = no_flops
 
     def infer(params, indices):
         _check_indices(indices, "gather")
@@ -49,16 +56,26 @@ class Gather:
         return [b.gather_grad(g, indices, params), None]
 
     samples = [
-        Sample(shapes=((5, 3), (4,)), dtypes=("float32", "int32"),
-               values=(None, np.array([0, 4, 2, 2], np.int32)), dynamic=((1, 0),)),
+        Sample(
+            shapes=((5, 3), (4,)),
+            dtypes=("float32", "int32"),
+            values=(None, np.array([0, 4, 2, 2], np.int32)),
+            dynamic=((1, 0),),
+        ),
         Sample(shapes=((4,), (2, 3)), dtypes=("float64", "int64"), dynamic=((0, 0), (1, 0))),
-        Sample(shapes=((3, 2, 2), (3,)), dtypes=("int32", "int64"), values=(None, np.array([-1, 3, 1], np.int64))),
+        Sample(
+            shapes=((3, 2, 2), (3,)),
+            dtypes=("int32", "int64"),
+            values=(None, np.array([-1, 3, 1], np.int64)),
+        ),
     ]
 
 
 @op("gather_grad", tf_type="UnsortedSegmentSum", operands=("g", "indices", "params"))
 class GatherGrad:
     """A tensor shaped like params holding g's rows added at their indices; params' values are unread."""
+
+    flops = reduction_flops
 
     def infer(g, indices, params):
         _check_indices(indices, "gather_grad")
@@ -83,7 +100,13 @@ class GatherGrad:
         return [b.gather(dy, indices), None, None]
 
     samples = [
-        Sample(shapes=((4, 3), (4,), (5, 3)), dtypes=("float32", "int32", "float32"),
-               values=(None, np.array([1, 3, 1, 7], np.int32), None), dynamic=((0, 0), (1, 0))),
-        Sample(shapes=((2, 2), (2, 2), (3,)), dtypes=("float64", "int64", "float64"), dynamic=((2, 0),)),
+        Sample(
+            shapes=((4, 3), (4,), (5, 3)),
+            dtypes=("float32", "int32", "float32"),
+            values=(None, np.array([1, 3, 1, 7], np.int32), None),
+            dynamic=((0, 0), (1, 0)),
+        ),
+        Sample(
+            shapes=((2, 2), (2, 2), (3,)), dtypes=("float64", "int64", "float64"), dynamic=((2, 0),)
+        ),
     ]

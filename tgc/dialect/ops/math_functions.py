@@ -12,18 +12,24 @@ import numpy as np
 
 from tgc.dialect.ops.elementwise import keep_dtype as _keep
 from tgc.dialect.ops.elementwise import unary_infer
+from tgc.dialect.costs import elementwise_flops, transcendental_flops
 from tgc.dialect.registry import Sample, op
 from tgc.dialect.shapes import FLOAT_DTYPES
 
 _float_unary = unary_infer(FLOAT_DTYPES)
 
 _SAMPLES = [Sample(((3, 4),)), Sample(((5, 2),), dynamic=((0, 0),))]
-_SMALL = [Sample(((3, 4),), low=-0.9, high=0.9), Sample(((5, 2),), low=-0.9, high=0.9, dynamic=((0, 0),))]
+_SMALL = [
+    Sample(((3, 4),), low=-0.9, high=0.9),
+    Sample(((5, 2),), low=-0.9, high=0.9, dynamic=((0, 0),)),
+]
 
 
 @op("sin", tf_type="Sin", operands=("x",))
 class Sin:
     """Sine (`tf.sin`)."""
+
+    flops = transcendental_flops
 
     infer = _float_unary
     eval = _keep(np.sin)
@@ -37,6 +43,8 @@ class Sin:
 class Cos:
     """Cosine (`tf.cos`)."""
 
+    flops = transcendental_flops
+
     infer = _float_unary
     eval = _keep(np.cos)
     samples = _SAMPLES
@@ -48,6 +56,8 @@ class Cos:
 @op("tan", tf_type="Tan", operands=("x",))
 class Tan:
     """Tangent (`tf.tan`)."""
+
+    flops = transcendental_flops
 
     infer = _float_unary
     eval = _keep(np.tan)
@@ -63,6 +73,8 @@ class Tan:
 class Atan:
     """Arctangent (`tf.atan`)."""
 
+    flops = transcendental_flops
+
     infer = _float_unary
     eval = _keep(np.arctan)
     samples = _SAMPLES
@@ -76,6 +88,8 @@ class Atan:
 class Sinh:
     """Hyperbolic sine (`tf.sinh`)."""
 
+    flops = transcendental_flops
+
     infer = _float_unary
     eval = _keep(np.sinh)
     samples = _SAMPLES
@@ -88,6 +102,8 @@ class Sinh:
 class Cosh:
     """Hyperbolic cosine (`tf.cosh`)."""
 
+    flops = transcendental_flops
+
     infer = _float_unary
     eval = _keep(np.cosh)
     samples = _SAMPLES
@@ -99,6 +115,8 @@ class Cosh:
 @op("log1p", tf_type="Log1p", operands=("x",))
 class Log1p:
     """log(1 + x), accurate for small x (`tf.log1p`)."""
+
+    flops = transcendental_flops
 
     infer = _float_unary
     eval = _keep(np.log1p)
@@ -113,6 +131,8 @@ class Log1p:
 class Expm1:
     """exp(x) - 1, accurate for small x (`tf.expm1`)."""
 
+    flops = transcendental_flops
+
     infer = _float_unary
     eval = _keep(np.expm1)
     samples = _SAMPLES
@@ -124,6 +144,8 @@ class Expm1:
 @op("erf", tf_type="Erf", operands=("x",))
 class Erf:
     """The error function (`tf.erf`)."""
+
+    flops = transcendental_flops
 
     infer = _float_unary
     eval = _keep(np.vectorize(math.erf, otypes=[np.float64]))
@@ -140,6 +162,8 @@ class Erf:
 class Ceil:
     """Smallest integer not below x (`tf.ceil`); its gradient is zero almost everywhere."""
 
+    flops = elementwise_flops
+
     infer = _float_unary
     eval = _keep(np.ceil)
     samples = _SAMPLES
@@ -151,6 +175,8 @@ class Ceil:
 @op("round", tf_type="Round", operands=("x",))
 class Round:
     """Nearest integer, halves to even (`tf.round`); its gradient is zero almost everywhere."""
+
+    flops = elementwise_flops
 
     infer = _float_unary
     eval = _keep(np.round)

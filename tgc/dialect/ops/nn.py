@@ -10,6 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import (
+    elu_flops,
+    l2_loss_flops,
+    sigmoid_cross_entropy_flops,
+    softmax_cross_entropy_flops,
+    softmax_flops,
+)
 from tgc.dialect.registry import Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, INT_DTYPES, normalize_axis, same_dtype, spec
 from tgc.dialect.types import format_shape
@@ -20,7 +27,9 @@ from tgc.dialect.types import format_shape
 def _merge_shapes(a, b, what):
     """The common shape of two operands that must match, ``None`` dims taking the other's size."""
     if len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b)):
-        raise ShapeError(f"{what} must have the same shape but got {format_shape(a)} and {format_shape(b)}")
+        raise ShapeError(
+            f"{what} must have the same shape but got {format_shape(a)} and {format_shape(b)}"
+        )
     return tuple(x if x is not None else y for x, y in zip(a, b))
 
 
@@ -85,6 +94,8 @@ def _one_hot(b, labels, logits):
 class Softmax:
     """exp(x) / sum(exp(x)) along an axis (`tf.nn.softmax`)."""
 
+    flops = softmax_flops
+
     def infer(logits, axis):
         normalize_axis(axis, len(_float_spec(logits).shape))
         return logits
@@ -115,6 +126,8 @@ class Softmax:
 class LogSoftmax:
     """x - log(sum(exp(x))) along an axis (`tf.nn.log_softmax`)."""
 
+    flops = softmax_flops
+
     def infer(logits, axis):
         normalize_axis(axis, len(_float_spec(logits).shape))
         return logits
@@ -142,11 +155,17 @@ class LogSoftmax:
 # ---- cross-entropy losses ------------------------------------------------------------------------
 
 
-@op("softmax_cross_entropy_with_logits", tf_type="SoftmaxCrossEntropyWithLogits",
-    operands=("labels", "logits"), attrs={"axis": Attr("int", -1)})
+@op(
+    "softmax_cross_entropy_with_logits",
+    tf_type="SoftmaxCrossEntropyWithLogits",
+    operands=("labels", "logits"),
+    attrs={"axis": Attr("int", -1)},
+)
 class SoftmaxCrossEntropyWithLogits:
     """-sum(labels * log_softmax(logits)) along the class axis, one loss per example
     (`tf.nn.softmax_cross_entropy_with_logits_v2`: gradients flow to labels too)."""
+
+    flops = softmax_cross_entropy_flops
 
     def infer(labels, logits, axis):
         dtype = same_dtype(labels, _float_spec(logits), allowed=FLOAT_DTYPES)
@@ -179,13 +198,18 @@ class SoftmaxCrossEntropyWithLogits:
     ]
 
 
-@op("sparse_softmax_cross_entropy_with_logits", tf_type="SparseSoftmaxCrossEntropyWithLogits",
-    operands=("labels", "logits"))
+@op(
+    "sparse_softmax_cross_entropy_with_logits",
+    tf_type="SparseSoftmaxCrossEntropyWithLogits",
+    operands=("labels", "logits"),
+)
 class SparseSoftmaxCrossEntropyWithLogits:
     """-log_softmax(logits)[label] over the last axis, one loss per example
     (`tf.nn.sparse_softmax_cross_entropy_with_logits`); labels are class indices, not differentiable.
     The number of classes (the last dim of logits) must be known when the graph is built. A label
     outside [0, classes) gives a loss of 0 and a gradient of softmax(logits); TF's kernel raises instead."""
+
+    flops = softmax_flops
 
     def infer(labels, logits):
         same_dtype(labels, allowed=INT_DTYPES)
@@ -196,8 +220,12 @@ class SparseSoftmaxCrossEntropyWithLogits:
                 f"and {format_shape(logits.shape)}"
             )
         if logits.shape[-1] is None:
-            raise ShapeError(f"the number of classes (last dim of logits {format_shape(logits.shape)}) must be known")
-        shape = _merge_shapes(labels.shape, logits.shape[:-1], "labels and logits without the class axis")
+            raise ShapeError(
+                f"the number of classes (last dim of logits {format_shape(logits.shape)}) must be known"
+            )
+        shape = _merge_shapes(
+            labels.shape, logits.shape[:-1], "labels and logits without the class axis"
+        )
         return spec(shape, logits.dtype)
 
     def eval(labels, logits):
@@ -213,7 +241,9 @@ class SparseSoftmaxCrossEntropyWithLogits:
 
     def decompose(b, op):
         labels, logits = op.inputs
-        picked = b.multiply(_one_hot(b, labels, logits), _log_softmax(b, logits, len(logits.shape) - 1))
+        picked = b.multiply(
+            _one_hot(b, labels, logits), _log_softmax(b, logits, len(logits.shape) - 1)
+        )
         return b.negative(b.reduce_sum(picked, axes=[-1]))
 
     samples = [
@@ -222,10 +252,16 @@ class SparseSoftmaxCrossEntropyWithLogits:
     ]
 
 
-@op("sigmoid_cross_entropy_with_logits", tf_type="SigmoidCrossEntropyWithLogits", operands=("labels", "logits"))
+@op(
+    "sigmoid_cross_entropy_with_logits",
+    tf_type="SigmoidCrossEntropyWithLogits",
+    operands=("labels", "logits"),
+)
 class SigmoidCrossEntropyWithLogits:
     """Elementwise logistic loss max(x, 0) - x * z + log(1 + exp(-|x|)) for logits x and labels z
     (`tf.nn.sigmoid_cross_entropy_with_logits`)."""
+
+    flops = sigmoid_cross_entropy_flops
 
     def infer(labels, logits):
         dtype = same_dtype(labels, logits, allowed=FLOAT_DTYPES)
@@ -238,7 +274,10 @@ class SigmoidCrossEntropyWithLogits:
     def grad(b, op, g):
         # d/dlogits = sigmoid(x) - z;  d/dlabels = -x
         labels, logits = op.inputs
-        return [b.multiply(g, b.negative(logits)), b.multiply(g, b.subtract(b.sigmoid(logits), labels))]
+        return [
+            b.multiply(g, b.negative(logits)),
+            b.multiply(g, b.subtract(b.sigmoid(logits), labels)),
+        ]
 
     def decompose(b, op):
         labels, x = op.inputs
@@ -258,6 +297,8 @@ class SigmoidCrossEntropyWithLogits:
 @op("elu", tf_type="Elu", operands=("features",))
 class Elu:
     """x where x > 0, else exp(x) - 1 (`tf.nn.elu`)."""
+
+    flops = elu_flops
 
     def infer(features):
         same_dtype(features, allowed=FLOAT_DTYPES)
@@ -282,7 +323,11 @@ class Elu:
 
     samples = [
         Sample(shapes=((3, 4),), low=-3.0, high=3.0, dynamic=((0, 0),)),
-        Sample(shapes=((6,),), dtypes="float64", values=(np.array([-50.0, -1.0, -1e-3, 0.0, 1e-3, 200.0]),)),
+        Sample(
+            shapes=((6,),),
+            dtypes="float64",
+            values=(np.array([-50.0, -1.0, -1e-3, 0.0, 1e-3, 200.0]),),
+        ),
     ]
 
 
@@ -292,6 +337,8 @@ class Elu:
 @op("l2_loss", tf_type="L2Loss", operands=("t",))
 class L2Loss:
     """sum(t ** 2) / 2 over every element, a scalar (`tf.nn.l2_loss`)."""
+
+    flops = l2_loss_flops
 
     def infer(t):
         return spec((), same_dtype(t, allowed=FLOAT_DTYPES))

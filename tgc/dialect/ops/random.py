@@ -22,6 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import (
+    dropout_flops,
+    random_normal_flops,
+    random_uniform_flops,
+    truncated_normal_flops,
+)
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, INT_DTYPES, spec
 from tgc.dialect.types import as_dtype, format_shape, numpy_dtype
@@ -161,18 +167,34 @@ _STEP = np.array(3, np.int64)
 # ---- ops ------------------------------------------------------------------------------------------
 
 
-@op("random_uniform", tf_type="RandomUniform", operands=("step",), stateful=True,
-    attrs={"shape": Attr("ints"), "dtype": Attr("dtype", "float32"), **_SEEDS,
-           "minval": Attr("float", 0.0), "maxval": Attr("float", 1.0)})
+@op(
+    "random_uniform",
+    tf_type="RandomUniform",
+    operands=("step",),
+    stateful=True,
+    attrs={
+        "shape": Attr("ints"),
+        "dtype": Attr("dtype", "float32"),
+        **_SEEDS,
+        "minval": Attr("float", 0.0),
+        "maxval": Attr("float", 1.0),
+    },
+)
 class RandomUniform:
     """Uniform in [minval, maxval) (`tf.random_uniform`); integers for int32/int64 dtypes."""
+
+    flops = random_uniform_flops
 
     def infer(step, shape, dtype, seed, seed2, minval, maxval):
         check_step(step)
         if dtype not in FLOAT_DTYPES + INT_DTYPES:
             raise ShapeError(f"random_uniform does not support dtype {dtype}")
-        if dtype in INT_DTYPES and not (minval < maxval and minval == int(minval) and maxval == int(maxval)):
-            raise ShapeError(f"integer random_uniform needs integer minval < maxval but got [{minval}, {maxval})")
+        if dtype in INT_DTYPES and not (
+            minval < maxval and minval == int(minval) and maxval == int(maxval)
+        ):
+            raise ShapeError(
+                f"integer random_uniform needs integer minval < maxval but got [{minval}, {maxval})"
+            )
         return spec(_static_shape(shape), dtype)
 
     def eval(step, shape, dtype, seed, seed2, minval, maxval):
@@ -180,9 +202,25 @@ class RandomUniform:
 
     grad = NOT_DIFFERENTIABLE
     samples = [
-        Sample(shapes=((),), dtypes="int64", values=(_STEP,), attrs={"shape": (3, 5), "dtype": "float32", "seed": 1, "seed2": 2}),
-        Sample(shapes=((),), dtypes="int64", values=(_STEP,),
-               attrs={"shape": (4, 2), "dtype": "int32", "seed": 7, "seed2": 0, "minval": -3.0, "maxval": 9.0}),
+        Sample(
+            shapes=((),),
+            dtypes="int64",
+            values=(_STEP,),
+            attrs={"shape": (3, 5), "dtype": "float32", "seed": 1, "seed2": 2},
+        ),
+        Sample(
+            shapes=((),),
+            dtypes="int64",
+            values=(_STEP,),
+            attrs={
+                "shape": (4, 2),
+                "dtype": "int32",
+                "seed": 7,
+                "seed2": 0,
+                "minval": -3.0,
+                "maxval": 9.0,
+            },
+        ),
     ]
 
 
@@ -195,13 +233,26 @@ def _normal_infer(name):
     return infer
 
 
-_NORMAL_ATTRS = {"shape": Attr("ints"), "dtype": Attr("dtype", "float32"), **_SEEDS,
-                 "mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)}
+_NORMAL_ATTRS = {
+    "shape": Attr("ints"),
+    "dtype": Attr("dtype", "float32"),
+    **_SEEDS,
+    "mean": Attr("float", 0.0),
+    "stddev": Attr("float", 1.0),
+}
 
 
-@op("random_normal", tf_type="RandomStandardNormal", operands=("step",), stateful=True, attrs=_NORMAL_ATTRS)
+@op(
+    "random_normal",
+    tf_type="RandomStandardNormal",
+    operands=("step",),
+    stateful=True,
+    attrs=_NORMAL_ATTRS,
+)
 class RandomNormal:
     """Normal with the given mean and stddev (`tf.random_normal`)."""
+
+    flops = random_normal_flops
 
     infer = _normal_infer("random_normal")
 
@@ -209,13 +260,27 @@ class RandomNormal:
         return normal_values(tuple(shape), dtype, seed, seed2, step, mean, stddev)
 
     grad = NOT_DIFFERENTIABLE
-    samples = [Sample(shapes=((),), dtypes="int64", values=(_STEP,),
-                      attrs={"shape": (4, 3), "seed": 5, "seed2": 6, "mean": 1.0, "stddev": 2.0})]
+    samples = [
+        Sample(
+            shapes=((),),
+            dtypes="int64",
+            values=(_STEP,),
+            attrs={"shape": (4, 3), "seed": 5, "seed2": 6, "mean": 1.0, "stddev": 2.0},
+        )
+    ]
 
 
-@op("truncated_normal", tf_type="TruncatedNormal", operands=("step",), stateful=True, attrs=_NORMAL_ATTRS)
+@op(
+    "truncated_normal",
+    tf_type="TruncatedNormal",
+    operands=("step",),
+    stateful=True,
+    attrs=_NORMAL_ATTRS,
+)
 class TruncatedNormal:
     """Normal cut at two standard deviations, outliers drawn again (`tf.truncated_normal`)."""
+
+    flops = truncated_normal_flops
 
     infer = _normal_infer("truncated_normal")
 
@@ -223,13 +288,27 @@ class TruncatedNormal:
         return truncated_values(tuple(shape), dtype, seed, seed2, step, mean, stddev)
 
     grad = NOT_DIFFERENTIABLE
-    samples = [Sample(shapes=((),), dtypes="int64", values=(_STEP,),
-                      attrs={"shape": (5, 4), "seed": 9, "seed2": 1, "stddev": 0.5})]
+    samples = [
+        Sample(
+            shapes=((),),
+            dtypes="int64",
+            values=(_STEP,),
+            attrs={"shape": (5, 4), "seed": 9, "seed2": 1, "stddev": 0.5},
+        )
+    ]
 
 
-@op("random_uniform_like", tf_type="RandomUniform", operands=("x", "step"), stateful=True, attrs=dict(_SEEDS))
+@op(
+    "random_uniform_like",
+    tf_type="RandomUniform",
+    operands=("x", "step"),
+    stateful=True,
+    attrs=dict(_SEEDS),
+)
 class RandomUniformLike:
     """Uniform [0, 1) of x's shape and dtype; x's unknown dims are read at run time (dropout's noise)."""
+
+    flops = random_uniform_flops
 
     def infer(x, step, seed, seed2):
         check_step(step)
@@ -240,8 +319,15 @@ class RandomUniformLike:
         return uniform_values(x.shape, _dtype_name(x), seed, seed2, step)
 
     grad = NOT_DIFFERENTIABLE
-    samples = [Sample(shapes=((3, 4), ()), dtypes=("float32", "int64"), values=(None, _STEP),
-                      attrs={"seed": 4, "seed2": 2}, dynamic=((0, 0),))]
+    samples = [
+        Sample(
+            shapes=((3, 4), ()),
+            dtypes=("float32", "int64"),
+            values=(None, _STEP),
+            attrs={"seed": 4, "seed2": 2},
+            dynamic=((0, 0),),
+        )
+    ]
 
 
 def dropout_mask(keep_prob, u):
@@ -249,17 +335,26 @@ def dropout_mask(keep_prob, u):
     return np.floor(keep_prob + u).astype(u.dtype, copy=False)
 
 
-@op("dropout", tf_type="Dropout", operands=("x", "keep_prob", "step"), stateful=True, attrs=dict(_SEEDS),
-    scalar_operands=("keep_prob", "step"))
+@op(
+    "dropout",
+    tf_type="Dropout",
+    operands=("x", "keep_prob", "step"),
+    stateful=True,
+    attrs=dict(_SEEDS),
+    scalar_operands=("keep_prob", "step"),
+)
 class Dropout:
     """Keeps each element with probability keep_prob, scaled by 1/keep_prob (`tf.nn.dropout`)."""
+
+    flops = dropout_flops
 
     def infer(x, keep_prob, step, seed, seed2):
         check_step(step)
         _float_only(x.dtype, "dropout")
         if keep_prob.shape != () or keep_prob.dtype != x.dtype:
             raise ShapeError(
-                f"keep_prob must be a rank-0 {x.dtype} tensor like x {x.describe()} but got {keep_prob.describe()}")
+                f"keep_prob must be a rank-0 {x.dtype} tensor like x {x.describe()} but got {keep_prob.describe()}"
+            )
         return x
 
     def eval(x, keep_prob, step, seed, seed2):
@@ -277,9 +372,15 @@ class Dropout:
         keep_prob = op.inputs[1]
         return [b.divide(b.multiply(g, _mask(b, op)), keep_prob), None, None]
 
-    samples = [Sample(shapes=((4, 5), (), ()), dtypes=("float32", "float32", "int64"),
-                      values=(None, np.array(0.6, np.float32), _STEP), attrs={"seed": 3, "seed2": 8},
-                      dynamic=((0, 0),))]
+    samples = [
+        Sample(
+            shapes=((4, 5), (), ()),
+            dtypes=("float32", "float32", "int64"),
+            values=(None, np.array(0.6, np.float32), _STEP),
+            attrs={"seed": 3, "seed2": 8},
+            dynamic=((0, 0),),
+        )
+    ]
 
 
 def _mask(b, op):

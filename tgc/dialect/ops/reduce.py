@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import no_flops, reduction_flops
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import NUMERIC_DTYPES, normalize_axes, normalize_axis, same_dtype, spec
 
@@ -32,8 +33,12 @@ _ARG_SAMPLES = (
     Sample(((3, 4, 2),), attrs={"axis": 0, "output_type": "int32"}),
     Sample(((5, 3),), attrs={"axis": -1}, dynamic=((0, 0),)),
     Sample(((5, 3),), attrs={"axis": 0}, dynamic=((0, 0),)),
-    Sample(((2, 4),), dtypes="int32", attrs={"axis": 1},
-           values=(np.array([[3, 1, 4, 0], [2, 7, 5, 6]], np.int32),)),
+    Sample(
+        ((2, 4),),
+        dtypes="int32",
+        attrs={"axis": 1},
+        values=(np.array([[3, 1, 4, 0], [2, 7, 5, 6]], np.int32),),
+    ),
 )
 
 
@@ -81,6 +86,8 @@ def _keep(b, g, op):
 class ReduceSum:
     """Sum over axes (`tf.reduce_sum`)."""
 
+    flops = reduction_flops
+
     samples = _REDUCE_SAMPLES
 
     infer = _reduce_infer
@@ -94,6 +101,8 @@ class ReduceSum:
 class ReduceMean:
     """Mean over axes (`tf.reduce_mean`); integer means truncate toward zero, as TensorFlow's do."""
 
+    flops = reduction_flops
+
     samples = _REDUCE_SAMPLES
 
     infer = _reduce_infer
@@ -103,7 +112,9 @@ class ReduceMean:
         if np.issubdtype(x.dtype, np.integer):
             count = max(int(np.prod([x.shape[a] for a in axes])), 1)
             total = np.sum(x, axis=axes, keepdims=keepdims)
-            return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)  # C division: toward zero
+            return (np.sign(total) * (np.abs(total) // count)).astype(
+                x.dtype
+            )  # C division: toward zero
         return np.asarray(np.mean(x, axis=axes, keepdims=keepdims)).astype(x.dtype, copy=False)
 
     def grad(b, op, g):
@@ -128,6 +139,8 @@ def _extremum_grad(b, op, g):
 class ReduceMax:
     """Maximum over axes (`tf.reduce_max`)."""
 
+    flops = reduction_flops
+
     samples = _REDUCE_SAMPLES
 
     infer = _reduce_infer
@@ -139,6 +152,8 @@ class ReduceMax:
 class ReduceMin:
     """Minimum over axes (`tf.reduce_min`)."""
 
+    flops = reduction_flops
+
     samples = _REDUCE_SAMPLES
 
     infer = _reduce_infer
@@ -149,6 +164,8 @@ class ReduceMin:
 @op("reduce_prod", tf_type="Prod", operands=("x",), attrs=_REDUCE_ATTRS)
 class ReduceProd:
     """Product over axes (`tf.reduce_prod`)."""
+
+    flops = reduction_flops
 
     samples = _REDUCE_SAMPLES
 
@@ -163,13 +180,20 @@ class ReduceProd:
         axes = op.attrs["axes"]
         zero, one = b.constant(0, like=x), b.constant(1, like=x)
         is_zero = b.equal(x, zero)
-        nonzero_prod = b.broadcast_like(b.reduce_prod(b.select(is_zero, b.ones_like(x), x), axes=axes, keepdims=True), x)
-        zeros_in_slice = b.broadcast_like(b.reduce_sum(b.cast(is_zero, dtype=x.dtype), axes=axes, keepdims=True), x)
+        nonzero_prod = b.broadcast_like(
+            b.reduce_prod(b.select(is_zero, b.ones_like(x), x), axes=axes, keepdims=True), x
+        )
+        zeros_in_slice = b.broadcast_like(
+            b.reduce_sum(b.cast(is_zero, dtype=x.dtype), axes=axes, keepdims=True), x
+        )
         safe_x = b.select(is_zero, b.ones_like(x), x)
         no_zero = b.divide(nonzero_prod, safe_x)
         one_zero = b.select(is_zero, nonzero_prod, b.zeros_like(x))
-        others = b.select(b.equal(zeros_in_slice, zero), no_zero,
-                          b.select(b.equal(zeros_in_slice, one), one_zero, b.zeros_like(x)))
+        others = b.select(
+            b.equal(zeros_in_slice, zero),
+            no_zero,
+            b.select(b.equal(zeros_in_slice, one), one_zero, b.zeros_like(x)),
+        )
         return [b.multiply(b.broadcast_like(_keep(b, g, op), x), others)]
 
 
@@ -184,9 +208,16 @@ def _arg_infer(x, axis, output_type):
     return spec(tuple(d for i, d in enumerate(x.shape) if i != axis), output_type)
 
 
-@op("argmax", tf_type="ArgMax", operands=("x",), attrs={"axis": Attr("int"), "output_type": Attr("dtype", "int64")})
+@op(
+    "argmax",
+    tf_type="ArgMax",
+    operands=("x",),
+    attrs={"axis": Attr("int"), "output_type": Attr("dtype", "int64")},
+)
 class ArgMax:
     """Index of the largest value along an axis; the first one on ties (`tf.argmax`)."""
+
+    flops = reduction_flops
 
     samples = _ARG_SAMPLES
 
@@ -198,9 +229,16 @@ class ArgMax:
     grad = NOT_DIFFERENTIABLE
 
 
-@op("argmin", tf_type="ArgMin", operands=("x",), attrs={"axis": Attr("int"), "output_type": Attr("dtype", "int64")})
+@op(
+    "argmin",
+    tf_type="ArgMin",
+    operands=("x",),
+    attrs={"axis": Attr("int"), "output_type": Attr("dtype", "int64")},
+)
 class ArgMin:
     """Index of the smallest value along an axis; the first one on ties (`tf.argmin`)."""
+
+    flops = reduction_flops
 
     samples = _ARG_SAMPLES
 
@@ -215,6 +253,8 @@ class ArgMin:
 @op("dim_size", tf_type="Size", operands=("x",), attrs={"axes": Attr("ints")})
 class DimSize:
     """The number of elements across the given axes of x, as a scalar of x's dtype (known at run time)."""
+
+    flops = no_flops
 
     samples = (
         Sample(((3, 4, 5),), attrs={"axes": [0, 2]}),

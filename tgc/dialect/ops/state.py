@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.dialect.costs import elementwise_flops, no_flops
 from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
 from tgc.dialect.shapes import spec
 from tgc.dialect.types import format_shape
@@ -20,14 +21,23 @@ from tgc.dialect.types import format_shape
 ASSIGNMENT_OPS = ("assign", "assign_add", "assign_sub")
 
 
-@op("variable", tf_type="VariableV2", module_level=True, results=0,
-    attrs={"sym_name": Attr("str"), "shape": Attr("ints"), "dtype": Attr("dtype")})
+@op(
+    "variable",
+    tf_type="VariableV2",
+    module_level=True,
+    results=0,
+    attrs={"sym_name": Attr("str"), "shape": Attr("ints"), "dtype": Attr("dtype")},
+)
 class Variable:
     """Declares a variable of a static shape and dtype (`tf.Variable`); holds no value itself."""
 
+    flops = no_flops
+
     def infer(sym_name, shape, dtype):
         if any(d < 0 for d in shape):
-            raise ShapeError(f"variable '{sym_name}' needs a fully known shape but got {list(shape)}")
+            raise ShapeError(
+                f"variable '{sym_name}' needs a fully known shape but got {list(shape)}"
+            )
         return []
 
     def eval(sym_name, shape, dtype):
@@ -36,10 +46,16 @@ class Variable:
     grad = NOT_DIFFERENTIABLE
 
 
-@op("read_variable", tf_type="Identity", stateful=True,
-    attrs={"var": Attr("symbol"), "shape": Attr("ints"), "dtype": Attr("dtype")})
+@op(
+    "read_variable",
+    tf_type="Identity",
+    stateful=True,
+    attrs={"var": Attr("symbol"), "shape": Attr("ints"), "dtype": Attr("dtype")},
+)
 class ReadVariable:
     """The current value of a variable (`Variable.read_value()`)."""
+
+    flops = no_flops
 
     def infer(var, shape, dtype):
         return spec(shape, dtype)
@@ -50,7 +66,13 @@ class ReadVariable:
     grad = NOT_DIFFERENTIABLE
 
 
-@op("reread_variable", tf_type="Identity", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+@op(
+    "reread_variable",
+    tf_type="Identity",
+    operands=("value",),
+    stateful=True,
+    attrs={"var": Attr("symbol")},
+)
 class RereadVariable:
     """The variable's value at this point of program order; ``value`` is a read of it made earlier.
 
@@ -58,6 +80,8 @@ class RereadVariable:
     after an assignment sees the assigned value. The emitter puts this op between such a consumer and
     the variable's shared read; tgc-lower-variables replaces it with the value current there. Its
     gradient passes to ``value``: to ``tf.gradients`` both are the same variable."""
+
+    flops = no_flops
 
     def infer(value, var):
         return value
@@ -75,12 +99,16 @@ def _assign_infer(value, var):
 
 def _check_same(current, value, var):
     if current.shape != value.shape:
-        raise ShapeError(f"cannot assign {format_shape(value.shape)} to variable '{var}' of shape {format_shape(current.shape)}")
+        raise ShapeError(
+            f"cannot assign {format_shape(value.shape)} to variable '{var}' of shape {format_shape(current.shape)}"
+        )
 
 
 @op("assign", tf_type="Assign", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
 class Assign:
     """Stores value into the variable and yields it (`tf.assign`, `Variable.assign`)."""
+
+    flops = no_flops
 
     infer = _assign_infer
 
@@ -91,9 +119,17 @@ class Assign:
     grad = NOT_DIFFERENTIABLE
 
 
-@op("assign_add", tf_type="AssignAdd", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+@op(
+    "assign_add",
+    tf_type="AssignAdd",
+    operands=("value",),
+    stateful=True,
+    attrs={"var": Attr("symbol")},
+)
 class AssignAdd:
     """Adds value to the variable and yields the new value (`tf.assign_add`)."""
+
+    flops = elementwise_flops
 
     infer = _assign_infer
 
@@ -104,9 +140,17 @@ class AssignAdd:
     grad = NOT_DIFFERENTIABLE
 
 
-@op("assign_sub", tf_type="AssignSub", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+@op(
+    "assign_sub",
+    tf_type="AssignSub",
+    operands=("value",),
+    stateful=True,
+    attrs={"var": Attr("symbol")},
+)
 class AssignSub:
     """Subtracts value from the variable and yields the new value (`tf.assign_sub`)."""
+
+    flops = elementwise_flops
 
     infer = _assign_infer
 
