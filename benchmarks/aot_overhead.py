@@ -61,21 +61,30 @@ def tiny_overhead(tmp: str, calls: int) -> dict:
     y = tf.add(x, 1.0)
     sess = tf.Session()
     feed = {x: a}
-    return {"artifact_call_us": per_call_us(lambda: art(x=a), calls),
-            "artifact_positional_call_us": per_call_us(lambda: art(a), calls),
-            "session_run_us": per_call_us(lambda: sess.run(y, feed), calls),
-            "numpy_add_us": per_call_us(lambda: a + 1, calls)}
+    return {
+        "artifact_call_us": per_call_us(lambda: art(x=a), calls),
+        "artifact_positional_call_us": per_call_us(lambda: art(a), calls),
+        "session_run_us": per_call_us(lambda: sess.run(y, feed), calls),
+        "numpy_add_us": per_call_us(lambda: a + 1, calls),
+    }
 
 
 def c_step(tmp: str, steps: int) -> dict:
     from tgc.runtime import load
 
     build = os.path.join(tmp, "build")
-    subprocess.run(["cmake", "-S", ROOT, "-B", build, f"-DPython3_EXECUTABLE={sys.executable}"], check=True,
-                   capture_output=True)
-    subprocess.run(["cmake", "--build", build, "--target", "two_layer"], check=True, capture_output=True)
+    subprocess.run(
+        ["cmake", "-S", ROOT, "-B", build, f"-DPython3_EXECUTABLE={sys.executable}"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["cmake", "--build", build, "--target", "two_layer"], check=True, capture_output=True
+    )
     train = os.path.join(build, "artifacts", "train")
-    out = subprocess.run([os.path.join(build, "two_layer"), train], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [os.path.join(build, "two_layer"), train], check=True, capture_output=True, text=True
+    ).stdout
     c_ms = float(re.search(r"step time (\S+) ms", out).group(1))
     final = float(re.search(r"final loss (\S+)", out).group(1))
     art = load(train)
@@ -86,8 +95,12 @@ def c_step(tmp: str, steps: int) -> dict:
     for _ in range(steps):
         art(x=x, y=y)
     py_ms = 1e3 * (time.perf_counter() - start) / steps
-    return {"c_example_step_ms": c_ms, "c_example_final_loss": final, "python_artifact_step_ms": py_ms,
-            "c_example_steps": 200}
+    return {
+        "c_example_step_ms": c_ms,
+        "c_example_final_loss": final,
+        "python_artifact_step_ms": py_ms,
+        "c_example_steps": 200,
+    }
 
 
 def main():
@@ -97,11 +110,16 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tgc-aot-bench-") as tmp:
-        record = {"benchmark": "aot_overhead", "python": platform.python_version(),
-                  "machine": platform.machine(), "cpus": os.cpu_count(),
-                  "load_avg": os.getloadavg()[0],
-                  "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  **tiny_overhead(tmp, args.calls), **c_step(tmp, args.steps)}
+        record = {
+            "benchmark": "aot_overhead",
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_avg": os.getloadavg()[0],
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            **tiny_overhead(tmp, args.calls),
+            **c_step(tmp, args.steps),
+        }
     for key, value in record.items():
         print(f"{key:30s} {value:.3f}" if isinstance(value, float) else f"{key:30s} {value}")
     os.makedirs(args.out, exist_ok=True)

@@ -19,11 +19,19 @@ import time
 from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = ["two_layer_net", "linear_regression", "linear_regression_scoped", "softmax_regression_digits", "convnet"]
+EXAMPLES = [
+    "two_layer_net",
+    "linear_regression",
+    "linear_regression_scoped",
+    "softmax_regression_digits",
+    "convnet",
+]
 
 
 def _load_example(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "examples", f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(ROOT, "examples", f"{name}.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,7 +57,12 @@ def _stages():
     from tgc.passes.pipeline import split_top_level
 
     graph = split_top_level(cpu.OPTIMIZING_GRAPH_PIPELINE)
-    return graph + ["tgc-place", "tgc-partition"] + split_top_level(cpu.LOWER_PIPELINE) + [cpu.CPU_PIPELINE]
+    return (
+        graph
+        + ["tgc-place", "tgc-partition"]
+        + split_top_level(cpu.LOWER_PIPELINE)
+        + [cpu.CPU_PIPELINE]
+    )
 
 
 def report_example(name: str) -> dict:
@@ -75,7 +88,10 @@ def report_example(name: str) -> dict:
 
     placeholders = [op.outputs[0] for op in prune([train_op], set()) if op.opdef is None]
     # A placeholder of unknown rank (keep_prob) is fed a scalar in every example.
-    feeds = [(t, t.spec if t.spec.shape is not None else TensorSpec((), t.spec.dtype)) for t in placeholders]
+    feeds = [
+        (t, t.spec if t.spec.shape is not None else TensorSpec((), t.spec.dtype))
+        for t in placeholders
+    ]
     timings = []
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
@@ -86,19 +102,31 @@ def report_example(name: str) -> dict:
         for stage in _stages():
             start = time.perf_counter()
             run_pipeline(module, stage)
-            timings.append((stage if len(stage) < 40 else "cpu pipeline (upstream passes)", time.perf_counter() - start))
+            timings.append(
+                (
+                    stage if len(stage) < 40 else "cpu pipeline (upstream passes)",
+                    time.perf_counter() - start,
+                )
+            )
             if stage in ("tgc-decompose", "tgc-dce"):
                 counts[stage] = _count_tgc_ops(module)
     expanded, optimized = counts["tgc-decompose"], counts["tgc-dce"]
-    return {"example": name, "ops_before": sum(before.values()), "ops_expanded": sum(expanded.values()),
-            "ops_after": sum(optimized.values()), "ops_after_by_kind": dict(optimized.most_common(8)),
-            "timings": timings}
+    return {
+        "example": name,
+        "ops_before": sum(before.values()),
+        "ops_expanded": sum(expanded.values()),
+        "ops_after": sum(optimized.values()),
+        "ops_after_by_kind": dict(optimized.most_common(8)),
+        "timings": timings,
+    }
 
 
 def main():
     sys.path.insert(0, ROOT)
     results = [report_example(name) for name in EXAMPLES]
-    print("| example | tgc ops as emitted | after autodiff + decompose | after fold, simplify, cse, dce |")
+    print(
+        "| example | tgc ops as emitted | after autodiff + decompose | after fold, simplify, cse, dce |"
+    )
     print("| --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['example']} | {r['ops_before']} | {r['ops_expanded']} | {r['ops_after']} |")

@@ -51,14 +51,20 @@ def worker(include_known: bool, target: str, variant: str | None) -> None:
         if abort_seed is not None and seed == int(abort_seed):
             os.abort()
         started = time.time()
-        spec = draw_graph(RandomChooser(seed), seed=seed, avoid=avoid, entries=entries, variant=variant)
+        spec = draw_graph(
+            RandomChooser(seed), seed=seed, avoid=avoid, entries=entries, variant=variant
+        )
         record = describe(spec)
         print(f"--- seed {seed}", file=sys.stderr, flush=True)
         try:
             outcome = run_checks(spec, target)
-            record.update(status=outcome.status, category=outcome.category, detail=outcome.detail[:600])
+            record.update(
+                status=outcome.status, category=outcome.category, detail=outcome.detail[:600]
+            )
         except Exception as exc:  # noqa: BLE001 - a fault of the suite itself: recorded, never fatal
-            record.update(status="error", category="suite", detail=f"{type(exc).__name__}: {exc}"[:600])
+            record.update(
+                status="error", category="suite", detail=f"{type(exc).__name__}: {exc}"[:600]
+            )
         record["seconds"] = round(time.time() - started, 3)
         results.write(json.dumps(record) + "\n")
 
@@ -69,7 +75,9 @@ def describe(spec) -> dict:
         "variant": spec.variant,
         "dtype": spec.dtype,
         "ops": spec.ops(),
-        "dims": [{"kind": i.kind, "static": list(i.static), "fed": list(i.shape)} for i in spec.inputs],
+        "dims": [
+            {"kind": i.kind, "static": list(i.static), "fed": list(i.shape)} for i in spec.inputs
+        ],
         "targets": len(spec.targets),
     }
 
@@ -85,8 +93,14 @@ class Worker:
             command.append("--include-known-bugs")
         if args.variant:
             command += ["--variant", args.variant]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.err, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            text=True,
+            bufsize=1,
+        )
         self.seed = None
         self.started = 0.0
         self.err_mark = 0
@@ -129,11 +143,17 @@ def crash_record(seed: int, worker: Worker, why: str) -> dict:
     record = {"seed": seed}
     try:
         avoid = set() if ARGS.include_known_bugs else set(KNOWN_BUGS)
-        record.update(describe(draw_graph(RandomChooser(seed), seed=seed, avoid=avoid, variant=ARGS.variant)))
+        record.update(
+            describe(draw_graph(RandomChooser(seed), seed=seed, avoid=avoid, variant=ARGS.variant))
+        )
     except Exception as exc:  # noqa: BLE001
         record["draw_error"] = str(exc)
-    record.update(status="crash", category=why, detail=worker.stderr_tail()[-600:],
-                  seconds=round(time.time() - worker.started, 3))
+    record.update(
+        status="crash",
+        category=why,
+        detail=worker.stderr_tail()[-600:],
+        seconds=round(time.time() - worker.started, 3),
+    )
     return record
 
 
@@ -195,8 +215,10 @@ def campaign(args) -> None:
         w.stop()
     log.close()
     elapsed = time.time() - started
-    print(f"ran {finished} graphs in {elapsed:.0f} s ({finished / max(elapsed, 1e-9):.2f} graphs/s, "
-          f"{args.jobs} jobs)")
+    print(
+        f"ran {finished} graphs in {elapsed:.0f} s ({finished / max(elapsed, 1e-9):.2f} graphs/s, "
+        f"{args.jobs} jobs)"
+    )
 
 
 # ---- the summary ---------------------------------------------------------------------------------
@@ -206,8 +228,10 @@ def signature(record: dict) -> str:
     """A failure's kind without its numbers, to group the same bug met on different graphs."""
     detail = record.get("detail", "").strip().splitlines()
     first = detail[0] if detail else ""
-    if first.endswith(":") and len(detail) > 1:  # "Failure while executing pass pipeline:" says little
-        first += " " + re.sub(r'^loc\(.*?\)\): ', "", detail[1])
+    if (
+        first.endswith(":") and len(detail) > 1
+    ):  # "Failure while executing pass pipeline:" says little
+        first += " " + re.sub(r"^loc\(.*?\)\): ", "", detail[1])
     if record["status"] == "crash":
         assertion = [line for line in detail if "Assertion" in line or "error" in line.lower()]
         first = assertion[-1] if assertion else first
@@ -232,14 +256,20 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
     by_category = collections.Counter((r["status"], r["category"]) for r in rows)
     by_variant = collections.Counter((r.get("variant"), r["status"]) for r in rows)
     seconds = [r.get("seconds", 0) for r in rows]
-    lines = [f"graphs {len(rows)}: pass {by_status['pass']}, wrong {by_status['wrong']}, "
-             f"crash {by_status['crash']}, error {by_status['error']}",
-             f"mean {sum(seconds) / max(len(seconds), 1):.2f} s per graph (one job)",
-             f"dtypes: {dict(collections.Counter(r.get('dtype') for r in rows))}; "
-             f"graphs with None dims: {sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
-             "by variant:"]
+    lines = [
+        f"graphs {len(rows)}: pass {by_status['pass']}, wrong {by_status['wrong']}, "
+        f"crash {by_status['crash']}, error {by_status['error']}",
+        f"mean {sum(seconds) / max(len(seconds), 1):.2f} s per graph (one job)",
+        f"dtypes: {dict(collections.Counter(r.get('dtype') for r in rows))}; "
+        f"graphs with None dims: {sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
+        "by variant:",
+    ]
     for variant in sorted({v for v, _ in by_variant if v}):
-        counts = {s: by_variant[(variant, s)] for s in ("pass", "wrong", "crash", "error") if by_variant[(variant, s)]}
+        counts = {
+            s: by_variant[(variant, s)]
+            for s in ("pass", "wrong", "crash", "error")
+            if by_variant[(variant, s)]
+        }
         lines.append(f"  {variant}: {counts}")
     lines.append("failures by category:")
     for (status, category), n in sorted(by_category.items()):
@@ -259,12 +289,18 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--log", default="random_graphs.jsonl", help="JSON lines, one per graph (appended)")
+    parser.add_argument(
+        "--log", default="random_graphs.jsonl", help="JSON lines, one per graph (appended)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a graph counts as hung")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds before a graph counts as hung"
+    )
     parser.add_argument("--target", default="cpu")
     parser.add_argument("--variant", default=None, help="run every graph with this variant")
-    parser.add_argument("--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too")
+    parser.add_argument(
+        "--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too"
+    )
     parser.add_argument("--summary", action="store_true", help="only summarise the log")
     parser.add_argument("--progress", action="store_true", help="print the rate every 100 graphs")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -276,7 +312,11 @@ def main(argv=None) -> None:
         return
     if not args.summary:
         campaign(args)
-    print(summary(args.log, None if args.summary else args.start, None if args.summary else args.count))
+    print(
+        summary(
+            args.log, None if args.summary else args.start, None if args.summary else args.count
+        )
+    )
 
 
 ARGS = None

@@ -41,7 +41,7 @@ def cold_per_call_us(fns: dict, calls: int, megabytes: int) -> dict:
     names = list(fns)
     times = {name: [] for name in names}
     for i in range(calls):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             junk += 1.0
             start = time.perf_counter()
             fns[name]()
@@ -67,7 +67,9 @@ def main():
     (compiled,) = sess._cache.values()
     run = compiled.call
     executable = run.partitions[0].call
-    executable._call_python((a,))  # fills the Executable's own descriptors, which the bare call reuses
+    executable._call_python(
+        (a,)
+    )  # fills the Executable's own descriptors, which the bare call reuses
     calls = {
         "Session.run": lambda: sess.run(y, {x: a}),
         "compiled run (no session)": lambda: run([a], {}),
@@ -83,15 +85,26 @@ def main():
     print(f"bar: Session.run under 20 us -> {'met' if figures['Session.run'] < 20 else 'not met'}")
     cold = cold_per_call_us(calls, args.cold_calls, args.cold_mb) if args.cold_calls else {}
     if cold:
-        print(f"with caches cold ({args.cold_mb} MB written before each call, median of {args.cold_calls}):")
+        print(
+            f"with caches cold ({args.cold_mb} MB written before each call, median of {args.cold_calls}):"
+        )
     for name, us in cold.items():
         print(f"{name:28s} {us:7.2f} us per call")
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S")
     with open(os.path.join(out, f"session_overhead-{stamp}.json"), "w") as fh:
-        json.dump({"call_path": path, "us_per_call": figures, "cold_us_per_call": cold, "cold_mb": args.cold_mb,
-                   "load_average": os.getloadavg()}, fh, indent=1)
+        json.dump(
+            {
+                "call_path": path,
+                "us_per_call": figures,
+                "cold_us_per_call": cold,
+                "cold_mb": args.cold_mb,
+                "load_average": os.getloadavg(),
+            },
+            fh,
+            indent=1,
+        )
 
 
 if __name__ == "__main__":

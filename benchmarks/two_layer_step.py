@@ -70,7 +70,9 @@ def numpy_step(x, y, w1, w2):
     e = np.exp(z)
     total = e.sum(axis=1, keepdims=True)
     loss = np.sum(y * (np.log(total) - z))
-    ds = e / total * y.sum(axis=1, keepdims=True) - y  # d loss / d scores for a summed cross-entropy
+    ds = (
+        e / total * y.sum(axis=1, keepdims=True) - y
+    )  # d loss / d scores for a summed cross-entropy
     dw2 = h.T @ ds
     dh = ds @ w2.T
     dh[a <= 0] = 0
@@ -112,8 +114,14 @@ def time_interleaved(run_tgc, run_numpy, steps):
 def summary(seconds: np.ndarray) -> dict:
     ms = seconds * 1e3
     q25, med, q75 = np.percentile(ms, [25, 50, 75])
-    return {"median_ms": med, "p25_ms": q25, "p75_ms": q75, "min_ms": ms.min(), "max_ms": ms.max(),
-            "gflops_at_median": FLOPS_PER_STEP / (med * 1e-3) / 1e9}
+    return {
+        "median_ms": med,
+        "p25_ms": q25,
+        "p75_ms": q75,
+        "min_ms": ms.min(),
+        "max_ms": ms.max(),
+        "gflops_at_median": FLOPS_PER_STEP / (med * 1e-3) / 1e9,
+    }
 
 
 # ---- machine facts -------------------------------------------------------------------------------
@@ -181,17 +189,23 @@ def run(steps=300, warmup=20, peak=True) -> dict:
 
 
 def report(rec: dict) -> str:
-    lines = [f"two-layer SGD step, N,D,H,C = {N},{D},{H},{C}; {rec['steps']} interleaved steps after {rec['warmup']} warm-up",
-             f"cpu: {rec['cpu_model']} ({rec['nproc']} cores), 1-min load average {rec['load_average_1min']:.2f}"]
+    lines = [
+        f"two-layer SGD step, N,D,H,C = {N},{D},{H},{C}; {rec['steps']} interleaved steps after {rec['warmup']} warm-up",
+        f"cpu: {rec['cpu_model']} ({rec['nproc']} cores), 1-min load average {rec['load_average_1min']:.2f}",
+    ]
     for name in ("tgc", "numpy"):
         s = rec[name]
-        lines.append(f"{name:>6}: median {s['median_ms']:.3f} ms  (p25 {s['p25_ms']:.3f}, p75 {s['p75_ms']:.3f}, "
-                     f"min {s['min_ms']:.3f}, max {s['max_ms']:.3f})  {s['gflops_at_median']:.2f} GFLOP/s")
+        lines.append(
+            f"{name:>6}: median {s['median_ms']:.3f} ms  (p25 {s['p25_ms']:.3f}, p75 {s['p75_ms']:.3f}, "
+            f"min {s['min_ms']:.3f}, max {s['max_ms']:.3f})  {s['gflops_at_median']:.2f} GFLOP/s"
+        )
     lines.append(f"ratio tgc/numpy (medians): {rec['ratio_tgc_over_numpy']:.2f}")
     lines.append(f"tgc first run (compile + one step): {rec['tgc_first_run_s']:.3f} s")
     for p in rec["machine_peak"] or []:
-        lines.append(f"peak fp32 {p['isa']}, {p['threads']} thread(s): {p['fma_gflops']} GFLOP/s "
-                     f"(tgc at {100 * rec['tgc']['gflops_at_median'] / p['fma_gflops']:.2f}% of it)")
+        lines.append(
+            f"peak fp32 {p['isa']}, {p['threads']} thread(s): {p['fma_gflops']} GFLOP/s "
+            f"(tgc at {100 * rec['tgc']['gflops_at_median'] / p['fma_gflops']:.2f}% of it)"
+        )
     return "\n".join(lines)
 
 
@@ -199,7 +213,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--no-peak", action="store_true", help="skip the ~15 s machine-peak measurement")
+    ap.add_argument(
+        "--no-peak", action="store_true", help="skip the ~15 s machine-peak measurement"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results")
     args = ap.parse_args(argv)
     rec = run(args.steps, args.warmup, peak=not args.no_peak)

@@ -22,7 +22,9 @@ def model(x, keep_prob):
     x_image = tf.reshape(x, [-1, 8, 8, 1])
     W_conv = weight_variable([3, 3, 1, 16])
     b_conv = bias_variable([16])
-    h_conv = tf.nn.relu(tf.nn.conv2d(x_image, W_conv, strides=[1, 1, 1, 1], padding="SAME") + b_conv)
+    h_conv = tf.nn.relu(
+        tf.nn.conv2d(x_image, W_conv, strides=[1, 1, 1, 1], padding="SAME") + b_conv
+    )
     h_pool = tf.nn.max_pool(h_conv, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
 
     W_fc1 = weight_variable([4 * 4 * 16, 64])
@@ -55,11 +57,15 @@ def main(steps=300, batch_size=50, learning_rate=1e-3, print_every=100, seed=0):
         sess.run(tf.global_variables_initializer())
         for i in range(steps):
             batch_xs, batch_ys = digits.train.next_batch(batch_size)
-            l, _ = sess.run([loss, train_step], feed_dict={x: batch_xs, y_: batch_ys, keep_prob: 0.75})
+            l, _ = sess.run(
+                [loss, train_step], feed_dict={x: batch_xs, y_: batch_ys, keep_prob: 0.75}
+            )
             losses.append(float(l))
             if print_every and i % print_every == 0:
                 print(f"step {i:4d}  loss {l:.4f}")
-        acc = sess.run(accuracy, feed_dict={x: digits.test.images, y_: digits.test.labels, keep_prob: 1.0})
+        acc = sess.run(
+            accuracy, feed_dict={x: digits.test.images, y_: digits.test.labels, keep_prob: 1.0}
+        )
     print(f"test accuracy {acc:.4f} on {digits.test.num_examples} images")
     return losses, float(acc)
 

@@ -28,8 +28,10 @@ def main(steps=300, learning_rate=1e-3, print_every=50, seed=0):
     train_op = tf.train.GradientDescentOptimizer(learning_rate).minimize(loss)
 
     rng = np.random.default_rng(seed)
-    values = {x: rng.standard_normal((N, D)).astype(np.float32),
-              y: np.eye(C, dtype=np.float32)[rng.integers(0, C, N)]}
+    values = {
+        x: rng.standard_normal((N, D)).astype(np.float32),
+        y: np.eye(C, dtype=np.float32)[rng.integers(0, C, N)],
+    }
     losses = []
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

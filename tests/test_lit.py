@@ -18,7 +18,5 @@ def test_lit_suite_passes():
     report = result.stdout + result.stderr
     assert result.returncode == 0, f"lit failed (exit {result.returncode}):\n{report}"
     # A suite that found no tests would also exit 0: make sure every test file ran and passed.
-    expected = sum(
-        name.endswith(".mlir") for _, _, files in os.walk(LIT_DIR) for name in files
-    )
+    expected = sum(name.endswith(".mlir") for _, _, files in os.walk(LIT_DIR) for name in files)
     assert f"Passed: {expected} " in report, report

@@ -8,22 +8,48 @@ This module only re-exports; the work happens in tgc/frontend and below.
 from tgc import errors  # noqa: F401
 from tgc._version import __version__  # noqa: F401
 from tgc.dialect.types import (  # noqa: F401
-    DType, as_dtype, bfloat16, bool_ as bool, float16, float32, float64, int32, int64,
+    DType,
+    as_dtype,
+    bfloat16,
+    bool_ as bool,
+    float16,
+    float32,
+    float64,
+    int32,
+    int64,
 )
 from tgc.frontend.build import constant, convert_to_tensor, placeholder, placeholder_with_default  # noqa: F401
 from tgc.frontend.config import ConfigProto, GraphOptions, OptimizerOptions  # noqa: F401
 from tgc.frontend.control import control_dependencies, group, no_op, tuple_ as tuple  # noqa: F401
 from tgc.frontend.gradients import gradients  # noqa: F401
 from tgc.frontend.graph import (  # noqa: F401
-    Dimension, Graph, Operation, Tensor, TensorShape, get_default_graph, reset_default_graph,
+    Dimension,
+    Graph,
+    Operation,
+    Tensor,
+    TensorShape,
+    get_default_graph,
+    reset_default_graph,
 )
 from tgc.frontend.math_ops import *  # noqa: F401,F403
 from tgc.frontend.math_ops import abs, cast, pow, identity, stop_gradient, where  # noqa: F401
 from tgc.frontend.session import InteractiveSession, Session, get_default_session  # noqa: F401
 from tgc.frontend.variables import (  # noqa: F401
-    AUTO_REUSE, Variable, VariableScope, assign, assign_add, assign_sub, get_variable,
-    get_variable_scope, global_variables, global_variables_initializer, initialize_all_variables,
-    local_variables, local_variables_initializer, trainable_variables, variable_scope,
+    AUTO_REUSE,
+    Variable,
+    VariableScope,
+    assign,
+    assign_add,
+    assign_sub,
+    get_variable,
+    get_variable_scope,
+    global_variables,
+    global_variables_initializer,
+    initialize_all_variables,
+    local_variables,
+    local_variables_initializer,
+    trainable_variables,
+    variable_scope,
     variables_initializer,
 )
 
@@ -54,21 +80,32 @@ def get_collection_ref(key):
 def add_to_collection(name, value):
     get_default_graph().add_to_collection(name, value)
 
+
 from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
 from tgc.frontend.export import export_graph  # noqa: E402,F401
 from tgc.frontend import nn, train  # noqa: E402,F401
 from tgc import initializers, random, summary  # noqa: E402,F401
 from tgc.summary import (  # noqa: E402,F401
-    histogram_summary, image_summary, merge_all_summaries, merge_summary, scalar_summary,
+    histogram_summary,
+    image_summary,
+    merge_all_summaries,
+    merge_summary,
+    scalar_summary,
 )
 from tgc.frontend.graph import GraphKeys  # noqa: E402,F401
 from tgc.frontend import contrib, layers, losses  # noqa: E402,F401
 from tgc.dialect.types import string  # noqa: E402,F401
 from tgc.frontend.random_ops import random_normal, random_uniform, truncated_normal  # noqa: E402,F401
 from tgc.frontend.initializers import (  # noqa: E402,F401
-    constant_initializer, glorot_normal_initializer, glorot_uniform_initializer, ones_initializer,
-    random_normal_initializer, random_uniform_initializer, truncated_normal_initializer,
-    variance_scaling_initializer, zeros_initializer,
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
 )
 from tgc.frontend import math_ops as math  # noqa: E402,F401
 from tgc.frontend.array_ops import *  # noqa: E402,F401,F403

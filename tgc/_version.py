@@ -8,7 +8,9 @@ import os
 def _from_pyproject() -> str:
     import tomllib
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml")
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml"
+    )
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)["project"]["version"]

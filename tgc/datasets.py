@@ -17,8 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-_INSTALL_HINT = ("tgc.datasets.load_digits needs scikit-learn, which ships the digits images; "
-                 "install it with `pip install scikit-learn` or `pip install tgc[datasets]`")
+_INSTALL_HINT = (
+    "tgc.datasets.load_digits needs scikit-learn, which ships the digits images; "
+    "install it with `pip install scikit-learn` or `pip install tgc[datasets]`"
+)
 
 
 class DataSet:
@@ -41,12 +43,14 @@ class DataSet:
     def next_batch(self, batch_size: int):
         """The next ``batch_size`` examples of a shuffled pass; reshuffles at each epoch's end, as TF's tutorial does."""
         if not 0 < batch_size <= self.num_examples:
-            raise ValueError(f"next_batch: batch_size must be in 1..{self.num_examples}, got {batch_size}")
+            raise ValueError(
+                f"next_batch: batch_size must be in 1..{self.num_examples}, got {batch_size}"
+            )
         if self._pos + batch_size > self.num_examples:
             self._order = self._rng.permutation(self.num_examples)
             self._pos = 0
             self.epochs_completed += 1
-        idx = self._order[self._pos:self._pos + batch_size]
+        idx = self._order[self._pos : self._pos + batch_size]
         self._pos += batch_size
         return self.images[idx], self.labels[idx]
 
@@ -78,7 +82,9 @@ def _one_hot(labels: np.ndarray, depth: int) -> np.ndarray:
     return out
 
 
-def _stratified_split(labels: np.ndarray, test_fraction: float, rng) -> tuple[np.ndarray, np.ndarray]:
+def _stratified_split(
+    labels: np.ndarray, test_fraction: float, rng
+) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays for train and test holding each class in the same proportion (so accuracy is comparable)."""
     train, test = [], []
     for c in np.unique(labels):

@@ -13,7 +13,15 @@ from __future__ import annotations
 import time
 
 from tgc.frontend.summary_ops import (  # noqa: F401
-    SUMMARIES, GraphKeys, histogram, image, merge, merge_all, scalar, scalar_tags, text,
+    SUMMARIES,
+    GraphKeys,
+    histogram,
+    image,
+    merge,
+    merge_all,
+    scalar,
+    scalar_tags,
+    text,
 )
 
 
@@ -24,8 +32,16 @@ class FileWriter:
     compatibility and have nothing to delay), so a crash loses nothing already added.
     """
 
-    def __init__(self, logdir, graph=None, max_queue=10, flush_secs=120, graph_def=None, filename_suffix=None,
-                 session=None):
+    def __init__(
+        self,
+        logdir,
+        graph=None,
+        max_queue=10,
+        flush_secs=120,
+        graph_def=None,
+        filename_suffix=None,
+        session=None,
+    ):
         from tgc.runtime.events import EventFileWriter
 
         self._logdir = str(logdir)
@@ -59,7 +75,9 @@ class FileWriter:
         if isinstance(summary, (bytes, bytearray)):
             summary = Summary.FromString(bytes(summary))
         elif not isinstance(summary, Summary):
-            raise TypeError(f"add_summary takes a serialized Summary (bytes) or a Summary proto, not {type(summary).__name__}")
+            raise TypeError(
+                f"add_summary takes a serialized Summary (bytes) or a Summary proto, not {type(summary).__name__}"
+            )
         event = Event(summary=summary)
         if global_step is not None:
             event.step = int(global_step)
@@ -121,7 +139,13 @@ def histogram_summary(tag, values, collections=None, name=None):
 
 
 def image_summary(tag, tensor, max_images=3, collections=None, name=None):
-    return image(name or "ImageSummary", tensor, max_outputs=max_images, collections=collections, tag=str(tag))
+    return image(
+        name or "ImageSummary",
+        tensor,
+        max_outputs=max_images,
+        collections=collections,
+        tag=str(tag),
+    )
 
 
 def merge_summary(inputs, collections=None, name=None):
@@ -134,6 +158,20 @@ def merge_all_summaries(key=SUMMARIES):
 
 SummaryWriter = FileWriter
 
-__all__ = ["FileWriter", "GraphKeys", "SUMMARIES", "scalar", "histogram", "image", "text", "merge", "merge_all",
-           "scalar_summary", "histogram_summary", "image_summary", "merge_summary", "merge_all_summaries",
-           "SummaryWriter"]
+__all__ = [
+    "FileWriter",
+    "GraphKeys",
+    "SUMMARIES",
+    "scalar",
+    "histogram",
+    "image",
+    "text",
+    "merge",
+    "merge_all",
+    "scalar_summary",
+    "histogram_summary",
+    "image_summary",
+    "merge_summary",
+    "merge_all_summaries",
+    "SummaryWriter",
+]

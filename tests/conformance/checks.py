@@ -114,17 +114,28 @@ def _api_calls():
         "expand_dims": lambda t, a: tf.expand_dims(t[0], a["axis"]),
         "tile": lambda t, a: tf.tile(t[0], list(a["multiples"])),
         "slice": lambda t, a: tf.slice(t[0], list(a["begin"]), list(a["size"])),
-        "strided_slice": lambda t, a: tf.strided_slice(t[0], list(a["begin"]), list(a["end"]), list(a["strides"]),
-                                                       begin_mask=a["begin_mask"], end_mask=a["end_mask"]),
-        "matmul": lambda t, a: tf.matmul(t[0], t[1], transpose_a=a["transpose_a"], transpose_b=a["transpose_b"]),
+        "strided_slice": lambda t, a: tf.strided_slice(
+            t[0],
+            list(a["begin"]),
+            list(a["end"]),
+            list(a["strides"]),
+            begin_mask=a["begin_mask"],
+            end_mask=a["end_mask"],
+        ),
+        "matmul": lambda t, a: tf.matmul(
+            t[0], t[1], transpose_a=a["transpose_a"], transpose_b=a["transpose_b"]
+        ),
         "softmax": lambda t, a: tf.nn.softmax(t[0], axis=a["axis"]),
         "log_softmax": lambda t, a: tf.nn.log_softmax(t[0], axis=a["axis"]),
-        "softmax_cross_entropy_with_logits": lambda t, a: tf.nn.softmax_cross_entropy_with_logits_v2(
-            labels=t[0], logits=t[1], axis=a["axis"]),
+        "softmax_cross_entropy_with_logits": lambda t, a: (
+            tf.nn.softmax_cross_entropy_with_logits_v2(labels=t[0], logits=t[1], axis=a["axis"])
+        ),
         "sigmoid_cross_entropy_with_logits": lambda t, a: tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=t[0], logits=t[1]),
-        "sparse_softmax_cross_entropy_with_logits": lambda t, a: tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=t[0], logits=t[1]),
+            labels=t[0], logits=t[1]
+        ),
+        "sparse_softmax_cross_entropy_with_logits": lambda t, a: (
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=t[0], logits=t[1])
+        ),
         "concat": lambda t, a: tf.concat([t[0], t[1]], a["axis"]),
         "split": lambda t, a: tf.split(t[0], a["num_split"], axis=a["axis"]),
         "cast": lambda t, a: tf.cast(t[0], a["dtype"]),
@@ -133,8 +144,14 @@ def _api_calls():
         "select": lambda t, a: tf.where(t[0], t[1], t[2]),
         "shape": lambda t, a: tf.shape(t[0], out_type=a["out_type"]),
         "gather": lambda t, a: tf.gather(t[0], t[1]),
-        "one_hot": lambda t, a: tf.one_hot(t[0], a["depth"], on_value=a["on_value"], off_value=a["off_value"],
-                                           axis=a["axis"], dtype=a["dtype"]),
+        "one_hot": lambda t, a: tf.one_hot(
+            t[0],
+            a["depth"],
+            on_value=a["on_value"],
+            off_value=a["off_value"],
+            axis=a["axis"],
+            dtype=a["dtype"],
+        ),
         "l2_loss": lambda t, a: tf.nn.l2_loss(t[0]),
     }
 
@@ -188,7 +205,9 @@ def build_values(spec, input_tensors: list, target: Target | None = None) -> lis
 
     values = list(input_tensors)
     for i, node in enumerate(spec.nodes):
-        use_api = spec.api if spec.api is not None else zlib.crc32(f"{spec.seed}/{i}".encode()) % 10 < 7
+        use_api = (
+            spec.api if spec.api is not None else zlib.crc32(f"{spec.seed}/{i}".encode()) % 10 < 7
+        )
         scope = tf.device(target.device(node.device)) if target else contextlib.nullcontext()
         with scope:
             values.extend(apply_node(node, [values[a] for a in node.args], spec.dtype, use_api))
@@ -248,7 +267,7 @@ def build_graph(spec, devices: Target | None = None) -> Built:
 def unpack(spec, built: Built, out: list) -> dict:
     """Session.run's list back into forward values, loss and gradients (None where tgc gave None)."""
     n = len(spec.fetches)
-    forward, loss, rest = list(out[:n]), out[n], list(out[n + 1:])
+    forward, loss, rest = list(out[:n]), out[n], list(out[n + 1 :])
     grads = [rest.pop(0) if g is not None else None for g in built.grads]
     return {"forward": forward, "loss": loss, "grads": grads}
 
@@ -372,7 +391,11 @@ class Reference:
 def compute_reference(spec, with_gradients: bool = True) -> Reference:
     values = reference.evaluate(spec, spec.dtype)
     values64 = reference.evaluate(spec, "float64")
-    fd = {t: reference.finite_difference(spec, t, values64) for t in spec.targets} if with_gradients else {}
+    fd = (
+        {t: reference.finite_difference(spec, t, values64) for t in spec.targets}
+        if with_gradients
+        else {}
+    )
     return Reference(values, values64, fd)
 
 
@@ -385,8 +408,18 @@ def forward_tolerance(dtype: str, want64: np.ndarray, rounding: np.ndarray) -> n
     return 1e-9 * np.abs(want64) + 1e-10 * scale + 10 * rounding
 
 
-def compare_array(what: str, category: str, got, want, dtype: str, want64=None, rounding=None,
-                  skip=None, rtol=None, atol_scale=None) -> None:
+def compare_array(
+    what: str,
+    category: str,
+    got,
+    want,
+    dtype: str,
+    want64=None,
+    rounding=None,
+    skip=None,
+    rtol=None,
+    atol_scale=None,
+) -> None:
     got = np.asarray(got)
     want = np.asarray(want)
     if got.shape != want.shape:
@@ -395,7 +428,9 @@ def compare_array(what: str, category: str, got, want, dtype: str, want64=None, 
         if got.dtype != want.dtype:
             raise Wrong(category, f"{what}: dtype {got.dtype}, expected {want.dtype}")
         if not np.array_equal(got, want):
-            raise Wrong(category, f"{what}: values differ\n got {got.ravel()[:8]}\nwant {want.ravel()[:8]}")
+            raise Wrong(
+                category, f"{what}: values differ\n got {got.ravel()[:8]}\nwant {want.ravel()[:8]}"
+            )
         return
     if got.dtype.name != dtype:
         raise Wrong(category, f"{what}: dtype {got.dtype}, expected {dtype}")
@@ -412,8 +447,11 @@ def compare_array(what: str, category: str, got, want, dtype: str, want64=None, 
         bad &= ~skip
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise Wrong(category, f"{what}: {int(bad.sum())} of {bad.size} elements differ; at {index} got "
-                              f"{got[index]!r}, expected {want64[index]!r} (allowed {allowed[index]:.3g})")
+        raise Wrong(
+            category,
+            f"{what}: {int(bad.sum())} of {bad.size} elements differ; at {index} got "
+            f"{got[index]!r}, expected {want64[index]!r} (allowed {allowed[index]:.3g})",
+        )
 
 
 GRAD_TOL = {"float64": (1e-4, 1e-5), "float32": (2e-2, 2e-3)}  # (rtol, atol per unit of scale)
@@ -422,38 +460,76 @@ GRAD_TOL = {"float64": (1e-4, 1e-5), "float32": (2e-2, 2e-3)}  # (rtol, atol per
 def check_forward(spec, ref: Reference, forward: list, category: str = "forward") -> None:
     for f, got in zip(spec.fetches, forward):
         want, want64 = ref.values[f], ref.values64[f]
-        rounding = np.abs(np.asarray(want, np.float64) - want64) if want64.dtype.kind == "f" else None
+        rounding = (
+            np.abs(np.asarray(want, np.float64) - want64) if want64.dtype.kind == "f" else None
+        )
         compare_array(f"v{f}", category, got, want, spec.dtype, want64, rounding)
 
 
-def check_gradients(spec, ref: Reference, grads: list, targets: tuple, category: str = "gradient") -> None:
+def check_gradients(
+    spec, ref: Reference, grads: list, targets: tuple, category: str = "gradient"
+) -> None:
     rtol, atol = GRAD_TOL[spec.dtype]
     for t, got in zip(targets, grads):
         fd, kink = ref.fd[t]
         if got is None:
             if np.any(np.abs(fd[~kink]) > atol):
-                raise Wrong(category, f"d loss/d v{t}: None, but finite differences say {fd.ravel()[:6]}")
+                raise Wrong(
+                    category, f"d loss/d v{t}: None, but finite differences say {fd.ravel()[:6]}"
+                )
             continue
-        compare_array(f"d loss/d v{t}", category, got, fd.astype(spec.dtype), spec.dtype, fd, skip=kink,
-                      rtol=rtol, atol_scale=atol)
+        compare_array(
+            f"d loss/d v{t}",
+            category,
+            got,
+            fd.astype(spec.dtype),
+            spec.dtype,
+            fd,
+            skip=kink,
+            rtol=rtol,
+            atol_scale=atol,
+        )
 
 
 def check_same(spec, ref: Reference, base: dict, other: dict, category: str) -> None:
     """A variant's results against the single-device Session's, within float32 rounding."""
     for f, b, o in zip(spec.fetches, base.get("forward", []), other.get("forward", [])):
         want64 = ref.values64[f]
-        rounding = np.abs(np.asarray(ref.values[f], np.float64) - want64) if want64.dtype.kind == "f" else None
-        compare_array(f"v{f} against the Session", category, o, b, spec.dtype,
-                      rounding=rounding if rounding is None else rounding + np.abs(np.asarray(b, np.float64) - want64))
+        rounding = (
+            np.abs(np.asarray(ref.values[f], np.float64) - want64)
+            if want64.dtype.kind == "f"
+            else None
+        )
+        compare_array(
+            f"v{f} against the Session",
+            category,
+            o,
+            b,
+            spec.dtype,
+            rounding=rounding
+            if rounding is None
+            else rounding + np.abs(np.asarray(b, np.float64) - want64),
+        )
     if "grads" in other and "grads" in base:
         rtol, atol = (1e-4, 1e-5) if spec.dtype == "float32" else (1e-7, 1e-9)
         for t, b, o in zip(spec.targets, base["grads"], other["grads"]):
             if (b is None) != (o is None):
-                raise Wrong(category, f"d loss/d v{t}: {'None' if o is None else 'a value'} against the Session's "
-                                      f"{'None' if b is None else 'value'}")
+                raise Wrong(
+                    category,
+                    f"d loss/d v{t}: {'None' if o is None else 'a value'} against the Session's "
+                    f"{'None' if b is None else 'value'}",
+                )
             if b is not None:
-                compare_array(f"d loss/d v{t} against the Session", category, o, b, spec.dtype,
-                              skip=ref.fd[t][1] if t in ref.fd else None, rtol=rtol, atol_scale=atol)
+                compare_array(
+                    f"d loss/d v{t} against the Session",
+                    category,
+                    o,
+                    b,
+                    spec.dtype,
+                    skip=ref.fd[t][1] if t in ref.fd else None,
+                    rtol=rtol,
+                    atol_scale=atol,
+                )
 
 
 # ---- one graph -----------------------------------------------------------------------------------
@@ -481,7 +557,13 @@ def _run_variant(spec, target: Target, variant: str, ref: Reference, base: dict)
     import tgc as tf
 
     if variant == "two_devices":
-        check_same(spec, ref, base, run_session(spec, target, target.config(devices=2), devices=True), variant)
+        check_same(
+            spec,
+            ref,
+            base,
+            run_session(spec, target, target.config(devices=2), devices=True),
+            variant,
+        )
     elif variant == "opt_l0":
         config = target.config(opt_level=tf.OptimizerOptions.L0)
         check_same(spec, ref, base, run_session(spec, target, config), variant)

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 # Shrinking recompiles the graph hundreds of times (minutes per failure): on request only.
-PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("CONFORMANCE_SHRINK") else [])
+PHASES = [Phase.explicit, Phase.generate] + (
+    [Phase.shrink] if os.environ.get("CONFORMANCE_SHRINK") else []
+)
 
 settings.register_profile(
     "conformance",
@@ -21,15 +23,22 @@ settings.register_profile(
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
     print_blob=True,
     phases=PHASES,
 )
 
 
 def pytest_addoption(parser):
-    parser.addoption("--conformance-target", default="cpu",
-                     help="target the conformance suite runs on (tests/conformance/checks.py TARGETS)")
+    parser.addoption(
+        "--conformance-target",
+        default="cpu",
+        help="target the conformance suite runs on (tests/conformance/checks.py TARGETS)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +47,8 @@ def target(request):
 
     # the option exists when pytest starts in this folder; from the repository root, the variable does
     name = request.config.getoption("--conformance-target", default=None) or os.environ.get(
-        "CONFORMANCE_TARGET", "cpu")
+        "CONFORMANCE_TARGET", "cpu"
+    )
     if name not in TARGETS:
         pytest.fail(f"unknown --conformance-target '{name}'; known: {sorted(TARGETS)}")
     return TARGETS[name]

@@ -47,7 +47,9 @@ def evaluate(spec, dtype: str = "float64", overrides: dict | None = None) -> lis
 
 def _attrs_in(attrs: dict, graph_dtype: str, dtype: str) -> dict:
     """dtype attributes that name the graph's float dtype name ``dtype`` in this evaluation."""
-    return {k: (dtype if v == graph_dtype else v) if isinstance(v, str) else v for k, v in attrs.items()}
+    return {
+        k: (dtype if v == graph_dtype else v) if isinstance(v, str) else v for k, v in attrs.items()
+    }
 
 
 def loss_value(spec, values: list) -> float:

@@ -14,10 +14,14 @@ import pytest
 import tgc as tf
 from tgc.runtime import executable
 
-pytestmark = pytest.mark.skipif(executable._fastcall is None, reason="needs the C extension tgc.runtime._fastcall")
+pytestmark = pytest.mark.skipif(
+    executable._fastcall is None, reason="needs the C extension tgc.runtime._fastcall"
+)
 
-_OOM = ("OOM when allocating tensor with shape[1000000,1000000] and type float on "
-        "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu")
+_OOM = (
+    "OOM when allocating tensor with shape[1000000,1000000] and type float on "
+    "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu"
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,9 @@ def outer_artifact(tmp_path_factory):
 
 
 @pytest.mark.parametrize("prefer", ["library", "llvm-ir"])
-def test_a_huge_run_time_matmul_raises_resource_exhausted_and_the_artifact_stays_usable(outer_artifact, prefer):
+def test_a_huge_run_time_matmul_raises_resource_exhausted_and_the_artifact_stays_usable(
+    outer_artifact, prefer
+):
     from tgc.runtime.artifact import load
 
     if prefer == "llvm-ir":
@@ -76,9 +82,22 @@ def test_an_artifact_with_many_arguments_is_called_with_each_in_its_place(tmp_pa
 def test_tgc_run_reports_a_failed_allocation_as_one_error_line(outer_artifact):
     np.save(outer_artifact / "a.npy", np.ones((10**6, 1), np.float32))
     np.save(outer_artifact / "b.npy", np.ones((1, 10**6), np.float32))
-    result = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "run", str(outer_artifact / "art"),
-                             "--input", f"a={outer_artifact / 'a.npy'}", "--input", f"b={outer_artifact / 'b.npy'}"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tgc.tools.cli",
+            "run",
+            str(outer_artifact / "art"),
+            "--input",
+            f"a={outer_artifact / 'a.npy'}",
+            "--input",
+            f"b={outer_artifact / 'b.npy'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -99,11 +118,14 @@ class _NarrowGuard:
         return 2
 
     def call_unpacked(self, *args):
-        raise AssertionError("an entry point with more arguments than the trampoline passes went to it")
+        raise AssertionError(
+            "an entry point with more arguments than the trampoline passes went to it"
+        )
 
 
-def test_an_entry_point_with_more_arguments_than_the_trampoline_passes_is_called_by_ctypes(outer_artifact,
-                                                                                           monkeypatch):
+def test_an_entry_point_with_more_arguments_than_the_trampoline_passes_is_called_by_ctypes(
+    outer_artifact, monkeypatch
+):
     from tgc.runtime.artifact import load
 
     with pytest.raises(ValueError, match="call_unpacked takes 0 to 256 arguments, not 257"):

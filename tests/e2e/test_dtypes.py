@@ -16,7 +16,7 @@ def test_matmul_add_reduce_in_each_numeric_dtype(dtype):
     total = tf.reduce_sum(y + 1)
     a = np.array([[1, 2], [3, 4]], dtype=dtype.as_numpy_dtype)
     got_y, got_total = tf.Session().run([y, total], {x: a})
-    ref = (a.astype(np.float64) @ a.T.astype(np.float64))
+    ref = a.astype(np.float64) @ a.T.astype(np.float64)
     assert got_y.dtype == np.dtype(dtype.as_numpy_dtype)
     np.testing.assert_allclose(got_y.astype(np.float64), ref)
     np.testing.assert_allclose(float(got_total), ref.sum() + 4)

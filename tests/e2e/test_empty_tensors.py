@@ -24,8 +24,9 @@ def _stride_1_pool_result(x, ksize, padding):
 
 
 @pytest.mark.parametrize("pool", [tf.nn.avg_pool, tf.nn.max_pool])
-@pytest.mark.parametrize("shape, padding", [((1, 2, 2, 0), "SAME"), ((1, 0, 0, 0), "SAME"),
-                                            ((3, 2, 2, 0), "VALID")])
+@pytest.mark.parametrize(
+    "shape, padding", [((1, 2, 2, 0), "SAME"), ((1, 0, 0, 0), "SAME"), ((3, 2, 2, 0), "VALID")]
+)
 def test_pool_of_an_input_with_no_channels_and_its_gradient(pool, shape, padding):
     # The pool rules built a tensor.extract_slice at channel offset 0 of a 0-channel dim: CompileError
     # "offset 3 is out-of-bounds: 0 >= 0" (campaign seed 1343).
@@ -52,8 +53,9 @@ def test_conv2d_with_no_input_channels_is_zero_and_its_gradients():
     f = tf.placeholder(tf.float32, [2, 2, 0, 4])
     y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
     gx, gf = tf.gradients(tf.reduce_sum(y * 3.0), [x, f])
-    y_v, gx_v, gf_v = _run([y, gx, gf], {x: np.ones((1, 3, 3, 0), np.float32),
-                                         f: np.ones((2, 2, 0, 4), np.float32)})
+    y_v, gx_v, gf_v = _run(
+        [y, gx, gf], {x: np.ones((1, 3, 3, 0), np.float32), f: np.ones((2, 2, 0, 4), np.float32)}
+    )
     np.testing.assert_array_equal(y_v, np.zeros((1, 3, 3, 4), np.float32))
     np.testing.assert_array_equal(gx_v, np.zeros((1, 3, 3, 0), np.float32))
     np.testing.assert_array_equal(gf_v, np.zeros((2, 2, 0, 4), np.float32))
@@ -64,8 +66,9 @@ def test_conv2d_with_no_output_channels_and_its_gradients():
     f = tf.placeholder(tf.float32, [2, 2, 2, 0])
     y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "VALID")
     gx, gf = tf.gradients(tf.reduce_sum(y), [x, f])
-    y_v, gx_v, gf_v = _run([y, gx, gf], {x: np.ones((2, 3, 3, 2), np.float32),
-                                         f: np.ones((2, 2, 2, 0), np.float32)})
+    y_v, gx_v, gf_v = _run(
+        [y, gx, gf], {x: np.ones((2, 3, 3, 2), np.float32), f: np.ones((2, 2, 2, 0), np.float32)}
+    )
     assert y_v.shape == (2, 2, 2, 0)
     np.testing.assert_array_equal(gx_v, np.zeros((2, 3, 3, 2), np.float32))
     assert gf_v.shape == (2, 2, 2, 0)
@@ -83,7 +86,9 @@ def test_reshape_like_of_a_tensor_typed_0_by_unknown_and_its_gradient():
     np.testing.assert_array_equal(g_v, np.zeros((0, 1)))
 
 
-@pytest.mark.parametrize("new_shape, want", [([-1], (0,)), ([0, 5], (0, 5)), ([-1, 3, 1], (0, 3, 1))])
+@pytest.mark.parametrize(
+    "new_shape, want", [([-1], (0,)), ([0, 5], (0, 5)), ([-1, 3, 1], (0, 3, 1))]
+)
 def test_reshape_of_a_tensor_typed_0_by_unknown_and_its_gradient(new_shape, want):
     x = tf.placeholder(tf.float64, [0, None])
     y = tf.reshape(x, new_shape)

@@ -66,7 +66,9 @@ def test_next_batch_rejects_a_batch_larger_than_the_split():
 
 
 def test_load_digits_names_the_package_when_sklearn_is_missing(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes `from sklearn.datasets import` fail
+    monkeypatch.setitem(
+        sys.modules, "sklearn.datasets", None
+    )  # makes `from sklearn.datasets import` fail
     with pytest.raises(ImportError, match=r"pip install scikit-learn"):
         datasets.load_digits()
 
@@ -80,7 +82,9 @@ def test_two_layer_net_loss_starts_at_chance_and_falls():
     # weights of stddev 0.01 give near-zero scores: the summed cross-entropy starts near N log C
     assert abs(losses[0] - n * math.log(c)) < 2.0
     assert losses[-1] < 0.8 * losses[0]
-    assert all(b < a for a, b in zip(losses, losses[1:]))  # one fixed batch: SGD descends every step
+    assert all(
+        b < a for a, b in zip(losses, losses[1:])
+    )  # one fixed batch: SGD descends every step
 
 
 def test_linear_regression_reaches_least_squares_fit():

@@ -23,7 +23,9 @@ SHORT_RUNS = {
 def _run(name, optimize: bool, monkeypatch):
     if not optimize:
         # Every Session the example makes compiles with the plain pipeline, as opt_level=L0 asks.
-        monkeypatch.setattr(config_module.OptimizerOptions, "optimize", property(lambda self: False))
+        monkeypatch.setattr(
+            config_module.OptimizerOptions, "optimize", property(lambda self: False)
+        )
         assert "tgc-fold" not in tgc.ConfigProto().graph_pipeline()
     else:
         assert "tgc-fold,tgc-simplify,tgc-cse" in tgc.ConfigProto().graph_pipeline()
@@ -49,7 +51,9 @@ def test_example_gives_the_same_numbers_without_graph_optimizations(name, monkey
     optimized = _numbers(_run(name, True, monkeypatch))
     plain = _numbers(_run(name, False, monkeypatch))
     assert str(type(optimized)) == str(type(plain))
-    np.testing.assert_allclose(np.hstack(_flatten(optimized)), np.hstack(_flatten(plain)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.hstack(_flatten(optimized)), np.hstack(_flatten(plain)), rtol=1e-5, atol=1e-6
+    )
 
 
 def _flatten(tree):

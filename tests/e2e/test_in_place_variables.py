@@ -24,7 +24,10 @@ def _two_layer(dtype, lr=0.05, config=None):
     w2 = (RNG.standard_normal((5, 3)) * 0.3).astype(npt)
     x = RNG.standard_normal((6, 7)).astype(npt)
     y = np.eye(3, dtype=npt)[RNG.integers(0, 3, 6)]
-    xp, yp = tf.placeholder(getattr(tf, dtype), [None, 7]), tf.placeholder(getattr(tf, dtype), [None, 3])
+    xp, yp = (
+        tf.placeholder(getattr(tf, dtype), [None, 7]),
+        tf.placeholder(getattr(tf, dtype), [None, 3]),
+    )
     v1, v2 = tf.Variable(w1), tf.Variable(w2)
     logits = tf.matmul(tf.nn.relu(tf.matmul(xp, v1)), v2)
     loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=yp, logits=logits))
@@ -111,7 +114,9 @@ def test_assigning_a_feed_copies_it():
 
 
 def test_partitioned_steps_keep_read_only_variables_and_match_numpy():
-    sess, step, (v1, v2), feed, reference = _two_layer("float32", config=tf.ConfigProto(device_count={"CPU": 2}))
+    sess, step, (v1, v2), feed, reference = _two_layer(
+        "float32", config=tf.ConfigProto(device_count={"CPU": 2})
+    )
     for _ in range(2):
         sess.run(step, feed)
     want1, want2 = _numpy_steps(*reference, steps=2)

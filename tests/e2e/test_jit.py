@@ -33,7 +33,9 @@ def test_grad_with_respect_to_several_arguments():
 
 def test_value_and_grad_and_has_aux():
     x = np.array([1.0, 2.0, 3.0])
-    (value, aux), g = tgc.value_and_grad(lambda x: (tgc.reduce_sum(x * x), x * 2.0), has_aux=True)(x)
+    (value, aux), g = tgc.value_and_grad(lambda x: (tgc.reduce_sum(x * x), x * 2.0), has_aux=True)(
+        x
+    )
     assert value == 14.0
     np.testing.assert_allclose(aux, 2 * x)
     np.testing.assert_allclose(g, 2 * x)

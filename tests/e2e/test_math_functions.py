@@ -9,8 +9,17 @@ import pytest
 import tgc as tf
 
 CASES = {
-    "sin": np.sin, "cos": np.cos, "tan": np.tan, "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
-    "log1p": np.log1p, "expm1": np.expm1, "erf": np.vectorize(math.erf), "ceil": np.ceil, "round": np.round,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "erf": np.vectorize(math.erf),
+    "ceil": np.ceil,
+    "round": np.round,
 }
 
 
@@ -22,13 +31,17 @@ def test_matches_numpy(name, dtype):
     a = np.linspace(-0.95, 0.95, 8).reshape(2, 4).astype(dtype.as_numpy_dtype)
     got = tf.Session().run(y, {x: a})
     assert got.dtype == a.dtype
-    np.testing.assert_allclose(got, CASES[name](a).astype(a.dtype), rtol=2e-6 if dtype == tf.float32 else 1e-12, atol=1e-7)
+    np.testing.assert_allclose(
+        got, CASES[name](a).astype(a.dtype), rtol=2e-6 if dtype == tf.float32 else 1e-12, atol=1e-7
+    )
 
 
 def test_round_sends_halves_to_even_as_tensorflow():
     x = tf.placeholder(tf.float32, [8], name="x")
     a = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6], np.float32)
-    np.testing.assert_array_equal(tf.Session().run(tf.round(x), {x: a}), [0, 2, 2, -0, -2, -2, 2, -3])
+    np.testing.assert_array_equal(
+        tf.Session().run(tf.round(x), {x: a}), [0, 2, 2, -0, -2, -2, 2, -3]
+    )
 
 
 def test_math_functions_reject_integers_at_build_time():

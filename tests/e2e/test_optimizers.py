@@ -111,7 +111,13 @@ class RefAdadelta:
 
 class RefRMSProp:
     def __init__(self, lr, decay=0.9, momentum=0.0, eps=1e-10, centered=False):
-        self.lr, self.rho, self.mu, self.eps, self.centered = f32(lr), f32(decay), f32(momentum), f32(eps), centered
+        self.lr, self.rho, self.mu, self.eps, self.centered = (
+            f32(lr),
+            f32(decay),
+            f32(momentum),
+            f32(eps),
+            centered,
+        )
         self.slots = {"rms": {}, "momentum": {}} | ({"mg": {}} if centered else {})
 
     def step(self, p, g, k, lr=None):
@@ -143,14 +149,18 @@ def _reference_run(ref, xs, ys, lrs=None, clip=None):
 CASES = {
     "sgd": (lambda: train.GradientDescentOptimizer(0.1), lambda: RefSGD(0.1)),
     "momentum": (lambda: train.MomentumOptimizer(0.05, 0.9), lambda: RefMomentum(0.05, 0.9)),
-    "nesterov": (lambda: train.MomentumOptimizer(0.05, 0.9, use_nesterov=True),
-                 lambda: RefMomentum(0.05, 0.9, nesterov=True)),
+    "nesterov": (
+        lambda: train.MomentumOptimizer(0.05, 0.9, use_nesterov=True),
+        lambda: RefMomentum(0.05, 0.9, nesterov=True),
+    ),
     "adam": (lambda: train.AdamOptimizer(0.05), lambda: RefAdam(0.05)),
     "adagrad": (lambda: train.AdagradOptimizer(0.1), lambda: RefAdagrad(0.1)),
     "adadelta": (lambda: train.AdadeltaOptimizer(1.0), lambda: RefAdadelta(1.0)),
     "rmsprop": (lambda: train.RMSPropOptimizer(0.01), lambda: RefRMSProp(0.01)),
-    "rmsprop_centered": (lambda: train.RMSPropOptimizer(0.01, momentum=0.5, centered=True),
-                         lambda: RefRMSProp(0.01, momentum=0.5, centered=True)),
+    "rmsprop_centered": (
+        lambda: train.RMSPropOptimizer(0.01, momentum=0.5, centered=True),
+        lambda: RefRMSProp(0.01, momentum=0.5, centered=True),
+    ),
 }
 
 
@@ -172,7 +182,13 @@ def test_minimize_five_steps_matches_numpy(case):
         for i in range(STEPS):
             got_losses.append(sess.run([loss, step], {x: xs[i], y: ys[i]})[0])
         got = sess.run({"W": w, "b": b, "step": global_step})
-        slots = sess.run({(n, k): opt.get_slot(v, n) for n in opt.get_slot_names() for k, v in (("W", w), ("b", b))})
+        slots = sess.run(
+            {
+                (n, k): opt.get_slot(v, n)
+                for n in opt.get_slot_names()
+                for k, v in (("W", w), ("b", b))
+            }
+        )
     ref = make_ref()
     want_losses, want = _reference_run(ref, xs, ys)
     _assert_close(got_losses, want_losses)  # each step's loss is computed before that step's update
@@ -204,7 +220,10 @@ LR_CASES = {
     "sgd": (lambda lr: train.GradientDescentOptimizer(lr), lambda: RefSGD(None)),
     "momentum": (lambda lr: train.MomentumOptimizer(lr, 0.9), lambda: RefMomentum(None, 0.9)),
     "adam": (lambda lr: train.AdamOptimizer(lr), lambda: RefAdam(None)),
-    "rmsprop": (lambda lr: train.RMSPropOptimizer(lr, momentum=0.3), lambda: RefRMSProp(None, momentum=0.3)),
+    "rmsprop": (
+        lambda lr: train.RMSPropOptimizer(lr, momentum=0.3),
+        lambda: RefRMSProp(None, momentum=0.3),
+    ),
 }
 
 
@@ -260,7 +279,9 @@ def test_var_list_limits_the_update_and_unused_variables_get_none():
         sess.run(tf.global_variables_initializer())
         sess.run(step, {x: xs[0], y: ys[0]})
         got_w, got_b, got_unused = sess.run([w, b, unused])
-    _, grads = _np_loss_and_grads({"W": W0.astype(np.float64), "b": B0.astype(np.float64)}, xs[0], ys[0])
+    _, grads = _np_loss_and_grads(
+        {"W": W0.astype(np.float64), "b": B0.astype(np.float64)}, xs[0], ys[0]
+    )
     np.testing.assert_array_equal(got_w, W0)
     np.testing.assert_array_equal(got_unused, np.ones(3, np.float32))
     _assert_close(got_b, B0 - 0.1 * grads["b"])
@@ -270,15 +291,21 @@ def test_no_gradients_is_an_error():
     x, y, w, b, loss = _model()
     unused = tf.Variable(np.ones(3, np.float32), name="unused")
     opt = train.AdamOptimizer()
-    with pytest.raises(ValueError, match="No gradients provided for any variable, check your graph"):
+    with pytest.raises(
+        ValueError, match="No gradients provided for any variable, check your graph"
+    ):
         opt.minimize(loss, var_list=[unused])
-    with pytest.raises(ValueError, match=r"No gradients provided for any variable: \[\"<tgc.Variable 'unused:0'"):
+    with pytest.raises(
+        ValueError, match=r"No gradients provided for any variable: \[\"<tgc.Variable 'unused:0'"
+    ):
         opt.apply_gradients([(None, unused)])
     with pytest.raises(ValueError, match="No variables to optimize"):
         opt.compute_gradients(loss, var_list=[])
     with pytest.raises(ValueError, match="Invalid type tf.int32 for"):
         opt.minimize(tf.constant(3), var_list=[w])
-    with pytest.raises(ValueError, match=r"gradient .* has shape \(3,\) but variable b has shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"gradient .* has shape \(3,\) but variable b has shape \(2,\)"
+    ):
         opt.apply_gradients([(tf.constant([1.0, 2.0, 3.0]), b)])
 
 
@@ -286,24 +313,42 @@ def test_slot_names_and_collections():
     x, y, w, b, loss = _model()
     adam, momentum = train.AdamOptimizer(), train.MomentumOptimizer(0.1, 0.9)
     rms, adadelta = train.RMSPropOptimizer(0.1, centered=True), train.AdadeltaOptimizer()
-    adagrad, sgd = train.AdagradOptimizer(0.1, initial_accumulator_value=0.25), train.GradientDescentOptimizer(0.1)
+    adagrad, sgd = (
+        train.AdagradOptimizer(0.1, initial_accumulator_value=0.25),
+        train.GradientDescentOptimizer(0.1),
+    )
     for opt in (adam, momentum, rms, adadelta, adagrad, sgd):
         opt.minimize(loss)
     assert adam.get_slot_names() == ["m", "v"]
     assert (adam.get_slot(w, "m").name, adam.get_slot(w, "v").name) == ("W/Adam:0", "W/Adam_1:0")
     assert adam.get_slot(b, "v").name == "b/Adam_1:0"
     assert momentum.get_slot(w, "momentum").name == "W/Momentum:0"
-    assert [rms.get_slot(w, n).name for n in ("rms", "mg", "momentum")] == ["W/RMSProp:0", "W/RMSProp_1:0", "W/RMSProp_2:0"]
-    assert [adadelta.get_slot(w, n).name for n in ("accum", "accum_update")] == ["W/Adadelta:0", "W/Adadelta_1:0"]
+    assert [rms.get_slot(w, n).name for n in ("rms", "mg", "momentum")] == [
+        "W/RMSProp:0",
+        "W/RMSProp_1:0",
+        "W/RMSProp_2:0",
+    ]
+    assert [adadelta.get_slot(w, n).name for n in ("accum", "accum_update")] == [
+        "W/Adadelta:0",
+        "W/Adadelta_1:0",
+    ]
     assert adagrad.get_slot(b, "accumulator").name == "b/Adagrad:0"
     assert sgd.get_slot_names() == [] and adam.get_slot(w, "nope") is None
-    assert [v.name for v in adam.variables()] == ["W/Adam:0", "W/Adam_1:0", "b/Adam:0", "b/Adam_1:0",
-                                                 "beta1_power:0", "beta2_power:0"]
+    assert [v.name for v in adam.variables()] == [
+        "W/Adam:0",
+        "W/Adam_1:0",
+        "b/Adam:0",
+        "b/Adam_1:0",
+        "beta1_power:0",
+        "beta2_power:0",
+    ]
     assert [v.name for v in tf.trainable_variables()] == ["W:0", "b:0"]
     assert all(v in tf.global_variables() for v in adam.variables())
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        got = sess.run([rms.get_slot(w, "rms"), rms.get_slot(w, "mg"), adagrad.get_slot(b, "accumulator")])
+        got = sess.run(
+            [rms.get_slot(w, "rms"), rms.get_slot(w, "mg"), adagrad.get_slot(b, "accumulator")]
+        )
     np.testing.assert_array_equal(got[0], np.ones((3, 2), np.float32))
     np.testing.assert_array_equal(got[1], np.zeros((3, 2), np.float32))
     np.testing.assert_array_equal(got[2], np.full(2, 0.25, np.float32))
@@ -334,7 +379,9 @@ def test_global_step_helpers():
 
 def test_global_step_must_be_an_integer_scalar():
     tf.Variable(1.5, name="global_step")
-    with pytest.raises(TypeError, match='Existing "global_step" does not have integer type: .*float32'):
+    with pytest.raises(
+        TypeError, match='Existing "global_step" does not have integer type: .*float32'
+    ):
         train.get_global_step()
 
 
@@ -342,7 +389,9 @@ def test_global_step_must_be_an_integer_scalar():
 def test_exponential_decay_drives_the_learning_rate(staircase):
     x, y, w, b, loss = _model()
     global_step = train.get_or_create_global_step()
-    lr = train.exponential_decay(0.2, global_step, decay_steps=2, decay_rate=0.5, staircase=staircase)
+    lr = train.exponential_decay(
+        0.2, global_step, decay_steps=2, decay_rate=0.5, staircase=staircase
+    )
     step = train.GradientDescentOptimizer(lr).minimize(loss, global_step=global_step)
     xs, ys = _batches(5)
     with tf.Session() as sess:
@@ -376,7 +425,9 @@ _LOCKING_OPTIMIZERS = [
 
 
 def _assignments(graph):
-    return [op for op in graph.get_operations() if op.opdef in ("assign", "assign_add", "assign_sub")]
+    return [
+        op for op in graph.get_operations() if op.opdef in ("assign", "assign_add", "assign_sub")
+    ]
 
 
 @pytest.mark.parametrize("make_optimizer", _LOCKING_OPTIMIZERS)

@@ -53,7 +53,9 @@ def test_log_device_placement_names_each_op_and_its_device(capfd):
     x = tf.placeholder(tf.float32, [2], name="x")
     with tf.device("/cpu:1"):
         y = tf.multiply(x, 2.0, name="double")
-    with tf.Session(config=tf.ConfigProto(device_count={"CPU": 2}, log_device_placement=True)) as sess:
+    with tf.Session(
+        config=tf.ConfigProto(device_count={"CPU": 2}, log_device_placement=True)
+    ) as sess:
         np.testing.assert_allclose(sess.run(y, {x: [1.0, 2.0]}), [2.0, 4.0])
     err = capfd.readouterr().err
     assert "double: (tgc.multiply): /job:localhost/replica:0/task:0/device:CPU:1" in err
@@ -72,7 +74,9 @@ def test_unsatisfiable_request_names_op_request_and_devices():
     with tf.device("/cpu:3"):
         y = tf.add(tf.constant(1.0), 2.0, name="far")
     with tf.Session(config=TWO_CPUS) as sess:
-        with pytest.raises(tf.errors.CompileError, match=r"'far'.*requested device '/device:CPU:3'.*CPU:0.*CPU:1"):
+        with pytest.raises(
+            tf.errors.CompileError, match=r"'far'.*requested device '/device:CPU:3'.*CPU:0.*CPU:1"
+        ):
             sess.run(y)
 
 
@@ -122,7 +126,9 @@ def test_rendezvous_times_out_on_a_missing_send():
 @pytest.mark.parametrize("optimize", [True, False])
 def test_results_identical_with_and_without_graph_optimizations(optimize):
     level = tf.OptimizerOptions.L1 if optimize else tf.OptimizerOptions.L0
-    config = tf.ConfigProto(graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(opt_level=level)))
+    config = tf.ConfigProto(
+        graph_options=tf.GraphOptions(optimizer_options=tf.OptimizerOptions(opt_level=level))
+    )
     losses = _train(False, config)
     reference = _train(False, None)
     np.testing.assert_array_equal(losses, reference)

@@ -61,21 +61,28 @@ def test_missing_feed_names_the_placeholder():
     x, w, y = _linear_model()
     with tf.Session() as sess:
         sess.run(w.initializer)
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"placeholder tensor 'x' with dtype float32 and shape \[\?,3\]"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"placeholder tensor 'x' with dtype float32 and shape \[\?,3\]",
+        ):
             sess.run(y)
 
 
 def test_feed_of_wrong_shape_names_tensor_and_both_shapes():
     x, w, y = _linear_model()
     with tf.Session() as sess:
-        with pytest.raises(ValueError, match=r"shape \(2, 4\) for Tensor 'x:0', which has shape \(\?, 3\)"):
+        with pytest.raises(
+            ValueError, match=r"shape \(2, 4\) for Tensor 'x:0', which has shape \(\?, 3\)"
+        ):
             sess.run(y, {x: np.zeros((2, 4), np.float32)})
 
 
 def test_feed_of_wrong_dtype_is_rejected():
     n = tf.placeholder(tf.int32, [2], name="n")
     with tf.Session() as sess:
-        with pytest.raises(ValueError, match=r"dtype float64 for Tensor 'n:0', which has dtype int32"):
+        with pytest.raises(
+            ValueError, match=r"dtype float64 for Tensor 'n:0', which has dtype int32"
+        ):
             sess.run(n + 1, {n: np.array([1.5, 2.5])})
 
 
@@ -85,7 +92,9 @@ def test_fetch_structures_names_and_ops():
     a = np.ones((2, 3), np.float32)
     with tf.Session() as sess:
         assert sess.run(w.initializer) is None
-        out = sess.run({"y": y, "both": [y, (w,)], "nt": Pair(y, w), "by_name": "scores:0"}, {"x:0": a})
+        out = sess.run(
+            {"y": y, "both": [y, (w,)], "nt": Pair(y, w), "by_name": "scores:0"}, {"x:0": a}
+        )
     ref = a @ (np.arange(6).reshape(3, 2) / 10)
     np.testing.assert_allclose(out["y"], ref, rtol=1e-6)
     np.testing.assert_allclose(out["both"][1][0], np.arange(6).reshape(3, 2) / 10, rtol=1e-6)
@@ -116,7 +125,9 @@ def test_run_time_shape_mismatch_between_unknown_dims_is_an_error():
 def test_build_time_shape_error_names_op_and_both_shapes():
     a = tf.placeholder(tf.float32, [2, 3])
     b = tf.placeholder(tf.float32, [4, 5])
-    with pytest.raises(ValueError, match=r"for 'scores' \(op: 'MatMul'\) with input shapes: \[2,3\], \[4,5\]"):
+    with pytest.raises(
+        ValueError, match=r"for 'scores' \(op: 'MatMul'\) with input shapes: \[2,3\], \[4,5\]"
+    ):
         tf.matmul(a, b, name="scores")
 
 
@@ -187,7 +198,9 @@ def test_fast_path_checks_each_new_feed_shape_and_takes_views_and_read_only_arra
         good = np.ones((4, 3), np.float32)
         np.testing.assert_allclose(sess.run(y, {x: good}), good @ weights, rtol=1e-6)
         # After a shape that passed, a wrong one is still refused with TF's message, and nothing sticks.
-        with pytest.raises(ValueError, match=r"shape \(4, 5\) for Tensor 'x:0', which has shape \(\?, 3\)"):
+        with pytest.raises(
+            ValueError, match=r"shape \(4, 5\) for Tensor 'x:0', which has shape \(\?, 3\)"
+        ):
             sess.run(y, {x: np.ones((4, 5), np.float32)})
         np.testing.assert_allclose(sess.run(y, {x: good}), good @ weights, rtol=1e-6)
         # A transposed view (not row-major) and a read-only array give the same numbers as copies.

@@ -58,7 +58,10 @@ def test_event_loader_reads_scalars_histograms_and_graph(logdir):
         assert len(histos) == STEPS and all(h.histogram_value.num == size for h in histos)
     nodes = {n.name: n for n in acc.Graph().node}
     assert nodes["hidden/weights"].op == "VariableV2"
-    assert nodes["hidden/MatMul"].op == "MatMul" and list(nodes["hidden/MatMul"].input) == ["x", "hidden/weights"]
+    assert nodes["hidden/MatMul"].op == "MatMul" and list(nodes["hidden/MatMul"].input) == [
+        "x",
+        "hidden/weights",
+    ]
     assert nodes["loss/Mean"].op == "Mean"
     assert nodes["summaries/loss"].op == "ScalarSummary"
     assert any(name.startswith("train/") for name in nodes)
@@ -93,9 +96,23 @@ def test_real_tensorboard_serves_loss_and_graph(logdir):
     assert program is not None, "the tensorboard package installs a 'tensorboard' command"
     port = _free_port()
     server = subprocess.Popen(
-        [program, "--logdir", path, "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false",
-         "--reload_interval", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            program,
+            "--logdir",
+            path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--load_fast",
+            "false",
+            "--reload_interval",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

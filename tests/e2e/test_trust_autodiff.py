@@ -133,7 +133,9 @@ def test_gan_with_a_discriminator_on_real_and_fake_and_two_optimizers():
         sess.run(tf.global_variables_initializer())
         start = dict(zip(["gw", "gb", "dw", "db"], sess.run([gw, gb, dw, db])))
         d_measured = _sgd_step_gradients(sess, d_train, [dw, db], feed, lr)
-        after_d = dict(start, dw=start["dw"] - lr * d_measured[0], db=start["db"] - lr * d_measured[1])
+        after_d = dict(
+            start, dw=start["dw"] - lr * d_measured[0], db=start["db"] - lr * d_measured[1]
+        )
         g_measured = _sgd_step_gradients(sess, g_train, [gw, gb], feed, lr)
 
     def sigmoid(z):
@@ -157,8 +159,9 @@ def test_gan_with_a_discriminator_on_real_and_fake_and_two_optimizers():
 W = np.arange(6, dtype=np.float32).reshape(3, 2)
 
 
-@pytest.mark.parametrize("reduce", [tgc.reduce_sum, tgc.reduce_mean, tgc.reduce_prod, tgc.reduce_max,
-                                    tgc.reduce_min])
+@pytest.mark.parametrize(
+    "reduce", [tgc.reduce_sum, tgc.reduce_mean, tgc.reduce_prod, tgc.reduce_max, tgc.reduce_min]
+)
 def test_reduction_of_a_scalar_then_broadcast(reduce):
     got = tgc.jit(lambda s, w: reduce(s) * w)(np.float32(2), W)
     np.testing.assert_array_equal(got, 2 * W)
@@ -166,8 +169,14 @@ def test_reduction_of_a_scalar_then_broadcast(reduce):
 
 def test_reductions_over_no_axes_are_the_identity():
     s = np.float32(-3.5)
-    got = tgc.jit(lambda s, v: [tgc.reduce_mean(s), tgc.reduce_prod(s), tgc.reduce_sum(v, axis=[]) * v,
-                                tgc.reduce_mean(v, axis=[]) + 1.0])(s, W)
+    got = tgc.jit(
+        lambda s, v: [
+            tgc.reduce_mean(s),
+            tgc.reduce_prod(s),
+            tgc.reduce_sum(v, axis=[]) * v,
+            tgc.reduce_mean(v, axis=[]) + 1.0,
+        ]
+    )(s, W)
     np.testing.assert_array_equal(got[0], s)
     np.testing.assert_array_equal(got[1], s)
     np.testing.assert_array_equal(got[2], W * W)
@@ -177,7 +186,9 @@ def test_reductions_over_no_axes_are_the_identity():
 def test_reduce_sum_of_reduce_sum_then_broadcast_and_its_gradient():
     v = W.astype(np.float64)
     f = lambda v, w: tgc.reduce_sum(tgc.reduce_sum(tgc.reduce_sum(v)) * w)  # noqa: E731
-    np.testing.assert_allclose(tgc.jit(lambda v, w: tgc.reduce_sum(tgc.reduce_sum(v)) * w)(v, v), v.sum() * v)
+    np.testing.assert_allclose(
+        tgc.jit(lambda v, w: tgc.reduce_sum(tgc.reduce_sum(v)) * w)(v, v), v.sum() * v
+    )
     gv, gw = tgc.grad(f, argnums=(0, 1))(v, v)
     np.testing.assert_allclose(gv, np.full_like(v, v.sum()))
     np.testing.assert_allclose(gw, np.full_like(v, v.sum()))
@@ -287,12 +298,19 @@ def test_stop_gradients_of_a_variable_read_and_an_intermediate_target():
 # ---- random-graph findings in reductions (/tmp/notes/conformance-findings.md) ---------------------------
 
 
-@pytest.mark.parametrize("reduce, axis, message", [
-    (tf.reduce_sum, 0, r"Invalid reduction dimension 0 for input with 0 dimensions for 'Sum'"),
-    (tf.reduce_mean, [0], r"Invalid reduction dimension 0 for input with 0 dimensions for 'Mean'"),
-    (tf.argmax, 0, r"Expected dimension in the range \[0, 0\), but got 0 for 'ArgMax'"),
-    (tf.argmin, -1, r"Expected dimension in the range \[0, 0\), but got -1 for 'ArgMin'"),
-])
+@pytest.mark.parametrize(
+    "reduce, axis, message",
+    [
+        (tf.reduce_sum, 0, r"Invalid reduction dimension 0 for input with 0 dimensions for 'Sum'"),
+        (
+            tf.reduce_mean,
+            [0],
+            r"Invalid reduction dimension 0 for input with 0 dimensions for 'Mean'",
+        ),
+        (tf.argmax, 0, r"Expected dimension in the range \[0, 0\), but got 0 for 'ArgMax'"),
+        (tf.argmin, -1, r"Expected dimension in the range \[0, 0\), but got -1 for 'ArgMin'"),
+    ],
+)
 def test_reducing_a_scalar_along_an_axis_is_refused_at_build_time(reduce, axis, message):
     x = tf.placeholder(tf.float32, [])
     with pytest.raises(ValueError, match=message):
@@ -309,15 +327,29 @@ def test_transpose_of_a_scalar_compiles_to_an_artifact(tmp_path):
 
     source = tmp_path / "scalar_transpose.mlir"
     source.write_text(
-        'func.func @main(%x: tensor<f64>) -> tensor<f64> {\n'
+        "func.func @main(%x: tensor<f64>) -> tensor<f64> {\n"
         '  %0 = "tgc.transpose"(%x) {perm = array<i64>} : (tensor<f64>) -> tensor<f64>\n'
         '  %1 = "tgc.multiply"(%0, %0) : (tensor<f64>, tensor<f64>) -> tensor<f64>\n'
-        '  return %1 : tensor<f64>\n'
-        '}\n')
-    compiled = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "compile", str(source), "-o",
-                               str(tmp_path / "art")], capture_output=True, text=True)
+        "  return %1 : tensor<f64>\n"
+        "}\n"
+    )
+    compiled = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tgc.tools.cli",
+            "compile",
+            str(source),
+            "-o",
+            str(tmp_path / "art"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert compiled.returncode == 0, compiled.stderr
-    np.testing.assert_array_equal(load(str(tmp_path / "art"))(arg0=np.float64(-1.5))["result0"], 2.25)
+    np.testing.assert_array_equal(
+        load(str(tmp_path / "art"))(arg0=np.float64(-1.5))["result0"], 2.25
+    )
 
 
 def test_slices_that_hold_no_element_and_their_gradients():
@@ -325,7 +357,14 @@ def test_slices_that_hold_no_element_and_their_gradients():
     # compile time (conformance seeds 56, 94, 153, 214, 287).
     x = tf.placeholder(tf.float64, [2, 4])
     z = tf.placeholder(tf.float64, [0, 3])
-    pieces = [x[:, 4:], x[:, 5:7], tf.slice(x, [0, 4], [-1, 0]), x[2:], z[:, 1:], tf.concat([x, x[2:]], 0)]
+    pieces = [
+        x[:, 4:],
+        x[:, 5:7],
+        tf.slice(x, [0, 4], [-1, 0]),
+        x[2:],
+        z[:, 1:],
+        tf.concat([x, x[2:]], 0),
+    ]
     loss = tf.reduce_sum(x[:, 3:] * 2.0) + tf.reduce_sum(x[:, 4:]) + tf.reduce_sum(pieces[-1])
     (g,) = tf.gradients(loss, x)
     xv = np.arange(8.0).reshape(2, 4)

@@ -85,7 +85,9 @@ def test_where_and_logic_broadcast_unknown_dims_of_one():
     xv = np.array([[1, 2, 3]], np.float32)  # (1, 3)
     yv = np.full((2, 3), -1, np.float32)
     av = np.array([[True, False, True]])
-    picked, both = _run([tf.where(cond, x, y), tf.logical_and(cond, a)], {cond: cv, x: xv, y: yv, a: av})
+    picked, both = _run(
+        [tf.where(cond, x, y), tf.logical_and(cond, a)], {cond: cv, x: xv, y: yv, a: av}
+    )
     np.testing.assert_array_equal(picked, np.where(cv, xv, yv))
     np.testing.assert_array_equal(both, np.logical_and(cv, av))
 
@@ -104,7 +106,10 @@ def test_where_gradients_sum_back_to_the_fed_shapes():
 def test_fill_with_a_fed_scalar_row_broadcasts_to_the_fed_shape():
     x = tf.placeholder(tf.float32, [None, 3])
     v = tf.placeholder(tf.float32, [None, 3])
-    out = _run(tf.fill(tf.shape(x), 0.0) + v, {x: np.zeros((4, 3), np.float32), v: np.ones((1, 3), np.float32)})
+    out = _run(
+        tf.fill(tf.shape(x), 0.0) + v,
+        {x: np.zeros((4, 3), np.float32), v: np.ones((1, 3), np.float32)},
+    )
     np.testing.assert_array_equal(out, np.ones((4, 3)))
 
 
@@ -133,35 +138,46 @@ def _compiled_add(dtype="float32"):
 
 
 @pytest.mark.parametrize("path", ["c", "python"])
-def test_incompatible_run_time_shapes_raise_tensorflows_error_and_the_code_stays_usable(path, monkeypatch):
-    if path == "python":  # the runtime without its C extension: the handler records, the code returns
+def test_incompatible_run_time_shapes_raise_tensorflows_error_and_the_code_stays_usable(
+    path, monkeypatch
+):
+    if (
+        path == "python"
+    ):  # the runtime without its C extension: the handler records, the code returns
         monkeypatch.setattr(executable, "_fastcall", None)
     call = _compiled_add()
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         call(np.ones((4, 3), np.float32), np.ones((2, 3), np.float32))
     assert str(info.value).startswith("Incompatible shapes: [4,3] vs. [2,3]")
     assert "[[node sum (defined at" in str(info.value)
-    np.testing.assert_array_equal(call(np.ones((4, 3), np.float32), np.full((1, 3), 2, np.float32)),
-                                  np.full((4, 3), 3))
+    np.testing.assert_array_equal(
+        call(np.ones((4, 3), np.float32), np.full((1, 3), 2, np.float32)), np.full((4, 3), 3)
+    )
 
 
 # ---- 5. an allocation that cannot be made raises ResourceExhaustedError; the session stays usable ------------
 
 _HUGE = [10**6, 10**6]
 # Surviving a failed allocation needs the C call path's guard; without it the process ends (README).
-needs_guard = pytest.mark.skipif(executable._fastcall is None,
-                                 reason="needs the C extension tgc.runtime._fastcall")
-_OOM = ("OOM when allocating tensor with shape[1000000,1000000] and type {} on "
-        "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu")
+needs_guard = pytest.mark.skipif(
+    executable._fastcall is None, reason="needs the C extension tgc.runtime._fastcall"
+)
+_OOM = (
+    "OOM when allocating tensor with shape[1000000,1000000] and type {} on "
+    "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu"
+)
 
 
 @needs_guard
-@pytest.mark.parametrize("make, dtype, node", [
-    (lambda: tf.fill(_HUGE, 1.0), "float", "Fill"),
-    (lambda: tf.zeros(_HUGE, tf.int32), "int32", "zeros"),
-    (lambda: tf.random_normal(_HUGE, dtype=tf.float64), "double", "random_normal"),
-    (lambda: tf.tile(tf.constant([[1.0]]), _HUGE), "float", "Tile"),
-])
+@pytest.mark.parametrize(
+    "make, dtype, node",
+    [
+        (lambda: tf.fill(_HUGE, 1.0), "float", "Fill"),
+        (lambda: tf.zeros(_HUGE, tf.int32), "int32", "zeros"),
+        (lambda: tf.random_normal(_HUGE, dtype=tf.float64), "double", "random_normal"),
+        (lambda: tf.tile(tf.constant([[1.0]]), _HUGE), "float", "Tile"),
+    ],
+)
 def test_a_huge_static_tensor_raises_resource_exhausted_naming_op_and_shape(make, dtype, node):
     huge = make()
     x = tf.placeholder(tf.float32, [None])
@@ -171,11 +187,15 @@ def test_a_huge_static_tensor_raises_resource_exhausted_naming_op_and_shape(make
             sess.run(huge)
         message = str(info.value)
         if node == "Tile":  # its buffer is the (rows, copies, cols, copies) block it reshapes
-            assert message.startswith(_OOM.format(dtype).replace("1000000,1000000", "1000000,1,1000000,1"))
+            assert message.startswith(
+                _OOM.format(dtype).replace("1000000,1000000", "1000000,1,1000000,1")
+            )
         else:
             assert message.startswith(_OOM.format(dtype))
         assert f"[[node {node}" in message
-        np.testing.assert_array_equal(sess.run(small, {x: np.arange(3, dtype=np.float32)}), [0, 2, 4])
+        np.testing.assert_array_equal(
+            sess.run(small, {x: np.arange(3, dtype=np.float32)}), [0, 2, 4]
+        )
 
 
 @needs_guard
@@ -185,7 +205,9 @@ def test_a_run_time_matmul_too_large_raises_and_the_next_run_is_right():
     product = tf.matmul(a, b, name="outer")
     with tf.Session() as sess:
         with pytest.raises(tf.errors.ResourceExhaustedError) as info:
-            sess.run(product, {a: np.ones((10**6, 1), np.float32), b: np.ones((1, 10**6), np.float32)})
+            sess.run(
+                product, {a: np.ones((10**6, 1), np.float32), b: np.ones((1, 10**6), np.float32)}
+            )
         assert str(info.value).startswith(_OOM.format("float"))
         assert "[[node outer (defined at" in str(info.value)
         small = sess.run(product, {a: [[1.0], [2.0]], b: [[3.0, 4.0]]})
@@ -223,7 +245,9 @@ def test_an_artifact_raises_incompatible_shapes_and_broadcasts_a_dim_of_one(tmp_
         cli_main(["compile", str(graph), "-o", str(tmp_path / "art")])
     assert done.value.code in (0, None)
     art = load(str(tmp_path / "art"), prefer=prefer)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"^Incompatible shapes: \[4,3\] vs\. \[2,3\]"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"^Incompatible shapes: \[4,3\] vs\. \[2,3\]"
+    ):
         art(x=np.ones((4, 3), np.float32), y=np.ones((2, 3), np.float32))
     out = art(x=np.ones((4, 3), np.float32), y=np.full((1, 3), 2, np.float32))["sum"]
     np.testing.assert_array_equal(out, np.full((4, 3), 3))

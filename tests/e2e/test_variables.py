@@ -82,6 +82,8 @@ def test_assign_of_a_fed_batch_is_checked_at_run_time():
         sess.run(w.initializer)
         sess.run(store, {batch: np.ones((2, 3), np.float32)})
         np.testing.assert_array_equal(sess.run(w), np.ones((2, 3)))
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"lhs shape= \[2,3\] rhs shape= \[4,3\]"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"lhs shape= \[2,3\] rhs shape= \[4,3\]"
+        ):
             sess.run(store, {batch: np.ones((4, 3), np.float32)})
         np.testing.assert_array_equal(sess.run(w), np.ones((2, 3)))

@@ -12,7 +12,9 @@ import sys
 import lit.formats
 
 config.name = "tgc"
-config.test_format = lit.formats.ShTest()  # the internal shell: lit 23 refuses execute_external=True
+config.test_format = (
+    lit.formats.ShTest()
+)  # the internal shell: lit 23 refuses execute_external=True
 config.suffixes = [".mlir"]
 config.excludes = ["lit.cfg.py"]
 config.test_source_root = os.path.dirname(os.path.abspath(__file__))
@@ -54,8 +56,14 @@ def _mlir_bin():
 
 
 config.environment["PATH"] = os.pathsep.join(
-    [_mlir_bin(), os.path.dirname(python), config.environment.get("PATH", os.environ.get("PATH", ""))]
+    [
+        _mlir_bin(),
+        os.path.dirname(python),
+        config.environment.get("PATH", os.environ.get("PATH", "")),
+    ]
 )
 # The checkout's sources come first, so the suite tests this tree even without `pip install -e .`.
 repo_root = os.path.abspath(os.path.join(config.test_source_root, "..", ".."))
-config.environment["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
+config.environment["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [repo_root, os.environ.get("PYTHONPATH")])
+)

@@ -34,7 +34,9 @@ from tgc.runtime.executable import Executable
 META_OPS = {"gradient": "meta op: a gradient request, replaced by the tgc-autodiff pass"}
 
 # Ops that never reach tgc-to-core because an earlier pass removes them, and that pass.
-REMOVED_BY_PASS = targets.REMOVED_BY_PASS  # ops a pass removes before lowering: the placer's table too
+REMOVED_BY_PASS = (
+    targets.REMOVED_BY_PASS
+)  # ops a pass removes before lowering: the placer's table too
 
 
 def skip_reason(opdef) -> str | None:
@@ -44,7 +46,9 @@ def skip_reason(opdef) -> str | None:
     if opdef.module_level:
         return "module-level declaration: not an op inside a function"
     if opdef.stateful:
-        return "stateful (session state or random draws): tested through the Session by its own tests"
+        return (
+            "stateful (session state or random draws): tested through the Session by its own tests"
+        )
     return None
 
 
@@ -213,7 +217,9 @@ def isolated(fn):
         out.seek(0)
         data = out.read()
         if not data:
-            raise IsolatedFailure(f"compile/run exited with status {os.WEXITSTATUS(status)}:\n{stderr}")
+            raise IsolatedFailure(
+                f"compile/run exited with status {os.WEXITSTATUS(status)}:\n{stderr}"
+            )
         kind, value = pickle.loads(data)
         if kind == "error":
             raise IsolatedFailure(value)
@@ -251,13 +257,18 @@ def float_operands(arrays) -> list:
 def gradient_weights(opdef, attrs, arrays, rng) -> list:
     """One fixed random weight per element of each float result (None for other results)."""
     outs = opdef.evaluate([a.copy() for a in arrays], attrs)
-    return [rng.standard_normal(o.shape) if np.asarray(o).dtype.name in FLOAT_DTYPES else None for o in outs]
+    return [
+        rng.standard_normal(o.shape) if np.asarray(o).dtype.name in FLOAT_DTYPES else None
+        for o in outs
+    ]
 
 
 def objective(opdef, attrs, arrays, weights) -> float:
     """sum_k sum(out_k * w_k) over the float results, in float64 numpy."""
     outs = opdef.evaluate([a.copy() for a in arrays], attrs)
-    return float(sum(np.sum(np.asarray(o, np.float64) * w) for o, w in zip(outs, weights) if w is not None))
+    return float(
+        sum(np.sum(np.asarray(o, np.float64) * w) for o, w in zip(outs, weights) if w is not None)
+    )
 
 
 def finite_difference(opdef, attrs, arrays, weights, index, eps=1e-6) -> np.ndarray:
@@ -268,7 +279,9 @@ def finite_difference(opdef, attrs, arrays, weights, index, eps=1e-6) -> np.ndar
         minus = [a.copy() for a in arrays]
         plus[index][j] += eps
         minus[index][j] -= eps
-        grad[j] = (objective(opdef, attrs, plus, weights) - objective(opdef, attrs, minus, weights)) / (2 * eps)
+        grad[j] = (
+            objective(opdef, attrs, plus, weights) - objective(opdef, attrs, minus, weights)
+        ) / (2 * eps)
     return grad
 
 

@@ -25,7 +25,9 @@ def build_net():
     w = tf.Variable(tf.random_normal((5, 3), stddev=0.5), name="w")
     b = tf.Variable(tf.zeros((3,)), name="b")
     scores = tf.add(tf.matmul(x, w), b, name="scores")
-    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=scores), name="loss")
+    loss = tf.reduce_mean(
+        tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=scores), name="loss"
+    )
     train = tf.train.GradientDescentOptimizer(0.5).minimize(loss, name="train")
     return x, y, w, b, scores, loss, train
 
@@ -47,8 +49,10 @@ def compile_artifact(fetches, feeds, out, **kw):
 
 def data(n, seed=0):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((n, 5)).astype(np.float32),
-            np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)])
+    return (
+        rng.standard_normal((n, 5)).astype(np.float32),
+        np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)],
+    )
 
 
 def test_inference_dynamic_batch_matches_jit(tmp_path):
@@ -64,7 +68,9 @@ def test_inference_dynamic_batch_matches_jit(tmp_path):
             got = art(x=xs)["scores"]
             assert got.shape == (n, 3)
             np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(art(xs)["scores"], expected, rtol=1e-5, atol=1e-6)  # positional
+            np.testing.assert_allclose(
+                art(xs)["scores"], expected, rtol=1e-5, atol=1e-6
+            )  # positional
 
 
 def test_training_step_keeps_variables_and_matches_jit(tmp_path):
@@ -90,7 +96,9 @@ def test_checkpoint_save_restore_is_atomic_and_round_trips(tmp_path):
     art(x=xs, y=ys)
     saved = {k: v.copy() for k, v in art.variables.items()}
     path = art.save(str(tmp_path / "ckpt.npz"))
-    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")] == []  # no temporary left behind
+    assert [
+        f for f in os.listdir(tmp_path) if f.startswith(".tmp-")
+    ] == []  # no temporary left behind
     after_save = float(art(x=xs, y=ys)["loss"])
     art.restore(path)
     np.testing.assert_array_equal(art.variables["w"], saved["w"])
@@ -141,10 +149,14 @@ def test_random_ops_draw_anew_each_call(tmp_path):
 def test_loading_and_running_imports_no_mlir(tmp_path):
     build_net()
     path = compile_artifact(["scores"], None, str(tmp_path))
-    code = ("import sys, numpy as np, tgc.runtime as r; a = r.load(sys.argv[1]); "
-            "o = a(x=np.ones((2, 5), np.float32)); assert o['scores'].shape == (2, 3); "
-            "assert 'mlir' not in sys.modules, sorted(m for m in sys.modules if 'mlir' in m); print('ok')")
-    result = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, numpy as np, tgc.runtime as r; a = r.load(sys.argv[1]); "
+        "o = a(x=np.ones((2, 5), np.float32)); assert o['scores'].shape == (2, 3); "
+        "assert 'mlir' not in sys.modules, sorted(m for m in sys.modules if 'mlir' in m); print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "ok", result.stderr
 
 
@@ -152,10 +164,14 @@ def test_header_declares_typed_entry_point_and_ownership(tmp_path):
     build_net()
     path = compile_artifact(["loss", "train"], None, str(tmp_path), name="step")
     header = open(os.path.join(path, "step.h")).read()
-    assert "typedef struct { float *allocated; float *aligned; int64_t offset; int64_t sizes[2]; " \
-           "int64_t strides[2]; } tgc_memref_float32_2d;" in header
-    assert "void _mlir_ciface_step_main(step_results *results, const tgc_memref_float32_2d *x, " \
-           "const tgc_memref_float32_2d *y" in header
+    assert (
+        "typedef struct { float *allocated; float *aligned; int64_t offset; int64_t sizes[2]; "
+        "int64_t strides[2]; } tgc_memref_float32_2d;" in header
+    )
+    assert (
+        "void _mlir_ciface_step_main(step_results *results, const tgc_memref_float32_2d *x, "
+        "const tgc_memref_float32_2d *y" in header
+    )
     assert "static inline void step_run(" in header
     assert "caller, who frees it with free()" in header
     assert os.path.exists(os.path.join(path, "libstep.so"))
@@ -163,7 +179,9 @@ def test_header_declares_typed_entry_point_and_ownership(tmp_path):
 
 def test_signature_errors_name_the_problem():
     x, y, w, b, scores, loss, train = build_net()
-    with pytest.raises(ExportError, match="unknown fetch 'nope': the graph has no operation named 'nope'$"):
+    with pytest.raises(
+        ExportError, match="unknown fetch 'nope': the graph has no operation named 'nope'$"
+    ):
         select(["nope"])
     with pytest.raises(ExportError, match="shape 4x6 does not fit feed 'x' of shape \\?x5"):
         select(["scores"], [("x", (4, 6), None)])
@@ -265,8 +283,16 @@ def replace_file(path, name, data, record=True):
     with open(os.path.join(path, name), "wb") as fh:
         fh.write(data)
     if record:
-        edit_manifest(path, lambda m: {**m, "checksums": {**m["checksums"], name: {
-            "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}}})
+        edit_manifest(
+            path,
+            lambda m: {
+                **m,
+                "checksums": {
+                    **m["checksums"],
+                    name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+                },
+            },
+        )
 
 
 def read(path, name):
@@ -287,10 +313,18 @@ def test_manifest_records_checksums_and_the_compiled_signature(trained_artifact)
     assert m["format_version"] == 2
     for name in ("libmodel.so", "model.ll", "model.o", "variables.npz", "model.h"):
         data = read(trained_artifact, name)
-        assert m["checksums"][name] == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    assert m["signature"] == {"symbol": "model_main_tgc_signature", "sha256": artifact_checks.signature_digest(m)}
-    assert f'@model_main_tgc_signature = constant [65 x i8] c"{m["signature"]["sha256"]}\\00"' in \
-        read(trained_artifact, "model.ll").decode()
+        assert m["checksums"][name] == {
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+    assert m["signature"] == {
+        "symbol": "model_main_tgc_signature",
+        "sha256": artifact_checks.signature_digest(m),
+    }
+    assert (
+        f'@model_main_tgc_signature = constant [65 x i8] c"{m["signature"]["sha256"]}\\00"'
+        in read(trained_artifact, "model.ll").decode()
+    )
 
 
 def damage_case(name, damage, pattern):
@@ -305,6 +339,7 @@ def set_field(change):
     def apply(m):
         change(m)
         return m
+
     return apply
 
 
@@ -319,28 +354,55 @@ def both_shapes(m, shape):
 
 
 MANIFEST_DAMAGE = [
-    damage_case("missing key", drop("inputs"), r"manifest\.json: field '\(the whole manifest\)': 'inputs' is a "
-                                                r"required property"),
+    damage_case(
+        "missing key",
+        drop("inputs"),
+        r"manifest\.json: field '\(the whole manifest\)': 'inputs' is a "
+        r"required property",
+    ),
     damage_case("list", lambda m: [m], r"manifest\.json: holds a JSON array, not an object"),
     damage_case("null", lambda m: None, r"manifest\.json: holds a JSON null, not an object"),
-    damage_case("unknown dtype", set_field(lambda m: m["inputs"][0].update(dtype="float33")),
-                r"manifest\.json: field 'inputs\[0\]\.dtype': 'float33' is not one of"),
-    damage_case("shape of the wrong type", set_field(lambda m: m["variables"][0].update(shape="5x3")),
-                r"field 'variables\[0\]\.shape': '5x3' is not of type 'array'"),
-    damage_case("negative dim", set_field(lambda m: m["inputs"][0].update(shape=[-1, 5])),
-                r"field 'inputs\[0\]\.shape\[0\]': -1 is less than the minimum of 0"),
-    damage_case("file outside the artifact", set_field(lambda m: m["files"].update(library="../evil.so")),
-                r"field 'files\.library': '\.\./evil\.so' is not a file name inside the artifact"),
-    damage_case("inputs disagree with the entry point",
-                set_field(lambda m: m["inputs"][0].update(dtype="float64")),
-                r"field 'entry_points\[0\]\.arguments\[0\]': 'x' float32\[None, 5\] does not match 'x' "
-                r"float64\[None, 5\]"),
-    damage_case("unknown variable", set_field(lambda m: m["variables_read"].append("nope")),
-                r"field 'variables_read': 'nope' is not in 'variables'"),
-    damage_case("dtype edited consistently", set_field(lambda m: both_dtypes(m, "float64")),
-                r"manifest\.json: its entry point, inputs, outputs or variables were changed after compile"),
-    damage_case("shape edited consistently", set_field(lambda m: both_shapes(m, [None, 50])),
-                r"manifest\.json: its entry point, inputs, outputs or variables were changed after compile"),
+    damage_case(
+        "unknown dtype",
+        set_field(lambda m: m["inputs"][0].update(dtype="float33")),
+        r"manifest\.json: field 'inputs\[0\]\.dtype': 'float33' is not one of",
+    ),
+    damage_case(
+        "shape of the wrong type",
+        set_field(lambda m: m["variables"][0].update(shape="5x3")),
+        r"field 'variables\[0\]\.shape': '5x3' is not of type 'array'",
+    ),
+    damage_case(
+        "negative dim",
+        set_field(lambda m: m["inputs"][0].update(shape=[-1, 5])),
+        r"field 'inputs\[0\]\.shape\[0\]': -1 is less than the minimum of 0",
+    ),
+    damage_case(
+        "file outside the artifact",
+        set_field(lambda m: m["files"].update(library="../evil.so")),
+        r"field 'files\.library': '\.\./evil\.so' is not a file name inside the artifact",
+    ),
+    damage_case(
+        "inputs disagree with the entry point",
+        set_field(lambda m: m["inputs"][0].update(dtype="float64")),
+        r"field 'entry_points\[0\]\.arguments\[0\]': 'x' float32\[None, 5\] does not match 'x' "
+        r"float64\[None, 5\]",
+    ),
+    damage_case(
+        "unknown variable",
+        set_field(lambda m: m["variables_read"].append("nope")),
+        r"field 'variables_read': 'nope' is not in 'variables'",
+    ),
+    damage_case(
+        "dtype edited consistently",
+        set_field(lambda m: both_dtypes(m, "float64")),
+        r"manifest\.json: its entry point, inputs, outputs or variables were changed after compile",
+    ),
+    damage_case(
+        "shape edited consistently",
+        set_field(lambda m: both_shapes(m, [None, 50])),
+        r"manifest\.json: its entry point, inputs, outputs or variables were changed after compile",
+    ),
 ]
 
 
@@ -356,20 +418,27 @@ def test_a_manifest_rehashed_after_an_edit_disagrees_with_the_compiled_code(copy
     if prefer == "llvm-ir":
         pytest.importorskip("llvmlite")
     edit_manifest(copy, set_field(lambda m: both_dtypes(m, "float64")), rehash=True)
-    with pytest.raises(ArtifactError, match="the compiled code was built for another signature than manifest.json"):
+    with pytest.raises(
+        ArtifactError, match="the compiled code was built for another signature than manifest.json"
+    ):
         load(copy, prefer=prefer)
 
 
 def test_variables_of_the_wrong_shape_or_dtype_are_refused(copy):
     w, b = np.zeros((3, 5), np.float32), np.zeros(3, np.float32)
     replace_file(copy, "variables.npz", npz(w=w, b=b))
-    with pytest.raises(ArtifactError, match=r"variables\.npz: variable 'w' has shape \[3, 5\], the manifest says "
-                                            r"\[5, 3\] float32"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"variables\.npz: variable 'w' has shape \[3, 5\], the manifest says "
+        r"\[5, 3\] float32",
+    ):
         load(copy)
     replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3)), b=b))
     with pytest.raises(ArtifactError, match=r"variable 'w' is float64, the manifest says float32"):
         load(copy)
-    replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3), bool), b=b))  # a safe cast, still refused
+    replace_file(
+        copy, "variables.npz", npz(w=np.zeros((5, 3), bool), b=b)
+    )  # a safe cast, still refused
     with pytest.raises(ArtifactError, match=r"variable 'w' is bool, the manifest says float32"):
         load(copy)
     replace_file(copy, "variables.npz", npz(w=np.zeros((5, 3), np.float32)))
@@ -384,18 +453,25 @@ def test_a_variables_file_zip_cannot_read_is_refused(copy):
     central = data.index(b"PK\x01\x02")  # the first central directory entry: its flags at offset 8
     data[central + 8] |= 1 << 5
     replace_file(copy, "variables.npz", bytes(data))
-    with pytest.raises(ArtifactError, match=r"variables\.npz: cannot read the variables \(NotImplementedError"):
+    with pytest.raises(
+        ArtifactError, match=r"variables\.npz: cannot read the variables \(NotImplementedError"
+    ):
         load(copy)
 
 
 def test_a_truncated_variables_file_is_refused(copy):
     data = read(copy, "variables.npz")
     replace_file(copy, "variables.npz", data[: len(data) // 2], record=False)
-    with pytest.raises(ArtifactError, match=rf"variables\.npz: {len(data) // 2} bytes, but the manifest records "
-                                            rf"{len(data)} \(truncated or replaced\)"):
+    with pytest.raises(
+        ArtifactError,
+        match=rf"variables\.npz: {len(data) // 2} bytes, but the manifest records "
+        rf"{len(data)} \(truncated or replaced\)",
+    ):
         load(copy)
     replace_file(copy, "variables.npz", data[: len(data) // 2])  # and its checksum with it
-    with pytest.raises(ArtifactError, match=r"variables\.npz: cannot read the variables \(BadZipFile"):
+    with pytest.raises(
+        ArtifactError, match=r"variables\.npz: cannot read the variables \(BadZipFile"
+    ):
         load(copy)
 
 
@@ -403,7 +479,9 @@ def test_a_changed_file_of_the_same_size_is_refused(copy):
     data = bytearray(read(copy, "libmodel.so"))
     data[len(data) // 2] ^= 0xFF
     replace_file(copy, "libmodel.so", bytes(data), record=False)
-    with pytest.raises(ArtifactError, match=r"libmodel\.so: its SHA-256 differs from the one the manifest records"):
+    with pytest.raises(
+        ArtifactError, match=r"libmodel\.so: its SHA-256 differs from the one the manifest records"
+    ):
         load(copy)
 
 
@@ -416,7 +494,9 @@ def test_a_truncated_or_foreign_library_is_refused_before_dlopen(copy):
     with pytest.raises(ArtifactError, match=r"libmodel\.so: not an ELF file"):
         load(copy)
     os.remove(os.path.join(copy, "libmodel.so"))
-    with pytest.raises(ArtifactError, match=r"libmodel\.so: cannot read it \(No such file or directory\)"):
+    with pytest.raises(
+        ArtifactError, match=r"libmodel\.so: cannot read it \(No such file or directory\)"
+    ):
         load(copy)
 
 
@@ -435,8 +515,10 @@ def test_a_truncated_archive_is_refused(trained_artifact, tmp_path):
         tar.add(trained_artifact, arcname="artifact")
     data = archive.read_bytes()
     assert load(str(archive)).backend == "library"
-    for cut, pattern in ((len(data) // 2, "cannot unpack the artifact archive \\(EOFError"),
-                         (20, "cannot read the artifact archive \\(EOFError")):
+    for cut, pattern in (
+        (len(data) // 2, "cannot unpack the artifact archive \\(EOFError"),
+        (20, "cannot read the artifact archive \\(EOFError"),
+    ):
         (tmp_path / "cut.tar.gz").write_bytes(data[:cut])
         with pytest.raises(ArtifactError, match=r"cut\.tar\.gz: " + pattern):
             load(str(tmp_path / "cut.tar.gz"))

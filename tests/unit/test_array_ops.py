@@ -65,7 +65,9 @@ def check_grad(build, reference, shapes, dynamic=True):
         grads = tf.gradients(tf.reduce_sum(y * tf.constant(weights)), xs)
         got = run(grads, dict(zip(xs, arrays)))
         for i, g in enumerate(got):
-            np.testing.assert_allclose(g, numeric_grad(reference, arrays, i, weights), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                g, numeric_grad(reference, arrays, i, weights), rtol=1e-5, atol=1e-6
+            )
         if not dynamic:
             break
 
@@ -102,7 +104,11 @@ def test_reshape_static_and_scalar():
 
 
 def test_reshape_gradient():
-    check_grad(lambda x: A.reshape(x, [-1, 2]) * A.reshape(x, [-1, 2]), lambda a: a.reshape(-1, 2) ** 2, [(2, 3, 2)])
+    check_grad(
+        lambda x: A.reshape(x, [-1, 2]) * A.reshape(x, [-1, 2]),
+        lambda a: a.reshape(-1, 2) ** 2,
+        [(2, 3, 2)],
+    )
 
 
 def test_reshape_error_names_both_shapes():
@@ -132,7 +138,9 @@ def test_expand_dims_and_squeeze():
 
 def test_squeeze_error():
     x = tf.placeholder(tf.float32, [2, 3])
-    assert "cannot squeeze axis 1 of shape (2, 3): its size is not 1" in build_error(lambda: A.squeeze(x, 1))
+    assert "cannot squeeze axis 1 of shape (2, 3): its size is not 1" in build_error(
+        lambda: A.squeeze(x, 1)
+    )
 
 
 # ---- concat, split, stack ------------------------------------------------------------------------------
@@ -146,7 +154,9 @@ def test_concat_three_values_and_negative_axis():
     for batch in BATCHES:
         a = batch_input(batch, (3,))
         got_y, got_z = run([y, z], {x: a})
-        np.testing.assert_array_equal(got_y, np.concatenate([a, a * 2, np.ones((1, 3), np.float32)]))
+        np.testing.assert_array_equal(
+            got_y, np.concatenate([a, a * 2, np.ones((1, 3), np.float32)])
+        )
         np.testing.assert_array_equal(got_z, np.concatenate([a, a[:, :1]], axis=-1))
 
 
@@ -157,8 +167,16 @@ def test_concat_single_value_is_identity():
 
 
 def test_concat_gradient_unknown_dims_on_both_operands():
-    check_grad(lambda x, y: A.concat([x, y, x], axis=0), lambda a, b: np.concatenate([a, b, a]), [(2, 3), (3, 3)])
-    check_grad(lambda x, y: A.concat([x, y], axis=1), lambda a, b: np.concatenate([a, b], 1), [(2, 3), (2, 1)])
+    check_grad(
+        lambda x, y: A.concat([x, y, x], axis=0),
+        lambda a, b: np.concatenate([a, b, a]),
+        [(2, 3), (3, 3)],
+    )
+    check_grad(
+        lambda x, y: A.concat([x, y], axis=1),
+        lambda a, b: np.concatenate([a, b], 1),
+        [(2, 3), (2, 1)],
+    )
 
 
 def test_concat_error_names_both_shapes():
@@ -167,7 +185,9 @@ def test_concat_error_names_both_shapes():
     message = build_error(lambda: A.concat([x, y], axis=0))
     assert "concat operands (2, 3) and (2, 4) differ in dim 1 (3 vs 4)" in message
     z = tf.placeholder(tf.float32, [3])
-    assert "concat needs operands of the same rank but got (2, 3) and (3,)" in build_error(lambda: A.concat([x, z], 0))
+    assert "concat needs operands of the same rank but got (2, 3) and (3,)" in build_error(
+        lambda: A.concat([x, z], 0)
+    )
 
 
 def test_split_equal_and_sizes():
@@ -202,7 +222,9 @@ def test_split_gradient_with_an_unused_part():
 
 def test_split_errors():
     x = tf.placeholder(tf.float32, [2, 5])
-    assert "cannot split dim 1 (size 5) of (2, 5) into 2 equal parts" in build_error(lambda: A.split(x, 2, axis=1))
+    assert "cannot split dim 1 (size 5) of (2, 5) into 2 equal parts" in build_error(
+        lambda: A.split(x, 2, axis=1)
+    )
     assert "do not add up to dim 1" in build_error(lambda: A.split(x, [2, 2], axis=1))
 
 
@@ -220,7 +242,11 @@ def test_stack_and_unstack():
 
 
 def test_stack_unstack_gradient():
-    check_grad(lambda x: A.stack(A.unstack(x, axis=1)[::-1], axis=0), lambda a: np.stack(list(a.T[::-1])), [(2, 3)])
+    check_grad(
+        lambda x: A.stack(A.unstack(x, axis=1)[::-1], axis=0),
+        lambda a: np.stack(list(a.T[::-1])),
+        [(2, 3)],
+    )
 
 
 def test_unstack_needs_known_count():
@@ -243,7 +269,9 @@ def test_slice_gradient():
 
 def test_slice_error():
     x = tf.placeholder(tf.float32, [4, 5])
-    assert "slice begin [1, 2] size [2, 4] runs past dim 1 of (4, 5)" in build_error(lambda: A.slice(x, [1, 2], [2, 4]))
+    assert "slice begin [1, 2] size [2, 4] runs past dim 1 of (4, 5)" in build_error(
+        lambda: A.slice(x, [1, 2], [2, 4])
+    )
 
 
 INDEX_KEYS = [
@@ -276,17 +304,24 @@ def test_getitem_on_unknown_batch_dim_with_negative_indices():
             np.testing.assert_array_equal(g, w)
 
 
-@pytest.mark.parametrize("key", [(slice(None), 1), (slice(None), slice(1, None, 2), -1), (Ellipsis, None, 0)], ids=repr)
+@pytest.mark.parametrize(
+    "key", [(slice(None), 1), (slice(None), slice(1, None, 2), -1), (Ellipsis, None, 0)], ids=repr
+)
 def test_getitem_gradient(key):
     check_grad(lambda x: x[key], lambda a: a[key], [(3, 4, 3)])
 
 
 def test_strided_slice_with_masks():
     def build(x):
-        return A.strided_slice(x, [0, 1, 0], [0, 4, 2], [1, 2, 1], begin_mask=1, end_mask=1, shrink_axis_mask=4)
+        return A.strided_slice(
+            x, [0, 1, 0], [0, 4, 2], [1, 2, 1], begin_mask=1, end_mask=1, shrink_axis_mask=4
+        )
 
     check_batched(build, lambda a: a[:, 1:4:2, 0])
-    check_batched(lambda x: A.strided_slice(x, [0, 1], [0, 2], ellipsis_mask=1, new_axis_mask=0), lambda a: a[..., 1:2])
+    check_batched(
+        lambda x: A.strided_slice(x, [0, 1], [0, 2], ellipsis_mask=1, new_axis_mask=0),
+        lambda a: a[..., 1:2],
+    )
 
 
 def test_indexing_errors():
@@ -314,7 +349,9 @@ def test_tile_gradient_static_and_unknown_dims():
 
 def test_tile_error():
     x = tf.placeholder(tf.float32, [2, 3])
-    assert "tile multiples [2] need 2 entries for input (2, 3)" in build_error(lambda: A.tile(x, [2]))
+    assert "tile multiples [2] need 2 entries for input (2, 3)" in build_error(
+        lambda: A.tile(x, [2])
+    )
 
 
 # ---- one_hot ------------------------------------------------------------------------------------------------
@@ -322,7 +359,9 @@ def test_tile_error():
 
 def _one_hot(indices, depth, on=1.0, off=0.0, axis=-1, dtype=np.float32):
     hit = indices[..., None] == np.arange(depth)
-    return np.where(np.moveaxis(hit, -1, indices.ndim if axis == -1 else axis), on, off).astype(dtype)
+    return np.where(np.moveaxis(hit, -1, indices.ndim if axis == -1 else axis), on, off).astype(
+        dtype
+    )
 
 
 def test_one_hot_default_and_out_of_range_indices():
@@ -347,7 +386,9 @@ def test_one_hot_axis_values_and_dtype():
 
 def test_one_hot_is_not_differentiable_and_rejects_float_indices():
     x = tf.placeholder(tf.float32, [3])
-    assert "one_hot indices must be int32 or int64 but got float32" in build_error(lambda: A.one_hot(x, 3))
+    assert "one_hot indices must be int32 or int64 but got float32" in build_error(
+        lambda: A.one_hot(x, 3)
+    )
     # No gradient flows through one_hot, even from float values cast to indices (TF returns None).
     v = tf.placeholder(tf.float32, [3])
     assert tf.gradients(tf.reduce_sum(A.one_hot(tf.cast(v, tf.int32), 3)), [v]) == [None]

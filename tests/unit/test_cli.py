@@ -12,7 +12,6 @@ from tgc.passes import PASSES, pass_help
 from tgc.tools.cli import main
 
 
-
 def one_op(args: str, op: str, result: str) -> str:
     """A function whose only op, ``%0 = <op>``, sits on line 2 at column 8."""
     return f"func.func @f({args}) -> {result} {{\n  %0 = {op}\n  return %0 : {result}\n}}\n"
@@ -59,17 +58,21 @@ def test_irdl_missing_attribute(tmp_path):
     op = '"tgc.reduce_sum"(%x) {axes = array<i64: 0>} : (tensor<2x3xf32>) -> tensor<3xf32>'
     result = run(["opt", write(tmp_path, one_op("%x: tensor<2x3xf32>", op, "tensor<3xf32>"))])
     assert_user_error(
-        result, r"input\.mlir:2:8: error: 'tgc\.reduce_sum' op attribute \"keepdims\" is expected but not provided"
+        result,
+        r"input\.mlir:2:8: error: 'tgc\.reduce_sum' op attribute \"keepdims\" is expected but not provided",
     )
 
 
 def test_irdl_wrong_attribute_kind(tmp_path):
-    op = ('"tgc.matmul"(%a, %b) {transpose_a = "no", transpose_b = false} '
-          ": (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>")
+    op = (
+        '"tgc.matmul"(%a, %b) {transpose_a = "no", transpose_b = false} '
+        ": (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>"
+    )
     text = one_op("%a: tensor<2x3xf32>, %b: tensor<3x4xf32>", op, "tensor<2x4xf32>")
     result = run(["opt", write(tmp_path, text)])
     assert_user_error(
-        result, r"input\.mlir:2:8: error: expected base attribute 'builtin\.integer' but got 'builtin\.string'"
+        result,
+        r"input\.mlir:2:8: error: expected base attribute 'builtin\.integer' but got 'builtin\.string'",
     )
 
 
@@ -96,7 +99,9 @@ def test_pass_failure_is_located(tmp_path):
     op = '"tgc.assign"(%x) {var = @missing} : (tensor<2xf32>) -> tensor<2xf32>'
     path = write(tmp_path, one_op("%x: tensor<2xf32>", op, "tensor<2xf32>"))
     result = run(["opt", path, "-p", "tgc-lower-variables"])
-    assert_user_error(result, r"input\.mlir:2:8: error: 'tgc\.assign' refers to undeclared variable 'missing'")
+    assert_user_error(
+        result, r"input\.mlir:2:8: error: 'tgc\.assign' refers to undeclared variable 'missing'"
+    )
 
 
 def test_upstream_pass_failure_is_located(tmp_path):
@@ -113,38 +118,59 @@ def test_unexpected_exception_in_a_pass_is_reported_without_traceback(tmp_path, 
 
     monkeypatch.setattr(DecomposePass, "run", explode)
     result = run(["opt", write(tmp_path, GOOD), "-p", "tgc-decompose"])
-    assert_user_error(result, r"input\.mlir: error: internal error while running pass 'tgc-decompose' \(a tgc "
-                              r"bug: please report it with this input\): KeyError: 'no rule'$")
+    assert_user_error(
+        result,
+        r"input\.mlir: error: internal error while running pass 'tgc-decompose' \(a tgc "
+        r"bug: please report it with this input\): KeyError: 'no rule'$",
+    )
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["-p", "tgc-autodiff,no-such-pass"], r"^tgc opt: error: invalid pipeline element 'no-such-pass'"),
-    (["-p", "tgc-autodiff{bogus=1}"], r"^tgc opt: error: pass 'tgc-autodiff' has no option 'bogus'"),
-    (["-p", "func.func(cse"], r"^tgc opt: error: unbalanced brackets in pipeline"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (
+            ["-p", "tgc-autodiff,no-such-pass"],
+            r"^tgc opt: error: invalid pipeline element 'no-such-pass'",
+        ),
+        (
+            ["-p", "tgc-autodiff{bogus=1}"],
+            r"^tgc opt: error: pass 'tgc-autodiff' has no option 'bogus'",
+        ),
+        (["-p", "func.func(cse"], r"^tgc opt: error: unbalanced brackets in pipeline"),
+    ],
+)
 def test_bad_pipeline(tmp_path, args, pattern):
     assert_user_error(run(["opt", write(tmp_path, GOOD), *args]), pattern)
 
 
 def test_unreadable_inputs(tmp_path):
     missing = str(tmp_path / "missing.mlir")
-    assert_user_error(run(["opt", missing]), r"missing\.mlir: error: cannot read input file: No such file or directory")
+    assert_user_error(
+        run(["opt", missing]),
+        r"missing\.mlir: error: cannot read input file: No such file or directory",
+    )
     assert_user_error(run(["opt", str(tmp_path)]), r"error: cannot read input file: Is a directory")
     binary = tmp_path / "binary.mlir"
     binary.write_bytes(b"\xff\xfe\x00")
-    assert_user_error(run(["opt", str(binary)]), r"binary\.mlir: error: cannot read input file: .*can't decode")
+    assert_user_error(
+        run(["opt", str(binary)]), r"binary\.mlir: error: cannot read input file: .*can't decode"
+    )
 
 
 def test_unwritable_output(tmp_path):
     result = run(["opt", write(tmp_path, GOOD), "-o", str(tmp_path / "no" / "dir" / "out.mlir")])
-    assert_user_error(result, r"out\.mlir: error: cannot write output file: No such file or directory")
+    assert_user_error(
+        result, r"out\.mlir: error: cannot write output file: No such file or directory"
+    )
 
 
 # ---- split input ----------------------------------------------------------------------------------
 
 
 def test_split_input_keeps_file_line_numbers_and_goes_on_after_errors(tmp_path):
-    bad_dtype = one_op("%x: tensor<3xi32>", '"tgc.tanh"(%x) : (tensor<3xi32>) -> tensor<3xi32>', "tensor<3xi32>")
+    bad_dtype = one_op(
+        "%x: tensor<3xi32>", '"tgc.tanh"(%x) : (tensor<3xi32>) -> tensor<3xi32>', "tensor<3xi32>"
+    )
     text = GOOD + "\n// -----\n\n" + bad_dtype + "// -----\n" + GOOD.replace("@f", "@g")
     result = run(["opt", write(tmp_path, text), "--split-input-file"])
     # The bad op is on line 9: 4 lines of GOOD, a blank, the marker, a blank, its func line.
@@ -169,7 +195,10 @@ def test_stdin_and_output_file(tmp_path):
     result = run(["opt", "-", "-o", str(out)], input=GOOD)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert '"tgc.add"(%arg0, %arg1) : (tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>' in out.read_text()
+    assert (
+        '"tgc.add"(%arg0, %arg1) : (tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>'
+        in out.read_text()
+    )
 
 
 def test_stdin_errors_are_named_stdin():
@@ -178,7 +207,9 @@ def test_stdin_errors_are_named_stdin():
 
 
 def test_several_top_level_ops_are_wrapped_in_a_module(tmp_path):
-    text = '"tgc.variable"() {dtype = f32, shape = array<i64: 3>, sym_name = "v"} : () -> ()\n' + GOOD
+    text = (
+        '"tgc.variable"() {dtype = f32, shape = array<i64: 3>, sym_name = "v"} : () -> ()\n' + GOOD
+    )
     result = run(["opt", write(tmp_path, text)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("module {\n")
@@ -199,7 +230,9 @@ def test_list_passes_shows_every_pass_with_its_summary():
     help_lines = pass_help()
     assert set(help_lines) == set(PASSES)
     for name, summary in help_lines.items():
-        assert re.search(rf"^\s+{re.escape(name)}\s+{re.escape(summary)}$", result.stdout, re.MULTILINE)
+        assert re.search(
+            rf"^\s+{re.escape(name)}\s+{re.escape(summary)}$", result.stdout, re.MULTILINE
+        )
 
 
 def test_print_pipeline_normalizes_the_spec():
@@ -209,7 +242,16 @@ def test_print_pipeline_normalizes_the_spec():
 
 
 def test_print_ir_and_timing_go_to_stderr(tmp_path):
-    result = run(["opt", write(tmp_path, GOOD), "-p", "tgc-to-core,canonicalize", "--print-ir-after-all", "--timing"])
+    result = run(
+        [
+            "opt",
+            write(tmp_path, GOOD),
+            "-p",
+            "tgc-to-core,canonicalize",
+            "--print-ir-after-all",
+            "--timing",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "// -----// IR Dump After tgc-to-core //----- //" in result.stderr
     assert "// -----// IR Dump After canonicalize //----- //" in result.stderr
@@ -218,7 +260,9 @@ def test_print_ir_and_timing_go_to_stderr(tmp_path):
 
 
 def test_print_ir_after_change_skips_unchanged_stages(tmp_path):
-    result = run(["opt", write(tmp_path, GOOD), "-p", "tgc-decompose,tgc-to-core", "--print-ir-after-change"])
+    result = run(
+        ["opt", write(tmp_path, GOOD), "-p", "tgc-decompose,tgc-to-core", "--print-ir-after-change"]
+    )
     assert result.exit_code == 0, result.output
     assert "IR Dump After tgc-decompose" not in result.stderr
     assert "IR Dump After tgc-to-core" in result.stderr
@@ -234,21 +278,28 @@ def test_dialect_irdl_and_list_ops():
 
 
 def test_dialect_needs_exactly_one_flag():
-    assert_user_error(run(["dialect"]), r"^tgc dialect: error: give exactly one of --irdl and --list-ops")
+    assert_user_error(
+        run(["dialect"]), r"^tgc dialect: error: give exactly one of --irdl and --list-ops"
+    )
     assert_user_error(run(["dialect", "--irdl", "--list-ops"]), r"give exactly one")
 
 
 def test_aliases_and_trailing_locations_parse_as_in_mlir_opt(tmp_path):
     # An alias before several top-level ops, and a location alias after them (as printed with debug
     # info): the implicit module must not swallow either.
-    text = ('#id = affine_map<(d0) -> (d0)>\n'
-            '"tgc.variable"() {dtype = f32, shape = array<i64: 3>, sym_name = "v"} : () -> ()\n'
-            'func.func @f(%x: tensor<3xf32>, %y: tensor<4xf32>) -> tensor<3xf32> {\n'
-            '  %0 = "tgc.add"(%x, %y) : (tensor<3xf32>, tensor<4xf32>) -> tensor<3xf32> loc(#graph)\n'
-            '  return %0 : tensor<3xf32>\n}\n'
-            '#graph = loc("scope/add"("model.py":5:0))\n')
+    text = (
+        "#id = affine_map<(d0) -> (d0)>\n"
+        '"tgc.variable"() {dtype = f32, shape = array<i64: 3>, sym_name = "v"} : () -> ()\n'
+        "func.func @f(%x: tensor<3xf32>, %y: tensor<4xf32>) -> tensor<3xf32> {\n"
+        '  %0 = "tgc.add"(%x, %y) : (tensor<3xf32>, tensor<4xf32>) -> tensor<3xf32> loc(#graph)\n'
+        "  return %0 : tensor<3xf32>\n}\n"
+        '#graph = loc("scope/add"("model.py":5:0))\n'
+    )
     result = run(["opt", write(tmp_path, text)])
-    assert_user_error(result, r"^model\.py:5:0: 'scope/add': error: 'tgc\.add' shapes \(3,\) and \(4,\) are not broadcast-compatible$")
+    assert_user_error(
+        result,
+        r"^model\.py:5:0: 'scope/add': error: 'tgc\.add' shapes \(3,\) and \(4,\) are not broadcast-compatible$",
+    )
     fixed = text.replace("tensor<4xf32>", "tensor<3xf32>")
     result = run(["opt", write(tmp_path, fixed)])
     assert result.exit_code == 0, result.output
@@ -277,8 +328,11 @@ def test_parser_locations_name_the_input_file():
 def test_result_type_without_a_tgc_dtype_is_a_located_error(tmp_path, element):
     op = f'"tgc.negative"(%x) : (tensor<2xf32>) -> tensor<2x{element}>'
     result = run(["opt", write(tmp_path, one_op("%x: tensor<2xf32>", op, f"tensor<2x{element}>"))])
-    assert_user_error(result, rf"^.*input\.mlir:2:8: error: 'tgc\.negative' results must be ranked tensors "
-                              rf"of a supported dtype: unsupported MLIR element type '{element}'$")
+    assert_user_error(
+        result,
+        rf"^.*input\.mlir:2:8: error: 'tgc\.negative' results must be ranked tensors "
+        rf"of a supported dtype: unsupported MLIR element type '{element}'$",
+    )
     assert len(result.stderr.splitlines()) == 3  # the error, the source line, the caret
 
 
@@ -294,9 +348,12 @@ def test_mlir_abort_in_a_pass_is_one_error_line_and_the_process_lives(tmp_path):
     # In process: were the pass not isolated, MLIR's abort() would kill pytest itself.
     path = write(tmp_path, NEGATIVE_DIM + "// -----\n" + GOOD)
     result = run(["opt", path, "--split-input-file", "--default-pipeline"])
-    assert_user_error(result, r"^.*input\.mlir: error: MLIR crashed \(SIGABRT\) while running pass "
-                              r"'buffer-deallocation-pipeline': assertion `idx < getRank\(\) && "
-                              r"\"invalid index for shaped type\"' failed; the input is not valid there$")
+    assert_user_error(
+        result,
+        r"^.*input\.mlir: error: MLIR crashed \(SIGABRT\) while running pass "
+        r"'buffer-deallocation-pipeline': assertion `idx < getRank\(\) && "
+        r"\"invalid index for shaped type\"' failed; the input is not valid there$",
+    )
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "llvm.func @f_p0(" in result.stdout  # the second chunk was compiled to the LLVM dialect
 
@@ -306,15 +363,23 @@ def test_mlir_abort_from_the_command_line_exits_1(tmp_path):
     import sys
 
     path = write(tmp_path, NEGATIVE_DIM)
-    done = subprocess.run([sys.executable, "-m", "tgc.tools.cli", "opt", path, "--default-pipeline"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tgc.tools.cli", "opt", path, "--default-pipeline"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done
-    assert done.stderr.count("\n") == 1 and "error: MLIR crashed (SIGABRT)" in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "error: MLIR crashed (SIGABRT)" in done.stderr, (
+        done.stderr
+    )
 
 
 def test_default_pipeline_flag_conflicts_with_p(tmp_path):
     result = run(["opt", write(tmp_path, GOOD), "--default-pipeline", "-p", "cse"])
-    assert_user_error(result, r"^tgc opt: error: give either -p PIPELINE or --default-pipeline, not both$")
+    assert_user_error(
+        result, r"^tgc opt: error: give either -p PIPELINE or --default-pipeline, not both$"
+    )
 
 
 def test_version_prints_the_package_version():

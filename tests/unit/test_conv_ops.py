@@ -58,7 +58,9 @@ def naive_pool(x, ksize, strides, padding, kind):
     for i in range(oh):
         for j in range(ow):
             r0, c0 = i * strides[0] - pt, j * strides[1] - pl
-            window = x[:, max(r0, 0):r0 + ksize[0], max(c0, 0):c0 + ksize[1], :]  # in-bounds part only
+            window = x[
+                :, max(r0, 0) : r0 + ksize[0], max(c0, 0) : c0 + ksize[1], :
+            ]  # in-bounds part only
             y[:, i, j, :] = window.max(axis=(1, 2)) if kind == "max" else window.mean(axis=(1, 2))
     return y
 
@@ -139,7 +141,9 @@ def test_conv2d_matches_numpy(case):
     x = RNG.standard_normal(xs).astype(np.float32)
     f = RNG.standard_normal(fs).astype(np.float32)
     xp = tf.placeholder(tf.float32, xs)
-    y = conv_ops.conv2d(xp, tf.constant(f), strides=[1, s[0], s[1], 1], padding=padding, dilations=list(d))
+    y = conv_ops.conv2d(
+        xp, tf.constant(f), strides=[1, s[0], s[1], 1], padding=padding, dilations=list(d)
+    )
     want = naive_conv2d(x.astype(np.float64), f.astype(np.float64), s, padding, d)
     assert tuple(y.shape.as_list()) == want.shape
     with tf.Session() as sess:
@@ -185,8 +189,12 @@ def test_unknown_batch_dim_serves_two_batch_sizes():
             got_c, got_m, got_a, got_g = sess.run([conv, mx, av, gx], {xp: x})
             want_c = naive_conv2d(x.astype(np.float64), f.astype(np.float64), (2, 2), "SAME")
             np.testing.assert_allclose(got_c, want_c, rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(got_m, naive_pool(want_c, (2, 2), (2, 2), "SAME", "max"), rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(got_a, naive_pool(want_c, (3, 3), (1, 1), "SAME", "avg"), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                got_m, naive_pool(want_c, (2, 2), (2, 2), "SAME", "max"), rtol=1e-5, atol=1e-5
+            )
+            np.testing.assert_allclose(
+                got_a, naive_pool(want_c, (3, 3), (1, 1), "SAME", "avg"), rtol=1e-5, atol=1e-5
+            )
             assert got_g.shape == x.shape and np.all(np.isfinite(got_g)) and np.any(got_g != 0)
 
 
@@ -226,7 +234,9 @@ def test_pool_gradients_match_finite_differences(case, kind):
     # Distinct values, well apart, so that no window has a near-tie for its maximum.
     x = RNG.permutation(np.prod(xs)).reshape(xs) * 0.1
     pool = conv_ops.max_pool if kind == "max" else conv_ops.avg_pool
-    got, w = _session_gradients(lambda v: pool(v, ksize=list(k), strides=list(s), padding=padding), [x])
+    got, w = _session_gradients(
+        lambda v: pool(v, ksize=list(k), strides=list(s), padding=padding), [x]
+    )
     objective = lambda v: np.sum(naive_pool(v, k, s, padding, kind) * w)  # noqa: E731
     np.testing.assert_allclose(got[0], finite_difference(objective, [x], 0), rtol=1e-6, atol=1e-6)
 
@@ -250,7 +260,9 @@ def test_max_pool_gradient_goes_to_the_first_maximum_and_overlaps_add():
     assert got[0, 1, 1, 0] == 10.0 and np.count_nonzero(got) == 1
 
 
-@pytest.mark.parametrize("opname", ["conv2d_backprop_input", "conv2d_backprop_filter", "avg_pool_grad"])
+@pytest.mark.parametrize(
+    "opname", ["conv2d_backprop_input", "conv2d_backprop_filter", "avg_pool_grad"]
+)
 def test_backprop_ops_are_differentiable(opname):
     # Their gradient rules (what a second derivative would use) against finite differences of their
     # registry references; tf.gradients cannot nest, so the ops are built directly.
@@ -258,7 +270,10 @@ def test_backprop_ops_are_differentiable(opname):
     pool = {"ksize": (1, 3, 3, 1), "strides": (1, 2, 2, 1), "padding": "SAME"}
     operands, attrs = {
         "conv2d_backprop_input": ([(3, 3, 2, 4), (2, 3, 3, 4), (2, 5, 5, 2)], conv),
-        "conv2d_backprop_filter": ([(2, 5, 5, 2), (2, 3, 3, 4)], {**conv, "filter_shape": (3, 3, 2, 4)}),
+        "conv2d_backprop_filter": (
+            [(2, 5, 5, 2), (2, 3, 3, 4)],
+            {**conv, "filter_shape": (3, 3, 2, 4)},
+        ),
         "avg_pool_grad": ([(2, 5, 5, 2), (2, 3, 3, 2)], pool),
     }[opname]
     arrays = [RNG.standard_normal(shape) for shape in operands]
@@ -269,7 +284,9 @@ def test_backprop_ops_are_differentiable(opname):
         if g is None:  # a *_like operand: only its shape is read
             assert REGISTRY[opname].operands[i].endswith("_like") and not np.any(want)
             continue
-        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-6, err_msg=f"{opname} d/d operand {i}")
+        np.testing.assert_allclose(
+            g, want, rtol=1e-6, atol=1e-6, err_msg=f"{opname} d/d operand {i}"
+        )
 
 
 # ---- the core IR each op lowers to --------------------------------------------------------------
@@ -278,8 +295,11 @@ def test_backprop_ops_are_differentiable(opname):
 def lowered(opname, shapes, dtype="float32", **attrs) -> str:
     """The core IR of a one-op function (``dtype`` operands, batch dim unknown) after tgc-to-core."""
     specs = [TensorSpec((None,) + s[1:] if s[0] == "?" else s, dtype) for s in shapes]
-    return registry_harness.lowered_ir(specs, lambda b, args: [b.op(opname, *args, **attrs)],
-                                       ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+    return registry_harness.lowered_ir(
+        specs,
+        lambda b, args: [b.op(opname, *args, **attrs)],
+        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]),
+    )
 
 
 def check_in_order(text, *patterns):
@@ -300,33 +320,65 @@ def test_conv2d_lowers_to_im2col_and_matmul_with_dynamic_batch():
     text = lowered("conv2d", [("?", 7, 7, 3), (3, 3, 3, 4)], **_CONV)
     check_in_order(
         text,
-        "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]", "arith.constant 0.000000e+00 : f32",
-        "to tensor<?x9x9x3xf32>", "tensor.dim", "tensor.empty(%dim) : tensor<?x4x4x3x3x3xf32>", "linalg.generic",
-        "tensor.collapse_shape", "into tensor<?x27xf32>", "into tensor<27x4xf32>", ": tensor<?x4xf32>",
-        "call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z", "tensor.expand_shape", "into tensor<?x4x4x4xf32>",
+        "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]",
+        "arith.constant 0.000000e+00 : f32",
+        "to tensor<?x9x9x3xf32>",
+        "tensor.dim",
+        "tensor.empty(%dim) : tensor<?x4x4x3x3x3xf32>",
+        "linalg.generic",
+        "tensor.collapse_shape",
+        "into tensor<?x27xf32>",
+        "into tensor<27x4xf32>",
+        ": tensor<?x4xf32>",
+        "call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z",
+        "tensor.expand_shape",
+        "into tensor<?x4x4x4xf32>",
     )
     # The GEMM sits in a private function (out of reach of elementwise fusion) that holds the matmul and
     # zero-fills its output itself, so that tgc-blas-matmul calls BLAS with beta = 0.
-    check_in_order(text, "func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z", "linalg.fill", "linalg.matmul",
-                   "func.func @main")
-    assert "linalg.fill" not in text[text.index("func.func @main"):]
+    check_in_order(
+        text,
+        "func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z",
+        "linalg.fill",
+        "linalg.matmul",
+        "func.func @main",
+    )
+    assert "linalg.fill" not in text[text.index("func.func @main") :]
 
 
 def test_pools_lower_to_named_pooling_ops():
-    check_in_order(lowered("max_pool", [("?", 7, 7, 3)], **_POOL),
-                   "tensor.pad", "arith.constant 0xFF800000 : f32", "linalg.pooling_nhwc_max", "strides = dense<2>")
-    check_in_order(lowered("avg_pool", [("?", 7, 7, 3)], **_POOL),
-                   "tensor.pad", "linalg.pooling_nhwc_sum", "arith.constant dense<", "tensor<4x4xf32>",
-                   "linalg.generic", "arith.divf")
+    check_in_order(
+        lowered("max_pool", [("?", 7, 7, 3)], **_POOL),
+        "tensor.pad",
+        "arith.constant 0xFF800000 : f32",
+        "linalg.pooling_nhwc_max",
+        "strides = dense<2>",
+    )
+    check_in_order(
+        lowered("avg_pool", [("?", 7, 7, 3)], **_POOL),
+        "tensor.pad",
+        "linalg.pooling_nhwc_sum",
+        "arith.constant dense<",
+        "tensor<4x4xf32>",
+        "linalg.generic",
+        "arith.divf",
+    )
 
 
-@pytest.mark.parametrize("opname, shapes, attrs", [
-    # f16 has no BLAS GEMM: its input gradient is the flipped-filter conv of the spread gradient
-    # (f32/f64 take a GEMM and col2im, tests/lit/lowering/to_core_conv.mlir).
-    ("conv2d_backprop_input", [(3, 3, 3, 4), ("?", 4, 4, 4), ("?", 7, 7, 3)], dict(_CONV, dtype="float16")),
-    ("avg_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
-    ("max_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
-])
+@pytest.mark.parametrize(
+    "opname, shapes, attrs",
+    [
+        # f16 has no BLAS GEMM: its input gradient is the flipped-filter conv of the spread gradient
+        # (f32/f64 take a GEMM and col2im, tests/lit/lowering/to_core_conv.mlir).
+        (
+            "conv2d_backprop_input",
+            [(3, 3, 3, 4), ("?", 4, 4, 4), ("?", 7, 7, 3)],
+            dict(_CONV, dtype="float16"),
+        ),
+        ("avg_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
+        ("max_pool_grad", [("?", 7, 7, 3), ("?", 4, 4, 3)], _POOL),
+    ],
+)
 def test_backprop_ops_spread_the_gradient_with_a_strided_insert_slice(opname, shapes, attrs):
     # A gather formulation: the gradient is placed on the stride lattice, never scattered in a loop.
     text = lowered(opname, shapes, **attrs)
@@ -349,7 +401,9 @@ def test_channel_mismatch_names_both_shapes():
 def test_data_format_other_than_nhwc_is_rejected():
     x = tf.placeholder(tf.float32, [1, 3, 8, 8])
     with pytest.raises(ValueError, match="data_format 'NCHW' is not supported"):
-        conv_ops.conv2d(x, np.ones((3, 3, 3, 1), np.float32), strides=1, padding="SAME", data_format="NCHW")
+        conv_ops.conv2d(
+            x, np.ones((3, 3, 3, 1), np.float32), strides=1, padding="SAME", data_format="NCHW"
+        )
     with pytest.raises(ValueError, match="max_pool: data_format 'NCHW'"):
         conv_ops.max_pool(x, ksize=2, strides=2, padding="SAME", data_format="NCHW")
 
@@ -361,13 +415,17 @@ def test_bad_attributes_are_rejected():
         conv_ops.conv2d(x, f, strides=1, padding="FULL")
     with pytest.raises(ValueError, match="must be 1 in the batch and channel dims"):
         conv_ops.conv2d(x, f, strides=[2, 1, 1, 1], padding="SAME")
-    with pytest.raises(ValueError, match="VALID window of size 9 does not fit in a spatial dim of size 8"):
+    with pytest.raises(
+        ValueError, match="VALID window of size 9 does not fit in a spatial dim of size 8"
+    ):
         conv_ops.avg_pool(x, ksize=9, strides=1, padding="VALID")
 
 
 def test_unknown_spatial_dims_are_rejected_with_the_shape():
     x = tf.placeholder(tf.float32, [None, None, None, 3])
-    with pytest.raises(ValueError, match=r"height, width and channels .* known .* \(\?, \?, \?, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"height, width and channels .* known .* \(\?, \?, \?, 3\)"
+    ):
         conv_ops.conv2d(x, np.ones((3, 3, 3, 1), np.float32), strides=1, padding="SAME")
 
 
@@ -397,7 +455,9 @@ def test_backprop_api_matches_the_gradients_of_conv2d():
     y = tf.nn.conv2d(x, f, **conv)
     want_dx, want_df = tf.gradients(tf.reduce_sum(y * g), [x, f])
     dx_static = tf.nn.conv2d_backprop_input([2, 7, 6, 3], f, g, **conv)
-    dx_dynamic = tf.nn.conv2d_backprop_input(tf.shape(x), f, g, **conv)  # batch known only at run time
+    dx_dynamic = tf.nn.conv2d_backprop_input(
+        tf.shape(x), f, g, **conv
+    )  # batch known only at run time
     df = tf.nn.conv2d_backprop_filter(x, [3, 2, 3, 4], g, **conv)
     with tf.Session() as sess:
         got = sess.run([want_dx, want_df, dx_static, dx_dynamic, df], {x: x0, g: g0})
@@ -405,8 +465,14 @@ def test_backprop_api_matches_the_gradients_of_conv2d():
     np.testing.assert_allclose(got[2], got[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[3], got[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[4], got[1], rtol=1e-5, atol=1e-5)
-    reference = REGISTRY["conv2d_backprop_filter"].eval(x0, g0, strides=(1, 2, 2, 1), padding="SAME",
-                                                         dilations=(1, 1, 1, 1), filter_shape=(3, 2, 3, 4))
+    reference = REGISTRY["conv2d_backprop_filter"].eval(
+        x0,
+        g0,
+        strides=(1, 2, 2, 1),
+        padding="SAME",
+        dilations=(1, 1, 1, 1),
+        filter_shape=(3, 2, 3, 4),
+    )
     np.testing.assert_allclose(got[4], reference, rtol=1e-4, atol=1e-4)
 
 
@@ -416,7 +482,14 @@ def test_backprop_api_rejects_bad_sizes():
     g = tf.zeros([1, 4, 4, 4])
     with pytest.raises(ValueError, match=r"conv2d_backprop_input: input_sizes must name 4 dims"):
         tf.nn.conv2d_backprop_input([4, 4, 2], f, g, strides=[1, 1, 1, 1], padding="SAME")
-    with pytest.raises(ValueError, match=r"conv2d_backprop_filter: filter_sizes must be 4 positive ints \(HWIO\) but got \[3, 3\]"):
-        tf.nn.conv2d_backprop_filter(tf.zeros([1, 4, 4, 2]), [3, 3], g, strides=[1, 1, 1, 1], padding="SAME")
-    with pytest.raises(ValueError, match=r"conv2d_backprop_input: padding must be 'SAME' or 'VALID'"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d_backprop_filter: filter_sizes must be 4 positive ints \(HWIO\) but got \[3, 3\]",
+    ):
+        tf.nn.conv2d_backprop_filter(
+            tf.zeros([1, 4, 4, 2]), [3, 3], g, strides=[1, 1, 1, 1], padding="SAME"
+        )
+    with pytest.raises(
+        ValueError, match=r"conv2d_backprop_input: padding must be 'SAME' or 'VALID'"
+    ):
         tf.nn.conv2d_backprop_input([1, 4, 4, 2], f, g, strides=[1, 1, 1, 1], padding="FULL")

@@ -83,8 +83,10 @@ def test_constant_results_are_copies_and_scalars_and_other_dtypes_pass_through()
         first[0] = -1.0  # the constant global is never handed out itself
         np.testing.assert_array_equal(sess.run(c), [1.5, 2.5])
         assert sess.run(n * 3, {n: np.int64(7)}) == 21
-        np.testing.assert_array_equal(sess.run(tf.logical_not(flags), {flags: np.array([True, False, True])}),
-                                      [False, True, False])
+        np.testing.assert_array_equal(
+            sess.run(tf.logical_not(flags), {flags: np.array([True, False, True])}),
+            [False, True, False],
+        )
         got = sess.run(half * 2, {half: np.array([1.5, -3], ml_dtypes.bfloat16)})
         assert got.dtype == ml_dtypes.bfloat16
         np.testing.assert_array_equal(got.astype(np.float32), [3.0, -6.0])

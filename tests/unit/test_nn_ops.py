@@ -82,22 +82,40 @@ def _labels(n):
 # whether labels get a gradient). Ops without labels ignore them.
 CASES = {
     "softmax": (lambda z, x: nn.softmax(x), lambda z, x: np_softmax(x), _dist, "float", False),
-    "log_softmax": (lambda z, x: nn.log_softmax(x), lambda z, x: np_log_softmax(x), _dist, "float", False),
+    "log_softmax": (
+        lambda z, x: nn.log_softmax(x),
+        lambda z, x: np_log_softmax(x),
+        _dist,
+        "float",
+        False,
+    ),
     "softmax_xent_v2": (
         lambda z, x: nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x),
-        np_xent, _dist, "float", True,
+        np_xent,
+        _dist,
+        "float",
+        True,
     ),
     "softmax_xent_v1": (
         lambda z, x: nn.softmax_cross_entropy_with_logits(labels=z, logits=x),
-        np_xent, _dist, "float", False,
+        np_xent,
+        _dist,
+        "float",
+        False,
     ),
     "sparse_xent": (
         lambda z, x: nn.sparse_softmax_cross_entropy_with_logits(labels=z, logits=x),
-        np_sparse_xent, _labels, "int32", False,
+        np_sparse_xent,
+        _labels,
+        "int32",
+        False,
     ),
     "sigmoid_xent": (
         lambda z, x: nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x),
-        np_sigmoid_xent, lambda n: RNG.random((n, CLASSES)), "float", True,
+        np_sigmoid_xent,
+        lambda n: RNG.random((n, CLASSES)),
+        "float",
+        True,
     ),
     "l2_loss": (lambda z, x: nn.l2_loss(x), lambda z, x: np_l2_loss(x), _dist, "float", False),
     "elu": (lambda z, x: nn.elu(x), lambda z, x: np_elu(x), _dist, "float", False),
@@ -165,9 +183,16 @@ def test_gradients_match_finite_differences(name):
 def test_softmax_family_on_other_axes(axis):
     x = tf.placeholder(tf.float64, [None, 3, 4])
     z = tf.placeholder(tf.float64, [None, 3, 4])
-    ys = [nn.softmax(x, axis=axis), nn.log_softmax(x, axis=axis),
-          nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x, axis=axis)]
-    refs = [lambda a, b: np_softmax(a, axis), lambda a, b: np_log_softmax(a, axis), lambda a, b: np_xent(b, a, axis)]
+    ys = [
+        nn.softmax(x, axis=axis),
+        nn.log_softmax(x, axis=axis),
+        nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x, axis=axis),
+    ]
+    refs = [
+        lambda a, b: np_softmax(a, axis),
+        lambda a, b: np_log_softmax(a, axis),
+        lambda a, b: np_xent(b, a, axis),
+    ]
     weights = [np.random.default_rng(i).normal(size=(2, 3, 4)) for i in range(2)]
     weights.append(np.random.default_rng(2).normal(size=np.delete(np.array([2, 3, 4]), axis % 3)))
     loss = tf.add_n([tf.reduce_sum(y * w) for y, w in zip(ys, weights)])
@@ -184,8 +209,12 @@ def test_softmax_family_on_other_axes(axis):
 def test_softmax_and_losses_are_stable_for_large_logits():
     x = tf.placeholder(tf.float32, [None, 3])
     z = tf.placeholder(tf.float32, [None, 3])
-    ys = [nn.softmax(x), nn.log_softmax(x), nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x),
-          nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x)]
+    ys = [
+        nn.softmax(x),
+        nn.log_softmax(x),
+        nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x),
+        nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x),
+    ]
     a = np.array([[1000.0, 0.0, -1000.0], [-800.0, -800.0, -801.0]], dtype=np.float32)
     b = np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]], dtype=np.float32)
     with tf.Session() as sess:
@@ -239,14 +268,21 @@ def test_v1_loss_stops_the_gradient_to_labels_v2_does_not():
 # ---- TF1 calling conventions and errors ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fn", [
-    nn.softmax_cross_entropy_with_logits,
-    nn.sparse_softmax_cross_entropy_with_logits,
-    nn.sigmoid_cross_entropy_with_logits,
-], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn",
+    [
+        nn.softmax_cross_entropy_with_logits,
+        nn.sparse_softmax_cross_entropy_with_logits,
+        nn.sigmoid_cross_entropy_with_logits,
+    ],
+    ids=lambda f: f.__name__,
+)
 def test_positional_labels_are_rejected_like_tf1(fn):
     x = tf.placeholder(tf.float32, [None, CLASSES])
-    with pytest.raises(ValueError, match=rf"Only call `{fn.__name__}` with named arguments \(labels=\.\.\., logits=\.\.\."):
+    with pytest.raises(
+        ValueError,
+        match=rf"Only call `{fn.__name__}` with named arguments \(labels=\.\.\., logits=\.\.\.",
+    ):
         fn(x, x)
 
 
@@ -258,15 +294,30 @@ def test_v2_accepts_positional_labels_and_logits_like_tf_1_15():
 
 def test_cross_entropy_shape_errors_name_both_shapes():
     x = tf.placeholder(tf.float32, [None, 4])
-    with pytest.raises(ValueError, match=r"labels and logits must have the same shape but got \(\?, 3\) and \(\?, 4\)"):
-        nn.softmax_cross_entropy_with_logits_v2(labels=tf.placeholder(tf.float32, [None, 3]), logits=x)
-    with pytest.raises(ValueError, match=r"labels must have rank one less than logits but got \(\?, 2\) and \(\?, 4\)"):
-        nn.sparse_softmax_cross_entropy_with_logits(labels=tf.placeholder(tf.int32, [None, 2]), logits=x)
+    with pytest.raises(
+        ValueError,
+        match=r"labels and logits must have the same shape but got \(\?, 3\) and \(\?, 4\)",
+    ):
+        nn.softmax_cross_entropy_with_logits_v2(
+            labels=tf.placeholder(tf.float32, [None, 3]), logits=x
+        )
+    with pytest.raises(
+        ValueError,
+        match=r"labels must have rank one less than logits but got \(\?, 2\) and \(\?, 4\)",
+    ):
+        nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.placeholder(tf.int32, [None, 2]), logits=x
+        )
     with pytest.raises(ValueError, match=r"number of classes .* must be known"):
-        nn.sparse_softmax_cross_entropy_with_logits(labels=tf.placeholder(tf.int32, [None]),
-                                                    logits=tf.placeholder(tf.float32, [None, None]))
-    with pytest.raises(ValueError, match=r"labels must be int32 or int64 class indices but have dtype float32"):
-        nn.sparse_softmax_cross_entropy_with_logits(labels=tf.placeholder(tf.float32, [None]), logits=x)
+        nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.placeholder(tf.int32, [None]), logits=tf.placeholder(tf.float32, [None, None])
+        )
+    with pytest.raises(
+        ValueError, match=r"labels must be int32 or int64 class indices but have dtype float32"
+    ):
+        nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.placeholder(tf.float32, [None]), logits=x
+        )
 
 
 def test_softmax_rejects_int_logits_and_bad_axes():
@@ -304,7 +355,9 @@ def test_bias_add_channels_first():
     a = RNG.normal(size=(2, 3, 2, 2)).astype(np.float32)
     with tf.Session() as sess:
         got = sess.run(y, {x: a})
-    np.testing.assert_allclose(got, a + np.array([1.0, 2.0, 3.0], dtype=np.float32)[:, None, None], rtol=1e-6)
+    np.testing.assert_allclose(
+        got, a + np.array([1.0, 2.0, 3.0], dtype=np.float32)[:, None, None], rtol=1e-6
+    )
 
 
 def test_bias_add_errors():
@@ -335,7 +388,9 @@ def test_elu_does_not_overflow_for_large_inputs():
         y, dy = sess.run([nn.elu(x), g], {x: a})
     np.testing.assert_allclose(y, np_elu(a.astype(np.float64)), rtol=1e-6)
     # TF's EluGrad is g * (out + 1): exp(-100) (denormal in f32) comes out as 0 there too
-    np.testing.assert_allclose(dy, np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))), rtol=1e-6, atol=1e-37)
+    np.testing.assert_allclose(
+        dy, np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))), rtol=1e-6, atol=1e-37
+    )
 
 
 def test_relu6_gradient_is_zero_outside_the_band():

@@ -28,7 +28,9 @@ def test_pass_keeps_declarations(name):
         module = ir.Module.parse(MODULE)
         try:
             get_pass_class(name)().run(module)
-        except PassFailure as failure:  # a user-level refusal (e.g. a pass that needs tgc-place first)
+        except (
+            PassFailure
+        ) as failure:  # a user-level refusal (e.g. a pass that needs tgc-place first)
             assert "tgc-place" in str(failure), failure
             return
         module.operation.verify()
@@ -38,7 +40,9 @@ def test_pass_keeps_declarations(name):
 def test_functions_are_the_definitions_unless_asked():
     with make_context(), ir.Location.unknown():
         module = ir.Module.parse(MODULE)
-        assert [ir.StringAttr(f.attributes["sym_name"]).value for f in functions(module)] == ["main"]
+        assert [ir.StringAttr(f.attributes["sym_name"]).value for f in functions(module)] == [
+            "main"
+        ]
         every = functions(module, declarations=True)
         assert [ir.StringAttr(f.attributes["sym_name"]).value for f in every] == ["ext", "main"]
 

@@ -25,7 +25,9 @@ def test_print_pipeline_without_p_prints_the_default_pipeline():
     result = CliRunner().invoke(main, ["opt", "--print-pipeline"])
     assert result.exit_code == 0
     assert result.output.strip() == default_pipeline()
-    assert result.output.startswith("tgc-verify,tgc-autodiff,") and "convert-to-llvm" in result.output
+    assert (
+        result.output.startswith("tgc-verify,tgc-autodiff,") and "convert-to-llvm" in result.output
+    )
 
 
 def test_tgc_opt_replays_the_default_pipeline_to_llvm(tmp_path):

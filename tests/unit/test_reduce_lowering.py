@@ -71,7 +71,9 @@ def test_int32_reductions_with_unknown_batch(name, axis):
     np_axis = tuple(axis) if isinstance(axis, list) else axis
     for a, got in runs:
         assert got.dtype == np.int32
-        if name == "reduce_mean":  # integer mean: the sum divided by the count, truncated toward zero
+        if (
+            name == "reduce_mean"
+        ):  # integer mean: the sum divided by the count, truncated toward zero
             count = a.size // np.sum(a, axis=np_axis).size
             total = np.sum(a, axis=np_axis)
             want = np.sign(total) * (np.abs(total) // count)
@@ -101,7 +103,10 @@ def test_float_max_min_start_from_infinity():
 def test_int_max_min_start_from_the_type_limits(dtype):
     info = np.iinfo(dtype.as_numpy_dtype)
     x = tf.placeholder(dtype, [None, 2])
-    a = np.array([[info.min, info.min], [info.max, info.max], [info.min, info.max]], dtype=dtype.as_numpy_dtype)
+    a = np.array(
+        [[info.min, info.min], [info.max, info.max], [info.min, info.max]],
+        dtype=dtype.as_numpy_dtype,
+    )
     with tf.Session() as sess:
         mx, mn = sess.run([tf.reduce_max(x, axis=1), tf.reduce_min(x, axis=1)], {x: a})
     np.testing.assert_array_equal(mx, np.max(a, axis=1))
@@ -125,37 +130,51 @@ def _with_ties(shape):
     return RNG.integers(0, 3, size=shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("fn,np_fn", [(tf.argmax, np.argmax), (tf.argmin, np.argmin)], ids=["argmax", "argmin"])
+@pytest.mark.parametrize(
+    "fn,np_fn", [(tf.argmax, np.argmax), (tf.argmin, np.argmin)], ids=["argmax", "argmin"]
+)
 @pytest.mark.parametrize("axis", [0, 1, -1])
 @pytest.mark.parametrize("output_type", [tf.int32, tf.int64])
 def test_arg_reductions_first_index_on_ties(fn, np_fn, axis, output_type):
-    runs, compiles = _run_two_batches(lambda x: fn(x, axis=axis, output_type=output_type), tf.float32,
-                                      inner=(4, 5), make=_with_ties)
+    runs, compiles = _run_two_batches(
+        lambda x: fn(x, axis=axis, output_type=output_type),
+        tf.float32,
+        inner=(4, 5),
+        make=_with_ties,
+    )
     for a, got in runs:
         assert got.dtype == output_type.as_numpy_dtype
         np.testing.assert_array_equal(got, np_fn(a, axis=axis))
     assert compiles == 1
 
 
-@pytest.mark.parametrize("fn,np_fn", [(tf.argmax, np.argmax), (tf.argmin, np.argmin)], ids=["argmax", "argmin"])
+@pytest.mark.parametrize(
+    "fn,np_fn", [(tf.argmax, np.argmax), (tf.argmin, np.argmin)], ids=["argmax", "argmin"]
+)
 def test_arg_reductions_on_ints_and_extremes(fn, np_fn):
     info = np.iinfo(np.int64)
     x = tf.placeholder(tf.int64, [None, 3])
-    a = np.array([[info.min, info.min, info.min], [info.max, info.max, 0], [5, -2, 5]], dtype=np.int64)
+    a = np.array(
+        [[info.min, info.min, info.min], [info.max, info.max, 0], [5, -2, 5]], dtype=np.int64
+    )
     with tf.Session() as sess:
         got = sess.run(fn(x, axis=1), {x: a})
     np.testing.assert_array_equal(got, np_fn(a, axis=1))
 
 
-@pytest.mark.parametrize("fn,np_fn", [(tf.argmax, np.argmax), (tf.argmin, np.argmin)], ids=["argmax", "argmin"])
+@pytest.mark.parametrize(
+    "fn,np_fn", [(tf.argmax, np.argmax), (tf.argmin, np.argmin)], ids=["argmax", "argmin"]
+)
 def test_arg_reductions_on_infinities_and_nan(fn, np_fn):
     x = tf.placeholder(tf.float64, [None, 4])
-    a = np.array([
-        [-np.inf, -np.inf, -np.inf, -np.inf],
-        [np.inf, np.inf, np.inf, np.inf],
-        [1.0, np.nan, 5.0, np.nan],
-        [np.nan, 1.0, 2.0, 3.0],
-    ])
+    a = np.array(
+        [
+            [-np.inf, -np.inf, -np.inf, -np.inf],
+            [np.inf, np.inf, np.inf, np.inf],
+            [1.0, np.nan, 5.0, np.nan],
+            [np.nan, 1.0, 2.0, 3.0],
+        ]
+    )
     with tf.Session() as sess:
         got = sess.run(fn(x, axis=1), {x: a})
     np.testing.assert_array_equal(got, np_fn(a, axis=1))
@@ -167,8 +186,12 @@ def test_arg_reductions_on_infinities_and_nan(fn, np_fn):
 @pytest.mark.parametrize("dtype", [tf.float32, tf.int32, tf.int64])
 @pytest.mark.parametrize("axes", [[0], [0, 2], [1], [], [0, 1, 2]], ids=str)
 def test_dim_size_is_read_at_run_time(dtype, axes):
-    runs, compiles = _run_two_batches(lambda x: make_op("dim_size", [x], axes=axes), dtype, inner=(3, 4),
-                                      make=lambda shape: np.zeros(shape, dtype.as_numpy_dtype))
+    runs, compiles = _run_two_batches(
+        lambda x: make_op("dim_size", [x], axes=axes),
+        dtype,
+        inner=(3, 4),
+        make=lambda shape: np.zeros(shape, dtype.as_numpy_dtype),
+    )
     for a, got in runs:
         assert got.dtype == dtype.as_numpy_dtype and got.shape == ()
         assert got == int(np.prod([a.shape[i] for i in axes]))

@@ -36,7 +36,11 @@ def _reference(opdef, attrs, arrays) -> list:
 
 
 # By float width: half precision keeps ~3 digits, single ~7, double ~16.
-_TOLERANCE = {2: dict(rtol=1e-2, atol=1e-2), 4: dict(rtol=1e-5, atol=1e-6), 8: dict(rtol=1e-10, atol=1e-12)}
+_TOLERANCE = {
+    2: dict(rtol=1e-2, atol=1e-2),
+    4: dict(rtol=1e-5, atol=1e-6),
+    8: dict(rtol=1e-10, atol=1e-12),
+}
 
 
 def _assert_same(got, want, what):
@@ -68,7 +72,9 @@ def test_unknown_dims_give_the_same_numbers(case):
     want = _reference(opdef, attrs, arrays)
     got, specs = h.run_compiled(opdef, attrs, arrays, dynamic=sample.dynamic)
     assert any(None in s.shape for s in h.operand_specs(arrays, sample.dynamic))
-    _assert_same(got, want, f"{opdef.name} sample {case[1]} with dims {list(sample.dynamic)} unknown")
+    _assert_same(
+        got, want, f"{opdef.name} sample {case[1]} with dims {list(sample.dynamic)} unknown"
+    )
     for spec, w in zip(specs, want):  # infer may leave a dim unknown, never contradict the run
         assert all(s is None or s == n for s, n in zip(spec.shape, w.shape)), (spec, w.shape)
 
@@ -119,14 +125,28 @@ def test_gradient_matches_finite_differences(case):
         want = h.finite_difference(opdef, attrs, arrays, weights, i)
         assert g.shape == arrays[i].shape and g.dtype == np.float64
         np.testing.assert_allclose(
-            g, want, rtol=1e-4, atol=1e-4, err_msg=f"d/d{opdef.operands[i]} of {opdef.name} sample {case[1]}"
+            g,
+            want,
+            rtol=1e-4,
+            atol=1e-4,
+            err_msg=f"d/d{opdef.operands[i]} of {opdef.name} sample {case[1]}",
         )
 
 
 def test_gradient_cases_cover_the_float_ops():
     # Guards the dtype filter above: the float elementwise, reduce and matmul ops must be in it.
     names = {n for n, _ in GRADIENT_CASES}
-    for name in ("add", "divide", "pow", "exp", "relu", "select", "reduce_sum", "reduce_max", "matmul"):
+    for name in (
+        "add",
+        "divide",
+        "pow",
+        "exp",
+        "relu",
+        "select",
+        "reduce_sum",
+        "reduce_max",
+        "matmul",
+    ):
         assert name in names, f"{name} has no float sample in the gradient test"
 
 
@@ -137,16 +157,21 @@ def test_every_op_has_infer_eval_and_a_gradient_decision():
     for name, opdef in h.registry().items():
         assert callable(opdef.infer), f"{name} has no infer"
         assert callable(opdef.eval), f"{name} has no eval"
-        assert callable(opdef.grad) or opdef.grad is NOT_DIFFERENTIABLE, f"{name}: grad is {opdef.grad!r}"
+        assert callable(opdef.grad) or opdef.grad is NOT_DIFFERENTIABLE, (
+            f"{name}: grad is {opdef.grad!r}"
+        )
 
 
 def test_every_op_lowers_or_decomposes():
     lowerings = load_all_lowerings()
     missing = [
-        name for name, opdef in h.registry().items()
+        name
+        for name, opdef in h.registry().items()
         if name not in lowerings and opdef.decompose is None and name not in h.REMOVED_BY_PASS
     ]
-    assert not missing, f"ops with neither a lowering to core nor a decompose rule: {sorted(missing)}"
+    assert not missing, (
+        f"ops with neither a lowering to core nor a decompose rule: {sorted(missing)}"
+    )
 
 
 def test_ops_removed_by_a_pass_exist():

@@ -67,9 +67,13 @@ STEPS = {
     # the new checkpoint's data is being written
     "savez": lambda mp: crash_on(mp, checkpoint.np, "savez"),
     # the new checkpoint is complete in its temporary file, not yet renamed
-    "rename checkpoint": lambda mp: crash_on(mp, checkpoint.os, "replace", lambda src, dst: dst.endswith(".npz")),
+    "rename checkpoint": lambda mp: crash_on(
+        mp, checkpoint.os, "replace", lambda src, dst: dst.endswith(".npz")
+    ),
     # the new checkpoint is in place; the state file is being written
-    "write state": lambda mp: crash_on(mp, checkpoint.os, "replace", lambda src, dst: dst.endswith("checkpoint")),
+    "write state": lambda mp: crash_on(
+        mp, checkpoint.os, "replace", lambda src, dst: dst.endswith("checkpoint")
+    ),
     # the state file names the new checkpoint; the old one is being deleted
     "delete old": lambda mp: crash_on(mp, os, "remove"),
 }
@@ -77,7 +81,9 @@ STEPS = {
 
 @pytest.mark.parametrize("step", list(STEPS))
 @pytest.mark.parametrize("max_to_keep", [1, 2])
-def test_a_save_killed_at_each_step_leaves_a_restorable_state(tmp_path, monkeypatch, step, max_to_keep):
+def test_a_save_killed_at_each_step_leaves_a_restorable_state(
+    tmp_path, monkeypatch, step, max_to_keep
+):
     v, feed, set_v, saver = make_saver(max_to_keep)
     prefix = str(tmp_path / "model")
     with tf.Session() as sess:
@@ -135,7 +141,9 @@ def test_a_damaged_checkpoint_is_a_clear_error(tmp_path):
     path = tmp_path / "ck.npz"
     checkpoint.save(str(path), {"w": np.ones(4, np.float32)})
     path.write_bytes(path.read_bytes()[:30])
-    with pytest.raises(checkpoint.CheckpointError, match=r"checkpoint .*ck\.npz cannot be read \(BadZipFile"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"checkpoint .*ck\.npz cannot be read \(BadZipFile"
+    ):
         checkpoint.restore(str(path))
     np.save(tmp_path / "single.npy", np.ones(2))
     with pytest.raises(checkpoint.CheckpointError, match="holds a single array"):

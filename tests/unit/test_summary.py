@@ -86,7 +86,11 @@ def test_scalar_names_tags_and_values():
     for blob, tag in zip(out, ["loss", "loss_1", "train/loss"]):
         assert isinstance(blob, bytes)
         assert _values(blob)[tag].simple_value == pytest.approx(float(a.mean()))
-    assert tf.get_default_graph().get_collection(summary.GraphKeys.SUMMARIES) == [first, second, scoped]
+    assert tf.get_default_graph().get_collection(summary.GraphKeys.SUMMARIES) == [
+        first,
+        second,
+        scoped,
+    ]
 
 
 def test_scalar_needs_a_scalar_and_numbers():
@@ -106,7 +110,7 @@ def test_histogram_against_numpy():
     assert histo.num == doubled.size
     assert histo.min == pytest.approx(doubled.min()) and histo.max == pytest.approx(doubled.max())
     assert histo.sum == pytest.approx(doubled.sum(), rel=1e-9)
-    assert histo.sum_squares == pytest.approx((doubled ** 2).sum(), rel=1e-9)
+    assert histo.sum_squares == pytest.approx((doubled**2).sum(), rel=1e-9)
     assert sum(histo.bucket) == doubled.size
     # Each non-empty bucket holds exactly the values in (previous limit, limit].
     limits = np.array(histo.bucket_limit)
@@ -138,11 +142,15 @@ def test_image_png_and_scaling():
         img = values[f"pics/image/{i}"].image
         assert (img.height, img.width, img.colorspace) == (5, 6, 3)
         decoded = np.asarray(Image.open(io.BytesIO(img.encoded_image_string)))
-        expected = np.clip(np.rint(batch[i] * (127.0 / np.abs(batch[i]).max()) + 128), 0, 255).astype(np.uint8)
+        expected = np.clip(
+            np.rint(batch[i] * (127.0 / np.abs(batch[i]).max()) + 128), 0, 255
+        ).astype(np.uint8)
         np.testing.assert_array_equal(decoded, expected)
     img = _values(blob_g)["gray/image"].image
     decoded = np.asarray(Image.open(io.BytesIO(img.encoded_image_string)))
-    np.testing.assert_array_equal(decoded, np.rint(gray[0, :, :, 0] * (255.0 / gray[0].max())).astype(np.uint8))
+    np.testing.assert_array_equal(
+        decoded, np.rint(gray[0, :, :, 0] * (255.0 / gray[0].max())).astype(np.uint8)
+    )
     assert decoded.max() == 255
 
 
@@ -170,7 +178,9 @@ def test_merge_all_merge_and_duplicate_tags():
     assert values["s"].simple_value == pytest.approx(4.0) and values["h"].histo.num == 3
     old = summary.scalar_summary("s", tf.reduce_max(x))  # the same tag as "s"
     clash = summary.merge([merged, old])
-    with pytest.raises(errors.InvalidArgumentError, match="Duplicate tag s found in summary inputs"):
+    with pytest.raises(
+        errors.InvalidArgumentError, match="Duplicate tag s found in summary inputs"
+    ):
         tf.Session().run(clash, {x: a})
 
 
@@ -178,10 +188,18 @@ def test_old_names():
     x = tf.placeholder(tf.float32, [2])
     s = summary.scalar_summary(["a", "b"], x)
     h = summary.histogram_summary("dist", x)
-    assert (s.op.type, s.op.name, h.op.type) == ("ScalarSummary", "ScalarSummary", "HistogramSummary")
+    assert (s.op.type, s.op.name, h.op.type) == (
+        "ScalarSummary",
+        "ScalarSummary",
+        "HistogramSummary",
+    )
     merged = summary.merge_all_summaries()
     values = _values(tf.Session().run(merged, {x: np.array([3.0, 4.0], np.float32)}))
-    assert (values["a"].simple_value, values["b"].simple_value, values["dist"].histo.sum) == (3.0, 4.0, 7.0)
+    assert (values["a"].simple_value, values["b"].simple_value, values["dist"].histo.sum) == (
+        3.0,
+        4.0,
+        7.0,
+    )
     assert summary.SummaryWriter is summary.FileWriter
 
 

@@ -32,7 +32,9 @@ def test_opt_on_mutants_of_the_lit_inputs_never_crashes(tmp_path):
     exits = collections.Counter(v.outcome.exit_code for v in verdicts)
     # The mutants must reach both ends: some still compile, some are refused.
     assert exits[0] >= OPT_MUTANTS // 10 and exits[1] >= OPT_MUTANTS // 10, exits
-    through_pipeline = [v for v in verdicts if "--default-pipeline" in v.mutant and v.outcome.exit_code == 0]
+    through_pipeline = [
+        v for v in verdicts if "--default-pipeline" in v.mutant and v.outcome.exit_code == 0
+    ]
     assert through_pipeline, "no mutant went through the default pipeline"
 
 
@@ -58,11 +60,17 @@ def test_run_on_damaged_artifacts_never_crashes(pristine, tmp_path):
     assert not [v for v in verdicts if v.problem], report(verdicts)
     refused = [v for v in verdicts if v.outcome.exit_code == 1]
     assert len(refused) >= RUN_MUTANTS // 2
-    one_line = [v for v in refused if re.match(r"tgc (run|inspect): error: [^\n]+\n\Z", v.outcome.stderr)]
-    assert one_line == refused, "\n".join(f"{v.mutant}: {v.outcome.stderr!r}" for v in refused if v not in one_line)
+    one_line = [
+        v for v in refused if re.match(r"tgc (run|inspect): error: [^\n]+\n\Z", v.outcome.stderr)
+    ]
+    assert one_line == refused, "\n".join(
+        f"{v.mutant}: {v.outcome.stderr!r}" for v in refused if v not in one_line
+    )
     if RUN_MUTANTS >= 100:  # enough mutants to reach every kind of damage
         assert any(v.mutant.startswith("inspect ") for v in verdicts)
-        assert any("checkpoint:" in v.mutant and v.outcome.exit_code == 0 for v in verdicts), "none restored"
+        assert any("checkpoint:" in v.mutant and v.outcome.exit_code == 0 for v in verdicts), (
+            "none restored"
+        )
 
 
 COMPILE_MUTANTS = max(OPT_MUTANTS // 4, 1)
@@ -81,10 +89,14 @@ def test_the_judge_catches_what_the_rule_forbids():
     assert judge(fuzzer.Outcome(0, stdout="module {\n}\n")) is None
     assert "SIGSEGV" in judge(fuzzer.Outcome(signal="SIGSEGV"))
     assert "hung" in judge(fuzzer.Outcome(timed_out=True))
-    assert "Traceback" in judge(fuzzer.Outcome(1, stderr="error: x\nTraceback (most recent call last):\n"))
+    assert "Traceback" in judge(
+        fuzzer.Outcome(1, stderr="error: x\nTraceback (most recent call last):\n")
+    )
     assert "Assertion" in judge(fuzzer.Outcome(1, stderr="error: Assertion `x' failed\n"))
     assert "without 'error:'" in judge(fuzzer.Outcome(1, stderr="oops\n"))
-    assert "raised KeyError" in judge(fuzzer.Outcome(1, exception="Traceback...\nKeyError: 'inputs'\n"))
+    assert "raised KeyError" in judge(
+        fuzzer.Outcome(1, exception="Traceback...\nKeyError: 'inputs'\n")
+    )
     assert judge(fuzzer.Outcome(0), lambda outcome: "wrong numbers") == "wrong numbers"
 
 

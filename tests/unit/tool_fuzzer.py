@@ -115,7 +115,11 @@ def run_cli(args: list, input_text: str | None = None) -> Outcome:
             return Outcome(signal=signal.Signals(os.WTERMSIG(status)).name)
         result.seek(0)
         data = result.read()
-        return pickle.loads(data) if data else Outcome(exception=f"the child exited {os.WEXITSTATUS(status)} silently")
+        return (
+            pickle.loads(data)
+            if data
+            else Outcome(exception=f"the child exited {os.WEXITSTATUS(status)} silently")
+        )
 
 
 def _child(args, input_text, result) -> None:
@@ -146,7 +150,12 @@ def judge(outcome: Outcome, right_answer=None) -> str | None:
     if outcome.exception:
         return "raised " + outcome.exception.strip().splitlines()[-1]
     text = outcome.stdout + outcome.stderr
-    for bad in ("Traceback (most recent call last)", "Assertion", "Fatal Python error", "LLVM ERROR"):
+    for bad in (
+        "Traceback (most recent call last)",
+        "Assertion",
+        "Fatal Python error",
+        "LLVM ERROR",
+    ):
         if bad in text:
             return f"printed '{bad}': " + _first_line_with(text, bad)
     if outcome.exit_code == 1:
@@ -179,7 +188,19 @@ def lit_inputs() -> list:
     return sorted(found)
 
 
-ELEMENT_TYPES = ["f32", "f64", "f16", "bf16", "i1", "i8", "i32", "i64", "index", "complex<f32>", "none"]
+ELEMENT_TYPES = [
+    "f32",
+    "f64",
+    "f16",
+    "bf16",
+    "i1",
+    "i8",
+    "i32",
+    "i64",
+    "index",
+    "complex<f32>",
+    "none",
+]
 _ELEMENT = re.compile(r"\b(f16|bf16|f32|f64|i1|i8|i32|i64|index)\b")
 _DIM = re.compile(r"(?<=[<x])(\?|\d+)(?=x)")
 _SSA = re.compile(r"%[A-Za-z0-9_]+")
@@ -210,15 +231,19 @@ def _replace_one(rng, pattern, text, make):
     if not matches:
         return text
     m = rng.choice(matches)
-    return text[: m.start()] + make(m.group(0)) + text[m.end():]
+    return text[: m.start()] + make(m.group(0)) + text[m.end() :]
 
 
 def change_dim(rng, text):
-    return _replace_one(rng, _DIM, text, lambda _: rng.choice(["?", "0", "1", "2", "3", "7", "1000000000000"]))
+    return _replace_one(
+        rng, _DIM, text, lambda _: rng.choice(["?", "0", "1", "2", "3", "7", "1000000000000"])
+    )
 
 
 def change_element_type(rng, text):
-    return _replace_one(rng, _ELEMENT, text, lambda old: rng.choice([t for t in ELEMENT_TYPES if t != old]))
+    return _replace_one(
+        rng, _ELEMENT, text, lambda old: rng.choice([t for t in ELEMENT_TYPES if t != old])
+    )
 
 
 def swap_ssa_names(rng, text):
@@ -227,12 +252,16 @@ def swap_ssa_names(rng, text):
         return text
     a, b = rng.sample(names, 2)
     if rng.random() < 0.5:  # swap everywhere
-        return _SSA.sub(lambda m: b if m.group(0) == a else a if m.group(0) == b else m.group(0), text)
+        return _SSA.sub(
+            lambda m: b if m.group(0) == a else a if m.group(0) == b else m.group(0), text
+        )
     return _replace_one(rng, re.compile(re.escape(a) + r"\b"), text, lambda _: b)  # one use renamed
 
 
 def change_number(rng, text):
-    return _replace_one(rng, _NUMBER, text, lambda _: str(rng.choice([-1, 0, 1, 2, 5, 64, -(2 ** 40), 2 ** 62])))
+    return _replace_one(
+        rng, _NUMBER, text, lambda _: str(rng.choice([-1, 0, 1, 2, 5, 64, -(2**40), 2**62]))
+    )
 
 
 def truncate(rng, text):
@@ -243,7 +272,9 @@ def random_bytes(rng, text):
     data = bytearray(text.encode("utf-8", errors="surrogateescape"))
     for _ in range(rng.randint(1, 8)):
         position = rng.randrange(len(data) + 1)
-        data[position:position + rng.randint(0, 2)] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+        data[position : position + rng.randint(0, 2)] = bytes(
+            rng.randrange(256) for _ in range(rng.randint(1, 4))
+        )
     return data.decode("utf-8", errors="surrogateescape")
 
 
@@ -260,8 +291,17 @@ def change_op_name(rng, text):
     return _replace_one(rng, _OP_NAME, text, lambda _: rng.choice(_OP_NAMES))
 
 
-TEXT_MUTATIONS = [delete_line, duplicate_line, change_dim, change_element_type, swap_ssa_names, change_number,
-                  truncate, random_bytes, change_op_name]
+TEXT_MUTATIONS = [
+    delete_line,
+    duplicate_line,
+    change_dim,
+    change_element_type,
+    swap_ssa_names,
+    change_number,
+    truncate,
+    random_bytes,
+    change_op_name,
+]
 
 
 def opt_mutant(seed: int, index: int, inputs: list) -> tuple:
@@ -324,7 +364,7 @@ class Pristine:
     source: str = ""  # the tgc IR it was compiled from
 
 
-WRONG_VALUES = [None, [], {}, "x", "", -1, 0, 1.5, 10 ** 12, True, [None], {"name": 1}]
+WRONG_VALUES = [None, [], {}, "x", "", -1, 0, 1.5, 10**12, True, [None], {"name": 1}]
 DTYPES = ["float16", "bfloat16", "float32", "float64", "int32", "int64", "bool"]
 
 
@@ -376,7 +416,9 @@ def wrong_shape(rng, m):
     shapes = [p for p in _paths(m) if p and p[-1] == "shape"]
     if not shapes:
         return m, "no shape"
-    shape = rng.choice([[], [None], [1], [0, 3], [5, 3], [3, 5], [None, 5], [None, None, None], [2 ** 40, 2 ** 40]])
+    shape = rng.choice(
+        [[], [None], [1], [0, 3], [5, 3], [3, 5], [None, 5], [None, None, None], [2**40, 2**40]]
+    )
     chosen = rng.sample(shapes, rng.randint(1, min(3, len(shapes))))
     for path in chosen:
         _get(m, path[:-1])["shape"] = list(shape)
@@ -397,7 +439,14 @@ def whole_manifest(rng, m):
     return value, f"manifest = {type(value).__name__}"
 
 
-MANIFEST_MUTATIONS = [remove_field, wrong_type, wrong_dtype, wrong_shape, drop_list_item, whole_manifest]
+MANIFEST_MUTATIONS = [
+    remove_field,
+    wrong_type,
+    wrong_dtype,
+    wrong_shape,
+    drop_list_item,
+    whole_manifest,
+]
 
 
 def _damage_manifest(rng, path):
@@ -411,7 +460,9 @@ def _damage_manifest(rng, path):
         manifest, note = mutate(rng, manifest)
         notes.append(note)
     if isinstance(manifest, dict) and rng.random() < 0.5:
-        _rehash(manifest)  # as a careful hand-editor would: only the code's own hash still disagrees
+        _rehash(
+            manifest
+        )  # as a careful hand-editor would: only the code's own hash still disagrees
         notes.append("rehashed")
     text = json.dumps(manifest)
     if rng.random() < 0.1:
@@ -488,7 +539,9 @@ def _wrong_variables(rng, path):
         elif kind == 1 and shape:
             shape[0] += 1
         elif kind == 2:
-            dtype = rng.choice([t for t in ("float32", "float64", "int64", "int32", "bool") if t != v["dtype"]])
+            dtype = rng.choice(
+                [t for t in ("float32", "float64", "int64", "int32", "bool") if t != v["dtype"]]
+            )
             arrays[v["name"]] = arrays[v["name"]].astype(dtype)
             continue
         elif kind == 3:
@@ -526,10 +579,16 @@ def _bad_inputs(rng, pristine: Pristine, workdir: str) -> tuple:
             fh.write(bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))))
     else:
         array = np.load(inputs[name])
-        if kind == 4:  # a batch the other inputs' cannot broadcast with: a run-time check must refuse it
+        if (
+            kind == 4
+        ):  # a batch the other inputs' cannot broadcast with: a run-time check must refuse it
             array = np.concatenate([array, array])[: array.shape[0] + 2]
         else:
-            array = [array.astype(np.float64), array.reshape(-1), np.zeros((1,) + array.shape, array.dtype)][kind]
+            array = [
+                array.astype(np.float64),
+                array.reshape(-1),
+                np.zeros((1,) + array.shape, array.dtype),
+            ][kind]
         np.save(path, array)
     inputs[name] = path
     return inputs, f"; input {name} damaged ({kind})"
@@ -590,7 +649,9 @@ def run_mutant(seed: int, index: int, pristine: Pristine, workdir: str) -> Verdi
         target, note = _damaged_archive(rng, pristine, workdir)
     else:
         note = ARTIFACT_DAMAGE[kind](rng, target)
-    if rng.random() < 0.1:  # `tgc inspect` reads the same artifact: a clean error or its description
+    if (
+        rng.random() < 0.1
+    ):  # `tgc inspect` reads the same artifact: a clean error or its description
         outcome = run_cli(["inspect", target])
         return Verdict(f"inspect seed={seed} index={index} {note}", outcome, judge(outcome))
     inputs, input_note = _bad_inputs(rng, pristine, workdir)
@@ -611,7 +672,9 @@ def _same_outputs(pristine: Pristine, output: str) -> str | None:
             for name, expected in pristine.outputs.items():
                 if name not in got.files:
                     return f"ran, but output '{name}' is missing"
-                if got[name].shape != expected.shape or not np.allclose(got[name], expected, equal_nan=True):
+                if got[name].shape != expected.shape or not np.allclose(
+                    got[name], expected, equal_nan=True
+                ):
                     return f"ran and gave wrong numbers for '{name}'"
     except (OSError, ValueError) as exc:
         return f"ran, but its output file cannot be read: {exc}"
@@ -639,7 +702,11 @@ def compile_mutant(seed: int, index: int, source: str, workdir: str) -> Verdict:
         if stage != "artifact":
             return None
         inspected = run_cli(["inspect", output])
-        return None if inspected.exit_code == 0 else f"compiled, but tgc inspect says: {inspected.stderr.strip()}"
+        return (
+            None
+            if inspected.exit_code == 0
+            else f"compiled, but tgc inspect says: {inspected.stderr.strip()}"
+        )
 
     return Verdict(described, outcome, judge(outcome, loads))
 
@@ -689,4 +756,14 @@ def make_pristine(workdir: str) -> Pristine:
     return Pristine(os.path.join(workdir, "pristine"), inputs, outputs, source)
 
 
-__all__ = ["fuzz_opt", "fuzz_run", "fuzz_compile", "make_pristine", "run_cli", "judge", "Verdict", "Outcome", "lit_inputs"]
+__all__ = [
+    "fuzz_opt",
+    "fuzz_run",
+    "fuzz_compile",
+    "make_pristine",
+    "run_cli",
+    "judge",
+    "Verdict",
+    "Outcome",
+    "lit_inputs",
+]

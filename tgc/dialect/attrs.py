@@ -48,7 +48,9 @@ def _dense(array: np.ndarray) -> ir.Attribute:
     dtype = as_dtype(array.dtype)
     if dtype.name == "bfloat16":  # no buffer-protocol format for bf16: pass the bits with the type
         bits = np.array(array, order="C", copy=True).view(np.uint16)
-        return ir.DenseElementsAttr.get(bits, type=ir.RankedTensorType.get(list(array.shape), ir.BF16Type.get()))
+        return ir.DenseElementsAttr.get(
+            bits, type=ir.RankedTensorType.get(list(array.shape), ir.BF16Type.get())
+        )
     return ir.DenseElementsAttr.get(np.array(array, order="C", copy=True))
 
 
@@ -81,8 +83,11 @@ def decode_dense(attr: ir.Attribute) -> np.ndarray:
     if dtype.name == "bfloat16":
         return _decode_bf16(str(attr).rsplit(":", 1)[0], shaped.shape, dense.is_splat)
     if dense.is_splat:
-        first = np.array(ir.DenseElementsAttr.get_splat(
-            ir.RankedTensorType.get([], shaped.element_type), dense.get_splat_value()))
+        first = np.array(
+            ir.DenseElementsAttr.get_splat(
+                ir.RankedTensorType.get([], shaped.element_type), dense.get_splat_value()
+            )
+        )
         return np.full(shaped.shape, first, dtype=dtype.as_numpy_dtype)
     return np.array(dense).astype(dtype.as_numpy_dtype, copy=False).reshape(shaped.shape)
 
@@ -99,7 +104,7 @@ def _decode_bf16(text: str, shape, splat: bool) -> np.ndarray:
             return np.array([int(token, 16)], np.uint16).view(ml_dtypes.bfloat16)[0]
         return ml_dtypes.bfloat16(float(token))
 
-    values = [value(t) for t in _BF16_TOKEN.findall(text[text.index("<"):])]
+    values = [value(t) for t in _BF16_TOKEN.findall(text[text.index("<") :])]
     count = int(np.prod(shape)) if len(shape) else 1
     array = np.array(values * count if splat else values, dtype=ml_dtypes.bfloat16)
     return array.reshape(shape)
@@ -110,5 +115,7 @@ def spec_of_type(type_: ir.Type):
     from tgc.dialect.types import TensorSpec
 
     ranked = ir.RankedTensorType(type_)
-    shape = tuple(None if ranked.is_dynamic_dim(i) else ranked.get_dim_size(i) for i in range(ranked.rank))
+    shape = tuple(
+        None if ranked.is_dynamic_dim(i) else ranked.get_dim_size(i) for i in range(ranked.rank)
+    )
     return TensorSpec(shape, dtype_from_mlir(str(ranked.element_type)).name)

@@ -50,7 +50,11 @@ class OpInfo:
 def decode_attrs(operation: ir.Operation, opdef=None) -> dict:
     opdef = opdef or lookup(operation.name)
     present = operation.attributes
-    return {k: attr_codec.decode(spec.kind, present[k]) for k, spec in opdef.attrs.items() if k in present}
+    return {
+        k: attr_codec.decode(spec.kind, present[k])
+        for k, spec in opdef.attrs.items()
+        if k in present
+    }
 
 
 def encode_attrs(opdef, values: dict) -> dict:

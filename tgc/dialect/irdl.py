@@ -43,7 +43,10 @@ def _operation_irdl(opdef) -> list[str]:
 def dialect_irdl() -> str:
     """The whole dialect as IRDL text, ops sorted by name (stable across runs)."""
     registry = load_all_ops()
-    lines = ["// The tgc dialect, generated from tgc/dialect/ops by `tgc dialect --irdl`.", "irdl.dialect @tgc {"]
+    lines = [
+        "// The tgc dialect, generated from tgc/dialect/ops by `tgc dialect --irdl`.",
+        "irdl.dialect @tgc {",
+    ]
     for name in sorted(registry):
         lines.extend(_operation_irdl(registry[name]))
     lines.append("}")

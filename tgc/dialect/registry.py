@@ -91,10 +91,14 @@ class OpDef:
     decompose: Callable | None = None
     results: object = 1  # an int, or "variadic" when an attribute decides the count
     stateful: bool = False  # reads or writes state, or draws random numbers: never folded or CSE'd
-    module_level: bool = False  # lives in the module body, not in a function (variable declarations)
+    module_level: bool = (
+        False  # lives in the module body, not in a function (variable declarations)
+    )
     doc: str = ""
     samples: tuple = ()
-    flops: Callable | None = None  # (operand specs, result specs, attrs) -> estimated flops, for placement
+    flops: Callable | None = (
+        None  # (operand specs, result specs, attrs) -> estimated flops, for placement
+    )
     scalar_operands: tuple = ()  # operands that must be rank 0: a feed of unknown rank there is a scalar
 
     @property
@@ -139,8 +143,17 @@ class OpDef:
 REGISTRY: dict[str, OpDef] = {}
 
 
-def op(name, *, tf_type, operands=(), attrs=None, results=1, stateful=False, module_level=False,
-       scalar_operands=()):
+def op(
+    name,
+    *,
+    tf_type,
+    operands=(),
+    attrs=None,
+    results=1,
+    stateful=False,
+    module_level=False,
+    scalar_operands=(),
+):
     """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``, ``samples``.
 
     A class without ``grad`` is a registration error, so absence is always written down as

@@ -23,7 +23,9 @@ def broadcast_shapes(*shapes) -> tuple:
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
             raise ShapeError(
-                "shapes " + " and ".join(format_shape(s) for s in shapes) + " are not broadcast-compatible"
+                "shapes "
+                + " and ".join(format_shape(s) for s in shapes)
+                + " are not broadcast-compatible"
             )
         if known:
             out.append(known.pop())
@@ -62,7 +64,9 @@ def normalize_axes(axes, rank: int) -> tuple:
 
 def compatible(shape, want) -> bool:
     """True when ``shape`` can be ``want``: the same rank, and equal sizes wherever both are known."""
-    return len(shape) == len(want) and all(a is None or b is None or a == b for a, b in zip(shape, want))
+    return len(shape) == len(want) and all(
+        a is None or b is None or a == b for a, b in zip(shape, want)
+    )
 
 
 def spec(shape, dtype) -> TensorSpec:

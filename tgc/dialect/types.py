@@ -109,7 +109,9 @@ class TensorSpec:
 
     def __post_init__(self):
         if self.shape is not None:  # None: rank unknown until a feed gives it (frontend only)
-            object.__setattr__(self, "shape", tuple(None if d is None else int(d) for d in self.shape))
+            object.__setattr__(
+                self, "shape", tuple(None if d is None else int(d) for d in self.shape)
+            )
         object.__setattr__(self, "dtype", as_dtype(self.dtype).name)
 
     @property
@@ -130,4 +132,9 @@ class TensorSpec:
 
 
 def format_shape(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("?" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )

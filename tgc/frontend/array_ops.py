@@ -19,9 +19,31 @@ from tgc.frontend.graph import Tensor, TensorShape
 from tgc.frontend.math_ops import cast, identity, reduce_prod
 
 __all__ = [
-    "newaxis", "reshape", "transpose", "expand_dims", "squeeze", "concat", "split", "slice", "strided_slice",
-    "tile", "one_hot", "fill", "zeros", "ones", "zeros_like", "ones_like", "shape", "size", "rank", "stack",
-    "unstack", "gather", "range", "lin_space", "linspace",
+    "newaxis",
+    "reshape",
+    "transpose",
+    "expand_dims",
+    "squeeze",
+    "concat",
+    "split",
+    "slice",
+    "strided_slice",
+    "tile",
+    "one_hot",
+    "fill",
+    "zeros",
+    "ones",
+    "zeros_like",
+    "ones_like",
+    "shape",
+    "size",
+    "rank",
+    "stack",
+    "unstack",
+    "gather",
+    "range",
+    "lin_space",
+    "linspace",
 ]
 
 newaxis = None
@@ -43,7 +65,9 @@ def _static_ints(value, what: str) -> list:
     if isinstance(value, Tensor):
         known = _constant_value(value)
         if known is None:
-            raise TypeError(f"{what} must be known when the graph is built, but '{value.name}' is computed")
+            raise TypeError(
+                f"{what} must be known when the graph is built, but '{value.name}' is computed"
+            )
         value = known
     array = np.asarray(value)
     if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
@@ -55,7 +79,9 @@ def _static_scalar(value, what: str):
     if isinstance(value, Tensor):
         known = _constant_value(value)
         if known is None or known.size != 1:
-            raise TypeError(f"{what} must be a Python number or a constant scalar, not '{value.name}'")
+            raise TypeError(
+                f"{what} must be a Python number or a constant scalar, not '{value.name}'"
+            )
         return known.reshape(()).item()
     return np.asarray(value).item()
 
@@ -80,13 +106,19 @@ def reshape(tensor, shape, name=None):
     source = _shape_source(shape)
     if source is not None:
         return make_op("reshape_like", [x, source], name=name or "Reshape")
-    return make_op("reshape", [x], name=name or "Reshape", shape=_static_ints(shape, "reshape shape"))
+    return make_op(
+        "reshape", [x], name=name or "Reshape", shape=_static_ints(shape, "reshape shape")
+    )
 
 
 def transpose(a, perm=None, name="transpose", conjugate=False):
     """`tf.transpose`; the default ``perm`` reverses the axes."""
     x = convert_to_tensor(a)
-    perm = list(builtins.range(_rank(x, "transpose"))[::-1]) if perm is None else _static_ints(perm, "transpose perm")
+    perm = (
+        list(builtins.range(_rank(x, "transpose"))[::-1])
+        if perm is None
+        else _static_ints(perm, "transpose perm")
+    )
     return make_op("transpose", [x], name=name, perm=perm)
 
 
@@ -95,8 +127,12 @@ def expand_dims(input, axis=None, name=None, dim=None):
     axis = axis if axis is not None else dim
     if axis is None:
         raise ValueError("expand_dims needs an axis")
-    return make_op("expand_dims", [convert_to_tensor(input)], name=name or "ExpandDims",
-                   axis=int(_static_scalar(axis, "expand_dims axis")))
+    return make_op(
+        "expand_dims",
+        [convert_to_tensor(input)],
+        name=name or "ExpandDims",
+        axis=int(_static_scalar(axis, "expand_dims axis")),
+    )
 
 
 def squeeze(input, axis=None, name=None, squeeze_dims=None):
@@ -116,7 +152,9 @@ def squeeze(input, axis=None, name=None, squeeze_dims=None):
 
 def concat(values, axis, name="concat"):
     """`tf.concat`: the list is folded left into binary ``tgc.concat`` ops; one value is returned as is."""
-    tensors = [convert_to_tensor(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
+    tensors = [
+        convert_to_tensor(v) for v in (values if isinstance(values, (list, tuple)) else [values])
+    ]
     if not tensors:
         raise ValueError("concat needs at least one value")
     if len(tensors) == 1:
@@ -157,10 +195,14 @@ def _split_sizes(x, sizes, axis):
     known = builtins.sum(s for s in sizes if s != -1)
     if -1 in sizes:
         if d is None:
-            raise ValueError(f"split sizes {sizes} with -1 need a known dim {axis} but '{x.name}' has shape {x.shape}")
+            raise ValueError(
+                f"split sizes {sizes} with -1 need a known dim {axis} but '{x.name}' has shape {x.shape}"
+            )
         sizes[sizes.index(-1)] = d - known
     if any(s < 0 for s in sizes) or (d is not None and builtins.sum(sizes) != d):
-        raise ValueError(f"split sizes {sizes} do not add up to dim {axis} of '{x.name}' with shape {x.shape}")
+        raise ValueError(
+            f"split sizes {sizes} do not add up to dim {axis} of '{x.name}' with shape {x.shape}"
+        )
     return sizes
 
 
@@ -195,15 +237,33 @@ def unstack(value, num=None, axis=0, name="unstack"):
 
 def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
     """`tf.slice`: the block starting at ``begin`` of ``size`` (-1: to the end of the axis)."""
-    return make_op("slice", [convert_to_tensor(input_)], name=name or "Slice",
-                   begin=_static_ints(begin, "slice begin"), size=_static_ints(size, "slice size"))
+    return make_op(
+        "slice",
+        [convert_to_tensor(input_)],
+        name=name or "Slice",
+        begin=_static_ints(begin, "slice begin"),
+        size=_static_ints(size, "slice size"),
+    )
 
 
-def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, ellipsis_mask=0,
-                  new_axis_mask=0, shrink_axis_mask=0, var=None, name=None):
+def strided_slice(
+    input_,
+    begin,
+    end,
+    strides=None,
+    begin_mask=0,
+    end_mask=0,
+    ellipsis_mask=0,
+    new_axis_mask=0,
+    shrink_axis_mask=0,
+    var=None,
+    name=None,
+):
     """`tf.strided_slice` with TF's masks, turned into the index items ``x[...]`` would get."""
     begin, end = _static_ints(begin, "strided_slice begin"), _static_ints(end, "strided_slice end")
-    strides = [1] * len(begin) if strides is None else _static_ints(strides, "strided_slice strides")
+    strides = (
+        [1] * len(begin) if strides is None else _static_ints(strides, "strided_slice strides")
+    )
     items = []
     for i, (b, e, s) in enumerate(zip(begin, end, strides)):
         if ellipsis_mask >> i & 1:
@@ -213,7 +273,9 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
         elif shrink_axis_mask >> i & 1:
             items.append(b)
         else:
-            items.append(_slice(None if begin_mask >> i & 1 else b, None if end_mask >> i & 1 else e, s))
+            items.append(
+                _slice(None if begin_mask >> i & 1 else b, None if end_mask >> i & 1 else e, s)
+            )
     return _getitem(convert_to_tensor(input_), tuple(items), name=name or "StridedSlice")
 
 
@@ -243,14 +305,21 @@ class _Index:
         if step <= 0:
             raise ValueError(f"slice step {step} is not supported: steps must be positive")
         start, stop = item.start, item.stop
-        self._bounds(0 if start is None else int(start), 0 if stop is None else int(stop), step,
-                     begin_masked=start is None, end_masked=stop is None)
+        self._bounds(
+            0 if start is None else int(start),
+            0 if stop is None else int(stop),
+            step,
+            begin_masked=start is None,
+            end_masked=stop is None,
+        )
         self.out_rank += 1
 
     def add_int(self, i, d, x):
         if d is not None:
             if not -d <= i < d:
-                raise ValueError(f"index {i} is out of bounds for axis {len(self.begin)} of '{x.name}' with shape {x.shape}")
+                raise ValueError(
+                    f"index {i} is out of bounds for axis {len(self.begin)} of '{x.name}' with shape {x.shape}"
+                )
             i %= d
         self.shrink.append(len(self.begin))
         # -1 on an unknown dim: from d-1 to the end, since end 0 would be empty.
@@ -263,15 +332,19 @@ class _Index:
     def trivial(self) -> bool:
         n = len(self.begin)
         full = (1 << n) - 1
-        return self.begin_mask == full and self.end_mask == full and all(s == 1 for s in self.strides)
+        return (
+            self.begin_mask == full and self.end_mask == full and all(s == 1 for s in self.strides)
+        )
 
 
 def _index_items(key) -> tuple:
     items = key if isinstance(key, tuple) else (key,)
     for item in items:
-        if isinstance(item, Tensor) or not (
-            item is None or item is Ellipsis or isinstance(item, (_slice, int, np.integer))
-        ) or isinstance(item, bool):
+        if (
+            isinstance(item, Tensor)
+            or not (item is None or item is Ellipsis or isinstance(item, (_slice, int, np.integer)))
+            or isinstance(item, bool)
+        ):
             raise TypeError(f"tensor indices must be ints, slices, ... or tf.newaxis, not {item!r}")
     if builtins.sum(item is Ellipsis for item in items) > 1:
         raise ValueError("an index can hold only one ellipsis (...)")
@@ -304,8 +377,18 @@ def _getitem(x: Tensor, key, name=None):
 def _apply_index(x, index, name):
     steps = []
     if not index.trivial():
-        steps.append(("strided_slice", dict(begin=index.begin, end=index.end, strides=index.strides,
-                                            begin_mask=index.begin_mask, end_mask=index.end_mask)))
+        steps.append(
+            (
+                "strided_slice",
+                dict(
+                    begin=index.begin,
+                    end=index.end,
+                    strides=index.strides,
+                    begin_mask=index.begin_mask,
+                    end_mask=index.end_mask,
+                ),
+            )
+        )
     if index.shrink:
         steps.append(("squeeze", dict(axes=index.shrink)))
     steps.extend(("expand_dims", dict(axis=p)) for p in index.new_axes)
@@ -322,20 +405,33 @@ def _apply_index(x, index, name):
 
 def tile(input, multiples, name=None):
     """`tf.tile`: the input repeated ``multiples[i]`` times along axis i."""
-    return make_op("tile", [convert_to_tensor(input)], name=name or "Tile",
-                   multiples=_static_ints(multiples, "tile multiples"))
+    return make_op(
+        "tile",
+        [convert_to_tensor(input)],
+        name=name or "Tile",
+        multiples=_static_ints(multiples, "tile multiples"),
+    )
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """`tf.one_hot`; the dtype defaults to on_value's (or off_value's), else float32."""
     values = [v for v in (on_value, off_value) if v is not None]
     if dtype is None:
-        dtype = as_dtype(_default_dtype(_static_scalar(values[0], "one_hot on_value"))) if values else "float32"
-    return make_op("one_hot", [convert_to_tensor(indices)], name=name or "one_hot",
-                   depth=int(_static_scalar(depth, "one_hot depth")),
-                   on_value=float(_static_scalar(1 if on_value is None else on_value, "one_hot on_value")),
-                   off_value=float(_static_scalar(0 if off_value is None else off_value, "one_hot off_value")),
-                   axis=-1 if axis is None else int(axis), dtype=as_dtype(dtype).name)
+        dtype = (
+            as_dtype(_default_dtype(_static_scalar(values[0], "one_hot on_value")))
+            if values
+            else "float32"
+        )
+    return make_op(
+        "one_hot",
+        [convert_to_tensor(indices)],
+        name=name or "one_hot",
+        depth=int(_static_scalar(depth, "one_hot depth")),
+        on_value=float(_static_scalar(1 if on_value is None else on_value, "one_hot on_value")),
+        off_value=float(_static_scalar(0 if off_value is None else off_value, "one_hot off_value")),
+        axis=-1 if axis is None else int(axis),
+        dtype=as_dtype(dtype).name,
+    )
 
 
 # ---- range, lin_space: constants, since their arguments must be known when the graph is built ----------
@@ -370,9 +466,13 @@ linspace = lin_space
 def _fill_as(dims, value, dtype, name):
     source = _shape_source(dims)
     if source is not None:  # y's run-time shape: fill_like y, in the requested dtype
-        filled = make_op("fill_like", [source], name=None if source.dtype != dtype else name, value=value)
+        filled = make_op(
+            "fill_like", [source], name=None if source.dtype != dtype else name, value=value
+        )
         return filled if source.dtype == dtype else cast(filled, dtype, name=name)
-    return make_op("fill", [], name=name, shape=_static_ints(dims, "fill dims"), value=value, dtype=dtype.name)
+    return make_op(
+        "fill", [], name=name, shape=_static_ints(dims, "fill dims"), value=value, dtype=dtype.name
+    )
 
 
 def fill(dims, value, name=None):
@@ -381,7 +481,9 @@ def fill(dims, value, name=None):
     if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
         value = convert_to_tensor(value)
         if value.spec.shape not in (None, ()):
-            raise ValueError(f"fill value must be a scalar, but '{value.name}' has shape {value.shape}")
+            raise ValueError(
+                f"fill value must be a scalar, but '{value.name}' has shape {value.shape}"
+            )
         if _constant_value(value) is None:
             return _fill_with_tensor(dims, value, name or "Fill")
     elif np.ndim(value) != 0:
@@ -396,7 +498,9 @@ def _fill_with_tensor(dims, value, name):
         value = make_op("reshape", [value], shape=[])
     source = _shape_source(dims)
     if source is None:  # the target's values are never read, only its shape
-        source = make_op("fill", [], shape=_static_ints(dims, "fill dims"), value=0.0, dtype=value.dtype.name)
+        source = make_op(
+            "fill", [], shape=_static_ints(dims, "fill dims"), value=0.0, dtype=value.dtype.name
+        )
     return make_op("broadcast_like", [value, source], name=name)
 
 
@@ -428,14 +532,18 @@ def ones_like(tensor, dtype=None, name=None, optimize=True):
 
 def shape(input, name=None, out_type="int32"):
     """`tf.shape`: x's dims as a vector read at run time (a constant once compiled if all are known)."""
-    return make_op("shape", [convert_to_tensor(input)], name=name or "Shape", out_type=as_dtype(out_type).name)
+    return make_op(
+        "shape", [convert_to_tensor(input)], name=name or "Shape", out_type=as_dtype(out_type).name
+    )
 
 
 def size(input, name=None, out_type="int32"):
     """`tf.size`: a constant when every dim is known, else the product of ``tf.shape``."""
     x = convert_to_tensor(input)
     if x.spec.is_static:
-        return constant(int(np.prod(x.spec.shape, dtype=np.int64)), dtype=out_type, name=name or "Size")
+        return constant(
+            int(np.prod(x.spec.shape, dtype=np.int64)), dtype=out_type, name=name or "Size"
+        )
     return reduce_prod(shape(x, out_type=out_type), axis=[0], name=name or "Size")
 
 

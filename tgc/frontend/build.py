@@ -24,8 +24,10 @@ def _shape_list(spec: TensorSpec) -> str:
 def _infer(opdef, specs, attrs, name):
     # An operand the op requires to be a scalar is one, whatever rank its placeholder left open
     # (TF1 programs write `keep_prob = tf.placeholder(tf.float32)`); the feed is checked at run time.
-    specs = [TensorSpec((), s.dtype) if s.shape is None and n in opdef.scalar_operands else s
-             for s, n in zip(specs, opdef.operands)]
+    specs = [
+        TensorSpec((), s.dtype) if s.shape is None and n in opdef.scalar_operands else s
+        for s, n in zip(specs, opdef.operands)
+    ]
     if any(s.shape is None for s in specs):
         return _infer_unknown_rank(opdef, specs, attrs)
     try:
@@ -71,8 +73,12 @@ def make_op(opname: str, inputs, name=None, **attrs):
     _refuse_strings(opdef, tensors, scoped)
     specs = _infer(opdef, [t.spec for t in tensors], full, scoped)
     if any(s.dtype == "string" for s in specs):
-        raise TypeError(f"'{scoped}' ({opdef.tf_type}) cannot make a tensor of dtype string: {_NO_STRINGS}")
-    operation = graph.create_op(opdef.tf_type, opdef.tf_type, tensors, full, specs, opdef=opname, name=name)
+        raise TypeError(
+            f"'{scoped}' ({opdef.tf_type}) cannot make a tensor of dtype string: {_NO_STRINGS}"
+        )
+    operation = graph.create_op(
+        opdef.tf_type, opdef.tf_type, tensors, full, specs, opdef=opname, name=name
+    )
     if opdef.results == 0:
         return operation
     if opdef.results == "variadic":
@@ -80,18 +86,24 @@ def make_op(opname: str, inputs, name=None, **attrs):
     return operation.outputs[0] if opdef.results == 1 else list(operation.outputs)
 
 
-_NO_STRINGS = ("no tgc op takes strings (a string tensor can be fed, fetched and given to a summary, "
-               "never computed on)")
+_NO_STRINGS = (
+    "no tgc op takes strings (a string tensor can be fed, fetched and given to a summary, "
+    "never computed on)"
+)
 
 
 def _refuse_strings(opdef, tensors, name) -> None:
     for t in tensors:
         if t.spec.dtype == "string" and t.op.host_fn is not None:
-            raise TypeError(f"'{t.op.name}' ({t.op.type}) runs on the host: it can be fetched or merged, "
-                            f"not used by '{name}' ({opdef.tf_type})")
+            raise TypeError(
+                f"'{t.op.name}' ({t.op.type}) runs on the host: it can be fetched or merged, "
+                f"not used by '{name}' ({opdef.tf_type})"
+            )
         if t.spec.dtype == "string":
-            raise TypeError(f"'{name}' ({opdef.tf_type}) cannot take '{t.name}': '{t.name}' has dtype string; "
-                            f"{_NO_STRINGS}")
+            raise TypeError(
+                f"'{name}' ({opdef.tf_type}) cannot take '{t.name}': '{t.name}' has dtype string; "
+                f"{_NO_STRINGS}"
+            )
 
 
 def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Tensor:
@@ -107,7 +119,9 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
         return convert_to_tensor(value._as_graph_element(), dtype=dtype)
     if isinstance(value, Operation):
         raise TypeError(f"cannot use operation '{value.name}' as a tensor; it has no value")
-    return constant(value, dtype=dtype or _default_dtype(value, preferred_dtype), name=name or "Const")
+    return constant(
+        value, dtype=dtype or _default_dtype(value, preferred_dtype), name=name or "Const"
+    )
 
 
 def _default_dtype(value, preferred=None):
@@ -117,8 +131,11 @@ def _default_dtype(value, preferred=None):
         if array.dtype.kind in "biu" or (array.dtype.kind == "f" and pref.is_floating):
             return pref
     if array.dtype.kind == "f":
-        return "float64" if isinstance(value, np.ndarray) and array.dtype == np.float64 else (
-            array.dtype.name if array.dtype != np.float64 else "float32")
+        return (
+            "float64"
+            if isinstance(value, np.ndarray) and array.dtype == np.float64
+            else (array.dtype.name if array.dtype != np.float64 else "float32")
+        )
     if array.dtype.kind in "iu":
         return "int64" if isinstance(value, np.ndarray) and array.dtype == np.int64 else "int32"
     if array.dtype.kind == "b":
@@ -142,7 +159,9 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) ->
         elif array.size == int(np.prod(shape)) and not verify_shape:
             array = array.reshape(shape)
         else:
-            raise ValueError(f"constant of shape {array.shape} does not fit the requested shape {list(shape)}")
+            raise ValueError(
+                f"constant of shape {array.shape} does not fit the requested shape {list(shape)}"
+            )
     return make_op("constant", [], name=name, value=array)
 
 
@@ -152,7 +171,9 @@ def placeholder(dtype, shape=None, name=None) -> Tensor:
     dtype = as_dtype(dtype)
     dims = None if shape is None else tuple(_placeholder_dim(d) for d in _dims(shape))
     spec = TensorSpec(dims, dtype.name)
-    operation = graph.create_op("Placeholder", "Placeholder", [], {"dtype": dtype.name, "shape": dims}, [spec], name=name)
+    operation = graph.create_op(
+        "Placeholder", "Placeholder", [], {"dtype": dtype.name, "shape": dims}, [spec], name=name
+    )
     return operation.outputs[0]
 
 

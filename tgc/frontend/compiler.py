@@ -45,7 +45,9 @@ class CompiledRun:
     fetches: list  # Tensors, in result order
     ops: list
     pipeline: str
-    placement: list = field(default_factory=list)  # (op name, op type, device), for log_device_placement
+    placement: list = field(
+        default_factory=list
+    )  # (op name, op type, device), for log_device_placement
     compile_seconds: float = 0.0
     validated_shapes: set = field(default_factory=set)
     locking: bool = False  # an assignment made with use_locking: runs are serialized by the session
@@ -75,8 +77,14 @@ def variables_of(ops) -> list:
     return [(v._name, v._spec, v.device) for v in unique_variables(ops)]
 
 
-def compile_run(ops: list, feeds: list, fetches: list, graph_pipeline: str | None = None,
-                devices: tuple = (), soft_placement: bool = False) -> CompiledRun:
+def compile_run(
+    ops: list,
+    feeds: list,
+    fetches: list,
+    graph_pipeline: str | None = None,
+    devices: tuple = (),
+    soft_placement: bool = False,
+) -> CompiledRun:
     """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors; ``graph_pipeline``:
     the tgc passes before placement (the optimizing pipeline by default); ``devices``: full names of
     the devices to place on (one CPU by default)."""
@@ -140,8 +148,13 @@ def default_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> s
     """The whole compile pipeline of record, tgc dialect to LLVM dialect: `tgc opt -p` replays it."""
     from tgc.lowering import cpu
 
-    return ",".join([graph_and_placement_pipeline(graph_pipeline, devices, soft_placement),
-                     cpu.LOWER_PIPELINE, cpu.SESSION_CPU_PIPELINE])
+    return ",".join(
+        [
+            graph_and_placement_pipeline(graph_pipeline, devices, soft_placement),
+            cpu.LOWER_PIPELINE,
+            cpu.SESSION_CPU_PIPELINE,
+        ]
+    )
 
 
 def _inspect_partitions(module):
@@ -158,7 +171,9 @@ def _inspect_partitions(module):
         if operation.name.startswith("tgc.") and "device" in operation.attributes:
             loc = str(operation.location)
             name = loc[5:].split('"', 1)[0] if loc.startswith('loc("') else operation.name
-            placement.append((name, operation.name, ir.StringAttr(operation.attributes["device"]).value))
+            placement.append(
+                (name, operation.name, ir.StringAttr(operation.attributes["device"]).value)
+            )
         if operation.name in ("tgc.send", "tgc.recv"):
             attrs = decode_attrs(operation)
             keys[attrs["key_id"]] = attrs["key"]
@@ -185,13 +200,15 @@ def partition_layout(module) -> list:
         if op.operation.name != "func.func" or "tgc.partition_of" not in op.attributes:
             continue
         strings = lambda key: [ir.StringAttr(a).value for a in ir.ArrayAttr(op.attributes[key])]
-        layout.append((
-            ir.StringAttr(op.attributes["sym_name"]).value,
-            ir.StringAttr(op.attributes["tgc.device"]).value,
-            list(ir.DenseI64ArrayAttr(op.attributes["tgc.fetch_indices"])),
-            strings("tgc.var_inputs"),
-            strings("tgc.var_outputs"),
-        ))
+        layout.append(
+            (
+                ir.StringAttr(op.attributes["sym_name"]).value,
+                ir.StringAttr(op.attributes["tgc.device"]).value,
+                list(ir.DenseI64ArrayAttr(op.attributes["tgc.fetch_indices"])),
+                strings("tgc.var_inputs"),
+                strings("tgc.var_outputs"),
+            )
+        )
     return layout
 
 
@@ -212,14 +229,24 @@ def _load(module, layout, keys, transfers, feeds, signature, var_specs):
     fetch_specs = [s for _, s in signature.fetches]
     partitions = []
     for name, device, fetch_indices, var_inputs, var_outputs in layout:
-        inputs = [(s.dtype, s.rank) for _, s in feeds] + [(var_specs[n].dtype, var_specs[n].rank) for n in var_inputs]
+        inputs = [(s.dtype, s.rank) for _, s in feeds] + [
+            (var_specs[n].dtype, var_specs[n].rank) for n in var_inputs
+        ]
         outputs = [(fetch_specs[i].dtype, fetch_specs[i].rank) for i in fetch_indices]
         outputs += [(var_specs[n].dtype, var_specs[n].rank) for n in var_outputs]
         # An assigned variable may come back in the very array that was passed in, updated in place.
-        in_place = {len(fetch_indices) + k: len(feeds) + var_inputs.index(n)
-                    for k, n in enumerate(var_outputs) if n in var_inputs}
-        call = Executable(addresses[name], [(_np(d), r) for d, r in inputs], [(_np(d), r) for d, r in outputs],
-                          keepalive=(engine, hub, symbols), in_place=in_place)
+        in_place = {
+            len(fetch_indices) + k: len(feeds) + var_inputs.index(n)
+            for k, n in enumerate(var_outputs)
+            if n in var_inputs
+        }
+        call = Executable(
+            addresses[name],
+            [(_np(d), r) for d, r in inputs],
+            [(_np(d), r) for d, r in outputs],
+            keepalive=(engine, hub, symbols),
+            in_place=in_place,
+        )
         partitions.append(Partition(call, device, fetch_indices, var_inputs, var_outputs))
     return PartitionedRun(partitions, hub, keys, len(fetch_specs))
 

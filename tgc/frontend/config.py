@@ -45,4 +45,8 @@ class ConfigProto:
     def graph_pipeline(self) -> str:
         from tgc.lowering.cpu import GRAPH_PIPELINE, OPTIMIZING_GRAPH_PIPELINE
 
-        return OPTIMIZING_GRAPH_PIPELINE if self.graph_options.optimizer_options.optimize else GRAPH_PIPELINE
+        return (
+            OPTIMIZING_GRAPH_PIPELINE
+            if self.graph_options.optimizer_options.optimize
+            else GRAPH_PIPELINE
+        )

@@ -44,17 +44,23 @@ class _ContribVarianceScaling(Initializer):
         for d in shape[:-2]:  # conv kernels: every spatial position is a connection
             fan_in *= float(d)
             fan_out *= float(d)
-        return {"FAN_IN": fan_in, "FAN_OUT": fan_out, "FAN_AVG": (fan_in + fan_out) / 2.0}[self.mode]
+        return {"FAN_IN": fan_in, "FAN_OUT": fan_out, "FAN_AVG": (fan_in + fan_out) / 2.0}[
+            self.mode
+        ]
 
     def build(self, shape, dtype):
         n = self.fan(shape)
         if self.uniform:
             limit = math.sqrt(3.0 * self.factor / n)
             return random_ops.random_uniform(shape, -limit, limit, dtype, seed=self.seed)
-        return random_ops.truncated_normal(shape, 0.0, math.sqrt(1.3 * self.factor / n), dtype, seed=self.seed)
+        return random_ops.truncated_normal(
+            shape, 0.0, math.sqrt(1.3 * self.factor / n), dtype, seed=self.seed
+        )
 
 
-def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=None, dtype="float32"):
+def variance_scaling_initializer(
+    factor=2.0, mode="FAN_IN", uniform=False, seed=None, dtype="float32"
+):
     """`tf.contrib.layers.variance_scaling_initializer` (defaults: He initialization)."""
     if not as_dtype(dtype).is_floating:
         raise TypeError("Cannot create initializer for non-floating point type.")
@@ -65,7 +71,9 @@ def variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=
 
 def xavier_initializer(uniform=True, seed=None, dtype="float32"):
     """Glorot: uniform in +-sqrt(6 / (fan_in + fan_out)), or a truncated normal of that variance."""
-    return variance_scaling_initializer(factor=1.0, mode="FAN_AVG", uniform=uniform, seed=seed, dtype=dtype)
+    return variance_scaling_initializer(
+        factor=1.0, mode="FAN_AVG", uniform=uniform, seed=seed, dtype=dtype
+    )
 
 
 xavier_initializer_conv2d = xavier_initializer
@@ -91,7 +99,9 @@ def l2_regularizer(scale, scope=None):
     def l2(weights):
         with get_default_graph().name_scope(scope or "l2_regularizer"):
             w = convert_to_tensor(weights)
-            return math_ops.multiply(convert_to_tensor(scale, dtype=w.dtype), nn.l2_loss(w), name="value")
+            return math_ops.multiply(
+                convert_to_tensor(scale, dtype=w.dtype), nn.l2_loss(w), name="value"
+            )
 
     return l2
 
@@ -105,13 +115,18 @@ def l1_regularizer(scale, scope=None):
     def l1(weights):
         with get_default_graph().name_scope(scope or "l1_regularizer"):
             w = convert_to_tensor(weights)
-            return math_ops.multiply(convert_to_tensor(scale, dtype=w.dtype), math_ops.reduce_sum(math_ops.abs(w)), name="value")
+            return math_ops.multiply(
+                convert_to_tensor(scale, dtype=w.dtype),
+                math_ops.reduce_sum(math_ops.abs(w)),
+                name="value",
+            )
 
     return l1
 
 
 def sum_regularizer(regularizer_list, scope=None):
     """The sum of several regularizers' losses (None when all give None)."""
+
     def total(weights):
         parts = [p for p in (r(weights) for r in regularizer_list) if p is not None]
         if not parts:
@@ -160,7 +175,15 @@ class _FullyConnected(core_layers.Dense):
 
     _default_name = "fully_connected"
 
-    def __init__(self, num_outputs, activation_fn, normalizer_fn, normalizer_params, variables_collections, **kwargs):
+    def __init__(
+        self,
+        num_outputs,
+        activation_fn,
+        normalizer_fn,
+        normalizer_params,
+        variables_collections,
+        **kwargs,
+    ):
         super().__init__(num_outputs, activation=None, **kwargs)
         self.activation_fn, self.normalizer_fn = activation_fn, normalizer_fn
         self.normalizer_params = normalizer_params or {}
@@ -181,31 +204,66 @@ class _FullyConnected(core_layers.Dense):
         return outputs if self.activation_fn is None else self.activation_fn(outputs)
 
 
-def fully_connected(inputs, num_outputs, activation_fn=nn.relu, normalizer_fn=None, normalizer_params=None,
-                    weights_initializer=None, weights_regularizer=None,
-                    biases_initializer=zeros_initializer(), biases_regularizer=None, reuse=None,
-                    variables_collections=None, outputs_collections=None, trainable=True, scope=None):
+def fully_connected(
+    inputs,
+    num_outputs,
+    activation_fn=nn.relu,
+    normalizer_fn=None,
+    normalizer_params=None,
+    weights_initializer=None,
+    weights_regularizer=None,
+    biases_initializer=zeros_initializer(),
+    biases_regularizer=None,
+    reuse=None,
+    variables_collections=None,
+    outputs_collections=None,
+    trainable=True,
+    scope=None,
+):
     """activation_fn(inputs @ weights + biases) (`tf.contrib.layers.fully_connected`).
 
     With a normalizer_fn there is no bias: normalizer_fn(outputs, **normalizer_params) comes before
     the activation, as in TensorFlow."""
     if not isinstance(num_outputs, numbers.Integral):
-        raise ValueError(f"num_outputs type should be one of (int, long), got {type(num_outputs).__name__}.")
+        raise ValueError(
+            f"num_outputs type should be one of (int, long), got {type(num_outputs).__name__}."
+        )
     layer = _FullyConnected(
-        num_outputs, activation_fn, normalizer_fn, normalizer_params, variables_collections,
+        num_outputs,
+        activation_fn,
+        normalizer_fn,
+        normalizer_params,
+        variables_collections,
         use_bias=normalizer_fn is None and biases_initializer is not None,
-        kernel_initializer=weights_initializer or xavier_initializer(), bias_initializer=biases_initializer,
-        kernel_regularizer=weights_regularizer, bias_regularizer=biases_regularizer, trainable=trainable,
-        name=scope, _reuse=reuse)
+        kernel_initializer=weights_initializer or xavier_initializer(),
+        bias_initializer=biases_initializer,
+        kernel_regularizer=weights_regularizer,
+        bias_regularizer=biases_regularizer,
+        trainable=trainable,
+        name=scope,
+        _reuse=reuse,
+    )
     outputs = layer(inputs)
     _collect(outputs_collections, outputs)
     return outputs
 
 
-layers = types.ModuleType("tgc.contrib.layers", "TF1's tf.contrib.layers: initializers, regularizers, fully_connected, flatten.")
-for _name in ("xavier_initializer", "xavier_initializer_conv2d", "variance_scaling_initializer", "l1_regularizer",
-              "l2_regularizer", "l1_l2_regularizer", "sum_regularizer", "apply_regularization", "flatten",
-              "fully_connected"):
+layers = types.ModuleType(
+    "tgc.contrib.layers",
+    "TF1's tf.contrib.layers: initializers, regularizers, fully_connected, flatten.",
+)
+for _name in (
+    "xavier_initializer",
+    "xavier_initializer_conv2d",
+    "variance_scaling_initializer",
+    "l1_regularizer",
+    "l2_regularizer",
+    "l1_l2_regularizer",
+    "sum_regularizer",
+    "apply_regularization",
+    "flatten",
+    "fully_connected",
+):
     setattr(layers, _name, globals()[_name])
 
 __all__ = ["layers"]

@@ -15,7 +15,9 @@ from tgc.frontend.build import convert_to_tensor, make_op
 def _check_data_format(data_format, what):
     fmt = data_format.decode() if isinstance(data_format, bytes) else data_format
     if fmt not in (None, "NHWC"):
-        raise ValueError(f"{what}: data_format {data_format!r} is not supported; tgc implements only 'NHWC'")
+        raise ValueError(
+            f"{what}: data_format {data_format!r} is not supported; tgc implements only 'NHWC'"
+        )
 
 
 def _nhwc_window(value, arg, what):
@@ -28,7 +30,9 @@ def _nhwc_window(value, arg, what):
     elif len(values) == 2:
         values = [1, values[0], values[1], 1]
     if len(values) != 4:
-        raise ValueError(f"{what}: '{arg}' must be an int or a list of 1, 2 or 4 ints but got {value!r}")
+        raise ValueError(
+            f"{what}: '{arg}' must be an int or a list of 1, 2 or 4 ints but got {value!r}"
+        )
     if values[0] != 1 or values[3] != 1:
         raise ValueError(f"{what}: '{arg}' {values} must be 1 in the batch and channel dims (NHWC)")
     if any(v < 1 for v in values):
@@ -44,8 +48,17 @@ def _padding(padding, what):
     return padding.upper()
 
 
-def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True,  # noqa: A002 (TF's names)
-           data_format="NHWC", dilations=None, name=None, filters=None):
+def conv2d(
+    input,
+    filter=None,
+    strides=None,
+    padding=None,
+    use_cudnn_on_gpu=True,  # noqa: A002 (TF's names)
+    data_format="NHWC",
+    dilations=None,
+    name=None,
+    filters=None,
+):
     """2-D convolution of an NHWC input with an HWIO filter (`tf.nn.conv2d`)."""
     if filter is not None and filters is not None:
         raise ValueError("conv2d: pass the filter as 'filter' or 'filters', not both")
@@ -53,7 +66,9 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
     if filter is None:
         raise ValueError("conv2d: 'filter' is required")
     attrs = _conv_attrs(strides, padding, dilations, data_format, "conv2d")
-    return make_op("conv2d", [convert_to_tensor(input), convert_to_tensor(filter)], name=name, **attrs)
+    return make_op(
+        "conv2d", [convert_to_tensor(input), convert_to_tensor(filter)], name=name, **attrs
+    )
 
 
 def _conv_attrs(strides, padding, dilations, data_format, what) -> dict:
@@ -65,8 +80,18 @@ def _conv_attrs(strides, padding, dilations, data_format, what) -> dict:
     }
 
 
-def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=None, padding=None,  # noqa: A002
-                          use_cudnn_on_gpu=True, data_format="NHWC", dilations=None, name=None, filters=None):
+def conv2d_backprop_input(
+    input_sizes,
+    filter=None,
+    out_backprop=None,
+    strides=None,
+    padding=None,  # noqa: A002
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=None,
+    name=None,
+    filters=None,
+):
     """The gradient of conv2d with respect to its input (`tf.nn.conv2d_backprop_input`), of shape
     ``input_sizes``: four ints, or ``tf.shape(x)`` of a tensor x (its batch may be unknown)."""
     from tgc.frontend.array_ops import zeros
@@ -78,12 +103,23 @@ def conv2d_backprop_input(input_sizes, filter=None, out_backprop=None, strides=N
     f, g = convert_to_tensor(filter), convert_to_tensor(out_backprop)
     input_like = zeros(input_sizes, dtype=f.dtype)  # only its shape is read
     if input_like.shape.ndims != 4:
-        raise ValueError(f"conv2d_backprop_input: input_sizes must name 4 dims (NHWC) but gives shape {input_like.shape}")
+        raise ValueError(
+            f"conv2d_backprop_input: input_sizes must name 4 dims (NHWC) but gives shape {input_like.shape}"
+        )
     return make_op("conv2d_backprop_input", [f, g, input_like], name=name, **attrs)
 
 
-def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=None, padding=None,  # noqa: A002
-                           use_cudnn_on_gpu=True, data_format="NHWC", dilations=None, name=None):
+def conv2d_backprop_filter(
+    input,
+    filter_sizes,
+    out_backprop,
+    strides=None,
+    padding=None,  # noqa: A002
+    use_cudnn_on_gpu=True,
+    data_format="NHWC",
+    dilations=None,
+    name=None,
+):
     """The gradient of conv2d with respect to its filter (`tf.nn.conv2d_backprop_filter`), of shape
     ``filter_sizes`` (four ints known when the graph is built, HWIO)."""
     from tgc.frontend.array_ops import _static_ints
@@ -91,13 +127,28 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=None, padd
     attrs = _conv_attrs(strides, padding, dilations, data_format, "conv2d_backprop_filter")
     sizes = _static_ints(filter_sizes, "conv2d_backprop_filter: filter_sizes")
     if len(sizes) != 4 or any(d < 1 for d in sizes):
-        raise ValueError(f"conv2d_backprop_filter: filter_sizes must be 4 positive ints (HWIO) but got {sizes}")
-    return make_op("conv2d_backprop_filter", [convert_to_tensor(input), convert_to_tensor(out_backprop)],
-                   name=name, filter_shape=sizes, **attrs)
+        raise ValueError(
+            f"conv2d_backprop_filter: filter_sizes must be 4 positive ints (HWIO) but got {sizes}"
+        )
+    return make_op(
+        "conv2d_backprop_filter",
+        [convert_to_tensor(input), convert_to_tensor(out_backprop)],
+        name=name,
+        filter_shape=sizes,
+        **attrs,
+    )
 
 
 def _pool(opname, what):
-    def pool(value=None, ksize=None, strides=None, padding=None, data_format="NHWC", name=None, input=None):  # noqa: A002
+    def pool(
+        value=None,
+        ksize=None,
+        strides=None,
+        padding=None,
+        data_format="NHWC",
+        name=None,
+        input=None,
+    ):  # noqa: A002
         if value is not None and input is not None:
             raise ValueError(f"{what}: pass the tensor as 'value' or 'input', not both")
         value = input if value is None else value
@@ -121,5 +172,12 @@ avg_pool = _pool("avg_pool", "avg_pool")
 max_pool2d = _pool("max_pool", "max_pool2d")
 avg_pool2d = _pool("avg_pool", "avg_pool2d")
 
-__all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool", "avg_pool", "max_pool2d",
-           "avg_pool2d"]
+__all__ = [
+    "conv2d",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+    "max_pool",
+    "avg_pool",
+    "max_pool2d",
+    "avg_pool2d",
+]

@@ -42,7 +42,9 @@ class DeviceSpec:
 
     def merge(self, inner: "DeviceSpec") -> "DeviceSpec":
         """Fields set in ``inner`` win; the rest come from self."""
-        values = {k: getattr(inner, k) for k in self.__dataclass_fields__ if getattr(inner, k) is not None}
+        values = {
+            k: getattr(inner, k) for k in self.__dataclass_fields__ if getattr(inner, k) is not None
+        }
         return replace(self, **values)
 
     def to_string(self) -> str:

@@ -41,7 +41,9 @@ def op_location(operation: Operation) -> ir.Location:
     return ir.Location.name(operation.name, childLoc=ir.Location.file(filename, line, 0))
 
 
-def emit_function(module: ir.Module, ops: list, feeds: list, fetches: list, name: str = "main") -> Signature:
+def emit_function(
+    module: ir.Module, ops: list, feeds: list, fetches: list, name: str = "main"
+) -> Signature:
     """Adds ``func.func @name`` computing ``fetches`` from ``feeds``.
 
     ``ops`` are the needed operations in a topological order; ``feeds`` pairs each fed Tensor with the
@@ -103,7 +105,8 @@ class _AssignedBefore:
             stack.pop()
             own = {op.attrs["var"]} if op.opdef in ASSIGNMENT_OPS else set()
             self.memo[op] = frozenset(own).union(
-                *(self.memo[p] for p in _predecessors(op) if p in self.members))
+                *(self.memo[p] for p in _predecessors(op) if p in self.members)
+            )
         return self.memo[root]
 
 
@@ -111,20 +114,28 @@ def _predecessors(op: Operation) -> list:
     return [t.op for t in op.inputs] + list(op.control_inputs)
 
 
-def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint, assigned: _AssignedBefore) -> None:
+def _emit_op(
+    operation: Operation, values: dict, ip: ir.InsertionPoint, assigned: _AssignedBefore
+) -> None:
     if all(t in values for t in operation.outputs) and operation.outputs:
         return  # every output is fed
     if operation.opdef is None:
         raise EmitError(f"'{operation.name}' ({operation.type}) must be fed")
     opdef = REGISTRY[operation.opdef]
     # A gradient request names its x symbolically: the variable itself, never a later read of it.
-    updated = assigned.by_dependencies_of(operation) if operation.opdef != "gradient" else frozenset()
+    updated = (
+        assigned.by_dependencies_of(operation) if operation.opdef != "gradient" else frozenset()
+    )
     inputs = []
     for t in operation.inputs:
         if t not in values:
             raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
         value = values[t]
-        if t.op.opdef == "read_variable" and t.op.attrs["var"] in updated and t.op in assigned.members:
+        if (
+            t.op.opdef == "read_variable"
+            and t.op.attrs["var"] in updated
+            and t.op in assigned.members
+        ):
             value = _reread(t.op, value, operation, ip)
         inputs.append(value)
     builder = IRBuilder(ip, op_location(operation))
@@ -133,7 +144,9 @@ def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint, assigned
     except ShapeError as exc:
         shapes = ", ".join(v.spec.describe() for v in inputs)
         filename, line = operation.location
-        raise EmitError(f"{filename}:{line}: '{operation.name}' ({opdef.tf_type}): {exc} (inputs: {shapes})") from None
+        raise EmitError(
+            f"{filename}:{line}: '{operation.name}' ({opdef.tf_type}): {exc} (inputs: {shapes})"
+        ) from None
     created = _defining_op(out, ip)
     if operation.device:
         created.attributes["device"] = ir.StringAttr.get(operation.device)
@@ -141,7 +154,8 @@ def _emit_op(operation: Operation, values: dict, ip: ir.InsertionPoint, assigned
         # Control edges travel as the names of the ops to wait for; within a device program order
         # already honours them, and tgc-partition turns the cross-device ones into send/recv pairs.
         created.attributes["control_deps"] = ir.ArrayAttr.get(
-            [ir.StringAttr.get(c.name) for c in operation.control_inputs])
+            [ir.StringAttr.get(c.name) for c in operation.control_inputs]
+        )
     outs = [] if opdef.results == 0 else (out if isinstance(out, list) else [out])
     for tensor, val in zip(operation.outputs, outs):
         values.setdefault(tensor, val)
@@ -154,7 +168,8 @@ def _reread(read: Operation, value: Val, consumer: Operation, ip: ir.InsertionPo
     if read.device:
         created.attributes["device"] = ir.StringAttr.get(read.device)
     created.attributes["control_deps"] = ir.ArrayAttr.get(
-        [ir.StringAttr.get(c.name) for c in consumer.control_inputs])
+        [ir.StringAttr.get(c.name) for c in consumer.control_inputs]
+    )
     return out
 
 
@@ -172,10 +187,17 @@ def emit_variables(module: ir.Module, variables: list) -> None:
     opdef = REGISTRY["variable"]
     first = module.body.operations[0] if len(module.body.operations) else None
     for name, spec, device in variables:
-        attrs = encode_attrs(opdef, {"sym_name": name, "shape": list(spec.shape), "dtype": spec.dtype})
+        attrs = encode_attrs(
+            opdef, {"sym_name": name, "shape": list(spec.shape), "dtype": spec.dtype}
+        )
         if device:
             attrs["device"] = ir.StringAttr.get(device)
         ip = ir.InsertionPoint(first) if first is not None else ir.InsertionPoint(module.body)
-        ir.Operation.create("tgc.variable", results=[], operands=[], attributes=attrs, loc=ir.Location.name(name), ip=ip)
-
-
+        ir.Operation.create(
+            "tgc.variable",
+            results=[],
+            operands=[],
+            attributes=attrs,
+            loc=ir.Location.name(name),
+            ip=ip,
+        )

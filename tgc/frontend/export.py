@@ -81,15 +81,21 @@ def feed_spec(tensor: Tensor, shape=None, dtype=None) -> TensorSpec:
     """The argument type of a fed tensor: the graph's spec narrowed by the requested shape/dtype."""
     spec = tensor.spec
     if dtype is not None and as_dtype(dtype).name != spec.dtype:
-        raise ExportError(f"feed '{short_name(tensor)}' has dtype {spec.dtype}, not {as_dtype(dtype).name}")
+        raise ExportError(
+            f"feed '{short_name(tensor)}' has dtype {spec.dtype}, not {as_dtype(dtype).name}"
+        )
     if shape is None:
         if spec.shape is None:
-            raise ExportError(f"feed '{short_name(tensor)}' has unknown rank: give its shape, e.g. "
-                              f"--feed {short_name(tensor)}:?x10")
+            raise ExportError(
+                f"feed '{short_name(tensor)}' has unknown rank: give its shape, e.g. "
+                f"--feed {short_name(tensor)}:?x10"
+            )
         return spec
     shape = tuple(shape)
     fits = spec.shape is None or (
-        len(shape) == len(spec.shape) and all(g is None or g == s for g, s in zip(spec.shape, shape)))
+        len(shape) == len(spec.shape)
+        and all(g is None or g == s for g, s in zip(spec.shape, shape))
+    )
     if not fits:
         have = "x".join("?" if d is None else str(d) for d in spec.shape) or "scalar"
         want = "x".join("?" if d is None else str(d) for d in shape) or "scalar"
@@ -102,7 +108,9 @@ def select(fetches, feeds=None, graph=None) -> RunSignature:
     or a list of names/tensors or (name, shape, dtype) tuples (shape/dtype may be None)."""
 
     graph = graph or get_default_graph()
-    fetch_elements = [_fetch(graph, f) for f in (fetches if isinstance(fetches, (list, tuple)) else [fetches])]
+    fetch_elements = [
+        _fetch(graph, f) for f in (fetches if isinstance(fetches, (list, tuple)) else [fetches])
+    ]
     if not fetch_elements:
         raise ExportError("nothing to compute: give at least one fetch")
     fetch_tensors = [e for e in fetch_elements if isinstance(e, Tensor)]
@@ -117,7 +125,9 @@ def select(fetches, feeds=None, graph=None) -> RunSignature:
         created = {op: i for i, op in enumerate(graph.get_operations())}  # the program's order
         requested = [(op.outputs[0], None, None) for op in sorted(placeholders, key=created.get)]
     elif placeholders:
-        raise ExportError(f"'{placeholders[0].name}' must be fed: add --feed {placeholders[0].name}")
+        raise ExportError(
+            f"'{placeholders[0].name}' must be fed: add --feed {placeholders[0].name}"
+        )
     _check_host_ops(ops)
     arguments = [(t, feed_spec(t, shape, dtype)) for t, shape, dtype in requested]
     step = rng is not None and rng in ops
@@ -149,8 +159,6 @@ def _check_host_ops(ops) -> None:
     for op in ops:
         if op.host_fn is not None:
             raise ExportError(f"'{op.name}' ({op.type}) runs on the host and cannot be compiled")
-
-
 
 
 def initial_values(variables: list, graph=None) -> dict:
@@ -186,13 +194,21 @@ def emit_module(run: RunSignature, values: dict | None = None):
     main = aot.main_function(module)
     names = [short_name(t) for t, _ in run.feeds]
     main.attributes[aot.FEED_NAMES] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in names])
-    main.attributes[aot.FETCH_NAMES] = ir.ArrayAttr.get([ir.StringAttr.get(short_name(t)) for t in run.fetches])
+    main.attributes[aot.FETCH_NAMES] = ir.ArrayAttr.get(
+        [ir.StringAttr.get(short_name(t)) for t in run.fetches]
+    )
     if run.step:
         main.attributes[aot.STEP_INPUT] = ir.UnitAttr.get()
     for op in module.body.operations:
-        name = ir.StringAttr(op.attributes["sym_name"]).value if op.operation.name == "tgc.variable" else None
+        name = (
+            ir.StringAttr(op.attributes["sym_name"]).value
+            if op.operation.name == "tgc.variable"
+            else None
+        )
         if name is not None and values and name in values:
-            op.attributes[aot.INITIAL_VALUE] = ir.DenseElementsAttr.get(np.ascontiguousarray(values[name]))
+            op.attributes[aot.INITIAL_VALUE] = ir.DenseElementsAttr.get(
+                np.ascontiguousarray(values[name])
+            )
     return module
 
 

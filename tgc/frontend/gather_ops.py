@@ -37,13 +37,17 @@ def gather(params, indices, validate_indices=None, name=None, axis=0, batch_dims
     rows = make_op("gather", [make_op("transpose", [params], perm=front), indices])
     k = indices.spec.rank
     if k is None:
-        raise ValueError(f"gather along axis {axis} needs indices of known rank but '{indices.name}' has unknown rank")
+        raise ValueError(
+            f"gather along axis {axis} needs indices of known rank but '{indices.name}' has unknown rank"
+        )
     # rows has shape indices + params[:axis] + params[axis+1:]; move params[:axis] to the front.
     back = list(range(k, k + axis)) + list(range(k)) + list(range(k + axis, k + rank - 1))
     return make_op("transpose", [rows], name=name or "GatherV2", perm=back)
 
 
-def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None):
+def embedding_lookup(
+    params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None
+):
     """Rows of the embedding matrix for ``ids`` (`tf.nn.embedding_lookup`); ``max_norm`` clips each row.
 
     ``params`` is one tensor or Variable, or a list holding one (sharded embeddings are not supported)."""

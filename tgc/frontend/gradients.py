@@ -52,8 +52,15 @@ def _ancestor_ops(ys) -> set:
 def _clone(op, inputs: list):
     """A copy of op reading ``inputs``: same type, attributes, device and control inputs."""
     graph = op.graph
-    clone = graph.create_op(op.type, op.type, inputs, op.attrs, [t.spec for t in op.outputs], opdef=op.opdef,
-                            name=op.name.rsplit("/", 1)[-1])
+    clone = graph.create_op(
+        op.type,
+        op.type,
+        inputs,
+        op.attrs,
+        [t.spec for t in op.outputs],
+        opdef=op.opdef,
+        name=op.name.rsplit("/", 1)[-1],
+    )
     clone.control_inputs = list(op.control_inputs)
     clone.device = op.device
     clone.variable = op.variable
@@ -67,7 +74,11 @@ def _held_constant(ys, stops) -> dict:
     replaced = {s: make_op("stop_gradient", [s], name="StopGradient") for s in stops}
     needed = _ancestor_ops(ys)
     for op in stops[0].graph.get_operations():
-        if op not in needed or not _passes_gradient(op) or not any(i in replaced for i in op.inputs):
+        if (
+            op not in needed
+            or not _passes_gradient(op)
+            or not any(i in replaced for i in op.inputs)
+        ):
             continue
         clone = _clone(op, [replaced.get(i, i) for i in op.inputs])
         replaced.update(zip(op.outputs, clone.outputs))
@@ -86,21 +97,33 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ig
     grad_ys = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)
     if len(grad_ys) != len(ys):
         raise ValueError(f"grad_ys has {len(grad_ys)} entries but ys has {len(ys)}")
-    stops = [convert_to_tensor(s) for s in _as_list(stop_gradients)] if stop_gradients is not None else []
+    stops = (
+        [convert_to_tensor(s) for s in _as_list(stop_gradients)]
+        if stop_gradients is not None
+        else []
+    )
     graph = get_default_graph()
     results = []
     with graph.name_scope(name or "gradients"):
         seeds = []
         for y, g in zip(ys, grad_ys):
             if y.spec.dtype not in _FLOATS:
-                raise TypeError(f"cannot differentiate '{y.name}' of dtype {y.spec.dtype}; gradients need floating-point ys")
-            seeds.append(make_op("fill_like", [y], name="grad_ys", value=1.0) if g is None else convert_to_tensor(g, dtype=y.dtype))
+                raise TypeError(
+                    f"cannot differentiate '{y.name}' of dtype {y.spec.dtype}; gradients need floating-point ys"
+                )
+            seeds.append(
+                make_op("fill_like", [y], name="grad_ys", value=1.0)
+                if g is None
+                else convert_to_tensor(g, dtype=y.dtype)
+            )
         if stops:
             held = _held_constant(ys, stops)
             ys, xs = [held.get(y, y) for y in ys], [held.get(x, x) for x in xs]
         reach = [_differentiable_ancestors(y) for y in ys]
         for x in xs:
-            parts = [make_op("gradient", [y, x, dy]) for y, dy, r in zip(ys, seeds, reach) if x in r]
+            parts = [
+                make_op("gradient", [y, x, dy]) for y, dy, r in zip(ys, seeds, reach) if x in r
+            ]
             total = parts[0] if parts else None
             for p in parts[1:]:
                 total = make_op("add", [total, p], name="AddN")

@@ -196,7 +196,9 @@ class Tensor:
 class Operation:
     """A node of the graph: one registry op (or a Placeholder), its inputs, attributes and outputs."""
 
-    def __init__(self, graph, op_type, name, inputs, attrs, specs, opdef=None, control_inputs=(), device=""):
+    def __init__(
+        self, graph, op_type, name, inputs, attrs, specs, opdef=None, control_inputs=(), device=""
+    ):
         self.graph = graph
         self.type = op_type
         self.name = name
@@ -208,8 +210,12 @@ class Operation:
         self.device = device
         self.location = user_location()
         self.variable = None  # the Variable this op reads or writes, if any
-        self.use_locking = False  # an assignment whose read-modify-write runs under the session's lock
-        self.host_fn = None  # for host ops (summaries): numpy inputs -> the output value, run by Session
+        self.use_locking = (
+            False  # an assignment whose read-modify-write runs under the session's lock
+        )
+        self.host_fn = (
+            None  # for host ops (summaries): numpy inputs -> the output value, run by Session
+        )
         for t in self.inputs:
             t._consumers.append(self)
 
@@ -282,7 +288,9 @@ class Graph:
 
     @contextlib.contextmanager
     def device(self, spec):
-        self._device_stack.append(_merge_device(self._device_stack[-1] if self._device_stack else "", spec or ""))
+        self._device_stack.append(
+            _merge_device(self._device_stack[-1] if self._device_stack else "", spec or "")
+        )
         try:
             yield
         finally:
@@ -306,7 +314,9 @@ class Graph:
 
     # ---- ops -----------------------------------------------------------------------------------
 
-    def create_op(self, op_type, base_name, inputs, attrs, specs, opdef=None, name=None) -> Operation:
+    def create_op(
+        self, op_type, base_name, inputs, attrs, specs, opdef=None, name=None
+    ) -> Operation:
         name = self.unique_name(name or base_name)
         controls = [c for group in self._control_stack for c in group]
         device = self._device_stack[-1] if self._device_stack else ""
@@ -326,12 +336,16 @@ class Graph:
 
     def get_tensor_by_name(self, name: str) -> Tensor:
         if ":" not in name:
-            raise ValueError(f"'{name}' names an operation, not a tensor; tensor names look like 'op:0'")
+            raise ValueError(
+                f"'{name}' names an operation, not a tensor; tensor names look like 'op:0'"
+            )
         op_name, index = name.rsplit(":", 1)
         operation = self.get_operation_by_name(op_name)
         index = int(index)
         if index >= len(operation.outputs):
-            raise KeyError(f"operation '{op_name}' has {len(operation.outputs)} outputs; there is no '{name}'")
+            raise KeyError(
+                f"operation '{op_name}' has {len(operation.outputs)} outputs; there is no '{name}'"
+            )
         return operation.outputs[index]
 
     def as_graph_element(self, obj):
@@ -407,5 +421,7 @@ def get_default_graph() -> Graph:
 
 def reset_default_graph():
     if _default_graph_stack:
-        raise AssertionError("reset_default_graph cannot be called inside a graph.as_default() block")
+        raise AssertionError(
+            "reset_default_graph cannot be called inside a graph.as_default() block"
+        )
     _global_graph[0] = Graph()

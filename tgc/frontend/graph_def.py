@@ -18,8 +18,16 @@ import numpy as np
 from tgc.dialect.types import TensorSpec, as_dtype
 
 # tensorflow/core/framework/types.proto
-DATA_TYPES = {"float32": 1, "float64": 2, "int32": 3, "string": 7, "int64": 9, "bool": 10,
-              "bfloat16": 14, "float16": 19}
+DATA_TYPES = {
+    "float32": 1,
+    "float64": 2,
+    "int32": 3,
+    "string": 7,
+    "int64": 9,
+    "bool": 10,
+    "bfloat16": 14,
+    "float16": 19,
+}
 GRAPH_PRODUCER_VERSION = 27  # the GraphDef version TF 1.15 writes
 
 
@@ -45,7 +53,9 @@ def shape_proto(shape):
 
     if shape is None:
         return TensorShapeProto(unknown_rank=True)
-    return TensorShapeProto(dim=[TensorShapeProto.Dim(size=-1 if d is None else int(d)) for d in shape])
+    return TensorShapeProto(
+        dim=[TensorShapeProto.Dim(size=-1 if d is None else int(d)) for d in shape]
+    )
 
 
 def attr_value(kind: str, value):
@@ -95,7 +105,9 @@ def nodes_to_graph_def(nodes):
     from tensorboard.compat.proto.graph_pb2 import GraphDef
     from tensorboard.compat.proto.versions_pb2 import VersionDef
 
-    return GraphDef(node=[node_def(n) for n in nodes], versions=VersionDef(producer=GRAPH_PRODUCER_VERSION))
+    return GraphDef(
+        node=[node_def(n) for n in nodes], versions=VersionDef(producer=GRAPH_PRODUCER_VERSION)
+    )
 
 
 # ---- the frontend Graph ------------------------------------------------------------------------------
@@ -116,7 +128,14 @@ def _node_of(operation) -> Node:
     attrs = {k: (kinds[k], v) for k, v in operation.attrs.items() if k in kinds}
     inputs = [tensor_ref(t.op.name, t.value_index) for t in operation.inputs]
     inputs += ["^" + c.name for c in operation.control_inputs]
-    return Node(operation.name, operation.type, inputs, operation.device, [t.spec for t in operation.outputs], attrs)
+    return Node(
+        operation.name,
+        operation.type,
+        inputs,
+        operation.device,
+        [t.spec for t in operation.outputs],
+        attrs,
+    )
 
 
 def graph_nodes(graph) -> list:
@@ -126,16 +145,23 @@ def graph_nodes(graph) -> list:
         node = _node_of(operation)
         variable = operation.variable
         if variable is not None and operation.name == variable._name:
-            node.op, node.inputs = "VariableV2", []  # the variable's one shared read is the variable
+            node.op, node.inputs = (
+                "VariableV2",
+                [],
+            )  # the variable's one shared read is the variable
             variable_nodes[variable._name] = node
         elif variable is not None:
             node.inputs.insert(0, variable._name)
         nodes.append(node)
-    for operation in graph.get_operations():  # a variable whose named read is gone still needs a node
+    for (
+        operation
+    ) in graph.get_operations():  # a variable whose named read is gone still needs a node
         variable = operation.variable
         if variable is not None and variable._name not in variable_nodes:
             spec = TensorSpec(variable._spec.shape, variable._spec.dtype)
-            variable_nodes[variable._name] = Node(variable._name, "VariableV2", [], operation.device, [spec])
+            variable_nodes[variable._name] = Node(
+                variable._name, "VariableV2", [], operation.device, [spec]
+            )
             nodes.append(variable_nodes[variable._name])
     return nodes
 
@@ -145,5 +171,14 @@ def graph_def(graph):
     return nodes_to_graph_def(graph_nodes(graph))
 
 
-__all__ = ["Node", "DATA_TYPES", "tensor_ref", "shape_proto", "attr_value", "node_def", "nodes_to_graph_def",
-           "graph_nodes", "graph_def"]
+__all__ = [
+    "Node",
+    "DATA_TYPES",
+    "tensor_ref",
+    "shape_proto",
+    "attr_value",
+    "node_def",
+    "nodes_to_graph_def",
+    "graph_nodes",
+    "graph_def",
+]

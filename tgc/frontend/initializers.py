@@ -46,9 +46,12 @@ class Constant(Initializer):
         array = np.asarray(self.value)
         if array.size != 1 and array.size != int(np.prod(shape, dtype=np.int64)):
             raise ValueError(
-                f"constant_initializer has {array.size} values but the shape {shape} needs {int(np.prod(shape))}")
+                f"constant_initializer has {array.size} values but the shape {shape} needs {int(np.prod(shape))}"
+            )
         if self.verify_shape and array.size != 1 and list(array.shape) != list(shape):
-            raise TypeError(f"expected shape {list(shape)} for the constant value but got {list(array.shape)}")
+            raise TypeError(
+                f"expected shape {list(shape)} for the constant value but got {list(array.shape)}"
+            )
         return constant(array, dtype=dtype, shape=shape)
 
 
@@ -118,13 +121,17 @@ class VarianceScaling(Initializer):
     ``distribution`` "normal" is TF1's old name for "truncated_normal".
     """
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, dtype="float32"):
+    def __init__(
+        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, dtype="float32"
+    ):
         if scale <= 0.0:
             raise ValueError(f"`scale` must be a positive float, got {scale}")
         if mode not in _MODES:
             raise ValueError(f"invalid `mode` argument {mode!r}; expected one of {_MODES}")
         if distribution.lower() not in _DISTRIBUTIONS:
-            raise ValueError(f"invalid `distribution` argument {distribution!r}; expected one of {_DISTRIBUTIONS}")
+            raise ValueError(
+                f"invalid `distribution` argument {distribution!r}; expected one of {_DISTRIBUTIONS}"
+            )
         self.scale, self.mode, self.distribution = scale, mode, distribution.lower()
         self.seed, self.dtype = seed, as_dtype(dtype)
 

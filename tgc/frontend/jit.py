@@ -137,12 +137,16 @@ def _grad_transform(argnums, has_aux, with_value):
         value, aux = out if has_aux else (out, None)
         value = _as_tensor(value)
         if value.spec.shape != ():
-            raise TypeError(f"grad requires a scalar output but the function returned shape {value.shape}")
+            raise TypeError(
+                f"grad requires a scalar output but the function returned shape {value.shape}"
+            )
         if value.spec.dtype not in _FLOATS:
             raise TypeError(f"grad requires a floating-point output but got {value.spec.dtype}")
         wrt = [_differentiable_input(inputs, i) for i in positions]
         grads = gradients(value, wrt)
-        grads = [g if g is not None else make_op("fill_like", [x], value=0.0) for g, x in zip(grads, wrt)]
+        grads = [
+            g if g is not None else make_op("fill_like", [x], value=0.0) for g, x in zip(grads, wrt)
+        ]
         grads = grads[0] if single else tuple(grads)
         result = (value, grads) if with_value else grads
         return (result, aux) if has_aux else result
@@ -152,12 +156,16 @@ def _grad_transform(argnums, has_aux, with_value):
 
 def _differentiable_input(inputs, i):
     if i >= len(inputs):
-        raise TypeError(f"argnums {i} is out of range for a function called with {len(inputs)} arguments")
+        raise TypeError(
+            f"argnums {i} is out of range for a function called with {len(inputs)} arguments"
+        )
     t = inputs[i]
     if t is None:
         raise TypeError(f"cannot differentiate with respect to static argument {i}")
     if t.spec.dtype not in _FLOATS:
-        raise TypeError(f"grad requires floating-point inputs; argument {i} has dtype {t.spec.dtype}")
+        raise TypeError(
+            f"grad requires floating-point inputs; argument {i} has dtype {t.spec.dtype}"
+        )
     return t
 
 

@@ -21,7 +21,12 @@ from tgc.frontend import array_ops, conv_ops, math_ops, nn, random_ops
 from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.graph import Tensor, get_default_graph
 from tgc.frontend.initializers import ones_initializer, zeros_initializer
-from tgc.frontend.variables import get_variable, get_variable_scope, global_variables, variable_scope
+from tgc.frontend.variables import (
+    get_variable,
+    get_variable_scope,
+    global_variables,
+    variable_scope,
+)
 
 REGULARIZATION_LOSSES = "regularization_losses"
 UPDATE_OPS = "update_ops"
@@ -58,7 +63,9 @@ class Layer:
     def __init__(self, trainable=True, name=None, dtype=None, _reuse=None, **kwargs):
         unknown = set(kwargs) - {"_scope"}
         if unknown:
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}")
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}"
+            )
         self.trainable = trainable
         self._given_name = name
         self.name = name
@@ -72,11 +79,18 @@ class Layer:
 
     # ---- variables -----------------------------------------------------------------------------
 
-    def add_weight(self, name, shape, dtype=None, initializer=None, regularizer=None, trainable=True):
+    def add_weight(
+        self, name, shape, dtype=None, initializer=None, regularizer=None, trainable=True
+    ):
         """get_variable in the layer's scope; a newly made variable's regularizer loss is recorded."""
         existing = {id(v) for v in global_variables()}
-        var = get_variable(name, shape=shape, dtype=dtype or self.dtype, initializer=initializer,
-                           trainable=bool(trainable and self.trainable))
+        var = get_variable(
+            name,
+            shape=shape,
+            dtype=dtype or self.dtype,
+            initializer=initializer,
+            trainable=bool(trainable and self.trainable),
+        )
         if all(v is not var for v in self._variables):
             self._variables.append(var)
         if regularizer is not None and id(var) not in existing:
@@ -166,12 +180,16 @@ def _no_constraint(layer, **constraints):
     """Constraints need the optimizer to project variables after each step, which tgc.train does not do."""
     for key, value in constraints.items():
         if value is not None:
-            raise ValueError(f"{type(layer).__name__}: {key} is not supported by tgc (its optimizers do not apply constraints)")
+            raise ValueError(
+                f"{type(layer).__name__}: {key} is not supported by tgc (its optimizers do not apply constraints)"
+            )
 
 
 def _channels_last(layer, data_format):
     if data_format not in ("channels_last", None):
-        raise ValueError(f"{type(layer).__name__}: data_format {data_format!r} is not supported; tgc implements only 'channels_last'")
+        raise ValueError(
+            f"{type(layer).__name__}: data_format {data_format!r} is not supported; tgc implements only 'channels_last'"
+        )
 
 
 def _activate(activation, outputs):
@@ -186,10 +204,22 @@ class Dense(Layer):
 
     _default_name = "dense"
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer=None,
-                 bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 trainable=True, name=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=zeros_initializer(),
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(trainable=trainable, name=name, **kwargs)
         _no_constraint(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.units = int(units)
@@ -205,19 +235,31 @@ class Dense(Layer):
     def build(self, input_shape):
         last = input_shape[-1].value if input_shape.ndims else None
         if last is None:
-            raise ValueError(f"The last dimension of the inputs to `Dense` should be defined. Found `None` (input shape {input_shape}).")
-        self.kernel = self.add_weight("kernel", [last, self.units], initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+            raise ValueError(
+                f"The last dimension of the inputs to `Dense` should be defined. Found `None` (input shape {input_shape})."
+            )
+        self.kernel = self.add_weight(
+            "kernel",
+            [last, self.units],
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.units], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+            self.bias = self.add_weight(
+                "bias",
+                [self.units],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+            )
 
     def call(self, inputs):
         shape = inputs.shape.as_list()
         flat = inputs if len(shape) == 2 else _to_matrix(inputs, shape)
         outputs = math_ops.matmul(flat, self.kernel.value(), name="MatMul")
         if len(shape) != 2:
-            outputs = array_ops.reshape(outputs, [-1 if d is None else d for d in shape[:-1]] + [self.units])
+            outputs = array_ops.reshape(
+                outputs, [-1 if d is None else d for d in shape[:-1]] + [self.units]
+            )
         if self.use_bias:
             outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
         return _activate(self.activation, outputs)
@@ -228,20 +270,44 @@ def _to_matrix(inputs, shape):
     if len(shape) < 2:
         raise ValueError(f"Dense needs inputs of rank >= 2 but got shape {inputs.shape}")
     if sum(d is None for d in shape[:-1]) > 1:
-        raise ValueError(f"Dense on rank-{len(shape)} inputs needs at most one unknown leading dim, got shape {inputs.shape}")
+        raise ValueError(
+            f"Dense on rank-{len(shape)} inputs needs at most one unknown leading dim, got shape {inputs.shape}"
+        )
     return array_ops.reshape(inputs, [-1, shape[-1]])
 
 
-def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
-          bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
-          activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
-          name=None, reuse=None):
+def dense(
+    inputs,
+    units,
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=zeros_initializer(),
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
     """Functional `tf.layers.dense`."""
-    layer = Dense(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                  bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-                  bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
-                  kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                  trainable=trainable, name=name, _reuse=reuse)
+    layer = Dense(
+        units,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
     return layer(inputs)
 
 
@@ -266,11 +332,27 @@ class Conv2D(Layer):
 
     _default_name = "conv2d"
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
-                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
-                 bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 trainable=True, name=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        kernel_initializer=None,
+        bias_initializer=zeros_initializer(),
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(trainable=trainable, name=name, **kwargs)
         _no_constraint(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         _channels_last(self, data_format)
@@ -287,37 +369,85 @@ class Conv2D(Layer):
 
     def build(self, input_shape):
         if input_shape.ndims != 4:
-            raise ValueError(f"Inputs to Conv2D should have rank 4 (NHWC). Received input shape: {input_shape}")
+            raise ValueError(
+                f"Inputs to Conv2D should have rank 4 (NHWC). Received input shape: {input_shape}"
+            )
         channels = input_shape[-1].value
         if channels is None:
-            raise ValueError(f"The channel dimension of the inputs should be defined. Found `None` (input shape {input_shape}).")
+            raise ValueError(
+                f"The channel dimension of the inputs should be defined. Found `None` (input shape {input_shape})."
+            )
         shape = self.kernel_size + [channels, self.filters]
-        self.kernel = self.add_weight("kernel", shape, initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+        self.kernel = self.add_weight(
+            "kernel",
+            shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         if self.use_bias:
-            self.bias = self.add_weight("bias", [self.filters], initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+            self.bias = self.add_weight(
+                "bias",
+                [self.filters],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+            )
 
     def call(self, inputs):
-        outputs = conv_ops.conv2d(inputs, self.kernel.value(), strides=self.strides, padding=self.padding,
-                                  dilations=self.dilation_rate, name="Conv2D")
+        outputs = conv_ops.conv2d(
+            inputs,
+            self.kernel.value(),
+            strides=self.strides,
+            padding=self.padding,
+            dilations=self.dilation_rate,
+            name="Conv2D",
+        )
         if self.use_bias:
             outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
         return _activate(self.activation, outputs)
 
 
-def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid", data_format="channels_last",
-           dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer=None,
-           bias_initializer=zeros_initializer(), kernel_regularizer=None, bias_regularizer=None,
-           activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True,
-           name=None, reuse=None):
+def conv2d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=(1, 1),
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=(1, 1),
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=zeros_initializer(),
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
     """Functional `tf.layers.conv2d`."""
-    layer = Conv2D(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                   dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
-                   kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
-                   kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                   bias_constraint=bias_constraint, trainable=trainable, name=name, _reuse=reuse)
+    layer = Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
     return layer(inputs)
 
 
@@ -328,7 +458,9 @@ class _Pooling2D(Layer):
     _pool = None
     _op_name = None
 
-    def __init__(self, pool_size, strides, padding="valid", data_format="channels_last", name=None, **kwargs):
+    def __init__(
+        self, pool_size, strides, padding="valid", data_format="channels_last", name=None, **kwargs
+    ):
         super().__init__(name=name, **kwargs)
         _channels_last(self, data_format)
         what = type(self).__name__
@@ -338,9 +470,16 @@ class _Pooling2D(Layer):
 
     def call(self, inputs):
         if inputs.shape.ndims != 4:
-            raise ValueError(f"Inputs to {type(self).__name__} should have rank 4 (NHWC). Received input shape: {inputs.shape}")
-        return type(self)._pool(inputs, ksize=self.pool_size, strides=self.strides, padding=self.padding,
-                                name=self._op_name)
+            raise ValueError(
+                f"Inputs to {type(self).__name__} should have rank 4 (NHWC). Received input shape: {inputs.shape}"
+            )
+        return type(self)._pool(
+            inputs,
+            ksize=self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
+            name=self._op_name,
+        )
 
 
 class MaxPooling2D(_Pooling2D):
@@ -359,14 +498,22 @@ class AveragePooling2D(_Pooling2D):
     _op_name = "AvgPool"
 
 
-def max_pooling2d(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
+def max_pooling2d(
+    inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None
+):
     """Functional `tf.layers.max_pooling2d`."""
-    return MaxPooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name)(inputs)
+    return MaxPooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name)(
+        inputs
+    )
 
 
-def average_pooling2d(inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None):
+def average_pooling2d(
+    inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None
+):
     """Functional `tf.layers.average_pooling2d`."""
-    return AveragePooling2D(pool_size, strides, padding=padding, data_format=data_format, name=name)(inputs)
+    return AveragePooling2D(
+        pool_size, strides, padding=padding, data_format=data_format, name=name
+    )(inputs)
 
 
 # ---- flatten ----------------------------------------------------------------------------------------
@@ -397,7 +544,9 @@ def flatten_tensor(inputs, what):
         return array_ops.reshape(inputs, [-1, int(np.prod(rest, dtype=np.int64))], name="Reshape")
     if shape[0] is not None:
         return array_ops.reshape(inputs, [shape[0], -1], name="Reshape")
-    raise ValueError(f"{what} needs either the batch dim or all other dims known, but the input has shape {inputs.shape}")
+    raise ValueError(
+        f"{what} needs either the batch dim or all other dims known, but the input has shape {inputs.shape}"
+    )
 
 
 def flatten(inputs, name=None, data_format="channels_last"):
@@ -427,10 +576,14 @@ class Dropout(Layer):
         if self.rate == 0 or (not _is_tensor(training) and not training):
             return math_ops.identity(inputs, name="Identity")
         if not _is_tensor(training):
-            return random_ops.dropout(inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+            return random_ops.dropout(
+                inputs, rate=self.rate, noise_shape=self.noise_shape, seed=self.seed
+            )
         flag = math_ops.cast(training, inputs.dtype)
         keep_prob = math_ops.subtract(1.0, math_ops.multiply(flag, self.rate))
-        return random_ops.dropout(inputs, keep_prob=keep_prob, noise_shape=self.noise_shape, seed=self.seed)
+        return random_ops.dropout(
+            inputs, keep_prob=keep_prob, noise_shape=self.noise_shape, seed=self.seed
+        )
 
 
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
@@ -454,28 +607,54 @@ class BatchNormalization(Layer):
 
     _default_name = "batch_normalization"
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer=zeros_initializer(), gamma_initializer=ones_initializer(),
-                 moving_mean_initializer=zeros_initializer(), moving_variance_initializer=ones_initializer(),
-                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 renorm=False, fused=None, virtual_batch_size=None, adjustment=None, trainable=True,
-                 name=None, **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer=zeros_initializer(),
+        gamma_initializer=ones_initializer(),
+        moving_mean_initializer=zeros_initializer(),
+        moving_variance_initializer=ones_initializer(),
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        renorm=False,
+        fused=None,
+        virtual_batch_size=None,
+        adjustment=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
         super().__init__(trainable=trainable, name=name, **kwargs)
         _no_constraint(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if renorm or virtual_batch_size is not None or adjustment is not None:
-            raise ValueError("BatchNormalization: renorm, virtual_batch_size and adjustment are not supported by tgc")
+            raise ValueError(
+                "BatchNormalization: renorm, virtual_batch_size and adjustment are not supported by tgc"
+            )
         if not isinstance(axis, numbers.Integral):
             raise ValueError(f"BatchNormalization: axis must be one int in tgc but got {axis!r}")
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale, self.fused = center, scale, fused
-        self.initializers = (beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer)
+        self.initializers = (
+            beta_initializer,
+            gamma_initializer,
+            moving_mean_initializer,
+            moving_variance_initializer,
+        )
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
         self.gamma = self.beta = None
 
     def build(self, input_shape):
         ndims = input_shape.ndims
         if ndims is None or not -ndims <= self.axis < ndims:
-            raise ValueError(f"BatchNormalization: axis {self.axis} is out of range for input shape {input_shape}")
+            raise ValueError(
+                f"BatchNormalization: axis {self.axis} is out of range for input shape {input_shape}"
+            )
         self.axis %= ndims
         channels = input_shape[self.axis].value
         if channels is None:
@@ -483,14 +662,24 @@ class BatchNormalization(Layer):
         if self.fused is None:
             self.fused = ndims == 4
         if self.fused and (ndims != 4 or self.axis != 3):
-            raise ValueError(f"BatchNormalization: fused batch norm in tgc needs NHWC inputs with axis 3, got shape {input_shape} and axis {self.axis}")
+            raise ValueError(
+                f"BatchNormalization: fused batch norm in tgc needs NHWC inputs with axis 3, got shape {input_shape} and axis {self.axis}"
+            )
         beta_init, gamma_init, mean_init, var_init = self.initializers
         if self.scale:
-            self.gamma = self.add_weight("gamma", [channels], initializer=gamma_init, regularizer=self.gamma_regularizer)
+            self.gamma = self.add_weight(
+                "gamma", [channels], initializer=gamma_init, regularizer=self.gamma_regularizer
+            )
         if self.center:
-            self.beta = self.add_weight("beta", [channels], initializer=beta_init, regularizer=self.beta_regularizer)
-        self.moving_mean = self.add_weight("moving_mean", [channels], initializer=mean_init, trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", [channels], initializer=var_init, trainable=False)
+            self.beta = self.add_weight(
+                "beta", [channels], initializer=beta_init, regularizer=self.beta_regularizer
+            )
+        self.moving_mean = self.add_weight(
+            "moving_mean", [channels], initializer=mean_init, trainable=False
+        )
+        self.moving_variance = self.add_weight(
+            "moving_variance", [channels], initializer=var_init, trainable=False
+        )
 
     def call(self, inputs, training=False):
         if not _is_tensor(training) and not training:
@@ -501,9 +690,14 @@ class BatchNormalization(Layer):
         if _is_tensor(training):
             mean = math_ops.where(training, mean, self.moving_mean.value())
             variance = math_ops.where(training, variance, self.moving_variance.value())
-            stat_for_update = math_ops.where(training, stat_for_update, self.moving_variance.value())
-            momentum = math_ops.where(training, convert_to_tensor(self.momentum, dtype=inputs.dtype),
-                                      convert_to_tensor(1.0, dtype=inputs.dtype))
+            stat_for_update = math_ops.where(
+                training, stat_for_update, self.moving_variance.value()
+            )
+            momentum = math_ops.where(
+                training,
+                convert_to_tensor(self.momentum, dtype=inputs.dtype),
+                convert_to_tensor(1.0, dtype=inputs.dtype),
+            )
         self._add_update(self.moving_mean, mean, momentum)
         self._add_update(self.moving_variance, stat_for_update, momentum)
         return self._normalize(inputs, mean, variance)
@@ -513,14 +707,20 @@ class BatchNormalization(Layer):
         axes = [i for i in range(inputs.shape.ndims) if i != self.axis]
         with get_default_graph().name_scope("moments"):
             mean = math_ops.reduce_mean(inputs, axis=axes, keepdims=True)
-            variance = math_ops.reduce_mean(math_ops.square(math_ops.subtract(inputs, mean)), axis=axes)
+            variance = math_ops.reduce_mean(
+                math_ops.square(math_ops.subtract(inputs, mean)), axis=axes
+            )
             return array_ops.reshape(mean, [-1]), variance
 
     def _unbiased(self, inputs, variance):
         """variance * n / (n - 1), n the elements per channel: what TF's fused kernel hands the moving average."""
-        n = math_ops.divide(math_ops.cast(array_ops.size(inputs), inputs.dtype),
-                            float(inputs.shape[self.axis].value))
-        return math_ops.multiply(variance, math_ops.divide(n, math_ops.maximum(math_ops.subtract(n, 1.0), 1.0)))
+        n = math_ops.divide(
+            math_ops.cast(array_ops.size(inputs), inputs.dtype),
+            float(inputs.shape[self.axis].value),
+        )
+        return math_ops.multiply(
+            variance, math_ops.divide(n, math_ops.maximum(math_ops.subtract(n, 1.0), 1.0))
+        )
 
     def _add_update(self, variable, value, momentum):
         with get_default_graph().name_scope("AssignMovingAvg"):
@@ -534,31 +734,71 @@ class BatchNormalization(Layer):
         """(x - mean) * rsqrt(variance + eps) * gamma + beta, as x * inv + (beta - mean * inv)."""
         shape = [1] * inputs.shape.ndims
         shape[self.axis] = -1
-        as_channel = (lambda v: v) if self.axis == inputs.shape.ndims - 1 else (lambda v: array_ops.reshape(v, shape))
+        as_channel = (
+            (lambda v: v)
+            if self.axis == inputs.shape.ndims - 1
+            else (lambda v: array_ops.reshape(v, shape))
+        )
         inv = math_ops.rsqrt(math_ops.add(variance, self.epsilon))
         if self.gamma is not None:
             inv = math_ops.multiply(inv, self.gamma.value())
         shift = math_ops.negative(math_ops.multiply(mean, inv))
         if self.beta is not None:
             shift = math_ops.add(shift, self.beta.value())
-        return math_ops.add(math_ops.multiply(inputs, as_channel(inv)), as_channel(shift), name="batchnorm")
+        return math_ops.add(
+            math_ops.multiply(inputs, as_channel(inv)), as_channel(shift), name="batchnorm"
+        )
 
 
-def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                        beta_initializer=zeros_initializer(), gamma_initializer=ones_initializer(),
-                        moving_mean_initializer=zeros_initializer(),
-                        moving_variance_initializer=ones_initializer(), beta_regularizer=None,
-                        gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, training=False,
-                        trainable=True, name=None, reuse=None, renorm=False, renorm_clipping=None,
-                        renorm_momentum=0.99, fused=None, virtual_batch_size=None, adjustment=None):
+def batch_normalization(
+    inputs,
+    axis=-1,
+    momentum=0.99,
+    epsilon=1e-3,
+    center=True,
+    scale=True,
+    beta_initializer=zeros_initializer(),
+    gamma_initializer=ones_initializer(),
+    moving_mean_initializer=zeros_initializer(),
+    moving_variance_initializer=ones_initializer(),
+    beta_regularizer=None,
+    gamma_regularizer=None,
+    beta_constraint=None,
+    gamma_constraint=None,
+    training=False,
+    trainable=True,
+    name=None,
+    reuse=None,
+    renorm=False,
+    renorm_clipping=None,
+    renorm_momentum=0.99,
+    fused=None,
+    virtual_batch_size=None,
+    adjustment=None,
+):
     """Functional `tf.layers.batch_normalization`; remember to run the ``update_ops`` collection."""
     if renorm_clipping is not None:
         raise ValueError("batch_normalization: renorm is not supported by tgc")
     layer = BatchNormalization(
-        axis=axis, momentum=momentum, epsilon=epsilon, center=center, scale=scale,
-        beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
-        moving_mean_initializer=moving_mean_initializer, moving_variance_initializer=moving_variance_initializer,
-        beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer, beta_constraint=beta_constraint,
-        gamma_constraint=gamma_constraint, renorm=renorm, fused=fused, virtual_batch_size=virtual_batch_size,
-        adjustment=adjustment, trainable=trainable, name=name, _reuse=reuse)
+        axis=axis,
+        momentum=momentum,
+        epsilon=epsilon,
+        center=center,
+        scale=scale,
+        beta_initializer=beta_initializer,
+        gamma_initializer=gamma_initializer,
+        moving_mean_initializer=moving_mean_initializer,
+        moving_variance_initializer=moving_variance_initializer,
+        beta_regularizer=beta_regularizer,
+        gamma_regularizer=gamma_regularizer,
+        beta_constraint=beta_constraint,
+        gamma_constraint=gamma_constraint,
+        renorm=renorm,
+        fused=fused,
+        virtual_batch_size=virtual_batch_size,
+        adjustment=adjustment,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
     return layer(inputs, training=training)

@@ -30,8 +30,14 @@ class Reduction:
 
     @classmethod
     def all(cls):
-        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_OVER_NONZERO_WEIGHTS,
-                cls.SUM_BY_NONZERO_WEIGHTS)
+        return (
+            cls.NONE,
+            cls.SUM,
+            cls.MEAN,
+            cls.SUM_OVER_BATCH_SIZE,
+            cls.SUM_OVER_NONZERO_WEIGHTS,
+            cls.SUM_BY_NONZERO_WEIGHTS,
+        )
 
     @classmethod
     def validate(cls, key):
@@ -50,7 +56,9 @@ def _div_no_nan(x, y, name=None):
     """x / y, and 0 where y == 0; the divisor is made safe first so the gradient has no NaN either."""
     zero = math_ops.equal(y, 0.0)
     safe = math_ops.where(zero, array_ops.ones_like(y), y)
-    return math_ops.where(zero, array_ops.zeros_like(x), math_ops.divide(x, safe), name=name or "value")
+    return math_ops.where(
+        zero, array_ops.zeros_like(x), math_ops.divide(x, safe), name=name or "value"
+    )
 
 
 def _num_elements(losses):
@@ -71,23 +79,39 @@ def _check_broadcastable(weights, losses):
     w, l = weights.shape, losses.shape
     if w.ndims is None or l.ndims is None or w.ndims == 0:
         return
-    if w.ndims > l.ndims or any(a is not None and b is not None and a != 1 and a != b
-                                for a, b in zip(w.as_list()[::-1], l.as_list()[::-1])):
-        raise ValueError(f"weights can not be broadcast to values: weights shape {w}, values shape {l}")
+    if w.ndims > l.ndims or any(
+        a is not None and b is not None and a != 1 and a != b
+        for a, b in zip(w.as_list()[::-1], l.as_list()[::-1])
+    ):
+        raise ValueError(
+            f"weights can not be broadcast to values: weights shape {w}, values shape {l}"
+        )
 
 
-def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=LOSSES,
-                          reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def compute_weighted_loss(
+    losses,
+    weights=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """losses * weights reduced as ``reduction`` says; the result keeps the losses' dtype."""
     Reduction.validate(reduction)
     with get_default_graph().name_scope(scope or "weighted_loss"):
         losses = convert_to_tensor(losses)
         input_dtype = losses.dtype
         losses = math_ops.cast(losses, "float32")
-        weights = math_ops.cast(weights if _is_tensor(weights) else convert_to_tensor(weights, dtype="float32"), "float32")
+        weights = math_ops.cast(
+            weights if _is_tensor(weights) else convert_to_tensor(weights, dtype="float32"),
+            "float32",
+        )
         _check_broadcastable(weights, losses)
         weighted = math_ops.multiply(losses, weights)
-        loss = weighted if reduction == Reduction.NONE else _reduce(weighted, losses, weights, reduction)
+        loss = (
+            weighted
+            if reduction == Reduction.NONE
+            else _reduce(weighted, losses, weights, reduction)
+        )
         loss = math_ops.cast(loss, input_dtype)
     add_loss(loss, loss_collection)
     return loss
@@ -96,7 +120,9 @@ def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=LOSSE
 def _reduce(weighted, losses, weights, reduction):
     total = math_ops.reduce_sum(weighted)
     if reduction == Reduction.MEAN:
-        return _div_no_nan(total, math_ops.reduce_sum(math_ops.multiply(array_ops.ones_like(losses), weights)))
+        return _div_no_nan(
+            total, math_ops.reduce_sum(math_ops.multiply(array_ops.ones_like(losses), weights))
+        )
     if reduction == Reduction.SUM_BY_NONZERO_WEIGHTS:
         return _div_no_nan(total, _num_present(losses, weights))
     if reduction == Reduction.SUM_OVER_BATCH_SIZE:
@@ -135,7 +161,9 @@ def get_total_loss(add_regularization_losses=True, name="total_loss", scope=None
     if add_regularization_losses:
         losses = losses + get_regularization_losses(scope=scope)
     if not losses:
-        raise ValueError("No losses to sum: the losses and regularization_losses collections are empty")
+        raise ValueError(
+            "No losses to sum: the losses and regularization_losses collections are empty"
+        )
     return math_ops.add_n(losses, name=name)
 
 
@@ -158,12 +186,20 @@ def _check_compatible(fn_name, labels, predictions, what):
     a, b = labels.shape, predictions.shape
     if a.ndims is None or b.ndims is None:
         return
-    if a.ndims != b.ndims or any(x is not None and y is not None and x != y for x, y in zip(a.as_list(), b.as_list())):
+    if a.ndims != b.ndims or any(
+        x is not None and y is not None and x != y for x, y in zip(a.as_list(), b.as_list())
+    ):
         raise ValueError(f"{fn_name}: Shapes {b} and {a} are incompatible ({what} and labels)")
 
 
-def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collection=LOSSES,
-                       reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def mean_squared_error(
+    labels,
+    predictions,
+    weights=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """(predictions - labels) ** 2, weighted and reduced."""
     with get_default_graph().name_scope(scope or "mean_squared_error") as sc:
         labels, predictions = _pair_f32("mean_squared_error", labels, predictions)
@@ -171,8 +207,14 @@ def mean_squared_error(labels, predictions, weights=1.0, scope=None, loss_collec
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
-def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_collection=LOSSES,
-                        reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def absolute_difference(
+    labels,
+    predictions,
+    weights=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """|predictions - labels|, weighted and reduced."""
     with get_default_graph().name_scope(scope or "absolute_difference") as sc:
         labels, predictions = _pair_f32("absolute_difference", labels, predictions)
@@ -180,33 +222,57 @@ def absolute_difference(labels, predictions, weights=1.0, scope=None, loss_colle
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
-def huber_loss(labels, predictions, weights=1.0, delta=1.0, scope=None, loss_collection=LOSSES,
-               reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def huber_loss(
+    labels,
+    predictions,
+    weights=1.0,
+    delta=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """0.5 e**2 where |e| <= delta, else delta * (|e| - 0.5 delta), as quadratic + linear parts."""
     with get_default_graph().name_scope(scope or "huber_loss") as sc:
         labels, predictions = _pair_f32("huber_loss", labels, predictions)
         abs_error = math_ops.abs(math_ops.subtract(predictions, labels))
         quadratic = math_ops.minimum(abs_error, delta)
         linear = math_ops.subtract(abs_error, quadratic)
-        losses = math_ops.add(math_ops.multiply(0.5, math_ops.multiply(quadratic, quadratic)),
-                              math_ops.multiply(delta, linear))
+        losses = math_ops.add(
+            math_ops.multiply(0.5, math_ops.multiply(quadratic, quadratic)),
+            math_ops.multiply(delta, linear),
+        )
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
-def log_loss(labels, predictions, weights=1.0, epsilon=1e-7, scope=None, loss_collection=LOSSES,
-             reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def log_loss(
+    labels,
+    predictions,
+    weights=1.0,
+    epsilon=1e-7,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """-labels log(p + eps) - (1 - labels) log(1 - p + eps) for probabilities p."""
     with get_default_graph().name_scope(scope or "log_loss") as sc:
         labels, predictions = _pair_f32("log_loss", labels, predictions)
         pos = math_ops.multiply(labels, math_ops.log(math_ops.add(predictions, epsilon)))
-        neg = math_ops.multiply(math_ops.subtract(1.0, labels),
-                                math_ops.log(math_ops.add(math_ops.subtract(1.0, predictions), epsilon)))
+        neg = math_ops.multiply(
+            math_ops.subtract(1.0, labels),
+            math_ops.log(math_ops.add(math_ops.subtract(1.0, predictions), epsilon)),
+        )
         losses = math_ops.subtract(math_ops.negative(pos), neg)
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
-def hinge_loss(labels, logits, weights=1.0, scope=None, loss_collection=LOSSES,
-               reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def hinge_loss(
+    labels,
+    logits,
+    weights=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """relu(1 - (2 labels - 1) * logits) for 0/1 labels."""
     with get_default_graph().name_scope(scope or "hinge_loss") as sc:
         labels, logits = _pair_f32("hinge_loss", labels, logits, what="logits")
@@ -227,29 +293,49 @@ def _logits_and_labels(fn_name, labels, logits):
     return labels, logits
 
 
-def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing=0, scope=None,
-                          loss_collection=LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def sigmoid_cross_entropy(
+    multi_class_labels,
+    logits,
+    weights=1.0,
+    label_smoothing=0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Elementwise logistic loss; label_smoothing moves labels toward 1/2: z (1 - s) + s / 2."""
     with get_default_graph().name_scope(scope or "sigmoid_cross_entropy_loss") as sc:
         labels, logits = _logits_and_labels("sigmoid_cross_entropy", multi_class_labels, logits)
         if label_smoothing > 0:
-            labels = math_ops.add(math_ops.multiply(labels, 1.0 - label_smoothing), 0.5 * label_smoothing)
+            labels = math_ops.add(
+                math_ops.multiply(labels, 1.0 - label_smoothing), 0.5 * label_smoothing
+            )
         losses = nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
-def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0, scope=None,
-                          loss_collection=LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def softmax_cross_entropy(
+    onehot_labels,
+    logits,
+    weights=1.0,
+    label_smoothing=0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Per-example softmax cross-entropy; label_smoothing s gives labels (1 - s) y + s / classes.
 
     No gradient flows into the labels (TF stops it), so this trains only the logits."""
     with get_default_graph().name_scope(scope or "softmax_cross_entropy_loss") as sc:
         labels, logits = _logits_and_labels("softmax_cross_entropy", onehot_labels, logits)
         if label_smoothing > 0:
-            labels = math_ops.add(math_ops.multiply(labels, 1.0 - label_smoothing),
-                                  math_ops.divide(label_smoothing, _num_classes(labels)))
+            labels = math_ops.add(
+                math_ops.multiply(labels, 1.0 - label_smoothing),
+                math_ops.divide(label_smoothing, _num_classes(labels)),
+            )
         labels = math_ops.stop_gradient(labels, name="labels_stop_gradient")
-        losses = nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits, name="xentropy")
+        losses = nn.softmax_cross_entropy_with_logits_v2(
+            labels=labels, logits=logits, name="xentropy"
+        )
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
@@ -261,8 +347,14 @@ def _num_classes(labels):
     return math_ops.cast(array_ops.shape(labels)[-1], labels.dtype)
 
 
-def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=LOSSES,
-                                 reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+def sparse_softmax_cross_entropy(
+    labels,
+    logits,
+    weights=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+):
     """Per-example -log softmax(logits)[label]; labels of shape [batch, 1] are squeezed to [batch]."""
     if labels is None:
         raise ValueError("labels must not be None.")
@@ -273,7 +365,9 @@ def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_c
         labels = _squeeze_last(convert_to_tensor(labels), logits.shape.ndims, 1)
         if isinstance(weights, Tensor) and weights.shape.ndims is not None:
             weights = _squeeze_last(weights, logits.shape.ndims, 1)
-        losses = nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits, name="xentropy")
+        losses = nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=logits, name="xentropy"
+        )
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 

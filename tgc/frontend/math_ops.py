@@ -173,10 +173,24 @@ def where(condition, x=None, y=None, name=None):
 select = where
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, name=None, **_ignored):
+def matmul(
+    a,
+    b,
+    transpose_a=False,
+    transpose_b=False,
+    adjoint_a=False,
+    adjoint_b=False,
+    name=None,
+    **_ignored,
+):
     a, b = _pair(a, b)
-    return make_op("matmul", [a, b], name=name, transpose_a=bool(transpose_a or adjoint_a),
-                   transpose_b=bool(transpose_b or adjoint_b))
+    return make_op(
+        "matmul",
+        [a, b],
+        name=name,
+        transpose_a=bool(transpose_a or adjoint_a),
+        transpose_b=bool(transpose_b or adjoint_b),
+    )
 
 
 def add_n(inputs, name=None):
@@ -185,7 +199,9 @@ def add_n(inputs, name=None):
         raise ValueError("add_n needs at least one input")
     total = convert_to_tensor(inputs[0])
     for i, t in enumerate(inputs[1:]):
-        total = make_op("add", [total, convert_to_tensor(t)], name=name if i == len(inputs) - 2 else None)
+        total = make_op(
+            "add", [total, convert_to_tensor(t)], name=name if i == len(inputs) - 2 else None
+        )
     return total if len(inputs) > 1 else identity(total, name=name)
 
 
@@ -193,7 +209,9 @@ def _axes(x, axis):
     if axis is None:
         rank = x.spec.rank
         if rank is None:
-            raise ValueError(f"reducing '{x.name}' of unknown rank over all axes needs a known rank")
+            raise ValueError(
+                f"reducing '{x.name}' of unknown rank over all axes needs a known rank"
+            )
         return list(range(rank))
     if isinstance(axis, Tensor):
         raise TypeError("reduction axes must be Python ints, not tensors")
@@ -201,7 +219,9 @@ def _axes(x, axis):
 
 
 def _reduction(opname, tf_name):
-    def fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+    def fn(
+        input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None
+    ):
         x = convert_to_tensor(input_tensor)
         axis = axis if axis is not None else reduction_indices
         keep = bool(keepdims if keepdims is not None else (keep_dims or False))
@@ -232,7 +252,9 @@ def _arg(opname):
     def fn(input, axis=None, name=None, dimension=None, output_type="int64"):
         x = convert_to_tensor(input)
         axis = axis if axis is not None else (dimension if dimension is not None else 0)
-        return make_op(opname, [x], name=name, axis=int(axis), output_type=as_dtype(output_type).name)
+        return make_op(
+            opname, [x], name=name, axis=int(axis), output_type=as_dtype(output_type).name
+        )
 
     fn.__name__ = opname
     return fn
@@ -286,16 +308,24 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     norm = global_norm(t_list) if use_norm is None else convert_to_tensor(use_norm)
     clip = convert_to_tensor(clip_norm, dtype=norm.dtype)
     scale = clip * minimum(1.0 / norm, 1.0 / clip)
-    clipped = [None if t is None else identity(convert_to_tensor(t) * cast(scale, convert_to_tensor(t).dtype),
-                                               name=name and f"{name}_{i}")
-               for i, t in enumerate(t_list)]
+    clipped = [
+        None
+        if t is None
+        else identity(
+            convert_to_tensor(t) * cast(scale, convert_to_tensor(t).dtype),
+            name=name and f"{name}_{i}",
+        )
+        for i, t in enumerate(t_list)
+    ]
     return clipped, norm
 
 
 # ---- more of TF1's math built from the ops above ----------------------------------------------------
 
 
-def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None):
+def reduce_logsumexp(
+    input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None, keep_dims=None
+):
     """log(sum(exp(x))) computed as TF does, around the (gradient-stopped) max for stability."""
     x = convert_to_tensor(input_tensor)
     axis = axis if axis is not None else reduction_indices
@@ -313,8 +343,15 @@ def to_double(x, name=None):
     return cast(x, "float64", name=name)
 
 
-def count_nonzero(input_tensor, axis=None, keepdims=None, dtype="int64", name=None, reduction_indices=None,
-                  keep_dims=None):
+def count_nonzero(
+    input_tensor,
+    axis=None,
+    keepdims=None,
+    dtype="int64",
+    name=None,
+    reduction_indices=None,
+    keep_dims=None,
+):
     """The number of non-zero elements along the axes, in ``dtype`` (int64 by default, as TF)."""
     x = convert_to_tensor(input_tensor)
     axis = axis if axis is not None else reduction_indices
@@ -350,7 +387,9 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
         raise TypeError("cond needs callables true_fn and false_fn")
     pred = convert_to_tensor(pred)
     if pred.dtype.name != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
-        raise ValueError(f"cond: pred must be a scalar bool but '{pred.name}' is {pred.dtype.name} of shape {pred.shape}")
+        raise ValueError(
+            f"cond: pred must be a scalar bool but '{pred.name}' is {pred.dtype.name} of shape {pred.shape}"
+        )
     return _select_nested(pred, _branch(true_fn, "true"), _branch(false_fn, "false"), name)
 
 
@@ -360,8 +399,14 @@ def _select_nested(pred, a, b, name):
             raise ValueError(f"cond: the branches return different structures: {a!r} and {b!r}")
         return type(a)(_select_nested(pred, x, y, None) for x, y in zip(a, b))
     x, y = _pair(a, b)
-    if x.spec.shape is not None and y.spec.shape is not None and len(x.spec.shape) != len(y.spec.shape):
-        raise ValueError(f"cond: the branches return shapes {x.shape} and {y.shape}, which do not match")
+    if (
+        x.spec.shape is not None
+        and y.spec.shape is not None
+        and len(x.spec.shape) != len(y.spec.shape)
+    ):
+        raise ValueError(
+            f"cond: the branches return shapes {x.shape} and {y.shape}, which do not match"
+        )
     return where(pred, x, y, name=name or "cond/Merge")
 
 
@@ -375,8 +420,16 @@ def _install_operators():
         return lambda self, other: fn(self, other)
 
     table = {
-        "add": add, "sub": subtract, "mul": multiply, "truediv": divide, "floordiv": floordiv,
-        "pow": pow, "matmul": matmul, "and": logical_and, "or": logical_or, "mod": floormod,
+        "add": add,
+        "sub": subtract,
+        "mul": multiply,
+        "truediv": divide,
+        "floordiv": floordiv,
+        "pow": pow,
+        "matmul": matmul,
+        "and": logical_and,
+        "or": logical_or,
+        "mod": floormod,
     }
     for key, fn in table.items():
         setattr(Tensor, f"__{key}__", binary(fn))

@@ -41,17 +41,23 @@ def _axis(axis, dim, default=-1):
 
 
 def softmax(logits, axis=None, name=None, dim=None):
-    return make_op("softmax", [convert_to_tensor(logits)], name=name or "Softmax", axis=_axis(axis, dim))
+    return make_op(
+        "softmax", [convert_to_tensor(logits)], name=name or "Softmax", axis=_axis(axis, dim)
+    )
 
 
 def log_softmax(logits, axis=None, name=None, dim=None):
-    return make_op("log_softmax", [convert_to_tensor(logits)], name=name or "LogSoftmax", axis=_axis(axis, dim))
+    return make_op(
+        "log_softmax", [convert_to_tensor(logits)], name=name or "LogSoftmax", axis=_axis(axis, dim)
+    )
 
 
 def _named_only(fn_name, sentinel, labels, logits):
     """TF1's loss functions take labels and logits only by keyword, to catch swapped arguments."""
     if sentinel is not None:
-        raise ValueError(f"Only call `{fn_name}` with named arguments (labels=..., logits=..., ...)")
+        raise ValueError(
+            f"Only call `{fn_name}` with named arguments (labels=..., logits=..., ...)"
+        )
     if labels is None or logits is None:
         raise ValueError(f"`{fn_name}` needs both labels and logits")
 
@@ -79,17 +85,27 @@ def softmax_cross_entropy_with_logits_v2(labels=None, logits=None, axis=None, na
     As in TF 1.15, labels and logits may be given positionally here (only v1 forbids it)."""
     _named_only("softmax_cross_entropy_with_logits_v2", None, labels, logits)
     labels, logits = _pair(labels, logits, "softmax_cross_entropy_with_logits_v2")
-    return make_op("softmax_cross_entropy_with_logits", [labels, logits],
-                   name=name or "softmax_cross_entropy_with_logits", axis=_axis(axis, dim))
+    return make_op(
+        "softmax_cross_entropy_with_logits",
+        [labels, logits],
+        name=name or "softmax_cross_entropy_with_logits",
+        axis=_axis(axis, dim),
+    )
 
 
-def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
+def softmax_cross_entropy_with_logits(
+    _sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None
+):
     """TF1's deprecated v1 loss: like v2, but no gradient flows into labels (TF stops it)."""
     _named_only("softmax_cross_entropy_with_logits", _sentinel, labels, logits)
     labels, logits = _pair(labels, logits, "softmax_cross_entropy_with_logits")
     labels = math_ops.stop_gradient(labels)
-    return make_op("softmax_cross_entropy_with_logits", [labels, logits],
-                   name=name or "softmax_cross_entropy_with_logits", axis=_axis(axis, None if axis is not None else dim))
+    return make_op(
+        "softmax_cross_entropy_with_logits",
+        [labels, logits],
+        name=name or "softmax_cross_entropy_with_logits",
+        axis=_axis(axis, None if axis is not None else dim),
+    )
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
@@ -99,9 +115,14 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
     logits = convert_to_tensor(logits)
     labels = convert_to_tensor(labels)
     if not labels.dtype.is_integer:
-        raise ValueError(f"`{fn_name}`: labels must be int32 or int64 class indices but have dtype {labels.dtype.name}")
-    return make_op("sparse_softmax_cross_entropy_with_logits", [labels, logits],
-                   name=name or "SparseSoftmaxCrossEntropyWithLogits")
+        raise ValueError(
+            f"`{fn_name}`: labels must be int32 or int64 class indices but have dtype {labels.dtype.name}"
+        )
+    return make_op(
+        "sparse_softmax_cross_entropy_with_logits",
+        [labels, logits],
+        name=name or "SparseSoftmaxCrossEntropyWithLogits",
+    )
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
@@ -109,7 +130,9 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     fn_name = "sigmoid_cross_entropy_with_logits"
     _named_only(fn_name, _sentinel, labels, logits)
     labels, logits = _pair(labels, logits, fn_name)
-    return make_op("sigmoid_cross_entropy_with_logits", [labels, logits], name=name or "logistic_loss")
+    return make_op(
+        "sigmoid_cross_entropy_with_logits", [labels, logits], name=name or "logistic_loss"
+    )
 
 
 def l2_loss(t, name=None):
@@ -154,17 +177,21 @@ def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
     axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
     y = math_ops.cast(x, "float32") if x.dtype.name == "float16" else x
     mean = math_ops.reduce_mean(y, axes, keepdims=True)
-    variance = math_ops.reduce_mean(math_ops.squared_difference(y, math_ops.stop_gradient(mean)), axes, keepdims=True)
+    variance = math_ops.reduce_mean(
+        math_ops.squared_difference(y, math_ops.stop_gradient(mean)), axes, keepdims=True
+    )
     if not keep:
         mean = make_op("squeeze", [mean], axes=axes)
         variance = make_op("squeeze", [variance], axes=axes)
     if y is not x:
         mean, variance = math_ops.cast(mean, x.dtype), math_ops.cast(variance, x.dtype)
     prefix = name or "moments"
-    return math_ops.identity(mean, name=f"{prefix}/mean"), math_ops.identity(variance, name=f"{prefix}/variance")
+    return math_ops.identity(mean, name=f"{prefix}/mean"), math_ops.identity(
+        variance, name=f"{prefix}/variance"
+    )
 
 
-_EPSILON = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "float64": 2.0 ** -52}
+_EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
 
 
 def softplus(features, name=None):
@@ -195,12 +222,20 @@ def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
     x = convert_to_tensor(x)
     chosen = axis if axis is not None else dim
     square_sum = math_ops.reduce_sum(math_ops.square(x), chosen, keepdims=True)
-    return math_ops.multiply(x, math_ops.rsqrt(math_ops.maximum(square_sum, epsilon)), name=name or "l2_normalize")
+    return math_ops.multiply(
+        x, math_ops.rsqrt(math_ops.maximum(square_sum, epsilon)), name=name or "l2_normalize"
+    )
 
 
 # Convolution, pooling and dropout live with their op families; tgc.nn gathers them as tf.nn does.
 from tgc.frontend.conv_ops import (  # noqa: E402,F401
-    avg_pool, avg_pool2d, conv2d, conv2d_backprop_filter, conv2d_backprop_input, max_pool, max_pool2d,
+    avg_pool,
+    avg_pool2d,
+    conv2d,
+    conv2d_backprop_filter,
+    conv2d_backprop_input,
+    max_pool,
+    max_pool2d,
 )
 from tgc.frontend.random_ops import dropout  # noqa: E402,F401
 from tgc.frontend.gather_ops import embedding_lookup  # noqa: E402,F401

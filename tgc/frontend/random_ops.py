@@ -28,8 +28,12 @@ def rng_step(graph=None) -> Tensor:
     if graph._rng_step is None:
         with graph.name_scope(None), graph.control_dependencies(None):
             graph._rng_step = graph.create_op(
-                "Placeholder", "rng_step", [], {"dtype": "int64", "shape": ()},
-                [TensorSpec((), "int64")], name="rng_step",
+                "Placeholder",
+                "rng_step",
+                [],
+                {"dtype": "int64", "shape": ()},
+                [TensorSpec((), "int64")],
+                name="rng_step",
             )
     return graph._rng_step.outputs[0]
 
@@ -39,7 +43,8 @@ def static_shape(shape, what="shape") -> list:
     if isinstance(shape, Tensor):
         if shape.op.opdef != "constant":
             raise TypeError(
-                f"{what} must be known when the graph is built; '{shape.name}' is computed at run time")
+                f"{what} must be known when the graph is built; '{shape.name}' is computed at run time"
+            )
         shape = shape.op.attrs["value"]
     if isinstance(shape, TensorShape):
         if not shape.is_fully_defined():
@@ -61,8 +66,16 @@ def _is_tensor(value) -> bool:
 def _draw(opname, shape, dtype, seed, name, **attrs) -> Tensor:
     graph = get_default_graph()
     seed1, seed2 = graph.next_seeds(seed)
-    return make_op(opname, [rng_step(graph)], name=name, shape=static_shape(shape),
-                   dtype=as_dtype(dtype).name, seed=seed1, seed2=seed2, **attrs)
+    return make_op(
+        opname,
+        [rng_step(graph)],
+        name=name,
+        shape=static_shape(shape),
+        dtype=as_dtype(dtype).name,
+        seed=seed1,
+        seed2=seed2,
+        **attrs,
+    )
 
 
 def _affine(unit: Tensor, scale, shift, name) -> Tensor:
@@ -80,23 +93,35 @@ def random_uniform(shape, minval=0, maxval=None, dtype="float32", seed=None, nam
             raise ValueError(f"Must specify maxval for integer dtype {dtype.name}")
         lo, hi = _int_bound(minval, "minval"), _int_bound(maxval, "maxval")
         if lo >= hi:
-            raise ValueError(f"random_uniform needs minval < maxval but got minval={lo}, maxval={hi}")
+            raise ValueError(
+                f"random_uniform needs minval < maxval but got minval={lo}, maxval={hi}"
+            )
         return _draw("random_uniform", shape, dtype, seed, name, minval=float(lo), maxval=float(hi))
     if not dtype.is_floating:
         raise ValueError(f"random_uniform does not support dtype {dtype.name}")
     maxval = 1.0 if maxval is None else maxval
     if _is_tensor(minval) or _is_tensor(maxval):
         unit = _draw("random_uniform", shape, dtype, seed, None)
-        return _affine(unit, math_ops.subtract(convert_to_tensor(maxval, dtype=dtype),
-                                               convert_to_tensor(minval, dtype=dtype)), minval, name)
-    return _draw("random_uniform", shape, dtype, seed, name, minval=float(minval), maxval=float(maxval))
+        return _affine(
+            unit,
+            math_ops.subtract(
+                convert_to_tensor(maxval, dtype=dtype), convert_to_tensor(minval, dtype=dtype)
+            ),
+            minval,
+            name,
+        )
+    return _draw(
+        "random_uniform", shape, dtype, seed, name, minval=float(minval), maxval=float(maxval)
+    )
 
 
 def _int_bound(value, what) -> int:
     if _is_tensor(value) or not float(value).is_integer():
         raise TypeError(f"integer random_uniform needs a Python int {what} but got {value!r}")
     if abs(int(value)) > _INT_BOUND_LIMIT:
-        raise ValueError(f"{what}={value} is beyond +-2**53, which tgc's integer random_uniform supports")
+        raise ValueError(
+            f"{what}={value} is beyond +-2**53, which tgc's integer random_uniform supports"
+        )
     return int(value)
 
 
@@ -131,7 +156,9 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     """
     x = convert_to_tensor(x)
     if not x.dtype.is_floating:
-        raise ValueError(f"x has to be a floating point tensor since it's going to be scaled. Got a {x.dtype.name} tensor instead.")
+        raise ValueError(
+            f"x has to be a floating point tensor since it's going to be scaled. Got a {x.dtype.name} tensor instead."
+        )
     keep_prob = _keep_prob(keep_prob, rate, x)
     if isinstance(keep_prob, numbers.Real) and keep_prob == 1:
         return x
@@ -140,7 +167,9 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     noise = _noise_shape(noise_shape, x)
     if noise is None:
         seed1, seed2 = graph.next_seeds(seed)
-        return make_op("dropout", [x, kp, rng_step(graph)], name=name or "dropout", seed=seed1, seed2=seed2)
+        return make_op(
+            "dropout", [x, kp, rng_step(graph)], name=name or "dropout", seed=seed1, seed2=seed2
+        )
     # Broadcast noise: one decision per element of noise_shape, built from core ops so that the
     # gradient of x * mask / keep_prob flows through multiply and divide with the same mask.
     u = random_uniform(noise, dtype=x.dtype, seed=seed)
@@ -152,14 +181,23 @@ def _keep_prob(keep_prob, rate, x):
     if (keep_prob is None) == (rate is None):
         raise ValueError("dropout needs exactly one of keep_prob and rate")
     if rate is not None:
-        keep_prob = 1 - rate if not _is_tensor(rate) else math_ops.subtract(
-            convert_to_tensor(1.0, dtype=x.dtype), convert_to_tensor(rate, dtype=x.dtype))
+        keep_prob = (
+            1 - rate
+            if not _is_tensor(rate)
+            else math_ops.subtract(
+                convert_to_tensor(1.0, dtype=x.dtype), convert_to_tensor(rate, dtype=x.dtype)
+            )
+        )
     if isinstance(keep_prob, numbers.Real) and not 0 < keep_prob <= 1:
-        raise ValueError(f"keep_prob must be a scalar tensor or a float in the range (0, 1], got {keep_prob:g}")
+        raise ValueError(
+            f"keep_prob must be a scalar tensor or a float in the range (0, 1], got {keep_prob:g}"
+        )
     if _is_tensor(keep_prob):
         kp = convert_to_tensor(keep_prob, dtype=x.dtype)
         if kp.spec.shape is not None and kp.spec.shape != ():
-            raise ValueError(f"keep_prob must be a scalar tensor but '{kp.name}' has shape {kp.shape}")
+            raise ValueError(
+                f"keep_prob must be a scalar tensor but '{kp.name}' has shape {kp.shape}"
+            )
     return keep_prob
 
 
@@ -181,5 +219,6 @@ def _noise_shape(noise_shape, x):
         return None
     if any(n is None for n in resolved):
         raise ValueError(
-            f"noise_shape {dims} for x of shape {x.shape}: a broadcast noise shape must be fully known")
+            f"noise_shape {dims} for x of shape {x.shape}: a broadcast noise shape must be fully known"
+        )
     return resolved

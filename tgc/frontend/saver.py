@@ -46,8 +46,17 @@ def _variable_map(var_list) -> dict:
 class Saver:
     """Saves the variables' values to checkpoints and restores them into a session."""
 
-    def __init__(self, var_list=None, reshape=False, sharded=False, max_to_keep=5,
-                 keep_checkpoint_every_n_hours=10000.0, name=None, allow_empty=False, **_ignored):
+    def __init__(
+        self,
+        var_list=None,
+        reshape=False,
+        sharded=False,
+        max_to_keep=5,
+        keep_checkpoint_every_n_hours=10000.0,
+        name=None,
+        allow_empty=False,
+        **_ignored,
+    ):
         self._vars = _variable_map(var_list)
         if not self._vars and not allow_empty:
             raise ValueError("No variables to save")
@@ -58,7 +67,9 @@ class Saver:
     def last_checkpoints(self) -> list:
         return list(self._kept)
 
-    def save(self, sess, save_path, global_step=None, latest_filename=None, write_state=True, **_ignored) -> str:
+    def save(
+        self, sess, save_path, global_step=None, latest_filename=None, write_state=True, **_ignored
+    ) -> str:
         """Writes ``save_path`` (with ``-<global_step>`` appended when given) and returns that prefix."""
         prefix = os.fspath(save_path)
         if global_step is not None:
@@ -69,9 +80,16 @@ class Saver:
         checkpoint.save(prefix + ".npz", dict(zip(names, values)))
         kept, dropped = self._after_keeping(prefix)
         if write_state:
-            _write_state(os.path.dirname(os.path.abspath(prefix)), prefix, kept, latest_filename or _STATE_FILE)
+            _write_state(
+                os.path.dirname(os.path.abspath(prefix)),
+                prefix,
+                kept,
+                latest_filename or _STATE_FILE,
+            )
         self._kept = kept
-        for old in dropped:  # last: a crash before this leaves extra files, never a dangling state file
+        for (
+            old
+        ) in dropped:  # last: a crash before this leaves extra files, never a dangling state file
             if os.path.exists(old + ".npz"):
                 os.remove(old + ".npz")
         return prefix
@@ -80,7 +98,7 @@ class Saver:
         """(prefixes kept after saving ``prefix``, oldest first; prefixes to delete)."""
         kept = [p for p in self._kept if p != prefix] + [prefix]
         cut = len(kept) - self._max_to_keep if self._max_to_keep else 0
-        return kept[max(cut, 0):], kept[:max(cut, 0)]
+        return kept[max(cut, 0) :], kept[: max(cut, 0)]
 
     def restore(self, sess, save_path):
         """Loads every variable of this saver from the checkpoint ``save_path`` into ``sess``."""
@@ -117,12 +135,16 @@ class CheckpointState:
 
 def _write_state(directory, latest, kept, filename):
     """TensorFlow's text format; paths relative to the directory, so it can be moved."""
+
     def rel(p):
         return os.path.relpath(os.path.abspath(p), directory)
 
-    lines = [f'model_checkpoint_path: "{rel(latest)}"'] + [f'all_model_checkpoint_paths: "{rel(p)}"' for p in kept]
-    checkpoint.write_atomically(os.path.join(directory, filename), lambda h: h.write("\n".join(lines) + "\n"),
-                                text=True)
+    lines = [f'model_checkpoint_path: "{rel(latest)}"'] + [
+        f'all_model_checkpoint_paths: "{rel(p)}"' for p in kept
+    ]
+    checkpoint.write_atomically(
+        os.path.join(directory, filename), lambda h: h.write("\n".join(lines) + "\n"), text=True
+    )
 
 
 def get_checkpoint_state(checkpoint_dir, latest_filename=None):

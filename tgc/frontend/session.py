@@ -24,13 +24,17 @@ from tgc.frontend.compiler import compile_run, prune
 from tgc.frontend.graph import Operation, Tensor, get_default_graph
 
 _default_sessions = threading.local()
-_NUMPY_DTYPES = {name: np.dtype(d.as_numpy_dtype) for name, d in DTYPES.items() if d.as_numpy_dtype is not None}
+_NUMPY_DTYPES = {
+    name: np.dtype(d.as_numpy_dtype) for name, d in DTYPES.items() if d.as_numpy_dtype is not None
+}
 
 
 def get_default_session():
     stack = getattr(_default_sessions, "stack", [])
     if not stack:
-        raise ValueError("no default session is registered: use 'with tgc.Session() as sess:' or pass session=")
+        raise ValueError(
+            "no default session is registered: use 'with tgc.Session() as sess:' or pass session="
+        )
     return stack[-1]
 
 
@@ -54,7 +58,9 @@ class _FetchMapper:
         except (KeyError, ValueError) as exc:
             raise ValueError(f"cannot fetch {f!r}: {exc}") from None
         except TypeError as exc:
-            raise TypeError(f"Fetch argument {f!r} has invalid type {type(f).__name__}: {exc}") from None
+            raise TypeError(
+                f"Fetch argument {f!r} has invalid type {type(f).__name__}: {exc}"
+            ) from None
         self.elements.append(element)
         return ("leaf", len(self.elements) - 1)
 
@@ -128,13 +134,17 @@ class Session:
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
         if plan.device_elements:
-            compiled = plan.compiled or self._compiled(plan.device_elements, plan.fetch_tensors, feeds)
+            compiled = plan.compiled or self._compiled(
+                plan.device_elements, plan.fetch_tensors, feeds
+            )
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
         for op in plan.host_ops:
             by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
         # A fetched feed is returned as a copy, never the caller's own array.
-        values = [None if not isinstance(e, Tensor) else feeds[e].copy() if e in feeds else by_tensor[e]
-                  for e in plan.mapper.elements]
+        values = [
+            None if not isinstance(e, Tensor) else feeds[e].copy() if e in feeds else by_tensor[e]
+            for e in plan.mapper.elements
+        ]
         return plan.mapper.build(values)
 
     def _plan(self, fetches, feed_dict, key) -> "_RunPlan":
@@ -147,7 +157,11 @@ class Session:
         host_ops, device_elements = _split_host(mapper.elements, fed)
         fetch_tensors = _unique([e for e in device_elements if isinstance(e, Tensor)])
         plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements, fetch_tensors)
-        if key is not None and not any(t.spec.shape is None for t in feed_tensors) and device_elements:
+        if (
+            key is not None
+            and not any(t.spec.shape is None for t in feed_tensors)
+            and device_elements
+        ):
             # Fixed ranks: one compiled function serves every call of this shape.
             plan.compiled = self._compiled(device_elements, fetch_tensors, fed)
             plan.fast = _FastPath.build(plan)
@@ -163,8 +177,11 @@ class Session:
         arrays = []
         for (tensor, target, _), value in zip(fast.feeds, feed_dict.values()):
             # The common case inline: an array of the right dtype (the Executable makes it row-major).
-            arrays.append(value if type(value) is np.ndarray and value.dtype == target
-                          else self._feed_value(tensor, value))
+            arrays.append(
+                value
+                if type(value) is np.ndarray and value.dtype == target
+                else self._feed_value(tensor, value)
+            )
         # One tuple comparison per run: the shapes fed last time were checked then.
         shapes = tuple(map(_SHAPE, arrays))
         if shapes != fast.accepted_shapes:
@@ -185,7 +202,10 @@ class Session:
             i = fast.single
             return None if i is _OP else outs[i] if i >= 0 else arrays[-i - 1].copy()
         # A fetched feed is returned as a copy, never the caller's own array.
-        values = [None if i is _OP else (outs[i] if i >= 0 else arrays[-i - 1].copy()) for i in fast.element_sources]
+        values = [
+            None if i is _OP else (outs[i] if i >= 0 else arrays[-i - 1].copy())
+            for i in fast.element_sources
+        ]
         return plan.mapper.build(values)
 
     def _accept_shapes(self, plan, arrays, shapes) -> None:
@@ -194,7 +214,9 @@ class Session:
         fast = plan.fast
         for (tensor, _, static), array in zip(fast.feeds, arrays):
             if not _fits(static, array.shape):
-                self._feed_value(tensor, array)  # raises the error naming the tensor and both shapes
+                self._feed_value(
+                    tensor, array
+                )  # raises the error naming the tensor and both shapes
         if fast.check_shapes:
             in_arg_order = tuple(shapes[i] for i in fast.arg_order)
             if in_arg_order not in plan.compiled.validated_shapes:
@@ -207,14 +229,18 @@ class Session:
         except (KeyError, ValueError, TypeError) as exc:
             raise TypeError(f"cannot interpret feed_dict key {key!r} as a Tensor: {exc}") from None
         if isinstance(element, Operation):
-            raise TypeError(f"cannot feed operation '{element.name}'; feed one of its output tensors")
+            raise TypeError(
+                f"cannot feed operation '{element.name}'; feed one of its output tensors"
+            )
         return element
 
     def _feed_value(self, tensor: Tensor, value) -> np.ndarray:
         target = _NUMPY_DTYPES.get(tensor.spec.dtype) or numpy_dtype(tensor.spec.dtype)
         if type(value) is np.ndarray and value.dtype == target and value.flags.c_contiguous:
             if _fits(tensor.spec.shape, value.shape):
-                return value  # the common case: the right dtype and a fitting shape, passed as it is
+                return (
+                    value  # the common case: the right dtype and a fitting shape, passed as it is
+                )
             array = value
         else:
             array = np.asarray(value)
@@ -222,22 +248,28 @@ class Session:
             return _string_feed(tensor, array)
         huge = _python_int_beyond_int64(array)
         if huge is not None:
-            raise ValueError(f"Cannot feed value for Tensor '{tensor.name}': {huge} does not fit its dtype "
-                             f"{tensor.spec.dtype}")
+            raise ValueError(
+                f"Cannot feed value for Tensor '{tensor.name}': {huge} does not fit its dtype "
+                f"{tensor.spec.dtype}"
+            )
         if array.dtype == object or not (
-            np.can_cast(array.dtype, target, casting="same_kind") or (array.dtype.kind in "biu" and target.kind in "biuf")
+            np.can_cast(array.dtype, target, casting="same_kind")
+            or (array.dtype.kind in "biu" and target.kind in "biuf")
         ):
             raise ValueError(
                 f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype {tensor.spec.dtype}"
             )
         _check_feed_shape(tensor, array)
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by value
+        with np.errstate(
+            over="ignore", invalid="ignore"
+        ):  # an overflow is reported below, by value
             converted = np.asarray(array, dtype=target, order="C")
         lost = _first_unrepresentable(array, converted)
         if lost is not None:
             raise ValueError(
                 f"Cannot feed value for Tensor '{tensor.name}': {lost} ({array.dtype}) does not fit its dtype "
-                f"{tensor.spec.dtype}")
+                f"{tensor.spec.dtype}"
+            )
         return converted
 
     def _compiled(self, elements, fetch_tensors, feeds):
@@ -257,27 +289,44 @@ class Session:
         ops = [op for op in ops if not (all(t in fed_set for t in op.outputs) and op.outputs)]
         for op in ops:
             if op.host_fn is not None:
-                user = next((o.name for o in ops if any(t.op is op for t in o.inputs)), "another op")
+                user = next(
+                    (o.name for o in ops if any(t.op is op for t in o.inputs)), "another op"
+                )
                 raise TypeError(
-                    f"'{op.name}' ({op.type}) runs on the host: it can be fetched or merged, not used by '{user}'")
+                    f"'{op.name}' ({op.type}) runs on the host: it can be fetched or merged, not used by '{user}'"
+                )
         placeholders = [op for op in ops if op.opdef is None]
         if rng is not None and rng in placeholders:
             placeholders.remove(rng)
         for op in placeholders:
             spec = op.outputs[0].spec
-            shape = "<unknown>" if spec.shape is None else "[" + ",".join("?" if d is None else str(d) for d in spec.shape) + "]"
+            shape = (
+                "<unknown>"
+                if spec.shape is None
+                else "[" + ",".join("?" if d is None else str(d) for d in spec.shape) + "]"
+            )
             raise errors.InvalidArgumentError(
-                None, op,
+                None,
+                op,
                 f"You must feed a value for placeholder tensor '{op.name}' with dtype {spec.dtype} and shape {shape}",
             )
         arg_tensors = fed + ([rng.outputs[0]] if rng is not None and rng in ops else [])
-        arg_specs = [TensorSpec(feeds[t].shape, t.spec.dtype) if t.spec.shape is None else t.spec for t in fed]
+        arg_specs = [
+            TensorSpec(feeds[t].shape, t.spec.dtype) if t.spec.shape is None else t.spec
+            for t in fed
+        ]
         if rng is not None and rng in ops:
             arg_specs.append(rng.outputs[0].spec)
         body = [op for op in ops if op.opdef is not None]
         soft = bool(self.config is not None and self.config.allow_soft_placement)
-        compiled = compile_run(body, list(zip(arg_tensors, arg_specs)), fetch_tensors, self._graph_pipeline(),
-                               self._devices(), soft)
+        compiled = compile_run(
+            body,
+            list(zip(arg_tensors, arg_specs)),
+            fetch_tensors,
+            self._graph_pipeline(),
+            self._devices(),
+            soft,
+        )
         if self.config is not None and self.config.log_device_placement:
             for name, op_type, device in compiled.placement:
                 print(f"{name}: ({op_type}): {device}", file=sys.stderr)
@@ -312,14 +361,17 @@ class Session:
             return [self._variables[name] for name in names]
         except KeyError as missing:
             raise errors.FailedPreconditionError(
-                None, None, f"Attempting to use uninitialized value {missing.args[0]}") from None
+                None, None, f"Attempting to use uninitialized value {missing.args[0]}"
+            ) from None
 
     def _check_shapes(self, compiled, feeds) -> None:
         """Feeds with unknown dims: check the graph's shape rules once per new shape combination."""
         shapes = tuple(feeds[t].shape for t in compiled.feeds if t in feeds)
         if shapes in compiled.validated_shapes:
             return
-        check_concrete_shapes(compiled.ops, {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds})
+        check_concrete_shapes(
+            compiled.ops, {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds}
+        )
         compiled.validated_shapes.add(shapes)
 
     def _devices(self) -> tuple:
@@ -337,7 +389,9 @@ class Session:
     def set_variable(self, variable, value):
         array = np.asarray(value, dtype=numpy_dtype(variable.dtype))
         if tuple(array.shape) != tuple(variable._spec.shape):
-            raise ValueError(f"cannot load a value of shape {array.shape} into variable '{variable._name}' of shape {variable.shape}")
+            raise ValueError(
+                f"cannot load a value of shape {array.shape} into variable '{variable._name}' of shape {variable.shape}"
+            )
         self._variables[variable._name] = array.copy()
 
     def is_initialized(self, variable) -> bool:
@@ -347,23 +401,28 @@ class Session:
 def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:
     """A feed of a string tensor: str or bytes values only, kept as Python objects (never compiled)."""
     if array.dtype.kind not in "USO" or (
-            array.dtype == object and not all(isinstance(v, (str, bytes)) for v in array.flat)):
-        raise ValueError(f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype string")
+        array.dtype == object and not all(isinstance(v, (str, bytes)) for v in array.flat)
+    ):
+        raise ValueError(
+            f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype string"
+        )
     _check_feed_shape(tensor, array)
     return np.array(array, dtype=object)
 
 
 def _check_feed_shape(tensor: Tensor, array: np.ndarray) -> None:
     if not _fits(tensor.spec.shape, array.shape):
-        raise ValueError(f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
-                         f"which has shape {tensor.shape}")
+        raise ValueError(
+            f"Cannot feed value of shape {tuple(array.shape)} for Tensor '{tensor.name}', "
+            f"which has shape {tensor.shape}"
+        )
 
 
 def _python_int_beyond_int64(array: np.ndarray):
     """A Python int too large for any numpy integer (numpy keeps such values as objects), or None."""
     if array.dtype != object or array.size == 0:
         return None
-    return next((v for v in array.flat if isinstance(v, int) and not -2**63 <= v < 2**64), None)
+    return next((v for v in array.flat if isinstance(v, int) and not -(2**63) <= v < 2**64), None)
 
 
 def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
@@ -394,8 +453,16 @@ def _fits(static, actual) -> bool:
 
 
 class _RunPlan:
-    __slots__ = ("mapper", "feed_tensors", "host_ops", "device_elements", "fetch_tensors", "compiled", "fast",
-                 "lock")
+    __slots__ = (
+        "mapper",
+        "feed_tensors",
+        "host_ops",
+        "device_elements",
+        "fetch_tensors",
+        "compiled",
+        "fast",
+        "lock",
+    )
 
     def __init__(self, mapper, feed_tensors, host_ops, device_elements, fetch_tensors):
         self.mapper = mapper
@@ -405,7 +472,9 @@ class _RunPlan:
         self.fetch_tensors = fetch_tensors
         self.compiled = None
         self.fast = None
-        self.lock = None  # the session's lock for runs with a use_locking assignment, on the fast path
+        self.lock = (
+            None  # the session's lock for runs with a use_locking assignment, on the fast path
+        )
 
 
 _OP = object()  # a fetched op, whose value is None
@@ -422,8 +491,20 @@ class _FastPath:
     feed when a fed tensor is fetched back; ``single``: that source when the fetch is one bare element.
     """
 
-    __slots__ = ("call", "var_inputs", "var_outputs", "feeds", "arg_order", "args_in_feed_order", "check_shapes",
-                 "uses_rng", "num_fetches", "element_sources", "single", "accepted_shapes")
+    __slots__ = (
+        "call",
+        "var_inputs",
+        "var_outputs",
+        "feeds",
+        "arg_order",
+        "args_in_feed_order",
+        "check_shapes",
+        "uses_rng",
+        "num_fetches",
+        "element_sources",
+        "single",
+        "accepted_shapes",
+    )
 
     @classmethod
     def build(cls, plan):
@@ -433,14 +514,22 @@ class _FastPath:
             return None
         position = {t: i for i, t in enumerate(plan.feed_tensors)}
         fast = cls()
-        fast.call, fast.var_inputs, fast.var_outputs = direct.call, list(direct.var_inputs), list(direct.var_outputs)
-        fast.feeds = [(t, _NUMPY_DTYPES.get(t.spec.dtype) or numpy_dtype(t.spec.dtype), t.spec.shape)
-                      for t in plan.feed_tensors]
+        fast.call, fast.var_inputs, fast.var_outputs = (
+            direct.call,
+            list(direct.var_inputs),
+            list(direct.var_outputs),
+        )
+        fast.feeds = [
+            (t, _NUMPY_DTYPES.get(t.spec.dtype) or numpy_dtype(t.spec.dtype), t.spec.shape)
+            for t in plan.feed_tensors
+        ]
         fast.arg_order = [position[t] for t in compiled.feeds if t in position]
         fast.args_in_feed_order = fast.arg_order == list(range(len(plan.feed_tensors)))
         # Feeds with unknown dims: each new combination of shapes is checked against the shape rules.
         fast.check_shapes = any(None in t.spec.shape for t in plan.feed_tensors)
-        fast.accepted_shapes = None  # the feed shapes (feed-dict order) of the last run that passed the checks
+        fast.accepted_shapes = (
+            None  # the feed shapes (feed-dict order) of the last run that passed the checks
+        )
         fast.uses_rng = len(fast.arg_order) < len(compiled.feeds)
         fast.num_fetches = len(compiled.fetches)
         result = {t: i for i, t in enumerate(compiled.fetches)}
@@ -531,8 +620,11 @@ def _check_assignment(op, outs) -> None:
         lhs = ",".join(str(d) for d in variable._spec.shape)
         rhs = ",".join(str(d) for d in outs[0].shape)
         raise errors.InvalidArgumentError(
-            None, op, f"Assign requires shapes of both tensors to match. lhs shape= [{lhs}] rhs shape= [{rhs}] "
-                      f"(op '{op.name}')")
+            None,
+            op,
+            f"Assign requires shapes of both tensors to match. lhs shape= [{lhs}] rhs shape= [{rhs}] "
+            f"(op '{op.name}')",
+        )
 
 
 def _unique(items):

@@ -43,7 +43,9 @@ def host_op(op_type: str, name: str, inputs: list, host_fn, absolute: bool = Tru
 
     ``absolute``: ``name`` is already the unique scoped name (summaries take their scope's name)."""
     graph = graph_of(inputs)
-    operation = graph.create_op(op_type, op_type, inputs, attrs or {}, [_STRING], name=name + "/" if absolute else name)
+    operation = graph.create_op(
+        op_type, op_type, inputs, attrs or {}, [_STRING], name=name + "/" if absolute else name
+    )
     operation.host_fn = lambda *values: host_fn(operation, *values)
     return operation.outputs[0]
 
@@ -64,7 +66,9 @@ def _add_to_collections(tensor: Tensor, collections) -> None:
 
 def _numeric(tensor: Tensor, what: str) -> Tensor:
     if tensor.spec.dtype in ("string", "bool"):
-        raise TypeError(f"{what} summarizes numbers, but tensor '{tensor.name}' has dtype {tensor.spec.dtype}")
+        raise TypeError(
+            f"{what} summarizes numbers, but tensor '{tensor.name}' has dtype {tensor.spec.dtype}"
+        )
     return tensor
 
 
@@ -81,7 +85,9 @@ def scalar(name, tensor, collections=None, family=None, op_type="ScalarSummary")
     """A ``simple_value`` summary of a scalar tensor, tagged with the scoped name."""
     tensor = _numeric(convert_to_tensor(tensor), "scalar summary")
     if tensor.spec.shape is not None and tensor.spec.shape != ():
-        raise ValueError(f"scalar summary '{name}' needs a scalar, but '{tensor.name}' has shape {tensor.shape}")
+        raise ValueError(
+            f"scalar summary '{name}' needs a scalar, but '{tensor.name}' has shape {tensor.shape}"
+        )
     scoped, tag = summary_scope(tensor.graph, name, family)
     out = host_op(op_type, scoped, [tensor], lambda op, v: _scalar_value(op, [tag], v))
     _add_to_collections(out, collections)
@@ -94,10 +100,16 @@ def scalar_tags(tags, tensor, collections=None, name=None):
     tags = [tags] if isinstance(tags, (str, bytes)) else list(tags)
     tags = [t.decode() if isinstance(t, bytes) else str(t) for t in tags]
     if tensor.spec.is_static and int(np.prod(tensor.spec.shape)) != len(tags):
-        raise ValueError(f"scalar_summary: {len(tags)} tags for tensor '{tensor.name}' of shape {tensor.shape}")
+        raise ValueError(
+            f"scalar_summary: {len(tags)} tags for tensor '{tensor.name}' of shape {tensor.shape}"
+        )
     graph = tensor.graph
-    out = host_op("ScalarSummary", graph.unique_name(name or "ScalarSummary"), [tensor],
-                  lambda op, v: _scalar_value(op, tags, v))
+    out = host_op(
+        "ScalarSummary",
+        graph.unique_name(name or "ScalarSummary"),
+        [tensor],
+        lambda op, v: _scalar_value(op, tags, v),
+    )
     _add_to_collections(out, collections)
     return out
 
@@ -108,8 +120,13 @@ def _scalar_value(op, tags, value) -> bytes:
     value = np.asarray(value)
     if value.size != len(tags):
         raise errors.InvalidArgumentError(
-            None, op, f"tags and values not the same shape: {len(tags)} tag(s) != {list(value.shape)} for '{op.name}'")
-    return _summary(*[Summary.Value(tag=t, simple_value=float(v)) for t, v in zip(tags, value.ravel())])
+            None,
+            op,
+            f"tags and values not the same shape: {len(tags)} tag(s) != {list(value.shape)} for '{op.name}'",
+        )
+    return _summary(
+        *[Summary.Value(tag=t, simple_value=float(v)) for t, v in zip(tags, value.ravel())]
+    )
 
 
 # ---- histogram ---------------------------------------------------------------------------------------
@@ -134,21 +151,38 @@ def histogram_proto(values: np.ndarray):
 
     values = np.asarray(values, dtype=np.float64).ravel()
     if values.size == 0:
-        return HistogramProto(min=0.0, max=0.0, num=0, sum=0.0, sum_squares=0.0,
-                              bucket_limit=[float(np.finfo(np.float64).max)], bucket=[0.0])
-    counts = np.bincount(np.searchsorted(_BUCKET_LIMITS, values, side="right"), minlength=len(_BUCKET_LIMITS))
+        return HistogramProto(
+            min=0.0,
+            max=0.0,
+            num=0,
+            sum=0.0,
+            sum_squares=0.0,
+            bucket_limit=[float(np.finfo(np.float64).max)],
+            bucket=[0.0],
+        )
+    counts = np.bincount(
+        np.searchsorted(_BUCKET_LIMITS, values, side="right"), minlength=len(_BUCKET_LIMITS)
+    )
     limits, buckets, i = [], [], 0
     while i < len(_BUCKET_LIMITS):
         end, count = _BUCKET_LIMITS[i], counts[i]
         i += 1
-        while count == 0 and i < len(_BUCKET_LIMITS) and counts[i] == 0:  # collapse a run of empties
+        while (
+            count == 0 and i < len(_BUCKET_LIMITS) and counts[i] == 0
+        ):  # collapse a run of empties
             end = _BUCKET_LIMITS[i]
             i += 1
         limits.append(float(end))
         buckets.append(float(count))
-    return HistogramProto(min=float(values.min()), max=float(values.max()), num=float(values.size),
-                          sum=float(values.sum()), sum_squares=float(np.dot(values, values)),
-                          bucket_limit=limits, bucket=buckets)
+    return HistogramProto(
+        min=float(values.min()),
+        max=float(values.max()),
+        num=float(values.size),
+        sum=float(values.sum()),
+        sum_squares=float(np.dot(values, values)),
+        bucket_limit=limits,
+        bucket=buckets,
+    )
 
 
 def histogram(name, values, collections=None, family=None, op_type="HistogramSummary", tag=None):
@@ -181,13 +215,25 @@ def encode_png(image: np.ndarray) -> bytes:
     height, width, channels = image.shape
     color_type = {1: 0, 3: 2, 4: 6}[channels]
     rows = np.ascontiguousarray(image, dtype=np.uint8).reshape(height, width * channels)
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()  # filter 0 per row
+    raw = np.concatenate(
+        [np.zeros((height, 1), np.uint8), rows], axis=1
+    ).tobytes()  # filter 0 per row
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -203,24 +249,31 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     else:
         top = np.abs(values).max()
         scale, offset = 127.0 / top, 128.0
-    out = np.clip(np.rint(values * scale + offset), 0, 255).astype(np.uint8)  # max maps to 255 exactly
-    red = np.array([255, 0, 0, 255][:image.shape[-1]] if image.shape[-1] > 1 else [255], np.uint8)
+    out = np.clip(np.rint(values * scale + offset), 0, 255).astype(
+        np.uint8
+    )  # max maps to 255 exactly
+    red = np.array([255, 0, 0, 255][: image.shape[-1]] if image.shape[-1] > 1 else [255], np.uint8)
     return np.where(finite, out, red)
 
 
-def image(name, tensor, max_outputs=3, collections=None, family=None, tag=None, op_type="ImageSummary"):
+def image(
+    name, tensor, max_outputs=3, collections=None, family=None, tag=None, op_type="ImageSummary"
+):
     """Up to ``max_outputs`` PNG images from a [batch, height, width, channels] tensor (channels 1, 3, 4)."""
     tensor = _numeric(convert_to_tensor(tensor), "image summary")
     shape = tensor.spec.shape
     if shape is not None and (len(shape) != 4 or shape[3] not in (1, 3, 4, None)):
         raise ValueError(
             f"image summary '{name}' needs a [batch, height, width, channels] tensor with 1, 3 or 4 channels, "
-            f"but '{tensor.name}' has shape {tensor.shape}")
+            f"but '{tensor.name}' has shape {tensor.shape}"
+        )
     if tag is None:
         scoped, tag = summary_scope(tensor.graph, name, family)
     else:
         scoped = tensor.graph.unique_name(name)
-    out = host_op(op_type, scoped, [tensor], lambda op, v: _image_value(op, tag, int(max_outputs), v))
+    out = host_op(
+        op_type, scoped, [tensor], lambda op, v: _image_value(op, tag, int(max_outputs), v)
+    )
     _add_to_collections(out, collections)
     return out
 
@@ -231,15 +284,26 @@ def _image_value(op, tag, max_outputs, batch) -> bytes:
     batch = np.asarray(batch)
     if batch.ndim != 4 or batch.shape[3] not in (1, 3, 4):
         raise errors.InvalidArgumentError(
-            None, op, f"image summary '{tag}' needs [batch, height, width, 1|3|4] images, got shape {list(batch.shape)}")
+            None,
+            op,
+            f"image summary '{tag}' needs [batch, height, width, 1|3|4] images, got shape {list(batch.shape)}",
+        )
     images = batch[:max_outputs]
     values = []
     for i, picture in enumerate(images):
         encoded = encode_png(to_uint8(picture))
         name = f"{tag}/image" if max_outputs == 1 else f"{tag}/image/{i}"
-        values.append(Summary.Value(tag=name, image=Summary.Image(
-            height=picture.shape[0], width=picture.shape[1], colorspace=picture.shape[2],
-            encoded_image_string=encoded)))
+        values.append(
+            Summary.Value(
+                tag=name,
+                image=Summary.Image(
+                    height=picture.shape[0],
+                    width=picture.shape[1],
+                    colorspace=picture.shape[2],
+                    encoded_image_string=encoded,
+                ),
+            )
+        )
     return _summary(*values)
 
 
@@ -249,8 +313,13 @@ def _image_value(op, tag, max_outputs, batch) -> bytes:
 def string_constant(value, name="Const") -> Tensor:
     """A host-side string tensor (``str``, ``bytes`` or an array of them): strings never reach compiled code."""
     array = np.asarray(value, dtype=object)
-    array = np.vectorize(lambda s: s if isinstance(s, bytes) else str(s).encode(), otypes=[object])(array) \
-        if array.size else array
+    array = (
+        np.vectorize(lambda s: s if isinstance(s, bytes) else str(s).encode(), otypes=[object])(
+            array
+        )
+        if array.size
+        else array
+    )
     graph = graph_of([])
     spec = TensorSpec(array.shape, "string")
     operation = graph.create_op("Const", "Const", [], {}, [spec], name=name)
@@ -263,7 +332,9 @@ def text(name, tensor, collections=None):
     if not isinstance(tensor, Tensor):
         tensor = string_constant(tensor)
     if tensor.spec.dtype != "string":
-        raise TypeError(f"text summary '{name}' needs a string tensor, but '{tensor.name}' has dtype {tensor.spec.dtype}")
+        raise TypeError(
+            f"text summary '{name}' needs a string tensor, but '{tensor.name}' has dtype {tensor.spec.dtype}"
+        )
     scoped, tag = summary_scope(tensor.graph, name)
     out = host_op("TensorSummaryV2", scoped, [tensor], lambda op, v: _text_value(tag, v))
     _add_to_collections(out, collections)
@@ -278,7 +349,9 @@ def _text_value(tag, value) -> bytes:
 
     array = np.asarray(value, dtype=object)
     strings = [s if isinstance(s, bytes) else str(s).encode() for s in array.ravel()]
-    proto = TensorProto(dtype=DATA_TYPES["string"], tensor_shape=shape_proto(array.shape), string_val=strings)
+    proto = TensorProto(
+        dtype=DATA_TYPES["string"], tensor_shape=shape_proto(array.shape), string_val=strings
+    )
     metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
     return _summary(Summary.Value(tag=tag, metadata=metadata, tensor=proto))
 
@@ -308,7 +381,9 @@ def _merge_values(op, *serialized) -> bytes:
         part = Summary.FromString(blob)
         for value in part.value:
             if value.tag in tags:
-                raise errors.InvalidArgumentError(None, op, f"Duplicate tag {value.tag} found in summary inputs")
+                raise errors.InvalidArgumentError(
+                    None, op, f"Duplicate tag {value.tag} found in summary inputs"
+                )
             tags.add(value.tag)
             merged.value.add().CopyFrom(value)
     return merged.SerializeToString()

@@ -62,8 +62,15 @@ class Optimizer(abc.ABC):
 
     # ---- gradients -------------------------------------------------------------------------------
 
-    def compute_gradients(self, loss, var_list=None, gate_gradients=GATE_OP, aggregation_method=None,
-                          colocate_gradients_with_ops=False, grad_loss=None):
+    def compute_gradients(
+        self,
+        loss,
+        var_list=None,
+        gate_gradients=GATE_OP,
+        aggregation_method=None,
+        colocate_gradients_with_ops=False,
+        grad_loss=None,
+    ):
         """[(gradient, variable)] for ``var_list`` (trainable variables by default); None where
         ``loss`` does not depend on the variable."""
         loss = convert_to_tensor(loss)
@@ -78,8 +85,17 @@ class Optimizer(abc.ABC):
         grads = gradients(loss, var_list, grad_ys=None if grad_loss is None else [grad_loss])
         return list(zip(grads, var_list))
 
-    def minimize(self, loss, global_step=None, var_list=None, gate_gradients=GATE_OP,
-                 aggregation_method=None, colocate_gradients_with_ops=False, name=None, grad_loss=None):
+    def minimize(
+        self,
+        loss,
+        global_step=None,
+        var_list=None,
+        gate_gradients=GATE_OP,
+        aggregation_method=None,
+        colocate_gradients_with_ops=False,
+        name=None,
+        grad_loss=None,
+    ):
         """compute_gradients then apply_gradients; the op that runs one training step."""
         grads_and_vars = self.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss)
         if all(g is None for g, _ in grads_and_vars):
@@ -96,9 +112,13 @@ class Optimizer(abc.ABC):
         pairs = _checked_pairs(grads_and_vars)
         active = [(g, v) for g, v in pairs if g is not None]
         if not active:
-            raise ValueError(f"No gradients provided for any variable: {[str(v) for _, v in pairs]}.")
+            raise ValueError(
+                f"No gradients provided for any variable: {[str(v) for _, v in pairs]}."
+            )
         graph = active[0][1].graph
-        with graph.control_dependencies(None):  # slots are initialized on their own, never by a step
+        with graph.control_dependencies(
+            None
+        ):  # slots are initialized on their own, never by a step
             self._create_slots([v for _, v in active])
         first_new_op = len(graph.get_operations())
         with graph.name_scope(name or self._name) as scope:
@@ -163,14 +183,18 @@ class Optimizer(abc.ABC):
             graph = var.graph
             with graph.name_scope(None):
                 initial = np.full(var.shape.as_list(), fill, dtype=np.float64)
-                named[var] = Variable(initial, trainable=False, name=f"{var.op.name}/{self._name}", dtype=var.dtype)
+                named[var] = Variable(
+                    initial, trainable=False, name=f"{var.op.name}/{self._name}", dtype=var.dtype
+                )
         return named[var]
 
     def _non_slot_variable(self, name, initial_value, graph):
         """A per-graph optimizer variable such as beta1_power, created in the caller's name scope."""
         key = (name, graph)
         if key not in self._non_slot:
-            self._non_slot[key] = Variable(initial_value, trainable=False, name=name, dtype="float32")
+            self._non_slot[key] = Variable(
+                initial_value, trainable=False, name=name, dtype="float32"
+            )
         return self._non_slot[key]
 
 
@@ -186,7 +210,9 @@ def _checked_pairs(grads_and_vars) -> list:
     pairs = []
     for item in grads_and_vars:
         if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(f"grads_and_vars must be a list of (gradient, variable) pairs, got {item!r}")
+            raise TypeError(
+                f"grads_and_vars must be a list of (gradient, variable) pairs, got {item!r}"
+            )
         grad, var = item
         if not isinstance(var, Variable):
             raise TypeError(f"Variable must be a tf.Variable: {var!r}")
@@ -204,7 +230,9 @@ def _check_grad_shape(grad, var):
     if gshape is None:
         return
     if len(gshape) != len(vshape) or any(g is not None and g != v for g, v in zip(gshape, vshape)):
-        raise ValueError(f"gradient {grad.name} has shape {grad.shape} but variable {var.op.name} has shape {var.shape}")
+        raise ValueError(
+            f"gradient {grad.name} has shape {grad.shape} but variable {var.op.name} has shape {var.shape}"
+        )
 
 
 # ---- the optimizers ------------------------------------------------------------------------------------
@@ -225,7 +253,9 @@ class MomentumOptimizer(Optimizer):
     """accum = accum * momentum + grad; var -= lr * accum, or with Nesterov
     var -= grad * lr + accum * momentum * lr (ApplyMomentum)."""
 
-    def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
+    def __init__(
+        self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False
+    ):
         super().__init__(use_locking, name)
         self._hyper = {"learning_rate": learning_rate, "momentum": momentum}
         self._use_nesterov = use_nesterov
@@ -235,7 +265,10 @@ class MomentumOptimizer(Optimizer):
             self._slot(v, "momentum")
 
     def _apply_dense(self, grad, var):
-        lr, momentum = self._get_hyper("learning_rate", var.dtype), self._get_hyper("momentum", var.dtype)
+        lr, momentum = (
+            self._get_hyper("learning_rate", var.dtype),
+            self._get_hyper("momentum", var.dtype),
+        )
         accum = self.get_slot(var, "momentum")
         accum_t = accum.assign(accum * momentum + grad)
         if self._use_nesterov:
@@ -249,9 +282,22 @@ class AdamOptimizer(Optimizer):
     var -= m * lr_t / (sqrt(v) + epsilon). beta1^t and beta2^t are the variables beta1_power and
     beta2_power, multiplied by beta1 and beta2 after every step's updates."""
 
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, use_locking=False, name="Adam"):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        epsilon=1e-8,
+        use_locking=False,
+        name="Adam",
+    ):
         super().__init__(use_locking, name)
-        self._hyper = {"learning_rate": learning_rate, "beta1": beta1, "beta2": beta2, "epsilon": epsilon}
+        self._hyper = {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "epsilon": epsilon,
+        }
         self._initial_betas = (beta1, beta2)
 
     def _create_slots(self, var_list):
@@ -268,7 +314,9 @@ class AdamOptimizer(Optimizer):
 
     def _apply_dense(self, grad, var):
         dtype = var.dtype
-        beta1_power, beta2_power = (math_ops.cast(p, dtype) for p in self._get_beta_accumulators(var.graph))
+        beta1_power, beta2_power = (
+            math_ops.cast(p, dtype) for p in self._get_beta_accumulators(var.graph)
+        )
         lr, eps = self._get_hyper("learning_rate", dtype), self._get_hyper("epsilon", dtype)
         beta1, beta2 = self._get_hyper("beta1", dtype), self._get_hyper("beta2", dtype)
         m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
@@ -282,17 +330,25 @@ class AdamOptimizer(Optimizer):
         graph = update_ops[0].graph
         beta1_power, beta2_power = self._get_beta_accumulators(graph)
         with graph.control_dependencies(update_ops):
-            update_beta1 = beta1_power.assign(beta1_power * self._get_hyper("beta1", beta1_power.dtype))
-            update_beta2 = beta2_power.assign(beta2_power * self._get_hyper("beta2", beta2_power.dtype))
+            update_beta1 = beta1_power.assign(
+                beta1_power * self._get_hyper("beta1", beta1_power.dtype)
+            )
+            update_beta2 = beta2_power.assign(
+                beta2_power * self._get_hyper("beta2", beta2_power.dtype)
+            )
         return group(*update_ops, update_beta1, update_beta2, name=name)
 
 
 class AdagradOptimizer(Optimizer):
     """accum += grad^2; var -= lr * grad / sqrt(accum) (ApplyAdagrad)."""
 
-    def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False, name="Adagrad"):
+    def __init__(
+        self, learning_rate, initial_accumulator_value=0.1, use_locking=False, name="Adagrad"
+    ):
         if initial_accumulator_value <= 0.0:
-            raise ValueError(f"initial_accumulator_value must be positive: {initial_accumulator_value}")
+            raise ValueError(
+                f"initial_accumulator_value must be positive: {initial_accumulator_value}"
+            )
         super().__init__(use_locking, name)
         self._hyper = {"learning_rate": learning_rate}
         self._initial_accumulator_value = initial_accumulator_value
@@ -304,14 +360,18 @@ class AdagradOptimizer(Optimizer):
     def _apply_dense(self, grad, var):
         accum = self.get_slot(var, "accumulator")
         accum_t = accum.assign_add(math_ops.square(grad))
-        return var.assign_sub(grad * self._get_hyper("learning_rate", var.dtype) * math_ops.rsqrt(accum_t))
+        return var.assign_sub(
+            grad * self._get_hyper("learning_rate", var.dtype) * math_ops.rsqrt(accum_t)
+        )
 
 
 class AdadeltaOptimizer(Optimizer):
     """accum = rho accum + (1 - rho) grad^2; update = sqrt(accum_update + eps) / sqrt(accum + eps) * grad;
     var -= lr * update; accum_update = rho accum_update + (1 - rho) update^2 (ApplyAdadelta)."""
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"):
+    def __init__(
+        self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"
+    ):
         super().__init__(use_locking, name)
         self._hyper = {"learning_rate": learning_rate, "rho": rho, "epsilon": epsilon}
 
@@ -328,7 +388,9 @@ class AdadeltaOptimizer(Optimizer):
         update = math_ops.sqrt(accum_update + eps) * math_ops.rsqrt(accum_t + eps) * grad
         var_t = var.assign_sub(update * lr)
         # accum_update reads its value from before this step (the shared read), as the kernel does.
-        accum_update_t = accum_update.assign(accum_update * rho + math_ops.square(update) * (1 - rho))
+        accum_update_t = accum_update.assign(
+            accum_update * rho + math_ops.square(update) * (1 - rho)
+        )
         return group(var_t, accum_update_t)
 
 
@@ -337,14 +399,29 @@ class RMSPropOptimizer(Optimizer):
     of ms]; mom = momentum mom + lr grad / sqrt(ms + epsilon); var -= mom (ApplyRMSProp,
     ApplyCenteredRMSProp). The "rms" slot starts at ones, "momentum" and "mg" at zeros."""
 
-    def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False,
-                 centered=False, name="RMSProp"):
+    def __init__(
+        self,
+        learning_rate,
+        decay=0.9,
+        momentum=0.0,
+        epsilon=1e-10,
+        use_locking=False,
+        centered=False,
+        name="RMSProp",
+    ):
         super().__init__(use_locking, name)
-        self._hyper = {"learning_rate": learning_rate, "decay": decay, "momentum": momentum, "epsilon": epsilon}
+        self._hyper = {
+            "learning_rate": learning_rate,
+            "decay": decay,
+            "momentum": momentum,
+            "epsilon": epsilon,
+        }
         self._centered = centered
 
     def _create_slots(self, var_list):
-        for v in var_list:  # TF's creation order, which fixes the slot names RMSProp, RMSProp_1, ...
+        for (
+            v
+        ) in var_list:  # TF's creation order, which fixes the slot names RMSProp, RMSProp_1, ...
             self._slot(v, "rms", fill=1.0)
             if self._centered:
                 self._slot(v, "mg")
@@ -371,9 +448,13 @@ class RMSPropOptimizer(Optimizer):
 def assert_global_step(global_step_tensor):
     """Raises TypeError unless ``global_step_tensor`` is an integer scalar Variable or Tensor."""
     if not isinstance(global_step_tensor, (Variable, Tensor)):
-        raise TypeError(f'Existing "global_step" must be a Variable or Tensor: {global_step_tensor}.')
+        raise TypeError(
+            f'Existing "global_step" must be a Variable or Tensor: {global_step_tensor}.'
+        )
     if not global_step_tensor.dtype.is_integer:
-        raise TypeError(f'Existing "global_step" does not have integer type: {global_step_tensor.dtype}')
+        raise TypeError(
+            f'Existing "global_step" does not have integer type: {global_step_tensor.dtype}'
+        )
     shape = global_step_tensor.shape
     if shape.ndims != 0 and shape.is_fully_defined():
         raise TypeError(f'Existing "global_step" is not scalar: {shape}')
@@ -404,7 +485,11 @@ def create_global_step(graph=None):
         raise ValueError('"global_step" already exists.')
     with graph.as_default(), graph.control_dependencies(None), graph.name_scope(None):
         return get_variable(
-            GLOBAL_STEP, shape=[], dtype="int64", initializer=_zeros_initializer, trainable=False,
+            GLOBAL_STEP,
+            shape=[],
+            dtype="int64",
+            initializer=_zeros_initializer,
+            trainable=False,
             collections=[GLOBAL_VARIABLES, GLOBAL_STEP],
         )
 
@@ -422,7 +507,9 @@ def get_or_create_global_step(graph=None):
 # ---- learning-rate schedules ---------------------------------------------------------------------------
 
 
-def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None):
+def exponential_decay(
+    learning_rate, global_step, decay_steps, decay_rate, staircase=False, name=None
+):
     """learning_rate * decay_rate ** (global_step / decay_steps); the exponent is floored when
     ``staircase`` (`tf.train.exponential_decay`)."""
     if global_step is None:
@@ -441,5 +528,9 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
 
 from tgc.summary import SummaryWriter  # noqa: E402,F401  (TF1's old name for summary.FileWriter)
 from tgc.frontend.saver import (  # noqa: E402,F401  (tf.train.Saver and its checkpoint-state helpers)
-    CheckpointState, Saver, checkpoint_exists, get_checkpoint_state, latest_checkpoint,
+    CheckpointState,
+    Saver,
+    checkpoint_exists,
+    get_checkpoint_state,
+    latest_checkpoint,
 )

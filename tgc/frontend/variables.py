@@ -25,21 +25,36 @@ class Variable:
     __array_priority__ = 100
     __array_ufunc__ = None
 
-    def __init__(self, initial_value=None, trainable=True, collections=None, validate_shape=True,
-                 name=None, dtype=None, expected_shape=None, **_ignored):
+    def __init__(
+        self,
+        initial_value=None,
+        trainable=True,
+        collections=None,
+        validate_shape=True,
+        name=None,
+        dtype=None,
+        expected_shape=None,
+        **_ignored,
+    ):
         if initial_value is None:
             raise ValueError("a Variable needs an initial_value")
         graph = get_default_graph()
         with graph.name_scope(name or "Variable") as scope:
             self._name = scope[:-1]
             init = initial_value() if callable(initial_value) else initial_value
-            if not isinstance(init, Tensor) and not hasattr(init, "_as_graph_element") and dtype is not None:
+            if (
+                not isinstance(init, Tensor)
+                and not hasattr(init, "_as_graph_element")
+                and dtype is not None
+            ):
                 init = build.constant(init, dtype=dtype, name="initial_value")
             init = build.convert_to_tensor(init)
             if dtype is not None and as_dtype(dtype) != init.dtype:
                 init = build.make_op("cast", [init], dtype=as_dtype(dtype).name)
             if init.spec.shape is None or (validate_shape and not init.spec.is_static):
-                raise ValueError(f"initial value for variable '{self._name}' must have a fully known shape, got {init.shape}")
+                raise ValueError(
+                    f"initial value for variable '{self._name}' must have a fully known shape, got {init.shape}"
+                )
             self._spec = TensorSpec(init.spec.shape, init.spec.dtype)
             self._graph = graph
             self._initial_value = init
@@ -54,8 +69,14 @@ class Variable:
 
     def _read(self, name=None) -> Tensor:
         with self._graph.name_scope(self._name + "/"):
-            out = build.make_op("read_variable", [], name=name or "read",
-                                var=self._name, shape=list(self._spec.shape), dtype=self._spec.dtype)
+            out = build.make_op(
+                "read_variable",
+                [],
+                name=name or "read",
+                var=self._name,
+                shape=list(self._spec.shape),
+                dtype=self._spec.dtype,
+            )
         out.op.variable = self
         return out
 
@@ -74,9 +95,17 @@ class Variable:
         """TF's Assign/AssignAdd/AssignSub need the value's shape to be the variable's (no broadcasting);
         a mismatch is reported here, when the graph is built, as TensorFlow does."""
         want, got = self._spec.shape, value.spec.shape
-        if got is not None and len(got) == len(want) and all(g is None or g == w for g, w in zip(got, want)):
+        if (
+            got is not None
+            and len(got) == len(want)
+            and all(g is None or g == w for g, w in zip(got, want))
+        ):
             return
-        shown = "<unknown>" if got is None else str(tuple("?" if d is None else d for d in got)).replace("'", "")
+        shown = (
+            "<unknown>"
+            if got is None
+            else str(tuple("?" if d is None else d for d in got)).replace("'", "")
+        )
         raise ValueError(
             f"{tf_name} to variable '{self._name}': shapes {shown} and {tuple(want)} are incompatible "
             f"(the value must have the variable's shape)"
@@ -163,13 +192,42 @@ class Variable:
 
 def _variable_tensor_ops():
     """Variables behave as their value in arithmetic: every Tensor operator delegates."""
-    names = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-             "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__abs__",
-             "__lt__", "__le__", "__gt__", "__ge__", "__getitem__", "__floordiv__", "__rfloordiv__",
-             "__mod__", "__rmod__", "__and__", "__rand__", "__or__", "__ror__", "__invert__", "__div__"]
+    names = [
+        "__add__",
+        "__radd__",
+        "__sub__",
+        "__rsub__",
+        "__mul__",
+        "__rmul__",
+        "__truediv__",
+        "__rtruediv__",
+        "__pow__",
+        "__rpow__",
+        "__matmul__",
+        "__rmatmul__",
+        "__neg__",
+        "__abs__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__getitem__",
+        "__floordiv__",
+        "__rfloordiv__",
+        "__mod__",
+        "__rmod__",
+        "__and__",
+        "__rand__",
+        "__or__",
+        "__ror__",
+        "__invert__",
+        "__div__",
+    ]
     for n in names:
+
         def method(self, *args, _n=n):
             return getattr(self._value, _n)(*args)
+
         setattr(Variable, n, method)
 
 
@@ -204,7 +262,9 @@ def get_variable_scope() -> VariableScope:
 
 
 @contextlib.contextmanager
-def variable_scope(name_or_scope, default_name=None, values=None, initializer=None, reuse=None, **_ignored):
+def variable_scope(
+    name_or_scope, default_name=None, values=None, initializer=None, reuse=None, **_ignored
+):
     """Prefixes get_variable names and op names; ``reuse=True`` (or AUTO_REUSE) shares variables."""
     graph = get_default_graph()
     stack = _scope_stack(graph)
@@ -215,7 +275,9 @@ def variable_scope(name_or_scope, default_name=None, values=None, initializer=No
         base = name_or_scope if name_or_scope is not None else default_name
         full = f"{outer.name}/{base}" if outer.name else base
     inherited = outer.reuse if reuse is None else reuse
-    scope = VariableScope(full, reuse=inherited or False, initializer=initializer or outer.initializer)
+    scope = VariableScope(
+        full, reuse=inherited or False, initializer=initializer or outer.initializer
+    )
     stack.append(scope)
     try:
         with graph.name_scope(full.split("/")[-1]):
@@ -224,7 +286,9 @@ def variable_scope(name_or_scope, default_name=None, values=None, initializer=No
         stack.pop()
 
 
-def get_variable(name, shape=None, dtype=None, initializer=None, trainable=True, collections=None, **_ignored):
+def get_variable(
+    name, shape=None, dtype=None, initializer=None, trainable=True, collections=None, **_ignored
+):
     """Creates or (under reuse) returns the variable ``scope/name`` (`tf.get_variable`)."""
     graph = get_default_graph()
     scope = get_variable_scope()
@@ -238,10 +302,14 @@ def get_variable(name, shape=None, dtype=None, initializer=None, trainable=True,
             )
         existing = store[full]
         if shape is not None and list(existing.shape.as_list()) != list(shape):
-            raise ValueError(f"Trying to share variable {full}, but specified shape {list(shape)} and found shape {existing.shape.as_list()}.")
+            raise ValueError(
+                f"Trying to share variable {full}, but specified shape {list(shape)} and found shape {existing.shape.as_list()}."
+            )
         return existing
     if scope.reuse is True:
-        raise ValueError(f"Variable {full} does not exist, or was not created with tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in VarScope?")
+        raise ValueError(
+            f"Variable {full} does not exist, or was not created with tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in VarScope?"
+        )
     dtype = as_dtype(dtype or "float32")
     init = initializer if initializer is not None else scope.initializer
     if init is None:
@@ -254,7 +322,13 @@ def get_variable(name, shape=None, dtype=None, initializer=None, trainable=True,
                 initial = lambda: init(shape, dtype=dtype)
             else:
                 initial = init
-            var = Variable(initial, trainable=trainable, collections=collections, name=full.rsplit("/", 1)[-1], dtype=dtype)
+            var = Variable(
+                initial,
+                trainable=trainable,
+                collections=collections,
+                name=full.rsplit("/", 1)[-1],
+                dtype=dtype,
+            )
     store[full] = var
     return var
 
@@ -298,5 +372,3 @@ def assign_add(ref, value, use_locking=None, name=None):
 
 def assign_sub(ref, value, use_locking=None, name=None):
     return ref.assign_sub(value, use_locking=use_locking, name=name)
-
-

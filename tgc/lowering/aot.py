@@ -38,13 +38,25 @@ import numpy as np
 FORMAT_VERSION = 2  # 2: checksums of every file and the signature hash compiled into the code
 STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "obj", "so", "header", "artifact")
 TEXT_STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "header")
-FEED_NAMES, FETCH_NAMES, STEP_INPUT, INITIAL_VALUE = "tgc.feed_names", "tgc.fetch_names", "tgc.step_input", "tgc.initial_value"
+FEED_NAMES, FETCH_NAMES, STEP_INPUT, INITIAL_VALUE = (
+    "tgc.feed_names",
+    "tgc.fetch_names",
+    "tgc.step_input",
+    "tgc.initial_value",
+)
 STEP_NAME = "tgc/rng_step"  # the implicit input the runtime fills with a call counter (random ops)
 IR_FILE, OBJECT, MANIFEST, VARIABLES = "model.ll", "model.o", "manifest.json", "variables.npz"
 LIBRARY = "libmodel.so"  # the name while linking; the artifact holds lib<name>.so and <name>.h
 
-C_TYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
-           "bool": "uint8_t", "float16": "uint16_t", "bfloat16": "uint16_t"}
+C_TYPES = {
+    "float32": "float",
+    "float64": "double",
+    "int32": "int32_t",
+    "int64": "int64_t",
+    "bool": "uint8_t",
+    "float16": "uint16_t",
+    "bfloat16": "uint16_t",
+}
 
 # `memref.copy` of strided memrefs calls MLIR's runtime `memrefCopy`; artifacts must not need MLIR's
 # libraries, so a library whose IR declares it gets this self-contained definition linked in.
@@ -147,10 +159,17 @@ _HOST: list = []
 def host_target() -> tuple:
     """(triple, cpu) of this machine, as llc sees it."""
     if not _HOST:
-        text = subprocess.run([llvm_tool("llc"), "--version"], capture_output=True, text=True).stdout
+        text = subprocess.run(
+            [llvm_tool("llc"), "--version"], capture_output=True, text=True
+        ).stdout
         triple = re.search(r"Default target:\s*(\S+)", text)
         cpu = re.search(r"Host CPU:\s*(\S+)", text)
-        _HOST.append((triple.group(1) if triple else "x86_64-unknown-linux-gnu", cpu.group(1) if cpu else "generic"))
+        _HOST.append(
+            (
+                triple.group(1) if triple else "x86_64-unknown-linux-gnu",
+                cpu.group(1) if cpu else "generic",
+            )
+        )
     return _HOST[0]
 
 
@@ -158,7 +177,9 @@ def _tool(command: list, data: bytes, what: str) -> bytes:
     result = subprocess.run(command, input=data, capture_output=True)
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise AotError(f"{what} failed: {message[0] if message else 'exit ' + str(result.returncode)}")
+        raise AotError(
+            f"{what} failed: {message[0] if message else 'exit ' + str(result.returncode)}"
+        )
     return result.stdout
 
 
@@ -169,7 +190,10 @@ def main_function(module):
     from mlir import ir
 
     for op in module.body.operations:
-        if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == "main":
+        if (
+            op.operation.name == "func.func"
+            and ir.StringAttr(op.attributes["sym_name"]).value == "main"
+        ):
             return op
     raise AotError("the module has no func.func @main")
 
@@ -198,7 +222,9 @@ def read_signature(module) -> Signature:
     if step:
         feed_names = feed_names[: len(in_specs) - 1] + [STEP_NAME]
     if len(feed_names) != len(in_specs) or len(fetch_names) != len(out_specs):
-        raise AotError("@main's tgc.feed_names/tgc.fetch_names do not match its arguments and results")
+        raise AotError(
+            "@main's tgc.feed_names/tgc.fetch_names do not match its arguments and results"
+        )
     inputs = [IOSpec(n, s.dtype, list(s.shape)) for n, s in zip(feed_names, in_specs)]
     outputs = [IOSpec(n, s.dtype, list(s.shape)) for n, s in zip(fetch_names, out_specs)]
     variables, initial = [], {}
@@ -207,7 +233,9 @@ def read_signature(module) -> Signature:
             continue
         name = ir.StringAttr(op.attributes["sym_name"]).value
         shape = list(ir.DenseI64ArrayAttr(op.attributes["shape"]))
-        dtype = spec_of_type(ir.RankedTensorType.get(shape, ir.TypeAttr(op.attributes["dtype"]).value)).dtype
+        dtype = spec_of_type(
+            ir.RankedTensorType.get(shape, ir.TypeAttr(op.attributes["dtype"]).value)
+        ).dtype
         variables.append(IOSpec(name, dtype, shape))
         if INITIAL_VALUE in op.attributes:
             initial[name] = _dense_value(op.attributes[INITIAL_VALUE], dtype, shape)
@@ -301,8 +329,10 @@ def _refuse_declarations(module) -> None:
     for function in functions(module, declarations=True):
         if not has_body(function):
             name = ir.StringAttr(function.attributes["sym_name"]).value
-            raise AotError(f"@{name} is declared but not defined (a func.func without a body): "
-                           "an artifact can call only the functions its module defines")
+            raise AotError(
+                f"@{name} is declared but not defined (a func.func without a body): "
+                "an artifact can call only the functions its module defines"
+            )
 
 
 def lower_module(module, stop: str, options: Options) -> Lowered:
@@ -326,7 +356,9 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     run_pipeline(module, cpu.LOWER_PIPELINE, timing=options.timing)
     layout = partition_layout(module)
     if len(layout) != 1:
-        raise AotError(f"an artifact has one entry point, but the graph was split over {len(layout)} devices")
+        raise AotError(
+            f"an artifact has one entry point, but the graph was split over {len(layout)} devices"
+        )
     partition, _, _, signature.var_inputs, signature.var_outputs = layout[0]
     lowered.entry = _rename_entry(module, partition, options.name)
     lowered.stages["core"] = str(module)
@@ -336,8 +368,14 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     lowered.stages["llvm-dialect"] = str(module)
     if stop == "llvm-dialect":
         return lowered
-    lowered.stages["llvm-ir"] = _timed(options, "mlir-to-llvmir", translate_to_llvm_ir, module, lowered.target,
-                                       (lowered.signature_symbol, lowered.signature_sha256))
+    lowered.stages["llvm-ir"] = _timed(
+        options,
+        "mlir-to-llvmir",
+        translate_to_llvm_ir,
+        module,
+        lowered.target,
+        (lowered.signature_symbol, lowered.signature_sha256),
+    )
     lowered.needs_memref_copy = "@memrefCopy(" in lowered.stages["llvm-ir"]
     if stop != "llvm-ir":
         _codegen(lowered, stop, options)
@@ -351,7 +389,10 @@ def _rename_entry(module, function: str, name: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise AotError(f"--name '{name}' is not a C identifier")
     for op in module.body.operations:
-        if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == function:
+        if (
+            op.operation.name == "func.func"
+            and ir.StringAttr(op.attributes["sym_name"]).value == function
+        ):
             op.attributes["sym_name"] = ir.StringAttr.get(f"{name}_main")
     return f"{name}_main"
 
@@ -380,21 +421,45 @@ def translate_to_llvm_ir(module, target: Target, signature: tuple | None = None)
 
 def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
     target, level = lowered.target, f"-O{options.opt_level}"
-    llc = [llvm_tool("llc"), level, f"-mtriple={target.triple}", f"-mcpu={target.cpu}", "-relocation-model=pic"]
+    llc = [
+        llvm_tool("llc"),
+        level,
+        f"-mtriple={target.triple}",
+        f"-mcpu={target.cpu}",
+        "-relocation-model=pic",
+    ]
     lowered.llvm_pipeline = f"opt {level} | llc {' '.join(llc[1:])}"
-    optimized = _timed(options, f"opt {level}", _tool, [llvm_tool("opt"), level, "-S", "-"],
-                       lowered.stages["llvm-ir"].encode(), "opt")
+    optimized = _timed(
+        options,
+        f"opt {level}",
+        _tool,
+        [llvm_tool("opt"), level, "-S", "-"],
+        lowered.stages["llvm-ir"].encode(),
+        "opt",
+    )
     if stop == "asm":
-        asm = _timed(options, "llc (asm)", _tool, llc + ["-filetype=asm", "-o", "-", "-"], optimized, "llc")
+        asm = _timed(
+            options, "llc (asm)", _tool, llc + ["-filetype=asm", "-o", "-", "-"], optimized, "llc"
+        )
         lowered.stages["asm"] = asm.decode()
         return
-    obj = _timed(options, "llc (obj)", _tool, llc + ["-filetype=obj", "-o", "-", "-"], optimized, "llc")
+    obj = _timed(
+        options, "llc (obj)", _tool, llc + ["-filetype=obj", "-o", "-", "-"], optimized, "llc"
+    )
     lowered.stages["obj"] = obj
     if stop in ("so", "artifact") and lowered.target.triple == host_target()[0]:
-        lowered.stages["so"] = _timed(options, "cc -shared", link_shared, obj, lowered.needs_memref_copy,
-                                      blas_library(options))
+        lowered.stages["so"] = _timed(
+            options,
+            "cc -shared",
+            link_shared,
+            obj,
+            lowered.needs_memref_copy,
+            blas_library(options),
+        )
     elif stop == "so":
-        raise AotError(f"cannot link a shared library for {lowered.target.triple} on this machine; use --emit=obj")
+        raise AotError(
+            f"cannot link a shared library for {lowered.target.triple} on this machine; use --emit=obj"
+        )
     if stop in ("header", "artifact"):
         lowered.stages["header"] = header_text(lowered, options.name)
 
@@ -436,8 +501,10 @@ def _memref_typedef(dtype: str, rank: int) -> str:
     ctype = C_TYPES.get(dtype, "uint8_t")
     dims = f" int64_t sizes[{rank}]; int64_t strides[{rank}];" if rank else ""
     name = memref_struct(dtype, rank)
-    return (f"#ifndef {name.upper()}_DEFINED\n#define {name.upper()}_DEFINED\n"
-            f"typedef struct {{ {ctype} *allocated; {ctype} *aligned; int64_t offset;{dims} }} {name};\n#endif")
+    return (
+        f"#ifndef {name.upper()}_DEFINED\n#define {name.upper()}_DEFINED\n"
+        f"typedef struct {{ {ctype} *allocated; {ctype} *aligned; int64_t offset;{dims} }} {name};\n#endif"
+    )
 
 
 def entry_arguments(lowered: Lowered) -> tuple:
@@ -445,8 +512,12 @@ def entry_arguments(lowered: Lowered) -> tuple:
     variables assigned (prefixed ``var:``)."""
     sig = lowered.signature
     variables = {v.name: v for v in sig.variables}
-    inputs = list(sig.inputs) + [IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_inputs]
-    outputs = list(sig.outputs) + [IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_outputs]
+    inputs = list(sig.inputs) + [
+        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_inputs
+    ]
+    outputs = list(sig.outputs) + [
+        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_outputs
+    ]
     return inputs, outputs
 
 
@@ -454,12 +525,18 @@ def header_text(lowered: Lowered, prefix: str = "model") -> str:
     inputs, outputs = entry_arguments(lowered)
     kinds = sorted({(s.dtype, len(s.shape)) for s in inputs + outputs})
     typedefs = "\n".join(_memref_typedef(d, r) for d, r in kinds)
-    fields = "\n".join(f"  {memref_struct(s.dtype, len(s.shape))} {c_identifier(s.name)};  /* {_describe(s)} */"
-                       for s in outputs)
+    fields = "\n".join(
+        f"  {memref_struct(s.dtype, len(s.shape))} {c_identifier(s.name)};  /* {_describe(s)} */"
+        for s in outputs
+    )
     params = [f"{prefix}_results *results"] if outputs else []
-    params += [f"const {memref_struct(s.dtype, len(s.shape))} *{c_identifier(s.name)}" for s in inputs]
+    params += [
+        f"const {memref_struct(s.dtype, len(s.shape))} *{c_identifier(s.name)}" for s in inputs
+    ]
     docs = "\n".join(f" *   {c_identifier(s.name):24s} {_describe(s)}  (input)" for s in inputs)
-    docs += "\n" + "\n".join(f" *   {c_identifier(s.name):24s} {_describe(s)}  (result)" for s in outputs)
+    docs += "\n" + "\n".join(
+        f" *   {c_identifier(s.name):24s} {_describe(s)}  (result)" for s in outputs
+    )
     symbol = f"_mlir_ciface_{lowered.entry}"
     guard = f"TGC_{prefix.upper()}_H"
     results_struct = f"typedef struct {{\n{fields}\n}} {prefix}_results;\n\n" if outputs else ""
@@ -517,17 +594,22 @@ def signature_fields(lowered: Lowered) -> dict:
     sig = lowered.signature
     inputs, outputs = entry_arguments(lowered)
     return {
-        "entry_points": [{
-            "name": "main",
-            "symbol": f"_mlir_ciface_{lowered.entry}",
-            "arguments": [s.to_json() for s in inputs],
-            "results": [s.to_json() for s in outputs],
-        }],
+        "entry_points": [
+            {
+                "name": "main",
+                "symbol": f"_mlir_ciface_{lowered.entry}",
+                "arguments": [s.to_json() for s in inputs],
+                "results": [s.to_json() for s in outputs],
+            }
+        ],
         "inputs": [s.to_json() for s in sig.inputs if s.name != STEP_NAME],
         "outputs": [s.to_json() for s in sig.outputs],
         "step_input": sig.step_input,
-        "variables": [dict(v.to_json(), initial=v.name in sig.initial_values) for v in sig.variables
-                      if v.name in sig.var_inputs or v.name in sig.var_outputs],
+        "variables": [
+            dict(v.to_json(), initial=v.name in sig.initial_values)
+            for v in sig.variables
+            if v.name in sig.var_inputs or v.name in sig.var_outputs
+        ],
         "variables_read": list(sig.var_inputs),
         "variables_assigned": list(sig.var_outputs),
     }
@@ -542,9 +624,18 @@ def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) 
         "pipeline": lowered.pipeline,
         "llvm_pipeline": lowered.llvm_pipeline,
         "blas": blas_library(options),
-        "target": {"triple": lowered.target.triple, "cpu": lowered.target.cpu, "opt_level": options.opt_level},
-        "files": {"library": f"lib{options.name}.so" if "so" in lowered.stages else None, "object": OBJECT,
-                  "llvm_ir": IR_FILE, "header": f"{options.name}.h", "variables": VARIABLES},
+        "target": {
+            "triple": lowered.target.triple,
+            "cpu": lowered.target.cpu,
+            "opt_level": options.opt_level,
+        },
+        "files": {
+            "library": f"lib{options.name}.so" if "so" in lowered.stages else None,
+            "object": OBJECT,
+            "llvm_ir": IR_FILE,
+            "header": f"{options.name}.h",
+            "variables": VARIABLES,
+        },
         "checksums": checksums or {},
         "signature": {"symbol": lowered.signature_symbol, "sha256": lowered.signature_sha256},
         "notes": "initial variable values were computed at compile time: random initializers were drawn then",
@@ -572,8 +663,12 @@ def _write_files(lowered: Lowered, options: Options, out: str) -> None:
     from tgc.runtime.artifact_checks import file_record
 
     values = _initial_values(lowered.signature)
-    files = {IR_FILE: lowered.stages["llvm-ir"].encode(), f"{options.name}.h": lowered.stages["header"].encode(),
-             OBJECT: lowered.stages["obj"], VARIABLES: _npz_bytes(values)}
+    files = {
+        IR_FILE: lowered.stages["llvm-ir"].encode(),
+        f"{options.name}.h": lowered.stages["header"].encode(),
+        OBJECT: lowered.stages["obj"],
+        VARIABLES: _npz_bytes(values),
+    }
     if "so" in lowered.stages:
         files[f"lib{options.name}.so"] = lowered.stages["so"]
     for name, data in files.items():
@@ -584,7 +679,9 @@ def _write_files(lowered: Lowered, options: Options, out: str) -> None:
         fh.write(json.dumps(manifest(lowered, options, checksums), indent=2) + "\n")
     os.makedirs(os.path.join(out, "variables"))
     for name, value in values.items():  # raw little-endian C-order data, for C programs
-        value.astype(value.dtype.newbyteorder("<")).tofile(os.path.join(out, "variables", c_identifier(name) + ".bin"))
+        value.astype(value.dtype.newbyteorder("<")).tofile(
+            os.path.join(out, "variables", c_identifier(name) + ".bin")
+        )
 
 
 def _npz_bytes(values: dict) -> bytes:
@@ -601,12 +698,27 @@ def _initial_values(sig: Signature) -> dict:
         if v.name not in sig.var_inputs and v.name not in sig.var_outputs:
             continue
         if v.name not in sig.initial_values and v.name in sig.var_inputs:
-            raise AotError(f"variable '{v.name}' is read but has no initial value (tgc.initial_value)")
+            raise AotError(
+                f"variable '{v.name}' is read but has no initial value (tgc.initial_value)"
+            )
         default = np.zeros(v.shape, numpy_dtype(v.dtype))
         # np.array, not np.ascontiguousarray: the latter makes a 0-d value 1-d, and the manifest says 0-d.
         values[v.name] = np.array(sig.initial_values.get(v.name, default), order="C")
     return values
 
 
-__all__ = ["AotError", "Options", "Target", "Signature", "IOSpec", "Lowered", "STAGES", "lower_module",
-           "write_artifact", "header_text", "manifest", "host_target", "llvm_tool"]
+__all__ = [
+    "AotError",
+    "Options",
+    "Target",
+    "Signature",
+    "IOSpec",
+    "Lowered",
+    "STAGES",
+    "lower_module",
+    "write_artifact",
+    "header_text",
+    "manifest",
+    "host_target",
+    "llvm_tool",
+]

@@ -49,7 +49,12 @@ def _maps(operation) -> list:
     out = []
     for attr in ir.ArrayAttr(operation.attributes["indexing_maps"]):
         amap = ir.AffineMapAttr(attr).value
-        out.append([int(str(e)[1:]) if str(e)[:1] == "d" and str(e)[1:].isdigit() else -1 for e in amap.results])
+        out.append(
+            [
+                int(str(e)[1:]) if str(e)[:1] == "d" and str(e)[1:].isdigit() else -1
+                for e in amap.results
+            ]
+        )
     return out
 
 
@@ -70,7 +75,10 @@ def _blas_candidate(operation):
     """(symbol, transpose A, transpose B) when this linalg.matmul can go to BLAS, else None."""
     if operation.name != "linalg.matmul" or len(operation.operands) != 3:
         return None
-    types = [ir.MemRefType(v.type) if isinstance(v.type, ir.MemRefType) else None for v in operation.operands]
+    types = [
+        ir.MemRefType(v.type) if isinstance(v.type, ir.MemRefType) else None
+        for v in operation.operands
+    ]
     if None in types:
         return None
     symbol = GEMM_SYMBOLS.get(str(types[0].element_type))
@@ -85,7 +93,10 @@ def _blas_candidate(operation):
 def _declare(module: ir.Module, symbol: str, arg_types: list) -> None:
     """func.func private @symbol(arg_types) -> (), once per module."""
     for op in module.body.operations:
-        if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == symbol:
+        if (
+            op.operation.name == "func.func"
+            and ir.StringAttr(op.attributes["sym_name"]).value == symbol
+        ):
             return
     with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
         func.FuncOp(symbol, ir.FunctionType.get(arg_types, []), visibility="private")
@@ -93,13 +104,21 @@ def _declare(module: ir.Module, symbol: str, arg_types: list) -> None:
 
 def _gemm_type(elem: ir.Type) -> list:
     """(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)."""
-    i32, i64, ptr = ir.IntegerType.get_signless(32), ir.IntegerType.get_signless(64), llvm.PointerType.get()
+    i32, i64, ptr = (
+        ir.IntegerType.get_signless(32),
+        ir.IntegerType.get_signless(64),
+        llvm.PointerType.get(),
+    )
     return [i32, i32, i32, i64, i64, i64, elem, ptr, i64, ptr, i64, elem, ptr, i64]
 
 
 def _gemv_type(elem: ir.Type) -> list:
     """(order, trans, M, N, alpha, A, lda, x, incx, beta, y, incy)."""
-    i32, i64, ptr = ir.IntegerType.get_signless(32), ir.IntegerType.get_signless(64), llvm.PointerType.get()
+    i32, i64, ptr = (
+        ir.IntegerType.get_signless(32),
+        ir.IntegerType.get_signless(64),
+        llvm.PointerType.get(),
+    )
     return [i32, i32, i64, i64, elem, ptr, i64, ptr, i64, elem, ptr, i64]
 
 
@@ -112,7 +131,9 @@ def _pointer_and_rows(value: ir.Value, elem_bytes: int):
     meta = memref.ExtractStridedMetadataOp(value)
     _, offset, rows, cols, stride0, _ = meta.results
     aligned = memref.extract_aligned_pointer_as_index(value)
-    address = arith.addi(aligned, arith.muli(offset, arith.constant(ir.IndexType.get(), elem_bytes)))
+    address = arith.addi(
+        aligned, arith.muli(offset, arith.constant(ir.IndexType.get(), elem_bytes))
+    )
     pointer = llvm.inttoptr(llvm.PointerType.get(), _i64(address))
     # BLAS wants ld >= max(1, cols); a one-row view may carry any stride, so clamp it.
     one = arith.constant(ir.IndexType.get(), 1)
@@ -130,7 +151,9 @@ def _zero_fill_before(operation, c: ir.Value):
     if previous.name != "linalg.fill" or previous.operands[1] != c:
         return None
     owner = previous.operands[0].owner
-    owner = getattr(owner, "operation", owner)  # an OpView in these bindings, a Block for an argument
+    owner = getattr(
+        owner, "operation", owner
+    )  # an OpView in these bindings, a Block for an argument
     if not isinstance(owner, ir.Operation) or owner.name != "arith.constant":
         return None
     value = owner.attributes["value"]
@@ -165,9 +188,26 @@ def _row_major() -> ir.Value:
 
 
 def _call_gemm(symbol: str, o: _Operands) -> None:
-    func.CallOp([], ir.FlatSymbolRefAttr.get(symbol),
-                [_row_major(), _flag(o.trans_a), _flag(o.trans_b), o.m, o.n, o.k, o.alpha, o.pa, o.lda,
-                 o.pb, o.ldb, o.beta, o.pc, o.ldc])
+    func.CallOp(
+        [],
+        ir.FlatSymbolRefAttr.get(symbol),
+        [
+            _row_major(),
+            _flag(o.trans_a),
+            _flag(o.trans_b),
+            o.m,
+            o.n,
+            o.k,
+            o.alpha,
+            o.pa,
+            o.lda,
+            o.pb,
+            o.ldb,
+            o.beta,
+            o.pc,
+            o.ldc,
+        ],
+    )
 
 
 def _call_gemv_row(symbol: str, o: _Operands) -> None:
@@ -175,9 +215,24 @@ def _call_gemv_row(symbol: str, o: _Operands) -> None:
     one = _i64(arith.constant(ir.IndexType.get(), 1))
     incx = o.lda if o.trans_a else one
     rows, cols = (o.n, o.k) if o.trans_b else (o.k, o.n)  # B as stored, row-major
-    func.CallOp([], ir.FlatSymbolRefAttr.get(symbol),
-                [_row_major(), _flag(not o.trans_b), rows, cols, o.alpha, o.pb, o.ldb, o.pa, incx,
-                 o.beta, o.pc, one])
+    func.CallOp(
+        [],
+        ir.FlatSymbolRefAttr.get(symbol),
+        [
+            _row_major(),
+            _flag(not o.trans_b),
+            rows,
+            cols,
+            o.alpha,
+            o.pb,
+            o.ldb,
+            o.pa,
+            incx,
+            o.beta,
+            o.pc,
+            one,
+        ],
+    )
 
 
 def _call_gemv_column(symbol: str, o: _Operands) -> None:
@@ -185,9 +240,24 @@ def _call_gemv_column(symbol: str, o: _Operands) -> None:
     one = _i64(arith.constant(ir.IndexType.get(), 1))
     incx = one if o.trans_b else o.ldb
     rows, cols = (o.k, o.m) if o.trans_a else (o.m, o.k)  # A as stored, row-major
-    func.CallOp([], ir.FlatSymbolRefAttr.get(symbol),
-                [_row_major(), _flag(o.trans_a), rows, cols, o.alpha, o.pa, o.lda, o.pb, incx,
-                 o.beta, o.pc, o.ldc])
+    func.CallOp(
+        [],
+        ir.FlatSymbolRefAttr.get(symbol),
+        [
+            _row_major(),
+            _flag(o.trans_a),
+            rows,
+            cols,
+            o.alpha,
+            o.pa,
+            o.lda,
+            o.pb,
+            incx,
+            o.beta,
+            o.pc,
+            o.ldc,
+        ],
+    )
 
 
 def _static_size(t: ir.MemRefType, i: int):
@@ -198,7 +268,9 @@ def _is_one_and_k(size: ir.Value, k: ir.Value) -> ir.Value:
     """size == 1 and k > 0 (gemv leaves y unwritten when k = 0, where beta = 0 must still zero C)."""
     i64 = ir.IntegerType.get_signless(64)
     one, zero = arith.constant(i64, 1), arith.constant(i64, 0)
-    return arith.andi(arith.cmpi(arith.CmpIPredicate.eq, size, one), arith.cmpi(arith.CmpIPredicate.sgt, k, zero))
+    return arith.andi(
+        arith.cmpi(arith.CmpIPredicate.eq, size, one), arith.cmpi(arith.CmpIPredicate.sgt, k, zero)
+    )
 
 
 def _gemv_tests(o: _Operands, c_type: ir.MemRefType) -> list:
@@ -238,8 +310,21 @@ def _rewrite(module: ir.Module, operation, symbol: str, trans_a: bool, trans_b: 
         pb, ldb, _, _ = _pointer_and_rows(b, elem_bytes)
         pc, ldc, m, n = _pointer_and_rows(c, elem_bytes)
         k = memref.dim(a, arith.constant(ir.IndexType.get(), 0 if trans_a else 1))
-        operands = _Operands(pa, lda, pb, ldb, pc, ldc, _i64(m), _i64(n), _i64(k), trans_a, trans_b,
-                             arith.constant(elem, 1.0), arith.constant(elem, 0.0 if fill is not None else 1.0))
+        operands = _Operands(
+            pa,
+            lda,
+            pb,
+            ldb,
+            pc,
+            ldc,
+            _i64(m),
+            _i64(n),
+            _i64(k),
+            trans_a,
+            trans_b,
+            arith.constant(elem, 1.0),
+            arith.constant(elem, 0.0 if fill is not None else 1.0),
+        )
         tests = _gemv_tests(operands, ir.MemRefType(c.type))
         if tests:
             _declare(module, gemv, _gemv_type(elem))

@@ -49,7 +49,8 @@ def retype_signature(function, widen) -> None:
     """Applies ``widen`` to a function's type and to its block arguments (declarations have none)."""
     ftype = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
     function.attributes["function_type"] = ir.TypeAttr.get(
-        ir.FunctionType.get([widen(t) for t in ftype.inputs], [widen(t) for t in ftype.results]))
+        ir.FunctionType.get([widen(t) for t in ftype.inputs], [widen(t) for t in ftype.results])
+    )
     for region in function.regions:
         for block in region.blocks:
             for arg in block.arguments:

@@ -23,12 +23,21 @@ from tgc.passes.base import ModulePass, functions
 from tgc.runtime.executable import OUT_OF_MEMORY
 
 # The largest byte size tested for in floating point: far beyond any memory, far below where int64 wraps.
-MAX_BYTES = 2.0 ** 62
+MAX_BYTES = 2.0**62
 DEFAULT_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 
 # TensorFlow's names of element types in its messages (i8 holds bools after tgc-widen-i1-memrefs).
-_TF_TYPE_NAMES = {"f16": "half", "bf16": "bfloat16", "f32": "float", "f64": "double", "i1": "bool", "i8": "bool",
-                  "i32": "int32", "i64": "int64", "index": "int64"}
+_TF_TYPE_NAMES = {
+    "f16": "half",
+    "bf16": "bfloat16",
+    "f32": "float",
+    "f64": "double",
+    "i1": "bool",
+    "i8": "bool",
+    "i32": "int32",
+    "i64": "int64",
+    "index": "int64",
+}
 _BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i1": 1, "i8": 1, "i32": 4, "i64": 8, "index": 8}
 
 
@@ -42,7 +51,11 @@ class CheckAllocsPass(ModulePass):
         module_op = module.operation
         for function in functions(module):
             attrs = function.attributes
-            device = ir.StringAttr(attrs["tgc.device"]).value if "tgc.device" in attrs else DEFAULT_DEVICE
+            device = (
+                ir.StringAttr(attrs["tgc.device"]).value
+                if "tgc.device" in attrs
+                else DEFAULT_DEVICE
+            )
             for operation in [op for op in all_ops(function) if op.name == "memref.alloc"]:
                 _check(module_op, operation, device)
 
@@ -51,8 +64,11 @@ def _check(module_op, alloc, device: str) -> None:
     memref_type = ir.MemRefType(alloc.results[0].type)
     element = str(memref_type.element_type)
     itemsize = _BYTES.get(element, 8)
-    payload = {"node": runtime_errors.node_description(alloc.location),
-               "dtype": _TF_TYPE_NAMES.get(element, element), "device": device}
+    payload = {
+        "node": runtime_errors.node_description(alloc.location),
+        "dtype": _TF_TYPE_NAMES.get(element, element),
+        "device": device,
+    }
     shape = list(memref_type.shape)
     if 0 in shape:
         return  # holds nothing: malloc(0) may well answer null
@@ -72,7 +88,11 @@ def _dims(shape: list, dynamic: list) -> list:
     """Index values of every dim: constants for static ones, the alloc's operands for the others."""
     out, pending = [], iter(dynamic)
     for d in shape:
-        out.append(next(pending) if ir.ShapedType.is_dynamic_size(d) else arith.ConstantOp(ir.IndexType.get(), d).result)
+        out.append(
+            next(pending)
+            if ir.ShapedType.is_dynamic_size(d)
+            else arith.ConstantOp(ir.IndexType.get(), d).result
+        )
     return out
 
 

@@ -16,7 +16,9 @@ from mlir.execution_engine import ExecutionEngine
 from tgc.lowering.blas import openblas_library
 
 GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-dce,tgc-verify"
-OPTIMIZING_GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-simplify,tgc-cse,tgc-dce,tgc-verify"
+OPTIMIZING_GRAPH_PIPELINE = (
+    "tgc-verify,tgc-autodiff,tgc-decompose,tgc-fold,tgc-simplify,tgc-cse,tgc-dce,tgc-verify"
+)
 LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core,tgc-bool-storage"
 # cse after lowering: the backprop of an op re-derives tensors of its forward lowering (the conv's padded
 # input, conv1's patch matrix), and one copy of each is built instead of two (convnet step: -2 ms).
@@ -32,7 +34,9 @@ LOWER_PIPELINE = "tgc-lower-variables,tgc-to-core,tgc-bool-storage"
 def cpu_pipeline(writable_variables: bool = False) -> str:
     """core -> LLVM dialect. ``writable_variables``: the session's variant, which lets bufferization
     update an assigned variable's array in place (tgc-read-only-arguments)."""
-    read_only = "tgc-read-only-arguments" + ("{writable-variables=true}" if writable_variables else "")
+    read_only = "tgc-read-only-arguments" + (
+        "{writable-variables=true}" if writable_variables else ""
+    )
     return (
         "canonicalize,cse,"
         "tgc-outline-gemm,"
@@ -96,8 +100,6 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
             raise RuntimeError(f"compiled module has no function '{name}'")
         addresses[name] = address
     return engine, addresses
-
-
 
 
 def _connect_error_handler(engine) -> None:

@@ -69,8 +69,10 @@ def _zero_filling_gemm(module: ir.Module, value: ir.Value):
     if _matmul_of(find_function(module, callee)) is None:
         return None
     accumulating = find_function(module, callee[: -len(_ZERO_FILLING)])
-    if accumulating is not None and (_matmul_of(accumulating) is None
-                                     or _function_type(accumulating) != _function_type(find_function(module, callee))):
+    if accumulating is not None and (
+        _matmul_of(accumulating) is None
+        or _function_type(accumulating) != _function_type(find_function(module, callee))
+    ):
         return None
     return call
 
@@ -81,7 +83,11 @@ def _scaled_difference(body, weight_arg, gradient_arg):
     if len(ops) != 3 or [op.name for op in ops] != ["arith.mulf", "arith.subf", "linalg.yield"]:
         return None
     mul, sub, yield_ = ops
-    if sub.operands[0] != weight_arg or sub.operands[1] != mul.results[0] or yield_.operands[0] != sub.results[0]:
+    if (
+        sub.operands[0] != weight_arg
+        or sub.operands[1] != mul.results[0]
+        or yield_.operands[0] != sub.results[0]
+    ):
         return None
     factors = list(mul.operands)
     if gradient_arg not in factors:
@@ -91,7 +97,11 @@ def _scaled_difference(body, weight_arg, gradient_arg):
 
 
 def _match(module: ir.Module, operation) -> _Update | None:
-    if operation.name != "linalg.generic" or len(operation.operands) != 3 or len(operation.results) != 1:
+    if (
+        operation.name != "linalg.generic"
+        or len(operation.operands) != 3
+        or len(operation.results) != 1
+    ):
         return None
     iterators = [str(a) for a in ir.ArrayAttr(operation.attributes["iterator_types"])]
     if any("parallel" not in it for it in iterators):
@@ -116,7 +126,11 @@ def _match(module: ir.Module, operation) -> _Update | None:
 def _matmul_of(function) -> ir.Operation | None:
     """The linalg.matmul of an outlined GEMM's body; None for a missing function, a declaration, or a
     body without one."""
-    return next((op for op in body_ops(function) if op.name == "linalg.matmul"), None) if function else None
+    return (
+        next((op for op in body_ops(function) if op.name == "linalg.matmul"), None)
+        if function
+        else None
+    )
 
 
 def _function_type(function) -> ir.FunctionType:
@@ -144,7 +158,9 @@ def _rewrite(module: ir.Module, update: _Update) -> None:
         a, b = (a, scaled) if scale_b else (scaled, b)
         callee = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
         name = _accumulating_callee(module, callee, [a.type, b.type, update.weight.type])
-        new = func.CallOp([update.weight.type], ir.FlatSymbolRefAttr.get(name), [a, b, update.weight])
+        new = func.CallOp(
+            [update.weight.type], ir.FlatSymbolRefAttr.get(name), [a, b, update.weight]
+        )
     update.generic.results[0].replace_all_uses_with(new.result)
     update.generic.erase()
     call.erase()
@@ -153,7 +169,9 @@ def _rewrite(module: ir.Module, update: _Update) -> None:
 
 
 def _updates(module: ir.Module, function) -> list:
-    return [match for match in (_match(module, op) for op in all_ops(function)) if match is not None]
+    return [
+        match for match in (_match(module, op) for op in all_ops(function)) if match is not None
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,8 +187,14 @@ class GemmUpdatePass(ModulePass):
                 replaced.add(ir.FlatSymbolRefAttr(update.call.attributes["callee"]).value)
                 _rewrite(module, update)
         for name in replaced - _called(module):
-            find_function(module, name).operation.erase()  # a zero-filling GEMM no call uses any more
+            find_function(
+                module, name
+            ).operation.erase()  # a zero-filling GEMM no call uses any more
 
 
 def _called(module: ir.Module) -> set:
-    return {ir.FlatSymbolRefAttr(op.attributes["callee"]).value for op in all_ops(module) if op.name == "func.call"}
+    return {
+        ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+        for op in all_ops(module)
+        if op.name == "func.call"
+    }

@@ -88,8 +88,15 @@ def _maps_key(matmul) -> str:
 
 def find_function(module: ir.Module, name: str):
     """The func.func named ``name`` in the module, or None."""
-    return next((op for op in module.body.operations
-                 if op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name), None)
+    return next(
+        (
+            op
+            for op in module.body.operations
+            if op.operation.name == "func.func"
+            and ir.StringAttr(op.attributes["sym_name"]).value == name
+        ),
+        None,
+    )
 
 
 def has_function(module: ir.Module, name: str) -> bool:
@@ -100,11 +107,15 @@ def define_gemm(module: ir.Module, name: str, matmul, fill, arg_types: list) -> 
     """func.func private @name(A, B, C) -> C' holding (fill and) the matmul, cloned onto the arguments."""
     result_type = matmul.results[0].type
     with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
-        callee = func.FuncOp(name, ir.FunctionType.get(arg_types, [result_type]), visibility="private")
+        callee = func.FuncOp(
+            name, ir.FunctionType.get(arg_types, [result_type]), visibility="private"
+        )
         a, b, c = callee.add_entry_block().arguments
         with ir.InsertionPoint(callee.entry_block):
             if fill is not None:
-                zero = owner_op(fill.operands[0]).clone().results[0]  # the 0.0 constant, before its use
+                zero = (
+                    owner_op(fill.operands[0]).clone().results[0]
+                )  # the 0.0 constant, before its use
                 new_fill = fill.clone()
                 new_fill.operands[0] = zero
                 new_fill.operands[1] = c
@@ -126,7 +137,12 @@ def _outline(module: ir.Module, matmul) -> None:
         with ir.InsertionPoint(matmul):
             c = owner_op(c).clone().results[0]
     arg_types = [a.type, b.type, c.type]
-    name = "tgc_mm_" + "_".join(_type_name(t) for t in arg_types) + _maps_key(matmul) + ("_z" if fill else "")
+    name = (
+        "tgc_mm_"
+        + "_".join(_type_name(t) for t in arg_types)
+        + _maps_key(matmul)
+        + ("_z" if fill else "")
+    )
     if not has_function(module, name):
         define_gemm(module, name, matmul, fill, arg_types)
     with ir.InsertionPoint(matmul), matmul.location:

@@ -27,7 +27,10 @@ IN_PLACE_ATTRIBUTE = "tgc.in_place_arguments"
 
 
 def _is_private(function) -> bool:
-    return "sym_visibility" in function.attributes and ir.StringAttr(function.attributes["sym_visibility"]).value == "private"
+    return (
+        "sym_visibility" in function.attributes
+        and ir.StringAttr(function.attributes["sym_visibility"]).value == "private"
+    )
 
 
 def _names(function, key: str) -> list:
@@ -56,11 +59,16 @@ class ReadOnlyArgumentsPass(ModulePass):
         read_only = ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})
         writable = ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(True)})
         public = [f for f in functions(module) if len(f.regions[0].blocks) and not _is_private(f)]
-        in_place = self.writable_variables and sum("tgc.partition_of" in f.attributes for f in public) <= 1
-        for function in public:  # declarations and private helpers (outlined GEMMs) take no caller arrays
+        in_place = (
+            self.writable_variables and sum("tgc.partition_of" in f.attributes for f in public) <= 1
+        )
+        for (
+            function
+        ) in public:  # declarations and private helpers (outlined GEMMs) take no caller arrays
             keep = assigned_variable_arguments(function) if in_place else set()
             count = len(function.regions[0].blocks[0].arguments)
             function.attributes["arg_attrs"] = ir.ArrayAttr.get(
-                [writable if i in keep else read_only for i in range(count)])
+                [writable if i in keep else read_only for i in range(count)]
+            )
             if keep:
                 function.attributes[IN_PLACE_ATTRIBUTE] = ir.DenseI64ArrayAttr.get(sorted(keep))

@@ -52,13 +52,19 @@ class ReturnInPlacePass(ModulePass):
         """The argument indices the attribute lists; a user's module may carry any attribute there."""
         attr = function.attributes[IN_PLACE_ATTRIBUTE]
         if not isinstance(attr, ir.DenseI64ArrayAttr):
-            self.fail(function, f"{IN_PLACE_ATTRIBUTE} must be an array<i64: ...> of argument indices, got {attr}")
+            self.fail(
+                function,
+                f"{IN_PLACE_ATTRIBUTE} must be an array<i64: ...> of argument indices, got {attr}",
+            )
         count = len(function.regions[0].blocks[0].arguments)
         for index in attr:
             if not 0 <= index < count:
                 name = ir.StringAttr(function.attributes["sym_name"]).value
-                self.fail(function, f"{IN_PLACE_ATTRIBUTE} names argument {index}, but @{name} has "
-                                    f"{_count_arguments(count)}")
+                self.fail(
+                    function,
+                    f"{IN_PLACE_ATTRIBUTE} names argument {index}, but @{name} has "
+                    f"{_count_arguments(count)}",
+                )
         return set(attr)
 
 

@@ -92,15 +92,23 @@ def message_global(module_op, payload: dict) -> str:
     data = text.encode("utf-8") + b"\0"
     symbols = _symbols(module_op)
     for name, op in symbols.items():
-        if name.startswith(_MESSAGE_PREFIX) and "value" in op.attributes and \
-                ir.StringAttr(op.attributes["value"]).value_bytes == data:
+        if (
+            name.startswith(_MESSAGE_PREFIX)
+            and "value" in op.attributes
+            and ir.StringAttr(op.attributes["value"]).value_bytes == data
+        ):
             return name
     name = f"{_MESSAGE_PREFIX}{sum(n.startswith(_MESSAGE_PREFIX) for n in symbols)}"
     array = ir.Type.parse(f"!llvm.array<{len(data)} x i8>")
     body = module_op.regions[0].blocks[0]
     with ir.InsertionPoint.at_block_begin(body), ir.Location.unknown():
-        llvm.GlobalOp(array, name, ir.Attribute.parse("#llvm.linkage<private>"), constant=True,
-                      value=ir.StringAttr.get(data))
+        llvm.GlobalOp(
+            array,
+            name,
+            ir.Attribute.parse("#llvm.linkage<private>"),
+            constant=True,
+            value=ir.StringAttr.get(data),
+        )
     return name
 
 
@@ -114,14 +122,23 @@ def report(module_op, kind: int, payload: dict, values: list) -> None:
     message = llvm.AddressOfOp(_ptr(), name).result
     count = arith.ConstantOp(i64, len(values)).result
     element = ir.TypeAttr.get(i64)
-    buffer = llvm.AllocaOp(_ptr(), arith.ConstantOp(i64, max(len(values), 1)).result, element).result
+    buffer = llvm.AllocaOp(
+        _ptr(), arith.ConstantOp(i64, max(len(values), 1)).result, element
+    ).result
     no_wrap_flags = ir.IntegerAttr.get(ir.IntegerType.get_signless(32), 0)
     for i, v in enumerate(values):
         as_i64 = v if v.type == i64 else arith.IndexCastOp(i64, v).result
-        slot = llvm.GEPOp(_ptr(), buffer, [], ir.DenseI32ArrayAttr.get([i]), element, no_wrap_flags).result
+        slot = llvm.GEPOp(
+            _ptr(), buffer, [], ir.DenseI32ArrayAttr.get([i]), element, no_wrap_flags
+        ).result
         llvm.StoreOp(as_i64, slot)
-    llvm.CallOp(None, [kind_value, message, buffer, count], [], ir.DenseI32ArrayAttr.get([]),
-                callee=ir.FlatSymbolRefAttr.get(ERROR_FUNCTION))
+    llvm.CallOp(
+        None,
+        [kind_value, message, buffer, count],
+        [],
+        ir.DenseI32ArrayAttr.get([]),
+        callee=ir.FlatSymbolRefAttr.get(ERROR_FUNCTION),
+    )
 
 
 def node_description(location: ir.Location) -> str:

@@ -24,7 +24,9 @@ def is_contiguous(memref_type: ir.MemRefType) -> bool:
     """True when the memref is one dense row-major block, as memref-to-LLVM needs for a memcpy: an
     identity layout, or static sizes and strides of row-major order (the offset may be dynamic)."""
     layout = memref_type.layout
-    if isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(memref_type.rank):
+    if isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(
+        memref_type.rank
+    ):
         return True
     if not memref_type.has_static_shape:
         return False

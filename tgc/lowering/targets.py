@@ -36,7 +36,11 @@ def supported_ops(kind: str) -> frozenset:
         return frozenset()
     registry = load_all_ops()
     core = _core_lowered()
-    return frozenset(n for n, d in registry.items() if n in core or d.decompose is not None or n in REMOVED_BY_PASS)
+    return frozenset(
+        n
+        for n, d in registry.items()
+        if n in core or d.decompose is not None or n in REMOVED_BY_PASS
+    )
 
 
 def can_run(op_name: str, kind: str) -> bool:

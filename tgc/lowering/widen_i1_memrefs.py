@@ -29,7 +29,10 @@ def _widened(t: ir.Type) -> ir.Type:
 
 def _fix_load(operation) -> None:
     result = operation.results[0]
-    if str(result.type) == "i1" and str(ir.MemRefType(operation.operands[0].type).element_type) == "i8":
+    if (
+        str(result.type) == "i1"
+        and str(ir.MemRefType(operation.operands[0].type).element_type) == "i8"
+    ):
         narrow_to_i1(result, ir.InsertionPoint.after(operation), operation.location)
 
 

@@ -79,7 +79,11 @@ def _backward(ops, y, dy, xs, builder) -> _Adjoints:
     adjoints = _Adjoints(builder)
     adjoints.add(y, Val(dy))
     for op in reversed(ops):
-        if op not in path or not op.name.startswith("tgc.") or not any(r in reached for r in op.results):
+        if (
+            op not in path
+            or not op.name.startswith("tgc.")
+            or not any(r in reached for r in op.results)
+        ):
             continue
         if not REGISTRY[op.name[4:]].differentiable:
             continue

@@ -69,8 +69,11 @@ def format_location(loc: ir.Location) -> str:
 def functions(module: ir.Module, declarations: bool = False) -> list:
     """The module's func.func ops that have a body. A declaration (an external function, no body)
     has nothing to transform; ``declarations=True`` includes them, for passes that retype signatures."""
-    return [op for op in module.body.operations if op.operation.name == "func.func"
-            and (declarations or has_body(op))]
+    return [
+        op
+        for op in module.body.operations
+        if op.operation.name == "func.func" and (declarations or has_body(op))
+    ]
 
 
 def has_body(function) -> bool:

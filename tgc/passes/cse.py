@@ -18,7 +18,9 @@ def _key(operation):
     opdef = REGISTRY.get(operation.name[4:]) if operation.name.startswith("tgc.") else None
     if opdef is None or opdef.stateful or opdef.module_level or not len(operation.results):
         return None
-    attrs = tuple(sorted((a, operation.attributes[a]) for a in opdef.attrs if a in operation.attributes))
+    attrs = tuple(
+        sorted((a, operation.attributes[a]) for a in opdef.attrs if a in operation.attributes)
+    )
     return (
         operation.name,
         tuple(operation.operands),

@@ -35,7 +35,12 @@ def _foldable(operation) -> bool:
     if not operation.name.startswith("tgc.") or operation.name == "tgc.constant":
         return False
     opdef = REGISTRY.get(operation.name[4:])
-    return opdef is not None and not opdef.stateful and not opdef.module_level and len(operation.results) > 0
+    return (
+        opdef is not None
+        and not opdef.stateful
+        and not opdef.module_level
+        and len(operation.results) > 0
+    )
 
 
 def _evaluate(operation, arrays):
@@ -43,7 +48,9 @@ def _evaluate(operation, arrays):
     try:
         with np.errstate(all="ignore"):
             return opdef.evaluate(arrays, decode_attrs(operation, opdef))
-    except Exception:  # a reference that cannot evaluate these values (e.g. a meta op) is not folded
+    except (
+        Exception
+    ):  # a reference that cannot evaluate these values (e.g. a meta op) is not folded
         return None
 
 

@@ -79,18 +79,28 @@ class LowerVariablesPass(ModulePass):
         function.attributes["function_type"] = ir.TypeAttr.get(
             ir.FunctionType.get(arg_types, [v.type for v in outputs])
         )
-        function.attributes["tgc.var_inputs"] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in state.inputs])
-        function.attributes["tgc.var_outputs"] = ir.ArrayAttr.get([ir.StringAttr.get(n) for n in state.outputs])
+        function.attributes["tgc.var_inputs"] = ir.ArrayAttr.get(
+            [ir.StringAttr.get(n) for n in state.inputs]
+        )
+        function.attributes["tgc.var_outputs"] = ir.ArrayAttr.get(
+            [ir.StringAttr.get(n) for n in state.outputs]
+        )
 
     def _to_variable_type(self, op, value: Val, name: str, spec: TensorSpec) -> Val:
         """The value in the variable's static type. A value with unknown dims (a fed batch) is reshaped
         to the variable's shape; the session checked at run time that the shapes agree."""
         if value.value.type == tensor_type(spec):
             return value
-        compatible = value.dtype == spec.dtype and len(value.shape) == len(spec.shape) and all(
-            d is None or d == s for d, s in zip(value.shape, spec.shape))
+        compatible = (
+            value.dtype == spec.dtype
+            and len(value.shape) == len(spec.shape)
+            and all(d is None or d == s for d, s in zip(value.shape, spec.shape))
+        )
         if not compatible:
-            self.fail(op, f"cannot assign {value.spec.mlir_text()} to variable '{name}' of type {spec.mlir_text()}")
+            self.fail(
+                op,
+                f"cannot assign {value.spec.mlir_text()} to variable '{name}' of type {spec.mlir_text()}",
+            )
         return IRBuilder.before(op).reshape(value, shape=list(spec.shape))
 
     def _lower_op(self, op, state: _State) -> None:
@@ -103,7 +113,9 @@ class LowerVariablesPass(ModulePass):
             new = Val(op.operands[0])
         else:
             builder = IRBuilder.before(op)
-            new = builder.op(_UPDATES[op.name], state.value_of(name, op.location), Val(op.operands[0]))
+            new = builder.op(
+                _UPDATES[op.name], state.value_of(name, op.location), Val(op.operands[0])
+            )
         if op.name not in _READS:
             new = self._to_variable_type(op, new, name, state.specs[name])
             state.current[name] = new

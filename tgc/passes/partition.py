@@ -23,7 +23,11 @@ from tgc.passes.base import ModulePass, body_ops, functions
 
 
 def op_device(operation) -> str:
-    return ir.StringAttr(operation.attributes["device"]).value if "device" in operation.attributes else ""
+    return (
+        ir.StringAttr(operation.attributes["device"]).value
+        if "device" in operation.attributes
+        else ""
+    )
 
 
 def op_name(operation) -> str:
@@ -61,11 +65,15 @@ class _Partitions:
 
     def block(self, device: str):
         if device not in self.blocks:
-            name = f"{ir.StringAttr(self.original.attributes['sym_name']).value}_p{len(self.blocks)}"
+            name = (
+                f"{ir.StringAttr(self.original.attributes['sym_name']).value}_p{len(self.blocks)}"
+            )
             with ir.InsertionPoint(self.original), self.original.location:
                 fn = func.FuncOp(name, ir.FunctionType.get(list(self.ftype.inputs), []))
             fn.attributes["tgc.device"] = ir.StringAttr.get(device)
-            fn.attributes["tgc.partition_of"] = ir.StringAttr.get(ir.StringAttr(self.original.attributes["sym_name"]).value)
+            fn.attributes["tgc.partition_of"] = ir.StringAttr.get(
+                ir.StringAttr(self.original.attributes["sym_name"]).value
+            )
             fn.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
             self.functions[device] = fn
             self.blocks[device] = fn.add_entry_block()
@@ -99,20 +107,38 @@ class _Partitions:
         key_id = self.next_key
         self.next_key += 1
         common = {
-            "key": encode("str", key), "key_id": encode("int", key_id),
-            "src_device": encode("str", source), "dst_device": encode("str", device),
+            "key": encode("str", key),
+            "key_id": encode("int", key_id),
+            "src_device": encode("str", source),
+            "dst_device": encode("str", device),
         }
         producer = value.owner.operation if hasattr(value.owner, "operation") else value.owner
         loc = producer.location
         # The send goes right after its producer, never later: a send queued behind a recv of the same
         # device could wait on a device that waits on it (a deadlock).
-        ir.Operation.create("tgc.send", results=[], operands=[value], attributes=dict(common, device=encode("str", source)),
-                            loc=loc, ip=ir.InsertionPoint.after(producer))
+        ir.Operation.create(
+            "tgc.send",
+            results=[],
+            operands=[value],
+            attributes=dict(common, device=encode("str", source)),
+            loc=loc,
+            ip=ir.InsertionPoint.after(producer),
+        )
         spec = spec_of_type(value.type)
-        recv_attrs = dict(common, shape=encode("ints", [-1 if d is None else d for d in spec.shape]),
-                          dtype=encode("dtype", spec.dtype), device=encode("str", device))
-        recv = ir.Operation.create("tgc.recv", results=[value.type], operands=[], attributes=recv_attrs,
-                                   loc=loc, ip=ir.InsertionPoint(self.block(device)))
+        recv_attrs = dict(
+            common,
+            shape=encode("ints", [-1 if d is None else d for d in spec.shape]),
+            dtype=encode("dtype", spec.dtype),
+            device=encode("str", device),
+        )
+        recv = ir.Operation.create(
+            "tgc.recv",
+            results=[value.type],
+            operands=[],
+            attributes=recv_attrs,
+            loc=loc,
+            ip=ir.InsertionPoint(self.block(device)),
+        )
         return recv.results[0]
 
 
@@ -162,7 +188,9 @@ class PartitionPass(ModulePass):
         function.attributes["tgc.device"] = ir.StringAttr.get(DEFAULT_DEVICE)
         function.attributes["tgc.partition_of"] = function.attributes["sym_name"]
         results = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value).results
-        function.attributes["tgc.fetch_indices"] = ir.DenseI64ArrayAttr.get(list(range(len(results))))
+        function.attributes["tgc.fetch_indices"] = ir.DenseI64ArrayAttr.get(
+            list(range(len(results)))
+        )
 
     def _returns(self, parts, ret, producers) -> None:
         """Each partition returns the fetches computed on it; a fetched argument goes to the first."""
@@ -181,7 +209,8 @@ class PartitionPass(ModulePass):
                 func.ReturnOp(values)
             fn = parts.functions[device]
             fn.attributes["function_type"] = ir.TypeAttr.get(
-                ir.FunctionType.get(list(parts.ftype.inputs), [v.type for v in values]))
+                ir.FunctionType.get(list(parts.ftype.inputs), [v.type for v in values])
+            )
             fn.attributes["tgc.fetch_indices"] = ir.DenseI64ArrayAttr.get([i for i, _ in fetched])
 
 

@@ -69,7 +69,11 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
 
 
 def _convert(field, text: str):
-    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    kind = (
+        field.type
+        if isinstance(field.type, str)
+        else getattr(field.type, "__name__", str(field.type))
+    )
     if "bool" in kind:
         if text.lower() not in ("true", "false", "1", "0"):
             raise PipelineError(f"option '{field.name}' expects true or false, got '{text}'")
@@ -141,7 +145,9 @@ class Pipeline:
         self._check_upstream()
 
     def _check_upstream(self):
-        unchecked = [s.spec for s in self.stages if s.tgc_pass is None and s.spec not in _VALID_UPSTREAM]
+        unchecked = [
+            s.spec for s in self.stages if s.tgc_pass is None and s.spec not in _VALID_UPSTREAM
+        ]
         if not unchecked:
             return
         # One context for all of them: creating an MLIR context costs about 25 ms.
@@ -154,9 +160,19 @@ class Pipeline:
                 _VALID_UPSTREAM.add(spec)
 
     def spec(self) -> str:
-        return ",".join(s.tgc_pass.spec() if s.tgc_pass is not None else s.spec for s in self.stages)
+        return ",".join(
+            s.tgc_pass.spec() if s.tgc_pass is not None else s.spec for s in self.stages
+        )
 
-    def run(self, module: ir.Module, *, print_after_all=False, print_after_change=False, timing=None, out=None):
+    def run(
+        self,
+        module: ir.Module,
+        *,
+        print_after_all=False,
+        print_after_change=False,
+        timing=None,
+        out=None,
+    ):
         """Runs every stage in order; ``timing`` (a list) receives (stage spec, seconds)."""
         out = out or sys.stderr
         for stage in self.stages:

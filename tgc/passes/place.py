@@ -33,8 +33,14 @@ TRANSFER_BYTES_PER_SECOND = 1e10
 TRANSFER_LATENCY = 2e-5
 UNKNOWN_DIM_GUESS = 64  # an unknown (batch) dim counts as this many for cost estimates
 
-_VARIABLE_OPS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable", "tgc.assign", "tgc.assign_add",
-                 "tgc.assign_sub")
+_VARIABLE_OPS = (
+    "tgc.variable",
+    "tgc.read_variable",
+    "tgc.reread_variable",
+    "tgc.assign",
+    "tgc.assign_add",
+    "tgc.assign_sub",
+)
 _NON_WRITERS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable")
 
 
@@ -55,7 +61,11 @@ def matches(request: DeviceSpec, device: DeviceSpec) -> bool:
 
 def _elements(value: ir.Value) -> int:
     spec = spec_of_type(value.type)
-    return int(np.prod([UNKNOWN_DIM_GUESS if d is None else d for d in spec.shape])) if spec.shape else 1
+    return (
+        int(np.prod([UNKNOWN_DIM_GUESS if d is None else d for d in spec.shape]))
+        if spec.shape
+        else 1
+    )
 
 
 def _bytes(value: ir.Value) -> int:
@@ -70,8 +80,16 @@ def estimated_flops(operation) -> float:
     operands = [spec_of_type(v.type) for v in operation.operands]
     results = [spec_of_type(v.type) for v in operation.results]
     if opdef is not None and opdef.flops is not None:
-        guess = lambda s: type(s)(tuple(UNKNOWN_DIM_GUESS if d is None else d for d in s.shape), s.dtype)
-        return float(opdef.flops([guess(s) for s in operands], [guess(s) for s in results], decode_attrs(operation, opdef)))
+        guess = lambda s: type(s)(
+            tuple(UNKNOWN_DIM_GUESS if d is None else d for d in s.shape), s.dtype
+        )
+        return float(
+            opdef.flops(
+                [guess(s) for s in operands],
+                [guess(s) for s in results],
+                decode_attrs(operation, opdef),
+            )
+        )
     return float(sum(_elements(v) for v in list(operation.operands) + list(operation.results)))
 
 
@@ -84,7 +102,10 @@ class _Placer:
     def candidates(self, operation, requests):
         kinds_ok = [(n, d) for n, d in self.devices if can_run(operation.name[4:], d.device_type)]
         if not kinds_ok:
-            self.pass_.fail(operation, f"no available device can run '{operation.name}'; available: {self._names()}")
+            self.pass_.fail(
+                operation,
+                f"no available device can run '{operation.name}'; available: {self._names()}",
+            )
         chosen = kinds_ok
         for text in requests:
             request = DeviceSpec.from_string(text)
@@ -105,7 +126,11 @@ class _Placer:
 
 
 def _requested(operation) -> str:
-    return ir.StringAttr(operation.attributes["device"]).value if "device" in operation.attributes else ""
+    return (
+        ir.StringAttr(operation.attributes["device"]).value
+        if "device" in operation.attributes
+        else ""
+    )
 
 
 def _set_device(operation, name: str) -> None:
@@ -121,7 +146,9 @@ class PlacePass(ModulePass):
     soft: bool = False
 
     def run(self, module: ir.Module) -> None:
-        devices = [(full_device_name(d), DeviceSpec.from_string(full_device_name(d))) for d in self.devices]
+        devices = [
+            (full_device_name(d), DeviceSpec.from_string(full_device_name(d))) for d in self.devices
+        ]
         placer = _Placer(self, devices, self.soft)
         variables = self._place_variables(module, placer)
         for function in functions(module):
@@ -168,8 +195,10 @@ class PlacePass(ModulePass):
                 options = placer.candidates(op, [r for r in [_requested(op)] if r])
             flops = estimated_flops(op)
             # Earliest finish wins; ties go to the device listed first.
-            end, _, device = min((self._finish_time(op, name, ready, finish, flops), i, name)
-                                 for i, (name, _) in enumerate(options))
+            end, _, device = min(
+                (self._finish_time(op, name, ready, finish, flops), i, name)
+                for i, (name, _) in enumerate(options)
+            )
             ready[device] = end
             _set_device(op, device)
             for r in op.results:

@@ -102,7 +102,9 @@ def _reshape_of_reshape(op, rewriter):
     source = inner.operands[0]
     if source.type == op.results[0].type:
         return _replace(op, rewriter, source)
-    new = IRBuilder(rewriter.ip, op.location).reshape(Val(source), shape=list(decode_attrs(op)["shape"]))
+    new = IRBuilder(rewriter.ip, op.location).reshape(
+        Val(source), shape=list(decode_attrs(op)["shape"])
+    )
     return _replace(op, rewriter, new.value)
 
 

@@ -111,7 +111,9 @@ def check_variable_use(operation, variables: dict) -> str | None:
     elif operation.name in _UPDATES and len(operation.operands) == 1:
         value = spec_of_type(operation.operands[0].type)
         if not _compatible(declared, value):
-            return _UPDATES[operation.name].format(value=value.mlir_text(), name=name, declared=declared.mlir_text())
+            return _UPDATES[operation.name].format(
+                value=value.mlir_text(), name=name, declared=declared.mlir_text()
+            )
     return None
 
 
@@ -134,10 +136,14 @@ class VerifyPass(ModulePass):
 
         module.operation.walk(collect)
         variables, duplicates = declared_variables(operations)
-        problems = [(format_location(op.location), f"'{op.name}' {message}") for op, message in duplicates]
+        problems = [
+            (format_location(op.location), f"'{op.name}' {message}") for op, message in duplicates
+        ]
         for operation in operations:
             message = check_operation(operation) or check_variable_use(operation, variables)
             if message:
-                problems.append((format_location(operation.location), f"'{operation.name}' {message}"))
+                problems.append(
+                    (format_location(operation.location), f"'{operation.name}' {message}")
+                )
         if problems:
             raise PassFailure(self.name, problems)

@@ -42,14 +42,26 @@ from tgc.runtime import artifact_checks as checks
 from tgc.runtime import checkpoint
 from tgc.runtime import executable
 from tgc.runtime.executable import (
-    _GLOBAL_SENTINEL, SET_ERROR_HANDLER, _copy_out, _free, descriptor_words, install_error_handler, raise_pending_error,
+    _GLOBAL_SENTINEL,
+    SET_ERROR_HANDLER,
+    _copy_out,
+    _free,
+    descriptor_words,
+    install_error_handler,
+    raise_pending_error,
     runtime_error,
 )
 
 FORMAT_VERSION = 2
 STEP_NAME = "tgc/rng_step"
-_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64, "int32": np.int32,
-           "int64": np.int64, "bool": np.bool_}
+_DTYPES = {
+    "float16": np.float16,
+    "float32": np.float32,
+    "float64": np.float64,
+    "int32": np.int32,
+    "int64": np.int64,
+    "bool": np.bool_,
+}
 
 
 class ArtifactError(Exception):
@@ -83,7 +95,11 @@ class TensorInfo:
         return len(self.shape)
 
     def describe(self) -> str:
-        return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + f"] {self.dtype.name}"
+        return (
+            "["
+            + ", ".join("?" if d is None else str(d) for d in self.shape)
+            + f"] {self.dtype.name}"
+        )
 
     def __repr__(self) -> str:
         return f"{self.name}: {self.describe()}"
@@ -113,9 +129,11 @@ class Artifact:
     def _load(self, prefer: str) -> None:
         self.manifest = _read_manifest(self.path)
         entry = self.manifest["entry_points"][0]
-        self.signature = Signature([TensorInfo(e) for e in self.manifest["inputs"]],
-                                   [TensorInfo(e) for e in self.manifest["outputs"]],
-                                   [TensorInfo(e) for e in self.manifest["variables"]])
+        self.signature = Signature(
+            [TensorInfo(e) for e in self.manifest["inputs"]],
+            [TensorInfo(e) for e in self.manifest["outputs"]],
+            [TensorInfo(e) for e in self.manifest["variables"]],
+        )
         self._arguments = [TensorInfo(e) for e in entry["arguments"]]
         self._results = [TensorInfo(e) for e in entry["results"]]
         self._var_inputs = list(self.manifest["variables_read"])
@@ -123,7 +141,9 @@ class Artifact:
         self._initial = self._read_initial_values()
         self.variables = {n: v.copy() for n, v in self._initial.items()}
         self.step = 0
-        self.backend, self._keep, address, signature = _load_code(self.path, self.manifest, entry["symbol"], prefer)
+        self.backend, self._keep, address, signature = _load_code(
+            self.path, self.manifest, entry["symbol"], prefer
+        )
         _check_compiled_signature(self.path, self.manifest, signature)
         _connect_error_handler(self.backend, self._keep)
         self._prepare_call(address)
@@ -133,8 +153,12 @@ class Artifact:
     def _prepare_call(self, address: int) -> None:
         n_args = len(self._arguments) + (1 if self._results else 0)
         self._fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_args))(address)
-        self._in_offsets = np.cumsum([0] + [descriptor_words(a.rank) for a in self._arguments]).tolist()
-        self._out_offsets = np.cumsum([0] + [descriptor_words(r.rank) for r in self._results]).tolist()
+        self._in_offsets = np.cumsum(
+            [0] + [descriptor_words(a.rank) for a in self._arguments]
+        ).tolist()
+        self._out_offsets = np.cumsum(
+            [0] + [descriptor_words(r.rank) for r in self._results]
+        ).tolist()
         self._in_desc = np.zeros(max(self._in_offsets[-1], 1), np.int64)
         self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
         pointers = [self._in_desc.ctypes.data + 8 * off for off in self._in_offsets[:-1]]
@@ -155,7 +179,9 @@ class Artifact:
             raise_pending_error()  # a shape check that failed (tgc/lowering/runtime_errors.py)
             return
         try:
-            self._guard.call_unpacked(self._address, ctypes.addressof(self._pointer_array), len(self._pointers))
+            self._guard.call_unpacked(
+                self._address, ctypes.addressof(self._pointer_array), len(self._pointers)
+            )
         except self._guard.Failure as failure:
             raise runtime_error(*failure.args) from None
 
@@ -177,7 +203,9 @@ class Artifact:
     def _bind(self, args: tuple, kwargs: dict) -> list:
         inputs = self.signature.inputs
         if len(args) > len(inputs):
-            raise ArtifactError(f"expected at most {len(inputs)} inputs ({self._names()}) but got {len(args)}")
+            raise ArtifactError(
+                f"expected at most {len(inputs)} inputs ({self._names()}) but got {len(args)}"
+            )
         values = dict(zip([i.name for i in inputs], args))
         for key, value in kwargs.items():
             name = key[:-2] if key.endswith(":0") else key
@@ -188,7 +216,9 @@ class Artifact:
             values[name] = value
         missing = [i.name for i in inputs if i.name not in values]
         if missing:
-            raise ArtifactError(f"missing input(s) {', '.join(missing)}; the inputs are {self._names()}")
+            raise ArtifactError(
+                f"missing input(s) {', '.join(missing)}; the inputs are {self._names()}"
+            )
         return [values[i.name] for i in inputs]
 
     def _names(self) -> str:
@@ -197,19 +227,31 @@ class Artifact:
     @staticmethod
     def _check(info: TensorInfo, value) -> np.ndarray:
         array = np.asarray(value)
-        if array.dtype == object or not (np.can_cast(array.dtype, info.dtype, casting="same_kind")
-                                         or (array.dtype.kind in "biu" and info.dtype.kind in "biuf")):
-            raise ArtifactError(f"input '{info.name}' wants {info.dtype.name}, got {array.dtype.name}")
-        if array.ndim != info.rank or any(d is not None and d != s for d, s in zip(info.shape, array.shape)):
-            raise ArtifactError(f"input '{info.name}' has shape {info.describe()}, got {list(array.shape)}")
-        return np.asarray(array, dtype=info.dtype, order="C")  # ascontiguousarray would make 0-d 1-d
+        if array.dtype == object or not (
+            np.can_cast(array.dtype, info.dtype, casting="same_kind")
+            or (array.dtype.kind in "biu" and info.dtype.kind in "biuf")
+        ):
+            raise ArtifactError(
+                f"input '{info.name}' wants {info.dtype.name}, got {array.dtype.name}"
+            )
+        if array.ndim != info.rank or any(
+            d is not None and d != s for d, s in zip(info.shape, array.shape)
+        ):
+            raise ArtifactError(
+                f"input '{info.name}' has shape {info.describe()}, got {list(array.shape)}"
+            )
+        return np.asarray(
+            array, dtype=info.dtype, order="C"
+        )  # ascontiguousarray would make 0-d 1-d
 
     def _describe(self, off: int, rank: int, a: np.ndarray) -> None:
         desc, p = self._in_desc, a.ctypes.data
         desc[off], desc[off + 1], desc[off + 2] = p, p, 0
         if rank:
-            desc[off + 3: off + 3 + rank] = a.shape
-            desc[off + 3 + rank: off + 3 + 2 * rank] = [s // a.itemsize for s in a.strides] if a.size else 1
+            desc[off + 3 : off + 3 + rank] = a.shape
+            desc[off + 3 + rank : off + 3 + 2 * rank] = (
+                [s // a.itemsize for s in a.strides] if a.size else 1
+            )
 
     def _collect(self, input_pointers: set) -> list:
         out, owned = [], set()
@@ -217,8 +259,8 @@ class Artifact:
         for info, off in zip(self._results, self._out_offsets):
             rank, size = info.rank, info.dtype.itemsize
             allocated, aligned, offset = int(d[off]), int(d[off + 1]), int(d[off + 2])
-            shape = tuple(int(v) for v in d[off + 3: off + 3 + rank])
-            strides = tuple(int(v) * size for v in d[off + 3 + rank: off + 3 + 2 * rank])
+            shape = tuple(int(v) for v in d[off + 3 : off + 3 + rank])
+            strides = tuple(int(v) * size for v in d[off + 3 + rank : off + 3 + 2 * rank])
             out.append(_copy_result(aligned + offset * size, shape, strides, info.dtype))
             if allocated and allocated != _GLOBAL_SENTINEL and allocated not in input_pointers:
                 owned.add(allocated)  # results may share a buffer: free each one once
@@ -238,12 +280,16 @@ class Artifact:
             with np.load(path, allow_pickle=False) as data:
                 stored = {n: data[n] for n in data.files}
         except Exception as exc:  # noqa: BLE001 - a damaged zip raises many kinds (BadZipFile, zlib.error, ...)
-            raise InvalidArtifact(f"{path}: cannot read the variables ({type(exc).__name__}: {exc})") from None
+            raise InvalidArtifact(
+                f"{path}: cannot read the variables ({type(exc).__name__}: {exc})"
+            ) from None
         values = {}
         for name, info in infos.items():
             if name not in stored:
                 raise InvalidArtifact(f"{path}: no value for variable '{name}'")
-            values[name] = _as_variable(stored[name], info, f"{path}: variable '{name}'", InvalidArtifact)
+            values[name] = _as_variable(
+                stored[name], info, f"{path}: variable '{name}'", InvalidArtifact
+            )
         return values
 
     def reset(self) -> None:
@@ -264,8 +310,9 @@ class Artifact:
         for info in self.signature.variables:
             if info.name not in values:
                 raise ArtifactError(f"checkpoint {path} has no value for variable '{info.name}'")
-            restored[info.name] = _as_variable(values[info.name], info, f"checkpoint {path}: variable "
-                                               f"'{info.name}'", ArtifactError)
+            restored[info.name] = _as_variable(
+                values[info.name], info, f"checkpoint {path}: variable '{info.name}'", ArtifactError
+            )
         self.variables = restored
         self.step = step or 0
 
@@ -306,7 +353,9 @@ def _unpacked(path: str, owner) -> str:
     try:
         is_archive = tarfile.is_tarfile(path)
     except Exception as exc:  # noqa: BLE001 - a truncated .tar.gz raises EOFError here
-        raise InvalidArtifact(f"{path}: cannot read the artifact archive ({type(exc).__name__}: {exc})") from None
+        raise InvalidArtifact(
+            f"{path}: cannot read the artifact archive ({type(exc).__name__}: {exc})"
+        ) from None
     if not is_archive:
         raise ArtifactError(f"{path} is neither an artifact directory nor an artifact archive")
     owner._tmp = tempfile.TemporaryDirectory(prefix="tgc-artifact-")
@@ -314,8 +363,10 @@ def _unpacked(path: str, owner) -> str:
         with tarfile.open(path) as archive:
             archive.extractall(owner._tmp.name, filter="data")
     except Exception as exc:  # noqa: BLE001 - a damaged archive raises many kinds (EOFError, zlib.error, ...)
-        raise InvalidArtifact(f"{path}: cannot unpack the artifact archive ({type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())})") from None
+        raise InvalidArtifact(
+            f"{path}: cannot unpack the artifact archive ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())})"
+        ) from None
     entries = os.listdir(owner._tmp.name)
     root = os.path.join(owner._tmp.name, entries[0]) if len(entries) == 1 else owner._tmp.name
     return root if os.path.isdir(root) else owner._tmp.name
@@ -327,26 +378,40 @@ def _read_manifest(path: str) -> dict:
         with open(where, encoding="utf-8") as fh:
             manifest = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path} is not a tgc artifact: cannot read manifest.json ({exc})") from None
+        raise ArtifactError(
+            f"{path} is not a tgc artifact: cannot read manifest.json ({exc})"
+        ) from None
     if not isinstance(manifest, dict):
-        kind = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(manifest), "null")
+        kind = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+            type(manifest), "null"
+        )
         raise InvalidArtifact(f"{where}: holds a JSON {kind}, not an object")
     if manifest.get("format") != "tgc-artifact" or manifest.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(f"{path}: unsupported artifact format {manifest.get('format')!r} "
-                            f"version {manifest.get('format_version')!r} (this runtime reads version {FORMAT_VERSION}; "
-                            "compile it again with tgc compile)")
+        raise ArtifactError(
+            f"{path}: unsupported artifact format {manifest.get('format')!r} "
+            f"version {manifest.get('format_version')!r} (this runtime reads version {FORMAT_VERSION}; "
+            "compile it again with tgc compile)"
+        )
     checks.validate_manifest(manifest, where)
     if checks.signature_digest(manifest) != manifest["signature"]["sha256"]:
-        raise InvalidArtifact(f"{where}: its entry point, inputs, outputs or variables were changed after "
-                              "compile (their hash is not the recorded one)")
+        raise InvalidArtifact(
+            f"{where}: its entry point, inputs, outputs or variables were changed after "
+            "compile (their hash is not the recorded one)"
+        )
     return manifest
 
 
 def _host_matches(triple: str) -> bool:
     arch = triple.split("-", 1)[0]
     machine = platform.machine().lower()
-    aliases = {"x86_64": {"x86_64", "amd64"}, "aarch64": {"aarch64", "arm64"}, "arm64": {"aarch64", "arm64"}}
-    return machine in aliases.get(arch, {arch}) and platform.system() == "Linux" and "linux" in triple
+    aliases = {
+        "x86_64": {"x86_64", "amd64"},
+        "aarch64": {"aarch64", "arm64"},
+        "arm64": {"aarch64", "arm64"},
+    }
+    return (
+        machine in aliases.get(arch, {arch}) and platform.system() == "Linux" and "linux" in triple
+    )
 
 
 def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
@@ -363,7 +428,9 @@ def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
             try:
                 lib = ctypes.CDLL(library_path)
                 address = ctypes.cast(getattr(lib, symbol), ctypes.c_void_p).value
-                signature = _c_string(ctypes.cast(getattr(lib, signature_symbol), ctypes.c_void_p).value)
+                signature = _c_string(
+                    ctypes.cast(getattr(lib, signature_symbol), ctypes.c_void_p).value
+                )
                 return "library", lib, address, signature
             except (OSError, AttributeError) as exc:
                 reason = f"its library does not load here ({exc})"
@@ -388,8 +455,10 @@ def _c_string(address: int | None) -> str | None:
 def _check_compiled_signature(path: str, manifest: dict, compiled: str | None) -> None:
     """The code was compiled for the signature the manifest describes (tgc/lowering/aot.py)."""
     if compiled != manifest["signature"]["sha256"]:
-        raise InvalidArtifact(f"{path}: the compiled code was built for another signature than manifest.json "
-                              "describes (the signature hash in the code differs)")
+        raise InvalidArtifact(
+            f"{path}: the compiled code was built for another signature than manifest.json "
+            "describes (the signature hash in the code differs)"
+        )
 
 
 def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
@@ -397,8 +466,10 @@ def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
     try:
         import llvmlite.binding as llvm
     except ImportError:
-        raise ArtifactError(f"cannot run {path}: {reason}, and llvmlite (to compile its LLVM IR for this "
-                            "machine) is not installed") from None
+        raise ArtifactError(
+            f"cannot run {path}: {reason}, and llvmlite (to compile its LLVM IR for this "
+            "machine) is not installed"
+        ) from None
     ir_path = checks.check_file(path, manifest["files"]["llvm_ir"], manifest)
     try:
         with open(ir_path, encoding="utf-8") as fh:
@@ -406,16 +477,23 @@ def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         target = llvm.Target.from_default_triple()
-        machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                               features=llvm.get_host_cpu_features().flatten(), opt=3)
-        lines = [line for line in text.splitlines() if not line.startswith(("target triple", "target datalayout"))]
+        machine = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
+        )
+        lines = [
+            line
+            for line in text.splitlines()
+            if not line.startswith(("target triple", "target datalayout"))
+        ]
         module = llvm.parse_assembly("\n".join(lines))
         module.triple, module.data_layout = llvm.get_process_triple(), str(machine.target_data)
         module.verify()
         engine = llvm.create_mcjit_compiler(module, machine)
         engine.finalize_object()
     except (OSError, UnicodeDecodeError, RuntimeError) as exc:
-        raise InvalidArtifact(f"{ir_path}: llvmlite cannot compile it ({' '.join(str(exc).split())})") from None
+        raise InvalidArtifact(
+            f"{ir_path}: llvmlite cannot compile it ({' '.join(str(exc).split())})"
+        ) from None
     signature = _c_string(engine.get_global_value_address(manifest["signature"]["symbol"]))
     return "llvmlite", (engine, module, machine), engine.get_function_address(symbol), signature
 

@@ -20,8 +20,15 @@ import sys
 from importlib import resources
 
 SCHEMA_FILE = "manifest.schema.json"
-SIGNATURE_FIELDS = ("entry_points", "inputs", "outputs", "step_input", "variables", "variables_read",
-                    "variables_assigned")
+SIGNATURE_FIELDS = (
+    "entry_points",
+    "inputs",
+    "outputs",
+    "step_input",
+    "variables",
+    "variables_read",
+    "variables_assigned",
+)
 STEP_NAME = "tgc/rng_step"
 VARIABLE_PREFIX = "var:"
 
@@ -40,7 +47,9 @@ def _validator():
     if not _VALIDATOR:
         import jsonschema  # here: only loading an artifact needs it
 
-        schema = json.loads(resources.files("tgc.runtime").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+        schema = json.loads(
+            resources.files("tgc.runtime").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+        )
         jsonschema.Draft202012Validator.check_schema(schema)
         _VALIDATOR.append(jsonschema.Draft202012Validator(schema))
     return _VALIDATOR[0]
@@ -58,10 +67,14 @@ def validate_manifest(manifest, where: str) -> None:
     """Raises InvalidArtifact naming the first wrong field (by the schema, then across fields)."""
     import jsonschema
 
-    errors = sorted(_validator().iter_errors(manifest), key=lambda e: (len(e.path), list(map(str, e.path))))
+    errors = sorted(
+        _validator().iter_errors(manifest), key=lambda e: (len(e.path), list(map(str, e.path)))
+    )
     if errors:
         error = jsonschema.exceptions.best_match(errors)
-        raise InvalidArtifact(f"{where}: field '{field_name(error.absolute_path)}': {_message(error)}")
+        raise InvalidArtifact(
+            f"{where}: field '{field_name(error.absolute_path)}': {_message(error)}"
+        )
     _check_agreement(manifest, where)
 
 
@@ -93,25 +106,36 @@ def _check_agreement(manifest: dict, where: str) -> None:
             if name not in variables:
                 raise InvalidArtifact(f"{where}: field '{key}': '{name}' is not in 'variables'")
     step = [{"name": STEP_NAME, "dtype": "int64", "shape": []}] if manifest["step_input"] else []
-    as_argument = lambda name: {"name": VARIABLE_PREFIX + name, "dtype": variables[name]["dtype"],
-                                "shape": variables[name]["shape"]}
+    as_argument = lambda name: {
+        "name": VARIABLE_PREFIX + name,
+        "dtype": variables[name]["dtype"],
+        "shape": variables[name]["shape"],
+    }
     expected = {
-        "arguments": manifest["inputs"] + step + [as_argument(n) for n in manifest["variables_read"]],
+        "arguments": manifest["inputs"]
+        + step
+        + [as_argument(n) for n in manifest["variables_read"]],
         "results": manifest["outputs"] + [as_argument(n) for n in manifest["variables_assigned"]],
     }
     entry = manifest["entry_points"][0]
     for key, wanted in expected.items():
         have = entry[key]
         if len(have) != len(wanted):
-            raise InvalidArtifact(f"{where}: field 'entry_points[0].{key}': {len(have)} entries, but the inputs, "
-                                  f"outputs and variables make {len(wanted)}")
+            raise InvalidArtifact(
+                f"{where}: field 'entry_points[0].{key}': {len(have)} entries, but the inputs, "
+                f"outputs and variables make {len(wanted)}"
+            )
         for i, (h, w) in enumerate(zip(have, wanted)):
             if _tensor(h) != _tensor(w):
-                raise InvalidArtifact(f"{where}: field 'entry_points[0].{key}[{i}]': {_describe(h)} does not "
-                                      f"match {_describe(w)}")
+                raise InvalidArtifact(
+                    f"{where}: field 'entry_points[0].{key}[{i}]': {_describe(h)} does not "
+                    f"match {_describe(w)}"
+                )
     for name, record in manifest["files"].items():
         if record is not None and record not in manifest["checksums"]:
-            raise InvalidArtifact(f"{where}: field 'checksums': no checksum for the {name} file '{record}'")
+            raise InvalidArtifact(
+                f"{where}: field 'checksums': no checksum for the {name} file '{record}'"
+            )
 
 
 def _tensor(entry: dict) -> tuple:
@@ -125,7 +149,9 @@ def _describe(entry: dict) -> str:
 def signature_digest(manifest: dict) -> str:
     """SHA-256 (hex) of the manifest's signature fields, written canonically."""
     fields = {key: manifest[key] for key in SIGNATURE_FIELDS}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 # ---- the files -------------------------------------------------------------------------------------
@@ -142,8 +168,10 @@ def check_file(directory: str, name: str, manifest: dict) -> str:
     try:
         size = os.path.getsize(path)
         if size != record["size"]:
-            raise InvalidArtifact(f"{path}: {size} bytes, but the manifest records {record['size']} "
-                                  "(truncated or replaced)")
+            raise InvalidArtifact(
+                f"{path}: {size} bytes, but the manifest records {record['size']} "
+                "(truncated or replaced)"
+            )
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -151,7 +179,9 @@ def check_file(directory: str, name: str, manifest: dict) -> str:
     except OSError as exc:
         raise InvalidArtifact(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if digest.hexdigest() != record["sha256"]:
-        raise InvalidArtifact(f"{path}: its SHA-256 differs from the one the manifest records (the file was changed)")
+        raise InvalidArtifact(
+            f"{path}: its SHA-256 differs from the one the manifest records (the file was changed)"
+        )
     return path
 
 
@@ -180,10 +210,19 @@ def check_elf(path: str) -> None:
     if phoff + phnum * phentsize > len(data) or shoff + shnum * shentsize > len(data):
         raise InvalidArtifact(f"{path}: truncated ELF file (its header tables run past the end)")
     for i in range(phnum):
-        offset, _vaddr, _paddr, filesz = struct.unpack_from(endian + "QQQQ", data, phoff + i * phentsize + 8)
+        offset, _vaddr, _paddr, filesz = struct.unpack_from(
+            endian + "QQQQ", data, phoff + i * phentsize + 8
+        )
         if offset + filesz > len(data):
             raise InvalidArtifact(f"{path}: truncated ELF file (segment {i} runs past the end)")
 
 
-__all__ = ["InvalidArtifact", "validate_manifest", "signature_digest", "file_record", "check_file", "check_elf",
-           "field_name"]
+__all__ = [
+    "InvalidArtifact",
+    "validate_manifest",
+    "signature_digest",
+    "file_record",
+    "check_file",
+    "check_elf",
+    "field_name",
+]

@@ -18,7 +18,9 @@ import numpy as np
 
 _STEP_KEY = "__tgc_step__"  # the random-number step counter, when the artifact has one
 TEMPORARY_PREFIX = ".tmp-"
-_TEMPORARY = re.compile(r"^\.(?:[^/]*\.)?tmp-(?P<pid>\d+)-")  # .tmp-<pid>-..., .<name>.tmp-<pid>-...
+_TEMPORARY = re.compile(
+    r"^\.(?:[^/]*\.)?tmp-(?P<pid>\d+)-"
+)  # .tmp-<pid>-..., .<name>.tmp-<pid>-...
 
 
 class CheckpointError(ValueError):
@@ -44,7 +46,11 @@ def write_atomically(path: str, write, text: bool = False) -> None:
     """Calls ``write(handle)`` on a temporary file beside ``path``, syncs it, renames it to ``path``
     and syncs the directory; on any failure the temporary file is removed and ``path`` is untouched."""
     directory = os.path.dirname(os.path.abspath(path))
-    prefix = f".{os.path.basename(path)}.tmp-{os.getpid()}-" if text else f"{TEMPORARY_PREFIX}{os.getpid()}-"
+    prefix = (
+        f".{os.path.basename(path)}.tmp-{os.getpid()}-"
+        if text
+        else f"{TEMPORARY_PREFIX}{os.getpid()}-"
+    )
     fd, temporary = tempfile.mkstemp(prefix=prefix, suffix="" if text else ".npz", dir=directory)
     try:
         with os.fdopen(fd, "w" if text else "wb") as handle:
@@ -111,7 +117,9 @@ def restore(path: str) -> tuple[dict, int | None]:
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"checkpoint {path} holds a single array, not named variables (.npz)")
+            raise CheckpointError(
+                f"checkpoint {path} holds a single array, not named variables (.npz)"
+            )
         with data:
             values = {name: data[name] for name in data.files if name != _STEP_KEY}
             step = int(data[_STEP_KEY]) if _STEP_KEY in data.files else None
@@ -120,7 +128,9 @@ def restore(path: str) -> tuple[dict, int | None]:
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
     except Exception as exc:  # noqa: BLE001 - a damaged zip raises many kinds (BadZipFile, zlib.error, ...)
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
     return values, step
 
 

@@ -49,7 +49,12 @@ def masked_crc32c(data: bytes) -> int:
 def frame_record(data: bytes) -> bytes:
     """One TFRecord: uint64 length, uint32 masked CRC of the length, data, uint32 masked CRC of data."""
     header = struct.pack("<Q", len(data))
-    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
+    return (
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
+    )
 
 
 def read_records(path: str):
@@ -58,16 +63,16 @@ def read_records(path: str):
         blob = handle.read()
     offset = 0
     while offset + 12 <= len(blob):
-        header = blob[offset:offset + 8]
+        header = blob[offset : offset + 8]
         (length,) = struct.unpack("<Q", header)
-        (header_crc,) = struct.unpack("<I", blob[offset + 8:offset + 12])
+        (header_crc,) = struct.unpack("<I", blob[offset + 8 : offset + 12])
         if header_crc != masked_crc32c(header):
             raise ValueError(f"{path}: corrupt record length at byte {offset}")
         end = offset + 12 + length + 4
         if end > len(blob):
             return  # an incomplete last record, as a crash mid-write leaves
-        data = blob[offset + 12:offset + 12 + length]
-        (data_crc,) = struct.unpack("<I", blob[end - 4:end])
+        data = blob[offset + 12 : offset + 12 + length]
+        (data_crc,) = struct.unpack("<I", blob[end - 4 : end])
         if data_crc != masked_crc32c(data):
             raise ValueError(f"{path}: corrupt record data at byte {offset}")
         yield data
@@ -88,7 +93,9 @@ class EventFileWriter:
         name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{filename_suffix or ''}"
         self.path = os.path.join(logdir, name)
         self._handle = open(self.path, "ab")
-        self.write_event(Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
+        self.write_event(
+            Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
+        )
 
     @property
     def closed(self) -> bool:

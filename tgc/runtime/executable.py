@@ -75,13 +75,17 @@ class Executable:
         # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape, written in
         # place) per input
         targets = set(in_place.values())
-        self._in_plan = [(d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r), i in targets)
-                         for i, ((d, r), o, w) in enumerate(zip(self.inputs, _offsets(in_words), in_words))]
+        self._in_plan = [
+            (d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r), i in targets)
+            for i, ((d, r), o, w) in enumerate(zip(self.inputs, _offsets(in_words), in_words))
+        ]
         self._out_format = struct.Struct(f"={max(sum(out_words), 1)}q")
         # Results are row-major: the pipeline bufferizes function results to identity layouts. The
         # interface dict of each result slot is reused: numpy reads it once, when it wraps the block.
-        self._out_plan = [(d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3}, in_place.get(i))
-                          for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))]
+        self._out_plan = [
+            (d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3}, in_place.get(i))
+            for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))
+        ]
         has_result = 1 if self.outputs else 0
         n = has_result + len(self.inputs)
         self._ptrs = (ctypes.c_void_p * max(n, 1))()  # MemRef* for each argument
@@ -94,10 +98,20 @@ class Executable:
         self._packed_address = ctypes.addressof(self._packed)
         self._lock = threading.Lock()
         # What the C path needs, in word offsets: see tgc/runtime/_fastcall.c.
-        self._c_plan = None if _fastcall is None else (
-            address,
-            tuple((d, r, o, i in targets) for i, ((d, r), o) in enumerate(zip(self.inputs, _offsets(in_words)))),
-            tuple((d, r, o, in_place.get(i, -1)) for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))),
+        self._c_plan = (
+            None
+            if _fastcall is None
+            else (
+                address,
+                tuple(
+                    (d, r, o, i in targets)
+                    for i, ((d, r), o) in enumerate(zip(self.inputs, _offsets(in_words)))
+                ),
+                tuple(
+                    (d, r, o, in_place.get(i, -1))
+                    for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))
+                ),
+            )
         )
 
     def __call__(self, *arrays) -> list:
@@ -136,16 +150,25 @@ class Executable:
         out = []
         for dtype, itemsize, rank, o, interface, source in self._out_plan:
             allocated = words[o]
-            shape = words[o + 3: o + 3 + rank]
+            shape = words[o + 3 : o + 3 + rank]
             address = words[o + 1] + words[o + 2] * itemsize
-            if source is not None and allocated == address == input_pointers[source] and allocated not in owners:
+            if (
+                source is not None
+                and allocated == address == input_pointers[source]
+                and allocated not in owners
+            ):
                 owners.append(allocated)  # updated in place: the caller's array is the result
                 out.append(passed[source])
                 continue
-            if allocated == _GLOBAL_SENTINEL or not allocated or allocated in input_pointers or allocated in owners:
+            if (
+                allocated == _GLOBAL_SENTINEL
+                or not allocated
+                or allocated in input_pointers
+                or allocated in owners
+            ):
                 # A constant global or a caller's array is never ours to free, and a second result over
                 # one buffer must not alias the first: copy those out.
-                strides = tuple(x * itemsize for x in words[o + 3 + rank: o + 3 + 2 * rank])
+                strides = tuple(x * itemsize for x in words[o + 3 + rank : o + 3 + 2 * rank])
                 out.append(_copy_out(address, shape, strides, dtype))
                 continue
             owners.append(allocated)
@@ -219,14 +242,21 @@ def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
     where = f"\n\t [[node {node} ]]" if node else ""
     if kind == INCOMPATIBLE_SHAPES:
         shapes = _shapes(values)
-        return errors.InvalidArgumentError(None, None, "Incompatible shapes: " + " vs. ".join(shapes) + where)
+        return errors.InvalidArgumentError(
+            None, None, "Incompatible shapes: " + " vs. ".join(shapes) + where
+        )
     if kind == OUT_OF_MEMORY:
         shape = "[" + ",".join(str(v) for v in values) + "]"
         device = facts.get("device") or "/job:localhost/replica:0/task:0/device:CPU:0"
         return errors.ResourceExhaustedError(
-            None, None, f"OOM when allocating tensor with shape{shape} and type {facts.get('dtype', 'unknown')} "
-                        f"on {device} by allocator cpu{where}")
-    return errors.InternalError(None, None, f"compiled code failed a run-time check (kind {kind}){where}")
+            None,
+            None,
+            f"OOM when allocating tensor with shape{shape} and type {facts.get('dtype', 'unknown')} "
+            f"on {device} by allocator cpu{where}",
+        )
+    return errors.InternalError(
+        None, None, f"compiled code failed a run-time check (kind {kind}){where}"
+    )
 
 
 def _shapes(values: tuple) -> list:
@@ -234,7 +264,7 @@ def _shapes(values: tuple) -> list:
     out, i = [], 1
     for _ in range(values[0] if values else 0):
         rank = values[i]
-        out.append("[" + ",".join(str(d) for d in values[i + 1: i + 1 + rank]) + "]")
+        out.append("[" + ",".join(str(d) for d in values[i + 1 : i + 1 + rank]) + "]")
         i += 1 + rank
     return out
 
@@ -253,7 +283,9 @@ def _record_failure(kind, message, values, count):
     _python_errors.failure = (kind, text, tuple(values[i] for i in range(count)))
 
 
-_HANDLER_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64)
+_HANDLER_TYPE = ctypes.CFUNCTYPE(
+    None, ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64
+)
 _python_handler = _HANDLER_TYPE(_record_failure)
 
 

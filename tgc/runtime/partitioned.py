@@ -25,8 +25,14 @@ class Partition:
 
 
 class PartitionedRun:
-    def __init__(self, partitions: list, hub: TransferHub, keys: dict, num_fetches: int,
-                 timeout: float = DEFAULT_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        partitions: list,
+        hub: TransferHub,
+        keys: dict,
+        num_fetches: int,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ):
         self.partitions = partitions
         self.hub = hub
         self.keys = keys
@@ -35,7 +41,11 @@ class PartitionedRun:
         self._lock = threading.Lock()  # one step at a time: the hub has one current rendezvous
         only = partitions[0] if len(partitions) == 1 else None
         # One partition computing every fetch in order: its results are the answer as they come.
-        self._direct = only if only is not None and list(only.fetch_indices) == list(range(num_fetches)) else None
+        self._direct = (
+            only
+            if only is not None and list(only.fetch_indices) == list(range(num_fetches))
+            else None
+        )
 
     @property
     def var_inputs(self) -> list:
@@ -50,7 +60,7 @@ class PartitionedRun:
         direct = self._direct
         if direct is not None:
             outs = direct.call(*feeds, *[variables[n] for n in direct.var_inputs])
-            return outs[:self.num_fetches], dict(zip(direct.var_outputs, outs[self.num_fetches:]))
+            return outs[: self.num_fetches], dict(zip(direct.var_outputs, outs[self.num_fetches :]))
         if len(self.partitions) == 1:
             results = [self._run_one(self.partitions[0], feeds, variables)]
         else:
@@ -87,7 +97,9 @@ class PartitionedRun:
                     done.release()
 
             for i, p in enumerate(self.partitions):
-                threading.Thread(target=work, args=(i, p), daemon=True, name=f"tgc {p.device}").start()
+                threading.Thread(
+                    target=work, args=(i, p), daemon=True, name=f"tgc {p.device}"
+                ).start()
             for _ in self.partitions:
                 if not _acquire_or_abort(done, rendezvous):
                     break

@@ -44,7 +44,9 @@ class Rendezvous:
     def send(self, key_id: int, value: np.ndarray) -> None:
         with self.cond:
             if key_id in self.values:
-                raise RendezvousError(f"tensor '{self.keys.get(key_id)}' was sent twice in one step")
+                raise RendezvousError(
+                    f"tensor '{self.keys.get(key_id)}' was sent twice in one step"
+                )
             self.values[key_id] = value
             self.cond.notify_all()
 
@@ -58,11 +60,18 @@ class Rendezvous:
                     stuck = [k for k in self.waiting if k not in self.values]
                     if len(stuck) >= self.running:
                         names = sorted(self.keys.get(k, str(k)) for k in stuck)
-                        self.abort(RendezvousError(f"deadlock: every partition waits for a tensor: {names}"))
+                        self.abort(
+                            RendezvousError(
+                                f"deadlock: every partition waits for a tensor: {names}"
+                            )
+                        )
                         break
                     if not self.cond.wait(timeout=self.timeout):
-                        self.abort(RendezvousError(
-                            f"timed out after {self.timeout} s waiting for '{self.keys.get(key_id)}'"))
+                        self.abort(
+                            RendezvousError(
+                                f"timed out after {self.timeout} s waiting for '{self.keys.get(key_id)}'"
+                            )
+                        )
                         break
             finally:
                 self.waiting.discard(key_id)
@@ -98,9 +107,11 @@ class TransferHub:
 
     def _send(self, dtype, rank):
         def send(key_id, descriptor):
-            words = np.frombuffer((ctypes.c_int64 * (3 + 2 * rank)).from_address(descriptor), np.int64)
-            shape = tuple(int(v) for v in words[3:3 + rank])
-            strides = tuple(int(v) * dtype.itemsize for v in words[3 + rank:3 + 2 * rank])
+            words = np.frombuffer(
+                (ctypes.c_int64 * (3 + 2 * rank)).from_address(descriptor), np.int64
+            )
+            shape = tuple(int(v) for v in words[3 : 3 + rank])
+            strides = tuple(int(v) * dtype.itemsize for v in words[3 + rank : 3 + 2 * rank])
             value = _copy_out(int(words[1]) + int(words[2]) * dtype.itemsize, shape, strides, dtype)
             try:
                 self.current.send(int(key_id), value)

@@ -83,7 +83,7 @@ def where_of(location, fallback: str) -> str:
     if text.startswith("loc("):
         return fallback
     if text.startswith(PARSER_FILE + ":"):
-        return fallback + text[len(PARSER_FILE):]
+        return fallback + text[len(PARSER_FILE) :]
     return text
 
 
@@ -195,8 +195,12 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
         return None
     except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: say which, no traceback
         step = steps[-1] if steps else "running the pipeline"
-        reporter.emit(source.name, "error", f"internal error while {step} (a tgc bug: please report it with "
-                                            f"this input): {type(exc).__name__}: {one_line(exc)}")
+        reporter.emit(
+            source.name,
+            "error",
+            f"internal error while {step} (a tgc bug: please report it with "
+            f"this input): {type(exc).__name__}: {one_line(exc)}",
+        )
         return None
     if timing is not None:
         print_timing(timing, reporter.stream)
@@ -257,29 +261,63 @@ def _print_version(ctx, _param, value) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Print tgc's version and exit.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print tgc's version and exit.",
+)
 def main():
     """tgc: a compiler for TensorFlow-1-style graphs, built on MLIR."""
 
 
 @main.command("opt")
 @click.argument("input_path", metavar="[INPUT|-]", default="-")
-@click.option("-p", "--pass-pipeline", "spec", default="",
-              help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.")
-@click.option("--default-pipeline", is_flag=True,
-              help="Run the default compile pipeline (the one --print-pipeline shows without -p).")
-@click.option("--split-input-file", is_flag=True, help="Process each '// -----' chunk independently.")
-@click.option("--print-pipeline", is_flag=True,
-              help="Print the pipeline as it will run (without -p: the default compile pipeline), then exit.")
+@click.option(
+    "-p",
+    "--pass-pipeline",
+    "spec",
+    default="",
+    help="Passes to run, e.g. 'tgc-autodiff,canonicalize'.",
+)
+@click.option(
+    "--default-pipeline",
+    is_flag=True,
+    help="Run the default compile pipeline (the one --print-pipeline shows without -p).",
+)
+@click.option(
+    "--split-input-file", is_flag=True, help="Process each '// -----' chunk independently."
+)
+@click.option(
+    "--print-pipeline",
+    is_flag=True,
+    help="Print the pipeline as it will run (without -p: the default compile pipeline), then exit.",
+)
 @click.option("--list-passes", is_flag=True, help="List the tgc passes, then exit.")
-@click.option("--print-ir-after-all", is_flag=True, help="Print the IR to stderr after every stage.")
-@click.option("--print-ir-after-change", is_flag=True,
-              help="Print the IR to stderr after stages that change it.")
+@click.option(
+    "--print-ir-after-all", is_flag=True, help="Print the IR to stderr after every stage."
+)
+@click.option(
+    "--print-ir-after-change",
+    is_flag=True,
+    help="Print the IR to stderr after stages that change it.",
+)
 @click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
 @click.option("-o", "output", default="-", help="Output file ('-' is stdout).")
-def opt(input_path, spec, default_pipeline, split_input_file, print_pipeline, list_passes, print_ir_after_all,
-        print_ir_after_change, timing, output):
+def opt(
+    input_path,
+    spec,
+    default_pipeline,
+    split_input_file,
+    print_pipeline,
+    list_passes,
+    print_ir_after_all,
+    print_ir_after_change,
+    timing,
+    output,
+):
     """Parse INPUT, verify it (tgc-verify), run the pass pipeline and print the module.
 
     tgc passes and upstream MLIR passes mix freely in one pipeline.
@@ -365,7 +403,9 @@ def _write_output(output: str, text: str) -> None:
 
 
 @main.command("dialect")
-@click.option("--irdl", is_flag=True, help="Print the tgc dialect as IRDL (for mlir-opt --irdl-file).")
+@click.option(
+    "--irdl", is_flag=True, help="Print the tgc dialect as IRDL (for mlir-opt --irdl-file)."
+)
 @click.option("--list-ops", is_flag=True, help="List every tgc op with its TensorFlow op type.")
 def dialect(irdl, list_ops):
     """Print the tgc dialect, generated from the op registry."""

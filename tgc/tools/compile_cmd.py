@@ -61,7 +61,9 @@ def graph_module(program: str, fetches: tuple, feeds: tuple):
     argv = sys.argv
     try:
         sys.argv = [program]
-        with contextlib.redirect_stdout(sys.stderr):  # the program's prints must not mix with --emit text
+        with contextlib.redirect_stdout(
+            sys.stderr
+        ):  # the program's prints must not mix with --emit text
             runpy.run_path(program, run_name="__main__")
     except SystemExit as exc:
         if exc.code not in (None, 0):
@@ -103,7 +105,9 @@ def compile_input(input_path: str, fetches: tuple, feeds: tuple, stop: str, opti
         build = graph_module(input_path, fetches, feeds)
     else:
         if fetches or feeds:
-            raise aot.AotError("--fetch/--feed choose a signature in a Python program; a .mlir input has one")
+            raise aot.AotError(
+                "--fetch/--feed choose a signature in a Python program; a .mlir input has one"
+            )
         build = mlir_module(input_path)
     with make_context(), ir.Location.unknown():
         return aot.lower_module(build(), stop, options)
@@ -116,8 +120,17 @@ def _errors():
     from tgc.frontend.export import ExportError
     from tgc.passes.base import PassFailure
 
-    return (aot.AotError, ExportError, ValueError, OSError, UnicodeDecodeError, errors.OpError,
-            errors.CompileError if hasattr(errors, "CompileError") else aot.AotError, PassFailure, ir.MLIRError)
+    return (
+        aot.AotError,
+        ExportError,
+        ValueError,
+        OSError,
+        UnicodeDecodeError,
+        errors.OpError,
+        errors.CompileError if hasattr(errors, "CompileError") else aot.AotError,
+        PassFailure,
+        ir.MLIRError,
+    )
 
 
 def _error_text(exc) -> str:
@@ -137,26 +150,73 @@ def _error_text(exc) -> str:
 
 @click.command("compile")
 @click.argument("input_path", metavar="INPUT")
-@click.option("-o", "output", default=None, help="Output file, or the artifact directory (.tar.gz: one archive).")
-@click.option("--emit", "stage", type=click.Choice(aot.STAGES), default="artifact", show_default=True,
-              help="The stage to stop at and print or write.")
+@click.option(
+    "-o",
+    "output",
+    default=None,
+    help="Output file, or the artifact directory (.tar.gz: one archive).",
+)
+@click.option(
+    "--emit",
+    "stage",
+    type=click.Choice(aot.STAGES),
+    default="artifact",
+    show_default=True,
+    help="The stage to stop at and print or write.",
+)
 @click.option("--fetch", "fetches", multiple=True, help="A tensor or op to compute (Python input).")
-@click.option("--feed", "feeds", multiple=True, metavar="NAME[:SHAPE[:DTYPE]]",
-              help="A fed tensor, e.g. x:?x784:float32 (Python input; default: the placeholders needed).")
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="NAME[:SHAPE[:DTYPE]]",
+    help="A fed tensor, e.g. x:?x784:float32 (Python input; default: the placeholders needed).",
+)
 @click.option("--target", type=click.Choice(["cpu"]), default="cpu", show_default=True)
-@click.option("--target-triple", default=None, help="e.g. aarch64-unknown-linux-gnu (default: the host).")
+@click.option(
+    "--target-triple", default=None, help="e.g. aarch64-unknown-linux-gnu (default: the host)."
+)
 @click.option("--target-cpu", default=None, help="e.g. znver3, neoverse-v1 (default: the host's).")
-@click.option("-O", "opt_level", type=click.IntRange(0, 3), default=3, show_default=True, help="-O0 .. -O3")
-@click.option("--name", default="model", show_default=True,
-              help="C prefix: NAME_run in NAME.h, library libNAME.so.")
-@click.option("--blas", is_flag=True, help="Matmuls call numpy's OpenBLAS (the library then needs it).")
-@click.option("--print-pipeline", is_flag=True, help="Print the pipelines that would run, then exit.")
+@click.option(
+    "-O", "opt_level", type=click.IntRange(0, 3), default=3, show_default=True, help="-O0 .. -O3"
+)
+@click.option(
+    "--name",
+    default="model",
+    show_default=True,
+    help="C prefix: NAME_run in NAME.h, library libNAME.so.",
+)
+@click.option(
+    "--blas", is_flag=True, help="Matmuls call numpy's OpenBLAS (the library then needs it)."
+)
+@click.option(
+    "--print-pipeline", is_flag=True, help="Print the pipelines that would run, then exit."
+)
 @click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
-def compile_command(input_path, output, stage, fetches, feeds, target, target_triple, target_cpu, opt_level,
-                    name, blas, print_pipeline, timing):
+def compile_command(
+    input_path,
+    output,
+    stage,
+    fetches,
+    feeds,
+    target,
+    target_triple,
+    target_cpu,
+    opt_level,
+    name,
+    blas,
+    print_pipeline,
+    timing,
+):
     """Compile INPUT (.mlir in the tgc dialect, or a Python program) ahead of time."""
     where = "tgc compile"
-    options = aot.Options(aot.Target(target_triple, target_cpu), opt_level, name=name, blas=blas, timing=[] if timing else None)
+    options = aot.Options(
+        aot.Target(target_triple, target_cpu),
+        opt_level,
+        name=name,
+        blas=blas,
+        timing=[] if timing else None,
+    )
     if print_pipeline:
         _print_pipeline(options)
         return
@@ -171,7 +231,9 @@ def compile_command(input_path, output, stage, fetches, feeds, target, target_tr
         fail(where, crash.message())
 
 
-def _compile_and_write(input_path, fetches, feeds, stage: str, output, options: aot.Options) -> None:
+def _compile_and_write(
+    input_path, fetches, feeds, stage: str, output, options: aot.Options
+) -> None:
     from tgc.passes.pipeline import observe_stages
 
     steps = []  # what was running when something failed
@@ -185,8 +247,11 @@ def _compile_and_write(input_path, fetches, feeds, stage: str, output, options: 
         from tgc.tools.cli import one_line
 
         step = steps[-1] if steps else "compiling"
-        fail("tgc compile", f"internal error while {step} (a tgc bug: please report it with this input): "
-                            f"{type(exc).__name__}: {one_line(exc)}")
+        fail(
+            "tgc compile",
+            f"internal error while {step} (a tgc bug: please report it with this input): "
+            f"{type(exc).__name__}: {one_line(exc)}",
+        )
     if options.timing is not None:
         from tgc.tools.cli import print_timing
 
@@ -197,9 +262,13 @@ def _print_pipeline(options: aot.Options) -> None:
     from tgc.lowering import cpu
 
     target = options.target.resolved()
-    click.echo(",".join([aot.graph_pipeline(options), cpu.LOWER_PIPELINE, aot.cpu_pipeline(options)]))
-    click.echo(f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
-               f"-mtriple={target.triple} -mcpu={target.cpu} -relocation-model=pic")
+    click.echo(
+        ",".join([aot.graph_pipeline(options), cpu.LOWER_PIPELINE, aot.cpu_pipeline(options)])
+    )
+    click.echo(
+        f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
+        f"-mtriple={target.triple} -mcpu={target.cpu} -relocation-model=pic"
+    )
 
 
 def _write_stage(lowered, stage: str, output: str | None, options: aot.Options) -> None:
@@ -220,7 +289,9 @@ def _write_artifact(lowered, options: aot.Options, output: str) -> None:
         aot.write_artifact(lowered, options, output)
         click.echo(f"wrote {output}", err=True)
         return
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)  # as for an artifact directory
+    os.makedirs(
+        os.path.dirname(os.path.abspath(output)), exist_ok=True
+    )  # as for an artifact directory
     with tempfile.TemporaryDirectory(prefix="tgc-artifact-") as tmp:
         directory = aot.write_artifact(lowered, options, os.path.join(tmp, "artifact"))
         staging = output + ".tmp"
@@ -252,9 +323,16 @@ def _read_input(spec: str) -> tuple:
 @click.command("run")
 @click.argument("artifact", metavar="ARTIFACT")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=FILE.npy", help="An input value.")
-@click.option("--output", default=None, help="Write the results to this .npz instead of printing them.")
-@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Call it this many times (a training step trains).")
+@click.option(
+    "--output", default=None, help="Write the results to this .npz instead of printing them."
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Call it this many times (a training step trains).",
+)
 @click.option("--restore", default=None, help="Start from the variables in this checkpoint.")
 @click.option("--save", default=None, help="Checkpoint the variables after the last call.")
 def run_command(artifact, inputs, output, steps, restore, save):
@@ -274,7 +352,13 @@ def run_command(artifact, inputs, output, steps, restore, save):
         if output:
             np.savez(output, **results)
             return
-    except (ArtifactError, OpError, ValueError, OSError, TypeError) as exc:  # OpError: a run-time check failed
+    except (
+        ArtifactError,
+        OpError,
+        ValueError,
+        OSError,
+        TypeError,
+    ) as exc:  # OpError: a run-time check failed
         fail("tgc run", _error_text(exc))
     for name, value in results.items():
         click.echo(f"{name}: {value.dtype.name}{list(value.shape)}")
@@ -296,10 +380,17 @@ def inspect_command(artifact, as_json):
         click.echo(json.dumps(art.manifest, indent=2))
         return
     m = art.manifest
-    click.echo(f"artifact {art.path} (format {m['format_version']}, entry {m['entry_points'][0]['symbol']})")
-    click.echo(f"target   {m['target']['triple']} cpu={m['target']['cpu']} -O{m['target']['opt_level']}")
-    for title, items in (("inputs", art.signature.inputs), ("outputs", art.signature.outputs),
-                         ("variables", art.signature.variables)):
+    click.echo(
+        f"artifact {art.path} (format {m['format_version']}, entry {m['entry_points'][0]['symbol']})"
+    )
+    click.echo(
+        f"target   {m['target']['triple']} cpu={m['target']['cpu']} -O{m['target']['opt_level']}"
+    )
+    for title, items in (
+        ("inputs", art.signature.inputs),
+        ("outputs", art.signature.outputs),
+        ("variables", art.signature.variables),
+    ):
         click.echo(f"{title}:")
         for info in items:
             click.echo(f"  {info.name:24s} {info.describe()}")

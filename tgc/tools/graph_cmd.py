@@ -24,8 +24,13 @@ from dataclasses import dataclass, field
 
 import click
 
-STAGE_PASSES = {"built": None, "autodiff": "tgc-autodiff", "decomposed": "tgc-decompose", "folded": "tgc-fold",
-                "optimized": "tgc-verify"}
+STAGE_PASSES = {
+    "built": None,
+    "autodiff": "tgc-autodiff",
+    "decomposed": "tgc-decompose",
+    "folded": "tgc-fold",
+    "optimized": "tgc-verify",
+}
 STAGES = tuple(STAGE_PASSES) + ("placed", "partitioned")
 FORMATS = ("dot", "svg", "png", "tensorboard")
 PALETTE = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#8dd3c7", "#bebada")
@@ -47,7 +52,7 @@ def stage_pipeline(stage: str, devices: tuple, soft: bool) -> str:
     passes = OPTIMIZING_GRAPH_PIPELINE.split(",")
     if stage in STAGE_PASSES:
         last = STAGE_PASSES[stage]
-        return "" if last is None else ",".join(passes[:len(passes) - passes[::-1].index(last)])
+        return "" if last is None else ",".join(passes[: len(passes) - passes[::-1].index(last)])
     place = "tgc-place{devices=" + ",".join(devices) + (" soft=true" if soft else "") + "}"
     return ",".join(passes + [place] + (["tgc-partition"] if stage == "partitioned" else []))
 
@@ -136,7 +141,9 @@ def graph_from_program(path: str):
     if graph is None:
         graph = tgc.get_default_graph()
     if not graph.get_operations():
-        raise GraphCommandError(f"{path} left no ops in the default graph (build the graph in the default graph)")
+        raise GraphCommandError(
+            f"{path} left no ops in the default graph (build the graph in the default graph)"
+        )
     return graph
 
 
@@ -177,8 +184,10 @@ def _placeholder_spec(op, given: dict):
     tensor = op.outputs[0]
     spec = given.get(tensor, tensor.spec)
     if spec.shape is None:
-        raise GraphCommandError(f"placeholder '{op.name}' has unknown rank: give its shape with --feed "
-                                f"{op.name}:SHAPE (e.g. --feed {op.name}:scalar or --feed {op.name}:?x10)")
+        raise GraphCommandError(
+            f"placeholder '{op.name}' has unknown rank: give its shape with --feed "
+            f"{op.name}:SHAPE (e.g. --feed {op.name}:scalar or --feed {op.name}:?x10)"
+        )
     return spec
 
 
@@ -190,12 +199,20 @@ def module_from_graph(graph, fetch_names=(), feed_texts=()):
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
 
     try:
-        fetches = [graph.as_graph_element(n) for n in fetch_names] if fetch_names else default_fetches(graph)
+        fetches = (
+            [graph.as_graph_element(n) for n in fetch_names]
+            if fetch_names
+            else default_fetches(graph)
+        )
     except (KeyError, ValueError, TypeError) as exc:
         raise GraphCommandError(f"bad --fetch: {exc}") from None
     given = feed_specs(graph, feed_texts)
     ops = prune([f if not hasattr(f, "value_index") else f.op for f in fetches], set())
-    feeds = [(op.outputs[0], _placeholder_spec(op, given)) for op in ops if op.opdef is None and op.host_fn is None]
+    feeds = [
+        (op.outputs[0], _placeholder_spec(op, given))
+        for op in ops
+        if op.opdef is None and op.host_fn is None
+    ]
     body = [op for op in ops if op.opdef is not None]
     tensors = [f for f in fetches if hasattr(f, "value_index")]
     module = ir.Module.create()
@@ -235,12 +252,14 @@ class DrawEdge:
 class Drawing:
     nodes: list = field(default_factory=list)
     edges: list = field(default_factory=list)
-    clusters: dict = field(default_factory=dict)  # function name -> device ("" when not partitioned)
+    clusters: dict = field(
+        default_factory=dict
+    )  # function name -> device ("" when not partitioned)
 
 
 def _type_text(type_) -> str:
     text = str(type_)
-    return text[len("tensor<"):-1] if text.startswith("tensor<") else text
+    return text[len("tensor<") : -1] if text.startswith("tensor<") else text
 
 
 def _spec(type_):
@@ -274,27 +293,40 @@ class _Drawer:
             operation = op.operation
             if operation.name == "tgc.variable":
                 name = ir.StringAttr(operation.attributes["sym_name"]).value
-                variables[name] = self.node(name=name, kind="variable", op_type="VariableV2",
-                                            device=_device(operation)).id
+                variables[name] = self.node(
+                    name=name, kind="variable", op_type="VariableV2", device=_device(operation)
+                ).id
         for function in functions(module):  # a declaration has no ops to draw
             self.function(function.operation, variables)
         for key, src in self.sends.items():
             if key in self.recvs:
-                self.drawing.edges.append(DrawEdge(src, self.recvs[key], key.split(";")[0], "transfer"))
+                self.drawing.edges.append(
+                    DrawEdge(src, self.recvs[key], key.split(";")[0], "transfer")
+                )
         return self.drawing
 
     def function(self, function, variables) -> None:
         from mlir import ir
 
         name = ir.StringAttr(function.attributes["sym_name"]).value
-        device = ir.StringAttr(function.attributes["tgc.device"]).value if "tgc.device" in function.attributes else ""
+        device = (
+            ir.StringAttr(function.attributes["tgc.device"]).value
+            if "tgc.device" in function.attributes
+            else ""
+        )
         self.drawing.clusters[name] = device
         block = function.regions[0].blocks[0]
         by_name = {}
         for i, arg in enumerate(block.arguments):
             if len(list(arg.uses)):
-                node = self.node(name=self.arg_names.get(i, f"arg{i}"), kind="arg", op_type="Placeholder",
-                                 device=device, cluster=name, outputs=[_spec(arg.type)])
+                node = self.node(
+                    name=self.arg_names.get(i, f"arg{i}"),
+                    kind="arg",
+                    op_type="Placeholder",
+                    device=device,
+                    cluster=name,
+                    outputs=[_spec(arg.type)],
+                )
                 self.producers[arg] = (node.id, 0)
         for op in block.operations:
             self.operation(op.operation, name, variables, by_name)
@@ -305,16 +337,24 @@ class _Drawer:
         if operation.name == "func.return":
             node = self.node(name="fetches", kind="fetches", op_type="_Retval", cluster=cluster)
         else:
-            node = self.node(name=op_name(operation), kind="op", op_type=_tf_type(operation.name),
-                             device=_device(operation), cluster=cluster,
-                             outputs=[_spec(r.type) for r in operation.results], attrs=_attrs(operation))
+            node = self.node(
+                name=op_name(operation),
+                kind="op",
+                op_type=_tf_type(operation.name),
+                device=_device(operation),
+                cluster=cluster,
+                outputs=[_spec(r.type) for r in operation.results],
+                attrs=_attrs(operation),
+            )
             by_name[node.name] = node.id
         for i, result in enumerate(operation.results):
             self.producers[result] = (node.id, i)
         for value in operation.operands:
             if value in self.producers:
                 src, index = self.producers[value]
-                self.drawing.edges.append(DrawEdge(src, node.id, _type_text(value.type), "data", index))
+                self.drawing.edges.append(
+                    DrawEdge(src, node.id, _type_text(value.type), "data", index)
+                )
         self.links(operation, node, variables, by_name, control_deps(operation))
 
     def links(self, operation, node, variables, by_name, controls) -> None:
@@ -338,7 +378,11 @@ class _Drawer:
 def _device(operation) -> str:
     from mlir import ir
 
-    return ir.StringAttr(operation.attributes["device"]).value if "device" in operation.attributes else ""
+    return (
+        ir.StringAttr(operation.attributes["device"]).value
+        if "device" in operation.attributes
+        else ""
+    )
 
 
 def _tf_type(mlir_name: str) -> str:
@@ -380,7 +424,9 @@ def _short_device(device: str) -> str:
 
 
 def device_colours(drawing: Drawing) -> dict:
-    devices = sorted({n.device for n in drawing.nodes if n.device} | {d for d in drawing.clusters.values() if d})
+    devices = sorted(
+        {n.device for n in drawing.nodes if n.device} | {d for d in drawing.clusters.values() if d}
+    )
     return {d: PALETTE[i % len(PALETTE)] for i, d in enumerate(devices)}
 
 
@@ -395,27 +441,41 @@ def _node_line(node: DrawNode, colours: dict) -> str:
     return f"  {node.id} [label={_quote(chr(10).join(lines))}, shape={shape}, fillcolor={_quote(colour)}];"
 
 
-_EDGE_STYLES = {"data": "", "control": ", style=dashed, arrowhead=odot", "variable": ", style=dotted",
-                "transfer": ", color=red, penwidth=2, fontcolor=red, constraint=false"}
+_EDGE_STYLES = {
+    "data": "",
+    "control": ", style=dashed, arrowhead=odot",
+    "variable": ", style=dotted",
+    "transfer": ", color=red, penwidth=2, fontcolor=red, constraint=false",
+}
 
 
 def to_dot(drawing: Drawing, title: str = "tgc") -> str:
     """The drawing as a Graphviz digraph: one cluster per function, nodes filled by device."""
     colours = device_colours(drawing)
-    out = [f"digraph {_quote(title)} {{", "  rankdir=TB;", '  node [style="rounded,filled", fontname="Helvetica"];',
-           '  edge [fontname="Helvetica", fontsize=9];']
+    out = [
+        f"digraph {_quote(title)} {{",
+        "  rankdir=TB;",
+        '  node [style="rounded,filled", fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
     for node in drawing.nodes:
         if not node.cluster:
             out.append(_node_line(node, colours))
     for index, (name, device) in enumerate(drawing.clusters.items()):
         label = name + (f" @ {_short_device(device)}" if device else "")
         out.append(f"  subgraph cluster_{index} {{")
-        out.append(f"    label={_quote(label)}; style=rounded; color={_quote(colours.get(device, '#888888'))};")
+        out.append(
+            f"    label={_quote(label)}; style=rounded; color={_quote(colours.get(device, '#888888'))};"
+        )
         out += ["  " + _node_line(n, colours) for n in drawing.nodes if n.cluster == name]
         out.append("  }")
     for edge in drawing.edges:
         label = f", label={_quote(edge.label)}" if edge.label else ""
-        out.append(f"  {edge.src} -> {edge.dst} [{label[2:]}{_EDGE_STYLES[edge.style]}];".replace("[, ", "["))
+        out.append(
+            f"  {edge.src} -> {edge.dst} [{label[2:]}{_EDGE_STYLES[edge.style]}];".replace(
+                "[, ", "["
+            )
+        )
     out += _legend(colours)
     out.append("}")
     return "\n".join(out) + "\n"
@@ -424,25 +484,33 @@ def to_dot(drawing: Drawing, title: str = "tgc") -> str:
 def _legend(colours: dict) -> list:
     if not colours:
         return []
-    rows = "".join(f'<TR><TD BGCOLOR="{c}">{_short_device(d)}</TD></TR>' for d, c in colours.items())
-    return [f"  legend [shape=plaintext, style=\"\", label=<<TABLE BORDER=\"0\" CELLBORDER=\"1\">"
-            f"<TR><TD><B>devices</B></TD></TR>{rows}</TABLE>>];"]
+    rows = "".join(
+        f'<TR><TD BGCOLOR="{c}">{_short_device(d)}</TD></TR>' for d, c in colours.items()
+    )
+    return [
+        f'  legend [shape=plaintext, style="", label=<<TABLE BORDER="0" CELLBORDER="1">'
+        f"<TR><TD><B>devices</B></TD></TR>{rows}</TABLE>>];"
+    ]
 
 
 def graphviz_dot(fmt: str) -> str:
     """The path of Graphviz's ``dot``, which svg and png need."""
     program = shutil.which("dot")
     if program is None:
-        raise GraphCommandError(f"--format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
-                                "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) "
-                                "or use --format dot")
+        raise GraphCommandError(
+            f"--format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
+            "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) "
+            "or use --format dot"
+        )
     return program
 
 
 def render(dot_text: str, fmt: str) -> bytes:
     """SVG or PNG bytes from Graphviz's ``dot``."""
     program = graphviz_dot(fmt)
-    done = subprocess.run([program, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=120)
+    done = subprocess.run(
+        [program, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=120
+    )
     if done.returncode != 0:
         raise GraphCommandError(f"dot failed: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
@@ -465,10 +533,23 @@ def to_graph_def(drawing: Drawing):
             name = f"{base}_{count}"
         taken.add(name)
         names[node.id] = name
-    nodes = {n.id: Node(names[n.id], n.op_type or "NoOp", [], n.device, [s for s in n.outputs if s is not None],
-                        n.attrs) for n in drawing.nodes}
+    nodes = {
+        n.id: Node(
+            names[n.id],
+            n.op_type or "NoOp",
+            [],
+            n.device,
+            [s for s in n.outputs if s is not None],
+            n.attrs,
+        )
+        for n in drawing.nodes
+    }
     for edge in drawing.edges:
-        ref = tensor_ref(names[edge.src], edge.index) if edge.style == "data" else "^" + names[edge.src]
+        ref = (
+            tensor_ref(names[edge.src], edge.index)
+            if edge.style == "data"
+            else "^" + names[edge.src]
+        )
         nodes[edge.dst].inputs.append(ref)
     for node in nodes.values():  # TensorFlow lists data inputs before control inputs
         node.inputs.sort(key=lambda ref: ref.startswith("^"))
@@ -478,7 +559,9 @@ def to_graph_def(drawing: Drawing):
 # ---- the command -----------------------------------------------------------------------------------
 
 
-def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=False, feeds=()) -> Drawing:
+def build_drawing(
+    input_path: str, stage: str, fetches=(), devices=(), soft=False, feeds=()
+) -> Drawing:
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -488,7 +571,11 @@ def build_drawing(input_path: str, stage: str, fetches=(), devices=(), soft=Fals
     if graph is None and not input_path.endswith(".mlir"):
         raise GraphCommandError(f"{input_path}: expected a TF1 program (.py) or tgc IR (.mlir)")
     with make_context(), ir.Location.unknown():
-        module, arg_names = module_from_graph(graph, fetches, feeds) if graph is not None else module_from_mlir(input_path)
+        module, arg_names = (
+            module_from_graph(graph, fetches, feeds)
+            if graph is not None
+            else module_from_mlir(input_path)
+        )
         from tgc.passes.place import full_device_name
 
         chosen = tuple(full_device_name(d) for d in devices) or requested_devices(module)
@@ -531,17 +618,46 @@ def write_output(drawing: Drawing, fmt: str, output: str, title: str) -> None:
 
 @click.command("graph")
 @click.argument("input_path", metavar="INPUT")
-@click.option("--stage", type=click.Choice(STAGES), default="built", show_default=True,
-              help="The point in the pipeline to draw.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="dot", show_default=True,
-              help="DOT text, SVG or PNG (Graphviz), or a TensorBoard log directory.")
-@click.option("-o", "output", default="-", help="Output file ('-' is stdout); a log directory for tensorboard.")
-@click.option("--fetch", "fetches", multiple=True, help="An op or tensor to compute (repeatable; .py input; "
-              "default: every op nothing else uses).")
-@click.option("--feed", "feeds", multiple=True, help="NAME:SHAPE[:DTYPE], e.g. keep_prob:scalar or x:?x784: "
-              "the shape of a placeholder (repeatable; .py input; needed for a placeholder of unknown rank).")
-@click.option("--device", "devices", multiple=True, help="A device to place on (repeatable; default: CPU:0 "
-              "and every device the graph asks for).")
+@click.option(
+    "--stage",
+    type=click.Choice(STAGES),
+    default="built",
+    show_default=True,
+    help="The point in the pipeline to draw.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="dot",
+    show_default=True,
+    help="DOT text, SVG or PNG (Graphviz), or a TensorBoard log directory.",
+)
+@click.option(
+    "-o",
+    "output",
+    default="-",
+    help="Output file ('-' is stdout); a log directory for tensorboard.",
+)
+@click.option(
+    "--fetch",
+    "fetches",
+    multiple=True,
+    help="An op or tensor to compute (repeatable; .py input; default: every op nothing else uses).",
+)
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    help="NAME:SHAPE[:DTYPE], e.g. keep_prob:scalar or x:?x784: "
+    "the shape of a placeholder (repeatable; .py input; needed for a placeholder of unknown rank).",
+)
+@click.option(
+    "--device",
+    "devices",
+    multiple=True,
+    help="A device to place on (repeatable; default: CPU:0 and every device the graph asks for).",
+)
 @click.option("--soft-placement", is_flag=True, help="Let ops fall back to an available device.")
 def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement):
     """Draw the graph of INPUT (a TF1 program .py, or tgc IR .mlir) after a pipeline stage.
@@ -556,10 +672,14 @@ def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_
         _fail("--format tensorboard writes an event file: give -o LOGDIR")
     try:
         # In a child process: MLIR (or the user's program) aborting becomes one error line, as in tgc opt.
-        run_isolated(lambda: _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement))
+        run_isolated(
+            lambda: _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement)
+        )
     except ChildCrashed as crash:
         _fail(_crash_message(crash, input_path))
-    except ChildFailed as exc:  # _draw lets only non-Exception errors through: a tgc bug, still one line
+    except (
+        ChildFailed
+    ) as exc:  # _draw lets only non-Exception errors through: a tgc bug, still one line
         last = str(exc).strip().splitlines()[-1:] or ["no detail"]
         _fail(f"internal error (a tgc bug: please report it with this input): {last[0]}")
 
@@ -587,7 +707,9 @@ def _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placemen
     except OSError as exc:
         _fail(f"{getattr(exc, 'filename', None) or input_path}: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - MLIR parse errors and the like: one line, no traceback
-        _fail(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
+        _fail(
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+        )
 
 
 def _fail(message: str) -> None:

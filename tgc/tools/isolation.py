@@ -23,7 +23,9 @@ import tempfile
 import traceback
 
 # What MLIR/LLVM print on their way down; folded into the one-line error instead of shown raw.
-_CRASH_LINE = re.compile(r"Assertion .* failed|^LLVM ERROR:|^PLEASE submit|^Stack dump|^ *#\d+ 0x|^\s*\d+\.\s")
+_CRASH_LINE = re.compile(
+    r"Assertion .* failed|^LLVM ERROR:|^PLEASE submit|^Stack dump|^ *#\d+ 0x|^\s*\d+\.\s"
+)
 _ASSERTION = re.compile(r"Assertion `(?P<what>.*)' failed")
 
 
@@ -64,8 +66,12 @@ def run_isolated(work):
     """
     if not isolation_available():
         return work()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryFile() as result, tempfile.TemporaryFile() as progress:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as result,
+        tempfile.TemporaryFile() as progress,
+    ):
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         pid = os.fork()
@@ -87,7 +93,9 @@ def run_isolated(work):
         sys.exit(value)
     if kind == "raise":
         raise ChildFailed(value)
-    raise ChildFailed(f"the isolated child exited with status {os.WEXITSTATUS(status)} and no result")
+    raise ChildFailed(
+        f"the isolated child exited with status {os.WEXITSTATUS(status)} and no result"
+    )
 
 
 def _child(work, out, err, result, progress) -> None:

@@ -19,7 +19,6 @@ from tgc.passes.base import ModulePass, PassFailure, body_ops, format_location, 
 LOWERINGS: dict = {}
 
 
-
 def lowers(*names):
     """Registers a rule ``rule(op: CoreOp) -> list[ir.Value] | ir.Value`` for each op name."""
 
@@ -88,7 +87,9 @@ def check_legal(module: ir.Module) -> None:
     def visit(op):
         operation = op.operation if hasattr(op, "operation") else op
         if operation.name.startswith("tgc."):
-            left.append((format_location(operation.location), f"'{operation.name}' has no lowering to core"))
+            left.append(
+                (format_location(operation.location), f"'{operation.name}' has no lowering to core")
+            )
         return ir.WalkResult.ADVANCE
 
     module.operation.walk(visit)

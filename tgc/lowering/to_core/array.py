@@ -15,8 +15,20 @@ from mlir.dialects import arith, linalg, tensor
 from tgc.dialect.attrs import encode
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    PARALLEL, REDUCTION, affine_map, broadcast_map, broadcast_to_like, const_index, dim, element_type, empty,
-    generic, identity_map, is_float, scalar_const, shape_of,
+    PARALLEL,
+    REDUCTION,
+    affine_map,
+    broadcast_map,
+    broadcast_to_like,
+    const_index,
+    dim,
+    element_type,
+    empty,
+    generic,
+    identity_map,
+    is_float,
+    scalar_const,
+    shape_of,
 )
 
 
@@ -53,7 +65,9 @@ _DYNAMIC = ir.ShapedType.get_dynamic_size()
 
 def _tensor_type(dims: list, elem: ir.Type) -> ir.RankedTensorType:
     """A ranked tensor type; ``None`` dims are dynamic."""
-    return ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in dims], elem)
+    return ir.RankedTensorType.get(
+        [ir.ShapedType.get_dynamic_size() if d is None else d for d in dims], elem
+    )
 
 
 def _flatten(x: ir.Value) -> ir.Value:
@@ -62,7 +76,9 @@ def _flatten(x: ir.Value) -> ir.Value:
     if len(shape) == 1:
         return x
     if not shape:  # a scalar becomes tensor<1xT>
-        return tensor.ExpandShapeOp(_tensor_type([1], elem), x, ir.ArrayAttr.get([]), [], [1]).result
+        return tensor.ExpandShapeOp(
+            _tensor_type([1], elem), x, ir.ArrayAttr.get([]), [], [1]
+        ).result
     total = None if None in shape else _product(shape)
     reassociation = _reassociation([list(range(len(shape)))])
     return tensor.CollapseShapeOp(_tensor_type([total], elem), x, reassociation).result
@@ -76,8 +92,12 @@ def _product(values) -> int:
 
 
 def _reassociation(groups: list) -> ir.ArrayAttr:
-    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), i) for i in g])
-                             for g in groups])
+    return ir.ArrayAttr.get(
+        [
+            ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), i) for i in g])
+            for g in groups
+        ]
+    )
 
 
 def reshape_to(x, result_type, dims: list):
@@ -97,7 +117,9 @@ def reshape_to(x, result_type, dims: list):
         return empty(result_type, {i: dims[i] for i, d in enumerate(shape) if d is None})
     flat = _flatten(x)
     total = None if None in shape else _product(shape)
-    if shape_of(flat) != [total]:  # expand_shape needs the flat dim static exactly when all result dims are
+    if shape_of(flat) != [
+        total
+    ]:  # expand_shape needs the flat dim static exactly when all result dims are
         flat = tensor.cast(_tensor_type([total], elem), flat)
     if len(shape) == 1:
         return flat
@@ -148,11 +170,16 @@ def _unit_dim_groups(rank: int, unit_axes: set) -> list:
 def _without_unit_dims(x, result_type, unit_axes: set):
     """collapse_shape of x's ``unit_axes`` (squeeze), cast to ``result_type`` where it is more static."""
     shape, elem = shape_of(x), element_type(x)
-    if any(shape[i] is None for i in unit_axes):  # squeezed dims are 1: say so, as a rank-0 collapse needs
+    if any(
+        shape[i] is None for i in unit_axes
+    ):  # squeezed dims are 1: say so, as a rank-0 collapse needs
         shape = [1 if i in unit_axes else d for i, d in enumerate(shape)]
         x = tensor.cast(_tensor_type(shape, elem), x)
     groups = _unit_dim_groups(len(shape), unit_axes)
-    collapsed = [None if any(shape[i] is None for i in g) else _product([shape[i] for i in g]) for g in groups]
+    collapsed = [
+        None if any(shape[i] is None for i in g) else _product([shape[i] for i in g])
+        for g in groups
+    ]
     collapsed_type = _tensor_type(collapsed, elem)
     out = tensor.CollapseShapeOp(collapsed_type, x, _reassociation(groups)).result
     return out if collapsed_type == result_type else tensor.cast(result_type, out)
@@ -226,14 +253,15 @@ def _squeeze(op):
 def _transpose(op):
     (x,) = op.operands
     perm = list(op.attrs["perm"])
-    if perm == sorted(perm):  # the identity: a 0-d linalg.transpose asserts in MLIR (empty permutation map)
+    if perm == sorted(
+        perm
+    ):  # the identity: a 0-d linalg.transpose asserts in MLIR (empty permutation map)
         return x if x.type == op.result_type else tensor.cast(op.result_type, x)
     dynamic = {i: dim(x, p) for i, p in enumerate(perm) if shape_of(op.result_type)[i] is None}
     return linalg.transpose(x, outs=[empty(op.result_type, dynamic)], permutation=perm)
 
 
 # ---- slices: offsets and sizes that may be index values ---------------------------------------------
-
 
 
 def _mixed(values: list) -> tuple:
@@ -255,8 +283,13 @@ def _is_empty(sizes) -> bool:
 def _extract(source, result_type, offsets, sizes, strides):
     if _is_empty(sizes):
         unknown = [i for i, d in enumerate(shape_of(result_type)) if d is None]
-        return empty(result_type, {i: sizes[i] if isinstance(sizes[i], ir.Value) else const_index(sizes[i])
-                                   for i in unknown})
+        return empty(
+            result_type,
+            {
+                i: sizes[i] if isinstance(sizes[i], ir.Value) else const_index(sizes[i])
+                for i in unknown
+            },
+        )
     (do, so), (ds, ss), (dt, st) = _mixed(offsets), _mixed(sizes), _mixed(strides)
     return tensor.ExtractSliceOp(result_type, source, do, ds, dt, so, ss, st).result
 
@@ -288,7 +321,9 @@ def _axis_bounds(x, i, b, e, s, begin_masked, end_masked) -> tuple:
     """(offset, size) of x[b:e:s] along axis i: ints when the dim is known, else index values."""
     d = shape_of(x)[i]
     if d is not None:
-        start, stop, step = slice(None if begin_masked else b, None if end_masked else e, s).indices(d)
+        start, stop, step = slice(
+            None if begin_masked else b, None if end_masked else e, s
+        ).indices(d)
         return start, len(range(start, stop, step))
     dv = dim(x, i)
     start = _clamp_index(b, dv, begin_masked, False)
@@ -300,7 +335,9 @@ def _axis_bounds(x, i, b, e, s, begin_masked, end_masked) -> tuple:
 def _strided_bounds(x, attrs) -> tuple:
     offsets, sizes = [], []
     for i, (b, e, s) in enumerate(zip(attrs["begin"], attrs["end"], attrs["strides"])):
-        off, size = _axis_bounds(x, i, b, e, s, attrs["begin_mask"] >> i & 1, attrs["end_mask"] >> i & 1)
+        off, size = _axis_bounds(
+            x, i, b, e, s, attrs["begin_mask"] >> i & 1, attrs["end_mask"] >> i & 1
+        )
         offsets.append(off)
         sizes.append(size)
     return offsets, sizes, list(attrs["strides"])
@@ -344,12 +381,17 @@ def _concat(op):
     rank = len(shape_of(op.result_type))
     axis = op.attrs["axis"] % rank
     # An unknown result dim is unknown in both operands (the result rule merges known dims).
-    dynamic = {i: arith.addi(dim(a, i), dim(b, i)) if i == axis else dim(a, i)
-               for i, d in enumerate(shape_of(op.result_type)) if d is None}
+    dynamic = {
+        i: arith.addi(dim(a, i), dim(b, i)) if i == axis else dim(a, i)
+        for i, d in enumerate(shape_of(op.result_type))
+        if d is None
+    }
     ones = [1] * rank
     with_a = _insert(a, empty(op.result_type, dynamic), [0] * rank, ones)
     a_len = shape_of(a)[axis]
-    offsets = [(a_len if a_len is not None else dim(a, axis)) if i == axis else 0 for i in range(rank)]
+    offsets = [
+        (a_len if a_len is not None else dim(a, axis)) if i == axis else 0 for i in range(rank)
+    ]
     return _insert(b, with_a, offsets, ones)
 
 
@@ -363,7 +405,10 @@ def _split_like(op):
     second = _sizes(second_type, lambda i: dim(b, i) if i == axis else dim(x, i))
     offsets = [first[axis] if i == axis else 0 for i in range(rank)]
     ones = [1] * rank
-    return [_extract(x, first_type, [0] * rank, first, ones), _extract(x, second_type, offsets, second, ones)]
+    return [
+        _extract(x, first_type, [0] * rank, first, ones),
+        _extract(x, second_type, offsets, second, ones),
+    ]
 
 
 @lowers("split")
@@ -373,7 +418,9 @@ def _split(op):
     axis = op.attrs["axis"] % rank
     count = op.attrs["num_split"]
     piece_type = op.result_types[0]
-    sizes = _sizes(piece_type, lambda i: arith.divsi(dim(x, i), const_index(count)) if i == axis else dim(x, i))
+    sizes = _sizes(
+        piece_type, lambda i: arith.divsi(dim(x, i), const_index(count)) if i == axis else dim(x, i)
+    )
     piece = sizes[axis]
     outs = []
     for k in range(count):
@@ -403,12 +450,16 @@ def _tile(op):
         return x
     rank, elem = len(multiples), element_type(x)
     spread_type = _interleaved_type(x, multiples, elem)
-    init = empty(spread_type, {2 * i + 1: dim(x, i) for i, d in enumerate(shape_of(x)) if d is None})
+    init = empty(
+        spread_type, {2 * i + 1: dim(x, i) for i, d in enumerate(shape_of(x)) if d is None}
+    )
     maps = [affine_map(2 * rank, [2 * i + 1 for i in range(rank)]), identity_map(2 * rank)]
     spread = generic([x], [init], maps, [PARALLEL] * (2 * rank), lambda a, _: a)[0]
     # collapse_shape's result is dynamic wherever a group has an unknown dim; cast to the op's type.
     collapsed = [None if None in (m, d) else m * d for m, d in zip(multiples, shape_of(x))]
-    out = tensor.CollapseShapeOp(_tensor_type(collapsed, elem), spread, _reassociation(_pairs(rank))).result
+    out = tensor.CollapseShapeOp(
+        _tensor_type(collapsed, elem), spread, _reassociation(_pairs(rank))
+    ).result
     return out if collapsed == shape_of(op.result_type) else tensor.cast(op.result_type, out)
 
 
@@ -426,11 +477,15 @@ def _tile_grad(op):
     spread_type = _interleaved_type(x, multiples, elem)
     dynamic = [dim(x, i) for i, d in enumerate(shape_of(x)) if d is None]
     static = [_DYNAMIC if d is None else d for d in shape_of(spread_type)]
-    spread = tensor.ExpandShapeOp(spread_type, g, _reassociation(_pairs(rank)), dynamic, static).result
+    spread = tensor.ExpandShapeOp(
+        spread_type, g, _reassociation(_pairs(rank)), dynamic, static
+    ).result
     maps = [identity_map(2 * rank), affine_map(2 * rank, [2 * i + 1 for i in range(rank)])]
     iterators = [REDUCTION, PARALLEL] * rank
     add = arith.addf if is_float(elem) else arith.addi
-    return generic([spread], [_zeros(op.result_type, x)], maps, iterators, lambda a, acc: add(a, acc))[0]
+    return generic(
+        [spread], [_zeros(op.result_type, x)], maps, iterators, lambda a, acc: add(a, acc)
+    )[0]
 
 
 # ---- one_hot and shape -------------------------------------------------------------------------------
@@ -444,7 +499,10 @@ def _one_hot(op):
     axis = op.attrs["axis"]
     at = rank - 1 if axis == -1 else axis
     source = [j for j in range(rank) if j != at]  # result dim j reads indices dim source.index(j)
-    init = empty(op.result_type, {j: dim(indices, source.index(j)) for j, d in enumerate(out_shape) if d is None})
+    init = empty(
+        op.result_type,
+        {j: dim(indices, source.index(j)) for j, d in enumerate(out_shape) if d is None},
+    )
     elem = element_type(op.result_type)
     on, off = scalar_const(op.attrs["on_value"], elem), scalar_const(op.attrs["off_value"], elem)
     maps = [affine_map(rank, source), identity_map(rank)]
@@ -462,8 +520,9 @@ def _shape(op):
     shape = shape_of(x)
     elem = element_type(op.result_type)
     if None not in shape:
-        dense = ir.DenseElementsAttr.get(np.array(shape, dtype=np.int64 if str(elem) == "i64" else np.int32),
-                                         type=op.result_type)
+        dense = ir.DenseElementsAttr.get(
+            np.array(shape, dtype=np.int64 if str(elem) == "i64" else np.int32), type=op.result_type
+        )
         return arith.ConstantOp(op.result_type, dense).result
     dims = [arith.index_cast(elem, dim(x, i)) for i in range(len(shape))]
     return tensor.FromElementsOp(op.result_type, dims).result

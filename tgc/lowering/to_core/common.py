@@ -32,7 +32,12 @@ def element_type(value_or_type) -> ir.Type:
 
 
 def is_float(t: ir.Type) -> bool:
-    return isinstance(t, (ir.F16Type, ir.BF16Type, ir.F32Type, ir.F64Type)) or str(t) in ("f16", "bf16", "f32", "f64")
+    return isinstance(t, (ir.F16Type, ir.BF16Type, ir.F32Type, ir.F64Type)) or str(t) in (
+        "f16",
+        "bf16",
+        "f32",
+        "f64",
+    )
 
 
 def is_bool(t: ir.Type) -> bool:
@@ -104,7 +109,10 @@ def broadcast_dynamic_dims(result_type: ir.Type, operands: list, skip=()) -> dic
 
 def affine_map(num_dims: int, exprs: list) -> ir.AffineMapAttr:
     """exprs: a dim index, or ('const', 0) for a broadcast dim."""
-    built = [ir.AffineConstantExpr.get(e[1]) if isinstance(e, tuple) else ir.AffineDimExpr.get(e) for e in exprs]
+    built = [
+        ir.AffineConstantExpr.get(e[1]) if isinstance(e, tuple) else ir.AffineDimExpr.get(e)
+        for e in exprs
+    ]
     return ir.AffineMapAttr.get(ir.AffineMap.get(num_dims, 0, built))
 
 
@@ -151,7 +159,9 @@ def elementwise(operands: list, result_type: ir.Type, body) -> ir.Value:
         dynamic_dims.update(run_time_dims)
     init = empty(result_type, dynamic_dims)
     maps = [broadcast_map(v, result_shape) for v in operands] + [identity_map(len(result_shape))]
-    return generic(operands, [init], maps, [PARALLEL] * len(result_shape), lambda *a: body(*a[: len(operands)]))[0]
+    return generic(
+        operands, [init], maps, [PARALLEL] * len(result_shape), lambda *a: body(*a[: len(operands)])
+    )[0]
 
 
 def fill(value: ir.Value, init: ir.Value) -> ir.Value:
@@ -177,8 +187,14 @@ def dim_key(value: ir.Value, i: int):
         if op.name == "tensor.empty":
             dynamic_before = sum(d is None for d in shape_of(value)[:i])
             return index_key(op.operands[dynamic_before])
-        if op.name.startswith("linalg.") and len(op.results) and len(op.operands) >= len(op.results):
-            value = op.operands[len(op.operands) - len(op.results) + ir.OpResult(value).result_number]
+        if (
+            op.name.startswith("linalg.")
+            and len(op.results)
+            and len(op.operands) >= len(op.results)
+        ):
+            value = op.operands[
+                len(op.operands) - len(op.results) + ir.OpResult(value).result_number
+            ]
             continue
         if op.name == "tensor.cast":
             value = op.operands[0]
@@ -195,7 +211,9 @@ def index_key(value: ir.Value):
         if op.name == "tensor.dim":
             index = op.operands[1].owner
             if not isinstance(index, ir.Block) and index.operation.name == "arith.constant":
-                return dim_key(op.operands[0], ir.IntegerAttr(index.operation.attributes["value"]).value)
+                return dim_key(
+                    op.operands[0], ir.IntegerAttr(index.operation.attributes["value"]).value
+                )
         if op.name == "arith.constant":
             return ("const", ir.IntegerAttr(op.attributes["value"]).value)
     return ("value", value)
@@ -259,8 +277,12 @@ def broadcast_at_run_time(operands: list, result_shape: list, uncertain: dict):
     report_incompatible(_any(mismatched), operands)
     out = list(operands)
     for k, v in enumerate(operands):
-        axes = {j: sizes[i] for i, taking_part in uncertain.items() for kk, j in taking_part
-                if kk == k and shape_of(v)[j] is None}
+        axes = {
+            j: sizes[i]
+            for i, taking_part in uncertain.items()
+            for kk, j in taking_part
+            if kk == k and shape_of(v)[j] is None
+        }
         if axes:
             out[k] = _broadcast_if_needed(v, axes)
     return out, {i: s for i, s in sizes.items() if result_shape[i] is None}
@@ -279,8 +301,12 @@ def report_incompatible(condition: ir.Value, operands: list) -> None:
             values.append(const_index(len(shape_of(v))))
             values += [dim(v, j) for j in range(len(shape_of(v)))]
         module = runtime_errors.module_of(check.operation)
-        runtime_errors.report(module, INCOMPATIBLE_SHAPES,
-                              {"node": runtime_errors.node_description(ir.Location.current)}, values)
+        runtime_errors.report(
+            module,
+            INCOMPATIBLE_SHAPES,
+            {"node": runtime_errors.node_description(ir.Location.current)},
+            values,
+        )
         scf.YieldOp([])
 
 
@@ -289,10 +315,15 @@ def broadcast_to_like(x: ir.Value, target: ir.Value, result_type: ir.Type) -> ir
     which is tested at run time unless equal by construction."""
     shape = shape_of(result_type)
     lead = len(shape) - len(shape_of(x))
-    axes = {j: dim(target, lead + j) for j, d in enumerate(shape_of(x))
-            if d is None and dim_key(x, j) != dim_key(target, lead + j)}
+    axes = {
+        j: dim(target, lead + j)
+        for j, d in enumerate(shape_of(x))
+        if d is None and dim_key(x, j) != dim_key(target, lead + j)
+    }
     if axes:
-        report_incompatible(_any([_incompatible(dim(x, j), size) for j, size in axes.items()]), [x, target])
+        report_incompatible(
+            _any([_incompatible(dim(x, j), size) for j, size in axes.items()]), [x, target]
+        )
         x = _broadcast_if_needed(x, axes)
     init = empty(result_type, {i: dim(target, i) for i, d in enumerate(shape) if d is None})
     maps = [broadcast_map(x, shape), identity_map(len(shape))]
@@ -310,9 +341,16 @@ def _broadcast_if_needed(v: ir.Value, axes: dict) -> ir.Value:
         incompatible = _any([_incompatible(dims[j], size) for j, size in axes.items()])
         inner = scf.IfOp(incompatible, [v.type], has_else=True)
         with ir.InsertionPoint(inner.then_block):
-            rank = len(shape_of(v))  # zeros written by a generic: tgc-bool-storage rewrites those for bool
-            zeros = generic([], [_empty_like(v, axes)], [identity_map(rank)], [PARALLEL] * rank,
-                            lambda _: scalar_const(0, element_type(v)))[0]
+            rank = len(
+                shape_of(v)
+            )  # zeros written by a generic: tgc-bool-storage rewrites those for bool
+            zeros = generic(
+                [],
+                [_empty_like(v, axes)],
+                [identity_map(rank)],
+                [PARALLEL] * rank,
+                lambda _: scalar_const(0, element_type(v)),
+            )[0]
             scf.YieldOp([zeros])
         with ir.InsertionPoint(inner.else_block):
             scf.YieldOp([_broadcast_ones(v, axes, dims)])
@@ -324,7 +362,10 @@ def _broadcast_if_needed(v: ir.Value, axes: dict) -> ir.Value:
 
 def _empty_like(v: ir.Value, axes: dict) -> ir.Value:
     """tensor.empty of v's type with the sizes of ``axes`` in place of v's dims."""
-    return empty(v.type, {j: axes[j] if j in axes else dim(v, j) for j, d in enumerate(shape_of(v)) if d is None})
+    return empty(
+        v.type,
+        {j: axes[j] if j in axes else dim(v, j) for j, d in enumerate(shape_of(v)) if d is None},
+    )
 
 
 def _broadcast_ones(v: ir.Value, axes: dict, dims: dict) -> ir.Value:

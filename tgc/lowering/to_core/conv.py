@@ -36,7 +36,17 @@ from tgc.dialect.attrs import encode
 from tgc.dialect.ops.conv import avg_pool_counts, spatial_geometry
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    PARALLEL, REDUCTION, const_index, dim, element_type, empty, fill, generic, identity_map, scalar_const, shape_of,
+    PARALLEL,
+    REDUCTION,
+    const_index,
+    dim,
+    element_type,
+    empty,
+    fill,
+    generic,
+    identity_map,
+    scalar_const,
+    shape_of,
 )
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 
@@ -124,7 +134,14 @@ def spread(v, full_hw, offsets, strides, background) -> ir.Value:
     sizes = [_DYNAMIC if d is None else d for d in shape_of(v)]
     dynamic_sizes = [dim(v, 0)] if n is None else []
     return tensor.InsertSliceOp(
-        v, dest, [], dynamic_sizes, [], [0, offsets[0], offsets[1], 0], sizes, [1, strides[0], strides[1], 1]
+        v,
+        dest,
+        [],
+        dynamic_sizes,
+        [],
+        [0, offsets[0], offsets[1], 0],
+        sizes,
+        [1, strides[0], strides[1], 1],
     ).result
 
 
@@ -132,13 +149,17 @@ def spread(v, full_hw, offsets, strides, background) -> ir.Value:
 
 
 def _conv_geometry(input_shape, filter_shape, attrs):
-    return spatial_geometry(input_shape[1:3], filter_shape[:2], attrs["strides"], attrs["dilations"], attrs["padding"])
+    return spatial_geometry(
+        input_shape[1:3], filter_shape[:2], attrs["strides"], attrs["dilations"], attrs["padding"]
+    )
 
 
 def _conv(x, f, result_shape, strides, dilations) -> ir.Value:
     """linalg.conv_2d_nhwc_hwcf of an already padded x into a zero-filled result."""
     init = _filled(result_shape, element_type(x), 0.0, x)
-    return linalg.conv_2d_nhwc_hwcf(x, f, outs=[init], strides=list(strides), dilations=list(dilations))
+    return linalg.conv_2d_nhwc_hwcf(
+        x, f, outs=[init], strides=list(strides), dilations=list(dilations)
+    )
 
 
 def _conv_channels_inner(x, f, result_shape, dilations) -> ir.Value:
@@ -155,7 +176,9 @@ def _conv_channels_inner(x, f, result_shape, dilations) -> ir.Value:
         _map(7, [0, 1, 2, 6]),
     ]
     iterators = [PARALLEL] * 3 + [REDUCTION] * 3 + [PARALLEL]
-    return generic([x, f], [init], maps, iterators, lambda a, b, acc: arith.addf(acc, arith.mulf(a, b)))[0]
+    return generic(
+        [x, f], [init], maps, iterators, lambda a, b, acc: arith.addf(acc, arith.mulf(a, b))
+    )[0]
 
 
 # ---- im2col (f32/f64: the arithmetic becomes one BLAS GEMM) --------------------------------------
@@ -167,7 +190,9 @@ def _uses_gemm(value) -> bool:
 
 def _groups(groups: list) -> ir.ArrayAttr:
     i64 = ir.IntegerType.get_signless(64)
-    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, i) for i in g]) for g in groups])
+    return ir.ArrayAttr.get(
+        [ir.ArrayAttr.get([ir.IntegerAttr.get(i64, i) for i in g]) for g in groups]
+    )
 
 
 def _product(values):
@@ -180,8 +205,12 @@ def _product(values):
 def _collapse(value, groups: list) -> ir.Value:
     """collapse_shape of ``value`` by ``groups`` (a group with an unknown dim collapses to unknown)."""
     shape = shape_of(value)
-    merged = [None if any(shape[i] is None for i in g) else _product(shape[i] for i in g) for g in groups]
-    return tensor.CollapseShapeOp(_tensor_type(merged, element_type(value)), value, _groups(groups)).result
+    merged = [
+        None if any(shape[i] is None for i in g) else _product(shape[i] for i in g) for g in groups
+    ]
+    return tensor.CollapseShapeOp(
+        _tensor_type(merged, element_type(value)), value, _groups(groups)
+    ).result
 
 
 def _expand_rows(matrix, shape, batch_of) -> ir.Value:
@@ -203,19 +232,37 @@ def _gemm_call(a, b, out_type, transpose_a=False, acc=None, transpose_b=False) -
     (the convnet's per-image col2im GEMMs zeroed 20 MB per step that way).
     """
     elem = element_type(out_type) if acc is None else element_type(acc)
-    init = acc if acc is not None else empty(
-        out_type, {0: dim(a, 1 if transpose_a else 0)} if shape_of(out_type)[0] is None else {})
+    init = (
+        acc
+        if acc is not None
+        else empty(
+            out_type, {0: dim(a, 1 if transpose_a else 0)} if shape_of(out_type)[0] is None else {}
+        )
+    )
     types = [a.type, b.type, init.type]
-    name = "tgc_gemm_" + "_".join(str(t).replace("tensor<", "").replace(">", "").replace("?", "d") for t in types)
-    name += ("_ta" if transpose_a else "") + ("_tb" if transpose_b else "") + ("_z" if acc is None else "")
+    name = "tgc_gemm_" + "_".join(
+        str(t).replace("tensor<", "").replace(">", "").replace("?", "d") for t in types
+    )
+    name += (
+        ("_ta" if transpose_a else "")
+        + ("_tb" if transpose_b else "")
+        + ("_z" if acc is None else "")
+    )
     module = ir.InsertionPoint.current.block.owner
-    while not isinstance(getattr(module, "opview", module), ir.Module) and module.name != "builtin.module":
+    while (
+        not isinstance(getattr(module, "opview", module), ir.Module)
+        and module.name != "builtin.module"
+    ):
         module = module.parent
     body = module.regions[0].blocks[0]
-    if not any(op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name
-               for op in body.operations):
+    if not any(
+        op.operation.name == "func.func" and ir.StringAttr(op.attributes["sym_name"]).value == name
+        for op in body.operations
+    ):
         with ir.InsertionPoint.at_block_begin(body), ir.Location.unknown():
-            callee = func.FuncOp(name, ir.FunctionType.get(types, [init.type]), visibility="private")
+            callee = func.FuncOp(
+                name, ir.FunctionType.get(types, [init.type]), visibility="private"
+            )
             entry = callee.add_entry_block()
             with ir.InsertionPoint(entry):
                 x, y, c = entry.arguments
@@ -236,7 +283,15 @@ def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
     n, _, _, c = shape_of(xp)
     shape = (n, out_hw[0], out_hw[1], window[0], window[1], c)
     init = empty(_tensor_type(shape, element_type(xp)), {0: dim(xp, 0)} if n is None else {})
-    source = _map(6, [0, _d(1) * strides[0] + _d(3) * dilations[0], _d(2) * strides[1] + _d(4) * dilations[1], 5])
+    source = _map(
+        6,
+        [
+            0,
+            _d(1) * strides[0] + _d(3) * dilations[0],
+            _d(2) * strides[1] + _d(4) * dilations[1],
+            5,
+        ],
+    )
     patches = generic([xp], [init], [source, identity_map(6)], [PARALLEL] * 6, lambda v, _: v)[0]
     return _collapse(patches, [[0, 1, 2], [3, 4, 5]])
 
@@ -261,13 +316,17 @@ def _image(v, n) -> ir.Value:
     _, h, w, c = shape_of(v)
     dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
     result = _tensor_type((1, h, w, c), element_type(v))
-    return tensor.ExtractSliceOp(result, v, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]).result
+    return tensor.ExtractSliceOp(
+        result, v, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]
+    ).result
 
 
 def _insert_image(v, dest, n) -> ir.Value:
     _, h, w, c = shape_of(v)
     dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
-    return tensor.InsertSliceOp(v, dest, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]).result
+    return tensor.InsertSliceOp(
+        v, dest, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]
+    ).result
 
 
 def _over_images(batch_of, init, body) -> ir.Value:
@@ -286,7 +345,9 @@ def _conv_gemm(xp, f, result_shape, strides, dilations) -> ir.Value:
         return _conv_gemm_per_image(xp, f, result_shape, strides, dilations)
     patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
     rows = None if n is None else n * oh * ow
-    product = _gemm_call(patches, _collapse(f, [[0, 1, 2], [3]]), _tensor_type((rows, o), element_type(xp)))
+    product = _gemm_call(
+        patches, _collapse(f, [[0, 1, 2], [3]]), _tensor_type((rows, o), element_type(xp))
+    )
     return _expand_rows(product, result_shape, xp)
 
 
@@ -302,7 +363,9 @@ def _conv_gemm_per_image(xp, f, result_shape, strides, dilations) -> ir.Value:
         product = _gemm_call(patches, filter_matrix, rows_type)
         return _insert_image(_expand_rows(product, (1, oh, ow, o), xp), out, n)
 
-    return _over_images(xp, empty(_tensor_type(result_shape, element_type(xp)), {0: dim(xp, 0)}), body)
+    return _over_images(
+        xp, empty(_tensor_type(result_shape, element_type(xp)), {0: dim(xp, 0)}), body
+    )
 
 
 def _filter_gradient_gemm(xp, g, filter_shape, strides, dilations) -> ir.Value:
@@ -312,10 +375,16 @@ def _filter_gradient_gemm(xp, g, filter_shape, strides, dilations) -> ir.Value:
     if _per_image(xp, (oh, ow), (kh, kw)):
         return _filter_gradient_per_image(xp, g, filter_shape, strides, dilations)
     patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
-    product = _gemm_call(patches, _collapse(g, [[0, 1, 2], [3]]), _tensor_type((kh * kw * c, o), element_type(xp)),
-                         transpose_a=True)
+    product = _gemm_call(
+        patches,
+        _collapse(g, [[0, 1, 2], [3]]),
+        _tensor_type((kh * kw * c, o), element_type(xp)),
+        transpose_a=True,
+    )
     result = _tensor_type(filter_shape, element_type(xp))
-    return tensor.ExpandShapeOp(result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)).result
+    return tensor.ExpandShapeOp(
+        result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)
+    ).result
 
 
 def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Value:
@@ -327,11 +396,15 @@ def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Va
 
     def body(n, acc):
         patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
-        return _gemm_call(patches, _collapse(_image(g, n), [[0, 1, 2], [3]]), None, transpose_a=True, acc=acc)
+        return _gemm_call(
+            patches, _collapse(_image(g, n), [[0, 1, 2], [3]]), None, transpose_a=True, acc=acc
+        )
 
     product = _over_images(xp, total, body)
     result = _tensor_type(filter_shape, elem)
-    return tensor.ExpandShapeOp(result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)).result
+    return tensor.ExpandShapeOp(
+        result, product, _groups([[0, 1, 2], [3]]), [], list(filter_shape)
+    ).result
 
 
 @lowers("conv2d")
@@ -372,7 +445,10 @@ def _col2im(columns, input_shape, window, strides, dilations, before, elem) -> i
     n, oh, ow, kh_size, kw_size, c = shape_of(columns)
     _, h, w, _ = input_shape
     batch = [dim(columns, 0)] if n is None else []
-    acc = fill(scalar_const(0.0, elem), empty(_tensor_type((n, h, w, c), elem), {0: batch[0]} if batch else {}))
+    acc = fill(
+        scalar_const(0.0, elem),
+        empty(_tensor_type((n, h, w, c), elem), {0: batch[0]} if batch else {}),
+    )
     for kh in range(kh_size):
         rows = _col2im_ranges(h, oh, kh, strides[0], dilations[0], before[0])
         for kw in range(kw_size):
@@ -381,14 +457,37 @@ def _col2im(columns, input_shape, window, strides, dilations, before, elem) -> i
                 continue
             (i0, ci, h0), (j0, cj, w0) = rows, cols
             sizes = [_DYNAMIC if n is None else n, ci, cj, c]
-            tap = tensor.ExtractSliceOp(_tensor_type((n, ci, cj, c), elem), columns, [], batch, [],
-                                        [0, i0, j0, kh, kw, 0], [sizes[0], ci, cj, 1, 1, c], [1] * 6).result
+            tap = tensor.ExtractSliceOp(
+                _tensor_type((n, ci, cj, c), elem),
+                columns,
+                [],
+                batch,
+                [],
+                [0, i0, j0, kh, kw, 0],
+                [sizes[0], ci, cj, 1, 1, c],
+                [1] * 6,
+            ).result
             window_strides = [1, strides[0], strides[1], 1]
-            target = tensor.ExtractSliceOp(_tensor_type((n, ci, cj, c), elem), acc, [], batch, [],
-                                           [0, h0, w0, 0], sizes, window_strides).result
-            summed = generic([tap], [target], [identity_map(4)] * 2, [PARALLEL] * 4,
-                             lambda v, a: arith.addf(a, v))[0]
-            acc = tensor.InsertSliceOp(summed, acc, [], batch, [], [0, h0, w0, 0], sizes, window_strides).result
+            target = tensor.ExtractSliceOp(
+                _tensor_type((n, ci, cj, c), elem),
+                acc,
+                [],
+                batch,
+                [],
+                [0, h0, w0, 0],
+                sizes,
+                window_strides,
+            ).result
+            summed = generic(
+                [tap],
+                [target],
+                [identity_map(4)] * 2,
+                [PARALLEL] * 4,
+                lambda v, a: arith.addf(a, v),
+            )[0]
+            acc = tensor.InsertSliceOp(
+                summed, acc, [], batch, [], [0, h0, w0, 0], sizes, window_strides
+            ).result
     return acc
 
 
@@ -402,20 +501,37 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
     n, oh, ow, _ = shape_of(g)
     kh, kw, c, _ = shape_of(f)
     elem = element_type(g)
-    input_shape = (n,) + tuple(input_shape[1:])  # the batch as g has it (the caller casts to the result's)
+    input_shape = (n,) + tuple(
+        input_shape[1:]
+    )  # the batch as g has it (the caller casts to the result's)
     filter_rows = _collapse(f, [[0, 1, 2], [3]])  # [KH*KW*C, O], read transposed by the GEMM
 
     def columns_of(gi, images):
         rows = None if images is None else images * oh * ow
-        product = _gemm_call(_collapse(gi, [[0, 1, 2], [3]]), filter_rows,
-                             _tensor_type((rows, kh * kw * c), elem), transpose_b=True)
+        product = _gemm_call(
+            _collapse(gi, [[0, 1, 2], [3]]),
+            filter_rows,
+            _tensor_type((rows, kh * kw * c), elem),
+            transpose_b=True,
+        )
         shape = (images, oh, ow, kh, kw, c)
         dynamic = [dim(gi, 0)] if images is None else []
-        return tensor.ExpandShapeOp(_tensor_type(shape, elem), product, _groups([[0, 1, 2], [3, 4, 5]]), dynamic,
-                                    [_DYNAMIC if d is None else d for d in shape]).result
+        return tensor.ExpandShapeOp(
+            _tensor_type(shape, elem),
+            product,
+            _groups([[0, 1, 2], [3, 4, 5]]),
+            dynamic,
+            [_DYNAMIC if d is None else d for d in shape],
+        ).result
 
-    geometry = {"input_shape": input_shape, "window": (kh, kw), "strides": strides, "dilations": dilations,
-                "before": before, "elem": elem}
+    geometry = {
+        "input_shape": input_shape,
+        "window": (kh, kw),
+        "strides": strides,
+        "dilations": dilations,
+        "before": before,
+        "elem": elem,
+    }
     if not _per_image(g, (oh, ow), (kh, kw), channels=c):
         return _col2im(columns_of(g, n), **geometry)
     image_shape = (1,) + tuple(input_shape[1:])
@@ -424,7 +540,9 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
         dx = _col2im(columns_of(_image(g, i), 1), **{**geometry, "input_shape": image_shape})
         return _insert_image(dx, out, i)
 
-    return _over_images(g, empty(_tensor_type(input_shape, elem), {0: dim(g, 0)} if n is None else {}), body)
+    return _over_images(
+        g, empty(_tensor_type(input_shape, elem), {0: dim(g, 0)} if n is None else {}), body
+    )
 
 
 @lowers("conv2d_backprop_input")
@@ -467,14 +585,18 @@ def _conv2d_backprop_filter(op):
         _map(7, [3, 4, 5, 6]),
     ]
     iterators = [REDUCTION] * 3 + [PARALLEL] * 4
-    return generic([xp, g], [init], maps, iterators, lambda a, b, acc: arith.addf(acc, arith.mulf(a, b)))[0]
+    return generic(
+        [xp, g], [init], maps, iterators, lambda a, b, acc: arith.addf(acc, arith.mulf(a, b))
+    )[0]
 
 
 # ---- pooling ------------------------------------------------------------------------------------
 
 
 def _pool_geometry(input_shape, attrs):
-    return spatial_geometry(input_shape[1:3], attrs["ksize"][1:3], attrs["strides"], _ONES, attrs["padding"])
+    return spatial_geometry(
+        input_shape[1:3], attrs["ksize"][1:3], attrs["strides"], _ONES, attrs["padding"]
+    )
 
 
 @lowers("max_pool")
@@ -486,7 +608,9 @@ def _max_pool(op):
     elem = element_type(x)
     xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), float("-inf"))
     init = _filled(shape_of(op.result_type), elem, float("-inf"), x)
-    return linalg.pooling_nhwc_max(xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1])
+    return linalg.pooling_nhwc_max(
+        xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1]
+    )
 
 
 def _counts(op, input_shape) -> ir.Value:
@@ -494,11 +618,17 @@ def _counts(op, input_shape) -> ir.Value:
     a = op.attrs
     counts = avg_pool_counts(tuple(input_shape[1:3]), a["ksize"], a["strides"], a["padding"])
     elem = element_type(op.operands[0])
-    array = counts.astype({"f16": np.float16, "f32": np.float32, "f64": np.float64}.get(str(elem), np.float32))
+    array = counts.astype(
+        {"f16": np.float16, "f32": np.float32, "f64": np.float64}.get(str(elem), np.float32)
+    )
     if str(elem) == "bf16":  # no bf16 numpy constants: build in f32 and truncate
-        f32 = arith.ConstantOp(_tensor_type(counts.shape, ir.F32Type.get()), encode("tensor", array)).result
+        f32 = arith.ConstantOp(
+            _tensor_type(counts.shape, ir.F32Type.get()), encode("tensor", array)
+        ).result
         init = empty(_tensor_type(counts.shape, elem), {})
-        return generic([f32], [init], [identity_map(2)] * 2, [PARALLEL] * 2, lambda v, _: arith.truncf(elem, v))[0]
+        return generic(
+            [f32], [init], [identity_map(2)] * 2, [PARALLEL] * 2, lambda v, _: arith.truncf(elem, v)
+        )[0]
     return arith.ConstantOp(_tensor_type(counts.shape, elem), encode("tensor", array)).result
 
 
@@ -518,7 +648,9 @@ def _avg_pool(op):
     elem = element_type(x)
     xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), 0.0)
     init = _filled(shape_of(op.result_type), elem, 0.0, x)
-    total = linalg.pooling_nhwc_sum(xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1])
+    total = linalg.pooling_nhwc_sum(
+        xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1]
+    )
     return _divide_by_counts(total, _counts(op, shape_of(x)))
 
 
@@ -540,7 +672,9 @@ def _avg_pool_grad(op):
     elem = element_type(g)
     shares = _lattice(op, shape_of(x), _divide_by_counts(g, _counts(op, shape_of(x))), 0.0)
     init = _filled(shape_of(op.result_type), elem, 0.0, g)
-    return linalg.pooling_nhwc_sum(shares, _window(k[1], k[2], elem), outs=[init], strides=[1, 1], dilations=[1, 1])
+    return linalg.pooling_nhwc_sum(
+        shares, _window(k[1], k[2], elem), outs=[init], strides=[1, 1], dilations=[1, 1]
+    )
 
 
 def _first_argmax(xp, out_shape, k, s) -> ir.Value:
@@ -563,8 +697,10 @@ def _first_argmax(xp, out_shape, k, s) -> ir.Value:
         offset = arith.addi(arith.muli(_index(4), const_index(k[2])), _index(5))
         offset = arith.index_cast(i32, offset)
         above = arith.cmpf(arith.CmpFPredicate.OGT, v, m)
-        tie_before = arith.andi(arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
-                                arith.cmpi(arith.CmpIPredicate.slt, offset, at))
+        tie_before = arith.andi(
+            arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
+            arith.cmpi(arith.CmpIPredicate.slt, offset, at),
+        )
         take = arith.ori(above, tie_before)
         return [arith.select(take, v, m), arith.select(take, offset, at)]
 
@@ -579,7 +715,9 @@ def _tiles_input(op, input_shape) -> bool:
     if tuple(k[1:3]) != tuple(s[1:3]):
         return False
     geometry = _pool_geometry(input_shape, op.attrs)
-    return all(out * k[i + 1] >= input_shape[i + 1] + before for i, (out, before, _) in enumerate(geometry))
+    return all(
+        out * k[i + 1] >= input_shape[i + 1] + before for i, (out, before, _) in enumerate(geometry)
+    )
 
 
 def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
@@ -604,7 +742,9 @@ def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
         offset = arith.addi(arith.muli(_index(2), const_index(k[2])), _index(4))
         i32, bits = where.type, ir.IntegerType.get_signless(elem.width)
         d = arith.subi(where, arith.index_cast(i32, offset))
-        keep = arith.shrsi(arith.subi(arith.muli(d, d), scalar_const(1, i32)), scalar_const(31, i32))
+        keep = arith.shrsi(
+            arith.subi(arith.muli(d, d), scalar_const(1, i32)), scalar_const(31, i32)
+        )
         if bits.width != 32:  # all ones or zero, at the element's width
             keep = arith.extsi(bits, keep) if bits.width > 32 else arith.trunci(bits, keep)
         return arith.bitcast(elem, arith.andi(arith.bitcast(bits, gv), keep))
@@ -616,7 +756,9 @@ def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
     result = _tensor_type((n, h, w, c), elem)
     dynamic = [dim(g, 0)] if n is None else []
     sizes = [_DYNAMIC if n is None else n, h, w, c]
-    return tensor.ExtractSliceOp(result, padded, [], dynamic, [], [0, ht, wl, 0], sizes, [1, 1, 1, 1]).result
+    return tensor.ExtractSliceOp(
+        result, padded, [], dynamic, [], [0, ht, wl, 0], sizes, [1, 1, 1, 1]
+    ).result
 
 
 @lowers("max_pool_grad")

@@ -7,7 +7,15 @@ from mlir.dialects import arith, math, scf, tensor
 
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    const_index, dim, dim_key, element_type, elementwise, is_bool, is_float, scalar_const, shape_of,
+    const_index,
+    dim,
+    dim_key,
+    element_type,
+    elementwise,
+    is_bool,
+    is_float,
+    scalar_const,
+    shape_of,
 )
 
 
@@ -29,7 +37,9 @@ def _binary(float_fn, int_fn):
 
 lowers("add")(_binary(arith.addf, arith.addi))
 lowers("subtract")(_binary(arith.subf, arith.subi))
-lowers("multiply")(_binary(arith.mulf, lambda a, b: arith.andi(a, b) if is_bool(a.type) else arith.muli(a, b)))
+lowers("multiply")(
+    _binary(arith.mulf, lambda a, b: arith.andi(a, b) if is_bool(a.type) else arith.muli(a, b))
+)
 lowers("maximum")(_binary(arith.maximumf, arith.maxsi))
 lowers("minimum")(_binary(arith.minimumf, arith.minsi))
 
@@ -94,8 +104,12 @@ lowers("log")(_unary(math.log))
 lowers("floor")(_unary(math.floor))
 lowers("tanh")(_unary(math.tanh))
 lowers("sigmoid")(_unary(_sigmoid))
-lowers("relu")(_unary(lambda x: arith.maximumf(x, scalar_const(0, x.type)),
-                      lambda x: arith.maxsi(x, scalar_const(0, x.type))))
+lowers("relu")(
+    _unary(
+        lambda x: arith.maximumf(x, scalar_const(0, x.type)),
+        lambda x: arith.maxsi(x, scalar_const(0, x.type)),
+    )
+)
 
 
 @lowers("identity", "stop_gradient")
@@ -103,8 +117,22 @@ def _identity(op):
     return op.operands[0]
 
 
-_FLOAT_CMP = {"equal": "OEQ", "not_equal": "UNE", "less": "OLT", "less_equal": "OLE", "greater": "OGT", "greater_equal": "OGE"}
-_INT_CMP = {"equal": "eq", "not_equal": "ne", "less": "slt", "less_equal": "sle", "greater": "sgt", "greater_equal": "sge"}
+_FLOAT_CMP = {
+    "equal": "OEQ",
+    "not_equal": "UNE",
+    "less": "OLT",
+    "less_equal": "OLE",
+    "greater": "OGT",
+    "greater_equal": "OGE",
+}
+_INT_CMP = {
+    "equal": "eq",
+    "not_equal": "ne",
+    "less": "slt",
+    "less_equal": "sle",
+    "greater": "sgt",
+    "greater_equal": "sge",
+}
 
 
 def _comparison(name):
@@ -131,7 +159,9 @@ lowers("logical_or")(_binary(arith.ori, arith.ori))
 
 @lowers("logical_not")
 def _logical_not(op):
-    return elementwise(op.operands, op.result_type, lambda x: arith.xori(x, scalar_const(1, x.type)))
+    return elementwise(
+        op.operands, op.result_type, lambda x: arith.xori(x, scalar_const(1, x.type))
+    )
 
 
 @lowers("select")
@@ -177,11 +207,16 @@ def _unbroadcast_like(op):
     static_axes = [i for i, (d, e) in enumerate(zip(x_shape, g_shape)) if d == 1 and e != 1]
     if static_axes:
         g = _sum_keeping(g, static_axes)
-    run_time_axes = [i for i, (d, e) in enumerate(zip(x_shape, shape_of(g)))
-                     if d is None and e != 1 and dim_key(x, i) != dim_key(g, i)]
+    run_time_axes = [
+        i
+        for i, (d, e) in enumerate(zip(x_shape, shape_of(g)))
+        if d is None and e != 1 and dim_key(x, i) != dim_key(g, i)
+    ]
     if run_time_axes:  # those axes' sizes become known at run time only
         unknown = ir.ShapedType.get_dynamic_size()
-        shape = [unknown if i in run_time_axes or d is None else d for i, d in enumerate(shape_of(g))]
+        shape = [
+            unknown if i in run_time_axes or d is None else d for i, d in enumerate(shape_of(g))
+        ]
         g = tensor.CastOp(ir.RankedTensorType.get(shape, element_type(g)), g).result
     for i in run_time_axes:
         g = _sum_if_one(g, i, dim(x, i))
@@ -192,8 +227,9 @@ def _sum_keeping(g: ir.Value, axes: list) -> ir.Value:
     from tgc.lowering.to_core.reduce import reduce
 
     shape = [1 if i in axes else d for i, d in enumerate(shape_of(g))]
-    result_type = ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size() if d is None else d for d in shape],
-                                          element_type(g))
+    result_type = ir.RankedTensorType.get(
+        [ir.ShapedType.get_dynamic_size() if d is None else d for d in shape], element_type(g)
+    )
     add = _by_kind(arith.addf, arith.addi)
     return reduce(g, result_type, axes, True, scalar_const(0, element_type(g)), add)
 
@@ -201,8 +237,10 @@ def _sum_keeping(g: ir.Value, axes: list) -> ir.Value:
 def _sum_if_one(g: ir.Value, axis: int, x_dim: ir.Value) -> ir.Value:
     """g summed over ``axis`` (kept, size 1) when x's dim there is 1 and g's is not, else g."""
     one = const_index(1)
-    broadcast = arith.andi(arith.cmpi(arith.CmpIPredicate.eq, x_dim, one),
-                           arith.cmpi(arith.CmpIPredicate.ne, dim(g, axis), one))
+    broadcast = arith.andi(
+        arith.cmpi(arith.CmpIPredicate.eq, x_dim, one),
+        arith.cmpi(arith.CmpIPredicate.ne, dim(g, axis), one),
+    )
     branch = scf.IfOp(broadcast, [g.type], has_else=True)
     with ir.InsertionPoint(branch.then_block):
         summed = _sum_keeping(g, [axis])

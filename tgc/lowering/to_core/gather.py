@@ -14,8 +14,17 @@ from mlir.dialects import arith, linalg, scf, tensor
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.array import _extract, _insert, _tensor_type, reshape_to
 from tgc.lowering.to_core.common import (
-    PARALLEL, affine_map, const_index, dim, element_type, empty, generic, identity_map, is_float,
-    scalar_const, shape_of,
+    PARALLEL,
+    affine_map,
+    const_index,
+    dim,
+    element_type,
+    empty,
+    generic,
+    identity_map,
+    is_float,
+    scalar_const,
+    shape_of,
 )
 
 
@@ -23,7 +32,9 @@ def _row_index(index: ir.Value, rows: ir.Value) -> tuple:
     """(clamped row as an index value, whether the index was inside [0, rows))."""
     i = arith.index_cast(ir.IndexType.get(), index)
     zero = const_index(0)
-    inside = arith.andi(arith.cmpi(arith.CmpIPredicate.sge, i, zero), arith.cmpi(arith.CmpIPredicate.slt, i, rows))
+    inside = arith.andi(
+        arith.cmpi(arith.CmpIPredicate.sge, i, zero), arith.cmpi(arith.CmpIPredicate.slt, i, rows)
+    )
     return arith.select(inside, i, zero), inside
 
 
@@ -32,7 +43,11 @@ def _gather(op):
     params, indices = op.operands
     out_shape = shape_of(op.result_type)
     k = len(shape_of(indices))
-    dynamic = {j: dim(indices, j) if j < k else dim(params, j - k + 1) for j, d in enumerate(out_shape) if d is None}
+    dynamic = {
+        j: dim(indices, j) if j < k else dim(params, j - k + 1)
+        for j, d in enumerate(out_shape)
+        if d is None
+    }
     init = empty(op.result_type, dynamic)
     rows = dim(params, 0)
     zero = scalar_const(0, element_type(op.result_type))
@@ -73,8 +88,13 @@ def _add_row(acc, g_row, inside, elem):
     rank = len(shape_of(acc))
     maps = [identity_map(rank)] * 3
     init = empty(acc.type, {j: dim(acc, j) for j, d in enumerate(shape_of(acc)) if d is None})
-    return generic([acc, g_row], [init], maps, [PARALLEL] * rank,
-                   lambda a, b, _: arith.select(inside, add(a, b), a))[0]
+    return generic(
+        [acc, g_row],
+        [init],
+        maps,
+        [PARALLEL] * rank,
+        lambda a, b, _: arith.select(inside, add(a, b), a),
+    )[0]
 
 
 @lowers("gather_grad")
@@ -96,5 +116,7 @@ def _gather_grad(op):
         rest = [0] * (len(shape) - 1)
         current = _extract(acc, row_type, [row] + rest, row_sizes, strides)
         incoming = _extract(flat_g, row_type, [k] + rest, row_sizes, strides)
-        scf.YieldOp([_insert(_add_row(current, incoming, inside, elem), acc, [row] + rest, strides)])
+        scf.YieldOp(
+            [_insert(_add_row(current, incoming, inside, elem), acc, [row] + rest, strides)]
+        )
     return loop.results[0]

@@ -31,7 +31,9 @@ def _round_half_even(x):
     low = math.floor(x)
     up = arith.addf(low, one)
     diff = arith.subf(x, low)
-    low_is_even = arith.cmpf(arith.CmpFPredicate.OEQ, arith.mulf(two, math.floor(arith.divf(low, two))), low)
+    low_is_even = arith.cmpf(
+        arith.CmpFPredicate.OEQ, arith.mulf(two, math.floor(arith.divf(low, two))), low
+    )
     tie = arith.select(low_is_even, low, up)
     nearer = arith.select(arith.cmpf(arith.CmpFPredicate.OLT, diff, half), low, up)
     return arith.select(arith.cmpf(arith.CmpFPredicate.OEQ, diff, half), tie, nearer)

@@ -18,7 +18,16 @@ from mlir.dialects import arith, linalg, math, scf
 from tgc.dialect.ops import random as ref
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    PARALLEL, affine_map, const_index, dim, element_type, empty, generic, identity_map, scalar_const, shape_of,
+    PARALLEL,
+    affine_map,
+    const_index,
+    dim,
+    element_type,
+    empty,
+    generic,
+    identity_map,
+    scalar_const,
+    shape_of,
 )
 
 
@@ -167,13 +176,17 @@ def _random_generic(op, step: ir.Value, like: ir.Value | None, streams: int, val
 @lowers("random_uniform")
 def _random_uniform(op):
     lo, hi = op.attrs["minval"], op.attrs["maxval"]
-    return _random_generic(op, op.operands[0], None, 1, lambda w, elem: _uniform_value(w.word(0), elem, lo, hi))
+    return _random_generic(
+        op, op.operands[0], None, 1, lambda w, elem: _uniform_value(w.word(0), elem, lo, hi)
+    )
 
 
 @lowers("random_uniform_like")
 def _random_uniform_like(op):
     x, step = op.operands
-    return _random_generic(op, step, x, 1, lambda w, elem: _uniform_value(w.word(0), elem, 0.0, 1.0))
+    return _random_generic(
+        op, step, x, 1, lambda w, elem: _uniform_value(w.word(0), elem, 0.0, 1.0)
+    )
 
 
 @lowers("random_normal")
@@ -190,5 +203,10 @@ def _random_normal(op):
 def _truncated_normal(op):
     mean, stddev = op.attrs["mean"], op.attrs["stddev"]
     streams = 2 * ref.TRUNCATED_CANDIDATES
-    return _random_generic(op, op.operands[0], None, streams,
-                           lambda words, elem: _scaled_normal(_truncated(words), elem, mean, stddev))
+    return _random_generic(
+        op,
+        op.operands[0],
+        None,
+        streams,
+        lambda words, elem: _scaled_normal(_truncated(words), elem, mean, stddev),
+    )

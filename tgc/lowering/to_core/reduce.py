@@ -12,7 +12,17 @@ from mlir.dialects import arith, linalg, tensor
 from tgc.dialect.shapes import normalize_axes, normalize_axis
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
-    PARALLEL, REDUCTION, affine_map, dim, element_type, empty, fill, generic, is_float, scalar_const, shape_of,
+    PARALLEL,
+    REDUCTION,
+    affine_map,
+    dim,
+    element_type,
+    empty,
+    fill,
+    generic,
+    is_float,
+    scalar_const,
+    shape_of,
 )
 
 
@@ -90,8 +100,14 @@ def _highest(elem):
 def _reduction_rule(init, float_fn, int_fn):
     def rule(op):
         elem = element_type(op.result_type)
-        return reduce(op.operands[0], op.result_type, op.attrs["axes"], op.attrs["keepdims"], init(elem),
-                      _float_or_int(float_fn, int_fn))
+        return reduce(
+            op.operands[0],
+            op.result_type,
+            op.attrs["axes"],
+            op.attrs["keepdims"],
+            init(elem),
+            _float_or_int(float_fn, int_fn),
+        )
 
     return rule
 
@@ -138,7 +154,9 @@ def _divide_all(total, count, result_type):
     else:
         divisor, fn = arith.maxsi(count, scalar_const(1, elem)), arith.divsi
     rank = len(shape_of(result_type))
-    init = empty(result_type, {i: dim(total, i) for i, d in enumerate(shape_of(result_type)) if d is None})
+    init = empty(
+        result_type, {i: dim(total, i) for i, d in enumerate(shape_of(result_type)) if d is None}
+    )
     maps = [affine_map(rank, list(range(rank)))] * 2
     return generic([total], [init], maps, [PARALLEL] * rank, lambda t, _: fn(t, divisor))[0]
 
@@ -150,7 +168,14 @@ def _reduce_mean(op):
     axes, keepdims = op.attrs["axes"], op.attrs["keepdims"]
     if not axes:
         return _unreduced(x, op.result_type)
-    total = reduce(x, op.result_type, axes, keepdims, scalar_const(0, elem), _float_or_int(arith.addf, arith.addi))
+    total = reduce(
+        x,
+        op.result_type,
+        axes,
+        keepdims,
+        scalar_const(0, elem),
+        _float_or_int(arith.addf, arith.addi),
+    )
     return _divide_all(total, _index_to(_count_index(x, axes), elem), op.result_type)
 
 
@@ -187,8 +212,14 @@ def _arg_rule(init, better):
             take = better(a, best)
             return [arith.select(take, a, best), arith.select(take, index, best_index)]
 
-        _, indices = reduce_multi(x, [value_type, op.result_type], [axis], False,
-                                  [init(elem), scalar_const(0, out_elem)], combine)
+        _, indices = reduce_multi(
+            x,
+            [value_type, op.result_type],
+            [axis],
+            False,
+            [init(elem), scalar_const(0, out_elem)],
+            combine,
+        )
         return indices
 
     return rule

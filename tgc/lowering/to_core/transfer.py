@@ -21,14 +21,19 @@ def transfer_symbol(kind: str, dtype: str, rank: int) -> str:
 
 def _dynamic(type_: ir.Type) -> ir.Type:
     ranked = ir.RankedTensorType(type_)
-    return ir.RankedTensorType.get([ir.ShapedType.get_dynamic_size()] * ranked.rank, ranked.element_type)
+    return ir.RankedTensorType.get(
+        [ir.ShapedType.get_dynamic_size()] * ranked.rank, ranked.element_type
+    )
 
 
 def _declare(operation, name: str, inputs: list, results: list) -> str:
     """Declares ``name`` once at the top of the module."""
     module_body = operation.parent.parent.regions[0].blocks[0]
     for existing in module_body.operations:
-        if existing.operation.name == "func.func" and ir.StringAttr(existing.attributes["sym_name"]).value == name:
+        if (
+            existing.operation.name == "func.func"
+            and ir.StringAttr(existing.attributes["sym_name"]).value == name
+        ):
             return name
     with ir.InsertionPoint.at_block_begin(module_body), ir.Location.unknown():
         decl = func.FuncOp(name, ir.FunctionType.get(inputs, results), visibility="private")
@@ -45,8 +50,12 @@ def _send(op):
     (value,) = op.operands
     spec = spec_of_type(value.type)
     dynamic = _dynamic(value.type)
-    name = _declare(op.operation, transfer_symbol("send", spec.dtype, spec.rank),
-                    [ir.IntegerType.get_signless(64), dynamic], [])
+    name = _declare(
+        op.operation,
+        transfer_symbol("send", spec.dtype, spec.rank),
+        [ir.IntegerType.get_signless(64), dynamic],
+        [],
+    )
     if dynamic != value.type:
         value = tensor.CastOp(dynamic, value).result
     func.CallOp([], name, [_key(op), value])
@@ -57,8 +66,12 @@ def _send(op):
 def _recv(op):
     spec = spec_of_type(op.result_type)
     dynamic = _dynamic(op.result_type)
-    name = _declare(op.operation, transfer_symbol("recv", spec.dtype, spec.rank),
-                    [ir.IntegerType.get_signless(64)], [dynamic])
+    name = _declare(
+        op.operation,
+        transfer_symbol("recv", spec.dtype, spec.rank),
+        [ir.IntegerType.get_signless(64)],
+        [dynamic],
+    )
     received = func.CallOp([dynamic], name, [_key(op)]).result
     if dynamic != op.result_type:
         received = tensor.CastOp(op.result_type, received).result
