@@ -133,7 +133,7 @@ def compile_run(
 def graph_and_placement_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> str:
     """The tgc passes up to partitioning, as a pipeline string."""
     from tgc.lowering import cpu
-    from tgc.passes.place import DEFAULT_DEVICE
+    from tgc.dialect.devices import DEFAULT_DEVICE
 
     options = []
     if devices and tuple(devices) != (DEFAULT_DEVICE,):

@@ -403,7 +403,7 @@ class Graph:
 
 def _merge_device(outer: str, inner: str) -> str:
     """Merge a device request into the enclosing one field by field, as TF's device scopes do."""
-    from tgc.frontend.devices import DeviceSpec
+    from tgc.dialect.devices import DeviceSpec
 
     if not inner:
         return outer

@@ -288,7 +288,7 @@ def _timed(options: Options, name: str, fn, *args):
 
 def graph_pipeline(options: Options) -> str:
     from tgc.lowering import cpu
-    from tgc.passes.place import DEFAULT_DEVICE
+    from tgc.dialect.devices import DEFAULT_DEVICE
 
     place = "tgc-place{devices=" + DEFAULT_DEVICE + "},tgc-partition"
     return ",".join([options.graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])

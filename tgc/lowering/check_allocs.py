@@ -18,13 +18,13 @@ from mlir import ir
 from mlir.dialects import arith, memref, scf
 
 from tgc.lowering import runtime_errors
+from tgc.dialect.devices import DEFAULT_DEVICE
 from tgc.lowering.bool_storage import all_ops
 from tgc.passes.base import ModulePass, functions
 from tgc.runtime.executable import OUT_OF_MEMORY
 
 # The largest byte size tested for in floating point: far beyond any memory, far below where int64 wraps.
 MAX_BYTES = 2.0**62
-DEFAULT_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 
 # TensorFlow's names of element types in its messages (i8 holds bools after tgc-widen-i1-memrefs).
 _TF_TYPE_NAMES = {

@@ -183,7 +183,7 @@ class PartitionPass(ModulePass):
 
     @staticmethod
     def _single(function) -> None:
-        from tgc.passes.place import DEFAULT_DEVICE
+        from tgc.dialect.devices import DEFAULT_DEVICE
 
         function.attributes["tgc.device"] = ir.StringAttr.get(DEFAULT_DEVICE)
         function.attributes["tgc.partition_of"] = function.attributes["sym_name"]

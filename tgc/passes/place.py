@@ -23,11 +23,10 @@ from mlir import ir
 from tgc.dialect.attrs import spec_of_type
 from tgc.dialect.builder import decode_attrs
 from tgc.dialect.registry import REGISTRY
-from tgc.frontend.devices import DeviceSpec
+from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec, full_device_name, matches
 from tgc.lowering.targets import can_run
 from tgc.passes.base import ModulePass, body_ops, functions
 
-DEFAULT_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 FLOPS_PER_SECOND = {"CPU": 2e10, "GPU": 5e12, "ACCEL": 1e13}
 TRANSFER_BYTES_PER_SECOND = 1e10
 TRANSFER_LATENCY = 2e-5
@@ -42,21 +41,6 @@ _VARIABLE_OPS = (
     "tgc.assign_sub",
 )
 _NON_WRITERS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable")
-
-
-def full_device_name(text: str) -> str:
-    """A device name with every field: /job:localhost/replica:0/task:0/device:CPU:0."""
-    spec = DeviceSpec.from_string(text)
-    defaults = DeviceSpec("localhost", 0, 0, "CPU", 0)
-    return defaults.merge(spec).to_string()
-
-
-def matches(request: DeviceSpec, device: DeviceSpec) -> bool:
-    """Every field the request sets equals the device's."""
-    return all(
-        getattr(request, f) is None or getattr(request, f) == getattr(device, f)
-        for f in ("job", "replica", "task", "device_type", "device_index")
-    )
 
 
 def _elements(value: ir.Value) -> int:

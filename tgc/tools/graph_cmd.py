@@ -61,7 +61,7 @@ def requested_devices(module) -> tuple:
     """CPU:0 plus every device an op or variable of the module asks for, as full names."""
     from mlir import ir
 
-    from tgc.passes.place import DEFAULT_DEVICE, full_device_name
+    from tgc.dialect.devices import DEFAULT_DEVICE, full_device_name
 
     names = [DEFAULT_DEVICE]
 
@@ -576,7 +576,7 @@ def build_drawing(
             if graph is not None
             else module_from_mlir(input_path)
         )
-        from tgc.passes.place import full_device_name
+        from tgc.dialect.devices import full_device_name
 
         chosen = tuple(full_device_name(d) for d in devices) or requested_devices(module)
         spec = stage_pipeline(stage, chosen, soft)

@@ -59,3 +59,21 @@ class DeviceSpec:
             index = "*" if self.device_index is None else self.device_index
             parts.append(f"/device:{self.device_type}:{index}")
         return "".join(parts)
+
+
+DEFAULT_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+def full_device_name(text: str) -> str:
+    """A device name with every field: /job:localhost/replica:0/task:0/device:CPU:0."""
+    spec = DeviceSpec.from_string(text)
+    defaults = DeviceSpec("localhost", 0, 0, "CPU", 0)
+    return defaults.merge(spec).to_string()
+
+
+def matches(request: DeviceSpec, device: DeviceSpec) -> bool:
+    """Every field the request sets equals the device's."""
+    return all(
+        getattr(request, f) is None or getattr(request, f) == getattr(device, f)
+        for f in ("job", "replica", "task", "device_type", "device_index")
+    )
