@@ -72,7 +72,12 @@ def summary(samples: list) -> dict:
     import numpy as np
 
     q = np.percentile(samples, [25, 50, 75])
-    return {"median_ms": q[1] * 1e3, "p25_ms": q[0] * 1e3, "p75_ms": q[2] * 1e3, "min_ms": min(samples) * 1e3}
+    return {
+        "median_ms": q[1] * 1e3,
+        "p25_ms": q[0] * 1e3,
+        "p75_ms": q[2] * 1e3,
+        "min_ms": min(samples) * 1e3,
+    }
 
 
 # ---- workloads: each returns {impl name: (setup -> step fn)} --------------------------------------
@@ -107,7 +112,10 @@ def dense_step(sizes, batch, lr, mean):
     ws = [(rng.standard_normal((a, b)) * 0.01).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
 
     def tgc_build(tf):
-        xp, yp = tf.placeholder(tf.float32, [None, sizes[0]]), tf.placeholder(tf.float32, [None, sizes[-1]])
+        xp, yp = (
+            tf.placeholder(tf.float32, [None, sizes[0]]),
+            tf.placeholder(tf.float32, [None, sizes[-1]]),
+        )
         h = xp
         for i, w in enumerate(ws):
             h = tf.matmul(h, tf.Variable(w.copy()))
@@ -174,18 +182,32 @@ def convnet_step():
     x = rng.standard_normal((32, 28, 28, 1)).astype(np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
     params = {
-        "c1": (rng.standard_normal((5, 5, 1, 32)) * 0.1).astype(np.float32), "b1": np.full(32, 0.1, np.float32),
-        "c2": (rng.standard_normal((5, 5, 32, 64)) * 0.1).astype(np.float32), "b2": np.full(64, 0.1, np.float32),
-        "f1": (rng.standard_normal((7 * 7 * 64, 1024)) * 0.01).astype(np.float32), "b3": np.full(1024, 0.1, np.float32),
-        "f2": (rng.standard_normal((1024, 10)) * 0.01).astype(np.float32), "b4": np.full(10, 0.1, np.float32),
+        "c1": (rng.standard_normal((5, 5, 1, 32)) * 0.1).astype(np.float32),
+        "b1": np.full(32, 0.1, np.float32),
+        "c2": (rng.standard_normal((5, 5, 32, 64)) * 0.1).astype(np.float32),
+        "b2": np.full(64, 0.1, np.float32),
+        "f1": (rng.standard_normal((7 * 7 * 64, 1024)) * 0.01).astype(np.float32),
+        "b3": np.full(1024, 0.1, np.float32),
+        "f2": (rng.standard_normal((1024, 10)) * 0.01).astype(np.float32),
+        "b4": np.full(10, 0.1, np.float32),
     }
 
     def tgc_build(tf):
         v = {k: tf.Variable(p.copy()) for k, p in params.items()}
-        xp, yp = tf.placeholder(tf.float32, [None, 28, 28, 1]), tf.placeholder(tf.float32, [None, 10])
-        pool = lambda h: tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
-        h = pool(tf.nn.relu(tf.nn.conv2d(xp, v["c1"], strides=[1, 1, 1, 1], padding="SAME") + v["b1"]))
-        h = pool(tf.nn.relu(tf.nn.conv2d(h, v["c2"], strides=[1, 1, 1, 1], padding="SAME") + v["b2"]))
+        xp, yp = (
+            tf.placeholder(tf.float32, [None, 28, 28, 1]),
+            tf.placeholder(tf.float32, [None, 10]),
+        )
+
+        def pool(h):
+            return tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+
+        h = pool(
+            tf.nn.relu(tf.nn.conv2d(xp, v["c1"], strides=[1, 1, 1, 1], padding="SAME") + v["b1"])
+        )
+        h = pool(
+            tf.nn.relu(tf.nn.conv2d(h, v["c2"], strides=[1, 1, 1, 1], padding="SAME") + v["b2"])
+        )
         h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), v["f1"]) + v["b3"])
         logits = tf.matmul(h, v["f2"]) + v["b4"]
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yp, logits=logits))
@@ -201,13 +223,16 @@ def gemm(n):
     import numpy as np
 
     rng = np.random.default_rng(3)
-    a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+    a, b = (
+        rng.standard_normal((n, n)).astype(np.float32),
+        rng.standard_normal((n, n)).astype(np.float32),
+    )
 
     def tgc_build(tf):
         ap, bp = tf.placeholder(tf.float32, [n, n]), tf.placeholder(tf.float32, [n, n])
         return tf.matmul(ap, bp), {ap: a, bp: b}
 
-    impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: (lambda: a @ b)}
+    impls = {"tgc": lambda: _tgc_session(tgc_build), "numpy": lambda: lambda: a @ b}
     for peer in (_torch_gemm, _jax_gemm, _tf2_gemm):
         impls.update(peer(a, b))
     return impls
@@ -338,8 +363,12 @@ def _torch_convnet(x, y, params):
         tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()  # NCHW, torch's native layout
         ty = torch.from_numpy(y).argmax(1)
         p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-        c1 = lambda: p["c1"].permute(3, 2, 0, 1)
-        c2 = lambda: p["c2"].permute(3, 2, 0, 1)
+
+        def c1():
+            return p["c1"].permute(3, 2, 0, 1)
+
+        def c2():
+            return p["c2"].permute(3, 2, 0, 1)
 
         def loss_fn():
             h = F.max_pool2d(torch.relu(F.conv2d(tx, c1(), p["b1"], padding=2)), 2)
@@ -437,7 +466,10 @@ def _jax_mlp_inference(x, ws, bs):
             return h
 
         args = (_jax_put(jax, ws), _jax_put(jax, bs), jax.device_put(x))
-        step = lambda: fwd(*args).block_until_ready()
+
+        def step():
+            return fwd(*args).block_until_ready()
+
         step()
         return step
 
@@ -449,8 +481,14 @@ def _jax_convnet(x, y, params):
 
     def make(jax, jnp):
         lax = jax.lax
-        conv = lambda h, w: lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        pool = lambda h: lax.reduce_window(h, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+
+        def conv(h, w):
+            return lax.conv_general_dilated(
+                h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+
+        def pool(h):
+            return lax.reduce_window(h, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
 
         def loss(ps, x, y):
             p = dict(zip(names, ps))
@@ -459,7 +497,9 @@ def _jax_convnet(x, y, params):
             h = jax.nn.relu(h.reshape(-1, 7 * 7 * 64) @ p["f1"] + p["b3"])
             return _jax_softmax_ce(jax, jnp, h @ p["f2"] + p["b4"], y, mean=True)
 
-        return _jax_sgd(jax, loss, _jax_put(jax, [params[k] for k in names]), _jax_put(jax, [x, y]), 1e-3)
+        return _jax_sgd(
+            jax, loss, _jax_put(jax, [params[k] for k in names]), _jax_put(jax, [x, y]), 1e-3
+        )
 
     return _jax_peer(make)
 
@@ -468,7 +508,10 @@ def _jax_gemm(a, b):
     def make(jax, jnp):
         mm = jax.jit(lambda a, b: a @ b)
         args = _jax_put(jax, [a, b])
-        step = lambda: mm(*args).block_until_ready()
+
+        def step():
+            return mm(*args).block_until_ready()
+
         step()
         return step
 
@@ -546,7 +589,9 @@ def _tf2_mlp_inference(x, ws, bs):
                 h = tf.nn.relu(h) if i < 2 else h
             return h
 
-        step = lambda: _tf2_fetch(fwd(tx))
+        def step():
+            return _tf2_fetch(fwd(tx))
+
         step()
         return step
 
@@ -557,7 +602,8 @@ def _tf2_convnet(x, y, params):
     names = list(params)
 
     def make(tf):
-        pool = lambda h: tf.nn.max_pool2d(h, 2, 2, "SAME")
+        def pool(h):
+            return tf.nn.max_pool2d(h, 2, 2, "SAME")
 
         def loss(vs, x, y):
             p = dict(zip(names, vs))
@@ -575,7 +621,10 @@ def _tf2_gemm(a, b):
     def make(tf):
         mm = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
         ta, tb = tf.constant(a), tf.constant(b)
-        step = lambda: _tf2_fetch(mm(ta, tb))
+
+        def step():
+            return _tf2_fetch(mm(ta, tb))
+
         step()
         return step
 
@@ -583,8 +632,12 @@ def _tf2_gemm(a, b):
 
 
 WORKLOADS = {
-    "1 two-layer SGD step (64,1000,100,10)": lambda: dense_step((1000, 100, 10), 64, 1e-3, mean=False),
-    "2 softmax regression SGD step (100, 784->10)": lambda: dense_step((784, 10), 100, 0.5, mean=True),
+    "1 two-layer SGD step (64,1000,100,10)": lambda: dense_step(
+        (1000, 100, 10), 64, 1e-3, mean=False
+    ),
+    "2 softmax regression SGD step (100, 784->10)": lambda: dense_step(
+        (784, 10), 100, 0.5, mean=True
+    ),
     "3a MLP 784-1024-1024-10 inference, batch 1": lambda: mlp_inference(1),
     "3b MLP 784-1024-1024-10 inference, batch 256": lambda: mlp_inference(256),
     "4 convnet SGD step (batch 32, 28x28x1)": convnet_step,
@@ -623,12 +676,18 @@ def run_all(steps: int, warmup: int, only: str | None) -> dict:
         fns, first = build_impls(make())
         n = steps if not name.startswith("5c") else max(steps // 5, 5)
         times = interleaved(fns, n, warmup)
-        record[name] = {impl: dict(summary(t), first_call_s=first[impl]) for impl, t in times.items()}
+        record[name] = {
+            impl: dict(summary(t), first_call_s=first[impl]) for impl, t in times.items()
+        }
         if name.startswith("5"):
             size = int(name.split()[-1])
             for impl in record[name].values():
-                impl["gflops"] = 2 * size ** 3 / (impl["median_ms"] * 1e-3) / 1e9
-        print(f"  {name}: " + ", ".join(f"{k} {v['median_ms']:.3f} ms" for k, v in record[name].items()), flush=True)
+                impl["gflops"] = 2 * size**3 / (impl["median_ms"] * 1e-3) / 1e9
+        print(
+            f"  {name}: "
+            + ", ".join(f"{k} {v['median_ms']:.3f} ms" for k, v in record[name].items()),
+            flush=True,
+        )
     return record
 
 
@@ -651,7 +710,10 @@ def machine() -> dict:
             out["lscpu_peak_gflops_f32"] = out["cores"] * ghz * out["fma_width_f32"] * 2 * 2
     except (OSError, ValueError):
         pass
-    for tool in (REPO.parent / "shared" / "tools" / "machine-peak", REPO / "shared" / "tools" / "machine-peak"):
+    for tool in (
+        REPO.parent / "shared" / "tools" / "machine-peak",
+        REPO / "shared" / "tools" / "machine-peak",
+    ):
         if tool.exists():
             res = subprocess.run([str(tool)], capture_output=True, text=True, timeout=120)
             out["machine_peak_output"] = res.stdout.strip()
@@ -669,25 +731,36 @@ def summary_table(record: dict) -> list:
             lines.append(f"| {name} | {tgc_median:.3f} | (none) | |")
             continue
         best = min(peers, key=peers.get)
-        lines.append(f"| {name} | {tgc_median:.3f} | {best} {peers[best]:.3f} | {tgc_median / peers[best]:.2f} |")
+        lines.append(
+            f"| {name} | {tgc_median:.3f} | {best} {peers[best]:.3f} | {tgc_median / peers[best]:.2f} |"
+        )
     return lines + [""]
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# tgc vs peers ({result['date']})", "", f"Machine: {json.dumps(result['machine'])}", ""]
+    lines = [
+        f"# tgc vs peers ({result['date']})",
+        "",
+        f"Machine: {json.dumps(result['machine'])}",
+        "",
+    ]
     for setting, record in result["runs"].items():
         libraries = result.get("libraries", {}).get(setting, {})
         lines += [f"## {setting}", "", f"Peer libraries: {json.dumps(libraries)}", ""]
         lines += summary_table(record)
-        lines += ["| workload | impl | median ms | p25-p75 ms | first call s | tgc/impl | GFLOP/s |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| workload | impl | median ms | p25-p75 ms | first call s | tgc/impl | GFLOP/s |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for name, impls in record.items():
             tgc_median = impls["tgc"]["median_ms"]
             for impl, s in impls.items():
                 ratio = f"{tgc_median / s['median_ms']:.2f}" if impl != "tgc" else ""
                 gf = f"{s['gflops']:.1f}" if "gflops" in s else ""
-                lines.append(f"| {name} | {impl} | {s['median_ms']:.3f} | {s['p25_ms']:.3f}-{s['p75_ms']:.3f} | "
-                             f"{s['first_call_s']:.3f} | {ratio} | {gf} |")
+                lines.append(
+                    f"| {name} | {impl} | {s['median_ms']:.3f} | {s['p25_ms']:.3f}-{s['p75_ms']:.3f} | "
+                    f"{s['first_call_s']:.3f} | {ratio} | {gf} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -697,7 +770,9 @@ def main():
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", help="run the workloads whose name contains this text")
-    parser.add_argument("--no-torch-compile", action="store_true", help="leave out torch.compile (slow to compile)")
+    parser.add_argument(
+        "--no-torch-compile", action="store_true", help="leave out torch.compile (slow to compile)"
+    )
     parser.add_argument("--child", choices=["1", "default"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
@@ -722,17 +797,35 @@ def main():
         env.setdefault("JAX_PLATFORMS", "cpu")  # a CPU-speed harness: never JAX on an accelerator
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices, not errors
         print(f"threads: {setting}", flush=True)
-        cmd = [sys.executable, __file__, "--child", setting, "--steps", str(args.steps), "--warmup", str(args.warmup)]
-        cmd += (["--only", args.only] if args.only else []) + (["--no-torch-compile"] if args.no_torch_compile else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            setting,
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+        ]
+        cmd += (["--only", args.only] if args.only else []) + (
+            ["--no-torch-compile"] if args.no_torch_compile else []
+        )
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
         if proc.returncode:
             sys.exit(f"child run ({setting} threads) failed:\n{proc.stderr[-4000:]}")
         lines = proc.stdout.strip().splitlines()
         print("\n".join(lines[:-1]))
         child = json.loads(lines[-1])
-        runs[f"{setting} thread(s)"], libraries[f"{setting} thread(s)"] = child["workloads"], child["libraries"]
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "runs": runs, "libraries": libraries}
+        runs[f"{setting} thread(s)"], libraries[f"{setting} thread(s)"] = (
+            child["workloads"],
+            child["libraries"],
+        )
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "runs": runs,
+        "libraries": libraries,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"harness-{result['date'].replace(':', '')}"

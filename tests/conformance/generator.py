@@ -30,13 +30,19 @@ from tgc.dialect.registry import ShapeError, load_all_ops
 from tgc.dialect.shapes import FLOAT_DTYPES
 from tgc.dialect.types import TensorSpec
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit"))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit")
+)
 from registry_harness import skip_reason  # noqa: E402  (the registry-wide tests' notion of runnable)
 
 FLOAT = "float"  # an operand slot that takes the graph's float dtype (float32 or float64)
 DEFAULT_RANGE = (-2.0, 2.0)  # Sample's default low/high: a sample that keeps it declares no domain
-MAX_MAGNITUDE = 1e4  # values beyond this make float32 comparisons meaningless; such nodes are redrawn
-STABILITY_STEP = 1e-3  # relative perturbation a node's result must survive (see the module docstring)
+MAX_MAGNITUDE = (
+    1e4  # values beyond this make float32 comparisons meaningless; such nodes are redrawn
+)
+STABILITY_STEP = (
+    1e-3  # relative perturbation a node's result must survive (see the module docstring)
+)
 
 # Runnable ops the generator never draws, and why. Anything else in the registry with samples is drawn.
 EXCLUDED_OPS = {
@@ -44,7 +50,7 @@ EXCLUDED_OPS = {
     "fill": "no operands (a shape attribute only); fill_like covers the same lowering on drawn values",
     "no_op": "no result to check",
     "conv2d": "needs an NHWC input and an HWIO filter of matching channels: graphs of broadcasting "
-              "shapes never hold such a pair (covered by the registry samples and test_conv_ops.py)",
+    "shapes never hold such a pair (covered by the registry samples and test_conv_ops.py)",
     "conv2d_backprop_input": "as conv2d: needs a filter and an output-gradient of matching shapes",
     "conv2d_backprop_filter": "as conv2d: needs an input and an output-gradient of matching shapes",
 }
@@ -134,10 +140,16 @@ class GraphSpec:
     loss: tuple = ()  # (value id, weight array) pairs: loss = sum(sum(value * weight))
     targets: tuple = ()  # value ids to differentiate the loss by
     variant: str = "session"
-    api: bool | None = None  # build ops by TF1 API calls (True), make_op (False), or a mix by node (None)
+    api: bool | None = (
+        None  # build ops by TF1 API calls (True), make_op (False), or a mix by node (None)
+    )
     arrays: list = field(default_factory=list)  # the input values, in the graph's dtype
-    values: list = field(default_factory=list)  # float64 reference of every value id (while drawing)
-    static: list = field(default_factory=list)  # TensorSpec of every value id as the graph declares it
+    values: list = field(
+        default_factory=list
+    )  # float64 reference of every value id (while drawing)
+    static: list = field(
+        default_factory=list
+    )  # TensorSpec of every value id as the graph declares it
 
     @property
     def num_values(self) -> int:
@@ -167,17 +179,23 @@ class GraphSpec:
         """A short text of the graph for logs and failure messages."""
         lines = [f"seed {self.seed} {self.dtype} variant={self.variant}"]
         for i, inp in enumerate(self.inputs):
-            lines.append(f"  v{i} = {inp.kind} static={list(inp.static)} fed={list(inp.shape)} "
-                         f"range=[{inp.low}, {inp.high}]")
+            lines.append(
+                f"  v{i} = {inp.kind} static={list(inp.static)} fed={list(inp.shape)} "
+                f"range=[{inp.low}, {inp.high}]"
+            )
         value = len(self.inputs)
         for node in self.nodes:
             names = ", ".join(f"v{value + k}" for k in range(node.results))
-            attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in node.attrs.items()}
+            attrs = {
+                k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in node.attrs.items()
+            }
             args = ", ".join(f"v{a}" for a in node.args)
             lines.append(f"  {names} = {node.op}({args}) {attrs} on cpu:{node.device}")
             value += node.results
-        lines.append(f"  fetch {['v%d' % f for f in self.fetches]} loss {['v%d' % v for v, _ in self.loss]} "
-                     f"targets {['v%d' % t for t in self.targets]}")
+        lines.append(
+            f"  fetch {['v%d' % f for f in self.fetches]} loss {['v%d' % v for v, _ in self.loss]} "
+            f"targets {['v%d' % t for t in self.targets]}"
+        )
         return "\n".join(lines)
 
 
@@ -245,13 +263,13 @@ def _draw_reshape(ch: Chooser, shape: tuple) -> list:
         move = ch.integer(0, 2)
         if move == 0 and len(dims) >= 2:  # merge two neighbours
             i = ch.integer(0, len(dims) - 2)
-            dims[i:i + 2] = [dims[i] * dims[i + 1]]
+            dims[i : i + 2] = [dims[i] * dims[i + 1]]
         elif move == 1 and dims:  # split a dim into two factors
             i = ch.integer(0, len(dims) - 1)
             factors = [f for f in range(2, dims[i]) if dims[i] % f == 0]
             if factors:
                 f = ch.choice(factors)
-                dims[i:i + 1] = [f, dims[i] // f]
+                dims[i : i + 1] = [f, dims[i] // f]
         elif len(dims) < 4:  # a size-1 axis
             dims.insert(ch.integer(0, len(dims)), 1)
     if dims and ch.chance(50):
@@ -266,7 +284,9 @@ def _draw_slice(ch: Chooser, shape: tuple) -> dict:
 
 
 def _draw_strided_slice(ch: Chooser, shape: tuple) -> dict:
-    bits = lambda: sum(1 << i for i in range(len(shape)) if ch.chance(25))
+    def bits():
+        return sum(1 << i for i in range(len(shape)) if ch.chance(25))
+
     return {
         "begin": [ch.integer(-d, d) if d else 0 for d in shape],
         "end": [ch.integer(-d, d) if d else 0 for d in shape],
@@ -377,11 +397,17 @@ def _pool(spec: GraphSpec, cls: str) -> list:
     """Value ids of dtype class ``cls``; the constants of domain adapters are not reused."""
     want = spec.dtype if cls == FLOAT else cls
     constants = _constant_ids(spec)
-    return [v for v in range(len(spec.values)) if _value_dtype(spec, v) == want and v not in constants]
+    return [
+        v for v in range(len(spec.values)) if _value_dtype(spec, v) == want and v not in constants
+    ]
 
 
 def _constant_ids(spec: GraphSpec) -> set:
-    return {v for v, where in enumerate(spec.producers()) if where and spec.nodes[where[0]].op == "constant"}
+    return {
+        v
+        for v, where in enumerate(spec.producers())
+        if where and spec.nodes[where[0]].op == "constant"
+    }
 
 
 def _adapt(ch, spec: GraphSpec, v: int, domain, pending: list) -> int:
@@ -406,7 +432,9 @@ def _eval_node(spec: GraphSpec, node: Node, args: list) -> list:
 
     opdef = REGISTRY[node.op]
     with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # mean of an empty slice: judged by finiteness
+        warnings.simplefilter(
+            "ignore", RuntimeWarning
+        )  # mean of an empty slice: judged by finiteness
         try:
             outs = opdef.evaluate([a.copy() for a in args], dict(node.attrs))
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError) as exc:
@@ -427,15 +455,20 @@ def _commit(spec: GraphSpec, node: Node, pending: list) -> int:
     """Adds ``node``'s reference values and specs; checks them; returns its first value id."""
     args = [spec.values[a].astype(spec.values[a].dtype) for a in node.args]
     static = _result_specs(node, [spec.static[a] for a in node.args])
-    concrete = _result_specs(node, [TensorSpec(spec.values[a].shape, spec.static[a].dtype) for a in node.args])
+    concrete = _result_specs(
+        node, [TensorSpec(spec.values[a].shape, spec.static[a].dtype) for a in node.args]
+    )
     outs = _eval_node(spec, node, args)
     if len(outs) != len(concrete):
         raise Reject("result count")
     for out, c in zip(outs, concrete):
         if tuple(out.shape) != tuple(c.shape):
             raise Reject(f"reference shape {out.shape} differs from the result rule's {c.shape}")
-        if c.dtype in FLOAT_DTYPES and out.size and (not np.all(np.isfinite(out))
-                                                   or np.abs(out).max() > MAX_MAGNITUDE):
+        if (
+            c.dtype in FLOAT_DTYPES
+            and out.size
+            and (not np.all(np.isfinite(out)) or np.abs(out).max() > MAX_MAGNITUDE)
+        ):
             raise Reject("values not finite or too large")
     if node.op != "constant":
         _check_stable(spec, node, args, outs)
@@ -471,7 +504,11 @@ def _check_stable(spec: GraphSpec, node: Node, args: list, outs: list) -> None:
 
 def _operand_ok(spec: GraphSpec, cls: str, v: int, entry: OpEntry) -> bool:
     values = spec.values[v]
-    if cls in ("int32", "int64") and values.size and (values.min() < 0 or values.max() >= entry.int_high):
+    if (
+        cls in ("int32", "int64")
+        and values.size
+        and (values.min() < 0 or values.max() >= entry.int_high)
+    ):
         return False  # indices and labels: the sample's declared range [0, int_high)
     return True
 
@@ -513,9 +550,9 @@ def _try_node(ch: Chooser, spec: GraphSpec, entry: OpEntry, avoid: set) -> bool:
         _commit(spec, Node(entry.name, tuple(args), attrs, 1, device=ch.integer(0, 1)), pending)
         return True
     except Reject:
-        del spec.nodes[saved[0]:]
-        del spec.values[saved[1]:]
-        del spec.static[saved[1]:]
+        del spec.nodes[saved[0] :]
+        del spec.values[saved[1] :]
+        del spec.static[saved[1] :]
         return False
 
 
@@ -543,7 +580,10 @@ def _choose_outputs(ch: Chooser, spec: GraphSpec, avoid: set) -> None:
     for node in spec.nodes:
         for a in node.args:
             consumers[a] += 1
-    is_float = lambda v: spec.static[v].dtype == spec.dtype
+
+    def is_float(v):
+        return spec.static[v].dtype == spec.dtype
+
     first_node_value = len(spec.inputs)
     computed = list(range(first_node_value, spec.num_values))
     constants = _constant_ids(spec)
@@ -552,8 +592,10 @@ def _choose_outputs(ch: Chooser, spec: GraphSpec, avoid: set) -> None:
     spec.fetches = tuple(v for v in computed if v in sinks or ch.chance(30))
     terms = [v for v in sinks if is_float(v)] or [v for v in computed if is_float(v)][-1:] or [0]
     rng = np.random.default_rng(ch.integer(0, 2**31 - 1))
-    spec.loss = tuple((v, rng.standard_normal(spec.values[v].shape).astype(spec.dtype).astype(np.float64))
-                      for v in terms)  # weights exact in the graph's dtype
+    spec.loss = tuple(
+        (v, rng.standard_normal(spec.values[v].shape).astype(spec.dtype).astype(np.float64))
+        for v in terms
+    )  # weights exact in the graph's dtype
     reach = _reaches(spec, set(terms)) - constants
     candidates = [v for v in sorted(reach) if is_float(v)]
     targets = [v for v in candidates if ch.chance(40)] or candidates[:1]
@@ -572,8 +614,13 @@ def _ordered(ch: Chooser, items: list) -> list:
 VARIANTS = ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit")
 
 
-def draw_graph(ch: Chooser, seed: int = 0, avoid=frozenset(KNOWN_BUGS), entries=None,
-               variant: str | None = None) -> GraphSpec:
+def draw_graph(
+    ch: Chooser,
+    seed: int = 0,
+    avoid=frozenset(KNOWN_BUGS),
+    entries=None,
+    variant: str | None = None,
+) -> GraphSpec:
     """A random graph: 2-4 inputs, 3-12 drawn ops (domain adapters come on top), its reference
     values, fetches, loss and gradient targets. ``avoid`` names KNOWN_BUGS situations not to draw."""
     entries = list((entries or catalogue()).values())

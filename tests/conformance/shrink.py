@@ -58,8 +58,14 @@ def subgraph(spec: GraphSpec, keep: int) -> GraphSpec:
         for k in range(node.results):
             renumber[first + k] = next_id + k
         next_id += node.results
-    out = replace(spec, inputs=[spec.inputs[v] for v in used_inputs], nodes=nodes,
-                  arrays=[spec.arrays[v] for v in used_inputs], values=[], static=[])
+    out = replace(
+        spec,
+        inputs=[spec.inputs[v] for v in used_inputs],
+        nodes=nodes,
+        arrays=[spec.arrays[v] for v in used_inputs],
+        values=[],
+        static=[],
+    )
     new_keep = renumber[keep]
     out.fetches = (new_keep,)
     weight = next((w for v, w in spec.loss if v == keep), None)
@@ -79,7 +85,10 @@ def shrink(spec: GraphSpec, target: str = "cpu", log=print) -> tuple:
     first = outcome_isolated(spec, target)
     if first.ok:
         return spec, first
-    same = lambda o: o.status == first.status and o.category.split(" ")[0] == first.category.split(" ")[0]
+
+    def same(o):
+        return o.status == first.status and o.category.split(" ")[0] == first.category.split(" ")[0]
+
     best, best_outcome = spec, first
     candidates = sorted(range(len(spec.inputs), spec.num_values))
     for keep in candidates:  # the smallest subgraph that still fails: earliest value first
@@ -98,14 +107,16 @@ def shrink(spec: GraphSpec, target: str = "cpu", log=print) -> tuple:
             o = outcome_isolated(attempt, target)
             if same(o):
                 best, best_outcome, changed = attempt, o, True
-                log(f"  simpler: {len(best.nodes)} nodes, targets {best.targets}, variant {best.variant}")
+                log(
+                    f"  simpler: {len(best.nodes)} nodes, targets {best.targets}, variant {best.variant}"
+                )
                 break
     return best, best_outcome
 
 
 def _simplifications(spec: GraphSpec):
     for i in range(len(spec.targets)):
-        yield replace(spec, targets=spec.targets[:i] + spec.targets[i + 1:])
+        yield replace(spec, targets=spec.targets[:i] + spec.targets[i + 1 :])
     if spec.variant != "none":
         yield replace(spec, variant="none")
     if spec.api is not False:
@@ -145,11 +156,19 @@ def repro_code(spec: GraphSpec) -> str:
             args = ", ".join(f"v{a}" for a in node.args)
             lines.append(f"{target} = make_op({node.op!r}, [{args}]{attrs}){device}")
         value_id += node.results
-    loss = " + ".join(f"tf.reduce_sum(v{v} * np.{spec.dtype}({np.round(w, 3).tolist()!r}))" if np.ndim(w)
-                      else f"v{v} * {float(w)!r}" for v, w in spec.loss)
+    loss = " + ".join(
+        f"tf.reduce_sum(v{v} * np.{spec.dtype}({np.round(w, 3).tolist()!r}))"
+        if np.ndim(w)
+        else f"v{v} * {float(w)!r}"
+        for v, w in spec.loss
+    )
     lines.append(f"loss = {loss}")
     fetch = ", ".join(f"v{f}" for f in spec.fetches)
-    grads = f"tf.gradients(loss, [{', '.join(f'v{t}' for t in spec.targets)}])" if spec.targets else "[]"
+    grads = (
+        f"tf.gradients(loss, [{', '.join(f'v{t}' for t in spec.targets)}])"
+        if spec.targets
+        else "[]"
+    )
     lines.append(f"grads = {grads}")
     lines.append("with tf.Session() as sess:")
     if any(i.kind == "variable" for i in spec.inputs):

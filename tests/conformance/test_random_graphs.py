@@ -22,7 +22,15 @@ from hypothesis import strategies as st
 from conformance import reference
 from conformance.checks import Outcome, Wrong, check_forward, compute_reference, run_checks
 from conformance.generator import (
-    EXCLUDED_OPS, KNOWN_BUGS, VARIANTS, GraphSpec, HypothesisChooser, Input, Node, RandomChooser, catalogue,
+    EXCLUDED_OPS,
+    KNOWN_BUGS,
+    VARIANTS,
+    GraphSpec,
+    HypothesisChooser,
+    Input,
+    Node,
+    RandomChooser,
+    catalogue,
     draw_graph,
 )
 from conformance.shrink import outcome_isolated, repro_code
@@ -36,8 +44,12 @@ _DRAWN = []
 def drawn_specs() -> list:
     """300 graphs drawn by seed (default exclusions), shared by the generator's tests."""
     if not _DRAWN:
-        _DRAWN.extend(draw_graph(RandomChooser(seed), seed=seed, entries=ENTRIES) for seed in range(300))
+        _DRAWN.extend(
+            draw_graph(RandomChooser(seed), seed=seed, entries=ENTRIES) for seed in range(300)
+        )
     return _DRAWN
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -60,8 +72,10 @@ def test_random_graphs_conform(variant, target):
     @given(graphs(variant))
     def check(spec):
         outcome = outcome_isolated(spec, target.name)
-        assert outcome.ok, (f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
-                            f"\n\nrepro:\n{repro_code(spec)}")
+        assert outcome.ok, (
+            f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
+            f"\n\nrepro:\n{repro_code(spec)}"
+        )
 
     check()
 
@@ -87,9 +101,20 @@ def test_catalogue_is_the_registry_less_named_exclusions():
     missing = runnable - set(ENTRIES) - set(EXCLUDED_OPS)
     # what is left out besides EXCLUDED_OPS has no drawable sample (fixed values or float16 only)
     for name in missing:
-        assert all(s.values or {"float16", "bfloat16"} & set(s.operand_dtypes()) for s in ops[name].samples), name
+        assert all(
+            s.values or {"float16", "bfloat16"} & set(s.operand_dtypes()) for s in ops[name].samples
+        ), name
     assert not set(ENTRIES) & set(EXCLUDED_OPS)
-    assert {"add", "matmul", "reduce_sum", "softmax", "select", "strided_slice", "split", "cast"} <= set(ENTRIES)
+    assert {
+        "add",
+        "matmul",
+        "reduce_sum",
+        "softmax",
+        "select",
+        "strided_slice",
+        "split",
+        "cast",
+    } <= set(ENTRIES)
 
 
 def test_generator_reaches_every_catalogued_op():
@@ -105,7 +130,10 @@ def test_generator_draws_what_it_promises():
     assert all(2 <= len(s.inputs) <= 4 for s in specs)
     drawn_ops = [len([n for n in s.nodes if n.op != "constant"]) for s in specs]
     assert max(drawn_ops) >= 12 and np.median(drawn_ops) >= 5
-    has = lambda pred: sum(1 for s in specs if pred(s))
+
+    def has(pred):
+        return sum(1 for s in specs if pred(s))
+
     assert has(lambda s: any(None in i.static for i in s.inputs)) > 30  # unknown dims
     assert has(lambda s: any(0 in i.shape for i in s.inputs)) > 3  # empty tensors
     assert has(lambda s: any(i.kind == "variable" for i in s.inputs)) > 50
@@ -134,21 +162,32 @@ def test_issue_12_situations_are_drawn():
         return any(s.uses()[t] >= 2 and t < len(s.inputs) for t in s.targets[1:])
 
     def scalar_variable_artifact(s):  # finding F2
-        return s.variant == "artifact" and any(i.kind == "variable" and not i.shape for i in s.inputs)
+        return s.variant == "artifact" and any(
+            i.kind == "variable" and not i.shape for i in s.inputs
+        )
 
     def reshape_unknown_dims(s):
-        return any(n.op == "reshape" and s.static[n.args[0]].shape and None in s.static[n.args[0]].shape
-                   for n in s.nodes)
+        return any(
+            n.op == "reshape" and s.static[n.args[0]].shape and None in s.static[n.args[0]].shape
+            for n in s.nodes
+        )
 
     specs = drawn_specs()
-    for situation in (runtime_broadcast, reduce_no_axes, fan_out_second_target, reshape_unknown_dims,
-                      scalar_variable_artifact):
+    for situation in (
+        runtime_broadcast,
+        reduce_no_axes,
+        fan_out_second_target,
+        reshape_unknown_dims,
+        scalar_variable_artifact,
+    ):
         assert any(situation(s) for s in specs), situation.__name__
 
 
 def test_no_known_bug_is_avoided_and_pools_of_no_channels_are_drawn():
     def pool_empty_channels(s):
-        return any(n.op in ("max_pool", "avg_pool") and s.values[n.args[0]].shape[-1] == 0 for n in s.nodes)
+        return any(
+            n.op in ("max_pool", "avg_pool") and s.values[n.args[0]].shape[-1] == 0 for n in s.nodes
+        )
 
     assert not KNOWN_BUGS
     pools = {name: ENTRIES[name] for name in ("max_pool", "avg_pool", "strided_slice", "slice")}
@@ -159,10 +198,14 @@ def test_no_known_bug_is_avoided_and_pools_of_no_channels_are_drawn():
 # ---- the reference and the checks -----------------------------------------------------------------
 
 
-def hand_graph(nodes, shape=(2, 3), targets=(0,), dtype="float64", fetches=None, kinds=("placeholder",)):
+def hand_graph(
+    nodes, shape=(2, 3), targets=(0,), dtype="float64", fetches=None, kinds=("placeholder",)
+):
     """A GraphSpec written by hand: inputs of ``shape`` valued 0.1, 0.2, ...; the last value the loss."""
-    arrays = [((np.arange(np.prod(shape)) + 1) / 10).reshape(shape).astype(dtype) * (k + 1)
-              for k in range(len(kinds))]
+    arrays = [
+        ((np.arange(np.prod(shape)) + 1) / 10).reshape(shape).astype(dtype) * (k + 1)
+        for k in range(len(kinds))
+    ]
     inputs = [Input(f"in{k}", kind, shape, shape, -2.0, 2.0) for k, kind in enumerate(kinds)]
     spec = GraphSpec(seed=0, dtype=dtype, inputs=inputs, nodes=list(nodes), arrays=arrays)
     last = spec.num_values - 1
@@ -175,8 +218,14 @@ def hand_graph(nodes, shape=(2, 3), targets=(0,), dtype="float64", fetches=None,
 
 def test_finite_differences_follow_fan_out_and_stop_at_stop_gradient():
     # v1 = x * x; v2 = stop_gradient(x); v3 = v1 + v2: d/dx = 2x (no gradient through v2); d/dv1 = 1
-    spec = hand_graph([Node("multiply", (0, 0), {}, 1), Node("stop_gradient", (0,), {}, 1),
-                       Node("add", (1, 2), {}, 1)], targets=(0, 1))
+    spec = hand_graph(
+        [
+            Node("multiply", (0, 0), {}, 1),
+            Node("stop_gradient", (0,), {}, 1),
+            Node("add", (1, 2), {}, 1),
+        ],
+        targets=(0, 1),
+    )
     values = reference.evaluate(spec)
     np.testing.assert_allclose(values[3], spec.arrays[0] ** 2 + spec.arrays[0])
     grad, kink = reference.finite_difference(spec, 0, values)
@@ -205,13 +254,18 @@ def test_forward_check_fails_on_a_wrong_number():
 
 def test_run_checks_reports_wrong_forward_and_gradient(monkeypatch, target):
     # A correct tgc against a reference broken on purpose: the checks must say "wrong".
-    spec = hand_graph([Node("sin", (0,), {}, 1), Node("multiply", (1, 0), {}, 1)], targets=(0, 1),
-                      kinds=("placeholder",))
+    spec = hand_graph(
+        [Node("sin", (0,), {}, 1), Node("multiply", (1, 0), {}, 1)],
+        targets=(0, 1),
+        kinds=("placeholder",),
+    )
     assert run_checks(spec, target).ok
     monkeypatch.setattr(REGISTRY["sin"], "eval", lambda x: np.sin(x) * 1.01)
     outcome = run_checks(spec, target)
     assert (outcome.status, outcome.category) == ("wrong", "forward"), outcome
-    monkeypatch.setattr(REGISTRY["sin"], "eval", lambda x: np.sin(x) + 0.01 * x * x)  # same value at 0 only
+    monkeypatch.setattr(
+        REGISTRY["sin"], "eval", lambda x: np.sin(x) + 0.01 * x * x
+    )  # same value at 0 only
     spec.fetches = ()
     outcome = run_checks(spec, target)
     assert (outcome.status, outcome.category) == ("wrong", "gradient"), outcome
@@ -219,7 +273,9 @@ def test_run_checks_reports_wrong_forward_and_gradient(monkeypatch, target):
 
 def test_isolated_run_reports_a_crash_as_an_outcome(monkeypatch):
     spec = hand_graph([Node("sin", (0,), {}, 1)])
-    monkeypatch.setattr("conformance.checks.run_session", lambda *a, **k: (faulthandler.disable(), os.abort()))
+    monkeypatch.setattr(
+        "conformance.checks.run_session", lambda *a, **k: (faulthandler.disable(), os.abort())
+    )
     outcome = outcome_isolated(spec)
     assert outcome.status == "crash" and "SIGABRT" in outcome.detail
     assert isinstance(outcome, Outcome)
@@ -230,18 +286,34 @@ def test_isolated_run_reports_a_crash_as_an_outcome(monkeypatch):
 
 def test_campaign_logs_each_seed_survives_a_crash_and_resumes(tmp_path):
     log = tmp_path / "log.jsonl"
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", "random_graphs.py"), "--log", str(log),
-               "--jobs", "2", "--start", "0"]
-    env = dict(os.environ, TGC_CAMPAIGN_ABORT_SEED="1")  # the worker aborts on seed 1, as a segfault would
-    done = subprocess.run(command + ["--count", "3"], env=env, capture_output=True, text=True, timeout=300)
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "benchmarks", "random_graphs.py"),
+        "--log",
+        str(log),
+        "--jobs",
+        "2",
+        "--start",
+        "0",
+    ]
+    env = dict(
+        os.environ, TGC_CAMPAIGN_ABORT_SEED="1"
+    )  # the worker aborts on seed 1, as a segfault would
+    done = subprocess.run(
+        command + ["--count", "3"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     records = {r["seed"]: r for r in map(json.loads, log.read_text().splitlines())}
     assert sorted(records) == [0, 1, 2]
     assert records[1]["status"] == "crash" and records[1]["category"] == "signal SIGABRT"
     assert records[1]["ops"]  # the crashed graph is still described
     for r in records.values():
-        assert {"seed", "status", "category", "variant", "dtype", "ops", "dims", "seconds"} <= set(r)
+        assert {"seed", "status", "category", "variant", "dtype", "ops", "dims", "seconds"} <= set(
+            r
+        )
     assert "graphs 3:" in done.stdout and "crash 1" in done.stdout
-    again = subprocess.run(command + ["--count", "4"], env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        command + ["--count", "4"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert "1 graphs to run (3 already in" in again.stdout
     assert len(log.read_text().splitlines()) == 4

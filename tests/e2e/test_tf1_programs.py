@@ -41,12 +41,16 @@ def test_word2vec_style_embedding_lookup_loss_and_gradient_match_numpy():
     vocab, dim, batch = 30, 5, 6
     center = tf.placeholder(tf.int32, shape=[None], name="center_words")
     target = tf.placeholder(tf.int32, shape=[None, 1], name="target_words")
-    embed_matrix = tf.Variable(tf.random_uniform([vocab, dim], -1.0, 1.0, seed=1), name="embed_matrix")
+    embed_matrix = tf.Variable(
+        tf.random_uniform([vocab, dim], -1.0, 1.0, seed=1), name="embed_matrix"
+    )
     embed = tf.nn.embedding_lookup(embed_matrix, center, name="embed")
     weights = tf.Variable(tf.truncated_normal([vocab, dim], stddev=0.3, seed=2))
     logits = tf.matmul(embed, weights, transpose_b=True)
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.squeeze(target, 1), logits=logits))
-    grad_embed, = tf.gradients(loss, [embed_matrix])
+    loss = tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.squeeze(target, 1), logits=logits)
+    )
+    (grad_embed,) = tf.gradients(loss, [embed_matrix])
     assert embed.shape.as_list() == [None, dim]
 
     c = np.array([1, 3, 3, 7, 0, 29])  # a repeated word: its gradient rows add up
@@ -54,10 +58,10 @@ def test_word2vec_style_embedding_lookup_loss_and_gradient_match_numpy():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         E, W = sess.run([embed_matrix, weights])
-        e, l, g = sess.run([embed, loss, grad_embed], {center: c, target: t})
+        e, loss_value, g = sess.run([embed, loss, grad_embed], {center: c, target: t})
     ls = _log_softmax(E[c] @ W.T)
     np.testing.assert_array_equal(e, E[c])
-    np.testing.assert_allclose(l, -ls[np.arange(batch), t[:, 0]].mean(), rtol=1e-5)
+    np.testing.assert_allclose(loss_value, -ls[np.arange(batch), t[:, 0]].mean(), rtol=1e-5)
     dlogits = np.exp(ls)
     dlogits[np.arange(batch), t[:, 0]] -= 1
     want = np.zeros_like(E)
@@ -83,7 +87,13 @@ def test_embedding_training_step_updates_only_the_looked_up_rows():
 def test_gather_on_other_axes_and_with_matrix_indices():
     params = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     p = tf.constant(params)
-    got = _run([tf.gather(p, [2, 0], axis=1), tf.gather(p, [[3, 1], [0, 0]], axis=-1), tf.gather(p, [[1], [0]])])
+    got = _run(
+        [
+            tf.gather(p, [2, 0], axis=1),
+            tf.gather(p, [[3, 1], [0, 0]], axis=-1),
+            tf.gather(p, [[1], [0]]),
+        ]
+    )
     np.testing.assert_array_equal(got[0], np.take(params, [2, 0], axis=1))
     np.testing.assert_array_equal(got[1], np.take(params, [[3, 1], [0, 0]], axis=2))
     np.testing.assert_array_equal(got[2], params[[[1], [0]]])
@@ -155,7 +165,9 @@ def test_clip_by_global_norm_in_a_training_loop_keeps_none_gradients():
         after = sess.run(w)
     assert n == pytest.approx(5.0)
     np.testing.assert_allclose(after, [3.0 - 1.5, 4.0 - 2.0], rtol=1e-6)
-    assert _run(tf.global_norm([tf.constant([1.0, 2.0]), None, tf.constant([[2.0]])])) == pytest.approx(3.0)
+    assert _run(
+        tf.global_norm([tf.constant([1.0, 2.0]), None, tf.constant([[2.0]])])
+    ) == pytest.approx(3.0)
 
 
 # ---- moments and other tf.nn / tf.math names --------------------------------------------------------
@@ -195,9 +207,18 @@ def test_batch_norm_written_with_moments_has_finite_difference_gradients():
 def test_softplus_leaky_relu_l2_normalize_logsumexp():
     x0 = np.array([[-30.0, -1.0, 0.5, 40.0]], np.float32)
     x = tf.constant(x0)
-    sp, lr, l2, lse, lse_keep = _run([tf.nn.softplus(x), tf.nn.leaky_relu(x), tf.nn.l2_normalize(x, axis=1),
-                                      tf.reduce_logsumexp(x, axis=1), tf.reduce_logsumexp(x, keep_dims=True)])
-    np.testing.assert_allclose(sp, np.logaddexp(0, x0), rtol=1e-6)  # -30 gives exp(-30), not log(1) = 0
+    sp, lr, l2, lse, lse_keep = _run(
+        [
+            tf.nn.softplus(x),
+            tf.nn.leaky_relu(x),
+            tf.nn.l2_normalize(x, axis=1),
+            tf.reduce_logsumexp(x, axis=1),
+            tf.reduce_logsumexp(x, keep_dims=True),
+        ]
+    )
+    np.testing.assert_allclose(
+        sp, np.logaddexp(0, x0), rtol=1e-6
+    )  # -30 gives exp(-30), not log(1) = 0
     np.testing.assert_allclose(lr, np.where(x0 > 0, x0, 0.2 * x0), rtol=1e-6)
     np.testing.assert_allclose(l2, x0 / np.linalg.norm(x0), rtol=1e-6)
     np.testing.assert_allclose(lse, [np.logaddexp.reduce(x0[0])], rtol=1e-6)
@@ -215,9 +236,19 @@ def test_softplus_gradient_is_the_sigmoid_in_float64():
 
 def test_mod_range_lin_space_count_nonzero_to_double():
     a = tf.constant([7, -7, 6])
-    got = _run([tf.mod(a, 3), a % -4, tf.floormod(tf.constant([7.5, -7.5]), 2.0), tf.range(3, 18, 3), tf.range(4),
-                tf.range(0.0, 1.0, 0.25), tf.lin_space(10.0, 13.0, 4), tf.count_nonzero(tf.constant([[0, 1], [2, 0]])),
-                tf.to_double(a)])
+    got = _run(
+        [
+            tf.mod(a, 3),
+            a % -4,
+            tf.floormod(tf.constant([7.5, -7.5]), 2.0),
+            tf.range(3, 18, 3),
+            tf.range(4),
+            tf.range(0.0, 1.0, 0.25),
+            tf.lin_space(10.0, 13.0, 4),
+            tf.count_nonzero(tf.constant([[0, 1], [2, 0]])),
+            tf.to_double(a),
+        ]
+    )
     np.testing.assert_array_equal(got[0], np.array([7, -7, 6]) % 3)
     np.testing.assert_array_equal(got[1], np.array([7, -7, 6]) % -4)
     np.testing.assert_array_equal(got[2], np.array([7.5, -7.5]) % 2.0)
@@ -244,13 +275,18 @@ def test_default_transpose_and_split_still_work_now_that_tf_range_exists():
 def test_assign_add_of_a_scalar_to_a_vector_is_a_build_time_error():
     # This used to crash the process (segfault) when run.
     v = tf.Variable(tf.zeros([2]))
-    with pytest.raises(ValueError, match=r"AssignAdd to variable 'Variable': shapes \(\) and \(2,\) are incompatible"):
+    with pytest.raises(
+        ValueError,
+        match=r"AssignAdd to variable 'Variable': shapes \(\) and \(2,\) are incompatible",
+    ):
         v.assign_add(1.0)
 
 
 def test_assign_of_a_wrong_shape_is_a_build_time_error():
     v = tf.Variable(tf.zeros([2]), name="v")
-    with pytest.raises(ValueError, match=r"Assign to variable 'v': shapes \(3,\) and \(2,\) are incompatible"):
+    with pytest.raises(
+        ValueError, match=r"Assign to variable 'v': shapes \(3,\) and \(2,\) are incompatible"
+    ):
         tf.assign(v, [1.0, 2.0, 3.0])
 
 
@@ -266,7 +302,10 @@ def test_cs231n_two_layer_net_with_assign_updates_matches_numpy():
     lr = 1e-3
     updates = tf.group(w1.assign(w1 - lr * grad_w1), w2.assign(w2 - lr * grad_w2))
     rng = np.random.default_rng(5)
-    xv, yv = rng.standard_normal((n, d)).astype(np.float32), rng.standard_normal((n, d)).astype(np.float32)
+    xv, yv = (
+        rng.standard_normal((n, d)).astype(np.float32),
+        rng.standard_normal((n, d)).astype(np.float32),
+    )
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         a, b = sess.run([w1, w2])
@@ -274,7 +313,7 @@ def test_cs231n_two_layer_net_with_assign_updates_matches_numpy():
             got, _ = sess.run([loss, updates], {x: xv, y: yv})
             hv = np.maximum(xv @ a, 0)
             diff = hv @ b - yv
-            np.testing.assert_allclose(got, np.mean(np.sum(diff ** 2, axis=1)), rtol=1e-4)
+            np.testing.assert_allclose(got, np.mean(np.sum(diff**2, axis=1)), rtol=1e-4)
             db = hv.T @ (2 * diff / n)
             da = xv.T @ ((2 * diff / n) @ b.T * (hv > 0))
             a, b = a - lr * da, b - lr * db
@@ -311,9 +350,15 @@ def test_saver_checkpoints_resume_training_exactly(tmp_path):
         saved = sess.run([w, b])
         next_loss = sess.run([train, loss], feed)[1]
     assert written == prefix + "-6"
-    assert sorted(os.listdir(os.path.dirname(prefix))) == ["checkpoint", "model-4.npz", "model-6.npz"]
+    assert sorted(os.listdir(os.path.dirname(prefix))) == [
+        "checkpoint",
+        "model-4.npz",
+        "model-6.npz",
+    ]
 
-    with tf.Session() as sess:  # a fresh session: nothing initialized, everything restored (Adam's slots too)
+    with (
+        tf.Session() as sess
+    ):  # a fresh session: nothing initialized, everything restored (Adam's slots too)
         state = tf.train.get_checkpoint_state(os.path.dirname(prefix))
         assert state.model_checkpoint_path == prefix + "-6"
         assert state.all_model_checkpoint_paths == [prefix + "-4", prefix + "-6"]
@@ -377,8 +422,11 @@ def test_cs20si_huber_loss_with_cond_values_and_gradients():
 
 def test_cond_nested_results_and_refused_branches():
     pred = tf.placeholder(tf.bool, [])
-    out = tf.cond(pred, lambda: (tf.constant(1), [tf.constant([2.0, 3.0])]),
-                  lambda: (tf.constant(4), [tf.constant([5.0, 6.0])]))
+    out = tf.cond(
+        pred,
+        lambda: (tf.constant(1), [tf.constant([2.0, 3.0])]),
+        lambda: (tf.constant(4), [tf.constant([5.0, 6.0])]),
+    )
     with tf.Session() as sess:
         first, (second,) = sess.run(out, {pred: False})
         assert first == 4

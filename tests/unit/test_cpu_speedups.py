@@ -13,7 +13,7 @@ import tgc as tf
 import registry_harness
 from tgc.dialect.types import TensorSpec
 from tgc.lowering import cpu
-from tgc.lowering.blas import openblas_library
+from tgc.lowering.cpu.blas import openblas_library
 
 RNG = np.random.default_rng(7)
 NP = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "float16": np.float16}
@@ -87,15 +87,22 @@ def _lowered_to_blas(shapes, dtype, **attrs) -> str:
     """A one-matmul function through the CPU pipeline up to tgc-blas-matmul (before the loop lowering)."""
     upto = cpu.CPU_PIPELINE.split("tgc-blas-matmul")[0] + "tgc-blas-matmul"
     return registry_harness.lowered_ir(
-        [TensorSpec(s, dtype) for s in shapes], lambda b, args: [b.op("matmul", *args, **attrs)],
-        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, upto]))
+        [TensorSpec(s, dtype) for s in shapes],
+        lambda b, args: [b.op("matmul", *args, **attrs)],
+        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, upto]),
+    )
 
 
 @pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
 def test_f32_matmul_becomes_one_sgemm_call_with_transpose_flags():
     text = _lowered_to_blas([(None, 3), (4, 3)], "float32", transpose_a=False, transpose_b=True)
-    assert "linalg.matmul" not in text and "linalg.fill" not in text  # zero fill folded into beta = 0
-    assert "func.func private @scipy_cblas_sgemm64_(i32, i32, i32, i64, i64, i64, f32, !llvm.ptr" in text
+    assert (
+        "linalg.matmul" not in text and "linalg.fill" not in text
+    )  # zero fill folded into beta = 0
+    assert (
+        "func.func private @scipy_cblas_sgemm64_(i32, i32, i32, i64, i64, i64, f32, !llvm.ptr"
+        in text
+    )
     assert "arith.constant 112 : i32" in text  # CblasTrans for B
     assert text.count("call @scipy_cblas_sgemm64_(") == 1
 
@@ -124,8 +131,12 @@ def _naive_conv(x, f, strides, padding, dilations=(1, 1)):
     out = np.zeros((n, oh, ow, o), np.float64)
     for i in range(kh):
         for j in range(kw):
-            window = x[:, i * dilations[0]: i * dilations[0] + (oh - 1) * strides[0] + 1: strides[0],
-                       j * dilations[1]: j * dilations[1] + (ow - 1) * strides[1] + 1: strides[1], :]
+            window = x[
+                :,
+                i * dilations[0] : i * dilations[0] + (oh - 1) * strides[0] + 1 : strides[0],
+                j * dilations[1] : j * dilations[1] + (ow - 1) * strides[1] + 1 : strides[1],
+                :,
+            ]
             out += np.einsum("nhwc,co->nhwo", window.astype(np.float64), f[i, j].astype(np.float64))
     return out
 
@@ -160,13 +171,21 @@ def test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype):
     for index in [(0, 0, 0, 0), tuple(s - 1 for s in xs), (xs[0] - 1, xs[1] // 2, xs[2] // 3, 0)]:
         e = np.zeros(xs)
         e[index] = 1
-        np.testing.assert_allclose(got_gx[index], np.sum(_naive_conv(e, f0, strides, padding, dil) * weights),
-                                   rtol=tol, atol=tol)
+        np.testing.assert_allclose(
+            got_gx[index],
+            np.sum(_naive_conv(e, f0, strides, padding, dil) * weights),
+            rtol=tol,
+            atol=tol,
+        )
     for index in [(0, 0, 0, 0), tuple(s - 1 for s in fs)]:
         e = np.zeros(fs)
         e[index] = 1
-        np.testing.assert_allclose(got_gf[index], np.sum(_naive_conv(x0, e, strides, padding, dil) * weights),
-                                   rtol=tol * 10, atol=tol * 10)
+        np.testing.assert_allclose(
+            got_gf[index],
+            np.sum(_naive_conv(x0, e, strides, padding, dil) * weights),
+            rtol=tol * 10,
+            atol=tol * 10,
+        )
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
@@ -180,8 +199,9 @@ def test_per_image_im2col_loop_matches_numpy(case, monkeypatch):
 
 def test_convnet_sized_layer_takes_the_per_image_loop_and_matches_numpy():
     # 16x16x32 input, 5x5x32x8 filter: 800 KB of patches per image, above PER_IMAGE_PATCH_BYTES.
-    test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(((3, 16, 16, 32), (5, 5, 32, 8), (1, 1), "SAME",
-                                                                  (1, 1)), "float32")
+    test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(
+        ((3, 16, 16, 32), (5, 5, 32, 8), (1, 1), "SAME", (1, 1)), "float32"
+    )
 
 
 def test_per_image_loop_is_an_scf_for_over_the_batch():
@@ -189,16 +209,27 @@ def test_per_image_loop_is_an_scf_for_over_the_batch():
 
     text = _lowered_conv([(None, 16, 16, 32), (5, 5, 32, 8)])
     assert conv.PER_IMAGE_PATCH_BYTES <= 16 * 16 * 800 * 4
-    body = text[text.index("scf.for"):]
-    for piece in ("tensor.extract_slice", "tensor<1x16x16x5x5x32xf32>", "into tensor<256x800xf32>",
-                  "call @tgc_gemm_256x800xf32_800x8xf32_256x8xf32_z", "tensor.insert_slice", "scf.yield"):
+    body = text[text.index("scf.for") :]
+    for piece in (
+        "tensor.extract_slice",
+        "tensor<1x16x16x5x5x32xf32>",
+        "into tensor<256x800xf32>",
+        "call @tgc_gemm_256x800xf32_800x8xf32_256x8xf32_z",
+        "tensor.insert_slice",
+        "scf.yield",
+    ):
         assert piece in body, piece
 
 
 def _lowered_conv(shapes) -> str:
-    conv = lambda b, args: [b.op("conv2d", *args, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 1, 1, 1])]  # noqa: E731
-    return registry_harness.lowered_ir([TensorSpec(s, "float32") for s in shapes], conv,
-                                       ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+    def conv(b, args):
+        return [b.op("conv2d", *args, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 1, 1, 1])]
+
+    return registry_harness.lowered_ir(
+        [TensorSpec(s, "float32") for s in shapes],
+        conv,
+        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]),
+    )
 
 
 def test_half_precision_conv_keeps_the_direct_loops():
@@ -238,17 +269,21 @@ def _lowered_chain(upto: str) -> str:
 
     def chain(b, args):
         a, w = args
-        return [b.op("reshape", b.op("matmul", b.op("relu", a), w, transpose_b=True), shape=[-1, 2, 2])]
+        return [
+            b.op("reshape", b.op("matmul", b.op("relu", a), w, transpose_b=True), shape=[-1, 2, 2])
+        ]
 
     stages = cpu.CPU_PIPELINE.split(upto)[0] + upto
-    return registry_harness.lowered_ir(specs, chain, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, stages]))
+    return registry_harness.lowered_ir(
+        specs, chain, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, stages])
+    )
 
 
 def test_outlined_matmul_survives_elementwise_fusion_with_its_zero_fill():
     text = _lowered_chain("func.func(linalg-fuse-elementwise-ops)")
-    main = text[text.index("func.func @main"):]
+    main = text[text.index("func.func @main") :]
     assert "linalg.matmul" not in main and "call @tgc_mm_dx3xf32_4x3xf32_dx4xf32_m" in main
-    callee = text[text.index("func.func private @tgc_mm_"):text.index("func.func @main")]
+    callee = text[text.index("func.func private @tgc_mm_") : text.index("func.func @main")]
     # the zero fill went with the matmul, so tgc-blas-matmul can still fold it into beta = 0
     assert callee.index("linalg.fill") < callee.index("linalg.matmul indexing_maps")
 
@@ -297,19 +332,26 @@ def test_one_row_with_empty_inner_dimension_is_zero():
     y = tf.matmul(x, w)
     with tf.Session() as sess:
         for _ in range(3):  # fresh result buffers each time: garbage would show
-            np.testing.assert_array_equal(sess.run(y, {x: np.zeros((1, 0), np.float32), w: np.zeros((0, 4), np.float32)}),
-                                          np.zeros((1, 4), np.float32))
+            np.testing.assert_array_equal(
+                sess.run(y, {x: np.zeros((1, 0), np.float32), w: np.zeros((0, 4), np.float32)}),
+                np.zeros((1, 4), np.float32),
+            )
 
 
 @pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
 def test_static_shapes_pick_gemm_or_gemv_at_compile_time():
     assert "gemv" not in _lowered_to_blas([(5, 3), (3, 4)], "float32")
     text = _lowered_to_blas([(None, 3), (3, 4)], "float32")  # M unknown: tested at run time
-    assert text.count("call @scipy_cblas_sgemv64_(") == 1 and text.count("call @scipy_cblas_sgemm64_(") == 1
+    assert (
+        text.count("call @scipy_cblas_sgemv64_(") == 1
+        and text.count("call @scipy_cblas_sgemm64_(") == 1
+    )
     assert text.count("scf.if") == 1
     text = _lowered_to_blas([(None, 3), (3, None)], "float64")  # M and N unknown: two tests
     assert text.count("call @scipy_cblas_dgemv64_(") == 2 and text.count("scf.if") == 2
-    text = _lowered_to_blas([(1, 3), (3, 4)], "float32")  # M = 1 known: the test folds later in LLVM
+    text = _lowered_to_blas(
+        [(1, 3), (3, 4)], "float32"
+    )  # M = 1 known: the test folds later in LLVM
     assert text.count("call @scipy_cblas_sgemv64_(") == 1
 
 
@@ -324,6 +366,7 @@ def _max_pool_grad(x, g, k, s, padding, batch=None):
     xp = tf.placeholder(dtype, [batch, *x.shape[1:]])
     gp = tf.placeholder(dtype, [batch, *g.shape[1:]])
     from tgc.frontend.build import make_op
+
     out = make_op("max_pool_grad", [xp, gp], ksize=[1, *k, 1], strides=[1, *s, 1], padding=padding)
     with tf.Session() as sess:
         return sess.run(out, {xp: x, gp: g})
@@ -373,8 +416,15 @@ def test_max_pool_grad_non_maximum_elements_are_plus_zero_even_for_infinite_grad
 
 def _lowered_max_pool_grad(x_shape, g_shape, k) -> str:
     specs = [TensorSpec(x_shape, "float32"), TensorSpec(g_shape, "float32")]
-    grad = lambda b, args: [b.op("max_pool_grad", *args, ksize=[1, k, k, 1], strides=[1, k, k, 1], padding="SAME")]  # noqa: E731
-    return registry_harness.lowered_ir(specs, grad, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+
+    def grad(b, args):
+        return [
+            b.op("max_pool_grad", *args, ksize=[1, k, k, 1], strides=[1, k, k, 1], padding="SAME")
+        ]
+
+    return registry_harness.lowered_ir(
+        specs, grad, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE])
+    )
 
 
 def test_tiling_max_pool_grad_writes_each_window_once_without_a_lattice():
@@ -383,8 +433,14 @@ def test_tiling_max_pool_grad_writes_each_window_once_without_a_lattice():
     text = _lowered_max_pool_grad((None, 7, 7, 3), (None, 4, 4, 3), 2)
     assert "tensor.insert_slice" not in text
     assert '"reduction"' in text.split("tensor<?x4x2x4x2x3xf32>")[0]  # only the argmax reduces
-    pieces = ["tensor.collapse_shape", "[[0], [1, 2], [3, 4], [5]]", "tensor<?x4x2x4x2x3xf32> into tensor<?x8x8x3xf32>",
-              "tensor.extract_slice", "[0, 0, 0, 0]", "[1, 1, 1, 1] : tensor<?x8x8x3xf32> to tensor<?x7x7x3xf32>"]
+    pieces = [
+        "tensor.collapse_shape",
+        "[[0], [1, 2], [3, 4], [5]]",
+        "tensor<?x4x2x4x2x3xf32> into tensor<?x8x8x3xf32>",
+        "tensor.extract_slice",
+        "[0, 0, 0, 0]",
+        "[1, 1, 1, 1] : tensor<?x8x8x3xf32> to tensor<?x7x7x3xf32>",
+    ]
     at = 0
     for piece in pieces:
         at = text.index(piece, at)

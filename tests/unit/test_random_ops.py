@@ -125,7 +125,9 @@ def test_statistics_of_100k_samples():
     assert got_u.min() >= 0.0 and got_u.max() < 1.0
     assert abs(got_n.mean() - 1.0) < 0.03 and abs(got_n.std() - 2.0) < 0.02
     assert abs(got_t.mean() + 1.0) < 0.03
-    assert abs(got_t.std() - 3.0 * 0.87962566) < 0.03  # a standard normal cut at +-2 has stddev 0.8796
+    assert (
+        abs(got_t.std() - 3.0 * 0.87962566) < 0.03
+    )  # a standard normal cut at +-2 has stddev 0.8796
     assert got_t.min() >= -1.0 - 6.0 and got_t.max() <= -1.0 + 6.0
     assert np.mean(np.abs(got_t + 1.0) > 5.0) > 0.01  # the tails near the cut are populated
 
@@ -175,7 +177,10 @@ def test_dropout_gradient_matches_finite_differences_of_reference():
     (gx,) = tf.gradients(tf.reduce_sum(y * wv), [x])
     a = np.random.default_rng(3).standard_normal((3, 5))
     got = _run(gx, {x: a})
-    f = lambda v: np.sum(REGISTRY["dropout"].eval(v, np.float64(0.5), np.int64(1), **y.op.attrs) * wv)
+
+    def f(v):
+        return np.sum(REGISTRY["dropout"].eval(v, np.float64(0.5), np.int64(1), **y.op.attrs) * wv)
+
     fd = np.zeros_like(a)
     for i in np.ndindex(a.shape):
         e = np.zeros_like(a)
@@ -193,8 +198,12 @@ def test_dropout_serves_every_batch_size_and_redraws_each_run():
         big = sess.run(y, {x: np.ones((9, 8), np.float32)})
         again = sess.run(y, {x: np.ones((9, 8), np.float32)})
         assert sess.compile_count == 1
-    np.testing.assert_array_equal(small, _reference(y, 1, np.ones((3, 8), np.float32), np.float32(0.75)))
-    np.testing.assert_array_equal(big, _reference(y, 2, np.ones((9, 8), np.float32), np.float32(0.75)))
+    np.testing.assert_array_equal(
+        small, _reference(y, 1, np.ones((3, 8), np.float32), np.float32(0.75))
+    )
+    np.testing.assert_array_equal(
+        big, _reference(y, 2, np.ones((9, 8), np.float32), np.float32(0.75))
+    )
     assert not np.array_equal(big, again)
 
 
@@ -219,7 +228,9 @@ def test_dropout_noise_shape_broadcasts_one_decision_per_row():
     out = _run(y, {x: np.ones((40, 16), np.float32)})
     rows_kept = out[:, 0] != 0
     assert 0 < rows_kept.sum() < 40
-    np.testing.assert_array_equal(out, np.where(rows_kept[:, None], np.ones((40, 16), np.float32) * 2, 0))
+    np.testing.assert_array_equal(
+        out, np.where(rows_kept[:, None], np.ones((40, 16), np.float32) * 2, 0)
+    )
 
 
 def test_dropout_keep_prob_one_is_identity_and_errors_are_clear():
@@ -243,7 +254,9 @@ def test_random_op_errors_name_the_problem():
         rnd.random_uniform([3], dtype=tf.int32)
     with pytest.raises(ValueError, match="minval < maxval"):
         rnd.random_uniform([3], minval=5, maxval=5, dtype=tf.int64)
-    with pytest.raises(ValueError, match="random_normal needs a floating-point dtype but got int32"):
+    with pytest.raises(
+        ValueError, match="random_normal needs a floating-point dtype but got int32"
+    ):
         rnd.random_normal([3], dtype=tf.int32)
     p = tf.placeholder(tf.int32, [2])
     with pytest.raises(TypeError, match="shape must be known when the graph is built"):
@@ -271,37 +284,72 @@ def _initial_value(initializer, shape, dtype=tf.float32):
 
 
 def test_constant_zeros_ones_initializers():
-    np.testing.assert_array_equal(_initial_value(init.constant_initializer([1, 2, 3, 4, 5, 6]), [2, 3]),
-                                  np.arange(1, 7, dtype=np.float32).reshape(2, 3))
+    np.testing.assert_array_equal(
+        _initial_value(init.constant_initializer([1, 2, 3, 4, 5, 6]), [2, 3]),
+        np.arange(1, 7, dtype=np.float32).reshape(2, 3),
+    )
     tf.reset_default_graph()
-    np.testing.assert_array_equal(_initial_value(init.constant_initializer(2.5), [3]), [2.5, 2.5, 2.5])
+    np.testing.assert_array_equal(
+        _initial_value(init.constant_initializer(2.5), [3]), [2.5, 2.5, 2.5]
+    )
     tf.reset_default_graph()
-    np.testing.assert_array_equal(_initial_value(init.zeros_initializer(), [2, 2], tf.int32), np.zeros((2, 2), np.int32))
+    np.testing.assert_array_equal(
+        _initial_value(init.zeros_initializer(), [2, 2], tf.int32), np.zeros((2, 2), np.int32)
+    )
     tf.reset_default_graph()
-    np.testing.assert_array_equal(_initial_value(init.ones_initializer(), [4]), np.ones(4, np.float32))
+    np.testing.assert_array_equal(
+        _initial_value(init.ones_initializer(), [4]), np.ones(4, np.float32)
+    )
     tf.reset_default_graph()
     with pytest.raises(ValueError, match="has 3 values but the shape"):
         tf.get_variable("w", [2, 2], initializer=init.constant_initializer([1, 2, 3]))
 
 
-@pytest.mark.parametrize("make, reference", [
-    (lambda: init.random_normal_initializer(0.5, 2.0, seed=3),
-     lambda shape: ref.normal_values(shape, "float32", 8, 3, 1, 0.5, 2.0)),
-    (lambda: init.random_uniform_initializer(-3.0, 1.0, seed=3),
-     lambda shape: ref.uniform_values(shape, "float32", 8, 3, 1, -3.0, 1.0)),
-    (lambda: init.truncated_normal_initializer(1.0, 0.1, seed=3),
-     lambda shape: ref.truncated_values(shape, "float32", 8, 3, 1, 1.0, 0.1)),
-    (lambda: init.glorot_uniform_initializer(seed=3),  # limit sqrt(3 * 1 / ((20 + 30) / 2))
-     lambda shape: ref.uniform_values(shape, "float32", 8, 3, 1, -np.sqrt(3 * (1 / 25)), np.sqrt(3 * (1 / 25)))),
-    (lambda: init.glorot_normal_initializer(seed=3),
-     lambda shape: ref.truncated_values(shape, "float32", 8, 3, 1, 0.0, np.sqrt(1 / 25) / 0.87962566103423978)),
-    (lambda: init.variance_scaling_initializer(2.0, "fan_in", "untruncated_normal", seed=3),
-     lambda shape: ref.normal_values(shape, "float32", 8, 3, 1, 0.0, np.sqrt(2.0 / 20))),
-    (lambda: init.variance_scaling_initializer(3.0, "fan_out", "uniform", seed=3),
-     lambda shape: ref.uniform_values(shape, "float32", 8, 3, 1, -np.sqrt(3 * (3.0 / 30)), np.sqrt(3 * (3.0 / 30)))),
-    (lambda: init.variance_scaling_initializer(seed=3),
-     lambda shape: ref.truncated_values(shape, "float32", 8, 3, 1, 0.0, np.sqrt(1.0 / 20) / 0.87962566103423978)),
-])
+@pytest.mark.parametrize(
+    "make, reference",
+    [
+        (
+            lambda: init.random_normal_initializer(0.5, 2.0, seed=3),
+            lambda shape: ref.normal_values(shape, "float32", 8, 3, 1, 0.5, 2.0),
+        ),
+        (
+            lambda: init.random_uniform_initializer(-3.0, 1.0, seed=3),
+            lambda shape: ref.uniform_values(shape, "float32", 8, 3, 1, -3.0, 1.0),
+        ),
+        (
+            lambda: init.truncated_normal_initializer(1.0, 0.1, seed=3),
+            lambda shape: ref.truncated_values(shape, "float32", 8, 3, 1, 1.0, 0.1),
+        ),
+        (
+            lambda: init.glorot_uniform_initializer(seed=3),  # limit sqrt(3 * 1 / ((20 + 30) / 2))
+            lambda shape: ref.uniform_values(
+                shape, "float32", 8, 3, 1, -np.sqrt(3 * (1 / 25)), np.sqrt(3 * (1 / 25))
+            ),
+        ),
+        (
+            lambda: init.glorot_normal_initializer(seed=3),
+            lambda shape: ref.truncated_values(
+                shape, "float32", 8, 3, 1, 0.0, np.sqrt(1 / 25) / 0.87962566103423978
+            ),
+        ),
+        (
+            lambda: init.variance_scaling_initializer(2.0, "fan_in", "untruncated_normal", seed=3),
+            lambda shape: ref.normal_values(shape, "float32", 8, 3, 1, 0.0, np.sqrt(2.0 / 20)),
+        ),
+        (
+            lambda: init.variance_scaling_initializer(3.0, "fan_out", "uniform", seed=3),
+            lambda shape: ref.uniform_values(
+                shape, "float32", 8, 3, 1, -np.sqrt(3 * (3.0 / 30)), np.sqrt(3 * (3.0 / 30))
+            ),
+        ),
+        (
+            lambda: init.variance_scaling_initializer(seed=3),
+            lambda shape: ref.truncated_values(
+                shape, "float32", 8, 3, 1, 0.0, np.sqrt(1.0 / 20) / 0.87962566103423978
+            ),
+        ),
+    ],
+)
 def test_random_initializers_through_get_variable(make, reference):
     tf.set_random_seed(8)
     got = _initial_value(make(), [20, 30])
@@ -313,13 +361,17 @@ def test_get_variable_default_initializer_is_glorot_uniform():
     got = _initial_value(None, [10, 40])
     limit = np.sqrt(3 * (1 / 25))  # glorot: sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 50)
     assert np.abs(got).max() <= limit and got.std() > limit / 2 / np.sqrt(3)
-    np.testing.assert_array_equal(got, ref.uniform_values((10, 40), "float32", 8, 0, 1, -limit, limit))
+    np.testing.assert_array_equal(
+        got, ref.uniform_values((10, 40), "float32", 8, 0, 1, -limit, limit)
+    )
 
 
 def test_variance_scaling_fans_for_conv_kernels_and_errors():
     assert init.compute_fans([3, 3, 16, 32]) == (144, 288)
     assert init.compute_fans([7]) == (7, 7) and init.compute_fans([]) == (1, 1)
-    assert init.variance_scaling_initializer(2.0, "fan_avg").variance([3, 3, 16, 32]) == pytest.approx(2.0 / 216)
+    assert init.variance_scaling_initializer(2.0, "fan_avg").variance(
+        [3, 3, 16, 32]
+    ) == pytest.approx(2.0 / 216)
     with pytest.raises(ValueError, match="invalid `mode`"):
         init.variance_scaling_initializer(mode="fan_sideways")
     with pytest.raises(ValueError, match="positive float"):
@@ -335,7 +387,13 @@ def test_initializer_dtype_from_call_or_constructor():
 
 # ---- the registry samples, through the one-op harness (which skips stateful ops by default) ------
 
-RANDOM_OPS = ["random_uniform", "random_normal", "truncated_normal", "random_uniform_like", "dropout"]
+RANDOM_OPS = [
+    "random_uniform",
+    "random_normal",
+    "truncated_normal",
+    "random_uniform_like",
+    "dropout",
+]
 SAMPLE_CASES = [(name, i) for name in RANDOM_OPS for i in range(len(REGISTRY[name].samples))]
 
 
@@ -375,8 +433,11 @@ def _core_ir(opname, arg_specs, **attrs) -> str:
     import registry_harness as h
     from tgc.lowering import cpu
 
-    return h.lowered_ir(arg_specs, lambda b, args: [b.op(opname, *args, **attrs)],
-                        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
+    return h.lowered_ir(
+        arg_specs,
+        lambda b, args: [b.op(opname, *args, **attrs)],
+        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]),
+    )
 
 
 def _check_in_order(text, patterns):
@@ -391,15 +452,46 @@ def _check_in_order(text, patterns):
 def test_core_ir_reads_unknown_dims_and_hashes_the_linear_index():
     from tgc.dialect.types import TensorSpec
 
-    text = _core_ir("random_uniform_like", [TensorSpec((None, 5), "float32"), TensorSpec((), "int64")], seed=1, seed2=2)
-    _check_in_order(text, ["tensor.dim", "tensor.empty(%", "linalg.generic", "arith.muli", "linalg.index 0",
-                           "linalg.index 1", "arith.index_cast", "arith.shrui", "arith.uitofp", "linalg.yield"])
-    assert "\"tgc." not in text  # no tgc op is left (generic form "tgc.name"(...))
+    text = _core_ir(
+        "random_uniform_like",
+        [TensorSpec((None, 5), "float32"), TensorSpec((), "int64")],
+        seed=1,
+        seed2=2,
+    )
+    _check_in_order(
+        text,
+        [
+            "tensor.dim",
+            "tensor.empty(%",
+            "linalg.generic",
+            "arith.muli",
+            "linalg.index 0",
+            "linalg.index 1",
+            "arith.index_cast",
+            "arith.shrui",
+            "arith.uitofp",
+            "linalg.yield",
+        ],
+    )
+    assert '"tgc.' not in text  # no tgc op is left (generic form "tgc.name"(...))
 
 
 def test_core_ir_of_truncated_normal_redraws_in_a_while_loop():
     from tgc.dialect.types import TensorSpec
 
     text = _core_ir("truncated_normal", [TensorSpec((), "int64")], shape=[4], seed=1, seed2=2)
-    _check_in_order(text, ["linalg.generic", "scf.while", "math.log", "math.cos", "math.absf", "scf.condition",
-                           "scf.yield", "arith.select", "arith.truncf", "linalg.yield"])
+    _check_in_order(
+        text,
+        [
+            "linalg.generic",
+            "scf.while",
+            "math.log",
+            "math.cos",
+            "math.absf",
+            "scf.condition",
+            "scf.yield",
+            "arith.select",
+            "arith.truncf",
+            "linalg.yield",
+        ],
+    )
