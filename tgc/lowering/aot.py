@@ -312,7 +312,7 @@ def cpu_pipeline(options: Options) -> str:
 def blas_library(options: Options) -> str | None:
     if not options.blas:
         return None
-    from tgc.lowering.blas import openblas_library
+    from tgc.lowering.cpu.blas import openblas_library
 
     found = openblas_library()
     if found is None:

@@ -21,11 +21,11 @@ PASSES = {
     "tgc-read-only-arguments": ("tgc.lowering.read_only_arguments", "ReadOnlyArgumentsPass"),
     "tgc-return-in-place": ("tgc.lowering.return_in_place", "ReturnInPlacePass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
-    "tgc-blas-matmul": ("tgc.lowering.blas", "BlasMatmulPass"),
-    "tgc-outline-gemm": ("tgc.lowering.outline_gemm", "OutlineGemmPass"),
-    "tgc-gemm-update": ("tgc.lowering.gemm_update", "GemmUpdatePass"),
-    "tgc-strided-copies": ("tgc.lowering.strided_copies", "StridedCopiesPass"),
-    "tgc-check-allocs": ("tgc.lowering.check_allocs", "CheckAllocsPass"),
+    "tgc-blas-matmul": ("tgc.lowering.cpu.blas", "BlasMatmulPass"),
+    "tgc-outline-gemm": ("tgc.lowering.cpu.outline_gemm", "OutlineGemmPass"),
+    "tgc-gemm-update": ("tgc.lowering.cpu.gemm_update", "GemmUpdatePass"),
+    "tgc-strided-copies": ("tgc.lowering.cpu.strided_copies", "StridedCopiesPass"),
+    "tgc-check-allocs": ("tgc.lowering.cpu.check_allocs", "CheckAllocsPass"),
 }
 
 

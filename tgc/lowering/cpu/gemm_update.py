@@ -25,7 +25,7 @@ from mlir import ir
 from mlir.dialects import arith, func
 
 from tgc.lowering.bool_storage import all_ops
-from tgc.lowering.outline_gemm import define_gemm, find_function, has_function, owner_op, single_use
+from tgc.lowering.cpu.outline_gemm import define_gemm, find_function, has_function, owner_op, single_use
 from tgc.lowering.to_core.common import elementwise, shape_of
 from tgc.passes.base import ModulePass, body_ops, functions
 

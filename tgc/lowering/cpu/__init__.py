@@ -13,7 +13,7 @@ import mlir
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
-from tgc.lowering.blas import openblas_library
+from tgc.lowering.cpu.blas import openblas_library
 
 GRAPH_PIPELINE = "tgc-verify,tgc-autodiff,tgc-decompose,tgc-dce,tgc-verify"
 OPTIMIZING_GRAPH_PIPELINE = (
