@@ -73,9 +73,9 @@ def report_example(name: str) -> dict:
     from mlir import ir
 
     from tgc.dialect.context import make_context
-    from tgc.frontend.compiler import prune
+    from tgc.driver.jit import prune
     from tgc.frontend.emit import emit_function, emit_variables
-    from tgc.frontend.compiler import variables_of
+    from tgc.driver.jit import variables_of
     from tgc.passes.pipeline import run_pipeline
 
     tgc.reset_default_graph()

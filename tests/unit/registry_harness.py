@@ -2,7 +2,7 @@
 
 Sits beside the frontend: it builds a one-op ``func.func @main`` directly in tgc MLIR with the
 registry's IRBuilder (so result types come from each op's ``infer``), runs the same pipeline as
-``tgc/frontend/compiler.py`` (graph passes, lowering, CPU), JITs it and calls it through the runtime's
+``tgc/driver/jit.py`` (graph passes, lowering, CPU), JITs it and calls it through the runtime's
 Executable. Gradient checks build ``tgc.gradient(reduce_sum(op(x...) * w), x_i, 1)`` in float64 and
 let ``tgc-autodiff`` expand it, then compare against central finite differences of ``opdef.eval``.
 """

@@ -64,7 +64,7 @@ class Verdict:
 
 def warm_up() -> None:
     """Imports what the CLI imports lazily, so each forked child starts with it loaded."""
-    import tgc.frontend.compiler  # noqa: F401  (the default pipeline)
+    import tgc.driver.jit  # noqa: F401  (the default pipeline)
     import tgc.passes.verify  # noqa: F401
     import tgc.tools.cli  # noqa: F401
     from tgc.dialect.context import make_context

@@ -1,7 +1,7 @@
 """``tgc.export_graph``: one run signature of a graph, written as a self-contained tgc-dialect module.
 
 This is the front of ahead-of-time compilation (`tgc compile`, tgc/lowering/aot.py): the same pruning
-and emission as ``Session.run`` (tgc/frontend/compiler.py, emit.py), plus what an artifact needs and a
+and emission as ``Session.run`` (tgc/driver/jit.py, emit.py), plus what an artifact needs and a
 session keeps elsewhere: ``@main`` carries its feed and fetch names, and each variable its initial
 value, computed here by running the variables' initializers once in a Session. Random initializers
 are therefore drawn at export time, and an artifact starts from those values on every load.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
-from tgc.frontend.compiler import prune, unique_variables, variables_of
+from tgc.driver.jit import prune, unique_variables, variables_of
 from tgc.frontend.graph import Operation, Tensor, get_default_graph
 
 

@@ -20,7 +20,7 @@ from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.dialect.shapes import compatible
 from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
-from tgc.frontend.compiler import compile_run, prune
+from tgc.driver.jit import compile_run, prune
 from tgc.frontend.graph import Operation, Tensor, get_default_graph
 
 _default_sessions = threading.local()

