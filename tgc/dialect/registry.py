@@ -40,6 +40,15 @@ ATTR_KINDS = {
     "symbol": "#builtin.symbol_ref",
 }
 
+# Op traits: what passes ask of an op instead of matching its name (read by tgc.dialect.ir_helpers).
+TRAITS = {
+    "variable_declaration": "declares a variable (``sym_name``) that other ops name by symbol",
+    "variable_read": "yields the current value of the variable it names (``var``)",
+    "assigns": "writes the variable it names (``var``) and yields the new value",
+    "transfer": "moves a value between devices: a send takes it (one operand, no result), "
+    "a recv yields it (one result)",
+}
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -100,6 +109,7 @@ class OpDef:
         None  # (operand specs, result specs, attrs) -> estimated flops, for placement
     )
     scalar_operands: tuple = ()  # operands that must be rank 0: a feed of unknown rank there is a scalar
+    traits: frozenset = frozenset()  # names from TRAITS
 
     @property
     def mlir_name(self) -> str:
@@ -153,12 +163,17 @@ def op(
     stateful=False,
     module_level=False,
     scalar_operands=(),
+    traits=(),
 ):
     """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``, ``samples``.
 
     A class without ``grad`` is a registration error, so absence is always written down as
     ``grad = NOT_DIFFERENTIABLE``.
     """
+
+    unknown = set(traits) - set(TRAITS)
+    if unknown:
+        raise ValueError(f"op '{name}' has unknown traits {sorted(unknown)}")
 
     def register(cls) -> OpDef:
         if name in REGISTRY:
@@ -181,6 +196,7 @@ def op(
             samples=tuple(vars(cls).get("samples", ())),
             flops=vars(cls).get("flops"),
             scalar_operands=tuple(scalar_operands),
+            traits=frozenset(traits),
         )
         REGISTRY[name] = opdef
         return opdef

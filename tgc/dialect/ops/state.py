@@ -12,13 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from tgc.dialect.costs import elementwise_flops, no_flops
-from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, REGISTRY, Attr, ShapeError, op
 from tgc.dialect.shapes import spec
 from tgc.dialect.types import format_shape
-
-# The ops that write a variable (the frontend orders reads after them, locks them, keeps them out of
-# tf.cond's branches).
-ASSIGNMENT_OPS = ("assign", "assign_add", "assign_sub")
 
 
 @op(
@@ -26,6 +22,7 @@ ASSIGNMENT_OPS = ("assign", "assign_add", "assign_sub")
     tf_type="VariableV2",
     module_level=True,
     results=0,
+    traits=("variable_declaration",),
     attrs={"sym_name": Attr("str"), "shape": Attr("ints"), "dtype": Attr("dtype")},
 )
 class Variable:
@@ -50,6 +47,7 @@ class Variable:
     "read_variable",
     tf_type="Identity",
     stateful=True,
+    traits=("variable_read",),
     attrs={"var": Attr("symbol"), "shape": Attr("ints"), "dtype": Attr("dtype")},
 )
 class ReadVariable:
@@ -71,6 +69,7 @@ class ReadVariable:
     tf_type="Identity",
     operands=("value",),
     stateful=True,
+    traits=("variable_read",),
     attrs={"var": Attr("symbol")},
 )
 class RereadVariable:
@@ -104,7 +103,14 @@ def _check_same(current, value, var):
         )
 
 
-@op("assign", tf_type="Assign", operands=("value",), stateful=True, attrs={"var": Attr("symbol")})
+@op(
+    "assign",
+    tf_type="Assign",
+    operands=("value",),
+    stateful=True,
+    attrs={"var": Attr("symbol")},
+    traits=("assigns",),
+)
 class Assign:
     """Stores value into the variable and yields it (`tf.assign`, `Variable.assign`)."""
 
@@ -125,6 +131,7 @@ class Assign:
     operands=("value",),
     stateful=True,
     attrs={"var": Attr("symbol")},
+    traits=("assigns",),
 )
 class AssignAdd:
     """Adds value to the variable and yields the new value (`tf.assign_add`)."""
@@ -146,6 +153,7 @@ class AssignAdd:
     operands=("value",),
     stateful=True,
     attrs={"var": Attr("symbol")},
+    traits=("assigns",),
 )
 class AssignSub:
     """Subtracts value from the variable and yields the new value (`tf.assign_sub`)."""
@@ -159,3 +167,8 @@ class AssignSub:
         return (current - value).astype(current.dtype)
 
     grad = NOT_DIFFERENTIABLE
+
+
+# The ops that write a variable, by their trait (the frontend orders reads after them, locks them,
+# keeps them out of tf.cond's branches). Every such op is declared in this module.
+ASSIGNMENT_OPS = tuple(name for name, opdef in REGISTRY.items() if "assigns" in opdef.traits)

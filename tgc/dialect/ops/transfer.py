@@ -23,7 +23,15 @@ class TransferOutsideRun(RuntimeError):
     pass
 
 
-@op("send", tf_type="_Send", operands=("value",), results=0, stateful=True, attrs=dict(_KEY_ATTRS))
+@op(
+    "send",
+    tf_type="_Send",
+    operands=("value",),
+    results=0,
+    stateful=True,
+    attrs=dict(_KEY_ATTRS),
+    traits=("transfer",),
+)
 class Send:
     """Hands ``value`` to the destination device's matching recv (TensorFlow's `_Send`)."""
 
@@ -49,6 +57,7 @@ class Send:
     tf_type="_Recv",
     stateful=True,
     attrs=dict(_KEY_ATTRS, shape=Attr("ints"), dtype=Attr("dtype")),
+    traits=("transfer",),
 )
 class Recv:
     """Receives the tensor sent under ``key`` (TensorFlow's `_Recv`); -1 in ``shape`` is an unknown dim."""
