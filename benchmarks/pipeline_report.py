@@ -53,16 +53,12 @@ def _count_tgc_ops(module) -> Counter:
 
 
 def _stages():
-    from tgc.lowering import cpu
+    """Each element of the default Session pipeline, the CPU's pipeline from core as one stage."""
+    from tgc.driver import pipelines
     from tgc.passes.pipeline import split_top_level
 
-    graph = split_top_level(cpu.OPTIMIZING_GRAPH_PIPELINE)
-    return (
-        graph
-        + ["tgc-place", "tgc-partition"]
-        + split_top_level(cpu.LOWER_PIPELINE)
-        + [cpu.CPU_PIPELINE]
-    )
+    plan = pipelines.session_pipelines()
+    return split_top_level((plan.graph + plan.lower).spec()) + [plan.target.spec()]
 
 
 def report_example(name: str) -> dict:

@@ -339,7 +339,7 @@ def run_artifact(spec, target: Target) -> dict:
 
     from tgc.dialect.context import make_context
     from tgc.frontend.export import export_graph, short_name
-    from tgc.lowering import aot
+    from tgc.driver import aot
     from tgc.runtime.artifact import load
     from tgc.tools.compile_cmd import mlir_module
 

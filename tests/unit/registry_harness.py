@@ -26,7 +26,10 @@ from tgc.dialect.context import make_context
 from tgc.dialect.registry import REGISTRY, load_all_ops
 from tgc.dialect.shapes import FLOAT_DTYPES
 from tgc.dialect.types import TensorSpec, numpy_dtype
-from tgc.lowering import cpu, targets
+from tgc.dialect import targets
+from tgc.driver import pipelines
+from tgc.lowering import core_ops
+from tgc.lowering.cpu.jit import jit
 from tgc.passes.pipeline import run_pipeline
 from tgc.runtime.executable import Executable
 
@@ -34,9 +37,12 @@ from tgc.runtime.executable import Executable
 META_OPS = {"gradient": "meta op: a gradient request, replaced by the tgc-autodiff pass"}
 
 # Ops that never reach tgc-to-core because an earlier pass removes them, and that pass.
-REMOVED_BY_PASS = (
-    targets.REMOVED_BY_PASS
-)  # ops a pass removes before lowering: the placer's table too
+REMOVED_BY_PASS = core_ops.REMOVED_BY_PASS  # the placer's table too
+
+# The plain graph passes and the lowering to core, without placement; the CPU's pipeline from core
+# as an artifact compiles it (every argument the caller's).
+GRAPH_TO_CORE = (pipelines.graph_passes(optimize=False) + pipelines.core_lowering()).spec()
+CPU_PIPELINE = pipelines.target_lowering(targets.get("cpu"), for_session=False)
 
 
 def skip_reason(opdef) -> str | None:
@@ -156,9 +162,9 @@ def compile_function(arg_specs, build):
         function = module.body.operations[0]
         function.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
         tgc_ir = str(module)
-        run_pipeline(module, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]))
-        run_pipeline(module, cpu.CPU_PIPELINE)
-        engine, address = cpu.jit(module)
+        run_pipeline(module, GRAPH_TO_CORE)
+        CPU_PIPELINE.run(module)
+        engine, address = jit(module)
     inputs = [(numpy_dtype(s.dtype), len(s.shape)) for s in arg_specs]
     outputs = [(numpy_dtype(v.dtype), len(v.shape)) for v in results]
     return Executable(address, inputs, outputs, keepalive=engine), [v.spec for v in results], tgc_ir

@@ -13,7 +13,7 @@ import pytest
 
 import tgc as tf
 from tgc.frontend.export import ExportError, export_graph, select
-from tgc.lowering import aot
+from tgc.driver import aot
 from tgc.runtime import checkpoint
 from tgc.runtime.artifact import ArtifactError, load
 

@@ -14,7 +14,6 @@ import tgc as tf
 import registry_harness
 from tgc.dialect.registry import REGISTRY
 from tgc.dialect.types import TensorSpec
-from tgc.lowering import cpu
 from tgc.frontend import conv_ops
 from tgc.frontend.build import make_op
 
@@ -298,7 +297,7 @@ def lowered(opname, shapes, dtype="float32", **attrs) -> str:
     return registry_harness.lowered_ir(
         specs,
         lambda b, args: [b.op(opname, *args, **attrs)],
-        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]),
+        registry_harness.GRAPH_TO_CORE,
     )
 
 

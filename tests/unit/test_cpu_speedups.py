@@ -12,7 +12,6 @@ import pytest
 import tgc as tf
 import registry_harness
 from tgc.dialect.types import TensorSpec
-from tgc.lowering import cpu
 from tgc.lowering.cpu.blas import openblas_library
 
 RNG = np.random.default_rng(7)
@@ -85,11 +84,11 @@ def test_two_layer_gradients_through_blas_match_numpy():
 
 def _lowered_to_blas(shapes, dtype, **attrs) -> str:
     """A one-matmul function through the CPU pipeline up to tgc-blas-matmul (before the loop lowering)."""
-    upto = cpu.CPU_PIPELINE.split("tgc-blas-matmul")[0] + "tgc-blas-matmul"
+    upto = registry_harness.CPU_PIPELINE.up_to("tgc-blas-matmul").spec()
     return registry_harness.lowered_ir(
         [TensorSpec(s, dtype) for s in shapes],
         lambda b, args: [b.op("matmul", *args, **attrs)],
-        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, upto]),
+        ",".join([registry_harness.GRAPH_TO_CORE, upto]),
     )
 
 
@@ -228,7 +227,7 @@ def _lowered_conv(shapes) -> str:
     return registry_harness.lowered_ir(
         [TensorSpec(s, "float32") for s in shapes],
         conv,
-        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]),
+        registry_harness.GRAPH_TO_CORE,
     )
 
 
@@ -273,9 +272,9 @@ def _lowered_chain(upto: str) -> str:
             b.op("reshape", b.op("matmul", b.op("relu", a), w, transpose_b=True), shape=[-1, 2, 2])
         ]
 
-    stages = cpu.CPU_PIPELINE.split(upto)[0] + upto
+    stages = registry_harness.CPU_PIPELINE.up_to(upto).spec()
     return registry_harness.lowered_ir(
-        specs, chain, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE, stages])
+        specs, chain, ",".join([registry_harness.GRAPH_TO_CORE, stages])
     )
 
 
@@ -423,7 +422,7 @@ def _lowered_max_pool_grad(x_shape, g_shape, k) -> str:
         ]
 
     return registry_harness.lowered_ir(
-        specs, grad, ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE])
+        specs, grad, registry_harness.GRAPH_TO_CORE
     )
 
 

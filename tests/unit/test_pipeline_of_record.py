@@ -5,7 +5,7 @@ import numpy as np
 from click.testing import CliRunner
 
 import tgc as tf
-from tgc.driver.jit import default_pipeline
+from tgc.driver.pipelines import default_pipeline
 from tgc.tools.cli import main
 
 MODULE = """

@@ -431,12 +431,11 @@ def test_dropout_sample_gradient_matches_finite_differences():
 
 def _core_ir(opname, arg_specs, **attrs) -> str:
     import registry_harness as h
-    from tgc.lowering import cpu
 
     return h.lowered_ir(
         arg_specs,
         lambda b, args: [b.op(opname, *args, **attrs)],
-        ",".join([cpu.GRAPH_PIPELINE, cpu.LOWER_PIPELINE]),
+        h.GRAPH_TO_CORE,
     )
 
 

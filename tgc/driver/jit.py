@@ -51,6 +51,7 @@ class CompiledRun:
     compile_seconds: float = 0.0
     validated_shapes: set = field(default_factory=set)
     locking: bool = False  # an assignment made with use_locking: runs are serialized by the session
+    target: str = "cpu"  # the name of the target it was compiled for
 
     @property
     def var_inputs(self) -> list:
@@ -81,23 +82,25 @@ def compile_run(
     ops: list,
     feeds: list,
     fetches: list,
-    graph_pipeline: str | None = None,
+    graph_pipeline=None,
     devices: tuple = (),
     soft_placement: bool = False,
 ) -> CompiledRun:
     """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors; ``graph_pipeline``:
-    the tgc passes before placement (the optimizing pipeline by default); ``devices``: full names of
-    the devices to place on (one CPU by default)."""
+    the tgc passes before placement (a Pipeline; the optimizing graph passes by default);
+    ``devices``: full names of the devices to place on (one CPU by default)."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
+    from tgc.driver import pipelines
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
-    from tgc.lowering import cpu
     from tgc.passes.base import PassFailure
-    from tgc.passes.pipeline import run_pipeline
 
     start = time.perf_counter()
-    graph_spec = graph_and_placement_pipeline(graph_pipeline, devices, soft_placement)
+    if isinstance(graph_pipeline, str):
+        graph_pipeline = pipelines.parse_graph_pipeline(graph_pipeline)
+    target = pipelines.target_of(devices)
+    plan = pipelines.session_pipelines(graph_pipeline, devices, soft_placement, target)
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         try:
@@ -105,13 +108,13 @@ def compile_run(
             variables = variables_of(ops)
             emit_variables(module, variables)
             _save_temps(module, "tgc")
-            run_pipeline(module, graph_spec)
+            plan.graph.run(module)
             placement, keys, transfers = _inspect_partitions(module)
-            run_pipeline(module, cpu.LOWER_PIPELINE)
+            plan.lower.run(module)
             layout = partition_layout(module)
-            run_pipeline(module, cpu.SESSION_CPU_PIPELINE)
+            plan.target.run(module)
             var_specs = {name: spec for name, spec, _ in variables}
-            run = _load(module, layout, keys, transfers, feeds, signature, var_specs)
+            run = _load(target, module, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:
@@ -123,37 +126,11 @@ def compile_run(
         feeds=[t for t, _ in feeds],
         fetches=list(fetches),
         ops=ops,
-        pipeline=default_pipeline(graph_pipeline, devices, soft_placement),
+        pipeline=plan.spec(),
         placement=placement,
         compile_seconds=time.perf_counter() - start,
         locking=any(op.use_locking for op in ops),
-    )
-
-
-def graph_and_placement_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> str:
-    """The tgc passes up to partitioning, as a pipeline string."""
-    from tgc.lowering import cpu
-    from tgc.dialect.devices import DEFAULT_DEVICE
-
-    options = []
-    if devices and tuple(devices) != (DEFAULT_DEVICE,):
-        options.append("devices=" + ",".join(devices))
-    if soft_placement:
-        options.append("soft=true")
-    place = "tgc-place" + ("{" + " ".join(options) + "}" if options else "") + ",tgc-partition"
-    return ",".join([graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])
-
-
-def default_pipeline(graph_pipeline=None, devices=(), soft_placement=False) -> str:
-    """The whole compile pipeline of record, tgc dialect to LLVM dialect: `tgc opt -p` replays it."""
-    from tgc.lowering import cpu
-
-    return ",".join(
-        [
-            graph_and_placement_pipeline(graph_pipeline, devices, soft_placement),
-            cpu.LOWER_PIPELINE,
-            cpu.SESSION_CPU_PIPELINE,
-        ]
+        target=target.name,
     )
 
 
@@ -212,9 +189,9 @@ def partition_layout(module) -> list:
     return layout
 
 
-def _load(module, layout, keys, transfers, feeds, signature, var_specs):
-    """JIT the lowered module and wrap each partition in an Executable for the local runner."""
-    from tgc.lowering import cpu
+def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
+    """Loads the lowered module in this process (the target's way) and wraps each partition in an
+    Executable for the local runner."""
     from tgc.lowering.to_core.transfer import transfer_symbol
     from tgc.runtime.executable import Executable
     from tgc.runtime.partitioned import Partition, PartitionedRun
@@ -225,7 +202,7 @@ def _load(module, layout, keys, transfers, feeds, signature, var_specs):
         "_mlir_ciface_" + transfer_symbol(kind, dtype, rank): hub.callback(kind, _np(dtype), rank)
         for kind, dtype, rank in transfers
     }
-    engine, addresses = cpu.jit_functions(module, [name for name, *_ in layout], symbols)
+    engine, addresses = target.load_in_process(module, [name for name, *_ in layout], symbols)
     fetch_specs = [s for _, s in signature.fetches]
     partitions = []
     for name, device, fetch_indices, var_inputs, var_outputs in layout:

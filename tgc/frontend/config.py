@@ -42,11 +42,8 @@ class ConfigProto:
         count = max(int(self.device_count.get("CPU", 1)), 1)
         return tuple(f"/job:localhost/replica:0/task:0/device:CPU:{i}" for i in range(count))
 
-    def graph_pipeline(self) -> str:
-        from tgc.lowering.cpu import GRAPH_PIPELINE, OPTIMIZING_GRAPH_PIPELINE
+    def graph_pipeline(self):
+        """The graph passes this config asks for (a Pipeline)."""
+        from tgc.driver.pipelines import graph_passes
 
-        return (
-            OPTIMIZING_GRAPH_PIPELINE
-            if self.graph_options.optimizer_options.optimize
-            else GRAPH_PIPELINE
-        )
+        return graph_passes(optimize=self.graph_options.optimizer_options.optimize)

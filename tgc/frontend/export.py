@@ -1,6 +1,6 @@
 """``tgc.export_graph``: one run signature of a graph, written as a self-contained tgc-dialect module.
 
-This is the front of ahead-of-time compilation (`tgc compile`, tgc/lowering/aot.py): the same pruning
+This is the front of ahead-of-time compilation (`tgc compile`, tgc/driver/aot.py): the same pruning
 and emission as ``Session.run`` (tgc/driver/jit.py, emit.py), plus what an artifact needs and a
 session keeps elsewhere: ``@main`` carries its feed and fetch names, and each variable its initial
 value, computed here by running the variables' initializers once in a Session. Random initializers
@@ -183,7 +183,7 @@ def emit_module(run: RunSignature, values: dict | None = None):
     from mlir import ir
 
     from tgc.frontend.emit import EmitError, emit_function, emit_variables
-    from tgc.lowering import aot
+    from tgc.driver import aot
 
     module = ir.Module.create()
     try:

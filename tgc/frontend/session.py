@@ -379,7 +379,7 @@ class Session:
 
         return (self.config or ConfigProto()).device_names()
 
-    def _graph_pipeline(self) -> str:
+    def _graph_pipeline(self):
         from tgc.frontend.config import ConfigProto
 
         return (self.config or ConfigProto()).graph_pipeline()

@@ -159,6 +159,30 @@ class Pipeline:
                     raise PipelineError(f"invalid pipeline element '{spec}': {exc}") from None
                 _VALID_UPSTREAM.add(spec)
 
+    @classmethod
+    def of(cls, elements: list) -> "Pipeline":
+        """A pipeline from its elements: tgc pass objects and upstream pass texts (each as MLIR's
+        pipeline syntax writes one pass, e.g. ``func.func(cse)``), in order."""
+        return cls(",".join(e.spec() if hasattr(e, "spec") else e for e in elements))
+
+    def __add__(self, other: "Pipeline") -> "Pipeline":
+        joined = Pipeline("")
+        joined.stages = self.stages + other.stages
+        return joined
+
+    def names(self) -> list:
+        """The name of every pass, in order (options left out)."""
+        return [element.partition("{")[0].strip() for element in split_top_level(self.spec())]
+
+    def up_to(self, name: str, last_occurrence: bool = False) -> "Pipeline":
+        """The passes from the first through the first (or last) one called ``name``."""
+        elements = split_top_level(self.spec())
+        names = [e.partition("{")[0].strip() for e in elements]
+        if name not in names:
+            raise PipelineError(f"pass '{name}' is not in the pipeline")
+        end = len(names) - names[::-1].index(name) if last_occurrence else names.index(name) + 1
+        return Pipeline(",".join(elements[:end]))
+
     def spec(self) -> str:
         return ",".join(
             s.tgc_pass.spec() if s.tgc_pass is not None else s.spec for s in self.stages

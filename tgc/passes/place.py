@@ -5,11 +5,11 @@ Runs after the graph passes, before tgc-partition. Rules, in order:
    (else its assigns) requests;
 2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
    `/device:CPU:1`) restricts it to the matching available devices;
-3. only devices whose kind can run the op qualify (asked of tgc/lowering/targets.py);
+3. only devices whose target can run the op qualify (the target registry, tgc/dialect/targets.py);
    with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped instead;
 4. among what remains, the white paper's greedy heuristic: the device where the op would finish first,
-   counting its estimated compute time (from shapes, at a per-kind speed) and the transfer of inputs
-   that live on other devices.
+   counting its estimated compute time (the op's registry cost rule at its target's speed) and the
+   transfer of inputs that live on other devices (over the target's link).
 A request that no available device satisfies is an error naming the op, its request and the devices.
 """
 
@@ -17,20 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 from mlir import ir
 
+from tgc.dialect import costs, targets
 from tgc.dialect.attrs import spec_of_type
 from tgc.dialect.builder import decode_attrs
-from tgc.dialect.registry import REGISTRY
 from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec, full_device_name, matches
-from tgc.lowering.targets import can_run
+from tgc.dialect.registry import REGISTRY
 from tgc.passes.base import ModulePass, body_ops, functions
-
-FLOPS_PER_SECOND = {"CPU": 2e10, "GPU": 5e12, "ACCEL": 1e13}
-TRANSFER_BYTES_PER_SECOND = 1e10
-TRANSFER_LATENCY = 2e-5
-UNKNOWN_DIM_GUESS = 64  # an unknown (batch) dim counts as this many for cost estimates
 
 _VARIABLE_OPS = (
     "tgc.variable",
@@ -43,38 +37,22 @@ _VARIABLE_OPS = (
 _NON_WRITERS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable")
 
 
-def _elements(value: ir.Value) -> int:
-    spec = spec_of_type(value.type)
-    return (
-        int(np.prod([UNKNOWN_DIM_GUESS if d is None else d for d in spec.shape]))
-        if spec.shape
-        else 1
-    )
-
-
 def _bytes(value: ir.Value) -> int:
-    from tgc.dialect.types import numpy_dtype
-
-    return _elements(value) * numpy_dtype(spec_of_type(value.type).dtype).itemsize
+    return costs.nbytes(spec_of_type(value.type))
 
 
 def estimated_flops(operation) -> float:
-    """The registry's cost rule when the op has one, else one flop per element touched."""
-    opdef = REGISTRY.get(operation.name[4:])
+    """The registry's cost rule of the op (every op has one), on its types; an unknown dim counts
+    as costs.UNKNOWN_DIM_GUESS."""
+    opdef = REGISTRY[operation.name[4:]]
     operands = [spec_of_type(v.type) for v in operation.operands]
     results = [spec_of_type(v.type) for v in operation.results]
-    if opdef is not None and opdef.flops is not None:
-        guess = lambda s: type(s)(
-            tuple(UNKNOWN_DIM_GUESS if d is None else d for d in s.shape), s.dtype
-        )
-        return float(
-            opdef.flops(
-                [guess(s) for s in operands],
-                [guess(s) for s in results],
-                decode_attrs(operation, opdef),
-            )
-        )
-    return float(sum(_elements(v) for v in list(operation.operands) + list(operation.results)))
+    return float(opdef.flops(operands, results, decode_attrs(operation, opdef)))
+
+
+def _can_run(operation, device: DeviceSpec) -> bool:
+    target = targets.for_device_type(device.device_type)
+    return target is not None and target.can_run(operation.name[4:])
 
 
 class _Placer:
@@ -84,7 +62,7 @@ class _Placer:
         self.soft = soft  # allow_soft_placement: an unsatisfiable request falls back to any device
 
     def candidates(self, operation, requests):
-        kinds_ok = [(n, d) for n, d in self.devices if can_run(operation.name[4:], d.device_type)]
+        kinds_ok = [(n, d) for n, d in self.devices if _can_run(operation, d)]
         if not kinds_ok:
             self.pass_.fail(
                 operation,
@@ -190,12 +168,15 @@ class PlacePass(ModulePass):
 
     @staticmethod
     def _finish_time(op, device, ready, finish, flops) -> float:
+        """When ``op`` would finish on ``device``: once the device is free and every input has
+        arrived (over the device's link when it lives elsewhere), plus its compute time at the
+        device's speed. Both rates come from the device's target."""
+        target = targets.for_device_type(DeviceSpec.from_string(device).device_type)
         start = ready[device]
         for v in op.operands:
             if v in finish:
                 src, t = finish[v]
                 if src != device:
-                    t += TRANSFER_LATENCY + _bytes(v) / TRANSFER_BYTES_PER_SECOND
+                    t += target.transfer_seconds(_bytes(v))
                 start = max(start, t)
-        kind = DeviceSpec.from_string(device).device_type
-        return start + flops / FLOPS_PER_SECOND.get(kind, 1e10)
+        return start + flops / target.flops_per_second

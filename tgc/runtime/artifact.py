@@ -1,6 +1,6 @@
 """``tgc.runtime.load(path)``: runs an artifact written by `tgc compile`, with numpy and ctypes only.
 
-This is the deployment end of ahead-of-time compilation (tgc/lowering/aot.py writes the artifact): it
+This is the deployment end of ahead-of-time compilation (tgc/driver/aot.py writes the artifact): it
 never imports MLIR or the rest of tgc's compiler. The artifact's entry point is the C interface of the
 compiled ``main`` (``_mlir_ciface_<fn>``): a pointer to the results (a struct of memref descriptors),
 then one descriptor pointer per argument -- the feeds, then the values of the variables it reads. It
@@ -453,7 +453,7 @@ def _c_string(address: int | None) -> str | None:
 
 
 def _check_compiled_signature(path: str, manifest: dict, compiled: str | None) -> None:
-    """The code was compiled for the signature the manifest describes (tgc/lowering/aot.py)."""
+    """The code was compiled for the signature the manifest describes (tgc/driver/aot.py)."""
     if compiled != manifest["signature"]["sha256"]:
         raise InvalidArtifact(
             f"{path}: the compiled code was built for another signature than manifest.json "

@@ -5,7 +5,7 @@ that is a whole ELF file for this machine, and variables of the manifest's dtype
 A damaged or hand-edited artifact would otherwise be trusted: a wrong dtype or shape makes the
 compiled code read past its buffers, a truncated library faults when it is mapped. The manifest's
 signature fields (entry point, inputs, outputs, variables) are hashed (``signature_digest``) and the
-hash is also compiled into the code (tgc/lowering/aot.py), so an edit the schema cannot see is still
+hash is also compiled into the code (tgc/driver/aot.py), so an edit the schema cannot see is still
 caught when the code is loaded. Imports numpy and jsonschema only, never MLIR.
 """
 

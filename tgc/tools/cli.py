@@ -332,7 +332,7 @@ def opt(
     if default_pipeline and spec:
         fail("give either -p PIPELINE or --default-pipeline, not both")
     if default_pipeline or (print_pipeline and not spec):
-        from tgc.driver.jit import default_pipeline as default_spec
+        from tgc.driver.pipelines import default_pipeline as default_spec
 
         spec = default_spec()
     try:

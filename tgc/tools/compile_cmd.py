@@ -2,7 +2,7 @@
 
 ``tgc compile INPUT`` takes a tgc-dialect ``.mlir`` file (as `tgc.export_graph` writes) or a Python
 program, which is run (as ``__main__``) for its default graph; ``--fetch``/``--feed`` choose the run
-signature as tfcompile's config does. ``--emit`` stops at any stage of tgc/lowering/aot.py and prints
+signature as tfcompile's config does. ``--emit`` stops at any stage of tgc/driver/aot.py and prints
 it (text stages) or writes it (``-o``). ``tgc run`` calls an artifact through tgc/runtime/artifact.py
 (no MLIR), ``tgc inspect`` prints its signature. Every user error is one line on stderr, exit 1.
 """
@@ -20,7 +20,7 @@ import tempfile
 import click
 import numpy as np
 
-from tgc.lowering import aot
+from tgc.driver import aot
 
 
 def fail(where: str, message: str) -> None:
@@ -259,12 +259,8 @@ def _compile_and_write(
 
 
 def _print_pipeline(options: aot.Options) -> None:
-    from tgc.lowering import cpu
-
     target = options.target.resolved()
-    click.echo(
-        ",".join([aot.graph_pipeline(options), cpu.LOWER_PIPELINE, aot.cpu_pipeline(options)])
-    )
+    click.echo(aot.compile_pipelines(options).spec())
     click.echo(
         f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
         f"-mtriple={target.triple} -mcpu={target.cpu} -relocation-model=pic"

