@@ -6,7 +6,8 @@ from mlir import ir
 
 from tgc.dialect.context import make_context
 from tgc.passes import PASSES, get_pass_class
-from tgc.passes.base import PassFailure, functions
+from tgc.dialect.ir_helpers import functions
+from tgc.passes.base import PassFailure
 
 MODULE = """
 func.func private @ext(tensor<2xf32>) -> tensor<2xf32>

@@ -14,8 +14,8 @@ import dataclasses
 from mlir import ir
 
 from tgc.dialect.builder import IRBuilder, OpInfo, Val
-from tgc.dialect.registry import REGISTRY
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.dialect.ir_helpers import body_ops, defining_op, functions, opdef_of
+from tgc.passes.base import ModulePass
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
@@ -28,7 +28,7 @@ def _reached_from(xs, ops) -> set:
     """Values that depend on any x through differentiable ops, in program order."""
     reached = {x for x in xs if _is_float(x)}
     for op in ops:
-        opdef = REGISTRY.get(op.name[4:]) if op.name.startswith("tgc.") else None
+        opdef = opdef_of(op)
         if opdef is None or not opdef.differentiable:
             continue
         if any(v in reached for v in op.operands):
@@ -40,12 +40,8 @@ def _ancestors(y: ir.Value) -> set:
     """Ops that y depends on (including its own defining op)."""
     seen, stack = set(), [y]
     while stack:
-        value = stack.pop()
-        owner = value.owner
-        if isinstance(owner, ir.Block):
-            continue
-        operation = owner.operation if hasattr(owner, "operation") else owner
-        if operation in seen:
+        operation = defining_op(stack.pop())
+        if operation is None or operation in seen:
             continue
         seen.add(operation)
         stack.extend(operation.operands)
@@ -79,13 +75,10 @@ def _backward(ops, y, dy, xs, builder) -> _Adjoints:
     adjoints = _Adjoints(builder)
     adjoints.add(y, Val(dy))
     for op in reversed(ops):
-        if (
-            op not in path
-            or not op.name.startswith("tgc.")
-            or not any(r in reached for r in op.results)
-        ):
+        opdef = opdef_of(op)
+        if op not in path or opdef is None or not any(r in reached for r in op.results):
             continue
-        if not REGISTRY[op.name[4:]].differentiable:
+        if not opdef.differentiable:
             continue
         douts = [adjoints.get(r) if r in reached else None for r in op.results]
         if all(d is None for d in douts):

@@ -13,6 +13,10 @@ from typing import ClassVar
 
 from mlir import ir
 
+# functions/body_ops/has_body live in tgc.dialect.ir_helpers; this re-export goes once
+# tgc/passes/place.py, tgc/driver/aot.py and tgc/tools/graph_cmd.py import them from there.
+from tgc.dialect.ir_helpers import body_ops, functions, has_body  # noqa: F401
+
 
 class PassFailure(Exception):
     """A pass could not do its job; ``diagnostics`` are (location, message) pairs."""
@@ -64,29 +68,3 @@ def format_location(loc: ir.Location) -> str:
         file_part, _, tail = text[5:].partition('":')
         return f"{file_part}:{tail.rstrip(')')}"
     return text
-
-
-def functions(module: ir.Module, declarations: bool = False) -> list:
-    """The module's func.func ops that have a body. A declaration (an external function, no body)
-    has nothing to transform; ``declarations=True`` includes them, for passes that retype signatures."""
-    return [
-        op
-        for op in module.body.operations
-        if op.operation.name == "func.func" and (declarations or has_body(op))
-    ]
-
-
-def has_body(function) -> bool:
-    return len(function.regions[0].blocks) > 0
-
-
-def body_ops(function) -> list:
-    """The ops of a function's entry block, in order (taken as a list, safe to mutate after);
-    none for a declaration."""
-    if not has_body(function):
-        return []
-    return [op.operation for op in function.regions[0].blocks[0].operations]
-
-
-def is_tgc(operation) -> bool:
-    return operation.name.startswith("tgc.")

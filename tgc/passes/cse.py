@@ -10,12 +10,12 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.dialect.registry import REGISTRY
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.dialect.ir_helpers import body_ops, functions, opdef_of
+from tgc.passes.base import ModulePass
 
 
 def _key(operation):
-    opdef = REGISTRY.get(operation.name[4:]) if operation.name.startswith("tgc.") else None
+    opdef = opdef_of(operation)
     if opdef is None or opdef.stateful or opdef.module_level or not len(operation.results):
         return None
     attrs = tuple(

@@ -12,14 +12,12 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.dialect.registry import REGISTRY
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.dialect.ir_helpers import body_ops, functions, opdef_of
+from tgc.passes.base import ModulePass
 
 
 def _removable(operation) -> bool:
-    if not operation.name.startswith("tgc."):
-        return False
-    opdef = REGISTRY.get(operation.name[4:])
+    opdef = opdef_of(operation)
     if opdef is None or opdef.stateful or opdef.module_level:
         return False
     return all(not any(True for _ in r.uses) for r in operation.results)

@@ -11,14 +11,14 @@ import dataclasses
 from mlir import ir
 
 from tgc.dialect.builder import IRBuilder, OpInfo
-from tgc.dialect.registry import REGISTRY
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.dialect.ir_helpers import body_ops, functions, opdef_of
+from tgc.passes.base import ModulePass
 
 
 def decompose_once(function) -> int:
     count = 0
     for op in body_ops(function):
-        opdef = REGISTRY.get(op.name[4:]) if op.name.startswith("tgc.") else None
+        opdef = opdef_of(op)
         if opdef is None or opdef.decompose is None:
             continue
         builder = IRBuilder.before(op)

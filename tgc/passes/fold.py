@@ -15,28 +15,24 @@ from mlir import ir
 
 from tgc.dialect.attrs import decode_dense, spec_of_type
 from tgc.dialect.builder import IRBuilder, decode_attrs
-from tgc.dialect.registry import REGISTRY
+from tgc.dialect.ir_helpers import body_ops, defining_op, functions, opdef_of
 from tgc.dialect.types import numpy_dtype
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.passes.base import ModulePass
 
 
 def constant_value(value: ir.Value):
     """The numpy value of ``value`` if a tgc.constant defines it, else None."""
-    owner = value.owner
-    if isinstance(owner, ir.Block):
-        return None
-    operation = owner.operation if hasattr(owner, "operation") else owner
-    if operation.name != "tgc.constant":
+    operation = defining_op(value)
+    if operation is None or operation.name != "tgc.constant":
         return None
     return decode_dense(operation.attributes["value"])
 
 
 def _foldable(operation) -> bool:
-    if not operation.name.startswith("tgc.") or operation.name == "tgc.constant":
-        return False
-    opdef = REGISTRY.get(operation.name[4:])
+    opdef = opdef_of(operation)
     return (
         opdef is not None
+        and operation.name != "tgc.constant"
         and not opdef.stateful
         and not opdef.module_level
         and len(operation.results) > 0
@@ -44,7 +40,7 @@ def _foldable(operation) -> bool:
 
 
 def _evaluate(operation, arrays):
-    opdef = REGISTRY[operation.name[4:]]
+    opdef = opdef_of(operation)
     try:
         with np.errstate(all="ignore"):
             return opdef.evaluate(arrays, decode_attrs(operation, opdef))

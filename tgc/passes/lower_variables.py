@@ -16,18 +16,25 @@ from mlir.dialects import func
 
 from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, decode_attrs
+from tgc.dialect.ir_helpers import (
+    assigns_variable,
+    body_ops,
+    declares_variable,
+    functions,
+    opdef_of,
+    reads_variable,
+)
 from tgc.dialect.types import TensorSpec
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.passes.base import ModulePass
 
-_UPDATES = {"tgc.assign_add": "add", "tgc.assign_sub": "subtract"}
-_READS = ("tgc.read_variable", "tgc.reread_variable")
-_STATE_OPS = _READS + ("tgc.assign", "tgc.assign_add", "tgc.assign_sub")
+# The assignments that combine the variable's value with their operand, and the op that does it.
+_UPDATES = {"assign_add": "add", "assign_sub": "subtract"}
 
 
 def variable_specs(module: ir.Module) -> dict:
     specs = {}
     for op in module.body.operations:
-        if op.operation.name == "tgc.variable":
+        if declares_variable(op):
             attrs = decode_attrs(op.operation)
             specs[attrs["sym_name"]] = TensorSpec(attrs["shape"], attrs["dtype"])
     return specs
@@ -62,13 +69,13 @@ class LowerVariablesPass(ModulePass):
         for function in functions(module):
             self._lower_function(function, specs)
         for op in list(module.body.operations):
-            if op.operation.name == "tgc.variable":
+            if declares_variable(op):
                 op.operation.erase()
 
     def _lower_function(self, function, specs) -> None:
         state = _State(function, specs)
         for op in body_ops(function):
-            if op.name in _STATE_OPS:
+            if reads_variable(op) or assigns_variable(op):
                 self._lower_op(op, state)
         ret = body_ops(function)[-1]
         outputs = list(ret.operands) + [state.current[n].value for n in state.outputs]
@@ -107,16 +114,15 @@ class LowerVariablesPass(ModulePass):
         name = decode_attrs(op)["var"]
         if name not in state.specs:
             self.fail(op, f"'{op.name}' refers to undeclared variable '{name}'")
-        if op.name in _READS:
+        update = _UPDATES.get(opdef_of(op).name)
+        if reads_variable(op):
             new = state.value_of(name, op.location)
-        elif op.name == "tgc.assign":
+        elif update is None:
             new = Val(op.operands[0])
         else:
             builder = IRBuilder.before(op)
-            new = builder.op(
-                _UPDATES[op.name], state.value_of(name, op.location), Val(op.operands[0])
-            )
-        if op.name not in _READS:
+            new = builder.op(update, state.value_of(name, op.location), Val(op.operands[0]))
+        if assigns_variable(op):
             new = self._to_variable_type(op, new, name, state.specs[name])
             state.current[name] = new
             if name not in state.outputs:

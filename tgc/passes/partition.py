@@ -19,7 +19,8 @@ from mlir import ir
 from mlir.dialects import func
 
 from tgc.dialect.attrs import encode, spec_of_type
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.dialect.ir_helpers import body_ops, defining_op, functions, has_body, is_tgc_op
+from tgc.passes.base import ModulePass
 
 
 def op_device(operation) -> str:
@@ -44,8 +45,7 @@ def control_deps(operation) -> list:
 
 def tensor_name(value: ir.Value) -> str:
     """``scope/Op:index`` from the producing op's name location, as TensorFlow names tensors."""
-    owner = value.owner
-    operation = owner.operation if hasattr(owner, "operation") else owner
+    operation = defining_op(value)
     index = list(operation.results).index(value) if len(operation.results) > 1 else 0
     return f"{op_name(operation)}:{index}"
 
@@ -112,7 +112,7 @@ class _Partitions:
             "src_device": encode("str", source),
             "dst_device": encode("str", device),
         }
-        producer = value.owner.operation if hasattr(value.owner, "operation") else value.owner
+        producer = defining_op(value)
         loc = producer.location
         # The send goes right after its producer, never later: a send queued behind a recv of the same
         # device could wait on a device that waits on it (a deadlock).
@@ -150,12 +150,12 @@ class PartitionPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
-            if "tgc.partition_of" in function.attributes or not len(function.regions[0].blocks):
+            if "tgc.partition_of" in function.attributes or not has_body(function):
                 continue
             self._partition(module, function)
 
     def _partition(self, module, function) -> None:
-        if not any(op.name.startswith("tgc.") for op in body_ops(function)):
+        if not any(is_tgc_op(op) for op in body_ops(function)):
             self._single(function)  # nothing to place: the function is its own only partition
             return
         parts = _Partitions(module, function)

@@ -15,6 +15,7 @@ import numpy as np
 from mlir import ir, rewrite
 
 from tgc.dialect.builder import IRBuilder, Val, decode_attrs
+from tgc.dialect.ir_helpers import defining_op
 from tgc.passes.base import ModulePass
 from tgc.passes.fold import constant_value
 
@@ -36,11 +37,8 @@ def _is(value: ir.Value, scalar) -> bool:
 
 
 def _defining(value: ir.Value, name: str):
-    owner = value.owner
-    if isinstance(owner, ir.Block):
-        return None
-    operation = owner.operation if hasattr(owner, "operation") else owner
-    return operation if operation.name == name else None
+    operation = defining_op(value)
+    return operation if operation is not None and operation.name == name else None
 
 
 def _replace(op, rewriter, value: ir.Value):

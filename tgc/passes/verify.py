@@ -14,6 +14,7 @@ from mlir import ir
 
 from tgc.dialect.attrs import spec_of_type
 from tgc.dialect.builder import decode_attrs
+from tgc.dialect.ir_helpers import all_ops, declares_variable, is_tgc_op, opdef_of
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.dialect.shapes import spec
 from tgc.passes.base import ModulePass, PassFailure, format_location
@@ -27,7 +28,7 @@ def _compatible(expected, actual) -> bool:
 
 def check_operation(operation) -> str | None:
     """An error message for one tgc op, or None when it is well formed."""
-    opdef = REGISTRY.get(operation.name[4:])
+    opdef = opdef_of(operation)
     if opdef is None:
         return f"unknown op '{operation.name}'"
     try:
@@ -70,10 +71,10 @@ def declared_variables(operations: list) -> tuple[dict, list]:
     """({name: TensorSpec} of the module-level tgc.variable ops, [(operation, message)] of duplicates)."""
     declared, problems = {}, []
     for operation in operations:
-        if operation.name != "tgc.variable" or check_placement(operation, REGISTRY["variable"]):
+        if not declares_variable(operation) or check_placement(operation, opdef_of(operation)):
             continue
         try:
-            attrs = decode_attrs(operation, REGISTRY["variable"])
+            attrs = decode_attrs(operation, opdef_of(operation))
         except (TypeError, ValueError, KeyError):
             continue  # check_operation reports the attributes themselves
         name = attrs["sym_name"]
@@ -124,17 +125,9 @@ class VerifyPass(ModulePass):
     name = "tgc-verify"
 
     def run(self, module: ir.Module) -> None:
-        operations = []
-
-        def collect(op):
-            # Checked after the walk: an exception inside MLIR's walk callback would come back as a
-            # RuntimeError carrying the whole Python traceback in its message.
-            operation = op.operation if hasattr(op, "operation") else op
-            if operation.name.startswith("tgc."):
-                operations.append(operation)
-            return ir.WalkResult.ADVANCE
-
-        module.operation.walk(collect)
+        # Checked after the walk: an exception inside MLIR's walk callback would come back as a
+        # RuntimeError carrying the whole Python traceback in its message.
+        operations = [op for op in all_ops(module) if is_tgc_op(op)]
         variables, duplicates = declared_variables(operations)
         problems = [
             (format_location(op.location), f"'{op.name}' {message}") for op, message in duplicates
