@@ -69,9 +69,9 @@ def report_example(name: str) -> dict:
     from mlir import ir
 
     from tgc.dialect.context import make_context
-    from tgc.driver.jit import prune
-    from tgc.frontend.emit import emit_function, emit_variables
-    from tgc.driver.jit import variables_of
+    from tgc.graph.prune import prune
+    from tgc.graph.emit import emit_function, emit_variables
+    from tgc.graph.prune import variables_of
     from tgc.passes.pipeline import run_pipeline
 
     tgc.reset_default_graph()

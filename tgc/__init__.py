@@ -22,7 +22,7 @@ from tgc.frontend.build import constant, convert_to_tensor, placeholder, placeho
 from tgc.frontend.config import ConfigProto, GraphOptions, OptimizerOptions  # noqa: F401
 from tgc.frontend.control import control_dependencies, group, no_op, tuple_ as tuple  # noqa: F401
 from tgc.frontend.gradients import gradients  # noqa: F401
-from tgc.frontend.graph import (  # noqa: F401
+from tgc.graph.graph import (  # noqa: F401
     Dimension,
     Graph,
     Operation,
@@ -33,7 +33,8 @@ from tgc.frontend.graph import (  # noqa: F401
 )
 from tgc.frontend.math_ops import *  # noqa: F401,F403
 from tgc.frontend.math_ops import abs, cast, pow, identity, stop_gradient, where  # noqa: F401
-from tgc.frontend.session import InteractiveSession, Session, get_default_session  # noqa: F401
+from tgc.frontend.session import InteractiveSession, Session  # noqa: F401
+from tgc.graph.default_session import get_default_session  # noqa: F401
 from tgc.frontend.variables import (  # noqa: F401
     AUTO_REUSE,
     Variable,
@@ -92,7 +93,7 @@ from tgc.summary import (  # noqa: E402,F401
     merge_summary,
     scalar_summary,
 )
-from tgc.frontend.graph import GraphKeys  # noqa: E402,F401
+from tgc.graph.graph import GraphKeys  # noqa: E402,F401
 from tgc.frontend import contrib, layers, losses  # noqa: E402,F401
 from tgc.dialect.types import string  # noqa: E402,F401
 from tgc.frontend.random_ops import random_normal, random_uniform, truncated_normal  # noqa: E402,F401

@@ -128,7 +128,8 @@ def test_jit_broadcasts_and_differentiates_unknown_dims_of_one():
 def _compiled_add(dtype="float32"):
     """x + y compiled for feeds [None, 3] and run without the session's shape validation, as an artifact or
     a second caller would: the compiled code's own check must catch what the session would refuse."""
-    from tgc.driver.jit import compile_run, prune
+    from tgc.driver.jit import compile_run
+    from tgc.graph.prune import prune
 
     x = tf.placeholder(dtype, [None, 3], name="x")
     y = tf.placeholder(dtype, [None, 3], name="y")

@@ -1,8 +1,8 @@
 """From a graph and one run signature to a callable: prune, emit tgc MLIR, run the pipeline, JIT.
 
-``prune`` keeps only what the fetches need (data and control inputs), cut at fed tensors. The compiled
-function takes the feeds, then the variables it reads, and returns the fetches, then the variables it
-assigned; ``CompiledRun`` remembers that order for the session.
+``prune`` (tgc/graph/prune.py) keeps only what the fetches need (data and control inputs), cut at
+fed tensors. The compiled function takes the feeds, then the variables it reads, and returns the
+fetches, then the variables it assigned; ``CompiledRun`` remembers that order for the session.
 """
 
 from __future__ import annotations
@@ -13,29 +13,8 @@ from dataclasses import dataclass, field
 
 from tgc import errors
 from tgc.dialect.types import TensorSpec
-from tgc.frontend.graph import Operation
-
-
-def prune(fetch_ops: list, fed: set) -> list:
-    """Ops needed by ``fetch_ops`` in a topological order (iterative DFS; inputs first)."""
-    order, state = [], {}
-    for root in fetch_ops:
-        stack = [(root, False)]
-        while stack:
-            op, expanded = stack.pop()
-            if expanded:
-                if state.get(op) != "done":
-                    state[op] = "done"
-                    order.append(op)
-                continue
-            if op in state:
-                continue
-            state[op] = "open"
-            stack.append((op, True))
-            deps = [c for c in reversed(op.control_inputs)]
-            deps += [t.op for t in reversed(op.inputs) if t not in fed]
-            stack.extend((d, False) for d in deps if d not in state)
-    return order
+from tgc.graph.graph import Operation
+from tgc.graph.prune import variables_of
 
 
 @dataclass
@@ -62,22 +41,6 @@ class CompiledRun:
         return self.call.var_outputs
 
 
-def unique_variables(ops) -> list:
-    """The Variables the ops read or assign, each once, in first-use order."""
-    seen, out = set(), []
-    for op in ops:
-        v = op.variable
-        if v is not None and v._name not in seen:
-            seen.add(v._name)
-            out.append(v)
-    return out
-
-
-def variables_of(ops) -> list:
-    """(name, TensorSpec, requested device) of each variable the ops use, as emit_variables takes."""
-    return [(v._name, v._spec, v.device) for v in unique_variables(ops)]
-
-
 def compile_run(
     ops: list,
     feeds: list,
@@ -93,7 +56,7 @@ def compile_run(
 
     from tgc.dialect.context import make_context
     from tgc.driver import pipelines
-    from tgc.frontend.emit import EmitError, emit_function, emit_variables
+    from tgc.graph.emit import EmitError, emit_function, emit_variables
     from tgc.passes.base import PassFailure
 
     start = time.perf_counter()
@@ -249,4 +212,4 @@ def _save_temps(module, stage: str) -> None:
             fh.write(str(module))
 
 
-__all__ = ["prune", "compile_run", "CompiledRun", "TensorSpec", "Operation"]
+__all__ = ["compile_run", "CompiledRun", "TensorSpec", "Operation"]

@@ -3,8 +3,9 @@
 Thin wrappers over ``make_op`` (the ops are in tgc/dialect/ops/array.py). Shape arguments must be known
 when the graph is built (Python ints, lists, TensorShapes or constant tensors), with one exception TF1
 code relies on: a shape that is ``tf.shape(y)`` is taken as "y's shape at run time", so
-``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknown dims. ``Tensor.__getitem__``
-is installed here (ints, slices with positive steps, ``...`` and ``tf.newaxis``).
+``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknown dims.
+``Tensor.__getitem__`` is installed here (ints, slices with positive steps, ``...`` and
+``tf.newaxis``), and ``Tensor.__iter__`` (unstack along the first dimension).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
-from tgc.frontend.graph import Tensor, TensorShape
+from tgc.graph.graph import Tensor, TensorShape
 from tgc.frontend.math_ops import cast, identity, reduce_prod
 
 __all__ = [
@@ -555,8 +556,17 @@ def rank(input, name=None):
     return reshape(shape(shape(x)), [], name=name or "Rank")
 
 
+def _iterate(tensor):
+    """``for row in t``: the slices along the first dimension, which must be known."""
+    if tensor.spec.shape and tensor.spec.shape[0] is not None:
+        return iter(unstack(tensor))
+    raise TypeError("cannot iterate over a tensor of unknown first dimension")
+
+
 def _install_indexing():
     Tensor.__getitem__ = lambda self, key: _getitem(self, key)
+    # Without its own __iter__, Python would iterate through __getitem__ with no end.
+    Tensor.__iter__ = _iterate
 
 
 _install_indexing()

@@ -10,7 +10,7 @@ import numpy as np
 
 from tgc.dialect.registry import REGISTRY, ShapeError, load_all_ops
 from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
-from tgc.frontend.graph import Graph, Operation, Tensor, get_default_graph, user_location
+from tgc.graph.graph import Graph, Operation, Tensor, get_default_graph, user_location
 
 load_all_ops()
 

@@ -18,7 +18,7 @@ from tgc.dialect.types import as_dtype
 from tgc.frontend import layers as core_layers
 from tgc.frontend import math_ops, nn, random_ops
 from tgc.frontend.build import convert_to_tensor
-from tgc.frontend.graph import get_default_graph
+from tgc.graph.graph import get_default_graph
 from tgc.frontend.initializers import Initializer, zeros_initializer
 
 MODEL_VARIABLES = "model_variables"

@@ -7,7 +7,7 @@ function's ops, so an op created under ``control_dependencies([a])`` runs after 
 from __future__ import annotations
 
 from tgc.frontend import build
-from tgc.frontend.graph import Operation, Tensor, get_default_graph
+from tgc.graph.graph import Operation, Tensor, get_default_graph
 
 
 def control_dependencies(control_inputs):

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
-from tgc.driver.jit import prune, unique_variables, variables_of
-from tgc.frontend.graph import Operation, Tensor, get_default_graph
+from tgc.graph.prune import prune, unique_variables, variables_of
+from tgc.graph.graph import Operation, Tensor, get_default_graph
 
 
 class ExportError(ValueError):
@@ -182,7 +182,7 @@ def emit_module(run: RunSignature, values: dict | None = None):
     """The tgc module of ``run`` (call inside an MLIR context and location)."""
     from mlir import ir
 
-    from tgc.frontend.emit import EmitError, emit_function, emit_variables
+    from tgc.graph.emit import EmitError, emit_function, emit_variables
     from tgc.driver import aot
 
     module = ir.Module.create()

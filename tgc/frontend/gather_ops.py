@@ -8,7 +8,7 @@ tgc/frontend/array_ops.py, ``embedding_lookup`` by tgc/frontend/nn.py.
 from __future__ import annotations
 
 from tgc.frontend.build import convert_to_tensor, make_op
-from tgc.frontend.graph import Tensor
+from tgc.graph.graph import Tensor
 
 
 def _int_indices(indices):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from tgc.dialect.registry import REGISTRY
 from tgc.frontend.build import convert_to_tensor, make_op
-from tgc.frontend.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, get_default_graph
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import placeholder
-from tgc.frontend.graph import Graph, Tensor
+from tgc.graph.graph import Graph, Tensor
 from tgc.frontend.session import Session
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")

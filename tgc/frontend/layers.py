@@ -19,7 +19,7 @@ import numpy as np
 from tgc.dialect.types import as_dtype
 from tgc.frontend import array_ops, conv_ops, math_ops, nn, random_ops
 from tgc.frontend.build import convert_to_tensor
-from tgc.frontend.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, get_default_graph
 from tgc.frontend.initializers import ones_initializer, zeros_initializer
 from tgc.frontend.variables import (
     get_variable,

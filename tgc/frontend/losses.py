@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tgc.frontend import array_ops, math_ops, nn
 from tgc.frontend.build import constant, convert_to_tensor
-from tgc.frontend.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, get_default_graph
 from tgc.frontend.layers import REGULARIZATION_LOSSES
 
 LOSSES = "losses"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import constant, convert_to_tensor, make_op
-from tgc.frontend.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, get_default_graph
 
 
 def _pair(x, y):

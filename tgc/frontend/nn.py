@@ -11,7 +11,7 @@ import math
 
 from tgc.frontend import math_ops
 from tgc.frontend.build import convert_to_tensor, make_op
-from tgc.frontend.graph import Tensor
+from tgc.graph.graph import Tensor
 
 sigmoid = math_ops.sigmoid
 tanh = math_ops.tanh

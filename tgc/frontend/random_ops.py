@@ -15,7 +15,7 @@ import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend.build import convert_to_tensor, make_op
-from tgc.frontend.graph import Tensor, TensorShape, get_default_graph
+from tgc.graph.graph import Tensor, TensorShape, get_default_graph
 from tgc.frontend import math_ops
 
 # Integer bounds travel as f64 attributes, exact up to 2**53.

@@ -20,22 +20,14 @@ from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.dialect.shapes import compatible
 from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
-from tgc.driver.jit import compile_run, prune
-from tgc.frontend.graph import Operation, Tensor, get_default_graph
+from tgc.driver.jit import compile_run
+from tgc.graph import default_session
+from tgc.graph.graph import Operation, Tensor, get_default_graph
+from tgc.graph.prune import prune
 
-_default_sessions = threading.local()
 _NUMPY_DTYPES = {
     name: np.dtype(d.as_numpy_dtype) for name, d in DTYPES.items() if d.as_numpy_dtype is not None
 }
-
-
-def get_default_session():
-    stack = getattr(_default_sessions, "stack", [])
-    if not stack:
-        raise ValueError(
-            "no default session is registered: use 'with tgc.Session() as sess:' or pass session="
-        )
-    return stack[-1]
 
 
 class _FetchMapper:
@@ -95,16 +87,14 @@ class Session:
     # ---- context management ----------------------------------------------------------------------
 
     def __enter__(self):
-        if not hasattr(_default_sessions, "stack"):
-            _default_sessions.stack = []
-        _default_sessions.stack.append(self)
+        default_session.push(self)
         self._graph_ctx = self.graph.as_default()
         self._graph_ctx.__enter__()
         return self
 
     def __exit__(self, *exc):
         self._graph_ctx.__exit__(*exc)
-        _default_sessions.stack.pop()
+        default_session.pop()
         self.close()
 
     def as_default(self):
@@ -641,13 +631,11 @@ class _DefaultSession:
         self.session = session
 
     def __enter__(self):
-        if not hasattr(_default_sessions, "stack"):
-            _default_sessions.stack = []
-        _default_sessions.stack.append(self.session)
+        default_session.push(self.session)
         return self.session
 
     def __exit__(self, *exc):
-        _default_sessions.stack.pop()
+        default_session.pop()
 
 
 class InteractiveSession(Session):
@@ -655,12 +643,8 @@ class InteractiveSession(Session):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not hasattr(_default_sessions, "stack"):
-            _default_sessions.stack = []
-        _default_sessions.stack.append(self)
+        default_session.push(self)
 
     def close(self):
         super().close()
-        stack = getattr(_default_sessions, "stack", [])
-        if self in stack:
-            stack.remove(self)
+        default_session.remove(self)

@@ -20,14 +20,14 @@ import numpy as np
 from tgc import errors
 from tgc.dialect.types import TensorSpec
 from tgc.frontend.build import convert_to_tensor, graph_of
-from tgc.frontend.graph import Tensor
+from tgc.graph.graph import Tensor
 
 SUMMARIES = "summaries"
 _STRING = TensorSpec((), "string")
 _INVALID_TAG_CHARS = re.compile(r"[^-/\w\.]")
 
 
-from tgc.frontend.graph import GraphKeys  # noqa: E402,F401  (re-exported for tgc.summary)
+from tgc.graph.graph import GraphKeys  # noqa: E402,F401  (re-exported for tgc.summary)
 
 
 def clean_tag(name: str) -> str:
@@ -391,7 +391,7 @@ def _merge_values(op, *serialized) -> bytes:
 
 def merge_all(key=SUMMARIES, scope=None, name=None, graph=None):
     """Merges every summary in collection ``key``; None when there is none (as in TensorFlow)."""
-    from tgc.frontend.graph import get_default_graph
+    from tgc.graph.graph import get_default_graph
 
     summaries = (graph or get_default_graph()).get_collection(key, scope)
     return merge(summaries, name=name) if summaries else None

@@ -22,7 +22,7 @@ from tgc.frontend import math_ops
 from tgc.frontend.build import constant, convert_to_tensor
 from tgc.frontend.control import group
 from tgc.frontend.gradients import gradients
-from tgc.frontend.graph import Operation, Tensor, get_default_graph
+from tgc.graph.graph import Operation, Tensor, get_default_graph
 from tgc.frontend.variables import GLOBAL_VARIABLES, Variable, get_variable, trainable_variables
 
 GLOBAL_STEP = "global_step"

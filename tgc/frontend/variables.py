@@ -11,7 +11,7 @@ import contextlib
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend import build
-from tgc.frontend.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, get_default_graph
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
@@ -149,7 +149,7 @@ class Variable:
         return self._initial_value
 
     def initialized_value(self) -> Tensor:
-        from tgc.frontend.graph import get_default_graph as _g
+        from tgc.graph.graph import get_default_graph as _g
 
         with _g().control_dependencies([self._initializer.op]):
             return self._read()
@@ -176,7 +176,7 @@ class Variable:
         return self._value.eval(session=session)
 
     def load(self, value, session=None):
-        from tgc.frontend.session import get_default_session
+        from tgc.graph.default_session import get_default_session
 
         (session or get_default_session()).set_variable(self, value)
 

@@ -197,8 +197,8 @@ def module_from_graph(graph, fetch_names=(), feed_texts=()):
     """Emits the graph (pruned to the fetches) as compiler.py does: placeholders become arguments."""
     from mlir import ir
 
-    from tgc.driver.jit import variables_of, prune
-    from tgc.frontend.emit import EmitError, emit_function, emit_variables
+    from tgc.graph.prune import prune, variables_of
+    from tgc.graph.emit import EmitError, emit_function, emit_variables
 
     try:
         fetches = (

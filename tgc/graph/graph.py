@@ -1,8 +1,9 @@
 """The dataflow graph a TF1 program builds: Graph, Operation, Tensor, and the scopes that name them.
 
-This is the first stage of the pipeline. Ops are recorded with their scoped names (``scores/MatMul``),
-device requests, control dependencies and the user's file:line; ``emit.py`` turns a pruned subgraph into
-tgc MLIR. Nothing here imports MLIR.
+This is the first stage of the pipeline. Ops are recorded with their scoped names
+(``scores/MatMul``), device requests, control dependencies and the user's file:line; ``emit.py``
+turns a pruned subgraph into tgc MLIR. Nothing here imports MLIR, the Session or the ops: the API
+(tgc/frontend) installs the operators, indexing and iteration on Tensor.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import threading
 
 from tgc.dialect.types import TensorSpec, as_dtype
+from tgc.graph.default_session import get_default_session
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -171,8 +173,6 @@ class Tensor:
         return list(self._consumers)
 
     def eval(self, feed_dict=None, session=None):
-        from tgc.frontend.session import get_default_session
-
         session = session or get_default_session()
         return session.run(self, feed_dict=feed_dict)
 
@@ -184,13 +184,6 @@ class Tensor:
             f"using tensor '{self.name}' as a Python bool is not allowed: its value exists only when a "
             "Session runs the graph; use tgc.where for a data-dependent choice"
         )
-
-    def __iter__(self):
-        if self.spec.shape and self.spec.shape[0] is not None:
-            from tgc.frontend.array_ops import unstack
-
-            return iter(unstack(self))
-        raise TypeError("cannot iterate over a tensor of unknown first dimension")
 
 
 class Operation:
@@ -223,8 +216,6 @@ class Operation:
         return self.attrs[key]
 
     def run(self, feed_dict=None, session=None):
-        from tgc.frontend.session import get_default_session
-
         (session or get_default_session()).run(self, feed_dict=feed_dict)
 
     def __repr__(self) -> str:

@@ -21,7 +21,7 @@ from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, encode_attrs
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
-from tgc.frontend.graph import Operation
+from tgc.graph.graph import Operation
 
 
 class EmitError(ValueError):
