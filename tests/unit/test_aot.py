@@ -212,7 +212,7 @@ def test_cross_target_emits_aarch64_assembly(tmp_path):
     from tgc.dialect.context import make_context
     from tgc.tools.compile_cmd import mlir_module
 
-    options = aot.Options(aot.Target("aarch64-unknown-linux-gnu", "neoverse-n1"))
+    options = aot.Options(aot.Machine("aarch64-unknown-linux-gnu", "neoverse-n1"))
     with make_context(), ir.Location.unknown():
         lowered = aot.lower_module(mlir_module(str(tmp_path / "g.mlir"))(), "asm", options)
     asm = lowered.stages["asm"]

@@ -37,7 +37,11 @@ class Target(abc.ABC):
     link_bytes_per_second: float  # of a transfer into or out of one device
     link_latency_seconds: float
     artifact_format: str  # the manifest's "format" of what `tgc compile` writes for it
+    runtime_loader: str  # "module:function" that loads such an artifact (numpy and ctypes only)
     description: str = ""
+    # The stages after the core level that `tgc compile --emit` can stop at, in order; the last
+    # writes the artifact directory.
+    artifact_stages: tuple = ()
 
     @abc.abstractmethod
     def supported_ops(self) -> frozenset:
@@ -51,6 +55,24 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def load_in_process(self, module, functions: list, symbols: dict):
         """Compiles a lowered module in this process; returns (keepalive, {function: address})."""
+
+    @abc.abstractmethod
+    def resolve_machine(self, machine):
+        """The machine code is generated for (an aot Machine), with the host's values filled in."""
+
+    @abc.abstractmethod
+    def emit_stages(self, module, lowered, stop: str, options) -> None:
+        """After this target's pipeline: fills ``lowered.stages`` from the target's code level up
+        to ``stop`` (one of ``artifact_stages``)."""
+
+    @abc.abstractmethod
+    def write_artifact(self, lowered, options, directory: str) -> str:
+        """Writes the artifact directory of a lowering that reached the last stage."""
+
+    def load_artifact(self, path: str, **kwargs):
+        """Loads an artifact of this target with its runtime loader."""
+        module, _, function = self.runtime_loader.partition(":")
+        return getattr(import_module(module), function)(path, **kwargs)
 
     def can_run(self, op_name: str) -> bool:
         return op_name in self.supported_ops()

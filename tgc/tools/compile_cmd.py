@@ -159,10 +159,11 @@ def _error_text(exc) -> str:
 @click.option(
     "--emit",
     "stage",
-    type=click.Choice(aot.STAGES),
     default="artifact",
     show_default=True,
-    help="The stage to stop at and print or write.",
+    metavar="STAGE",
+    help="The stage to stop at and print or write: tgc, core, then the target's own "
+    "(cpu: llvm-dialect, llvm-ir, asm, obj, so, header, artifact).",
 )
 @click.option("--fetch", "fetches", multiple=True, help="A tensor or op to compute (Python input).")
 @click.option(
@@ -172,7 +173,13 @@ def _error_text(exc) -> str:
     metavar="NAME[:SHAPE[:DTYPE]]",
     help="A fed tensor, e.g. x:?x784:float32 (Python input; default: the placeholders needed).",
 )
-@click.option("--target", type=click.Choice(["cpu"]), default="cpu", show_default=True)
+@click.option(
+    "--target",
+    default="cpu",
+    show_default=True,
+    metavar="NAME",
+    help="The target to compile for, by its name in the target registry.",
+)
 @click.option(
     "--target-triple", default=None, help="e.g. aarch64-unknown-linux-gnu (default: the host)."
 )
@@ -211,12 +218,14 @@ def compile_command(
     """Compile INPUT (.mlir in the tgc dialect, or a Python program) ahead of time."""
     where = "tgc compile"
     options = aot.Options(
-        aot.Target(target_triple, target_cpu),
+        aot.Machine(target_triple, target_cpu),
         opt_level,
         name=name,
         blas=blas,
         timing=[] if timing else None,
+        target=target,
     )
+    _check_target_and_stage(where, target, stage)
     if print_pipeline:
         _print_pipeline(options)
         return
@@ -258,12 +267,28 @@ def _compile_and_write(
         print_timing(options.timing, sys.stderr)
 
 
+def _check_target_and_stage(where: str, target: str, stage: str) -> None:
+    from tgc.dialect import targets
+
+    try:
+        known = aot.stages(target)
+    except targets.UnknownTargetError as exc:
+        fail(where, str(exc))
+    if stage not in known:
+        fail(
+            where,
+            f"--emit: unknown stage '{stage}' for target {target} (stages: {', '.join(known)})",
+        )
+
+
 def _print_pipeline(options: aot.Options) -> None:
-    target = options.target.resolved()
+    from tgc.dialect import targets
+
+    machine = targets.get(options.target).resolve_machine(options.machine)
     click.echo(aot.compile_pipelines(options).spec())
     click.echo(
         f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
-        f"-mtriple={target.triple} -mcpu={target.cpu} -relocation-model=pic"
+        f"-mtriple={machine.triple} -mcpu={machine.cpu} -relocation-model=pic"
     )
 
 
@@ -301,9 +326,28 @@ def _write_artifact(lowered, options: aot.Options, output: str) -> None:
 
 
 def _load(path: str):
-    from tgc.runtime.artifact import load
+    """Loads an artifact with the runtime loader of the target that writes its format."""
+    from tgc.dialect import targets
+    from tgc.runtime.artifact import ArtifactError
 
-    return load(path)
+    found = _artifact_format(path)
+    target = targets.for_artifact_format(found)
+    if target is None:
+        raise ArtifactError(
+            f"{path}: artifact format '{found}' is not one that a tgc target writes"
+        )
+    return target.load_artifact(path)
+
+
+def _artifact_format(path: str) -> str:
+    """The manifest's "format" of an artifact directory; the CPU's for an archive or a manifest
+    that cannot be read (its loader then says what is wrong with it)."""
+    try:
+        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
+            found = json.load(fh).get("format")
+    except (OSError, ValueError, AttributeError):
+        found = None
+    return found if isinstance(found, str) and found else "tgc-artifact"
 
 
 def _read_input(spec: str) -> tuple:
@@ -380,7 +424,8 @@ def inspect_command(artifact, as_json):
         f"artifact {art.path} (format {m['format_version']}, entry {m['entry_points'][0]['symbol']})"
     )
     click.echo(
-        f"target   {m['target']['triple']} cpu={m['target']['cpu']} -O{m['target']['opt_level']}"
+        f"target   {m['target'].get('name', 'cpu')} ({m['target']['triple']} "
+        f"cpu={m['target']['cpu']} -O{m['target']['opt_level']})"
     )
     for title, items in (
         ("inputs", art.signature.inputs),

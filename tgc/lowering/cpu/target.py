@@ -73,6 +73,21 @@ class CpuTarget(Target):
 
         return jit_functions(module, functions, symbols)
 
+    def resolve_machine(self, machine):
+        from tgc.lowering.cpu.artifact import resolve_machine
+
+        return resolve_machine(machine)
+
+    def emit_stages(self, module, lowered, stop: str, options) -> None:
+        from tgc.lowering.cpu.artifact import emit_stages
+
+        emit_stages(module, lowered, stop, options)
+
+    def write_artifact(self, lowered, options, directory: str) -> str:
+        from tgc.lowering.cpu.artifact import write_artifact
+
+        return write_artifact(lowered, options, directory)
+
 
 CPU = CpuTarget(
     name="cpu",
@@ -81,5 +96,7 @@ CPU = CpuTarget(
     link_bytes_per_second=1e10,
     link_latency_seconds=2e-5,
     artifact_format="tgc-artifact",
+    runtime_loader="tgc.runtime.artifact:load",
+    artifact_stages=("llvm-dialect", "llvm-ir", "asm", "obj", "so", "header", "artifact"),
     description="the host CPU through LLVM (JIT in-process; shared library + C header ahead of time)",
 )

