@@ -55,6 +55,8 @@ def test_functions_skip_declarations_unless_asked(module):
     assert not h.has_body(h.find_function(module, "ext"))
     assert h.has_body(_main(module))
     assert h.find_function(module, "missing") is None
+    # From the module op too, as module_of gives it.
+    assert h.find_function(module.operation, "main") == _main(module)
 
 
 def test_body_ops_are_the_entry_block_in_order(module):

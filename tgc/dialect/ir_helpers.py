@@ -53,12 +53,16 @@ def functions(module: ir.Module, declarations: bool = False) -> list:
     ]
 
 
-def find_function(module: ir.Module, name: str):
-    """The func.func named ``name`` in the module's body, or None."""
+def find_function(module, name: str):
+    """The func.func named ``name`` in the body of ``module`` (an ir.Module or a builtin.module op,
+    as module_of gives), or None."""
+    body = (
+        module.body if isinstance(module, ir.Module) else operation_of(module).regions[0].blocks[0]
+    )
     return next(
         (
             op
-            for op in module.body.operations
+            for op in body.operations
             if op.operation.name == "func.func"
             and ir.StringAttr(op.attributes["sym_name"]).value == name
         ),

@@ -14,7 +14,8 @@ import numpy as np
 from mlir import ir
 from mlir.dialects import arith
 
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import all_ops, functions
+from tgc.passes.base import ModulePass
 
 
 def _is_bool_tensor(t: ir.Type) -> bool:
@@ -55,18 +56,6 @@ def retype_signature(function, widen) -> None:
         for block in region.blocks:
             for arg in block.arguments:
                 arg.set_type(widen(arg.type))
-
-
-def all_ops(function) -> list:
-    """Every op nested in ``function``, the function itself excluded, taken as a list before edits."""
-    ops = []
-
-    def collect(op):
-        ops.append(op.operation if hasattr(op, "operation") else op)
-        return ir.WalkResult.ADVANCE
-
-    function.operation.walk(collect)
-    return [op for op in ops if op.name != "func.func"]
 
 
 def _fix_region_args(operation) -> None:

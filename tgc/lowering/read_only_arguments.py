@@ -21,7 +21,8 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import functions
+from tgc.passes.base import ModulePass
 
 IN_PLACE_ATTRIBUTE = "tgc.in_place_arguments"
 
@@ -58,7 +59,7 @@ class ReadOnlyArgumentsPass(ModulePass):
     def run(self, module: ir.Module) -> None:
         read_only = ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(False)})
         writable = ir.DictAttr.get({"bufferization.writable": ir.BoolAttr.get(True)})
-        public = [f for f in functions(module) if len(f.regions[0].blocks) and not _is_private(f)]
+        public = [f for f in functions(module) if not _is_private(f)]
         in_place = (
             self.writable_variables and sum("tgc.partition_of" in f.attributes for f in public) <= 1
         )

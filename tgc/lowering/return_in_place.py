@@ -16,7 +16,8 @@ import dataclasses
 from mlir import ir
 
 from tgc.lowering.read_only_arguments import IN_PLACE_ATTRIBUTE
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.dialect.ir_helpers import body_ops, functions
+from tgc.passes.base import ModulePass
 
 
 def _returned_clones(function, arguments: set) -> list:

@@ -34,14 +34,6 @@ def _i64() -> ir.Type:
     return ir.IntegerType.get_signless(64)
 
 
-def module_of(operation) -> ir.Operation:
-    """The module that holds ``operation``."""
-    op = operation.operation if hasattr(operation, "operation") else operation
-    while op.name != "builtin.module":
-        op = op.parent
-    return op
-
-
 def _symbols(module_op) -> dict:
     out = {}
     for op in module_op.regions[0].blocks[0].operations:

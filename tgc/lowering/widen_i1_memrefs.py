@@ -13,8 +13,9 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith
 
-from tgc.lowering.bool_storage import all_ops, narrow_to_i1, retype_signature
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import all_ops, functions
+from tgc.lowering.bool_storage import narrow_to_i1, retype_signature
+from tgc.passes.base import ModulePass
 
 
 def _is_i1_memref(t: ir.Type) -> bool:

@@ -24,8 +24,8 @@ import os
 from mlir import ir
 from mlir.dialects import arith, func, llvm, memref, scf
 
-from tgc.lowering.bool_storage import all_ops
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import all_ops, defining_op, find_function, functions
+from tgc.passes.base import ModulePass
 
 # element type -> ILP64 CBLAS gemm symbol of numpy's OpenBLAS
 GEMM_SYMBOLS = {"f32": "scipy_cblas_sgemm64_", "f64": "scipy_cblas_dgemm64_"}
@@ -92,12 +92,8 @@ def _blas_candidate(operation):
 
 def _declare(module: ir.Module, symbol: str, arg_types: list) -> None:
     """func.func private @symbol(arg_types) -> (), once per module."""
-    for op in module.body.operations:
-        if (
-            op.operation.name == "func.func"
-            and ir.StringAttr(op.attributes["sym_name"]).value == symbol
-        ):
-            return
+    if find_function(module, symbol) is not None:
+        return
     with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
         func.FuncOp(symbol, ir.FunctionType.get(arg_types, []), visibility="private")
 
@@ -150,11 +146,8 @@ def _zero_fill_before(operation, c: ir.Value):
     previous = block_ops[index - 1].operation
     if previous.name != "linalg.fill" or previous.operands[1] != c:
         return None
-    owner = previous.operands[0].owner
-    owner = getattr(
-        owner, "operation", owner
-    )  # an OpView in these bindings, a Block for an argument
-    if not isinstance(owner, ir.Operation) or owner.name != "arith.constant":
+    owner = defining_op(previous.operands[0])
+    if owner is None or owner.name != "arith.constant":
         return None
     value = owner.attributes["value"]
     return previous if isinstance(value, ir.FloatAttr) and value.value == 0.0 else None

@@ -17,10 +17,10 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith, memref, scf
 
-from tgc.lowering import runtime_errors
 from tgc.dialect.devices import DEFAULT_DEVICE
-from tgc.lowering.bool_storage import all_ops
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import all_ops, functions
+from tgc.lowering import runtime_errors
+from tgc.passes.base import ModulePass
 from tgc.runtime.executable import OUT_OF_MEMORY
 
 # The largest byte size tested for in floating point: far beyond any memory, far below where int64 wraps.

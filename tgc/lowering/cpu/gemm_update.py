@@ -24,10 +24,10 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith, func
 
-from tgc.lowering.bool_storage import all_ops
-from tgc.lowering.cpu.outline_gemm import define_gemm, find_function, has_function, owner_op, single_use
+from tgc.dialect.ir_helpers import all_ops, body_ops, defining_op, find_function, functions
+from tgc.lowering.cpu.outline_gemm import define_gemm, single_use
 from tgc.lowering.to_core.common import elementwise, shape_of
-from tgc.passes.base import ModulePass, body_ops, functions
+from tgc.passes.base import ModulePass
 
 _ZERO_FILLING = "_z"
 
@@ -48,8 +48,8 @@ def _is_identity(attr) -> bool:
 
 
 def _constant_float(value: ir.Value):
-    owner = owner_op(value)
-    if isinstance(owner, ir.Operation) and owner.name == "arith.constant":
+    owner = defining_op(value)
+    if owner is not None and owner.name == "arith.constant":
         attr = owner.attributes["value"]
         if isinstance(attr, ir.FloatAttr):
             return attr.value
@@ -60,8 +60,8 @@ def _zero_filling_gemm(module: ir.Module, value: ir.Value):
     """The func.call of an outlined zero-filling GEMM that produced ``value``, if that is its one use.
     The name alone does not make one: the callee must hold the matmul, and the accumulating GEMM's name
     must be free or hold one of the same type (`tgc opt` reads any module, the user's names included)."""
-    call = owner_op(value)
-    if not isinstance(call, ir.Operation) or call.name != "func.call" or not single_use(value):
+    call = defining_op(value)
+    if call is None or call.name != "func.call" or not single_use(value):
         return None
     callee = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
     if not (callee.startswith("tgc_mm_") and callee.endswith(_ZERO_FILLING)):
@@ -140,7 +140,7 @@ def _function_type(function) -> ir.FunctionType:
 def _accumulating_callee(module: ir.Module, zero_filling: str, arg_types: list) -> str:
     """The outlined GEMM that adds into its C argument (BLAS beta = 1), defined once per module."""
     name = zero_filling[: -len(_ZERO_FILLING)]
-    if not has_function(module, name):
+    if find_function(module, name) is None:
         define_gemm(module, name, _matmul_of(find_function(module, zero_filling)), None, arg_types)
     return name
 
@@ -164,8 +164,8 @@ def _rewrite(module: ir.Module, update: _Update) -> None:
     update.generic.results[0].replace_all_uses_with(new.result)
     update.generic.erase()
     call.erase()
-    if isinstance(owner_op(c), ir.Operation) and not list(c.uses):
-        owner_op(c).erase()
+    if defining_op(c) is not None and not list(c.uses):
+        defining_op(c).erase()
 
 
 def _updates(module: ir.Module, function) -> list:

@@ -21,34 +21,30 @@ import zlib
 from mlir import ir
 from mlir.dialects import func
 
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import all_ops, defining_op, find_function, functions
+from tgc.passes.base import ModulePass
 
 _BLAS_TYPES = ("f32", "f64")
-
-
-def owner_op(value: ir.Value):
-    owner = value.owner
-    return getattr(owner, "operation", owner)  # an OpView for a result, a Block for an argument
 
 
 def _zero_fill(value: ir.Value):
     """The linalg.fill of a 0.0 constant that produced ``value``, filling a tensor.empty or, when the fill
     has no other use, any tensor."""
-    fill = owner_op(value)
-    if not isinstance(fill, ir.Operation) or fill.name != "linalg.fill":
+    fill = defining_op(value)
+    if fill is None or fill.name != "linalg.fill":
         return None
     if not single_use(value) and not _is_empty(fill.operands[1]):
         return None
-    constant = owner_op(fill.operands[0])
-    if not isinstance(constant, ir.Operation) or constant.name != "arith.constant":
+    constant = defining_op(fill.operands[0])
+    if constant is None or constant.name != "arith.constant":
         return None
     attr = constant.attributes["value"]
     return fill if isinstance(attr, ir.FloatAttr) and attr.value == 0.0 else None
 
 
 def _is_empty(value: ir.Value) -> bool:
-    owner = owner_op(value)
-    return isinstance(owner, ir.Operation) and owner.name == "tensor.empty"
+    owner = defining_op(value)
+    return owner is not None and owner.name == "tensor.empty"
 
 
 def single_use(value: ir.Value) -> bool:
@@ -60,19 +56,15 @@ def _alone_in_function(operation) -> bool:
     return len(list(operation.block.operations)) == 2
 
 
+def _is_candidate(op) -> bool:
+    if op.name != "linalg.matmul" or len(op.results) != 1:
+        return False
+    elem = str(ir.RankedTensorType(op.results[0].type).element_type)
+    return elem in _BLAS_TYPES and not _alone_in_function(op)
+
+
 def _candidates(function) -> list:
-    found = []
-
-    def visit(op):
-        op = op.operation
-        if op.name == "linalg.matmul" and len(op.results) == 1:
-            elem = str(ir.RankedTensorType(op.results[0].type).element_type)
-            if elem in _BLAS_TYPES and not _alone_in_function(op):
-                found.append(op)
-        return ir.WalkResult.ADVANCE
-
-    function.operation.walk(visit)
-    return found
+    return [op for op in all_ops(function) if _is_candidate(op)]
 
 
 def _type_name(t: ir.Type) -> str:
@@ -86,23 +78,6 @@ def _maps_key(matmul) -> str:
     return "_m%08x" % zlib.crc32(str(matmul.attributes["indexing_maps"]).encode())
 
 
-def find_function(module: ir.Module, name: str):
-    """The func.func named ``name`` in the module, or None."""
-    return next(
-        (
-            op
-            for op in module.body.operations
-            if op.operation.name == "func.func"
-            and ir.StringAttr(op.attributes["sym_name"]).value == name
-        ),
-        None,
-    )
-
-
-def has_function(module: ir.Module, name: str) -> bool:
-    return find_function(module, name) is not None
-
-
 def define_gemm(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None:
     """func.func private @name(A, B, C) -> C' holding (fill and) the matmul, cloned onto the arguments."""
     result_type = matmul.results[0].type
@@ -114,7 +89,7 @@ def define_gemm(module: ir.Module, name: str, matmul, fill, arg_types: list) -> 
         with ir.InsertionPoint(callee.entry_block):
             if fill is not None:
                 zero = (
-                    owner_op(fill.operands[0]).clone().results[0]
+                    defining_op(fill.operands[0]).clone().results[0]
                 )  # the 0.0 constant, before its use
                 new_fill = fill.clone()
                 new_fill.operands[0] = zero
@@ -135,7 +110,7 @@ def _outline(module: ir.Module, matmul) -> None:
         # matmul takes a tensor.empty of its own, and its function zero-fills it (BLAS's beta = 0),
         # instead of a copy of the shared zeros to accumulate into.
         with ir.InsertionPoint(matmul):
-            c = owner_op(c).clone().results[0]
+            c = defining_op(c).clone().results[0]
     arg_types = [a.type, b.type, c.type]
     name = (
         "tgc_mm_"
@@ -143,7 +118,7 @@ def _outline(module: ir.Module, matmul) -> None:
         + _maps_key(matmul)
         + ("_z" if fill else "")
     )
-    if not has_function(module, name):
+    if find_function(module, name) is None:
         define_gemm(module, name, matmul, fill, arg_types)
     with ir.InsertionPoint(matmul), matmul.location:
         call = func.CallOp([matmul.results[0].type], ir.FlatSymbolRefAttr.get(name), [a, b, c])

@@ -16,8 +16,8 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import linalg
 
-from tgc.lowering.bool_storage import all_ops
-from tgc.passes.base import ModulePass, functions
+from tgc.dialect.ir_helpers import all_ops, functions
+from tgc.passes.base import ModulePass
 
 
 def is_contiguous(memref_type: ir.MemRefType) -> bool:

@@ -1,9 +1,9 @@
 """tgc -> core: the one place that knows how each tgc op becomes linalg/tensor/arith/math.
 
 One rule per op, keyed by the op's registry name, in this package's family modules (``elementwise``,
-``linalg_ops``, ``reduce``, ``array``, ...). Below the core level nothing knows tgc ops: the CPU, GPU and
-accelerator pipelines start from what these rules produce. After the pass, a legality check reports
-every tgc op left, with its location.
+``linalg_ops``, ``reduce``, ``array``, ...). Below the core level nothing knows tgc ops: each target's
+pipeline starts from what these rules produce (tgc/lowering/cpu/ is the one target today). After the
+pass, a legality check reports every tgc op left, with its location.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from importlib import import_module
 from mlir import ir
 
 from tgc.dialect.builder import decode_attrs
-from tgc.passes.base import ModulePass, PassFailure, body_ops, format_location, functions
+from tgc.dialect.ir_helpers import all_ops, body_ops, functions, is_tgc_op, opdef_of
+from tgc.passes.base import ModulePass, PassFailure, format_location
 
 LOWERINGS: dict = {}
 
@@ -47,7 +48,7 @@ class CoreOp:
 
     def __init__(self, operation: ir.Operation):
         self.operation = operation
-        self.name = operation.name[4:]
+        self.name = opdef_of(operation).name
         self.operands = list(operation.operands)
         self.result_types = [r.type for r in operation.results]
         self.attrs = decode_attrs(operation)
@@ -59,9 +60,8 @@ class CoreOp:
 
 def lower_function(function) -> None:
     for operation in body_ops(function):
-        if not operation.name.startswith("tgc."):
-            continue
-        rule = LOWERINGS.get(operation.name[4:])
+        opdef = opdef_of(operation)
+        rule = None if opdef is None else LOWERINGS.get(opdef.name)
         if rule is None:
             continue
         with ir.InsertionPoint(operation), operation.location:
@@ -82,17 +82,11 @@ def _as_value(value):
 
 
 def check_legal(module: ir.Module) -> None:
-    left = []
-
-    def visit(op):
-        operation = op.operation if hasattr(op, "operation") else op
-        if operation.name.startswith("tgc."):
-            left.append(
-                (format_location(operation.location), f"'{operation.name}' has no lowering to core")
-            )
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
+    left = [
+        (format_location(operation.location), f"'{operation.name}' has no lowering to core")
+        for operation in all_ops(module)
+        if is_tgc_op(operation)
+    ]
     if left:
         raise PassFailure("tgc-to-core", left)
 

@@ -18,7 +18,6 @@ from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
     affine_map,
-    broadcast_map,
     broadcast_to_like,
     const_index,
     dim,

@@ -15,6 +15,8 @@ from __future__ import annotations
 from mlir import ir
 from mlir.dialects import arith, linalg, scf, tensor
 
+from tgc.dialect.ir_helpers import module_of
+
 PARALLEL = "parallel"
 REDUCTION = "reduction"
 
@@ -300,7 +302,7 @@ def report_incompatible(condition: ir.Value, operands: list) -> None:
         for v in operands:
             values.append(const_index(len(shape_of(v))))
             values += [dim(v, j) for j in range(len(shape_of(v)))]
-        module = runtime_errors.module_of(check.operation)
+        module = module_of(check.operation)
         runtime_errors.report(
             module,
             INCOMPATIBLE_SHAPES,

@@ -12,6 +12,7 @@ from mlir import ir
 from mlir.dialects import arith, func, tensor
 
 from tgc.dialect.attrs import spec_of_type
+from tgc.dialect.ir_helpers import find_function, module_of
 from tgc.lowering.to_core import lowers
 
 
@@ -28,14 +29,10 @@ def _dynamic(type_: ir.Type) -> ir.Type:
 
 def _declare(operation, name: str, inputs: list, results: list) -> str:
     """Declares ``name`` once at the top of the module."""
-    module_body = operation.parent.parent.regions[0].blocks[0]
-    for existing in module_body.operations:
-        if (
-            existing.operation.name == "func.func"
-            and ir.StringAttr(existing.attributes["sym_name"]).value == name
-        ):
-            return name
-    with ir.InsertionPoint.at_block_begin(module_body), ir.Location.unknown():
+    module = module_of(operation)
+    if find_function(module, name) is not None:
+        return name
+    with ir.InsertionPoint.at_block_begin(module.regions[0].blocks[0]), ir.Location.unknown():
         decl = func.FuncOp(name, ir.FunctionType.get(inputs, results), visibility="private")
     decl.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
     return name
