@@ -213,12 +213,14 @@ def lookup(name: str) -> OpDef:
 
 
 def load_all_ops() -> dict:
-    """Import every op family (each module of tgc/dialect/ops) so that REGISTRY is complete."""
+    """Import every op family (each module of tgc/dialect/ops) so that REGISTRY is complete.
+
+    The families are found by path and imported by name: they import this module to register their
+    ops, and this module depends on none of them."""
     import pkgutil
     from importlib import import_module
+    from pathlib import Path
 
-    from tgc.dialect import ops
-
-    for info in pkgutil.iter_modules(ops.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).with_name("ops"))]):
         import_module(f"tgc.dialect.ops.{info.name}")
     return REGISTRY
