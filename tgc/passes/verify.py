@@ -15,7 +15,7 @@ from mlir import ir
 from tgc.dialect.attrs import spec_of_type
 from tgc.dialect.builder import decode_attrs
 from tgc.dialect.ir_helpers import all_ops, declares_variable, is_tgc_op, opdef_of
-from tgc.dialect.registry import REGISTRY, ShapeError
+from tgc.dialect.registry import ShapeError
 from tgc.dialect.shapes import spec
 from tgc.passes.base import ModulePass, PassFailure, format_location
 
@@ -86,9 +86,9 @@ def declared_variables(operations: list) -> tuple[dict, list]:
 
 
 _UPDATES = {  # how an op that changes a variable by its operand says what it could not do
-    "tgc.assign_add": "cannot add {value} to variable '{name}' of type {declared}",
-    "tgc.assign_sub": "cannot subtract {value} from variable '{name}' of type {declared}",
-    "tgc.reread_variable": "rereads variable '{name}' as {value} but it is declared {declared}",
+    "assign_add": "cannot add {value} to variable '{name}' of type {declared}",
+    "assign_sub": "cannot subtract {value} from variable '{name}' of type {declared}",
+    "reread_variable": "rereads variable '{name}' as {value} but it is declared {declared}",
 }
 
 
@@ -104,15 +104,17 @@ def check_variable_use(operation, variables: dict) -> str | None:
     if name not in variables:
         return f"refers to undeclared variable '{name}'"
     declared = variables[name]
-    if operation.name == "tgc.read_variable":
-        attrs = decode_attrs(operation, REGISTRY["read_variable"])
+    opdef = opdef_of(operation)
+    kind = opdef.name if opdef is not None else None
+    if kind == "read_variable":
+        attrs = decode_attrs(operation, opdef)
         read = spec(attrs["shape"], attrs["dtype"])
         if not _compatible(declared, read):
             return f"reads variable '{name}' as '{read.mlir_text()}' but it is declared '{declared.mlir_text()}'"
-    elif operation.name in _UPDATES and len(operation.operands) == 1:
+    elif kind in _UPDATES and len(operation.operands) == 1:
         value = spec_of_type(operation.operands[0].type)
         if not _compatible(declared, value):
-            return _UPDATES[operation.name].format(
+            return _UPDATES[kind].format(
                 value=value.mlir_text(), name=name, declared=declared.mlir_text()
             )
     return None
