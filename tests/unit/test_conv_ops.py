@@ -291,13 +291,14 @@ def test_backprop_ops_are_differentiable(opname):
 # ---- the core IR each op lowers to --------------------------------------------------------------
 
 
-def lowered(opname, shapes, dtype="float32", **attrs) -> str:
-    """The core IR of a one-op function (``dtype`` operands, batch dim unknown) after tgc-to-core."""
+def lowered(opname, shapes, dtype="float32", then="", **attrs) -> str:
+    """The core IR of a one-op function (``dtype`` operands, batch dim unknown) after tgc-to-core
+    (and the passes in ``then``)."""
     specs = [TensorSpec((None,) + s[1:] if s[0] == "?" else s, dtype) for s in shapes]
     return registry_harness.lowered_ir(
         specs,
         lambda b, args: [b.op(opname, *args, **attrs)],
-        registry_harness.GRAPH_TO_CORE,
+        registry_harness.GRAPH_TO_CORE + ("," + then if then else ""),
     )
 
 
@@ -315,8 +316,9 @@ _POOL = {"ksize": (1, 3, 3, 1), "strides": (1, 2, 2, 1), "padding": "SAME"}
 
 
 def test_conv2d_lowers_to_im2col_and_matmul_with_dynamic_batch():
-    # f32/f64 conv2d lowers through im2col + linalg.matmul, which tgc-blas-matmul hands to OpenBLAS.
-    text = lowered("conv2d", [("?", 7, 7, 3), (3, 3, 3, 4)], **_CONV)
+    # On the CPU (tgc-conv-gemm), f32/f64 conv2d goes through im2col + linalg.matmul, which
+    # tgc-blas-matmul hands to OpenBLAS.
+    text = lowered("conv2d", [("?", 7, 7, 3), (3, 3, 3, 4)], then="tgc-conv-gemm", **_CONV)
     check_in_order(
         text,
         "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]",
@@ -367,8 +369,8 @@ def test_pools_lower_to_named_pooling_ops():
 @pytest.mark.parametrize(
     "opname, shapes, attrs",
     [
-        # f16 has no BLAS GEMM: its input gradient is the flipped-filter conv of the spread gradient
-        # (f32/f64 take a GEMM and col2im, tests/lit/lowering/to_core_conv.mlir).
+        # Core's input gradient is the flipped-filter conv of the spread gradient (the CPU turns
+        # f32/f64 ones into a GEMM and col2im: tests/lit/lowering/conv_gemm.mlir).
         (
             "conv2d_backprop_input",
             [(3, 3, 3, 4), ("?", 4, 4, 4), ("?", 7, 7, 3)],

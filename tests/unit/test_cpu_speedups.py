@@ -190,9 +190,9 @@ def test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype):
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
 def test_per_image_im2col_loop_matches_numpy(case, monkeypatch):
     # Large windows take one GEMM per image in an scf.for; forced here on the small cases.
-    from tgc.lowering.to_core import conv
+    from tgc.lowering.cpu import conv_gemm
 
-    monkeypatch.setattr(conv, "PER_IMAGE_PATCH_BYTES", 0)
+    monkeypatch.setattr(conv_gemm, "PER_IMAGE_PATCH_BYTES", 0)
     test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, "float32")
 
 
@@ -204,10 +204,10 @@ def test_convnet_sized_layer_takes_the_per_image_loop_and_matches_numpy():
 
 
 def test_per_image_loop_is_an_scf_for_over_the_batch():
-    from tgc.lowering.to_core import conv
+    from tgc.lowering.cpu import conv_gemm
 
     text = _lowered_conv([(None, 16, 16, 32), (5, 5, 32, 8)])
-    assert conv.PER_IMAGE_PATCH_BYTES <= 16 * 16 * 800 * 4
+    assert conv_gemm.PER_IMAGE_PATCH_BYTES <= 16 * 16 * 800 * 4
     body = text[text.index("scf.for") :]
     for piece in (
         "tensor.extract_slice",
@@ -227,7 +227,7 @@ def _lowered_conv(shapes) -> str:
     return registry_harness.lowered_ir(
         [TensorSpec(s, "float32") for s in shapes],
         conv,
-        registry_harness.GRAPH_TO_CORE,
+        registry_harness.GRAPH_TO_CORE + ",tgc-conv-gemm",
     )
 
 
@@ -421,9 +421,7 @@ def _lowered_max_pool_grad(x_shape, g_shape, k) -> str:
             b.op("max_pool_grad", *args, ksize=[1, k, k, 1], strides=[1, k, k, 1], padding="SAME")
         ]
 
-    return registry_harness.lowered_ir(
-        specs, grad, registry_harness.GRAPH_TO_CORE
-    )
+    return registry_harness.lowered_ir(specs, grad, registry_harness.GRAPH_TO_CORE)
 
 
 def test_tiling_max_pool_grad_writes_each_window_once_without_a_lattice():

@@ -21,6 +21,7 @@ PASSES = {
     "tgc-read-only-arguments": ("tgc.lowering.read_only_arguments", "ReadOnlyArgumentsPass"),
     "tgc-return-in-place": ("tgc.lowering.return_in_place", "ReturnInPlacePass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
+    "tgc-conv-gemm": ("tgc.lowering.cpu.conv_gemm", "ConvGemmPass"),
     "tgc-blas-matmul": ("tgc.lowering.cpu.blas", "BlasMatmulPass"),
     "tgc-outline-gemm": ("tgc.lowering.cpu.outline_gemm", "OutlineGemmPass"),
     "tgc-gemm-update": ("tgc.lowering.cpu.gemm_update", "GemmUpdatePass"),

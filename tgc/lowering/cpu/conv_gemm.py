@@ -1,0 +1,479 @@
+"""tgc-conv-gemm: the CPU's f32/f64 convolutions as BLAS GEMMs (im2col, col2im).
+
+Core lowering (tgc/lowering/to_core/conv.py) writes conv2d and its two gradients as linalg loops and
+tags the op that computes each with ``tgc.conv`` and the conv's geometry. This pass rewrites the
+tagged ops of f32/f64 into GEMMs that tgc-blas-matmul hands to OpenBLAS; other dtypes keep the loops
+(no BLAS routine for them). It runs first in the CPU pipeline from core, before tgc-outline-gemm
+and elementwise fusion, and before the pipeline's cse, which then builds the patch matrix that
+conv2d and its filter gradient share once.
+
+conv2d and conv2d_backprop_filter go through im2col: a gather copies each output pixel's window
+into one row of a patch matrix [N*OH*OW, KH*KW*C], and one linalg.matmul with the reshaped filter
+(or, for the filter gradient, the patch matrix read transposed against the gradient) does the
+arithmetic. For the convnet's second layer (batch 32, 14x14x32 -> 64, 5x5) that is one 6272x800x64
+GEMM instead of a seven-deep loop nest. conv2d_backprop_input is the GEMM of the gradient with
+the transposed filter, giving the columns [N, OH, OW, KH, KW, C], then col2im: one accumulating
+slice add per window tap (a loop over the static taps, so still no scatter). Large patch matrices
+are built and multiplied one image at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+from mlir.dialects import arith, func, linalg, scf, tensor
+
+from tgc.dialect.ir_helpers import defining_op, find_function, functions, module_of
+from tgc.lowering.to_core.common import (
+    PARALLEL,
+    const_index,
+    dim,
+    element_type,
+    empty,
+    fill,
+    generic,
+    identity_map,
+    scalar_const,
+    shape_of,
+)
+from tgc.lowering.to_core.conv import (
+    collapse,
+    indexing_map,
+    loop_dim,
+    reassociation,
+    tensor_type,
+)
+from tgc.lowering.to_core.linalg_ops import matmul_maps
+from tgc.passes.base import ModulePass
+
+_DYNAMIC = ir.ShapedType.get_dynamic_size()
+_BLAS_TYPES = ("f32", "f64")
+
+
+# ---- im2col and GEMM builders -------------------------------------------------------------------
+
+
+def _expand_rows(matrix, shape, batch_of) -> ir.Value:
+    """The [N*OH*OW, O] matrix back to [N, OH, OW, O] (N read from ``batch_of`` when unknown)."""
+    result = tensor_type(shape, element_type(matrix))
+    dynamic = [dim(batch_of, 0)] if shape[0] is None else []
+    static = [_DYNAMIC if d is None else d for d in shape]
+    return tensor.ExpandShapeOp(
+        result, matrix, reassociation([[0, 1, 2], [3]]), dynamic, static
+    ).result
+
+
+def _gemm_call(a, b, out_type, transpose_a=False, acc=None, transpose_b=False) -> ir.Value:
+    """matmul(a, b) (added to ``acc`` when given, else into zeros of ``out_type``) through a private
+    function holding the linalg.matmul.
+
+    The call keeps linalg-fuse-elementwise-ops from folding the im2col reshapes into the matmul
+    (it would turn it into a 7-loop generic that no longer reaches BLAS); LLVM inlines the call
+    afterwards. Without ``acc`` the function takes an empty tensor and zero-fills it itself (name
+    suffix ``_z``), so tgc-blas-matmul sees fill-then-matmul and calls BLAS with beta = 0 instead
+    of a memset of C first (the convnet's per-image col2im GEMMs zeroed 20 MB per step that way).
+    """
+    elem = element_type(out_type) if acc is None else element_type(acc)
+    init = (
+        acc
+        if acc is not None
+        else empty(
+            out_type, {0: dim(a, 1 if transpose_a else 0)} if shape_of(out_type)[0] is None else {}
+        )
+    )
+    types = [a.type, b.type, init.type]
+    name = "tgc_gemm_" + "_".join(
+        str(t).replace("tensor<", "").replace(">", "").replace("?", "d") for t in types
+    )
+    name += (
+        ("_ta" if transpose_a else "")
+        + ("_tb" if transpose_b else "")
+        + ("_z" if acc is None else "")
+    )
+    module = module_of(ir.InsertionPoint.current.block.owner)
+    if find_function(module, name) is None:
+        body = module.regions[0].blocks[0]
+        with ir.InsertionPoint.at_block_begin(body), ir.Location.unknown():
+            callee = func.FuncOp(
+                name, ir.FunctionType.get(types, [init.type]), visibility="private"
+            )
+            entry = callee.add_entry_block()
+            with ir.InsertionPoint(entry):
+                x, y, c = entry.arguments
+                if acc is None:
+                    c = fill(scalar_const(0.0, elem), c)
+                func.ReturnOp([_matmul_into(x, y, c, transpose_a, transpose_b)])
+    return func.CallOp([init.type], ir.FlatSymbolRefAttr.get(name), [a, b, init]).result
+
+
+def _matmul_into(a, b, c, transpose_a, transpose_b=False) -> ir.Value:
+    if not (transpose_a or transpose_b):
+        return linalg.matmul(a, b, outs=[c])
+    return linalg.matmul(a, b, outs=[c], indexing_maps=matmul_maps(transpose_a, transpose_b))
+
+
+def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
+    """im2col: rows (n, i, j), columns (kh, kw, c) = xp[n, i*sh + kh*dh, j*sw + kw*dw, c]."""
+    n, _, _, c = shape_of(xp)
+    shape = (n, out_hw[0], out_hw[1], window[0], window[1], c)
+    init = empty(tensor_type(shape, element_type(xp)), {0: dim(xp, 0)} if n is None else {})
+    source = indexing_map(
+        6,
+        [
+            0,
+            loop_dim(1) * strides[0] + loop_dim(3) * dilations[0],
+            loop_dim(2) * strides[1] + loop_dim(4) * dilations[1],
+            5,
+        ],
+    )
+    patches = generic([xp], [init], [source, identity_map(6)], [PARALLEL] * 6, lambda v, _: v)[0]
+    return collapse(patches, [[0, 1, 2], [3, 4, 5]])
+
+
+# Per-image patch matrices at least this large are built and multiplied one image at a time: the
+# whole batch's matrix (40 MB for the convnet's input gradient) is above glibc's mmap threshold, so
+# every step paid for fresh zeroed pages, and it streams through DRAM twice. One image's (1.25 MB)
+# stays in cache between the gather and the GEMM. Smaller ones keep the single batch-wide GEMM.
+PER_IMAGE_PATCH_BYTES = 256 * 1024
+
+
+def _per_image(xp, out_hw, window, channels=None) -> bool:
+    """True when one image's [OH*OW, KH*KW*C] patch (or column) matrix reaches
+    PER_IMAGE_PATCH_BYTES; C is xp's channel count unless ``channels`` is given."""
+    c = shape_of(xp)[3] if channels is None else channels
+    elem_bytes = 8 if str(element_type(xp)) == "f64" else 4
+    return out_hw[0] * out_hw[1] * window[0] * window[1] * c * elem_bytes >= PER_IMAGE_PATCH_BYTES
+
+
+def _image(v, n) -> ir.Value:
+    """v[n:n+1] of an NHWC tensor (``n`` an index value), batch dim kept as 1."""
+    _, h, w, c = shape_of(v)
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    result = tensor_type((1, h, w, c), element_type(v))
+    return tensor.ExtractSliceOp(
+        result, v, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]
+    ).result
+
+
+def _insert_image(v, dest, n) -> ir.Value:
+    _, h, w, c = shape_of(v)
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    return tensor.InsertSliceOp(
+        v, dest, [n], [], [], [dynamic, 0, 0, 0], [1, h, w, c], [1, 1, 1, 1]
+    ).result
+
+
+def _over_images(batch_of, init, body) -> ir.Value:
+    """scf.for n over the batch of ``batch_of`` carrying ``init``; ``body(n, carried)`` returns
+    the next."""
+    loop = scf.ForOp(const_index(0), dim(batch_of, 0), const_index(1), [init])
+    with ir.InsertionPoint(loop.body):
+        scf.YieldOp([body(loop.induction_variable, loop.inner_iter_args[0])])
+    return loop.results[0]
+
+
+def _conv_gemm(xp, f, result_shape, strides, dilations) -> ir.Value:
+    """conv2d of an already padded xp as patches [N*OH*OW, KH*KW*C] @ filter [KH*KW*C, O]."""
+    n, oh, ow, o = result_shape
+    kh, kw, _, _ = shape_of(f)
+    if _per_image(xp, (oh, ow), (kh, kw)):
+        return _conv_gemm_per_image(xp, f, result_shape, strides, dilations)
+    patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
+    rows = None if n is None else n * oh * ow
+    product = _gemm_call(
+        patches, collapse(f, [[0, 1, 2], [3]]), tensor_type((rows, o), element_type(xp))
+    )
+    return _expand_rows(product, result_shape, xp)
+
+
+def _conv_gemm_per_image(xp, f, result_shape, strides, dilations) -> ir.Value:
+    """``_conv_gemm`` one image at a time: out[n] = patches(xp[n]) @ filter, n over the batch."""
+    _, oh, ow, o = result_shape
+    kh, kw, _, _ = shape_of(f)
+    filter_matrix = collapse(f, [[0, 1, 2], [3]])
+    rows_type = tensor_type((oh * ow, o), element_type(xp))
+
+    def body(n, out):
+        patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
+        product = _gemm_call(patches, filter_matrix, rows_type)
+        return _insert_image(_expand_rows(product, (1, oh, ow, o), xp), out, n)
+
+    return _over_images(
+        xp, empty(tensor_type(result_shape, element_type(xp)), {0: dim(xp, 0)}), body
+    )
+
+
+def _filter_gradient_gemm(xp, g, filter_shape, strides, dilations) -> ir.Value:
+    """df [KH*KW*C, O] = patches^T @ g [N*OH*OW, O], BLAS reading the patch matrix transposed."""
+    _, oh, ow, _ = shape_of(g)
+    kh, kw, c, o = filter_shape
+    if _per_image(xp, (oh, ow), (kh, kw)):
+        return _filter_gradient_per_image(xp, g, filter_shape, strides, dilations)
+    patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
+    product = _gemm_call(
+        patches,
+        collapse(g, [[0, 1, 2], [3]]),
+        tensor_type((kh * kw * c, o), element_type(xp)),
+        transpose_a=True,
+    )
+    result = tensor_type(filter_shape, element_type(xp))
+    return tensor.ExpandShapeOp(
+        result, product, reassociation([[0, 1, 2], [3]]), [], list(filter_shape)
+    ).result
+
+
+def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Value:
+    """``_filter_gradient_gemm`` summed one image at a time (BLAS accumulates with beta = 1)."""
+    _, oh, ow, _ = shape_of(g)
+    kh, kw, c, o = filter_shape
+    elem = element_type(xp)
+    total = fill(scalar_const(0.0, elem), empty(tensor_type((kh * kw * c, o), elem), {}))
+
+    def body(n, acc):
+        patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
+        return _gemm_call(
+            patches, collapse(_image(g, n), [[0, 1, 2], [3]]), None, transpose_a=True, acc=acc
+        )
+
+    product = _over_images(xp, total, body)
+    result = tensor_type(filter_shape, elem)
+    return tensor.ExpandShapeOp(
+        result, product, reassociation([[0, 1, 2], [3]]), [], list(filter_shape)
+    ).result
+
+
+def _col2im_ranges(in_size, out_size, k, stride, dilation, before):
+    """For window offset k: (first output index, count, first input index) of the outputs whose
+    tap lands inside the input, h = i*stride + k*dilation - before with 0 <= h < in_size; None if
+    none."""
+    shift = k * dilation - before
+    first = max(0, (stride - 1 - shift) // stride)  # ceil(-shift / stride), at least 0
+    last = min(out_size - 1, (in_size - 1 - shift) // stride)
+    if last < first:
+        return None
+    return first, last - first + 1, first * stride + shift
+
+
+def _col2im(columns, input_shape, window, strides, dilations, before, elem) -> ir.Value:
+    """dx [n, H, W, C] = sum over window taps (kh, kw) of columns [n, OH, OW, KH, KW, C] placed
+    at h = i*sh + kh*dh - pt: one accumulating slice add per tap, over the outputs whose tap is in
+    bounds."""
+    n, oh, ow, kh_size, kw_size, c = shape_of(columns)
+    _, h, w, _ = input_shape
+    batch = [dim(columns, 0)] if n is None else []
+    acc = fill(
+        scalar_const(0.0, elem),
+        empty(tensor_type((n, h, w, c), elem), {0: batch[0]} if batch else {}),
+    )
+    for kh in range(kh_size):
+        rows = _col2im_ranges(h, oh, kh, strides[0], dilations[0], before[0])
+        for kw in range(kw_size):
+            cols = _col2im_ranges(w, ow, kw, strides[1], dilations[1], before[1])
+            if rows is None or cols is None:
+                continue
+            (i0, ci, h0), (j0, cj, w0) = rows, cols
+            sizes = [_DYNAMIC if n is None else n, ci, cj, c]
+            tap = tensor.ExtractSliceOp(
+                tensor_type((n, ci, cj, c), elem),
+                columns,
+                [],
+                batch,
+                [],
+                [0, i0, j0, kh, kw, 0],
+                [sizes[0], ci, cj, 1, 1, c],
+                [1] * 6,
+            ).result
+            window_strides = [1, strides[0], strides[1], 1]
+            target = tensor.ExtractSliceOp(
+                tensor_type((n, ci, cj, c), elem),
+                acc,
+                [],
+                batch,
+                [],
+                [0, h0, w0, 0],
+                sizes,
+                window_strides,
+            ).result
+            summed = generic(
+                [tap],
+                [target],
+                [identity_map(4)] * 2,
+                [PARALLEL] * 4,
+                lambda v, a: arith.addf(a, v),
+            )[0]
+            acc = tensor.InsertSliceOp(
+                summed, acc, [], batch, [], [0, h0, w0, 0], sizes, window_strides
+            ).result
+    return acc
+
+
+def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Value:
+    """dx = col2im(g [rows, O] @ f^T [O, KH*KW*C]), one image at a time when its column matrix is
+    large.
+
+    The GEMM has the forward conv's shape transposed (N = KH*KW*C wide), which OpenBLAS runs about
+    1.6x faster than the flipped-filter conv's N = C (measured for the convnet's 196x64x800 vs
+    196x1600x32 per image), and the columns are half the size of that conv's patch matrix.
+    """
+    n, oh, ow, _ = shape_of(g)
+    kh, kw, c, _ = shape_of(f)
+    elem = element_type(g)
+    input_shape = (n,) + tuple(
+        input_shape[1:]
+    )  # the batch as g has it (the caller casts to the result's)
+    filter_rows = collapse(f, [[0, 1, 2], [3]])  # [KH*KW*C, O], read transposed by the GEMM
+
+    def columns_of(gi, images):
+        rows = None if images is None else images * oh * ow
+        product = _gemm_call(
+            collapse(gi, [[0, 1, 2], [3]]),
+            filter_rows,
+            tensor_type((rows, kh * kw * c), elem),
+            transpose_b=True,
+        )
+        shape = (images, oh, ow, kh, kw, c)
+        dynamic = [dim(gi, 0)] if images is None else []
+        return tensor.ExpandShapeOp(
+            tensor_type(shape, elem),
+            product,
+            reassociation([[0, 1, 2], [3, 4, 5]]),
+            dynamic,
+            [_DYNAMIC if d is None else d for d in shape],
+        ).result
+
+    geometry = {
+        "input_shape": input_shape,
+        "window": (kh, kw),
+        "strides": strides,
+        "dilations": dilations,
+        "before": before,
+        "elem": elem,
+    }
+    if not _per_image(g, (oh, ow), (kh, kw), channels=c):
+        return _col2im(columns_of(g, n), **geometry)
+    image_shape = (1,) + tuple(input_shape[1:])
+
+    def body(i, out):
+        dx = _col2im(columns_of(_image(g, i), 1), **{**geometry, "input_shape": image_shape})
+        return _insert_image(dx, out, i)
+
+    return _over_images(
+        g, empty(tensor_type(input_shape, elem), {0: dim(g, 0)} if n is None else {}), body
+    )
+
+
+# ---- the pass -----------------------------------------------------------------------------------
+
+# Pure ops that built a rewritten conv's operands in core's form (its zero init, the spread
+# gradient, the flipped filter): erased with it once nothing else reads them.
+_BUILDERS = (
+    "arith.constant",
+    "tensor.dim",
+    "tensor.empty",
+    "linalg.fill",
+    "linalg.generic",
+    "tensor.insert_slice",
+)
+
+
+def _geometry(op) -> tuple:
+    """(strides, dilations, padding (top, bottom, left, right)) of a tagged conv op."""
+    return tuple(
+        list(ir.DenseI64ArrayAttr(op.attributes[f"tgc.conv_{key}"]))
+        for key in ("strides", "dilations", "padding")
+    )
+
+
+def _conv2d(op) -> ir.Value:
+    xp, f = op.operands[0], op.operands[1]
+    strides, dilations, _ = _geometry(op)
+    return _conv_gemm(xp, f, shape_of(op.results[0].type), strides, dilations)
+
+
+def _backprop_filter(op) -> ir.Value:
+    xp, g = op.operands[0], op.operands[1]
+    strides, dilations, _ = _geometry(op)
+    return _filter_gradient_gemm(xp, g, shape_of(op.results[0].type), strides, dilations)
+
+
+def _gradient_and_filter(op):
+    """(g, f) of core's input-gradient conv: the source of the tensor.insert_slice that spreads the
+    gradient, and the input of the generic that flips the filter; None when its operands were not
+    built that way."""
+    spread, flip = (defining_op(v) for v in op.operands[:2])
+    if spread is None or spread.name != "tensor.insert_slice":
+        return None
+    if flip is None or flip.name != "linalg.generic" or len(flip.operands) != 2:
+        return None
+    return spread.operands[0], flip.operands[0]
+
+
+def _backprop_input(op) -> ir.Value | None:
+    found = _gradient_and_filter(op)
+    if found is None:
+        return None
+    g, f = found
+    strides, dilations, (top, _, left, _) = _geometry(op)
+    result_type = op.results[0].type
+    dx = _input_gradient_gemm(f, g, shape_of(result_type), strides, dilations, (top, left))
+    return dx if dx.type == result_type else tensor.CastOp(result_type, dx).result
+
+
+_REWRITES = {
+    "conv2d": _conv2d,
+    "backprop_filter": _backprop_filter,
+    "backprop_input": _backprop_input,
+}
+
+
+def _tagged_convs(function) -> list:
+    """The ops core tagged as a conv op (see tgc/lowering/to_core/conv.py), of f32 or f64."""
+    found = []
+
+    def visit(op):
+        op = op.operation
+        if "tgc.conv" in op.attributes and len(op.results) == 1:
+            if str(element_type(op.results[0].type)) in _BLAS_TYPES:
+                found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    function.operation.walk(visit)
+    return found
+
+
+def _erase_unused(op) -> None:
+    """Erases ``op`` and then, recursively, the builders of its operands that nothing else reads."""
+    producers = [defining_op(v) for v in op.operands]
+    op.erase()
+    for producer in producers:
+        if (
+            producer is not None
+            and producer.name in _BUILDERS
+            and not any(list(r.uses) for r in producer.results)
+        ):
+            _erase_unused(producer)
+
+
+def _rewrite(op) -> None:
+    kind = ir.StringAttr(op.attributes["tgc.conv"]).value
+    if kind not in _REWRITES:
+        return
+    with ir.InsertionPoint(op), op.location:
+        result = _REWRITES[kind](op)
+    if result is None:
+        return
+    op.results[0].replace_all_uses_with(result)
+    _erase_unused(op)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvGemmPass(ModulePass):
+    """Rewrites core's tagged f32/f64 convs and conv gradients into im2col/col2im and BLAS GEMMs."""
+
+    name = "tgc-conv-gemm"
+
+    def run(self, module: ir.Module) -> None:
+        for function in functions(module):
+            for op in _tagged_convs(function):
+                _rewrite(op)
