@@ -338,7 +338,8 @@ def run_artifact(spec, target: Target) -> dict:
     from mlir import ir
 
     from tgc.dialect.context import make_context
-    from tgc.frontend.export import export_graph, short_name
+    from tgc.driver.signature import short_name
+    from tgc.frontend.export import export_graph
     from tgc.driver import aot
     from tgc.runtime.artifact import load
     from tgc.tools.compile_cmd import mlir_module

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import tgc as tf
-from tgc.frontend.export import ExportError, export_graph, select
+from tgc.driver.signature import ExportError, select
+from tgc.frontend.export import export_graph
 from tgc.driver import aot
 from tgc.runtime import checkpoint
 from tgc.runtime.artifact import ArtifactError, load

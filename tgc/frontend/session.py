@@ -21,9 +21,9 @@ from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.dialect.shapes import compatible
 from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
 from tgc.driver.jit import compile_run
+from tgc.driver.signature import HostOpInRun, RunSignature, UnfedPlaceholder, select
 from tgc.graph import default_session
 from tgc.graph.graph import Operation, Tensor, get_default_graph
-from tgc.graph.prune import prune
 
 _NUMPY_DTYPES = {
     name: np.dtype(d.as_numpy_dtype) for name, d in DTYPES.items() if d.as_numpy_dtype is not None
@@ -124,9 +124,7 @@ class Session:
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
         if plan.device_elements:
-            compiled = plan.compiled or self._compiled(
-                plan.device_elements, plan.fetch_tensors, feeds
-            )
+            compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
         for op in plan.host_ops:
             by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
@@ -145,15 +143,14 @@ class Session:
         feed_tensors = [self._feed_key(k) for k in feed_dict]
         fed = dict.fromkeys(feed_tensors)
         host_ops, device_elements = _split_host(mapper.elements, fed)
-        fetch_tensors = _unique([e for e in device_elements if isinstance(e, Tensor)])
-        plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements, fetch_tensors)
+        plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements)
         if (
             key is not None
             and not any(t.spec.shape is None for t in feed_tensors)
             and device_elements
         ):
             # Fixed ranks: one compiled function serves every call of this shape.
-            plan.compiled = self._compiled(device_elements, fetch_tensors, fed)
+            plan.compiled = self._compiled(device_elements, fed)
             plan.fast = _FastPath.build(plan)
             plan.lock = self._locking_runs if plan.compiled.locking else None
         if key is not None:
@@ -262,9 +259,8 @@ class Session:
             )
         return converted
 
-    def _compiled(self, elements, fetch_tensors, feeds):
+    def _compiled(self, elements, feeds):
         fed = list(feeds)
-        rng = self.graph._rng_step
         key = (
             tuple(id(e) for e in elements),
             tuple(id(t) for t in fed),
@@ -273,46 +269,12 @@ class Session:
         compiled = self._cache.get(key)
         if compiled is not None:
             return compiled
-        fetch_ops = [e if isinstance(e, Operation) else e.op for e in elements]
-        fed_set = set(fed)
-        ops = prune(fetch_ops, fed_set)
-        ops = [op for op in ops if not (all(t in fed_set for t in op.outputs) and op.outputs)]
-        for op in ops:
-            if op.host_fn is not None:
-                user = next(
-                    (o.name for o in ops if any(t.op is op for t in o.inputs)), "another op"
-                )
-                raise TypeError(
-                    f"'{op.name}' ({op.type}) runs on the host: it can be fetched or merged, not used by '{user}'"
-                )
-        placeholders = [op for op in ops if op.opdef is None]
-        if rng is not None and rng in placeholders:
-            placeholders.remove(rng)
-        for op in placeholders:
-            spec = op.outputs[0].spec
-            shape = (
-                "<unknown>"
-                if spec.shape is None
-                else "[" + ",".join("?" if d is None else str(d) for d in spec.shape) + "]"
-            )
-            raise errors.InvalidArgumentError(
-                None,
-                op,
-                f"You must feed a value for placeholder tensor '{op.name}' with dtype {spec.dtype} and shape {shape}",
-            )
-        arg_tensors = fed + ([rng.outputs[0]] if rng is not None and rng in ops else [])
-        arg_specs = [
-            TensorSpec(feeds[t].shape, t.spec.dtype) if t.spec.shape is None else t.spec
-            for t in fed
-        ]
-        if rng is not None and rng in ops:
-            arg_specs.append(rng.outputs[0].spec)
-        body = [op for op in ops if op.opdef is not None]
+        run = self._select(elements, feeds)
         soft = bool(self.config is not None and self.config.allow_soft_placement)
         compiled = compile_run(
-            body,
-            list(zip(arg_tensors, arg_specs)),
-            fetch_tensors,
+            run.ops,
+            run.feeds,
+            run.fetches,
             self._graph_pipeline(),
             self._devices(),
             soft,
@@ -323,6 +285,32 @@ class Session:
         self.compile_count += 1
         self._cache[key] = compiled
         return compiled
+
+    def _select(self, elements, feeds) -> RunSignature:
+        """The run signature of the fetched ``elements`` (each once) and the fed tensors in feed
+        order; a feed of unknown rank is typed by its array. TF's errors for what cannot run."""
+        requested = [(t, feeds[t].shape if t.spec.shape is None else None, None) for t in feeds]
+        try:
+            return select(_unique(elements), requested, self.graph)
+        except HostOpInRun as exc:
+            raise TypeError(
+                f"'{exc.op.name}' ({exc.op.type}) runs on the host: it can be fetched or merged, "
+                f"not used by '{exc.user}'"
+            ) from None
+        except UnfedPlaceholder as exc:
+            op = exc.placeholder
+            spec = op.outputs[0].spec
+            shape = (
+                "<unknown>"
+                if spec.shape is None
+                else "[" + ",".join("?" if d is None else str(d) for d in spec.shape) + "]"
+            )
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"You must feed a value for placeholder tensor '{op.name}' with dtype {spec.dtype} "
+                f"and shape {shape}",
+            ) from None
 
     def _execute(self, compiled, feeds) -> list:
         args = [feeds[t] for t in compiled.feeds if t in feeds]
@@ -448,18 +436,16 @@ class _RunPlan:
         "feed_tensors",
         "host_ops",
         "device_elements",
-        "fetch_tensors",
         "compiled",
         "fast",
         "lock",
     )
 
-    def __init__(self, mapper, feed_tensors, host_ops, device_elements, fetch_tensors):
+    def __init__(self, mapper, feed_tensors, host_ops, device_elements):
         self.mapper = mapper
         self.feed_tensors = feed_tensors
         self.host_ops = host_ops
         self.device_elements = device_elements
-        self.fetch_tensors = fetch_tensors
         self.compiled = None
         self.fast = None
         self.lock = (

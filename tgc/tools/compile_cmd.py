@@ -35,7 +35,7 @@ def parse_feed(text: str) -> tuple:
     """``NAME[:SHAPE[:DTYPE]]`` -> (name, shape or None, dtype or None). A digits-only part right
     after the name is a tensor index (``split:1:?x3``), as in TensorFlow tensor names; so a 1-d shape
     right after an op name needs its index or dtype: ``x:0:10`` or ``x:10:float32``."""
-    from tgc.frontend.export import parse_shape
+    from tgc.driver.signature import parse_shape
 
     parts = text.split(":")
     name, rest = parts[0], parts[1:]
@@ -53,7 +53,9 @@ def graph_module(program: str, fetches: tuple, feeds: tuple):
     """Runs the program, selects the signature and computes initial values; returns a function that
     emits the tgc module (inside the caller's MLIR context)."""
     import tgc
-    from tgc.frontend.export import emit_module, initial_values, select
+    from tgc.driver.export import emit_module
+    from tgc.driver.signature import select
+    from tgc.frontend.export import initial_values
 
     if not fetches:
         raise aot.AotError("a Python input needs at least one --fetch NAME")
@@ -117,7 +119,7 @@ def _errors():
     from mlir import ir
 
     from tgc import errors
-    from tgc.frontend.export import ExportError
+    from tgc.driver.signature import ExportError
     from tgc.passes.base import PassFailure
 
     return (

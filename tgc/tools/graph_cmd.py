@@ -1,15 +1,17 @@
 """``tgc graph``: pictures of a program's graph after any stage of the compiler.
 
-A stage is a point in the graph pipeline (tgc/lowering/cpu.py's OPTIMIZING_GRAPH_PIPELINE, then
-tgc-place and tgc-partition): ``built`` is the tgc module as emitted from the frontend graph,
+A stage is a point in the graph pipeline (the optimizing graph passes of tgc/driver/pipelines.py,
+then tgc-place and tgc-partition): ``built`` is the tgc module as emitted from the frontend graph,
 ``autodiff``, ``decomposed``, ``folded`` and ``optimized`` follow the passes of those names,
 ``placed`` colours every op by its device, and ``partitioned`` draws one cluster per device function
 with the send/recv pairs between them as red edges. The input is a TF1 program (``.py``) or tgc IR
-(``.mlir``). A program runs until its first ``Session.run`` (a TF1 program has built its graph by then;
-the training loop after it is not what a picture needs) and the graph of that session is drawn, or, in a
-program that never runs a session, the default graph it leaves; either is emitted the way compiler.py
-emits a run. The program's prints go to stderr, so stdout carries only the picture. The module is drawn as Graphviz DOT (``dot``, ``svg``, ``png`` through Graphviz's ``dot`` program) or
-written as a GraphDef event file for TensorBoard (``tensorboard``, OUT is a log directory).
+(``.mlir``). A program runs until its first ``Session.run`` (a TF1 program has built its graph by
+then; the training loop after it is not what a picture needs) and the graph of that session is
+drawn, or, in a program that never runs a session, the default graph it leaves; either is emitted
+with the run signature Session.run would choose (tgc/driver/signature.py). The program's prints go
+to stderr, so stdout carries only the picture. The module is drawn as Graphviz DOT (``dot``,
+``svg``, ``png`` through Graphviz's ``dot`` program) or written as a GraphDef event file for
+TensorBoard (``tensorboard``, OUT is a log directory).
 """
 
 from __future__ import annotations
@@ -167,7 +169,7 @@ def default_fetches(graph) -> list:
 
 def feed_specs(graph, feed_texts=()) -> dict:
     """``--feed NAME:SHAPE[:DTYPE]`` (tgc compile's syntax) as {placeholder tensor: TensorSpec}."""
-    from tgc.frontend.export import ExportError, element, feed_spec
+    from tgc.driver.signature import ExportError, element, feed_spec
     from tgc.tools.compile_cmd import parse_feed
 
     specs = {}
@@ -182,48 +184,28 @@ def feed_specs(graph, feed_texts=()) -> dict:
     return specs
 
 
-def _placeholder_spec(op, given: dict):
-    tensor = op.outputs[0]
-    spec = given.get(tensor, tensor.spec)
-    if spec.shape is None:
-        raise GraphCommandError(
-            f"placeholder '{op.name}' has unknown rank: give its shape with --feed "
-            f"{op.name}:SHAPE (e.g. --feed {op.name}:scalar or --feed {op.name}:?x10)"
-        )
-    return spec
-
-
 def module_from_graph(graph, fetch_names=(), feed_texts=()):
-    """Emits the graph (pruned to the fetches) as compiler.py does: placeholders become arguments."""
+    """Emits the graph (pruned to the fetches) as Session.run does: every placeholder it needs
+    becomes an argument, typed by ``--feed`` where given. Fetches by name as `tgc compile` takes
+    them."""
     from mlir import ir
 
-    from tgc.graph.prune import prune, variables_of
+    from tgc.driver.signature import ExportError, select
     from tgc.graph.emit import EmitError, emit_function, emit_variables
+    from tgc.graph.prune import variables_of
 
-    try:
-        fetches = (
-            [graph.as_graph_element(n) for n in fetch_names]
-            if fetch_names
-            else default_fetches(graph)
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise GraphCommandError(f"bad --fetch: {exc}") from None
     given = feed_specs(graph, feed_texts)
-    ops = prune([f if not hasattr(f, "value_index") else f.op for f in fetches], set())
-    feeds = [
-        (op.outputs[0], _placeholder_spec(op, given))
-        for op in ops
-        if op.opdef is None and op.host_fn is None
-    ]
-    body = [op for op in ops if op.opdef is not None]
-    tensors = [f for f in fetches if hasattr(f, "value_index")]
+    try:
+        run = select(list(fetch_names) or default_fetches(graph), None, graph, narrowed=given)
+    except ExportError as exc:
+        raise GraphCommandError(str(exc)) from None
     module = ir.Module.create()
     try:
-        emit_function(module, body, feeds, tensors)
-        emit_variables(module, variables_of(body))
+        emit_function(module, run.ops, run.feeds, run.fetches)
+        emit_variables(module, variables_of(run.ops))
     except EmitError as exc:
         raise GraphCommandError(str(exc)) from None
-    return module, {i: t.op.name for i, (t, _) in enumerate(feeds)}
+    return module, {i: t.op.name for i, (t, _) in enumerate(run.feeds)}
 
 
 # ---- the drawing model -----------------------------------------------------------------------------
