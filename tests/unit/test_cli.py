@@ -311,7 +311,7 @@ def test_parser_locations_name_the_input_file():
     from mlir import ir
 
     from tgc.dialect.context import make_context
-    from tgc.tools.cli import Source, parse_module
+    from tgc.tools.common import Source, parse_module
 
     with make_context(), ir.Location.unknown():
         module = parse_module(Source("model.mlir", GOOD, GOOD.splitlines()))

@@ -15,19 +15,13 @@ from dataclasses import dataclass
 
 import click
 
+from tgc.tools.common import PARSER_FILE, Source, one_line, parse_module, print_timing
+from tgc.tools.compile_cmd import COMMANDS as AOT_COMMANDS
+from tgc.tools.graph_cmd import graph_command
+
 SPLIT_MARKER = re.compile(r"^[ \t]*// -----[ \t]*$", re.MULTILINE)
 CHUNK_SEPARATOR = "// -----\n"
 _FILE_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
-PARSER_FILE = "-"  # the file name ir.Module.parse gives every location it makes
-
-
-@dataclass
-class Source:
-    """One input to parse: its display name, its own text, and the whole file's lines (for carets)."""
-
-    name: str
-    text: str
-    file_lines: list
 
 
 class Reporter:
@@ -115,44 +109,6 @@ def split_chunks(name: str, text: str, split: bool) -> list[Source]:
     return [Source(name, "\n" * text.count("\n", 0, s) + text[s:e], lines) for s, e in chunks]
 
 
-def parse_module(source: Source):
-    """Parses ``source`` into an ir.Module whose locations name the input file.
-
-    ``Module.parse`` does what mlir-opt does with a file (several top-level ops or none are wrapped in
-    a module; aliases and resources anywhere), but names every location ``-``; the parser's own
-    locations are renamed afterwards. Locations written in the text (``loc(...)``) are left as written.
-    """
-    from mlir import ir
-
-    module = ir.Module.parse(source.text)
-    module.operation.walk(lambda op: _rename_locations(op, source.name))
-    return module
-
-
-def _rename_locations(op, name: str):
-    from mlir import ir
-
-    operation = op.operation if hasattr(op, "operation") else op
-    renamed = _in_file(operation.location, name)
-    if renamed is not None:
-        operation.location = renamed
-    for region in operation.regions:
-        for block in region.blocks:
-            for argument in block.arguments:
-                renamed = _in_file(argument.location, name)
-                if renamed is not None:
-                    argument.set_location(renamed)
-    return ir.WalkResult.ADVANCE
-
-
-def _in_file(location, name: str):
-    from mlir import ir
-
-    if location.is_a_file() and location.filename == PARSER_FILE:
-        return ir.Location.file(name, location.start_line, location.start_col)
-    return None
-
-
 # ---- running ---------------------------------------------------------------------------------------
 
 
@@ -205,29 +161,6 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
     if timing is not None:
         print_timing(timing, reporter.stream)
     return str(module)
-
-
-def one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line. An exception raised inside an MLIR callback reaches Python
-    as a RuntimeError whose text holds the callback's whole traceback: only its last line is kept."""
-    text = str(exc).strip()
-    if "Traceback (most recent call last)" in text:
-        text = [line for line in text.splitlines() if line.strip()][-1].strip()
-    return " ".join(text.split("\n"))
-
-
-def print_timing(timing: list, stream) -> None:
-    """Per-stage wall time, in the shape of mlir-opt's ``--mlir-timing`` report."""
-    total = sum(seconds for _, seconds in timing) or 1e-12
-    rule = "===" + "-" * 73 + "==="
-    click.echo(rule, file=stream)
-    click.echo("... Execution time report ...".center(79), file=stream)
-    click.echo(rule, file=stream)
-    click.echo(f"  Total Execution Time: {total:.4f} seconds\n", file=stream)
-    click.echo("  ----Wall Time----  ----Name----", file=stream)
-    for spec, seconds in timing:
-        click.echo(f"  {seconds:8.4f} ({100 * seconds / total:5.1f}%)  {spec}", file=stream)
-    click.echo(f"  {total:8.4f} (100.0%)  Total", file=stream)
 
 
 def fail(message: str, where: str = "tgc opt") -> None:
@@ -423,13 +356,8 @@ def dialect(irdl, list_ops):
         click.echo(f"{registry[name].mlir_name:{width}s}  {registry[name].tf_type}")
 
 
-from tgc.tools.graph_cmd import graph_command  # noqa: E402  (tgc graph: pictures of each pipeline stage)
-
 main.add_command(graph_command)
-
-from tgc.tools.compile_cmd import COMMANDS as _AOT_COMMANDS  # noqa: E402  (compile, run, inspect)
-
-for _command in _AOT_COMMANDS:
+for _command in AOT_COMMANDS:  # compile, run, inspect
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import click
 import numpy as np
 
 from tgc.driver import aot
+from tgc.tools.common import Source, one_line, parse_feed, parse_module, print_timing
 
 
 def fail(where: str, message: str) -> None:
@@ -29,24 +30,6 @@ def fail(where: str, message: str) -> None:
 
 
 # ---- compile -----------------------------------------------------------------------------------------
-
-
-def parse_feed(text: str) -> tuple:
-    """``NAME[:SHAPE[:DTYPE]]`` -> (name, shape or None, dtype or None). A digits-only part right
-    after the name is a tensor index (``split:1:?x3``), as in TensorFlow tensor names; so a 1-d shape
-    right after an op name needs its index or dtype: ``x:0:10`` or ``x:10:float32``."""
-    from tgc.driver.signature import parse_shape
-
-    parts = text.split(":")
-    name, rest = parts[0], parts[1:]
-    is_dtype = lambda part: part[:1].isalpha() and part != "scalar"
-    if rest and rest[0].isdigit() and (len(rest) == 1 or not is_dtype(rest[1])):
-        name, rest = f"{name}:{rest[0]}", rest[1:]
-    if not name or len(rest) > 2:
-        raise ValueError(f"bad --feed '{text}': expected NAME[:SHAPE[:DTYPE]]")
-    shape = parse_shape(rest[0]) if rest and rest[0] else None
-    dtype = rest[1] if len(rest) > 1 and rest[1] else None
-    return name, shape, dtype
 
 
 def graph_module(program: str, fetches: tuple, feeds: tuple):
@@ -83,7 +66,6 @@ def graph_module(program: str, fetches: tuple, feeds: tuple):
 def mlir_module(path: str):
     from tgc.passes.pipeline import announce
     from tgc.passes.verify import VerifyPass
-    from tgc.tools.cli import Source, parse_module
 
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
@@ -255,8 +237,6 @@ def _compile_and_write(
     except _errors() as exc:
         fail("tgc compile", _error_text(exc))
     except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: one line, no traceback
-        from tgc.tools.cli import one_line
-
         step = steps[-1] if steps else "compiling"
         fail(
             "tgc compile",
@@ -264,8 +244,6 @@ def _compile_and_write(
             f"{type(exc).__name__}: {one_line(exc)}",
         )
     if options.timing is not None:
-        from tgc.tools.cli import print_timing
-
         print_timing(options.timing, sys.stderr)
 
 

@@ -85,7 +85,7 @@ def requested_devices(module) -> tuple:
 
 
 def module_from_mlir(path: str):
-    from tgc.tools.cli import Source, parse_module
+    from tgc.tools.common import Source, parse_module
 
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -170,7 +170,7 @@ def default_fetches(graph) -> list:
 def feed_specs(graph, feed_texts=()) -> dict:
     """``--feed NAME:SHAPE[:DTYPE]`` (tgc compile's syntax) as {placeholder tensor: TensorSpec}."""
     from tgc.driver.signature import ExportError, element, feed_spec
-    from tgc.tools.compile_cmd import parse_feed
+    from tgc.tools.common import parse_feed
 
     specs = {}
     try:
