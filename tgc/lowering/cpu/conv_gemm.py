@@ -72,7 +72,7 @@ def _gemm_call(a, b, out_type, transpose_a=False, acc=None, transpose_b=False) -
     (it would turn it into a 7-loop generic that no longer reaches BLAS); LLVM inlines the call
     afterwards. Without ``acc`` the function takes an empty tensor and zero-fills it itself (name
     suffix ``_z``), so tgc-blas-matmul sees fill-then-matmul and calls BLAS with beta = 0 instead
-    of a memset of C first (the convnet's per-image col2im GEMMs zeroed 20 MB per step that way).
+    of a memset of C first.
     """
     elem = element_type(out_type) if acc is None else element_type(acc)
     init = (
@@ -131,10 +131,10 @@ def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
     return collapse(patches, [[0, 1, 2], [3, 4, 5]])
 
 
-# Per-image patch matrices at least this large are built and multiplied one image at a time: the
-# whole batch's matrix (40 MB for the convnet's input gradient) is above glibc's mmap threshold, so
-# every step paid for fresh zeroed pages, and it streams through DRAM twice. One image's (1.25 MB)
-# stays in cache between the gather and the GEMM. Smaller ones keep the single batch-wide GEMM.
+# Per-image patch matrices at least this large are built and multiplied one image at a time: a
+# whole batch's matrix of that kind is above glibc's mmap threshold, so every step would pay for
+# fresh zeroed pages, and it would stream through DRAM twice; one image's stays in cache between the
+# gather and the GEMM. Smaller ones keep the single batch-wide GEMM.
 PER_IMAGE_PATCH_BYTES = 256 * 1024
 
 
@@ -312,9 +312,9 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
     """dx = col2im(g [rows, O] @ f^T [O, KH*KW*C]), one image at a time when its column matrix is
     large.
 
-    The GEMM has the forward conv's shape transposed (N = KH*KW*C wide), which OpenBLAS runs about
-    1.6x faster than the flipped-filter conv's N = C (measured for the convnet's 196x64x800 vs
-    196x1600x32 per image), and the columns are half the size of that conv's patch matrix.
+    The GEMM has the forward conv's shape transposed (N = KH*KW*C wide), which OpenBLAS runs
+    faster than the flipped-filter conv's N = C, and the columns are half the size of that conv's
+    patch matrix.
     """
     n, oh, ow, _ = shape_of(g)
     kh, kw, c, _ = shape_of(f)

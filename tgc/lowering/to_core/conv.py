@@ -103,9 +103,9 @@ def _when_empty(op, batch_of, sums=True):
     convolution or its gradients), also that of one with an operand known to hold no element: zeros,
     a sum over no element (conv2d of 0 input channels). None otherwise.
 
-    The general path is never built for them: it pads, slices and collapses at offsets that a 0-size
-    dim does not have, which the verifier refuses ('offset 3 is out-of-bounds: 0 >= 0'). ``batch_of``
-    has the result's batch dim, the only one that may be unknown.
+    The general path is never built for them: it pads, slices and collapses at offsets that a
+    0-size dim does not have, which the verifier refuses ('offset 3 is out-of-bounds: 0 >= 0').
+    ``batch_of`` has the result's batch dim, the only one that may be unknown.
     """
     empty_operand = any(_holds_no_element(v) for v in op.operands)
     if not (_holds_no_element(op.result_type) or (sums and empty_operand)):
@@ -132,12 +132,14 @@ def _index(i) -> ir.Value:
 
 
 def _window(kh, kw, elem) -> ir.Value:
-    """The shape-only operand that gives pooling loops their window extent (its values are never read)."""
+    """The shape-only operand that gives pooling loops their window extent (its values are never
+    read)."""
     return tensor.EmptyOp([kh, kw], elem).result
 
 
 def pad_spatial(x, geometry, value) -> ir.Value:
-    """x padded in height and width by the (before, after) amounts of ``geometry``, with ``value``."""
+    """x padded in height and width by the (before, after) amounts of ``geometry``, with
+    ``value``."""
     (_, ht, hb), (_, wl, wr) = geometry
     if ht == hb == wl == wr == 0:
         return x
@@ -152,7 +154,8 @@ def pad_spatial(x, geometry, value) -> ir.Value:
 
 
 def spread(v, full_hw, offsets, strides, background) -> ir.Value:
-    """v placed on a lattice: out[n, oh + i*sh, ow + j*sw, c] = v[n, i, j, c], ``background`` elsewhere."""
+    """v placed on a lattice: out[n, oh + i*sh, ow + j*sw, c] = v[n, i, j, c], ``background``
+    elsewhere."""
     n, _, _, c = shape_of(v)
     elem = element_type(v)
     dest = _filled((n, full_hw[0], full_hw[1], c), elem, background, v)
@@ -188,11 +191,12 @@ def _conv(x, f, result_shape, strides, dilations) -> ir.Value:
 
 
 def _conv_channels_inner(x, f, result_shape, dilations) -> ir.Value:
-    """A stride-1 conv as linalg.generic with the output channel innermost (loops n, i, j, kh, kw, c, o).
+    """A stride-1 conv as linalg.generic with the output channel innermost (loops n, i, j, kh, kw,
+    c, o).
 
-    Same sum as ``_conv``; under convert-linalg-to-loops this order walks f and the output contiguously
-    and vectorizes, where the named op's order (c innermost, a strided scalar reduction) does not:
-    measured 2x faster for a 32x28x28x32 input and a 3x3x32x32 filter.
+    Same sum as ``_conv``; under convert-linalg-to-loops this order walks f and the output
+    contiguously and vectorizes, where the named op's order (c innermost, a strided scalar
+    reduction) does not.
     """
     init = _filled(result_shape, element_type(x), 0.0, x)
     maps = [
@@ -266,7 +270,8 @@ def _conv2d_backprop_input(op):
 
 @lowers("conv2d_backprop_filter")
 def _conv2d_backprop_filter(op):
-    # df[kh, kw, c, o] = sum over (n, i, j) of xpad[n, i*sh + kh*dh, j*sw + kw*dw, c] * g[n, i, j, o].
+    # df[kh, kw, c, o] = sum over (n, i, j) of xpad[n, i*sh + kh*dh, j*sw + kw*dw, c]
+    #   * g[n, i, j, o].
     # Loops (n, i, j, kh, kw, c, o): o innermost, so the accumulation walks contiguous memory.
     x, g = op.operands
     if (known := _when_empty(op, x)) is not None:
@@ -416,8 +421,9 @@ def _first_argmax(xp, out_shape, k, s) -> ir.Value:
 
 
 def _tiles_input(op, input_shape) -> bool:
-    """True when the pooling windows tile the padded input: stride == window, and every input row and
-    column lies in exactly one window (always so for SAME; for VALID when the windows reach the end)."""
+    """True when the pooling windows tile the padded input: stride == window, and every input row
+    and column lies in exactly one window (always so for SAME; for VALID when the windows reach the
+    end)."""
     k, s = op.attrs["ksize"], op.attrs["strides"]
     if tuple(k[1:3]) != tuple(s[1:3]):
         return False
@@ -429,11 +435,11 @@ def _tiles_input(op, input_shape) -> bool:
 
 def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
     """max_pool_grad for non-overlapping windows: each input element has one window, so
-    dx[n, oh*KH + kh - pt, ow*KW + kw - pl, c] = g[n, oh, ow, c] where that window's argmax is (kh, kw).
+    dx[n, oh*KH + kh - pt, ow*KW + kw - pl, c] = g[n, oh, ow, c] where that window's argmax is
+    (kh, kw).
 
-    One generic writes the padded-input-sized [N, OH, KH, OW, KW, C] (g and the argmax read once per
-    element, no lattice or reduction loops); the padding rows are then sliced off. For the convnet's
-    first pool (32x28x28x32, 2x2) this replaced 2.9 ms of spread + six-deep loops.
+    One generic writes the padded-input-sized [N, OH, KH, OW, KW, C] (g and the argmax read once
+    per element, no lattice or reduction loops); the padding rows are then sliced off.
     """
     n, oh, ow, c = shape_of(g)
     elem = element_type(g)
@@ -442,10 +448,10 @@ def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
     reads = indexing_map(6, [0, 1, 3, 5])
 
     def body(gv, where, _):
-        # g where this element is its window's argmax, else +0, as bits(g) & keep with keep all ones
-        # exactly when d = argmax - offset is 0: (d*d - 1) >> 31. A select here (or a mask LLVM can
-        # see is one) becomes a branch around the load of g once a 32-channel loop is fully unrolled,
-        # mispredicted per element: 3 ms instead of 0.2 for a 32x28x28x32 input. |d| <= KH*KW.
+        # g where this element is its window's argmax, else +0, as bits(g) & keep with keep all
+        # ones exactly when d = argmax - offset is 0: (d*d - 1) >> 31. A select here (or a mask
+        # LLVM can see is one) becomes a branch around the load of g once a 32-channel loop is
+        # fully unrolled, mispredicted per element. |d| <= KH*KW.
         offset = arith.addi(arith.muli(_index(2), const_index(k[2])), _index(4))
         i32, bits = where.type, ir.IntegerType.get_signless(elem.width)
         d = arith.subi(where, arith.index_cast(i32, offset))
@@ -470,8 +476,8 @@ def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
 
 @lowers("max_pool_grad")
 def _max_pool_grad(op):
-    # dx[h, w] = sum over windows whose first maximum is (h, w) of their gradient. With g and the argmax
-    # spread onto the lattice, input position h sees window offset kh at h + (KH-1-kh).
+    # dx[h, w] = sum over windows whose first maximum is (h, w) of their gradient. With g and the
+    # argmax spread onto the lattice, input position h sees window offset kh at h + (KH-1-kh).
     x, g = op.operands
     if (known := _when_empty(op, x, sums=False)) is not None:
         return known
