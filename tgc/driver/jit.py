@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tgc import errors
 from tgc.dialect.types import TensorSpec
+from tgc.driver.errors import mlir_error_text
 from tgc.graph.graph import Operation
 from tgc.graph.prune import variables_of
 
@@ -83,7 +84,7 @@ def compile_run(
         except PassFailure as exc:
             raise errors.CompileError(str(exc)) from None
         except ir.MLIRError as exc:
-            raise errors.CompileError(_mlir_error_text(exc)) from None
+            raise errors.CompileError(mlir_error_text(exc)) from None
     return CompiledRun(
         call=run,
         feeds=[t for t, _ in feeds],
@@ -195,13 +196,6 @@ def _np(dtype):
     from tgc.dialect.types import numpy_dtype
 
     return numpy_dtype(dtype)
-
-
-def _mlir_error_text(exc) -> str:
-    lines = [str(exc).splitlines()[0] if str(exc) else "MLIR error"]
-    for d in getattr(exc, "error_diagnostics", []) or []:
-        lines.append(f"{d.location}: {d.message}")
-    return "\n".join(lines)
 
 
 def _save_temps(module, stage: str) -> None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import click
 
-from tgc.tools.common import PARSER_FILE, Source, one_line, parse_module, print_timing
+from tgc.driver.errors import one_line
+from tgc.tools.common import PARSER_FILE, Source, parse_module, print_timing
 from tgc.tools.compile_cmd import COMMANDS as AOT_COMMANDS
 from tgc.tools.graph_cmd import graph_command
 

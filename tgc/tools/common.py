@@ -1,5 +1,5 @@
-"""What the subcommands of ``tgc`` share: reading MLIR input with its file's locations, one-line
-error text, the timing report, and the ``--feed NAME[:SHAPE[:DTYPE]]`` syntax.
+"""What the subcommands of ``tgc`` share: reading MLIR input with its file's locations, the timing
+report, and the ``--feed NAME[:SHAPE[:DTYPE]]`` syntax. Error texts come from tgc/driver/errors.py.
 
 The commands (cli.py's ``opt`` and ``dialect``, graph_cmd.py, compile_cmd.py) import this module;
 cli.py gathers the commands. Nothing here imports a command.
@@ -59,15 +59,6 @@ def _in_file(location, name: str):
     if location.is_a_file() and location.filename == PARSER_FILE:
         return ir.Location.file(name, location.start_line, location.start_col)
     return None
-
-
-def one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line. An exception raised inside an MLIR callback reaches Python
-    as a RuntimeError whose text holds the callback's whole traceback: only its last line is kept."""
-    text = str(exc).strip()
-    if "Traceback (most recent call last)" in text:
-        text = [line for line in text.splitlines() if line.strip()][-1].strip()
-    return " ".join(text.split("\n"))
 
 
 def print_timing(timing: list, stream) -> None:

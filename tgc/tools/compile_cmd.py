@@ -21,7 +21,8 @@ import click
 import numpy as np
 
 from tgc.driver import aot
-from tgc.tools.common import Source, one_line, parse_feed, parse_module, print_timing
+from tgc.driver.errors import error_text, one_line
+from tgc.tools.common import Source, parse_feed, parse_module, print_timing
 
 
 def fail(where: str, message: str) -> None:
@@ -115,21 +116,6 @@ def _errors():
         PassFailure,
         ir.MLIRError,
     )
-
-
-def _error_text(exc) -> str:
-    from mlir import ir
-
-    from tgc.passes.base import PassFailure
-
-    if isinstance(exc, PassFailure):
-        return "; ".join(f"{where}: {message}" for where, message in exc.diagnostics) or str(exc)
-    if isinstance(exc, ir.MLIRError):
-        diags = list(getattr(exc, "error_diagnostics", None) or [])
-        return "; ".join(f"{d.location}: {d.message}" for d in diags) or str(exc).strip()
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.filename}: {exc.strerror or exc}"
-    return " ".join(str(exc).split("\n"))
 
 
 @click.command("compile")
@@ -235,7 +221,7 @@ def _compile_and_write(
             lowered = compile_input(input_path, fetches, feeds, stage, options)
             _write_stage(lowered, stage, output, options)
     except _errors() as exc:
-        fail("tgc compile", _error_text(exc))
+        fail("tgc compile", error_text(exc))
     except Exception as exc:  # noqa: BLE001 - a pass met IR it does not handle: one line, no traceback
         step = steps[-1] if steps else "compiling"
         fail(
@@ -379,7 +365,7 @@ def run_command(artifact, inputs, output, steps, restore, save):
         OSError,
         TypeError,
     ) as exc:  # OpError: a run-time check failed
-        fail("tgc run", _error_text(exc))
+        fail("tgc run", error_text(exc))
     for name, value in results.items():
         click.echo(f"{name}: {value.dtype.name}{list(value.shape)}")
         click.echo(np.array2string(value, threshold=20, precision=6))
@@ -395,7 +381,7 @@ def inspect_command(artifact, as_json):
     try:
         art = _load(artifact)
     except (ArtifactError, OSError) as exc:
-        fail("tgc inspect", _error_text(exc))
+        fail("tgc inspect", error_text(exc))
     if as_json:
         click.echo(json.dumps(art.manifest, indent=2))
         return

@@ -677,6 +677,7 @@ def _crash_message(crash, input_path: str) -> str:
 
 def _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement) -> None:
     """Builds the drawing and writes it; every user-level problem ends here as one error line."""
+    from tgc.driver.errors import error_text
     from tgc.passes.base import PassFailure
 
     try:
@@ -687,7 +688,7 @@ def _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placemen
     except GraphCommandError as exc:
         _fail(str(exc))
     except PassFailure as exc:
-        _fail("; ".join(f"{where}: {message}" for where, message in exc.diagnostics) or str(exc))
+        _fail(error_text(exc))
     except OSError as exc:
         _fail(f"{getattr(exc, 'filename', None) or input_path}: {exc.strerror or exc}")
     except Exception as exc:  # noqa: BLE001 - MLIR parse errors and the like: one line, no traceback
