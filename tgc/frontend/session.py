@@ -357,7 +357,7 @@ class Session:
 
         return (self.config or ConfigProto()).device_names()
 
-    def _graph_pipeline(self):
+    def _graph_pipeline(self) -> str:
         from tgc.frontend.config import ConfigProto
 
         return (self.config or ConfigProto()).graph_pipeline()
