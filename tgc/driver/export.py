@@ -18,6 +18,7 @@ def emit_module(run: RunSignature, values: dict | None = None):
     name -> initial value."""
     from mlir import ir
 
+    from tgc.dialect.ir_helpers import declares_variable
     from tgc.driver import aot
     from tgc.graph.emit import EmitError, emit_function, emit_variables
 
@@ -33,7 +34,7 @@ def emit_module(run: RunSignature, values: dict | None = None):
     if run.step:
         main.attributes[aot.STEP_INPUT] = ir.UnitAttr.get()
     for op in module.body.operations:
-        if op.operation.name != "tgc.variable":
+        if not declares_variable(op.operation):
             continue
         name = ir.StringAttr(op.attributes["sym_name"]).value
         if values and name in values:

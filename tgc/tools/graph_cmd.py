@@ -270,12 +270,12 @@ class _Drawer:
     def draw(self, module) -> Drawing:
         from mlir import ir
 
-        from tgc.passes.base import functions
+        from tgc.dialect.ir_helpers import declares_variable, functions
 
         variables = {}
         for op in module.body.operations:
             operation = op.operation
-            if operation.name == "tgc.variable":
+            if declares_variable(operation):
                 name = ir.StringAttr(operation.attributes["sym_name"]).value
                 variables[name] = self.node(
                     name=name, kind="variable", op_type="VariableV2", device=_device(operation)
@@ -324,7 +324,7 @@ class _Drawer:
             node = self.node(
                 name=op_name(operation),
                 kind="op",
-                op_type=_tf_type(operation.name),
+                op_type=_tf_type(operation),
                 device=_device(operation),
                 cluster=cluster,
                 outputs=[_spec(r.type) for r in operation.results],
@@ -345,18 +345,20 @@ class _Drawer:
         """Variable, control and transfer edges, which are attributes rather than operands."""
         from mlir import ir
 
+        from tgc.dialect.ir_helpers import is_send, is_transfer, reads_variable
+
         if "var" in operation.attributes:
             var = ir.FlatSymbolRefAttr(operation.attributes["var"]).value
             if var in variables:
-                reads = operation.name == "tgc.read_variable"
+                reads = reads_variable(operation)
                 pair = (variables[var], node.id) if reads else (node.id, variables[var])
                 self.drawing.edges.append(DrawEdge(*pair, style="variable"))
         for name in controls:
             if name in by_name:
                 self.drawing.edges.append(DrawEdge(by_name[name], node.id, style="control"))
-        if operation.name in ("tgc.send", "tgc.recv"):
+        if is_transfer(operation):
             key = ir.StringAttr(operation.attributes["key"]).value
-            (self.sends if operation.name == "tgc.send" else self.recvs)[key] = node.id
+            (self.sends if is_send(operation) else self.recvs)[key] = node.id
 
 
 def _device(operation) -> str:
@@ -369,20 +371,23 @@ def _device(operation) -> str:
     )
 
 
-def _tf_type(mlir_name: str) -> str:
-    from tgc.dialect.registry import REGISTRY
+def _tf_type(operation) -> str:
+    """The TensorFlow op type a GraphDef shows: the registry's, _Send/_Recv for a transfer, else the
+    MLIR name (an upstream op)."""
+    from tgc.dialect.ir_helpers import is_send, is_transfer, opdef_of
 
-    opdef = REGISTRY.get(mlir_name[4:]) if mlir_name.startswith("tgc.") else None
-    transfers = {"tgc.send": "_Send", "tgc.recv": "_Recv"}
-    return transfers.get(mlir_name) or (opdef.tf_type if opdef is not None else mlir_name)
+    if is_transfer(operation):
+        return "_Send" if is_send(operation) else "_Recv"
+    opdef = opdef_of(operation)
+    return opdef.tf_type if opdef is not None else operation.name
 
 
 def _attrs(operation) -> dict:
     """Registry attributes as (kind, value), for the GraphDef; empty for ops outside the registry."""
     from tgc.dialect.builder import decode_attrs
-    from tgc.dialect.registry import REGISTRY
+    from tgc.dialect.ir_helpers import opdef_of
 
-    opdef = REGISTRY.get(operation.name[4:]) if operation.name.startswith("tgc.") else None
+    opdef = opdef_of(operation)
     if opdef is None:
         return {}
     try:
