@@ -86,6 +86,10 @@ from tgc.frontend.jit import grad, jit, value_and_grad  # noqa: E402,F401
 from tgc.frontend.export import export_graph  # noqa: E402,F401
 from tgc.frontend import nn, train  # noqa: E402,F401
 from tgc import initializers, random, summary  # noqa: E402,F401
+
+# TF1's old name for summary.FileWriter. Set here: tgc.summary is built on the frontend, so
+# tgc.frontend.train cannot import it.
+train.SummaryWriter = summary.SummaryWriter
 from tgc.summary import (  # noqa: E402,F401
     histogram_summary,
     image_summary,

@@ -201,6 +201,7 @@ def test_old_names():
         7.0,
     )
     assert summary.SummaryWriter is summary.FileWriter
+    assert tf.train.SummaryWriter is summary.FileWriter  # set by tgc/__init__.py
 
 
 def test_summaries_are_not_compiled_and_cannot_feed_device_ops():

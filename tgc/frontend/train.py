@@ -526,7 +526,6 @@ def exponential_decay(
         return math_ops.multiply(learning_rate, math_ops.pow(decay_rate, p), name=scope)
 
 
-from tgc.summary import SummaryWriter  # noqa: E402,F401  (TF1's old name for summary.FileWriter)
 from tgc.frontend.saver import (  # noqa: E402,F401  (tf.train.Saver and its checkpoint-state helpers)
     CheckpointState,
     Saver,
