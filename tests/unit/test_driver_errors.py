@@ -1,5 +1,8 @@
 """tgc/driver/errors.py: the one place that words MLIR errors and pass failures for users."""
 
+import subprocess
+import sys
+
 import pytest
 from mlir import ir
 
@@ -38,3 +41,13 @@ def test_other_errors_are_one_line():
         "callback failed\nTraceback (most recent call last):\n  File 'x.py'\nKeyError: 'w'\n"
     )
     assert one_line(inside_callback) == "KeyError: 'w'"
+
+
+def test_wording_a_run_error_loads_no_mlir():
+    """`tgc run` calls an artifact without MLIR; wording its errors must not load it either."""
+    code = (
+        "import sys; from tgc.driver.errors import error_text; "
+        "print(error_text(ValueError('bad input'))); print('mlir.ir' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["bad input", "False"]

@@ -7,16 +7,14 @@ here, so a failure reads the same wherever it surfaces. A diagnostic is ``where:
 
 from __future__ import annotations
 
+import sys
+
 
 def diagnostic_lines(exc) -> list:
     """``where: message`` for each error a pass failure or an MLIR error carries; [] otherwise."""
-    from mlir import ir
-
-    from tgc.passes.base import PassFailure
-
-    if isinstance(exc, PassFailure):
+    if _is_pass_failure(exc):
         return [f"{where}: {message}" for where, message in exc.diagnostics]
-    if isinstance(exc, ir.MLIRError):
+    if _is_mlir_error(exc):
         return [f"{d.location}: {d.message}" for d in _error_diagnostics(exc)]
     return []
 
@@ -30,16 +28,12 @@ def mlir_error_text(exc) -> str:
 def error_text(exc) -> str:
     """Any error a compile or a run can end in, on one line: the diagnostics of a pass failure or an
     MLIR error joined by ``; ``, a file error as ``file: reason``, else the message itself."""
-    from mlir import ir
-
-    from tgc.passes.base import PassFailure
-
     lines = diagnostic_lines(exc)
     if lines:
         return "; ".join(lines)
-    if isinstance(exc, PassFailure):
+    if _is_pass_failure(exc):
         return str(exc)
-    if isinstance(exc, ir.MLIRError):
+    if _is_mlir_error(exc):
         return str(exc).strip()
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
@@ -47,12 +41,27 @@ def error_text(exc) -> str:
 
 
 def one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line. An exception raised inside an MLIR callback reaches Python
-    as a RuntimeError whose text holds the callback's whole traceback: only its last line is kept."""
+    """The message of ``exc`` on one line. An exception raised inside an MLIR callback reaches
+    Python as a RuntimeError whose text holds the callback's whole traceback: only its last line is
+    kept."""
     text = str(exc).strip()
     if "Traceback (most recent call last)" in text:
         text = [line for line in text.splitlines() if line.strip()][-1].strip()
     return " ".join(text.split("\n"))
+
+
+# An error of a kind whose module was never imported cannot be that kind: `tgc run` reports its
+# errors without loading MLIR.
+
+
+def _is_pass_failure(exc) -> bool:
+    base = sys.modules.get("tgc.passes.base")
+    return base is not None and isinstance(exc, base.PassFailure)
+
+
+def _is_mlir_error(exc) -> bool:
+    ir = sys.modules.get("mlir.ir")
+    return ir is not None and isinstance(exc, ir.MLIRError)
 
 
 def _error_diagnostics(exc) -> list:

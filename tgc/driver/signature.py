@@ -53,7 +53,7 @@ class RunSignature:
 
 
 def short_name(tensor: Tensor) -> str:
-    """``x`` for the first output of op ``x``, else ``x:i`` (the names an artifact is called with)."""
+    """``x`` for the first output of op ``x``, else ``x:i`` (the names an artifact takes)."""
     return tensor.name[:-2] if tensor.name.endswith(":0") else tensor.name
 
 
@@ -119,9 +119,9 @@ def _shape_text(shape) -> str:
 def select(fetches, feeds=None, graph=None, narrowed=None) -> RunSignature:
     """The ops, feeds and fetches of one run.
 
-    ``feeds``: a list of names/tensors or (name, shape, dtype) tuples (shape/dtype may be None), each
-    fed, in this order; or None: every placeholder the fetches need, in the order the program made
-    them, typed by ``narrowed`` ({placeholder tensor: TensorSpec from feed_spec}) where given.
+    ``feeds``: a list of names/tensors or (name, shape, dtype) tuples (shape/dtype may be None),
+    each fed, in this order; or None: every placeholder the fetches need, in the order the program
+    made them, typed by ``narrowed`` ({placeholder tensor: TensorSpec from feed_spec}) where given.
     Raises ExportError; UnfedPlaceholder and HostOpInRun say which op is at fault."""
     graph = graph or get_default_graph()
     fetch_elements = [

@@ -1,7 +1,7 @@
 """The ``tgc`` command line (cli.py gathers the subcommands):
 
-- ``tgc opt``: parse tgc IR (mixed with upstream dialects), verify it, run a pass pipeline, print the
-  module; the lit tests drive it (cli.py).
+- ``tgc opt``: parse tgc IR (mixed with upstream dialects), verify it, run a pass pipeline, print
+  the module; the lit tests drive it (cli.py).
 - ``tgc dialect``: print the tgc dialect as IRDL, or list its ops (cli.py).
 - ``tgc graph``: pictures of a program's graph after any stage of the graph pipeline (graph_cmd.py).
 - ``tgc compile``: ahead-of-time compilation of tgc IR or a Python program to an artifact or any

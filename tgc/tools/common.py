@@ -16,7 +16,7 @@ PARSER_FILE = "-"  # the file name ir.Module.parse gives every location it makes
 
 @dataclass
 class Source:
-    """One input to parse: its display name, its own text, and the whole file's lines (for carets)."""
+    """One input to parse: its display name, its own text, the whole file's lines (for carets)."""
 
     name: str
     text: str
@@ -26,9 +26,9 @@ class Source:
 def parse_module(source: Source):
     """Parses ``source`` into an ir.Module whose locations name the input file.
 
-    ``Module.parse`` does what mlir-opt does with a file (several top-level ops or none are wrapped in
-    a module; aliases and resources anywhere), but names every location ``-``; the parser's own
-    locations are renamed afterwards. Locations written in the text (``loc(...)``) are left as written.
+    ``Module.parse`` does what mlir-opt does with a file (several top-level ops or none are wrapped
+    in a module; aliases and resources anywhere), but names every location ``-``; the parser's own
+    locations are renamed afterwards. Locations written in the text (``loc(...)``) stay as written.
     """
     from mlir import ir
 
@@ -77,8 +77,8 @@ def print_timing(timing: list, stream) -> None:
 
 def parse_feed(text: str) -> tuple:
     """``NAME[:SHAPE[:DTYPE]]`` -> (name, shape or None, dtype or None). A digits-only part right
-    after the name is a tensor index (``split:1:?x3``), as in TensorFlow tensor names; so a 1-d shape
-    right after an op name needs its index or dtype: ``x:0:10`` or ``x:10:float32``."""
+    after the name is a tensor index (``split:1:?x3``), as in TensorFlow tensor names; so a 1-d
+    shape right after an op name needs its index or dtype: ``x:0:10`` or ``x:10:float32``."""
     from tgc.driver.signature import parse_shape
 
     parts = text.split(":")
