@@ -102,26 +102,26 @@ def _inspect_partitions(module):
     """After partitioning: where each op went, the transfer keys, and the (kind, dtype, rank) used."""
     from mlir import ir
 
-    from tgc.dialect.builder import decode_attrs
+    from tgc.dialect import ir_helpers
     from tgc.dialect.attrs import spec_of_type
+    from tgc.dialect.builder import decode_attrs
 
     placement, keys, transfers, sends = [], {}, set(), set()
 
     def visit(op):
-        operation = op.operation if hasattr(op, "operation") else op
-        if operation.name.startswith("tgc.") and "device" in operation.attributes:
+        operation = ir_helpers.operation_of(op)
+        if ir_helpers.is_tgc_op(operation) and "device" in operation.attributes:
             loc = str(operation.location)
             name = loc[5:].split('"', 1)[0] if loc.startswith('loc("') else operation.name
             placement.append(
                 (name, operation.name, ir.StringAttr(operation.attributes["device"]).value)
             )
-        if operation.name in ("tgc.send", "tgc.recv"):
+        if ir_helpers.is_transfer(operation):
             attrs = decode_attrs(operation)
             keys[attrs["key_id"]] = attrs["key"]
-            value = operation.operands[0] if operation.name == "tgc.send" else operation.results[0]
-            spec = spec_of_type(value.type)
-            transfers.add((operation.name[4:], spec.dtype, spec.rank))
-            if operation.name == "tgc.send":
+            spec = spec_of_type(ir_helpers.transferred_value(operation).type)
+            transfers.add((ir_helpers.opdef_of(operation).name, spec.dtype, spec.rank))
+            if ir_helpers.is_send(operation):
                 sends.add(attrs["key_id"])
         return ir.WalkResult.ADVANCE
 

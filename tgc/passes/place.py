@@ -23,18 +23,16 @@ from tgc.dialect import costs, targets
 from tgc.dialect.attrs import spec_of_type
 from tgc.dialect.builder import decode_attrs
 from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec, full_device_name, matches
-from tgc.dialect.registry import REGISTRY
-from tgc.passes.base import ModulePass, body_ops, functions
-
-_VARIABLE_OPS = (
-    "tgc.variable",
-    "tgc.read_variable",
-    "tgc.reread_variable",
-    "tgc.assign",
-    "tgc.assign_add",
-    "tgc.assign_sub",
+from tgc.dialect.ir_helpers import (
+    accesses_variable,
+    assigns_variable,
+    body_ops,
+    declares_variable,
+    functions,
+    is_tgc_op,
+    opdef_of,
 )
-_NON_WRITERS = ("tgc.variable", "tgc.read_variable", "tgc.reread_variable")
+from tgc.passes.base import ModulePass
 
 
 def _bytes(value: ir.Value) -> int:
@@ -44,15 +42,22 @@ def _bytes(value: ir.Value) -> int:
 def estimated_flops(operation) -> float:
     """The registry's cost rule of the op (every op has one), on its types; an unknown dim counts
     as costs.UNKNOWN_DIM_GUESS."""
-    opdef = REGISTRY[operation.name[4:]]
-    operands = [spec_of_type(v.type) for v in operation.operands]
-    results = [spec_of_type(v.type) for v in operation.results]
+    opdef = opdef_of(operation)
+    operands = [_known_dims(spec_of_type(v.type)) for v in operation.operands]
+    results = [_known_dims(spec_of_type(v.type)) for v in operation.results]
     return float(opdef.flops(operands, results, decode_attrs(operation, opdef)))
+
+
+def _known_dims(spec):
+    """The spec with each unknown dim counted as costs.UNKNOWN_DIM_GUESS, as the cost rules expect."""
+    shape = tuple(costs.UNKNOWN_DIM_GUESS if d is None else d for d in spec.shape)
+    return type(spec)(shape, spec.dtype)
 
 
 def _can_run(operation, device: DeviceSpec) -> bool:
     target = targets.for_device_type(device.device_type)
-    return target is not None and target.can_run(operation.name[4:])
+    opdef = opdef_of(operation)
+    return target is not None and opdef is not None and target.can_run(opdef.name)
 
 
 class _Placer:
@@ -119,11 +124,11 @@ class PlacePass(ModulePass):
     def _variable_members(self, module) -> dict:
         members: dict = {}
         for op in module.body.operations:
-            if op.operation.name == "tgc.variable":
+            if declares_variable(op):
                 members.setdefault(decode_attrs(op.operation)["sym_name"], []).append(op.operation)
         for function in functions(module):
             for op in body_ops(function):
-                if op.name in _VARIABLE_OPS:
+                if accesses_variable(op):
                     members.setdefault(decode_attrs(op)["var"], []).append(op)
         return members
 
@@ -133,8 +138,8 @@ class PlacePass(ModulePass):
         consumers, as TensorFlow's `read_value` identity does."""
         placed = {}
         for name, ops in self._variable_members(module).items():
-            decl = [op for op in ops if op.name == "tgc.variable"]
-            writers = [op for op in ops if op.name not in _NON_WRITERS]
+            decl = [op for op in ops if declares_variable(op)]
+            writers = [op for op in ops if assigns_variable(op)]
             deciding = decl if decl and _requested(decl[0]) else writers
             requests = [r for r in (_requested(op) for op in deciding) if r]
             anchor = next((op for op in deciding if _requested(op)), ops[0])
@@ -148,9 +153,9 @@ class PlacePass(ModulePass):
         ready = {name: 0.0 for name, _ in placer.devices}
         finish: dict = {}  # value -> (device, time)
         for op in body_ops(function):
-            if not op.name.startswith("tgc."):
+            if not is_tgc_op(op):
                 continue
-            if op.name in _VARIABLE_OPS:
+            if accesses_variable(op):
                 device = variables[decode_attrs(op)["var"]]
                 options = [(device, None)]
             else:

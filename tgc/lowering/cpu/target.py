@@ -9,6 +9,7 @@ from tgc.dialect.targets import Target
 from tgc.lowering.core_ops import runnable_from_core
 from tgc.lowering.cpu.blas import BlasMatmulPass
 from tgc.lowering.cpu.check_allocs import CheckAllocsPass
+from tgc.lowering.cpu.conv_gemm import ConvGemmPass
 from tgc.lowering.cpu.gemm_update import GemmUpdatePass
 from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
@@ -32,6 +33,9 @@ class CpuTarget(Target):
         array in place; ``external_libraries``: matmuls may call OpenBLAS (an artifact built without
         it depends on libc and libm only, its matmuls become loops)."""
         return [
+            # f32/f64 convolutions become im2col/col2im and GEMMs, before cse shares the patch
+            # matrices a conv and its filter gradient both build.
+            ConvGemmPass(),
             # The backprop of an op re-derives tensors of its forward lowering (the conv's padded
             # input, its patch matrix): cse builds one copy of each instead of two.
             "canonicalize",
