@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from tgc.dialect import targets
+from tgc.dialect.ir_helpers import declares_variable, functions, has_body
 from tgc.lowering.artifact import STEP_NAME, AotError, IOSpec, Lowered, Machine, Options, Signature
 
 CORE_STAGES = ("tgc", "core")  # the stages every target has; each target adds its own after them
@@ -80,7 +81,7 @@ def read_signature(module) -> Signature:
     outputs = [IOSpec(n, s.dtype, list(s.shape)) for n, s in zip(fetch_names, out_specs)]
     variables, initial = [], {}
     for op in module.body.operations:
-        if op.operation.name != "tgc.variable":
+        if not declares_variable(op):
             continue
         name = ir.StringAttr(op.attributes["sym_name"]).value
         shape = list(ir.DenseI64ArrayAttr(op.attributes["shape"]))
@@ -120,8 +121,6 @@ def compile_pipelines(options: Options):
 def _refuse_declarations(module) -> None:
     """A declared function would be an undefined symbol of the library, and calling it a crash."""
     from mlir import ir
-
-    from tgc.passes.base import functions, has_body
 
     for function in functions(module, declarations=True):
         if not has_body(function):
@@ -187,7 +186,7 @@ def _rename_entry(module, function: str, name: str) -> str:
 def _strip_initial_values(module) -> None:
     # Initial values are data for the artifact, not IR: dropping them keeps the printed stages short.
     for op in module.body.operations:
-        if op.operation.name == "tgc.variable" and INITIAL_VALUE in op.attributes:
+        if declares_variable(op) and INITIAL_VALUE in op.attributes:
             del op.attributes[INITIAL_VALUE]
 
 
