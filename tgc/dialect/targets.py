@@ -42,6 +42,8 @@ class Target(abc.ABC):
     # The stages after the core level that `tgc compile --emit` can stop at, in order; the last
     # writes the artifact directory.
     artifact_stages: tuple = ()
+    # The target's own passes, as (pipeline name, module, class): `tgc opt` runs them by name.
+    passes: tuple = ()
 
     @abc.abstractmethod
     def supported_ops(self) -> frozenset:
@@ -68,6 +70,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def write_artifact(self, lowered, options, directory: str) -> str:
         """Writes the artifact directory of a lowering that reached the last stage."""
+
+    def pass_table(self) -> dict:
+        """Its passes as the pass registry lists them: name -> (module, class)."""
+        return {name: (module, cls) for name, module, cls in self.passes}
 
     def load_artifact(self, path: str, **kwargs):
         """Loads an artifact of this target with its runtime loader."""

@@ -1,4 +1,8 @@
-"""The pass registry: every tgc pass by its pipeline name, imported only when used."""
+"""The pass registry: every tgc pass by its pipeline name, imported only when used.
+
+The target-neutral passes (the graph passes and the lowering to core) are listed here; each target
+brings its own (``Target.passes``, tgc/dialect/targets.py), so that a new target adds passes without
+touching this file."""
 
 from __future__ import annotations
 
@@ -21,26 +25,31 @@ PASSES = {
     "tgc-read-only-arguments": ("tgc.lowering.read_only_arguments", "ReadOnlyArgumentsPass"),
     "tgc-return-in-place": ("tgc.lowering.return_in_place", "ReturnInPlacePass"),
     "tgc-widen-i1-memrefs": ("tgc.lowering.widen_i1_memrefs", "WidenI1MemrefsPass"),
-    "tgc-conv-gemm": ("tgc.lowering.cpu.conv_gemm", "ConvGemmPass"),
-    "tgc-blas-matmul": ("tgc.lowering.cpu.blas", "BlasMatmulPass"),
-    "tgc-outline-gemm": ("tgc.lowering.cpu.outline_gemm", "OutlineGemmPass"),
-    "tgc-gemm-update": ("tgc.lowering.cpu.gemm_update", "GemmUpdatePass"),
-    "tgc-strided-copies": ("tgc.lowering.cpu.strided_copies", "StridedCopiesPass"),
-    "tgc-check-allocs": ("tgc.lowering.cpu.check_allocs", "CheckAllocsPass"),
 }
 
 
+def tgc_passes() -> dict:
+    """Every tgc pass, name -> (module, class): the target-neutral ones and every target's."""
+    from tgc.dialect import targets
+
+    table = dict(PASSES)
+    for target_name in targets.names():
+        table.update(targets.get(target_name).pass_table())
+    return table
+
+
 def get_pass_class(name: str):
-    if name not in PASSES:
+    table = tgc_passes()
+    if name not in table:
         raise KeyError(name)
-    module, cls = PASSES[name]
+    module, cls = table[name]
     return getattr(import_module(module), cls)
 
 
 def pass_help() -> dict:
     """name -> first docstring line, for `tgc opt --list-passes`."""
     out = {}
-    for name in sorted(PASSES):
+    for name in sorted(tgc_passes()):
         doc = (get_pass_class(name).__doc__ or "").strip().splitlines()
         out[name] = doc[0] if doc else ""
     return out

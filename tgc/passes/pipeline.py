@@ -21,7 +21,7 @@ import time
 from mlir import ir
 from mlir.passmanager import PassManager
 
-from tgc.passes import PASSES, get_pass_class
+from tgc.passes import get_pass_class, tgc_passes
 from tgc.passes.base import PassFailure
 
 
@@ -131,9 +131,10 @@ class Pipeline:
     def __init__(self, spec: str):
         self.stages: list[Stage] = []
         upstream: list[str] = []
+        known = tgc_passes()
         for element in split_top_level(spec):
             name = element.partition("{")[0].strip()
-            if name in PASSES:
+            if name in known:
                 if upstream:
                     self.stages.append(Stage(",".join(upstream)))
                     upstream = []
