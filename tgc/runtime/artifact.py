@@ -1,24 +1,27 @@
-"""``tgc.runtime.load(path)``: runs an artifact written by `tgc compile`, with numpy and ctypes only.
+"""``tgc.runtime.load(path)``: runs an artifact written by `tgc compile`, with numpy and ctypes
+only.
 
 This is the deployment end of ahead-of-time compilation (tgc/driver/aot.py writes the artifact): it
-never imports MLIR or the rest of tgc's compiler. The artifact's entry point is the C interface of the
-compiled ``main`` (``_mlir_ciface_<fn>``): a pointer to the results (a struct of memref descriptors),
-then one descriptor pointer per argument -- the feeds, then the values of the variables it reads. It
-returns the fetches, then the new values of the variables it assigned, in buffers it malloc'ed; the
-caller copies them into numpy and frees them (as tgc/runtime/executable.py does for the JIT).
+never imports MLIR or the rest of tgc's compiler. The artifact's entry point is the C interface of
+the compiled ``main`` (``_mlir_ciface_<fn>``): a pointer to the results (a struct of memref
+descriptors), then one descriptor pointer per argument -- the feeds, then the values of the
+variables it reads. It returns the fetches, then the new values of the variables it assigned, in
+buffers it malloc'ed; the caller copies them into numpy and frees them (as tgc/runtime/executable.py
+does for the JIT).
 
 Variables live in the Artifact between calls, starting from the initial values stored at compile
-time; ``save``/``restore`` checkpoint them (tgc/runtime/checkpoint.py). A graph with random ops takes
-a step counter as its last argument; the Artifact fills it (1, 2, ...) so each call draws anew.
+time; ``save``/``restore`` checkpoint them (tgc/runtime/checkpoint.py). A graph with random ops
+takes a step counter as its last argument; the Artifact fills it (1, 2, ...) so each call draws
+anew.
 
-The entry point is called through the C extension's guarded trampoline (tgc/runtime/_fastcall.c) when
-it is built: a run-time check or an allocation that fails in the code raises TensorFlow's error
+The entry point is called through the C extension's guarded trampoline (tgc/runtime/_fastcall.c)
+when it is built: a run-time check or an allocation that fails in the code raises TensorFlow's error
 (InvalidArgumentError, ResourceExhaustedError) and the artifact stays usable. Without the extension
 it is called by ctypes: shape errors are raised after the call, a failed allocation is not survived.
 
 The code comes from the shipped shared library when it loads here; otherwise (another CPU, or no
-library because it was cross-compiled) from the shipped LLVM IR, compiled for this CPU by llvmlite if
-that is installed.
+library because it was cross-compiled) from the shipped LLVM IR, compiled for this CPU by llvmlite
+if that is installed.
 
 Nothing in an artifact is trusted before it is checked (tgc/runtime/artifact_checks.py): the
 manifest against its JSON schema and itself, every file against the size and SHA-256 recorded at
@@ -110,8 +113,13 @@ class Signature:
         self.inputs, self.outputs, self.variables = inputs, outputs, variables
 
     def __repr__(self) -> str:
-        show = lambda items: ", ".join(map(repr, items))
-        return f"Signature(inputs=[{show(self.inputs)}], outputs=[{show(self.outputs)}], variables=[{show(self.variables)}])"
+        def show(items):
+            return ", ".join(map(repr, items))
+
+        return (
+            f"Signature(inputs=[{show(self.inputs)}], outputs=[{show(self.outputs)}], "
+            f"variables=[{show(self.variables)}])"
+        )
 
 
 class Artifact:
@@ -148,7 +156,7 @@ class Artifact:
         _connect_error_handler(self.backend, self._keep)
         self._prepare_call(address)
 
-    # ---- calling -------------------------------------------------------------------------------------
+    # ---- calling ---------------------------------------------------------------------------------
 
     def _prepare_call(self, address: int) -> None:
         n_args = len(self._arguments) + (1 if self._results else 0)
@@ -163,8 +171,9 @@ class Artifact:
         self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
         pointers = [self._in_desc.ctypes.data + 8 * off for off in self._in_offsets[:-1]]
         self._pointers = ([self._out_desc.ctypes.data] if self._results else []) + pointers
-        # With the C extension the entry point is called behind its guard: a failed allocation in the code
-        # unwinds to the call and raises ResourceExhaustedError (a ctypes call cannot be unwound).
+        # With the C extension the entry point is called behind its guard: a failed allocation in
+        # the code unwinds to the call and raises ResourceExhaustedError (a ctypes call cannot be
+        # unwound).
         self._guard = executable._fastcall
         if self._guard is not None and n_args <= self._guard.max_unpacked_args():
             self._address = address
@@ -173,7 +182,8 @@ class Artifact:
             self._guard = None
 
     def _call_entry(self) -> None:
-        """Runs the entry point on the descriptors _describe wrote; raises what a run-time check reported."""
+        """Runs the entry point on the descriptors _describe wrote; raises what a run-time check
+        reported."""
         if self._guard is None:
             self._fn(*self._pointers)
             raise_pending_error()  # a shape check that failed (tgc/lowering/runtime_errors.py)
@@ -268,7 +278,7 @@ class Artifact:
             _free(pointer)
         return out
 
-    # ---- variables and checkpoints -----------------------------------------------------------------
+    # ---- variables and checkpoints ---------------------------------------------------------------
 
     def _read_initial_values(self) -> dict:
         """The variables' initial values, each checked against the manifest's dtype and shape."""
@@ -321,7 +331,8 @@ class Artifact:
 
 
 def _as_variable(array: np.ndarray, info: TensorInfo, what: str, error) -> np.ndarray:
-    """``array`` as the variable ``info`` describes it, or ``error`` when its dtype or shape differ."""
+    """``array`` as the variable ``info`` describes it, or ``error`` when its dtype or shape
+    differ."""
     if info.dtype.name == "bfloat16" and array.dtype.kind == "V" and array.dtype.itemsize == 2:
         array = array.view(info.dtype)  # .npz stores bfloat16 as raw 2-byte records
     if array.dtype != info.dtype:
@@ -341,7 +352,7 @@ def _copy_result(address: int, shape: tuple, strides: tuple, dtype: np.dtype) ->
     return _copy_out(address, shape, strides, dtype)
 
 
-# ---- loading -------------------------------------------------------------------------------------------
+# ---- loading -------------------------------------------------------------------------------------
 
 
 def _unpacked(path: str, owner) -> str:
@@ -389,7 +400,8 @@ def _read_manifest(path: str) -> dict:
     if manifest.get("format") != "tgc-artifact" or manifest.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"{path}: unsupported artifact format {manifest.get('format')!r} "
-            f"version {manifest.get('format_version')!r} (this runtime reads version {FORMAT_VERSION}; "
+            f"version {manifest.get('format_version')!r} "
+            f"(this runtime reads version {FORMAT_VERSION}; "
             "compile it again with tgc compile)"
         )
     checks.validate_manifest(manifest, where)
@@ -415,7 +427,8 @@ def _host_matches(triple: str) -> bool:
 
 
 def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
-    """(backend name, objects to keep alive, address of the entry point, compiled signature hash)."""
+    """(backend name, objects to keep alive, address of the entry point, compiled signature
+    hash)."""
     library = manifest["files"].get("library")
     reason = "the artifact has no shared library (cross-compiled)"
     signature_symbol = manifest["signature"]["symbol"]
@@ -438,7 +451,8 @@ def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
 
 
 def _connect_error_handler(backend: str, keep) -> None:
-    """The code's run-time checks report to this runtime (artifacts compiled before them have no setter)."""
+    """The code's run-time checks report to this runtime (artifacts compiled before them have no
+    setter)."""
     if backend == "library":
         setter = getattr(keep, SET_ERROR_HANDLER, None)
         address = ctypes.cast(setter, ctypes.c_void_p).value if setter is not None else 0
@@ -499,7 +513,8 @@ def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
 
 
 def load(path: str, prefer: str = "library") -> Artifact:
-    """Loads an artifact directory or archive; ``prefer="llvm-ir"`` compiles its IR with llvmlite."""
+    """Loads an artifact directory or archive; ``prefer="llvm-ir"`` compiles its IR with
+    llvmlite."""
     return Artifact(path, prefer)
 
 

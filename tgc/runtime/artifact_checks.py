@@ -37,7 +37,7 @@ class InvalidArtifact(Exception):
     """Says which file of the artifact is wrong, and which field or array."""
 
 
-# ---- the manifest ----------------------------------------------------------------------------------
+# ---- the manifest --------------------------------------------------------------------------------
 
 
 _VALIDATOR: list = []
@@ -97,7 +97,8 @@ def _message(error) -> str:
 
 
 def _check_agreement(manifest: dict, where: str) -> None:
-    """The entry point's arguments and results are the inputs, step counter and variables, in order."""
+    """The entry point's arguments and results are the inputs, step counter and variables, in
+    order."""
     variables = {v["name"]: v for v in manifest["variables"]}
     if len(variables) != len(manifest["variables"]):
         raise InvalidArtifact(f"{where}: field 'variables': two variables have the same name")
@@ -106,11 +107,14 @@ def _check_agreement(manifest: dict, where: str) -> None:
             if name not in variables:
                 raise InvalidArtifact(f"{where}: field '{key}': '{name}' is not in 'variables'")
     step = [{"name": STEP_NAME, "dtype": "int64", "shape": []}] if manifest["step_input"] else []
-    as_argument = lambda name: {
-        "name": VARIABLE_PREFIX + name,
-        "dtype": variables[name]["dtype"],
-        "shape": variables[name]["shape"],
-    }
+
+    def as_argument(name):
+        return {
+            "name": VARIABLE_PREFIX + name,
+            "dtype": variables[name]["dtype"],
+            "shape": variables[name]["shape"],
+        }
+
     expected = {
         "arguments": manifest["inputs"]
         + step
@@ -154,7 +158,7 @@ def signature_digest(manifest: dict) -> str:
     ).hexdigest()
 
 
-# ---- the files -------------------------------------------------------------------------------------
+# ---- the files -----------------------------------------------------------------------------------
 
 
 def file_record(data: bytes) -> dict:
@@ -189,7 +193,8 @@ _ELF_MACHINES = {"x86_64": 62, "amd64": 62, "aarch64": 183, "arm64": 183}
 
 
 def check_elf(path: str) -> None:
-    """A whole 64-bit ELF shared object for this machine: every segment and section table in the file."""
+    """A whole 64-bit ELF shared object for this machine: every segment and section table in the
+    file."""
     with open(path, "rb") as handle:
         data = handle.read()
     if len(data) < 64 or data[:4] != b"\x7fELF":

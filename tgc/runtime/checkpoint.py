@@ -1,11 +1,12 @@
 """Checkpoints of variable values: one ``.npz`` file, written atomically.
 
 Used by loaded artifacts (tgc/runtime/artifact.py) and by ``tf.train.Saver`` to save and restore
-variables. A save writes a temporary file in the destination's directory, flushes it to disk, renames
-it over the destination (``os.replace``) and flushes the directory, so a reader sees either the old
-checkpoint or the new one, never half a file, even if the process dies mid-write. The temporary file
-is named ``.tmp-<pid>-*``: one left by a process that was killed is removed by the next save into
-that directory (``remove_stale_temporaries``), never one whose writer still runs. Imports numpy only.
+variables. A save writes a temporary file in the destination's directory, flushes it to disk,
+renames it over the destination (``os.replace``) and flushes the directory, so a reader sees either
+the old checkpoint or the new one, never half a file, even if the process dies mid-write. The
+temporary file is named ``.tmp-<pid>-*``: one left by a process that was killed is removed by the
+next save into that directory (``remove_stale_temporaries``), never one whose writer still runs.
+Imports numpy only.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def save(path: str, variables: dict, step: int | None = None) -> str:
 
 def write_atomically(path: str, write, text: bool = False) -> None:
     """Calls ``write(handle)`` on a temporary file beside ``path``, syncs it, renames it to ``path``
-    and syncs the directory; on any failure the temporary file is removed and ``path`` is untouched."""
+    and syncs the directory; on any failure the temporary file is removed and ``path`` is
+    untouched."""
     directory = os.path.dirname(os.path.abspath(path))
     prefix = (
         f".{os.path.basename(path)}.tmp-{os.getpid()}-"

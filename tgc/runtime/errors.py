@@ -1,7 +1,7 @@
 """TensorFlow-style errors (`tf.errors.*`) raised by sessions and by compiled code at run time.
 
-They live in the runtime, the lowest layer, because compiled code's run-time checks raise them where only
-numpy is installed; ``tgc.errors`` (``tf.errors``) re-exports them.
+They live in the runtime, the lowest layer, because compiled code's run-time checks raise them where
+only numpy is installed; ``tgc.errors`` (``tf.errors``) re-exports them.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 This is the host end of summaries: ``tgc.summary.FileWriter`` hands serialized ``Event`` protos to
 ``EventFileWriter``, which frames each as a TFRecord (length, masked CRC of the length, data, masked
-CRC of the data) and writes the whole record with one ``write`` followed by a flush. A crash therefore
-leaves at most the last record torn, and every complete record before it is readable by TensorBoard.
-CRC32C (Castagnoli) is computed in pure Python from a 256-entry table: event records are small.
+CRC of the data) and writes the whole record with one ``write`` followed by a flush. A crash
+therefore leaves at most the last record torn, and every complete record before it is readable by
+TensorBoard. CRC32C (Castagnoli) is computed in pure Python from a 256-entry table: event records
+are small.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def masked_crc32c(data: bytes) -> int:
 
 
 def frame_record(data: bytes) -> bytes:
-    """One TFRecord: uint64 length, uint32 masked CRC of the length, data, uint32 masked CRC of data."""
+    """One TFRecord: uint64 length, uint32 masked CRC of the length, data, uint32 masked CRC of
+    data."""
     header = struct.pack("<Q", len(data))
     return (
         header
@@ -58,7 +60,8 @@ def frame_record(data: bytes) -> bytes:
 
 
 def read_records(path: str):
-    """The complete records of a TFRecord file, checking both CRCs; a torn tail record is ignored."""
+    """The complete records of a TFRecord file, checking both CRCs; a torn tail record is
+    ignored."""
     with open(path, "rb") as handle:
         blob = handle.read()
     offset = 0
@@ -80,17 +83,21 @@ def read_records(path: str):
 
 
 class EventFileWriter:
-    """Appends serialized ``Event`` protos to ``events.out.tfevents.<time>.<host><suffix>`` in logdir.
+    """Appends serialized ``Event`` protos to ``events.out.tfevents.<time>.<host><suffix>`` in
+    logdir.
 
-    The first record is the ``brain.Event:2`` version event TensorBoard expects. Each record is written
-    and flushed on its own, so nothing already added is lost if the process dies.
+    The first record is the ``brain.Event:2`` version event TensorBoard expects. Each record is
+    written and flushed on its own, so nothing already added is lost if the process dies.
     """
 
     def __init__(self, logdir: str, filename_suffix: str = ""):
         from tensorboard.compat.proto.event_pb2 import Event
 
         os.makedirs(logdir, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{filename_suffix or ''}"
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}."
+            f"{socket.gethostname()}{filename_suffix or ''}"
+        )
         self.path = os.path.join(logdir, name)
         self._handle = open(self.path, "ab")
         self.write_event(

@@ -6,11 +6,11 @@ handed out without a copy: each becomes a numpy array over its malloc'ed buffer,
 freed when the last array using it goes away. Descriptors live in one int64 buffer per direction.
 
 Two paths do that. ``tgc.runtime._fastcall``, a small C extension built at install, packs, calls and
-wraps in one C call; the Python path below (``struct`` packing, ctypes, ``__array_interface__``) runs
-where the extension was not built (no compiler; ``TGC_PURE_PYTHON_CALLS=1`` forces it) and for inputs
-the C path leaves to it (conversions, views, read-only arrays it would write). With caches cold, as
-between the steps of different libraries, the Python path cost about 125 us more per call than the
-bare call on a tiny graph; the C path removes most of that.
+wraps in one C call; the Python path below (``struct`` packing, ctypes, ``__array_interface__``)
+runs where the extension was not built (no compiler; ``TGC_PURE_PYTHON_CALLS=1`` forces it) and for
+inputs the C path leaves to it (conversions, views, read-only arrays it would write). With caches
+cold, as between the steps of different libraries, the Python path cost about 125 us more per call
+than the bare call on a tiny graph; the C path removes most of that.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ _free.restype = None
 _GLOBAL_SENTINEL = 0xDEADBEEF  # MLIR's "allocated" pointer for memrefs of constant globals
 
 
-# Run-time errors (tgc/lowering/runtime_errors.py): compiled code calls ERROR_FUNCTION, which calls the
-# handler given to the module's SET_ERROR_HANDLER (kept in ERROR_HANDLER_GLOBAL) with one of these kinds.
+# Run-time errors (tgc/lowering/runtime_errors.py): compiled code calls ERROR_FUNCTION, which calls
+# the handler given to the module's SET_ERROR_HANDLER (kept in ERROR_HANDLER_GLOBAL) with one of
+# these kinds.
 ERROR_FUNCTION = "tgc_runtime_error"
 ERROR_HANDLER_GLOBAL = "tgc_error_handler"
 SET_ERROR_HANDLER = "tgc_set_error_handler"
@@ -55,9 +56,9 @@ def descriptor_words(rank: int) -> int:
 class Executable:
     """One compiled function: ``inputs`` and ``outputs`` are lists of (numpy dtype, rank).
 
-    ``in_place`` maps an output's index to the index of the input it may be written into (a variable the
-    function assigns, left writable for bufferization): when the function returns that input's own
-    buffer, the output is the array that was passed in, not a copy of it.
+    ``in_place`` maps an output's index to the index of the input it may be written into (a variable
+    the function assigns, left writable for bufferization): when the function returns that input's
+    own buffer, the output is the array that was passed in, not a copy of it.
     """
 
     def __init__(self, address: int, inputs: list, outputs: list, keepalive=None, in_place=None):
@@ -72,8 +73,8 @@ class Executable:
         self._in_desc = (ctypes.c_int64 * max(sum(in_words), 1))()
         self._out_desc = (ctypes.c_int64 * max(sum(out_words), 1))()
         self._in_view = memoryview(self._in_desc).cast("B")
-        # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape, written in
-        # place) per input
+        # (dtype, byte offset of the descriptor, struct format, row-major strides of a shape,
+        # written in place) per input
         targets = set(in_place.values())
         self._in_plan = [
             (d, 8 * o, struct.Struct(f"={w}q"), _row_major_strides(r), i in targets)
@@ -81,7 +82,8 @@ class Executable:
         ]
         self._out_format = struct.Struct(f"={max(sum(out_words), 1)}q")
         # Results are row-major: the pipeline bufferizes function results to identity layouts. The
-        # interface dict of each result slot is reused: numpy reads it once, when it wraps the block.
+        # interface dict of each result slot is reused: numpy reads it once, when it wraps the
+        # block.
         self._out_plan = [
             (d, d.itemsize, r, o, {"typestr": _typestr(d), "version": 3}, in_place.get(i))
             for i, ((d, r), o) in enumerate(zip(self.outputs, _offsets(out_words)))
@@ -133,7 +135,8 @@ class Executable:
         for (dtype, byte_offset, packer, strides, written), a in zip(self._in_plan, arrays):
             if type(a) is not np.ndarray or a.dtype != dtype:
                 a = np.asarray(a, dtype=dtype, order="C")
-            try:  # a writable row-major block: the common case, without asking for the array's flags
+            # A writable row-major block: the common case, without asking for the array's flags.
+            try:
                 p = _addressof(_char_from_buffer(a))
             except (TypeError, ValueError):
                 a, p = _row_major_address(a, written)
@@ -166,8 +169,8 @@ class Executable:
                 or allocated in input_pointers
                 or allocated in owners
             ):
-                # A constant global or a caller's array is never ours to free, and a second result over
-                # one buffer must not alias the first: copy those out.
+                # A constant global or a caller's array is never ours to free, and a second result
+                # over one buffer must not alias the first: copy those out.
                 strides = tuple(x * itemsize for x in words[o + 3 + rank : o + 3 + 2 * rank])
                 out.append(_copy_out(address, shape, strides, dtype))
                 continue
@@ -187,7 +190,7 @@ class Executable:
 _asarray = np.asarray
 
 
-# ---- run-time errors ------------------------------------------------------------------------------
+# ---- run-time errors -----------------------------------------------------------------------------
 
 
 def install_error_handler(setter_address: int) -> None:
@@ -197,15 +200,16 @@ def install_error_handler(setter_address: int) -> None:
 
 
 def install_error_handler_packed(packed_setter_address: int) -> None:
-    """The same through the JIT's packed wrapper of ``tgc_set_error_handler`` (arguments by pointer)."""
+    """The same through the JIT's packed wrapper of ``tgc_set_error_handler`` (arguments by
+    pointer)."""
     handler = ctypes.c_void_p(error_handler_address())
     arguments = (ctypes.c_void_p * 1)(ctypes.addressof(handler))
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(packed_setter_address)(ctypes.addressof(arguments))
 
 
 def call_packed(fn, address: int, packed_address: int) -> None:
-    """Calls a compiled function's C interface (``fn``, its ctypes function at ``address``) with its packed
-    arguments; a check that fails inside raises its error here."""
+    """Calls a compiled function's C interface (``fn``, its ctypes function at ``address``) with its
+    packed arguments; a check that fails inside raises its error here."""
     if _fastcall is not None:
         try:
             _fastcall.call_packed(address, packed_address)
@@ -220,10 +224,10 @@ def call_packed(fn, address: int, packed_address: int) -> None:
 
 
 def raise_pending_error() -> None:
-    """After a call made without a guard (an artifact's entry point called by ctypes, where the C extension
-    is not built or the entry point has more arguments than its trampoline passes): raises what a check
-    recorded. Such a call cannot be unwound: its shape checks keep it within its buffers, but a failed
-    allocation is not survived."""
+    """After a call made without a guard (an artifact's entry point called by ctypes, where the C
+    extension is not built or the entry point has more arguments than its trampoline passes): raises
+    what a check recorded. Such a call cannot be unwound: its shape checks keep it within its
+    buffers, but a failed allocation is not survived."""
     if _fastcall is not None:
         failure = _fastcall.take_error()
     else:
@@ -233,7 +237,8 @@ def raise_pending_error() -> None:
 
 
 def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
-    """The TensorFlow error for a failed check: ``message`` is the check's JSON, ``values`` its numbers."""
+    """The TensorFlow error for a failed check: ``message`` is the check's JSON, ``values`` its
+    numbers."""
     try:
         facts = json.loads(message) if message else {}
     except ValueError:
@@ -251,7 +256,8 @@ def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
         return errors.ResourceExhaustedError(
             None,
             None,
-            f"OOM when allocating tensor with shape{shape} and type {facts.get('dtype', 'unknown')} "
+            f"OOM when allocating tensor with shape{shape} "
+            f"and type {facts.get('dtype', 'unknown')} "
             f"on {device} by allocator cpu{where}",
         )
     return errors.InternalError(
@@ -277,8 +283,9 @@ _python_errors = _PythonErrors()
 
 
 def _record_failure(kind, message, values, count):
-    """The handler without the C extension: records the error, which the call raises once the compiled
-    code returns (its checks keep it within its buffers; an allocation that failed cannot be survived)."""
+    """The handler without the C extension: records the error, which the call raises once the
+    compiled code returns (its checks keep it within its buffers; an allocation that failed cannot
+    be survived)."""
     text = ctypes.string_at(message).decode("utf-8", "replace") if message else ""
     _python_errors.failure = (kind, text, tuple(values[i] for i in range(count)))
 
@@ -290,20 +297,23 @@ _python_handler = _HANDLER_TYPE(_record_failure)
 
 
 def error_handler_address() -> int:
-    """The address of the runtime's ``void handler(int64 kind, char *message, int64 *values, int64 count)``."""
+    """The address of the runtime's ``void handler(int64 kind, char *message, int64 *values, int64
+    count)``."""
     if _fastcall is not None:
         return _fastcall.handler_address()
     return ctypes.cast(_python_handler, ctypes.c_void_p).value
 
 
 def _typestr(dtype: np.dtype) -> str:
-    """The array-interface type of ``dtype``; an extension dtype that numpy cannot name there (ml_dtypes'
-    bfloat16 reads back as raw bytes) is wrapped as the unsigned int of its size, then viewed as itself."""
+    """The array-interface type of ``dtype``; an extension dtype that numpy cannot name there
+    (ml_dtypes' bfloat16 reads back as raw bytes) is wrapped as the unsigned int of its size, then
+    viewed as itself."""
     return dtype.str if np.dtype(dtype.str) == dtype else np.dtype(f"u{dtype.itemsize}").str
 
 
 def _row_major_strides(rank: int):
-    """shape -> the element strides of a row-major array of that shape (specialised for small ranks)."""
+    """shape -> the element strides of a row-major array of that shape (specialised for small
+    ranks)."""
     if rank == 0:
         return lambda shape: ()
     if rank == 1:
@@ -324,10 +334,10 @@ def _row_major_strides(rank: int):
 
 
 def _row_major_address(array: np.ndarray, written: bool):
-    """(array, data pointer) for an array ctypes would not take as a writable block: a view that is not
-    row-major becomes a row-major copy, a read-only array is copied only when the function may write
-    into it, and an empty one is passed as it is. (``from_buffer`` is several times faster than
-    ``array.ctypes.data``, so the common case never comes here.)"""
+    """(array, data pointer) for an array ctypes would not take as a writable block: a view that is
+    not row-major becomes a row-major copy, a read-only array is copied only when the function may
+    write into it, and an empty one is passed as it is. (``from_buffer`` is several times faster
+    than ``array.ctypes.data``, so the common case never comes here.)"""
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
     elif written and not array.flags.writeable:
@@ -342,8 +352,9 @@ _char_from_buffer = ctypes.c_char.from_buffer
 class _MallocBlock:
     """A buffer the compiled code malloc'ed for a result; freed when no array uses it any more.
 
-    ``Executable._collect`` sets the block's ``__array_interface__`` and lets numpy wrap it: the array
-    keeps the block as its base, and wrapping costs about a third of a ctypes buffer plus ``frombuffer``.
+    ``Executable._collect`` sets the block's ``__array_interface__`` and lets numpy wrap it: the
+    array keeps the block as its base, and wrapping costs about a third of a ctypes buffer plus
+    ``frombuffer``.
     """
 
     __slots__ = ("pointer", "__array_interface__")
@@ -356,7 +367,8 @@ class _MallocBlock:
 
 
 class _Borrowed:
-    """Memory that is not ours (a constant global, a caller's array), seen through numpy for a copy."""
+    """Memory that is not ours (a constant global, a caller's array), seen through numpy for a
+    copy."""
 
     __slots__ = ("__array_interface__",)
 

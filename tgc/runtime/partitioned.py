@@ -1,8 +1,9 @@
 """The local runner: one executor thread per device partition, exchanging tensors by rendezvous.
 
-Each partition of a compiled run takes every feed, then the variables it reads, and returns its share of
-the fetches, then the variables it assigned. A run with one partition is a plain call on the calling
-thread; with several, each runs on its own thread and the runner gathers the fetches back into order.
+Each partition of a compiled run takes every feed, then the variables it reads, and returns its
+share of the fetches, then the variables it assigned. A run with one partition is a plain call on
+the calling thread; with several, each runs on its own thread and the runner gathers the fetches
+back into order.
 """
 
 from __future__ import annotations

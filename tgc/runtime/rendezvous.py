@@ -1,10 +1,10 @@
 """The rendezvous where a send's tensor meets its recv, and the C callbacks compiled code calls.
 
 Compiled partitions call ``_mlir_ciface_tgc_send_<dtype>_<rank>(key_id, MemRef*)`` and
-``_mlir_ciface_tgc_recv_<dtype>_<rank>(MemRef* result, key_id)``; this module provides them as ctypes
-callbacks bound to a TransferHub. A recv blocks until its send has happened, with bounded waits: when
-every running partition is waiting for a tensor that nobody can still send, that is a deadlock and
-the run is aborted with an error naming the keys, never a hang.
+``_mlir_ciface_tgc_recv_<dtype>_<rank>(MemRef* result, key_id)``; this module provides them as
+ctypes callbacks bound to a TransferHub. A recv blocks until its send has happened, with bounded
+waits: when every running partition is waiting for a tensor that nobody can still send, that is a
+deadlock and the run is aborted with an error naming the keys, never a hang.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class RendezvousError(RuntimeError):
 
 
 class Rendezvous:
-    """One step's mailbox: key_id -> tensor, with waiting partitions counted for deadlock detection."""
+    """One step's mailbox: key_id -> tensor, with waiting partitions counted for deadlock
+    detection."""
 
     def __init__(self, keys: dict, running: int, timeout: float):
         self.keys = keys  # key_id -> key text, for messages
@@ -69,7 +70,8 @@ class Rendezvous:
                     if not self.cond.wait(timeout=self.timeout):
                         self.abort(
                             RendezvousError(
-                                f"timed out after {self.timeout} s waiting for '{self.keys.get(key_id)}'"
+                                f"timed out after {self.timeout} s "
+                                f"waiting for '{self.keys.get(key_id)}'"
                             )
                         )
                         break
