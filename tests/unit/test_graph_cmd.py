@@ -1,4 +1,5 @@
-"""`tgc graph`: a valid DOT picture at every pipeline stage, SVG through Graphviz, GraphDef for TensorBoard."""
+"""`tgc graph`: a valid DOT picture at every pipeline stage, SVG through Graphviz,
+GraphDef for TensorBoard."""
 
 import re
 import shutil
@@ -28,7 +29,8 @@ PROGRAM = textwrap.dedent("""
 
 MLIR = textwrap.dedent("""
     func.func @main(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
-      %0 = "tgc.matmul"(%a, %b) {transpose_a = false, transpose_b = false} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32> loc("layer/MatMul")
+      %0 = "tgc.matmul"(%a, %b) {transpose_a = false, transpose_b = false}
+          : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32> loc("layer/MatMul")
       %1 = "tgc.relu"(%0) : (tensor<2x4xf32>) -> tensor<2x4xf32> loc("layer/Relu")
       return %1 : tensor<2x4xf32>
     }
@@ -50,7 +52,8 @@ def run(args):
 
 
 def check_dot_syntax(text: str) -> None:
-    """Graphviz's own parser accepts it (when Graphviz is installed), and the text is one balanced digraph."""
+    """Graphviz's own parser accepts it (when Graphviz is installed), and the text
+    is one balanced digraph."""
     assert text.startswith("digraph ") and text.rstrip().endswith("}")
     assert text.count("{") == text.count("}")
     if HAS_DOT:
@@ -238,8 +241,9 @@ def test_svg_and_png_without_graphviz_is_one_clean_error_before_running_the_prog
     )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"tgc graph: error: --format {fmt} needs Graphviz's 'dot' program, which is not on PATH: install "
-        "Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) or use --format dot"
+        f"tgc graph: error: --format {fmt} needs Graphviz's 'dot' program, which is not on PATH: "
+        "install Graphviz (apt install graphviz, brew install graphviz, conda install graphviz) "
+        "or use --format dot"
     ]
 
 
@@ -272,7 +276,8 @@ def test_a_placeholder_of_unknown_rank_takes_its_shape_from_feed(tmp_path):
 
 def test_an_abort_in_a_stage_is_one_error_line_and_the_process_lives(tmp_path, monkeypatch):
     # An abort() inside a pass stands in for an MLIR assertion: the stages run in a forked child
-    # (tgc/tools/isolation.py), which inherits this patch. In process, the abort would kill pytest itself.
+    # (tgc/tools/isolation.py), which inherits this patch. In process, the abort
+    # would kill pytest itself.
     import os
 
     from tgc.passes.fold import FoldPass
@@ -283,7 +288,8 @@ def test_an_abort_in_a_stage_is_one_error_line_and_the_process_lives(tmp_path, m
     result = CliRunner().invoke(main, ["graph", str(path), "--stage", "optimized"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "tgc graph: error: MLIR crashed (SIGABRT) while running pass 'tgc-fold'; the input is not valid there"
+        "tgc graph: error: MLIR crashed (SIGABRT) while running pass 'tgc-fold'; "
+        "the input is not valid there"
     ]
     assert (
         run([str(path), "--stage", "decomposed"]).exit_code == 0

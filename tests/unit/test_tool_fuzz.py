@@ -83,7 +83,8 @@ def test_compile_on_mutants_of_an_exported_graph_never_crashes(pristine, tmp_pat
 
 
 def test_the_judge_catches_what_the_rule_forbids():
-    """The oracle itself: a traceback, a signal, a hang, a silent exit 1 and a wrong answer all fail."""
+    """The oracle itself: a traceback, a signal, a hang, a silent exit 1 and a
+    wrong answer all fail."""
     judge = fuzzer.judge
     assert judge(fuzzer.Outcome(1, stderr="x.mlir:1:1: error: expected op\n")) is None
     assert judge(fuzzer.Outcome(0, stdout="module {\n}\n")) is None

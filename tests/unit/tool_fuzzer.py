@@ -1,12 +1,12 @@
-"""Fuzzing of the `tgc` tools: `tgc opt` on mutants of the lit inputs, `tgc compile` on mutants of an
-exported graph, `tgc run` and `tgc inspect` on damaged artifacts.
+"""Fuzzing of the `tgc` tools: `tgc opt` on mutants of the lit inputs, `tgc compile` on mutants of
+an exported graph, `tgc run` and `tgc inspect` on damaged artifacts.
 
 The rule every mutant is held to: a clean error (exit status 1, ``error:`` on stderr, no Python
-traceback, no MLIR assertion text) or a right answer (exit status 0; for `tgc opt`, IR that reads back
-and prints the same; for `tgc run`, the numbers of the undamaged artifact; for `tgc compile`, an
-artifact that loads) -- never a traceback, never a signal, never a hang. Each mutant runs the CLI in a
-forked child of this process (click's CliRunner there), so a signal or a hang is seen and reported
-instead of killing the test run.
+traceback, no MLIR assertion text) or a right answer (exit status 0; for `tgc opt`, IR that reads
+back and prints the same; for `tgc run`, the numbers of the undamaged artifact; for `tgc compile`,
+an artifact that loads) -- never a traceback, never a signal, never a hang. Each mutant runs the CLI
+in a forked child of this process (click's CliRunner there), so a signal or a hang is seen and
+reported instead of killing the test run.
 
 Mutants are reproducible: ``(seed, index)`` fixes every random choice. tests/unit/test_tool_fuzz.py
 runs a bounded number in the suite; benchmarks/tool_fuzz.py runs long campaigns.
@@ -59,7 +59,7 @@ class Verdict:
         return f"{self.mutant}: {status}"
 
 
-# ---- running the CLI in a forked child ------------------------------------------------------------
+# ---- running the CLI in a forked child -----------------------------------------------------------
 
 
 def warm_up() -> None:
@@ -88,7 +88,8 @@ def warm_up() -> None:
 
 
 WARM_UP_MODULE = """func.func @main(%x: tensor<?x3xf32>, %w: tensor<3x3xf32>) -> tensor<?x3xf32> {
-  %0 = "tgc.matmul"(%x, %w) {transpose_a = false, transpose_b = false} : (tensor<?x3xf32>, tensor<3x3xf32>) -> tensor<?x3xf32>
+  %0 = "tgc.matmul"(%x, %w) {transpose_a = false, transpose_b = false}
+      : (tensor<?x3xf32>, tensor<3x3xf32>) -> tensor<?x3xf32>
   %1 = "tgc.relu"(%0) : (tensor<?x3xf32>) -> tensor<?x3xf32>
   return %1 : tensor<?x3xf32>
 }
@@ -96,7 +97,8 @@ WARM_UP_MODULE = """func.func @main(%x: tensor<?x3xf32>, %w: tensor<3x3xf32>) ->
 
 
 def run_cli(args: list, input_text: str | None = None) -> Outcome:
-    """``tgc ARGS`` through CliRunner in a forked child; a signal or hang is recorded, not suffered."""
+    """``tgc ARGS`` through CliRunner in a forked child; a signal or hang is
+    recorded, not suffered."""
     with tempfile.TemporaryFile() as result:
         pid = os.fork()
         if pid == 0:
@@ -126,7 +128,8 @@ def _child(args, input_text, result) -> None:
     try:
         import faulthandler
 
-        faulthandler.disable()  # a crash is reported by the parent, not as a dump on pytest's terminal
+        # a crash is reported by the parent, not as a dump on pytest's terminal
+        faulthandler.disable()
         from click.testing import CliRunner
 
         from tgc.tools.cli import main
@@ -173,7 +176,7 @@ def _first_line_with(text: str, needle: str) -> str:
     return next((line.strip() for line in text.splitlines() if needle in line), "")[:300]
 
 
-# ---- tgc opt on mutants of the lit inputs ----------------------------------------------------------
+# ---- tgc opt on mutants of the lit inputs --------------------------------------------------------
 
 
 def lit_inputs() -> list:
@@ -320,12 +323,16 @@ def opt_mutant(seed: int, index: int, inputs: list) -> tuple:
     if rng.random() < 0.5:
         args.append("--default-pipeline")
     data = text.encode("utf-8", errors="surrogateescape")
-    described = f"opt seed={seed} index={index} {name} [{', '.join(m.__name__ for m in mutations)}] {' '.join(args)}"
+    described = (
+        f"opt seed={seed} index={index} {name} "
+        f"[{', '.join(m.__name__ for m in mutations)}] {' '.join(args)}"
+    )
     return described, data, args
 
 
 def _reparses(outcome: Outcome, args: list, workdir: str) -> str | None:
-    """What `tgc opt` printed is IR that `tgc opt` reads back unchanged (the printer/parser round trip)."""
+    """What `tgc opt` printed is IR that `tgc opt` reads back unchanged (the
+    printer/parser round trip)."""
     path = os.path.join(workdir, "printed.mlir")
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(outcome.stdout)
@@ -351,7 +358,7 @@ def fuzz_opt(seed: int, count: int, workdir: str, start: int = 0):
         yield Verdict(described, outcome, judge(outcome, lambda o: _reparses(o, args, workdir)))
 
 
-# ---- tgc run on damaged artifacts ------------------------------------------------------------------
+# ---- tgc run on damaged artifacts ----------------------------------------------------------------
 
 
 @dataclass
@@ -526,7 +533,8 @@ def _damage_file(rng, path, role):
 
 def _wrong_variables(rng, path):
     """Rewrites variables.npz (checksum updated) with arrays of a wrong shape or dtype, or missing;
-    an array left as it was keeps its original value, so that a run that passes gives the same numbers."""
+    an array left as it was keeps its original value, so that a run that passes
+    gives the same numbers."""
     with open(os.path.join(path, "manifest.json")) as fh:
         variables = json.load(fh)["variables"]
     with np.load(os.path.join(path, "variables.npz")) as original:
@@ -567,7 +575,8 @@ ARTIFACT_DAMAGE = {
 
 
 def _bad_inputs(rng, pristine: Pristine, workdir: str) -> tuple:
-    """Input files for the run: the pristine ones, or one of a wrong dtype/shape, or not an array."""
+    """Input files for the run: the pristine ones, or one of a wrong
+    dtype/shape, or not an array."""
     inputs = dict(pristine.inputs)
     if rng.random() < 0.7 or not inputs:
         return inputs, ""
@@ -696,7 +705,10 @@ def compile_mutant(seed: int, index: int, source: str, workdir: str) -> Verdict:
     output = os.path.join(workdir, "compiled")
     shutil.rmtree(output, ignore_errors=True)
     outcome = run_cli(["compile", path, "--emit", stage, "-o", output])
-    described = f"compile seed={seed} index={index} [{', '.join(m.__name__ for m in mutations)}] --emit={stage}"
+    described = (
+        f"compile seed={seed} index={index} "
+        f"[{', '.join(m.__name__ for m in mutations)}] --emit={stage}"
+    )
 
     def loads(_):
         if stage != "artifact":
@@ -724,9 +736,9 @@ def fuzz_run(seed: int, count: int, pristine: Pristine, workdir: str, start: int
 
 
 def make_pristine(workdir: str) -> Pristine:
-    """Compiles a small training step (variables read and assigned, a random op, so a step counter) and
-    records its outputs for fixed inputs. The random op draws anew each call: outputs are compared
-    from one fresh load, one call, as `tgc run` does."""
+    """Compiles a small training step (variables read and assigned, a random op, so a step counter)
+    and records its outputs for fixed inputs. The random op draws anew each call: outputs are
+    compared from one fresh load, one call, as `tgc run` does."""
     import tgc as tf
     from tgc.runtime import load
 
