@@ -211,11 +211,6 @@ def test_the_scan_finds_a_name_slice(tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="tgc/passes/place.py, tgc/driver/jit.py and tgc/tools/graph_cmd.py still read op names; "
-    "their owners switch to tgc.dialect.ir_helpers (opdef_of, is_tgc_op), then this mark goes",
-)
 def test_no_module_slices_op_names():
     """Op identity goes through ir_helpers (opdef_of, is_tgc_op), not ``op.name[4:]`` or a test of
     the name's prefix."""

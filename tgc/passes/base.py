@@ -13,10 +13,6 @@ from typing import ClassVar
 
 from mlir import ir
 
-# functions/body_ops/has_body live in tgc.dialect.ir_helpers; this re-export goes once
-# tgc/passes/place.py, tgc/driver/aot.py and tgc/tools/graph_cmd.py import them from there.
-from tgc.dialect.ir_helpers import body_ops, functions, has_body  # noqa: F401
-
 
 class PassFailure(Exception):
     """A pass could not do its job; ``diagnostics`` are (location, message) pairs."""
@@ -56,7 +52,7 @@ class ModulePass(abc.ABC):
 
 
 def format_location(loc: ir.Location) -> str:
-    """``file:line:col: scope/op`` from our fused name-over-file locations (MLIR prints them nested)."""
+    """``file:line:col: scope/op`` from our fused name-over-file locations (printed nested)."""
     text = str(loc)
     # loc("scores/MatMul"("model.py":12:0)) -> model.py:12:0: 'scores/MatMul'
     if text.startswith('loc("') and '"("' in text:
