@@ -153,7 +153,8 @@ def test_loading_and_running_imports_no_mlir(tmp_path):
     code = (
         "import sys, numpy as np, tgc.runtime as r; a = r.load(sys.argv[1]); "
         "o = a(x=np.ones((2, 5), np.float32)); assert o['scores'].shape == (2, 3); "
-        "assert 'mlir' not in sys.modules, sorted(m for m in sys.modules if 'mlir' in m); print('ok')"
+        "assert 'mlir' not in sys.modules, sorted(m for m in sys.modules if 'mlir' in m); "
+        "print('ok')"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60
@@ -223,8 +224,8 @@ def test_cross_target_emits_aarch64_assembly(tmp_path):
 
 
 def test_llvmlite_compiles_the_shipped_ir_when_asked(tmp_path):
-    """A machine without the shipped library's ABI (or a cross-compiled artifact) compiles model.ll with
-    llvmlite for its own CPU; the numbers are the library's."""
+    """A machine without the shipped library's ABI (or a cross-compiled artifact) compiles model.ll
+    with llvmlite for its own CPU; the numbers are the library's."""
     pytest.importorskip("llvmlite")
     x, y, w, b, scores, loss, train = build_net()
     path = compile_artifact(["scores", "loss"], None, str(tmp_path))
@@ -239,7 +240,7 @@ def test_llvmlite_compiles_the_shipped_ir_when_asked(tmp_path):
         np.testing.assert_allclose(got_ir[name], got_library[name], rtol=1e-6)
 
 
-# ---- damaged artifacts: every check names the file and the field or array ---------------------------
+# ---- damaged artifacts: every check names the file and the field or array ------------------------
 
 
 import hashlib  # noqa: E402
@@ -267,8 +268,8 @@ def copy(trained_artifact, tmp_path):
 
 
 def edit_manifest(path, change, rehash=False):
-    """Applies ``change`` to the manifest; ``rehash`` also recomputes its signature hash, as a careful
-    hand-editor would, so that only the hash compiled into the code still disagrees."""
+    """Applies ``change`` to the manifest; ``rehash`` also recomputes its signature hash, as a
+    careful hand-editor would, so that only the hash compiled into the code still disagrees."""
     name = os.path.join(path, "manifest.json")
     with open(name) as fh:
         manifest = json.load(fh)

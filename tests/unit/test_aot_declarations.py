@@ -1,5 +1,5 @@
-"""`tgc compile` refuses a module that declares functions it does not define: an artifact holds only the
-functions it defines, and a call of an undefined one made `tgc run` die of SIGSEGV."""
+"""`tgc compile` refuses a module that declares functions it does not define: an artifact holds only
+the functions it defines, and a call of an undefined one made `tgc run` die of SIGSEGV."""
 
 import subprocess
 import sys

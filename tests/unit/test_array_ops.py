@@ -1,8 +1,8 @@
 """The array/shape op family end to end: tgc.frontend.array_ops -> registry -> core lowering -> JIT.
 
-Every op runs through tgc.Session and is compared with numpy, with a None batch dim fed two different
-batch sizes; gradients are compared with central finite differences of the numpy reference (float64);
-build-time errors are checked by their messages.
+Every op runs through tgc.Session and is compared with numpy, with a None batch dim fed two
+different batch sizes; gradients are compared with central finite differences of the numpy reference
+(float64); build-time errors are checked by their messages.
 """
 
 import numpy as np
@@ -25,7 +25,8 @@ def batch_input(batch, rest, dtype=np.float32):
 
 
 def check_batched(build, reference, rest=(4, 3), dtype=tf.float32):
-    """build(placeholder [None, *rest]) vs reference(array) for two batch sizes through one graph."""
+    """build(placeholder [None, *rest]) vs reference(array) for two batch
+    sizes through one graph."""
     x = tf.placeholder(dtype, [None, *rest])
     y = build(x)
     for batch in BATCHES:
@@ -78,7 +79,7 @@ def build_error(fn):
     return str(info.value)
 
 
-# ---- reshape family ---------------------------------------------------------------------------------
+# ---- reshape family ------------------------------------------------------------------------------
 
 
 def test_reshape_with_minus_one_and_unknown_batch():
@@ -143,7 +144,7 @@ def test_squeeze_error():
     )
 
 
-# ---- concat, split, stack ------------------------------------------------------------------------------
+# ---- concat, split, stack ------------------------------------------------------------------------
 
 
 def test_concat_three_values_and_negative_axis():
@@ -254,7 +255,7 @@ def test_unstack_needs_known_count():
     assert "cannot infer num from shape (?, 3)" in build_error(lambda: A.unstack(x))
 
 
-# ---- slicing and indexing ---------------------------------------------------------------------------------
+# ---- slicing and indexing ------------------------------------------------------------------------
 
 
 def test_slice_with_minus_one_size():
@@ -333,7 +334,7 @@ def test_indexing_errors():
         x[x]
 
 
-# ---- tile ------------------------------------------------------------------------------------------------
+# ---- tile ----------------------------------------------------------------------------------------
 
 
 def test_tile_static_and_unknown_batch():
@@ -354,7 +355,7 @@ def test_tile_error():
     )
 
 
-# ---- one_hot ------------------------------------------------------------------------------------------------
+# ---- one_hot -------------------------------------------------------------------------------------
 
 
 def _one_hot(indices, depth, on=1.0, off=0.0, axis=-1, dtype=np.float32):
@@ -394,7 +395,7 @@ def test_one_hot_is_not_differentiable_and_rejects_float_indices():
     assert tf.gradients(tf.reduce_sum(A.one_hot(tf.cast(v, tf.int32), 3)), [v]) == [None]
 
 
-# ---- fills, shape, size, rank -------------------------------------------------------------------------------
+# ---- fills, shape, size, rank --------------------------------------------------------------------
 
 
 def test_fill_zeros_ones_static():

@@ -41,7 +41,7 @@ def assert_user_error(result, pattern):
     assert re.search(pattern, result.stderr, re.MULTILINE), result.stderr
 
 
-# ---- errors ---------------------------------------------------------------------------------------
+# ---- errors --------------------------------------------------------------------------------------
 
 
 def test_parse_error_has_file_line_col_and_caret(tmp_path):
@@ -59,7 +59,8 @@ def test_irdl_missing_attribute(tmp_path):
     result = run(["opt", write(tmp_path, one_op("%x: tensor<2x3xf32>", op, "tensor<3xf32>"))])
     assert_user_error(
         result,
-        r"input\.mlir:2:8: error: 'tgc\.reduce_sum' op attribute \"keepdims\" is expected but not provided",
+        r"input\.mlir:2:8: error: 'tgc\.reduce_sum' op attribute \"keepdims\" "
+        r"is expected but not provided",
     )
 
 
@@ -72,7 +73,8 @@ def test_irdl_wrong_attribute_kind(tmp_path):
     result = run(["opt", write(tmp_path, text)])
     assert_user_error(
         result,
-        r"input\.mlir:2:8: error: expected base attribute 'builtin\.integer' but got 'builtin\.string'",
+        r"input\.mlir:2:8: error: expected base attribute 'builtin\.integer' "
+        r"but got 'builtin\.string'",
     )
 
 
@@ -80,7 +82,8 @@ def test_verify_broadcast_mismatch(tmp_path):
     path = write(tmp_path, GOOD.replace("tensor<3xf32>", "tensor<4xf32>"))
     assert_user_error(
         run(["opt", path]),
-        r"input\.mlir:2:8: error: 'tgc\.add' shapes \(\?, 3\) and \(4,\) are not broadcast-compatible$",
+        r"input\.mlir:2:8: error: 'tgc\.add' shapes \(\?, 3\) and \(4,\) "
+        r"are not broadcast-compatible$",
     )
 
 
@@ -90,8 +93,8 @@ def test_verify_error_at_graph_location(tmp_path):
     result = run(["opt", write(tmp_path, one_op("%x: tensor<?x3xf32>", op, "tensor<?x4xf32>"))])
     assert_user_error(
         result,
-        r"^model\.py:7:0: 'dense/Relu': error: 'tgc\.relu' result #0 expected type 'tensor<\?x3xf32>' "
-        r"but got 'tensor<\?x4xf32>'$",
+        r"^model\.py:7:0: 'dense/Relu': error: 'tgc\.relu' result #0 "
+        r"expected type 'tensor<\?x3xf32>' but got 'tensor<\?x4xf32>'$",
     )
 
 
@@ -164,7 +167,7 @@ def test_unwritable_output(tmp_path):
     )
 
 
-# ---- split input ----------------------------------------------------------------------------------
+# ---- split input ---------------------------------------------------------------------------------
 
 
 def test_split_input_keeps_file_line_numbers_and_goes_on_after_errors(tmp_path):
@@ -187,7 +190,7 @@ def test_split_parse_error_line_numbers(tmp_path):
     assert result.stdout.count("func.func @f(") == 2
 
 
-# ---- normal runs and queries ----------------------------------------------------------------------
+# ---- normal runs and queries ---------------------------------------------------------------------
 
 
 def test_stdin_and_output_file(tmp_path):
@@ -298,7 +301,8 @@ def test_aliases_and_trailing_locations_parse_as_in_mlir_opt(tmp_path):
     result = run(["opt", write(tmp_path, text)])
     assert_user_error(
         result,
-        r"^model\.py:5:0: 'scope/add': error: 'tgc\.add' shapes \(3,\) and \(4,\) are not broadcast-compatible$",
+        r"^model\.py:5:0: 'scope/add': error: 'tgc\.add' shapes \(3,\) and \(4,\) "
+        r"are not broadcast-compatible$",
     )
     fixed = text.replace("tensor<4xf32>", "tensor<3xf32>")
     result = run(["opt", write(tmp_path, fixed)])
@@ -321,7 +325,7 @@ def test_parser_locations_name_the_input_file():
         assert str(function.regions[0].blocks[0].arguments[1].location) == 'loc("model.mlir":1:35)'
 
 
-# ---- robustness: types tgc has no dtype for, MLIR aborting, --version ------------------------------
+# ---- robustness: types tgc has no dtype for, MLIR aborting, --version ----------------------------
 
 
 @pytest.mark.parametrize("element", ["index", "i8"])

@@ -1,8 +1,8 @@
 """conv2d, max_pool and avg_pool through the TF1 API: compiled results against naive numpy loops,
 gradients against central finite differences, unknown batch dims, and build-time errors.
 
-The naive references below are written from TensorFlow's definitions, independently of the registry's
-numpy references (which the first tests check against them), loop by output pixel.
+The naive references below are written from TensorFlow's definitions, independently of the
+registry's numpy references (which the first tests check against them), loop by output pixel.
 """
 
 from __future__ import annotations
@@ -201,7 +201,8 @@ def test_unknown_batch_dim_serves_two_batch_sizes():
 
 
 def _session_gradients(build, arrays):
-    """d sum(op(*arrays) * w) / d each array, compiled, with a fixed random w; also the numpy objective."""
+    """d sum(op(*arrays) * w) / d each array, compiled, with a fixed random w;
+    also the numpy objective."""
     holders = [tf.placeholder(tf.float64, a.shape) for a in arrays]
     y = build(*holders)
     w = RNG.standard_normal(y.shape.as_list())
@@ -335,8 +336,8 @@ def test_conv2d_lowers_to_im2col_and_matmul_with_dynamic_batch():
         "tensor.expand_shape",
         "into tensor<?x4x4x4xf32>",
     )
-    # The GEMM sits in a private function (out of reach of elementwise fusion) that holds the matmul and
-    # zero-fills its output itself, so that tgc-blas-matmul calls BLAS with beta = 0.
+    # The GEMM sits in a private function (out of reach of elementwise fusion) that holds the matmul
+    # and zero-fills its output itself, so that tgc-blas-matmul calls BLAS with beta = 0.
     check_in_order(
         text,
         "func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z",
@@ -485,7 +486,8 @@ def test_backprop_api_rejects_bad_sizes():
         tf.nn.conv2d_backprop_input([4, 4, 2], f, g, strides=[1, 1, 1, 1], padding="SAME")
     with pytest.raises(
         ValueError,
-        match=r"conv2d_backprop_filter: filter_sizes must be 4 positive ints \(HWIO\) but got \[3, 3\]",
+        match=r"conv2d_backprop_filter: filter_sizes must be 4 positive ints \(HWIO\) "
+        r"but got \[3, 3\]",
     ):
         tf.nn.conv2d_backprop_filter(
             tf.zeros([1, 4, 4, 2]), [3, 3], g, strides=[1, 1, 1, 1], padding="SAME"

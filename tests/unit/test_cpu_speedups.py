@@ -52,7 +52,8 @@ def test_unknown_dims_compile_once_and_serve_several_shapes():
 
 
 def test_matmul_of_a_slice_reads_its_offset_and_row_stride():
-    # The operand is a view into a larger buffer after bufferization: BLAS gets the offset pointer and lda.
+    # The operand is a view into a larger buffer after bufferization: BLAS gets
+    # the offset pointer and lda.
     tf.reset_default_graph()
     x = tf.placeholder(tf.float32, [9, 11])
     w = tf.placeholder(tf.float32, [4, 6])
@@ -83,7 +84,8 @@ def test_two_layer_gradients_through_blas_match_numpy():
 
 
 def _lowered_to_blas(shapes, dtype, **attrs) -> str:
-    """A one-matmul function through the CPU pipeline up to tgc-blas-matmul (before the loop lowering)."""
+    """A one-matmul function through the CPU pipeline up to tgc-blas-matmul
+    (before the loop lowering)."""
     upto = registry_harness.CPU_PIPELINE.up_to("tgc-blas-matmul").spec()
     return registry_harness.lowered_ir(
         [TensorSpec(s, dtype) for s in shapes],
@@ -165,8 +167,9 @@ def test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype):
         got, got_gx, got_gf = sess.run([y, gx, gf], {x: x0, f: f0})
     tol = 1e-4 if dtype == "float32" else 1e-10
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
-    # The loss is linear in x and in f: its gradients are exact sums, checked via the adjoint identity
-    # <dL/dx, x'> = L(x') - L(0)... with L linear, dL/dx . e_i = sum(conv(e_i, f) * weights).
+    # The loss is linear in x and in f: its gradients are exact sums, checked via the adjoint
+    # identity <dL/dx, x'> = L(x') - L(0)... with L linear,
+    # dL/dx . e_i = sum(conv(e_i, f) * weights).
     for index in [(0, 0, 0, 0), tuple(s - 1 for s in xs), (xs[0] - 1, xs[1] // 2, xs[2] // 3, 0)]:
         e = np.zeros(xs)
         e[index] = 1
@@ -242,12 +245,13 @@ def test_half_precision_conv_keeps_the_direct_loops():
     np.testing.assert_array_equal(got, _naive_conv(x0, f0, (1, 1), "SAME").astype(np.float16))
 
 
-# ---- tgc-outline-gemm: matmuls stay matmuls next to elementwise producers and reshapes ------------
+# ---- tgc-outline-gemm: matmuls stay matmuls next to elementwise producers and reshapes -----------
 
 
 def test_relu_gradient_times_transposed_weights_reshaped_matches_numpy():
-    # The convnet's fc1 input gradient: (dz * (z > 0)) @ W^T reshaped to the pool output's shape. Before
-    # tgc-outline-gemm, fusion folded the relu mask and the reshape into the matmul (a loop nest).
+    # The convnet's fc1 input gradient: (dz * (z > 0)) @ W^T reshaped to the pool
+    # output's shape. Before tgc-outline-gemm, fusion folded the relu mask and the
+    # reshape into the matmul (a loop nest).
     tf.reset_default_graph()
     p0 = RNG.standard_normal((5, 3, 2, 4)).astype(np.float32)
     w0 = RNG.standard_normal((24, 7)).astype(np.float32)
@@ -263,7 +267,8 @@ def test_relu_gradient_times_transposed_weights_reshaped_matches_numpy():
 
 
 def _lowered_chain(upto: str) -> str:
-    """relu(a) @ b^T reshaped to [?, 2, 2] through the CPU pipeline up to (and including) ``upto``."""
+    """relu(a) @ b^T reshaped to [?, 2, 2] through the CPU pipeline up to
+    (and including) ``upto``."""
     specs = [TensorSpec((None, 3), "float32"), TensorSpec((4, 3), "float32")]
 
     def chain(b, args):
@@ -400,7 +405,8 @@ def test_max_pool_grad_matches_numpy(shape, k, s, padding, dtype, batch):
 
 def test_max_pool_grad_non_maximum_elements_are_plus_zero_even_for_infinite_gradients():
     # The tiled path masks bits(g) instead of selecting: an inf or nan gradient must still give
-    # exactly +0.0 to the three non-maximum elements of its window and pass unchanged to the maximum.
+    # exactly +0.0 to the three non-maximum elements of its window and pass
+    # unchanged to the maximum.
     x = np.zeros((1, 2, 4, 2), np.float32)
     x[0, 1, 0, :] = 1.0  # window 0's maximum at offset 2
     x[0, 0, 3, :] = 1.0  # window 1's maximum at offset 1

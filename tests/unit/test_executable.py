@@ -1,9 +1,9 @@
-"""The runtime's calling convention (tgc/runtime/executable.py): results are arrays over the buffers the
-compiled code malloc'ed, alive as long as any array uses them, and never alias a caller's array.
+"""The runtime's calling convention (tgc/runtime/executable.py): results are arrays over the buffers
+the compiled code malloc'ed, alive as long as any array uses them, and never alias a caller's array.
 
 Every test runs on both call paths: the C extension (tgc.runtime._fastcall, skipped where it was not
-built) and the pure-Python one. Executables pick their path when they are built, so each test compiles
-its graph after the fixture chose.
+built) and the pure-Python one. Executables pick their path when they are built, so each test
+compiles its graph after the fixture chose.
 """
 
 import gc

@@ -1,5 +1,5 @@
-"""tgc/tools/isolation.py: work in a forked child comes back as its value, its exit status, its output,
-or -- when the child dies of a signal -- a ChildCrashed naming the last announced step."""
+"""tgc/tools/isolation.py: work in a forked child comes back as its value, its exit status, its
+output, or -- when the child dies of a signal -- a ChildCrashed naming the last announced step."""
 
 import os
 import sys

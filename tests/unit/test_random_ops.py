@@ -1,7 +1,7 @@
 """Random ops, dropout and initializers: compiled numbers equal the numpy reference bit for bit.
 
-The reference is ``tgc/dialect/ops/random.py`` (each op's ``eval``); a fresh Session feeds the hidden
-step counter 1 on its first run that draws random numbers, 2 on the next, and so on.
+The reference is ``tgc/dialect/ops/random.py`` (each op's ``eval``); a fresh Session feeds the
+hidden step counter 1 on its first run that draws random numbers, 2 on the next, and so on.
 """
 
 import numpy as np
@@ -25,7 +25,7 @@ def _run(fetches, feeds=None):
         return sess.run(fetches, feeds)
 
 
-# ---- bit-exact agreement with the reference -------------------------------------------------------
+# ---- bit-exact agreement with the reference ------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "bfloat16"])
@@ -69,7 +69,7 @@ def test_scalar_shape():
     np.testing.assert_array_equal(got, ref.normal_values((), "float32", 2, 9, 1))
 
 
-# ---- runs, seeds, reproducibility -------------------------------------------------------------------
+# ---- runs, seeds, reproducibility ----------------------------------------------------------------
 
 
 def test_each_run_draws_new_numbers_from_the_step_counter():
@@ -112,7 +112,7 @@ def test_ops_without_op_seed_differ_within_a_graph_but_replay_across_graphs():
     np.testing.assert_array_equal(y1, y2)
 
 
-# ---- statistics ------------------------------------------------------------------------------------
+# ---- statistics ----------------------------------------------------------------------------------
 
 
 def test_statistics_of_100k_samples():
@@ -144,7 +144,7 @@ def test_truncated_reference_redraws_outliers_in_candidate_order():
     np.testing.assert_array_equal(got[redrawn], second[redrawn])
 
 
-# ---- dropout ---------------------------------------------------------------------------------------
+# ---- dropout -------------------------------------------------------------------------------------
 
 
 def _dropout_graph(keep_prob=0.7):
@@ -246,7 +246,7 @@ def test_dropout_keep_prob_one_is_identity_and_errors_are_clear():
         rnd.dropout(tf.placeholder(tf.float32, [4, 3]), 0.5, noise_shape=[4, 2])
 
 
-# ---- errors -----------------------------------------------------------------------------------------
+# ---- errors --------------------------------------------------------------------------------------
 
 
 def test_random_op_errors_name_the_problem():
@@ -273,7 +273,7 @@ def test_tensor_bounds_and_constant_shape():
     assert unit.op.opdef == "random_uniform" and unit.shape.as_list() == [2, 3]
 
 
-# ---- initializers ------------------------------------------------------------------------------------
+# ---- initializers --------------------------------------------------------------------------------
 
 
 def _initial_value(initializer, shape, dtype=tf.float32):
@@ -426,7 +426,7 @@ def test_dropout_sample_gradient_matches_finite_differences():
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
-# ---- the core IR ------------------------------------------------------------------------------------
+# ---- the core IR ---------------------------------------------------------------------------------
 
 
 def _core_ir(opname, arg_specs, **attrs) -> str:

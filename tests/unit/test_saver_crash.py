@@ -1,5 +1,6 @@
 """`tf.train.Saver.save` killed at each step of its writes leaves a state file that names only
-checkpoints that exist and restore, and temporary files of killed saves are removed by the next save.
+checkpoints that exist and restore, and temporary files of killed saves are
+removed by the next save.
 
 A crash is simulated by making one write function raise at the chosen step (numpy's savez, the
 rename of the checkpoint, the write of the state file, the deletion of an old checkpoint)."""

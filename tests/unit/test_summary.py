@@ -1,4 +1,5 @@
-"""tgc.summary: summary values against numpy, TF1 names and tags, event-file framing, GraphDef contents."""
+"""tgc.summary: summary values against numpy, TF1 names and tags, event-file
+framing, GraphDef contents."""
 
 import io
 import os
@@ -30,7 +31,7 @@ def _values(blob):
     return {v.tag: v for v in Summary.FromString(blob).value}
 
 
-# ---- event files -----------------------------------------------------------------------------------
+# ---- event files ---------------------------------------------------------------------------------
 
 
 def test_crc32c_known_vectors():
@@ -53,7 +54,8 @@ def test_crash_mid_write_leaves_every_complete_record_readable(tmp_path):
     writer = summary.FileWriter(str(tmp_path))
     for step in range(5):
         writer.add_summary(Summary(value=[Summary.Value(tag="x", simple_value=step * 1.5)]), step)
-    # No close and no flush call: each record is already on disk. Then a torn record, as a crash leaves.
+    # No close and no flush call: each record is already on disk. Then a torn
+    # record, as a crash leaves.
     with open(writer.event_file, "ab") as handle:
         handle.write(events.frame_record(b"\x08" * 40)[:20])
     acc = ea.EventAccumulator(str(tmp_path))
@@ -69,7 +71,7 @@ def test_first_record_is_the_version_event(tmp_path):
     assert os.path.basename(path).startswith("events.out.tfevents.")
 
 
-# ---- summary ops -----------------------------------------------------------------------------------
+# ---- summary ops ---------------------------------------------------------------------------------
 
 
 def test_scalar_names_tags_and_values():
@@ -217,7 +219,7 @@ def test_summaries_are_not_compiled_and_cannot_feed_device_ops():
         sess.run(tf.identity(s), {x: np.array([1.0], np.float32)})
 
 
-# ---- the graph -------------------------------------------------------------------------------------
+# ---- the graph -----------------------------------------------------------------------------------
 
 
 def test_graph_def_names_types_inputs_devices_shapes():
