@@ -1,4 +1,5 @@
-"""Runs the lit/FileCheck suite under tests/lit as one pytest test; fails with lit's report if any fails."""
+"""Runs the lit/FileCheck suite under tests/lit as one pytest test; fails with
+lit's report if any fails."""
 
 import os
 import subprocess

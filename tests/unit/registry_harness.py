@@ -1,4 +1,5 @@
-"""Runs one registry op on its samples, compiled for the CPU and in numpy, for the registry-wide tests.
+"""Runs one registry op on its samples, compiled for the CPU and in numpy,
+for the registry-wide tests.
 
 Sits beside the frontend: it builds a one-op ``func.func @main`` directly in tgc MLIR with the
 registry's IRBuilder (so result types come from each op's ``infer``), runs the same pipeline as
@@ -33,7 +34,8 @@ from tgc.lowering.cpu.jit import jit
 from tgc.passes.pipeline import run_pipeline
 from tgc.runtime.executable import Executable
 
-# Meta ops that only exist between the frontend and a pass; they have no run-time semantics of their own.
+# Meta ops that only exist between the frontend and a pass; they have no
+# run-time semantics of their own.
 META_OPS = {"gradient": "meta op: a gradient request, replaced by the tgc-autodiff pass"}
 
 # Ops that never reach tgc-to-core because an earlier pass removes them, and that pass.
@@ -101,7 +103,8 @@ def draw_operands(sample, rng, float64=False) -> list:
 
 
 def sample_attrs(opdef, sample, float64=False) -> dict:
-    """The sample's attributes, defaults filled; with ``float64`` dtype attributes naming a float become float64."""
+    """The sample's attributes, defaults filled; with ``float64`` dtype attributes naming
+    a float become float64."""
     attrs = opdef.complete_attrs(dict(sample.attrs))
     if float64:
         for key, spec in opdef.attrs.items():
@@ -123,9 +126,11 @@ def operand_specs(arrays, dynamic=()) -> list:
 
 
 def build_main(module, arg_specs, build) -> list:
-    """Adds ``func @main(args) -> build(b, args)`` to ``module`` (in an active context); returns the result Vals.
+    """Adds ``func @main(args) -> build(b, args)`` to ``module`` (in an active
+    context); returns the result Vals.
 
-    ``build(b, args)`` gets the IRBuilder and the arguments as Vals and returns a list of result Vals.
+    ``build(b, args)`` gets the IRBuilder and the arguments as Vals and
+    returns a list of result Vals.
     """
     arg_types = [tensor_type(s) for s in arg_specs]
     with ir.InsertionPoint(module.body):
@@ -151,7 +156,8 @@ def lowered_ir(arg_specs, build, pipeline: str) -> str:
 
 
 def compile_function(arg_specs, build):
-    """JIT ``func @main(args) -> build(b, args)``; returns (Executable, result TensorSpecs, tgc IR text).
+    """JIT ``func @main(args) -> build(b, args)``; returns (Executable, result
+    TensorSpecs, tgc IR text).
 
     ``build(b, args)`` gets the IRBuilder and the arguments as Vals and returns the result Vals.
     """
@@ -180,9 +186,9 @@ _WARM = []
 def _warm_up() -> None:
     """Compile and run one tiny function in this process, once.
 
-    MLIR and LLVM initialise pass registries and the JIT target lazily (about 0.3 s); done here, before
-    any fork, every child inherits them instead of paying again. Contexts are single-threaded (see
-    compile_function), so no worker thread exists when we fork.
+    MLIR and LLVM initialise pass registries and the JIT target lazily (about 0.3 s); done here,
+    before any fork, every child inherits them instead of paying again. Contexts are single-threaded
+    (see compile_function), so no worker thread exists when we fork.
     """
     if _WARM:
         return
@@ -193,7 +199,8 @@ def _warm_up() -> None:
 
 
 def isolated(fn):
-    """``fn()`` in a forked child, so that an MLIR assertion (SIGABRT) fails one test, not the session.
+    """``fn()`` in a forked child, so that an MLIR assertion (SIGABRT) fails
+    one test, not the session.
 
     The child's stderr goes to a file whose tail becomes the failure message; the result comes back
     pickled.
@@ -299,7 +306,8 @@ def _weighted_sum(b, out: Val, weight: np.ndarray) -> Val:
 
 
 def compiled_gradients(opdef, attrs, arrays, weights, indices) -> list:
-    """d objective / d operand i for each i in ``indices``, through tgc.gradient and the pipeline."""
+    """d objective / d operand i for each i in ``indices``, through
+    tgc.gradient and the pipeline."""
 
     def build(b, args):
         outs = _as_list(b.op(opdef.name, *args, **attrs))

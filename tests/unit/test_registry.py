@@ -1,9 +1,10 @@
-"""Registry-wide tests: every op, on every one of its samples, compiled for the CPU against its numpy
-reference, with unknown dims, through autodiff against finite differences, and the registry complete.
+"""Registry-wide tests: every op, on every one of its samples, compiled for the CPU
+against its numpy reference, with unknown dims, through autodiff against finite
+differences, and the registry complete.
 
 Parameterized over ``REGISTRY`` and each op's ``samples``, so an op is covered the moment it is
-registered. Ops the one-op harness cannot run (stateful, module-level, meta) are listed with the reason
-in ``registry_harness.skip_reason``.
+registered. Ops the one-op harness cannot run (stateful, module-level, meta) are listed with the
+reason in ``registry_harness.skip_reason``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _assert_same(got, want, what):
             np.testing.assert_array_equal(g, w, err_msg=f"{what} result {k}")
 
 
-# ---- forward: compiled vs reference ---------------------------------------------------------------
+# ---- forward: compiled vs reference --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
@@ -88,11 +89,12 @@ def test_infer_agrees_with_eval(case):
     assert [s.dtype for s in specs] == [w.dtype.name for w in want]
 
 
-# ---- gradients: autodiff vs finite differences ----------------------------------------------------
+# ---- gradients: autodiff vs finite differences ---------------------------------------------------
 
 
 def _gradient_cases() -> list:
-    """Samples of differentiable ops with a float operand, whose float results are float64 when promoted.
+    """Samples of differentiable ops with a float operand, whose float results
+    are float64 when promoted.
 
     Exclusion is by dtype only: all-int/bool samples have nothing to differentiate, and a result
     cast to a narrower float would make finite differences meaningless.
