@@ -47,9 +47,11 @@ def get_pass_class(name: str):
 
 
 def pass_help() -> dict:
-    """name -> first docstring line, for `tgc opt --list-passes`."""
-    out = {}
-    for name in sorted(tgc_passes()):
-        doc = (get_pass_class(name).__doc__ or "").strip().splitlines()
-        out[name] = doc[0] if doc else ""
-    return out
+    """name -> the docstring's first paragraph on one line, for `tgc opt --list-passes`."""
+    return {name: _summary(get_pass_class(name).__doc__) for name in sorted(tgc_passes())}
+
+
+def _summary(doc: str | None) -> str:
+    """The first paragraph of ``doc`` with its line breaks (kept within 100 columns) undone."""
+    first_paragraph = (doc or "").strip().split("\n\n")[0]
+    return " ".join(first_paragraph.split())

@@ -2,9 +2,10 @@
 
 For a request d(sum(y * dy))/dx the pass walks the ops between x and y in reverse program order,
 calls each op's registry gradient rule, sums the contributions of values used more than once, and
-replaces the request with the result. Requests sharing (y, dy) share one backward sweep. Gradients flow
-only through floating-point values and stop at ops marked NOT_DIFFERENTIABLE (``stop_gradient``,
-comparisons, ...); an x that y does not depend on gets zeros. The result is plain tgc IR.
+replaces the request with the result. Requests sharing (y, dy) share one backward sweep. Gradients
+flow only through floating-point values and stop at ops marked NOT_DIFFERENTIABLE
+(``stop_gradient``, comparisons, ...); an x that y does not depend on gets zeros. The result is
+plain tgc IR.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """tgc-cse: merges identical pure tgc ops (same op, operands, attributes and result types).
 
-Upstream ``cse`` leaves IRDL ops alone (they declare no traits); the registry says which ops are pure.
-Stateful ops (variables, random draws) are never merged: two draws must stay two draws.
+Upstream ``cse`` leaves IRDL ops alone (they declare no traits); the registry says which ops are
+pure. Stateful ops (variables, random draws) are never merged: two draws must stay two draws.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """tgc-dce: removes tgc ops whose results nothing uses.
 
-Upstream DCE leaves IRDL ops alone (they declare no effects), so this pass asks the registry instead:
-an op that is not ``stateful`` and whose results are unused is dead. Stateful ops (assignments, and
-reads and random draws, which the registry does not yet tell apart from writes) always stay, so
-everything a fetch or an assignment needs survives.
+Upstream DCE leaves IRDL ops alone (they declare no effects), so this pass asks the registry
+instead: an op that is not ``stateful`` and whose results are unused is dead. Stateful ops
+(assignments, and reads and random draws, which the registry does not yet tell apart from writes)
+always stay, so everything a fetch or an assignment needs survives.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class DcePass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
-            # Reverse program order: erasing a user can make its operands' producers dead in the same sweep.
+            # Reverse program order: erasing a user can make its operands' producers dead in the
+            # same sweep.
             for operation in reversed(body_ops(function)):
                 if _removable(operation):
                     operation.erase()

@@ -3,7 +3,8 @@
 The value comes from the op's numpy reference in the registry, so folding and every backend agree by
 construction. Ops with effects or randomness (``stateful`` in the registry) are never folded, nor
 meta ops without a value of their own; results above ``size-limit`` elements are left alone so a
-module does not swell. Ops are visited in program order, so a whole constant subgraph folds in one run.
+module does not swell. Ops are visited in program order, so a whole constant subgraph folds in one
+run.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """tgc-lower-variables: turns variable state into function arguments and results.
 
 Runs just before lowering. Each variable read before any assignment in a function becomes a trailing
-argument (its value at entry); every assigned variable's final value becomes a trailing result. Reads
-after an assignment see the assigned value, as program order says; so does a ``reread_variable``, which
-becomes the value current where it stands. The function records the order in
-``tgc.var_inputs`` and ``tgc.var_outputs`` so the runtime can pass and store the values.
+argument (its value at entry); every assigned variable's final value becomes a trailing result.
+Reads after an assignment see the assigned value, as program order says; so does a
+``reread_variable``, which becomes the value current where it stands. The function records the order
+in ``tgc.var_inputs`` and ``tgc.var_outputs`` so the runtime can pass and store the values.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class LowerVariablesPass(ModulePass):
         )
 
     def _to_variable_type(self, op, value: Val, name: str, spec: TensorSpec) -> Val:
-        """The value in the variable's static type. A value with unknown dims (a fed batch) is reshaped
-        to the variable's shape; the session checked at run time that the shapes agree."""
+        """The value in the variable's static type. A value with unknown dims (a fed batch) is
+        reshaped to the variable's shape; the session checked at run time that the shapes agree."""
         if value.value.type == tensor_type(spec):
             return value
         compatible = (
@@ -106,7 +106,8 @@ class LowerVariablesPass(ModulePass):
         if not compatible:
             self.fail(
                 op,
-                f"cannot assign {value.spec.mlir_text()} to variable '{name}' of type {spec.mlir_text()}",
+                f"cannot assign {value.spec.mlir_text()} to variable '{name}' "
+                f"of type {spec.mlir_text()}",
             )
         return IRBuilder.before(op).reshape(value, shape=list(spec.shape))
 

@@ -4,11 +4,11 @@ Runs after tgc-place. Every cut edge gets one ``tgc.send`` on the producing devi
 ``tgc.recv`` on the consuming device — one pair per (tensor, destination device), however many
 consumers — keyed ``tensor;source device;destination device``. A control edge between devices
 (``control_deps``) becomes a pair carrying a token, keyed ``^op;source;destination``, sent after the
-op runs and received before the dependent op. Each partition takes all of the
-original function's arguments (the host feeds every device) and returns the fetches it computes;
-``tgc.device``, ``tgc.partition_of`` and ``tgc.fetch_indices`` on each partition tell the runtime how
-to run them and put the results back in order. Ops keep their program order, so every partition
-sends before anything that waits on it can be needed, and a DAG cannot deadlock.
+op runs and received before the dependent op. Each partition takes all of the original function's
+arguments (the host feeds every device) and returns the fetches it computes; ``tgc.device``,
+``tgc.partition_of`` and ``tgc.fetch_indices`` on each partition tell the runtime how to run them
+and put the results back in order. Ops keep their program order, so every partition sends before
+anything that waits on it can be needed, and a DAG cannot deadlock.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class _Partitions:
         return self.received[(value, device)]
 
     def control_edge(self, producer, source: str, device: str, loc) -> None:
-        """Makes ``device`` wait until ``producer`` has run on ``source``: a token sent right after it."""
+        """Makes ``device`` wait until ``producer`` has run on ``source``: a token sent right after
+        it."""
         name = op_name(producer)
         if (name, device) in self.signalled:
             return
@@ -114,8 +115,8 @@ class _Partitions:
         }
         producer = defining_op(value)
         loc = producer.location
-        # The send goes right after its producer, never later: a send queued behind a recv of the same
-        # device could wait on a device that waits on it (a deadlock).
+        # The send goes right after its producer, never later: a send queued behind a recv of the
+        # same device could wait on a device that waits on it (a deadlock).
         ir.Operation.create(
             "tgc.send",
             results=[],
@@ -193,7 +194,8 @@ class PartitionPass(ModulePass):
         )
 
     def _returns(self, parts, ret, producers) -> None:
-        """Each partition returns the fetches computed on it; a fetched argument goes to the first."""
+        """Each partition returns the fetches computed on it; a fetched argument goes to the
+        first."""
         per_device: dict = {}
         devices = list(parts.blocks) or [""]
         for index, value in enumerate(ret.operands):

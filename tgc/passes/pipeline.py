@@ -1,7 +1,7 @@
 """Pipelines as printable strings that mix tgc passes and upstream MLIR passes.
 
-MLIR prints Python passes as ``unknown<...>`` and cannot parse their names, so this module splits a spec
-such as ``tgc-autodiff,tgc-decompose,canonicalize,func.func(cse)`` into runs: tgc passes run
+MLIR prints Python passes as ``unknown<...>`` and cannot parse their names, so this module splits a
+spec such as ``tgc-autodiff,tgc-decompose,canonicalize,func.func(cse)`` into runs: tgc passes run
 themselves, consecutive upstream passes go to one ``PassManager``. ``Pipeline.spec()`` prints the
 string back exactly, so any compile can be replayed with ``tgc opt -p '<spec>'``.
 
@@ -35,7 +35,8 @@ _STAGE_OBSERVERS: list = []  # callables taking the name of the step about to ru
 
 @contextlib.contextmanager
 def observe_stages(observer):
-    """Within the block, ``observer(name)`` is called before every pass (and announced step) runs."""
+    """Within the block, ``observer(name)`` is called before every pass (and announced step)
+    runs."""
     _STAGE_OBSERVERS.append(observer)
     try:
         yield
@@ -44,7 +45,8 @@ def observe_stages(observer):
 
 
 def announce(step: str) -> None:
-    """Tells the observers that ``step`` starts now (a phrase: "running pass 'cse'", "parsing the input")."""
+    """Tells the observers that ``step`` starts now (a phrase: "running pass 'cse'", "parsing the
+    input")."""
     for observer in _STAGE_OBSERVERS:
         observer(step)
 

@@ -6,10 +6,11 @@ Runs after the graph passes, before tgc-partition. Rules, in order:
 2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
    `/device:CPU:1`) restricts it to the matching available devices;
 3. only devices whose target can run the op qualify (the target registry, tgc/dialect/targets.py);
-   with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped instead;
-4. among what remains, the white paper's greedy heuristic: the device where the op would finish first,
-   counting its estimated compute time (the op's registry cost rule at its target's speed) and the
-   transfer of inputs that live on other devices (over the target's link).
+   with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped
+   instead;
+4. among what remains, the white paper's greedy heuristic: the device where the op would finish
+   first, counting its estimated compute time (the op's registry cost rule at its target's speed)
+   and the transfer of inputs that live on other devices (over the target's link).
 A request that no available device satisfies is an error naming the op, its request and the devices.
 """
 
@@ -49,7 +50,8 @@ def estimated_flops(operation) -> float:
 
 
 def _known_dims(spec):
-    """The spec with each unknown dim counted as costs.UNKNOWN_DIM_GUESS, as the cost rules expect."""
+    """The spec with each unknown dim counted as costs.UNKNOWN_DIM_GUESS, as the cost rules
+    expect."""
     shape = tuple(costs.UNKNOWN_DIM_GUESS if d is None else d for d in spec.shape)
     return type(spec)(shape, spec.dtype)
 
@@ -133,9 +135,9 @@ class PlacePass(ModulePass):
         return members
 
     def _place_variables(self, module, placer) -> dict:
-        """Colocation: one device per variable. The declaration's request decides (else its assigns');
-        reads made under another device scope are colocated anyway, and their value travels to their
-        consumers, as TensorFlow's `read_value` identity does."""
+        """Colocation: one device per variable. The declaration's request decides (else its
+        assigns'); reads made under another device scope are colocated anyway, and their value
+        travels to their consumers, as TensorFlow's `read_value` identity does."""
         placed = {}
         for name, ops in self._variable_members(module).items():
             decl = [op for op in ops if declares_variable(op)]

@@ -1,4 +1,5 @@
-"""tgc-verify: checks what IRDL cannot, from the registry's rules: dtypes, broadcasting, result types.
+"""tgc-verify: checks what IRDL cannot, from the registry's rules: dtypes, broadcasting, result
+types.
 
 IRDL checks op names, operand counts and attribute kinds. This pass re-runs each op's result rule on
 its operand types and compares with the result types written in the IR. It also checks what the
@@ -68,7 +69,8 @@ def check_placement(operation, opdef) -> str | None:
 
 
 def declared_variables(operations: list) -> tuple[dict, list]:
-    """({name: TensorSpec} of the module-level tgc.variable ops, [(operation, message)] of duplicates)."""
+    """({name: TensorSpec} of the module-level tgc.variable ops, [(operation, message)] of
+    duplicates)."""
     declared, problems = {}, []
     for operation in operations:
         if not declares_variable(operation) or check_placement(operation, opdef_of(operation)):
@@ -110,7 +112,10 @@ def check_variable_use(operation, variables: dict) -> str | None:
         attrs = decode_attrs(operation, opdef)
         read = spec(attrs["shape"], attrs["dtype"])
         if not _compatible(declared, read):
-            return f"reads variable '{name}' as '{read.mlir_text()}' but it is declared '{declared.mlir_text()}'"
+            return (
+                f"reads variable '{name}' as '{read.mlir_text()}' "
+                f"but it is declared '{declared.mlir_text()}'"
+            )
     elif kind in _UPDATES and len(operation.operands) == 1:
         value = spec_of_type(operation.operands[0].type)
         if not _compatible(declared, value):
