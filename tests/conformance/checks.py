@@ -1,12 +1,13 @@
 """Builds a drawn graph in tgc through the TF1 API and checks it on a target.
 
-Every graph runs once in a single-device Session (its ``Session.run`` fetches the forward values, the
-loss and ``tf.gradients`` of the loss for every target at once): forward values against the numpy
-reference, gradients against finite differences. One variant, named by the graph, then runs the
-same graph another way and must agree with that Session within float32 rounding:
+Every graph runs once in a single-device Session (its ``Session.run`` fetches the forward values,
+the loss and ``tf.gradients`` of the loss for every target at once): forward values against the
+numpy reference, gradients against finite differences. One variant, named by the graph, then runs
+the same graph another way and must agree with that Session within float32 rounding:
 
 - ``tgc_grad``: ``tgc.grad(f, argnums=...)`` of the same function, against finite differences;
-- ``two_devices``: each op under ``tf.device('/<target>:0')`` or ``':1'``, two devices in the config;
+- ``two_devices``: each op under ``tf.device('/<target>:0')`` or ``':1'``,
+  two devices in the config;
 - ``opt_l0``: ``graph_options.optimizer_options.opt_level = L0`` (no graph optimizations);
 - ``artifact``: ``tgc.export_graph`` -> ``tgc compile``'s lowering -> ``tgc.runtime.load``;
 - ``jit``: ``@tgc.jit`` of the function returning the fetched values.
@@ -81,7 +82,7 @@ class Stage(Exception):
         self.trace = traceback.format_exc()
 
 
-# ---- building a graph through the TF1 API ---------------------------------------------------------
+# ---- building a graph through the TF1 API --------------------------------------------------------
 
 
 def _api_calls():
@@ -186,9 +187,9 @@ def apply_node(node, tensors: list, dtype: str, use_api: bool) -> list:
     call = (_api(node.op) or _generic_api(node.op, len(tensors))) if use_api else None
     out = call(tensors, node.attrs) if call else None
     if out is None or any(out is t or out is _graph_element(t) for t in tensors):
-        # The API may hand back its input (tf.cast to the same dtype does, as in TF): then the node's
-        # value would be that tensor, and a gradient with respect to it another one; the registry op
-        # is a tensor of its own.
+        # The API may hand back its input (tf.cast to the same dtype does, as in TF): then the
+        # node's value would be that tensor, and a gradient with respect to it another one; the
+        # registry op is a tensor of its own.
         out = make_op(node.op, tensors, **node.attrs)
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
@@ -198,7 +199,8 @@ def _graph_element(t):
 
 
 def build_values(spec, input_tensors: list, target: Target | None = None) -> list:
-    """Tensors of every value id, the inputs given; with ``target`` each op goes on its node's device."""
+    """Tensors of every value id, the inputs given; with ``target`` each op
+    goes on its node's device."""
     import contextlib
 
     import tgc as tf
@@ -265,7 +267,8 @@ def build_graph(spec, devices: Target | None = None) -> Built:
 
 
 def unpack(spec, built: Built, out: list) -> dict:
-    """Session.run's list back into forward values, loss and gradients (None where tgc gave None)."""
+    """Session.run's list back into forward values, loss and gradients
+    (None where tgc gave None)."""
     n = len(spec.fetches)
     forward, loss, rest = list(out[:n]), out[n], list(out[n + 1 :])
     grads = [rest.pop(0) if g is not None else None for g in built.grads]
@@ -295,7 +298,8 @@ def run_session(spec, target: Target, config=None, devices: bool = False) -> dic
 
 
 def _function(spec, returns):
-    """A plain Python function of the input arrays that builds the graph (for tgc.jit and tgc.grad)."""
+    """A plain Python function of the input arrays that builds the graph (for
+    tgc.jit and tgc.grad)."""
 
     def fn(*args):
         values = build_values(spec, list(args))
@@ -402,7 +406,8 @@ def compute_reference(spec, with_gradients: bool = True) -> Reference:
 
 def forward_tolerance(dtype: str, want64: np.ndarray, rounding: np.ndarray) -> np.ndarray:
     """Allowed |got - want| per element: the dtype's rounding, plus ten times the error the numpy
-    reference itself makes in this dtype (an ill-conditioned graph amplifies rounding for everyone)."""
+    reference itself makes in this dtype (an ill-conditioned graph amplifies
+    rounding for everyone)."""
     scale = 1.0 + (np.abs(want64).max() if want64.size else 0.0)
     if dtype == "float32":
         return 1e-4 * np.abs(want64) + 1e-5 * scale + 10 * rounding

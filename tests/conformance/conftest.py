@@ -45,7 +45,8 @@ def pytest_addoption(parser):
 def target(request):
     from conformance.checks import TARGETS
 
-    # the option exists when pytest starts in this folder; from the repository root, the variable does
+    # the option exists when pytest starts in this folder; from the
+    # repository root, the variable does
     name = request.config.getoption("--conformance-target", default=None) or os.environ.get(
         "CONFORMANCE_TARGET", "cpu"
     )

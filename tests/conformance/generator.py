@@ -2,8 +2,8 @@
 
 A ``GraphSpec`` is plain data: inputs (placeholders, some with ``None`` dims, and Variables), nodes
 (a registry op, the value ids it reads, its attributes), the values fetched, the values summed into
-the loss with fixed weights, and the gradient targets. The numpy reference (``reference.py``) and the
-tgc builders (``checks.py``) both read it, so one drawing serves every check.
+the loss with fixed weights, and the gradient targets. The numpy reference (``reference.py``) and
+the tgc builders (``checks.py``) both read it, so one drawing serves every check.
 
 Every choice goes through a ``Chooser``: hypothesis's ``draw`` in pytest (so a failure shrinks to a
 small graph) or a numpy Generator in the campaign (so a seed names a graph). The ops come from
@@ -44,10 +44,13 @@ STABILITY_STEP = (
     1e-3  # relative perturbation a node's result must survive (see the module docstring)
 )
 
-# Runnable ops the generator never draws, and why. Anything else in the registry with samples is drawn.
+# Runnable ops the generator never draws, and why. Anything else in the
+# registry with samples is drawn.
 EXCLUDED_OPS = {
     "constant": "no operands; constants enter graphs as loss weights and domain adapters",
-    "fill": "no operands (a shape attribute only); fill_like covers the same lowering on drawn values",
+    "fill": (
+        "no operands (a shape attribute only); fill_like covers the same lowering on drawn values"
+    ),
     "no_op": "no result to check",
     "conv2d": "needs an NHWC input and an HWIO filter of matching channels: graphs of broadcasting "
     "shapes never hold such a pair (covered by the registry samples and test_conv_ops.py)",
@@ -59,9 +62,9 @@ EXCLUDED_OPS = {
 # ``avoid`` (the default, so that the suite is green); the campaign's --include-known-bugs draws
 # them too. Remove an entry, and the lines that test for it, once its fix lands. Issue 12's #1-#4
 # (fan-out with several targets, run-time broadcasting of None dims fed 1, reductions over no axes,
-# the gradient of a reshape with unknown dims), finding F2 (a 0-d Variable in an artifact) and F4 (a pool
-# of a tensor with 0 channels) were entries here until their fixes landed; the generator draws them all
-# (test_random_graphs.py checks that it does). Today none is open.
+# the gradient of a reshape with unknown dims), finding F2 (a 0-d Variable in an artifact) and F4 (a
+# pool of a tensor with 0 channels) were entries here until their fixes landed; the generator draws
+# them all (test_random_graphs.py checks that it does). Today none is open.
 KNOWN_BUGS: dict = {}
 
 
@@ -222,7 +225,8 @@ def _entry(opdef) -> OpEntry | None:
     for sample in opdef.samples:
         dtypes = sample.operand_dtypes()
         if len(dtypes) != len(opdef.operands) or sample.values:
-            continue  # fixed operand values (indices in range, special points): not drawable at random
+            # fixed operand values (indices in range, special points): not drawable at random
+            continue
         if "float16" in dtypes or "bfloat16" in dtypes:
             continue
         signatures.append(tuple(_dtype_class(d) for d in dtypes))
@@ -622,7 +626,8 @@ def draw_graph(
     variant: str | None = None,
 ) -> GraphSpec:
     """A random graph: 2-4 inputs, 3-12 drawn ops (domain adapters come on top), its reference
-    values, fetches, loss and gradient targets. ``avoid`` names KNOWN_BUGS situations not to draw."""
+    values, fetches, loss and gradient targets. ``avoid`` names KNOWN_BUGS
+    situations not to draw."""
     entries = list((entries or catalogue()).values())
     avoid = set(avoid)
     dtype = "float64" if ch.chance(60) else "float32"

@@ -1,12 +1,12 @@
 """The numpy reference of a drawn graph: the registry's ``opdef.eval`` composed along it.
 
-``evaluate`` gives every value id in a chosen float dtype (float32 rounds after each op, as a float32
-program does); ``finite_difference`` gives d loss / d target by central differences in float64, with
-the target's value held fixed downstream when it is an intermediate tensor (what ``tf.gradients``
-means by the gradient with respect to an intermediate), and the results of non-differentiable ops held
-at their values (no gradient flows through ``stop_gradient``). An element where the one-sided differences
-disagree sits on a kink (relu at 0, max of a tie) and has no single right answer: it is reported in a
-mask, and the checks skip it.
+``evaluate`` gives every value id in a chosen float dtype (float32 rounds after each op, as a
+float32 program does); ``finite_difference`` gives d loss / d target by central differences in
+float64, with the target's value held fixed downstream when it is an intermediate tensor (what
+``tf.gradients`` means by the gradient with respect to an intermediate), and the results of
+non-differentiable ops held at their values (no gradient flows through ``stop_gradient``). An
+element where the one-sided differences disagree sits on a kink (relu at 0, max of a tie) and has no
+single right answer: it is reported in a mask, and the checks skip it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ KINK_RTOL = 1e-2  # one-sided slopes differing by more than this (relative) mark
 
 
 def evaluate(spec, dtype: str = "float64", overrides: dict | None = None) -> list:
-    """Every value id's array; float values in ``dtype``; ``overrides`` replaces value ids outright."""
+    """Every value id's array; float values in ``dtype``; ``overrides``
+    replaces value ids outright."""
     overrides = overrides or {}
     np_dtype = np.dtype(dtype)
     values = []
@@ -58,7 +59,8 @@ def loss_value(spec, values: list) -> float:
 
 def frozen_values(spec, base: list) -> dict:
     """Value ids no gradient flows back through, with their unperturbed values: the results of ops
-    declared NOT_DIFFERENTIABLE (stop_gradient, comparisons, argmax, ...), as tf.gradients sees them."""
+    declared NOT_DIFFERENTIABLE (stop_gradient, comparisons, argmax, ...), as
+    tf.gradients sees them."""
     frozen, value = {}, len(spec.inputs)
     for node in spec.nodes:
         if node.op != "constant" and not REGISTRY[node.op].differentiable:

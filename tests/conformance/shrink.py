@@ -108,7 +108,8 @@ def shrink(spec: GraphSpec, target: str = "cpu", log=print) -> tuple:
             if same(o):
                 best, best_outcome, changed = attempt, o, True
                 log(
-                    f"  simpler: {len(best.nodes)} nodes, targets {best.targets}, variant {best.variant}"
+                    f"  simpler: {len(best.nodes)} nodes, targets {best.targets}, "
+                    f"variant {best.variant}"
                 )
                 break
     return best, best_outcome

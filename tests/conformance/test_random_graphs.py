@@ -146,7 +146,8 @@ def test_generator_draws_what_it_promises():
 
 
 def test_issue_12_situations_are_drawn():
-    """Issue 12 #1-#4's and finding F2's shapes of graph, once excluded as known bugs, are drawn now."""
+    """Issue 12 #1-#4's and finding F2's shapes of graph, once excluded as
+    known bugs, are drawn now."""
 
     def runtime_broadcast(s):
         for axis in range(1, 5):
@@ -195,13 +196,14 @@ def test_no_known_bug_is_avoided_and_pools_of_no_channels_are_drawn():
     assert any(pool_empty_channels(s) for s in drawn)
 
 
-# ---- the reference and the checks -----------------------------------------------------------------
+# ---- the reference and the checks ----------------------------------------------------------------
 
 
 def hand_graph(
     nodes, shape=(2, 3), targets=(0,), dtype="float64", fetches=None, kinds=("placeholder",)
 ):
-    """A GraphSpec written by hand: inputs of ``shape`` valued 0.1, 0.2, ...; the last value the loss."""
+    """A GraphSpec written by hand: inputs of ``shape`` valued 0.1, 0.2, ...;
+    the last value the loss."""
     arrays = [
         ((np.arange(np.prod(shape)) + 1) / 10).reshape(shape).astype(dtype) * (k + 1)
         for k in range(len(kinds))

@@ -1,4 +1,5 @@
-"""`tgc compile/run/inspect` end to end, and the C example built with CMake against compiled artifacts."""
+"""`tgc compile/run/inspect` end to end, and the C example built with CMake
+against compiled artifacts."""
 
 import os
 import re

@@ -1,4 +1,5 @@
-"""An artifact whose allocation fails raises ResourceExhaustedError and stays usable (issue 12, item 5).
+"""An artifact whose allocation fails raises ResourceExhaustedError and stays
+usable (issue 12, item 5).
 
 The artifact's entry point is called through the C extension's guarded trampoline
 (tgc/runtime/_fastcall.c), so a failed allocation in its code unwinds to the call instead of ending
@@ -26,7 +27,8 @@ _OOM = (
 
 @pytest.fixture(scope="module")
 def outer_artifact(tmp_path_factory):
-    """``matmul(a, b)`` of a fed [n, 1] and [1, n]: a float [n, n] whose size is known only when they are fed."""
+    """``matmul(a, b)`` of a fed [n, 1] and [1, n]: a float [n, n] whose size is known
+    only when they are fed."""
     from tgc.frontend.export import export_graph
     from tgc.tools.cli import main as cli_main
 
@@ -61,7 +63,8 @@ def test_a_huge_run_time_matmul_raises_resource_exhausted_and_the_artifact_stays
 
 
 def test_an_artifact_with_many_arguments_is_called_with_each_in_its_place(tmp_path):
-    """The trampoline passes each argument in its own position (here 12 inputs, each weighted apart)."""
+    """The trampoline passes each argument in its own position (here 12
+    inputs, each weighted apart)."""
     from tgc.frontend.export import export_graph
     from tgc.runtime.artifact import load
     from tgc.tools.cli import main as cli_main
@@ -109,7 +112,8 @@ _EXTENSION = executable._fastcall
 
 
 class _NarrowGuard:
-    """The C extension as one that passes at most 2 unpacked arguments (an artifact's matmul needs 3)."""
+    """The C extension as one that passes at most 2 unpacked arguments (an
+    artifact's matmul needs 3)."""
 
     def __getattr__(self, name):  # the handler, take_error and Failure are the extension's
         return getattr(_EXTENSION, name)

@@ -1,4 +1,5 @@
-"""Every dtype of the TF1 API compiles and runs: float16, bfloat16, float32, float64, int32, int64, bool."""
+"""Every dtype of the TF1 API compiles and runs: float16, bfloat16, float32,
+float64, int32, int64, bool."""
 
 import ml_dtypes
 import numpy as np

@@ -16,7 +16,8 @@ def _run(fetches, feeds):
 
 
 def _stride_1_pool_result(x, ksize, padding):
-    """What TF's stride-1 NHWC pool of x gives when x holds no element: an empty array of its shape."""
+    """What TF's stride-1 NHWC pool of x gives when x holds no element: an
+    empty array of its shape."""
     n, h, w, c = x.shape
     if padding == "VALID":
         h, w = h - ksize + 1, w - ksize + 1
@@ -28,8 +29,8 @@ def _stride_1_pool_result(x, ksize, padding):
     "shape, padding", [((1, 2, 2, 0), "SAME"), ((1, 0, 0, 0), "SAME"), ((3, 2, 2, 0), "VALID")]
 )
 def test_pool_of_an_input_with_no_channels_and_its_gradient(pool, shape, padding):
-    # The pool rules built a tensor.extract_slice at channel offset 0 of a 0-channel dim: CompileError
-    # "offset 3 is out-of-bounds: 0 >= 0" (campaign seed 1343).
+    # The pool rules built a tensor.extract_slice at channel offset 0 of a 0-channel dim:
+    # CompileError "offset 3 is out-of-bounds: 0 >= 0" (campaign seed 1343).
     x = tf.placeholder(tf.float32, shape)
     y = pool(x, [1, 2, 2, 1], [1, 1, 1, 1], padding)
     (g,) = tf.gradients(tf.reduce_sum(y), x)
@@ -48,7 +49,8 @@ def test_pool_of_no_channels_with_an_unknown_batch():
 
 
 def test_conv2d_with_no_input_channels_is_zero_and_its_gradients():
-    # An empty sum over channels: every output is 0; the gradients are zeros of the operands' shapes.
+    # An empty sum over channels: every output is 0; the gradients are
+    # zeros of the operands' shapes.
     x = tf.placeholder(tf.float32, [1, 3, 3, 0])
     f = tf.placeholder(tf.float32, [2, 2, 0, 4])
     y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME")
@@ -75,8 +77,8 @@ def test_conv2d_with_no_output_channels_and_its_gradients():
 
 
 def test_reshape_like_of_a_tensor_typed_0_by_unknown_and_its_gradient():
-    # Collapsing [0, ?] built a memref.collapse_shape whose group mixed a static 0 with a dynamic dim,
-    # which canonicalization folded to a static result the verifier refused.
+    # Collapsing [0, ?] built a memref.collapse_shape whose group mixed a static 0 with a dynamic
+    # dim, which canonicalization folded to a static result the verifier refused.
     x = tf.placeholder(tf.float64, [0, None])
     t = tf.placeholder(tf.float64, [None, None])
     y = make_op("reshape_like", [x, t])

@@ -1,5 +1,6 @@
-"""The extra float math (sin, cos, tan, atan, sinh, cosh, log1p, expm1, erf, ceil, round) through Session,
-against numpy, in float32 and float64; the registry-wide tests cover gradients and unknown dims."""
+"""The extra float math (sin, cos, tan, atan, sinh, cosh, log1p, expm1, erf, ceil, round)
+through Session, against numpy, in float32 and float64; the registry-wide tests cover
+gradients and unknown dims."""
 
 import math
 

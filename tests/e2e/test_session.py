@@ -197,7 +197,8 @@ def test_fast_path_checks_each_new_feed_shape_and_takes_views_and_read_only_arra
         sess.run(w.initializer)
         good = np.ones((4, 3), np.float32)
         np.testing.assert_allclose(sess.run(y, {x: good}), good @ weights, rtol=1e-6)
-        # After a shape that passed, a wrong one is still refused with TF's message, and nothing sticks.
+        # After a shape that passed, a wrong one is still refused with TF's
+        # message, and nothing sticks.
         with pytest.raises(
             ValueError, match=r"shape \(4, 5\) for Tensor 'x:0', which has shape \(\?, 3\)"
         ):
