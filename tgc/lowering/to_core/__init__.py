@@ -1,9 +1,9 @@
 """tgc -> core: the one place that knows how each tgc op becomes linalg/tensor/arith/math.
 
 One rule per op, keyed by the op's registry name, in this package's family modules (``elementwise``,
-``linalg_ops``, ``reduce``, ``array``, ...). Below the core level nothing knows tgc ops: each target's
-pipeline starts from what these rules produce (tgc/lowering/cpu/ is the one target today). After the
-pass, a legality check reports every tgc op left, with its location.
+``linalg_ops``, ``reduce``, ``array``, ...). Below the core level nothing knows tgc ops: each
+target's pipeline starts from what these rules produce (tgc/lowering/cpu/ is the one target today).
+After the pass, a legality check reports every tgc op left, with its location.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """tgc -> core for constants and shape ops (tgc/dialect/ops/array.py): fills, broadcasts, reshapes,
 slices, concat/split, tile, one_hot and shape.
 
-Unknown dims are read with ``tensor.dim`` at run time: reshapes go through collapse_shape/expand_shape
-(which lower to LLVM with dynamic sizes), slice bounds are normalized with index arithmetic when the
-dim is unknown, and everything else is tensor.extract_slice/insert_slice or linalg.generic.
+Unknown dims are read with ``tensor.dim`` at run time: reshapes go through
+collapse_shape/expand_shape (which lower to LLVM with dynamic sizes), slice bounds are normalized
+with index arithmetic when the dim is unknown, and everything else is
+tensor.extract_slice/insert_slice or linalg.generic.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _tensor_type(dims: list, elem: ir.Type) -> ir.RankedTensorType:
 
 
 def _flatten(x: ir.Value) -> ir.Value:
-    """x as a rank-1 tensor (row-major), through collapse/expand_shape so that unknown dims lower."""
+    """x as a rank-1 tensor (row-major), through collapse/expand_shape so that unknown dims
+    lower."""
     shape, elem = shape_of(x), element_type(x)
     if len(shape) == 1:
         return x
@@ -111,8 +113,9 @@ def reshape_to(x, result_type, dims: list):
     shape, elem = shape_of(result_type), element_type(result_type)
     if 0 in shape or 0 in shape_of(x):
         # No element to move. And the collapse/expand would be refused or wrong: memref.expand_shape
-        # sizes an unknown dim by dividing by its group's known sizes (0 here), and collapsing [0, ?]
-        # to [?] folds to a static [0] that memref.collapse_shape refuses for a group with a ? dim.
+        # sizes an unknown dim by dividing by its group's known sizes (0 here), and collapsing
+        # [0, ?] to [?] folds to a static [0] that memref.collapse_shape refuses for a group with a
+        # ? dim.
         return empty(result_type, {i: dims[i] for i, d in enumerate(shape) if d is None})
     flat = _flatten(x)
     total = None if None in shape else _product(shape)
@@ -167,7 +170,8 @@ def _unit_dim_groups(rank: int, unit_axes: set) -> list:
 
 
 def _without_unit_dims(x, result_type, unit_axes: set):
-    """collapse_shape of x's ``unit_axes`` (squeeze), cast to ``result_type`` where it is more static."""
+    """collapse_shape of x's ``unit_axes`` (squeeze), cast to ``result_type`` where it is more
+    static."""
     shape, elem = shape_of(x), element_type(x)
     if any(
         shape[i] is None for i in unit_axes
@@ -260,7 +264,7 @@ def _transpose(op):
     return linalg.transpose(x, outs=[empty(op.result_type, dynamic)], permutation=perm)
 
 
-# ---- slices: offsets and sizes that may be index values ---------------------------------------------
+# ---- slices: offsets and sizes that may be index values ------------------------------------------
 
 
 def _mixed(values: list) -> tuple:
@@ -371,7 +375,7 @@ def _strided_slice_grad(op):
     return _insert(g, _zeros(op.result_type, x), offsets, strides)
 
 
-# ---- concat and split -------------------------------------------------------------------------------
+# ---- concat and split ----------------------------------------------------------------------------
 
 
 @lowers("concat")
@@ -429,7 +433,7 @@ def _split(op):
     return outs
 
 
-# ---- tile ------------------------------------------------------------------------------------------
+# ---- tile ----------------------------------------------------------------------------------------
 
 
 def _pairs(rank) -> list:
@@ -487,7 +491,7 @@ def _tile_grad(op):
     )[0]
 
 
-# ---- one_hot and shape -------------------------------------------------------------------------------
+# ---- one_hot and shape ---------------------------------------------------------------------------
 
 
 @lowers("one_hot")

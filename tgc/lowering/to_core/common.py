@@ -1,13 +1,14 @@
-"""Helpers every tgc -> core rule shares: types, constants, dynamic dims, and linalg.generic building.
+"""Helpers every tgc -> core rule shares: types, constants, dynamic dims, and linalg.generic
+building.
 
 A rule builds at the insertion point of the op it replaces. Dims unknown at compile time (``?``) are
-read with ``tensor.dim`` from an operand that has the same dim, so one compiled function serves every
-batch size.
+read with ``tensor.dim`` from an operand that has the same dim, so one compiled function serves
+every batch size.
 
 Broadcasting follows TensorFlow at run time: an unknown dim that turns out to be 1 broadcasts, and
 dims that differ otherwise fail the run with "Incompatible shapes" (tgc/lowering/runtime_errors.py).
-Only an axis where operands' unknown dims may differ pays for that (``uncertain_axes``); static shapes
-and the usual ``[None, n] + [n]`` keep their single linalg.generic.
+Only an axis where operands' unknown dims may differ pays for that (``uncertain_axes``); static
+shapes and the usual ``[None, n] + [n]`` keep their single linalg.generic.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def dim(value: ir.Value, i: int) -> ir.Value:
 
 
 def empty(result_type: ir.Type, dynamic_dims: dict) -> ir.Value:
-    """tensor.empty of ``result_type``; ``dynamic_dims`` maps each ``?`` dim index to an index value."""
+    """tensor.empty of ``result_type``; ``dynamic_dims`` maps each ``?`` dim index to an index
+    value."""
     shape = shape_of(result_type)
     sizes = []
     for i, d in enumerate(shape):
@@ -106,7 +108,7 @@ def broadcast_dynamic_dims(result_type: ir.Type, operands: list, skip=()) -> dic
     return out
 
 
-# ---- linalg.generic -------------------------------------------------------------------------------
+# ---- linalg.generic ------------------------------------------------------------------------------
 
 
 def affine_map(num_dims: int, exprs: list) -> ir.AffineMapAttr:
@@ -171,13 +173,13 @@ def fill(value: ir.Value, init: ir.Value) -> ir.Value:
     return linalg.fill(value, outs=[init])
 
 
-# ---- broadcasting decided at run time --------------------------------------------------------------
+# ---- broadcasting decided at run time ------------------------------------------------------------
 
 
 def dim_key(value: ir.Value, i: int):
-    """A key that two dims share when they are equal at run time by construction: the constant, or the
-    function argument's dim or index value they were both read from (chased through tensor.empty, the
-    inits of linalg ops and tensor.cast). Different keys say nothing."""
+    """A key that two dims share when they are equal at run time by construction: the constant, or
+    the function argument's dim or index value they were both read from (chased through
+    tensor.empty, the inits of linalg ops and tensor.cast). Different keys say nothing."""
     for _ in range(256):
         static = shape_of(value)[i]
         if static is not None:
@@ -222,8 +224,8 @@ def index_key(value: ir.Value):
 
 
 def uncertain_axes(operands: list, result_shape: list) -> dict:
-    """Result axis -> [(operand index, operand axis)] of the operands that take part in it (a dim other
-    than a static 1), for the axes where an unknown dim may turn out to be 1 or to differ."""
+    """Result axis -> [(operand index, operand axis)] of the operands that take part in it (a dim
+    other than a static 1), for the axes where an unknown dim may turn out to be 1 or to differ."""
     rank = len(result_shape)
     out = {}
     for i, r in enumerate(result_shape):
@@ -261,9 +263,10 @@ def _any(conditions: list) -> ir.Value:
 
 
 def broadcast_at_run_time(operands: list, result_shape: list, uncertain: dict):
-    """Sizes each uncertain axis from the operands' dims (TensorFlow's rule: dims equal, or 1 broadcast),
-    reports incompatible dims, and gives each operand whose dim differs from the result's a broadcast
-    copy. Returns (operands for identity maps on those axes, result axis -> size)."""
+    """Sizes each uncertain axis from the operands' dims (TensorFlow's rule: dims equal, or 1
+    broadcast), reports incompatible dims, and gives each operand whose dim differs from the
+    result's a broadcast copy. Returns (operands for identity maps on those axes,
+    result axis -> size)."""
     one = const_index(1)
     sizes, mismatched = {}, []
     for i, taking_part in uncertain.items():
@@ -334,8 +337,8 @@ def broadcast_to_like(x: ir.Value, target: ir.Value, result_type: ir.Type) -> ir
 
 def _broadcast_if_needed(v: ir.Value, axes: dict) -> ir.Value:
     """``v`` with each axis j of ``axes`` (operand axis -> run-time size) that is 1 broadcast to its
-    size; a dim that is neither gives a zero tensor of the right size (the run has already failed, and
-    what follows must stay within its buffers when the error handler returns)."""
+    size; a dim that is neither gives a zero tensor of the right size (the run has already failed,
+    and what follows must stay within its buffers when the error handler returns)."""
     dims = {j: dim(v, j) for j in axes}
     differs = _any([_index_cmp("ne", dims[j], size) for j, size in axes.items()])
     outer = scf.IfOp(differs, [v.type], has_else=True)
@@ -371,7 +374,8 @@ def _empty_like(v: ir.Value, axes: dict) -> ir.Value:
 
 
 def _broadcast_ones(v: ir.Value, axes: dict, dims: dict) -> ir.Value:
-    """v read at index 0 along each axis of ``axes`` whose dim is 1, written out at the axis' size."""
+    """v read at index 0 along each axis of ``axes`` whose dim is 1, written out at the axis'
+    size."""
     rank = len(shape_of(v))
     init = _empty_like(v, axes)
     one, zero = const_index(1), const_index(0)

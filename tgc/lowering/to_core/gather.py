@@ -1,9 +1,10 @@
 """tgc -> core for ``gather`` and ``gather_grad`` (tgc/dialect/ops/gather.py).
 
 ``gather`` is one linalg.generic over the result that reads its index from ``indices`` and the row
-element from params with ``tensor.extract``. ``gather_grad`` is an scf.for over the flattened indices
-that adds one row of the gradient into the carried result per index, so its cost is the size of the
-gradient, not rows x indices. Indices outside [0, rows) are clamped for the read and masked out.
+element from params with ``tensor.extract``. ``gather_grad`` is an scf.for over the flattened
+indices that adds one row of the gradient into the carried result per index, so its cost is the size
+of the gradient, not rows x indices. Indices outside [0, rows) are clamped for the read and masked
+out.
 """
 
 from __future__ import annotations

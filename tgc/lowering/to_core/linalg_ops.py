@@ -1,8 +1,8 @@
 """Core lowering of linear algebra: matmul becomes linalg.matmul on zero-filled outputs.
 
-Transposed operands are expressed in the matmul's indexing maps (A read as (k, m), B as (n, k)) rather
-than copied: the CPU pipeline's tgc-blas-matmul turns those maps into BLAS transpose flags, and the
-loop lowering reads the operand in place.
+Transposed operands are expressed in the matmul's indexing maps (A read as (k, m), B as (n, k))
+rather than copied: the CPU pipeline's tgc-blas-matmul turns those maps into BLAS transpose flags,
+and the loop lowering reads the operand in place.
 """
 
 from __future__ import annotations

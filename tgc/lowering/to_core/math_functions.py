@@ -17,7 +17,8 @@ _MATH = {
     "log1p": math.log1p,
     "expm1": math.expm1,
     "erf": math.erf,
-    # ceil(x) = -floor(-x): math.ceil expands (math-expand-ops) to a copysign the LLVM lowering lacks.
+    # ceil(x) = -floor(-x): math.ceil expands (math-expand-ops) to a copysign the LLVM lowering
+    # lacks.
     "ceil": lambda x: arith.negf(math.floor(arith.negf(x))),
     "round": lambda x: _round_half_even(x),
 }

@@ -1,11 +1,13 @@
-"""Core lowering of the random ops: one linalg.generic each, hashing the element index with splitmix64.
+"""Core lowering of the random ops: one linalg.generic each, hashing the element index with
+splitmix64.
 
-This mirrors, op for op, the numpy reference in ``tgc/dialect/ops/random.py`` (read its docstring for
-the scheme): the generic reads the rank-0 ``step`` operand, derives the run key from it (loop
-invariant, so LLVM hoists it), takes each element's linear index from ``linalg.index`` and the result's
-dims (read at run time when unknown), and turns the hashed words into values. i64 muli/addi wrap
-modulo 2**64 exactly as numpy's uint64 does, and shifts are logical (``shrui``), so the bits agree.
-Truncated normals redraw inside an ``scf.while`` that stops at the first candidate within two stddev.
+This mirrors, op for op, the numpy reference in ``tgc/dialect/ops/random.py`` (read its docstring
+for the scheme): the generic reads the rank-0 ``step`` operand, derives the run key from it (loop
+invariant, so LLVM hoists it), takes each element's linear index from ``linalg.index`` and the
+result's dims (read at run time when unknown), and turns the hashed words into values. i64 muli/addi
+wrap modulo 2**64 exactly as numpy's uint64 does, and shifts are logical (``shrui``), so the bits
+agree. Truncated normals redraw inside an ``scf.while`` that stops at the first candidate within two
+stddev.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from tgc.lowering.to_core.common import (
 )
 
 
-# ---- i64 helpers ------------------------------------------------------------------------------------
+# ---- i64 helpers ---------------------------------------------------------------------------------
 
 
 def _i64() -> ir.Type:
@@ -68,7 +70,8 @@ def _linear_index(sizes: list) -> ir.Value:
 
 
 class _Words:
-    """The uint64 words of one element: ``word(stream)`` is ``ref.random_bits(...)[stream, index]``."""
+    """The uint64 words of one element: ``word(stream)`` is
+    ``ref.random_bits(...)[stream, index]``."""
 
     def __init__(self, key: ir.Value, linear: ir.Value, streams: int):
         self.key = key
@@ -80,7 +83,7 @@ class _Words:
         return _mix(arith.addi(self.key, arith.muli(counter, _u64(ref.GAMMA))))
 
 
-# ---- words to values --------------------------------------------------------------------------------
+# ---- words to values -----------------------------------------------------------------------------
 
 
 def _f(value: float, t: ir.Type) -> ir.Value:

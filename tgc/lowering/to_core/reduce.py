@@ -1,7 +1,7 @@
 """Core lowering of reductions: linalg.generic with reduction iterators over filled accumulators.
 
-Covers reduce_sum/mean/max/min/prod, argmax/argmin and dim_size. Sizes of unknown (``?``) dims are read
-at run time with ``tensor.dim``, so one compiled function serves every batch size.
+Covers reduce_sum/mean/max/min/prod, argmax/argmin and dim_size. Sizes of unknown (``?``) dims are
+read at run time with ``tensor.dim``, so one compiled function serves every batch size.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _out_map_and_dims(x, result_type, axes, keepdims):
 def reduce_multi(x, result_types, axes, keepdims, init_values, combine):
     """Reduce ``x`` over ``axes`` into one accumulator per result type.
 
-    ``combine(element, *accumulators)`` returns the new accumulators; each starts from its init value.
+    ``combine(element, *accumulators)`` returns the new accumulators; each starts from its init
+    value.
     """
     rank = len(shape_of(x))
     axes = normalize_axes(axes, rank)
@@ -147,7 +148,8 @@ def _dim_size(op):
 
 
 def _divide_all(total, count, result_type):
-    """total / count elementwise; integers divide by max(count, 1) truncating toward zero, as TF does."""
+    """total / count elementwise; integers divide by max(count, 1) truncating toward zero, as TF
+    does."""
     elem = element_type(result_type)
     if is_float(elem):
         divisor, fn = count, arith.divf

@@ -1,9 +1,9 @@
 """Core lowering of send/recv: calls into the runtime's rendezvous through C-interface functions.
 
-``tgc.send`` becomes a call of ``tgc_send_<dtype>_<rank>(key_id, tensor)`` and ``tgc.recv`` a call of
-``tgc_recv_<dtype>_<rank>(key_id) -> tensor``, external functions with ``llvm.emit_c_interface`` that
-the runtime provides (tgc/runtime/rendezvous.py) when it loads the compiled code. Tensors cross the
-call with every dim unknown, so one function per dtype and rank serves every shape.
+``tgc.send`` becomes a call of ``tgc_send_<dtype>_<rank>(key_id, tensor)`` and ``tgc.recv`` a call
+of ``tgc_recv_<dtype>_<rank>(key_id) -> tensor``, external functions with ``llvm.emit_c_interface``
+that the runtime provides (tgc/runtime/rendezvous.py) when it loads the compiled code. Tensors cross
+the call with every dim unknown, so one function per dtype and rank serves every shape.
 """
 
 from __future__ import annotations
