@@ -1,5 +1,5 @@
-"""tgc's version: the installed distribution's, else (a source tree on PYTHONPATH, never installed) the
-version pyproject.toml declares, else "0+unknown"."""
+"""tgc's version: the installed distribution's, else (a source tree on PYTHONPATH, never installed)
+the version pyproject.toml declares, else "0+unknown"."""
 
 import importlib.metadata
 import os

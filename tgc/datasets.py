@@ -1,10 +1,10 @@
 """Small real data sets for examples and tests: handwritten digits, loaded without any download.
 
-This module sits outside the compiler pipeline: it only hands numpy arrays to programs that feed them to
-``Session.run``. The digits are scikit-learn's bundled copy of the UCI optical-digits test set (1797
-images of 8x8 pixels, 10 classes), which ships inside sklearn's wheel, so loading never touches the
-network. The returned splits follow the TF1 tutorial's ``mnist.train`` / ``mnist.test`` shape of API
-(``images``, ``labels``, ``num_examples``, ``next_batch``) and also unpack as
+This module sits outside the compiler pipeline: it only hands numpy arrays to programs that feed
+them to ``Session.run``. The digits are scikit-learn's bundled copy of the UCI optical-digits test
+set (1797 images of 8x8 pixels, 10 classes), which ships inside sklearn's wheel, so loading never
+touches the network. The returned splits follow the TF1 tutorial's ``mnist.train`` / ``mnist.test``
+shape of API (``images``, ``labels``, ``num_examples``, ``next_batch``) and also unpack as
 ``(x_train, y_train), (x_test, y_test) = load_digits()``.
 
 No PyPI package was found that ships the 28x28 MNIST images inside its wheel, so there is no
@@ -24,7 +24,8 @@ _INSTALL_HINT = (
 
 
 class DataSet:
-    """One split: ``images`` (float32, [n, 64], in [0, 1]) and ``labels`` (int64 [n], or one-hot float32)."""
+    """One split: ``images`` (float32, [n, 64], in [0, 1]) and ``labels`` (int64 [n], or one-hot
+    float32)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, seed: int = 0):
         if len(images) != len(labels):
@@ -41,7 +42,8 @@ class DataSet:
         return len(self.images)
 
     def next_batch(self, batch_size: int):
-        """The next ``batch_size`` examples of a shuffled pass; reshuffles at each epoch's end, as TF's tutorial does."""
+        """The next ``batch_size`` examples of a shuffled pass; reshuffles at each epoch's end, as
+        TF's tutorial does."""
         if not 0 < batch_size <= self.num_examples:
             raise ValueError(
                 f"next_batch: batch_size must be in 1..{self.num_examples}, got {batch_size}"
@@ -59,7 +61,10 @@ class DataSet:
         return iter((self.images, self.labels))
 
     def __repr__(self):
-        return f"<DataSet {self.num_examples} examples, images {self.images.shape}, labels {self.labels.shape}>"
+        return (
+            f"<DataSet {self.num_examples} examples, "
+            f"images {self.images.shape}, labels {self.labels.shape}>"
+        )
 
 
 class Datasets(NamedTuple):
@@ -85,7 +90,8 @@ def _one_hot(labels: np.ndarray, depth: int) -> np.ndarray:
 def _stratified_split(
     labels: np.ndarray, test_fraction: float, rng
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Index arrays for train and test holding each class in the same proportion (so accuracy is comparable)."""
+    """Index arrays for train and test holding each class in the same proportion (so
+    accuracy is comparable)."""
     train, test = [], []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
@@ -98,9 +104,9 @@ def _stratified_split(
 def load_digits(test_fraction: float = 0.25, one_hot: bool = False, seed: int = 0) -> Datasets:
     """The 8x8 handwritten digits as ``Datasets(train, test)``.
 
-    Images are flattened to 64 float32 pixels scaled to [0, 1] (the raw values are 0..16). Labels are
-    int64 class ids, or float32 one-hot rows of width 10 with ``one_hot=True``. The split is stratified by
-    class and fixed by ``seed``, so the same call always gives the same split.
+    Images are flattened to 64 float32 pixels scaled to [0, 1] (the raw values are 0..16). Labels
+    are int64 class ids, or float32 one-hot rows of width 10 with ``one_hot=True``. The split is
+    stratified by class and fixed by ``seed``, so the same call always gives the same split.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"load_digits: test_fraction must be in (0, 1), got {test_fraction}")

@@ -1,4 +1,5 @@
-"""TensorFlow-style errors (`tf.errors.*`) raised by sessions, plus the compiler's own CompileError."""
+"""TensorFlow-style errors (`tf.errors.*`) raised by sessions, plus the compiler's own
+CompileError."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """``tgc.summary``: TensorFlow 1's summary ops and ``FileWriter``, for TensorBoard.
 
 The summary ops are host ops (tgc/frontend/summary_ops.py): fetching one yields a serialized
-``Summary`` proto. ``FileWriter(logdir, graph)`` writes TensorBoard event files (tgc/runtime/events.py):
-``add_summary`` for those protos with a step, ``add_graph`` for the graph as a GraphDef
-(tgc/frontend/graph_def.py), ``add_event`` for any Event. The lectures' older names
-(``scalar_summary``, ``histogram_summary``, ``merge_all_summaries``, ``train.SummaryWriter``) are here
-too, for ``tgc/__init__.py`` and ``tgc.train`` to re-export.
+``Summary`` proto. ``FileWriter(logdir, graph)`` writes TensorBoard event files
+(tgc/runtime/events.py): ``add_summary`` for those protos with a step, ``add_graph`` for the graph
+as a GraphDef (tgc/frontend/graph_def.py), ``add_event`` for any Event. The lectures' older names
+(``scalar_summary``, ``histogram_summary``, ``merge_all_summaries``, ``train.SummaryWriter``) are
+here too, for ``tgc/__init__.py`` and ``tgc.train`` to re-export.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from tgc.frontend.summary_ops import (  # noqa: F401
 
 
 class FileWriter:
-    """Writes summaries, the graph and events to an event file in ``logdir`` (`tf.summary.FileWriter`).
+    """Writes summaries, the graph and events to an event file in ``logdir``
+    (`tf.summary.FileWriter`).
 
-    Every event is flushed to the file as it is added (``max_queue`` and ``flush_secs`` are accepted for
-    compatibility and have nothing to delay), so a crash loses nothing already added.
+    Every event is flushed to the file as it is added (``max_queue`` and ``flush_secs`` are accepted
+    for compatibility and have nothing to delay), so a crash loses nothing already added.
     """
 
     def __init__(
@@ -76,7 +77,8 @@ class FileWriter:
             summary = Summary.FromString(bytes(summary))
         elif not isinstance(summary, Summary):
             raise TypeError(
-                f"add_summary takes a serialized Summary (bytes) or a Summary proto, not {type(summary).__name__}"
+                "add_summary takes a serialized Summary (bytes) or a Summary proto, not "
+                f"{type(summary).__name__}"
             )
         event = Event(summary=summary)
         if global_step is not None:
@@ -126,7 +128,7 @@ class FileWriter:
         self.close()
 
 
-# ---- TensorFlow's pre-1.0 names (the lectures use them) ----------------------------------------------
+# ---- TensorFlow's pre-1.0 names (the lectures use them) ------------------------------------------
 
 
 def scalar_summary(tags, values, collections=None, name=None):

@@ -1,7 +1,7 @@
 """Conversion between the registry's Python attribute values and MLIR attributes.
 
-Each attribute kind in ``registry.ATTR_KINDS`` has one encoding; ``decode`` inverts ``encode`` so that
-the passes see the same Python values the frontend gave.
+Each attribute kind in ``registry.ATTR_KINDS`` has one encoding; ``decode`` inverts ``encode`` so
+that the passes see the same Python values the frontend gave.
 """
 
 from __future__ import annotations

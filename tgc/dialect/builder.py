@@ -71,7 +71,8 @@ class IRBuilder:
 
     @classmethod
     def before(cls, operation: ir.Operation) -> "IRBuilder":
-        """Builds in place of ``operation``: its location, and its requested device if it has one."""
+        """Builds in place of ``operation``: its location, and its requested device if it has
+        one."""
         device = operation.attributes["device"] if "device" in operation.attributes else None
         return cls(ir.InsertionPoint(operation), operation.location, device)
 
@@ -123,8 +124,8 @@ class IRBuilder:
         """Sum ``g`` (the gradient of a broadcast result) back down to ``x``'s shape.
 
         Leading axes that x lacks are summed away; axes where x has size 1 and g does not are summed
-        with keepdims. An unknown dim of x may turn out to be 1 at run time: ``unbroadcast_like`` sums
-        those then (lowered to nothing where the dims are equal by construction).
+        with keepdims. An unknown dim of x may turn out to be 1 at run time: ``unbroadcast_like``
+        sums those then (lowered to nothing where the dims are equal by construction).
         """
         lead = len(g.shape) - len(x.shape)
         ones = [lead + i for i, d in enumerate(x.shape) if d == 1 and g.shape[lead + i] != 1]

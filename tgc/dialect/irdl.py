@@ -1,8 +1,8 @@
 """Generates the IRDL definition of the tgc dialect from the registry and loads it into contexts.
 
-IRDL cannot say everything (element types, broadcasting, variadic shapes): ``verify.py`` checks those in
-Python from the same registry. Each operand and result gets its own constraint variable, because an
-IRDL variable binds one type per op instance.
+IRDL cannot say everything (element types, broadcasting, variadic shapes): ``verify.py`` checks
+those in Python from the same registry. Each operand and result gets its own constraint variable,
+because an IRDL variable binds one type per op instance.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Everything target-independent about an op lives on its OpDef: operands, attributes, the result rule
 (``infer``), numpy reference semantics (``eval``), the gradient rule (``grad``, or an explicit
 ``NOT_DIFFERENTIABLE``) and, for composites, a decomposition into core ops. The IRDL dialect, the
-frontend's builders, the Python verifier, the folder and the autodiff pass all read from here. Lowering
-is kept apart, in ``tgc/lowering/to_core``.
+frontend's builders, the Python verifier, the folder and the autodiff pass all read from here.
+Lowering is kept apart, in ``tgc/lowering/to_core``.
 """
 
 from __future__ import annotations
@@ -54,11 +54,11 @@ TRAITS = {
 class Sample:
     """Operands and attributes on which the registry-wide tests exercise an op.
 
-    ``shapes`` gives one shape per operand; ``dtypes`` one dtype for all operands or one per operand.
-    Float operands are drawn uniformly from [low, high); integer operands from [0, int_high); bool
-    operands at random. ``values`` may fix operands outright (a numpy array, or None to draw it).
-    ``dynamic`` lists (operand index, dim) pairs that a second run marks unknown (``None``), to test
-    that one compiled function serves every size.
+    ``shapes`` gives one shape per operand; ``dtypes`` one dtype for all operands or one per
+    operand. Float operands are drawn uniformly from [low, high); integer operands from
+    [0, int_high); bool operands at random. ``values`` may fix operands outright (a numpy array, or
+    None to draw it). ``dynamic`` lists (operand index, dim) pairs that a second run marks unknown
+    (``None``), to test that one compiled function serves every size.
     """
 
     shapes: tuple
@@ -100,15 +100,14 @@ class OpDef:
     decompose: Callable | None = None
     results: object = 1  # an int, or "variadic" when an attribute decides the count
     stateful: bool = False  # reads or writes state, or draws random numbers: never folded or CSE'd
-    module_level: bool = (
-        False  # lives in the module body, not in a function (variable declarations)
-    )
+    # Lives in the module body, not in a function (variable declarations).
+    module_level: bool = False
     doc: str = ""
     samples: tuple = ()
-    flops: Callable | None = (
-        None  # (operand specs, result specs, attrs) -> estimated flops, for placement
-    )
-    scalar_operands: tuple = ()  # operands that must be rank 0: a feed of unknown rank there is a scalar
+    # (operand specs, result specs, attrs) -> estimated flops, for placement
+    flops: Callable | None = None
+    # Operands that must be rank 0: a feed of unknown rank there is a scalar.
+    scalar_operands: tuple = ()
     traits: frozenset = frozenset()  # names from TRAITS
 
     @property
@@ -165,7 +164,8 @@ def op(
     scalar_operands=(),
     traits=(),
 ):
-    """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``, ``samples``.
+    """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``,
+    ``samples``.
 
     A class without ``grad`` is a registration error, so absence is always written down as
     ``grad = NOT_DIFFERENTIABLE``.

@@ -1,7 +1,7 @@
 """Shape and dtype helpers for the registry's result rules (``infer``).
 
-Shapes are tuples of ints with ``None`` for dims unknown until run time. Errors are ShapeErrors whose
-message the frontend prefixes with the op's name.
+Shapes are tuples of ints with ``None`` for dims unknown until run time. Errors are ShapeErrors
+whose message the frontend prefixes with the op's name.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def normalize_axes(axes, rank: int) -> tuple:
 
 
 def compatible(shape, want) -> bool:
-    """True when ``shape`` can be ``want``: the same rank, and equal sizes wherever both are known."""
+    """True when ``shape`` can be ``want``: the same rank, and equal sizes wherever both are
+    known."""
     return len(shape) == len(want) and all(
         a is None or b is None or a == b for a, b in zip(shape, want)
     )

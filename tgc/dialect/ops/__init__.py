@@ -1,1 +1,2 @@
-"""Every op family of the tgc dialect, one module each; ``registry.load_all_ops`` imports them all."""
+"""Every op family of the tgc dialect, one module each; ``registry.load_all_ops`` imports them
+all."""

@@ -1,10 +1,10 @@
 """Constants and shape-manipulating ops: constant, fill, reshape, transpose, slicing, concatenation.
 
-Ops that broadcast one tensor to another's shape (``broadcast_like``) or fill one (``fill_like``) take
-the target tensor as an operand, so they need no shape values and work with unknown (``None``) dims.
-The gradient helpers (``split_like``, ``strided_slice_grad``, ``tile_grad``) follow the same idea: the
-forward operand whose shape the gradient takes is an operand, so its unknown dims are read at run time.
-Every op here is lowered in ``tgc/lowering/to_core/array.py``; the TF1 wrappers are in
+Ops that broadcast one tensor to another's shape (``broadcast_like``) or fill one (``fill_like``)
+take the target tensor as an operand, so they need no shape values and work with unknown (``None``)
+dims. The gradient helpers (``split_like``, ``strided_slice_grad``, ``tile_grad``) follow the same
+idea: the forward operand whose shape the gradient takes is an operand, so its unknown dims are read
+at run time. Every op here is lowered in ``tgc/lowering/to_core/array.py``; the TF1 wrappers are in
 ``tgc/frontend/array_ops.py``.
 """
 
@@ -206,7 +206,8 @@ def _reshape_result(in_shape, shape):
             return tuple(None if d == -1 else d for d in shape)
     elif total_in is not None and total_in != rest:
         raise ShapeError(
-            f"cannot reshape {format_shape(in_shape)} ({total_in} elements) to {shape} ({rest} elements)"
+            f"cannot reshape {format_shape(in_shape)} ({total_in} elements) "
+            f"to {shape} ({rest} elements)"
         )
     return tuple(shape)
 
@@ -227,7 +228,8 @@ class Reshape:
         (x,) = op.inputs
         if x.spec.is_static:
             return [b.reshape(g, shape=list(x.shape))]
-        # One unknown dim in x: -1 recovers it from g's element count, unless x has a 0 dim (no count).
+        # One unknown dim in x: -1 recovers it from g's element count, unless x has a 0 dim
+        # (no count).
         if sum(d is None for d in x.shape) == 1 and 0 not in x.shape:
             return [b.reshape(g, shape=[-1 if d is None else d for d in x.shape])]
         return [b.reshape_like(g, x)]
@@ -299,16 +301,19 @@ class Transpose:
 
 
 def _merge_dims(a, b, skip, what):
-    """Dims of two same-rank shapes that must agree except at ``skip``; a known dim wins over None."""
+    """Dims of two same-rank shapes that must agree except at ``skip``; a known dim wins over
+    None."""
     if len(a) != len(b):
         raise ShapeError(
-            f"{what} needs operands of the same rank but got {format_shape(a)} and {format_shape(b)}"
+            f"{what} needs operands of the same rank but got {format_shape(a)} and "
+            f"{format_shape(b)}"
         )
     out = []
     for i, (da, db) in enumerate(zip(a, b)):
         if i != skip and da is not None and db is not None and da != db:
             raise ShapeError(
-                f"{what} operands {format_shape(a)} and {format_shape(b)} differ in dim {i} ({da} vs {db})"
+                f"{what} operands {format_shape(a)} and {format_shape(b)} "
+                f"differ in dim {i} ({da} vs {db})"
             )
         out.append(da if da is not None else db)
     return out
@@ -316,7 +321,8 @@ def _merge_dims(a, b, skip, what):
 
 @op("concat", tf_type="ConcatV2", operands=("a", "b"), attrs={"axis": Attr("int")})
 class Concat:
-    """a and b joined along ``axis`` (`tf.concat` of two values; the frontend folds longer lists)."""
+    """a and b joined along ``axis`` (`tf.concat` of two values; the frontend folds longer
+    lists)."""
 
     flops = no_flops
 
@@ -348,9 +354,11 @@ class Concat:
     "split_like", tf_type="SplitV", operands=("x", "a", "b"), attrs={"axis": Attr("int")}, results=2
 )
 class SplitLike:
-    """x cut along ``axis`` into a part shaped like a and the rest shaped like b (concat's gradient).
+    """x cut along ``axis`` into a part shaped like a and the rest shaped like b
+    (concat's gradient).
 
-    a and b are the operands of the concat; only their shapes are read (at run time for unknown dims).
+    a and b are the operands of the concat; only their shapes are read (at run time for unknown
+    dims).
     """
 
     flops = no_flops
@@ -402,7 +410,8 @@ class Split:
         d = x.shape[axis]
         if d is not None and d % num_split:
             raise ShapeError(
-                f"cannot split dim {axis} (size {d}) of {format_shape(x.shape)} into {num_split} equal parts"
+                f"cannot split dim {axis} (size {d}) of {format_shape(x.shape)} into {num_split} "
+                "equal parts"
             )
         dims = list(x.shape)
         dims[axis] = None if d is None else d // num_split
@@ -432,13 +441,15 @@ def _check_lengths(x, what, **lists):
     for key, values in lists.items():
         if len(values) != rank:
             raise ShapeError(
-                f"{what} {key} {list(values)} needs {rank} entries for input shape {format_shape(x.shape)}"
+                f"{what} {key} {list(values)} needs {rank} entries for input shape "
+                f"{format_shape(x.shape)}"
             )
 
 
 @op("slice", tf_type="Slice", operands=("x",), attrs={"begin": Attr("ints"), "size": Attr("ints")})
 class Slice:
-    """The block of x starting at ``begin`` with ``size`` (`tf.slice`); a size of -1 runs to the end."""
+    """The block of x starting at ``begin`` with ``size`` (`tf.slice`); a size of -1 runs to the
+    end."""
 
     flops = no_flops
 
@@ -453,7 +464,8 @@ class Slice:
             end = (d if s == -1 else b + s) if d is not None else None
             if d is not None and (b > d or end > d):
                 raise ShapeError(
-                    f"slice begin {list(begin)} size {list(size)} runs past dim {i} of {format_shape(x.shape)}"
+                    f"slice begin {list(begin)} size {list(size)} runs past dim {i} of "
+                    f"{format_shape(x.shape)}"
                 )
             dims.append(s if s != -1 else (None if d is None else d - b))
         return spec(dims, x.dtype)
@@ -517,10 +529,12 @@ def _strided_result(x, begin, end, strides, begin_mask, end_mask) -> tuple:
 
 @op("strided_slice", tf_type="StridedSlice", operands=("x",), attrs=_STRIDED_ATTRS)
 class StridedSlice:
-    """x[begin:end:strides] per axis, Python rules: negative indices count from the end, bounds clamp.
+    """x[begin:end:strides] per axis, Python rules: negative indices count from the end, bounds
+    clamp.
 
     Bit i of ``begin_mask``/``end_mask`` means axis i runs from its start/to its end. Strides are
-    positive. New and shrunk axes are expand_dims/squeeze around it (the frontend's ``__getitem__``).
+    positive. New and shrunk axes are expand_dims/squeeze around it (the
+    frontend's ``__getitem__``).
     """
 
     flops = no_flops
@@ -573,8 +587,8 @@ class StridedSliceGrad:
         expected = _strided_result(x, begin, end, strides, begin_mask, end_mask)
         if not compatible(g.shape, expected):
             raise ShapeError(
-                f"gradient {format_shape(g.shape)} does not match the slice {format_shape(expected)} "
-                f"of {format_shape(x.shape)}"
+                f"gradient {format_shape(g.shape)} does not match "
+                f"the slice {format_shape(expected)} of {format_shape(x.shape)}"
             )
         return spec(x.shape, g.dtype)
 
@@ -600,13 +614,14 @@ class StridedSliceGrad:
     ]
 
 
-# ---- tiling ---------------------------------------------------------------------------------------
+# ---- tiling --------------------------------------------------------------------------------------
 
 
 def _tile_result(x, multiples, what="tile"):
     if len(multiples) != len(x.shape):
         raise ShapeError(
-            f"{what} multiples {list(multiples)} need {len(x.shape)} entries for input {format_shape(x.shape)}"
+            f"{what} multiples {list(multiples)} need {len(x.shape)} entries for input "
+            f"{format_shape(x.shape)}"
         )
     if any(m < 0 for m in multiples):
         raise ShapeError(f"{what} multiples {list(multiples)} must be >= 0")
@@ -661,7 +676,8 @@ class TileGrad:
         expected = _tile_result(x, multiples, "tile_grad")
         if not compatible(g.shape, expected):
             raise ShapeError(
-                f"gradient {format_shape(g.shape)} does not match {format_shape(x.shape)} tiled {list(multiples)}"
+                f"gradient {format_shape(g.shape)} does not match {format_shape(x.shape)} tiled "
+                f"{list(multiples)}"
             )
         return spec(x.shape, g.dtype)
 
@@ -680,7 +696,7 @@ class TileGrad:
     ]
 
 
-# ---- one_hot and shape ----------------------------------------------------------------------------
+# ---- one_hot and shape ---------------------------------------------------------------------------
 
 
 @op(
@@ -711,7 +727,8 @@ class OneHot:
         rank = len(indices.shape)
         if not -1 <= axis <= rank:
             raise ShapeError(
-                f"one_hot axis {axis} is out of range for indices of shape {format_shape(indices.shape)}"
+                f"one_hot axis {axis} is out of range for indices of shape "
+                f"{format_shape(indices.shape)}"
             )
         at = rank if axis == -1 else axis
         return spec(indices.shape[:at] + (depth,) + indices.shape[at:], dtype)

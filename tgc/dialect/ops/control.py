@@ -41,7 +41,8 @@ class Gradient:
     def infer(y, x, dy):
         if y.shape != dy.shape and len(y.shape) != len(dy.shape):
             raise ShapeError(
-                f"grad_ys shape {format_shape(dy.shape)} does not match ys shape {format_shape(y.shape)}"
+                f"grad_ys shape {format_shape(dy.shape)} does not match ys shape "
+                f"{format_shape(y.shape)}"
             )
         if y.dtype != dy.dtype:
             raise ShapeError(f"grad_ys dtype {dy.dtype} does not match ys dtype {y.dtype}")

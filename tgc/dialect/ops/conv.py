@@ -1,13 +1,14 @@
 """2-D convolution and pooling over NHWC tensors, and the backprop ops their gradients are made of.
 
 Attributes follow TensorFlow's NodeDefs: ``strides``, ``ksize`` and ``dilations`` hold four entries
-[1, h, w, 1] and ``padding`` is "SAME" or "VALID". The spatial dims (height, width) and the channels must
-be known when the graph is built; the batch dim may be unknown. Where a backprop op needs the shape of a
-tensor whose batch dim may be unknown, it takes that tensor as a ``*_like`` operand whose values are not
-read (as ``broadcast_like`` does); the filter's shape is always static, so it is an attribute.
+[1, h, w, 1] and ``padding`` is "SAME" or "VALID". The spatial dims (height, width) and the channels
+must be known when the graph is built; the batch dim may be unknown. Where a backprop op needs the
+shape of a tensor whose batch dim may be unknown, it takes that tensor as a ``*_like`` operand whose
+values are not read (as ``broadcast_like`` does); the filter's shape is always static, so it is an
+attribute.
 
-``window_geometry`` is the single definition of output size and padding; the numpy references here and
-the lowering in ``tgc/lowering/to_core/conv.py`` both use it.
+``window_geometry`` is the single definition of output size and padding; the numpy references here
+and the lowering in ``tgc/lowering/to_core/conv.py`` both use it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def window_geometry(size: int, k: int, stride: int, dilation: int, padding: str)
 
 
 def spatial_geometry(in_hw, k_hw, strides, dilations, padding) -> list:
-    """``window_geometry`` for height and width; strides/dilations are the 4-entry NHWC attributes."""
+    """``window_geometry`` for height and width; strides/dilations are the 4-entry NHWC
+    attributes."""
     return [
         window_geometry(in_hw[i], k_hw[i], strides[i + 1], dilations[i + 1], padding)
         for i in range(2)
@@ -59,7 +61,8 @@ def spatial_geometry(in_hw, k_hw, strides, dilations, padding) -> list:
 
 
 def _check_window_attrs(what, strides, padding, dilations=_ONES, ksize=None):
-    """strides, dilations and ksize are [1, h, w, 1]: TF does not stride or window the batch or channels."""
+    """strides, dilations and ksize are [1, h, w, 1]: TF does not stride or window the batch or
+    channels."""
     for name, values in (("strides", strides), ("dilations", dilations), ("ksize", ksize)):
         if values is None:
             continue
@@ -76,8 +79,8 @@ def _check_nhwc(what, x, name="input"):
         raise ShapeError(f"{what} needs a rank-4 NHWC {name} but got shape {format_shape(x.shape)}")
     if any(d is None for d in x.shape[1:]):
         raise ShapeError(
-            f"{what} needs the height, width and channels of its {name} known when the graph is built "
-            f"but got shape {format_shape(x.shape)}"
+            f"{what} needs the height, width and channels of its {name} "
+            f"known when the graph is built but got shape {format_shape(x.shape)}"
         )
 
 
@@ -91,8 +94,8 @@ def _conv_shapes(x, f, strides, padding, dilations):
         )
     if x.shape[3] != f.shape[2]:
         raise ShapeError(
-            f"input channels {x.shape[3]} of input {format_shape(x.shape)} do not match the filter's "
-            f"in_channels {f.shape[2]} of filter {format_shape(f.shape)}"
+            f"input channels {x.shape[3]} of input {format_shape(x.shape)} "
+            f"do not match the filter's in_channels {f.shape[2]} of filter {format_shape(f.shape)}"
         )
     (oh, _, _), (ow, _, _) = spatial_geometry(
         x.shape[1:3], f.shape[:2], strides, dilations, padding
@@ -108,7 +111,8 @@ def _pool_shapes(what, x, ksize, strides, padding):
 
 
 def _check_grad_shape(what, g, want):
-    """The incoming gradient must have the forward op's output shape (unknown dims match anything)."""
+    """The incoming gradient must have the forward op's output shape (unknown dims match
+    anything)."""
     if not compatible(g.shape, want):
         raise ShapeError(
             f"{what} gradient of shape {format_shape(g.shape)} does not match the forward output "
@@ -139,7 +143,8 @@ def _crop(padded, geometry, shape):
 
 
 def conv2d_reference(x, f, strides, padding, dilations):
-    """y[n,i,j,o] = sum over (kh, kw, c) of xpad[n, i*sh + kh*dh, j*sw + kw*dw, c] * f[kh, kw, c, o]."""
+    """y[n,i,j,o] = sum over (kh, kw, c) of
+    xpad[n, i*sh + kh*dh, j*sw + kw*dw, c] * f[kh, kw, c, o]."""
     geometry = spatial_geometry(x.shape[1:3], f.shape[:2], strides, dilations, padding)
     xpad = _pad_spatial(x, geometry)
     out = np.zeros((x.shape[0], geometry[0][0], geometry[1][0], f.shape[3]), x.dtype)
@@ -304,7 +309,8 @@ class Conv2D:
     attrs=_CONV_ATTRS,
 )
 class Conv2DBackpropInput:
-    """The gradient of conv2d with respect to its input, shaped like ``input_like`` (values unused)."""
+    """The gradient of conv2d with respect to its input, shaped like ``input_like``
+    (values unused)."""
 
     flops = conv2d_backprop_input_flops
 
@@ -319,7 +325,8 @@ class Conv2DBackpropInput:
         return conv2d_input_grad_reference(f, g, x.shape, strides, padding, dilations)
 
     def grad(b, op, dy):
-        # Linear in (filter, grad): the adjoint of "g -> dx" is conv2d, that of "f -> dx" the filter backprop.
+        # Linear in (filter, grad): the adjoint of "g -> dx" is conv2d, that of "f -> dx" the filter
+        # backprop.
         f, g, _ = op.inputs
         attrs = _conv_attrs(op)
         return [
@@ -373,7 +380,8 @@ class Conv2DBackpropFilter:
         return conv2d_filter_grad_reference(x, g, filter_shape, strides, padding, dilations)
 
     def grad(b, op, dy):
-        # Linear in (input, grad): the adjoint of "g -> df" is conv2d(x, .), that of "x -> df" the input backprop.
+        # Linear in (input, grad): the adjoint of "g -> df" is conv2d(x, .), that of "x -> df" the
+        # input backprop.
         x, g = op.inputs
         attrs = _conv_attrs(op)
         return [b.conv2d_backprop_input(dy, g, x, **attrs), b.conv2d(x, dy, **attrs)]
@@ -479,7 +487,8 @@ class MaxPoolGrad:
 
 @op("avg_pool", tf_type="AvgPool", operands=("value",), attrs=_POOL_ATTRS)
 class AvgPool:
-    """Mean over each window of an NHWC tensor (`tf.nn.avg_pool`); SAME counts only in-bounds elements."""
+    """Mean over each window of an NHWC tensor (`tf.nn.avg_pool`); SAME counts only in-bounds
+    elements."""
 
     flops = pool_flops
 

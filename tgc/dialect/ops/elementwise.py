@@ -2,8 +2,8 @@
 
 Gradient rules build tgc ops through the builder ``b`` (see ``tgc/dialect/builder.py``); a gradient
 that flows into a broadcast operand is summed back to that operand's shape with ``b.unbroadcast``.
-Broadcasting is decided at run time where dims are unknown, as in TensorFlow: an unknown dim fed as 1
-broadcasts, and ``unbroadcast_like`` sums a gradient back to its operand's run-time shape.
+Broadcasting is decided at run time where dims are unknown, as in TensorFlow: an unknown dim fed as
+1 broadcasts, and ``unbroadcast_like`` sums a gradient back to its operand's run-time shape.
 """
 
 from __future__ import annotations
@@ -623,7 +623,7 @@ class Select:
         ]
 
 
-# ---- gradients of run-time broadcasting ------------------------------------------------------------
+# ---- gradients of run-time broadcasting ----------------------------------------------------------
 
 
 def _unbroadcast_axes(g_shape, x_shape) -> tuple:

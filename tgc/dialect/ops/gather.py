@@ -1,11 +1,13 @@
-"""Row lookups by index: ``gather`` (`tf.gather` on axis 0, `tf.nn.embedding_lookup`) and its gradient.
+"""Row lookups by index: ``gather`` (`tf.gather` on axis 0, `tf.nn.embedding_lookup`) and its
+gradient.
 
-``gather(params, indices)`` picks rows of params; the gradient scatters the incoming rows back into a
-tensor of params' shape, adding where an index repeats (TF's unsorted segment sum). ``gather_grad``
-takes params as an operand only for its shape, so unknown dims are read at run time. TensorFlow's CPU
-kernel rejects an index outside [0, rows); a compiled graph cannot raise, so such an index reads a row
-of zeros (as TF's GPU kernel does) and its gradient row is dropped. Lowered in
-``tgc/lowering/to_core/gather.py``; other axes are transposes around this op (tgc/frontend/gather_ops.py).
+``gather(params, indices)`` picks rows of params; the gradient scatters the incoming rows back into
+a tensor of params' shape, adding where an index repeats (TF's unsorted segment sum).
+``gather_grad`` takes params as an operand only for its shape, so unknown dims are read at run time.
+TensorFlow's CPU kernel rejects an index outside [0, rows); a compiled graph cannot raise, so such
+an index reads a row of zeros (as TF's GPU kernel does) and its gradient row is dropped. Lowered in
+``tgc/lowering/to_core/gather.py``; other axes are transposes around this op
+(tgc/frontend/gather_ops.py).
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ class Gather:
 
 @op("gather_grad", tf_type="UnsortedSegmentSum", operands=("g", "indices", "params"))
 class GatherGrad:
-    """A tensor shaped like params holding g's rows added at their indices; params' values are unread."""
+    """A tensor shaped like params holding g's rows added at their indices; params' values are
+    unread."""
 
     flops = reduction_flops
 

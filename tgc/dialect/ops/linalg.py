@@ -39,13 +39,15 @@ class MatMul:
         dtype = same_dtype(a, b, allowed=NUMERIC_DTYPES)
         if len(a.shape) != 2 or len(b.shape) != 2:
             raise ShapeError(
-                f"matmul needs rank-2 operands but got {format_shape(a.shape)} and {format_shape(b.shape)}"
+                f"matmul needs rank-2 operands but got {format_shape(a.shape)} and "
+                f"{format_shape(b.shape)}"
             )
         m, k = a.shape[::-1] if transpose_a else a.shape
         k2, n = b.shape[::-1] if transpose_b else b.shape
         if k is not None and k2 is not None and k != k2:
             raise ShapeError(
-                f"inner dimensions differ: {format_shape(a.shape)}{' transposed' if transpose_a else ''} "
+                "inner dimensions differ: "
+                f"{format_shape(a.shape)}{' transposed' if transpose_a else ''} "
                 f"and {format_shape(b.shape)}{' transposed' if transpose_b else ''} ({k} vs {k2})"
             )
         return spec((m, n), dtype)

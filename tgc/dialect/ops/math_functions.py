@@ -180,7 +180,8 @@ class Round:
 
     infer = _float_unary
     eval = _keep(np.round)
-    samples = _SAMPLES  # exact halves (where the gradient jumps) are tested in tests/e2e/test_math_functions.py
+    # Exact halves (where the gradient jumps) are tested in tests/e2e/test_math_functions.py.
+    samples = _SAMPLES
 
     def grad(b, op, g):
         return [b.zeros_like(op.inputs[0])]

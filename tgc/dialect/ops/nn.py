@@ -65,7 +65,8 @@ def _axis_of(v, axis):
 
 
 def _shifted(b, x, axis):
-    """x minus its max along axis (the max is a constant for the gradient, so no NaN from inf - inf)."""
+    """x minus its max along axis (the max is a constant for the gradient, so no NaN from
+    inf - inf)."""
     return b.subtract(x, b.reduce_max(x, axes=[axis], keepdims=True))
 
 
@@ -80,7 +81,8 @@ def _expand(b, g, axis):
 
 
 def _one_hot(b, labels, logits):
-    """One-hot of integer labels (rank r) over the last axis of logits (rank r + 1), in logits' dtype."""
+    """One-hot of integer labels (rank r) over the last axis of logits (rank r + 1), in logits'
+    dtype."""
     classes = logits.shape[-1]
     positions = b.constant(np.arange(classes), dtype=labels.dtype)
     hits = b.equal(b.expand_dims(labels, axis=-1), positions)
@@ -205,9 +207,10 @@ class SoftmaxCrossEntropyWithLogits:
 )
 class SparseSoftmaxCrossEntropyWithLogits:
     """-log_softmax(logits)[label] over the last axis, one loss per example
-    (`tf.nn.sparse_softmax_cross_entropy_with_logits`); labels are class indices, not differentiable.
-    The number of classes (the last dim of logits) must be known when the graph is built. A label
-    outside [0, classes) gives a loss of 0 and a gradient of softmax(logits); TF's kernel raises instead."""
+    (`tf.nn.sparse_softmax_cross_entropy_with_logits`); labels are class indices, not
+    differentiable. The number of classes (the last dim of logits) must be known when the graph is
+    built. A label outside [0, classes) gives a loss of 0 and a gradient of softmax(logits); TF's
+    kernel raises instead."""
 
     flops = softmax_flops
 
@@ -221,7 +224,8 @@ class SparseSoftmaxCrossEntropyWithLogits:
             )
         if logits.shape[-1] is None:
             raise ShapeError(
-                f"the number of classes (last dim of logits {format_shape(logits.shape)}) must be known"
+                f"the number of classes (last dim of logits {format_shape(logits.shape)}) must be "
+                "known"
             )
         shape = _merge_shapes(
             labels.shape, logits.shape[:-1], "labels and logits without the class axis"

@@ -4,18 +4,19 @@ Every element is a pure function of (seed, seed2, step, element linear index, st
 reference here and the compiled code (``tgc/lowering/to_core/random.py``) give the same numbers, and
 a gradient rule can redraw exactly the numbers of the forward pass. The generator is splitmix64:
 
-    base    = key of (seed, seed2)                  (compile-time constant, ``base_key``)
-    run_key = mix(base + step * GAMMA)              (``step``: the session's run counter, an operand)
-    bits    = mix(run_key + (counter + 1) * GAMMA)  (counter = index * streams + stream)
+  base    = key of (seed, seed2)                  (compile-time constant, ``base_key``)
+  run_key = mix(base + step * GAMMA)              (``step``: the session's run counter, an operand)
+  bits    = mix(run_key + (counter + 1) * GAMMA)  (counter = index * streams + stream)
 
 that is, each (op, run) gets its own splitmix64 sequence, and element ``index`` reads ``streams``
 consecutive words of it. All arithmetic wraps modulo 2**64, as numpy uint64 and LLVM i64 both do.
 
 Uniform floats take the top bits of a word (24 for f32, 53 for f64, 11 for f16, 8 for bf16), exact
-in both numpy and LLVM. Normals use Box-Muller on two words, computed in f64 with libm's log/cos/sqrt
-and rounded to f32 (then to the dtype), so one-ulp differences between libms almost never show.
-``step`` is the first operand of each random op: a rank-0 int64 tensor the session feeds (see
-``tgc/frontend/random_ops.py``); it changes every ``Session.run`` so each run draws anew, as TF does.
+in both numpy and LLVM. Normals use Box-Muller on two words, computed in f64 with libm's
+log/cos/sqrt and rounded to f32 (then to the dtype), so one-ulp differences between libms almost
+never show. ``step`` is the first operand of each random op: a rank-0 int64 tensor the session feeds
+(see ``tgc/frontend/random_ops.py``); it changes every ``Session.run`` so each run draws anew, as TF
+does.
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ MIX2 = 0x94D049BB133111EB
 UNIFORM_BITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 
 # Truncated normal: candidates per element. A standard normal falls outside (-2, 2) with probability
-# 0.0455, so all 16 candidates fail with probability 0.0455**16 ~ 3e-22 per element (then the element
-# is the mean). The compiled loop stops at the first accepted candidate: 1.05 draws on average.
+# 0.0455, so all 16 candidates fail with probability 0.0455**16 ~ 3e-22 per element (then the
+# element is the mean). The compiled loop stops at the first accepted candidate: 1.05 draws on
+# average.
 TRUNCATED_CANDIDATES = 16
 TRUNCATED_BOUND = 2.0
 
 
-# ---- the generator (numpy reference; the lowering mirrors it op for op) ---------------------------
+# ---- the generator (numpy reference; the lowering mirrors it op for op) --------------------------
 
 
 def mix(z):
@@ -63,7 +65,8 @@ def mix(z):
 
 
 def base_key(seed: int, seed2: int) -> int:
-    """The per-op key, a compile-time constant. The offsets keep seed = seed2 = 0 away from mix(0) = 0."""
+    """The per-op key, a compile-time constant. The offsets keep seed = seed2 = 0 away from
+    mix(0) = 0."""
     return mix((mix((seed + GAMMA) & MASK64) ^ (seed2 & MASK64)) + GAMMA & MASK64)
 
 
@@ -141,7 +144,7 @@ def _scale(z, dtype, mean, stddev):
     return (z * np_type(stddev) + np_type(mean)).astype(np_type, copy=False)
 
 
-# ---- result rules -----------------------------------------------------------------------------------
+# ---- result rules --------------------------------------------------------------------------------
 
 
 def check_step(step) -> None:
@@ -164,7 +167,7 @@ _SEEDS = {"seed": Attr("int", 0), "seed2": Attr("int", 0)}
 _STEP = np.array(3, np.int64)
 
 
-# ---- ops ------------------------------------------------------------------------------------------
+# ---- ops -----------------------------------------------------------------------------------------
 
 
 @op(
@@ -306,7 +309,8 @@ class TruncatedNormal:
     attrs=dict(_SEEDS),
 )
 class RandomUniformLike:
-    """Uniform [0, 1) of x's shape and dtype; x's unknown dims are read at run time (dropout's noise)."""
+    """Uniform [0, 1) of x's shape and dtype; x's unknown dims are read at run time
+    (dropout's noise)."""
 
     flops = random_uniform_flops
 
@@ -353,7 +357,8 @@ class Dropout:
         _float_only(x.dtype, "dropout")
         if keep_prob.shape != () or keep_prob.dtype != x.dtype:
             raise ShapeError(
-                f"keep_prob must be a rank-0 {x.dtype} tensor like x {x.describe()} but got {keep_prob.describe()}"
+                f"keep_prob must be a rank-0 {x.dtype} tensor like x {x.describe()} but got "
+                f"{keep_prob.describe()}"
             )
         return x
 
@@ -368,7 +373,8 @@ class Dropout:
     def grad(b, op, g):
         # The mask is redrawn rather than kept: with the same seeds and the same step operand (this
         # run's counter) random_uniform_like yields the very numbers the forward pass used, since
-        # each element is a pure function of (seed, seed2, step, index). So dx = g * mask / keep_prob.
+        # each element is a pure function of (seed, seed2, step, index). So
+        # dx = g * mask / keep_prob.
         keep_prob = op.inputs[1]
         return [b.divide(b.multiply(g, _mask(b, op)), keep_prob), None, None]
 

@@ -1,7 +1,7 @@
 """Reductions over axes (sum, mean, max, min, prod), argmax/argmin and the element count of axes.
 
-``axes`` is always explicit in the IR (the frontend expands ``axis=None`` to every axis); ``keepdims``
-keeps reduced axes as size 1, as TensorFlow does.
+``axes`` is always explicit in the IR (the frontend expands ``axis=None`` to every axis);
+``keepdims`` keeps reduced axes as size 1, as TensorFlow does.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from tgc.dialect.shapes import NUMERIC_DTYPES, normalize_axes, normalize_axis, s
 
 _REDUCE_ATTRS = {"axes": Attr("ints"), "keepdims": Attr("bool", False)}
 
-# Samples for the registry-wide tests: several axes, keepdims, all axes, negative axes, unknown batch.
-# Floats are random, so the extremum of every slice is unique (no ties for reduce_max/min gradients).
+# Samples for the registry-wide tests: several axes, keepdims, all axes, negative axes, unknown
+# batch. Floats are random, so the extremum of every slice is unique (no ties for reduce_max/min
+# gradients).
 _REDUCE_SAMPLES = (
     Sample(((3, 4, 5),), attrs={"axes": [0, 2]}),
     Sample(((3, 4, 5),), attrs={"axes": [1], "keepdims": True}),
@@ -51,7 +52,8 @@ def _reduced_shape(shape, axes, keepdims):
 
 def _check_axes_exist(axes, rank):
     """TF's rule: every axis names a dim of x. normalize_axis (run first, with its message for other
-    ranks) lets axis 0 through for a scalar, which other ops need; a reduction read it as no axis."""
+    ranks) lets axis 0 through for a scalar, which other ops need; a reduction read it as no
+    axis."""
     for axis in axes:
         if not -rank <= axis < rank:
             raise ShapeError(f"Invalid reduction dimension {axis} for input with {rank} dimensions")
@@ -252,7 +254,8 @@ class ArgMin:
 
 @op("dim_size", tf_type="Size", operands=("x",), attrs={"axes": Attr("ints")})
 class DimSize:
-    """The number of elements across the given axes of x, as a scalar of x's dtype (known at run time)."""
+    """The number of elements across the given axes of x, as a scalar of x's dtype
+    (known at run time)."""
 
     flops = no_flops
 

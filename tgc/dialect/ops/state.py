@@ -1,10 +1,10 @@
 """Variables: module-level declarations, reads and assignments.
 
 A ``tgc.variable`` lives in the module body and names a piece of session state; ``read_variable``
-and the ``assign`` family refer to it by symbol. Ops run in program order within a function, so a read
-(or a ``reread_variable`` of an earlier read) placed after an assign sees the assigned value. Their
-``eval`` takes the variable's current value first, which is how the reference interpreter threads
-state through them.
+and the ``assign`` family refer to it by symbol. Ops run in program order within a function, so a
+read (or a ``reread_variable`` of an earlier read) placed after an assign sees the assigned value.
+Their ``eval`` takes the variable's current value first, which is how the reference interpreter
+threads state through them.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ class ReadVariable:
 class RereadVariable:
     """The variable's value at this point of program order; ``value`` is a read of it made earlier.
 
-    TensorFlow reads a variable when the op consuming it runs, so an op that control dependencies order
-    after an assignment sees the assigned value. The emitter puts this op between such a consumer and
-    the variable's shared read; tgc-lower-variables replaces it with the value current there. Its
-    gradient passes to ``value``: to ``tf.gradients`` both are the same variable."""
+    TensorFlow reads a variable when the op consuming it runs, so an op that control dependencies
+    order after an assignment sees the assigned value. The emitter puts this op between such a
+    consumer and the variable's shared read; tgc-lower-variables replaces it with the value current
+    there. Its gradient passes to ``value``: to ``tf.gradients`` both are the same variable."""
 
     flops = no_flops
 
@@ -99,7 +99,8 @@ def _assign_infer(value, var):
 def _check_same(current, value, var):
     if current.shape != value.shape:
         raise ShapeError(
-            f"cannot assign {format_shape(value.shape)} to variable '{var}' of shape {format_shape(current.shape)}"
+            f"cannot assign {format_shape(value.shape)} to variable '{var}' of shape "
+            f"{format_shape(current.shape)}"
         )
 
 

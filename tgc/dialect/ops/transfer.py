@@ -1,8 +1,8 @@
 """Transfers between devices: ``tgc.send`` and ``tgc.recv``, inserted by the tgc-partition pass.
 
-A send hands a tensor to the runtime's rendezvous under a key naming the tensor and both devices; the
-recv with the same key on the destination device receives it. ``key_id`` is the key's index in the
-module, which is how compiled code names it. Both are stateful: never folded, merged or removed.
+A send hands a tensor to the runtime's rendezvous under a key naming the tensor and both devices;
+the recv with the same key on the destination device receives it. ``key_id`` is the key's index in
+the module, which is how compiled code names it. Both are stateful: never folded, merged or removed.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class Send:
     traits=("transfer",),
 )
 class Recv:
-    """Receives the tensor sent under ``key`` (TensorFlow's `_Recv`); -1 in ``shape`` is an unknown dim."""
+    """Receives the tensor sent under ``key`` (TensorFlow's `_Recv`); -1 in ``shape`` is an unknown
+    dim."""
 
     flops = no_flops
 
