@@ -30,7 +30,8 @@ class IOSpec:
 
 @dataclass
 class Signature:
-    """Inputs (feeds, then the step counter if any), outputs (fetches), variables read and assigned."""
+    """Inputs (feeds, then the step counter if any), outputs (fetches), variables read and
+    assigned."""
 
     inputs: list
     outputs: list

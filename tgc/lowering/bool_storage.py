@@ -37,7 +37,8 @@ def _i8():
 
 
 def narrow_to_i1(value: ir.Value, ip: ir.InsertionPoint, loc: ir.Location) -> None:
-    """``value`` now holds a byte: retype it i8 and give its users an ``arith.trunci`` back to i1."""
+    """``value`` now holds a byte: retype it i8 and give its users an ``arith.trunci`` back to
+    i1."""
     value.set_type(_i8())
     with ip, loc:
         narrow = arith.trunci(_i1(), value)
@@ -47,7 +48,8 @@ def narrow_to_i1(value: ir.Value, ip: ir.InsertionPoint, loc: ir.Location) -> No
 
 
 def retype_signature(function, widen) -> None:
-    """Applies ``widen`` to a function's type and to its block arguments (declarations have none)."""
+    """Applies ``widen`` to a function's type and to its block arguments (declarations have
+    none)."""
     ftype = ir.FunctionType(ir.TypeAttr(function.attributes["function_type"]).value)
     function.attributes["function_type"] = ir.TypeAttr.get(
         ir.FunctionType.get([widen(t) for t in ftype.inputs], [widen(t) for t in ftype.results])

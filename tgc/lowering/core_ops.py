@@ -1,8 +1,8 @@
 """The ops a target that starts from the core level can run: derived from the lowering tables.
 
-Every op that tgc-to-core lowers, every composite that tgc-decompose turns into such ops, and the ops
-that earlier passes remove (listed with the pass). A target whose pipeline starts from core (the CPU's
-does) runs exactly these.
+Every op that tgc-to-core lowers, every composite that tgc-decompose turns into such ops, and the
+ops that earlier passes remove (listed with the pass). A target whose pipeline starts from core (the
+CPU's does) runs exactly these.
 """
 
 from __future__ import annotations

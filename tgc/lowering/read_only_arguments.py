@@ -6,13 +6,13 @@ whatever a lowering rule's destination-passing style would allow, so a run can n
 
 With ``writable-variables=true`` (the session's pipeline) one kind of argument is left writable: the
 value of a variable the function also assigns (named in both ``tgc.var_inputs`` and
-``tgc.var_outputs``), when the module is a single partition. The session owns those arrays and replaces
-them with the assigned values anyway, so bufferization may update them in place (an SGD step then
-writes each weight where it lies, see tgc-gemm-update) and the runtime hands the same array back. Their
-indices go in the function's ``tgc.in_place_arguments``, which outlives bufferization, for
-tgc-return-in-place. With several partitions a variable may be read on another thread while it is
-assigned, so every argument stays read-only there; so it does in artifacts, whose callers (C included)
-own what they pass.
+``tgc.var_outputs``), when the module is a single partition. The session owns those arrays and
+replaces them with the assigned values anyway, so bufferization may update them in place (an SGD
+step then writes each weight where it lies, see tgc-gemm-update) and the runtime hands the same
+array back. Their indices go in the function's ``tgc.in_place_arguments``, which outlives
+bufferization, for tgc-return-in-place. With several partitions a variable may be read on another
+thread while it is assigned, so every argument stays read-only there; so it does in artifacts, whose
+callers (C included) own what they pass.
 """
 
 from __future__ import annotations

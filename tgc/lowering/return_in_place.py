@@ -1,12 +1,14 @@
-"""tgc-return-in-place: a public function returns a variable it updated in place as that argument itself.
+"""tgc-return-in-place: a public function returns a variable it updated in place as that argument
+itself.
 
-Runs right after buffer-deallocation-pipeline, before convert-bufferization-to-memref. The deallocation
-pipeline gives every result of a public function to the caller, so a result that is an argument's buffer
-comes back as ``bufferization.clone`` of the argument: a fresh allocation and a full copy. For the
-arguments tgc-read-only-arguments left writable (listed in ``tgc.in_place_arguments``: variables the
-session owns and the function assigns) that copy is pure waste, 12.8 MB a step for the convnet's fc1
-weight after tgc-gemm-update accumulated into it. The clone is replaced by the argument, and the
-runtime, finding its own input's buffer among the results, hands back the array it passed.
+Runs right after buffer-deallocation-pipeline, before convert-bufferization-to-memref. The
+deallocation pipeline gives every result of a public function to the caller, so a result that is an
+argument's buffer comes back as ``bufferization.clone`` of the argument: a fresh allocation and a
+full copy. For the arguments tgc-read-only-arguments left writable (listed in
+``tgc.in_place_arguments``: variables the session owns and the function assigns) that copy is pure
+waste, 12.8 MB a step for the convnet's fc1 weight after tgc-gemm-update accumulated into it. The
+clone is replaced by the argument, and the runtime, finding its own input's buffer among the
+results, hands back the array it passed.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class ReturnInPlacePass(ModulePass):
                 clone.erase()
 
     def _in_place_arguments(self, function) -> set:
-        """The argument indices the attribute lists; a user's module may carry any attribute there."""
+        """The argument indices the attribute lists; a user's module may carry any attribute
+        there."""
         attr = function.attributes[IN_PLACE_ATTRIBUTE]
         if not isinstance(attr, ir.DenseI64ArrayAttr):
             self.fail(

@@ -2,13 +2,14 @@
 
 Compiled code cannot raise a Python exception, so a failed check (operands whose shapes do not
 broadcast, an allocation that failed) calls ``tgc_runtime_error(kind, message, values, count)``:
-``kind`` says which error (the codes in ``tgc.runtime.executable``), ``message`` points to a JSON text
-made at compile time (the op's name and what else the error needs), ``values`` to ``count`` int64s
-known only at run time (the shapes). The module defines that function itself, weak, so a compiled
-library links anywhere: it calls the handler that the runtime passed to the module's
-``tgc_set_error_handler(handler)``, and returns when none was set. The runtime's handler (tgc/runtime/_fastcall.c)
-records the error and unwinds to the call that entered the compiled code, which raises it; code after
-a check is written so that it stays within its buffers even when the handler returns.
+``kind`` says which error (the codes in ``tgc.runtime.executable``), ``message`` points to a JSON
+text made at compile time (the op's name and what else the error needs), ``values`` to ``count``
+int64s known only at run time (the shapes). The module defines that function itself, weak, so a
+compiled library links anywhere: it calls the handler that the runtime passed to the module's
+``tgc_set_error_handler(handler)``, and returns when none was set. The runtime's handler
+(tgc/runtime/_fastcall.c) records the error and unwinds to the call that entered the compiled code,
+which raises it; code after a check is written so that it stays within its buffers even when the
+handler returns.
 
 Everything here is LLVM dialect, built at whatever level the caller works at (tensor or memref): the
 LLVM conversion passes leave it as it is.
@@ -42,7 +43,9 @@ def _symbols(module_op) -> dict:
     return out
 
 
-_RUNTIME_DEFINITIONS = f"""
+# One MLIR text: the f-string pieces only keep the source lines within 100 columns.
+_RUNTIME_DEFINITIONS = (
+    f"""
 llvm.mlir.global weak @{ERROR_HANDLER_GLOBAL}() {{addr_space = 0 : i32}} : !llvm.ptr {{
   %0 = llvm.mlir.zero : !llvm.ptr
   llvm.return %0 : !llvm.ptr
@@ -52,19 +55,22 @@ llvm.func weak @{SET_ERROR_HANDLER}(%handler: !llvm.ptr) {{
   llvm.store %handler, %slot : !llvm.ptr, !llvm.ptr
   llvm.return
 }}
-llvm.func weak @{ERROR_FUNCTION}(%kind: i64, %message: !llvm.ptr, %values: !llvm.ptr, %count: i64) {{
+llvm.func weak @{ERROR_FUNCTION}(%kind: i64, %message: !llvm.ptr, """
+    f"""%values: !llvm.ptr, %count: i64) {{
   %slot = llvm.mlir.addressof @{ERROR_HANDLER_GLOBAL} : !llvm.ptr
   %handler = llvm.load %slot : !llvm.ptr -> !llvm.ptr
   %null = llvm.mlir.zero : !llvm.ptr
   %none = llvm.icmp "eq" %handler, %null : !llvm.ptr
   llvm.cond_br %none, ^done, ^report
 ^report:
-  llvm.call %handler(%kind, %message, %values, %count) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
+  llvm.call %handler(%kind, %message, %values, %count) : """
+    f"""!llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
   llvm.br ^done
 ^done:
   llvm.return
 }}
 """
+)
 
 
 def ensure_runtime_definitions(module_op) -> None:
@@ -79,7 +85,8 @@ def ensure_runtime_definitions(module_op) -> None:
 
 
 def message_global(module_op, payload: dict) -> str:
-    """A private constant global holding ``payload`` as NUL-terminated JSON; one per distinct text."""
+    """A private constant global holding ``payload`` as NUL-terminated JSON; one per distinct
+    text."""
     text = json.dumps(payload, sort_keys=True)
     data = text.encode("utf-8") + b"\0"
     symbols = _symbols(module_op)
@@ -134,7 +141,8 @@ def report(module_op, kind: int, payload: dict, values: list) -> None:
 
 
 def node_description(location: ir.Location) -> str:
-    """``scope/Name (defined at file.py:12)`` from the name-over-file locations the frontend gives ops."""
+    """``scope/Name (defined at file.py:12)`` from the name-over-file locations the frontend gives
+    ops."""
     text = str(location)
     if text.startswith('loc("') and '"("' in text:
         name, rest = text[5:].split('"("', 1)
