@@ -1,6 +1,6 @@
-"""Builds tgc's one C extension, the runtime's call path (tgc/runtime/_fastcall.c); everything else is
-declared in pyproject.toml. The extension is optional: without a compiler the runtime's pure-Python
-path runs the same compiled code."""
+"""Builds tgc's one C extension, the runtime's call path (tgc/runtime/_fastcall.c); everything else
+is declared in pyproject.toml. The extension is optional: without a compiler the runtime's
+pure-Python path runs the same compiled code."""
 
 import numpy
 from setuptools import Extension, setup

@@ -2,8 +2,9 @@
 
 1. A tiny graph (y = x + 1 on 4 floats) compiled by `tgc compile`, called through tgc.runtime.load
    (numpy + ctypes, no MLIR), against Session.run of the same graph (JIT) and numpy's own x + 1.
-2. The two-layer net's SGD step (64x1000x100x10) in the C example, built with CMake against artifacts
-   compiled without BLAS (loops), against the same step from Python through the loaded artifact.
+2. The two-layer net's SGD step (64x1000x100x10) in the C example, built with CMake against
+   artifacts compiled without BLAS (loops), against the same step from Python through the loaded
+   artifact.
 
 Run from the repository root (takes about 20 s; needs cmake and cc for part 2):
 
@@ -26,7 +27,11 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = "import tgc as tf\nx = tf.placeholder(tf.float32, [4], name='x')\ny = tf.add(x, 1.0, name='y')\n"
+TINY = (
+    "import tgc as tf\n"
+    "x = tf.placeholder(tf.float32, [4], name='x')\n"
+    "y = tf.add(x, 1.0, name='y')\n"
+)
 
 
 def per_call_us(fn, calls: int) -> float:

@@ -1,20 +1,21 @@
 """Issue 5's harness: the lectures' workloads on tgc and on the peers a user would pick instead.
 
-Workloads (float32): 1 the two-layer net's SGD step (64,1000,100,10); 2 softmax regression, one SGD step
-(100, 784 -> 10); 3 MLP 784-1024-1024-10 inference at batch 1 and 256; 4 the small convnet's SGD step
-(batch 32, 28x28x1, conv5x5x32, pool, conv5x5x64, pool, fc1024, fc10); 5 GEMM at 256, 1024, 2048.
-Peers: numpy by hand (workloads 1-3 and 5), PyTorch eager and torch.compile, JAX (one `jax.jit` of the
-whole step, parameters donated) and TensorFlow 2 (`tf.function(jit_compile=True)` over tf.Variables), all
-workloads, whichever are installed (the `bench` extra installs them; one that fails to import is skipped
-with a note). In one process the implementations of a workload run interleaved, step by step, so machine
-noise hits all alike. Reported per implementation: median, quartiles, first-call time (compile + one
-step), and the ratio tgc/peer; GEMM also in GFLOP/s against numpy and the machine peak.
+Workloads (float32): 1 the two-layer net's SGD step (64,1000,100,10); 2 softmax regression, one SGD
+step (100, 784 -> 10); 3 MLP 784-1024-1024-10 inference at batch 1 and 256; 4 the small convnet's
+SGD step (batch 32, 28x28x1, conv5x5x32, pool, conv5x5x64, pool, fc1024, fc10); 5 GEMM at 256, 1024,
+2048. Peers: numpy by hand (workloads 1-3 and 5), PyTorch eager and torch.compile, JAX (one
+`jax.jit` of the whole step, parameters donated) and TensorFlow 2 (`tf.function(jit_compile=True)`
+over tf.Variables), all workloads, whichever are installed (the `bench` extra installs them; one
+that fails to import is skipped with a note). In one process the implementations of a workload run
+interleaved, step by step, so machine noise hits all alike. Reported per implementation: median,
+quartiles, first-call time (compile + one step), and the ratio tgc/peer; GEMM also in GFLOP/s
+against numpy and the machine peak.
 
 The parent process runs everything twice in child processes, with 1 thread and with each library's
-default. Thread counts are fixed before the libraries load: OMP/OpenBLAS/MKL variables (numpy, torch),
-PJRT_NPROC (the size of XLA's CPU thread pools, read by JAX and by TensorFlow's XLA), then, right after
-import, torch.set_num_threads and TensorFlow's intra/inter-op settings. It then writes
-benchmarks/results/harness-<time>.json and .md. Run from the repository root:
+default. Thread counts are fixed before the libraries load: OMP/OpenBLAS/MKL variables
+(numpy, torch), PJRT_NPROC (the size of XLA's CPU thread pools, read by JAX and by TensorFlow's
+XLA), then, right after import, torch.set_num_threads and TensorFlow's intra/inter-op settings. It
+then writes benchmarks/results/harness-<time>.json and .md. Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/harness.py
 """
 
@@ -49,10 +50,10 @@ def first_call(fn) -> float:
 def interleaved(impls: dict, steps: int, warmup: int) -> dict:
     """name -> per-step seconds, each step of every implementation run in turn.
 
-    The order rotates by one each round, so every implementation follows every other equally often: a
-    library's worker threads keep spinning for a while after its call, and with 2 threads whatever runs
-    next pays for that (measured: MLP batch 1, tgc 0.343 ms always following tf2 against 0.28 ms for
-    numpy, which follows tgc; alone, both take 0.097 ms).
+    The order rotates by one each round, so every implementation follows every other equally often:
+    a library's worker threads keep spinning for a while after its call, and with 2 threads whatever
+    runs next pays for that (measured: MLP batch 1, tgc 0.343 ms always following tf2 against 0.28
+    ms for numpy, which follows tgc; alone, both take 0.097 ms).
     """
     for fn in impls.values():
         for _ in range(warmup):
@@ -80,11 +81,12 @@ def summary(samples: list) -> dict:
     }
 
 
-# ---- workloads: each returns {impl name: (setup -> step fn)} --------------------------------------
+# ---- workloads: each returns {impl name: (setup -> step fn)} -------------------------------------
 
 
 def _tgc_session(build):
-    """Builds the TF1 graph in a fresh default graph; returns a step function running ``fetch`` with ``feed``."""
+    """Builds the TF1 graph in a fresh default graph; returns a step function running ``fetch`` with
+    ``feed``."""
     import tgc as tf
 
     tf.reset_default_graph()
@@ -103,7 +105,8 @@ def _softmax_ce_grad(scores, y, mean):
 
 
 def dense_step(sizes, batch, lr, mean):
-    """An MLP SGD step (relu between layers, softmax cross-entropy): tgc, numpy and torch versions."""
+    """An MLP SGD step (relu between layers, softmax cross-entropy): tgc, numpy and torch
+    versions."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -240,22 +243,24 @@ def gemm(n):
 
 # ---- peer libraries: imported once per child, before any timing -------------------------------
 
-# Import order matters: tgc's MLIR bindings (tgc.lowering.cpu) must load before tensorflow, whose own
-# LLVM/MLIR symbols make the bindings' site initialisation segfault when TF came first (jax or torch
-# first is fine). torch, jax and tensorflow among themselves showed no protobuf or OpenMP clash in any
-# order (torch 2.13, jaxlib 0.10.2, tensorflow-cpu 2.21).
+# Import order matters: tgc's MLIR bindings (tgc.lowering.cpu) must load before tensorflow, whose
+# own LLVM/MLIR symbols make the bindings' site initialisation segfault when TF came first (jax or
+# torch first is fine). torch, jax and tensorflow among themselves showed no protobuf or OpenMP
+# clash in any order (torch 2.13, jaxlib 0.10.2, tensorflow-cpu 2.21).
 PEER_LIBS = ("torch", "jax", "tensorflow")
 _LIBS: dict = {}  # name -> module, for the peers that imported
 _TORCH_COMPILE = True
 
 
 def load_peers(one_thread: bool) -> dict:
-    """Imports each peer library (a failure skips that peer with a note) and sets its threads; returns facts."""
+    """Imports each peer library (a failure skips that peer with a note) and sets its threads;
+    returns facts."""
     start = time.perf_counter()
     importlib.import_module("tgc.lowering.cpu")
-    # tgc's import, as the peers' imports: its modules, the lowering rules and the MLIR dialect bindings
-    # they load (linalg's builds its named ops at import, 0.14 s) are loaded here, not lazily inside the
-    # first workload's first call, which is then its compile and one step, as JAX's and TF2's are.
+    # tgc's import, as the peers' imports: its modules, the lowering rules and the MLIR dialect
+    # bindings they load (linalg's builds its named ops at import, 0.14 s) are loaded here, not
+    # lazily inside the first workload's first call, which is then its compile and one step, as
+    # JAX's and TF2's are.
     importlib.import_module("tgc")
     importlib.import_module("tgc.lowering.to_core").load_all_lowerings()
     facts = {"tgc": {"import_s": time.perf_counter() - start}}
@@ -281,16 +286,18 @@ def _set_threads(name: str, module, one_thread: bool) -> None:
         module.set_num_threads(1)
         module.set_num_interop_threads(1)
     elif name == "tensorflow":
-        # jit_compile'd functions run on XLA, whose pool PJRT_NPROC=1 already caps; these cap TF's own.
+        # jit_compile'd functions run on XLA, whose pool PJRT_NPROC=1 already caps; these cap TF's
+        # own.
         module.config.threading.set_intra_op_parallelism_threads(1)
         module.config.threading.set_inter_op_parallelism_threads(1)
 
 
-# ---- PyTorch peers (eager and torch.compile) ------------------------------------------------------
+# ---- PyTorch peers (eager and torch.compile) -----------------------------------------------------
 
 
 def _torch_variants(make_fn):
-    """{"torch": eager step, "torch.compile": compiled step}, each built lazily (setup timed as first call)."""
+    """{"torch": eager step, "torch.compile": compiled step}, each built lazily (setup
+    timed as first call)."""
     torch = _LIBS.get("torch")
     if torch is None:
         return {}
@@ -332,9 +339,9 @@ def _torch_dense(x, y, ws, lr, mean):
 def _torch_mlp_inference(x, ws, bs):
     def make(torch, wrap):
         tx = torch.from_numpy(x)
-        # Copies: with from_numpy torch would read the numpy peer's own weight arrays, and whichever of
-        # the two ran last would leave them warm in cache for the other (MLP batch 1: numpy 0.32 ms
-        # beside torch against 0.47 with caches flushed; tgc, JAX and TF2 hold their own copies).
+        # Copies: with from_numpy torch would read the numpy peer's own weight arrays, and whichever
+        # of the two ran last would leave them warm in cache for the other (MLP batch 1: numpy 0.32
+        # ms beside torch against 0.47 with caches flushed; tgc, JAX and TF2 hold their own copies).
         tws, tbs = [torch.tensor(w) for w in ws], [torch.tensor(b) for b in bs]
 
         def fwd():
@@ -412,12 +419,14 @@ def _jax_peer(make_fn):
 
 
 def _jax_put(jax, arrays):
-    """Device copies of numpy arrays: the jitted step donates them, so they must not alias the shared inputs."""
+    """Device copies of numpy arrays: the jitted step donates them, so they must not alias the
+    shared inputs."""
     return [jax.device_put(a.copy()) for a in arrays]
 
 
 def _jax_sgd(jax, loss, params, data, lr):
-    """Forward, jax.grad and the SGD update in one jit; the parameters are donated so XLA may update in place.
+    """Forward, jax.grad and the SGD update in one jit; the parameters are donated so XLA may update
+    in place.
 
     The step returns the new parameters after block_until_ready, so its time includes the work."""
 
@@ -518,12 +527,13 @@ def _jax_gemm(a, b):
     return _jax_peer(make)
 
 
-# ---- TensorFlow 2 peers: tf.Variables and tf.function(jit_compile=True) ---------------------------
+# ---- TensorFlow 2 peers: tf.Variables and tf.function(jit_compile=True) --------------------------
 
 
 def _tf2_fetch(tensor):
-    """The result as numpy. np.asarray shares the CPU tensor's buffer; .numpy() copies it (16 MB at GEMM 2048),
-    a cost no other implementation here pays: tgc and numpy hand out their result arrays as they are."""
+    """The result as numpy. np.asarray shares the CPU tensor's buffer; .numpy() copies it
+    (16 MB at GEMM 2048), a cost no other implementation here pays: tgc and numpy hand out their
+    result arrays as they are."""
     import numpy as np
 
     return np.asarray(tensor)
@@ -653,7 +663,8 @@ WORKLOADS = {
 def build_impls(builders: dict) -> tuple[dict, dict]:
     """Builds each implementation's step, timing the build (compile + one step) as its first call.
 
-    A peer whose build fails (a compiler missing, an op its version lacks) is left out with a note."""
+    A peer whose build fails (a compiler missing, an op its version lacks) is left out with a
+    note."""
     fns, first = {}, {}
     for impl, build in builders.items():
         holder = {}
@@ -732,7 +743,8 @@ def summary_table(record: dict) -> list:
             continue
         best = min(peers, key=peers.get)
         lines.append(
-            f"| {name} | {tgc_median:.3f} | {best} {peers[best]:.3f} | {tgc_median / peers[best]:.2f} |"
+            f"| {name} | {tgc_median:.3f} | {best} {peers[best]:.3f} | "
+            f"{tgc_median / peers[best]:.2f} |"
         )
     return lines + [""]
 
@@ -758,7 +770,8 @@ def markdown(result: dict) -> str:
                 ratio = f"{tgc_median / s['median_ms']:.2f}" if impl != "tgc" else ""
                 gf = f"{s['gflops']:.1f}" if "gflops" in s else ""
                 lines.append(
-                    f"| {name} | {impl} | {s['median_ms']:.3f} | {s['p25_ms']:.3f}-{s['p75_ms']:.3f} | "
+                    f"| {name} | {impl} | {s['median_ms']:.3f} | "
+                    f"{s['p25_ms']:.3f}-{s['p75_ms']:.3f} | "
                     f"{s['first_call_s']:.3f} | {ratio} | {gf} |"
                 )
         lines.append("")
@@ -790,9 +803,9 @@ def main():
             env.pop(var, None)
             if setting == "1":
                 env[var] = "1"
-        # torch's OpenMP workers spin after each op; interleaved with numpy/tgc on 2 cores they starved
-        # OpenBLAS's threads (two-layer step: numpy 0.52 -> 48 ms, tgc 0.59 -> 52 ms). Passive waiting
-        # removes that interference without changing any library's thread count.
+        # torch's OpenMP workers spin after each op; interleaved with numpy/tgc on 2 cores they
+        # starved OpenBLAS's threads (two-layer step: numpy 0.52 -> 48 ms, tgc 0.59 -> 52 ms).
+        # Passive waiting removes that interference without changing any library's thread count.
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         env.setdefault("JAX_PLATFORMS", "cpu")  # a CPU-speed harness: never JAX on an accelerator
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices, not errors

@@ -1,7 +1,7 @@
 """Op counts of the seed examples' training steps before and after the default pipeline, and the
 compile-time share of each stage (the figures issue 3 asks for).
 
-Run:  python benchmarks/pipeline_report.py            (prints a Markdown table; writes a JSON record)
+Run:  python benchmarks/pipeline_report.py     (prints a Markdown table; writes a JSON record)
 
 Each example is run for one step so its graph exists; its train op is then compiled stage by stage.
 Op counts: as emitted (gradient requests unexpanded), after tgc-autodiff and tgc-decompose (what an
@@ -121,7 +121,8 @@ def main():
     sys.path.insert(0, ROOT)
     results = [report_example(name) for name in EXAMPLES]
     print(
-        "| example | tgc ops as emitted | after autodiff + decompose | after fold, simplify, cse, dce |"
+        "| example | tgc ops as emitted | after autodiff + decompose "
+        "| after fold, simplify, cse, dce |"
     )
     print("| --- | --- | --- | --- |")
     for r in results:

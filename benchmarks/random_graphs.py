@@ -5,8 +5,8 @@
 
 Graph ``seed`` is ``tests/conformance/generator.py``'s drawing from ``RandomChooser(seed)``, so a
 seed names one graph on every machine. Graphs run in worker processes (``--jobs``, default 2); a
-worker that dies (an MLIR assertion, a segfault) or runs past ``--timeout`` is recorded as a crash of
-that seed and replaced, and the campaign goes on. Each graph adds one JSON line to the log (seed,
+worker that dies (an MLIR assertion, a segfault) or runs past ``--timeout`` is recorded as a crash
+of that seed and replaced, and the campaign goes on. Each graph adds one JSON line to the log (seed,
 status, category, variant, dtype, ops, input dims, seconds, detail); seeds already in the log are
 skipped, so a campaign killed half-way resumes where it stopped. The summary at the end counts
 graphs, passes, wrong numbers, crashes and errors by category, and lists each distinct failure with
@@ -137,7 +137,8 @@ def done_seeds(path: str) -> set:
 
 
 def crash_record(seed: int, worker: Worker, why: str) -> dict:
-    """The record of a seed whose worker died or hung; the graph is described by drawing it again."""
+    """The record of a seed whose worker died or hung; the graph is described by drawing it
+    again."""
     from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
 
     record = {"seed": seed}
@@ -261,7 +262,8 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
         f"crash {by_status['crash']}, error {by_status['error']}",
         f"mean {sum(seconds) / max(len(seconds), 1):.2f} s per graph (one job)",
         f"dtypes: {dict(collections.Counter(r.get('dtype') for r in rows))}; "
-        f"graphs with None dims: {sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
+        "graphs with None dims: "
+        f"{sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
         "by variant:",
     ]
     for variant in sorted({v for v, _ in by_variant if v}):

@@ -1,13 +1,13 @@
 """Steady-state Python overhead of Session.run on a tiny graph (issue 5's bar: under 20 us).
 
-Run:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/session_overhead.py [--runs 50000]
-            [--cold-calls 3000 --cold-mb 32]
+Run:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/session_overhead.py
+            [--runs 50000] [--cold-calls 3000 --cold-mb 32]
 
 Prints, for y = x * 2 + 1 on 4 floats, the median over 7 repeats of: Session.run with a feed, the
-compiled run without the session (PartitionedRun), the Executable alone, the bare ctypes call into the
-compiled code, and numpy's own x * 2 + 1. Then the same with caches cold: before each call the script
-writes --cold-mb MB of other memory, as the harness's interleaved peers do to each other, and takes the
-median of --cold-calls single calls (the order rotating). Both go in a JSON record under
+compiled run without the session (PartitionedRun), the Executable alone, the bare ctypes call into
+the compiled code, and numpy's own x * 2 + 1. Then the same with caches cold: before each call the
+script writes --cold-mb MB of other memory, as the harness's interleaved peers do to each other, and
+takes the median of --cold-calls single calls (the order rotating). Both go in a JSON record under
 benchmarks/results/, with the call path the runtime used (the C extension or pure Python; set
 TGC_PURE_PYTHON_CALLS=1 to time the latter).
 """
@@ -86,7 +86,8 @@ def main():
     cold = cold_per_call_us(calls, args.cold_calls, args.cold_mb) if args.cold_calls else {}
     if cold:
         print(
-            f"with caches cold ({args.cold_mb} MB written before each call, median of {args.cold_calls}):"
+            f"with caches cold ({args.cold_mb} MB written before each call, median of "
+            f"{args.cold_calls}):"
         )
     for name, us in cold.items():
         print(f"{name:28s} {us:7.2f} us per call")

@@ -1,14 +1,16 @@
-"""A long fuzzing campaign of the tgc tools: thousands of `tgc opt` mutants of the lit inputs, `tgc
-compile` mutants of an exported graph and damaged artifacts for `tgc run`, held to the rule of tests/unit/test_tool_fuzz.py (a clean error or a
-right answer; never a traceback, a signal or a hang).
+"""A long fuzzing campaign of the tgc tools: thousands of `tgc opt` mutants of the lit inputs,
+`tgc compile` mutants of an exported graph and damaged artifacts for `tgc run`, held to the rule of
+tests/unit/test_tool_fuzz.py (a clean error or a right answer; never a traceback, a signal or a
+hang).
 
     python benchmarks/tool_fuzz.py --seed 1 --opt 5000 --compile 1000 --run 2000
-    python benchmarks/tool_fuzz.py --seed 1 --opt 1 --compile 0 --run 0 --start 4711   # one mutant again
+    python benchmarks/tool_fuzz.py --seed 1 --opt 1 --compile 0 --run 0 --start 4711
+                                                                          # one mutant again
 
 Prints one line per mutant that broke the rule (FAIL: seed, index and the mutations, enough to
-reproduce it), one per clean error that admits a tgc bug (INTERNAL: "internal error while running pass
-..."), a progress line every 250 mutants, and a summary; exits 1 if any broke the rule. With --keep DIR
-each such `tgc opt` mutant is written there as <seed>-<index>.mlir.
+reproduce it), one per clean error that admits a tgc bug (INTERNAL: "internal error while running
+pass ..."), a progress line every 250 mutants, and a summary; exits 1 if any broke the rule. With
+--keep DIR each such `tgc opt` mutant is written there as <seed>-<index>.mlir.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ def campaign(name: str, verdicts, total: int, keep: str | None) -> tuple:
     seconds = time.perf_counter() - started
     exits = ", ".join(f"exit {k}: {v}" for k, v in sorted(counts.items(), key=str))
     print(
-        f"{name}: {sum(counts.values())} mutants in {seconds:.0f} s ({exits}); {bad} broke the rule; "
-        f"{internal} clean errors admitted a tgc bug",
+        f"{name}: {sum(counts.values())} mutants in {seconds:.0f} s ({exits}); "
+        f"{bad} broke the rule; {internal} clean errors admitted a tgc bug",
         flush=True,
     )
     return bad, seconds

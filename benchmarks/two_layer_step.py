@@ -1,11 +1,13 @@
-"""Benchmark: one SGD step of the lecture's two-layer net, tgc's Session.run against hand-written numpy.
+"""Benchmark: one SGD step of the lecture's two-layer net, tgc's Session.run against hand-written
+numpy.
 
 The step is N, D, H, C = 64, 1000, 100, 10: scores = relu(x @ w1) @ w2, loss = sum of softmax
-cross-entropy, plain gradient descent on w1 and w2. tgc runs it as one compiled train op through the whole
-pipeline (frontend -> autodiff -> core -> CPU JIT); numpy runs the same arithmetic by hand, forward and
-backward. The two are timed interleaved in one process, so machine noise hits both alike. Reported: median
-and spread of each, the ratio tgc/numpy, tgc's first-run (compile) time, GFLOP/s against the machine's fp32
-peak, and the CPU model. A JSON record goes to benchmarks/results/.
+cross-entropy, plain gradient descent on w1 and w2. tgc runs it as one compiled train op through the
+whole pipeline (frontend -> autodiff -> core -> CPU JIT); numpy runs the same arithmetic by hand,
+forward and backward. The two are timed interleaved in one process, so machine noise hits both
+alike. Reported: median and spread of each, the ratio tgc/numpy, tgc's first-run (compile) time,
+GFLOP/s against the machine's fp32 peak, and the CPU model. A JSON record goes to
+benchmarks/results/.
 
 Run from the repository root (see benchmarks/README.md for why the OpenBLAS variables are unset):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/two_layer_step.py
@@ -139,7 +141,8 @@ def cpu_model() -> str:
 
 
 def machine_peak():
-    """The fp32 FMA peak from shared/tools/machine-peak (JSON lines), or None where the tool is absent."""
+    """The fp32 FMA peak from shared/tools/machine-peak (JSON lines), or None where the tool is
+    absent."""
     for tool in (REPO.parent / "shared/tools/machine-peak", REPO / "shared/tools/machine-peak"):
         if tool.exists():
             out = subprocess.run([str(tool)], capture_output=True, text=True, check=True).stdout
@@ -190,13 +193,16 @@ def run(steps=300, warmup=20, peak=True) -> dict:
 
 def report(rec: dict) -> str:
     lines = [
-        f"two-layer SGD step, N,D,H,C = {N},{D},{H},{C}; {rec['steps']} interleaved steps after {rec['warmup']} warm-up",
-        f"cpu: {rec['cpu_model']} ({rec['nproc']} cores), 1-min load average {rec['load_average_1min']:.2f}",
+        f"two-layer SGD step, N,D,H,C = {N},{D},{H},{C}; {rec['steps']} interleaved steps after "
+        f"{rec['warmup']} warm-up",
+        f"cpu: {rec['cpu_model']} ({rec['nproc']} cores), 1-min load average "
+        f"{rec['load_average_1min']:.2f}",
     ]
     for name in ("tgc", "numpy"):
         s = rec[name]
         lines.append(
-            f"{name:>6}: median {s['median_ms']:.3f} ms  (p25 {s['p25_ms']:.3f}, p75 {s['p75_ms']:.3f}, "
+            f"{name:>6}: median {s['median_ms']:.3f} ms  "
+            f"(p25 {s['p25_ms']:.3f}, p75 {s['p75_ms']:.3f}, "
             f"min {s['min_ms']:.3f}, max {s['max_ms']:.3f})  {s['gflops_at_median']:.2f} GFLOP/s"
         )
     lines.append(f"ratio tgc/numpy (medians): {rec['ratio_tgc_over_numpy']:.2f}")
@@ -210,7 +216,7 @@ def report(rec: dict) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument(

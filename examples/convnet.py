@@ -57,12 +57,12 @@ def main(steps=300, batch_size=50, learning_rate=1e-3, print_every=100, seed=0):
         sess.run(tf.global_variables_initializer())
         for i in range(steps):
             batch_xs, batch_ys = digits.train.next_batch(batch_size)
-            l, _ = sess.run(
+            loss_value, _ = sess.run(
                 [loss, train_step], feed_dict={x: batch_xs, y_: batch_ys, keep_prob: 0.75}
             )
-            losses.append(float(l))
+            losses.append(float(loss_value))
             if print_every and i % print_every == 0:
-                print(f"step {i:4d}  loss {l:.4f}")
+                print(f"step {i:4d}  loss {loss_value:.4f}")
         acc = sess.run(
             accuracy, feed_dict={x: digits.test.images, y_: digits.test.labels, keep_prob: 1.0}
         )

@@ -33,10 +33,10 @@ def main(steps=100, learning_rate=0.1, print_every=20):
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         for i in range(steps):
-            _, l = sess.run([optimizer, loss], feed_dict={X: xs, Y: ys})
-            losses.append(float(l))
+            _, loss_value = sess.run([optimizer, loss], feed_dict={X: xs, Y: ys})
+            losses.append(float(loss_value))
             if print_every and i % print_every == 0:
-                print(f"step {i:4d}  loss {l:.5f}")
+                print(f"step {i:4d}  loss {loss_value:.5f}")
         w_out, b_out = sess.run([W, b])
     print(f"W = {w_out:.3f}, b = {b_out:.3f}  (true: 3, 2)")
     return losses, (float(w_out), float(b_out))

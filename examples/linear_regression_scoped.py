@@ -41,10 +41,10 @@ def main(steps=200, learning_rate=0.05, print_every=50, seed=0):
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         for i in range(steps):
-            l, _ = sess.run([loss, train_op], feed_dict={x: xs, y: ys})
-            losses.append(float(l))
+            loss_value, _ = sess.run([loss, train_op], feed_dict={x: xs, y: ys})
+            losses.append(float(loss_value))
             if print_every and i % print_every == 0:
-                print(f"step {i:4d}  loss {l:.5f}")
+                print(f"step {i:4d}  loss {loss_value:.5f}")
         with tf.variable_scope("linear", reuse=True):
             w_out = sess.run(tf.get_variable("weights"))
         pred = sess.run(prediction, feed_dict={x: xs[:3]})

@@ -29,10 +29,12 @@ def main(steps=300, batch_size=100, learning_rate=0.5, print_every=100):
         sess.run(tf.global_variables_initializer())
         for i in range(steps):
             batch_xs, batch_ys = digits.train.next_batch(batch_size)
-            l, _ = sess.run([cross_entropy, train_step], feed_dict={x: batch_xs, y_: batch_ys})
-            losses.append(float(l))
+            loss_value, _ = sess.run(
+                [cross_entropy, train_step], feed_dict={x: batch_xs, y_: batch_ys}
+            )
+            losses.append(float(loss_value))
             if print_every and i % print_every == 0:
-                print(f"step {i:4d}  loss {l:.4f}")
+                print(f"step {i:4d}  loss {loss_value:.4f}")
         acc = sess.run(accuracy, feed_dict={x: digits.test.images, y_: digits.test.labels})
     print(f"test accuracy {acc:.4f} on {digits.test.num_examples} images")
     return losses, float(acc)

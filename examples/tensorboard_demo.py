@@ -1,8 +1,10 @@
-"""The lectures' TensorBoard program: a small network in name scopes, a loss curve and weight histograms.
+"""The lectures' TensorBoard program: a small network in name scopes, a loss curve and weight
+histograms.
 
 Every step fetches the merged summaries with the training op and hands them to a FileWriter, which
-also writes the graph, so TensorBoard shows the loss curve, the histograms of both weight matrices (all under ``summaries/``) and
-the graph with ``hidden``, ``scores``, ``loss`` and ``train`` folded into boxes.
+also writes the graph, so TensorBoard shows the loss curve, the histograms of both weight matrices
+(all under ``summaries/``) and the graph with ``hidden``, ``scores``, ``loss`` and ``train`` folded
+into boxes.
 Run: python examples/tensorboard_demo.py /tmp/tgc_logs && tensorboard --logdir /tmp/tgc_logs
 """
 
@@ -57,9 +59,9 @@ def main(logdir="/tmp/tgc_logs", steps=100, seed=0):
         writer = tf.summary.FileWriter(logdir, sess.graph)
         sess.run(tf.global_variables_initializer())
         for step in range(steps):
-            summary, l, _ = sess.run([merged, loss, train_op], feed_dict={x: xs, y: ys})
+            summary, loss_value, _ = sess.run([merged, loss, train_op], feed_dict={x: xs, y: ys})
             writer.add_summary(summary, step)
-            losses.append(float(l))
+            losses.append(float(loss_value))
         writer.close()
     print(f"loss {losses[0]:.4f} -> {losses[-1]:.4f}; event file in {logdir}")
     return losses

@@ -2,8 +2,8 @@
 
     scores = relu(x @ w1) @ w2,   loss = sum over the batch of softmax cross-entropy
 
-With N, D, H, C = 64, 1000, 100, 10 the net memorises one fixed random batch, so the printed loss falls
-steadily. Run: python examples/two_layer_net.py
+With N, D, H, C = 64, 1000, 100, 10 the net memorises one fixed random batch, so the printed loss
+falls steadily. Run: python examples/two_layer_net.py
 """
 
 import numpy as np
@@ -14,7 +14,8 @@ N, D, H, C = 64, 1000, 100, 10
 
 
 def main(steps=300, learning_rate=1e-3, print_every=50, seed=0):
-    """Trains for ``steps`` SGD steps; returns the loss measured at each step (before its update)."""
+    """Trains for ``steps`` SGD steps; returns the loss measured at each step
+    (before its update)."""
     tf.reset_default_graph()
     tf.set_random_seed(seed)
     x = tf.placeholder(tf.float32, shape=(N, D))

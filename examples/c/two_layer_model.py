@@ -1,12 +1,15 @@
-"""The lecture's two-layer net as a graph for `tgc compile` (built at import, so the CLI can take it).
+"""The lecture's two-layer net as a graph for `tgc compile` (built at import, so the CLI can take
+it).
 
     scores = relu(x @ w1) @ w2,   loss = sum over the batch of softmax cross-entropy
 
 Signatures compiled by CMakeLists.txt (see examples/c/README.md):
-  training:   tgc compile examples/c/two_layer_model.py --fetch loss --fetch train --name train -o build/artifacts/train
-  inference:  tgc compile examples/c/two_layer_model.py --fetch scores --name infer -o build/artifacts/infer
-The batch dimension stays dynamic (?), so one artifact serves any batch size. Initial weights are drawn
-once at compile time (seeded), and stored in the artifact.
+  training:   tgc compile examples/c/two_layer_model.py --fetch loss --fetch train --name train
+                  -o build/artifacts/train
+  inference:  tgc compile examples/c/two_layer_model.py --fetch scores --name infer
+                  -o build/artifacts/infer
+The batch dimension stays dynamic (?), so one artifact serves any batch size. Initial weights are
+drawn once at compile time (seeded), and stored in the artifact.
 """
 
 import tgc as tf
