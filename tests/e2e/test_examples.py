@@ -1,8 +1,8 @@
 """The lecture examples under examples/ run end to end and learn; tgc.datasets loads the digits.
 
 Each example's ``main()`` is called with few steps so the whole file stays fast on two cores. Losses
-are checked against numbers known in closed form (the loss at the initial weights, least squares) and
-for falling; the digits models for their test accuracy.
+are checked against numbers known in closed form (the loss at the initial weights, least squares)
+and for falling; the digits models for their test accuracy.
 """
 
 import importlib.util
@@ -25,7 +25,7 @@ def load_example(name):
     return module
 
 
-# ---- tgc.datasets ----------------------------------------------------------------------------------
+# ---- tgc.datasets --------------------------------------------------------------------------------
 
 
 def test_load_digits_splits_scaled_images_by_class():
@@ -73,7 +73,7 @@ def test_load_digits_names_the_package_when_sklearn_is_missing(monkeypatch):
         datasets.load_digits()
 
 
-# ---- examples --------------------------------------------------------------------------------------
+# ---- examples ------------------------------------------------------------------------------------
 
 
 def test_two_layer_net_loss_starts_at_chance_and_falls():

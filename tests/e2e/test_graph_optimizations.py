@@ -1,5 +1,6 @@
-"""Graph optimizations change nothing a program can see: every seed example gives the same numbers with
-tgc-fold, tgc-simplify and tgc-cse in the pipeline (the default) and without them (opt_level L0)."""
+"""Graph optimizations change nothing a program can see: every seed example gives the
+same numbers with tgc-fold, tgc-simplify and tgc-cse in the pipeline (the default) and
+without them (opt_level L0)."""
 
 import importlib.util
 from pathlib import Path

@@ -1,9 +1,10 @@
-"""Variables updated in place by a training step (tgc-gemm-update, writable variables, tgc-return-in-place).
+"""Variables updated in place by a training step (tgc-gemm-update, writable
+variables, tgc-return-in-place).
 
 A plain SGD step writes each weight's new value into the session's own array (BLAS accumulating with
-beta = 1). What a user sees must not change: the numbers match numpy's step, and every array handed out
-by ``Session.run`` (an earlier fetch of a variable, a fetched assignment, a fed array) keeps its value
-whatever later steps do.
+beta = 1). What a user sees must not change: the numbers match numpy's step, and every array handed
+out by ``Session.run`` (an earlier fetch of a variable, a fetched assignment, a fed array) keeps its
+value whatever later steps do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ RNG = np.random.default_rng(11)
 
 
 def _two_layer(dtype, lr=0.05, config=None):
-    """A two-layer net's SGD step on fixed data; returns the session, step op, variables and feeds."""
+    """A two-layer net's SGD step on fixed data; returns the session, step
+    op, variables and feeds."""
     tf.reset_default_graph()
     npt = np.float32 if dtype == "float32" else np.float64
     w1 = (RNG.standard_normal((7, 5)) * 0.3).astype(npt)

@@ -1,6 +1,7 @@
 """tgc.layers, tgc.losses and tgc.contrib.layers end to end: every layer and loss against a numpy
 reference (weights fixed through constant_initializer), TF's variable names and reuse rules, the
-collections, gradients of a layers-built net against central differences, and the lecture program."""
+collections, gradients of a layers-built net against central differences,
+and the lecture program."""
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ def _const(a):
     return tf.constant_initializer(np.asarray(a))
 
 
-# ---- numpy references -------------------------------------------------------------------------------
+# ---- numpy references ----------------------------------------------------------------------------
 
 
 def _same_pads(size, k, s):
@@ -62,7 +63,7 @@ def np_avg_pool(x, size, strides, padding):
     return total / count
 
 
-# ---- layers vs numpy --------------------------------------------------------------------------------
+# ---- layers vs numpy -----------------------------------------------------------------------------
 
 
 def test_dense_matches_numpy_on_rank2_and_rank3_inputs():
@@ -221,7 +222,7 @@ def test_fused_batch_norm_feeds_the_unbiased_variance_to_the_moving_average():
     np.testing.assert_allclose(got[2], 0.99 + 0.01 * flat.var(0, ddof=1), rtol=1e-5)
 
 
-# ---- names, reuse, collections ------------------------------------------------------------------------
+# ---- names, reuse, collections -------------------------------------------------------------------
 
 
 def test_variable_names_reuse_and_trainable():
@@ -296,7 +297,7 @@ def test_layer_errors_name_the_problem():
         layers.dense(tf.placeholder(tf.float32, [None, 2]), 3, kernel_constraint=lambda w: w)
 
 
-# ---- losses vs numpy ----------------------------------------------------------------------------------
+# ---- losses vs numpy -----------------------------------------------------------------------------
 
 
 def _sigmoid_xent(z, x):
@@ -435,7 +436,7 @@ def test_regularizers_and_total_loss():
         contrib.layers.l2_regularizer(1)
 
 
-# ---- contrib.layers ---------------------------------------------------------------------------------
+# ---- contrib.layers ------------------------------------------------------------------------------
 
 
 def test_contrib_initializers_have_tf_limits_and_variances():
@@ -482,7 +483,7 @@ def test_fully_connected_and_contrib_flatten():
     )
 
 
-# ---- gradients and training -------------------------------------------------------------------------
+# ---- gradients and training ----------------------------------------------------------------------
 
 
 def test_gradients_of_a_layers_net_match_finite_differences():

@@ -1,5 +1,6 @@
-"""tgc.train optimizers end to end: graph -> MLIR -> JIT, checked against numpy re-implementations of
-TensorFlow 1's update formulas (float64 references, written in the textbook form of each rule)."""
+"""tgc.train optimizers end to end: graph -> MLIR -> JIT, checked against numpy
+re-implementations of TensorFlow 1's update formulas (float64 references, written in the
+textbook form of each rule)."""
 
 import numpy as np
 import pytest
@@ -37,9 +38,9 @@ def _np_loss_and_grads(params, x, y):
     return np.mean(r**2), {"W": x.T @ d, "b": d.sum(axis=0)}
 
 
-# ---- numpy references ---------------------------------------------------------------------------------
-# Hyperparameters go through f32() because TensorFlow makes them float32 tensors: 1 - 0.999 in float32
-# differs from the float64 value by 1.3e-5 relative, which shows in Adam's step.
+# ---- numpy references ----------------------------------------------------------------------------
+# Hyperparameters go through f32() because TensorFlow makes them float32 tensors: 1 - 0.999 in
+# float32 differs from the float64 value by 1.3e-5 relative, which shows in Adam's step.
 
 
 def f32(value):
@@ -70,7 +71,8 @@ class RefAdam:
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         self.lr, self.b1, self.b2, self.eps = f32(lr), f32(beta1), f32(beta2), f32(eps)
         self.slots = {"m": {}, "v": {}}
-        # beta1^t and beta2^t are float32 variables in TF; 1 - beta2^t then loses digits to cancellation
+        # beta1^t and beta2^t are float32 variables in TF; 1 - beta2^t then
+        # loses digits to cancellation
         self.powers = {}
 
     def step(self, p, g, k, lr=None):
@@ -412,7 +414,7 @@ def test_exponential_decay_needs_a_global_step():
         train.exponential_decay(0.1, None, 10, 0.9)
 
 
-# ---- use_locking: an optimizer built with it serializes its updates against other locked runs -------
+# ---- use_locking: an optimizer built with it serializes its updates against other locked runs ----
 
 _LOCKING_OPTIMIZERS = [
     lambda: tf.train.GradientDescentOptimizer(0.1, use_locking=True),

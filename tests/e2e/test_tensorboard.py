@@ -1,4 +1,5 @@
-"""The lectures' TensorBoard program, read back by TensorBoard's own loader and served by a real TensorBoard."""
+"""The lectures' TensorBoard program, read back by TensorBoard's own loader and served
+by a real TensorBoard."""
 
 import json
 import os
@@ -20,8 +21,8 @@ pytest.importorskip("tensorboard")
 
 # TensorBoard's loader imports TensorFlow when it is installed (the `bench` extra installs it), and
 # TensorFlow's LLVM clashes with the MLIR libraries already loaded in this process. The module
-# `tensorboard.compat.notf` tells TensorBoard to use its own TensorFlow-free reader, which is what these
-# tests mean to check: our event files read by TensorBoard alone.
+# `tensorboard.compat.notf` tells TensorBoard to use its own TensorFlow-free reader, which is what
+# these tests mean to check: our event files read by TensorBoard alone.
 sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 from tensorboard.backend.event_processing import event_accumulator as ea  # noqa: E402
@@ -76,7 +77,8 @@ def _free_port() -> int:
 
 
 def _get(url: str, deadline: float):
-    """The body at ``url`` once the server answers it with 200 and data; polls until ``deadline``."""
+    """The body at ``url`` once the server answers it with 200 and data;
+    polls until ``deadline``."""
     last = None
     while time.monotonic() < deadline:
         try:

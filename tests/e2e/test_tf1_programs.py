@@ -1,9 +1,10 @@
-"""TF1 programs as the lectures write them (CS231n lecture 8, CS20si, the TF1 MNIST tutorials), run with
-``import tgc as tf`` and checked against numpy written by hand.
+"""TF1 programs as the lectures write them (CS231n lecture 8, CS20si, the TF1 MNIST tutorials), run
+with ``import tgc as tf`` and checked against numpy written by hand.
 
 Each test here failed before the change it covers: names TF1 programs use that were missing
 (tf.gather/embedding_lookup, clipping, moments, Saver, range, mod, ...) and wrong behaviour found by
-running such programs (assign of a wrongly shaped value crashed the process or failed at compile time).
+running such programs (assign of a wrongly shaped value crashed the process
+or failed at compile time).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _log_softmax(z):
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-# ---- gather and embedding_lookup (CS20si word2vec) -------------------------------------------------
+# ---- gather and embedding_lookup (CS20si word2vec) -----------------------------------------------
 
 
 def test_word2vec_style_embedding_lookup_loss_and_gradient_match_numpy():
@@ -170,7 +171,7 @@ def test_clip_by_global_norm_in_a_training_loop_keeps_none_gradients():
     ) == pytest.approx(3.0)
 
 
-# ---- moments and other tf.nn / tf.math names --------------------------------------------------------
+# ---- moments and other tf.nn / tf.math names -----------------------------------------------------
 
 
 def test_moments_match_numpy_and_keep_dims():
@@ -269,7 +270,7 @@ def test_default_transpose_and_split_still_work_now_that_tf_range_exists():
     np.testing.assert_array_equal(b, x0[:, 1:])
 
 
-# ---- assignments -----------------------------------------------------------------------------------
+# ---- assignments ---------------------------------------------------------------------------------
 
 
 def test_assign_add_of_a_scalar_to_a_vector_is_a_build_time_error():
@@ -320,7 +321,7 @@ def test_cs231n_two_layer_net_with_assign_updates_matches_numpy():
         np.testing.assert_allclose(sess.run(w1), a, rtol=1e-4, atol=1e-6)
 
 
-# ---- tf.train.Saver (CS20si lecture 5) ----------------------------------------------------------------
+# ---- tf.train.Saver (CS20si lecture 5) -----------------------------------------------------------
 
 
 def _regression():
@@ -387,7 +388,7 @@ def test_saver_with_a_var_list_dict_and_restore_errors(tmp_path):
     assert tf.train.get_checkpoint_state(os.path.join(tmp_path, "nowhere")) is None
 
 
-# ---- tf.cond (CS20si lecture 3's Huber loss) ----------------------------------------------------------
+# ---- tf.cond (CS20si lecture 3's Huber loss) -----------------------------------------------------
 
 
 def test_cs20si_huber_loss_with_cond_values_and_gradients():

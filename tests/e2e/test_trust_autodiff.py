@@ -1,6 +1,6 @@
-"""Gradients and reductions that random-graph testing found wrong (issue 12, section 2): each case is
-checked against numpy or against central finite differences of a float64 numpy model, never only for
-running without an error."""
+"""Gradients and reductions that random-graph testing found wrong (issue 12, section 2): each case
+is checked against numpy or against central finite differences of a float64 numpy model, never only
+for running without an error."""
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def central_differences(f, params: dict, eps=1e-6) -> dict:
     return grads
 
 
-# ---- 1. fan-out: a requested target other than the first used twice -----------------------------------
+# ---- 1. fan-out: a requested target other than the first used twice ------------------------------
 
 
 @pytest.mark.parametrize("argnums", [(0, 1), (1, 0)])
@@ -154,7 +154,7 @@ def test_gan_with_a_discriminator_on_real_and_fake_and_two_optimizers():
         np.testing.assert_allclose(got, g_expected[key], rtol=2e-3, atol=2e-4, err_msg=key)
 
 
-# ---- 3. reductions over no axes ------------------------------------------------------------------------
+# ---- 3. reductions over no axes ------------------------------------------------------------------
 
 W = np.arange(6, dtype=np.float32).reshape(3, 2)
 
@@ -194,7 +194,7 @@ def test_reduce_sum_of_reduce_sum_then_broadcast_and_its_gradient():
     np.testing.assert_allclose(gw, np.full_like(v, v.sum()))
 
 
-# ---- 4. reshapes into several unknown dims ------------------------------------------------------------
+# ---- 4. reshapes into several unknown dims -------------------------------------------------------
 
 
 def _run(fetches, feed):
@@ -250,7 +250,7 @@ def test_gather_gradient_with_unknown_row_length():
     np.testing.assert_array_equal(gv, [[3, 3], [0, 0], [6, 6], [0, 0]])
 
 
-# ---- 6. stop_gradients ----------------------------------------------------------------------------------
+# ---- 6. stop_gradients ---------------------------------------------------------------------------
 
 
 def test_stop_gradients_treats_the_listed_tensors_as_constants():
@@ -295,7 +295,7 @@ def test_stop_gradients_of_a_variable_read_and_an_intermediate_target():
     np.testing.assert_allclose(gh_v, np.sin(hv), rtol=1e-14)
 
 
-# ---- random-graph findings in reductions (/tmp/notes/conformance-findings.md) ---------------------------
+# ---- random-graph findings in reductions (/tmp/notes/conformance-findings.md) --------------------
 
 
 @pytest.mark.parametrize(
@@ -375,8 +375,9 @@ def test_slices_that_hold_no_element_and_their_gradients():
 
 
 def test_empty_matmul_gradient_across_two_devices_keeps_its_shape():
-    # The gradient came back as reshape_like([0, 0] -> [0, ?]); memref.expand_shape sizes the unknown
-    # dim by dividing by its group's known sizes (0 here): the dim came back as a pointer (seed 1155).
+    # The gradient came back as reshape_like([0, 0] -> [0, ?]); memref.expand_shape sizes
+    # the unknown dim by dividing by its group's known sizes (0 here): the dim came back
+    # as a pointer (seed 1155).
     v0 = tf.placeholder(tf.float64, [0, None])
     with tf.device("/cpu:1"):
         v2 = v0 * 2.0

@@ -20,7 +20,7 @@ def _run_three_times(fetch):
         return [float(sess.run(fetch)) for _ in range(3)]
 
 
-# ---- 7: a read control-dependent on an assignment sees the assigned value ----------------------------
+# ---- 7: a read control-dependent on an assignment sees the assigned value ------------------------
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_gradient_through_a_control_dependent_read():
         assert float(value) == 8.0 and float(grad) == 2.0
 
 
-# ---- 8: use_locking serializes concurrent updates ---------------------------------------------------
+# ---- 8: use_locking serializes concurrent updates ------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_use_locking_is_recorded_on_the_op():
     assert not tf.assign_add(v, 1.0).op.use_locking
 
 
-# ---- 9: a fed tensor cuts the graph; fetching it returns the feed ------------------------------------
+# ---- 9: a fed tensor cuts the graph; fetching it returns the feed --------------------------------
 
 
 def test_fetching_a_fed_intermediate_returns_the_feed():
@@ -143,7 +143,7 @@ def test_fetching_a_fed_intermediate_returns_the_feed():
         np.testing.assert_array_equal(sess.run({"y": y}, {y: [1.0, 2.0]})["y"], [1.0, 2.0])
 
 
-# ---- 10: numpy operands defer to the Tensor's operators ---------------------------------------------
+# ---- 10: numpy operands defer to the Tensor's operators ------------------------------------------
 
 
 _OPERATORS = [
@@ -198,7 +198,7 @@ def test_numpy_matmul_and_logical_operators_defer():
             np.testing.assert_array_equal(sess.run(result), expected, err_msg=case)
 
 
-# ---- 14: what TF refuses at graph build or feed time, and fill with a tensor value -------------------
+# ---- 14: what TF refuses at graph build or feed time, and fill with a tensor value ---------------
 
 
 def test_string_tensors_reach_no_compiled_op():

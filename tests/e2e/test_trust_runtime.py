@@ -1,6 +1,7 @@
-"""Compiled code that random-graph testing found reading or writing past its buffers (issue 12, section 2):
-broadcasting decided at run time (2) and allocations too large to make (5). Each case is checked against
-numpy, or against TensorFlow's error and message, and the session is used again after an error."""
+"""Compiled code that random-graph testing found reading or writing past its buffers (issue 12,
+section 2): broadcasting decided at run time (2) and allocations too large to make (5). Each
+case is checked against numpy, or against TensorFlow's error and message, and the session is
+used again after an error."""
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ def _run(fetches, feeds):
         return sess.run(fetches, feeds)
 
 
-# ---- 2. an unknown dim fed as 1 broadcasts ----------------------------------------------------------------
+# ---- 2. an unknown dim fed as 1 broadcasts -------------------------------------------------------
 
 
 def test_unknown_dim_fed_as_one_broadcasts_and_its_gradient_sums_back():
@@ -65,7 +66,8 @@ _BINARY = {
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
 def test_every_binary_op_broadcasts_unknown_dims_of_one_in_every_dtype(dtype):
     rng = np.random.default_rng(0)
-    # x: [None, None, 3] fed (2, 1, 3); y: [None, 4, None] fed (1, 4, 3): each broadcasts on a different axis
+    # x: [None, None, 3] fed (2, 1, 3); y: [None, 4, None] fed (1, 4, 3): each
+    # broadcasts on a different axis
     x = tf.placeholder(dtype, [None, None, 3])
     y = tf.placeholder(dtype, [None, 4, None])
     xv = rng.integers(1, 5, (2, 1, 3)).astype(dtype)
@@ -122,12 +124,13 @@ def test_jit_broadcasts_and_differentiates_unknown_dims_of_one():
     np.testing.assert_array_equal(gb, a.sum(0, keepdims=True))
 
 
-# ---- 2. dims that do not broadcast fail with TensorFlow's error, from the compiled code itself -----------
+# ---- 2. dims that do not broadcast fail with TensorFlow's error, from the compiled code itself ---
 
 
 def _compiled_add(dtype="float32"):
-    """x + y compiled for feeds [None, 3] and run without the session's shape validation, as an artifact or
-    a second caller would: the compiled code's own check must catch what the session would refuse."""
+    """x + y compiled for feeds [None, 3] and run without the session's shape validation,
+    as an artifact or a second caller would: the compiled code's own check must catch what
+    the session would refuse."""
     from tgc.driver.jit import compile_run
     from tgc.graph.prune import prune
 
@@ -156,7 +159,7 @@ def test_incompatible_run_time_shapes_raise_tensorflows_error_and_the_code_stays
     )
 
 
-# ---- 5. an allocation that cannot be made raises ResourceExhaustedError; the session stays usable ------------
+# ---- 5. an allocation that cannot be made raises ResourceExhaustedError; the session stays usable
 
 _HUGE = [10**6, 10**6]
 # Surviving a failed allocation needs the C call path's guard; without it the process ends (README).

@@ -6,8 +6,8 @@ import tgc as tf
 
 
 def value_after_threaded_runs(variable, update, threads=8, runs=200) -> float:
-    """``variable``'s value after ``threads`` threads each ran ``update`` ``runs`` times on one Session
-    (after one run that compiles it, so the threads start together on the compiled step)."""
+    """``variable``'s value after ``threads`` threads each ran ``update`` ``runs`` times on one
+    Session (after one run that compiles it, so the threads start together on the compiled step)."""
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(update)
