@@ -4,9 +4,9 @@ it).
     scores = relu(x @ w1) @ w2,   loss = sum over the batch of softmax cross-entropy
 
 Signatures compiled by CMakeLists.txt (see examples/c/README.md):
-  training:   tgc compile examples/c/two_layer_model.py --fetch loss --fetch train --name train
+  training:   tgc compile examples/c/two_layer_model.py --fetch loss --fetch train --name train \
                   -o build/artifacts/train
-  inference:  tgc compile examples/c/two_layer_model.py --fetch scores --name infer
+  inference:  tgc compile examples/c/two_layer_model.py --fetch scores --name infer \
                   -o build/artifacts/infer
 The batch dimension stays dynamic (?), so one artifact serves any batch size. Initial weights are
 drawn once at compile time (seeded), and stored in the artifact.
