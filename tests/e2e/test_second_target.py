@@ -92,9 +92,12 @@ def test_a_session_compiles_for_the_selected_target_with_its_pipeline(noblas):
 MODULE = """
 "tgc.variable"() {sym_name = "w", shape = array<i64: 3, 2>, dtype = f32,
   tgc.initial_value = dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>} : () -> ()
-func.func @main(%x: tensor<?x3xf32>) -> tensor<?x2xf32> attributes {tgc.feed_names = ["x"], tgc.fetch_names = ["y"]} {
-  %w = "tgc.read_variable"() {var = @w, shape = array<i64: 3, 2>, dtype = f32} : () -> tensor<3x2xf32>
-  %y = "tgc.matmul"(%x, %w) {transpose_a = false, transpose_b = false} : (tensor<?x3xf32>, tensor<3x2xf32>) -> tensor<?x2xf32>
+func.func @main(%x: tensor<?x3xf32>) -> tensor<?x2xf32>
+    attributes {tgc.feed_names = ["x"], tgc.fetch_names = ["y"]} {
+  %w = "tgc.read_variable"() {var = @w, shape = array<i64: 3, 2>, dtype = f32}
+      : () -> tensor<3x2xf32>
+  %y = "tgc.matmul"(%x, %w) {transpose_a = false, transpose_b = false}
+      : (tensor<?x3xf32>, tensor<3x2xf32>) -> tensor<?x2xf32>
   return %y : tensor<?x2xf32>
 }
 """
