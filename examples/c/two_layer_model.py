@@ -1,5 +1,4 @@
-"""The lecture's two-layer net as a graph for `tgc compile` (built at import, so the CLI can take
-it).
+"""The lecture's two-layer net as a graph for `tgc compile` (built at import, for the CLI to take).
 
     scores = relu(x @ w1) @ w2,   loss = sum over the batch of softmax cross-entropy
 
