@@ -43,7 +43,8 @@ def openblas_library() -> str | None:
 
 
 def _maps(operation) -> list:
-    """The matmul's (A, B, C) indexing maps as lists of result dim positions; defaults when absent."""
+    """The matmul's (A, B, C) indexing maps as lists of result dim positions; defaults when
+    absent."""
     if "indexing_maps" not in operation.attributes:
         return [[0, 2], [2, 1], [0, 1]]
     out = []
@@ -123,7 +124,8 @@ def _i64(value: ir.Value) -> ir.Value:
 
 
 def _pointer_and_rows(value: ir.Value, elem_bytes: int):
-    """(element pointer at the memref's offset, its leading dimension, its two sizes) as i64/ptr values."""
+    """(element pointer at the memref's offset, its leading dimension, its two sizes) as i64/ptr
+    values."""
     meta = memref.ExtractStridedMetadataOp(value)
     _, offset, rows, cols, stride0, _ = meta.results
     aligned = memref.extract_aligned_pointer_as_index(value)
@@ -138,7 +140,8 @@ def _pointer_and_rows(value: ir.Value, elem_bytes: int):
 
 
 def _zero_fill_before(operation, c: ir.Value):
-    """The linalg.fill of zeros into ``c`` right before the matmul, if any (so BLAS can take beta=0)."""
+    """The linalg.fill of zeros into ``c`` right before the matmul, if any (so BLAS can take
+    beta=0)."""
     block_ops = list(operation.block.operations)
     index = next(i for i, op in enumerate(block_ops) if op.operation == operation)
     if index == 0:
@@ -204,7 +207,8 @@ def _call_gemm(symbol: str, o: _Operands) -> None:
 
 
 def _call_gemv_row(symbol: str, o: _Operands) -> None:
-    """M = 1: C's row = op(B)^T x, with x = op(A)'s row (A's column, stride lda, when A is transposed)."""
+    """M = 1: C's row = op(B)^T x, with x = op(A)'s row (A's column, stride lda, when A is
+    transposed)."""
     one = _i64(arith.constant(ir.IndexType.get(), 1))
     incx = o.lda if o.trans_a else one
     rows, cols = (o.n, o.k) if o.trans_b else (o.k, o.n)  # B as stored, row-major
@@ -229,7 +233,8 @@ def _call_gemv_row(symbol: str, o: _Operands) -> None:
 
 
 def _call_gemv_column(symbol: str, o: _Operands) -> None:
-    """N = 1: C's column (stride ldc) = op(A) x, with x = op(B)'s column (B's row when B is transposed)."""
+    """N = 1: C's column (stride ldc) = op(A) x, with x = op(B)'s column (B's row when B is
+    transposed)."""
     one = _i64(arith.constant(ir.IndexType.get(), 1))
     incx = one if o.trans_b else o.ldb
     rows, cols = (o.k, o.m) if o.trans_a else (o.m, o.k)  # A as stored, row-major
@@ -258,7 +263,8 @@ def _static_size(t: ir.MemRefType, i: int):
 
 
 def _is_one_and_k(size: ir.Value, k: ir.Value) -> ir.Value:
-    """size == 1 and k > 0 (gemv leaves y unwritten when k = 0, where beta = 0 must still zero C)."""
+    """size == 1 and k > 0 (gemv leaves y unwritten when k = 0, where beta = 0 must still zero
+    C)."""
     i64 = ir.IntegerType.get_signless(64)
     one, zero = arith.constant(i64, 1), arith.constant(i64, 0)
     return arith.andi(
@@ -267,7 +273,8 @@ def _is_one_and_k(size: ir.Value, k: ir.Value) -> ir.Value:
 
 
 def _gemv_tests(o: _Operands, c_type: ir.MemRefType) -> list:
-    """(size, gemv call) for each of C's sizes that may be 1; one known to differ needs no run-time test."""
+    """(size, gemv call) for each of C's sizes that may be 1; one known to differ needs no run-time
+    test."""
     tests = []
     if _static_size(c_type, 0) in (None, 1):
         tests.append((o.m, _call_gemv_row))

@@ -1,13 +1,14 @@
-"""tgc-check-allocs: a buffer that could not be allocated fails the run instead of being written through.
+"""tgc-check-allocs: a buffer that could not be allocated fails the run instead of being written
+through.
 
-MLIR lowers ``memref.alloc`` to a ``malloc`` whose result nobody checks, and computes its byte size in
-64-bit arithmetic that wraps. ``tf.fill([10**6, 10**6], 1.0)`` then wrote through a null pointer, and a
-size that wraps would have given a small buffer written far past its end. After each alloc this pass
-tests the buffer's pointer (one compare and a branch taken never); before an alloc whose size is known
-only at run time it tests that size in floating point, which does not wrap. A failed test calls the
-run-time error handler (tgc/lowering/runtime_errors.py) with TensorFlow's ResourceExhaustedError: the
-op, from the alloc's location, the dtype, the device and the shape. Runs on memrefs, after bufferization
-and before the conversion to LLVM.
+MLIR lowers ``memref.alloc`` to a ``malloc`` whose result nobody checks, and computes its byte size
+in 64-bit arithmetic that wraps. ``tf.fill([10**6, 10**6], 1.0)`` then wrote through a null pointer,
+and a size that wraps would have given a small buffer written far past its end. After each alloc
+this pass tests the buffer's pointer (one compare and a branch taken never); before an alloc whose
+size is known only at run time it tests that size in floating point, which does not wrap. A failed
+test calls the run-time error handler (tgc/lowering/runtime_errors.py) with TensorFlow's
+ResourceExhaustedError: the op, from the alloc's location, the dtype, the device and the shape. Runs
+on memrefs, after bufferization and before the conversion to LLVM.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tgc.lowering import runtime_errors
 from tgc.passes.base import ModulePass
 from tgc.runtime.executable import OUT_OF_MEMORY
 
-# The largest byte size tested for in floating point: far beyond any memory, far below where int64 wraps.
+# The largest byte size tested for in floating point: far beyond any memory, far below where int64
+# wraps.
 MAX_BYTES = 2.0**62
 
 # TensorFlow's names of element types in its messages (i8 holds bools after tgc-widen-i1-memrefs).
@@ -43,7 +45,8 @@ _BYTES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i1": 1, "i8": 1, "i32": 4, "
 
 @dataclasses.dataclass(frozen=True)
 class CheckAllocsPass(ModulePass):
-    """Fails the run with ResourceExhaustedError (op, dtype, shape) where an allocation fails or its size would wrap."""
+    """Fails the run with ResourceExhaustedError (op, dtype, shape) where an allocation fails or its
+    size would wrap."""
 
     name = "tgc-check-allocs"
 
@@ -118,7 +121,8 @@ def _too_large(dims: list, itemsize: int) -> ir.Value:
 
 
 def _allocation_failed(buffer: ir.Value, dims: list, dynamic: list) -> ir.Value:
-    """The buffer's pointer is null (malloc failed) while it holds elements (malloc(0) may give null)."""
+    """The buffer's pointer is null (malloc failed) while it holds elements (malloc(0) may give
+    null)."""
     index = ir.IndexType.get()
     zero = arith.ConstantOp(index, 0).result
     null = arith.cmpi(arith.CmpIPredicate.eq, memref.extract_aligned_pointer_as_index(buffer), zero)

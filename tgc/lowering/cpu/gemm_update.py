@@ -1,20 +1,22 @@
-"""tgc-gemm-update: ``w - c * (A @ B)`` becomes one GEMM that accumulates into w: ``w + A @ (-c * B)``.
+"""tgc-gemm-update: ``w - c * (A @ B)`` becomes one GEMM that accumulates into w:
+``w + A @ (-c * B)``.
 
-Runs in the CPU pipeline right after elementwise fusion. By then tgc-outline-gemm has put each matmul
-behind a call of a private function, and fusion has made a plain SGD update of a weight, ``w - lr * g``
-with ``g`` a weight gradient ``A^T @ d``, one linalg.generic over w and the call's result. As written,
-that is a GEMM into a fresh zeroed buffer, then a pass reading w and that buffer into a third one: for
-the convnet's fc1 weight (3136x1024), 51 MB of memory traffic a step. After the rewrite the matmul
-accumulates straight into w (BLAS with beta = 1), and the scale moves onto the smaller operand (for a
-weight gradient, the batch's output gradient d: 32x1024 elements against 3136x1024). Where the session
-leaves w writable (tgc-read-only-arguments{writable-variables=true}), bufferization then updates the
-variable in place; where it does not, w is copied once and the GEMM accumulates into the copy, which
-still moves less than the update pass did.
+Runs in the CPU pipeline right after elementwise fusion. By then tgc-outline-gemm has put each
+matmul behind a call of a private function, and fusion has made a plain SGD update of a weight,
+``w - lr * g`` with ``g`` a weight gradient ``A^T @ d``, one linalg.generic over w and the call's
+result. As written, that is a GEMM into a fresh zeroed buffer, then a pass reading w and that buffer
+into a third one: for the convnet's fc1 weight (3136x1024), 51 MB of memory traffic a step. After
+the rewrite the matmul accumulates straight into w (BLAS with beta = 1), and the scale moves onto
+the smaller operand (for a weight gradient, the batch's output gradient d: 32x1024 elements against
+3136x1024). Where the session leaves w writable (tgc-read-only-arguments{writable-variables=true}),
+bufferization then updates the variable in place; where it does not, w is copied once and the GEMM
+accumulates into the copy, which still moves less than the update pass did.
 
 What is matched, and nothing else: an all-parallel linalg.generic with identity maps, two inputs and
-one init, whose body is ``w - g * c`` (or ``w - c * g``) for a float constant c, where g is the single
-use of a call of a zero-filling outlined GEMM (tgc-outline-gemm's ``*_z`` functions) of the same type
-as w. The rounding differs from the unfused update by at most one float rounding of each product.
+one init, whose body is ``w - g * c`` (or ``w - c * g``) for a float constant c, where g is the
+single use of a call of a zero-filling outlined GEMM (tgc-outline-gemm's ``*_z`` functions) of the
+same type as w. The rounding differs from the unfused update by at most one float rounding of each
+product.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ def _constant_float(value: ir.Value):
 
 
 def _zero_filling_gemm(module: ir.Module, value: ir.Value):
-    """The func.call of an outlined zero-filling GEMM that produced ``value``, if that is its one use.
-    The name alone does not make one: the callee must hold the matmul, and the accumulating GEMM's name
-    must be free or hold one of the same type (`tgc opt` reads any module, the user's names included)."""
+    """The func.call of an outlined zero-filling GEMM that produced ``value``, if that is its one
+    use. The name alone does not make one: the callee must hold the matmul, and the accumulating
+    GEMM's name must be free or hold one of the same type (`tgc opt` reads any module, the user's
+    names included)."""
     call = defining_op(value)
     if call is None or call.name != "func.call" or not single_use(value):
         return None
@@ -124,8 +127,8 @@ def _match(module: ir.Module, operation) -> _Update | None:
 
 
 def _matmul_of(function) -> ir.Operation | None:
-    """The linalg.matmul of an outlined GEMM's body; None for a missing function, a declaration, or a
-    body without one."""
+    """The linalg.matmul of an outlined GEMM's body; None for a missing function, a declaration, or
+    a body without one."""
     return (
         next((op for op in body_ops(function) if op.name == "linalg.matmul"), None)
         if function
@@ -176,7 +179,8 @@ def _updates(module: ir.Module, function) -> list:
 
 @dataclasses.dataclass(frozen=True)
 class GemmUpdatePass(ModulePass):
-    """Folds an SGD-style update ``w - c * (A @ B)`` into a GEMM accumulating into w (BLAS beta = 1)."""
+    """Folds an SGD-style update ``w - c * (A @ B)`` into a GEMM accumulating into w (BLAS
+    beta = 1)."""
 
     name = "tgc-gemm-update"
 

@@ -37,8 +37,8 @@ def jit(module: ir.Module, function: str = "main", opt_level: int = 3):
 
 
 def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: int = 3):
-    """JIT-compiles the module with ``symbols`` (name -> ctypes function) provided to it; returns the
-    engine and the address of each function's packed C interface."""
+    """JIT-compiles the module with ``symbols`` (name -> ctypes function) provided to it; returns
+    the engine and the address of each function's packed C interface."""
     engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
     for name, fn in symbols.items():
         engine.raw_register_runtime(name, ctypes.cast(fn, ctypes.c_void_p))
@@ -53,7 +53,8 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
 
 
 def _connect_error_handler(engine) -> None:
-    """A module with run-time checks (tgc/lowering/runtime_errors.py) reports to the runtime's handler."""
+    """A module with run-time checks (tgc/lowering/runtime_errors.py) reports to the runtime's
+    handler."""
     from tgc.runtime.executable import SET_ERROR_HANDLER, install_error_handler_packed
 
     address = engine.raw_lookup(SET_ERROR_HANDLER)  # the packed wrapper the engine made for it

@@ -1,16 +1,18 @@
-"""tgc-outline-gemm: each f32/f64 ``linalg.matmul`` on tensors moves into a private function of its own.
+"""tgc-outline-gemm: each f32/f64 ``linalg.matmul`` on tensors moves into a private function of its
+own.
 
 Runs in the CPU pipeline right before ``linalg-fuse-elementwise-ops``. That fusion (with its reshape
 folding) otherwise turns a matmul whose operand comes from an elementwise op or whose result is
 reshaped into a linalg.generic, for instance ``relu_grad(dh) @ W^T`` reshaped to the convnet's
 [N, 7, 7, 64] pool output: the matmul is gone, tgc-blas-matmul cannot hand it to OpenBLAS, and the
-loops run 30x slower (measured: the convnet step spent 95 ms of 210 ms in that one generic). Behind a
-``func.call`` the matmul is out of the fusion's reach; LLVM inlines the call after lowering.
+loops run 30x slower (measured: the convnet step spent 95 ms of 210 ms in that one generic). Behind
+a ``func.call`` the matmul is out of the fusion's reach; LLVM inlines the call after lowering.
 
 When the matmul's accumulator is a zero ``linalg.fill`` (used by nothing else, or of a tensor.empty,
-which the matmul then gets a copy of), the fill moves into the function with it, so tgc-blas-matmul still sees fill-then-matmul and passes beta = 0 to BLAS instead
-of zeroing C first. Matmuls of other element types stay where they are (no BLAS routine for them),
-and so do matmuls already alone in a function (conv's im2col GEMMs are outlined when built).
+which the matmul then gets a copy of), the fill moves into the function with it, so tgc-blas-matmul
+still sees fill-then-matmul and passes beta = 0 to BLAS instead of zeroing C first. Matmuls of other
+element types stay where they are (no BLAS routine for them), and so do matmuls already alone in a
+function (conv's im2col GEMMs are outlined when built).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ _BLAS_TYPES = ("f32", "f64")
 
 
 def _zero_fill(value: ir.Value):
-    """The linalg.fill of a 0.0 constant that produced ``value``, filling a tensor.empty or, when the fill
-    has no other use, any tensor."""
+    """The linalg.fill of a 0.0 constant that produced ``value``, filling a tensor.empty or, when
+    the fill has no other use, any tensor."""
     fill = defining_op(value)
     if fill is None or fill.name != "linalg.fill":
         return None
@@ -72,14 +74,16 @@ def _type_name(t: ir.Type) -> str:
 
 
 def _maps_key(matmul) -> str:
-    """A short stable tag of the matmul's indexing maps (they are part of what the function computes)."""
+    """A short stable tag of the matmul's indexing maps (they are part of what the function
+    computes)."""
     if "indexing_maps" not in matmul.attributes:
         return ""
     return "_m%08x" % zlib.crc32(str(matmul.attributes["indexing_maps"]).encode())
 
 
 def define_gemm(module: ir.Module, name: str, matmul, fill, arg_types: list) -> None:
-    """func.func private @name(A, B, C) -> C' holding (fill and) the matmul, cloned onto the arguments."""
+    """func.func private @name(A, B, C) -> C' holding (fill and) the matmul, cloned onto the
+    arguments."""
     result_type = matmul.results[0].type
     with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
         callee = func.FuncOp(
@@ -106,9 +110,9 @@ def _outline(module: ir.Module, matmul) -> None:
     fill = _zero_fill(acc)
     c = fill.operands[1] if fill is not None else acc
     if fill is not None and not single_use(acc):
-        # cse merged identical zero fills (of the same shape) into one, shared by several matmuls: this
-        # matmul takes a tensor.empty of its own, and its function zero-fills it (BLAS's beta = 0),
-        # instead of a copy of the shared zeros to accumulate into.
+        # cse merged identical zero fills (of the same shape) into one, shared by several matmuls:
+        # this matmul takes a tensor.empty of its own, and its function zero-fills it (BLAS's
+        # beta = 0), instead of a copy of the shared zeros to accumulate into.
         with ir.InsertionPoint(matmul):
             c = defining_op(c).clone().results[0]
     arg_types = [a.type, b.type, c.type]
@@ -130,7 +134,8 @@ def _outline(module: ir.Module, matmul) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class OutlineGemmPass(ModulePass):
-    """Moves f32/f64 linalg.matmul ops (with their zero fill) into private functions, out of fusion's reach."""
+    """Moves f32/f64 linalg.matmul ops (with their zero fill) into private functions, out of
+    fusion's reach."""
 
     name = "tgc-outline-gemm"
 

@@ -1,11 +1,12 @@
-"""tgc-strided-copies: copies between non-contiguous memrefs become linalg.copy loops, after bufferization.
+"""tgc-strided-copies: copies between non-contiguous memrefs become linalg.copy loops, after
+bufferization.
 
-MLIR's memref-to-LLVM lowering turns a ``memref.copy`` into one memcpy when both sides are contiguous,
-and otherwise into a call of the runtime's ``memrefCopy``, which walks the view element by element
-with a ``memcpy`` call per element. Bufferization emits such copies wherever a value lands in a
-window of a larger buffer: ``tensor.pad`` copies its source into the interior of the padded buffer,
-and the per-image convolution writes each image's result into its slice of the batch. As
-``linalg.copy`` they become plain loops whose innermost dimension is contiguous, which LLVM
+MLIR's memref-to-LLVM lowering turns a ``memref.copy`` into one memcpy when both sides are
+contiguous, and otherwise into a call of the runtime's ``memrefCopy``, which walks the view element
+by element with a ``memcpy`` call per element. Bufferization emits such copies wherever a value
+lands in a window of a larger buffer: ``tensor.pad`` copies its source into the interior of the
+padded buffer, and the per-image convolution writes each image's result into its slice of the batch.
+As ``linalg.copy`` they become plain loops whose innermost dimension is contiguous, which LLVM
 vectorizes. Runs after convert-bufferization-to-memref and before convert-linalg-to-loops.
 """
 
@@ -48,7 +49,8 @@ def _is_strided_copy(operation) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class StridedCopiesPass(ModulePass):
-    """Rewrites memref.copy between non-contiguous views as linalg.copy (vectorizable loops, not memrefCopy)."""
+    """Rewrites memref.copy between non-contiguous views as linalg.copy (vectorizable loops, not
+    memrefCopy)."""
 
     name = "tgc-strided-copies"
 

@@ -110,5 +110,7 @@ CPU = CpuTarget(
         ("tgc-strided-copies", "tgc.lowering.cpu.strided_copies", "StridedCopiesPass"),
         ("tgc-check-allocs", "tgc.lowering.cpu.check_allocs", "CheckAllocsPass"),
     ),
-    description="the host CPU through LLVM (JIT in-process; shared library + C header ahead of time)",
+    description=(
+        "the host CPU through LLVM (JIT in-process; shared library + C header ahead of time)"
+    ),
 )
