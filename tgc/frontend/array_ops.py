@@ -1,9 +1,10 @@
-"""The TF1 array API: reshapes, slicing and indexing, concat/split/stack, tile, one_hot, fills, shapes.
+"""The TF1 array API: reshapes, slicing and indexing, concat/split/stack, tile, one_hot, fills,
+shapes.
 
-Thin wrappers over ``make_op`` (the ops are in tgc/dialect/ops/array.py). Shape arguments must be known
-when the graph is built (Python ints, lists, TensorShapes or constant tensors), with one exception TF1
-code relies on: a shape that is ``tf.shape(y)`` is taken as "y's shape at run time", so
-``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknown dims.
+Thin wrappers over ``make_op`` (the ops are in tgc/dialect/ops/array.py). Shape arguments must be
+known when the graph is built (Python ints, lists, TensorShapes or constant tensors), with one
+exception TF1 code relies on: a shape that is ``tf.shape(y)`` is taken as "y's shape at run time",
+so ``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknown dims.
 ``Tensor.__getitem__`` is installed here (ints, slices with positive steps, ``...`` and
 ``tf.newaxis``), and ``Tensor.__iter__`` (unstack along the first dimension).
 """
@@ -51,7 +52,7 @@ newaxis = None
 _slice = builtins.slice  # this module defines tf.slice
 
 
-# ---- static arguments ------------------------------------------------------------------------------
+# ---- static arguments ----------------------------------------------------------------------------
 
 
 def _constant_value(t: Tensor):
@@ -98,7 +99,7 @@ def _rank(x: Tensor, what: str) -> int:
     return x.spec.rank
 
 
-# ---- reshapes ---------------------------------------------------------------------------------------
+# ---- reshapes ------------------------------------------------------------------------------------
 
 
 def reshape(tensor, shape, name=None):
@@ -148,11 +149,12 @@ def squeeze(input, axis=None, name=None, squeeze_dims=None):
     return make_op("squeeze", [x], name=name or "Squeeze", axes=axes)
 
 
-# ---- concat, split, stack ----------------------------------------------------------------------------
+# ---- concat, split, stack ------------------------------------------------------------------------
 
 
 def concat(values, axis, name="concat"):
-    """`tf.concat`: the list is folded left into binary ``tgc.concat`` ops; one value is returned as is."""
+    """`tf.concat`: the list is folded left into binary ``tgc.concat`` ops; one value is returned as
+    is."""
     tensors = [
         convert_to_tensor(v) for v in (values if isinstance(values, (list, tuple)) else [values])
     ]
@@ -169,7 +171,8 @@ def concat(values, axis, name="concat"):
 
 
 def split(value, num_or_size_splits, axis=0, num=None, name="split"):
-    """`tf.split`: an int gives equal parts (``tgc.split``), a list of sizes gives one slice each."""
+    """`tf.split`: an int gives equal parts (``tgc.split``), a list of sizes gives one slice
+    each."""
     x = convert_to_tensor(value)
     rank = _rank(x, "split")
     axis = int(_static_scalar(axis, "split axis"))
@@ -197,7 +200,8 @@ def _split_sizes(x, sizes, axis):
     if -1 in sizes:
         if d is None:
             raise ValueError(
-                f"split sizes {sizes} with -1 need a known dim {axis} but '{x.name}' has shape {x.shape}"
+                f"split sizes {sizes} with -1 need a known dim {axis} but '{x.name}' has shape "
+                f"{x.shape}"
             )
         sizes[sizes.index(-1)] = d - known
     if any(s < 0 for s in sizes) or (d is not None and builtins.sum(sizes) != d):
@@ -233,7 +237,7 @@ def unstack(value, num=None, axis=0, name="unstack"):
     return [make_op("squeeze", [p], axes=[axis]) for p in parts]
 
 
-# ---- slicing and indexing ----------------------------------------------------------------------------
+# ---- slicing and indexing ------------------------------------------------------------------------
 
 
 def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
@@ -319,7 +323,8 @@ class _Index:
         if d is not None:
             if not -d <= i < d:
                 raise ValueError(
-                    f"index {i} is out of bounds for axis {len(self.begin)} of '{x.name}' with shape {x.shape}"
+                    f"index {i} is out of bounds for axis {len(self.begin)} of '{x.name}' with "
+                    f"shape {x.shape}"
                 )
             i %= d
         self.shrink.append(len(self.begin))
@@ -401,7 +406,7 @@ def _apply_index(x, index, name):
     return out
 
 
-# ---- tile, one_hot --------------------------------------------------------------------------------------
+# ---- tile, one_hot -------------------------------------------------------------------------------
 
 
 def tile(input, multiples, name=None):
@@ -435,11 +440,12 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     )
 
 
-# ---- range, lin_space: constants, since their arguments must be known when the graph is built ----------
+# ---- range, lin_space: constants, since their arguments must be known when the graph is built ----
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 (TF's name)
-    """`tf.range`: [start, limit) in steps of delta; int32 unless an argument is a float (then float32)."""
+    """`tf.range`: [start, limit) in steps of delta; int32 unless an argument is a float (then
+    float32)."""
     if limit is None:
         start, limit = 0, start
     values = [_static_scalar(v, "range argument") for v in (start, limit, delta)]
@@ -451,7 +457,8 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 (
 
 
 def lin_space(start, stop, num, name=None):
-    """`tf.lin_space`: num evenly spaced values from start to stop inclusive, in start's float dtype."""
+    """`tf.lin_space`: num evenly spaced values from start to stop inclusive, in start's float
+    dtype."""
     dtype = start.dtype if isinstance(start, Tensor) else as_dtype("float32")
     first, last = (_static_scalar(v, "lin_space argument") for v in (start, stop))
     count = int(_static_scalar(num, "lin_space num"))
@@ -461,7 +468,7 @@ def lin_space(start, stop, num, name=None):
 linspace = lin_space
 
 
-# ---- fills --------------------------------------------------------------------------------------------
+# ---- fills ---------------------------------------------------------------------------------------
 
 
 def _fill_as(dims, value, dtype, name):
@@ -478,7 +485,8 @@ def _fill_as(dims, value, dtype, name):
 
 def fill(dims, value, name=None):
     """`tf.fill`: a tensor of shape ``dims`` holding ``value`` (dtype from the value, as TF does). A
-    value known only at run time is broadcast to the shape; its gradient is the sum of the output's."""
+    value known only at run time is broadcast to the shape; its gradient is the sum of the
+    output's."""
     if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
         value = convert_to_tensor(value)
         if value.spec.shape not in (None, ()):
@@ -528,11 +536,12 @@ def ones_like(tensor, dtype=None, name=None, optimize=True):
     return _fill_like(tensor, 1.0, dtype, name or "ones_like")
 
 
-# ---- shape, size, rank -------------------------------------------------------------------------------
+# ---- shape, size, rank ---------------------------------------------------------------------------
 
 
 def shape(input, name=None, out_type="int32"):
-    """`tf.shape`: x's dims as a vector read at run time (a constant once compiled if all are known)."""
+    """`tf.shape`: x's dims as a vector read at run time (a constant once compiled if all are
+    known)."""
     return make_op(
         "shape", [convert_to_tensor(input)], name=name or "Shape", out_type=as_dtype(out_type).name
     )

@@ -1,7 +1,7 @@
 """The one way the frontend adds an op: ``make_op`` runs the registry's result rule at build time.
 
-TensorFlow reports shape errors when the graph is built, naming the op and the operand shapes; so do we.
-``convert_to_tensor`` turns Python numbers, lists, numpy arrays and Variables into tensors.
+TensorFlow reports shape errors when the graph is built, naming the op and the operand shapes; so do
+we. ``convert_to_tensor`` turns Python numbers, lists, numpy arrays and Variables into tensors.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def _shape_list(spec: TensorSpec) -> str:
 
 
 def _infer(opdef, specs, attrs, name):
-    # An operand the op requires to be a scalar is one, whatever rank its placeholder left open
-    # (TF1 programs write `keep_prob = tf.placeholder(tf.float32)`); the feed is checked at run time.
+    # An operand the op requires to be a scalar is one, whatever rank its placeholder left open (TF1
+    # programs write `keep_prob = tf.placeholder(tf.float32)`); the feed is checked at run time.
     specs = [
         TensorSpec((), s.dtype) if s.shape is None and n in opdef.scalar_operands else s
         for s, n in zip(specs, opdef.operands)
@@ -61,7 +61,8 @@ def graph_of(values) -> Graph:
 
 
 def make_op(opname: str, inputs, name=None, **attrs):
-    """Adds a registry op to the graph; returns its output tensor, a list of them, or the Operation."""
+    """Adds a registry op to the graph; returns its output tensor, a list of them, or the
+    Operation."""
     opdef = REGISTRY[opname]
     tensors = [convert_to_tensor(t) for t in inputs]
     graph = graph_of(tensors)
@@ -112,7 +113,8 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
     if isinstance(value, Tensor):
         if dtype is not None and as_dtype(dtype) != value.dtype:
             raise ValueError(
-                f"tensor '{value.name}' has dtype {value.dtype.name} but {as_dtype(dtype).name} was requested"
+                f"tensor '{value.name}' has dtype {value.dtype.name} but {as_dtype(dtype).name} "
+                "was requested"
             )
         return value
     if hasattr(value, "_as_graph_element"):
@@ -166,7 +168,8 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) ->
 
 
 def placeholder(dtype, shape=None, name=None) -> Tensor:
-    """A tensor fed at run time (`tf.placeholder`); ``None`` dims (or a ``None`` shape) are unknown."""
+    """A tensor fed at run time (`tf.placeholder`); ``None`` dims (or a ``None`` shape) are
+    unknown."""
     graph = get_default_graph()
     dtype = as_dtype(dtype)
     dims = None if shape is None else tuple(_placeholder_dim(d) for d in _dims(shape))
@@ -178,7 +181,8 @@ def placeholder(dtype, shape=None, name=None) -> Tensor:
 
 
 def _placeholder_dim(d):
-    """One placeholder dim: None (or a Dimension of None) is unknown; a negative size is TF's error."""
+    """One placeholder dim: None (or a Dimension of None) is unknown; a negative size is TF's
+    error."""
     d = getattr(d, "value", d)
     if d is None:
         return None

@@ -44,7 +44,8 @@ class ConfigProto:
     intra_op_parallelism_threads: InitVar[int] = 0  # accepted and ignored
 
     def device_names(self) -> tuple:
-        """The local devices this config makes: ``device_count={'CPU': 2}`` gives CPU:0 and CPU:1."""
+        """The local devices this config makes: ``device_count={'CPU': 2}`` gives CPU:0 and
+        CPU:1."""
         count = max(int(self.device_count.get("CPU", 1)), 1)
         return tuple(f"/job:localhost/replica:0/task:0/device:CPU:{i}" for i in range(count))
 

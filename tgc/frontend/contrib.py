@@ -23,13 +23,14 @@ from tgc.frontend.initializers import Initializer, zeros_initializer
 
 MODEL_VARIABLES = "model_variables"
 
-# ---- initializers -----------------------------------------------------------------------------------
+# ---- initializers --------------------------------------------------------------------------------
 
 _MODES = ("FAN_IN", "FAN_OUT", "FAN_AVG")
 
 
 class _ContribVarianceScaling(Initializer):
-    """contrib's variance scaling: uniform in +-sqrt(3 factor / n), or truncated normal of stddev sqrt(1.3 factor / n)."""
+    """contrib's variance scaling: uniform in +-sqrt(3 factor / n), or truncated normal of stddev
+    sqrt(1.3 factor / n)."""
 
     def __init__(self, factor, mode, uniform, seed, dtype):
         self.factor, self.mode, self.uniform, self.seed = float(factor), mode, bool(uniform), seed
@@ -78,7 +79,7 @@ def xavier_initializer(uniform=True, seed=None, dtype="float32"):
 
 xavier_initializer_conv2d = xavier_initializer
 
-# ---- regularizers -----------------------------------------------------------------------------------
+# ---- regularizers --------------------------------------------------------------------------------
 
 
 def _check_scale(scale):
@@ -91,7 +92,8 @@ def _check_scale(scale):
 
 
 def l2_regularizer(scale, scope=None):
-    """weights -> scale * sum(w ** 2) / 2; scale 0 gives a regularizer that returns None (no loss)."""
+    """weights -> scale * sum(w ** 2) / 2; scale 0 gives a regularizer that returns None (no
+    loss)."""
     _check_scale(scale)
     if scale == 0.0:
         return lambda _: None
@@ -154,7 +156,7 @@ def apply_regularization(regularizer, weights_list):
     return penalty
 
 
-# ---- layers -----------------------------------------------------------------------------------------
+# ---- layers --------------------------------------------------------------------------------------
 
 
 def flatten(inputs, outputs_collections=None, scope=None):
@@ -171,7 +173,8 @@ def _collect(collections, value):
 
 
 class _FullyConnected(core_layers.Dense):
-    """Dense whose variables are weights and biases (also in model_variables), then normalizer and activation."""
+    """Dense whose variables are weights and biases (also in model_variables), then normalizer and
+    activation."""
 
     _default_name = "fully_connected"
 

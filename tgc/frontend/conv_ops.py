@@ -1,10 +1,11 @@
-"""`tf.nn.conv2d`, its two backprops, `tf.nn.max_pool` and `tf.nn.avg_pool` of the TF1 API (NHWC only).
+"""`tf.nn.conv2d`, its two backprops, `tf.nn.max_pool` and `tf.nn.avg_pool` of the TF1 API (NHWC
+only).
 
 Thin wrappers over ``make_op``: they bring TF's argument spellings to the registry's attribute form
-(strides, ksize and dilations as [1, h, w, 1]; padding "SAME" or "VALID") and reject what the compiler
-does not do (other data formats, explicit padding lists) with the argument named. Shape errors, such as
-a channel mismatch, are raised by the registry's result rule at graph build time. The ops' gradients
-come from the registry, so ``tf.gradients`` works through them.
+(strides, ksize and dilations as [1, h, w, 1]; padding "SAME" or "VALID") and reject what the
+compiler does not do (other data formats, explicit padding lists) with the argument named. Shape
+errors, such as a channel mismatch, are raised by the registry's result rule at graph build time.
+The ops' gradients come from the registry, so ``tf.gradients`` works through them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def _check_data_format(data_format, what):
 
 
 def _nhwc_window(value, arg, what):
-    """An int, an (h, w) pair, a 1-list, or [1, h, w, 1] -> [1, h, w, 1], as TensorFlow accepts them."""
+    """An int, an (h, w) pair, a 1-list, or [1, h, w, 1] -> [1, h, w, 1], as TensorFlow accepts
+    them."""
     if value is None:
         raise ValueError(f"{what}: '{arg}' is required")
     values = [int(value)] if isinstance(value, int) else [int(v) for v in value]
@@ -104,7 +106,8 @@ def conv2d_backprop_input(
     input_like = zeros(input_sizes, dtype=f.dtype)  # only its shape is read
     if input_like.shape.ndims != 4:
         raise ValueError(
-            f"conv2d_backprop_input: input_sizes must name 4 dims (NHWC) but gives shape {input_like.shape}"
+            "conv2d_backprop_input: input_sizes must name 4 dims (NHWC) but gives shape "
+            f"{input_like.shape}"
         )
     return make_op("conv2d_backprop_input", [f, g, input_like], name=name, **attrs)
 

@@ -1,4 +1,5 @@
-"""``tgc.export_graph``: one run signature of a graph, written as a self-contained tgc-dialect module.
+"""``tgc.export_graph``: one run signature of a graph, written as a self-contained tgc-dialect
+module.
 
 This is the front of ahead-of-time compilation (`tgc compile`, tgc/driver/aot.py). The run signature
 is chosen as for ``Session.run`` (tgc/driver/signature.py) and emitted with the names and initial

@@ -1,8 +1,9 @@
-"""`tf.gather` and `tf.nn.embedding_lookup`: the TF1 wrappers over the ``gather`` op (tgc/dialect/ops/gather.py).
+"""`tf.gather` and `tf.nn.embedding_lookup`: the TF1 wrappers over the ``gather`` op
+(tgc/dialect/ops/gather.py).
 
-The op picks rows (axis 0); another axis is a transpose that brings it to the front, the gather, and a
-transpose that puts the index dims back where TensorFlow leaves them. ``tf.gather`` is re-exported by
-tgc/frontend/array_ops.py, ``embedding_lookup`` by tgc/frontend/nn.py.
+The op picks rows (axis 0); another axis is a transpose that brings it to the front, the gather, and
+a transpose that puts the index dims back where TensorFlow leaves them. ``tf.gather`` is re-exported
+by tgc/frontend/array_ops.py, ``embedding_lookup`` by tgc/frontend/nn.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ def _int_indices(indices):
 
 
 def gather(params, indices, validate_indices=None, name=None, axis=0, batch_dims=0):
-    """params' slices along ``axis`` picked by ``indices``: shape params[:axis] + indices + params[axis+1:].
+    """params' slices along ``axis`` picked by ``indices``:
+    shape params[:axis] + indices + params[axis+1:].
 
     An index outside [0, dim) reads zeros (TensorFlow's CPU kernel raises instead)."""
     if batch_dims != 0:
@@ -38,7 +40,8 @@ def gather(params, indices, validate_indices=None, name=None, axis=0, batch_dims
     k = indices.spec.rank
     if k is None:
         raise ValueError(
-            f"gather along axis {axis} needs indices of known rank but '{indices.name}' has unknown rank"
+            f"gather along axis {axis} needs indices of known rank but '{indices.name}' has "
+            "unknown rank"
         )
     # rows has shape indices + params[:axis] + params[axis+1:]; move params[:axis] to the front.
     back = list(range(k, k + axis)) + list(range(k)) + list(range(k + axis, k + rank - 1))
@@ -48,13 +51,16 @@ def gather(params, indices, validate_indices=None, name=None, axis=0, batch_dims
 def embedding_lookup(
     params, ids, partition_strategy="mod", name=None, validate_indices=True, max_norm=None
 ):
-    """Rows of the embedding matrix for ``ids`` (`tf.nn.embedding_lookup`); ``max_norm`` clips each row.
+    """Rows of the embedding matrix for ``ids`` (`tf.nn.embedding_lookup`); ``max_norm`` clips each
+    row.
 
-    ``params`` is one tensor or Variable, or a list holding one (sharded embeddings are not supported)."""
+    ``params`` is one tensor or Variable, or a list holding one (sharded embeddings are not
+    supported)."""
     if isinstance(params, (list, tuple)):
         if len(params) != 1:
             raise ValueError(
-                f"embedding_lookup of {len(params)} sharded tensors is not supported: pass one embedding matrix"
+                f"embedding_lookup of {len(params)} sharded tensors is not supported: pass one "
+                "embedding matrix"
             )
         params = params[0]
     rows = gather(params, ids, name=None if max_norm is None else "embedding_lookup")

@@ -1,8 +1,8 @@
 """``tgc.gradients``: puts gradient requests into the graph for the tgc-autodiff pass to expand.
 
-For each x this adds one ``tgc.gradient(y, x, dy)`` per y that depends on x (TensorFlow sums over ys)
-and returns None for an x that no y depends on, as TensorFlow does. The backward graph itself is built
-later, in the IR, from the registry's gradient rules.
+For each x this adds one ``tgc.gradient(y, x, dy)`` per y that depends on x (TensorFlow sums over
+ys) and returns None for an x that no y depends on, as TensorFlow does. The backward graph itself is
+built later, in the IR, from the registry's gradient rules.
 
 ``stop_gradients`` (tensors held constant) are honoured by asking for the gradient of a copy of the
 ys: the differentiable ops between the stop tensors and the ys are cloned with each stop tensor read
@@ -22,7 +22,8 @@ _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 def _passes_gradient(op) -> bool:
     """Whether gradient flows through op: a registry op with a gradient rule, or a gradient request
-    (tgc-autodiff expands the inner request first, so the outer one sees plain ops: second order)."""
+    (tgc-autodiff expands the inner request first, so the outer one sees plain ops: second
+    order)."""
     return op.opdef is not None and (op.opdef == "gradient" or REGISTRY[op.opdef].differentiable)
 
 
@@ -90,8 +91,8 @@ def _as_list(v):
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ignored):
-    """d(sum of ys)/d(each x) (`tf.gradients`); grad_ys weight each y (ones by default); the tensors in
-    ``stop_gradients`` are held constant."""
+    """d(sum of ys)/d(each x) (`tf.gradients`); grad_ys weight each y (ones by default); the tensors
+    in ``stop_gradients`` are held constant."""
     ys = [convert_to_tensor(y) for y in _as_list(ys)]
     xs = [convert_to_tensor(x) for x in _as_list(xs)]
     grad_ys = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)
@@ -109,7 +110,8 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ig
         for y, g in zip(ys, grad_ys):
             if y.spec.dtype not in _FLOATS:
                 raise TypeError(
-                    f"cannot differentiate '{y.name}' of dtype {y.spec.dtype}; gradients need floating-point ys"
+                    f"cannot differentiate '{y.name}' of dtype {y.spec.dtype}; gradients need "
+                    "floating-point ys"
                 )
             seeds.append(
                 make_op("fill_like", [y], name="grad_ys", value=1.0)

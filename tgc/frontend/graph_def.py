@@ -1,12 +1,12 @@
 """Graphs as TensorFlow ``GraphDef`` protos, for TensorBoard's graph view.
 
-Sits beside the pipeline, not in it: ``FileWriter(logdir, sess.graph)`` turns the frontend Graph into a
-GraphDef (``graph_def``), and ``tgc graph --format tensorboard`` does the same for the tgc ops of a
-module after any compiler stage (it builds ``Node``s and calls ``nodes_to_graph_def``). Nodes carry
-their scoped names (``scores/MatMul``), so TensorBoard folds name scopes; TF op types; data inputs
-(``op:1``) and control inputs (``^op``); devices; and ``_output_shapes``, which TensorBoard prints on
-edges. A variable appears as one ``VariableV2`` node that its reads and assigns take as first input,
-as in TensorFlow.
+Sits beside the pipeline, not in it: ``FileWriter(logdir, sess.graph)`` turns the frontend Graph
+into a GraphDef (``graph_def``), and ``tgc graph --format tensorboard`` does the same for the tgc
+ops of a module after any compiler stage (it builds ``Node``s and calls ``nodes_to_graph_def``).
+Nodes carry their scoped names (``scores/MatMul``), so TensorBoard folds name scopes; TF op types;
+data inputs (``op:1``) and control inputs (``^op``); devices; and ``_output_shapes``, which
+TensorBoard prints on edges. A variable appears as one ``VariableV2`` node that its reads and
+assigns take as first input, as in TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ GRAPH_PRODUCER_VERSION = 27  # the GraphDef version TF 1.15 writes
 
 @dataclass
 class Node:
-    """One GraphDef node before serialization: ``attrs`` maps a name to (registry attr kind, value)."""
+    """One GraphDef node before serialization: ``attrs`` maps a name to (registry attr kind,
+    value)."""
 
     name: str
     op: str
@@ -59,7 +60,8 @@ def shape_proto(shape):
 
 
 def attr_value(kind: str, value):
-    """An AttrValue for a registry attribute of ``kind`` (see tgc/dialect/registry.py ATTR_KINDS)."""
+    """An AttrValue for a registry attribute of ``kind`` (see tgc/dialect/registry.py
+    ATTR_KINDS)."""
     from tensorboard.compat.proto.attr_value_pb2 import AttrValue
     from tensorboard.util import tensor_util
 
@@ -110,7 +112,7 @@ def nodes_to_graph_def(nodes):
     )
 
 
-# ---- the frontend Graph ------------------------------------------------------------------------------
+# ---- the frontend Graph --------------------------------------------------------------------------
 
 
 def _attr_kinds(operation) -> dict:

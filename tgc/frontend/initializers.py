@@ -1,8 +1,8 @@
 """TF1 initializers: callables ``init(shape, dtype=None, partition_info=None) -> Tensor``.
 
 ``get_variable`` (tgc/frontend/variables.py) calls them to build a variable's initial value; the
-random ones draw through ``random_ops`` with their own seed, so a graph seed plus an initializer seed
-reproduce a variable's initial value in a fresh graph. Formulas are TensorFlow's, including
+random ones draw through ``random_ops`` with their own seed, so a graph seed plus an initializer
+seed reproduce a variable's initial value in a fresh graph. Formulas are TensorFlow's, including
 ``variance_scaling``'s 0.8796 correction that gives truncated normals the requested variance.
 """
 
@@ -35,7 +35,8 @@ class Initializer(abc.ABC):
 
 
 class Constant(Initializer):
-    """Fills with ``value``: a scalar, or values whose count matches the shape (`tf.constant_initializer`)."""
+    """Fills with ``value``: a scalar, or values whose count matches the shape
+    (`tf.constant_initializer`)."""
 
     def __init__(self, value=0, dtype="float32", verify_shape=False):
         self.value = value
@@ -46,7 +47,8 @@ class Constant(Initializer):
         array = np.asarray(self.value)
         if array.size != 1 and array.size != int(np.prod(shape, dtype=np.int64)):
             raise ValueError(
-                f"constant_initializer has {array.size} values but the shape {shape} needs {int(np.prod(shape))}"
+                f"constant_initializer has {array.size} values but the shape {shape} needs "
+                f"{int(np.prod(shape))}"
             )
         if self.verify_shape and array.size != 1 and list(array.shape) != list(shape):
             raise TypeError(
@@ -130,7 +132,8 @@ class VarianceScaling(Initializer):
             raise ValueError(f"invalid `mode` argument {mode!r}; expected one of {_MODES}")
         if distribution.lower() not in _DISTRIBUTIONS:
             raise ValueError(
-                f"invalid `distribution` argument {distribution!r}; expected one of {_DISTRIBUTIONS}"
+                f"invalid `distribution` argument {distribution!r}; expected one of "
+                f"{_DISTRIBUTIONS}"
             )
         self.scale, self.mode, self.distribution = scale, mode, distribution.lower()
         self.seed, self.dtype = seed, as_dtype(dtype)

@@ -1,9 +1,9 @@
 """``@tgc.jit``, ``tgc.grad`` and ``tgc.value_and_grad`` for plain Python functions of arrays.
 
-A call traces the function once per input signature (shapes and dtypes of the array arguments, values
-of static arguments) into a fresh Graph whose placeholders stand for the arguments; the graph is then
-compiled by the same path as ``Session.run`` and cached. Results come back as numpy arrays in the
-structure the function returned (tuples, lists, dicts).
+A call traces the function once per input signature (shapes and dtypes of the array arguments,
+values of static arguments) into a fresh Graph whose placeholders stand for the arguments; the graph
+is then compiled by the same path as ``Session.run`` and cached. Results come back as numpy arrays
+in the structure the function returned (tuples, lists, dicts).
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ class _Compiled:
 
 
 def jit(fn=None, *, static_argnums=()):
-    """Compiles ``fn`` once per input signature (`jax.jit`); usable as ``@jit`` or ``@jit(static_argnums=...)``."""
+    """Compiles ``fn`` once per input signature (`jax.jit`); usable as ``@jit`` or
+    ``@jit(static_argnums=...)``."""
     if fn is None:
         return lambda f: jit(f, static_argnums=static_argnums)
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
@@ -170,7 +171,8 @@ def _differentiable_input(inputs, i):
 
 
 def grad(fn, argnums=0, has_aux=False):
-    """The gradient of a scalar-valued ``fn`` with respect to argument(s) ``argnums`` (`jax.grad`)."""
+    """The gradient of a scalar-valued ``fn`` with respect to argument(s) ``argnums``
+    (`jax.grad`)."""
     return _Compiled(fn, (), _grad_transform(argnums, has_aux, with_value=False))
 
 

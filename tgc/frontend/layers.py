@@ -2,11 +2,12 @@
 
 Built only from the frontend's own functions (math_ops, nn, conv_ops, random_ops.dropout,
 get_variable/variable_scope), so every layer is ordinary graph ops before tgc-autodiff and needs no
-registry op of its own. Naming follows TensorFlow: a layer with no name takes ``dense``, ``dense_1``,
-... (unique per enclosing variable scope), its variables are ``<scope>/kernel`` and ``<scope>/bias``,
-and ``name=`` with ``reuse=True`` (or AUTO_REUSE) shares another call's variables. Regularizer
-losses go to the ``regularization_losses`` collection and batch norm's moving-average updates to
-``update_ops``, where ``tf.losses.get_regularization_loss`` and the training loop find them.
+registry op of its own. Naming follows TensorFlow: a layer with no name takes ``dense``,
+``dense_1``, ... (unique per enclosing variable scope), its variables are ``<scope>/kernel`` and
+``<scope>/bias``, and ``name=`` with ``reuse=True`` (or AUTO_REUSE) shares another call's variables.
+Regularizer losses go to the ``regularization_losses`` collection and batch norm's moving-average
+updates to ``update_ops``, where ``tf.losses.get_regularization_loss`` and the training loop find
+them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ _TAKEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _unique_scope(graph, base: str) -> str:
-    """``base`` or ``base_<k>``: the first name no layer scope or variable under the current scope uses."""
+    """``base`` or ``base_<k>``: the first name no layer scope or variable under the current scope
+    uses."""
     taken = _TAKEN.setdefault(graph, set())
     outer = get_variable_scope().name
     prefix = f"{outer}/" if outer else ""
@@ -82,7 +84,8 @@ class Layer:
     def add_weight(
         self, name, shape, dtype=None, initializer=None, regularizer=None, trainable=True
     ):
-        """get_variable in the layer's scope; a newly made variable's regularizer loss is recorded."""
+        """get_variable in the layer's scope; a newly made variable's regularizer loss is
+        recorded."""
         existing = {id(v) for v in global_variables()}
         var = get_variable(
             name,
@@ -177,18 +180,21 @@ def _full_scope(name: str) -> str:
 
 
 def _no_constraint(layer, **constraints):
-    """Constraints need the optimizer to project variables after each step, which tgc.train does not do."""
+    """Constraints need the optimizer to project variables after each step, which tgc.train does not
+    do."""
     for key, value in constraints.items():
         if value is not None:
             raise ValueError(
-                f"{type(layer).__name__}: {key} is not supported by tgc (its optimizers do not apply constraints)"
+                f"{type(layer).__name__}: {key} is not supported by tgc (its optimizers do not "
+                "apply constraints)"
             )
 
 
 def _channels_last(layer, data_format):
     if data_format not in ("channels_last", None):
         raise ValueError(
-            f"{type(layer).__name__}: data_format {data_format!r} is not supported; tgc implements only 'channels_last'"
+            f"{type(layer).__name__}: data_format {data_format!r} is not supported; tgc implements "
+            "only 'channels_last'"
         )
 
 
@@ -196,11 +202,12 @@ def _activate(activation, outputs):
     return outputs if activation is None else activation(outputs)
 
 
-# ---- dense ------------------------------------------------------------------------------------------
+# ---- dense ---------------------------------------------------------------------------------------
 
 
 class Dense(Layer):
-    """``outputs = activation(inputs @ kernel + bias)``; inputs of rank > 2 act on their last axis."""
+    """``outputs = activation(inputs @ kernel + bias)``; inputs of rank > 2 act on their last
+    axis."""
 
     _default_name = "dense"
 
@@ -236,7 +243,8 @@ class Dense(Layer):
         last = input_shape[-1].value if input_shape.ndims else None
         if last is None:
             raise ValueError(
-                f"The last dimension of the inputs to `Dense` should be defined. Found `None` (input shape {input_shape})."
+                "The last dimension of the inputs to `Dense` should be defined. Found `None` "
+                f"(input shape {input_shape})."
             )
         self.kernel = self.add_weight(
             "kernel",
@@ -271,7 +279,8 @@ def _to_matrix(inputs, shape):
         raise ValueError(f"Dense needs inputs of rank >= 2 but got shape {inputs.shape}")
     if sum(d is None for d in shape[:-1]) > 1:
         raise ValueError(
-            f"Dense on rank-{len(shape)} inputs needs at most one unknown leading dim, got shape {inputs.shape}"
+            f"Dense on rank-{len(shape)} inputs needs at most one unknown leading dim, got shape "
+            f"{inputs.shape}"
         )
     return array_ops.reshape(inputs, [-1, shape[-1]])
 
@@ -311,7 +320,7 @@ def dense(
     return layer(inputs)
 
 
-# ---- conv2d -----------------------------------------------------------------------------------------
+# ---- conv2d --------------------------------------------------------------------------------------
 
 
 def _pair(value, what, layer):
@@ -328,7 +337,8 @@ def _padding(padding, layer):
 
 
 class Conv2D(Layer):
-    """2-D convolution over NHWC inputs with a [kh, kw, in, filters] kernel, plus bias and activation."""
+    """2-D convolution over NHWC inputs with a [kh, kw, in, filters] kernel, plus bias and
+    activation."""
 
     _default_name = "conv2d"
 
@@ -375,7 +385,8 @@ class Conv2D(Layer):
         channels = input_shape[-1].value
         if channels is None:
             raise ValueError(
-                f"The channel dimension of the inputs should be defined. Found `None` (input shape {input_shape})."
+                "The channel dimension of the inputs should be defined. Found `None` (input shape "
+                f"{input_shape})."
             )
         shape = self.kernel_size + [channels, self.filters]
         self.kernel = self.add_weight(
@@ -451,7 +462,7 @@ def conv2d(
     return layer(inputs)
 
 
-# ---- pooling ----------------------------------------------------------------------------------------
+# ---- pooling -------------------------------------------------------------------------------------
 
 
 class _Pooling2D(Layer):
@@ -471,7 +482,8 @@ class _Pooling2D(Layer):
     def call(self, inputs):
         if inputs.shape.ndims != 4:
             raise ValueError(
-                f"Inputs to {type(self).__name__} should have rank 4 (NHWC). Received input shape: {inputs.shape}"
+                f"Inputs to {type(self).__name__} should have rank 4 (NHWC). Received input shape: "
+                f"{inputs.shape}"
             )
         return type(self)._pool(
             inputs,
@@ -491,7 +503,8 @@ class MaxPooling2D(_Pooling2D):
 
 
 class AveragePooling2D(_Pooling2D):
-    """Mean over pool_size windows of an NHWC tensor (the padding cells of 'same' are not counted)."""
+    """Mean over pool_size windows of an NHWC tensor (the padding cells of 'same' are not
+    counted)."""
 
     _default_name = "average_pooling2d"
     _pool = staticmethod(conv_ops.avg_pool)
@@ -516,7 +529,7 @@ def average_pooling2d(
     )(inputs)
 
 
-# ---- flatten ----------------------------------------------------------------------------------------
+# ---- flatten -------------------------------------------------------------------------------------
 
 
 class Flatten(Layer):
@@ -545,7 +558,8 @@ def flatten_tensor(inputs, what):
     if shape[0] is not None:
         return array_ops.reshape(inputs, [shape[0], -1], name="Reshape")
     raise ValueError(
-        f"{what} needs either the batch dim or all other dims known, but the input has shape {inputs.shape}"
+        f"{what} needs either the batch dim or all other dims known, but the input has shape "
+        f"{inputs.shape}"
     )
 
 
@@ -554,14 +568,15 @@ def flatten(inputs, name=None, data_format="channels_last"):
     return Flatten(data_format=data_format, name=name)(inputs)
 
 
-# ---- dropout ----------------------------------------------------------------------------------------
+# ---- dropout -------------------------------------------------------------------------------------
 
 
 class Dropout(Layer):
     """Training: zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate).
 
     ``training`` is a Python bool or a bool tensor (e.g. a fed placeholder); for a tensor the keep
-    probability is ``1 - rate * cast(training)``, which keeps every element (scaled by 1) when false.
+    probability is ``1 - rate * cast(training)``, which keeps every element (scaled by 1) when
+    false.
     """
 
     _default_name = "dropout"
@@ -591,7 +606,7 @@ def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=
     return Dropout(rate, noise_shape=noise_shape, seed=seed, name=name)(inputs, training=training)
 
 
-# ---- batch normalization ----------------------------------------------------------------------------
+# ---- batch normalization -------------------------------------------------------------------------
 
 
 class BatchNormalization(Layer):
@@ -634,7 +649,8 @@ class BatchNormalization(Layer):
         _no_constraint(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if renorm or virtual_batch_size is not None or adjustment is not None:
             raise ValueError(
-                "BatchNormalization: renorm, virtual_batch_size and adjustment are not supported by tgc"
+                "BatchNormalization: renorm, virtual_batch_size and adjustment are not supported "
+                "by tgc"
             )
         if not isinstance(axis, numbers.Integral):
             raise ValueError(f"BatchNormalization: axis must be one int in tgc but got {axis!r}")
@@ -653,7 +669,8 @@ class BatchNormalization(Layer):
         ndims = input_shape.ndims
         if ndims is None or not -ndims <= self.axis < ndims:
             raise ValueError(
-                f"BatchNormalization: axis {self.axis} is out of range for input shape {input_shape}"
+                f"BatchNormalization: axis {self.axis} is out of range for input shape "
+                f"{input_shape}"
             )
         self.axis %= ndims
         channels = input_shape[self.axis].value
@@ -663,7 +680,8 @@ class BatchNormalization(Layer):
             self.fused = ndims == 4
         if self.fused and (ndims != 4 or self.axis != 3):
             raise ValueError(
-                f"BatchNormalization: fused batch norm in tgc needs NHWC inputs with axis 3, got shape {input_shape} and axis {self.axis}"
+                "BatchNormalization: fused batch norm in tgc needs NHWC inputs with axis 3, got "
+                f"shape {input_shape} and axis {self.axis}"
             )
         beta_init, gamma_init, mean_init, var_init = self.initializers
         if self.scale:
@@ -713,7 +731,8 @@ class BatchNormalization(Layer):
             return array_ops.reshape(mean, [-1]), variance
 
     def _unbiased(self, inputs, variance):
-        """variance * n / (n - 1), n the elements per channel: what TF's fused kernel hands the moving average."""
+        """variance * n / (n - 1), n the elements per channel: what TF's fused kernel hands the
+        moving average."""
         n = math_ops.divide(
             math_ops.cast(array_ops.size(inputs), inputs.dtype),
             float(inputs.shape[self.axis].value),

@@ -1,4 +1,5 @@
-"""`tgc.losses`: TF 1.15's ``tf.losses`` (per-element losses, weighting, reduction, the collections).
+"""`tgc.losses`: TF 1.15's ``tf.losses`` (per-element losses, weighting, reduction, the
+collections).
 
 Each loss is built from frontend ops (math_ops, nn) and reduced by ``compute_weighted_loss`` exactly
 as TensorFlow's losses_impl does: inputs are cast to float32, multiplied by ``weights`` (broadcast
@@ -49,11 +50,12 @@ def _is_tensor(value) -> bool:
     return isinstance(value, Tensor) or hasattr(value, "_as_graph_element")
 
 
-# ---- reduction --------------------------------------------------------------------------------------
+# ---- reduction -----------------------------------------------------------------------------------
 
 
 def _div_no_nan(x, y, name=None):
-    """x / y, and 0 where y == 0; the divisor is made safe first so the gradient has no NaN either."""
+    """x / y, and 0 where y == 0; the divisor is made safe first so the gradient has no NaN
+    either."""
     zero = math_ops.equal(y, 0.0)
     safe = math_ops.where(zero, array_ops.ones_like(y), y)
     return math_ops.where(
@@ -75,16 +77,17 @@ def _num_present(losses, weights):
 
 
 def _check_broadcastable(weights, losses):
-    """weights must be a scalar or broadcast to losses' shape (TF asserts this at run time; we check statically)."""
-    w, l = weights.shape, losses.shape
-    if w.ndims is None or l.ndims is None or w.ndims == 0:
+    """weights must be a scalar or broadcast to losses' shape (TF asserts this at run time; we check
+    statically)."""
+    w, v = weights.shape, losses.shape
+    if w.ndims is None or v.ndims is None or w.ndims == 0:
         return
-    if w.ndims > l.ndims or any(
+    if w.ndims > v.ndims or any(
         a is not None and b is not None and a != 1 and a != b
-        for a, b in zip(w.as_list()[::-1], l.as_list()[::-1])
+        for a, b in zip(w.as_list()[::-1], v.as_list()[::-1])
     ):
         raise ValueError(
-            f"weights can not be broadcast to values: weights shape {w}, values shape {l}"
+            f"weights can not be broadcast to values: weights shape {w}, values shape {v}"
         )
 
 
@@ -130,7 +133,7 @@ def _reduce(weighted, losses, weights, reduction):
     return total
 
 
-# ---- the collections --------------------------------------------------------------------------------
+# ---- the collections -----------------------------------------------------------------------------
 
 
 def add_loss(loss, loss_collection=LOSSES):
@@ -167,7 +170,7 @@ def get_total_loss(add_regularization_losses=True, name="total_loss", scope=None
     return math_ops.add_n(losses, name=name)
 
 
-# ---- the losses -------------------------------------------------------------------------------------
+# ---- the losses ----------------------------------------------------------------------------------
 
 
 def _pair_f32(fn_name, labels, predictions, what="predictions"):
@@ -355,7 +358,8 @@ def sparse_softmax_cross_entropy(
     loss_collection=LOSSES,
     reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
 ):
-    """Per-example -log softmax(logits)[label]; labels of shape [batch, 1] are squeezed to [batch]."""
+    """Per-example -log softmax(logits)[label]; labels of shape [batch, 1] are squeezed to
+    [batch]."""
     if labels is None:
         raise ValueError("labels must not be None.")
     if logits is None:
@@ -372,7 +376,8 @@ def sparse_softmax_cross_entropy(
 
 
 def _squeeze_last(t, logits_rank, rank_diff):
-    """Drops a trailing size-1 axis when t has one rank more than logits' rank - rank_diff (TF's rule)."""
+    """Drops a trailing size-1 axis when t has one rank more than logits' rank - rank_diff (TF's
+    rule)."""
     rank = t.shape.ndims
     if rank is not None and logits_rank is not None and rank == logits_rank - rank_diff + 1:
         if t.shape[-1].value in (1, None):

@@ -1,7 +1,7 @@
 """`tgc.math` and the arithmetic of the TF1 API: elementwise math, comparisons, matmul, reductions.
 
-Each function is a thin wrapper over ``make_op``; Python numbers next to a tensor take its dtype, as in
-TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are installed here.
+Each function is a thin wrapper over ``make_op``; Python numbers next to a tensor take its dtype, as
+in TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are installed here.
 """
 
 from __future__ import annotations
@@ -264,11 +264,12 @@ argmax = _arg("argmax")
 argmin = _arg("argmin")
 
 
-# ---- clipping (TF 1.15's formulas, so the numbers and gradients match) ---------------------------------
+# ---- clipping (TF 1.15's formulas, so the numbers and gradients match) ---------------------------
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    """t with every element clipped to [clip_value_min, clip_value_max] (min first, then max, as TF)."""
+    """t with every element clipped to [clip_value_min, clip_value_max] (min first, then max, as
+    TF)."""
     t = convert_to_tensor(t)
     return maximum(minimum(t, clip_value_max), clip_value_min, name=name or "clip_by_value")
 
@@ -301,7 +302,8 @@ def global_norm(t_list, name=None):
 
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
-    """(tensors scaled by clip_norm / max(global_norm, clip_norm), the global norm), None kept as None."""
+    """(tensors scaled by clip_norm / max(global_norm, clip_norm), the global norm), None kept as
+    None."""
     if isinstance(t_list, Tensor) or not hasattr(t_list, "__iter__"):
         raise TypeError("clip_by_global_norm expects a list of tensors")
     t_list = list(t_list)
@@ -320,7 +322,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     return clipped, norm
 
 
-# ---- more of TF1's math built from the ops above ----------------------------------------------------
+# ---- more of TF1's math built from the ops above -------------------------------------------------
 
 
 def reduce_logsumexp(
@@ -360,7 +362,7 @@ def count_nonzero(
     return cast(reduce_sum(nonzero, axis, keepdims=keep), dtype, name=name)
 
 
-# ---- tf.cond as a select ---------------------------------------------------------------------------------
+# ---- tf.cond as a select -------------------------------------------------------------------------
 
 
 def _branch(fn, which):
@@ -371,8 +373,8 @@ def _branch(fn, which):
     writes = [op.name for op in graph.get_operations()[start:] if op.opdef in ASSIGNMENT_OPS]
     if writes:
         raise ValueError(
-            f"cond: the {which} branch assigns a variable ({writes[0]}); tgc computes both branches and "
-            f"selects, so a branch may not write state"
+            f"cond: the {which} branch assigns a variable ({writes[0]}); tgc computes both "
+            "branches and selects, so a branch may not write state"
         )
     return out
 
@@ -380,15 +382,16 @@ def _branch(fn, which):
 def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
     """`tf.cond` for branches without side effects: both are computed and the result selected.
 
-    The numbers are TensorFlow's; a branch that assigns a variable is refused. Branches return a tensor
-    or a (nested) list/tuple of tensors of matching structure."""
+    The numbers are TensorFlow's; a branch that assigns a variable is refused. Branches return a
+    tensor or a (nested) list/tuple of tensors of matching structure."""
     true_fn, false_fn = true_fn or fn1, false_fn or fn2
     if not callable(true_fn) or not callable(false_fn):
         raise TypeError("cond needs callables true_fn and false_fn")
     pred = convert_to_tensor(pred)
     if pred.dtype.name != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
         raise ValueError(
-            f"cond: pred must be a scalar bool but '{pred.name}' is {pred.dtype.name} of shape {pred.shape}"
+            f"cond: pred must be a scalar bool but '{pred.name}' is {pred.dtype.name} of shape "
+            f"{pred.shape}"
         )
     return _select_nested(pred, _branch(true_fn, "true"), _branch(false_fn, "false"), name)
 
@@ -410,7 +413,7 @@ def _select_nested(pred, a, b, name):
     return where(pred, x, y, name=name or "cond/Merge")
 
 
-# ---- operator overloads -------------------------------------------------------------------------------
+# ---- operator overloads --------------------------------------------------------------------------
 
 
 def _install_operators():

@@ -1,8 +1,9 @@
 """`tgc.nn`: the TF1 ``tf.nn`` functions for activations, softmax, losses and biases.
 
-Thin wrappers over ``make_op``: the composites (softmax, the cross-entropy losses, l2_loss) are registry
-ops in tgc/dialect/ops/nn.py that tgc-decompose later rewrites into core ops; relu6, bias_add and
-xw_plus_b are built here from core ops. Keyword names and defaults follow TensorFlow 1.15.
+Thin wrappers over ``make_op``: the composites (softmax, the cross-entropy losses, l2_loss) are
+registry ops in tgc/dialect/ops/nn.py that tgc-decompose later rewrites into core ops; relu6,
+bias_add and xw_plus_b are built here from core ops. Keyword names and defaults follow TensorFlow
+1.15.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def _pair(labels, logits, fn_name):
     labels = _like(labels, logits)
     if labels.dtype != logits.dtype:
         raise ValueError(
-            f"`{fn_name}`: labels have dtype {labels.dtype.name} but logits have {logits.dtype.name}"
+            f"`{fn_name}`: labels have dtype {labels.dtype.name} but logits have "
+            f"{logits.dtype.name}"
         )
     return labels, logits
 
@@ -116,7 +118,8 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
     labels = convert_to_tensor(labels)
     if not labels.dtype.is_integer:
         raise ValueError(
-            f"`{fn_name}`: labels must be int32 or int64 class indices but have dtype {labels.dtype.name}"
+            f"`{fn_name}`: labels must be int32 or int64 class indices but have dtype "
+            f"{labels.dtype.name}"
         )
     return make_op(
         "sparse_softmax_cross_entropy_with_logits",
@@ -160,7 +163,8 @@ def bias_add(value, bias, data_format=None, name=None):
     size = bias.shape.as_list()[0]
     if channel is not None and size is not None and channel != size:
         raise ValueError(
-            f"bias_add: bias of shape [{size}] does not match the channel dim {channel} of value shape {shape}"
+            f"bias_add: bias of shape [{size}] does not match the channel dim {channel} of value "
+            f"shape {shape}"
         )
     return math_ops.add(value, bias, name=name or "BiasAdd")
 
@@ -171,7 +175,8 @@ def xw_plus_b(x, weights, biases, name=None):
 
 
 def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
-    """(mean, variance) of x over ``axes``; the variance is taken around the gradient-stopped mean, as TF."""
+    """(mean, variance) of x over ``axes``; the variance is taken around the gradient-stopped mean,
+    as TF."""
     x = convert_to_tensor(x)
     keep = bool(keepdims if keepdims is not None else (keep_dims or False))
     axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
@@ -195,15 +200,18 @@ _EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "floa
 
 
 def softplus(features, name=None):
-    """log(exp(x) + 1) by TF's kernel: x above -t, exp(x) below t, log1p(exp(x)) between (t = log(eps) + 2).
+    """log(exp(x) + 1) by TF's kernel: x above -t, exp(x) below t, log1p(exp(x)) between
+    (t = log(eps) + 2).
 
-    log1p has no op; it is Kahan's log(u) * y / (u - 1) with u = 1 + y, accurate to float rounding. Its
-    correction to log(u) is kept out of the gradient, which is then exp(x) / (1 + exp(x)), TF's sigmoid."""
+    log1p has no op; it is Kahan's log(u) * y / (u - 1) with u = 1 + y, accurate to float rounding.
+    Its correction to log(u) is kept out of the gradient, which is then exp(x) / (1 + exp(x)), TF's
+    sigmoid."""
     x = convert_to_tensor(features)
     threshold = math.log(_EPSILON[x.dtype.name]) + 2.0
     big, small = math_ops.greater(x, -threshold), math_ops.less(x, threshold)
     e = math_ops.exp(x)
-    # Outside the middle range y = 1, so u - 1 is never 0 where the branch is computed but not taken.
+    # Outside the middle range y = 1, so u - 1 is never 0 where the branch is computed but not
+    # taken.
     y = math_ops.where(math_ops.logical_or(big, small), make_op("fill_like", [x], value=1.0), e)
     u = 1.0 + y
     log_u = math_ops.log(u)

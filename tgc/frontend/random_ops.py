@@ -23,7 +23,8 @@ _INT_BOUND_LIMIT = 2**53
 
 
 def rng_step(graph=None) -> Tensor:
-    """The graph's run-counter placeholder (rank-0 int64), created on first use outside any scope."""
+    """The graph's run-counter placeholder (rank-0 int64), created on first use outside any
+    scope."""
     graph = graph or get_default_graph()
     if graph._rng_step is None:
         with graph.name_scope(None), graph.control_dependencies(None):
@@ -39,11 +40,13 @@ def rng_step(graph=None) -> Tensor:
 
 
 def static_shape(shape, what="shape") -> list:
-    """A fully known shape as a list of ints, from a list, TensorShape, numpy array or constant tensor."""
+    """A fully known shape as a list of ints, from a list, TensorShape, numpy array or constant
+    tensor."""
     if isinstance(shape, Tensor):
         if shape.op.opdef != "constant":
             raise TypeError(
-                f"{what} must be known when the graph is built; '{shape.name}' is computed at run time"
+                f"{what} must be known when the graph is built; '{shape.name}' is computed at run "
+                "time"
             )
         shape = shape.op.attrs["value"]
     if isinstance(shape, TensorShape):
@@ -145,11 +148,12 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, na
     return _normal("truncated_normal", "truncated_normal", shape, mean, stddev, dtype, seed, name)
 
 
-# ---- dropout ---------------------------------------------------------------------------------------
+# ---- dropout -------------------------------------------------------------------------------------
 
 
 def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None) -> Tensor:
-    """Zeroes elements with probability 1 - keep_prob and scales the rest by 1/keep_prob (`tf.nn.dropout`).
+    """Zeroes elements with probability 1 - keep_prob and scales the rest by 1/keep_prob
+    (`tf.nn.dropout`).
 
     ``keep_prob`` (or ``rate`` = 1 - keep_prob) is a Python float or a rank-0 tensor, e.g. a fed
     placeholder. ``noise_shape`` draws one keep/drop decision per element of that (broadcast) shape.
@@ -157,7 +161,8 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     x = convert_to_tensor(x)
     if not x.dtype.is_floating:
         raise ValueError(
-            f"x has to be a floating point tensor since it's going to be scaled. Got a {x.dtype.name} tensor instead."
+            "x has to be a floating point tensor since it's going to be scaled. Got a "
+            f"{x.dtype.name} tensor instead."
         )
     keep_prob = _keep_prob(keep_prob, rate, x)
     if isinstance(keep_prob, numbers.Real) and keep_prob == 1:
@@ -219,6 +224,7 @@ def _noise_shape(noise_shape, x):
         return None
     if any(n is None for n in resolved):
         raise ValueError(
-            f"noise_shape {dims} for x of shape {x.shape}: a broadcast noise shape must be fully known"
+            f"noise_shape {dims} for x of shape {x.shape}: a broadcast noise shape must be fully "
+            "known"
         )
     return resolved

@@ -3,8 +3,8 @@
 A checkpoint is one ``<prefix>.npz`` file (variable name -> value, written atomically by
 tgc/runtime/checkpoint.py) beside a ``checkpoint`` text file in TensorFlow's own format, listing the
 latest prefix and the ones kept, so ``tf.train.get_checkpoint_state`` and ``latest_checkpoint`` work
-as in the lectures. Values are read with ``Session.run`` and written back with ``Variable.load``,
-so saving and restoring compile nothing. TensorFlow's binary bundle and ``.meta`` graph files are not
+as in the lectures. Values are read with ``Session.run`` and written back with ``Variable.load``, so
+saving and restoring compile nothing. TensorFlow's binary bundle and ``.meta`` graph files are not
 written: a checkpoint is restored by the program that builds the same variables.
 
 A save is safe to kill at any point: the new checkpoint is written (atomically, synced), then the
@@ -23,7 +23,8 @@ _STATE_FILE = "checkpoint"
 
 
 def _variable_map(var_list) -> dict:
-    """Checkpoint key -> Variable: a dict is taken as is; a list is keyed by the variables' op names."""
+    """Checkpoint key -> Variable: a dict is taken as is; a list is keyed by the variables' op
+    names."""
     if var_list is None:
         var_list = global_variables()
     if isinstance(var_list, dict):
@@ -70,7 +71,8 @@ class Saver:
     def save(
         self, sess, save_path, global_step=None, latest_filename=None, write_state=True, **_ignored
     ) -> str:
-        """Writes ``save_path`` (with ``-<global_step>`` appended when given) and returns that prefix."""
+        """Writes ``save_path`` (with ``-<global_step>`` appended when given) and returns that
+        prefix."""
         prefix = os.fspath(save_path)
         if global_step is not None:
             step = global_step if isinstance(global_step, int) else int(sess.run(global_step))
@@ -113,13 +115,13 @@ class Saver:
                 raise ValueError(f"Key {key} not found in checkpoint {path}")
             if tuple(values[key].shape) != tuple(var.shape.as_list()):
                 raise ValueError(
-                    f"Restoring '{key}' from {path}: the checkpoint holds shape {list(values[key].shape)} "
-                    f"but the variable has shape {var.shape.as_list()}"
+                    f"Restoring '{key}' from {path}: the checkpoint holds shape "
+                    f"{list(values[key].shape)} but the variable has shape {var.shape.as_list()}"
                 )
             var.load(values[key], session=sess)
 
 
-# ---- the "checkpoint" state file ----------------------------------------------------------------------
+# ---- the "checkpoint" state file -----------------------------------------------------------------
 
 
 class CheckpointState:
@@ -148,7 +150,8 @@ def _write_state(directory, latest, kept, filename):
 
 
 def get_checkpoint_state(checkpoint_dir, latest_filename=None):
-    """The state file of ``checkpoint_dir`` with paths joined to the directory, or None if it has none."""
+    """The state file of ``checkpoint_dir`` with paths joined to the directory, or None if it has
+    none."""
     path = os.path.join(os.fspath(checkpoint_dir), latest_filename or _STATE_FILE)
     if not os.path.exists(path):
         return None

@@ -1,7 +1,7 @@
 """``Session.run``: runs only what the fetches need, compiling each run signature once.
 
-A run signature is the fetched tensors and ops, the fed tensors, and the ranks of feeds whose rank the
-graph leaves open. Its compiled function is cached, so the second run compiles nothing. Unknown
+A run signature is the fetched tensors and ops, the fed tensors, and the ranks of feeds whose rank
+the graph leaves open. Its compiled function is cached, so the second run compiles nothing. Unknown
 (``None``) dims do not enter the key: one compiled function serves every batch size, and the session
 checks each new combination of feed shapes against the graph's shape rules before running it.
 Variables live in the session, one store per session, and persist across runs.
@@ -80,8 +80,8 @@ class Session:
         self._step = 0
         self._plans: dict = {}
         self.compile_count = 0
-        # Held by each run that contains an assignment made with use_locking, from reading the variables
-        # to storing them: such runs from several threads lose no update.
+        # Held by each run that contains an assignment made with use_locking, from reading the
+        # variables to storing them: such runs from several threads lose no update.
         self._locking_runs = threading.Lock()
 
     # ---- context management ----------------------------------------------------------------------
@@ -136,9 +136,9 @@ class Session:
         return plan.mapper.build(values)
 
     def _plan(self, fetches, feed_dict, key) -> "_RunPlan":
-        """What a call shape of run() needs, kept under ``key`` for fetches and feed keys given as graph
-        objects, so a training loop's repeated run() skips the flattening and lookups (TF's callables do
-        the same)."""
+        """What a call shape of run() needs, kept under ``key`` for fetches and feed keys given as
+        graph objects, so a training loop's repeated run() skips the flattening and lookups (TF's
+        callables do the same)."""
         mapper = _FetchMapper(self.graph, fetches)
         feed_tensors = [self._feed_key(k) for k in feed_dict]
         fed = dict.fromkeys(feed_tensors)
@@ -163,7 +163,8 @@ class Session:
         fast = plan.fast
         arrays = []
         for (tensor, target, _), value in zip(fast.feeds, feed_dict.values()):
-            # The common case inline: an array of the right dtype (the Executable makes it row-major).
+            # The common case inline: an array of the right dtype (the Executable makes it
+            # row-major).
             arrays.append(
                 value
                 if type(value) is np.ndarray and value.dtype == target
@@ -196,8 +197,8 @@ class Session:
         return plan.mapper.build(values)
 
     def _accept_shapes(self, plan, arrays, shapes) -> None:
-        """Feed shapes the fast path has not seen last: each must fit its placeholder (else TF's error),
-        and with unknown dims the combination must satisfy the graph's shape rules."""
+        """Feed shapes the fast path has not seen last: each must fit its placeholder (else TF's
+        error), and with unknown dims the combination must satisfy the graph's shape rules."""
         fast = plan.fast
         for (tensor, _, static), array in zip(fast.feeds, arrays):
             if not _fits(static, array.shape):
@@ -244,7 +245,8 @@ class Session:
             or (array.dtype.kind in "biu" and target.kind in "biuf")
         ):
             raise ValueError(
-                f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype {tensor.spec.dtype}"
+                f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has "
+                f"dtype {tensor.spec.dtype}"
             )
         _check_feed_shape(tensor, array)
         with np.errstate(
@@ -254,8 +256,8 @@ class Session:
         lost = _first_unrepresentable(array, converted)
         if lost is not None:
             raise ValueError(
-                f"Cannot feed value for Tensor '{tensor.name}': {lost} ({array.dtype}) does not fit its dtype "
-                f"{tensor.spec.dtype}"
+                f"Cannot feed value for Tensor '{tensor.name}': {lost} ({array.dtype}) does not "
+                f"fit its dtype {tensor.spec.dtype}"
             )
         return converted
 
@@ -334,7 +336,8 @@ class Session:
         return np.asarray(self._step, np.int64)
 
     def _variable_values(self, names) -> list:
-        """The session's values of ``names``, or TF's error for the first that is not initialized."""
+        """The session's values of ``names``, or TF's error for the first that is not
+        initialized."""
         try:
             return [self._variables[name] for name in names]
         except KeyError as missing:
@@ -368,7 +371,8 @@ class Session:
         array = np.asarray(value, dtype=numpy_dtype(variable.dtype))
         if tuple(array.shape) != tuple(variable._spec.shape):
             raise ValueError(
-                f"cannot load a value of shape {array.shape} into variable '{variable._name}' of shape {variable.shape}"
+                f"cannot load a value of shape {array.shape} into variable '{variable._name}' of "
+                f"shape {variable.shape}"
             )
         self._variables[variable._name] = array.copy()
 
@@ -377,12 +381,14 @@ class Session:
 
 
 def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:
-    """A feed of a string tensor: str or bytes values only, kept as Python objects (never compiled)."""
+    """A feed of a string tensor: str or bytes values only, kept as Python objects (never
+    compiled)."""
     if array.dtype.kind not in "USO" or (
         array.dtype == object and not all(isinstance(v, (str, bytes)) for v in array.flat)
     ):
         raise ValueError(
-            f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype string"
+            f"Cannot feed value of dtype {array.dtype} for Tensor '{tensor.name}', which has dtype "
+            "string"
         )
     _check_feed_shape(tensor, array)
     return np.array(array, dtype=object)
@@ -397,17 +403,18 @@ def _check_feed_shape(tensor: Tensor, array: np.ndarray) -> None:
 
 
 def _python_int_beyond_int64(array: np.ndarray):
-    """A Python int too large for any numpy integer (numpy keeps such values as objects), or None."""
+    """A Python int too large for any numpy integer (numpy keeps such values as objects), or
+    None."""
     if array.dtype != object or array.size == 0:
         return None
     return next((v for v in array.flat if isinstance(v, int) and not -(2**63) <= v < 2**64), None)
 
 
 def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
-    """The first value of ``array`` that its conversion did not keep: an integer outside the target's
-    range (numpy wraps it), a finite number that became an infinite float, an integer other than 0 or 1 made a
-    bool. None when every value fits. Precision lost within range (int64 to float32) is allowed, as in
-    TensorFlow."""
+    """The first value of ``array`` that its conversion did not keep: an integer outside the
+    target's range (numpy wraps it), a finite number that became an infinite float, an integer other
+    than 0 or 1 made a bool. None when every value fits. Precision lost within range (int64 to
+    float32) is allowed, as in TensorFlow."""
     if array.dtype == converted.dtype or array.size == 0 or array.dtype == object:
         return None
     source, target = array.dtype.kind, converted.dtype.kind
@@ -426,7 +433,8 @@ def _first_unrepresentable(array: np.ndarray, converted: np.ndarray):
 
 
 def _fits(static, actual) -> bool:
-    """True when a fed array of shape ``actual`` fits a placeholder of shape ``static`` (None: any)."""
+    """True when a fed array of shape ``actual`` fits a placeholder of shape ``static`` (None:
+    any)."""
     return static is None or static == actual or compatible(actual, static)
 
 
@@ -459,12 +467,14 @@ _NO_FEEDS: dict = {}
 
 
 class _FastPath:
-    """Precomputed orders for a plan run by one partition that computes every fetch, with no host ops.
+    """Precomputed orders for a plan run by one partition that computes every fetch, with no host
+    ops.
 
-    ``feeds``: (tensor, numpy dtype, static shape) per feed, in feed-dict order; ``arg_order``: for each
-    argument of the compiled function, the index of its feed in the feed dict; ``element_sources``: for
-    each fetched element, its index among the compiled results, _OP for an op, or -(k + 1) for the k-th
-    feed when a fed tensor is fetched back; ``single``: that source when the fetch is one bare element.
+    ``feeds``: (tensor, numpy dtype, static shape) per feed, in feed-dict order; ``arg_order``: for
+    each argument of the compiled function, the index of its feed in the feed dict;
+    ``element_sources``: for each fetched element, its index among the compiled results, _OP for an
+    op, or -(k + 1) for the k-th feed when a fed tensor is fetched back; ``single``: that source
+    when the fetch is one bare element.
     """
 
     __slots__ = (
@@ -501,7 +511,8 @@ class _FastPath:
         ]
         fast.arg_order = [position[t] for t in compiled.feeds if t in position]
         fast.args_in_feed_order = fast.arg_order == list(range(len(plan.feed_tensors)))
-        # Feeds with unknown dims: each new combination of shapes is checked against the shape rules.
+        # Feeds with unknown dims: each new combination of shapes is checked against the shape
+        # rules.
         fast.check_shapes = any(None in t.spec.shape for t in plan.feed_tensors)
         fast.accepted_shapes = (
             None  # the feed shapes (feed-dict order) of the last run that passed the checks
@@ -523,8 +534,9 @@ class _FastPath:
 
 
 def _plan_key(fetches, feed_dict):
-    """A cheap key for fetches and feed keys that are graph objects (single or in a flat list/tuple);
-    None for names, dicts and nested structures, which take the general path every time."""
+    """A cheap key for fetches and feed keys that are graph objects (single or in a flat
+    list/tuple); None for names, dicts and nested structures, which take the general path every
+    time."""
     kind = type(fetches)
     if kind is Tensor or kind is Operation or isinstance(fetches, (Tensor, Operation)):
         fetch_key = id(fetches)
@@ -542,9 +554,9 @@ def _plan_key(fetches, feed_dict):
 
 
 def _split_host(elements, feeds):
-    """Host ops (summaries) among the fetches, in dependency order, and what the device must compute:
-    the other fetches plus every input of a host op. A fed tensor cuts the graph: its value is the
-    feed, and nothing upstream of it runs for it."""
+    """Host ops (summaries) among the fetches, in dependency order, and what the device must
+    compute: the other fetches plus every input of a host op. A fed tensor cuts the graph: its value
+    is the feed, and nothing upstream of it runs for it."""
     host, device, seen = [], [], set()
 
     def visit(element):
@@ -567,7 +579,8 @@ def _split_host(elements, feeds):
 
 
 def check_concrete_shapes(ops, specs: dict) -> None:
-    """Runs the registry's result rules with the feeds' actual shapes, raising InvalidArgumentError."""
+    """Runs the registry's result rules with the feeds' actual shapes, raising
+    InvalidArgumentError."""
     known = dict(specs)
     for op in ops:
         if op.opdef is None:
@@ -598,8 +611,8 @@ def _check_assignment(op, outs) -> None:
         raise errors.InvalidArgumentError(
             None,
             op,
-            f"Assign requires shapes of both tensors to match. lhs shape= [{lhs}] rhs shape= [{rhs}] "
-            f"(op '{op.name}')",
+            f"Assign requires shapes of both tensors to match. lhs shape= [{lhs}] rhs shape= "
+            f"[{rhs}] (op '{op.name}')",
         )
 
 

@@ -1,12 +1,13 @@
 """Summary ops as host ops: graph nodes whose value the Session computes on the host.
 
 A summary op (``ScalarSummary``, ``HistogramSummary``, ``ImageSummary``, ``TensorSummaryV2``,
-``MergeSummary``) is an Operation with ``host_fn`` set (see ``_split_host`` in session.py): when it is
-fetched, the compiled step returns the summarized tensor and ``host_fn`` turns the numpy value into a
-serialized ``Summary`` proto (a ``string`` scalar, ``bytes`` in Python). Nothing is compiled for a
-summary, so an unfetched summary costs nothing. Names and tags follow TensorFlow 1: ``scalar("loss", x)``
-twice gives ops ``loss`` and ``loss_1`` tagged alike, under name scopes ``train/loss``; every summary is
-added to the ``summaries`` collection (``GraphKeys.SUMMARIES``) for ``merge_all``.
+``MergeSummary``) is an Operation with ``host_fn`` set (see ``_split_host`` in session.py): when it
+is fetched, the compiled step returns the summarized tensor and ``host_fn`` turns the numpy value
+into a serialized ``Summary`` proto (a ``string`` scalar, ``bytes`` in Python). Nothing is compiled
+for a summary, so an unfetched summary costs nothing. Names and tags follow TensorFlow 1:
+``scalar("loss", x)`` twice gives ops ``loss`` and ``loss_1`` tagged alike, under name scopes
+``train/loss``; every summary is added to the ``summaries`` collection (``GraphKeys.SUMMARIES``) for
+``merge_all``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def clean_tag(name: str) -> str:
     return _INVALID_TAG_CHARS.sub("_", name).lstrip("/") if name else name
 
 
-# ---- building host ops -----------------------------------------------------------------------------
+# ---- building host ops ---------------------------------------------------------------------------
 
 
 def host_op(op_type: str, name: str, inputs: list, host_fn, absolute: bool = True, attrs=None):
@@ -78,7 +79,7 @@ def _summary(*values) -> bytes:
     return Summary(value=list(values)).SerializeToString()
 
 
-# ---- scalar ------------------------------------------------------------------------------------------
+# ---- scalar --------------------------------------------------------------------------------------
 
 
 def scalar(name, tensor, collections=None, family=None, op_type="ScalarSummary"):
@@ -95,7 +96,8 @@ def scalar(name, tensor, collections=None, family=None, op_type="ScalarSummary")
 
 
 def scalar_tags(tags, tensor, collections=None, name=None):
-    """TF1's ``scalar_summary(tags, values)``: one tag per element of ``values`` (a str for a scalar)."""
+    """TF1's ``scalar_summary(tags, values)``: one tag per element of ``values`` (a str for a
+    scalar)."""
     tensor = _numeric(convert_to_tensor(tensor), "scalar_summary")
     tags = [tags] if isinstance(tags, (str, bytes)) else list(tags)
     tags = [t.decode() if isinstance(t, bytes) else str(t) for t in tags]
@@ -122,18 +124,20 @@ def _scalar_value(op, tags, value) -> bytes:
         raise errors.InvalidArgumentError(
             None,
             op,
-            f"tags and values not the same shape: {len(tags)} tag(s) != {list(value.shape)} for '{op.name}'",
+            f"tags and values not the same shape: {len(tags)} tag(s) != {list(value.shape)} for "
+            f"'{op.name}'",
         )
     return _summary(
         *[Summary.Value(tag=t, simple_value=float(v)) for t, v in zip(tags, value.ravel())]
     )
 
 
-# ---- histogram ---------------------------------------------------------------------------------------
+# ---- histogram -----------------------------------------------------------------------------------
 
 
 def _default_bucket_limits() -> np.ndarray:
-    """TensorFlow's histogram buckets: +-1e-12 growing by 10% to 1e20, zero, and +-DBL_MAX at the ends."""
+    """TensorFlow's histogram buckets: +-1e-12 growing by 10% to 1e20, zero, and +-DBL_MAX at the
+    ends."""
     positive, v = [], 1e-12
     while v < 1e20:
         positive.append(v)
@@ -146,7 +150,8 @@ _BUCKET_LIMITS = _default_bucket_limits()
 
 
 def histogram_proto(values: np.ndarray):
-    """A HistogramProto as TF encodes it: counts per default bucket, runs of empty buckets collapsed."""
+    """A HistogramProto as TF encodes it: counts per default bucket, runs of empty buckets
+    collapsed."""
     from tensorboard.compat.proto.summary_pb2 import HistogramProto
 
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -186,7 +191,8 @@ def histogram_proto(values: np.ndarray):
 
 
 def histogram(name, values, collections=None, family=None, op_type="HistogramSummary", tag=None):
-    """A histogram of every element of ``values`` (any shape); NaN or Inf is an error at run time."""
+    """A histogram of every element of ``values`` (any shape); NaN or Inf is an error at run
+    time."""
     tensor = _numeric(convert_to_tensor(values), "histogram summary")
     if tag is None:
         scoped, tag = summary_scope(tensor.graph, name, family)
@@ -207,11 +213,12 @@ def _histogram_value(op, tag, value) -> bytes:
     return _summary(Summary.Value(tag=tag, histo=histogram_proto(value)))
 
 
-# ---- image -------------------------------------------------------------------------------------------
+# ---- image ---------------------------------------------------------------------------------------
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 [height, width, channels] image, channels 1 (gray), 3 (RGB) or 4 (RGBA)."""
+    """PNG bytes of a uint8 [height, width, channels] image, channels 1 (gray), 3 (RGB) or 4
+    (RGBA)."""
     height, width, channels = image.shape
     color_type = {1: 0, 3: 2, 4: 6}[channels]
     rows = np.ascontiguousarray(image, dtype=np.uint8).reshape(height, width * channels)
@@ -259,13 +266,14 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def image(
     name, tensor, max_outputs=3, collections=None, family=None, tag=None, op_type="ImageSummary"
 ):
-    """Up to ``max_outputs`` PNG images from a [batch, height, width, channels] tensor (channels 1, 3, 4)."""
+    """Up to ``max_outputs`` PNG images from a [batch, height, width, channels] tensor
+    (channels 1, 3, 4)."""
     tensor = _numeric(convert_to_tensor(tensor), "image summary")
     shape = tensor.spec.shape
     if shape is not None and (len(shape) != 4 or shape[3] not in (1, 3, 4, None)):
         raise ValueError(
-            f"image summary '{name}' needs a [batch, height, width, channels] tensor with 1, 3 or 4 channels, "
-            f"but '{tensor.name}' has shape {tensor.shape}"
+            f"image summary '{name}' needs a [batch, height, width, channels] tensor with 1, 3 or "
+            f"4 channels, but '{tensor.name}' has shape {tensor.shape}"
         )
     if tag is None:
         scoped, tag = summary_scope(tensor.graph, name, family)
@@ -286,7 +294,8 @@ def _image_value(op, tag, max_outputs, batch) -> bytes:
         raise errors.InvalidArgumentError(
             None,
             op,
-            f"image summary '{tag}' needs [batch, height, width, 1|3|4] images, got shape {list(batch.shape)}",
+            f"image summary '{tag}' needs [batch, height, width, 1|3|4] images, got shape "
+            f"{list(batch.shape)}",
         )
     images = batch[:max_outputs]
     values = []
@@ -307,11 +316,12 @@ def _image_value(op, tag, max_outputs, batch) -> bytes:
     return _summary(*values)
 
 
-# ---- text --------------------------------------------------------------------------------------------
+# ---- text ----------------------------------------------------------------------------------------
 
 
 def string_constant(value, name="Const") -> Tensor:
-    """A host-side string tensor (``str``, ``bytes`` or an array of them): strings never reach compiled code."""
+    """A host-side string tensor (``str``, ``bytes`` or an array of them): strings never reach
+    compiled code."""
     array = np.asarray(value, dtype=object)
     array = (
         np.vectorize(lambda s: s if isinstance(s, bytes) else str(s).encode(), otypes=[object])(
@@ -328,12 +338,14 @@ def string_constant(value, name="Const") -> Tensor:
 
 
 def text(name, tensor, collections=None):
-    """A text-plugin summary of a string tensor (or a Python string); TensorBoard renders it as Markdown."""
+    """A text-plugin summary of a string tensor (or a Python string); TensorBoard renders it as
+    Markdown."""
     if not isinstance(tensor, Tensor):
         tensor = string_constant(tensor)
     if tensor.spec.dtype != "string":
         raise TypeError(
-            f"text summary '{name}' needs a string tensor, but '{tensor.name}' has dtype {tensor.spec.dtype}"
+            f"text summary '{name}' needs a string tensor, but '{tensor.name}' has dtype "
+            f"{tensor.spec.dtype}"
         )
     scoped, tag = summary_scope(tensor.graph, name)
     out = host_op("TensorSummaryV2", scoped, [tensor], lambda op, v: _text_value(tag, v))
@@ -356,11 +368,12 @@ def _text_value(tag, value) -> bytes:
     return _summary(Summary.Value(tag=tag, metadata=metadata, tensor=proto))
 
 
-# ---- merging -----------------------------------------------------------------------------------------
+# ---- merging -------------------------------------------------------------------------------------
 
 
 def merge(inputs, collections=None, name=None):
-    """One serialized Summary holding every value of ``inputs`` (summary tensors); tags must differ."""
+    """One serialized Summary holding every value of ``inputs`` (summary tensors); tags must
+    differ."""
     inputs = [convert_to_tensor(t) for t in inputs]
     for t in inputs:
         if t.spec.dtype != "string":

@@ -1,12 +1,12 @@
 """`tgc.train`: TF1's optimizers, the global_step helpers and ``exponential_decay``.
 
 Part of the frontend, before any MLIR exists: an optimizer only adds ordinary graph ops -- gradient
-requests (``tgc.gradients``), arithmetic, and variable ``assign``/``assign_add``/``assign_sub`` -- so
-autodiff, lowering and the JIT need nothing special for training. Each ``apply_*`` rule follows the
-update formulas of TensorFlow's fused kernels (training_ops.cc: ApplyGradientDescent, ApplyMomentum,
-ApplyAdam, ApplyAdagrad, ApplyAdadelta, ApplyRMSProp, ApplyCenteredRMSProp) in the same order of
-arithmetic. Where a kernel updates a slot and then reads it, the rule uses the tensor that the slot's
-assign returns: variable ops run in program order inside one compiled function (see
+requests (``tgc.gradients``), arithmetic, and variable ``assign``/``assign_add``/``assign_sub`` --
+so autodiff, lowering and the JIT need nothing special for training. Each ``apply_*`` rule follows
+the update formulas of TensorFlow's fused kernels (training_ops.cc: ApplyGradientDescent,
+ApplyMomentum, ApplyAdam, ApplyAdagrad, ApplyAdadelta, ApplyRMSProp, ApplyCenteredRMSProp) in the
+same order of arithmetic. Where a kernel updates a slot and then reads it, the rule uses the tensor
+that the slot's assign returns: variable ops run in program order inside one compiled function (see
 tgc/passes/lower_variables.py), so that value is the updated one, while a Variable's own shared read
 still sees the value at the start of the step.
 """
@@ -100,15 +100,17 @@ class Optimizer(abc.ABC):
         grads_and_vars = self.compute_gradients(loss, var_list=var_list, grad_loss=grad_loss)
         if all(g is None for g, _ in grads_and_vars):
             raise ValueError(
-                "No gradients provided for any variable, check your graph for ops that do not support "
-                f"gradients, between variables {[str(v) for _, v in grads_and_vars]} and loss {loss}."
+                "No gradients provided for any variable, check your graph for ops that do not "
+                "support gradients, between variables "
+                f"{[str(v) for _, v in grads_and_vars]} and loss {loss}."
             )
         return self.apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
     # ---- updates ---------------------------------------------------------------------------------
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None) -> Operation:
-        """An op that applies every non-None gradient to its variable, then increments global_step."""
+        """An op that applies every non-None gradient to its variable, then increments
+        global_step."""
         pairs = _checked_pairs(grads_and_vars)
         active = [(g, v) for g, v in pairs if g is not None]
         if not active:
@@ -176,8 +178,8 @@ class Optimizer(abc.ABC):
         return sorted(found, key=lambda v: v.name)
 
     def _slot(self, var, slot_name, fill=0.0):
-        """The slot ``slot_name`` of ``var``, created as "<var>/<optimizer name>" (uniquified like TF:
-        a second slot of the same optimizer becomes "<var>/Adam_1")."""
+        """The slot ``slot_name`` of ``var``, created as "<var>/<optimizer name>" (uniquified like
+        TF: a second slot of the same optimizer becomes "<var>/Adam_1")."""
         named = self._slots.setdefault(slot_name, {})
         if var not in named:
             graph = var.graph
@@ -189,7 +191,8 @@ class Optimizer(abc.ABC):
         return named[var]
 
     def _non_slot_variable(self, name, initial_value, graph):
-        """A per-graph optimizer variable such as beta1_power, created in the caller's name scope."""
+        """A per-graph optimizer variable such as beta1_power, created in the caller's name
+        scope."""
         key = (name, graph)
         if key not in self._non_slot:
             self._non_slot[key] = Variable(
@@ -231,11 +234,12 @@ def _check_grad_shape(grad, var):
         return
     if len(gshape) != len(vshape) or any(g is not None and g != v for g, v in zip(gshape, vshape)):
         raise ValueError(
-            f"gradient {grad.name} has shape {grad.shape} but variable {var.op.name} has shape {var.shape}"
+            f"gradient {grad.name} has shape {grad.shape} but variable {var.op.name} has shape "
+            f"{var.shape}"
         )
 
 
-# ---- the optimizers ------------------------------------------------------------------------------------
+# ---- the optimizers ------------------------------------------------------------------------------
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -278,9 +282,10 @@ class MomentumOptimizer(Optimizer):
 
 class AdamOptimizer(Optimizer):
     """Adam with TF's bias correction folded into the step size (ApplyAdam):
-    lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m += (g - m)(1 - beta1); v += (g^2 - v)(1 - beta2);
-    var -= m * lr_t / (sqrt(v) + epsilon). beta1^t and beta2^t are the variables beta1_power and
-    beta2_power, multiplied by beta1 and beta2 after every step's updates."""
+    lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m += (g - m)(1 - beta1);
+    v += (g^2 - v)(1 - beta2); var -= m * lr_t / (sqrt(v) + epsilon). beta1^t and beta2^t are the
+    variables beta1_power and beta2_power, multiplied by beta1 and beta2 after every step's
+    updates."""
 
     def __init__(
         self,
@@ -326,7 +331,8 @@ class AdamOptimizer(Optimizer):
         return var.assign_sub(m_t * lr_t / (math_ops.sqrt(v_t) + eps))
 
     def _finish(self, update_ops, name):
-        """beta1_power *= beta1 and beta2_power *= beta2, after (control dependencies) every update."""
+        """beta1_power *= beta1 and beta2_power *= beta2, after (control dependencies) every
+        update."""
         graph = update_ops[0].graph
         beta1_power, beta2_power = self._get_beta_accumulators(graph)
         with graph.control_dependencies(update_ops):
@@ -366,8 +372,9 @@ class AdagradOptimizer(Optimizer):
 
 
 class AdadeltaOptimizer(Optimizer):
-    """accum = rho accum + (1 - rho) grad^2; update = sqrt(accum_update + eps) / sqrt(accum + eps) * grad;
-    var -= lr * update; accum_update = rho accum_update + (1 - rho) update^2 (ApplyAdadelta)."""
+    """accum = rho accum + (1 - rho) grad^2;
+    update = sqrt(accum_update + eps) / sqrt(accum + eps) * grad; var -= lr * update;
+    accum_update = rho accum_update + (1 - rho) update^2 (ApplyAdadelta)."""
 
     def __init__(
         self, learning_rate=0.001, rho=0.95, epsilon=1e-8, use_locking=False, name="Adadelta"
@@ -442,7 +449,7 @@ class RMSPropOptimizer(Optimizer):
         return var.assign_sub(mom_t)
 
 
-# ---- global step ---------------------------------------------------------------------------------------
+# ---- global step ---------------------------------------------------------------------------------
 
 
 def assert_global_step(global_step_tensor):
@@ -504,7 +511,7 @@ def get_or_create_global_step(graph=None):
     return step if step is not None else create_global_step(graph)
 
 
-# ---- learning-rate schedules ---------------------------------------------------------------------------
+# ---- learning-rate schedules ---------------------------------------------------------------------
 
 
 def exponential_decay(

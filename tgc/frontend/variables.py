@@ -1,13 +1,14 @@
 """TF1 variables: ``Variable``, ``get_variable`` with ``variable_scope`` (reuse), initializers.
 
 A Variable's value is the output of one ``read_variable`` op named after it (``w:0``), so every use
-of ``w`` in the graph shares one read; ``read_value()`` makes a fresh read placed in program order. Its
-initializer is an ``assign`` of the initial value, named ``w/Assign`` as in TensorFlow.
+of ``w`` in the graph shares one read; ``read_value()`` makes a fresh read placed in program order.
+Its initializer is an ``assign`` of the initial value, named ``w/Assign`` as in TensorFlow.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend import build
@@ -53,7 +54,8 @@ class Variable:
                 init = build.make_op("cast", [init], dtype=as_dtype(dtype).name)
             if init.spec.shape is None or (validate_shape and not init.spec.is_static):
                 raise ValueError(
-                    f"initial value for variable '{self._name}' must have a fully known shape, got {init.shape}"
+                    f"initial value for variable '{self._name}' must have a fully known shape, got "
+                    f"{init.shape}"
                 )
             self._spec = TensorSpec(init.spec.shape, init.spec.dtype)
             self._graph = graph
@@ -86,14 +88,14 @@ class Variable:
         with self._graph.name_scope(self._name + "/"):
             out = build.make_op(opname, [value], name=name or tf_name, var=self._name)
         out.op.variable = self
-        # TF's use_locking: runs holding such an update are serialized by their session, so concurrent
-        # read-modify-writes of the variable lose nothing.
+        # TF's use_locking: runs holding such an update are serialized by their session, so
+        # concurrent read-modify-writes of the variable lose nothing.
         out.op.use_locking = bool(use_locking)
         return out
 
     def _check_update_shape(self, value, tf_name):
-        """TF's Assign/AssignAdd/AssignSub need the value's shape to be the variable's (no broadcasting);
-        a mismatch is reported here, when the graph is built, as TensorFlow does."""
+        """TF's Assign/AssignAdd/AssignSub need the value's shape to be the variable's (no
+        broadcasting); a mismatch is reported here, when the graph is built, as TensorFlow does."""
         want, got = self._spec.shape, value.spec.shape
         if (
             got is not None
@@ -107,8 +109,8 @@ class Variable:
             else str(tuple("?" if d is None else d for d in got)).replace("'", "")
         )
         raise ValueError(
-            f"{tf_name} to variable '{self._name}': shapes {shown} and {tuple(want)} are incompatible "
-            f"(the value must have the variable's shape)"
+            f"{tf_name} to variable '{self._name}': shapes {shown} and {tuple(want)} are "
+            "incompatible (the value must have the variable's shape)"
         )
 
     # ---- TF1 surface -----------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def _variable_tensor_ops():
 _variable_tensor_ops()
 
 
-# ---- variable scopes and get_variable ---------------------------------------------------------------
+# ---- variable scopes and get_variable ------------------------------------------------------------
 
 
 class VariableScope:
@@ -303,12 +305,14 @@ def get_variable(
         existing = store[full]
         if shape is not None and list(existing.shape.as_list()) != list(shape):
             raise ValueError(
-                f"Trying to share variable {full}, but specified shape {list(shape)} and found shape {existing.shape.as_list()}."
+                f"Trying to share variable {full}, but specified shape {list(shape)} and found "
+                f"shape {existing.shape.as_list()}."
             )
         return existing
     if scope.reuse is True:
         raise ValueError(
-            f"Variable {full} does not exist, or was not created with tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in VarScope?"
+            f"Variable {full} does not exist, or was not created with tf.get_variable(). Did you "
+            "mean to set reuse=tf.AUTO_REUSE in VarScope?"
         )
     dtype = as_dtype(dtype or "float32")
     init = initializer if initializer is not None else scope.initializer
@@ -319,7 +323,7 @@ def get_variable(
     with graph.name_scope(None):
         with graph.name_scope(full.rsplit("/", 1)[0] + "/" if "/" in full else None):
             if callable(init) and not isinstance(init, Tensor):
-                initial = lambda: init(shape, dtype=dtype)
+                initial = functools.partial(init, shape, dtype=dtype)
             else:
                 initial = init
             var = Variable(
