@@ -1,9 +1,10 @@
-"""The ``tgc`` command line: ``tgc opt`` runs pipelines on MLIR text, ``tgc dialect`` prints the dialect.
+"""The ``tgc`` command line: ``tgc opt`` runs pipelines on MLIR text, ``tgc dialect`` prints the
+dialect.
 
 ``tgc opt`` is this project's ``mlir-opt``: it reads tgc IR mixed with upstream dialects, checks it
 (IRDL while parsing, then ``tgc-verify``), runs a pipeline of tgc and upstream passes
-(tgc.passes.pipeline) and prints the module. The lit tests under tests/lit drive it. Every problem the
-user can cause is reported as ``where: error: message`` on stderr with exit status 1, never as a
+(tgc.passes.pipeline) and prints the module. The lit tests under tests/lit drive it. Every problem
+the user can cause is reported as ``where: error: message`` on stderr with exit status 1, never as a
 traceback; ``where`` is ``file:line:col`` whenever the problem has a place in the input.
 """
 
@@ -26,7 +27,8 @@ _FILE_LOCATION = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 
 
 class Reporter:
-    """Prints diagnostics the way mlir-opt does: location, severity, message, then the source line."""
+    """Prints diagnostics the way mlir-opt does: location, severity, message, then the source
+    line."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -68,7 +70,8 @@ def severity_of(diag) -> str:
 
 
 def where_of(location, fallback: str) -> str:
-    """``file:line:col`` (plus ``'scope/op'`` for graph ops) from a Location; the file name if unknown.
+    """``file:line:col`` (plus ``'scope/op'`` for graph ops) from a Location; the file name if
+    unknown.
 
     The parser names its locations ``-`` (see parse_module): those are in ``fallback``, the input.
     """
@@ -82,7 +85,7 @@ def where_of(location, fallback: str) -> str:
     return text
 
 
-# ---- reading and parsing ---------------------------------------------------------------------------
+# ---- reading and parsing -------------------------------------------------------------------------
 
 
 def read_input(path: str) -> tuple[str, str]:
@@ -96,8 +99,8 @@ def read_input(path: str) -> tuple[str, str]:
 def split_chunks(name: str, text: str, split: bool) -> list[Source]:
     """The inputs to process: the whole text, or each ``// -----`` chunk.
 
-    A chunk is padded with the newlines that precede it in the file, so that parse locations carry the
-    file's own line numbers (mlir-opt reports them the same way).
+    A chunk is padded with the newlines that precede it in the file, so that parse locations carry
+    the file's own line numbers (mlir-opt reports them the same way).
     """
     lines = text.splitlines(keepends=True)
     if not split:
@@ -110,7 +113,7 @@ def split_chunks(name: str, text: str, split: bool) -> list[Source]:
     return [Source(name, "\n" * text.count("\n", 0, s) + text[s:e], lines) for s, e in chunks]
 
 
-# ---- running ---------------------------------------------------------------------------------------
+# ---- running -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -169,7 +172,7 @@ def fail(message: str, where: str = "tgc opt") -> None:
     sys.exit(1)
 
 
-# ---- commands --------------------------------------------------------------------------------------
+# ---- commands ------------------------------------------------------------------------------------
 
 
 def tgc_version() -> str:
@@ -289,7 +292,8 @@ def opt(
 
 def _run_all(sources: list, pipeline, options: OptOptions) -> tuple[list, int]:
     """Each input in its own context, in a child process (tgc/tools/isolation.py) so that MLIR
-    aborting on one input is reported as an error; an error in one chunk does not stop the others."""
+    aborting on one input is reported as an error; an error in one chunk does not stop the
+    others."""
     from tgc.tools.isolation import ChildCrashed, run_isolated
 
     reporter = Reporter(sys.stderr)
@@ -313,7 +317,8 @@ def _process_in_own_context(source: Source, pipeline, options: OptOptions) -> tu
 
     reporter = Reporter(sys.stderr)
     with make_context() as context, ir.Location.unknown():
-        # Warnings and remarks emitted outside a pass run reach this handler; errors come as MLIRError.
+        # Warnings and remarks emitted outside a pass run reach this handler; errors come as
+        # MLIRError.
         handler = context.attach_diagnostic_handler(lambda d: _print_loose(d, reporter))
         text = process(source, pipeline, options, reporter)
         handler.detach()

@@ -1,10 +1,12 @@
-"""``tgc compile``, ``tgc run`` and ``tgc inspect``: ahead-of-time compilation from the command line.
+"""``tgc compile``, ``tgc run`` and ``tgc inspect``: ahead-of-time compilation from the command
+line.
 
 ``tgc compile INPUT`` takes a tgc-dialect ``.mlir`` file (as `tgc.export_graph` writes) or a Python
 program, which is run (as ``__main__``) for its default graph; ``--fetch``/``--feed`` choose the run
 signature as tfcompile's config does. ``--emit`` stops at any stage of tgc/driver/aot.py and prints
-it (text stages) or writes it (``-o``). ``tgc run`` calls an artifact through tgc/runtime/artifact.py
-(no MLIR), ``tgc inspect`` prints its signature. Every user error is one line on stderr, exit 1.
+it (text stages) or writes it (``-o``). ``tgc run`` calls an artifact through
+tgc/runtime/artifact.py (no MLIR), ``tgc inspect`` prints its signature. Every user error is one
+line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def fail(where: str, message: str) -> None:
     sys.exit(1)
 
 
-# ---- compile -----------------------------------------------------------------------------------------
+# ---- compile -------------------------------------------------------------------------------------
 
 
 def graph_module(program: str, fetches: tuple, feeds: tuple):
@@ -204,7 +206,8 @@ def compile_command(
     from tgc.tools.isolation import ChildCrashed, run_isolated
 
     try:
-        # In a child process: MLIR aborting on the input becomes one error line (tgc/tools/isolation.py).
+        # In a child process: MLIR aborting on the input becomes one error line
+        # (tgc/tools/isolation.py).
         run_isolated(lambda: _compile_and_write(input_path, fetches, feeds, stage, output, options))
     except ChildCrashed as crash:
         fail(where, crash.message())
@@ -288,7 +291,7 @@ def _write_artifact(lowered, options: aot.Options, output: str) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-# ---- run and inspect -----------------------------------------------------------------------------------
+# ---- run and inspect -----------------------------------------------------------------------------
 
 
 def _load(path: str):
@@ -387,7 +390,8 @@ def inspect_command(artifact, as_json):
         return
     m = art.manifest
     click.echo(
-        f"artifact {art.path} (format {m['format_version']}, entry {m['entry_points'][0]['symbol']})"
+        f"artifact {art.path} (format {m['format_version']}, entry "
+        f"{m['entry_points'][0]['symbol']})"
     )
     click.echo(
         f"target   {m['target'].get('name', 'cpu')} ({m['target']['triple']} "

@@ -39,10 +39,11 @@ PALETTE = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#8
 
 
 class GraphCommandError(Exception):
-    """A problem the user can fix (input, stage, fetch, Graphviz); printed as ``tgc graph: error: ...``."""
+    """A problem the user can fix (input, stage, fetch, Graphviz); printed as
+    ``tgc graph: error: ...``."""
 
 
-# ---- the pipeline prefix ---------------------------------------------------------------------------
+# ---- the pipeline prefix -------------------------------------------------------------------------
 
 
 def stage_pipeline(stage: str, devices: tuple, soft: bool) -> str:
@@ -81,7 +82,7 @@ def requested_devices(module) -> tuple:
     return tuple(names)
 
 
-# ---- inputs ----------------------------------------------------------------------------------------
+# ---- inputs --------------------------------------------------------------------------------------
 
 
 def module_from_mlir(path: str):
@@ -103,7 +104,8 @@ class _FirstSessionRun(BaseException):
 
 @contextlib.contextmanager
 def _stop_at_first_session_run():
-    """Session.run (which Tensor.eval and Operation.run call too) raises _FirstSessionRun meanwhile."""
+    """Session.run (which Tensor.eval and Operation.run call too) raises _FirstSessionRun
+    meanwhile."""
     from tgc.frontend.session import Session
 
     def stop(session, *args, **kwargs):
@@ -118,8 +120,9 @@ def _stop_at_first_session_run():
 
 
 def graph_from_program(path: str):
-    """Runs a TF1 program as ``__main__`` up to its first Session.run, with its prints on stderr, and
-    returns the graph of that session, or the default graph the program leaves if it runs none."""
+    """Runs a TF1 program as ``__main__`` up to its first Session.run, with its prints on stderr,
+    and returns the graph of that session, or the default graph the program leaves if it runs
+    none."""
     import tgc
 
     tgc.reset_default_graph()
@@ -152,7 +155,8 @@ def graph_from_program(path: str):
 
 
 def default_fetches(graph) -> list:
-    """Every compiled op that no other compiled op uses or waits on; a host op (summary) adds its inputs."""
+    """Every compiled op that no other compiled op uses or waits on; a host op (summary) adds its
+    inputs."""
     used = set()
     for op in graph.get_operations():
         if op.host_fn is None:
@@ -208,7 +212,7 @@ def module_from_graph(graph, fetch_names=(), feed_texts=()):
     return module, {i: t.op.name for i, (t, _) in enumerate(run.feeds)}
 
 
-# ---- the drawing model -----------------------------------------------------------------------------
+# ---- the drawing model ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -383,7 +387,8 @@ def _tf_type(operation) -> str:
 
 
 def _attrs(operation) -> dict:
-    """Registry attributes as (kind, value), for the GraphDef; empty for ops outside the registry."""
+    """Registry attributes as (kind, value), for the GraphDef; empty for ops outside the
+    registry."""
     from tgc.dialect.builder import decode_attrs
     from tgc.dialect.ir_helpers import opdef_of
 
@@ -401,7 +406,7 @@ def draw_module(module, arg_names=None) -> Drawing:
     return _Drawer(arg_names or {}).draw(module)
 
 
-# ---- DOT -------------------------------------------------------------------------------------------
+# ---- DOT -----------------------------------------------------------------------------------------
 
 
 def _quote(text: str) -> str:
@@ -427,7 +432,10 @@ def _node_line(node: DrawNode, colours: dict) -> str:
         lines.append("@" + _short_device(node.device))
     shape = {"arg": "invhouse", "variable": "cylinder", "fetches": "house"}.get(node.kind, "box")
     colour = colours.get(node.device, "#ffffff")
-    return f"  {node.id} [label={_quote(chr(10).join(lines))}, shape={shape}, fillcolor={_quote(colour)}];"
+    return (
+        f"  {node.id} [label={_quote(chr(10).join(lines))}, shape={shape}, "
+        f"fillcolor={_quote(colour)}];"
+    )
 
 
 _EDGE_STYLES = {
@@ -454,7 +462,8 @@ def to_dot(drawing: Drawing, title: str = "tgc") -> str:
         label = name + (f" @ {_short_device(device)}" if device else "")
         out.append(f"  subgraph cluster_{index} {{")
         out.append(
-            f"    label={_quote(label)}; style=rounded; color={_quote(colours.get(device, '#888888'))};"
+            f"    label={_quote(label)}; style=rounded; "
+            f"color={_quote(colours.get(device, '#888888'))};"
         )
         out += ["  " + _node_line(n, colours) for n in drawing.nodes if n.cluster == name]
         out.append("  }")
@@ -505,11 +514,12 @@ def render(dot_text: str, fmt: str) -> bytes:
     return done.stdout
 
 
-# ---- GraphDef --------------------------------------------------------------------------------------
+# ---- GraphDef ------------------------------------------------------------------------------------
 
 
 def to_graph_def(drawing: Drawing):
-    """The drawing as a GraphDef: names unique, grouped under the function when there are several."""
+    """The drawing as a GraphDef: names unique, grouped under the function when there are
+    several."""
     from tgc.frontend.graph_def import Node, nodes_to_graph_def, tensor_ref
 
     prefix = len(drawing.clusters) > 1
@@ -545,7 +555,7 @@ def to_graph_def(drawing: Drawing):
     return nodes_to_graph_def(list(nodes.values()))
 
 
-# ---- the command -----------------------------------------------------------------------------------
+# ---- the command ---------------------------------------------------------------------------------
 
 
 def build_drawing(
@@ -660,7 +670,8 @@ def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_
     if fmt == "tensorboard" and output == "-":
         _fail("--format tensorboard writes an event file: give -o LOGDIR")
     try:
-        # In a child process: MLIR (or the user's program) aborting becomes one error line, as in tgc opt.
+        # In a child process: MLIR (or the user's program) aborting becomes one error line, as in
+        # tgc opt.
         run_isolated(
             lambda: _draw(input_path, stage, fmt, output, fetches, feeds, devices, soft_placement)
         )
@@ -676,7 +687,10 @@ def graph_command(input_path, stage, fmt, output, fetches, feeds, devices, soft_
 def _crash_message(crash, input_path: str) -> str:
     if crash.step == _program_step(input_path):
         reason = f": {crash.reason}" if crash.reason else ""
-        return f"running {input_path} crashed ({crash.signal_name}) before its first Session.run{reason}"
+        return (
+            f"running {input_path} crashed ({crash.signal_name}) before its first "
+            f"Session.run{reason}"
+        )
     return crash.message()
 
 

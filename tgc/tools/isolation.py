@@ -5,8 +5,8 @@ example ``tensor.dim`` with a constant index of -1 reaching ``expand-strided-met
 ``except`` can catch that, so ``tgc opt`` and ``tgc compile`` do the MLIR work in a child made by
 ``fork``: the child writes its stdout, its stderr (Python's and the C library's) and its result to
 temporary files, and announces each pass before running it (tgc.passes.pipeline.observe_stages). The
-parent replays the output; when the child died of a signal, it raises ``ChildCrashed``, whose message
-names the pass that was running and the assertion MLIR printed, as one line.
+parent replays the output; when the child died of a signal, it raises ``ChildCrashed``, whose
+message names the pass that was running and the assertion MLIR printed, as one line.
 
 Where ``fork`` does not exist, or ``TGC_NO_FORK=1`` is set, the work runs in this process.
 """
@@ -30,7 +30,8 @@ _ASSERTION = re.compile(r"Assertion `(?P<what>.*)' failed")
 
 
 class ChildCrashed(Exception):
-    """The isolated work died of a signal; ``step`` says what it was doing ("running pass 'cse'")."""
+    """The isolated work died of a signal; ``step`` says what it was doing ("running pass
+    'cse'")."""
 
     def __init__(self, signal_number: int, step: str | None, reason: str):
         self.signal_name = _signal_name(signal_number)
@@ -45,7 +46,8 @@ class ChildCrashed(Exception):
 
 
 class ChildFailed(Exception):
-    """The isolated work raised an unexpected exception (a tgc bug); carries the child's traceback."""
+    """The isolated work raised an unexpected exception (a tgc bug); carries the child's
+    traceback."""
 
 
 def _signal_name(number: int) -> str:
