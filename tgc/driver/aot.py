@@ -8,7 +8,8 @@ writes the artifact its runtime loader reads (the CPU's: tgc/lowering/cpu/artifa
 The input is a tgc module as `tgc.export_graph` writes it: ``func.func @main`` carries the feed and
 fetch names (``tgc.feed_names``, ``tgc.fetch_names``) and whether its last argument is the
 random-number step counter (``tgc.step_input``); each ``tgc.variable`` may carry its initial value
-(``tgc.initial_value``). A run with one device compiles to one partition, the artifact's entry point.
+(``tgc.initial_value``). A run with one device compiles to one partition, the artifact's entry
+point.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def stages(target_name: str = "cpu") -> tuple:
     return CORE_STAGES + tuple(targets.get(target_name).artifact_stages)
 
 
-# ---- reading the signature from a tgc module --------------------------------------------------------
+# ---- reading the signature from a tgc module -----------------------------------------------------
 
 
 def main_function(module):
@@ -103,7 +104,7 @@ def _dense_value(attr, dtype: str, shape: list) -> np.ndarray:
     return np.array(ir.DenseElementsAttr(attr)).astype(numpy_dtype(dtype)).reshape(shape)
 
 
-# ---- lowering ---------------------------------------------------------------------------------------
+# ---- lowering ------------------------------------------------------------------------------------
 
 
 def compile_pipelines(options: Options):
@@ -184,7 +185,8 @@ def _rename_entry(module, function: str, name: str) -> str:
 
 
 def _strip_initial_values(module) -> None:
-    # Initial values are data for the artifact, not IR: dropping them keeps the printed stages short.
+    # Initial values are data for the artifact, not IR: dropping them keeps the printed stages
+    # short.
     for op in module.body.operations:
         if declares_variable(op) and INITIAL_VALUE in op.attributes:
             del op.attributes[INITIAL_VALUE]

@@ -50,9 +50,9 @@ def compile_run(
     devices: tuple = (),
     soft_placement: bool = False,
 ) -> CompiledRun:
-    """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors; ``graph_pipeline``:
-    the tgc passes before placement (a Pipeline; the optimizing graph passes by default);
-    ``devices``: full names of the devices to place on (one CPU by default)."""
+    """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors;
+    ``graph_pipeline``: the tgc passes before placement (a Pipeline; the optimizing graph passes by
+    default); ``devices``: full names of the devices to place on (one CPU by default)."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -99,7 +99,8 @@ def compile_run(
 
 
 def _inspect_partitions(module):
-    """After partitioning: where each op went, the transfer keys, and the (kind, dtype, rank) used."""
+    """After partitioning: where each op went, the transfer keys, and the (kind, dtype, rank)
+    used."""
     from mlir import ir
 
     from tgc.dialect import ir_helpers
@@ -140,7 +141,10 @@ def partition_layout(module) -> list:
     for op in module.body.operations:
         if op.operation.name != "func.func" or "tgc.partition_of" not in op.attributes:
             continue
-        strings = lambda key: [ir.StringAttr(a).value for a in ir.ArrayAttr(op.attributes[key])]
+
+        def strings(key):
+            return [ir.StringAttr(a).value for a in ir.ArrayAttr(op.attributes[key])]
+
         layout.append(
             (
                 ir.StringAttr(op.attributes["sym_name"]).value,

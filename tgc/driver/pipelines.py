@@ -2,9 +2,9 @@
 
 A compile runs three parts in order: the graph passes (target-neutral: gradients, decomposition,
 optimizations, then placement and partitioning), the lowering to the core level (variables to
-arguments, tgc ops to linalg/tensor/arith/math), and the target's pipeline from core to code (declared
-by the target, tgc/dialect/targets.py). Each part is a ``Pipeline``; ``spec()`` prints the exact text
-that `tgc opt -p` replays.
+arguments, tgc ops to linalg/tensor/arith/math), and the target's pipeline from core to code
+(declared by the target, tgc/dialect/targets.py). Each part is a ``Pipeline``; ``spec()`` prints the
+exact text that `tgc opt -p` replays.
 """
 
 from __future__ import annotations

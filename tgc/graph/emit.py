@@ -5,9 +5,10 @@ module-level ``tgc.variable`` declarations that reads and assigns name by symbol
 ``loc("scope/Name"("file.py":line:0))`` so diagnostics speak of the user's op and line. Result types
 are re-derived from the registry here, so a placeholder of unknown rank takes the rank of its feed.
 
-TensorFlow reads a variable when the op consuming it runs: an op that control dependencies order after
-an assignment of ``v`` sees the assigned value even when its input is ``v``'s one shared read. Such an
-input goes through a ``tgc.reread_variable`` emitted right before the op (after its dependencies).
+TensorFlow reads a variable when the op consuming it runs: an op that control dependencies order
+after an assignment of ``v`` sees the assigned value even when its input is ``v``'s one shared read.
+Such an input goes through a ``tgc.reread_variable`` emitted right before the op (after its
+dependencies).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def emit_function(
 ) -> Signature:
     """Adds ``func.func @name`` computing ``fetches`` from ``feeds``.
 
-    ``ops`` are the needed operations in a topological order; ``feeds`` pairs each fed Tensor with the
-    TensorSpec its argument gets; ``fetches`` are Tensors.
+    ``ops`` are the needed operations in a topological order; ``feeds`` pairs each fed Tensor with
+    the TensorSpec its argument gets; ``fetches`` are Tensors.
     """
     values: dict = {}
     arg_types = [tensor_type(spec) for _, spec in feeds]
@@ -174,7 +175,8 @@ def _reread(read: Operation, value: Val, consumer: Operation, ip: ir.InsertionPo
 
 
 def _defining_op(out, ip: ir.InsertionPoint):
-    """The op just created: the owner of its first result, or (no results) the last op of the block."""
+    """The op just created: the owner of its first result, or (no results) the last op of the
+    block."""
     values = out if isinstance(out, list) else [out]
     if values:
         return values[0].value.owner

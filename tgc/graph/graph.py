@@ -136,7 +136,8 @@ class TensorShape:
 class Tensor:
     """One output of an Operation: ``name`` is ``op_name:index`` as in TensorFlow."""
 
-    # numpy defers to the Tensor's operators (`np.ones(3) * x` is a Tensor, not an array of Tensors).
+    # numpy defers to the Tensor's operators (`np.ones(3) * x` is a Tensor, not an array of
+    # Tensors).
     __array_priority__ = 100
     __array_ufunc__ = None
 
@@ -181,13 +182,14 @@ class Tensor:
 
     def __bool__(self):
         raise TypeError(
-            f"using tensor '{self.name}' as a Python bool is not allowed: its value exists only when a "
-            "Session runs the graph; use tgc.where for a data-dependent choice"
+            f"using tensor '{self.name}' as a Python bool is not allowed: its value exists only "
+            "when a Session runs the graph; use tgc.where for a data-dependent choice"
         )
 
 
 class Operation:
-    """A node of the graph: one registry op (or a Placeholder), its inputs, attributes and outputs."""
+    """A node of the graph: one registry op (or a Placeholder), its inputs, attributes and
+    outputs."""
 
     def __init__(
         self, graph, op_type, name, inputs, attrs, specs, opdef=None, control_inputs=(), device=""
