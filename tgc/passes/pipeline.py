@@ -153,7 +153,7 @@ class Pipeline:
         ]
         if not unchecked:
             return
-        # One context for all of them: creating an MLIR context costs about 25 ms.
+        # One context for all of them: creating an MLIR context is costly.
         with contextlib.nullcontext() if _has_current_context() else ir.Context():
             for spec in unchecked:
                 try:

@@ -5,7 +5,7 @@ Runs in the CPU pipeline right after elementwise fusion. By then tgc-outline-gem
 matmul behind a call of a private function, and fusion has made a plain SGD update of a weight,
 ``w - lr * g`` with ``g`` a weight gradient ``A^T @ d``, one linalg.generic over w and the call's
 result. As written, that is a GEMM into a fresh zeroed buffer, then a pass reading w and that buffer
-into a third one: for the convnet's fc1 weight (3136x1024), 51 MB of memory traffic a step. After
+into a third one: three weight-sized buffers of memory traffic a step where one would do. After
 the rewrite the matmul accumulates straight into w (BLAS with beta = 1), and the scale moves onto
 the smaller operand (for a weight gradient, the batch's output gradient d: 32x1024 elements against
 3136x1024). Where the session leaves w writable (tgc-read-only-arguments{writable-variables=true}),

@@ -4,15 +4,15 @@ own.
 Runs in the CPU pipeline right before ``linalg-fuse-elementwise-ops``. That fusion (with its reshape
 folding) otherwise turns a matmul whose operand comes from an elementwise op or whose result is
 reshaped into a linalg.generic, for instance ``relu_grad(dh) @ W^T`` reshaped to the convnet's
-[N, 7, 7, 64] pool output: the matmul is gone, tgc-blas-matmul cannot hand it to OpenBLAS, and the
-loops run 30x slower (measured: the convnet step spent 95 ms of 210 ms in that one generic). Behind
-a ``func.call`` the matmul is out of the fusion's reach; LLVM inlines the call after lowering.
+[N, 7, 7, 64] pool output: the matmul is gone, tgc-blas-matmul cannot hand it to OpenBLAS, and it
+runs as plain loops, an order of magnitude slower. Behind a ``func.call`` the matmul is out of the
+fusion's reach; LLVM inlines the call after lowering.
 
 When the matmul's accumulator is a zero ``linalg.fill`` (used by nothing else, or of a tensor.empty,
 which the matmul then gets a copy of), the fill moves into the function with it, so tgc-blas-matmul
 still sees fill-then-matmul and passes beta = 0 to BLAS instead of zeroing C first. Matmuls of other
 element types stay where they are (no BLAS routine for them), and so do matmuls already alone in a
-function (conv's im2col GEMMs are outlined when built).
+function (tgc-conv-gemm outlines its GEMMs when it builds them).
 """
 
 from __future__ import annotations
