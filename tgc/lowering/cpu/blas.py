@@ -24,7 +24,8 @@ import os
 from mlir import ir
 from mlir.dialects import arith, func, llvm, memref, scf
 
-from tgc.dialect.ir_helpers import all_ops, defining_op, find_function, functions
+from tgc.dialect.ir_helpers import all_ops, find_function, functions
+from tgc.lowering.cpu.outline_gemm import fills_float_zero
 from tgc.passes.base import ModulePass
 
 # element type -> ILP64 CBLAS gemm symbol of numpy's OpenBLAS
@@ -149,11 +150,7 @@ def _zero_fill_before(operation, c: ir.Value):
     previous = block_ops[index - 1].operation
     if previous.name != "linalg.fill" or previous.operands[1] != c:
         return None
-    owner = defining_op(previous.operands[0])
-    if owner is None or owner.name != "arith.constant":
-        return None
-    value = owner.attributes["value"]
-    return previous if isinstance(value, ir.FloatAttr) and value.value == 0.0 else None
+    return previous if fills_float_zero(previous) else None
 
 
 @dataclasses.dataclass

@@ -37,11 +37,16 @@ def _zero_fill(value: ir.Value):
         return None
     if not single_use(value) and not _is_empty(fill.operands[1]):
         return None
+    return fill if fills_float_zero(fill) else None
+
+
+def fills_float_zero(fill) -> bool:
+    """Whether a linalg.fill writes the float constant 0.0 (BLAS can then take beta = 0)."""
     constant = defining_op(fill.operands[0])
     if constant is None or constant.name != "arith.constant":
-        return None
-    attr = constant.attributes["value"]
-    return fill if isinstance(attr, ir.FloatAttr) and attr.value == 0.0 else None
+        return False
+    value = constant.attributes["value"]
+    return isinstance(value, ir.FloatAttr) and value.value == 0.0
 
 
 def _is_empty(value: ir.Value) -> bool:
