@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from tgc.dialect import targets
-from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec
+from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec, full_device_name
 from tgc.lowering.bool_storage import BoolStoragePass
 from tgc.lowering.to_core import ToCorePass
 from tgc.passes.autodiff import AutodiffPass
@@ -105,14 +105,19 @@ def session_pipelines(
     )
 
 
+def first_device(target) -> str:
+    """Device 0 of the target's device type on the local host (DEFAULT_DEVICE for the CPU)."""
+    return full_device_name(f"/device:{target.device_type}:0")
+
+
 def artifact_pipelines(
     graph: Pipeline | None = None, target=None, external_libraries: bool = False
 ) -> CompilePipelines:
-    """An artifact's compile: one device, every argument stays the caller's, and (unless
-    ``external_libraries``) code that needs no library beyond libc and libm."""
+    """An artifact's compile: one device of the target's type, every argument stays the caller's,
+    and (unless ``external_libraries``) code that needs no library beyond libc and libm."""
     target = target or targets.for_device_type("CPU")
     return CompilePipelines(
-        graph_and_placement(graph, (DEFAULT_DEVICE,)),
+        graph_and_placement(graph, (first_device(target),)),
         core_lowering(),
         target_lowering(target, for_session=False, external_libraries=external_libraries),
     )
