@@ -73,7 +73,8 @@ class _Placer:
         if not kinds_ok:
             self.pass_.fail(
                 operation,
-                f"no available device can run '{operation.name}'; available: {self._names()}",
+                f"no available device can run '{operation.name}' ({self._targets()} does not "
+                f"run it); available: {self._names()}",
             )
         chosen = kinds_ok
         for text in requests:
@@ -92,6 +93,12 @@ class _Placer:
 
     def _names(self):
         return [n for n, _ in self.devices]
+
+    def _targets(self) -> str:
+        """The targets of the available devices, as the user picks them (`--target NAME`)."""
+        found = {targets.for_device_type(d.device_type) for _, d in self.devices}
+        names = sorted(t.name for t in found if t is not None)
+        return "target " + ", ".join(names) if names else "no target"
 
 
 def _requested(operation) -> str:
