@@ -1,0 +1,44 @@
+// tgc-nvptx-check-host: host code may launch kernels, allocate buffers and reshape views of them;
+// any op that reads or writes a buffer outside a kernel is one located error naming it.
+// RUN: not %tgc-opt %s --split-input-file -p tgc-nvptx-check-host 2>&1 | FileCheck %s
+// CHECK-NOT: internal error
+
+// A host that only launches and allocates passes unchanged (no error for this chunk).
+// CHECK-NOT: nvptx_check_host.mlir:[[@LINE+1]]
+module attributes {gpu.container_module} {
+  func.func @launches_only(%a: memref<4x4xf32>, %out: memref<16xf32>) {
+    %c1 = arith.constant 1 : index
+    %c16 = arith.constant 16 : index
+    %tmp = memref.alloc() : memref<4x4xf32>
+    %flat = memref.collapse_shape %a [[0, 1]] : memref<4x4xf32> into memref<16xf32>
+    gpu.launch_func @k::@k blocks in (%c1, %c1, %c1) threads in (%c16, %c1, %c1) args(%flat : memref<16xf32>, %out : memref<16xf32>)
+    memref.dealloc %tmp : memref<4x4xf32>
+    return
+  }
+  gpu.module @k {
+    gpu.func @k(%in: memref<16xf32>, %o: memref<16xf32>) kernel {
+      %i = gpu.thread_id x
+      %v = memref.load %in[%i] : memref<16xf32>
+      memref.store %v, %o[%i] : memref<16xf32>
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// CHECK: nvptx_check_host.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.load' of @scalar on the host (computation outside a GPU kernel: a 0-d tensor, or a fetch that is a feed or a constant)
+func.func @scalar(%x: memref<f32>, %out: memref<f32>) {
+  %v = memref.load %x[] : memref<f32>
+  %e = math.exp %v : f32
+  memref.store %e, %out[] : memref<f32>
+  return
+}
+
+// -----
+
+// CHECK: nvptx_check_host.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.copy' of @copied_feed on the host
+func.func @copied_feed(%x: memref<4xf32>, %out: memref<4xf32>) {
+  memref.copy %x, %out : memref<4xf32> to memref<4xf32>
+  return
+}

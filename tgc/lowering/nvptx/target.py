@@ -1,0 +1,141 @@
+"""The nvptx target: NVIDIA GPUs (sm_90 by default) through MLIR's gpu and NVVM dialects to PTX.
+
+A first step: `tgc compile --target nvptx --emit gpu|ptx` shows the kernels and their PTX for the
+ops listed in VALIDATED_OPS, on static shapes. Loops are tiled 16x16 and mapped to blocks and
+threads by upstream passes (no shared memory or tensor cores yet). There is no artifact and no
+runtime yet, and a Session never has GPU devices, so placement never picks this target in-process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tgc.dialect.targets import Target
+from tgc.lowering.nvptx.check_host import CheckHostPass
+from tgc.lowering.nvptx.one_gpu_module import OneGpuModulePass
+from tgc.lowering.nvptx.out_params import OutParamsPass
+
+# Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
+# has a case there): float elementwise ops (their math functions expand to PTX instructions, no
+# libdevice call), comparisons and a naive matmul.
+VALIDATED_OPS = (
+    "abs",
+    "add",
+    "atan",
+    "ceil",
+    "cos",
+    "cosh",
+    "divide",
+    "equal",
+    "erf",
+    "exp",
+    "expm1",
+    "floor",
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "log",
+    "log1p",
+    "matmul",
+    "maximum",
+    "minimum",
+    "multiply",
+    "negative",
+    "not_equal",
+    "pow",
+    "relu",
+    "round",
+    "rsqrt",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sinh",
+    "sqrt",
+    "square",
+    "subtract",
+    "tan",
+    "tanh",
+)
+
+NO_RUNTIME = "the nvptx target has no runtime yet: --emit ptx shows its code"
+
+ONE_SHOT_BUFFERIZE = (
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map}"
+)
+# Parallel loops in tiles of 16x16: the outer loop becomes the grid, the inner one a block's
+# threads; fixed inner bounds (an in-bounds check instead of min bounds) let
+# convert-parallel-loops-to-gpu size the block when a dim is not a multiple of 16.
+TILE_AND_MAP = (
+    "func.func(convert-linalg-to-parallel-loops,"
+    "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 no-min-max-bounds=true},"
+    "gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class NvptxTarget(Target):
+    def supported_ops(self) -> frozenset:
+        return frozenset(VALIDATED_OPS)
+
+    def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
+        """core -> the gpu level: kernels outlined into one gpu.module, launched by the host
+        function, results written into out-param buffers. (PTX is the next stage: codegen.py.)"""
+        return [
+            OutParamsPass(),
+            # One kernel for a chain of elementwise ops instead of one kernel and buffer each.
+            "func.func(linalg-fuse-elementwise-ops)",
+            "eliminate-empty-tensors",
+            ONE_SHOT_BUFFERIZE,
+            TILE_AND_MAP,
+            "gpu-kernel-outlining",
+            "canonicalize",
+            "cse",
+            OneGpuModulePass(),
+            CheckHostPass(),
+        ]
+
+    def load_in_process(self, module, functions: list, symbols: dict):
+        from tgc.errors import CompileError
+
+        raise CompileError(NO_RUNTIME)
+
+    def resolve_machine(self, machine):
+        from tgc.lowering.nvptx.codegen import resolve_machine
+
+        return resolve_machine(machine)
+
+    def emit_stages(self, module, lowered, stop: str, options) -> None:
+        from tgc.lowering.nvptx.codegen import emit_stages
+
+        emit_stages(module, lowered, stop, options)
+
+    def write_artifact(self, lowered, options, directory: str) -> str:
+        from tgc.lowering.artifact import AotError
+
+        raise AotError(NO_RUNTIME)
+
+    def load_artifact(self, path: str, **kwargs):
+        from tgc.runtime.artifact import ArtifactError
+
+        raise ArtifactError(NO_RUNTIME)
+
+
+NVPTX = NvptxTarget(
+    name="nvptx",
+    device_type="GPU",
+    # An H200-class GPU: ~5e13 f32 flop/s, a PCIe/NVLink-class link to the host.
+    flops_per_second=5e13,
+    link_bytes_per_second=5e10,
+    link_latency_seconds=1e-5,
+    artifact_format="tgc-nvptx-artifact",
+    runtime_loader="",  # none yet: load_artifact refuses
+    artifact_stages=("gpu", "ptx"),
+    passes=(
+        ("tgc-nvptx-out-params", "tgc.lowering.nvptx.out_params", "OutParamsPass"),
+        ("tgc-nvptx-one-gpu-module", "tgc.lowering.nvptx.one_gpu_module", "OneGpuModulePass"),
+        ("tgc-nvptx-check-host", "tgc.lowering.nvptx.check_host", "CheckHostPass"),
+    ),
+    description="NVIDIA GPUs through NVVM to PTX (first step: PTX only, no runtime yet)",
+)
