@@ -24,6 +24,7 @@ UNARY = [
     "ceil",
     "cos",
     "cosh",
+    "elu",
     "erf",
     "exp",
     "expm1",
@@ -97,11 +98,31 @@ func.func @main(%x: tensor<64x32xf32>, %w: tensor<64x32xf32>, %b: tensor<32xf32>
 }
 """
 
+# A scalar constant operand: the splat folds into the kernel as an immediate.
+SPLAT_CONSTANT = """
+func.func @main(%x: tensor<37x50xf32>) -> tensor<37x50xf32> {
+  %c = "tgc.constant"() {value = dense<2.0> : tensor<f32>} : () -> tensor<f32>
+  %y = "tgc.multiply"(%x, %c) : (tensor<37x50xf32>, tensor<f32>) -> tensor<37x50xf32>
+  return %y : tensor<37x50xf32>
+}
+"""
+
+SELECT = """
+func.func @main(%c: tensor<37x50xi1>, %x: tensor<37x50xf32>, %y: tensor<37x50xf32>)
+    -> tensor<37x50xf32> {
+  %s = "tgc.select"(%c, %x, %y)
+      : (tensor<37x50xi1>, tensor<37x50xf32>, tensor<37x50xf32>) -> tensor<37x50xf32>
+  return %s : tensor<37x50xf32>
+}
+"""
+
 CASES = {
     **{op: _unary(op) for op in UNARY},
     **{op: _binary(op) for op in BINARY},
     **{op: _comparison(op) for op in COMPARISONS},
     "matmul": MATMUL,
+    "constant": SPLAT_CONSTANT,
+    "select": SELECT,
 }
 
 
@@ -222,6 +243,22 @@ def test_a_0d_computation_is_refused_not_run_on_the_host(tmp_path):
     module = _unary("exp").replace(SHAPE + "x", "")
     line = _error_line(_compile(tmp_path, module, "--emit", "ptx"))
     assert "the nvptx target cannot run 'memref.load' of @model_main on the host" in line
+    assert "arithmetic on 0-d tensors" in line
+
+
+DENSE_CONSTANT = """
+func.func @main(%x: tensor<37x2xf32>) -> tensor<37x2xf32> {
+  %c = "tgc.constant"() {value = dense<[1.0, 2.0]> : tensor<2xf32>} : () -> tensor<2xf32>
+  %y = "tgc.add"(%x, %c) : (tensor<37x2xf32>, tensor<2xf32>) -> tensor<37x2xf32>
+  return %y : tensor<37x2xf32>
+}
+"""
+
+
+def test_a_constant_that_is_not_a_splat_is_refused(tmp_path):
+    line = _error_line(_compile(tmp_path, DENSE_CONSTANT, "--emit", "ptx"))
+    assert "the nvptx target cannot run 'memref.get_global' of @model_main on the host" in line
+    assert "a constant tensor that is not a splat" in line
 
 
 def test_there_is_no_artifact_stage_and_no_runtime_yet(tmp_path):

@@ -27,7 +27,7 @@ module attributes {gpu.container_module} {
 
 // -----
 
-// CHECK: nvptx_check_host.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.load' of @scalar on the host (computation outside a GPU kernel: a 0-d tensor, or a fetch that is a feed or a constant)
+// CHECK: nvptx_check_host.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.load' of @scalar on the host (computation outside a GPU kernel, such as arithmetic on 0-d tensors)
 func.func @scalar(%x: memref<f32>, %out: memref<f32>) {
   %v = memref.load %x[] : memref<f32>
   %e = math.exp %v : f32
@@ -37,8 +37,17 @@ func.func @scalar(%x: memref<f32>, %out: memref<f32>) {
 
 // -----
 
-// CHECK: nvptx_check_host.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.copy' of @copied_feed on the host
+// CHECK: nvptx_check_host.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.copy' of @copied_feed on the host (a fetch that is a feed, or a copy between buffers)
 func.func @copied_feed(%x: memref<4xf32>, %out: memref<4xf32>) {
   memref.copy %x, %out : memref<4xf32> to memref<4xf32>
   return
+}
+
+// -----
+
+// CHECK: nvptx_check_host.mlir:[[@LINE+3]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.get_global' of @dense_constant on the host (a constant tensor that is not a splat: its values live in host memory)
+memref.global "private" constant @values : memref<3xf32> = dense<[1.0, 2.0, 3.0]>
+func.func @dense_constant() -> memref<3xf32> {
+  %g = memref.get_global @values : memref<3xf32>
+  return %g : memref<3xf32>
 }

@@ -2,8 +2,10 @@
 
 Their buffers live on the GPU, so the host may only launch kernels and hand buffers around:
 allocate, reshape views, return. An op left outside every kernel (a 0-d tensor's arithmetic has no
-loop to map to threads; a fetch that is a feed is a copy) would read or write device memory from
-the CPU: it is refused here, naming the op, instead of producing code that crashes at run time.
+loop to map to threads; a fetch that is a feed is a copy; a constant that is not a splat is a
+global in host memory) would touch device memory from the CPU or hand a host pointer to a kernel:
+it is refused here, naming the op and the likely cause, instead of producing code that crashes at
+run time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ _BUFFER_HANDLING = {
 }
 
 
+# What usually leaves each op on the host, in the user's terms.
+_CAUSES = {
+    "memref.get_global": "a constant tensor that is not a splat: its values live in host memory",
+    "memref.copy": "a fetch that is a feed, or a copy between buffers",
+}
+_DEFAULT_CAUSE = "computation outside a GPU kernel, such as arithmetic on 0-d tensors"
+
+
 def _computes(op) -> bool:
     dialect = op.name.partition(".")[0]
     return dialect in _COMPUTING_DIALECTS and op.name not in _BUFFER_HANDLING
@@ -46,6 +56,5 @@ class CheckHostPass(ModulePass):
                     self.fail(
                         op,
                         f"the nvptx target cannot run '{op.name}' of @{name} on the host "
-                        "(computation outside a GPU kernel: a 0-d tensor, or a fetch that is a "
-                        "feed or a constant)",
+                        f"({_CAUSES.get(op.name, _DEFAULT_CAUSE)})",
                     )

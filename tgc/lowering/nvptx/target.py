@@ -17,15 +17,18 @@ from tgc.lowering.nvptx.out_params import OutParamsPass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
 # has a case there): float elementwise ops (their math functions expand to PTX instructions, no
-# libdevice call), comparisons and a naive matmul.
+# libdevice call), comparisons, a naive matmul, and constants with one value (a splat folds into
+# the kernel; any other constant is refused by tgc-nvptx-check-host).
 VALIDATED_OPS = (
     "abs",
     "add",
     "atan",
     "ceil",
+    "constant",
     "cos",
     "cosh",
     "divide",
+    "elu",
     "equal",
     "erf",
     "exp",
@@ -47,6 +50,7 @@ VALIDATED_OPS = (
     "relu",
     "round",
     "rsqrt",
+    "select",
     "sigmoid",
     "sign",
     "sin",
