@@ -45,7 +45,7 @@ func.func @copied_feed(%x: memref<4xf32>, %out: memref<4xf32>) {
 
 // -----
 
-// CHECK: nvptx_check_host.mlir:[[@LINE+3]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.get_global' of @dense_constant on the host (a constant tensor that is not a splat: its values live in host memory)
+// CHECK: nvptx_check_host.mlir:[[@LINE+3]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.get_global' of @dense_constant on the host (a constant tensor not folded into a kernel (only a one-value constant used by elementwise ops is): its values live in host memory)
 memref.global "private" constant @values : memref<3xf32> = dense<[1.0, 2.0, 3.0]>
 func.func @dense_constant() -> memref<3xf32> {
   %g = memref.get_global @values : memref<3xf32>

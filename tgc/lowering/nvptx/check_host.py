@@ -2,8 +2,8 @@
 
 Their buffers live on the GPU, so the host may only launch kernels and hand buffers around:
 allocate, reshape views, return. An op left outside every kernel (a 0-d tensor's arithmetic has no
-loop to map to threads; a fetch that is a feed is a copy; a constant that is not a splat is a
-global in host memory) would touch device memory from the CPU or hand a host pointer to a kernel:
+loop to map to threads; a fetch that is a feed is a copy; a constant not folded into a kernel is
+a global in host memory) would touch device memory from the CPU or hand a host pointer to a kernel:
 it is refused here, naming the op and the likely cause, instead of producing code that crashes at
 run time.
 """
@@ -31,7 +31,10 @@ _BUFFER_HANDLING = {
 
 # What usually leaves each op on the host, in the user's terms.
 _CAUSES = {
-    "memref.get_global": "a constant tensor that is not a splat: its values live in host memory",
+    "memref.get_global": (
+        "a constant tensor not folded into a kernel (only a one-value constant used by "
+        "elementwise ops is): its values live in host memory"
+    ),
     "memref.copy": "a fetch that is a feed, or a copy between buffers",
 }
 _DEFAULT_CAUSE = "computation outside a GPU kernel, such as arithmetic on 0-d tensors"

@@ -17,8 +17,8 @@ from tgc.lowering.nvptx.out_params import OutParamsPass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
 # has a case there): float elementwise ops (their math functions expand to PTX instructions, no
-# libdevice call), comparisons, a naive matmul, and constants with one value (a splat folds into
-# the kernel; any other constant is refused by tgc-nvptx-check-host).
+# libdevice call), comparisons, a naive matmul, and constants with one value used by elementwise
+# ops (folded into the kernel; any other constant is refused by tgc-nvptx-check-host).
 VALIDATED_OPS = (
     "abs",
     "add",
