@@ -333,3 +333,9 @@ def test_a_python_two_layer_forward_compiles_once_its_batch_is_fixed(tmp_path):
     # Two matmuls (a fill and a product each), the bias-relu and the scale-tanh kernels.
     assert len(re.findall(r"^\.visible \.entry ", ptx, re.M)) == 6
     _ptxas(tmp_path, ptx)
+
+
+def test_a_target_triple_other_than_nvptx64_is_refused(tmp_path):
+    args = ("--emit", "ptx", "--target-triple", "x86_64-unknown-linux-gnu")
+    line = _error_line(_compile(tmp_path, DENSE_RELU, *args))
+    assert "generates code for nvptx64-nvidia-cuda, not 'x86_64-unknown-linux-gnu'" in line
