@@ -262,7 +262,7 @@ def test_a_constant_that_is_not_a_splat_is_refused(tmp_path):
 
 
 def test_there_is_no_artifact_stage_and_no_runtime_yet(tmp_path):
-    result = _compile(tmp_path, DENSE_RELU, "-o", str(tmp_path / "out"))
+    result = _compile(tmp_path, DENSE_RELU, "--emit", "artifact", "-o", str(tmp_path / "out"))
     line = _error_line(result)
     assert "unknown stage 'artifact' for target nvptx (stages: tgc, core, gpu, ptx)" in line
     from tgc.errors import CompileError
@@ -339,3 +339,20 @@ def test_a_target_triple_other_than_nvptx64_is_refused(tmp_path):
     args = ("--emit", "ptx", "--target-triple", "x86_64-unknown-linux-gnu")
     line = _error_line(_compile(tmp_path, DENSE_RELU, *args))
     assert "generates code for nvptx64-nvidia-cuda, not 'x86_64-unknown-linux-gnu'" in line
+
+
+def test_compile_stops_at_the_targets_last_stage_and_prints_its_code_generation(tmp_path):
+    """Without --emit, `tgc compile --target nvptx` prints PTX (its last stage);
+    --print-pipeline shows the NVVM pipeline that makes it, not the CPU's opt | llc."""
+    source = tmp_path / "dense_relu.mlir"
+    source.write_text(DENSE_RELU)
+    result = CliRunner().invoke(main, ["compile", str(source), "--target", "nvptx"])
+    assert result.exit_code == 0, result.output
+    assert ".target sm_90" in result.output and ".entry" in result.output
+    printed = CliRunner().invoke(
+        main, ["compile", str(source), "--target", "nvptx", "--print-pipeline"]
+    )
+    assert printed.exit_code == 0, printed.output
+    assert "gpu-lower-to-nvvm-pipeline" in printed.output and "llc" not in printed.output
+    cpu = CliRunner().invoke(main, ["compile", str(source), "--print-pipeline"])
+    assert "| llc -O3" in cpu.output

@@ -63,6 +63,10 @@ class Target(abc.ABC):
         """The machine code is generated for (an aot Machine), with the host's values filled in."""
 
     @abc.abstractmethod
+    def code_generation(self, machine, options) -> str:
+        """How code is made after the pipeline, as `tgc compile --print-pipeline` shows it."""
+
+    @abc.abstractmethod
     def emit_stages(self, module, lowered, stop: str, options) -> None:
         """After this target's pipeline: fills ``lowered.stages`` from the target's code level up
         to ``stop`` (one of ``artifact_stages``)."""

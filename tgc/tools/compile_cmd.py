@@ -131,11 +131,10 @@ def _errors():
 @click.option(
     "--emit",
     "stage",
-    default="artifact",
-    show_default=True,
+    default=None,
     metavar="STAGE",
     help="The stage to stop at and print or write: tgc, core, then the target's own "
-    "(cpu: llvm-dialect, llvm-ir, asm, obj, so, header, artifact).",
+    "(cpu: llvm-dialect, llvm-ir, asm, obj, so, header, artifact); default: the target's last.",
 )
 @click.option("--fetch", "fetches", multiple=True, help="A tensor or op to compute (Python input).")
 @click.option(
@@ -197,7 +196,7 @@ def compile_command(
         timing=[] if timing else None,
         target=target,
     )
-    _check_target_and_stage(where, target, stage)
+    stage = _check_target_and_stage(where, target, stage)
     if print_pipeline:
         _print_pipeline(options)
         return
@@ -236,29 +235,30 @@ def _compile_and_write(
         print_timing(options.timing, sys.stderr)
 
 
-def _check_target_and_stage(where: str, target: str, stage: str) -> None:
+def _check_target_and_stage(where: str, target: str, stage: str | None) -> str:
+    """The stage to stop at (the target's last when none is given), known to exist."""
     from tgc.dialect import targets
 
     try:
         known = aot.stages(target)
     except targets.UnknownTargetError as exc:
         fail(where, str(exc))
+    stage = stage or known[-1]
     if stage not in known:
         fail(
             where,
             f"--emit: unknown stage '{stage}' for target {target} (stages: {', '.join(known)})",
         )
+    return stage
 
 
 def _print_pipeline(options: aot.Options) -> None:
     from tgc.dialect import targets
 
-    machine = targets.get(options.target).resolve_machine(options.machine)
+    target = targets.get(options.target)
+    machine = target.resolve_machine(options.machine)
     click.echo(aot.compile_pipelines(options).spec())
-    click.echo(
-        f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
-        f"-mtriple={machine.triple} -mcpu={machine.cpu} -relocation-model=pic"
-    )
+    click.echo(target.code_generation(machine, options))
 
 
 def _write_stage(lowered, stage: str, output: str | None, options: aot.Options) -> None:

@@ -82,6 +82,12 @@ class CpuTarget(Target):
 
         return resolve_machine(machine)
 
+    def code_generation(self, machine, options) -> str:
+        return (
+            f"mlir-to-llvmir | opt -O{options.opt_level} | llc -O{options.opt_level} "
+            f"-mtriple={machine.triple} -mcpu={machine.cpu} -relocation-model=pic"
+        )
+
     def emit_stages(self, module, lowered, stop: str, options) -> None:
         from tgc.lowering.cpu.artifact import emit_stages
 

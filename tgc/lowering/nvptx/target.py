@@ -110,6 +110,11 @@ class NvptxTarget(Target):
 
         return resolve_machine(machine)
 
+    def code_generation(self, machine, options) -> str:
+        from tgc.lowering.nvptx.codegen import nvvm_pipeline
+
+        return nvvm_pipeline(machine, options.opt_level)
+
     def emit_stages(self, module, lowered, stop: str, options) -> None:
         from tgc.lowering.nvptx.codegen import emit_stages
 
