@@ -37,6 +37,7 @@ class Target:
     name: str
     device_type: str  # "cpu" gives devices "/cpu:N" and ConfigProto(device_count={"CPU": N})
     variants: tuple  # the variants this target runs
+    compiler: str = "cpu"  # the compiler's target (tgc/dialect/targets.py) its runs compile for
 
     def device(self, index: int) -> str:
         return f"/{self.device_type}:{index}"
@@ -50,7 +51,24 @@ class Target:
         return config
 
 
-TARGETS = {"cpu": Target("cpu", "cpu", ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit"))}
+ALL_VARIANTS = ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit")
+TARGETS = {"cpu": Target("cpu", "cpu", ALL_VARIANTS)}
+
+
+def target_named(name: str) -> Target:
+    """The suite's target ``name``: one of TARGETS, or any target registered with the compiler
+    (tgc/dialect/targets.py) whose devices the suite can make, run through every variant."""
+    from tgc.dialect import targets
+
+    if name in TARGETS:
+        return TARGETS[name]
+    try:
+        compiler = targets.get(name)
+    except targets.UnknownTargetError:
+        raise KeyError(name) from None
+    if compiler.device_type != "CPU":
+        raise KeyError(name)  # a Session makes CPU devices only
+    return Target(name, compiler.device_type.lower(), ALL_VARIANTS, compiler=name)
 
 
 # ---- outcomes ------------------------------------------------------------------------------------
@@ -358,7 +376,7 @@ def run_artifact(spec, target: Target) -> dict:
         try:
             path = os.path.join(out, "graph.mlir")
             export_graph(fetches, None, path=path)
-            options = aot.Options()
+            options = aot.Options(target=target.compiler)
             with make_context(), ir.Location.unknown():
                 lowered = aot.lower_module(mlir_module(path)(), "artifact", options)
             artifact = load(aot.write_artifact(lowered, options, os.path.join(out, "art")))
@@ -543,8 +561,14 @@ def check_same(spec, ref: Reference, base: dict, other: dict, category: str) -> 
 
 def run_checks(spec, target: str | Target = "cpu", variant: str | None = None) -> Outcome:
     """All checks of one drawn graph on ``target``; never raises for a tgc failure."""
-    target = TARGETS[target] if isinstance(target, str) else target
-    variant = variant or spec.variant
+    from tgc.dialect import targets
+
+    target = target_named(target) if isinstance(target, str) else target
+    with targets.selected(target.compiler):
+        return _checks(spec, target, variant or spec.variant)
+
+
+def _checks(spec, target: Target, variant: str) -> Outcome:
     try:
         ref = compute_reference(spec)
         base = run_session(spec, target)

@@ -1,0 +1,58 @@
+"""Every target runs the same suite against the CPU: a target registered with the compiler is a
+conformance target by its name (``--conformance-target NAME``). Here a target made in the test
+alone, the CPU without BLAS, runs drawn graphs through every variant, each compiled for it."""
+
+import dataclasses
+
+import pytest
+
+from conformance.checks import ALL_VARIANTS, run_checks, target_named
+from conformance.generator import VARIANTS, RandomChooser, catalogue, draw_graph
+from tgc.dialect import targets
+from tgc.lowering.cpu.target import CPU, CpuTarget
+
+COMPILES = []  # (target name, for_session) of every pipeline the test target built
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingNoBlasCpu(CpuTarget):
+    def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
+        COMPILES.append((self.name, for_session))
+        return super().pipeline_elements(for_session=for_session, external_libraries=False)
+
+
+@pytest.fixture
+def noblas():
+    fields = {f.name: getattr(CPU, f.name) for f in dataclasses.fields(CPU)}
+    target = CountingNoBlasCpu(**{**fields, "name": "cpu-noblas"})
+    targets.register(target, default_for_type=False)
+    try:
+        yield target
+    finally:
+        targets.unregister(target.name)
+
+
+def test_a_registered_target_is_a_conformance_target_with_every_variant(noblas):
+    suite_target = target_named("cpu-noblas")
+    assert suite_target.compiler == "cpu-noblas"
+    assert suite_target.variants == ALL_VARIANTS
+    assert suite_target.config().device_count == {"CPU": 1}
+
+
+def test_a_target_whose_devices_a_session_cannot_make_is_refused():
+    with pytest.raises(KeyError):
+        target_named("nvptx")  # GPU devices: a Session makes CPU devices only
+    with pytest.raises(KeyError):
+        target_named("no-such-target")
+
+
+def test_drawn_graphs_conform_on_the_registered_target_in_every_variant(noblas):
+    entries = catalogue()
+    COMPILES.clear()
+    for seed, variant in enumerate(VARIANTS * 2):
+        spec = draw_graph(RandomChooser(seed), seed=seed, entries=entries, variant=variant)
+        outcome = run_checks(spec, "cpu-noblas")
+        assert outcome.ok, f"seed {seed} ({variant}): {outcome.status} in {outcome.category}"
+    assert {name for name, _ in COMPILES} == {"cpu-noblas"}
+    assert (("cpu-noblas", False)) in COMPILES  # the artifact variant compiled for it too
+    assert targets.for_device_type("CPU").name == "cpu"  # the selection ended with each check
