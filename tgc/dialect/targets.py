@@ -42,7 +42,7 @@ class Target(abc.ABC):
     # The stages after the core level that `tgc compile --emit` can stop at, in order; the last
     # writes the artifact directory.
     artifact_stages: tuple = ()
-    # The target's own passes, as (pipeline name, module, class): `tgc opt` runs them by name.
+    # The target's own pass classes: `tgc opt` runs them by their pipeline names.
     passes: tuple = ()
 
     @abc.abstractmethod
@@ -77,7 +77,7 @@ class Target(abc.ABC):
 
     def pass_table(self) -> dict:
         """Its passes as the pass registry lists them: name -> (module, class)."""
-        return {name: (module, cls) for name, module, cls in self.passes}
+        return {cls.name: (cls.__module__, cls.__name__) for cls in self.passes}
 
     def load_artifact(self, path: str, **kwargs):
         """Loads an artifact of this target with its runtime loader."""

@@ -22,7 +22,7 @@ from mlir import ir
 from mlir.passmanager import PassManager
 
 from tgc.passes import get_pass_class, tgc_passes
-from tgc.passes.base import PassFailure
+from tgc.passes.base import ModulePass, PassFailure
 
 
 class PipelineError(ValueError):
@@ -107,6 +107,12 @@ def make_pass(element: str):
     return cls(**options)
 
 
+def _parsed(element: str, known: dict) -> tuple:
+    """(text, tgc pass) for an element naming a tgc pass, (text, None) for an upstream one."""
+    name = element.partition("{")[0].strip()
+    return (element, make_pass(element)) if name in known else (element, None)
+
+
 def _has_current_context() -> bool:
     try:
         return ir.Context.current is not None
@@ -131,18 +137,22 @@ class Stage:
 
 class Pipeline:
     def __init__(self, spec: str):
+        known = tgc_passes()
+        self._set_stages([_parsed(element, known) for element in split_top_level(spec)])
+
+    def _set_stages(self, elements: list) -> None:
+        """Stages from (text, tgc pass or None) pairs: each tgc pass alone, consecutive upstream
+        passes together in one."""
         self.stages: list[Stage] = []
         upstream: list[str] = []
-        known = tgc_passes()
-        for element in split_top_level(spec):
-            name = element.partition("{")[0].strip()
-            if name in known:
-                if upstream:
-                    self.stages.append(Stage(",".join(upstream)))
-                    upstream = []
-                self.stages.append(Stage(element, make_pass(element)))
-            else:
-                upstream.append(element)
+        for text, tgc_pass in elements:
+            if tgc_pass is None:
+                upstream.append(text)
+                continue
+            if upstream:
+                self.stages.append(Stage(",".join(upstream)))
+                upstream = []
+            self.stages.append(Stage(text, tgc_pass))
         if upstream:
             self.stages.append(Stage(",".join(upstream)))
         self._check_upstream()
@@ -166,16 +176,17 @@ class Pipeline:
     def of(cls, elements: list) -> "Pipeline":
         """A pipeline from its elements: tgc pass objects and upstream pass texts (each as MLIR's
         pipeline syntax writes one pass, e.g. ``func.func(cse)``), in order."""
-        return cls(",".join(e.spec() if hasattr(e, "spec") else e for e in elements))
+        known = tgc_passes()
+        pipeline = cls.__new__(cls)
+        pipeline._set_stages(
+            [(e.spec(), e) if isinstance(e, ModulePass) else _parsed(e, known) for e in elements]
+        )
+        return pipeline
 
     def __add__(self, other: "Pipeline") -> "Pipeline":
-        joined = Pipeline("")
+        joined = Pipeline.__new__(Pipeline)
         joined.stages = self.stages + other.stages
         return joined
-
-    def names(self) -> list:
-        """The name of every pass, in order (options left out)."""
-        return [element.partition("{")[0].strip() for element in split_top_level(self.spec())]
 
     def up_to(self, name: str, last_occurrence: bool = False) -> "Pipeline":
         """The passes from the first through the first (or last) one called ``name``."""

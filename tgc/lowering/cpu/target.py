@@ -109,12 +109,12 @@ CPU = CpuTarget(
     runtime_loader="tgc.runtime.artifact:load",
     artifact_stages=("llvm-dialect", "llvm-ir", "asm", "obj", "so", "header", "artifact"),
     passes=(
-        ("tgc-conv-gemm", "tgc.lowering.cpu.conv_gemm", "ConvGemmPass"),
-        ("tgc-blas-matmul", "tgc.lowering.cpu.blas", "BlasMatmulPass"),
-        ("tgc-outline-gemm", "tgc.lowering.cpu.outline_gemm", "OutlineGemmPass"),
-        ("tgc-gemm-update", "tgc.lowering.cpu.gemm_update", "GemmUpdatePass"),
-        ("tgc-strided-copies", "tgc.lowering.cpu.strided_copies", "StridedCopiesPass"),
-        ("tgc-check-allocs", "tgc.lowering.cpu.check_allocs", "CheckAllocsPass"),
+        ConvGemmPass,
+        BlasMatmulPass,
+        OutlineGemmPass,
+        GemmUpdatePass,
+        StridedCopiesPass,
+        CheckAllocsPass,
     ),
     description=(
         "the host CPU through LLVM (JIT in-process; shared library + C header ahead of time)"

@@ -141,10 +141,6 @@ NVPTX = NvptxTarget(
     artifact_format="tgc-nvptx-artifact",
     runtime_loader="",  # none yet: load_artifact refuses
     artifact_stages=("gpu", "ptx"),
-    passes=(
-        ("tgc-nvptx-out-params", "tgc.lowering.nvptx.out_params", "OutParamsPass"),
-        ("tgc-nvptx-one-gpu-module", "tgc.lowering.nvptx.one_gpu_module", "OneGpuModulePass"),
-        ("tgc-nvptx-check-host", "tgc.lowering.nvptx.check_host", "CheckHostPass"),
-    ),
+    passes=(OutParamsPass, OneGpuModulePass, CheckHostPass),
     description="NVIDIA GPUs through NVVM to PTX (first step: PTX only, no runtime yet)",
 )
