@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from tgc.dialect import targets
-from tgc.lowering.nvptx.target import NVPTX, VALIDATED_OPS
+from tgc.lowering.nvptx.pipeline import VALIDATED_OPS
+from tgc.lowering.nvptx.target import NVPTX
 from tgc.tools.cli import main
 
 PTXAS = shutil.which("ptxas")
