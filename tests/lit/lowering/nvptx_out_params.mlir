@@ -5,7 +5,8 @@
 // RUN: %tgc-opt %s --split-input-file -p tgc-nvptx-out-params | FileCheck %s
 
 // CHECK-LABEL: func.func @two_results(
-// CHECK-SAME:      %[[X:.*]]: tensor<4x3xf32>, %[[OUT0:.*]]: memref<4x3xf32>, %[[OUT1:.*]]: memref<3xf32>) {
+// CHECK-SAME:      %[[X:.*]]: tensor<4x3xf32>, %[[OUT0:.*]]: memref<4x3xf32>, %[[OUT1:.*]]: memref<3xf32>)
+// CHECK-SAME:      tgc.out_params = 2 : i64
 // CHECK:         %[[E:.*]] = math.exp %[[X]]
 // CHECK:         %[[R:.*]] = tensor.extract_slice
 // CHECK:         bufferization.materialize_in_destination %[[E]] in restrict writable %[[OUT0]] : (tensor<4x3xf32>, memref<4x3xf32>) -> ()

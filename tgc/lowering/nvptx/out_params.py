@@ -17,6 +17,8 @@ from mlir import ir
 from tgc.dialect.ir_helpers import functions
 from tgc.passes.base import ModulePass
 
+OUT_PARAMS_ATTR = "tgc.out_params"  # on a public function: how many trailing arguments are results
+
 
 def _is_public(function) -> bool:
     visibility = (
@@ -57,6 +59,10 @@ class OutParamsPass(ModulePass):
         block = function.regions[0].blocks[0]
         ret = block.operations[len(block.operations) - 1]
         results = list(ret.operands)
+        # The launch plan (launch_plan.py) reads which trailing arguments are the outputs.
+        function.attributes[OUT_PARAMS_ATTR] = ir.IntegerAttr.get(
+            ir.IntegerType.get_signless(64), len(results)
+        )
         if not results:
             return
         outs = [block.add_argument(_memref_of(v.type), ret.location) for v in results]
