@@ -1,0 +1,134 @@
+"""tgc-nvptx-kernels-on-host: the kernels of a gpu-level module become host functions that run a
+launch's blocks and threads as plain loops, one after another.
+
+This is the GPU schedule run on the CPU: the same tiles, the same mapping to blocks and threads,
+the same launch plan (the host functions go: the plan, tgc/lowering/nvptx/launch_plan.py, says
+what they did). Each kernel ``@k(args...)`` becomes ``func.func @k(args..., grid x, y, z, block
+x, y, z)`` whose body loops over every block and thread and runs the kernel's body with
+``gpu.block_id``, ``gpu.thread_id``, ``gpu.block_dim`` and ``gpu.grid_dim`` read from the loops and
+sizes. Threads of a block run one after another, which is only faithful for kernels without
+barriers, shared memory or warp operations: those are refused, naming the op.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+from mlir.dialects import arith, func, scf
+
+from tgc.passes.base import ModulePass
+
+_DIMS = ("x", "y", "z")
+# gpu ops a sequential loop over threads computes exactly (the ids and sizes of the launch).
+_INDEX_OPS = ("gpu.block_id", "gpu.thread_id", "gpu.block_dim", "gpu.grid_dim")
+
+
+def _symbol(op) -> str:
+    return ir.StringAttr(op.attributes["sym_name"]).value
+
+
+def _dimension(op) -> str:
+    text = str(op.attributes["dimension"])  # #gpu<dim x>
+    return text.rstrip(">").split()[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelsOnHostPass(ModulePass):
+    """gpu.func kernels -> host functions looping over blocks and threads; host code removed."""
+
+    name = "tgc-nvptx-kernels-on-host"
+
+    def run(self, module: ir.Module) -> None:
+        body = module.body
+        gpu_modules = [op.operation for op in body.operations if op.operation.name == "gpu.module"]
+        for gpu_module in gpu_modules:
+            for op in list(gpu_module.regions[0].blocks[0].operations):
+                if op.operation.name == "gpu.func" and "gpu.kernel" in op.attributes:
+                    self._to_host_function(op.operation, gpu_module)
+        for op in list(body.operations):
+            if op.operation.name == "gpu.module" or (
+                op.operation.name == "func.func" and "tgc.kernel_on_host" not in op.attributes
+            ):
+                op.operation.erase()
+        if "gpu.container_module" in module.operation.attributes:
+            del module.operation.attributes["gpu.container_module"]
+
+    def _to_host_function(self, kernel, gpu_module) -> None:
+        region = kernel.regions[0]
+        if len(region.blocks) != 1:
+            self.fail(kernel, f"kernel @{_symbol(kernel)} has several blocks (unstructured flow)")
+        block = region.blocks[0]
+        self._check_emulable(kernel)
+        index = ir.IndexType.get()
+        arg_types = [a.type for a in block.arguments]
+        with ir.InsertionPoint(gpu_module), kernel.location:  # just before the gpu.module
+            host = func.FuncOp(_symbol(kernel), (arg_types + [index] * 6, []))
+            host.attributes["tgc.kernel_on_host"] = ir.UnitAttr.get()
+            entry = host.add_entry_block()
+        sizes = list(entry.arguments[len(arg_types) :])
+        ids = {}
+        with ir.InsertionPoint(entry), kernel.location:
+            zero = arith.ConstantOp(index, 0).result
+            one = arith.ConstantOp(index, 1).result
+            inner = self._loop_nest(sizes, zero, one, ids)
+            func.ReturnOp([])
+        values = {
+            "gpu.block_id": ids["block"],
+            "gpu.thread_id": ids["thread"],
+            "gpu.grid_dim": dict(zip(_DIMS, sizes[:3])),
+            "gpu.block_dim": dict(zip(_DIMS, sizes[3:])),
+        }
+        terminator = inner.operations[len(inner.operations) - 1]
+        for op in list(block.operations):
+            if op.operation.name == "gpu.return":
+                continue
+            op.operation.move_before(terminator)
+        for old, new in zip(block.arguments, entry.arguments):
+            old.replace_all_uses_with(new)
+        self._replace_index_ops(inner, values)
+        kernel.erase()
+
+    @staticmethod
+    def _loop_nest(sizes: list, zero, one, ids: dict):
+        """Loops over blocks z, y, x, then threads z, y, x at the current insertion point;
+        returns the innermost body."""
+        ids["block"], ids["thread"] = {}, {}
+        loops = [("block", d, sizes[i]) for i, d in reversed(list(enumerate(_DIMS)))]
+        loops += [("thread", d, sizes[3 + i]) for i, d in reversed(list(enumerate(_DIMS)))]
+        point = ir.InsertionPoint.current
+        for kind, dim, size in loops:
+            loop = scf.ForOp(zero, size, one, ip=point)
+            ids[kind][dim] = loop.induction_variable
+            with ir.InsertionPoint(loop.body):
+                scf.YieldOp([])
+            point = ir.InsertionPoint.at_block_begin(loop.body)
+        return loop.body
+
+    def _check_emulable(self, kernel) -> None:
+        inputs = ir.FunctionType(ir.TypeAttr(kernel.attributes["function_type"]).value).inputs
+        if len(kernel.regions[0].blocks[0].arguments) != len(inputs):
+            self.fail(kernel, f"kernel @{_symbol(kernel)} uses workgroup (shared) memory")
+
+        def visit(op):
+            name = op.operation.name
+            if name.startswith("gpu.") and name not in (*_INDEX_OPS, "gpu.return", "gpu.func"):
+                self.fail(op.operation, f"'{name}' cannot run on the host one thread at a time")
+            return ir.WalkResult.ADVANCE
+
+        kernel.walk(visit)
+
+    @staticmethod
+    def _replace_index_ops(block, values: dict) -> None:
+        found = []
+
+        def visit(op):
+            if op.operation.name in _INDEX_OPS:
+                found.append(op.operation)
+            return ir.WalkResult.ADVANCE
+
+        for op in block.operations:
+            op.operation.walk(visit)
+        for op in found:
+            op.result.replace_all_uses_with(values[op.name][_dimension(op)])
+            op.erase()

@@ -1,0 +1,255 @@
+"""The launch plan: what a gpu-level module's host side does, as data an MLIR-free runtime runs.
+
+After the nvptx pipeline a public function's body is straight-line host code: index and float
+constants, allocations of intermediates, views of buffers, constant tensors (memref.get_global),
+kernel launches and a return (tgc-nvptx-check-host refuses anything else). This module reads that
+code into a JSON-able plan (format: tgc/runtime/launch_plan.py): the buffers each launch takes, its
+grid and block, its scalar arguments. Intermediates share one workspace: two buffers whose
+lifetimes (first to last launch using them) do not overlap may take the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+import numpy as np
+from mlir import ir
+
+from tgc.dialect.ir_helpers import functions
+from tgc.lowering.nvptx.out_params import OUT_PARAMS_ATTR
+
+WORKSPACE_ALIGNMENT = 256  # bytes: what cudaMalloc guarantees, enough for any vector access
+
+# Host ops that give another name to the same bytes.
+_VIEWS = {"memref.expand_shape", "memref.collapse_shape", "memref.cast"}
+
+
+class PlanError(ValueError):
+    """Host code that the launch plan cannot express."""
+
+
+def extract_plan(module: ir.Module) -> dict:
+    """{"kernels": [...], "functions": {name: plan}} of a gpu-level module."""
+    globals_ = _globals(module)
+    plans = {}
+    for function in functions(module):
+        if OUT_PARAMS_ATTR in function.attributes:
+            name = ir.StringAttr(function.attributes["sym_name"]).value
+            plans[name] = _FunctionReader(function, globals_).read()
+    return {"kernels": kernel_names(module), "functions": plans}
+
+
+def kernel_names(module: ir.Module) -> list:
+    """Entry points of the module's gpu.module(s), in order."""
+    names = []
+    for op in module.body.operations:
+        if op.operation.name != "gpu.module":
+            continue
+        for inner in op.regions[0].blocks[0].operations:
+            if inner.operation.name == "gpu.func" and "gpu.kernel" in inner.attributes:
+                names.append(ir.StringAttr(inner.attributes["sym_name"]).value)
+    return names
+
+
+def _globals(module: ir.Module) -> dict:
+    return {
+        ir.StringAttr(op.attributes["sym_name"]).value: op
+        for op in module.body.operations
+        if op.operation.name == "memref.global"
+    }
+
+
+@dataclasses.dataclass
+class _Buffer:
+    shape: list
+    dtype: str
+    first_use: int = -1
+    last_use: int = -1
+    offset: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+class _FunctionReader:
+    def __init__(self, function, globals_: dict):
+        self.function = function
+        self.globals = globals_
+        self.name = ir.StringAttr(function.attributes["sym_name"]).value
+        self.refs = {}  # SSA value -> ("argument" | "buffer" | "constant", index)
+        self.scalars = {}  # SSA value -> (kind, number)
+        self.buffers = []
+        self.constants = []
+        self.launches = []
+
+    def read(self) -> dict:
+        block = self.function.regions[0].blocks[0]
+        arguments = []
+        for index, argument in enumerate(block.arguments):
+            if not isinstance(argument.type, ir.MemRefType):
+                raise PlanError(f"@{self.name}: argument {index} is {argument.type}, not a buffer")
+            arguments.append(_describe(ir.MemRefType(argument.type)))
+            self.refs[_key(argument)] = ("argument", index)
+        for op in block.operations:
+            self._read_op(op.operation)
+        workspace = _pack(self.buffers)
+        return {
+            "arguments": arguments,
+            "results": ir.IntegerAttr(self.function.attributes[OUT_PARAMS_ATTR]).value,
+            "workspace_bytes": workspace,
+            "buffers": [
+                {"shape": b.shape, "dtype": b.dtype, "offset": b.offset} for b in self.buffers
+            ],
+            "constants": self.constants,
+            "launches": self.launches,
+        }
+
+    def _read_op(self, op) -> None:
+        name = op.name
+        if name == "arith.constant":
+            self.scalars[_key(op.result)] = _scalar(op)
+        elif name == "memref.alloc":
+            self._alloc(op)
+        elif name in _VIEWS:
+            self.refs[_key(op.result)] = self._ref(op.operands[0], op)
+        elif name == "memref.get_global":
+            self._constant(op)
+        elif name == "gpu.launch_func":
+            self._launch(op)
+        elif name not in ("memref.dealloc", "func.return"):
+            raise PlanError(f"@{self.name}: the launch plan cannot run '{name}' on the host")
+
+    def _alloc(self, op) -> None:
+        type_ = ir.MemRefType(op.result.type)
+        if not type_.has_static_shape:
+            raise PlanError(f"@{self.name}: an intermediate of unknown size ({type_})")
+        described = _describe(type_)
+        self.refs[_key(op.result)] = ("buffer", len(self.buffers))
+        self.buffers.append(_Buffer(described["shape"], described["dtype"]))
+
+    def _constant(self, op) -> None:
+        symbol = ir.FlatSymbolRefAttr(op.attributes["name"]).value
+        global_ = self.globals[symbol]
+        type_ = ir.MemRefType(ir.TypeAttr(global_.attributes["type"]).value)
+        described = _describe(type_)
+        values = _dense_values(global_.attributes["initial_value"], described)
+        data = base64.b64encode(values.astype(values.dtype.newbyteorder("<")).tobytes())
+        self.refs[_key(op.result)] = ("constant", len(self.constants))
+        self.constants.append({**described, "data": data.decode("ascii")})
+
+    def _launch(self, op) -> None:
+        launch = op.opview
+        if launch.dynamicSharedMemorySize is not None or len(launch.asyncDependencies):
+            raise PlanError(f"@{self.name}: a launch with dynamic shared memory or async tokens")
+        index = len(self.launches)
+        args = []
+        for value in launch.kernelOperands:
+            if isinstance(value.type, ir.MemRefType):
+                kind, number = self._ref(value, op)
+                if kind == "buffer":
+                    buffer = self.buffers[number]
+                    buffer.first_use = index if buffer.first_use < 0 else buffer.first_use
+                    buffer.last_use = index
+                args.append([kind, number])
+            else:
+                args.append(list(self._scalar_operand(value, op)))
+        self.launches.append(
+            {
+                "kernel": ir.SymbolRefAttr(op.attributes["kernel"]).value[-1],
+                "grid": [self._size(v, op) for v in _grid(launch)],
+                "block": [self._size(v, op) for v in _block(launch)],
+                "args": args,
+            }
+        )
+
+    def _ref(self, value, op) -> tuple:
+        ref = self.refs.get(_key(value))
+        if ref is None:
+            raise PlanError(f"@{self.name}: '{op.name}' takes a buffer made on the host")
+        return ref
+
+    def _scalar_operand(self, value, op) -> tuple:
+        scalar = self.scalars.get(_key(value))
+        if scalar is None:
+            raise PlanError(f"@{self.name}: '{op.name}' takes a scalar computed on the host")
+        return scalar
+
+    def _size(self, value, op) -> int:
+        return int(self._scalar_operand(value, op)[1])
+
+
+def _key(value):
+    return value  # ir.Value hashes and compares by the value it wraps
+
+
+def _grid(launch) -> tuple:
+    return (launch.gridSizeX, launch.gridSizeY, launch.gridSizeZ)
+
+
+def _block(launch) -> tuple:
+    return (launch.blockSizeX, launch.blockSizeY, launch.blockSizeZ)
+
+
+def _scalar(op) -> tuple:
+    attr = op.attributes["value"]
+    type_ = attr.type
+    if isinstance(type_, ir.IndexType):
+        return ("i64", ir.IntegerAttr(attr).value)
+    if isinstance(type_, ir.IntegerType):
+        width = ir.IntegerType(type_).width
+        return (f"i{max(width, 8)}", ir.IntegerAttr(attr).value)
+    if isinstance(type_, (ir.F32Type, ir.F64Type)):
+        return (f"f{ir.FloatType(type_).width}", ir.FloatAttr(attr).value)
+    return ("unsupported", str(attr))
+
+
+def _describe(type_: ir.MemRefType) -> dict:
+    return {"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type)}
+
+
+def _numpy_dtype(element: ir.Type) -> str:
+    if isinstance(element, ir.F32Type):
+        return "float32"
+    if isinstance(element, ir.F64Type):
+        return "float64"
+    if isinstance(element, ir.IntegerType):
+        width = ir.IntegerType(element).width
+        return "bool" if width == 1 else f"int{width}"
+    raise PlanError(f"buffers of {element} are not supported by the launch plan")
+
+
+def _dense_values(attr, described: dict) -> np.ndarray:
+    dense = ir.DenseElementsAttr(attr)
+    dtype = np.dtype(described["dtype"])
+    if dense.is_splat:
+        value = dense.get_splat_value()
+        number = ir.FloatAttr(value).value if dtype.kind == "f" else ir.IntegerAttr(value).value
+        return np.full(described["shape"], number, dtype=dtype)
+    return np.array(dense, dtype=dtype).reshape(described["shape"])
+
+
+def _pack(buffers: list) -> int:
+    """Gives each buffer an offset in one workspace (largest first, at the lowest offset free
+    during its lifetime); returns the workspace's size."""
+    placed = []
+    for buffer in sorted(buffers, key=lambda b: -b.nbytes):
+        offset = 0
+        for other in sorted(placed, key=lambda b: b.offset):
+            if not _live_together(buffer, other):
+                continue
+            if offset + buffer.nbytes <= other.offset:
+                break
+            offset = max(offset, _align(other.offset + other.nbytes))
+        buffer.offset = offset
+        placed.append(buffer)
+    return max((b.offset + b.nbytes for b in buffers), default=0)
+
+
+def _live_together(a: _Buffer, b: _Buffer) -> bool:
+    return not (a.last_use < b.first_use or b.last_use < a.first_use)
+
+
+def _align(n: int) -> int:
+    return (n + WORKSPACE_ALIGNMENT - 1) // WORKSPACE_ALIGNMENT * WORKSPACE_ALIGNMENT

@@ -1,0 +1,129 @@
+"""Runs one function of a launch plan on a device: copies inputs in, launches kernels, copies out.
+
+A plan (made by tgc/lowering/nvptx/launch_plan.py, stored in an nvptx artifact's manifest) says,
+for one compiled function::
+
+    {"arguments": [{"shape": [64, 32], "dtype": "float32"}, ...],  # inputs, then the outputs
+     "results": 2,                      # the last `results` arguments are written by the kernels
+     "workspace_bytes": 4096,           # one allocation holding every intermediate
+     "buffers": [{"shape": ..., "dtype": ..., "offset": 0}],       # intermediates in it
+     "constants": [{"shape": ..., "dtype": ..., "data": "<base64, little-endian>"}],
+     "launches": [{"kernel": NAME, "grid": [x, y, z], "block": [x, y, z],
+                   "args": [["i64", 16], ["f32", 0.5], ["argument", 2], ["buffer", 0],
+                            ["constant", 0]]}]}
+
+The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out, launch and
+synchronize; the workspace and the constants are allocated once and reused by every call.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import threading
+
+import numpy as np
+
+from tgc.runtime import errors
+
+_SCALAR_TYPES = {
+    "i64": ctypes.c_int64,
+    "i32": ctypes.c_int32,
+    "i16": ctypes.c_int16,
+    "i8": ctypes.c_int8,
+    "f64": ctypes.c_double,
+    "f32": ctypes.c_float,
+}
+
+
+class LaunchPlan:
+    """One function of a plan, callable as ``plan(*inputs) -> [outputs]`` (numpy arrays)."""
+
+    def __init__(self, plan: dict, device, name: str = "function"):
+        self.name = name
+        self.device = device
+        self.arguments = plan["arguments"]
+        self.num_results = plan["results"]
+        self.num_inputs = len(self.arguments) - self.num_results
+        self._lock = threading.Lock()  # the workspace is shared by every call
+        self._workspace = device.alloc(plan["workspace_bytes"])
+        self._buffers = [self._workspace + b["offset"] for b in plan["buffers"]]
+        self._constants = [self._upload_constant(c) for c in plan["constants"]]
+        self._launches = [self._prepare(launch) for launch in plan["launches"]]
+
+    def __call__(self, *arrays) -> list:
+        if len(arrays) != self.num_inputs:
+            raise errors.InvalidArgumentError(
+                None, None, f"{self.name} takes {self.num_inputs} inputs, got {len(arrays)}"
+            )
+        with self._lock:
+            pointers = [self._copy_in(i, a) for i, a in enumerate(arrays)]
+            pointers += [self.device.alloc(_nbytes(a)) for a in self.arguments[self.num_inputs :]]
+            try:
+                for kernel, grid, block, make_params in self._launches:
+                    self.device.launch(kernel, grid, block, make_params(pointers))
+                self.device.synchronize()
+                return [
+                    self.device.copy_out(p, tuple(a["shape"]), np.dtype(a["dtype"]))
+                    for p, a in zip(pointers[self.num_inputs :], self.arguments[self.num_inputs :])
+                ]
+            finally:
+                for pointer in pointers:
+                    self.device.free(pointer)
+
+    def close(self) -> None:
+        for pointer in [self._workspace, *self._constants]:
+            self.device.free(pointer)
+        self._constants = []
+
+    def _copy_in(self, index: int, array) -> int:
+        spec = self.arguments[index]
+        dtype = np.dtype(spec["dtype"])
+        array = np.ascontiguousarray(array, dtype=dtype)
+        if list(array.shape) != list(spec["shape"]):
+            raise errors.InvalidArgumentError(
+                None,
+                None,
+                f"{self.name}: input {index} has shape {list(array.shape)}, but the function was "
+                f"compiled for {list(spec['shape'])}",
+            )
+        pointer = self.device.alloc(array.nbytes)
+        self.device.copy_in(pointer, array)
+        return pointer
+
+    def _upload_constant(self, constant: dict) -> int:
+        dtype = np.dtype(constant["dtype"]).newbyteorder("<")
+        values = np.frombuffer(base64.b64decode(constant["data"]), dtype=dtype)
+        values = values.astype(dtype.newbyteorder("=")).reshape(constant["shape"])
+        pointer = self.device.alloc(values.nbytes)
+        self.device.copy_in(pointer, values)
+        return pointer
+
+    def _prepare(self, launch: dict) -> tuple:
+        """(kernel handle, grid, block, function of the call's argument pointers -> params)."""
+        kernel = self.device.kernel(launch["kernel"])
+        fixed, slots = [], []  # ctypes values; (position, argument index) filled per call
+        for position, (kind, value) in enumerate(launch["args"]):
+            if kind in _SCALAR_TYPES:
+                fixed.append(_SCALAR_TYPES[kind](value))
+            elif kind == "buffer":
+                fixed.append(ctypes.c_void_p(self._buffers[value]))
+            elif kind == "constant":
+                fixed.append(ctypes.c_void_p(self._constants[value]))
+            elif kind == "argument":
+                fixed.append(ctypes.c_void_p(0))
+                slots.append((position, value))
+            else:
+                raise ValueError(f"launch plan argument of unknown kind '{kind}'")
+        params = (ctypes.c_void_p * len(fixed))(*[ctypes.addressof(v) for v in fixed])
+
+        def make_params(pointers: list):
+            for position, index in slots:
+                fixed[position].value = pointers[index]
+            return params
+
+        return kernel, tuple(launch["grid"]), tuple(launch["block"]), make_params
+
+
+def _nbytes(spec: dict) -> int:
+    return int(np.prod(spec["shape"], dtype=np.int64)) * np.dtype(spec["dtype"]).itemsize
