@@ -44,6 +44,9 @@ class Target(abc.ABC):
     artifact_stages: tuple = ()
     # The target's own pass classes: `tgc opt` runs them by their pipeline names.
     passes: tuple = ()
+    # Its code is compiled for one shape of every tensor (a GPU kernel's grid is sized at compile
+    # time): a Session and @tgc.jit compile once per combination of fed shapes.
+    static_shapes: bool = False
 
     @abc.abstractmethod
     def supported_ops(self) -> frozenset:

@@ -69,5 +69,6 @@ NVPTX = NvptxTarget(
     runtime_loader="",  # none yet: load_artifact refuses
     artifact_stages=("gpu", "ptx"),
     passes=(OutParamsPass, OneGpuModulePass, CheckHostPass),
+    static_shapes=True,
     description="NVIDIA GPUs through NVVM to PTX (first step: PTX only, no runtime yet)",
 )
