@@ -1,0 +1,317 @@
+"""CudaDevice and cuda_status against a fake ``cuda.bindings.driver``: the driver calls made, in
+order and with their arguments, and the messages of every way CUDA can be missing or fail. No GPU
+is needed: the fake records what a real driver would be asked."""
+
+import ctypes
+import enum
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from tgc.runtime import cuda_device
+from tgc.runtime.cuda_device import CudaDevice, CudaError, cuda_status
+
+
+class CUresult(enum.IntEnum):
+    CUDA_SUCCESS = 0
+    CUDA_ERROR_INVALID_VALUE = 1
+    CUDA_ERROR_OUT_OF_MEMORY = 2
+    CUDA_ERROR_INSUFFICIENT_DRIVER = 35
+    CUDA_ERROR_NO_DEVICE = 100
+    CUDA_ERROR_INVALID_PTX = 218
+    CUDA_ERROR_NOT_FOUND = 500
+
+
+class CUdevice_attribute(enum.IntEnum):
+    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
+    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76
+
+
+OK = CUresult.CUDA_SUCCESS
+
+
+class FakeDriver(types.ModuleType):
+    """Answers like cuda.bindings.driver: a tuple (CUresult, values...) per call; ``fail`` maps
+    a call's name to the CUresult it returns instead."""
+
+    CUresult = CUresult
+    CUdevice_attribute = CUdevice_attribute
+
+    def __init__(self, fail=None, devices=1, init_raises=None):
+        super().__init__("cuda.bindings.driver")
+        self.calls, self.fail, self.devices = [], dict(fail or {}), devices
+        self.init_raises = init_raises
+        self.memory = {}  # device pointer -> bytearray
+        self.next_pointer = 0x7F0000000000
+        self.launched = []
+
+    def _answer(self, name, *values):
+        if name in self.fail:
+            return (self.fail[name],) + tuple(None for _ in values)
+        return (OK, *values)
+
+    def __getattr__(self, name):
+        if not name.startswith("cu"):
+            raise AttributeError(name)
+
+        def call(*args):
+            self.calls.append((name, args))
+            return getattr(self, "_" + name, lambda *a: self._answer(name))(*args)
+
+        return call
+
+    def _cuInit(self, flags):
+        if self.init_raises is not None:
+            raise self.init_raises
+        return self._answer("cuInit")
+
+    def _cuDeviceGetCount(self):
+        return self._answer("cuDeviceGetCount", self.devices)
+
+    def _cuDeviceGet(self, ordinal):
+        return self._answer("cuDeviceGet", 1000 + ordinal)
+
+    def _cuDevicePrimaryCtxRetain(self, device):
+        return self._answer("cuDevicePrimaryCtxRetain", "context")
+
+    def _cuStreamCreate(self, flags):
+        return self._answer("cuStreamCreate", "stream")
+
+    def _cuModuleLoadData(self, image):
+        return self._answer("cuModuleLoadData", "module")
+
+    def _cuModuleGetFunction(self, module, name):
+        return self._answer("cuModuleGetFunction", ("function", name))
+
+    def _cuDeviceGetAttribute(self, attribute, device):
+        major = attribute == CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+        return self._answer("cuDeviceGetAttribute", 9 if major else 0)
+
+    def _cuMemAlloc(self, nbytes):
+        if "cuMemAlloc" in self.fail:
+            return self._answer("cuMemAlloc", None)
+        pointer = self.next_pointer
+        self.next_pointer += 256
+        self.memory[pointer] = bytearray(nbytes)
+        return self._answer("cuMemAlloc", pointer)
+
+    def _cuMemcpyHtoDAsync(self, pointer, host, nbytes, stream):
+        self.memory[pointer][:nbytes] = ctypes.string_at(host, nbytes)
+        return self._answer("cuMemcpyHtoDAsync")
+
+    def _cuMemcpyDtoHAsync(self, host, pointer, nbytes, stream):
+        ctypes.memmove(host, bytes(self.memory[pointer][:nbytes]), nbytes)
+        return self._answer("cuMemcpyDtoHAsync")
+
+    def _cuLaunchKernel(self, f, gx, gy, gz, bx, by, bz, shared, stream, params, extra):
+        self.launched.append((f, (gx, gy, gz), (bx, by, bz), shared, stream, params, extra))
+        return self._answer("cuLaunchKernel")
+
+    def _cuGetErrorString(self, result):
+        texts = {
+            CUresult.CUDA_ERROR_OUT_OF_MEMORY: b"out of memory",
+            CUresult.CUDA_ERROR_INVALID_PTX: b"a PTX JIT compilation failed",
+        }
+        return (OK, texts.get(result, b""))
+
+
+def install(monkeypatch, driver: FakeDriver) -> FakeDriver:
+    """Makes ``from cuda.bindings import driver`` give the fake."""
+    cuda, bindings = types.ModuleType("cuda"), types.ModuleType("cuda.bindings")
+    cuda.bindings, bindings.driver = bindings, driver
+    monkeypatch.setitem(sys.modules, "cuda", cuda)
+    monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.driver", driver)
+    return driver
+
+
+def names(driver: FakeDriver) -> list:
+    return [name for name, _ in driver.calls if name != "cuGetErrorString"]
+
+
+# ---- cuda_status ---------------------------------------------------------------------------------
+
+
+def test_status_without_cuda_bindings_says_how_to_install_them(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cuda", None)  # import cuda raises ImportError
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    assert cuda_status() == "cuda-bindings is not installed: pip install 'tgc[gpu]'"
+
+
+def test_status_without_the_driver_library(monkeypatch):
+    install(monkeypatch, FakeDriver(init_raises=RuntimeError("Failed to dlopen libcuda.so.1")))
+    assert cuda_status() == "no CUDA driver"
+
+
+def test_status_without_a_gpu(monkeypatch):
+    install(monkeypatch, FakeDriver(fail={"cuInit": CUresult.CUDA_ERROR_NO_DEVICE}))
+    assert cuda_status() == "no CUDA GPU"
+    install(monkeypatch, FakeDriver(devices=0))
+    assert cuda_status() == "no CUDA GPU"
+
+
+def test_status_names_any_other_failure_of_cuinit(monkeypatch):
+    install(monkeypatch, FakeDriver(fail={"cuInit": CUresult.CUDA_ERROR_INSUFFICIENT_DRIVER}))
+    assert cuda_status() == (
+        "the CUDA driver does not start: cuInit failed: CUDA_ERROR_INSUFFICIENT_DRIVER"
+    )
+
+
+def test_status_with_a_gpu_is_none(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    assert cuda_status() is None
+    assert names(driver) == ["cuInit", "cuDeviceGetCount"]
+
+
+def test_importing_the_module_does_not_import_cuda_bindings():
+    import subprocess
+
+    code = (
+        "import sys, tgc.runtime.cuda_device; print(any(m.startswith('cuda') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---- CudaDevice ----------------------------------------------------------------------------------
+
+
+PTX = b"//\n// Generated by LLVM NVPTX Back-End\n.version 8.0\n.target sm_90\n"
+
+
+def test_a_device_retains_the_primary_context_and_loads_ptx_as_a_c_string(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    assert names(driver) == [
+        "cuInit",
+        "cuDeviceGet",
+        "cuDevicePrimaryCtxRetain",
+        "cuCtxSetCurrent",
+        "cuStreamCreate",
+        "cuModuleLoadData",
+    ]
+    assert driver.calls[1][1] == (0,)
+    assert driver.calls[3][1] == ("context",)
+    assert driver.calls[5][1] == (PTX + b"\0",)
+    device.close()
+    assert names(driver)[-3:] == ["cuModuleUnload", "cuStreamDestroy", "cuDevicePrimaryCtxRelease"]
+    assert driver.calls[-1][1] == (1000,)
+
+
+def test_a_cubin_is_loaded_as_it_is(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    cubin = b"\x7fELF\x02\x01\x01" + bytes(57)
+    CudaDevice(cubin)
+    assert driver.calls[-1] == ("cuModuleLoadData", (cubin,))
+
+
+def test_kernels_are_looked_up_once_by_name(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    first = device.kernel("model_main_kernel_0")
+    assert device.kernel("model_main_kernel_0") is first
+    lookups = [args for name, args in driver.calls if name == "cuModuleGetFunction"]
+    assert lookups == [("module", b"model_main_kernel_0")]
+
+
+def test_copies_go_through_device_memory_on_the_stream(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    pointer = device.alloc(x.nbytes)
+    device.copy_in(pointer, x)
+    back = device.copy_out(pointer, (3, 4), np.float32)
+    np.testing.assert_array_equal(back, x)
+    device.free(pointer)
+    assert names(driver)[-5:] == [
+        "cuMemAlloc",
+        "cuMemcpyHtoDAsync",
+        "cuMemcpyDtoHAsync",
+        "cuStreamSynchronize",
+        "cuMemFree",
+    ]
+    htod = next(args for name, args in driver.calls if name == "cuMemcpyHtoDAsync")
+    assert htod == (pointer, x.ctypes.data, 48, "stream")
+    assert driver.calls[-1] == ("cuMemFree", (pointer,))
+
+
+def test_an_empty_tensor_gets_a_pointer_of_its_own_and_no_copy(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    a, b = device.alloc(0), device.alloc(0)
+    assert a != b
+    assert [args for name, args in driver.calls if name == "cuMemAlloc"] == [(1,), (1,)]
+    device.copy_in(a, np.zeros((0, 3), np.float32))
+    out = device.copy_out(a, (0, 3), np.float32)
+    assert out.shape == (0, 3)
+    assert "cuMemcpyHtoDAsync" not in names(driver) and "cuMemcpyDtoHAsync" not in names(driver)
+
+
+def test_launch_passes_grid_block_stream_and_the_parameter_array(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    kernel = device.kernel("k")
+    size, pointer = ctypes.c_int64(16), ctypes.c_void_p(0x7F0000000000)
+    params = (ctypes.c_void_p * 2)(ctypes.addressof(size), ctypes.addressof(pointer))
+    device.launch(kernel, [4, 2, 1], (16, 16, 1), params)
+    device.synchronize()
+    assert driver.launched == [
+        (("function", b"k"), (4, 2, 1), (16, 16, 1), 0, "stream", ctypes.addressof(params), 0)
+    ]
+    # The address is the array's: its entries point at the argument values.
+    assert ctypes.c_int64.from_address(params[0]).value == 16
+    assert ctypes.c_void_p.from_address(params[1]).value == 0x7F0000000000
+    assert names(driver)[-1] == "cuStreamSynchronize"
+
+
+def test_compute_capability_reads_major_and_minor(monkeypatch):
+    install(monkeypatch, FakeDriver())
+    assert CudaDevice(PTX).compute_capability() == "sm_90"
+
+
+def test_a_failed_call_names_the_call_and_the_error(monkeypatch):
+    install(monkeypatch, FakeDriver(fail={"cuMemAlloc": CUresult.CUDA_ERROR_OUT_OF_MEMORY}))
+    device = CudaDevice(PTX)
+    with pytest.raises(CudaError) as caught:
+        device.alloc(1 << 40)
+    assert str(caught.value) == "cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory)"
+    assert caught.value.call == "cuMemAlloc"
+    assert caught.value.error_name == "CUDA_ERROR_OUT_OF_MEMORY"
+
+
+def test_bad_ptx_is_refused_when_the_module_loads(monkeypatch):
+    install(monkeypatch, FakeDriver(fail={"cuModuleLoadData": CUresult.CUDA_ERROR_INVALID_PTX}))
+    with pytest.raises(
+        CudaError,
+        match=r"^cuModuleLoadData failed: CUDA_ERROR_INVALID_PTX \(a PTX JIT compilation failed\)$",
+    ):
+        CudaDevice(PTX)
+
+
+def test_an_unknown_kernel_and_a_failed_launch(monkeypatch):
+    fail = {
+        "cuModuleGetFunction": CUresult.CUDA_ERROR_NOT_FOUND,
+        "cuLaunchKernel": CUresult.CUDA_ERROR_INVALID_VALUE,
+    }
+    install(monkeypatch, FakeDriver(fail=fail))
+    device = CudaDevice(PTX)
+    with pytest.raises(CudaError, match=r"^cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND$"):
+        device.kernel("missing")
+    with pytest.raises(CudaError, match=r"^cuLaunchKernel failed: CUDA_ERROR_INVALID_VALUE$"):
+        device.launch("f", (1, 1, 1), (1, 1, 1), (ctypes.c_void_p * 1)())
+
+
+def test_a_device_without_a_module_has_no_kernels(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(b"")
+    assert "cuModuleLoadData" not in names(driver)
+    with pytest.raises(CudaError, match="no module holds kernel k"):
+        device.kernel("k")
+
+
+def test_the_driver_is_found_through_the_import_system(monkeypatch):
+    # The fake stands where the real module is imported from: nothing in cuda_device is patched.
+    driver = install(monkeypatch, FakeDriver())
+    assert cuda_device._driver() is driver

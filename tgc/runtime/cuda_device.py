@@ -1,0 +1,203 @@
+"""CudaDevice: one NVIDIA GPU through the CUDA driver API (``cuda.bindings.driver``).
+
+It implements the device interface that tgc/runtime/launch_plan.py drives (kernel, alloc, free,
+copy_in, copy_out, launch, synchronize): the primary context of GPU 0, one module loaded from PTX
+text (the driver compiles it for the GPU) or a cubin (ptxas's code for one architecture), and one
+stream that every copy and launch is queued on, in order.
+
+cuda-bindings is imported when a device is made, never when this module is: a machine without it
+still loads the runtime and reads artifacts. ``cuda_status()`` says in one line why no GPU is
+usable. Every failed driver call raises CudaError naming the call and the driver's error name.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+NOT_INSTALLED = "cuda-bindings is not installed: pip install 'tgc[gpu]'"
+NO_DRIVER = "no CUDA driver"
+NO_GPU = "no CUDA GPU"
+ELF_MAGIC = b"\x7fELF"
+
+
+class CudaError(RuntimeError):
+    """A CUDA driver call failed, e.g. ``cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY (out of
+    memory)``."""
+
+    def __init__(self, call: str, error_name: str, description: str = ""):
+        self.call, self.error_name = call, error_name
+        detail = f" ({description})" if description and description != error_name else ""
+        super().__init__(f"{call} failed: {error_name}{detail}")
+
+
+def _driver():
+    """The ``cuda.bindings.driver`` module (ImportError when cuda-bindings is not installed)."""
+    from cuda.bindings import driver
+
+    return driver
+
+
+def _error_text(driver, result) -> tuple:
+    """(error name, description) of a CUresult, from the driver when it can say."""
+    name = getattr(result, "name", str(result))
+    description = ""
+    try:
+        err, text = driver.cuGetErrorString(result)
+        if int(err) == 0 and text:
+            description = text.decode() if isinstance(text, bytes) else str(text)
+    except Exception:  # noqa: BLE001 - a description is a courtesy; the name says enough
+        pass
+    return name, description
+
+
+def _check(driver, call: str, returned):
+    """The values a driver call returned after its CUresult, or CudaError when it failed."""
+    result, *values = returned if isinstance(returned, tuple) else (returned,)
+    if int(result) != 0:
+        raise CudaError(call, *_error_text(driver, result))
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def cuda_status() -> str | None:
+    """None when a CUDA GPU is usable here; otherwise why not, in one line."""
+    try:
+        driver = _driver()
+    except ImportError:
+        return NOT_INSTALLED
+    try:
+        (result,) = driver.cuInit(0)
+    except Exception:  # noqa: BLE001 - cuda-bindings raises its own kinds when libcuda is absent
+        return NO_DRIVER
+    name = getattr(result, "name", str(result))
+    if name == "CUDA_ERROR_NO_DEVICE":
+        return NO_GPU
+    if int(result) != 0:
+        return f"the CUDA driver does not start: cuInit failed: {name}"
+    count = _check(driver, "cuDeviceGetCount", driver.cuDeviceGetCount())
+    return None if int(count) > 0 else NO_GPU
+
+
+class CudaDevice:
+    """GPU ``ordinal`` with ``image`` (PTX text or a cubin; empty: no kernels) loaded as one
+    module."""
+
+    def __init__(self, image: bytes = b"", ordinal: int = 0):
+        self._driver = _driver()
+        self._module = self._stream = self._context = None
+        self._call("cuInit", 0)
+        self._device = self._call("cuDeviceGet", ordinal)
+        self._context = self._call("cuDevicePrimaryCtxRetain", self._device)
+        self._call("cuCtxSetCurrent", self._context)
+        self._stream = self._call("cuStreamCreate", 0)
+        self._kernels: dict = {}
+        if image:
+            self.load_module(image)
+
+    def _call(self, name: str, *args):
+        return _check(self._driver, name, getattr(self._driver, name)(*args))
+
+    # ---- the device interface (tgc/runtime/launch_plan.py) --------------------------------------
+
+    def kernel(self, name: str):
+        """The kernel ``name`` of the loaded module."""
+        if name not in self._kernels:
+            if self._module is None:
+                raise CudaError(
+                    "cuModuleGetFunction", "CUDA_ERROR_NOT_FOUND", f"no module holds kernel {name}"
+                )
+            self._kernels[name] = self._call("cuModuleGetFunction", self._module, name.encode())
+        return self._kernels[name]
+
+    def alloc(self, nbytes: int) -> int:
+        # cuMemAlloc refuses 0 bytes; an empty tensor still gets a pointer of its own.
+        return int(self._call("cuMemAlloc", max(int(nbytes), 1)))
+
+    def free(self, pointer: int) -> None:
+        self._call("cuMemFree", pointer)
+
+    def copy_in(self, pointer: int, array: np.ndarray) -> None:
+        """Host -> device; the array may be freed on return (pageable memory is staged)."""
+        if array.nbytes:
+            self._call("cuMemcpyHtoDAsync", pointer, array.ctypes.data, array.nbytes, self._stream)
+
+    def copy_out(self, pointer: int, shape, dtype) -> np.ndarray:
+        """Device -> a new host array, after every launch queued before it has finished."""
+        array = np.empty(shape, dtype)
+        if array.nbytes:
+            self._call("cuMemcpyDtoHAsync", array.ctypes.data, pointer, array.nbytes, self._stream)
+        self.synchronize()
+        return array
+
+    def launch(self, handle, grid, block, params) -> None:
+        """Queues ``handle`` on the stream; ``params`` is a ctypes array of pointers, one per kernel
+        argument (cuLaunchKernel's kernelParams)."""
+        gx, gy, gz = (int(v) for v in grid)
+        bx, by, bz = (int(v) for v in block)
+        self._call(
+            "cuLaunchKernel",
+            handle,
+            gx,
+            gy,
+            gz,
+            bx,
+            by,
+            bz,
+            0,  # no dynamic shared memory
+            self._stream,
+            ctypes.addressof(params),
+            0,  # no `extra` options
+        )
+
+    def synchronize(self) -> None:
+        self._call("cuStreamSynchronize", self._stream)
+
+    # ---- what the artifact loader asks ----------------------------------------------------------
+
+    def compute_capability(self) -> str:
+        """``sm_90`` for an H100/H200: the architecture a cubin must be built for."""
+        attribute = self._driver.CUdevice_attribute
+        major = self._call(
+            "cuDeviceGetAttribute",
+            attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+            self._device,
+        )
+        minor = self._call(
+            "cuDeviceGetAttribute",
+            attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+            self._device,
+        )
+        return f"sm_{int(major)}{int(minor)}"
+
+    def load_module(self, image: bytes) -> None:
+        """Loads ``image`` (PTX text or a cubin) as the device's module, replacing the one loaded
+        (kernel handles of that one become invalid)."""
+        if self._module is not None:
+            self._call("cuModuleUnload", self._module)
+            self._module = None
+        self._kernels = {}
+        # A cubin is an ELF file; PTX is read as a C string and needs its terminating NUL.
+        self._module = self._call(
+            "cuModuleLoadData", image if image.startswith(ELF_MAGIC) else image + b"\0"
+        )
+
+    def close(self) -> None:
+        """Unloads the module, destroys the stream, releases the primary context."""
+        if self._module is not None:
+            self._call("cuModuleUnload", self._module)
+            self._module = None
+        if self._stream is not None:
+            self._call("cuStreamDestroy", self._stream)
+            self._stream = None
+        if self._context is not None:
+            self._call("cuDevicePrimaryCtxRelease", self._device)
+            self._context = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
