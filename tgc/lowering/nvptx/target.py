@@ -48,14 +48,9 @@ class NvptxTarget(Target):
         emit_stages(module, lowered, stop, options)
 
     def write_artifact(self, lowered, options, directory: str) -> str:
-        from tgc.lowering.artifact import AotError
+        from tgc.lowering.nvptx.artifact import write_artifact
 
-        raise AotError(NO_RUNTIME)
-
-    def load_artifact(self, path: str, **kwargs):
-        from tgc.runtime.artifact import ArtifactError
-
-        raise ArtifactError(NO_RUNTIME)
+        return write_artifact(lowered, options, directory)
 
 
 NVPTX = NvptxTarget(
@@ -66,9 +61,9 @@ NVPTX = NvptxTarget(
     link_bytes_per_second=5e10,
     link_latency_seconds=1e-5,
     artifact_format="tgc-nvptx-artifact",
-    runtime_loader="",  # none yet: load_artifact refuses
-    artifact_stages=("gpu", "ptx"),
+    runtime_loader="tgc.runtime.gpu_artifact:load",
+    artifact_stages=("gpu", "ptx", "artifact"),
     passes=(OutParamsPass, OneGpuModulePass, CheckHostPass),
     static_shapes=True,
-    description="NVIDIA GPUs through NVVM to PTX (first step: PTX only, no runtime yet)",
+    description="NVIDIA GPUs through NVVM to PTX (artifact: PTX, cubin and launch plan)",
 )

@@ -1,0 +1,304 @@
+"""Loads and runs an nvptx artifact ("tgc-nvptx-artifact", written by `tgc compile --target nvptx`)
+on an NVIDIA GPU, with numpy, ctypes and cuda-bindings only.
+
+The artifact directory holds::
+
+    manifest.json   the signature (inputs, outputs, variables, as the CPU artifact's), the
+                    launch plan (kernels, grid and block of each launch, argument order,
+                    workspace), the GPU architecture, each file's size and SHA-256, the hash of
+                    the signature
+    kernels.ptx     the kernels as PTX; its first line is the signature hash
+    kernels.cubin   the same, assembled by ptxas for the manifest's gpu_arch (absent without ptxas)
+    variables.npz   initial variable values
+
+``load(path)`` checks all of it (the manifest against gpu_manifest.schema.json and against itself,
+the launch plan's indices and sizes, every file's checksum, the PTX's signature line) before a byte
+reaches the GPU, then loads the cubin when the GPU is of its architecture and the PTX otherwise (the
+driver compiles it). The loaded artifact is called as the CPU's is: ``art(x=array)`` returns
+{fetch name: array}; variables live in ``art.variables`` between calls, ``save``/``restore``
+checkpoint them. Without a usable GPU, loading raises ArtifactError saying why (``cuda_status``);
+``load(path, device=None)`` reads and checks the artifact without a GPU (`tgc inspect` does).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from importlib import resources
+
+import numpy as np
+
+from tgc.runtime import artifact_checks as checks
+from tgc.runtime import errors
+from tgc.runtime.artifact import (
+    Artifact,
+    ArtifactError,
+    InvalidArtifact,
+    Signature,
+    TensorInfo,
+    _unpacked,
+)
+
+FORMAT = "tgc-nvptx-artifact"
+FORMAT_VERSION = 1
+SCHEMA_FILE = "gpu_manifest.schema.json"
+SIGNED_FIELDS = (*checks.SIGNATURE_FIELDS, "launch_plan", "target")
+PTX_SIGNATURE_PREFIX = "// tgc signature sha256 "
+POINTER_KINDS = ("argument", "buffer", "constant")
+
+
+def signature_digest(manifest: dict) -> str:
+    """SHA-256 (hex) of what the kernels and launches were compiled for: the signature fields,
+    the launch plan and the target."""
+    fields = {key: manifest[key] for key in SIGNED_FIELDS}
+    return hashlib.sha256(
+        json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def ptx_signature_line(digest: str) -> str:
+    """The comment the PTX starts with, tying it to its manifest."""
+    return PTX_SIGNATURE_PREFIX + digest
+
+
+# ---- checking the manifest -----------------------------------------------------------------------
+
+
+_VALIDATOR: list = []
+
+
+def _validator():
+    if not _VALIDATOR:
+        import jsonschema  # here: only loading an artifact needs it
+
+        schema = json.loads(
+            resources.files("tgc.runtime").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+        )
+        jsonschema.Draft202012Validator.check_schema(schema)
+        _VALIDATOR.append(jsonschema.Draft202012Validator(schema))
+    return _VALIDATOR[0]
+
+
+def read_manifest(path: str) -> dict:
+    """The manifest of the artifact directory ``path``, checked against the schema and itself."""
+    where = os.path.join(path, "manifest.json")
+    try:
+        with open(where, encoding="utf-8") as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(
+            f"{path} is not a tgc artifact: cannot read manifest.json ({exc})"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise InvalidArtifact(f"{where}: holds JSON that is not an object")
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: unsupported artifact format {manifest.get('format')!r} version "
+            f"{manifest.get('format_version')!r} (this runtime reads {FORMAT} version "
+            f"{FORMAT_VERSION}; compile it again with tgc compile --target nvptx)"
+        )
+    _validate(manifest, where)
+    if signature_digest(manifest) != manifest["signature"]["sha256"]:
+        raise InvalidArtifact(
+            f"{where}: its signature, launch plan or target were changed after compile (their "
+            "hash is not the recorded one)"
+        )
+    return manifest
+
+
+def _validate(manifest: dict, where: str) -> None:
+    import jsonschema
+
+    errors_ = sorted(
+        _validator().iter_errors(manifest), key=lambda e: (len(e.path), list(map(str, e.path)))
+    )
+    if errors_:
+        error = jsonschema.exceptions.best_match(errors_)
+        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        raise InvalidArtifact(
+            f"{where}: field '{checks.field_name(error.absolute_path)}': {message}"
+        )
+    checks._check_agreement(manifest, where)  # entry point vs. inputs and variables; checksums
+    _check_plan(manifest, where)
+
+
+def _check_plan(manifest: dict, where: str) -> None:
+    """The entry point's function is in the plan with the entry's arguments, and every index and
+    offset of the plan stays inside what it indexes: a wrong one would make a kernel write
+    through a pointer into some other buffer."""
+    entry = manifest["entry_points"][0]
+    plan = manifest["launch_plan"]
+    function = plan["functions"].get(entry["symbol"])
+    field = f"launch_plan.functions.{entry['symbol']}"
+    if function is None:
+        raise InvalidArtifact(f"{where}: field 'launch_plan.functions': no '{entry['symbol']}'")
+    wanted = [{"shape": t["shape"], "dtype": t["dtype"]} for t in entry["arguments"]]
+    wanted += [{"shape": t["shape"], "dtype": t["dtype"]} for t in entry["results"]]
+    have = [{"shape": a["shape"], "dtype": a["dtype"]} for a in function["arguments"]]
+    if have != wanted or function["results"] != len(entry["results"]):
+        raise InvalidArtifact(
+            f"{where}: field '{field}.arguments': they are not the entry point's arguments and "
+            "results"
+        )
+    for index, buffer in enumerate(function["buffers"]):
+        if buffer["offset"] + _nbytes(buffer) > function["workspace_bytes"]:
+            raise InvalidArtifact(
+                f"{where}: field '{field}.buffers[{index}]': it ends past the workspace"
+            )
+    for index, constant in enumerate(function["constants"]):
+        try:
+            size = len(base64.b64decode(constant["data"], validate=True))
+        except binascii.Error:
+            size = -1
+        if size != _nbytes(constant):
+            raise InvalidArtifact(
+                f"{where}: field '{field}.constants[{index}].data': not the base64 of "
+                f"{_nbytes(constant)} bytes"
+            )
+    counts = {
+        "argument": len(function["arguments"]),
+        "buffer": len(function["buffers"]),
+        "constant": len(function["constants"]),
+    }
+    for index, launch in enumerate(function["launches"]):
+        if launch["kernel"] not in plan["kernels"]:
+            raise InvalidArtifact(
+                f"{where}: field '{field}.launches[{index}].kernel': '{launch['kernel']}' is not "
+                "in launch_plan.kernels"
+            )
+        for position, (kind, value) in enumerate(launch["args"]):
+            if kind in POINTER_KINDS and not (isinstance(value, int) and 0 <= value < counts[kind]):
+                raise InvalidArtifact(
+                    f"{where}: field '{field}.launches[{index}].args[{position}]': there is no "
+                    f"{kind} {value}"
+                )
+
+
+def _nbytes(spec: dict) -> int:
+    return int(np.prod(spec["shape"], dtype=np.int64)) * _dtype(spec["dtype"]).itemsize
+
+
+def _dtype(name: str) -> np.dtype:
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+# ---- the loaded artifact -------------------------------------------------------------------------
+
+
+class GpuArtifact(Artifact):
+    """A loaded nvptx artifact: ``art(x=array)`` or ``art(array)`` returns {fetch name: array}."""
+
+    def __init__(self, path: str, device: str | None = "cuda"):
+        if device not in ("cuda", None):
+            raise ArtifactError(f"device must be 'cuda' or None, not {device!r}")
+        self.path = _unpacked(os.fspath(path), self)
+        self.backend, self._device, self._plan = None, None, None
+        try:
+            self._read()
+        except checks.InvalidArtifact as exc:
+            raise InvalidArtifact(str(exc)) from None
+        if device == "cuda":
+            self._start_cuda()
+
+    def _read(self) -> None:
+        self.manifest = read_manifest(self.path)
+        entry = self.manifest["entry_points"][0]
+        self.signature = Signature(
+            [TensorInfo(e) for e in self.manifest["inputs"]],
+            [TensorInfo(e) for e in self.manifest["outputs"]],
+            [TensorInfo(e) for e in self.manifest["variables"]],
+        )
+        self.function = entry["symbol"]
+        self.launch_plan = self.manifest["launch_plan"]["functions"][self.function]
+        self._var_inputs = list(self.manifest["variables_read"])
+        self._var_outputs = list(self.manifest["variables_assigned"])
+        self._initial = self._read_initial_values()
+        self.variables = {n: v.copy() for n, v in self._initial.items()}
+        self.step = 0
+        self._ptx = self._read_file("ptx")
+        first_line = self._ptx.split(b"\n", 1)[0].decode(errors="replace")
+        if first_line != ptx_signature_line(self.manifest["signature"]["sha256"]):
+            raise InvalidArtifact(
+                f"{os.path.join(self.path, self.manifest['files']['ptx'])}: the PTX was not "
+                "compiled with this manifest (its signature line differs)"
+            )
+
+    def _read_file(self, key: str) -> bytes:
+        with open(
+            checks.check_file(self.path, self.manifest["files"][key], self.manifest), "rb"
+        ) as f:
+            return f.read()
+
+    def _start_cuda(self) -> None:
+        from tgc.runtime.cuda_device import CudaDevice, CudaError, cuda_status
+        from tgc.runtime.launch_plan import LaunchPlan
+
+        reason = cuda_status()
+        if reason is not None:
+            raise ArtifactError(f"cannot run {self.path}: {reason}")
+        try:
+            self._device = CudaDevice()
+            self.backend, image = self._code_for(self._device.compute_capability())
+            if self.manifest["launch_plan"]["kernels"]:
+                self._device.load_module(image)
+            self._plan = LaunchPlan(self.launch_plan, self._device, name=self.function)
+        except CudaError as exc:
+            raise ArtifactError(f"cannot run {self.path} on the GPU: {exc}") from None
+
+    def _code_for(self, arch: str) -> tuple:
+        """(backend, image): the cubin when it was assembled for this GPU, else the PTX."""
+        if self.manifest["files"]["cubin"] and arch == self.manifest["target"]["gpu_arch"]:
+            return f"cubin ({arch})", self._read_file("cubin")
+        return f"ptx (compiled by the driver for {arch})", self._ptx
+
+    def __call__(self, *args, **kwargs) -> dict:
+        if self._plan is None:
+            raise ArtifactError(
+                f"{self.path} was loaded without a GPU (device=None): it can be inspected, not run"
+            )
+        from tgc.runtime.cuda_device import CudaError
+
+        feeds = self._bind(args, kwargs)
+        arrays = [self._check(info, value) for info, value in zip(self.signature.inputs, feeds)]
+        if self.manifest["step_input"]:
+            self.step += 1
+            arrays.append(np.asarray(self.step, np.int64))
+        arrays += [self.variables[n] for n in self._var_inputs]
+        try:
+            outputs = self._plan(*arrays)
+        except CudaError as exc:
+            raise errors.InternalError(
+                None, None, f"running {self.function} on the GPU: {exc}"
+            ) from None
+        fetched = len(self.signature.outputs)
+        self.variables.update(zip(self._var_outputs, outputs[fetched:]))
+        return dict(zip([o.name for o in self.signature.outputs], outputs[:fetched]))
+
+    def close(self) -> None:
+        """Frees the GPU memory and module of this artifact."""
+        if self._plan is not None:
+            self._plan.close()
+            self._plan = None
+        if self._device is not None:
+            self._device.close()
+            self._device = None
+
+    def __repr__(self) -> str:
+        where = self.backend or "not loaded on a GPU"
+        return f"<tgc GpuArtifact {self.path} ({where}) {self.signature}>"
+
+
+def load(path: str, device: str | None = "cuda") -> GpuArtifact:
+    """Loads an nvptx artifact directory or archive onto the GPU (``device=None``: read and check
+    it only)."""
+    return GpuArtifact(path, device)
+
+
+__all__ = ["load", "GpuArtifact", "read_manifest", "signature_digest", "ptx_signature_line"]
