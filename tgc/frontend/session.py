@@ -3,7 +3,9 @@
 A run signature is the fetched tensors and ops, the fed tensors, and the ranks of feeds whose rank
 the graph leaves open. Its compiled function is cached, so the second run compiles nothing. Unknown
 (``None``) dims do not enter the key: one compiled function serves every batch size, and the session
-checks each new combination of feed shapes against the graph's shape rules before running it.
+checks each new combination of feed shapes against the graph's shape rules before running it. A
+target with static shapes (a GPU's kernels are sized at compile time) is the exception: there every
+feed is typed by its array's whole shape, and each new combination of fed shapes compiles anew.
 Variables live in the session, one store per session, and persist across runs.
 """
 
@@ -118,13 +120,25 @@ class Session:
             plan = self._plan(fetches, feed_dict, key)
         if plan.fast is not None:
             if plan.lock is None:
-                return self._run_fast(plan, feed_dict)
-            with plan.lock:
-                return self._run_fast(plan, feed_dict)
+                result = self._run_fast(plan, feed_dict)
+            else:
+                with plan.lock:
+                    result = self._run_fast(plan, feed_dict)
+            if result is not _NO_FAST_PATH:
+                return result
+        return self._run_general(plan, feed_dict, key)
+
+    def _run_general(self, plan, feed_dict, key):
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
         if plan.device_elements:
-            compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
+            if plan.static:
+                compiled = self._compiled(plan.device_elements, feeds, static=True)
+                if key is not None:
+                    # The fast path takes over from the next run (it compiles when a shape changes).
+                    self._adopt(plan, compiled, tuple(feeds[t].shape for t in plan.feed_tensors))
+            else:
+                compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
         for op in plan.host_ops:
             by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
@@ -144,15 +158,20 @@ class Session:
         fed = dict.fromkeys(feed_tensors)
         host_ops, device_elements = _split_host(mapper.elements, fed)
         plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements)
+        # Only feeds with unknown dims are compiled differently for a target with static shapes.
+        plan.static = (
+            bool(device_elements)
+            and any(t.spec.shape is not None and None in t.spec.shape for t in feed_tensors)
+            and self._static_shapes()
+        )
         if (
             key is not None
+            and not plan.static
             and not any(t.spec.shape is None for t in feed_tensors)
             and device_elements
         ):
             # Fixed ranks: one compiled function serves every call of this shape.
-            plan.compiled = self._compiled(device_elements, fed)
-            plan.fast = _FastPath.build(plan)
-            plan.lock = self._locking_runs if plan.compiled.locking else None
+            self._adopt(plan, self._compiled(device_elements, fed))
         if key is not None:
             self._plans[key] = plan
         return plan
@@ -173,7 +192,9 @@ class Session:
         # One tuple comparison per run: the shapes fed last time were checked then.
         shapes = tuple(map(_SHAPE, arrays))
         if shapes != fast.accepted_shapes:
-            self._accept_shapes(plan, arrays, shapes)
+            fast = self._accept_shapes(plan, arrays, shapes)
+            if fast is None:
+                return _NO_FAST_PATH
         args = arrays if fast.args_in_feed_order else [arrays[i] for i in fast.arg_order]
         if fast.uses_rng:
             args = args + [self._next_step()]
@@ -196,20 +217,27 @@ class Session:
         ]
         return plan.mapper.build(values)
 
-    def _accept_shapes(self, plan, arrays, shapes) -> None:
+    def _accept_shapes(self, plan, arrays, shapes):
         """Feed shapes the fast path has not seen last: each must fit its placeholder (else TF's
-        error), and with unknown dims the combination must satisfy the graph's shape rules."""
+        error), and with unknown dims the combination must satisfy the graph's shape rules. The
+        fast path that runs them (with static shapes, that of their own compile; None: the general
+        path runs them)."""
         fast = plan.fast
         for (tensor, _, static), array in zip(fast.feeds, arrays):
             if not _fits(static, array.shape):
                 self._feed_value(
                     tensor, array
                 )  # raises the error naming the tensor and both shapes
+        if plan.static:
+            feeds = dict(zip(plan.feed_tensors, arrays))
+            compiled = self._compiled(plan.device_elements, feeds, static=True)  # checks shapes
+            return self._adopt(plan, compiled, shapes)
         if fast.check_shapes:
             in_arg_order = tuple(shapes[i] for i in fast.arg_order)
             if in_arg_order not in plan.compiled.validated_shapes:
                 self._check_shapes(plan.compiled, dict(zip(plan.feed_tensors, arrays)))
         fast.accepted_shapes = shapes
+        return fast
 
     def _feed_key(self, key) -> Tensor:
         try:
@@ -261,17 +289,49 @@ class Session:
             )
         return converted
 
-    def _compiled(self, elements, feeds):
+    def _adopt(self, plan, compiled, shapes=None):
+        """Runs of ``plan`` call ``compiled`` through its fast path, if it has one, which is
+        returned. With static shapes the plan keeps no compiled function, only a fast path whose
+        ``shapes`` (feed-dict order) are those ``compiled`` was made for."""
+        fast = _FastPath.build(plan, compiled)
+        if fast is not None:
+            fast.accepted_shapes = shapes
+        plan.lock = self._locking_runs if compiled.locking else None
+        if not plan.static:
+            plan.compiled = compiled
+        plan.fast = fast
+        return fast
+
+    def _static_shapes(self) -> bool:
+        """Whether the target this session compiles for needs every fed shape at compile time."""
+        from tgc.dialect.targets import UnknownTargetError
+        from tgc.driver.pipelines import target_of
+
+        try:
+            return target_of(self._devices()).static_shapes
+        except UnknownTargetError:
+            return False  # the compile reports it
+
+    def _compiled(self, elements, feeds, static=False):
+        """The compiled function of a run signature. ``static``: every feed is typed by its array's
+        shape (the key has them all), not only those of unknown rank."""
         fed = list(feeds)
         key = (
             tuple(id(e) for e in elements),
             tuple(id(t) for t in fed),
-            tuple(feeds[t].shape for t in fed if t.spec.shape is None),
+            tuple(feeds[t].shape for t in fed if static or t.spec.shape is None),
+            static,
         )
         compiled = self._cache.get(key)
         if compiled is not None:
             return compiled
-        run = self._select(elements, feeds)
+        run = self._select(elements, feeds, static)
+        if static:
+            # Feeds that fit their placeholders but not each other get TF's error, not a failed
+            # compile.
+            check_concrete_shapes(
+                run.ops, {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds}
+            )
         soft = bool(self.config is not None and self.config.allow_soft_placement)
         compiled = compile_run(
             run.ops,
@@ -284,14 +344,21 @@ class Session:
         if self.config is not None and self.config.log_device_placement:
             for name, op_type, device in compiled.placement:
                 print(f"{name}: ({op_type}): {device}", file=sys.stderr)
+        if static:
+            compiled.validated_shapes.add(
+                tuple(feeds[t].shape for t in compiled.feeds if t in feeds)
+            )
         self.compile_count += 1
         self._cache[key] = compiled
         return compiled
 
-    def _select(self, elements, feeds) -> RunSignature:
+    def _select(self, elements, feeds, static=False) -> RunSignature:
         """The run signature of the fetched ``elements`` (each once) and the fed tensors in feed
-        order; a feed of unknown rank is typed by its array. TF's errors for what cannot run."""
-        requested = [(t, feeds[t].shape if t.spec.shape is None else None, None) for t in feeds]
+        order; a feed of unknown rank (every feed, with ``static``) is typed by its array. TF's
+        errors for what cannot run."""
+        requested = [
+            (t, feeds[t].shape if static or t.spec.shape is None else None, None) for t in feeds
+        ]
         try:
             return select(_unique(elements), requested, self.graph)
         except HostOpInRun as exc:
@@ -447,6 +514,7 @@ class _RunPlan:
         "compiled",
         "fast",
         "lock",
+        "static",
     )
 
     def __init__(self, mapper, feed_tensors, host_ops, device_elements):
@@ -459,11 +527,13 @@ class _RunPlan:
         self.lock = (
             None  # the session's lock for runs with a use_locking assignment, on the fast path
         )
+        self.static = False  # the target compiles one function per combination of fed shapes
 
 
 _OP = object()  # a fetched op, whose value is None
 _SHAPE = operator.attrgetter("shape")
 _NO_FEEDS: dict = {}
+_NO_FAST_PATH = object()  # what _run_fast returns when the general path must run the call
 
 
 class _FastPath:
@@ -493,8 +563,7 @@ class _FastPath:
     )
 
     @classmethod
-    def build(cls, plan):
-        compiled = plan.compiled
+    def build(cls, plan, compiled):
         direct = getattr(compiled.call, "_direct", None)
         if direct is None or plan.host_ops:
             return None
