@@ -1,3 +1,3 @@
 """The runtime: runs compiled graphs. Imports numpy and ctypes only, never MLIR."""
 
-from tgc.runtime.artifact import load  # noqa: F401  (numpy + ctypes only)
+from tgc.runtime.loaders import load  # noqa: F401  (each artifact format's loader; numpy + ctypes)

@@ -294,29 +294,24 @@ def _write_artifact(lowered, options: aot.Options, output: str) -> None:
 # ---- run and inspect -----------------------------------------------------------------------------
 
 
-def _load(path: str):
+# What the loader of a format is given so that `tgc inspect` reads an artifact on a machine that
+# cannot run it (an nvptx artifact without a GPU).
+_INSPECT_ONLY = {"tgc-nvptx-artifact": {"device": None}}
+
+
+def _load(path: str, inspect_only: bool = False):
     """Loads an artifact with the runtime loader of the target that writes its format."""
     from tgc.dialect import targets
     from tgc.runtime.artifact import ArtifactError
+    from tgc.runtime.loaders import artifact_format
 
-    found = _artifact_format(path)
+    found = artifact_format(path)
     target = targets.for_artifact_format(found)
     if target is None:
         raise ArtifactError(
             f"{path}: artifact format '{found}' is not one that a tgc target writes"
         )
-    return target.load_artifact(path)
-
-
-def _artifact_format(path: str) -> str:
-    """The manifest's "format" of an artifact directory; the CPU's for an archive or a manifest
-    that cannot be read (its loader then says what is wrong with it)."""
-    try:
-        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
-            found = json.load(fh).get("format")
-    except (OSError, ValueError, AttributeError):
-        found = None
-    return found if isinstance(found, str) and found else "tgc-artifact"
+    return target.load_artifact(path, **(_INSPECT_ONLY.get(found, {}) if inspect_only else {}))
 
 
 def _read_input(spec: str) -> tuple:
@@ -382,7 +377,7 @@ def inspect_command(artifact, as_json):
     from tgc.runtime.artifact import ArtifactError
 
     try:
-        art = _load(artifact)
+        art = _load(artifact, inspect_only=True)
     except (ArtifactError, OSError) as exc:
         fail("tgc inspect", error_text(exc))
     if as_json:
@@ -393,9 +388,10 @@ def inspect_command(artifact, as_json):
         f"artifact {art.path} (format {m['format_version']}, entry "
         f"{m['entry_points'][0]['symbol']})"
     )
+    label, key = _MACHINE_FIELD.get(m["format"], _MACHINE_FIELD["tgc-artifact"])
     click.echo(
         f"target   {m['target'].get('name', 'cpu')} ({m['target']['triple']} "
-        f"cpu={m['target']['cpu']} -O{m['target']['opt_level']})"
+        f"{label}={m['target'][key]} -O{m['target']['opt_level']})"
     )
     for title, items in (
         ("inputs", art.signature.inputs),
@@ -407,6 +403,46 @@ def inspect_command(artifact, as_json):
             click.echo(f"  {info.name:24s} {info.describe()}")
     if m.get("step_input"):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
+    if "launch_plan" in m:
+        _show_launch_plan(m)
+
+
+# The manifest's target field naming the machine code was made for, by format, and its label.
+_MACHINE_FIELD = {"tgc-artifact": ("cpu", "cpu"), "tgc-nvptx-artifact": ("gpu", "gpu_arch")}
+
+
+def _show_launch_plan(m: dict) -> None:
+    """The host side of a GPU artifact: its code files, kernels, and per function its launches,
+    workspace and buffers."""
+    files = [name for name in m["files"].values() if name]
+    assembler = f" (cubin by {m['assembler']})" if m.get("assembler") else ""
+    click.echo(f"code     {', '.join(files)}{assembler}")
+    plan = m["launch_plan"]
+    click.echo(f"kernels: {', '.join(plan['kernels']) or 'none'}")
+    for name, function in plan["functions"].items():
+        launches = function["launches"]
+        click.echo(f"function {name}: {len(launches)} launch{'es' if len(launches) != 1 else ''}")
+        for launch in launches:
+            click.echo(
+                f"  {launch['kernel']:32s} grid {_dims(launch['grid'])}  block "
+                f"{_dims(launch['block'])}"
+            )
+        buffers = function["buffers"]
+        click.echo(
+            f"  workspace {function['workspace_bytes']} bytes, {len(buffers)} "
+            f"buffer{'s' if len(buffers) != 1 else ''}"
+        )
+        for index, buffer in enumerate(buffers):
+            click.echo(
+                f"    buffer {index}: {_dims(buffer['shape'])} {buffer['dtype']} at offset "
+                f"{buffer['offset']}"
+            )
+        for index, constant in enumerate(function["constants"]):
+            click.echo(f"    constant {index}: {_dims(constant['shape'])} {constant['dtype']}")
+
+
+def _dims(values: list) -> str:
+    return "x".join(str(v) for v in values) if values else "scalar"
 
 
 COMMANDS = [compile_command, run_command, inspect_command]
