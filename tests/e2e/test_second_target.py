@@ -66,7 +66,7 @@ def _numpy_two_steps():
 
 
 def test_the_registry_lists_the_new_target_beside_the_cpu(noblas):
-    assert targets.names() == ["cpu", "cpu-noblas", "nvptx"]
+    assert targets.names() == ["cpu", "cpu-noblas", "nvptx", "nvptx-emulated"]
     assert targets.get("cpu-noblas") is noblas
     assert targets.for_device_type("CPU").name == "cpu"  # registered without taking over CPUs
     assert noblas.supported_ops() == CPU.supported_ops()
@@ -144,7 +144,7 @@ def test_an_unknown_target_is_one_error_line_naming_the_targets(tmp_path):
         main, ["compile", str(source), "--target", "tpu", "-o", str(tmp_path / "a")]
     )
     assert result.exit_code == 1
-    assert "unknown target 'tpu' (targets: cpu, nvptx)" in result.output
+    assert "unknown target 'tpu' (targets: cpu, nvptx, nvptx-emulated)" in result.output
     assert "Traceback" not in result.output
 
 

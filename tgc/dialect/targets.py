@@ -59,7 +59,10 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def load_in_process(self, module, functions: list, symbols: dict):
-        """Compiles a lowered module in this process; returns (keepalive, {function: address})."""
+        """Compiles a lowered module in this process, with ``symbols`` (name -> ctypes function)
+        provided to its code; returns an object whose ``executable(function, inputs, outputs,
+        in_place)`` is a callable ``(*arrays) -> [arrays]`` (``inputs``/``outputs``: numpy dtype and
+        rank of each; ``in_place``: output index -> input index it may be written into)."""
 
     @abc.abstractmethod
     def resolve_machine(self, machine):

@@ -161,7 +161,6 @@ def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
     """Loads the lowered module in this process (the target's way) and wraps each partition in an
     Executable for the local runner."""
     from tgc.lowering.to_core.transfer import transfer_symbol
-    from tgc.runtime.executable import Executable
     from tgc.runtime.partitioned import Partition, PartitionedRun
     from tgc.runtime.rendezvous import TransferHub
 
@@ -170,7 +169,7 @@ def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
         "_mlir_ciface_" + transfer_symbol(kind, dtype, rank): hub.callback(kind, _np(dtype), rank)
         for kind, dtype, rank in transfers
     }
-    engine, addresses = target.load_in_process(module, [name for name, *_ in layout], symbols)
+    code = target.load_in_process(module, [name for name, *_ in layout], symbols)
     fetch_specs = [s for _, s in signature.fetches]
     partitions = []
     for name, device, fetch_indices, var_inputs, var_outputs in layout:
@@ -185,11 +184,10 @@ def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
             for k, n in enumerate(var_outputs)
             if n in var_inputs
         }
-        call = Executable(
-            addresses[name],
+        call = code.executable(
+            name,
             [(_np(d), r) for d, r in inputs],
             [(_np(d), r) for d, r in outputs],
-            keepalive=(engine, hub, symbols),
             in_place=in_place,
         )
         partitions.append(Partition(call, device, fetch_indices, var_inputs, var_outputs))

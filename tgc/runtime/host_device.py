@@ -47,6 +47,9 @@ class HostDevice:
         ctypes.memmove(out.ctypes.data, pointer, out.nbytes)
         return out
 
+    def copy(self, target: int, source: int, nbytes: int) -> None:
+        ctypes.memmove(target, source, nbytes)
+
     def launch(self, kernel, grid: tuple, block: tuple, params) -> None:
         sizes = [ctypes.c_int64(n) for n in (*grid, *block)]
         count = len(params)

@@ -8,12 +8,14 @@ for one compiled function::
      "workspace_bytes": 4096,           # one allocation holding every intermediate
      "buffers": [{"shape": ..., "dtype": ..., "offset": 0}],       # intermediates in it
      "constants": [{"shape": ..., "dtype": ..., "data": "<base64, little-endian>"}],
-     "launches": [{"kernel": NAME, "grid": [x, y, z], "block": [x, y, z],
-                   "args": [["i64", 16], ["f32", 0.5], ["argument", 2], ["buffer", 0],
-                            ["constant", 0]]}]}
+     "steps": [{"launch": {"kernel": NAME, "grid": [x, y, z], "block": [x, y, z],
+                           "args": [["i64", 16], ["f32", 0.5], ["argument", 2], ["buffer", 0],
+                                    ["constant", 0]]}},
+               {"copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}}]}
 
-The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out, launch and
-synchronize; the workspace and the constants are allocated once and reused by every call.
+The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out, copy (device
+to device), launch and synchronize; the workspace and the constants are allocated once and reused by
+every call.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class LaunchPlan:
         self._workspace = device.alloc(plan["workspace_bytes"])
         self._buffers = [self._workspace + b["offset"] for b in plan["buffers"]]
         self._constants = [self._upload_constant(c) for c in plan["constants"]]
-        self._launches = [self._prepare(launch) for launch in plan["launches"]]
+        self._steps = [self._prepare(step) for step in plan["steps"]]
 
     def __call__(self, *arrays) -> list:
         if len(arrays) != self.num_inputs:
@@ -60,8 +62,8 @@ class LaunchPlan:
             pointers = [self._copy_in(i, a) for i, a in enumerate(arrays)]
             pointers += [self.device.alloc(_nbytes(a)) for a in self.arguments[self.num_inputs :]]
             try:
-                for kernel, grid, block, make_params in self._launches:
-                    self.device.launch(kernel, grid, block, make_params(pointers))
+                for step in self._steps:
+                    step(pointers)
                 self.device.synchronize()
                 return [
                     self.device.copy_out(p, tuple(a["shape"]), np.dtype(a["dtype"]))
@@ -99,8 +101,27 @@ class LaunchPlan:
         self.device.copy_in(pointer, values)
         return pointer
 
-    def _prepare(self, launch: dict) -> tuple:
-        """(kernel handle, grid, block, function of the call's argument pointers -> params)."""
+    def _prepare(self, step: dict):
+        """The step as a function of the call's argument pointers."""
+        if "copy" in step:
+            return self._prepare_copy(step["copy"])
+        return self._prepare_launch(step["launch"])
+
+    def _pointer(self, kind: str, index: int, pointers: list) -> int:
+        if kind == "argument":
+            return pointers[index]
+        return (self._buffers if kind == "buffer" else self._constants)[index]
+
+    def _prepare_copy(self, copy: dict):
+        nbytes = copy["bytes"]
+
+        def run(pointers: list) -> None:
+            target = self._pointer(*copy["target"], pointers)
+            self.device.copy(target, self._pointer(*copy["source"], pointers), nbytes)
+
+        return run
+
+    def _prepare_launch(self, launch: dict):
         kernel = self.device.kernel(launch["kernel"])
         fixed, slots = [], []  # ctypes values; (position, argument index) filled per call
         for position, (kind, value) in enumerate(launch["args"]):
@@ -117,12 +138,14 @@ class LaunchPlan:
                 raise ValueError(f"launch plan argument of unknown kind '{kind}'")
         params = (ctypes.c_void_p * len(fixed))(*[ctypes.addressof(v) for v in fixed])
 
-        def make_params(pointers: list):
+        grid, block = tuple(launch["grid"]), tuple(launch["block"])
+
+        def run(pointers: list) -> None:
             for position, index in slots:
                 fixed[position].value = pointers[index]
-            return params
+            self.device.launch(kernel, grid, block, params)
 
-        return kernel, tuple(launch["grid"]), tuple(launch["block"]), make_params
+        return run
 
 
 def _nbytes(spec: dict) -> int:

@@ -36,6 +36,31 @@ def jit(module: ir.Module, function: str = "main", opt_level: int = 3):
     return engine, addresses[function]
 
 
+class JitCode:
+    """A module compiled by the ExecutionEngine: each function wrapped as a runtime Executable."""
+
+    def __init__(self, engine, addresses: dict, symbols: dict):
+        self.engine = engine
+        self.addresses = addresses
+        self.symbols = symbols  # the ctypes callbacks the code calls must outlive it
+
+    def executable(self, function: str, inputs: list, outputs: list, in_place=None):
+        from tgc.runtime.executable import Executable
+
+        return Executable(
+            self.addresses[function],
+            inputs,
+            outputs,
+            keepalive=(self.engine, self.symbols),
+            in_place=in_place,
+        )
+
+
+def load_functions(module: ir.Module, functions: list, symbols: dict) -> JitCode:
+    engine, addresses = jit_functions(module, functions, symbols)
+    return JitCode(engine, addresses, symbols)
+
+
 def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: int = 3):
     """JIT-compiles the module with ``symbols`` (name -> ctypes function) provided to it; returns
     the engine and the address of each function's packed C interface."""

@@ -73,9 +73,9 @@ class CpuTarget(Target):
         ]
 
     def load_in_process(self, module, functions: list, symbols: dict):
-        from tgc.lowering.cpu.jit import jit_functions
+        from tgc.lowering.cpu.jit import load_functions
 
-        return jit_functions(module, functions, symbols)
+        return load_functions(module, functions, symbols)
 
     def resolve_machine(self, machine):
         from tgc.lowering.cpu.artifact import resolve_machine

@@ -1,11 +1,10 @@
 """tgc-nvptx-check-host: after kernel outlining, the host functions compute nothing themselves.
 
 Their buffers live on the GPU, so the host may only launch kernels and hand buffers around:
-allocate, reshape views, return. An op left outside every kernel (a 0-d tensor's arithmetic has no
-loop to map to threads; a fetch that is a feed is a copy; a constant not folded into a kernel is
-a global in host memory) would touch device memory from the CPU or hand a host pointer to a kernel:
-it is refused here, naming the op and the likely cause, instead of producing code that crashes at
-run time.
+allocate, reshape views, name constant tensors (the launch plan uploads them to the device once),
+copy whole buffers (device to device), return. An op left outside every kernel (a 0-d tensor's
+arithmetic has no loop to map to threads) would touch device memory from the CPU: it is refused
+here, naming the op and the likely cause, instead of producing code that crashes at run time.
 """
 
 from __future__ import annotations
@@ -26,16 +25,14 @@ _BUFFER_HANDLING = {
     "memref.expand_shape",
     "memref.collapse_shape",
     "memref.cast",
+    "memref.get_global",  # a constant tensor: the launch plan uploads its values once
+    "memref.copy",  # of whole buffers (no strided view is made on the host): device to device
 }
 
 
 # What usually leaves each op on the host, in the user's terms.
 _CAUSES = {
-    "memref.get_global": (
-        "a constant tensor not folded into a kernel (only a one-value constant used by "
-        "elementwise ops is): its values live in host memory"
-    ),
-    "memref.copy": "a fetch that is a feed, or a copy between buffers",
+    "memref.subview": "a view of part of a buffer (a slice) outside a kernel",
 }
 _DEFAULT_CAUSE = "computation outside a GPU kernel, such as arithmetic on 0-d tensors"
 

@@ -2,10 +2,11 @@
 
 After the nvptx pipeline a public function's body is straight-line host code: index and float
 constants, allocations of intermediates, views of buffers, constant tensors (memref.get_global),
-kernel launches and a return (tgc-nvptx-check-host refuses anything else). This module reads that
-code into a JSON-able plan (format: tgc/runtime/launch_plan.py): the buffers each launch takes, its
-grid and block, its scalar arguments. Intermediates share one workspace: two buffers whose
-lifetimes (first to last launch using them) do not overlap may take the same bytes.
+kernel launches, whole-buffer copies and a return (tgc-nvptx-check-host refuses anything else).
+This module reads that code into a JSON-able plan (format: tgc/runtime/launch_plan.py): the
+buffers each launch takes, its grid and block, its scalar arguments, and whole-buffer copies.
+Intermediates share one workspace: two buffers whose lifetimes (first to last step using them) do
+not overlap may take the same bytes.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class _FunctionReader:
         self.scalars = {}  # SSA value -> (kind, number)
         self.buffers = []
         self.constants = []
-        self.launches = []
+        self.steps = []
 
     def read(self) -> dict:
         block = self.function.regions[0].blocks[0]
@@ -103,7 +104,7 @@ class _FunctionReader:
                 {"shape": b.shape, "dtype": b.dtype, "offset": b.offset} for b in self.buffers
             ],
             "constants": self.constants,
-            "launches": self.launches,
+            "steps": self.steps,
         }
 
     def _read_op(self, op) -> None:
@@ -118,6 +119,8 @@ class _FunctionReader:
             self._constant(op)
         elif name == "gpu.launch_func":
             self._launch(op)
+        elif name == "memref.copy":
+            self._copy(op)
         elif name not in ("memref.dealloc", "func.return"):
             raise PlanError(f"@{self.name}: the launch plan cannot run '{name}' on the host")
 
@@ -143,26 +146,41 @@ class _FunctionReader:
         launch = op.opview
         if launch.dynamicSharedMemorySize is not None or len(launch.asyncDependencies):
             raise PlanError(f"@{self.name}: a launch with dynamic shared memory or async tokens")
-        index = len(self.launches)
         args = []
         for value in launch.kernelOperands:
             if isinstance(value.type, ir.MemRefType):
-                kind, number = self._ref(value, op)
-                if kind == "buffer":
-                    buffer = self.buffers[number]
-                    buffer.first_use = index if buffer.first_use < 0 else buffer.first_use
-                    buffer.last_use = index
-                args.append([kind, number])
+                args.append(self._use(value, op))
             else:
                 args.append(list(self._scalar_operand(value, op)))
-        self.launches.append(
-            {
-                "kernel": ir.SymbolRefAttr(op.attributes["kernel"]).value[-1],
-                "grid": [self._size(v, op) for v in _grid(launch)],
-                "block": [self._size(v, op) for v in _block(launch)],
-                "args": args,
-            }
-        )
+        launch_step = {
+            "kernel": ir.SymbolRefAttr(op.attributes["kernel"]).value[-1],
+            "grid": [self._size(v, op) for v in _grid(launch)],
+            "block": [self._size(v, op) for v in _block(launch)],
+            "args": args,
+        }
+        self.steps.append({"launch": launch_step})
+
+    def _copy(self, op) -> None:
+        """A whole-buffer copy (a fetched constant, a feed fetched as it is): device to device."""
+        source, target = op.operands
+        for value in (source, target):
+            if not is_whole_buffer(value.type):
+                raise PlanError(
+                    f"@{self.name}: a copy of a strided view ({value.type}) on the host"
+                )
+        nbytes = _Buffer(**_describe(ir.MemRefType(source.type))).nbytes
+        copy_step = {"source": self._use(source, op), "target": self._use(target, op)}
+        self.steps.append({"copy": {**copy_step, "bytes": nbytes}})
+
+    def _use(self, value, op) -> list:
+        """[kind, index] of a buffer the next step uses; an intermediate's lifetime grows."""
+        kind, number = self._ref(value, op)
+        if kind == "buffer":
+            step = len(self.steps)
+            buffer = self.buffers[number]
+            buffer.first_use = step if buffer.first_use < 0 else buffer.first_use
+            buffer.last_use = step
+        return [kind, number]
 
     def _ref(self, value, op) -> tuple:
         ref = self.refs.get(_key(value))
@@ -178,6 +196,12 @@ class _FunctionReader:
 
     def _size(self, value, op) -> int:
         return int(self._scalar_operand(value, op)[1])
+
+
+def is_whole_buffer(type_: ir.Type) -> bool:
+    """A memref of row-major layout: one contiguous range of bytes from its pointer."""
+    memref = ir.MemRefType(type_)
+    return memref == ir.MemRefType.get(list(memref.shape), memref.element_type)
 
 
 def _key(value):

@@ -11,10 +11,16 @@ from __future__ import annotations
 import dataclasses
 
 from tgc.dialect.targets import Target
-from tgc.lowering.nvptx.check_host import CheckHostPass
-from tgc.lowering.nvptx.one_gpu_module import OneGpuModulePass
-from tgc.lowering.nvptx.out_params import OutParamsPass
 from tgc.lowering.nvptx.pipeline import VALIDATED_OPS, pipeline_elements
+
+_VARIABLE_TRAITS = {"variable_declaration", "variable_read", "assigns"}
+
+
+def _variable_ops() -> frozenset:
+    from tgc.dialect.registry import load_all_ops
+
+    return frozenset(n for n, op in load_all_ops().items() if op.traits & _VARIABLE_TRAITS)
+
 
 NO_RUNTIME = "the nvptx target has no runtime yet: --emit ptx shows its code"
 
@@ -22,7 +28,9 @@ NO_RUNTIME = "the nvptx target has no runtime yet: --emit ptx shows its code"
 @dataclasses.dataclass(frozen=True)
 class NvptxTarget(Target):
     def supported_ops(self) -> frozenset:
-        return frozenset(VALIDATED_OPS)
+        """The validated ops, and the variable ops: at the core level a variable is an argument
+        (and an assigned one a result) of the compiled function, which the launch plan handles."""
+        return frozenset(VALIDATED_OPS) | _variable_ops()
 
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         return pipeline_elements()
@@ -63,7 +71,7 @@ NVPTX = NvptxTarget(
     artifact_format="tgc-nvptx-artifact",
     runtime_loader="tgc.runtime.gpu_artifact:load",
     artifact_stages=("gpu", "ptx", "artifact"),
-    passes=(OutParamsPass, OneGpuModulePass, CheckHostPass),
+    passes=tuple(type(p) for p in pipeline_elements() if not isinstance(p, str)),
     static_shapes=True,
     description="NVIDIA GPUs through NVVM to PTX (artifact: PTX, cubin and launch plan)",
 )
