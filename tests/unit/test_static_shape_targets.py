@@ -139,3 +139,20 @@ def test_the_cpu_target_serves_every_batch_size_with_one_compile():
         for batch in BATCHES:
             np.testing.assert_allclose(sess.run(y, {x: batch}), _expected(batch), rtol=1e-6)
         assert sess.compile_count == before + 1
+
+
+def test_variables_carry_over_between_the_compiles_of_a_static_target(cpu_static):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        w = tf.Variable(np.ones((3,), np.float32), name="w")
+        loss = tf.reduce_mean(tf.square(tf.reduce_sum(x * w, axis=1)))
+        step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        init = tf.global_variables_initializer()
+    expected = np.ones(3)
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        for batch in [*BATCHES, BATCHES[0]]:
+            sess.run(step, {x: batch})
+            expected = expected - 0.1 * 2 * (batch @ expected) @ batch / len(batch)
+        np.testing.assert_allclose(sess.run(w), expected, rtol=1e-5)
