@@ -111,7 +111,8 @@ def test_the_artifact_holds_ptx_the_launch_plan_and_the_signature(artifact):
         {"shape": [64, 32], "dtype": "float32"},
     ]
     assert function["results"] == 1
-    [launch] = function["launches"]
+    [step] = function["steps"]
+    launch = step["launch"]
     assert launch["kernel"] in plan["kernels"]
     assert launch["grid"] == [4, 2, 1] and launch["block"] == [16, 16, 1]
     pointers = [value for kind, value in launch["args"] if kind == "argument"]
@@ -167,8 +168,8 @@ def test_inspect_shows_the_target_kernels_and_launches(artifact):
     assert "  x                        [64, 32] float32" in lines
     assert "  y                        [64, 32] float32" in lines
     assert f"kernels: {kernel}" in lines
-    assert "function model_main: 1 launch" in lines
-    assert f"  {kernel:32s} grid 4x2x1  block 16x16x1" in lines
+    assert "function model_main: 1 step" in lines
+    assert f"  launch {kernel:32s} grid 4x2x1  block 16x16x1" in lines
     assert "  workspace 0 bytes, 0 buffers" in lines
     code = next(line for line in lines if line.startswith("code     "))
     assert code.startswith("code     kernels.ptx, ")
@@ -202,7 +203,7 @@ def test_loaded_without_a_device_it_is_read_but_not_run(artifact):
 def test_a_changed_launch_plan_is_refused(artifact, tmp_path):
     path = _copy(artifact, tmp_path)
     manifest = _manifest(path)
-    manifest["launch_plan"]["functions"]["model_main"]["launches"][0]["grid"] = [8, 2, 1]
+    manifest["launch_plan"]["functions"]["model_main"]["steps"][0]["launch"]["grid"] = [8, 2, 1]
     _rewrite(path, manifest, resign=False)
     with pytest.raises(InvalidArtifact, match="launch plan or target were changed after compile"):
         load(str(path), device=None)
@@ -214,14 +215,29 @@ def test_a_changed_launch_plan_is_refused(artifact, tmp_path):
 def test_a_launch_argument_out_of_range_is_refused(artifact, tmp_path):
     path = _copy(artifact, tmp_path)
     manifest = _manifest(path)
-    args = manifest["launch_plan"]["functions"]["model_main"]["launches"][0]["args"]
+    args = manifest["launch_plan"]["functions"]["model_main"]["steps"][0]["launch"]["args"]
     position = next(i for i, (kind, _) in enumerate(args) if kind == "argument")
     args[position] = ["buffer", 3]
     _rewrite(path, manifest)
     with pytest.raises(
         InvalidArtifact,
-        match=rf"field 'launch_plan\.functions\.model_main\.launches\[0\]\.args\[{position}\]': "
-        "there is no buffer 3",
+        match=rf"field 'launch_plan\.functions\.model_main\.steps\[0\]\.launch\.args"
+        rf"\[{position}\]': there is no buffer 3",
+    ):
+        load(str(path), device=None)
+
+
+def test_a_copy_larger_than_its_buffers_is_refused(artifact, tmp_path):
+    path = _copy(artifact, tmp_path)
+    manifest = _manifest(path)
+    function = manifest["launch_plan"]["functions"]["model_main"]
+    function["steps"].append({"copy": {"source": ["argument", 2], "target": ["argument", 3]}})
+    function["steps"][-1]["copy"]["bytes"] = 4 * 64 * 32  # argument 2 (b) holds 32 floats
+    _rewrite(path, manifest)
+    with pytest.raises(
+        InvalidArtifact,
+        match=r"field 'launch_plan\.functions\.model_main\.steps\[1\]\.copy\.bytes': 8192 bytes "
+        r"do not fit argument 2 \(128 bytes\)",
     ):
         load(str(path), device=None)
 
@@ -287,6 +303,9 @@ class NumpyDevice:
         ctypes.memmove(out.ctypes.data, pointer, out.nbytes)
         return out
 
+    def copy(self, target, source, nbytes):
+        ctypes.memmove(target, source, nbytes)
+
     def launch(self, handle, grid, block, params):
         self.launches.append((handle, tuple(grid), tuple(block)))
         self.kernels[handle](self, [params[i] for i in range(len(params))])
@@ -317,7 +336,7 @@ def _dense_relu_kernel(args_kinds):
 
 @pytest.fixture
 def standing_in_for_the_gpu(artifact, monkeypatch):
-    launch = _manifest(artifact)["launch_plan"]["functions"]["model_main"]["launches"][0]
+    launch = _manifest(artifact)["launch_plan"]["functions"]["model_main"]["steps"][0]["launch"]
     devices = []
 
     def make(image=b"", ordinal=0):

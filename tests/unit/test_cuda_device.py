@@ -237,6 +237,15 @@ def test_copies_go_through_device_memory_on_the_stream(monkeypatch):
     assert driver.calls[-1] == ("cuMemFree", (pointer,))
 
 
+def test_a_device_to_device_copy_is_queued_on_the_stream(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    device.copy(0x7F0000000100, 0x7F0000000000, 48)
+    device.copy(0x7F0000000100, 0x7F0000000000, 0)  # nothing to copy: no call
+    copies = [args for name, args in driver.calls if name == "cuMemcpyDtoDAsync"]
+    assert copies == [(0x7F0000000100, 0x7F0000000000, 48, "stream")]
+
+
 def test_an_empty_tensor_gets_a_pointer_of_its_own_and_no_copy(monkeypatch):
     driver = install(monkeypatch, FakeDriver())
     device = CudaDevice(PTX)

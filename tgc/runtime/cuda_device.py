@@ -132,6 +132,11 @@ class CudaDevice:
         self.synchronize()
         return array
 
+    def copy(self, target: int, source: int, nbytes: int) -> None:
+        """Device -> device, queued after the launches before it."""
+        if nbytes:
+            self._call("cuMemcpyDtoDAsync", target, source, nbytes, self._stream)
+
     def launch(self, handle, grid, block, params) -> None:
         """Queues ``handle`` on the stream; ``params`` is a ctypes array of pointers, one per kernel
         argument (cuLaunchKernel's kernelParams)."""

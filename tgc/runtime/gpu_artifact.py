@@ -158,23 +158,39 @@ def _check_plan(manifest: dict, where: str) -> None:
                 f"{where}: field '{field}.constants[{index}].data': not the base64 of "
                 f"{_nbytes(constant)} bytes"
             )
-    counts = {
-        "argument": len(function["arguments"]),
-        "buffer": len(function["buffers"]),
-        "constant": len(function["constants"]),
+    sizes = {
+        "argument": [_nbytes(a) for a in function["arguments"]],
+        "buffer": [_nbytes(b) for b in function["buffers"]],
+        "constant": [_nbytes(c) for c in function["constants"]],
     }
-    for index, launch in enumerate(function["launches"]):
-        if launch["kernel"] not in plan["kernels"]:
+    for index, step in enumerate(function["steps"]):
+        where_step = f"{where}: field '{field}.steps[{index}]"
+        if "launch" in step:
+            _check_launch(step["launch"], plan["kernels"], sizes, where_step)
+        else:
+            _check_copy(step["copy"], sizes, where_step)
+
+
+def _check_launch(launch: dict, kernels: list, sizes: dict, where: str) -> None:
+    if launch["kernel"] not in kernels:
+        raise InvalidArtifact(
+            f"{where}.launch.kernel': '{launch['kernel']}' is not in launch_plan.kernels"
+        )
+    for position, (kind, value) in enumerate(launch["args"]):
+        if kind in POINTER_KINDS and not (isinstance(value, int) and 0 <= value < len(sizes[kind])):
+            raise InvalidArtifact(f"{where}.launch.args[{position}]': there is no {kind} {value}")
+
+
+def _check_copy(copy: dict, sizes: dict, where: str) -> None:
+    for end in ("source", "target"):
+        kind, value = copy[end]
+        if value >= len(sizes[kind]):
+            raise InvalidArtifact(f"{where}.copy.{end}': there is no {kind} {value}")
+        if copy["bytes"] > sizes[kind][value]:
             raise InvalidArtifact(
-                f"{where}: field '{field}.launches[{index}].kernel': '{launch['kernel']}' is not "
-                "in launch_plan.kernels"
+                f"{where}.copy.bytes': {copy['bytes']} bytes do not fit {kind} {value} "
+                f"({sizes[kind][value]} bytes)"
             )
-        for position, (kind, value) in enumerate(launch["args"]):
-            if kind in POINTER_KINDS and not (isinstance(value, int) and 0 <= value < counts[kind]):
-                raise InvalidArtifact(
-                    f"{where}: field '{field}.launches[{index}].args[{position}]': there is no "
-                    f"{kind} {value}"
-                )
 
 
 def _nbytes(spec: dict) -> int:

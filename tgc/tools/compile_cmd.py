@@ -420,13 +420,10 @@ def _show_launch_plan(m: dict) -> None:
     plan = m["launch_plan"]
     click.echo(f"kernels: {', '.join(plan['kernels']) or 'none'}")
     for name, function in plan["functions"].items():
-        launches = function["launches"]
-        click.echo(f"function {name}: {len(launches)} launch{'es' if len(launches) != 1 else ''}")
-        for launch in launches:
-            click.echo(
-                f"  {launch['kernel']:32s} grid {_dims(launch['grid'])}  block "
-                f"{_dims(launch['block'])}"
-            )
+        steps = function["steps"]
+        click.echo(f"function {name}: {len(steps)} step{'s' if len(steps) != 1 else ''}")
+        for step in steps:
+            click.echo(_describe_step(step))
         buffers = function["buffers"]
         click.echo(
             f"  workspace {function['workspace_bytes']} bytes, {len(buffers)} "
@@ -439,6 +436,20 @@ def _show_launch_plan(m: dict) -> None:
             )
         for index, constant in enumerate(function["constants"]):
             click.echo(f"    constant {index}: {_dims(constant['shape'])} {constant['dtype']}")
+
+
+def _describe_step(step: dict) -> str:
+    if "launch" in step:
+        launch = step["launch"]
+        return (
+            f"  launch {launch['kernel']:32s} grid {_dims(launch['grid'])}  block "
+            f"{_dims(launch['block'])}"
+        )
+    copy = step["copy"]
+    return (
+        f"  copy   {copy['bytes']} bytes from {' '.join(map(str, copy['source']))} to "
+        f"{' '.join(map(str, copy['target']))}"
+    )
 
 
 def _dims(values: list) -> str:
