@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from tgc.lowering.nvptx.check_host import CheckHostPass
+from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
 from tgc.lowering.nvptx.one_gpu_module import OneGpuModulePass
 from tgc.lowering.nvptx.out_params import OutParamsPass
+from tgc.lowering.nvptx.parallel_dims_first import ParallelDimsFirstPass
+from tgc.lowering.nvptx.serial_kernels import SerialKernelsPass
+from tgc.lowering.nvptx.sink_views import SinkViewsPass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
 # has a case there): float elementwise ops (their math functions expand to PTX instructions, no
 # libdevice call), comparisons, a naive matmul, and constants with one value used by elementwise
 # ops (folded into the kernel; any other constant is refused by tgc-nvptx-check-host).
-VALIDATED_OPS = (
+ELEMENTWISE_OPS = (
     "abs",
     "add",
     "atan",
@@ -52,6 +56,57 @@ VALIDATED_OPS = (
     "tan",
     "tanh",
 )
+# Reductions over any axes, to a 0-d result too: one thread per output element runs the reduced
+# axes serially (tgc-nvptx-parallel-dims-first); a 0-d result is a one-thread kernel
+# (tgc-nvptx-serial-kernels). Naive: no tree over threads, no warp shuffles.
+REDUCTION_OPS = (
+    "argmax",
+    "argmin",
+    "dim_size",
+    "l2_loss",
+    "reduce_max",
+    "reduce_mean",
+    "reduce_min",
+    "reduce_prod",
+    "reduce_sum",
+)
+# Broadcasts between ranks, casts, fills, logical ops, and the gradients' broadcast and
+# unbroadcast (a sum over the broadcast axes).
+BROADCAST_OPS = (
+    "broadcast_like",
+    "cast",
+    "fill",
+    "fill_like",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "unbroadcast_like",
+)
+# Data movement: host-level views where the layout allows (reshapes of whole buffers), copy
+# kernels otherwise; slices are subviews taken inside the kernels (tgc-nvptx-sink-views).
+SHAPE_OPS = (
+    "concat",
+    "expand_dims",
+    "identity",
+    "reshape",
+    "reshape_like",
+    "slice",
+    "split",
+    "split_like",
+    "squeeze",
+    "stop_gradient",
+    "tile",
+    "tile_grad",
+    "transpose",
+)
+# Softmax and the losses built on it: reductions along the class axis and elementwise ops.
+NN_OPS = (
+    "log_softmax",
+    "sigmoid_cross_entropy_with_logits",
+    "softmax",
+    "softmax_cross_entropy_with_logits",
+)
+VALIDATED_OPS = ELEMENTWISE_OPS + REDUCTION_OPS + BROADCAST_OPS + SHAPE_OPS + NN_OPS
 
 ONE_SHOT_BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
@@ -60,11 +115,11 @@ ONE_SHOT_BUFFERIZE = (
 # Parallel loops in tiles of 16x16: the outer loop becomes the grid, the inner one a block's
 # threads; fixed inner bounds (an in-bounds check instead of min bounds) let
 # convert-parallel-loops-to-gpu size the block when a dim is not a multiple of 16.
-TILE_AND_MAP = (
+TILE = (
     "func.func(convert-linalg-to-parallel-loops,"
-    "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 no-min-max-bounds=true},"
-    "gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
+    "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 no-min-max-bounds=true})"
 )
+MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
 
 
 def pipeline_elements() -> list:
@@ -76,7 +131,14 @@ def pipeline_elements() -> list:
         "func.func(linalg-fuse-elementwise-ops)",
         "eliminate-empty-tensors",
         ONE_SHOT_BUFFERIZE,
-        TILE_AND_MAP,
+        LinalgCopiesPass(),
+        # Reductions: one thread per output element (parallel dims become the grid).
+        ParallelDimsFirstPass(),
+        TILE,
+        # What has no parallel loop left (0-d arithmetic, full reductions): one-thread kernels.
+        SerialKernelsPass(),
+        MAP,
+        SinkViewsPass(),
         "gpu-kernel-outlining",
         "canonicalize",
         "cse",

@@ -1,0 +1,65 @@
+// tgc-nvptx-serial-kernels: each run of host computation with no parallel loop (0-d arithmetic, a
+// reduction of every axis) is wrapped in a one-iteration scf.parallel, later a 1x1x1 launch. An
+// alloc, a constant or arithmetic on host values (loop bounds) inside a run moves before it; an
+// scf.parallel, a view or a dealloc ends it.
+// RUN: %tgc-opt %s -p tgc-nvptx-serial-kernels | FileCheck %s
+
+// CHECK-LABEL: func.func @loss_and_scale(
+// CHECK-SAME:      %[[X:.+]]: memref<16xf32>, %[[LOSS:.+]]: memref<f32>, %[[Y:.+]]: memref<16xf32>)
+// CHECK:         %[[TMP:.+]] = memref.alloc() : memref<f32>
+// CHECK-NEXT:    %[[BOUND:.+]] = arith.muli
+// CHECK:         %[[ZERO:.+]] = arith.constant 0 : index
+// CHECK:         %[[ONE:.+]] = arith.constant 1 : index
+// CHECK:         scf.parallel (%{{.+}}) = (%[[ZERO]]) to (%[[ONE]]) step (%[[ONE]]) {
+// CHECK-NEXT:      memref.store %{{.+}}, %[[LOSS]][] : memref<f32>
+// CHECK-NEXT:      scf.for
+// CHECK:           }
+// CHECK-NEXT:      memref.load %[[LOSS]][]
+// CHECK-NEXT:      arith.mulf
+// CHECK-NEXT:      memref.store %{{.+}}, %[[TMP]][]
+// CHECK-NEXT:      scf.reduce
+// CHECK-NEXT:    }
+// The loop that was already parallel is left as it is.
+// CHECK-NEXT:    scf.parallel (%{{.+}}) = (%{{.+}}) to (%[[BOUND]]) step (%{{.+}}) {
+// CHECK:           memref.store %{{.+}}, %[[Y]]
+// CHECK:         }
+// CHECK:         scf.parallel (%{{.+}}) = (%{{.+}}) to (%{{.+}}) step (%{{.+}}) {
+// CHECK-NEXT:      memref.load %[[LOSS]][]
+// CHECK-NEXT:      arith.mulf
+// CHECK-NEXT:      memref.store %{{.+}}, %[[LOSS]][]
+// CHECK-NEXT:      scf.reduce
+// CHECK-NEXT:    }
+// CHECK-NEXT:    memref.dealloc %[[TMP]]
+// CHECK-NEXT:    return
+
+func.func @loss_and_scale(%x: memref<16xf32>, %loss: memref<f32>, %y: memref<16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %zero = arith.constant 0.0 : f32
+  memref.store %zero, %loss[] : memref<f32>
+  scf.for %i = %c0 to %c16 step %c1 {
+    %v = memref.load %x[%i] : memref<16xf32>
+    %acc = memref.load %loss[] : memref<f32>
+    %s = arith.addf %v, %acc : f32
+    memref.store %s, %loss[] : memref<f32>
+  }
+  %tmp = memref.alloc() : memref<f32>
+  %l = memref.load %loss[] : memref<f32>
+  %bound = arith.muli %c16, %c1 : index
+  %h = arith.mulf %l, %l : f32
+  memref.store %h, %tmp[] : memref<f32>
+  scf.parallel (%i) = (%c0) to (%bound) step (%c1) {
+    %t = memref.load %tmp[] : memref<f32>
+    %v = memref.load %x[%i] : memref<16xf32>
+    %p = arith.mulf %t, %v : f32
+    memref.store %p, %y[%i] : memref<16xf32>
+    scf.reduce
+  }
+  %two = arith.constant 2.0 : f32
+  %l2 = memref.load %loss[] : memref<f32>
+  %d = arith.mulf %l2, %two : f32
+  memref.store %d, %loss[] : memref<f32>
+  memref.dealloc %tmp : memref<f32>
+  return
+}

@@ -1,0 +1,35 @@
+// tgc-nvptx-sink-views: a view with a strided layout (a subview, and views of it) used inside a
+// gpu.launch is cloned into the launch, sources first, so the kernel gets the whole buffer and
+// computes the view's offset itself; views of identity layout stay on the host.
+// RUN: %tgc-opt %s -p tgc-nvptx-sink-views | FileCheck %s
+
+// CHECK-LABEL: func.func @concat_half(
+// CHECK-SAME:      %[[X:.+]]: memref<4x8xf32>, %[[Y:.+]]: memref<4x16xf32>)
+// CHECK:         %[[WHOLE:.+]] = memref.expand_shape %[[X]] {{.+}} into memref<4x2x4xf32>
+// CHECK:         gpu.launch
+// CHECK-NEXT:      %[[RIGHT:.+]] = memref.subview %[[Y]][0, 8] [4, 8] [1, 1]
+// CHECK-NEXT:      %[[SPLIT:.+]] = memref.expand_shape %[[RIGHT]]
+// CHECK-NEXT:      %[[V:.+]] = memref.load %[[X]]
+// CHECK-NEXT:      memref.store %[[V]], %[[RIGHT]]
+// CHECK-NEXT:      %[[W:.+]] = memref.load %[[WHOLE]]
+// CHECK-NEXT:      memref.store %[[W]], %[[SPLIT]]
+// CHECK-NEXT:      gpu.terminator
+
+func.func @concat_half(%x: memref<4x8xf32>, %y: memref<4x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %right = memref.subview %y[0, 8] [4, 8] [1, 1] : memref<4x16xf32> to memref<4x8xf32, strided<[16, 1], offset: 8>>
+  %split = memref.expand_shape %right [[0], [1, 2]] output_shape [4, 2, 4] : memref<4x8xf32, strided<[16, 1], offset: 8>> into memref<4x2x4xf32, strided<[16, 4, 1], offset: 8>>
+  %whole = memref.expand_shape %x [[0], [1, 2]] output_shape [4, 2, 4] : memref<4x8xf32> into memref<4x2x4xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c4, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c8, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%bx, %tx] : memref<4x8xf32>
+    memref.store %v, %right[%bx, %tx] : memref<4x8xf32, strided<[16, 1], offset: 8>>
+    %w = memref.load %whole[%bx, %c1, %c0] : memref<4x2x4xf32>
+    memref.store %w, %split[%bx, %c1, %c0] : memref<4x2x4xf32, strided<[16, 4, 1], offset: 8>>
+    gpu.terminator
+  }
+  return
+}
