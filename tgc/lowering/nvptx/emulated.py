@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tgc.lowering.nvptx.kernels_on_host import KernelsOnHostPass
 from tgc.lowering.nvptx.target import NvptxTarget
 
 # The kernels as host functions -> LLVM. Memrefs are passed as bare pointers, as kernels take them
@@ -45,7 +46,6 @@ def load_on_host(module) -> PlanCode:
     from mlir.execution_engine import ExecutionEngine
     from mlir.passmanager import PassManager
 
-    from tgc.lowering.nvptx.kernels_on_host import KernelsOnHostPass
     from tgc.runtime.host_device import HostDevice
 
     plan = plan_of(module)
@@ -101,6 +101,7 @@ def emulated(target: NvptxTarget) -> NvptxEmulatedTarget:
             "flops_per_second": 1e8,
             "artifact_format": "",
             "runtime_loader": "",
+            "passes": (*target.passes, KernelsOnHostPass),
             "description": f"{target.name}'s kernels and launch plans run on the host CPU "
             "(checks the GPU schedule without a GPU)",
         }

@@ -110,13 +110,20 @@ class KernelsOnHostPass(ModulePass):
         if len(kernel.regions[0].blocks[0].arguments) != len(inputs):
             self.fail(kernel, f"kernel @{_symbol(kernel)} uses workgroup (shared) memory")
 
+        refused = []
+
         def visit(op):
             name = op.operation.name
             if name.startswith("gpu.") and name not in (*_INDEX_OPS, "gpu.return", "gpu.func"):
-                self.fail(op.operation, f"'{name}' cannot run on the host one thread at a time")
+                refused.append(op.operation)
+                return ir.WalkResult.INTERRUPT
             return ir.WalkResult.ADVANCE
 
         kernel.walk(visit)
+        if refused:  # raised here: an exception inside the walk's callback loses its type
+            self.fail(
+                refused[0], f"'{refused[0].name}' cannot run on the host one thread at a time"
+            )
 
     @staticmethod
     def _replace_index_ops(block, values: dict) -> None:

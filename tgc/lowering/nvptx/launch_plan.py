@@ -201,7 +201,10 @@ class _FunctionReader:
 def is_whole_buffer(type_: ir.Type) -> bool:
     """A memref of row-major layout: one contiguous range of bytes from its pointer."""
     memref = ir.MemRefType(type_)
-    return memref == ir.MemRefType.get(list(memref.shape), memref.element_type)
+    row_major = ir.MemRefType.get(
+        list(memref.shape), memref.element_type, loc=ir.Location.unknown(memref.context)
+    )
+    return memref == row_major
 
 
 def _key(value):

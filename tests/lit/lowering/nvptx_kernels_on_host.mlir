@@ -1,0 +1,63 @@
+// tgc-nvptx-kernels-on-host: each kernel becomes a host function taking its arguments, then the
+// grid's and the block's sizes, that loops over blocks (z, y, x) and threads (z, y, x) and reads
+// the ids and sizes from the loops; the host functions and the gpu.module go. Barriers (threads
+// that wait for each other) cannot run one thread after another: refused, naming the op.
+// RUN: not %tgc-opt %s --split-input-file -p tgc-nvptx-kernels-on-host 2>&1 | FileCheck %s
+// CHECK-NOT: internal error
+// (Diagnostics print before the output, so the refused kernel comes first.)
+
+// CHECK: nvptx_kernels_on_host.mlir:[[@LINE+5]]:{{[0-9]+}}: error: 'gpu.barrier' cannot run on the host one thread at a time
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @waits(%o: memref<16xf32>) kernel {
+      %t = gpu.thread_id x
+      gpu.barrier
+      gpu.return
+    }
+  }
+}
+
+// -----
+
+// CHECK-NOT: func.func @host
+// CHECK-LABEL: func.func @scale(
+// CHECK-SAME:      %[[IN:[^:]*]]: memref<64xf32>, %[[OUT:[^:]*]]: memref<64xf32>, %[[F:[^:]*]]: f32,
+// CHECK-SAME:      %[[GX:[^:]*]]: index, %[[GY:[^:]*]]: index, %[[GZ:[^:]*]]: index,
+// CHECK-SAME:      %[[BX:[^:]*]]: index, %[[BY:[^:]*]]: index, %[[BZ:[^:]*]]: index)
+// CHECK-DAG:     %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG:     %[[C1:.*]] = arith.constant 1 : index
+// CHECK:         scf.for %{{.*}} = %[[C0]] to %[[GZ]] step %[[C1]]
+// CHECK:           scf.for %{{.*}} = %[[C0]] to %[[GY]] step %[[C1]]
+// CHECK:             scf.for %[[BLOCK:.*]] = %[[C0]] to %[[GX]] step %[[C1]]
+// CHECK:               scf.for %{{.*}} = %[[C0]] to %[[BZ]] step %[[C1]]
+// CHECK:                 scf.for %{{.*}} = %[[C0]] to %[[BY]] step %[[C1]]
+// CHECK:                   scf.for %[[THREAD:.*]] = %[[C0]] to %[[BX]] step %[[C1]]
+// CHECK:                     %[[BASE:.*]] = arith.muli %[[BLOCK]], %[[BX]] : index
+// CHECK:                     %[[I:.*]] = arith.addi %[[BASE]], %[[THREAD]] : index
+// CHECK:                     %[[V:.*]] = memref.load %[[IN]][%[[I]]]
+// CHECK:                     %[[P:.*]] = arith.mulf %[[V]], %[[F]]
+// CHECK:                     memref.store %[[P]], %[[OUT]][%[[I]]]
+// CHECK-NOT: gpu.
+module attributes {gpu.container_module} {
+  func.func @host(%a: memref<64xf32>, %out: memref<64xf32>) attributes {tgc.out_params = 1 : i64} {
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c16 = arith.constant 16 : index
+    %f = arith.constant 2.0 : f32
+    gpu.launch_func @kernels::@scale blocks in (%c4, %c1, %c1) threads in (%c16, %c1, %c1) args(%a : memref<64xf32>, %out : memref<64xf32>, %f : f32)
+    return
+  }
+  gpu.module @kernels {
+    gpu.func @scale(%in: memref<64xf32>, %o: memref<64xf32>, %f: f32) kernel {
+      %b = gpu.block_id x
+      %t = gpu.thread_id x
+      %n = gpu.block_dim x
+      %base = arith.muli %b, %n : index
+      %i = arith.addi %base, %t : index
+      %v = memref.load %in[%i] : memref<64xf32>
+      %p = arith.mulf %v, %f : f32
+      memref.store %p, %o[%i] : memref<64xf32>
+      gpu.return
+    }
+  }
+}

@@ -1,0 +1,179 @@
+"""The launch plan read from gpu-level host code (tgc/lowering/nvptx/launch_plan.py) and its runner
+(tgc/runtime/launch_plan.py): buffers, workspace reuse, constants, copies, refusals, and the calls a
+device receives."""
+
+import base64
+
+import numpy as np
+import pytest
+from mlir import ir
+
+from tgc.dialect.context import make_context
+from tgc.errors import InvalidArgumentError
+from tgc.lowering.nvptx.launch_plan import WORKSPACE_ALIGNMENT, PlanError, extract_plan
+from tgc.runtime.launch_plan import LaunchPlan
+
+KERNELS = """
+  gpu.module @k {
+    gpu.func @fill(%o: memref<64xf32>, %v: f32) kernel { gpu.return }
+    gpu.func @step(%i: memref<64xf32>, %o: memref<64xf32>) kernel { gpu.return }
+  }
+"""
+
+
+def launch(kernel: str, args: str) -> str:
+    sizes = "blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1)"
+    return f"    gpu.launch_func @k::@{kernel} {sizes} args({args})\n"
+
+
+# Three intermediates: %a lives in steps 0-1, %b in steps 1-2, %c in steps 3-4: %c may reuse
+# %a's bytes, %b may not.
+THREE_TEMPS = (
+    """
+module attributes {gpu.container_module} {
+  memref.global "private" constant @table : memref<3xf32> = dense<[1.5, -2.0, 4.0]>
+  func.func @f(%x: memref<64xf32>, %out: memref<64xf32>, %t: memref<3xf32>)
+      attributes {tgc.out_params = 2 : i64} {
+    %c1 = arith.constant 1 : index
+    %c64 = arith.constant 64 : index
+    %half = arith.constant 0.5 : f32
+    %a = memref.alloc() : memref<64xf32>
+    %b = memref.alloc() : memref<64xf32>
+    %c = memref.alloc() : memref<64xf32>
+"""
+    + launch("fill", "%a : memref<64xf32>, %half : f32")
+    + launch("step", "%a : memref<64xf32>, %b : memref<64xf32>")
+    + launch("step", "%b : memref<64xf32>, %x : memref<64xf32>")
+    + launch("fill", "%c : memref<64xf32>, %half : f32")
+    + launch("step", "%c : memref<64xf32>, %out : memref<64xf32>")
+    + """    %g = memref.get_global @table : memref<3xf32>
+    memref.copy %g, %t : memref<3xf32> to memref<3xf32>
+    return
+  }
+"""
+    + KERNELS
+    + "}"
+)
+
+
+def _plan(text: str) -> dict:
+    with make_context():
+        return extract_plan(ir.Module.parse(text))
+
+
+def test_the_plan_lists_arguments_results_launches_and_a_copy():
+    plan = _plan(THREE_TEMPS)
+    assert plan["kernels"] == ["fill", "step"]
+    function = plan["functions"]["f"]
+    assert function["arguments"] == [{"shape": [64], "dtype": "float32"}] * 2 + [
+        {"shape": [3], "dtype": "float32"}
+    ]
+    assert function["results"] == 2
+    launches = [s["launch"] for s in function["steps"] if "launch" in s]
+    assert [launch["kernel"] for launch in launches] == ["fill", "step", "step", "fill", "step"]
+    assert launches[0]["grid"] == [1, 1, 1] and launches[0]["block"] == [64, 1, 1]
+    assert launches[0]["args"] == [["buffer", 0], ["f32", 0.5]]
+    assert launches[2]["args"] == [["buffer", 1], ["argument", 0]]
+    assert function["steps"][-1] == {
+        "copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}
+    }
+
+
+def test_intermediates_with_disjoint_lifetimes_share_workspace_bytes():
+    function = _plan(THREE_TEMPS)["functions"]["f"]
+    a, b, c = (buffer["offset"] for buffer in function["buffers"])
+    assert a != b  # both live in step 1
+    assert c == a  # %a's last use (step 1) is before %c's first (step 3)
+    assert b % WORKSPACE_ALIGNMENT == 0
+    assert function["workspace_bytes"] == max(a, b, c) + 64 * 4 < 3 * 64 * 4
+
+
+def test_a_constant_tensor_travels_as_little_endian_bytes():
+    [constant] = _plan(THREE_TEMPS)["functions"]["f"]["constants"]
+    assert constant["shape"] == [3] and constant["dtype"] == "float32"
+    values = np.frombuffer(base64.b64decode(constant["data"]), dtype="<f4")
+    np.testing.assert_array_equal(values, [1.5, -2.0, 4.0])
+
+
+def test_a_scalar_computed_on_the_host_is_refused_naming_the_function():
+    text = THREE_TEMPS.replace(
+        "%half = arith.constant 0.5 : f32",
+        "%one = arith.constant 1.0 : f32\n    %half = arith.addf %one, %one : f32",
+    )
+    with pytest.raises(PlanError, match="@f: the launch plan cannot run 'arith.addf' on the host"):
+        _plan(text)
+
+
+class RecordingDevice:
+    """Device memory as numpy bytes; kernels recorded, 'fill' and 'step' computed in numpy."""
+
+    def __init__(self):
+        self.memory, self.calls, self.next = {}, [], 4096
+
+    def kernel(self, name):
+        return name
+
+    def alloc(self, nbytes):
+        pointer, self.next = self.next, self.next + max(nbytes, 1) + 4096
+        self.memory[pointer] = bytearray(max(nbytes, 1))
+        self.calls.append(("alloc", nbytes))
+        return pointer
+
+    def free(self, pointer):
+        self.calls.append(("free",))
+
+    def _view(self, pointer, count):
+        base = max(p for p in self.memory if p <= pointer)
+        return np.frombuffer(self.memory[base], dtype=np.float32)[
+            (pointer - base) // 4 : (pointer - base) // 4 + count
+        ]
+
+    def copy_in(self, pointer, array):
+        self._view(pointer, array.size)[:] = array.ravel()
+
+    def copy_out(self, pointer, shape, dtype):
+        return self._view(pointer, int(np.prod(shape))).reshape(shape).astype(dtype)
+
+    def copy(self, target, source, nbytes):
+        self._view(target, nbytes // 4)[:] = self._view(source, nbytes // 4)
+
+    def launch(self, kernel, grid, block, params):
+        import ctypes
+
+        pointer = ctypes.c_void_p.from_address(params[0]).value
+        if kernel == "fill":
+            value = ctypes.c_float.from_address(params[1]).value
+            self._view(pointer, 64)[:] = value
+        else:  # step: o = i + 1
+            target = ctypes.c_void_p.from_address(params[1]).value
+            self._view(target, 64)[:] = self._view(pointer, 64) + 1
+        self.calls.append(("launch", kernel, grid, block))
+
+    def synchronize(self):
+        self.calls.append(("synchronize",))
+
+
+def test_the_runner_allocates_the_workspace_once_and_runs_the_steps_in_order():
+    function = _plan(THREE_TEMPS)["functions"]["f"]
+    device = RecordingDevice()
+    run = LaunchPlan(function, device, "f")
+    setup = list(device.calls)
+    assert setup == [("alloc", function["workspace_bytes"]), ("alloc", 12)]
+    for _ in range(2):
+        device.calls.clear()
+        out, table = run(np.zeros(64, np.float32))  # the outputs: the last `results` arguments
+        np.testing.assert_array_equal(out, np.full(64, 1.5))  # fill %c with 0.5, then step
+        np.testing.assert_array_equal(table, [1.5, -2.0, 4.0])
+        launches = [c[1] for c in device.calls if c[0] == "launch"]
+        assert launches == ["fill", "step", "step", "fill", "step"]
+        assert ("alloc", function["workspace_bytes"]) not in device.calls
+
+
+def test_an_input_of_another_shape_is_an_invalid_argument_naming_both_shapes():
+    run = LaunchPlan(_plan(THREE_TEMPS)["functions"]["f"], RecordingDevice(), "f")
+    with pytest.raises(
+        InvalidArgumentError, match=r"f: input 0 has shape \[32\], but the function"
+    ):
+        run(np.zeros(32, np.float32))
+    with pytest.raises(InvalidArgumentError, match="f takes 1 inputs, got 2"):
+        run(np.zeros(64, np.float32), np.zeros(64, np.float32))
