@@ -81,7 +81,7 @@ class LaunchPlan:
     def _copy_in(self, index: int, array) -> int:
         spec = self.arguments[index]
         dtype = np.dtype(spec["dtype"])
-        array = np.ascontiguousarray(array, dtype=dtype)
+        array = np.asarray(array, dtype=dtype, order="C")  # ascontiguousarray makes 0-d 1-d
         if list(array.shape) != list(spec["shape"]):
             raise errors.InvalidArgumentError(
                 None,
