@@ -316,8 +316,8 @@ class NumpyDevice:
     def close(self):
         pass
 
-    def array(self, pointer, shape):
-        return np.frombuffer(self.memory[pointer], np.float32, int(np.prod(shape))).reshape(shape)
+    def array(self, pointer, shape, dtype=np.float32):
+        return np.frombuffer(self.memory[pointer], dtype, int(np.prod(shape))).reshape(shape)
 
 
 def _dense_relu_kernel(args_kinds):
@@ -392,3 +392,37 @@ def test_on_a_gpu_the_artifact_computes_what_numpy_does(artifact):
             np.testing.assert_allclose(art(**feeds)["y"], _reference(**feeds), rtol=1e-6)
     finally:
         art.close()
+
+
+LESS = """
+func.func @main(%x: tensor<8x16xf32>, %y: tensor<8x16xf32>) -> tensor<8x16xi1>
+    attributes {tgc.feed_names = ["x", "y"], tgc.fetch_names = ["less"]} {
+  %r = "tgc.less"(%x, %y) : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xi1>
+  return %r : tensor<8x16xi1>
+}
+"""
+
+
+def test_a_bool_result_comes_back_as_bool_from_its_byte_storage(tmp_path, monkeypatch):
+    path = _compile(tmp_path, module=LESS)
+    manifest = _manifest(path)
+    assert manifest["outputs"] == [{"name": "less", "dtype": "bool", "shape": [8, 16]}]
+    function = manifest["launch_plan"]["functions"]["model_main"]
+    assert function["arguments"][2] == {"shape": [8, 16], "dtype": "int8"}
+    [step] = function["steps"]
+    positions = [i for i, (kind, _) in enumerate(step["launch"]["args"]) if kind == "argument"]
+
+    def less(device, params):
+        x, y, out = (ctypes.c_void_p.from_address(params[i]).value for i in positions)
+        flags = device.array(x, (8, 16)) < device.array(y, (8, 16))
+        device.array(out, (8, 16), np.int8)[...] = flags
+
+    monkeypatch.setattr(cuda_device, "cuda_status", lambda: None)
+    monkeypatch.setattr(
+        cuda_device, "CudaDevice", lambda: NumpyDevice({step["launch"]["kernel"]: less})
+    )
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((2, 8, 16)).astype(np.float32)
+    result = tgc.runtime.load(str(path))(x=x, y=y)["less"]
+    assert result.dtype == np.bool_
+    np.testing.assert_array_equal(result, x < y)

@@ -48,6 +48,8 @@ SCHEMA_FILE = "gpu_manifest.schema.json"
 SIGNED_FIELDS = (*checks.SIGNATURE_FIELDS, "launch_plan", "target")
 PTX_SIGNATURE_PREFIX = "// tgc signature sha256 "
 POINTER_KINDS = ("argument", "buffer", "constant")
+# How kernels store a dtype that has no memory type of its own: a bool is one byte, 0 or 1.
+STORAGE = {"bool": "int8"}
 
 
 def signature_digest(manifest: dict) -> str:
@@ -135,10 +137,13 @@ def _check_plan(manifest: dict, where: str) -> None:
     field = f"launch_plan.functions.{entry['symbol']}"
     if function is None:
         raise InvalidArtifact(f"{where}: field 'launch_plan.functions': no '{entry['symbol']}'")
-    wanted = [{"shape": t["shape"], "dtype": t["dtype"]} for t in entry["arguments"]]
-    wanted += [{"shape": t["shape"], "dtype": t["dtype"]} for t in entry["results"]]
-    have = [{"shape": a["shape"], "dtype": a["dtype"]} for a in function["arguments"]]
-    if have != wanted or function["results"] != len(entry["results"]):
+    wanted = entry["arguments"] + entry["results"]
+    have = function["arguments"]
+    if (
+        len(have) != len(wanted)
+        or function["results"] != len(entry["results"])
+        or any(not _stores(h, w) for h, w in zip(have, wanted))
+    ):
         raise InvalidArtifact(
             f"{where}: field '{field}.arguments': they are not the entry point's arguments and "
             "results"
@@ -193,6 +198,14 @@ def _check_copy(copy: dict, sizes: dict, where: str) -> None:
             )
 
 
+def _stores(buffer: dict, tensor: dict) -> bool:
+    """Whether the plan's buffer holds the tensor: same shape, and its dtype or its storage."""
+    dtype = buffer["dtype"]
+    return buffer["shape"] == tensor["shape"] and (
+        dtype == tensor["dtype"] or dtype == STORAGE.get(tensor["dtype"])
+    )
+
+
 def _nbytes(spec: dict) -> int:
     return int(np.prod(spec["shape"], dtype=np.int64)) * _dtype(spec["dtype"]).itemsize
 
@@ -232,6 +245,7 @@ class GpuArtifact(Artifact):
             [TensorInfo(e) for e in self.manifest["variables"]],
         )
         self.function = entry["symbol"]
+        self._results = [TensorInfo(e) for e in entry["results"]]
         self.launch_plan = self.manifest["launch_plan"]["functions"][self.function]
         self._var_inputs = list(self.manifest["variables_read"])
         self._var_outputs = list(self.manifest["variables_assigned"])
@@ -293,6 +307,10 @@ class GpuArtifact(Artifact):
             raise errors.InternalError(
                 None, None, f"running {self.function} on the GPU: {exc}"
             ) from None
+        # A bool comes back in its one-byte storage.
+        outputs = [
+            o if o.dtype == r.dtype else o.astype(r.dtype) for o, r in zip(outputs, self._results)
+        ]
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
         return dict(zip([o.name for o in self.signature.outputs], outputs[:fetched]))
