@@ -1,0 +1,537 @@
+"""The nvptx target on a real GPU: its registry op checks and timings against PyTorch CUDA.
+
+Two modes, on two machines:
+
+``prepare DIR`` (here: tgc and MLIR installed, no GPU needed) compiles every case with
+``tgc compile --target nvptx`` into ``DIR/cases/NAME/artifact`` and writes ``DIR/cases.json``:
+
+- one check per sample of every registry op the nvptx target lists (its ``supported_ops`` that the
+  registry can sample): the operands are drawn as the registry-wide tests draw them
+  (tests/unit/registry_harness.py), saved with the op's numpy result (``opdef.eval``);
+- benchmarks at sizes where a GPU matters (elementwise chains, matmuls, the two-layer forward),
+  whose inputs are drawn on the GPU machine from a seed and whose reference is PyTorch in float64
+  on the GPU (too large to ship).
+
+It also copies ``tgc/runtime`` to ``DIR/python/tgc/runtime`` (with an empty ``tgc`` package around
+it): the GPU machine needs nothing of tgc but that and the artifacts. A case that does not compile
+is recorded with tgc's error line and reported as not run.
+
+``run DIR [OUT]`` (the GPU machine: numpy, cuda-bindings, PyTorch; no MLIR, no tgc install) loads
+each artifact with the copied runtime, compares its results with the saved ones (checks) or
+PyTorch's float64 ones (benchmarks), and times the benchmarks: tgc's call (inputs copied in,
+outputs copied out: host to host) against PyTorch eager CUDA on the same host arrays, PyTorch eager
+and torch.compile on tensors already on the GPU, and cuBLAS (torch.matmul, TF32 off) for matmuls.
+It writes ``gpu_check.json`` and ``gpu_check.md`` under OUT (default: $OUT, else DIR/results).
+What it cannot run is listed as not run, with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RTOL = {"float32": 1e-5, "float64": 1e-12}
+ATOL = {"float32": 1e-5, "float64": 1e-12}
+BENCH_RTOL = 2e-3  # float32 kernels against float64 PyTorch, sums of up to 4096 products
+
+# name -> (inputs: [(name, shape)], tgc source (MLIR text of @main), PyTorch expression)
+BENCHMARKS = {
+    "add_4096x4096": (
+        [("x", (4096, 4096)), ("y", (4096, 4096))],
+        "add",
+        "x + y",
+    ),
+    "exp_4096x4096": ([("x", (4096, 4096))], "exp", "torch.exp(x)"),
+    "dense_relu_4096x4096": (
+        [("x", (4096, 4096)), ("w", (4096, 4096)), ("b", (4096,))],
+        "dense_relu",
+        "torch.relu(x * w + b)",
+    ),
+    "matmul_1024": ([("x", (1024, 1024)), ("w", (1024, 1024))], "matmul", "x @ w"),
+    "matmul_4096": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
+    "two_layer_forward_64x1000x100x10": (
+        [("x", (64, 1000)), ("w1", (1000, 100)), ("b1", (100,)), ("w2", (100, 10))],
+        "two_layer",
+        "torch.tanh((torch.relu(x @ w1 + b1) @ w2) * 0.5)",
+    ),
+}
+
+
+# ---- prepare (here) ------------------------------------------------------------------------------
+
+
+def _tensor(shape) -> str:
+    return f"tensor<{'x'.join(map(str, shape))}{'x' if shape else ''}f32>"
+
+
+def _benchmark_mlir(kind: str, inputs: list) -> str:
+    """The tgc-dialect @main of a benchmark."""
+    args = ", ".join(f"%{n}: {_tensor(s)}" for n, s in inputs)
+    names = ", ".join(f'"{n}"' for n, _ in inputs)
+    if kind == "matmul":
+        out_shape = (inputs[0][1][0], inputs[1][1][1])
+    elif kind == "two_layer":
+        out_shape = (inputs[0][1][0], inputs[3][1][1])
+    else:
+        out_shape = inputs[0][1]
+    t, o = _tensor(inputs[0][1]), _tensor(out_shape)
+    if kind == "add":
+        body = f'%r = "tgc.add"(%x, %y) : ({t}, {t}) -> {t}'
+    elif kind == "exp":
+        body = f'%r = "tgc.exp"(%x) : ({t}) -> {t}'
+    elif kind == "dense_relu":
+        b = _tensor(inputs[2][1])
+        body = (
+            f'%m = "tgc.multiply"(%x, %w) : ({t}, {t}) -> {t}\n'
+            f'  %a = "tgc.add"(%m, %b) : ({t}, {b}) -> {t}\n'
+            f'  %r = "tgc.relu"(%a) : ({t}) -> {t}'
+        )
+    elif kind == "matmul":
+        w = _tensor(inputs[1][1])
+        body = (
+            f'%r = "tgc.matmul"(%x, %w) {{transpose_a = false, transpose_b = false}} '
+            f": ({t}, {w}) -> {o}"
+        )
+    else:  # two_layer: tanh((relu(x @ w1 + b1) @ w2) * 0.5)
+        (_, xs), (_, w1s), (_, b1s), (_, w2s) = inputs
+        h = _tensor((xs[0], w1s[1]))
+        half = "tensor<f32>"
+        body = (
+            f'%h = "tgc.matmul"(%x, %w1) {{transpose_a = false, transpose_b = false}} '
+            f": ({t}, {_tensor(w1s)}) -> {h}\n"
+            f'  %hb = "tgc.add"(%h, %b1) : ({h}, {_tensor(b1s)}) -> {h}\n'
+            f'  %hr = "tgc.relu"(%hb) : ({h}) -> {h}\n'
+            f'  %s = "tgc.matmul"(%hr, %w2) {{transpose_a = false, transpose_b = false}} '
+            f": ({h}, {_tensor(w2s)}) -> {o}\n"
+            f'  %c = "tgc.constant"() {{value = dense<0.5> : {half}}} : () -> {half}\n'
+            f'  %sc = "tgc.multiply"(%s, %c) : ({o}, {half}) -> {o}\n'
+            f'  %r = "tgc.tanh"(%sc) : ({o}) -> {o}'
+        )
+    return (
+        f"func.func @main({args}) -> {o} attributes {{tgc.feed_names = [{names}], "
+        f'tgc.fetch_names = ["y"]}} {{\n  {body}\n  return %r : {o}\n}}\n'
+    )
+
+
+def _compile(source: str, artifact: str) -> str | None:
+    """Compiles ``source`` for nvptx into ``artifact``; None, or tgc's error line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tgc.tools.cli", "compile", source, "--target", "nvptx"]
+        + ["-o", artifact],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit {result.returncode}"
+
+
+def _op_cases() -> list:
+    """(case name, op name, operand arrays, attrs, module text) per sample of each nvptx op."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "unit"))
+    import registry_harness as harness
+    from mlir import ir
+
+    from tgc.dialect import targets
+    from tgc.dialect.context import make_context
+    from tgc.dialect.registry import REGISTRY
+
+    supported = targets.get("nvptx").supported_ops()
+    cases = []
+    for name in sorted(supported):
+        opdef = REGISTRY.get(name)
+        if opdef is None or harness.skip_reason(opdef) is not None:
+            continue
+        for index, sample in enumerate(opdef.samples):
+            arrays = harness.draw_operands(sample, harness.rng_for(name, index))
+            attrs = harness.sample_attrs(opdef, sample)
+            specs = harness.operand_specs(arrays)
+            with make_context(), ir.Location.unknown():
+                module = ir.Module.create()
+                harness.build_main(
+                    module, specs, lambda b, args: harness._as_list(b.op(name, *args, **attrs))
+                )
+                text = str(module)
+            cases.append((f"{name}.{index}", name, arrays, attrs, text))
+    return cases
+
+
+def prepare(directory: str) -> None:
+    from tgc.dialect.registry import REGISTRY
+
+    cases_dir = os.path.join(directory, "cases")
+    shutil.rmtree(cases_dir, ignore_errors=True)
+    os.makedirs(cases_dir)
+    _copy_runtime(directory)
+    _vendor_jsonschema(directory)
+    index = {"checks": [], "benchmarks": []}
+    for case, op, arrays, attrs, text in _op_cases():
+        folder = os.path.join(cases_dir, case)
+        os.makedirs(folder)
+        source = os.path.join(folder, "model.mlir")
+        with open(source, "w") as fh:
+            fh.write(text)
+        entry = {
+            "name": case,
+            "op": op,
+            "error": _compile(source, os.path.join(folder, "artifact")),
+        }
+        if entry["error"] is None:
+            expected = REGISTRY[op].evaluate([a.copy() for a in arrays], attrs)
+            np.savez(os.path.join(folder, "inputs.npz"), *arrays)
+            np.savez(os.path.join(folder, "expected.npz"), *[np.asarray(e) for e in expected])
+        index["checks"].append(entry)
+        print(f"{case:40s} {'compiled' if entry['error'] is None else entry['error']}", flush=True)
+    for name, (inputs, kind, expression) in BENCHMARKS.items():
+        folder = os.path.join(cases_dir, name)
+        os.makedirs(folder)
+        source = os.path.join(folder, "model.mlir")
+        with open(source, "w") as fh:
+            fh.write(_benchmark_mlir(kind, inputs))
+        error = _compile(source, os.path.join(folder, "artifact"))
+        index["benchmarks"].append(
+            {
+                "name": name,
+                "inputs": [[n, list(s)] for n, s in inputs],
+                "torch": expression,
+                "error": error,
+            }
+        )
+        print(f"{name:40s} {'compiled' if error is None else error}", flush=True)
+    with open(os.path.join(directory, "cases.json"), "w") as fh:
+        json.dump(index, fh, indent=1)
+    compiled = sum(e["error"] is None for e in index["checks"] + index["benchmarks"])
+    total = len(index["checks"]) + len(index["benchmarks"])
+    print(f"prepared {compiled} of {total} cases in {directory}")
+
+
+def _copy_runtime(directory: str) -> None:
+    """tgc/runtime (sources and schemas, no built extension) under an empty tgc package."""
+    package = os.path.join(directory, "python", "tgc")
+    shutil.rmtree(package, ignore_errors=True)
+    shutil.copytree(
+        os.path.join(ROOT, "tgc", "runtime"),
+        os.path.join(package, "runtime"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.c"),
+    )
+    with open(os.path.join(package, "__init__.py"), "w") as fh:
+        fh.write('"""tgc\'s runtime alone, copied by benchmarks/gpu_check.py prepare."""\n')
+
+
+def _vendor_jsonschema(directory: str) -> None:
+    """jsonschema (the runtime checks manifests with it) for the GPU machine's Python 3.12, in
+    DIR/pydeps: that machine has no package registry. gpu_check.sh uses it only when that
+    machine's Python has no jsonschema of its own."""
+    import zipfile
+
+    wheels, target = os.path.join(directory, "wheels"), os.path.join(directory, "pydeps")
+    if os.path.isdir(target):
+        return
+    from importlib.metadata import version
+
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:"]
+    command += ["--python-version", "3.12", "--implementation", "cp", "--platform"]
+    command += ["manylinux_2_17_x86_64", "-d", wheels, f"jsonschema=={version('jsonschema')}"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"jsonschema for Python 3.12 not vendored: {result.stderr.strip()[-300:]}")
+        return
+    for wheel in os.listdir(wheels):
+        with zipfile.ZipFile(os.path.join(wheels, wheel)) as archive:
+            archive.extractall(target)
+    shutil.rmtree(wheels)
+
+
+# ---- run (on the GPU machine) --------------------------------------------------------------------
+
+
+def _median_seconds(fn, sync, budget=1.0, least=3, most=50) -> float:
+    """Median wall time of ``fn()`` (``sync()`` after each), after one warm-up call."""
+    fn()
+    sync()
+    times, start = [], time.perf_counter()
+    while len(times) < least or (len(times) < most and time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _read_only(directory: str, entries: list, load, reason: str) -> list:
+    """Each case loaded without a GPU: "not run" with ``reason``, or why it cannot even be read."""
+    rows = []
+    for entry in entries:
+        row = {"name": entry["name"], "status": "not run", "reason": reason}
+        if entry["error"] is not None:
+            row["reason"] = f"not compiled: {entry['error']}"
+        else:
+            try:
+                load(os.path.join(directory, "cases", entry["name"], "artifact"), device=None)
+            except Exception as exc:  # noqa: BLE001 - reported per case
+                row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+        rows.append(row)
+    return rows
+
+
+def _run_checks(directory: str, entries: list, load) -> list:
+    rows = []
+    for entry in entries:
+        row = {"name": entry["name"], "op": entry["op"]}
+        if entry["error"] is not None:
+            rows.append(dict(row, status="not run", reason=f"not compiled: {entry['error']}"))
+            continue
+        folder = os.path.join(directory, "cases", entry["name"])
+        try:
+            art = load(os.path.join(folder, "artifact"))
+            with np.load(os.path.join(folder, "inputs.npz")) as data:
+                arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
+            with np.load(os.path.join(folder, "expected.npz")) as data:
+                expected = [data[f"arr_{i}"] for i in range(len(data.files))]
+            got = list(art(*arrays).values())
+            art.close()
+            row.update(_compare(got, expected))
+        except Exception as exc:  # noqa: BLE001 - one failed case must not stop the others
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+        rows.append(row)
+        print(f"{row['name']:40s} {row['status']} {row.get('reason', '')}", flush=True)
+    return rows
+
+
+def _compare(got: list, expected: list) -> dict:
+    worst = 0.0
+    for g, e in zip(got, expected):
+        if g.shape != e.shape:
+            return {"status": "fail", "reason": f"shape {list(g.shape)}, expected {list(e.shape)}"}
+        if e.dtype.kind == "f":
+            rtol, atol = RTOL.get(e.dtype.name, 1e-3), ATOL.get(e.dtype.name, 1e-3)
+            if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
+                error = float(np.nanmax(np.abs(g.astype(np.float64) - e)))
+                return {"status": "fail", "reason": f"max abs error {error:.3g}"}
+            if e.size:
+                worst = max(worst, float(np.nanmax(np.abs(g.astype(np.float64) - e))))
+        elif not np.array_equal(g, e):
+            return {"status": "fail", "reason": f"{int(np.sum(g != e))} elements differ"}
+    if len(got) != len(expected):
+        return {"status": "fail", "reason": f"{len(got)} results, expected {len(expected)}"}
+    return {"status": "pass", "max_abs_error": worst}
+
+
+def _run_benchmarks(directory: str, entries: list, load, compile_budget: float) -> list:
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False  # the float32 bar: cuBLAS without TF32
+    torch.backends.cudnn.allow_tf32 = False
+    sync = torch.cuda.synchronize
+    rows, compile_left = [], compile_budget
+    for entry in entries:
+        row = {"name": entry["name"], "torch": entry["torch"]}
+        if entry["error"] is not None:
+            rows.append(dict(row, status="not run", reason=f"not compiled: {entry['error']}"))
+            continue
+        rng = np.random.default_rng(0)
+        feeds = {n: rng.uniform(-1, 1, size=s).astype(np.float32) for n, s in entry["inputs"]}
+        try:
+            art = load(os.path.join(directory, "cases", entry["name"], "artifact"))
+            got = next(iter(art(**feeds).values()))
+            exact = _torch_eval(
+                entry["torch"], {n: torch.from_numpy(a).cuda().double() for n, a in feeds.items()}
+            )
+            reference = exact.cpu().numpy()
+            error = float(np.max(np.abs(got - reference)) / max(np.max(np.abs(reference)), 1e-30))
+            row["max_rel_error"] = error
+            row["status"] = "pass" if error <= BENCH_RTOL else "fail"
+            row["tgc_host_ms"] = 1e3 * _median_seconds(lambda: art(**feeds), sync)
+            art.close()
+            on_gpu = {n: torch.from_numpy(a).cuda() for n, a in feeds.items()}
+
+            def eager_host():
+                inputs = {n: torch.from_numpy(a).cuda() for n, a in feeds.items()}
+                return _torch_eval(entry["torch"], inputs).cpu()
+
+            row["torch_eager_host_ms"] = 1e3 * _median_seconds(eager_host, sync)
+            row["torch_eager_device_ms"] = 1e3 * _median_seconds(
+                lambda: _torch_eval(entry["torch"], on_gpu), sync
+            )
+            row["torch_compile_device_ms"], compile_left = _torch_compile_time(
+                entry["torch"], on_gpu, sync, compile_left
+            )
+        except Exception as exc:  # noqa: BLE001 - one failed case must not stop the others
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def _torch_eval(expression: str, tensors: dict):
+    import torch
+
+    return eval(expression, {"torch": torch}, dict(tensors))  # noqa: S307 - our own table
+
+
+def _torch_compile_time(expression: str, tensors: dict, sync, budget_left: float):
+    """(median ms or the reason it was not run, budget left)."""
+    import torch
+
+    if budget_left <= 0:
+        return "not run: torch.compile time budget spent", budget_left
+    names = list(tensors)
+    source = f"lambda {', '.join(names)}: {expression}"
+    fn = eval(source, {"torch": torch})  # noqa: S307 - our own table
+    start = time.perf_counter()
+    try:
+        compiled = torch.compile(fn)
+        compiled(*tensors.values())
+        sync()
+    except Exception as exc:  # noqa: BLE001 - no triton or no C compiler: say so
+        message = " ".join(str(exc).split())[:160]
+        return f"not run: torch.compile failed ({type(exc).__name__}: {message})", 0.0
+    spent = time.perf_counter() - start
+    median = _median_seconds(lambda: compiled(*tensors.values()), sync)
+    return 1e3 * median, budget_left - spent
+
+
+def _machine() -> dict:
+    import tgc.runtime
+
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tgc_runtime": os.path.dirname(tgc.runtime.__file__),
+    }
+    try:
+        import torch
+
+        info.update(torch=torch.__version__, gpu=torch.cuda.get_device_name(0))
+    except Exception as exc:  # noqa: BLE001 - the report says what is missing
+        info["torch"] = f"unavailable ({type(exc).__name__}: {exc})"
+    try:
+        from cuda import bindings
+
+        info["cuda_bindings"] = getattr(bindings, "__version__", "installed")
+    except ImportError:
+        info["cuda_bindings"] = "not installed"
+    return info
+
+
+def run(directory: str, out: str, compile_budget: float) -> int:
+    from tgc.runtime import load
+    from tgc.runtime.cuda_device import cuda_status
+
+    with open(os.path.join(directory, "cases.json")) as fh:
+        index = json.load(fh)
+    report = {"machine": _machine(), "cuda_status": cuda_status() or "usable"}
+    not_run = [
+        "random-graph suite: its graphs are compiled per draw, which needs MLIR; none are prepared",
+        "lecture programs' training steps: not prepared (training ops are not all on the nvptx "
+        "target yet)",
+        "TF32 / bf16 tensor-core GEMM: the nvptx target has no tensor-core lowering yet",
+    ]
+    if cuda_status() is not None:
+        # The artifacts are still read and checked (without a GPU) so that a bad preparation shows.
+        report["checks"] = _read_only(directory, index["checks"], load, cuda_status())
+        report["benchmarks"] = _read_only(directory, index["benchmarks"], load, cuda_status())
+    else:
+        report["checks"] = _run_checks(directory, index["checks"], load)
+        report["benchmarks"] = _run_benchmarks(directory, index["benchmarks"], load, compile_budget)
+    report["not_run"] = not_run
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "gpu_check.json"), "w") as fh:
+        json.dump(report, fh, indent=1)
+    with open(os.path.join(out, "gpu_check.md"), "w") as fh:
+        fh.write(markdown(report))
+    print(markdown(report))
+    failed = [
+        r for r in report["checks"] + report["benchmarks"] if r["status"] in ("fail", "error")
+    ]
+    return 1 if failed or cuda_status() is not None else 0
+
+
+def _ms(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value or "")
+
+
+def markdown(report: dict) -> str:
+    machine = report["machine"]
+    lines = [
+        "# nvptx on a GPU (benchmarks/gpu_check.py)",
+        "",
+        f"GPU: {machine.get('gpu', '?')}; torch {machine.get('torch')}; cuda-bindings "
+        f"{machine.get('cuda_bindings')}; Python {machine['python']}; CUDA: "
+        f"{report['cuda_status']}",
+        "",
+    ]
+    checks = report["checks"]
+    counts = {
+        s: sum(r["status"] == s for r in checks) for s in ("pass", "fail", "error", "not run")
+    }
+    lines += [
+        f"## Registry op checks against numpy: {counts['pass']} pass, {counts['fail']} fail, "
+        f"{counts['error']} error, {counts['not run']} not run",
+        "",
+        "| case | status | detail |",
+        "|---|---|---|",
+    ]
+    for row in checks:
+        detail = row.get("reason") or f"max abs error {row.get('max_abs_error', 0):.3g}"
+        lines.append(f"| {row['name']} | {row['status']} | {detail} |")
+    lines += [
+        "",
+        "## Timings (median ms; TF32 off)",
+        "",
+        "tgc host: `art(**feeds)` with numpy arrays in and out (copies, allocation, launches). "
+        "torch host: the same transfers around eager PyTorch. device: tensors already on the GPU.",
+        "",
+        "| benchmark | status | rel. error vs torch f64 | tgc host | torch eager host | "
+        "torch eager device | torch.compile device |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report["benchmarks"]:
+        error = row.get("max_rel_error")
+        lines.append(
+            f"| {row['name']} | {row['status']}{': ' + row['reason'] if 'reason' in row else ''} "
+            f"| {'' if error is None else f'{error:.2e}'} | {_ms(row.get('tgc_host_ms'))} | "
+            f"{_ms(row.get('torch_eager_host_ms'))} | {_ms(row.get('torch_eager_device_ms'))} | "
+            f"{_ms(row.get('torch_compile_device_ms'))} |"
+        )
+    lines += ["", "## Not run", ""] + [f"- {item}" for item in report["not_run"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["prepare", "run"])
+    parser.add_argument("directory")
+    parser.add_argument("out", nargs="?", default=None)
+    parser.add_argument(
+        "--compile-budget",
+        type=float,
+        default=120.0,
+        help="seconds torch.compile may spend compiling, over all benchmarks",
+    )
+    args = parser.parse_args(argv)
+    directory = os.path.abspath(args.directory)
+    if args.mode == "prepare":
+        prepare(directory)
+        return 0
+    out = args.out or os.environ.get("OUT") or os.path.join(directory, "results")
+    try:
+        return run(directory, out, args.compile_budget)
+    except Exception:  # noqa: BLE001 - the log of a GPU run must show where it stopped
+        traceback.print_exc()
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
