@@ -200,6 +200,20 @@ def test_a_device_retains_the_primary_context_and_loads_ptx_as_a_c_string(monkey
     assert driver.calls[-1][1] == (1000,)
 
 
+def test_the_context_is_made_current_on_each_thread_that_uses_the_device(monkeypatch):
+    import threading
+
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    device.synchronize()
+    assert names(driver).count("cuCtxSetCurrent") == 1
+    worker = threading.Thread(target=lambda: (device.synchronize(), device.synchronize()))
+    worker.start()
+    worker.join()
+    assert names(driver)[-3:] == ["cuCtxSetCurrent", "cuStreamSynchronize", "cuStreamSynchronize"]
+    assert names(driver).count("cuCtxSetCurrent") == 2
+
+
 def test_a_cubin_is_loaded_as_it_is(monkeypatch):
     driver = install(monkeypatch, FakeDriver())
     cubin = b"\x7fELF\x02\x01\x01" + bytes(57)

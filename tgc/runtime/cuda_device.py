@@ -13,6 +13,7 @@ usable. Every failed driver call raises CudaError naming the call and the driver
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import numpy as np
 
@@ -88,16 +89,20 @@ class CudaDevice:
     def __init__(self, image: bytes = b"", ordinal: int = 0):
         self._driver = _driver()
         self._module = self._stream = self._context = None
+        self._current_on: set = set()  # the threads this device made its context current on
         self._call("cuInit", 0)
         self._device = self._call("cuDeviceGet", ordinal)
         self._context = self._call("cuDevicePrimaryCtxRetain", self._device)
-        self._call("cuCtxSetCurrent", self._context)
         self._stream = self._call("cuStreamCreate", 0)
         self._kernels: dict = {}
         if image:
             self.load_module(image)
 
     def _call(self, name: str, *args):
+        if self._context is not None and threading.get_ident() not in self._current_on:
+            # A context is current per thread: a call from a new thread makes it current there.
+            self._current_on.add(threading.get_ident())
+            _check(self._driver, "cuCtxSetCurrent", self._driver.cuCtxSetCurrent(self._context))
         return _check(self._driver, name, getattr(self._driver, name)(*args))
 
     # ---- the device interface (tgc/runtime/launch_plan.py) --------------------------------------
