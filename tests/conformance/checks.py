@@ -57,7 +57,8 @@ TARGETS = {"cpu": Target("cpu", "cpu", ALL_VARIANTS)}
 
 def target_named(name: str) -> Target:
     """The suite's target ``name``: one of TARGETS, or any target registered with the compiler
-    (tgc/dialect/targets.py) whose devices the suite can make, run through every variant."""
+    (tgc/dialect/targets.py) whose devices the suite can make, run through every variant it can
+    run."""
     from tgc.dialect import targets
 
     if name in TARGETS:
@@ -68,7 +69,18 @@ def target_named(name: str) -> Target:
         raise KeyError(name) from None
     if compiler.device_type != "CPU":
         raise KeyError(name)  # a Session makes CPU devices only
-    return Target(name, compiler.device_type.lower(), ALL_VARIANTS, compiler=name)
+    variants = tuple(v for v in ALL_VARIANTS if _runs_variant(compiler, v))
+    return Target(name, compiler.device_type.lower(), variants, compiler=name)
+
+
+def _runs_variant(compiler, variant: str) -> bool:
+    """Whether a compiler target can run a variant: artifacts need an artifact format, two devices
+    need transfers between them in-process."""
+    if variant == "artifact":
+        return bool(compiler.artifact_format)
+    if variant == "two_devices":
+        return compiler.in_process_transfers
+    return True
 
 
 # ---- outcomes ------------------------------------------------------------------------------------

@@ -398,13 +398,19 @@ def test_a_constant_that_is_not_a_splat_is_a_kernel_argument(tmp_path):
     _ptxas(tmp_path, _ptx(tmp_path, DENSE_CONSTANT))
 
 
-def test_there_is_no_in_process_runtime(tmp_path):
-    # The artifact (tests/e2e/test_nvptx_artifact.py) runs on a GPU; a Session does not.
+def test_in_process_loading_needs_a_gpu_and_one_device(tmp_path):
+    # In-process code runs on this machine's GPU (tgc/lowering/nvptx/in_process.py); without one,
+    # loading says why in the user's terms. A launch plan has no step that calls the host, so a run
+    # partitioned with transfers is refused.
     from tgc.errors import CompileError
+    from tgc.runtime.cuda_device import cuda_status
 
-    message = "the nvptx target has no runtime yet: --emit ptx shows its code"
-    with pytest.raises(CompileError, match=message):
-        NVPTX.load_in_process(None, [], {})
+    reason = cuda_status()
+    if reason is not None:
+        with pytest.raises(CompileError, match="the nvptx target cannot run here: " + reason):
+            NVPTX.load_in_process(None, [], {})
+    with pytest.raises(CompileError, match="cannot send or receive tensors between devices"):
+        NVPTX.load_in_process(None, ["main_p0"], {"_mlir_ciface_tgc_send_f32_1": object()})
 
 
 def test_a_target_cpu_that_is_not_a_gpu_architecture_is_refused(tmp_path):

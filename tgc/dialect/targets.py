@@ -47,6 +47,9 @@ class Target(abc.ABC):
     # Its code is compiled for one shape of every tensor (a GPU kernel's grid is sized at compile
     # time): a Session and @tgc.jit compile once per combination of fed shapes.
     static_shapes: bool = False
+    # Its in-process code can send and receive tensors to other devices (a run partitioned over
+    # several devices of this target).
+    in_process_transfers: bool = True
 
     @abc.abstractmethod
     def supported_ops(self) -> frozenset:

@@ -41,12 +41,19 @@ _SCALAR_TYPES = {
 class LaunchPlan:
     """One function of a plan, callable as ``plan(*inputs) -> [outputs]`` (numpy arrays)."""
 
-    def __init__(self, plan: dict, device, name: str = "function"):
+    def __init__(self, plan: dict, device, name: str = "function", output_dtypes=None):
+        """``output_dtypes``: what the caller expects of each output where the buffer's dtype
+        differs (a bool tensor's buffer holds one byte per element, 0 or 1)."""
         self.name = name
         self.device = device
         self.arguments = plan["arguments"]
         self.num_results = plan["results"]
         self.num_inputs = len(self.arguments) - self.num_results
+        outputs = self.arguments[self.num_inputs :]
+        self._output_dtypes = [
+            np.dtype(d if d is not None else a["dtype"])
+            for a, d in zip(outputs, output_dtypes or [None] * len(outputs))
+        ]
         self._lock = threading.Lock()  # the workspace is shared by every call
         self._workspace = device.alloc(plan["workspace_bytes"])
         self._buffers = [self._workspace + b["offset"] for b in plan["buffers"]]
@@ -65,9 +72,12 @@ class LaunchPlan:
                 for step in self._steps:
                     step(pointers)
                 self.device.synchronize()
+                outputs = zip(pointers[self.num_inputs :], self.arguments[self.num_inputs :])
                 return [
-                    self.device.copy_out(p, tuple(a["shape"]), np.dtype(a["dtype"]))
-                    for p, a in zip(pointers[self.num_inputs :], self.arguments[self.num_inputs :])
+                    self.device.copy_out(p, tuple(a["shape"]), np.dtype(a["dtype"])).astype(
+                        dtype, copy=False
+                    )
+                    for (p, a), dtype in zip(outputs, self._output_dtypes)
                 ]
             finally:
                 for pointer in pointers:

@@ -44,11 +44,11 @@ def emit_stages(module, lowered: Lowered, stop: str, options: Options) -> None:
     if stop == "gpu":
         return
     lowered.llvm_pipeline = nvvm_pipeline(lowered.machine, options.opt_level)
-    timed(options, "gpu-lower-to-nvvm-pipeline", _lower_to_binary, module, lowered.llvm_pipeline)
+    timed(options, "gpu-lower-to-nvvm-pipeline", lower_to_binary, module, lowered.llvm_pipeline)
     lowered.stages["ptx"] = ptx_text(module)
 
 
-def _lower_to_binary(module, pipeline: str) -> None:
+def lower_to_binary(module, pipeline: str) -> None:
     from mlir.passmanager import PassManager
 
     from tgc.passes.pipeline import announce

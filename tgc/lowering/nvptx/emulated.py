@@ -15,68 +15,17 @@ import dataclasses
 from tgc.lowering.nvptx.kernels_on_host import KernelsOnHostPass
 from tgc.lowering.nvptx.target import NvptxTarget
 
-# The kernels as host functions -> LLVM. Memrefs are passed as bare pointers, as kernels take them
-# on the GPU, so one launch plan's argument list serves both.
-HOST_LOWERING = (
-    "builtin.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-    "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
-    "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},convert-to-llvm,"
-    "reconcile-unrealized-casts)"
-)
 IN_PROCESS_ONLY = (
     "the nvptx-emulated target runs in-process only; compile artifacts with --target nvptx"
 )
 
 
-class PlanCode:
-    """A module's launch plan bound to a device; each function becomes a LaunchPlan."""
-
-    def __init__(self, plan: dict, device):
-        self.plan = plan
-        self.device = device
-
-    def executable(self, function: str, inputs: list, outputs: list, in_place=None):
-        from tgc.runtime.launch_plan import LaunchPlan
-
-        return LaunchPlan(self.plan["functions"][function], self.device, function)
-
-
-def load_on_host(module) -> PlanCode:
-    """Reads the launch plan of a gpu-level module, then compiles its kernels for the host."""
-    from mlir.execution_engine import ExecutionEngine
-    from mlir.passmanager import PassManager
-
-    from tgc.runtime.host_device import HostDevice
-
-    plan = plan_of(module)
-    KernelsOnHostPass().run(module)
-    PassManager.parse(HOST_LOWERING).run(module.operation)
-    engine = ExecutionEngine(module, opt_level=3)
-    kernels = {name: engine.raw_lookup(name) for name in plan["kernels"]}
-    return PlanCode(plan, HostDevice(kernels, keepalive=engine))
-
-
-def plan_of(module) -> dict:
-    """The module's launch plan; host code it cannot express is the user's CompileError."""
-    from tgc.errors import CompileError
-    from tgc.lowering.nvptx.launch_plan import PlanError, extract_plan
-
-    try:
-        return extract_plan(module)
-    except PlanError as exc:
-        raise CompileError(f"the nvptx target cannot run this graph: {exc}") from None
-
-
 @dataclasses.dataclass(frozen=True)
 class NvptxEmulatedTarget(NvptxTarget):
     def load_in_process(self, module, functions: list, symbols: dict):
-        if symbols:
-            from tgc.errors import CompileError
+        from tgc.lowering.nvptx.in_process import load_on_host, refuse_transfers
 
-            raise CompileError(
-                f"the {self.name} target runs one device's graph: it cannot send or receive "
-                "tensors between devices"
-            )
+        refuse_transfers(self.name, symbols)
         return load_on_host(module)
 
     def write_artifact(self, lowered, options, directory: str) -> str:

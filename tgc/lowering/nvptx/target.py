@@ -22,9 +22,6 @@ def _variable_ops() -> frozenset:
     return frozenset(n for n, op in load_all_ops().items() if op.traits & _VARIABLE_TRAITS)
 
 
-NO_RUNTIME = "the nvptx target has no runtime yet: --emit ptx shows its code"
-
-
 @dataclasses.dataclass(frozen=True)
 class NvptxTarget(Target):
     def supported_ops(self) -> frozenset:
@@ -36,9 +33,10 @@ class NvptxTarget(Target):
         return pipeline_elements()
 
     def load_in_process(self, module, functions: list, symbols: dict):
-        from tgc.errors import CompileError
+        from tgc.lowering.nvptx.in_process import load_on_gpu, refuse_transfers
 
-        raise CompileError(NO_RUNTIME)
+        refuse_transfers(self.name, symbols)
+        return load_on_gpu(module)
 
     def resolve_machine(self, machine):
         from tgc.lowering.nvptx.codegen import resolve_machine
@@ -73,5 +71,6 @@ NVPTX = NvptxTarget(
     artifact_stages=("gpu", "ptx", "artifact"),
     passes=tuple(type(p) for p in pipeline_elements() if not isinstance(p, str)),
     static_shapes=True,
+    in_process_transfers=False,
     description="NVIDIA GPUs through NVVM to PTX (artifact: PTX, cubin and launch plan)",
 )

@@ -1,0 +1,84 @@
+"""Loading a gpu-level module in this process: its launch plan bound to a device.
+
+On a GPU (the nvptx target) the kernels are lowered to PTX for the GPU's own architecture and loaded
+by CudaDevice; on the host (nvptx-emulated) they are compiled for the CPU as loops over blocks and
+threads and run by HostDevice. Both run the same launch plan through the runtime's LaunchPlan.
+"""
+
+from __future__ import annotations
+
+from tgc.errors import CompileError
+
+# The kernels as host functions -> LLVM. Memrefs are passed as bare pointers, as kernels take them
+# on the GPU, so one launch plan's argument list serves both.
+HOST_LOWERING = (
+    "builtin.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+    "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
+    "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},convert-to-llvm,"
+    "reconcile-unrealized-casts)"
+)
+
+
+class PlanCode:
+    """A module's launch plan bound to a device; each function becomes a LaunchPlan."""
+
+    def __init__(self, plan: dict, device):
+        self.plan = plan
+        self.device = device
+
+    def executable(self, function: str, inputs: list, outputs: list, in_place=None):
+        from tgc.runtime.launch_plan import LaunchPlan
+
+        output_dtypes = [dtype for dtype, _ in outputs]
+        return LaunchPlan(self.plan["functions"][function], self.device, function, output_dtypes)
+
+
+def plan_of(module) -> dict:
+    """The module's launch plan; host code it cannot express is the user's CompileError."""
+    from tgc.lowering.nvptx.launch_plan import PlanError, extract_plan
+
+    try:
+        return extract_plan(module)
+    except PlanError as exc:
+        raise CompileError(f"the nvptx target cannot run this graph: {exc}") from None
+
+
+def refuse_transfers(target_name: str, symbols: dict) -> None:
+    """A launch plan has no step that calls back into the host, so no Send/Recv."""
+    if symbols:
+        raise CompileError(
+            f"the {target_name} target runs one device's graph: it cannot send or receive "
+            "tensors between devices"
+        )
+
+
+def load_on_host(module) -> PlanCode:
+    """Reads the launch plan of a gpu-level module, then compiles its kernels for the host."""
+    from mlir.execution_engine import ExecutionEngine
+    from mlir.passmanager import PassManager
+
+    from tgc.lowering.nvptx.kernels_on_host import KernelsOnHostPass
+    from tgc.runtime.host_device import HostDevice
+
+    plan = plan_of(module)
+    KernelsOnHostPass().run(module)
+    PassManager.parse(HOST_LOWERING).run(module.operation)
+    engine = ExecutionEngine(module, opt_level=3)
+    kernels = {name: engine.raw_lookup(name) for name in plan["kernels"]}
+    return PlanCode(plan, HostDevice(kernels, keepalive=engine))
+
+
+def load_on_gpu(module, opt_level: int = 3) -> PlanCode:
+    """Reads the launch plan, lowers the kernels to PTX for this machine's GPU and loads them."""
+    from tgc.lowering.artifact import Machine
+    from tgc.lowering.nvptx.codegen import TRIPLE, lower_to_binary, nvvm_pipeline, ptx_text
+    from tgc.runtime.cuda_device import CudaDevice, cuda_status
+
+    reason = cuda_status()
+    if reason is not None:
+        raise CompileError(f"the nvptx target cannot run here: {reason}")
+    plan = plan_of(module)
+    device = CudaDevice()
+    lower_to_binary(module, nvvm_pipeline(Machine(TRIPLE, device.compute_capability()), opt_level))
+    device.load_module(ptx_text(module).encode())
+    return PlanCode(plan, device)
