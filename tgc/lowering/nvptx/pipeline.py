@@ -11,9 +11,11 @@ from tgc.lowering.nvptx.serial_kernels import SerialKernelsPass
 from tgc.lowering.nvptx.sink_views import SinkViewsPass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
-# has a case there): float elementwise ops (their math functions expand to PTX instructions, no
-# libdevice call), comparisons, a naive matmul, and constants with one value used by elementwise
-# ops (folded into the kernel; any other constant is refused by tgc-nvptx-check-host).
+# has a case there, and each family beyond the elementwise ops is checked on every registry sample,
+# through ptxas and numerically on the nvptx-emulated target).
+# Float elementwise ops (their math functions expand to PTX instructions, no libdevice call),
+# comparisons, a naive matmul, and constants (a one-value constant folds into the kernel; any other
+# is a buffer the launch plan uploads once).
 ELEMENTWISE_OPS = (
     "abs",
     "add",
@@ -87,14 +89,19 @@ BROADCAST_OPS = (
 SHAPE_OPS = (
     "concat",
     "expand_dims",
+    "gather",
     "identity",
+    "one_hot",
     "reshape",
     "reshape_like",
+    "shape",
     "slice",
     "split",
     "split_like",
     "squeeze",
     "stop_gradient",
+    "strided_slice",
+    "strided_slice_grad",
     "tile",
     "tile_grad",
     "transpose",
@@ -105,8 +112,20 @@ NN_OPS = (
     "sigmoid_cross_entropy_with_logits",
     "softmax",
     "softmax_cross_entropy_with_logits",
+    "sparse_softmax_cross_entropy_with_logits",
 )
-VALIDATED_OPS = ELEMENTWISE_OPS + REDUCTION_OPS + BROADCAST_OPS + SHAPE_OPS + NN_OPS
+# Convolutions and pooling with their gradients, as direct loops (one thread per output element,
+# the window or the reduced axes serially): naive, no im2col GEMM, no shared-memory tiles.
+CONV_OPS = (
+    "avg_pool",
+    "avg_pool_grad",
+    "conv2d",
+    "conv2d_backprop_filter",
+    "conv2d_backprop_input",
+    "max_pool",
+    "max_pool_grad",
+)
+VALIDATED_OPS = ELEMENTWISE_OPS + REDUCTION_OPS + BROADCAST_OPS + SHAPE_OPS + NN_OPS + CONV_OPS
 
 ONE_SHOT_BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
