@@ -63,3 +63,21 @@ func.func @loss_and_scale(%x: memref<16xf32>, %loss: memref<f32>, %y: memref<16x
   memref.dealloc %tmp : memref<f32>
   return
 }
+
+// A call (a transfer from another partition) stays on the host and ends the run before it.
+// CHECK-LABEL: func.func @after_a_transfer(
+// CHECK:         %[[IN:.+]] = call @tgc_recv_float32_0(
+// CHECK:         scf.parallel
+// CHECK-NEXT:      memref.load %[[IN]][]
+// CHECK-NEXT:      arith.mulf
+// CHECK-NEXT:      memref.store
+// CHECK-NEXT:      scf.reduce
+func.func private @tgc_recv_float32_0(i64) -> memref<f32>
+func.func @after_a_transfer(%out: memref<f32>) {
+  %key = arith.constant 0 : i64
+  %in = func.call @tgc_recv_float32_0(%key) : (i64) -> memref<f32>
+  %v = memref.load %in[] : memref<f32>
+  %d = arith.mulf %v, %v : f32
+  memref.store %d, %out[] : memref<f32>
+  return
+}

@@ -11,7 +11,8 @@ This is the naive schedule (one thread does all the work of the run): correct fo
 only for small ones. A full reduction of a large tensor wants a tree over blocks and warp shuffles.
 
 Ops that stay on the host and end a run: buffer handling (alloc, dealloc, views, globals,
-whole-buffer copies), the loops already parallel (they become kernels of their own) and the return.
+whole-buffer copies), the loops already parallel (they become kernels of their own), calls (the
+transfers between partitions) and the return.
 Allocs, globals, constants and arithmetic on values from outside the run (the tiling's index
 arithmetic) move before it instead of joining or splitting it. A run whose result is used after
 it (never the case for the loops and stores of bufferized code) is left alone, and
@@ -40,6 +41,7 @@ _FIXED_HOST_OPS = {
     "memref.copy",  # of whole buffers: the launch plan's device-to-device copies
     "scf.parallel",
     "gpu.launch",
+    "func.call",  # the runtime's transfers between partitions (tgc_send_*, tgc_recv_*)
     "func.return",
 }
 
