@@ -1,4 +1,5 @@
-"""Runs one function of a launch plan on a device: copies inputs in, launches kernels, copies out.
+"""Runs one function of a launch plan on a device: copies inputs in, launches kernels, copies out,
+and exchanges tensors with the run's other partitions.
 
 A plan (made by tgc/lowering/nvptx/launch_plan.py, stored in an nvptx artifact's manifest) says,
 for one compiled function::
@@ -11,11 +12,18 @@ for one compiled function::
      "steps": [{"launch": {"kernel": NAME, "grid": [x, y, z], "block": [x, y, z],
                            "args": [["i64", 16], ["f32", 0.5], ["argument", 2], ["buffer", 0],
                                     ["constant", 0]]}},
-               {"copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}}]}
+               {"copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}},
+               {"send": {"key": 0, "source": ["buffer", 0], "shape": [4, 3], "dtype": "float32"}},
+               {"recv": {"key": 1, "target": ["buffer", 1], "shape": [4, 3], "dtype": "bool"}}]}
 
-The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out, copy (device
-to device), launch and synchronize; the workspace and the constants are allocated once and reused by
-every call.
+A send copies its buffer to the host and hands it to the run's rendezvous under its key (the key id
+of a Send/Recv pair of the partitioned graph); a recv waits there for the key's tensor, checks its
+shape and dtype and copies it into its buffer. Their dtype is the tensor's: a bool tensor's buffer
+stores one byte per element (int8 in "buffers").
+
+The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out (which waits for
+the steps queued before it), copy (device to device), launch and synchronize; the workspace and the
+constants are allocated once and reused by every call.
 """
 
 from __future__ import annotations
@@ -41,11 +49,17 @@ _SCALAR_TYPES = {
 class LaunchPlan:
     """One function of a plan, callable as ``plan(*inputs) -> [outputs]`` (numpy arrays)."""
 
-    def __init__(self, plan: dict, device, name: str = "function", output_dtypes=None):
+    def __init__(
+        self, plan: dict, device, name: str = "function", output_dtypes=None, transfers=None
+    ):
         """``output_dtypes``: what the caller expects of each output where the buffer's dtype
-        differs (a bool tensor's buffer holds one byte per element, 0 or 1)."""
+        differs (a bool tensor's buffer holds one byte per element, 0 or 1). ``transfers``: the
+        run's TransferHub (tgc/runtime/rendezvous.py), whose ``current`` rendezvous the send and
+        recv steps go through; a plan with such steps needs one."""
         self.name = name
         self.device = device
+        self.transfers = transfers
+        _check_transfers(plan, name, transfers)
         self.arguments = plan["arguments"]
         self.num_results = plan["results"]
         self.num_inputs = len(self.arguments) - self.num_results
@@ -57,6 +71,11 @@ class LaunchPlan:
         self._lock = threading.Lock()  # the workspace is shared by every call
         self._workspace = device.alloc(plan["workspace_bytes"])
         self._buffers = [self._workspace + b["offset"] for b in plan["buffers"]]
+        self._dtypes = {
+            "argument": [a["dtype"] for a in self.arguments],
+            "buffer": [b["dtype"] for b in plan["buffers"]],
+            "constant": [c["dtype"] for c in plan["constants"]],
+        }
         self._constants = [self._upload_constant(c) for c in plan["constants"]]
         self._steps = [self._prepare(step) for step in plan["steps"]]
 
@@ -115,6 +134,10 @@ class LaunchPlan:
         """The step as a function of the call's argument pointers."""
         if "copy" in step:
             return self._prepare_copy(step["copy"])
+        if "send" in step:
+            return self._prepare_send(step["send"])
+        if "recv" in step:
+            return self._prepare_recv(step["recv"])
         return self._prepare_launch(step["launch"])
 
     def _pointer(self, kind: str, index: int, pointers: list) -> int:
@@ -128,6 +151,44 @@ class LaunchPlan:
         def run(pointers: list) -> None:
             target = self._pointer(*copy["target"], pointers)
             self.device.copy(target, self._pointer(*copy["source"], pointers), nbytes)
+
+        return run
+
+    def _prepare_send(self, send: dict):
+        key, shape, dtype = send["key"], tuple(send["shape"]), np.dtype(send["dtype"])
+        kind, index = send["source"]
+        storage = np.dtype(self._dtypes[kind][index])
+
+        def run(pointers: list) -> None:
+            # copy_out waits for the launches before it: the tensor is complete when it leaves.
+            value = self.device.copy_out(self._pointer(kind, index, pointers), shape, storage)
+            self.transfers.current.send(key, value.astype(dtype, copy=False))
+
+        return run
+
+    def _prepare_recv(self, recv: dict):
+        key, shape, dtype = recv["key"], tuple(recv["shape"]), np.dtype(recv["dtype"])
+        kind, index = recv["target"]
+        storage = np.dtype(self._dtypes[kind][index])
+
+        def run(pointers: list) -> None:
+            rendezvous = self.transfers.current
+            value = rendezvous.recv(key)
+            if value is None:  # the run was aborted (another partition failed, a deadlock)
+                raise rendezvous.error
+            value = np.asarray(value)
+            if value.shape != shape or value.dtype != dtype:
+                raise errors.InvalidArgumentError(
+                    None,
+                    None,
+                    f"{self.name}: the tensor received as '{rendezvous.keys.get(key, key)}' is "
+                    f"{value.dtype} of shape {list(value.shape)}, but the function was compiled "
+                    f"for {dtype} of shape {list(shape)}",
+                )
+            # np.asarray keeps a 0-d tensor 0-d (ascontiguousarray would make it 1-d).
+            self.device.copy_in(
+                self._pointer(kind, index, pointers), np.asarray(value, storage, order="C")
+            )
 
         return run
 
@@ -156,6 +217,16 @@ class LaunchPlan:
             self.device.launch(kernel, grid, block, params)
 
         return run
+
+
+def _check_transfers(plan: dict, name: str, transfers) -> None:
+    """A plan that sends or receives needs the rendezvous of a partitioned run."""
+    keys = [s[kind]["key"] for s in plan["steps"] for kind in ("send", "recv") if kind in s]
+    if keys and transfers is None:
+        raise ValueError(
+            f"{name} sends or receives tensors of other partitions (keys {sorted(set(keys))}): "
+            "it runs only as part of a partitioned run, with the run's rendezvous"
+        )
 
 
 def _nbytes(spec: dict) -> int:

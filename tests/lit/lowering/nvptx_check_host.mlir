@@ -1,6 +1,6 @@
 // tgc-nvptx-check-host: host code may launch kernels, allocate buffers, reshape views of them and
-// name constant tensors (the launch plan uploads them) and copy whole buffers;
-// any op that reads or writes a buffer outside a kernel is one located error naming it.
+// name constant tensors (the launch plan uploads them), copy whole buffers and send and receive
+// tensors (calls of the transfer functions, which the launch plan performs); any other call or any op that reads or writes a buffer outside a kernel is one located error naming it.
 // RUN: not %tgc-opt %s --split-input-file -p tgc-nvptx-check-host 2>&1 | FileCheck %s
 // CHECK-NOT: internal error
 
@@ -46,5 +46,30 @@ func.func @scalar(%x: memref<f32>, %out: memref<f32>) {
 func.func @strided_copy(%x: memref<4x4xf32>, %out: memref<4xf32>) {
   %row = memref.subview %x[0, 1] [4, 1] [1, 1] : memref<4x4xf32> to memref<4xf32, strided<[4], offset: 1>>
   memref.copy %row, %out : memref<4xf32, strided<[4], offset: 1>> to memref<4xf32>
+  return
+}
+
+// -----
+
+// Sends and receives are calls the launch plan performs: they pass (no error here).
+// CHECK-NOT: nvptx_check_host.mlir:[[@LINE+6]]
+// CHECK-NOT: nvptx_check_host.mlir:[[@LINE+7]]
+func.func private @tgc_send_float32_2_static_4x3(i64, memref<4x3xf32>)
+func.func private @tgc_recv_float32_2_static_4x3(i64) -> memref<4x3xf32>
+func.func @transfers(%x: memref<4x3xf32>, %out: memref<4x3xf32>) {
+  %c0 = arith.constant 0 : i64
+  call @tgc_send_float32_2_static_4x3(%c0, %x) : (i64, memref<4x3xf32>) -> ()
+  %c1 = arith.constant 1 : i64
+  %r = call @tgc_recv_float32_2_static_4x3(%c1) : (i64) -> memref<4x3xf32>
+  memref.copy %r, %out : memref<4x3xf32> to memref<4x3xf32>
+  return
+}
+
+// -----
+
+// CHECK: nvptx_check_host.mlir:[[@LINE+3]]:{{[0-9]+}}: error: the nvptx target cannot call @helper from @calls on the host (only sends and receives of tensors)
+func.func private @helper(memref<4xf32>)
+func.func @calls(%x: memref<4xf32>, %out: memref<4xf32>) {
+  call @helper(%x) : (memref<4xf32>) -> ()
   return
 }

@@ -1,11 +1,12 @@
-"""The nvptx target's code run on the host CPU: "nvptx-emulated", a CPU-type target.
+"""The nvptx target's code run on the host CPU: "nvptx-emulated", a GPU-type target.
 
 Same pipeline as nvptx, same kernels, same launch plan and the same runtime runner; only the kernels
 are compiled for the host (tgc-nvptx-kernels-on-host: blocks and threads become loops) and device
 memory is host memory (tgc/runtime/host_device.py). The GPU's schedule is thereby checked
-numerically without a GPU: a Session under ``targets.selected("nvptx-emulated")`` runs on it, and so
-does the random-graph suite (``--conformance-target nvptx-emulated``). It is slow (threads run one
-after another) and is never chosen by placement: it serves no device type by default.
+numerically without a GPU: under ``targets.selected("nvptx-emulated")`` a session's GPU devices
+(``ConfigProto(device_count={'GPU': 1})``) exist on any machine and run on it, and so does the
+random-graph suite (``--conformance-target nvptx-emulated``). It is slow (threads run one after
+another) and never the GPU's target unless selected.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ IN_PROCESS_ONLY = (
 
 @dataclasses.dataclass(frozen=True)
 class NvptxEmulatedTarget(NvptxTarget):
-    def load_in_process(self, module, functions: list, symbols: dict):
-        from tgc.lowering.nvptx.in_process import load_on_host, refuse_transfers
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
+        """``symbols`` go unused: the launch plan sends and receives through ``hub``."""
+        from tgc.lowering.nvptx.in_process import load_on_host
 
-        refuse_transfers(self.name, symbols)
-        return load_on_host(module)
+        return load_on_host(module, hub)
+
+    def available_devices(self) -> None:
+        """Any number: its devices are the host's."""
+        return None
 
     def write_artifact(self, lowered, options, directory: str) -> str:
         from tgc.lowering.artifact import AotError
@@ -40,14 +45,13 @@ class NvptxEmulatedTarget(NvptxTarget):
 
 
 def emulated(target: NvptxTarget) -> NvptxEmulatedTarget:
-    """``target`` run on the host: a CPU-type target named '<name>-emulated'."""
+    """``target`` run on the host: a target of the same device type and speed (placement decides
+    as it would for the GPU) named '<name>-emulated'."""
     fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target)}
     return NvptxEmulatedTarget(
         **{
             **fields,
             "name": f"{target.name}-emulated",
-            "device_type": "CPU",
-            "flops_per_second": 1e8,
             "artifact_format": "",
             "runtime_loader": "",
             "passes": (*target.passes, KernelsOnHostPass),

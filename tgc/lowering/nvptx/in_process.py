@@ -2,7 +2,9 @@
 
 On a GPU (the nvptx target) the kernels are lowered to PTX for the GPU's own architecture and loaded
 by CudaDevice; on the host (nvptx-emulated) they are compiled for the CPU as loops over blocks and
-threads and run by HostDevice. Both run the same launch plan through the runtime's LaunchPlan.
+threads and run by HostDevice. Both run the same launch plan through the runtime's LaunchPlan,
+which performs the plan's sends and receives through the run's TransferHub (the compiled code never
+calls the transfer symbols: the host code that calls them is the plan).
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ HOST_LOWERING = (
 
 
 class PlanCode:
-    """A module's launch plan bound to a device; each function becomes a LaunchPlan."""
+    """A module's launch plan bound to a device; each function becomes a LaunchPlan, exchanging
+    tensors through ``hub`` (the run's TransferHub; None for a run of one partition)."""
 
-    def __init__(self, plan: dict, device):
+    def __init__(self, plan: dict, device, hub=None):
         self.plan = plan
         self.device = device
+        self.hub = hub
 
     def executable(self, function: str, inputs: list, outputs: list, in_place=None):
         from tgc.runtime.launch_plan import LaunchPlan
 
         output_dtypes = [dtype for dtype, _ in outputs]
-        return LaunchPlan(self.plan["functions"][function], self.device, function, output_dtypes)
+        plan = self.plan["functions"][function]
+        return LaunchPlan(plan, self.device, function, output_dtypes, transfers=self.hub)
 
 
 def plan_of(module) -> dict:
@@ -43,16 +48,7 @@ def plan_of(module) -> dict:
         raise CompileError(f"the nvptx target cannot run this graph: {exc}") from None
 
 
-def refuse_transfers(target_name: str, symbols: dict) -> None:
-    """A launch plan has no step that calls back into the host, so no Send/Recv."""
-    if symbols:
-        raise CompileError(
-            f"the {target_name} target runs one device's graph: it cannot send or receive "
-            "tensors between devices"
-        )
-
-
-def load_on_host(module) -> PlanCode:
+def load_on_host(module, hub=None) -> PlanCode:
     """Reads the launch plan of a gpu-level module, then compiles its kernels for the host."""
     from mlir.execution_engine import ExecutionEngine
     from mlir.passmanager import PassManager
@@ -65,10 +61,10 @@ def load_on_host(module) -> PlanCode:
     PassManager.parse(HOST_LOWERING).run(module.operation)
     engine = ExecutionEngine(module, opt_level=3)
     kernels = {name: engine.raw_lookup(name) for name in plan["kernels"]}
-    return PlanCode(plan, HostDevice(kernels, keepalive=engine))
+    return PlanCode(plan, HostDevice(kernels, keepalive=engine), hub)
 
 
-def load_on_gpu(module, opt_level: int = 3) -> PlanCode:
+def load_on_gpu(module, hub=None, opt_level: int = 3) -> PlanCode:
     """Reads the launch plan, lowers the kernels to PTX for this machine's GPU and loads them."""
     from tgc.lowering.artifact import Machine
     from tgc.lowering.nvptx.codegen import TRIPLE, lower_to_binary, nvvm_pipeline, ptx_text
@@ -81,4 +77,4 @@ def load_on_gpu(module, opt_level: int = 3) -> PlanCode:
     device = CudaDevice()
     lower_to_binary(module, nvvm_pipeline(Machine(TRIPLE, device.compute_capability()), opt_level))
     device.load_module(ptx_text(module).encode())
-    return PlanCode(plan, device)
+    return PlanCode(plan, device, hub)

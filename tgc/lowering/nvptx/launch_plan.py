@@ -2,11 +2,13 @@
 
 After the nvptx pipeline a public function's body is straight-line host code: index and float
 constants, allocations of intermediates, views of buffers, constant tensors (memref.get_global),
-kernel launches, whole-buffer copies and a return (tgc-nvptx-check-host refuses anything else).
-This module reads that code into a JSON-able plan (format: tgc/runtime/launch_plan.py): the
-buffers each launch takes, its grid and block, its scalar arguments, and whole-buffer copies.
-Intermediates share one workspace: two buffers whose lifetimes (first to last step using them) do
-not overlap may take the same bytes.
+kernel launches, whole-buffer copies, sends and receives of tensors (calls of the transfer
+functions, made static by tgc-nvptx-static-transfers) and a return (tgc-nvptx-check-host refuses
+anything else). This module reads that code into a JSON-able plan (format:
+tgc/runtime/launch_plan.py): the buffers each launch takes, its grid and block, its scalar
+arguments, whole-buffer copies, and the buffers sent to or received from other partitions by key.
+A received tensor lands in an intermediate of its own. Intermediates share one workspace: two
+buffers whose lifetimes (first to last step using them) do not overlap may take the same bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mlir import ir
 
 from tgc.dialect.ir_helpers import functions
 from tgc.lowering.nvptx.out_params import OUT_PARAMS_ATTR
+from tgc.lowering.nvptx.static_transfers import callee_name, transfer_dtype, transfer_kind
 
 WORKSPACE_ALIGNMENT = 256  # bytes: what cudaMalloc guarantees, enough for any vector access
 
@@ -121,6 +124,10 @@ class _FunctionReader:
             self._launch(op)
         elif name == "memref.copy":
             self._copy(op)
+        elif transfer_kind(op) == "send":
+            self._send(op)
+        elif transfer_kind(op) == "recv":
+            self._recv(op)
         elif name not in ("memref.dealloc", "func.return"):
             raise PlanError(f"@{self.name}: the launch plan cannot run '{name}' on the host")
 
@@ -171,6 +178,45 @@ class _FunctionReader:
         nbytes = _Buffer(**_describe(ir.MemRefType(source.type))).nbytes
         copy_step = {"source": self._use(source, op), "target": self._use(target, op)}
         self.steps.append({"copy": {**copy_step, "bytes": nbytes}})
+
+    def _send(self, op) -> None:
+        """The buffer's tensor goes to the rendezvous under its key (copied to the host first)."""
+        key, value = op.operands
+        type_ = self._transferred_type(value.type, op)
+        step = {"key": self._key_id(key, op), "source": self._use(value, op)}
+        self.steps.append({"send": {**step, **self._tensor(type_, op)}})
+
+    def _recv(self, op) -> None:
+        """The key's tensor, from the rendezvous, lands in an intermediate of its own."""
+        (key,) = op.operands
+        type_ = self._transferred_type(op.results[0].type, op)
+        self.refs[_key(op.results[0])] = ("buffer", len(self.buffers))
+        self.buffers.append(_Buffer(**_describe(type_)))
+        step = {"key": self._key_id(key, op), "target": self._use(op.results[0], op)}
+        self.steps.append({"recv": {**step, **self._tensor(type_, op)}})
+
+    def _transferred_type(self, type_: ir.Type, op) -> ir.MemRefType:
+        memref = ir.MemRefType(type_)
+        if not memref.has_static_shape:
+            raise PlanError(
+                f"@{self.name}: a tensor of unknown shape ({memref}) is sent or received "
+                f"by @{callee_name(op)}"
+            )
+        if not is_whole_buffer(memref):
+            raise PlanError(f"@{self.name}: a strided view ({memref}) is sent on the host")
+        return memref
+
+    @staticmethod
+    def _tensor(type_: ir.MemRefType, op) -> dict:
+        """Shape and dtype of the transferred tensor: the dtype the symbol names (a bool tensor's
+        buffer stores bytes)."""
+        return {"shape": list(type_.shape), "dtype": transfer_dtype(callee_name(op))}
+
+    def _key_id(self, value, op) -> int:
+        kind, number = self._scalar_operand(value, op)
+        if kind != "i64":
+            raise PlanError(f"@{self.name}: a transfer key of type {value.type}")
+        return int(number)
 
     def _use(self, value, op) -> list:
         """[kind, index] of a buffer the next step uses; an intermediate's lifetime grows."""

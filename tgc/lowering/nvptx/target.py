@@ -32,11 +32,17 @@ class NvptxTarget(Target):
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         return pipeline_elements()
 
-    def load_in_process(self, module, functions: list, symbols: dict):
-        from tgc.lowering.nvptx.in_process import load_on_gpu, refuse_transfers
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
+        """``symbols`` go unused: the launch plan sends and receives through ``hub``."""
+        from tgc.lowering.nvptx.in_process import load_on_gpu
 
-        refuse_transfers(self.name, symbols)
-        return load_on_gpu(module)
+        return load_on_gpu(module, hub)
+
+    def available_devices(self) -> int:
+        """The CUDA GPUs of this machine (none without cuda-bindings, a driver or a GPU)."""
+        from tgc.runtime.cuda_device import gpu_count
+
+        return gpu_count()
 
     def resolve_machine(self, machine):
         from tgc.lowering.nvptx.codegen import resolve_machine
