@@ -3,7 +3,8 @@
 Runs after gpu-kernel-outlining, which puts each kernel in a gpu.module of its own; the driver API
 then loads one module per kernel, and the PTX of several modules is not one file ptxas accepts.
 The kernels move into the first gpu.module under names made unique there (``<name>_<n>``), and
-every gpu.launch_func is pointed at its kernel's new symbol.
+every gpu.launch_func is pointed at its kernel's new symbol. The functions kernels call (outlining
+copies each into every gpu.module that needs it, under the same name) move there once.
 """
 
 from __future__ import annotations
@@ -47,10 +48,18 @@ class OneGpuModulePass(ModulePass):
         """Moves every gpu.func into ``target`` under a fresh name; returns (module, kernel) ->
         its new name."""
         target_body = target.regions[0].blocks[0]
+        helpers = {
+            _symbol(op.operation)
+            for op in target_body.operations
+            if op.operation.name == "func.func"
+        }
         renamed = {}
         for gpu_module in gpu_modules:
             for op in list(gpu_module.regions[0].blocks[0].operations):
                 kernel = op.operation
+                if kernel.name == "func.func" and _symbol(kernel) not in helpers:
+                    helpers.add(_symbol(kernel))
+                    kernel.move_after(list(target_body.operations)[-1])
                 if kernel.name != "gpu.func":
                     continue
                 new_name = f"{_symbol(kernel)}_{len(renamed)}"

@@ -157,10 +157,15 @@ def pipeline_elements() -> list:
         # What has no parallel loop left (0-d arithmetic, full reductions): one-thread kernels.
         SerialKernelsPass(),
         MAP,
+        # Integer powers have no instruction: a loop in a function the kernels call (outlining
+        # copies it into the gpu.module).
+        "convert-math-to-funcs",
         SinkViewsPass(),
         "gpu-kernel-outlining",
         "canonicalize",
         "cse",
+        # The host's copies of the functions kernels call, now unused.
+        "symbol-dce",
         OneGpuModulePass(),
         CheckHostPass(),
     ]
