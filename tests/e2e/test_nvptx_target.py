@@ -605,7 +605,35 @@ correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
 accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name="accuracy")
 """
 
+# The lecture's convnet (examples/convnet.py) without dropout (the GPU draws no random numbers):
+# conv, bias and relu, max-pool, two dense layers, trained by Adam.
+CONVNET_ADAM = """
+import tgc as tf
+
+x = tf.placeholder(tf.float32, [50, 64], name="x")
+y = tf.placeholder(tf.float32, [50, 10], name="y")
+x_image = tf.reshape(x, [-1, 8, 8, 1])
+w_conv = tf.Variable(tf.truncated_normal([3, 3, 1, 16], stddev=0.1))
+b_conv = tf.Variable(tf.constant(0.1, shape=[16]))
+h_conv = tf.nn.relu(
+    tf.nn.conv2d(x_image, w_conv, strides=[1, 1, 1, 1], padding="SAME") + b_conv
+)
+h_pool = tf.nn.max_pool(h_conv, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+w_fc1 = tf.Variable(tf.truncated_normal([4 * 4 * 16, 64], stddev=0.1))
+b_fc1 = tf.Variable(tf.constant(0.1, shape=[64]))
+h_fc1 = tf.nn.relu(tf.matmul(tf.reshape(h_pool, [-1, 4 * 4 * 16]), w_fc1) + b_fc1)
+w_fc2 = tf.Variable(tf.truncated_normal([64, 10], stddev=0.1))
+b_fc2 = tf.Variable(tf.constant(0.1, shape=[10]))
+logits = tf.matmul(h_fc1, w_fc2) + b_fc2
+loss = tf.reduce_mean(
+    tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits), name="loss"
+)
+train = tf.train.AdamOptimizer(1e-3).minimize(loss, name="train")
+"""
+
 TRAINING_STEPS = {
+    # Six weights, Adam's two slots for each and its two beta powers.
+    "convnet_adam": (CONVNET_ADAM, ["loss", "train"], 6 * 3 + 2),
     "two_layer_relu_softmax": (TWO_LAYER_RELU_SOFTMAX, ["loss", "train"], 4),
     "two_layer_sigmoid_squared": (TWO_LAYER_SIGMOID_SQUARED, ["loss", "train"], 4),
     "softmax_regression": (SOFTMAX_REGRESSION, ["loss", "train", "accuracy"], 2),
@@ -657,12 +685,15 @@ def _train(source: str, target: str, steps: int) -> tuple:
                 )
         loss, train = graph.get_tensor_by_name("loss:0"), graph.get_operation_by_name("train")
         # The initializers draw random numbers, which the GPU does not: the variables are set
-        # from the same fed values on both targets instead.
+        # from the same fed values on both targets instead (Adam's moments and beta powers
+        # positive, as its square roots need).
         initial = {}
         for variable in tf.global_variables():
             shape = tuple(variable.shape.as_list())
             value = tf.placeholder(tf.float32, shape)
-            initial[tf.assign(variable, value)] = (value, 0.1 * rng.standard_normal(shape))
+            adam = "Adam" in variable.name or "power" in variable.name
+            draw = 0.1 * (rng.random(shape) + 0.01 if adam else rng.standard_normal(shape))
+            initial[tf.assign(variable, value)] = (value, draw)
         with tf.Session() as sess:
             sess.run(list(initial), {value: array for value, array in initial.values()})
             losses = [sess.run([loss, train], feeds)[0] for _ in range(steps)]
