@@ -57,8 +57,8 @@ TARGETS = {"cpu": Target("cpu", "cpu", ALL_VARIANTS)}
 
 def target_named(name: str) -> Target:
     """The suite's target ``name``: one of TARGETS, or any target registered with the compiler
-    (tgc/dialect/targets.py) whose devices the suite can make, run through every variant it can
-    run."""
+    (tgc/dialect/targets.py) whose devices this machine has, run through every variant it can run.
+    A session for a GPU-type target has the CPU besides its GPUs."""
     from tgc.dialect import targets
 
     if name in TARGETS:
@@ -67,19 +67,21 @@ def target_named(name: str) -> Target:
         compiler = targets.get(name)
     except targets.UnknownTargetError:
         raise KeyError(name) from None
-    if compiler.device_type != "CPU":
-        raise KeyError(name)  # a Session makes CPU devices only
+    if compiler.available_devices() == 0:
+        raise KeyError(name)  # this machine has none of its devices (a GPU target without a GPU)
     variants = tuple(v for v in ALL_VARIANTS if _runs_variant(compiler, v))
     return Target(name, compiler.device_type.lower(), variants, compiler=name)
 
 
 def _runs_variant(compiler, variant: str) -> bool:
     """Whether a compiler target can run a variant: artifacts need an artifact format, two devices
-    need transfers between them in-process."""
+    need transfers between them in-process, and @tgc.jit and tgc.grad compile for the CPU."""
     if variant == "artifact":
         return bool(compiler.artifact_format)
     if variant == "two_devices":
         return compiler.in_process_transfers
+    if variant in ("jit", "tgc_grad"):
+        return compiler.device_type == "CPU"
     return True
 
 

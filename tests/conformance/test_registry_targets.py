@@ -39,11 +39,20 @@ def test_a_registered_target_is_a_conformance_target_with_every_variant(noblas):
     assert suite_target.config().device_count == {"CPU": 1}
 
 
-def test_a_target_whose_devices_a_session_cannot_make_is_refused():
-    with pytest.raises(KeyError):
-        target_named("nvptx")  # GPU devices: a Session makes CPU devices only
+def test_a_target_whose_devices_this_machine_lacks_is_refused():
+    if targets.get("nvptx").available_devices() == 0:  # no GPU here
+        with pytest.raises(KeyError):
+            target_named("nvptx")
     with pytest.raises(KeyError):
         target_named("no-such-target")
+
+
+def test_a_gpu_target_runs_sessions_with_a_gpu_beside_the_cpu():
+    suite_target = target_named("nvptx-emulated")
+    assert suite_target.device(0) == "/gpu:0"
+    assert suite_target.config().device_count == {"GPU": 1}
+    assert "two_devices" not in suite_target.variants  # its code sends no tensors yet
+    assert "artifact" not in suite_target.variants
 
 
 def test_drawn_graphs_conform_on_the_registered_target_in_every_variant(noblas):

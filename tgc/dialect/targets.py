@@ -61,11 +61,13 @@ class Target(abc.ABC):
         ``for_session``: the in-process variant, which may update variables in place."""
 
     @abc.abstractmethod
-    def load_in_process(self, module, functions: list, symbols: dict):
-        """Compiles a lowered module in this process, with ``symbols`` (name -> ctypes function)
-        provided to its code; returns an object whose ``executable(function, inputs, outputs,
-        in_place)`` is a callable ``(*arrays) -> [arrays]`` (``inputs``/``outputs``: numpy dtype and
-        rank of each; ``in_place``: output index -> input index it may be written into)."""
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
+        """Compiles a lowered module in this process. ``symbols`` (name -> ctypes function) are
+        provided to its code; ``hub`` is the run's TransferHub (which those symbols call), for code
+        that exchanges tensors without them. Returns an object whose ``executable(function,
+        inputs, outputs, in_place)`` is a callable ``(*arrays) -> [arrays]`` (``inputs``/
+        ``outputs``: numpy dtype and rank of each; ``in_place``: output index -> input index it may
+        be written into)."""
 
     @abc.abstractmethod
     def resolve_machine(self, machine):
@@ -83,6 +85,11 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def write_artifact(self, lowered, options, directory: str) -> str:
         """Writes the artifact directory of a lowering that reached the last stage."""
+
+    def available_devices(self) -> int | None:
+        """How many devices of this target the machine has; None: as many as a session asks for
+        (the host's cores serve any number of logical CPU devices)."""
+        return None
 
     def pass_table(self) -> dict:
         """Its passes as the pass registry lists them: name -> (module, class)."""

@@ -63,8 +63,7 @@ def compile_run(
     start = time.perf_counter()
     if isinstance(graph_pipeline, str):
         graph_pipeline = pipelines.parse_graph_pipeline(graph_pipeline)
-    target = pipelines.target_of(devices)
-    plan = pipelines.session_pipelines(graph_pipeline, devices, soft_placement, target)
+    plan = pipelines.session_pipelines(graph_pipeline, devices, soft_placement)
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         try:
@@ -76,9 +75,9 @@ def compile_run(
             placement, keys, transfers = _inspect_partitions(module)
             plan.lower.run(module)
             layout = partition_layout(module)
-            plan.target.run(module)
+            modules = _lower_per_target(plan.per_target, module, layout)
             var_specs = {name: spec for name, spec, _ in variables}
-            run = _load(target, module, layout, keys, transfers, feeds, signature, var_specs)
+            run = _load(modules, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:
@@ -94,7 +93,7 @@ def compile_run(
         placement=placement,
         compile_seconds=time.perf_counter() - start,
         locking=any(op.use_locking for op in ops),
-        target=target.name,
+        target="+".join(target.name for target, _ in plan.per_target),
     )
 
 
@@ -157,9 +156,47 @@ def partition_layout(module) -> list:
     return layout
 
 
-def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
-    """Loads the lowered module in this process (the target's way) and wraps each partition in an
-    Executable for the local runner."""
+def _lower_per_target(per_target: list, module, layout: list) -> list:
+    """[(target, module lowered by it)]: with one target the module itself; with several, each
+    target lowers a copy that keeps only the partitions placed on its devices."""
+    if len(per_target) == 1:
+        target, pipeline = per_target[0]
+        pipeline.run(module)
+        return [(target, module)]
+    lowered = []
+    for target, pipeline in per_target:
+        own = _partitions_for(module, layout, target)
+        pipeline.run(own)
+        lowered.append((target, own))
+    return lowered
+
+
+def _partitions_for(module, layout: list, target):
+    """A copy of ``module`` without the partitions of other targets' devices (and what only
+    they used)."""
+    from mlir import ir
+    from mlir.passmanager import PassManager
+
+    others = {name for name, device, *_ in layout if _target_of_device(device) is not target}
+    copy = ir.Module.parse(str(module))
+    for op in list(copy.body.operations):
+        if op.operation.name == "func.func":
+            if ir.StringAttr(op.attributes["sym_name"]).value in others:
+                op.operation.erase()
+    PassManager.parse("builtin.module(symbol-dce)").run(copy.operation)
+    return copy
+
+
+def _target_of_device(device: str):
+    from tgc.dialect import targets
+    from tgc.dialect.devices import DeviceSpec
+
+    return targets.for_device_type(DeviceSpec.from_string(device).device_type or "CPU")
+
+
+def _load(modules: list, layout, keys, transfers, feeds, signature, var_specs):
+    """Loads each target's lowered module in this process (the target's way) and wraps each
+    partition in the callable its target makes, for the local runner."""
     from tgc.lowering.to_core.transfer import transfer_symbol
     from tgc.runtime.partitioned import Partition, PartitionedRun
     from tgc.runtime.rendezvous import TransferHub
@@ -169,7 +206,11 @@ def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
         "_mlir_ciface_" + transfer_symbol(kind, dtype, rank): hub.callback(kind, _np(dtype), rank)
         for kind, dtype, rank in transfers
     }
-    code = target.load_in_process(module, [name for name, *_ in layout], symbols)
+    codes = {}
+    for target, module in modules:
+        names = [name for name, device, *_ in layout if _target_of_device(device) is target]
+        code = target.load_in_process(module, names, symbols, hub=hub)
+        codes.update({name: code for name in names})
     fetch_specs = [s for _, s in signature.fetches]
     partitions = []
     for name, device, fetch_indices, var_inputs, var_outputs in layout:
@@ -184,7 +225,7 @@ def _load(target, module, layout, keys, transfers, feeds, signature, var_specs):
             for k, n in enumerate(var_outputs)
             if n in var_inputs
         }
-        call = code.executable(
+        call = codes[name].executable(
             name,
             [(_np(d), r) for d, r in inputs],
             [(_np(d), r) for d, r in outputs],

@@ -56,9 +56,13 @@ def target_lowering(target, *, for_session: bool, external_libraries: bool = Tru
     )
 
 
-def target_of(devices: tuple = ()):
-    """The one target that compiles for ``devices`` (the default CPU's when empty)."""
-    kinds = sorted({DeviceSpec.from_string(d).device_type or "CPU" for d in devices} or {"CPU"})
+def targets_of(devices: tuple = ()) -> list:
+    """The targets that compile for ``devices``, one per device type (the default CPU's when
+    empty), CPU first."""
+    kinds = sorted(
+        {DeviceSpec.from_string(d).device_type or "CPU" for d in devices} or {"CPU"},
+        key=lambda kind: (kind != "CPU", kind),
+    )
     found = [targets.for_device_type(kind) for kind in kinds]
     missing = [kind for kind, target in zip(kinds, found) if target is None]
     if missing:
@@ -66,6 +70,12 @@ def target_of(devices: tuple = ()):
             f"no target compiles for device type {', '.join(missing)} "
             f"(device types with a target: {', '.join(targets.device_types())})"
         )
+    return found
+
+
+def target_of(devices: tuple = ()):
+    """The one target that compiles for ``devices`` (the default CPU's when empty)."""
+    found = targets_of(devices)
     if len({t.name for t in found}) > 1:
         raise targets.UnknownTargetError(
             "one run compiles for one target; these devices need "
@@ -76,14 +86,18 @@ def target_of(devices: tuple = ()):
 
 @dataclasses.dataclass
 class CompilePipelines:
-    """The three parts of one compile, run in order (the driver inspects the IR between them)."""
+    """The parts of one compile, run in order (the driver inspects the IR between them)."""
 
     graph: Pipeline  # graph passes, placement, partitioning
     lower: Pipeline  # to the core level
-    target: Pipeline  # core to code
+    target: Pipeline  # core to code, for the first (or only) target
+    # Core to code for each target of the devices, the first one's being ``target``: in a run over
+    # several device types each target compiles the partitions placed on its devices.
+    per_target: list = dataclasses.field(default_factory=list)  # [(Target, Pipeline)]
 
     def spec(self) -> str:
-        """The whole pipeline of record, as `tgc opt -p` replays it."""
+        """The whole pipeline of record, as `tgc opt -p` replays it (of the first target's
+        partitions when there are several targets)."""
         return (self.graph + self.lower + self.target).spec()
 
 
@@ -96,12 +110,15 @@ def graph_and_placement(
 def session_pipelines(
     graph: Pipeline | None = None, devices: tuple = (), soft: bool = False, target=None
 ) -> CompilePipelines:
-    """A Session's compile: ``graph`` is the graph passes (optimizing by default)."""
-    target = target or target_of(devices)
+    """A Session's compile: ``graph`` is the graph passes (optimizing by default); each target of
+    the devices lowers its own partitions (``target`` forces one for all)."""
+    found = [target] if target is not None else targets_of(devices)
+    per_target = [(t, target_lowering(t, for_session=True)) for t in found]
     return CompilePipelines(
         graph_and_placement(graph, devices, soft),
         core_lowering(),
-        target_lowering(target, for_session=True),
+        per_target[0][1],
+        per_target,
     )
 
 

@@ -8,12 +8,29 @@ Accepted and ignored, so that TF1 programs that set them run unchanged: ``Config
 ``inter_op_parallelism_threads`` and ``intra_op_parallelism_threads`` (tgc sizes no thread pool:
 each device partition runs on one thread of its own) and ``OptimizerOptions``'
 ``do_common_subexpression_elimination`` (tgc-cse runs whenever the graph optimizations do; it
-changes no value). ``device_count`` counts CPUs; other device types make no device.
+changes no value). ``device_count`` counts CPUs, and devices of other types (``GPU``) up to the
+number the machine has.
 """
 
 from __future__ import annotations
 
 from dataclasses import InitVar, dataclass, field
+
+
+def _local_device(kind: str, index: int) -> str:
+    return f"/job:localhost/replica:0/task:0/device:{kind}:{index}"
+
+
+def _available(kind: str, requested: int) -> int:
+    """How many of ``requested`` devices of type ``kind`` this machine has (none without a target
+    for the type)."""
+    from tgc.dialect import targets
+
+    target = targets.for_device_type(kind)
+    if target is None or requested <= 0:
+        return 0
+    available = target.available_devices()
+    return requested if available is None else min(requested, available)
 
 
 @dataclass
@@ -45,9 +62,14 @@ class ConfigProto:
 
     def device_names(self) -> tuple:
         """The local devices this config makes: ``device_count={'CPU': 2}`` gives CPU:0 and
-        CPU:1."""
+        CPU:1; ``{'GPU': 1}`` adds GPU:0 when the machine has a GPU (the registry's target for the
+        type says how many), as TensorFlow makes only the devices that exist."""
         count = max(int(self.device_count.get("CPU", 1)), 1)
-        return tuple(f"/job:localhost/replica:0/task:0/device:CPU:{i}" for i in range(count))
+        names = [_local_device("CPU", i) for i in range(count)]
+        for kind, requested in sorted(self.device_count.items()):
+            if kind != "CPU":
+                names += [_local_device(kind, i) for i in range(_available(kind, int(requested)))]
+        return tuple(names)
 
     def graph_pipeline(self) -> str:
         """The graph passes this config asks for, as the pipeline text `tgc opt -p` replays."""

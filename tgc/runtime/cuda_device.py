@@ -82,6 +82,14 @@ def cuda_status() -> str | None:
     return None if int(count) > 0 else NO_GPU
 
 
+def gpu_count() -> int:
+    """How many CUDA GPUs this machine has (0 when none is usable: cuda_status() says why)."""
+    if cuda_status() is not None:
+        return 0
+    driver = _driver()
+    return int(_check(driver, "cuDeviceGetCount", driver.cuDeviceGetCount()))
+
+
 class CudaDevice:
     """GPU ``ordinal`` with ``image`` (PTX text or a cubin; empty: no kernels) loaded as one
     module."""

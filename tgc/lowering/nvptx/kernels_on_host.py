@@ -28,6 +28,15 @@ def _symbol(op) -> str:
     return ir.StringAttr(op.attributes["sym_name"]).value
 
 
+def _is_host_code(op) -> bool:
+    """A function with a body that is not a kernel made here (declarations stay)."""
+    return (
+        op.name == "func.func"
+        and "tgc.kernel_on_host" not in op.attributes
+        and len(op.regions[0].blocks) > 0
+    )
+
+
 def _dimension(op) -> str:
     text = str(op.attributes["dimension"])  # #gpu<dim x>
     return text.rstrip(">").split()[-1]
@@ -47,9 +56,7 @@ class KernelsOnHostPass(ModulePass):
                 if op.operation.name == "gpu.func" and "gpu.kernel" in op.attributes:
                     self._to_host_function(op.operation, gpu_module)
         for op in list(body.operations):
-            if op.operation.name == "gpu.module" or (
-                op.operation.name == "func.func" and "tgc.kernel_on_host" not in op.attributes
-            ):
+            if op.operation.name == "gpu.module" or _is_host_code(op.operation):
                 op.operation.erase()
         if "gpu.container_module" in module.operation.attributes:
             del module.operation.attributes["gpu.container_module"]
