@@ -132,6 +132,7 @@ SAMPLE_FAMILIES = (
     + pipeline.SHAPE_OPS
     + pipeline.NN_OPS
     + pipeline.CONV_OPS
+    + pipeline.RANDOM_OPS
 )
 
 
@@ -201,6 +202,13 @@ def _ptxas(tmp_path, ptx: str, arch: str = "sm_90") -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _external_calls(ptx: str) -> set:
+    """Functions the PTX calls but does not define (libdevice's, say): none may be left."""
+    called = set(re.findall(r"\bcall(?:\.uni)?\s+(?:\([^)]*\),\s*)?(\w+)", ptx))
+    defined = set(re.findall(r"^\.func\s+(?:\([^)]*\)\s*)?(\w+)\(", ptx, re.M))
+    return called - defined
+
+
 def _launched_kernels(gpu_ir: str) -> set:
     return set(re.findall(r"gpu\.launch_func\s+@\w+::@(\w+)", gpu_ir))
 
@@ -242,7 +250,7 @@ def test_each_family_op_gives_ptx_that_ptxas_accepts_on_every_registry_sample(op
             assert "gpu.launch_func" not in gpu, f"sample {index}"
             assert "memref.copy" in gpu or re.search(r"memref<(\d+x)*0x", gpu), f"sample {index}"
             continue
-        assert "call" not in ptx, f"sample {index}"
+        assert not _external_calls(ptx), f"sample {index}"
         _ptxas(tmp_path, ptx)
 
 
@@ -453,19 +461,18 @@ def test_a_constant_that_is_not_a_splat_is_a_kernel_argument(tmp_path):
     _ptxas(tmp_path, _ptx(tmp_path, DENSE_CONSTANT))
 
 
-def test_in_process_loading_needs_a_gpu_and_one_device(tmp_path):
+def test_in_process_loading_without_a_gpu_says_why(tmp_path):
     # In-process code runs on this machine's GPU (tgc/lowering/nvptx/in_process.py); without one,
-    # loading says why in the user's terms. A launch plan has no step that calls the host, so a run
-    # partitioned with transfers is refused.
+    # loading says why in the user's terms.
     from tgc.errors import CompileError
     from tgc.runtime.cuda_device import cuda_status
 
     reason = cuda_status()
-    if reason is not None:
-        with pytest.raises(CompileError, match="the nvptx target cannot run here: " + reason):
-            NVPTX.load_in_process(None, [], {})
-    with pytest.raises(CompileError, match="cannot send or receive tensors between devices"):
-        NVPTX.load_in_process(None, ["main_p0"], {"_mlir_ciface_tgc_send_f32_1": object()})
+    if reason is None:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(CompileError, match="the nvptx target cannot run here: " + reason):
+        NVPTX.load_in_process(None, [], {})
+    assert NVPTX.available_devices() == 0
 
 
 def test_a_target_cpu_that_is_not_a_gpu_architecture_is_refused(tmp_path):
