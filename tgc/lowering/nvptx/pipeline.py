@@ -125,7 +125,18 @@ CONV_OPS = (
     "max_pool",
     "max_pool_grad",
 )
-VALIDATED_OPS = ELEMENTWISE_OPS + REDUCTION_OPS + BROADCAST_OPS + SHAPE_OPS + NN_OPS + CONV_OPS
+# Random numbers: a counter-based hash of the seed, the run's step and each element's index, the
+# same code as on the CPU, so a seeded graph draws the same numbers on both.
+RANDOM_OPS = (
+    "dropout",
+    "random_normal",
+    "random_uniform",
+    "random_uniform_like",
+    "truncated_normal",
+)
+VALIDATED_OPS = (
+    ELEMENTWISE_OPS + REDUCTION_OPS + BROADCAST_OPS + SHAPE_OPS + NN_OPS + CONV_OPS + RANDOM_OPS
+)
 
 ONE_SHOT_BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
