@@ -612,13 +612,14 @@ correct = tf.equal(tf.argmax(logits, 1), tf.argmax(labels, 1))
 accuracy = tf.reduce_mean(tf.cast(correct, tf.float32), name="accuracy")
 """
 
-# The lecture's convnet (examples/convnet.py) without dropout (the GPU draws no random numbers):
-# conv, bias and relu, max-pool, two dense layers, trained by Adam.
-CONVNET_ADAM = """
+# The lecture's convnet (examples/convnet.py): conv, bias and relu, max-pool, two dense layers with
+# dropout between them, trained by Adam.
+CONVNET = """
 import tgc as tf
 
 x = tf.placeholder(tf.float32, [50, 64], name="x")
 y = tf.placeholder(tf.float32, [50, 10], name="y")
+keep_prob = tf.placeholder(tf.float32, [], name="keep_prob")
 x_image = tf.reshape(x, [-1, 8, 8, 1])
 w_conv = tf.Variable(tf.truncated_normal([3, 3, 1, 16], stddev=0.1))
 b_conv = tf.Variable(tf.constant(0.1, shape=[16]))
@@ -629,9 +630,10 @@ h_pool = tf.nn.max_pool(h_conv, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], paddin
 w_fc1 = tf.Variable(tf.truncated_normal([4 * 4 * 16, 64], stddev=0.1))
 b_fc1 = tf.Variable(tf.constant(0.1, shape=[64]))
 h_fc1 = tf.nn.relu(tf.matmul(tf.reshape(h_pool, [-1, 4 * 4 * 16]), w_fc1) + b_fc1)
+h_fc1_drop = tf.nn.dropout(h_fc1, keep_prob, seed=1)
 w_fc2 = tf.Variable(tf.truncated_normal([64, 10], stddev=0.1))
 b_fc2 = tf.Variable(tf.constant(0.1, shape=[10]))
-logits = tf.matmul(h_fc1, w_fc2) + b_fc2
+logits = tf.matmul(h_fc1_drop, w_fc2) + b_fc2
 loss = tf.reduce_mean(
     tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits), name="loss"
 )
@@ -640,7 +642,7 @@ train = tf.train.AdamOptimizer(1e-3).minimize(loss, name="train")
 
 TRAINING_STEPS = {
     # Six weights, Adam's two slots for each and its two beta powers.
-    "convnet_adam": (CONVNET_ADAM, ["loss", "train"], 6 * 3 + 2),
+    "convnet": (CONVNET, ["loss", "train"], 6 * 3 + 2),
     "two_layer_relu_softmax": (TWO_LAYER_RELU_SOFTMAX, ["loss", "train"], 4),
     "two_layer_sigmoid_squared": (TWO_LAYER_SIGMOID_SQUARED, ["loss", "train"], 4),
     "softmax_regression": (SOFTMAX_REGRESSION, ["loss", "train", "accuracy"], 2),
@@ -681,6 +683,8 @@ def _train(source: str, target: str, steps: int) -> tuple:
         exec(compile(source, "<program>", "exec"), namespace)
         graph = tf.get_default_graph()
         feeds = {}
+        if "keep_prob" in namespace:
+            feeds[namespace["keep_prob"]] = np.float32(0.75)
         for name in ("x", "y", "labels"):
             if name in namespace:
                 tensor = namespace[name]
