@@ -93,7 +93,7 @@ def compile_run(
         placement=placement,
         compile_seconds=time.perf_counter() - start,
         locking=any(op.use_locking for op in ops),
-        target="+".join(target.name for target, _ in plan.per_target),
+        target="+".join(target.name for target, _ in modules),
     )
 
 
@@ -158,13 +158,16 @@ def partition_layout(module) -> list:
 
 def _lower_per_target(per_target: list, module, layout: list) -> list:
     """[(target, module lowered by it)]: with one target the module itself; with several, each
-    target lowers a copy that keeps only the partitions placed on its devices."""
+    target with partitions on its devices lowers a copy that keeps only those partitions."""
     if len(per_target) == 1:
         target, pipeline = per_target[0]
         pipeline.run(module)
         return [(target, module)]
     lowered = []
+    used = {_target_of_device(device).name for _, device, *_ in layout}
     for target, pipeline in per_target:
+        if target.name not in used:
+            continue  # no partition was placed on its devices
         own = _partitions_for(module, layout, target)
         pipeline.run(own)
         lowered.append((target, own))

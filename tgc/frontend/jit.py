@@ -49,11 +49,12 @@ def _unflatten(node, values):
 
 
 class _Traced:
-    """One traced and compiled signature of a function."""
+    """One traced and compiled signature of a function, its ops placed on ``device`` (a full device
+    name; None: wherever placement puts them)."""
 
-    def __init__(self, fn, arrays, static, transform):
+    def __init__(self, fn, arrays, static, transform, device=None):
         self.graph = Graph()
-        with self.graph.as_default():
+        with self.graph.as_default(), _device_scope(self.graph, device):
             self.inputs = [
                 placeholder(as_dtype(a.dtype), a.shape, name=f"arg{i}") if a is not None else None
                 for i, a in enumerate(arrays)
@@ -63,7 +64,7 @@ class _Traced:
             leaves: list = []
             self.structure = _flatten(outputs, leaves)
             self.fetches = [_as_tensor(v) for v in leaves]
-        self.session = Session(graph=self.graph)
+        self.session = Session(graph=self.graph, config=_config_for(device))
 
     def __call__(self, arrays):
         feeds = {t: a for t, a in zip(self.inputs, arrays) if t is not None}
@@ -83,10 +84,52 @@ def _plain(fn, args, inputs):
     return fn(*args)
 
 
+def _device_name(device) -> str | None:
+    """``'gpu'``, ``'cpu:1'``, ``'/gpu:0'`` or a full name -> the full device name (None stays)."""
+    if device is None:
+        return None
+    from tgc.dialect.devices import full_device_name
+
+    text = str(device)
+    if not text.startswith("/"):
+        kind, _, index = text.partition(":")
+        text = f"/device:{kind.upper()}:{index or 0}"
+    return full_device_name(text)
+
+
+def _device_scope(graph, device):
+    import contextlib
+
+    return contextlib.nullcontext() if device is None else graph.device(device)
+
+
+def _config_for(device):
+    """The devices a jitted function's session makes: the CPU, and the one it asks for. Ops that
+    device cannot run fall back to the CPU (soft placement)."""
+    if device is None:
+        return None
+    from tgc.dialect.devices import DeviceSpec
+    from tgc.frontend.config import ConfigProto
+
+    spec = DeviceSpec.from_string(device)
+    config = ConfigProto(
+        device_count={spec.device_type: (spec.device_index or 0) + 1}, allow_soft_placement=True
+    )
+    if device not in config.device_names():
+        raise ValueError(
+            f"tgc.jit(device=...): this machine has no device {device} "
+            f"(its devices: {', '.join(config.device_names())})"
+        )
+    return config
+
+
 class _Compiled:
     """What ``jit`` returns: calls dispatch on the signature; ``compile_count`` counts traces."""
 
-    def __init__(self, fn, static_argnums, transform):
+    def __init__(self, fn, static_argnums, transform, device=None):
+        self.device = _device_name(device)
+        if self.device is not None:
+            _config_for(self.device)  # a device this machine lacks is refused at once
         self.fn = fn
         self.static_argnums = frozenset(static_argnums)
         self.transform = transform
@@ -112,18 +155,20 @@ class _Compiled:
         key = tuple(key)
         traced = self.cache.get(key)
         if traced is None:
-            traced = _Traced(self.fn, arrays, static, self.transform)
+            traced = _Traced(self.fn, arrays, static, self.transform, self.device)
             self.cache[key] = traced
         return traced(arrays)
 
 
-def jit(fn=None, *, static_argnums=()):
+def jit(fn=None, *, static_argnums=(), device=None):
     """Compiles ``fn`` once per input signature (`jax.jit`); usable as ``@jit`` or
-    ``@jit(static_argnums=...)``."""
+    ``@jit(static_argnums=..., device=...)``. ``device`` ('gpu', 'cpu', 'gpu:1', '/gpu:0') places
+    the function's ops on that device, those it cannot run on the CPU; a device this machine does
+    not have is a ValueError."""
     if fn is None:
-        return lambda f: jit(f, static_argnums=static_argnums)
+        return lambda f: jit(f, static_argnums=static_argnums, device=device)
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    return _Compiled(fn, static, _plain)
+    return _Compiled(fn, static, _plain, device)
 
 
 def _grad_transform(argnums, has_aux, with_value):
