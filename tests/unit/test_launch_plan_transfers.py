@@ -127,6 +127,15 @@ def test_a_receive_of_unknown_shape_is_refused_naming_the_function():
         _plan(text)
 
 
+def test_a_call_of_another_function_is_refused_naming_it():
+    text = _module(
+        "    call @helper(%x) : (memref<64xf32>) -> ()",
+        "  func.func private @helper(memref<64xf32>)",
+    )
+    with pytest.raises(PlanError, match=r"@f: the launch plan cannot call @helper on the host"):
+        _plan(text)
+
+
 # ---- the runner ---------------------------------------------------------------------------------
 
 

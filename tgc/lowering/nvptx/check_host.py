@@ -2,10 +2,11 @@
 
 Their buffers live on the GPU, so the host may only launch kernels and hand buffers around:
 allocate, reshape views, name constant tensors (the launch plan uploads them to the device once),
-copy whole buffers (device to device), send and receive tensors (calls of the transfer functions,
-which the launch plan performs), return. An op left outside every kernel (a 0-d tensor's
-arithmetic has no loop to map to threads) would touch device memory from the CPU: it is refused
-here, naming the op and the likely cause, instead of producing code that crashes at run time.
+copy whole buffers (device to device), call functions (sends and receives of tensors, which the
+launch plan performs; it refuses any other call), return. An op left outside every kernel (a 0-d
+tensor's arithmetic has no loop to map to threads) would touch device memory from the CPU: it is
+refused here, naming the op and the likely cause, instead of producing code that crashes at run
+time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import dataclasses
 from mlir import ir
 
 from tgc.dialect.ir_helpers import all_ops, functions
-from tgc.lowering.nvptx.static_transfers import callee_name, transfer_kind
 from tgc.passes.base import ModulePass
 
 # Dialects whose ops touch memory or compute on it; the host's ops must be none of these, except
@@ -44,12 +44,6 @@ def _computes(op) -> bool:
     return dialect in _COMPUTING_DIALECTS and op.name not in _BUFFER_HANDLING
 
 
-def _calls_host_code(op) -> bool:
-    """A call of anything but a transfer function would run compiled host code on device
-    buffers."""
-    return op.name == "func.call" and transfer_kind(op) is None
-
-
 @dataclasses.dataclass(frozen=True)
 class CheckHostPass(ModulePass):
     """Refuses host code that reads or writes buffers outside a GPU kernel."""
@@ -59,16 +53,10 @@ class CheckHostPass(ModulePass):
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
             for op in all_ops(function):
-                name = ir.StringAttr(function.attributes["sym_name"]).value
                 if _computes(op):
+                    name = ir.StringAttr(function.attributes["sym_name"]).value
                     self.fail(
                         op,
                         f"the nvptx target cannot run '{op.name}' of @{name} on the host "
                         f"({_CAUSES.get(op.name, _DEFAULT_CAUSE)})",
-                    )
-                if _calls_host_code(op):
-                    self.fail(
-                        op,
-                        f"the nvptx target cannot call @{callee_name(op)} from @{name} on the "
-                        "host (only sends and receives of tensors)",
                     )

@@ -36,11 +36,12 @@ class PlanError(ValueError):
 def extract_plan(module: ir.Module) -> dict:
     """{"kernels": [...], "functions": {name: plan}} of a gpu-level module."""
     globals_ = _globals(module)
+    written = _written_parameters(module)
     plans = {}
     for function in functions(module):
         if OUT_PARAMS_ATTR in function.attributes:
             name = ir.StringAttr(function.attributes["sym_name"]).value
-            plans[name] = _FunctionReader(function, globals_).read()
+            plans[name] = _FunctionReader(function, globals_, written).read()
     return {"kernels": kernel_names(module), "functions": plans}
 
 
@@ -54,6 +55,26 @@ def kernel_names(module: ir.Module) -> list:
             if inner.operation.name == "gpu.func" and "gpu.kernel" in inner.attributes:
                 names.append(ir.StringAttr(inner.attributes["sym_name"]).value)
     return names
+
+
+def _written_parameters(module: ir.Module) -> dict:
+    """kernel name -> positions of the buffer parameters it may write: any use other than a load
+    counts (a store, a view that may be stored through, a call)."""
+    written = {}
+    for op in module.body.operations:
+        if op.operation.name != "gpu.module":
+            continue
+        for kernel in op.regions[0].blocks[0].operations:
+            if kernel.operation.name != "gpu.func":
+                continue
+            parameters = kernel.regions[0].blocks[0].arguments
+            written[ir.StringAttr(kernel.attributes["sym_name"]).value] = {
+                position
+                for position, parameter in enumerate(parameters)
+                if isinstance(parameter.type, ir.MemRefType)
+                and any(use.owner.name != "memref.load" for use in parameter.uses)
+            }
+    return written
 
 
 def _globals(module: ir.Module) -> dict:
@@ -78,9 +99,11 @@ class _Buffer:
 
 
 class _FunctionReader:
-    def __init__(self, function, globals_: dict):
+    def __init__(self, function, globals_: dict, written_parameters: dict):
         self.function = function
         self.globals = globals_
+        self.written_parameters = written_parameters
+        self.written = set()  # argument indices some step may write
         self.name = ir.StringAttr(function.attributes["sym_name"]).value
         self.refs = {}  # SSA value -> ("argument" | "buffer" | "constant", index)
         self.scalars = {}  # SSA value -> (kind, number)
@@ -108,6 +131,7 @@ class _FunctionReader:
             ],
             "constants": self.constants,
             "steps": self.steps,
+            "written_arguments": sorted(self.written),
         }
 
     def _read_op(self, op) -> None:
@@ -128,6 +152,11 @@ class _FunctionReader:
             self._send(op)
         elif transfer_kind(op) == "recv":
             self._recv(op)
+        elif name == "func.call":
+            raise PlanError(
+                f"@{self.name}: the launch plan cannot call @{callee_name(op)} on the host "
+                "(only sends and receives of tensors)"
+            )
         elif name not in ("memref.dealloc", "func.return"):
             raise PlanError(f"@{self.name}: the launch plan cannot run '{name}' on the host")
 
@@ -154,13 +183,17 @@ class _FunctionReader:
         if launch.dynamicSharedMemorySize is not None or len(launch.asyncDependencies):
             raise PlanError(f"@{self.name}: a launch with dynamic shared memory or async tokens")
         args = []
-        for value in launch.kernelOperands:
+        kernel = ir.SymbolRefAttr(op.attributes["kernel"]).value[-1]
+        may_write = self.written_parameters.get(kernel, set())
+        for position, value in enumerate(launch.kernelOperands):
             if isinstance(value.type, ir.MemRefType):
                 args.append(self._use(value, op))
+                if args[-1][0] == "argument" and position in may_write:
+                    self.written.add(args[-1][1])
             else:
                 args.append(list(self._scalar_operand(value, op)))
         launch_step = {
-            "kernel": ir.SymbolRefAttr(op.attributes["kernel"]).value[-1],
+            "kernel": kernel,
             "grid": [self._size(v, op) for v in _grid(launch)],
             "block": [self._size(v, op) for v in _block(launch)],
             "args": args,
@@ -177,6 +210,8 @@ class _FunctionReader:
                 )
         nbytes = _Buffer(**_describe(ir.MemRefType(source.type))).nbytes
         copy_step = {"source": self._use(source, op), "target": self._use(target, op)}
+        if copy_step["target"][0] == "argument":
+            self.written.add(copy_step["target"][1])
         self.steps.append({"copy": {**copy_step, "bytes": nbytes}})
 
     def _send(self, op) -> None:
