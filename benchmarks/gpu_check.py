@@ -40,8 +40,6 @@ import traceback
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RTOL = {"float32": 1e-5, "float64": 1e-12}
-ATOL = {"float32": 1e-5, "float64": 1e-12}
 BENCH_RTOL = 2e-3  # float32 kernels against float64 PyTorch, sums of up to 4096 products
 
 # name -> (inputs: [(name, shape)], tgc source (MLIR text of @main), PyTorch expression)
@@ -138,7 +136,8 @@ def _compile(source: str, artifact: str) -> str | None:
 
 
 def _op_cases() -> list:
-    """(case name, op name, operand arrays, attrs, module text) per sample of each nvptx op."""
+    """(case name, op name, operands, attrs, float64 result, module text) per sample of each op
+    the nvptx target lists."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "unit"))
     import registry_harness as harness
     from mlir import ir
@@ -156,6 +155,9 @@ def _op_cases() -> list:
         for index, sample in enumerate(opdef.samples):
             arrays = harness.draw_operands(sample, harness.rng_for(name, index))
             attrs = harness.sample_attrs(opdef, sample)
+            # The op in float64 too: how far the sample's dtype itself rounds sets the tolerance.
+            arrays64 = harness.draw_operands(sample, harness.rng_for(name, index), float64=True)
+            want64 = opdef.evaluate(arrays64, harness.sample_attrs(opdef, sample, float64=True))
             specs = harness.operand_specs(arrays)
             with make_context(), ir.Location.unknown():
                 module = ir.Module.create()
@@ -163,11 +165,11 @@ def _op_cases() -> list:
                     module, specs, lambda b, args: harness._as_list(b.op(name, *args, **attrs))
                 )
                 text = str(module)
-            cases.append((f"{name}.{index}", name, arrays, attrs, text))
+            cases.append((f"{name}.{index}", name, arrays, attrs, want64, text))
     return cases
 
 
-def prepare(directory: str) -> None:
+def prepare(directory: str, random_graphs: int) -> None:
     from tgc.dialect.registry import REGISTRY
 
     cases_dir = os.path.join(directory, "cases")
@@ -176,7 +178,7 @@ def prepare(directory: str) -> None:
     _copy_runtime(directory)
     _vendor_jsonschema(directory)
     index = {"checks": [], "benchmarks": []}
-    for case, op, arrays, attrs, text in _op_cases():
+    for case, op, arrays, attrs, want64, text in _op_cases():
         folder = os.path.join(cases_dir, case)
         os.makedirs(folder)
         source = os.path.join(folder, "model.mlir")
@@ -188,11 +190,18 @@ def prepare(directory: str) -> None:
             "error": _compile(source, os.path.join(folder, "artifact")),
         }
         if entry["error"] is None:
-            expected = REGISTRY[op].evaluate([a.copy() for a in arrays], attrs)
+            want = REGISTRY[op].evaluate([a.copy() for a in arrays], attrs)
+            expected = {}
+            for i, (w, w64) in enumerate(zip(want, want64)):
+                w, w64 = np.asarray(w), np.asarray(w64)
+                expected[f"want/{i}"] = w
+                if w.dtype.kind == "f":
+                    expected[f"want64/{i}"] = w64
             np.savez(os.path.join(folder, "inputs.npz"), *arrays)
-            np.savez(os.path.join(folder, "expected.npz"), *[np.asarray(e) for e in expected])
+            np.savez(os.path.join(folder, "expected.npz"), **expected)
         index["checks"].append(entry)
         print(f"{case:40s} {'compiled' if entry['error'] is None else entry['error']}", flush=True)
+    index["random_graphs"] = _random_graph_cases(cases_dir, random_graphs)
     for name, (inputs, kind, expression) in BENCHMARKS.items():
         folder = os.path.join(cases_dir, name)
         os.makedirs(folder)
@@ -211,9 +220,60 @@ def prepare(directory: str) -> None:
         print(f"{name:40s} {'compiled' if error is None else error}", flush=True)
     with open(os.path.join(directory, "cases.json"), "w") as fh:
         json.dump(index, fh, indent=1)
-    compiled = sum(e["error"] is None for e in index["checks"] + index["benchmarks"])
-    total = len(index["checks"]) + len(index["benchmarks"])
+    every = index["checks"] + index["random_graphs"] + index["benchmarks"]
+    compiled, total = sum(e["error"] is None for e in every), len(every)
     print(f"prepared {compiled} of {total} cases in {directory}")
+
+
+def _random_graph_cases(cases_dir: str, count: int) -> list:
+    """Graphs of the random-graph suite (tests/conformance) drawn from the ops the nvptx target
+    lists, forward values only: their inputs, and numpy's values in float64 with the rounding the
+    graph's dtype adds (the suite's forward tolerance is made of both)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import tgc as tf
+    from conformance import checks, reference
+    from conformance.generator import RandomChooser, catalogue, draw_graph
+
+    from tgc.dialect import targets
+    from tgc.driver.signature import short_name
+    from tgc.frontend.export import export_graph
+
+    supported = targets.get("nvptx").supported_ops()
+    entries = {name: e for name, e in catalogue().items() if name in supported}
+    entries_out = []
+    for seed in range(count):
+        spec = draw_graph(RandomChooser(seed), seed=seed, entries=entries, variant="artifact")
+        name = f"graph.{seed}"
+        folder = os.path.join(cases_dir, name)
+        os.makedirs(folder)
+        graph = tf.Graph()
+        with graph.as_default():
+            inputs, feeds = checks.make_inputs(spec)
+            values = checks.build_values(spec, inputs)
+            fetches = checks._unique([values[f] for f in spec.fetches])
+            source = os.path.join(folder, "model.mlir")
+            # Every feed at its drawn shape: the nvptx target compiles static shapes only.
+            shapes = [(short_name(t), list(a.shape), spec.dtype) for t, a in feeds.items()]
+            export_graph(fetches, shapes or None, path=source)
+            fetch_ids = {values[f].name: f for f in spec.fetches}
+            names = {short_name(t): fetch_ids[t.name] for t in fetches}
+            feed_arrays = {short_name(t): a for t, a in feeds.items()}
+        entry = {"name": name, "dtype": spec.dtype, "ops": sorted(spec.ops())}
+        entry["error"] = _compile(source, os.path.join(folder, "artifact"))
+        if entry["error"] is None:
+            want = reference.evaluate(spec, spec.dtype)
+            want64 = reference.evaluate(spec, "float64")
+            expected = {}
+            for fetch, value_id in names.items():
+                expected[f"want64/{fetch}"] = np.asarray(want64[value_id])
+                rounding = np.abs(np.asarray(want[value_id], np.float64) - want64[value_id])
+                if np.asarray(want64[value_id]).dtype.kind == "f":
+                    expected[f"rounding/{fetch}"] = rounding
+            np.savez(os.path.join(folder, "inputs.npz"), **feed_arrays)
+            np.savez(os.path.join(folder, "expected.npz"), **expected)
+        entries_out.append(entry)
+        print(f"{name:40s} {'compiled' if entry['error'] is None else entry['error']}", flush=True)
+    return entries_out
 
 
 def _copy_runtime(directory: str) -> None:
@@ -298,7 +358,7 @@ def _run_checks(directory: str, entries: list, load) -> list:
             with np.load(os.path.join(folder, "inputs.npz")) as data:
                 arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
             with np.load(os.path.join(folder, "expected.npz")) as data:
-                expected = [data[f"arr_{i}"] for i in range(len(data.files))]
+                expected = {name: data[name] for name in data.files}
             got = list(art(*arrays).values())
             art.close()
             row.update(_compare(got, expected))
@@ -309,22 +369,86 @@ def _run_checks(directory: str, entries: list, load) -> list:
     return rows
 
 
-def _compare(got: list, expected: list) -> dict:
+def forward_tolerance(dtype: str, want64: np.ndarray, rounding: np.ndarray) -> np.ndarray:
+    """The random-graph suite's allowed |got - want| (tests/conformance/checks.py): the dtype's
+    rounding plus ten times the error numpy itself makes in that dtype."""
+    scale = 1.0 + (np.abs(want64).max() if want64.size else 0.0)
+    if dtype == "float32":
+        return 1e-4 * np.abs(want64) + 1e-5 * scale + 10 * rounding
+    return 1e-9 * np.abs(want64) + 1e-10 * scale + 10 * rounding
+
+
+def _run_random_graphs(directory: str, entries: list, load) -> list:
+    rows = []
+    for entry in entries:
+        row = {"name": entry["name"], "ops": " ".join(entry["ops"])}
+        if entry["error"] is not None:
+            rows.append(dict(row, status="not run", reason=f"not compiled: {entry['error']}"))
+            continue
+        folder = os.path.join(directory, "cases", entry["name"])
+        try:
+            art = load(os.path.join(folder, "artifact"))
+            with np.load(os.path.join(folder, "inputs.npz")) as data:
+                feeds = {name: data[name] for name in data.files}
+            with np.load(os.path.join(folder, "expected.npz")) as data:
+                expected = {name: data[name] for name in data.files}
+            got = art(**feeds)
+            art.close()
+            row.update(_compare_graph(got, expected, entry["dtype"]))
+        except Exception as exc:  # noqa: BLE001 - one failed case must not stop the others
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+        rows.append(row)
+        print(f"{row['name']:40s} {row['status']} {row.get('reason', '')}", flush=True)
+    return rows
+
+
+def _compare_graph(got: dict, expected: dict, dtype: str) -> dict:
+    for key, want64 in expected.items():
+        kind, _, fetch = key.partition("/")
+        if kind != "want64":
+            continue
+        value = np.asarray(got[fetch])
+        if value.shape != want64.shape:
+            return {"status": "fail", "reason": f"{fetch}: shape {list(value.shape)}"}
+        if want64.dtype.kind != "f":
+            if not np.array_equal(value, want64):
+                return {"status": "fail", "reason": f"{fetch}: values differ"}
+            continue
+        allowed = forward_tolerance(dtype, want64, expected[f"rounding/{fetch}"])
+        bad = ~(np.abs(value.astype(np.float64) - want64) <= allowed)
+        if bad.any():
+            return {"status": "fail", "reason": f"{fetch}: {int(bad.sum())} of {bad.size} differ"}
+    return {"status": "pass"}
+
+
+def _compare(got: list, expected: dict) -> dict:
+    """The op's results against numpy's: exact for integers and bools, the random-graph suite's
+    forward tolerance for floats."""
+    wanted = sorted(int(key.split("/")[1]) for key in expected if key.startswith("want/"))
+    if len(got) != len(wanted):
+        return {"status": "fail", "reason": f"{len(got)} results, expected {len(wanted)}"}
     worst = 0.0
-    for g, e in zip(got, expected):
-        if g.shape != e.shape:
-            return {"status": "fail", "reason": f"shape {list(g.shape)}, expected {list(e.shape)}"}
-        if e.dtype.kind == "f":
-            rtol, atol = RTOL.get(e.dtype.name, 1e-3), ATOL.get(e.dtype.name, 1e-3)
-            if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
-                error = float(np.nanmax(np.abs(g.astype(np.float64) - e)))
-                return {"status": "fail", "reason": f"max abs error {error:.3g}"}
-            if e.size:
-                worst = max(worst, float(np.nanmax(np.abs(g.astype(np.float64) - e))))
-        elif not np.array_equal(g, e):
-            return {"status": "fail", "reason": f"{int(np.sum(g != e))} elements differ"}
-    if len(got) != len(expected):
-        return {"status": "fail", "reason": f"{len(got)} results, expected {len(expected)}"}
+    for i, value in zip(wanted, got):
+        want = expected[f"want/{i}"]
+        if value.shape != want.shape:
+            return {"status": "fail", "reason": f"result {i}: shape {list(value.shape)}"}
+        if want.dtype.kind != "f":
+            if value.dtype != want.dtype or not np.array_equal(value, want):
+                return {"status": "fail", "reason": f"result {i}: {value.dtype} values differ"}
+            continue
+        want64 = expected[f"want64/{i}"]
+        rounding = np.abs(want.astype(np.float64) - want64)
+        error = np.abs(value.astype(np.float64) - want64)
+        bad = ~(error <= forward_tolerance(want.dtype.name, want64, rounding))
+        bad &= ~(np.isnan(value) & np.isnan(want64))
+        if bad.any():
+            return {
+                "status": "fail",
+                "reason": f"result {i}: {int(bad.sum())} of {bad.size} differ (max abs error "
+                f"{float(np.nanmax(error)):.3g})",
+            }
+        if error.size:
+            worst = max(worst, float(np.nanmax(error, initial=0.0)))
     return {"status": "pass", "max_abs_error": worst}
 
 
@@ -433,7 +557,8 @@ def run(directory: str, out: str, compile_budget: float) -> int:
         index = json.load(fh)
     report = {"machine": _machine(), "cuda_status": cuda_status() or "usable"}
     not_run = [
-        "random-graph suite: its graphs are compiled per draw, which needs MLIR; none are prepared",
+        "random-graph suite: only the graphs drawn at prepare time, forward values only (gradients "
+        "and the suite's other variants need MLIR on this machine)",
         "lecture programs' training steps: not prepared (training ops are not all on the nvptx "
         "target yet)",
         "TF32 / bf16 tensor-core GEMM: the nvptx target has no tensor-core lowering yet",
@@ -441,9 +566,11 @@ def run(directory: str, out: str, compile_budget: float) -> int:
     if cuda_status() is not None:
         # The artifacts are still read and checked (without a GPU) so that a bad preparation shows.
         report["checks"] = _read_only(directory, index["checks"], load, cuda_status())
+        report["random_graphs"] = _read_only(directory, index["random_graphs"], load, cuda_status())
         report["benchmarks"] = _read_only(directory, index["benchmarks"], load, cuda_status())
     else:
         report["checks"] = _run_checks(directory, index["checks"], load)
+        report["random_graphs"] = _run_random_graphs(directory, index["random_graphs"], load)
         report["benchmarks"] = _run_benchmarks(directory, index["benchmarks"], load, compile_budget)
     report["not_run"] = not_run
     os.makedirs(out, exist_ok=True)
@@ -452,9 +579,8 @@ def run(directory: str, out: str, compile_budget: float) -> int:
     with open(os.path.join(out, "gpu_check.md"), "w") as fh:
         fh.write(markdown(report))
     print(markdown(report))
-    failed = [
-        r for r in report["checks"] + report["benchmarks"] if r["status"] in ("fail", "error")
-    ]
+    rows = report["checks"] + report["random_graphs"] + report["benchmarks"]
+    failed = [r for r in rows if r["status"] in ("fail", "error")]
     return 1 if failed or cuda_status() is not None else 0
 
 
@@ -472,22 +598,29 @@ def markdown(report: dict) -> str:
         f"{report['cuda_status']}",
         "",
     ]
-    checks = report["checks"]
-    counts = {
-        s: sum(r["status"] == s for r in checks) for s in ("pass", "fail", "error", "not run")
-    }
+    for title, key in (
+        ("Registry op checks against numpy", "checks"),
+        ("Random graphs (forward) against numpy, the suite's tolerance", "random_graphs"),
+    ):
+        rows = report[key]
+        counts = {
+            s: sum(r["status"] == s for r in rows) for s in ("pass", "fail", "error", "not run")
+        }
+        lines += [
+            f"## {title}: {counts['pass']} pass, {counts['fail']} fail, {counts['error']} error, "
+            f"{counts['not run']} not run",
+            "",
+            "| case | status | detail |",
+            "|---|---|---|",
+        ]
+        for row in rows:
+            detail = row.get("reason") or (
+                f"max abs error {row['max_abs_error']:.3g}" if "max_abs_error" in row else ""
+            )
+            ops = f" ({row['ops']})" if row.get("ops") else ""
+            lines.append(f"| {row['name']}{ops} | {row['status']} | {detail} |")
+        lines.append("")
     lines += [
-        f"## Registry op checks against numpy: {counts['pass']} pass, {counts['fail']} fail, "
-        f"{counts['error']} error, {counts['not run']} not run",
-        "",
-        "| case | status | detail |",
-        "|---|---|---|",
-    ]
-    for row in checks:
-        detail = row.get("reason") or f"max abs error {row.get('max_abs_error', 0):.3g}"
-        lines.append(f"| {row['name']} | {row['status']} | {detail} |")
-    lines += [
-        "",
         "## Timings (median ms; TF32 off)",
         "",
         "tgc host: `art(**feeds)` with numpy arrays in and out (copies, allocation, launches). "
@@ -520,10 +653,13 @@ def main(argv=None) -> int:
         default=120.0,
         help="seconds torch.compile may spend compiling, over all benchmarks",
     )
+    parser.add_argument(
+        "--random-graphs", type=int, default=60, help="graphs of the random-graph suite to prepare"
+    )
     args = parser.parse_args(argv)
     directory = os.path.abspath(args.directory)
     if args.mode == "prepare":
-        prepare(directory)
+        prepare(directory, args.random_graphs)
         return 0
     out = args.out or os.environ.get("OUT") or os.path.join(directory, "results")
     try:
