@@ -81,3 +81,37 @@ func.func @after_a_transfer(%out: memref<f32>) {
   memref.store %d, %out[] : memref<f32>
   return
 }
+
+// A loop threading a buffer through its iterations unchanged (a scatter's): its result is the
+// buffer it was given, so the copy after it reads that buffer and the loop runs in the kernel; the
+// temporary each iteration allocates is allocated once, on the host, and never freed in the kernel.
+// CHECK-LABEL: func.func @scatter(
+// CHECK-SAME:      %[[ROWS:.+]]: memref<4xindex>, %[[OUT:.+]]: memref<5xf32>, %[[RESULT:.+]]: memref<5xf32>)
+// CHECK:         %[[TMP:.+]] = memref.alloc() : memref<f32>
+// CHECK:         scf.parallel
+// CHECK-NEXT:      scf.for {{.+}} iter_args(%[[BUF:.+]] = %[[OUT]]) -> (memref<5xf32>) {
+// CHECK:             memref.store %{{.+}}, %[[TMP]][]
+// CHECK-NOT:         memref.dealloc
+// CHECK:             memref.store %{{.+}}, %[[BUF]][
+// CHECK:           scf.reduce
+// CHECK-NEXT:    }
+// CHECK-NEXT:    memref.copy %[[OUT]], %[[RESULT]]
+func.func @scatter(%rows: memref<4xindex>, %out: memref<5xf32>, %result: memref<5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %one = arith.constant 1.0 : f32
+  %done = scf.for %i = %c0 to %c4 step %c1 iter_args(%buf = %out) -> (memref<5xf32>) {
+    %row = memref.load %rows[%i] : memref<4xindex>
+    %v = memref.load %buf[%row] : memref<5xf32>
+    %tmp = memref.alloc() : memref<f32>
+    memref.store %v, %tmp[] : memref<f32>
+    %w = memref.load %tmp[] : memref<f32>
+    memref.dealloc %tmp : memref<f32>
+    %s = arith.addf %w, %one : f32
+    memref.store %s, %buf[%row] : memref<5xf32>
+    scf.yield %buf : memref<5xf32>
+  }
+  memref.copy %done, %result : memref<5xf32> to memref<5xf32>
+  return
+}

@@ -33,3 +33,26 @@ func.func @concat_half(%x: memref<4x8xf32>, %y: memref<4x16xf32>) {
   }
   return
 }
+
+// A view the kernel takes itself (inside the launch, as a scatter's loop does) stays where it is.
+// CHECK-LABEL: func.func @view_inside(
+// CHECK-SAME:      %[[Y:.+]]: memref<4x16xf32>)
+// CHECK:         gpu.launch
+// CHECK-NEXT:      scf.for %[[I:.+]] =
+// CHECK-NEXT:        %[[ROW:.+]] = memref.subview %[[Y]][%[[I]], 0] [1, 16] [1, 1]
+// CHECK-NEXT:        memref.store %{{.+}}, %[[ROW]]
+func.func @view_inside(%y: memref<4x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    scf.for %i = %c0 to %c4 step %c1 {
+      %row = memref.subview %y[%i, 0] [1, 16] [1, 1] : memref<4x16xf32> to memref<1x16xf32, strided<[16, 1], offset: ?>>
+      memref.store %zero, %row[%c0, %c0] : memref<1x16xf32, strided<[16, 1], offset: ?>>
+    }
+    gpu.terminator
+  }
+  return
+}

@@ -9,6 +9,7 @@ from tgc.lowering.nvptx.out_params import OutParamsPass
 from tgc.lowering.nvptx.parallel_dims_first import ParallelDimsFirstPass
 from tgc.lowering.nvptx.serial_kernels import SerialKernelsPass
 from tgc.lowering.nvptx.sink_views import SinkViewsPass
+from tgc.lowering.nvptx.static_transfers import StaticTransfersPass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
 # has a case there, and each family beyond the elementwise ops is checked on every registry sample,
@@ -85,11 +86,13 @@ BROADCAST_OPS = (
     "unbroadcast_like",
 )
 # Data movement: host-level views where the layout allows (reshapes of whole buffers), copy
-# kernels otherwise; slices are subviews taken inside the kernels (tgc-nvptx-sink-views).
+# kernels otherwise; slices are subviews taken inside the kernels (tgc-nvptx-sink-views). The
+# embedding gradient's scatter-add is one thread's loop (tgc-nvptx-serial-kernels): naive.
 SHAPE_OPS = (
     "concat",
     "expand_dims",
     "gather",
+    "gather_grad",
     "identity",
     "one_hot",
     "reshape",
@@ -156,6 +159,8 @@ def pipeline_elements() -> list:
     """core -> the gpu level: kernels outlined into one gpu.module, launched by the host
     function, results written into out-param buffers. (PTX is the next stage: codegen.py.)"""
     return [
+        # Sends and receives keep their tensor's static shape (the launch plan performs them).
+        StaticTransfersPass(),
         OutParamsPass(),
         # One kernel for a chain of elementwise ops instead of one kernel and buffer each.
         "func.func(linalg-fuse-elementwise-ops)",

@@ -14,9 +14,10 @@ Ops that stay on the host and end a run: buffer handling (alloc, dealloc, views,
 whole-buffer copies), the loops already parallel (they become kernels of their own), calls (the
 transfers between partitions) and the return.
 Allocs, globals, constants and arithmetic on values from outside the run (the tiling's index
-arithmetic) move before it instead of joining or splitting it. A run whose result is used after
-it (never the case for the loops and stores of bufferized code) is left alone, and
-tgc-nvptx-check-host names its op.
+arithmetic) move before it instead of joining or splitting it. A loop that threads a buffer
+through its iterations unchanged (a scatter's) hands back the buffer it was given, and the
+temporaries its iterations allocate are allocated once, on the host. A run whose
+result is still used after it is left alone, and tgc-nvptx-check-host names its op.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.dialect.ir_helpers import body_ops, functions
+from tgc.dialect.ir_helpers import all_ops, body_ops, functions
 from tgc.passes.base import ModulePass
 
 # Host ops that need nothing a run computes: they can move before the run they interrupt.
@@ -95,11 +96,45 @@ class SerialKernelsPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
+            for op in body_ops(function):
+                if op.name == "scf.for":
+                    _forward_unchanged_buffers(op)
             for work, movable in _runs(body_ops(function)):
-                for op in movable:
+                for op in movable + _loop_temporaries(work):
                     op.move_before(work[0])
                 if not _used_after(work):
                     _wrap_in_one_iteration_loop(work)
+
+
+def _loop_temporaries(work: list) -> list:
+    """Static allocs inside the run's loops whose buffer lives one iteration (not yielded): the
+    host allocates each once instead (a kernel would call malloc in every iteration and never
+    free), and its deallocs go."""
+    temporaries = []
+    for op in work:
+        for inner in all_ops(op):
+            if inner.name != "memref.alloc" or len(inner.operands):
+                continue
+            users = [use.owner.name for use in inner.results[0].uses]
+            if "scf.yield" in users:
+                continue
+            for use in list(inner.results[0].uses):
+                if use.owner.name == "memref.dealloc":
+                    use.owner.erase()
+            temporaries.append(inner)
+    return temporaries
+
+
+def _forward_unchanged_buffers(loop) -> None:
+    """Uses of an scf.for result that is its iter_arg yielded unchanged (a buffer that bufferization
+    threads through a loop updating it in place, as a scatter does) take the initial buffer
+    instead: the same memory, and the loop's result is then used nowhere after it."""
+    body = loop.regions[0].blocks[0]
+    yielded = list(body.operations)[-1].operands
+    inits = list(loop.operands)[3:]
+    for index, result in enumerate(loop.results):
+        if yielded[index] == body.arguments[1 + index]:
+            result.replace_all_uses_with(inits[index])
 
 
 def _wrap_in_one_iteration_loop(work: list) -> None:

@@ -44,6 +44,13 @@ def _strided_view(value: ir.Value):
     return None if _has_identity_layout(value.type) else op
 
 
+def _host_view(value: ir.Value, launch):
+    """The strided view op defining ``value`` in the host code around ``launch``, else None (views
+    a kernel takes itself stay where they are)."""
+    view = _strided_view(value)
+    return view if view is not None and view.parent == launch.parent else None
+
+
 @dataclasses.dataclass(frozen=True)
 class SinkViewsPass(ModulePass):
     """Clones strided views used in a gpu.launch into its body."""
@@ -72,13 +79,13 @@ def _sink_into(launch) -> None:
         for view in sorted(views, key=lambda op: host_order[op]):
             clone = view.clone()
             for index, operand in enumerate(view.operands):
-                source = _strided_view(operand)
+                source = _host_view(operand, launch)
                 if source is not None:
                     clone.operands[index] = clones[source].results[0]
             clones[view] = clone
     for op in inside_ops:
         for index, operand in enumerate(op.operands):
-            view = _strided_view(operand)
+            view = _host_view(operand, launch)
             if view is not None:
                 op.operands[index] = clones[view].results[0]
 
@@ -89,7 +96,7 @@ def _views_used_in(launch) -> list:
     found = []
 
     def add(value: ir.Value) -> None:
-        view = _strided_view(value)
+        view = _host_view(value, launch)
         if view is not None and view not in found:
             found.append(view)
             for operand in view.operands:
