@@ -116,3 +116,52 @@ def test_jit_on_the_gpu_device_places_the_function_there():
 def test_jit_on_a_gpu_this_machine_lacks_is_refused_at_once():
     with pytest.raises(ValueError, match=f"this machine has no device {GPU0} \\(its devices: "):
         tgc.jit(lambda x: x * 2, device="gpu")
+
+
+def test_variables_stay_on_the_gpu_between_steps(monkeypatch, tmp_path):
+    """In steady state a training step moves only its feeds to the GPU and its fetches back: the
+    weights it assigns stay in the GPU's memory (a checkpoint still sees their values)."""
+    from tgc.runtime.device_array import DeviceArray
+    from tgc.runtime.host_device import HostDevice
+
+    moved = {"in": 0, "out": 0}
+    copy_in, copy_out = HostDevice.copy_in, HostDevice.copy_out
+
+    def counting_in(self, pointer, array):
+        moved["in"] += array.nbytes
+        copy_in(self, pointer, array)
+
+    def counting_out(self, pointer, shape, dtype):
+        out = copy_out(self, pointer, shape, dtype)
+        moved["out"] += out.nbytes
+        return out
+
+    monkeypatch.setattr(HostDevice, "copy_in", counting_in)
+    monkeypatch.setattr(HostDevice, "copy_out", counting_out)
+    x_value, y_value, w1_value, w2_value = _two_layer_net()
+    config = tf.ConfigProto(device_count={"GPU": 1})
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"):
+        x = tf.placeholder(tf.float32, [32, 8])
+        y = tf.placeholder(tf.float32, [32, 2])
+        with tf.device("/gpu:0"):
+            w1 = tf.Variable(w1_value)
+            w2 = tf.Variable(w2_value)
+            loss = tf.reduce_mean(tf.square(tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2) - y))
+            step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        saver = tf.train.Saver()
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            feeds = {x: x_value, y: y_value}
+            sess.run([loss, step], feeds)
+            moved.update({"in": 0, "out": 0})
+            for _ in range(3):
+                sess.run([loss, step], feeds)
+            assert moved == {"in": 3 * (x_value.nbytes + y_value.nbytes), "out": 3 * 4}
+            assert isinstance(sess._variables[w1._name], DeviceArray)
+            path = saver.save(sess, str(tmp_path / "model.ckpt"))
+            trained = sess.run(w1)
+        with tf.Session(config=tf.ConfigProto(allow_soft_placement=True)) as cpu_sess:
+            saver.restore(cpu_sess, path)
+            np.testing.assert_array_equal(cpu_sess.run(w1), trained)
+    assert not np.allclose(trained, w1_value)

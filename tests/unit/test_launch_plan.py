@@ -16,7 +16,12 @@ from tgc.runtime.launch_plan import LaunchPlan
 KERNELS = """
   gpu.module @k {
     gpu.func @fill(%o: memref<64xf32>, %v: f32) kernel { gpu.return }
-    gpu.func @step(%i: memref<64xf32>, %o: memref<64xf32>) kernel { gpu.return }
+    gpu.func @step(%i: memref<64xf32>, %o: memref<64xf32>) kernel {
+      %c0 = arith.constant 0 : index
+      %v = memref.load %i[%c0] : memref<64xf32>
+      memref.store %v, %o[%c0] : memref<64xf32>
+      gpu.return
+    }
   }
 """
 
@@ -74,6 +79,8 @@ def test_the_plan_lists_arguments_results_launches_and_a_copy():
     assert launches[0]["grid"] == [1, 1, 1] and launches[0]["block"] == [64, 1, 1]
     assert launches[0]["args"] == [["buffer", 0], ["f32", 0.5]]
     assert launches[2]["args"] == [["buffer", 1], ["argument", 0]]
+    # %x (input 0) is the target of a step's store; %out and %t are written as outputs.
+    assert function["written_arguments"] == [0, 1, 2]
     assert function["steps"][-1] == {
         "copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}
     }
@@ -129,6 +136,7 @@ class RecordingDevice:
         ]
 
     def copy_in(self, pointer, array):
+        self.calls.append(("copy_in", array.nbytes))
         self._view(pointer, array.size)[:] = array.ravel()
 
     def copy_out(self, pointer, shape, dtype):
@@ -158,7 +166,8 @@ def test_the_runner_allocates_the_workspace_once_and_runs_the_steps_in_order():
     device = RecordingDevice()
     run = LaunchPlan(function, device, "f")
     setup = list(device.calls)
-    assert setup == [("alloc", function["workspace_bytes"]), ("alloc", 12)]
+    # The workspace and the constant's buffer (its values copied in once).
+    assert setup == [("alloc", function["workspace_bytes"]), ("alloc", 12), ("copy_in", 12)]
     for _ in range(2):
         device.calls.clear()
         out, table = run(np.zeros(64, np.float32))  # the outputs: the last `results` arguments
@@ -177,3 +186,50 @@ def test_an_input_of_another_shape_is_an_invalid_argument_naming_both_shapes():
         run(np.zeros(32, np.float32))
     with pytest.raises(InvalidArgumentError, match="f takes 1 inputs, got 2"):
         run(np.zeros(64, np.float32), np.zeros(64, np.float32))
+
+
+# A variable's update on the device: v_new = v + 1 (input 0, read only), output 0 stays there.
+UPDATE = (
+    """
+module attributes {gpu.container_module} {
+  func.func @update(%v: memref<64xf32>, %new: memref<64xf32>)
+      attributes {tgc.out_params = 1 : i64} {
+    %c1 = arith.constant 1 : index
+    %c64 = arith.constant 64 : index
+"""
+    + launch("step", "%v : memref<64xf32>, %new : memref<64xf32>")
+    + """    return
+  }
+"""
+    + KERNELS
+    + "}"
+)
+
+
+def test_a_resident_output_stays_on_the_device_and_comes_back_without_a_copy():
+    from tgc.runtime.device_array import DeviceArray
+
+    device = RecordingDevice()
+    run = LaunchPlan(_plan(UPDATE)["functions"]["update"], device, "update", resident_outputs=[0])
+    [value] = run(np.zeros(64, np.float32))
+    assert isinstance(value, DeviceArray) and value.shape == (64,)
+    allocations = []
+    for expected in (2.0, 3.0, 4.0):
+        device.calls.clear()
+        [value] = run(value)  # the previous step's buffer, passed as it is
+        allocations.append([c for c in device.calls if c[0] in ("alloc", "copy_in")])
+        np.testing.assert_array_equal(np.asarray(value), np.full(64, expected))
+    # Two buffers take turns (the input's and the output's); no copy to the device.
+    assert allocations == [[("alloc", 256)], [], []]
+    assert np.asarray(value).dtype == np.float32 and value.copy().flags.writeable
+
+
+def test_a_resident_input_that_a_step_writes_is_copied_on_the_device_first():
+    device = RecordingDevice()
+    plan = _plan(THREE_TEMPS)["functions"]["f"]  # a step stores into input 0
+    assert 0 in plan["written_arguments"]
+    run = LaunchPlan(plan, device, "f", resident_outputs=[0])
+    [out, _] = run(np.zeros(64, np.float32))  # out: a DeviceArray of 1.5
+    device.calls.clear()
+    run(out)
+    np.testing.assert_array_equal(np.asarray(out), np.full(64, 1.5))  # unchanged by the step

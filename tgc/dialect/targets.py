@@ -65,9 +65,10 @@ class Target(abc.ABC):
         """Compiles a lowered module in this process. ``symbols`` (name -> ctypes function) are
         provided to its code; ``hub`` is the run's TransferHub (which those symbols call), for code
         that exchanges tensors without them. Returns an object whose ``executable(function,
-        inputs, outputs, in_place)`` is a callable ``(*arrays) -> [arrays]`` (``inputs``/
-        ``outputs``: numpy dtype and rank of each; ``in_place``: output index -> input index it may
-        be written into)."""
+        inputs, outputs, in_place, variables_from)`` is a callable ``(*arrays) -> [arrays]``
+        (``inputs``/``outputs``: numpy dtype and rank of each; ``in_place``: output index -> input
+        index it may be written into; ``variables_from``: the outputs from there on are assigned
+        variables, which a device may keep in its memory as array-likes until the next run)."""
 
     @abc.abstractmethod
     def resolve_machine(self, machine):

@@ -233,6 +233,7 @@ def _load(modules: list, layout, keys, transfers, feeds, signature, var_specs):
             [(_np(d), r) for d, r in inputs],
             [(_np(d), r) for d, r in outputs],
             in_place=in_place,
+            variables_from=len(fetch_indices),
         )
         partitions.append(Partition(call, device, fetch_indices, var_inputs, var_outputs))
     return PartitionedRun(partitions, hub, keys, len(fetch_specs))

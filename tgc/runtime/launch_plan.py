@@ -22,8 +22,10 @@ shape and dtype and copies it into its buffer. Their dtype is the tensor's: a bo
 stores one byte per element (int8 in "buffers").
 
 The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out (which waits for
-the steps queued before it), copy (device to device), launch and synchronize; the workspace and the
-constants are allocated once and reused by every call.
+the steps queued before it), copy (device to device), launch and synchronize. Memory is allocated
+once and reused by every call: the workspace, the constants, one buffer per argument (shapes are
+static), and a pool for the outputs that stay on the device (a variable the function assigns comes
+back as a DeviceArray, which the next call takes as it is: no trip to the host between steps).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import threading
 import numpy as np
 
 from tgc.runtime import errors
+from tgc.runtime.device_array import DeviceArray
 
 _SCALAR_TYPES = {
     "i64": ctypes.c_int64,
@@ -50,12 +53,20 @@ class LaunchPlan:
     """One function of a plan, callable as ``plan(*inputs) -> [outputs]`` (numpy arrays)."""
 
     def __init__(
-        self, plan: dict, device, name: str = "function", output_dtypes=None, transfers=None
+        self,
+        plan: dict,
+        device,
+        name: str = "function",
+        output_dtypes=None,
+        transfers=None,
+        resident_outputs=(),
     ):
         """``output_dtypes``: what the caller expects of each output where the buffer's dtype
         differs (a bool tensor's buffer holds one byte per element, 0 or 1). ``transfers``: the
         run's TransferHub (tgc/runtime/rendezvous.py), whose ``current`` rendezvous the send and
-        recv steps go through; a plan with such steps needs one."""
+        recv steps go through; a plan with such steps needs one. ``resident_outputs``: indices of
+        the outputs that stay on the device (variables it assigned): they come back as
+        DeviceArrays, which a later call takes without a copy."""
         self.name = name
         self.device = device
         self.transfers = transfers
@@ -68,7 +79,15 @@ class LaunchPlan:
             np.dtype(d if d is not None else a["dtype"])
             for a, d in zip(outputs, output_dtypes or [None] * len(outputs))
         ]
-        self._lock = threading.Lock()  # the workspace is shared by every call
+        self._resident = frozenset(resident_outputs)
+        self._written = frozenset(plan.get("written_arguments", range(len(self.arguments))))
+        self._lock = threading.Lock()  # the workspace and argument buffers serve every call
+        # One buffer per argument, allocated at the first call and kept (shapes are static); a
+        # resident output takes a buffer of the pool instead, which its DeviceArray gives back.
+        self._argument_buffers = [None] * len(self.arguments)
+        self._pool: dict = {}  # bytes -> free buffers
+        self._pooled_sizes: dict = {}  # every pool buffer -> its bytes
+        self._pool_lock = threading.Lock()
         self._workspace = device.alloc(plan["workspace_bytes"])
         self._buffers = [self._workspace + b["offset"] for b in plan["buffers"]]
         self._dtypes = {
@@ -85,42 +104,95 @@ class LaunchPlan:
                 None, None, f"{self.name} takes {self.num_inputs} inputs, got {len(arrays)}"
             )
         with self._lock:
-            pointers = [self._copy_in(i, a) for i, a in enumerate(arrays)]
-            pointers += [self.device.alloc(_nbytes(a)) for a in self.arguments[self.num_inputs :]]
+            pointers = [self._input_pointer(i, a) for i, a in enumerate(arrays)]
+            taken = []  # pool buffers of resident outputs, given back if the call fails
+            for k in range(self.num_results):
+                if k in self._resident:
+                    taken.append(self._take(_nbytes(self.arguments[self.num_inputs + k])))
+                    pointers.append(taken[-1])
+                else:
+                    pointers.append(self._argument_buffer(self.num_inputs + k))
             try:
                 for step in self._steps:
                     step(pointers)
                 self.device.synchronize()
-                outputs = zip(pointers[self.num_inputs :], self.arguments[self.num_inputs :])
                 return [
-                    self.device.copy_out(p, tuple(a["shape"]), np.dtype(a["dtype"])).astype(
-                        dtype, copy=False
-                    )
-                    for (p, a), dtype in zip(outputs, self._output_dtypes)
+                    self._output(k, pointers[self.num_inputs + k]) for k in range(self.num_results)
                 ]
-            finally:
-                for pointer in pointers:
-                    self.device.free(pointer)
+            except BaseException:
+                for pointer in taken:
+                    self._give_back(pointer)
+                raise
 
     def close(self) -> None:
-        for pointer in [self._workspace, *self._constants]:
+        buffers = [p for p in self._argument_buffers if p is not None]
+        with self._pool_lock:
+            pooled = [p for free in self._pool.values() for p in free]
+            self._pool = {}
+        for pointer in [self._workspace, *self._constants, *buffers, *pooled]:
             self.device.free(pointer)
-        self._constants = []
+        self._constants, self._argument_buffers = [], [None] * len(self.arguments)
 
-    def _copy_in(self, index: int, array) -> int:
+    def _output(self, k: int, pointer: int):
+        spec = self.arguments[self.num_inputs + k]
+        shape, storage, dtype = (
+            tuple(spec["shape"]),
+            np.dtype(spec["dtype"]),
+            self._output_dtypes[k],
+        )
+        if k in self._resident:
+            return DeviceArray(self.device, pointer, shape, storage, dtype, self._give_back)
+        return self.device.copy_out(pointer, shape, storage).astype(dtype, copy=False)
+
+    def _argument_buffer(self, index: int) -> int:
+        if self._argument_buffers[index] is None:
+            self._argument_buffers[index] = self.device.alloc(_nbytes(self.arguments[index]))
+        return self._argument_buffers[index]
+
+    def _take(self, nbytes: int) -> int:
+        with self._pool_lock:
+            free = self._pool.get(nbytes)
+            if free:
+                return free.pop()
+        pointer = self.device.alloc(nbytes)
+        with self._pool_lock:
+            self._pooled_sizes[pointer] = nbytes
+        return pointer
+
+    def _give_back(self, pointer: int) -> None:
+        """Returns a resident output's buffer to the pool (its DeviceArray calls this when it
+        goes)."""
+        with self._pool_lock:
+            self._pool.setdefault(self._pooled_sizes[pointer], []).append(pointer)
+
+    def _input_pointer(self, index: int, array) -> int:
+        """The device buffer holding input ``index``: a DeviceArray of this device as it is (unless
+        a step may write that argument: then a copy on the device), anything else copied in."""
         spec = self.arguments[index]
+        if isinstance(array, DeviceArray) and array.device is self.device:
+            self._check_shape(index, array.shape)
+            if np.dtype(spec["dtype"]) == array.storage:
+                if index not in self._written:
+                    return array.pointer
+                pointer = self._argument_buffer(index)
+                self.device.copy(pointer, array.pointer, array.nbytes)
+                return pointer
         dtype = np.dtype(spec["dtype"])
         array = np.asarray(array, dtype=dtype, order="C")  # ascontiguousarray makes 0-d 1-d
-        if list(array.shape) != list(spec["shape"]):
+        self._check_shape(index, array.shape)
+        pointer = self._argument_buffer(index)
+        self.device.copy_in(pointer, array)
+        return pointer
+
+    def _check_shape(self, index: int, shape) -> None:
+        expected = list(self.arguments[index]["shape"])
+        if list(shape) != expected:
             raise errors.InvalidArgumentError(
                 None,
                 None,
-                f"{self.name}: input {index} has shape {list(array.shape)}, but the function was "
-                f"compiled for {list(spec['shape'])}",
+                f"{self.name}: input {index} has shape {list(shape)}, but the function was "
+                f"compiled for {expected}",
             )
-        pointer = self.device.alloc(array.nbytes)
-        self.device.copy_in(pointer, array)
-        return pointer
 
     def _upload_constant(self, constant: dict) -> int:
         dtype = np.dtype(constant["dtype"]).newbyteorder("<")

@@ -44,7 +44,9 @@ class JitCode:
         self.addresses = addresses
         self.symbols = symbols  # the ctypes callbacks the code calls must outlive it
 
-    def executable(self, function: str, inputs: list, outputs: list, in_place=None):
+    def executable(
+        self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
+    ):
         from tgc.runtime.executable import Executable
 
         return Executable(

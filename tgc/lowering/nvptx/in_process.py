@@ -30,12 +30,24 @@ class PlanCode:
         self.device = device
         self.hub = hub
 
-    def executable(self, function: str, inputs: list, outputs: list, in_place=None):
+    def executable(
+        self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
+    ):
+        """``variables_from``: the outputs from this index on are variables the function assigned;
+        they stay on the device for the next run."""
         from tgc.runtime.launch_plan import LaunchPlan
 
         output_dtypes = [dtype for dtype, _ in outputs]
         plan = self.plan["functions"][function]
-        return LaunchPlan(plan, self.device, function, output_dtypes, transfers=self.hub)
+        resident = range(len(outputs))[variables_from:] if variables_from is not None else ()
+        return LaunchPlan(
+            plan,
+            self.device,
+            function,
+            output_dtypes,
+            transfers=self.hub,
+            resident_outputs=resident,
+        )
 
 
 def plan_of(module) -> dict:
