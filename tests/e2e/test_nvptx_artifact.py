@@ -426,3 +426,60 @@ def test_a_bool_result_comes_back_as_bool_from_its_byte_storage(tmp_path, monkey
     result = tgc.runtime.load(str(path))(x=x, y=y)["less"]
     assert result.dtype == np.bool_
     np.testing.assert_array_equal(result, x < y)
+
+
+TRAINING_PROGRAM = """
+import numpy as np
+
+import tgc as tf
+
+x = tf.placeholder(tf.float32, [4, 8], name="x")
+w = tf.Variable(np.full((4, 8), 0.5, np.float32), name="w")
+y = tf.tanh(x * w, name="y")
+train = tf.group(w.assign(w * x), name="train")
+"""
+
+
+def _elementwise_kernel(args_kinds):
+    """out = tanh(a * b) when it writes argument 2 (the fetch y), else a * b (the new w)."""
+    pointers = [(i, value) for i, (kind, value) in enumerate(args_kinds) if kind == "argument"]
+
+    def run(device, params):
+        a, b, out = (ctypes.c_void_p.from_address(params[i]).value for i, _ in pointers)
+        product = device.array(a, (4, 8)) * device.array(b, (4, 8))
+        device.array(out, (4, 8))[...] = np.tanh(product) if pointers[-1][1] == 2 else product
+
+    return run
+
+
+def test_a_python_program_with_a_variable_keeps_it_between_calls(tmp_path, monkeypatch):
+    program = tmp_path / "model.py"
+    program.write_text(TRAINING_PROGRAM)
+    fetches = ["--fetch", "y", "--fetch", "train"]
+    result = CliRunner().invoke(
+        main,
+        ["compile", str(program), "--target", "nvptx", *fetches, "-o", str(tmp_path / "out")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "out"
+    manifest = read_manifest(str(path))
+    assert manifest["variables_read"] == ["w"] and manifest["variables_assigned"] == ["w"]
+    inspect = CliRunner().invoke(main, ["inspect", str(path)])
+    assert "variables:\n  w                        [4, 8] float32\n" in inspect.output
+    steps = manifest["launch_plan"]["functions"]["model_main"]["steps"]
+    kernels = {s["launch"]["kernel"]: _elementwise_kernel(s["launch"]["args"]) for s in steps}
+    monkeypatch.setattr(cuda_device, "cuda_status", lambda: None)
+    monkeypatch.setattr(cuda_device, "CudaDevice", lambda: NumpyDevice(kernels))
+    art = tgc.runtime.load(str(path))
+    x = np.linspace(-1, 1, 32, dtype=np.float32).reshape(4, 8)
+    w = np.full((4, 8), 0.5, np.float32)
+    for _ in range(2):
+        np.testing.assert_allclose(art(x=x)["y"], np.tanh(x * w), rtol=1e-6)
+        w = w * x
+        np.testing.assert_allclose(art.variables["w"], w, rtol=1e-6)
+    saved = art.save(str(tmp_path / "ckpt"))
+    art.reset()
+    np.testing.assert_array_equal(art.variables["w"], np.full((4, 8), 0.5, np.float32))
+    art.restore(saved)
+    np.testing.assert_allclose(art.variables["w"], w, rtol=1e-6)
