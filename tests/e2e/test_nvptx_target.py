@@ -642,12 +642,29 @@ loss = tf.reduce_mean(
 train = tf.train.AdamOptimizer(1e-3).minimize(loss, name="train")
 """
 
+# The README's softmax regression: sparse labels, get_variable in a variable_scope.
+SOFTMAX_REGRESSION_SPARSE = """
+import tgc as tf
+
+x = tf.placeholder(tf.float32, [100, 784], name="x")
+labels = tf.placeholder(tf.int64, [100], name="labels")
+with tf.variable_scope("softmax"):
+    w = tf.get_variable("w", [784, 10], initializer=tf.zeros_initializer())
+    b = tf.get_variable("b", [10], initializer=tf.zeros_initializer())
+logits = tf.matmul(x, w) + b
+loss = tf.reduce_mean(
+    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss"
+)
+train = tf.train.GradientDescentOptimizer(0.5).minimize(loss, name="train")
+"""
+
 TRAINING_STEPS = {
     # Six weights, Adam's two slots for each and its two beta powers.
     "convnet": (CONVNET, ["loss", "train"], 6 * 3 + 2),
     "two_layer_relu_softmax": (TWO_LAYER_RELU_SOFTMAX, ["loss", "train"], 4),
     "two_layer_sigmoid_squared": (TWO_LAYER_SIGMOID_SQUARED, ["loss", "train"], 4),
     "softmax_regression": (SOFTMAX_REGRESSION, ["loss", "train", "accuracy"], 2),
+    "softmax_regression_sparse": (SOFTMAX_REGRESSION_SPARSE, ["loss", "train"], 2),
 }
 
 
@@ -673,6 +690,17 @@ def test_a_lecture_training_step_gives_ptx_that_ptxas_accepts(name, tmp_path):
     _ptxas(tmp_path, ptx.stdout)
 
 
+def _batch(placeholder, is_input: bool, rng) -> np.ndarray:
+    """Inputs drawn from a normal distribution; labels as one-hot rows, or as class indices when
+    the placeholder is an integer one (sparse labels, ten classes)."""
+    shape = tuple(placeholder.shape.as_list())
+    if is_input:
+        return rng.standard_normal(shape).astype(np.float32)
+    if placeholder.dtype.is_integer:
+        return rng.integers(0, 10, shape).astype(placeholder.dtype.as_numpy_dtype)
+    return np.eye(shape[1], dtype=np.float32)[rng.integers(0, shape[1], shape[0])]
+
+
 def _train(source: str, target: str, steps: int) -> tuple:
     """Losses of ``steps`` SGD steps of the program and its variables' final values, on fixed
     random data and initial values, compiled for ``target``."""
@@ -689,13 +717,7 @@ def _train(source: str, target: str, steps: int) -> tuple:
             feeds[namespace["keep_prob"]] = np.float32(0.75)
         for name in ("x", "y", "labels"):
             if name in namespace:
-                tensor = namespace[name]
-                shape = tuple(tensor.shape.as_list())
-                feeds[tensor] = (
-                    np.eye(shape[1], dtype=np.float32)[rng.integers(0, shape[1], shape[0])]
-                    if name != "x"
-                    else rng.standard_normal(shape).astype(np.float32)
-                )
+                feeds[namespace[name]] = _batch(namespace[name], name == "x", rng)
         loss, train = graph.get_tensor_by_name("loss:0"), graph.get_operation_by_name("train")
         # The initializers draw random numbers, which the GPU does not: the variables are set
         # from the same fed values on both targets instead (Adam's moments and beta powers
