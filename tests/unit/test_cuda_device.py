@@ -238,17 +238,59 @@ def test_copies_go_through_device_memory_on_the_stream(monkeypatch):
     device.copy_in(pointer, x)
     back = device.copy_out(pointer, (3, 4), np.float32)
     np.testing.assert_array_equal(back, x)
-    device.free(pointer)
-    assert names(driver)[-5:] == [
+    assert names(driver)[-4:] == [
         "cuMemAlloc",
         "cuMemcpyHtoDAsync",
         "cuMemcpyDtoHAsync",
         "cuStreamSynchronize",
-        "cuMemFree",
     ]
     htod = next(args for name, args in driver.calls if name == "cuMemcpyHtoDAsync")
     assert htod == (pointer, x.ctypes.data, 48, "stream")
-    assert driver.calls[-1] == ("cuMemFree", (pointer,))
+
+
+def test_freed_memory_is_reused_by_allocations_of_its_size(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    first = device.alloc(48)
+    assert [args for name, args in driver.calls if name == "cuMemAlloc"] == [(512,)]
+    device.free(first)
+    assert "cuMemFree" not in names(driver)
+    assert device.alloc(500) == first  # the same rounded size: the freed block
+    other = device.alloc(48)  # the block is taken: a new one
+    assert other != first
+    bigger = device.alloc(513)
+    assert [args for name, args in driver.calls if name == "cuMemAlloc"] == [
+        (512,),
+        (512,),
+        (1024,),
+    ]
+    for pointer in (first, other, bigger):
+        device.free(pointer)
+    device.close()
+    freed = sorted(args[0] for name, args in driver.calls if name == "cuMemFree")
+    assert freed == sorted([first, other, bigger])
+
+
+def test_out_of_memory_returns_the_pool_to_the_driver_and_tries_again(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    cached = device.alloc(512)
+    device.free(cached)
+    answers = iter([(CUresult.CUDA_ERROR_OUT_OF_MEMORY, None)])
+    real = driver._cuMemAlloc
+    monkeypatch.setattr(driver, "_cuMemAlloc", lambda n: next(answers, None) or real(n))
+    pointer = device.alloc(4096)
+    sequence = [n for n in names(driver) if n in ("cuMemAlloc", "cuMemFree")]
+    assert sequence == ["cuMemAlloc", "cuMemAlloc", "cuMemFree", "cuMemAlloc"]
+    assert ("cuMemFree", (cached,)) in driver.calls
+    assert pointer != cached
+
+
+def test_out_of_memory_with_nothing_cached_is_the_drivers_error(monkeypatch):
+    install(monkeypatch, FakeDriver(fail={"cuMemAlloc": CUresult.CUDA_ERROR_OUT_OF_MEMORY}))
+    device = CudaDevice(PTX)
+    with pytest.raises(CudaError, match="^cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY"):
+        device.alloc(1 << 40)
 
 
 def test_a_device_to_device_copy_is_queued_on_the_stream(monkeypatch):
@@ -265,7 +307,7 @@ def test_an_empty_tensor_gets_a_pointer_of_its_own_and_no_copy(monkeypatch):
     device = CudaDevice(PTX)
     a, b = device.alloc(0), device.alloc(0)
     assert a != b
-    assert [args for name, args in driver.calls if name == "cuMemAlloc"] == [(1,), (1,)]
+    assert [args for name, args in driver.calls if name == "cuMemAlloc"] == [(512,), (512,)]
     device.copy_in(a, np.zeros((0, 3), np.float32))
     out = device.copy_out(a, (0, 3), np.float32)
     assert out.shape == (0, 3)

@@ -8,6 +8,11 @@ stream that every copy and launch is queued on, in order.
 cuda-bindings is imported when a device is made, never when this module is: a machine without it
 still loads the runtime and reads artifacts. ``cuda_status()`` says in one line why no GPU is
 usable. Every failed driver call raises CudaError naming the call and the driver's error name.
+
+Device memory is pooled: a freed block is kept and handed out again for an allocation of its
+rounded size, so calls that allocate the same buffers reuse them without a cuMemAlloc/cuMemFree
+pair each; when the driver runs out of memory the pool is returned to it and the allocation
+retried.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ NOT_INSTALLED = "cuda-bindings is not installed: pip install 'tgc[gpu]'"
 NO_DRIVER = "no CUDA driver"
 NO_GPU = "no CUDA GPU"
 ELF_MAGIC = b"\x7fELF"
+POOL_GRANULE = 512  # bytes: allocation sizes are rounded up to this, so freed blocks fit again
 
 
 class CudaError(RuntimeError):
@@ -103,6 +109,8 @@ class CudaDevice:
         self._context = self._call("cuDevicePrimaryCtxRetain", self._device)
         self._stream = self._call("cuStreamCreate", 0)
         self._kernels: dict = {}
+        self._sizes: dict = {}  # pointer -> size of each block handed out
+        self._pool: dict = {}  # size -> blocks freed, kept for reuse
         if image:
             self.load_module(image)
 
@@ -126,11 +134,36 @@ class CudaDevice:
         return self._kernels[name]
 
     def alloc(self, nbytes: int) -> int:
-        # cuMemAlloc refuses 0 bytes; an empty tensor still gets a pointer of its own.
-        return int(self._call("cuMemAlloc", max(int(nbytes), 1)))
+        """Device memory of at least ``nbytes`` (0 too: a pointer of its own), from the blocks
+        freed before when one of the same rounded size is there."""
+        size = -(-max(int(nbytes), 1) // POOL_GRANULE) * POOL_GRANULE
+        cached = self._pool.get(size)
+        pointer = cached.pop() if cached else self._fresh(size)
+        self._sizes[pointer] = size
+        return pointer
+
+    def _fresh(self, size: int) -> int:
+        try:
+            return int(self._call("cuMemAlloc", size))
+        except CudaError as exc:
+            if exc.error_name != "CUDA_ERROR_OUT_OF_MEMORY" or not any(self._pool.values()):
+                raise
+        self.release_cached()  # the cache may hold what this allocation needs
+        return int(self._call("cuMemAlloc", size))
 
     def free(self, pointer: int) -> None:
-        self._call("cuMemFree", pointer)
+        """Keeps the block for a later alloc: every use of it is queued on the one stream before
+        any later one, so it can be handed out again at once (no cuMemFree and its device-wide
+        synchronization per call)."""
+        self._pool.setdefault(self._sizes.pop(pointer), []).append(pointer)
+
+    def release_cached(self) -> None:
+        """Returns the freed blocks to the driver."""
+        self.synchronize()
+        for blocks in self._pool.values():
+            for pointer in blocks:
+                self._call("cuMemFree", pointer)
+        self._pool.clear()
 
     def copy_in(self, pointer: int, array: np.ndarray) -> None:
         """Host -> device; the array may be freed on return (pageable memory is staged)."""
@@ -203,7 +236,12 @@ class CudaDevice:
         )
 
     def close(self) -> None:
-        """Unloads the module, destroys the stream, releases the primary context."""
+        """Frees its memory, unloads the module, destroys the stream, releases the primary
+        context."""
+        if self._stream is not None:
+            for pointer in list(self._sizes):
+                self.free(pointer)
+            self.release_cached()
         if self._module is not None:
             self._call("cuModuleUnload", self._module)
             self._module = None
