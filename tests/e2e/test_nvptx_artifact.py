@@ -372,15 +372,39 @@ def test_an_artifact_runs_through_its_launch_plan_with_the_cpu_artifacts_api(
 def test_the_cubin_is_loaded_on_its_architecture_and_the_ptx_elsewhere(
     artifact, standing_in_for_the_gpu, monkeypatch
 ):
+    ptx = (artifact / "kernels.ptx").read_bytes()
     art = load(str(artifact))
     [device] = standing_in_for_the_gpu
-    ptx = (artifact / "kernels.ptx").read_bytes()
     if PTXAS:
         assert art.backend == "cubin (sm_90)"
         assert device.images == [(artifact / "kernels.cubin").read_bytes()]
     else:
+        assert art.backend == "ptx (compiled by the driver for sm_90)"
         assert device.images == [ptx]
-    assert art._code_for("sm_100") == ("ptx (compiled by the driver for sm_100)", ptx)
+    monkeypatch.setattr(NumpyDevice, "compute_capability", lambda self: "sm_100")
+    art = load(str(artifact))
+    assert art.backend == "ptx (compiled by the driver for sm_100)"
+    assert standing_in_for_the_gpu[-1].images == [ptx]
+
+
+@needs_ptxas
+def test_a_cubin_the_driver_refuses_gives_way_to_the_ptx(
+    artifact, standing_in_for_the_gpu, monkeypatch
+):
+    def refuse_cubins(self, image):
+        if image.startswith(b"\x7fELF"):
+            raise cuda_device.CudaError("cuModuleLoadData", "CUDA_ERROR_INVALID_IMAGE")
+        self.images.append(image)
+
+    monkeypatch.setattr(NumpyDevice, "load_module", refuse_cubins)
+    art = load(str(artifact))
+    assert art.backend == (
+        "ptx (compiled by the driver for sm_90); the cubin did not load: "
+        "cuModuleLoadData failed: CUDA_ERROR_INVALID_IMAGE"
+    )
+    assert standing_in_for_the_gpu[-1].images == [(artifact / "kernels.ptx").read_bytes()]
+    feeds = _inputs()
+    np.testing.assert_allclose(art(**feeds)["y"], _reference(**feeds), rtol=1e-6)
 
 
 @needs_gpu

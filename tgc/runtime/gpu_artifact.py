@@ -228,7 +228,7 @@ class GpuArtifact(Artifact):
         if device not in ("cuda", None):
             raise ArtifactError(f"device must be 'cuda' or None, not {device!r}")
         self.path = _unpacked(os.fspath(path), self)
-        self.backend, self._device, self._plan = None, None, None
+        self.backend, self._device, self._plan = "no kernels", None, None
         try:
             self._read()
         except checks.InvalidArtifact as exc:
@@ -275,18 +275,28 @@ class GpuArtifact(Artifact):
             raise ArtifactError(f"cannot run {self.path}: {reason}")
         try:
             self._device = CudaDevice()
-            self.backend, image = self._code_for(self._device.compute_capability())
             if self.manifest["launch_plan"]["kernels"]:
-                self._device.load_module(image)
+                self.backend = self._load_code(self._device.compute_capability())
             self._plan = LaunchPlan(self.launch_plan, self._device, name=self.function)
         except CudaError as exc:
             raise ArtifactError(f"cannot run {self.path} on the GPU: {exc}") from None
 
-    def _code_for(self, arch: str) -> tuple:
-        """(backend, image): the cubin when it was assembled for this GPU, else the PTX."""
-        if self.manifest["files"]["cubin"] and arch == self.manifest["target"]["gpu_arch"]:
-            return f"cubin ({arch})", self._read_file("cubin")
-        return f"ptx (compiled by the driver for {arch})", self._ptx
+    def _load_code(self, arch: str) -> str:
+        """Loads the kernels: the cubin when it was assembled for this GPU's architecture and the
+        driver takes it (a driver older than the ptxas that made it may not), else the PTX, which
+        the driver compiles. Returns which was loaded."""
+        from tgc.runtime.cuda_device import CudaError
+
+        ptx = f"ptx (compiled by the driver for {arch})"
+        if not self.manifest["files"]["cubin"] or arch != self.manifest["target"]["gpu_arch"]:
+            self._device.load_module(self._ptx)
+            return ptx
+        try:
+            self._device.load_module(self._read_file("cubin"))
+            return f"cubin ({arch})"
+        except CudaError as exc:
+            self._device.load_module(self._ptx)
+            return f"{ptx}; the cubin did not load: {exc}"
 
     def __call__(self, *args, **kwargs) -> dict:
         if self._plan is None:
@@ -325,7 +335,7 @@ class GpuArtifact(Artifact):
             self._device = None
 
     def __repr__(self) -> str:
-        where = self.backend or "not loaded on a GPU"
+        where = self.backend if self._plan is not None else "not loaded on a GPU"
         return f"<tgc GpuArtifact {self.path} ({where}) {self.signature}>"
 
 
