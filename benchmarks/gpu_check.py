@@ -39,6 +39,8 @@ import traceback
 
 import numpy as np
 
+import gpu_check_training  # benchmarks/: beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_RTOL = 2e-3  # float32 kernels against float64 PyTorch, sums of up to 4096 products
 
@@ -121,11 +123,11 @@ def _benchmark_mlir(kind: str, inputs: list) -> str:
     )
 
 
-def _compile(source: str, artifact: str) -> str | None:
-    """Compiles ``source`` for nvptx into ``artifact``; None, or tgc's error line."""
+def _compile(source: str, artifact: str, args=(), target: str = "nvptx") -> str | None:
+    """Compiles ``source`` for ``target`` into ``artifact``; None, or tgc's error line."""
     result = subprocess.run(
-        [sys.executable, "-m", "tgc.tools.cli", "compile", source, "--target", "nvptx"]
-        + ["-o", artifact],
+        [sys.executable, "-m", "tgc.tools.cli", "compile", source, "--target", target]
+        + [*args, "-o", artifact],
         capture_output=True,
         text=True,
     )
@@ -202,6 +204,7 @@ def prepare(directory: str, random_graphs: int) -> None:
         index["checks"].append(entry)
         print(f"{case:40s} {'compiled' if entry['error'] is None else entry['error']}", flush=True)
     index["random_graphs"] = _random_graph_cases(cases_dir, random_graphs)
+    index["training"] = gpu_check_training.prepare(cases_dir, _compile)
     for name, (inputs, kind, expression) in BENCHMARKS.items():
         folder = os.path.join(cases_dir, name)
         os.makedirs(folder)
@@ -220,7 +223,7 @@ def prepare(directory: str, random_graphs: int) -> None:
         print(f"{name:40s} {'compiled' if error is None else error}", flush=True)
     with open(os.path.join(directory, "cases.json"), "w") as fh:
         json.dump(index, fh, indent=1)
-    every = index["checks"] + index["random_graphs"] + index["benchmarks"]
+    every = index["checks"] + index["random_graphs"] + index["training"] + index["benchmarks"]
     compiled, total = sum(e["error"] is None for e in every), len(every)
     print(f"prepared {compiled} of {total} cases in {directory}")
 
@@ -570,19 +573,22 @@ def run(directory: str, out: str, compile_budget: float) -> int:
     not_run = [
         "random-graph suite: only the graphs drawn at prepare time, forward values only (gradients "
         "and the suite's other variants need MLIR on this machine)",
-        "lecture programs' training steps: not prepared (training ops are not all on the nvptx "
-        "target yet)",
+        "lecture programs: their SGD steps only (the examples' Adam and dropout are not prepared)",
         "TF32 / bf16 tensor-core GEMM: the nvptx target has no tensor-core lowering yet",
     ]
     if cuda_status() is not None:
         # The artifacts are still read and checked (without a GPU) so that a bad preparation shows.
         report["checks"] = _read_only(directory, index["checks"], load, cuda_status())
         report["random_graphs"] = _read_only(directory, index["random_graphs"], load, cuda_status())
+        report["training"] = _read_only(directory, index["training"], load, cuda_status())
         report["benchmarks"] = _read_only(directory, index["benchmarks"], load, cuda_status())
     else:
         _hold_primary_context()
         report["checks"] = _run_checks(directory, index["checks"], load)
         report["random_graphs"] = _run_random_graphs(directory, index["random_graphs"], load)
+        report["training"] = gpu_check_training.run(
+            directory, index["training"], load, _median_seconds, compile_budget
+        )
         report["benchmarks"] = _run_benchmarks(directory, index["benchmarks"], load, compile_budget)
     report["not_run"] = not_run
     os.makedirs(out, exist_ok=True)
@@ -591,7 +597,7 @@ def run(directory: str, out: str, compile_budget: float) -> int:
     with open(os.path.join(out, "gpu_check.md"), "w") as fh:
         fh.write(markdown(report))
     print(markdown(report))
-    rows = report["checks"] + report["random_graphs"] + report["benchmarks"]
+    rows = report["checks"] + report["random_graphs"] + report["training"] + report["benchmarks"]
     failed = [r for r in rows if r["status"] in ("fail", "error")]
     return 1 if failed or cuda_status() is not None else 0
 
@@ -633,6 +639,29 @@ def markdown(report: dict) -> str:
             lines.append(f"| {row['name']}{ops} | {row['status']} | {detail} |")
         lines.append("")
     lines += [
+        f"## Lecture programs: {gpu_check_training.STEPS} SGD steps against the CPU target's",
+        "",
+        "Losses per step within a relative "
+        f"{gpu_check_training.LOSS_RTOL:g} of the CPU's; step times are medians in ms (tgc: "
+        "feeds in, loss out; PyTorch: tensors on the GPU, same initial values).",
+        "",
+        "| program | status | first / last loss (torch's first) | max rel. loss error | "
+        "tgc step | torch eager step | torch.compile step |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report["training"]:
+        losses = f"{row['first_loss']:.4f} / {row['last_loss']:.4f}" if "last_loss" in row else ""
+        if "torch_first_loss" in row:
+            losses += f" ({row['torch_first_loss']:.4f})"
+        error = row.get("max_rel_loss_error")
+        lines.append(
+            f"| {row['name']} | {row['status']}{': ' + row['reason'] if 'reason' in row else ''} "
+            f"| {losses} | {'' if error is None else f'{error:.2e}'} | "
+            f"{_ms(row.get('tgc_step_host_ms'))} | {_ms(row.get('torch_eager_step_ms'))} | "
+            f"{_ms(row.get('torch_compile_step_ms'))} |"
+        )
+    lines += [
+        "",
         "## Timings (median ms; TF32 off)",
         "",
         "tgc host: `art(**feeds)` with numpy arrays in and out (copies, allocation, launches). "
