@@ -233,3 +233,17 @@ def test_a_resident_input_that_a_step_writes_is_copied_on_the_device_first():
     device.calls.clear()
     run(out)
     np.testing.assert_array_equal(np.asarray(out), np.full(64, 1.5))  # unchanged by the step
+
+
+def test_a_kernel_taking_an_empty_buffer_is_refused_not_launched_with_garbage():
+    text = THREE_TEMPS.replace("memref<64xf32>", "memref<0xf32>")
+    with pytest.raises(PlanError, match=r"kernel @fill takes an empty buffer \(memref<0xf32>\)"):
+        _plan(text)
+
+
+def test_a_launch_without_threads_is_skipped():
+    plan = _plan(UPDATE)["functions"]["update"]
+    plan["steps"][0]["launch"]["grid"] = [4, 0, 1]  # an empty tensor's grid: nothing to run
+    device = RecordingDevice()
+    LaunchPlan(plan, device, "update")(np.zeros(64, np.float32))
+    assert not [c for c in device.calls if c[0] == "launch"]

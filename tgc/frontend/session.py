@@ -303,12 +303,12 @@ class Session:
         return fast
 
     def _static_shapes(self) -> bool:
-        """Whether the target this session compiles for needs every fed shape at compile time."""
+        """Whether a target this session compiles for needs every fed shape at compile time."""
         from tgc.dialect.targets import UnknownTargetError
-        from tgc.driver.pipelines import target_of
+        from tgc.driver.pipelines import targets_of
 
         try:
-            return target_of(self._devices()).static_shapes
+            return any(target.static_shapes for target in targets_of(self._devices()))
         except UnknownTargetError:
             return False  # the compile reports it
 

@@ -282,6 +282,8 @@ class LaunchPlan:
         params = (ctypes.c_void_p * len(fixed))(*[ctypes.addressof(v) for v in fixed])
 
         grid, block = tuple(launch["grid"]), tuple(launch["block"])
+        if 0 in grid or 0 in block:
+            return _nothing  # no thread to run (an empty tensor): CUDA refuses such a launch
 
         def run(pointers: list) -> None:
             for position, index in slots:
@@ -289,6 +291,10 @@ class LaunchPlan:
             self.device.launch(kernel, grid, block, params)
 
         return run
+
+
+def _nothing(pointers: list) -> None:
+    pass
 
 
 def _check_transfers(plan: dict, name: str, transfers) -> None:

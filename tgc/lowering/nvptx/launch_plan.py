@@ -36,6 +36,7 @@ class PlanError(ValueError):
 def extract_plan(module: ir.Module) -> dict:
     """{"kernels": [...], "functions": {name: plan}} of a gpu-level module."""
     globals_ = _globals(module)
+    _check_bare_pointer_parameters(module)
     written = _written_parameters(module)
     plans = {}
     for function in functions(module):
@@ -55,6 +56,31 @@ def kernel_names(module: ir.Module) -> list:
             if inner.operation.name == "gpu.func" and "gpu.kernel" in inner.attributes:
                 names.append(ir.StringAttr(inner.attributes["sym_name"]).value)
     return names
+
+
+def _kernels(module: ir.Module) -> list:
+    return [
+        kernel
+        for op in module.body.operations
+        if op.operation.name == "gpu.module"
+        for kernel in op.regions[0].blocks[0].operations
+        if kernel.operation.name == "gpu.func"
+    ]
+
+
+def _check_bare_pointer_parameters(module: ir.Module) -> None:
+    """Every buffer parameter of a kernel must be one pointer, as the plan passes it: a memref with
+    a zero dim is not (LLVM's calling convention then falls back to descriptors for the whole
+    kernel, and the launch would read garbage)."""
+    for kernel in _kernels(module):
+        for position, parameter in enumerate(kernel.regions[0].blocks[0].arguments):
+            type_ = parameter.type
+            if isinstance(type_, ir.MemRefType) and 0 in ir.MemRefType(type_).shape:
+                name = ir.StringAttr(kernel.attributes["sym_name"]).value
+                raise PlanError(
+                    f"kernel @{name} takes an empty buffer ({type_}) as parameter {position}, "
+                    "which cannot be passed as one pointer"
+                )
 
 
 def _written_parameters(module: ir.Module) -> dict:
