@@ -74,3 +74,25 @@ def test_a_gpu_partition_that_only_receives_and_returns(gpu_session):
     values = np.arange(10, dtype=np.float32).reshape(2, 5)
     with gpu_session(graph) as session:
         np.testing.assert_allclose(session.run(b, {x: values}), values * 3 + 1)
+
+
+def test_a_slice_goes_to_the_cpu_and_its_result_updates_a_gpu_variable(gpu_session):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [4, 6], name="x")
+        with tf.device("/gpu:0"):
+            y = tf.sin(x)
+            part = y[1:3, 2:5]  # a strided view: copied to a whole buffer before it is sent
+            w = tf.Variable(np.ones((2, 3), np.float32), name="w")
+        with tf.device("/cpu:0"):
+            z = part * 2.0 + 1.0
+        with tf.device("/gpu:0"):
+            update = tf.assign_add(w, z * z)  # received, squared, kept on the GPU
+    values = np.random.RandomState(1).randn(4, 6).astype(np.float32)
+    z_ = np.sin(values)[1:3, 2:5] * 2 + 1
+    with gpu_session(graph) as session:
+        session.run(w.initializer)
+        for step in (1, 2):
+            sent, updated = session.run([part, update], {x: values})
+            np.testing.assert_allclose(sent, np.sin(values)[1:3, 2:5], rtol=1e-6)
+            np.testing.assert_allclose(updated, 1 + step * z_ * z_, rtol=1e-5)
