@@ -387,6 +387,19 @@ def test_the_cubin_is_loaded_on_its_architecture_and_the_ptx_elsewhere(
     assert standing_in_for_the_gpu[-1].images == [ptx]
 
 
+def test_a_gpu_older_than_the_code_is_refused_in_one_line(
+    artifact, standing_in_for_the_gpu, monkeypatch
+):
+    monkeypatch.setattr(NumpyDevice, "compute_capability", lambda self: "sm_80")
+    with pytest.raises(
+        ArtifactError,
+        match=rf"^cannot run {artifact}: it was compiled for sm_90 and this GPU is sm_80 "
+        r"\(compile it with --target-cpu sm_80\)$",
+    ):
+        load(str(artifact))
+    assert standing_in_for_the_gpu[-1].images == []
+
+
 @needs_ptxas
 def test_a_cubin_the_driver_refuses_gives_way_to_the_ptx(
     artifact, standing_in_for_the_gpu, monkeypatch

@@ -206,6 +206,11 @@ def _stores(buffer: dict, tensor: dict) -> bool:
     )
 
 
+def _arch_number(arch: str) -> int:
+    """90 for sm_90 and sm_90a."""
+    return int("".join(c for c in arch[3:] if c.isdigit()))
+
+
 def _nbytes(spec: dict) -> int:
     return int(np.prod(spec["shape"], dtype=np.int64)) * _dtype(spec["dtype"]).itemsize
 
@@ -275,11 +280,26 @@ class GpuArtifact(Artifact):
             raise ArtifactError(f"cannot run {self.path}: {reason}")
         try:
             self._device = CudaDevice()
+            arch = self._device.compute_capability()
             if self.manifest["launch_plan"]["kernels"]:
-                self.backend = self._load_code(self._device.compute_capability())
+                self._refuse_older_gpu(arch)
+                self.backend = self._load_code(arch)
             self._plan = LaunchPlan(self.launch_plan, self._device, name=self.function)
         except CudaError as exc:
+            self.close()
             raise ArtifactError(f"cannot run {self.path} on the GPU: {exc}") from None
+        except ArtifactError:
+            self.close()
+            raise
+
+    def _refuse_older_gpu(self, arch: str) -> None:
+        """PTX for sm_XX runs on GPUs of sm_XX and later only: say so instead of a JIT error."""
+        wanted = self.manifest["target"]["gpu_arch"]
+        if _arch_number(arch) < _arch_number(wanted):
+            raise ArtifactError(
+                f"cannot run {self.path}: it was compiled for {wanted} and this GPU is {arch} "
+                f"(compile it with --target-cpu {arch})"
+            )
 
     def _load_code(self, arch: str) -> str:
         """Loads the kernels: the cubin when it was assembled for this GPU's architecture and the
