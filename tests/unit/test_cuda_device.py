@@ -165,6 +165,15 @@ def test_status_with_a_gpu_is_none(monkeypatch):
     assert names(driver) == ["cuInit", "cuDeviceGetCount"]
 
 
+def test_gpu_count_is_the_drivers_count_or_zero_without_a_usable_gpu(monkeypatch):
+    install(monkeypatch, FakeDriver(devices=2))
+    assert cuda_device.gpu_count() == 2
+    install(monkeypatch, FakeDriver(fail={"cuInit": CUresult.CUDA_ERROR_NO_DEVICE}))
+    assert cuda_device.gpu_count() == 0
+    install(monkeypatch, FakeDriver(init_raises=RuntimeError("Failed to dlopen libcuda.so.1")))
+    assert cuda_device.gpu_count() == 0
+
+
 def test_importing_the_module_does_not_import_cuda_bindings():
     import subprocess
 
