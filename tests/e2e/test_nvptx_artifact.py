@@ -18,6 +18,7 @@ from tgc.lowering.artifact import AotError
 from tgc.lowering.nvptx.artifact import assemble
 from tgc.runtime import cuda_device
 from tgc.runtime.artifact import ArtifactError, InvalidArtifact
+from tgc.runtime.device_array import DeviceArray
 from tgc.runtime.gpu_artifact import load, ptx_signature_line, read_manifest, signature_digest
 from tgc.tools.cli import main
 
@@ -515,8 +516,14 @@ def test_a_python_program_with_a_variable_keeps_it_between_calls(tmp_path, monke
         np.testing.assert_allclose(art(x=x)["y"], np.tanh(x * w), rtol=1e-6)
         w = w * x
         np.testing.assert_allclose(art.variables["w"], w, rtol=1e-6)
+    # The new value stayed on the device for the next call.
+    assert isinstance(art.variables["w"], DeviceArray)
     saved = art.save(str(tmp_path / "ckpt"))
     art.reset()
     np.testing.assert_array_equal(art.variables["w"], np.full((4, 8), 0.5, np.float32))
     art.restore(saved)
     np.testing.assert_allclose(art.variables["w"], w, rtol=1e-6)
+    art(x=x)
+    art.close()  # the variables are read back to the host first
+    assert isinstance(art.variables["w"], np.ndarray)
+    np.testing.assert_allclose(art.variables["w"], w * x, rtol=1e-6)

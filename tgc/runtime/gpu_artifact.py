@@ -15,7 +15,8 @@ The artifact directory holds::
 the launch plan's indices and sizes, every file's checksum, the PTX's signature line) before a byte
 reaches the GPU, then loads the cubin when the GPU is of its architecture and the PTX otherwise (the
 driver compiles it). The loaded artifact is called as the CPU's is: ``art(x=array)`` returns
-{fetch name: array}; variables live in ``art.variables`` between calls, ``save``/``restore``
+{fetch name: array}; variables live in ``art.variables`` between calls (on the GPU: a variable the
+function assigns stays there as a DeviceArray, which numpy reads as an array), ``save``/``restore``
 checkpoint them. Without a usable GPU, loading raises ArtifactError saying why (``cuda_status``);
 ``load(path, device=None)`` reads and checks the artifact without a GPU (`tgc inspect` does).
 """
@@ -284,7 +285,16 @@ class GpuArtifact(Artifact):
             if self.manifest["launch_plan"]["kernels"]:
                 self._refuse_older_gpu(arch)
                 self.backend = self._load_code(arch)
-            self._plan = LaunchPlan(self.launch_plan, self._device, name=self.function)
+            fetched = len(self.signature.outputs)
+            self._plan = LaunchPlan(
+                self.launch_plan,
+                self._device,
+                name=self.function,
+                # A bool comes back as bool from its one-byte storage.
+                output_dtypes=[r.dtype for r in self._results],
+                # The variables' new values stay on the GPU for the next call (DeviceArrays).
+                resident_outputs=range(fetched, len(self._results)),
+            )
         except CudaError as exc:
             self.close()
             raise ArtifactError(f"cannot run {self.path} on the GPU: {exc}") from None
@@ -337,16 +347,14 @@ class GpuArtifact(Artifact):
             raise errors.InternalError(
                 None, None, f"running {self.function} on the GPU: {exc}"
             ) from None
-        # A bool comes back in its one-byte storage.
-        outputs = [
-            o if o.dtype == r.dtype else o.astype(r.dtype) for o, r in zip(outputs, self._results)
-        ]
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
         return dict(zip([o.name for o in self.signature.outputs], outputs[:fetched]))
 
     def close(self) -> None:
-        """Frees the GPU memory and module of this artifact."""
+        """Frees the GPU memory and module of this artifact; its variables stay readable (their
+        values are copied to the host first)."""
+        self.variables = {n: np.array(v) for n, v in self.variables.items()}
         if self._plan is not None:
             self._plan.close()
             self._plan = None
