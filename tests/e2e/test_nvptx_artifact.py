@@ -243,6 +243,19 @@ def test_a_copy_larger_than_its_buffers_is_refused(artifact, tmp_path):
         load(str(path), device=None)
 
 
+def test_a_written_argument_that_does_not_exist_is_refused(artifact, tmp_path):
+    path = _copy(artifact, tmp_path)
+    manifest = _manifest(path)
+    manifest["launch_plan"]["functions"]["model_main"]["written_arguments"] = [3, 4]
+    _rewrite(path, manifest)
+    with pytest.raises(
+        InvalidArtifact,
+        match=r"field 'launch_plan\.functions\.model_main\.written_arguments': there is no "
+        "argument 4",
+    ):
+        load(str(path), device=None)
+
+
 def test_plan_arguments_that_are_not_the_signature_are_refused(artifact, tmp_path):
     path = _copy(artifact, tmp_path)
     manifest = _manifest(path)

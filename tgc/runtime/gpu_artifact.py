@@ -149,6 +149,11 @@ def _check_plan(manifest: dict, where: str) -> None:
             f"{where}: field '{field}.arguments': they are not the entry point's arguments and "
             "results"
         )
+    for index in function.get("written_arguments", []):
+        if index >= len(have):
+            raise InvalidArtifact(
+                f"{where}: field '{field}.written_arguments': there is no argument {index}"
+            )
     for index, buffer in enumerate(function["buffers"]):
         if buffer["offset"] + _nbytes(buffer) > function["workspace_bytes"]:
             raise InvalidArtifact(
