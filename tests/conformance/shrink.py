@@ -134,9 +134,11 @@ def _simplifications(spec: GraphSpec):
             yield replace(spec, nodes=nodes)
 
 
-def repro_code(spec: GraphSpec) -> str:
-    """The graph as an ``import tgc as tf`` program (ops through the frontend's make_op)."""
+def repro_code(spec: GraphSpec, suite_target=None) -> str:
+    """The graph as an ``import tgc as tf`` program (ops through the frontend's make_op), run on
+    ``suite_target`` (a checks.Target; the plain CPU when None)."""
     lines = ["import numpy as np", "import tgc as tf", "from tgc.frontend.build import make_op", ""]
+    kind = suite_target.device_type if suite_target is not None else "cpu"
     feeds = []
     for i, (inp, a) in enumerate(zip(spec.inputs, spec.arrays)):
         value = f"np.array({np.round(a, 4).tolist()!r}, np.{spec.dtype})"
@@ -153,7 +155,7 @@ def repro_code(spec: GraphSpec) -> str:
         if node.op == "constant":
             lines.append(f"{target} = tf.constant({float(node.attrs['value'])!r}, tf.{spec.dtype})")
         else:
-            device = f"  # device /cpu:{node.device}" if node.device else ""
+            device = f"  # device /{kind}:{node.device}" if node.device else ""
             args = ", ".join(f"v{a}" for a in node.args)
             lines.append(f"{target} = make_op({node.op!r}, [{args}]{attrs}){device}")
         value_id += node.results
@@ -171,7 +173,14 @@ def repro_code(spec: GraphSpec) -> str:
         else "[]"
     )
     lines.append(f"grads = {grads}")
-    lines.append("with tf.Session() as sess:")
+    if suite_target is None or suite_target.compiler == "cpu":
+        lines.append("with tf.Session() as sess:")
+    else:
+        devices = suite_target.config().device_count
+        compiler = suite_target.compiler
+        lines.insert(3, "from tgc.dialect import targets")
+        lines.append(f"config = tf.ConfigProto(device_count={devices!r})")
+        lines.append(f"with targets.selected({compiler!r}), tf.Session(config=config) as sess:")
     if any(i.kind == "variable" for i in spec.inputs):
         lines.append("    sess.run(tf.global_variables_initializer())")
     lines.append(f"    print(sess.run([[{fetch}], grads], {{{', '.join(feeds)}}}))")

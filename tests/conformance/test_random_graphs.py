@@ -85,7 +85,7 @@ def test_random_graphs_conform(variant, target):
         outcome = outcome_isolated(spec, target.name)
         assert outcome.ok, (
             f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
-            f"\n\nrepro:\n{repro_code(spec)}"
+            f"\n\nrepro:\n{repro_code(spec, target)}"
         )
 
     check()
