@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tgc.lowering.nvptx.check_host import CheckHostPass
+from tgc.lowering.nvptx.drop_empty_loops import DropEmptyLoopsPass
 from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
 from tgc.lowering.nvptx.one_gpu_module import OneGpuModulePass
 from tgc.lowering.nvptx.out_params import OutParamsPass
@@ -145,11 +146,13 @@ ONE_SHOT_BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}"
 )
+# Adjacent parallel loops over the same space fuse (an elementwise op after a matmul or a reduction
+# reads, in the same thread, the element that thread just wrote: one kernel less each).
 # Parallel loops in tiles of 16x16: the outer loop becomes the grid, the inner one a block's
 # threads; fixed inner bounds (an in-bounds check instead of min bounds) let
 # convert-parallel-loops-to-gpu size the block when a dim is not a multiple of 16.
 TILE = (
-    "func.func(convert-linalg-to-parallel-loops,"
+    "func.func(convert-linalg-to-parallel-loops,scf-parallel-loop-fusion,"
     "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 no-min-max-bounds=true})"
 )
 MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
@@ -170,6 +173,7 @@ def pipeline_elements() -> list:
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
         TILE,
+        DropEmptyLoopsPass(),
         # What has no parallel loop left (0-d arithmetic, full reductions): one-thread kernels.
         SerialKernelsPass(),
         MAP,
