@@ -74,12 +74,10 @@ def target_named(name: str) -> Target:
 
 
 def _runs_variant(compiler, variant: str) -> bool:
-    """Whether a compiler target can run a variant: artifacts need an artifact format, two devices
-    need transfers between them in-process, and @tgc.jit and tgc.grad compile for the CPU."""
+    """Whether a compiler target can run a variant: artifacts need an artifact format, and @tgc.jit
+    and tgc.grad compile for the CPU."""
     if variant == "artifact":
         return bool(compiler.artifact_format)
-    if variant == "two_devices":
-        return compiler.in_process_transfers
     if variant in ("jit", "tgc_grad"):
         return compiler.device_type == "CPU"
     return True

@@ -51,8 +51,24 @@ def test_a_gpu_target_runs_sessions_with_a_gpu_beside_the_cpu():
     suite_target = target_named("nvptx-emulated")
     assert suite_target.device(0) == "/gpu:0"
     assert suite_target.config().device_count == {"GPU": 1}
-    assert "two_devices" not in suite_target.variants  # its code sends no tensors yet
-    assert "artifact" not in suite_target.variants
+    assert "two_devices" in suite_target.variants  # GPU:0 and GPU:1 exchange tensors
+    assert "artifact" not in suite_target.variants  # emulation runs in-process only
+    assert "jit" not in suite_target.variants  # @tgc.jit compiles for the CPU
+
+
+def test_drawn_graphs_conform_on_the_emulated_gpu_beside_the_cpu():
+    """The GPU's schedule (nvptx kernels and launch plans, run on the host) on drawn graphs of
+    every registry op, in every variant it runs, against numpy and finite differences."""
+    suite_target = target_named("nvptx-emulated")
+    entries = catalogue()
+    variants = [v for v in VARIANTS if v in suite_target.variants]
+    for seed in range(18):
+        variant = variants[seed % len(variants)]
+        spec = draw_graph(RandomChooser(seed), seed=seed, entries=entries, variant=variant)
+        outcome = run_checks(spec, suite_target)
+        assert outcome.ok, f"seed {seed} ({variant}): {outcome.status} in {outcome.category}: " + (
+            outcome.detail
+        )
 
 
 def test_drawn_graphs_conform_on_the_registered_target_in_every_variant(noblas):
@@ -65,3 +81,16 @@ def test_drawn_graphs_conform_on_the_registered_target_in_every_variant(noblas):
     assert {name for name, _ in COMPILES} == {"cpu-noblas"}
     assert (("cpu-noblas", False)) in COMPILES  # the artifact variant compiled for it too
     assert targets.for_device_type("CPU").name == "cpu"  # the selection ended with each check
+
+
+def test_a_repro_program_runs_on_the_suites_target(capsys):
+    from conformance.shrink import repro_code
+
+    spec = draw_graph(RandomChooser(3), seed=3, entries=catalogue())
+    code = repro_code(spec, target_named("nvptx-emulated"))
+    assert "from tgc.dialect import targets" in code
+    assert "config = tf.ConfigProto(device_count={'GPU': 1})" in code
+    assert "with targets.selected('nvptx-emulated'), tf.Session(config=config) as sess:" in code
+    exec(compile(code, "repro", "exec"), {})
+    assert capsys.readouterr().out.startswith("[[array(")
+    assert "targets.selected" not in repro_code(spec)  # the plain CPU

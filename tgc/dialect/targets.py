@@ -47,9 +47,6 @@ class Target(abc.ABC):
     # Its code is compiled for one shape of every tensor (a GPU kernel's grid is sized at compile
     # time): a Session and @tgc.jit compile once per combination of fed shapes.
     static_shapes: bool = False
-    # Its in-process code can send and receive tensors to other devices (a run partitioned over
-    # several devices of this target).
-    in_process_transfers: bool = True
 
     @abc.abstractmethod
     def supported_ops(self) -> frozenset:
@@ -61,10 +58,11 @@ class Target(abc.ABC):
         ``for_session``: the in-process variant, which may update variables in place."""
 
     @abc.abstractmethod
-    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """Compiles a lowered module in this process. ``symbols`` (name -> ctypes function) are
         provided to its code; ``hub`` is the run's TransferHub (which those symbols call), for code
-        that exchanges tensors without them. Returns an object whose ``executable(function,
+        that exchanges tensors without them; ``devices``: function -> the full name of the device
+        its partition was placed on. Returns an object whose ``executable(function,
         inputs, outputs, in_place, variables_from)`` is a callable ``(*arrays) -> [arrays]``
         (``inputs``/``outputs``: numpy dtype and rank of each; ``in_place``: output index -> input
         index it may be written into; ``variables_from``: the outputs from there on are assigned

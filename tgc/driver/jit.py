@@ -212,7 +212,8 @@ def _load(modules: list, layout, keys, transfers, feeds, signature, var_specs):
     codes = {}
     for target, module in modules:
         names = [name for name, device, *_ in layout if _target_of_device(device) is target]
-        code = target.load_in_process(module, names, symbols, hub=hub)
+        devices = {name: device for name, device, *_ in layout if name in names}
+        code = target.load_in_process(module, names, symbols, hub=hub, devices=devices)
         codes.update({name: code for name in names})
     fetch_specs = [s for _, s in signature.fetches]
     partitions = []

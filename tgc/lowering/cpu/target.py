@@ -72,7 +72,7 @@ class CpuTarget(Target):
             "reconcile-unrealized-casts",
         ]
 
-    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         from tgc.lowering.cpu.jit import load_functions
 
         return load_functions(module, functions, symbols)

@@ -23,7 +23,7 @@ IN_PROCESS_ONLY = (
 
 @dataclasses.dataclass(frozen=True)
 class NvptxEmulatedTarget(NvptxTarget):
-    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """``symbols`` go unused: the launch plan sends and receives through ``hub``."""
         from tgc.lowering.nvptx.in_process import load_on_host
 

@@ -22,13 +22,17 @@ HOST_LOWERING = (
 
 
 class PlanCode:
-    """A module's launch plan bound to a device; each function becomes a LaunchPlan, exchanging
-    tensors through ``hub`` (the run's TransferHub; None for a run of one partition)."""
+    """A module's launch plan bound to devices; each function becomes a LaunchPlan on its device
+    (``devices``: one device for every function, or function name -> device), exchanging tensors
+    through ``hub`` (the run's TransferHub; None for a run of one partition)."""
 
-    def __init__(self, plan: dict, device, hub=None):
+    def __init__(self, plan: dict, devices, hub=None):
         self.plan = plan
-        self.device = device
+        self.devices = devices
         self.hub = hub
+
+    def device_of(self, function: str):
+        return self.devices[function] if isinstance(self.devices, dict) else self.devices
 
     def executable(
         self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
@@ -42,7 +46,7 @@ class PlanCode:
         resident = range(len(outputs))[variables_from:] if variables_from is not None else ()
         return LaunchPlan(
             plan,
-            self.device,
+            self.device_of(function),
             function,
             output_dtypes,
             transfers=self.hub,
@@ -76,8 +80,10 @@ def load_on_host(module, hub=None) -> PlanCode:
     return PlanCode(plan, HostDevice(kernels, keepalive=engine), hub)
 
 
-def load_on_gpu(module, hub=None, opt_level: int = 3) -> PlanCode:
-    """Reads the launch plan, lowers the kernels to PTX for this machine's GPU and loads them."""
+def load_on_gpu(module, hub=None, devices=None, opt_level: int = 3) -> PlanCode:
+    """Reads the launch plan, lowers the kernels to PTX for this machine's GPUs and loads them on
+    each GPU a partition was placed on (``devices``: function name -> its device's full name; GPU 0
+    for every function when None), one CudaDevice (context, module, stream) per GPU."""
     from tgc.lowering.artifact import Machine
     from tgc.lowering.nvptx.codegen import TRIPLE, lower_to_binary, nvvm_pipeline, ptx_text
     from tgc.runtime.cuda_device import CudaDevice, cuda_status
@@ -86,7 +92,27 @@ def load_on_gpu(module, hub=None, opt_level: int = 3) -> PlanCode:
     if reason is not None:
         raise CompileError(f"the nvptx target cannot run here: {reason}")
     plan = plan_of(module)
-    device = CudaDevice()
-    lower_to_binary(module, nvvm_pipeline(Machine(TRIPLE, device.compute_capability()), opt_level))
-    device.load_module(ptx_text(module).encode())
-    return PlanCode(plan, device, hub)
+    ordinals = {name: gpu_ordinal(device) for name, device in (devices or {}).items()}
+    gpus = {
+        ordinal: CudaDevice(ordinal=ordinal) for ordinal in sorted(set(ordinals.values()) or {0})
+    }
+    # PTX for the oldest architecture among them: the driver compiles it for each GPU.
+    arch = min((gpu.compute_capability() for gpu in gpus.values()), key=_architecture_number)
+    lower_to_binary(module, nvvm_pipeline(Machine(TRIPLE, arch), opt_level))
+    ptx = ptx_text(module).encode()
+    for gpu in gpus.values():
+        gpu.load_module(ptx)
+    if devices is None:
+        return PlanCode(plan, gpus[0], hub)
+    return PlanCode(plan, {name: gpus[ordinal] for name, ordinal in ordinals.items()}, hub)
+
+
+def gpu_ordinal(device: str) -> int:
+    """The CUDA ordinal of a TF device name: /device:GPU:1 -> 1."""
+    from tgc.dialect.devices import DeviceSpec
+
+    return DeviceSpec.from_string(device).device_index or 0
+
+
+def _architecture_number(arch: str) -> int:
+    return int("".join(c for c in arch if c.isdigit()))

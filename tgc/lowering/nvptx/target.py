@@ -32,11 +32,12 @@ class NvptxTarget(Target):
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         return pipeline_elements()
 
-    def load_in_process(self, module, functions: list, symbols: dict, hub=None):
-        """``symbols`` go unused: the launch plan sends and receives through ``hub``."""
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
+        """``symbols`` go unused: the launch plan sends and receives through ``hub``; each
+        function runs on the GPU ``devices`` names for it."""
         from tgc.lowering.nvptx.in_process import load_on_gpu
 
-        return load_on_gpu(module, hub)
+        return load_on_gpu(module, hub, devices)
 
     def available_devices(self) -> int:
         """The CUDA GPUs of this machine (none without cuda-bindings, a driver or a GPU)."""
@@ -77,6 +78,5 @@ NVPTX = NvptxTarget(
     artifact_stages=("gpu", "ptx", "artifact"),
     passes=tuple(type(p) for p in pipeline_elements() if not isinstance(p, str)),
     static_shapes=True,
-    in_process_transfers=False,
     description="NVIDIA GPUs through NVVM to PTX (artifact: PTX, cubin and launch plan)",
 )
