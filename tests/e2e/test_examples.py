@@ -114,3 +114,27 @@ def test_convnet_on_digits_learns():
     losses, acc = load_example("convnet").main(steps=150, print_every=0)
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
     assert acc >= 0.80
+
+
+# ---- the two-layer net on a GPU ------------------------------------------------------------------
+
+
+def test_gpu_two_layer_net_trains_on_the_emulated_gpu(capsys):
+    losses = load_example("gpu_two_layer_net").main(steps=12, print_every=0, emulate=True)
+    err = capsys.readouterr().err
+    assert "scores: (tgc.matmul): /job:localhost/replica:0/task:0/device:GPU:0" in err
+    assert losses[-1] < losses[0]
+    # At the initial weights (stddev 0.01) the scores are near 0: the loss is close to N * log(C).
+    assert abs(losses[0] - 64 * math.log(10)) < 3
+
+
+def test_gpu_two_layer_net_falls_back_to_the_cpu_without_a_gpu(capsys):
+    from tgc.dialect import targets
+
+    if targets.get("nvptx").available_devices():
+        pytest.skip("this machine has a GPU")
+    losses = load_example("gpu_two_layer_net").main(steps=3, print_every=0)
+    assert "scores: (tgc.matmul): /job:localhost/replica:0/task:0/device:CPU:0" in (
+        capsys.readouterr().err
+    )
+    assert losses[-1] < losses[0]
