@@ -18,6 +18,7 @@ from tgc.lowering.artifact import AotError
 from tgc.lowering.nvptx.artifact import assemble
 from tgc.runtime import cuda_device
 from tgc.runtime.artifact import ArtifactError, InvalidArtifact
+from tgc.runtime.artifact_checks import file_record
 from tgc.runtime.device_array import DeviceArray
 from tgc.runtime.gpu_artifact import load, ptx_signature_line, read_manifest, signature_digest
 from tgc.tools.cli import main
@@ -211,6 +212,23 @@ def test_a_changed_launch_plan_is_refused(artifact, tmp_path):
     _rewrite(path, manifest)  # the manifest agrees with itself now, but not with the PTX
     with pytest.raises(InvalidArtifact, match="the PTX was not compiled with this manifest"):
         load(str(path), device=None)
+
+
+def test_a_launch_without_threads_is_accepted(artifact, tmp_path):
+    # An empty tensor's kernel gets a 0 in its grid: the runtime skips such a launch.
+    path = _copy(artifact, tmp_path)
+    manifest = _manifest(path)
+    manifest["launch_plan"]["functions"]["model_main"]["steps"][0]["launch"]["grid"] = [0, 2, 1]
+    _rewrite(path, manifest)
+    (path / "kernels.ptx").write_text(
+        "\n".join(
+            [ptx_signature_line(manifest["signature"]["sha256"])]
+            + (path / "kernels.ptx").read_text().split("\n")[1:]
+        )
+    )
+    manifest["checksums"]["kernels.ptx"] = file_record((path / "kernels.ptx").read_bytes())
+    _rewrite(path, manifest)
+    assert load(str(path), device=None).launch_plan["steps"][0]["launch"]["grid"] == [0, 2, 1]
 
 
 def test_a_launch_argument_out_of_range_is_refused(artifact, tmp_path):
