@@ -356,6 +356,11 @@ class GpuArtifact(Artifact):
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
         return dict(zip([o.name for o in self.signature.outputs], outputs[:fetched]))
 
+    @property
+    def device(self):
+        """The CudaDevice the artifact runs on (None when it was loaded without a GPU)."""
+        return self._device
+
     def close(self) -> None:
         """Frees the GPU memory and module of this artifact; its variables stay readable (their
         values are copied to the host first)."""
