@@ -1,0 +1,130 @@
+"""Running an accel-level module in this process: each function's program on the simulator.
+
+``load_in_process`` reads every public function into its program and host plan (program.py); the
+executable of a function receives the tensors other partitions send it (through the run's
+TransferHub), runs the program on tgc.runtime.accel's Simulator, sends what other partitions wait
+for and returns its results. The statistics of each function's last run (cycles per unit,
+utilisation) are kept for ``last_stats``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from tgc.errors import CompileError
+
+_LAST_STATS: dict = {}  # function name -> the simulator's stats of its last run
+_STATS_LOCK = threading.Lock()
+
+
+def last_stats(function: str | None = None):
+    """The simulator's statistics of the last run of ``function`` (of any function when None)."""
+    with _STATS_LOCK:
+        if function is not None:
+            return _LAST_STATS.get(function)
+        return _LAST_STATS.get(None)
+
+
+def _record(function: str, stats) -> None:
+    with _STATS_LOCK:
+        _LAST_STATS[function] = stats
+        _LAST_STATS[None] = stats
+
+
+class AccelCode:
+    """A module's programs; ``executable`` makes one function's callable."""
+
+    def __init__(self, plans: dict, hub=None):
+        self.plans = plans  # function name -> (program, host plan)
+        self.hub = hub
+
+    def executable(
+        self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
+    ):
+        """``in_place`` and ``variables_from`` go unused: results come back as new arrays."""
+        program, host = self.plans[function]
+        return ProgramRun(function, program, host, [dtype for dtype, _ in outputs], self.hub)
+
+
+class ProgramRun:
+    """One function: receives, the program on the simulator, sends, results."""
+
+    def __init__(self, name: str, program: dict, host: dict, output_dtypes: list, hub):
+        from tgc.runtime.accel.machine import Machine
+        from tgc.runtime.accel.simulator import Simulator
+
+        if (host["recvs"] or host["sends"]) and hub is None:
+            raise CompileError(f"{name} exchanges tensors with other partitions but has no hub")
+        self.name, self.host, self.hub = name, host, hub
+        self.output_dtypes = [np.dtype(d) for d in output_dtypes]
+        self.program = {"machine": Machine().to_dict(), **program}
+        self.simulator = Simulator(self.program) if program["instructions"] else None
+        self._lock = threading.Lock()
+
+    def __call__(self, *arrays) -> list:
+        received = {recv["key"]: self._receive(recv) for recv in self.host["recvs"]}
+        with self._lock:
+            outputs = self._run_program(arrays, received)
+        values = {"argument": arrays, "received": received, "output": outputs}
+        for send in self.host["sends"]:
+            kind, index = send["source"]
+            value = np.asarray(values[kind][index]).astype(send["dtype"], copy=False)
+            self.hub.current.send(send["key"], value)
+        return [
+            np.asarray(values[kind][index]).astype(dtype, copy=False)
+            for (kind, index), dtype in zip(self.host["results"], self.output_dtypes)
+        ]
+
+    def _run_program(self, arrays, received) -> list:
+        if self.simulator is None:
+            return [np.zeros(o["shape"], o["dtype"]) for o in self.host["outputs"]]
+        sources = {"argument": arrays, "received": received}
+        inputs = [
+            np.ascontiguousarray(sources[kind][index], dtype=np.float32)
+            for kind, index in (spec["source"] for spec in self.host["inputs"])
+        ]
+        results = self.simulator.run(inputs)
+        _record(self.name, self.simulator.stats)
+        return [
+            np.asarray(value).astype(spec["dtype"], copy=False)
+            for value, spec in zip(results, self.host["outputs"])
+        ]
+
+    def _receive(self, recv: dict) -> np.ndarray:
+        from tgc.runtime import errors
+
+        rendezvous = self.hub.current
+        value = rendezvous.recv(recv["key"])
+        if value is None:  # the run was aborted (another partition failed, a deadlock)
+            raise rendezvous.error
+        value = np.asarray(value)
+        if list(value.shape) != recv["shape"] or value.dtype != np.dtype(recv["dtype"]):
+            raise errors.InvalidArgumentError(
+                None,
+                None,
+                f"{self.name}: the tensor received as "
+                f"'{rendezvous.keys.get(recv['key'], recv['key'])}' is {value.dtype} of shape "
+                f"{list(value.shape)}, but the function was compiled for {recv['dtype']} of "
+                f"shape {recv['shape']}",
+            )
+        return value
+
+
+def load_programs(module, hub=None) -> AccelCode:
+    """Reads each public function of an accel-level module into its program."""
+    from tgc.lowering.accel.program import (
+        ProgramError,
+        function_name,
+        public_functions,
+        read_function,
+    )
+
+    plans = {}
+    for function in public_functions(module):
+        try:
+            plans[function_name(function)] = read_function(function)
+        except ProgramError as exc:
+            raise CompileError(f"the accel target cannot run this graph: {exc}") from None
+    return AccelCode(plans, hub)

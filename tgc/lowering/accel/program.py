@@ -1,0 +1,278 @@
+"""Reads an accel-level function into the accelerator's program and the host's part around it.
+
+After the accel pipeline a public function's body is straight-line code: accel ops on memrefs,
+allocations of the tensors they write, casts between static and dynamic memref types, sends and
+receives of tensors (calls of the transfer functions, made static by tgc-nvptx-static-transfers)
+and a return. This module turns it into
+
+- the program (the JSON the simulator runs, format in docs/accel-machine.md): the device-memory
+  tensors the DMAs touch (the function's arguments and received tensors are inputs, its allocations
+  outputs), the instructions in order, each with the ``waits`` its dependencies need;
+- the host plan: which argument or received tensor feeds each program input, the receives before
+  the program runs and the sends after it, and where each result comes from.
+
+Device memory holds float32: a float64 tensor is narrowed by the host on its way in and widened on
+its way out (the matrix unit computes in bf16 anyway).
+
+Waits: an instruction waits for the latest earlier instruction of each unit that writes what it
+reads (or reads or writes what it writes), in the buffer (byte ranges) or in device memory (tiles
+of a tensor). Instructions of one unit run in order, so one wait per unit is enough.
+"""
+
+from __future__ import annotations
+
+from mlir import ir
+
+from tgc.lowering.accel import ops as accel
+from tgc.lowering.nvptx.static_transfers import callee_name, transfer_dtype, transfer_kind
+
+ELEMENT_BYTES = {"float32": 4, "bfloat16": 2}
+UNITS = {
+    "dma_load": "dma_in",
+    "dma_store": "dma_out",
+    "matmul": "matrix",
+    "cast": "vector",
+    "zero": "vector",
+}
+
+
+class ProgramError(ValueError):
+    """Code that the accelerator's program cannot express."""
+
+
+def read_function(function) -> tuple:
+    """(program, host plan) of one lowered function."""
+    return _FunctionReader(function).read()
+
+
+def public_functions(module: ir.Module) -> list:
+    found = []
+    for op in module.body.operations:
+        if op.operation.name != "func.func" or len(op.regions[0].blocks) == 0:
+            continue
+        visibility = op.attributes["sym_visibility"] if "sym_visibility" in op.attributes else None
+        if visibility is None or ir.StringAttr(visibility).value == "public":
+            found.append(op)
+    return found
+
+
+def function_name(function) -> str:
+    return ir.StringAttr(function.attributes["sym_name"]).value
+
+
+def _numpy_dtype(element: ir.Type) -> str:
+    if isinstance(element, ir.F32Type):
+        return "float32"
+    if isinstance(element, ir.F64Type):
+        return "float64"
+    if isinstance(element, ir.IntegerType):
+        width = ir.IntegerType(element).width
+        return "bool" if width == 1 else f"int{width}"
+    raise ProgramError(f"tensors of {element} are not supported on the accelerator")
+
+
+class _FunctionReader:
+    def __init__(self, function):
+        self.function = function
+        self.name = function_name(function)
+        self.refs = {}  # memref value -> ["argument", i] | ["received", key] | ["output", j]
+        self.scalars = {}  # i64 constant value -> its number
+        self.tensors = []  # the program's tensors
+        self.tensor_of = {}  # tuple(ref) -> index in self.tensors
+        self.inputs = []  # per program input: {"source": ref, "dtype": the tensor's own}
+        self.outputs = []  # per program output (an allocation): its shape and dtype
+        self.recvs, self.sends, self.results = [], [], []
+        self.instructions = []
+        self.hazards = _Hazards()
+
+    def read(self) -> tuple:
+        block = self.function.regions[0].blocks[0]
+        for index, argument in enumerate(block.arguments):
+            self.refs[argument] = ["argument", index]
+        for op in block.operations:
+            self._read_op(op.operation)
+        program = {
+            "tensors": self.tensors,
+            "buffer_bytes": self.hazards.buffer_bytes,
+            "instructions": self.instructions,
+        }
+        host = {
+            "arguments": len(block.arguments),
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "recvs": self.recvs,
+            "sends": self.sends,
+            "results": self.results,
+        }
+        return program, host
+
+    def _read_op(self, op) -> None:
+        name = op.name
+        if accel.is_accel_op(op):
+            self._instruction(op)
+        elif name == "arith.constant":
+            if isinstance(op.result.type, ir.IntegerType):
+                self.scalars[op.result] = ir.IntegerAttr(op.attributes["value"]).value
+        elif name == "memref.alloc":
+            self._alloc(op)
+        elif name == "memref.cast":
+            self.refs[op.result] = self._ref(op.operands[0], op)
+        elif transfer_kind(op) == "recv":
+            self._recv(op)
+        elif transfer_kind(op) == "send":
+            self._send(op)
+        elif name == "func.return":
+            self.results = [self._ref(value, op) for value in op.operands]
+        elif name != "memref.dealloc":
+            raise ProgramError(f"@{self.name}: the accelerator cannot run '{name}'")
+
+    def _alloc(self, op) -> None:
+        type_ = ir.MemRefType(op.result.type)
+        if not type_.has_static_shape:
+            raise ProgramError(f"@{self.name}: a tensor of unknown size ({type_})")
+        self.refs[op.result] = ["output", len(self.outputs)]
+        self.outputs.append({"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type)})
+
+    def _recv(self, op) -> None:
+        key = self._key(op.operands[0], op)
+        type_ = ir.MemRefType(op.results[0].type)
+        self.refs[op.results[0]] = ["received", key]
+        self.recvs.append(
+            {"key": key, "shape": list(type_.shape), "dtype": transfer_dtype(callee_name(op))}
+        )
+
+    def _send(self, op) -> None:
+        key_value, value = op.operands
+        self.sends.append(
+            {
+                "key": self._key(key_value, op),
+                "source": self._ref(value, op),
+                "dtype": transfer_dtype(callee_name(op)),
+            }
+        )
+
+    def _key(self, value, op) -> int:
+        if value not in self.scalars:
+            raise ProgramError(f"@{self.name}: '{op.name}' takes a key computed at run time")
+        return self.scalars[value]
+
+    def _ref(self, value, op) -> list:
+        ref = self.refs.get(value)
+        if ref is None:
+            raise ProgramError(f"@{self.name}: '{op.name}' takes a tensor made on the host")
+        return ref
+
+    def _tensor(self, value, op) -> int:
+        """The program's index of the tensor a DMA moves (an input or an output)."""
+        ref = self._ref(value, op)
+        if tuple(ref) not in self.tensor_of:
+            type_ = ir.MemRefType(value.type)
+            own_dtype = _numpy_dtype(type_.element_type)
+            if own_dtype not in ("float32", "float64"):
+                raise ProgramError(f"@{self.name}: the accelerator's DMA moves floats, not {type_}")
+            kind = "output" if ref[0] == "output" else "input"
+            index = ref[1] if kind == "output" else len(self.inputs)
+            if kind == "input":
+                self.inputs.append({"source": ref, "dtype": own_dtype})
+            self.tensor_of[tuple(ref)] = len(self.tensors)
+            self.tensors.append(
+                {"shape": list(type_.shape), "dtype": "float32", "kind": kind, "index": index}
+            )
+        return self.tensor_of[tuple(ref)]
+
+    def _instruction(self, op) -> None:
+        kind = op.name.removeprefix("accel.")
+        attrs = accel.read(op)
+        if kind == "dma_load":
+            tensor = self._tensor(op.operands[0], op)
+            instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
+            instruction["to"] = attrs["to"]
+            shape = _extent(attrs)
+            reads, writes = [_tile(tensor, attrs)], [_bytes(attrs["to"], shape, "float32")]
+        elif kind == "dma_store":
+            tensor = self._tensor(op.operands[0], op)
+            instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
+            instruction["from"] = attrs["from"]
+            reads, writes = (
+                [_bytes(attrs["from"], _extent(attrs), "float32")],
+                [_tile(tensor, attrs)],
+            )
+        elif kind == "cast":
+            source = _operand(attrs["from_at"], attrs["shape"], attrs["from_dtype"])
+            target = _operand(attrs["to_at"], attrs["shape"], attrs["to_dtype"])
+            instruction = {"from": source, "to": target}
+            reads, writes = [_bytes(**source)], [_bytes(**target)]
+        elif kind == "zero":
+            instruction = {"at": attrs["at"], "shape": attrs["shape"]}
+            reads, writes = [], [_bytes(attrs["at"], attrs["shape"], "float32")]
+        else:  # matmul
+            lhs, rhs, acc = (
+                _operand(attrs[f"{n}_at"], attrs[f"{n}_shape"], dtype)
+                for n, dtype in (("lhs", "bfloat16"), ("rhs", "bfloat16"), ("acc", "float32"))
+            )
+            instruction = {
+                key: {"at": v["at"], "shape": v["shape"]}
+                for key, v in (("lhs", lhs), ("rhs", rhs), ("acc", acc))
+            }
+            reads, writes = [_bytes(**lhs), _bytes(**rhs), _bytes(**acc)], [_bytes(**acc)]
+        index = len(self.instructions)
+        waits = self.hazards.access(index, UNITS[kind], reads, writes)
+        self.instructions.append({"op": kind, **instruction, "waits": waits})
+
+
+def _extent(attrs: dict) -> list:
+    return [attrs["rows"][1] - attrs["rows"][0], attrs["cols"][1] - attrs["cols"][0]]
+
+
+def _operand(at: int, shape: list, dtype: str) -> dict:
+    return {"at": at, "shape": list(shape), "dtype": dtype}
+
+
+def _bytes(at: int, shape: list, dtype: str) -> tuple:
+    """A region of the buffer: ("buffer", first byte, end byte)."""
+    return ("buffer", at, at + shape[0] * shape[1] * ELEMENT_BYTES[dtype])
+
+
+def _tile(tensor: int, attrs: dict) -> tuple:
+    """A region of device memory: ("tensor", index, rows, cols)."""
+    return ("tensor", tensor, tuple(attrs["rows"]), tuple(attrs["cols"]))
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    if a[0] != b[0]:
+        return False
+    if a[0] == "buffer":
+        return a[1] < b[2] and b[1] < a[2]
+    return a[1] == b[1] and all(x[0] < y[1] and y[0] < x[1] for x, y in zip(a[2:], b[2:]))
+
+
+class _Hazards:
+    """The last writer and the readers since, of every region touched so far."""
+
+    def __init__(self):
+        self.regions = {}  # region -> [last writer (index, unit) or None, readers since]
+        self.buffer_bytes = 0
+
+    def access(self, index: int, unit: str, reads: list, writes: list) -> list:
+        latest = {}  # unit -> the latest instruction of it to wait for
+
+        def depend(on) -> None:
+            if on is not None:
+                latest[on[1]] = max(latest.get(on[1], -1), on[0])
+
+        for region, (writer, readers) in self.regions.items():
+            if any(_overlap(region, r) for r in reads):
+                depend(writer)
+            if any(_overlap(region, w) for w in writes):
+                depend(writer)
+                for reader in readers:
+                    depend(reader)
+        me = (index, unit)
+        for region in reads:
+            self.regions.setdefault(region, [None, []])[1].append(me)
+        for region in writes:
+            self.regions[region] = [me, []]
+        for region in reads + writes:
+            if region[0] == "buffer":
+                self.buffer_bytes = max(self.buffer_bytes, region[2])
+        return sorted(latest.values())

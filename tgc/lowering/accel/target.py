@@ -1,0 +1,88 @@
+"""The accel target: tgc's open TPU-like accelerator, run on the simulator in tgc.runtime.accel.
+
+A walking skeleton: the accelerator runs matmul (float32 or float64 in the graph; bf16 on the
+matrix unit with float32 accumulation); every other op stays on the CPU by placement, and tensors
+cross between the CPU's partitions and the accelerator's through the run's rendezvous. There is no
+artifact yet: a Session or @tgc.jit runs the program in-process on the simulator, which counts
+the cycles (``tgc.lowering.accel.in_process.last_stats``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tgc.dialect.targets import Target
+from tgc.lowering.accel.pipeline import ACCEL_OPS, pipeline_elements
+from tgc.lowering.accel.tile_matmul import TileMatmulPass
+
+NO_ARTIFACT = (
+    "the accel target runs in-process only so far (a Session or @tgc.jit, on the simulator); "
+    "it writes no artifact yet"
+)
+_VARIABLE_TRAITS = {"variable_declaration", "variable_read", "assigns"}
+
+
+def _variable_ops() -> frozenset:
+    from tgc.dialect.registry import load_all_ops
+
+    return frozenset(n for n, op in load_all_ops().items() if op.traits & _VARIABLE_TRAITS)
+
+
+@dataclasses.dataclass(frozen=True)
+class AccelTarget(Target):
+    def supported_ops(self) -> frozenset:
+        """matmul, and the variable ops: at the core level a variable is an argument (and an
+        assigned one a result) of the compiled function, which the host passes to the program."""
+        return frozenset(ACCEL_OPS) | _variable_ops()
+
+    def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
+        return pipeline_elements()
+
+    def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
+        """``symbols`` go unused: the host part of each program sends and receives through
+        ``hub``. Every device of this target is one simulated accelerator."""
+        from tgc.lowering.accel.in_process import load_programs
+
+        return load_programs(module, hub)
+
+    def available_devices(self) -> None:
+        """Any number: each is a simulator in this process."""
+        return None
+
+    def resolve_machine(self, machine):
+        return machine
+
+    def code_generation(self, machine, options) -> str:
+        return "accel programs (JSON) run by tgc.runtime.accel's simulator"
+
+    def emit_stages(self, module, lowered, stop: str, options) -> None:
+        from tgc.lowering.artifact import AotError
+
+        raise AotError(NO_ARTIFACT)
+
+    def write_artifact(self, lowered, options, directory: str) -> str:
+        from tgc.lowering.artifact import AotError
+
+        raise AotError(NO_ARTIFACT)
+
+    def load_artifact(self, path: str, **kwargs):
+        from tgc.runtime.artifact import ArtifactError
+
+        raise ArtifactError(NO_ARTIFACT)
+
+
+# TPU v2-like: a 128x128 array at 940 MHz, bf16 (2 flops per MAC per cycle); its link to the host
+# is a PCIe-class one.
+ACCEL = AccelTarget(
+    name="accel",
+    device_type="ACCEL",
+    flops_per_second=2 * 128 * 128 * 940e6,
+    link_bytes_per_second=1.6e10,
+    link_latency_seconds=1e-5,
+    artifact_format="",
+    runtime_loader="",
+    # Its own passes (the static transfers are the nvptx target's, which `tgc opt` lists there).
+    passes=(TileMatmulPass,),
+    static_shapes=True,
+    description="tgc's TPU-like accelerator (bf16 systolic array), run on its simulator",
+)
