@@ -20,7 +20,7 @@ import threading
 from importlib import import_module
 
 # Module paths of the built-in targets; importing one registers its Target.
-BUILTIN_TARGETS = ("tgc.lowering.cpu", "tgc.lowering.nvptx")
+BUILTIN_TARGETS = ("tgc.lowering.cpu", "tgc.lowering.nvptx", "tgc.lowering.accel")
 
 
 class UnknownTargetError(ValueError):
