@@ -66,7 +66,7 @@ def _numpy_two_steps():
 
 
 def test_the_registry_lists_the_new_target_beside_the_cpu(noblas):
-    assert targets.names() == ["cpu", "cpu-noblas", "nvptx", "nvptx-emulated"]
+    assert targets.names() == ["accel", "cpu", "cpu-noblas", "nvptx", "nvptx-emulated"]
     assert targets.get("cpu-noblas") is noblas
     assert targets.for_device_type("CPU").name == "cpu"  # registered without taking over CPUs
     assert noblas.supported_ops() == CPU.supported_ops()
