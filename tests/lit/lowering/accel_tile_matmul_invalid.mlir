@@ -1,0 +1,27 @@
+// tgc-accel-tile-matmul refuses what the accelerator cannot run: one located error each.
+// RUN: not %tgc-opt %s --split-input-file -p tgc-accel-tile-matmul 2>&1 | FileCheck %s
+// CHECK-NOT: internal error
+
+// CHECK: accel_tile_matmul_invalid.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the accelerator's matmul reads its operands untransposed (transpose_a and transpose_b are not supported on it yet)
+func.func @transposed(%a: memref<3x2xf32>, %b: memref<3x4xf32>, %c: memref<2x4xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (k, n)>,
+                                 affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %b : memref<3x2xf32>, memref<3x4xf32>) outs(%c : memref<2x4xf32>)
+  return
+}
+
+// -----
+
+// CHECK: accel_tile_matmul_invalid.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the accelerator multiplies float32 or float64 matrices, not memref<2x3xi32>
+func.func @integers(%a: memref<2x3xi32>, %b: memref<3x4xi32>, %c: memref<2x4xi32>) {
+  linalg.matmul ins(%a, %b : memref<2x3xi32>, memref<3x4xi32>) outs(%c : memref<2x4xi32>)
+  return
+}
+
+// -----
+
+// CHECK: accel_tile_matmul_invalid.mlir:[[@LINE+2]]:{{[0-9]+}}: error: the accelerator's matmul needs static shapes, not memref<?x3xf32>
+func.func @dynamic(%a: memref<?x3xf32>, %b: memref<3x4xf32>, %c: memref<?x4xf32>) {
+  linalg.matmul ins(%a, %b : memref<?x3xf32>, memref<3x4xf32>) outs(%c : memref<?x4xf32>)
+  return
+}
