@@ -16,7 +16,8 @@ its way out (the matrix unit computes in bf16 anyway).
 
 Waits: an instruction waits for the latest earlier instruction of each unit that writes what it
 reads (or reads or writes what it writes), in the buffer (byte ranges) or in device memory (tiles
-of a tensor). Instructions of one unit run in order, so one wait per unit is enough.
+of a tensor). Instructions of one unit run in order, so one wait per other unit is enough, and
+none on its own unit.
 """
 
 from __future__ import annotations
@@ -257,7 +258,8 @@ class _Hazards:
         latest = {}  # unit -> the latest instruction of it to wait for
 
         def depend(on) -> None:
-            if on is not None:
+            # Its own unit runs instructions in order: no wait needed on it.
+            if on is not None and on[1] != unit:
                 latest[on[1]] = max(latest.get(on[1], -1), on[0])
 
         for region, (writer, readers) in self.regions.items():
