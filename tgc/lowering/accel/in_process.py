@@ -67,7 +67,11 @@ class ProgramRun:
         received = {recv["key"]: self._receive(recv) for recv in self.host["recvs"]}
         with self._lock:
             outputs = self._run_program(arrays, received)
-        values = {"argument": arrays, "received": received, "output": outputs}
+        allocs = [
+            outputs[spec["output"]] if spec["output"] is not None else np.zeros(**_of(spec))
+            for spec in self.host["allocs"]
+        ]
+        values = {"argument": arrays, "received": received, "alloc": allocs}
         for send in self.host["sends"]:
             kind, index = send["source"]
             value = np.asarray(values[kind][index]).astype(send["dtype"], copy=False)
@@ -79,7 +83,7 @@ class ProgramRun:
 
     def _run_program(self, arrays, received) -> list:
         if self.simulator is None:
-            return [np.zeros(o["shape"], o["dtype"]) for o in self.host["outputs"]]
+            return []
         sources = {"argument": arrays, "received": received}
         inputs = [
             np.ascontiguousarray(sources[kind][index], dtype=np.float32)
@@ -87,10 +91,8 @@ class ProgramRun:
         ]
         results = self.simulator.run(inputs)
         _record(self.name, self.simulator.stats)
-        return [
-            np.asarray(value).astype(spec["dtype"], copy=False)
-            for value, spec in zip(results, self.host["outputs"])
-        ]
+        dtypes = {s["output"]: s["dtype"] for s in self.host["allocs"] if s["output"] is not None}
+        return [np.asarray(value).astype(dtypes[j], copy=False) for j, value in enumerate(results)]
 
     def _receive(self, recv: dict) -> np.ndarray:
         from tgc.runtime import errors
@@ -110,6 +112,10 @@ class ProgramRun:
                 f"shape {recv['shape']}",
             )
         return value
+
+
+def _of(spec: dict) -> dict:
+    return {"shape": spec["shape"], "dtype": spec["dtype"]}
 
 
 def load_programs(module, hub=None) -> AccelCode:

@@ -8,8 +8,13 @@ and a return. This module turns it into
 - the program (the JSON the simulator runs, format in docs/accel-machine.md): the device-memory
   tensors the DMAs touch (the function's arguments and received tensors are inputs, its allocations
   outputs), the instructions in order, each with the ``waits`` its dependencies need;
-- the host plan: which argument or received tensor feeds each program input, the receives before
-  the program runs and the sends after it, and where each result comes from.
+- the host plan: which argument or received tensor feeds each program input, the allocations (each
+  the program output it is, if the program writes it; zeros otherwise), the receives before the
+  program runs and the sends after it, and where each result comes from.
+
+A whole-buffer copy into a fresh allocation (bufferization's copy of a tensor that is both sent and
+returned: it cannot know that a send only reads) makes the allocation another name of the copied
+tensor.
 
 Device memory holds float32: a float64 tensor is narrowed by the host on its way in and widened on
 its way out (the matrix unit computes in bf16 anyway).
@@ -76,12 +81,13 @@ class _FunctionReader:
     def __init__(self, function):
         self.function = function
         self.name = function_name(function)
-        self.refs = {}  # memref value -> ["argument", i] | ["received", key] | ["output", j]
+        self.refs = {}  # memref value -> ["argument", i] | ["received", key] | ["alloc", i]
         self.scalars = {}  # i64 constant value -> its number
         self.tensors = []  # the program's tensors
         self.tensor_of = {}  # tuple(ref) -> index in self.tensors
         self.inputs = []  # per program input: {"source": ref, "dtype": the tensor's own}
-        self.outputs = []  # per program output (an allocation): its shape and dtype
+        self.allocs = []  # per allocation: shape, dtype and its program output index (or None)
+        self.num_outputs = 0
         self.recvs, self.sends, self.results = [], [], []
         self.instructions = []
         self.hazards = _Hazards()
@@ -100,7 +106,7 @@ class _FunctionReader:
         host = {
             "arguments": len(block.arguments),
             "inputs": self.inputs,
-            "outputs": self.outputs,
+            "allocs": self.allocs,
             "recvs": self.recvs,
             "sends": self.sends,
             "results": self.results,
@@ -116,6 +122,8 @@ class _FunctionReader:
                 self.scalars[op.result] = ir.IntegerAttr(op.attributes["value"]).value
         elif name == "memref.alloc":
             self._alloc(op)
+        elif name == "memref.copy":
+            self._copy(op)
         elif name == "memref.cast":
             self.refs[op.result] = self._ref(op.operands[0], op)
         elif transfer_kind(op) == "recv":
@@ -131,8 +139,18 @@ class _FunctionReader:
         type_ = ir.MemRefType(op.result.type)
         if not type_.has_static_shape:
             raise ProgramError(f"@{self.name}: a tensor of unknown size ({type_})")
-        self.refs[op.result] = ["output", len(self.outputs)]
-        self.outputs.append({"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type)})
+        self.refs[op.result] = ["alloc", len(self.allocs)]
+        self.allocs.append(
+            {"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type), "output": None}
+        )
+
+    def _copy(self, op) -> None:
+        source, target = op.operands
+        ref = self._ref(target, op)
+        fresh = ref[0] == "alloc" and tuple(ref) not in self.tensor_of
+        if not fresh or source.type != target.type or not _row_major(source.type):
+            raise ProgramError(f"@{self.name}: the accelerator cannot run '{op}'")
+        self.refs[target] = self._ref(source, op)
 
     def _recv(self, op) -> None:
         key = self._key(op.operands[0], op)
@@ -171,9 +189,12 @@ class _FunctionReader:
             own_dtype = _numpy_dtype(type_.element_type)
             if own_dtype not in ("float32", "float64"):
                 raise ProgramError(f"@{self.name}: the accelerator's DMA moves floats, not {type_}")
-            kind = "output" if ref[0] == "output" else "input"
-            index = ref[1] if kind == "output" else len(self.inputs)
-            if kind == "input":
+            if ref[0] == "alloc":
+                kind, index = "output", self.num_outputs
+                self.allocs[ref[1]]["output"] = index
+                self.num_outputs += 1
+            else:
+                kind, index = "input", len(self.inputs)
                 self.inputs.append({"source": ref, "dtype": own_dtype})
             self.tensor_of[tuple(ref)] = len(self.tensors)
             self.tensors.append(
@@ -219,6 +240,11 @@ class _FunctionReader:
         index = len(self.instructions)
         waits = self.hazards.access(index, UNITS[kind], reads, writes)
         self.instructions.append({"op": kind, **instruction, "waits": waits})
+
+
+def _row_major(type_: ir.Type) -> bool:
+    memref = ir.MemRefType(type_)
+    return memref.layout == ir.MemRefType.get(list(memref.shape), memref.element_type).layout
 
 
 def _extent(attrs: dict) -> list:
