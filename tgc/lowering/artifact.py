@@ -3,13 +3,17 @@ the user's options, and the texts of each stage lowered so far.
 
 The driver (tgc/driver/aot.py) lowers a tgc module to the core level and through the target's
 pipeline; the target (for the CPU, tgc/lowering/cpu/artifact.py) turns the result into code and
-writes the artifact directory that its runtime loader reads.
+writes the artifact directory that its runtime loader reads. What every target's artifact records
+of the signature and the variables' initial values is made here.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass, field
+
+import numpy as np
 
 STEP_NAME = "tgc/rng_step"  # the implicit input the runtime fills with a call counter (random ops)
 
@@ -81,3 +85,70 @@ def timed(options: Options, name: str, fn, *args):
     if options.timing is not None:
         options.timing.append((name, time.perf_counter() - start))
     return out
+
+
+# ---- what every target's artifact records -----------------------------------------------------
+
+
+def entry_arguments(lowered: Lowered) -> tuple:
+    """(inputs, outputs) of the entry point as IOSpecs: feeds then variables read; fetches then
+    variables assigned (prefixed ``var:``)."""
+    sig = lowered.signature
+    variables = {v.name: v for v in sig.variables}
+    inputs = list(sig.inputs) + [
+        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_inputs
+    ]
+    outputs = list(sig.outputs) + [
+        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_outputs
+    ]
+    return inputs, outputs
+
+
+def signature_fields(lowered: Lowered) -> dict:
+    """What the compiled code assumes of its callers: entry point, inputs, outputs, variables."""
+    sig = lowered.signature
+    inputs, outputs = entry_arguments(lowered)
+    return {
+        "entry_points": [
+            {
+                "name": "main",
+                "symbol": f"_mlir_ciface_{lowered.entry}",
+                "arguments": [s.to_json() for s in inputs],
+                "results": [s.to_json() for s in outputs],
+            }
+        ],
+        "inputs": [s.to_json() for s in sig.inputs if s.name != STEP_NAME],
+        "outputs": [s.to_json() for s in sig.outputs],
+        "step_input": sig.step_input,
+        "variables": [
+            dict(v.to_json(), initial=v.name in sig.initial_values)
+            for v in sig.variables
+            if v.name in sig.var_inputs or v.name in sig.var_outputs
+        ],
+        "variables_read": list(sig.var_inputs),
+        "variables_assigned": list(sig.var_outputs),
+    }
+
+
+def npz_bytes(values: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **values)
+    return buffer.getvalue()
+
+
+def initial_values(sig: Signature) -> dict:
+    from tgc.dialect.types import numpy_dtype
+
+    values = {}
+    for v in sig.variables:
+        if v.name not in sig.var_inputs and v.name not in sig.var_outputs:
+            continue
+        if v.name not in sig.initial_values and v.name in sig.var_inputs:
+            raise AotError(
+                f"variable '{v.name}' is read but has no initial value (tgc.initial_value)"
+            )
+        default = np.zeros(v.shape, numpy_dtype(v.dtype))
+        # np.array, not np.ascontiguousarray: the latter makes a 0-d value 1-d, and the manifest
+        # says 0-d.
+        values[v.name] = np.array(sig.initial_values.get(v.name, default), order="C")
+    return values

@@ -17,7 +17,6 @@ directory is what tgc/runtime/artifact.py loads with numpy and ctypes only:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -25,16 +24,17 @@ import shutil
 import subprocess
 import tempfile
 
-import numpy as np
 
 from tgc.lowering.artifact import (
-    STEP_NAME,
     AotError,
     IOSpec,
     Lowered,
     Machine,
     Options,
-    Signature,
+    entry_arguments,
+    initial_values,
+    npz_bytes,
+    signature_fields,
     timed,
 )
 
@@ -277,20 +277,6 @@ def _memref_typedef(dtype: str, rank: int) -> str:
     )
 
 
-def entry_arguments(lowered: Lowered) -> tuple:
-    """(inputs, outputs) of the entry point as IOSpecs: feeds then variables read; fetches then
-    variables assigned (prefixed ``var:``)."""
-    sig = lowered.signature
-    variables = {v.name: v for v in sig.variables}
-    inputs = list(sig.inputs) + [
-        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_inputs
-    ]
-    outputs = list(sig.outputs) + [
-        IOSpec("var:" + n, variables[n].dtype, variables[n].shape) for n in sig.var_outputs
-    ]
-    return inputs, outputs
-
-
 def header_text(lowered: Lowered, prefix: str = "model") -> str:
     inputs, outputs = entry_arguments(lowered)
     kinds = sorted({(s.dtype, len(s.shape)) for s in inputs + outputs})
@@ -364,32 +350,6 @@ def _describe(spec: IOSpec) -> str:
 # ---- the artifact --------------------------------------------------------------------------------
 
 
-def signature_fields(lowered: Lowered) -> dict:
-    """What the compiled code assumes of its callers: entry point, inputs, outputs, variables."""
-    sig = lowered.signature
-    inputs, outputs = entry_arguments(lowered)
-    return {
-        "entry_points": [
-            {
-                "name": "main",
-                "symbol": f"_mlir_ciface_{lowered.entry}",
-                "arguments": [s.to_json() for s in inputs],
-                "results": [s.to_json() for s in outputs],
-            }
-        ],
-        "inputs": [s.to_json() for s in sig.inputs if s.name != STEP_NAME],
-        "outputs": [s.to_json() for s in sig.outputs],
-        "step_input": sig.step_input,
-        "variables": [
-            dict(v.to_json(), initial=v.name in sig.initial_values)
-            for v in sig.variables
-            if v.name in sig.var_inputs or v.name in sig.var_outputs
-        ],
-        "variables_read": list(sig.var_inputs),
-        "variables_assigned": list(sig.var_outputs),
-    }
-
-
 def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) -> dict:
     """The manifest (tgc/runtime/manifest.schema.json); ``checksums``: file name -> size and
     SHA-256."""
@@ -442,12 +402,12 @@ def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
 def _write_files(lowered: Lowered, options: Options, out: str) -> None:
     from tgc.runtime.artifact_checks import file_record
 
-    values = _initial_values(lowered.signature)
+    values = initial_values(lowered.signature)
     files = {
         IR_FILE: lowered.stages["llvm-ir"].encode(),
         f"{options.name}.h": lowered.stages["header"].encode(),
         OBJECT: lowered.stages["obj"],
-        VARIABLES: _npz_bytes(values),
+        VARIABLES: npz_bytes(values),
     }
     if "so" in lowered.stages:
         files[f"lib{options.name}.so"] = lowered.stages["so"]
@@ -462,27 +422,3 @@ def _write_files(lowered: Lowered, options: Options, out: str) -> None:
         value.astype(value.dtype.newbyteorder("<")).tofile(
             os.path.join(out, "variables", c_identifier(name) + ".bin")
         )
-
-
-def _npz_bytes(values: dict) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **values)
-    return buffer.getvalue()
-
-
-def _initial_values(sig: Signature) -> dict:
-    from tgc.dialect.types import numpy_dtype
-
-    values = {}
-    for v in sig.variables:
-        if v.name not in sig.var_inputs and v.name not in sig.var_outputs:
-            continue
-        if v.name not in sig.initial_values and v.name in sig.var_inputs:
-            raise AotError(
-                f"variable '{v.name}' is read but has no initial value (tgc.initial_value)"
-            )
-        default = np.zeros(v.shape, numpy_dtype(v.dtype))
-        # np.array, not np.ascontiguousarray: the latter makes a 0-d value 1-d, and the manifest
-        # says 0-d.
-        values[v.name] = np.array(sig.initial_values.get(v.name, default), order="C")
-    return values

@@ -15,8 +15,14 @@ import shutil
 import subprocess
 import tempfile
 
-from tgc.lowering.artifact import AotError, Lowered, Options
-from tgc.lowering.cpu.artifact import _initial_values, _npz_bytes, signature_fields
+from tgc.lowering.artifact import (
+    AotError,
+    Lowered,
+    Options,
+    initial_values,
+    npz_bytes,
+    signature_fields,
+)
 from tgc.runtime.artifact_checks import file_record
 from tgc.runtime.gpu_artifact import (
     FORMAT,
@@ -102,7 +108,7 @@ def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
     cubin, assembler = assemble(ptx, lowered.machine.cpu) if plan["kernels"] else (None, None)
     files = {
         PTX_FILE: ptx.encode(),
-        VARIABLES: _npz_bytes(_initial_values(lowered.signature)),
+        VARIABLES: npz_bytes(initial_values(lowered.signature)),
     }
     if cubin is not None:
         files[CUBIN_FILE] = cubin
