@@ -156,7 +156,7 @@ def named_subpackages(config: str) -> list:
     names = {
         name
         for contract in contracts
-        for key in ("source_modules", "forbidden_modules")
+        for key in ("source_modules", "forbidden_modules", "modules")
         for name in contract.get(key, [])
     }
     nested = [n.split(".", 1)[1] for n in names if n.count(".") >= 2 and "*" not in n]
@@ -181,6 +181,8 @@ def test_the_contracts_name_each_deliberate_break(tmp_path):
     write_module(tmp_path, "probe.runtime.loader", "from mlir import ir\n")
     write_module(tmp_path, "probe.passes.place", "import probe\n")
     write_module(tmp_path, "probe.util", "")
+    write_module(tmp_path, "probe.lowering.nvptx.artifact", "from probe.lowering.cpu import jit\n")
+    write_module(tmp_path, "probe.lowering.cpu.jit", "")
     broken = lint_imports(tmp_path / "pyproject.toml", tmp_path)
     report = broken.stdout + broken.stderr
 
@@ -193,6 +195,7 @@ def test_the_contracts_name_each_deliberate_break(tmp_path):
     assert "-   probe.runtime.loader -> mlir (l.1)" in report
     assert "probe.passes.place is not allowed to import probe:" in report
     assert "The following modules are not listed as layers:\n\n- probe.util" in report
+    assert "probe.lowering.nvptx is not allowed to import probe.lowering.cpu:" in report
 
     sys.path.insert(0, str(tmp_path))
     try:
