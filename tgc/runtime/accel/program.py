@@ -1,0 +1,488 @@
+"""An accelerator program: its JSON form, read and checked before anything runs.
+
+A program names the tensors it takes and returns (in device memory), how much of the on-chip buffer
+it uses, and a list of instructions, each for one unit (DMA-in, DMA-out, matrix, vector) with the
+indices of the earlier instructions it waits for. `load_program` turns the JSON into `Program` and
+refuses, with one `ProgramError` naming the instruction and the field, anything the machine could
+not run: an unknown op or dtype, a tile outside the buffer or larger than the array, shapes that do
+not agree, a wait on a later instruction, a tensor index out of range, and a read or write of buffer
+bytes that races with another instruction's because neither waits (even transitively) for the other.
+docs/accel-machine.md is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from tgc.runtime.accel.machine import BYTES_PER_ELEMENT, Machine
+
+TENSOR_DTYPES = ("float32",)  # device-memory tensors; the buffer also holds bfloat16 tiles
+TENSOR_KINDS = ("input", "output")
+
+
+class ProgramError(ValueError):
+    """A program the accelerator cannot run; the message names the instruction and the field."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A rows x cols row-major region of the buffer starting at byte offset `at`."""
+
+    at: int
+    rows: int
+    cols: int
+    dtype: str
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows, self.cols)
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows * self.cols * BYTES_PER_ELEMENT[self.dtype]
+
+    @property
+    def end(self) -> int:
+        return self.at + self.nbytes
+
+    def overlaps(self, other: Tile) -> bool:
+        return self.nbytes > 0 and other.nbytes > 0 and self.at < other.end and other.at < self.end
+
+
+@dataclass(frozen=True)
+class Tensor:
+    shape: tuple[int, int]
+    dtype: str
+    kind: str
+    index: int  # position among the program's inputs (or outputs)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One instruction; `fields` holds the op's own operands (tiles, tensor, rows, cols)."""
+
+    index: int
+    op: str
+    unit: str
+    waits: tuple[int, ...]
+    reads: tuple[tuple[str, Tile], ...]  # (field, tile) of every buffer region it reads
+    writes: tuple[tuple[str, Tile], ...]
+    fields: dict
+
+    def __getitem__(self, name):
+        return self.fields[name]
+
+    def cycles(self, machine: Machine) -> int:
+        """Cycles on its unit, start to end (a matmul's weight load included)."""
+        if self.op in ("dma_load", "dma_store"):
+            return machine.dma_cycles(self.tile.nbytes)
+        if self.op == "matmul":
+            rows, k = self["lhs"].shape
+            return machine.weight_load_cycles(k) + machine.stream_cycles(rows)
+        return machine.vector_cycles(*self.tile.shape)
+
+    @property
+    def tile(self) -> Tile:
+        """The tile a DMA moves, or the one a vector or matrix instruction writes."""
+        return (self.writes or self.reads)[0][1]
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates this instruction does (matmuls only)."""
+        if self.op != "matmul":
+            return 0
+        (rows, k), (_, cols) = self["lhs"].shape, self["rhs"].shape
+        return rows * k * cols
+
+
+@dataclass(frozen=True)
+class Program:
+    machine: Machine
+    tensors: tuple[Tensor, ...]
+    buffer_bytes: int
+    instructions: tuple[Instruction, ...]
+
+    @property
+    def inputs(self) -> list[tuple[int, Tensor]]:
+        """(position in `tensors`, tensor) of every input, ordered by the input's index."""
+        return sorted(self._of_kind("input"), key=lambda entry: entry[1].index)
+
+    @property
+    def outputs(self) -> list[tuple[int, Tensor]]:
+        return sorted(self._of_kind("output"), key=lambda entry: entry[1].index)
+
+    def _of_kind(self, kind):
+        return [(i, tensor) for i, tensor in enumerate(self.tensors) if tensor.kind == kind]
+
+
+def load_program(source, machine: Machine | None = None) -> Program:
+    """The program in `source` (a Program, a JSON string or its parsed dict), checked.
+
+    `machine`, when given, replaces the program's own machine (to ask how the same program would
+    run on a different one); the program is checked against the machine it will run on.
+    """
+    if isinstance(source, Program):
+        source = program_to_dict(source)
+    if isinstance(source, (str, bytes)):
+        try:
+            source = json.loads(source)
+        except json.JSONDecodeError as error:
+            raise ProgramError(f"accel program: not valid JSON: {error}") from None
+    return _Reader(source, machine).program()
+
+
+def program_to_dict(program: Program) -> dict:
+    """The JSON form of `program` (what `load_program` reads)."""
+    tensors = [
+        {"shape": list(t.shape), "dtype": t.dtype, "kind": t.kind, "index": t.index}
+        for t in program.tensors
+    ]
+    return {
+        "machine": program.machine.to_dict(),
+        "tensors": tensors,
+        "buffer_bytes": program.buffer_bytes,
+        "instructions": [_instruction_to_dict(i) for i in program.instructions],
+    }
+
+
+def _instruction_to_dict(instruction: Instruction) -> dict:
+    def value(item):
+        if isinstance(item, Tile):
+            return {"at": item.at, "shape": list(item.shape), "dtype": item.dtype}
+        return list(item) if isinstance(item, tuple) else item
+
+    fields = {name: value(item) for name, item in instruction.fields.items()}
+    return {"op": instruction.op, **fields, "waits": list(instruction.waits)}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Reader:
+    """Reads the JSON of a program, raising ProgramError at the first thing that is wrong."""
+
+    def __init__(self, source, machine: Machine | None):
+        self.source = source
+        self.machine_override = machine
+        self.where = "accel program"
+
+    def fail(self, field: str, message: str):
+        raise ProgramError(f"{self.where}: field '{field}': {message}")
+
+    # Top level.
+
+    def program(self) -> Program:
+        if not isinstance(self.source, dict):
+            raise ProgramError(
+                f"accel program: must be a JSON object, got {self._kind(self.source)}"
+            )
+        unknown = sorted(set(self.source) - {"machine", "tensors", "buffer_bytes", "instructions"})
+        if unknown:
+            self.fail(unknown[0], "unknown field")
+        self.machine = self._machine()
+        self.tensors = self._tensors()
+        self.buffer_bytes = self._buffer_bytes()
+        entries = self.source.get("instructions")
+        if not isinstance(entries, list):
+            self.fail("instructions", f"must be a list, got {self._kind(entries)}")
+        instructions = tuple(self._instruction(i, entry) for i, entry in enumerate(entries))
+        self.where = "accel program"
+        _check_races(instructions)
+        self._check_outputs_written(instructions)
+        return Program(self.machine, self.tensors, self.buffer_bytes, instructions)
+
+    def _machine(self) -> Machine:
+        if self.machine_override is not None:
+            return self.machine_override
+        try:
+            return Machine.from_dict(self.source.get("machine", {}))
+        except (TypeError, ValueError) as error:
+            raise ProgramError(f"accel program: {error}") from None
+
+    def _tensors(self) -> tuple[Tensor, ...]:
+        entries = self.source.get("tensors")
+        if not isinstance(entries, list):
+            self.fail("tensors", f"must be a list, got {self._kind(entries)}")
+        tensors = tuple(self._tensor(f"tensors[{i}]", entry) for i, entry in enumerate(entries))
+        for kind in TENSOR_KINDS:
+            indices = sorted(t.index for t in tensors if t.kind == kind)
+            if indices != list(range(len(indices))):
+                self.fail(
+                    "tensors", f"the {kind}s' indices must be 0..{len(indices) - 1} once each"
+                )
+        return tensors
+
+    def _tensor(self, field: str, entry) -> Tensor:
+        if not isinstance(entry, dict):
+            self.fail(field, f"must be an object, got {self._kind(entry)}")
+        shape = self._shape(entry, f"{field}.shape", entry.get("shape"))
+        dtype = entry.get("dtype")
+        if dtype not in TENSOR_DTYPES:
+            self.fail(f"{field}.dtype", f"unknown tensor dtype {dtype!r} (known: float32)")
+        kind = entry.get("kind")
+        if kind not in TENSOR_KINDS:
+            self.fail(f"{field}.kind", f"must be 'input' or 'output', got {kind!r}")
+        index = entry.get("index")
+        if not _is_int(index) or index < 0:
+            self.fail(f"{field}.index", f"must be a non-negative integer, got {index!r}")
+        return Tensor(shape, dtype, kind, index)
+
+    def _buffer_bytes(self) -> int:
+        value = self.source.get("buffer_bytes")
+        if not _is_int(value) or value < 0:
+            self.fail("buffer_bytes", f"must be a non-negative integer, got {value!r}")
+        if value > self.machine.buffer_bytes:
+            self.fail(
+                "buffer_bytes", f"{value} is more than the machine's {self.machine.buffer_bytes}"
+            )
+        return value
+
+    # Instructions.
+
+    def _instruction(self, index: int, entry) -> Instruction:
+        op = entry.get("op") if isinstance(entry, dict) else None
+        self.where = f"accel program: instruction {index}" + (f" ({op})" if op else "")
+        if not isinstance(entry, dict):
+            raise ProgramError(f"{self.where}: must be an object, got {self._kind(entry)}")
+        reader = _OPS.get(op)
+        if reader is None:
+            self.fail("op", f"unknown op {op!r} (known: {', '.join(_OPS)})")
+        unit, expected, build = reader
+        unknown = sorted(set(entry) - set(expected) - {"op", "waits"})
+        if unknown:
+            self.fail(unknown[0], f"unknown field for {op} (known: {', '.join(expected)}, waits)")
+        waits = self._waits(index, entry.get("waits", []))
+        fields, reads, writes = build(self, entry)
+        return Instruction(index, op, unit, waits, tuple(reads), tuple(writes), fields)
+
+    def _waits(self, index: int, waits) -> tuple[int, ...]:
+        if not isinstance(waits, list):
+            self.fail("waits", f"must be a list of instruction indices, got {self._kind(waits)}")
+        for position, wait in enumerate(waits):
+            if not _is_int(wait) or wait < 0:
+                self.fail(f"waits[{position}]", f"must be an instruction index, got {wait!r}")
+            if wait >= index:
+                self.fail(
+                    f"waits[{position}]", f"waits on instruction {wait}, which is not earlier"
+                )
+        return tuple(sorted(set(waits)))
+
+    def _dma_load(self, entry):
+        tensor, rows, cols = self._tensor_region(entry, "input", "dma_load reads")
+        to = self._offset_tile(entry, "to", rows, cols, self.tensors[tensor].dtype)
+        return {"tensor": tensor, "rows": rows, "cols": cols, "to": to}, [], [("to", to)]
+
+    def _dma_store(self, entry):
+        tensor, rows, cols = self._tensor_region(entry, "output", "dma_store writes")
+        source = self._offset_tile(entry, "from", rows, cols, self.tensors[tensor].dtype)
+        fields = {"tensor": tensor, "rows": rows, "cols": cols, "from": source}
+        return fields, [("from", source)], []
+
+    def _cast(self, entry):
+        source, to = self._tile(entry, "from"), self._tile(entry, "to")
+        if source.shape != to.shape:
+            self.fail("to.shape", f"{list(to.shape)} differs from from.shape {list(source.shape)}")
+        if source.dtype == to.dtype:
+            self.fail("to.dtype", f"casts {source.dtype} to itself")
+        self._disjoint(("from", source), ("to", to))
+        return {"from": source, "to": to}, [("from", source)], [("to", to)]
+
+    def _zero(self, entry):
+        tile = self._tile(entry, None)
+        return {"at": tile.at, "shape": tile.shape, "dtype": tile.dtype}, [], [("at", tile)]
+
+    def _add(self, entry):
+        lhs, rhs = self._tile(entry, "lhs", "float32"), self._tile(entry, "rhs", "float32")
+        to = self._tile(entry, "to", "float32")
+        for name, tile in (("rhs", rhs), ("to", to)):
+            if tile.shape != lhs.shape:
+                self.fail(
+                    f"{name}.shape", f"{list(tile.shape)} differs from lhs.shape {list(lhs.shape)}"
+                )
+        return {"lhs": lhs, "rhs": rhs, "to": to}, [("lhs", lhs), ("rhs", rhs)], [("to", to)]
+
+    def _matmul(self, entry):
+        lhs, rhs = self._tile(entry, "lhs", "bfloat16"), self._tile(entry, "rhs", "bfloat16")
+        acc = self._tile(entry, "acc", "float32")
+        (m, k), (k2, n) = lhs.shape, rhs.shape
+        if k > self.machine.array_rows:
+            self.fail(
+                "lhs.shape", f"K = {k} is more than the array's {self.machine.array_rows} rows"
+            )
+        if n > self.machine.array_cols:
+            self.fail(
+                "rhs.shape", f"N = {n} is more than the array's {self.machine.array_cols} columns"
+            )
+        if k2 != k:
+            self.fail("rhs.shape", f"{list(rhs.shape)} has {k2} rows, but lhs has K = {k} columns")
+        if acc.shape != (m, n):
+            self.fail("acc.shape", f"{list(acc.shape)} is not lhs rows x rhs columns {[m, n]}")
+        self._disjoint(("lhs", lhs), ("acc", acc))
+        self._disjoint(("rhs", rhs), ("acc", acc))
+        reads = [("lhs", lhs), ("rhs", rhs), ("acc", acc)]
+        return {"lhs": lhs, "rhs": rhs, "acc": acc}, reads, [("acc", acc)]
+
+    # Operands.
+
+    def _tile(self, entry, name: str | None, dtype: str | None = None) -> Tile:
+        """The tile `entry[name]` ({"at", "shape", "dtype"}), or `entry` itself for name None."""
+        prefix = f"{name}." if name else ""
+        value = entry.get(name) if name else entry
+        if not isinstance(value, dict):
+            self.fail(name, f"must be a tile object with at and shape, got {self._kind(value)}")
+        if name:
+            unknown = sorted(set(value) - {"at", "shape", "dtype"})
+            if unknown:
+                self.fail(prefix + unknown[0], "unknown field of a tile (known: at, shape, dtype)")
+        rows, cols = self._shape(value, prefix + "shape", value.get("shape"))
+        tile_dtype = value.get("dtype", dtype or "float32")
+        if tile_dtype not in BYTES_PER_ELEMENT:
+            self.fail(prefix + "dtype", f"unknown dtype {tile_dtype!r} (known: float32, bfloat16)")
+        if dtype is not None and tile_dtype != dtype:
+            self.fail(prefix + "dtype", f"must be {dtype}, got {tile_dtype}")
+        return self._placed(prefix + "at", value.get("at"), rows, cols, tile_dtype)
+
+    def _offset_tile(self, entry, name: str, rows, cols, dtype: str) -> Tile:
+        """The tile a DMA moves: at the offset `entry[name]`, shaped by the tensor region."""
+        return self._placed(name, entry.get(name), rows[1] - rows[0], cols[1] - cols[0], dtype)
+
+    def _placed(self, field: str, at, rows: int, cols: int, dtype: str) -> Tile:
+        if not _is_int(at) or at < 0:
+            self.fail(field, f"must be a non-negative byte offset, got {at!r}")
+        tile = Tile(at, rows, cols, dtype)
+        if at % BYTES_PER_ELEMENT[dtype]:
+            self.fail(
+                field, f"{at} is not aligned to the {BYTES_PER_ELEMENT[dtype]} bytes of {dtype}"
+            )
+        if tile.end > self.buffer_bytes:
+            self.fail(
+                field,
+                f"the {rows}x{cols} {dtype} tile at {at} ends at byte {tile.end}, "
+                f"past the program's buffer of {self.buffer_bytes} bytes",
+            )
+        return tile
+
+    def _shape(self, entry, field: str, shape) -> tuple[int, int]:
+        if (
+            not isinstance(shape, list)
+            or len(shape) != 2
+            or not all(_is_int(d) and d >= 0 for d in shape)
+        ):
+            self.fail(field, f"must be [rows, cols] of non-negative integers, got {shape!r}")
+        return tuple(shape)
+
+    def _tensor_region(self, entry, kind: str, verb: str):
+        tensor = entry.get("tensor")
+        if not _is_int(tensor) or not 0 <= tensor < len(self.tensors):
+            self.fail("tensor", f"{tensor!r} is not a tensor index (0..{len(self.tensors) - 1})")
+        if self.tensors[tensor].kind != kind:
+            self.fail(
+                "tensor", f"tensor {tensor} is an {self.tensors[tensor].kind}; {verb} {kind}s"
+            )
+        shape = self.tensors[tensor].shape
+        rows = self._range(entry, "rows", shape[0])
+        cols = self._range(entry, "cols", shape[1])
+        return tensor, rows, cols
+
+    def _range(self, entry, field: str, extent: int) -> tuple[int, int]:
+        value = entry.get(field)
+        if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
+            self.fail(field, f"must be [begin, end], got {value!r}")
+        begin, end = value
+        if not 0 <= begin <= end <= extent:
+            self.fail(field, f"[{begin}, {end}] is not a range within the tensor's {extent}")
+        return (begin, end)
+
+    def _disjoint(self, *named_tiles):
+        (first_name, first), (second_name, second) = named_tiles
+        if first.overlaps(second):
+            self.fail(second_name, f"overlaps {first_name} in the buffer")
+
+    def _check_outputs_written(self, instructions):
+        for position, tensor in enumerate(self.tensors):
+            if tensor.kind != "output":
+                continue
+            written = np.zeros(tensor.shape, dtype=bool)
+            for instruction in instructions:
+                if instruction.op == "dma_store" and instruction["tensor"] == position:
+                    (r0, r1), (c0, c1) = instruction["rows"], instruction["cols"]
+                    written[r0:r1, c0:c1] = True
+            if not written.all():
+                row, col = np.argwhere(~written)[0]
+                self.fail(
+                    f"tensors[{position}]",
+                    f"output {tensor.index}: element [{row}, {col}] is written by no dma_store",
+                )
+
+    @staticmethod
+    def _kind(value) -> str:
+        return type(value).__name__
+
+
+# op -> (unit, its fields, reader method)
+_OPS = {
+    "dma_load": ("dma_in", ("tensor", "rows", "cols", "to"), _Reader._dma_load),
+    "dma_store": ("dma_out", ("tensor", "rows", "cols", "from"), _Reader._dma_store),
+    "cast": ("vector", ("from", "to"), _Reader._cast),
+    "zero": ("vector", ("at", "shape", "dtype"), _Reader._zero),
+    "add": ("vector", ("lhs", "rhs", "to"), _Reader._add),
+    "matmul": ("matrix", ("lhs", "rhs", "acc"), _Reader._matmul),
+}
+
+
+def _check_races(instructions) -> None:
+    """Every two instructions touching the same buffer bytes, one of them writing, are ordered.
+
+    Instruction b is ordered after a when b waits for a (transitively), or a came earlier on b's
+    unit (each unit runs its queue in order). Otherwise the two may run at the same time on the
+    machine, and the result would depend on timing: the program is refused.
+    """
+    before = _ordered_before(instructions)
+    count = sum(len(i.reads) + len(i.writes) for i in instructions)
+    starts, ends = np.zeros(count, np.int64), np.zeros(count, np.int64)
+    writers, owners = np.zeros(count, bool), np.zeros(count, np.int64)
+    filled = 0
+    for instruction in instructions:
+        accesses = [(name, tile, False) for name, tile in instruction.reads]
+        accesses += [(name, tile, True) for name, tile in instruction.writes]
+        for name, tile, writes in accesses:
+            if tile.nbytes == 0:
+                continue
+            clash = (starts[:filled] < tile.end) & (tile.at < ends[:filled])
+            clash &= writers[:filled] | writes
+            for other in np.unique(owners[:filled][clash]):
+                if other != instruction.index and not before[instruction.index] >> int(other) & 1:
+                    _race(instructions[int(other)], instruction, name, tile, writes)
+        for name, tile, writes in accesses:
+            starts[filled], ends[filled] = tile.at, tile.end
+            writers[filled], owners[filled] = writes, instruction.index
+            filled += 1
+
+
+def _ordered_before(instructions) -> list[int]:
+    """Per instruction, a bit set of the instructions that finish before it starts."""
+    before: list[int] = []
+    last_on_unit: dict[str, int] = {}
+    for instruction in instructions:
+        bits = 0
+        predecessors = list(instruction.waits)
+        if instruction.unit in last_on_unit:
+            predecessors.append(last_on_unit[instruction.unit])
+        for earlier in predecessors:
+            bits |= before[earlier] | (1 << earlier)
+        before.append(bits)
+        last_on_unit[instruction.unit] = instruction.index
+    return before
+
+
+def _race(earlier: Instruction, later: Instruction, field: str, tile: Tile, writes: bool):
+    access = "writes" if writes else "reads"
+    raise ProgramError(
+        f"accel program: instruction {later.index} ({later.op}): field '{field}': {access} "
+        f"buffer bytes [{tile.at}, {tile.end}) that instruction {earlier.index} ({earlier.op}) "
+        f"also uses, without waiting for it (add {earlier.index} to its waits)"
+    )

@@ -1,0 +1,321 @@
+"""The accelerator simulator: runs a program's instructions on numpy, one numpy call per tile.
+
+Two things are computed, separately. The timing (cycles of every instruction on its unit, from the
+machine model; it depends on the program only, so it is known before any data is given) and the
+values (each instruction executed in program order on a numpy copy of the on-chip buffer). The
+program was checked for races when it was loaded, so program order gives the values any order the
+machine's timing allows would. docs/accel-machine.md describes both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from tgc.runtime.accel.machine import Machine
+from tgc.runtime.accel.program import Instruction, Program, Tile, load_program
+
+# Trace tracks, top to bottom: (track, title). The matrix unit's weight loads (into the array's
+# second weight buffer) overlap the previous matmul's streaming, so they get a track of their own.
+TRACKS = (
+    ("dma_in", "DMA in (device memory -> buffer)"),
+    ("vector", "vector unit"),
+    ("matrix_weights", "matrix unit: weight loads"),
+    ("matrix", "matrix unit: streaming"),
+    ("dma_out", "DMA out (buffer -> device memory)"),
+)
+UNITS = ("dma_in", "dma_out", "matrix", "vector")
+
+
+class InputError(ValueError):
+    """The tensors handed to `Simulator.run` do not match the program's inputs."""
+
+
+def to_bfloat16_bits(values: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bit patterns (uint16), rounding to nearest, ties to even.
+
+    A NaN stays a NaN (quiet, sign kept); a value past the largest bfloat16 rounds to infinity.
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    lowest_kept_bit = (bits >> 16) & 1
+    rounded = ((bits + 0x7FFF + lowest_kept_bit) >> 16).astype(np.uint16)
+    is_nan = (bits & 0x7FFFFFFF) > 0x7F800000
+    quiet_nan = ((bits >> 16) | 0x0040).astype(np.uint16)
+    return np.where(is_nan, quiet_nan, rounded)
+
+
+def from_bfloat16_bits(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bit patterns (uint16) -> float32, exactly (bfloat16 is float32's top half)."""
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """When one instruction ran. A matmul's weight load is [weights_start, weights_end)."""
+
+    index: int
+    op: str
+    unit: str
+    start: int
+    end: int
+    weights_start: int | None = None
+    weights_end: int | None = None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the program costs on the modelled machine."""
+
+    total_cycles: int
+    busy_cycles: dict  # unit -> cycles it was busy (the matrix unit: its streaming)
+    weight_load_cycles: int  # matrix unit, overlapped with streaming where double-buffered
+    macs: int
+    useful_mac_cycles: float  # macs / (array_rows * array_cols): cycles a perfect array needs
+    matrix_utilisation: float  # useful_mac_cycles / total_cycles
+    matrix_occupancy: float  # busy_cycles["matrix"] / total_cycles (fill and drain included)
+    flops: int
+    seconds: float
+    achieved_flops_per_s: float
+    peak_flops_per_s: float
+    fraction_of_peak: float  # achieved / peak; equals matrix_utilisation (matmuls are all flops)
+    dma_bytes_in: int
+    dma_bytes_out: int
+    arithmetic_intensity: float  # flops per byte moved between device memory and the buffer
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Simulator:
+    """Runs one accelerator program: `Simulator(program).run(inputs) -> outputs`.
+
+    `program` is a `Program`, its JSON text or the parsed dict; `machine`, when given, replaces
+    the program's own. A program the machine cannot run raises `ProgramError` here.
+    """
+
+    def __init__(self, program, machine: Machine | None = None):
+        self.program: Program = load_program(program, machine)
+        self.machine = self.program.machine
+        self.slices = _schedule(self.program)
+        self.stats = _stats(self.program, self.slices)
+
+    def run(self, inputs) -> list[np.ndarray]:
+        """The program's outputs (float32 arrays, by output index) for `inputs` (by input index)."""
+        tensors = self._tensors(inputs)
+        buffer = np.zeros(self.program.buffer_bytes, dtype=np.uint8)
+        with np.errstate(all="ignore"):  # IEEE results (inf, nan) as the hardware gives them
+            for instruction in self.program.instructions:
+                _EXECUTE[instruction.op](instruction, buffer, tensors)
+        return [tensors[position] for position, _ in self.program.outputs]
+
+    def _tensors(self, inputs) -> list:
+        expected = self.program.inputs
+        if isinstance(inputs, np.ndarray) or not hasattr(inputs, "__len__"):
+            raise InputError(f"accel run: inputs must be a list of {len(expected)} arrays")
+        if len(inputs) != len(expected):
+            raise InputError(
+                f"accel run: the program takes {len(expected)} inputs, got {len(inputs)}"
+            )
+        tensors: list = [None] * len(self.program.tensors)
+        for (position, tensor), value in zip(expected, inputs):
+            if (
+                not isinstance(value, np.ndarray)
+                or value.dtype != np.dtype(tensor.dtype)
+                or value.shape != tensor.shape
+            ):
+                got = (
+                    f"{value.dtype} array of shape {list(value.shape)}"
+                    if isinstance(value, np.ndarray)
+                    else type(value).__name__
+                )
+                raise InputError(
+                    f"accel run: input {tensor.index}: expected a {tensor.dtype} array of shape "
+                    f"{list(tensor.shape)}, got a {got}"
+                )
+            tensors[position] = value
+        for position, tensor in self.program.outputs:
+            tensors[position] = np.zeros(tensor.shape, dtype=tensor.dtype)
+        return tensors
+
+    def trace(self) -> dict:
+        """The timeline as Chrome trace events (Perfetto, chrome://tracing): a track per unit."""
+        microseconds_per_cycle = 1e6 / self.machine.clock_hz
+        events = [_metadata("process_name", 0, {"name": "accel (simulated)"})]
+        track_ids = {track: tid for tid, (track, _) in enumerate(TRACKS)}
+        for tid, (_, title) in enumerate(TRACKS):
+            events.append(_metadata("thread_name", tid, {"name": title}))
+            events.append(_metadata("thread_sort_index", tid, {"sort_index": tid}))
+        for piece in self.slices:
+            instruction = self.program.instructions[piece.index]
+            args = _slice_args(instruction)
+            phases = [(piece.unit, piece.start, piece.end)]
+            if piece.weights_start is not None:
+                phases.insert(0, ("matrix_weights", piece.weights_start, piece.weights_end))
+            for track, start, end in phases:
+                events.append(
+                    {
+                        "ph": "X",
+                        "name": instruction.op,
+                        "cat": piece.unit,
+                        "pid": 0,
+                        "tid": track_ids[track],
+                        "ts": start * microseconds_per_cycle,
+                        "dur": (end - start) * microseconds_per_cycle,
+                        "args": {**args, "start_cycle": start, "end_cycle": end},
+                    }
+                )
+        return {"traceEvents": events, "displayTimeUnit": "ns", "otherData": self.stats.to_dict()}
+
+    def write_trace(self, path) -> None:
+        with open(path, "w") as out:
+            json.dump(self.trace(), out)
+
+
+def _metadata(name: str, tid: int, args: dict) -> dict:
+    return {"ph": "M", "name": name, "pid": 0, "tid": tid, "args": args}
+
+
+def _slice_args(instruction: Instruction) -> dict:
+    args = {"instruction": instruction.index, "waits": list(instruction.waits)}
+    for name, value in instruction.fields.items():
+        if isinstance(value, Tile):
+            args[name] = f"{value.rows}x{value.cols} {value.dtype} @ {value.at}"
+        else:
+            args[name] = list(value) if isinstance(value, tuple) else value
+    return args
+
+
+# Timing.
+
+
+def _schedule(program: Program) -> list[Slice]:
+    """When each instruction runs: start = max(its unit is free, every waited instruction ended).
+
+    The matrix unit holds two weight buffers: matmul i loads its weights into the idle one while
+    matmul i-1 streams, so its weight load starts once i-1 has started streaming (and its waits
+    have ended), and its streaming starts once its weights are in and i-1 has drained.
+    Slice.start/end of a matmul are its streaming; the weight load is weights_start/end.
+    """
+    machine = program.machine
+    ends: list[int] = []
+    unit_free = dict.fromkeys(UNITS, 0)
+    previous_stream_start = 0
+    slices = []
+    for instruction in program.instructions:
+        ready = max((ends[w] for w in instruction.waits), default=0)
+        if instruction.op == "matmul":
+            rows, k = instruction["lhs"].shape
+            weights_start = max(ready, previous_stream_start)
+            weights_end = weights_start + machine.weight_load_cycles(k)
+            start = max(weights_end, unit_free["matrix"])
+            end = start + machine.stream_cycles(rows)
+            previous_stream_start = start
+            piece = Slice(
+                instruction.index, "matmul", "matrix", start, end, weights_start, weights_end
+            )
+        else:
+            start = max(ready, unit_free[instruction.unit])
+            end = start + instruction.cycles(machine)
+            piece = Slice(instruction.index, instruction.op, instruction.unit, start, end)
+        unit_free[instruction.unit] = end
+        ends.append(end)
+        slices.append(piece)
+    return slices
+
+
+def _stats(program: Program, slices: list[Slice]) -> Stats:
+    machine = program.machine
+    total = max((piece.end for piece in slices), default=0)
+    busy = dict.fromkeys(UNITS, 0)
+    weight_loads = 0
+    for piece in slices:
+        busy[piece.unit] += piece.end - piece.start
+        if piece.weights_start is not None:
+            weight_loads += piece.weights_end - piece.weights_start
+    macs = sum(instruction.macs for instruction in program.instructions)
+    useful = macs / (machine.array_rows * machine.array_cols)
+    seconds = total / machine.clock_hz
+    achieved = 2 * macs / seconds if seconds else 0.0
+    moved = {"dma_load": 0, "dma_store": 0}
+    for instruction in program.instructions:
+        if instruction.op in moved:
+            moved[instruction.op] += instruction.tile.nbytes
+    traffic = moved["dma_load"] + moved["dma_store"]
+    return Stats(
+        total_cycles=total,
+        busy_cycles=busy,
+        weight_load_cycles=weight_loads,
+        macs=macs,
+        useful_mac_cycles=useful,
+        matrix_utilisation=useful / total if total else 0.0,
+        matrix_occupancy=busy["matrix"] / total if total else 0.0,
+        flops=2 * macs,
+        seconds=seconds,
+        achieved_flops_per_s=achieved,
+        peak_flops_per_s=machine.peak_flops_per_s,
+        fraction_of_peak=achieved / machine.peak_flops_per_s,
+        dma_bytes_in=moved["dma_load"],
+        dma_bytes_out=moved["dma_store"],
+        arithmetic_intensity=2 * macs / traffic if traffic else 0.0,
+    )
+
+
+# Values: one numpy operation per instruction.
+
+
+def _view(buffer: np.ndarray, tile: Tile) -> np.ndarray:
+    """The tile's elements, a view into the buffer (bfloat16 as its uint16 bit patterns)."""
+    element = np.float32 if tile.dtype == "float32" else np.uint16
+    return buffer[tile.at : tile.end].view(element).reshape(tile.shape)
+
+
+def _as_float32(buffer: np.ndarray, tile: Tile) -> np.ndarray:
+    values = _view(buffer, tile)
+    return values if tile.dtype == "float32" else from_bfloat16_bits(values)
+
+
+def _dma_load(instruction, buffer, tensors):
+    (r0, r1), (c0, c1) = instruction["rows"], instruction["cols"]
+    _view(buffer, instruction["to"])[...] = tensors[instruction["tensor"]][r0:r1, c0:c1]
+
+
+def _dma_store(instruction, buffer, tensors):
+    (r0, r1), (c0, c1) = instruction["rows"], instruction["cols"]
+    tensors[instruction["tensor"]][r0:r1, c0:c1] = _view(buffer, instruction["from"])
+
+
+def _cast(instruction, buffer, tensors):
+    source, to = instruction["from"], instruction["to"]
+    values = _as_float32(buffer, source)
+    if to.dtype == "bfloat16":
+        values = to_bfloat16_bits(values)
+    _view(buffer, to)[...] = values
+
+
+def _zero(instruction, buffer, tensors):
+    _view(buffer, instruction.tile)[...] = 0
+
+
+def _add(instruction, buffer, tensors):
+    lhs, rhs = _view(buffer, instruction["lhs"]), _view(buffer, instruction["rhs"])
+    _view(buffer, instruction["to"])[...] = lhs + rhs
+
+
+def _matmul(instruction, buffer, tensors):
+    """acc += lhs @ rhs: bfloat16 inputs made float32 (exactly), products summed by np.matmul."""
+    lhs = _as_float32(buffer, instruction["lhs"])
+    rhs = _as_float32(buffer, instruction["rhs"])
+    acc = _view(buffer, instruction["acc"])
+    acc += np.matmul(lhs, rhs)
+
+
+_EXECUTE = {
+    "dma_load": _dma_load,
+    "dma_store": _dma_store,
+    "cast": _cast,
+    "zero": _zero,
+    "add": _add,
+    "matmul": _matmul,
+}
