@@ -71,7 +71,7 @@ def warm_up() -> None:
     from tgc.runtime import artifact_checks
 
     make_context()  # loads the dialect registry and the IRDL text once
-    artifact_checks._validator()
+    artifact_checks.schema_validator()
     from click.testing import CliRunner
 
     # One run of the default pipeline imports what the passes import lazily and checks its upstream

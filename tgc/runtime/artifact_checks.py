@@ -40,19 +40,20 @@ class InvalidArtifact(Exception):
 # ---- the manifest --------------------------------------------------------------------------------
 
 
-_VALIDATOR: list = []
+_VALIDATORS: dict = {}  # schema file -> its validator, made once
 
 
-def _validator():
-    if not _VALIDATOR:
+def schema_validator(schema_file: str = SCHEMA_FILE):
+    """The validator of one of the runtime's manifest schemas (a file next to this module)."""
+    if schema_file not in _VALIDATORS:
         import jsonschema  # here: only loading an artifact needs it
 
         schema = json.loads(
-            resources.files("tgc.runtime").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+            resources.files("tgc.runtime").joinpath(schema_file).read_text(encoding="utf-8")
         )
         jsonschema.Draft202012Validator.check_schema(schema)
-        _VALIDATOR.append(jsonschema.Draft202012Validator(schema))
-    return _VALIDATOR[0]
+        _VALIDATORS[schema_file] = jsonschema.Draft202012Validator(schema)
+    return _VALIDATORS[schema_file]
 
 
 def field_name(path) -> str:
@@ -63,17 +64,18 @@ def field_name(path) -> str:
     return text or "(the whole manifest)"
 
 
-def validate_manifest(manifest, where: str) -> None:
+def validate_manifest(manifest, where: str, schema_file: str = SCHEMA_FILE) -> None:
     """Raises InvalidArtifact naming the first wrong field (by the schema, then across fields)."""
     import jsonschema
 
+    validator = schema_validator(schema_file)
     errors = sorted(
-        _validator().iter_errors(manifest), key=lambda e: (len(e.path), list(map(str, e.path)))
+        validator.iter_errors(manifest), key=lambda e: (len(e.path), list(map(str, e.path)))
     )
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise InvalidArtifact(
-            f"{where}: field '{field_name(error.absolute_path)}': {_message(error)}"
+            f"{where}: field '{field_name(error.absolute_path)}': {_message(error, validator)}"
         )
     _check_agreement(manifest, where)
 
@@ -85,12 +87,12 @@ _PATTERN_MEANING = {
 }
 
 
-def _message(error) -> str:
+def _message(error, validator) -> str:
     """jsonschema's message, with a regular expression replaced by what it stands for."""
     if error.validator == "pattern":
-        definitions = _validator().schema["$defs"]
+        definitions = validator.schema["$defs"]
         for name, meaning in _PATTERN_MEANING.items():
-            if error.schema is definitions[name]:
+            if error.schema is definitions.get(name):
                 return f"{error.instance!r} {meaning}"
     message = error.message
     return message if len(message) <= 200 else message[:197] + "..."

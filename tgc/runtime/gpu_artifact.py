@@ -28,7 +28,6 @@ import binascii
 import hashlib
 import json
 import os
-from importlib import resources
 
 import numpy as np
 
@@ -70,21 +69,6 @@ def ptx_signature_line(digest: str) -> str:
 # ---- checking the manifest -----------------------------------------------------------------------
 
 
-_VALIDATOR: list = []
-
-
-def _validator():
-    if not _VALIDATOR:
-        import jsonschema  # here: only loading an artifact needs it
-
-        schema = json.loads(
-            resources.files("tgc.runtime").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-        )
-        jsonschema.Draft202012Validator.check_schema(schema)
-        _VALIDATOR.append(jsonschema.Draft202012Validator(schema))
-    return _VALIDATOR[0]
-
-
 def read_manifest(path: str) -> dict:
     """The manifest of the artifact directory ``path``, checked against the schema and itself."""
     where = os.path.join(path, "manifest.json")
@@ -113,18 +97,8 @@ def read_manifest(path: str) -> dict:
 
 
 def _validate(manifest: dict, where: str) -> None:
-    import jsonschema
-
-    errors_ = sorted(
-        _validator().iter_errors(manifest), key=lambda e: (len(e.path), list(map(str, e.path)))
-    )
-    if errors_:
-        error = jsonschema.exceptions.best_match(errors_)
-        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
-        raise InvalidArtifact(
-            f"{where}: field '{checks.field_name(error.absolute_path)}': {message}"
-        )
-    checks._check_agreement(manifest, where)  # entry point vs. inputs and variables; checksums
+    # The schema, then the entry point against the inputs and variables, then the plan.
+    checks.validate_manifest(manifest, where, SCHEMA_FILE)
     _check_plan(manifest, where)
 
 
