@@ -2,7 +2,7 @@
 
 ``load_in_process`` reads every public function into its program and host plan (program.py); the
 executable of a function receives the tensors other partitions send it (through the run's
-TransferHub), runs the program on tgc.runtime.accel's Simulator, sends what other partitions wait
+TransferHub), runs its programs on tgc.runtime.accel's Simulator, sends what other partitions wait
 for and returns its results. The statistics of each function's last run (cycles per unit,
 utilisation) are kept for ``last_stats``.
 """
@@ -15,12 +15,13 @@ import numpy as np
 
 from tgc.errors import CompileError
 
-_LAST_STATS: dict = {}  # function name -> the simulator's stats of its last run
+_LAST_STATS: dict = {}  # function name -> the simulator's stats of its last run, per program
 _STATS_LOCK = threading.Lock()
 
 
-def last_stats(function: str | None = None):
-    """The simulator's statistics of the last run of ``function`` (of any function when None)."""
+def last_stats(function: str | None = None) -> list | None:
+    """The simulator's statistics of the last run of ``function`` (of any function when None):
+    one per program it ran (usually one)."""
     with _STATS_LOCK:
         if function is not None:
             return _LAST_STATS.get(function)
@@ -37,41 +38,43 @@ class AccelCode:
     """A module's programs; ``executable`` makes one function's callable."""
 
     def __init__(self, plans: dict, hub=None):
-        self.plans = plans  # function name -> (program, host plan)
+        self.plans = plans  # function name -> ([programs], host plan)
         self.hub = hub
 
     def executable(
         self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
     ):
         """``in_place`` and ``variables_from`` go unused: results come back as new arrays."""
-        program, host = self.plans[function]
-        return ProgramRun(function, program, host, [dtype for dtype, _ in outputs], self.hub)
+        programs, host = self.plans[function]
+        return ProgramRun(function, programs, host, [dtype for dtype, _ in outputs], self.hub)
 
 
 class ProgramRun:
-    """One function: receives, the program on the simulator, sends, results."""
+    """One function: receives, its programs on the simulator in turn, sends, results."""
 
-    def __init__(self, name: str, program: dict, host: dict, output_dtypes: list, hub):
+    def __init__(self, name: str, programs: list, host: dict, output_dtypes: list, hub):
         from tgc.runtime.accel.machine import Machine
+        from tgc.runtime.accel.program import ProgramError
         from tgc.runtime.accel.simulator import Simulator
 
         if (host["recvs"] or host["sends"]) and hub is None:
             raise CompileError(f"{name} exchanges tensors with other partitions but has no hub")
         self.name, self.host, self.hub = name, host, hub
         self.output_dtypes = [np.dtype(d) for d in output_dtypes]
-        self.program = {"machine": Machine().to_dict(), **program}
-        self.simulator = Simulator(self.program) if program["instructions"] else None
-        self._lock = threading.Lock()
+        machine = Machine().to_dict()
+        try:
+            self.simulators = [Simulator({"machine": machine, **p}) for p in programs]
+        except ProgramError as exc:
+            raise CompileError(
+                f"the accel target made a program the machine refuses: {exc}"
+            ) from None
+        self._lock = threading.Lock()  # one run at a time per simulator
 
     def __call__(self, *arrays) -> list:
         received = {recv["key"]: self._receive(recv) for recv in self.host["recvs"]}
+        values = {"argument": arrays, "received": received}
         with self._lock:
-            outputs = self._run_program(arrays, received)
-        allocs = [
-            outputs[spec["output"]] if spec["output"] is not None else np.zeros(**_of(spec))
-            for spec in self.host["allocs"]
-        ]
-        values = {"argument": arrays, "received": received, "alloc": allocs}
+            values["alloc"] = self._run_programs(values)
         for send in self.host["sends"]:
             kind, index = send["source"]
             value = np.asarray(values[kind][index]).astype(send["dtype"], copy=False)
@@ -81,18 +84,30 @@ class ProgramRun:
             for (kind, index), dtype in zip(self.host["results"], self.output_dtypes)
         ]
 
-    def _run_program(self, arrays, received) -> list:
-        if self.simulator is None:
-            return []
-        sources = {"argument": arrays, "received": received}
-        inputs = [
-            np.ascontiguousarray(sources[kind][index], dtype=np.float32)
-            for kind, index in (spec["source"] for spec in self.host["inputs"])
+    def _run_programs(self, values: dict) -> list:
+        """The allocations' values after every program ran (float32 on the device: a float64
+        tensor is narrowed on its way in and widened on its way out)."""
+        outputs, stats = [], []
+        allocs = {}
+        values = {**values, "alloc": allocs}
+        for simulator, plan in zip(self.simulators, self.host["programs"]):
+            inputs = [
+                np.ascontiguousarray(values[kind][index], dtype=np.float32)
+                for kind, index in (spec["source"] for spec in plan["inputs"])
+            ]
+            outputs.append(simulator.run(inputs))
+            stats.append(simulator.stats)
+            for number, spec in enumerate(self.host["allocs"]):
+                if spec["from"] is not None and spec["from"][0] == len(outputs) - 1:
+                    allocs[number] = outputs[-1][spec["from"][1]]
+        if stats:
+            _record(self.name, stats)
+        return [
+            np.asarray(allocs[number]).astype(spec["dtype"], copy=False)
+            if number in allocs
+            else np.zeros(**_of(spec))
+            for number, spec in enumerate(self.host["allocs"])
         ]
-        results = self.simulator.run(inputs)
-        _record(self.name, self.simulator.stats)
-        dtypes = {s["output"]: s["dtype"] for s in self.host["allocs"] if s["output"] is not None}
-        return [np.asarray(value).astype(dtypes[j], copy=False) for j, value in enumerate(results)]
 
     def _receive(self, recv: dict) -> np.ndarray:
         from tgc.runtime import errors

@@ -5,12 +5,14 @@ allocations of the tensors they write, casts between static and dynamic memref t
 receives of tensors (calls of the transfer functions, made static by tgc-nvptx-static-transfers)
 and a return. This module turns it into
 
-- the program (the JSON the simulator runs, format in docs/accel-machine.md): the device-memory
-  tensors the DMAs touch (the function's arguments and received tensors are inputs, its allocations
-  outputs), the instructions in order, each with the ``waits`` its dependencies need;
-- the host plan: which argument or received tensor feeds each program input, the allocations (each
-  the program output it is, if the program writes it; zeros otherwise), the receives before the
-  program runs and the sends after it, and where each result comes from.
+- programs (the JSON the simulator runs, format in docs/accel-machine.md), usually one: the
+  device-memory tensors the DMAs touch (what a program loads is an input, what it stores an
+  output), the instructions in order, each with the ``waits`` its dependencies need. A program's
+  inputs are read before it runs, so a matmul reading what an earlier matmul stored starts the next
+  program;
+- the host plan: which argument, received tensor or allocation feeds each program input, which
+  program output each allocation is (zeros if none writes it), the receives before the programs
+  run and the sends after them, and where each result comes from.
 
 A whole-buffer copy into a fresh allocation (bufferization's copy of a tensor that is both sent and
 returned: it cannot know that a send only reads) makes the allocation another name of the copied
@@ -47,7 +49,7 @@ class ProgramError(ValueError):
 
 
 def read_function(function) -> tuple:
-    """(program, host plan) of one lowered function."""
+    """([programs], host plan) of one lowered function."""
     return _FunctionReader(function).read()
 
 
@@ -83,40 +85,66 @@ class _FunctionReader:
         self.name = function_name(function)
         self.refs = {}  # memref value -> ["argument", i] | ["received", key] | ["alloc", i]
         self.scalars = {}  # i64 constant value -> its number
-        self.tensors = []  # the program's tensors
-        self.tensor_of = {}  # tuple(ref) -> index in self.tensors
-        self.inputs = []  # per program input: {"source": ref, "dtype": the tensor's own}
-        self.allocs = []  # per allocation: shape, dtype and its program output index (or None)
-        self.num_outputs = 0
+        self.allocs = []  # per allocation: shape, dtype, and [program, output] that writes it
         self.recvs, self.sends, self.results = [], [], []
-        self.instructions = []
-        self.hazards = _Hazards()
+        self.accel_ops = []  # (op, the ref of the tensor a DMA moves, or None), in order
+        self.copied = set()  # allocations that became another name of a copied tensor
 
     def read(self) -> tuple:
+        """([programs], host plan)."""
         block = self.function.regions[0].blocks[0]
         for index, argument in enumerate(block.arguments):
             self.refs[argument] = ["argument", index]
         for op in block.operations:
             self._read_op(op.operation)
-        program = {
-            "tensors": self.tensors,
-            "buffer_bytes": self.hazards.buffer_bytes,
-            "instructions": self.instructions,
-        }
+        programs, host_programs = [], []
+        for ops in self._segments():
+            program, inputs = _ProgramWriter(self, len(programs)).write(ops)
+            programs.append(program)
+            host_programs.append({"inputs": inputs})
         host = {
             "arguments": len(block.arguments),
-            "inputs": self.inputs,
+            "programs": host_programs,
             "allocs": self.allocs,
             "recvs": self.recvs,
             "sends": self.sends,
             "results": self.results,
         }
-        return program, host
+        return programs, host
+
+    def _segments(self) -> list:
+        """The accel ops cut into programs: a program's DMAs read only tensors it does not write
+        (its inputs are read before it runs), so a load of a tensor stored earlier in the same
+        program starts a new one, right after the last store of that tensor (what follows it
+        belongs to the next matmul, which starts from a zeroed or loaded accumulator)."""
+        segments, begin, stored = [], 0, {}  # tuple(ref) -> position of its last store
+        for position, (op, ref) in enumerate(self.accel_ops):
+            if ref is None:
+                continue
+            if op.name == "accel.dma_store":
+                stored[tuple(ref)] = position
+            elif tuple(ref) in stored:
+                cut = stored[tuple(ref)] + 1
+                later = [p for p in stored.values() if p >= cut]
+                if later:
+                    raise ProgramError(
+                        f"@{self.name}: a matmul reads a tensor that another one is still writing"
+                    )
+                segments.append(self.accel_ops[begin:cut])
+                begin, stored = cut, {}
+        segments.append(self.accel_ops[begin:])
+        return [segment for segment in segments if segment]
 
     def _read_op(self, op) -> None:
         name = op.name
         if accel.is_accel_op(op):
-            self._instruction(op)
+            ref = self._ref(op.operands[0], op) if len(op.operands) else None
+            if op.name == "accel.dma_store" and ref[0] != "alloc":
+                raise ProgramError(
+                    f"@{self.name}: the accelerator writes only tensors it allocates, "
+                    f"not its {ref[0]} tensor {ref[1]}"
+                )
+            self.accel_ops.append((op, ref))
         elif name == "arith.constant":
             if isinstance(op.result.type, ir.IntegerType):
                 self.scalars[op.result] = ir.IntegerAttr(op.attributes["value"]).value
@@ -141,14 +169,21 @@ class _FunctionReader:
             raise ProgramError(f"@{self.name}: a tensor of unknown size ({type_})")
         self.refs[op.result] = ["alloc", len(self.allocs)]
         self.allocs.append(
-            {"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type), "output": None}
+            {"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type), "from": None}
         )
 
     def _copy(self, op) -> None:
+        """A whole-buffer copy into an allocation nothing touched yet: another name of the
+        source."""
         source, target = op.operands
         ref = self._ref(target, op)
-        fresh = ref[0] == "alloc" and tuple(ref) not in self.tensor_of
-        if not fresh or source.type != target.type or not _row_major(source.type):
+        touched = any(r == ref for _, r in self.accel_ops)
+        if (
+            ref[0] != "alloc"
+            or touched
+            or source.type != target.type
+            or not _row_major(source.type)
+        ):
             raise ProgramError(f"@{self.name}: the accelerator cannot run '{op}'")
         self.refs[target] = self._ref(source, op)
 
@@ -181,38 +216,65 @@ class _FunctionReader:
             raise ProgramError(f"@{self.name}: '{op.name}' takes a tensor made on the host")
         return ref
 
-    def _tensor(self, value, op) -> int:
-        """The program's index of the tensor a DMA moves (an input or an output)."""
-        ref = self._ref(value, op)
-        if tuple(ref) not in self.tensor_of:
+
+class _ProgramWriter:
+    """One program: its tensors (inputs read, outputs stored) and instructions with waits."""
+
+    def __init__(self, reader: _FunctionReader, number: int):
+        self.reader = reader
+        self.number = number
+        self.tensors = []
+        self.tensor_of = {}  # (tuple(ref), kind) -> index in self.tensors
+        self.inputs = []  # per input: {"source": ref, "dtype": the tensor's own}
+        self.num_outputs = 0
+        self.instructions = []
+        self.hazards = _Hazards()
+
+    def write(self, ops: list) -> tuple:
+        for op, ref in ops:
+            self._instruction(op, ref)
+        program = {
+            "tensors": self.tensors,
+            "buffer_bytes": self.hazards.buffer_bytes,
+            "instructions": self.instructions,
+        }
+        return program, self.inputs
+
+    def _tensor(self, value, ref: list, kind: str) -> int:
+        """The program's index of the tensor a DMA moves: an input it loads, an output it
+        stores."""
+        key = (tuple(ref), kind)
+        if key not in self.tensor_of:
             type_ = ir.MemRefType(value.type)
             own_dtype = _numpy_dtype(type_.element_type)
             if own_dtype not in ("float32", "float64"):
-                raise ProgramError(f"@{self.name}: the accelerator's DMA moves floats, not {type_}")
-            if ref[0] == "alloc":
-                kind, index = "output", self.num_outputs
-                self.allocs[ref[1]]["output"] = index
+                raise ProgramError(
+                    f"@{self.reader.name}: the accelerator's DMA moves floats, not {type_}"
+                )
+            if kind == "output":
+                index = self.num_outputs
+                self.reader.allocs[ref[1]]["from"] = [self.number, index]
                 self.num_outputs += 1
             else:
-                kind, index = "input", len(self.inputs)
+                index = len(self.inputs)
                 self.inputs.append({"source": ref, "dtype": own_dtype})
-            self.tensor_of[tuple(ref)] = len(self.tensors)
+            self.tensor_of[key] = len(self.tensors)
             self.tensors.append(
                 {"shape": list(type_.shape), "dtype": "float32", "kind": kind, "index": index}
             )
-        return self.tensor_of[tuple(ref)]
+        return self.tensor_of[key]
 
-    def _instruction(self, op) -> None:
+    def _instruction(self, op, ref) -> None:
         kind = op.name.removeprefix("accel.")
         attrs = accel.read(op)
         if kind == "dma_load":
-            tensor = self._tensor(op.operands[0], op)
+            tensor = self._tensor(op.operands[0], ref, "input")
             instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
             instruction["to"] = attrs["to"]
             shape = _extent(attrs)
             reads, writes = [_tile(tensor, attrs)], [_bytes(attrs["to"], shape, "float32")]
         elif kind == "dma_store":
-            tensor = self._tensor(op.operands[0], op)
+            tensor = self._tensor(op.operands[0], ref, "output")
             instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
             instruction["from"] = attrs["from"]
             reads, writes = (

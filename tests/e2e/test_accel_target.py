@@ -1,0 +1,232 @@
+"""The accel target's walking skeleton: matmul on /accel:0 in a Session, lowered through the accel
+dialect to a program that tgc.runtime.accel's simulator runs (bf16 on the matrix unit, f32
+accumulation); other ops on the CPU by placement, tensors exchanged between the partitions."""
+
+import numpy as np
+import pytest
+from mlir import ir
+
+import tgc
+import tgc as tf
+from tgc.dialect import targets
+from tgc.dialect.context import make_context
+from tgc.lowering.accel import in_process
+from tgc.lowering.accel.program import public_functions, read_function
+from tgc.lowering.accel.tile_matmul import TileMatmulPass
+
+ACCEL0 = "/job:localhost/replica:0/task:0/device:ACCEL:0"
+CPU0 = "/job:localhost/replica:0/task:0/device:CPU:0"
+ONE_ACCEL = tf.ConfigProto(device_count={"ACCEL": 1}, log_device_placement=True)
+
+
+def _bf16_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|accel - exact| may reach: each operand rounded to bf16 (relative 2^-9 each, so 2^-8 per
+    product, plus their product) and the f32 sum (K * 2^-24 relative)."""
+    k = a.shape[1]
+    scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    return (2.0**-8 + 2.0**-16 + k * 2.0**-23) * scale + 1e-30
+
+
+def _matmul_on_accel(a: np.ndarray, b: np.ndarray, dtype=tf.float32):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(dtype, a.shape, name="x")
+        w = tf.placeholder(dtype, b.shape, name="w")
+        with tf.device("/accel:0"):
+            y = tf.matmul(x, w, name="y")
+        with tf.Session(config=ONE_ACCEL) as sess:
+            return sess.run(y, {x: a, w: b})
+
+
+@pytest.mark.parametrize(
+    "m, k, n",
+    [(1, 1, 1), (3, 4, 5), (128, 128, 128), (300, 200, 130), (129, 257, 2)],
+)
+def test_matmul_on_accel_is_float64_numpy_within_bf16_rounding(m, k, n, capsys):
+    rng = np.random.default_rng(m * 10000 + k * 100 + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    value = _matmul_on_accel(a, b)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    assert value.dtype == np.float32 and value.shape == (m, n)
+    assert np.all(np.abs(value - exact) <= _bf16_bound(a, b))
+    assert f"y: (tgc.matmul): {ACCEL0}" in capsys.readouterr().err
+    if m * k * n > 1:  # bf16 inputs: not what float32 arithmetic gives
+        assert not np.allclose(value, a @ b, rtol=1e-6, atol=0)
+
+
+def test_float64_graphs_get_float64_results_computed_in_bf16():
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((20, 30)), rng.standard_normal((30, 10))
+    value = _matmul_on_accel(a, b, dtype=tf.float64)
+    assert value.dtype == np.float64
+    assert np.all(np.abs(value - a @ b) <= _bf16_bound(a, b))
+    assert np.abs(value - a @ b).max() > 1e-6  # rounded to bf16 on the way
+
+
+def test_values_exact_in_bf16_give_exact_products():
+    """Small integers are exact in bf16 and their sums exact in f32: the accelerator's answer is
+    then exactly numpy's."""
+    a = np.arange(-6, 6, dtype=np.float32).reshape(3, 4)
+    b = np.arange(20, dtype=np.float32).reshape(4, 5) - 7
+    np.testing.assert_array_equal(_matmul_on_accel(a, b), a @ b)
+
+
+def test_a_matmul_of_a_matmul_runs_as_two_programs_on_the_accelerator():
+    """The second matmul loads what the first stored: a program's inputs are read before it runs,
+    so the second is a program of its own, which takes the first's output."""
+    rng = np.random.default_rng(3)
+    a, b, c = (rng.standard_normal(s).astype(np.float32) for s in ((5, 7), (7, 6), (6, 4)))
+    graph = tf.Graph()
+    with graph.as_default():
+        x, w, v = (tf.placeholder(tf.float32, t.shape) for t in (a, b, c))
+        with tf.device("/accel:0"):
+            h = tf.matmul(x, w)
+            y = tf.matmul(h, v)
+        with tf.Session(config=ONE_ACCEL) as sess:
+            h_value, y_value = sess.run([h, y], {x: a, w: b, v: c})
+    assert np.all(np.abs(h_value - a.astype(np.float64) @ b) <= _bf16_bound(a, b))
+    assert np.all(np.abs(y_value - h_value.astype(np.float64) @ c) <= _bf16_bound(h_value, c))
+    assert len(in_process.last_stats()) == 2
+
+
+def test_cpu_ops_around_the_accelerators_matmul_exchange_tensors_with_it(capsys):
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((40, 30)).astype(np.float32)
+    b = rng.standard_normal((30, 20)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [40, 30], name="x")
+        w = tf.placeholder(tf.float32, [30, 20], name="w")
+        h = tf.tanh(x, name="h")  # on the CPU: sent to the accelerator
+        with tf.device("/accel:0"):
+            y = tf.matmul(h, w, name="y")
+        z = tf.sin(y, name="z")  # on the CPU: received from the accelerator
+        with tf.Session(config=ONE_ACCEL) as sess:
+            y_value, z_value = sess.run([y, z], {x: a, w: b})
+    err = capsys.readouterr().err
+    assert f"h: (tgc.tanh): {CPU0}" in err
+    assert f"y: (tgc.matmul): {ACCEL0}" in err
+    assert f"z: (tgc.sin): {CPU0}" in err
+    h64 = np.tanh(a.astype(np.float64))
+    exact = h64 @ b
+    assert np.all(np.abs(y_value - exact) <= _bf16_bound(np.tanh(a), b) + 1e-6)
+    np.testing.assert_allclose(z_value, np.sin(y_value), rtol=1e-5, atol=1e-6)
+
+
+def test_an_op_the_accelerator_cannot_run_goes_to_the_cpu_with_soft_placement(capsys):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [2, 3], name="x")
+        w = tf.placeholder(tf.float32, [3, 2], name="w")
+        with tf.device("/accel:0"):
+            e = tf.exp(x, name="e")
+            y = tf.matmul(e, w, name="y")
+        soft = tf.ConfigProto(
+            device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
+        )
+        a, b = np.zeros((2, 3), np.float32), np.ones((3, 2), np.float32)
+        with tf.Session(config=soft) as sess:
+            np.testing.assert_array_equal(sess.run(y, {x: a, w: b}), np.full((2, 2), 3.0))
+        err = capsys.readouterr().err
+        assert f"e: (tgc.exp): {CPU0}" in err
+        assert f"y: (tgc.matmul): {ACCEL0}" in err
+        with tf.Session(config=ONE_ACCEL) as sess, pytest.raises(tgc.errors.CompileError) as caught:
+            sess.run(y, {x: a, w: b})
+    message = str(caught.value)
+    assert "'e': error: cannot place 'tgc.exp' on requested device '/device:ACCEL:0'" in message
+
+
+def test_the_simulators_cycle_counts_of_the_last_run_are_kept():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((256, 256)).astype(np.float32)
+    b = rng.standard_normal((256, 128)).astype(np.float32)
+    _matmul_on_accel(a, b)
+    [stats] = in_process.last_stats()  # one program
+    assert stats.macs == 256 * 256 * 128
+    # Two tiles of rows x two of K: 4 matmuls streaming 128 rows through the array (plus its fill
+    # and drain) each.
+    assert stats.busy_cycles["matrix"] >= 4 * (128 + 128)
+    assert stats.total_cycles >= stats.busy_cycles["matrix"]
+    assert stats.matrix_utilisation == pytest.approx(stats.macs / (128 * 128) / stats.total_cycles)
+    assert 0 < stats.matrix_utilisation < 1
+
+
+def test_the_accel_target_is_registered_for_accel_devices():
+    target = targets.for_device_type("ACCEL")
+    assert target.name == "accel" and target.static_shapes
+    assert "matmul" in target.supported_ops() and "exp" not in target.supported_ops()
+    assert target.available_devices() is None
+
+
+# The program writer on a lowered function.
+
+_TWO_K_TILES = """
+func.func @f(%a: memref<2x200xf32>, %b: memref<200x3xf32>) -> memref<2x3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<2x3xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<2x3xf32>)
+  linalg.matmul ins(%a, %b : memref<2x200xf32>, memref<200x3xf32>) outs(%c : memref<2x3xf32>)
+  return %c : memref<2x3xf32>
+}
+"""
+
+
+def _program(text: str) -> tuple:
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        TileMatmulPass().run(module)
+        [function] = public_functions(module)
+        return read_function(function)
+
+
+def test_the_program_lists_the_tensors_and_each_instruction_waits_for_what_it_needs():
+    [program], host = _program(_TWO_K_TILES)
+    assert program["tensors"] == [
+        {"shape": [2, 200], "dtype": "float32", "kind": "input", "index": 0},
+        {"shape": [200, 3], "dtype": "float32", "kind": "input", "index": 1},
+        {"shape": [2, 3], "dtype": "float32", "kind": "output", "index": 0},
+    ]
+    ops = [(i["op"], i["waits"]) for i in program["instructions"]]
+    assert ops == [
+        ("zero", []),
+        ("dma_load", []),  # A's first tile
+        ("cast", [1]),
+        ("dma_load", []),  # B's first tile
+        ("cast", [3]),  # the vector unit runs in order: after the cast before it
+        ("matmul", [4]),
+        ("dma_load", []),  # A's second tile, into the other slot: overlaps the first matmul
+        ("cast", [6]),
+        ("dma_load", []),
+        ("cast", [8]),
+        ("matmul", [9]),
+        ("dma_store", [10]),
+    ]
+    assert program["instructions"][6]["cols"] == [128, 200]
+    assert program["buffer_bytes"] == 393216 + 2 * 3 * 4  # the first accumulator's end
+    assert host["programs"] == [
+        {
+            "inputs": [
+                {"source": ["argument", 0], "dtype": "float32"},
+                {"source": ["argument", 1], "dtype": "float32"},
+            ]
+        }
+    ]
+    assert host["allocs"] == [{"shape": [2, 3], "dtype": "float32", "from": [0, 0]}]
+    assert host["results"] == [["alloc", 0]]
+    assert host["recvs"] == [] and host["sends"] == []
+
+
+def test_reusing_a_slot_waits_for_its_last_reader():
+    """Three tiles along K: the third A tile reuses the first's staging slot, so its DMA waits for
+    the cast that read that slot."""
+    [program], _ = _program(_TWO_K_TILES.replace("200", "300"))
+    loads_of_a = [
+        index
+        for index, i in enumerate(program["instructions"])
+        if i["op"] == "dma_load" and i["tensor"] == 0
+    ]
+    first, _, third = loads_of_a
+    first_cast = first + 1
+    assert program["instructions"][third]["to"] == program["instructions"][first]["to"]
+    assert program["instructions"][third]["waits"] == [first_cast]
