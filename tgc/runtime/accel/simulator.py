@@ -195,7 +195,9 @@ def _schedule(program: Program) -> list[Slice]:
 
     The matrix unit holds two weight buffers: matmul i loads its weights into the idle one while
     matmul i-1 streams, so its weight load starts once i-1 has started streaming (and its waits
-    have ended), and its streaming starts once its weights are in and i-1 has drained.
+    have ended), and its streaming starts once its weights are in and i-1 has drained. A matmul
+    only writes its accumulator, which only streaming touches: a wait on an earlier matmul (the
+    previous step of a K sum into the same accumulator) holds the streaming, not the weight load.
     Slice.start/end of a matmul are its streaming; the weight load is weights_start/end.
     """
     machine = program.machine
@@ -207,9 +209,13 @@ def _schedule(program: Program) -> list[Slice]:
         ready = max((ends[w] for w in instruction.waits), default=0)
         if instruction.op == "matmul":
             rows, k = instruction["lhs"].shape
-            weights_start = max(ready, previous_stream_start)
+            on_matmuls = [w for w in instruction.waits if program.instructions[w].op == "matmul"]
+            weights_ready = max(
+                (ends[w] for w in instruction.waits if w not in on_matmuls), default=0
+            )
+            weights_start = max(weights_ready, previous_stream_start)
             weights_end = weights_start + machine.weight_load_cycles(k)
-            start = max(weights_end, unit_free["matrix"])
+            start = max(weights_end, ready, unit_free["matrix"])
             end = start + machine.stream_cycles(rows)
             previous_stream_start = start
             piece = Slice(

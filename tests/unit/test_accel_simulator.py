@@ -1,0 +1,562 @@
+"""The accelerator simulator (tgc/runtime/accel): values, bfloat16 rounding, timing, trace, errors.
+
+Programs are written here by hand, through a small builder that allocates buffer tiles and derives
+each instruction's waits from the tiles it reads and writes. Values are checked against numpy
+references written here independently of the runtime: bfloat16 rounding by choosing the nearer
+of the two neighbouring bfloat16 values in float64 arithmetic (and against ml_dtypes).
+docs/accel-machine.md is the model the timing figures come from.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from tgc.runtime.accel import (
+    InputError,
+    Machine,
+    ProgramError,
+    Simulator,
+    from_bfloat16_bits,
+    to_bfloat16_bits,
+)
+
+MACHINE = Machine()
+T = 128  # the array's side, the tile size of the programs below
+SIZE = {"float32": 4, "bfloat16": 2}
+
+
+# A reference for float32 -> bfloat16 rounding, independent of the runtime's bit trick.
+
+
+def reference_bfloat16(values: np.ndarray) -> np.ndarray:
+    """Each float32 rounded to the nearer bfloat16 (ties to an even last bit), as float64.
+
+    The two candidates are the value with its low 16 bits cleared and the next bfloat16 away from
+    zero, one bfloat16 step (2^(exponent - 7)) further; past the largest bfloat16 that is 2^128,
+    which float32 (and bfloat16) cannot hold: infinity.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    bits = values.view(np.uint32).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        exact = values.astype(np.float64)
+        toward_zero = (bits & 0xFFFF0000).astype(np.uint32).view(np.float32).astype(np.float64)
+        biased_exponent = np.maximum((bits >> 23) & 0xFF, 1)
+        step = np.ldexp(1.0, (biased_exponent - 127 - 7).astype(np.int32))
+        away = toward_zero + np.where(np.signbit(values), -step, step)
+        distance_down, distance_up = np.abs(exact - toward_zero), np.abs(away - exact)
+    odd_down = ((bits >> 16) & 1) == 1
+    pick_away = (distance_up < distance_down) | ((distance_up == distance_down) & odd_down)
+    result = np.where(pick_away & np.isfinite(exact), away, toward_zero)
+    result = np.where(np.abs(result) >= 2.0**128, np.copysign(np.inf, result), result)
+    return np.where(np.isnan(exact), np.nan, result)
+
+
+def special_float32s() -> np.ndarray:
+    ties = np.array([0x3F808000, 0x3F818000, 0xBF808000, 0x00018000], dtype=np.uint32)  # x.5 ulp
+    around_max = np.array([0x7F7F7FFF, 0x7F7F8000, 0x7F7FFFFF, 0x7F7EFFFF], dtype=np.uint32)
+    tiny = np.array([0x00000001, 0x00007FFF, 0x00008000, 0x80010000], dtype=np.uint32)
+    others = np.array([0.0, -0.0, 1.0, -1.5, np.inf, -np.inf, 3.14159265, 1e-40], dtype=np.float32)
+    bit_patterns = np.concatenate([ties, around_max, tiny]).view(np.float32)
+    return np.concatenate([bit_patterns, others])
+
+
+def test_bfloat16_rounding_is_round_to_nearest_even_on_every_kind_of_value():
+    rng = np.random.default_rng(0)
+    random_bits = rng.integers(0, 2**32, size=200_000, dtype=np.uint64).astype(np.uint32)
+    values = np.concatenate([random_bits.view(np.float32), special_float32s()])
+    got = from_bfloat16_bits(to_bfloat16_bits(values)).astype(np.float64)
+    expected = reference_bfloat16(values)
+    finite = ~np.isnan(expected)
+    assert np.array_equal(got[finite], expected[finite])
+    assert np.array_equal(np.signbit(got[finite]), np.signbit(expected[finite]))
+    assert np.isnan(got[~finite]).all()
+    assert np.array_equal(got[finite], values[finite].astype(ml_dtypes.bfloat16).astype(np.float64))
+
+
+def test_bfloat16_ties_go_to_the_even_neighbour_and_overflow_to_infinity():
+    one_and_half_ulp = np.array([0x3F808000], dtype=np.uint32).view(np.float32)  # 1 + 2^-8
+    assert to_bfloat16_bits(one_and_half_ulp)[0] == 0x3F80  # down: 0x3F80 is even
+    three_halves_ulp = np.array([0x3F818000], dtype=np.uint32).view(np.float32)
+    assert to_bfloat16_bits(three_halves_ulp)[0] == 0x3F82  # up: 0x3F82 is even
+    past_max = np.array([0x7F7F8000], dtype=np.uint32).view(np.float32)
+    assert to_bfloat16_bits(past_max)[0] == 0x7F80  # +inf
+    nan = np.array([0x7FC00001, 0xFF800001], dtype=np.uint32).view(np.float32)
+    assert np.isnan(from_bfloat16_bits(to_bfloat16_bits(nan))).all()
+
+
+# A program builder: tiles get buffer space, instructions get their waits from what they touch.
+
+
+class Tile:
+    """A buffer tile of the builder; `slot` names the storage it belongs to (for waits)."""
+
+    def __init__(self, slot, at, rows, cols, dtype):
+        self.slot, self.at, self.rows, self.cols, self.dtype = slot, at, rows, cols, dtype
+
+    def json(self):
+        return {"at": self.at, "shape": [self.rows, self.cols], "dtype": self.dtype}
+
+    def rows_of(self, begin, count):
+        """Rows [begin, begin + count): a tile within this one (row-major, so contiguous)."""
+        offset = begin * self.cols * SIZE[self.dtype]
+        return Tile(self.slot, self.at + offset, count, self.cols, self.dtype)
+
+    def shaped(self, rows, cols):
+        """The same storage holding a smaller rows x cols tile (an edge tile)."""
+        assert rows * cols <= self.rows * self.cols
+        return Tile(self.slot, self.at, rows, cols, self.dtype)
+
+
+class Builder:
+    def __init__(self, inputs, outputs):
+        self.tensors = [
+            {"shape": list(shape), "dtype": "float32", "kind": "input", "index": i}
+            for i, shape in enumerate(inputs)
+        ] + [
+            {"shape": list(shape), "dtype": "float32", "kind": "output", "index": i}
+            for i, shape in enumerate(outputs)
+        ]
+        self.instructions = []
+        self.used = 0
+        self.writer, self.readers = {}, {}
+        self.slots = 0
+
+    def tile(self, rows, cols, dtype="float32"):
+        self.slots += 1
+        tile = Tile(self.slots, self.used, rows, cols, dtype)
+        self.used += rows * cols * SIZE[dtype]
+        self.used += -self.used % 64
+        return tile
+
+    def emit(self, fields, reads, writes):
+        waits = {self.writer[t.slot] for t in reads + writes if t.slot in self.writer}
+        for tile in writes:
+            waits.update(self.readers.get(tile.slot, []))
+        index = len(self.instructions)
+        self.instructions.append({**fields, "waits": sorted(waits)})
+        for tile in reads:
+            self.readers.setdefault(tile.slot, []).append(index)
+        for tile in writes:
+            self.writer[tile.slot], self.readers[tile.slot] = index, []
+        return index
+
+    def load(self, tensor, rows, cols, to):
+        fields = {"op": "dma_load", "tensor": tensor, "rows": rows, "cols": cols, "to": to.at}
+        return self.emit(fields, [], [to])
+
+    def store(self, tensor, rows, cols, source):
+        fields = {
+            "op": "dma_store",
+            "tensor": tensor,
+            "rows": rows,
+            "cols": cols,
+            "from": source.at,
+        }
+        return self.emit(fields, [source], [])
+
+    def cast(self, source, to):
+        return self.emit({"op": "cast", "from": source.json(), "to": to.json()}, [source], [to])
+
+    def zero(self, tile):
+        return self.emit({"op": "zero", "at": tile.at, "shape": [tile.rows, tile.cols]}, [], [tile])
+
+    def add(self, lhs, rhs, to):
+        fields = {"op": "add", "lhs": lhs.json(), "rhs": rhs.json(), "to": to.json()}
+        return self.emit(fields, [lhs, rhs], [to])
+
+    def matmul(self, lhs, rhs, acc):
+        fields = {"op": "matmul", "lhs": lhs.json(), "rhs": rhs.json(), "acc": acc.json()}
+        return self.emit(fields, [lhs, rhs, acc], [acc])
+
+    def program(self):
+        return {
+            "machine": MACHINE.to_dict(),
+            "tensors": self.tensors,
+            "buffer_bytes": self.used,
+            "instructions": self.instructions,
+        }
+
+
+def tiles_of(extent):
+    return [(begin, min(begin + T, extent)) for begin in range(0, extent, T)]
+
+
+def simple_matmul_program(m, k, n):
+    """C = A @ B, tile by tile: two staging slots per operand, one accumulator per column tile."""
+    build = Builder([(m, k), (k, n)], [(m, n)])
+    a_staged, a_cast = [build.tile(m, T) for _ in range(2)], [build.tile(m, T, "bfloat16")] * 2
+    a_cast[1] = build.tile(m, T, "bfloat16")
+    b_staged, b_cast = [build.tile(T, T) for _ in range(2)], [build.tile(T, T, "bfloat16")] * 2
+    b_cast[1] = build.tile(T, T, "bfloat16")
+    step = 0
+    for n0, n1 in tiles_of(n):
+        acc = build.tile(m, n1 - n0)
+        build.zero(acc)
+        for k0, k1 in tiles_of(k):
+            slot = step % 2
+            a32, a16 = (tile[slot].shaped(m, k1 - k0) for tile in (a_staged, a_cast))
+            b32, b16 = (tile[slot].shaped(k1 - k0, n1 - n0) for tile in (b_staged, b_cast))
+            build.load(0, [0, m], [k0, k1], a32)
+            build.load(1, [k0, k1], [n0, n1], b32)
+            build.cast(a32, a16)
+            build.cast(b32, b16)
+            build.matmul(a16, b16, acc)
+            step += 1
+        build.store(2, [0, m], [n0, n1], acc)
+    return build.program()
+
+
+def bfloat16_matmul_reference(a, b):
+    """A @ B in float64 from the bfloat16-rounded operands (the products are then exact)."""
+    return reference_bfloat16(a) @ reference_bfloat16(b)
+
+
+# Values.
+
+
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (128, 128, 128), (300, 200, 130), (64, 384, 257)])
+def test_matmul_program_matches_numpy_with_bfloat16_inputs_and_float32_sums(m, k, n):
+    rng = np.random.default_rng(m * k * n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    (c,) = Simulator(simple_matmul_program(m, k, n)).run([a, b])
+    assert c.dtype == np.float32 and c.shape == (m, n)
+    exact_from_bf16 = bfloat16_matmul_reference(a, b)
+    scale = np.abs(reference_bfloat16(a)) @ np.abs(reference_bfloat16(b))
+    # Only the float32 summation differs from the float64 reference: a few ulps per term.
+    assert np.all(np.abs(c - exact_from_bf16) <= k * 2.0**-23 * scale + 1e-30)
+    # Against the float64 product of the unrounded inputs: bfloat16 tolerance, and really off.
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    relative = np.abs(c - exact).max() / np.abs(exact).max()
+    assert relative < 2.0**-7
+    if k > 1:
+        assert relative > 2.0**-20  # the inputs really were rounded to bfloat16
+
+
+def test_cast_round_trip_through_the_buffer_rounds_each_element_exactly():
+    values = np.resize(special_float32s(), (4, 24))
+    values[3] = np.random.default_rng(1).standard_normal(24).astype(np.float32)
+    build = Builder([values.shape], [values.shape])
+    f32, bf16, back = build.tile(4, 24), build.tile(4, 24, "bfloat16"), build.tile(4, 24)
+    build.load(0, [0, 4], [0, 24], f32)
+    build.cast(f32, bf16)
+    build.cast(bf16, back)
+    build.store(1, [0, 4], [0, 24], back)
+    (out,) = Simulator(build.program()).run([values])
+    expected = reference_bfloat16(values)
+    assert np.array_equal(out.astype(np.float64), expected, equal_nan=True)
+
+
+def test_add_and_zero_on_the_vector_unit():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.full((3, 4), 0.5, dtype=np.float32)
+    build = Builder([(3, 4), (3, 4)], [(3, 4), (3, 4)])
+    ta, tb, tsum, tzero = (build.tile(3, 4) for _ in range(4))
+    build.load(0, [0, 3], [0, 4], ta)
+    build.load(1, [0, 3], [0, 4], tb)
+    build.add(ta, tb, tsum)
+    build.zero(tzero)
+    build.store(2, [0, 3], [0, 4], tsum)
+    build.store(3, [0, 3], [0, 4], tzero)
+    total, zeros = Simulator(build.program()).run([a, b])
+    assert np.array_equal(total, a + b)
+    assert np.array_equal(zeros, np.zeros((3, 4), np.float32))
+
+
+def test_stores_of_parts_of_an_output_land_where_their_rows_and_cols_say():
+    a = np.arange(20, dtype=np.float32).reshape(4, 5)
+    build = Builder([(4, 5)], [(4, 5)])
+    top, bottom = build.tile(1, 5), build.tile(3, 5)
+    build.load(0, [3, 4], [0, 5], top)
+    build.load(0, [0, 3], [0, 5], bottom)
+    build.store(1, [0, 1], [0, 5], top)
+    build.store(1, [1, 4], [0, 5], bottom)
+    (out,) = Simulator(build.program()).run([a])
+    assert np.array_equal(out, np.concatenate([a[3:], a[:3]]))
+
+
+# Timing.
+
+
+def test_each_instruction_takes_the_cycles_of_the_model():
+    m, k, n = 200, 96, 128
+    simulator = Simulator(simple_matmul_program(m, k, n))
+    by_op = {}
+    for piece in simulator.slices:
+        by_op.setdefault(piece.op, []).append(piece)
+    load_a, load_b = by_op["dma_load"]
+    assert load_a.end - load_a.start == 500 + math.ceil(m * k * 4 / 256)
+    assert load_b.end - load_b.start == 500 + math.ceil(k * n * 4 / 256)
+    (matmul,) = by_op["matmul"]
+    assert matmul.weights_end - matmul.weights_start == k
+    assert matmul.end - matmul.start == m + 128
+    cast_a = by_op["cast"][0]
+    assert cast_a.end - cast_a.start == m * 1  # one 96-element row per cycle
+    (store,) = by_op["dma_store"]
+    assert store.start == matmul.end and store.end - store.start == 500 + m * n * 4 // 256
+    assert simulator.stats.total_cycles == store.end
+
+
+def test_units_overlap_and_an_instruction_waits_for_its_unit_and_its_waits():
+    simulator = Simulator(simple_matmul_program(128, 256, 128))
+    slices = simulator.slices
+    loads = [s for s in slices if s.op == "dma_load"]
+    # DMA-in runs back to back (its queue is in order), while the vector unit casts.
+    assert [s.start for s in loads[1:]] == [s.end for s in loads[:-1]]
+    first_cast = next(s for s in slices if s.op == "cast")
+    assert first_cast.start == loads[0].end and first_cast.end <= loads[1].end
+    for piece in slices:
+        instruction = simulator.program.instructions[piece.index]
+        assert all(slices[w].end <= piece.start for w in instruction.waits)
+        if piece.op == "matmul":  # the weights wait for all but the accumulator's previous step
+            waits = [w for w in instruction.waits if slices[w].op != "matmul"]
+            assert all(slices[w].end <= piece.weights_start for w in waits)
+
+
+def test_a_matmul_loads_its_weights_while_the_previous_one_streams():
+    m = 512
+    build = Builder([(m, T), (T, T)], [(m, T)])
+    a32, a16 = build.tile(m, T), build.tile(m, T, "bfloat16")
+    b32, b16 = build.tile(T, T), build.tile(T, T, "bfloat16")
+    acc = build.tile(m, T)
+    build.load(0, [0, m], [0, T], a32)
+    build.load(1, [0, T], [0, T], b32)
+    build.cast(a32, a16)
+    build.cast(b32, b16)
+    build.zero(acc)
+    build.matmul(a16, b16, acc)
+    build.matmul(a16, b16, acc)
+    build.store(2, [0, m], [0, T], acc)
+    simulator = Simulator(build.program())
+    first, second = (s for s in simulator.slices if s.op == "matmul")
+    assert first.start == first.weights_end == first.weights_start + T
+    assert first.end == first.start + m + T
+    assert second.weights_start == first.start  # into the second weight buffer, meanwhile
+    assert second.start == first.end  # streams as soon as the array is free
+    assert second.end == first.end + m + T
+    a = np.ones((m, T), np.float32)
+    (c,) = simulator.run([a, np.eye(T, dtype=np.float32)])
+    assert np.array_equal(c, 2 * a)
+
+
+def test_stats_count_useful_mac_cycles_against_the_total():
+    m, k, n = 256, 384, 128
+    stats = Simulator(simple_matmul_program(m, k, n)).stats
+    assert stats.macs == m * k * n
+    assert stats.useful_mac_cycles == m * k * n / (128 * 128)
+    assert stats.matrix_utilisation == pytest.approx(stats.useful_mac_cycles / stats.total_cycles)
+    assert stats.busy_cycles["matrix"] == 3 * (m + 128)
+    assert stats.weight_load_cycles == 3 * 128
+    assert stats.seconds == pytest.approx(stats.total_cycles / 940e6)
+    assert stats.fraction_of_peak == pytest.approx(stats.matrix_utilisation)
+    assert stats.peak_flops_per_s == pytest.approx(2 * 128 * 128 * 940e6)
+    assert stats.dma_bytes_in == (m * k + k * n) * 4 and stats.dma_bytes_out == m * n * 4
+    json.dumps(stats.to_dict())
+
+
+def test_a_given_machine_replaces_the_programs_own():
+    program = simple_matmul_program(128, 128, 128)
+    default = Simulator(program).stats.total_cycles
+    fast_dma = Machine(dma_bytes_per_cycle=1024, dma_latency_cycles=0)
+    assert Simulator(program, machine=fast_dma).stats.total_cycles < default
+    with pytest.raises(ProgramError, match=r"instruction \d+ \(matmul\): field 'lhs.shape'"):
+        Simulator(program, machine=Machine(array_rows=64, array_cols=64))
+
+
+# The trace.
+
+
+def test_trace_is_chrome_trace_events_one_track_per_unit_one_slice_per_instruction(tmp_path):
+    simulator = Simulator(simple_matmul_program(300, 200, 130))
+    simulator.write_trace(tmp_path / "trace.json")
+    trace = json.loads((tmp_path / "trace.json").read_text())
+    events = trace["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+    assert sorted(names.values()) == sorted(
+        [
+            "DMA in (device memory -> buffer)",
+            "DMA out (buffer -> device memory)",
+            "matrix unit: streaming",
+            "matrix unit: weight loads",
+            "vector unit",
+        ]
+    )
+    slices = [e for e in events if e["ph"] == "X"]
+    for event in slices:
+        assert {"name", "cat", "ph", "pid", "tid", "ts", "dur", "args"} <= set(event)
+        assert event["tid"] in names and event["dur"] >= 0
+        assert event["ts"] == pytest.approx(event["args"]["start_cycle"] / 940e6 * 1e6)
+    instructions = simulator.program.instructions
+    per_instruction = {}
+    for event in slices:
+        per_instruction.setdefault(event["args"]["instruction"], []).append(event)
+    assert sorted(per_instruction) == list(range(len(instructions)))
+    for index, events_of in per_instruction.items():
+        tracks = sorted(names[e["tid"]] for e in events_of)
+        if instructions[index].op == "matmul":
+            assert tracks == ["matrix unit: streaming", "matrix unit: weight loads"]
+        else:
+            assert len(tracks) == 1 and events_of[0]["name"] == instructions[index].op
+    for tid in names:  # slices on one track never overlap
+        track = sorted((e["ts"], e["ts"] + e["dur"]) for e in slices if e["tid"] == tid)
+        assert all(end <= next_start + 1e-9 for (_, end), (next_start, _) in zip(track, track[1:]))
+    end = max(e["ts"] + e["dur"] for e in slices)
+    assert end == pytest.approx(simulator.stats.total_cycles / 940e6 * 1e6)
+    assert trace["otherData"]["total_cycles"] == simulator.stats.total_cycles
+
+
+# Programs the machine cannot run, and inputs that do not fit.
+
+
+def base_program():
+    return simple_matmul_program(128, 128, 128)
+
+
+def mutate(change):
+    program = copy.deepcopy(base_program())
+    change(program)
+    return program
+
+
+def index_of(program, op):
+    return next(i for i, x in enumerate(program["instructions"]) if x["op"] == op)
+
+
+def set_field(op, *path_and_value):
+    *path, value = path_and_value
+
+    def change(program):
+        target = program["instructions"][index_of(program, op)]
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return change
+
+
+def drop_waits(op):
+    def change(program):
+        program["instructions"][index_of(program, op)]["waits"] = []
+
+    return change
+
+
+BAD_PROGRAMS = [
+    (
+        set_field("dma_load", "to", 10**9),
+        r"instruction 1 \(dma_load\): field 'to': the 128x128 float32 tile at 1000000000 ends "
+        r"at byte 1000065536, past the program's buffer",
+    ),
+    (
+        set_field("matmul", "lhs", "shape", [128, 256]),
+        r"instruction 5 \(matmul\): field 'lhs.shape': K = 256 is more than the array's 128 rows",
+    ),
+    (
+        set_field("matmul", "rhs", "shape", [128, 256]),
+        r"instruction 5 \(matmul\): field 'rhs.shape': N = 256 is more than the array's 128",
+    ),
+    (
+        set_field("matmul", "waits", [6]),
+        r"instruction 5 \(matmul\): field 'waits\[0\]': waits on instruction 6, "
+        r"which is not earlier",
+    ),
+    (
+        set_field("cast", "to", "dtype", "float16"),
+        r"instruction 3 \(cast\): field 'to.dtype': unknown dtype 'float16'",
+    ),
+    (
+        lambda p: p["tensors"][0].update(dtype="int8"),
+        r"field 'tensors\[0\].dtype': unknown tensor dtype 'int8'",
+    ),
+    (
+        set_field("dma_load", "tensor", 7),
+        r"instruction 1 \(dma_load\): field 'tensor': 7 is not a tensor index \(0..2\)",
+    ),
+    (
+        set_field("dma_load", "tensor", 2),
+        r"instruction 1 \(dma_load\): field 'tensor': tensor 2 is an output; dma_load reads inputs",
+    ),
+    (
+        set_field("dma_load", "rows", [0, 129]),
+        r"instruction 1 \(dma_load\): field 'rows': \[0, 129\] is not a range within the "
+        r"tensor's 128",
+    ),
+    (
+        set_field("matmul", "acc", "shape", [128, 64]),
+        r"instruction 5 \(matmul\): field 'acc.shape': \[128, 64\] is not lhs rows x rhs columns",
+    ),
+    (
+        set_field("matmul", "acc", "at", 2),
+        r"instruction 5 \(matmul\): field 'acc.at': 2 is not aligned to the 4 bytes of float32",
+    ),
+    (
+        set_field("zero", "op", "transpose"),
+        r"instruction 0 \(transpose\): field 'op': unknown op 'transpose'",
+    ),
+    (
+        set_field("matmul", "bias", 3),
+        r"instruction 5 \(matmul\): field 'bias': unknown field for matmul",
+    ),
+    (
+        drop_waits("matmul"),
+        r"instruction 5 \(matmul\): field 'lhs': reads buffer bytes \[\d+, \d+\) that instruction "
+        r"\d \(cast\) also uses, without waiting for it",
+    ),
+    (
+        lambda p: p["instructions"].pop(),
+        r"field 'tensors\[2\]': output 0: element \[0, 0\] is written by no dma_store",
+    ),
+    (
+        lambda p: p.update(buffer_bytes=10**9),
+        r"field 'buffer_bytes': 1000000000 is more than the machine's 25165824",
+    ),
+    (
+        lambda p: p["machine"].update(clock_ghz=1),
+        r"machine.clock_ghz: unknown field",
+    ),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_PROGRAMS)
+def test_a_program_the_machine_cannot_run_is_refused_naming_instruction_and_field(change, message):
+    assert Simulator(base_program()).program  # the unchanged program is fine
+    with pytest.raises(ProgramError, match=message) as refused:
+        Simulator(mutate(change))
+    error = refused.value  # raised on its own: no chained traceback from inside the reader
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+    assert str(refused.value).startswith("accel program")
+
+
+def test_a_program_that_races_on_a_reused_slot_is_refused():
+    program = base_program()
+    program["instructions"].append(copy.deepcopy(program["instructions"][1]))  # reload A's slot
+    program["instructions"][-1]["waits"] = []
+    with pytest.raises(ProgramError, match=r"instruction 7 \(dma_load\): field 'to': writes"):
+        Simulator(program)
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        ([np.zeros((128, 128), np.float32)], r"takes 2 inputs, got 1"),
+        (
+            [np.zeros((128, 128), np.float64), np.zeros((128, 128), np.float32)],
+            r"input 0: expected a float32 array of shape \[128, 128\], got a float64 array",
+        ),
+        (
+            [np.zeros((128, 128), np.float32), np.zeros((128, 127), np.float32)],
+            r"input 1: expected a float32 array of shape \[128, 128\], got a float32 array of "
+            r"shape \[128, 127\]",
+        ),
+        (np.zeros((2, 128, 128), np.float32), r"inputs must be a list of 2 arrays"),
+    ],
+)
+def test_inputs_that_do_not_fit_the_program_are_refused(inputs, message):
+    with pytest.raises(InputError, match=message):
+        Simulator(base_program()).run(inputs)
