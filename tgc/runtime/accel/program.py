@@ -150,6 +150,8 @@ def program_to_dict(program: Program) -> dict:
 
 def _instruction_to_dict(instruction: Instruction) -> dict:
     def value(item):
+        if isinstance(item, Tile) and instruction.op in ("dma_load", "dma_store"):
+            return item.at  # a DMA's tile is shaped by its tensor region
         if isinstance(item, Tile):
             return {"at": item.at, "shape": list(item.shape), "dtype": item.dtype}
         return list(item) if isinstance(item, tuple) else item
