@@ -20,11 +20,18 @@ ONE_ACCEL = tf.ConfigProto(device_count={"ACCEL": 1}, log_device_placement=True)
 
 
 def _bf16_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|accel - exact| may reach: each operand rounded to bf16 (relative 2^-9 each, so 2^-8 per
-    product, plus their product) and the f32 sum (K * 2^-24 relative)."""
+    """|accel - exact| may reach: each operand rounded to bf16 (8 significant bits: relative
+    2^-8 each, so 2^-7 + 2^-16 per product) and the f32 sum (K * 2^-24 relative, doubled)."""
     k = a.shape[1]
     scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
-    return (2.0**-8 + 2.0**-16 + k * 2.0**-23) * scale + 1e-30
+    return (2.0**-7 + 2.0**-16 + k * 2.0**-23) * scale + 1e-30
+
+
+def _bf16(values: np.ndarray) -> np.ndarray:
+    """float32 rounded to bf16 (to nearest, ties to even), as float64."""
+    bits = np.asarray(values, np.float32).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return bits.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 def _matmul_on_accel(a: np.ndarray, b: np.ndarray, dtype=tf.float32):
@@ -50,6 +57,9 @@ def test_matmul_on_accel_is_float64_numpy_within_bf16_rounding(m, k, n, capsys):
     exact = a.astype(np.float64) @ b.astype(np.float64)
     assert value.dtype == np.float32 and value.shape == (m, n)
     assert np.all(np.abs(value - exact) <= _bf16_bound(a, b))
+    # Exactly the products of the bf16-rounded operands, up to the f32 accumulation.
+    rounded = _bf16(a) @ _bf16(b)
+    assert np.all(np.abs(value - rounded) <= k * 2.0**-23 * (np.abs(_bf16(a)) @ np.abs(_bf16(b))))
     assert f"y: (tgc.matmul): {ACCEL0}" in capsys.readouterr().err
     if m * k * n > 1:  # bf16 inputs: not what float32 arithmetic gives
         assert not np.allclose(value, a @ b, rtol=1e-6, atol=0)
@@ -88,6 +98,68 @@ def test_a_matmul_of_a_matmul_runs_as_two_programs_on_the_accelerator():
     assert np.all(np.abs(h_value - a.astype(np.float64) @ b) <= _bf16_bound(a, b))
     assert np.all(np.abs(y_value - h_value.astype(np.float64) @ c) <= _bf16_bound(h_value, c))
     assert len(in_process.last_stats()) == 2
+
+
+@pytest.mark.parametrize("transpose_a, transpose_b", [(True, False), (False, True), (True, True)])
+def test_transposed_operands(transpose_a, transpose_b):
+    """A gradient's matmuls read an operand transposed: its tiles come in one column at a time."""
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((9, 140)).astype(np.float32)  # read as 140 x 9 when transposed
+    b = rng.standard_normal((9, 6)).astype(np.float32)
+    a_operand = a if transpose_a else np.ascontiguousarray(a.T)
+    b_operand = np.ascontiguousarray(b.T) if transpose_b else b
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, a_operand.shape)
+        w = tf.placeholder(tf.float32, b_operand.shape)
+        with tf.device("/accel:0"):
+            y = tf.matmul(x, w, transpose_a=transpose_a, transpose_b=transpose_b)
+        with tf.Session(config=ONE_ACCEL) as sess:
+            value = sess.run(y, {x: a_operand, w: b_operand})
+    lhs = a.T  # 140 x 9, whichever way it was stored
+    assert value.shape == (140, 6)
+    assert np.all(np.abs(value - lhs.astype(np.float64) @ b) <= _bf16_bound(lhs, b))
+
+
+def _train(config, device: str) -> list:
+    """Five SGD steps of a linear layer whose variable and ops are requested on ``device``."""
+    rng = np.random.default_rng(0)
+    x_value = rng.standard_normal((64, 30)).astype(np.float32)
+    t_value = rng.standard_normal((64, 10)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [64, 30])
+        t = tf.placeholder(tf.float32, [64, 10])
+        with tf.device(device):
+            w = tf.Variable(np.linspace(-1, 1, 300, dtype=np.float32).reshape(30, 10), name="w")
+            y = tf.matmul(x, w, name="y")
+            loss = tf.reduce_mean(tf.square(y - t))
+            step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            return [float(sess.run([loss, step], {x: x_value, t: t_value})[0]) for _ in range(5)]
+
+
+def test_a_layer_trains_on_the_accelerator_as_on_the_cpu(capsys):
+    """The forward matmul and the weight gradient's (x^T . dy) run on the accelerator, between
+    CPU partitions: the accelerator's partition receives, runs and sends in the graph's order. The
+    variable stays on the CPU (the accelerator cannot apply an update), by soft placement."""
+    cpu = _train(tf.ConfigProto(), "/cpu:0")
+    soft = tf.ConfigProto(
+        device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
+    )
+    accel = _train(soft, "/accel:0")
+    err = capsys.readouterr().err
+    assert f"y: (tgc.matmul): {ACCEL0}" in err
+    assert f"w: (tgc.variable): {CPU0}" in err
+    assert all(later < earlier for earlier, later in zip(accel, accel[1:]))
+    np.testing.assert_allclose(accel, cpu, rtol=2e-3)
+
+
+def test_a_variable_requested_on_the_accelerator_without_soft_placement_is_refused():
+    with pytest.raises(tgc.errors.CompileError) as caught:
+        _train(tf.ConfigProto(device_count={"ACCEL": 1}), "/accel:0")
+    assert "cannot place 'tgc.variable' on requested device '/device:ACCEL:0'" in str(caught.value)
 
 
 def test_cpu_ops_around_the_accelerators_matmul_exchange_tensors_with_it(capsys):
@@ -214,7 +286,7 @@ def test_the_program_lists_the_tensors_and_each_instruction_waits_for_what_it_ne
     ]
     assert host["allocs"] == [{"shape": [2, 3], "dtype": "float32", "from": [0, 0]}]
     assert host["results"] == [["alloc", 0]]
-    assert host["recvs"] == [] and host["sends"] == []
+    assert host["steps"] == [{"program": 0}]
 
 
 def test_reusing_a_slot_waits_for_its_last_reader():

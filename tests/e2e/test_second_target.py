@@ -144,7 +144,7 @@ def test_an_unknown_target_is_one_error_line_naming_the_targets(tmp_path):
         main, ["compile", str(source), "--target", "tpu", "-o", str(tmp_path / "a")]
     )
     assert result.exit_code == 1
-    assert "unknown target 'tpu' (targets: cpu, nvptx, nvptx-emulated)" in result.output
+    assert "unknown target 'tpu' (targets: accel, cpu, nvptx, nvptx-emulated)" in result.output
     assert "Traceback" not in result.output
 
 

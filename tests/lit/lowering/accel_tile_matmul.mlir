@@ -59,3 +59,27 @@ func.func @accumulate(%a: memref<2x3xf64>, %b: memref<3x4xf64>, %c: memref<2x4xf
   linalg.matmul ins(%a, %b : memref<2x3xf64>, memref<3x4xf64>) outs(%c : memref<2x4xf64>)
   return
 }
+
+// -----
+
+// An operand read transposed (a gradient's transpose_a: A is stored K x M) comes in one row of its
+// tile at a time: a DMA of one column of A (K elements) lands as one row of the f32 staging tile.
+// CHECK-LABEL: func.func @transposed(
+// CHECK-SAME:      %[[A:.+]]: memref<3x2xf32>, %[[B:.+]]: memref<3x4xf32>, %[[C:.+]]: memref<2x4xf32>)
+// CHECK-NOT:     linalg
+// CHECK:         "accel.zero"() {at = 393216 : i64, shape = array<i64: 2, 4>}
+// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 0, 1>, rows = array<i64: 0, 3>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 1, 2>, rows = array<i64: 0, 3>, to = 12 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 131072 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 4>, rows = array<i64: 0, 3>, to = 196608 : i64}
+// CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 393216 : i64, acc_shape = array<i64: 2, 4>, lhs_at = 131072 : i64, lhs_shape = array<i64: 2, 3>, rhs_at = 327680 : i64, rhs_shape = array<i64: 3, 4>}
+// CHECK-NEXT:    "accel.dma_store"(%[[C]])
+func.func @transposed(%a: memref<3x2xf32>, %b: memref<3x4xf32>, %c: memref<2x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<2x4xf32>)
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (k, m)>, affine_map<(m, n, k) -> (k, n)>,
+                                 affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %b : memref<3x2xf32>, memref<3x4xf32>) outs(%c : memref<2x4xf32>)
+  return
+}

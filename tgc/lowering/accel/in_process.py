@@ -57,7 +57,7 @@ class ProgramRun:
         from tgc.runtime.accel.program import ProgramError
         from tgc.runtime.accel.simulator import Simulator
 
-        if (host["recvs"] or host["sends"]) and hub is None:
+        if any("recv" in step or "send" in step for step in host["steps"]) and hub is None:
             raise CompileError(f"{name} exchanges tensors with other partitions but has no hub")
         self.name, self.host, self.hub = name, host, hub
         self.output_dtypes = [np.dtype(d) for d in output_dtypes]
@@ -68,46 +68,51 @@ class ProgramRun:
             raise CompileError(
                 f"the accel target made a program the machine refuses: {exc}"
             ) from None
-        self._lock = threading.Lock()  # one run at a time per simulator
+        self._lock = threading.Lock()  # one run at a time: the allocations are the run's
 
     def __call__(self, *arrays) -> list:
-        received = {recv["key"]: self._receive(recv) for recv in self.host["recvs"]}
-        values = {"argument": arrays, "received": received}
         with self._lock:
-            values["alloc"] = self._run_programs(values)
-        for send in self.host["sends"]:
-            kind, index = send["source"]
-            value = np.asarray(values[kind][index]).astype(send["dtype"], copy=False)
-            self.hub.current.send(send["key"], value)
-        return [
-            np.asarray(values[kind][index]).astype(dtype, copy=False)
-            for (kind, index), dtype in zip(self.host["results"], self.output_dtypes)
-        ]
-
-    def _run_programs(self, values: dict) -> list:
-        """The allocations' values after every program ran (float32 on the device: a float64
-        tensor is narrowed on its way in and widened on its way out)."""
-        outputs, stats = [], []
-        allocs = {}
-        values = {**values, "alloc": allocs}
-        for simulator, plan in zip(self.simulators, self.host["programs"]):
-            inputs = [
-                np.ascontiguousarray(values[kind][index], dtype=np.float32)
-                for kind, index in (spec["source"] for spec in plan["inputs"])
+            values = {"argument": arrays, "received": {}, "alloc": {}}
+            for step in self.host["steps"]:
+                if "recv" in step:
+                    values["received"][step["recv"]["key"]] = self._receive(step["recv"])
+                elif "program" in step:
+                    self._run_program(step["program"], values)
+                else:
+                    self._send(step["send"], values)
+            if self.simulators:
+                _record(self.name, [simulator.stats for simulator in self.simulators])
+            return [
+                self._value(ref, values).astype(dtype, copy=False)
+                for ref, dtype in zip(self.host["results"], self.output_dtypes)
             ]
-            outputs.append(simulator.run(inputs))
-            stats.append(simulator.stats)
-            for number, spec in enumerate(self.host["allocs"]):
-                if spec["from"] is not None and spec["from"][0] == len(outputs) - 1:
-                    allocs[number] = outputs[-1][spec["from"][1]]
-        if stats:
-            _record(self.name, stats)
-        return [
-            np.asarray(allocs[number]).astype(spec["dtype"], copy=False)
-            if number in allocs
-            else np.zeros(**_of(spec))
-            for number, spec in enumerate(self.host["allocs"])
+
+    def _run_program(self, number: int, values: dict) -> None:
+        """Device memory holds float32: a float64 tensor is narrowed on its way in (and widened
+        on its way out, by _value)."""
+        inputs = [
+            np.ascontiguousarray(self._value(spec["source"], values), dtype=np.float32)
+            for spec in self.host["programs"][number]["inputs"]
         ]
+        outputs = self.simulators[number].run(inputs)
+        for alloc, spec in enumerate(self.host["allocs"]):
+            if spec["from"] is not None and spec["from"][0] == number:
+                values["alloc"][alloc] = outputs[spec["from"][1]]
+
+    def _value(self, ref: list, values: dict) -> np.ndarray:
+        kind, index = ref
+        if kind == "argument":
+            return np.asarray(values["argument"][index])
+        if kind == "received":
+            return values["received"][index]
+        spec = self.host["allocs"][index]
+        if index not in values["alloc"]:  # no program writes it (an empty matmul)
+            return np.zeros(**_of(spec))
+        return np.asarray(values["alloc"][index]).astype(spec["dtype"], copy=False)
+
+    def _send(self, send: dict, values: dict) -> None:
+        value = self._value(send["source"], values).astype(send["dtype"], copy=False)
+        self.hub.current.send(send["key"], value)
 
     def _receive(self, recv: dict) -> np.ndarray:
         from tgc.runtime import errors

@@ -11,8 +11,10 @@ and a return. This module turns it into
   inputs are read before it runs, so a matmul reading what an earlier matmul stored starts the next
   program;
 - the host plan: which argument, received tensor or allocation feeds each program input, which
-  program output each allocation is (zeros if none writes it), the receives before the programs
-  run and the sends after them, and where each result comes from.
+  program output each allocation is (zeros if none writes it), the steps in the function's order
+  (receive a tensor, run a program, send a tensor: the accel ops before a send run as programs
+  before it, so that a partition on the CPU waiting for it can go on and send what the next
+  programs need), and where each result comes from.
 
 A whole-buffer copy into a fresh allocation (bufferization's copy of a tensor that is both sent and
 returned: it cannot know that a send only reads) makes the allocation another name of the copied
@@ -86,9 +88,9 @@ class _FunctionReader:
         self.refs = {}  # memref value -> ["argument", i] | ["received", key] | ["alloc", i]
         self.scalars = {}  # i64 constant value -> its number
         self.allocs = []  # per allocation: shape, dtype, and [program, output] that writes it
-        self.recvs, self.sends, self.results = [], [], []
+        self.results = []
         self.accel_ops = []  # (op, the ref of the tensor a DMA moves, or None), in order
-        self.copied = set()  # allocations that became another name of a copied tensor
+        self.events = []  # ("accel", (op, ref)) | ("recv", recv) | ("send", send), in order
 
     def read(self) -> tuple:
         """([programs], host plan)."""
@@ -97,28 +99,40 @@ class _FunctionReader:
             self.refs[argument] = ["argument", index]
         for op in block.operations:
             self._read_op(op.operation)
-        programs, host_programs = [], []
-        for ops in self._segments():
-            program, inputs = _ProgramWriter(self, len(programs)).write(ops)
-            programs.append(program)
-            host_programs.append({"inputs": inputs})
+        programs, host_programs, steps, pending = [], [], [], []
+
+        def run_pending() -> None:
+            for ops in self._segments(pending):
+                program, inputs = _ProgramWriter(self, len(programs)).write(ops)
+                steps.append({"program": len(programs)})
+                programs.append(program)
+                host_programs.append({"inputs": inputs})
+            pending.clear()
+
+        for kind, event in self.events:
+            if kind == "accel":
+                pending.append(event)
+                continue
+            if kind == "send":
+                run_pending()  # what it sends may be computed by the ops before it
+            steps.append({kind: event})
+        run_pending()
         host = {
             "arguments": len(block.arguments),
             "programs": host_programs,
             "allocs": self.allocs,
-            "recvs": self.recvs,
-            "sends": self.sends,
+            "steps": steps,
             "results": self.results,
         }
         return programs, host
 
-    def _segments(self) -> list:
+    def _segments(self, accel_ops: list) -> list:
         """The accel ops cut into programs: a program's DMAs read only tensors it does not write
         (its inputs are read before it runs), so a load of a tensor stored earlier in the same
         program starts a new one, right after the last store of that tensor (what follows it
         belongs to the next matmul, which starts from a zeroed or loaded accumulator)."""
         segments, begin, stored = [], 0, {}  # tuple(ref) -> position of its last store
-        for position, (op, ref) in enumerate(self.accel_ops):
+        for position, (op, ref) in enumerate(accel_ops):
             if ref is None:
                 continue
             if op.name == "accel.dma_store":
@@ -130,9 +144,9 @@ class _FunctionReader:
                     raise ProgramError(
                         f"@{self.name}: a matmul reads a tensor that another one is still writing"
                     )
-                segments.append(self.accel_ops[begin:cut])
+                segments.append(accel_ops[begin:cut])
                 begin, stored = cut, {}
-        segments.append(self.accel_ops[begin:])
+        segments.append(accel_ops[begin:])
         return [segment for segment in segments if segment]
 
     def _read_op(self, op) -> None:
@@ -145,6 +159,7 @@ class _FunctionReader:
                     f"not its {ref[0]} tensor {ref[1]}"
                 )
             self.accel_ops.append((op, ref))
+            self.events.append(("accel", (op, ref)))
         elif name == "arith.constant":
             if isinstance(op.result.type, ir.IntegerType):
                 self.scalars[op.result] = ir.IntegerAttr(op.attributes["value"]).value
@@ -191,19 +206,17 @@ class _FunctionReader:
         key = self._key(op.operands[0], op)
         type_ = ir.MemRefType(op.results[0].type)
         self.refs[op.results[0]] = ["received", key]
-        self.recvs.append(
-            {"key": key, "shape": list(type_.shape), "dtype": transfer_dtype(callee_name(op))}
-        )
+        recv = {"key": key, "shape": list(type_.shape), "dtype": transfer_dtype(callee_name(op))}
+        self.events.append(("recv", recv))
 
     def _send(self, op) -> None:
         key_value, value = op.operands
-        self.sends.append(
-            {
-                "key": self._key(key_value, op),
-                "source": self._ref(value, op),
-                "dtype": transfer_dtype(callee_name(op)),
-            }
-        )
+        send = {
+            "key": self._key(key_value, op),
+            "source": self._ref(value, op),
+            "dtype": transfer_dtype(callee_name(op)),
+        }
+        self.events.append(("send", send))
 
     def _key(self, value, op) -> int:
         if value not in self.scalars:

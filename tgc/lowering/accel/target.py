@@ -19,21 +19,16 @@ NO_ARTIFACT = (
     "the accel target runs in-process only so far (a Session or @tgc.jit, on the simulator); "
     "it writes no artifact yet"
 )
-_VARIABLE_TRAITS = {"variable_declaration", "variable_read", "assigns"}
-
-
-def _variable_ops() -> frozenset:
-    from tgc.dialect.registry import load_all_ops
-
-    return frozenset(n for n, op in load_all_ops().items() if op.traits & _VARIABLE_TRAITS)
 
 
 @dataclasses.dataclass(frozen=True)
 class AccelTarget(Target):
     def supported_ops(self) -> frozenset:
-        """matmul, and the variable ops: at the core level a variable is an argument (and an
-        assigned one a result) of the compiled function, which the host passes to the program."""
-        return frozenset(ACCEL_OPS) | _variable_ops()
+        """matmul only. Not the variable ops: every op on a variable goes to the variable's device,
+        and an optimizer's assign_sub needs elementwise ops the accelerator does not run yet; so a
+        variable stays on the CPU (with soft placement; a request for the accelerator is refused
+        otherwise) and its value is sent to the accelerator's partition."""
+        return frozenset(ACCEL_OPS)
 
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         return pipeline_elements()

@@ -18,8 +18,10 @@ bf16, accumulators) has two slots used in turn, so the DMA of the next tile can 
 the current one (double buffering); the program writer derives the waits between instructions from
 the regions they touch, so reusing a slot waits for its previous user.
 
-A matmul whose operands are read transposed (indexing maps other than the plain ones) is refused:
-the DMA moves row-major tiles only.
+An operand read transposed (a gradient's ``transpose_a`` or ``transpose_b``: the matmul's indexing
+maps say so) is loaded one row of the transposed tile at a time: a DMA of one column of the stored
+tensor lands as one row of the tile. Correct, but each of those DMAs pays the DMA latency; a
+transposing DMA in the machine model would make it one instruction per tile.
 """
 
 from __future__ import annotations
@@ -59,9 +61,21 @@ def _tiles(extent: int) -> list:
     return [[start, min(start + TILE, extent)] for start in range(0, extent, TILE)]
 
 
-def _plain_maps() -> ir.Attribute:
-    maps = ["(d0, d1, d2) -> (d0, d2)", "(d0, d1, d2) -> (d2, d1)", "(d0, d1, d2) -> (d0, d1)"]
+def _maps(transpose_a: bool, transpose_b: bool) -> ir.Attribute:
+    """The indexing maps over (m, n, k) of a matmul reading A and B as the flags say."""
+    a = "(d2, d0)" if transpose_a else "(d0, d2)"
+    b = "(d1, d2)" if transpose_b else "(d2, d1)"
+    maps = [f"(d0, d1, d2) -> {a}", f"(d0, d1, d2) -> {b}", "(d0, d1, d2) -> (d0, d1)"]
     return ir.Attribute.parse("[" + ", ".join(f"affine_map<{m}>" for m in maps) + "]")
+
+
+def _transposes(op):
+    """(transpose_a, transpose_b) of a matmul, or None for maps that are neither."""
+    if "indexing_maps" not in op.attributes:
+        return (False, False)
+    maps = op.attributes["indexing_maps"]
+    flags = [(a, b) for a in (False, True) for b in (False, True)]
+    return next((f for f in flags if maps == _maps(*f)), None)
 
 
 def _is_zero_fill(op, target) -> bool:
@@ -111,29 +125,29 @@ class TileMatmulPass(ModulePass):
                 )
             if memref.layout != ir.MemRefType.get(list(memref.shape), memref.element_type).layout:
                 self.fail(op, f"the accelerator's DMA moves row-major tensors, not {type_}")
-        if "indexing_maps" in op.attributes and op.attributes["indexing_maps"] != _plain_maps():
-            self.fail(
-                op,
-                "the accelerator's matmul reads its operands untransposed "
-                "(transpose_a and transpose_b are not supported on it yet)",
-            )
+        if _transposes(op) is None:
+            self.fail(op, "the accelerator's matmul reads its operands as given or transposed")
 
     def _tile(self, op, slots: _Slots) -> None:
         self._check(op)
         a, b, c = op.operands
-        m, k = ir.MemRefType(a.type).shape
-        n = ir.MemRefType(c.type).shape[1]
+        transposed = _transposes(op)
+        m, n = ir.MemRefType(c.type).shape
+        k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
         with ir.InsertionPoint(op), op.location:
             for cols in _tiles(n):
                 for rows in _tiles(m):
-                    self._output_tile(a, b, c, rows, cols, k, zeroed=bool(fills), slots=slots)
+                    self._output_tile(
+                        (a, b, c), rows, cols, k, transposed, zeroed=bool(fills), slots=slots
+                    )
         op.erase()
         for fill in fills:
             fill.erase()
 
     @staticmethod
-    def _output_tile(a, b, c, rows, cols, k, *, zeroed: bool, slots: _Slots) -> None:
+    def _output_tile(operands, rows, cols, k, transposed, *, zeroed: bool, slots) -> None:
+        a, b, c = operands
         tile_m, tile_n = rows[1] - rows[0], cols[1] - cols[0]
         acc = slots.take("acc")
         if zeroed:
@@ -142,8 +156,8 @@ class TileMatmulPass(ModulePass):
             accel.create("dma_load", [c], rows=rows, cols=cols, to=acc)
         for inner in _tiles(k):
             tile_k = inner[1] - inner[0]
-            lhs = _load_bf16(a, rows, inner, "a", slots)
-            rhs = _load_bf16(b, inner, cols, "b", slots)
+            lhs = _load_bf16(a, rows, inner, transposed[0], "a", slots)
+            rhs = _load_bf16(b, inner, cols, transposed[1], "b", slots)
             accel.create(
                 "matmul",
                 lhs_at=lhs,
@@ -156,10 +170,18 @@ class TileMatmulPass(ModulePass):
         accel.create("dma_store", [c], rows=rows, cols=cols, from_=acc)
 
 
-def _load_bf16(source, rows, cols, operand: str, slots: _Slots) -> int:
-    """DMA of a tile into f32 staging, then its cast to bf16; returns the bf16 tile's offset."""
+def _load_bf16(source, rows, cols, transposed: bool, operand: str, slots: _Slots) -> int:
+    """DMA of the operand's rows x cols tile into f32 staging, then its cast to bf16; returns the
+    bf16 tile's offset. ``transposed``: ``source`` holds the operand transposed."""
     staging, narrow = slots.take(f"{operand}_f32"), slots.take(f"{operand}_bf16")
-    accel.create("dma_load", [source], rows=rows, cols=cols, to=staging)
+    if not transposed:
+        accel.create("dma_load", [source], rows=rows, cols=cols, to=staging)
+    else:
+        row_bytes = (cols[1] - cols[0]) * F32_BYTES
+        for row in range(rows[0], rows[1]):
+            # Column `row` of the stored tensor is that row of the operand's tile.
+            at = staging + (row - rows[0]) * row_bytes
+            accel.create("dma_load", [source], rows=cols, cols=[row, row + 1], to=at)
     accel.create(
         "cast",
         from_at=staging,
