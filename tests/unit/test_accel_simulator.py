@@ -550,6 +550,28 @@ def test_a_program_that_races_on_a_reused_slot_is_refused():
         Simulator(program)
 
 
+def test_a_matmul_whose_weights_another_matmul_writes_meanwhile_is_refused():
+    build = Builder([(T, T)], [(T, 64)])
+    a32, a16 = build.tile(T, T), build.tile(T, T, "bfloat16")
+    build.load(0, [0, T], [0, T], a32)
+    build.cast(a32, a16)
+    acc = build.tile(T, 64)
+    build.zero(acc)
+    build.matmul(a16, a16.shaped(T, 64), acc)
+    # The next matmul's weights are the bytes of that accumulator: they would load while the
+    # first matmul still streams into them, even though the second waits for the first.
+    weights = Tile(acc.slot, acc.at, T, T, "bfloat16")
+    build.matmul(a16, weights, build.tile(T, T))
+    build.store(1, [0, T], [0, 64], acc)
+    with pytest.raises(
+        ProgramError,
+        match=r"instruction 4 \(matmul\): field 'rhs': reads buffer bytes \[\d+, \d+\) that "
+        r"instruction 3 \(matmul\) also uses, without waiting for it \(a matmul's weights load "
+        r"while the matmul before it streams",
+    ):
+        Simulator(build.program())
+
+
 @pytest.mark.parametrize(
     "inputs, message",
     [

@@ -441,9 +441,11 @@ def _check_races(instructions) -> None:
 
     Instruction b is ordered after a when b waits for a (transitively), or a came earlier on b's
     unit (each unit runs its queue in order). Otherwise the two may run at the same time on the
-    machine, and the result would depend on timing: the program is refused.
+    machine, and the result would depend on timing: the program is refused. A matmul's weights
+    (rhs) load while the previous matmul streams, so they are ordered only after what that one
+    was ordered after, and after their own waits on other units.
     """
-    before = _ordered_before(instructions)
+    before, weights_before = _ordered_before(instructions)
     count = sum(len(i.reads) + len(i.writes) for i in instructions)
     starts, ends = np.zeros(count, np.int64), np.zeros(count, np.int64)
     writers, owners = np.zeros(count, bool), np.zeros(count, np.int64)
@@ -454,10 +456,13 @@ def _check_races(instructions) -> None:
         for name, tile, writes in accesses:
             if tile.nbytes == 0:
                 continue
+            ordered = before[instruction.index]
+            if instruction.op == "matmul" and name == "rhs":
+                ordered = weights_before[instruction.index]
             clash = (starts[:filled] < tile.end) & (tile.at < ends[:filled])
             clash &= writers[:filled] | writes
             for other in np.unique(owners[:filled][clash]):
-                if other != instruction.index and not before[instruction.index] >> int(other) & 1:
+                if other != instruction.index and not ordered >> int(other) & 1:
                     _race(instructions[int(other)], instruction, name, tile, writes)
         for name, tile, writes in accesses:
             starts[filled], ends[filled] = tile.at, tile.end
@@ -465,26 +470,37 @@ def _check_races(instructions) -> None:
             filled += 1
 
 
-def _ordered_before(instructions) -> list[int]:
-    """Per instruction, a bit set of the instructions that finish before it starts."""
+def _ordered_before(instructions) -> tuple[list[int], list[int]]:
+    """Per instruction, a bit set of the instructions that finish before it starts (a matmul:
+    before it streams), and per matmul the set that finish before its weight load starts."""
     before: list[int] = []
+    weights_before: list[int] = []
     last_on_unit: dict[str, int] = {}
     for instruction in instructions:
-        bits = 0
-        predecessors = list(instruction.waits)
-        if instruction.unit in last_on_unit:
-            predecessors.append(last_on_unit[instruction.unit])
-        for earlier in predecessors:
+        previous = last_on_unit.get(instruction.unit)
+        bits = 0 if previous is None else before[previous] | (1 << previous)
+        weight_bits = 0 if previous is None else before[previous]
+        for earlier in instruction.waits:
             bits |= before[earlier] | (1 << earlier)
+            if instructions[earlier].op != "matmul":
+                weight_bits |= before[earlier] | (1 << earlier)
         before.append(bits)
+        weights_before.append(weight_bits)
         last_on_unit[instruction.unit] = instruction.index
-    return before
+    return before, weights_before
 
 
 def _race(earlier: Instruction, later: Instruction, field: str, tile: Tile, writes: bool):
     access = "writes" if writes else "reads"
+    if later.op == "matmul" and field == "rhs" and earlier.op == "matmul":
+        fix = (
+            "a matmul's weights load while the matmul before it streams: write them with an "
+            "instruction on another unit that waits for it"
+        )
+    else:
+        fix = f"add {earlier.index} to its waits"
     raise ProgramError(
         f"accel program: instruction {later.index} ({later.op}): field '{field}': {access} "
         f"buffer bytes [{tile.at}, {tile.end}) that instruction {earlier.index} ({earlier.op}) "
-        f"also uses, without waiting for it (add {earlier.index} to its waits)"
+        f"also uses, without waiting for it ({fix})"
     )
