@@ -302,3 +302,33 @@ def test_reusing_a_slot_waits_for_its_last_reader():
     first_cast = first + 1
     assert program["instructions"][third]["to"] == program["instructions"][first]["to"]
     assert program["instructions"][third]["waits"] == [first_cast]
+
+
+def test_tgc_compile_emits_the_accel_ir_and_the_programs_the_simulator_runs(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from tgc.runtime.accel.simulator import Simulator
+    from tgc.tools.cli import main
+
+    source = tmp_path / "model.py"
+    source.write_text(
+        "import tgc as tf\n"
+        "x = tf.placeholder(tf.float32, [130, 3], name='x')\n"
+        "w = tf.placeholder(tf.float32, [3, 2], name='w')\n"
+        "y = tf.matmul(x, w, name='y')\n"
+    )
+    args = ["compile", str(source), "--fetch", "y", "--target", "accel", "--emit"]
+    accel_ir = CliRunner().invoke(main, [*args, "accel"])
+    assert accel_ir.exit_code == 0, accel_ir.output
+    assert accel_ir.output.count('"accel.matmul"()') == 2  # two tiles of rows: 128 + 2
+    emitted = CliRunner().invoke(main, [*args, "program"])
+    assert emitted.exit_code == 0, emitted.output
+    [(name, function)] = json.loads(emitted.output).items()
+    assert name == "model_main" and function["host"]["results"] == [["alloc", 0]]
+    [program] = function["programs"]
+    a = np.arange(390, dtype=np.float32).reshape(130, 3) % 7 - 3
+    b = np.array([[1, 2], [3, 4], [5, 6]], np.float32)
+    [value] = Simulator(program).run([a, b])
+    np.testing.assert_array_equal(value, a @ b)  # small integers: exact in bf16

@@ -154,3 +154,18 @@ def load_programs(module, hub=None) -> AccelCode:
         except ProgramError as exc:
             raise CompileError(f"the accel target cannot run this graph: {exc}") from None
     return AccelCode(plans, hub)
+
+
+def programs_json(module) -> str:
+    """{function: {"programs": [...], "host": {...}}} of an accel-level module, as JSON text (the
+    programs with their machine, as the simulator reads them)."""
+    import json
+
+    from tgc.runtime.accel.machine import Machine
+
+    machine = Machine().to_dict()
+    functions = {
+        name: {"programs": [{"machine": machine, **p} for p in programs], "host": host}
+        for name, (programs, host) in load_programs(module).plans.items()
+    }
+    return json.dumps(functions, indent=1) + "\n"

@@ -16,8 +16,8 @@ from tgc.lowering.accel.pipeline import ACCEL_OPS, pipeline_elements
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
 
 NO_ARTIFACT = (
-    "the accel target runs in-process only so far (a Session or @tgc.jit, on the simulator); "
-    "it writes no artifact yet"
+    "the accel target writes no artifact yet: it runs in-process (a Session or @tgc.jit, on the "
+    "simulator); `tgc compile --target accel --emit program` prints its programs"
 )
 
 
@@ -51,9 +51,13 @@ class AccelTarget(Target):
         return "accel programs (JSON) run by tgc.runtime.accel's simulator"
 
     def emit_stages(self, module, lowered, stop: str, options) -> None:
-        from tgc.lowering.artifact import AotError
+        """ "accel": the module in the accel dialect; "program": the JSON of each function's
+        programs (what the simulator runs) and host plan."""
+        from tgc.lowering.accel.in_process import programs_json
 
-        raise AotError(NO_ARTIFACT)
+        lowered.stages["accel"] = str(module)
+        if stop == "program":
+            lowered.stages["program"] = programs_json(module)
 
     def write_artifact(self, lowered, options, directory: str) -> str:
         from tgc.lowering.artifact import AotError
@@ -75,6 +79,9 @@ ACCEL = AccelTarget(
     link_bytes_per_second=1.6e10,
     link_latency_seconds=1e-5,
     artifact_format="",
+    # `tgc compile --target accel --emit accel|program` shows the accel IR and the programs; there
+    # is no artifact yet.
+    artifact_stages=("accel", "program"),
     runtime_loader="",
     # Its own passes (the static transfers are the nvptx target's, which `tgc opt` lists there).
     passes=(TileMatmulPass,),
