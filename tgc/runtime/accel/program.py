@@ -446,28 +446,61 @@ def _check_races(instructions) -> None:
     was ordered after, and after their own waits on other units.
     """
     before, weights_before = _ordered_before(instructions)
-    count = sum(len(i.reads) + len(i.writes) for i in instructions)
-    starts, ends = np.zeros(count, np.int64), np.zeros(count, np.int64)
-    writers, owners = np.zeros(count, bool), np.zeros(count, np.int64)
-    filled = 0
+    live = _Accesses(sum(len(i.reads) + len(i.writes) for i in instructions))
     for instruction in instructions:
         accesses = [(name, tile, False) for name, tile in instruction.reads]
         accesses += [(name, tile, True) for name, tile in instruction.writes]
         for name, tile, writes in accesses:
-            if tile.nbytes == 0:
-                continue
             ordered = before[instruction.index]
             if instruction.op == "matmul" and name == "rhs":
                 ordered = weights_before[instruction.index]
-            clash = (starts[:filled] < tile.end) & (tile.at < ends[:filled])
-            clash &= writers[:filled] | writes
-            for other in np.unique(owners[:filled][clash]):
-                if other != instruction.index and not ordered >> int(other) & 1:
-                    _race(instructions[int(other)], instruction, name, tile, writes)
+            for other in live.clashing(tile, writes):
+                if other != instruction.index and not ordered >> other & 1:
+                    _race(instructions[other], instruction, name, tile, writes)
         for name, tile, writes in accesses:
-            starts[filled], ends[filled] = tile.at, tile.end
-            writers[filled], owners[filled] = writes, instruction.index
-            filled += 1
+            live.add(tile, writes, instruction.index)
+
+
+class _Accesses:
+    """The buffer accesses a later instruction may still race with.
+
+    An access that a later write covers entirely drops out: whatever clashes with it clashes with
+    that write too, which was ordered after it, so checking against the write is enough. What is
+    left is about one entry per live tile, however long the program.
+    """
+
+    def __init__(self, capacity: int):
+        self.starts = np.zeros(capacity, np.int64)
+        self.ends = np.zeros(capacity, np.int64)
+        self.writes = np.zeros(capacity, bool)
+        self.owners = np.zeros(capacity, np.int64)
+        self.count = 0
+
+    def clashing(self, tile: Tile, writes: bool) -> list[int]:
+        """The instructions whose accesses overlap `tile`, one of the two writing."""
+        if tile.nbytes == 0:
+            return []
+        n = self.count
+        clash = (self.starts[:n] < tile.end) & (tile.at < self.ends[:n])
+        clash &= self.writes[:n] | writes
+        return [int(owner) for owner in np.unique(self.owners[:n][clash])]
+
+    def add(self, tile: Tile, writes: bool, owner: int) -> None:
+        if tile.nbytes == 0:
+            return
+        n = self.count
+        if writes:
+            keep = ~((self.starts[:n] >= tile.at) & (self.ends[:n] <= tile.end))
+            n = int(keep.sum())
+            for column in (self.starts, self.ends, self.writes, self.owners):
+                column[:n] = column[: self.count][keep]
+        self.starts[n], self.ends[n], self.writes[n], self.owners[n] = (
+            tile.at,
+            tile.end,
+            writes,
+            owner,
+        )
+        self.count = n + 1
 
 
 def _ordered_before(instructions) -> tuple[list[int], list[int]]:
