@@ -529,6 +529,30 @@ BAD_PROGRAMS = [
         lambda p: p["machine"].update(clock_ghz=1),
         r"machine.clock_ghz: unknown field",
     ),
+    (
+        lambda p: p["machine"].update(array_rows=0),
+        r"accel program: machine.array_rows: must be positive, got 0",
+    ),
+    (
+        lambda p: p["instructions"][5]["acc"].update(at=p["instructions"][5]["lhs"]["at"]),
+        r"instruction 5 \(matmul\): field 'acc': overlaps lhs in the buffer",
+    ),
+    (
+        set_field("cast", "to", "dtype", "float32"),
+        r"instruction 3 \(cast\): field 'to.dtype': casts float32 to itself",
+    ),
+    (
+        set_field("matmul", "waits", 3),
+        r"instruction 5 \(matmul\): field 'waits': must be a list of instruction indices",
+    ),
+    (
+        set_field("zero", "op", ["zero"]),
+        r"instruction 0: field 'op': unknown op \['zero'\]",
+    ),
+    (
+        set_field("dma_store", "from", -4),
+        r"instruction 6 \(dma_store\): field 'from': must be a non-negative byte offset, got -4",
+    ),
 ]
 
 

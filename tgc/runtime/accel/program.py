@@ -247,10 +247,11 @@ class _Reader:
 
     def _instruction(self, index: int, entry) -> Instruction:
         op = entry.get("op") if isinstance(entry, dict) else None
-        self.where = f"accel program: instruction {index}" + (f" ({op})" if op else "")
+        named = isinstance(op, str) and op
+        self.where = f"accel program: instruction {index}" + (f" ({op})" if named else "")
         if not isinstance(entry, dict):
             raise ProgramError(f"{self.where}: must be an object, got {self._kind(entry)}")
-        reader = _OPS.get(op)
+        reader = _OPS.get(op) if isinstance(op, str) else None
         if reader is None:
             self.fail("op", f"unknown op {op!r} (known: {', '.join(_OPS)})")
         unit, expected, build = reader
