@@ -122,7 +122,8 @@ class ProgramRun:
         if value is None:  # the run was aborted (another partition failed, a deadlock)
             raise rendezvous.error
         value = np.asarray(value)
-        if list(value.shape) != recv["shape"] or value.dtype != np.dtype(recv["dtype"]):
+        shape = recv["shape"] if recv["shape"] is not None else list(value.shape)
+        if list(value.shape) != shape or value.dtype != np.dtype(recv["dtype"]):
             raise errors.InvalidArgumentError(
                 None,
                 None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
-from tgc.lowering.nvptx.static_transfers import StaticTransfersPass
 
 # The registry ops the accelerator runs (besides the variable ops: see target.py). Everything else
 # stays on the CPU by placement.
@@ -18,9 +17,8 @@ ONE_SHOT_BUFFERIZE = (
 def pipeline_elements() -> list:
     """core -> accel ops on memrefs; program.py then reads each function into a program."""
     return [
-        # Sends and receives keep their tensor's static shape: the host performs them around the
-        # program, and the DMAs need the shapes of the tensors they move.
-        StaticTransfersPass(),
+        # Sends and receives stay calls of the transfer functions (the host performs them around
+        # the programs); the static casts of their tensors give the DMAs their shapes.
         ONE_SHOT_BUFFERIZE,
         TileMatmulPass(),
     ]

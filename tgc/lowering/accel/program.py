@@ -2,8 +2,9 @@
 
 After the accel pipeline a public function's body is straight-line code: accel ops on memrefs,
 allocations of the tensors they write, casts between static and dynamic memref types, sends and
-receives of tensors (calls of the transfer functions, made static by tgc-nvptx-static-transfers)
-and a return. This module turns it into
+receives of tensors (calls of ``tgc_send_<dtype>_<rank>`` and ``tgc_recv_<dtype>_<rank>``, the
+transfer functions of the core level, tgc/lowering/to_core/transfer.py) and a return. A received
+tensor's shape is the static type it is cast to. This module turns it into
 
 - programs (the JSON the simulator runs, format in docs/accel-machine.md), usually one: the
   device-memory tensors the DMAs touch (what a program loads is an input, what it stores an
@@ -34,7 +35,6 @@ from __future__ import annotations
 from mlir import ir
 
 from tgc.lowering.accel import ops as accel
-from tgc.lowering.nvptx.static_transfers import callee_name, transfer_dtype, transfer_kind
 
 ELEMENT_BYTES = {"float32": 4, "bfloat16": 2}
 UNITS = {
@@ -46,8 +46,30 @@ UNITS = {
 }
 
 
+SEND_PREFIX, RECV_PREFIX = "tgc_send_", "tgc_recv_"
+
+
 class ProgramError(ValueError):
     """Code that the accelerator's program cannot express."""
+
+
+def _callee(op) -> str:
+    return ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+
+
+def transfer_kind(op) -> str | None:
+    """ "send" or "recv" for a call of a transfer function, else None."""
+    if op.name != "func.call":
+        return None
+    callee = _callee(op)
+    if callee.startswith(SEND_PREFIX):
+        return "send"
+    return "recv" if callee.startswith(RECV_PREFIX) else None
+
+
+def transfer_dtype(op) -> str:
+    """The tensor's dtype as the transfer's symbol names it: tgc_send_float32_2 -> float32."""
+    return _callee(op).removeprefix(SEND_PREFIX).removeprefix(RECV_PREFIX).rsplit("_", 1)[0]
 
 
 def read_function(function) -> tuple:
@@ -167,6 +189,8 @@ class _FunctionReader:
             self._alloc(op)
         elif name == "memref.copy":
             self._copy(op)
+        elif name == "memref.dim":
+            pass  # the size of a dynamic allocation, which only a copy targets
         elif name == "memref.cast":
             self.refs[op.result] = self._ref(op.operands[0], op)
         elif transfer_kind(op) == "recv":
@@ -179,12 +203,13 @@ class _FunctionReader:
             raise ProgramError(f"@{self.name}: the accelerator cannot run '{name}'")
 
     def _alloc(self, op) -> None:
+        """An allocation of unknown size can only be the target of a copy (which makes it another
+        name of the source): the DMAs take static types."""
         type_ = ir.MemRefType(op.result.type)
-        if not type_.has_static_shape:
-            raise ProgramError(f"@{self.name}: a tensor of unknown size ({type_})")
+        shape = list(type_.shape) if type_.has_static_shape else None
         self.refs[op.result] = ["alloc", len(self.allocs)]
         self.allocs.append(
-            {"shape": list(type_.shape), "dtype": _numpy_dtype(type_.element_type), "from": None}
+            {"shape": shape, "dtype": _numpy_dtype(type_.element_type), "from": None}
         )
 
     def _copy(self, op) -> None:
@@ -196,25 +221,27 @@ class _FunctionReader:
         if (
             ref[0] != "alloc"
             or touched
-            or source.type != target.type
-            or not _row_major(source.type)
+            or not (_row_major(source.type) and _row_major(target.type))
         ):
             raise ProgramError(f"@{self.name}: the accelerator cannot run '{op}'")
         self.refs[target] = self._ref(source, op)
 
     def _recv(self, op) -> None:
         key = self._key(op.operands[0], op)
-        type_ = ir.MemRefType(op.results[0].type)
-        self.refs[op.results[0]] = ["received", key]
-        recv = {"key": key, "shape": list(type_.shape), "dtype": transfer_dtype(callee_name(op))}
-        self.events.append(("recv", recv))
+        result = op.results[0]
+        self.refs[result] = ["received", key]
+        casts = [use.owner for use in result.uses if use.owner.name == "memref.cast"]
+        types = [ir.MemRefType(result.type)] + [ir.MemRefType(c.results[0].type) for c in casts]
+        static = [t for t in types if t.has_static_shape]
+        shape = list(static[0].shape) if static else None  # None: passed on as it comes
+        self.events.append(("recv", {"key": key, "shape": shape, "dtype": transfer_dtype(op)}))
 
     def _send(self, op) -> None:
         key_value, value = op.operands
         send = {
             "key": self._key(key_value, op),
             "source": self._ref(value, op),
-            "dtype": transfer_dtype(callee_name(op)),
+            "dtype": transfer_dtype(op),
         }
         self.events.append(("send", send))
 
@@ -319,7 +346,8 @@ class _ProgramWriter:
 
 def _row_major(type_: ir.Type) -> bool:
     memref = ir.MemRefType(type_)
-    return memref.layout == ir.MemRefType.get(list(memref.shape), memref.element_type).layout
+    identity = ir.MemRefType.get([1] * memref.rank, memref.element_type).layout
+    return memref.layout == identity
 
 
 def _extent(attrs: dict) -> list:

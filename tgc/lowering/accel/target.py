@@ -40,6 +40,12 @@ class AccelTarget(Target):
 
         return load_programs(module, hub)
 
+    def load_dialects(self, context) -> None:
+        """Loads the accel dialect into ``context`` (for a tool that parses accel IR)."""
+        from tgc.lowering.accel.ops import load_dialect
+
+        load_dialect(context)
+
     def available_devices(self) -> None:
         """Any number: each is a simulator in this process."""
         return None
