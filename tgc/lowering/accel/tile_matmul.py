@@ -1,22 +1,28 @@
-"""tgc-accel-tile-matmul: each static matmul at the buffer level becomes accel ops over 128-tiles.
+"""tgc-accel-tile-matmul: each static matmul at the buffer level becomes accel ops over tiles.
 
-Runs after bufferization. ``linalg.matmul ins(A, B) outs(C)`` (M x K x N, float32 or float64) is
-cut into tiles the matrix unit takes: at most 128 rows of A, K and N at most the array's 128 (a dim
-that is not a multiple of 128 leaves a smaller tile at its end). For each tile of C, in order of
-its columns, then its rows::
+Runs after bufferization. ``linalg.matmul ins(A, B) outs(C)`` (M x K x N, float32 or float64) runs
+weight-stationary on the matrix unit: a K x N tile of B (K and N at most the array's 128) is held in
+the array while rows of A stream through it, as many as a chunk of rows holds (up to ``CHUNK_ROWS``,
+fewer when K is so large that the chunk's A would not fit in the buffer). Per chunk of A's rows::
 
-    zero acc                          (or dma_load of C's tile, when C was not zero-filled)
-    for each tile along K:
-        dma_load A's tile -> f32 staging;  cast -> bf16
-        dma_load B's tile -> f32 staging;  cast -> bf16
-        matmul acc += A_bf16 . B_bf16     (f32 accumulation in the accumulator tile)
-    dma_store acc -> C's tile
+    for each tile of columns j of C:
+        zero acc (chunk rows x N tile, f32)   (or dma_load of C's tile, when C was not zero-filled)
+        for each tile t along K:
+            if j is the first: dma_load A's chunk x tile t -> f32 staging; cast -> bf16, kept
+            dma_load B's tile (t, j) -> f32 staging;  cast -> bf16
+            matmul acc += A_bf16[t] . B_bf16      (f32 accumulation)
+        dma_store acc -> C's tile
 
-The zero fill of C that the core level writes before a matmul becomes the ``zero`` of each
-accumulator. Buffer offsets are fixed here: every kind of tile (A and B staging in f32, A and B in
-bf16, accumulators) has two slots used in turn, so the DMA of the next tile can overlap the work on
-the current one (double buffering); the program writer derives the waits between instructions from
-the regions they touch, so reusing a slot waits for its previous user.
+So A is read from device memory once per chunk and B once per chunk (once in all when M fits in one
+chunk); loading A's tiles alongside the first column's B tiles lets them overlap that column's
+matmuls. A dim that is not a multiple of 128 leaves a smaller tile at its end. The zero fill of C
+that the core level writes before a matmul becomes the ``zero`` of each accumulator.
+
+Buffer offsets are fixed here: A's staging, B's staging and bf16 tiles and the accumulators each
+have two slots used in turn, so the DMA of the next tile can overlap the work on the current one
+(double buffering), and A's bf16 tiles of a chunk have one region each. The program writer derives
+the waits between instructions from the regions they touch, so reusing a slot waits for its
+previous user.
 
 An operand read transposed (a gradient's ``transpose_a`` or ``transpose_b``: the matmul's indexing
 maps say so) is loaded one row of the transposed tile at a time: a DMA of one column of the stored
@@ -35,30 +41,45 @@ from tgc.lowering.accel import ops as accel
 from tgc.passes.base import ModulePass
 
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
+CHUNK_ROWS = 1024  # rows of A streamed through one weight tile
 F32_BYTES, BF16_BYTES = 4, 2
-TILE_F32 = TILE * TILE * F32_BYTES
-TILE_BF16 = TILE * TILE * BF16_BYTES
-
-# Byte offsets of the two slots of each kind of tile in the on-chip buffer.
-_SLOT_KINDS = (("a_f32", TILE_F32), ("a_bf16", TILE_BF16), ("b_f32", TILE_F32))
-_SLOT_KINDS += (("b_bf16", TILE_BF16), ("acc", TILE_F32))
+A_BUDGET_BYTES = 16 * 1024 * 1024  # of the 24 MiB buffer, for a chunk of A in bf16
 
 
-def _slot_layout() -> dict:
-    layout, offset = {}, 0
-    for kind, size in _SLOT_KINDS:
-        layout[kind] = (offset, offset + size)
-        offset += 2 * size
-    return layout
-
-
-SLOTS = _slot_layout()
-BUFFER_BYTES = sum(2 * size for _, size in _SLOT_KINDS)  # what the tiled matmuls use
-
-
-def _tiles(extent: int) -> list:
+def _tiles(extent: int, size: int = TILE) -> list:
     """[begin, end) of each tile along a dim."""
-    return [[start, min(start + TILE, extent)] for start in range(0, extent, TILE)]
+    return [[start, min(start + size, extent)] for start in range(0, extent, size)]
+
+
+def _chunk_rows(m: int, k: int) -> int:
+    """Rows of A per chunk: all of them up to CHUNK_ROWS, fewer when K is large."""
+    k_tiles = max(1, -(-k // TILE))
+    return max(1, min(m, CHUNK_ROWS, A_BUDGET_BYTES // (k_tiles * TILE * BF16_BYTES)))
+
+
+class _Layout:
+    """Byte offsets in the buffer of one matmul's tiles (chunks of ``rows`` rows)."""
+
+    def __init__(self, rows: int, k_tiles: int):
+        sizes = {
+            "a_f32": rows * TILE * F32_BYTES,
+            "b_f32": TILE * TILE * F32_BYTES,
+            "b_bf16": TILE * TILE * BF16_BYTES,
+            "acc": rows * TILE * F32_BYTES,
+        }
+        self.slots, offset = {}, 0
+        for kind, size in sizes.items():
+            self.slots[kind] = (offset, offset + size)
+            offset += 2 * size
+        a_tile = rows * TILE * BF16_BYTES
+        self.a_bf16 = [offset + t * a_tile for t in range(k_tiles)]
+        self.turn = {kind: 0 for kind in sizes}
+
+    def take(self, kind: str) -> int:
+        """The next of the two slots of ``kind``."""
+        offset = self.slots[kind][self.turn[kind] % 2]
+        self.turn[kind] += 1
+        return offset
 
 
 def _maps(transpose_a: bool, transpose_b: bool) -> ir.Attribute:
@@ -87,16 +108,14 @@ def _is_zero_fill(op, target) -> bool:
     return ir.FloatAttr(producer.attributes["value"]).value == 0.0
 
 
-class _Slots:
-    """Hands out the two slots of each kind in turn."""
-
-    def __init__(self):
-        self.turn = {kind: 0 for kind, _ in _SLOT_KINDS}
-
-    def take(self, kind: str) -> int:
-        offset = SLOTS[kind][self.turn[kind] % 2]
-        self.turn[kind] += 1
-        return offset
+@dataclasses.dataclass(frozen=True)
+class _Matmul:
+    a: ir.Value
+    b: ir.Value
+    c: ir.Value
+    k: int
+    transposed: tuple  # (transpose_a, transpose_b)
+    zeroed: bool  # C was zero-filled: accumulators start at zero instead of C
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +126,8 @@ class TileMatmulPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         accel.load_dialect(module.context)
-        slots = _Slots()
         for op in [op for op in all_ops(module) if op.name == "linalg.matmul"]:
-            self._tile(op, slots)
+            self._tile(op)
 
     def _check(self, op) -> None:
         for value in op.operands:
@@ -128,52 +146,55 @@ class TileMatmulPass(ModulePass):
         if _transposes(op) is None:
             self.fail(op, "the accelerator's matmul reads its operands as given or transposed")
 
-    def _tile(self, op, slots: _Slots) -> None:
+    def _tile(self, op) -> None:
         self._check(op)
         a, b, c = op.operands
         transposed = _transposes(op)
         m, n = ir.MemRefType(c.type).shape
         k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
+        matmul = _Matmul(a, b, c, k, transposed, zeroed=bool(fills))
+        rows_per_chunk = _chunk_rows(m, k)
+        layout = _Layout(rows_per_chunk, len(_tiles(k)))
         with ir.InsertionPoint(op), op.location:
-            for cols in _tiles(n):
-                for rows in _tiles(m):
-                    self._output_tile(
-                        (a, b, c), rows, cols, k, transposed, zeroed=bool(fills), slots=slots
-                    )
+            for rows in _tiles(m, rows_per_chunk):
+                for j, cols in enumerate(_tiles(n)):
+                    _output_tile(matmul, rows, cols, load_a=j == 0, layout=layout)
         op.erase()
         for fill in fills:
             fill.erase()
 
-    @staticmethod
-    def _output_tile(operands, rows, cols, k, transposed, *, zeroed: bool, slots) -> None:
-        a, b, c = operands
-        tile_m, tile_n = rows[1] - rows[0], cols[1] - cols[0]
-        acc = slots.take("acc")
-        if zeroed:
-            accel.create("zero", at=acc, shape=[tile_m, tile_n])
-        else:
-            accel.create("dma_load", [c], rows=rows, cols=cols, to=acc)
-        for inner in _tiles(k):
-            tile_k = inner[1] - inner[0]
-            lhs = _load_bf16(a, rows, inner, transposed[0], "a", slots)
-            rhs = _load_bf16(b, inner, cols, transposed[1], "b", slots)
-            accel.create(
-                "matmul",
-                lhs_at=lhs,
-                lhs_shape=[tile_m, tile_k],
-                rhs_at=rhs,
-                rhs_shape=[tile_k, tile_n],
-                acc_at=acc,
-                acc_shape=[tile_m, tile_n],
-            )
-        accel.create("dma_store", [c], rows=rows, cols=cols, from_=acc)
+
+def _output_tile(matmul: _Matmul, rows, cols, *, load_a: bool, layout: _Layout) -> None:
+    """C's rows x cols tile; with ``load_a``, A's chunk of ``rows`` comes in along the way."""
+    tile_m, tile_n = rows[1] - rows[0], cols[1] - cols[0]
+    acc = layout.take("acc")
+    if matmul.zeroed:
+        accel.create("zero", at=acc, shape=[tile_m, tile_n])
+    else:
+        accel.create("dma_load", [matmul.c], rows=rows, cols=cols, to=acc)
+    for t, inner in enumerate(_tiles(matmul.k)):
+        tile_k = inner[1] - inner[0]
+        lhs = layout.a_bf16[t]
+        if load_a:
+            _load_bf16(matmul.a, rows, inner, matmul.transposed[0], layout.take("a_f32"), lhs)
+        rhs = layout.take("b_bf16")
+        _load_bf16(matmul.b, inner, cols, matmul.transposed[1], layout.take("b_f32"), rhs)
+        accel.create(
+            "matmul",
+            lhs_at=lhs,
+            lhs_shape=[tile_m, tile_k],
+            rhs_at=rhs,
+            rhs_shape=[tile_k, tile_n],
+            acc_at=acc,
+            acc_shape=[tile_m, tile_n],
+        )
+    accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
 
 
-def _load_bf16(source, rows, cols, transposed: bool, operand: str, slots: _Slots) -> int:
-    """DMA of the operand's rows x cols tile into f32 staging, then its cast to bf16; returns the
-    bf16 tile's offset. ``transposed``: ``source`` holds the operand transposed."""
-    staging, narrow = slots.take(f"{operand}_f32"), slots.take(f"{operand}_bf16")
+def _load_bf16(source, rows, cols, transposed: bool, staging: int, narrow: int) -> None:
+    """DMA of the operand's rows x cols tile into f32 ``staging``, then its cast to bf16 at
+    ``narrow``. ``transposed``: ``source`` holds the operand transposed."""
     if not transposed:
         accel.create("dma_load", [source], rows=rows, cols=cols, to=staging)
     else:
@@ -190,4 +211,3 @@ def _load_bf16(source, rows, cols, transposed: bool, operand: str, slots: _Slots
         to_dtype="bfloat16",
         shape=[rows[1] - rows[0], cols[1] - cols[0]],
     )
-    return narrow
