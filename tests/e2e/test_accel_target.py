@@ -238,6 +238,21 @@ def test_weight_stationary_tiles_keep_the_matrix_unit_busy_on_a_1024_cube():
     assert stats.dma_bytes_in == (1024 * 1024 + 1024 * 1024) * 4  # each operand read once
 
 
+def test_jit_on_the_accelerator_runs_the_matmul_there():
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((6, 50)).astype(np.float32)
+    w = rng.standard_normal((50, 3)).astype(np.float32)
+
+    @tgc.jit(device="accel")
+    def project(x, w):
+        return tgc.matmul(x, w)
+
+    value = project(x, w)
+    assert np.all(np.abs(value - x.astype(np.float64) @ w) <= _bf16_bound(x, w))
+    [stats] = in_process.last_stats()
+    assert stats.macs == 6 * 50 * 3
+
+
 def test_the_accel_target_is_registered_for_accel_devices():
     target = targets.for_device_type("ACCEL")
     assert target.name == "accel" and target.static_shapes
