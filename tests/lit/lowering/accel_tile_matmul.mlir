@@ -1,38 +1,39 @@
 // tgc-accel-tile-matmul: a static matmul on buffers runs weight-stationary: each K x N tile of B
 // (at most 128 x 128) is held in the array while all of A's rows (a chunk of up to 1024) stream
-// through it into a zeroed f32 accumulator (the core level's zero fill goes). A's tiles along K are
-// loaded and cast to bf16 once, alongside the first column of B's tiles, and kept for the other
-// columns; B's tiles are loaded into f32 staging and cast to bf16 before each matmul. Dims that are
-// not multiples of 128 leave smaller tiles at their ends (K = 200 = 128 + 72, N = 130 = 128 + 2).
-// Buffer layout for chunks of 130 rows: A staging at 0 / 66560, B staging at 133120 / 198656, B bf16
-// at 264192 / 296960, accumulators at 329728 / 396288, A's bf16 tiles at 462848 and 496128.
+// through it. Each tile of A along K (cast to bf16) meets the whole row of B's tiles, each adding
+// into the f32 accumulator of its column of C: zeroed before its first matmul (the core level's
+// zero fill goes), stored after its last. Dims that are not multiples of 128 leave smaller tiles at
+// their ends (K = 200 = 128 + 72, N = 130 = 128 + 2). Buffer layout for chunks of 130 rows: A
+// staging at 0 / 66560, A bf16 at 133120 / 166400, B staging at 199680 / 265216, B bf16 at 330752 /
+// 363520, the accumulators of C's two column tiles at 396288 and 462848.
 // RUN: %tgc-opt %s --split-input-file -p tgc-accel-tile-matmul | FileCheck %s
 
 // CHECK-LABEL: func.func @tiles(
 // CHECK-SAME:      %[[A:.+]]: memref<130x200xf32>, %[[B:.+]]: memref<200x130xf32>)
 // CHECK:         %[[C:.+]] = memref.alloc() : memref<130x130xf32>
 // CHECK-NOT:     linalg.fill
-// CHECK-NEXT:    "accel.zero"() {at = 329728 : i64, shape = array<i64: 130, 128>}
 // CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 0, 128>, rows = array<i64: 0, 130>, to = 0 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 130, 128>, to_at = 462848 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 128>, rows = array<i64: 0, 128>, to = 133120 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 133120 : i64, from_dtype = "float32", shape = array<i64: 128, 128>, to_at = 264192 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 329728 : i64, acc_shape = array<i64: 130, 128>, lhs_at = 462848 : i64, lhs_shape = array<i64: 130, 128>, rhs_at = 264192 : i64, rhs_shape = array<i64: 128, 128>}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 130, 128>, to_at = 133120 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.zero"() {at = 396288 : i64, shape = array<i64: 130, 128>}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 128>, rows = array<i64: 0, 128>, to = 199680 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 199680 : i64, from_dtype = "float32", shape = array<i64: 128, 128>, to_at = 330752 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 396288 : i64, acc_shape = array<i64: 130, 128>, lhs_at = 133120 : i64, lhs_shape = array<i64: 130, 128>, rhs_at = 330752 : i64, rhs_shape = array<i64: 128, 128>}
+// The same tile of A meets B's tile of C's second column (2 wide), into the other accumulator.
+// CHECK-NEXT:    "accel.zero"() {at = 462848 : i64, shape = array<i64: 130, 2>}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 128, 130>, rows = array<i64: 0, 128>, to = 265216 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 265216 : i64, from_dtype = "float32", shape = array<i64: 128, 2>, to_at = 363520 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 462848 : i64, acc_shape = array<i64: 130, 2>, lhs_at = 133120 : i64, lhs_shape = array<i64: 130, 128>, rhs_at = 363520 : i64, rhs_shape = array<i64: 128, 2>}
+// A's second tile along K (72 wide), into the other slots; each accumulator is stored after it.
 // CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 128, 200>, rows = array<i64: 0, 130>, to = 66560 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 66560 : i64, from_dtype = "float32", shape = array<i64: 130, 72>, to_at = 496128 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 128>, rows = array<i64: 128, 200>, to = 198656 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 198656 : i64, from_dtype = "float32", shape = array<i64: 72, 128>, to_at = 296960 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 329728 : i64, acc_shape = array<i64: 130, 128>, lhs_at = 496128 : i64, lhs_shape = array<i64: 130, 72>, rhs_at = 296960 : i64, rhs_shape = array<i64: 72, 128>}
-// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {cols = array<i64: 0, 128>, from = 329728 : i64, rows = array<i64: 0, 130>}
-// The second column of C (2 wide), into the other accumulator: A's bf16 tiles are reused.
-// CHECK-NEXT:    "accel.zero"() {at = 396288 : i64, shape = array<i64: 130, 2>}
-// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 128, 130>, rows = array<i64: 0, 128>, to = 133120 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 133120 : i64, from_dtype = "float32", shape = array<i64: 128, 2>, to_at = 264192 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 396288 : i64, acc_shape = array<i64: 130, 2>, lhs_at = 462848 : i64, lhs_shape = array<i64: 130, 128>, rhs_at = 264192 : i64, rhs_shape = array<i64: 128, 2>}
-// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 128, 130>, rows = array<i64: 128, 200>, to = 198656 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 66560 : i64, from_dtype = "float32", shape = array<i64: 130, 72>, to_at = 166400 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 128>, rows = array<i64: 128, 200>, to = 199680 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 199680 : i64, from_dtype = "float32", shape = array<i64: 72, 128>, to_at = 330752 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 396288 : i64, acc_shape = array<i64: 130, 128>, lhs_at = 166400 : i64, lhs_shape = array<i64: 130, 72>, rhs_at = 330752 : i64, rhs_shape = array<i64: 72, 128>}
+// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {cols = array<i64: 0, 128>, from = 396288 : i64, rows = array<i64: 0, 130>}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 128, 130>, rows = array<i64: 128, 200>, to = 265216 : i64}
 // CHECK-NEXT:    "accel.cast"()
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 396288 : i64, acc_shape = array<i64: 130, 2>, lhs_at = 496128 : i64, lhs_shape = array<i64: 130, 72>, rhs_at = 296960 : i64, rhs_shape = array<i64: 72, 2>}
-// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {cols = array<i64: 128, 130>, from = 396288 : i64, rows = array<i64: 0, 130>}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 462848 : i64, acc_shape = array<i64: 130, 2>, lhs_at = 166400 : i64, lhs_shape = array<i64: 130, 72>, rhs_at = 363520 : i64, rhs_shape = array<i64: 72, 2>}
+// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {cols = array<i64: 128, 130>, from = 462848 : i64, rows = array<i64: 0, 130>}
 // CHECK-NEXT:    return %[[C]]
 func.func @tiles(%a: memref<130x200xf32>, %b: memref<200x130xf32>) -> memref<130x130xf32> {
   %zero = arith.constant 0.0 : f32
@@ -45,16 +46,17 @@ func.func @tiles(%a: memref<130x200xf32>, %b: memref<200x130xf32>) -> memref<130
 // -----
 
 // A matmul into a C that was not zero-filled accumulates onto it: the accumulator is loaded from C.
-// float64 operands take the same instructions (device memory holds them as float32).
+// float64 operands take the same instructions (device memory holds them as float32). Chunks of 2
+// rows: A bf16 at 2048, B staging at 3072, B bf16 at 134144, the accumulator at 199680.
 // CHECK-LABEL: func.func @accumulate(
 // CHECK-SAME:      %[[A:.+]]: memref<2x3xf64>, %[[B:.+]]: memref<3x4xf64>, %[[C:.+]]: memref<2x4xf64>)
-// CHECK-NEXT:    "accel.dma_load"(%[[C]]) {cols = array<i64: 0, 4>, rows = array<i64: 0, 2>, to = 198656 : i64}
-// CHECK-NEXT:    "accel.dma_load"(%[[A]])
+// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 0, 3>, rows = array<i64: 0, 2>, to = 0 : i64}
 // CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.dma_load"(%[[C]]) {cols = array<i64: 0, 4>, rows = array<i64: 0, 2>, to = 199680 : i64}
 // CHECK-NEXT:    "accel.dma_load"(%[[B]])
 // CHECK-NEXT:    "accel.cast"()
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 198656 : i64, acc_shape = array<i64: 2, 4>, lhs_at = 200704 : i64, lhs_shape = array<i64: 2, 3>, rhs_at = 133120 : i64, rhs_shape = array<i64: 3, 4>}
-// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {cols = array<i64: 0, 4>, from = 198656 : i64, rows = array<i64: 0, 2>}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 199680 : i64, acc_shape = array<i64: 2, 4>, lhs_at = 2048 : i64, lhs_shape = array<i64: 2, 3>, rhs_at = 134144 : i64, rhs_shape = array<i64: 3, 4>}
+// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {cols = array<i64: 0, 4>, from = 199680 : i64, rows = array<i64: 0, 2>}
 // CHECK-NEXT:    return
 func.func @accumulate(%a: memref<2x3xf64>, %b: memref<3x4xf64>, %c: memref<2x4xf64>) {
   linalg.matmul ins(%a, %b : memref<2x3xf64>, memref<3x4xf64>) outs(%c : memref<2x4xf64>)
@@ -68,13 +70,13 @@ func.func @accumulate(%a: memref<2x3xf64>, %b: memref<3x4xf64>, %c: memref<2x4xf
 // CHECK-LABEL: func.func @transposed(
 // CHECK-SAME:      %[[A:.+]]: memref<3x2xf32>, %[[B:.+]]: memref<3x4xf32>, %[[C:.+]]: memref<2x4xf32>)
 // CHECK-NOT:     linalg
-// CHECK:         "accel.zero"() {at = 198656 : i64, shape = array<i64: 2, 4>}
-// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 0, 1>, rows = array<i64: 0, 3>, to = 0 : i64}
+// CHECK:         "accel.dma_load"(%[[A]]) {cols = array<i64: 0, 1>, rows = array<i64: 0, 3>, to = 0 : i64}
 // CHECK-NEXT:    "accel.dma_load"(%[[A]]) {cols = array<i64: 1, 2>, rows = array<i64: 0, 3>, to = 12 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 200704 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 4>, rows = array<i64: 0, 3>, to = 2048 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 2048 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.zero"() {at = 199680 : i64, shape = array<i64: 2, 4>}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {cols = array<i64: 0, 4>, rows = array<i64: 0, 3>, to = 3072 : i64}
 // CHECK-NEXT:    "accel.cast"()
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 198656 : i64, acc_shape = array<i64: 2, 4>, lhs_at = 200704 : i64, lhs_shape = array<i64: 2, 3>, rhs_at = 133120 : i64, rhs_shape = array<i64: 3, 4>}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 199680 : i64, acc_shape = array<i64: 2, 4>, lhs_at = 2048 : i64, lhs_shape = array<i64: 2, 3>, rhs_at = 134144 : i64, rhs_shape = array<i64: 3, 4>}
 // CHECK-NEXT:    "accel.dma_store"(%[[C]])
 func.func @transposed(%a: memref<3x2xf32>, %b: memref<3x4xf32>, %c: memref<2x4xf32>) {
   %zero = arith.constant 0.0 : f32

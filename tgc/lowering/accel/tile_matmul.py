@@ -2,25 +2,26 @@
 
 Runs after bufferization. ``linalg.matmul ins(A, B) outs(C)`` (M x K x N, float32 or float64) runs
 weight-stationary on the matrix unit: a K x N tile of B (K and N at most the array's 128) is held in
-the array while rows of A stream through it, as many as a chunk of rows holds (up to ``CHUNK_ROWS``,
-fewer when K is so large that the chunk's A would not fit in the buffer). Per chunk of A's rows::
+the array while rows of A stream through it, as many as a chunk of rows holds (up to ``CHUNK_ROWS``;
+fewer when N is so wide that the chunk's accumulators would not fit in the buffer). Per chunk::
 
-    for each tile of columns j of C:
-        zero acc (chunk rows x N tile, f32)   (or dma_load of C's tile, when C was not zero-filled)
-        for each tile t along K:
-            if j is the first: dma_load A's chunk x tile t -> f32 staging; cast -> bf16, kept
+    for each tile t along K:
+        dma_load A's chunk x tile t -> f32 staging;  cast -> bf16
+        for each tile of columns j of C:
+            (first t: zero acc_j, or dma_load of C's tile when C was not zero-filled)
             dma_load B's tile (t, j) -> f32 staging;  cast -> bf16
-            matmul acc += A_bf16[t] . B_bf16      (f32 accumulation)
-        dma_store acc -> C's tile
+            matmul acc_j += A_bf16 . B_bf16      (f32 accumulation)
+            (last t: dma_store acc_j -> C's tile)
 
-So A is read from device memory once per chunk and B once per chunk (once in all when M fits in one
-chunk); loading A's tiles alongside the first column's B tiles lets them overlap that column's
-matmuls. A dim that is not a multiple of 128 leaves a smaller tile at its end. The zero fill of C
-that the core level writes before a matmul becomes the ``zero`` of each accumulator.
+So each operand is read from device memory once per chunk (B once in all when M fits in one chunk),
+one tile of A serves a whole row of B's tiles, and the DMA of the next tiles overlaps the matmuls.
+What the matrix unit waits for in a large matmul: the first tiles, and at the end the stores of
+all accumulators, which finish together. A dim that is not a multiple of 128 leaves a
+smaller tile at its end. The zero fill of C that the core level writes before a matmul becomes the
+``zero`` of each accumulator.
 
-Buffer offsets are fixed here: A's staging, B's staging and bf16 tiles and the accumulators each
-have two slots used in turn, so the DMA of the next tile can overlap the work on the current one
-(double buffering), and A's bf16 tiles of a chunk have one region each. The program writer derives
+Buffer offsets are fixed here: A's and B's staging (f32) and bf16 tiles have two slots each, used in
+turn (double buffering), and each column tile of C has its accumulator. The program writer derives
 the waits between instructions from the regions they touch, so reusing a slot waits for its
 previous user.
 
@@ -43,7 +44,7 @@ from tgc.passes.base import ModulePass
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
 CHUNK_ROWS = 1024  # rows of A streamed through one weight tile
 F32_BYTES, BF16_BYTES = 4, 2
-A_BUDGET_BYTES = 16 * 1024 * 1024  # of the 24 MiB buffer, for a chunk of A in bf16
+ACC_BUDGET_BYTES = 16 * 1024 * 1024  # of the 24 MiB buffer, for a chunk's accumulators
 
 
 def _tiles(extent: int, size: int = TILE) -> list:
@@ -51,28 +52,28 @@ def _tiles(extent: int, size: int = TILE) -> list:
     return [[start, min(start + size, extent)] for start in range(0, extent, size)]
 
 
-def _chunk_rows(m: int, k: int) -> int:
-    """Rows of A per chunk: all of them up to CHUNK_ROWS, fewer when K is large."""
-    k_tiles = max(1, -(-k // TILE))
-    return max(1, min(m, CHUNK_ROWS, A_BUDGET_BYTES // (k_tiles * TILE * BF16_BYTES)))
+def _chunk_rows(m: int, n: int) -> int:
+    """Rows of A per chunk: all of them up to CHUNK_ROWS, fewer when N is wide."""
+    n_tiles = max(1, -(-n // TILE))
+    return max(1, min(m, CHUNK_ROWS, ACC_BUDGET_BYTES // (n_tiles * TILE * F32_BYTES)))
 
 
 class _Layout:
     """Byte offsets in the buffer of one matmul's tiles (chunks of ``rows`` rows)."""
 
-    def __init__(self, rows: int, k_tiles: int):
+    def __init__(self, rows: int, n_tiles: int):
         sizes = {
             "a_f32": rows * TILE * F32_BYTES,
+            "a_bf16": rows * TILE * BF16_BYTES,
             "b_f32": TILE * TILE * F32_BYTES,
             "b_bf16": TILE * TILE * BF16_BYTES,
-            "acc": rows * TILE * F32_BYTES,
         }
         self.slots, offset = {}, 0
         for kind, size in sizes.items():
             self.slots[kind] = (offset, offset + size)
             offset += 2 * size
-        a_tile = rows * TILE * BF16_BYTES
-        self.a_bf16 = [offset + t * a_tile for t in range(k_tiles)]
+        acc = rows * TILE * F32_BYTES
+        self.acc = [offset + j * acc for j in range(n_tiles)]
         self.turn = {kind: 0 for kind in sizes}
 
     def take(self, kind: str) -> int:
@@ -154,42 +155,53 @@ class TileMatmulPass(ModulePass):
         k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
         matmul = _Matmul(a, b, c, k, transposed, zeroed=bool(fills))
-        rows_per_chunk = _chunk_rows(m, k)
-        layout = _Layout(rows_per_chunk, len(_tiles(k)))
+        rows_per_chunk = _chunk_rows(m, n)
+        layout = _Layout(rows_per_chunk, len(_tiles(n)))
         with ir.InsertionPoint(op), op.location:
             for rows in _tiles(m, rows_per_chunk):
-                for j, cols in enumerate(_tiles(n)):
-                    _output_tile(matmul, rows, cols, load_a=j == 0, layout=layout)
+                _chunk(matmul, rows, _tiles(n), layout)
         op.erase()
         for fill in fills:
             fill.erase()
 
 
-def _output_tile(matmul: _Matmul, rows, cols, *, load_a: bool, layout: _Layout) -> None:
-    """C's rows x cols tile; with ``load_a``, A's chunk of ``rows`` comes in along the way."""
-    tile_m, tile_n = rows[1] - rows[0], cols[1] - cols[0]
-    acc = layout.take("acc")
+def _chunk(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
+    """C's ``rows``: each tile of A along K meets every column tile of B."""
+    tile_m = rows[1] - rows[0]
+    k_tiles = _tiles(matmul.k)
+    if not k_tiles:  # K = 0: C is its initial value
+        for j, cols in enumerate(column_tiles):
+            _start_accumulator(matmul, rows, cols, layout.acc[j])
+            accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=layout.acc[j])
+    for t, inner in enumerate(k_tiles):
+        tile_k = inner[1] - inner[0]
+        lhs = layout.take("a_bf16")
+        _load_bf16(matmul.a, rows, inner, matmul.transposed[0], layout.take("a_f32"), lhs)
+        for j, cols in enumerate(column_tiles):
+            tile_n, acc = cols[1] - cols[0], layout.acc[j]
+            if t == 0:
+                _start_accumulator(matmul, rows, cols, acc)
+            rhs = layout.take("b_bf16")
+            _load_bf16(matmul.b, inner, cols, matmul.transposed[1], layout.take("b_f32"), rhs)
+            accel.create(
+                "matmul",
+                lhs_at=lhs,
+                lhs_shape=[tile_m, tile_k],
+                rhs_at=rhs,
+                rhs_shape=[tile_k, tile_n],
+                acc_at=acc,
+                acc_shape=[tile_m, tile_n],
+            )
+            if t == len(k_tiles) - 1:
+                accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
+
+
+def _start_accumulator(matmul: _Matmul, rows, cols, acc: int) -> None:
+    """Zero, or C's tile when C was not zero-filled (the matmul adds onto it)."""
     if matmul.zeroed:
-        accel.create("zero", at=acc, shape=[tile_m, tile_n])
+        accel.create("zero", at=acc, shape=[rows[1] - rows[0], cols[1] - cols[0]])
     else:
         accel.create("dma_load", [matmul.c], rows=rows, cols=cols, to=acc)
-    for t, inner in enumerate(_tiles(matmul.k)):
-        tile_k = inner[1] - inner[0]
-        lhs = layout.a_bf16[t]
-        if load_a:
-            _load_bf16(matmul.a, rows, inner, matmul.transposed[0], layout.take("a_f32"), lhs)
-        rhs = layout.take("b_bf16")
-        _load_bf16(matmul.b, inner, cols, matmul.transposed[1], layout.take("b_f32"), rhs)
-        accel.create(
-            "matmul",
-            lhs_at=lhs,
-            lhs_shape=[tile_m, tile_k],
-            rhs_at=rhs,
-            rhs_shape=[tile_k, tile_n],
-            acc_at=acc,
-            acc_shape=[tile_m, tile_n],
-        )
-    accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
 
 
 def _load_bf16(source, rows, cols, transposed: bool, staging: int, narrow: int) -> None:
