@@ -365,3 +365,30 @@ def test_tgc_compile_emits_the_accel_ir_and_the_programs_the_simulator_runs(tmp_
     b = np.array([[1, 2], [3, 4], [5, 6]], np.float32)
     [value] = Simulator(program).run([a, b])
     np.testing.assert_array_equal(value, a @ b)  # small integers: exact in bf16
+
+
+def test_tgc_graph_shows_the_accelerators_partition_and_its_transfers(tmp_path):
+    from click.testing import CliRunner
+
+    from tgc.tools.cli import main
+
+    source = tmp_path / "model.py"
+    source.write_text(
+        "import numpy as np\n"
+        "import tgc as tf\n"
+        "x = tf.placeholder(tf.float32, [4, 3], name='x')\n"
+        "w = tf.placeholder(tf.float32, [3, 2], name='w')\n"
+        "h = tf.tanh(x, name='h')\n"
+        "with tf.device('/accel:0'):\n"
+        "    y = tf.matmul(h, w, name='y')\n"
+        "z = tf.sin(y, name='z')\n"
+        "with tf.Session(config=tf.ConfigProto(device_count={'ACCEL': 1})) as sess:\n"
+        "    sess.run(z, {x: np.ones((4, 3)), w: np.ones((3, 2))})\n"
+    )
+    result = CliRunner().invoke(main, ["graph", str(source), "--stage", "partitioned"])
+    assert result.exit_code == 0, result.output
+    assert "@ ACCEL:0" in result.output  # the accelerator's partition
+    assert 'label="y\\nMatMul\\n@ACCEL:0"' in result.output
+    assert 'label="h\\n_Send\\n@CPU:0"' in result.output
+    assert 'label="h\\n_Recv\\n@ACCEL:0"' in result.output
+    assert 'label="y\\n_Send\\n@ACCEL:0"' in result.output
