@@ -186,6 +186,30 @@ def test_cpu_ops_around_the_accelerators_matmul_exchange_tensors_with_it(capsys)
     np.testing.assert_allclose(z_value, np.sin(y_value), rtol=1e-5, atol=1e-6)
 
 
+def test_two_accelerators_and_the_cpu_pass_float64_tensors_along_a_chain(capsys):
+    rng = np.random.default_rng(19)
+    a, b, c = rng.standard_normal((5, 7)), rng.standard_normal((7, 3)), rng.standard_normal((3, 4))
+    graph = tf.Graph()
+    with graph.as_default():
+        x, w, v = (tf.placeholder(tf.float64, t.shape) for t in (a, b, c))
+        h = tf.exp(x, name="h")
+        with tf.device("/accel:0"):
+            y = tf.matmul(h, w, name="y")
+        r = tf.tanh(y, name="r")
+        with tf.device("/accel:1"):
+            z = tf.matmul(r, v, name="z")
+        config = tf.ConfigProto(device_count={"ACCEL": 2}, log_device_placement=True)
+        with tf.Session(config=config) as sess:
+            y_value, z_value = sess.run([y, z], {x: a, w: b, v: c})
+    err = capsys.readouterr().err
+    assert f"y: (tgc.matmul): {ACCEL0}" in err
+    assert f"z: (tgc.matmul): {ACCEL0[:-1]}1" in err
+    assert y_value.dtype == z_value.dtype == np.float64
+    assert np.all(np.abs(y_value - np.exp(a) @ b) <= _bf16_bound(np.exp(a), b))
+    r_value = np.tanh(y_value)
+    assert np.all(np.abs(z_value - r_value @ c) <= _bf16_bound(r_value, c) + 1e-12)
+
+
 def test_an_op_the_accelerator_cannot_run_goes_to_the_cpu_with_soft_placement(capsys):
     graph = tf.Graph()
     with graph.as_default():
