@@ -24,10 +24,10 @@ tensor.
 Device memory holds float32: a float64 tensor is narrowed by the host on its way in and widened on
 its way out (the matrix unit computes in bf16 anyway).
 
-Waits: an instruction waits for the latest earlier instruction of each unit that writes what it
-reads (or reads or writes what it writes), in the buffer (byte ranges) or in device memory (tiles
-of a tensor). Instructions of one unit run in order, so one wait per other unit is enough, and
-none on its own unit.
+Waits: an instruction waits for the latest earlier instruction of each unit that writes buffer
+bytes it reads (or reads or writes bytes it writes). Instructions of one unit run in order, so one
+wait per other unit is enough, and none on its own unit. Device memory needs no waits: a program
+only loads its inputs and only stores its outputs, which are different tensors.
 """
 
 from __future__ import annotations
@@ -311,16 +311,12 @@ class _ProgramWriter:
             tensor = self._tensor(op.operands[0], ref, "input")
             instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
             instruction["to"] = attrs["to"]
-            shape = _extent(attrs)
-            reads, writes = [_tile(tensor, attrs)], [_bytes(attrs["to"], shape, "float32")]
+            reads, writes = [], [_bytes(attrs["to"], _extent(attrs), "float32")]
         elif kind == "dma_store":
             tensor = self._tensor(op.operands[0], ref, "output")
             instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
             instruction["from"] = attrs["from"]
-            reads, writes = (
-                [_bytes(attrs["from"], _extent(attrs), "float32")],
-                [_tile(tensor, attrs)],
-            )
+            reads, writes = [_bytes(attrs["from"], _extent(attrs), "float32")], []
         elif kind == "cast":
             source = _operand(attrs["from_at"], attrs["shape"], attrs["from_dtype"])
             target = _operand(attrs["to_at"], attrs["shape"], attrs["to_dtype"])
@@ -359,28 +355,20 @@ def _operand(at: int, shape: list, dtype: str) -> dict:
 
 
 def _bytes(at: int, shape: list, dtype: str) -> tuple:
-    """A region of the buffer: ("buffer", first byte, end byte)."""
-    return ("buffer", at, at + shape[0] * shape[1] * ELEMENT_BYTES[dtype])
-
-
-def _tile(tensor: int, attrs: dict) -> tuple:
-    """A region of device memory: ("tensor", index, rows, cols)."""
-    return ("tensor", tensor, tuple(attrs["rows"]), tuple(attrs["cols"]))
+    """A region of the buffer: (first byte, end byte)."""
+    return (at, at + shape[0] * shape[1] * ELEMENT_BYTES[dtype])
 
 
 def _overlap(a: tuple, b: tuple) -> bool:
-    if a[0] != b[0]:
-        return False
-    if a[0] == "buffer":
-        return a[1] < b[2] and b[1] < a[2]
-    return a[1] == b[1] and all(x[0] < y[1] and y[0] < x[1] for x, y in zip(a[2:], b[2:]))
+    return a[0] < b[1] and b[0] < a[1]
 
 
 class _Hazards:
-    """The last writer and the readers since, of every region touched so far."""
+    """The last writer and the latest reader of each unit since, of every buffer region touched so
+    far."""
 
     def __init__(self):
-        self.regions = {}  # region -> [last writer (index, unit) or None, readers since]
+        self.regions = {}  # (first, end) -> [last writer (index, unit) or None, {unit: reader}]
         self.buffer_bytes = 0
 
     def access(self, index: int, unit: str, reads: list, writes: list) -> list:
@@ -396,14 +384,12 @@ class _Hazards:
                 depend(writer)
             if any(_overlap(region, w) for w in writes):
                 depend(writer)
-                for reader in readers:
-                    depend(reader)
-        me = (index, unit)
+                for reader_unit, reader in readers.items():
+                    depend((reader, reader_unit))
         for region in reads:
-            self.regions.setdefault(region, [None, []])[1].append(me)
+            self.regions.setdefault(region, [None, {}])[1][unit] = index
         for region in writes:
-            self.regions[region] = [me, []]
+            self.regions[region] = [(index, unit), {}]
         for region in reads + writes:
-            if region[0] == "buffer":
-                self.buffer_bytes = max(self.buffer_bytes, region[2])
+            self.buffer_bytes = max(self.buffer_bytes, region[1])
         return sorted(latest.values())
