@@ -25,3 +25,12 @@ func.func @dynamic(%a: memref<?x3xf32>, %b: memref<3x4xf32>, %c: memref<?x4xf32>
   linalg.matmul ins(%a, %b : memref<?x3xf32>, memref<3x4xf32>) outs(%c : memref<?x4xf32>)
   return
 }
+
+// -----
+
+// A's kept tiles for one row of a K this large exceed the on-chip buffer.
+// CHECK: accel_tile_matmul_invalid.mlir:[[@LINE+2]]:{{[0-9]+}}: error: a matmul with K = 20000000 and N = 1 does not fit the on-chip buffer
+func.func @huge(%a: memref<1x20000000xf32>, %b: memref<20000000x1xf32>, %c: memref<1x1xf32>) {
+  linalg.matmul ins(%a, %b : memref<1x20000000xf32>, memref<20000000x1xf32>) outs(%c : memref<1x1xf32>)
+  return
+}

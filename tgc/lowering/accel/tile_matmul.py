@@ -2,28 +2,33 @@
 
 Runs after bufferization. ``linalg.matmul ins(A, B) outs(C)`` (M x K x N, float32 or float64) runs
 weight-stationary on the matrix unit: a K x N tile of B (K and N at most the array's 128) is held in
-the array while rows of A stream through it, as many as a chunk of rows holds (up to ``CHUNK_ROWS``;
-fewer when N is so wide that the chunk's accumulators would not fit in the buffer). Per chunk::
+the array while rows of A stream through it, as many as a chunk of rows holds (up to
+``CHUNK_ROWS``; fewer when K or N is so large that the chunk would not fit in the buffer). Per
+chunk, A's tiles along K are cast to bf16 and kept in the buffer, and C's tiles of columns come in
+two phases::
 
-    for each tile t along K:
-        dma_load A's chunk x tile t -> f32 staging;  cast -> bf16
-        for each tile of columns j of C:
+    for each tile t along K:                       (the first KEPT_COLUMNS tiles of columns j)
+        dma_load A's chunk x tile t -> f32 staging;  cast -> bf16, kept as A[t]
+        for each of those j:
             (first t: zero acc_j, or dma_load of C's tile when C was not zero-filled)
             dma_load B's tile (t, j) -> f32 staging;  cast -> bf16
-            matmul acc_j += A_bf16 . B_bf16      (f32 accumulation)
+            matmul acc_j += A[t] . B_bf16      (f32 accumulation)
             (last t: dma_store acc_j -> C's tile)
+    for each further tile of columns j:            (B's whole column panel at once)
+        dma_load B's K x N_j panel -> f32 staging;  cast -> bf16
+        zero acc;  for each t: matmul acc += A[t] . panel rows of t;  dma_store acc
 
-So each operand is read from device memory once per chunk (B once in all when M fits in one chunk),
-one tile of A serves a whole row of B's tiles, and the DMA of the next tiles overlaps the matmuls.
-What the matrix unit waits for in a large matmul: the first tiles, and at the end the stores of
-all accumulators, which finish together. A dim that is not a multiple of 128 leaves a
-smaller tile at its end. The zero fill of C that the core level writes before a matmul becomes the
-``zero`` of each accumulator.
+The first phase uses each tile of A as soon as it arrives, so its loads overlap the matmuls; the
+second needs one DMA per column, and stores each column while the next computes. Each operand is
+read from device memory once per chunk (B once in all when M fits in one chunk). A dim that is not
+a multiple of 128 leaves a smaller tile at its end. The zero fill of C that the core level writes
+before a matmul becomes the ``zero`` of each accumulator. When B's panels would not fit (a huge K),
+every column is computed in the first phase.
 
-Buffer offsets are fixed here: A's and B's staging (f32) and bf16 tiles have two slots each, used in
-turn (double buffering), and each column tile of C has its accumulator. The program writer derives
-the waits between instructions from the regions they touch, so reusing a slot waits for its
-previous user.
+Buffer offsets are fixed here: staging and bf16 copies of B's tiles and panels, and A's staging,
+have two slots each, used in turn (double buffering); A's bf16 tiles and the accumulators have one
+region each. The program writer derives the waits between instructions from the regions they
+touch, so reusing a slot waits for its previous user.
 
 An operand read transposed (a gradient's ``transpose_a`` or ``transpose_b``: the matmul's indexing
 maps say so) is loaded one row of the transposed tile at a time: a DMA of one column of the stored
@@ -43,8 +48,10 @@ from tgc.passes.base import ModulePass
 
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
 CHUNK_ROWS = 1024  # rows of A streamed through one weight tile
+KEPT_COLUMNS = 6  # tiles of C's columns computed while A's tiles arrive
 F32_BYTES, BF16_BYTES = 4, 2
-ACC_BUDGET_BYTES = 16 * 1024 * 1024  # of the 24 MiB buffer, for a chunk's accumulators
+BUFFER_BYTES = 24 * 1024 * 1024  # the machine's on-chip buffer (Machine.buffer_bytes)
+PANEL_BUDGET_BYTES = 6 * 1024 * 1024  # for B's column panels (two, in f32 and bf16)
 
 
 def _tiles(extent: int, size: int = TILE) -> list:
@@ -52,28 +59,50 @@ def _tiles(extent: int, size: int = TILE) -> list:
     return [[start, min(start + size, extent)] for start in range(0, extent, size)]
 
 
-def _chunk_rows(m: int, n: int) -> int:
-    """Rows of A per chunk: all of them up to CHUNK_ROWS, fewer when N is wide."""
-    n_tiles = max(1, -(-n // TILE))
-    return max(1, min(m, CHUNK_ROWS, ACC_BUDGET_BYTES // (n_tiles * TILE * F32_BYTES)))
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How one matmul is cut: rows per chunk, column tiles of the first phase, panels or not."""
+
+    rows: int
+    kept: int
+    k_tiles: int
+    panels: bool
+
+    @staticmethod
+    def of(m: int, k: int, n: int):
+        """The plan, or None when not even one row of A fits in the buffer."""
+        k_tiles, n_tiles = len(_tiles(k)), len(_tiles(n))
+        kept = min(n_tiles, KEPT_COLUMNS)
+        panel_bytes = 2 * k_tiles * TILE * TILE * (F32_BYTES + BF16_BYTES)
+        panels = n_tiles > kept and panel_bytes <= PANEL_BUDGET_BYTES
+        if not panels:
+            kept, panel_bytes = n_tiles, 0
+        fixed = 2 * TILE * TILE * (F32_BYTES + BF16_BYTES) + panel_bytes
+        per_row = TILE * (2 * F32_BYTES + k_tiles * BF16_BYTES + kept * F32_BYTES)
+        rows = min(m, CHUNK_ROWS, (BUFFER_BYTES - fixed) // per_row)
+        return _Plan(rows, kept, k_tiles, panels) if rows >= 1 or m == 0 else None
 
 
 class _Layout:
-    """Byte offsets in the buffer of one matmul's tiles (chunks of ``rows`` rows)."""
+    """Byte offsets in the buffer of one matmul's tiles."""
 
-    def __init__(self, rows: int, n_tiles: int):
+    def __init__(self, plan: _Plan):
+        rows, panel = max(plan.rows, 1), plan.k_tiles * TILE * TILE
         sizes = {
             "a_f32": rows * TILE * F32_BYTES,
-            "a_bf16": rows * TILE * BF16_BYTES,
             "b_f32": TILE * TILE * F32_BYTES,
             "b_bf16": TILE * TILE * BF16_BYTES,
         }
+        if plan.panels:
+            sizes.update(panel_f32=panel * F32_BYTES, panel_bf16=panel * BF16_BYTES)
         self.slots, offset = {}, 0
         for kind, size in sizes.items():
             self.slots[kind] = (offset, offset + size)
             offset += 2 * size
-        acc = rows * TILE * F32_BYTES
-        self.acc = [offset + j * acc for j in range(n_tiles)]
+        a_tile, acc = rows * TILE * BF16_BYTES, rows * TILE * F32_BYTES
+        self.a_bf16 = [offset + t * a_tile for t in range(plan.k_tiles)]
+        offset += plan.k_tiles * a_tile
+        self.acc = [offset + j * acc for j in range(plan.kept)]
         self.turn = {kind: 0 for kind in sizes}
 
     def take(self, kind: str) -> int:
@@ -155,18 +184,23 @@ class TileMatmulPass(ModulePass):
         k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
         matmul = _Matmul(a, b, c, k, transposed, zeroed=bool(fills))
-        rows_per_chunk = _chunk_rows(m, n)
-        layout = _Layout(rows_per_chunk, len(_tiles(n)))
+        plan = _Plan.of(m, k, n)
+        if plan is None:
+            self.fail(op, f"a matmul with K = {k} and N = {n} does not fit the on-chip buffer")
+        layout = _Layout(plan)
         with ir.InsertionPoint(op), op.location:
-            for rows in _tiles(m, rows_per_chunk):
-                _chunk(matmul, rows, _tiles(n), layout)
+            for rows in _tiles(m, max(plan.rows, 1)):
+                columns = _tiles(n)
+                _kept_columns(matmul, rows, columns[: plan.kept], layout)
+                _panel_columns(matmul, rows, columns[plan.kept :], layout)
         op.erase()
         for fill in fills:
             fill.erase()
 
 
-def _chunk(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
-    """C's ``rows``: each tile of A along K meets every column tile of B."""
+def _kept_columns(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
+    """The first phase: each tile of A, as it arrives (and is kept), meets B's tiles of these
+    columns."""
     tile_m = rows[1] - rows[0]
     k_tiles = _tiles(matmul.k)
     if not k_tiles:  # K = 0: C is its initial value
@@ -175,7 +209,7 @@ def _chunk(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
             accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=layout.acc[j])
     for t, inner in enumerate(k_tiles):
         tile_k = inner[1] - inner[0]
-        lhs = layout.take("a_bf16")
+        lhs = layout.a_bf16[t]
         _load_bf16(matmul.a, rows, inner, matmul.transposed[0], layout.take("a_f32"), lhs)
         for j, cols in enumerate(column_tiles):
             tile_n, acc = cols[1] - cols[0], layout.acc[j]
@@ -194,6 +228,30 @@ def _chunk(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
             )
             if t == len(k_tiles) - 1:
                 accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
+
+
+def _panel_columns(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
+    """The second phase: A's kept tiles meet each column's panel of B, loaded in one DMA; the
+    accumulators of the first phase serve in turn."""
+    tile_m, k_tiles = rows[1] - rows[0], _tiles(matmul.k)
+    for i, cols in enumerate(column_tiles):
+        tile_n, acc = cols[1] - cols[0], layout.acc[i % len(layout.acc)]
+        panel = layout.take("panel_bf16")
+        staging = layout.take("panel_f32")
+        _load_bf16(matmul.b, [0, matmul.k], cols, matmul.transposed[1], staging, panel)
+        _start_accumulator(matmul, rows, cols, acc)
+        for t, inner in enumerate(k_tiles):
+            tile_k = inner[1] - inner[0]
+            accel.create(
+                "matmul",
+                lhs_at=layout.a_bf16[t],
+                lhs_shape=[tile_m, tile_k],
+                rhs_at=panel + inner[0] * tile_n * BF16_BYTES,  # the panel's rows of tile t
+                rhs_shape=[tile_k, tile_n],
+                acc_at=acc,
+                acc_shape=[tile_m, tile_n],
+            )
+        accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
 
 
 def _start_accumulator(matmul: _Matmul, rows, cols, acc: int) -> None:
