@@ -90,10 +90,14 @@ class CompilePipelines:
 
     graph: Pipeline  # graph passes, placement, partitioning
     lower: Pipeline  # to the core level
-    target: Pipeline  # core to code, for the first (or only) target
-    # Core to code for each target of the devices, the first one's being ``target``: in a run over
-    # several device types each target compiles the partitions placed on its devices.
-    per_target: list = dataclasses.field(default_factory=list)  # [(Target, Pipeline)]
+    # Core to code, [(Target, Pipeline)] for each target of the devices: in a run over several
+    # device types each target compiles the partitions placed on its devices.
+    per_target: list
+
+    @property
+    def target(self) -> Pipeline:
+        """Core to code for the first (or only) target."""
+        return self.per_target[0][1]
 
     def spec(self) -> str:
         """The whole pipeline of record, as `tgc opt -p` replays it (of the first target's
@@ -114,12 +118,7 @@ def session_pipelines(
     the devices lowers its own partitions (``target`` forces one for all)."""
     found = [target] if target is not None else targets_of(devices)
     per_target = [(t, target_lowering(t, for_session=True)) for t in found]
-    return CompilePipelines(
-        graph_and_placement(graph, devices, soft),
-        core_lowering(),
-        per_target[0][1],
-        per_target,
-    )
+    return CompilePipelines(graph_and_placement(graph, devices, soft), core_lowering(), per_target)
 
 
 def first_device(target) -> str:
@@ -133,10 +132,9 @@ def artifact_pipelines(
     """An artifact's compile: one device of the target's type, every argument stays the caller's,
     and (unless ``external_libraries``) code that needs no library beyond libc and libm."""
     target = target or targets.for_device_type("CPU")
+    lowering = target_lowering(target, for_session=False, external_libraries=external_libraries)
     return CompilePipelines(
-        graph_and_placement(graph, (first_device(target),)),
-        core_lowering(),
-        target_lowering(target, for_session=False, external_libraries=external_libraries),
+        graph_and_placement(graph, (first_device(target),)), core_lowering(), [(target, lowering)]
     )
 
 
