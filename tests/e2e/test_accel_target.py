@@ -165,6 +165,41 @@ def test_a_layer_trains_on_the_accelerator_as_on_the_cpu(capsys):
     np.testing.assert_allclose(accel, cpu, rtol=2e-3)
 
 
+def _two_layer_net(config, device: str, steps: int = 10) -> list:
+    """The lecture's two-layer net (relu hidden layer, squared loss), its weights and step
+    requested on ``device``; the losses of ``steps`` SGD steps."""
+    rng = np.random.default_rng(1)
+    x_value = rng.standard_normal((64, 256)).astype(np.float32)
+    y_value = rng.standard_normal((64, 10)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [64, 256])
+        y = tf.placeholder(tf.float32, [64, 10])
+        with tf.device(device):
+            w1 = tf.Variable(rng.standard_normal((256, 64)).astype(np.float32) * 0.05)
+            w2 = tf.Variable(rng.standard_normal((64, 10)).astype(np.float32) * 0.05)
+            hidden = tf.nn.relu(tf.matmul(x, w1))
+            loss = tf.reduce_sum(tf.square(tf.matmul(hidden, w2) - y))
+            step = tf.train.GradientDescentOptimizer(1e-3).minimize(loss)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            return [
+                float(sess.run([loss, step], {x: x_value, y: y_value})[0]) for _ in range(steps)
+            ]
+
+
+def test_the_lectures_two_layer_net_trains_on_the_accelerator_as_on_the_cpu(capsys):
+    cpu = _two_layer_net(tf.ConfigProto(), "/cpu:0")
+    soft = tf.ConfigProto(
+        device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
+    )
+    accel = _two_layer_net(soft, "/accel:0")
+    matmuls_on_accel = capsys.readouterr().err.count(f"(tgc.matmul): {ACCEL0}")
+    assert matmuls_on_accel >= 4  # two forward, at least two gradients
+    assert accel[-1] < 0.9 * accel[0]
+    np.testing.assert_allclose(accel, cpu, rtol=2e-3)
+
+
 def test_a_variable_requested_on_the_accelerator_without_soft_placement_is_refused():
     with pytest.raises(tgc.errors.CompileError) as caught:
         _train(tf.ConfigProto(device_count={"ACCEL": 1}), "/accel:0")
