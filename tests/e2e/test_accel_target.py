@@ -328,6 +328,28 @@ def test_the_accel_target_is_registered_for_accel_devices():
     assert target.available_devices() is None
 
 
+# The accel dialect, generated from its registry.
+
+
+def test_the_accel_dialect_is_generated_from_its_registry_and_verifies_its_ops():
+    from tgc.lowering.accel import ops
+
+    text = ops.dialect_irdl()
+    for name in ("cast", "dma_load", "dma_store", "matmul", "zero"):
+        assert f"irdl.operation @{name} {{" in text
+    context = make_context()
+    ops.load_dialect(context)
+    ops.load_dialect(context)  # once only: loading twice would abort
+    load = '"accel.dma_load"(%a) {rows = array<i64: 0, 4>, cols = array<i64: 0, 4>, to = TO}'
+    function = "func.func @f(%a: memref<4x4xf32>) {\n  LOAD : (memref<4x4xf32>) -> ()\n  return\n}"
+    with context, ir.Location.unknown():
+        good = ir.Module.parse(function.replace("LOAD", load.replace("TO", "0")))
+        assert good.operation.verify()
+        with pytest.raises(ir.MLIRError) as caught:
+            ir.Module.parse(function.replace("LOAD", load.replace("TO", '"x"')))
+    assert "expected base attribute 'builtin.integer' but got 'builtin.string'" in str(caught.value)
+
+
 # The program writer on a lowered function.
 
 _TWO_K_TILES = """
