@@ -47,6 +47,9 @@ class Target(abc.ABC):
     # Its code is compiled for one shape of every tensor (a GPU kernel's grid is sized at compile
     # time): a Session and @tgc.jit compile once per combination of fed shapes.
     static_shapes: bool = False
+    # The names of the target's own MLIR dialects (the prefix of their ops), which load_dialects
+    # loads: `tgc opt` loads them for an input that uses them.
+    dialects: tuple = ()
 
     @abc.abstractmethod
     def supported_ops(self) -> frozenset:
@@ -84,6 +87,10 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def write_artifact(self, lowered, options, directory: str) -> str:
         """Writes the artifact directory of a lowering that reached the last stage."""
+
+    def load_dialects(self, context) -> None:
+        """Loads the target's own MLIR dialects (those named in ``dialects``) into ``context``,
+        for a tool that parses IR holding their ops."""
 
     def available_devices(self) -> int | None:
         """How many devices of this target the machine has; None: as many as a session asks for

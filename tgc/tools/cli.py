@@ -313,10 +313,11 @@ def _process_in_own_context(source: Source, pipeline, options: OptOptions) -> tu
     """(printed module or None, number of errors) for one input."""
     from mlir import ir
 
-    from tgc.dialect.context import make_context
+    from tgc.dialect.context import load_target_dialects, make_context
 
     reporter = Reporter(sys.stderr)
     with make_context() as context, ir.Location.unknown():
+        load_target_dialects(context, source.text)
         # Warnings and remarks emitted outside a pass run reach this handler; errors come as
         # MLIRError.
         handler = context.attach_diagnostic_handler(lambda d: _print_loose(d, reporter))

@@ -92,5 +92,6 @@ ACCEL = AccelTarget(
     # Its own passes (the static transfers are the nvptx target's, which `tgc opt` lists there).
     passes=(TileMatmulPass,),
     static_shapes=True,
+    dialects=("accel",),
     description="tgc's TPU-like accelerator (bf16 systolic array), run on its simulator",
 )
