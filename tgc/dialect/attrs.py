@@ -119,3 +119,16 @@ def spec_of_type(type_: ir.Type):
         None if ranked.is_dynamic_dim(i) else ranked.get_dim_size(i) for i in range(ranked.rank)
     )
     return TensorSpec(shape, dtype_from_mlir(str(ranked.element_type)).name)
+
+
+def buffer_dtype_name(element: ir.Type) -> str:
+    """The numpy dtype name of a buffer's element type (an i1 buffer is numpy's bool, an i8 one
+    int8); ValueError for a type no target stores."""
+    if isinstance(element, ir.F32Type):
+        return "float32"
+    if isinstance(element, ir.F64Type):
+        return "float64"
+    if isinstance(element, ir.IntegerType):
+        width = ir.IntegerType(element).width
+        return "bool" if width == 1 else f"int{width}"
+    raise ValueError(f"buffers of {element}")

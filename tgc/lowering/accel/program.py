@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from mlir import ir
 
+from tgc.dialect.attrs import buffer_dtype_name
 from tgc.lowering.accel import ops as accel
 
 ELEMENT_BYTES = {"float32": 4, "bfloat16": 2}
@@ -93,14 +94,10 @@ def function_name(function) -> str:
 
 
 def _numpy_dtype(element: ir.Type) -> str:
-    if isinstance(element, ir.F32Type):
-        return "float32"
-    if isinstance(element, ir.F64Type):
-        return "float64"
-    if isinstance(element, ir.IntegerType):
-        width = ir.IntegerType(element).width
-        return "bool" if width == 1 else f"int{width}"
-    raise ProgramError(f"tensors of {element} are not supported on the accelerator")
+    try:
+        return buffer_dtype_name(element)
+    except ValueError:
+        raise ProgramError(f"tensors of {element} are not supported on the accelerator") from None
 
 
 class _FunctionReader:

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 from mlir import ir
 
+from tgc.dialect.attrs import buffer_dtype_name
 from tgc.dialect.ir_helpers import functions
 from tgc.lowering.nvptx.out_params import OUT_PARAMS_ATTR
 from tgc.lowering.nvptx.static_transfers import callee_name, transfer_dtype, transfer_kind
@@ -344,14 +345,10 @@ def _describe(type_: ir.MemRefType) -> dict:
 
 
 def _numpy_dtype(element: ir.Type) -> str:
-    if isinstance(element, ir.F32Type):
-        return "float32"
-    if isinstance(element, ir.F64Type):
-        return "float64"
-    if isinstance(element, ir.IntegerType):
-        width = ir.IntegerType(element).width
-        return "bool" if width == 1 else f"int{width}"
-    raise PlanError(f"buffers of {element} are not supported by the launch plan")
+    try:
+        return buffer_dtype_name(element)
+    except ValueError:
+        raise PlanError(f"buffers of {element} are not supported by the launch plan") from None
 
 
 def _dense_values(attr, described: dict) -> np.ndarray:
