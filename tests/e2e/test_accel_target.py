@@ -294,8 +294,8 @@ def test_the_simulators_cycle_counts_of_the_last_run_are_kept():
 
 def test_weight_stationary_tiles_keep_the_matrix_unit_busy_on_a_1024_cube():
     """A and B come from device memory once each (all 1024 rows of A stream through each weight
-    tile) and their DMAs overlap the matmuls: the model's ceiling is 1024 / (1024 + 128) = 89 %;
-    what is left: the first tiles in, the last column out (78 %)."""
+    tile) and their DMAs overlap the matmuls; the schedule is DMA-bound (B's 128 x 128 tiles each
+    pay the DMA latency), at about 80 % of the matrix unit (docs/accel-machine.md)."""
     rng = np.random.default_rng(2)
     a = rng.standard_normal((1024, 1024)).astype(np.float32)
     b = rng.standard_normal((1024, 1024)).astype(np.float32)

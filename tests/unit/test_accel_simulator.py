@@ -313,15 +313,20 @@ def test_units_overlap_and_an_instruction_waits_for_its_unit_and_its_waits():
     assert [s.start for s in loads[1:]] == [s.end for s in loads[:-1]]
     first_cast = next(s for s in slices if s.op == "cast")
     assert first_cast.start == loads[0].end and first_cast.end <= loads[1].end
+    instructions = simulator.program.instructions
     for piece in slices:
-        instruction = simulator.program.instructions[piece.index]
-        assert all(slices[w].end <= piece.start for w in instruction.waits)
-        if piece.op == "matmul":  # the weights wait for all but the accumulator's previous step
-            waits = [w for w in instruction.waits if slices[w].op != "matmul"]
+        instruction = instructions[piece.index]
+        waits = [w for w in instruction.waits if slices[w].op != "matmul" or piece.op != "matmul"]
+        assert all(slices[w].end <= piece.start for w in waits)
+        if piece.op == "matmul":
+            # The weights wait for all but the accumulator's previous step, whose rows need only
+            # have entered the array (the pipeline keeps their order).
             assert all(slices[w].end <= piece.weights_start for w in waits)
+            for w in set(instruction.waits) - set(waits):
+                assert slices[w].start + instructions[w]["lhs"].shape[0] <= piece.start
 
 
-def test_a_matmul_loads_its_weights_while_the_previous_one_streams():
+def test_a_matmul_loads_its_weights_while_the_previous_one_streams_and_follows_it_through():
     m = 512
     build = Builder([(m, T), (T, T)], [(m, T)])
     a32, a16 = build.tile(m, T), build.tile(m, T, "bfloat16")
@@ -340,8 +345,11 @@ def test_a_matmul_loads_its_weights_while_the_previous_one_streams():
     assert first.start == first.weights_end == first.weights_start + T
     assert first.end == first.start + m + T
     assert second.weights_start == first.start  # into the second weight buffer, meanwhile
-    assert second.start == first.end  # streams as soon as the array is free
-    assert second.end == first.end + m + T
+    # Its rows enter right behind the first's last row (the pipeline keeps their order, so the
+    # K sum into the same accumulator needs no more): one fill and drain for the pair.
+    assert second.start == first.start + m
+    assert second.end == second.start + m + T
+    assert simulator.stats.busy_cycles["matrix"] == 2 * m + T
     a = np.ones((m, T), np.float32)
     (c,) = simulator.run([a, np.eye(T, dtype=np.float32)])
     assert np.array_equal(c, 2 * a)
@@ -617,11 +625,10 @@ def test_inputs_that_do_not_fit_the_program_are_refused(inputs, message):
         Simulator(base_program()).run(inputs)
 
 
-# The bar: a 1024 x 1024 x 1024 matmul. The timing model cannot reach 90 % on it: a matmul
-# of M rows keeps the array busy M + array_rows cycles (fill and drain are not overlapped between
-# matmuls), so utilisation is at most M / (M + 128) = 1024 / 1152 = 88.9 % even with M = 1024
-# rows in every matmul and every DMA hidden. docs/accel-machine.md says so and what would change
-# it.
+# The bar: a 1024 x 1024 x 1024 matmul at 90 % of the matrix unit. The array is a pipeline
+# (a chain of matmuls pays its fill and drain once), so the model allows it; whether a program
+# gets there depends on how well its DMAs hide behind the matmuls. docs/accel-machine.md has the
+# figures.
 
 
 def double_buffered_matmul_program(size=1024, group=6):
@@ -670,20 +677,20 @@ def double_buffered_matmul_program(size=1024, group=6):
     return build.program()
 
 
-def test_1024_matmul_keeps_the_matrix_unit_busy_up_to_the_models_fill_and_drain_ceiling():
+def test_1024_matmul_is_dma_bound_on_the_default_machine_and_past_90_percent_without_it():
     size = 1024
     simulator = Simulator(double_buffered_matmul_program(size))
     stats = simulator.stats
-    ceiling = size / (size + 128)  # fill and drain of every matmul: 88.9 %
     matmuls = (size // T) ** 2
-    assert stats.busy_cycles["matrix"] == matmuls * (size + 128)
     assert stats.useful_mac_cycles == matmuls * size
-    assert 0.79 <= stats.matrix_utilisation < ceiling
-    assert stats.matrix_occupancy >= 0.89  # the rest: the first A panel in, the last C tile out
-    # With DMA free the same program comes within the vector unit's casts of the ceiling.
+    # The matmuls of a chain follow each other through the array: far less than a fill and drain
+    # each (64 x 128 cycles) is added to their rows.
+    assert matmuls * size <= stats.busy_cycles["matrix"] < matmuls * (size + 128)
+    assert 0.80 <= stats.matrix_utilisation < 0.90  # its 128 x 128 loads of B: DMA-bound
+    # With DMA free the same program keeps the matrix unit past the 90 %.
     free_dma = Machine(dma_bytes_per_cycle=2**20, dma_latency_cycles=0)
     ideal = Simulator(simulator.program, machine=free_dma).stats
-    assert 0.85 <= ideal.matrix_utilisation < ceiling
+    assert ideal.matrix_utilisation >= 0.90
     rng = np.random.default_rng(1024)
     a = rng.standard_normal((size, size)).astype(np.float32)
     b = rng.standard_normal((size, size)).astype(np.float32)

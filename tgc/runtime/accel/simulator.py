@@ -195,51 +195,66 @@ def _schedule(program: Program) -> list[Slice]:
 
     The matrix unit holds two weight buffers: matmul i loads its weights into the idle one while
     matmul i-1 streams, so its weight load starts once i-1 has started streaming (and its waits
-    have ended), and its streaming starts once its weights are in and i-1 has drained. A matmul
-    only writes its accumulator, which only streaming touches: a wait on an earlier matmul (the
-    previous step of a K sum into the same accumulator) holds the streaming, not the weight load.
-    Slice.start/end of a matmul are its streaming; the weight load is weights_start/end.
+    have ended). The array is a pipeline: matmul i's rows enter right behind i-1's last row (once
+    its weights are in), so a chain of matmuls pays the array's fill and drain once, and a matmul
+    is complete `array_rows` cycles after its last row entered. The pipeline keeps row order, so a
+    wait on an earlier matmul (the previous step of a K sum into the same accumulator) holds only
+    the entry of the rows, not the weight load, and is met once that matmul's rows have entered.
+    Slice.start/end of a matmul are its streaming (rows entering to results complete); the weight
+    load is weights_start/end.
     """
     machine = program.machine
     ends: list[int] = []
+    entered: dict = {}  # matmul index -> the cycle its last row entered the array
     unit_free = dict.fromkeys(UNITS, 0)
     previous_stream_start = 0
     slices = []
     for instruction in program.instructions:
-        ready = max((ends[w] for w in instruction.waits), default=0)
         if instruction.op == "matmul":
             rows, k = instruction["lhs"].shape
-            on_matmuls = [w for w in instruction.waits if program.instructions[w].op == "matmul"]
-            weights_ready = max(
-                (ends[w] for w in instruction.waits if w not in on_matmuls), default=0
-            )
+            on_matmuls = [w for w in instruction.waits if w in entered]
+            weights_ready = max((ends[w] for w in instruction.waits if w not in entered), default=0)
             weights_start = max(weights_ready, previous_stream_start)
             weights_end = weights_start + machine.weight_load_cycles(k)
+            ready = max((entered[w] for w in on_matmuls), default=weights_ready)
             start = max(weights_end, ready, unit_free["matrix"])
             end = start + machine.stream_cycles(rows)
+            entered[instruction.index] = start + rows
             previous_stream_start = start
+            unit_free["matrix"] = start + rows  # the next matmul's rows follow right behind
             piece = Slice(
                 instruction.index, "matmul", "matrix", start, end, weights_start, weights_end
             )
         else:
+            ready = max((ends[w] for w in instruction.waits), default=0)
             start = max(ready, unit_free[instruction.unit])
             end = start + instruction.cycles(machine)
+            unit_free[instruction.unit] = end
             piece = Slice(instruction.index, instruction.op, instruction.unit, start, end)
-        unit_free[instruction.unit] = end
         ends.append(end)
         slices.append(piece)
     return slices
 
 
+def _covered(pieces: list) -> int:
+    """Cycles during which at least one of ``pieces`` runs (pipelined matmuls overlap)."""
+    covered, reach = 0, 0
+    for piece in sorted(pieces, key=lambda p: p.start):
+        if piece.end > reach:
+            covered += piece.end - max(piece.start, reach)
+            reach = piece.end
+    return covered
+
+
 def _stats(program: Program, slices: list[Slice]) -> Stats:
     machine = program.machine
     total = max((piece.end for piece in slices), default=0)
-    busy = dict.fromkeys(UNITS, 0)
-    weight_loads = 0
-    for piece in slices:
-        busy[piece.unit] += piece.end - piece.start
-        if piece.weights_start is not None:
-            weight_loads += piece.weights_end - piece.weights_start
+    busy = {unit: _covered([p for p in slices if p.unit == unit]) for unit in UNITS}
+    weight_loads = sum(
+        piece.weights_end - piece.weights_start
+        for piece in slices
+        if piece.weights_start is not None
+    )
     macs = sum(instruction.macs for instruction in program.instructions)
     useful = macs / (machine.array_rows * machine.array_cols)
     seconds = total / machine.clock_hz
