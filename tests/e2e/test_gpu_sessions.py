@@ -165,3 +165,17 @@ def test_variables_stay_on_the_gpu_between_steps(monkeypatch, tmp_path):
             saver.restore(cpu_sess, path)
             np.testing.assert_array_equal(cpu_sess.run(w1), trained)
     assert not np.allclose(trained, w1_value)
+
+
+def test_integer_powers_of_0d_tensors_run_on_the_gpu():
+    """An integer pow in a kernel calls a helper function (its loop); the host-run kernels take
+    it along (a drawn graph, seed 115 of the campaign, once failed to compile on nvptx-emulated)."""
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"):
+        x = tf.placeholder(tf.float32, [3])
+        with tf.device("/gpu:0"):
+            i = tf.argmax(x, axis=0, output_type=tf.int32)
+            p = tf.pow(i + 2, i + 1)
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            value = sess.run(p, {x: np.array([0.5, 3.0, 1.0], np.float32)})
+    assert value == 3**2 and value.dtype == np.int32

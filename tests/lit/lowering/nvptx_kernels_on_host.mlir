@@ -61,3 +61,36 @@ module attributes {gpu.container_module} {
     }
   }
 }
+
+// -----
+
+// A function the kernels call (an integer power's loop) comes out of the gpu.module with them.
+// CHECK-LABEL: func.func @ipow(
+// CHECK-SAME:      %{{.*}}: memref<i32>, %{{.*}}: memref<i32>, %{{.*}}: index
+// CHECK:           func.call @helper(
+// CHECK-LABEL: func.func private @helper(
+// CHECK-SAME:      -> i32 attributes {tgc.kernel_on_host}
+// CHECK-NEXT:      arith.muli
+// CHECK-NOT: gpu.module
+module attributes {gpu.container_module} {
+  func.func @host(%x: memref<i32>, %out: memref<i32>) attributes {tgc.out_params = 1 : i64} {
+    %c1 = arith.constant 1 : index
+    gpu.launch_func @kernels::@ipow blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%x : memref<i32>, %out : memref<i32>)
+    return
+  }
+  func.func private @helper(%a: i32) -> i32 {
+    return %a : i32
+  }
+  gpu.module @kernels {
+    gpu.func @ipow(%in: memref<i32>, %o: memref<i32>) kernel {
+      %v = memref.load %in[] : memref<i32>
+      %p = func.call @helper(%v) : (i32) -> i32
+      memref.store %p, %o[] : memref<i32>
+      gpu.return
+    }
+    func.func private @helper(%a: i32) -> i32 {
+      %s = arith.muli %a, %a : i32
+      return %s : i32
+    }
+  }
+}

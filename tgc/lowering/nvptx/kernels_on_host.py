@@ -44,7 +44,8 @@ def _dimension(op) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class KernelsOnHostPass(ModulePass):
-    """gpu.func kernels -> host functions looping over blocks and threads; host code removed."""
+    """gpu.func kernels -> host functions looping over blocks and threads (the functions they call
+    come along); host code removed."""
 
     name = "tgc-nvptx-kernels-on-host"
 
@@ -56,10 +57,22 @@ class KernelsOnHostPass(ModulePass):
                 if op.operation.name == "gpu.func" and "gpu.kernel" in op.attributes:
                     self._to_host_function(op.operation, gpu_module)
         for op in list(body.operations):
-            if op.operation.name == "gpu.module" or _is_host_code(op.operation):
+            if _is_host_code(op.operation):
                 op.operation.erase()
+        for gpu_module in gpu_modules:
+            self._keep_helpers(gpu_module)
+            gpu_module.erase()
         if "gpu.container_module" in module.operation.attributes:
             del module.operation.attributes["gpu.container_module"]
+
+    @staticmethod
+    def _keep_helpers(gpu_module) -> None:
+        """Functions the kernels call (an integer power's loop) move out of the gpu.module with
+        them, taking the place of their host copies."""
+        for op in list(gpu_module.regions[0].blocks[0].operations):
+            if op.operation.name == "func.func":
+                op.operation.attributes["tgc.kernel_on_host"] = ir.UnitAttr.get()
+                op.operation.move_before(gpu_module)
 
     def _to_host_function(self, kernel, gpu_module) -> None:
         region = kernel.regions[0]
