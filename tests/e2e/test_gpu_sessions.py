@@ -179,3 +179,17 @@ def test_integer_powers_of_0d_tensors_run_on_the_gpu():
         with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
             value = sess.run(p, {x: np.array([0.5, 3.0, 1.0], np.float32)})
     assert value == 3**2 and value.dtype == np.int32
+
+
+def test_a_boolean_constant_reaches_the_kernel_as_true():
+    """logical_not passes `true` to its kernel as an i1 argument: one byte holding 1 (MLIR reads
+    the constant as -1; a campaign on nvptx-emulated, seed 502, found equal(b, not b) true)."""
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"):
+        x = tf.placeholder(tf.float64, [4])
+        with tf.device("/gpu:0"):
+            b = tf.less(1.0, x)
+            same = tf.equal(b, tf.logical_not(b))
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            value = sess.run(same, {x: np.array([-1.0, 0.5, 2.0, 3.0])})
+    np.testing.assert_array_equal(value, [False, False, False, False])

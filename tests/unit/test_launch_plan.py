@@ -247,3 +247,10 @@ def test_a_launch_without_threads_is_skipped():
     device = RecordingDevice()
     LaunchPlan(plan, device, "update")(np.zeros(64, np.float32))
     assert not [c for c in device.calls if c[0] == "launch"]
+
+
+def test_a_boolean_constant_is_passed_as_a_byte_holding_one():
+    text = THREE_TEMPS.replace("%half = arith.constant 0.5 : f32", "%half = arith.constant true")
+    text = text.replace("%half : f32", "%half : i1").replace("%v: f32", "%v: i1")
+    launches = [s["launch"] for s in _plan(text)["functions"]["f"]["steps"] if "launch" in s]
+    assert launches[0]["args"] == [["buffer", 0], ["i8", 1]]  # MLIR reads `true` as -1

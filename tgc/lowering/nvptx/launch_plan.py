@@ -300,6 +300,8 @@ class _FunctionReader:
         scalar = self.scalars.get(_key(value))
         if scalar is None:
             raise PlanError(f"@{self.name}: '{op.name}' takes a scalar computed on the host")
+        if scalar[0] == "unsupported":
+            raise PlanError(f"@{self.name}: '{op.name}' takes a constant {scalar[1]}")
         return scalar
 
     def _size(self, value, op) -> int:
@@ -334,10 +336,12 @@ def _scalar(op) -> tuple:
         return ("i64", ir.IntegerAttr(attr).value)
     if isinstance(type_, ir.IntegerType):
         width = ir.IntegerType(type_).width
+        if width == 1:  # MLIR reads `true` as -1; a kernel takes an i1 as a byte holding 0 or 1
+            return ("i8", 1 if ir.IntegerAttr(attr).value else 0)
         return (f"i{max(width, 8)}", ir.IntegerAttr(attr).value)
     if isinstance(type_, (ir.F32Type, ir.F64Type)):
         return (f"f{ir.FloatType(type_).width}", ir.FloatAttr(attr).value)
-    return ("unsupported", str(attr))
+    return ("unsupported", f"{attr} of type {type_}")
 
 
 def _describe(type_: ir.MemRefType) -> dict:
