@@ -10,6 +10,9 @@ of the signature and the variables' initial values is made here.
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -152,3 +155,21 @@ def initial_values(sig: Signature) -> dict:
         # says 0-d.
         values[v.name] = np.array(sig.initial_values.get(v.name, default), order="C")
     return values
+
+
+def write_directory_atomically(directory: str, fill) -> str:
+    """Builds an artifact directory beside ``directory`` with ``fill(staging path)``, then renames
+    it into place: a reader never sees half of one, and a failed build leaves the old one."""
+    directory = os.path.abspath(directory)
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".tgc-artifact-", dir=parent)
+    try:
+        fill(staging)
+        if os.path.isdir(directory):
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory

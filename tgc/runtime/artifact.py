@@ -383,7 +383,10 @@ def _unpacked(path: str, owner) -> str:
     return root if os.path.isdir(root) else owner._tmp.name
 
 
-def _read_manifest(path: str) -> dict:
+def manifest_json(path: str, fmt: str, version: int, compile_command: str) -> dict:
+    """The manifest.json of the artifact directory ``path`` as a dict of format ``fmt`` and
+    ``version``; ArtifactError naming the file otherwise (each format's loader then checks the
+    rest)."""
     where = os.path.join(path, "manifest.json")
     try:
         with open(where, encoding="utf-8") as fh:
@@ -397,13 +400,19 @@ def _read_manifest(path: str) -> dict:
             type(manifest), "null"
         )
         raise InvalidArtifact(f"{where}: holds a JSON {kind}, not an object")
-    if manifest.get("format") != "tgc-artifact" or manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format") != fmt or manifest.get("format_version") != version:
         raise ArtifactError(
             f"{path}: unsupported artifact format {manifest.get('format')!r} "
             f"version {manifest.get('format_version')!r} "
-            f"(this runtime reads version {FORMAT_VERSION}; "
-            "compile it again with tgc compile)"
+            f"(this runtime reads {fmt} version {version}; "
+            f"compile it again with {compile_command})"
         )
+    return manifest
+
+
+def _read_manifest(path: str) -> dict:
+    where = os.path.join(path, "manifest.json")
+    manifest = manifest_json(path, "tgc-artifact", FORMAT_VERSION, "tgc compile")
     checks.validate_manifest(manifest, where)
     if checks.signature_digest(manifest) != manifest["signature"]["sha256"]:
         raise InvalidArtifact(

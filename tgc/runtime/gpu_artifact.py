@@ -40,6 +40,7 @@ from tgc.runtime.artifact import (
     Signature,
     TensorInfo,
     _unpacked,
+    manifest_json,
 )
 
 FORMAT = "tgc-nvptx-artifact"
@@ -72,21 +73,7 @@ def ptx_signature_line(digest: str) -> str:
 def read_manifest(path: str) -> dict:
     """The manifest of the artifact directory ``path``, checked against the schema and itself."""
     where = os.path.join(path, "manifest.json")
-    try:
-        with open(where, encoding="utf-8") as fh:
-            manifest = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(
-            f"{path} is not a tgc artifact: cannot read manifest.json ({exc})"
-        ) from None
-    if not isinstance(manifest, dict):
-        raise InvalidArtifact(f"{where}: holds JSON that is not an object")
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(
-            f"{path}: unsupported artifact format {manifest.get('format')!r} version "
-            f"{manifest.get('format_version')!r} (this runtime reads {FORMAT} version "
-            f"{FORMAT_VERSION}; compile it again with tgc compile --target nvptx)"
-        )
+    manifest = manifest_json(path, FORMAT, FORMAT_VERSION, "tgc compile --target nvptx")
     _validate(manifest, where)
     if signature_digest(manifest) != manifest["signature"]["sha256"]:
         raise InvalidArtifact(

@@ -36,6 +36,7 @@ from tgc.lowering.artifact import (
     npz_bytes,
     signature_fields,
     timed,
+    write_directory_atomically,
 )
 
 FORMAT = "tgc-artifact"
@@ -384,19 +385,9 @@ def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) 
 
 def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
     """Writes the artifact directory (atomically: built beside it, then renamed into place)."""
-    directory = os.path.abspath(directory)
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".tgc-artifact-", dir=parent)
-    try:
-        _write_files(lowered, options, staging)
-        if os.path.isdir(directory):
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
+    return write_directory_atomically(
+        directory, lambda staging: _write_files(lowered, options, staging)
+    )
 
 
 def _write_files(lowered: Lowered, options: Options, out: str) -> None:

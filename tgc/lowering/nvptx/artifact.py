@@ -22,6 +22,7 @@ from tgc.lowering.artifact import (
     initial_values,
     npz_bytes,
     signature_fields,
+    write_directory_atomically,
 )
 from tgc.runtime.artifact_checks import file_record
 from tgc.runtime.gpu_artifact import (
@@ -127,20 +128,11 @@ def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
 
 
 def _write_directory(directory: str, files: dict, body: dict) -> str:
-    directory = os.path.abspath(directory)
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".tgc-artifact-", dir=parent)
-    try:
+    def fill(staging: str) -> None:
         for name, data in files.items():
             with open(os.path.join(staging, name), "wb") as fh:
                 fh.write(data)
         with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as fh:
             fh.write(json.dumps(body, indent=2) + "\n")
-        if os.path.isdir(directory):
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
+
+    return write_directory_atomically(directory, fill)
