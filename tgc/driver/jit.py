@@ -75,9 +75,10 @@ def compile_run(
             placement, keys, transfers = _inspect_partitions(module)
             plan.lower.run(module)
             layout = partition_layout(module)
-            modules = _lower_per_target(plan.per_target, module, layout)
+            owners = {name: _target_of_device(device) for name, device, *_ in layout}
+            modules = _lower_per_target(plan.per_target, module, owners)
             var_specs = {name: spec for name, spec, _ in variables}
-            run = _load(modules, layout, keys, transfers, feeds, signature, var_specs)
+            run = _load(modules, owners, layout, keys, transfers, feeds, signature, var_specs)
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:
@@ -156,35 +157,33 @@ def partition_layout(module) -> list:
     return layout
 
 
-def _lower_per_target(per_target: list, module, layout: list) -> list:
+def _lower_per_target(per_target: list, module, owners: dict) -> list:
     """[(target, module lowered by it)]: with one target the module itself; with several, each
-    target with partitions on its devices lowers a copy that keeps only those partitions."""
+    target with partitions on its devices lowers a copy that keeps only those partitions
+    (``owners``: partition function -> the target of its device)."""
     if len(per_target) == 1:
         target, pipeline = per_target[0]
         pipeline.run(module)
         return [(target, module)]
     lowered = []
-    used = {_target_of_device(device).name for _, device, *_ in layout}
     for target, pipeline in per_target:
-        if target.name not in used:
-            continue  # no partition was placed on its devices
-        own = _partitions_for(module, layout, target)
-        pipeline.run(own)
-        lowered.append((target, own))
+        own = {name for name, owner in owners.items() if owner is target}
+        if own:  # else no partition was placed on its devices
+            copy = _without_functions(module, set(owners) - own)
+            pipeline.run(copy)
+            lowered.append((target, copy))
     return lowered
 
 
-def _partitions_for(module, layout: list, target):
-    """A copy of ``module`` without the partitions of other targets' devices (and what only
-    they used)."""
+def _without_functions(module, names: set):
+    """A copy of ``module`` without the functions ``names`` (and what only they used)."""
     from mlir import ir
     from mlir.passmanager import PassManager
 
-    others = {name for name, device, *_ in layout if _target_of_device(device) is not target}
     copy = ir.Module.parse(str(module))
     for op in list(copy.body.operations):
         if op.operation.name == "func.func":
-            if ir.StringAttr(op.attributes["sym_name"]).value in others:
+            if ir.StringAttr(op.attributes["sym_name"]).value in names:
                 op.operation.erase()
     PassManager.parse("builtin.module(symbol-dce)").run(copy.operation)
     return copy
@@ -197,7 +196,7 @@ def _target_of_device(device: str):
     return targets.for_device_type(DeviceSpec.from_string(device).device_type or "CPU")
 
 
-def _load(modules: list, layout, keys, transfers, feeds, signature, var_specs):
+def _load(modules: list, owners: dict, layout, keys, transfers, feeds, signature, var_specs):
     """Loads each target's lowered module in this process (the target's way) and wraps each
     partition in the callable its target makes, for the local runner."""
     from tgc.lowering.to_core.transfer import transfer_symbol
@@ -211,7 +210,7 @@ def _load(modules: list, layout, keys, transfers, feeds, signature, var_specs):
     }
     codes = {}
     for target, module in modules:
-        names = [name for name, device, *_ in layout if _target_of_device(device) is target]
+        names = [name for name, owner in owners.items() if owner is target]
         devices = {name: device for name, device, *_ in layout if name in names}
         code = target.load_in_process(module, names, symbols, hub=hub, devices=devices)
         codes.update({name: code for name in names})

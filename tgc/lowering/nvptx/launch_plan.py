@@ -42,21 +42,13 @@ def extract_plan(module: ir.Module) -> dict:
     plans = {}
     for function in functions(module):
         if OUT_PARAMS_ATTR in function.attributes:
-            name = ir.StringAttr(function.attributes["sym_name"]).value
-            plans[name] = _FunctionReader(function, globals_, written).read()
+            plans[_symbol(function)] = _FunctionReader(function, globals_, written).read()
     return {"kernels": kernel_names(module), "functions": plans}
 
 
 def kernel_names(module: ir.Module) -> list:
     """Entry points of the module's gpu.module(s), in order."""
-    names = []
-    for op in module.body.operations:
-        if op.operation.name != "gpu.module":
-            continue
-        for inner in op.regions[0].blocks[0].operations:
-            if inner.operation.name == "gpu.func" and "gpu.kernel" in inner.attributes:
-                names.append(ir.StringAttr(inner.attributes["sym_name"]).value)
-    return names
+    return [_symbol(kernel) for kernel in _kernels(module)]
 
 
 def _kernels(module: ir.Module) -> list:
@@ -65,8 +57,12 @@ def _kernels(module: ir.Module) -> list:
         for op in module.body.operations
         if op.operation.name == "gpu.module"
         for kernel in op.regions[0].blocks[0].operations
-        if kernel.operation.name == "gpu.func"
+        if kernel.operation.name == "gpu.func" and "gpu.kernel" in kernel.attributes
     ]
+
+
+def _symbol(op) -> str:
+    return ir.StringAttr(op.attributes["sym_name"]).value
 
 
 def _check_bare_pointer_parameters(module: ir.Module) -> None:
@@ -77,38 +73,29 @@ def _check_bare_pointer_parameters(module: ir.Module) -> None:
         for position, parameter in enumerate(kernel.regions[0].blocks[0].arguments):
             type_ = parameter.type
             if isinstance(type_, ir.MemRefType) and 0 in ir.MemRefType(type_).shape:
-                name = ir.StringAttr(kernel.attributes["sym_name"]).value
                 raise PlanError(
-                    f"kernel @{name} takes an empty buffer ({type_}) as parameter {position}, "
-                    "which cannot be passed as one pointer"
+                    f"kernel @{_symbol(kernel)} takes an empty buffer ({type_}) as parameter "
+                    f"{position}, which cannot be passed as one pointer"
                 )
 
 
 def _written_parameters(module: ir.Module) -> dict:
     """kernel name -> positions of the buffer parameters it may write: any use other than a load
     counts (a store, a view that may be stored through, a call)."""
-    written = {}
-    for op in module.body.operations:
-        if op.operation.name != "gpu.module":
-            continue
-        for kernel in op.regions[0].blocks[0].operations:
-            if kernel.operation.name != "gpu.func":
-                continue
-            parameters = kernel.regions[0].blocks[0].arguments
-            written[ir.StringAttr(kernel.attributes["sym_name"]).value] = {
-                position
-                for position, parameter in enumerate(parameters)
-                if isinstance(parameter.type, ir.MemRefType)
-                and any(use.owner.name != "memref.load" for use in parameter.uses)
-            }
-    return written
+    return {
+        _symbol(kernel): {
+            position
+            for position, parameter in enumerate(kernel.regions[0].blocks[0].arguments)
+            if isinstance(parameter.type, ir.MemRefType)
+            and any(use.owner.name != "memref.load" for use in parameter.uses)
+        }
+        for kernel in _kernels(module)
+    }
 
 
 def _globals(module: ir.Module) -> dict:
     return {
-        ir.StringAttr(op.attributes["sym_name"]).value: op
-        for op in module.body.operations
-        if op.operation.name == "memref.global"
+        _symbol(op): op for op in module.body.operations if op.operation.name == "memref.global"
     }
 
 
@@ -131,7 +118,7 @@ class _FunctionReader:
         self.globals = globals_
         self.written_parameters = written_parameters
         self.written = set()  # argument indices some step may write
-        self.name = ir.StringAttr(function.attributes["sym_name"]).value
+        self.name = _symbol(function)
         self.refs = {}  # SSA value -> ("argument" | "buffer" | "constant", index)
         self.scalars = {}  # SSA value -> (kind, number)
         self.buffers = []
