@@ -109,6 +109,12 @@ class Target(abc.ABC):
     def can_run(self, op_name: str) -> bool:
         return op_name in self.supported_ops()
 
+    def can_place(self, operation, op_name: str) -> bool:
+        """Whether this target runs this one op (a tgc op at the graph level, its operand and
+        result types known). A target whose support depends on dtypes or shapes overrides it; by
+        default the op's name decides."""
+        return self.can_run(op_name)
+
     def transfer_seconds(self, nbytes: float) -> float:
         return self.link_latency_seconds + nbytes / self.link_bytes_per_second
 

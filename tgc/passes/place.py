@@ -5,7 +5,8 @@ Runs after the graph passes, before tgc-partition. Rules, in order:
    (else its assigns) requests;
 2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
    `/device:CPU:1`) restricts it to the matching available devices;
-3. only devices whose target can run the op qualify (the target registry, tgc/dialect/targets.py);
+3. only devices whose target can run the op qualify (the target registry, tgc/dialect/targets.py:
+   by name, or by the op's types for a target that says so);
    with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped
    instead;
 4. among what remains, the white paper's greedy heuristic: the device where the op would finish
@@ -59,7 +60,7 @@ def _known_dims(spec):
 def _can_run(operation, device: DeviceSpec) -> bool:
     target = targets.for_device_type(device.device_type)
     opdef = opdef_of(operation)
-    return target is not None and opdef is not None and target.can_run(opdef.name)
+    return target is not None and opdef is not None and target.can_place(operation, opdef.name)
 
 
 class _Placer:

@@ -8,6 +8,13 @@ from tgc.lowering.accel.tile_matmul import TileMatmulPass
 # stays on the CPU by placement.
 ACCEL_OPS = ("matmul",)
 
+
+def runs_on_accel(operation, op_name: str) -> bool:
+    """Whether the accelerator runs this graph-level op: its name is one of ACCEL_OPS (the
+    placement then decides by cost). Support that depends on the op's types goes here."""
+    return op_name in ACCEL_OPS
+
+
 ONE_SHOT_BUFFERIZE = (
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}"

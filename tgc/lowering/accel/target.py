@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from tgc.dialect.targets import Target
-from tgc.lowering.accel.pipeline import ACCEL_OPS, pipeline_elements
+from tgc.lowering.accel.pipeline import ACCEL_OPS, pipeline_elements, runs_on_accel
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
 
 NO_ARTIFACT = (
@@ -29,6 +29,9 @@ class AccelTarget(Target):
         variable stays on the CPU (with soft placement; a request for the accelerator is refused
         otherwise) and its value is sent to the accelerator's partition."""
         return frozenset(ACCEL_OPS)
+
+    def can_place(self, operation, op_name: str) -> bool:
+        return runs_on_accel(operation, op_name)
 
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         return pipeline_elements()
