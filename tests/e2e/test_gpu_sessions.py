@@ -193,3 +193,27 @@ def test_a_boolean_constant_reaches_the_kernel_as_true():
         with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
             value = sess.run(same, {x: np.array([-1.0, 0.5, 2.0, 3.0])})
     np.testing.assert_array_equal(value, [False, False, False, False])
+
+
+def test_the_gradient_of_a_concat_reshaped_runs_on_the_gpu():
+    """The gradient of a concat slices the incoming gradient; its first half, reshaped, has the
+    identity layout but is a view of a slice, which the kernel must take itself (the campaign on
+    nvptx-emulated, seeds 575 and 955, found the slice left on the host and refused)."""
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"):
+        x = tf.placeholder(tf.float32, [2, 3, 1])
+        with tf.device("/gpu:0"):
+            s = tf.reduce_sum(x, axis=[0, 2])
+            joined = tf.concat([s, s * 2.0], axis=-1)
+            weights = np.float32([-0.5, 1.0, 2.0, 0.25, 3.0, -1.5])
+            loss = tf.reduce_sum(tf.cosh(joined) * weights)
+            (grad,) = tf.gradients(loss, [x])
+        x_value = np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(2, 3, 1)
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            value = sess.run(grad, {x: x_value})
+    s64 = x_value.astype(np.float64).sum(axis=(0, 2))
+    joined64 = np.concatenate([s64, 2.0 * s64])
+    d_joined = np.sinh(joined64) * weights
+    d_s = d_joined[:3] + 2.0 * d_joined[3:]
+    want = np.broadcast_to(d_s.reshape(1, 3, 1), (2, 3, 1))
+    np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-6)

@@ -56,3 +56,25 @@ func.func @view_inside(%y: memref<4x16xf32>) {
   }
   return
 }
+
+// A view of identity layout taken from a strided one (the first half of a buffer, reshaped) is
+// sunk with its source: on the host it would leave the subview there (the host's copies are left
+// for canonicalize to erase).
+// CHECK-LABEL: func.func @identity_of_strided(
+// CHECK-SAME:      %[[Y:.+]]: memref<6xf32>)
+// CHECK:         gpu.launch
+// CHECK-NEXT:      %[[HALF:.+]] = memref.subview %[[Y]][0] [3] [1]
+// CHECK-NEXT:      %[[SHAPED:.+]] = memref.expand_shape %[[HALF]]
+// CHECK:           memref.store %{{.+}}, %[[SHAPED]]
+func.func @identity_of_strided(%y: memref<6xf32>) {
+  %c1 = arith.constant 1 : index
+  %half = memref.subview %y[0] [3] [1] : memref<6xf32> to memref<3xf32, strided<[1]>>
+  %shaped = memref.expand_shape %half [[0, 1, 2]] output_shape [1, 3, 1] : memref<3xf32, strided<[1]>> into memref<1x3x1xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %zero = arith.constant 0.0 : f32
+    memref.store %zero, %shaped[%bx, %tx, %bx] : memref<1x3x1xf32>
+    gpu.terminator
+  }
+  return
+}

@@ -4,10 +4,10 @@ Runs between convert-parallel-loops-to-gpu and gpu-kernel-outlining. Bufferizati
 concatenations, splits and windows into ``memref.subview``s (and reshapes of them) in the host
 function; a kernel argument with such a layout would pass only its base pointer, and the host's
 launch plan would have to carry each view's offset and strides. Instead every view op with a
-non-identity layout that a gpu.launch uses is cloned into the launch body (with the views it is
-taken from, up to a buffer of identity layout), so the outlined kernel receives the whole buffer
-and computes the view's offsets itself. The host's copy is left for canonicalize to erase once
-unused.
+non-identity layout (or taken from one) that a gpu.launch uses is cloned into the launch body
+(with the views it is taken from, up to a buffer of identity layout), so the outlined kernel
+receives the whole buffer and computes the view's offsets itself. The host's copy is left for
+canonicalize to erase once unused.
 """
 
 from __future__ import annotations
@@ -37,11 +37,16 @@ def _has_identity_layout(type_: ir.Type) -> bool:
 
 
 def _strided_view(value: ir.Value):
-    """The view op defining ``value`` when its layout is not the identity, else None."""
+    """The view op defining ``value`` when its layout, or that of a view it is taken from, is not
+    the identity, else None. (The first half of a buffer reshaped has the identity layout, but
+    leaving it on the host would leave its strided source there.)"""
     op = defining_op(value)
     if op is None or op.name not in VIEW_OPS or not isinstance(value.type, ir.MemRefType):
         return None
-    return None if _has_identity_layout(value.type) else op
+    if not _has_identity_layout(value.type):
+        return op
+    sources = [v for v in op.operands if isinstance(v.type, ir.MemRefType)]
+    return op if any(_strided_view(v) is not None for v in sources) else None
 
 
 def _host_view(value: ir.Value, launch):
