@@ -1,7 +1,8 @@
 """Running an accel-level module in this process: each function's program on the simulator.
 
-``load_in_process`` reads every public function into its program and host plan (program.py); the
-executable of a function receives the tensors other partitions send it (through the run's
+``load_in_process`` reads every public function into its programs and host plan (program.py); the
+executable of a function is the runtime's ProgramRun (tgc/runtime/accel/host_plan.py, what an
+artifact runs too): it receives the tensors other partitions send it (through the run's
 TransferHub), runs its programs on tgc.runtime.accel's Simulator, sends what other partitions wait
 for and returns its results. The statistics of each function's last run (cycles per unit,
 utilisation) are kept for ``last_stats``.
@@ -10,8 +11,6 @@ utilisation) are kept for ``last_stats``.
 from __future__ import annotations
 
 import threading
-
-import numpy as np
 
 from tgc.errors import CompileError
 
@@ -28,7 +27,7 @@ def last_stats(function: str | None = None) -> list | None:
         return _LAST_STATS.get(None)
 
 
-def _record(function: str, stats) -> None:
+def _record(function: str, stats: list) -> None:
     with _STATS_LOCK:
         _LAST_STATS[function] = stats
         _LAST_STATS[None] = stats
@@ -45,98 +44,26 @@ class AccelCode:
         self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
     ):
         """``in_place`` and ``variables_from`` go unused: results come back as new arrays."""
-        programs, host = self.plans[function]
-        return ProgramRun(function, programs, host, [dtype for dtype, _ in outputs], self.hub)
-
-
-class ProgramRun:
-    """One function: receives, its programs on the simulator in turn, sends, results."""
-
-    def __init__(self, name: str, programs: list, host: dict, output_dtypes: list, hub):
-        from tgc.runtime.accel.machine import Machine
+        from tgc.runtime.accel.host_plan import HostPlanError, ProgramRun, simulators_of
         from tgc.runtime.accel.program import ProgramError
-        from tgc.runtime.accel.simulator import Simulator
 
-        if any("recv" in step or "send" in step for step in host["steps"]) and hub is None:
-            raise CompileError(f"{name} exchanges tensors with other partitions but has no hub")
-        self.name, self.host, self.hub = name, host, hub
-        self.output_dtypes = [np.dtype(d) for d in output_dtypes]
-        machine = Machine().to_dict()
+        programs, host = self.plans[function]
         try:
-            self.simulators = [Simulator({"machine": machine, **p}) for p in programs]
+            simulators = simulators_of(programs)
+            return ProgramRun(
+                function,
+                simulators,
+                host,
+                [dtype for dtype, _ in outputs],
+                self.hub,
+                on_run=_record,
+            )
         except ProgramError as exc:
             raise CompileError(
                 f"the accel target made a program the machine refuses: {exc}"
             ) from None
-        self._lock = threading.Lock()  # one run at a time: the allocations are the run's
-
-    def __call__(self, *arrays) -> list:
-        with self._lock:
-            values = {"argument": arrays, "received": {}, "alloc": {}}
-            for step in self.host["steps"]:
-                if "recv" in step:
-                    values["received"][step["recv"]["key"]] = self._receive(step["recv"])
-                elif "program" in step:
-                    self._run_program(step["program"], values)
-                else:
-                    self._send(step["send"], values)
-            if self.simulators:
-                _record(self.name, [simulator.stats for simulator in self.simulators])
-            return [
-                self._value(ref, values).astype(dtype, copy=False)
-                for ref, dtype in zip(self.host["results"], self.output_dtypes)
-            ]
-
-    def _run_program(self, number: int, values: dict) -> None:
-        """Device memory holds float32: a float64 tensor is narrowed on its way in (and widened
-        on its way out, by _value)."""
-        inputs = [
-            np.ascontiguousarray(self._value(spec["source"], values), dtype=np.float32)
-            for spec in self.host["programs"][number]["inputs"]
-        ]
-        outputs = self.simulators[number].run(inputs)
-        for alloc, spec in enumerate(self.host["allocs"]):
-            if spec["from"] is not None and spec["from"][0] == number:
-                values["alloc"][alloc] = outputs[spec["from"][1]]
-
-    def _value(self, ref: list, values: dict) -> np.ndarray:
-        kind, index = ref
-        if kind == "argument":
-            return np.asarray(values["argument"][index])
-        if kind == "received":
-            return values["received"][index]
-        spec = self.host["allocs"][index]
-        if index not in values["alloc"]:  # no program writes it (an empty matmul)
-            return np.zeros(**_of(spec))
-        return np.asarray(values["alloc"][index]).astype(spec["dtype"], copy=False)
-
-    def _send(self, send: dict, values: dict) -> None:
-        value = self._value(send["source"], values).astype(send["dtype"], copy=False)
-        self.hub.current.send(send["key"], value)
-
-    def _receive(self, recv: dict) -> np.ndarray:
-        from tgc.runtime import errors
-
-        rendezvous = self.hub.current
-        value = rendezvous.recv(recv["key"])
-        if value is None:  # the run was aborted (another partition failed, a deadlock)
-            raise rendezvous.error
-        value = np.asarray(value)
-        shape = recv["shape"] if recv["shape"] is not None else list(value.shape)
-        if list(value.shape) != shape or value.dtype != np.dtype(recv["dtype"]):
-            raise errors.InvalidArgumentError(
-                None,
-                None,
-                f"{self.name}: the tensor received as "
-                f"'{rendezvous.keys.get(recv['key'], recv['key'])}' is {value.dtype} of shape "
-                f"{list(value.shape)}, but the function was compiled for {recv['dtype']} of "
-                f"shape {recv['shape']}",
-            )
-        return value
-
-
-def _of(spec: dict) -> dict:
-    return {"shape": spec["shape"], "dtype": spec["dtype"]}
+        except HostPlanError as exc:
+            raise CompileError(str(exc)) from None
 
 
 def load_programs(module, hub=None) -> AccelCode:
