@@ -340,7 +340,8 @@ def test_the_accel_dialect_is_generated_from_its_registry_and_verifies_its_ops()
     context = make_context()
     ops.load_dialect(context)
     ops.load_dialect(context)  # once only: loading twice would abort
-    load = '"accel.dma_load"(%a) {rows = array<i64: 0, 4>, cols = array<i64: 0, 4>, to = TO}'
+    box = "begin = array<i64: 0, 0>, count = array<i64: 4, 4>, step = array<i64: 1, 1>"
+    load = '"accel.dma_load"(%a) {' + box + ", to = TO}"
     function = "func.func @f(%a: memref<4x4xf32>) {\n  LOAD : (memref<4x4xf32>) -> ()\n  return\n}"
     with context, ir.Location.unknown():
         good = ir.Module.parse(function.replace("LOAD", load.replace("TO", "0")))
@@ -393,7 +394,8 @@ def test_the_program_lists_the_tensors_and_each_instruction_waits_for_what_it_ne
         ("matmul", [9]),
         ("dma_store", [10]),
     ]
-    assert program["instructions"][6]["cols"] == [128, 200]
+    assert program["instructions"][6]["begin"] == [0, 128]  # A's columns [128, 200)
+    assert program["instructions"][6]["count"] == [2, 72]
     # Slots for chunks of 2 rows: A staging 2 x 1 KiB, A bf16 2 x 512 bytes, B staging 2 x 64 KiB,
     # B bf16 2 x 32 KiB, then the accumulator (2 x 3 f32) ends the used buffer.
     assert program["buffer_bytes"] == 2048 + 1024 + 131072 + 65536 + 2 * 3 * 4

@@ -149,17 +149,18 @@ class Builder:
         return index
 
     def load(self, tensor, rows, cols, to):
-        fields = {"op": "dma_load", "tensor": tensor, "rows": rows, "cols": cols, "to": to.at}
+        """A 2-D load of rows x cols ([begin, end) each) of the tensor."""
+        return self.load_box(tensor, **box_of(rows, cols), to=to)
+
+    def load_box(self, tensor, to, **box):
+        fields = {"op": "dma_load", "tensor": tensor, **box, "to": to.at}
         return self.emit(fields, [], [to])
 
     def store(self, tensor, rows, cols, source):
-        fields = {
-            "op": "dma_store",
-            "tensor": tensor,
-            "rows": rows,
-            "cols": cols,
-            "from": source.at,
-        }
+        return self.store_box(tensor, source, **box_of(rows, cols))
+
+    def store_box(self, tensor, source, **box):
+        fields = {"op": "dma_store", "tensor": tensor, **box, "from": source.at}
         return self.emit(fields, [source], [])
 
     def cast(self, source, to):
@@ -183,6 +184,15 @@ class Builder:
             "buffer_bytes": self.used,
             "instructions": self.instructions,
         }
+
+
+def box_of(rows, cols):
+    """The DMA box of rows x cols, each [begin, end)."""
+    return {
+        "begin": [rows[0], cols[0]],
+        "count": [rows[1] - rows[0], cols[1] - cols[0]],
+        "step": [1, 1],
+    }
 
 
 def tiles_of(extent):
@@ -281,6 +291,124 @@ def test_stores_of_parts_of_an_output_land_where_their_rows_and_cols_say():
     build.store(1, [1, 4], [0, 5], bottom)
     (out,) = Simulator(build.program()).run([a])
     assert np.array_equal(out, np.concatenate([a[3:], a[:3]]))
+
+
+# N-D DMA: one instruction moves a box of a tensor (begin, count, step per dim; perm; fill).
+
+
+def run_one_load(tensor, rows, cols, **box):
+    """The rows x cols tile one dma_load of `box` makes of `tensor` (stored whole)."""
+    build = Builder([tensor.shape], [(rows, cols)])
+    tile = build.tile(rows, cols)
+    build.load_box(0, tile, **box)
+    build.store(1, [0, rows], [0, cols], tile)
+    (out,) = Simulator(build.program()).run([tensor])
+    return out
+
+
+def test_an_n_d_box_becomes_a_tile_of_the_product_of_its_counts_by_the_last():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    box = {"begin": [1, 0, 1, 2], "count": [1, 3, 2, 3], "step": [1, 1, 1, 1]}
+    out = run_one_load(x, 6, 3, **box)
+    assert np.array_equal(out, x[1:2, 0:3, 1:3, 2:5].reshape(6, 3))
+
+
+def test_step_zero_broadcasts_a_dim_and_steps_past_one_stride():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    rows = run_one_load(x[:1], 5, 4, begin=[0, 0], count=[5, 4], step=[0, 1])  # a [1, 4] row
+    assert np.array_equal(rows, np.broadcast_to(x[:1], (5, 4)))
+    columns = run_one_load(x, 3, 6, begin=[0, 2], count=[3, 6], step=[1, 0])  # column 2, 6 times
+    assert np.array_equal(columns, np.repeat(x[:, 2:3], 6, axis=1))
+    strided = run_one_load(x, 2, 2, begin=[0, 1], count=[2, 2], step=[2, 2])
+    assert np.array_equal(strided, x[0:3:2, 1:4:2])
+
+
+def test_a_convolution_window_is_one_strided_load_with_fill_for_same_padding():
+    """Input NHWC [1, 5, 5, 2], a 3 x 3 window at stride 2 with SAME padding (1 on each side):
+    for tap (kh, kw) the rows of the tile are the output positions (oh, ow), its columns C."""
+    x = np.random.default_rng(5).standard_normal((1, 5, 5, 2)).astype(np.float32)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-7.0)
+    for kh, kw in [(0, 0), (1, 2), (2, 2)]:
+        box = {"begin": [0, kh - 1, kw - 1, 0], "count": [1, 3, 3, 2], "step": [1, 2, 2, 1]}
+        out = run_one_load(x, 9, 2, **box, fill=-7.0)
+        expected = padded[:, kh : kh + 5 : 2, kw : kw + 5 : 2, :].reshape(9, 2)
+        assert np.array_equal(out, expected)
+
+
+def test_a_transposing_load_puts_the_box_dims_in_the_tiles_order():
+    x = np.arange(6 * 7, dtype=np.float32).reshape(6, 7)
+    out = run_one_load(x, 3, 4, begin=[1, 2], count=[4, 3], step=[1, 1], perm=[1, 0])
+    assert np.array_equal(out, x[1:5, 2:5].T)
+    y = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    out = run_one_load(y, 8, 3, begin=[0, 0, 0], count=[2, 3, 4], step=[1, 1, 1], perm=[0, 2, 1])
+    assert np.array_equal(out, y.transpose(0, 2, 1).reshape(8, 3))
+
+
+def test_a_fill_covers_a_box_entirely_outside_and_an_empty_tensor():
+    x = np.ones((2, 2), np.float32)
+    out = run_one_load(x, 2, 3, begin=[-5, 1], count=[2, 3], step=[1, 1], fill=np.inf)
+    assert np.array_equal(out, np.array([[np.inf] * 3] * 2, np.float32))
+    empty = np.zeros((0, 3), np.float32)
+    out = run_one_load(empty, 2, 3, begin=[0, 0], count=[2, 3], step=[1, 1], fill=2.5)
+    assert np.array_equal(out, np.full((2, 3), 2.5, np.float32))
+
+
+def test_stores_of_boxes_write_strided_transposed_and_scalar_tensors():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    build = Builder([(3, 4), ()], [(4, 3), (2, 3, 2), ()])
+    whole, scalar = build.tile(3, 4), build.tile(1, 1)
+    build.load(0, [0, 3], [0, 4], whole)
+    build.load_box(1, scalar, begin=[], count=[], step=[])
+    build.store_box(2, whole, begin=[0, 0], count=[4, 3], step=[1, 1], perm=[1, 0])
+    # The tile's 12 elements, row-major, are the [2, 3, 2] box's in order: a reshape.
+    build.store_box(3, whole, begin=[0, 0, 0], count=[2, 3, 2], step=[1, 1, 1])
+    build.store_box(4, scalar, begin=[], count=[], step=[])
+    inputs = [x, np.array(3.5, np.float32)]
+    transposed, reshaped, copied = Simulator(build.program()).run(inputs)
+    assert np.array_equal(transposed, x.T)
+    assert np.array_equal(reshaped, x.reshape(2, 3, 2))
+    assert copied.shape == () and copied == np.float32(3.5)
+
+
+def test_a_strided_store_leaves_gaps_that_another_store_must_fill():
+    x = np.arange(6, dtype=np.float32).reshape(1, 6)
+    build = Builder([(1, 6)], [(1, 6)])
+    tile = build.tile(1, 3)
+    build.load_box(0, tile, begin=[0, 0], count=[1, 3], step=[1, 1])
+    build.store_box(1, tile, begin=[0, 0], count=[1, 3], step=[1, 2])
+    with pytest.raises(ProgramError, match=r"output 0: element \[0, 1\] is written by no"):
+        Simulator(build.program())
+    other = build.tile(1, 3)
+    build.load_box(0, other, begin=[0, 3], count=[1, 3], step=[1, 1])
+    build.store_box(1, other, begin=[0, 1], count=[1, 3], step=[1, 2])
+    (out,) = Simulator(build.program()).run([x])
+    assert np.array_equal(out, np.array([[0, 3, 1, 4, 2, 5]], np.float32))
+
+
+def test_a_gathering_dma_pays_a_burst_per_element():
+    """Transposed or strided along the tensor's last dim, each element is a burst of its own
+    (dma_gather_bytes, 32 by default); a broadcast or strided outer dim costs like a copy."""
+    x = np.zeros((128, 128), np.float32)
+    costs = {}
+    for name, box in {
+        "plain": {"step": [1, 1]},
+        "broadcast": {"step": [0, 1]},
+        "strided outer": {"step": [1, 1], "count": [64, 128]},
+        "transposed": {"step": [1, 1], "perm": [1, 0]},
+        "strided last": {"step": [1, 2], "count": [128, 64]},
+    }.items():
+        build = Builder([x.shape], [(1, 1)])
+        count = box.pop("count", [128, 128])
+        tile, one = build.tile(count[0], count[1]), build.tile(1, 1)
+        build.load_box(0, tile, begin=[0, 0], count=count, **box)
+        build.load(0, [0, 1], [0, 1], one)
+        build.store(1, [0, 1], [0, 1], one)
+        first = Simulator(build.program()).slices[0]
+        costs[name] = first.end - first.start
+    assert costs["plain"] == costs["broadcast"] == 500 + 128 * 128 * 4 // 256
+    assert costs["strided outer"] == 500 + 64 * 128 * 4 // 256
+    assert costs["transposed"] == 500 + 128 * 128 * 32 // 256
+    assert costs["strided last"] == 500 + 128 * 64 * 32 // 256
 
 
 # Timing.
@@ -500,9 +628,9 @@ BAD_PROGRAMS = [
         r"instruction 1 \(dma_load\): field 'tensor': tensor 2 is an output; dma_load reads inputs",
     ),
     (
-        set_field("dma_load", "rows", [0, 129]),
-        r"instruction 1 \(dma_load\): field 'rows': \[0, 129\] is not a range within the "
-        r"tensor's 128",
+        set_field("dma_load", "count", [129, 128]),
+        r"instruction 1 \(dma_load\): field 'begin': dim 0: the box's indices 0..128 \(begin 0, "
+        r"count 129, step 1\) are not within the tensor's 128; give 'fill' to load elements",
     ),
     (
         set_field("matmul", "acc", "shape", [128, 64]),
@@ -697,3 +825,50 @@ def test_1024_matmul_is_dma_bound_on_the_default_machine_and_past_90_percent_wit
     (c,) = simulator.run([a, b])
     scale = np.abs(reference_bfloat16(a)) @ np.abs(reference_bfloat16(b))
     assert np.all(np.abs(c - bfloat16_matmul_reference(a, b)) <= size * 2.0**-23 * scale)
+
+
+def set_box(**fields):
+    def change(program):
+        program["instructions"][index_of(program, "dma_load")].update(fields)
+
+    return change
+
+
+BAD_BOXES = [
+    (
+        set_box(begin=[0]),
+        r"instruction 1 \(dma_load\): field 'begin': must be a list of 2 integers \(one per dim "
+        r"of the tensor of shape \[128, 128\]\), got \[0\]",
+    ),
+    (
+        set_box(count=[128, -1]),
+        r"field 'count': must be a list of 2 integers >= 0",
+    ),
+    (set_box(step=[1, -1]), r"field 'step': must be a list of 2 integers >= 0"),
+    (
+        set_box(begin=[-1, 0]),
+        r"field 'begin': dim 0: the box's indices -1..126 \(begin -1, count 128, step 1\) are "
+        r"not within the tensor's 128; give 'fill'",
+    ),
+    (
+        set_box(step=[2, 1]),
+        r"field 'begin': dim 0: the box's indices 0..254 \(begin 0, count 128, step 2\)",
+    ),
+    (set_box(perm=[0, 0]), r"field 'perm': must be a permutation of 0..1, got \[0, 0\]"),
+    (set_box(fill="zero"), r"field 'fill': must be a number, got 'zero'"),
+    (set_box(rows=[0, 128]), r"field 'rows': unknown field for dma_load"),
+    (
+        set_field("dma_store", "fill", 0.0),
+        r"instruction 6 \(dma_store\): field 'fill': unknown field for dma_store",
+    ),
+    (
+        set_field("dma_store", "step", [0, 1]),
+        r"instruction 6 \(dma_store\): field 'step': must be a list of 2 integers >= 1",
+    ),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_BOXES)
+def test_a_dma_box_the_machine_cannot_move_is_refused_naming_the_field(change, message):
+    with pytest.raises(ProgramError, match=message):
+        Simulator(mutate(change))

@@ -6,6 +6,11 @@ Each op of the registry below is one instruction of the program the simulator ru
 dialect is generated from the registry (``dialect_irdl``) and loaded into a context on demand, as
 the tgc dialect is (tgc/dialect/irdl.py); ops print in MLIR's generic form.
 
+A DMA moves a box of a tensor of any rank: per dim a ``begin`` (negative, or past the end, with a
+``fill``), a ``count`` and a ``step`` (0: the dim broadcast); an optional ``perm`` orders the box's
+dims into the tile's (a transposing load). Optional attributes are not in the IRDL (it has no
+optional attributes): ``read`` checks them.
+
 Buffer regions are attributes, not SSA values: the on-chip buffer is one software-managed array and
 tgc-accel-tile-matmul assigns its byte offsets; the dependencies between instructions are derived
 from those regions when the program is written (program.py).
@@ -23,9 +28,10 @@ DIALECT = "accel"
 # Attribute kinds -> the IRDL base constraint and how a Python value becomes the attribute.
 _KINDS = {
     "offset": "#builtin.integer",  # a byte offset in the on-chip buffer
-    "range": "#builtin.dense_array",  # [begin, end) of rows or cols of a device-memory tensor
+    "indices": "#builtin.dense_array",  # one integer per dim of a tensor (a DMA's box)
     "shape": "#builtin.dense_array",  # rows x cols of a tile in the buffer
     "dtype": "#builtin.string",  # "float32" or "bfloat16"
+    "float": "#builtin.float",  # a value (a DMA's fill)
 }
 
 
@@ -35,6 +41,7 @@ class AccelOp:
     summary: str
     operands: tuple  # names of memref operands (device-memory tensors)
     attrs: dict  # name -> kind (a key of _KINDS)
+    optional: dict = dataclasses.field(default_factory=dict)  # attributes that may be absent
 
 
 OPS = {
@@ -42,15 +49,18 @@ OPS = {
     for op in (
         AccelOp(
             "dma_load",
-            "copies rows x cols of a device-memory tensor into the buffer at `to` (row-major)",
+            "copies a box of a device-memory tensor (begin, count, step per dim; perm; fill "
+            "outside the tensor) into the tile at `to`",
             ("source",),
-            {"rows": "range", "cols": "range", "to": "offset"},
+            {"begin": "indices", "count": "indices", "step": "indices", "to": "offset"},
+            {"perm": "indices", "fill": "float"},
         ),
         AccelOp(
             "dma_store",
-            "copies the tile at `from` into rows x cols of a device-memory tensor",
+            "copies the tile at `from` into a box of a device-memory tensor",
             ("target",),
-            {"rows": "range", "cols": "range", "from": "offset"},
+            {"begin": "indices", "count": "indices", "step": "indices", "from": "offset"},
+            {"perm": "indices"},
         ),
         AccelOp(
             "cast",
@@ -127,39 +137,69 @@ def load_dialect(context: ir.Context) -> None:
 def _attribute(kind: str, value) -> ir.Attribute:
     if kind == "offset":
         return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), int(value))
-    if kind in ("range", "shape"):
+    if kind in ("indices", "shape"):
         return ir.DenseI64ArrayAttr.get([int(v) for v in value])
+    if kind == "float":
+        return ir.FloatAttr.get(ir.F64Type.get(), float(value))
     return ir.StringAttr.get(str(value))
+
+
+def box(rows, cols) -> dict:
+    """The DMA box of a 2-D tensor's rows x cols, each [begin, end)."""
+    return {
+        "begin": [rows[0], cols[0]],
+        "count": [rows[1] - rows[0], cols[1] - cols[0]],
+        "step": [1, 1],
+    }
 
 
 def create(name: str, operands=(), **attrs) -> ir.Operation:
     """An accel op at the current insertion point; ``attrs`` as Python values (an attribute named
-    like a Python keyword takes a trailing underscore: ``from_``)."""
+    like a Python keyword takes a trailing underscore: ``from_``). A DMA of a 2-D tensor may give
+    ``rows`` and ``cols`` ([begin, end) each) for its box."""
     op = OPS[name]
-    given = {key.rstrip("_"): value for key, value in attrs.items()}
-    if set(given) != set(op.attrs):
-        raise ValueError(f"accel.{name} takes {sorted(op.attrs)}, got {sorted(given)}")
+    given = {key.rstrip("_"): value for key, value in attrs.items() if value is not None}
+    if name in ("dma_load", "dma_store") and "rows" in given:
+        given.update(box(given.pop("rows"), given.pop("cols")))
+    missing, unknown = set(op.attrs) - set(given), set(given) - set(op.attrs) - set(op.optional)
+    if missing or unknown:
+        raise ValueError(
+            f"accel.{name} takes {sorted(op.attrs)} (optional: {sorted(op.optional)}), "
+            f"got {sorted(given)}"
+        )
     if len(operands) != len(op.operands):
         raise ValueError(f"accel.{name} takes {len(op.operands)} operands, got {len(operands)}")
+    kinds = {**op.attrs, **op.optional}
     return ir.Operation.create(
         f"{DIALECT}.{name}",
         operands=list(operands),
-        attributes={key: _attribute(op.attrs[key], given[key]) for key in op.attrs},
+        attributes={key: _attribute(kinds[key], value) for key, value in given.items()},
     )
 
 
+def _value(kind: str, attr: ir.Attribute):
+    if kind == "offset":
+        return ir.IntegerAttr(attr).value
+    if kind in ("indices", "shape"):
+        return list(ir.DenseI64ArrayAttr(attr))
+    if kind == "float":
+        return ir.FloatAttr(attr).value
+    return ir.StringAttr(attr).value
+
+
 def read(operation) -> dict:
-    """The attributes of an accel op as Python values."""
+    """The attributes of an accel op as Python values (its optional ones when present)."""
     op = OPS[operation.name.removeprefix(f"{DIALECT}.")]
-    values = {}
-    for key, kind in op.attrs.items():
-        attr = operation.attributes[key]
-        if kind == "offset":
-            values[key] = ir.IntegerAttr(attr).value
-        elif kind in ("range", "shape"):
-            values[key] = list(ir.DenseI64ArrayAttr(attr))
-        else:
-            values[key] = ir.StringAttr(attr).value
+    values = {key: _value(kind, operation.attributes[key]) for key, kind in op.attrs.items()}
+    for key, kind in op.optional.items():
+        if key in operation.attributes:
+            try:
+                values[key] = _value(kind, operation.attributes[key])
+            except ValueError:
+                raise ValueError(
+                    f"{operation.name}: attribute '{key}' must be a {_KINDS[kind]}, "
+                    f"got {operation.attributes[key]}"
+                ) from None
     return values
 
 

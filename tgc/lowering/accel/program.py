@@ -304,16 +304,15 @@ class _ProgramWriter:
     def _instruction(self, op, ref) -> None:
         kind = op.name.removeprefix("accel.")
         attrs = accel.read(op)
-        if kind == "dma_load":
-            tensor = self._tensor(op.operands[0], ref, "input")
-            instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
-            instruction["to"] = attrs["to"]
-            reads, writes = [], [_bytes(attrs["to"], _extent(attrs), "float32")]
-        elif kind == "dma_store":
-            tensor = self._tensor(op.operands[0], ref, "output")
-            instruction = {"tensor": tensor, "rows": attrs["rows"], "cols": attrs["cols"]}
-            instruction["from"] = attrs["from"]
-            reads, writes = [_bytes(attrs["from"], _extent(attrs), "float32")], []
+        if kind in ("dma_load", "dma_store"):
+            loads = kind == "dma_load"
+            tensor = self._tensor(op.operands[0], ref, "input" if loads else "output")
+            fields = ("begin", "count", "step", "perm", "fill")
+            instruction = {"tensor": tensor, **{key: attrs[key] for key in fields if key in attrs}}
+            at = attrs["to" if loads else "from"]
+            instruction["to" if loads else "from"] = at
+            tile = _bytes(at, _tile_shape(attrs), "float32")
+            reads, writes = ([], [tile]) if loads else ([tile], [])
         elif kind == "cast":
             source = _operand(attrs["from_at"], attrs["shape"], attrs["from_dtype"])
             target = _operand(attrs["to_at"], attrs["shape"], attrs["to_dtype"])
@@ -343,8 +342,14 @@ def _row_major(type_: ir.Type) -> bool:
     return memref.layout == identity
 
 
-def _extent(attrs: dict) -> list:
-    return [attrs["rows"][1] - attrs["rows"][0], attrs["cols"][1] - attrs["cols"][0]]
+def _tile_shape(box: dict) -> list:
+    """rows x cols of the tile a DMA's box fills: the counts in tile order (``perm``), the last
+    one the columns, the product of the others the rows (the machine's rule)."""
+    counts = [box["count"][dim] for dim in box.get("perm", range(len(box["count"])))]
+    rows = 1
+    for count in counts[:-1]:
+        rows *= count
+    return [rows, counts[-1] if counts else 1]
 
 
 def _operand(at: int, shape: list, dtype: str) -> dict:

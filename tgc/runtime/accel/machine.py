@@ -25,6 +25,7 @@ class Machine:
     buffer_bytes: int = 24 * MiB  # the software-managed on-chip buffer
     dma_bytes_per_cycle: int = 256  # bandwidth between device memory and the buffer
     dma_latency_cycles: int = 500  # fixed cost of every DMA instruction
+    dma_gather_bytes: int = 32  # device-memory burst a gathering DMA pays per element
     clock_hz: float = 940e6
 
     def __post_init__(self):
@@ -63,6 +64,11 @@ class Machine:
     def dma_cycles(self, nbytes: int) -> int:
         """A DMA pays its latency once, then moves `dma_bytes_per_cycle` bytes a cycle."""
         return self.dma_latency_cycles + math.ceil(nbytes / self.dma_bytes_per_cycle)
+
+    def dma_gather_cycles(self, elements: int, element_bytes: int) -> int:
+        """A DMA whose tile rows are not contiguous in device memory (transposed, or strided in
+        the tensor's last dim) reads each element in a burst of its own."""
+        return self.dma_cycles(elements * max(element_bytes, self.dma_gather_bytes))
 
     def vector_cycles(self, rows: int, cols: int) -> int:
         """One tile row per cycle, in chunks of `vector_lanes` elements when a row is wider."""

@@ -54,7 +54,7 @@ class Tile:
 
 @dataclass(frozen=True)
 class Tensor:
-    shape: tuple[int, int]
+    shape: tuple[int, ...]
     dtype: str
     kind: str
     index: int  # position among the program's inputs (or outputs)
@@ -62,7 +62,7 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Instruction:
-    """One instruction; `fields` holds the op's own operands (tiles, tensor, rows, cols)."""
+    """One instruction; `fields` holds the op's own operands (tiles, tensor, a DMA's box)."""
 
     index: int
     op: str
@@ -78,6 +78,8 @@ class Instruction:
     def cycles(self, machine: Machine) -> int:
         """Cycles on its unit, start to end (a matmul's weight load included)."""
         if self.op in ("dma_load", "dma_store"):
+            if box_gathers(self.fields):
+                return machine.dma_gather_cycles(self.tile.rows * self.tile.cols, 4)
             return machine.dma_cycles(self.tile.nbytes)
         if self.op == "matmul":
             rows, k = self["lhs"].shape
@@ -96,6 +98,33 @@ class Instruction:
             return 0
         (rows, k), (_, cols) = self["lhs"].shape, self["rhs"].shape
         return rows * k * cols
+
+
+def box_tile_shape(box: dict) -> tuple[int, int]:
+    """(rows, cols) of the tile a DMA box fills: the box's counts in tile order (`perm`), the
+    last one the columns and the product of the others the rows (1 x 1 for a scalar tensor)."""
+    counts = [box["count"][dim] for dim in box.get("perm", range(len(box["count"])))]
+    if not counts:
+        return (1, 1)
+    return (int(np.prod(counts[:-1], dtype=np.int64)), counts[-1])
+
+
+def box_indices(box: dict) -> list[np.ndarray]:
+    """Per dim of the tensor, the indices the box takes along it (may lie outside with fill)."""
+    return [
+        begin + step * np.arange(count, dtype=np.int64)
+        for begin, count, step in zip(box["begin"], box["count"], box["step"])
+    ]
+
+
+def box_gathers(box: dict) -> bool:
+    """Whether the tile's rows are not runs of consecutive elements of device memory: the tile's
+    last dim is not the tensor's last, or steps over it (a broadcast, step 0, reads one)."""
+    rank = len(box["count"])
+    if rank == 0:
+        return False
+    perm = box.get("perm", range(rank))
+    return perm[-1] != rank - 1 or box["step"][-1] > 1
 
 
 @dataclass(frozen=True)
@@ -221,7 +250,10 @@ class _Reader:
     def _tensor(self, field: str, entry) -> Tensor:
         if not isinstance(entry, dict):
             self.fail(field, f"must be an object, got {self._kind(entry)}")
-        shape = self._shape(entry, f"{field}.shape", entry.get("shape"))
+        shape = entry.get("shape")
+        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+            self.fail(f"{field}.shape", f"must be a list of non-negative integers, got {shape!r}")
+        shape = tuple(shape)
         dtype = entry.get("dtype")
         if dtype not in TENSOR_DTYPES:
             self.fail(f"{field}.dtype", f"unknown tensor dtype {dtype!r} (known: float32)")
@@ -275,15 +307,17 @@ class _Reader:
         return tuple(sorted(set(waits)))
 
     def _dma_load(self, entry):
-        tensor, rows, cols = self._tensor_region(entry, "input", "dma_load reads")
-        to = self._offset_tile(entry, "to", rows, cols, self.tensors[tensor].dtype)
-        return {"tensor": tensor, "rows": rows, "cols": cols, "to": to}, [], [("to", to)]
+        tensor = self._tensor_index(entry, "input", "dma_load reads")
+        box = self._box(entry, self.tensors[tensor], loads=True)
+        to = self._placed("to", entry.get("to"), *box_tile_shape(box), self.tensors[tensor].dtype)
+        return {"tensor": tensor, **box, "to": to}, [], [("to", to)]
 
     def _dma_store(self, entry):
-        tensor, rows, cols = self._tensor_region(entry, "output", "dma_store writes")
-        source = self._offset_tile(entry, "from", rows, cols, self.tensors[tensor].dtype)
-        fields = {"tensor": tensor, "rows": rows, "cols": cols, "from": source}
-        return fields, [("from", source)], []
+        tensor = self._tensor_index(entry, "output", "dma_store writes")
+        box = self._box(entry, self.tensors[tensor], loads=False)
+        shape = box_tile_shape(box)
+        source = self._placed("from", entry.get("from"), *shape, self.tensors[tensor].dtype)
+        return {"tensor": tensor, **box, "from": source}, [("from", source)], []
 
     def _cast(self, entry):
         source, to = self._tile(entry, "from"), self._tile(entry, "to")
@@ -349,10 +383,6 @@ class _Reader:
             self.fail(prefix + "dtype", f"must be {dtype}, got {tile_dtype}")
         return self._placed(prefix + "at", value.get("at"), rows, cols, tile_dtype)
 
-    def _offset_tile(self, entry, name: str, rows, cols, dtype: str) -> Tile:
-        """The tile a DMA moves: at the offset `entry[name]`, shaped by the tensor region."""
-        return self._placed(name, entry.get(name), rows[1] - rows[0], cols[1] - cols[0], dtype)
-
     def _placed(self, field: str, at, rows: int, cols: int, dtype: str) -> Tile:
         if not _is_int(at) or at < 0:
             self.fail(field, f"must be a non-negative byte offset, got {at!r}")
@@ -378,7 +408,7 @@ class _Reader:
             self.fail(field, f"must be [rows, cols] of non-negative integers, got {shape!r}")
         return tuple(shape)
 
-    def _tensor_region(self, entry, kind: str, verb: str):
+    def _tensor_index(self, entry, kind: str, verb: str) -> int:
         tensor = entry.get("tensor")
         if not _is_int(tensor) or not 0 <= tensor < len(self.tensors):
             self.fail("tensor", f"{tensor!r} is not a tensor index (0..{len(self.tensors) - 1})")
@@ -386,19 +416,57 @@ class _Reader:
             self.fail(
                 "tensor", f"tensor {tensor} is an {self.tensors[tensor].kind}; {verb} {kind}s"
             )
-        shape = self.tensors[tensor].shape
-        rows = self._range(entry, "rows", shape[0])
-        cols = self._range(entry, "cols", shape[1])
-        return tensor, rows, cols
+        return tensor
 
-    def _range(self, entry, field: str, extent: int) -> tuple[int, int]:
+    def _box(self, entry, tensor: Tensor, loads: bool) -> dict:
+        """The box a DMA moves: per dim of the tensor a begin, a count and a step; optionally a
+        permutation of the box's dims into the tile's (`perm`) and, on a load, the value of the
+        elements outside the tensor (`fill`). Without `fill` the box lies within the tensor."""
+        rank = len(tensor.shape)
+        begin = self._per_dim(entry, "begin", rank, tensor, smallest=None)
+        count = self._per_dim(entry, "count", rank, tensor, smallest=0)
+        step = self._per_dim(entry, "step", rank, tensor, smallest=0 if loads else 1)
+        box = {"begin": begin, "count": count, "step": step}
+        if "perm" in entry:
+            perm = entry["perm"]
+            if not isinstance(perm, list) or sorted(perm) != list(range(rank)):
+                self.fail("perm", f"must be a permutation of 0..{rank - 1}, got {perm!r}")
+            box["perm"] = tuple(perm)
+        if "fill" in entry:
+            fill = entry["fill"]
+            if isinstance(fill, bool) or not isinstance(fill, (int, float)):
+                self.fail("fill", f"must be a number, got {fill!r}")
+            box["fill"] = float(fill)
+        else:
+            self._check_within(box, tensor, loads)
+        return box
+
+    def _per_dim(self, entry, field: str, rank: int, tensor: Tensor, smallest) -> tuple:
         value = entry.get(field)
-        if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
-            self.fail(field, f"must be [begin, end], got {value!r}")
-        begin, end = value
-        if not 0 <= begin <= end <= extent:
-            self.fail(field, f"[{begin}, {end}] is not a range within the tensor's {extent}")
-        return (begin, end)
+        if not (
+            isinstance(value, list)
+            and len(value) == rank
+            and all(_is_int(v) and (smallest is None or v >= smallest) for v in value)
+        ):
+            kind = "integers" if smallest is None else f"integers >= {smallest}"
+            self.fail(
+                field,
+                f"must be a list of {rank} {kind} (one per dim of the tensor of shape "
+                f"{list(tensor.shape)}), got {value!r}",
+            )
+        return tuple(value)
+
+    def _check_within(self, box: dict, tensor: Tensor, loads: bool):
+        for dim, extent in enumerate(tensor.shape):
+            begin, count, step = box["begin"][dim], box["count"][dim], box["step"][dim]
+            last = begin + (count - 1) * step
+            if count and not (0 <= begin < extent and 0 <= last < extent):
+                hint = "; give 'fill' to load elements outside the tensor" if loads else ""
+                self.fail(
+                    "begin",
+                    f"dim {dim}: the box's indices {begin}..{last} (begin {begin}, count {count}, "
+                    f"step {step}) are not within the tensor's {extent}{hint}",
+                )
 
     def _disjoint(self, *named_tiles):
         (first_name, first), (second_name, second) = named_tiles
@@ -412,13 +480,12 @@ class _Reader:
             written = np.zeros(tensor.shape, dtype=bool)
             for instruction in instructions:
                 if instruction.op == "dma_store" and instruction["tensor"] == position:
-                    (r0, r1), (c0, c1) = instruction["rows"], instruction["cols"]
-                    written[r0:r1, c0:c1] = True
+                    written[np.ix_(*box_indices(instruction.fields))] = True
             if not written.all():
-                row, col = np.argwhere(~written)[0]
+                element = [int(i) for i in np.argwhere(~written)[0]]
                 self.fail(
                     f"tensors[{position}]",
-                    f"output {tensor.index}: element [{row}, {col}] is written by no dma_store",
+                    f"output {tensor.index}: element {element} is written by no dma_store",
                 )
 
     @staticmethod
@@ -428,8 +495,16 @@ class _Reader:
 
 # op -> (unit, its fields, reader method)
 _OPS = {
-    "dma_load": ("dma_in", ("tensor", "rows", "cols", "to"), _Reader._dma_load),
-    "dma_store": ("dma_out", ("tensor", "rows", "cols", "from"), _Reader._dma_store),
+    "dma_load": (
+        "dma_in",
+        ("tensor", "begin", "count", "step", "perm", "fill", "to"),
+        _Reader._dma_load,
+    ),
+    "dma_store": (
+        "dma_out",
+        ("tensor", "begin", "count", "step", "perm", "from"),
+        _Reader._dma_store,
+    ),
     "cast": ("vector", ("from", "to"), _Reader._cast),
     "zero": ("vector", ("at", "shape", "dtype"), _Reader._zero),
     "add": ("vector", ("lhs", "rhs", "to"), _Reader._add),

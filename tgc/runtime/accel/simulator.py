@@ -15,7 +15,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tgc.runtime.accel.machine import Machine
-from tgc.runtime.accel.program import Instruction, Program, Tile, load_program
+from tgc.runtime.accel.program import (
+    Instruction,
+    Program,
+    Tile,
+    box_indices,
+    box_tile_shape,
+    load_program,
+)
 
 # Trace tracks, top to bottom: (track, title). The matrix unit's weight loads (into the array's
 # second weight buffer) overlap the previous matmul's streaming, so they get a track of their own.
@@ -298,13 +305,38 @@ def _as_float32(buffer: np.ndarray, tile: Tile) -> np.ndarray:
 
 
 def _dma_load(instruction, buffer, tensors):
-    (r0, r1), (c0, c1) = instruction["rows"], instruction["cols"]
-    _view(buffer, instruction["to"])[...] = tensors[instruction["tensor"]][r0:r1, c0:c1]
+    """The box's elements (the fill value where it leaves the tensor), in tile order."""
+    box, tensor = instruction.fields, tensors[instruction["tensor"]]
+    indices = box_indices(box)
+    inside = [(i >= 0) & (i < extent) for i, extent in zip(indices, tensor.shape)]
+    clipped = [np.clip(i, 0, max(extent - 1, 0)) for i, extent in zip(indices, tensor.shape)]
+    if tensor.size:
+        values = tensor[np.ix_(*clipped)]
+    else:  # an empty tensor: every element of the box is fill
+        values = np.zeros([len(i) for i in indices], tensor.dtype)
+    if "fill" in box:
+        values = np.where(_outer_and(inside), values, np.float32(box["fill"]))
+    if "perm" in box:
+        values = np.transpose(values, box["perm"])
+    _view(buffer, instruction["to"])[...] = values.reshape(box_tile_shape(box))
+
+
+def _outer_and(masks: list) -> np.ndarray:
+    """mask[i0, i1, ...] = masks[0][i0] & masks[1][i1] & ...: inside the tensor in every dim."""
+    result = np.ones([len(m) for m in masks], dtype=bool)
+    for dim, mask in enumerate(masks):
+        result &= mask.reshape([-1 if d == dim else 1 for d in range(len(masks))])
+    return result
 
 
 def _dma_store(instruction, buffer, tensors):
-    (r0, r1), (c0, c1) = instruction["rows"], instruction["cols"]
-    tensors[instruction["tensor"]][r0:r1, c0:c1] = _view(buffer, instruction["from"])
+    """The tile, in tile order, written to the box's elements of the tensor."""
+    box = instruction.fields
+    counts = [box["count"][dim] for dim in box.get("perm", range(len(box["count"])))]
+    values = _view(buffer, instruction["from"]).reshape(counts)
+    if "perm" in box:
+        values = np.transpose(values, np.argsort(box["perm"]))
+    tensors[instruction["tensor"]][np.ix_(*box_indices(box))] = values
 
 
 def _cast(instruction, buffer, tensors):
