@@ -19,3 +19,9 @@ def test_an_unreadable_manifest_goes_to_the_cpu_loader(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     assert loaders.artifact_format(str(tmp_path)) == loaders.CPU_FORMAT
     assert loaders.artifact_format(str(tmp_path / "missing")) == loaders.CPU_FORMAT
+
+
+def test_an_accel_manifest_goes_to_the_simulators_loader(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"format": "tgc-accel-artifact"}')
+    assert loaders.artifact_format(str(tmp_path)) == "tgc-accel-artifact"
+    assert loaders.LOADERS["tgc-accel-artifact"] == "tgc.runtime.accel_artifact:load"

@@ -17,6 +17,7 @@ CPU_FORMAT = "tgc-artifact"
 LOADERS = {
     CPU_FORMAT: "tgc.runtime.artifact:load",
     "tgc-nvptx-artifact": "tgc.runtime.gpu_artifact:load",
+    "tgc-accel-artifact": "tgc.runtime.accel_artifact:load",
 }
 
 

@@ -372,27 +372,46 @@ def run_command(artifact, inputs, output, steps, restore, save):
 @click.command("inspect")
 @click.argument("artifact", metavar="ARTIFACT")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
-def inspect_command(artifact, as_json):
-    """Show an artifact's signature, variables and target."""
+@click.option(
+    "--trace",
+    "trace_dir",
+    default=None,
+    metavar="DIR",
+    help="accel artifacts: write each program's simulated timeline into DIR (Chrome trace JSON: "
+    "open it in ui.perfetto.dev or chrome://tracing).",
+)
+def inspect_command(artifact, as_json, trace_dir):
+    """Show an artifact's signature, variables and target (an accel artifact: the cycles and
+    utilisation of each program)."""
     from tgc.runtime.artifact import ArtifactError
+    from tgc.tools import accel_inspect
 
     try:
         art = _load(artifact, inspect_only=True)
     except (ArtifactError, OSError) as exc:
         fail("tgc inspect", error_text(exc))
+    m = art.manifest
+    accel = m["format"] == accel_inspect.FORMAT
+    if trace_dir is not None and not accel:
+        fail(
+            "tgc inspect",
+            f"--trace: only an accel artifact has a simulated timeline; this is a {m['format']}",
+        )
     if as_json:
         click.echo(json.dumps(art.manifest, indent=2))
         return
-    m = art.manifest
     click.echo(
         f"artifact {art.path} (format {m['format_version']}, entry "
         f"{m['entry_points'][0]['symbol']})"
     )
-    label, key = _MACHINE_FIELD.get(m["format"], _MACHINE_FIELD["tgc-artifact"])
-    click.echo(
-        f"target   {m['target'].get('name', 'cpu')} ({m['target']['triple']} "
-        f"{label}={m['target'][key]} -O{m['target']['opt_level']})"
-    )
+    if accel:
+        click.echo(accel_inspect.target_line(m))
+    else:
+        label, key = _MACHINE_FIELD.get(m["format"], _MACHINE_FIELD["tgc-artifact"])
+        click.echo(
+            f"target   {m['target'].get('name', 'cpu')} ({m['target']['triple']} "
+            f"{label}={m['target'][key]} -O{m['target']['opt_level']})"
+        )
     for title, items in (
         ("inputs", art.signature.inputs),
         ("outputs", art.signature.outputs),
@@ -405,6 +424,13 @@ def inspect_command(artifact, as_json):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
     if "launch_plan" in m:
         _show_launch_plan(m)
+    if accel:
+        accel_inspect.show_programs(art)
+        if trace_dir is not None:
+            try:
+                accel_inspect.write_traces(art, trace_dir)
+            except OSError as exc:
+                fail("tgc inspect", f"--trace: cannot write into {trace_dir}: {exc}")
 
 
 # The manifest's target field naming the machine code was made for, by format, and its label.

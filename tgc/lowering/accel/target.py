@@ -1,10 +1,12 @@
 """The accel target: tgc's open TPU-like accelerator, run on the simulator in tgc.runtime.accel.
 
-A walking skeleton: the accelerator runs matmul (float32 or float64 in the graph; bf16 on the
-matrix unit with float32 accumulation); every other op stays on the CPU by placement, and tensors
-cross between the CPU's partitions and the accelerator's through the run's rendezvous. There is no
-artifact yet: a Session or @tgc.jit runs the program in-process on the simulator, which counts
-the cycles (``tgc.lowering.accel.in_process.last_stats``).
+The accelerator runs the ops pipeline.py lists (bf16 on the matrix unit with float32
+accumulation); every other op stays on the CPU by placement, and tensors cross between the CPU's
+partitions and the accelerator's through the run's rendezvous. A Session or @tgc.jit runs the
+programs in-process on the simulator, which counts the cycles
+(``tgc.lowering.accel.in_process.last_stats``); `tgc compile --target accel -o DIR` writes an
+artifact (artifact.py: the programs, their host plans, the signature) that `tgc run` and
+``tgc.runtime.load`` run on the same simulator (tgc/runtime/accel_artifact.py).
 """
 
 from __future__ import annotations
@@ -14,11 +16,6 @@ import dataclasses
 from tgc.dialect.targets import Target
 from tgc.lowering.accel.pipeline import ACCEL_OPS, pipeline_elements, runs_on_accel
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
-
-NO_ARTIFACT = (
-    "the accel target writes no artifact yet: it runs in-process (a Session or @tgc.jit, on the "
-    "simulator); `tgc compile --target accel --emit program` prints its programs"
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,22 +58,17 @@ class AccelTarget(Target):
 
     def emit_stages(self, module, lowered, stop: str, options) -> None:
         """ "accel": the module in the accel dialect; "program": the JSON of each function's
-        programs (what the simulator runs) and host plan."""
+        programs (what the simulator runs) and host plan, which the artifact holds."""
         from tgc.lowering.accel.in_process import programs_json
 
         lowered.stages["accel"] = str(module)
-        if stop == "program":
+        if stop in ("program", "artifact"):
             lowered.stages["program"] = programs_json(module)
 
     def write_artifact(self, lowered, options, directory: str) -> str:
-        from tgc.lowering.artifact import AotError
+        from tgc.lowering.accel.artifact import write_artifact
 
-        raise AotError(NO_ARTIFACT)
-
-    def load_artifact(self, path: str, **kwargs):
-        from tgc.runtime.artifact import ArtifactError
-
-        raise ArtifactError(NO_ARTIFACT)
+        return write_artifact(lowered, options, directory)
 
 
 # TPU v2-like: a 128x128 array at 940 MHz, bf16 (2 flops per MAC per cycle); its link to the host
@@ -87,11 +79,11 @@ ACCEL = AccelTarget(
     flops_per_second=2 * 128 * 128 * 940e6,
     link_bytes_per_second=1.6e10,
     link_latency_seconds=1e-5,
-    artifact_format="",
-    # `tgc compile --target accel --emit accel|program` shows the accel IR and the programs; there
-    # is no artifact yet.
-    artifact_stages=("accel", "program"),
-    runtime_loader="",
+    artifact_format="tgc-accel-artifact",
+    # `tgc compile --target accel --emit accel|program` shows the accel IR and the programs; the
+    # artifact holds the programs.
+    artifact_stages=("accel", "program", "artifact"),
+    runtime_loader="tgc.runtime.accel_artifact:load",
     # Its own passes (the static transfers are the nvptx target's, which `tgc opt` lists there).
     passes=(TileMatmulPass,),
     static_shapes=True,
