@@ -174,6 +174,25 @@ def test_a_mlir_input_compiles_to_an_artifact_of_float64_tensors(tmp_path):
     assert not np.allclose(c, a @ b, rtol=1e-6, atol=0)
 
 
+def test_a_program_the_machine_refuses_is_a_compile_error_not_an_artifact(artifact, tmp_path):
+    from tgc.lowering.accel.artifact import write_artifact
+    from tgc.lowering.artifact import AotError, Lowered, Options, Signature
+
+    program = json.loads((artifact / "model_main.program0.json").read_text())
+    program["instructions"][0]["waits"] = [5]  # on a later instruction
+    lowered = Lowered(Signature([], [], []), entry="model_main")
+    host = _manifest(artifact)["functions"]["model_main"]["host"]
+    lowered.stages["program"] = json.dumps({"model_main": {"programs": [program], "host": host}})
+    with pytest.raises(
+        AotError,
+        match=r"^the accel target made a program the machine refuses \(model_main\.program0\.json; "
+        r"a tgc bug: please report it\): accel program: instruction 0 \(dma_load\): field "
+        r"'waits\[0\]': waits on instruction 5, which is not earlier$",
+    ):
+        write_artifact(lowered, Options(target="accel"), str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()
+
+
 def test_an_archive_is_written_loaded_and_inspected(tmp_path):
     archive = _compile(tmp_path, MATMUL, out="model.tar.gz")
     art = tgc.runtime.load(str(archive))

@@ -41,6 +41,22 @@ def program_files(functions: dict) -> tuple:
     return files, plans
 
 
+def check_programs(functions: dict) -> None:
+    """Every program is one the machine runs (the simulator's own checks): a compiler bug is
+    reported at compile time, not by the artifact's users."""
+    from tgc.runtime.accel.program import ProgramError, load_program
+
+    for name, function in functions.items():
+        for number, program in enumerate(function["programs"]):
+            try:
+                load_program(program)
+            except ProgramError as exc:
+                raise AotError(
+                    f"the accel target made a program the machine refuses "
+                    f"({program_file(name, number)}; a tgc bug: please report it): {exc}"
+                ) from None
+
+
 def machine_of(functions: dict) -> dict:
     """The machine every program was made for (the programs carry it)."""
     from tgc.runtime.accel.machine import Machine
@@ -72,6 +88,7 @@ def manifest(lowered: Lowered, options: Options, plans: dict, machine: dict) -> 
 def write_artifact(lowered: Lowered, options: Options, directory: str) -> str:
     """Writes the artifact directory (atomically: built beside it, then renamed into place)."""
     functions = json.loads(lowered.stages["program"])
+    check_programs(functions)
     files, plans = program_files(functions)
     body = manifest(lowered, options, plans, machine_of(functions))
     files[VARIABLES] = npz_bytes(initial_values(lowered.signature))
