@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import tgc.runtime
+from tgc.runtime.accel.machine import Machine
 from tgc.runtime.accel.simulator import Simulator
 from tgc.runtime.accel_artifact import AccelArtifact, load, read_manifest, signature_digest
 from tgc.runtime.artifact import ArtifactError, InvalidArtifact
@@ -141,19 +142,14 @@ def test_the_artifact_holds_the_programs_the_host_plan_and_the_signature(artifac
     assert [i["name"] for i in manifest["inputs"]] == ["x", "w"]
     assert manifest["outputs"] == [{"name": "y", "dtype": "float32", "shape": [130, 2]}]
     assert manifest["entry_points"][0]["symbol"] == "model_main"
-    from tgc.runtime.accel.machine import Machine
-
     assert manifest["target"] == {"name": "accel", "machine": Machine().to_dict()}
     function = manifest["functions"]["model_main"]
     assert function["programs"] == ["model_main.program0.json"]
     assert function["host"]["steps"] == [{"program": 0}]
     assert function["host"]["results"] == [["alloc", 0]]
     # The program file is what `--emit program` prints, and runs on the simulator by itself.
-    emitted = CliRunner().invoke(
-        main,
-        ["compile", str(artifact.parent / "model.py"), "--fetch", "y", "--target", "accel"]
-        + ["--emit", "program"],
-    )
+    source = artifact.parent / "model.py"
+    emitted = _run("compile", source, "--fetch", "y", "--target", "accel", "--emit", "program")
     assert emitted.exit_code == 0, emitted.output
     [program] = json.loads(emitted.output)["model_main"]["programs"]
     assert json.loads((artifact / "model_main.program0.json").read_text()) == program
