@@ -170,8 +170,27 @@ class Builder:
         return self.emit({"op": "zero", "at": tile.at, "shape": [tile.rows, tile.cols]}, [], [tile])
 
     def add(self, lhs, rhs, to):
-        fields = {"op": "add", "lhs": lhs.json(), "rhs": rhs.json(), "to": to.json()}
-        return self.emit(fields, [lhs, rhs], [to])
+        return self.binary("add", lhs, rhs, to)
+
+    def unary(self, function, x, to):
+        fields = {"op": "unary", "fn": function, "x": operand(x), "to": to.json()}
+        return self.emit(fields, tiles(x), [to])
+
+    def binary(self, function, lhs, rhs, to):
+        fields = {"op": "binary", "fn": function, "lhs": operand(lhs), "rhs": operand(rhs)}
+        return self.emit({**fields, "to": to.json()}, tiles(lhs, rhs), [to])
+
+    def select(self, cond, lhs, rhs, to):
+        fields = {"op": "select", "cond": operand(cond), "lhs": operand(lhs), "rhs": operand(rhs)}
+        return self.emit({**fields, "to": to.json()}, tiles(cond, lhs, rhs), [to])
+
+    def reduce(self, function, axis, source, to):
+        fields = {"op": "reduce", "fn": function, "axis": axis, "from": source.json()}
+        return self.emit({**fields, "to": to.json()}, [source, to], [to])
+
+    def fill(self, tile, value):
+        fields = {"op": "fill", "at": tile.at, "shape": [tile.rows, tile.cols], "value": value}
+        return self.emit(fields, [], [tile])
 
     def matmul(self, lhs, rhs, acc):
         fields = {"op": "matmul", "lhs": lhs.json(), "rhs": rhs.json(), "acc": acc.json()}
@@ -184,6 +203,15 @@ class Builder:
             "buffer_bytes": self.used,
             "instructions": self.instructions,
         }
+
+
+def operand(value):
+    """A vector operand's JSON: a tile's, or the number itself."""
+    return value.json() if isinstance(value, Tile) else value
+
+
+def tiles(*values):
+    return [value for value in values if isinstance(value, Tile)]
 
 
 def box_of(rows, cols):
@@ -872,3 +900,258 @@ BAD_BOXES = [
 def test_a_dma_box_the_machine_cannot_move_is_refused_naming_the_field(change, message):
     with pytest.raises(ProgramError, match=message):
         Simulator(mutate(change))
+
+
+# The vector unit: elementwise functions, broadcasts, select, reductions (docs/accel-machine.md).
+
+# float64 references; "exact" ones are correctly rounded in float32 (one IEEE operation or none),
+# so the unit's float32 result equals the float64 result rounded to float32.
+UNARY_REFERENCES = {
+    "copy": (lambda x: x, "exact"),
+    "neg": (np.negative, "exact"),
+    "abs": (np.abs, "exact"),
+    "sign": (np.sign, "exact"),
+    "square": (np.square, "exact"),
+    "relu": (lambda x: np.maximum(x, 0.0), "exact"),
+    "floor": (np.floor, "exact"),
+    "ceil": (np.ceil, "exact"),
+    "round": (np.rint, "exact"),
+    "not": (lambda x: (x == 0).astype(np.float64), "exact"),
+    "sqrt": (np.sqrt, "exact"),
+    "reciprocal": (lambda x: 1.0 / x, "exact"),
+    "exp": (np.exp, "ulps"),
+    "expm1": (np.expm1, "ulps"),
+    "log": (np.log, "ulps"),
+    "log1p": (np.log1p, "ulps"),
+    "rsqrt": (lambda x: 1.0 / np.sqrt(x), "ulps"),
+    "tanh": (np.tanh, "ulps"),
+    "logistic": (lambda x: 1.0 / (1.0 + np.exp(-x)), "ulps"),
+    "sin": (np.sin, "ulps"),
+    "cos": (np.cos, "ulps"),
+}
+POSITIVE_ONLY = ("log", "sqrt", "rsqrt", "log1p")
+
+
+def vector_inputs(function, rows=5, cols=7):
+    values = np.random.default_rng(len(function)).standard_normal((rows, cols)) * 4
+    values[0, :4] = [0.5, -0.5, 2.5, -1.5]  # rounding ties
+    values[1, :3] = [0.0, 88.0, -90.0]  # exp's overflow and underflow edges
+    if function in POSITIVE_ONLY:
+        values = np.abs(values) + 0.25
+    return values.astype(np.float32)
+
+
+def ulps_apart(got, expected):
+    """How many float32 steps (at the expected value's magnitude) separate the two."""
+    spacing = np.spacing(np.abs(expected).astype(np.float32)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - expected) / spacing
+
+
+def run_vector(inputs, emit, out_shape):
+    """Loads each input whole, runs emit(build, input tiles, output tile), stores the output."""
+    build = Builder([x.shape for x in inputs], [out_shape])
+    loaded = []
+    for i, x in enumerate(inputs):
+        loaded.append(build.tile(*x.shape))
+        build.load(i, [0, x.shape[0]], [0, x.shape[1]], loaded[-1])
+    out = build.tile(*out_shape)
+    emit(build, loaded, out)
+    build.store(len(inputs), [0, out_shape[0]], [0, out_shape[1]], out)
+    simulator = Simulator(build.program())
+    return simulator.run(list(inputs))[0], simulator
+
+
+@pytest.mark.parametrize("function", sorted(UNARY_REFERENCES))
+def test_each_unary_function_is_float32_numpy_exact_or_within_ulps(function):
+    x = vector_inputs(function)
+    got, _ = run_vector([x], lambda b, ins, out: b.unary(function, ins[0], out), x.shape)
+    reference, accuracy = UNARY_REFERENCES[function]
+    with np.errstate(all="ignore"):
+        expected = reference(x.astype(np.float64))
+    if accuracy == "exact":
+        assert np.array_equal(got, expected.astype(np.float32))
+    else:  # numpy's float32 libm: within a few ulps of the exact value (none overflows here)
+        finite = np.isfinite(expected.astype(np.float32))
+        assert np.all(ulps_apart(got[finite], expected[finite]) <= 4)
+        assert np.array_equal(got[~finite], expected[~finite].astype(np.float32))
+
+
+BINARY_REFERENCES = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "max": np.maximum,
+    "min": np.minimum,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
+
+
+@pytest.mark.parametrize("function", sorted(BINARY_REFERENCES))
+@pytest.mark.parametrize("rhs_kind", ["tile", "row", "column", "scalar"])
+def test_binary_functions_broadcast_rows_columns_and_scalars_exactly(function, rhs_kind):
+    rng = np.random.default_rng(7)
+    lhs = rng.integers(-3, 4, size=(4, 6)).astype(np.float32) * 0.75  # many equal pairs
+    rhs = {
+        "tile": rng.integers(-3, 4, size=(4, 6)).astype(np.float32) * 0.75,
+        "row": rng.integers(1, 4, size=(1, 6)).astype(np.float32) * 0.75,
+        "column": rng.integers(1, 4, size=(4, 1)).astype(np.float32) * -0.75,
+        "scalar": np.float32(0.75),
+    }[rhs_kind]
+    if rhs_kind == "scalar":
+        emit = lambda b, ins, out: b.binary(function, ins[0], 0.75, out)  # noqa: E731
+        got, _ = run_vector([lhs], emit, lhs.shape)
+    else:
+        emit = lambda b, ins, out: b.binary(function, ins[0], ins[1], out)  # noqa: E731
+        got, _ = run_vector([lhs, rhs], emit, lhs.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = BINARY_REFERENCES[function](lhs.astype(np.float64), np.float64(1) * rhs)
+    assert np.array_equal(got, expected.astype(np.float32))
+
+
+def test_pow_is_within_ulps_and_a_scalar_may_be_the_left_operand():
+    x = np.abs(vector_inputs("pow")) + 0.5
+    got, _ = run_vector([x], lambda b, ins, out: b.binary("pow", ins[0], 1.5, out), x.shape)
+    assert np.all(ulps_apart(got, x.astype(np.float64) ** 1.5) <= 4)
+    got, _ = run_vector([x], lambda b, ins, out: b.binary("sub", 1.0, ins[0], out), x.shape)
+    assert np.array_equal(got, (1.0 - x.astype(np.float64)).astype(np.float32))
+
+
+def test_select_takes_lhs_where_cond_is_not_zero_and_broadcasts():
+    cond = np.array([[1.0, 0.0, -2.0], [0.0, np.nan, 0.0]], np.float32)
+    lhs = np.arange(6, dtype=np.float32).reshape(2, 3)
+    column = np.array([[10.0], [20.0]], np.float32)
+    got, _ = run_vector([cond, lhs, column], lambda b, ins, out: b.select(*ins, out), cond.shape)
+    assert np.array_equal(got, np.array([[0, 10, 2], [20, 4, 20]], np.float32))
+
+
+def test_an_elementwise_chain_runs_in_place_in_one_tile():
+    x = vector_inputs("chain")
+
+    def emit(build, ins, out):
+        build.binary("mul", ins[0], 0.5, out)
+        build.unary("tanh", out, out)
+        build.binary("add", out, 1.0, out)
+
+    got, _ = run_vector([x], emit, x.shape)
+    expected = np.tanh(x.astype(np.float64) * 0.5) + 1.0
+    # Each step rounds once (tanh within ulps); the add's operands are at most 1 in magnitude.
+    assert np.all(np.abs(got - expected) <= 4 * 2.0**-23 * 2)
+
+
+@pytest.mark.parametrize(
+    "function, initial, reference",
+    [
+        ("sum", 0.0, np.sum),
+        ("max", -np.inf, np.max),
+        ("min", np.inf, np.min),
+        ("prod", 1.0, np.prod),
+    ],
+)
+@pytest.mark.parametrize("axis", [0, 1])
+def test_reductions_accumulate_across_tiles(function, initial, reference, axis):
+    """A 6 x 8 tensor reduced in two tiles of 3 rows (axis 0) or of 4 columns (axis 1)."""
+    x = (np.random.default_rng(2).standard_normal((6, 8)) * 1.5).astype(np.float32)
+    out_shape = (1, 8) if axis == 0 else (6, 1)
+    build = Builder([x.shape], [out_shape])
+    acc = build.tile(*out_shape)
+    build.fill(acc, initial)
+    parts = (
+        [([0, 3], [0, 8]), ([3, 6], [0, 8])] if axis == 0 else [([0, 6], [0, 4]), ([0, 6], [4, 8])]
+    )
+    for rows, cols in parts:
+        tile = build.tile(rows[1] - rows[0], cols[1] - cols[0])
+        build.load(0, rows, cols, tile)
+        build.reduce(function, axis, tile, acc)
+    build.store(1, [0, out_shape[0]], [0, out_shape[1]], acc)
+    (got,) = Simulator(build.program()).run([x])
+    expected = reference(x.astype(np.float64), axis=axis, keepdims=True)
+    if function in ("max", "min"):
+        assert np.array_equal(got, expected.astype(np.float32))
+    else:  # float32 sums of 8 terms: a few ulps of the largest partial
+        scale = reference(np.abs(x.astype(np.float64)), axis=axis, keepdims=True)
+        assert np.all(np.abs(got - expected) <= 8 * 2.0**-23 * scale)
+
+
+def test_vector_timing_transcendentals_and_reduction_trees():
+    x = np.zeros((256, 200), np.float32)  # 200 columns: two chunks of the 128 lanes per row
+    cycles = {}
+    for name, emit in {
+        "add": lambda b, ins, out: b.binary("add", ins[0], 1.0, out),
+        "exp": lambda b, ins, out: b.unary("exp", ins[0], out),
+        "select": lambda b, ins, out: b.select(ins[0], 1.0, 2.0, out),
+    }.items():
+        _, simulator = run_vector([x], emit, x.shape)
+        piece = simulator.slices[1]
+        cycles[name] = piece.end - piece.start
+    assert cycles["add"] == cycles["select"] == 256 * 2
+    assert cycles["exp"] == 4 * 256 * 2  # Machine.vector_transcendental_cycles
+    for axis, shape, tree in [(0, (1, 200), 0), (1, (256, 1), 7)]:
+        _, simulator = run_vector(
+            [x], lambda b, ins, out: b.reduce("sum", axis, ins[0], out), shape
+        )
+        piece = simulator.slices[1]
+        assert piece.end - piece.start == 256 * 2 + tree
+
+
+def vector_program(change):
+    build = Builder([(4, 6)], [(4, 6)])
+    x, out, row = build.tile(4, 6), build.tile(4, 6), build.tile(1, 6)
+    build.load(0, [0, 4], [0, 6], x)
+    build.binary("add", x, 1.0, out)
+    build.reduce("sum", 0, x, row)
+    build.store(1, [0, 4], [0, 6], out)
+    program = build.program()
+    change(program["instructions"])
+    return program
+
+
+BAD_VECTOR_PROGRAMS = [
+    (
+        lambda i: i[1].update(fn="atan"),
+        r"instruction 1 \(binary\): field 'fn': unknown function 'atan' \(known: add, sub",
+    ),
+    (
+        lambda i: i[1]["lhs"].update(shape=[2, 6]),
+        r"instruction 1 \(binary\): field 'lhs.shape': \[2, 6\] is neither the output's \[4, 6\], "
+        r"a row \[1, 6\] nor a column \[4, 1\]",
+    ),
+    (
+        lambda i: i[1].update(rhs="one"),
+        r"instruction 1 \(binary\): field 'rhs': must be a number, got 'one'",
+    ),
+    (
+        lambda i: i[1]["lhs"].update(at=i[1]["to"]["at"] + 4),
+        r"instruction 1 \(binary\): field 'lhs': overlaps to in the buffer",
+    ),
+    (
+        lambda i: i[2]["to"].update(shape=[4, 1]),
+        r"instruction 2 \(reduce\): field 'to.shape': \[4, 1\]: reducing a 4x6 tile along axis 0 "
+        r"accumulates into \[1, 6\]",
+    ),
+    (
+        lambda i: i[2].update(axis=2),
+        r"instruction 2 \(reduce\): field 'axis': must be 0 \(down the rows\) or 1",
+    ),
+    (
+        lambda i: i[2].update(fn="mean"),
+        r"instruction 2 \(reduce\): field 'fn': unknown function 'mean' \(known: sum, max, min, "
+        r"prod\)",
+    ),
+    (
+        lambda i: i.insert(1, {"op": "fill", "at": 0, "shape": [4, 6], "value": None, "waits": []}),
+        r"instruction 1 \(fill\): field 'value': must be a number, got None",
+    ),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_VECTOR_PROGRAMS)
+def test_a_vector_instruction_the_unit_cannot_run_is_refused(change, message):
+    assert Simulator(vector_program(lambda instructions: None)).program
+    with pytest.raises(ProgramError, match=message):
+        Simulator(vector_program(change))

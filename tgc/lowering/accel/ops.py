@@ -31,7 +31,11 @@ _KINDS = {
     "indices": "#builtin.dense_array",  # one integer per dim of a tensor (a DMA's box)
     "shape": "#builtin.dense_array",  # rows x cols of a tile in the buffer
     "dtype": "#builtin.string",  # "float32" or "bfloat16"
+    "name": "#builtin.string",  # a vector function's name
     "float": "#builtin.float",  # a value (a DMA's fill)
+    "integer": "#builtin.integer",  # a number (a reduction's axis)
+    "tile": "#builtin.dense_array",  # [at, rows, cols] of a float32 tile in the buffer
+    "operand": None,  # a vector operand: a tile ([at, rows, cols]) or a float (every element)
 }
 
 
@@ -81,6 +85,38 @@ OPS = {
             {"at": "offset", "shape": "shape"},
         ),
         AccelOp(
+            "fill",
+            "vector unit: sets every element of a float32 tile to `value`",
+            (),
+            {"at": "offset", "shape": "shape", "value": "float"},
+        ),
+        AccelOp(
+            "unary",
+            "vector unit: to = fn(x), elementwise (fn: exp, tanh, relu, ...)",
+            (),
+            {"fn": "name", "x": "operand", "to": "tile"},
+        ),
+        AccelOp(
+            "binary",
+            "vector unit: to = fn(lhs, rhs), elementwise; an operand may be a row, a column or a "
+            "number, broadcast",
+            (),
+            {"fn": "name", "lhs": "operand", "rhs": "operand", "to": "tile"},
+        ),
+        AccelOp(
+            "select",
+            "vector unit: to = cond != 0 ? lhs : rhs, elementwise",
+            (),
+            {"cond": "operand", "lhs": "operand", "rhs": "operand", "to": "tile"},
+        ),
+        AccelOp(
+            "reduce",
+            "vector unit: to = fn(to, fn of `from` along axis): [1, cols] for axis 0, [rows, 1] "
+            "for axis 1",
+            (),
+            {"fn": "name", "axis": "integer", "from": "tile", "to": "tile"},
+        ),
+        AccelOp(
             "matmul",
             "matrix unit: acc (M x N, f32) += lhs (M x K, bf16) . rhs (K x N, bf16, the weights)",
             (),
@@ -100,7 +136,8 @@ OPS = {
 def _operation_irdl(op: AccelOp) -> list:
     lines = [f"  irdl.operation @{op.name} {{"]
     for key in op.attrs:
-        lines.append(f'    %a_{key} = irdl.base "{_KINDS[op.attrs[key]]}"')
+        base = _KINDS[op.attrs[key]]
+        lines.append(f"    %a_{key} = " + (f'irdl.base "{base}"' if base else "irdl.any"))
     entries = ", ".join(f'"{key}" = %a_{key}' for key in op.attrs)
     lines.append(f"    irdl.attributes {{ {entries} }}")
     if op.operands:
@@ -135,9 +172,11 @@ def load_dialect(context: ir.Context) -> None:
 
 
 def _attribute(kind: str, value) -> ir.Attribute:
-    if kind == "offset":
+    if kind == "operand":
+        kind = "float" if isinstance(value, (int, float)) else "tile"
+    if kind in ("offset", "integer"):
         return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), int(value))
-    if kind in ("indices", "shape"):
+    if kind in ("indices", "shape", "tile"):
         return ir.DenseI64ArrayAttr.get([int(v) for v in value])
     if kind == "float":
         return ir.FloatAttr.get(ir.F64Type.get(), float(value))
@@ -178,9 +217,11 @@ def create(name: str, operands=(), **attrs) -> ir.Operation:
 
 
 def _value(kind: str, attr: ir.Attribute):
-    if kind == "offset":
+    if kind == "operand":
+        kind = "float" if isinstance(attr, ir.FloatAttr) else "tile"
+    if kind in ("offset", "integer"):
         return ir.IntegerAttr(attr).value
-    if kind in ("indices", "shape"):
+    if kind in ("indices", "shape", "tile"):
         return list(ir.DenseI64ArrayAttr(attr))
     if kind == "float":
         return ir.FloatAttr(attr).value

@@ -44,6 +44,17 @@ UNITS = {
     "matmul": "matrix",
     "cast": "vector",
     "zero": "vector",
+    "fill": "vector",
+    "unary": "vector",
+    "binary": "vector",
+    "select": "vector",
+    "reduce": "vector",
+}
+VECTOR_OPERANDS = {
+    "unary": ("x",),
+    "binary": ("lhs", "rhs"),
+    "select": ("cond", "lhs", "rhs"),
+    "reduce": ("from", "to"),  # a reduction accumulates into its output
 }
 
 
@@ -318,9 +329,19 @@ class _ProgramWriter:
             target = _operand(attrs["to_at"], attrs["shape"], attrs["to_dtype"])
             instruction = {"from": source, "to": target}
             reads, writes = [_bytes(**source)], [_bytes(**target)]
-        elif kind == "zero":
+        elif kind in ("zero", "fill"):
             instruction = {"at": attrs["at"], "shape": attrs["shape"]}
+            if kind == "fill":
+                instruction["value"] = attrs["value"]
             reads, writes = [], [_bytes(attrs["at"], attrs["shape"], "float32")]
+        elif kind in VECTOR_OPERANDS:
+            instruction = {
+                key: _vector_operand(value) if key in VECTOR_OPERANDS[kind] + ("to",) else value
+                for key, value in attrs.items()
+            }
+            operands = [instruction[name] for name in VECTOR_OPERANDS[kind]]
+            reads = [_bytes(**tile, dtype="float32") for tile in operands if isinstance(tile, dict)]
+            writes = [_bytes(**instruction["to"], dtype="float32")]
         else:  # matmul
             lhs, rhs, acc = (
                 _operand(attrs[f"{n}_at"], attrs[f"{n}_shape"], dtype)
@@ -350,6 +371,14 @@ def _tile_shape(box: dict) -> list:
     for count in counts[:-1]:
         rows *= count
     return [rows, counts[-1] if counts else 1]
+
+
+def _vector_operand(value):
+    """A vector operand in the program: a tile ([at, rows, cols] in the IR) or a number."""
+    if isinstance(value, float):
+        return value
+    at, rows, cols = value
+    return {"at": at, "shape": [rows, cols]}
 
 
 def _operand(at: int, shape: list, dtype: str) -> dict:

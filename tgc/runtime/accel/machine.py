@@ -14,6 +14,51 @@ from dataclasses import dataclass
 BYTES_PER_ELEMENT = {"float32": 4, "bfloat16": 2}
 MiB = 1024 * 1024
 
+# The vector unit's functions (docs/accel-machine.md, "The vector unit"). Elementwise on float32.
+VECTOR_UNARY = (
+    "copy",
+    "neg",
+    "abs",
+    "sign",
+    "square",
+    "relu",
+    "floor",
+    "ceil",
+    "round",
+    "not",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "reciprocal",
+    "tanh",
+    "logistic",
+    "sin",
+    "cos",
+)
+VECTOR_COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")  # 1.0 where true, else 0.0
+VECTOR_BINARY = ("add", "sub", "mul", "div", "max", "min", "pow", *VECTOR_COMPARISONS)
+VECTOR_REDUCTIONS = ("sum", "max", "min", "prod")
+# The functions the unit computes by iteration (a transcendental or reciprocal unit, like TPU's
+# EUP): `vector_transcendental_cycles` per row chunk instead of 1.
+TRANSCENDENTAL = (
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "reciprocal",
+    "tanh",
+    "logistic",
+    "sin",
+    "cos",
+    "div",
+    "pow",
+)
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -26,6 +71,7 @@ class Machine:
     dma_bytes_per_cycle: int = 256  # bandwidth between device memory and the buffer
     dma_latency_cycles: int = 500  # fixed cost of every DMA instruction
     dma_gather_bytes: int = 32  # device-memory burst a gathering DMA pays per element
+    vector_transcendental_cycles: int = 4  # cycles per row chunk of exp, log, div, ...
     clock_hz: float = 940e6
 
     def __post_init__(self):
@@ -73,6 +119,17 @@ class Machine:
     def vector_cycles(self, rows: int, cols: int) -> int:
         """One tile row per cycle, in chunks of `vector_lanes` elements when a row is wider."""
         return rows * math.ceil(cols / self.vector_lanes)
+
+    def vector_function_cycles(self, function: str, rows: int, cols: int) -> int:
+        """An elementwise function: a row chunk a cycle, transcendentals several."""
+        per_chunk = self.vector_transcendental_cycles if function in TRANSCENDENTAL else 1
+        return per_chunk * self.vector_cycles(rows, cols)
+
+    def vector_reduce_cycles(self, rows: int, cols: int, axis: int) -> int:
+        """A reduction reads its tile a row chunk a cycle; across columns (axis 1) each row's
+        lanes are then combined by a tree of log2(lanes) steps, pipelined behind the rows."""
+        tree = math.ceil(math.log2(self.vector_lanes)) if axis == 1 else 0
+        return self.vector_cycles(rows, cols) + tree
 
     def weight_load_cycles(self, k: int) -> int:
         """Loading a K x N weight tile shifts one row of weights into the array per cycle."""

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tgc.runtime.accel.machine import BYTES_PER_ELEMENT, Machine
+from tgc.runtime.accel.machine import (
+    BYTES_PER_ELEMENT,
+    VECTOR_BINARY,
+    VECTOR_REDUCTIONS,
+    VECTOR_UNARY,
+    Machine,
+)
 
 TENSOR_DTYPES = ("float32",)  # device-memory tensors; the buffer also holds bfloat16 tiles
 TENSOR_KINDS = ("input", "output")
@@ -84,6 +90,10 @@ class Instruction:
         if self.op == "matmul":
             rows, k = self["lhs"].shape
             return machine.weight_load_cycles(k) + machine.stream_cycles(rows)
+        if self.op in ("unary", "binary"):
+            return machine.vector_function_cycles(self["fn"], *self.tile.shape)
+        if self.op == "reduce":
+            return machine.vector_reduce_cycles(*self["from"].shape, self["axis"])
         return machine.vector_cycles(*self.tile.shape)
 
     @property
@@ -332,15 +342,82 @@ class _Reader:
         tile = self._tile(entry, None)
         return {"at": tile.at, "shape": tile.shape, "dtype": tile.dtype}, [], [("at", tile)]
 
-    def _add(self, entry):
-        lhs, rhs = self._tile(entry, "lhs", "float32"), self._tile(entry, "rhs", "float32")
+    def _fill(self, entry):
+        tile = self._tile(entry, None, "float32")
+        value = self._number(entry, "value")
+        return {"at": tile.at, "shape": tile.shape, "value": value}, [], [("at", tile)]
+
+    def _unary(self, entry):
+        function = self._function(entry, VECTOR_UNARY)
         to = self._tile(entry, "to", "float32")
-        for name, tile in (("rhs", rhs), ("to", to)):
-            if tile.shape != lhs.shape:
-                self.fail(
-                    f"{name}.shape", f"{list(tile.shape)} differs from lhs.shape {list(lhs.shape)}"
-                )
-        return {"lhs": lhs, "rhs": rhs, "to": to}, [("lhs", lhs), ("rhs", rhs)], [("to", to)]
+        x = self._operand(entry, "x", to)
+        return {"fn": function, "x": x, "to": to}, self._tiles(("x", x)), [("to", to)]
+
+    def _binary(self, entry):
+        function = self._function(entry, VECTOR_BINARY)
+        to = self._tile(entry, "to", "float32")
+        lhs, rhs = self._operand(entry, "lhs", to), self._operand(entry, "rhs", to)
+        reads = self._tiles(("lhs", lhs), ("rhs", rhs))
+        return {"fn": function, "lhs": lhs, "rhs": rhs, "to": to}, reads, [("to", to)]
+
+    def _select(self, entry):
+        to = self._tile(entry, "to", "float32")
+        operands = {name: self._operand(entry, name, to) for name in ("cond", "lhs", "rhs")}
+        reads = self._tiles(*operands.items())
+        return {**operands, "to": to}, reads, [("to", to)]
+
+    def _reduce(self, entry):
+        function = self._function(entry, VECTOR_REDUCTIONS)
+        axis = entry.get("axis")
+        if axis not in (0, 1) or isinstance(axis, bool):
+            self.fail("axis", f"must be 0 (down the rows) or 1 (along each row), got {axis!r}")
+        source, to = self._tile(entry, "from", "float32"), self._tile(entry, "to", "float32")
+        rows, cols = source.shape
+        expected = (1, cols) if axis == 0 else (rows, 1)
+        if to.shape != expected:
+            self.fail(
+                "to.shape",
+                f"{list(to.shape)}: reducing a {rows}x{cols} tile along axis {axis} "
+                f"accumulates into {list(expected)}",
+            )
+        self._disjoint(("from", source), ("to", to))
+        fields = {"fn": function, "axis": axis, "from": source, "to": to}
+        return fields, [("from", source), ("to", to)], [("to", to)]
+
+    def _function(self, entry, known) -> str:
+        function = entry.get("fn")
+        if function not in known:
+            self.fail("fn", f"unknown function {function!r} (known: {', '.join(known)})")
+        return function
+
+    def _number(self, entry, name: str) -> float:
+        value = entry.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(name, f"must be a number, got {value!r}")
+        return float(value)
+
+    def _operand(self, entry, name: str, to: Tile):
+        """A vector operand: a number (the same for every element), or a float32 tile of the
+        output's shape, a [1, cols] row or a [rows, 1] column (repeated along the other dim). It
+        is the output tile itself or lies apart from it (the unit reads a row, then writes it)."""
+        value = entry.get(name)
+        if not isinstance(value, dict):
+            return self._number(entry, name)
+        tile = self._tile(entry, name, "float32")
+        rows, cols = to.shape
+        if tile.shape not in ((rows, cols), (1, cols), (rows, 1)):
+            self.fail(
+                f"{name}.shape",
+                f"{list(tile.shape)} is neither the output's {[rows, cols]}, a row {[1, cols]} "
+                f"nor a column {[rows, 1]}",
+            )
+        if tile != to and tile.overlaps(to):
+            self.fail(name, "overlaps to in the buffer (an operand is the output or apart from it)")
+        return tile
+
+    @staticmethod
+    def _tiles(*named) -> list:
+        return [(name, value) for name, value in named if isinstance(value, Tile)]
 
     def _matmul(self, entry):
         lhs, rhs = self._tile(entry, "lhs", "bfloat16"), self._tile(entry, "rhs", "bfloat16")
@@ -507,7 +584,11 @@ _OPS = {
     ),
     "cast": ("vector", ("from", "to"), _Reader._cast),
     "zero": ("vector", ("at", "shape", "dtype"), _Reader._zero),
-    "add": ("vector", ("lhs", "rhs", "to"), _Reader._add),
+    "fill": ("vector", ("at", "shape", "value"), _Reader._fill),
+    "unary": ("vector", ("fn", "x", "to"), _Reader._unary),
+    "binary": ("vector", ("fn", "lhs", "rhs", "to"), _Reader._binary),
+    "select": ("vector", ("cond", "lhs", "rhs", "to"), _Reader._select),
+    "reduce": ("vector", ("fn", "axis", "from", "to"), _Reader._reduce),
     "matmul": ("matrix", ("lhs", "rhs", "acc"), _Reader._matmul),
 }
 

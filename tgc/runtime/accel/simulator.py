@@ -351,9 +351,90 @@ def _zero(instruction, buffer, tensors):
     _view(buffer, instruction.tile)[...] = 0
 
 
-def _add(instruction, buffer, tensors):
-    lhs, rhs = _view(buffer, instruction["lhs"]), _view(buffer, instruction["rhs"])
-    _view(buffer, instruction["to"])[...] = lhs + rhs
+def _fill(instruction, buffer, tensors):
+    _view(buffer, instruction.tile)[...] = np.float32(instruction["value"])
+
+
+def _operand(buffer, value):
+    """A vector operand's values: a tile (a row or column broadcasts), or a float32 number."""
+    return _view(buffer, value) if isinstance(value, Tile) else np.float32(value)
+
+
+def _logistic(x):
+    """1 / (1 + e^-x) without overflow: e^x / (1 + e^x) for negative x."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, np.float32(1) / (np.float32(1) + e), e / (np.float32(1) + e))
+
+
+_ONE = np.float32(1)
+_UNARY = {
+    "copy": np.copy,
+    "neg": np.negative,
+    "abs": np.abs,
+    "sign": np.sign,
+    "square": np.square,
+    "relu": lambda x: np.maximum(x, np.float32(0)),  # NaN stays NaN
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "round": np.rint,  # half to even, as tf.round
+    "not": lambda x: (x == 0).astype(np.float32),
+    "exp": np.exp,
+    "expm1": np.expm1,
+    "log": np.log,
+    "log1p": np.log1p,
+    "sqrt": np.sqrt,
+    "rsqrt": lambda x: _ONE / np.sqrt(x),
+    "reciprocal": lambda x: _ONE / x,
+    "tanh": np.tanh,
+    "logistic": _logistic,
+    "sin": np.sin,
+    "cos": np.cos,
+}
+_BINARY = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "max": np.maximum,  # NaN propagates, as tf.maximum
+    "min": np.minimum,
+    "pow": np.power,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+}
+_REDUCE = {"sum": np.add, "max": np.maximum, "min": np.minimum, "prod": np.multiply}
+
+
+def _store_result(buffer, instruction, values):
+    """The result, float32 and broadcast to the output tile (comparisons give 0.0 and 1.0)."""
+    to = _view(buffer, instruction["to"])
+    to[...] = np.broadcast_to(np.asarray(values, dtype=np.float32), to.shape)
+
+
+def _unary(instruction, buffer, tensors):
+    values = _UNARY[instruction["fn"]](_operand(buffer, instruction["x"]))
+    _store_result(buffer, instruction, values)
+
+
+def _binary(instruction, buffer, tensors):
+    lhs, rhs = (_operand(buffer, instruction[name]) for name in ("lhs", "rhs"))
+    _store_result(buffer, instruction, _BINARY[instruction["fn"]](lhs, rhs))
+
+
+def _select(instruction, buffer, tensors):
+    cond, lhs, rhs = (_operand(buffer, instruction[name]) for name in ("cond", "lhs", "rhs"))
+    _store_result(buffer, instruction, np.where(cond != 0, lhs, rhs))
+
+
+def _reduce(instruction, buffer, tensors):
+    """to = fn(to, fn over the axis of from): the accumulator keeps a reduction across tiles."""
+    combine = _REDUCE[instruction["fn"]]
+    source, to = _view(buffer, instruction["from"]), _view(buffer, instruction["to"])
+    partial = combine.reduce(source, axis=instruction["axis"], keepdims=True, dtype=np.float32)
+    to[...] = combine(to, partial)
 
 
 def _matmul(instruction, buffer, tensors):
@@ -369,6 +450,10 @@ _EXECUTE = {
     "dma_store": _dma_store,
     "cast": _cast,
     "zero": _zero,
-    "add": _add,
+    "fill": _fill,
+    "unary": _unary,
+    "binary": _binary,
+    "select": _select,
+    "reduce": _reduce,
     "matmul": _matmul,
 }

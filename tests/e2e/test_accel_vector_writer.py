@@ -1,4 +1,4 @@
-"""The program writer carries the N-D DMA of the accel dialect into the simulator's programs.
+"""The program writer carries the accel dialect's N-D DMA and vector ops into programs.
 
 A hand-written accel-level function (what the lowering passes produce) is read into a program by
 tgc/lowering/accel/program.py and run on the simulator: boxes of 4-D tensors with strides and a
@@ -69,3 +69,57 @@ def test_the_builder_takes_rows_and_cols_for_a_2_d_box():
         with ir.InsertionPoint.at_block_begin(block):
             op = ops.create("dma_load", [block.arguments[0]], rows=[1, 3], cols=[2, 6], to=0)
         assert ops.read(op) == {"begin": [1, 2], "count": [2, 4], "step": [1, 1], "to": 0}
+
+
+# x [2, 3] at 0, b [1, 3] at 32 (a row), out at 64, the row sums at 96:
+# out = relu(x * 2 + b); sums = sum of out along each row, accumulated onto 0.5.
+_VECTOR = """
+func.func @v(%x: memref<2x3xf32>, %b: memref<1x3xf32>) -> (memref<2x3xf32>, memref<2x1xf32>) {
+  %out = memref.alloc() : memref<2x3xf32>
+  %sums = memref.alloc() : memref<2x1xf32>
+  "accel.dma_load"(%x) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>,
+      step = array<i64: 1, 1>, to = 0 : i64} : (memref<2x3xf32>) -> ()
+  "accel.dma_load"(%b) {begin = array<i64: 0, 0>, count = array<i64: 1, 3>,
+      step = array<i64: 1, 1>, to = 32 : i64} : (memref<1x3xf32>) -> ()
+  "accel.binary"() {fn = "mul", lhs = array<i64: 0, 2, 3>, rhs = 2.0 : f64,
+      to = array<i64: 64, 2, 3>} : () -> ()
+  "accel.binary"() {fn = "add", lhs = array<i64: 64, 2, 3>, rhs = array<i64: 32, 1, 3>,
+      to = array<i64: 64, 2, 3>} : () -> ()
+  "accel.unary"() {fn = "relu", x = array<i64: 64, 2, 3>, to = array<i64: 64, 2, 3>} : () -> ()
+  "accel.fill"() {at = 96 : i64, shape = array<i64: 2, 1>, value = 0.5 : f64} : () -> ()
+  "accel.reduce"() {fn = "sum", axis = 1 : i64, from = array<i64: 64, 2, 3>,
+      to = array<i64: 96, 2, 1>} : () -> ()
+  "accel.dma_store"(%out) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>,
+      step = array<i64: 1, 1>, from = 64 : i64} : (memref<2x3xf32>) -> ()
+  "accel.dma_store"(%sums) {begin = array<i64: 0, 0>, count = array<i64: 2, 1>,
+      step = array<i64: 1, 1>, from = 96 : i64} : (memref<2x1xf32>) -> ()
+  return %out, %sums : memref<2x3xf32>, memref<2x1xf32>
+}
+"""
+
+
+def test_vector_ops_become_instructions_with_waits_and_compute_what_numpy_does():
+    with make_context() as context, ir.Location.unknown():
+        ops.load_dialect(context)
+        module = ir.Module.parse(_VECTOR)
+        (program,), host = read_function(public_functions(module)[0])
+    instructions = [(i["op"], i.get("fn"), i["waits"]) for i in program["instructions"]]
+    assert instructions == [
+        ("dma_load", None, []),
+        ("dma_load", None, []),
+        ("binary", "mul", [0]),
+        ("binary", "add", [1]),  # the vector unit runs in order: the mul needs no wait
+        ("unary", "relu", []),
+        ("fill", None, []),
+        ("reduce", "sum", []),
+        ("dma_store", None, [4]),  # out's last writer on the vector unit
+        ("dma_store", None, [6]),
+    ]
+    assert program["instructions"][2]["rhs"] == 2.0
+    assert program["instructions"][3]["rhs"] == {"at": 32, "shape": [1, 3]}
+    x = np.array([[1.0, -2.0, 3.0], [-0.5, 0.25, 4.0]], np.float32)
+    b = np.array([[0.5, 1.0, -7.0]], np.float32)
+    out, sums = Simulator(program).run([x, b])
+    expected = np.maximum(x.astype(np.float64) * 2 + b, 0.0)
+    assert np.array_equal(out, expected.astype(np.float32))
+    assert np.array_equal(sums, (expected.sum(axis=1, keepdims=True) + 0.5).astype(np.float32))
