@@ -90,6 +90,8 @@ from tgc import initializers, random, summary  # noqa: E402,F401
 # TF1's old name for summary.FileWriter. Set here: tgc.summary is built on the frontend, so
 # tgc.frontend.train cannot import it.
 train.SummaryWriter = summary.SummaryWriter
+# tf.test.create_local_cluster (tgc/frontend/cluster.py: clusters run on Ray).
+from tgc.frontend import testing as test  # noqa: E402,F401
 from tgc.summary import (  # noqa: E402,F401
     histogram_summary,
     image_summary,

@@ -49,10 +49,13 @@ def compile_run(
     graph_pipeline=None,
     devices: tuple = (),
     soft_placement: bool = False,
+    load=None,
 ) -> CompiledRun:
     """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors;
     ``graph_pipeline``: the tgc passes before placement (a Pipeline; the optimizing graph passes by
-    default); ``devices``: full names of the devices to place on (one CPU by default)."""
+    default); ``devices``: full names of the devices to place on (one CPU by default); ``load``:
+    what makes the runnable of the lowered partitions (default: in this process, the local runner;
+    tgc/driver/cluster.py's runs them on a cluster's tasks)."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -78,7 +81,9 @@ def compile_run(
             owners = {name: _target_of_device(device) for name, device, *_ in layout}
             modules = _lower_per_target(plan.per_target, module, owners)
             var_specs = {name: spec for name, spec, _ in variables}
-            run = _load(modules, owners, layout, keys, transfers, feeds, signature, var_specs)
+            run = (load or _load)(
+                modules, owners, layout, keys, transfers, feeds, signature, var_specs
+            )
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:

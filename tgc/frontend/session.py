@@ -76,6 +76,8 @@ class Session:
     def __init__(self, target="", graph=None, config=None):
         self.graph = graph or get_default_graph()
         self.config = config
+        # A server's target runs the graph on its cluster's tasks (tgc/frontend/cluster.py).
+        self._cluster = _cluster_of(target)
         self._variables: dict = {}
         self._cache: dict = {}
         self._closed = False
@@ -340,6 +342,7 @@ class Session:
             self._graph_pipeline(),
             self._devices(),
             soft,
+            load=None if self._cluster is None else self._cluster.loader(),
         )
         if self.config is not None and self.config.log_device_placement:
             for name, op_type, device in compiled.placement:
@@ -425,6 +428,8 @@ class Session:
     def _devices(self) -> tuple:
         from tgc.frontend.config import ConfigProto
 
+        if self._cluster is not None:
+            return self._cluster.devices()
         return (self.config or ConfigProto()).device_names()
 
     def _graph_pipeline(self) -> str:
@@ -445,6 +450,15 @@ class Session:
 
     def is_initialized(self, variable) -> bool:
         return variable._name in self._variables
+
+
+def _cluster_of(target):
+    """None for an in-process session (target ""), else the running cluster the target names."""
+    if target in ("", None):
+        return None
+    from tgc.frontend.cluster import cluster_of_target
+
+    return cluster_of_target(target)
 
 
 def _string_feed(tensor: Tensor, array: np.ndarray) -> np.ndarray:

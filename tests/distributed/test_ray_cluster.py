@@ -1,0 +1,187 @@
+"""The lectures' ps/worker program on a local Ray cluster (tgc/runtime/ray, tgc/frontend/cluster).
+
+One cluster for the module (two ps tasks, one worker; Ray on loopback with a capped object store),
+started by tf.test.create_local_cluster and stopped by closing its servers. Skipped where Ray is not
+installed.
+"""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    workers, ps = tf.test.create_local_cluster(num_workers=1, num_ps=2)
+    yield workers, ps
+    for server in workers + ps:
+        server.close()
+
+
+def _two_layer_net(ps_devices, worker_device):
+    """The lecture's two-layer net: w1 and w2 on ``ps_devices``, the step on ``worker_device``."""
+    rng = np.random.default_rng(0)
+    x = tf.placeholder(tf.float32, [None, 20], name="x")
+    labels = tf.placeholder(tf.float32, [None, 5], name="labels")
+    with tf.device(ps_devices[0]):
+        w1 = tf.Variable(rng.standard_normal((20, 16)).astype(np.float32) * 0.1, name="w1")
+    with tf.device(ps_devices[1]):
+        w2 = tf.Variable(rng.standard_normal((16, 5)).astype(np.float32) * 0.1, name="w2")
+    with tf.device(worker_device):
+        h = tf.nn.relu(tf.matmul(x, w1), name="h")
+        scores = tf.matmul(h, w2, name="scores")
+        loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=scores))
+        train = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+    return x, labels, loss, train, (w1, w2)
+
+
+def _train(target, ps_devices, worker_device, steps=10):
+    tf.reset_default_graph()
+    x, labels, loss, train, weights = _two_layer_net(ps_devices, worker_device)
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((8, 20)).astype(np.float32)
+    y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 8)]
+    with tf.Session(target) as sess:
+        sess.run(tf.global_variables_initializer())
+        losses = [sess.run([loss, train], {x: a, labels: y})[0] for _ in range(steps)]
+        return np.array(losses), sess.run(weights)
+
+
+def test_two_layer_net_trains_on_ps_and_worker_tasks_as_in_process(cluster):
+    workers, _ = cluster
+    on_cluster, (w1, w2) = _train(
+        workers[0].target, ["/job:ps/task:0", "/job:ps/task:1"], "/job:worker/task:0"
+    )
+    in_process, (r1, r2) = _train("", [None, None], None)
+    assert on_cluster[-1] < 0.7 * on_cluster[0]  # it trains
+    # Same float32 kernels in both runs; only the order of the partitions' work differs.
+    np.testing.assert_allclose(on_cluster, in_process, rtol=1e-5)
+    np.testing.assert_allclose(w1, r1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w2, r2, rtol=1e-5, atol=1e-6)
+
+
+def test_variables_live_on_their_ps_task_between_runs(cluster):
+    workers, _ = cluster
+    with tf.device("/job:ps/task:1"):
+        v = tf.Variable(np.float32(1.0), name="counter")
+    with tf.device("/job:worker/task:0"):
+        bump = v.assign_add(tf.constant(2.0) * 3.0)
+    with tf.Session(workers[0].target) as sess:
+        sess.run(v.initializer)
+        for _ in range(3):
+            sess.run(bump)
+        assert sess.run(v) == 19.0
+    assert sess._variables == {}  # the client's session holds none of them
+
+
+def test_log_device_placement_names_the_tasks(cluster, capfd):
+    workers, _ = cluster
+    with tf.device("/job:ps/task:0"):
+        w = tf.Variable(np.float32(4.0), name="weight")
+    with tf.device("/job:worker/task:0"):
+        y = tf.multiply(w, 2.0, name="double")
+    with tf.Session(workers[0].target, config=tf.ConfigProto(log_device_placement=True)) as sess:
+        sess.run(w.initializer)
+        assert sess.run(y) == 8.0
+    err = capfd.readouterr().err
+    assert "double: (tgc.multiply): /job:worker/replica:0/task:0/device:CPU:0" in err
+    assert "weight: (tgc.send): /job:ps/replica:0/task:0/device:CPU:0" in err
+
+
+def test_an_uninitialized_variable_on_a_task_gives_tensorflows_error(cluster):
+    workers, _ = cluster
+    with tf.device("/job:ps/task:0"):
+        w = tf.Variable(np.float32(4.0), name="never_set")
+    with tf.device("/job:worker/task:0"):
+        y = w * 2.0
+    with tf.Session(workers[0].target) as sess:
+        with pytest.raises(
+            tf.errors.FailedPreconditionError, match="uninitialized value never_set"
+        ):
+            sess.run(y)
+
+
+def test_large_tensors_cross_tasks_through_the_object_store(cluster):
+    workers, _ = cluster
+    big = np.arange(300 * 400, dtype=np.float64).reshape(300, 400)  # 960 kB: above the inline cap
+    with tf.device("/job:ps/task:0"):
+        v = tf.Variable(big, name="big")
+    with tf.device("/job:worker/task:0"):
+        total = tf.reduce_sum(v * 2.0)
+    with tf.Session(workers[0].target) as sess:
+        sess.run(v.initializer)
+        assert sess.run(total) == pytest.approx(2.0 * big.sum(), rel=1e-12)
+
+
+def test_an_unknown_job_in_a_device_scope_names_the_cluster_devices(cluster):
+    workers, _ = cluster
+    with tf.device("/job:chief/task:0"):
+        y = tf.add(tf.constant(1.0), 2.0, name="lost")
+    with tf.Session(workers[0].target) as sess:
+        with pytest.raises(
+            tf.errors.CompileError,
+            match=r"'lost'.*requested device '/job:chief/task:0'.*/job:worker/replica:0/task:0",
+        ):
+            sess.run(y)
+
+
+def test_a_bad_target_gives_tensorflows_error():
+    with pytest.raises(tf.errors.NotFoundError, match="No session factory registered"):
+        tf.Session("nonsense://here")
+    with pytest.raises(tf.errors.NotFoundError, match="no server at 'grpc://localhost:1'"):
+        tf.Session("grpc://localhost:1")
+
+
+def test_the_actors_run_partitions_without_mlir(cluster):
+    import ray
+
+    workers, _ = cluster
+    with tf.device("/job:worker/task:0"):
+        y = tf.constant(3.0) * 2.0
+    with tf.Session(workers[0].target) as sess:
+        assert sess.run(y) == 6.0
+    actor = ray.get_actor("worker/0", namespace="tgc")
+    assert ray.get(actor.loaded_modules.remote("tgc.runtime.ray"))  # it ran a step
+    assert ray.get(actor.loaded_modules.remote("mlir")) == []
+
+
+def test_closing_the_servers_leaves_no_ray_process(cluster):
+    """Runs last: it stops the module's cluster (the fixture's close is then a no-op)."""
+    workers, ps = cluster
+    started = _descendants()
+    assert len(started) >= 4, "expected Ray's daemons and the three task actors"
+    for server in workers + ps:
+        server.close()
+    with pytest.raises(tf.errors.NotFoundError):
+        tf.Session(workers[0].target)
+    assert not (_descendants() & started)
+
+
+def _descendants() -> set:
+    """Every process started (directly or not) by this one: Ray's daemons and its actors."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict = {}
+    for line in out.splitlines():
+        pid, ppid = map(int, line.split())
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found - {p for p in found if _is_ps_itself(p)}
+
+
+def _is_ps_itself(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip() == "ps"
+    except OSError:
+        return True  # already gone

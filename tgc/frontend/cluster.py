@@ -1,0 +1,254 @@
+"""TF1's cluster API: tf.train.ClusterSpec, tf.train.Server, tf.test.create_local_cluster.
+
+A ClusterSpec names jobs and their tasks' addresses, as in TensorFlow. A Server stands for one task
+of a cluster; where TensorFlow starts a gRPC server per task, tgc runs the cluster on Ray
+(tgc/runtime/ray): the servers of one ClusterSpec in a process share one local Ray cluster on
+loopback, with one actor per task. The addresses are the tasks' names in the spec (TF's own
+``server.target`` strings, ``grpc://localhost:PORT``); nothing listens on those ports. A Session
+given a server's target places and partitions its graph over every task's device
+(``/job:ps/replica:0/task:0/device:CPU:0``, ...) and runs each task's partition in its actor.
+
+The Ray cluster stops when the last server of its spec is closed (``server.close()``), or when the
+program ends.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from tgc import errors
+
+_lock = threading.Lock()
+_clusters: dict = {}  # frozen spec -> _SharedCluster
+_targets: dict = {}  # "grpc://..." -> _SharedCluster
+
+
+class ClusterSpec:
+    """Jobs and their tasks' addresses: ``ClusterSpec({"ps": ["h:2222"], "worker": [...]})``."""
+
+    def __init__(self, cluster):
+        if isinstance(cluster, ClusterSpec):
+            jobs = cluster.as_dict()
+        elif isinstance(cluster, dict):
+            jobs = cluster
+        else:
+            raise TypeError(
+                "ClusterSpec takes a dict of job name -> list (or dict) of task addresses, "
+                f"or a ClusterSpec, not {type(cluster).__name__}"
+            )
+        self._jobs = {}
+        for job, tasks in jobs.items():
+            if not isinstance(job, str) or not job:
+                raise ValueError(f"a job name must be a non-empty string, not {job!r}")
+            if isinstance(tasks, dict):
+                self._jobs[job] = {int(i): str(a) for i, a in tasks.items()}
+            elif isinstance(tasks, (list, tuple)):
+                self._jobs[job] = {i: str(a) for i, a in enumerate(tasks)}
+            else:
+                raise TypeError(f"the tasks of job '{job}' must be a list or dict of addresses")
+
+    @property
+    def jobs(self) -> list:
+        return list(self._jobs)
+
+    def as_dict(self) -> dict:
+        """Each job's addresses: a list when its task indices are 0..n-1, else a dict."""
+        out = {}
+        for job, tasks in self._jobs.items():
+            dense = sorted(tasks) == list(range(len(tasks)))
+            out[job] = [tasks[i] for i in sorted(tasks)] if dense else dict(tasks)
+        return out
+
+    def num_tasks(self, job_name: str) -> int:
+        return len(self._tasks(job_name))
+
+    def task_indices(self, job_name: str) -> list:
+        return sorted(self._tasks(job_name))
+
+    def task_address(self, job_name: str, task_index: int) -> str:
+        tasks = self._tasks(job_name)
+        if task_index not in tasks:
+            raise ValueError(f"No task with index {task_index} in job {job_name}")
+        return tasks[task_index]
+
+    def job_tasks(self, job_name: str) -> list:
+        tasks = self._tasks(job_name)
+        return [tasks.get(i) for i in range(max(tasks, default=-1) + 1)]
+
+    def _tasks(self, job_name: str) -> dict:
+        if job_name not in self._jobs:
+            raise ValueError(f"No such job in cluster: {job_name!r}")
+        return self._jobs[job_name]
+
+    def devices(self) -> tuple:
+        """Every task's CPU, as placement names them."""
+        return tuple(
+            f"/job:{job}/replica:0/task:{i}/device:CPU:0"
+            for job, tasks in self._jobs.items()
+            for i in sorted(tasks)
+        )
+
+    def _key(self) -> tuple:
+        return tuple(sorted((job, tuple(sorted(t.items()))) for job, t in self._jobs.items()))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ClusterSpec) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __bool__(self) -> bool:
+        return bool(self._jobs)
+
+    def __repr__(self) -> str:
+        return f"ClusterSpec({self.as_dict()!r})"
+
+
+class _SharedCluster:
+    """One local Ray cluster and the servers that use it."""
+
+    def __init__(self, spec: ClusterSpec):
+        from tgc.runtime.ray.local import LocalRayCluster
+
+        self.spec = spec
+        self.ray = LocalRayCluster({job: spec.num_tasks(job) for job in spec.jobs})
+        self.servers = 0
+
+    def devices(self) -> tuple:
+        return self.spec.devices()
+
+    def loader(self):
+        from tgc.driver.cluster import cluster_loader
+
+        return cluster_loader(self.ray)
+
+
+class Server:
+    """One task of a cluster (``tf.train.Server(cluster, job_name, task_index)``); its ``target``
+    is what a Session takes to run on the cluster."""
+
+    def __init__(
+        self,
+        server_or_cluster_def,
+        job_name=None,
+        task_index=None,
+        protocol=None,
+        config=None,
+        start=True,
+    ):
+        spec = ClusterSpec(server_or_cluster_def)
+        if job_name is None:
+            if len(spec.jobs) != 1:
+                raise ValueError("job_name must be given for a cluster of several jobs")
+            job_name = spec.jobs[0]
+        if task_index is None:
+            indices = spec.task_indices(job_name)
+            if len(indices) != 1:
+                raise ValueError(f"task_index must be given: job '{job_name}' has several tasks")
+            task_index = indices[0]
+        address = spec.task_address(job_name, task_index)
+        if protocol not in (None, "grpc"):
+            raise ValueError(f"unknown protocol '{protocol}': tgc's servers speak 'grpc' names")
+        self.cluster_spec = spec
+        self.job_name, self.task_index = job_name, int(task_index)
+        self.config = config
+        self.target = f"grpc://{_reachable(address)}"
+        self._cluster = None
+        if start:
+            self.start()
+
+    @classmethod
+    def create_local_server(cls, config=None, start=True):
+        """A one-task cluster (job "localhost") on this machine."""
+        return cls({"localhost": [f"localhost:{_free_port()}"]}, config=config, start=start)
+
+    @property
+    def server_def(self) -> dict:
+        return {
+            "cluster": self.cluster_spec.as_dict(),
+            "job_name": self.job_name,
+            "task_index": self.task_index,
+            "protocol": "grpc",
+        }
+
+    def start(self) -> None:
+        if self._cluster is not None:
+            return
+        with _lock:
+            shared = _clusters.get(self.cluster_spec)
+            if shared is None:
+                shared = _clusters[self.cluster_spec] = _SharedCluster(self.cluster_spec)
+            shared.servers += 1
+            for job in self.cluster_spec.jobs:
+                for i in self.cluster_spec.task_indices(job):
+                    address = _reachable(self.cluster_spec.task_address(job, i))
+                    _targets[f"grpc://{address}"] = shared
+            self._cluster = shared
+
+    def join(self) -> None:
+        """Blocks while the cluster runs (a ps task's program ends here, as in TensorFlow)."""
+        threading.Event().wait()
+
+    def close(self) -> None:
+        """Releases this server; the cluster stops with the last server of its spec."""
+        with _lock:
+            shared, self._cluster = self._cluster, None
+            if shared is None:
+                return
+            shared.servers -= 1
+            if shared.servers == 0:
+                _clusters.pop(shared.spec, None)
+                for target in [t for t, c in _targets.items() if c is shared]:
+                    del _targets[target]
+                shared.ray.close()
+
+    def __repr__(self) -> str:
+        return f"<tf.train.Server {self.job_name}/{self.task_index} {self.target}>"
+
+
+def create_local_cluster(num_workers, num_ps, protocol="grpc", worker_config=None, ps_config=None):
+    """A cluster of ``num_workers`` workers and ``num_ps`` ps tasks on loopback (tf.test's): returns
+    (worker servers, ps servers)."""
+    ports = [_free_port() for _ in range(num_workers + num_ps)]
+    spec = ClusterSpec(
+        {
+            "worker": [f"localhost:{p}" for p in ports[:num_workers]],
+            "ps": [f"localhost:{p}" for p in ports[num_workers:]],
+        }
+    )
+    workers = [Server(spec, "worker", i, protocol, worker_config) for i in range(num_workers)]
+    ps = [Server(spec, "ps", i, protocol, ps_config) for i in range(num_ps)]
+    return workers, ps
+
+
+def cluster_of_target(target: str):
+    """The running cluster a Session target names; TF's errors otherwise."""
+    with _lock:
+        shared = _targets.get(target)
+    if shared is not None:
+        return shared
+    if isinstance(target, str) and target.startswith("grpc://"):
+        raise errors.NotFoundError(
+            None,
+            None,
+            f"no server at '{target}' in this process: start the cluster with "
+            "tf.train.Server(cluster, job_name, task_index) or tf.test.create_local_cluster",
+        )
+    raise errors.NotFoundError(
+        None,
+        None,
+        f'No session factory registered for the given session options: {{target: "{target}"}} '
+        "Registered factories are {DIRECT_SESSION, GRPC_SESSION}.",
+    )
+
+
+def _reachable(address: str) -> str:
+    """``localhost:2222`` as TF's targets spell it (an address without a host is local)."""
+    return address if ":" in address and address.split(":")[0] else f"localhost:{address}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

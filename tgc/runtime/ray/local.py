@@ -1,0 +1,128 @@
+"""A Ray cluster on this machine for a ClusterSpec: one actor per task, started and stopped here.
+
+Ray 2.60's sharp edges (../shared/DISTRIBUTED-NOTES.md) are handled before Ray is imported:
+
+- loopback only: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes every Ray server bind and talk on
+  127.0.0.1 (by default Ray advertises the host's primary address);
+- no telemetry: ``RAY_USAGE_STATS_ENABLED=0``;
+- token authentication with a token made for this cluster, given in the environment
+  (``RAY_AUTH_TOKEN``) so that nothing is written to ``~/.ray/auth_token``;
+- ``ray.init(address="local")``: always a new cluster, never one a stale ``ray start`` left in
+  ``/tmp/ray/ray_current_cluster`` or ``RAY_ADDRESS``;
+- a capped object store and no dashboard.
+
+Each task is an actor pinned by a custom resource named after its job (``{"ps": 1}`` of the
+``{"ps": 2, "worker": 3}`` the cluster declares), with ``num_cpus=0``: tasks share the machine's
+cores instead of each reserving one. ``close()`` (and an ``atexit`` hook) shuts Ray down, which
+ends every process it started. One local cluster runs in a process at a time (Ray allows one
+connection per driver).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import sys
+import threading
+
+DEFAULT_OBJECT_STORE_BYTES = 256 * 2**20
+ACTOR_CONCURRENCY = 32  # steps blocked in a recv, plus deliveries, run at once in one actor
+
+_lock = threading.Lock()
+_running: "LocalRayCluster | None" = None
+
+
+class ClusterError(RuntimeError):
+    """The local cluster cannot be started or used as asked."""
+
+
+def prepare_environment() -> None:
+    """The environment Ray must see before it is imported (see the module's docstring)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if not os.environ.get("RAY_AUTH_TOKEN") and not os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    if "ray" in sys.modules:
+        # Ray read its configuration (the auth mode among it) when it was imported: re-read it,
+        # as Ray's own ray.init does after it turns token authentication on.
+        from ray._raylet import Config
+
+        Config.initialize("")
+
+
+def import_ray():
+    prepare_environment()
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(
+            "running on a cluster needs Ray: pip install 'tgc[ray]' (ray==2.60.0)"
+        ) from None
+    return ray
+
+
+class LocalRayCluster:
+    """Ray on loopback with one actor per task of ``jobs`` ({job name: number of tasks})."""
+
+    def __init__(self, jobs: dict, object_store_memory: int = DEFAULT_OBJECT_STORE_BYTES):
+        global _running
+        ray = import_ray()
+        with _lock:
+            if _running is not None and not _running.closed:
+                raise ClusterError(
+                    "a local cluster is already running in this process; close its servers first"
+                )
+            if ray.is_initialized():
+                raise ClusterError("Ray is already initialized in this process by someone else")
+            ray.init(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                resources={job: count for job, count in jobs.items()},
+                include_dashboard=False,
+                log_to_driver=False,
+                object_store_memory=object_store_memory,
+                namespace="tgc",
+            )
+            _running = self
+        self.closed = False
+        self.jobs = dict(jobs)
+        atexit.register(self.close)
+        self.actors = self._start_actors(ray)
+
+    def _start_actors(self, ray) -> dict:
+        from tgc.runtime.ray.task import TaskActor
+
+        remote = ray.remote(TaskActor)
+        actors = {
+            f"{job}/{i}": remote.options(
+                name=f"{job}/{i}",
+                num_cpus=0,
+                resources={job: 1},
+                max_concurrency=ACTOR_CONCURRENCY,
+            ).remote(job, i)
+            for job, count in self.jobs.items()
+            for i in range(count)
+        }
+        ray.get([a.ready.remote() for a in actors.values()])
+        ray.get([a.set_peers.remote(actors) for a in actors.values()])
+        return actors
+
+    def actor(self, job: str, task: int):
+        return self.actors.get(f"{job}/{task}")
+
+    def close(self) -> None:
+        """Shuts down Ray and every process it started (idempotent)."""
+        global _running
+        with _lock:
+            if self.closed:
+                return
+            self.closed = True
+            import ray
+
+            self.actors = {}
+            if ray.is_initialized():
+                ray.shutdown()
+            if _running is self:
+                _running = None
