@@ -40,10 +40,11 @@ def worker(include_known: bool, target: str, variant: str | None) -> None:
     """Reads seeds on stdin, writes one JSON result per seed on the original stdout."""
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
-    from conformance.checks import run_checks
+    from conformance.checks import run_checks, target_named
     from conformance.generator import KNOWN_BUGS, RandomChooser, catalogue, draw_graph
 
     entries = catalogue()
+    favour = target_named(target).favour  # an accelerator's ops are drawn more often
     avoid = set() if include_known else set(KNOWN_BUGS)
     abort_seed = os.environ.get("TGC_CAMPAIGN_ABORT_SEED")  # the tests' stand-in for a segfault
     for line in sys.stdin:
@@ -52,7 +53,12 @@ def worker(include_known: bool, target: str, variant: str | None) -> None:
             os.abort()
         started = time.time()
         spec = draw_graph(
-            RandomChooser(seed), seed=seed, avoid=avoid, entries=entries, variant=variant
+            RandomChooser(seed),
+            seed=seed,
+            avoid=avoid,
+            entries=entries,
+            variant=variant,
+            favour=favour,
         )
         record = describe(spec)
         print(f"--- seed {seed}", file=sys.stderr, flush=True)
@@ -139,14 +145,17 @@ def done_seeds(path: str) -> set:
 def crash_record(seed: int, worker: Worker, why: str) -> dict:
     """The record of a seed whose worker died or hung; the graph is described by drawing it
     again."""
+    from conformance.checks import target_named
     from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
 
     record = {"seed": seed}
     try:
         avoid = set() if ARGS.include_known_bugs else set(KNOWN_BUGS)
-        record.update(
-            describe(draw_graph(RandomChooser(seed), seed=seed, avoid=avoid, variant=ARGS.variant))
+        favour = target_named(ARGS.target).favour
+        spec = draw_graph(
+            RandomChooser(seed), seed=seed, avoid=avoid, variant=ARGS.variant, favour=favour
         )
+        record.update(describe(spec))
     except Exception as exc:  # noqa: BLE001
         record["draw_error"] = str(exc)
     record.update(

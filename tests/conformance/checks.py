@@ -13,13 +13,20 @@ the same graph another way and must agree with that Session within float32 round
 - ``jit``: ``@tgc.jit`` of the function returning the fetched values.
 
 A ``Target`` names what changes between targets (device names, the device count key, the variants it
-supports); today only ``cpu`` exists. ``run_checks`` returns an ``Outcome`` (pass, wrong, error); a
-crash of the process is the caller's to see (``isolated`` runs it in a child).
+supports, how its numbers are rounded). The accelerator (``accel``) runs beside the CPU: every op
+is requested on ``/accel:0`` and soft placement keeps on the CPU what the accelerator cannot run;
+the ops that ran there (read from the session's placement) are compared within the bounds their
+bf16 matrix unit and float32 vector unit allow (``accel_numerics.py``), propagated through the rest
+of the graph. ``run_checks`` returns an ``Outcome`` (pass, wrong, error); a crash of the process is
+the caller's to see (``isolated`` runs it in a child).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import tempfile
 import traceback
 import zlib
@@ -38,6 +45,10 @@ class Target:
     device_type: str  # "cpu" gives devices "/cpu:N" and ConfigProto(device_count={"CPU": N})
     variants: tuple  # the variants this target runs
     compiler: str = "cpu"  # the compiler's target (tgc/dialect/targets.py) its runs compile for
+    # An accelerator beside the CPU: every op requested on it, soft placement, its numbers within
+    # accel_numerics' bounds.
+    accelerator: bool = False
+    favour: tuple = ()  # ops the generator draws more often for it (an accelerator's own)
 
     def device(self, index: int) -> str:
         return f"/{self.device_type}:{index}"
@@ -45,7 +56,11 @@ class Target:
     def config(self, devices: int = 1, opt_level=None):
         import tgc as tf
 
-        config = tf.ConfigProto(device_count={self.device_type.upper(): devices})
+        config = tf.ConfigProto(
+            device_count={self.device_type.upper(): devices},
+            allow_soft_placement=self.accelerator,
+            log_device_placement=self.accelerator,  # where each op ran decides its tolerance
+        )
         if opt_level is not None:
             config.graph_options.optimizer_options.opt_level = opt_level
         return config
@@ -70,7 +85,13 @@ def target_named(name: str) -> Target:
     if compiler.available_devices() == 0:
         raise KeyError(name)  # this machine has none of its devices (a GPU target without a GPU)
     variants = tuple(v for v in ALL_VARIANTS if _runs_variant(compiler, v))
-    return Target(name, compiler.device_type.lower(), variants, compiler=name)
+    accelerator = compiler.device_type in ACCELERATOR_TYPES
+    favour = tuple(sorted(compiler.supported_ops())) if accelerator else ()
+    return Target(name, compiler.device_type.lower(), variants, name, accelerator, favour)
+
+
+# Device types whose targets compute in reduced precision (bf16 on the matrix unit).
+ACCELERATOR_TYPES = ("ACCEL",)
 
 
 def _runs_variant(compiler, variant: str) -> bool:
@@ -231,8 +252,6 @@ def _graph_element(t):
 def build_values(spec, input_tensors: list, target: Target | None = None) -> list:
     """Tensors of every value id, the inputs given; with ``target`` each op
     goes on its node's device."""
-    import contextlib
-
     import tgc as tf
 
     values = list(input_tensors)
@@ -287,7 +306,8 @@ class Built:
 def build_graph(spec, devices: Target | None = None) -> Built:
     import tgc as tf
 
-    inputs, feeds = make_inputs(spec)
+    inputs, feeds = make_inputs(spec)  # variables too: an accelerator that cannot hold one leaves
+    # it on the CPU by soft placement
     values = build_values(spec, inputs, devices)  # a Variable enters ops as itself, as in TF
     loss = build_loss(spec, values)
     xs = [inputs[t] if t < len(inputs) else values[t] for t in spec.targets]
@@ -309,19 +329,52 @@ def run_session(spec, target: Target, config=None, devices: bool = False) -> dic
     import tgc as tf
 
     graph = tf.Graph()
+    log = io.StringIO()
     with graph.as_default():
+        # On an accelerator every op (gradients too) asks for it; soft placement keeps the rest on
+        # the CPU. (tf.device binds to the default graph: made inside it.)
+        scope = tf.device(target.device(0)) if target.accelerator else contextlib.nullcontext()
         try:
-            built = build_graph(spec, target if devices else None)
+            with scope:
+                built = build_graph(spec, target if devices else None)
         except Exception as exc:  # noqa: BLE001 - a valid graph that tgc refuses to build is a finding
             raise Stage("build", exc) from None
         try:
-            with tf.Session(config=config or target.config()) as sess:
+            with tf.Session(config=config or target.config()) as sess, _placement_log(log, target):
                 if any(i.kind == "variable" for i in spec.inputs):
                     sess.run(tf.global_variables_initializer())
                 out = sess.run(built.fetches, feed_dict=built.feeds)
         except Exception as exc:  # noqa: BLE001
             raise Stage("run", exc) from None
-    return unpack(spec, built, out)
+    result = unpack(spec, built, out)
+    if target.accelerator:
+        result["placement"] = parse_placement(log.getvalue())
+        result["node_names"] = node_op_names(spec, built.values)
+    return result
+
+
+def _placement_log(log: io.StringIO, target: Target):
+    """log_device_placement's lines (an accelerator's config asks for them) go into ``log``."""
+    return contextlib.redirect_stderr(log) if target.accelerator else contextlib.nullcontext()
+
+
+PLACEMENT_LINE = re.compile(r"^(?P<name>.+): \((?P<op>[\w.]+)\): (?P<device>\S+)$")
+
+
+def parse_placement(text: str) -> list:
+    """(op name, op type, device) of each line log_device_placement printed."""
+    found = (PLACEMENT_LINE.match(line) for line in text.splitlines())
+    return [(m["name"], m["op"], m["device"]) for m in found if m]
+
+
+def node_op_names(spec, values: list) -> list:
+    """Per node: the graph op name of its first result (what the placement lists)."""
+    names, value = [], len(spec.inputs)
+    for node in spec.nodes:
+        element = _graph_element(values[value])
+        names.append(element.op.name if hasattr(element, "op") else None)
+        value += node.results
+    return names
 
 
 # ---- the variants --------------------------------------------------------------------------------
@@ -455,7 +508,9 @@ def compare_array(
     skip=None,
     rtol=None,
     atol_scale=None,
+    extra=None,
 ) -> None:
+    """``extra``: an allowance on top (the accelerator's bounds, accel_numerics.py)."""
     got = np.asarray(got)
     want = np.asarray(want)
     if got.shape != want.shape:
@@ -477,6 +532,8 @@ def compare_array(
     else:
         rounding = np.zeros(want64.shape) if rounding is None else rounding
         allowed = forward_tolerance(dtype, want64, rounding)
+    if extra is not None:
+        allowed = allowed + extra
     error = np.abs(got.astype(np.float64) - want64)
     bad = ~(error <= allowed)  # NaN counts as bad
     if skip is not None:
@@ -493,19 +550,37 @@ def compare_array(
 GRAD_TOL = {"float64": (1e-4, 1e-5), "float32": (2e-2, 2e-3)}  # (rtol, atol per unit of scale)
 
 
-def check_forward(spec, ref: Reference, forward: list, category: str = "forward") -> None:
+# An accelerator's forward bounds are first-order (accel_numerics.py): twice them covers the
+# products of two bounded errors, which are second order in 2^-8.
+ACCEL_BOUND_FACTOR = 2.0
+
+
+def accel_allowance(bounds, value: int):
+    """The accelerator's allowance for ``value`` (None without an accelerator)."""
+    return None if bounds is None else ACCEL_BOUND_FACTOR * bounds.forward[value]
+
+
+def check_forward(
+    spec, ref: Reference, forward: list, category: str = "forward", bounds=None
+) -> None:
     for f, got in zip(spec.fetches, forward):
+        if bounds is not None and f in bounds.uncertain:
+            continue  # flips within the accelerator's rounding: no single right answer
         want, want64 = ref.values[f], ref.values64[f]
         rounding = (
             np.abs(np.asarray(want, np.float64) - want64) if want64.dtype.kind == "f" else None
         )
-        compare_array(f"v{f}", category, got, want, spec.dtype, want64, rounding)
+        extra = accel_allowance(bounds, f) if want64.dtype.kind == "f" else None
+        compare_array(f"v{f}", category, got, want, spec.dtype, want64, rounding, extra=extra)
 
 
 def check_gradients(
-    spec, ref: Reference, grads: list, targets: tuple, category: str = "gradient"
+    spec, ref: Reference, grads: list, targets: tuple, category: str = "gradient", bounds=None
 ) -> None:
     rtol, atol = GRAD_TOL[spec.dtype]
+    if bounds is not None:  # the accelerator's rounding, relative to the gradient's magnitude
+        accel = bounds.gradient_rtol(spec.dtype)
+        rtol, atol = rtol + accel, atol + accel
     for t, got in zip(targets, grads):
         fd, kink = ref.fd[t]
         if got is None:
@@ -527,9 +602,12 @@ def check_gradients(
         )
 
 
-def check_same(spec, ref: Reference, base: dict, other: dict, category: str) -> None:
-    """A variant's results against the single-device Session's, within float32 rounding."""
+def check_same(spec, ref: Reference, base: dict, other: dict, category: str, bounds=None) -> None:
+    """A variant's results against the single-device Session's, within float32 rounding (and
+    twice an accelerator's bounds: each run may be off by them, in opposite directions)."""
     for f, b, o in zip(spec.fetches, base.get("forward", []), other.get("forward", [])):
+        if bounds is not None and f in bounds.uncertain:
+            continue
         want64 = ref.values64[f]
         rounding = (
             np.abs(np.asarray(ref.values[f], np.float64) - want64)
@@ -545,9 +623,12 @@ def check_same(spec, ref: Reference, base: dict, other: dict, category: str) -> 
             rounding=rounding
             if rounding is None
             else rounding + np.abs(np.asarray(b, np.float64) - want64),
+            extra=None if rounding is None else _twice(accel_allowance(bounds, f)),
         )
     if "grads" in other and "grads" in base:
         rtol, atol = (1e-4, 1e-5) if spec.dtype == "float32" else (1e-7, 1e-9)
+        if bounds is not None:
+            rtol, atol = (x + 2 * bounds.gradient_rtol(spec.dtype) for x in (rtol, atol))
         for t, b, o in zip(spec.targets, base["grads"], other["grads"]):
             if (b is None) != (o is None):
                 raise Wrong(
@@ -568,6 +649,10 @@ def check_same(spec, ref: Reference, base: dict, other: dict, category: str) -> 
                 )
 
 
+def _twice(allowance):
+    return None if allowance is None else 2 * allowance
+
+
 # ---- one graph -----------------------------------------------------------------------------------
 
 
@@ -584,10 +669,11 @@ def _checks(spec, target: Target, variant: str) -> Outcome:
     try:
         ref = compute_reference(spec)
         base = run_session(spec, target)
-        check_forward(spec, ref, base["forward"])
-        check_gradients(spec, ref, base["grads"], spec.targets)
+        bounds = accel_bounds(spec, ref, base) if target.accelerator else None
+        check_forward(spec, ref, base["forward"], bounds=bounds)
+        check_gradients(spec, ref, base["grads"], spec.targets, bounds=bounds)
         if variant in target.variants:
-            _run_variant(spec, target, variant, ref, base)
+            _run_variant(spec, target, variant, ref, base, bounds)
     except Wrong as exc:
         return Outcome("wrong", exc.category, str(exc))
     except Stage as exc:
@@ -595,7 +681,41 @@ def _checks(spec, target: Target, variant: str) -> Outcome:
     return Outcome("pass", variant)
 
 
-def _run_variant(spec, target: Target, variant: str, ref: Reference, base: dict) -> None:
+def accel_bounds(spec, ref: Reference, base: dict):
+    """The accelerator's bounds for the nodes the base Session placed on it (a node whose op the
+    placement does not list, merged or folded away, counts as there when ops of its type were)."""
+    from conformance.accel_numerics import error_bounds
+
+    computing = [(n, op, d) for n, op, d in base["placement"] if not TRANSFER_OP.search(op)]
+    on_accel = [(name, op) for name, op, device in computing if ":ACCEL:" in device]
+    names = {name for name, _ in on_accel}  # a composite op's parts all carry its name
+    listed = {name for name, _, _ in computing}
+    types = {op.removeprefix("tgc.") for _, op in on_accel}
+    accel_nodes = {
+        i
+        for i, (node, name) in enumerate(zip(spec.nodes, base["node_names"]))
+        if name in names or (name not in listed and node.op in types)
+    }
+    bounds = error_bounds(spec, ref.values64, accel_nodes)
+    bounds.matrix_ops = sum(op == "tgc.matmul" for _, op in on_accel)
+    bounds.vector_ops = len(on_accel) - bounds.matrix_ops
+    return bounds
+
+
+def _artifact_applies(target: Target, base: dict) -> bool:
+    """An accelerator's artifact runs the whole graph there (`tgc compile --target accel`): only
+    for a graph whose every op the Session placed on it."""
+    if not target.accelerator:
+        return True
+    return all(":ACCEL:" in device for _, _, device in base["placement"])
+
+
+TRANSFER_OP = re.compile(r"send|recv", re.IGNORECASE)
+
+
+def _run_variant(
+    spec, target: Target, variant: str, ref: Reference, base: dict, bounds=None
+) -> None:
     import tgc as tf
 
     if variant == "two_devices":
@@ -605,12 +725,13 @@ def _run_variant(spec, target: Target, variant: str, ref: Reference, base: dict)
             base,
             run_session(spec, target, target.config(devices=2), devices=True),
             variant,
+            bounds,
         )
     elif variant == "opt_l0":
         config = target.config(opt_level=tf.OptimizerOptions.L0)
-        check_same(spec, ref, base, run_session(spec, target, config), variant)
-    elif variant == "artifact":
-        check_same(spec, ref, base, run_artifact(spec, target), variant)
+        check_same(spec, ref, base, run_session(spec, target, config), variant, bounds)
+    elif variant == "artifact" and _artifact_applies(target, base):
+        check_same(spec, ref, base, run_artifact(spec, target), variant, bounds)
     elif variant == "jit":
         check_same(spec, ref, base, run_jit(spec, target), variant)
     elif variant == "tgc_grad":

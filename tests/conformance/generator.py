@@ -517,13 +517,19 @@ def _operand_ok(spec: GraphSpec, cls: str, v: int, entry: OpEntry) -> bool:
     return True
 
 
-def _draw_node(ch: Chooser, spec: GraphSpec, entries: list, avoid: set) -> bool:
+def _draw_node(
+    ch: Chooser, spec: GraphSpec, entries: list, avoid: set, favoured: list = ()
+) -> bool:
     """Adds one random node (and any domain adapter it needs); False when no candidate fitted.
 
     An op is chosen first and given several operand and attribute drawings, so that ops whose
-    shape rules accept few operands (matmul, concat) are not crowded out by elementwise ones."""
+    shape rules accept few operands (matmul, concat) are not crowded out by elementwise ones.
+    ``favoured`` entries get FAVOURED_PERCENT of the choices (the ops a target under test runs)."""
     for _ in range(12):
-        entry = ch.choice(entries)
+        if favoured and ch.chance(FAVOURED_PERCENT):
+            entry = ch.choice(favoured)
+        else:
+            entry = ch.choice(entries)
         for _ in range(6):
             if _try_node(ch, spec, entry, avoid):
                 return True
@@ -616,6 +622,7 @@ def _ordered(ch: Chooser, items: list) -> list:
 
 
 VARIANTS = ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit")
+FAVOURED_PERCENT = 40
 
 
 def draw_graph(
@@ -624,11 +631,13 @@ def draw_graph(
     avoid=frozenset(KNOWN_BUGS),
     entries=None,
     variant: str | None = None,
+    favour=(),
 ) -> GraphSpec:
     """A random graph: 2-4 inputs, 3-12 drawn ops (domain adapters come on top), its reference
     values, fetches, loss and gradient targets. ``avoid`` names KNOWN_BUGS
-    situations not to draw."""
+    situations not to draw; ops named in ``favour`` are drawn more often (an accelerator's)."""
     entries = list((entries or catalogue()).values())
+    favoured = [e for e in entries if e.name in favour]
     avoid = set(avoid)
     dtype = "float64" if ch.chance(60) else "float32"
     spec = GraphSpec(seed=seed, dtype=dtype, inputs=[], nodes=[])
@@ -637,7 +646,7 @@ def draw_graph(
     wanted = ch.integer(3, 12)
     drawn = 0
     while drawn < wanted:
-        if not _draw_node(ch, spec, entries, avoid):
+        if not _draw_node(ch, spec, entries, avoid, favoured):
             break
         drawn += 1
     _choose_outputs(ch, spec, avoid)

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from conformance.checks import Outcome, run_checks  # noqa: E402
+from conformance.checks import Outcome, run_checks, target_named  # noqa: E402
 from conformance.generator import KNOWN_BUGS, GraphSpec, RandomChooser, draw_graph  # noqa: E402
 
 
@@ -141,7 +141,11 @@ def repro_code(spec: GraphSpec, suite_target=None) -> str:
     kind = suite_target.device_type if suite_target is not None else "cpu"
     feeds = []
     for i, (inp, a) in enumerate(zip(spec.inputs, spec.arrays)):
-        value = f"np.array({np.round(a, 4).tolist()!r}, np.{spec.dtype})"
+        value = (
+            f"np.array({np.round(a, 4).tolist()!r}, np.{spec.dtype})"
+            if a.size
+            else f"np.zeros({a.shape!r}, np.{spec.dtype})"  # [] would lose an empty one's shape
+        )
         if inp.kind == "variable":
             lines.append(f"v{i} = tf.Variable({value})")
         else:
@@ -173,13 +177,19 @@ def repro_code(spec: GraphSpec, suite_target=None) -> str:
         else "[]"
     )
     lines.append(f"grads = {grads}")
+    accelerator = suite_target is not None and suite_target.accelerator
+    if accelerator:  # every op asks for the accelerator; soft placement keeps the rest on the CPU
+        first = lines.index("") + 1
+        body = ["    " + line for line in lines[first:]]
+        lines[first:] = [f"with tf.device({suite_target.device(0)!r}):", *body]
     if suite_target is None or suite_target.compiler == "cpu":
         lines.append("with tf.Session() as sess:")
     else:
         devices = suite_target.config().device_count
         compiler = suite_target.compiler
         lines.insert(3, "from tgc.dialect import targets")
-        lines.append(f"config = tf.ConfigProto(device_count={devices!r})")
+        soft = ", allow_soft_placement=True, log_device_placement=True" if accelerator else ""
+        lines.append(f"config = tf.ConfigProto(device_count={devices!r}{soft})")
         lines.append(f"with targets.selected({compiler!r}), tf.Session(config=config) as sess:")
     if any(i.kind == "variable" for i in spec.inputs):
         lines.append("    sess.run(tf.global_variables_initializer())")
@@ -203,13 +213,20 @@ def main(argv=None) -> None:
     parser.add_argument("--target", default="cpu")
     args = parser.parse_args(argv)
     avoid = set() if args.include_known_bugs else set(KNOWN_BUGS)
-    spec = draw_graph(RandomChooser(args.seed), seed=args.seed, avoid=avoid, variant=args.variant)
+    target = target_named(args.target)
+    spec = draw_graph(
+        RandomChooser(args.seed),
+        seed=args.seed,
+        avoid=avoid,
+        variant=args.variant,
+        favour=target.favour,
+    )
     print(spec.describe())
     small, outcome = shrink(spec, args.target)
     print(f"\n{outcome.status} {outcome.category}: {outcome.detail[:800]}\n")
     print(small.describe())
     print()
-    print(repro_code(small))
+    print(repro_code(small, None if args.target == "cpu" else target))
 
 
 if __name__ == "__main__":

@@ -54,16 +54,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @st.composite
-def graphs(draw, variant, entries=None):
+def graphs(draw, variant, entries=None, favour=()):
     seed = draw(st.integers(0, 2**31 - 1))
     entries = ENTRIES if entries is None else entries
-    return draw_graph(HypothesisChooser(draw), seed=seed, entries=entries, variant=variant)
+    return draw_graph(
+        HypothesisChooser(draw), seed=seed, entries=entries, variant=variant, favour=favour
+    )
 
 
 def entries_for(target) -> dict:
-    """The drawable ops the target's compiler can run (every one on the CPU)."""
+    """The drawable ops the target's compiler can run (every one on the CPU; every one beside an
+    accelerator, whose CPU runs what it cannot)."""
     from tgc.dialect import targets
 
+    if target.accelerator:
+        return ENTRIES
     supported = targets.get(target.compiler).supported_ops()
     return {name: entry for name, entry in ENTRIES.items() if name in supported}
 
@@ -80,7 +85,7 @@ def test_random_graphs_conform(variant, target):
     examples = max(1, round(profile.max_examples * EXAMPLE_SHARE.get(variant, 1.0)))
 
     @settings(profile, max_examples=examples)
-    @given(graphs(variant, entries_for(target)))
+    @given(graphs(variant, entries_for(target), target.favour))
     def check(spec):
         outcome = outcome_isolated(spec, target.name)
         assert outcome.ok, (
