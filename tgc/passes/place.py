@@ -2,7 +2,8 @@
 
 Runs after the graph passes, before tgc-partition. Rules, in order:
 1. a variable and all its reads and assigns share one device (colocation), the one its declaration
-   (else its assigns) requests;
+   (else its assigns) requests, among the devices whose target runs every one of those ops (an
+   accelerator that cannot apply an optimizer's update does not get the variable);
 2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
    `/device:CPU:1`) restricts it to the matching available devices;
 3. only devices whose target can run the op qualify (the target registry, tgc/dialect/targets.py:
@@ -69,13 +70,17 @@ class _Placer:
         self.devices = devices  # [(full name, DeviceSpec)]
         self.soft = soft  # allow_soft_placement: an unsatisfiable request falls back to any device
 
-    def candidates(self, operation, requests):
-        kinds_ok = [(n, d) for n, d in self.devices if _can_run(operation, d)]
+    def candidates(self, operation, requests, group=()):
+        """The devices ``operation`` may go to, given its ``requests``; with ``group`` (the ops
+        colocated with it: a variable's declaration, reads and assigns), only devices that run
+        every op of the group."""
+        members = list(group) or [operation]
+        kinds_ok = [(n, d) for n, d in self.devices if all(_can_run(op, d) for op in members)]
         if not kinds_ok:
             self.pass_.fail(
                 operation,
-                f"no available device can run '{operation.name}' ({self._targets()} does not "
-                f"run it); available: {self._names()}",
+                f"no available device can run '{operation.name}'{_with_group(members)} "
+                f"({self._targets()} does not run it); available: {self._names()}",
             )
         chosen = kinds_ok
         for text in requests:
@@ -88,9 +93,18 @@ class _Placer:
                 self.pass_.fail(
                     operation,
                     f"cannot place '{operation.name}' on requested device '{text}': "
-                    f"available devices that can run it are {[n for n, _ in kinds_ok]}",
+                    f"available devices that can run it{_with_group(members)} are "
+                    f"{[n for n, _ in kinds_ok]}{self._refusals(members, request)}",
                 )
         return chosen
+
+    def _refusals(self, members, request) -> str:
+        """Which colocated ops the requested devices cannot run (why a variable is refused)."""
+        requested = [d for _, d in self.devices if matches(request, d)]
+        refused = sorted({op.name for op in members for d in requested if not _can_run(op, d)})
+        if len(members) < 2 or not refused or not requested:
+            return ""
+        return f" ('{requested[0].device_type}' does not run {', '.join(map(repr, refused))})"
 
     def _names(self):
         return [n for n, _ in self.devices]
@@ -100,6 +114,11 @@ class _Placer:
         found = {targets.for_device_type(d.device_type) for _, d in self.devices}
         names = sorted(t.name for t in found if t is not None)
         return "target " + ", ".join(names) if names else "no target"
+
+
+def _with_group(members) -> str:
+    """ " with its reads and assigns" when the op stands for a colocated group."""
+    return " with its reads and assigns" if len(members) > 1 else ""
 
 
 def _requested(operation) -> str:
@@ -153,7 +172,7 @@ class PlacePass(ModulePass):
             deciding = decl if decl and _requested(decl[0]) else writers
             requests = [r for r in (_requested(op) for op in deciding) if r]
             anchor = next((op for op in deciding if _requested(op)), ops[0])
-            device = placer.candidates(anchor, requests)[0][0]
+            device = placer.candidates(anchor, requests, group=ops)[0][0]
             for op in ops:
                 _set_device(op, device)
             placed[name] = device
