@@ -1,12 +1,15 @@
 """The lectures' ps/worker program on a local Ray cluster (tgc/runtime/ray, tgc/frontend/cluster).
 
-One cluster for the module (two ps tasks, one worker; Ray on loopback with a capped object store),
+One cluster for the module (two ps tasks, two workers; Ray on loopback with a capped object store),
 started by tf.test.create_local_cluster and stopped by closing its servers. Skipped where Ray is not
 installed.
 """
 
+import importlib.util
 import os
 import subprocess
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def cluster():
-    workers, ps = tf.test.create_local_cluster(num_workers=1, num_ps=2)
+    workers, ps = tf.test.create_local_cluster(num_workers=2, num_ps=2)
     yield workers, ps
     for server in workers + ps:
         server.close()
@@ -138,6 +141,67 @@ def test_a_bad_target_gives_tensorflows_error():
         tf.Session("grpc://localhost:1")
 
 
+def _load_example(name):
+    path = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ps_worker_example_averages_two_workers_gradients_as_in_process(cluster):
+    """In-graph replication: each worker's shard of the batch, gradients averaged on the ps."""
+    workers, _ = cluster
+    example = _load_example("ps_worker")
+    on_cluster = example.main(steps=8, target=workers[1].target, print_every=0)
+    # In-process, the same graph: the ps and worker scopes fall back to the one local CPU.
+    soft = tf.ConfigProto(allow_soft_placement=True)
+    in_process = example.main(steps=8, target="", print_every=0, config=soft)
+    assert on_cluster[-1] < on_cluster[0]
+    np.testing.assert_allclose(on_cluster, in_process, rtol=1e-5)
+
+
+def test_two_workers_train_asynchronously_against_the_ps(cluster):
+    """Between steps each worker's client updates the ps without waiting for the other
+    (asynchronous data parallelism, two client threads): the loss of the whole batch falls."""
+    workers, _ = cluster
+    x, labels, loss, _, (w1, w2) = _two_layer_net(
+        ["/job:ps/task:0", "/job:ps/task:1"], "/job:worker/task:0"
+    )
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((16, 20)).astype(np.float32)
+    y = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 16)]
+    steps = []
+    for k in range(2):
+        with tf.device(f"/job:worker/task:{k}"):
+            scores = tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2)
+            shard_loss = tf.reduce_sum(
+                tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=scores)
+            )
+            steps.append(tf.train.GradientDescentOptimizer(0.02).minimize(shard_loss))
+    with tf.Session(workers[0].target) as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(loss, {x: a, labels: y})
+        failures = []
+
+        def worker(k):
+            shard = {x: a[8 * k : 8 * (k + 1)], labels: y[8 * k : 8 * (k + 1)]}
+            try:
+                for _ in range(15):
+                    sess.run(steps[k], shard)
+            except Exception as exc:  # reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures
+        after = sess.run(loss, {x: a, labels: y})
+    assert after < 0.8 * before
+
+
 def test_the_actors_run_partitions_without_mlir(cluster):
     import ray
 
@@ -155,7 +219,7 @@ def test_closing_the_servers_leaves_no_ray_process(cluster):
     """Runs last: it stops the module's cluster (the fixture's close is then a no-op)."""
     workers, ps = cluster
     started = _descendants()
-    assert len(started) >= 4, "expected Ray's daemons and the three task actors"
+    assert len(started) >= 5, "expected Ray's daemons and the four task actors"
     for server in workers + ps:
         server.close()
     with pytest.raises(tf.errors.NotFoundError):
