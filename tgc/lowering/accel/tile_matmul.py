@@ -4,36 +4,43 @@ Runs after bufferization. ``linalg.matmul ins(A, B) outs(C)`` (M x K x N, float3
 weight-stationary on the matrix unit: a K x N tile of B (K and N at most the array's 128) is held in
 the array while rows of A stream through it, as many as a chunk of rows holds (up to
 ``CHUNK_ROWS``; fewer when K or N is so large that the chunk would not fit in the buffer). Per
-chunk, A's tiles along K are cast to bf16 and kept in the buffer, and C's tiles of columns come in
-two phases::
+chunk, A's tiles along K (M x 128, one DMA each) are cast to bf16 and kept in the buffer; C's tiles
+of columns come in two phases::
 
-    for each tile t along K:                       (the first KEPT_COLUMNS tiles of columns j)
-        dma_load A's chunk x tile t -> f32 staging;  cast -> bf16, kept as A[t]
-        for each of those j:
-            (first t: zero acc_j, or dma_load of C's tile when C was not zero-filled)
-            dma_load B's tile (t, j) -> f32 staging;  cast -> bf16
-            matmul acc_j += A[t] . B_bf16      (f32 accumulation)
-            (last t: dma_store acc_j -> C's tile)
-    for each further tile of columns j:            (B's whole column panel at once)
-        dma_load B's K x N_j panel -> f32 staging;  cast -> bf16
-        zero acc;  for each t: matmul acc += A[t] . panel rows of t;  dma_store acc
+    phase 1, the first KEPT_COLUMNS tiles of columns j, K-outer, in groups of GROUP_TILES tiles t:
+        dma_load A's tile t0 (the group's first);  cast -> bf16, kept as A[t0]
+        for j < EARLY_COLUMNS:  dma_load B's block (group rows, column j);  cast;  matmul (t0, j)
+        for each half of A's tile t1:  dma_load, cast;  matmul (half, t1, j) for j < EARLY_COLUMNS
+        for the other j:  dma_load B's block;  cast;  matmul (t, j) for t in the group
+        (first group: the accumulators start at zero; last group: each is stored after its last
+        matmul)
+    phase 2, the further tiles of columns j, each with B's whole column panel:
+        dma_load B's K x N_j panel;  cast;  zero acc;  matmul acc += A[t] . panel rows of t for
+        every t;  dma_store acc   (stored while the next column computes)
 
-The first phase uses each tile of A as soon as it arrives, so its loads overlap the matmuls; the
-second needs one DMA per column, and stores each column while the next computes. Each operand is
-read from device memory once per chunk (B once in all when M fits in one chunk). A dim that is not
-a multiple of 128 leaves a smaller tile at its end. The zero fill of C that the core level writes
-before a matmul becomes the ``zero`` of each accumulator. When B's panels would not fit (a huge K),
-every column is computed in the first phase.
+Why this order (docs/accel-compiler.md has the numbers): every DMA pays 500 cycles of latency
+before its bytes move, and B's tiles of one column are the only contiguous pieces of B, so B comes
+in blocks of GROUP_TILES tiles along K (one latency per two tiles) and, once A is all in the
+buffer, in whole column panels (one latency per column). Phase 1 exists because a column of C needs
+every tile of A: computing the first columns K-outer uses each tile of A as it arrives. Within a
+group the first EARLY_COLUMNS columns meet A's second tile half by half, so the matrix unit has work
+while that tile's DMA runs. The last column of the last chunk is computed and stored in pieces of
+128 rows, so that only a small store is left when the last matmul ends (when K has at least
+PIECES_MIN_K_TILES tiles: with fewer, a piece's matmuls are shorter than its store). Each operand
+is read from device memory once per chunk (B once in all when M fits in one chunk). A dim that is
+not a multiple of 128 leaves a smaller tile at its end. The zero fill of C that the core level
+writes before a matmul becomes the ``zero`` of each accumulator (the first two zeroed before the
+first DMA lands: the vector unit is idle then). When B's panels would not fit (a huge K), every
+column is computed in phase 1.
 
-Buffer offsets are fixed here: staging and bf16 copies of B's tiles and panels, and A's staging,
-have two slots each, used in turn (double buffering); A's bf16 tiles and the accumulators have one
-region each. The program writer derives the waits between instructions from the regions they
-touch, so reusing a slot waits for its previous user.
+Buffer offsets are fixed here. Staging (f32) slots and B's bf16 blocks and panels are rings of
+slots used in turn (double buffering and more); A's bf16 tiles and the accumulators have one region
+each. The program writer derives the waits between instructions from the regions they touch, so
+reusing a slot waits for its previous user.
 
 An operand read transposed (a gradient's ``transpose_a`` or ``transpose_b``: the matmul's indexing
 maps say so) is loaded one row of the transposed tile at a time: a DMA of one column of the stored
-tensor lands as one row of the tile. Correct, but each of those DMAs pays the DMA latency; a
-transposing DMA in the machine model would make it one instruction per tile.
+tensor lands as one row of the tile. Correct, but each of those DMAs pays the DMA latency.
 """
 
 from __future__ import annotations
@@ -48,10 +55,15 @@ from tgc.passes.base import ModulePass
 
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
 CHUNK_ROWS = 1024  # rows of A streamed through one weight tile
-KEPT_COLUMNS = 6  # tiles of C's columns computed while A's tiles arrive
+KEPT_COLUMNS = 6  # tiles of C's columns computed K-outer while A's tiles arrive (phase 1)
+GROUP_TILES = 2  # tiles along K in one DMA of B in phase 1
+EARLY_COLUMNS = 3  # columns of phase 1 that meet a group's second tile of A half by half
+ZEROED_AHEAD = 2  # accumulators zeroed before the first DMA lands
+PIECES_MIN_K_TILES = 4  # the last column goes in row pieces when each piece streams this many tiles
 F32_BYTES, BF16_BYTES = 4, 2
 BUFFER_BYTES = 24 * 1024 * 1024  # the machine's on-chip buffer (Machine.buffer_bytes)
 PANEL_BUDGET_BYTES = 6 * 1024 * 1024  # for B's column panels (two, in f32 and bf16)
+STAGING_SLOTS = 2  # f32 staging slots of A and of B's blocks (each)
 
 
 def _tiles(extent: int, size: int = TILE) -> list:
@@ -59,55 +71,85 @@ def _tiles(extent: int, size: int = TILE) -> list:
     return [[start, min(start + size, extent)] for start in range(0, extent, size)]
 
 
+def _halves(rows: list) -> list:
+    """A chunk's rows in two halves of at least two tiles each, or one piece: a half pays a DMA
+    latency of its own, worth it only when its matmuls are long."""
+    begin, end = rows
+    if end - begin < 4 * TILE:
+        return [rows]
+    middle = begin + (end - begin) // 2
+    return [[begin, middle], [middle, end]]
+
+
+def _pieces(rows: list) -> list:
+    """A chunk's rows in pieces of a tile: the last column is stored piece by piece."""
+    begin, end = rows
+    if end - begin < 2 * TILE:
+        return [rows]
+    return [[start, min(start + TILE, end)] for start in range(begin, end, TILE)]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """How one matmul is cut: rows per chunk, column tiles of the first phase, panels or not."""
+    """How one matmul is cut: rows per chunk, column tiles of phase 1, panels or not."""
 
     rows: int
     kept: int
     k_tiles: int
     panels: bool
+    k: int
+    tile_n: int  # width of B's blocks and panels (N when N is less than a tile)
 
     @staticmethod
     def of(m: int, k: int, n: int):
         """The plan, or None when not even one row of A fits in the buffer."""
         k_tiles, n_tiles = len(_tiles(k)), len(_tiles(n))
+        tile_n = min(n, TILE)
         kept = min(n_tiles, KEPT_COLUMNS)
-        panel_bytes = 2 * k_tiles * TILE * TILE * (F32_BYTES + BF16_BYTES)
+        panel_bytes = 2 * k * tile_n * (F32_BYTES + BF16_BYTES)
         panels = n_tiles > kept and panel_bytes <= PANEL_BUDGET_BYTES
         if not panels:
             kept, panel_bytes = n_tiles, 0
-        fixed = 2 * TILE * TILE * (F32_BYTES + BF16_BYTES) + panel_bytes
-        per_row = TILE * (2 * F32_BYTES + k_tiles * BF16_BYTES + kept * F32_BYTES)
+        plan = _Plan(0, kept, k_tiles, panels, k, tile_n)
+        fixed = sum(count * size for count, size in plan.slot_sizes(rows=0).values())
+        a_bytes = STAGING_SLOTS * F32_BYTES + k_tiles * BF16_BYTES  # A's staging, kept tiles
+        per_row = TILE * a_bytes + kept * tile_n * F32_BYTES  # and the accumulators
         rows = min(m, CHUNK_ROWS, (BUFFER_BYTES - fixed) // per_row)
-        return _Plan(rows, kept, k_tiles, panels) if rows >= 1 or m == 0 else None
+        return dataclasses.replace(plan, rows=rows) if rows >= 1 or m == 0 else None
+
+    def slot_sizes(self, rows: int) -> dict:
+        """kind -> (number of slots, bytes of each) of the rings of slots."""
+        block = min(self.k, GROUP_TILES * TILE) * self.tile_n
+        sizes = {
+            "a_f32": (STAGING_SLOTS, rows * TILE * F32_BYTES),
+            "b_f32": (STAGING_SLOTS, block * F32_BYTES),
+            "b_bf16": (2 * min(self.kept, KEPT_COLUMNS), block * BF16_BYTES),
+        }
+        if self.panels:
+            panel = self.k * self.tile_n
+            sizes.update(panel_f32=(2, panel * F32_BYTES), panel_bf16=(2, panel * BF16_BYTES))
+        return sizes
 
 
 class _Layout:
     """Byte offsets in the buffer of one matmul's tiles."""
 
     def __init__(self, plan: _Plan):
-        rows, panel = max(plan.rows, 1), plan.k_tiles * TILE * TILE
-        sizes = {
-            "a_f32": rows * TILE * F32_BYTES,
-            "b_f32": TILE * TILE * F32_BYTES,
-            "b_bf16": TILE * TILE * BF16_BYTES,
-        }
-        if plan.panels:
-            sizes.update(panel_f32=panel * F32_BYTES, panel_bf16=panel * BF16_BYTES)
-        self.slots, offset = {}, 0
-        for kind, size in sizes.items():
-            self.slots[kind] = (offset, offset + size)
-            offset += 2 * size
-        a_tile, acc = rows * TILE * BF16_BYTES, rows * TILE * F32_BYTES
+        rows = max(plan.rows, 1)
+        self.slots, self.turn, offset = {}, {}, 0
+        for kind, (count, size) in plan.slot_sizes(rows).items():
+            self.slots[kind] = [offset + i * size for i in range(count)]
+            self.turn[kind] = 0
+            offset += count * size
+        a_tile, acc = rows * TILE * BF16_BYTES, rows * plan.tile_n * F32_BYTES
         self.a_bf16 = [offset + t * a_tile for t in range(plan.k_tiles)]
         offset += plan.k_tiles * a_tile
         self.acc = [offset + j * acc for j in range(plan.kept)]
-        self.turn = {kind: 0 for kind in sizes}
 
     def take(self, kind: str) -> int:
-        """The next of the two slots of ``kind``."""
-        offset = self.slots[kind][self.turn[kind] % 2]
+        """The next slot of ``kind``, in turn."""
+        slots = self.slots[kind]
+        offset = slots[self.turn[kind] % len(slots)]
         self.turn[kind] += 1
         return offset
 
@@ -189,77 +231,134 @@ class TileMatmulPass(ModulePass):
             self.fail(op, f"a matmul with K = {k} and N = {n} does not fit the on-chip buffer")
         layout = _Layout(plan)
         with ir.InsertionPoint(op), op.location:
-            for rows in _tiles(m, max(plan.rows, 1)):
+            chunks = _tiles(m, max(plan.rows, 1))
+            for number, rows in enumerate(chunks):
                 columns = _tiles(n)
-                _kept_columns(matmul, rows, columns[: plan.kept], layout)
-                _panel_columns(matmul, rows, columns[plan.kept :], layout)
+                chunk = _Chunk(matmul, rows, layout)
+                chunk.kept_columns(columns[: plan.kept])
+                chunk.panel_columns(columns[plan.kept :], last=number == len(chunks) - 1)
         op.erase()
         for fill in fills:
             fill.erase()
 
 
-def _kept_columns(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
-    """The first phase: each tile of A, as it arrives (and is kept), meets B's tiles of these
-    columns."""
-    tile_m = rows[1] - rows[0]
-    k_tiles = _tiles(matmul.k)
-    if not k_tiles:  # K = 0: C is its initial value
-        for j, cols in enumerate(column_tiles):
-            _start_accumulator(matmul, rows, cols, layout.acc[j])
-            accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=layout.acc[j])
-    for t, inner in enumerate(k_tiles):
-        tile_k = inner[1] - inner[0]
-        lhs = layout.a_bf16[t]
-        _load_bf16(matmul.a, rows, inner, matmul.transposed[0], layout.take("a_f32"), lhs)
-        for j, cols in enumerate(column_tiles):
-            tile_n, acc = cols[1] - cols[0], layout.acc[j]
-            if t == 0:
-                _start_accumulator(matmul, rows, cols, acc)
-            rhs = layout.take("b_bf16")
-            _load_bf16(matmul.b, inner, cols, matmul.transposed[1], layout.take("b_f32"), rhs)
-            accel.create(
-                "matmul",
-                lhs_at=lhs,
-                lhs_shape=[tile_m, tile_k],
-                rhs_at=rhs,
-                rhs_shape=[tile_k, tile_n],
-                acc_at=acc,
-                acc_shape=[tile_m, tile_n],
-            )
-            if t == len(k_tiles) - 1:
-                accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
+class _Chunk:
+    """The accel ops of one chunk of A's rows: both phases over C's tiles of columns."""
 
+    def __init__(self, matmul: _Matmul, rows: list, layout: _Layout):
+        self.matmul, self.rows, self.layout = matmul, rows, layout
+        self.k_tiles = _tiles(matmul.k)
 
-def _panel_columns(matmul: _Matmul, rows, column_tiles: list, layout: _Layout) -> None:
-    """The second phase: A's kept tiles meet each column's panel of B, loaded in one DMA; the
-    accumulators of the first phase serve in turn."""
-    tile_m, k_tiles = rows[1] - rows[0], _tiles(matmul.k)
-    for i, cols in enumerate(column_tiles):
-        tile_n, acc = cols[1] - cols[0], layout.acc[i % len(layout.acc)]
-        panel = layout.take("panel_bf16")
-        staging = layout.take("panel_f32")
-        _load_bf16(matmul.b, [0, matmul.k], cols, matmul.transposed[1], staging, panel)
-        _start_accumulator(matmul, rows, cols, acc)
-        for t, inner in enumerate(k_tiles):
-            tile_k = inner[1] - inner[0]
-            accel.create(
-                "matmul",
-                lhs_at=layout.a_bf16[t],
-                lhs_shape=[tile_m, tile_k],
-                rhs_at=panel + inner[0] * tile_n * BF16_BYTES,  # the panel's rows of tile t
-                rhs_shape=[tile_k, tile_n],
-                acc_at=acc,
-                acc_shape=[tile_m, tile_n],
-            )
-        accel.create("dma_store", [matmul.c], rows=rows, cols=cols, from_=acc)
+    def kept_columns(self, columns: list) -> None:
+        """Phase 1: K-outer over these columns, B in blocks of GROUP_TILES tiles along K."""
+        if not self.k_tiles:  # K = 0: C is its initial value
+            for j, cols in enumerate(columns):
+                self._start(cols, self.rows, self.layout.acc[j])
+                self._store(cols, self.rows, self.layout.acc[j])
+            return
+        for j, cols in enumerate(columns[:ZEROED_AHEAD]):
+            self._start(cols, self.rows, self.layout.acc[j])
+        groups = _tiles(len(self.k_tiles), GROUP_TILES)
+        for number, (first, end) in enumerate(groups):
+            self._group(columns, list(range(first, end)), number == len(groups) - 1)
 
+    def _group(self, columns: list, tiles: list, last: bool) -> None:
+        """One group of A's tiles meets the blocks of B of every kept column."""
+        first_tile, later = tiles[0], tiles[1:]
+        early, other = range(min(EARLY_COLUMNS, len(columns))), range(EARLY_COLUMNS, len(columns))
+        self._load_a(first_tile, self.rows)
+        blocks = {}
+        for j in early:
+            blocks[j] = self._load_block(tiles, columns[j])
+            self._matmuls(columns, j, [first_tile], self.rows, blocks[j], tiles, last)
+        for t in later:
+            for half in _halves(self.rows):
+                self._load_a(t, half)
+                for j in early:
+                    self._matmuls(columns, j, [t], half, blocks[j], tiles, last)
+        for j in other:
+            blocks[j] = self._load_block(tiles, columns[j])
+            self._matmuls(columns, j, tiles, self.rows, blocks[j], tiles, last)
 
-def _start_accumulator(matmul: _Matmul, rows, cols, acc: int) -> None:
-    """Zero, or C's tile when C was not zero-filled (the matmul adds onto it)."""
-    if matmul.zeroed:
-        accel.create("zero", at=acc, shape=[rows[1] - rows[0], cols[1] - cols[0]])
-    else:
-        accel.create("dma_load", [matmul.c], rows=rows, cols=cols, to=acc)
+    def _matmuls(self, columns, j, tiles, rows, block, group, last) -> None:
+        """Matmuls of column j for these tiles of A over ``rows``, with B's block of the group;
+        the accumulator starts before the group's first and is stored after the last group's
+        last matmul over these rows."""
+        cols, acc = columns[j], self.layout.acc[j]
+        first_matmul = tiles[0] == 0 and rows[0] == self.rows[0]
+        if first_matmul and j >= ZEROED_AHEAD:
+            self._start(cols, self.rows, acc)
+        for t in tiles:
+            self._matmul(t, rows, cols, acc, block, group[0])
+        if last and tiles[-1] == group[-1] and rows[1] == self.rows[1]:
+            self._store(cols, self.rows, acc)
+
+    def panel_columns(self, columns: list, last: bool) -> None:
+        """Phase 2: each column's panel of B in one DMA; A's kept tiles meet its rows; the
+        accumulators of phase 1 serve in turn. The matmul's last column goes in row pieces."""
+        accumulators = self.layout.acc
+        for i, cols in enumerate(columns):
+            acc = accumulators[i % len(accumulators)]
+            panel = self._load_panel(cols)
+            self._start(cols, self.rows, acc)
+            final = last and i == len(columns) - 1 and len(self.k_tiles) >= PIECES_MIN_K_TILES
+            for rows in _pieces(self.rows) if final else [self.rows]:
+                for t in range(len(self.k_tiles)):
+                    self._matmul(t, rows, cols, acc, panel, 0)
+                self._store(cols, rows, acc)
+
+    # One instruction (or a DMA and its cast) each.
+
+    def _load_a(self, t: int, rows: list) -> None:
+        """Rows of A's tile t, cast into their place in the kept bf16 tile."""
+        inner = self.k_tiles[t]
+        # The kept tile is rows x (its width along K), row-major: a half's rows start further on.
+        at = self.layout.a_bf16[t] + (rows[0] - self.rows[0]) * (inner[1] - inner[0]) * BF16_BYTES
+        staging = self.layout.take("a_f32")
+        _load_bf16(self.matmul.a, rows, inner, self.matmul.transposed[0], staging, at)
+
+    def _load_block(self, tiles: list, cols: list) -> int:
+        """B's rows of these tiles along K, one column of tiles: its bf16 copy's offset."""
+        inner = [self.k_tiles[tiles[0]][0], self.k_tiles[tiles[-1]][1]]
+        narrow = self.layout.take("b_bf16")
+        staging = self.layout.take("b_f32")
+        _load_bf16(self.matmul.b, inner, cols, self.matmul.transposed[1], staging, narrow)
+        return narrow
+
+    def _load_panel(self, cols: list) -> int:
+        narrow = self.layout.take("panel_bf16")
+        staging = self.layout.take("panel_f32")
+        matmul = self.matmul
+        _load_bf16(matmul.b, [0, matmul.k], cols, matmul.transposed[1], staging, narrow)
+        return narrow
+
+    def _matmul(self, t: int, rows: list, cols: list, acc: int, b_at: int, b_first: int):
+        """acc[rows] += A[rows, tile t] . B[tile t, cols], B's rows at ``b_at`` starting with
+        tile ``b_first``."""
+        inner, tile_n = self.k_tiles[t], cols[1] - cols[0]
+        tile_m, tile_k = rows[1] - rows[0], inner[1] - inner[0]
+        row_offset = rows[0] - self.rows[0]
+        b_row = inner[0] - self.k_tiles[b_first][0]
+        accel.create(
+            "matmul",
+            lhs_at=self.layout.a_bf16[t] + row_offset * tile_k * BF16_BYTES,
+            lhs_shape=[tile_m, tile_k],
+            rhs_at=b_at + b_row * tile_n * BF16_BYTES,
+            rhs_shape=[tile_k, tile_n],
+            acc_at=acc + row_offset * tile_n * F32_BYTES,
+            acc_shape=[tile_m, tile_n],
+        )
+
+    def _start(self, cols: list, rows: list, acc: int) -> None:
+        """Zero, or C's tile when C was not zero-filled (the matmul adds onto it)."""
+        if self.matmul.zeroed:
+            accel.create("zero", at=acc, shape=[rows[1] - rows[0], cols[1] - cols[0]])
+        else:
+            accel.create("dma_load", [self.matmul.c], rows=rows, cols=cols, to=acc)
+
+    def _store(self, cols: list, rows: list, acc: int) -> None:
+        at = acc + (rows[0] - self.rows[0]) * (cols[1] - cols[0]) * F32_BYTES
+        accel.create("dma_store", [self.matmul.c], rows=rows, cols=cols, from_=at)
 
 
 def _load_bf16(source, rows, cols, transposed: bool, staging: int, narrow: int) -> None:
