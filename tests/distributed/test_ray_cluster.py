@@ -220,11 +220,14 @@ def test_closing_the_servers_leaves_no_ray_process(cluster):
     workers, ps = cluster
     started = _descendants()
     assert len(started) >= 5, "expected Ray's daemons and the four task actors"
+    ray_folder = workers[0]._cluster.ray._temp_dir  # Ray's logs and sockets
+    assert os.path.isdir(ray_folder)
     for server in workers + ps:
         server.close()
     with pytest.raises(tf.errors.NotFoundError):
         tf.Session(workers[0].target)
     assert not (_descendants() & started)
+    assert not os.path.exists(ray_folder)
 
 
 def _descendants() -> set:

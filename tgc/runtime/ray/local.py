@@ -9,7 +9,8 @@ Ray 2.60's sharp edges (../shared/DISTRIBUTED-NOTES.md) are handled before Ray i
   (``RAY_AUTH_TOKEN``) so that nothing is written to ``~/.ray/auth_token``;
 - ``ray.init(address="local")``: always a new cluster, never one a stale ``ray start`` left in
   ``/tmp/ray/ray_current_cluster`` or ``RAY_ADDRESS``;
-- a capped object store and no dashboard.
+- a capped object store, no dashboard, and Ray's session folder (logs, sockets) in a temporary
+  folder of the cluster's own, removed when it closes.
 
 Each task is an actor pinned by a custom resource named after its job (``{"ps": 1}`` of the
 ``{"ps": 2, "worker": 3}`` the cluster declares), with ``num_cpus=0``: tasks share the machine's
@@ -23,7 +24,9 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import threading
 
 DEFAULT_OBJECT_STORE_BYTES = 256 * 2**20
@@ -76,8 +79,11 @@ class LocalRayCluster:
                 )
             if ray.is_initialized():
                 raise ClusterError("Ray is already initialized in this process by someone else")
+            # Ray's logs and sockets go to a folder of this cluster's own, removed by close().
+            self._temp_dir = tempfile.mkdtemp(prefix="tgc-ray-")
             ray.init(
                 address="local",
+                _temp_dir=self._temp_dir,
                 num_cpus=os.cpu_count() or 1,
                 resources={job: count for job, count in jobs.items()},
                 include_dashboard=False,
@@ -124,5 +130,6 @@ class LocalRayCluster:
             self.actors = {}
             if ray.is_initialized():
                 ray.shutdown()
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
             if _running is self:
                 _running = None

@@ -134,13 +134,15 @@ class Mailbox:
 
 
 class _LoadedRun:
-    def __init__(self, spec: RunSpec, partitions: list, directory: str):
+    def __init__(self, spec: RunSpec, partitions: list):
         self.spec = spec
         self.hub = _ThreadHub()
-        path = os.path.join(directory, "partitions.so")
-        with open(path, "wb") as fh:
-            fh.write(spec.library)
-        self.library = ctypes.CDLL(path)
+        # The loaded library stays mapped once its file is gone: nothing is left on disk.
+        with tempfile.TemporaryDirectory(prefix="tgc-task-") as directory:
+            path = os.path.join(directory, "partitions.so")
+            with open(path, "wb") as fh:
+                fh.write(spec.library)
+            self.library = ctypes.CDLL(path)
         setter = getattr(self.library, SET_ERROR_HANDLER, None)
         if setter is not None:
             install_error_handler(ctypes.cast(setter, ctypes.c_void_p).value)
@@ -171,7 +173,6 @@ class TaskActor:
         self.runs: dict = {}
         self.peers: dict = {}
         self.mailbox = Mailbox()
-        self._directory = tempfile.mkdtemp(prefix=f"tgc-task-{job}-{index}-")
         self._current_run = threading.local()
 
     def ready(self) -> str:
@@ -183,8 +184,7 @@ class TaskActor:
 
     def load(self, run_id: str, spec: RunSpec, partitions: list) -> None:
         if run_id not in self.runs:
-            directory = tempfile.mkdtemp(prefix="run-", dir=self._directory)
-            self.runs[run_id] = _LoadedRun(spec, partitions, directory)
+            self.runs[run_id] = _LoadedRun(spec, partitions)
 
     def run(self, run_id: str, step: int, feeds: list) -> list:
         """Runs this task's partitions of ``run_id`` for one step; returns each one's fetches."""
