@@ -67,14 +67,13 @@ func.func @accumulate(%a: memref<2x3xf64>, %b: memref<3x4xf64>, %c: memref<2x4xf
 
 // -----
 
-// An operand read transposed (a gradient's transpose_a: A is stored K x M) comes in one row of its
-// tile at a time: a DMA of one column of A (K elements) lands as one row of the f32 staging tile.
+// An operand read transposed (a gradient's transpose_a: A is stored K x M) comes in one
+// transposing DMA: the stored tensor's 3 x 2 box, its dims swapped (perm) into the 2 x 3 tile.
 // CHECK-LABEL: func.func @transposed(
 // CHECK-SAME:      %[[A:.+]]: memref<3x2xf32>, %[[B:.+]]: memref<3x4xf32>, %[[C:.+]]: memref<2x4xf32>)
 // CHECK-NOT:     linalg
 // CHECK:         "accel.zero"() {at = 2704 : i64, shape = array<i64: 2, 4>}
-// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 1>, step = array<i64: 1, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 1>, count = array<i64: 3, 1>, step = array<i64: 1, 1>, to = 12 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 2>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 0 : i64}
 // CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 2192 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 4>, step = array<i64: 1, 1>, to = 2048 : i64}
 // CHECK-NEXT:    "accel.cast"()

@@ -39,8 +39,10 @@ each. The program writer derives the waits between instructions from the regions
 reusing a slot waits for its previous user.
 
 An operand read transposed (a gradient's ``transpose_a`` or ``transpose_b``: the matmul's indexing
-maps say so) is loaded one row of the transposed tile at a time: a DMA of one column of the stored
-tensor lands as one row of the tile. Correct, but each of those DMAs pays the DMA latency.
+maps say so) comes in one transposing DMA per tile, block or panel (``perm = [1, 0]``: the stored
+tensor's box with its dims swapped). Such a DMA gathers (each element its own burst of device
+memory, docs/accel-machine.md), but pays the latency once, where one DMA per row of the tile paid it
+128 times.
 """
 
 from __future__ import annotations
@@ -367,11 +369,9 @@ def _load_bf16(source, rows, cols, transposed: bool, staging: int, narrow: int) 
     if not transposed:
         accel.create("dma_load", [source], rows=rows, cols=cols, to=staging)
     else:
-        row_bytes = (cols[1] - cols[0]) * F32_BYTES
-        for row in range(rows[0], rows[1]):
-            # Column `row` of the stored tensor is that row of the operand's tile.
-            at = staging + (row - rows[0]) * row_bytes
-            accel.create("dma_load", [source], rows=cols, cols=[row, row + 1], to=at)
+        # The stored tensor's cols x rows box, its dims swapped into the tile: one transposing DMA.
+        box = accel.box(cols, rows)
+        accel.create("dma_load", [source], **box, perm=[1, 0], to=staging)
     accel.create(
         "cast",
         from_at=staging,
