@@ -264,7 +264,7 @@ def test_a_two_layer_forward_pass_runs_its_programs_in_turn(two_layers, tmp_path
     assert y.shape == (200, 10) and np.all(np.abs(y - reference) <= bound)
     # The worst case above is loose where a sum cancels; in norm the error is what bf16 operands
     # give, about 2^-8 relative (0.3 % measured): 2^-6 keeps a margin of 4 and still catches a
-    # wrong layer (without the relu the result is off by more than its size).
+    # wrong layer (without the relu the result is off by about its own size).
     assert np.linalg.norm(y - reference) <= 2.0**-6 * np.linalg.norm(reference)
     assert len(art.last_stats) == count
     assert sum(s.macs for s in art.last_stats) == 200 * 150 * 140 + 200 * 140 * 10
