@@ -22,7 +22,7 @@ N, D, H, C = 64, 1000, 100, 10
 NUM_WORKERS, NUM_PS = 2, 2
 
 
-def build(learning_rate=1e-3, seed=0):
+def build(learning_rate=1e-3, seed=0, num_workers=NUM_WORKERS):
     """The graph: (x, y, loss, train_op). w1 on ps 0, w2 on ps 1, shard K's step on worker K."""
     tf.set_random_seed(seed)
     x = tf.placeholder(tf.float32, shape=(N, D), name="x")
@@ -31,9 +31,9 @@ def build(learning_rate=1e-3, seed=0):
         w1 = tf.Variable(tf.random_normal((D, H), stddev=0.01), name="weights_1")
     with tf.device("/job:ps/task:1"):
         w2 = tf.Variable(tf.random_normal((H, C), stddev=0.01), name="weights_2")
-    shard = N // NUM_WORKERS
+    shard = N // num_workers
     losses, grads = [], []
-    for k in range(NUM_WORKERS):
+    for k in range(num_workers):
         with tf.device(f"/job:worker/task:{k}"), tf.name_scope(f"tower_{k}"):
             xs, ys = x[k * shard : (k + 1) * shard], y[k * shard : (k + 1) * shard]
             scores = tf.matmul(tf.nn.relu(tf.matmul(xs, w1)), w2)
@@ -42,9 +42,9 @@ def build(learning_rate=1e-3, seed=0):
             grads.append(tf.gradients(loss, [w1, w2]))
     optimizer = tf.train.GradientDescentOptimizer(learning_rate)
     with tf.device("/job:ps/task:0"):
-        g1 = tf.add_n([g[0] for g in grads]) / float(NUM_WORKERS)
+        g1 = tf.add_n([g[0] for g in grads]) / float(num_workers)
     with tf.device("/job:ps/task:1"):
-        g2 = tf.add_n([g[1] for g in grads]) / float(NUM_WORKERS)
+        g2 = tf.add_n([g[1] for g in grads]) / float(num_workers)
     train_op = optimizer.apply_gradients([(g1, w1), (g2, w2)])
     return x, y, tf.add_n(losses), train_op
 

@@ -120,6 +120,10 @@ def test_large_tensors_cross_tasks_through_the_object_store(cluster):
     with tf.Session(workers[0].target) as sess:
         sess.run(v.initializer)
         assert sess.run(total) == pytest.approx(2.0 * big.sum(), rel=1e-12)
+        assert sess.run(total) == pytest.approx(2.0 * big.sum(), rel=1e-12)
+        # The initializer ran on the ps alone; the sum's two steps each moved the variable once.
+        runs = [compiled.call for compiled in sess._cache.values()]
+        assert sorted(run.transfers() for run in runs) == [(0, 0), (2, 2 * big.nbytes)]
 
 
 def test_an_unknown_job_in_a_device_scope_names_the_cluster_devices(cluster):

@@ -49,6 +49,18 @@ class ClusterRun:
     def var_outputs(self) -> list:
         return []
 
+    @property
+    def steps(self) -> int:
+        return self._step
+
+    def transfers(self) -> tuple:
+        """(tensors, bytes) moved between tasks by Send/Recv over every step so far."""
+        ray = self._ray
+        counts = ray.get(
+            [self.cluster.actors[t].sent_to_tasks.remote(self.run_id) for t in self.tasks]
+        )
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
     def __call__(self, feeds: list, variables: dict):
         """(fetch values in order, {}): the tasks keep the variables they assign."""
         ray = self._ray

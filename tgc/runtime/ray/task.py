@@ -173,6 +173,7 @@ class TaskActor:
         self.runs: dict = {}
         self.peers: dict = {}
         self.mailbox = Mailbox()
+        self.sent: dict = {}  # run id -> [tensors sent to other tasks, their bytes]
         self._current_run = threading.local()
 
     def ready(self) -> str:
@@ -223,6 +224,9 @@ class TaskActor:
             return
         payload = ray.put(value) if value.nbytes >= OBJECT_STORE_BYTES else value
         self.peers[receiver].deliver.remote(run_id, step, key_id, payload)
+        counts = self.sent.setdefault(run_id, [0, 0])
+        counts[0] += 1
+        counts[1] += value.nbytes
 
     def deliver(self, run_id: str, step: int, key_id: int, value) -> None:
         # An ObjectRef passed as a top-level argument arrives resolved: a read-only zero-copy view.
@@ -235,6 +239,10 @@ class TaskActor:
     def key_text(self, key_id: int) -> str:
         keys = getattr(self._current_run, "keys", {})
         return keys.get(key_id, str(key_id))
+
+    def sent_to_tasks(self, run_id: str) -> tuple:
+        """(tensors, bytes) this task sent to other tasks in all steps of ``run_id``."""
+        return tuple(self.sent.get(run_id, (0, 0)))
 
     def variable_names(self) -> list:
         return sorted(self.variables)

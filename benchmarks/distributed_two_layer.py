@@ -1,0 +1,119 @@
+"""Benchmark: the lectures' ps/worker two-layer net on a local Ray cluster, steps per second with 1,
+2 and 4 workers, against the same graph in-process.
+
+The graph is examples/ps_worker.py's (N, D, H, C = 64, 1000, 100, 10; w1 on ps 0, w2 on ps 1; the
+batch split over the workers, each computing its shard's loss and gradients; the ps tasks average
+the gradients and update). In-process it runs with soft placement (every scope falls back to the
+one local CPU). On the cluster (tf.test.create_local_cluster: Ray on loopback, one actor per task)
+each step is a Ray call per task plus Send/Recv between actors. Reported per configuration: the
+cluster's start time, first-step time (compile + load in the actors), median and quartiles of the
+step, steps per second, and the tensors and bytes moved between tasks per step. A JSON record goes
+to benchmarks/results/. Run from the repository root:
+    python benchmarks/distributed_two_layer.py [--steps 50] [--workers 1 2 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tgc as tf
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("ps_worker", REPO / "examples" / "ps_worker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(example, num_workers: int, steps: int, on_cluster: bool) -> dict:
+    tf.reset_default_graph()
+    servers, target, config = [], "", tf.ConfigProto(allow_soft_placement=True)
+    start = time.perf_counter()
+    if on_cluster:
+        workers, ps = tf.test.create_local_cluster(num_workers=num_workers, num_ps=example.NUM_PS)
+        servers, target, config = workers + ps, workers[0].target, None
+    started = time.perf_counter() - start
+    try:
+        x, y, loss, train_op = example.build(num_workers=num_workers)
+        rng = np.random.default_rng(0)
+        feeds = {
+            x: rng.standard_normal((example.N, example.D)).astype(np.float32),
+            y: np.eye(example.C, dtype=np.float32)[rng.integers(0, example.C, example.N)],
+        }
+        with tf.Session(target, config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            t0 = time.perf_counter()
+            sess.run([loss, train_op], feeds)
+            first = time.perf_counter() - t0
+            times = []
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                sess.run([loss, train_op], feeds)
+                times.append(time.perf_counter() - t0)
+            moved = _moved_per_step(sess) if on_cluster else (0, 0)
+    finally:
+        for server in servers:
+            server.close()
+    q1, median, q3 = np.percentile(times, [25, 50, 75])
+    return {
+        "where": f"cluster, {num_workers} worker(s) + {example.NUM_PS} ps"
+        if on_cluster
+        else "in-process",
+        "workers": num_workers,
+        "start_s": started,
+        "first_step_s": first,
+        "median_ms": 1e3 * median,
+        "q1_ms": 1e3 * q1,
+        "q3_ms": 1e3 * q3,
+        "steps_per_s": 1.0 / median,
+        "tensors_per_step": moved[0],
+        "bytes_per_step": moved[1],
+    }
+
+
+def _moved_per_step(sess) -> tuple:
+    """Tensors and bytes moved between tasks per step by the training run (the one with most)."""
+    runs = [c.call for c in sess._cache.values() if hasattr(c.call, "transfers")]
+    tensors, nbytes = max(run.transfers() for run in runs)
+    steps = max(run.steps for run in runs)
+    return tensors / steps, nbytes / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    example = _example()
+    rows = [measure(example, 2, args.steps, on_cluster=False)]
+    rows += [measure(example, n, args.steps, on_cluster=True) for n in args.workers]
+    print(
+        f"{'where':32} {'start s':>8} {'first s':>8} {'median ms':>10} {'q1-q3 ms':>14} "
+        f"{'steps/s':>8} {'tensors':>8} {'kB/step':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['where']:32} {r['start_s']:8.2f} {r['first_step_s']:8.2f} {r['median_ms']:10.2f} "
+            f"{r['q1_ms']:6.2f}-{r['q3_ms']:<7.2f} {r['steps_per_s']:8.1f} "
+            f"{r['tensors_per_step']:8.0f} {r['bytes_per_step'] / 1e3:8.1f}"
+        )
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S%z")
+    out = REPO / "benchmarks" / "results" / f"distributed_two_layer-{stamp}.json"
+    record = {"cpus": os.cpu_count(), "steps": args.steps, "rows": rows}
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
