@@ -305,3 +305,19 @@ def test_with_soft_placement_it_stays_on_the_cpu_and_the_step_runs(capsys):
     err = capsys.readouterr().err
     assert f"step: (tgc.variable): {CPU0}" in err
     assert f"y: (tgc.matmul): {ACCEL0}" in err
+
+
+def test_the_example_trains_on_the_accelerator_and_reports_its_cycles(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "accel_two_layer_net.py"
+    spec = importlib.util.spec_from_file_location("accel_two_layer_net", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    losses, stats = example.main(steps=6, print_every=0)
+    assert losses[-1] < 0.8 * losses[0]
+    assert stats and all(s.total_cycles > 0 for s in stats)
+    out = capsys.readouterr().out
+    assert re.search(r"accelerator, last run: \d+ program\(s\), \d+ cycles", out)
+    assert "matrix unit" in out and "utilised" in out
