@@ -150,9 +150,9 @@ def _train(config, device: str) -> list:
 
 
 def test_a_layer_trains_on_the_accelerator_as_on_the_cpu(capsys):
-    """The forward matmul and the weight gradient's (x^T . dy) run on the accelerator, between
-    CPU partitions: the accelerator's partition receives, runs and sends in the graph's order. The
-    variable stays on the CPU (the accelerator cannot apply an update), by soft placement."""
+    """The forward matmul, the loss, the weight gradient's (x^T . dy) and the update run on the
+    accelerator; the variable lives there too (its assign_sub is the vector unit's). Only the
+    constants (the initial value, the learning rate) come from the CPU, by soft placement."""
     cpu = _train(tf.ConfigProto(), "/cpu:0")
     soft = tf.ConfigProto(
         device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
@@ -160,7 +160,8 @@ def test_a_layer_trains_on_the_accelerator_as_on_the_cpu(capsys):
     accel = _train(soft, "/accel:0")
     err = capsys.readouterr().err
     assert f"y: (tgc.matmul): {ACCEL0}" in err
-    assert f"w: (tgc.variable): {CPU0}" in err
+    assert f"w: (tgc.variable): {ACCEL0}" in err
+    assert f"w/AssignSub: (tgc.assign_sub): {ACCEL0}" in err
     assert all(later < earlier for earlier, later in zip(accel, accel[1:]))
     np.testing.assert_allclose(accel, cpu, rtol=2e-3)
 
@@ -201,8 +202,16 @@ def test_the_lectures_two_layer_net_trains_on_the_accelerator_as_on_the_cpu(caps
 
 
 def test_a_variable_requested_on_the_accelerator_without_soft_placement_is_refused():
-    with pytest.raises(tgc.errors.CompileError) as caught:
-        _train(tf.ConfigProto(device_count={"ACCEL": 1}), "/accel:0")
+    """An integer variable: the accelerator holds floats (and bools) only."""
+    graph = tf.Graph()
+    with graph.as_default():
+        with tf.device("/accel:0"):
+            counter = tf.Variable(0, dtype=tf.int32, name="counter")
+            bump = tf.assign_add(counter, 1)
+        with tf.Session(config=tf.ConfigProto(device_count={"ACCEL": 1})) as sess:
+            with pytest.raises(tgc.errors.CompileError) as caught:
+                sess.run(tf.global_variables_initializer())
+                sess.run(bump)
     assert "cannot place 'tgc.variable' on requested device '/device:ACCEL:0'" in str(caught.value)
 
 
@@ -214,20 +223,20 @@ def test_cpu_ops_around_the_accelerators_matmul_exchange_tensors_with_it(capsys)
     with graph.as_default():
         x = tf.placeholder(tf.float32, [40, 30], name="x")
         w = tf.placeholder(tf.float32, [30, 20], name="w")
-        h = tf.tanh(x, name="h")  # on the CPU: sent to the accelerator
+        h = tf.atan(x, name="h")  # on the CPU (no atan on the vector unit): sent to the accel
         with tf.device("/accel:0"):
             y = tf.matmul(h, w, name="y")
-        z = tf.sin(y, name="z")  # on the CPU: received from the accelerator
+        z = tf.sinh(y, name="z")  # on the CPU: received from the accelerator
         with tf.Session(config=ONE_ACCEL) as sess:
             y_value, z_value = sess.run([y, z], {x: a, w: b})
     err = capsys.readouterr().err
-    assert f"h: (tgc.tanh): {CPU0}" in err
+    assert f"h: (tgc.atan): {CPU0}" in err
     assert f"y: (tgc.matmul): {ACCEL0}" in err
-    assert f"z: (tgc.sin): {CPU0}" in err
-    h64 = np.tanh(a.astype(np.float64))
+    assert f"z: (tgc.sinh): {CPU0}" in err
+    h64 = np.arctan(a.astype(np.float64))
     exact = h64 @ b
-    assert np.all(np.abs(y_value - exact) <= _bf16_bound(np.tanh(a), b) + 1e-6)
-    np.testing.assert_allclose(z_value, np.sin(y_value), rtol=1e-5, atol=1e-6)
+    assert np.all(np.abs(y_value - exact) <= _bf16_bound(np.arctan(a), b) + 1e-6)
+    np.testing.assert_allclose(z_value, np.sinh(y_value), rtol=1e-5, atol=1e-6)
 
 
 def test_two_accelerators_and_the_cpu_pass_float64_tensors_along_a_chain(capsys):
@@ -260,7 +269,7 @@ def test_an_op_the_accelerator_cannot_run_goes_to_the_cpu_with_soft_placement(ca
         x = tf.placeholder(tf.float32, [2, 3], name="x")
         w = tf.placeholder(tf.float32, [3, 2], name="w")
         with tf.device("/accel:0"):
-            e = tf.exp(x, name="e")
+            e = tf.cosh(x, name="e")  # the vector unit has no cosh
             y = tf.matmul(e, w, name="y")
         soft = tf.ConfigProto(
             device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
@@ -269,12 +278,12 @@ def test_an_op_the_accelerator_cannot_run_goes_to_the_cpu_with_soft_placement(ca
         with tf.Session(config=soft) as sess:
             np.testing.assert_array_equal(sess.run(y, {x: a, w: b}), np.full((2, 2), 3.0))
         err = capsys.readouterr().err
-        assert f"e: (tgc.exp): {CPU0}" in err
+        assert f"e: (tgc.cosh): {CPU0}" in err
         assert f"y: (tgc.matmul): {ACCEL0}" in err
         with tf.Session(config=ONE_ACCEL) as sess, pytest.raises(tgc.errors.CompileError) as caught:
             sess.run(y, {x: a, w: b})
     message = str(caught.value)
-    assert "'e': error: cannot place 'tgc.exp' on requested device '/device:ACCEL:0'" in message
+    assert "'e': error: cannot place 'tgc.cosh' on requested device '/device:ACCEL:0'" in message
 
 
 def test_the_simulators_cycle_counts_of_the_last_run_are_kept():
@@ -324,7 +333,7 @@ def test_jit_on_the_accelerator_runs_the_matmul_there():
 def test_the_accel_target_is_registered_for_accel_devices():
     target = targets.for_device_type("ACCEL")
     assert target.name == "accel" and target.static_shapes
-    assert "matmul" in target.supported_ops() and "exp" not in target.supported_ops()
+    assert "matmul" in target.supported_ops() and "atan" not in target.supported_ops()
     assert target.available_devices() is None
 
 
@@ -470,10 +479,10 @@ def test_tgc_graph_shows_the_accelerators_partition_and_its_transfers(tmp_path):
         "import tgc as tf\n"
         "x = tf.placeholder(tf.float32, [4, 3], name='x')\n"
         "w = tf.placeholder(tf.float32, [3, 2], name='w')\n"
-        "h = tf.tanh(x, name='h')\n"
+        "h = tf.atan(x, name='h')\n"
         "with tf.device('/accel:0'):\n"
         "    y = tf.matmul(h, w, name='y')\n"
-        "z = tf.sin(y, name='z')\n"
+        "z = tf.sinh(y, name='z')\n"
         "with tf.Session(config=tf.ConfigProto(device_count={'ACCEL': 1})) as sess:\n"
         "    sess.run(z, {x: np.ones((4, 3)), w: np.ones((3, 2))})\n"
     )

@@ -1118,8 +1118,8 @@ BAD_VECTOR_PROGRAMS = [
     ),
     (
         lambda i: i[1]["lhs"].update(shape=[2, 6]),
-        r"instruction 1 \(binary\): field 'lhs.shape': \[2, 6\] is neither the output's \[4, 6\], "
-        r"a row \[1, 6\] nor a column \[4, 1\]",
+        r"instruction 1 \(binary\): field 'lhs.shape': \[2, 6\] does not broadcast to the output's "
+        r"\[4, 6\] \(each dim the output's or 1\)",
     ),
     (
         lambda i: i[1].update(rhs="one"),

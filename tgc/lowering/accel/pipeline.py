@@ -1,18 +1,128 @@
-"""The accel target's pipeline from the core level to accel ops on buffers."""
+"""The accel target's pipeline from the core level to accel ops on buffers, and which graph ops
+the accelerator runs (ACCEL_OPS; runs_on_accel decides per op instance, from its types)."""
 
 from __future__ import annotations
 
+from mlir import ir
+
+from tgc.lowering.accel.tile_generic import TileGenericPass
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
 
-# The registry ops the accelerator runs (besides the variable ops: see target.py). Everything else
-# stays on the CPU by placement.
-ACCEL_OPS = ("matmul",)
+# The registry ops the accelerator runs (besides the variable ops: see target.py): the matrix
+# unit's matmul, and the ops whose core lowering is linalg generics (and fills) of float
+# arithmetic the vector unit computes. Everything else stays on the CPU by placement.
+VECTOR_OPS = (
+    # elementwise math
+    "abs",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "maximum",
+    "minimum",
+    "negative",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "pow",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "floor",
+    "ceil",
+    "round",
+    "sign",
+    "sin",
+    "cos",
+    "identity",
+    "stop_gradient",
+    "cast",
+    # comparisons and logic: bools are 0.0 and 1.0 in the accelerator's float32 memory
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "select",
+    # reshapes that add or drop dims of size 1 (views of the same device memory)
+    "expand_dims",
+    "squeeze",
+    "reshape",
+    "reshape_like",
+    # broadcasts and reductions
+    "broadcast_like",
+    "unbroadcast_like",
+    "fill_like",
+    "reduce_sum",
+    "reduce_mean",
+    "reduce_max",
+    "reduce_min",
+    "reduce_prod",
+    "l2_loss",
+    # activations and losses
+    "softmax",
+    "log_softmax",
+    "softmax_cross_entropy_with_logits",
+    "sigmoid_cross_entropy_with_logits",
+)
+# A variable's ops: at the core level a variable is an argument of the compiled function (an
+# assigned one also a result), which the host plan passes in and keeps; assign_add/assign_sub are
+# elementwise on the vector unit. Placement asks about each op of a variable (declaration, reads,
+# assigns) with its types: a float variable goes to the accelerator, an integer one stays.
+VARIABLE_OPS = (
+    "variable",
+    "read_variable",
+    "reread_variable",
+    "assign",
+    "assign_add",
+    "assign_sub",
+)
+ACCEL_OPS = ("matmul", *VECTOR_OPS, *VARIABLE_OPS)
+
+# Element types the accelerator's device memory holds (as float32; bools as 0.0 and 1.0).
+_ELEMENT_TYPES = ("f32", "f64", "i1")
 
 
 def runs_on_accel(operation, op_name: str) -> bool:
-    """Whether the accelerator runs this graph-level op: its name is one of ACCEL_OPS (the
-    placement then decides by cost). Support that depends on the op's types goes here."""
-    return op_name in ACCEL_OPS
+    """Whether the accelerator runs this graph-level op: its name is one of ACCEL_OPS and every
+    tensor it takes and makes is float32, float64 or bool (the placement then decides by cost).
+    Unknown dims are fine: a session specialises the feeds of a static-shape target."""
+    if op_name not in ACCEL_OPS:
+        return False
+    if op_name == "matmul":  # the matrix unit multiplies floats
+        allowed = ("f32", "f64")
+    else:
+        allowed = _ELEMENT_TYPES
+    if op_name in ("reshape", "reshape_like") and not _adds_or_drops_unit_dims(operation):
+        return False
+    values = list(operation.operands) + list(operation.results)
+    return all(_element_type(value) in allowed for value in values)
+
+
+def _adds_or_drops_unit_dims(operation) -> bool:
+    """Whether a reshape only adds or drops dims of size 1 (the accelerator's DMA then reads the
+    tensor through it; expand_dims and squeeze always do); a general reshape stays on the CPU.
+    An unknown dim matches an unknown dim in the same place among the others."""
+    source, result = operation.operands[0].type, operation.results[-1].type
+    if not (isinstance(source, ir.RankedTensorType) and isinstance(result, ir.RankedTensorType)):
+        return False
+    non_unit = [[d for d in ir.RankedTensorType(t).shape if d != 1] for t in (source, result)]
+    return non_unit[0] == non_unit[1]
+
+
+def _element_type(value) -> str | None:
+    type_ = value.type
+    if not isinstance(type_, ir.ShapedType):
+        return None
+    return str(ir.ShapedType(type_).element_type)
 
 
 ONE_SHOT_BUFFERIZE = (
@@ -24,8 +134,12 @@ ONE_SHOT_BUFFERIZE = (
 def pipeline_elements() -> list:
     """core -> accel ops on memrefs; program.py then reads each function into a program."""
     return [
+        # A chain of elementwise ops (and a reduction's elementwise producers) becomes one generic:
+        # its tiles then make one trip through the buffer, the vector unit doing the whole body.
+        "func.func(linalg-fuse-elementwise-ops)",
         # Sends and receives stay calls of the transfer functions (the host performs them around
         # the programs); the static casts of their tensors give the DMAs their shapes.
         ONE_SHOT_BUFFERIZE,
         TileMatmulPass(),
+        TileGenericPass(),
     ]

@@ -22,7 +22,7 @@ returned: it cannot know that a send only reads) makes the allocation another na
 tensor.
 
 Device memory holds float32: a float64 tensor is narrowed by the host on its way in and widened on
-its way out (the matrix unit computes in bf16 anyway).
+its way out (the matrix unit computes in bf16 anyway); a bool tensor is 0.0 and 1.0 there.
 
 Waits: an instruction waits for the latest earlier instruction of each unit that writes buffer
 bytes it reads (or reads or writes bytes it writes). Instructions of one unit run in order, so one
@@ -117,6 +117,10 @@ class _FunctionReader:
         self.name = function_name(function)
         self.refs = {}  # memref value -> ["argument", i] | ["received", key] | ["alloc", i]
         self.scalars = {}  # i64 constant value -> its number
+        # tuple(ref) -> the shape its program tensors have: an argument's, a received tensor's, an
+        # allocation's own or, when it leaves the function reshaped (returned or sent through a
+        # view adding or dropping unit dims), that view's: the host hands it on as it comes.
+        self.shapes = {}
         self.allocs = []  # per allocation: shape, dtype, and [program, output] that writes it
         self.results = []
         self.accel_ops = []  # (op, the ref of the tensor a DMA moves, or None), in order
@@ -127,6 +131,7 @@ class _FunctionReader:
         block = self.function.regions[0].blocks[0]
         for index, argument in enumerate(block.arguments):
             self.refs[argument] = ["argument", index]
+            self._set_shape(self.refs[argument], argument.type)
         for op in block.operations:
             self._read_op(op.operation)
         programs, host_programs, steps, pending = [], [], [], []
@@ -159,23 +164,19 @@ class _FunctionReader:
     def _segments(self, accel_ops: list) -> list:
         """The accel ops cut into programs: a program's DMAs read only tensors it does not write
         (its inputs are read before it runs), so a load of a tensor stored earlier in the same
-        program starts a new one, right after the last store of that tensor (what follows it
-        belongs to the next matmul, which starts from a zeroed or loaded accumulator)."""
-        segments, begin, stored = [], 0, {}  # tuple(ref) -> position of its last store
+        program starts a new one, right after the latest store before it. No buffer state
+        crosses the cut: what follows the stores (the next op's tiles, a matmul's next
+        accumulator) starts from zeroed, filled or loaded tiles."""
+        segments, begin, stored, last_store = [], 0, set(), None
         for position, (op, ref) in enumerate(accel_ops):
             if ref is None:
                 continue
             if op.name == "accel.dma_store":
-                stored[tuple(ref)] = position
+                stored.add(tuple(ref))
+                last_store = position
             elif tuple(ref) in stored:
-                cut = stored[tuple(ref)] + 1
-                later = [p for p in stored.values() if p >= cut]
-                if later:
-                    raise ProgramError(
-                        f"@{self.name}: a matmul reads a tensor that another one is still writing"
-                    )
-                segments.append(accel_ops[begin:cut])
-                begin, stored = cut, {}
+                segments.append(accel_ops[begin : last_store + 1])
+                begin, stored = last_store + 1, set()
         segments.append(accel_ops[begin:])
         return [segment for segment in segments if segment]
 
@@ -199,6 +200,8 @@ class _FunctionReader:
             self._copy(op)
         elif name == "memref.dim":
             pass  # the size of a dynamic allocation, which only a copy targets
+        elif name in ("memref.expand_shape", "memref.collapse_shape"):
+            self._view(op)
         elif name == "memref.cast":
             self.refs[op.result] = self._ref(op.operands[0], op)
         elif transfer_kind(op) == "recv":
@@ -207,8 +210,33 @@ class _FunctionReader:
             self._send(op)
         elif name == "func.return":
             self.results = [self._ref(value, op) for value in op.operands]
+            for value in op.operands:
+                self._escapes(value, op)
         elif name != "memref.dealloc":
             raise ProgramError(f"@{self.name}: the accelerator cannot run '{name}'")
+
+    def _view(self, op) -> None:
+        """A reshape that adds or drops dims of size 1 (expand_dims, squeeze): the same tensor,
+        its DMA boxes translated to the source's dims when the program is written."""
+        source, result = op.operands[0], op.results[0]
+        if _non_unit_dims(source.type) != _non_unit_dims(result.type):
+            raise ProgramError(
+                f"@{self.name}: the accelerator reshapes only by adding or dropping dims of size "
+                f"1, not {source.type} to {result.type}"
+            )
+        self.refs[result] = self._ref(source, op)
+
+    def _set_shape(self, ref: list, type_: ir.Type) -> None:
+        memref = ir.MemRefType(type_)
+        if memref.has_static_shape:
+            self.shapes[tuple(ref)] = list(memref.shape)
+
+    def _escapes(self, value, op) -> None:
+        """A returned or sent allocation has the shape it leaves with (maybe a view's)."""
+        ref = self._ref(value, op)
+        if ref[0] == "alloc" and ir.MemRefType(value.type).has_static_shape:
+            self._set_shape(ref, value.type)
+            self.allocs[ref[1]]["shape"] = list(ir.MemRefType(value.type).shape)
 
     def _alloc(self, op) -> None:
         """An allocation of unknown size can only be the target of a copy (which makes it another
@@ -216,6 +244,7 @@ class _FunctionReader:
         type_ = ir.MemRefType(op.result.type)
         shape = list(type_.shape) if type_.has_static_shape else None
         self.refs[op.result] = ["alloc", len(self.allocs)]
+        self._set_shape(self.refs[op.result], type_)
         self.allocs.append(
             {"shape": shape, "dtype": _numpy_dtype(type_.element_type), "from": None}
         )
@@ -242,6 +271,8 @@ class _FunctionReader:
         types = [ir.MemRefType(result.type)] + [ir.MemRefType(c.results[0].type) for c in casts]
         static = [t for t in types if t.has_static_shape]
         shape = list(static[0].shape) if static else None  # None: passed on as it comes
+        if shape is not None:
+            self.shapes[("received", key)] = shape
         self.events.append(("recv", {"key": key, "shape": shape, "dtype": transfer_dtype(op)}))
 
     def _send(self, op) -> None:
@@ -251,6 +282,7 @@ class _FunctionReader:
             "source": self._ref(value, op),
             "dtype": transfer_dtype(op),
         }
+        self._escapes(value, op)
         self.events.append(("send", send))
 
     def _key(self, value, op) -> int:
@@ -288,16 +320,17 @@ class _ProgramWriter:
         }
         return program, self.inputs
 
-    def _tensor(self, value, ref: list, kind: str) -> int:
+    def _tensor(self, value, ref: list, kind: str, shape: list) -> int:
         """The program's index of the tensor a DMA moves: an input it loads, an output it
         stores."""
         key = (tuple(ref), kind)
         if key not in self.tensor_of:
             type_ = ir.MemRefType(value.type)
             own_dtype = _numpy_dtype(type_.element_type)
-            if own_dtype not in ("float32", "float64"):
+            if own_dtype not in ("float32", "float64", "bool", "int8"):  # int8: a bool's storage
                 raise ProgramError(
-                    f"@{self.reader.name}: the accelerator's DMA moves floats, not {type_}"
+                    f"@{self.reader.name}: the accelerator's DMA moves floats and bools, "
+                    f"not {type_}"
                 )
             if kind == "output":
                 index = self.num_outputs
@@ -307,9 +340,7 @@ class _ProgramWriter:
                 index = len(self.inputs)
                 self.inputs.append({"source": ref, "dtype": own_dtype})
             self.tensor_of[key] = len(self.tensors)
-            self.tensors.append(
-                {"shape": list(type_.shape), "dtype": "float32", "kind": kind, "index": index}
-            )
+            self.tensors.append({"shape": shape, "dtype": "float32", "kind": kind, "index": index})
         return self.tensor_of[key]
 
     def _instruction(self, op, ref) -> None:
@@ -317,7 +348,12 @@ class _ProgramWriter:
         attrs = accel.read(op)
         if kind in ("dma_load", "dma_store"):
             loads = kind == "dma_load"
-            tensor = self._tensor(op.operands[0], ref, "input" if loads else "output")
+            value = op.operands[0]
+            shape = list(ir.MemRefType(value.type).shape)
+            target = self.reader.shapes.setdefault(tuple(ref), shape)
+            if target != shape:  # through a view: the box in the tensor's own dims
+                attrs = _unreshaped_box(attrs, shape, target, self.reader.name)
+            tensor = self._tensor(value, ref, "input" if loads else "output", target)
             fields = ("begin", "count", "step", "perm", "fill")
             instruction = {"tensor": tensor, **{key: attrs[key] for key in fields if key in attrs}}
             at = attrs["to" if loads else "from"]
@@ -355,6 +391,38 @@ class _ProgramWriter:
         index = len(self.instructions)
         waits = self.hazards.access(index, UNITS[kind], reads, writes)
         self.instructions.append({"op": kind, **instruction, "waits": waits})
+
+
+def _non_unit_dims(type_: ir.Type) -> list:
+    return [d for d in ir.MemRefType(type_).shape if d != 1]
+
+
+def _unreshaped_box(attrs: dict, view_shape: list, source_shape: list, function: str) -> dict:
+    """A DMA box over one shape of a tensor, over another that adds or drops unit dims: the
+    non-unit dims correspond in order; the unit dims of the view must be taken once at index 0
+    (the other's get begin 0, count 1, step 1). The tile's order (perm) keeps the non-unit dims'."""
+    kept = [j for j, d in enumerate(view_shape) if d != 1]
+    for j, extent in enumerate(view_shape):
+        if extent == 1 and (attrs["begin"][j], attrs["count"][j]) != (0, 1):
+            raise ProgramError(
+                f"@{function}: a DMA box of a reshaped tensor takes its dim {j} of size 1 "
+                f"other than once at 0"
+            )
+    box = {key: value for key, value in attrs.items() if key not in ("begin", "count", "step")}
+    box.update(begin=[], count=[], step=[])
+    targets = iter(kept)
+    for extent in source_shape:
+        j = next(targets) if extent != 1 else None
+        for key, unit in (("begin", 0), ("count", 1), ("step", 1)):
+            box[key].append(unit if j is None else attrs[key][j])
+    if "perm" in attrs:
+        source_dim = dict(zip(kept, [i for i, d in enumerate(source_shape) if d != 1]))
+        units = [i for i, d in enumerate(source_shape) if d == 1]
+        perm = units + [source_dim[j] for j in attrs["perm"] if j in source_dim]
+        box.pop("perm")
+        if perm != sorted(perm):
+            box["perm"] = perm
+    return box
 
 
 def _row_major(type_: ir.Type) -> bool:

@@ -398,18 +398,19 @@ class _Reader:
 
     def _operand(self, entry, name: str, to: Tile):
         """A vector operand: a number (the same for every element), or a float32 tile of the
-        output's shape, a [1, cols] row or a [rows, 1] column (repeated along the other dim). It
-        is the output tile itself or lies apart from it (the unit reads a row, then writes it)."""
+        output's shape, a [1, cols] row, a [rows, 1] column or a [1, 1] element (repeated along
+        the dims of size 1). It is the output tile itself or lies apart from it (the unit reads a
+        row, then writes it)."""
         value = entry.get(name)
         if not isinstance(value, dict):
             return self._number(entry, name)
         tile = self._tile(entry, name, "float32")
         rows, cols = to.shape
-        if tile.shape not in ((rows, cols), (1, cols), (rows, 1)):
+        if tile.rows not in (rows, 1) or tile.cols not in (cols, 1):
             self.fail(
                 f"{name}.shape",
-                f"{list(tile.shape)} is neither the output's {[rows, cols]}, a row {[1, cols]} "
-                f"nor a column {[rows, 1]}",
+                f"{list(tile.shape)} does not broadcast to the output's {[rows, cols]} (each dim "
+                f"the output's or 1)",
             )
         if tile != to and tile.overlaps(to):
             self.fail(name, "overlaps to in the buffer (an operand is the output or apart from it)")

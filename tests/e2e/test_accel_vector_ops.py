@@ -1,0 +1,209 @@
+"""Every vector-unit op on /accel:0 in a Session, forward and gradient, against float64 numpy.
+
+Each case builds one op (or a small composite) under ``tf.device('/accel:0')`` and its gradient
+(of ``sum(out * c)``, c random), runs them with soft placement, checks from the placement log that
+the op and every op of its gradient ran on the accelerator, and compares with numpy: the forward
+with the case's float64 reference, the gradient with central differences of that reference (in
+float64: their own error is ~1e-9, far below float32's).
+
+Tolerances: the vector unit computes in float32 (each op within a few float32 ulps of the exact
+value, docs/accel-machine.md), and a case chains at most ~10 of them (the gradients), so 2^-23
+relative per op with a margin: rtol 2e-5 and an absolute floor 2e-5 of the result's magnitude for
+values that cancel. Inputs stay away from the kinks of abs, relu, sign, floor, ceil, round and of
+the comparisons, where a float32 rounding could flip a side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+ACCEL0 = "/job:localhost/replica:0/task:0/device:ACCEL:0"
+SOFT = tf.ConfigProto(
+    device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
+)
+SHAPE = (5, 7)
+# The host moves tensors; constants and shape arithmetic (integers) stay on the CPU.
+ON_THE_CPU = ("send", "recv", "constant", "dim_size", "shape")
+
+
+def _inputs(shape=SHAPE, seed=0):
+    """a: positive, in [0.5, 2]; b: signed, its fractional part away from 0 and 1/2 (kinks)."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.5, 2.0, shape)
+    fraction = rng.choice([0.2, 0.3, 0.7, 0.8], shape) + rng.uniform(-0.05, 0.05, shape)
+    b = (rng.integers(-3, 3, shape) + fraction) * rng.choice([-1, 1], shape)
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+def _log_softmax(b, axis=1):
+    shifted = b - b.max(axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis, keepdims=True))
+
+
+# name -> (graph builder on (a, b), float64 numpy reference on (a, b), the op that must run on
+# the accelerator: None for ops the graph decomposes into others before placement).
+CASES = {
+    "abs": (lambda a, b: tf.abs(b), lambda a, b: np.abs(b), "abs"),
+    "add": (lambda a, b: a + b, lambda a, b: a + b, "add"),
+    "subtract": (lambda a, b: a - b, lambda a, b: a - b, "subtract"),
+    "multiply": (lambda a, b: a * b, lambda a, b: a * b, "multiply"),
+    "divide": (lambda a, b: b / a, lambda a, b: b / a, "divide"),
+    "maximum": (lambda a, b: tf.maximum(a, b), np.maximum, "maximum"),
+    "minimum": (lambda a, b: tf.minimum(a, b), np.minimum, "minimum"),
+    "negative": (lambda a, b: -b, lambda a, b: -b, "negative"),
+    "exp": (lambda a, b: tf.exp(b), lambda a, b: np.exp(b), "exp"),
+    "expm1": (lambda a, b: tf.expm1(b), lambda a, b: np.expm1(b), "expm1"),
+    "log": (lambda a, b: tf.log(a), lambda a, b: np.log(a), "log"),
+    "log1p": (lambda a, b: tf.log1p(a), lambda a, b: np.log1p(a), "log1p"),
+    "sqrt": (lambda a, b: tf.sqrt(a), lambda a, b: np.sqrt(a), "sqrt"),
+    "rsqrt": (lambda a, b: tf.rsqrt(a), lambda a, b: 1 / np.sqrt(a), "rsqrt"),
+    "square": (lambda a, b: tf.square(b), lambda a, b: np.square(b), "square"),
+    "pow": (lambda a, b: tf.pow(a, b), lambda a, b: a**b, "pow"),
+    "tanh": (lambda a, b: tf.tanh(b), lambda a, b: np.tanh(b), "tanh"),
+    "sigmoid": (lambda a, b: tf.sigmoid(b), lambda a, b: 1 / (1 + np.exp(-b)), "sigmoid"),
+    "relu": (lambda a, b: tf.nn.relu(b), lambda a, b: np.maximum(b, 0), "relu"),
+    "floor": (lambda a, b: tf.floor(b), lambda a, b: np.floor(b), "floor"),
+    "ceil": (lambda a, b: tf.ceil(b), lambda a, b: np.ceil(b), "ceil"),
+    "round": (lambda a, b: tf.round(b), lambda a, b: np.rint(b), "round"),
+    "sign": (lambda a, b: tf.sign(b), lambda a, b: np.sign(b), "sign"),
+    "sin": (lambda a, b: tf.sin(b), lambda a, b: np.sin(b), "sin"),
+    "cos": (lambda a, b: tf.cos(b), lambda a, b: np.cos(b), "cos"),
+    "identity": (lambda a, b: tf.identity(b), lambda a, b: b, None),
+    "cast": (
+        lambda a, b: tf.cast(tf.cast(b, tf.float64) * 3.0, tf.float32),
+        lambda a, b: b * 3,
+        "cast",
+    ),
+    # Comparisons and logic make bools (0.0 and 1.0 on the accelerator) that select or cast read.
+    "greater": (
+        lambda a, b: tf.cast(tf.greater(a, b), tf.float32) * b,
+        lambda a, b: (a > b) * b,
+        "greater",
+    ),
+    "less_equal": (
+        lambda a, b: tf.cast(tf.less_equal(a, b), tf.float32) * b,
+        lambda a, b: (a <= b) * b,
+        "less_equal",
+    ),
+    "equal": (
+        lambda a, b: tf.cast(tf.equal(tf.floor(b), 1.0), tf.float32) * a,
+        lambda a, b: (np.floor(b) == 1) * a,
+        "equal",
+    ),
+    "select": (
+        lambda a, b: tf.where(tf.greater(a, b), a, b * b),
+        lambda a, b: np.where(a > b, a, b * b),
+        "select",
+    ),
+    "logic": (
+        lambda a, b: tf.where(
+            tf.logical_or(
+                tf.logical_and(tf.greater(a, b), tf.logical_not(tf.less(b, -1.0))),
+                tf.not_equal(tf.floor(b), 0.0),
+            ),
+            a,
+            b,
+        ),
+        lambda a, b: np.where(((a > b) & ~(b < -1)) | (np.floor(b) != 0), a, b),
+        "logical_or",
+    ),
+    "bias_add": (
+        lambda a, b: b + tf.reduce_sum(a, axis=0),  # a [7] row broadcast down the rows
+        lambda a, b: b + a.sum(0),
+        "add",
+    ),
+    "reduce_sum_rows": (lambda a, b: tf.reduce_sum(b, axis=0), lambda a, b: b.sum(0), "reduce_sum"),
+    "reduce_sum_cols": (lambda a, b: tf.reduce_sum(b, axis=1), lambda a, b: b.sum(1), "reduce_sum"),
+    "reduce_sum_all": (lambda a, b: tf.reduce_sum(b), lambda a, b: b.sum(), "reduce_sum"),
+    "reduce_mean": (lambda a, b: tf.reduce_mean(b, axis=1), lambda a, b: b.mean(1), "reduce_mean"),
+    "reduce_max": (lambda a, b: tf.reduce_max(b, axis=0), lambda a, b: b.max(0), "reduce_max"),
+    "reduce_min": (lambda a, b: tf.reduce_min(b), lambda a, b: b.min(), "reduce_min"),
+    "reduce_prod": (lambda a, b: tf.reduce_prod(a, axis=1), lambda a, b: a.prod(1), "reduce_prod"),
+    "softmax": (
+        lambda a, b: tf.nn.softmax(b),
+        lambda a, b: np.exp(_log_softmax(b)),
+        None,
+    ),
+    "log_softmax": (lambda a, b: tf.nn.log_softmax(b), lambda a, b: _log_softmax(b), None),
+    "softmax_cross_entropy": (
+        lambda a, b: tf.nn.softmax_cross_entropy_with_logits(
+            labels=a / tf.reduce_sum(a, axis=1, keepdims=True), logits=b
+        ),
+        lambda a, b: -((a / a.sum(1, keepdims=True)) * _log_softmax(b)).sum(1),
+        None,
+    ),
+    "sigmoid_cross_entropy": (
+        lambda a, b: tf.nn.sigmoid_cross_entropy_with_logits(labels=a / 2, logits=b),
+        lambda a, b: np.maximum(b, 0) - b * a / 2 + np.log1p(np.exp(-np.abs(b))),
+        None,
+    ),
+    "l2_loss": (lambda a, b: tf.nn.l2_loss(b), lambda a, b: (b * b).sum() / 2, None),
+}
+
+
+def _numeric_gradient(function, inputs: list, index: int) -> np.ndarray:
+    """d function / d inputs[index] by central differences, in float64."""
+    x = inputs[index].astype(np.float64)
+    gradient = np.zeros_like(x)
+    for position in np.ndindex(x.shape):
+        step = 1e-6 * max(1.0, abs(x[position]))
+        values = []
+        for sign in (1, -1):
+            moved = [v.astype(np.float64) for v in inputs]
+            moved[index][position] += sign * step
+            values.append(function(*moved))
+        gradient[position] = (values[0] - values[1]) / (2 * step)
+    return gradient
+
+
+def _close(got, expected, rtol=2e-5):
+    expected = np.asarray(expected, np.float64)
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
+
+
+def _placement(err: str) -> dict:
+    """op name -> [devices] from the placement log."""
+    placed = {}
+    for line in err.splitlines():
+        if ": (tgc." in line:
+            name, rest = line.split(": (tgc.", 1)
+            op, device = rest.split("): ", 1)
+            placed.setdefault((name.strip(), op), []).append(device.strip())
+    return placed
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_op_and_its_gradient_run_on_the_vector_unit(name, capsys):
+    build, reference, op = CASES[name]
+    a_value, b_value = _inputs()
+    expected = reference(a_value.astype(np.float64), b_value.astype(np.float64))
+    c_value = np.random.default_rng(1).uniform(-1, 1, np.shape(expected)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        a = tf.placeholder(tf.float32, SHAPE, name="a")
+        b = tf.placeholder(tf.float32, SHAPE, name="b")
+        c = tf.placeholder(tf.float32, c_value.shape, name="c")
+        with tf.device("/accel:0"):
+            out = build(a, b)
+            gradients = tf.gradients(tf.reduce_sum(out * c), [a, b])
+        fetches = [out] + [g for g in gradients if g is not None]
+        with tf.Session(config=SOFT) as sess:
+            got, *got_gradients = sess.run(fetches, {a: a_value, b: b_value, c: c_value})
+    placed = _placement(capsys.readouterr().err)
+    assert op is None or any(kind == op for _, kind in placed), f"no tgc.{op} in the graph"
+    assert any(ACCEL0 in devices for devices in placed.values())
+    off_accel = {k: d for k, d in placed.items() if k[1] not in ON_THE_CPU and ACCEL0 not in d}
+    assert not off_accel, f"ran off the accelerator: {off_accel}"
+    _close(got, expected)
+
+    def loss(x, y):
+        return float((reference(x, y) * c_value.astype(np.float64)).sum())
+
+    connected = [i for i, g in enumerate(gradients) if g is not None]
+    assert len(got_gradients) == len(connected) and connected
+    for index, got_gradient in zip(connected, got_gradients):
+        _close(got_gradient, _numeric_gradient(loss, [a_value, b_value], index))

@@ -1,0 +1,112 @@
+// tgc-accel-tile-generic: a float linalg.generic on buffers runs tile by tile: one N-D DMA per
+// operand (its indexing map gives the box; a transposed map a transposing DMA, `perm`), the body's
+// ops as vector instructions on the tile (no trip to device memory between them), a DMA store.
+// The last loop dim gives the tile's columns, the dims before it that every operand indexes all of
+// or none of its rows; an operand without the columns' dim is a column, one without the rows a
+// row, and a constant an immediate. Tiles take two slots of the buffer in turn.
+// RUN: %tgc-opt %s --split-input-file -p tgc-accel-tile-generic | FileCheck %s
+
+// relu(x * 2 + b): b is a [1, 6] row broadcast down the rows; 2 and 0 are immediates.
+// CHECK-LABEL: func.func @bias_relu(
+// CHECK-SAME:      %[[X:.+]]: memref<4x6xf32>, %[[B:.+]]: memref<6xf32>)
+// CHECK:         %[[Y:.+]] = memref.alloc() : memref<4x6xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 6>, step = array<i64: 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0>, count = array<i64: 6>, step = array<i64: 1>, to = 96 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "mul", lhs = array<i64: 0, 4, 6>, rhs = 2.000000e+00 : f64, to = array<i64: 120, 4, 6>}
+// CHECK-NEXT:    "accel.binary"() {fn = "add", lhs = array<i64: 120, 4, 6>, rhs = array<i64: 96, 1, 6>, to = array<i64: 216, 4, 6>}
+// CHECK-NEXT:    "accel.binary"() {fn = "max", lhs = array<i64: 216, 4, 6>, rhs = 0.000000e+00 : f64, to = array<i64: 312, 4, 6>}
+// CHECK-NEXT:    "accel.dma_store"(%[[Y]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 6>, from = 312 : i64, step = array<i64: 1, 1>}
+// CHECK-NEXT:    return %[[Y]]
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d1)>
+func.func @bias_relu(%x: memref<4x6xf32>, %b: memref<6xf32>) -> memref<4x6xf32> {
+  %y = memref.alloc() : memref<4x6xf32>
+  linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %b : memref<4x6xf32>, memref<6xf32>) outs(%y : memref<4x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %two = arith.constant 2.0 : f32
+    %zero = arith.constant 0.0 : f32
+    %s = arith.mulf %in, %two : f32
+    %t = arith.addf %s, %bias : f32
+    %r = arith.maximumf %t, %zero : f32
+    linalg.yield %r : f32
+  }
+  return %y : memref<4x6xf32>
+}
+
+// -----
+
+// A sum along each row of exp(x): the zero fill of the output becomes the accumulator's fill (its
+// own region, before the tiles'), each tile's exp is reduced along axis 1 into it, then stored.
+// CHECK-LABEL: func.func @row_sums(
+// CHECK-SAME:      %[[X:.+]]: memref<4x6xf32>)
+// CHECK:         %[[S:.+]] = memref.alloc() : memref<4xf32>
+// CHECK-NOT:     linalg.fill
+// CHECK-NEXT:    "accel.fill"() {at = 0 : i64, shape = array<i64: 4, 1>, value = 0.000000e+00 : f64}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 6>, step = array<i64: 1, 1>, to = 192 : i64}
+// CHECK-NEXT:    "accel.unary"() {fn = "exp", to = array<i64: 288, 4, 6>, x = array<i64: 192, 4, 6>}
+// CHECK-NEXT:    "accel.reduce"() {axis = 1 : i64, fn = "sum", from = array<i64: 288, 4, 6>, to = array<i64: 0, 4, 1>}
+// CHECK-NEXT:    "accel.dma_store"(%[[S]]) {begin = array<i64: 0>, count = array<i64: 4>, from = 0 : i64, step = array<i64: 1>}
+// CHECK-NEXT:    return %[[S]]
+func.func @row_sums(%x: memref<4x6xf32>) -> memref<4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %s = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%s : memref<4xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x6xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %e = math.exp %in : f32
+    %r = arith.addf %e, %acc : f32
+    linalg.yield %r : f32
+  }
+  return %s : memref<4xf32>
+}
+
+// -----
+
+// A fill of a whole buffer that no reduction reads: one filled tile, stored over it.
+// CHECK-LABEL: func.func @ones(
+// CHECK:         %[[O:.+]] = memref.alloc() : memref<3x5xf32>
+// CHECK-NEXT:    "accel.fill"() {at = 0 : i64, shape = array<i64: 1, 15>, value = 1.000000e+00 : f64}
+// CHECK-NEXT:    "accel.dma_store"(%[[O]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 5>, from = 0 : i64, step = array<i64: 1, 1>}
+// CHECK-NEXT:    return %[[O]]
+func.func @ones() -> memref<3x5xf32> {
+  %one = arith.constant 1.0 : f32
+  %o = memref.alloc() : memref<3x5xf32>
+  linalg.fill ins(%one : f32) outs(%o : memref<3x5xf32>)
+  return %o : memref<3x5xf32>
+}
+
+// -----
+
+// Three loop dims: y (d0, d2) indexes d0 but not d1, so d0 cannot join the rows: one tile per d0
+// (3 x 4), y a [1, 4] row of it. z is read transposed (d2, d1): a transposing DMA. The
+// comparison's 0.0/1.0 tile selects. The second tile takes the other slot (its loads overlap the
+// first tile's vector work).
+// CHECK-LABEL: func.func @outer(
+// CHECK-SAME:      %[[X:.+]]: memref<2x3x4xf32>, %[[Y:.+]]: memref<2x4xf32>, %[[Z:.+]]: memref<4x3xf32>)
+// CHECK:         %[[O:.+]] = memref.alloc() : memref<2x3x4xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 1, 3, 4>, step = array<i64: 1, 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[Y]]) {begin = array<i64: 0, 0>, count = array<i64: 1, 4>, step = array<i64: 1, 1>, to = 48 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[Z]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 64 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "sub", lhs = array<i64: 0, 3, 4>, rhs = array<i64: 48, 1, 4>, to = array<i64: 112, 3, 4>}
+// CHECK-NEXT:    "accel.binary"() {fn = "gt", lhs = array<i64: 112, 3, 4>, rhs = array<i64: 64, 3, 4>, to = array<i64: 160, 3, 4>}
+// CHECK-NEXT:    "accel.select"() {cond = array<i64: 160, 3, 4>, lhs = array<i64: 112, 3, 4>, rhs = array<i64: 64, 3, 4>, to = array<i64: 208, 3, 4>}
+// CHECK-NEXT:    "accel.dma_store"(%[[O]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 1, 3, 4>, from = 208 : i64, step = array<i64: 1, 1, 1>}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 1, 0, 0>, count = array<i64: 1, 3, 4>, step = array<i64: 1, 1, 1>, to = 720 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[Y]]) {begin = array<i64: 1, 0>, count = array<i64: 1, 4>, step = array<i64: 1, 1>, to = 768 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[Z]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 784 : i64}
+// CHECK:         "accel.dma_store"(%[[O]]) {begin = array<i64: 1, 0, 0>, count = array<i64: 1, 3, 4>, from = 928 : i64, step = array<i64: 1, 1, 1>}
+// CHECK-NEXT:    return %[[O]]
+func.func @outer(%x: memref<2x3x4xf32>, %y: memref<2x4xf32>, %z: memref<4x3xf32>) -> memref<2x3x4xf32> {
+  %o = memref.alloc() : memref<2x3x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %y, %z : memref<2x3x4xf32>, memref<2x4xf32>, memref<4x3xf32>) outs(%o : memref<2x3x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %out: f32):
+    %s = arith.subf %a, %b : f32
+    %t = arith.cmpf ogt, %s, %c : f32
+    %r = arith.select %t, %s, %c : f32
+    linalg.yield %r : f32
+  }
+  return %o : memref<2x3x4xf32>
+}

@@ -1,0 +1,645 @@
+"""tgc-accel-tile-generic: float linalg.generic ops (and fills) at the buffer level become DMAs and
+vector-unit instructions over tiles.
+
+Runs after bufferization (and after tgc-accel-tile-matmul). A ``linalg.generic`` on static
+float32/float64 memrefs whose body the vector unit computes (arith/math float ops, comparisons and
+selects on their i1 results, constants) runs tile by tile:
+
+- **Iteration tiles.** The last loop dim gives the tile's columns; a run of loop dims before it
+  (the *row group*: one iterator type, and every operand indexes all of them or none) gives its
+  rows, their product. The row group's outermost dim is cut into chunks so that a tile's working
+  set fits the buffer twice; the loop dims before the group run one index at a time.
+- **Operands.** Each input is one N-D DMA per tile: its box follows its indexing map (a transposed
+  map is a transposing DMA, ``perm``). An input that lacks the columns' dim is a ``[rows, 1]``
+  column, one that lacks the row group a ``[1, cols]`` row; the vector unit broadcasts them.
+- **The body.** Each op becomes one vector instruction writing a temporary tile of the slot; the
+  whole fused body runs on the tile without a trip to device memory. Constants are immediates.
+- **Reductions.** The body's yield is ``combine(value, %out)`` with combine one of add, mul,
+  max, min. The accumulator (a ``fill`` of the output's initial constant, or a DMA of the
+  output's initial contents) takes ``reduce`` of each tile's value along the row group (axis 0),
+  the columns (axis 1) or both; reduction dims before the row group are iterated innermost, so an
+  accumulator is stored once, after its last tile.
+- **Double buffering.** Tiles use two slots of the buffer in turn: the next tile's DMAs fill one
+  slot while the vector unit works on the other (the program writer derives the waits from the
+  regions each instruction touches).
+
+A ``linalg.fill`` of a whole buffer becomes fills and DMA stores, unless it is the initial value of
+a reduction's output (then the accumulator's ``fill``). Whatever the vector unit cannot compute is
+refused with the op and the reason; placement (pipeline.runs_on_accel) keeps such ops on the CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+from mlir import ir
+
+from tgc.dialect.ir_helpers import all_ops
+from tgc.lowering.accel import ops as accel
+from tgc.passes.base import ModulePass
+
+F32_BYTES = 4
+BUFFER_BYTES = 24 * 1024 * 1024  # the machine's on-chip buffer (Machine.buffer_bytes)
+MAX_TILE_ELEMENTS = 256 * 1024  # a 1 MiB tile: its DMA's 500 cycles of latency are 1/3 of it
+LANES = 128  # the vector unit's lanes (Machine.vector_lanes): column chunks are multiples
+
+_UNARY = {
+    "arith.negf": "neg",
+    "math.absf": "abs",
+    "math.exp": "exp",
+    "math.expm1": "expm1",
+    "math.log": "log",
+    "math.log1p": "log1p",
+    "math.sqrt": "sqrt",
+    "math.rsqrt": "rsqrt",
+    "math.tanh": "tanh",
+    "math.floor": "floor",
+    "math.ceil": "ceil",
+    "math.roundeven": "round",
+    "math.sin": "sin",
+    "math.cos": "cos",
+}
+_BINARY = {
+    "arith.addf": "add",
+    "arith.subf": "sub",
+    "arith.mulf": "mul",
+    "arith.divf": "div",
+    "arith.maximumf": "max",
+    "arith.minimumf": "min",
+    "arith.maxnumf": "max",
+    "arith.minnumf": "min",
+    "math.powf": "pow",
+    # i1 values are 0.0 and 1.0 in a tile
+    "arith.andi": "mul",
+    "arith.ori": "max",
+    "arith.xori": "ne",
+}
+# arith.cmpf predicates (their enum values) the unit's comparisons compute, numpy's way: ordered
+# comparisons are false on NaN, "une" is true.
+_COMPARISONS = {1: "eq", 4: "lt", 5: "le", 2: "gt", 3: "ge", 13: "ne"}
+# Ops whose value is their operand's on a float32 tile: widening, narrowing to float32, bools
+# (a bool as a float, or read from and written to its i8 storage).
+_SAME_VALUE = ("arith.extf", "arith.truncf", "arith.uitofp", "arith.trunci", "arith.extui")
+# A reduction body's combine -> the reduce instruction's fn (and the binary fn for outer dims).
+_COMBINE = {
+    "arith.addf": ("sum", "add"),
+    "arith.mulf": ("prod", "mul"),
+    "arith.maximumf": ("max", "max"),
+    "arith.minimumf": ("min", "min"),
+    "arith.maxnumf": ("max", "max"),
+    "arith.minnumf": ("min", "min"),
+}
+
+
+class Unsupported(Exception):
+    """A generic the vector unit cannot run; the message says why."""
+
+
+def _is_float(type_: ir.Type) -> bool:
+    return isinstance(type_, (ir.F32Type, ir.F64Type))
+
+
+def _is_bool(type_: ir.Type) -> bool:
+    """i1, or the i8 that stores a bool (tgc-bool-storage): 0 or 1, as 0.0 or 1.0 on the
+    accelerator (placement sends it no other integers)."""
+    return str(type_) in ("i1", "i8")
+
+
+def _check_memref(value) -> ir.MemRefType:
+    if not isinstance(value.type, ir.MemRefType):
+        raise Unsupported("tgc-accel-tile-generic runs after bufferization (memref operands)")
+    memref = ir.MemRefType(value.type)
+    if not memref.has_static_shape:
+        raise Unsupported(f"the accelerator needs static shapes, not {memref}")
+    if not _is_float(memref.element_type) and not _is_bool(memref.element_type):
+        raise Unsupported(f"the accelerator's vector unit computes on floats, not {memref}")
+    if memref.layout != ir.MemRefType.get(list(memref.shape), memref.element_type).layout:
+        raise Unsupported(f"the accelerator's DMA moves row-major tensors, not {memref}")
+    return memref
+
+
+@dataclasses.dataclass
+class _Operand:
+    """A generic's operand: its memref and, per tensor dim, the loop dim it follows (None: a
+    constant index 0)."""
+
+    value: ir.Value
+    shape: list
+    dims: list
+
+    def loop_dims(self) -> set:
+        return {d for d in self.dims if d is not None}
+
+
+def _operand(value, map_attr) -> _Operand:
+    memref = _check_memref(value)
+    dims = []
+    results = ir.AffineMapAttr(map_attr).value.results
+    positions = [e.position for e in results if isinstance(e, ir.AffineDimExpr)]
+    if len(set(positions)) != len(positions):
+        raise Unsupported(f"the indexing map {map_attr} names a loop dim twice")
+    for expr in ir.AffineMapAttr(map_attr).value.results:
+        if isinstance(expr, ir.AffineDimExpr):
+            dims.append(expr.position)
+        elif isinstance(expr, ir.AffineConstantExpr) and expr.value == 0:
+            dims.append(None)
+        else:
+            raise Unsupported(f"the indexing map result {expr} is not a loop dim or 0")
+    return _Operand(value, list(memref.shape), dims)
+
+
+@dataclasses.dataclass
+class _Plan:
+    """How the loop nest becomes tiles: the row group [group, cols_dim), chunk sizes."""
+
+    sizes: list  # per loop dim
+    reductions: set  # loop dims with a reduction iterator
+    group: int  # first loop dim of the row group
+    row_chunk: int  # chunk of the group's outermost dim
+    col_chunk: int  # chunk of the last loop dim
+
+    @property
+    def cols_dim(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def group_dims(self) -> list:
+        return list(range(self.group, self.cols_dim))
+
+    def axes(self) -> list:
+        """The tile loops: (loop dim, [(begin, count), ...]); parallel ones first, so an
+        accumulator sees all its reduction tiles in a row."""
+        axes = [(d, [(i, 1) for i in range(self.sizes[d])]) for d in range(self.group)]
+        if self.group_dims:
+            outer = self.group_dims[0]
+            axes.append((outer, _chunks(self.sizes[outer], self.row_chunk)))
+        if self.sizes:
+            axes.append((self.cols_dim, _chunks(self.sizes[self.cols_dim], self.col_chunk)))
+        parallel = [axis for axis in axes if axis[0] not in self.reductions]
+        return parallel + [axis for axis in axes if axis[0] in self.reductions]
+
+
+def _chunks(extent: int, size: int) -> list:
+    return [(begin, min(size, extent - begin)) for begin in range(0, extent, max(size, 1))]
+
+
+def _plan(sizes: list, reductions: set, operands: list, regions: int) -> _Plan:
+    """The largest row group and chunks whose `regions` tiles, twice, fit the buffer."""
+    budget = min(MAX_TILE_ELEMENTS, BUFFER_BYTES // (2 * regions * F32_BYTES))
+    if not sizes:
+        return _Plan([], set(), 0, 1, 1)
+    cols_dim = len(sizes) - 1
+    col_chunk = sizes[cols_dim]
+    if col_chunk > budget:
+        col_chunk = max(LANES, budget // LANES * LANES)
+    group = cols_dim
+    while group > 0 and _groupable(group - 1, cols_dim, reductions, operands):
+        inner = math.prod(sizes[group:cols_dim]) * col_chunk
+        if inner > budget:
+            break
+        group -= 1
+    row_chunk = 1
+    if group < cols_dim:
+        inner = math.prod(sizes[group + 1 : cols_dim]) * col_chunk
+        row_chunk = max(1, min(sizes[group], budget // max(inner, 1)))
+    return _Plan(list(sizes), set(reductions), group, row_chunk, col_chunk)
+
+
+def _groupable(dim: int, cols_dim: int, reductions: set, operands: list) -> bool:
+    """Whether `dim` may join the row group [dim + 1, cols_dim): same iterator type as the group,
+    and each operand indexes all of the group or none of it."""
+    group = set(range(dim, cols_dim))
+    if len({d in reductions for d in group}) > 1:
+        return False
+    return all(len(group & o.loop_dims()) in (0, len(group)) for o in operands)
+
+
+class _Slots:
+    """Buffer space: two accumulator slots (one per reduction output tile, in turn), then two
+    slots for one tile's regions, used in turn (double buffering)."""
+
+    def __init__(self, slot_bytes: int, acc_bytes: int = 0):
+        self.slot_bytes, self.acc_bytes = slot_bytes, acc_bytes
+        self.turn = self.acc_turn = -1  # the first tile (and accumulator) takes slot 0
+        self.used = 0
+
+    def next_tile(self) -> None:
+        self.turn += 1
+        self.used = 0
+
+    def take(self, elements: int) -> int:
+        at = 2 * self.acc_bytes + (self.turn % 2) * self.slot_bytes + self.used
+        self.used += max(elements, 1) * F32_BYTES
+        assert self.used <= self.slot_bytes, "tile regions overflow their slot"
+        return at
+
+    def take_accumulator(self) -> int:
+        self.acc_turn += 1
+        return (self.acc_turn % 2) * self.acc_bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class _Value:
+    """A value of the body on the tile: a tile region [at, rows, cols] or a number."""
+
+    tile: tuple | None = None
+    number: float | None = None
+
+    def operand(self):
+        return self.number if self.tile is None else list(self.tile)
+
+
+@dataclasses.dataclass(frozen=True)
+class TileGenericPass(ModulePass):
+    """linalg.generic (float, static) and linalg.fill -> accel DMAs and vector instructions."""
+
+    name = "tgc-accel-tile-generic"
+
+    def run(self, module: ir.Module) -> None:
+        accel.load_dialect(module.context)
+        for op in [op for op in all_ops(module) if op.name in ("linalg.generic", "linalg.fill")]:
+            try:
+                if op.name == "linalg.generic":
+                    _GenericTiler(op).lower()
+                elif not _is_reduction_init(op):
+                    _lower_fill(op)
+            except Unsupported as why:
+                self.fail(op, f"the accelerator cannot run this {op.name}: {why}")
+
+
+def _iterator_types(op) -> list:
+    return [str(t).split("<")[1].rstrip(">") for t in ir.ArrayAttr(op.attributes["iterator_types"])]
+
+
+def _generic_using_as_init(fill):
+    """The reduction generic whose accumulator this fill initialises, or None."""
+    target = fill.operands[1]
+    for use in target.uses:
+        user = use.owner
+        if user.name != "linalg.generic" or "reduction" not in _iterator_types(user):
+            continue
+        outputs = list(user.operands)[len(user.operands) - _num_outputs(user) :]
+        if target in outputs:
+            return user
+    return None
+
+
+def _is_reduction_init(fill) -> bool:
+    return _generic_using_as_init(fill) is not None and _fill_constant(fill) is not None
+
+
+def _num_outputs(generic) -> int:
+    sizes = ir.DenseI32ArrayAttr(generic.attributes["operandSegmentSizes"])
+    return sizes[1]
+
+
+def _fill_constant(fill) -> float | None:
+    producer = fill.operands[0].owner
+    if not hasattr(producer, "name") or producer.name != "arith.constant":
+        return None
+    return ir.FloatAttr(producer.attributes["value"]).value
+
+
+def _lower_fill(fill) -> None:
+    """A fill of a whole buffer: fill a tile with the value and store it over the buffer."""
+    value = _fill_constant(fill)
+    if value is None:
+        raise Unsupported("its value is not a float constant")
+    target = fill.operands[1]
+    memref = _check_memref(target)
+    shape = list(memref.shape)
+    rank = len(shape)
+    plan = _plan(shape, set(), [_Operand(target, shape, list(range(rank)))], 1)
+    axes = plan.axes()
+    with ir.InsertionPoint(fill), fill.location:
+        # One tile of the largest box (the first), filled once: an edge box stores its prefix.
+        boxes = []
+        for position in itertools.product(*(chunks for _, chunks in axes)):
+            chosen = dict(zip((d for d, _ in axes), position))
+            extents = [chosen.get(d, (0, shape[d])) for d in range(rank)]
+            boxes.append(([b for b, _ in extents], [c for _, c in extents]))
+        largest = math.prod(boxes[0][1]) if boxes else 0
+        accel.create("fill", at=0, shape=[1, largest], value=value)
+        for begin, count in boxes:
+            accel.create("dma_store", [target], begin=begin, count=count, step=[1] * rank, from_=0)
+    fill.erase()
+
+
+class _GenericTiler:
+    """One generic: its operands, body and plan, and the instructions of each tile."""
+
+    def __init__(self, op):
+        self.op = op
+        maps = list(ir.ArrayAttr(op.attributes["indexing_maps"]))
+        num_outputs = _num_outputs(op)
+        values = list(op.operands)
+        self.inputs = [_operand(v, m) for v, m in zip(values[:-num_outputs], maps)]
+        self.outputs = [_operand(v, m) for v, m in zip(values[-num_outputs:], maps[-num_outputs:])]
+        iterators = _iterator_types(op)
+        self.reductions = {d for d, kind in enumerate(iterators) if kind == "reduction"}
+        self.sizes = self._loop_sizes(len(iterators))
+        self.block = op.regions[0].blocks[0]
+        self.body = [o.operation for o in self.block.operations if o.name != "linalg.yield"]
+        self.yielded = list(self._yield().operands)
+        self.combine = None  # reductions: (reduce fn, binary fn), the value reduced
+        if self.reductions:
+            self._read_reduction()
+
+    def _loop_sizes(self, loops: int) -> list:
+        sizes = [None] * loops
+        for operand in self.inputs + self.outputs:
+            for extent, dim in zip(operand.shape, operand.dims):
+                if dim is not None:
+                    sizes[dim] = extent
+        if None in sizes:
+            raise Unsupported("a loop dim that no operand indexes")
+        return sizes
+
+    def _yield(self):
+        return next(o for o in self.block.operations if o.name == "linalg.yield")
+
+    def _read_reduction(self) -> None:
+        if len(self.outputs) != 1:
+            raise Unsupported("a reduction with several outputs")
+        out_arg = self.block.arguments[len(self.inputs)]
+        combine = self.yielded[0].owner
+        if (
+            not hasattr(combine, "name")
+            or combine.name not in _COMBINE
+            or out_arg not in list(combine.operands)
+        ):
+            raise Unsupported("its reduction is not a sum, product, max or min of the body")
+        value = next(v for v in combine.operands if v != out_arg)
+        uses = [use.owner for use in out_arg.uses]
+        if len(uses) != 1 or value == out_arg:
+            raise Unsupported("its body reads the accumulator other than to combine into it")
+        self.combine = (*_COMBINE[combine.name], value, combine.operation)
+
+    # Lowering.
+
+    def lower(self) -> None:
+        for operation in self.body:
+            self._check_body_op(operation)
+        self._check_captures()
+        regions = len(self.inputs) + 2 * len(self.body) + 2 * len(self.outputs) + 4
+        self.plan = _plan(self.sizes, self.reductions, self.inputs + self.outputs, regions)
+        elements = self._tile_elements()
+        acc_bytes = elements * F32_BYTES if self.combine else 0
+        self.slots = _Slots(regions * elements * F32_BYTES, acc_bytes)
+        init = self._reduction_init()
+        with ir.InsertionPoint(self.op), self.op.location:
+            if self.combine:
+                self._lower_reduction(init)
+            else:
+                for position in self._positions(self.plan.axes()):
+                    self._tile(position)
+        self.op.erase()
+        if init is not None and init[0] == "fill":
+            init[1].erase()
+
+    def _check_captures(self) -> None:
+        """A value from outside the body must be a float or i1 constant (an immediate)."""
+        for operation in self.body:
+            for value in operation.operands:
+                owner = value.owner
+                inside = isinstance(owner, ir.Block) or owner.parent == self.op
+                if not inside and getattr(owner, "name", None) != "arith.constant":
+                    raise Unsupported(f"its body uses {value.get_name()}, made outside it")
+                if not inside:
+                    self._check_body_op(owner)
+
+    def _check_body_op(self, operation) -> None:
+        name = operation.name
+        if self.combine and operation == self.combine[3]:  # the combine: the reduce
+            return
+        if name == "arith.constant":
+            attr = operation.attributes["value"]
+            if not isinstance(attr, (ir.FloatAttr, ir.IntegerAttr, ir.BoolAttr)):
+                raise Unsupported(f"the constant {attr}")
+            return
+        if name in _UNARY or name in _BINARY or name == "arith.select":
+            return
+        if name in _SAME_VALUE:
+            source, result = operation.operands[0].type, operation.result.type
+            floats = _is_float(result) and (_is_float(source) or str(source) == "i1")
+            if not floats and not (_is_bool(source) and _is_bool(result)):
+                raise Unsupported(f"'{name}' from {source} to {result}")
+            return
+        if name == "arith.cmpf":
+            predicate = ir.IntegerAttr(operation.attributes["predicate"]).value
+            if predicate not in _COMPARISONS:
+                raise Unsupported(f"the comparison '{operation}'")
+            return
+        raise Unsupported(f"the vector unit has no '{name}'")
+
+    def _tile_elements(self) -> int:
+        plan = self.plan
+        if not plan.sizes:
+            return 1
+        inner = math.prod(plan.sizes[plan.group + 1 : plan.cols_dim]) if plan.group_dims else 1
+        return max(1, inner * plan.row_chunk * plan.col_chunk)
+
+    def _positions(self, axes: list):
+        """Each tile: {loop dim: (begin, count)} for the tiled dims."""
+        dims = [d for d, _ in axes]
+        for position in itertools.product(*(chunks for _, chunks in axes)):
+            yield dict(zip(dims, position))
+
+    def _extent(self, position: dict, dim: int) -> tuple:
+        """(begin, count) of a loop dim in this tile: its chunk, or all of an inner group dim."""
+        if dim in position:
+            return position[dim]
+        return (0, self.plan.sizes[dim])
+
+    def _tile_shape(self, position: dict, dims: set) -> tuple:
+        """[rows, cols] of a tile over the loop dims `dims` (of the row group and columns)."""
+        plan = self.plan
+        if not plan.sizes:
+            return (1, 1)
+        rows = math.prod(self._extent(position, d)[1] for d in plan.group_dims if d in dims)
+        cols = self._extent(position, plan.cols_dim)[1] if plan.cols_dim in dims else 1
+        return (rows, cols)
+
+    def _box(self, operand: _Operand, position: dict) -> dict:
+        """The DMA box of an operand for a tile, with `perm` when its dims are out of loop
+        order."""
+        tiled = set(self.plan.group_dims) | ({self.plan.cols_dim} if self.plan.sizes else set())
+        begin, count = [], []
+        for dim in operand.dims:
+            if dim is None:
+                begin.append(0), count.append(1)
+            elif dim in tiled:
+                b, c = self._extent(position, dim)
+                begin.append(b), count.append(c)
+            else:
+                b, c = position[dim]
+                begin.append(b), count.append(c)
+        box = {"begin": begin, "count": count, "step": [1] * len(begin)}
+        in_tile = [j for j, dim in enumerate(operand.dims) if dim in tiled]
+        ordered = sorted(in_tile, key=lambda j: operand.dims[j])
+        if ordered != in_tile:
+            rest = [j for j in range(len(operand.dims)) if j not in in_tile]
+            box["perm"] = rest + ordered
+        return box
+
+    def _load(self, operand: _Operand, position: dict) -> _Value:
+        rows, cols = self._tile_shape(position, operand.loop_dims())
+        at = self.slots.take(rows * cols)
+        accel.create("dma_load", [operand.value], **self._box(operand, position), to=at)
+        return _Value(tile=(at, rows, cols))
+
+    def _store(self, operand: _Operand, position: dict, value: _Value) -> None:
+        box = self._box(operand, position)
+        accel.create("dma_store", [operand.value], **box, from_=value.tile[0])
+
+    def _full(self, value: _Value, shape: tuple) -> _Value:
+        """The value as a tile of `shape` (a number filled in, a row or column repeated)."""
+        if value.tile is not None and tuple(value.tile[1:]) == tuple(shape):
+            return value
+        at = self.slots.take(shape[0] * shape[1])
+        if value.tile is None:
+            accel.create("fill", at=at, shape=list(shape), value=value.number)
+        else:
+            accel.create("unary", fn="copy", x=list(value.tile), to=[at, *shape])
+        return _Value(tile=(at, *shape))
+
+    def _body(self, position: dict, skip=None) -> dict:
+        """The body's ops on one tile: SSA value -> _Value."""
+        values = {}
+        for i, operand in enumerate(self.inputs):
+            argument = self.block.arguments[i]
+            if len(list(argument.uses)):
+                values[argument] = self._load(operand, position)
+        for j, operand in enumerate(self.outputs):
+            argument = self.block.arguments[len(self.inputs) + j]
+            if len(list(argument.uses)) and not self.combine:
+                values[argument] = self._load(operand, position)
+        for operation in self.body:
+            if skip is None or operation != skip:
+                values[operation.result] = self._compute(operation, values)
+        return values
+
+    def _compute(self, operation, values: dict) -> _Value:
+        name = operation.name
+        if name == "arith.constant":
+            attr = operation.attributes["value"]
+            if isinstance(attr, ir.FloatAttr):
+                return _Value(number=ir.FloatAttr(attr).value)
+            if isinstance(attr, ir.BoolAttr):
+                return _Value(number=float(ir.BoolAttr(attr).value))
+            return _Value(number=float(ir.IntegerAttr(attr).value & 1))  # an i1: 0 or 1
+        args = [self._value_of(v, values) for v in operation.operands]
+        if name in _SAME_VALUE:
+            return args[0]
+        if name == "arith.select":
+            fn, fields = None, dict(zip(("cond", "lhs", "rhs"), args))
+        elif name == "arith.cmpf":
+            predicate = ir.IntegerAttr(operation.attributes["predicate"]).value
+            fn, fields = _COMPARISONS[predicate], dict(zip(("lhs", "rhs"), args))
+        elif name in _UNARY:
+            fn, fields = _UNARY[name], {"x": args[0]}
+        else:
+            fn, fields = _BINARY[name], dict(zip(("lhs", "rhs"), args))
+        tiles = [v.tile for v in fields.values() if v.tile is not None]
+        if not tiles:  # numbers only: one element, broadcast where it is used
+            first = next(iter(fields))
+            fields[first] = self._full(fields[first], (1, 1))
+            tiles = [fields[first].tile]
+        shape = (max(t[1] for t in tiles), max(t[2] for t in tiles))
+        at = self.slots.take(shape[0] * shape[1])
+        operands = {key: value.operand() for key, value in fields.items()}
+        kind = "select" if fn is None else ("unary" if "x" in fields else "binary")
+        extra = {} if fn is None else {"fn": fn}
+        accel.create(kind, **extra, **operands, to=[at, *shape])
+        return _Value(tile=(at, *shape))
+
+    def _value_of(self, value, values: dict) -> _Value:
+        """A body value, or a constant defined outside the body (the body captures it)."""
+        if value in values:
+            return values[value]
+        producer = value.owner
+        if getattr(producer, "name", None) == "arith.constant":
+            return self._compute(producer, values)
+        raise Unsupported(f"its body uses {value.get_name()} from outside, not a constant")
+
+    def _tile(self, position: dict) -> None:
+        """A tile of a generic without reductions: body, then each output stored."""
+        self.slots.next_tile()
+        values = self._body(position)
+        for operand, result in zip(self.outputs, self.yielded):
+            value = values.get(result)
+            if value is None:  # yields a block argument not otherwise used
+                value = self._block_value(result, position)
+            shape = self._tile_shape(position, operand.loop_dims())
+            self._store(operand, position, self._full(value, shape))
+
+    def _block_value(self, value, position: dict) -> _Value:
+        index = next(i for i, a in enumerate(self.block.arguments) if a == value)
+        operand = (self.inputs + self.outputs)[index]
+        return self._load(operand, position)
+
+    # Reductions.
+
+    def _reduction_init(self):
+        """("fill", the fill op, its value) or ("load",) for a reduction's initial value."""
+        if not self.combine:
+            return None
+        target = self.outputs[0].value
+        for use in target.uses:
+            user = use.owner
+            if user.name == "linalg.fill" and user.operands[1] == target:
+                value = _fill_constant(user)
+                if value is not None and _generic_using_as_init(user) == self.op:
+                    return ("fill", user, value)
+        return ("load",)
+
+    def _lower_reduction(self, init) -> None:
+        plan, output = self.plan, self.outputs[0]
+        reduce_fn, binary_fn, value, combine = self.combine
+        axes = plan.axes()
+        parallel = [axis for axis in axes if axis[0] not in plan.reductions]
+        reduction = [axis for axis in axes if axis[0] in plan.reductions]
+        group_reduced = bool(plan.group_dims) and plan.group_dims[0] in plan.reductions
+        cols_reduced = bool(plan.sizes) and plan.cols_dim in plan.reductions
+        for outer in self._positions(parallel):
+            acc_shape = self._tile_shape(outer, output.loop_dims())
+            acc_at = self.slots.take_accumulator()
+            acc = _Value(tile=(acc_at, *acc_shape))
+            if init[0] == "fill":
+                accel.create("fill", at=acc_at, shape=list(acc_shape), value=init[2])
+            else:
+                box = self._box(output, outer)
+                accel.create("dma_load", [output.value], **box, to=acc_at)
+            for inner in self._positions(reduction):
+                position = {**outer, **inner}
+                self.slots.next_tile()
+                values = self._body(position, skip=combine)
+                tile_shape = self._tile_shape(position, set(plan.group_dims) | {plan.cols_dim})
+                reduced = self._full(values[value], tile_shape)
+                self._reduce_into(reduced, acc, reduce_fn, binary_fn, group_reduced, cols_reduced)
+            self._store(output, outer, acc)
+
+    def _reduce_into(self, tile, acc, reduce_fn, binary_fn, group_reduced, cols_reduced):
+        rows, cols = tile.tile[1:]
+        if cols_reduced and group_reduced:
+            partial_at = self.slots.take(rows)
+            accel.create("fill", at=partial_at, shape=[rows, 1], value=_IDENTITY[reduce_fn])
+            accel.create(
+                "reduce", fn=reduce_fn, axis=1, from_=list(tile.tile), to=[partial_at, rows, 1]
+            )
+            accel.create(
+                "reduce", fn=reduce_fn, axis=0, from_=[partial_at, rows, 1], to=list(acc.tile)
+            )
+        elif cols_reduced:
+            accel.create("reduce", fn=reduce_fn, axis=1, from_=list(tile.tile), to=list(acc.tile))
+        elif group_reduced:
+            accel.create("reduce", fn=reduce_fn, axis=0, from_=list(tile.tile), to=list(acc.tile))
+        else:  # only reduction dims before the row group: elementwise into the accumulator
+            accel.create(
+                "binary", fn=binary_fn, lhs=list(acc.tile), rhs=list(tile.tile), to=list(acc.tile)
+            )
+
+
+_IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
