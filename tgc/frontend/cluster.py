@@ -9,11 +9,14 @@ given a server's target places and partitions its graph over every task's device
 (``/job:ps/replica:0/task:0/device:CPU:0``, ...) and runs each task's partition in its actor.
 
 The Ray cluster stops when the last server of its spec is closed (``server.close()``), or when the
-program ends.
+program ends. Between-graph replication runs one process per task: started by the launcher
+(``python -m tgc.runtime.ray.launch --cluster SPEC script.py``), a process's servers connect to the
+launcher's cluster instead of starting one.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -106,14 +109,27 @@ class ClusterSpec:
 
 
 class _SharedCluster:
-    """One local Ray cluster and the servers that use it."""
+    """One Ray cluster and the servers of this process that use it."""
 
     def __init__(self, spec: ClusterSpec):
+        from tgc.runtime.ray.launch import ADDRESS_VARIABLE
         from tgc.runtime.ray.local import LocalRayCluster
 
         self.spec = spec
-        self.ray = LocalRayCluster({job: spec.num_tasks(job) for job in spec.jobs})
+        self.jobs = {job: spec.num_tasks(job) for job in spec.jobs}
+        # A task started by the launcher joins the launcher's cluster when it first runs a step
+        # (a ps task's process, which only joins, never connects); otherwise start one here.
+        self._address = os.environ.get(ADDRESS_VARIABLE)
+        self._ray = None if self._address else LocalRayCluster(self.jobs)
         self.servers = 0
+
+    @property
+    def ray(self):
+        if self._ray is None:
+            from tgc.runtime.ray.local import RayClusterConnection
+
+            self._ray = RayClusterConnection(self._address, self.jobs)
+        return self._ray
 
     def devices(self) -> tuple:
         return self.spec.devices()
@@ -122,6 +138,10 @@ class _SharedCluster:
         from tgc.driver.cluster import cluster_loader
 
         return cluster_loader(self.ray)
+
+    def close(self) -> None:
+        if self._ray is not None:
+            self._ray.close()
 
 
 class Server:
@@ -201,7 +221,7 @@ class Server:
                 _clusters.pop(shared.spec, None)
                 for target in [t for t, c in _targets.items() if c is shared]:
                     del _targets[target]
-                shared.ray.close()
+                shared.close()
 
     def __repr__(self) -> str:
         return f"<tf.train.Server {self.job_name}/{self.task_index} {self.target}>"

@@ -118,6 +118,13 @@ class LocalRayCluster:
     def actor(self, job: str, task: int):
         return self.actors.get(f"{job}/{task}")
 
+    @property
+    def address(self) -> str:
+        """The cluster's GCS address (127.0.0.1:PORT), where other processes connect."""
+        import ray
+
+        return ray.get_runtime_context().gcs_address
+
     def close(self) -> None:
         """Shuts down Ray and every process it started (idempotent)."""
         global _running
@@ -131,5 +138,48 @@ class LocalRayCluster:
             if ray.is_initialized():
                 ray.shutdown()
             shutil.rmtree(self._temp_dir, ignore_errors=True)
+            if _running is self:
+                _running = None
+
+
+class RayClusterConnection:
+    """A process's connection to a cluster another process started (tgc/runtime/ray/launch.py):
+    the tasks' actors found by name. ``close`` disconnects and leaves the cluster running."""
+
+    def __init__(self, address: str, jobs: dict):
+        global _running
+        ray = import_ray()
+        with _lock:
+            if _running is not None and not _running.closed:
+                raise ClusterError("this process is already connected to a cluster")
+            if not ray.is_initialized():
+                ray.init(address=address, namespace="tgc", log_to_driver=False)
+            _running = self
+        self.closed = False
+        self.jobs = dict(jobs)
+        atexit.register(self.close)
+        self.actors = {}
+        for job, count in self.jobs.items():
+            for i in range(count):
+                try:
+                    self.actors[f"{job}/{i}"] = ray.get_actor(f"{job}/{i}", namespace="tgc")
+                except ValueError:
+                    self.close()
+                    raise ClusterError(
+                        f"the cluster at {address} has no task {job}/{i}: was it launched with "
+                        "the same ClusterSpec?"
+                    ) from None
+
+    def close(self) -> None:
+        global _running
+        with _lock:
+            if self.closed:
+                return
+            self.closed = True
+            import ray
+
+            self.actors = {}
+            if ray.is_initialized():
+                ray.shutdown()
             if _running is self:
                 _running = None
