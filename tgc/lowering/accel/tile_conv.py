@@ -1,0 +1,520 @@
+"""tgc-accel-tile-conv: conv2d and its two gradients at the buffer level become matmuls of windows
+on the matrix unit.
+
+Runs after bufferization, before tgc-accel-tile-matmul. Core lowering tags the linalg op that
+computes each conv op (``tgc.conv``: "conv2d", "backprop_input", "backprop_filter", with the forward
+conv's strides, dilations and padding; tgc/lowering/to_core/conv.py). With x the input (N x H x W x
+C), w the filter (KH x KW x C x F) and dy the output's gradient (N x OH x OW x F), every one of them
+is a sum over the filter taps (kh, kw) of matmuls, the rows of a window read in one N-D DMA:
+
+- conv2d: y[(n, oh, ow), f] += x[n, oh*sh + kh*dh - top, ow*sw + kw*dw - left, c] . w[kh, kw, c, f].
+  The window is a strided box of x (steps sh, sw), its rows the output positions; padding is the
+  DMA's zero fill for the box's elements outside x, so the core level's zero-padded copy of x goes.
+- backprop_filter: dw[kh, kw] (C x F) = window^T . dy, summed over the output positions in tiles of
+  at most 128 (the matmul's K): the window read transposed (``perm``: channels first) is the lhs,
+  dy's rows of those positions the weights.
+- backprop_input: dx at the positions h = sh*i + rh (one phase (rh, rw) of the stride lattice at a
+  time) is dy's stride-1 window at (i + (rh + top - kh*dh) / sh, ...) . w[kh, kw]^T, for the taps
+  whose offset divides by the stride; each phase is stored with steps (sh, sw) into dx. The core
+  level's spread gradient (dy on a zero lattice) and flipped filter go: the DMA reads dy and w
+  (w transposed: ``perm``) where they are.
+
+Each matmul contraction runs K-outer over its steps (tap and tile of channels), B's tile of each
+column of the result loaded per step and A's window per step, both cast to bf16, one f32
+accumulator per column of the result: zeroed before the first step (the core level's zero fill of
+the result goes), stored after the last. Rows come in chunks of at most 1024 positions that are a
+box (images, rows of the image, columns): the store is one DMA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+
+from tgc.dialect.ir_helpers import all_ops
+from tgc.lowering.accel import ops as accel
+from tgc.passes.base import ModulePass
+
+TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
+CHUNK_ROWS = 1024  # output positions per chunk of rows
+F32_BYTES, BF16_BYTES = 4, 2
+
+
+def _tiles(extent: int, size: int = TILE) -> list:
+    """[begin, end) of each tile along a dim."""
+    return [[start, min(start + size, extent)] for start in range(0, extent, size)]
+
+
+def _position_boxes(shape: tuple, limit: int) -> list:
+    """Boxes (begin, count per dim) of the positions of an (N, H, W) grid, each at most ``limit``
+    positions, that cover the grid in row-major order: whole images when one fits, else whole rows
+    of an image, else pieces of a row."""
+    n, h, w = shape
+    boxes = []
+    if h * w <= limit:
+        per = max(1, limit // max(h * w, 1))
+        for n0 in range(0, n, per):
+            boxes.append(([n0, 0, 0], [min(per, n - n0), h, w]))
+    elif w <= limit:
+        per = limit // w
+        for n0 in range(n):
+            for h0 in range(0, h, per):
+                boxes.append(([n0, h0, 0], [1, min(per, h - h0), w]))
+    else:
+        for n0 in range(n):
+            for h0 in range(h):
+                for w0 in range(0, w, limit):
+                    boxes.append(([n0, h0, w0], [1, 1, min(limit, w - w0)]))
+    return [box for box in boxes if all(count > 0 for count in box[1])]
+
+
+def _shape(value) -> list:
+    return list(ir.MemRefType(value.type).shape)
+
+
+def _owner(value):
+    owner = value.owner
+    return owner if isinstance(owner, ir.Operation) else getattr(owner, "operation", None)
+
+
+def _is_zero(value) -> bool:
+    producer = _owner(value)
+    if producer is None or producer.name != "arith.constant":
+        return False
+    attribute = producer.attributes["value"]
+    return isinstance(attribute, ir.FloatAttr) and ir.FloatAttr(attribute).value == 0.0
+
+
+def _zero_fill(op, target) -> bool:
+    """``op`` sets every element of ``target`` to 0: a linalg.fill of 0, or core's linalg.map that
+    yields 0 (tensor.pad's body, bufferized)."""
+    if op.name == "linalg.fill":
+        return op.operands[1] == target and _is_zero(op.operands[0])
+    if op.name == "linalg.map" and list(op.operands) == [target]:
+        body = op.regions[0].blocks[0]
+        yields = [o for o in body.operations if o.operation.name == "linalg.yield"]
+        return len(yields) == 1 and _is_zero(yields[0].operands[0])
+    return False
+
+
+@dataclasses.dataclass
+class _Copied:
+    """A buffer core built as zeros with ``source`` copied into a (strided) subview of it."""
+
+    source: ir.Value
+    offsets: list
+    strides: list
+    ops: list  # the alloc, fill, subview and copy: erased with the conv
+
+
+def _copied_into_zeros(value):
+    """The _Copied that built ``value``, or None when it is not such a buffer."""
+    alloc = _owner(value)
+    if alloc is None or alloc.name != "memref.alloc":
+        return None
+    uses = [use.owner for use in value.uses]
+    fills = [op for op in uses if _zero_fill(op, value)]
+    views = [op for op in uses if op.name == "memref.subview"]
+    if len(fills) != 1 or len(views) != 1:
+        return None
+    view = views[0]
+    copies = [use.owner for use in view.results[0].uses]
+    if len(copies) != 1 or copies[0].name != "memref.copy" or copies[0].operands[1] != view.result:
+        return None
+    offsets = list(ir.DenseI64ArrayAttr(view.attributes["static_offsets"]))
+    strides = list(ir.DenseI64ArrayAttr(view.attributes["static_strides"]))
+    return _Copied(copies[0].operands[0], offsets, strides, [copies[0], view, fills[0], alloc])
+
+
+def _flipped_filter(value, window: tuple):
+    """(w, [generic, alloc]) when ``value`` is core's flipped filter of w (the generic writing
+    value[kh', kw', f, c] = w[KH-1-kh', KW-1-kw', c, f]), else None."""
+    alloc = _owner(value)
+    if alloc is None or alloc.name != "memref.alloc":
+        return None
+    writers = [use.owner for use in value.uses if use.owner.name == "linalg.generic"]
+    writers = [op for op in writers if len(op.operands) == 2 and op.operands[1] == value]
+    if len(writers) != 1:
+        return None
+    generic = writers[0]
+    kh, kw = window
+    expected = ir.Attribute.parse(
+        f"affine_map<(d0, d1, d2, d3) -> (-d0 + {kh - 1}, -d1 + {kw - 1}, d3, d2)>"
+    )
+    if ir.ArrayAttr(generic.attributes["indexing_maps"])[0] != expected:
+        return None
+    return generic.operands[0], [generic, alloc]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Geometry:
+    strides: tuple  # (sh, sw)
+    dilations: tuple  # (dh, dw)
+    before: tuple  # (top, left): the padding before the input's first row and column
+
+    @staticmethod
+    def of(op):
+        def pair(key):
+            return tuple(ir.DenseI64ArrayAttr(op.attributes[f"tgc.conv_{key}"]))
+
+        top, _, left, _ = pair("padding")
+        return _Geometry(pair("strides"), pair("dilations"), (top, left))
+
+    def window_start(self, axis: int, out: int, tap: int) -> int:
+        """The input index that output index ``out`` reads through filter tap ``tap``."""
+        return out * self.strides[axis] + tap * self.dilations[axis] - self.before[axis]
+
+
+@dataclasses.dataclass
+class _Step:
+    """One step of a contraction: A's tile (rows x k) and, per column tile, B's (k x cols)."""
+
+    k: int
+    load_lhs: object  # (staging, narrow) -> None: the DMA(s) and cast of A's tile
+    load_rhs: object  # (cols, staging, narrow) -> None
+
+
+class _Layout:
+    """Rings of slots for one contraction's staging and bf16 tiles, then its accumulators."""
+
+    def __init__(self, rows: int, k: int, columns: list):
+        width = max((end - begin for begin, end in columns), default=0)
+        sizes = {
+            "lhs_f32": rows * k * F32_BYTES,
+            "lhs_bf16": rows * k * BF16_BYTES,
+            "rhs_f32": k * width * F32_BYTES,
+            "rhs_bf16": k * width * BF16_BYTES,
+        }
+        self.slots, self.turn, offset = {}, {}, 0
+        for kind, size in sizes.items():
+            size = max(size, F32_BYTES)
+            self.slots[kind] = [offset, offset + size]
+            self.turn[kind] = 0
+            offset += 2 * size
+        acc = max(rows * width * F32_BYTES, F32_BYTES)
+        self.acc = [offset + j * acc for j in range(len(columns))]
+
+    def take(self, kind: str) -> int:
+        slots = self.slots[kind]
+        self.turn[kind] += 1
+        return slots[(self.turn[kind] - 1) % len(slots)]
+
+
+def _contract(rows: int, steps: list, columns: list, start, store) -> None:
+    """acc_j = sum over steps of A_step . B_step[:, column j], K-outer: each step's A tile meets
+    B's tile of every column. ``start(j, acc)`` readies accumulator j, ``store(j, acc)`` writes
+    it out."""
+    layout = _Layout(rows, max((s.k for s in steps), default=0), columns)
+    for j, _ in enumerate(columns):
+        start(j, layout.acc[j])
+    for number, step in enumerate(steps):
+        lhs_staging, lhs = layout.take("lhs_f32"), layout.take("lhs_bf16")
+        step.load_lhs(lhs_staging, lhs)
+        _cast(lhs_staging, lhs, [rows, step.k])
+        for j, cols in enumerate(columns):
+            width = cols[1] - cols[0]
+            rhs_staging, rhs = layout.take("rhs_f32"), layout.take("rhs_bf16")
+            step.load_rhs(cols, rhs_staging, rhs)
+            _cast(rhs_staging, rhs, [step.k, width])
+            accel.create(
+                "matmul",
+                lhs_at=lhs,
+                lhs_shape=[rows, step.k],
+                rhs_at=rhs,
+                rhs_shape=[step.k, width],
+                acc_at=layout.acc[j],
+                acc_shape=[rows, width],
+            )
+    for j, _ in enumerate(columns):
+        store(j, layout.acc[j])
+
+
+def _cast(staging: int, narrow: int, shape: list) -> None:
+    accel.create(
+        "cast",
+        from_at=staging,
+        from_dtype="float32",
+        to_at=narrow,
+        to_dtype="bfloat16",
+        shape=shape,
+    )
+
+
+def _load(source, begin, count, to, step=None, perm=None, fill=None) -> None:
+    attrs = {"begin": list(begin), "count": list(count), "step": list(step or [1] * len(begin))}
+    if perm is not None:
+        attrs["perm"] = list(perm)
+    if fill is not None:
+        attrs["fill"] = fill
+    accel.create("dma_load", [source], to=to, **attrs)
+
+
+def _store(target, begin, count, at, step=None) -> None:
+    steps = list(step or [1] * len(begin))
+    accel.create("dma_store", [target], begin=list(begin), count=list(count), step=steps, from_=at)
+
+
+def _leaves(geometry_box: list, shape: list) -> bool:
+    """Whether a box (begin, count, step per dim) reaches outside a tensor of ``shape``."""
+    for (begin, count, step), extent in zip(geometry_box, shape):
+        last = begin + (count - 1) * step
+        if count and (begin < 0 or last >= extent or begin >= extent):
+            return True
+    return False
+
+
+def _window_load(x, begin, count, step, to, perm=None) -> None:
+    """A window of x: zeros where it leaves x (padding)."""
+    box = list(zip(begin, count, step))
+    fill = 0.0 if _leaves(box, _shape(x)) else None
+    _load(x, begin, count, to, step=step, perm=perm, fill=fill)
+
+
+@dataclasses.dataclass(frozen=True)
+class TileConvPass(ModulePass):
+    """Core's tagged conv2d, backprop_input and backprop_filter on static f32/f64 memrefs -> accel
+    DMAs of windows and matmuls."""
+
+    name = "tgc-accel-tile-conv"
+
+    def run(self, module: ir.Module) -> None:
+        accel.load_dialect(module.context)
+        for op in [op for op in all_ops(module) if "tgc.conv" in op.attributes]:
+            kind = ir.StringAttr(op.attributes["tgc.conv"]).value
+            if kind not in _KINDS:
+                self.fail(op, f"the accelerator does not run the convolution op '{kind}'")
+            self._check(op)
+            _KINDS[kind](self, op)
+
+    def _check(self, op) -> None:
+        for value in op.operands:
+            type_ = value.type
+            if not isinstance(type_, ir.MemRefType):
+                self.fail(op, "tgc-accel-tile-conv runs after bufferization (memref operands)")
+            memref = ir.MemRefType(type_)
+            if not memref.has_static_shape:
+                self.fail(op, f"the accelerator's convolution needs static shapes, not {type_}")
+            if not isinstance(memref.element_type, (ir.F32Type, ir.F64Type)):
+                self.fail(op, f"the accelerator convolves float32 or float64 tensors, not {type_}")
+
+    def _output(self, op):
+        """The result buffer and whether core zero-filled it (that fill goes)."""
+        out = op.operands[2]
+        fills = [use.owner for use in out.uses if _zero_fill(use.owner, out)]
+        return out, fills
+
+    def _input(self, op, value):
+        """x and the ops of core's zero-padded copy of it, or value itself."""
+        copied = _copied_into_zeros(value)
+        if copied is None:
+            return value, []
+        if any(s != 1 for s in copied.strides):
+            self.fail(op, "the convolution's padded input is not a plain copy of its input")
+        return copied.source, copied.ops
+
+    def conv2d(self, op) -> None:
+        geometry = _Geometry.of(op)
+        x, padding_ops = self._input(op, op.operands[0])
+        w = op.operands[1]
+        out, fills = self._output(op)
+        n, oh, ow, f = _shape(out)
+        kh, kw, c, _ = _shape(w)
+        columns = _tiles(f)
+        with ir.InsertionPoint(op), op.location:
+            for begin, count in _position_boxes((n, oh, ow), CHUNK_ROWS):
+                rows = count[0] * count[1] * count[2]
+                steps = [
+                    self._conv_step(x, w, geometry, begin, count, (tap_h, tap_w), channels)
+                    for tap_h in range(kh)
+                    for tap_w in range(kw)
+                    for channels in _tiles(c)
+                ]
+                _contract(
+                    rows,
+                    steps,
+                    columns,
+                    self._starter(out, fills, begin, count, columns),
+                    self._storer(out, begin, count, columns),
+                )
+        _erase(op, fills, padding_ops)
+
+    @staticmethod
+    def _conv_step(x, w, geometry, begin, count, tap, channels) -> _Step:
+        tap_h, tap_w = tap
+        h0 = geometry.window_start(0, begin[1], tap_h)
+        w0 = geometry.window_start(1, begin[2], tap_w)
+        width = channels[1] - channels[0]
+
+        def load_lhs(staging, _):
+            window_begin = [begin[0], h0, w0, channels[0]]
+            window_step = [1, geometry.strides[0], geometry.strides[1], 1]
+            _window_load(x, window_begin, [*count, width], window_step, staging)
+
+        def load_rhs(cols, staging, _):
+            filter_begin = [tap_h, tap_w, channels[0], cols[0]]
+            _load(w, filter_begin, [1, 1, width, cols[1] - cols[0]], staging)
+
+        return _Step(width, load_lhs, load_rhs)
+
+    def _starter(self, out, fills, begin, count, columns):
+        def start(j, acc):
+            cols = columns[j]
+            shape = [count[0] * count[1] * count[2], cols[1] - cols[0]]
+            if fills:
+                accel.create("zero", at=acc, shape=shape)
+            else:
+                _load(out, [*begin, cols[0]], [*count, cols[1] - cols[0]], acc)
+
+        return start
+
+    @staticmethod
+    def _storer(out, begin, count, columns, step=None):
+        def store(j, acc):
+            cols = columns[j]
+            _store(out, [*begin, cols[0]], [*count, cols[1] - cols[0]], acc, step)
+
+        return store
+
+    def backprop_filter(self, op) -> None:
+        """dw[kh, kw] (C x F) = sum over tiles of 128 output positions of window^T . dy."""
+        geometry = _Geometry.of(op)
+        x, padding_ops = self._input(op, op.operands[0])
+        dy = op.operands[1]
+        out, fills = self._output(op)
+        kh, kw, c, f = _shape(out)
+        n, oh, ow, _ = _shape(dy)
+        columns = _tiles(f)
+        positions = _position_boxes((n, oh, ow), TILE)
+        with ir.InsertionPoint(op), op.location:
+            for tap_h in range(kh):
+                for tap_w in range(kw):
+                    steps = [
+                        self._filter_step(x, dy, geometry, tap_h, tap_w, c, begin, count)
+                        for begin, count in positions
+                    ]
+                    tap = [tap_h, tap_w, 0]
+                    _contract(
+                        c,
+                        steps,
+                        columns,
+                        self._starter(out, fills, tap, [1, 1, c], columns),
+                        self._storer(out, tap, [1, 1, c], columns),
+                    )
+        _erase(op, fills, padding_ops)
+
+    @staticmethod
+    def _filter_step(x, dy, geometry, tap_h, tap_w, c, begin, count) -> _Step:
+        h0 = geometry.window_start(0, begin[1], tap_h)
+        w0 = geometry.window_start(1, begin[2], tap_w)
+        k = count[0] * count[1] * count[2]
+
+        def load_lhs(staging, _):
+            # The window with its channels first: C rows of the k positions (one transposing DMA).
+            window_begin = [begin[0], h0, w0, 0]
+            window_step = [1, geometry.strides[0], geometry.strides[1], 1]
+            _window_load(x, window_begin, [*count, c], window_step, staging, perm=[3, 0, 1, 2])
+
+        def load_rhs(cols, staging, _):
+            _load(dy, [*begin, cols[0]], [*count, cols[1] - cols[0]], staging)
+
+        return _Step(k, load_lhs, load_rhs)
+
+    def backprop_input(self, op) -> None:
+        """dx, one phase of the stride lattice at a time: dy's windows . w[kh, kw]^T."""
+        geometry = _Geometry.of(op)
+        spread = _copied_into_zeros(op.operands[0])
+        out, fills = self._output(op)
+        n, h, w_, c = _shape(out)
+        if spread is None:
+            self.fail(op, "the input gradient's spread gradient is not a copy of the gradient")
+        kernel = _shape(op.operands[1])[:2]
+        flipped = _flipped_filter(op.operands[1], tuple(kernel))
+        if flipped is None:
+            self.fail(op, "the input gradient's filter is not core's flipped filter")
+        dy, w = spread.source, flipped[0]
+        kh, kw, _, f = _shape(w)
+        sh, sw = geometry.strides
+        columns = _tiles(c)
+        with ir.InsertionPoint(op), op.location:
+            for rh in range(min(sh, h)):
+                for rw in range(min(sw, w_)):
+                    grid = (n, -(-(h - rh) // sh), -(-(w_ - rw) // sw))
+                    taps = [
+                        (tap_h, tap_w)
+                        for tap_h in range(kh)
+                        for tap_w in range(kw)
+                        if (rh + geometry.before[0] - tap_h * geometry.dilations[0]) % sh == 0
+                        and (rw + geometry.before[1] - tap_w * geometry.dilations[1]) % sw == 0
+                    ]
+                    for begin, count in _position_boxes(grid, CHUNK_ROWS):
+                        rows = count[0] * count[1] * count[2]
+                        steps = [
+                            self._input_step(dy, w, geometry, (rh, rw), tap, begin, count, fs)
+                            for tap in taps
+                            for fs in _tiles(f)
+                        ]
+                        at = [begin[0], rh + sh * begin[1], rw + sw * begin[2]]
+                        _contract(
+                            rows,
+                            steps,
+                            columns,
+                            self._starter_strided(out, fills, at, count, columns, (sh, sw)),
+                            self._storer(out, at, count, columns, [1, sh, sw, 1]),
+                        )
+        _erase(op, fills, spread.ops, flipped[1])
+
+    @staticmethod
+    def _input_step(dy, w, geometry, phase, tap, begin, count, gradients) -> _Step:
+        """dy's stride-1 window of this phase and tap (its rows: the phase's positions) and
+        w[kh, kw]^T (F x C: a transposing DMA)."""
+        offsets = [
+            (phase[axis] + geometry.before[axis] - tap[axis] * geometry.dilations[axis])
+            // geometry.strides[axis]
+            for axis in (0, 1)
+        ]
+        width = gradients[1] - gradients[0]
+
+        def load_lhs(staging, _):
+            window_begin = [begin[0], begin[1] + offsets[0], begin[2] + offsets[1], gradients[0]]
+            _window_load(dy, window_begin, [*count, width], [1, 1, 1, 1], staging)
+
+        def load_rhs(cols, staging, _):
+            filter_begin = [tap[0], tap[1], cols[0], gradients[0]]
+            count_ = [1, 1, cols[1] - cols[0], width]
+            _load(w, filter_begin, count_, staging, perm=[0, 1, 3, 2])
+
+        return _Step(width, load_lhs, load_rhs)
+
+    def _starter_strided(self, out, fills, at, count, columns, strides):
+        def start(j, acc):
+            cols = columns[j]
+            shape = [count[0] * count[1] * count[2], cols[1] - cols[0]]
+            if fills:
+                accel.create("zero", at=acc, shape=shape)
+            else:
+                step = [1, strides[0], strides[1], 1]
+                _load(out, [*at, cols[0]], [*count, cols[1] - cols[0]], acc, step=step)
+
+        return start
+
+
+_KINDS = {
+    "conv2d": TileConvPass.conv2d,
+    "backprop_filter": TileConvPass.backprop_filter,
+    "backprop_input": TileConvPass.backprop_input,
+}
+
+
+def _erase(op, fills: list, *builders: list) -> None:
+    """Erases the conv op and its result's zero fill, then each chain of core ops that built an
+    operand (users first, the buffer last) when nothing else reads that buffer."""
+    for gone in [op, *fills]:
+        gone.erase()
+    for chain in builders:
+        if not chain:
+            continue
+        buffer = chain[-1].results[0]
+        if all(any(use.owner == o for o in chain) for use in buffer.uses):
+            for gone in chain:
+                gone.erase()
