@@ -219,6 +219,18 @@ def test_the_actors_run_partitions_without_mlir(cluster):
     assert ray.get(actor.loaded_modules.remote("mlir")) == []
 
 
+def test_tasks_share_the_cores_without_oversubscribing_them(cluster):
+    import ray
+
+    from tgc.runtime.ray.local import THREAD_VARIABLES
+
+    share = str(max(1, (os.cpu_count() or 1) // 4))  # four tasks on this machine
+    for name in ("ps/0", "ps/1", "worker/0", "worker/1"):
+        actor = ray.get_actor(name, namespace="tgc")
+        threads = ray.get(actor.environment.remote(list(THREAD_VARIABLES)))
+        assert threads == dict.fromkeys(THREAD_VARIABLES, share)
+
+
 def test_closing_the_servers_leaves_no_ray_process(cluster):
     """Runs last: it stops the module's cluster (the fixture's close is then a no-op)."""
     workers, ps = cluster

@@ -13,10 +13,12 @@ Ray 2.60's sharp edges (../shared/DISTRIBUTED-NOTES.md) are handled before Ray i
   folder of the cluster's own, removed when it closes.
 
 Each task is an actor pinned by a custom resource named after its job (``{"ps": 1}`` of the
-``{"ps": 2, "worker": 3}`` the cluster declares), with ``num_cpus=0``: tasks share the machine's
-cores instead of each reserving one. ``close()`` (and an ``atexit`` hook) shuts Ray down, which
-ends every process it started. One local cluster runs in a process at a time (Ray allows one
-connection per driver).
+``{"ps": 2, "worker": 3}`` the cluster declares), with ``num_cpus=0`` (Ray reserves no core for
+it), and its math libraries' thread pools sized to its share of the cores (``OPENBLAS_NUM_THREADS``
+and the like: cores // tasks, at least 1), so that the tasks together do not oversubscribe them.
+
+``close()`` (and an ``atexit`` hook) shuts Ray down, which ends every process it started. One local
+cluster runs in a process at a time (Ray allows one connection per driver).
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ ACTOR_CONCURRENCY = 32  # steps blocked in a recv, plus deliveries, run at once 
 
 _lock = threading.Lock()
 _running: "LocalRayCluster | None" = None
+
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_per_task(tasks: int) -> int:
+    """Threads for each task's math libraries when ``tasks`` share this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // max(tasks, 1))
 
 
 class ClusterError(RuntimeError):
@@ -101,12 +111,17 @@ class LocalRayCluster:
         from tgc.runtime.ray.task import TaskActor
 
         remote = ray.remote(TaskActor)
+        threads = str(threads_per_task(sum(self.jobs.values())))
+        # Each actor's OpenBLAS/OpenMP pools get their share of the cores, set before its process
+        # loads numpy: tasks on one machine share its cores instead of each taking all of them.
+        env = {name: threads for name in THREAD_VARIABLES}
         actors = {
             f"{job}/{i}": remote.options(
                 name=f"{job}/{i}",
                 num_cpus=0,
                 resources={job: 1},
                 max_concurrency=ACTOR_CONCURRENCY,
+                runtime_env={"env_vars": env},
             ).remote(job, i)
             for job, count in self.jobs.items()
             for i in range(count)

@@ -247,6 +247,10 @@ class TaskActor:
     def variable_names(self) -> list:
         return sorted(self.variables)
 
+    def environment(self, names: list) -> dict:
+        """The values of environment variables ``names`` in this actor's process."""
+        return {name: os.environ.get(name) for name in names}
+
     def loaded_modules(self, prefix: str) -> list:
         """The Python modules named ``prefix`` or under it that this actor's process imported
         (tests check that no MLIR is among them)."""
