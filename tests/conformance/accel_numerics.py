@@ -20,6 +20,14 @@ kink or a jump within the bound is counted). The graphs are small (at most a few
 a value), so this costs a few thousand numpy calls a graph. A value with a non-float result that
 flips within its operands' bounds (a comparison of two near-equal matmul results) has no single
 right answer: it and everything computed from it are ``uncertain`` and not compared.
+
+Gradients: the accelerator's backward products round like its forward ones (``gradient_rtol``:
+2^-7 of the gradient's magnitude per bf16 matmul of the run), and its forward values, off by up to
+their bounds, move the point where the gradient is taken: ``gradient_allowances`` takes the finite
+differences again with the accelerator's values moved by their bounds (all up, all down, and one
+random pattern of signs) and allows the largest change. A kink within the bounds (relu of a matmul
+that is nearly 0) shows as a large change, so that element is in effect not compared: it has no
+single right answer either.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ class Bounds:
     forward: list
     uncertain: set = field(default_factory=set)
     accel_nodes: set = field(default_factory=set)  # node indices that ran on the accelerator
+    gradients: dict = field(default_factory=dict)  # target -> gradient_allowances' array
     matrix_ops: int = 0  # matmuls the whole run (forward and gradients) ran on the matrix unit
     vector_ops: int = 0  # other ops it ran on the accelerator
 
@@ -164,3 +173,45 @@ def error_bounds(spec, values64: list, accel_nodes: set) -> Bounds:
         forward.extend(errors)
         value += node.results
     return Bounds(forward, uncertain, set(accel_nodes))
+
+
+def gradient_allowances(spec, bounds: Bounds, fd: dict) -> dict:
+    """Per gradient target (a value id): how far its finite-difference gradient ``fd[t][0]``
+    moves when the accelerator's values move within their bounds (see the module text). Infinite
+    (no check) when an uncertain value is in the graph."""
+    if not spec.targets:
+        return {}
+    if bounds.uncertain:
+        return {t: np.full(np.shape(fd[t][0]), np.inf) for t in spec.targets}
+    moved = _accel_values(spec, bounds)
+    allowances = {t: np.zeros(np.shape(fd[t][0])) for t in spec.targets}
+    if not moved:
+        return allowances
+    rng = np.random.default_rng(spec.seed)
+    patterns = [
+        {v: bounds.forward[v] for v in moved},
+        {v: -bounds.forward[v] for v in moved},
+        {
+            v: bounds.forward[v] * rng.choice([-1.0, 1.0], np.shape(bounds.forward[v]))
+            for v in moved
+        },
+    ]
+    for offsets in patterns:
+        base = reference.evaluate(spec, "float64", offsets=offsets)
+        for t in spec.targets:
+            gradient, _ = reference.finite_difference(spec, t, base, offsets)
+            change = np.nan_to_num(np.abs(gradient - fd[t][0]), nan=np.inf)
+            allowances[t] = np.maximum(allowances[t], change)
+    return allowances
+
+
+def _accel_values(spec, bounds: Bounds) -> list:
+    """Float value ids computed on the accelerator with a nonzero bound."""
+    out, value = [], len(spec.inputs)
+    for index, node in enumerate(spec.nodes):
+        for k in range(node.results):
+            b = bounds.forward[value + k]
+            if index in bounds.accel_nodes and np.any(b) and np.all(np.isfinite(b)):
+                out.append(value + k)
+        value += node.results
+    return out

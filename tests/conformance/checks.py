@@ -583,6 +583,9 @@ def check_gradients(
         rtol, atol = rtol + accel, atol + accel
     for t, got in zip(targets, grads):
         fd, kink = ref.fd[t]
+        extra = None
+        if bounds is not None and t in bounds.gradients:  # the forward bounds' effect
+            extra = ACCEL_BOUND_FACTOR * bounds.gradients[t]
         if got is None:
             if np.any(np.abs(fd[~kink]) > atol):
                 raise Wrong(
@@ -599,6 +602,7 @@ def check_gradients(
             skip=kink,
             rtol=rtol,
             atol_scale=atol,
+            extra=extra,
         )
 
 
@@ -629,6 +633,7 @@ def check_same(spec, ref: Reference, base: dict, other: dict, category: str, bou
         rtol, atol = (1e-4, 1e-5) if spec.dtype == "float32" else (1e-7, 1e-9)
         if bounds is not None:
             rtol, atol = (x + 2 * bounds.gradient_rtol(spec.dtype) for x in (rtol, atol))
+        allowances = bounds.gradients if bounds is not None else {}
         for t, b, o in zip(spec.targets, base["grads"], other["grads"]):
             if (b is None) != (o is None):
                 raise Wrong(
@@ -646,7 +651,12 @@ def check_same(spec, ref: Reference, base: dict, other: dict, category: str, bou
                     skip=ref.fd[t][1] if t in ref.fd else None,
                     rtol=rtol,
                     atol_scale=atol,
+                    extra=_twice(accel_allowance_of(allowances, t)),
                 )
+
+
+def accel_allowance_of(allowances: dict, target: int):
+    return ACCEL_BOUND_FACTOR * allowances[target] if target in allowances else None
 
 
 def _twice(allowance):
@@ -684,7 +694,7 @@ def _checks(spec, target: Target, variant: str) -> Outcome:
 def accel_bounds(spec, ref: Reference, base: dict):
     """The accelerator's bounds for the nodes the base Session placed on it (a node whose op the
     placement does not list, merged or folded away, counts as there when ops of its type were)."""
-    from conformance.accel_numerics import error_bounds
+    from conformance.accel_numerics import error_bounds, gradient_allowances
 
     computing = [(n, op, d) for n, op, d in base["placement"] if not TRANSFER_OP.search(op)]
     on_accel = [(name, op) for name, op, device in computing if ":ACCEL:" in device]
@@ -697,6 +707,7 @@ def accel_bounds(spec, ref: Reference, base: dict):
         if name in names or (name not in listed and node.op in types)
     }
     bounds = error_bounds(spec, ref.values64, accel_nodes)
+    bounds.gradients = gradient_allowances(spec, bounds, ref.fd)
     bounds.matrix_ops = sum(op == "tgc.matmul" for _, op in on_accel)
     bounds.vector_ops = len(on_accel) - bounds.matrix_ops
     return bounds

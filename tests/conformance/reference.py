@@ -21,10 +21,14 @@ FD_STEP = 1e-6
 KINK_RTOL = 1e-2  # one-sided slopes differing by more than this (relative) mark a kink
 
 
-def evaluate(spec, dtype: str = "float64", overrides: dict | None = None) -> list:
+def evaluate(
+    spec, dtype: str = "float64", overrides: dict | None = None, offsets: dict | None = None
+) -> list:
     """Every value id's array; float values in ``dtype``; ``overrides``
-    replaces value ids outright."""
+    replaces value ids outright; ``offsets`` are added to computed float values (an
+    accelerator's rounding, accel_numerics.py)."""
     overrides = overrides or {}
+    offsets = offsets or {}
     np_dtype = np.dtype(dtype)
     values = []
     for i, array in enumerate(spec.arrays):
@@ -39,9 +43,9 @@ def evaluate(spec, dtype: str = "float64", overrides: dict | None = None) -> lis
             outs = REGISTRY[node.op].evaluate(args, _attrs_in(attrs, spec.dtype, dtype))
         for out in outs:
             out = np.asarray(out)
-            if out.dtype.kind == "f":
-                out = out.astype(np_dtype)
             value_id = len(values)
+            if out.dtype.kind == "f":
+                out = (out + offsets[value_id] if value_id in offsets else out).astype(np_dtype)
             values.append(overrides[value_id] if value_id in overrides else out)
     return values
 
@@ -69,13 +73,14 @@ def frozen_values(spec, base: list) -> dict:
     return frozen
 
 
-def finite_difference(spec, target: int, base: list) -> tuple:
-    """(gradient, kink mask) of the loss with respect to value id ``target`` in float64."""
+def finite_difference(spec, target: int, base: list, offsets: dict | None = None) -> tuple:
+    """(gradient, kink mask) of the loss with respect to value id ``target`` in float64
+    (``offsets`` as for evaluate; ``base`` evaluated with them)."""
     frozen = frozen_values(spec, base)
     frozen.pop(target, None)
 
     def _loss_with(spec, target, array):
-        return loss_value(spec, evaluate(spec, "float64", {**frozen, target: array}))
+        return loss_value(spec, evaluate(spec, "float64", {**frozen, target: array}, offsets))
 
     x = np.asarray(base[target], np.float64)
     grad = np.zeros(x.shape)

@@ -115,3 +115,42 @@ def test_the_gradient_allowance_counts_the_matrix_units_roundings():
     bounds = accel_numerics.Bounds(forward=[], matrix_ops=3, vector_ops=2)
     assert bounds.gradient_rtol("float32") == 3 * BF16_PRODUCT
     assert bounds.gradient_rtol("float64") == 3 * BF16_PRODUCT + 2 * 4 * 2.0**-24
+
+
+def test_a_gradient_may_move_as_far_as_the_forward_bounds_move_it():
+    # loss = sum((a @ b)^2): d loss/d a = 2 (a @ b) @ b^T, and a @ b is off by up to B
+    spec = hand_graph(
+        [Node("matmul", (0, 1), PLAIN, 1), Node("square", (2,), {}, 1)],
+        shape=(3, 3),
+        kinds=("placeholder",) * 2,
+    )
+    spec.targets = (0,)
+    values = reference.evaluate(spec)
+    bounds = error_bounds(spec, values, {0})
+    fd = {0: reference.finite_difference(spec, 0, values)}
+    allowance = accel_numerics.gradient_allowances(spec, bounds, fd)[0]
+    b = spec.arrays[1]
+    np.testing.assert_allclose(allowance, 2 * bounds.forward[2] @ b.T, rtol=1e-4)
+
+
+def test_a_kink_within_the_forward_bounds_is_not_compared():
+    # relu(a @ b - a @ b + 1e-4): the accelerator's product may be 1e-3 lower, past relu's kink
+    spec = hand_graph(
+        [
+            Node("matmul", (0, 1), PLAIN, 1),
+            Node("matmul", (0, 1), PLAIN, 1),
+            Node("subtract", (2, 3), {}, 1),
+            Node("constant", (), {"value": np.array(1e-4)}, 1),
+            Node("add", (4, 5), {}, 1),
+            Node("relu", (6,), {}, 1),
+        ],
+        shape=(3, 3),
+        kinds=("placeholder",) * 2,
+    )
+    spec.targets = (2,)
+    values = reference.evaluate(spec)
+    bounds = error_bounds(spec, values, {0})
+    fd = {2: reference.finite_difference(spec, 2, values)}
+    assert not fd[2][1].any()  # no kink where the reference stands
+    allowance = accel_numerics.gradient_allowances(spec, bounds, fd)[2]
+    assert np.all(allowance >= 0.99)  # the slope may be 1 or 0
