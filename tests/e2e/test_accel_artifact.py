@@ -42,6 +42,20 @@ h = tf.nn.relu(tf.matmul(x, w1) + b1, name="h")
 y = tf.matmul(h, w2, name="y")
 """
 
+# The same forward pass with its weights in variables (their initial values stored in the
+# artifact), drawn from a seed the test draws again.
+TWO_LAYER_VARIABLES = """
+import numpy as np
+import tgc as tf
+rng = np.random.default_rng(5)
+x = tf.placeholder(tf.float32, [64, 100], name="x")
+w1 = tf.Variable(rng.standard_normal((100, 50)).astype(np.float32), name="w1")
+b1 = tf.Variable(rng.standard_normal(50).astype(np.float32), name="b1")
+w2 = tf.Variable(rng.standard_normal((50, 10)).astype(np.float32), name="w2")
+h = tf.nn.relu(tf.matmul(x, w1) + b1, name="h")
+y = tf.matmul(h, w2, name="y")
+"""
+
 MATMUL_MLIR = """
 func.func @main(%a: tensor<64x40xf64>, %b: tensor<40x30xf64>) -> tensor<64x30xf64>
     attributes {tgc.feed_names = ["a", "b"], tgc.fetch_names = ["c"]} {
@@ -293,10 +307,67 @@ def test_it_runs_without_mlir_or_the_compiler(artifact):
 # ---- variables -----------------------------------------------------------------------------------
 
 
+def _initial_weights() -> dict:
+    rng = np.random.default_rng(5)
+    return {
+        "w1": rng.standard_normal((100, 50)).astype(np.float32),
+        "b1": rng.standard_normal(50).astype(np.float32),
+        "w2": rng.standard_normal((50, 10)).astype(np.float32),
+    }
+
+
+def _check_two_layers(y, x, weights) -> None:
+    reference, bound = _two_layer_bound(
+        *(np.asarray(v, np.float64) for v in (x, weights["w1"], weights["b1"], weights["w2"]))
+    )
+    assert y.shape == reference.shape and np.all(np.abs(y - reference) <= bound)
+    assert np.linalg.norm(y - reference) <= 2.0**-6 * np.linalg.norm(reference)
+
+
+def test_a_forward_pass_reads_its_variables_from_the_artifact(tmp_path):
+    path = _compile(tmp_path, TWO_LAYER_VARIABLES)
+    manifest = read_manifest(str(path))
+    assert [i["name"] for i in manifest["inputs"]] == ["x"]
+    assert sorted(manifest["variables_read"]) == ["b1", "w1", "w2"]
+    assert manifest["variables_assigned"] == []
+    entry = manifest["entry_points"][0]
+    assert manifest["functions"]["model_main"]["host"]["arguments"] == len(entry["arguments"])
+    art = tgc.runtime.load(str(path))
+    weights = _initial_weights()
+    for name, value in weights.items():
+        np.testing.assert_array_equal(art.variables[name], value)
+    x = np.random.default_rng(6).standard_normal((64, 100)).astype(np.float32)
+    _check_two_layers(art(x=x)["y"], x, weights)
+    # A variable set between calls is what the next call reads; reset brings the stored one back.
+    art.variables["w2"] = weights["w2"] * -3
+    _check_two_layers(art(x=x)["y"], x, dict(weights, w2=weights["w2"] * -3))
+    art.save(str(tmp_path / "ckpt"))
+    art.reset()
+    _check_two_layers(art(x=x)["y"], x, weights)
+    np.save(tmp_path / "x.npy", x)
+    restored = _run(
+        "run", path, "--input", f"x={tmp_path / 'x.npy'}", "--restore", tmp_path / "ckpt"
+    )
+    assert restored.exit_code == 0, restored.output
+    saved = _run(
+        "run",
+        path,
+        "--input",
+        f"x={tmp_path / 'x.npy'}",
+        "--restore",
+        tmp_path / "ckpt",
+        "--output",
+        tmp_path / "y.npz",
+    )
+    assert saved.exit_code == 0, saved.output
+    _check_two_layers(np.load(tmp_path / "y.npz")["y"], x, dict(weights, w2=weights["w2"] * -3))
+
+
 def _with_variables(artifact, tmp_path):
     """The matmul's artifact with ``w`` made a variable it reads and a variable ``v`` it assigns
     (the product, as a training step's update would be): the manifest a graph with variables
-    gets, with w's initial value in variables.npz."""
+    gets, with w's initial value in variables.npz. (A training step itself cannot be compiled
+    for the accelerator alone yet: its constants do not run there.)"""
     from tgc.lowering.artifact import npz_bytes
 
     path = _copy(artifact, tmp_path)
