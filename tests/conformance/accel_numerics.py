@@ -43,7 +43,10 @@ from tgc.dialect.registry import REGISTRY
 BF16_UNIT = 2.0**-8  # relative rounding error of a bfloat16 (8 significant bits, to nearest)
 F32_UNIT = 2.0**-24
 FLOAT32_FACTOR = 10  # as checks.forward_tolerance allows float32 rounding
-MATRIX_UNIT_OPS = ("matmul",)  # ops computed on the matrix unit; the accelerator's others: vector
+MATRIX_UNIT_OPS = ("matmul",)  # drawn ops computed on the matrix unit; the accelerator's others:
+# vector. The convolutions run there too (not drawn: generator.EXCLUDED_OPS); a run's count of
+# bf16 products (Bounds.matrix_ops) counts them.
+PRODUCT_OPS = MATRIX_UNIT_OPS + ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter")
 # Elements per operand moved one at a time; past this, all at once (up and down): a bigger operand
 # is rare in drawn graphs (dims of at most 4).
 PER_ELEMENT_LIMIT = 4096

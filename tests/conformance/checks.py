@@ -694,7 +694,7 @@ def _checks(spec, target: Target, variant: str) -> Outcome:
 def accel_bounds(spec, ref: Reference, base: dict):
     """The accelerator's bounds for the nodes the base Session placed on it (a node whose op the
     placement does not list, merged or folded away, counts as there when ops of its type were)."""
-    from conformance.accel_numerics import error_bounds, gradient_allowances
+    from conformance.accel_numerics import PRODUCT_OPS, error_bounds, gradient_allowances
 
     computing = [(n, op, d) for n, op, d in base["placement"] if not TRANSFER_OP.search(op)]
     on_accel = [(name, op) for name, op, device in computing if ":ACCEL:" in device]
@@ -708,7 +708,7 @@ def accel_bounds(spec, ref: Reference, base: dict):
     }
     bounds = error_bounds(spec, ref.values64, accel_nodes)
     bounds.gradients = gradient_allowances(spec, bounds, ref.fd)
-    bounds.matrix_ops = sum(op == "tgc.matmul" for _, op in on_accel)
+    bounds.matrix_ops = sum(op.removeprefix("tgc.") in PRODUCT_OPS for _, op in on_accel)
     bounds.vector_ops = len(on_accel) - bounds.matrix_ops
     return bounds
 
