@@ -146,9 +146,10 @@ class ProgramRun:
 
     def _run_program(self, number: int, values: dict) -> None:
         """Device memory holds float32: a float64 tensor is narrowed on its way in (and widened
-        on its way out, by _value)."""
+        on its way out, by _value). np.asarray with order="C", not np.ascontiguousarray, which
+        makes a 0-d tensor 1-d."""
         inputs = [
-            np.ascontiguousarray(self._value(spec["source"], values), dtype=np.float32)
+            np.asarray(self._value(spec["source"], values), dtype=np.float32, order="C")
             for spec in self.host["programs"][number]["inputs"]
         ]
         outputs = self.simulators[number].run(inputs)
