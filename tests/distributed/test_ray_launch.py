@@ -52,6 +52,23 @@ def test_two_worker_processes_train_the_weights_of_one_ps_task(tmp_path):
     assert _marked_processes() == []  # no Ray daemon, actor or task process outlives the launcher
 
 
+def test_a_local_server_runs_a_graph_without_device_scopes_in_its_task():
+    import tgc as tf
+
+    server = tf.train.Server.create_local_server()
+    try:
+        assert server.target.startswith("grpc://localhost:")
+        v = tf.Variable(np.arange(3, dtype=np.float32), name="v")
+        doubled = v.assign(v * 2.0)
+        with tf.Session(server.target) as sess:
+            sess.run(v.initializer)
+            sess.run(doubled)
+            np.testing.assert_array_equal(sess.run(v), [0.0, 2.0, 4.0])
+            assert sess._variables == {}  # v lives in the task's actor
+    finally:
+        server.close()
+
+
 def test_the_launcher_reports_a_failing_task_and_a_bad_spec(tmp_path):
     failing = tmp_path / "fails.py"
     failing.write_text("import sys\nsys.exit(3 if '--job_name=worker' in sys.argv else 0)\n")

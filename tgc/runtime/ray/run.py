@@ -64,7 +64,7 @@ class ClusterRun:
     def __call__(self, feeds: list, variables: dict):
         """(fetch values in order, {}): the tasks keep the variables they assign."""
         ray = self._ray
-        with self._lock:  # steps of one run one at a time, as the local runner
+        with self._lock:  # each step its own number: concurrent steps (client threads) keep apart
             self._step += 1
             step = self._step
         big = sum(getattr(f, "nbytes", 0) for f in feeds) >= OBJECT_STORE_BYTES
