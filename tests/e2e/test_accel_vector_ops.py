@@ -207,3 +207,38 @@ def test_the_op_and_its_gradient_run_on_the_vector_unit(name, capsys):
     assert len(got_gradients) == len(connected) and connected
     for index, got_gradient in zip(connected, got_gradients):
         _close(got_gradient, _numeric_gradient(loss, [a_value, b_value], index))
+
+
+def _bf16(values: np.ndarray) -> np.ndarray:
+    """float32 rounded to bf16 (to nearest, ties to even), as float64."""
+    bits = np.asarray(values, np.float32).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def test_a_dense_layers_bias_and_relu_run_on_the_matmuls_accumulator():
+    """relu(x @ w + b) is one program: the bias add and relu run on each f32 accumulator tile of
+    the matmul before it is stored (an epilogue), not as a second program reading C back."""
+    from tgc.lowering.accel import in_process
+
+    rng = np.random.default_rng(3)
+    x_value = rng.standard_normal((300, 200)).astype(np.float32)
+    w_value = rng.standard_normal((200, 130)).astype(np.float32)
+    b_value = rng.standard_normal(130).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, x_value.shape)
+        w = tf.placeholder(tf.float32, w_value.shape)
+        b = tf.placeholder(tf.float32, b_value.shape)
+        with tf.device("/accel:0"):
+            y = tf.nn.relu(tf.matmul(x, w) + b)
+        with tf.Session(config=SOFT) as sess:
+            got = sess.run(y, {x: x_value, w: w_value, b: b_value})
+    (stats,) = in_process.last_stats()  # one program
+    assert stats.macs == 300 * 200 * 130 and stats.busy_cycles["vector"] > 0
+    # The matmul of the bf16-rounded operands in float64, then the f32 epilogue: the f32 sum's
+    # error (K ulps of the magnitudes) and one rounding of the add.
+    exact = _bf16(x_value) @ _bf16(w_value)
+    bound = 200 * 2.0**-23 * (np.abs(_bf16(x_value)) @ np.abs(_bf16(w_value))) + 1e-6
+    expected = np.maximum(exact + b_value, 0)
+    assert np.all(np.abs(got - expected) <= bound + 2.0**-23 * np.abs(expected))

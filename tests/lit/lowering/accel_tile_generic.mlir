@@ -110,3 +110,40 @@ func.func @outer(%x: memref<2x3x4xf32>, %y: memref<2x4xf32>, %z: memref<4x3xf32>
   }
   return %o : memref<2x3x4xf32>
 }
+
+// -----
+
+// An epilogue: a generic that reads a matmul's result C (stored tile by tile from its f32
+// accumulator, as tgc-accel-tile-matmul leaves it) runs on each accumulator tile before it is
+// stored: C's store goes (nothing else reads C), the bias is loaded whole once (below the
+// epilogue's slots at the top of the buffer), and the bias add and relu run as late as the
+// accumulator stays unchanged (here: before the return), then store the dense layer's output.
+// CHECK-LABEL: func.func @dense(
+// CHECK-SAME:      %{{.+}}: memref<4x8xf32>, %{{.+}}: memref<8x6xf32>, %[[B:.+]]: memref<6xf32>)
+// CHECK:         "accel.matmul"() {acc_at = 5696 : i64
+// CHECK-NEXT:    %[[Y:.+]] = memref.alloc() : memref<4x6xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0>, count = array<i64: 6>, step = array<i64: 1>, to = 25163072 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "add", lhs = array<i64: 5696, 4, 6>, rhs = array<i64: 25163072, 1, 6>, to = array<i64: 25163136, 4, 6>}
+// CHECK-NEXT:    "accel.binary"() {fn = "max", lhs = array<i64: 25163136, 4, 6>, rhs = 0.000000e+00 : f64, to = array<i64: 25163232, 4, 6>}
+// CHECK-NEXT:    "accel.dma_store"(%[[Y]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 6>, from = 25163232 : i64, step = array<i64: 1, 1>}
+// CHECK-NEXT:    return %[[Y]]
+func.func @dense(%x: memref<4x8xf32>, %w: memref<8x6xf32>, %b: memref<6xf32>) -> memref<4x6xf32> {
+  %c = memref.alloc() : memref<4x6xf32>
+  "accel.zero"() {at = 5696 : i64, shape = array<i64: 4, 6>} : () -> ()
+  "accel.dma_load"(%x) {begin = array<i64: 0, 0>, count = array<i64: 4, 8>, step = array<i64: 1, 1>, to = 0 : i64} : (memref<4x8xf32>) -> ()
+  "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 4, 8>, to_at = 4672 : i64, to_dtype = "bfloat16"} : () -> ()
+  "accel.dma_load"(%w) {begin = array<i64: 0, 0>, count = array<i64: 8, 6>, step = array<i64: 1, 1>, to = 4096 : i64} : (memref<8x6xf32>) -> ()
+  "accel.cast"() {from_at = 4096 : i64, from_dtype = "float32", shape = array<i64: 8, 6>, to_at = 4480 : i64, to_dtype = "bfloat16"} : () -> ()
+  "accel.matmul"() {acc_at = 5696 : i64, acc_shape = array<i64: 4, 6>, lhs_at = 4672 : i64, lhs_shape = array<i64: 4, 8>, rhs_at = 4480 : i64, rhs_shape = array<i64: 8, 6>} : () -> ()
+  "accel.dma_store"(%c) {begin = array<i64: 0, 0>, count = array<i64: 4, 6>, from = 5696 : i64, step = array<i64: 1, 1>} : (memref<4x6xf32>) -> ()
+  %y = memref.alloc() : memref<4x6xf32>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %b : memref<4x6xf32>, memref<6xf32>) outs(%y : memref<4x6xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %zero = arith.constant 0.0 : f32
+    %t = arith.addf %in, %bias : f32
+    %r = arith.maximumf %t, %zero : f32
+    linalg.yield %r : f32
+  }
+  return %y : memref<4x6xf32>
+}

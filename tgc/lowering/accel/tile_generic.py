@@ -23,6 +23,12 @@ selects on their i1 results, constants) runs tile by tile:
   slot while the vector unit works on the other (the program writer derives the waits from the
   regions each instruction touches).
 
+- **Epilogues.** A generic that reads a matmul's result (as tgc-accel-tile-matmul stored it from
+  its accumulator tiles) elementwise, with rows, columns or numbers beside it, runs on each
+  accumulator tile before it leaves the buffer (a dense layer's bias add and activation): one
+  trip to device memory instead of three, placed as late in the vector unit's in-order queue as
+  the accumulator stays unchanged so that it does not hold up the casts of the next matmuls.
+
 A ``linalg.fill`` of a whole buffer becomes fills and DMA stores, unless it is the initial value of
 a reduction's output (then the accumulator's ``fill``). Whatever the vector unit cannot compute is
 refused with the op and the reason; placement (pipeline.runs_on_accel) keeps such ops on the CPU.
@@ -217,11 +223,11 @@ def _groupable(dim: int, cols_dim: int, reductions: set, operands: list) -> bool
 
 
 class _Slots:
-    """Buffer space: two accumulator slots (one per reduction output tile, in turn), then two
-    slots for one tile's regions, used in turn (double buffering)."""
+    """Buffer space from byte `base`: two accumulator slots (one per reduction output tile, in
+    turn), then two slots for one tile's regions, used in turn (double buffering)."""
 
-    def __init__(self, slot_bytes: int, acc_bytes: int = 0):
-        self.slot_bytes, self.acc_bytes = slot_bytes, acc_bytes
+    def __init__(self, slot_bytes: int, acc_bytes: int = 0, base: int = 0):
+        self.slot_bytes, self.acc_bytes, self.base = slot_bytes, acc_bytes, base
         self.turn = self.acc_turn = -1  # the first tile (and accumulator) takes slot 0
         self.used = 0
 
@@ -230,14 +236,14 @@ class _Slots:
         self.used = 0
 
     def take(self, elements: int) -> int:
-        at = 2 * self.acc_bytes + (self.turn % 2) * self.slot_bytes + self.used
+        at = self.base + 2 * self.acc_bytes + (self.turn % 2) * self.slot_bytes + self.used
         self.used += max(elements, 1) * F32_BYTES
         assert self.used <= self.slot_bytes, "tile regions overflow their slot"
         return at
 
     def take_accumulator(self) -> int:
         self.acc_turn += 1
-        return (self.acc_turn % 2) * self.acc_bytes
+        return self.base + (self.acc_turn % 2) * self.acc_bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -384,6 +390,9 @@ class _GenericTiler:
             self._check_body_op(operation)
         self._check_captures()
         regions = len(self.inputs) + 2 * len(self.body) + 2 * len(self.outputs) + 4
+        if _Epilogue.of(self, regions):
+            self.op.erase()
+            return
         self.plan = _plan(self.sizes, self.reductions, self.inputs + self.outputs, regions)
         elements = self._tile_elements()
         acc_bytes = elements * F32_BYTES if self.combine else 0
@@ -505,12 +514,15 @@ class _GenericTiler:
             accel.create("unary", fn="copy", x=list(value.tile), to=[at, *shape])
         return _Value(tile=(at, *shape))
 
-    def _body(self, position: dict, skip=None) -> dict:
-        """The body's ops on one tile: SSA value -> _Value."""
+    def _body(self, position: dict, skip=None, given=None) -> dict:
+        """The body's ops on one tile: SSA value -> _Value. `given`: input index -> the tile
+        that input already has in the buffer (an epilogue's accumulator)."""
         values = {}
         for i, operand in enumerate(self.inputs):
             argument = self.block.arguments[i]
-            if len(list(argument.uses)):
+            if given and i in given:
+                values[argument] = given[i]
+            elif len(list(argument.uses)):
                 values[argument] = self._load(operand, position)
         for j, operand in enumerate(self.outputs):
             argument = self.block.arguments[len(self.inputs) + j]
@@ -643,3 +655,190 @@ class _GenericTiler:
 
 
 _IDENTITY = {"sum": 0.0, "prod": 1.0, "max": -math.inf, "min": math.inf}
+
+
+class _Epilogue:
+    """An elementwise consumer of a matmul's result, applied to each accumulator tile before it
+    is stored (the bias add and activation of a dense layer): the tile goes to device memory
+    once, as the consumer's output, instead of out and back in.
+
+    Applies when the generic has no reduction and one output of the matmul result's shape, reads
+    the result C (as tgc-accel-tile-matmul stored it, tile by tile) with the identity map, and its
+    other inputs are complete before C's first tile is stored. Its regions lie at the top of the
+    buffer, away from the matmul's staging slots; C's stores go when nothing else reads C."""
+
+    @staticmethod
+    def of(tiler: _GenericTiler, regions: int) -> bool:
+        """Lowers ``tiler``'s generic as an epilogue when it can be one; whether it did."""
+        if tiler.combine or len(tiler.outputs) != 1 or len(tiler.sizes) != 2:
+            return False
+        for index, operand in enumerate(tiler.inputs):
+            if operand.dims == [0, 1]:
+                stores = _stores_of(operand.value)
+                from_matmuls = stores and all(_stored_from_matmul(s) for s in stores)
+                if from_matmuls and _Epilogue._ready(tiler, index, stores[0]):
+                    _Epilogue(tiler, index, stores, regions).lower()
+                    return True
+        return False
+
+    @staticmethod
+    def _ready(tiler, index: int, first_store) -> bool:
+        """The other inputs are written by no accel op at or after C's first store, the output
+        by none at all; C is read by no accel op."""
+        result = tiler.inputs[index].value
+        if any(_is_accel_read(use.owner, result) for use in result.uses):
+            return False
+        block = first_store.operation.block
+        positions = {op.operation: i for i, op in enumerate(block.operations)}
+        first = positions[first_store.operation]
+        others = [o.value for i, o in enumerate(tiler.inputs) if i != index]
+        if any(positions[s.operation] >= first for v in others for s in _stores_of(v)):
+            return False
+        for value in others + [tiler.outputs[0].value]:
+            owner = value.owner
+            if isinstance(owner, ir.Block) or owner.operation not in positions:
+                continue  # an argument, or made outside the block
+            movable = owner.name == "memref.alloc" and not len(owner.operands)
+            if positions[owner.operation] >= first and not movable:
+                return False  # made after C's first tile is stored (received, say)
+        return not _stores_of(tiler.outputs[0].value)
+
+    def __init__(self, tiler, index: int, stores: list, regions: int):
+        self.tiler, self.index, self.stores = tiler, index, stores
+        largest = max(math.prod(accel.read(s)["count"]) for s in stores)
+        slot_bytes = regions * largest * F32_BYTES
+        base = max(0, (BUFFER_BYTES - 2 * slot_bytes) // 64 * 64)
+        tiler.slots = _Slots(slot_bytes, 0, base)
+        sizes = tiler.sizes
+        tiler.plan = _Plan(list(sizes), set(), 0, sizes[0], sizes[1])
+
+    def lower(self) -> None:
+        tiler, result = self.tiler, self.tiler.inputs[self.index].value
+        output = tiler.outputs[0]
+        for operand in tiler.inputs + [output]:
+            _move_definition_before(operand.value, self.stores[0])
+        keep = any(
+            not _is_store_of(use.owner, result) and use.owner != tiler.op for use in result.uses
+        )
+        with ir.InsertionPoint(self.stores[0]), self.stores[0].location:
+            broadcasts = self._load_broadcasts()
+        points = [_latest_point(store, output.value) for store in self.stores]
+        for store, point in zip(self.stores, points):
+            box, acc = accel.read(store), accel.read(store)["from"]
+            position = {d: (box["begin"][d], box["count"][d]) for d in (0, 1)}
+            with ir.InsertionPoint(point), store.location:
+                tiler.slots.next_tile()
+                given = {self.index: _Value(tile=(acc, *box["count"]))}
+                for i, (at, dims) in broadcasts.items():
+                    given[i] = _broadcast_part(at, dims, position)
+                values = tiler._body(position, given=given)
+                value = values.get(tiler.yielded[0]) or given[self.index]
+                tiler._store(output, position, tiler._full(value, tuple(box["count"])))
+            if not keep:
+                store.erase()
+
+    def _load_broadcasts(self) -> dict:
+        """Each input that is a row, a column or a number of the result, loaded whole once
+        (below the tiles' slots): input index -> (its offset, its loop dims)."""
+        tiler, (rows, cols) = self.tiler, self.tiler.sizes
+        everything = {0: (0, rows), 1: (0, cols)}
+        loaded, at = {}, tiler.slots.base
+        for i, operand in enumerate(tiler.inputs):
+            dims = operand.loop_dims()
+            if i == self.index or len(dims) == 2 or not len(list(tiler.block.arguments[i].uses)):
+                continue
+            elements = rows if dims == {0} else cols if dims == {1} else 1
+            at -= -(-elements * F32_BYTES // 64) * 64
+            box = tiler._box(operand, everything)
+            accel.create("dma_load", [operand.value], **box, to=at)
+            loaded[i] = (at, dims)
+        return loaded
+
+
+def _latest_point(store, output) -> ir.Operation:
+    """The op before which a tile's epilogue goes: as late as the accumulator tile it reads
+    stays unchanged and before anything uses the output. Later in the in-order vector unit's
+    queue, it does not hold up the casts that feed the next matmuls while it waits for its own."""
+    info = accel.read(store)
+    acc = (info["from"], info["from"] + math.prod(info["count"]) * F32_BYTES)
+    block_ops = list(store.operation.block.operations)
+    start = next(i for i, op in enumerate(block_ops) if op.operation == store.operation)
+    for op in block_ops[start + 1 :]:
+        uses_output = any(value == output for value in op.operands)
+        written = _written_bytes(op)
+        if uses_output or op.name == "func.return" or (written and _overlap(written, acc)):
+            return op.operation
+    return block_ops[-1].operation
+
+
+def _stored_from_matmul(store) -> bool:
+    """Whether the tile a store reads was last written by a matmul (an accumulator)."""
+    info = accel.read(store)
+    tile = (info["from"], info["from"] + math.prod(info["count"]) * F32_BYTES)
+    block_ops = list(store.operation.block.operations)
+    end = next(i for i, op in enumerate(block_ops) if op.operation == store.operation)
+    for op in reversed(block_ops[:end]):
+        written = _written_bytes(op)
+        if written and _overlap(written, tile):
+            return op.name == "accel.matmul"
+    return False
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _written_bytes(op) -> tuple | None:
+    """[first, end) of the buffer bytes an accel op writes (None: not an accel op or none)."""
+    if not accel.is_accel_op(op) or op.name == "accel.dma_store":
+        return None
+    attrs, kind = accel.read(op), op.name.removeprefix("accel.")
+    if kind in ("zero", "fill"):
+        return (attrs["at"], attrs["at"] + math.prod(attrs["shape"]) * F32_BYTES)
+    if kind == "cast":
+        width = F32_BYTES if attrs["to_dtype"] == "float32" else 2
+        return (attrs["to_at"], attrs["to_at"] + math.prod(attrs["shape"]) * width)
+    if kind == "matmul":
+        return (attrs["acc_at"], attrs["acc_at"] + math.prod(attrs["acc_shape"]) * F32_BYTES)
+    if kind == "dma_load":
+        return (attrs["to"], attrs["to"] + math.prod(attrs["count"]) * F32_BYTES)
+    at, rows, cols = attrs["to"]  # unary, binary, select, reduce
+    return (at, at + rows * cols * F32_BYTES)
+
+
+def _broadcast_part(at: int, dims: set, position: dict) -> _Value:
+    """The part of a whole row (or column) loaded at ``at`` that a tile at ``position`` uses."""
+    if dims == {1}:
+        begin, count = position[1]
+        return _Value(tile=(at + begin * F32_BYTES, 1, count))
+    if dims == {0}:
+        begin, count = position[0]
+        return _Value(tile=(at + begin * F32_BYTES, count, 1))
+    return _Value(tile=(at, 1, 1))
+
+
+def _stores_of(value) -> list:
+    """The accel.dma_store ops that write ``value``, in program order (a use list has none)."""
+    stores = [use.owner for use in value.uses if _is_store_of(use.owner, value)]
+    if len(stores) < 2:
+        return stores
+    positions = {op.operation: i for i, op in enumerate(stores[0].operation.block.operations)}
+    return sorted(stores, key=lambda store: positions[store.operation])
+
+
+def _is_store_of(op, value) -> bool:
+    return getattr(op, "name", None) == "accel.dma_store" and op.operands[0] == value
+
+
+def _is_accel_read(op, value) -> bool:
+    return getattr(op, "name", None) == "accel.dma_load" and op.operands[0] == value
+
+
+def _move_definition_before(value, op) -> None:
+    """An allocation defined after ``op`` moves before it (it takes no operands)."""
+    owner = value.owner
+    if getattr(owner, "name", None) != "memref.alloc" or len(owner.operands):
+        return
+    positions = {o.operation: i for i, o in enumerate(op.operation.block.operations)}
+    if positions.get(owner.operation, -1) > positions[op.operation]:
+        owner.move_before(op)
