@@ -27,6 +27,19 @@ def last_stats(function: str | None = None) -> list | None:
         return _LAST_STATS.get(None)
 
 
+def all_last_stats() -> dict:
+    """{function name: the simulator's statistics of its last run, per program} of every function
+    run since the last ``clear_stats`` (a Session step runs one per accelerator partition)."""
+    with _STATS_LOCK:
+        return {name: stats for name, stats in _LAST_STATS.items() if name is not None}
+
+
+def clear_stats() -> None:
+    """Forgets the statistics of earlier runs (before a step whose programs are to be summed)."""
+    with _STATS_LOCK:
+        _LAST_STATS.clear()
+
+
 def _record(function: str, stats: list) -> None:
     with _STATS_LOCK:
         _LAST_STATS[function] = stats
