@@ -558,6 +558,30 @@ def test_a_manifest_changed_after_compile_is_refused(artifact, tmp_path):
     _one_line_error("run", path, message)
 
 
+def test_a_host_plan_that_does_not_fit_its_programs_or_signature_is_refused(artifact, tmp_path):
+    path = _copy(artifact, tmp_path)
+    manifest = _manifest(path)
+    inputs = manifest["functions"]["model_main"]["host"]["programs"][0]["inputs"]
+    inputs[0]["source"], inputs[1]["source"] = inputs[1]["source"], inputs[0]["source"]
+    _rewrite(path, manifest)
+    with pytest.raises(
+        InvalidArtifact,
+        match=r"field 'functions\.model_main\.host\.programs\[0\]\.inputs\[0\]': argument 1 "
+        r"has shape \[3, 2\], the program's input \[130, 3\]$",
+    ):
+        load(str(path))
+    inputs[0]["source"], inputs[1]["source"] = inputs[1]["source"], inputs[0]["source"]
+    for spec in (manifest["outputs"][0], manifest["entry_points"][0]["results"][0]):
+        spec["shape"] = [130, 3]
+    _rewrite(path, manifest)
+    with pytest.raises(
+        InvalidArtifact,
+        match=r"field 'functions\.model_main\.host\.results\[0\]': alloc 0 has shape "
+        r"\[130, 2\], the entry point's result 'y' \[130, 3\]$",
+    ):
+        load(str(path))
+
+
 def test_a_manifest_field_of_the_wrong_kind_is_named(artifact, tmp_path):
     path = _copy(artifact, tmp_path)
     manifest = _manifest(path)
