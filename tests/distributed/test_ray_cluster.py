@@ -219,6 +219,42 @@ def test_the_actors_run_partitions_without_mlir(cluster):
     assert ray.get(actor.loaded_modules.remote("mlir")) == []
 
 
+def test_a_killed_worker_is_restarted_and_training_goes_on_as_without_the_kill(cluster):
+    """SIGKILL the worker's process between steps: the next step either fails with
+    UnavailableError or runs on the restarted worker; training then goes on. The ps tasks kept the
+    weights (a failed step applies no update), so the losses are those of an uninterrupted run."""
+    import signal
+
+    import ray
+
+    from tgc.runtime.ray.run import UnavailableError
+
+    workers, _ = cluster
+    uninterrupted, _ = _train(
+        workers[0].target, ["/job:ps/task:0", "/job:ps/task:1"], "/job:worker/task:1", steps=6
+    )
+    tf.reset_default_graph()
+    x, labels, loss, train, _ = _two_layer_net(
+        ["/job:ps/task:0", "/job:ps/task:1"], "/job:worker/task:1"
+    )
+    rng = np.random.default_rng(1)
+    feeds = {
+        x: rng.standard_normal((8, 20)).astype(np.float32),
+        labels: np.eye(5, dtype=np.float32)[rng.integers(0, 5, 8)],
+    }
+    worker = ray.get_actor("worker/1", namespace="tgc")
+    with tf.Session(workers[0].target) as sess:
+        sess.run(tf.global_variables_initializer())
+        losses = [sess.run([loss, train], feeds)[0] for _ in range(3)]
+        os.kill(ray.get(worker.pid.remote()), signal.SIGKILL)
+        while len(losses) < 6:
+            try:
+                losses.append(sess.run([loss, train], feeds)[0])
+            except UnavailableError as lost:
+                assert "task worker/1 was lost" in str(lost)
+    np.testing.assert_allclose(losses, uninterrupted, rtol=1e-6)
+
+
 def test_tasks_share_the_cores_without_oversubscribing_them(cluster):
     import ray
 

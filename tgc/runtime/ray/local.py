@@ -122,13 +122,20 @@ class LocalRayCluster:
                 resources={job: 1},
                 max_concurrency=ACTOR_CONCURRENCY,
                 runtime_env={"env_vars": env},
+                max_restarts=-1,  # a task whose process dies is started again by Ray
             ).remote(job, i)
             for job, count in self.jobs.items()
             for i in range(count)
         }
-        ray.get([a.ready.remote() for a in actors.values()])
-        ray.get([a.set_peers.remote(actors) for a in actors.values()])
+        _introduce(ray, actors)
         return actors
+
+    def revive(self) -> None:
+        """Waits for every task to be up (Ray restarts a lost one) and gives each its peers again
+        (a restarted actor starts without them)."""
+        import ray
+
+        _introduce(ray, self.actors)
 
     def actor(self, job: str, task: int):
         return self.actors.get(f"{job}/{task}")
@@ -155,6 +162,11 @@ class LocalRayCluster:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             if _running is self:
                 _running = None
+
+
+def _introduce(ray, actors: dict) -> None:
+    ray.get([a.ready.remote() for a in actors.values()])
+    ray.get([a.set_peers.remote(actors) for a in actors.values()])
 
 
 class RayClusterConnection:
@@ -184,6 +196,11 @@ class RayClusterConnection:
                         f"the cluster at {address} has no task {job}/{i}: was it launched with "
                         "the same ClusterSpec?"
                     ) from None
+
+    def revive(self) -> None:
+        import ray
+
+        _introduce(ray, self.actors)
 
     def close(self) -> None:
         global _running

@@ -3,7 +3,11 @@
 A step sends the feeds to every task that has a partition of the run (once into the object store
 when they are large), runs all of them at once, and gathers the fetches back into order. The first
 task that fails aborts the step in the others (their recvs stop waiting) and its error is raised
-here as the task raised it. Variables stay in the tasks' actors: the Session sees a run that reads
+here as the task raised it. A task whose process dies fails the step with UnavailableError; Ray
+restarts its actor, and the next step loads the run into it again (its variables are lost: a
+restarted ps task's variables must be initialized or restored again).
+
+Variables stay in the tasks' actors: the Session sees a run that reads
 and assigns none (``var_inputs``/``var_outputs`` are empty), and a fetched variable comes back as
 any fetch does.
 """
@@ -14,10 +18,23 @@ import itertools
 import threading
 import uuid
 
+from tgc.runtime import errors
 from tgc.runtime.ray.task import OBJECT_STORE_BYTES, RECV_TIMEOUT_SECONDS
 from tgc.runtime.rendezvous import RendezvousError
 
 _run_ids = itertools.count()
+
+
+class UnavailableError(errors.OpError):
+    """A task was lost during a step (TensorFlow's ``tf.errors.UnavailableError``)."""
+
+
+class RunNotLoaded(Exception):
+    """A task does not hold the run (Ray restarted it since the run was loaded)."""
+
+    def __init__(self, task: str):
+        super().__init__(task)
+        self.task = task
 
 
 class ClusterRun:
@@ -33,11 +50,16 @@ class ClusterRun:
         self._lock = threading.Lock()
         self._step = 0
         self._ray = ray
-        library = ray.put(spec)  # one copy for every task
+        self._spec = spec  # kept to load the run again into a task Ray restarted
+        self._load(self.tasks)
+
+    def _load(self, tasks: list) -> None:
+        ray = self._ray
+        library = ray.put(self._spec)  # one copy for every task
         ray.get(
             [
-                cluster.actors[task].load.remote(self.run_id, library, partitions)
-                for task, partitions in placed.items()
+                self.cluster.actors[task].load.remote(self.run_id, library, self.partitions[task])
+                for task in tasks
             ]
         )
 
@@ -69,17 +91,30 @@ class ClusterRun:
             step = self._step
         big = sum(getattr(f, "nbytes", 0) for f in feeds) >= OBJECT_STORE_BYTES
         shared = ray.put(list(feeds)) if big else list(feeds)
-        refs = {
-            task: self.cluster.actors[task].run.remote(self.run_id, step, shared)
-            for task in self.tasks
-        }
-        results = self._gather(refs, step)
+        try:
+            results = self._step_on_tasks(step, shared)
+        except RunNotLoaded as lost:
+            # A task that Ray restarted (after its process died) has lost this run: load it there
+            # again and run the step anew (the other tasks' share of the failed one was aborted).
+            self.cluster.revive()
+            self._load([lost.task])
+            with self._lock:
+                self._step += 1
+                step = self._step
+            results = self._step_on_tasks(step, shared)
         fetches = [None] * self.num_fetches
         for task, outs in results.items():
             for partition, values in zip(self.partitions[task], outs):
                 for i, value in zip(partition.fetch_indices, values):
                     fetches[i] = value
         return fetches, {}
+
+    def _step_on_tasks(self, step: int, feeds) -> dict:
+        refs = {
+            task: self.cluster.actors[task].run.remote(self.run_id, step, feeds)
+            for task in self.tasks
+        }
+        return self._gather(refs, step)
 
     def _gather(self, refs: dict, step: int) -> dict:
         ray = self._ray
@@ -92,14 +127,22 @@ class ClusterRun:
                 self._abort(pending, task_of, step, "the step timed out")
                 raise RendezvousError(f"timed out waiting for tasks {names} to finish the step")
             ref = done[0]
+            task = task_of[ref]
             try:
-                results[task_of[ref]] = ray.get(ref)
+                results[task] = ray.get(ref)
             except ray.exceptions.RayTaskError as exc:
-                self._abort(pending, task_of, step, f"task {task_of[ref]} failed: {exc.cause}")
+                self._abort(pending, task_of, step, f"task {task} failed: {exc.cause}")
+                if isinstance(exc.cause, KeyError) and exc.cause.args == (self.run_id,):
+                    raise RunNotLoaded(task) from None
                 raise exc.cause from None
-            except ray.exceptions.RayActorError as exc:
-                self._abort(pending, task_of, step, f"task {task_of[ref]} died")
-                raise RendezvousError(f"task {task_of[ref]} died during the step: {exc}") from None
+            except ray.exceptions.RayActorError:  # died, or unavailable while Ray restarts it
+                self._abort(pending, task_of, step, f"task {task} was lost")
+                raise UnavailableError(
+                    None,
+                    None,
+                    f"task {task} was lost during the step (its process died); Ray restarts it: "
+                    "run the step again (its variables are gone unless restored)",
+                ) from None
         return results
 
     def _abort(self, pending, task_of, step, message) -> None:

@@ -247,6 +247,9 @@ class TaskActor:
     def variable_names(self) -> list:
         return sorted(self.variables)
 
+    def pid(self) -> int:
+        return os.getpid()
+
     def environment(self, names: list) -> dict:
         """The values of environment variables ``names`` in this actor's process."""
         return {name: os.environ.get(name) for name in names}
