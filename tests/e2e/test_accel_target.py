@@ -390,24 +390,22 @@ def test_the_program_lists_the_tensors_and_each_instruction_waits_for_what_it_ne
     ]
     ops = [(i["op"], i["waits"]) for i in program["instructions"]]
     assert ops == [
+        ("zero", []),  # the accumulator, zeroed before the first DMA lands
         ("dma_load", []),  # A's first tile
-        ("cast", [0]),
-        ("zero", []),  # the accumulator
-        ("dma_load", []),  # B's first tile
+        ("cast", [1]),
+        ("dma_load", []),  # B's block of both K tiles (200 x 3) in one DMA
         ("cast", [3]),  # the vector unit runs in order: after the zero and cast before it
         ("matmul", [4]),
         ("dma_load", []),  # A's second tile, into the other slot: overlaps the first matmul
         ("cast", [6]),
-        ("dma_load", []),
-        ("cast", [8]),
-        ("matmul", [9]),
-        ("dma_store", [10]),
+        ("matmul", [7]),  # B's block's rows [128, 200)
+        ("dma_store", [8]),
     ]
     assert program["instructions"][6]["begin"] == [0, 128]  # A's columns [128, 200)
     assert program["instructions"][6]["count"] == [2, 72]
-    # Slots for chunks of 2 rows: A staging 2 x 1 KiB, A bf16 2 x 512 bytes, B staging 2 x 64 KiB,
-    # B bf16 2 x 32 KiB, then the accumulator (2 x 3 f32) ends the used buffer.
-    assert program["buffer_bytes"] == 2048 + 1024 + 131072 + 65536 + 2 * 3 * 4
+    # Slots for chunks of 2 rows: A staging 2 x 1 KiB, B staging 2 x (200 x 3 f32), B bf16
+    # 2 x (200 x 3 bf16), A bf16 2 x 512 bytes, then the accumulator (2 x 3 f32) ends the buffer.
+    assert program["buffer_bytes"] == 2048 + 2 * 2400 + 2 * 1200 + 1024 + 2 * 3 * 4
     assert host["programs"] == [
         {
             "inputs": [

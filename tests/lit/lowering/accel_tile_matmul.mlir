@@ -162,3 +162,19 @@ func.func @pieces(%a: memref<256x512xf32>, %b: memref<512x800xf32>) -> memref<25
   linalg.matmul ins(%a, %b : memref<256x512xf32>, memref<512x800xf32>) outs(%c : memref<256x800xf32>)
   return %c : memref<256x800xf32>
 }
+
+// -----
+
+// A C that was not zero-filled is loaded, every tile of it, before anything is stored: a load of
+// C after a store to it would start a new program, without the chunk's kept tiles of A. So no
+// panels (N = 800: 7 tiles of columns, all K-outer) and all 7 accumulators loaded first.
+// CHECK-LABEL: func.func @accumulate_wide(
+// CHECK-SAME:      %[[A:.+]]: memref<2x3xf32>, %[[B:.+]]: memref<3x800xf32>, %[[C:.+]]: memref<2x800xf32>)
+// CHECK-COUNT-7: "accel.dma_load"(%[[C]])
+// CHECK-NOT:     "accel.dma_load"(%[[C]])
+// CHECK-COUNT-7: "accel.dma_store"(%[[C]])
+// CHECK-NEXT:    return
+func.func @accumulate_wide(%a: memref<2x3xf32>, %b: memref<3x800xf32>, %c: memref<2x800xf32>) {
+  linalg.matmul ins(%a, %b : memref<2x3xf32>, memref<3x800xf32>) outs(%c : memref<2x800xf32>)
+  return
+}

@@ -103,13 +103,14 @@ class _Plan:
     tile_n: int  # width of B's blocks and panels (N when N is less than a tile)
 
     @staticmethod
-    def of(m: int, k: int, n: int):
-        """The plan, or None when not even one row of A fits in the buffer."""
+    def of(m: int, k: int, n: int, zeroed: bool = True):
+        """The plan, or None when not even one row of A fits in the buffer. A C that was not
+        zero-filled takes no panels: its tiles are all loaded before any is stored (below)."""
         k_tiles, n_tiles = len(_tiles(k)), len(_tiles(n))
         tile_n = min(n, TILE)
         kept = min(n_tiles, KEPT_COLUMNS)
         panel_bytes = 2 * k * tile_n * (F32_BYTES + BF16_BYTES)
-        panels = n_tiles > kept and panel_bytes <= PANEL_BUDGET_BYTES
+        panels = zeroed and n_tiles > kept and panel_bytes <= PANEL_BUDGET_BYTES
         if not panels:
             kept, panel_bytes = n_tiles, 0
         plan = _Plan(0, kept, k_tiles, panels, k, tile_n)
@@ -228,7 +229,7 @@ class TileMatmulPass(ModulePass):
         k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
         matmul = _Matmul(a, b, c, k, transposed, zeroed=bool(fills))
-        plan = _Plan.of(m, k, n)
+        plan = _Plan.of(m, k, n, matmul.zeroed)
         if plan is None:
             self.fail(op, f"a matmul with K = {k} and N = {n} does not fit the on-chip buffer")
         layout = _Layout(plan)
@@ -258,11 +259,18 @@ class _Chunk:
                 self._start(cols, self.rows, self.layout.acc[j])
                 self._store(cols, self.rows, self.layout.acc[j])
             return
-        for j, cols in enumerate(columns[:ZEROED_AHEAD]):
+        for j, cols in enumerate(columns[: self._ahead(columns)]):
             self._start(cols, self.rows, self.layout.acc[j])
         groups = _tiles(len(self.k_tiles), GROUP_TILES)
         for number, (first, end) in enumerate(groups):
             self._group(columns, list(range(first, end)), number == len(groups) - 1)
+
+    def _ahead(self, columns: list) -> int:
+        """How many accumulators start before the chunk's first DMA: ZEROED_AHEAD zeroed ones, or
+        every one loaded from a C that was not zero-filled. A load of C after a store to C would
+        start a new program (its inputs are read before it runs: program.py), which would not
+        have the chunk's kept tiles of A."""
+        return ZEROED_AHEAD if self.matmul.zeroed else len(columns)
 
     def _group(self, columns: list, tiles: list, last: bool) -> None:
         """One group of A's tiles meets the blocks of B of every kept column."""
@@ -288,7 +296,7 @@ class _Chunk:
         last matmul over these rows."""
         cols, acc = columns[j], self.layout.acc[j]
         first_matmul = tiles[0] == 0 and rows[0] == self.rows[0]
-        if first_matmul and j >= ZEROED_AHEAD:
+        if first_matmul and j >= self._ahead(columns):
             self._start(cols, self.rows, acc)
         for t in tiles:
             self._matmul(t, rows, cols, acc, block, group[0])
