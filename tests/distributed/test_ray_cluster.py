@@ -255,6 +255,51 @@ def test_a_killed_worker_is_restarted_and_training_goes_on_as_without_the_kill(c
     np.testing.assert_allclose(losses, uninterrupted, rtol=1e-6)
 
 
+def test_a_killed_ps_task_is_restored_from_the_last_checkpoint(cluster, tmp_path):
+    """The ps task holding w2 is SIGKILLed after a checkpoint: Ray restarts it without its
+    variables, the program restores them with tf.train.Saver, and training ends with the weights of
+    an uninterrupted run restored from the same checkpoint."""
+    import signal
+
+    import ray
+
+    from tgc.runtime.ray.run import UnavailableError
+
+    workers, _ = cluster
+    x, labels, loss, train, (w1, w2) = _two_layer_net(
+        ["/job:ps/task:0", "/job:ps/task:1"], "/job:worker/task:0"
+    )
+    rng = np.random.default_rng(1)
+    feeds = {
+        x: rng.standard_normal((8, 20)).astype(np.float32),
+        labels: np.eye(5, dtype=np.float32)[rng.integers(0, 5, 8)],
+    }
+    saver = tf.train.Saver()
+    ps1 = ray.get_actor("ps/1", namespace="tgc")
+    with tf.Session(workers[0].target) as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(train, feeds)
+        checkpoint = saver.save(sess, str(tmp_path / "model"), global_step=3)
+        sess.run(train, feeds)  # an update after the checkpoint: lost with the ps task
+        os.kill(ray.get(ps1.pid.remote()), signal.SIGKILL)
+        with pytest.raises((UnavailableError, tf.errors.FailedPreconditionError)):
+            for _ in range(3):  # until the loss is seen (a restarted ps holds no w2)
+                sess.run(train, feeds)
+        assert sess.is_initialized(w1) and not sess.is_initialized(w2)
+        saver.restore(sess, checkpoint)
+        for _ in range(3):
+            sess.run(train, feeds)
+        recovered = sess.run([w1, w2])
+    with tf.Session(workers[0].target) as sess:
+        saver.restore(sess, checkpoint)
+        for _ in range(3):
+            sess.run(train, feeds)
+        uninterrupted = sess.run([w1, w2])
+    np.testing.assert_allclose(recovered[1], uninterrupted[1], rtol=1e-6)
+    np.testing.assert_allclose(recovered[0], uninterrupted[0], rtol=1e-6)
+
+
 def test_tasks_share_the_cores_without_oversubscribing_them(cluster):
     import ray
 

@@ -134,6 +134,10 @@ class _SharedCluster:
     def devices(self) -> tuple:
         return self.spec.devices()
 
+    def variable_names(self) -> set:
+        """The variables the cluster's tasks hold."""
+        return self.ray.variable_names()
+
     def loader(self):
         from tgc.driver.cluster import cluster_loader
 

@@ -446,9 +446,16 @@ class Session:
                 f"cannot load a value of shape {array.shape} into variable '{variable._name}' of "
                 f"shape {variable.shape}"
             )
+        if self._cluster is not None:
+            # The variable lives in its task's actor: assign it there, feeding the initializer's
+            # value as TensorFlow's Variable.load does.
+            self.run(variable.initializer, {variable.initializer.inputs[0]: array})
+            return
         self._variables[variable._name] = array.copy()
 
     def is_initialized(self, variable) -> bool:
+        if self._cluster is not None:
+            return variable._name in self._cluster.variable_names()
         return variable._name in self._variables
 
 

@@ -76,7 +76,27 @@ def import_ray():
     return ray
 
 
-class LocalRayCluster:
+class _Tasks:
+    """What the client asks of every task, for a cluster started here or connected to."""
+
+    def variable_names(self) -> set:
+        import ray
+
+        return {
+            n
+            for names in ray.get([a.variable_names.remote() for a in self.actors.values()])
+            for n in names
+        }
+
+    def revive(self) -> None:
+        """Waits for every task to be up (Ray restarts a lost one) and gives each its peers again
+        (a restarted actor starts without them)."""
+        import ray
+
+        _introduce(ray, self.actors)
+
+
+class LocalRayCluster(_Tasks):
     """Ray on loopback with one actor per task of ``jobs`` ({job name: number of tasks})."""
 
     def __init__(self, jobs: dict, object_store_memory: int = DEFAULT_OBJECT_STORE_BYTES):
@@ -130,16 +150,6 @@ class LocalRayCluster:
         _introduce(ray, actors)
         return actors
 
-    def revive(self) -> None:
-        """Waits for every task to be up (Ray restarts a lost one) and gives each its peers again
-        (a restarted actor starts without them)."""
-        import ray
-
-        _introduce(ray, self.actors)
-
-    def actor(self, job: str, task: int):
-        return self.actors.get(f"{job}/{task}")
-
     @property
     def address(self) -> str:
         """The cluster's GCS address (127.0.0.1:PORT), where other processes connect."""
@@ -169,7 +179,7 @@ def _introduce(ray, actors: dict) -> None:
     ray.get([a.set_peers.remote(actors) for a in actors.values()])
 
 
-class RayClusterConnection:
+class RayClusterConnection(_Tasks):
     """A process's connection to a cluster another process started (tgc/runtime/ray/launch.py):
     the tasks' actors found by name. ``close`` disconnects and leaves the cluster running."""
 
@@ -196,11 +206,6 @@ class RayClusterConnection:
                         f"the cluster at {address} has no task {job}/{i}: was it launched with "
                         "the same ClusterSpec?"
                     ) from None
-
-    def revive(self) -> None:
-        import ray
-
-        _introduce(ray, self.actors)
 
     def close(self) -> None:
         global _running
