@@ -242,3 +242,57 @@ def test_a_dense_layers_bias_and_relu_run_on_the_matmuls_accumulator():
     bound = 200 * 2.0**-23 * (np.abs(_bf16(x_value)) @ np.abs(_bf16(w_value))) + 1e-6
     expected = np.maximum(exact + b_value, 0)
     assert np.all(np.abs(got - expected) <= bound + 2.0**-23 * np.abs(expected))
+
+
+def _two_layer_steps(config, device: str, steps: int = 6) -> list:
+    """The lecture's two-layer net (relu hidden layer with a bias, squared loss) with its
+    variables, constants and SGD step all under ``device``; the losses of ``steps`` steps."""
+    rng = np.random.default_rng(5)
+    x_value = rng.standard_normal((64, 96)).astype(np.float32)
+    t_value = rng.standard_normal((64, 10)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, x_value.shape)
+        t = tf.placeholder(tf.float32, t_value.shape)
+        with tf.device(device):
+            w1 = tf.Variable(rng.standard_normal((96, 32)).astype(np.float32) * 0.1, name="w1")
+            b1 = tf.Variable(tf.zeros([32]), name="b1")
+            w2 = tf.Variable(rng.standard_normal((32, 10)).astype(np.float32) * 0.1, name="w2")
+            hidden = tf.nn.relu(tf.matmul(x, w1) + b1)
+            loss = tf.reduce_mean(tf.square(tf.matmul(hidden, w2) - t))
+            step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            return [
+                float(sess.run([loss, step], {x: x_value, t: t_value})[0]) for _ in range(steps)
+            ]
+
+
+def test_a_training_step_runs_entirely_on_the_accelerator(capsys):
+    """Variables, their initial values and updates (assign_sub on the vector unit), constants
+    (the learning rate, zeros) and the whole forward and backward pass run on /accel:0, without
+    soft placement: no op is left for the CPU. The losses follow the CPU's within the bf16
+    rounding of the matmuls' inputs."""
+    cpu = _two_layer_steps(tf.ConfigProto(), "/cpu:0")
+    only_accel = tf.ConfigProto(device_count={"ACCEL": 1}, log_device_placement=True)
+    accel = _two_layer_steps(only_accel, "/accel:0")
+    placed = _placement(capsys.readouterr().err)
+    assert all(ACCEL0 in devices for devices in placed.values()), placed
+    assert ("w1/AssignSub", "assign_sub") in placed
+    assert all(later < earlier for earlier, later in zip(accel, accel[1:]))
+    np.testing.assert_allclose(accel, cpu, rtol=1e-2)
+
+
+def test_constants_travel_in_the_program_even_when_returned():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [4, 3])
+        with tf.device("/accel:0"):
+            y = x * 2.0 + tf.constant(np.arange(3, dtype=np.float32))
+            z = tf.constant(np.array([[1.5, -2.0]], np.float32))
+            zeros = tf.zeros([2, 2])
+        with tf.Session(config=tf.ConfigProto(device_count={"ACCEL": 1})) as sess:
+            got = sess.run([y, z, zeros], {x: np.ones((4, 3), np.float32)})
+    assert np.array_equal(got[0], np.tile(np.arange(3, dtype=np.float32) + 2, (4, 1)))
+    assert np.array_equal(got[1], np.array([[1.5, -2.0]], np.float32))
+    assert np.array_equal(got[2], np.zeros((2, 2), np.float32))

@@ -1155,3 +1155,56 @@ def test_a_vector_instruction_the_unit_cannot_run_is_refused(change, message):
     assert Simulator(vector_program(lambda instructions: None)).program
     with pytest.raises(ProgramError, match=message):
         Simulator(vector_program(change))
+
+
+def test_a_constant_tensor_travels_in_the_program_and_loads_like_an_input():
+    program = {
+        "machine": MACHINE.to_dict(),
+        "tensors": [
+            {
+                "shape": [2, 3],
+                "dtype": "float32",
+                "kind": "constant",
+                "index": 0,
+                "values": [1, 2, 3, 4.5, -5, 6],
+            },
+            {"shape": [3, 2], "dtype": "float32", "kind": "output", "index": 0},
+        ],
+        "buffer_bytes": 24,
+        "instructions": [
+            {
+                "op": "dma_load",
+                "tensor": 0,
+                "begin": [0, 0],
+                "count": [2, 3],
+                "step": [1, 1],
+                "perm": [1, 0],
+                "to": 0,
+                "waits": [],
+            },
+            {
+                "op": "dma_store",
+                "tensor": 1,
+                "begin": [0, 0],
+                "count": [3, 2],
+                "step": [1, 1],
+                "from": 0,
+                "waits": [0],
+            },
+        ],
+    }
+    simulator = Simulator(program)
+    assert simulator.program.inputs == []  # nothing to hand in
+    (out,) = simulator.run([])
+    assert np.array_equal(out, np.array([[1, 4.5], [2, -5], [3, 6]], np.float32))
+    assert load_program(program_to_dict(simulator.program)) == simulator.program
+    program["tensors"][0]["values"] = [1, 2]
+    with pytest.raises(
+        ProgramError,
+        match=r"field 'tensors\[0\].values': a constant's values "
+        r"must be a list of its 6 numbers, row-major",
+    ):
+        Simulator(program)
+    program["tensors"][0].update(kind="input", values=[1] * 6)
+    with pytest.raises(ProgramError, match=r"field 'tensors\[0\].values': an input tensor has no"):
+        Simulator(program)

@@ -40,6 +40,8 @@ VECTOR_OPS = (
     "cos",
     "identity",
     "stop_gradient",
+    "constant",  # travels inside the programs that load it
+    "dim_size",  # a float count: a constant once shapes are static (canonicalize folds it)
     "cast",
     # comparisons and logic: bools are 0.0 and 1.0 in the accelerator's float32 memory
     "equal",
@@ -134,6 +136,8 @@ ONE_SHOT_BUFFERIZE = (
 def pipeline_elements() -> list:
     """core -> accel ops on memrefs; program.py then reads each function into a program."""
     return [
+        # Shapes are static: a dim_size (reduce_mean's gradient) folds to a constant.
+        "canonicalize",
         # A chain of elementwise ops (and a reduction's elementwise producers) becomes one generic:
         # its tiles then make one trip through the buffer, the vector unit doing the whole body.
         "func.func(linalg-fuse-elementwise-ops)",

@@ -32,6 +32,7 @@ only loads its inputs and only stores its outputs, which are different tensors.
 
 from __future__ import annotations
 
+import numpy as np
 from mlir import ir
 
 from tgc.dialect.attrs import buffer_dtype_name
@@ -121,6 +122,7 @@ class _FunctionReader:
         # allocation's own or, when it leaves the function reshaped (returned or sent through a
         # view adding or dropping unit dims), that view's: the host hands it on as it comes.
         self.shapes = {}
+        self.constants = {}  # a memref.global's name -> its values (numpy)
         self.allocs = []  # per allocation: shape, dtype, and [program, output] that writes it
         self.results = []
         self.accel_ops = []  # (op, the ref of the tensor a DMA moves, or None), in order
@@ -198,6 +200,8 @@ class _FunctionReader:
             self._alloc(op)
         elif name == "memref.copy":
             self._copy(op)
+        elif name == "memref.get_global":
+            self._constant(op)
         elif name == "memref.dim":
             pass  # the size of a dynamic allocation, which only a copy targets
         elif name in ("memref.expand_shape", "memref.collapse_shape"):
@@ -226,14 +230,24 @@ class _FunctionReader:
             )
         self.refs[result] = self._ref(source, op)
 
+    def _constant(self, op) -> None:
+        """A constant tensor (a memref.global): it travels inside the programs that load it."""
+        name = ir.FlatSymbolRefAttr(op.attributes["name"]).value
+        if name not in self.constants:
+            self.constants[name] = _global_values(self.function, name, op.result.type)
+        self.refs[op.result] = ["constant", name]
+
     def _set_shape(self, ref: list, type_: ir.Type) -> None:
         memref = ir.MemRefType(type_)
         if memref.has_static_shape:
             self.shapes[tuple(ref)] = list(memref.shape)
 
     def _escapes(self, value, op) -> None:
-        """A returned or sent allocation has the shape it leaves with (maybe a view's)."""
+        """A returned or sent allocation has the shape it leaves with (maybe a view's). A
+        constant cannot leave (tgc-accel-tile-generic copies one that would)."""
         ref = self._ref(value, op)
+        if ref[0] == "constant":
+            raise ProgramError(f"@{self.name}: '{op.name}' takes the constant {ref[1]} itself")
         if ref[0] == "alloc" and ir.MemRefType(value.type).has_static_shape:
             self._set_shape(ref, value.type)
             self.allocs[ref[1]]["shape"] = list(ir.MemRefType(value.type).shape)
@@ -307,6 +321,7 @@ class _ProgramWriter:
         self.tensor_of = {}  # (tuple(ref), kind) -> index in self.tensors
         self.inputs = []  # per input: {"source": ref, "dtype": the tensor's own}
         self.num_outputs = 0
+        self.num_constants = 0
         self.instructions = []
         self.hazards = _Hazards()
 
@@ -332,15 +347,20 @@ class _ProgramWriter:
                     f"@{self.reader.name}: the accelerator's DMA moves floats and bools, "
                     f"not {type_}"
                 )
+            entry = {"shape": shape, "dtype": "float32", "kind": kind}
             if kind == "output":
-                index = self.num_outputs
-                self.reader.allocs[ref[1]]["from"] = [self.number, index]
+                entry["index"] = self.num_outputs
+                self.reader.allocs[ref[1]]["from"] = [self.number, self.num_outputs]
                 self.num_outputs += 1
+            elif ref[0] == "constant":  # its values come with the program
+                entry.update(kind="constant", index=self.num_constants)
+                entry["values"] = self.reader.constants[ref[1]].reshape(-1).tolist()
+                self.num_constants += 1
             else:
-                index = len(self.inputs)
+                entry["index"] = len(self.inputs)
                 self.inputs.append({"source": ref, "dtype": own_dtype})
             self.tensor_of[key] = len(self.tensors)
-            self.tensors.append({"shape": shape, "dtype": "float32", "kind": kind, "index": index})
+            self.tensors.append(entry)
         return self.tensor_of[key]
 
     def _instruction(self, op, ref) -> None:
@@ -391,6 +411,21 @@ class _ProgramWriter:
         index = len(self.instructions)
         waits = self.hazards.access(index, UNITS[kind], reads, writes)
         self.instructions.append({"op": kind, **instruction, "waits": waits})
+
+
+def _global_values(function, name: str, type_: ir.Type):
+    """The elements of the memref.global ``name`` of the function's module, as float32."""
+    module = function.operation.parent
+    for op in module.regions[0].blocks[0].operations:
+        if op.name == "memref.global" and ir.StringAttr(op.attributes["sym_name"]).value == name:
+            attr = ir.DenseElementsAttr(op.attributes["initial_value"])
+            shape = list(ir.MemRefType(type_).shape)
+            if attr.is_splat:
+                splat = attr.get_splat_value()
+                value = splat.value if hasattr(splat, "value") else float(splat)
+                return np.full(shape, float(value), np.float32)
+            return np.array(attr, dtype=np.float32).reshape(shape)
+    raise ProgramError(f"the constant {name} is not in the module")
 
 
 def _non_unit_dims(type_: ir.Type) -> list:

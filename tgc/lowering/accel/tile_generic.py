@@ -265,6 +265,8 @@ class TileGenericPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         accel.load_dialect(module.context)
+        for op in [op for op in all_ops(module) if op.name == "memref.get_global"]:
+            _copy_where_it_leaves(op)
         for op in [op for op in all_ops(module) if op.name in ("linalg.generic", "linalg.fill")]:
             try:
                 if op.name == "linalg.generic":
@@ -273,6 +275,52 @@ class TileGenericPass(ModulePass):
                     _lower_fill(op)
             except Unsupported as why:
                 self.fail(op, f"the accelerator cannot run this {op.name}: {why}")
+
+
+def _copy_where_it_leaves(get_global) -> None:
+    """A constant (a memref.global, which travels inside the programs that load it) that the
+    function returns, sends or copies is copied by DMA into a buffer of its own, which leaves
+    instead: the host only hands on tensors the programs made."""
+    constant = get_global.result
+    for use in list(constant.uses):
+        user = use.owner
+        if user.name == "memref.copy" and user.operands[0] == constant:
+            with ir.InsertionPoint(user), user.location:
+                _dma_copy(constant, user.operands[1])
+            user.erase()
+        elif user.name in ("func.return", "func.call"):
+            with ir.InsertionPoint(user), user.location:
+                copy = _dma_copy(constant, None)
+            user.operands[use.operand_number] = copy
+
+
+def _dma_copy(source, target):
+    """DMA loads of ``source``'s tiles and stores of them into ``target`` (a new allocation when
+    None, returned)."""
+    memref = _check_memref(source)
+    if target is None:
+        target = memref_alloc(memref)
+    shape, rank = list(memref.shape), memref.rank
+    plan = _plan(shape, set(), [_Operand(source, shape, list(range(rank)))], 1)
+    axes = plan.axes()
+    for turn, position in enumerate(itertools.product(*(chunks for _, chunks in axes))):
+        chosen = dict(zip((d for d, _ in axes), position))
+        extents = [chosen.get(d, (0, shape[d])) for d in range(rank)]
+        box = {
+            "begin": [b for b, _ in extents],
+            "count": [c for _, c in extents],
+            "step": [1] * rank,
+        }
+        at = (turn % 2) * MAX_TILE_ELEMENTS * F32_BYTES
+        accel.create("dma_load", [source], **box, to=at)
+        accel.create("dma_store", [target], **box, from_=at)
+    return target
+
+
+def memref_alloc(memref: ir.MemRefType) -> ir.Value:
+    from mlir.dialects import memref as memref_dialect
+
+    return memref_dialect.alloc(memref, [], [])
 
 
 def _iterator_types(op) -> list:
@@ -588,9 +636,12 @@ class _GenericTiler:
             self._store(operand, position, self._full(value, shape))
 
     def _block_value(self, value, position: dict) -> _Value:
-        index = next(i for i, a in enumerate(self.block.arguments) if a == value)
-        operand = (self.inputs + self.outputs)[index]
-        return self._load(operand, position)
+        """A yielded value the body does not compute: a block argument (loaded) or a constant
+        from outside the body."""
+        arguments = list(self.block.arguments)
+        if value in arguments:
+            return self._load((self.inputs + self.outputs)[arguments.index(value)], position)
+        return self._value_of(value, {})
 
     # Reductions.
 
@@ -683,8 +734,8 @@ class _Epilogue:
 
     @staticmethod
     def _ready(tiler, index: int, first_store) -> bool:
-        """The other inputs are written by no accel op at or after C's first store, the output
-        by none at all; C is read by no accel op."""
+        """The other inputs and the output are written by no accel op, C is read by none, and
+        what the epilogue reads or writes exists before C's first store."""
         result = tiler.inputs[index].value
         if any(_is_accel_read(use.owner, result) for use in result.uses):
             return False
@@ -692,7 +743,9 @@ class _Epilogue:
         positions = {op.operation: i for i, op in enumerate(block.operations)}
         first = positions[first_store.operation]
         others = [o.value for i, o in enumerate(tiler.inputs) if i != index]
-        if any(positions[s.operation] >= first for v in others for s in _stores_of(v)):
+        if any(_stores_of(value) for value in others):
+            # Loading a tensor stored in the same program would start a new program (a fresh
+            # buffer) between the matmul and its epilogue: the accumulators would be lost.
             return False
         for value in others + [tiler.outputs[0].value]:
             owner = value.owner
@@ -732,10 +785,19 @@ class _Epilogue:
                 for i, (at, dims) in broadcasts.items():
                     given[i] = _broadcast_part(at, dims, position)
                 values = tiler._body(position, given=given)
-                value = values.get(tiler.yielded[0]) or given[self.index]
+                value = self._yielded(values, given, position)
                 tiler._store(output, position, tiler._full(value, tuple(box["count"])))
             if not keep:
                 store.erase()
+
+    def _yielded(self, values: dict, given: dict, position: dict) -> _Value:
+        tiler, result = self.tiler, self.tiler.yielded[0]
+        if result in values:
+            return values[result]
+        arguments = list(tiler.block.arguments)
+        if result in arguments and arguments.index(result) in given:
+            return given[arguments.index(result)]
+        return tiler._block_value(result, position)
 
     def _load_broadcasts(self) -> dict:
         """Each input that is a row, a column or a number of the result, loaded whole once
@@ -755,19 +817,40 @@ class _Epilogue:
         return loaded
 
 
+# Ops that neither become accel instructions nor touch a tensor's contents.
+_INERT = (
+    "memref.alloc",
+    "memref.dealloc",
+    "memref.expand_shape",
+    "memref.collapse_shape",
+    "memref.cast",
+    "memref.get_global",
+    "arith.constant",
+)
+
+
 def _latest_point(store, output) -> ir.Operation:
     """The op before which a tile's epilogue goes: as late as the accumulator tile it reads
-    stays unchanged and before anything uses the output. Later in the in-order vector unit's
+    stays unchanged, before anything uses the output, and within the program the store is in
+    (the program writer starts a new one, with a fresh buffer, at a load of a tensor stored
+    earlier; ops not lowered yet may become such loads). Later in the in-order vector unit's
     queue, it does not hold up the casts that feed the next matmuls while it waits for its own."""
     info = accel.read(store)
     acc = (info["from"], info["from"] + math.prod(info["count"]) * F32_BYTES)
     block_ops = list(store.operation.block.operations)
     start = next(i for i, op in enumerate(block_ops) if op.operation == store.operation)
+    stored = [op.operands[0] for op in block_ops[: start + 1] if op.name == "accel.dma_store"]
     for op in block_ops[start + 1 :]:
-        uses_output = any(value == output for value in op.operands)
         written = _written_bytes(op)
-        if uses_output or op.name == "func.return" or (written and _overlap(written, acc)):
+        if (
+            any(value == output for value in op.operands)
+            or (not accel.is_accel_op(op) and op.name not in _INERT)
+            or (op.name == "accel.dma_load" and any(op.operands[0] == v for v in stored))
+            or (written and _overlap(written, acc))
+        ):
             return op.operation
+        if op.name == "accel.dma_store":
+            stored.append(op.operands[0])
     return block_ops[-1].operation
 
 

@@ -26,7 +26,7 @@ from tgc.runtime.accel.machine import (
 )
 
 TENSOR_DTYPES = ("float32",)  # device-memory tensors; the buffer also holds bfloat16 tiles
-TENSOR_KINDS = ("input", "output")
+TENSOR_KINDS = ("input", "output", "constant")  # a constant's values come with the program
 
 
 class ProgramError(ValueError):
@@ -63,7 +63,8 @@ class Tensor:
     shape: tuple[int, ...]
     dtype: str
     kind: str
-    index: int  # position among the program's inputs (or outputs)
+    index: int  # position among the program's inputs (or outputs, or constants)
+    values: tuple | None = None  # a constant's elements, row-major
 
 
 @dataclass(frozen=True)
@@ -175,10 +176,11 @@ def load_program(source, machine: Machine | None = None) -> Program:
 
 def program_to_dict(program: Program) -> dict:
     """The JSON form of `program` (what `load_program` reads)."""
-    tensors = [
-        {"shape": list(t.shape), "dtype": t.dtype, "kind": t.kind, "index": t.index}
-        for t in program.tensors
-    ]
+    tensors = []
+    for t in program.tensors:
+        tensors.append({"shape": list(t.shape), "dtype": t.dtype, "kind": t.kind, "index": t.index})
+        if t.values is not None:
+            tensors[-1]["values"] = list(t.values)
     return {
         "machine": program.machine.to_dict(),
         "tensors": tensors,
@@ -269,11 +271,29 @@ class _Reader:
             self.fail(f"{field}.dtype", f"unknown tensor dtype {dtype!r} (known: float32)")
         kind = entry.get("kind")
         if kind not in TENSOR_KINDS:
-            self.fail(f"{field}.kind", f"must be 'input' or 'output', got {kind!r}")
+            self.fail(f"{field}.kind", f"must be 'input', 'output' or 'constant', got {kind!r}")
         index = entry.get("index")
         if not _is_int(index) or index < 0:
             self.fail(f"{field}.index", f"must be a non-negative integer, got {index!r}")
-        return Tensor(shape, dtype, kind, index)
+        unknown = sorted(set(entry) - {"shape", "dtype", "kind", "index", "values"})
+        if unknown:
+            self.fail(f"{field}.{unknown[0]}", "unknown field of a tensor")
+        values = None
+        if kind == "constant":
+            values = entry.get("values")
+            size = int(np.prod(shape, dtype=np.int64))
+            numbers = isinstance(values, list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+            )
+            if not numbers or len(values) != size:
+                self.fail(
+                    f"{field}.values",
+                    f"a constant's values must be a list of its {size} numbers, row-major",
+                )
+            values = tuple(float(v) for v in values)
+        elif "values" in entry:
+            self.fail(f"{field}.values", f"an {kind} tensor has no values (a constant has)")
+        return Tensor(shape, dtype, kind, index, values)
 
     def _buffer_bytes(self) -> int:
         value = self.source.get("buffer_bytes")
@@ -317,13 +337,13 @@ class _Reader:
         return tuple(sorted(set(waits)))
 
     def _dma_load(self, entry):
-        tensor = self._tensor_index(entry, "input", "dma_load reads")
+        tensor = self._tensor_index(entry, ("input", "constant"), "dma_load reads")
         box = self._box(entry, self.tensors[tensor], loads=True)
         to = self._placed("to", entry.get("to"), *box_tile_shape(box), self.tensors[tensor].dtype)
         return {"tensor": tensor, **box, "to": to}, [], [("to", to)]
 
     def _dma_store(self, entry):
-        tensor = self._tensor_index(entry, "output", "dma_store writes")
+        tensor = self._tensor_index(entry, ("output",), "dma_store writes")
         box = self._box(entry, self.tensors[tensor], loads=False)
         shape = box_tile_shape(box)
         source = self._placed("from", entry.get("from"), *shape, self.tensors[tensor].dtype)
@@ -486,13 +506,15 @@ class _Reader:
             self.fail(field, f"must be [rows, cols] of non-negative integers, got {shape!r}")
         return tuple(shape)
 
-    def _tensor_index(self, entry, kind: str, verb: str) -> int:
+    def _tensor_index(self, entry, kinds: tuple, verb: str) -> int:
         tensor = entry.get("tensor")
         if not _is_int(tensor) or not 0 <= tensor < len(self.tensors):
             self.fail("tensor", f"{tensor!r} is not a tensor index (0..{len(self.tensors) - 1})")
-        if self.tensors[tensor].kind != kind:
+        if self.tensors[tensor].kind not in kinds:
             self.fail(
-                "tensor", f"tensor {tensor} is an {self.tensors[tensor].kind}; {verb} {kind}s"
+                "tensor",
+                f"tensor {tensor} is an {self.tensors[tensor].kind}; {verb} "
+                + " and ".join(f"{kind}s" for kind in kinds),
             )
         return tensor
 

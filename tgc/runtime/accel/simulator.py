@@ -144,6 +144,10 @@ class Simulator:
             tensors[position] = value
         for position, tensor in self.program.outputs:
             tensors[position] = np.zeros(tensor.shape, dtype=tensor.dtype)
+        for position, tensor in enumerate(self.program.tensors):
+            if tensor.kind == "constant":
+                values = np.array(tensor.values, dtype=tensor.dtype)
+                tensors[position] = values.reshape(tensor.shape)
         return tensors
 
     def trace(self) -> dict:
