@@ -7,7 +7,8 @@ the gradients and update). In-process it runs with soft placement (every scope f
 one local CPU). On the cluster (tf.test.create_local_cluster: Ray on loopback, one actor per task)
 each step is a Ray call per task plus Send/Recv between actors. Reported per configuration: the
 cluster's start time, first-step time (compile + load in the actors), median and quartiles of the
-step, steps per second, and the tensors and bytes moved between tasks per step. A JSON record goes
+step, steps per second, the tensors and bytes moved between tasks per step, and the time from
+SIGKILLing worker 0's process to the next step that succeeds (Ray restarts it). A JSON record goes
 to benchmarks/results/. Run from the repository root:
     python benchmarks/distributed_two_layer.py [--steps 50] [--workers 1 2 4]
 """
@@ -62,6 +63,7 @@ def measure(example, num_workers: int, steps: int, on_cluster: bool) -> dict:
                 sess.run([loss, train_op], feeds)
                 times.append(time.perf_counter() - t0)
             moved = _moved_per_step(sess) if on_cluster else (0, 0)
+            recovery = _recovery_seconds(sess, [loss, train_op], feeds) if on_cluster else None
     finally:
         for server in servers:
             server.close()
@@ -79,7 +81,28 @@ def measure(example, num_workers: int, steps: int, on_cluster: bool) -> dict:
         "steps_per_s": 1.0 / median,
         "tensors_per_step": moved[0],
         "bytes_per_step": moved[1],
+        "recovery_s": recovery,
     }
+
+
+def _recovery_seconds(sess, fetches, feeds) -> float:
+    """SIGKILL worker 0's process; seconds until a step succeeds again (Ray restarts the actor,
+    the run is loaded into it again)."""
+    import signal
+
+    import ray
+
+    from tgc.runtime.ray.run import UnavailableError
+
+    actor = ray.get_actor("worker/0", namespace="tgc")
+    os.kill(ray.get(actor.pid.remote()), signal.SIGKILL)
+    start = time.perf_counter()
+    while True:
+        try:
+            sess.run(fetches, feeds)
+            return time.perf_counter() - start
+        except UnavailableError:
+            continue
 
 
 def _moved_per_step(sess) -> tuple:
@@ -100,17 +123,23 @@ def main() -> None:
     rows += [measure(example, n, args.steps, on_cluster=True) for n in args.workers]
     print(
         f"{'where':32} {'start s':>8} {'first s':>8} {'median ms':>10} {'q1-q3 ms':>14} "
-        f"{'steps/s':>8} {'tensors':>8} {'kB/step':>8}"
+        f"{'steps/s':>8} {'tensors':>8} {'kB/step':>8} {'recover s':>9}"
     )
     for r in rows:
         print(
             f"{r['where']:32} {r['start_s']:8.2f} {r['first_step_s']:8.2f} {r['median_ms']:10.2f} "
             f"{r['q1_ms']:6.2f}-{r['q3_ms']:<7.2f} {r['steps_per_s']:8.1f} "
-            f"{r['tensors_per_step']:8.0f} {r['bytes_per_step'] / 1e3:8.1f}"
+            f"{r['tensors_per_step']:8.0f} {r['bytes_per_step'] / 1e3:8.1f} "
+            + ("       -" if r["recovery_s"] is None else f"{r['recovery_s']:9.2f}")
         )
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S%z")
     out = REPO / "benchmarks" / "results" / f"distributed_two_layer-{stamp}.json"
-    record = {"cpus": os.cpu_count(), "steps": args.steps, "rows": rows}
+    record = {
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "steps": args.steps,
+        "rows": rows,
+    }
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out.relative_to(REPO)}")
 
