@@ -154,7 +154,11 @@ def repro_code(spec: GraphSpec, suite_target=None) -> str:
     value_id = len(spec.inputs)
     for node in spec.nodes:
         names = [f"v{value_id + k}" for k in range(node.results)]
-        attrs = "".join(f", {k}={_literal(v)}" for k, v in node.attrs.items() if k != "value")
+        attrs = "".join(
+            f", {k}={_literal(v)}"
+            for k, v in node.attrs.items()
+            if node.op != "constant"  # a constant's value is written by tf.constant below
+        )
         target = ", ".join(names) + ("," if node.results > 1 else "")
         if node.op == "constant":
             lines.append(f"{target} = tf.constant({float(node.attrs['value'])!r}, tf.{spec.dtype})")
