@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlir import ir
 
+from tgc.lowering.accel.tile_conv import TileConvPass
 from tgc.lowering.accel.tile_generic import TileGenericPass
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
 
@@ -87,7 +88,9 @@ VARIABLE_OPS = (
     "assign_add",
     "assign_sub",
 )
-ACCEL_OPS = ("matmul", *VECTOR_OPS, *VARIABLE_OPS)
+# The matrix unit's ops (tile_matmul.py, tile_conv.py): floats only.
+MATRIX_OPS = ("matmul", "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter")
+ACCEL_OPS = (*MATRIX_OPS, *VECTOR_OPS, *VARIABLE_OPS)
 
 # Element types the accelerator's device memory holds (as float32; bools as 0.0 and 1.0).
 _ELEMENT_TYPES = ("f32", "f64", "i1")
@@ -99,7 +102,7 @@ def runs_on_accel(operation, op_name: str) -> bool:
     Unknown dims are fine: a session specialises the feeds of a static-shape target."""
     if op_name not in ACCEL_OPS:
         return False
-    if op_name == "matmul":  # the matrix unit multiplies floats
+    if op_name in MATRIX_OPS:  # the matrix unit multiplies floats
         allowed = ("f32", "f64")
     else:
         allowed = _ELEMENT_TYPES
@@ -144,6 +147,9 @@ def pipeline_elements() -> list:
         # Sends and receives stay calls of the transfer functions (the host performs them around
         # the programs); the static casts of their tensors give the DMAs their shapes.
         ONE_SHOT_BUFFERIZE,
+        # Before the others: it takes core's padded copies, spread gradients and flipped filters
+        # that only feed a convolution (its DMAs pad, stride and flip instead).
+        TileConvPass(),
         TileMatmulPass(),
         TileGenericPass(),
     ]

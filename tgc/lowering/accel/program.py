@@ -201,7 +201,8 @@ class _FunctionReader:
         elif name == "memref.copy":
             self._copy(op)
         elif name == "memref.get_global":
-            self._constant(op)
+            if len(list(op.result.uses)):  # unused: a shape operand whose values nobody reads
+                self._constant(op)
         elif name == "memref.dim":
             pass  # the size of a dynamic allocation, which only a copy targets
         elif name in ("memref.expand_shape", "memref.collapse_shape"):
