@@ -300,6 +300,20 @@ def test_a_killed_ps_task_is_restored_from_the_last_checkpoint(cluster, tmp_path
     np.testing.assert_allclose(recovered[0], uninterrupted[0], rtol=1e-6)
 
 
+def test_a_ray_address_target_names_the_running_cluster(cluster):
+    workers, _ = cluster
+    address = workers[0]._cluster.ray.address
+    with tf.device("/job:ps/task:1"):
+        v = tf.Variable(np.float32(5.0), name="by_address")
+    with tf.device("/job:worker/task:1"):
+        y = v * 3.0
+    with tf.Session(f"ray://{address}") as sess:
+        sess.run(v.initializer)
+        assert sess.run(y) == 15.0
+    with pytest.raises(tf.errors.NotFoundError, match="127.0.0.1:1: .* already connected"):
+        tf.Session("ray://127.0.0.1:1")
+
+
 def test_tasks_share_the_cores_without_oversubscribing_them(cluster):
     import ray
 

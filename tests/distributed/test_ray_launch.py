@@ -69,6 +69,55 @@ def test_a_local_server_runs_a_graph_without_device_scopes_in_its_task():
         server.close()
 
 
+CLIENT = """
+import sys
+import numpy as np
+import tgc as tf
+
+with tf.device("/job:ps/task:0"):
+    w = tf.Variable(np.float32(2.0), name="w")
+with tf.device("/job:worker/task:0"):
+    y = w * 10.0
+with tf.Session(sys.argv[1]) as sess:
+    sess.run(w.initializer)
+    print("result", sess.run(y))
+"""
+
+
+def test_a_served_cluster_runs_an_in_graph_client_from_another_process(tmp_path):
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tgc.runtime.ray.launch", "--cluster", json.dumps(CLUSTER)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=dict(os.environ, TGC_LAUNCH_TEST_MARKER=MARKER),
+    )
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("tgc cluster serving at ray://127.0.0.1:"), line
+        target = line.split()[-1]
+        token = server.stdout.readline().split("RAY_AUTH_TOKEN_PATH=")[-1].strip()
+        assert oct(os.stat(token).st_mode & 0o777) == "0o600"
+        client = tmp_path / "client.py"
+        client.write_text(CLIENT)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        done = subprocess.run(
+            [sys.executable, str(client), target],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(environment, RAY_AUTH_TOKEN_PATH=token),
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "result 20.0" in done.stdout
+    finally:
+        server.terminate()
+        server.wait(60)
+    assert server.returncode == 0
+    assert _marked_processes() == [] and not os.path.exists(token)
+
+
 def test_the_launcher_reports_a_failing_task_and_a_bad_spec(tmp_path):
     failing = tmp_path / "fails.py"
     failing.write_text("import sys\nsys.exit(3 if '--job_name=worker' in sys.argv else 0)\n")

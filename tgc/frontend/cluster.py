@@ -252,6 +252,8 @@ def cluster_of_target(target: str):
         shared = _targets.get(target)
     if shared is not None:
         return shared
+    if isinstance(target, str) and target.startswith("ray://"):
+        return _cluster_at(target[len("ray://") :])
     if isinstance(target, str) and target.startswith("grpc://"):
         raise errors.NotFoundError(
             None,
@@ -265,6 +267,42 @@ def cluster_of_target(target: str):
         f'No session factory registered for the given session options: {{target: "{target}"}} '
         "Registered factories are {DIRECT_SESSION, GRPC_SESSION}.",
     )
+
+
+class _ClusterAt(_SharedCluster):
+    """A running Ray cluster of tgc tasks named by its address (``ray://127.0.0.1:PORT``, as the
+    launcher prints it): its tasks are found by their actors' names."""
+
+    def __init__(self, address: str):
+        from tgc.runtime.ray.local import ClusterError, RayClusterConnection
+
+        try:
+            self._ray = RayClusterConnection(address)
+        except ClusterError as exc:
+            raise errors.NotFoundError(None, None, str(exc)) from None
+        jobs = self._ray.jobs
+        if not jobs:
+            self._ray.close()
+            raise errors.NotFoundError(None, None, f"the Ray cluster at {address} runs no tgc task")
+        self.jobs = jobs
+        self.spec = ClusterSpec(
+            {job: [f"{address}/{job}/{i}" for i in range(n)] for job, n in jobs.items()}
+        )
+        self._address = address
+        self.servers = 0
+
+
+def _cluster_at(address: str):
+    """The cluster at ``address``: this process's own local cluster when it is the one there."""
+    with _lock:
+        for shared in list(_clusters.values()) + list(_targets.values()):
+            running = getattr(shared, "_ray", None)
+            if running is not None and getattr(running, "address", None) == address:
+                return shared
+        shared = _targets.get(f"ray://{address}")
+        if shared is None:
+            shared = _targets[f"ray://{address}"] = _ClusterAt(address)
+        return shared
 
 
 def _reachable(address: str) -> str:

@@ -11,6 +11,12 @@ environment (``TGC_RAY_ADDRESS``, and Ray's token). The script's
 partitions on the tasks' actors, and a ps task's ``server.join()`` waits. When every task outside
 the ``ps`` job has ended, the launcher ends the ps processes, stops the cluster, and exits with the
 first non-zero status of a task (0 when all succeeded). Nothing it started outlives it.
+
+Without a script it serves the cluster (in-graph replication from other processes): it prints
+``tgc cluster serving at ray://127.0.0.1:PORT`` and a client's ``tf.Session("ray://127.0.0.1:PORT")``
+runs on its tasks, until the launcher gets SIGTERM or Ctrl-C. That address is Ray's GCS address
+(not a Ray Client ``ray://`` port). Clients need the cluster's token: the launcher prints the file
+that holds it (readable by this user only), to give them as ``RAY_AUTH_TOKEN_PATH``.
 """
 
 from __future__ import annotations
@@ -53,6 +59,42 @@ def launch(cluster: dict, command: list, timeout: float | None = None) -> int:
         ray_cluster.close()
 
 
+def serve(cluster: dict) -> None:
+    """Starts the cluster, prints its target (``ray://127.0.0.1:PORT``) and serves until SIGTERM or
+    Ctrl-C; in-graph clients in other processes open Sessions on that target."""
+    import signal
+    import threading
+
+    from tgc.runtime.ray.local import LocalRayCluster
+
+    ray_cluster = LocalRayCluster({job: len(tasks) for job, tasks in cluster.items()})
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"tgc cluster serving at ray://{ray_cluster.address}", flush=True)
+    print(
+        f"clients need its token: export RAY_AUTH_TOKEN_PATH={_token_file(ray_cluster)}", flush=True
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ray_cluster.close()
+
+
+def _token_file(ray_cluster) -> str:
+    """A file holding the cluster's Ray token, readable by this user only (removed on close)."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path:
+        return path
+    path = os.path.join(ray_cluster.temp_dir, "auth_token")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as fh:
+        fh.write(os.environ["RAY_AUTH_TOKEN"])
+    return path
+
+
 def _end(process) -> None:
     if process.poll() is None:
         process.terminate()
@@ -72,7 +114,12 @@ def main(argv=None) -> int:
         "--cluster", required=True, help="the ClusterSpec as JSON, or a file holding it"
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per worker task")
-    parser.add_argument("script", help="the program (a Python file) each task runs")
+    parser.add_argument(
+        "script",
+        nargs="?",
+        help="the program (a Python file) each task runs; without one, the cluster is served "
+        "for in-graph clients (Session('ray://ADDRESS')) until SIGTERM or Ctrl-C",
+    )
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     options = parser.parse_args(argv)
     text = options.cluster
@@ -85,6 +132,9 @@ def main(argv=None) -> int:
         parser.error(f"--cluster is neither a file nor JSON: {exc}")
     if not isinstance(cluster, dict) or not all(isinstance(t, list) for t in cluster.values()):
         parser.error('--cluster must map each job to a list of addresses: {"ps": ["h:2222"]}')
+    if options.script is None:
+        serve(cluster)
+        return 0
     return launch(cluster, [sys.executable, options.script, *options.args], options.timeout)
 
 

@@ -151,6 +151,11 @@ class LocalRayCluster(_Tasks):
         return actors
 
     @property
+    def temp_dir(self) -> str:
+        """The folder of Ray's logs and sockets for this cluster (removed by close())."""
+        return self._temp_dir
+
+    @property
     def address(self) -> str:
         """The cluster's GCS address (127.0.0.1:PORT), where other processes connect."""
         import ray
@@ -179,22 +184,42 @@ def _introduce(ray, actors: dict) -> None:
     ray.get([a.set_peers.remote(actors) for a in actors.values()])
 
 
+def _tasks_running(ray) -> dict:
+    """{job: number of tasks} of the task actors running on the connected cluster."""
+    from ray.util import list_named_actors
+
+    jobs: dict = {}
+    for entry in list_named_actors(all_namespaces=True):
+        job, _, index = entry["name"].rpartition("/")
+        if entry["namespace"] == "tgc" and job and index.isdigit():
+            jobs[job] = max(jobs.get(job, 0), int(index) + 1)
+    return jobs
+
+
 class RayClusterConnection(_Tasks):
     """A process's connection to a cluster another process started (tgc/runtime/ray/launch.py):
     the tasks' actors found by name. ``close`` disconnects and leaves the cluster running."""
 
-    def __init__(self, address: str, jobs: dict):
+    def __init__(self, address: str, jobs: dict | None = None):
+        """``jobs``: {job: number of tasks} the cluster must have; None: every task it has."""
         global _running
         ray = import_ray()
         with _lock:
             if _running is not None and not _running.closed:
-                raise ClusterError("this process is already connected to a cluster")
+                raise ClusterError(
+                    f"cannot connect to {address}: this process is already connected to a "
+                    "cluster (Ray allows one per process)"
+                )
             if not ray.is_initialized():
-                ray.init(address=address, namespace="tgc", log_to_driver=False)
+                try:
+                    ray.init(address=address, namespace="tgc", log_to_driver=False)
+                except (ConnectionError, ValueError) as exc:
+                    raise ClusterError(f"no Ray cluster at {address}: {exc}") from None
             _running = self
         self.closed = False
-        self.jobs = dict(jobs)
+        self.address = address
         atexit.register(self.close)
+        self.jobs = dict(jobs) if jobs is not None else _tasks_running(ray)
         self.actors = {}
         for job, count in self.jobs.items():
             for i in range(count):
