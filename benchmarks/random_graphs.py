@@ -282,6 +282,11 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
             if by_variant[(variant, s)]
         }
         lines.append(f"  {variant}: {counts}")
+    from conformance.checks import NOT_COMPARED
+
+    flips = sum(1 for r in rows if r["status"] == "pass" and NOT_COMPARED in r.get("detail", ""))
+    if flips:
+        lines.append(f"passes with values not compared (they may flip on the accelerator): {flips}")
     lines.append("failures by category:")
     for (status, category), n in sorted(by_category.items()):
         if status != "pass":
