@@ -328,7 +328,15 @@ def test_tasks_share_the_cores_without_oversubscribing_them(cluster):
 
 def test_closing_the_servers_leaves_no_ray_process(cluster):
     """Runs last: it stops the module's cluster (the fixture's close is then a no-op)."""
+    import ray
+
+    from tgc.runtime.ray.run import UnavailableError
+
     workers, ps = cluster
+    with tf.device("/job:worker/task:0"):
+        y = tf.constant(2.0) * 4.0
+    stale = tf.Session(workers[0].target)
+    assert stale.run(y) == 8.0
     started = _descendants()
     assert len(started) >= 5, "expected Ray's daemons and the four task actors"
     ray_folder = workers[0]._cluster.ray._temp_dir  # Ray's logs and sockets
@@ -337,6 +345,9 @@ def test_closing_the_servers_leaves_no_ray_process(cluster):
         server.close()
     with pytest.raises(tf.errors.NotFoundError):
         tf.Session(workers[0].target)
+    with pytest.raises(UnavailableError, match="cluster of this session was shut down"):
+        stale.run(y)
+    assert not ray.is_initialized()  # no Ray was started again behind the closed one
     assert not (_descendants() & started)
     assert not os.path.exists(ray_folder)
 

@@ -4,7 +4,8 @@ Ray 2.60's sharp edges (../shared/DISTRIBUTED-NOTES.md) are handled before Ray i
 
 - loopback only: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes every Ray server bind and talk on
   127.0.0.1 (by default Ray advertises the host's primary address);
-- no telemetry: ``RAY_USAGE_STATS_ENABLED=0``;
+- no telemetry: ``RAY_USAGE_STATS_ENABLED=0``; no automatic ``ray.init()`` by a Ray call made
+  after the cluster closed (``RAY_ENABLE_AUTO_CONNECT=0``);
 - token authentication with a token made for this cluster, given in the environment
   (``RAY_AUTH_TOKEN``) so that nothing is written to ``~/.ray/auth_token``;
 - ``ray.init(address="local")``: always a new cluster, never one a stale ``ray start`` left in
@@ -53,6 +54,8 @@ class ClusterError(RuntimeError):
 def prepare_environment() -> None:
     """The environment Ray must see before it is imported (see the module's docstring)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # A Ray call after the cluster closed must fail, not start a default (non-loopback) Ray.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     if not os.environ.get("RAY_AUTH_TOKEN") and not os.environ.get("RAY_AUTH_TOKEN_PATH"):
@@ -60,9 +63,11 @@ def prepare_environment() -> None:
     if "ray" in sys.modules:
         # Ray read its configuration (the auth mode among it) when it was imported: re-read it,
         # as Ray's own ray.init does after it turns token authentication on.
+        from ray._private import auto_init_hook
         from ray._raylet import Config
 
         Config.initialize("")
+        auto_init_hook.enable_auto_connect = os.environ["RAY_ENABLE_AUTO_CONNECT"] != "0"
 
 
 def import_ray():

@@ -86,6 +86,10 @@ class ClusterRun:
     def __call__(self, feeds: list, variables: dict):
         """(fetch values in order, {}): the tasks keep the variables they assign."""
         ray = self._ray
+        if self.cluster.closed:
+            raise UnavailableError(
+                None, None, "the cluster of this session was shut down (its servers were closed)"
+            )
         with self._lock:  # each step its own number: concurrent steps (client threads) keep apart
             self._step += 1
             step = self._step
