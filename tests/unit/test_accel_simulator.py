@@ -653,7 +653,8 @@ BAD_PROGRAMS = [
     ),
     (
         set_field("dma_load", "tensor", 2),
-        r"instruction 1 \(dma_load\): field 'tensor': tensor 2 is an output; dma_load reads inputs",
+        r"instruction 1 \(dma_load\): field 'tensor': reads elements of output 0 that no earlier "
+        r"dma_store wrote",
     ),
     (
         set_field("dma_load", "count", [129, 128]),
@@ -1207,4 +1208,31 @@ def test_a_constant_tensor_travels_in_the_program_and_loads_like_an_input():
         Simulator(program)
     program["tensors"][0].update(kind="input", values=[1] * 6)
     with pytest.raises(ProgramError, match=r"field 'tensors\[0\].values': an input tensor has no"):
+        Simulator(program)
+
+
+def test_a_load_of_an_output_reads_what_earlier_stores_wrote_once_it_waits_for_them():
+    """Device memory within a program: an op's result stored, then loaded by the next op."""
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    build = Builder([(3, 4)], [(3, 4)])
+    tile, again, doubled = build.tile(3, 4), build.tile(3, 4), build.tile(3, 4)
+    build.load(0, [0, 3], [0, 4], tile)
+    store = build.store(1, [0, 3], [0, 4], tile)
+    fields = {"op": "dma_load", "tensor": 1, **box_of([0, 3], [0, 4]), "to": again.at}
+    load = build.emit({**fields, "waits": []}, [], [again])
+    build.instructions[load]["waits"] = [store]  # the builder derives buffer waits only
+    build.binary("add", again, again, doubled)
+    build.store(1, [0, 3], [0, 4], doubled)
+    program = build.program()
+    simulator = Simulator(program)
+    (out,) = simulator.run([x])
+    assert np.array_equal(out, 2 * x)
+    assert simulator.slices[load].start >= simulator.slices[store].end
+    program["instructions"][load]["waits"] = []
+    with pytest.raises(
+        ProgramError,
+        match=r"instruction 2 \(dma_load\): field 'tensor': reads "
+        r"elements of output 0 that instruction 1 \(dma_store\) also uses, without "
+        r"waiting for it \(add 1 to its waits\)",
+    ):
         Simulator(program)

@@ -6,11 +6,11 @@ receives of tensors (calls of ``tgc_send_<dtype>_<rank>`` and ``tgc_recv_<dtype>
 transfer functions of the core level, tgc/lowering/to_core/transfer.py) and a return. A received
 tensor's shape is the static type it is cast to. This module turns it into
 
-- programs (the JSON the simulator runs, format in docs/accel-machine.md), usually one: the
-  device-memory tensors the DMAs touch (what a program loads is an input, what it stores an
-  output), the instructions in order, each with the ``waits`` its dependencies need. A program's
-  inputs are read before it runs, so a matmul reading what an earlier matmul stored starts the next
-  program;
+- programs (the JSON the simulator runs, format in docs/accel-machine.md), one per stretch of
+  accel ops between exchanges with the host: the device-memory tensors the DMAs touch (what a
+  program loads first is an input, a memref.global a constant, what it stores an output; a load of
+  a tensor it stored reads that output back), the instructions in order, each with the ``waits``
+  its dependencies need, in the buffer and in device memory;
 - the host plan: which argument, received tensor or allocation feeds each program input, which
   program output each allocation is (zeros if none writes it), the steps in the function's order
   (receive a tensor, run a program, send a tensor: the accel ops before a send run as programs
@@ -26,8 +26,8 @@ its way out (the matrix unit computes in bf16 anyway); a bool tensor is 0.0 and 
 
 Waits: an instruction waits for the latest earlier instruction of each unit that writes buffer
 bytes it reads (or reads or writes bytes it writes). Instructions of one unit run in order, so one
-wait per other unit is enough, and none on its own unit. Device memory needs no waits: a program
-only loads its inputs and only stores its outputs, which are different tensors.
+wait per other unit is enough, and none on its own unit. In device memory a load of an output
+waits for the latest store whose box may overlap it, a store for the latest such load.
 """
 
 from __future__ import annotations
@@ -164,23 +164,10 @@ class _FunctionReader:
         return programs, host
 
     def _segments(self, accel_ops: list) -> list:
-        """The accel ops cut into programs: a program's DMAs read only tensors it does not write
-        (its inputs are read before it runs), so a load of a tensor stored earlier in the same
-        program starts a new one, right after the latest store before it. No buffer state
-        crosses the cut: what follows the stores (the next op's tiles, a matmul's next
-        accumulator) starts from zeroed, filled or loaded tiles."""
-        segments, begin, stored, last_store = [], 0, set(), None
-        for position, (op, ref) in enumerate(accel_ops):
-            if ref is None:
-                continue
-            if op.name == "accel.dma_store":
-                stored.add(tuple(ref))
-                last_store = position
-            elif tuple(ref) in stored:
-                segments.append(accel_ops[begin : last_store + 1])
-                begin, stored = last_store + 1, set()
-        segments.append(accel_ops[begin:])
-        return [segment for segment in segments if segment]
+        """The accel ops between two exchanges with the host: one program. A load of a tensor
+        the program stored earlier reads it from device memory (an output of the program),
+        waiting for the stores it reads."""
+        return [accel_ops] if accel_ops else []
 
     def _read_op(self, op) -> None:
         name = op.name
@@ -324,6 +311,9 @@ class _ProgramWriter:
         self.num_outputs = 0
         self.num_constants = 0
         self.instructions = []
+        self.memory = {}  # (tensor, "dma_load" | "dma_store") -> [(instruction, bounds)]
+        self.stored = set()  # tuple(ref) of the tensors this program has stored so far
+        self.refs_of = {}  # tensor index -> its ref
         self.hazards = _Hazards()
 
     def write(self, ops: list) -> tuple:
@@ -361,6 +351,7 @@ class _ProgramWriter:
                 entry["index"] = len(self.inputs)
                 self.inputs.append({"source": ref, "dtype": own_dtype})
             self.tensor_of[key] = len(self.tensors)
+            self.refs_of[len(self.tensors)] = ref
             self.tensors.append(entry)
         return self.tensor_of[key]
 
@@ -374,7 +365,9 @@ class _ProgramWriter:
             target = self.reader.shapes.setdefault(tuple(ref), shape)
             if target != shape:  # through a view: the box in the tensor's own dims
                 attrs = _unreshaped_box(attrs, shape, target, self.reader.name)
-            tensor = self._tensor(value, ref, "input" if loads else "output", target)
+            stored = tuple(ref) in self.stored
+            kind_of_tensor = "output" if not loads or stored else "input"
+            tensor = self._tensor(value, ref, kind_of_tensor, target)
             fields = ("begin", "count", "step", "perm", "fill")
             instruction = {"tensor": tensor, **{key: attrs[key] for key in fields if key in attrs}}
             at = attrs["to" if loads else "from"]
@@ -411,7 +404,24 @@ class _ProgramWriter:
             reads, writes = [_bytes(**lhs), _bytes(**rhs), _bytes(**acc)], [_bytes(**acc)]
         index = len(self.instructions)
         waits = self.hazards.access(index, UNITS[kind], reads, writes)
+        if kind in ("dma_load", "dma_store"):
+            waits = sorted(set(waits) | set(self._memory_waits(index, kind, instruction)))
         self.instructions.append({"op": kind, **instruction, "waits": waits})
+
+    def _memory_waits(self, index: int, kind: str, instruction: dict) -> list:
+        """Device memory within the program: a load of an output waits for the latest store
+        whose elements it may read; a store for the latest load of elements it may overwrite
+        (stores run in order on DMA out). Boxes overlap by their bounding ranges."""
+        tensor = instruction["tensor"]
+        if self.tensors[tensor]["kind"] != "output":
+            return []
+        bounds = _box_bounds(instruction, self.tensors[tensor]["shape"])
+        other = "dma_load" if kind == "dma_store" else "dma_store"
+        earlier = [i for i, b in self.memory.get((tensor, other), []) if _intersect(b, bounds)]
+        self.memory.setdefault((tensor, kind), []).append((index, bounds))
+        if kind == "dma_store":
+            self.stored.add(tuple(self.refs_of[tensor]))
+        return [max(earlier)] if earlier else []
 
 
 def _global_values(function, name: str, type_: ir.Type):
@@ -492,6 +502,22 @@ def _operand(at: int, shape: list, dtype: str) -> dict:
 def _bytes(at: int, shape: list, dtype: str) -> tuple:
     """A region of the buffer: (first byte, end byte)."""
     return (at, at + shape[0] * shape[1] * ELEMENT_BYTES[dtype])
+
+
+def _box_bounds(box: dict, shape: list) -> list:
+    """Per dim the [first, last] index a DMA box touches within the tensor (None: none)."""
+    bounds = []
+    for begin, count, step, extent in zip(box["begin"], box["count"], box["step"], shape):
+        indices = [begin + i * step for i in (0, count - 1)] if count else []
+        inside = [min(max(i, 0), extent - 1) for i in indices]
+        bounds.append((min(inside), max(inside)) if inside and extent else None)
+    return bounds
+
+
+def _intersect(a: list, b: list) -> bool:
+    if any(r is None for r in a + b):
+        return False
+    return all(lo1 <= hi2 and lo2 <= hi1 for (lo1, hi1), (lo2, hi2) in zip(a, b))
 
 
 def _overlap(a: tuple, b: tuple) -> bool:

@@ -743,10 +743,8 @@ class _Epilogue:
         positions = {op.operation: i for i, op in enumerate(block.operations)}
         first = positions[first_store.operation]
         others = [o.value for i, o in enumerate(tiler.inputs) if i != index]
-        if any(_stores_of(value) for value in others):
-            # Loading a tensor stored in the same program would start a new program (a fresh
-            # buffer) between the matmul and its epilogue: the accumulators would be lost.
-            return False
+        if any(positions[s.operation] >= first for v in others for s in _stores_of(v)):
+            return False  # written after C's first tile is stored: not ready for the epilogue
         for value in others + [tiler.outputs[0].value]:
             owner = value.owner
             if isinstance(owner, ir.Block) or owner.operation not in positions:
@@ -831,26 +829,21 @@ _INERT = (
 
 def _latest_point(store, output) -> ir.Operation:
     """The op before which a tile's epilogue goes: as late as the accumulator tile it reads
-    stays unchanged, before anything uses the output, and within the program the store is in
-    (the program writer starts a new one, with a fresh buffer, at a load of a tensor stored
-    earlier; ops not lowered yet may become such loads). Later in the in-order vector unit's
-    queue, it does not hold up the casts that feed the next matmuls while it waits for its own."""
+    stays unchanged (ops not lowered yet may become instructions that overwrite it: it stops at
+    them) and before anything uses the output. Later in the in-order vector unit's queue, it
+    does not hold up the casts that feed the next matmuls while it waits for its own."""
     info = accel.read(store)
     acc = (info["from"], info["from"] + math.prod(info["count"]) * F32_BYTES)
     block_ops = list(store.operation.block.operations)
     start = next(i for i, op in enumerate(block_ops) if op.operation == store.operation)
-    stored = [op.operands[0] for op in block_ops[: start + 1] if op.name == "accel.dma_store"]
     for op in block_ops[start + 1 :]:
         written = _written_bytes(op)
         if (
             any(value == output for value in op.operands)
             or (not accel.is_accel_op(op) and op.name not in _INERT)
-            or (op.name == "accel.dma_load" and any(op.operands[0] == v for v in stored))
             or (written and _overlap(written, acc))
         ):
             return op.operation
-        if op.name == "accel.dma_store":
-            stored.append(op.operands[0])
     return block_ops[-1].operation
 
 

@@ -235,6 +235,7 @@ class _Reader:
         instructions = tuple(self._instruction(i, entry) for i, entry in enumerate(entries))
         self.where = "accel program"
         _check_races(instructions)
+        _check_device_memory(instructions, self.tensors)
         self._check_outputs_written(instructions)
         return Program(self.machine, self.tensors, self.buffer_bytes, instructions)
 
@@ -337,7 +338,7 @@ class _Reader:
         return tuple(sorted(set(waits)))
 
     def _dma_load(self, entry):
-        tensor = self._tensor_index(entry, ("input", "constant"), "dma_load reads")
+        tensor = self._tensor_index(entry, ("input", "constant", "output"), "dma_load reads")
         box = self._box(entry, self.tensors[tensor], loads=True)
         to = self._placed("to", entry.get("to"), *box_tile_shape(box), self.tensors[tensor].dtype)
         return {"tensor": tensor, **box, "to": to}, [], [("to", to)]
@@ -614,6 +615,57 @@ _OPS = {
     "reduce": ("vector", ("fn", "axis", "from", "to"), _Reader._reduce),
     "matmul": ("matrix", ("lhs", "rhs", "acc"), _Reader._matmul),
 }
+
+
+def _check_device_memory(instructions, tensors) -> None:
+    """A dma_load of an output reads what earlier dma_stores wrote: every element it reads (in
+    the tensor) was stored before, and it is ordered after those stores; a store is ordered after
+    the earlier loads and stores of elements it may overwrite. Overlap is judged by each box's
+    bounding range per dim (strided boxes that interleave count as overlapping)."""
+    before, _ = _ordered_before(instructions)
+    written = {}
+    accesses = {}  # output position -> [(instruction, bounds, stores)]
+    for instruction in instructions:
+        if instruction.op not in ("dma_load", "dma_store"):
+            continue
+        position = instruction["tensor"]
+        tensor = tensors[position]
+        if tensor.kind != "output":
+            continue
+        stores = instruction.op == "dma_store"
+        indices = [
+            i[(i >= 0) & (i < extent)]
+            for i, extent in zip(box_indices(instruction.fields), tensor.shape)
+        ]
+        mask = written.setdefault(position, np.zeros(tensor.shape, dtype=bool))
+        if not stores and not mask[np.ix_(*indices)].all():
+            raise ProgramError(
+                f"accel program: instruction {instruction.index} (dma_load): field 'tensor': "
+                f"reads elements of output {tensor.index} that no earlier dma_store wrote"
+            )
+        bounds = [(int(i.min()), int(i.max())) if i.size else None for i in indices]
+        for earlier, other, other_stores in accesses.get(position, []):
+            if (stores or other_stores) and _intersect(bounds, other):
+                if not before[instruction.index] >> earlier.index & 1:
+                    _race_in_memory(earlier, instruction, tensor)
+        accesses.setdefault(position, []).append((instruction, bounds, stores))
+        if stores:
+            mask[np.ix_(*indices)] = True
+
+
+def _intersect(a: list, b: list) -> bool:
+    if any(r is None for r in a + b):
+        return False  # an empty box
+    return all(lo1 <= hi2 and lo2 <= hi1 for (lo1, hi1), (lo2, hi2) in zip(a, b))
+
+
+def _race_in_memory(earlier: Instruction, later: Instruction, tensor: Tensor):
+    raise ProgramError(
+        f"accel program: instruction {later.index} ({later.op}): field 'tensor': "
+        f"{'writes' if later.op == 'dma_store' else 'reads'} elements of output {tensor.index} "
+        f"that instruction {earlier.index} ({earlier.op}) also uses, without waiting for it "
+        f"(add {earlier.index} to its waits)"
+    )
 
 
 def _check_races(instructions) -> None:
