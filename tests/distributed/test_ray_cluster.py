@@ -314,6 +314,30 @@ def test_a_ray_address_target_names_the_running_cluster(cluster):
         tf.Session("ray://127.0.0.1:1")
 
 
+def test_a_failed_send_aborts_the_step_in_every_task(cluster):
+    """The ps task cannot reach the worker (its peers are taken away): its send fails, the step is
+    aborted in the worker waiting for that tensor, and the error names the tensor."""
+    import ray
+
+    from tgc.runtime.rendezvous import RendezvousError
+
+    workers, _ = cluster
+    with tf.device("/job:ps/task:0"):
+        v = tf.Variable(np.float32(1.5), name="unsent")
+    with tf.device("/job:worker/task:0"):
+        y = v * 2.0
+    ps0 = ray.get_actor("ps/0", namespace="tgc")
+    with tf.Session(workers[0].target) as sess:
+        sess.run(v.initializer)
+        ray.get(ps0.set_peers.remote({}))
+        try:
+            with pytest.raises(RendezvousError, match=r"sending 'unsent:0;/job:ps/.*' failed"):
+                sess.run(y)
+        finally:
+            workers[0]._cluster.ray.revive()  # gives every task its peers again
+        assert sess.run(y) == 3.0
+
+
 def test_tasks_share_the_cores_without_oversubscribing_them(cluster):
     import ray
 

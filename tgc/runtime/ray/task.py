@@ -63,7 +63,12 @@ class _StepRendezvous:
         self.task, self.run_id, self.step = task, run_id, step
 
     def send(self, key_id: int, value: np.ndarray) -> None:
-        self.task.send(self.run_id, self.step, key_id, value)
+        # An exception cannot cross the compiled code that called back: a failed send aborts the
+        # step, and the task's run raises it once its partition returns.
+        try:
+            self.task.send(self.run_id, self.step, key_id, value)
+        except Exception as exc:  # noqa: BLE001 - any failure of Ray's call is the step's error
+            self.abort(RendezvousError(f"sending '{self.task.key_text(key_id)}' failed: {exc}"))
 
     def recv(self, key_id: int):
         return self.task.mailbox.take((self.run_id, self.step, key_id), self.task.key_text(key_id))
