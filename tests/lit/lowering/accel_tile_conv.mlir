@@ -4,8 +4,9 @@
 
 // conv2d, SAME, strides 2 (1x4x4x2 * 3x3x2x3 -> 1x2x2x3, padding (0, 1, 0, 1)): core's zero-padded
 // copy of x goes; each tap's window is one strided DMA of x (steps 2, 2) whose rows are the 4
-// output positions, W[kh, kw] (2 x 3) the weights. Windows that reach past x's last row or column
-// take the DMA's zero fill.
+// output positions, W[kh, kw] (2 x 3) the weights, kept in bf16 above the chunk's slots (from 216:
+// a later chunk of rows would reuse them). Windows that reach past x's last row or column take the
+// DMA's zero fill.
 // CHECK-LABEL: func.func @conv2d(
 // CHECK-SAME:      %[[X:.+]]: memref<1x4x4x2xf32>, %[[W:.+]]: memref<3x3x2x3xf32>)
 // CHECK-NOT:     linalg.
@@ -15,8 +16,8 @@
 // CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 0 : i64}
 // CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 4, 2>, to_at = 64 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.dma_load"(%[[W]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, step = array<i64: 1, 1, 1, 1>, to = 96 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 96 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 144 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 168 : i64, acc_shape = array<i64: 4, 3>, lhs_at = 64 : i64, lhs_shape = array<i64: 4, 2>, rhs_at = 144 : i64, rhs_shape = array<i64: 2, 3>}
+// CHECK-NEXT:    "accel.cast"() {from_at = 96 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 216 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 168 : i64, acc_shape = array<i64: 4, 3>, lhs_at = 64 : i64, lhs_shape = array<i64: 4, 2>, rhs_at = 216 : i64, rhs_shape = array<i64: 2, 3>}
 // CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 1, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 32 : i64}
 // Tap (0, 2): columns 2 and 4 of x, the second outside it (zero fill).
 // CHECK:         "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 2, 0>, count = array<i64: 1, 2, 2, 2>, fill = 0.000000e+00 : f64, step = array<i64: 1, 2, 2, 1>, to = 0 : i64}
@@ -48,19 +49,26 @@ func.func @conv2d(%arg0: memref<1x4x4x2xf32>, %arg1: memref<3x3x2x3xf32>) -> mem
 
 // -----
 
-// backprop_filter: dw[kh, kw] (2 x 3) = window^T . dy over the 4 output positions; the window
-// comes channels first (perm [3, 0, 1, 2]: a 2 x 4 lhs), dy's 4 rows of 3 are the weights.
+// backprop_filter: dw[kh, kw]^T (3 x 2) = dy^T . window over the 4 output positions. dy^T comes
+// once (perm [3, 0, 1, 2]: a 3 x 4 lhs) and serves all 9 taps; each tap's window (4 positions x
+// 2 channels, a plain strided DMA) is the weights. The 9 accumulators are zeroed first and stored
+// transposed into dw at the end (perm [0, 1, 3, 2]).
 // CHECK-LABEL: func.func @backprop_filter(
 // CHECK-SAME:      %[[X:.+]]: memref<1x4x4x2xf32>, %[[DY:.+]]: memref<1x2x2x3xf32>)
 // CHECK-NOT:     linalg.
 // CHECK:         %[[DW:.+]] = memref.alloc() : memref<3x3x2x3xf32>
-// CHECK-NEXT:    "accel.zero"() {at = 240 : i64, shape = array<i64: 2, 3>}
-// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, perm = array<i64: 3, 0, 1, 2>, step = array<i64: 1, 2, 2, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 2, 4>, to_at = 64 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 3>, step = array<i64: 1, 1, 1, 1>, to = 96 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 96 : i64, from_dtype = "float32", shape = array<i64: 4, 3>, to_at = 192 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 240 : i64, acc_shape = array<i64: 2, 3>, lhs_at = 64 : i64, lhs_shape = array<i64: 2, 4>, rhs_at = 192 : i64, rhs_shape = array<i64: 4, 3>}
-// CHECK-NEXT:    "accel.dma_store"(%[[DW]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, from = 240 : i64, step = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:    "accel.zero"() {at = 240 : i64, shape = array<i64: 3, 2>}
+// CHECK-COUNT-8: "accel.zero"()
+// CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 3>, perm = array<i64: 3, 0, 1, 2>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 3, 4>, to_at = 96 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 144 : i64}
+// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 4, 2>, to_at = 208 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 240 : i64, acc_shape = array<i64: 3, 2>, lhs_at = 96 : i64, lhs_shape = array<i64: 3, 4>, rhs_at = 208 : i64, rhs_shape = array<i64: 4, 2>}
+// The second tap, (0, 1), into the next accumulator with the same dy^T.
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 1, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 176 : i64}
+// CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 264 : i64, acc_shape = array<i64: 3, 2>, lhs_at = 96 : i64, lhs_shape = array<i64: 3, 4>, rhs_at = 224 : i64, rhs_shape = array<i64: 4, 2>}
+// CHECK:         "accel.dma_store"(%[[DW]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, from = 240 : i64, perm = array<i64: 0, 1, 3, 2>, step = array<i64: 1, 1, 1, 1>}
 // CHECK-COUNT-8: "accel.dma_store"(%[[DW]])
 // CHECK-NEXT:    return %[[DW]]
 #map = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1 * 2 + d3, d2 * 2 + d4, d5)>
@@ -106,8 +114,8 @@ func.func @backprop_filter(%arg0: memref<1x4x4x2xf32>, %arg1: memref<1x2x2x3xf32
 // CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 3>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
 // CHECK-NEXT:    "accel.cast"()
 // CHECK-NEXT:    "accel.dma_load"(%[[W]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, perm = array<i64: 0, 1, 3, 2>, step = array<i64: 1, 1, 1, 1>, to = 144 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 3, 2>, to_at = 192 : i64, to_dtype = "bfloat16"}
-// CHECK-NEXT:    "accel.matmul"() {acc_at = 216 : i64, acc_shape = array<i64: 4, 2>, lhs_at = 96 : i64, lhs_shape = array<i64: 4, 3>, rhs_at = 192 : i64, rhs_shape = array<i64: 3, 2>}
+// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 3, 2>, to_at = 776 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 216 : i64, acc_shape = array<i64: 4, 2>, lhs_at = 96 : i64, lhs_shape = array<i64: 4, 3>, rhs_at = 776 : i64, rhs_shape = array<i64: 3, 2>}
 // CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, -1, 0>, count = array<i64: 1, 2, 2, 3>, fill = 0.000000e+00 : f64, step = array<i64: 1, 1, 1, 1>, to = 48 : i64}
 // CHECK:         "accel.dma_store"(%[[DX]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, from = 216 : i64, step = array<i64: 1, 2, 2, 1>}
 // CHECK:         "accel.dma_store"(%[[DX]]) {begin = array<i64: 0, 0, 1, 0>, count = array<i64: 1, 2, 2, 2>, from = 216 : i64, step = array<i64: 1, 2, 2, 1>}

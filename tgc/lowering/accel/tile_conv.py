@@ -10,25 +10,28 @@ is a sum over the filter taps (kh, kw) of matmuls, the rows of a window read in 
 - conv2d: y[(n, oh, ow), f] += x[n, oh*sh + kh*dh - top, ow*sw + kw*dw - left, c] . w[kh, kw, c, f].
   The window is a strided box of x (steps sh, sw), its rows the output positions; padding is the
   DMA's zero fill for the box's elements outside x, so the core level's zero-padded copy of x goes.
-- backprop_filter: dw[kh, kw] (C x F) = window^T . dy, summed over the output positions in tiles of
-  at most 128 (the matmul's K): the window read transposed (``perm``: channels first) is the lhs,
-  dy's rows of those positions the weights.
+- backprop_filter: dw[kh, kw]^T (F x C) = dy^T . window, summed over the output positions. Per
+  chunk of at most 1024 positions, dy^T comes once (transposing DMAs, in slices of at most 128
+  positions: the matmul's K) and serves every tap; each tap's window (positions x channels) is
+  the weights. The accumulators are stored transposed (``perm``) into dw at the end.
 - backprop_input: dx at the positions h = sh*i + rh (one phase (rh, rw) of the stride lattice at a
   time) is dy's stride-1 window at (i + (rh + top - kh*dh) / sh, ...) . w[kh, kw]^T, for the taps
   whose offset divides by the stride; each phase is stored with steps (sh, sw) into dx. The core
   level's spread gradient (dy on a zero lattice) and flipped filter go: the DMA reads dy and w
   (w transposed: ``perm``) where they are.
 
-Each matmul contraction runs K-outer over its steps (tap and tile of channels), B's tile of each
-column of the result loaded per step and A's window per step, both cast to bf16, one f32
-accumulator per column of the result: zeroed before the first step (the core level's zero fill of
-the result goes), stored after the last. Rows come in chunks of at most 1024 positions that are a
-box (images, rows of the image, columns): the store is one DMA.
+conv2d and backprop_input run each chunk's contraction K-outer over its steps (tap and tile of
+channels): A's window per step, B's filter tile per step and column of the result, both cast to
+bf16 (the filter's tiles kept for the later chunks while WEIGHT_CACHE_BYTES allow), one f32
+accumulator per column of the result, zeroed before the first step (the core level's zero fill of
+the result goes) and stored after the last. Rows come in chunks of at most 1024 positions that are
+a box (images, rows of the image, columns): the store is one DMA.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from mlir import ir
 
@@ -38,6 +41,8 @@ from tgc.passes.base import ModulePass
 
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
 CHUNK_ROWS = 1024  # output positions per chunk of rows
+ACCUMULATOR_BYTES = 8 * 1024 * 1024  # the filter gradient's accumulators, at most, per pass
+WEIGHT_CACHE_BYTES = 4 * 1024 * 1024  # the filter's bf16 tiles kept across chunks, at most
 F32_BYTES, BF16_BYTES = 4, 2
 
 
@@ -173,6 +178,7 @@ class _Step:
     k: int
     load_lhs: object  # (staging, narrow) -> None: the DMA(s) and cast of A's tile
     load_rhs: object  # (cols, staging, narrow) -> None
+    key: tuple | None = None  # which weights B is: steps of another chunk with this key reuse it
 
 
 class _Layout:
@@ -194,6 +200,7 @@ class _Layout:
             offset += 2 * size
         acc = max(rows * width * F32_BYTES, F32_BYTES)
         self.acc = [offset + j * acc for j in range(len(columns))]
+        self.end = offset + len(columns) * acc
 
     def take(self, kind: str) -> int:
         slots = self.slots[kind]
@@ -201,10 +208,28 @@ class _Layout:
         return slots[(self.turn[kind] - 1) % len(slots)]
 
 
-def _contract(rows: int, steps: list, columns: list, start, store) -> None:
+class _WeightCache:
+    """bf16 copies of B's tiles kept for the whole op (loaded by the first chunk, reused by the
+    others), in a region above every chunk's layout, while they fit."""
+
+    def __init__(self, rows: int, k: int, columns: list):
+        """Above the layout of a chunk of at most ``rows`` rows and steps of at most ``k``."""
+        self.base = _Layout(min(rows, CHUNK_ROWS), min(k, TILE), columns).end
+        self.used, self.offsets = 0, {}
+
+    def place(self, key, nbytes: int):
+        """The offset of a new copy, or None when the region is full."""
+        if self.used + nbytes > WEIGHT_CACHE_BYTES:
+            return None
+        self.offsets[key] = self.base + self.used
+        self.used += -(-nbytes // 64) * 64
+        return self.offsets[key]
+
+
+def _contract(rows: int, steps: list, columns: list, start, store, cache=None) -> None:
     """acc_j = sum over steps of A_step . B_step[:, column j], K-outer: each step's A tile meets
     B's tile of every column. ``start(j, acc)`` readies accumulator j, ``store(j, acc)`` writes
-    it out."""
+    it out. B's tiles of keyed steps are kept in ``cache`` (loaded once for all chunks)."""
     layout = _Layout(rows, max((s.k for s in steps), default=0), columns)
     for j, _ in enumerate(columns):
         start(j, layout.acc[j])
@@ -214,9 +239,15 @@ def _contract(rows: int, steps: list, columns: list, start, store) -> None:
         _cast(lhs_staging, lhs, [rows, step.k])
         for j, cols in enumerate(columns):
             width = cols[1] - cols[0]
-            rhs_staging, rhs = layout.take("rhs_f32"), layout.take("rhs_bf16")
-            step.load_rhs(cols, rhs_staging, rhs)
-            _cast(rhs_staging, rhs, [step.k, width])
+            key = None if cache is None or step.key is None else (step.key, tuple(cols))
+            if key is not None and key in cache.offsets:
+                rhs = cache.offsets[key]
+            else:
+                placed = None if key is None else cache.place(key, step.k * width * BF16_BYTES)
+                rhs_staging = layout.take("rhs_f32")
+                rhs = layout.take("rhs_bf16") if placed is None else placed
+                step.load_rhs(cols, rhs_staging, rhs)
+                _cast(rhs_staging, rhs, [step.k, width])
             accel.create(
                 "matmul",
                 lhs_at=lhs,
@@ -250,9 +281,11 @@ def _load(source, begin, count, to, step=None, perm=None, fill=None) -> None:
     accel.create("dma_load", [source], to=to, **attrs)
 
 
-def _store(target, begin, count, at, step=None) -> None:
-    steps = list(step or [1] * len(begin))
-    accel.create("dma_store", [target], begin=list(begin), count=list(count), step=steps, from_=at)
+def _store(target, begin, count, at, step=None, perm=None) -> None:
+    attrs = {"begin": list(begin), "count": list(count), "step": list(step or [1] * len(begin))}
+    if perm is not None:
+        attrs["perm"] = list(perm)
+    accel.create("dma_store", [target], from_=at, **attrs)
 
 
 def _leaves(geometry_box: list, shape: list) -> bool:
@@ -321,6 +354,7 @@ class TileConvPass(ModulePass):
         n, oh, ow, f = _shape(out)
         kh, kw, c, _ = _shape(w)
         columns = _tiles(f)
+        cache = _WeightCache(n * oh * ow, c, columns)
         with ir.InsertionPoint(op), op.location:
             for begin, count in _position_boxes((n, oh, ow), CHUNK_ROWS):
                 rows = count[0] * count[1] * count[2]
@@ -336,6 +370,7 @@ class TileConvPass(ModulePass):
                     columns,
                     self._starter(out, fills, begin, count, columns),
                     self._storer(out, begin, count, columns),
+                    cache,
                 )
         _erase(op, fills, padding_ops)
 
@@ -355,7 +390,7 @@ class TileConvPass(ModulePass):
             filter_begin = [tap_h, tap_w, channels[0], cols[0]]
             _load(w, filter_begin, [1, 1, width, cols[1] - cols[0]], staging)
 
-        return _Step(width, load_lhs, load_rhs)
+        return _Step(width, load_lhs, load_rhs, key=(tap, tuple(channels)))
 
     def _starter(self, out, fills, begin, count, columns):
         def start(j, acc):
@@ -377,48 +412,39 @@ class TileConvPass(ModulePass):
         return store
 
     def backprop_filter(self, op) -> None:
-        """dw[kh, kw] (C x F) = sum over tiles of 128 output positions of window^T . dy."""
+        """dw[kh, kw]^T (F x C) = sum over the output positions of dy^T . window: per chunk of at
+        most 1024 positions, dy^T comes once in slices of at most 128 positions (the matmul's K;
+        a transposing DMA each) and serves every tap, whose window (positions x channels, a
+        plain strided DMA) is the weights. The accumulators (F x C per tap) are stored
+        transposed into dw at the end."""
         geometry = _Geometry.of(op)
         x, padding_ops = self._input(op, op.operands[0])
         dy = op.operands[1]
         out, fills = self._output(op)
         kh, kw, c, f = _shape(out)
         n, oh, ow, _ = _shape(dy)
-        columns = _tiles(f)
-        positions = _position_boxes((n, oh, ow), TILE)
+        units = [((th, tw), ct) for th in range(kh) for tw in range(kw) for ct in _tiles(c)]
+        per_group = max(1, ACCUMULATOR_BYTES // (f * TILE * F32_BYTES))
+        chunks = _position_boxes((n, oh, ow), CHUNK_ROWS)
         with ir.InsertionPoint(op), op.location:
-            for tap_h in range(kh):
-                for tap_w in range(kw):
-                    steps = [
-                        self._filter_step(x, dy, geometry, tap_h, tap_w, c, begin, count)
-                        for begin, count in positions
-                    ]
-                    tap = [tap_h, tap_w, 0]
-                    _contract(
-                        c,
-                        steps,
-                        columns,
-                        self._starter(out, fills, tap, [1, 1, c], columns),
-                        self._storer(out, tap, [1, 1, c], columns),
-                    )
+            for first in range(0, len(units), per_group):
+                group = units[first : first + per_group]
+                largest = max(math.prod(count) for _, count in chunks)
+                layout = _FilterLayout(f, len(group), largest, min(c, TILE))
+                for number, (tap, channels) in enumerate(group):
+                    _start_filter(out, fills, tap, channels, f, layout.acc[number])
+                for begin, count in chunks:
+                    slices = _load_gradient_slices(dy, begin, count, f, layout)
+                    for number, (tap, channels) in enumerate(group):
+                        window = _load_filter_window(
+                            x, geometry, tap, channels, begin, count, layout
+                        )
+                        _filter_matmuls(slices, window, channels, f, layout.acc[number])
+                for number, (tap, channels) in enumerate(group):
+                    width = channels[1] - channels[0]
+                    begin_ = [tap[0], tap[1], channels[0], 0]
+                    _store(out, begin_, [1, 1, width, f], layout.acc[number], perm=[0, 1, 3, 2])
         _erase(op, fills, padding_ops)
-
-    @staticmethod
-    def _filter_step(x, dy, geometry, tap_h, tap_w, c, begin, count) -> _Step:
-        h0 = geometry.window_start(0, begin[1], tap_h)
-        w0 = geometry.window_start(1, begin[2], tap_w)
-        k = count[0] * count[1] * count[2]
-
-        def load_lhs(staging, _):
-            # The window with its channels first: C rows of the k positions (one transposing DMA).
-            window_begin = [begin[0], h0, w0, 0]
-            window_step = [1, geometry.strides[0], geometry.strides[1], 1]
-            _window_load(x, window_begin, [*count, c], window_step, staging, perm=[3, 0, 1, 2])
-
-        def load_rhs(cols, staging, _):
-            _load(dy, [*begin, cols[0]], [*count, cols[1] - cols[0]], staging)
-
-        return _Step(k, load_lhs, load_rhs)
 
     def backprop_input(self, op) -> None:
         """dx, one phase of the stride lattice at a time: dy's windows . w[kh, kw]^T."""
@@ -436,6 +462,7 @@ class TileConvPass(ModulePass):
         kh, kw, _, f = _shape(w)
         sh, sw = geometry.strides
         columns = _tiles(c)
+        cache = _WeightCache(n * h * w_, f, columns)
         with ir.InsertionPoint(op), op.location:
             for rh in range(min(sh, h)):
                 for rw in range(min(sw, w_)):
@@ -461,6 +488,7 @@ class TileConvPass(ModulePass):
                             columns,
                             self._starter_strided(out, fills, at, count, columns, (sh, sw)),
                             self._storer(out, at, count, columns, [1, sh, sw, 1]),
+                            cache,
                         )
         _erase(op, fills, spread.ops, flipped[1])
 
@@ -484,7 +512,7 @@ class TileConvPass(ModulePass):
             count_ = [1, 1, cols[1] - cols[0], width]
             _load(w, filter_begin, count_, staging, perm=[0, 1, 3, 2])
 
-        return _Step(width, load_lhs, load_rhs)
+        return _Step(width, load_lhs, load_rhs, key=(tuple(tap), tuple(gradients)))
 
     def _starter_strided(self, out, fills, at, count, columns, strides):
         def start(j, acc):
@@ -497,6 +525,82 @@ class TileConvPass(ModulePass):
                 _load(out, [*at, cols[0]], [*count, cols[1] - cols[0]], acc, step=step)
 
         return start
+
+
+class _FilterLayout:
+    """The filter gradient's buffer: rings of slots for dy^T's slices (f32 staging, and one bf16
+    region per chunk) and the windows, then one F x 128 accumulator per (tap, channel tile)."""
+
+    def __init__(self, f: int, accumulators: int, positions: int, width: int):
+        """``positions``: the largest chunk's; ``width``: the widest tile of channels."""
+        sizes = {
+            "dy_f32": f * min(positions, TILE) * F32_BYTES,
+            "dy_bf16": f * positions * BF16_BYTES,
+            "window_f32": positions * width * F32_BYTES,
+            "window_bf16": positions * width * BF16_BYTES,
+        }
+        self.slots, self.turn, offset = {}, {}, 0
+        for kind, size in sizes.items():
+            self.slots[kind] = [offset, offset + size]
+            self.turn[kind] = 0
+            offset += 2 * size
+        self.acc = [offset + i * f * width * F32_BYTES for i in range(accumulators)]
+
+    def take(self, kind: str) -> int:
+        self.turn[kind] += 1
+        return self.slots[kind][(self.turn[kind] - 1) % 2]
+
+
+def _start_filter(out, fills, tap, channels, f, acc) -> None:
+    """The accumulator of dw[kh, kw, channels, :]^T: zeros, or dw's values read transposed."""
+    width = channels[1] - channels[0]
+    if fills:
+        accel.create("zero", at=acc, shape=[f, width])
+    else:
+        _load(out, [tap[0], tap[1], channels[0], 0], [1, 1, width, f], acc, perm=[0, 1, 3, 2])
+
+
+def _load_gradient_slices(dy, begin, count, f, layout) -> list:
+    """dy^T of one chunk, in slices of at most 128 positions, each contiguous in the chunk's
+    row-major order: [(first position, positions, bf16 offset)]."""
+    region = layout.take("dy_bf16")
+    slices, first = [], 0
+    for sub_begin, sub_count in _position_boxes(tuple(count), TILE):
+        positions = sub_count[0] * sub_count[1] * sub_count[2]
+        at = [b + s for b, s in zip(begin, sub_begin)]
+        staging, narrow = layout.take("dy_f32"), region + first * f * BF16_BYTES
+        _load(dy, [*at, 0], [*sub_count, f], staging, perm=[3, 0, 1, 2])
+        _cast(staging, narrow, [f, positions])
+        slices.append((first, positions, narrow))
+        first += positions
+    return slices
+
+
+def _load_filter_window(x, geometry, tap, channels, begin, count, layout) -> int:
+    """The tap's window over the chunk's positions (rows) and these channels, in bf16."""
+    h0 = geometry.window_start(0, begin[1], tap[0])
+    w0 = geometry.window_start(1, begin[2], tap[1])
+    width = channels[1] - channels[0]
+    staging, narrow = layout.take("window_f32"), layout.take("window_bf16")
+    window_step = [1, geometry.strides[0], geometry.strides[1], 1]
+    _window_load(x, [begin[0], h0, w0, channels[0]], [*count, width], window_step, staging)
+    _cast(staging, narrow, [count[0] * count[1] * count[2], width])
+    return narrow
+
+
+def _filter_matmuls(slices, window, channels, f, acc) -> None:
+    """acc (F x channels) += dy^T's slice . the window's rows of that slice, for each slice."""
+    width = channels[1] - channels[0]
+    for first, positions, gradient in slices:
+        accel.create(
+            "matmul",
+            lhs_at=gradient,
+            lhs_shape=[f, positions],
+            rhs_at=window + first * width * BF16_BYTES,
+            rhs_shape=[positions, width],
+            acc_at=acc,
+            acc_shape=[f, width],
+        )
 
 
 _KINDS = {
