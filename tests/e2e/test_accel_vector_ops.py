@@ -72,6 +72,7 @@ CASES = {
     "sin": (lambda a, b: tf.sin(b), lambda a, b: np.sin(b), "sin"),
     "cos": (lambda a, b: tf.cos(b), lambda a, b: np.cos(b), "cos"),
     "identity": (lambda a, b: tf.identity(b), lambda a, b: b, None),
+    "transpose": (lambda a, b: tf.transpose(b), lambda a, b: b.T, "transpose"),
     "cast": (
         lambda a, b: tf.cast(tf.cast(b, tf.float64) * 3.0, tf.float32),
         lambda a, b: b * 3,

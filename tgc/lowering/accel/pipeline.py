@@ -55,6 +55,8 @@ VECTOR_OPS = (
     "logical_or",
     "logical_not",
     "select",
+    # a transpose: transposing DMAs
+    "transpose",
     # reshapes that add or drop dims of size 1 (views of the same device memory)
     "expand_dims",
     "squeeze",

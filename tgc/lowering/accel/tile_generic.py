@@ -267,6 +267,8 @@ class TileGenericPass(ModulePass):
         accel.load_dialect(module.context)
         for op in [op for op in all_ops(module) if op.name == "memref.get_global"]:
             _copy_where_it_leaves(op)
+        for op in [op for op in all_ops(module) if op.name == "linalg.transpose"]:
+            _as_generic(op)
         for op in [op for op in all_ops(module) if op.name in ("linalg.generic", "linalg.fill")]:
             try:
                 if op.name == "linalg.generic":
@@ -275,6 +277,36 @@ class TileGenericPass(ModulePass):
                     _lower_fill(op)
             except Unsupported as why:
                 self.fail(op, f"the accelerator cannot run this {op.name}: {why}")
+
+
+def _as_generic(transpose) -> None:
+    """linalg.transpose as the generic it is: the output in loop order, the input through the
+    inverse permutation (tiled, that is one transposing DMA per tile)."""
+    from mlir.dialects import linalg
+
+    source, target = transpose.operands
+    permutation = list(ir.DenseI64ArrayAttr(transpose.attributes["permutation"]))
+    rank = len(permutation)
+    inverse = [permutation.index(k) for k in range(rank)]
+    loops = [ir.AffineDimExpr.get(d) for d in range(rank)]
+    maps = [
+        ir.AffineMap.get(rank, 0, [loops[inverse[k]] for k in range(rank)]),
+        ir.AffineMap.get(rank, 0, loops),
+    ]
+    parallel = ir.Attribute.parse("#linalg.iterator_type<parallel>")
+    element = ir.MemRefType(source.type).element_type
+    with ir.InsertionPoint(transpose), transpose.location:
+        generic = linalg.GenericOp(
+            [],
+            [source],
+            [target],
+            ir.ArrayAttr.get([ir.AffineMapAttr.get(m) for m in maps]),
+            ir.ArrayAttr.get([parallel] * rank),
+        )
+        block = generic.regions[0].blocks.append(element, element)
+        with ir.InsertionPoint(block):
+            linalg.YieldOp([block.arguments[0]])
+    transpose.erase()
 
 
 def _copy_where_it_leaves(get_global) -> None:
