@@ -70,6 +70,35 @@ def test_device_scopes_merge_and_are_reported_as_tensorflow_does():
     assert y.device == "/job:ps/task:0/device:CPU:1" and y.op.device == y.device
 
 
+def test_a_device_function_places_each_op_it_sees_and_string_scopes_merge_around_it():
+    """TF1's device functions: called with each op made in the scope (its type and name known, its
+    device the inner scopes' request), their answer merged under the outer scopes' strings."""
+    seen = []
+
+    def variables_on_ps(op):
+        seen.append((op.type, op.device))
+        return "/job:ps/task:0" if op.type == "VariableV2" else op.device
+
+    with tf.device("/job:worker"):
+        with tf.device(variables_on_ps):
+            w = tf.Variable(1.0, name="w")
+            with tf.device("/cpu:1"):
+                y = tf.multiply(w, 2.0, name="double")
+            z = tf.add(y, 1.0, name="plus")
+    assert w.op.type == "VariableV2" and w.op.device == "/job:ps/task:0" == w.device
+    assert y.op.device == "/job:worker/device:CPU:1"
+    assert z.op.device == "/job:worker"
+    assert ("Mul", "/device:CPU:1") in seen
+
+
+def test_device_none_clears_the_enclosing_scopes():
+    with tf.device("/job:ps/task:0"):
+        with tf.device(None):
+            y = tf.constant(1.0, name="anywhere")
+        z = tf.constant(2.0, name="on_ps")
+    assert y.op.device == "" and z.op.device == "/job:ps/task:0"
+
+
 def test_unsatisfiable_request_names_op_request_and_devices():
     with tf.device("/cpu:3"):
         y = tf.add(tf.constant(1.0), 2.0, name="far")

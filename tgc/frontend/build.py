@@ -60,9 +60,10 @@ def graph_of(values) -> Graph:
     return get_default_graph()
 
 
-def make_op(opname: str, inputs, name=None, **attrs):
+def make_op(opname: str, inputs, name=None, op_type=None, **attrs):
     """Adds a registry op to the graph; returns its output tensor, a list of them, or the
-    Operation."""
+    Operation. ``op_type``: the TF type the op shows (device functions, graph views) when it is
+    not the registry's (a variable's first read stands for TF's VariableV2 op)."""
     opdef = REGISTRY[opname]
     tensors = [convert_to_tensor(t) for t in inputs]
     graph = graph_of(tensors)
@@ -78,7 +79,7 @@ def make_op(opname: str, inputs, name=None, **attrs):
             f"'{scoped}' ({opdef.tf_type}) cannot make a tensor of dtype string: {_NO_STRINGS}"
         )
     operation = graph.create_op(
-        opdef.tf_type, opdef.tf_type, tensors, full, specs, opdef=opname, name=name
+        op_type or opdef.tf_type, opdef.tf_type, tensors, full, specs, opdef=opname, name=name
     )
     if opdef.results == 0:
         return operation

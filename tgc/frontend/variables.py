@@ -60,7 +60,9 @@ class Variable:
             self._spec = TensorSpec(init.spec.shape, init.spec.dtype)
             self._graph = graph
             self._initial_value = init
-            self._value = self._read(name=scope)
+            # The first read is the variable's op, as TF's VariableV2 is (device functions such
+            # as replica_device_setter place variables by that type).
+            self._value = self._read(name=scope, op_type="VariableV2")
             self._initializer = build.make_op("assign", [init], name="Assign", var=self._name)
             self._initializer.op.variable = self
         self.trainable = trainable
@@ -69,12 +71,13 @@ class Variable:
         if trainable and TRAINABLE_VARIABLES not in (collections or []):
             graph.add_to_collection(TRAINABLE_VARIABLES, self)
 
-    def _read(self, name=None) -> Tensor:
+    def _read(self, name=None, op_type=None) -> Tensor:
         with self._graph.name_scope(self._name + "/"):
             out = build.make_op(
                 "read_variable",
                 [],
                 name=name or "read",
+                op_type=op_type,
                 var=self._name,
                 shape=list(self._spec.shape),
                 dtype=self._spec.dtype,

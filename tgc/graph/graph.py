@@ -232,7 +232,7 @@ class Graph:
         self._by_name: dict[str, Operation] = {}
         self._name_counts: dict[str, int] = {}
         self._scope = ""
-        self._device_stack: list[str] = []
+        self._device_stack: list = []  # device strings, functions and None, outermost first
         self._control_stack: list[list] = []
         self._collections: dict[str, list] = {}
         self.seed = None
@@ -280,14 +280,27 @@ class Graph:
     # ---- devices and control dependencies ------------------------------------------------------
 
     @contextlib.contextmanager
-    def device(self, spec):
-        self._device_stack.append(
-            _merge_device(self._device_stack[-1] if self._device_stack else "", spec or "")
-        )
+    def device(self, device_name_or_function):
+        """A device scope, as TF1's: a device string, merged field by field with the enclosing
+        scopes (inner fields win); a function, called with each op made in the scope, whose answer
+        (a string, a DeviceSpec or None) is the op's device; or None, which clears the enclosing
+        scopes."""
+        self._device_stack.append(device_name_or_function)
         try:
             yield
         finally:
             self._device_stack.pop()
+
+    def _apply_device_scopes(self, operation) -> None:
+        """Innermost scope first, as TF1 does: each string fills the fields still unset, each
+        function sees the op with what the inner scopes gave it, and None stops the walk."""
+        for scope in reversed(self._device_stack):
+            if scope is None:
+                break
+            if callable(scope):
+                operation.device = _device_string(scope(operation))
+            else:
+                operation.device = _merge_device(scope, operation.device)
 
     @contextlib.contextmanager
     def control_dependencies(self, control_inputs):
@@ -312,8 +325,8 @@ class Graph:
     ) -> Operation:
         name = self.unique_name(name or base_name)
         controls = [c for group in self._control_stack for c in group]
-        device = self._device_stack[-1] if self._device_stack else ""
-        operation = Operation(self, op_type, name, inputs, attrs, specs, opdef, controls, device)
+        operation = Operation(self, op_type, name, inputs, attrs, specs, opdef, controls, "")
+        self._apply_device_scopes(operation)
         self._ops.append(operation)
         self._by_name[name] = operation
         self.version += 1
@@ -398,9 +411,21 @@ def _merge_device(outer: str, inner: str) -> str:
     """Merge a device request into the enclosing one field by field, as TF's device scopes do."""
     from tgc.dialect.devices import DeviceSpec
 
-    if not inner:
-        return outer
     return DeviceSpec.from_string(outer).merge(DeviceSpec.from_string(inner)).to_string()
+
+
+def _device_string(answer) -> str:
+    """A device function's answer as a device string: a string, something with ``to_string``
+    (a DeviceSpec), or None for no device."""
+    if answer is None:
+        return ""
+    if isinstance(answer, str):
+        return answer
+    if hasattr(answer, "to_string"):
+        return answer.to_string()
+    raise TypeError(
+        f"a device function returned {answer!r}; expected a device string, a DeviceSpec or None"
+    )
 
 
 _default_graph_stack: list[Graph] = []
