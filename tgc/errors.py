@@ -4,12 +4,15 @@ CompileError."""
 from __future__ import annotations
 
 from tgc.runtime.errors import (  # noqa: F401 - tf.errors.* are the runtime's
+    AbortedError,
+    DeadlineExceededError,
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
     OpError,
     ResourceExhaustedError,
+    UnavailableError,
     UnimplementedError,
 )
 

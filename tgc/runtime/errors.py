@@ -41,3 +41,16 @@ class InternalError(OpError):
 
 class ResourceExhaustedError(OpError):
     """Memory ran out: TF's ``OOM when allocating tensor with shape[...]``."""
+
+
+class UnavailableError(OpError):
+    """A task or device of the run went away (a lost worker or parameter server); TF retries the
+    step or restores from a checkpoint."""
+
+
+class AbortedError(OpError):
+    """The step was aborted (another part of the run failed first)."""
+
+
+class DeadlineExceededError(OpError):
+    """The step did not finish in time (a receive that never came)."""
