@@ -1,16 +1,18 @@
-"""Benchmark: the lectures' ps/worker two-layer net on a local Ray cluster, steps per second with 1,
-2 and 4 workers, against the same graph in-process.
+"""Benchmark: the lectures' ps/worker programs on a local Ray cluster, steps per second with 1, 2
+and 4 workers, against the same graph in-process.
 
-The graph is examples/ps_worker.py's (N, D, H, C = 64, 1000, 100, 10; w1 on ps 0, w2 on ps 1; the
-batch split over the workers, each computing its shard's loss and gradients; the ps tasks average
-the gradients and update). In-process it runs with soft placement (every scope falls back to the
+``--model two_layer`` (default) is examples/ps_worker.py's graph (N, D, H, C = 64, 1000, 100, 10; w1
+on ps 0, w2 on ps 1; the batch split over the workers, each computing its shard's loss and
+gradients; the ps tasks average the gradients and update); ``--model convnet`` the lectures'
+convnet (batch 32, 28x28x1, conv5x5x32, pool, conv5x5x64, pool, fc1024, fc10) the same way.
+In-process it runs with soft placement (every scope falls back to the
 one local CPU). On the cluster (tf.test.create_local_cluster: Ray on loopback, one actor per task)
 each step is a Ray call per task plus Send/Recv between actors. Reported per configuration: the
 cluster's start time, first-step time (compile + load in the actors), median and quartiles of the
 step, steps per second, the tensors and bytes moved between tasks per step, and the time from
 SIGKILLing worker 0's process to the next step that succeeds (Ray restarts it). A JSON record goes
 to benchmarks/results/. Run from the repository root:
-    python benchmarks/distributed_two_layer.py [--steps 50] [--workers 1 2 4]
+    python benchmarks/distributed_two_layer.py [--model convnet] [--steps 50] [--workers 1 2 4]
 """
 
 from __future__ import annotations
@@ -37,21 +39,80 @@ def _example():
     return module
 
 
-def measure(example, num_workers: int, steps: int, on_cluster: bool) -> dict:
+NUM_PS = 2
+
+
+def two_layer(num_workers: int):
+    """examples/ps_worker.py's graph: (feeds, [loss, train_op])."""
+    example = _example()
+    x, y, loss, train_op = example.build(num_workers=num_workers)
+    rng = np.random.default_rng(0)
+    feeds = {
+        x: rng.standard_normal((example.N, example.D)).astype(np.float32),
+        y: np.eye(example.C, dtype=np.float32)[rng.integers(0, example.C, example.N)],
+    }
+    return feeds, [loss, train_op]
+
+
+def convnet(num_workers: int, batch: int = 32):
+    """The lectures' convnet (benchmarks/harness.py's workload 4: 28x28x1, conv5x5x32, pool,
+    conv5x5x64, pool, fc1024, fc10; SGD), its convolutions' weights on ps 0, the fully connected
+    ones on ps 1, each worker the gradients of its shard of the batch, averaged on the ps tasks."""
+    shapes = {
+        "conv1": (5, 5, 1, 32),
+        "conv2": (5, 5, 32, 64),
+        "fc1": (7 * 7 * 64, 1024),
+        "fc2": (1024, 10),
+    }
+    params = {}
+    for name, shape in shapes.items():
+        with tf.device("/job:ps/task:0" if name.startswith("conv") else "/job:ps/task:1"):
+            params[name] = tf.Variable(tf.truncated_normal(shape, stddev=0.05), name=name)
+    x = tf.placeholder(tf.float32, (batch, 28, 28, 1), name="images")
+    y = tf.placeholder(tf.float32, (batch, 10), name="labels")
+    shard = batch // num_workers
+    losses, grads = [], []
+    for k in range(num_workers):
+        with tf.device(f"/job:worker/task:{k}"), tf.name_scope(f"tower_{k}"):
+            h = x[k * shard : (k + 1) * shard]
+            for conv in ("conv1", "conv2"):
+                h = tf.nn.relu(tf.nn.conv2d(h, params[conv], [1, 1, 1, 1], "SAME"))
+                h = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+            h = tf.nn.relu(tf.matmul(tf.reshape(h, [shard, 7 * 7 * 64]), params["fc1"]))
+            logits = tf.matmul(h, params["fc2"])
+            labels = y[k * shard : (k + 1) * shard]
+            loss = tf.reduce_mean(
+                tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
+            losses.append(loss)
+            grads.append(tf.gradients(loss, list(params.values())))
+    averaged = []
+    for i, (name, var) in enumerate(params.items()):
+        with tf.device("/job:ps/task:0" if name.startswith("conv") else "/job:ps/task:1"):
+            averaged.append((tf.add_n([g[i] for g in grads]) / float(num_workers), var))
+    train_op = tf.train.GradientDescentOptimizer(0.01).apply_gradients(averaged)
+    rng = np.random.default_rng(0)
+    feeds = {
+        x: rng.standard_normal((batch, 28, 28, 1)).astype(np.float32),
+        y: np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)],
+    }
+    return feeds, [tf.add_n(losses), train_op]
+
+
+MODELS = {"two_layer": two_layer, "convnet": convnet}
+
+
+def measure(build, num_workers: int, steps: int, on_cluster: bool) -> dict:
     tf.reset_default_graph()
     servers, target, config = [], "", tf.ConfigProto(allow_soft_placement=True)
     start = time.perf_counter()
     if on_cluster:
-        workers, ps = tf.test.create_local_cluster(num_workers=num_workers, num_ps=example.NUM_PS)
+        workers, ps = tf.test.create_local_cluster(num_workers=num_workers, num_ps=NUM_PS)
         servers, target, config = workers + ps, workers[0].target, None
     started = time.perf_counter() - start
     try:
-        x, y, loss, train_op = example.build(num_workers=num_workers)
-        rng = np.random.default_rng(0)
-        feeds = {
-            x: rng.standard_normal((example.N, example.D)).astype(np.float32),
-            y: np.eye(example.C, dtype=np.float32)[rng.integers(0, example.C, example.N)],
-        }
+        feeds, fetches = build(num_workers)
+        loss, train_op = fetches
         with tf.Session(target, config=config) as sess:
             sess.run(tf.global_variables_initializer())
             t0 = time.perf_counter()
@@ -69,9 +130,7 @@ def measure(example, num_workers: int, steps: int, on_cluster: bool) -> dict:
             server.close()
     q1, median, q3 = np.percentile(times, [25, 50, 75])
     return {
-        "where": f"cluster, {num_workers} worker(s) + {example.NUM_PS} ps"
-        if on_cluster
-        else "in-process",
+        "where": f"cluster, {num_workers} worker(s) + {NUM_PS} ps" if on_cluster else "in-process",
         "workers": num_workers,
         "start_s": started,
         "first_step_s": first,
@@ -117,10 +176,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--model", choices=sorted(MODELS), default="two_layer")
     args = parser.parse_args()
-    example = _example()
-    rows = [measure(example, 2, args.steps, on_cluster=False)]
-    rows += [measure(example, n, args.steps, on_cluster=True) for n in args.workers]
+    build = MODELS[args.model]
+    rows = [measure(build, 2, args.steps, on_cluster=False)]
+    rows += [measure(build, n, args.steps, on_cluster=True) for n in args.workers]
     print(
         f"{'where':32} {'start s':>8} {'first s':>8} {'median ms':>10} {'q1-q3 ms':>14} "
         f"{'steps/s':>8} {'tensors':>8} {'kB/step':>8} {'recover s':>9}"
@@ -133,8 +193,10 @@ def main() -> None:
             + ("       -" if r["recovery_s"] is None else f"{r['recovery_s']:9.2f}")
         )
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S%z")
-    out = REPO / "benchmarks" / "results" / f"distributed_two_layer-{stamp}.json"
+    name = "distributed_two_layer" if args.model == "two_layer" else f"distributed_{args.model}"
+    out = REPO / "benchmarks" / "results" / f"{name}-{stamp}.json"
     record = {
+        "model": args.model,
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "steps": args.steps,
