@@ -12,7 +12,7 @@ cluster's start time, first-step time (compile + load in the actors), median and
 step, steps per second, the tensors and bytes moved between tasks per step, and the time from
 SIGKILLing worker 0's process to the next step that succeeds (Ray restarts it). A JSON record goes
 to benchmarks/results/. Run from the repository root:
-    python benchmarks/distributed_two_layer.py [--model convnet] [--steps 50] [--workers 1 2 4]
+    python benchmarks/distributed_training.py [--model convnet] [--steps 50] [--workers 1 2 4]
 """
 
 from __future__ import annotations
