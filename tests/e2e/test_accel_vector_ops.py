@@ -73,6 +73,24 @@ CASES = {
     "cos": (lambda a, b: tf.cos(b), lambda a, b: np.cos(b), "cos"),
     "identity": (lambda a, b: tf.identity(b), lambda a, b: b, None),
     "transpose": (lambda a, b: tf.transpose(b), lambda a, b: b.T, "transpose"),
+    # Slices and concatenations are DMA boxes of the tensor (a slice's offsets and strides).
+    "slice": (lambda a, b: tf.slice(b, [1, 2], [3, 4]), lambda a, b: b[1:4, 2:6], "slice"),
+    "strided_slice": (lambda a, b: b[1::2, ::3], lambda a, b: b[1::2, ::3], "strided_slice"),
+    "concat": (
+        lambda a, b: tf.concat([a, b * b], axis=1),
+        lambda a, b: np.concatenate([a, b * b], axis=1),
+        "concat",
+    ),
+    "split": (
+        lambda a, b: tf.split(b, [2, 3], axis=0)[1] * tf.split(a, [2, 3], axis=0)[0][:1],
+        lambda a, b: b[2:] * a[:1],
+        None,  # split into sizes: slices
+    ),
+    "split_even": (
+        lambda a, b: tf.split(tf.concat([a, b], axis=1), 2, axis=1)[1] * 2.0,
+        lambda a, b: b * 2.0,
+        "split",
+    ),
     "cast": (
         lambda a, b: tf.cast(tf.cast(b, tf.float64) * 3.0, tf.float32),
         lambda a, b: b * 3,

@@ -147,3 +147,40 @@ func.func @dense(%x: memref<4x8xf32>, %w: memref<8x6xf32>, %b: memref<6xf32>) ->
   }
   return %y : memref<4x6xf32>
 }
+
+// -----
+
+// A transpose is the generic it is: one transposing DMA (perm) per tile, stored as loaded.
+// CHECK-LABEL: func.func @transpose(
+// CHECK-SAME:      %[[X:.+]]: memref<2x3xf32>)
+// CHECK:         %[[Y:.+]] = memref.alloc() : memref<3x2xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_store"(%[[Y]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 2>, from = 0 : i64, step = array<i64: 1, 1>}
+// CHECK-NEXT:    return %[[Y]]
+func.func @transpose(%x: memref<2x3xf32>) -> memref<3x2xf32> {
+  %y = memref.alloc() : memref<3x2xf32>
+  linalg.transpose ins(%x : memref<2x3xf32>) outs(%y : memref<3x2xf32>) permutation = [1, 0]
+  return %y : memref<3x2xf32>
+}
+
+// -----
+
+// A concatenation: each part's copy into a slice of the result becomes DMAs; the program writer
+// reads a box of the slice as a box of the result (offset by the slice's offsets).
+// CHECK-LABEL: func.func @concat(
+// CHECK-SAME:      %[[A:.+]]: memref<2x3xf32>, %[[B:.+]]: memref<2x3xf32>)
+// CHECK:         %[[LEFT:.+]] = memref.subview
+// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>, step = array<i64: 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_store"(%[[LEFT]]) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>, from = 0 : i64, step = array<i64: 1, 1>}
+// CHECK-NEXT:    %[[RIGHT:.+]] = memref.subview
+// CHECK-NEXT:    "accel.dma_load"(%[[B]])
+// CHECK-NEXT:    "accel.dma_store"(%[[RIGHT]])
+// CHECK-NOT:     memref.copy
+func.func @concat(%a: memref<2x3xf32>, %b: memref<2x3xf32>) -> memref<2x6xf32> {
+  %c = memref.alloc() : memref<2x6xf32>
+  %left = memref.subview %c[0, 0] [2, 3] [1, 1] : memref<2x6xf32> to memref<2x3xf32, strided<[6, 1]>>
+  memref.copy %a, %left : memref<2x3xf32> to memref<2x3xf32, strided<[6, 1]>>
+  %right = memref.subview %c[0, 3] [2, 3] [1, 1] : memref<2x6xf32> to memref<2x3xf32, strided<[6, 1], offset: 3>>
+  memref.copy %b, %right : memref<2x3xf32> to memref<2x3xf32, strided<[6, 1], offset: 3>>
+  return %c : memref<2x6xf32>
+}

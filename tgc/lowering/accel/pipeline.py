@@ -55,8 +55,14 @@ VECTOR_OPS = (
     "logical_or",
     "logical_not",
     "select",
-    # a transpose: transposing DMAs
+    # a transpose: transposing DMAs; slices and concatenations: boxes of a tensor
     "transpose",
+    "slice",
+    "concat",
+    "split",
+    "split_like",
+    "strided_slice",  # positive strides (steps of the DMA box)
+    "strided_slice_grad",
     # reshapes that add or drop dims of size 1 (views of the same device memory)
     "expand_dims",
     "squeeze",
@@ -110,8 +116,17 @@ def runs_on_accel(operation, op_name: str) -> bool:
         allowed = _ELEMENT_TYPES
     if op_name in ("reshape", "reshape_like") and not _adds_or_drops_unit_dims(operation):
         return False
+    if op_name in ("strided_slice", "strided_slice_grad") and not _positive_strides(operation):
+        return False
     values = list(operation.operands) + list(operation.results)
     return all(_element_type(value) in allowed for value in values)
+
+
+def _positive_strides(operation) -> bool:
+    """A strided slice whose strides are all positive: DMA boxes step forward only."""
+    from tgc.dialect.builder import decode_attrs
+
+    return all(stride > 0 for stride in decode_attrs(operation)["strides"])
 
 
 def _adds_or_drops_unit_dims(operation) -> bool:

@@ -123,6 +123,7 @@ class _FunctionReader:
         # view adding or dropping unit dims), that view's: the host hands it on as it comes.
         self.shapes = {}
         self.constants = {}  # a memref.global's name -> its values (numpy)
+        self.subviews = {}  # a slice -> (its tensor, offsets, strides)
         self.allocs = []  # per allocation: shape, dtype, and [program, output] that writes it
         self.results = []
         self.accel_ops = []  # (op, the ref of the tensor a DMA moves, or None), in order
@@ -194,6 +195,8 @@ class _FunctionReader:
             pass  # the size of a dynamic allocation, which only a copy targets
         elif name in ("memref.expand_shape", "memref.collapse_shape"):
             self._view(op)
+        elif name == "memref.subview":
+            self._subview(op)
         elif name == "memref.cast":
             self.refs[op.result] = self._ref(op.operands[0], op)
         elif transfer_kind(op) == "recv":
@@ -224,6 +227,23 @@ class _FunctionReader:
         if name not in self.constants:
             self.constants[name] = _global_values(self.function, name, op.result.type)
         self.refs[op.result] = ["constant", name]
+
+    def _subview(self, op) -> None:
+        """A slice of a tensor (static offsets, sizes and strides, every dim kept): the same
+        tensor; a DMA box in the slice is a box in the tensor."""
+        source, result = op.operands[0], op.results[0]
+        if (
+            len(op.operands) > 1
+            or ir.MemRefType(source.type).rank != ir.MemRefType(result.type).rank
+        ):
+            raise ProgramError(
+                f"@{self.name}: the accelerator slices tensors by static offsets, sizes and "
+                f"strides, keeping every dim, not '{op}'"
+            )
+        offsets = list(ir.DenseI64ArrayAttr(op.attributes["static_offsets"]))
+        strides = list(ir.DenseI64ArrayAttr(op.attributes["static_strides"]))
+        self.refs[result] = self._ref(source, op)
+        self.subviews[result] = (source, offsets, strides)
 
     def _set_shape(self, ref: list, type_: ir.Type) -> None:
         memref = ir.MemRefType(type_)
@@ -361,6 +381,10 @@ class _ProgramWriter:
         if kind in ("dma_load", "dma_store"):
             loads = kind == "dma_load"
             value = op.operands[0]
+            while value in self.reader.subviews:  # a box of a slice is a box of its tensor
+                source, offsets, strides = self.reader.subviews[value]
+                attrs = _unsliced_box(attrs, offsets, strides, self.reader.name)
+                value = source
             shape = list(ir.MemRefType(value.type).shape)
             target = self.reader.shapes.setdefault(tuple(ref), shape)
             if target != shape:  # through a view: the box in the tensor's own dims
@@ -437,6 +461,16 @@ def _global_values(function, name: str, type_: ir.Type):
                 return np.full(shape, float(value), np.float32)
             return np.array(attr, dtype=np.float32).reshape(shape)
     raise ProgramError(f"the constant {name} is not in the module")
+
+
+def _unsliced_box(attrs: dict, offsets: list, strides: list, function: str) -> dict:
+    """A DMA box over a slice (offsets, strides per dim), over the sliced tensor."""
+    if "fill" in attrs:
+        raise ProgramError(f"@{function}: a DMA of a slice takes no fill")
+    box = dict(attrs)
+    box["begin"] = [o + b * s for o, b, s in zip(offsets, attrs["begin"], strides)]
+    box["step"] = [step * s for step, s in zip(attrs["step"], strides)]
+    return box
 
 
 def _non_unit_dims(type_: ir.Type) -> list:

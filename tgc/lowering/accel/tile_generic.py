@@ -121,9 +121,26 @@ def _check_memref(value) -> ir.MemRefType:
         raise Unsupported(f"the accelerator needs static shapes, not {memref}")
     if not _is_float(memref.element_type) and not _is_bool(memref.element_type):
         raise Unsupported(f"the accelerator's vector unit computes on floats, not {memref}")
-    if memref.layout != ir.MemRefType.get(list(memref.shape), memref.element_type).layout:
+    if not _row_major(memref) and not _is_static_subview(value):
         raise Unsupported(f"the accelerator's DMA moves row-major tensors, not {memref}")
     return memref
+
+
+def _row_major(memref: ir.MemRefType) -> bool:
+    return memref.layout == ir.MemRefType.get(list(memref.shape), memref.element_type).layout
+
+
+def _is_static_subview(value) -> bool:
+    """A memref.subview (a slice: static offsets, sizes and strides, no dim dropped) of a
+    row-major tensor or of such a slice: the program writer reads its DMA boxes in the tensor's
+    own dims."""
+    owner = value.owner
+    if getattr(owner, "name", None) != "memref.subview":
+        return False
+    source = owner.operands[0]
+    if len(owner.operands) > 1 or ir.MemRefType(source.type).rank != ir.MemRefType(value.type).rank:
+        return False
+    return _row_major(ir.MemRefType(source.type)) or _is_static_subview(source)
 
 
 @dataclasses.dataclass
@@ -265,8 +282,18 @@ class TileGenericPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         accel.load_dialect(module.context)
-        for op in [op for op in all_ops(module) if op.name == "memref.get_global"]:
-            _copy_where_it_leaves(op)
+        for op in [op for op in all_ops(module) if op.name == "memref.copy"]:
+            source, target = op.operands
+            if _is_static_subview(source) or _is_static_subview(target):  # a slice, a concat
+                try:
+                    with ir.InsertionPoint(op), op.location:
+                        _dma_copy(source, target)
+                except Unsupported as why:
+                    self.fail(op, f"the accelerator cannot run this memref.copy: {why}")
+                op.erase()
+        for op in [op for op in all_ops(module) if op.name in _LEAVING_VIEWS]:
+            if op.name == "memref.get_global" or not _views_an_allocation(op.results[0]):
+                _copy_where_it_leaves(op)
         for op in [op for op in all_ops(module) if op.name == "linalg.transpose"]:
             _as_generic(op)
         for op in [op for op in all_ops(module) if op.name in ("linalg.generic", "linalg.fill")]:
@@ -309,11 +336,37 @@ def _as_generic(transpose) -> None:
     transpose.erase()
 
 
-def _copy_where_it_leaves(get_global) -> None:
-    """A constant (a memref.global, which travels inside the programs that load it) that the
-    function returns, sends or copies is copied by DMA into a buffer of its own, which leaves
-    instead: the host only hands on tensors the programs made."""
-    constant = get_global.result
+# Values that are no buffer of their own: constants, slices and reshapes of other buffers.
+_LEAVING_VIEWS = (
+    "memref.get_global",
+    "memref.subview",
+    "memref.expand_shape",
+    "memref.collapse_shape",
+    "memref.cast",
+)
+
+
+def _views_an_allocation(value) -> bool:
+    """A reshape (not a slice) of an allocation: it leaves as the allocation in that shape."""
+    owner = value.owner
+    name = getattr(owner, "name", None)
+    if name == "memref.alloc":
+        return True
+    if name in ("memref.expand_shape", "memref.collapse_shape"):
+        return _views_an_allocation(owner.operands[0])
+    if name == "memref.cast":  # a cast of an argument or a received tensor leaves as it is
+        source = owner.operands[0]
+        whole = isinstance(source.owner, ir.Block) or source.owner.name == "func.call"
+        return whole or _views_an_allocation(source)
+    return False
+
+
+def _copy_where_it_leaves(view_op) -> None:
+    """A constant (a memref.global, which travels inside the programs that load it), a slice of
+    a tensor or a reshape of the function's argument that the function returns, sends or copies
+    is copied by DMA into a buffer of its own, which leaves instead: the host hands on only
+    whole tensors the programs made."""
+    constant = view_op.results[0]
     for use in list(constant.uses):
         user = use.owner
         if user.name == "memref.copy" and user.operands[0] == constant:
