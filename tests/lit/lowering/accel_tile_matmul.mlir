@@ -178,3 +178,30 @@ func.func @accumulate_wide(%a: memref<2x3xf32>, %b: memref<3x800xf32>, %c: memre
   linalg.matmul ins(%a, %b : memref<2x3xf32>, memref<3x800xf32>) outs(%c : memref<2x800xf32>)
   return
 }
+
+// -----
+
+// C = A . B^T with few rows and many columns runs swapped, C^T = B . A^T: B (stored 300 x 3) is
+// read plain and its 300 rows stream through A^T's weights (2 x 3 read transposed), and C's tile
+// is stored transposed. The transposing DMAs then gather 2 x 3 + 2 x 300 elements, not 3 x 300
+// (a transposing DMA reads each element in a burst of its own). Not when a generic reads C: its
+// epilogue fusion expects C's tiles stored as they are.
+// CHECK-LABEL: func.func @swapped(
+// CHECK-SAME:      %[[A:.+]]: memref<2x3xf32>, %[[B:.+]]: memref<300x3xf32>)
+// CHECK:         "accel.zero"() {at = 384072 : i64, shape = array<i64: 300, 2>}
+// CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0, 0>, count = array<i64: 300, 3>, step = array<i64: 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 307200 : i64}
+// CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 384072 : i64, acc_shape = array<i64: 300, 2>, lhs_at = 307272 : i64, lhs_shape = array<i64: 300, 3>, rhs_at = 307248 : i64, rhs_shape = array<i64: 3, 2>}
+// CHECK-NEXT:    "accel.dma_store"(%{{.+}}) {begin = array<i64: 0, 0>, count = array<i64: 2, 300>, from = 384072 : i64, perm = array<i64: 1, 0>, step = array<i64: 1, 1>}
+// CHECK-NEXT:    return
+func.func @swapped(%a: memref<2x3xf32>, %b: memref<300x3xf32>) -> memref<2x300xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<2x300xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<2x300xf32>)
+  linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>,
+                                 affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %b : memref<2x3xf32>, memref<300x3xf32>) outs(%c : memref<2x300xf32>)
+  return %c : memref<2x300xf32>
+}

@@ -183,6 +183,22 @@ def _is_zero_fill(op, target) -> bool:
     return ir.FloatAttr(producer.attributes["value"]).value == 0.0
 
 
+def _gathered(m: int, k: int, n: int, transposed: tuple, swapped: bool = False) -> int:
+    """Elements a matmul's DMAs gather (a transposing DMA reads each element in a burst of its
+    own: docs/accel-machine.md), as given or swapped (C^T = B^T A^T: an operand read transposed
+    becomes a plain one and the other way round, and C is stored transposed)."""
+    transpose_a, transpose_b = transposed
+    if swapped:  # B^T is read plain when B is stored transposed, A^T when A is
+        return (0 if transpose_b else k * n) + (0 if transpose_a else m * k) + m * n
+    return (m * k if transpose_a else 0) + (k * n if transpose_b else 0)
+
+
+def _read_elementwise(c: ir.Value) -> bool:
+    """Whether a linalg.generic reads C: tgc-accel-tile-generic may then fuse it into C's stores
+    (an epilogue), which expects C's tiles stored as they are, not transposed."""
+    return any(use.owner.name == "linalg.generic" for use in c.uses)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Matmul:
     a: ir.Value
@@ -191,6 +207,7 @@ class _Matmul:
     k: int
     transposed: tuple  # (transpose_a, transpose_b)
     zeroed: bool  # C was zero-filled: accumulators start at zero instead of C
+    swapped: bool = False  # computes C^T = B^T A^T (a and b are then B and A): C stored transposed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +246,12 @@ class TileMatmulPass(ModulePass):
         k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
         matmul = _Matmul(a, b, c, k, transposed, zeroed=bool(fills))
+        fewer = _gathered(m, k, n, transposed, swapped=True) < _gathered(m, k, n, transposed)
+        if fewer and not _read_elementwise(c):
+            # C^T = B^T A^T: B's rows stream through A's tiles, and C is stored transposed.
+            swapped_flags = (not transposed[1], not transposed[0])
+            matmul = _Matmul(b, a, c, k, swapped_flags, matmul.zeroed, swapped=True)
+            m, n = n, m
         plan = _Plan.of(m, k, n, matmul.zeroed)
         if plan is None:
             self.fail(op, f"a matmul with K = {k} and N = {n} does not fit the on-chip buffer")
@@ -364,11 +387,18 @@ class _Chunk:
         if self.matmul.zeroed:
             accel.create("zero", at=acc, shape=[rows[1] - rows[0], cols[1] - cols[0]])
         else:
-            accel.create("dma_load", [self.matmul.c], rows=rows, cols=cols, to=acc)
+            accel.create("dma_load", [self.matmul.c], **self._c_box(rows, cols), to=acc)
 
     def _store(self, cols: list, rows: list, acc: int) -> None:
         at = acc + (rows[0] - self.rows[0]) * (cols[1] - cols[0]) * F32_BYTES
-        accel.create("dma_store", [self.matmul.c], rows=rows, cols=cols, from_=at)
+        accel.create("dma_store", [self.matmul.c], **self._c_box(rows, cols), from_=at)
+
+    def _c_box(self, rows: list, cols: list) -> dict:
+        """The DMA box of C's tile at these rows and columns (of C^T when swapped: C's box read
+        transposed)."""
+        if not self.matmul.swapped:
+            return accel.box(rows, cols)
+        return {**accel.box(cols, rows), "perm": [1, 0]}
 
 
 def _load_bf16(source, rows, cols, transposed: bool, staging: int, narrow: int) -> None:
