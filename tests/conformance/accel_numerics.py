@@ -142,10 +142,16 @@ def _moves(bound: np.ndarray) -> list:
     return moves
 
 
-def error_bounds(spec, values64: list, accel_nodes: set) -> Bounds:
+def error_bounds(spec, values64: list, accel_nodes: set, accel_inputs: set = frozenset()) -> Bounds:
     """Bounds of every value id of ``spec`` when the nodes ``accel_nodes`` (indices into
-    spec.nodes) ran on the accelerator; ``values64`` is the float64 reference."""
-    forward = [np.zeros(np.shape(a)) for a in spec.arrays]
+    spec.nodes) ran on the accelerator; ``values64`` is the float64 reference. ``accel_inputs``:
+    the Variables it held, in its device memory's float32 (a float64 one rounded on its way in)."""
+    forward = [
+        F32_UNIT * np.abs(a.astype(np.float64))
+        if i in accel_inputs and spec.dtype == "float64"
+        else np.zeros(np.shape(a))
+        for i, a in enumerate(spec.arrays)
+    ]
     uncertain: set = set()
     value = len(spec.inputs)
     for index, node in enumerate(spec.nodes):
@@ -209,8 +215,9 @@ def gradient_allowances(spec, bounds: Bounds, fd: dict) -> dict:
 
 
 def _accel_values(spec, bounds: Bounds) -> list:
-    """Float value ids computed on the accelerator with a nonzero bound."""
-    out, value = [], len(spec.inputs)
+    """Float value ids computed (or held, a Variable) on the accelerator with a nonzero bound."""
+    out = [i for i in range(len(spec.inputs)) if np.any(bounds.forward[i])]
+    value = len(spec.inputs)
     for index, node in enumerate(spec.nodes):
         for k in range(node.results):
             b = bounds.forward[value + k]

@@ -435,7 +435,7 @@ def run_artifact(spec, target: Target) -> dict:
     from tgc.driver.signature import short_name
     from tgc.frontend.export import export_graph
     from tgc.driver import aot
-    from tgc.runtime.artifact import load
+    from tgc.runtime import load  # the loader of the artifact's format
     from tgc.tools.compile_cmd import mlir_module
 
     graph = tf.Graph()
@@ -721,7 +721,12 @@ def accel_bounds(spec, ref: Reference, base: dict):
         for i, (node, name) in enumerate(zip(spec.nodes, base["node_names"]))
         if name in names or (name not in listed and node.op in types)
     }
-    bounds = error_bounds(spec, ref.values64, accel_nodes)
+    held = {
+        i
+        for i, inp in enumerate(spec.inputs)
+        if inp.kind == "variable" and (inp.name, "tgc.variable") in set(on_accel)
+    }
+    bounds = error_bounds(spec, ref.values64, accel_nodes, held)
     bounds.gradients = gradient_allowances(spec, bounds, ref.fd)
     bounds.matrix_ops = sum(op.removeprefix("tgc.") in PRODUCT_OPS for _, op in on_accel)
     bounds.vector_ops = len(on_accel) - bounds.matrix_ops

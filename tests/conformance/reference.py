@@ -25,14 +25,15 @@ def evaluate(
     spec, dtype: str = "float64", overrides: dict | None = None, offsets: dict | None = None
 ) -> list:
     """Every value id's array; float values in ``dtype``; ``overrides``
-    replaces value ids outright; ``offsets`` are added to computed float values (an
+    replaces value ids outright; ``offsets`` are added to float values, inputs or computed (an
     accelerator's rounding, accel_numerics.py)."""
     overrides = overrides or {}
     offsets = offsets or {}
     np_dtype = np.dtype(dtype)
     values = []
     for i, array in enumerate(spec.arrays):
-        values.append(overrides[i] if i in overrides else array.astype(np_dtype))
+        moved = array + offsets[i] if i in offsets else array
+        values.append(overrides[i] if i in overrides else moved.astype(np_dtype))
     for node in spec.nodes:
         attrs = dict(node.attrs)
         if node.op == "constant":
