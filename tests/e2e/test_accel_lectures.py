@@ -321,3 +321,28 @@ def test_the_example_trains_on_the_accelerator_and_reports_its_cycles(capsys):
     out = capsys.readouterr().out
     assert re.search(r"accelerator, last run: \d+ program\(s\), \d+ cycles", out)
     assert "matrix unit" in out and "utilised" in out
+
+
+def test_a_float_variable_goes_to_the_accelerator_with_its_reads_and_update(capsys):
+    """The accelerator runs a float variable's declaration, read and assign_sub, so placement puts
+    them all there (tgc-place asks about each). Small integers and a power-of-two rate keep every
+    number exact in bf16 and float32: the update is numpy's to the bit."""
+    rng = np.random.default_rng(4)
+    x_value = rng.integers(-2, 3, (8, 5)).astype(np.float32)
+    w_value = rng.integers(-2, 3, (5, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        with tf.device("/accel:0"):
+            x = tf.placeholder(tf.float32, [8, 5])
+            w = tf.Variable(w_value, name="w")
+            loss = tf.reduce_sum(tf.square(tf.matmul(x, w, name="y")))
+            step = tf.train.GradientDescentOptimizer(2.0**-6).minimize(loss)
+        with tf.Session(config=ON_ACCEL) as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(step, {x: x_value})
+            updated = sess.run(w)
+    err = capsys.readouterr().err
+    for line in ("w: (tgc.variable)", "w: (tgc.read_variable)", "w/AssignSub: (tgc.assign_sub)"):
+        assert f"{line}: {ACCEL0}" in err
+    want = w_value - 2.0**-6 * (2 * x_value.T @ (x_value @ w_value))
+    np.testing.assert_array_equal(updated, want)
