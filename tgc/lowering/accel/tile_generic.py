@@ -85,6 +85,8 @@ _BINARY = {
 # arith.cmpf predicates (their enum values) the unit's comparisons compute, numpy's way: ordered
 # comparisons are false on NaN, "une" is true.
 _COMPARISONS = {1: "eq", 4: "lt", 5: "le", 2: "gt", 3: "ge", 13: "ne"}
+# arith.cmpi predicates on bools (0.0 and 1.0 here; TF compares bools unsigned: false < true).
+_BOOL_COMPARISONS = {0: "eq", 1: "ne", 6: "lt", 7: "le", 8: "gt", 9: "ge"}
 # Ops whose value is their operand's on a float32 tile: widening, narrowing to float32, bools
 # (a bool as a float, or read from and written to its i8 storage).
 _SAME_VALUE = ("arith.extf", "arith.truncf", "arith.uitofp", "arith.trunci", "arith.extui")
@@ -293,7 +295,10 @@ class TileGenericPass(ModulePass):
                 op.erase()
         for op in [op for op in all_ops(module) if op.name in _LEAVING_VIEWS]:
             if op.name == "memref.get_global" or not _views_an_allocation(op.results[0]):
-                _copy_where_it_leaves(op)
+                try:
+                    _copy_where_it_leaves(op)
+                except Unsupported as why:
+                    self.fail(op, f"the accelerator cannot hand on this {op.name}: {why}")
         for op in [op for op in all_ops(module) if op.name == "linalg.transpose"]:
             _as_generic(op)
         for op in [op for op in all_ops(module) if op.name in ("linalg.generic", "linalg.fill")]:
@@ -367,15 +372,30 @@ def _copy_where_it_leaves(view_op) -> None:
     is copied by DMA into a buffer of its own, which leaves instead: the host hands on only
     whole tensors the programs made."""
     constant = view_op.results[0]
+    # A cast to a dynamic type (for a transfer function) is copied from its static source.
+    static = view_op.operands[0] if view_op.name == "memref.cast" else constant
     for use in list(constant.uses):
         user = use.owner
         if user.name == "memref.copy" and user.operands[0] == constant:
+            target = user.operands[1]
             with ir.InsertionPoint(user), user.location:
-                _dma_copy(constant, user.operands[1])
+                if ir.MemRefType(target.type).has_static_shape:
+                    _dma_copy(static, target)
+                else:  # a buffer of unknown size for a transfer: one of the source's size
+                    from mlir.dialects import memref as memref_dialect
+
+                    copy = _dma_copy(static, None)
+                    target.replace_all_uses_with(memref_dialect.cast(target.type, copy))
             user.erase()
+            if getattr(target.owner, "name", None) == "memref.alloc" and not len(list(target.uses)):
+                target.owner.erase()
         elif user.name in ("func.return", "func.call"):
             with ir.InsertionPoint(user), user.location:
-                copy = _dma_copy(constant, None)
+                copy = _dma_copy(static, None)
+                if copy.type != constant.type:
+                    from mlir.dialects import memref as memref_dialect
+
+                    copy = memref_dialect.cast(constant.type, copy)
             user.operands[use.operand_number] = copy
 
 
@@ -574,6 +594,11 @@ class _GenericTiler:
             if predicate not in _COMPARISONS:
                 raise Unsupported(f"the comparison '{operation}'")
             return
+        if name == "arith.cmpi":
+            predicate = ir.IntegerAttr(operation.attributes["predicate"]).value
+            if predicate not in _BOOL_COMPARISONS or not _is_bool(operation.operands[0].type):
+                raise Unsupported(f"the comparison '{operation}' (of bools only)")
+            return
         raise Unsupported(f"the vector unit has no '{name}'")
 
     def _tile_elements(self) -> int:
@@ -680,9 +705,10 @@ class _GenericTiler:
             return args[0]
         if name == "arith.select":
             fn, fields = None, dict(zip(("cond", "lhs", "rhs"), args))
-        elif name == "arith.cmpf":
+        elif name in ("arith.cmpf", "arith.cmpi"):
             predicate = ir.IntegerAttr(operation.attributes["predicate"]).value
-            fn, fields = _COMPARISONS[predicate], dict(zip(("lhs", "rhs"), args))
+            table = _COMPARISONS if name == "arith.cmpf" else _BOOL_COMPARISONS
+            fn, fields = table[predicate], dict(zip(("lhs", "rhs"), args))
         elif name in _UNARY:
             fn, fields = _UNARY[name], {"x": args[0]}
         else:
@@ -811,7 +837,9 @@ class _Epilogue:
         for index, operand in enumerate(tiler.inputs):
             if operand.dims == [0, 1]:
                 stores = _stores_of(operand.value)
-                from_matmuls = stores and all(_stored_from_matmul(s) for s in stores)
+                from_matmuls = stores and all(
+                    _stored_from_matmul(s) and "perm" not in accel.read(s) for s in stores
+                )  # a transposing store's accumulator is C's tile transposed
                 if from_matmuls and _Epilogue._ready(tiler, index, stores[0]):
                     _Epilogue(tiler, index, stores, regions).lower()
                     return True
