@@ -395,15 +395,17 @@ def test_the_program_lists_the_tensors_and_each_instruction_waits_for_what_it_ne
         ("dma_load", []),  # A's first tile
         ("cast", [1]),
         ("dma_load", []),  # B's block of both K tiles (200 x 3) in one DMA
-        ("cast", [3]),  # the vector unit runs in order: after the zero and cast before it
-        ("matmul", [4]),
+        ("cast", [3]),  # cast 128 elements a row: 600 = 4 x 128 ...
+        ("cast", [3]),  # ... + 88
+        ("matmul", [4]),  # B's rows [0, 128): the first cast's (the vector unit runs in order)
         ("dma_load", []),  # A's second tile, into the other slot: overlaps the first matmul
-        ("cast", [6]),
-        ("matmul", [7]),  # B's block's rows [128, 200)
-        ("dma_store", [8]),
+        ("cast", [7]),  # 2 x 72 = 128 + 16 elements
+        ("cast", [7]),
+        ("matmul", [9]),  # B's block's rows [128, 200)
+        ("dma_store", [10]),
     ]
-    assert program["instructions"][6]["begin"] == [0, 128]  # A's columns [128, 200)
-    assert program["instructions"][6]["count"] == [2, 72]
+    assert program["instructions"][7]["begin"] == [0, 128]  # A's columns [128, 200)
+    assert program["instructions"][7]["count"] == [2, 72]
     # Slots for chunks of 2 rows: A staging 2 x 1 KiB, B staging 2 x (200 x 3 f32), B bf16
     # 2 x (200 x 3 bf16), A bf16 2 x 512 bytes, then the accumulator (2 x 3 f32) ends the buffer.
     assert program["buffer_bytes"] == 2048 + 2 * 2400 + 2 * 1200 + 1024 + 2 * 3 * 4

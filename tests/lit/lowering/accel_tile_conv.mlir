@@ -14,9 +14,9 @@
 // CHECK:         %[[Y:.+]] = memref.alloc() : memref<1x2x2x3xf32>
 // CHECK-NEXT:    "accel.zero"() {at = 168 : i64, shape = array<i64: 4, 3>}
 // CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 4, 2>, to_at = 64 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 1, 8>, to_at = 64 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.dma_load"(%[[W]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, step = array<i64: 1, 1, 1, 1>, to = 96 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 96 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 216 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 96 : i64, from_dtype = "float32", shape = array<i64: 1, 6>, to_at = 216 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 168 : i64, acc_shape = array<i64: 4, 3>, lhs_at = 64 : i64, lhs_shape = array<i64: 4, 2>, rhs_at = 216 : i64, rhs_shape = array<i64: 2, 3>}
 // CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 1, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 32 : i64}
 // Tap (0, 2): columns 2 and 4 of x, the second outside it (zero fill).
@@ -60,9 +60,9 @@ func.func @conv2d(%arg0: memref<1x4x4x2xf32>, %arg1: memref<3x3x2x3xf32>) -> mem
 // CHECK-NEXT:    "accel.zero"() {at = 240 : i64, shape = array<i64: 3, 2>}
 // CHECK-COUNT-8: "accel.zero"()
 // CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 3>, perm = array<i64: 3, 0, 1, 2>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 3, 4>, to_at = 96 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 1, 12>, to_at = 96 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 144 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 4, 2>, to_at = 208 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 1, 8>, to_at = 208 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 240 : i64, acc_shape = array<i64: 3, 2>, lhs_at = 96 : i64, lhs_shape = array<i64: 3, 4>, rhs_at = 208 : i64, rhs_shape = array<i64: 4, 2>}
 // The second tap, (0, 1), into the next accumulator with the same dy^T.
 // CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 1, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 176 : i64}
@@ -114,7 +114,7 @@ func.func @backprop_filter(%arg0: memref<1x4x4x2xf32>, %arg1: memref<1x2x2x3xf32
 // CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 3>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
 // CHECK-NEXT:    "accel.cast"()
 // CHECK-NEXT:    "accel.dma_load"(%[[W]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, perm = array<i64: 0, 1, 3, 2>, step = array<i64: 1, 1, 1, 1>, to = 144 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 3, 2>, to_at = 776 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 144 : i64, from_dtype = "float32", shape = array<i64: 1, 6>, to_at = 776 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 216 : i64, acc_shape = array<i64: 4, 2>, lhs_at = 96 : i64, lhs_shape = array<i64: 4, 3>, rhs_at = 776 : i64, rhs_shape = array<i64: 3, 2>}
 // CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, -1, 0>, count = array<i64: 1, 2, 2, 3>, fill = 0.000000e+00 : f64, step = array<i64: 1, 1, 1, 1>, to = 48 : i64}
 // CHECK:         "accel.dma_store"(%[[DX]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, from = 216 : i64, step = array<i64: 1, 2, 2, 1>}

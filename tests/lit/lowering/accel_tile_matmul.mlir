@@ -8,7 +8,8 @@
 // 128 + 72, N = 130 = 128 + 2). Buffer layout for chunks of 130 rows: A staging at 0 / 66560, B's
 // staging (200 x 128 f32) at 133120 / 235520, B's bf16 blocks from 337920 (51200 bytes each), A's
 // two bf16 tiles (kept) at 542720 and 576000, the accumulators of C's two column tiles at 609280
-// and 675840.
+// and 675840. A cast takes its f32 tile 128 elements a row whatever the tile's shape (the vector
+// unit converts one row of 128 lanes a cycle): 200 x 2 is cast as 3 x 128 and 1 x 16.
 // RUN: %tgc-opt %s --split-input-file -p tgc-accel-tile-matmul | FileCheck %s
 
 // CHECK-LABEL: func.func @tiles(
@@ -25,13 +26,15 @@
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 609280 : i64, acc_shape = array<i64: 130, 128>, lhs_at = 542720 : i64, lhs_shape = array<i64: 130, 128>, rhs_at = 337920 : i64, rhs_shape = array<i64: 128, 128>}
 // The same tile of A meets the block of C's second column (2 wide), into the other accumulator.
 // CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0, 128>, count = array<i64: 200, 2>, step = array<i64: 1, 1>, to = 235520 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 235520 : i64, from_dtype = "float32", shape = array<i64: 200, 2>, to_at = 389120 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 235520 : i64, from_dtype = "float32", shape = array<i64: 3, 128>, to_at = 389120 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 237056 : i64, from_dtype = "float32", shape = array<i64: 1, 16>, to_at = 389888 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 675840 : i64, acc_shape = array<i64: 130, 2>, lhs_at = 542720 : i64, lhs_shape = array<i64: 130, 128>, rhs_at = 389120 : i64, rhs_shape = array<i64: 128, 2>}
 // A's second tile along K (72 wide, 130 rows: too few to halve) meets the rows [128, 200) of each
 // block (128 rows further: 337920 + 128 * 128 * 2, 389120 + 128 * 2 * 2); each accumulator is
 // stored after its last matmul.
 // CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 128>, count = array<i64: 130, 72>, step = array<i64: 1, 1>, to = 66560 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 66560 : i64, from_dtype = "float32", shape = array<i64: 130, 72>, to_at = 576000 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 66560 : i64, from_dtype = "float32", shape = array<i64: 73, 128>, to_at = 576000 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 103936 : i64, from_dtype = "float32", shape = array<i64: 1, 16>, to_at = 594688 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 609280 : i64, acc_shape = array<i64: 130, 128>, lhs_at = 576000 : i64, lhs_shape = array<i64: 130, 72>, rhs_at = 370688 : i64, rhs_shape = array<i64: 72, 128>}
 // CHECK-NEXT:    "accel.dma_store"(%[[C]]) {begin = array<i64: 0, 0>, count = array<i64: 130, 128>, from = 609280 : i64, step = array<i64: 1, 1>}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 675840 : i64, acc_shape = array<i64: 130, 2>, lhs_at = 576000 : i64, lhs_shape = array<i64: 130, 72>, rhs_at = 389632 : i64, rhs_shape = array<i64: 72, 2>}
@@ -74,7 +77,7 @@ func.func @accumulate(%a: memref<2x3xf64>, %b: memref<3x4xf64>, %c: memref<2x4xf
 // CHECK-NOT:     linalg
 // CHECK:         "accel.zero"() {at = 2704 : i64, shape = array<i64: 2, 4>}
 // CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 2>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 2, 3>, to_at = 2192 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 1, 6>, to_at = 2192 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0, 0>, count = array<i64: 3, 4>, step = array<i64: 1, 1>, to = 2048 : i64}
 // CHECK-NEXT:    "accel.cast"()
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 2704 : i64, acc_shape = array<i64: 2, 4>, lhs_at = 2192 : i64, lhs_shape = array<i64: 2, 3>, rhs_at = 2144 : i64, rhs_shape = array<i64: 3, 4>}
@@ -98,7 +101,7 @@ func.func @transposed(%a: memref<3x2xf32>, %b: memref<3x4xf32>, %c: memref<2x4xf
 // CHECK-SAME:      %[[A:.+]]: memref<2x200xf32>, %[[B:.+]]: memref<200x800xf32>)
 // CHECK-COUNT-6: "accel.dma_store"
 // CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0, 768>, count = array<i64: 200, 32>, step = array<i64: 1, 1>, to = 821248 : i64}
-// CHECK-NEXT:    "accel.cast"() {from_at = 821248 : i64, from_dtype = "float32", shape = array<i64: 200, 32>, to_at = 1026048 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 821248 : i64, from_dtype = "float32", shape = array<i64: 50, 128>, to_at = 1026048 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.zero"() {at = 1129472 : i64, shape = array<i64: 2, 32>}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 1129472 : i64, acc_shape = array<i64: 2, 32>, lhs_at = 1128448 : i64, lhs_shape = array<i64: 2, 128>, rhs_at = 1026048 : i64, rhs_shape = array<i64: 128, 32>}
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 1129472 : i64, acc_shape = array<i64: 2, 32>, lhs_at = 1128960 : i64, lhs_shape = array<i64: 2, 72>, rhs_at = 1034240 : i64, rhs_shape = array<i64: 72, 32>}
@@ -190,7 +193,9 @@ func.func @accumulate_wide(%a: memref<2x3xf32>, %b: memref<3x800xf32>, %c: memre
 // CHECK-SAME:      %[[A:.+]]: memref<2x3xf32>, %[[B:.+]]: memref<300x3xf32>)
 // CHECK:         "accel.zero"() {at = 384072 : i64, shape = array<i64: 300, 2>}
 // CHECK-NEXT:    "accel.dma_load"(%[[B]]) {begin = array<i64: 0, 0>, count = array<i64: 300, 3>, step = array<i64: 1, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.cast"()
+// The 900 elements cast 128 a row (the vector unit's rate): 7 rows, then the last 4.
+// CHECK-NEXT:    "accel.cast"() {from_at = 0 : i64, from_dtype = "float32", shape = array<i64: 7, 128>, to_at = 307272 : i64, to_dtype = "bfloat16"}
+// CHECK-NEXT:    "accel.cast"() {from_at = 3584 : i64, from_dtype = "float32", shape = array<i64: 1, 4>, to_at = 309064 : i64, to_dtype = "bfloat16"}
 // CHECK-NEXT:    "accel.dma_load"(%[[A]]) {begin = array<i64: 0, 0>, count = array<i64: 2, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 307200 : i64}
 // CHECK-NEXT:    "accel.cast"()
 // CHECK-NEXT:    "accel.matmul"() {acc_at = 384072 : i64, acc_shape = array<i64: 300, 2>, lhs_at = 307272 : i64, lhs_shape = array<i64: 300, 3>, rhs_at = 307248 : i64, rhs_shape = array<i64: 3, 2>}

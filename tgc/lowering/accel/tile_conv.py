@@ -37,6 +37,7 @@ from mlir import ir
 
 from tgc.dialect.ir_helpers import all_ops
 from tgc.lowering.accel import ops as accel
+from tgc.lowering.accel.tile_matmul import cast_to_bf16
 from tgc.passes.base import ModulePass
 
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
@@ -262,14 +263,9 @@ def _contract(rows: int, steps: list, columns: list, start, store, cache=None) -
 
 
 def _cast(staging: int, narrow: int, shape: list) -> None:
-    accel.create(
-        "cast",
-        from_at=staging,
-        from_dtype="float32",
-        to_at=narrow,
-        to_dtype="bfloat16",
-        shape=shape,
-    )
+    """The f32 tile at ``staging`` to bf16 at ``narrow``, cast 128 elements a row (the vector
+    unit's rate) whatever the tile's shape: a window of one channel is 1024 x 1."""
+    cast_to_bf16(staging, narrow, shape[0] * shape[1])
 
 
 def _load(source, begin, count, to, step=None, perm=None, fill=None) -> None:

@@ -410,11 +410,23 @@ def _load_bf16(source, rows, cols, transposed: bool, staging: int, narrow: int) 
         # The stored tensor's cols x rows box, its dims swapped into the tile: one transposing DMA.
         box = accel.box(cols, rows)
         accel.create("dma_load", [source], **box, perm=[1, 0], to=staging)
-    accel.create(
-        "cast",
-        from_at=staging,
-        from_dtype="float32",
-        to_at=narrow,
-        to_dtype="bfloat16",
-        shape=[rows[1] - rows[0], cols[1] - cols[0]],
-    )
+    cast_to_bf16(staging, narrow, (rows[1] - rows[0]) * (cols[1] - cols[0]))
+
+
+def cast_to_bf16(staging: int, narrow: int, elements: int, lanes: int = TILE) -> None:
+    """Casts ``elements`` contiguous f32 values at ``staging`` to bf16 at ``narrow``, seen as rows
+    of ``lanes`` (the vector unit's width: it takes one row a cycle, so a narrow tile cast as it is
+    shaped, one element a row, would take one cycle an element), and a last shorter row."""
+    full, rest = divmod(elements, lanes)
+    pieces = [(0, [full, lanes])] if full else []
+    if rest or not elements:
+        pieces.append((full * lanes, [1, rest]))
+    for first, shape in pieces:
+        accel.create(
+            "cast",
+            from_at=staging + first * F32_BYTES,
+            from_dtype="float32",
+            to_at=narrow + first * BF16_BYTES,
+            to_dtype="bfloat16",
+            shape=shape,
+        )
