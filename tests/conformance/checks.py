@@ -733,11 +733,15 @@ def accel_bounds(spec, ref: Reference, base: dict):
     return bounds
 
 
-def _artifact_applies(target: Target, base: dict) -> bool:
+def _artifact_applies(spec, target: Target, base: dict) -> bool:
     """An accelerator's artifact runs the whole graph there (`tgc compile --target accel`): only
-    for a graph whose every op the Session placed on it."""
+    for a graph whose every op the Session placed on it, and whose placeholders declare every dim
+    (the accelerator compiles static shapes; a Session knows them from the feeds, an artifact
+    only from the graph)."""
     if not target.accelerator:
         return True
+    if any(None in inp.static for inp in spec.inputs):
+        return False
     return all(":ACCEL:" in device for _, _, device in base["placement"])
 
 
@@ -761,7 +765,7 @@ def _run_variant(
     elif variant == "opt_l0":
         config = target.config(opt_level=tf.OptimizerOptions.L0)
         check_same(spec, ref, base, run_session(spec, target, config), variant, bounds)
-    elif variant == "artifact" and _artifact_applies(target, base):
+    elif variant == "artifact" and _artifact_applies(spec, target, base):
         check_same(spec, ref, base, run_artifact(spec, target), variant, bounds)
     elif variant == "jit":
         check_same(spec, ref, base, run_jit(spec, target), variant)
