@@ -73,6 +73,17 @@ CASES = {
     "cos": (lambda a, b: tf.cos(b), lambda a, b: np.cos(b), "cos"),
     "identity": (lambda a, b: tf.identity(b), lambda a, b: b, None),
     "transpose": (lambda a, b: tf.transpose(b), lambda a, b: b.T, "transpose"),
+    # A reshape that splits or merges dims is a DMA copy in chunks of rows (each a box of both).
+    "reshape": (
+        lambda a, b: tf.reshape(b, [7, 5]) * 2.0,
+        lambda a, b: b.reshape(7, 5) * 2,
+        "reshape",
+    ),
+    "flatten": (
+        lambda a, b: tf.reshape(tf.reshape(b, [35]) * tf.reshape(a, [35]), [5, 7]),
+        lambda a, b: a * b,
+        "reshape",
+    ),
     # Slices and concatenations are DMA boxes of the tensor (a slice's offsets and strides).
     "slice": (lambda a, b: tf.slice(b, [1, 2], [3, 4]), lambda a, b: b[1:4, 2:6], "slice"),
     "strided_slice": (lambda a, b: b[1::2, ::3], lambda a, b: b[1::2, ::3], "strided_slice"),

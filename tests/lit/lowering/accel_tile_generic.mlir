@@ -184,3 +184,20 @@ func.func @concat(%a: memref<2x3xf32>, %b: memref<2x3xf32>) -> memref<2x6xf32> {
   memref.copy %b, %right : memref<2x3xf32> to memref<2x3xf32, strided<[6, 1], offset: 3>>
   return %c : memref<2x6xf32>
 }
+
+// -----
+
+// A reshape that merges dims of size other than 1 (a flatten) is no view of boxes: a buffer of
+// the new shape replaces it, filled by DMA in chunks of outer rows, each a box of both shapes
+// (here the whole 2 x 12 at once: the outer dim 2 is common, the inner 3 x 4 = 12).
+// CHECK-LABEL: func.func @flatten(
+// CHECK-SAME:      %[[X:.+]]: memref<2x3x4xf32>)
+// CHECK-NEXT:    %[[FLAT:.+]] = memref.alloc() : memref<2x12xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 2, 3, 4>, step = array<i64: 1, 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_store"(%[[FLAT]]) {begin = array<i64: 0, 0>, count = array<i64: 2, 12>, from = 0 : i64, step = array<i64: 1, 1>}
+// CHECK-NOT:     memref.collapse_shape
+// CHECK:         return %[[FLAT]]
+func.func @flatten(%x: memref<2x3x4xf32>) -> memref<2x12xf32> {
+  %flat = memref.collapse_shape %x [[0], [1, 2]] : memref<2x3x4xf32> into memref<2x12xf32>
+  return %flat : memref<2x12xf32>
+}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlir import ir
 
 from tgc.lowering.accel.tile_conv import TileConvPass
-from tgc.lowering.accel.tile_generic import TileGenericPass
+from tgc.lowering.accel.tile_generic import TileGenericPass, reshape_boundary
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
 
 # The registry ops the accelerator runs (besides the variable ops: see target.py): the matrix
@@ -63,7 +63,7 @@ VECTOR_OPS = (
     "split_like",
     "strided_slice",  # positive strides (steps of the DMA box)
     "strided_slice_grad",
-    # reshapes that add or drop dims of size 1 (views of the same device memory)
+    # reshapes: views when they add or drop dims of size 1, else DMA copies in chunks of rows
     "expand_dims",
     "squeeze",
     "reshape",
@@ -130,14 +130,20 @@ def _positive_strides(operation) -> bool:
 
 
 def _adds_or_drops_unit_dims(operation) -> bool:
-    """Whether a reshape only adds or drops dims of size 1 (the accelerator's DMA then reads the
-    tensor through it; expand_dims and squeeze always do); a general reshape stays on the CPU.
-    An unknown dim matches an unknown dim in the same place among the others."""
+    """Whether the accelerator can reshape: by adding or dropping dims of size 1 (its DMA then
+    reads the tensor through the reshape), or by splitting both shapes into outer x inner with
+    one static inner size that fits a tile (a DMA copy, chunks of outer rows). Unknown dims may
+    be in the outer parts only."""
     source, result = operation.operands[0].type, operation.results[-1].type
     if not (isinstance(source, ir.RankedTensorType) and isinstance(result, ir.RankedTensorType)):
         return False
-    non_unit = [[d for d in ir.RankedTensorType(t).shape if d != 1] for t in (source, result)]
-    return non_unit[0] == non_unit[1]
+    shapes = [list(ir.RankedTensorType(t).shape) for t in (source, result)]
+    non_unit = [[d for d in shape if d != 1] for shape in shapes]
+    if non_unit[0] == non_unit[1]:
+        return True
+    dynamic = ir.ShapedType.get_dynamic_size()
+    known = [[None if d == dynamic else d for d in shape] for shape in shapes]
+    return reshape_boundary(*known) is not None
 
 
 def _element_type(value) -> str | None:

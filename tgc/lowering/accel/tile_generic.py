@@ -40,6 +40,7 @@ import dataclasses
 import itertools
 import math
 
+import numpy as np
 from mlir import ir
 
 from tgc.dialect.ir_helpers import all_ops
@@ -284,31 +285,138 @@ class TileGenericPass(ModulePass):
 
     def run(self, module: ir.Module) -> None:
         accel.load_dialect(module.context)
-        for op in [op for op in all_ops(module) if op.name == "memref.copy"]:
-            source, target = op.operands
-            if _is_static_subview(source) or _is_static_subview(target):  # a slice, a concat
-                try:
-                    with ir.InsertionPoint(op), op.location:
-                        _dma_copy(source, target)
-                except Unsupported as why:
-                    self.fail(op, f"the accelerator cannot run this memref.copy: {why}")
-                op.erase()
-        for op in [op for op in all_ops(module) if op.name in _LEAVING_VIEWS]:
-            if op.name == "memref.get_global" or not _views_an_allocation(op.results[0]):
-                try:
-                    _copy_where_it_leaves(op)
-                except Unsupported as why:
-                    self.fail(op, f"the accelerator cannot hand on this {op.name}: {why}")
-        for op in [op for op in all_ops(module) if op.name == "linalg.transpose"]:
-            _as_generic(op)
-        for op in [op for op in all_ops(module) if op.name in ("linalg.generic", "linalg.fill")]:
+        # Views first: reshapes that are no views of boxes become buffers, copies into or out of
+        # slices become DMAs, and what leaves the function as a view gets a buffer of its own.
+        self._each(module, ("memref.expand_shape", "memref.collapse_shape"), _materialize_reshape)
+        self._each(module, ("memref.copy",), _lower_slice_copy)
+        self._each(module, _LEAVING_VIEWS, _copy_if_it_leaves)
+        self._each(module, ("linalg.transpose",), _as_generic)
+        self._each(module, ("linalg.generic", "linalg.fill"), _lower_compute)
+
+    def _each(self, module, names: tuple, lower) -> None:
+        for op in [op for op in all_ops(module) if op.name in names]:
             try:
-                if op.name == "linalg.generic":
-                    _GenericTiler(op).lower()
-                elif not _is_reduction_init(op):
-                    _lower_fill(op)
+                lower(op)
             except Unsupported as why:
                 self.fail(op, f"the accelerator cannot run this {op.name}: {why}")
+
+
+def _lower_slice_copy(copy) -> None:
+    """A copy into or out of a slice (a concatenation, a slice op's result): DMAs."""
+    source, target = copy.operands
+    if _is_static_subview(source) or _is_static_subview(target):
+        with ir.InsertionPoint(copy), copy.location:
+            _dma_copy(source, target)
+        copy.erase()
+
+
+def _copy_if_it_leaves(view_op) -> None:
+    if view_op.name == "memref.get_global" or not _views_an_allocation(view_op.results[0]):
+        _copy_where_it_leaves(view_op)
+
+
+def _lower_compute(op) -> None:
+    if op.name == "linalg.generic":
+        _GenericTiler(op).lower()
+    elif not _is_reduction_init(op):
+        _lower_fill(op)
+
+
+def reshape_boundary(source: list, target: list, budget: int = MAX_TILE_ELEMENTS):
+    """(source dims, target dims) of the outer parts of a reshape that splits both shapes into
+    outer x inner with one inner size, static and at most ``budget`` elements (the largest such),
+    or None. A chunk of outer rows is then a box of both shapes (``None`` dims: unknown)."""
+    best = None
+    for s_cut in range(len(source) + 1):
+        for t_cut in range(len(target) + 1):
+            inner_s, inner_t = source[s_cut:], target[t_cut:]
+            if None in inner_s or None in inner_t:
+                continue
+            inner = math.prod(inner_s)
+            if inner == math.prod(inner_t) and inner <= budget:
+                if best is None or inner > best[2]:
+                    best = (s_cut, t_cut, inner)
+    return best
+
+
+def _materialize_reshape(view) -> None:
+    """A reshape that splits or merges dims of size other than 1 is no box-for-box view: a buffer
+    of the new shape replaces it, filled by a DMA copy (chunks of outer rows, each a box of both
+    shapes) where the view is made, or, when ops write through the view (bufferization reused the
+    result's buffer), copied back into the tensor after the last of them. A reshape that adds or
+    drops unit dims stays a view."""
+    source, result = view.operands[0], view.results[0]
+    before = [d for d in ir.MemRefType(source.type).shape if d != 1]
+    after = [d for d in ir.MemRefType(result.type).shape if d != 1]
+    if before == after:
+        return
+    _check_memref(source)
+    result_type = _check_memref(result)
+    writers = [use.owner for use in result.uses if _writes_into(use.owner, result)]
+    with ir.InsertionPoint(view), view.location:
+        buffer = memref_alloc(ir.MemRefType.get(list(result_type.shape), result_type.element_type))
+        if not writers:
+            _reshape_copy(source, buffer)
+    if writers:
+        block_ops = [op.operation for op in view.operation.block.operations]
+        last = max(block_ops.index(op.operation) for op in writers)
+        with ir.InsertionPoint(block_ops[last + 1]), view.location:  # a terminator ends it
+            _reshape_copy(buffer, source)
+    result.replace_all_uses_with(buffer)
+    view.erase()
+
+
+def _reshape_copy(source, target) -> None:
+    """DMA copy of ``source`` into ``target`` of another shape with the same elements."""
+    shape_s = list(ir.MemRefType(source.type).shape)
+    shape_t = list(ir.MemRefType(target.type).shape)
+    cut = reshape_boundary(shape_s, shape_t)
+    if cut is None:
+        raise Unsupported(f"no chunk of {shape_s} is a box of {shape_t} within the buffer")
+    s_cut, t_cut, inner = cut
+    last_s = shape_s[s_cut - 1] if s_cut else 1
+    last_t = shape_t[t_cut - 1] if t_cut else 1
+    step = math.gcd(last_s, last_t) or 1
+    while step > 1 and step * inner > MAX_TILE_ELEMENTS:
+        step = max(d for d in range(1, step) if step % d == 0)
+    outer = math.prod(shape_s[:s_cut])
+    for turn, first in enumerate(range(0, outer, step)):
+        at = (turn % 2) * MAX_TILE_ELEMENTS * F32_BYTES
+        count = min(step, outer - first)
+        loaded = _outer_box(shape_s, s_cut, first, count)
+        stored = _outer_box(shape_t, t_cut, first, count)
+        accel.create("dma_load", [source], **loaded, to=at)
+        accel.create("dma_store", [target], **stored, from_=at)
+
+
+def _outer_box(shape: list, cut: int, first: int, count: int) -> dict:
+    """The box of outer rows [first, first + count) (within one row of the last outer dim) and
+    all of the inner dims."""
+    begin = list(np.unravel_index(first, shape[:cut])) if cut else []
+    counts = [1] * (cut - 1) + [count] if cut else []
+    return {
+        "begin": [int(b) for b in begin] + [0] * (len(shape) - cut),
+        "count": counts + shape[cut:],
+        "step": [1] * len(shape),
+    }
+
+
+def _writes_into(op, value) -> bool:
+    """Whether ``op`` may write ``value``: a linalg op's output, a copy's target, a store."""
+    name = getattr(op, "name", "")
+    if name == "memref.copy":
+        return op.operands[1] == value
+    if name == "accel.dma_store":
+        return op.operands[0] == value
+    if name.startswith("linalg."):
+        return any(v == value for v in list(op.operands)[-_num_outputs_of(op) :])
+    return False
+
+
+def _num_outputs_of(op) -> int:
+    if "operandSegmentSizes" in op.attributes:
+        return ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"])[1]
+    return 1
 
 
 def _as_generic(transpose) -> None:
@@ -791,7 +899,8 @@ class _GenericTiler:
                 self.slots.next_tile()
                 values = self._body(position, skip=combine)
                 tile_shape = self._tile_shape(position, set(plan.group_dims) | {plan.cols_dim})
-                reduced = self._full(values[value], tile_shape)
+                computed = values.get(value) or self._block_value(value, position)
+                reduced = self._full(computed, tile_shape)
                 self._reduce_into(reduced, acc, reduce_fn, binary_fn, group_reduced, cols_reduced)
             self._store(output, outer, acc)
 
