@@ -163,3 +163,24 @@ def test_a_wide_product_with_b_transposed_runs_swapped(shape, transposed):
     [stats] = in_process.last_stats()
     if shape == (50, 1024, 3136):
         assert stats.total_cycles < 130_000
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_an_operand_that_is_a_slice_is_read_through_it(transpose_a):
+    """A split's second half is a strided view of its tensor: the DMAs read their boxes through
+    it (the program writer puts them in the tensor's own dims)."""
+    rng = np.random.default_rng(31)
+    whole = rng.standard_normal((6, 300)).astype(np.float32)
+    w_value = rng.standard_normal((150, 5) if not transpose_a else (6, 5)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, whole.shape)
+        w = tf.placeholder(tf.float32, w_value.shape)
+        with tf.device("/accel:0"):
+            _, half = tf.split(x, 2, axis=1)
+            y = tf.matmul(half, w, transpose_a=transpose_a)
+        config = tf.ConfigProto(device_count={"ACCEL": 1}, allow_soft_placement=True)
+        with tf.Session(config=config) as sess:
+            value = sess.run(y, {x: whole, w: w_value})
+    lhs = whole[:, 150:].T if transpose_a else whole[:, 150:]
+    _assert_close(value, np.ascontiguousarray(lhs), w_value)

@@ -193,10 +193,21 @@ def _gathered(m: int, k: int, n: int, transposed: tuple, swapped: bool = False) 
     return (m * k if transpose_a else 0) + (k * n if transpose_b else 0)
 
 
-def _read_elementwise(c: ir.Value) -> bool:
-    """Whether a linalg.generic reads C: tgc-accel-tile-generic may then fuse it into C's stores
-    (an epilogue), which expects C's tiles stored as they are, not transposed."""
-    return any(use.owner.name == "linalg.generic" for use in c.uses)
+def _row_major(memref: ir.MemRefType) -> bool:
+    return memref.layout == ir.MemRefType.get(list(memref.shape), memref.element_type).layout
+
+
+def _is_static_subview(value) -> bool:
+    """A memref.subview (static offsets, sizes and strides, no dim dropped) of a row-major
+    tensor or of such a slice: the program writer reads DMA boxes on it in the tensor's own dims
+    (as tgc-accel-tile-generic's operands)."""
+    owner = value.owner
+    if getattr(owner, "name", None) != "memref.subview" or len(owner.operands) > 1:
+        return False
+    source = owner.operands[0]
+    if ir.MemRefType(source.type).rank != ir.MemRefType(value.type).rank:
+        return False
+    return _row_major(ir.MemRefType(source.type)) or _is_static_subview(source)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +244,7 @@ class TileMatmulPass(ModulePass):
                 self.fail(
                     op, f"the accelerator multiplies float32 or float64 matrices, not {type_}"
                 )
-            if memref.layout != ir.MemRefType.get(list(memref.shape), memref.element_type).layout:
+            if not _row_major(memref) and not _is_static_subview(value):
                 self.fail(op, f"the accelerator's DMA moves row-major tensors, not {type_}")
         if _transposes(op) is None:
             self.fail(op, "the accelerator's matmul reads its operands as given or transposed")
@@ -246,8 +257,7 @@ class TileMatmulPass(ModulePass):
         k = ir.MemRefType(a.type).shape[0 if transposed[0] else 1]
         fills = [use.owner for use in c.uses if _is_zero_fill(use.owner, c)]
         matmul = _Matmul(a, b, c, k, transposed, zeroed=bool(fills))
-        fewer = _gathered(m, k, n, transposed, swapped=True) < _gathered(m, k, n, transposed)
-        if fewer and not _read_elementwise(c):
+        if _gathered(m, k, n, transposed, swapped=True) < _gathered(m, k, n, transposed):
             # C^T = B^T A^T: B's rows stream through A's tiles, and C is stored transposed.
             swapped_flags = (not transposed[1], not transposed[0])
             matmul = _Matmul(b, a, c, k, swapped_flags, matmul.zeroed, swapped=True)
