@@ -326,3 +326,59 @@ def test_constants_travel_in_the_program_even_when_returned():
     assert np.array_equal(got[0], np.tile(np.arange(3, dtype=np.float32) + 2, (4, 1)))
     assert np.array_equal(got[1], np.array([[1.5, -2.0]], np.float32))
     assert np.array_equal(got[2], np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize(
+    "pool, ksize, strides, padding",
+    [
+        ("max", 2, 2, "SAME"),
+        ("max", 3, 1, "VALID"),
+        ("avg", 3, 2, "SAME"),
+        ("avg", 2, 2, "VALID"),
+    ],
+)
+def test_pooling_runs_on_the_vector_unit_one_strided_dma_per_window_tap(
+    pool, ksize, strides, padding, capsys
+):
+    """max_pool and avg_pool (forward; their gradients stay on the CPU): per window tap a DMA of
+    the padded input at the pool's strides, max or add into the accumulator. Against float64
+    numpy: max is exact, the average within float32 rounding of its ksize^2 additions."""
+    x_value = np.random.default_rng(7).standard_normal((2, 7, 6, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, x_value.shape)
+        with tf.device("/accel:0"):
+            op = tf.nn.max_pool if pool == "max" else tf.nn.avg_pool
+            y = op(x, [1, ksize, ksize, 1], [1, strides, strides, 1], padding)
+        with tf.Session(config=SOFT) as sess:
+            got = sess.run(y, {x: x_value})
+    assert f"({'tgc.max_pool' if pool == 'max' else 'tgc.avg_pool'}): {ACCEL0}" in (
+        capsys.readouterr().err
+    )
+    expected = _pool_reference(x_value.astype(np.float64), pool, ksize, strides, padding)
+    if pool == "max":
+        assert np.array_equal(got, expected.astype(np.float32))
+    else:
+        _close(got, expected, rtol=1e-6)
+
+
+def _pool_reference(x, pool, ksize, strides, padding):
+    """TF's pooling in float64: SAME pads so the output is ceil(size / stride) (the padding not
+    counted in an average), VALID keeps the windows inside."""
+    n, h, w, c = x.shape
+    if padding == "SAME":
+        out_h, out_w = -(-h // strides), -(-w // strides)
+        pad_h = max((out_h - 1) * strides + ksize - h, 0)
+        pad_w = max((out_w - 1) * strides + ksize - w, 0)
+        top, left = pad_h // 2, pad_w // 2
+    else:
+        out_h, out_w = (h - ksize) // strides + 1, (w - ksize) // strides + 1
+        top = left = 0
+    result = np.zeros((n, out_h, out_w, c))
+    for i in range(out_h):
+        for j in range(out_w):
+            r0, c0 = i * strides - top, j * strides - left
+            window = x[:, max(r0, 0) : r0 + ksize, max(c0, 0) : c0 + ksize, :]
+            reduce = np.max if pool == "max" else np.mean
+            result[:, i, j, :] = reduce(window, axis=(1, 2))
+    return result

@@ -201,3 +201,24 @@ func.func @flatten(%x: memref<2x3x4xf32>) -> memref<2x12xf32> {
   %flat = memref.collapse_shape %x [[0], [1, 2]] : memref<2x3x4xf32> into memref<2x12xf32>
   return %flat : memref<2x12xf32>
 }
+
+// -----
+
+// Pooling (max here): per window tap one DMA of the (padded) input at the pool's strides, its rows
+// the output positions and its columns the channels, maxed into the accumulator (loaded from the
+// output's initial value); one tile per image.
+// CHECK-LABEL: func.func @max_pool(
+// CHECK-SAME:      %[[X:.+]]: memref<1x4x4x2xf32>, %{{.+}}: memref<2x2xf32>, %[[O:.+]]: memref<1x2x2x2xf32>)
+// CHECK-NEXT:    "accel.dma_load"(%[[O]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 262144 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "max", lhs = array<i64: 0, 4, 2>, rhs = array<i64: 262144, 4, 2>, to = array<i64: 0, 4, 2>}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 1, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 524288 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "max", lhs = array<i64: 0, 4, 2>, rhs = array<i64: 524288, 4, 2>, to = array<i64: 0, 4, 2>}
+// CHECK:         "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 1, 1, 0>, count = array<i64: 1, 2, 2, 2>, step = array<i64: 1, 2, 2, 1>, to = 524288 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "max"
+// CHECK-NEXT:    "accel.dma_store"(%[[O]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 2, 2, 2>, from = 0 : i64, step = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:    return
+func.func @max_pool(%x: memref<1x4x4x2xf32>, %window: memref<2x2xf32>, %o: memref<1x2x2x2xf32>) {
+  linalg.pooling_nhwc_max {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x, %window : memref<1x4x4x2xf32>, memref<2x2xf32>) outs(%o : memref<1x2x2x2xf32>)
+  return
+}

@@ -78,6 +78,9 @@ VECTOR_OPS = (
     "reduce_min",
     "reduce_prod",
     "l2_loss",
+    # pooling (forward): a strided DMA per window tap, max or add on the vector unit
+    "max_pool",
+    "avg_pool",
     # activations and losses
     "softmax",
     "log_softmax",

@@ -29,9 +29,15 @@ selects on their i1 results, constants) runs tile by tile:
   trip to device memory instead of three, placed as late in the vector unit's in-order queue as
   the accumulator stays unchanged so that it does not hold up the casts of the next matmuls.
 
-A ``linalg.fill`` of a whole buffer becomes fills and DMA stores, unless it is the initial value of
-a reduction's output (then the accumulator's ``fill``). Whatever the vector unit cannot compute is
-refused with the op and the reason; placement (pipeline.runs_on_accel) keeps such ops on the CPU.
+Before the generics: a reshape that splits or merges dims becomes a buffer filled by DMA, copies
+into or out of slices become DMAs, a view that leaves the function gets a buffer of its own,
+linalg.transpose becomes the generic it is, and pooling (linalg.pooling_nhwc_max/_sum) becomes per
+window tap a strided DMA combined into the accumulator by max or add.
+
+A ``linalg.fill`` of a whole buffer (or a ``linalg.map`` of a constant) becomes fills and stores,
+unless it is the initial value of a reduction's output (then the accumulator's ``fill``). Whatever
+the vector unit cannot compute is refused with the op and the reason; placement
+(pipeline.runs_on_accel) keeps such ops on the CPU.
 """
 
 from __future__ import annotations
@@ -291,7 +297,8 @@ class TileGenericPass(ModulePass):
         self._each(module, ("memref.copy",), _lower_slice_copy)
         self._each(module, _LEAVING_VIEWS, _copy_if_it_leaves)
         self._each(module, ("linalg.transpose",), _as_generic)
-        self._each(module, ("linalg.generic", "linalg.fill"), _lower_compute)
+        computes = ("linalg.generic", "linalg.fill", "linalg.map")
+        self._each(module, computes + _POOLINGS, _lower_compute)
 
     def _each(self, module, names: tuple, lower) -> None:
         for op in [op for op in all_ops(module) if op.name in names]:
@@ -299,6 +306,9 @@ class TileGenericPass(ModulePass):
                 lower(op)
             except Unsupported as why:
                 self.fail(op, f"the accelerator cannot run this {op.name}: {why}")
+
+
+_POOLINGS = ("linalg.pooling_nhwc_max", "linalg.pooling_nhwc_sum")
 
 
 def _lower_slice_copy(copy) -> None:
@@ -318,8 +328,62 @@ def _copy_if_it_leaves(view_op) -> None:
 def _lower_compute(op) -> None:
     if op.name == "linalg.generic":
         _GenericTiler(op).lower()
+    elif op.name.startswith("linalg.pooling_nhwc_"):
+        _lower_pooling(op)
+    elif op.name == "linalg.map":
+        if len(op.operands) != 1:
+            raise Unsupported("a map of inputs (only a constant's map is a fill here)")
+        _lower_fill(op)
     elif not _is_reduction_init(op):
         _lower_fill(op)
+
+
+def _lower_pooling(pool) -> None:
+    """linalg.pooling_nhwc_max / _sum on the (already padded) input: per window tap one strided
+    DMA of the input (its rows the output positions, its columns the channels), combined into
+    the accumulator (loaded from the output's initial value) by the vector unit's max or add."""
+    x, window, out = pool.operands
+    _check_memref(x)
+    shape_o = list(_check_memref(out).shape)
+    kh, kw = ir.MemRefType(window.type).shape
+    strides = [int(v) for v in ir.DenseIntElementsAttr(pool.attributes["strides"])]
+    dilations = [int(v) for v in ir.DenseIntElementsAttr(pool.attributes["dilations"])]
+    combine = {"linalg.pooling_nhwc_max": "max", "linalg.pooling_nhwc_sum": "add"}.get(pool.name)
+    if combine is None:
+        raise Unsupported(f"the pooling '{pool.name}'")
+    n, oh, ow, c = shape_o
+    # Per tile three regions (the accumulator, two taps in turn), twice (double buffering).
+    tile_bytes = MAX_TILE_ELEMENTS // 4 * F32_BYTES
+    rows_per_image = max(1, min(oh, MAX_TILE_ELEMENTS // 4 // max(1, ow * c)))
+    if ow * c > MAX_TILE_ELEMENTS // 4:
+        raise Unsupported(f"an output row of {ow} x {c} elements is larger than a tile")
+    turn = 0
+    with ir.InsertionPoint(pool), pool.location:
+        for image in range(n):
+            for first in range(0, oh, rows_per_image):
+                count = min(rows_per_image, oh - first)
+                rows = count * ow
+                out_box = {
+                    "begin": [image, first, 0, 0],
+                    "count": [1, count, ow, c],
+                    "step": [1, 1, 1, 1],
+                }
+                base, turn = (turn % 2) * 3 * tile_bytes, turn + 1
+                acc = base
+                accel.create("dma_load", [out], **out_box, to=acc)
+                for tap, (tap_h, tap_w) in enumerate(itertools.product(range(kh), range(kw))):
+                    at = base + (1 + tap % 2) * tile_bytes
+                    begin_h = first * strides[0] + tap_h * dilations[0]
+                    box = {
+                        "begin": [image, begin_h, tap_w * dilations[1], 0],
+                        "count": [1, count, ow, c],
+                        "step": [1, strides[0], strides[1], 1],
+                    }
+                    accel.create("dma_load", [x], **box, to=at)
+                    tile = [acc, rows, c]
+                    accel.create("binary", fn=combine, lhs=tile, rhs=[at, rows, c], to=tile)
+                accel.create("dma_store", [out], **out_box, from_=acc)
+    pool.erase()
 
 
 def reshape_boundary(source: list, target: list, budget: int = MAX_TILE_ELEMENTS):
@@ -563,6 +627,13 @@ def _num_outputs(generic) -> int:
 
 
 def _fill_constant(fill) -> float | None:
+    if fill.name == "linalg.map":  # a map of no input yielding a constant (a pad's background)
+        block = fill.regions[0].blocks[0]
+        yielded = [op for op in block.operations if op.name == "linalg.yield"][0].operands[0]
+        producer = yielded.owner
+        if getattr(producer, "name", None) != "arith.constant":
+            return None
+        return ir.FloatAttr(producer.attributes["value"]).value
     producer = fill.operands[0].owner
     if not hasattr(producer, "name") or producer.name != "arith.constant":
         return None
@@ -574,7 +645,7 @@ def _lower_fill(fill) -> None:
     value = _fill_constant(fill)
     if value is None:
         raise Unsupported("its value is not a float constant")
-    target = fill.operands[1]
+    target = fill.operands[-1]
     memref = _check_memref(target)
     shape = list(memref.shape)
     rank = len(shape)
