@@ -105,6 +105,37 @@ ACCEL_OPS = (*MATRIX_OPS, *VECTOR_OPS, *VARIABLE_OPS)
 
 # Element types the accelerator's device memory holds (as float32; bools as 0.0 and 1.0).
 _ELEMENT_TYPES = ("f32", "f64", "i1")
+# The ops that may take or make bools: comparisons, logic, select, casts and data movement.
+_BOOLS_OK = (
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "select",
+    "cast",
+    "identity",
+    "stop_gradient",
+    "constant",
+    "expand_dims",
+    "squeeze",
+    "reshape",
+    "reshape_like",
+    "transpose",
+    "slice",
+    "strided_slice",
+    "concat",
+    "split",
+    "broadcast_like",
+    "variable",
+    "read_variable",
+    "reread_variable",
+    "assign",
+)
 
 
 def runs_on_accel(operation, op_name: str) -> bool:
@@ -113,10 +144,10 @@ def runs_on_accel(operation, op_name: str) -> bool:
     Unknown dims are fine: a session specialises the feeds of a static-shape target."""
     if op_name not in ACCEL_OPS:
         return False
-    if op_name in MATRIX_OPS:  # the matrix unit multiplies floats
-        allowed = ("f32", "f64")
-    else:
+    if op_name in _BOOLS_OK:  # moves, compares or selects bools (0.0 and 1.0 here)
         allowed = _ELEMENT_TYPES
+    else:  # arithmetic: on bools it would be integer arithmetic, which the vector unit has not
+        allowed = ("f32", "f64")
     if op_name in ("reshape", "reshape_like") and not _adds_or_drops_unit_dims(operation):
         return False
     if op_name in ("strided_slice", "strided_slice_grad") and not _positive_strides(operation):
