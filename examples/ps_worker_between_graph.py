@@ -4,11 +4,12 @@
         --cluster '{"ps": ["localhost:2222"], "worker": ["localhost:2223", "localhost:2224"]}' \\
         examples/ps_worker_between_graph.py
 
-Each process builds its own copy of the graph: the weights on /job:ps/task:0, its own training step
-on /job:worker/task:K. The ps task's process serves (``server.join()``); each worker opens a Session
-on its server's target and trains asynchronously against the weights the ps task holds, which the
-workers share: worker 0 (the chief) initializes them, the others wait until it has. Each worker
-prints its losses; ``--out DIR`` also writes them to DIR/worker_K.json.
+Each process builds its own copy of the graph, placed by tf.train.replica_device_setter: the weights
+on /job:ps/task:0, its own training step on /job:worker/task:K. The ps task's process serves
+(``server.join()``); each worker opens a Session on its server's target and trains asynchronously
+against the weights the ps task holds, which the workers share: worker 0 (the chief) initializes
+them, the others wait until it has. Each worker prints its losses; ``--out DIR`` also writes them
+to DIR/worker_K.json.
 """
 
 import argparse
@@ -30,9 +31,12 @@ def main(job_name, task_index, cluster, steps=30, out=None):
     rng = np.random.default_rng(0)
     x = tf.placeholder(tf.float32, [None, D], name="x")
     y = tf.placeholder(tf.float32, [None, C], name="y")
-    with tf.device("/job:ps/task:0"):
+    # Variables on the ps tasks (in turn), everything else on this worker.
+    setter = tf.train.replica_device_setter(
+        cluster=cluster, worker_device=f"/job:worker/task:{task_index}"
+    )
+    with tf.device(setter):
         w = tf.Variable(rng.standard_normal((D, C)).astype(np.float32) * 0.1, name="weights")
-    with tf.device(f"/job:worker/task:{task_index}"):
         loss = tf.reduce_mean(
             tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=tf.matmul(x, w))
         )

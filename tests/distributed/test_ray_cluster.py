@@ -227,8 +227,6 @@ def test_a_killed_worker_is_restarted_and_training_goes_on_as_without_the_kill(c
 
     import ray
 
-    from tgc.runtime.ray.run import UnavailableError
-
     workers, _ = cluster
     uninterrupted, _ = _train(
         workers[0].target, ["/job:ps/task:0", "/job:ps/task:1"], "/job:worker/task:1", steps=6
@@ -250,7 +248,7 @@ def test_a_killed_worker_is_restarted_and_training_goes_on_as_without_the_kill(c
         while len(losses) < 6:
             try:
                 losses.append(sess.run([loss, train], feeds)[0])
-            except UnavailableError as lost:
+            except tf.errors.UnavailableError as lost:
                 assert "task worker/1 was lost" in str(lost)
     np.testing.assert_allclose(losses, uninterrupted, rtol=1e-6)
 
@@ -262,8 +260,6 @@ def test_a_killed_ps_task_is_restored_from_the_last_checkpoint(cluster, tmp_path
     import signal
 
     import ray
-
-    from tgc.runtime.ray.run import UnavailableError
 
     workers, _ = cluster
     x, labels, loss, train, (w1, w2) = _two_layer_net(
@@ -283,7 +279,7 @@ def test_a_killed_ps_task_is_restored_from_the_last_checkpoint(cluster, tmp_path
         checkpoint = saver.save(sess, str(tmp_path / "model"), global_step=3)
         sess.run(train, feeds)  # an update after the checkpoint: lost with the ps task
         os.kill(ray.get(ps1.pid.remote()), signal.SIGKILL)
-        with pytest.raises((UnavailableError, tf.errors.FailedPreconditionError)):
+        with pytest.raises((tf.errors.UnavailableError, tf.errors.FailedPreconditionError)):
             for _ in range(3):  # until the loss is seen (a restarted ps holds no w2)
                 sess.run(train, feeds)
         assert sess.is_initialized(w1) and not sess.is_initialized(w2)
@@ -354,8 +350,6 @@ def test_closing_the_servers_leaves_no_ray_process(cluster):
     """Runs last: it stops the module's cluster (the fixture's close is then a no-op)."""
     import ray
 
-    from tgc.runtime.ray.run import UnavailableError
-
     workers, ps = cluster
     with tf.device("/job:worker/task:0"):
         y = tf.constant(2.0) * 4.0
@@ -369,7 +363,7 @@ def test_closing_the_servers_leaves_no_ray_process(cluster):
         server.close()
     with pytest.raises(tf.errors.NotFoundError):
         tf.Session(workers[0].target)
-    with pytest.raises(UnavailableError, match="cluster of this session was shut down"):
+    with pytest.raises(tf.errors.UnavailableError, match="cluster of this session was shut down"):
         stale.run(y)
     assert not ray.is_initialized()  # no Ray was started again behind the closed one
     assert not (_descendants() & started)

@@ -16,6 +16,7 @@ launcher's cluster instead of starting one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -314,3 +315,92 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ---- tf.train.replica_device_setter --------------------------------------------------------------
+
+# The op types TF1 places on parameter servers (``STANDARD_PS_OPS`` in TF's device_setter.py).
+STANDARD_PS_OPS = (
+    "Variable",
+    "VariableV2",
+    "AutoReloadVariable",
+    "MutableHashTable",
+    "MutableHashTableV2",
+    "MutableHashTableOfTensors",
+    "MutableHashTableOfTensorsV2",
+    "MutableDenseHashTable",
+    "MutableDenseHashTableV2",
+    "VarHandleOp",
+    "BoundedVariable",
+)
+
+
+class _RoundRobinStrategy:
+    """The ps task of each new variable in turn: 0, 1, ..., n-1, 0, ..."""
+
+    def __init__(self, num_tasks: int):
+        self._num_tasks = num_tasks
+        self._next = 0
+
+    def __call__(self, unused_op) -> int:
+        task = self._next
+        self._next = (self._next + 1) % self._num_tasks
+        return task
+
+
+class _ReplicaDeviceChooser:
+    """The device function replica_device_setter returns (TF1's ``_ReplicaDeviceChooser``)."""
+
+    def __init__(self, ps_tasks, ps_device, worker_device, merge_devices, ps_ops, ps_strategy):
+        self._ps_tasks, self._ps_device = ps_tasks, ps_device
+        self._worker_device, self._merge_devices = worker_device, merge_devices
+        self._ps_ops, self._ps_strategy = ps_ops, ps_strategy
+
+    def device_function(self, op) -> str:
+        from tgc.dialect.devices import DeviceSpec
+
+        # Without merging, a device an inner scope gave the op stands as it is.
+        if not self._merge_devices and op.device:
+            return op.device
+        current = DeviceSpec.from_string(op.device or "")
+        if self._ps_tasks and self._ps_device and op.type in self._ps_ops:
+            ps = DeviceSpec.from_string(self._ps_device)
+            # The strategy picks the task only where the op's own job (if any) is the ps job.
+            if ps.job and (not current.job or current.job == ps.job):
+                ps = dataclasses.replace(ps, task=self._ps_strategy(op))
+            return ps.merge(current).to_string()
+        return DeviceSpec.from_string(self._worker_device or "").merge(current).to_string()
+
+
+def replica_device_setter(
+    ps_tasks=0,
+    ps_device="/job:ps",
+    worker_device="/job:worker",
+    merge_devices=True,
+    cluster=None,
+    ps_ops=None,
+    ps_strategy=None,
+):
+    """A device function for ``tf.device``: variables (``ps_ops``) go to the ps tasks in turn
+    (round robin, or ``ps_strategy(op) -> task``), every other op to ``worker_device``; a device an
+    inner scope names is merged in (TF1's ``tf.train.replica_device_setter``). With ``cluster``
+    the number of ps tasks is the ps job's; None when there is no ps task (no placement)."""
+    from tgc.dialect.devices import DeviceSpec
+
+    if cluster is not None:
+        jobs = ClusterSpec(cluster).as_dict()
+        ps_job = DeviceSpec.from_string(ps_device).job
+        if ps_job not in jobs or jobs[ps_job] is None:
+            return None
+        ps_tasks = len(jobs[ps_job])
+    if ps_tasks == 0:
+        return None
+    ps_ops = list(STANDARD_PS_OPS) if ps_ops is None else list(ps_ops)
+    if ps_strategy is None:
+        ps_strategy = _RoundRobinStrategy(ps_tasks)
+    if not callable(ps_strategy):
+        raise TypeError("ps_strategy must be callable")
+    chooser = _ReplicaDeviceChooser(
+        ps_tasks, ps_device, worker_device, merge_devices, ps_ops, ps_strategy
+    )
+    return chooser.device_function

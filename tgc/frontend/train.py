@@ -540,4 +540,8 @@ from tgc.frontend.saver import (  # noqa: E402,F401  (tf.train.Saver and its che
     get_checkpoint_state,
     latest_checkpoint,
 )
-from tgc.frontend.cluster import ClusterSpec, Server  # noqa: E402,F401  (tf.train's cluster API, on Ray)
+from tgc.frontend.cluster import (  # noqa: E402,F401  (tf.train's cluster API, on Ray)
+    ClusterSpec,
+    Server,
+    replica_device_setter,
+)

@@ -18,15 +18,11 @@ import itertools
 import threading
 import uuid
 
-from tgc.runtime import errors
+from tgc.runtime.errors import UnavailableError
 from tgc.runtime.ray.task import OBJECT_STORE_BYTES, RECV_TIMEOUT_SECONDS
 from tgc.runtime.rendezvous import RendezvousError
 
 _run_ids = itertools.count()
-
-
-class UnavailableError(errors.OpError):
-    """A task was lost during a step (TensorFlow's ``tf.errors.UnavailableError``)."""
 
 
 class RunNotLoaded(Exception):
