@@ -117,3 +117,23 @@ from tgc.frontend.initializers import (  # noqa: E402,F401
 from tgc.frontend import math_ops as math  # noqa: E402,F401
 from tgc.frontend.array_ops import *  # noqa: E402,F401,F403
 from tgc.frontend.array_ops import newaxis, shape, size, rank, slice  # noqa: E402,F401
+
+# Input pipelines with queues (tgc/frontend/queues.py, tgc/frontend/queue_runner.py): set here so
+# tgc/frontend/train.py keeps only the optimizers' and savers' own names.
+from tgc.frontend.queues import FIFOQueue, PaddingFIFOQueue, RandomShuffleQueue, RunOptions  # noqa: E402,F401
+from tgc.frontend import queue_runner as _queue_runner  # noqa: E402
+
+for _name in (
+    "Coordinator",
+    "QueueRunner",
+    "add_queue_runner",
+    "start_queue_runners",
+    "batch",
+    "shuffle_batch",
+    "input_producer",
+    "range_input_producer",
+    "slice_input_producer",
+):
+    setattr(train, _name, getattr(_queue_runner, _name))
+train.queue_runner = _queue_runner
+del _name

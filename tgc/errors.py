@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from tgc.runtime.errors import (  # noqa: F401 - tf.errors.* are the runtime's
     AbortedError,
+    CancelledError,
     DeadlineExceededError,
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
     OpError,
+    OutOfRangeError,
     ResourceExhaustedError,
     UnavailableError,
     UnimplementedError,

@@ -87,6 +87,11 @@ class Session:
         # Held by each run that contains an assignment made with use_locking, from reading the
         # variables to storing them: such runs from several threads lose no update.
         self._locking_runs = threading.Lock()
+        # Runs from several threads (queue runners) compile a new signature once, one at a time.
+        self._compiling = threading.Lock()
+        # Per-session state of host ops that keep it (queues: tgc/frontend/queues.py), by op name.
+        self._host_state: dict = {}
+        self._host_state_lock = threading.Lock()
 
     # ---- context management ----------------------------------------------------------------------
 
@@ -108,6 +113,22 @@ class Session:
         self._closed = True
         self._cache.clear()
         self._plans.clear()
+        # Runs blocked on a queue of this session end with CancelledError, as in TF.
+        for state in list(self._host_state.values()):
+            cancel = getattr(state, "cancel", None)
+            if cancel is not None:
+                cancel()
+
+    def host_state(self, key, make):
+        """The state a host op keeps in this session under ``key`` (a queue's contents), made by
+        ``make()`` on first use; one per session, as variables are."""
+        state = self._host_state.get(key)
+        if state is None:
+            with self._host_state_lock:
+                state = self._host_state.get(key)
+                if state is None:
+                    state = self._host_state[key] = make()
+        return state
 
     # ---- run -------------------------------------------------------------------------------------
 
@@ -128,11 +149,17 @@ class Session:
                     result = self._run_fast(plan, feed_dict)
             if result is not _NO_FAST_PATH:
                 return result
-        return self._run_general(plan, feed_dict, key)
+        return self._run_general(plan, feed_dict, key, options)
 
-    def _run_general(self, plan, feed_dict, key):
+    def _run_general(self, plan, feed_dict, key, options=None):
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
+        if plan.source_ops:
+            # Host sources (a queue's dequeue) run first; the compiled part takes their outputs
+            # as it takes feeds.
+            for op in plan.source_ops:
+                self._run_host_op(op, by_tensor, options)
+            feeds.update((t, by_tensor[t]) for t in plan.cut)
         if plan.device_elements:
             if plan.static:
                 compiled = self._compiled(plan.device_elements, feeds, static=True)
@@ -143,13 +170,28 @@ class Session:
                 compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
         for op in plan.host_ops:
-            by_tensor[op.outputs[0]] = op.host_fn(*[by_tensor[t] for t in op.inputs])
+            self._run_host_op(op, by_tensor, options)
         # A fetched feed is returned as a copy, never the caller's own array.
         values = [
-            None if not isinstance(e, Tensor) else feeds[e].copy() if e in feeds else by_tensor[e]
+            None
+            if not isinstance(e, Tensor)
+            else feeds[e].copy()
+            if e in feeds and e not in plan.cut
+            else by_tensor[e]
             for e in plan.mapper.elements
         ]
         return plan.mapper.build(values)
+
+    def _run_host_op(self, op, by_tensor, options) -> None:
+        """Runs a host op on the values of its inputs. One that keeps state in the session (a
+        queue's op) has a ``session_fn(session, options, *inputs)`` returning one value per
+        output; a summary's ``host_fn`` returns its one output."""
+        values = [by_tensor[t] for t in op.inputs]
+        session_fn = getattr(op, "session_fn", None)
+        if session_fn is None:
+            by_tensor[op.outputs[0]] = op.host_fn(*values)
+            return
+        by_tensor.update(zip(op.outputs, session_fn(self, options, *values)))
 
     def _plan(self, fetches, feed_dict, key) -> "_RunPlan":
         """What a call shape of run() needs, kept under ``key`` for fetches and feed keys given as
@@ -158,18 +200,20 @@ class Session:
         mapper = _FetchMapper(self.graph, fetches)
         feed_tensors = [self._feed_key(k) for k in feed_dict]
         fed = dict.fromkeys(feed_tensors)
-        host_ops, device_elements = _split_host(mapper.elements, fed)
+        sources, host_ops, device_elements, cut = _split_host(mapper.elements, fed)
         plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements)
+        plan.source_ops, plan.cut = sources, cut
+        fed.update(dict.fromkeys(cut))
         # Only feeds with unknown dims are compiled differently for a target with static shapes.
         plan.static = (
             bool(device_elements)
-            and any(t.spec.shape is not None and None in t.spec.shape for t in feed_tensors)
+            and any(t.spec.shape is not None and None in t.spec.shape for t in fed)
             and self._static_shapes()
         )
         if (
             key is not None
             and not plan.static
-            and not any(t.spec.shape is None for t in feed_tensors)
+            and not any(t.spec.shape is None for t in fed)
             and device_elements
         ):
             # Fixed ranks: one compiled function serves every call of this shape.
@@ -327,6 +371,13 @@ class Session:
         compiled = self._cache.get(key)
         if compiled is not None:
             return compiled
+        with self._compiling:
+            compiled = self._cache.get(key)
+            if compiled is None:
+                compiled = self._compile(key, elements, feeds, static)
+        return compiled
+
+    def _compile(self, key, elements, feeds, static):
         run = self._select(elements, feeds, static)
         if static:
             # Feeds that fit their placeholders but not each other get TF's error, not a failed
@@ -366,8 +417,8 @@ class Session:
             return select(_unique(elements), requested, self.graph)
         except HostOpInRun as exc:
             raise TypeError(
-                f"'{exc.op.name}' ({exc.op.type}) runs on the host: it can be fetched or merged, "
-                f"not used by '{exc.user}'"
+                f"'{exc.op.name}' ({exc.op.type}) runs on the host: it can be fetched, merged or "
+                f"its outputs used by compiled ops, not be a control input of '{exc.user}'"
             ) from None
         except UnfedPlaceholder as exc:
             op = exc.placeholder
@@ -536,6 +587,8 @@ class _RunPlan:
         "fast",
         "lock",
         "static",
+        "source_ops",
+        "cut",
     )
 
     def __init__(self, mapper, feed_tensors, host_ops, device_elements):
@@ -549,6 +602,8 @@ class _RunPlan:
             None  # the session's lock for runs with a use_locking assignment, on the fast path
         )
         self.static = False  # the target compiles one function per combination of fed shapes
+        self.source_ops = []  # host ops run before the compiled part (a queue's dequeue)
+        self.cut = {}  # their outputs that the compiled part takes as feeds (a dict: ordered)
 
 
 _OP = object()  # a fetched op, whose value is None
@@ -586,7 +641,7 @@ class _FastPath:
     @classmethod
     def build(cls, plan, compiled):
         direct = getattr(compiled.call, "_direct", None)
-        if direct is None or plan.host_ops:
+        if direct is None or plan.host_ops or plan.source_ops:
             return None
         position = {t: i for i, t in enumerate(plan.feed_tensors)}
         fast = cls()
@@ -644,10 +699,27 @@ def _plan_key(fetches, feed_dict):
 
 
 def _split_host(elements, feeds):
-    """Host ops (summaries) among the fetches, in dependency order, and what the device must
-    compute: the other fetches plus every input of a host op. A fed tensor cuts the graph: its value
-    is the feed, and nothing upstream of it runs for it."""
-    host, device, seen = [], [], set()
+    """How a run mixes host ops (summaries, queues) with compiled code: (sources, sinks, device
+    elements, cut).
+
+    A host op that takes nothing computed in this run (a queue's dequeue, a summary of a feed) is a
+    source: it runs first, and the outputs that compiled code reads (``cut``) are fed to it. A host
+    op that takes compiled values (an enqueue of a computed batch, a summary of a loss) is a sink:
+    it runs after, in dependency order. The device computes the fetches that are not host ops plus
+    every input of a sink. A fed tensor cuts the graph: its value is the feed, and nothing upstream
+    of it runs for it."""
+    sources, sinks, device, cut = [], [], [], {}
+    placed: set = set()  # host ops put among the sources or sinks
+    scanned: set = set()  # compiled ops whose upstream was searched for host sources
+    after_device: dict = {}
+
+    def takes_computed(op) -> bool:
+        """Whether host op ``op`` needs a value that compiled code computes in this run."""
+        if op not in after_device:
+            after_device[op] = any(
+                t not in feeds and (t.op.host_fn is None or takes_computed(t.op)) for t in op.inputs
+            )
+        return after_device[op]
 
     def visit(element):
         if isinstance(element, Tensor) and element in feeds:
@@ -655,17 +727,42 @@ def _split_host(elements, feeds):
         op = element.op if isinstance(element, Tensor) else element
         if op.host_fn is None:
             device.append(element)
+            scan(op)
             return
-        if op in seen:
+        if op in placed:
             return
-        seen.add(op)
+        placed.add(op)
         for t in op.inputs:
             visit(t)
-        host.append(op)
+        (sinks if takes_computed(op) else sources).append(op)
+
+    def scan(root):
+        """Host ops upstream of compiled op ``root``: each must be a source, its outputs fed."""
+        stack = [root]
+        while stack:
+            op = stack.pop()
+            if op in scanned:
+                continue
+            scanned.add(op)
+            for t in op.inputs:
+                if t in feeds:
+                    continue
+                if t.op.host_fn is None:
+                    stack.append(t.op)
+                    continue
+                if takes_computed(t.op):
+                    raise TypeError(
+                        f"'{t.op.name}' ({t.op.type}) runs on the host after the compiled part of "
+                        f"the run (it takes values computed there), so its output cannot feed "
+                        f"'{op.name}' in the same run; fetch it and feed it to a second run"
+                    )
+                cut[t] = None
+                visit(t.op)
+            stack.extend(c for c in op.control_inputs if c.host_fn is None)
 
     for element in elements:
         visit(element)
-    return host, device
+    return sources, sinks, device, cut
 
 
 def check_concrete_shapes(ops, specs: dict) -> None:

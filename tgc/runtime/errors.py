@@ -54,3 +54,12 @@ class AbortedError(OpError):
 
 class DeadlineExceededError(OpError):
     """The step did not finish in time (a receive that never came)."""
+
+
+class OutOfRangeError(OpError):
+    """Past the end of the input: a closed queue has too few elements for a dequeue."""
+
+
+class CancelledError(OpError):
+    """The op was cancelled: an enqueue into a closed queue, a run blocked when its session
+    closed."""
