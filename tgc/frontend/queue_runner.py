@@ -222,7 +222,7 @@ def add_queue_runner(qr, collection=QUEUE_RUNNERS):
 def start_queue_runners(sess=None, coord=None, daemon=True, start=True, collection=QUEUE_RUNNERS):
     """Starts the threads of every QueueRunner in the graph's collection; returns them."""
     if sess is None:
-        sess = default_session.get()
+        sess = default_session.get_default_session()
         if sess is None:
             raise ValueError("Cannot start queue runners: no default session is registered.")
     threads = []

@@ -64,9 +64,11 @@ class _QueueState:
     def _wait(self, ready, deadline, op, what):
         """Waits under the condition until ``ready()`` or the queue changes so that waiting is
         pointless; DeadlineExceededError past ``deadline``."""
-        while not ready():
+        while True:
             if self.session_closed:
                 raise errors.CancelledError(None, op, f"Session was closed while {what}")
+            if ready():
+                return
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise errors.DeadlineExceededError(
