@@ -340,9 +340,10 @@ def test_constants_travel_in_the_program_even_when_returned():
 def test_pooling_runs_on_the_vector_unit_one_strided_dma_per_window_tap(
     pool, ksize, strides, padding, capsys
 ):
-    """max_pool and avg_pool (forward; their gradients stay on the CPU): per window tap a DMA of
-    the padded input at the pool's strides, max or add into the accumulator. Against float64
-    numpy: max is exact, the average within float32 rounding of its ksize^2 additions."""
+    """max_pool and avg_pool, and avg_pool's gradient (max_pool's stays on the CPU): per window
+    tap a DMA of the padded input at the pool's strides, max or add into the accumulator.
+    Against float64 numpy: max is exact, the average within float32 rounding of its ksize^2
+    additions, the gradient against central differences."""
     x_value = np.random.default_rng(7).standard_normal((2, 7, 6, 3)).astype(np.float32)
     graph = tf.Graph()
     with graph.as_default():
@@ -350,16 +351,24 @@ def test_pooling_runs_on_the_vector_unit_one_strided_dma_per_window_tap(
         with tf.device("/accel:0"):
             op = tf.nn.max_pool if pool == "max" else tf.nn.avg_pool
             y = op(x, [1, ksize, ksize, 1], [1, strides, strides, 1], padding)
+            c_value = np.random.default_rng(8).uniform(-1, 1, y.shape.as_list()).astype(np.float32)
+            (gradient,) = tf.gradients(tf.reduce_sum(y * c_value), [x])
         with tf.Session(config=SOFT) as sess:
-            got = sess.run(y, {x: x_value})
-    assert f"({'tgc.max_pool' if pool == 'max' else 'tgc.avg_pool'}): {ACCEL0}" in (
-        capsys.readouterr().err
-    )
+            got, got_gradient = sess.run([y, gradient], {x: x_value})
+    err = capsys.readouterr().err
+    assert f"({'tgc.max_pool' if pool == 'max' else 'tgc.avg_pool'}): {ACCEL0}" in err
     expected = _pool_reference(x_value.astype(np.float64), pool, ksize, strides, padding)
     if pool == "max":
         assert np.array_equal(got, expected.astype(np.float32))
-    else:
-        _close(got, expected, rtol=1e-6)
+        return  # max_pool_grad stays on the CPU
+    _close(got, expected, rtol=1e-6)
+    assert f"(tgc.avg_pool_grad): {ACCEL0}" in err
+
+    def loss(values):
+        reference = _pool_reference(values, pool, ksize, strides, padding)
+        return float((reference * c_value).sum())
+
+    _close(got_gradient, _numeric_gradient(loss, [x_value], 0))
 
 
 def _pool_reference(x, pool, ksize, strides, padding):

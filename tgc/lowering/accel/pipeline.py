@@ -81,6 +81,7 @@ VECTOR_OPS = (
     # pooling (forward): a strided DMA per window tap, max or add on the vector unit
     "max_pool",
     "avg_pool",
+    "avg_pool_grad",
     # activations and losses
     "softmax",
     "log_softmax",
