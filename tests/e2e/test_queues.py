@@ -354,3 +354,22 @@ def test_start_queue_runners_uses_the_default_session_and_shuffle_batch_dict():
         np.testing.assert_array_equal(sess.run(out["v"]), [[1, 2]] * 3)
         coord.request_stop()
         coord.join(threads)
+
+
+def test_example_queue_input_pipeline_learns_and_stops_its_producers():
+    """examples/queue_input_pipeline.py: producer threads enqueue, the model trains from
+    dequeue_many; the first loss is log(10) (zero weights: a uniform softmax)."""
+    import importlib.util
+    import math
+    from pathlib import Path
+
+    before = _threads_now()
+    path = Path(__file__).resolve().parents[2] / "examples" / "queue_input_pipeline.py"
+    spec = importlib.util.spec_from_file_location("example_queue_input_pipeline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    losses, acc = module.main(steps=150, print_every=0)
+    assert losses[0] == pytest.approx(math.log(10), rel=1e-5)
+    assert np.mean(losses[-20:]) < 0.5 * losses[0]
+    assert acc >= 0.88
+    assert _threads_now() == before
