@@ -11,6 +11,7 @@ from tgc.lowering.nvptx.parallel_dims_first import ParallelDimsFirstPass
 from tgc.lowering.nvptx.serial_kernels import SerialKernelsPass
 from tgc.lowering.nvptx.sink_views import SinkViewsPass
 from tgc.lowering.nvptx.static_transfers import StaticTransfersPass
+from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
 # has a case there, and each family beyond the elementwise ops is checked on every registry sample,
@@ -158,9 +159,10 @@ TILE = (
 MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
 
 
-def pipeline_elements() -> list:
+def pipeline_elements(host_twin: bool = False) -> list:
     """core -> the gpu level: kernels outlined into one gpu.module, launched by the host
-    function, results written into out-param buffers. (PTX is the next stage: codegen.py.)"""
+    function, results written into out-param buffers. (PTX is the next stage: codegen.py.)
+    ``host_twin``: the matmul's schedule without barriers, for nvptx-emulated."""
     return [
         # Sends and receives keep their tensor's static shape (the launch plan performs them).
         StaticTransfersPass(),
@@ -170,6 +172,8 @@ def pipeline_elements() -> list:
         "eliminate-empty-tensors",
         ONE_SHOT_BUFFERIZE,
         LinalgCopiesPass(),
+        # Matmuls: shared-memory tiles and register micro-tiles, a launch of their own.
+        TileMatmulPass(host_twin=host_twin),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
         TILE,
@@ -181,6 +185,8 @@ def pipeline_elements() -> list:
         # copies it into the gpu.module).
         "convert-math-to-funcs",
         SinkViewsPass(),
+        # Constants and index arithmetic into the kernels (immediates, not parameters).
+        "gpu-launch-sink-index-computations",
         "gpu-kernel-outlining",
         "canonicalize",
         "cse",
