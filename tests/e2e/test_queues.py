@@ -373,3 +373,33 @@ def test_example_queue_input_pipeline_learns_and_stops_its_producers():
     assert np.mean(losses[-20:]) < 0.5 * losses[0]
     assert acc >= 0.88
     assert _threads_now() == before
+
+
+def test_batch_enqueue_many_and_shape_errors():
+    rows = tf.constant(np.arange(12, dtype=np.int32).reshape(6, 2))
+    batch = tf.train.batch([rows], batch_size=4, enqueue_many=True, capacity=8)
+    assert isinstance(batch, list) and batch[0].shape.as_list() == [4, 2]
+    with tf.Session() as sess:
+        coord = tf.train.Coordinator()
+        threads = tf.train.start_queue_runners(sess, coord)
+        first, second = sess.run(batch[0]), sess.run(batch[0])
+        coord.request_stop()
+        coord.join(threads)
+    # The runner enqueues the 6 rows again and again: rows 0-3, then 4, 5, 0, 1.
+    np.testing.assert_array_equal(first, [[0, 1], [2, 3], [4, 5], [6, 7]])
+    np.testing.assert_array_equal(second, [[8, 9], [10, 11], [0, 1], [2, 3]])
+    x = tf.placeholder(tf.float32, [None])
+    with pytest.raises(ValueError, match="all shapes must be fully defined: 'Placeholder"):
+        tf.train.batch([x], batch_size=2)
+
+
+def test_a_queue_op_as_a_control_input_of_compiled_code_is_refused_by_name():
+    q = tf.FIFOQueue(2, tf.int32, shapes=[])
+    enqueue = q.enqueue(tf.constant(1))
+    with tf.control_dependencies([enqueue]):
+        y = tf.identity(tf.constant(2.0), name="after_enqueue")
+    with tf.Session() as sess:
+        with pytest.raises(
+            TypeError, match="QueueEnqueueV2\\) runs on the host: .* 'after_enqueue'"
+        ):
+            sess.run(y)

@@ -758,7 +758,14 @@ def _split_host(elements, feeds):
                     )
                 cut[t] = None
                 visit(t.op)
-            stack.extend(c for c in op.control_inputs if c.host_fn is None)
+            for c in op.control_inputs:
+                if c.host_fn is not None:
+                    raise TypeError(
+                        f"'{c.name}' ({c.type}) runs on the host: it can be fetched, merged or "
+                        f"its outputs used by compiled ops, not be a control input of '{op.name}'; "
+                        "fetch both in one run instead"
+                    )
+                stack.append(c)
 
     for element in elements:
         visit(element)
