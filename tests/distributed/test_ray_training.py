@@ -70,3 +70,71 @@ def test_replica_device_setter_places_the_lecture_net_on_ps_and_worker_tasks(clu
     np.testing.assert_allclose(on_cluster, in_process, rtol=1e-5)
     np.testing.assert_allclose(w1, r1, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w2, r2, rtol=1e-5, atol=1e-6)
+
+
+class _KillTaskAt(tf.train.SessionRunHook):
+    """SIGKILLs the process of ``task`` once the global step reaches ``at`` (between two steps),
+    noting the checkpoint that is then the latest."""
+
+    def __init__(self, task, at, checkpoint_dir, step):
+        self.task, self.at, self.dir, self.step = task, at, checkpoint_dir, step
+        self.restored_from = None
+
+    def before_run(self, run_context):
+        return tf.train.SessionRunArgs(self.step)
+
+    def after_run(self, run_context, run_values):
+        import os
+        import signal
+
+        import ray
+
+        if self.restored_from is None and run_values.results + 1 == self.at:
+            self.restored_from = tf.train.latest_checkpoint(self.dir)
+            actor = ray.get_actor(self.task, namespace="tgc")
+            os.kill(ray.get(actor.pid.remote()), signal.SIGKILL)
+
+
+def _monitored_net():
+    spec = {"ps": ["a:1", "a:2"], "worker": ["a:3", "a:4"]}
+    setter = tf.train.replica_device_setter(cluster=spec, worker_device="/job:worker/task:1")
+    with tf.device(setter):
+        step = tf.train.get_or_create_global_step()  # on ps/0 (round robin: w1 ps/1, w2 ps/0)
+    x, labels, loss, _, weights = _lecture_net_with_setter("/job:worker/task:1")
+    with tf.device(setter):
+        train = tf.train.GradientDescentOptimizer(0.05).minimize(loss, global_step=step)
+    return x, labels, train, weights, step
+
+
+@pytest.mark.parametrize("task", ["worker/1", "ps/1", "ps/0"])
+def test_a_killed_task_under_a_monitored_session_is_recovered_from_the_last_checkpoint(
+    cluster, tmp_path, task
+):
+    """The run finishes at its last step, and its weights equal those of an uninterrupted run
+    restored from the checkpoint that was the latest when the task died."""
+    workers, _ = cluster
+    tf.reset_default_graph()
+    x, labels, train, weights, step = _monitored_net()
+    a, y = _data()
+    kill = _KillTaskAt(task, at=6, checkpoint_dir=str(tmp_path), step=step)
+    with tf.train.MonitoredTrainingSession(
+        master=workers[0].target,
+        is_chief=True,
+        checkpoint_dir=str(tmp_path),
+        save_checkpoint_steps=4,
+        hooks=[tf.train.StopAtStepHook(last_step=10), kill],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: a, labels: y})
+        recovered, last = sess.run([weights, step])
+    assert last == 10 and kill.restored_from.endswith("model.ckpt-4")
+    if task.startswith("ps"):
+        assert sess.recoveries >= 1  # the lost variables came back from the checkpoint
+    saver = tf.train.Saver()
+    with tf.Session(workers[0].target) as plain:
+        saver.restore(plain, kill.restored_from)
+        for _ in range(6):
+            plain.run(train, {x: a, labels: y})
+        uninterrupted = plain.run(weights)
+    for got, want in zip(recovered, uninterrupted):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

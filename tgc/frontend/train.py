@@ -545,3 +545,14 @@ from tgc.frontend.cluster import (  # noqa: E402,F401  (tf.train's cluster API, 
     Server,
     replica_device_setter,
 )
+from tgc.frontend.monitored import (  # noqa: E402,F401  (tf.train's monitored sessions and hooks)
+    CheckpointSaverHook,
+    MonitoredSession,
+    MonitoredTrainingSession,
+    Scaffold,
+    SessionRunArgs,
+    SessionRunContext,
+    SessionRunHook,
+    SessionRunValues,
+    StopAtStepHook,
+)

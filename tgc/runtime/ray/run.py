@@ -4,8 +4,9 @@ A step sends the feeds to every task that has a partition of the run (once into 
 when they are large), runs all of them at once, and gathers the fetches back into order. The first
 task that fails aborts the step in the others (their recvs stop waiting) and its error is raised
 here as the task raised it. A task whose process dies fails the step with UnavailableError; Ray
-restarts its actor, and the next step loads the run into it again (its variables are lost: a
-restarted ps task's variables must be initialized or restored again).
+restarts its actor, and the next step loads the run into it again: a step whose restarted task
+held none of the run's variables (a worker) then runs again; one whose task held variables (a ps
+task: they are lost) fails with AbortedError, and the variables must be restored or initialized.
 
 Variables stay in the tasks' actors: the Session sees a run that reads
 and assigns none (``var_inputs``/``var_outputs`` are empty), and a fetched variable comes back as
@@ -18,7 +19,7 @@ import itertools
 import threading
 import uuid
 
-from tgc.runtime.errors import UnavailableError
+from tgc.runtime.errors import AbortedError, UnavailableError
 from tgc.runtime.ray.task import OBJECT_STORE_BYTES, RECV_TIMEOUT_SECONDS
 from tgc.runtime.rendezvous import RendezvousError
 
@@ -52,12 +53,21 @@ class ClusterRun:
     def _load(self, tasks: list) -> None:
         ray = self._ray
         library = ray.put(self._spec)  # one copy for every task
-        ray.get(
-            [
-                self.cluster.actors[task].load.remote(self.run_id, library, self.partitions[task])
-                for task in tasks
-            ]
-        )
+        try:
+            # A task Ray restarted since the last run lacks its peers: introduce them all again.
+            self.cluster.revive()
+            ray.get(
+                [
+                    self.cluster.actors[task].load.remote(
+                        self.run_id, library, self.partitions[task]
+                    )
+                    for task in tasks
+                ]
+            )
+        except ray.exceptions.RayActorError as exc:
+            raise UnavailableError(
+                None, None, f"a task was lost while its run was being loaded: {exc}"
+            ) from None
 
     @property
     def var_inputs(self) -> list:
@@ -98,6 +108,7 @@ class ClusterRun:
             # again and run the step anew (the other tasks' share of the failed one was aborted).
             self.cluster.revive()
             self._load([lost.task])
+            self._check_state_kept(lost.task)
             with self._lock:
                 self._step += 1
                 step = self._step
@@ -108,6 +119,23 @@ class ClusterRun:
                 for i, value in zip(partition.fetch_indices, values):
                     fetches[i] = value
         return fetches, {}
+
+    def _check_state_kept(self, task: str) -> None:
+        """A restarted task has lost the variables it held: a step that reads them cannot simply
+        run again (TensorFlow's master aborts it too when a task's incarnation changes)."""
+        reads = {n for p in self.partitions[task] for n in p.var_inputs}
+        if not reads:
+            return
+        held = set(self._ray.get(self.cluster.actors[task].variable_names.remote()))
+        names = sorted(reads - held)  # those restored since (a Saver's restore) are back
+        if names:
+            raise AbortedError(
+                None,
+                None,
+                f"task {task} was restarted (its process died) and lost the variables it held "
+                f"({', '.join(names)}): restore them from a checkpoint and run the step again "
+                "(tf.train.MonitoredTrainingSession does)",
+            )
 
     def _step_on_tasks(self, step: int, feeds) -> dict:
         refs = {
@@ -137,6 +165,7 @@ class ClusterRun:
                 raise exc.cause from None
             except ray.exceptions.RayActorError:  # died, or unavailable while Ray restarts it
                 self._abort(pending, task_of, step, f"task {task} was lost")
+                self._revive_quietly()
                 raise UnavailableError(
                     None,
                     None,
@@ -144,6 +173,14 @@ class ClusterRun:
                     "run the step again (its variables are gone unless restored)",
                 ) from None
         return results
+
+    def _revive_quietly(self) -> None:
+        """Waits for Ray to restart a lost task and introduces it to its peers, so that the next
+        step (or a new run) finds every task; a task still down is the next step's error."""
+        try:
+            self.cluster.revive()
+        except self._ray.exceptions.RayActorError:
+            pass
 
     def _abort(self, pending, task_of, step, message) -> None:
         for ref in pending:

@@ -1,0 +1,114 @@
+"""tf.train.MonitoredTrainingSession in-process (tgc/frontend/monitored.py): initialize or restore,
+checkpoints by global step, StopAtStepHook, hooks' fetches, recovery from a preempted step. The
+cluster runs (a SIGKILLed worker or ps task) are in tests/distributed/test_ray_training.py."""
+
+import os
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+
+def _regression():
+    """A linear least-squares step: w -= 0.1 * grad; returns (x, y, loss, train, w, step)."""
+    step = tf.train.get_or_create_global_step()
+    x = tf.placeholder(tf.float64, [4, 3], name="x")
+    y = tf.placeholder(tf.float64, [4], name="y")
+    w = tf.Variable(np.zeros(3), name="w")
+    loss = tf.reduce_mean(tf.square(tf.reduce_sum(x * w, axis=1) - y))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss, global_step=step)
+    return x, y, loss, train, w, step
+
+
+X = np.array([[1.0, 2, 0], [0, 1, 1], [2, 0, 1], [1, 1, 1]])
+Y = np.array([1.0, 2, 3, 4])
+
+
+def _numpy_training(w, steps):
+    rate = float(np.float32(0.1))  # the optimizer's rate is a float32 constant, cast (as TF1's)
+    for _ in range(steps):
+        w = w - rate * (2.0 / 4.0) * X.T @ (X @ w - Y)
+    return w
+
+
+def test_it_trains_to_the_last_step_and_checkpoints_by_global_step(tmp_path):
+    x, y, loss, train, w, step = _regression()
+    hooks = [tf.train.StopAtStepHook(last_step=7)]
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path), save_checkpoint_steps=3, hooks=hooks
+    ) as sess:
+        runs = 0
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+            runs += 1
+    assert runs == 7
+    saved = sorted(f for f in os.listdir(tmp_path) if f.endswith(".npz"))
+    assert saved == [f"model.ckpt-{k}.npz" for k in (0, 3, 6, 7)]
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-7")
+    values = np.load(tmp_path / "model.ckpt-7.npz")
+    np.testing.assert_allclose(values["w"], _numpy_training(np.zeros(3), 7), rtol=1e-12)
+    assert int(values["global_step"]) == 7
+
+
+def test_a_new_session_restores_the_latest_checkpoint_and_goes_on(tmp_path):
+    x, y, loss, train, w, step = _regression()
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path),
+        save_checkpoint_steps=2,
+        hooks=[tf.train.StopAtStepHook(last_step=4)],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path), hooks=[tf.train.StopAtStepHook(num_steps=3)]
+    ) as sess:
+        assert sess.run(step) == 4  # restored, not initialized
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+        final = sess.run(w)
+        assert sess.run(step) == 7
+    np.testing.assert_allclose(final, _numpy_training(np.zeros(3), 7), rtol=1e-12)
+
+
+class _PreemptOnce(tf.train.SessionRunHook):
+    """Raises UnavailableError (as a lost task does) once, in the run after global step ``at``."""
+
+    def __init__(self, step, at, variable):
+        self.step, self.at, self.variable, self.fired = step, at, variable, False
+
+    def before_run(self, run_context):
+        return tf.train.SessionRunArgs(self.step)
+
+    def after_run(self, run_context, run_values):
+        if not self.fired and run_values.results + 1 == self.at:
+            self.fired = True
+            # What a lost ps task leaves: an update after the checkpoint that is then lost.
+            self.variable.load(np.full(3, 99.0), run_context.session)
+            raise tf.errors.UnavailableError(None, None, "task ps/0 was lost during the step")
+
+
+def test_a_preempted_step_is_redone_from_the_last_checkpoint(tmp_path):
+    x, y, loss, train, w, step = _regression()
+    preempt = _PreemptOnce(step, at=5, variable=w)
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path),
+        save_checkpoint_steps=3,
+        hooks=[tf.train.StopAtStepHook(last_step=8), preempt],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+        assert sess.recoveries == 1
+        final, last = sess.run([w, step])
+    # Restored at step 3 (the last checkpoint), steps 4..8 run again: as if never interrupted.
+    assert last == 8
+    np.testing.assert_allclose(final, _numpy_training(np.zeros(3), 8), rtol=1e-12)
+
+
+def test_the_end_of_input_ends_training_quietly_and_hooks_need_a_global_step():
+    with tf.train.MonitoredTrainingSession() as sess:
+        raise tf.errors.OutOfRangeError(None, None, "queue closed")
+    assert sess.should_stop()
+    tf.Variable(1.0, name="v")
+    with pytest.raises(RuntimeError, match="Global step should be created to use StopAtStepHook"):
+        tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=1)])

@@ -1,0 +1,420 @@
+"""TF1's ``tf.train.MonitoredTrainingSession`` and its hooks: a training session that initializes or
+restores the variables, saves checkpoints, stops at a step, and survives a lost task.
+
+    with tf.train.MonitoredTrainingSession(master=server.target, is_chief=True,
+                                           checkpoint_dir=DIR, save_checkpoint_steps=100,
+                                           hooks=[tf.train.StopAtStepHook(last_step=1000)]) as sess:
+        while not sess.should_stop():
+            sess.run(train_op)
+
+On creation (and again after a failure), the chief restores the newest checkpoint of
+``checkpoint_dir`` when there is one, else runs the initializer; a non-chief waits until the chief
+has initialized every variable. Checkpoints are written by ``global_step`` (``model.ckpt-<step>``,
+each one atomic: tgc/frontend/saver.py), every ``save_checkpoint_steps`` steps or
+``save_checkpoint_secs`` seconds, at the start and at the end.
+
+A step that fails because a task was lost (``UnavailableError``: its process died during the step;
+``AbortedError``: a restarted task lost the variables it held) is recovered as TF's
+MonitoredSession does: the session state is created again (restored from the last checkpoint) and
+the step runs again. What is kept: every update that the last checkpoint holds, that is every
+update acknowledged before it was written; updates after it are redone from there (with the feeds
+the program gives), never half applied.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tgc.frontend.saver import Saver, latest_checkpoint
+from tgc.frontend.variables import global_variables, global_variables_initializer
+from tgc.runtime.errors import AbortedError, OutOfRangeError, UnavailableError
+
+# The errors after which TF's MonitoredSession creates its session again and retries the step.
+PREEMPTION_ERRORS = (AbortedError, UnavailableError)
+# Failed recoveries in a row before the error is raised (TF retries for ever; a cluster that never
+# comes back should end the program with its error instead).
+MAX_RECOVERIES_IN_A_ROW = 10
+USE_DEFAULT = object()
+
+
+# ---- hooks ---------------------------------------------------------------------------------------
+
+
+class SessionRunArgs:
+    """What a hook adds to a run: fetches (any structure Session.run takes) and feeds."""
+
+    def __init__(self, fetches, feed_dict=None, options=None):
+        self.fetches, self.feed_dict, self.options = fetches, feed_dict, options
+
+
+class SessionRunValues:
+    """A hook's fetches' values after the run."""
+
+    def __init__(self, results, options=None, run_metadata=None):
+        self.results, self.options, self.run_metadata = results, options, run_metadata
+
+
+class SessionRunContext:
+    """The run a hook sees: the caller's arguments, the session, and ``request_stop()``."""
+
+    def __init__(self, original_args, session):
+        self.original_args, self.session = original_args, session
+        self._stop_requested = False
+
+    def request_stop(self) -> None:
+        self._stop_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+
+class SessionRunHook:
+    """Called around session creation and each run (TF1's ``tf.train.SessionRunHook``)."""
+
+    def begin(self):
+        pass
+
+    def after_create_session(self, session, coord):
+        pass
+
+    def before_run(self, run_context):
+        return None
+
+    def after_run(self, run_context, run_values):
+        pass
+
+    def end(self, session):
+        pass
+
+
+def _global_step_or_raise(hook_name):
+    from tgc.frontend.train import get_global_step
+
+    step = get_global_step()
+    if step is None:
+        raise RuntimeError(f"Global step should be created to use {hook_name}.")
+    return step
+
+
+class StopAtStepHook(SessionRunHook):
+    """Requests a stop once the global step reaches ``last_step`` (or ``num_steps`` after the step
+    the session started at)."""
+
+    def __init__(self, num_steps=None, last_step=None):
+        if (num_steps is None) == (last_step is None):
+            raise ValueError("One of num_steps or last_step must be specified.")
+        if num_steps is not None and num_steps < 0:
+            raise ValueError("num_steps must be non-negative.")
+        if last_step is not None and last_step < 0:
+            raise ValueError("last_step must be non-negative.")
+        self._num_steps, self._last_step = num_steps, last_step
+
+    def begin(self):
+        self._global_step = _global_step_or_raise("StopAtStepHook")
+
+    def after_create_session(self, session, coord):
+        if self._last_step is None:
+            self._last_step = int(session.run(self._global_step)) + self._num_steps
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._global_step)
+
+    def after_run(self, run_context, run_values):
+        # The fetched step may have been read before the run's increment: read it again when the
+        # run may have reached the end.
+        if int(run_values.results) + 1 >= self._last_step:
+            if int(run_context.session.run(self._global_step)) >= self._last_step:
+                run_context.request_stop()
+
+
+class CheckpointSaverHook(SessionRunHook):
+    """Saves ``checkpoint_dir/model.ckpt-<global step>`` every ``save_steps`` steps or
+    ``save_secs`` seconds, when the session is created and at its end."""
+
+    def __init__(
+        self,
+        checkpoint_dir,
+        save_secs=None,
+        save_steps=None,
+        saver=None,
+        checkpoint_basename="model.ckpt",
+        scaffold=None,
+        listeners=None,
+    ):
+        if (save_secs is None) == (save_steps is None):
+            raise ValueError("exactly one of save_secs or save_steps must be given")
+        if saver is not None and scaffold is not None:
+            raise ValueError("You cannot provide both saver and scaffold.")
+        self._dir, self._basename = checkpoint_dir, checkpoint_basename
+        self._save_secs, self._save_steps = save_secs, save_steps
+        self._saver, self._scaffold = saver, scaffold
+        self._listeners = list(listeners or [])
+
+    def begin(self):
+        import os
+
+        self._global_step = _global_step_or_raise("CheckpointSaverHook")
+        self._prefix = os.path.join(os.fspath(self._dir), self._basename)
+
+    def after_create_session(self, session, coord):
+        self._save(session, int(session.run(self._global_step)))
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._global_step)
+
+    def after_run(self, run_context, run_values):
+        step = int(run_context.session.run(self._global_step))
+        if self._due(step):
+            self._save(run_context.session, step)
+
+    def end(self, session):
+        step = int(session.run(self._global_step))
+        if step != self._last_saved_step:
+            self._save(session, step)
+
+    def _due(self, step: int) -> bool:
+        if self._save_steps is not None:
+            return step >= self._last_saved_step + self._save_steps
+        return time.monotonic() >= self._last_saved_time + self._save_secs
+
+    def _save(self, session, step: int) -> None:
+        for listener in self._listeners:
+            listener.before_save(session, step)
+        saver = self._saver or (self._scaffold.saver if self._scaffold else None)
+        saver = saver or _default_saver()
+        saver.save(session, self._prefix, global_step=step)
+        self._last_saved_step, self._last_saved_time = step, time.monotonic()
+        for listener in self._listeners:
+            listener.after_save(session, step)
+
+
+_SAVERS: dict = {}  # graph -> the Saver of every global variable that hooks share
+
+
+def _default_saver():
+    from tgc.graph.graph import get_default_graph
+
+    graph = get_default_graph()
+    if graph not in _SAVERS:
+        _SAVERS[graph] = Saver(sharded=True, allow_empty=True)
+    return _SAVERS[graph]
+
+
+# ---- scaffold and session ------------------------------------------------------------------------
+
+
+class Scaffold:
+    """What a monitored session needs to create its state: the initializer and the saver
+    (defaults: every global variable's initializer; a Saver of every global variable)."""
+
+    def __init__(self, init_op=None, init_feed_dict=None, init_fn=None, saver=None, **_unused):
+        self.init_op, self.init_feed_dict, self.init_fn = init_op, init_feed_dict, init_fn
+        self.saver = saver
+
+    def finalize(self) -> None:
+        if self.init_op is None:
+            self.init_op = global_variables_initializer()
+        if self.saver is None:
+            self.saver = _default_saver()
+
+
+class MonitoredSession:
+    """A session that runs its hooks around each run and creates itself again after a lost task.
+
+    ``is_chief``: restores the newest checkpoint of ``checkpoint_dir`` (or initializes) when its
+    session is created; otherwise waits until every global variable is initialized."""
+
+    def __init__(
+        self,
+        master="",
+        is_chief=True,
+        checkpoint_dir=None,
+        scaffold=None,
+        hooks=None,
+        config=None,
+        max_wait_secs=7200.0,
+    ):
+        self._master, self._config = master, config
+        self._is_chief, self._checkpoint_dir = is_chief, checkpoint_dir
+        self._scaffold = scaffold or Scaffold()
+        self._scaffold.finalize()
+        self._hooks = list(hooks or [])
+        self._max_wait_secs = max_wait_secs
+        self._stop_requested = False
+        self._closed = False
+        self.recoveries = 0  # how many times a lost task made it create its state again
+        for hook in self._hooks:
+            hook.begin()
+        self._sess = None
+        self._create_with_retries()
+
+    # ---- creation and recovery -------------------------------------------------------------------
+
+    def _create_with_retries(self) -> None:
+        failures = 0
+        while True:
+            try:
+                self._create()
+                return
+            except PREEMPTION_ERRORS as exc:
+                failures += 1
+                if failures > MAX_RECOVERIES_IN_A_ROW:
+                    raise
+                _note(f"creating the session failed ({exc.message}); trying again")
+                time.sleep(min(0.2 * failures, 2.0))
+
+    def _create(self) -> None:
+        from tgc.frontend.session import Session
+
+        if self._sess is None:
+            self._sess = Session(self._master, config=self._config)
+        if self._is_chief:
+            self._restore_or_initialize()
+        else:
+            self._wait_for_chief()
+        for hook in self._hooks:
+            hook.after_create_session(self._sess, None)
+
+    def _restore_or_initialize(self) -> None:
+        found = latest_checkpoint(self._checkpoint_dir) if self._checkpoint_dir else None
+        if found:
+            self._scaffold.saver.restore(self._sess, found)
+            return
+        self._sess.run(self._scaffold.init_op, self._scaffold.init_feed_dict)
+        if self._scaffold.init_fn is not None:
+            self._scaffold.init_fn(self._scaffold, self._sess)
+
+    def _wait_for_chief(self) -> None:
+        deadline = time.monotonic() + self._max_wait_secs
+        while not all(self._sess.is_initialized(v) for v in global_variables()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the chief did not initialize the variables within {self._max_wait_secs} s"
+                )
+            time.sleep(0.1)
+
+    # ---- the user's calls ------------------------------------------------------------------------
+
+    @property
+    def graph(self):
+        from tgc.graph.graph import get_default_graph
+
+        return get_default_graph()
+
+    def should_stop(self) -> bool:
+        return self._stop_requested or self._closed
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Session.run with the hooks around it; a step lost with a task is redone after the
+        session state is restored from the last checkpoint."""
+        if self._closed:
+            raise RuntimeError("Run called on a closed MonitoredSession")
+        failures = 0
+        while True:
+            try:
+                return self._run_with_hooks(fetches, feed_dict, options, run_metadata)
+            except PREEMPTION_ERRORS as exc:
+                failures += 1
+                if failures > MAX_RECOVERIES_IN_A_ROW:
+                    raise
+                self.recoveries += 1
+                _note(f"a task was lost ({exc.message}); restoring and running the step again")
+                self._create_with_retries()
+
+    def _run_with_hooks(self, fetches, feed_dict, options, run_metadata):
+        context = SessionRunContext(SessionRunArgs(fetches, feed_dict, options), self._sess)
+        requests = [hook.before_run(context) for hook in self._hooks]
+        feeds = dict(feed_dict or {})
+        for request in requests:
+            if request is not None and request.feed_dict:
+                clash = set(feeds) & set(request.feed_dict)
+                if clash:
+                    raise RuntimeError(f"Same tensor is fed by two hooks or by a hook: {clash}")
+                feeds.update(request.feed_dict)
+        hook_fetches = [None if r is None else r.fetches for r in requests]
+        outputs = self._sess.run(
+            {"caller": fetches, "hooks": [f for f in hook_fetches if f is not None]},
+            feed_dict=feeds,
+            options=options,
+            run_metadata=run_metadata,
+        )
+        answers = iter(outputs["hooks"])
+        for hook, wanted in zip(self._hooks, hook_fetches):
+            value = None if wanted is None else next(answers)
+            hook.after_run(context, SessionRunValues(value, options, run_metadata))
+        self._stop_requested = self._stop_requested or context.stop_requested
+        return outputs["caller"]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            for hook in self._hooks:
+                hook.end(self._sess)
+        finally:
+            self._closed = True
+            self._sess.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        # TF1: the end of the input (OutOfRangeError) ends training quietly.
+        return exc_type is not None and issubclass(exc_type, (OutOfRangeError, StopIteration))
+
+
+def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a MonitoredSession
+    master="",
+    is_chief=True,
+    checkpoint_dir=None,
+    scaffold=None,
+    hooks=None,
+    chief_only_hooks=None,
+    save_checkpoint_secs=USE_DEFAULT,
+    save_summaries_steps=USE_DEFAULT,
+    save_summaries_secs=USE_DEFAULT,
+    config=None,
+    stop_grace_period_secs=120,
+    log_step_count_steps=100,
+    max_wait_secs=7200,
+    save_checkpoint_steps=USE_DEFAULT,
+    summary_dir=None,
+):
+    """A MonitoredSession for training (TF1's ``tf.train.MonitoredTrainingSession``): the chief
+    also saves checkpoints into ``checkpoint_dir`` (every 600 s by default, or every
+    ``save_checkpoint_steps`` steps). Summaries are not written."""
+    if save_checkpoint_steps is USE_DEFAULT and save_checkpoint_secs is USE_DEFAULT:
+        save_checkpoint_steps, save_checkpoint_secs = None, 600
+    elif save_checkpoint_secs is USE_DEFAULT:
+        save_checkpoint_secs = None
+    elif save_checkpoint_steps is USE_DEFAULT:
+        save_checkpoint_steps = None
+    scaffold = scaffold or Scaffold()
+    all_hooks = list(hooks or [])
+    if is_chief:
+        all_hooks += list(chief_only_hooks or [])
+        if checkpoint_dir and (save_checkpoint_steps or save_checkpoint_secs):
+            all_hooks.append(
+                CheckpointSaverHook(
+                    checkpoint_dir,
+                    save_secs=None if save_checkpoint_steps else save_checkpoint_secs,
+                    save_steps=save_checkpoint_steps or None,
+                    scaffold=scaffold,
+                )
+            )
+    return MonitoredSession(
+        master=master,
+        is_chief=is_chief,
+        checkpoint_dir=checkpoint_dir,
+        scaffold=scaffold,
+        hooks=all_hooks,
+        config=config,
+        max_wait_secs=max_wait_secs,
+    )
+
+
+def _note(text: str) -> None:
+    print(f"MonitoredSession: {text}", file=sys.stderr)
