@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import get_default_graph
 
 _INT32 = "int32"
+
+# Graphs holding queue ops: only there can a host op's output feed compiled code, so only there does
+# the run planner search the compiled part for host sources (a cost per plan on large graphs).
+GRAPHS_WITH_QUEUES: weakref.WeakSet = weakref.WeakSet()
 
 
 class RunOptions:
@@ -186,6 +191,7 @@ class QueueBase:
 
     def _op(self, op_type, name, inputs, specs, run):
         op = self._graph.create_op(op_type, op_type, inputs, {}, specs, name=name)
+        GRAPHS_WITH_QUEUES.add(self._graph)
         op.queue = self
         op.host_fn = _needs_session
         op.session_fn = lambda session, options, *values: run(op, session, options, values)

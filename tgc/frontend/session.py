@@ -24,6 +24,7 @@ from tgc.dialect.shapes import compatible
 from tgc.dialect.types import DTYPES, TensorSpec, numpy_dtype
 from tgc.driver.jit import compile_run
 from tgc.driver.signature import HostOpInRun, RunSignature, UnfedPlaceholder, select
+from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 from tgc.graph import default_session
 from tgc.graph.graph import Operation, Tensor, get_default_graph
 
@@ -200,7 +201,9 @@ class Session:
         mapper = _FetchMapper(self.graph, fetches)
         feed_tensors = [self._feed_key(k) for k in feed_dict]
         fed = dict.fromkeys(feed_tensors)
-        sources, host_ops, device_elements, cut = _split_host(mapper.elements, fed)
+        sources, host_ops, device_elements, cut = _split_host(
+            mapper.elements, fed, self.graph in GRAPHS_WITH_QUEUES
+        )
         plan = _RunPlan(mapper, feed_tensors, host_ops, device_elements)
         plan.source_ops, plan.cut = sources, cut
         fed.update(dict.fromkeys(cut))
@@ -698,7 +701,7 @@ def _plan_key(fetches, feed_dict):
     return fetch_key, *map(id, feed_dict)
 
 
-def _split_host(elements, feeds):
+def _split_host(elements, feeds, search_sources=True):
     """How a run mixes host ops (summaries, queues) with compiled code: (sources, sinks, device
     elements, cut).
 
@@ -707,7 +710,8 @@ def _split_host(elements, feeds):
     op that takes compiled values (an enqueue of a computed batch, a summary of a loss) is a sink:
     it runs after, in dependency order. The device computes the fetches that are not host ops plus
     every input of a sink. A fed tensor cuts the graph: its value is the feed, and nothing upstream
-    of it runs for it."""
+    of it runs for it. ``search_sources``: whether compiled ops may take host outputs (a graph with
+    queues); if not, the compiled part is not searched for them."""
     sources, sinks, device, cut = [], [], [], {}
     placed: set = set()  # host ops put among the sources or sinks
     scanned: set = set()  # compiled ops whose upstream was searched for host sources
@@ -727,7 +731,8 @@ def _split_host(elements, feeds):
         op = element.op if isinstance(element, Tensor) else element
         if op.host_fn is None:
             device.append(element)
-            scan(op)
+            if search_sources:
+                scan(op)
             return
         if op in placed:
             return
