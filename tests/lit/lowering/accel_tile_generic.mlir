@@ -80,23 +80,24 @@ func.func @ones() -> memref<3x5xf32> {
 // -----
 
 // Three loop dims: y (d0, d2) indexes d0 but not d1, so d0 cannot join the rows: one tile per d0
-// (3 x 4), y a [1, 4] row of it. z is read transposed (d2, d1): a transposing DMA. The
+// (3 x 4), y a [1, 4] row of it. z is read transposed (d2, d1): a transposing DMA; its box is the
+// same in every tile, so it is loaded once, before the tiles, at the bottom of the buffer. The
 // comparison's 0.0/1.0 tile selects. The second tile takes the other slot (its loads overlap the
 // first tile's vector work).
 // CHECK-LABEL: func.func @outer(
 // CHECK-SAME:      %[[X:.+]]: memref<2x3x4xf32>, %[[Y:.+]]: memref<2x4xf32>, %[[Z:.+]]: memref<4x3xf32>)
 // CHECK:         %[[O:.+]] = memref.alloc() : memref<2x3x4xf32>
-// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 1, 3, 4>, step = array<i64: 1, 1, 1>, to = 0 : i64}
-// CHECK-NEXT:    "accel.dma_load"(%[[Y]]) {begin = array<i64: 0, 0>, count = array<i64: 1, 4>, step = array<i64: 1, 1>, to = 48 : i64}
-// CHECK-NEXT:    "accel.dma_load"(%[[Z]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 64 : i64}
-// CHECK-NEXT:    "accel.binary"() {fn = "sub", lhs = array<i64: 0, 3, 4>, rhs = array<i64: 48, 1, 4>, to = array<i64: 112, 3, 4>}
-// CHECK-NEXT:    "accel.binary"() {fn = "gt", lhs = array<i64: 112, 3, 4>, rhs = array<i64: 64, 3, 4>, to = array<i64: 160, 3, 4>}
-// CHECK-NEXT:    "accel.select"() {cond = array<i64: 160, 3, 4>, lhs = array<i64: 112, 3, 4>, rhs = array<i64: 64, 3, 4>, to = array<i64: 208, 3, 4>}
-// CHECK-NEXT:    "accel.dma_store"(%[[O]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 1, 3, 4>, from = 208 : i64, step = array<i64: 1, 1, 1>}
-// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 1, 0, 0>, count = array<i64: 1, 3, 4>, step = array<i64: 1, 1, 1>, to = 720 : i64}
-// CHECK-NEXT:    "accel.dma_load"(%[[Y]]) {begin = array<i64: 1, 0>, count = array<i64: 1, 4>, step = array<i64: 1, 1>, to = 768 : i64}
-// CHECK-NEXT:    "accel.dma_load"(%[[Z]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 784 : i64}
-// CHECK:         "accel.dma_store"(%[[O]]) {begin = array<i64: 1, 0, 0>, count = array<i64: 1, 3, 4>, from = 928 : i64, step = array<i64: 1, 1, 1>}
+// CHECK-NEXT:    "accel.dma_load"(%[[Z]]) {begin = array<i64: 0, 0>, count = array<i64: 4, 3>, perm = array<i64: 1, 0>, step = array<i64: 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 1, 3, 4>, step = array<i64: 1, 1, 1>, to = 64 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[Y]]) {begin = array<i64: 0, 0>, count = array<i64: 1, 4>, step = array<i64: 1, 1>, to = 112 : i64}
+// CHECK-NEXT:    "accel.binary"() {fn = "sub", lhs = array<i64: 64, 3, 4>, rhs = array<i64: 112, 1, 4>, to = array<i64: 128, 3, 4>}
+// CHECK-NEXT:    "accel.binary"() {fn = "gt", lhs = array<i64: 128, 3, 4>, rhs = array<i64: 0, 3, 4>, to = array<i64: 176, 3, 4>}
+// CHECK-NEXT:    "accel.select"() {cond = array<i64: 176, 3, 4>, lhs = array<i64: 128, 3, 4>, rhs = array<i64: 0, 3, 4>, to = array<i64: 224, 3, 4>}
+// CHECK-NEXT:    "accel.dma_store"(%[[O]]) {begin = array<i64: 0, 0, 0>, count = array<i64: 1, 3, 4>, from = 224 : i64, step = array<i64: 1, 1, 1>}
+// CHECK-NEXT:    "accel.dma_load"(%[[X]]) {begin = array<i64: 1, 0, 0>, count = array<i64: 1, 3, 4>, step = array<i64: 1, 1, 1>, to = 784 : i64}
+// CHECK-NEXT:    "accel.dma_load"(%[[Y]]) {begin = array<i64: 1, 0>, count = array<i64: 1, 4>, step = array<i64: 1, 1>, to = 832 : i64}
+// CHECK-NOT:     "accel.dma_load"(%[[Z]])
+// CHECK:         "accel.dma_store"(%[[O]]) {begin = array<i64: 1, 0, 0>, count = array<i64: 1, 3, 4>, from = 944 : i64, step = array<i64: 1, 1, 1>}
 // CHECK-NEXT:    return %[[O]]
 func.func @outer(%x: memref<2x3x4xf32>, %y: memref<2x4xf32>, %z: memref<4x3xf32>) -> memref<2x3x4xf32> {
   %o = memref.alloc() : memref<2x3x4xf32>

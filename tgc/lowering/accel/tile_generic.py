@@ -725,12 +725,17 @@ class _GenericTiler:
         if _Epilogue.of(self, regions):
             self.op.erase()
             return
-        self.plan = _plan(self.sizes, self.reductions, self.inputs + self.outputs, regions)
+        # Room for the inputs loaded once beside the two slots: as if each were one region more.
+        operands = self.inputs + self.outputs
+        self.plan = _plan(self.sizes, self.reductions, operands, regions + len(self.inputs))
         elements = self._tile_elements()
         acc_bytes = elements * F32_BYTES if self.combine else 0
-        self.slots = _Slots(regions * elements * F32_BYTES, acc_bytes)
+        invariant = self._invariant_inputs()
+        fixed = len(invariant) * -(-elements * F32_BYTES // 64) * 64
+        self.slots = _Slots(regions * elements * F32_BYTES, acc_bytes, base=fixed)
         init = self._reduction_init()
         with ir.InsertionPoint(self.op), self.op.location:
+            self.given = self._load_invariant(invariant, elements)
             if self.combine:
                 self._lower_reduction(init)
             else:
@@ -739,6 +744,29 @@ class _GenericTiler:
         self.op.erase()
         if init is not None and init[0] == "fill":
             init[1].erase()
+
+    def _invariant_inputs(self) -> list:
+        """The inputs whose box is the same in every tile (none of their dims is iterated over
+        tiles: a bias row while the tiles run down the rows): loaded once, before the tiles."""
+        iterated = {d for d, chunks in self.plan.axes() if len(chunks) > 1}
+        used = [len(list(self.block.arguments[i].uses)) for i in range(len(self.inputs))]
+        return [
+            i
+            for i, operand in enumerate(self.inputs)
+            if used[i] and iterated and not operand.loop_dims() & iterated
+        ]
+
+    def _load_invariant(self, invariant: list, elements: int) -> dict:
+        """Loads each invariant input into a region of its own at the bottom of the buffer."""
+        given, at = {}, 0
+        first = next(self._positions(self.plan.axes()), None)
+        for i in invariant:
+            operand = self.inputs[i]
+            rows, cols = self._tile_shape(first, operand.loop_dims())
+            accel.create("dma_load", [operand.value], **self._box(operand, first), to=at)
+            given[i] = _Value(tile=(at, rows, cols))
+            at += -(-elements * F32_BYTES // 64) * 64
+        return given
 
     def _check_captures(self) -> None:
         """A value from outside the body must be a float or i1 constant (an immediate)."""
@@ -917,7 +945,7 @@ class _GenericTiler:
     def _tile(self, position: dict) -> None:
         """A tile of a generic without reductions: body, then each output stored."""
         self.slots.next_tile()
-        values = self._body(position)
+        values = self._body(position, given=self.given)
         for operand, result in zip(self.outputs, self.yielded):
             value = values.get(result)
             if value is None:  # yields a block argument not otherwise used
@@ -968,7 +996,7 @@ class _GenericTiler:
             for inner in self._positions(reduction):
                 position = {**outer, **inner}
                 self.slots.next_tile()
-                values = self._body(position, skip=combine)
+                values = self._body(position, skip=combine, given=self.given)
                 tile_shape = self._tile_shape(position, set(plan.group_dims) | {plan.cols_dim})
                 computed = values.get(value) or self._block_value(value, position)
                 reduced = self._full(computed, tile_shape)
