@@ -95,9 +95,9 @@ def _run_on_host(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool) -> np.ndarray
     return got
 
 
-# Square, one tile and a part; odd sizes on every dim; tiny; K not a multiple of 8; a shape
-# spanning several blocks each way.
-SHAPES = [(128, 128, 128), (37, 50, 21), (1, 1, 1), (3, 5, 7), (130, 260, 19)]
+# Square, one tile (no bound tests); odd sizes on every dim; tiny; K not a multiple of 8; several
+# blocks each way; rows and K the tiles divide (tested columns only).
+SHAPES = [(128, 128, 128), (37, 50, 21), (1, 1, 1), (3, 5, 7), (130, 260, 19), (256, 50, 16)]
 
 
 @pytest.mark.parametrize("m, n, k", SHAPES)

@@ -54,6 +54,16 @@ func.func @f64_transposed_b(%a: memref<130x9xf64>, %b: memref<100x9xf64>, %c: me
   return
 }
 
+// Dims the tiles divide: no bound tests (the grid and the K loop stay inside).
+// CHECK-LABEL: func.func @divisible(
+// CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c1)
+// CHECK-NOT:       scf.if
+// CHECK:           gpu.terminator
+func.func @divisible(%a: memref<256x16xf32>, %b: memref<16x256xf32>, %c: memref<256x256xf32>) {
+  linalg.matmul ins(%a, %b : memref<256x16xf32>, memref<16x256xf32>) outs(%c : memref<256x256xf32>)
+  return
+}
+
 // Integers and unknown shapes stay linalg (the generic parallel loops take them).
 // CHECK-LABEL: func.func @left_alone(
 // CHECK-NOT:     gpu.launch

@@ -9,8 +9,8 @@ gpu.barrier, then each thread runs the BK rank-1 updates of its micro-tile out o
 then a barrier before the next tiles overwrite the shared ones. A thread's rows are ty, ty + BM/TM,
 ..., its columns tx, tx + BN/TN, ...: a warp reads consecutive shared words (no bank conflicts)
 and stores consecutive columns of C. Loads past M, N or K read zero and stores past M or N are
-skipped, so any shape runs. The matmul accumulates into C (linalg.matmul's C += A.B): C's
-initial value is read once, into the registers.
+skipped, so any shape runs; a dim the tiles divide (4096 by 128 and 8) has no test. The matmul
+accumulates into C (linalg.matmul's C += A.B): C's initial value is read once, into registers.
 
 Transposed operands (the gradients' A^T.B and A.B^T) are read through the matmul's indexing
 maps: A as (k, m), B as (n, k).
@@ -182,18 +182,27 @@ class _Writer:
         self.emit(f"{name} = arith.addi {name}_, {self.const(step)} : index")
         return name
 
-    def _in_bounds(self, index: str, bound: int) -> str:
+    def _in_bounds(self, index: str, bound: int, tile: int) -> str | None:
+        """``index < bound``; None (no test) where the tiles divide the dim: the grid and the
+        K loop then never reach past it."""
+        if bound % tile == 0:
+            return None
         name = self.fresh("in")
         self.emit(f"{name} = arith.cmpi ult, {index}, {self.const(bound)} : index")
         return name
 
-    def _both(self, a: str, b: str) -> str:
+    def _both(self, a: str | None, b: str | None) -> str | None:
+        if a is None or b is None:
+            return b if a is None else a
         name = self.fresh("ok")
         self.emit(f"{name} = arith.andi {a}, {b} : i1")
         return name
 
-    def _load_or_zero(self, ok: str, buffer: str, type_: str, indices: str) -> str:
+    def _load_or_zero(self, ok: str | None, buffer: str, type_: str, indices: str) -> str:
         name = self.fresh("v")
+        if ok is None:
+            self.emit(f"{name} = memref.load {buffer}[{indices}] : {type_}")
+            return name
         self.emit(f"{name} = scf.if {ok} -> ({self.el}) {{")
         self.emit(f"{name}_ = memref.load {buffer}[{indices}] : {type_}")
         self.emit(f"scf.yield {name}_ : {self.el}")
@@ -204,13 +213,21 @@ class _Writer:
         return name
 
     def _guarded_load_c(self, row: str, col: str) -> str:
-        ok = self._both(self._in_bounds(row, self.m), self._in_bounds(col, self.n))
+        ok = self._both(
+            self._in_bounds(row, self.m, self.t.bm), self._in_bounds(col, self.n, self.t.bn)
+        )
         return self._load_or_zero(ok, "%C", str(self.types[2]), f"{row}, {col}")
 
     def _guarded_store_c(self, value: str, row: str, col: str) -> None:
-        ok = self._both(self._in_bounds(row, self.m), self._in_bounds(col, self.n))
+        ok = self._both(
+            self._in_bounds(row, self.m, self.t.bm), self._in_bounds(col, self.n, self.t.bn)
+        )
+        store = f"memref.store {value}, %C[{row}, {col}] : {self.types[2]}"
+        if ok is None:
+            self.emit(store)
+            return
         self.emit(f"scf.if {ok} {{")
-        self.emit(f"memref.store {value}, %C[{row}, {col}] : {self.types[2]}")
+        self.emit(store)
         self.emit("}")
 
     def _load_tiles(self, sa: str, sb: str) -> None:
@@ -235,7 +252,7 @@ class _Writer:
             fast, slow = self._split(tid, e, a_fast)
             m, k = (fast, slow) if self.ta else (slow, fast)
             gm, gk = self._add("%m0", m), self._add("%kt", k)
-            ok = self._both(self._in_bounds(gm, self.m), self._in_bounds(gk, self.k))
+            ok = self._both(self._in_bounds(gm, self.m, t.bm), self._in_bounds(gk, self.k, t.bk))
             where = f"{gk}, {gm}" if self.ta else f"{gm}, {gk}"
             v = self._load_or_zero(ok, "%A", str(self.types[0]), where)
             self.emit(f"memref.store {v}, %As[{k}, {m}] : {sa}")
@@ -245,7 +262,7 @@ class _Writer:
             fast, slow = self._split(tid, e, b_fast)
             k, n = (fast, slow) if self.tb else (slow, fast)
             gk, gn = self._add("%kt", k), self._add("%n0", n)
-            ok = self._both(self._in_bounds(gk, self.k), self._in_bounds(gn, self.n))
+            ok = self._both(self._in_bounds(gk, self.k, t.bk), self._in_bounds(gn, self.n, t.bn))
             where = f"{gn}, {gk}" if self.tb else f"{gk}, {gn}"
             v = self._load_or_zero(ok, "%B", str(self.types[1]), where)
             self.emit(f"memref.store {v}, %Bs[{k}, {n}] : {sb}")
