@@ -403,3 +403,35 @@ def test_a_queue_op_as_a_control_input_of_compiled_code_is_refused_by_name():
             TypeError, match="QueueEnqueueV2\\) runs on the host: .* 'after_enqueue'"
         ):
             sess.run(y)
+
+
+def test_a_queue_feeds_a_training_step_on_a_ray_cluster():
+    """On a cluster session the queue lives in the client's session (not shared between tasks):
+    the dequeued batch is fed to the worker's partition, the variable lives on the ps task."""
+    pytest.importorskip("ray")
+    workers, ps = tf.test.create_local_cluster(num_workers=1, num_ps=1)
+    try:
+        q = tf.FIFOQueue(10, [tf.float32], shapes=[[3]])
+        data = tf.placeholder(tf.float32, [None, 3])
+        enqueue = q.enqueue_many([data])
+        with tf.device("/job:ps/task:0"):
+            w = tf.Variable(tf.ones([3, 1]))
+        with tf.device("/job:worker/task:0"):
+            loss = tf.reduce_sum(tf.matmul(q.dequeue_many(2), w))
+            train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+        with tf.Session(workers[0].target) as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(enqueue, {data: rows})
+            losses = [sess.run([loss, train])[0] for _ in range(2)]
+            final_w = sess.run(w)
+    finally:
+        for server in workers + ps:
+            server.close()
+    # float64 reference: loss = sum(batch @ w), dloss/dw = the batch's column sums.
+    ref_w, ref_losses = np.ones((3, 1)), []
+    for batch in (rows[:2].astype(np.float64), rows[2:].astype(np.float64)):
+        ref_losses.append((batch @ ref_w).sum())
+        ref_w = ref_w - 0.1 * batch.sum(axis=0)[:, None]
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-6)  # [15, 24.7]: float32 rounding
+    np.testing.assert_allclose(final_w, ref_w, rtol=1e-6)
