@@ -112,3 +112,31 @@ def test_the_end_of_input_ends_training_quietly_and_hooks_need_a_global_step():
     tf.Variable(1.0, name="v")
     with pytest.raises(RuntimeError, match="Global step should be created to use StopAtStepHook"):
         tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=1)])
+
+
+def test_sync_replicas_in_process_average_the_replicas_gradients_once_a_step():
+    """Two replicas of a least-squares step, each a half of the batch, float64: their averaged
+    gradient applied once a step is numpy's full-batch gradient descent."""
+    step = tf.train.get_or_create_global_step()
+    x = tf.placeholder(tf.float64, [4, 3], name="x")
+    y = tf.placeholder(tf.float64, [4], name="y")
+    w = tf.Variable(np.zeros(3), name="w")
+    sync = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 2, 2)
+    replicas = []
+    for k in range(2):
+        xs, ys = x[2 * k : 2 * k + 2], y[2 * k : 2 * k + 2]
+        half = tf.reduce_mean(tf.square(tf.reduce_sum(xs * w, axis=1) - ys))
+        replicas.append(sync.minimize(half, global_step=step))
+    hooks = [sync.make_session_run_hook(True), tf.train.StopAtStepHook(last_step=5)]
+    with tf.train.MonitoredTrainingSession(hooks=hooks) as sess:
+        sess.run(replicas[0], {x: X, y: Y})  # one replica only: nothing applied yet
+        assert sess.run(step) == 0
+        sess.run(replicas[1], {x: X, y: Y})  # the second: the average is applied once
+        assert sess.run(step) == 1
+        while not sess.should_stop():
+            sess.run(replicas, {x: X, y: Y})
+        final = sess.run(w)
+    np.testing.assert_allclose(final, _numpy_training(np.zeros(3), 5), rtol=1e-12)
+    unused = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 2)
+    with pytest.raises(ValueError, match="apply_gradients\\(\\) must be called before"):
+        unused.make_session_run_hook(True)

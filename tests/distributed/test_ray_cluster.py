@@ -325,6 +325,7 @@ def test_a_failed_send_aborts_the_step_in_every_task(cluster):
     ps0 = ray.get_actor("ps/0", namespace="tgc")
     with tf.Session(workers[0].target) as sess:
         sess.run(v.initializer)
+        assert sess.run(y) == 3.0  # loaded (a new run's load introduces the tasks again)
         ray.get(ps0.set_peers.remote({}))
         try:
             with pytest.raises(RendezvousError, match=r"sending 'unsent:0;/job:ps/.*' failed"):

@@ -138,3 +138,71 @@ def test_a_killed_task_under_a_monitored_session_is_recovered_from_the_last_chec
         uninterrupted = plain.run(weights)
     for got, want in zip(recovered, uninterrupted):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def _sync_two_worker_training(target, steps=6):
+    """The two-layer net, synchronous data parallelism: each worker a half of the batch, the two
+    gradients averaged on the ps tasks by SyncReplicasOptimizer, one update per step."""
+    tf.reset_default_graph()
+    rng = np.random.default_rng(0)
+    spec = {"ps": ["a:1", "a:2"], "worker": ["a:3", "a:4"]}
+    with tf.device(tf.train.replica_device_setter(cluster=spec)):
+        step = tf.train.get_or_create_global_step()
+        w1 = tf.Variable(rng.standard_normal((D, H)).astype(np.float32) * 0.1, name="w1")
+        w2 = tf.Variable(rng.standard_normal((H, C)).astype(np.float32) * 0.1, name="w2")
+    x = tf.placeholder(tf.float32, [2 * N, D], name="x")
+    labels = tf.placeholder(tf.float32, [2 * N, C], name="labels")
+    sync = tf.train.SyncReplicasOptimizer(
+        tf.train.GradientDescentOptimizer(0.1), replicas_to_aggregate=2, total_num_replicas=2
+    )
+    train_ops = []
+    for k in range(2):
+        with tf.device(f"/job:worker/task:{k}"):
+            shard = slice(k * N, (k + 1) * N)
+            scores = tf.matmul(tf.nn.relu(tf.matmul(x[shard], w1)), w2)
+            loss = tf.reduce_mean(
+                tf.nn.softmax_cross_entropy_with_logits(labels=labels[shard], logits=scores)
+            )
+            train_ops.append(sync.minimize(loss, global_step=step))
+    # The sums of the replicas' gradients (and their count) live beside the weights, on the ps.
+    assert all(v.op.device.startswith("/job:ps/task:") for v in sync.variables())
+    a, y = _data(seed=3, n=2 * N)
+    hooks = [sync.make_session_run_hook(is_chief=True), tf.train.StopAtStepHook(last_step=steps)]
+    with tf.train.MonitoredTrainingSession(master=target, hooks=hooks) as sess:
+        runs = 0
+        while not sess.should_stop():
+            sess.run(train_ops, {x: a, labels: y})
+            runs += 1
+        return runs, sess.run([w1, w2, step])
+
+
+def _single_process_training(steps=6):
+    """The same net trained in-process on the whole (global) batch."""
+    tf.reset_default_graph()
+    rng = np.random.default_rng(0)
+    w1 = tf.Variable(rng.standard_normal((D, H)).astype(np.float32) * 0.1, name="w1")
+    w2 = tf.Variable(rng.standard_normal((H, C)).astype(np.float32) * 0.1, name="w2")
+    x = tf.placeholder(tf.float32, [2 * N, D], name="x")
+    labels = tf.placeholder(tf.float32, [2 * N, C], name="labels")
+    scores = tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=scores))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    a, y = _data(seed=3, n=2 * N)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(steps):
+            sess.run(train, {x: a, labels: y})
+        return sess.run([w1, w2])
+
+
+def test_sync_replicas_with_two_workers_equals_single_process_training_on_the_global_batch(
+    cluster,
+):
+    workers, _ = cluster
+    runs, (w1, w2, step) = _sync_two_worker_training(workers[0].target)
+    assert runs == 6 and step == 6  # one update per step
+    r1, r2 = _single_process_training()
+    # The mean of two half-batch means is the global mean: equal up to float32 summation order.
+    np.testing.assert_allclose(w1, r1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w2, r2, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(w1, _single_process_training(steps=0)[0], atol=1e-4)  # it trained

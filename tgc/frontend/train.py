@@ -556,3 +556,4 @@ from tgc.frontend.monitored import (  # noqa: E402,F401  (tf.train's monitored s
     SessionRunValues,
     StopAtStepHook,
 )
+from tgc.frontend.sync_replicas import SyncReplicasOptimizer  # noqa: E402,F401
