@@ -435,3 +435,14 @@ def test_a_queue_feeds_a_training_step_on_a_ray_cluster():
         ref_w = ref_w - 0.1 * batch.sum(axis=0)[:, None]
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-6)  # [15, 24.7]: float32 rounding
     np.testing.assert_allclose(final_w, ref_w, rtol=1e-6)
+
+
+def test_dequeue_many_of_elements_of_different_shapes_is_an_error():
+    q = tf.FIFOQueue(4, tf.float32)  # no shapes: any element goes in
+    x = tf.placeholder(tf.float32)
+    enqueue = q.enqueue(x)
+    with tf.Session() as sess:
+        sess.run(enqueue, {x: np.ones(2, np.float32)})
+        sess.run(enqueue, {x: np.ones(3, np.float32)})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"shapes \[\(2,\), \(3,\)\]"):
+            sess.run(q.dequeue_many(2))

@@ -302,6 +302,16 @@ class QueueBase:
         return outs[0] if len(outs) == 1 else list(outs)
 
     def _stack(self, op, i, parts, target):
+        shapes = {p.shape for p in parts}
+        if len(shapes) > 1:
+            # A queue made without shapes takes elements of any shape; a batch needs one shape.
+            raise errors.InvalidArgumentError(
+                None,
+                op,
+                f"'{op.name}': component {i} of the dequeued elements has shapes "
+                f"{sorted(shapes)}; dequeue_many needs one shape (give the queue shapes=, or "
+                "use a PaddingFIFOQueue)",
+            )
         return np.array(np.stack(parts), dtype=target, order="C")
 
     def dequeue(self, name=None):
