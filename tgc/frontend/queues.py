@@ -12,6 +12,7 @@ process, per session.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 import weakref
@@ -53,7 +54,8 @@ class _QueueState:
 
     def __init__(self, queue, rng):
         self.queue = queue
-        self.items: list = []
+        # FIFO: a deque (popleft in O(1)); shuffled: a list (a random element is swapped to the end).
+        self.items = collections.deque() if rng is None else []
         self.closed = False
         self.cancelled = False  # close(cancel_pending_enqueues=True) or the session closed
         self.condition = threading.Condition()
@@ -122,7 +124,7 @@ class _QueueState:
 
     def _pop(self):
         if self.rng is None:
-            return self.items.pop(0)
+            return self.items.popleft()
         i = int(self.rng.integers(len(self.items)))
         self.items[i], self.items[-1] = self.items[-1], self.items[i]
         return self.items.pop()
