@@ -54,7 +54,7 @@ class _QueueState:
 
     def __init__(self, queue, rng):
         self.queue = queue
-        # FIFO: a deque (popleft in O(1)); shuffled: a list (a random element is swapped to the end).
+        # FIFO: a deque (popleft in O(1)); shuffled: a list (a random element swaps to the end).
         self.items = collections.deque() if rng is None else []
         self.closed = False
         self.cancelled = False  # close(cancel_pending_enqueues=True) or the session closed
