@@ -157,6 +157,18 @@ def runs_on_accel(operation, op_name: str) -> bool:
     return all(_element_type(value) in allowed for value in values)
 
 
+def _next_to_the_matrix_unit(operation) -> bool:
+    """Whether a reshape takes a matmul's or convolution's result or feeds one: upstream
+    elementwise fusion would fold it into the contraction, which would then reach the vector unit
+    as a generic instead of the matrix unit. It stays on the CPU (a convnet's flatten before its
+    dense layer, say)."""
+    matrix = {f"tgc.{name}" for name in MATRIX_OPS}
+    producer = operation.operands[0].owner
+    if getattr(producer, "name", None) in matrix:
+        return True
+    return any(use.owner.name in matrix for result in operation.results for use in result.uses)
+
+
 def _positive_strides(operation) -> bool:
     """A strided slice whose strides are all positive: DMA boxes step forward only."""
     from tgc.dialect.builder import decode_attrs
@@ -176,6 +188,8 @@ def _adds_or_drops_unit_dims(operation) -> bool:
     non_unit = [[d for d in shape if d != 1] for shape in shapes]
     if non_unit[0] == non_unit[1]:
         return True
+    if _next_to_the_matrix_unit(operation):
+        return False
     dynamic = ir.ShapedType.get_dynamic_size()
     known = [[None if d == dynamic else d for d in shape] for shape in shapes]
     return reshape_boundary(*known) is not None

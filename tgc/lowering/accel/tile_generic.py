@@ -321,7 +321,7 @@ def _lower_slice_copy(copy) -> None:
 
 
 def _copy_if_it_leaves(view_op) -> None:
-    if view_op.name == "memref.get_global" or not _views_an_allocation(view_op.results[0]):
+    if view_op.name == "memref.get_global" or not _leaves_whole(view_op.results[0]):
         _copy_where_it_leaves(view_op)
 
 
@@ -524,18 +524,26 @@ _LEAVING_VIEWS = (
 
 
 def _views_an_allocation(value) -> bool:
-    """A reshape (not a slice) of an allocation: it leaves as the allocation in that shape."""
+    """A reshape (or cast) of an allocation, not a slice: it leaves as the allocation in that
+    shape (the program writer gives the allocation the shape it leaves with)."""
     owner = value.owner
     name = getattr(owner, "name", None)
     if name == "memref.alloc":
         return True
-    if name in ("memref.expand_shape", "memref.collapse_shape"):
+    if name in ("memref.expand_shape", "memref.collapse_shape", "memref.cast"):
         return _views_an_allocation(owner.operands[0])
-    if name == "memref.cast":  # a cast of an argument or a received tensor leaves as it is
-        source = owner.operands[0]
-        whole = isinstance(source.owner, ir.Block) or source.owner.name == "func.call"
-        return whole or _views_an_allocation(source)
     return False
+
+
+def _leaves_whole(value) -> bool:
+    """Whether ``value`` can leave the function as it is: a view of an allocation, or a cast of
+    an argument or of a received tensor (the same tensor, its static or dynamic type)."""
+    owner = value.owner
+    if getattr(owner, "name", None) == "memref.cast":
+        source = owner.operands[0]
+        if isinstance(source.owner, ir.Block) or source.owner.name == "func.call":
+            return True
+    return _views_an_allocation(value)
 
 
 def _copy_where_it_leaves(view_op) -> None:
