@@ -17,10 +17,11 @@ replicas have contributed, increments the global step, and clears the accumulato
 queue runner takes the conditional accumulators' average.
 
 What differs from TensorFlow: the update is applied by the chief's hook after the run that brought
-the last gradient, not by a queue runner while workers wait on a token queue, so replicas of one
-step must run in the chief's client (in-graph replication) or before the chief's next run; a
-gradient arriving after its step's update is added to the next step's sum (TF drops such stale
-gradients: its workers never compute one while they wait for the token).
+the last gradient, not by a queue runner while workers wait on a token queue. It is made for
+in-graph replication (one client runs every replica's op in one step). Between-graph replicas
+(separate clients) are not supported: a task reads a variable when its partition starts and writes
+it when it ends, so two clients adding into one accumulator at once could lose a gradient, and
+stale gradients are not dropped (TF drops them).
 """
 
 from __future__ import annotations
@@ -112,14 +113,20 @@ class SyncReplicasOptimizer:
                     averaged.append(
                         (self._accumulators[var] / float(self._replicas_to_aggregate), var)
                     )
-            applied = self._opt.apply_gradients(averaged, global_step=global_step)
+            applied = self._opt.apply_gradients(averaged)
+            # Cleared after the update read them, and the step counted last: whoever sees the new
+            # global_step finds empty accumulators for the next step's gradients.
             with graph.control_dependencies([applied]):
                 cleared = [
                     acc.assign(np.zeros(acc.shape.as_list(), acc.dtype.as_numpy_dtype))
                     for acc in self._accumulators.values()
                 ]
                 cleared.append(self._count.assign(np.int32(0)))
-            self._apply_op = group(*cleared, name="update")
+            if global_step is None:
+                self._apply_op = group(*cleared, name="update")
+            else:
+                with graph.control_dependencies(cleared):
+                    self._apply_op = group(global_step.assign_add(1), name="update")
 
     def make_session_run_hook(self, is_chief, num_tokens=-1):
         """The hook that applies the aggregated update (chief); a no-op hook elsewhere."""
