@@ -130,6 +130,8 @@ for _name in (
     "start_queue_runners",
     "batch",
     "shuffle_batch",
+    "batch_join",
+    "shuffle_batch_join",
     "input_producer",
     "range_input_producer",
     "slice_input_producer",

@@ -446,3 +446,30 @@ def test_dequeue_many_of_elements_of_different_shapes_is_an_error():
         sess.run(enqueue, {x: np.ones(3, np.float32)})
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"shapes \[\(2,\), \(3,\)\]"):
             sess.run(q.dequeue_many(2))
+
+
+def test_batch_join_and_shuffle_batch_join_take_from_every_list():
+    """One enqueue op per list, run by one QueueRunner (a thread each). Run by hand here, so the
+    contents do not depend on which thread the scheduler runs first."""
+    evens = tf.constant(np.arange(0, 20, 2, dtype=np.int32))
+    odds = tf.constant(np.arange(1, 20, 2, dtype=np.int32))
+    joined = tf.train.batch_join([[evens], [odds]], batch_size=20, enqueue_many=True, capacity=40)
+    shuffled = tf.train.shuffle_batch_join(
+        [{"v": evens}, {"v": odds}],
+        batch_size=10,
+        capacity=60,
+        min_after_dequeue=10,
+        enqueue_many=True,
+        seed=2,
+    )
+    plain_runner, shuffle_runner = tf.get_collection("queue_runners")
+    assert len(plain_runner.enqueue_ops) == 2 and len(shuffle_runner.enqueue_ops) == 2
+    with tf.Session() as sess:
+        for op in plain_runner.enqueue_ops + shuffle_runner.enqueue_ops:
+            sess.run(op)
+        plain, mixed = sess.run([joined[0], shuffled["v"]])
+    np.testing.assert_array_equal(plain, np.r_[np.arange(0, 20, 2), np.arange(1, 20, 2)])
+    assert mixed.shape == (10,) and len(set(mixed.tolist())) == 10
+    assert set(mixed.tolist()) <= set(range(20))
+    with pytest.raises(ValueError, match="same dtypes"):
+        tf.train.batch_join([[evens], [tf.constant([1.0])]], batch_size=2)

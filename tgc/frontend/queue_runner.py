@@ -244,9 +244,11 @@ def _flatten(tensors):
     return [tensors], lambda outs: outs[0]
 
 
-def _batch_queue(queue, flat, batch_size, num_threads, enqueue_many, allow_smaller_final_batch):
-    enqueue = queue.enqueue_many(flat) if enqueue_many else queue.enqueue(flat)
-    add_queue_runner(QueueRunner(queue, [enqueue] * num_threads))
+def _batch_queue(queue, flats, batch_size, num_threads, enqueue_many, allow_smaller_final_batch):
+    """Enqueue ops of each list in ``flats`` (``num_threads`` threads each), run by a QueueRunner;
+    the dequeue of a batch."""
+    enqueues = [queue.enqueue_many(f) if enqueue_many else queue.enqueue(f) for f in flats]
+    add_queue_runner(QueueRunner(queue, enqueues * num_threads))
     if allow_smaller_final_batch:
         out = queue.dequeue_up_to(batch_size)
     else:
@@ -295,7 +297,7 @@ def batch(
         shapes = _shapes_of(flat, shapes, enqueue_many, "batch")
         queue = FIFOQueue(capacity, dtypes, shapes, name=name or "fifo_queue")
     outs = _batch_queue(
-        queue, flat, batch_size, num_threads, enqueue_many, allow_smaller_final_batch
+        queue, [flat], batch_size, num_threads, enqueue_many, allow_smaller_final_batch
     )
     return rebuild(outs)
 
@@ -327,8 +329,77 @@ def shuffle_batch(
         name=name or "shuffle_batch_queue",
     )
     outs = _batch_queue(
-        queue, flat, batch_size, num_threads, enqueue_many, allow_smaller_final_batch
+        queue, [flat], batch_size, num_threads, enqueue_many, allow_smaller_final_batch
     )
+    return rebuild(outs)
+
+
+def _joined(tensors_list, what):
+    """The flat lists of ``tensors_list`` (same structure and dtypes each) and the rebuild."""
+    if not tensors_list:
+        raise ValueError(f"{what}: tensors_list is empty")
+    flats, rebuild = [], None
+    for tensors in tensors_list:
+        flat, rebuild = _flatten(tensors)
+        flats.append([convert_to_tensor(t) for t in flat])
+    dtypes = [[t.dtype for t in f] for f in flats]
+    if any(d != dtypes[0] for d in dtypes):
+        raise ValueError(f"{what}: every list in tensors_list needs the same dtypes, got {dtypes}")
+    return flats, rebuild
+
+
+def batch_join(
+    tensors_list,
+    batch_size,
+    capacity=32,
+    enqueue_many=False,
+    shapes=None,
+    dynamic_pad=False,
+    allow_smaller_final_batch=False,
+    shared_name=None,
+    name=None,
+):
+    """`tf.train.batch_join`: as ``batch``, one enqueue thread per list of ``tensors_list`` (each
+    typically read by its own reader), into one FIFO queue."""
+    flats, rebuild = _joined(tensors_list, "batch_join")
+    dtypes = [t.dtype for t in flats[0]]
+    if dynamic_pad:
+        shapes = shapes or [
+            [None] * len(t.spec.shape[1 if enqueue_many else 0 :]) for t in flats[0]
+        ]
+        queue = PaddingFIFOQueue(capacity, dtypes, shapes, name=name or "padding_fifo_queue")
+    else:
+        shapes = _shapes_of(flats[0], shapes, enqueue_many, "batch_join")
+        queue = FIFOQueue(capacity, dtypes, shapes, name=name or "fifo_queue")
+    outs = _batch_queue(queue, flats, batch_size, 1, enqueue_many, allow_smaller_final_batch)
+    return rebuild(outs)
+
+
+def shuffle_batch_join(
+    tensors_list,
+    batch_size,
+    capacity,
+    min_after_dequeue,
+    seed=None,
+    enqueue_many=False,
+    shapes=None,
+    allow_smaller_final_batch=False,
+    shared_name=None,
+    name=None,
+):
+    """`tf.train.shuffle_batch_join`: as ``shuffle_batch``, one enqueue thread per list of
+    ``tensors_list``."""
+    flats, rebuild = _joined(tensors_list, "shuffle_batch_join")
+    shapes = _shapes_of(flats[0], shapes, enqueue_many, "shuffle_batch_join")
+    queue = RandomShuffleQueue(
+        capacity,
+        min_after_dequeue,
+        [t.dtype for t in flats[0]],
+        shapes,
+        seed=seed,
+        name=name or "shuffle_batch_join_queue",
+    )
+    outs = _batch_queue(queue, flats, batch_size, 1, enqueue_many, allow_smaller_final_batch)
     return rebuild(outs)
 
 
