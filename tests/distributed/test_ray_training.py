@@ -206,3 +206,30 @@ def test_sync_replicas_with_two_workers_equals_single_process_training_on_the_gl
     np.testing.assert_allclose(w1, r1, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w2, r2, rtol=1e-5, atol=1e-6)
     assert not np.allclose(w1, _single_process_training(steps=0)[0], atol=1e-4)  # it trained
+
+
+def test_a_non_chief_waits_for_the_chiefs_initialization(cluster):
+    import threading
+
+    workers, _ = cluster
+    tf.reset_default_graph()
+    with tf.device("/job:ps/task:0"):
+        v = tf.Variable(np.float32(7.0), name="shared_by_chief")
+    with tf.device("/job:worker/task:1"):
+        doubled = v * 2.0
+    with pytest.raises(RuntimeError, match="the chief did not initialize the variables within"):
+        tf.train.MonitoredTrainingSession(
+            master=workers[1].target, is_chief=False, max_wait_secs=0.3
+        )
+    seen = []
+
+    def non_chief():
+        with tf.train.MonitoredTrainingSession(master=workers[1].target, is_chief=False) as sess:
+            seen.append(sess.run(doubled))
+
+    thread = threading.Thread(target=non_chief)
+    thread.start()
+    with tf.train.MonitoredTrainingSession(master=workers[0].target, is_chief=True) as chief:
+        thread.join(timeout=60)
+        assert chief.run(v) == 7.0
+    assert seen == [14.0]

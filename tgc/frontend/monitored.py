@@ -248,7 +248,12 @@ class MonitoredSession:
         for hook in self._hooks:
             hook.begin()
         self._sess = None
-        self._create_with_retries()
+        try:
+            self._create_with_retries()
+        except BaseException:
+            if self._sess is not None:
+                self._sess.close()
+            raise
 
     # ---- creation and recovery -------------------------------------------------------------------
 
