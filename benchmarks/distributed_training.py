@@ -10,7 +10,8 @@ one local CPU). On the cluster (tf.test.create_local_cluster: Ray on loopback, o
 each step is a Ray call per task plus Send/Recv between actors. Reported per configuration: the
 cluster's start time, first-step time (compile + load in the actors), median and quartiles of the
 step, steps per second, the tensors and bytes moved between tasks per step, and the time from
-SIGKILLing worker 0's process to the next step that succeeds (Ray restarts it). A JSON record goes
+SIGKILLing worker 0's process to the next step that succeeds (Ray restarts it), and from SIGKILLing
+ps 1 (after a checkpoint) to the next step that succeeds after restoring it. A JSON record goes
 to benchmarks/results/. Run from the repository root:
     python benchmarks/distributed_training.py [--model convnet] [--steps 50] [--workers 1 2 4]
 """
@@ -124,7 +125,10 @@ def measure(build, num_workers: int, steps: int, on_cluster: bool) -> dict:
                 sess.run([loss, train_op], feeds)
                 times.append(time.perf_counter() - t0)
             moved = _moved_per_step(sess) if on_cluster else (0, 0)
-            recovery = _recovery_seconds(sess, [loss, train_op], feeds) if on_cluster else None
+            recovery = ps_recovery = None
+            if on_cluster:
+                recovery = _recovery_seconds(sess, [loss, train_op], feeds)
+                ps_recovery = _ps_recovery_seconds(sess, [loss, train_op], feeds)
     finally:
         for server in servers:
             server.close()
@@ -141,6 +145,7 @@ def measure(build, num_workers: int, steps: int, on_cluster: bool) -> dict:
         "tensors_per_step": moved[0],
         "bytes_per_step": moved[1],
         "recovery_s": recovery,
+        "ps_recovery_s": ps_recovery,
     }
 
 
@@ -151,8 +156,6 @@ def _recovery_seconds(sess, fetches, feeds) -> float:
 
     import ray
 
-    from tgc.runtime.ray.run import UnavailableError
-
     actor = ray.get_actor("worker/0", namespace="tgc")
     os.kill(ray.get(actor.pid.remote()), signal.SIGKILL)
     start = time.perf_counter()
@@ -160,8 +163,33 @@ def _recovery_seconds(sess, fetches, feeds) -> float:
         try:
             sess.run(fetches, feeds)
             return time.perf_counter() - start
-        except UnavailableError:
+        except tf.errors.UnavailableError:
             continue
+
+
+def _ps_recovery_seconds(sess, fetches, feeds) -> float:
+    """Checkpoint, SIGKILL ps 1's process; seconds until a step succeeds again after restoring
+    the checkpoint (what MonitoredTrainingSession does on the AbortedError / UnavailableError)."""
+    import signal
+    import tempfile
+
+    import ray
+
+    saver = tf.train.Saver()
+    with tempfile.TemporaryDirectory() as directory:
+        checkpoint = saver.save(sess, os.path.join(directory, "model"), global_step=0)
+        actor = ray.get_actor("ps/1", namespace="tgc")
+        os.kill(ray.get(actor.pid.remote()), signal.SIGKILL)
+        start = time.perf_counter()
+        while True:
+            try:
+                sess.run(fetches, feeds)
+                return time.perf_counter() - start
+            except (tf.errors.UnavailableError, tf.errors.AbortedError):
+                try:
+                    saver.restore(sess, checkpoint)
+                except (tf.errors.UnavailableError, tf.errors.AbortedError):
+                    continue
 
 
 def _moved_per_step(sess) -> tuple:
@@ -183,14 +211,15 @@ def main() -> None:
     rows += [measure(build, n, args.steps, on_cluster=True) for n in args.workers]
     print(
         f"{'where':32} {'start s':>8} {'first s':>8} {'median ms':>10} {'q1-q3 ms':>14} "
-        f"{'steps/s':>8} {'tensors':>8} {'kB/step':>8} {'recover s':>9}"
+        f"{'steps/s':>8} {'tensors':>8} {'kB/step':>8} {'recover s':>9} {'ps rec s':>8}"
     )
     for r in rows:
         print(
             f"{r['where']:32} {r['start_s']:8.2f} {r['first_step_s']:8.2f} {r['median_ms']:10.2f} "
             f"{r['q1_ms']:6.2f}-{r['q3_ms']:<7.2f} {r['steps_per_s']:8.1f} "
             f"{r['tensors_per_step']:8.0f} {r['bytes_per_step'] / 1e3:8.1f} "
-            + ("       -" if r["recovery_s"] is None else f"{r['recovery_s']:9.2f}")
+            + ("        -" if r["recovery_s"] is None else f"{r['recovery_s']:9.2f}")
+            + ("        -" if r["ps_recovery_s"] is None else f" {r['ps_recovery_s']:8.2f}")
         )
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S%z")
     name = "distributed_two_layer" if args.model == "two_layer" else f"distributed_{args.model}"
