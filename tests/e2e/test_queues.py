@@ -473,3 +473,17 @@ def test_batch_join_and_shuffle_batch_join_take_from_every_list():
     assert set(mixed.tolist()) <= set(range(20))
     with pytest.raises(ValueError, match="same dtypes"):
         tf.train.batch_join([[evens], [tf.constant([1.0])]], batch_size=2)
+
+
+def test_coordinator_keeps_the_error_reported_before_the_stop_only():
+    coord = tf.train.Coordinator()
+    coord.request_stop()
+    coord.request_stop(ValueError("after the stop"))  # TF ignores errors once stopping
+    coord.join([])
+    coord = tf.train.Coordinator()
+    coord.request_stop(ValueError("first"))
+    coord.request_stop(KeyError("second"))
+    with pytest.raises(ValueError, match="first"):
+        coord.join([])
+    with pytest.raises(KeyError, match="late"):  # after join nothing would report it
+        coord.request_stop(KeyError("late"))

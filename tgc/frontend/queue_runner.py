@@ -43,13 +43,18 @@ class Coordinator:
         return self._stop.is_set()
 
     def request_stop(self, ex=None):
+        """Asks the threads to stop. ``ex`` (an exception or an exc_info tuple) is re-raised by
+        ``join`` if it is the first reported before the stop; after ``join`` it is raised here, as
+        nothing would report it."""
+        exc_info = ex if isinstance(ex, tuple) or ex is None else (type(ex), ex, ex.__traceback__)
+        if exc_info is not None and isinstance(exc_info[1], self._clean):
+            exc_info = None
         with self._lock:
-            if ex is not None and not isinstance(ex, self._clean) and self._exc_info is None:
-                if isinstance(ex, tuple):
-                    self._exc_info = ex
-                else:
-                    self._exc_info = (type(ex), ex, ex.__traceback__)
-            self._stop.set()
+            if self._joined and exc_info is not None:
+                raise exc_info[1].with_traceback(exc_info[2])
+            if not self._stop.is_set():
+                self._exc_info = exc_info
+                self._stop.set()
 
     def clear_stop(self):
         with self._lock:
