@@ -122,7 +122,8 @@ CASES = [
     ([2, 9, 7, 3], [3, 2, 3, 5], 2, "SAME"),
     ([2, 9, 7, 3], [3, 2, 3, 5], 2, "VALID"),
     ([1, 6, 6, 200], [2, 2, 200, 130], 2, "VALID"),  # channels in two tiles each way
-    ([3, 40, 40, 2], [3, 3, 2, 3], 1, "SAME"),  # 4800 positions: chunks of whole rows
+    ([6, 40, 40, 2], [3, 3, 2, 3], 1, "SAME"),  # 9600 positions: chunks of 5 whole images
+    ([1, 100, 100, 1], [3, 3, 1, 2], 1, "SAME"),  # 10000 in one image: chunks of whole rows
 ]
 
 

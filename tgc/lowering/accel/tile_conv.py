@@ -41,7 +41,9 @@ from tgc.lowering.accel.tile_matmul import cast_to_bf16
 from tgc.passes.base import ModulePass
 
 TILE = 128  # the matrix unit's rows and columns (Machine.array_rows, array_cols by default)
-CHUNK_ROWS = 1024  # output positions per chunk of rows
+CHUNK_ROWS = 1024  # output positions per chunk of rows, at least
+MOST_ROWS = 8192  # ... and at most, when the channels are few
+ROW_BYTES = 2 * 1024 * 1024  # a chunk's f32 tile of one channel tile (window or accumulator)
 ACCUMULATOR_BYTES = 8 * 1024 * 1024  # the filter gradient's accumulators, at most, per pass
 WEIGHT_CACHE_BYTES = 4 * 1024 * 1024  # the filter's bf16 tiles kept across chunks, at most
 F32_BYTES, BF16_BYTES = 4, 2
@@ -153,6 +155,17 @@ def _flipped_filter(value, window: tuple):
     return generic.operands[0], [generic, alloc]
 
 
+def _chunk_rows(inner: int, outer: int) -> int:
+    """Output positions per chunk: 1024, or more (up to MOST_ROWS) when the channels are few, so
+    that a tap's window (positions x inner channels) and the accumulators (positions x outer
+    channels) stay within ROW_BYTES per tile of 128 channels, all accumulators within
+    ACCUMULATOR_BYTES. Every chunk pays one window DMA, with
+    its latency, per tap: a one-channel layer's windows are tiny, so fewer, larger chunks."""
+    widest = max(min(inner, TILE), min(outer, TILE), 1)
+    most = min(MOST_ROWS, ROW_BYTES // (widest * F32_BYTES))
+    return max(CHUNK_ROWS, min(most, ACCUMULATOR_BYTES // (max(outer, 1) * F32_BYTES)))
+
+
 @dataclasses.dataclass(frozen=True)
 class _Geometry:
     strides: tuple  # (sh, sw)
@@ -215,7 +228,7 @@ class _WeightCache:
 
     def __init__(self, rows: int, k: int, columns: list):
         """Above the layout of a chunk of at most ``rows`` rows and steps of at most ``k``."""
-        self.base = _Layout(min(rows, CHUNK_ROWS), min(k, TILE), columns).end
+        self.base = _Layout(rows, min(k, TILE), columns).end
         self.used, self.offsets = 0, {}
 
     def place(self, key, nbytes: int):
@@ -350,9 +363,10 @@ class TileConvPass(ModulePass):
         n, oh, ow, f = _shape(out)
         kh, kw, c, _ = _shape(w)
         columns = _tiles(f)
-        cache = _WeightCache(n * oh * ow, c, columns)
+        limit = _chunk_rows(c, f)
+        cache = _WeightCache(min(n * oh * ow, limit), c, columns)
         with ir.InsertionPoint(op), op.location:
-            for begin, count in _position_boxes((n, oh, ow), CHUNK_ROWS):
+            for begin, count in _position_boxes((n, oh, ow), limit):
                 rows = count[0] * count[1] * count[2]
                 steps = [
                     self._conv_step(x, w, geometry, begin, count, (tap_h, tap_w), channels)
@@ -421,7 +435,7 @@ class TileConvPass(ModulePass):
         n, oh, ow, _ = _shape(dy)
         units = [((th, tw), ct) for th in range(kh) for tw in range(kw) for ct in _tiles(c)]
         per_group = max(1, ACCUMULATOR_BYTES // (f * TILE * F32_BYTES))
-        chunks = _position_boxes((n, oh, ow), CHUNK_ROWS)
+        chunks = _position_boxes((n, oh, ow), _chunk_rows(c, f))
         with ir.InsertionPoint(op), op.location:
             for first in range(0, len(units), per_group):
                 group = units[first : first + per_group]
@@ -458,7 +472,8 @@ class TileConvPass(ModulePass):
         kh, kw, _, f = _shape(w)
         sh, sw = geometry.strides
         columns = _tiles(c)
-        cache = _WeightCache(n * h * w_, f, columns)
+        limit = _chunk_rows(f, c)
+        cache = _WeightCache(min(n * h * w_, limit), f, columns)
         with ir.InsertionPoint(op), op.location:
             for rh in range(min(sh, h)):
                 for rw in range(min(sw, w_)):
@@ -470,7 +485,7 @@ class TileConvPass(ModulePass):
                         if (rh + geometry.before[0] - tap_h * geometry.dilations[0]) % sh == 0
                         and (rw + geometry.before[1] - tap_w * geometry.dilations[1]) % sw == 0
                     ]
-                    for begin, count in _position_boxes(grid, CHUNK_ROWS):
+                    for begin, count in _position_boxes(grid, limit):
                         rows = count[0] * count[1] * count[2]
                         steps = [
                             self._input_step(dy, w, geometry, (rh, rw), tap, begin, count, fs)
