@@ -114,29 +114,59 @@ def test_the_end_of_input_ends_training_quietly_and_hooks_need_a_global_step():
         tf.train.MonitoredTrainingSession(hooks=[tf.train.StopAtStepHook(last_step=1)])
 
 
-def test_sync_replicas_in_process_average_the_replicas_gradients_once_a_step():
-    """Two replicas of a least-squares step, each a half of the batch, float64: their averaged
-    gradient applied once a step is numpy's full-batch gradient descent."""
+def _sync_replicas_net(replicas_to_aggregate):
     step = tf.train.get_or_create_global_step()
     x = tf.placeholder(tf.float64, [4, 3], name="x")
     y = tf.placeholder(tf.float64, [4], name="y")
     w = tf.Variable(np.zeros(3), name="w")
-    sync = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 2, 2)
+    sync = tf.train.SyncReplicasOptimizer(
+        tf.train.GradientDescentOptimizer(0.1), replicas_to_aggregate, total_num_replicas=2
+    )
     replicas = []
     for k in range(2):
         xs, ys = x[2 * k : 2 * k + 2], y[2 * k : 2 * k + 2]
         half = tf.reduce_mean(tf.square(tf.reduce_sum(xs * w, axis=1) - ys))
         replicas.append(sync.minimize(half, global_step=step))
+    return x, y, w, step, sync, replicas
+
+
+def test_sync_replicas_in_process_average_the_replicas_gradients_once_a_step():
+    """Two replicas of a least-squares step, each a half of the batch, float64: their averaged
+    gradient applied once a step is numpy's full-batch gradient descent."""
+    x, y, w, step, sync, replicas = _sync_replicas_net(2)
     hooks = [sync.make_session_run_hook(True), tf.train.StopAtStepHook(last_step=5)]
     with tf.train.MonitoredTrainingSession(hooks=hooks) as sess:
-        sess.run(replicas[0], {x: X, y: Y})  # one replica only: nothing applied yet
-        assert sess.run(step) == 0
-        sess.run(replicas[1], {x: X, y: Y})  # the second: the average is applied once
-        assert sess.run(step) == 1
+        runs = 0
         while not sess.should_stop():
             sess.run(replicas, {x: X, y: Y})
+            runs += 1
         final = sess.run(w)
+    assert runs == 5
     np.testing.assert_allclose(final, _numpy_training(np.zeros(3), 5), rtol=1e-12)
+
+
+def test_sync_replicas_leave_out_stale_gradients():
+    """One replica of two is enough (replicas_to_aggregate=1) and they take turns: each update is
+    the gradient of that step's replica alone, the other's (from an older step) left out."""
+    x, y, w, step, sync, replicas = _sync_replicas_net(1)
+    with tf.train.MonitoredTrainingSession(hooks=[sync.make_session_run_hook(True)]) as sess:
+        for k in range(4):
+            sess.run(replicas[k % 2], {x: X, y: Y})
+        final, last = sess.run([w, step])
+    assert last == 4
+    rate, want = float(np.float32(0.1)), np.zeros(3)
+    for k in range(4):
+        xs, ys = X[2 * (k % 2) : 2 * (k % 2) + 2], Y[2 * (k % 2) : 2 * (k % 2) + 2]
+        want = want - rate * xs.T @ (xs @ want - ys)  # the mean of 2 squares: 2/2 * X^T r
+    np.testing.assert_allclose(final, want, rtol=1e-12)
+
+
+def test_sync_replicas_checks_its_arguments():
+    with pytest.raises(ValueError, match="replicas_to_aggregate \\(3\\) is more than"):
+        tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 3, 2)
     unused = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 2)
     with pytest.raises(ValueError, match="apply_gradients\\(\\) must be called before"):
         unused.make_session_run_hook(True)
+    w = tf.Variable(1.0, name="w")
+    with pytest.raises(ValueError, match="Global step is required to check staleness"):
+        unused.minimize(w * w)
