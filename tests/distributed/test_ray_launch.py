@@ -150,3 +150,29 @@ def _marked_processes() -> list:
             except OSError:  # gone, or not ours to read
                 continue
     return found
+
+
+def test_synchronous_workers_in_separate_processes_train_as_one_process_on_the_global_batch(
+    tmp_path,
+):
+    """examples/ps_worker_sync.py: two worker processes, SyncReplicasOptimizer, the chief applies
+    the average of both gradients once a step: single-process training on the whole batch."""
+    import importlib.util
+
+    cluster = {"ps": ["localhost:2222", "localhost:2223"], "worker": ["localhost:2224", "localhost:2225"]}
+    script = REPO / "examples" / "ps_worker_sync.py"
+    done = _launch(
+        "--cluster", json.dumps(cluster), str(script), "--steps", "8", "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "worker 0: 8 synchronous steps done" in done.stdout
+    assert "worker 1: 8 synchronous steps done" in done.stdout
+    spec = importlib.util.spec_from_file_location("ps_worker_sync", script)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    want = example.single_process(steps=8)
+    got = np.load(tmp_path / "weights.npz")
+    # The mean of two half-batch means is the whole batch's: float32 summation order only.
+    np.testing.assert_allclose(got["w1"], want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["w2"], want[1], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got["w1"], example.initial_weights()[0], atol=1e-4)  # it trained
