@@ -159,7 +159,10 @@ def test_synchronous_workers_in_separate_processes_train_as_one_process_on_the_g
     the average of both gradients once a step: single-process training on the whole batch."""
     import importlib.util
 
-    cluster = {"ps": ["localhost:2222", "localhost:2223"], "worker": ["localhost:2224", "localhost:2225"]}
+    cluster = {
+        "ps": ["localhost:2222", "localhost:2223"],
+        "worker": ["localhost:2224", "localhost:2225"],
+    }
     script = REPO / "examples" / "ps_worker_sync.py"
     done = _launch(
         "--cluster", json.dumps(cluster), str(script), "--steps", "8", "--out", str(tmp_path)
