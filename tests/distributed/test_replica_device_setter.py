@@ -85,3 +85,16 @@ def test_no_ps_task_gives_no_device_function():
     assert c.op.device == ""
     with pytest.raises(TypeError, match="ps_strategy must be callable"):
         tf.train.replica_device_setter(ps_tasks=1, ps_strategy=3)
+
+
+def test_greedy_load_balancing_puts_each_variable_on_the_least_loaded_ps_task():
+    from tgc.frontend.cluster import GreedyLoadBalancingStrategy, byte_size_load_fn
+
+    strategy = GreedyLoadBalancingStrategy(2, byte_size_load_fn)
+    with tf.device(tf.train.replica_device_setter(ps_tasks=2, ps_strategy=strategy)):
+        big = tf.Variable(np.zeros((100, 10), np.float32), name="big")  # 4000 bytes -> ps 0
+        small = tf.Variable(np.zeros(10, np.float64), name="small")  # 80 bytes -> ps 1
+        medium = tf.Variable(np.zeros((30, 10), np.float32), name="medium")  # 1200 -> ps 1
+        last = tf.Variable(np.zeros(1, np.float32), name="last")  # ps 1 holds 1280 < 4000
+    tasks = [v.op.device for v in (big, small, medium, last)]
+    assert tasks == ["/job:ps/task:0", "/job:ps/task:1", "/job:ps/task:1", "/job:ps/task:1"]

@@ -348,6 +348,31 @@ class _RoundRobinStrategy:
         return task
 
 
+class GreedyLoadBalancingStrategy:
+    """Each new variable to the ps task with the least load so far, its load ``load_fn(op)``
+    (TF1's ``tf.contrib.training.GreedyLoadBalancingStrategy``; ``byte_size_load_fn``: bytes)."""
+
+    def __init__(self, num_tasks: int, load_fn):
+        self._num_tasks, self._load_fn = num_tasks, load_fn
+        self._loads = [0] * num_tasks
+
+    def __call__(self, op) -> int:
+        task = min(range(self._num_tasks), key=lambda t: self._loads[t])  # the lowest, first
+        self._loads[task] += self._load_fn(op)
+        return task
+
+
+def byte_size_load_fn(op) -> int:
+    """The bytes of an op's first output (a variable's size): the load of a ps placement."""
+    import numpy as np
+
+    output = op.outputs[0]
+    shape = output.get_shape()
+    if not shape.is_fully_defined():
+        raise ValueError(f"byte_size_load_fn: '{op.name}' has a shape not fully known: {shape}")
+    return int(shape.num_elements()) * np.dtype(output.dtype.as_numpy_dtype).itemsize
+
+
 class _ReplicaDeviceChooser:
     """The device function replica_device_setter returns (TF1's ``_ReplicaDeviceChooser``)."""
 
