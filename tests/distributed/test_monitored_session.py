@@ -170,3 +170,14 @@ def test_sync_replicas_checks_its_arguments():
     w = tf.Variable(1.0, name="w")
     with pytest.raises(ValueError, match="Global step is required to check staleness"):
         unused.minimize(w * w)
+
+
+def test_it_starts_the_queue_runners_and_ends_with_the_input():
+    """The lectures' input pipeline under a monitored session: its queue runners start with it,
+    and the end of the epochs (OutOfRangeError) ends the loop quietly."""
+    value = tf.train.range_input_producer(5, num_epochs=2, shuffle=False).dequeue()
+    seen = []
+    with tf.train.MonitoredTrainingSession() as sess:
+        while not sess.should_stop():
+            seen.append(int(sess.run(value)))
+    assert seen == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]

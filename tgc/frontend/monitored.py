@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 import time
 
+from tgc.frontend.queue_runner import Coordinator, start_queue_runners
 from tgc.frontend.saver import Saver, latest_checkpoint
 from tgc.frontend.variables import global_variables, global_variables_initializer
 from tgc.runtime.errors import AbortedError, OutOfRangeError, UnavailableError
@@ -235,6 +236,7 @@ class MonitoredSession:
         hooks=None,
         config=None,
         max_wait_secs=7200.0,
+        stop_grace_period_secs=120,
     ):
         self._master, self._config = master, config
         self._is_chief, self._checkpoint_dir = is_chief, checkpoint_dir
@@ -248,6 +250,8 @@ class MonitoredSession:
         for hook in self._hooks:
             hook.begin()
         self._sess = None
+        self._coord, self._threads = None, []
+        self._stop_grace_period_secs = stop_grace_period_secs
         try:
             self._create_with_retries()
         except BaseException:
@@ -279,8 +283,13 @@ class MonitoredSession:
             self._restore_or_initialize()
         else:
             self._wait_for_chief()
+        if self._coord is None:
+            # The graph's queue runners feed the input pipeline (TF's coordinated session). Their
+            # queues live in this client's session, so a recovery keeps them running.
+            self._coord = Coordinator()
+            self._threads = start_queue_runners(self._sess, self._coord)
         for hook in self._hooks:
-            hook.after_create_session(self._sess, None)
+            hook.after_create_session(self._sess, self._coord)
 
     def _restore_or_initialize(self) -> None:
         found = latest_checkpoint(self._checkpoint_dir) if self._checkpoint_dir else None
@@ -309,7 +318,8 @@ class MonitoredSession:
         return get_default_graph()
 
     def should_stop(self) -> bool:
-        return self._stop_requested or self._closed
+        coordinated = self._coord is not None and self._coord.should_stop()
+        return self._stop_requested or self._closed or coordinated
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Session.run with the hooks around it; a step lost with a task is redone after the
@@ -360,6 +370,20 @@ class MonitoredSession:
                 hook.end(self._sess)
         finally:
             self._closed = True
+            self._stop_queue_runners()
+
+    def _stop_queue_runners(self) -> None:
+        """Stops the input threads (their queues close), then the session; a runner's error is
+        raised here, as TF's coordinator does on join."""
+        try:
+            if self._coord is not None:
+                self._coord.request_stop()
+                self._coord.join(
+                    self._threads,
+                    stop_grace_period_secs=self._stop_grace_period_secs,
+                    ignore_live_threads=True,
+                )
+        finally:
             self._sess.close()
 
     def __enter__(self):
@@ -390,7 +414,8 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
 ):
     """A MonitoredSession for training (TF1's ``tf.train.MonitoredTrainingSession``): the chief
     also saves checkpoints into ``checkpoint_dir`` (every 600 s by default, or every
-    ``save_checkpoint_steps`` steps). Summaries are not written."""
+    ``save_checkpoint_steps`` steps). The graph's queue runners are started under a Coordinator
+    and stopped on close. Summaries are not written."""
     if save_checkpoint_steps is USE_DEFAULT and save_checkpoint_secs is USE_DEFAULT:
         save_checkpoint_steps, save_checkpoint_secs = None, 600
     elif save_checkpoint_secs is USE_DEFAULT:
@@ -418,6 +443,7 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
         hooks=all_hooks,
         config=config,
         max_wait_secs=max_wait_secs,
+        stop_grace_period_secs=stop_grace_period_secs,
     )
 
 
