@@ -3,10 +3,8 @@
 // in registers (the K loop's iter_args), K in steps of 8 staged through workgroup memory: the
 // cooperative loads of the A and B tiles, a barrier, the unrolled FMAs out of shared memory, a
 // barrier. Loads and stores past the shapes are guarded; transposed operands are read through
-// the matmul's maps. host-twin=true: the same schedule without barriers, each thread running all
-// the block's loads into its own tiles (tgc-nvptx-kernels-on-host runs threads one at a time).
+// the matmul's maps.
 // RUN: %tgc-opt %s -p tgc-nvptx-tile-matmul | FileCheck %s
-// RUN: %tgc-opt %s -p tgc-nvptx-tile-matmul{host-twin=true} | FileCheck %s --check-prefix=TWIN
 
 // CHECK-LABEL: func.func @transposed_a(
 // CHECK-SAME:      %[[A:.+]]: memref<50x37xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x21xf32>)
@@ -25,16 +23,6 @@
 // CHECK:           gpu.terminator
 // CHECK-NOT:     linalg.matmul
 
-// TWIN-LABEL: func.func @transposed_a(
-// TWIN:         gpu.launch
-// TWIN-NOT:       workgroup
-// TWIN:           %[[AS:.+]] = memref.alloc() : memref<8x128xf32>
-// TWIN:           %[[BS:.+]] = memref.alloc() : memref<8x128xf32>
-// TWIN:           scf.for
-// TWIN-NEXT:        scf.for {{.+}} = %c0 to %c256 step %c1
-// TWIN-NOT:       gpu.barrier
-// TWIN:           memref.dealloc %[[AS]]
-// TWIN:           memref.dealloc %[[BS]]
 func.func @transposed_a(%a: memref<50x37xf32>, %b: memref<50x21xf32>, %c: memref<37x21xf32>) {
   linalg.matmul indexing_maps = [affine_map<(d0, d1, d2) -> (d2, d0)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>]
     ins(%a, %b : memref<50x37xf32>, memref<50x21xf32>) outs(%c : memref<37x21xf32>)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 
 from tgc.lowering.nvptx.kernels_on_host import KernelsOnHostPass
-from tgc.lowering.nvptx.pipeline import pipeline_elements
 from tgc.lowering.nvptx.target import NvptxTarget
 
 IN_PROCESS_ONLY = (
@@ -24,10 +23,6 @@ IN_PROCESS_ONLY = (
 
 @dataclasses.dataclass(frozen=True)
 class NvptxEmulatedTarget(NvptxTarget):
-    def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
-        """The GPU's pipeline, its matmul tiles without barriers (threads run one at a time)."""
-        return pipeline_elements(host_twin=True)
-
     def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """``symbols`` go unused: the launch plan sends and receives through ``hub``."""
         from tgc.lowering.nvptx.in_process import load_on_host

@@ -6,8 +6,10 @@ the same launch plan (the host functions go: the plan, tgc/lowering/nvptx/launch
 what they did). Each kernel ``@k(args...)`` becomes ``func.func @k(args..., grid x, y, z, block
 x, y, z)`` whose body loops over every block and thread and runs the kernel's body with
 ``gpu.block_id``, ``gpu.thread_id``, ``gpu.block_dim`` and ``gpu.grid_dim`` read from the loops and
-sizes. Threads of a block run one after another, which is only faithful for kernels without
-barriers, shared memory or warp operations: those are refused, naming the op.
+sizes. Threads of a block run one after another. A block's workgroup (shared) memory is one host
+buffer (blocks too run one after another); a kernel with gpu.barrier runs in phases, each a loop
+over the block's threads, values that live across a barrier kept per thread in host buffers
+(barrier_phases.py). Other gpu ops (warp shuffles, say) are refused, naming the op.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from __future__ import annotations
 import dataclasses
 
 from mlir import ir
-from mlir.dialects import arith, func, scf
+from mlir.dialects import arith, func, memref, scf
 
+from tgc.lowering.nvptx.barrier_phases import Phases, contains_barrier
 from tgc.passes.base import ModulePass
 
 _DIMS = ("x", "y", "z")
 # gpu ops a sequential loop over threads computes exactly (the ids and sizes of the launch).
 _INDEX_OPS = ("gpu.block_id", "gpu.thread_id", "gpu.block_dim", "gpu.grid_dim")
+# ... and what the phases make of a block's synchronisation (barrier_phases.py).
+_EMULATED_OPS = (*_INDEX_OPS, "gpu.return", "gpu.barrier")
 
 
 def _symbol(op) -> str:
@@ -35,6 +40,12 @@ def _is_host_code(op) -> bool:
         and "tgc.kernel_on_host" not in op.attributes
         and len(op.regions[0].blocks) > 0
     )
+
+
+def _host_buffer(type_: ir.Type):
+    """A block's workgroup memory as a host buffer (blocks run one after another: one buffer)."""
+    shared = ir.MemRefType(type_)
+    return memref.AllocOp(ir.MemRefType.get(shared.shape, shared.element_type), [], []).result
 
 
 def _dimension(op) -> str:
@@ -81,41 +92,59 @@ class KernelsOnHostPass(ModulePass):
         block = region.blocks[0]
         self._check_emulable(kernel)
         index = ir.IndexType.get()
-        arg_types = [a.type for a in block.arguments]
+        inputs = ir.FunctionType(ir.TypeAttr(kernel.attributes["function_type"]).value).inputs
+        arg_types = list(inputs)
         with ir.InsertionPoint(gpu_module), kernel.location:  # just before the gpu.module
             host = func.FuncOp(_symbol(kernel), (arg_types + [index] * 6, []))
             host.attributes["tgc.kernel_on_host"] = ir.UnitAttr.get()
             entry = host.add_entry_block()
         sizes = list(entry.arguments[len(arg_types) :])
         ids = {}
+        barriers = contains_barrier(kernel)
         with ir.InsertionPoint(entry), kernel.location:
             zero = arith.ConstantOp(index, 0).result
             one = arith.ConstantOp(index, 1).result
-            inner = self._loop_nest(sizes, zero, one, ids)
-            func.ReturnOp([])
+            shared = [_host_buffer(a.type) for a in list(block.arguments)[len(arg_types) :]]
+            inner = self._loop_nest(sizes, zero, one, ids, threads=not barriers)
+            returned = func.ReturnOp([])
+        for old, new in zip(block.arguments, list(entry.arguments[: len(arg_types)]) + shared):
+            old.replace_all_uses_with(new)
         values = {
             "gpu.block_id": ids["block"],
-            "gpu.thread_id": ids["thread"],
+            "gpu.thread_id": ids.get("thread"),
             "gpu.grid_dim": dict(zip(_DIMS, sizes[:3])),
             "gpu.block_dim": dict(zip(_DIMS, sizes[3:])),
         }
         terminator = inner.operations[len(inner.operations) - 1]
-        for op in list(block.operations):
-            if op.operation.name == "gpu.return":
-                continue
-            op.operation.move_before(terminator)
-        for old, new in zip(block.arguments, entry.arguments):
-            old.replace_all_uses_with(new)
-        self._replace_index_ops(inner, values)
+        body = [op.operation for op in block.operations if op.operation.name != "gpu.return"]
+        if barriers:
+            blocks_loop = entry.operations[len(entry.operations) - 2]
+            for op in body:  # constants before the loops: every phase (and loop bound) sees them
+                if op.name == "arith.constant":
+                    op.move_before(blocks_loop)
+            body = [op for op in body if op.name != "arith.constant"]
+            with kernel.location:
+                phases = Phases(self.fail, entry, blocks_loop, sizes[3:], zero, one)
+                phases.run(body, terminator)
+                phases.free_buffers(returned)
+        else:
+            for op in body:
+                op.move_before(terminator)
+        with ir.InsertionPoint(returned), kernel.location:
+            for buffer in shared:
+                memref.DeallocOp(buffer)
+        self._replace_index_ops(entry, values)
         kernel.erase()
 
     @staticmethod
-    def _loop_nest(sizes: list, zero, one, ids: dict):
-        """Loops over blocks z, y, x, then threads z, y, x at the current insertion point;
-        returns the innermost body."""
-        ids["block"], ids["thread"] = {}, {}
+    def _loop_nest(sizes: list, zero, one, ids: dict, threads: bool = True):
+        """Loops over blocks z, y, x, then (``threads``) threads z, y, x at the current insertion
+        point; returns the innermost body."""
+        ids["block"] = {}
         loops = [("block", d, sizes[i]) for i, d in reversed(list(enumerate(_DIMS)))]
-        loops += [("thread", d, sizes[3 + i]) for i, d in reversed(list(enumerate(_DIMS)))]
+        if threads:
+            ids["thread"] = {}
+            loops += [("thread", d, sizes[3 + i]) for i, d in reversed(list(enumerate(_DIMS)))]
         point = ir.InsertionPoint.current
         for kind, dim, size in loops:
             loop = scf.ForOp(zero, size, one, ip=point)
@@ -126,15 +155,11 @@ class KernelsOnHostPass(ModulePass):
         return loop.body
 
     def _check_emulable(self, kernel) -> None:
-        inputs = ir.FunctionType(ir.TypeAttr(kernel.attributes["function_type"]).value).inputs
-        if len(kernel.regions[0].blocks[0].arguments) != len(inputs):
-            self.fail(kernel, f"kernel @{_symbol(kernel)} uses workgroup (shared) memory")
-
         refused = []
 
         def visit(op):
             name = op.operation.name
-            if name.startswith("gpu.") and name not in (*_INDEX_OPS, "gpu.return", "gpu.func"):
+            if name.startswith("gpu.") and name not in (*_EMULATED_OPS, "gpu.func"):
                 refused.append(op.operation)
                 return ir.WalkResult.INTERRUPT
             return ir.WalkResult.ADVANCE

@@ -159,10 +159,9 @@ TILE = (
 MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
 
 
-def pipeline_elements(host_twin: bool = False) -> list:
+def pipeline_elements() -> list:
     """core -> the gpu level: kernels outlined into one gpu.module, launched by the host
-    function, results written into out-param buffers. (PTX is the next stage: codegen.py.)
-    ``host_twin``: the matmul's schedule without barriers, for nvptx-emulated."""
+    function, results written into out-param buffers. (PTX is the next stage: codegen.py.)"""
     return [
         # Sends and receives keep their tensor's static shape (the launch plan performs them).
         StaticTransfersPass(),
@@ -173,7 +172,7 @@ def pipeline_elements(host_twin: bool = False) -> list:
         ONE_SHOT_BUFFERIZE,
         LinalgCopiesPass(),
         # Matmuls: shared-memory tiles and register micro-tiles, a launch of their own.
-        TileMatmulPass(host_twin=host_twin),
+        TileMatmulPass(),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
         TILE,

@@ -15,11 +15,8 @@ accumulates into C (linalg.matmul's C += A.B): C's initial value is read once, i
 Transposed operands (the gradients' A^T.B and A.B^T) are read through the matmul's indexing
 maps: A as (k, m), B as (n, k).
 
-``host_twin=true`` builds the same schedule for tgc-nvptx-kernels-on-host, which runs a
-block's threads one after another and so has no barrier: there each thread runs the cooperative
-load of every thread of its block (same indices, same guards) into its own copy of the tiles,
-and the barriers go. Everything else (tiles, micro-tiles, guards, K steps, stores) is the GPU's
-code, checked numerically on the host.
+tgc-nvptx-kernels-on-host runs this kernel as it is (nvptx-emulated): its barriers split the
+body into phases, each a loop over the block's threads (barrier_phases.py).
 """
 
 from __future__ import annotations
@@ -88,8 +85,8 @@ def _static_float_buffers(op) -> bool:
 class _Writer:
     """MLIR text of one tiled matmul: a function of (A, B, C) whose body is the launch."""
 
-    def __init__(self, tiles: Tiles, types: list, shape: tuple, transposes, host_twin: bool):
-        self.t, self.types, self.host_twin = tiles, types, host_twin
+    def __init__(self, tiles: Tiles, types: list, shape: tuple, transposes):
+        self.t, self.types = tiles, types
         self.m, self.n, self.k = shape
         self.ta, self.tb = transposes
         self.el = str(ir.MemRefType(types[0]).element_type)
@@ -114,13 +111,14 @@ class _Writer:
         self.prefix = "c"
         t = self.t
         ta, tb, tc = (str(x) for x in self.types)
-        sa = f"memref<{t.bk}x{t.bm}x{self.el}{self._space()}>"
-        sb = f"memref<{t.bk}x{t.bn}x{self.el}{self._space()}>"
+        space = "#gpu.address_space<workgroup>"
+        sa = f"memref<{t.bk}x{t.bm}x{self.el}, {space}>"
+        sb = f"memref<{t.bk}x{t.bn}x{self.el}, {space}>"
         grid_x = self.const(-(-self.n // t.bn))
         grid_y = self.const(-(-self.m // t.bm))
         one = self.const(1)
         tx_n, ty_n = self.const(t.threads_x), self.const(t.threads_y)
-        shared = "" if self.host_twin else f" workgroup(%As : {sa}, %Bs : {sb})"
+        shared = f" workgroup(%As : {sa}, %Bs : {sb})"
         self.emit(
             f"gpu.launch blocks(%bx, %by, %bz) in (%gx = {grid_x}, %gy = {grid_y}, %gz = {one})"
             f" threads(%tx, %ty, %tz) in (%sx = {tx_n}, %sy = {ty_n}, %sz = {one}){shared} {{"
@@ -136,19 +134,12 @@ class _Writer:
         closing = ["gpu.terminator", "}", "return", "}"]
         return "\n".join([head, *outer.values(), *launch, *body, *closing])
 
-    def _space(self) -> str:
-        return "" if self.host_twin else ", #gpu.address_space<workgroup>"
-
     def _body(self, sa: str, sb: str) -> None:
         t = self.t
         self.emit(f"%m0 = arith.muli %by, {self.const(t.bm)} : index")
         self.emit(f"%n0 = arith.muli %bx, {self.const(t.bn)} : index")
         self.emit(f"%tid0 = arith.muli %ty, {self.const(t.threads_x)} : index")
         self.emit("%tid = arith.addi %tid0, %tx : index")
-        if self.host_twin:
-            # On the heap: an alloca in the host's loop over threads would grow the stack.
-            self.emit(f"%As = memref.alloc() : {sa}")
-            self.emit(f"%Bs = memref.alloc() : {sb}")
         rows = [self._offset("%m0", "%ty", i * t.threads_y) for i in range(t.tm)]
         cols = [self._offset("%n0", "%tx", j * t.threads_x) for j in range(t.tn)]
         initial = [[self._guarded_load_c(r, c) for c in cols] for r in rows]
@@ -159,22 +150,15 @@ class _Writer:
             f"%final:{len(acc)} = scf.for %kt = {self.const(0)} to {self.const(self.k)} "
             f"step {self.const(t.bk)} iter_args({iters}) -> ({types}) {{"
         )
-        self._load_tiles(sa, sb)
-        self._barrier()
+        self._load_tiles("%tid", sa, sb)
+        self.emit("gpu.barrier")
         updated = self._rank_one_updates(sa, sb, [f"%acc{i}" for i in range(len(acc))])
-        self._barrier()
+        self.emit("gpu.barrier")
         self.emit(f"scf.yield {', '.join(updated)} : {types}")
         self.emit("}")
         for i, r in enumerate(rows):
             for j, c in enumerate(cols):
                 self._guarded_store_c(f"%final#{i * t.tn + j}", r, c)
-        if self.host_twin:
-            self.emit(f"memref.dealloc %As : {sa}")
-            self.emit(f"memref.dealloc %Bs : {sb}")
-
-    def _barrier(self) -> None:
-        if not self.host_twin:
-            self.emit("gpu.barrier")
 
     def _offset(self, base: str, thread: str, step: int) -> str:
         name = self.fresh("i")
@@ -230,21 +214,9 @@ class _Writer:
         self.emit(store)
         self.emit("}")
 
-    def _load_tiles(self, sa: str, sb: str) -> None:
-        """The cooperative loads; in the host twin, every thread's loads by each thread."""
-        if self.host_twin:
-            self.emit(
-                f"scf.for %lt = {self.const(0)} to {self.const(self.t.threads)} "
-                f"step {self.const(1)} {{"
-            )
-            self._load_tile_part("%lt", sa, sb)
-            self.emit("}")
-        else:
-            self._load_tile_part("%tid", sa, sb)
-
-    def _load_tile_part(self, tid: str, sa: str, sb: str) -> None:
-        """Thread ``tid`` loads elements tid, tid + threads, ... of each tile, numbered along
-        the operand's fastest dim (coalesced), into As[k][m] and Bs[k][n]."""
+    def _load_tiles(self, tid: str, sa: str, sb: str) -> None:
+        """The cooperative loads: thread ``tid`` loads elements tid, tid + threads, ... of each
+        tile, numbered along the operand's fastest dim (coalesced), into As[k][m] and Bs[k][n]."""
         t = self.t
         # A: a BM x BK tile; fastest dim k (plain) or m (transposed).
         a_fast = t.bm if self.ta else t.bk
@@ -307,11 +279,9 @@ class _Writer:
 @dataclasses.dataclass(frozen=True)
 class TileMatmulPass(ModulePass):
     """Static f32/f64 linalg.matmul on buffers (plain or transposed operands) -> a gpu.launch with
-    shared-memory tiles and register micro-tiles (``host_twin``: the same schedule without
-    barriers, for the host's emulation)."""
+    shared-memory tiles and register micro-tiles."""
 
     name = "tgc-nvptx-tile-matmul"
-    host_twin: bool = False
 
     def run(self, module: ir.Module) -> None:
         for op in all_ops(module):
@@ -325,7 +295,7 @@ class TileMatmulPass(ModulePass):
         m, n = c.shape
         k = a.shape[0] if transposes[0] else a.shape[1]
         tiles = _tiles_for(c.element_type)
-        writer = _Writer(tiles, [a, b, c], (m, n, k), transposes, self.host_twin)
+        writer = _Writer(tiles, [a, b, c], (m, n, k), transposes)
         parsed = ir.Module.parse(writer.text())
         body = parsed.body.operations[0].regions[0].blocks[0]
         for arg, operand in zip(body.arguments, op.operands):
