@@ -36,7 +36,7 @@ settings.register_profile(
 def pytest_addoption(parser):
     parser.addoption(
         "--conformance-target",
-        default="cpu",
+        default=None,  # then CONFORMANCE_TARGET, then cpu
         help="target the conformance suite runs on (checks.py TARGETS, or a target registered "
         "with the compiler whose devices are CPUs)",
     )
