@@ -1,7 +1,7 @@
 """The GPU's tiled matmul (tgc-nvptx-tile-matmul): shared-memory tiles, a register micro-tile per
 thread. ptxas accepts its PTX for sm_90 without spills; run on the host (nvptx-emulated: the same
-tiles, guards and K steps, the cooperative loads run by each thread) it matches float64 numpy on
-square, odd, tiny and transposed shapes, in f32 and f64. No GPU is needed."""
+kernel, its barriers splitting it into phases over the block's threads) it matches float64 numpy
+on square, odd, tiny and transposed shapes, in f32 and f64. No GPU is needed."""
 
 import re
 import shutil
