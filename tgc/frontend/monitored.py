@@ -91,7 +91,7 @@ class SessionRunHook:
 
 
 def _global_step_or_raise(hook_name):
-    from tgc.frontend.train import get_global_step
+    from tgc.frontend.global_step import get_global_step
 
     step = get_global_step()
     if step is None:

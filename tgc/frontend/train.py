@@ -19,13 +19,19 @@ import numpy as np
 
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.frontend import math_ops
-from tgc.frontend.build import constant, convert_to_tensor
+from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.control import group
 from tgc.frontend.gradients import gradients
-from tgc.graph.graph import Operation, Tensor, get_default_graph
-from tgc.frontend.variables import GLOBAL_VARIABLES, Variable, get_variable, trainable_variables
+from tgc.graph.graph import Operation, get_default_graph
+from tgc.frontend.variables import Variable, trainable_variables
+from tgc.frontend.global_step import (  # noqa: F401  (tf.train's global-step helpers)
+    GLOBAL_STEP,
+    assert_global_step,
+    create_global_step,
+    get_global_step,
+    get_or_create_global_step,
+)
 
-GLOBAL_STEP = "global_step"
 TRAIN_OP = "train_op"
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
@@ -447,68 +453,6 @@ class RMSPropOptimizer(Optimizer):
             denom = (ms_t - math_ops.square(mg_t)) + eps
         mom_t = mom.assign(mom * momentum + (grad * lr) / math_ops.sqrt(denom))
         return var.assign_sub(mom_t)
-
-
-# ---- global step ---------------------------------------------------------------------------------
-
-
-def assert_global_step(global_step_tensor):
-    """Raises TypeError unless ``global_step_tensor`` is an integer scalar Variable or Tensor."""
-    if not isinstance(global_step_tensor, (Variable, Tensor)):
-        raise TypeError(
-            f'Existing "global_step" must be a Variable or Tensor: {global_step_tensor}.'
-        )
-    if not global_step_tensor.dtype.is_integer:
-        raise TypeError(
-            f'Existing "global_step" does not have integer type: {global_step_tensor.dtype}'
-        )
-    shape = global_step_tensor.shape
-    if shape.ndims != 0 and shape.is_fully_defined():
-        raise TypeError(f'Existing "global_step" is not scalar: {shape}')
-
-
-def get_global_step(graph=None):
-    """The global step of ``graph``: the one variable in the "global_step" collection, else the
-    tensor named "global_step:0", else None."""
-    graph = graph or get_default_graph()
-    found = graph.get_collection(GLOBAL_STEP)
-    if len(found) > 1:
-        raise TypeError("Multiple tensors in global_step collection.")
-    if found:
-        step = found[0]
-    else:
-        try:
-            step = graph.get_tensor_by_name("global_step:0")
-        except KeyError:
-            return None
-    assert_global_step(step)
-    return step
-
-
-def create_global_step(graph=None):
-    """A new int64 scalar variable "global_step" (not trainable, starts at 0) in ``graph``."""
-    graph = graph or get_default_graph()
-    if get_global_step(graph) is not None:
-        raise ValueError('"global_step" already exists.')
-    with graph.as_default(), graph.control_dependencies(None), graph.name_scope(None):
-        return get_variable(
-            GLOBAL_STEP,
-            shape=[],
-            dtype="int64",
-            initializer=_zeros_initializer,
-            trainable=False,
-            collections=[GLOBAL_VARIABLES, GLOBAL_STEP],
-        )
-
-
-def _zeros_initializer(shape, dtype=None):
-    return constant(np.zeros(shape), dtype=dtype)
-
-
-def get_or_create_global_step(graph=None):
-    graph = graph or get_default_graph()
-    step = get_global_step(graph)
-    return step if step is not None else create_global_step(graph)
 
 
 # ---- learning-rate schedules ---------------------------------------------------------------------

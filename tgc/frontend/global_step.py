@@ -1,0 +1,74 @@
+"""`tf.train`'s global-step helpers: the int64 scalar variable that counts training steps.
+
+Its own module so that what reads the step (the optimizers, the monitored sessions' hooks) need not
+import one another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgc.frontend.build import constant
+from tgc.frontend.variables import GLOBAL_VARIABLES, Variable, get_variable
+from tgc.graph.graph import Tensor, get_default_graph
+
+GLOBAL_STEP = "global_step"
+
+
+def assert_global_step(global_step_tensor):
+    """Raises TypeError unless ``global_step_tensor`` is an integer scalar Variable or Tensor."""
+    if not isinstance(global_step_tensor, (Variable, Tensor)):
+        raise TypeError(
+            f'Existing "global_step" must be a Variable or Tensor: {global_step_tensor}.'
+        )
+    if not global_step_tensor.dtype.is_integer:
+        raise TypeError(
+            f'Existing "global_step" does not have integer type: {global_step_tensor.dtype}'
+        )
+    shape = global_step_tensor.shape
+    if shape.ndims != 0 and shape.is_fully_defined():
+        raise TypeError(f'Existing "global_step" is not scalar: {shape}')
+
+
+def get_global_step(graph=None):
+    """The global step of ``graph``: the one variable in the "global_step" collection, else the
+    tensor named "global_step:0", else None."""
+    graph = graph or get_default_graph()
+    found = graph.get_collection(GLOBAL_STEP)
+    if len(found) > 1:
+        raise TypeError("Multiple tensors in global_step collection.")
+    if found:
+        step = found[0]
+    else:
+        try:
+            step = graph.get_tensor_by_name("global_step:0")
+        except KeyError:
+            return None
+    assert_global_step(step)
+    return step
+
+
+def create_global_step(graph=None):
+    """A new int64 scalar variable "global_step" (not trainable, starts at 0) in ``graph``."""
+    graph = graph or get_default_graph()
+    if get_global_step(graph) is not None:
+        raise ValueError('"global_step" already exists.')
+    with graph.as_default(), graph.control_dependencies(None), graph.name_scope(None):
+        return get_variable(
+            GLOBAL_STEP,
+            shape=[],
+            dtype="int64",
+            initializer=_zeros_initializer,
+            trainable=False,
+            collections=[GLOBAL_VARIABLES, GLOBAL_STEP],
+        )
+
+
+def _zeros_initializer(shape, dtype=None):
+    return constant(np.zeros(shape), dtype=dtype)
+
+
+def get_or_create_global_step(graph=None):
+    graph = graph or get_default_graph()
+    step = get_global_step(graph)
+    return step if step is not None else create_global_step(graph)
