@@ -98,3 +98,22 @@ def test_greedy_load_balancing_puts_each_variable_on_the_least_loaded_ps_task():
         last = tf.Variable(np.zeros(1, np.float32), name="last")  # ps 1 holds 1280 < 4000
     tasks = [v.op.device for v in (big, small, medium, last)]
     assert tasks == ["/job:ps/task:0", "/job:ps/task:1", "/job:ps/task:1", "/job:ps/task:1"]
+
+
+def test_tf_contrib_training_names_the_greedy_strategy_of_tf1():
+    """TF1 programs spell it ``tf.contrib.training.GreedyLoadBalancingStrategy``."""
+    strategy = tf.contrib.training.GreedyLoadBalancingStrategy(
+        num_tasks=2, load_fn=tf.contrib.training.byte_size_load_fn
+    )
+    with tf.device(tf.train.replica_device_setter(ps_tasks=2, ps_strategy=strategy)):
+        a = tf.Variable(np.zeros((8, 8), np.float32), name="a")  # 256 bytes -> ps 0
+        b = tf.Variable(np.zeros((4, 4), np.float32), name="b")  # 64 bytes -> ps 1
+        c = tf.Variable(np.zeros((4, 4), np.float32), name="c")  # ps 1 holds 64 < 256
+        d = tf.Variable(np.zeros((12, 12), np.float32), name="d")  # ps 1 holds 128 < 256
+    assert [v.op.device for v in (a, b, c, d)] == [
+        "/job:ps/task:0",
+        "/job:ps/task:1",
+        "/job:ps/task:1",
+        "/job:ps/task:1",
+    ]
+    assert tf.contrib.training.byte_size_load_fn(d.op) == 12 * 12 * 4

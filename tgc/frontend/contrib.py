@@ -18,6 +18,7 @@ from tgc.dialect.types import as_dtype
 from tgc.frontend import layers as core_layers
 from tgc.frontend import math_ops, nn, random_ops
 from tgc.frontend.build import convert_to_tensor
+from tgc.frontend.cluster import GreedyLoadBalancingStrategy, byte_size_load_fn
 from tgc.graph.graph import get_default_graph
 from tgc.frontend.initializers import Initializer, zeros_initializer
 
@@ -269,4 +270,13 @@ for _name in (
 ):
     setattr(layers, _name, globals()[_name])
 
-__all__ = ["layers"]
+
+# tf.contrib.training: the ps strategy of replica_device_setter that balances bytes.
+training = types.ModuleType(
+    "tgc.contrib.training",
+    "TF1's tf.contrib.training: GreedyLoadBalancingStrategy and byte_size_load_fn.",
+)
+training.GreedyLoadBalancingStrategy = GreedyLoadBalancingStrategy
+training.byte_size_load_fn = byte_size_load_fn
+
+__all__ = ["layers", "training"]

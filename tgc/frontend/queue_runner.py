@@ -21,9 +21,9 @@ from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.gather_ops import gather
 from tgc.frontend.queues import FIFOQueue, PaddingFIFOQueue, RandomShuffleQueue
 from tgc.graph import default_session
-from tgc.graph.graph import get_default_graph
+from tgc.graph.graph import GraphKeys, get_default_graph
 
-QUEUE_RUNNERS = "queue_runners"  # TF's GraphKeys.QUEUE_RUNNERS
+QUEUE_RUNNERS = GraphKeys.QUEUE_RUNNERS
 
 
 class Coordinator:

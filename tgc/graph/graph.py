@@ -44,6 +44,7 @@ class GraphKeys:
     REGULARIZATION_LOSSES = "regularization_losses"
     UPDATE_OPS = "update_ops"
     TRAIN_OP = "train_op"
+    QUEUE_RUNNERS = "queue_runners"
 
 
 class Dimension:
