@@ -181,3 +181,96 @@ def test_it_starts_the_queue_runners_and_ends_with_the_input():
         while not sess.should_stop():
             seen.append(int(sess.run(value)))
     assert seen == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+
+
+def _events(logdir):
+    """Every Event of the event files in ``logdir``, in the order they were written."""
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    from tgc.runtime.events import read_records
+
+    files = sorted(f for f in os.listdir(logdir) if f.startswith("events.out.tfevents."))
+    return [Event.FromString(r) for f in files for r in read_records(os.path.join(logdir, f))]
+
+
+def _scalars(events, tag):
+    return {e.step: v.simple_value for e in events for v in e.summary.value if v.tag == tag}
+
+
+def test_the_chief_writes_the_graph_summaries_and_steps_per_second(tmp_path):
+    """TF1's defaults under checkpoint_dir: the graph once, the merged summaries every
+    save_summaries_steps at the global step after the run that computed them, global_step/sec
+    every log_step_count_steps (from the second trigger on: the first only starts the clock)."""
+    pytest.importorskip("tensorboard")
+    x, y, loss, train, w, step = _regression()
+    tf.summary.scalar("loss", loss)
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path),
+        save_summaries_steps=2,
+        log_step_count_steps=3,
+        hooks=[tf.train.StopAtStepHook(last_step=7)],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+    events = _events(tmp_path)
+    assert events[0].file_version == "brain.Event:2"
+    graphs = [e for e in events if e.graph_def]
+    assert len(graphs) == 1
+    from tensorboard.compat.proto.graph_pb2 import GraphDef
+
+    nodes = {n.name for n in GraphDef.FromString(graphs[0].graph_def).node}
+    assert {"w", "global_step", "loss"} <= nodes
+    starts = [e.step for e in events if e.HasField("session_log")]
+    assert starts == [1]
+    # The run that makes global step s computes the loss of the weights after s - 1 steps.
+    want = {s: _numpy_loss(_numpy_training(np.zeros(3), s - 1)) for s in (1, 3, 5, 7)}
+    got = _scalars(events, "loss")
+    assert sorted(got) == [1, 3, 5, 7]
+    for s in got:
+        np.testing.assert_allclose(got[s], want[s], rtol=1e-6)  # stored as float32
+    speeds = _scalars(events, "global_step/sec")
+    assert sorted(speeds) == [4, 7] and all(v > 0 for v in speeds.values())
+
+
+def _numpy_loss(w):
+    return float(np.mean((X @ w - Y) ** 2))
+
+
+def test_summaries_go_to_summary_dir_by_seconds_and_can_be_turned_off(tmp_path):
+    pytest.importorskip("tensorboard")
+    x, y, loss, train, w, step = _regression()
+    tf.summary.scalar("loss", loss)
+    summaries, checkpoints = tmp_path / "summaries", tmp_path / "checkpoints"
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(checkpoints),
+        summary_dir=str(summaries),
+        save_summaries_secs=3600,  # the first run only, within an hour
+        log_step_count_steps=None,
+        hooks=[tf.train.StopAtStepHook(last_step=3)],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+    assert not [f for f in os.listdir(checkpoints) if f.startswith("events")]
+    events = _events(summaries)
+    assert sorted(_scalars(events, "loss")) == [1]
+    assert _scalars(events, "global_step/sec") == {}
+    off = tmp_path / "off"
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(off),
+        save_summaries_steps=0,
+        log_step_count_steps=0,
+        hooks=[tf.train.StopAtStepHook(num_steps=2)],
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+    assert not [f for f in os.listdir(off) if f.startswith("events")]
+
+
+def test_summary_hooks_check_their_arguments():
+    tf.train.get_or_create_global_step()
+    with pytest.raises(ValueError, match="Exactly one of scaffold or summary_op should be set"):
+        tf.train.SummarySaverHook(save_steps=1, output_dir="d")
+    with pytest.raises(ValueError, match="Either every_secs or every_steps should be provided"):
+        tf.train.SummarySaverHook(output_dir="d", summary_op=tf.constant(1.0))
+    with pytest.raises(ValueError, match="exactly one of every_n_steps and every_n_secs"):
+        tf.train.StepCounterHook(every_n_steps=None, every_n_secs=None)

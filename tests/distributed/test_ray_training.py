@@ -4,6 +4,8 @@ tf.train.SyncReplicasOptimizer. One cluster for the module (two ps tasks, two wo
 closing its servers. Skipped where Ray is not installed.
 """
 
+import os
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,48 @@ def test_a_non_chief_waits_for_the_chiefs_initialization(cluster):
         thread.join(timeout=60)
         assert chief.run(v) == 7.0
     assert seen == [14.0]
+
+
+def test_tensorboard_shows_the_tasks_and_the_chief_writes_summaries_of_a_cluster_run(
+    cluster, tmp_path
+):
+    """The chief's event file holds the graph with each node's task (TensorBoard colours the graph
+    by device) and the loss computed on worker 1 at each global step; a non-chief writes none."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.graph_pb2 import GraphDef
+
+    from tgc.runtime.events import read_records
+
+    workers, _ = cluster
+    tf.reset_default_graph()
+    x, labels, train, weights, step = _monitored_net()
+    loss = tf.get_default_graph().get_tensor_by_name("Sum:0")
+    tf.summary.scalar("loss", loss)
+    a, y = _data()
+    chief_dir, other_dir = tmp_path / "chief", tmp_path / "other"
+    losses = []
+    with tf.train.MonitoredTrainingSession(
+        master=workers[0].target,
+        checkpoint_dir=str(chief_dir),
+        save_summaries_steps=1,
+        hooks=[tf.train.StopAtStepHook(last_step=4)],
+    ) as sess:
+        while not sess.should_stop():
+            losses.append(sess.run([loss, train], {x: a, labels: y})[0])
+        with tf.train.MonitoredTrainingSession(
+            master=workers[1].target, is_chief=False, checkpoint_dir=str(other_dir)
+        ) as other:
+            other.run(loss, {x: a, labels: y})
+    assert not other_dir.exists()
+    (name,) = [f for f in os.listdir(chief_dir) if f.startswith("events.out.tfevents.")]
+    events = [Event.FromString(r) for r in read_records(str(chief_dir / name))]
+    (graph,) = [GraphDef.FromString(e.graph_def) for e in events if e.graph_def]
+    devices = {n.name: n.device for n in graph.node}
+    assert devices["weights_1"] == "/job:ps/task:0"
+    assert devices["weights_2"] == "/job:ps/task:1"
+    assert devices["global_step"] == "/job:ps/task:0"
+    assert devices["scores"] == "/job:worker/task:1"
+    summaries = {e.step: v.simple_value for e in events for v in e.summary.value if v.tag == "loss"}
+    assert sorted(summaries) == [1, 2, 3, 4]
+    np.testing.assert_allclose([summaries[s] for s in (1, 2, 3, 4)], losses, rtol=1e-6)

@@ -23,6 +23,7 @@ the program gives), never half applied.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -191,6 +192,150 @@ class CheckpointSaverHook(SessionRunHook):
             listener.after_save(session, step)
 
 
+class SecondOrStepTimer:
+    """Fires every ``every_secs`` seconds or every ``every_steps`` steps (TF1's timer of hooks)."""
+
+    def __init__(self, every_secs=None, every_steps=None):
+        if every_secs is None and every_steps is None:
+            raise ValueError("Either every_secs or every_steps should be provided.")
+        if every_secs is not None and every_steps is not None:
+            raise ValueError("Can not provide both every_secs and every_steps.")
+        self._every_secs, self._every_steps = every_secs, every_steps
+        self.reset()
+
+    def reset(self) -> None:
+        self._last_time, self._last_step = None, None
+
+    def should_trigger_for_step(self, step: int) -> bool:
+        if self._last_step is None:
+            return True
+        if self._last_step == step:
+            return False
+        if self._every_secs is not None:
+            return time.time() >= self._last_time + self._every_secs
+        return step >= self._last_step + self._every_steps
+
+    def update_last_triggered_step(self, step: int):
+        """(seconds, steps) since the last trigger; (None, None) at the first."""
+        now = time.time()
+        elapsed = (None, None)
+        if self._last_time is not None:
+            elapsed = (now - self._last_time, step - self._last_step)
+        self._last_time, self._last_step = now, step
+        return elapsed
+
+    def last_triggered_step(self):
+        return self._last_step
+
+
+def _summary_writer(output_dir, summary_writer):
+    from tgc.frontend.summary_writer import FileWriterCache
+
+    if summary_writer is not None:
+        return summary_writer
+    if output_dir is None:
+        raise ValueError("a summary hook needs output_dir or summary_writer")
+    return FileWriterCache.get(output_dir)
+
+
+class SummarySaverHook(SessionRunHook):
+    """Writes the summary op's value (``scaffold.summary_op``: the graph's ``merge_all()``) to an
+    event file every ``save_steps`` steps or ``save_secs`` seconds, at the global step it was
+    computed for (TF1's ``tf.train.SummarySaverHook``); a ``SessionLog.START`` when it begins."""
+
+    def __init__(
+        self,
+        save_steps=None,
+        save_secs=None,
+        output_dir=None,
+        summary_writer=None,
+        scaffold=None,
+        summary_op=None,
+    ):
+        if (scaffold is None) == (summary_op is None):
+            raise ValueError("Exactly one of scaffold or summary_op should be set.")
+        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+        self._output_dir, self._writer = output_dir, summary_writer
+        self._scaffold, self._summary_op = scaffold, summary_op
+
+    def begin(self):
+        self._writer = _summary_writer(self._output_dir, self._writer)
+        self._global_step = _global_step_or_raise("SummarySaverHook")
+        self._next_step = None
+
+    def _summaries(self) -> list:
+        op = self._scaffold.summary_op if self._scaffold is not None else self._summary_op
+        if op is None:
+            return []
+        return list(op) if isinstance(op, (list, tuple)) else [op]
+
+    def before_run(self, run_context):
+        self._request = self._next_step is None or self._timer.should_trigger_for_step(
+            self._next_step
+        )
+        fetches = {"global_step": self._global_step}
+        if self._request and self._summaries():
+            fetches["summary"] = self._summaries()
+        return SessionRunArgs(fetches)
+
+    def after_run(self, run_context, run_values):
+        results = run_values.results
+        step = int(results["global_step"]) + 1  # the fetched step may precede the run's increment
+        if self._next_step is None or self._request:
+            step = int(run_context.session.run(self._global_step))
+        if self._next_step is None:
+            from tensorboard.compat.proto.event_pb2 import SessionLog
+
+            self._writer.add_session_log(SessionLog(status=SessionLog.START), step)
+        if self._request:
+            self._timer.update_last_triggered_step(step)
+            for summary in results.get("summary", []):
+                self._writer.add_summary(summary, step)
+        self._next_step = step + 1
+
+    def end(self, session):
+        if self._writer is not None:
+            self._writer.flush()
+
+
+class StepCounterHook(SessionRunHook):
+    """Writes the training speed, ``global_step/sec``, every ``every_n_steps`` steps or
+    ``every_n_secs`` seconds (TF1's ``tf.train.StepCounterHook``), and prints it."""
+
+    def __init__(self, every_n_steps=100, every_n_secs=None, output_dir=None, summary_writer=None):
+        if (every_n_steps is None) == (every_n_secs is None):
+            raise ValueError("exactly one of every_n_steps and every_n_secs should be provided.")
+        self._timer = SecondOrStepTimer(every_secs=every_n_secs, every_steps=every_n_steps)
+        self._output_dir, self._writer = output_dir, summary_writer
+
+    def begin(self):
+        if self._output_dir is not None or self._writer is not None:
+            self._writer = _summary_writer(self._output_dir, self._writer)
+        self._global_step = _global_step_or_raise("StepCounterHook")
+        self._tag = f"{self._global_step.op.name}/sec"
+
+    def before_run(self, run_context):
+        return SessionRunArgs(self._global_step)
+
+    def after_run(self, run_context, run_values):
+        if not self._timer.should_trigger_for_step(int(run_values.results) + 1):
+            return
+        step = int(run_context.session.run(self._global_step))
+        if not self._timer.should_trigger_for_step(step):
+            return
+        seconds, steps = self._timer.update_last_triggered_step(step)
+        if seconds is not None and seconds > 0:
+            self._record(steps / seconds, step)
+
+    def _record(self, steps_per_sec: float, step: int) -> None:
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        if self._writer is not None:
+            summary = Summary(value=[Summary.Value(tag=self._tag, simple_value=steps_per_sec)])
+            self._writer.add_summary(summary, step)
+        logging.getLogger("tgc").info("%s: %g", self._tag, steps_per_sec)
+
+
 _SAVERS: dict = {}  # graph -> the Saver of every global variable that hooks share
 
 
@@ -207,18 +352,47 @@ def _default_saver():
 
 
 class Scaffold:
-    """What a monitored session needs to create its state: the initializer and the saver
-    (defaults: every global variable's initializer; a Saver of every global variable)."""
+    """What a monitored session needs to create its state: the initializer, the saver and the
+    summary op (defaults: every global variable's initializer; a Saver of every global variable;
+    ``merge_all()`` of the graph's summaries, kept in the ``summary_op`` collection as TF1 does)."""
 
-    def __init__(self, init_op=None, init_feed_dict=None, init_fn=None, saver=None, **_unused):
+    def __init__(
+        self,
+        init_op=None,
+        init_feed_dict=None,
+        init_fn=None,
+        saver=None,
+        summary_op=None,
+        **_unused,
+    ):
         self.init_op, self.init_feed_dict, self.init_fn = init_op, init_feed_dict, init_fn
-        self.saver = saver
+        self.saver, self.summary_op = saver, summary_op
 
     def finalize(self) -> None:
         if self.init_op is None:
             self.init_op = global_variables_initializer()
         if self.saver is None:
             self.saver = _default_saver()
+        if self.summary_op is None:
+            self.summary_op = _default_summary_op()
+
+
+SUMMARY_OP = "summary_op"  # TF1's GraphKeys.SUMMARY_OP
+
+
+def _default_summary_op():
+    """The graph's merged summaries, made once (None when the graph has no summary)."""
+    from tgc.frontend.summary_ops import merge_all
+    from tgc.graph.graph import get_default_graph
+
+    graph = get_default_graph()
+    made = graph.get_collection(SUMMARY_OP)
+    if made:
+        return made[0]
+    op = merge_all()
+    if op is not None:
+        graph.add_to_collection(SUMMARY_OP, op)
+    return op
 
 
 class MonitoredSession:
@@ -414,8 +588,16 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
 ):
     """A MonitoredSession for training (TF1's ``tf.train.MonitoredTrainingSession``): the chief
     also saves checkpoints into ``checkpoint_dir`` (every 600 s by default, or every
-    ``save_checkpoint_steps`` steps). The graph's queue runners are started under a Coordinator
-    and stopped on close. Summaries are not written."""
+    ``save_checkpoint_steps`` steps), and into ``summary_dir`` (default: ``checkpoint_dir``) the
+    graph, its merged summaries every ``save_summaries_steps`` steps (100 by default) or
+    ``save_summaries_secs`` seconds, and ``global_step/sec`` every ``log_step_count_steps`` steps.
+    The graph's queue runners are started under a Coordinator and stopped on close."""
+    if save_summaries_steps is USE_DEFAULT and save_summaries_secs is USE_DEFAULT:
+        save_summaries_steps, save_summaries_secs = 100, None
+    elif save_summaries_secs is USE_DEFAULT:
+        save_summaries_secs = None
+    elif save_summaries_steps is USE_DEFAULT:
+        save_summaries_steps = None
     if save_checkpoint_steps is USE_DEFAULT and save_checkpoint_secs is USE_DEFAULT:
         save_checkpoint_steps, save_checkpoint_secs = None, 600
     elif save_checkpoint_secs is USE_DEFAULT:
@@ -426,6 +608,13 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
     all_hooks = list(hooks or [])
     if is_chief:
         all_hooks += list(chief_only_hooks or [])
+        all_hooks += _summary_hooks(
+            summary_dir or checkpoint_dir,
+            save_summaries_steps,
+            save_summaries_secs,
+            log_step_count_steps,
+            scaffold,
+        )
         if checkpoint_dir and (save_checkpoint_steps or save_checkpoint_secs):
             all_hooks.append(
                 CheckpointSaverHook(
@@ -445,6 +634,26 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
         max_wait_secs=max_wait_secs,
         stop_grace_period_secs=stop_grace_period_secs,
     )
+
+
+def _summary_hooks(summary_dir, save_steps, save_secs, log_step_count_steps, scaffold) -> list:
+    """The chief's summary hooks (TF1's): the speed every ``log_step_count_steps`` steps and the
+    merged summaries every ``save_steps`` steps or ``save_secs`` seconds, into ``summary_dir``."""
+    if not summary_dir:
+        return []
+    hooks = []
+    if log_step_count_steps and log_step_count_steps > 0:
+        hooks.append(StepCounterHook(every_n_steps=log_step_count_steps, output_dir=summary_dir))
+    if (save_steps and save_steps > 0) or (save_secs and save_secs > 0):
+        hooks.append(
+            SummarySaverHook(
+                save_steps=save_steps if save_steps and save_steps > 0 else None,
+                save_secs=None if save_steps and save_steps > 0 else save_secs,
+                output_dir=summary_dir,
+                scaffold=scaffold,
+            )
+        )
+    return hooks
 
 
 def _note(text: str) -> None:

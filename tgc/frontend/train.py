@@ -498,6 +498,8 @@ from tgc.frontend.monitored import (  # noqa: E402,F401  (tf.train's monitored s
     SessionRunContext,
     SessionRunHook,
     SessionRunValues,
+    StepCounterHook,
     StopAtStepHook,
+    SummarySaverHook,
 )
 from tgc.frontend.sync_replicas import SyncReplicasOptimizer  # noqa: E402,F401
