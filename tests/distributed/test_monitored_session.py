@@ -274,3 +274,23 @@ def test_summary_hooks_check_their_arguments():
         tf.train.SummarySaverHook(output_dir="d", summary_op=tf.constant(1.0))
     with pytest.raises(ValueError, match="exactly one of every_n_steps and every_n_secs"):
         tf.train.StepCounterHook(every_n_steps=None, every_n_secs=None)
+
+
+def test_without_tensorboard_default_summaries_are_left_out_and_asked_ones_refused(
+    tmp_path, monkeypatch
+):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name)
+    )
+    x, y, loss, train, w, step = _regression()
+    with tf.train.MonitoredTrainingSession(
+        checkpoint_dir=str(tmp_path), hooks=[tf.train.StopAtStepHook(last_step=2)]
+    ) as sess:
+        while not sess.should_stop():
+            sess.run(train, {x: X, y: Y})
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("events")]
+    with pytest.raises(ImportError, match=r"need TensorBoard: pip install 'tgc\[tensorboard\]'"):
+        tf.train.MonitoredTrainingSession(checkpoint_dir=str(tmp_path), save_summaries_steps=5)

@@ -581,7 +581,7 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
     save_summaries_secs=USE_DEFAULT,
     config=None,
     stop_grace_period_secs=120,
-    log_step_count_steps=100,
+    log_step_count_steps=USE_DEFAULT,
     max_wait_secs=7200,
     save_checkpoint_steps=USE_DEFAULT,
     summary_dir=None,
@@ -590,8 +590,16 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
     also saves checkpoints into ``checkpoint_dir`` (every 600 s by default, or every
     ``save_checkpoint_steps`` steps), and into ``summary_dir`` (default: ``checkpoint_dir``) the
     graph, its merged summaries every ``save_summaries_steps`` steps (100 by default) or
-    ``save_summaries_secs`` seconds, and ``global_step/sec`` every ``log_step_count_steps`` steps.
-    The graph's queue runners are started under a Coordinator and stopped on close."""
+    ``save_summaries_secs`` seconds, and ``global_step/sec`` every ``log_step_count_steps`` steps
+    (without TensorBoard installed, only when asked for: then an ImportError says so). The graph's
+    queue runners are started under a Coordinator and stopped on close."""
+    asked_for_summaries = not (
+        save_summaries_steps is USE_DEFAULT
+        and save_summaries_secs is USE_DEFAULT
+        and log_step_count_steps is USE_DEFAULT
+    )
+    if log_step_count_steps is USE_DEFAULT:
+        log_step_count_steps = 100
     if save_summaries_steps is USE_DEFAULT and save_summaries_secs is USE_DEFAULT:
         save_summaries_steps, save_summaries_secs = 100, None
     elif save_summaries_secs is USE_DEFAULT:
@@ -608,13 +616,15 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
     all_hooks = list(hooks or [])
     if is_chief:
         all_hooks += list(chief_only_hooks or [])
-        all_hooks += _summary_hooks(
-            summary_dir or checkpoint_dir,
-            save_summaries_steps,
-            save_summaries_secs,
-            log_step_count_steps,
-            scaffold,
-        )
+        summary_dir = summary_dir or checkpoint_dir
+        if summary_dir and _can_write_events(asked_for_summaries):
+            all_hooks += _summary_hooks(
+                summary_dir,
+                save_summaries_steps,
+                save_summaries_secs,
+                log_step_count_steps,
+                scaffold,
+            )
         if checkpoint_dir and (save_checkpoint_steps or save_checkpoint_secs):
             all_hooks.append(
                 CheckpointSaverHook(
@@ -636,11 +646,25 @@ def MonitoredTrainingSession(  # noqa: N802 - TF's name: a function that makes a
     )
 
 
+def _can_write_events(asked: bool) -> bool:
+    """Event files need TensorBoard's protos (the optional ``tensorboard`` extra): without them the
+    default summaries are left out, and summaries the caller asked for are an error."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        return True
+    if asked:
+        raise ImportError(
+            "MonitoredTrainingSession: save_summaries_steps, save_summaries_secs and "
+            "log_step_count_steps write TensorBoard event files, which need TensorBoard: "
+            "pip install 'tgc[tensorboard]'"
+        )
+    return False
+
+
 def _summary_hooks(summary_dir, save_steps, save_secs, log_step_count_steps, scaffold) -> list:
     """The chief's summary hooks (TF1's): the speed every ``log_step_count_steps`` steps and the
     merged summaries every ``save_steps`` steps or ``save_secs`` seconds, into ``summary_dir``."""
-    if not summary_dir:
-        return []
     hooks = []
     if log_step_count_steps and log_step_count_steps > 0:
         hooks.append(StepCounterHook(every_n_steps=log_step_count_steps, output_dir=summary_dir))
