@@ -223,3 +223,78 @@ func.func @max_pool(%x: memref<1x4x4x2xf32>, %window: memref<2x2xf32>, %o: memre
   linalg.pooling_nhwc_max {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x, %window : memref<1x4x4x2xf32>, memref<2x2xf32>) outs(%o : memref<1x2x2x2xf32>)
   return
 }
+
+// -----
+
+// An allocation returned as itself ([1], a reduction kept) and squeezed ([], a reshape of it): the
+// program writer gives an allocation the one shape it leaves with, so the squeezed view leaves
+// copied into a buffer of its own (a DMA of its one element); the allocation leaves as it is.
+// CHECK-LABEL: func.func @leaves_in_two_shapes(
+// CHECK:         %[[S:.+]] = memref.alloc() : memref<1xf32>
+// CHECK:         "accel.dma_store"(%[[S]])
+// CHECK:         %[[V:.+]] = memref.collapse_shape %[[S]] [] : memref<1xf32> into memref<f32>
+// CHECK-NEXT:    %[[C:.+]] = memref.alloc() : memref<f32>
+// CHECK-NEXT:    "accel.dma_load"(%[[V]]) {begin = array<i64>, count = array<i64>, step = array<i64>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_store"(%[[C]]) {begin = array<i64>, count = array<i64>, from = 0 : i64, step = array<i64>}
+// CHECK-NEXT:    return %[[S]], %[[C]] : memref<1xf32>, memref<f32>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @leaves_in_two_shapes(%x: memref<1xf32>) -> (memref<1xf32>, memref<f32>) {
+  %s = memref.alloc() : memref<1xf32>
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%x : memref<1xf32>) outs(%s : memref<1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.exp %in : f32
+    linalg.yield %e : f32
+  }
+  %v = memref.collapse_shape %s [] : memref<1xf32> into memref<f32>
+  return %s, %v : memref<1xf32>, memref<f32>
+}
+
+// -----
+
+// A view that is the only way its allocation leaves stays a view (the writer gives the allocation
+// the view's shape): no copy.
+// CHECK-LABEL: func.func @leaves_once_squeezed(
+// CHECK:         %[[S:.+]] = memref.alloc() : memref<1xf32>
+// CHECK:         %[[V:.+]] = memref.collapse_shape %[[S]]
+// CHECK-NOT:     memref.alloc
+// CHECK:         return %[[V]] : memref<f32>
+#id1 = affine_map<(d0) -> (d0)>
+func.func @leaves_once_squeezed(%x: memref<1xf32>) -> memref<f32> {
+  %s = memref.alloc() : memref<1xf32>
+  linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%x : memref<1xf32>) outs(%s : memref<1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.exp %in : f32
+    linalg.yield %e : f32
+  }
+  %v = memref.collapse_shape %s [] : memref<1xf32> into memref<f32>
+  return %v : memref<f32>
+}
+
+// -----
+
+// A reshape adding a unit dim to a slice (the expand_dims of a split's half) is a view of the
+// slice: the generic's DMA reads it as it is (the program writer takes the box through the
+// reshape and the slice into the tensor's own dims).
+// CHECK-LABEL: func.func @exp_of_expanded_slice(
+// CHECK:         %[[HALF:.+]] = memref.subview
+// CHECK-NEXT:    %[[ROW:.+]] = memref.expand_shape %[[HALF]]
+// CHECK-NEXT:    %[[Y:.+]] = memref.alloc() : memref<1x2xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[ROW]]) {begin = array<i64: 0, 0>, count = array<i64: 1, 2>, step = array<i64: 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.unary"() {fn = "exp"
+// CHECK-NEXT:    "accel.dma_store"(%[[Y]])
+// CHECK-NEXT:    return %[[Y]]
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @exp_of_expanded_slice(%x: memref<4xf32>) -> memref<1x2xf32> {
+  %half = memref.subview %x[2] [2] [1] : memref<4xf32> to memref<2xf32, strided<[1], offset: 2>>
+  %row = memref.expand_shape %half [[0, 1]] output_shape [1, 2] : memref<2xf32, strided<[1], offset: 2>> into memref<1x2xf32, strided<[2, 1], offset: 2>>
+  %y = memref.alloc() : memref<1x2xf32>
+  linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%row : memref<1x2xf32, strided<[2, 1], offset: 2>>) outs(%y : memref<1x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.exp %in : f32
+    linalg.yield %e : f32
+  }
+  return %y : memref<1x2xf32>
+}

@@ -124,6 +124,7 @@ class _FunctionReader:
         self.shapes = {}
         self.constants = {}  # a memref.global's name -> its values (numpy)
         self.subviews = {}  # a slice -> (its tensor, offsets, strides)
+        self.views = {}  # a reshape adding or dropping unit dims -> its source
         self.allocs = []  # per allocation: shape, dtype, and [program, output] that writes it
         self.results = []
         self.accel_ops = []  # (op, the ref of the tensor a DMA moves, or None), in order
@@ -220,6 +221,7 @@ class _FunctionReader:
                 f"1, not {source.type} to {result.type}"
             )
         self.refs[result] = self._ref(source, op)
+        self.views[result] = source
 
     def _constant(self, op) -> None:
         """A constant tensor (a memref.global): it travels inside the programs that load it."""
@@ -375,16 +377,37 @@ class _ProgramWriter:
             self.tensors.append(entry)
         return self.tensor_of[key]
 
+    def _unsliced(self, value, box: dict) -> tuple:
+        """A box of a slice is a box of its tensor, also through reshapes that add or drop unit
+        dims of a slice (the expand_dims of a split's half): (the tensor, the box in its dims).
+        A reshape of a whole tensor is left to the caller (its tensor takes the shape it leaves
+        with)."""
+        views = self.reader.views
+        while value in self.reader.subviews or (value in views and self._slices(value)):
+            if value in views:
+                source = views[value]
+                view_shape = list(ir.MemRefType(value.type).shape)
+                source_shape = list(ir.MemRefType(source.type).shape)
+                box = _unreshaped_box(box, view_shape, source_shape, self.reader.name)
+                value = source
+                continue
+            source, offsets, strides = self.reader.subviews[value]
+            box = _unsliced_box(box, offsets, strides, self.reader.name)
+            value = source
+        return value, box
+
+    def _slices(self, value) -> bool:
+        """Whether a chain of reshapes ends at a slice."""
+        while value in self.reader.views:
+            value = self.reader.views[value]
+        return value in self.reader.subviews
+
     def _instruction(self, op, ref) -> None:
         kind = op.name.removeprefix("accel.")
         attrs = accel.read(op)
         if kind in ("dma_load", "dma_store"):
             loads = kind == "dma_load"
-            value = op.operands[0]
-            while value in self.reader.subviews:  # a box of a slice is a box of its tensor
-                source, offsets, strides = self.reader.subviews[value]
-                attrs = _unsliced_box(attrs, offsets, strides, self.reader.name)
-                value = source
+            value, attrs = self._unsliced(op.operands[0], attrs)
             shape = list(ir.MemRefType(value.type).shape)
             target = self.reader.shapes.setdefault(tuple(ref), shape)
             if target != shape:  # through a view: the box in the tensor's own dims

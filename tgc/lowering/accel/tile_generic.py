@@ -141,15 +141,24 @@ def _row_major(memref: ir.MemRefType) -> bool:
 
 def _is_static_subview(value) -> bool:
     """A memref.subview (a slice: static offsets, sizes and strides, no dim dropped) of a
-    row-major tensor or of such a slice: the program writer reads its DMA boxes in the tensor's
-    own dims."""
+    row-major tensor or of such a slice, or a reshape adding or dropping unit dims of one (the
+    expand_dims of a split's half): the program writer reads its DMA boxes in the tensor's own
+    dims."""
     owner = value.owner
-    if getattr(owner, "name", None) != "memref.subview":
+    name = getattr(owner, "name", None)
+    if name in ("memref.expand_shape", "memref.collapse_shape"):
+        source = owner.operands[0]
+        return _non_unit(source) == _non_unit(value) and _is_static_subview(source)
+    if name != "memref.subview":
         return False
     source = owner.operands[0]
     if len(owner.operands) > 1 or ir.MemRefType(source.type).rank != ir.MemRefType(value.type).rank:
         return False
     return _row_major(ir.MemRefType(source.type)) or _is_static_subview(source)
+
+
+def _non_unit(value) -> list:
+    return [d for d in ir.MemRefType(value.type).shape if d != 1]
 
 
 @dataclasses.dataclass
@@ -536,14 +545,59 @@ def _views_an_allocation(value) -> bool:
 
 
 def _leaves_whole(value) -> bool:
-    """Whether ``value`` can leave the function as it is: a view of an allocation, or a cast of
-    an argument or of a received tensor (the same tensor, its static or dynamic type)."""
+    """Whether ``value`` can leave the function as it is: a view of an allocation that leaves in
+    no other shape, or a cast of an argument or of a received tensor (the same tensor, its static
+    or dynamic type)."""
     owner = value.owner
     if getattr(owner, "name", None) == "memref.cast":
         source = owner.operands[0]
         if isinstance(source.owner, ir.Block) or source.owner.name == "func.call":
             return True
-    return _views_an_allocation(value)
+    if not _views_an_allocation(value):
+        return False
+    shape = _static_shape(value)
+    others = _leaving_shapes(_viewed_allocation(value), but=value)
+    return shape is None or all(other == shape for other in others)
+
+
+def _viewed_allocation(value):
+    """The allocation a reshape or cast of an allocation views (``_views_an_allocation``)."""
+    while value.owner.name != "memref.alloc":
+        value = value.owner.operands[0]
+    return value
+
+
+_VIEW_OPS = ("memref.expand_shape", "memref.collapse_shape", "memref.cast")
+
+
+def _leaving_shapes(allocation, but) -> list:
+    """The static shapes in which ``allocation`` and its reshapes and casts, ``but`` excepted,
+    leave the function (returned, sent, copied out). The program writer gives an allocation one
+    shape, the one it leaves with: an allocation that leaves as itself (a reduction kept as
+    [1]) and as its reshape (the same values squeezed to []) leaves one of them copied."""
+    shapes, pending = [], [allocation]
+    while pending:
+        value = pending.pop()
+        for use in value.uses:
+            user = use.owner
+            if user.name in _VIEW_OPS and user.operands[0] == value:
+                pending.append(user.results[0])
+            elif value != but and _leaves_through(user, value):
+                shape = _static_shape(value)
+                if shape is not None:
+                    shapes.append(shape)
+    return shapes
+
+
+def _leaves_through(user, value) -> bool:
+    if user.name in ("func.return", "func.call"):
+        return True
+    return user.name == "memref.copy" and user.operands[0] == value
+
+
+def _static_shape(value) -> list | None:
+    memref = ir.MemRefType(value.type)
+    return list(memref.shape) if memref.has_static_shape else None
 
 
 def _copy_where_it_leaves(view_op) -> None:
@@ -765,9 +819,12 @@ class _GenericTiler:
         ]
 
     def _load_invariant(self, invariant: list, elements: int) -> dict:
-        """Loads each invariant input into a region of its own at the bottom of the buffer."""
+        """Loads each invariant input into a region of its own at the bottom of the buffer; none
+        when there is no tile (a loop dim of size 0: an empty result)."""
         given, at = {}, 0
         first = next(self._positions(self.plan.axes()), None)
+        if first is None:
+            return given
         for i in invariant:
             operand = self.inputs[i]
             rows, cols = self._tile_shape(first, operand.loop_dims())
