@@ -17,7 +17,7 @@ import numpy as np
 
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
-from tgc.graph.graph import Tensor, TensorShape
+from tgc.graph.graph import Dimension, Tensor, TensorShape
 from tgc.frontend.math_ops import cast, identity, reduce_prod
 
 __all__ = [
@@ -179,7 +179,7 @@ def split(value, num_or_size_splits, axis=0, num=None, name="split"):
     if not -rank <= axis < rank:
         raise ValueError(f"split axis {axis} is out of range for '{x.name}' of shape {x.shape}")
     axis %= rank
-    if isinstance(num_or_size_splits, (int, np.integer)):
+    if isinstance(num_or_size_splits, (int, np.integer, Dimension)):
         return make_op("split", [x], name=name, num_split=int(num_or_size_splits), axis=axis)
     sizes = _split_sizes(x, _static_ints(num_or_size_splits, "split sizes"), axis)
     outs, offset = [], 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from tgc.dialect.registry import REGISTRY, ShapeError, load_all_ops
 from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
-from tgc.graph.graph import Graph, Operation, Tensor, get_default_graph, user_location
+from tgc.graph.graph import Dimension, Graph, Operation, Tensor, get_default_graph, user_location
 
 load_all_ops()
 
@@ -48,7 +48,16 @@ def _infer_unknown_rank(opdef, specs, attrs):
         dtypes = [s.dtype for s in opdef.result_specs(scalars, attrs)]
     except ShapeError:
         dtypes = [specs[0].dtype] * (1 if opdef.results == "variadic" else opdef.results)
-    return [TensorSpec(None, d) for d in dtypes]
+    return [TensorSpec(_shape_from_attrs(opdef, attrs), d) for d in dtypes]
+
+
+def _shape_from_attrs(opdef, attrs):
+    """The result shape of an op whose attributes alone decide it (a reshape: its -1 is the one
+    unknown dim), so `tf.reshape(x, [-1])` of an x of unknown rank has rank 1 as in TF; None
+    (unknown rank) for every other op."""
+    if opdef.name == "reshape":
+        return tuple(None if d == -1 else d for d in attrs["shape"])
+    return None
 
 
 def graph_of(values) -> Graph:
@@ -195,7 +204,7 @@ def _placeholder_dim(d):
 def _dims(shape):
     if hasattr(shape, "as_list"):
         return shape.as_list()
-    if isinstance(shape, int):
+    if isinstance(shape, (int, Dimension)):
         return [shape]
     return list(shape)
 

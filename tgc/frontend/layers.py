@@ -20,7 +20,7 @@ import numpy as np
 from tgc.dialect.types import as_dtype
 from tgc.frontend import array_ops, conv_ops, math_ops, nn, random_ops
 from tgc.frontend.build import convert_to_tensor
-from tgc.graph.graph import Tensor, get_default_graph
+from tgc.graph.graph import Dimension, Tensor, get_default_graph
 from tgc.frontend.initializers import ones_initializer, zeros_initializer
 from tgc.frontend.variables import (
     get_variable,
@@ -324,7 +324,11 @@ def dense(
 
 
 def _pair(value, what, layer):
-    values = [int(value)] * 2 if isinstance(value, numbers.Integral) else [int(v) for v in value]
+    values = (
+        [int(value)] * 2
+        if isinstance(value, (numbers.Integral, Dimension))
+        else [int(v) for v in value]
+    )
     if len(values) != 2:
         raise ValueError(f"{layer}: {what} must be an int or a pair of ints but got {value!r}")
     return values
@@ -706,6 +710,7 @@ class BatchNormalization(Layer):
         stat_for_update = self._unbiased(inputs, variance) if self.fused else variance
         momentum = self.momentum
         if _is_tensor(training):
+            training = _scalar_flag(training)
             mean = math_ops.where(training, mean, self.moving_mean.value())
             variance = math_ops.where(training, variance, self.moving_variance.value())
             stat_for_update = math_ops.where(
@@ -767,6 +772,27 @@ class BatchNormalization(Layer):
         return math_ops.add(
             math_ops.multiply(inputs, as_channel(inv)), as_channel(shift), name="batchnorm"
         )
+
+
+def _scalar_flag(training):
+    """The bool tensor ``training`` as a scalar: TF1 programs write
+    ``tf.placeholder(tf.bool, None)`` (unknown rank), which TF's cond takes as its scalar pred; a
+    fed value of another shape is refused at run time by the reshape."""
+    training = convert_to_tensor(training)
+    if training.dtype.name != "bool":
+        raise TypeError(
+            f"batch_normalization: training must be a Python bool or a bool tensor but "
+            f"'{training.name}' is {training.dtype.name}"
+        )
+    if training.spec.shape == ():
+        return training
+    if training.spec.shape is not None and training.spec.is_static and training.spec.shape:
+        if int(np.prod(training.spec.shape)) != 1:
+            raise ValueError(
+                f"batch_normalization: training must be a scalar but '{training.name}' has "
+                f"shape {training.shape}"
+            )
+    return array_ops.reshape(training, [], name="training_flag")
 
 
 def batch_normalization(

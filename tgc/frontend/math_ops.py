@@ -210,12 +210,23 @@ def _axes(x, axis):
         rank = x.spec.rank
         if rank is None:
             raise ValueError(
-                f"reducing '{x.name}' of unknown rank over all axes needs a known rank"
+                f"reducing '{x.name}' of unknown rank over all axes with keepdims=True needs a "
+                "known rank (the kept axes are one per dim); give its placeholder a shape"
             )
         return list(range(rank))
     if isinstance(axis, Tensor):
         raise TypeError("reduction axes must be Python ints, not tensors")
     return [int(a) for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+
+
+def _flat_if_unknown_rank(x, axis, keep):
+    """(x, axis) for a reduction over every axis of an x whose rank is known only at run time
+    (`tf.reduce_sum(tf.placeholder("float"))`): x flattened, reduced along its one axis. The
+    scalar result is TF's (shape ()); the gradient flows back through the reshape."""
+    if axis is not None or keep or x.spec.rank is not None:
+        return x, axis
+    flat = make_op("reshape", [x], shape=[-1])
+    return flat, 0
 
 
 def _reduction(opname, tf_name):
@@ -225,6 +236,7 @@ def _reduction(opname, tf_name):
         x = convert_to_tensor(input_tensor)
         axis = axis if axis is not None else reduction_indices
         keep = bool(keepdims if keepdims is not None else (keep_dims or False))
+        x, axis = _flat_if_unknown_rank(x, axis, keep)
         return make_op(opname, [x], name=name or tf_name, axes=_axes(x, axis), keepdims=keep)
 
     fn.__name__ = opname
@@ -332,6 +344,7 @@ def reduce_logsumexp(
     x = convert_to_tensor(input_tensor)
     axis = axis if axis is not None else reduction_indices
     keep = bool(keepdims if keepdims is not None else (keep_dims or False))
+    x, axis = _flat_if_unknown_rank(x, axis, keep)
     top = stop_gradient(reduce_max(x, axis, keepdims=True))
     # An infinite max would make x - top NaN; TF replaces it by 0 there.
     top = where(equal(abs(top), float("inf")), _zeros_like(top), top)

@@ -12,7 +12,7 @@ import functools
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend import build
-from tgc.graph.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, TensorShape, get_default_graph
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
@@ -298,6 +298,7 @@ def get_variable(
     graph = get_default_graph()
     scope = get_variable_scope()
     full = f"{scope.name}/{name}" if scope.name else name
+    shape = _variable_shape(full, shape)
     store = graph._variable_store
     if full in store:
         if scope.reuse is False:
@@ -338,6 +339,20 @@ def get_variable(
             )
     store[full] = var
     return var
+
+
+def _variable_shape(full_name, shape):
+    """``shape`` (ints, Dimensions, a TensorShape) as a list of ints, or None; TF's error when
+    a dim is unknown."""
+    if shape is None:
+        return None
+    static = TensorShape(shape)
+    if not static.is_fully_defined():
+        raise ValueError(
+            f"Shape of a new variable ({full_name}) must be fully defined, but instead was "
+            f"{static}."
+        )
+    return static.as_list()
 
 
 def global_variables(scope=None):

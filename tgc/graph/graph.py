@@ -48,11 +48,18 @@ class GraphKeys:
 
 
 class Dimension:
-    """One dim of a TensorShape; ``value`` is an int or None (TF1's `Dimension`)."""
+    """One dim of a TensorShape; ``value`` is an int or None (TF1's `Dimension`).
+
+    It is accepted wherever a shape is (``tf.get_variable('w', [x.shape[1], 50])``): it converts
+    with ``int()`` and numpy reads it as its value. Arithmetic follows TF1: a result is unknown when
+    either side is."""
 
     __slots__ = ("value",)
 
     def __init__(self, value):
+        value = value.value if isinstance(value, Dimension) else value
+        if value is not None and int(value) < 0:
+            raise ValueError(f"Dimension {int(value)} must be >= 0")
         self.value = None if value is None else int(value)
 
     def __int__(self):
@@ -61,6 +68,11 @@ class Dimension:
         return self.value
 
     __index__ = __int__
+
+    def __array__(self, dtype=None, copy=None):
+        import numpy as np
+
+        return np.asarray(self.value, dtype=dtype)
 
     def __eq__(self, other):
         other = other.value if isinstance(other, Dimension) else other
@@ -72,12 +84,98 @@ class Dimension:
     def __repr__(self):
         return "?" if self.value is None else str(self.value)
 
+    def is_compatible_with(self, other) -> bool:
+        other = as_dimension(other)
+        return self.value is None or other.value is None or self.value == other.value
+
+    def merge_with(self, other) -> "Dimension":
+        other = as_dimension(other)
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Dimensions {self} and {other} are not compatible")
+        return self if self.value is not None else other
+
+    def _combine(self, other, fn):
+        other = as_dimension(other)
+        if self.value is None or other.value is None:
+            return Dimension(None)
+        return Dimension(fn(self.value, other.value))
+
+    def __add__(self, other):
+        return self._combine(other, lambda a, b: a + b)
+
+    def __sub__(self, other):
+        return self._combine(other, lambda a, b: a - b)
+
+    def __mul__(self, other):
+        return self._combine(other, lambda a, b: a * b)
+
+    def __floordiv__(self, other):
+        return self._combine(other, lambda a, b: a // b)
+
+    def __mod__(self, other):
+        return self._combine(other, lambda a, b: a % b)
+
+    def __radd__(self, other):
+        return as_dimension(other) + self
+
+    def __rsub__(self, other):
+        return as_dimension(other) - self
+
+    def __rmul__(self, other):
+        return as_dimension(other) * self
+
+    def __rfloordiv__(self, other):
+        return as_dimension(other) // self
+
+    def __rmod__(self, other):
+        return as_dimension(other) % self
+
+    def _compare(self, other, fn):
+        """TF1's rule: a comparison with an unknown side is None."""
+        other = as_dimension(other)
+        if self.value is None or other.value is None:
+            return None
+        return fn(self.value, other.value)
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+
+def as_dimension(value) -> Dimension:
+    return value if isinstance(value, Dimension) else Dimension(value)
+
+
+def dimension_value(value):
+    """The int or None a Dimension (or an int, or None) stands for (`tf.dimension_value`)."""
+    return value.value if isinstance(value, Dimension) else value
+
+
+def _dim_value(d):
+    d = dimension_value(d)
+    return None if d is None else int(d)
+
 
 class TensorShape:
-    """A static shape whose dims may be unknown, printed as TensorFlow 1 prints it: ``(?, 3)``."""
+    """A static shape whose dims may be unknown, printed as TensorFlow 1 prints it: ``(?, 3)``.
+
+    Built from a list of ints, Nones and Dimensions, another TensorShape, or None (unknown
+    rank)."""
 
     def __init__(self, dims):
-        self._dims = None if dims is None else tuple(None if d is None else int(d) for d in dims)
+        if isinstance(dims, TensorShape):
+            dims = dims._dims
+        elif dims is not None and not hasattr(dims, "__iter__"):
+            dims = [dims]  # TF takes one int (or Dimension) as a rank-1 shape
+        self._dims = None if dims is None else tuple(_dim_value(d) for d in dims)
 
     @property
     def dims(self):
@@ -97,6 +195,10 @@ class TensorShape:
     def is_fully_defined(self) -> bool:
         return self._dims is not None and all(d is not None for d in self._dims)
 
+    def assert_is_fully_defined(self) -> None:
+        if not self.is_fully_defined():
+            raise ValueError(f"Shape {self} is not fully defined")
+
     def num_elements(self):
         if not self.is_fully_defined():
             return None
@@ -105,10 +207,52 @@ class TensorShape:
             n *= d
         return n
 
+    def is_compatible_with(self, other) -> bool:
+        other = as_shape(other)
+        if self._dims is None or other._dims is None:
+            return True
+        return len(self._dims) == len(other._dims) and all(
+            a.is_compatible_with(b) for a, b in zip(self, other)
+        )
+
+    def assert_is_compatible_with(self, other) -> None:
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {as_shape(other)} are incompatible")
+
+    def merge_with(self, other) -> "TensorShape":
+        other = as_shape(other)
+        if self._dims is None:
+            return other
+        if other._dims is None:
+            return self
+        self.assert_is_compatible_with(other)
+        return TensorShape([a.merge_with(b) for a, b in zip(self, other)])
+
+    def concatenate(self, other) -> "TensorShape":
+        other = as_shape(other)
+        if self._dims is None or other._dims is None:
+            return TensorShape(None)
+        return TensorShape(self._dims + other._dims)
+
+    def with_rank(self, rank) -> "TensorShape":
+        if self._dims is not None and len(self._dims) != rank:
+            raise ValueError(f"Shape {self} must have rank {rank}")
+        return self if self._dims is not None else TensorShape([None] * rank)
+
+    def __add__(self, other):
+        return self.concatenate(other)
+
+    def __radd__(self, other):
+        return as_shape(other).concatenate(self)
+
     def __len__(self):
+        if self._dims is None:
+            raise ValueError("Cannot take the length of a shape with unknown rank.")
         return len(self._dims)
 
     def __iter__(self):
+        if self._dims is None:
+            raise ValueError("Cannot iterate over a shape with unknown rank.")
         return iter(Dimension(d) for d in self._dims)
 
     def __getitem__(self, index):
@@ -120,7 +264,7 @@ class TensorShape:
         if isinstance(other, TensorShape):
             return self._dims == other._dims
         try:
-            return self._dims == tuple(None if d is None else int(d) for d in other)
+            return self._dims == tuple(_dim_value(d) for d in other)
         except TypeError:
             return NotImplemented
 
@@ -132,6 +276,10 @@ class TensorShape:
             return "<unknown>"
         inner = ", ".join("?" if d is None else str(d) for d in self._dims)
         return f"({inner}{',' if len(self._dims) == 1 else ''})"
+
+
+def as_shape(shape) -> TensorShape:
+    return shape if isinstance(shape, TensorShape) else TensorShape(shape)
 
 
 class Tensor:

@@ -1,0 +1,313 @@
+"""Issue 17's "the rest of what those programs used": each TF1 line that failed, run with
+``import tgc as tf`` and checked against TensorFlow's own numbers.
+
+``TF_VALUES`` below is the output of
+
+    TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python tests/oracle/tf1_api_oracle.py --python
+
+with tensorflow-cpu 2.21.0 and tf-keras 2.21.0 in a virtualenv of their own (the script's
+docstring says how to make it); the script builds the same programs with ``tf.compat.v1`` (v2
+behaviour disabled) on the same inputs, written out in both files. Tolerances: float32 programs
+compared at rtol 1e-5 (both sides round in float32, in different orders); batch norm's input
+gradient is a difference of terms ~10 times larger than it, so it gets an absolute 2e-5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+# ---- inputs shared with tests/oracle/tf1_api_oracle.py -------------------------------------------
+
+REDUCE_FEED = (np.arange(24, dtype=np.float64).reshape(2, 3, 4) - 7.5) / 6.0
+REDUCE_FEED_RANK1 = np.array([0.5, -1.25, 2.0, 3.0])
+DENSE_X = np.array([[1.0, 2.0, -1.0, 0.5], [0.0, -3.0, 2.5, 1.0]])
+BN_H = np.array(
+    [[1.0, -2.0, 0.5], [3.0, 0.0, -1.5], [-0.5, 4.0, 2.0], [2.0, 1.0, 0.0], [0.5, -1.0, 1.0]]
+)
+BN_WEIGHTS = np.array([[0.5, -1.0, 2.0]])
+
+# ---- TensorFlow 2.21.0's values (generated: see the docstring) -----------------------------------
+
+TF_VALUES = {
+    "reduce_unknown_rank": {
+        "static_shapes": ["()", "()", "()", "()", "()", "()"],
+        "rank3": {
+            "reductions": [
+                16.0,
+                0.6666666865348816,
+                2.5833332538604736,
+                -1.25,
+                0.0048930710181593895,
+                4.438783645629883,
+            ],
+            "grad": [
+                [
+                    [-0.1041666716337204, -0.0902777835726738, -0.0763888955116272, -0.0625],
+                    [
+                        -0.0486111119389534,
+                        -0.0347222238779068,
+                        -0.02083333395421505,
+                        -0.006944444961845875,
+                    ],
+                    [
+                        0.006944444961845875,
+                        0.02083333395421505,
+                        0.0347222238779068,
+                        0.0486111119389534,
+                    ],
+                ],
+                [
+                    [0.0625, 0.0763888955116272, 0.0902777835726738, 0.1041666716337204],
+                    [
+                        0.1180555522441864,
+                        0.1319444477558136,
+                        0.1458333432674408,
+                        0.1597222238779068,
+                    ],
+                    [0.1736111044883728, 0.1875, 0.2013888955116272, 1.2152776718139648],
+                ],
+            ],
+        },
+        "rank1": {
+            "reductions": [4.25, 1.0625, 3.0, -1.25, -3.75, 3.381328582763672],
+            "grad": [0.25, -0.625, 1.0, 2.5],
+        },
+        "scalar": {"reductions": [2.5, 2.5, 2.5, 2.5, 2.5, 2.5], "grad": 6.0},
+    },
+    "dimension_shapes": {
+        "w_shape": [4, 3],
+        "b_shape": "(4, 2)",
+        "n": 4,
+        "z_shape": [4, 2],
+        "y": [
+            [4.449999809265137, 4.699999809265137, 4.949999809265137],
+            [5.5, 5.550000190734863, 5.599999904632568],
+        ],
+        "r": [[1.0, 2.0, -1.0, 0.5, 0.0, -3.0, 2.5, 1.0]],
+        "r_shape": "(?, 8)",
+        "parts": ["(?, 1)", "(?, 1)", "(?, 1)", "(?, 1)"],
+        "arithmetic": ["8", "5", "12", "1", "1", "3", "?"],
+        "comparisons": [True, False, None],
+    },
+    "batch_norm_training_flag": {
+        "variables": [
+            "batch_normalization/gamma",
+            "batch_normalization/beta",
+            "batch_normalization/moving_mean",
+            "batch_normalization/moving_variance",
+        ],
+        "update_ops": 2,
+        "steps": [
+            {
+                "training": True,
+                "y": [
+                    [-0.16546452045440674, -1.1654056310653687, 0.08635461330413818],
+                    [1.489180564880371, -0.19423426687717438, -1.640737771987915],
+                    [-1.4064483642578125, 1.7481083869934082, 1.3816739320755005],
+                    [0.6618580222129822, 0.2913513779640198, -0.3454184830188751],
+                    [-0.5791257619857788, -0.6798199415206909, 0.5181276798248291],
+                ],
+                "grads": [
+                    [
+                        [-9.3673741503153e-05, 0.00026689801597967744, 0.0002224445343017578],
+                        [0.0008434155606664717, 4.446839011507109e-05, -0.004226207733154297],
+                        [-0.0007964274263940752, -0.000400435586925596, 0.003559112548828125],
+                        [0.0003748634771909565, -6.670917355222628e-05, -0.0008897781372070312],
+                        [-0.0003279348893556744, 0.00015573535347357392, 0.0013344287872314453],
+                    ],
+                    [4.996577262878418, -9.997641563415527, 19.985084533691406],
+                    [-5.960464477539063e-08, 1.1920928955078125e-07, 0.0],
+                ],
+                "moving": [
+                    [0.12000000476837158, 0.04000000283122063, 0.04000000283122063],
+                    [1.0460000038146973, 1.3240000009536743, 1.034000039100647],
+                ],
+            },
+            {
+                "training": True,
+                "y": [
+                    [-0.16546452045440674, -1.1654056310653687, 0.08635461330413818],
+                    [1.489180564880371, -0.19423426687717438, -1.640737771987915],
+                    [-1.4064483642578125, 1.7481083869934082, 1.3816739320755005],
+                    [0.6618580222129822, 0.2913513779640198, -0.3454184830188751],
+                    [-0.5791257619857788, -0.6798199415206909, 0.5181276798248291],
+                ],
+                "grads": [
+                    [
+                        [-9.3673741503153e-05, 0.00026689801597967744, 0.0002224445343017578],
+                        [0.0008434155606664717, 4.446839011507109e-05, -0.004226207733154297],
+                        [-0.0007964274263940752, -0.000400435586925596, 0.003559112548828125],
+                        [0.0003748634771909565, -6.670917355222628e-05, -0.0008897781372070312],
+                        [-0.0003279348893556744, 0.00015573535347357392, 0.0013344287872314453],
+                    ],
+                    [4.996577262878418, -9.997641563415527, 19.985084533691406],
+                    [-5.960464477539063e-08, 1.1920928955078125e-07, 0.0],
+                ],
+                "moving": [
+                    [0.22800001502037048, 0.07600000500679016, 0.07600000500679016],
+                    [1.087399959564209, 1.6155999898910522, 1.0645999908447266],
+                ],
+            },
+            {
+                "training": False,
+                "y": [
+                    [0.7399851679801941, -1.632773995399475, 0.4107416570186615],
+                    [2.6570451259613037, -0.0597740039229393, -1.5267189741134644],
+                    [-0.6978098750114441, 3.086225986480713, 1.8638371229171753],
+                    [1.6985151767730713, 0.7267259955406189, -0.07362350821495056],
+                    [0.2607201337814331, -0.8462739586830139, 0.8951067924499512],
+                ],
+                "grads": [
+                    [
+                        [0.7092980146408081, 2.5683534145355225, 1.5915915966033936],
+                        [2.5468575954437256, 0.09402450174093246, -5.9159159660339355],
+                        [-0.6688717007637024, -4.854633331298828, 7.222222328186035],
+                        [1.628077745437622, -1.1431399583816528, -0.2852852940559387],
+                        [0.24990807473659515, 1.3311889171600342, 3.468468427658081],
+                    ],
+                    [11.047333717346191, -26.877246856689453, 27.120420455932617],
+                    [4.658455848693848, -2.54826021194458, 6.277372360229492],
+                ],
+                "moving": [
+                    [0.22800001502037048, 0.07600000500679016, 0.07600000500679016],
+                    [1.087399959564209, 1.6155999898910522, 1.0645999908447266],
+                ],
+            },
+        ],
+    },
+}
+
+
+def _close(actual, expected, rtol=1e-5, atol=1e-6):
+    np.testing.assert_allclose(np.asarray(actual, np.float64), expected, rtol=rtol, atol=atol)
+
+
+# ---- 1. `x = tf.placeholder("float"); tf.reduce_sum(x)` ------------------------------------------
+
+
+def test_reductions_over_every_axis_of_unknown_rank_give_tf_values_and_gradients():
+    tf_values = TF_VALUES["reduce_unknown_rank"]
+    x = tf.placeholder("float")
+    reductions = [
+        tf.reduce_sum(x),
+        tf.reduce_mean(x),
+        tf.reduce_max(x),
+        tf.reduce_min(x),
+        tf.reduce_prod(x),
+        tf.reduce_logsumexp(x),
+    ]
+    loss = tf.reduce_mean(x * x) + tf.reduce_max(x)
+    (grad,) = tf.gradients(loss, [x])
+    assert [str(r.shape) for r in reductions] == tf_values["static_shapes"]
+    with tf.Session() as sess:
+        for key, feed in (("rank3", REDUCE_FEED), ("rank1", REDUCE_FEED_RANK1), ("scalar", 2.5)):
+            values, g = sess.run([reductions, grad], {x: feed})
+            _close(values, tf_values[key]["reductions"])
+            _close(g, tf_values[key]["grad"])
+            assert np.shape(g) == np.shape(feed)
+
+
+def test_keepdims_over_every_axis_of_unknown_rank_is_refused_by_name():
+    x = tf.placeholder(tf.float32, name="x")
+    with pytest.raises(
+        ValueError, match="reducing 'x:0' of unknown rank over all axes with keepdims"
+    ):
+        tf.reduce_sum(x, keepdims=True)
+
+
+def test_reshape_of_unknown_rank_to_a_static_shape_has_that_shape():
+    x = tf.placeholder(tf.float32)
+    assert tf.reshape(x, [-1, 3]).shape.as_list() == [None, 3]
+    assert tf.reshape(x, []).shape.as_list() == []
+
+
+# ---- 2. `tf.get_variable('w', [x.shape[1], 50])` -------------------------------------------------
+
+
+def test_shapes_holding_dimensions_build_and_run_as_in_tf():
+    tf_values = TF_VALUES["dimension_shapes"]
+    x = tf.placeholder(tf.float32, [None, 4])
+    w = tf.get_variable(
+        "w",
+        [x.shape[1], 3],
+        initializer=tf.constant_initializer(np.arange(12.0).reshape(4, 3) / 10.0),
+    )
+    b = tf.get_variable("b", x.get_shape()[1:2] + [2], initializer=tf.zeros_initializer())
+    n = x.get_shape()[1].value
+    z = tf.zeros([x.get_shape()[1], tf.Dimension(2)])
+    ones = tf.ones(tf.TensorShape([x.shape[1], None])[:1])
+    y = tf.matmul(x, w) + tf.reduce_sum(z) + tf.reduce_sum(ones)
+    r = tf.reshape(x, [-1, x.shape[1] * 2])
+    parts = tf.split(x, x.shape[1], axis=1)
+    d = x.shape[1]
+    arithmetic = [str(v) for v in (d * 2, d + 1, 3 * d, d // 3, d % 3, d - 1, x.shape[0] * 2)]
+    comparisons = [d > 3, d < 3, x.shape[0] > 1]
+
+    assert w.shape.as_list() == tf_values["w_shape"]
+    assert str(b.shape) == tf_values["b_shape"]
+    assert n == tf_values["n"]
+    assert z.shape.as_list() == tf_values["z_shape"]
+    assert str(r.shape) == tf_values["r_shape"]
+    assert [str(p.shape) for p in parts] == tf_values["parts"]
+    assert arithmetic == tf_values["arithmetic"]
+    assert comparisons == tf_values["comparisons"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        y_value, r_value = sess.run([y, r], {x: DENSE_X})
+    _close(y_value, tf_values["y"])
+    _close(r_value, tf_values["r"])
+
+
+def test_a_variable_shape_with_an_unknown_dimension_is_refused_as_in_tf():
+    x = tf.placeholder(tf.float32, [None, 4])
+    with pytest.raises(ValueError, match=r"Shape of a new variable \(w\) must be fully defined"):
+        tf.get_variable("w", [x.shape[0], 3])
+
+
+def test_dimension_and_tensorshape_pieces():
+    d, unknown = tf.Dimension(4), tf.Dimension(None)
+    assert int(d) == 4 and d.value == 4 and unknown.value is None
+    assert (d + unknown).value is None and d.merge_with(unknown) == 4
+    assert d.is_compatible_with(unknown) and not d.is_compatible_with(5)
+    shape = tf.TensorShape([d, None]).merge_with([None, 3])
+    assert shape.as_list() == [4, 3] and shape.is_fully_defined()
+    assert tf.TensorShape([2]).concatenate(tf.TensorShape([None])).as_list() == [2, None]
+    assert tf.TensorShape(None).ndims is None and tf.TensorShape(3).as_list() == [3]
+    with pytest.raises(ValueError, match="incompatible"):
+        tf.TensorShape([2, 3]).assert_is_compatible_with([2, 4])
+
+
+# ---- 3. `tf.layers.batch_normalization(h, training=tf.placeholder(tf.bool, None))` ---------------
+
+
+def test_batch_norm_with_a_bool_placeholder_of_unknown_rank_matches_tf():
+    tf_values = TF_VALUES["batch_norm_training_flag"]
+    h = tf.placeholder(tf.float32, [None, 3])
+    training = tf.placeholder(tf.bool, None)
+    y = tf.layers.batch_normalization(h, training=training, momentum=0.9)
+    loss = tf.reduce_sum(y * BN_WEIGHTS.astype(np.float32) * y)
+    gamma, beta, mean, var = tf.global_variables()
+    grads = tf.gradients(loss, [h, gamma, beta])
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert [v.op.name for v in (gamma, beta, mean, var)] == tf_values["variables"]
+    assert len(updates) == tf_values["update_ops"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for expected in tf_values["steps"]:
+            flag = expected["training"]
+            values = sess.run([y] + grads, {h: BN_H, training: flag})
+            sess.run(updates, {h: BN_H, training: flag})
+            _close(values[0], expected["y"])
+            _close(values[1], expected["grads"][0], atol=2e-5)
+            _close(values[2], expected["grads"][1], atol=2e-5)
+            _close(values[3], expected["grads"][2], atol=2e-5)
+            _close(sess.run([mean, var]), expected["moving"])
+
+
+def test_batch_norm_refuses_a_training_flag_that_is_not_bool():
+    h = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(TypeError, match="training must be a Python bool or a bool tensor"):
+        tf.layers.batch_normalization(h, training=tf.placeholder(tf.float32, None))

@@ -1,0 +1,167 @@
+"""TensorFlow's numbers for tests/e2e/test_tf1_api_items.py (issue 17's "the rest of what those
+programs used"): each section builds the test's program with TF 2.21's ``compat.v1`` and prints what
+the test asserts, as JSON, one line per section.
+
+Run it in an environment of its own (TensorFlow is not a dependency of tgc):
+
+    python -m venv /tmp/tfenv
+    /tmp/tfenv/bin/pip install tensorflow-cpu==2.21.0 tf-keras==2.21.0
+    TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python tests/oracle/tf1_api_oracle.py [SECTION ...]
+
+(tf-keras: TF 2.21's ``compat.v1.layers`` needs Keras 2.) The inputs are written out here and in
+the test alike, so both run the same program.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+tf.disable_v2_behavior()
+
+# ---- inputs shared with the test -----------------------------------------------------------------
+
+REDUCE_FEED = (np.arange(24, dtype=np.float64).reshape(2, 3, 4) - 7.5) / 6.0
+REDUCE_FEED_RANK1 = np.array([0.5, -1.25, 2.0, 3.0])
+DENSE_X = np.array([[1.0, 2.0, -1.0, 0.5], [0.0, -3.0, 2.5, 1.0]])
+BN_H = np.array(
+    [[1.0, -2.0, 0.5], [3.0, 0.0, -1.5], [-0.5, 4.0, 2.0], [2.0, 1.0, 0.0], [0.5, -1.0, 1.0]]
+)
+BN_WEIGHTS = np.array([[0.5, -1.0, 2.0]])
+
+
+def _floats(value):
+    return np.asarray(value, np.float64).tolist()
+
+
+def _session_run(fetches, feed):
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        return sess.run(fetches, feed)
+
+
+# ---- 1. reductions over every axis of a tensor of unknown rank ----------------------------------
+
+
+def reduce_unknown_rank():
+    tf.reset_default_graph()
+    x = tf.placeholder("float")
+    reductions = [
+        tf.reduce_sum(x),
+        tf.reduce_mean(x),
+        tf.reduce_max(x),
+        tf.reduce_min(x),
+        tf.reduce_prod(x),
+        tf.reduce_logsumexp(x),
+    ]
+    loss = tf.reduce_mean(x * x) + tf.reduce_max(x)
+    (grad,) = tf.gradients(loss, [x])
+    out = {"static_shapes": [str(r.shape) for r in reductions]}
+    with tf.Session() as sess:
+        for key, feed in (("rank3", REDUCE_FEED), ("rank1", REDUCE_FEED_RANK1), ("scalar", 2.5)):
+            values, g = sess.run([reductions, grad], {x: feed})
+            out[key] = {"reductions": _floats(values), "grad": _floats(g)}
+    return out
+
+
+# ---- 2. shapes holding Dimensions ----------------------------------------------------------------
+
+
+def dimension_shapes():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 4])
+    w = tf.get_variable(
+        "w",
+        [x.shape[1], 3],
+        initializer=tf.constant_initializer(np.arange(12.0).reshape(4, 3) / 10.0),
+    )
+    b = tf.get_variable("b", x.get_shape()[1:2] + [2], initializer=tf.zeros_initializer())
+    n = x.get_shape()[1].value
+    z = tf.zeros([x.get_shape()[1], tf.Dimension(2)])
+    ones = tf.ones(tf.TensorShape([x.shape[1], None])[:1])
+    y = tf.matmul(x, w) + tf.reduce_sum(z) + tf.reduce_sum(ones)
+    r = tf.reshape(x, [-1, x.shape[1] * 2])
+    parts = tf.split(x, x.shape[1], axis=1)
+    d = x.shape[1]
+    arithmetic = [str(v) for v in (d * 2, d + 1, 3 * d, d // 3, d % 3, d - 1, x.shape[0] * 2)]
+    comparisons = [d > 3, d < 3, x.shape[0] > 1]
+    y_value, r_value = _session_run([y, r], {x: DENSE_X})
+    return {
+        "w_shape": w.shape.as_list(),
+        "b_shape": str(b.shape),
+        "n": n,
+        "z_shape": z.shape.as_list(),
+        "y": _floats(y_value),
+        "r": _floats(r_value),
+        "r_shape": str(r.shape),
+        "parts": [str(p.shape) for p in parts],
+        "arithmetic": arithmetic,
+        "comparisons": comparisons,
+    }
+
+
+# ---- 3. batch normalization with a bool placeholder for `training` -------------------------------
+
+
+def batch_norm_training_flag():
+    tf.reset_default_graph()
+    h = tf.placeholder(tf.float32, [None, 3])
+    training = tf.placeholder(tf.bool, None)
+    y = tf.layers.batch_normalization(h, training=training, momentum=0.9)
+    loss = tf.reduce_sum(y * BN_WEIGHTS.astype(np.float32) * y)
+    gamma, beta, mean, var = tf.global_variables()
+    grads = tf.gradients(loss, [h, gamma, beta])
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    out = {
+        "variables": [v.op.name for v in (gamma, beta, mean, var)],
+        "update_ops": len(updates),
+    }
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        steps = []
+        for flag in (True, True, False):
+            values = sess.run([y] + grads, {h: BN_H, training: flag})
+            sess.run(updates, {h: BN_H, training: flag})
+            steps.append(
+                {
+                    "training": flag,
+                    "y": _floats(values[0]),
+                    "grads": [_floats(g) for g in values[1:]],
+                    "moving": _floats(sess.run([mean, var])),
+                }
+            )
+        out["steps"] = steps
+    return out
+
+
+SECTIONS = {
+    "reduce_unknown_rank": reduce_unknown_rank,
+    "dimension_shapes": dimension_shapes,
+    "batch_norm_training_flag": batch_norm_training_flag,
+}
+
+
+def main(args):
+    """One JSON line per section; with --python, one Python assignment of them all to paste into
+    the test (``TF_VALUES = {...}``; ruff format lays it out)."""
+    as_python = "--python" in args
+    names = [a for a in args if a != "--python"] or list(SECTIONS)
+    values = {name: SECTIONS[name]() for name in names}
+    print(f"# TensorFlow {tf.__version__} (compat.v1, v2 behaviour disabled)")
+    if as_python:
+        print(f"TF_VALUES = {values!r}")
+        return
+    for name, value in values.items():
+        print(json.dumps({name: value}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
