@@ -137,6 +137,10 @@ CAMPAIGN_FAILURES = {
     567: "refused: a reshaped slice",
     734: "refused: a reshaped slice",
     620: "TypeError: a broadcast input of a generic whose result is empty",
+    # Crashes: a reshape sent to the CPU (through a cast to a dynamic type) left in its
+    # allocation's shape; the CPU's receive got a tensor of the wrong rank (SIGSEGV, SIGABRT).
+    41: "crash: a sent reshape of the wrong rank",
+    945: "crash: a sent reshape of the wrong rank",
 }
 CAMPAIGN_OPEN = {}
 

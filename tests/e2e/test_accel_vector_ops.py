@@ -364,6 +364,31 @@ def test_empty_tensors_compute_nothing_beside_a_broadcast_input(capsys):
     assert np.array_equal(got[2], np.ones(3, np.float32))
 
 
+@pytest.mark.parametrize("fetch_the_sum", [False, True])
+def test_a_reshaped_result_sent_to_the_cpu_keeps_its_rank(fetch_the_sum):
+    """A 0-d sum on the accelerator, reshaped to [1] there and sent to the CPU (tan stays there):
+    the CPU receives rank 1, whether or not the sum leaves too as itself (rank 0). A tensor of the
+    wrong rank crashed the CPU's code (campaign seeds 41, 945)."""
+    x_value = np.float32(-0.7443)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [])
+        with tf.device("/accel:0"):
+            total = tf.reduce_sum(tf.square(x)) * 0.5
+            flat = tf.reshape(total, [-1])
+        with tf.device("/cpu:0"):
+            out = tf.tan(flat)
+        fetches = [out, total, flat] if fetch_the_sum else [out]
+        with tf.Session(config=tf.ConfigProto(device_count={"ACCEL": 1})) as sess:
+            got = sess.run(fetches, {x: x_value})
+    half_square = np.float64(x_value) ** 2 / 2
+    assert got[0].shape == (1,)
+    np.testing.assert_allclose(got[0], [np.tan(half_square)], rtol=1e-6)  # float32 arithmetic
+    if fetch_the_sum:
+        assert got[1].shape == () and got[2].shape == (1,)
+        np.testing.assert_allclose(got[2], [half_square], rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "pool, ksize, strides, padding",
     [

@@ -298,3 +298,33 @@ func.func @exp_of_expanded_slice(%x: memref<4xf32>) -> memref<1x2xf32> {
   }
   return %y : memref<1x2xf32>
 }
+
+// -----
+
+// The same when the reshape is sent (to the CPU, through a cast to the transfer function's dynamic
+// type): it leaves in the reshape's shape, [1], while the allocation is returned as []; the sent
+// view is copied (the receiver takes a tensor of rank 1; one of rank 0 crashed the CPU's code).
+// CHECK-LABEL: func.func @returned_and_sent_reshaped(
+// CHECK:         %[[S:.+]] = memref.alloc() : memref<f32>
+// CHECK:         %[[V:.+]] = memref.expand_shape %[[S]] [] output_shape [1] : memref<f32> into memref<1xf32>
+// CHECK:         %[[C:.+]] = memref.alloc() : memref<1xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[V]])
+// CHECK-NEXT:    "accel.dma_store"(%[[C]])
+// CHECK-NEXT:    %[[D:.+]] = memref.cast %[[C]] : memref<1xf32> to memref<?xf32>
+// CHECK-NEXT:    call @tgc_send_float32_1(%{{.+}}, %[[D]])
+// CHECK-NEXT:    return %[[S]] : memref<f32>
+func.func private @tgc_send_float32_1(i64, memref<?xf32>)
+func.func @returned_and_sent_reshaped(%x: memref<f32>) -> memref<f32> {
+  %s = memref.alloc() : memref<f32>
+  linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>], iterator_types = []}
+      ins(%x : memref<f32>) outs(%s : memref<f32>) {
+  ^bb0(%in: f32, %out: f32):
+    %e = math.exp %in : f32
+    linalg.yield %e : f32
+  }
+  %v = memref.expand_shape %s [] output_shape [1] : memref<f32> into memref<1xf32>
+  %d = memref.cast %v : memref<1xf32> to memref<?xf32>
+  %key = arith.constant 7 : i64
+  call @tgc_send_float32_1(%key, %d) : (i64, memref<?xf32>) -> ()
+  return %s : memref<f32>
+}

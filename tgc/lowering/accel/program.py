@@ -258,9 +258,10 @@ class _FunctionReader:
         ref = self._ref(value, op)
         if ref[0] == "constant":
             raise ProgramError(f"@{self.name}: '{op.name}' takes the constant {ref[1]} itself")
-        if ref[0] == "alloc" and ir.MemRefType(value.type).has_static_shape:
-            self._set_shape(ref, value.type)
-            self.allocs[ref[1]]["shape"] = list(ir.MemRefType(value.type).shape)
+        type_ = _leaving_type(value)
+        if ref[0] == "alloc" and type_.has_static_shape:
+            self._set_shape(ref, type_)
+            self.allocs[ref[1]]["shape"] = list(type_.shape)
 
     def _alloc(self, op) -> None:
         """An allocation of unknown size can only be the target of a copy (which makes it another
@@ -494,6 +495,16 @@ def _unsliced_box(attrs: dict, offsets: list, strides: list, function: str) -> d
     box["begin"] = [o + b * s for o, b, s in zip(offsets, attrs["begin"], strides)]
     box["step"] = [step * s for step, s in zip(attrs["step"], strides)]
     return box
+
+
+def _leaving_type(value) -> ir.MemRefType:
+    """The type ``value`` leaves with: a cast to a dynamic type (what a transfer function takes)
+    leaves in its source's static shape (a reshape's, say: the receiver expects that rank)."""
+    memref = ir.MemRefType(value.type)
+    while not memref.has_static_shape and getattr(value.owner, "name", None) == "memref.cast":
+        value = value.owner.operands[0]
+        memref = ir.MemRefType(value.type)
+    return memref
 
 
 def _non_unit_dims(type_: ir.Type) -> list:

@@ -555,7 +555,7 @@ def _leaves_whole(value) -> bool:
             return True
     if not _views_an_allocation(value):
         return False
-    shape = _static_shape(value)
+    shape = _leaving_shape(value)
     others = _leaving_shapes(_viewed_allocation(value), but=value)
     return shape is None or all(other == shape for other in others)
 
@@ -583,7 +583,7 @@ def _leaving_shapes(allocation, but) -> list:
             if user.name in _VIEW_OPS and user.operands[0] == value:
                 pending.append(user.results[0])
             elif value != but and _leaves_through(user, value):
-                shape = _static_shape(value)
+                shape = _leaving_shape(value)
                 if shape is not None:
                     shapes.append(shape)
     return shapes
@@ -595,8 +595,13 @@ def _leaves_through(user, value) -> bool:
     return user.name == "memref.copy" and user.operands[0] == value
 
 
-def _static_shape(value) -> list | None:
+def _leaving_shape(value) -> list | None:
+    """The static shape ``value`` leaves with: a cast to a dynamic type (what a transfer function
+    takes) leaves in its source's shape; None when unknown."""
     memref = ir.MemRefType(value.type)
+    while not memref.has_static_shape and getattr(value.owner, "name", None) == "memref.cast":
+        value = value.owner.operands[0]
+        memref = ir.MemRefType(value.type)
     return list(memref.shape) if memref.has_static_shape else None
 
 
