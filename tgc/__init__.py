@@ -139,3 +139,38 @@ for _name in (
     setattr(train, _name, getattr(_queue_runner, _name))
 train.queue_runner = _queue_runner
 del _name
+
+# ---- TF1's utility modules: tf.compat (and tf.compat.v1 as tgc itself), tf.logging, tf.app -------
+import sys as _sys  # noqa: E402
+
+from tgc.frontend import app, compat  # noqa: E402,F401
+from tgc.frontend import tf_logging as logging  # noqa: E402,F401
+from tgc.frontend.run_metadata import RunMetadata  # noqa: E402,F401
+from tgc.graph.graph import dimension_value  # noqa: E402,F401
+
+flags = app.flags
+compat.v1 = _sys.modules[__name__]
+# `import tgc.compat.v1 as tf`, as programs write `import tensorflow.compat.v1 as tf`.
+_sys.modules[__name__ + ".compat"] = compat
+_sys.modules[__name__ + ".compat.v1"] = compat.v1
+
+
+def disable_v2_behavior():
+    """A no-op: tgc always builds TF1 graphs (programs for TF2's compat.v1 call it first)."""
+
+
+def disable_eager_execution():
+    """A no-op: tgc has no eager mode; every op builds a graph."""
+
+
+def executing_eagerly():
+    return False
+
+
+# ---- names tgc lacks: an error that says so, still an AttributeError (hasattr works) -------------
+from tgc.frontend.unsupported import install_unsupported_names  # noqa: E402
+
+install_unsupported_names(_sys.modules[__name__], "tf")
+for _module_name in ("nn", "train", "layers", "losses", "math", "summary", "test", "initializers"):
+    install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
+del _module_name

@@ -178,6 +178,30 @@ TF_VALUES = {
             },
         ],
     },
+    "compat_v1_program": {
+        "losses": [24.5, 0.908750057220459, 0.26530614495277405],
+        "w": [[2.114375114440918]],
+        "b": [0.5220000147819519],
+    },
+    "compat_strings": {
+        "as_str": "abé",
+        "as_bytes": [97, 98, 195, 169],
+        "as_text": "x",
+        "as_str_any": "3",
+        "bytearray": [113],
+        "dimension_value": 3,
+    },
+    "logging_levels": {"levels": [10, 20, 30, 40, 50], "default": 30, "after": 20},
+    "app_flags": {
+        "argv": ["prog", "pos1"],
+        "data_dir": "/d",
+        "batch_size": 7,
+        "learning_rate": 0.5,
+        "use_fp16": False,
+        "fake": True,
+        "hidden": ["8", "16"],
+        "exit_code": 3,
+    },
 }
 
 
@@ -311,3 +335,161 @@ def test_batch_norm_refuses_a_training_flag_that_is_not_bool():
     h = tf.placeholder(tf.float32, [None, 3])
     with pytest.raises(TypeError, match="training must be a Python bool or a bool tensor"):
         tf.layers.batch_normalization(h, training=tf.placeholder(tf.float32, None))
+
+
+# ---- 6. tf.compat, tf.compat.v1, tf.logging, tf.app.flags/run, tf.RunMetadata --------------------
+
+REGRESSION_X = np.array([[1.0], [2.0], [3.0], [4.0]])
+REGRESSION_Y = np.array([[2.5], [4.0], [7.5], [9.0]])
+
+
+def test_a_compat_v1_program_gives_tf_numbers():
+    tf_values = TF_VALUES["compat_v1_program"]
+    v1 = tf.compat.v1
+    assert v1 is tf
+    v1.disable_v2_behavior()
+    x = v1.placeholder(v1.float32, [None, 1])
+    y = v1.placeholder(v1.float32, [None, 1])
+    w = v1.get_variable("w", [1, 1], initializer=v1.constant_initializer(0.5))
+    b = v1.Variable(v1.zeros([1]))
+    loss = v1.reduce_mean(v1.square(v1.matmul(x, w) + b - y))
+    train = v1.train.GradientDescentOptimizer(0.05).minimize(loss)
+    losses = []
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        for _ in range(3):
+            losses.append(sess.run([loss, train], {x: REGRESSION_X, y: REGRESSION_Y})[0])
+        w_value, b_value = sess.run([w, b])
+    _close(losses, tf_values["losses"])
+    _close(w_value, tf_values["w"])
+    _close(b_value, tf_values["b"])
+
+
+def test_import_tgc_compat_v1_as_tf_is_tgc():
+    import tgc.compat.v1 as v1
+    from tgc.compat import v1 as v1_again
+
+    assert v1 is tf and v1_again is tf
+
+
+def test_compat_strings_as_tf():
+    tf_values = TF_VALUES["compat_strings"]
+    c = tf.compat
+    assert c.as_str(b"ab\xc3\xa9") == tf_values["as_str"]
+    assert list(c.as_bytes("ab\u00e9")) == tf_values["as_bytes"]
+    assert c.as_text(b"x") == tf_values["as_text"]
+    assert c.as_str_any(3) == tf_values["as_str_any"]
+    assert list(c.as_bytes(bytearray(b"q"))) == tf_values["bytearray"]
+    assert c.dimension_value(tf.Dimension(3)) == tf_values["dimension_value"]
+    with pytest.raises(TypeError, match="Expected binary or unicode string, got 3"):
+        c.as_bytes(3)
+
+
+def test_logging_levels_and_messages(caplog):
+    tf_values = TF_VALUES["logging_levels"]
+    levels = [tf.logging.DEBUG, tf.logging.INFO, tf.logging.WARN, tf.logging.ERROR]
+    assert levels + [tf.logging.FATAL] == tf_values["levels"]
+    logger = tf.logging.get_logger()
+    before = logger.level
+    try:
+        logger.setLevel(0)  # as a fresh process has it: the default verbosity is TF's WARN
+        assert tf.logging.get_verbosity() == tf_values["default"]
+        tf.logging.set_verbosity(tf.logging.INFO)
+        assert tf.logging.get_verbosity() == tf_values["after"]
+        with caplog.at_level(tf.logging.INFO, logger="tgc"):
+            tf.logging.info("step %d: loss %.2f", 3, 0.25)
+            tf.logging.debug("not shown")
+            for i in range(5):
+                tf.logging.log_every_n(tf.logging.INFO, "every %d", 2, i)
+        messages = [r.getMessage() for r in caplog.records]
+        assert messages == ["step 3: loss 0.25", "every 0", "every 2", "every 4"]
+    finally:
+        logger.setLevel(before)
+
+
+APP_ARGV = [
+    "prog",
+    "--batch_size=7",
+    "--learning_rate",
+    "0.5",
+    "--nouse_fp16",
+    "--fake",
+    "pos1",
+    "--data_dir=/d",
+    "--hidden=8,16",
+]
+
+
+@pytest.fixture
+def app_flags():
+    flags = tf.app.flags
+    flags.DEFINE_string("data_dir", "/tmp/data", "where the data is")
+    flags.DEFINE_integer("batch_size", 32, "examples per step")
+    flags.DEFINE_float("learning_rate", 0.01, "step size")
+    flags.DEFINE_boolean("use_fp16", True, "half precision")
+    flags.DEFINE_boolean("fake", False, "fake data")
+    flags.DEFINE_list("hidden", "4", "layer sizes")
+    yield flags
+    for name in list(flags.FLAGS):
+        delattr(flags.FLAGS, name)
+
+
+def test_app_run_parses_flags_and_exits_with_main_return_as_tf(app_flags):
+    tf_values = TF_VALUES["app_flags"]
+    seen = {}
+
+    def main(argv):
+        f = tf.app.flags.FLAGS
+        seen.update(
+            argv=list(argv),
+            data_dir=f.data_dir,
+            batch_size=f.batch_size,
+            learning_rate=f.learning_rate,
+            use_fp16=f.use_fp16,
+            fake=f.fake,
+            hidden=f.hidden,
+        )
+        return 3
+
+    with pytest.raises(SystemExit) as exit_info:
+        tf.app.run(main, argv=APP_ARGV)
+    seen["exit_code"] = exit_info.value.code
+    assert seen == tf_values
+
+
+def test_app_flags_errors_name_the_flag(app_flags, monkeypatch):
+    with pytest.raises(tf.app.flags.Error, match="Unknown command line flag 'batchsize'"):
+        tf.app.run(lambda argv: 0, argv=["prog", "--batchsize=3"])
+    with pytest.raises(tf.app.flags.Error, match="--batch_size=many: .*an integer is expected"):
+        tf.app.run(lambda argv: 0, argv=["prog", "--batch_size=many"])
+    with pytest.raises(tf.app.flags.Error, match="--data_dir is defined twice"):
+        tf.app.flags.DEFINE_string("data_dir", "", "again")
+    # A flag read before tf.app.run takes its value from sys.argv, ignoring unknown arguments.
+    tf.app.flags.FLAGS.unparse_flags()
+    monkeypatch.setattr("sys.argv", ["prog", "--other", "--batch_size=5"])
+    assert tf.flags.FLAGS.batch_size == 5 and tf.flags.FLAGS.learning_rate == 0.01
+
+
+def test_run_metadata_is_accepted_and_stays_empty_without_tracing():
+    x = tf.placeholder(tf.float32, [2])
+    metadata = tf.RunMetadata()
+    options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+    with tf.Session() as sess:
+        out = sess.run(x * 2.0, {x: [1.0, 2.0]}, options=options, run_metadata=metadata)
+    _close(out, [2.0, 4.0])
+    assert metadata.step_stats.dev_stats == [] and not metadata.HasField("step_stats")
+
+
+# ---- 7. a missing name says tgc does not support it --------------------------------------------
+
+
+def test_a_missing_name_says_tgc_does_not_support_it_and_is_an_attribute_error():
+    with pytest.raises(AttributeError, match=r"tgc does not support tf\.no_such_op yet"):
+        tf.no_such_op
+    with pytest.raises(AttributeError, match=r"tf\.while_loop yet: loops are not compiled yet"):
+        tf.while_loop
+    with pytest.raises(AttributeError, match=r"tgc does not support tf\.nn\.dynamic_rnn yet"):
+        tf.nn.dynamic_rnn
+    assert not hasattr(tf, "no_such_op") and getattr(tf.train, "no_such_thing", 7) == 7
+    with pytest.raises(ImportError):
+        from tgc import no_such_op  # noqa: F401

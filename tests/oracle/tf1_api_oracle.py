@@ -142,10 +142,105 @@ def batch_norm_training_flag():
     return out
 
 
+# ---- 6. tf.compat, tf.compat.v1, tf.logging, tf.app ----------------------------------------------
+
+REGRESSION_X = np.array([[1.0], [2.0], [3.0], [4.0]])
+REGRESSION_Y = np.array([[2.5], [4.0], [7.5], [9.0]])
+
+
+def compat_v1_program():
+    """Linear regression written with tf.compat.v1 names only, three gradient-descent steps."""
+    v1 = tf.compat.v1
+    v1.reset_default_graph()
+    x = v1.placeholder(v1.float32, [None, 1])
+    y = v1.placeholder(v1.float32, [None, 1])
+    w = v1.get_variable("w", [1, 1], initializer=v1.constant_initializer(0.5))
+    b = v1.Variable(v1.zeros([1]))
+    loss = v1.reduce_mean(v1.square(v1.matmul(x, w) + b - y))
+    train = v1.train.GradientDescentOptimizer(0.05).minimize(loss)
+    losses = []
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        for _ in range(3):
+            losses.append(float(sess.run([loss, train], {x: REGRESSION_X, y: REGRESSION_Y})[0]))
+        w_value, b_value = sess.run([w, b])
+    return {"losses": losses, "w": _floats(w_value), "b": _floats(b_value)}
+
+
+def compat_strings():
+    c = tf.compat
+    return {
+        "as_str": c.as_str(b"ab\xc3\xa9"),
+        "as_bytes": list(c.as_bytes("ab\u00e9")),
+        "as_text": c.as_text(b"x"),
+        "as_str_any": c.as_str_any(3),
+        "bytearray": list(c.as_bytes(bytearray(b"q"))),
+        "dimension_value": c.dimension_value(tf.Dimension(3)),
+    }
+
+
+def logging_levels():
+    levels = [tf.logging.DEBUG, tf.logging.INFO, tf.logging.WARN, tf.logging.ERROR]
+    default = tf.logging.get_verbosity()
+    tf.logging.set_verbosity(tf.logging.INFO)
+    return {
+        "levels": levels + [tf.logging.FATAL],
+        "default": default,
+        "after": tf.logging.get_verbosity(),
+    }
+
+
+APP_ARGV = [
+    "prog",
+    "--batch_size=7",
+    "--learning_rate",
+    "0.5",
+    "--nouse_fp16",
+    "--fake",
+    "pos1",
+    "--data_dir=/d",
+    "--hidden=8,16",
+]
+
+
+def app_flags():
+    flags = tf.app.flags
+    flags.DEFINE_string("data_dir", "/tmp/data", "where the data is")
+    flags.DEFINE_integer("batch_size", 32, "examples per step")
+    flags.DEFINE_float("learning_rate", 0.01, "step size")
+    flags.DEFINE_boolean("use_fp16", True, "half precision")
+    flags.DEFINE_boolean("fake", False, "fake data")
+    flags.DEFINE_list("hidden", "4", "layer sizes")
+    seen = {}
+
+    def main(argv):
+        f = flags.FLAGS
+        seen.update(
+            argv=list(argv),
+            data_dir=f.data_dir,
+            batch_size=f.batch_size,
+            learning_rate=f.learning_rate,
+            use_fp16=f.use_fp16,
+            fake=f.fake,
+            hidden=f.hidden,
+        )
+        return 3
+
+    try:
+        tf.app.run(main, argv=APP_ARGV)
+    except SystemExit as exc:
+        seen["exit_code"] = exc.code
+    return seen
+
+
 SECTIONS = {
     "reduce_unknown_rank": reduce_unknown_rank,
     "dimension_shapes": dimension_shapes,
     "batch_norm_training_flag": batch_norm_training_flag,
+    "compat_v1_program": compat_v1_program,
+    "compat_strings": compat_strings,
+    "logging_levels": logging_levels,
+    "app_flags": app_flags,
 }
 
 
