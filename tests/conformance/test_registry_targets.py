@@ -141,6 +141,7 @@ CAMPAIGN_FAILURES = {
     # allocation's shape; the CPU's receive got a tensor of the wrong rank (SIGSEGV, SIGABRT).
     41: "crash: a sent reshape of the wrong rank",
     945: "crash: a sent reshape of the wrong rank",
+    131: "elu near 0 as exp(x) - 1 in float32 (cancellation), now expm1",
 }
 CAMPAIGN_OPEN = {}
 
