@@ -178,6 +178,60 @@ TF_VALUES = {
             },
         ],
     },
+    "arg_min_max": {
+        "values": [[2, 1, 3], [1, 0, 2, 0], [2, 1, 0, 2], [1, 0, 2]],
+        "dtypes": ["int64", "int64", "int64", "int32"],
+    },
+    "matrices": {
+        "diag_shapes": ["(3, 3)", "(2, 2, 2, 2)", "(2, 2)"],
+        "matrix": [
+            262.99999999999983,
+            [
+                [0.19771863117870722, 0.06463878326996197, 0.007604562737642592],
+                [-0.12167300380228137, 0.11406844106463877, 0.07224334600760458],
+                [-0.034220532319391636, -0.030418250950570346, 0.1140684410646388],
+            ],
+            [
+                [0.19771863117870722, -0.12167300380228137, -0.03422053231939164],
+                [0.06463878326996197, 0.11406844106463877, -0.030418250950570346],
+                [0.007604562737642585, 0.07224334600760457, 0.1140684410646388],
+            ],
+            [
+                [25.969010683976908, -15.972155156211587, -4.5560944931978185],
+                [8.461680810767824, 15.00573956541224, -3.989236507684076],
+                [1.0291532333848972, 9.452811230464508, 14.991481010279164],
+            ],
+        ],
+        "needs_pivot": [
+            -13.0,
+            [
+                [-0.38461538461538464, 0.7692307692307693, 0.0769230769230769],
+                [0.3846153846153846, 0.23076923076923078, -0.07692307692307693],
+                [0.23076923076923078, -0.46153846153846156, 0.15384615384615385],
+            ],
+            [
+                [-0.3846153846153846, 0.3846153846153846, 0.23076923076923078],
+                [0.7692307692307692, 0.23076923076923078, -0.46153846153846156],
+                [0.07692307692307693, -0.07692307692307693, 0.15384615384615385],
+            ],
+            [
+                [1.6020710059171597, -2.4866863905325443, -0.7766272189349113],
+                [-4.18491124260355, -2.04585798816568, 2.341715976331361],
+                [-0.5665680473372782, 0.643491124260355, -1.03698224852071],
+            ],
+        ],
+        "singular_det": -0.0,
+        "diag": [
+            [[1.5, 0.0, 0.0], [0.0, -2.0, 0.0], [0.0, 0.0, 3.0]],
+            [
+                [[[1.0, 0.0], [0.0, 0.0]], [[0.0, 2.0], [0.0, 0.0]]],
+                [[[0.0, 0.0], [3.0, 0.0]], [[0.0, 0.0], [0.0, 4.0]]],
+            ],
+            [[1.0, 2.0], [3.0, 4.0]],
+            [3.0, -4.0, 6.0],
+            [[3.0, 3.0], [3.0, 3.0]],
+        ],
+    },
     "compat_v1_program": {
         "losses": [24.5, 0.908750057220459, 0.26530614495277405],
         "w": [[2.114375114440918]],
@@ -335,6 +389,70 @@ def test_batch_norm_refuses_a_training_flag_that_is_not_bool():
     h = tf.placeholder(tf.float32, [None, 3])
     with pytest.raises(TypeError, match="training must be a Python bool or a bool tensor"):
         tf.layers.batch_normalization(h, training=tf.placeholder(tf.float32, None))
+
+
+# ---- 5. arg_min/arg_max, diag, matrix_determinant, matrix_inverse --------------------------------
+
+ARG_FEED = np.array([[3.0, -1.0, 4.0, 1.5], [-5.0, 9.0, 2.0, 6.0], [5.0, 3.0, -5.0, 8.0]])
+MATRIX = np.array([[4.0, -2.0, 1.0], [3.0, 6.0, -4.0], [2.0, 1.0, 8.0]])
+MATRIX_WEIGHTS = np.array([[1.0, -0.5, 2.0], [0.25, 1.5, -1.0], [-2.0, 0.5, 1.0]])
+NEEDS_PIVOT = np.array([[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 5.0]])
+SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+DIAG_VECTOR = np.array([1.5, -2.0, 3.0])
+DIAG_MATRIX = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_arg_min_and_arg_max_take_tf1_dimension():
+    tf_values = TF_VALUES["arg_min_max"]
+    x = tf.placeholder(tf.float32, [None, 4])
+    outs = [
+        tf.arg_max(x, 1),
+        tf.arg_min(x, 0),
+        tf.arg_max(x, dimension=0),
+        tf.arg_min(x, dimension=1, output_type=tf.int32),
+    ]
+    with tf.Session() as sess:
+        values = sess.run(outs, {x: ARG_FEED})
+    assert [v.tolist() for v in values] == tf_values["values"]
+    assert [o.dtype.name for o in outs] == tf_values["dtypes"]
+
+
+def test_determinant_inverse_and_diag_give_tf_values_and_gradients():
+    """float64 matrices: tgc's elimination and TF's LU differ only in rounding (rtol 1e-10)."""
+    tf_values = TF_VALUES["matrices"]
+    a = tf.placeholder(tf.float64, [None, None])
+    v = tf.placeholder(tf.float32, [3])
+    m = tf.placeholder(tf.float32, [2, 2])
+    det = tf.matrix_determinant(a)
+    inv = tf.matrix_inverse(a)
+    inv_adjoint = tf.matrix_inverse(a, adjoint=True)
+    loss = 0.5 * det + tf.reduce_sum(inv * MATRIX_WEIGHTS)
+    (grad,) = tf.gradients(loss, [a])
+    d_vector, d_matrix = tf.diag(v), tf.diag(m)
+    part = tf.diag_part(d_matrix)
+    diag_loss = tf.reduce_sum(d_vector * d_vector) + tf.reduce_sum(tf.diag_part(d_matrix * 3.0))
+    diag_grads = tf.gradients(diag_loss, [v, m])
+    assert [str(d_vector.shape), str(d_matrix.shape), str(part.shape)] == tf_values["diag_shapes"]
+    with tf.Session() as sess:
+        for key, feed in (("matrix", MATRIX), ("needs_pivot", NEEDS_PIVOT)):
+            values = sess.run([det, inv, inv_adjoint, grad], {a: feed})
+            for got, want in zip(values, tf_values[key]):
+                _close(got, want, rtol=1e-10, atol=1e-12)
+        _close(sess.run(det, {a: SINGULAR}), tf_values["singular_det"], atol=1e-12)
+        values = sess.run([d_vector, d_matrix, part] + diag_grads, {v: DIAG_VECTOR, m: DIAG_MATRIX})
+    for got, want in zip(values, tf_values["diag"]):
+        _close(got, want)
+
+
+def test_matrix_ops_refuse_what_tgc_does_not_take_by_name():
+    with pytest.raises(ValueError, match="matrix_inverse needs a square matrix but got shape"):
+        tf.matrix_inverse(tf.zeros([2, 3]))
+    with pytest.raises(ValueError, match=r"batches of matrices are not supported yet"):
+        tf.matrix_determinant(tf.zeros([4, 2, 2]))
+    with pytest.raises(ValueError, match="matrix_determinant takes float32 or float64"):
+        tf.matrix_determinant(tf.zeros([2, 2], tf.int32))
+    with pytest.raises(ValueError, match=r"diag_part needs dims \[d..., d...\]"):
+        tf.diag_part(tf.zeros([2, 3]))
 
 
 # ---- 6. tf.compat, tf.compat.v1, tf.logging, tf.app.flags/run, tf.RunMetadata --------------------

@@ -233,10 +233,61 @@ def app_flags():
     return seen
 
 
+# ---- 5. arg_min/arg_max, diag, matrix_determinant, matrix_inverse --------------------------------
+
+ARG_FEED = np.array([[3.0, -1.0, 4.0, 1.5], [-5.0, 9.0, 2.0, 6.0], [5.0, 3.0, -5.0, 8.0]])
+MATRIX = np.array([[4.0, -2.0, 1.0], [3.0, 6.0, -4.0], [2.0, 1.0, 8.0]])
+MATRIX_WEIGHTS = np.array([[1.0, -0.5, 2.0], [0.25, 1.5, -1.0], [-2.0, 0.5, 1.0]])
+NEEDS_PIVOT = np.array([[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 5.0]])
+SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+DIAG_VECTOR = np.array([1.5, -2.0, 3.0])
+DIAG_MATRIX = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+
+def arg_min_max():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 4])
+    outs = [
+        tf.arg_max(x, 1),
+        tf.arg_min(x, 0),
+        tf.arg_max(x, dimension=0),
+        tf.arg_min(x, dimension=1, output_type=tf.int32),
+    ]
+    values = _session_run(outs, {x: ARG_FEED})
+    return {"values": [v.tolist() for v in values], "dtypes": [o.dtype.name for o in outs]}
+
+
+def matrices():
+    tf.reset_default_graph()
+    a = tf.placeholder(tf.float64, [None, None])
+    v = tf.placeholder(tf.float32, [3])
+    m = tf.placeholder(tf.float32, [2, 2])
+    det = tf.matrix_determinant(a)
+    inv = tf.matrix_inverse(a)
+    inv_adjoint = tf.matrix_inverse(a, adjoint=True)
+    loss = 0.5 * det + tf.reduce_sum(inv * MATRIX_WEIGHTS)
+    (grad,) = tf.gradients(loss, [a])
+    d_vector, d_matrix = tf.diag(v), tf.diag(m)
+    part = tf.diag_part(d_matrix)
+    diag_loss = tf.reduce_sum(d_vector * d_vector) + tf.reduce_sum(tf.diag_part(d_matrix * 3.0))
+    diag_grads = tf.gradients(diag_loss, [v, m])
+    out = {"diag_shapes": [str(d_vector.shape), str(d_matrix.shape), str(part.shape)]}
+    with tf.Session() as sess:
+        for key, feed in (("matrix", MATRIX), ("needs_pivot", NEEDS_PIVOT)):
+            values = sess.run([det, inv, inv_adjoint, grad], {a: feed})
+            out[key] = [_floats(x) for x in values]
+        out["singular_det"] = float(sess.run(det, {a: SINGULAR}))
+        values = sess.run([d_vector, d_matrix, part] + diag_grads, {v: DIAG_VECTOR, m: DIAG_MATRIX})
+        out["diag"] = [_floats(x) for x in values]
+    return out
+
+
 SECTIONS = {
     "reduce_unknown_rank": reduce_unknown_rank,
     "dimension_shapes": dimension_shapes,
     "batch_norm_training_flag": batch_norm_training_flag,
+    "arg_min_max": arg_min_max,
+    "matrices": matrices,
     "compat_v1_program": compat_v1_program,
     "compat_strings": compat_strings,
     "logging_levels": logging_levels,

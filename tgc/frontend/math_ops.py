@@ -274,6 +274,37 @@ def _arg(opname):
 
 argmax = _arg("argmax")
 argmin = _arg("argmin")
+# TF1's older names (they take the axis as ``dimension`` too).
+arg_max = argmax
+arg_min = argmin
+
+
+# ---- matrices ------------------------------------------------------------------------------------
+
+
+def diag(diagonal, name=None):
+    """`tf.diag`: a tensor of rank 2k with ``diagonal`` (rank k, 1 to 3) on its diagonal."""
+    return make_op("diag", [convert_to_tensor(diagonal)], name=name or "Diag")
+
+
+def diag_part(input, name=None):
+    """`tf.diag_part`: the diagonal ``x[i..., i...]`` of a tensor of rank 2k."""
+    return make_op("diag_part", [convert_to_tensor(input)], name=name or "DiagPart")
+
+
+def matrix_determinant(input, name=None):
+    """`tf.matrix_determinant` of one square matrix ``[n, n]`` (float32 or float64)."""
+    return make_op(
+        "matrix_determinant", [convert_to_tensor(input)], name=name or "MatrixDeterminant"
+    )
+
+
+def matrix_inverse(input, adjoint=False, name=None):
+    """`tf.matrix_inverse` of one square matrix ``[n, n]``; ``adjoint``: of its transpose."""
+    x = convert_to_tensor(input)
+    if adjoint:
+        x = make_op("transpose", [x], perm=[1, 0])
+    return make_op("matrix_inverse", [x], name=name or "MatrixInverse")
 
 
 # ---- clipping (TF 1.15's formulas, so the numbers and gradients match) ---------------------------

@@ -1,0 +1,177 @@
+"""Matrix ops of TF1's API: ``diag``/``diag_part`` and one square matrix's determinant and inverse.
+
+``diag`` of a rank-k tensor is the rank-2k tensor with the values on its diagonal (TF's ``Diag``:
+``out[i..., i...] = x[i...]``), ``diag_part`` its inverse; each is the other's gradient.
+``matrix_determinant`` and ``matrix_inverse`` take one matrix ``[n, n]`` (TF also takes batches
+``[..., n, n]``; tgc does not yet) and are computed by Gaussian elimination with partial pivoting
+(tgc/lowering/to_core/matrix.py). A singular matrix has determinant 0; its inverse is not finite
+(TF refuses it at run time with "Input is not invertible").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tgc.dialect.costs import elements, no_flops
+from tgc.dialect.registry import Sample, ShapeError, op
+from tgc.dialect.shapes import spec
+from tgc.dialect.types import format_shape
+
+# TF's MatrixDeterminant and MatrixInverse take these (and complex types tgc lacks).
+_MATRIX_DTYPES = ("float32", "float64")
+# diag and diag_part move values of any numeric dtype.
+_DIAG_DTYPES = ("float16", "bfloat16", "float32", "float64", "int32", "int64")
+
+# Well-conditioned matrices for the gradient checks: the identity plus a small random part.
+_WELL_CONDITIONED = np.array([[2.0, 0.5, -0.3], [0.4, 1.5, 0.2], [-0.6, 0.1, 1.8]])
+
+
+def elimination_flops(operands, results, attrs) -> float:
+    """Gaussian elimination of an n x n matrix: about n^3 multiply-adds (2 flops each), with
+    the identity carried along for the inverse: 2 n^3 either way, for estimates."""
+    (x,) = operands
+    n = round(elements(x) ** 0.5)
+    return 2.0 * n**3
+
+
+def _check_dtype(x, allowed, what):
+    if x.dtype not in allowed:
+        raise ShapeError(f"{what} takes {' or '.join(allowed)} but got {x.dtype}")
+
+
+def _square_matrix(x, what):
+    _check_dtype(x, _MATRIX_DTYPES, what)
+    if len(x.shape) != 2:
+        raise ShapeError(
+            f"{what} takes one square matrix [n, n] in tgc (batches of matrices are not supported "
+            f"yet) but got shape {format_shape(x.shape)}"
+        )
+    rows, cols = x.shape
+    if rows is not None and cols is not None and rows != cols:
+        raise ShapeError(f"{what} needs a square matrix but got shape {format_shape(x.shape)}")
+
+
+@op("diag", tf_type="Diag", operands=("x",))
+class Diag:
+    """A rank-2k tensor with x on its diagonal and zeros elsewhere (`tf.diag`)."""
+
+    flops = no_flops
+
+    samples = (
+        Sample(((4,),)),
+        Sample(((2, 3),), dtypes="float64"),
+        Sample(((5,),), dynamic=((0, 0),)),
+        Sample(((3,),), dtypes="int32", int_high=9),
+    )
+
+    def infer(x):
+        _check_dtype(x, _DIAG_DTYPES, "diag")
+        if not 1 <= len(x.shape) <= 3:
+            raise ShapeError(f"diag takes a tensor of rank 1 to 3 but got {format_shape(x.shape)}")
+        return spec(tuple(x.shape) * 2, x.dtype)
+
+    def eval(x):
+        n = x.size
+        out = np.zeros((n, n), dtype=x.dtype)
+        out[np.arange(n), np.arange(n)] = x.reshape(-1)
+        return out.reshape(x.shape * 2)
+
+    def grad(b, op, g):
+        return [b.diag_part(g)]
+
+
+@op("diag_part", tf_type="DiagPart", operands=("x",))
+class DiagPart:
+    """The diagonal of a rank-2k tensor, ``out[i...] = x[i..., i...]`` (`tf.diag_part`)."""
+
+    flops = no_flops
+
+    samples = (
+        Sample(((4, 4),)),
+        Sample(((2, 3, 2, 3),), dtypes="float64"),
+        Sample(((3, 3),), dynamic=((0, 0),)),
+        Sample(((3, 3),), dtypes="int64", int_high=9),
+    )
+
+    def infer(x):
+        _check_dtype(x, _DIAG_DTYPES, "diag_part")
+        rank = len(x.shape)
+        if rank not in (2, 4, 6):
+            raise ShapeError(
+                f"diag_part takes a tensor of rank 2, 4 or 6 but got {format_shape(x.shape)}"
+            )
+        half = rank // 2
+        dims = []
+        for a, b in zip(x.shape[:half], x.shape[half:]):
+            if a is not None and b is not None and a != b:
+                raise ShapeError(
+                    f"diag_part needs dims [d..., d...] but got shape {format_shape(x.shape)}"
+                )
+            dims.append(a if a is not None else b)
+        return spec(tuple(dims), x.dtype)
+
+    def eval(x):
+        half = x.shape[: x.ndim // 2]
+        n = int(np.prod(half, dtype=np.int64))
+        return np.ascontiguousarray(x.reshape(n, n).diagonal()).reshape(half)
+
+    def grad(b, op, g):
+        return [b.diag(g)]
+
+
+@op("matrix_determinant", tf_type="MatrixDeterminant", operands=("x",))
+class MatrixDeterminant:
+    """The determinant of one square matrix (`tf.matrix_determinant`)."""
+
+    flops = elimination_flops
+
+    samples = (
+        Sample(((3, 3),)),
+        Sample(((4, 4),), dtypes="float64"),
+        Sample(((3, 3),), dynamic=((0, 0), (0, 1))),
+        Sample(((1, 1),)),
+        Sample(((3, 3),), dtypes="float64", values=(_WELL_CONDITIONED,)),
+        # A zero pivot in the first column: the rows must be swapped.
+        Sample(((2, 2),), values=(np.array([[0.0, 2.0], [3.0, 1.0]], np.float32),)),
+    )
+
+    def infer(x):
+        _square_matrix(x, "matrix_determinant")
+        return spec((), x.dtype)
+
+    def eval(x):
+        return np.asarray(np.linalg.det(x.astype(np.float64)), dtype=x.dtype)
+
+    def grad(b, op, g):
+        # d det(X) / dX = det(X) * inverse(X)^T (TF's rule: also not finite where X is singular).
+        (x,) = op.inputs
+        (det,) = op.outputs
+        inverse_t = b.transpose(b.matrix_inverse(x), perm=[1, 0])
+        return [b.multiply(b.multiply(g, det), inverse_t)]
+
+
+@op("matrix_inverse", tf_type="MatrixInverse", operands=("x",))
+class MatrixInverse:
+    """The inverse of one square matrix (`tf.matrix_inverse`)."""
+
+    flops = elimination_flops
+
+    samples = (
+        Sample(((3, 3),)),
+        Sample(((4, 4),), dtypes="float64"),
+        Sample(((3, 3),), dynamic=((0, 0), (0, 1))),
+        Sample(((3, 3),), dtypes="float64", values=(_WELL_CONDITIONED,)),
+        Sample(((2, 2),), values=(np.array([[0.0, 2.0], [3.0, 1.0]], np.float32),)),
+    )
+
+    def infer(x):
+        _square_matrix(x, "matrix_inverse")
+        return x
+
+    def eval(x):
+        return np.linalg.inv(x.astype(np.float64)).astype(x.dtype)
+
+    def grad(b, op, g):
+        # d inverse(X) = -Y dX Y, so dL/dX = -Y^T g Y^T with Y = inverse(X).
+        (y,) = op.outputs
+        return [b.negative(b.matmul(b.matmul(y, g, transpose_a=True), y, transpose_b=True))]

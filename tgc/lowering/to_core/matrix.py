@@ -1,0 +1,205 @@
+"""tgc -> core for the matrix ops of tgc/dialect/ops/matrix.py.
+
+``diag`` and ``diag_part`` are one linalg.generic each: diag's input map reads ``x[i...]`` over the
+result's (i..., j...) and the body keeps it where i == j; diag_part reads ``x[i..., i...]`` through
+a map that repeats its dims.
+
+``matrix_determinant`` and ``matrix_inverse`` are Gaussian elimination with partial pivoting, as
+nested scf.for loops over the matrix carried as a tensor (tensor.extract/insert; bufferization
+makes the inserts in place): for each column k, the row at or below k with the largest |a[r, k]|
+is swapped into row k. The determinant multiplies the pivots (negated per swap) and eliminates
+below the pivot (a zero pivot: the column is already zero below it, the determinant 0). The inverse
+is Gauss-Jordan: the pivot row is scaled to 1 and eliminated from every other row, the same steps
+applied to an identity matrix carried alongside, which ends as the inverse.
+"""
+
+from __future__ import annotations
+
+from mlir import ir
+from mlir.dialects import arith, linalg, math, scf, tensor
+
+from tgc.lowering.to_core import lowers
+from tgc.lowering.to_core.common import (
+    PARALLEL,
+    affine_map,
+    const_index,
+    dim,
+    element_type,
+    empty,
+    generic,
+    identity_map,
+    scalar_const,
+    shape_of,
+)
+
+# ---- diag and diag_part --------------------------------------------------------------------------
+
+
+@lowers("diag")
+def _diag(op):
+    (x,) = op.operands
+    rank = len(shape_of(x))
+    out_shape = shape_of(op.result_type)
+    init = empty(
+        op.result_type, {i: dim(x, i % rank) for i, d in enumerate(out_shape) if d is None}
+    )
+    zero = scalar_const(0, element_type(x))
+
+    def body(value, _):
+        on_diagonal = None
+        for j in range(rank):
+            same = arith.cmpi(
+                arith.CmpIPredicate.eq, linalg.IndexOp(j).result, linalg.IndexOp(rank + j).result
+            )
+            on_diagonal = same if on_diagonal is None else arith.andi(on_diagonal, same)
+        return arith.select(on_diagonal, value, zero)
+
+    maps = [affine_map(2 * rank, list(range(rank))), identity_map(2 * rank)]
+    return generic([x], [init], maps, [PARALLEL] * (2 * rank), body)[0]
+
+
+@lowers("diag_part")
+def _diag_part(op):
+    (x,) = op.operands
+    half = len(shape_of(x)) // 2
+    out_shape = shape_of(op.result_type)
+    init = empty(op.result_type, {i: dim(x, i) for i, d in enumerate(out_shape) if d is None})
+    maps = [affine_map(half, list(range(half)) * 2), identity_map(half)]
+    return generic([x], [init], maps, [PARALLEL] * half, lambda value, _: value)[0]
+
+
+# ---- loops over a matrix carried as a tensor -----------------------------------------------------
+
+
+def _for(lower, upper, carried: list, body) -> list:
+    """scf.for i in [lower, upper) carrying ``carried``; ``body(i, *carried)`` returns the new
+    values."""
+    loop = scf.ForOp(lower, upper, const_index(1), carried)
+    with ir.InsertionPoint(loop.body):
+        scf.YieldOp(list(body(loop.induction_variable, *loop.inner_iter_args)))
+    return list(loop.results)
+
+
+def _get(matrix, row, col):
+    return tensor.ExtractOp(matrix, [row, col]).result
+
+
+def _set(matrix, row, col, value):
+    return tensor.InsertOp(value, matrix, [row, col]).result
+
+
+def _pivot_row(a, k, n):
+    """The row r >= k with the largest |a[r, k]| (the first of equals)."""
+    start = (k, math.absf(_get(a, k, k)))
+
+    def consider(r, best_row, best_abs):
+        candidate = math.absf(_get(a, r, k))
+        better = arith.cmpf(arith.CmpFPredicate.OGT, candidate, best_abs)
+        return [arith.select(better, r, best_row), arith.select(better, candidate, best_abs)]
+
+    after_k = arith.addi(k, const_index(1))
+    return _for(after_k, n, list(start), consider)[0]
+
+
+def _swap_rows(matrices: list, k, p, n) -> list:
+    """Rows k and p exchanged in each matrix (nothing changes when p == k)."""
+
+    def swap_column(c, *ms):
+        out = []
+        for m in ms:
+            row_k, row_p = _get(m, k, c), _get(m, p, c)
+            out.append(_set(_set(m, k, c, row_p), p, c, row_k))
+        return out
+
+    return _for(const_index(0), n, matrices, swap_column)
+
+
+def _eliminate(matrices: list, k, rows, n, factor_of) -> list:
+    """For each row r in ``rows`` (a (lower, upper) range): row r -= factor_of(r, a) * row k, in
+    every matrix (the first is a, the one the factors are read from)."""
+
+    def one_row(r, *ms):
+        factor = factor_of(r, ms[0])
+
+        def one_column(c, *ms_inner):
+            return [
+                _set(m, r, c, arith.subf(_get(m, r, c), arith.mulf(factor, _get(m, k, c))))
+                for m in ms_inner
+            ]
+
+        return _for(const_index(0), n, list(ms), one_column)
+
+    return _for(rows[0], rows[1], matrices, one_row)
+
+
+def _identity(like, result_type):
+    n = dim(like, 0)
+    init = empty(result_type, {i: n for i, d in enumerate(shape_of(result_type)) if d is None})
+    elem = element_type(result_type)
+    one, zero = scalar_const(1, elem), scalar_const(0, elem)
+
+    def body(_):
+        same = arith.cmpi(
+            arith.CmpIPredicate.eq, linalg.IndexOp(0).result, linalg.IndexOp(1).result
+        )
+        return arith.select(same, one, zero)
+
+    return generic([], [init], [identity_map(2)], [PARALLEL] * 2, body)[0]
+
+
+# ---- determinant and inverse ---------------------------------------------------------------------
+
+
+@lowers("matrix_determinant")
+def _matrix_determinant(op):
+    (a,) = op.operands
+    elem = element_type(a)
+    n = dim(a, 0)
+    zero = scalar_const(0, elem)
+
+    def column(k, a, det):
+        p = _pivot_row(a, k, n)
+        (a,) = _swap_rows([a], k, p, n)
+        swapped = arith.cmpi(arith.CmpIPredicate.ne, p, k)
+        det = arith.select(swapped, arith.negf(det), det)
+        pivot = _get(a, k, k)
+        det = arith.mulf(det, pivot)
+        # A zero pivot leaves zeros below it (it is the largest |value| there): nothing to remove.
+        pivot_is_zero = arith.cmpf(arith.CmpFPredicate.OEQ, pivot, zero)
+
+        def factor(r, current):
+            return arith.select(pivot_is_zero, zero, arith.divf(_get(current, r, k), pivot))
+
+        (a,) = _eliminate([a], k, (arith.addi(k, const_index(1)), n), n, factor)
+        return [a, det]
+
+    det = _for(const_index(0), n, [a, scalar_const(1, elem)], column)[1]
+    return tensor.FromElementsOp(op.result_type, [det]).result
+
+
+@lowers("matrix_inverse")
+def _matrix_inverse(op):
+    (a,) = op.operands
+    n = dim(a, 0)
+    zero = scalar_const(0, element_type(a))
+
+    def column(k, a, inverse):
+        p = _pivot_row(a, k, n)
+        a, inverse = _swap_rows([a, inverse], k, p, n)
+        pivot = _get(a, k, k)
+
+        def scale(c, a, inverse):
+            return [
+                _set(a, k, c, arith.divf(_get(a, k, c), pivot)),
+                _set(inverse, k, c, arith.divf(_get(inverse, k, c), pivot)),
+            ]
+
+        a, inverse = _for(const_index(0), n, [a, inverse], scale)
+
+        def factor(r, current):
+            is_pivot_row = arith.cmpi(arith.CmpIPredicate.eq, r, k)
+            return arith.select(is_pivot_row, zero, _get(current, r, k))
+
+        return _eliminate([a, inverse], k, (const_index(0), n), n, factor)
+
+    return _for(const_index(0), n, [a, _identity(a, op.result_type)], column)[1]
