@@ -20,12 +20,24 @@ import dataclasses
 import os
 import socket
 import threading
+import uuid
+import weakref
 
 from tgc import errors
 
 _lock = threading.Lock()
 _clusters: dict = {}  # frozen spec -> _SharedCluster
 _targets: dict = {}  # "grpc://..." -> _SharedCluster
+_session_tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Session -> its id
+
+
+def _session_token(session) -> str:
+    """A name for ``session`` unique across processes (its private queues' keys in an actor)."""
+    with _lock:
+        token = _session_tokens.get(session)
+        if token is None:
+            token = _session_tokens[session] = uuid.uuid4().hex[:12]
+        return token
 
 
 class ClusterSpec:
@@ -143,6 +155,66 @@ class _SharedCluster:
         from tgc.driver.cluster import cluster_loader
 
         return cluster_loader(self.ray)
+
+    # ---- queues held by tasks (tgc/runtime/ray/queues.py) -------------------------------------
+
+    def task_of_target(self, target: str):
+        """The task ("worker/1") whose server's target ``target`` is; None for a ``ray://``."""
+        for job in self.spec.jobs:
+            for i in self.spec.task_indices(job):
+                if target == f"grpc://{_reachable(self.spec.task_address(job, i))}":
+                    return f"{job}/{i}"
+        return None
+
+    def queue_state(self, queue, session):
+        """The state of ``queue`` for ``session``: a RemoteQueue calling the actor of the task
+        that holds it, or None when it lives in the session (see ``queue_task``)."""
+        from tgc.runtime.ray.queues import RemoteQueue
+
+        task = self.queue_task(queue, getattr(session, "sess_str", ""))
+        if task is None:
+            return None
+        if queue.shared_name is not None:
+            key = queue.shared_name
+        else:  # private to this session, as TF's queue without a shared_name
+            key = f"_{_session_token(session)}_{queue.name}"
+        actor = self.ray.actors[task]
+        return RemoteQueue(actor, task, key, queue.config(), private=queue.shared_name is None)
+
+    def queue_task(self, queue, target: str):
+        """Which task's actor holds ``queue``, as TF's resource of the queue op's device: the
+        task its device names, else (a shared queue) the session's own task. None keeps it in
+        the session: a queue no other session can reach, on the session's own task or none (the
+        client is that task's program, as a TF worker's client is in its server's process)."""
+        from tgc.dialect.devices import DeviceSpec
+
+        own = self.task_of_target(target)
+        device = DeviceSpec.from_string(queue.device or "")
+        if device.job is None:
+            if queue.shared_name is None:
+                return None
+            if own is None:
+                raise errors.InvalidArgumentError(
+                    None,
+                    queue.op,
+                    f"{queue.kind} '{queue.name}' has shared_name '{queue.shared_name}' but no "
+                    f"device, and the session's target {target!r} is no task of the cluster: "
+                    "create it under tf.device('/job:ps/task:0') (or another task)",
+                )
+            return own
+        index = device.task or 0
+        task = f"{device.job}/{index}"
+        if index >= self.jobs.get(device.job, 0):
+            raise errors.InvalidArgumentError(
+                None,
+                queue.op,
+                f"Cannot assign a device for operation {queue.name}: {queue.kind} '{queue.name}' "
+                f"was explicitly assigned to {queue.device} but the cluster's devices are "
+                f"{list(self.devices())}",
+            )
+        if task == own and queue.shared_name is None:
+            return None
+        return task
 
     def close(self) -> None:
         if self._ray is not None:

@@ -6,14 +6,15 @@ once. Its ops never enter compiled code: an enqueue is a sink (its inputs are co
 compiled part of the run, then pushed), a dequeue is a source (it runs first, and its outputs are
 fed to the compiled part of the same run), see ``_split_host`` in tgc/frontend/session.py.
 
-Sharing a queue between the tasks of a cluster (``shared_name``) is not supported: a queue is in
-process, per session.
+On a cluster session (tgc/frontend/cluster.py), a queue that other sessions can reach lives in a
+task's actor instead (tgc/runtime/ray/queues.py): one with a ``shared_name`` (TF's way to share a
+queue between sessions and between-graph workers), or one whose device (``tf.device`` around its
+creation) names another task than the session's own. The queue op made with the queue carries that
+device, as TF's queue resource op does, and every op of the queue is placed with it.
 """
 
 from __future__ import annotations
 
-import collections
-import threading
 import time
 import weakref
 
@@ -23,6 +24,7 @@ from tgc import errors
 from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
 from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import get_default_graph
+from tgc.runtime.queue_state import QueueConfig, QueueState
 
 _INT32 = "int32"
 
@@ -46,94 +48,6 @@ class RunOptions:
 def _deadline(options):
     timeout = getattr(options, "timeout_in_ms", 0) or 0
     return None if timeout <= 0 else time.monotonic() + timeout / 1000.0
-
-
-class _QueueState:
-    """One session's contents of one queue: elements are tuples of numpy arrays (one per
-    component). ``take(k)`` removes k elements (a RandomShuffleQueue's at random)."""
-
-    def __init__(self, queue, rng):
-        self.queue = queue
-        # FIFO: a deque (popleft in O(1)); shuffled: a list (a random element swaps to the end).
-        self.items = collections.deque() if rng is None else []
-        self.closed = False
-        self.cancelled = False  # close(cancel_pending_enqueues=True) or the session closed
-        self.condition = threading.Condition()
-        self.rng = rng
-        self.session_closed = False
-
-    def cancel(self):
-        """The session closed: every blocked run of this queue ends with CancelledError."""
-        with self.condition:
-            self.closed = self.cancelled = self.session_closed = True
-            self.condition.notify_all()
-
-    def _wait(self, ready, deadline, op, what):
-        """Waits under the condition until ``ready()`` or the queue changes so that waiting is
-        pointless; DeadlineExceededError past ``deadline``."""
-        while True:
-            if self.session_closed:
-                raise errors.CancelledError(None, op, f"Session was closed while {what}")
-            if ready():
-                return
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise errors.DeadlineExceededError(
-                    None, op, f"Timed out waiting for notification while {what} ('{op.name}')"
-                )
-            self.condition.wait(remaining)
-
-    def put(self, elements, op, deadline):
-        q = self.queue
-        with self.condition:
-            for element in elements:
-                if self.closed:
-                    raise errors.CancelledError(None, op, f"{q.kind} '{q.name}' is closed.")
-                self._wait(
-                    lambda: self.cancelled or self.closed or len(self.items) < q.capacity,
-                    deadline,
-                    op,
-                    f"enqueueing into {q.kind} '{q.name}'",
-                )
-                if self.closed:
-                    raise errors.CancelledError(None, op, f"{q.kind} '{q.name}' is closed.")
-                self.items.append(element)
-                self.condition.notify_all()
-
-    def take(self, n, op, deadline, up_to=False):
-        """n elements; with ``up_to``, fewer once the queue is closed (at least one)."""
-        q = self.queue
-        with self.condition:
-            self._wait(
-                lambda: self.closed or len(self.items) >= n + q.min_after_dequeue,
-                deadline,
-                op,
-                f"dequeueing from {q.kind} '{q.name}'",
-            )
-            available = len(self.items)
-            if available < n and not (up_to and self.closed and available > 0):
-                raise errors.OutOfRangeError(
-                    None,
-                    op,
-                    f"{q.kind} '{q.name}' is closed and has insufficient elements (requested {n}, "
-                    f"current size {available})",
-                )
-            taken = [self._pop() for _ in range(min(n, available))]
-            self.condition.notify_all()
-            return taken
-
-    def _pop(self):
-        if self.rng is None:
-            return self.items.popleft()
-        i = int(self.rng.integers(len(self.items)))
-        self.items[i], self.items[-1] = self.items[-1], self.items[i]
-        return self.items.pop()
-
-    def close(self, cancel_pending_enqueues):
-        with self.condition:
-            self.closed = True
-            self.cancelled = self.cancelled or bool(cancel_pending_enqueues)
-            self.condition.notify_all()
 
 
 class QueueBase:
@@ -167,32 +81,65 @@ class QueueBase:
         self.names = list(names) if names is not None else None
         if self.names is not None and len(self.names) != len(self.dtypes):
             raise ValueError(f"{self.kind}: {len(self.names)} names for {len(self.dtypes)} dtypes")
-        if shared_name:
-            # A queue shared between sessions or cluster tasks would need one owner; tgc's
-            # queues are per session.
-            self.shared_name = shared_name
+        # With a shared_name, the sessions on one task (and between-graph workers) share the
+        # queue: on a cluster it lives in its task's actor.
+        self.shared_name = shared_name or None
         self.capacity = int(capacity)
         self.min_after_dequeue = int(min_after_dequeue)
         self.seed = seed
-        self.name = self._graph.unique_name(name or _default_name(self.kind))
+        # The queue's own op (TF's FIFOQueueV2 resource op): its name is the queue's, its device
+        # (from the device scopes around the queue's creation) is where the queue lives.
+        self.op = self._graph.create_op(
+            f"{self.kind}V2", f"{self.kind}V2", [], {}, [], name=name or _default_name(self.kind)
+        )
+        self.op.host_fn = _needs_session
+        self.op.session_fn = self._create_in
+        self.name = self.op.name
+        self.device = self.op.device
 
     # ---- the state in a session ----------------------------------------------------------------
 
     def _state(self, session):
-        return session.host_state(("queue", self.name), lambda: _QueueState(self, self._rng()))
+        """This queue's state for ``session``: a QueueState in the session, or a RemoteQueue
+        calling the actor of the task that holds it (tgc/frontend/cluster.py decides)."""
+        return session.host_state(("queue", self.name), lambda: self._make_state(session))
 
-    def _rng(self):
-        if self.kind != "RandomShuffleQueue":
-            return None
+    def _create_in(self, session, options, *values):
+        """Running the queue's own op makes the queue (in the session or its task)."""
+        self._state(session)
+        return ()
+
+    def _make_state(self, session):
+        cluster = getattr(session, "_cluster", None)
+        if cluster is not None:
+            remote = cluster.queue_state(self, session)
+            if remote is not None:
+                return remote
+        return QueueState(self.config())
+
+    def config(self) -> QueueConfig:
+        """What the queue is, for its state wherever it lives."""
+        shuffle = self.kind == "RandomShuffleQueue"
+        seed = None
         graph_seed = self._graph.seed
-        if self.seed is None and graph_seed is None:
-            return np.random.default_rng()
-        return np.random.default_rng([graph_seed or 87654321, self.seed or 0])
+        if shuffle and (self.seed is not None or graph_seed is not None):
+            seed = (graph_seed or 87654321, self.seed or 0)
+        return QueueConfig(
+            kind=self.kind,
+            name=self.shared_name or self.name,
+            dtypes=tuple(d.name for d in self.dtypes),
+            shapes=None if self.shapes is None else tuple(self.shapes),
+            capacity=self.capacity,
+            min_after_dequeue=self.min_after_dequeue,
+            shuffle=shuffle,
+            seed=seed,
+        )
 
     # ---- building ops --------------------------------------------------------------------------
 
     def _op(self, op_type, name, inputs, specs, run):
         op = self._graph.create_op(op_type, op_type, inputs, {}, specs, name=name)
+        op.device = self.device  # a queue's ops run where the queue is (TF colocates them)
         GRAPHS_WITH_QUEUES.add(self._graph)
         op.queue = self
         op.host_fn = _needs_session
@@ -329,16 +276,14 @@ class QueueBase:
 
     def size(self, name=None):
         def run(op, session, options, values):
-            state = self._state(session)
-            with state.condition:
-                return [np.asarray(len(state.items), np.int32)]
+            return [np.asarray(self._state(session).size(), np.int32)]
 
         op = self._op("QueueSizeV2", name or f"{self.name}_Size", [], [TensorSpec((), _INT32)], run)
         return op.outputs[0]
 
     def is_closed(self, name=None):
         def run(op, session, options, values):
-            return [np.asarray(self._state(session).closed)]
+            return [np.asarray(self._state(session).is_closed())]
 
         op = self._op(
             "QueueIsClosedV2", name or f"{self.name}_IsClosed", [], [TensorSpec((), "bool")], run

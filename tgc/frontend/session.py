@@ -79,6 +79,7 @@ class Session:
         self.config = config
         # A server's target runs the graph on its cluster's tasks (tgc/frontend/cluster.py).
         self._cluster = _cluster_of(target)
+        self.sess_str = target  # TF1's name for the target (a cluster session's own task)
         self._variables: dict = {}
         self._cache: dict = {}
         self._closed = False

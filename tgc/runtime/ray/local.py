@@ -133,9 +133,11 @@ class LocalRayCluster(_Tasks):
         self.actors = self._start_actors(ray)
 
     def _start_actors(self, ray) -> dict:
+        from tgc.runtime.ray.queues import QUEUE_CONCURRENCY, QUEUE_GROUP
         from tgc.runtime.ray.task import TaskActor
 
-        remote = ray.remote(TaskActor)
+        # Queue calls (which may wait) get threads of their own: tgc/runtime/ray/queues.py.
+        remote = ray.remote(concurrency_groups={QUEUE_GROUP: QUEUE_CONCURRENCY})(TaskActor)
         threads = str(threads_per_task(sum(self.jobs.values())))
         # Each actor's OpenBLAS/OpenMP pools get their share of the cores, set before its process
         # loads numpy: tasks on one machine share its cores instead of each taking all of them.

@@ -20,6 +20,7 @@ import numpy as np
 
 from tgc.runtime import errors
 from tgc.runtime.executable import Executable, install_error_handler
+from tgc.runtime.ray.queues import QueueHost
 from tgc.runtime.rendezvous import RendezvousError, TransferHub
 
 SET_ERROR_HANDLER = "tgc_set_error_handler"
@@ -168,8 +169,9 @@ class _LoadedRun:
         )
 
 
-class TaskActor:
-    """The actor of one task. Made by tgc/runtime/ray/local.py as a Ray actor class."""
+class TaskActor(QueueHost):
+    """The actor of one task. Made by tgc/runtime/ray/local.py as a Ray actor class. It also
+    holds the queues placed on its task or shared by name (QueueHost, tgc/runtime/ray/queues.py)."""
 
     def __init__(self, job: str, index: int):
         self.name = f"{job}/{index}"
