@@ -182,6 +182,11 @@ TF_VALUES = {
         "values": [[2, 1, 3], [1, 0, 2, 0], [2, 1, 0, 2], [1, 0, 2]],
         "dtypes": ["int64", "int64", "int64", "int32"],
     },
+    "unique_values": {
+        "values": [[4, 1, 7, 9], [0, 1, 0, 2, 1, 1, 3], 25, [2.5, -1.0, 0.0], [0, 1, 0, 2, 1]],
+        "dtypes": ["int32", "int32", "float32", "int64"],
+        "shapes": ["(?,)", "(?,)"],
+    },
     "matrices": {
         "diag_shapes": ["(3, 3)", "(2, 2, 2, 2)", "(2, 2)"],
         "matrix": [
@@ -453,6 +458,38 @@ def test_matrix_ops_refuse_what_tgc_does_not_take_by_name():
         tf.matrix_determinant(tf.zeros([2, 2], tf.int32))
     with pytest.raises(ValueError, match=r"diag_part needs dims \[d..., d...\]"):
         tf.diag_part(tf.zeros([2, 3]))
+
+
+UNIQUE_FEED = np.array([4, 1, 4, 7, 1, 1, 9])
+UNIQUE_FLOATS = np.array([2.5, -1.0, 2.5, 0.0, -1.0])
+
+
+def test_unique_of_a_feed_runs_on_the_host_and_feeds_compiled_ops_as_tf():
+    tf_values = TF_VALUES["unique_values"]
+    x = tf.placeholder(tf.int32, [None])
+    f = tf.placeholder(tf.float32, [None])
+    y, idx = tf.unique(x)
+    total = tf.reduce_sum(y) + tf.size(y)
+    floats = tf.unique(f, out_idx=tf.int64)
+    assert [v.dtype.name for v in (y, idx, floats.y, floats.idx)] == tf_values["dtypes"]
+    assert [str(t.shape) for t in (y, idx)] == tf_values["shapes"]
+    with tf.Session() as sess:
+        values = sess.run([y, idx, total, floats.y, floats.idx], {x: UNIQUE_FEED, f: UNIQUE_FLOATS})
+    assert [np.asarray(v).tolist() for v in values] == tf_values["values"]
+
+
+def test_unique_of_a_computed_tensor_is_fetched_but_cannot_feed_the_same_run():
+    x = tf.placeholder(tf.int32, [None])
+    y, idx = tf.unique(x * 2, name="doubled_unique")
+    with tf.Session() as sess:
+        got_y, got_idx = sess.run([y, idx], {x: [4, 1, 4]})
+        assert got_y.tolist() == [8, 2] and got_idx.tolist() == [0, 1, 0]
+        with pytest.raises(
+            TypeError, match="'doubled_unique' .* runs on the host after the compiled"
+        ):
+            sess.run(tf.reduce_sum(y), {x: [4, 1, 4]})
+    with pytest.raises(ValueError, match="unique takes a 1-D tensor"):
+        tf.unique(tf.zeros([2, 2]))
 
 
 # ---- 6. tf.compat, tf.compat.v1, tf.logging, tf.app.flags/run, tf.RunMetadata --------------------

@@ -282,11 +282,31 @@ def matrices():
     return out
 
 
+UNIQUE_FEED = np.array([4, 1, 4, 7, 1, 1, 9])
+UNIQUE_FLOATS = np.array([2.5, -1.0, 2.5, 0.0, -1.0])
+
+
+def unique_values():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.int32, [None])
+    f = tf.placeholder(tf.float32, [None])
+    y, idx = tf.unique(x)
+    total = tf.reduce_sum(y) + tf.size(y)
+    floats = tf.unique(f, out_idx=tf.int64)
+    values = _session_run([y, idx, total, floats.y, floats.idx], {x: UNIQUE_FEED, f: UNIQUE_FLOATS})
+    return {
+        "values": [np.asarray(v).tolist() for v in values],
+        "dtypes": [v.dtype.name for v in (y, idx, floats.y, floats.idx)],
+        "shapes": [str(t.shape) for t in (y, idx)],
+    }
+
+
 SECTIONS = {
     "reduce_unknown_rank": reduce_unknown_rank,
     "dimension_shapes": dimension_shapes,
     "batch_norm_training_flag": batch_norm_training_flag,
     "arg_min_max": arg_min_max,
+    "unique_values": unique_values,
     "matrices": matrices,
     "compat_v1_program": compat_v1_program,
     "compat_strings": compat_strings,

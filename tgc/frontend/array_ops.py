@@ -15,10 +15,11 @@ import builtins
 
 import numpy as np
 
-from tgc.dialect.types import as_dtype
+from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
 from tgc.graph.graph import Dimension, Tensor, TensorShape
 from tgc.frontend.math_ops import cast, identity, reduce_prod
+from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 
 __all__ = [
     "newaxis",
@@ -46,6 +47,7 @@ __all__ = [
     "range",
     "lin_space",
     "linspace",
+    "unique",
 ]
 
 newaxis = None
@@ -582,3 +584,60 @@ _install_indexing()
 
 
 from tgc.frontend.gather_ops import gather  # noqa: E402  (tf.gather, exported with the array ops)
+
+
+# ---- tf.unique: a host op (its output's size depends on the values) -----------------------------
+
+
+def unique(x, out_idx="int32", name=None):
+    """`tf.unique`: (y, idx) with y the distinct values of the 1-D ``x`` in order of first
+    occurrence and ``x == y[idx]``.
+
+    y's length depends on x's values, so unique runs on the host at run time, as the queue ops do
+    (tgc/frontend/queues.py): after the compiled part when x is computed there (then y and idx can
+    be fetched, not used by compiled ops of the same run), before it when x is fed (then compiled
+    ops may use them)."""
+    x = convert_to_tensor(x)
+    if x.spec.shape is not None and len(x.spec.shape) != 1:
+        raise ValueError(f"unique takes a 1-D tensor but '{x.name}' has shape {x.shape}")
+    index_dtype = as_dtype(out_idx)
+    if index_dtype.name not in ("int32", "int64"):
+        raise TypeError(f"unique: out_idx must be int32 or int64 but got {index_dtype.name}")
+    length = None if x.spec.shape is None else x.spec.shape[0]
+    specs = [TensorSpec((None,), x.dtype.name), TensorSpec((length,), index_dtype.name)]
+    op = x.graph.create_op(
+        "Unique", "Unique", [x], {"out_idx": index_dtype.name}, specs, name=name or "Unique"
+    )
+    # Compiled ops may take host ops' outputs in graphs listed here (the session then searches
+    # the compiled part for host sources): queues' graphs, and graphs with a unique.
+    GRAPHS_WITH_QUEUES.add(x.graph)
+    numpy_index = np.dtype(index_dtype.as_numpy_dtype)
+    op.host_fn = lambda values: _unique_in_order(values, numpy_index)[0]
+    op.session_fn = lambda session, options, values: _unique_in_order(values, numpy_index)
+    return _UniqueOutput(op.outputs[0], op.outputs[1])
+
+
+def _unique_in_order(values, index_dtype):
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"unique takes a 1-D tensor but was given shape {list(values.shape)}")
+    _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # distinct values by first occurrence, as TF
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    return values[first[order]], position[inverse.reshape(-1)].astype(index_dtype)
+
+
+class _UniqueOutput(tuple):
+    """(y, idx), also as ``.y`` and ``.idx`` (TF's namedtuple)."""
+
+    def __new__(cls, y, idx):
+        return super().__new__(cls, (y, idx))
+
+    @property
+    def y(self):
+        return self[0]
+
+    @property
+    def idx(self):
+        return self[1]

@@ -23,8 +23,6 @@ REASONS = {
     "tf.print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.py_func": "compiled graphs cannot call back into Python",
     "tf.numpy_function": "compiled graphs cannot call back into Python",
-    "tf.unique": "its output shape depends on the values; tgc compiles static-rank programs "
-    "without host ops for it",
     "tf.SparseTensor": "tgc has no sparse tensors",
     "tf.sparse_placeholder": "tgc has no sparse tensors",
     "tf.data": "tf.data pipelines are not supported; use feeds or tf.train's queues",
