@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from tgc.runtime.errors import InvalidArgumentError
 from tgc.runtime.executable import _copy_out
 
 _libc = ctypes.CDLL(None)
@@ -127,6 +128,15 @@ class TransferHub:
             value = self.current.recv(int(key_id))
             if value is None:
                 _park_forever()
+            mismatch = _mismatch(np.asarray(value), dtype, rank)
+            if mismatch:
+                # Raising here would only be printed by ctypes, and the caller would go on with
+                # an unwritten descriptor: abort the run instead, before writing anything.
+                key = self.current.keys.get(int(key_id), str(key_id))
+                self.current.abort(
+                    InvalidArgumentError(f"the tensor received as '{key}' is {mismatch}")
+                )
+                _park_forever()
             value = np.asarray(value, dtype=dtype, order="C")
             buffer = _malloc(max(value.nbytes, 1))  # owned by the compiled code, which frees it
             ctypes.memmove(buffer, value.ctypes.data, value.nbytes)
@@ -139,6 +149,20 @@ class TransferHub:
                 words[3 + rank + i] = strides[i]
 
         return RECV(recv)
+
+
+def _mismatch(value: np.ndarray, dtype: np.dtype, rank: int) -> str:
+    """What makes ``value`` unfit for a recv compiled for ``dtype`` and ``rank`` ('' if nothing).
+    A float of another width converts (a device may hold float64 as float32); bools travel as
+    bytes."""
+    kinds = {value.dtype.kind, dtype.kind}
+    bytes_for_bools = "b" in kinds and min(value.dtype.itemsize, dtype.itemsize) == 1
+    if value.ndim == rank and (len(kinds) == 1 or bytes_for_bools):
+        return ""
+    return (
+        f"{value.dtype} of shape {list(value.shape)}, but the function was compiled for "
+        f"{dtype} of rank {rank}"
+    )
 
 
 def _park_forever():
