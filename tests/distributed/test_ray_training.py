@@ -280,3 +280,40 @@ def test_tensorboard_shows_the_tasks_and_the_chief_writes_summaries_of_a_cluster
     summaries = {e.step: v.simple_value for e in events for v in e.summary.value if v.tag == "loss"}
     assert sorted(summaries) == [1, 2, 3, 4]
     np.testing.assert_allclose([summaries[s] for s in (1, 2, 3, 4)], losses, rtol=1e-6)
+
+
+def test_concurrent_steps_of_two_workers_lose_no_update_of_a_ps_variable(cluster):
+    """Two client threads step two workers' assign_add on one ps variable at once (async data
+    parallelism's pattern): each task applies a step's change onto the value the variable holds
+    when the step ends, as TF's AssignAdd does, so every one of the 2 x 60 additions is kept
+    (integers in float32: exact). Each step also reads a large variable on the worker so that
+    steps overlap."""
+    import threading
+
+    workers, _ = cluster
+    tf.reset_default_graph()
+    with tf.device("/job:ps/task:0"):
+        counter = tf.Variable(np.zeros(1000, np.float32), name="counter")
+    with tf.device("/job:ps/task:1"):
+        big = tf.Variable(np.zeros((300, 300), np.float32), name="big")
+    adds = []
+    for k in range(2):
+        with tf.device(f"/job:worker/task:{k}"):
+            busy = tf.reduce_sum(tf.matmul(tf.ones([50, 300]), big)) * 0.0
+            ones = tf.ones([1000]) + busy
+        with tf.device("/job:ps/task:0"):
+            adds.append(counter.assign_add(ones))
+    steps = 60
+    with tf.Session(workers[0].target) as sess:
+        sess.run(tf.global_variables_initializer())
+
+        def loop(add):
+            for _ in range(steps):
+                sess.run(add)
+
+        threads = [threading.Thread(target=loop, args=(add,)) for add in adds]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        np.testing.assert_array_equal(sess.run(counter), np.full(1000, 2 * steps, np.float32))

@@ -143,20 +143,38 @@ def task_of_device(device: str) -> str:
     return f"{spec.job}/{spec.task or 0}"
 
 
-def cluster_loader(cluster):
+def additive_variables(ops) -> set:
+    """The variables that the run's ops change only by assign_add/assign_sub: a task applies such
+    a step's change onto the variable's current value (tgc/runtime/ray/task.py), as TF's
+    AssignAdd does, so concurrent steps lose no update."""
+    from tgc.dialect.ops.state import ASSIGNMENT_OPS
+
+    kinds: dict = {}
+    for op in ops:
+        variable = getattr(op, "variable", None)
+        if variable is not None and op.opdef in ASSIGNMENT_OPS:
+            kinds.setdefault(variable._name, set()).add(op.opdef)
+    return {name for name, found in kinds.items() if found <= {"assign_add", "assign_sub"}}
+
+
+def cluster_loader(cluster, ops=()):
     """A loader for tgc.driver.jit.compile_run that runs the partitions on ``cluster``'s tasks
-    (a tgc.runtime.ray.local.LocalRayCluster) instead of on threads of this process."""
+    (a tgc.runtime.ray.local.LocalRayCluster) instead of on threads of this process; ``ops``: the
+    run's graph ops (which variables it only adds to)."""
+    additive = additive_variables(ops)
 
     def load(modules, owners, layout, keys, transfers, feeds, signature, var_specs):
         del owners  # every partition runs CPU code: the cluster's tasks hold CPUs only
         return _load_on_cluster(
-            cluster, modules, layout, keys, transfers, feeds, signature, var_specs
+            cluster, modules, layout, keys, transfers, feeds, signature, var_specs, additive
         )
 
     return load
 
 
-def _load_on_cluster(cluster, modules, layout, keys, transfers, feeds, signature, var_specs):
+def _load_on_cluster(
+    cluster, modules, layout, keys, transfers, feeds, signature, var_specs, additive
+):
     from tgc import errors
     from tgc.driver.jit import _np
     from tgc.lowering.to_core.transfer import transfer_symbol
@@ -204,6 +222,7 @@ def _load_on_cluster(cluster, modules, layout, keys, transfers, feeds, signature
             fetch_indices=list(fetch_indices),
             var_inputs=list(var_inputs),
             var_outputs=list(var_outputs),
+            additive=[n for n in var_outputs if n in additive],
         )
         placed.setdefault(task_of_device(device), []).append(partition)
     return ClusterRun(cluster, placed, spec, len(fetch_specs))

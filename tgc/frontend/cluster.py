@@ -151,10 +151,11 @@ class _SharedCluster:
         """The variables the cluster's tasks hold."""
         return self.ray.variable_names()
 
-    def loader(self):
+    def loader(self, ops=()):
+        """What compile_run loads a run of ``ops`` with: the cluster's tasks run its partitions."""
         from tgc.driver.cluster import cluster_loader
 
-        return cluster_loader(self.ray)
+        return cluster_loader(self.ray, ops)
 
     # ---- queues held by tasks (tgc/runtime/ray/queues.py) -------------------------------------
 

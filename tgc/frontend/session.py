@@ -397,7 +397,7 @@ class Session:
             self._graph_pipeline(),
             self._devices(),
             soft,
-            load=None if self._cluster is None else self._cluster.loader(),
+            load=None if self._cluster is None else self._cluster.loader(run.ops),
         )
         if self.config is not None and self.config.log_device_placement:
             for name, op_type, device in compiled.placement:

@@ -14,7 +14,7 @@ import ctypes
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,7 +33,8 @@ RECV_TIMEOUT_SECONDS = 120.0
 @dataclass
 class PartitionSpec:
     """What a task needs to call one partition: its function, argument and result types (numpy
-    dtype name, rank), which results are fetches, the variables it reads and assigns."""
+    dtype name, rank), which results are fetches, the variables it reads and assigns, and those of
+    them that the run only adds to (assign_add/assign_sub: ``additive``)."""
 
     function: str
     packed_symbol: str
@@ -43,6 +44,7 @@ class PartitionSpec:
     fetch_indices: list
     var_inputs: list
     var_outputs: list
+    additive: list = field(default_factory=list)
 
 
 @dataclass
@@ -177,6 +179,7 @@ class TaskActor(QueueHost):
         self.name = f"{job}/{index}"
         self.job, self.index = job, index
         self.variables: dict = {}
+        self._commit_lock = threading.Lock()
         self.runs: dict = {}
         self.peers: dict = {}
         self.mailbox = Mailbox()
@@ -202,17 +205,42 @@ class TaskActor(QueueHost):
         results = []
         try:
             for partition, call in loaded.partitions:
-                inputs = [*feeds, *self._read(partition.var_inputs)]
-                outs = call(*inputs)
+                read = self._read(partition.var_inputs)
+                outs = call(*feeds, *self._private_copies(partition, read))
                 error = self.mailbox.error((run_id, step))
                 if error is not None:
                     raise error
                 n = len(partition.fetch_indices)
-                self.variables.update(zip(partition.var_outputs, outs[n:]))
+                self._commit(partition, dict(zip(partition.var_inputs, read)), outs[n:])
                 results.append(outs[:n])
         finally:
             self.mailbox.forget((run_id, step))
         return results
+
+    @staticmethod
+    def _private_copies(partition, read: list) -> list:
+        """The variable inputs to pass: a variable the partition assigns goes as a copy of its
+        own (compiled code may write the new value into the buffer it was given), so the arrays
+        the actor holds never change in place while other steps read them."""
+        written = set(partition.var_outputs)
+        return [
+            np.array(value) if name in written else value
+            for name, value in zip(partition.var_inputs, read)
+        ]
+
+    def _commit(self, partition, read: dict, values: list) -> None:
+        """Stores the variables a partition assigned. A variable the run only adds to that another
+        step changed since this one read it gets this step's change added onto the value it holds
+        now, as TF's AssignAdd/AssignSub apply to the variable when they run: concurrent steps
+        (async workers, client threads) lose no update. Any other assignment replaces the value
+        (the last writer wins, as TF's Assign)."""
+        with self._commit_lock:
+            for name, value in zip(partition.var_outputs, values):
+                before, now = read.get(name), self.variables.get(name)
+                if name in partition.additive and before is not None and now is not None:
+                    if now is not before:  # every commit stores a new array: changed meanwhile
+                        value = now + (value - before)
+                self.variables[name] = value
 
     def _read(self, names: list) -> list:
         try:
