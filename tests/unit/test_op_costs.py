@@ -26,6 +26,7 @@ _CASES_WITHOUT_SAMPLES = {
     "assign_sub": (((3, 4),), {"var": "v"}),
     "send": (((3, 4),), _KEYS),
     "recv": ((), dict(_KEYS, shape=(3, 4), dtype="float32")),
+    "while": (((), (3, 4)), {"cond": "c", "body": "b", "num_vars": 1}),  # its body is elsewhere
 }
 
 

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from tgc.dialect.registry import ATTR_KINDS, load_all_ops
+from tgc.dialect.registry import ATTR_KINDS, VARIADIC_SLOTS, load_all_ops
 
 
 def _operation_irdl(opdef) -> list[str]:
     lines = [f"  irdl.operation @{opdef.name} {{"]
     names = []
-    for i, _ in enumerate(opdef.operands):
-        lines.append(f'    %in{i} = irdl.base "!builtin.tensor"')
-        names.append(f"{_}: %in{i}")
+    if opdef.operands == "variadic":
+        # IRDL binds one type per constraint variable, so one `variadic` group would make every
+        # operand the same type: up to VARIADIC_SLOTS optional operands instead, each of its own
+        # type (the op's operandSegmentSizes says which are present, 1s then 0s).
+        for i in range(VARIADIC_SLOTS):
+            lines.append(f'    %in{i} = irdl.base "!builtin.tensor"')
+            names.append(f"in{i}: optional %in{i}")
+    else:
+        for i, _ in enumerate(opdef.operands):
+            lines.append(f'    %in{i} = irdl.base "!builtin.tensor"')
+            names.append(f"{_}: %in{i}")
     attr_entries = []
     for key, attr in opdef.attrs.items():
         lines.append(f'    %a_{key} = irdl.base "{ATTR_KINDS[attr.kind]}"')
@@ -26,7 +34,13 @@ def _operation_irdl(opdef) -> list[str]:
         lines.append("    irdl.attributes { " + ", ".join(attr_entries) + " }")
     if names:
         lines.append("    irdl.operands(" + ", ".join(names) + ")")
-    if opdef.results == "variadic":
+    if opdef.results == "variadic" and opdef.operands == "variadic":  # as the operands
+        outs = []
+        for i in range(VARIADIC_SLOTS):
+            lines.append(f'    %out{i} = irdl.base "!builtin.tensor"')
+            outs.append(f"out{i}: optional %out{i}")
+        lines.append("    irdl.results(" + ", ".join(outs) + ")")
+    elif opdef.results == "variadic":
         lines.append('    %out = irdl.base "!builtin.tensor"')
         lines.append("    irdl.results(outs: variadic %out)")
     elif opdef.results:

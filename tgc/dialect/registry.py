@@ -19,6 +19,11 @@ class ShapeError(ValueError):
     """Raised by a result rule when operand shapes or dtypes do not fit the op."""
 
 
+class GradientRefused(ValueError):
+    """Raised by a gradient rule that cannot differentiate this use of its op (tgc-autodiff reports
+    it at the op's location rather than giving a wrong gradient)."""
+
+
 class _NotDifferentiable:
     def __repr__(self) -> str:
         return "NOT_DIFFERENTIABLE"
@@ -26,6 +31,10 @@ class _NotDifferentiable:
 
 NOT_DIFFERENTIABLE = _NotDifferentiable()
 REQUIRED = object()
+
+# The most operands (and results) an op with ``operands="variadic"`` takes, each of its own type
+# (tgc/dialect/irdl.py: IRDL optional operands, counted by the op's segment sizes attributes).
+VARIADIC_SLOTS = 128
 
 # Attribute kinds and the builtin attribute each is stored as (the IRDL base constraint).
 ATTR_KINDS = {
@@ -92,7 +101,7 @@ class OpDef:
 
     name: str
     tf_type: str
-    operands: tuple
+    operands: object  # a tuple of operand names, or "variadic": any number (passed as *args)
     attrs: dict
     infer: Callable
     eval: Callable
@@ -135,7 +144,7 @@ class OpDef:
 
     def result_specs(self, operand_specs, attrs) -> list:
         """The result rule as a list of TensorSpecs (a single-result rule may return one spec)."""
-        if len(operand_specs) != len(self.operands):
+        if self.operands != "variadic" and len(operand_specs) != len(self.operands):
             raise ShapeError(
                 f"expects {len(self.operands)} operands ({', '.join(self.operands)}) "
                 f"but got {len(operand_specs)}"
@@ -183,7 +192,7 @@ def op(
         opdef = OpDef(
             name=name,
             tf_type=tf_type,
-            operands=tuple(operands),
+            operands=operands if operands == "variadic" else tuple(operands),
             attrs=dict(attrs or {}),
             infer=vars(cls)["infer"],
             eval=vars(cls)["eval"],

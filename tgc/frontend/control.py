@@ -1,4 +1,5 @@
-"""Control ops of the TF1 API: ``no_op``, ``group``, ``tuple`` and ``control_dependencies``.
+"""Control ops of the TF1 API: ``no_op``, ``group``, ``tuple``, ``control_dependencies`` and
+``while_loop``.
 
 Control dependencies order ops without passing data; the emitter follows them when it orders a
 function's ops, so an op created under ``control_dependencies([a])`` runs after ``a``.
@@ -6,8 +7,15 @@ function's ops, so an op created under ``control_dependencies([a])`` runs after 
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
 from tgc.frontend import build
+from tgc.dialect.types import numpy_dtype
+from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import Operation, Tensor, get_default_graph
+from tgc.graph.prune import prune
 
 
 def control_dependencies(control_inputs):
@@ -42,3 +50,291 @@ def tuple_(tensors, name=None, control_inputs=None):
     deps = [t.op for t in tensors if t is not None] + list(control_inputs or [])
     with control_dependencies(deps):
         return [None if t is None else build.make_op("identity", [t]) for t in tensors]
+
+
+# ---- tf.while_loop ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LoopFunction:
+    """cond or body of a loop, traced once: ``ops`` (in creation order, a topological one) compute
+    ``outputs`` from ``args`` (one Placeholder per loop variable) and the loop's captures."""
+
+    args: list
+    ops: list
+    outputs: list
+
+
+@dataclasses.dataclass
+class LoopFunctions:
+    """What tgc/graph/emit.py needs to emit a ``tgc.while``: the While op's inputs are the loop
+    variables' initial values then ``captures`` (tensors made outside the loop that cond or body
+    use), which both functions take after the loop variables."""
+
+    cond: LoopFunction
+    body: LoopFunction
+    captures: list
+
+
+def while_loop(
+    cond,
+    body,
+    loop_vars,
+    shape_invariants=None,
+    parallel_iterations=10,
+    back_prop=True,
+    swap_memory=False,
+    name=None,
+    maximum_iterations=None,
+    return_same_structure=False,
+):
+    """Repeats ``body`` while ``cond`` holds (`tf.while_loop`), as one loop in the compiled code.
+
+    cond and body are traced once, as TensorFlow's functional While does. Each loop variable keeps
+    its shape and dtype; ``maximum_iterations`` adds a counter. ``parallel_iterations`` and
+    ``swap_memory`` change nothing in a compiled loop; gradients through the loop are refused
+    (tgc-autodiff names the loop)."""
+    if not callable(cond) or not callable(body):
+        raise TypeError("cond and body of tf.while_loop must be callable")
+    structure = loop_vars
+    flat_init = [convert_to_tensor(v) for v in _flatten(loop_vars)]
+    if not flat_init:
+        raise ValueError("tf.while_loop needs at least one loop variable")
+    _check_shape_invariants(shape_invariants, structure, flat_init)
+    graph = get_default_graph()
+    with graph.name_scope(name or "while") as scope:
+        if maximum_iterations is not None:
+            cond, body, structure, flat_init = _with_counter(
+                cond, body, structure, flat_init, maximum_iterations
+            )
+        traced_cond = _trace(graph, cond, structure, flat_init, "cond", _cond_outputs)
+        traced_body = _trace(graph, body, structure, flat_init, "body", _body_outputs)
+        captures = _captures([traced_cond, traced_body])
+        operation = graph.create_op(
+            "While",
+            "While",
+            flat_init + captures,
+            {"cond": "", "body": "", "num_vars": len(flat_init)},
+            [t.spec for t in flat_init],
+            opdef="while",
+            name=scope[:-1] + "/",
+        )
+    for traced in (traced_cond, traced_body):
+        operation.control_inputs.extend(
+            c for c in traced.outer_controls if c not in operation.control_inputs
+        )
+    operation.loop = LoopFunctions(traced_cond.function, traced_body.function, captures)
+    results = list(operation.outputs)
+    if maximum_iterations is not None:
+        results = results[1:]  # the counter
+        structure = structure[1]
+    packed = _pack(structure, results)
+    if not return_same_structure and len(results) == 1:
+        return results[0]
+    return packed
+
+
+@dataclasses.dataclass
+class _Traced:
+    function: LoopFunction
+    outer_controls: list  # ops outside the loop that ops of the function wait for
+
+
+def _trace(graph, fn, structure, flat_init, part, outputs_of) -> _Traced:
+    """Calls ``fn`` once on placeholders standing for the loop variables; the ops it makes are the
+    function's."""
+    start = len(graph.get_operations())
+    # Ops of the loop's functions run inside the loop: they wait for nothing outside it (the While
+    # op itself waits for what they were asked to).
+    with graph.name_scope(part), graph.control_dependencies(None):
+        args = [
+            graph.create_op(
+                "Placeholder",
+                "Placeholder",
+                [],
+                {"dtype": t.spec.dtype, "shape": t.spec.shape},
+                [t.spec],
+                name=f"loop_var_{i}",
+            ).outputs[0]
+            for i, t in enumerate(flat_init)
+        ]
+        packed = _pack(structure, args)
+        value = fn(*packed) if isinstance(structure, (list, tuple)) else fn(packed)
+        outputs = outputs_of(value, structure, flat_init)
+    made = graph.get_operations()[start:]
+    mine = set(made)
+    outer_controls = []
+    for op in made:
+        _refuse_inside_loop(op)
+        outer_controls.extend(c for c in op.control_inputs if c not in mine)
+        op.control_inputs = [c for c in op.control_inputs if c in mine]
+    # What the outputs need, in a topological order: not the ops of a nested loop's functions
+    # (its While op stands for them), nor what the function made and did not use.
+    needed = [op for op in prune([t.op for t in outputs], set(args)) if op in mine]
+    return _Traced(LoopFunction(args, needed, outputs), outer_controls)
+
+
+def _refuse_inside_loop(op) -> None:
+    from tgc.dialect.registry import REGISTRY
+
+    opdef = REGISTRY.get(op.opdef) if op.opdef else None
+    if opdef is not None and opdef.traits & {"variable_read", "assigns"}:
+        var = op.attrs.get("var", "?")
+        raise ValueError(
+            f"'{op.name}' ({op.type}) reads or assigns Variable '{var}' inside tf.while_loop: "
+            "tgc's loops cannot use Variables yet (a Variable's value from before the loop may be "
+            "used: read it outside the loop, e.g. v = tf.identity(var), and use v in the body)"
+        )
+    if op.host_fn is not None or op.opdef in ("gradient",):
+        raise ValueError(
+            f"'{op.name}' ({op.type}) cannot run inside tf.while_loop: tgc compiles the loop and "
+            "this op runs outside compiled code"
+        )
+
+
+def _cond_outputs(value, structure, flat_init) -> list:
+    pred = convert_to_tensor(value)
+    if pred.spec.dtype != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
+        shape = "<unknown>" if pred.spec.shape is None else list(pred.spec.shape)
+        raise ValueError(
+            f"the cond of tf.while_loop must return a scalar bool tensor, got '{pred.name}' of "
+            f"dtype {pred.spec.dtype} and shape {shape}"
+        )
+    return [pred]
+
+
+def _body_outputs(value, structure, flat_init) -> list:
+    if isinstance(structure, (list, tuple)) and not isinstance(value, (list, tuple)):
+        value = [value]  # TF accepts a body returning one tensor for a one-variable list
+    flat = [convert_to_tensor(v) for v in _flatten(value)]
+    if len(flat) != len(flat_init):
+        raise ValueError(
+            f"the body of tf.while_loop returned {len(flat)} tensors but there are "
+            f"{len(flat_init)} loop variables"
+        )
+    for init, out in zip(flat_init, flat):
+        if out.spec.dtype != init.spec.dtype:
+            raise ValueError(
+                f"Input tensor '{init.name}' enters the loop with dtype {init.spec.dtype}, but has "
+                f"dtype {out.spec.dtype} after one iteration ('{out.name}')"
+            )
+        if not _same_shape(init.spec.shape, out.spec.shape):
+            raise ValueError(
+                f"Input tensor '{init.name}' enters the loop with shape {_tf_shape(init)}, but has "
+                f"shape {_tf_shape(out)} after one iteration ('{out.name}'). tgc's tf.while_loop "
+                "keeps each loop variable's shape (shape invariants that let it vary are not "
+                "supported yet)"
+            )
+    return flat
+
+
+def _same_shape(a, b) -> bool:
+    """Equal shapes; an unknown dim (or rank) of the body's output is taken as the variable's (its
+    value is checked where the loop is emitted)."""
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _tf_shape(t) -> str:
+    shape = t.spec.shape
+    if shape is None:
+        return "<unknown>"
+    dims = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({dims},)" if len(shape) == 1 else f"({dims})"
+
+
+def _check_shape_invariants(invariants, structure, flat_init) -> None:
+    if invariants is None:
+        return
+    flat = _flatten(invariants, leaf=_is_shape_leaf)
+    if len(flat) != len(flat_init):
+        raise ValueError(
+            f"shape_invariants has {len(flat)} shapes but there are {len(flat_init)} loop variables"
+        )
+    for init, shape in zip(flat_init, flat):
+        dims = None if shape is None else getattr(shape, "as_list", lambda s=shape: s)()
+        wanted = None if dims is None else tuple(getattr(d, "value", d) for d in dims)
+        if wanted != init.spec.shape:
+            raise ValueError(
+                f"the shape invariant {None if wanted is None else list(wanted)} of loop variable "
+                f"'{init.name}' differs from its shape {list(init.spec.shape or [])}: tgc's "
+                "tf.while_loop keeps each loop variable's shape (shapes that vary across "
+                "iterations are not supported yet)"
+            )
+
+
+def _is_shape_leaf(x) -> bool:
+    if x is None or hasattr(x, "as_list"):
+        return True
+    return isinstance(x, (list, tuple)) and all(d is None or isinstance(d, int) for d in x)
+
+
+def _with_counter(cond, body, structure, flat_init, maximum_iterations):
+    """TF's maximum_iterations: a counter i runs alongside, and the loop also stops at i == max."""
+    limit = convert_to_tensor(maximum_iterations, name="maximum_iterations")
+    if limit.spec.dtype not in ("int32", "int64") or limit.spec.shape not in ((), None):
+        raise ValueError(
+            f"maximum_iterations must be a scalar integer, got dtype {limit.spec.dtype} and shape "
+            f"{limit.spec.shape}"
+        )
+    counter = build.make_op("constant", [], value=np.zeros((), numpy_dtype(limit.spec.dtype)))
+    unpack = isinstance(structure, (list, tuple))
+
+    def counted_cond(i, inner):
+        go = cond(*inner) if unpack else cond(inner)
+        return build.make_op("logical_and", [build.make_op("less", [i, limit]), go])
+
+    def counted_body(i, inner):
+        out = body(*inner) if unpack else body(inner)
+        if unpack and not isinstance(out, (list, tuple)):
+            out = [out]
+        one = build.make_op("constant", [], value=np.ones((), numpy_dtype(limit.spec.dtype)))
+        return (build.make_op("add", [i, one]), out)
+
+    return counted_cond, counted_body, (counter, structure), [counter] + flat_init
+
+
+def _captures(traced: list) -> list:
+    """Tensors made outside the loop that its functions use, each once, in first-use order."""
+    seen, out = set(), []
+    for t in traced:
+        inside = set(t.function.ops)
+        for op in t.function.ops:
+            for x in op.inputs:
+                if x.op not in inside and x not in t.function.args and x not in seen:
+                    seen.add(x)
+                    out.append(x)
+        for x in t.function.outputs:
+            if x.op not in inside and x not in t.function.args and x not in seen:
+                seen.add(x)
+                out.append(x)
+    return out
+
+
+def _flatten(structure, leaf=None) -> list:
+    """The leaves of nested lists, tuples, namedtuples and dicts (keys sorted, as tf.nest)."""
+    if leaf is not None and leaf(structure):
+        return [structure]
+    if isinstance(structure, dict):
+        return [x for k in sorted(structure) for x in _flatten(structure[k], leaf)]
+    if isinstance(structure, (list, tuple)):
+        return [x for item in structure for x in _flatten(item, leaf)]
+    return [structure]
+
+
+def _pack(structure, flat: list):
+    """``flat``'s values in ``structure``'s nesting (the inverse of _flatten)."""
+    items = iter(flat)
+
+    def build_like(s):
+        if isinstance(s, dict):
+            built = {k: build_like(s[k]) for k in sorted(s)}
+            return type(s)((k, built[k]) for k in s)
+        if isinstance(s, tuple) and hasattr(s, "_fields"):
+            return type(s)(*(build_like(x) for x in s))
+        if isinstance(s, (list, tuple)):
+            return type(s)(build_like(x) for x in s)
+        return next(items)
+
+    return build_like(structure)

@@ -20,6 +20,7 @@ from mlir.dialects import func
 
 from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, encode_attrs
+from tgc.dialect.ops.loops import LOOPS_MODULE, create_while
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.graph.graph import Operation
@@ -122,6 +123,9 @@ def _emit_op(
         return  # every output is fed
     if operation.opdef is None:
         raise EmitError(f"'{operation.name}' ({operation.type}) must be fed")
+    if operation.opdef == "while":
+        _emit_while(operation, values, ip, assigned)
+        return
     opdef = REGISTRY[operation.opdef]
     # A gradient request names its x symbolically: the variable itself, never a later read of it.
     updated = (
@@ -160,6 +164,130 @@ def _emit_op(
     outs = [] if opdef.results == 0 else (out if isinstance(out, list) else [out])
     for tensor, val in zip(operation.outputs, outs):
         values.setdefault(tensor, val)
+
+
+# ---- loops: tgc.while and its cond and body functions (tgc/dialect/ops/loops.py) -----------------
+
+
+def _emit_while(
+    operation: Operation, values: dict, ip: ir.InsertionPoint, assigned: _AssignedBefore
+) -> None:
+    """``tgc.while`` with its cond and body emitted as functions of the nested loops module."""
+    loop = operation.loop  # tgc.frontend.control.LoopFunctions
+    inputs = []
+    for t in operation.inputs:
+        if t not in values:
+            raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
+        inputs.append(values[t])
+    num_vars = len(operation.outputs)
+    specs = [v.spec for v in inputs]
+    loops = _loops_module(ip)
+    cond = _emit_loop_function(loops, f"{operation.name}/cond", loop.cond, loop.captures, specs)
+    body = _emit_loop_function(
+        loops, f"{operation.name}/body", loop.body, loop.captures, specs, is_body=True
+    )
+    try:
+        outs = create_while(ip, op_location(operation), inputs, cond, body, num_vars)
+    except ShapeError as exc:
+        filename, line = operation.location
+        raise EmitError(f"{filename}:{line}: '{operation.name}' (While): {exc}") from None
+    created = outs[0].value.owner
+    if operation.device:
+        created.attributes["device"] = ir.StringAttr.get(operation.device)
+    if operation.control_inputs:
+        created.attributes["control_deps"] = ir.ArrayAttr.get(
+            [ir.StringAttr.get(c.name) for c in operation.control_inputs]
+        )
+    for tensor, val in zip(operation.outputs, outs):
+        values.setdefault(tensor, val)
+
+
+def _loops_module(ip: ir.InsertionPoint):
+    """The nested module that holds the loops' functions, made on first use: the graph passes walk
+    only the top-level module's functions, so these stay whole until tgc-to-core inlines them."""
+    from mlir.dialects import builtin
+
+    module = ip.block.owner.operation.parent
+    if _symbol_name(module) == LOOPS_MODULE:  # a loop inside a loop's function
+        return module
+    body = module.regions[0].blocks[0]
+    for op in body.operations:
+        if op.operation.name == "builtin.module" and _symbol_name(op.operation) == LOOPS_MODULE:
+            return op.operation
+    with ir.InsertionPoint(body), ir.Location.unknown():
+        nested = builtin.ModuleOp()
+    nested.operation.attributes["sym_name"] = ir.StringAttr.get(LOOPS_MODULE)
+    return nested.operation
+
+
+def _symbol_name(operation) -> str | None:
+    attrs = operation.attributes
+    return ir.StringAttr(attrs["sym_name"]).value if "sym_name" in attrs else None
+
+
+def _unique_function_name(block, base: str) -> str:
+    taken = {_symbol_name(op.operation) for op in block.operations}
+    name, count = base, 0
+    while name in taken:
+        count += 1
+        name = f"{base}_{count}"
+    return name
+
+
+def _emit_loop_function(
+    loops, base_name: str, function, captures: list, specs: list, is_body: bool = False
+) -> str:
+    """A private func.func of the loop variables then the captures, returning ``function``'s
+    outputs (a body's in the loop variables' types); returns its name."""
+    block = loops.regions[0].blocks[0]
+    name = _unique_function_name(block, base_name)
+    arg_types = [tensor_type(spec) for spec in specs]
+    with ir.InsertionPoint(block), ir.Location.unknown():
+        fn = func.FuncOp(name, ir.FunctionType.get(arg_types, []))
+    entry = fn.add_entry_block()
+    values = {
+        t: Val(arg, spec)
+        for t, arg, spec in zip(list(function.args) + list(captures), entry.arguments, specs)
+    }
+    inner = ir.InsertionPoint(entry)
+    assigned = _AssignedBefore(function.ops)
+    for op in function.ops:
+        _emit_op(op, values, inner, assigned)
+    results = []
+    for i, tensor in enumerate(function.outputs):
+        if tensor not in values:
+            raise EmitError(f"'{tensor.name}' of tf.while_loop's {base_name} was not computed")
+        results.append(values[tensor])
+    if is_body:  # the next values keep the loop variables' types
+        results = [_as_type(v, Val(entry.arguments[i]), inner) for i, v in enumerate(results)]
+    _drop_device_requests(entry)
+    with inner, ir.Location.unknown():
+        func.ReturnOp([v.value for v in results])
+    fn.attributes["function_type"] = ir.TypeAttr.get(
+        ir.FunctionType.get(arg_types, [v.value.type for v in results])
+    )
+    fn.attributes["sym_visibility"] = ir.StringAttr.get("private")
+    return name
+
+
+def _as_type(value: Val, like: Val, ip: ir.InsertionPoint) -> Val:
+    """``value`` in ``like``'s type: a body output whose dims were unknown where it was traced
+    (the frontend checked that they are compatible)."""
+    if value.value.type == like.value.type:
+        return value
+    if value.spec.dtype != like.spec.dtype or len(value.shape) != len(like.shape):
+        raise EmitError(
+            f"a loop variable of type {like.spec.describe()} would become "
+            f"{value.spec.describe()} after one iteration"
+        )
+    return IRBuilder(ip, ir.Location.unknown()).op("reshape_like", value, like)
+
+
+def _drop_device_requests(block) -> None:
+    """A loop's ops run where the loop is placed: their own device scopes do not apply."""
+    for op in block.operations:
+        if "device" in op.operation.attributes:
+            del op.operation.attributes["device"]
 
 
 def _reread(read: Operation, value: Val, consumer: Operation, ip: ir.InsertionPoint) -> Val:

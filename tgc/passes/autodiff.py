@@ -16,7 +16,8 @@ from mlir import ir
 
 from tgc.dialect.builder import IRBuilder, OpInfo, Val
 from tgc.dialect.ir_helpers import body_ops, defining_op, functions, opdef_of
-from tgc.passes.base import ModulePass
+from tgc.dialect.registry import GradientRefused
+from tgc.passes.base import ModulePass, PassFailure, format_location
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
@@ -86,7 +87,11 @@ def _backward(ops, y, dy, xs, builder) -> _Adjoints:
             continue
         info = OpInfo(op)
         douts = [d if d is not None else builder.zeros_like(o) for d, o in zip(douts, info.outputs)]
-        grads = info.opdef.grad(builder, info, *douts)
+        try:
+            grads = info.opdef.grad(builder, info, *douts)
+        except GradientRefused as exc:  # an op whose rule refuses (tf.while_loop's, for now)
+            where = format_location(op.location)
+            raise PassFailure(AutodiffPass.name, [(where, str(exc))]) from None
         for operand, grad in zip(op.operands, grads):
             if grad is not None and operand in reached:
                 adjoints.add(operand, grad)

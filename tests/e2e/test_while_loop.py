@@ -1,0 +1,309 @@
+"""`tf.while_loop` compiled as one loop (tgc.while -> scf.while), checked against numpy and against
+TensorFlow's own numbers.
+
+``TF_VALUES`` are the output of
+
+    /tmp/tfenv/bin/python tests/oracle/while_loop_oracle.py
+
+with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled) in a virtualenv of its
+own (``python -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu==2.21.0``); the
+script builds the same programs. Integer programs are compared exactly; float32 ones at rtol 1e-6
+(the same float32 operations in the same order on both sides; the matrix power's 7 products of
+2x2 matrices round alike).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.frontend.control import while_loop
+
+# Printed by tests/oracle/while_loop_oracle.py under TensorFlow 2.21.0.
+TF_VALUES = {
+    "count": 10,
+    "sumsq": (6, 55.0),
+    "matpow": np.array([[0.03051758, -0.39672852], [0.09918213, -0.06866455]], np.float32),
+    "maxit": (4, 81.0),
+    "capture": np.array([1.875, 3.75, -7.5], np.float32),
+    "nested": (5, 10),
+    "struct": (15.0, [16.0, 0]),
+    "collatz": (1, 111),
+}
+MATRIX = np.array([[0.5, 1.0], [-0.25, 0.75]], np.float32)
+CAPTURE_FEED = np.array([1.0, 2.0, -4.0], np.float32)
+
+
+def run(fetches, feed_dict=None):
+    with tf.Session() as sess:
+        return sess.run(fetches, feed_dict)
+
+
+def test_counting_loop_as_tf_docs():
+    i = tf.constant(0)
+    r = while_loop(lambda i: tf.less(i, 10), lambda i: tf.add(i, 1), [i])
+    assert isinstance(r, tf.Tensor)  # one loop variable in a list: TF returns the tensor
+    assert run(r) == TF_VALUES["count"]
+
+
+def test_sum_of_squares_int_and_float_vars():
+    i, acc = tf.constant(1), tf.constant(0.0)
+    out = while_loop(
+        lambda i, a: i <= 5, lambda i, a: (i + 1, a + tf.cast(i * i, tf.float32)), [i, acc]
+    )
+    n, total = run(out)
+    assert (n, total) == TF_VALUES["sumsq"]
+    assert total == sum(k * k for k in range(1, 6))
+    assert out[0].dtype == tf.int32 and out[1].dtype == tf.float32
+
+
+def test_matrix_power():
+    m, k = tf.constant(MATRIX), tf.constant(0)
+    _, p = while_loop(
+        lambda k, p: k < 7,
+        lambda k, p: (k + 1, tf.matmul(p, m)),
+        [k, tf.constant(np.eye(2, dtype=np.float32))],
+    )
+    got = run(p)
+    np.testing.assert_allclose(got, TF_VALUES["matpow"], rtol=1e-6)
+    expected = np.linalg.matrix_power(MATRIX.astype(np.float64), 7)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)  # float32 vs float64
+
+
+def test_maximum_iterations_stops_first():
+    i, x = tf.constant(0), tf.constant(1.0)
+    out = while_loop(
+        lambda i, x: x < 1000.0, lambda i, x: [i + 1, x * 3.0], [i, x], maximum_iterations=4
+    )
+    assert tuple(run(out)) == TF_VALUES["maxit"]
+    assert isinstance(out, list) and len(out) == 2  # the counter is not returned
+
+
+def test_maximum_iterations_as_tensor_never_reached():
+    limit = tf.placeholder(tf.int32, [])
+    r = while_loop(lambda i: i < 5, lambda i: i + 1, [tf.constant(0)], maximum_iterations=limit)
+    assert run(r, {limit: 100}) == 5
+    assert run(r, {limit: 2}) == 2
+
+
+def test_captured_placeholder_fed():
+    p = tf.placeholder(tf.float32, [3])
+    _, x = while_loop(
+        lambda i, x: i < 4, lambda i, x: (i + 1, x * 0.5 + p), [tf.constant(0), tf.zeros([3])]
+    )
+    got = run(x, {p: CAPTURE_FEED})
+    np.testing.assert_allclose(got, TF_VALUES["capture"], rtol=1e-6)
+    expected = np.zeros(3)
+    for _ in range(4):
+        expected = expected * 0.5 + CAPTURE_FEED
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_same_graph_runs_with_other_feeds():
+    """One compiled loop: the trip count comes from a feed at run time."""
+    n = tf.placeholder(tf.int32, [])
+    _, fact = while_loop(
+        lambda k, f: k <= n,
+        lambda k, f: (k + 1, f * tf.cast(k, tf.float64)),
+        [tf.constant(1), tf.constant(1.0, tf.float64)],
+    )
+    with tf.Session() as sess:
+        for value in (0, 1, 5, 10):
+            assert sess.run(fact, {n: value}) == float(np.prod(np.arange(1, value + 1)))
+
+
+def test_nested_loops():
+    def outer_body(i, total):
+        _, inner = while_loop(
+            lambda j, s: j < i, lambda j, s: (j + 1, s + j), [tf.constant(0), tf.constant(0)]
+        )
+        return i + 1, total + inner
+
+    out = while_loop(lambda i, t: i < 5, outer_body, [tf.constant(0), tf.constant(0)])
+    assert tuple(run(out)) == TF_VALUES["nested"]
+    assert TF_VALUES["nested"][1] == sum(j for i in range(5) for j in range(i))
+
+
+def test_nested_structure_of_loop_vars():
+    x = (tf.constant(1.0), [tf.constant(2.0), tf.constant(3)])
+
+    def body(a, bc):
+        b, c = bc
+        return (a + b, [b * 2.0, c - 1])
+
+    out = while_loop(lambda a, bc: bc[1] > 0, body, x)
+    assert isinstance(out, tuple) and isinstance(out[1], list)
+    a, (b, c) = run(out)
+    assert (a, [b, c]) == (TF_VALUES["struct"][0], TF_VALUES["struct"][1])
+
+
+def test_int64_collatz():
+    n, steps = tf.constant(27, tf.int64), tf.constant(0)
+
+    def body(n, steps):
+        return tf.where(tf.equal(n % 2, 0), n // 2, 3 * n + 1), steps + 1
+
+    out = while_loop(lambda n, s: n > 1, body, [n, steps])
+    assert tuple(run(out)) == TF_VALUES["collatz"]
+
+
+def test_single_tensor_loop_var():
+    r = while_loop(lambda x: tf.reduce_sum(x) < 100.0, lambda x: x * 2.0, tf.ones([2, 2]))
+    np.testing.assert_array_equal(run(r), np.full((2, 2), 32.0, np.float32))
+
+
+def test_loop_is_one_scf_while_in_the_ir():
+    """Not unrolled: the tgc IR has one tgc.while, the core IR one scf.while."""
+    from mlir import ir
+
+    from tgc.dialect.context import make_context
+    from tgc.driver import pipelines
+    from tgc.graph.emit import emit_function
+    from tgc.graph.prune import prune
+
+    i = tf.constant(0)
+    r = while_loop(lambda i: i < 1000, lambda i: i + 3, [i])
+    ops = prune([r.op], set())
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.create()
+        emit_function(module, ops, [], [r])
+        text = str(module)
+        assert text.count('"tgc.while"') == 1 and "tgc.loops" in text
+        (pipelines.graph_and_placement(None) + pipelines.core_lowering()).run(module)
+        core = str(module)
+    assert core.count("scf.while") == 1 and '"tgc.' not in core and "tgc.loops" not in core
+    assert run(r) == 1002
+
+
+def test_jit_function_with_loop():
+    @tf.jit
+    def power_sum(x, n):
+        _, acc, _ = while_loop(
+            lambda k, acc, p: k < n,
+            lambda k, acc, p: (k + 1, acc + p, p * x),
+            [tf.constant(0), tf.zeros_like(x), tf.ones_like(x)],
+        )
+        return acc
+
+    x = np.array([0.5, 2.0, -1.0], np.float32)
+    np.testing.assert_allclose(
+        power_sum(x, np.int32(6)), sum(x.astype(np.float64) ** k for k in range(6)), rtol=1e-6
+    )
+
+
+# ---- what is refused, and how --------------------------------------------------------------------
+
+
+def test_shape_change_is_a_value_error_as_tf():
+    with pytest.raises(ValueError) as exc:
+        while_loop(
+            lambda x: tf.reduce_sum(x) < 10.0, lambda x: tf.concat([x, x], 0), [tf.ones([1])]
+        )
+    message = str(exc.value)
+    # TF 2.21: "Input tensor 'ones:0' enters the loop with shape (1,), but has shape (2,) after
+    # one iteration. To allow the shape to vary across iterations, use the `shape_invariants` ..."
+    assert "enters the loop with shape (1,), but has shape (2,) after one iteration" in message
+    assert "ones" in message
+
+
+def test_dtype_change_refused():
+    with pytest.raises(ValueError, match="enters the loop with dtype int32, but has dtype float32"):
+        while_loop(lambda i: i < 3, lambda i: tf.cast(i, tf.float32), [tf.constant(0)])
+
+
+def test_relaxed_shape_invariant_refused():
+    with pytest.raises(ValueError, match="shape invariant \\[None\\].*not supported yet"):
+        while_loop(
+            lambda x: tf.size(x) < 10,
+            lambda x: x,
+            [tf.ones([1])],
+            shape_invariants=[tf.TensorShape([None])],
+        )
+
+
+def test_cond_must_be_scalar_bool():
+    with pytest.raises(ValueError, match="must return a scalar bool tensor"):
+        while_loop(lambda x: x, lambda x: x + 1.0, [tf.constant(0.0)])
+
+
+def test_gradient_through_loop_is_refused_by_name():
+    x = tf.placeholder(tf.float32, [])
+    _, y = while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x), [tf.constant(0), x])
+    (g,) = tf.gradients(y, [x])
+    with tf.Session() as sess:
+        with pytest.raises(Exception, match="tgc cannot differentiate through tf.while_loop"):
+            sess.run(g, {x: 2.0})
+        assert sess.run(y, {x: 2.0}) == 16.0  # the forward loop alone still runs
+
+
+def test_variable_assigned_in_body_refused():
+    v = tf.Variable(1.0)
+    with pytest.raises(ValueError, match="inside tf.while_loop: tgc's loops cannot use Variables"):
+        while_loop(
+            lambda i: i < 3,
+            lambda i: tf.identity(i + tf.cast(v.assign_add(1.0), tf.int32)),
+            [tf.constant(0)],
+        )
+
+
+def test_variable_value_captured_from_before_the_loop():
+    v = tf.Variable(2.0)
+    r = while_loop(lambda x: x < 50.0, lambda x: x * v, [tf.constant(1.0)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(r) == 64.0
+
+
+# ---- other targets -------------------------------------------------------------------------------
+
+
+GPU0 = "/job:localhost/replica:0/task:0/device:GPU:0"
+CPU0 = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+def _loop_on_gpu_request(graph):
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [4], name="x")
+        with tf.device("/gpu:0"):
+            y = tf.exp(x, name="y")
+            _, r = while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [0, y], name="w")
+    return x, y, r
+
+
+def test_loop_stays_on_the_cpu_with_soft_placement():
+    from tgc.dialect import targets
+
+    graph = tf.Graph()
+    with targets.selected("nvptx-emulated"):
+        x, y, r = _loop_on_gpu_request(graph)
+        config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
+        with graph.as_default(), tf.Session(config=config) as sess:
+            got = sess.run(r, {x: np.zeros(4, np.float32)})
+            (run_,) = [c for c in sess._cache.values() if c.placement]
+    np.testing.assert_array_equal(got, np.full(4, 8.0, np.float32))
+    placed = {name: device for name, _, device in run_.placement}
+    assert placed["w"] == CPU0
+
+
+def test_loop_on_the_gpu_without_soft_placement_is_a_placement_error():
+    from tgc.dialect import targets
+
+    graph = tf.Graph()
+    with targets.selected("nvptx-emulated"):
+        x, _, r = _loop_on_gpu_request(graph)
+        config = tf.ConfigProto(device_count={"GPU": 1})
+        with graph.as_default(), tf.Session(config=config) as sess:
+            with pytest.raises(
+                tf.errors.CompileError,
+                match=r"'w'.*cannot place 'tgc.while' on requested device '/device:GPU:0'",
+            ):
+                sess.run(r, {x: np.zeros(4, np.float32)})
+
+
+def test_no_accelerator_target_supports_the_loop():
+    from tgc.dialect import targets
+
+    for name in ("nvptx", "accel"):
+        assert not targets.get(name).can_run("while"), name
+    assert targets.get("cpu").can_run("while")

@@ -1,0 +1,132 @@
+"""Oracle values of tests/e2e/test_while_loop.py: the same programs under TensorFlow's compat.v1.
+
+Run with tensorflow-cpu 2.21.0 in a virtualenv of its own (TensorFlow is not a tgc dependency):
+
+    python -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install -q tensorflow-cpu==2.21.0
+    /tmp/tfenv/bin/python tests/oracle/while_loop_oracle.py
+"""
+
+import numpy as np
+import tensorflow
+import tensorflow.compat.v1 as tf
+
+tf.disable_v2_behavior()
+print("version", tensorflow.__version__)
+
+
+def run(build, feed=None):
+    g = tf.Graph()
+    with g.as_default():
+        out, feeds = build()
+        with tf.Session() as s:
+            return s.run(out, {feeds[k]: v for k, v in (feed or {}).items()} if feeds else None)
+
+
+# 1. counting (TF docs)
+def b1():
+    i = tf.constant(0)
+    return tf.while_loop(lambda i: tf.less(i, 10), lambda i: tf.add(i, 1), [i]), None
+
+
+print("count", run(b1))
+
+
+# 2. sum of squares
+def b2():
+    i = tf.constant(1)
+    acc = tf.constant(0.0)
+    return tf.while_loop(
+        lambda i, a: i <= 5, lambda i, a: (i + 1, a + tf.cast(i * i, tf.float32)), [i, acc]
+    ), None
+
+
+print("sumsq", run(b2))
+
+# 3. matrix power
+M = np.array([[0.5, 1.0], [-0.25, 0.75]], np.float32)
+
+
+def b3():
+    m = tf.constant(M)
+    p = tf.eye(2)
+    k = tf.constant(0)
+    return tf.while_loop(lambda k, p: k < 7, lambda k, p: (k + 1, tf.matmul(p, m)), [k, p]), None
+
+
+print("matpow", repr(run(b3)[1]))
+
+
+# 4. maximum_iterations
+def b4():
+    i = tf.constant(0)
+    x = tf.constant(1.0)
+    return tf.while_loop(
+        lambda i, x: x < 1000.0, lambda i, x: [i + 1, x * 3.0], [i, x], maximum_iterations=4
+    ), None
+
+
+print("maxit", run(b4))
+
+
+# 5. captured placeholder
+def b5():
+    p = tf.placeholder(tf.float32, [3])
+    x = tf.zeros([3])
+    i = tf.constant(0)
+    return tf.while_loop(lambda i, x: i < 4, lambda i, x: (i + 1, x * 0.5 + p), [i, x]), {"p": p}
+
+
+print("capture", repr(run(b5, {"p": np.array([1.0, 2.0, -4.0], np.float32)})[1]))
+
+
+# 6. nested loops
+def b6():
+    def outer_body(i, total):
+        j = tf.constant(0)
+        _, inner = tf.while_loop(
+            lambda j, s: j < i, lambda j, s: (j + 1, s + j), [j, tf.constant(0)]
+        )
+        return i + 1, total + inner
+
+    return tf.while_loop(lambda i, t: i < 5, outer_body, [tf.constant(0), tf.constant(0)]), None
+
+
+print("nested", run(b6))
+
+
+# 7. nested structure
+def b7():
+    x = (tf.constant(1.0), [tf.constant(2.0), tf.constant(3)])
+
+    def body(a, bc):
+        b, c = bc
+        return (a + b, [b * 2.0, c - 1])
+
+    return tf.while_loop(lambda a, bc: bc[1] > 0, body, x), None
+
+
+print("struct", run(b7))
+
+
+# 8. collatz with int64 (TF: while_loop docs-like)
+def b8():
+    n = tf.constant(27, tf.int64)
+    steps = tf.constant(0)
+
+    def body(n, steps):
+        return tf.where(tf.equal(n % 2, 0), n // 2, 3 * n + 1), steps + 1
+
+    return tf.while_loop(lambda n, s: n > 1, body, [n, steps]), None
+
+
+print("collatz", run(b8))
+
+# 9. shape change error
+try:  # noqa: SIM105
+    g = tf.Graph()
+    with g.as_default():
+        tf.while_loop(
+            lambda x: tf.reduce_sum(x) < 10.0, lambda x: tf.concat([x, x], 0), [tf.ones([1])]
+        )
+except ValueError as e:
+    print("shape error:", str(e)[:300])
