@@ -15,12 +15,21 @@ from tgc.dialect.types import (  # noqa: F401
     float16,
     float32,
     float64,
+    int8,
+    int16,
     int32,
     int64,
+    uint8,
 )
 from tgc.frontend.build import constant, convert_to_tensor, placeholder, placeholder_with_default  # noqa: F401
 from tgc.frontend.config import ConfigProto, GraphOptions, OptimizerOptions  # noqa: F401
-from tgc.frontend.control import control_dependencies, group, no_op, tuple_ as tuple  # noqa: F401
+from tgc.frontend.control import (  # noqa: F401
+    control_dependencies,
+    group,
+    no_op,
+    tuple_ as tuple,
+    while_loop,
+)
 from tgc.frontend.gradients import gradients  # noqa: F401
 from tgc.graph.graph import (  # noqa: F401
     Dimension,
@@ -171,6 +180,19 @@ def executing_eagerly():
 from tgc.frontend.unsupported import install_unsupported_names  # noqa: E402
 
 install_unsupported_names(_sys.modules[__name__], "tf")
-for _module_name in ("nn", "train", "layers", "losses", "math", "summary", "test", "initializers"):
+for _module_name in (
+    "nn",
+    "train",
+    "layers",
+    "losses",
+    "math",
+    "summary",
+    "test",
+    "initializers",
+    "contrib",
+    "compat",
+    "logging",
+    "app",
+):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
 del _module_name

@@ -178,6 +178,53 @@ TF_VALUES = {
             },
         ],
     },
+    "small_int_dtypes": {
+        "as_dtype": ["int8", "int16", "uint8"],
+        "numpy": ["int8", "int16", "uint8"],
+        "int8": {
+            "fetched_dtype": "int8",
+            "casts": [
+                [[-128.0, -3.0, 0.0], [5.0, 100.0, 127.0]],
+                [[-128.0, -3.0, 0.0], [5.0, 100.0, 127.0]],
+                [[-128, -3, 0], [5, 100, 127]],
+                [[-128, -3, 0], [5, 100, 127]],
+                [[True, True, False], [True, True, True]],
+                [[-128, -3, 0], [5, 100, 127]],
+                [[128, 253, 0], [5, 100, 127]],
+            ],
+            "cast_dtypes": ["float32", "float64", "int32", "int64", "bool", "int16", "uint8"],
+            "from_float": [[0, 3, 127], [100, 12, 65]],
+        },
+        "int16": {
+            "fetched_dtype": "int16",
+            "casts": [
+                [[-30000.0, -3.0, 0.0], [5.0, 300.0, 32767.0]],
+                [[-30000.0, -3.0, 0.0], [5.0, 300.0, 32767.0]],
+                [[-30000, -3, 0], [5, 300, 32767]],
+                [[-30000, -3, 0], [5, 300, 32767]],
+                [[True, True, False], [True, True, True]],
+                [[-48, -3, 0], [5, 44, -1]],
+                [[208, 253, 0], [5, 44, 255]],
+            ],
+            "cast_dtypes": ["float32", "float64", "int32", "int64", "bool", "int8", "uint8"],
+            "from_float": [[0, 3, 127], [100, 12, 65]],
+        },
+        "uint8": {
+            "fetched_dtype": "uint8",
+            "casts": [
+                [[0.0, 3.0, 128.0], [200.0, 254.0, 255.0]],
+                [[0.0, 3.0, 128.0], [200.0, 254.0, 255.0]],
+                [[0, 3, 128], [200, 254, 255]],
+                [[0, 3, 128], [200, 254, 255]],
+                [[False, True, True], [True, True, True]],
+                [[0, 3, -128], [-56, -2, -1]],
+                [[0, 3, 128], [200, 254, 255]],
+            ],
+            "cast_dtypes": ["float32", "float64", "int32", "int64", "bool", "int8", "int16"],
+            "from_float": [[0, 3, 127], [100, 12, 65]],
+        },
+        "bitcast": [0, 127, -128, -1],
+    },
     "arg_min_max": {
         "values": [[2, 1, 3], [1, 0, 2, 0], [2, 1, 0, 2], [1, 0, 2]],
         "dtypes": ["int64", "int64", "int64", "int32"],
@@ -235,6 +282,56 @@ TF_VALUES = {
             [[1.0, 2.0], [3.0, 4.0]],
             [3.0, -4.0, 6.0],
             [[3.0, 3.0], [3.0, 3.0]],
+        ],
+    },
+    "batch_norm_fused_training_flag": {
+        "trained": [
+            [
+                [
+                    [-1.5267337560653687, -1.5267337560653687, -1.5267337560653687],
+                    [-1.0905240774154663, -1.0905240774154663, -1.0905240774154663],
+                ],
+                [
+                    [-0.6543144583702087, -0.6543144583702087, -0.6543145179748535],
+                    [-0.21810483932495117, -0.21810480952262878, -0.21810483932495117],
+                ],
+            ],
+            [
+                [
+                    [0.21810483932495117, 0.21810483932495117, 0.21810480952262878],
+                    [0.6543145179748535, 0.6543144583702087, 0.6543144583702087],
+                ],
+                [
+                    [1.0905240774154663, 1.0905240774154663, 1.0905240774154663],
+                    [1.5267337560653687, 1.5267337560653687, 1.5267337560653687],
+                ],
+            ],
+        ],
+        "moving": [
+            [0.009999990463256836, 0.006428565364331007, -0.00214285496622324],
+            [1.0010204315185547, 1.0010204315185547, 1.0010204315185547],
+        ],
+        "inferred": [
+            [
+                [
+                    [-0.5094855427742004, -0.862700343132019, -1.7104158401489258],
+                    [-0.08134642988443375, -0.43456122279167175, -1.2822766304016113],
+                ],
+                [
+                    [0.34679272770881653, -0.006422081030905247, -0.8541375994682312],
+                    [0.7749318480491638, 0.4217170476913452, -0.4259984493255615],
+                ],
+            ],
+            [
+                [
+                    [1.2030709981918335, 0.8498561978340149, 0.002140693599358201],
+                    [1.631210207939148, 1.277995228767395, 0.43027982115745544],
+                ],
+                [
+                    [2.059349298477173, 1.7061344385147095, 0.8584189414978027],
+                    [2.487488269805908, 2.1342735290527344, 1.2865581512451172],
+                ],
+            ],
         ],
     },
     "compat_v1_program": {
@@ -390,10 +487,79 @@ def test_batch_norm_with_a_bool_placeholder_of_unknown_rank_matches_tf():
             _close(sess.run([mean, var]), expected["moving"])
 
 
+BN_IMAGES = np.arange(24, dtype=np.float64).reshape(2, 2, 2, 3) / 7.0 - np.array([0.5, 1.0, 2.0])
+
+
+def test_fused_batch_norm_with_a_bool_placeholder_matches_tf():
+    tf_values = TF_VALUES["batch_norm_fused_training_flag"]
+    h = tf.placeholder(tf.float32, [None, 2, 2, 3])
+    training = tf.placeholder(tf.bool, None)
+    y = tf.layers.batch_normalization(h, training=training)
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    moving = tf.global_variables()[2:]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        trained = sess.run([y, updates], {h: BN_IMAGES, training: True})[0]
+        after = sess.run(moving)
+        inferred = sess.run(y, {h: BN_IMAGES, training: False})
+    _close(trained, tf_values["trained"], atol=1e-5)
+    _close(after, tf_values["moving"])
+    _close(inferred, tf_values["inferred"])
+
+
 def test_batch_norm_refuses_a_training_flag_that_is_not_bool():
     h = tf.placeholder(tf.float32, [None, 3])
     with pytest.raises(TypeError, match="training must be a Python bool or a bool tensor"):
         tf.layers.batch_normalization(h, training=tf.placeholder(tf.float32, None))
+
+
+# ---- 4. dtypes int8, int16, uint8 ----------------------------------------------------------------
+
+SMALL_INTS = {
+    "int8": np.array([[-128, -3, 0], [5, 100, 127]]),
+    "int16": np.array([[-30000, -3, 0], [5, 300, 32767]]),
+    "uint8": np.array([[0, 3, 128], [200, 254, 255]]),
+}
+SMALL_FLOATS = np.array([[0.0, 3.9, 127.0], [100.5, 12.2, 65.0]])
+
+
+def test_small_int_dtypes_feed_cast_and_fetch_as_tf():
+    tf_values = TF_VALUES["small_int_dtypes"]
+    assert [tf.as_dtype(n).name for n in ("int8", "int16", "uint8")] == tf_values["as_dtype"]
+    assert [tf.as_dtype(t).name for t in (np.int8, np.int16, np.uint8)] == tf_values["numpy"]
+    assert (tf.int8, tf.int16, tf.uint8) == (tf.as_dtype("int8"), "int16", np.uint8)
+    floats = tf.placeholder(tf.float32, [None, 3])
+    for name, values in SMALL_INTS.items():
+        expected = tf_values[name]
+        x = tf.placeholder(tf.as_dtype(name), [None, 3])
+        targets = ["float32", "float64", "int32", "int64", "bool", "int8", "int16", "uint8"]
+        casts = [tf.cast(x, t) for t in targets if t != name]
+        into = tf.cast(floats, name)
+        assert [c.dtype.name for c in casts] == expected["cast_dtypes"]
+        with tf.Session() as sess:
+            out = sess.run([x] + casts + [into], {x: values.astype(name), floats: SMALL_FLOATS})
+        assert out[0].dtype.name == expected["fetched_dtype"]
+        for got, want, cast in zip(out[1:-1], expected["casts"], casts):
+            assert got.dtype.name == cast.dtype.name
+            assert got.tolist() == want, (name, cast.dtype.name)
+        assert out[-1].tolist() == expected["from_float"]
+        assert out[-1].dtype.name == name
+
+
+def test_bitcast_reads_the_same_bits_as_tf():
+    x = tf.placeholder(tf.uint8, [4])
+    with tf.Session() as sess:
+        out = sess.run(tf.bitcast(x, tf.int8), {x: np.array([0, 127, 128, 255], np.uint8)})
+    assert out.tolist() == TF_VALUES["small_int_dtypes"]["bitcast"] and out.dtype == np.int8
+    with pytest.raises(ValueError, match="bitcast from float32 to int8 changes the width"):
+        tf.bitcast(tf.zeros([2]), tf.int8)
+
+
+def test_uint8_constants_are_refused_with_the_reason():
+    with pytest.raises(TypeError, match="tgc cannot make a uint8 constant yet"):
+        tf.constant([1, 200], tf.uint8)
+    with pytest.raises(TypeError, match="cast of constant 'Const:0' to uint8"):
+        tf.cast(tf.constant([1.0]), tf.uint8)
 
 
 # ---- 5. arg_min/arg_max, diag, matrix_determinant, matrix_inverse --------------------------------
@@ -641,8 +807,10 @@ def test_run_metadata_is_accepted_and_stays_empty_without_tracing():
 def test_a_missing_name_says_tgc_does_not_support_it_and_is_an_attribute_error():
     with pytest.raises(AttributeError, match=r"tgc does not support tf\.no_such_op yet"):
         tf.no_such_op
-    with pytest.raises(AttributeError, match=r"tf\.while_loop yet: loops are not compiled yet"):
-        tf.while_loop
+    with pytest.raises(
+        AttributeError, match=r"tf\.scan yet: it is planned on top of tf\.while_loop"
+    ):
+        tf.scan
     with pytest.raises(AttributeError, match=r"tgc does not support tf\.nn\.dynamic_rnn yet"):
         tf.nn.dynamic_rnn
     assert not hasattr(tf, "no_such_op") and getattr(tf.train, "no_such_thing", 7) == 7

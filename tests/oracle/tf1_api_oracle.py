@@ -142,6 +142,25 @@ def batch_norm_training_flag():
     return out
 
 
+BN_IMAGES = np.arange(24, dtype=np.float64).reshape(2, 2, 2, 3) / 7.0 - np.array([0.5, 1.0, 2.0])
+
+
+def batch_norm_fused_training_flag():
+    """4-D inputs take TF's fused batch norm (moving variance fed the unbiased batch variance)."""
+    tf.reset_default_graph()
+    h = tf.placeholder(tf.float32, [None, 2, 2, 3])
+    training = tf.placeholder(tf.bool, None)
+    y = tf.layers.batch_normalization(h, training=training)
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    moving = tf.global_variables()[2:]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        trained = sess.run([y, updates], {h: BN_IMAGES, training: True})[0]
+        after = sess.run(moving)
+        inferred = sess.run(y, {h: BN_IMAGES, training: False})
+    return {"trained": _floats(trained), "moving": _floats(after), "inferred": _floats(inferred)}
+
+
 # ---- 6. tf.compat, tf.compat.v1, tf.logging, tf.app ----------------------------------------------
 
 REGRESSION_X = np.array([[1.0], [2.0], [3.0], [4.0]])
@@ -233,6 +252,42 @@ def app_flags():
     return seen
 
 
+# ---- 4. dtypes int8, int16, uint8 ----------------------------------------------------------------
+
+SMALL_INTS = {
+    "int8": np.array([[-128, -3, 0], [5, 100, 127]]),
+    "int16": np.array([[-30000, -3, 0], [5, 300, 32767]]),
+    "uint8": np.array([[0, 3, 128], [200, 254, 255]]),
+}
+SMALL_FLOATS = np.array([[0.0, 3.9, 127.0], [100.5, 12.2, 65.0]])
+
+
+def small_int_dtypes():
+    tf.reset_default_graph()
+    out = {"as_dtype": [tf.as_dtype(n).name for n in ("int8", "int16", "uint8")]}
+    out["numpy"] = [tf.as_dtype(t).name for t in (np.int8, np.int16, np.uint8)]
+    floats = tf.placeholder(tf.float32, [None, 3])
+    for name, values in SMALL_INTS.items():
+        x = tf.placeholder(tf.as_dtype(name), [None, 3])
+        targets = ["float32", "float64", "int32", "int64", "bool", "int8", "int16", "uint8"]
+        casts = [tf.cast(x, t) for t in targets if t != name]
+        into = tf.cast(floats, name)
+        values_out = _session_run(
+            [x] + casts + [into], {x: values.astype(name), floats: SMALL_FLOATS}
+        )
+        out[name] = {
+            "fetched_dtype": values_out[0].dtype.name,
+            "casts": [v.tolist() for v in values_out[1:-1]],
+            "cast_dtypes": [c.dtype.name for c in casts],
+            "from_float": values_out[-1].tolist(),
+        }
+    x = tf.placeholder(tf.uint8, [4])
+    out["bitcast"] = _session_run(
+        tf.bitcast(x, tf.int8), {x: np.array([0, 127, 128, 255], np.uint8)}
+    ).tolist()
+    return out
+
+
 # ---- 5. arg_min/arg_max, diag, matrix_determinant, matrix_inverse --------------------------------
 
 ARG_FEED = np.array([[3.0, -1.0, 4.0, 1.5], [-5.0, 9.0, 2.0, 6.0], [5.0, 3.0, -5.0, 8.0]])
@@ -305,9 +360,11 @@ SECTIONS = {
     "reduce_unknown_rank": reduce_unknown_rank,
     "dimension_shapes": dimension_shapes,
     "batch_norm_training_flag": batch_norm_training_flag,
+    "small_int_dtypes": small_int_dtypes,
     "arg_min_max": arg_min_max,
     "unique_values": unique_values,
     "matrices": matrices,
+    "batch_norm_fused_training_flag": batch_norm_fused_training_flag,
     "compat_v1_program": compat_v1_program,
     "compat_strings": compat_strings,
     "logging_levels": logging_levels,

@@ -21,6 +21,7 @@ class DType:
         self.is_floating = is_floating
         self.is_integer = is_integer
         self.is_bool = name == "bool"
+        self.is_unsigned = False
 
     @property
     def base_dtype(self) -> "DType":
@@ -52,13 +53,22 @@ float16 = DType("float16", "f16", np.float16, True, False)
 bfloat16 = DType("bfloat16", "bf16", _bfloat16_numpy(), True, False)
 float32 = DType("float32", "f32", np.float32, True, False)
 float64 = DType("float64", "f64", np.float64, True, False)
+int8 = DType("int8", "i8", np.int8, False, True)
+int16 = DType("int16", "i16", np.int16, False, True)
 int32 = DType("int32", "i32", np.int32, False, True)
 int64 = DType("int64", "i64", np.int64, False, True)
+# MLIR's arith works on signless integers; uint8 is stored as "ui8" so that it stays apart from
+# int8 in the IR, and tgc.cast reads and writes it by bits (tgc/frontend/math_ops.py).
+uint8 = DType("uint8", "ui8", np.uint8, False, True)
+uint8.is_unsigned = True
 bool_ = DType("bool", "i1", np.bool_, False, False)
 # Serialized protos (summaries): host values only, produced by host ops and never compiled.
 string = DType("string", "!tgc.string", np.object_, False, False)
 
-DTYPES = {d.name: d for d in (float16, bfloat16, float32, float64, int32, int64, bool_, string)}
+DTYPES = {
+    d.name: d
+    for d in (float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, bool_, string)
+}
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 _BY_MLIR = {d.mlir: d for d in DTYPES.values()}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.types import as_dtype
-from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.build import NO_UINT8_CONSTANTS, constant, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor, get_default_graph
 
 
@@ -139,7 +139,44 @@ def cast(x, dtype, name=None):
     dtype = as_dtype(dtype)
     if x.dtype == dtype:
         return x
+    if x.dtype.name == "uint8":
+        return _from_uint8(x, dtype, name or "Cast")
+    if dtype.name == "uint8":
+        return _to_uint8(x, name or "Cast")
     return make_op("cast", [x], name=name or "Cast", dtype=dtype.name)
+
+
+def bitcast(input, type, name=None):
+    """`tf.bitcast`: the same bits read as ``type``, which must have the input's width."""
+    x = convert_to_tensor(input)
+    return make_op("bitcast", [x], name=name or "Bitcast", dtype=as_dtype(type).name)
+
+
+# uint8 is "ui8" in the IR, outside MLIR arith's signless integers: a cast reads its bits as int8,
+# widens them to int32 and adds 256 where the int8 was negative; a cast to uint8 narrows to int8
+# (keeping the low 8 bits, as TF's cast does) and reads those bits as uint8.
+
+
+def _from_uint8(x, dtype, name):
+    signed = bitcast(x, "int8")
+    if dtype.name == "int8":
+        return identity(signed, name=name)
+    wide = make_op("cast", [signed], dtype="int32")
+    negative = less(wide, constant(0, dtype="int32"))
+    value = where(negative, add(wide, constant(256, dtype="int32")), wide)
+    if dtype.name == "int32":
+        return identity(value, name=name)
+    return make_op("cast", [value], name=name, dtype=dtype.name)
+
+
+def _to_uint8(x, name):
+    if x.op.opdef == "constant":  # it would fold to a uint8 constant, which tgc cannot lower
+        raise TypeError(f"cast of constant '{x.name}' to uint8: {NO_UINT8_CONSTANTS}")
+    if x.dtype.is_floating:
+        x = make_op("cast", [x], dtype="int32")  # float -> int8 directly is undefined past 127
+    if x.dtype.name != "int8":
+        x = make_op("cast", [x], dtype="int8")
+    return bitcast(x, "uint8", name=name)
 
 
 def to_float(x, name=None):

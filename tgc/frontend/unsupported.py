@@ -1,4 +1,4 @@
-"""Errors for TF1 names tgc lacks: ``tf.while_loop`` raises "tgc does not support tf.while_loop
+"""Errors for TF1 names tgc lacks: ``tf.scan`` raises "tgc does not support tf.scan
 yet" with the reason when one is known, instead of a bare "module has no attribute".
 
 The error is an AttributeError (a subclass), so ``hasattr(tf, name)`` and ``getattr(tf, name,
@@ -11,14 +11,13 @@ from __future__ import annotations
 # Why a name is missing, when there is more to say than "not yet" (README: "What a TF1 program can
 # use"). Keys are the name as a program writes it.
 REASONS = {
-    "tf.while_loop": "loops are not compiled yet (planned: scf.while, issue 17)",
     "tf.case": "tgc's tf.cond computes both branches and selects; multi-way branches are planned",
     "tf.switch_case": "tgc's tf.cond computes both branches and selects; multi-way branches "
     "are planned",
-    "tf.scan": "it needs compiled loops (planned, issue 17)",
-    "tf.map_fn": "it needs compiled loops (planned, issue 17)",
-    "tf.foldl": "it needs compiled loops (planned, issue 17)",
-    "tf.foldr": "it needs compiled loops (planned, issue 17)",
+    "tf.scan": "it is planned on top of tf.while_loop (issue 17)",
+    "tf.map_fn": "it is planned on top of tf.while_loop (issue 17)",
+    "tf.foldl": "it is planned on top of tf.while_loop (issue 17)",
+    "tf.foldr": "it is planned on top of tf.while_loop (issue 17)",
     "tf.Print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.py_func": "compiled graphs cannot call back into Python",
@@ -28,13 +27,13 @@ REASONS = {
     "tf.data": "tf.data pipelines are not supported; use feeds or tf.train's queues",
     "tf.image": "image ops are not supported",
     "tf.string_split": "tgc computes on numbers only (strings are fed, fetched and summarized)",
-    "tf.nn.rnn_cell": "recurrent cells are planned (issue 17), after compiled loops",
-    "tf.nn.dynamic_rnn": "it needs compiled loops (planned, issue 17)",
-    "tf.nn.static_rnn": "recurrent cells are planned (issue 17)",
-    "tf.nn.bidirectional_dynamic_rnn": "it needs compiled loops (planned, issue 17)",
+    "tf.nn.rnn_cell": "recurrent networks are planned (issue 17)",
+    "tf.nn.dynamic_rnn": "recurrent networks are planned (issue 17)",
+    "tf.nn.static_rnn": "recurrent networks are planned (issue 17)",
+    "tf.nn.bidirectional_dynamic_rnn": "recurrent networks are planned (issue 17)",
     "tf.nn.nce_loss": "candidate sampling is not supported yet",
     "tf.nn.sampled_softmax_loss": "candidate sampling is not supported yet",
-    "tf.contrib.rnn": "recurrent cells are planned (issue 17), after compiled loops",
+    "tf.contrib.rnn": "recurrent networks are planned (issue 17)",
 }
 
 

@@ -50,10 +50,10 @@ func.func @index_result(%x: tensor<2xf32>) -> tensor<2xindex> {
 
 // -----
 
-// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.add' results must be ranked tensors of a supported dtype: unsupported MLIR element type 'i8'
-func.func @i8_result(%x: tensor<2xf32>) -> tensor<2xi8> {
-  %0 = "tgc.add"(%x, %x) : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi8>
-  return %0 : tensor<2xi8>
+// ERR: verify.mlir:[[# @LINE + 2]]:8: error: 'tgc.add' results must be ranked tensors of a supported dtype: unsupported MLIR element type 'i4'
+func.func @i4_result(%x: tensor<2xf32>) -> tensor<2xi4> {
+  %0 = "tgc.add"(%x, %x) : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi4>
+  return %0 : tensor<2xi4>
 }
 
 // -----

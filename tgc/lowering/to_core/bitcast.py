@@ -1,0 +1,33 @@
+"""tgc -> core for ``bitcast`` (tgc/dialect/ops/bitcast.py): an elementwise linalg.generic whose
+body reinterprets each element. Between signless types that is ``arith.bitcast``; a ``ui8`` side
+(unsigned, outside arith's signless integers) goes through ``builtin.unrealized_conversion_cast``,
+which the LLVM lowering removes (ui8 and i8 are both LLVM's i8). tensor.bitcast would say the same
+but does not bufferize."""
+
+from __future__ import annotations
+
+from mlir import ir
+from mlir.dialects import arith
+
+from tgc.lowering.to_core import lowers
+from tgc.lowering.to_core.common import element_type, elementwise
+
+
+def _is_signless(t: ir.Type) -> bool:
+    return not isinstance(t, ir.IntegerType) or ir.IntegerType(t).is_signless
+
+
+def _reinterpret(value: ir.Value, dst: ir.Type) -> ir.Value:
+    if value.type == dst:
+        return value
+    if _is_signless(value.type) and _is_signless(dst):
+        return arith.bitcast(dst, value)
+    return ir.Operation.create(
+        "builtin.unrealized_conversion_cast", results=[dst], operands=[value]
+    ).results[0]
+
+
+@lowers("bitcast")
+def _bitcast(op):
+    dst = element_type(op.result_type)
+    return elementwise(op.operands, op.result_type, lambda x: _reinterpret(x, dst))
