@@ -32,12 +32,13 @@ CLUSTER_VARIABLE = "TGC_CLUSTER_SPEC"  # the spec as JSON, for scripts that take
 JOINING_JOBS = ("ps",)  # tasks that serve until the others are done (server.join())
 
 
-def launch(cluster: dict, command: list, timeout: float | None = None) -> int:
+def launch(cluster: dict, command: list, timeout: float | None = None, nodes=None) -> int:
     """Runs ``command`` once per task of ``cluster`` ({job: [addresses]}); returns the exit
-    status."""
+    status. ``nodes``: Ray nodes to spread the tasks over (tgc/runtime/ray/local.py)."""
     from tgc.runtime.ray.local import LocalRayCluster
 
-    ray_cluster = LocalRayCluster({job: len(tasks) for job, tasks in cluster.items()})
+    jobs = {job: len(tasks) for job, tasks in cluster.items()}
+    ray_cluster = LocalRayCluster(jobs, nodes=nodes)
     processes = {}
     try:
         env = dict(os.environ)  # holds Ray's token since the cluster started
@@ -59,7 +60,7 @@ def launch(cluster: dict, command: list, timeout: float | None = None) -> int:
         ray_cluster.close()
 
 
-def serve(cluster: dict) -> None:
+def serve(cluster: dict, nodes=None) -> None:
     """Starts the cluster, prints its target (``ray://127.0.0.1:PORT``) and serves until SIGTERM or
     Ctrl-C; in-graph clients in other processes open Sessions on that target."""
     import signal
@@ -67,7 +68,7 @@ def serve(cluster: dict) -> None:
 
     from tgc.runtime.ray.local import LocalRayCluster
 
-    ray_cluster = LocalRayCluster({job: len(tasks) for job, tasks in cluster.items()})
+    ray_cluster = LocalRayCluster({job: len(tasks) for job, tasks in cluster.items()}, nodes=nodes)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"tgc cluster serving at ray://{ray_cluster.address}", flush=True)
@@ -115,6 +116,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per worker task")
     parser.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        help="Ray nodes on this machine to spread the tasks over (default: $TGC_RAY_NODES or 1)",
+    )
+    parser.add_argument(
         "script",
         nargs="?",
         help="the program (a Python file) each task runs; without one, the cluster is served "
@@ -133,9 +140,10 @@ def main(argv=None) -> int:
     if not isinstance(cluster, dict) or not all(isinstance(t, list) for t in cluster.values()):
         parser.error('--cluster must map each job to a list of addresses: {"ps": ["h:2222"]}')
     if options.script is None:
-        serve(cluster)
+        serve(cluster, options.nodes)
         return 0
-    return launch(cluster, [sys.executable, options.script, *options.args], options.timeout)
+    command = [sys.executable, options.script, *options.args]
+    return launch(cluster, command, options.timeout, options.nodes)
 
 
 if __name__ == "__main__":

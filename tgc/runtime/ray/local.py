@@ -68,6 +68,10 @@ def prepare_environment() -> None:
 
         Config.initialize("")
         auto_init_hook.enable_auto_connect = os.environ["RAY_ENABLE_AUTO_CONNECT"] != "0"
+        # Ray read RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER at import too: keep its nodes on loopback.
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] != "0"
 
 
 def import_ray():
@@ -104,7 +108,15 @@ class _Tasks:
 class LocalRayCluster(_Tasks):
     """Ray on loopback with one actor per task of ``jobs`` ({job name: number of tasks})."""
 
-    def __init__(self, jobs: dict, object_store_memory: int = DEFAULT_OBJECT_STORE_BYTES):
+    def __init__(
+        self,
+        jobs: dict,
+        object_store_memory: int = DEFAULT_OBJECT_STORE_BYTES,
+        nodes: int | None = None,
+    ):
+        """``nodes``: Ray nodes to start on this machine (default: $TGC_RAY_NODES, else 1); with
+        several, the tasks are spread over them (see ``node_resources``), so that Send/Recv and
+        the object store work between nodes as between machines."""
         global _running
         ray = import_ray()
         with _lock:
@@ -116,16 +128,29 @@ class LocalRayCluster(_Tasks):
                 raise ClusterError("Ray is already initialized in this process by someone else")
             # Ray's logs and sockets go to a folder of this cluster's own, removed by close().
             self._temp_dir = tempfile.mkdtemp(prefix="tgc-ray-")
-            ray.init(
-                address="local",
-                _temp_dir=self._temp_dir,
-                num_cpus=os.cpu_count() or 1,
-                resources={job: count for job, count in jobs.items()},
-                include_dashboard=False,
-                log_to_driver=False,
-                object_store_memory=object_store_memory,
-                namespace="tgc",
-            )
+            self.nodes = nodes or nodes_wanted()
+            self._node_cluster = None
+            if self.nodes == 1:
+                ray.init(
+                    address="local",
+                    _temp_dir=self._temp_dir,
+                    num_cpus=os.cpu_count() or 1,
+                    resources={job: count for job, count in jobs.items()},
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    object_store_memory=object_store_memory,
+                    namespace="tgc",
+                )
+            else:
+                self._node_cluster = _start_nodes(
+                    jobs, self.nodes, self._temp_dir, object_store_memory
+                )
+                ray.init(
+                    address=self._node_cluster.address,
+                    namespace="tgc",
+                    log_to_driver=False,
+                    _node_ip_address="127.0.0.1",
+                )
             _running = self
         self.closed = False
         self.jobs = dict(jobs)
@@ -181,9 +206,93 @@ class LocalRayCluster(_Tasks):
             self.actors = {}
             if ray.is_initialized():
                 ray.shutdown()
+            if self._node_cluster is not None:
+                address = self._node_cluster.address
+                self._node_cluster.shutdown()
+                _forget_address_file(address)
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             if _running is self:
                 _running = None
+
+
+NODES_VARIABLE = "TGC_RAY_NODES"
+MIN_OBJECT_STORE_BYTES = 80 * 2**20  # Ray refuses a store under 75 MiB
+
+
+def nodes_wanted() -> int:
+    """How many Ray nodes a local cluster starts: $TGC_RAY_NODES (default 1)."""
+    text = os.environ.get(NODES_VARIABLE, "") or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise ClusterError(f"{NODES_VARIABLE} must be a positive number of nodes, not {text!r}")
+    return int(text)
+
+
+def node_resources(jobs: dict, nodes: int) -> list:
+    """Each node's custom resources: the tasks in the spec's order, cut into ``nodes`` runs of
+    consecutive tasks (``{"ps": 2, "worker": 2}`` on 2 nodes: both ps tasks on the first, both
+    workers on the second), each task one unit of its job's resource on its node."""
+    tasks = [job for job, count in jobs.items() for _ in range(count)]
+    per_node = -(-len(tasks) // nodes)
+    resources = []
+    for k in range(nodes):
+        mine: dict = {}
+        for job in tasks[k * per_node : (k + 1) * per_node]:
+            mine[job] = mine.get(job, 0) + 1
+        resources.append(mine)
+    return resources
+
+
+def _start_nodes(jobs: dict, nodes: int, temp_dir: str, object_store_memory: int):
+    """A Ray cluster of ``nodes`` nodes on this machine (Ray's cluster_utils, its tool for
+    multi-node runs on one machine), each with its share of the cores and of the object store."""
+    from ray.cluster_utils import Cluster
+
+    common = {
+        "node_ip_address": "127.0.0.1",  # loopback, as the one-node cluster
+        "num_cpus": max(1, (os.cpu_count() or 1) // nodes),
+        "object_store_memory": max(MIN_OBJECT_STORE_BYTES, object_store_memory // nodes),
+        "include_dashboard": False,
+        "temp_dir": temp_dir,
+    }
+    resources = node_resources(jobs, nodes)
+    # cluster_utils writes the head's address to /tmp/ray/ray_current_cluster and fails when that
+    # folder is missing; _forget_address_file removes the file (and a folder made here) on close.
+    from ray._common.utils import get_ray_address_file
+
+    folder = os.path.dirname(get_ray_address_file(None))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+        _made_folders.add(folder)
+    cluster = Cluster(initialize_head=True, head_node_args={**common, "resources": resources[0]})
+    for mine in resources[1:]:
+        cluster.add_node(**common, resources=mine)
+    cluster.wait_for_nodes()
+    return cluster
+
+
+_made_folders: set = set()
+
+
+def _forget_address_file(address: str) -> None:
+    """Ray's cluster_utils records the head's address in /tmp/ray/ray_current_cluster (for a
+    later ``ray.init()`` to find): removed when it names this closed cluster, with its folder
+    when _start_nodes made it and nothing else is left there."""
+    from ray._common.utils import get_ray_address_file
+
+    path = get_ray_address_file(None)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            if fh.read().strip() == address:
+                os.remove(path)
+    except OSError:
+        pass
+    folder = os.path.dirname(path)
+    if folder in _made_folders:
+        try:
+            os.rmdir(folder)  # only if empty
+            _made_folders.discard(folder)
+        except OSError:
+            pass
 
 
 def _introduce(ray, actors: dict) -> None:

@@ -285,6 +285,13 @@ class TaskActor(QueueHost):
     def pid(self) -> int:
         return os.getpid()
 
+    def node(self) -> tuple:
+        """(Ray node id, its IP address) of the node this task runs on."""
+        import ray
+
+        context = ray.get_runtime_context()
+        return context.get_node_id(), ray.util.get_node_ip_address()
+
     def environment(self, names: list) -> dict:
         """The values of environment variables ``names`` in this actor's process."""
         return {name: os.environ.get(name) for name in names}
