@@ -130,3 +130,25 @@ try:  # noqa: SIM105
         )
 except ValueError as e:
     print("shape error:", str(e)[:300])
+
+
+# 10. gradients through a loop: a tanh recurrence h <- tanh(W h + b) run 5 times
+W0 = np.array([[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [-0.2, 0.3, 0.7]], np.float32)
+B0 = np.array([0.1, -0.2, 0.05], np.float32)
+H0 = np.array([1.0, -0.5, 0.25], np.float32)
+
+
+def b10():
+    w = tf.constant(W0)
+    b = tf.constant(B0)
+    h0 = tf.constant(H0)
+
+    def body(i, h):
+        return i + 1, tf.tanh(tf.linalg.matvec(w, h) + b)
+
+    _, h = tf.while_loop(lambda i, h: i < 5, body, [tf.constant(0), h0])
+    loss = tf.reduce_sum(h * h)
+    return tf.gradients(loss, [w, b, h0]) + [loss], None
+
+
+print("rnn_grads", [repr(a) for a in run(b10)])

@@ -92,8 +92,10 @@ def while_loop(
 
     cond and body are traced once, as TensorFlow's functional While does. Each loop variable keeps
     its shape and dtype; ``maximum_iterations`` adds a counter. ``parallel_iterations`` and
-    ``swap_memory`` change nothing in a compiled loop; gradients through the loop are refused
-    (tgc-autodiff names the loop)."""
+    ``swap_memory`` change nothing in a compiled loop. `tf.gradients` flows through the loop to
+    its float loop variables and captured tensors (tgc/dialect/loop_gradient.py: the backward
+    loop recomputes each iteration's state, O(N^2) body runs for N iterations); with
+    ``back_prop=False`` no gradient flows through it, as in TF."""
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body of tf.while_loop must be callable")
     structure = loop_vars
@@ -125,6 +127,8 @@ def while_loop(
         )
     operation.loop = LoopFunctions(traced_cond.function, traced_body.function, captures)
     results = list(operation.outputs)
+    if not back_prop:
+        results = [build.make_op("stop_gradient", [t]) for t in results]
     if maximum_iterations is not None:
         results = results[1:]  # the counter
         structure = structure[1]

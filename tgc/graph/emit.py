@@ -20,7 +20,12 @@ from mlir.dialects import func
 
 from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, encode_attrs
-from tgc.dialect.ops.loops import LOOPS_MODULE, create_while
+from tgc.dialect.loop_functions import (
+    LOOPS_MODULE,
+    create_while,
+    symbol_name,
+    unique_function_name,
+)
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
 from tgc.graph.graph import Operation
@@ -208,30 +213,16 @@ def _loops_module(ip: ir.InsertionPoint):
     from mlir.dialects import builtin
 
     module = ip.block.owner.operation.parent
-    if _symbol_name(module) == LOOPS_MODULE:  # a loop inside a loop's function
+    if symbol_name(module) == LOOPS_MODULE:  # a loop inside a loop's function
         return module
     body = module.regions[0].blocks[0]
     for op in body.operations:
-        if op.operation.name == "builtin.module" and _symbol_name(op.operation) == LOOPS_MODULE:
+        if op.operation.name == "builtin.module" and symbol_name(op.operation) == LOOPS_MODULE:
             return op.operation
     with ir.InsertionPoint(body), ir.Location.unknown():
         nested = builtin.ModuleOp()
     nested.operation.attributes["sym_name"] = ir.StringAttr.get(LOOPS_MODULE)
     return nested.operation
-
-
-def _symbol_name(operation) -> str | None:
-    attrs = operation.attributes
-    return ir.StringAttr(attrs["sym_name"]).value if "sym_name" in attrs else None
-
-
-def _unique_function_name(block, base: str) -> str:
-    taken = {_symbol_name(op.operation) for op in block.operations}
-    name, count = base, 0
-    while name in taken:
-        count += 1
-        name = f"{base}_{count}"
-    return name
 
 
 def _emit_loop_function(
@@ -240,7 +231,7 @@ def _emit_loop_function(
     """A private func.func of the loop variables then the captures, returning ``function``'s
     outputs (a body's in the loop variables' types); returns its name."""
     block = loops.regions[0].blocks[0]
-    name = _unique_function_name(block, base_name)
+    name = unique_function_name(loops, base_name)
     arg_types = [tensor_type(spec) for spec in specs]
     with ir.InsertionPoint(block), ir.Location.unknown():
         fn = func.FuncOp(name, ir.FunctionType.get(arg_types, []))

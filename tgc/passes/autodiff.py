@@ -118,6 +118,7 @@ class AutodiffPass(ModulePass):
         y, dy = first.operands[0], first.operands[2]
         group = [r for r in requests if r.operands[0] == y and r.operands[2] == dy]
         builder = IRBuilder.before(first)
+        builder.reverse_sweep = _backward  # what a loop's rule runs on its body (loop_gradient.py)
         forward = ops[: ops.index(first)]
         adjoints = _backward(forward, y, dy, [r.operands[1] for r in group], builder)
         # Every sum of fan-out contributions is built before any request goes: the builder inserts

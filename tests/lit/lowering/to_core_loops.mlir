@@ -1,9 +1,8 @@
 // tgc-to-core lowers tgc.while (tgc/lowering/to_core/loops.py) to one scf.while: the cond function of
 // the nested module @tgc.loops becomes the "before" region (its i1 tensor extracted for scf.condition),
 // the body function the "do" region, each with its arguments replaced by the loop-carried values and the
-// captured operands (%scale here); a yielded value is written into the carried tensor's storage
-// (bufferization.materialize_in_destination) as one-shot bufferization needs. The functions and the
-// nested module are gone afterwards; a loop inside a loop's body becomes a nested scf.while.
+// captured operands (%scale here). The functions and the nested module are gone afterwards; a loop
+// inside a loop's body becomes a nested scf.while.
 // RUN: %tgc-opt %s -p tgc-to-core | FileCheck %s
 
 // CHECK-LABEL: func.func @main(
@@ -14,9 +13,8 @@
 // CHECK:           scf.condition(%[[FLAG]]) %[[I]], %[[X]] : tensor<i32>, tensor<3xf32>
 // CHECK:         } do {
 // CHECK:         ^bb0(%[[I2:.*]]: tensor<i32>, %[[X2:.*]]: tensor<3xf32>):
-// CHECK:           linalg.generic {{.*}} ins(%[[X2]], %[[SCALE]] : tensor<3xf32>, tensor<3xf32>)
-// CHECK:           %[[NEXT_I:.*]] = bufferization.materialize_in_destination %{{.*}} in %[[I2]]
-// CHECK:           %[[NEXT_X:.*]] = bufferization.materialize_in_destination %{{.*}} in %[[X2]]
+// CHECK:           %[[NEXT_I:.*]] = linalg.generic {{.*}} ins(%[[I2]], %{{.*}} : tensor<i32>, tensor<i32>)
+// CHECK:           %[[NEXT_X:.*]] = linalg.generic {{.*}} ins(%[[X2]], %[[SCALE]] : tensor<3xf32>, tensor<3xf32>)
 // CHECK:           scf.yield %[[NEXT_I]], %[[NEXT_X]] : tensor<i32>, tensor<3xf32>
 // CHECK:         return %[[R]]#1 : tensor<3xf32>
 // CHECK-NOT:     tgc.loops

@@ -19,7 +19,8 @@ placed); tgc-to-core lowers them and inlines them into an ``scf.while``
 (tgc/lowering/to_core/loops.py), which removes the nested module.
 
 The segment sizes attributes are IRDL's way to give each operand its own type (up to
-``VARIADIC_SLOTS``, tgc/dialect/irdl.py); ``create_while`` writes them.
+``VARIADIC_SLOTS``, tgc/dialect/irdl.py); ``create_while`` (tgc/dialect/loop_functions.py) writes
+them, beside the helpers that find, copy and inline the loops' functions.
 
 The loop variables keep their shapes and dtypes across iterations (the frontend checks the body
 against them, as TensorFlow's shape invariants do).
@@ -27,30 +28,28 @@ against them, as TensorFlow's shape invariants do).
 
 from __future__ import annotations
 
-from mlir import ir
-
-from tgc.dialect.attrs import tensor_type
-from tgc.dialect.builder import Val, encode_attrs
 from tgc.dialect.costs import no_flops
-from tgc.dialect.registry import VARIADIC_SLOTS, Attr, GradientRefused, ShapeError, op
-
-# The nested module of the loops' cond and body functions.
-LOOPS_MODULE = "tgc.loops"
+from tgc.dialect.registry import Attr, GradientRefused, ShapeError, op
 
 
 class LoopNotLowered(RuntimeError):
     pass
 
 
-def _refuse_gradient(builder, info, *douts):
-    """tgc-autodiff reached the loop: refuse (tgc-autodiff reports it at the loop) rather than give
-    a wrong gradient."""
-    loc = str(info.operation.location)
-    loop = loc[5:].split('"', 1)[0] if loc.startswith('loc("') else "while"
-    raise GradientRefused(
-        f"tgc cannot differentiate through tf.while_loop '{loop}' yet (gradients through loops "
-        "are not implemented: compute the loop's gradient by hand, or unroll the loop in Python)"
-    )
+def _gradient(builder, info, *douts):
+    """Reverse mode through the loop (tgc/dialect/loop_gradient.py): it needs the autodiff pass's
+    reverse sweep, which tgc-autodiff hands to the rules through its builder."""
+    sweep = getattr(builder, "reverse_sweep", None)
+    if sweep is None:
+        loc = str(info.operation.location)
+        loop = loc[5:].split('"', 1)[0] if loc.startswith('loc("') else "while"
+        raise GradientRefused(
+            f"tgc cannot differentiate through tf.while_loop '{loop}' here: its gradient is "
+            "built by tgc-autodiff"
+        )
+    from tgc.dialect.loop_gradient import loop_gradient
+
+    return loop_gradient(builder, info, list(douts), sweep)
 
 
 # stateful: the loop's value depends on functions outside the op, which tgc-fold cannot evaluate
@@ -82,33 +81,4 @@ class While:
             "tgc.while has no value of its own outside a module: its cond and body are functions"
         )
 
-    grad = _refuse_gradient
-
-
-def segment_sizes(count: int) -> ir.Attribute:
-    """``count`` present slots of the op's VARIADIC_SLOTS optional operands (or results)."""
-    if count > VARIADIC_SLOTS:
-        raise ShapeError(
-            f"a tf.while_loop takes at most {VARIADIC_SLOTS} loop variables and captured tensors "
-            f"together, not {count}"
-        )
-    return ir.DenseI32ArrayAttr.get([1] * count + [0] * (VARIADIC_SLOTS - count))
-
-
-def create_while(ip, loc, inputs: list, cond: str, body: str, num_vars: int) -> list:
-    """A ``tgc.while`` of the loop variables' initial values then the captures (``Val``s); returns
-    its results as ``Val``s."""
-    attrs = {"cond": cond, "body": body, "num_vars": num_vars}
-    specs = While.result_specs([v.spec for v in inputs], attrs)
-    attributes = encode_attrs(While, attrs)
-    attributes["operandSegmentSizes"] = segment_sizes(len(inputs))
-    attributes["resultSegmentSizes"] = segment_sizes(len(specs))
-    created = ir.Operation.create(
-        While.mlir_name,
-        results=[tensor_type(s) for s in specs],
-        operands=[v.value for v in inputs],
-        attributes=attributes,
-        loc=loc,
-        ip=ip,
-    )
-    return [Val(r, s) for r, s in zip(created.results, specs)]
+    grad = _gradient

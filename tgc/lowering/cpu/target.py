@@ -17,8 +17,10 @@ from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
 from tgc.lowering.return_in_place import ReturnInPlacePass
 from tgc.lowering.widen_i1_memrefs import WidenI1MemrefsPass
 
+# allow-return-allocs-from-loops: a compiled tf.while_loop (scf.while) may yield a new buffer for a
+# loop-carried tensor (a swap of two variables, a nested loop's result) instead of writing in place.
 ONE_SHOT_BUFFERIZE = (
-    "one-shot-bufferize{bufferize-function-boundaries "
+    "one-shot-bufferize{allow-return-allocs-from-loops bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}"
 )
 

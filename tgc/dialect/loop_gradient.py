@@ -1,0 +1,192 @@
+"""The gradient of a ``tgc.while``: loops that run the body's gradient backwards, iteration by
+iteration.
+
+With v[k+1] = body(v[k], captures) for k < N (N the forward loop's trip count), the adjoints go
+back from the results' (dv[N]):
+
+    dv[k], dcaptures += body's vector-Jacobian product at (v[k], captures) applied to dv[k+1]
+
+for k = N-1 down to 0. TensorFlow keeps each v[k] on a stack in the forward loop; here each
+iteration of the backward loop recomputes v[k] from v[0] by a loop of k body steps. That costs
+O(N^2) body evaluations instead of O(N) and no memory per iteration: right for the short loops
+the first users write, a stack of saved values is the way to make it linear. The loops this builds
+(all ``tgc.while`` over functions of the ``@tgc.loops`` module, lowered as any other):
+
+    count:    (n = 0, v) while cond(v): (n + 1, body(v))                    -> N
+    backward: (k = N - 1, dv, dc = 0) while k >= 0:
+                  v_k = (j = 0, v) while j < k: (j + 1, body(v))            -> "upto"
+                  (k - 1, VJP of body at v_k on dv, dc + its captures' part)
+
+Only floating-point loop variables and captures carry gradients (others get none, as in TF).
+"""
+
+from __future__ import annotations
+
+from mlir import ir
+from mlir.dialects import func
+
+from tgc.dialect.builder import IRBuilder, Val
+from tgc.dialect.loop_functions import (
+    copy_function_into,
+    create_while,
+    loops_module_of,
+    unique_function_name,
+)
+
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
+    """Gradients of the loop's operands (initial values, then captures; None where none flows)
+    given its results' adjoints ``douts``. ``sweep(ops, y, dy, xs, builder)`` is tgc-autodiff's
+    reverse sweep over ``ops``, returning adjoints whose ``get(x)`` is a Val or None."""
+    op = info.operation
+    num_vars = info.attrs["num_vars"]
+    inits, captures = info.inputs[:num_vars], info.inputs[num_vars:]
+    floats = [i for i, v in enumerate(inits) if v.dtype in _FLOATS]
+    float_caps = [i for i, v in enumerate(captures) if v.dtype in _FLOATS]
+    if not floats:
+        return [None] * len(info.inputs)
+    loops = loops_module_of(op)
+    names = _Names(loops, _loop_name(op))
+    cond, body = info.attrs["cond"], info.attrs["body"]
+    trips = _count(builder, loops, names, cond, body, inits, captures)
+    one = builder.constant(1, dtype="int32")
+    start = builder.op("subtract", trips, one)
+    dvs = [douts[i] for i in floats]
+    dcs = [builder.zeros_like(captures[i]) for i in float_caps]
+    back_cond = _backward_cond(loops, names, start, dvs, dcs, inits, captures)
+    back_body = _backward_body(
+        loops, names, body, sweep, (start, dvs, dcs, inits, captures), floats, float_caps
+    )
+    results = create_while(
+        builder.ip,
+        op.location,
+        [start, *dvs, *dcs, *inits, *captures],
+        back_cond,
+        back_body,
+        1 + len(dvs) + len(dcs),
+    )
+    grads = [None] * len(info.inputs)
+    for slot, i in enumerate(floats):
+        grads[i] = results[1 + slot]
+    for slot, i in enumerate(float_caps):
+        grads[num_vars + i] = results[1 + len(dvs) + slot]
+    return grads
+
+
+class _Names:
+    def __init__(self, loops, base: str):
+        self.loops, self.base = loops, base
+
+    def __call__(self, part: str) -> str:
+        return unique_function_name(self.loops, f"{self.base}/grad/{part}")
+
+
+def _loop_name(op) -> str:
+    loc = str(op.location)
+    return loc[5:].split('"', 1)[0] if loc.startswith('loc("') else "while"
+
+
+def _function(loops, name: str, values: list):
+    """A new private function of ``values``' types in the loops module: (function, entry block,
+    a builder at its end, its arguments as Vals)."""
+    types = [v.value.type for v in values]
+    with ir.InsertionPoint(loops.regions[0].blocks[0]), ir.Location.unknown():
+        function = func.FuncOp(name, ir.FunctionType.get(types, []))
+    function.attributes["sym_visibility"] = ir.StringAttr.get("private")
+    entry = function.add_entry_block()
+    builder = IRBuilder(ir.InsertionPoint(entry), ir.Location.unknown())
+    return function, entry, builder, [Val(a, v.spec) for a, v in zip(entry.arguments, values)]
+
+
+def _finish(function, entry, results: list) -> str:
+    with ir.InsertionPoint(entry), ir.Location.unknown():
+        func.ReturnOp([v.value for v in results])
+    arg_types = [a.type for a in entry.arguments]
+    function.attributes["function_type"] = ir.TypeAttr.get(
+        ir.FunctionType.get(arg_types, [v.value.type for v in results])
+    )
+    return ir.StringAttr(function.attributes["sym_name"]).value
+
+
+def _vals(values) -> list:
+    return [Val(v) for v in values]
+
+
+def _count(builder, loops, names, cond, body, inits, captures) -> Val:
+    """The forward loop's trip count, by a loop that runs it again with a counter."""
+    zero = builder.constant(0, dtype="int32")
+    n = len(inits)
+    fn, entry, b, args = _function(loops, names("count_cond"), [zero, *inits, *captures])
+    predicate = copy_function_into(loops, cond, entry, [a.value for a in args[1:]])
+    count_cond = _finish(fn, entry, _vals(predicate))
+    fn, entry, b, args = _function(loops, names("count_body"), [zero, *inits, *captures])
+    nexts = copy_function_into(loops, body, entry, [a.value for a in args[1:]])
+    b.ip = ir.InsertionPoint(entry)
+    step = b.op("add", args[0], b.constant(1, dtype="int32"))
+    count_body = _finish(fn, entry, [step, *_vals(nexts)])
+    results = create_while(
+        builder.ip, ir.Location.unknown(), [zero, *inits, *captures], count_cond, count_body, 1 + n
+    )
+    return results[0]
+
+
+def _backward_cond(loops, names, start, dvs, dcs, inits, captures) -> str:
+    fn, entry, b, args = _function(loops, names("cond"), [start, *dvs, *dcs, *inits, *captures])
+    going = b.op("greater_equal", args[0], b.constant(0, dtype="int32"))
+    return _finish(fn, entry, [going])
+
+
+def _backward_body(loops, names, body, sweep, values, floats, float_caps) -> str:
+    """One step back: recompute v[k], then the body's vector-Jacobian product there."""
+    start, dvs, dcs, inits, captures = values
+    fn, entry, b, args = _function(loops, names("body"), [start, *dvs, *dcs, *inits, *captures])
+    b.reverse_sweep = sweep  # a loop nested in the body differentiates through it too
+    k = args[0]
+    dv = args[1 : 1 + len(dvs)]
+    dc = args[1 + len(dvs) : 1 + len(dvs) + len(dcs)]
+    v0 = args[1 + len(dvs) + len(dcs) : 1 + len(dvs) + len(dcs) + len(inits)]
+    caps = args[1 + len(dvs) + len(dcs) + len(inits) :]
+    upto = _upto(loops, names, body, k, v0, caps)
+    v_k = create_while(
+        ir.InsertionPoint(entry),
+        ir.Location.unknown(),
+        [b.constant(0, dtype="int32"), *v0, k, *caps],
+        *upto,
+        1 + len(v0),
+    )[1:]
+    first = len(entry.operations)
+    outs = copy_function_into(loops, body, entry, [v.value for v in v_k] + [c.value for c in caps])
+    body_ops = [op.operation for op in list(entry.operations)[first:]]
+    b.ip = ir.InsertionPoint(entry)
+    xs = [v_k[i].value for i in floats] + [caps[i].value for i in float_caps]
+    grads: dict = {}
+    for slot, i in enumerate(floats):
+        adjoints = sweep(body_ops, outs[i], dv[slot].value, xs, b)
+        for x in xs:
+            g = adjoints.get(x)
+            if g is not None:
+                grads[x] = b.op("add", grads[x], g) if x in grads else g
+    previous = [grads.get(v_k[i].value) or b.zeros_like(v_k[i]) for i in floats]
+    summed = [
+        b.op("add", dc[slot], grads[caps[i].value]) if caps[i].value in grads else dc[slot]
+        for slot, i in enumerate(float_caps)
+    ]
+    back = b.op("subtract", k, b.constant(1, dtype="int32"))
+    return _finish(fn, entry, [back, *previous, *summed])
+
+
+def _upto(loops, names, body, k, v0, caps) -> tuple:
+    """cond and body of the loop that runs ``body`` k times from v[0]: captures (k, captures)."""
+    zero_like = [Val(k.value, k.spec)]  # the counter has k's type (int32 scalar)
+    values = [*zero_like, *v0, k, *caps]
+    fn, entry, b, args = _function(loops, names("upto_cond"), values)
+    below = b.op("less", args[0], args[1 + len(v0)])
+    upto_cond = _finish(fn, entry, [below])
+    fn, entry, b, args = _function(loops, names("upto_body"), values)
+    state = [a.value for a in args[1 : 1 + len(v0)]]
+    nexts = copy_function_into(loops, body, entry, state + [a.value for a in args[2 + len(v0) :]])
+    b.ip = ir.InsertionPoint(entry)
+    step = b.op("add", args[0], b.constant(1, dtype="int32"))
+    return upto_cond, _finish(fn, entry, [step, *_vals(nexts)])
