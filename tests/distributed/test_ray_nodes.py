@@ -7,8 +7,10 @@ queue example on two nodes. The layout rule needs no Ray.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -78,3 +80,45 @@ def test_between_graph_workers_on_two_nodes_share_the_ps_tasks_queue(tmp_path):
     results = json.loads(out.read_text())
     assert [r[0] for r in results] == list(range(12))
     assert {r[1] for r in results} == {1}  # worker 1 consumed every row from the ps task's queue
+
+
+def test_the_launcher_starts_the_tasks_on_a_ray_cluster_that_runs_already(tmp_path):
+    """``--address``: a Ray cluster started beforehand (here two nodes on loopback, as `ray start`
+    on two machines would make, with the jobs' resources) runs the between-graph program's tasks;
+    the launcher ends them and leaves the cluster running."""
+    pytest.importorskip("ray")
+    from tgc.runtime.ray.local import _forget_address_file, _start_nodes, prepare_environment
+
+    prepare_environment()  # the token the cluster and the launcher share (inherited)
+    spec = {"worker": ["localhost:2", "localhost:3"], "ps": ["localhost:1"]}
+    folder = tempfile.mkdtemp(prefix="tgc-ray-")  # short: Ray's socket paths must fit 107 bytes
+    cluster = _start_nodes({"worker": 2, "ps": 1}, 2, folder, 160 * 2**20)
+    try:
+        out = tmp_path / "results.json"
+        command = [sys.executable, "-m", "tgc.runtime.ray.launch", "--address", cluster.address]
+        done = subprocess.run(
+            command
+            + ["--cluster", json.dumps(spec), "examples/ps_worker_shared_queue.py"]
+            + ["--items", "8", "--out", str(out)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert [r[0] for r in json.loads(out.read_text())] == list(range(8))
+        assert cluster.head_node.remaining_processes_alive()  # the cluster still runs
+        missing = subprocess.run(
+            command + ["--cluster", json.dumps({"chief": ["localhost:4"]}), "nothing.py"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert missing.returncode != 0
+        assert "offers 0 'chief' for the tasks {'chief': 1}" in missing.stderr
+    finally:
+        address = cluster.address
+        cluster.shutdown()
+        _forget_address_file(address)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -32,13 +32,13 @@ CLUSTER_VARIABLE = "TGC_CLUSTER_SPEC"  # the spec as JSON, for scripts that take
 JOINING_JOBS = ("ps",)  # tasks that serve until the others are done (server.join())
 
 
-def launch(cluster: dict, command: list, timeout: float | None = None, nodes=None) -> int:
+def launch(
+    cluster: dict, command: list, timeout: float | None = None, nodes=None, address=None
+) -> int:
     """Runs ``command`` once per task of ``cluster`` ({job: [addresses]}); returns the exit
-    status. ``nodes``: Ray nodes to spread the tasks over (tgc/runtime/ray/local.py)."""
-    from tgc.runtime.ray.local import LocalRayCluster
-
-    jobs = {job: len(tasks) for job, tasks in cluster.items()}
-    ray_cluster = LocalRayCluster(jobs, nodes=nodes)
+    status. ``nodes``: Ray nodes to spread the tasks over (tgc/runtime/ray/local.py);
+    ``address``: a running Ray cluster to start the tasks on instead of a local one."""
+    ray_cluster = _start(cluster, nodes, address)
     processes = {}
     try:
         env = dict(os.environ)  # holds Ray's token since the cluster started
@@ -60,21 +60,29 @@ def launch(cluster: dict, command: list, timeout: float | None = None, nodes=Non
         ray_cluster.close()
 
 
-def serve(cluster: dict, nodes=None) -> None:
+def _start(cluster: dict, nodes, address):
+    """The tasks' actors: on the Ray cluster at ``address``, or on a local one started here."""
+    from tgc.runtime.ray.local import LocalRayCluster, RayClusterTasks
+
+    jobs = {job: len(tasks) for job, tasks in cluster.items()}
+    if address:
+        return RayClusterTasks(address, jobs)
+    return LocalRayCluster(jobs, nodes=nodes)
+
+
+def serve(cluster: dict, nodes=None, address=None) -> None:
     """Starts the cluster, prints its target (``ray://127.0.0.1:PORT``) and serves until SIGTERM or
     Ctrl-C; in-graph clients in other processes open Sessions on that target."""
     import signal
     import threading
 
-    from tgc.runtime.ray.local import LocalRayCluster
-
-    ray_cluster = LocalRayCluster({job: len(tasks) for job, tasks in cluster.items()}, nodes=nodes)
+    ray_cluster = _start(cluster, nodes, address)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"tgc cluster serving at ray://{ray_cluster.address}", flush=True)
-    print(
-        f"clients need its token: export RAY_AUTH_TOKEN_PATH={_token_file(ray_cluster)}", flush=True
-    )
+    if hasattr(ray_cluster, "temp_dir"):  # a cluster started here, with a token of its own
+        path = _token_file(ray_cluster)
+        print(f"clients need its token: export RAY_AUTH_TOKEN_PATH={path}", flush=True)
     try:
         while not stop.wait(0.5):
             pass
@@ -122,6 +130,12 @@ def main(argv=None) -> int:
         help="Ray nodes on this machine to spread the tasks over (default: $TGC_RAY_NODES or 1)",
     )
     parser.add_argument(
+        "--address",
+        default=None,
+        help="a running Ray cluster (HOST:PORT of its head) to start the tasks on, e.g. one made "
+        "of several machines by `ray start`, instead of a local cluster",
+    )
+    parser.add_argument(
         "script",
         nargs="?",
         help="the program (a Python file) each task runs; without one, the cluster is served "
@@ -140,10 +154,10 @@ def main(argv=None) -> int:
     if not isinstance(cluster, dict) or not all(isinstance(t, list) for t in cluster.values()):
         parser.error('--cluster must map each job to a list of addresses: {"ps": ["h:2222"]}')
     if options.script is None:
-        serve(cluster, options.nodes)
+        serve(cluster, options.nodes, options.address)
         return 0
     command = [sys.executable, options.script, *options.args]
-    return launch(cluster, command, options.timeout, options.nodes)
+    return launch(cluster, command, options.timeout, options.nodes, options.address)
 
 
 if __name__ == "__main__":

@@ -158,29 +158,7 @@ class LocalRayCluster(_Tasks):
         self.actors = self._start_actors(ray)
 
     def _start_actors(self, ray) -> dict:
-        from tgc.runtime.ray.queues import QUEUE_CONCURRENCY, QUEUE_GROUP
-        from tgc.runtime.ray.task import TaskActor
-
-        # Queue calls (which may wait) get threads of their own: tgc/runtime/ray/queues.py.
-        remote = ray.remote(concurrency_groups={QUEUE_GROUP: QUEUE_CONCURRENCY})(TaskActor)
-        threads = str(threads_per_task(sum(self.jobs.values())))
-        # Each actor's OpenBLAS/OpenMP pools get their share of the cores, set before its process
-        # loads numpy: tasks on one machine share its cores instead of each taking all of them.
-        env = {name: threads for name in THREAD_VARIABLES}
-        actors = {
-            f"{job}/{i}": remote.options(
-                name=f"{job}/{i}",
-                num_cpus=0,
-                resources={job: 1},
-                max_concurrency=ACTOR_CONCURRENCY,
-                runtime_env={"env_vars": env},
-                max_restarts=-1,  # a task whose process dies is started again by Ray
-            ).remote(job, i)
-            for job, count in self.jobs.items()
-            for i in range(count)
-        }
-        _introduce(ray, actors)
-        return actors
+        return start_task_actors(ray, self.jobs, threads_per_task(sum(self.jobs.values())))
 
     @property
     def temp_dir(self) -> str:
@@ -263,17 +241,27 @@ def _start_nodes(jobs: dict, nodes: int, temp_dir: str, object_store_memory: int
     if not os.path.isdir(folder):
         os.makedirs(folder)
         _made_folders.add(folder)
-    cluster = Cluster(initialize_head=True, head_node_args={**common, "resources": resources[0]})
-    for mine in resources[1:]:
-        cluster.add_node(**common, resources=mine)
-    cluster.wait_for_nodes()
+    cluster = None
+    try:
+        cluster = Cluster(
+            initialize_head=True, head_node_args={**common, "resources": resources[0]}
+        )
+        for mine in resources[1:]:
+            cluster.add_node(**common, resources=mine)
+        cluster.wait_for_nodes()
+    except BaseException:
+        address = None if cluster is None else cluster.address
+        if cluster is not None:
+            cluster.shutdown()
+        _forget_address_file(address)
+        raise
     return cluster
 
 
 _made_folders: set = set()
 
 
-def _forget_address_file(address: str) -> None:
+def _forget_address_file(address) -> None:
     """Ray's cluster_utils records the head's address in /tmp/ray/ray_current_cluster (for a
     later ``ray.init()`` to find): removed when it names this closed cluster, with its folder
     when _start_nodes made it and nothing else is left there."""
@@ -293,6 +281,33 @@ def _forget_address_file(address: str) -> None:
             _made_folders.discard(folder)
         except OSError:
             pass
+
+
+def start_task_actors(ray, jobs: dict, threads: int) -> dict:
+    """One actor per task of ``jobs``, named "job/index" in namespace "tgc", pinned by its job's
+    custom resource; its math libraries get ``threads`` threads."""
+    from tgc.runtime.ray.queues import QUEUE_CONCURRENCY, QUEUE_GROUP
+    from tgc.runtime.ray.task import TaskActor
+
+    # Queue calls (which may wait) get threads of their own: tgc/runtime/ray/queues.py.
+    remote = ray.remote(concurrency_groups={QUEUE_GROUP: QUEUE_CONCURRENCY})(TaskActor)
+    # Each actor's OpenBLAS/OpenMP pools get their share of the cores, set before its process
+    # loads numpy: tasks on one machine share its cores instead of each taking all of them.
+    env = {name: str(threads) for name in THREAD_VARIABLES}
+    actors = {
+        f"{job}/{i}": remote.options(
+            name=f"{job}/{i}",
+            num_cpus=0,
+            resources={job: 1},
+            max_concurrency=ACTOR_CONCURRENCY,
+            runtime_env={"env_vars": env},
+            max_restarts=-1,  # a task whose process dies is started again by Ray
+        ).remote(job, i)
+        for job, count in jobs.items()
+        for i in range(count)
+    }
+    _introduce(ray, actors)
+    return actors
 
 
 def _introduce(ray, actors: dict) -> None:
@@ -361,3 +376,64 @@ class RayClusterConnection(_Tasks):
                 ray.shutdown()
             if _running is self:
                 _running = None
+
+
+class RayClusterTasks(_Tasks):
+    """The tasks of a ClusterSpec started on a Ray cluster that runs already, on one machine or
+    several (``ray start --head --resources='{"ps": 1}'`` on one host, ``ray start
+    --address=HEAD:6379 --resources='{"worker": 2}'`` on others): one actor per task, pinned by its
+    job's custom resource to the nodes that offer it. ``close`` ends the actors and disconnects;
+    the Ray cluster keeps running."""
+
+    def __init__(self, address: str, jobs: dict):
+        global _running
+        ray = import_ray()
+        with _lock:
+            if _running is not None and not _running.closed:
+                raise ClusterError("this process already runs or uses a cluster (one per process)")
+            try:
+                ray.init(address=address, namespace="tgc", log_to_driver=False)
+            except (ConnectionError, ValueError) as exc:
+                raise ClusterError(f"no Ray cluster at {address}: {exc}") from None
+            _running = self
+        self.closed = False
+        self.jobs = dict(jobs)
+        self.actors = {}
+        atexit.register(self.close)
+        offered = ray.cluster_resources()
+        missing = {j: n for j, n in jobs.items() if offered.get(j, 0) < n}
+        if missing:
+            self.close()
+            raise ClusterError(
+                f"the Ray cluster at {address} offers {_offer(offered, missing)} for the tasks "
+                f"{missing}: start its nodes with custom resources named after the jobs, e.g. "
+                "ray start --resources='{\"ps\": 1}'"
+            )
+        cores = int(offered.get("CPU", 1))
+        self.actors = start_task_actors(ray, self.jobs, max(1, cores // sum(jobs.values())))
+
+    @property
+    def address(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().gcs_address
+
+    def close(self) -> None:
+        global _running
+        with _lock:
+            if self.closed:
+                return
+            self.closed = True
+            import ray
+
+            actors, self.actors = self.actors, {}
+            if ray.is_initialized():
+                for actor in actors.values():
+                    ray.kill(actor, no_restart=True)
+                ray.shutdown()
+            if _running is self:
+                _running = None
+
+
+def _offer(offered: dict, jobs: dict) -> str:
+    return ", ".join(f"{int(offered.get(job, 0))} '{job}'" for job in jobs)
