@@ -273,6 +273,42 @@ TF_VALUES = {
             ],
         ],
         "singular_det": -0.0,
+        "batch": [
+            [[5.500000476837158, -2.0], [2.0, 5.500000476837158]],
+            [
+                [
+                    [
+                        [0.5454545617103577, -0.1818181872367859],
+                        [-0.09090909361839294, 0.3636363744735718],
+                    ],
+                    [[-2.0, 0.5], [1.0, 0.0]],
+                ],
+                [
+                    [[0.5, 0.5], [-0.5, 0.5]],
+                    [
+                        [0.27272728085517883, -0.3636363446712494],
+                        [-0.1818181723356247, 0.9090908765792847],
+                    ],
+                ],
+            ],
+            [
+                [
+                    [
+                        [2.6183323860168457, -0.34823447465896606],
+                        [-0.7956424951553345, 1.8557478189468384],
+                    ],
+                    [[13.0, -6.0], [-2.25, 2.0]],
+                ],
+                [
+                    [[0.5, -0.5], [0.5, 0.5]],
+                    [
+                        [-3.25093936920166, 2.5199098587036133],
+                        [4.841472625732422, -11.839219093322754],
+                    ],
+                ],
+            ],
+        ],
+        "batch_shapes": ["(?, 2)", "(?, 2, 2, 2)"],
         "diag": [
             [[1.5, 0.0, 0.0], [0.0, -2.0, 0.0], [0.0, 0.0, 3.0]],
             [
@@ -569,6 +605,12 @@ MATRIX = np.array([[4.0, -2.0, 1.0], [3.0, 6.0, -4.0], [2.0, 1.0, 8.0]])
 MATRIX_WEIGHTS = np.array([[1.0, -0.5, 2.0], [0.25, 1.5, -1.0], [-2.0, 0.5, 1.0]])
 NEEDS_PIVOT = np.array([[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 5.0]])
 SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+BATCH = np.array(
+    [
+        [[[2.0, 1.0], [0.5, 3.0]], [[0.0, 1.0], [2.0, 4.0]]],
+        [[[1.0, -1.0], [1.0, 1.0]], [[5.0, 2.0], [1.0, 1.5]]],
+    ]
+)
 DIAG_VECTOR = np.array([1.5, -2.0, 3.0])
 DIAG_MATRIX = np.array([[1.0, 2.0], [3.0, 4.0]])
 
@@ -615,11 +657,26 @@ def test_determinant_inverse_and_diag_give_tf_values_and_gradients():
         _close(got, want)
 
 
+def test_batches_of_matrices_give_tf_values_and_gradients():
+    """float32 batches with an unknown leading dim: rtol 1e-5 (both sides round in float32)."""
+    tf_values = TF_VALUES["matrices"]
+    batch = tf.placeholder(tf.float32, [None, 2, 2, 2])
+    batch_det = tf.matrix_determinant(batch)
+    batch_inv = tf.matrix_inverse(batch)
+    batch_loss = tf.reduce_sum(batch_det * [1.0, -2.0]) + tf.reduce_sum(batch_inv * batch_inv)
+    (batch_grad,) = tf.gradients(batch_loss, [batch])
+    assert [str(t.shape) for t in (batch_det, batch_inv)] == tf_values["batch_shapes"]
+    with tf.Session() as sess:
+        values = sess.run([batch_det, batch_inv, batch_grad], {batch: BATCH})
+    for got, want in zip(values, tf_values["batch"]):
+        _close(got, want)
+
+
 def test_matrix_ops_refuse_what_tgc_does_not_take_by_name():
-    with pytest.raises(ValueError, match="matrix_inverse needs a square matrix but got shape"):
+    with pytest.raises(ValueError, match="matrix_inverse needs square matrices but got shape"):
         tf.matrix_inverse(tf.zeros([2, 3]))
-    with pytest.raises(ValueError, match=r"batches of matrices are not supported yet"):
-        tf.matrix_determinant(tf.zeros([4, 2, 2]))
+    with pytest.raises(ValueError, match=r"takes square matrices \[..., n, n\] but got shape"):
+        tf.matrix_determinant(tf.zeros([4]))
     with pytest.raises(ValueError, match="matrix_determinant takes float32 or float64"):
         tf.matrix_determinant(tf.zeros([2, 2], tf.int32))
     with pytest.raises(ValueError, match=r"diag_part needs dims \[d..., d...\]"):

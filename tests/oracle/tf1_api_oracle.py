@@ -295,6 +295,12 @@ MATRIX = np.array([[4.0, -2.0, 1.0], [3.0, 6.0, -4.0], [2.0, 1.0, 8.0]])
 MATRIX_WEIGHTS = np.array([[1.0, -0.5, 2.0], [0.25, 1.5, -1.0], [-2.0, 0.5, 1.0]])
 NEEDS_PIVOT = np.array([[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 5.0]])
 SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+BATCH = np.array(
+    [
+        [[[2.0, 1.0], [0.5, 3.0]], [[0.0, 1.0], [2.0, 4.0]]],
+        [[[1.0, -1.0], [1.0, 1.0]], [[5.0, 2.0], [1.0, 1.5]]],
+    ]
+)
 DIAG_VECTOR = np.array([1.5, -2.0, 3.0])
 DIAG_MATRIX = np.array([[1.0, 2.0], [3.0, 4.0]])
 
@@ -322,6 +328,11 @@ def matrices():
     inv_adjoint = tf.matrix_inverse(a, adjoint=True)
     loss = 0.5 * det + tf.reduce_sum(inv * MATRIX_WEIGHTS)
     (grad,) = tf.gradients(loss, [a])
+    batch = tf.placeholder(tf.float32, [None, 2, 2, 2])
+    batch_det = tf.matrix_determinant(batch)
+    batch_inv = tf.matrix_inverse(batch)
+    batch_loss = tf.reduce_sum(batch_det * [1.0, -2.0]) + tf.reduce_sum(batch_inv * batch_inv)
+    (batch_grad,) = tf.gradients(batch_loss, [batch])
     d_vector, d_matrix = tf.diag(v), tf.diag(m)
     part = tf.diag_part(d_matrix)
     diag_loss = tf.reduce_sum(d_vector * d_vector) + tf.reduce_sum(tf.diag_part(d_matrix * 3.0))
@@ -332,6 +343,9 @@ def matrices():
             values = sess.run([det, inv, inv_adjoint, grad], {a: feed})
             out[key] = [_floats(x) for x in values]
         out["singular_det"] = float(sess.run(det, {a: SINGULAR}))
+        values = sess.run([batch_det, batch_inv, batch_grad], {batch: BATCH})
+        out["batch"] = [_floats(x) for x in values]
+        out["batch_shapes"] = [str(t.shape) for t in (batch_det, batch_inv)]
         values = sess.run([d_vector, d_matrix, part] + diag_grads, {v: DIAG_VECTOR, m: DIAG_MATRIX})
         out["diag"] = [_floats(x) for x in values]
     return out

@@ -1,7 +1,8 @@
 // tgc-to-core lowers the matrix ops (tgc/lowering/to_core/matrix.py): diag is one linalg.generic that
 // reads x[i] over the result's (i, j) and keeps it where i == j; diag_part reads x[i..., i...] through a
 // map that repeats its dims; the determinant and the inverse are scf.for loops of Gaussian elimination
-// over the matrix carried as a tensor (a pivot search, a row swap, elimination), sized by tensor.dim.
+// over the matrix carried as a tensor (a pivot search, a row swap, elimination), sized by tensor.dim;
+// a batch loops over its matrices.
 // RUN: %tgc-opt %s -p tgc-to-core | FileCheck %s
 
 // CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1) -> (d0)>
@@ -70,4 +71,29 @@ func.func @determinant(%x: tensor<?x?xf32>) -> tensor<f32> {
 func.func @inverse(%x: tensor<3x3xf64>) -> tensor<3x3xf64> {
   %0 = "tgc.matrix_inverse"(%x) : (tensor<3x3xf64>) -> tensor<3x3xf64>
   return %0 : tensor<3x3xf64>
+}
+
+// A batch [..., n, n]: reshaped to [b, n, n], one matrix per iteration (extract_slice, the matrix's
+// elimination, insert_slice), reshaped back.
+// CHECK-LABEL: func.func @inverse_batch(
+// CHECK-SAME:      %[[A:.*]]: tensor<?x2x3x3xf32>
+// CHECK:         %[[STACKED:.*]] = tensor.expand_shape %{{.*}} output_shape [%[[B:.*]], 3, 3] : tensor<?xf32> into tensor<?x3x3xf32>
+// CHECK:         %[[INIT:.*]] = tensor.empty(%[[B]]) : tensor<?x3x3xf32>
+// CHECK:         %[[LOOP:.*]] = scf.for %[[K:.*]] = %{{.*}} to %[[B]] step %{{.*}} iter_args(%[[ACC:.*]] = %[[INIT]]) -> (tensor<?x3x3xf32>)
+// CHECK:           %[[M:.*]] = tensor.extract_slice %[[STACKED]][%[[K]], 0, 0] [1, 3, 3] [1, 1, 1] : tensor<?x3x3xf32> to tensor<3x3xf32>
+// CHECK:           %[[INV:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %[[M]], %{{.*}} = %{{.*}}) -> (tensor<3x3xf32>, tensor<3x3xf32>)
+// CHECK:           tensor.insert_slice %[[INV]]#1 into %[[ACC]][%[[K]], 0, 0] [1, 3, 3] [1, 1, 1] : tensor<3x3xf32> into tensor<?x3x3xf32>
+// CHECK:         tensor.expand_shape %{{.*}} output_shape [%{{.*}}, 2, 3, 3] : tensor<?xf32> into tensor<?x2x3x3xf32>
+func.func @inverse_batch(%x: tensor<?x2x3x3xf32>) -> tensor<?x2x3x3xf32> {
+  %0 = "tgc.matrix_inverse"(%x) : (tensor<?x2x3x3xf32>) -> tensor<?x2x3x3xf32>
+  return %0 : tensor<?x2x3x3xf32>
+}
+
+// CHECK-LABEL: func.func @determinant_batch(
+// CHECK:         scf.for {{.*}} -> (tensor<4xf64>)
+// CHECK:           tensor.extract_slice {{.*}} : tensor<4x2x2xf64> to tensor<2x2xf64>
+// CHECK:           tensor.insert %{{.*}} into %{{.*}}[%{{.*}}] : tensor<4xf64>
+func.func @determinant_batch(%x: tensor<4x2x2xf64>) -> tensor<4xf64> {
+  %0 = "tgc.matrix_determinant"(%x) : (tensor<4x2x2xf64>) -> tensor<4xf64>
+  return %0 : tensor<4xf64>
 }

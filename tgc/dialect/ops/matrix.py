@@ -2,8 +2,8 @@
 
 ``diag`` of a rank-k tensor is the rank-2k tensor with the values on its diagonal (TF's ``Diag``:
 ``out[i..., i...] = x[i...]``), ``diag_part`` its inverse; each is the other's gradient.
-``matrix_determinant`` and ``matrix_inverse`` take one matrix ``[n, n]`` (TF also takes batches
-``[..., n, n]``; tgc does not yet) and are computed by Gaussian elimination with partial pivoting
+``matrix_determinant`` and ``matrix_inverse`` take square matrices ``[..., n, n]`` (a batch in the
+leading dims) and are computed by Gaussian elimination with partial pivoting, one matrix at a time
 (tgc/lowering/to_core/matrix.py). A singular matrix has determinant 0; its inverse is not finite
 (TF refuses it at run time with "Input is not invertible").
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgc.dialect.costs import elements, no_flops
+from tgc.dialect.costs import UNKNOWN_DIM_GUESS, elements, no_flops
 from tgc.dialect.registry import Sample, ShapeError, op
 from tgc.dialect.shapes import spec
 from tgc.dialect.types import format_shape
@@ -27,11 +27,11 @@ _WELL_CONDITIONED = np.array([[2.0, 0.5, -0.3], [0.4, 1.5, 0.2], [-0.6, 0.1, 1.8
 
 
 def elimination_flops(operands, results, attrs) -> float:
-    """Gaussian elimination of an n x n matrix: about n^3 multiply-adds (2 flops each), with
-    the identity carried along for the inverse: 2 n^3 either way, for estimates."""
+    """Gaussian elimination of each n x n matrix: about n^3 multiply-adds (2 flops each), with
+    the identity carried along for the inverse: 2 n^3 per matrix either way, for estimates."""
     (x,) = operands
-    n = round(elements(x) ** 0.5)
-    return 2.0 * n**3
+    n = x.shape[-1] if x.shape[-1] is not None else UNKNOWN_DIM_GUESS
+    return 2.0 * n**3 * (elements(x) / (n * n) if n else 0.0)
 
 
 def _check_dtype(x, allowed, what):
@@ -39,16 +39,33 @@ def _check_dtype(x, allowed, what):
         raise ShapeError(f"{what} takes {' or '.join(allowed)} but got {x.dtype}")
 
 
-def _square_matrix(x, what):
+def _square_matrices(x, what):
     _check_dtype(x, _MATRIX_DTYPES, what)
-    if len(x.shape) != 2:
+    if len(x.shape) < 2:
         raise ShapeError(
-            f"{what} takes one square matrix [n, n] in tgc (batches of matrices are not supported "
-            f"yet) but got shape {format_shape(x.shape)}"
+            f"{what} takes square matrices [..., n, n] but got shape {format_shape(x.shape)}"
         )
-    rows, cols = x.shape
+    rows, cols = x.shape[-2:]
     if rows is not None and cols is not None and rows != cols:
-        raise ShapeError(f"{what} needs a square matrix but got shape {format_shape(x.shape)}")
+        raise ShapeError(f"{what} needs square matrices but got shape {format_shape(x.shape)}")
+
+
+def _swap_last_two(rank):
+    return list(range(rank - 2)) + [rank - 1, rank - 2]
+
+
+def _matmul(b, x, y, transpose_x=False, transpose_y=False):
+    """x @ y over the last two dims (a batch in the leading ones). One matrix is tgc.matmul; a
+    batch multiplies [..., i, k, 1] by [..., 1, k, j] and sums over k."""
+    rank = len(x.shape)
+    if rank == 2:
+        return b.matmul(x, y, transpose_a=transpose_x, transpose_b=transpose_y)
+    if transpose_x:
+        x = b.transpose(x, perm=_swap_last_two(rank))
+    if transpose_y:
+        y = b.transpose(y, perm=_swap_last_two(rank))
+    products = b.multiply(b.expand_dims(x, axis=rank), b.expand_dims(y, axis=rank - 2))
+    return b.reduce_sum(products, axes=[rank - 1], keepdims=False)
 
 
 @op("diag", tf_type="Diag", operands=("x",))
@@ -121,7 +138,7 @@ class DiagPart:
 
 @op("matrix_determinant", tf_type="MatrixDeterminant", operands=("x",))
 class MatrixDeterminant:
-    """The determinant of one square matrix (`tf.matrix_determinant`)."""
+    """The determinant of each square matrix (`tf.matrix_determinant`)."""
 
     flops = elimination_flops
 
@@ -133,11 +150,13 @@ class MatrixDeterminant:
         Sample(((3, 3),), dtypes="float64", values=(_WELL_CONDITIONED,)),
         # A zero pivot in the first column: the rows must be swapped.
         Sample(((2, 2),), values=(np.array([[0.0, 2.0], [3.0, 1.0]], np.float32),)),
+        Sample(((2, 3, 3),), dtypes="float64"),  # a batch
+        Sample(((3, 2, 2),), dynamic=((0, 0),)),
     )
 
     def infer(x):
-        _square_matrix(x, "matrix_determinant")
-        return spec((), x.dtype)
+        _square_matrices(x, "matrix_determinant")
+        return spec(x.shape[:-2], x.dtype)
 
     def eval(x):
         return np.asarray(np.linalg.det(x.astype(np.float64)), dtype=x.dtype)
@@ -146,13 +165,16 @@ class MatrixDeterminant:
         # d det(X) / dX = det(X) * inverse(X)^T (TF's rule: also not finite where X is singular).
         (x,) = op.inputs
         (det,) = op.outputs
-        inverse_t = b.transpose(b.matrix_inverse(x), perm=[1, 0])
-        return [b.multiply(b.multiply(g, det), inverse_t)]
+        rank = len(x.shape)
+        inverse_t = b.transpose(b.matrix_inverse(x), perm=_swap_last_two(rank))
+        scale = b.multiply(g, det)
+        scale = b.expand_dims(b.expand_dims(scale, axis=rank - 2), axis=rank - 1)
+        return [b.multiply(scale, inverse_t)]
 
 
 @op("matrix_inverse", tf_type="MatrixInverse", operands=("x",))
 class MatrixInverse:
-    """The inverse of one square matrix (`tf.matrix_inverse`)."""
+    """The inverse of each square matrix (`tf.matrix_inverse`)."""
 
     flops = elimination_flops
 
@@ -162,10 +184,12 @@ class MatrixInverse:
         Sample(((3, 3),), dynamic=((0, 0), (0, 1))),
         Sample(((3, 3),), dtypes="float64", values=(_WELL_CONDITIONED,)),
         Sample(((2, 2),), values=(np.array([[0.0, 2.0], [3.0, 1.0]], np.float32),)),
+        Sample(((2, 3, 3),), dtypes="float64"),
+        Sample(((2, 2, 3, 3),), dynamic=((0, 1),)),
     )
 
     def infer(x):
-        _square_matrix(x, "matrix_inverse")
+        _square_matrices(x, "matrix_inverse")
         return x
 
     def eval(x):
@@ -174,4 +198,4 @@ class MatrixInverse:
     def grad(b, op, g):
         # d inverse(X) = -Y dX Y, so dL/dX = -Y^T g Y^T with Y = inverse(X).
         (y,) = op.outputs
-        return [b.negative(b.matmul(b.matmul(y, g, transpose_a=True), y, transpose_b=True))]
+        return [b.negative(_matmul(b, _matmul(b, y, g, transpose_x=True), y, transpose_y=True))]

@@ -4,7 +4,9 @@
 result's (i..., j...) and the body keeps it where i == j; diag_part reads ``x[i..., i...]`` through
 a map that repeats its dims.
 
-``matrix_determinant`` and ``matrix_inverse`` are Gaussian elimination with partial pivoting, as
+``matrix_determinant`` and ``matrix_inverse`` of a batch ``[..., n, n]`` reshape it to ``[b, n, n]``
+and loop over the b matrices (extract_slice, the matrix's rule, insert), reshaping the results back.
+For one matrix they are Gaussian elimination with partial pivoting, as
 nested scf.for loops over the matrix carried as a tensor (tensor.extract/insert; bufferization
 makes the inserts in place): for each column k, the row at or below k with the largest |a[r, k]|
 is swapped into row k. The determinant multiplies the pivots (negated per swap) and eliminates
@@ -147,12 +149,106 @@ def _identity(like, result_type):
     return generic([], [init], [identity_map(2)], [PARALLEL] * 2, body)[0]
 
 
+# ---- batches of matrices -------------------------------------------------------------------------
+
+
+def _tensor_type(dims, elem):
+    return ir.RankedTensorType.get(
+        [ir.ShapedType.get_dynamic_size() if d is None else d for d in dims], elem
+    )
+
+
+def _static_or_value(values):
+    """(static sizes with dynamic markers, dynamic index values) for tensor slice ops."""
+    static, dynamic = [], []
+    for v in values:
+        if isinstance(v, int):
+            static.append(v)
+        else:
+            static.append(ir.ShapedType.get_dynamic_size())
+            dynamic.append(v)
+    return static, dynamic
+
+
+def _batched(a, result_type, one_matrix, scalar_result: bool):
+    """``one_matrix`` (an [n, n] tensor -> its result: a scalar, or an [n, n] tensor) over every
+    matrix of ``a`` ([..., n, n]), giving ``result_type``."""
+    from tgc.lowering.to_core.array import reshape_to
+
+    shape, elem = shape_of(a), element_type(a)
+    if len(shape) == 2:
+        out = one_matrix(a)
+        return tensor.FromElementsOp(result_type, [out]).result if scalar_result else out
+    n_static = shape[-1] if shape[-1] is not None else shape[-2]
+    n = const_index(n_static) if n_static is not None else dim(a, len(shape) - 1)
+    batch_dims = [dim(a, i) for i in range(len(shape) - 2)]
+    count = batch_dims[0]
+    for d in batch_dims[1:]:
+        count = arith.muli(count, d)
+    batch_static = None
+    if None not in shape[:-2]:
+        batch_static = 1
+        for d in shape[:-2]:
+            batch_static *= d
+    stacked = reshape_to(a, _tensor_type([batch_static, n_static, n_static], elem), [count, n, n])
+    matrix_type = _tensor_type([n_static, n_static], elem)
+    sizes_static, sizes_dynamic = _static_or_value([1, n_static or n, n_static or n])
+    ones = [1, 1, 1]
+    if scalar_result:
+        init = empty(_tensor_type([batch_static], elem), {0: count})
+    else:
+        init = empty(_tensor_type([batch_static, n_static, n_static], elem), {0: count, 1: n, 2: n})
+
+    def one(k, results):
+        offsets_static, offsets_dynamic = _static_or_value([k, 0, 0])
+        matrix = tensor.ExtractSliceOp(
+            matrix_type,
+            stacked,
+            offsets_dynamic,
+            sizes_dynamic,
+            [],
+            offsets_static,
+            sizes_static,
+            ones,
+        ).result
+        out = one_matrix(matrix)
+        if scalar_result:
+            return [tensor.InsertOp(out, results, [k]).result]
+        return [
+            tensor.InsertSliceOp(
+                out,
+                results,
+                offsets_dynamic,
+                sizes_dynamic,
+                [],
+                offsets_static,
+                sizes_static,
+                ones,
+            ).result
+        ]
+
+    (results,) = _for(const_index(0), count, [init], one)
+    out_dims = batch_dims if scalar_result else batch_dims + [n, n]
+    return reshape_to(results, result_type, out_dims)
+
+
 # ---- determinant and inverse ---------------------------------------------------------------------
 
 
 @lowers("matrix_determinant")
 def _matrix_determinant(op):
     (a,) = op.operands
+    return _batched(a, op.result_type, _determinant, scalar_result=True)
+
+
+@lowers("matrix_inverse")
+def _matrix_inverse(op):
+    (a,) = op.operands
+    return _batched(a, op.result_type, _inverse, scalar_result=False)
+
+
+def _determinant(a):
+    """The determinant of one [n, n] matrix, as a scalar."""
     elem = element_type(a)
     n = dim(a, 0)
     zero = scalar_const(0, elem)
@@ -173,13 +269,11 @@ def _matrix_determinant(op):
         (a,) = _eliminate([a], k, (arith.addi(k, const_index(1)), n), n, factor)
         return [a, det]
 
-    det = _for(const_index(0), n, [a, scalar_const(1, elem)], column)[1]
-    return tensor.FromElementsOp(op.result_type, [det]).result
+    return _for(const_index(0), n, [a, scalar_const(1, elem)], column)[1]
 
 
-@lowers("matrix_inverse")
-def _matrix_inverse(op):
-    (a,) = op.operands
+def _inverse(a):
+    """The inverse of one [n, n] matrix."""
     n = dim(a, 0)
     zero = scalar_const(0, element_type(a))
 
@@ -202,4 +296,4 @@ def _matrix_inverse(op):
 
         return _eliminate([a, inverse], k, (const_index(0), n), n, factor)
 
-    return _for(const_index(0), n, [a, _identity(a, op.result_type)], column)[1]
+    return _for(const_index(0), n, [a, _identity(a, a.type)], column)[1]
