@@ -307,6 +307,22 @@ TF_VALUES = {
                     ],
                 ],
             ],
+            [
+                [
+                    [
+                        [0.5454545617103577, -0.09090909361839294],
+                        [-0.1818181872367859, 0.3636363744735718],
+                    ],
+                    [[-2.0, 1.0], [0.5, 0.0]],
+                ],
+                [
+                    [[0.5, -0.5], [0.5, 0.5]],
+                    [
+                        [0.27272728085517883, -0.1818181723356247],
+                        [-0.3636363446712494, 0.9090908765792847],
+                    ],
+                ],
+            ],
         ],
         "batch_shapes": ["(?, 2)", "(?, 2, 2, 2)"],
         "diag": [
@@ -665,9 +681,10 @@ def test_batches_of_matrices_give_tf_values_and_gradients():
     batch_inv = tf.matrix_inverse(batch)
     batch_loss = tf.reduce_sum(batch_det * [1.0, -2.0]) + tf.reduce_sum(batch_inv * batch_inv)
     (batch_grad,) = tf.gradients(batch_loss, [batch])
+    batch_adjoint = tf.matrix_inverse(batch, adjoint=True)
     assert [str(t.shape) for t in (batch_det, batch_inv)] == tf_values["batch_shapes"]
     with tf.Session() as sess:
-        values = sess.run([batch_det, batch_inv, batch_grad], {batch: BATCH})
+        values = sess.run([batch_det, batch_inv, batch_grad, batch_adjoint], {batch: BATCH})
     for got, want in zip(values, tf_values["batch"]):
         _close(got, want)
 

@@ -333,6 +333,7 @@ def matrices():
     batch_inv = tf.matrix_inverse(batch)
     batch_loss = tf.reduce_sum(batch_det * [1.0, -2.0]) + tf.reduce_sum(batch_inv * batch_inv)
     (batch_grad,) = tf.gradients(batch_loss, [batch])
+    batch_adjoint = tf.matrix_inverse(batch, adjoint=True)
     d_vector, d_matrix = tf.diag(v), tf.diag(m)
     part = tf.diag_part(d_matrix)
     diag_loss = tf.reduce_sum(d_vector * d_vector) + tf.reduce_sum(tf.diag_part(d_matrix * 3.0))
@@ -343,7 +344,7 @@ def matrices():
             values = sess.run([det, inv, inv_adjoint, grad], {a: feed})
             out[key] = [_floats(x) for x in values]
         out["singular_det"] = float(sess.run(det, {a: SINGULAR}))
-        values = sess.run([batch_det, batch_inv, batch_grad], {batch: BATCH})
+        values = sess.run([batch_det, batch_inv, batch_grad, batch_adjoint], {batch: BATCH})
         out["batch"] = [_floats(x) for x in values]
         out["batch_shapes"] = [str(t.shape) for t in (batch_det, batch_inv)]
         values = sess.run([d_vector, d_matrix, part] + diag_grads, {v: DIAG_VECTOR, m: DIAG_MATRIX})

@@ -330,17 +330,23 @@ def diag_part(input, name=None):
 
 
 def matrix_determinant(input, name=None):
-    """`tf.matrix_determinant` of one square matrix ``[n, n]`` (float32 or float64)."""
+    """`tf.matrix_determinant` of square matrices ``[..., n, n]`` (float32 or float64)."""
     return make_op(
         "matrix_determinant", [convert_to_tensor(input)], name=name or "MatrixDeterminant"
     )
 
 
 def matrix_inverse(input, adjoint=False, name=None):
-    """`tf.matrix_inverse` of one square matrix ``[n, n]``; ``adjoint``: of its transpose."""
+    """`tf.matrix_inverse` of square matrices ``[..., n, n]``; ``adjoint``: of their transposes."""
     x = convert_to_tensor(input)
     if adjoint:
-        x = make_op("transpose", [x], perm=[1, 0])
+        if x.spec.rank is None or x.spec.rank < 2:
+            raise ValueError(
+                f"matrix_inverse with adjoint=True needs matrices [..., n, n] of known rank but "
+                f"'{x.name}' has shape {x.shape}"
+            )
+        rank = x.spec.rank
+        x = make_op("transpose", [x], perm=list(range(rank - 2)) + [rank - 1, rank - 2])
     return make_op("matrix_inverse", [x], name=name or "MatrixInverse")
 
 
