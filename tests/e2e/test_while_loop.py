@@ -30,6 +30,7 @@ TF_VALUES = {
     "nested": (5, 10),
     "struct": (15.0, [16.0, 0]),
     "collatz": (1, 111),
+    "invariants": ((2048, 2), 4096.0),
     # d loss / d (W, b, h0) of h <- tanh(W h + b) five times, loss = sum(h * h)
     "rnn_grads": (
         np.array(
@@ -209,6 +210,28 @@ def test_jit_function_with_loop():
     )
 
 
+def test_shape_invariants_let_a_variable_grow_as_tf_docs():
+    i0, m0 = tf.constant(0), tf.ones([2, 2])
+    _, m = while_loop(
+        lambda i, m: i < 10,
+        lambda i, m: [i + 1, tf.concat([m, m], axis=0)],
+        loop_vars=[i0, m0],
+        shape_invariants=[i0.get_shape(), tf.TensorShape([None, 2])],
+    )
+    assert m.shape.as_list() == [None, 2]  # TF: (?, 2)
+    got = run(m)
+    # TF 2.21: shape [2048, 2], sum 4096.0
+    assert got.shape == TF_VALUES["invariants"][0] and got.sum() == TF_VALUES["invariants"][1]
+    np.testing.assert_array_equal(got, np.ones((2048, 2), np.float32))
+
+
+def test_a_fed_variable_length_tensor_shrinks_in_the_loop():
+    m0 = tf.placeholder(tf.float32, [None, 2])
+    r = while_loop(lambda m: tf.shape(m)[0] > 1, lambda m: m[1:] * 2.0, [m0])
+    feed = np.arange(10, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(run(r, {m0: feed}), feed[4:] * 16.0)
+
+
 # ---- gradients through the loop ------------------------------------------------------------------
 
 
@@ -307,6 +330,21 @@ def test_gradient_is_trained_through_by_an_optimizer():
         np.testing.assert_allclose(sess.run(w), 0.5**0.25, rtol=1e-4)
 
 
+def test_gradient_through_a_loop_whose_variable_grows():
+    m0 = tf.placeholder(tf.float32, [2, 2])
+    _, m = while_loop(
+        lambda i, m: i < 3,
+        lambda i, m: [i + 1, tf.concat([m, m * 2.0], axis=0)],
+        loop_vars=[tf.constant(0), m0],
+        shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])],
+    )
+    (g,) = tf.gradients(tf.reduce_sum(m * m), [m0])
+    feed = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    # after 3 steps m holds m0 * 2^k for k = 0..3, C(3, k) times each: d sum(m^2) / dm0 =
+    # 2 m0 sum_k C(3, k) 4^k = 2 m0 5^3
+    np.testing.assert_array_equal(run(g, {m0: feed}), 2 * feed * 125.0)
+
+
 # ---- what is refused, and how --------------------------------------------------------------------
 
 
@@ -327,13 +365,17 @@ def test_dtype_change_refused():
         while_loop(lambda i: i < 3, lambda i: tf.cast(i, tf.float32), [tf.constant(0)])
 
 
-def test_relaxed_shape_invariant_refused():
-    with pytest.raises(ValueError, match="shape invariant \\[None\\].*not supported yet"):
+def test_incompatible_shape_invariant_is_tfs_value_error():
+    # TF 2.21: "The shape invariant specified for ones:0 is not compatible with the initial shape of
+    # the loop variable. It enters the loop with shape (2,), but the specified shape invariant is
+    # (3,)."
+    with pytest.raises(
+        ValueError,
+        match=r"not compatible with the initial shape of the loop variable. It enters the loop "
+        r"with shape \(2,\), but the specified shape invariant is \(3,\)",
+    ):
         while_loop(
-            lambda x: tf.size(x) < 10,
-            lambda x: x,
-            [tf.ones([1])],
-            shape_invariants=[tf.TensorShape([None])],
+            lambda x: True, lambda x: x, [tf.ones([2])], shape_invariants=[tf.TensorShape([3])]
         )
 
 
@@ -344,12 +386,18 @@ def test_cond_must_be_scalar_bool():
 
 def test_variable_assigned_in_body_refused():
     v = tf.Variable(1.0)
-    with pytest.raises(ValueError, match="inside tf.while_loop: tgc's loops cannot use Variables"):
-        while_loop(
-            lambda i: i < 3,
-            lambda i: tf.identity(i + tf.cast(v.assign_add(1.0), tf.int32)),
-            [tf.constant(0)],
-        )
+    with pytest.raises(ValueError, match="assigns Variable 'Variable' inside tf.while_loop"):
+        while_loop(lambda x: x < 3.0, lambda x: x + v.assign_add(1.0), [tf.constant(0.0)])
+
+
+def test_variable_read_in_body_reads_its_value_from_before_the_loop():
+    v = tf.Variable(3.0)
+    r = while_loop(lambda x: x < 50.0, lambda x: x * v.read_value(), [tf.constant(1.0)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(r) == 81.0
+        sess.run(v.assign(2.0))
+        assert sess.run(r) == 64.0
 
 
 def test_variable_value_captured_from_before_the_loop():

@@ -152,3 +152,29 @@ def b10():
 
 
 print("rnn_grads", [repr(a) for a in run(b10)])
+
+
+# 11. shape invariants: TF's docs example, a matrix doubling its rows 10 times
+def b11():
+    i0 = tf.constant(0)
+    m0 = tf.ones([2, 2])
+    _, m = tf.while_loop(
+        lambda i, m: i < 10,
+        lambda i, m: [i + 1, tf.concat([m, m], axis=0)],
+        loop_vars=[i0, m0],
+        shape_invariants=[i0.get_shape(), tf.TensorShape([None, 2])],
+    )
+    return [tf.shape(m), tf.reduce_sum(m), tf.constant(str(m.shape))], None
+
+
+print("invariants", run(b11))
+
+# 12. an incompatible shape invariant
+try:  # noqa: SIM105
+    g = tf.Graph()
+    with g.as_default():
+        tf.while_loop(
+            lambda x: True, lambda x: x, [tf.ones([2])], shape_invariants=[tf.TensorShape([3])]
+        )
+except ValueError as e:
+    print("invariant error:", str(e)[:300])

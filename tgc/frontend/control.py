@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from tgc.frontend import build
-from tgc.dialect.types import numpy_dtype
+from tgc.dialect.types import TensorSpec, numpy_dtype
 from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import Operation, Tensor, get_default_graph
 from tgc.graph.prune import prune
@@ -102,22 +102,23 @@ def while_loop(
     flat_init = [convert_to_tensor(v) for v in _flatten(loop_vars)]
     if not flat_init:
         raise ValueError("tf.while_loop needs at least one loop variable")
-    _check_shape_invariants(shape_invariants, structure, flat_init)
+    specs = _variable_specs(shape_invariants, flat_init)
     graph = get_default_graph()
     with graph.name_scope(name or "while") as scope:
         if maximum_iterations is not None:
             cond, body, structure, flat_init = _with_counter(
                 cond, body, structure, flat_init, maximum_iterations
             )
-        traced_cond = _trace(graph, cond, structure, flat_init, "cond", _cond_outputs)
-        traced_body = _trace(graph, body, structure, flat_init, "body", _body_outputs)
+            specs = [flat_init[0].spec] + specs
+        traced_cond = _trace(graph, cond, structure, flat_init, specs, "cond", _cond_outputs)
+        traced_body = _trace(graph, body, structure, flat_init, specs, "body", _body_outputs)
         captures = _captures([traced_cond, traced_body])
         operation = graph.create_op(
             "While",
             "While",
             flat_init + captures,
             {"cond": "", "body": "", "num_vars": len(flat_init)},
-            [t.spec for t in flat_init],
+            specs,
             opdef="while",
             name=scope[:-1] + "/",
         )
@@ -144,7 +145,7 @@ class _Traced:
     outer_controls: list  # ops outside the loop that ops of the function wait for
 
 
-def _trace(graph, fn, structure, flat_init, part, outputs_of) -> _Traced:
+def _trace(graph, fn, structure, flat_init, specs, part, outputs_of) -> _Traced:
     """Calls ``fn`` once on placeholders standing for the loop variables; the ops it makes are the
     function's."""
     start = len(graph.get_operations())
@@ -156,20 +157,23 @@ def _trace(graph, fn, structure, flat_init, part, outputs_of) -> _Traced:
                 "Placeholder",
                 "Placeholder",
                 [],
-                {"dtype": t.spec.dtype, "shape": t.spec.shape},
-                [t.spec],
+                {"dtype": var.dtype, "shape": var.shape},
+                [var],
                 name=f"loop_var_{i}",
             ).outputs[0]
-            for i, t in enumerate(flat_init)
+            for i, var in enumerate(specs)
         ]
         packed = _pack(structure, args)
         value = fn(*packed) if isinstance(structure, (list, tuple)) else fn(packed)
-        outputs = outputs_of(value, structure, flat_init)
+        outputs = outputs_of(value, structure, flat_init, specs)
     made = graph.get_operations()[start:]
-    mine = set(made)
-    outer_controls = []
     for op in made:
         _refuse_inside_loop(op)
+    # No Variable is assigned inside the loop, so a read made in cond or body reads the value from
+    # before the loop: it runs outside, and the loop captures it.
+    mine = {op for op in made if not _reads_variable(op)}
+    outer_controls = []
+    for op in mine:
         outer_controls.extend(c for c in op.control_inputs if c not in mine)
         op.control_inputs = [c for c in op.control_inputs if c in mine]
     # What the outputs need, in a topological order: not the ops of a nested loop's functions
@@ -178,16 +182,24 @@ def _trace(graph, fn, structure, flat_init, part, outputs_of) -> _Traced:
     return _Traced(LoopFunction(args, needed, outputs), outer_controls)
 
 
-def _refuse_inside_loop(op) -> None:
+def _traits(op) -> frozenset:
     from tgc.dialect.registry import REGISTRY
 
     opdef = REGISTRY.get(op.opdef) if op.opdef else None
-    if opdef is not None and opdef.traits & {"variable_read", "assigns"}:
+    return opdef.traits if opdef is not None else frozenset()
+
+
+def _reads_variable(op) -> bool:
+    return "variable_read" in _traits(op) and not op.inputs
+
+
+def _refuse_inside_loop(op) -> None:
+    if "assigns" in _traits(op):
         var = op.attrs.get("var", "?")
         raise ValueError(
-            f"'{op.name}' ({op.type}) reads or assigns Variable '{var}' inside tf.while_loop: "
-            "tgc's loops cannot use Variables yet (a Variable's value from before the loop may be "
-            "used: read it outside the loop, e.g. v = tf.identity(var), and use v in the body)"
+            f"'{op.name}' ({op.type}) assigns Variable '{var}' inside tf.while_loop: tgc's loops "
+            "cannot assign Variables yet (carry the value as a loop variable and assign the "
+            "loop's result after it)"
         )
     if op.host_fn is not None or op.opdef in ("gradient",):
         raise ValueError(
@@ -196,7 +208,7 @@ def _refuse_inside_loop(op) -> None:
         )
 
 
-def _cond_outputs(value, structure, flat_init) -> list:
+def _cond_outputs(value, structure, flat_init, specs) -> list:
     pred = convert_to_tensor(value)
     if pred.spec.dtype != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
         shape = "<unknown>" if pred.spec.shape is None else list(pred.spec.shape)
@@ -207,7 +219,7 @@ def _cond_outputs(value, structure, flat_init) -> list:
     return [pred]
 
 
-def _body_outputs(value, structure, flat_init) -> list:
+def _body_outputs(value, structure, flat_init, specs) -> list:
     if isinstance(structure, (list, tuple)) and not isinstance(value, (list, tuple)):
         value = [value]  # TF accepts a body returning one tensor for a one-variable list
     flat = [convert_to_tensor(v) for v in _flatten(value)]
@@ -216,18 +228,18 @@ def _body_outputs(value, structure, flat_init) -> list:
             f"the body of tf.while_loop returned {len(flat)} tensors but there are "
             f"{len(flat_init)} loop variables"
         )
-    for init, out in zip(flat_init, flat):
+    for init, var, out in zip(flat_init, specs, flat):
         if out.spec.dtype != init.spec.dtype:
             raise ValueError(
                 f"Input tensor '{init.name}' enters the loop with dtype {init.spec.dtype}, but has "
                 f"dtype {out.spec.dtype} after one iteration ('{out.name}')"
             )
-        if not _same_shape(init.spec.shape, out.spec.shape):
+        if not _same_shape(var.shape, out.spec.shape):
             raise ValueError(
-                f"Input tensor '{init.name}' enters the loop with shape {_tf_shape(init)}, but has "
-                f"shape {_tf_shape(out)} after one iteration ('{out.name}'). tgc's tf.while_loop "
-                "keeps each loop variable's shape (shape invariants that let it vary are not "
-                "supported yet)"
+                f"Input tensor '{init.name}' enters the loop with shape {_tf_shape(init.spec)}, "
+                f"but has shape {_tf_shape(out.spec)} after one iteration ('{out.name}'). To allow "
+                "the shape to vary across iterations, use the `shape_invariants` argument of "
+                "tf.while_loop to specify a less-specific shape."
             )
     return flat
 
@@ -240,32 +252,48 @@ def _same_shape(a, b) -> bool:
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
-def _tf_shape(t) -> str:
-    shape = t.spec.shape
+def _tf_shape(spec) -> str:
+    shape = spec.shape
     if shape is None:
         return "<unknown>"
     dims = ", ".join("None" if d is None else str(d) for d in shape)
     return f"({dims},)" if len(shape) == 1 else f"({dims})"
 
 
-def _check_shape_invariants(invariants, structure, flat_init) -> None:
+def _variable_specs(invariants, flat_init) -> list:
+    """Each loop variable's type in the loop: its initial value's, or its shape invariant's (whose
+    None dims may vary across iterations)."""
     if invariants is None:
-        return
+        return [t.spec for t in flat_init]
     flat = _flatten(invariants, leaf=_is_shape_leaf)
     if len(flat) != len(flat_init):
         raise ValueError(
             f"shape_invariants has {len(flat)} shapes but there are {len(flat_init)} loop variables"
         )
+    specs = []
     for init, shape in zip(flat_init, flat):
-        dims = None if shape is None else getattr(shape, "as_list", lambda s=shape: s)()
-        wanted = None if dims is None else tuple(getattr(d, "value", d) for d in dims)
-        if wanted != init.spec.shape:
+        var = TensorSpec(_shape_tuple(shape), init.spec.dtype)
+        if var.shape is None:
             raise ValueError(
-                f"the shape invariant {None if wanted is None else list(wanted)} of loop variable "
-                f"'{init.name}' differs from its shape {list(init.spec.shape or [])}: tgc's "
-                "tf.while_loop keeps each loop variable's shape (shapes that vary across "
-                "iterations are not supported yet)"
+                f"the shape invariant of loop variable '{init.name}' has unknown rank: tgc's "
+                "tf.while_loop needs each loop variable's rank"
             )
+        ranks_differ = init.spec.shape is not None and len(init.spec.shape) != len(var.shape)
+        if ranks_differ or not _same_shape(var.shape, init.spec.shape):
+            raise ValueError(
+                f"The shape invariant specified for {init.name} is not compatible with the "
+                "initial shape of the loop variable. It enters the loop with shape "
+                f"{_tf_shape(init.spec)}, but the specified shape invariant is {_tf_shape(var)}."
+            )
+        specs.append(var)
+    return specs
+
+
+def _shape_tuple(shape):
+    if shape is None:
+        return None
+    dims = shape.as_list() if hasattr(shape, "as_list") else shape
+    return None if dims is None else tuple(getattr(d, "value", d) for d in dims)
 
 
 def _is_shape_leaf(x) -> bool:

@@ -185,6 +185,9 @@ def _emit_while(
             raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
         inputs.append(values[t])
     num_vars = len(operation.outputs)
+    loc = op_location(operation)
+    for i, traced in enumerate(operation.outputs):  # a shape invariant's unknown dims
+        inputs[i] = _relaxed(inputs[i], traced.spec, ir.InsertionPoint(ip.block), loc)
     specs = [v.spec for v in inputs]
     loops = _loops_module(ip)
     cond = _emit_loop_function(loops, f"{operation.name}/cond", loop.cond, loop.captures, specs)
@@ -261,6 +264,16 @@ def _emit_loop_function(
     return name
 
 
+def _relaxed(value: Val, traced, ip: ir.InsertionPoint, loc) -> Val:
+    """``value`` with the dims unknown that the loop variable's traced type leaves unknown."""
+    if traced.shape is None or all(t is not None for t in traced.shape):
+        return value
+    shape = [-1 if t is None else d for d, t in zip(value.shape, traced.shape)]
+    if all((d is None) == (s == -1) for d, s in zip(value.shape, shape)):
+        return value
+    return IRBuilder(ip, loc).op("relax_shape", value, shape=shape)
+
+
 def _as_type(value: Val, like: Val, ip: ir.InsertionPoint) -> Val:
     """``value`` in ``like``'s type: a body output whose dims were unknown where it was traced
     (the frontend checked that they are compatible)."""
@@ -271,7 +284,10 @@ def _as_type(value: Val, like: Val, ip: ir.InsertionPoint) -> Val:
             f"a loop variable of type {like.spec.describe()} would become "
             f"{value.spec.describe()} after one iteration"
         )
-    return IRBuilder(ip, ir.Location.unknown()).op("reshape_like", value, like)
+    builder = IRBuilder(ip, ir.Location.unknown())
+    if all(w is None or w == d for w, d in zip(like.shape, value.shape)):  # a varying shape
+        return builder.op("relax_shape", value, shape=[-1 if w is None else w for w in like.shape])
+    return builder.op("reshape_like", value, like)
 
 
 def _drop_device_requests(block) -> None:

@@ -1,4 +1,5 @@
-"""Loops: ``tgc.while``, the compiled `tf.while_loop`.
+"""Loops: ``tgc.while``, the compiled `tf.while_loop`, and ``tgc.relax_shape``, which lets a loop
+variable's shape vary (its shape invariant's unknown dims).
 
 Design (why functions and not regions): the tgc dialect is generated as IRDL from the registry, and
 an IRDL op cannot be a terminator, so a region of tgc ops would need an upstream terminator, and
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from tgc.dialect.costs import no_flops
 from tgc.dialect.registry import Attr, GradientRefused, ShapeError, op
+from tgc.dialect.shapes import spec
 
 
 class LoopNotLowered(RuntimeError):
@@ -82,3 +84,24 @@ class While:
         )
 
     grad = _gradient
+
+
+@op("relax_shape", tf_type="EnsureShape", operands=("x",), attrs={"shape": Attr("ints")})
+class RelaxShape:
+    """x with the dims that ``shape`` marks -1 unknown (a loop variable whose shape invariant lets
+    it vary): the values are x's, only the static type forgets sizes."""
+
+    flops = no_flops
+
+    def infer(x, shape):
+        if len(shape) != len(x.shape) or any(
+            d != -1 and (e is None or e != d) for d, e in zip(shape, x.shape)
+        ):
+            raise ShapeError(f"shape {list(x.shape)} is not an instance of {list(shape)}")
+        return spec(tuple(None if d == -1 else d for d in shape), x.dtype)
+
+    def eval(x, shape):
+        return x
+
+    def grad(b, op, g):
+        return [b.reshape_like(g, op.inputs[0])]

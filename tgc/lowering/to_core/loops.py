@@ -58,12 +58,21 @@ def _while(op):
     return list(loop.results)
 
 
+@lowers("relax_shape")
+def _relax_shape(op):
+    (x,) = op.operands
+    return x if x.type == op.result_type else tensor.cast(op.result_type, x)
+
+
 def _lowered_copy(loops, name: str):
     """A copy of loop function ``name`` (other loops may use it too: a gradient's loops run the
     body again), its composite ops decomposed and every tgc op lowered to core."""
     original = find_loop_function(loops, name)
-    function = original.operation.clone(ip=ir.InsertionPoint(loops.regions[0].blocks[0]))
-    function.attributes["sym_name"] = ir.StringAttr.get(unique_function_name(loops, name))
+    # Lowered in the outermost module: rules that add module-level symbols (the run-time error
+    # messages, tgc/lowering/runtime_errors.py) add them there, where the inlined code needs them.
+    top = _outermost(loops)
+    function = original.operation.clone(ip=ir.InsertionPoint(top.regions[0].blocks[0]))
+    function.attributes["sym_name"] = ir.StringAttr.get(unique_function_name(top, name))
     function.attributes[_BEING_LOWERED] = ir.UnitAttr.get()
     while decompose_once(function):
         pass
@@ -77,9 +86,7 @@ _BEING_LOWERED = "tgc.being_lowered"  # a copy this lowering inlines: no loop na
 def _erase_unused(loops, lowered) -> None:
     """Erases the loop functions that no loop but ``lowered`` uses (a function's nested loops use
     others: erasing it can leave those unused), and the loops module once it is empty."""
-    top = loops
-    while top.parent is not None:  # the outermost module: loops anywhere in it may use them
-        top = top.parent
+    top = _outermost(loops)  # loops anywhere in it may use them
     while True:
         used = _used_functions(top, lowered)
         dead = [
@@ -94,6 +101,12 @@ def _erase_unused(loops, lowered) -> None:
             function.erase()
     if not len(loops.regions[0].blocks[0].operations):
         loops.erase()
+
+
+def _outermost(operation):
+    while operation.parent is not None:
+        operation = operation.parent
+    return operation
 
 
 def _used_functions(top, lowered) -> set:
