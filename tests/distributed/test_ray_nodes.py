@@ -122,3 +122,21 @@ def test_the_launcher_starts_the_tasks_on_a_ray_cluster_that_runs_already(tmp_pa
         cluster.shutdown()
         _forget_address_file(address)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_cluster_on_other_machines_turns_loopback_naming_off(monkeypatch):
+    """Local clusters keep every Ray process on 127.0.0.1; a process joining a head elsewhere must
+    name itself by its network address (and so must the processes the launcher starts)."""
+    pytest.importorskip("ray")
+    from ray._private import ray_constants
+
+    from tgc.runtime.ray.local import _allow_remote_nodes
+
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    _allow_remote_nodes("127.0.0.1:6379")
+    assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0"
+    assert ray_constants.ENABLE_RAY_CLUSTER is False
+    _allow_remote_nodes("10.0.0.7:6379")
+    assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "1"
+    assert ray_constants.ENABLE_RAY_CLUSTER is True

@@ -342,6 +342,7 @@ class RayClusterConnection(_Tasks):
                     "cluster (Ray allows one per process)"
                 )
             if not ray.is_initialized():
+                _allow_remote_nodes(address)
                 try:
                     ray.init(address=address, namespace="tgc", log_to_driver=False)
                 except (ConnectionError, ValueError) as exc:
@@ -391,6 +392,7 @@ class RayClusterTasks(_Tasks):
         with _lock:
             if _running is not None and not _running.closed:
                 raise ClusterError("this process already runs or uses a cluster (one per process)")
+            _allow_remote_nodes(address)
             try:
                 ray.init(address=address, namespace="tgc", log_to_driver=False)
             except (ConnectionError, ValueError) as exc:
@@ -433,6 +435,20 @@ class RayClusterTasks(_Tasks):
                 ray.shutdown()
             if _running is self:
                 _running = None
+
+
+def _allow_remote_nodes(address: str) -> None:
+    """A cluster whose head is another address than loopback has nodes on other machines: this
+    process must then name itself by its network address, not 127.0.0.1 (Ray's
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER, which the local clusters turn off); the processes the
+    launcher starts inherit the setting."""
+    host = address.rsplit(":", 1)[0]
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "1"
+    ray_constants.ENABLE_RAY_CLUSTER = True
 
 
 def _offer(offered: dict, jobs: dict) -> str:
