@@ -384,10 +384,46 @@ def test_cond_must_be_scalar_bool():
         while_loop(lambda x: x, lambda x: x + 1.0, [tf.constant(0.0)])
 
 
-def test_variable_assigned_in_body_refused():
+def test_variables_assigned_in_the_body_as_tf():
+    v, total = tf.Variable(1.0), tf.Variable(0.0)
+
+    def body(i):
+        with tf.control_dependencies([v.assign(v * 2.0)]):
+            with tf.control_dependencies([total.assign_add(v.read_value())]):
+                return i + 1
+
+    r = while_loop(lambda i: i < 4, body, [tf.constant(0)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(r), sess.run([v, total])
+        second = sess.run(r), sess.run([v, total])
+    # TF 2.21: (4, [16.0, 30.0]) then (4, [256.0, 510.0]): each run continues from the last
+    assert first == (4, [16.0, 30.0]) and second == (4, [256.0, 510.0])
+
+
+def test_a_nested_loop_counts_into_a_variable():
+    count = tf.Variable(0)
+
+    def outer(i):
+        def inner(j):
+            with tf.control_dependencies([count.assign_add(1)]):
+                return j + 1
+
+        j = while_loop(lambda j: j < i, inner, [tf.constant(0)])
+        return i + 1 + 0 * j
+
+    r = while_loop(lambda i: i < 5, outer, [tf.constant(0)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(r) == 5 and sess.run(count) == sum(range(5))
+
+
+def test_variable_assigned_in_cond_refused():
     v = tf.Variable(1.0)
-    with pytest.raises(ValueError, match="assigns Variable 'Variable' inside tf.while_loop"):
-        while_loop(lambda x: x < 3.0, lambda x: x + v.assign_add(1.0), [tf.constant(0.0)])
+    with pytest.raises(
+        ValueError, match="assigns Variable 'Variable' in the cond of tf.while_loop"
+    ):
+        while_loop(lambda x: v.assign_add(1.0) < 3.0, lambda x: x + 1.0, [tf.constant(0.0)])
 
 
 def test_variable_read_in_body_reads_its_value_from_before_the_loop():

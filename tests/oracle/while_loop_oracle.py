@@ -178,3 +178,31 @@ try:  # noqa: SIM105
         )
 except ValueError as e:
     print("invariant error:", str(e)[:300])
+
+
+# 13. Variables assigned in the body
+def b13():
+    v = tf.Variable(1.0)
+    total = tf.Variable(0.0)
+
+    def body(i):
+        with tf.control_dependencies([v.assign(v * 2.0)]):
+            with tf.control_dependencies([total.assign_add(v.read_value())]):
+                return i + 1
+
+    r = tf.while_loop(lambda i: i < 4, body, [tf.constant(0)])
+    return [r, v, total], None
+
+
+def run_twice(build):
+    g = tf.Graph()
+    with g.as_default():
+        (r, v, total), _ = build()
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            first = s.run(r), s.run([v, total])
+            second = s.run(r), s.run([v, total])
+            return first, second
+
+
+print("assigned", run_twice(b13))

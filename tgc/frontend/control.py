@@ -112,6 +112,10 @@ def while_loop(
             specs = [flat_init[0].spec] + specs
         traced_cond = _trace(graph, cond, structure, flat_init, specs, "cond", _cond_outputs)
         traced_body = _trace(graph, body, structure, flat_init, specs, "body", _body_outputs)
+        assigned = _thread_assigned_variables(graph, traced_cond, traced_body)
+        num_results = len(flat_init)
+        flat_init = flat_init + [convert_to_tensor(v) for v in assigned]
+        specs = specs + [v._spec for v in assigned]
         captures = _captures([traced_cond, traced_body])
         operation = graph.create_op(
             "While",
@@ -127,7 +131,7 @@ def while_loop(
             c for c in traced.outer_controls if c not in operation.control_inputs
         )
     operation.loop = LoopFunctions(traced_cond.function, traced_body.function, captures)
-    results = list(operation.outputs)
+    results = _after_assignments(operation.outputs, num_results, assigned)
     if not back_prop:
         results = [build.make_op("stop_gradient", [t]) for t in results]
     if maximum_iterations is not None:
@@ -137,6 +141,96 @@ def while_loop(
     if not return_same_structure and len(results) == 1:
         return results[0]
     return packed
+
+
+def _thread_assigned_variables(graph, traced_cond, traced_body) -> list:
+    """Variables the body assigns become loop variables too: inside the loop a read of one sees
+    its value so far and an assignment computes the next (the assign op becomes that value); the
+    Variables, in first-assignment order, are assigned the loop's final values after it."""
+    for op in traced_cond.function.ops:
+        if "assigns" in _traits(op):
+            raise ValueError(
+                f"'{op.name}' ({op.type}) assigns Variable '{op.attrs.get('var')}' in the cond of "
+                "tf.while_loop: tgc's loops assign Variables in the body only"
+            )
+    assigned = []
+    for op in traced_body.function.ops:
+        if "assigns" in _traits(op) and op.variable not in assigned:
+            assigned.append(op.variable)
+    for variable in assigned:
+        for traced in (traced_cond, traced_body):
+            function = traced.function
+            arg = graph.create_op(
+                "Placeholder",
+                "Placeholder",
+                [],
+                {"dtype": variable._spec.dtype, "shape": variable._spec.shape},
+                [variable._spec],
+                name=f"loop_var_{len(function.args)}",
+            ).outputs[0]
+            final = _carry_variable(graph, function.ops, variable, arg)
+            function.args.append(arg)
+            if traced is traced_body:
+                function.outputs.append(final)
+    return assigned
+
+
+def _carry_variable(graph, ops: list, variable, arg):
+    """Rewires ``ops`` (in order) so that reads of ``variable`` see ``arg`` or the last assignment
+    before them, and each assignment of it becomes the value it computes; returns the final
+    value."""
+    current = arg
+    for index, op in enumerate(list(ops)):
+        for i, t in enumerate(op.inputs):
+            if _reads_named(t.op, variable._name):
+                _set_input(op, i, current)
+        if "assigns" in _traits(op) and op.attrs.get("var") == variable._name:
+            current = _as_value(graph, ops, op, current)
+    return current
+
+
+def _reads_named(op, name: str) -> bool:
+    return "variable_read" in _traits(op) and op.attrs.get("var") == name
+
+
+def _set_input(op, index: int, tensor) -> None:
+    old = op.inputs[index]
+    if op in old._consumers:
+        old._consumers.remove(op)
+    op.inputs[index] = tensor
+    tensor._consumers.append(op)
+
+
+_UPDATES = {"assign": None, "assign_add": "add", "assign_sub": "subtract"}
+
+
+def _as_value(graph, ops: list, op, current):
+    """The assign op ``op`` turned into an identity of the value it writes (computed from
+    ``current`` for assign_add/assign_sub); returns that value."""
+    update = _UPDATES.get(op.opdef)
+    if op.opdef not in _UPDATES:
+        raise ValueError(
+            f"'{op.name}' ({op.type}) updates Variable '{op.attrs.get('var')}' inside "
+            "tf.while_loop in a way tgc's loops do not support yet"
+        )
+    value = op.inputs[0]
+    if update is not None:
+        value = build.make_op(update, [current, value], name=f"{op.name}_value")
+        ops.insert(ops.index(op), value.op)
+    _set_input(op, 0, value)
+    op.opdef, op.attrs, op.variable = "identity", {}, None
+    return op.outputs[0]
+
+
+def _after_assignments(outputs, num_results: int, assigned: list) -> list:
+    """The loop's results, available once the Variables the body assigns hold their final
+    values."""
+    results = list(outputs[:num_results])
+    if not assigned:
+        return results
+    writes = [v.assign(final) for v, final in zip(assigned, outputs[num_results:])]
+    with control_dependencies(writes):
+        return [build.make_op("identity", [t]) for t in results]
 
 
 @dataclasses.dataclass
@@ -194,13 +288,6 @@ def _reads_variable(op) -> bool:
 
 
 def _refuse_inside_loop(op) -> None:
-    if "assigns" in _traits(op):
-        var = op.attrs.get("var", "?")
-        raise ValueError(
-            f"'{op.name}' ({op.type}) assigns Variable '{var}' inside tf.while_loop: tgc's loops "
-            "cannot assign Variables yet (carry the value as a loop variable and assign the "
-            "loop's result after it)"
-        )
     if op.host_fn is not None or op.opdef in ("gradient",):
         raise ValueError(
             f"'{op.name}' ({op.type}) cannot run inside tf.while_loop: tgc compiles the loop and "

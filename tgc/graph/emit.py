@@ -178,7 +178,12 @@ def _emit_while(
     operation: Operation, values: dict, ip: ir.InsertionPoint, assigned: _AssignedBefore
 ) -> None:
     """``tgc.while`` with its cond and body emitted as functions of the nested loops module."""
-    loop = operation.loop  # tgc.frontend.control.LoopFunctions
+    loop = getattr(operation, "loop", None)  # tgc.frontend.control.LoopFunctions
+    if loop is None:  # a While op read back from a GraphDef: its traced functions are not there
+        raise EmitError(
+            f"'{operation.name}' (While) has no traced cond and body: a tf.while_loop can only run "
+            "in the graph that built it"
+        )
     inputs = []
     for t in operation.inputs:
         if t not in values:
