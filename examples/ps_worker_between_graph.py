@@ -8,8 +8,10 @@ Each process builds its own copy of the graph, placed by tf.train.replica_device
 on /job:ps/task:0, its own training step on /job:worker/task:K. The ps task's process serves
 (``server.join()``); each worker opens a Session on its server's target and trains asynchronously
 against the weights the ps task holds, which the workers share: worker 0 (the chief) initializes
-them, the others wait until it has. Each worker prints its losses; ``--out DIR`` also writes them
-to DIR/worker_K.json.
+them, the others wait until it has. Each worker prints its losses and the global step it sees at
+its end; ``--out DIR`` also writes them to DIR/worker_K.json. The global step counts every
+worker's steps (the ps task adds each step's increment onto the current count), so the last worker
+to finish sees workers x steps.
 """
 
 import argparse
@@ -37,36 +39,39 @@ def main(job_name, task_index, cluster, steps=30, out=None):
     )
     with tf.device(setter):
         w = tf.Variable(rng.standard_normal((D, C)).astype(np.float32) * 0.1, name="weights")
+        step = tf.train.get_or_create_global_step()  # counts every worker's steps, on the ps task
         loss = tf.reduce_mean(
             tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=tf.matmul(x, w))
         )
-        train_op = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+        train_op = tf.train.GradientDescentOptimizer(0.5).minimize(loss, global_step=step)
     data = np.random.default_rng(1)
     images = data.standard_normal((N, D)).astype(np.float32)
     labels = np.eye(C, dtype=np.float32)[np.argmax(images[:, :C], axis=1)]  # learnable labels
     feeds = {x: images, y: labels}
     with tf.Session(server.target) as sess:
         if task_index == 0:
-            sess.run(w.initializer)
+            sess.run(tf.global_variables_initializer())
         else:
-            _wait_until_initialized(sess, w)
+            _wait_until_initialized(sess, [w, step])
         losses = []
         for t in range(steps):
             value, _ = sess.run([loss, train_op], feeds)
             losses.append(float(value))
-        print(f"worker {task_index}: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+        # The last worker to finish sees every worker's steps counted (none is lost).
+        final_step = int(sess.run(step))
+        print(f"worker {task_index}: loss {losses[0]:.4f} -> {losses[-1]:.4f}, step {final_step}")
     if out:
         with open(os.path.join(out, f"worker_{task_index}.json"), "w") as fh:
-            json.dump(losses, fh)
+            json.dump({"losses": losses, "global_step": final_step}, fh)
     server.close()
     return losses
 
 
-def _wait_until_initialized(sess, variable, seconds=60.0):
+def _wait_until_initialized(sess, variables, seconds=60.0):
     deadline = time.monotonic() + seconds
     while True:
         try:
-            sess.run(variable)
+            sess.run(variables)
             return
         except tf.errors.FailedPreconditionError:
             if time.monotonic() > deadline:
