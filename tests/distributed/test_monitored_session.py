@@ -230,6 +230,14 @@ def test_the_chief_writes_the_graph_summaries_and_steps_per_second(tmp_path):
         np.testing.assert_allclose(got[s], want[s], rtol=1e-6)  # stored as float32
     speeds = _scalars(events, "global_step/sec")
     assert sorted(speeds) == [4, 7] and all(v > 0 for v in speeds.values())
+    # TensorBoard's own reader finds the same scalars and the graph.
+    from tensorboard.backend.event_processing import event_accumulator
+
+    board = event_accumulator.EventAccumulator(str(tmp_path))
+    board.Reload()
+    assert [e.step for e in board.Scalars("loss")] == [1, 3, 5, 7]
+    assert {"global_step/sec", "loss"} <= set(board.Tags()["scalars"])
+    assert "w" in {n.name for n in board.Graph().node}
 
 
 def _numpy_loss(w):
