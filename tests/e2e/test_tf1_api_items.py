@@ -223,6 +223,12 @@ TF_VALUES = {
             "cast_dtypes": ["float32", "float64", "int32", "int64", "bool", "int8", "int16"],
             "from_float": [[0, 3, 127], [100, 12, 65]],
         },
+        "constants": [
+            [1, 200, 255],
+            [3, 250, 128],
+            [7, 128, 44],
+            [0.003921568859368563, 0.7843137383460999, 1.0],
+        ],
         "bitcast": [0, 127, -128, -1],
     },
     "arg_min_max": {
@@ -607,11 +613,20 @@ def test_bitcast_reads_the_same_bits_as_tf():
         tf.bitcast(tf.zeros([2]), tf.int8)
 
 
-def test_uint8_constants_are_refused_with_the_reason():
-    with pytest.raises(TypeError, match="tgc cannot make a uint8 constant yet"):
-        tf.constant([1, 200], tf.uint8)
-    with pytest.raises(TypeError, match="cast of constant 'Const:0' to uint8"):
-        tf.cast(tf.constant([1.0]), tf.uint8)
+def test_uint8_constants_and_folded_casts_give_tf_values():
+    """A uint8 constant lowers as int8 bits read back as uint8; tgc-fold's uint8 constants too."""
+    constants = [
+        tf.constant([1, 200, 255], tf.uint8),
+        tf.cast(tf.constant([3.0, 250.0, 128.5]), tf.uint8),
+        tf.cast(tf.reshape(tf.constant([[7, 128, 300]]), [-1]), tf.uint8),
+        tf.cast(tf.constant([1, 200, 255], tf.uint8), tf.float32) / 255.0,
+    ]
+    with tf.Session() as sess:
+        values = sess.run(constants)
+    expected = TF_VALUES["small_int_dtypes"]["constants"]
+    for got, want in zip(values[:3], expected[:3]):
+        assert got.dtype == np.uint8 and got.tolist() == want
+    _close(values[3], expected[3])
 
 
 # ---- 5. arg_min/arg_max, diag, matrix_determinant, matrix_inverse --------------------------------

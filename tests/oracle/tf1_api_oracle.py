@@ -281,6 +281,13 @@ def small_int_dtypes():
             "cast_dtypes": [c.dtype.name for c in casts],
             "from_float": values_out[-1].tolist(),
         }
+    constants = [
+        tf.constant([1, 200, 255], tf.uint8),
+        tf.cast(tf.constant([3.0, 250.0, 128.5]), tf.uint8),
+        tf.cast(tf.reshape(tf.constant([[7, 128, 300]]), [-1]), tf.uint8),
+        tf.cast(tf.constant([1, 200, 255], tf.uint8), tf.float32) / 255.0,
+    ]
+    out["constants"] = [v.tolist() for v in _session_run(constants, None)]
     x = tf.placeholder(tf.uint8, [4])
     out["bitcast"] = _session_run(
         tf.bitcast(x, tf.int8), {x: np.array([0, 127, 128, 255], np.uint8)}

@@ -51,6 +51,11 @@ def _dense(array: np.ndarray) -> ir.Attribute:
         return ir.DenseElementsAttr.get(
             bits, type=ir.RankedTensorType.get(list(array.shape), ir.BF16Type.get())
         )
+    if dtype.name == "uint8":  # numpy's uint8 buffer reads as signless i8: name the unsigned type
+        return ir.DenseElementsAttr.get(
+            np.array(array, order="C", copy=True),
+            type=ir.RankedTensorType.get(list(array.shape), ir.IntegerType.get_unsigned(8)),
+        )
     return ir.DenseElementsAttr.get(np.array(array, order="C", copy=True))
 
 

@@ -160,8 +160,6 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) ->
     if isinstance(value, Tensor):
         raise TypeError("tgc.constant takes a Python or numpy value, not a Tensor")
     dtype = as_dtype(dtype) if dtype is not None else as_dtype(_default_dtype(value))
-    if dtype.name == "uint8":
-        raise TypeError(NO_UINT8_CONSTANTS)
     array = np.asarray(value)
     if dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
         raise TypeError(f"cannot convert {value!r} to {dtype.name} without losing its fractions")
@@ -177,13 +175,6 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) ->
                 f"constant of shape {array.shape} does not fit the requested shape {list(shape)}"
             )
     return make_op("constant", [], name=name, value=array)
-
-
-# uint8 is "ui8" in the IR and the core lowering has no ui8 constants yet (issue 17 item 4).
-NO_UINT8_CONSTANTS = (
-    "tgc cannot make a uint8 constant yet: uint8 tensors are fed, cast (tf.cast to and from "
-    "uint8 computes through int32) and fetched; keep constants in int32 and cast the tensors"
-)
 
 
 def placeholder(dtype, shape=None, name=None) -> Tensor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.types import as_dtype
-from tgc.frontend.build import NO_UINT8_CONSTANTS, constant, convert_to_tensor, make_op
+from tgc.frontend.build import constant, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor, get_default_graph
 
 
@@ -170,8 +170,6 @@ def _from_uint8(x, dtype, name):
 
 
 def _to_uint8(x, name):
-    if x.op.opdef == "constant":  # it would fold to a uint8 constant, which tgc cannot lower
-        raise TypeError(f"cast of constant '{x.name}' to uint8: {NO_UINT8_CONSTANTS}")
     if x.dtype.is_floating:
         x = make_op("cast", [x], dtype="int32")  # float -> int8 directly is undefined past 127
     if x.dtype.name != "int8":

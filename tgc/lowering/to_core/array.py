@@ -34,7 +34,14 @@ from tgc.lowering.to_core.common import (
 
 @lowers("constant")
 def _constant(op):
-    return arith.ConstantOp(op.result_type, encode("tensor", op.attrs["value"])).result
+    value = op.attrs["value"]
+    if value.dtype == np.uint8:
+        # arith.constant is signless: the same bits as i8, read back as ui8 (the bitcast rule).
+        from tgc.lowering.to_core.bitcast import reinterpret_elements
+
+        signed = encode("tensor", value.view(np.int8))
+        return reinterpret_elements(arith.ConstantOp(signed.type, signed).result, op.result_type)
+    return arith.ConstantOp(op.result_type, encode("tensor", value)).result
 
 
 def _like_dims(result_type, source):

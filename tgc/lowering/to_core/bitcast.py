@@ -27,7 +27,12 @@ def _reinterpret(value: ir.Value, dst: ir.Type) -> ir.Value:
     ).results[0]
 
 
+def reinterpret_elements(x: ir.Value, result_type: ir.Type) -> ir.Value:
+    """x's elements read as ``result_type``'s element type (the same width)."""
+    dst = element_type(result_type)
+    return elementwise([x], result_type, lambda value: _reinterpret(value, dst))
+
+
 @lowers("bitcast")
 def _bitcast(op):
-    dst = element_type(op.result_type)
-    return elementwise(op.operands, op.result_type, lambda x: _reinterpret(x, dst))
+    return reinterpret_elements(op.operands[0], op.result_type)
