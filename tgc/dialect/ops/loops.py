@@ -86,7 +86,17 @@ class While:
     grad = _gradient
 
 
-@op("relax_shape", tf_type="EnsureShape", operands=("x",), attrs={"shape": Attr("ints")})
+# stateful: its result type deliberately forgets sizes that its operand's type knows, so tgc-fold
+# must not replace it by a constant (of the operand's static type: the loop needs the relaxed one),
+# nor tgc-cse merge it with an op of another type; the one-op registry harness (which checks that
+# the result rule's shape is eval's) skips it, the loop tests run it.
+@op(
+    "relax_shape",
+    tf_type="EnsureShape",
+    operands=("x",),
+    attrs={"shape": Attr("ints")},
+    stateful=True,
+)
 class RelaxShape:
     """x with the dims that ``shape`` marks -1 unknown (a loop variable whose shape invariant lets
     it vary): the values are x's, only the static type forgets sizes."""
