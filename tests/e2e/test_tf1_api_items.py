@@ -14,6 +14,8 @@ gradient is a difference of terms ~10 times larger than it, so it gets an absolu
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -880,14 +882,35 @@ def test_app_flags_errors_name_the_flag(app_flags, monkeypatch):
     assert tf.flags.FLAGS.batch_size == 5 and tf.flags.FLAGS.learning_rate == 0.01
 
 
-def test_run_metadata_is_accepted_and_stays_empty_without_tracing():
+def test_run_metadata_stays_empty_without_a_trace_level():
     x = tf.placeholder(tf.float32, [2])
+    metadata = tf.RunMetadata()
+    with tf.Session() as sess:
+        out = sess.run(x * 2.0, {x: [1.0, 2.0]}, run_metadata=metadata)
+    _close(out, [2.0, 4.0])
+    assert metadata.step_stats.dev_stats == [] and not metadata.HasField("step_stats")
+
+
+def test_a_traced_run_records_the_compiled_part_and_each_host_op():
+    queue = tf.FIFOQueue(4, [tf.float32], shapes=[[2]])
+    x = queue.dequeue()
+    y = x * 2.0
     metadata = tf.RunMetadata()
     options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
     with tf.Session() as sess:
-        out = sess.run(x * 2.0, {x: [1.0, 2.0]}, options=options, run_metadata=metadata)
+        sess.run(queue.enqueue([[1.0, 2.0]]))
+        before = time.time() * 1e6
+        out = sess.run(y, options=options, run_metadata=metadata)
+        after = time.time() * 1e6
     _close(out, [2.0, 4.0])
-    assert metadata.step_stats.dev_stats == [] and not metadata.HasField("step_stats")
+    assert metadata.HasField("step_stats")
+    (device,) = metadata.step_stats.dev_stats
+    assert device.device == "/job:localhost/replica:0/task:0/device:CPU:0"
+    names = [node.node_name for node in device.node_stats]
+    assert names == [x.op.name, "tgc/compiled_run"]  # the dequeue first, then what reads it
+    for node in device.node_stats:
+        assert before <= node.all_start_micros <= node.all_start_micros + node.all_end_rel_micros
+        assert node.all_start_micros + node.all_end_rel_micros <= after
 
 
 # ---- 7. a missing name says tgc does not support it --------------------------------------------

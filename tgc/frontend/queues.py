@@ -35,10 +35,14 @@ GRAPHS_WITH_QUEUES: weakref.WeakSet = weakref.WeakSet()
 
 class RunOptions:
     """`tf.RunOptions`: ``timeout_in_ms`` bounds how long a run waits on a queue (0: forever); a
-    run past it raises DeadlineExceededError. Other fields are accepted and ignored."""
+    run past it raises DeadlineExceededError. ``trace_level`` (any but NO_TRACE) has a run given
+    ``run_metadata=`` record its step stats (tgc/frontend/run_metadata.py). Other fields are
+    accepted and ignored."""
 
-    FULL_TRACE = 3
     NO_TRACE = 0
+    SOFTWARE_TRACE = 1
+    HARDWARE_TRACE = 2
+    FULL_TRACE = 3
 
     def __init__(self, timeout_in_ms=0, trace_level=0, **ignored):
         self.timeout_in_ms = int(timeout_in_ms)

@@ -1,18 +1,23 @@
 """`tf.RunMetadata`: what a traced ``Session.run`` reports (TF's ``RunMetadata`` proto, as plain
 Python objects with its field names).
 
-tgc accepts ``run_metadata=`` in ``Session.run`` but does not trace a run yet: ``step_stats``
-stays empty (no ``dev_stats``), as TF leaves it for a run without ``trace_level=FULL_TRACE``.
+A run given ``run_metadata=`` and ``options=tf.RunOptions(trace_level=...)`` (any level but
+NO_TRACE) records its step stats: one entry per host op (a queue's dequeue, a summary) and one for
+the compiled part, ``tgc/compiled_run`` (tgc compiles the run's graph ops into one function, so
+they have no times of their own). Without a trace level ``step_stats`` stays empty, as in TF.
 """
 
 from __future__ import annotations
 
 
 class NodeExecStats:
-    def __init__(self, node_name="", all_start_micros=0, all_end_rel_micros=0):
+    def __init__(self, node_name="", all_start_micros=0, all_end_rel_micros=0, timeline_label=""):
         self.node_name = node_name
         self.all_start_micros = all_start_micros
+        self.op_start_rel_micros = 0
+        self.op_end_rel_micros = all_end_rel_micros
         self.all_end_rel_micros = all_end_rel_micros
+        self.timeline_label = timeline_label
 
 
 class DeviceStepStats:
@@ -36,6 +41,13 @@ class RunMetadata:
         self.step_stats = StepStats()
         self.partition_graphs: list = []
         self.cost_graph = None
+
+    def add_trace(self, device: str, trace) -> None:
+        """Step stats of ``device`` from (name, label, start, end) entries in microseconds."""
+        stats = DeviceStepStats(device)
+        for name, label, start, end in trace:
+            stats.node_stats.append(NodeExecStats(name, start, end - start, f"{name} = {label}"))
+        self.step_stats.dev_stats.append(stats)
 
     def Clear(self) -> None:
         self.__init__()

@@ -12,8 +12,10 @@ Variables live in the session, one store per session, and persist across runs.
 from __future__ import annotations
 
 import operator
+import contextlib
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -143,6 +145,8 @@ class Session:
         plan = self._plans.get(key) if key is not None else None
         if plan is None:
             plan = self._plan(fetches, feed_dict, key)
+        if run_metadata is not None and getattr(options, "trace_level", 0):
+            return self._run_traced(plan, feed_dict, key, options, run_metadata)
         if plan.fast is not None:
             if plan.lock is None:
                 result = self._run_fast(plan, feed_dict)
@@ -153,26 +157,32 @@ class Session:
                 return result
         return self._run_general(plan, feed_dict, key, options)
 
-    def _run_general(self, plan, feed_dict, key, options=None):
+    def _run_traced(self, plan, feed_dict, key, options, run_metadata):
+        """A run with ``trace_level`` set: its step stats get one entry per host op and one for
+        the compiled part (tgc compiles the graph's ops into one function, so its ops have no
+        times of their own)."""
+        trace: list = []
+        result = self._run_general(plan, feed_dict, key, options, trace)
+        run_metadata.add_trace(HOST_DEVICE, trace)
+        return result
+
+    def _run_general(self, plan, feed_dict, key, options=None, trace=None):
+        timed = _Timer(trace)
         feeds = {t: self._feed_value(t, v) for t, v in zip(plan.feed_tensors, feed_dict.values())}
         by_tensor = dict(feeds)
         if plan.source_ops:
             # Host sources (a queue's dequeue) run first; the compiled part takes their outputs
             # as it takes feeds.
             for op in plan.source_ops:
-                self._run_host_op(op, by_tensor, options)
+                with timed(op.name, op.type):
+                    self._run_host_op(op, by_tensor, options)
             feeds.update((t, by_tensor[t]) for t in plan.cut)
         if plan.device_elements:
-            if plan.static:
-                compiled = self._compiled(plan.device_elements, feeds, static=True)
-                if key is not None:
-                    # The fast path takes over from the next run (it compiles when a shape changes).
-                    self._adopt(plan, compiled, tuple(feeds[t].shape for t in plan.feed_tensors))
-            else:
-                compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
-            by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
+            with timed("tgc/compiled_run", f"{len(plan.device_elements)} fetched values"):
+                self._run_compiled(plan, feeds, by_tensor, key)
         for op in plan.host_ops:
-            self._run_host_op(op, by_tensor, options)
+            with timed(op.name, op.type):
+                self._run_host_op(op, by_tensor, options)
         # A fetched feed is returned as a copy, never the caller's own array.
         values = [
             None
@@ -183,6 +193,16 @@ class Session:
             for e in plan.mapper.elements
         ]
         return plan.mapper.build(values)
+
+    def _run_compiled(self, plan, feeds, by_tensor, key) -> None:
+        if plan.static:
+            compiled = self._compiled(plan.device_elements, feeds, static=True)
+            if key is not None:
+                # The fast path takes over from the next run (it compiles when a shape changes).
+                self._adopt(plan, compiled, tuple(feeds[t].shape for t in plan.feed_tensors))
+        else:
+            compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
+        by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
 
     def _run_host_op(self, op, by_tensor, options) -> None:
         """Runs a host op on the values of its inputs. One that keeps state in the session (a
@@ -608,6 +628,28 @@ class _RunPlan:
         self.static = False  # the target compiles one function per combination of fed shapes
         self.source_ops = []  # host ops run before the compiled part (a queue's dequeue)
         self.cut = {}  # their outputs that the compiled part takes as feeds (a dict: ordered)
+
+
+HOST_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"  # where a traced run's times are kept
+
+
+class _Timer:
+    """``with timed(name, label):`` appends (name, label, start, end) in microseconds to
+    ``trace``; does nothing without one (an untraced run)."""
+
+    def __init__(self, trace):
+        self.trace = trace
+
+    @contextlib.contextmanager
+    def __call__(self, name, label):
+        if self.trace is None:
+            yield
+            return
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.trace.append((name, label, int(start * 1e6), int(time.time() * 1e6)))
 
 
 _OP = object()  # a fetched op, whose value is None
