@@ -503,3 +503,54 @@ def test_back_prop_false_stops_the_gradient():
     y = while_loop(lambda y: y < 100.0, lambda y: y * x, [x], back_prop=False)
     (g,) = tf.gradients(y + x, [x])
     assert run(g, {x: 3.0}) == 1.0  # only the direct term
+
+
+# ---- tf.foldl, tf.foldr, tf.scan, tf.map_fn (tgc/frontend/functional_ops.py) ---------------------
+
+
+def test_folds_scans_and_maps_as_tf():
+    from tgc.frontend.functional_ops import foldl, foldr, map_fn, scan
+
+    e = tf.constant(np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+    m = tf.constant(np.arange(6, dtype=np.float32).reshape(3, 2))
+    mapped = map_fn(lambda r: tf.reduce_sum(r) * r, m)
+    got = run(
+        [
+            foldl(lambda a, x: a + x, e),
+            foldl(lambda a, x: a * 2.0 + x, e, initializer=tf.constant(1.0)),
+            foldr(lambda a, x: a * 2.0 + x, e),
+            foldr(lambda a, x: a * 2.0 + x, e, initializer=tf.constant(1.0)),
+            scan(lambda a, x: a + x, e),
+            scan(lambda a, x: a * x, e, initializer=tf.constant(1.0)),
+            map_fn(lambda x: x * x, e),
+            mapped,
+            tf.gradients(tf.reduce_sum(mapped * mapped), [m])[0],
+        ]
+    )
+    # TF 2.21 (tests/oracle/while_loop_oracle.py, case 14); small integers: exact in float32
+    expected = [
+        10.0,
+        42.0,
+        49.0,
+        65.0,
+        [1.0, 3.0, 6.0, 10.0],
+        [1.0, 2.0, 6.0, 24.0],
+        [1.0, 4.0, 9.0, 16.0],
+        [[0.0, 1.0], [10.0, 15.0], [36.0, 45.0]],
+        [[2.0, 4.0], [230.0, 280.0], [1386.0, 1548.0]],
+    ]
+    for g, want in zip(got, expected):
+        np.testing.assert_array_equal(g, np.array(want, np.float32))
+
+
+def test_map_fn_over_a_fed_batch_of_any_length():
+    from tgc.frontend.functional_ops import map_fn
+
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = map_fn(lambda row: tf.reduce_max(row) - row, x)
+    with tf.Session() as sess:
+        for n in (0, 1, 4):
+            feed = np.arange(3 * n, dtype=np.float32).reshape(n, 3) % 5
+            np.testing.assert_array_equal(
+                sess.run(y, {x: feed}), feed.max(axis=1, keepdims=True) - feed
+            )

@@ -206,3 +206,24 @@ def run_twice(build):
 
 
 print("assigned", run_twice(b13))
+
+
+# 14. foldl, foldr, scan, map_fn (and a gradient through map_fn)
+def b14():
+    e = tf.constant(np.array([1.0, 2.0, 3.0, 4.0], np.float32))
+    m = tf.constant(np.arange(6, dtype=np.float32).reshape(3, 2))
+    mapped = tf.map_fn(lambda r: tf.reduce_sum(r) * r, m)
+    return [
+        tf.foldl(lambda a, x: a + x, e),
+        tf.foldl(lambda a, x: a * 2.0 + x, e, initializer=tf.constant(1.0)),
+        tf.foldr(lambda a, x: a * 2.0 + x, e),
+        tf.foldr(lambda a, x: a * 2.0 + x, e, initializer=tf.constant(1.0)),
+        tf.scan(lambda a, x: a + x, e),
+        tf.scan(lambda a, x: a * x, e, initializer=tf.constant(1.0)),
+        tf.map_fn(lambda x: x * x, e),
+        mapped,
+        tf.gradients(tf.reduce_sum(mapped * mapped), [m])[0],
+    ], None
+
+
+print("functional", [repr(a) for a in run(b14)])
