@@ -574,3 +574,7 @@ def test_tgc_grad_of_a_function_with_a_loop_matches_finite_differences():
     numeric = [(f64(x64 + h * d) - f64(x64 - h * d)) / (2 * h) for d in np.eye(2)]
     # float32 forward and backward against float64 central differences (error O(h^2) ~ 1e-8)
     np.testing.assert_allclose(tf.grad(f)(x), numeric, rtol=1e-5)
+
+
+def test_exported_as_tf_while_loop():
+    assert tf.while_loop is while_loop and tf.compat.v1.while_loop is while_loop
