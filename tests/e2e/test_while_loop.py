@@ -578,3 +578,15 @@ def test_tgc_grad_of_a_function_with_a_loop_matches_finite_differences():
 
 def test_exported_as_tf_while_loop():
     assert tf.while_loop is while_loop and tf.compat.v1.while_loop is while_loop
+
+
+def test_a_bool_loop_variable_and_the_gradient_beside_it_as_tf():
+    x = tf.placeholder(tf.float32, [])
+    _, _, y = while_loop(
+        lambda i, go, y: tf.logical_and(go, i < 10),
+        lambda i, go, y: (i + 1, y < 100.0, y * x),
+        [tf.constant(0), tf.constant(True), x],
+    )
+    (g,) = tf.gradients(y, [x])
+    # TF 2.21 (the same program under tensorflow.compat.v1): [256.0, 1024.0], y = x^8
+    assert run([y, g], {x: 2.0}) == [256.0, 1024.0]

@@ -227,3 +227,17 @@ def b14():
 
 
 print("functional", [repr(a) for a in run(b14)])
+
+
+# 15. a bool loop variable beside a float one, and the gradient
+def b15():
+    x = tf.placeholder(tf.float32, [])
+    _, _, y = tf.while_loop(
+        lambda i, go, y: tf.logical_and(go, i < 10),
+        lambda i, go, y: (i + 1, y < 100.0, y * x),
+        [tf.constant(0), tf.constant(True), x],
+    )
+    return [y, tf.gradients(y, [x])[0]], {"x": x}
+
+
+print("bool var", run(b15, {"x": 2.0}))

@@ -6,15 +6,17 @@ back from the results' (dv[N]):
 
     dv[k], dcaptures += body's vector-Jacobian product at (v[k], captures) applied to dv[k+1]
 
-for k = N-1 down to 0. TensorFlow keeps each v[k] on a stack in the forward loop; here each
-iteration of the backward loop recomputes v[k] from v[0] by a loop of k body steps. That costs
-O(N^2) body evaluations instead of O(N) and no memory per iteration: right for the short loops
-the first users write, a stack of saved values is the way to make it linear. The loops this builds
-(all ``tgc.while`` over functions of the ``@tgc.loops`` module, lowered as any other):
+for k = N-1 down to 0. As TensorFlow keeps each v[k] on a stack in the forward loop, a "record"
+loop runs the forward loop again and stacks the state each iteration starts from (a [N, *shape]
+tensor per loop variable, grown by concat: O(N) body runs, O(N^2) element copies); the backward
+loop gathers v[k] from the stacks. A loop variable whose shape varies cannot be stacked: such a
+loop's backward iteration recomputes v[k] from v[0] by a loop of k body steps instead (O(N^2) body
+runs). The loops built here (all ``tgc.while`` over functions of the ``@tgc.loops`` module, lowered
+as any other):
 
-    count:    (n = 0, v) while cond(v): (n + 1, body(v))                    -> N
+    record:   (n = 0, v, stacks = []) while cond(v): (n + 1, body(v), stacks + [v])  -> N, stacks
     backward: (k = N - 1, dv, dc = 0) while k >= 0:
-                  v_k = (j = 0, v) while j < k: (j + 1, body(v))            -> "upto"
+                  v_k = stacks[k]              (or: (j = 0, v) while j < k: (j + 1, body(v)))
                   (k - 1, VJP of body at v_k on dv, dc + its captures' part)
 
 Only floating-point loop variables and captures carry gradients (others get none, as in TF).
@@ -50,19 +52,25 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     loops = loops_module_of(op)
     names = _Names(loops, _loop_name(op))
     cond, body = info.attrs["cond"], info.attrs["body"]
-    trips = _count(builder, loops, names, cond, body, inits, captures)
+    # Static loop variables: a forward loop saves each iteration's state (stacks); a variable whose
+    # shape varies cannot be stacked, so its loop recomputes the k-th state from the first instead.
+    saved = all(v.spec.is_static for v in inits)
+    if saved:
+        trips, states = _record(builder, loops, names, cond, body, inits, captures)
+    else:
+        trips, states = _count(builder, loops, names, cond, body, inits, captures), inits
     one = builder.constant(1, dtype="int32")
     start = builder.op("subtract", trips, one)
     dvs = [douts[i] for i in floats]
     dcs = [builder.zeros_like(captures[i]) for i in float_caps]
-    back_cond = _backward_cond(loops, names, start, dvs, dcs, inits, captures)
+    back_cond = _backward_cond(loops, names, start, dvs, dcs, states, captures)
     back_body = _backward_body(
-        loops, names, body, sweep, (start, dvs, dcs, inits, captures), floats, float_caps
+        loops, names, body, sweep, (start, dvs, dcs, states, captures), floats, float_caps, saved
     )
     results = create_while(
         builder.ip,
         op.location,
-        [start, *dvs, *dcs, *inits, *captures],
+        [start, *dvs, *dcs, *states, *captures],
         back_cond,
         back_body,
         1 + len(dvs) + len(dcs),
@@ -132,14 +140,51 @@ def _count(builder, loops, names, cond, body, inits, captures) -> Val:
     return results[0]
 
 
+def _record(builder, loops, names, cond, body, inits, captures) -> tuple:
+    """The forward loop again, saving the state each iteration starts from: (trip count, one
+    stack [N, *shape] per loop variable)."""
+    zero = builder.constant(0, dtype="int32")
+    empties = [
+        builder.op(
+            "relax_shape",
+            builder.op("fill", shape=[0, *v.shape], value=0.0, dtype=v.dtype),
+            shape=[-1, *v.shape],
+        )
+        for v in inits
+    ]
+    n = len(inits)
+    values = [zero, *inits, *empties, *captures]
+    fn, entry, b, args = _function(loops, names("record_cond"), values)
+    state = [a.value for a in args[1 : 1 + n]]
+    caps = [a.value for a in args[1 + 2 * n :]]
+    predicate = copy_function_into(loops, cond, entry, state + caps)
+    record_cond = _finish(fn, entry, _vals(predicate))
+    fn, entry, b, args = _function(loops, names("record_body"), values)
+    state = [a.value for a in args[1 : 1 + n]]
+    caps = [a.value for a in args[1 + 2 * n :]]
+    nexts = copy_function_into(loops, body, entry, state + caps)
+    b.ip = ir.InsertionPoint(entry)
+    step = b.op("add", args[0], b.constant(1, dtype="int32"))
+    grown = [
+        b.op("concat", stack, b.op("expand_dims", v, axis=0), axis=0)
+        for stack, v in zip(args[1 + n : 1 + 2 * n], args[1 : 1 + n])
+    ]
+    record_body = _finish(fn, entry, [step, *_vals(nexts), *grown])
+    results = create_while(
+        builder.ip, ir.Location.unknown(), values, record_cond, record_body, 1 + 2 * n
+    )
+    return results[0], results[1 + n : 1 + 2 * n]
+
+
 def _backward_cond(loops, names, start, dvs, dcs, inits, captures) -> str:
     fn, entry, b, args = _function(loops, names("cond"), [start, *dvs, *dcs, *inits, *captures])
     going = b.op("greater_equal", args[0], b.constant(0, dtype="int32"))
     return _finish(fn, entry, [going])
 
 
-def _backward_body(loops, names, body, sweep, values, floats, float_caps) -> str:
-    """One step back: recompute v[k], then the body's vector-Jacobian product there."""
+def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved: bool) -> str:
+    """One step back: v[k] (from the stacks, or recomputed), then the body's vector-Jacobian
+    product there."""
     start, dvs, dcs, inits, captures = values
     fn, entry, b, args = _function(loops, names("body"), [start, *dvs, *dcs, *inits, *captures])
     b.reverse_sweep = sweep  # a loop nested in the body differentiates through it too
@@ -148,14 +193,17 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps) -> str
     dc = args[1 + len(dvs) : 1 + len(dvs) + len(dcs)]
     v0 = args[1 + len(dvs) + len(dcs) : 1 + len(dvs) + len(dcs) + len(inits)]
     caps = args[1 + len(dvs) + len(dcs) + len(inits) :]
-    upto = _upto(loops, names, body, k, v0, caps)
-    v_k = create_while(
-        ir.InsertionPoint(entry),
-        ir.Location.unknown(),
-        [b.constant(0, dtype="int32"), *v0, k, *caps],
-        *upto,
-        1 + len(v0),
-    )[1:]
+    if saved:  # v0 are the stacks of states
+        v_k = [b.op("gather", stack, k) for stack in v0]
+    else:
+        upto = _upto(loops, names, body, k, v0, caps)
+        v_k = create_while(
+            ir.InsertionPoint(entry),
+            ir.Location.unknown(),
+            [b.constant(0, dtype="int32"), *v0, k, *caps],
+            *upto,
+            1 + len(v0),
+        )[1:]
     first = len(entry.operations)
     outs = copy_function_into(loops, body, entry, [v.value for v in v_k] + [c.value for c in caps])
     body_ops = [op.operation for op in list(entry.operations)[first:]]

@@ -94,7 +94,7 @@ def while_loop(
     its shape and dtype; ``maximum_iterations`` adds a counter. ``parallel_iterations`` and
     ``swap_memory`` change nothing in a compiled loop. `tf.gradients` flows through the loop to
     its float loop variables and captured tensors (tgc/dialect/loop_gradient.py: the backward
-    loop recomputes each iteration's state, O(N^2) body runs for N iterations); with
+    loop reads each iteration's state from stacks a record loop saves); with
     ``back_prop=False`` no gradient flows through it, as in TF."""
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body of tf.while_loop must be callable")

@@ -124,6 +124,15 @@ def _fix_from_elements(operation) -> None:
                 operation.operands[i] = arith.extui(_i8(), value)
 
 
+def _widen_loop_carried(operation) -> None:
+    """A compiled tf.while_loop's bool loop variables: the scf.while's region arguments are
+    tensors, widened as its operands and results are."""
+    for region in operation.regions:
+        for block in region.blocks:
+            for arg in block.arguments:
+                arg.set_type(_widened(arg.type))
+
+
 def _widen_function(function) -> None:
     retype_signature(function, _widened)
     for operation in all_ops(function):
@@ -132,6 +141,8 @@ def _widen_function(function) -> None:
             continue
         for result in operation.results:
             result.set_type(_widened(result.type))
+        if operation.name == "scf.while":
+            _widen_loop_carried(operation)
     for operation in all_ops(function):
         if operation.name.startswith("linalg.") or operation.name == "tensor.pad":
             _fix_region_args(operation)
