@@ -30,6 +30,7 @@ from tgc.frontend.control import (  # noqa: F401
     tuple_ as tuple,
     while_loop,
 )
+from tgc.frontend.functional_ops import foldl, foldr, map_fn, scan  # noqa: F401
 from tgc.frontend.gradients import gradients  # noqa: F401
 from tgc.graph.graph import (  # noqa: F401
     Dimension,

@@ -14,10 +14,6 @@ REASONS = {
     "tf.case": "tgc's tf.cond computes both branches and selects; multi-way branches are planned",
     "tf.switch_case": "tgc's tf.cond computes both branches and selects; multi-way branches "
     "are planned",
-    "tf.scan": "it is planned on top of tf.while_loop (issue 17)",
-    "tf.map_fn": "it is planned on top of tf.while_loop (issue 17)",
-    "tf.foldl": "it is planned on top of tf.while_loop (issue 17)",
-    "tf.foldr": "it is planned on top of tf.while_loop (issue 17)",
     "tf.Print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.py_func": "compiled graphs cannot call back into Python",
