@@ -28,11 +28,17 @@ _CASES_WITHOUT_SAMPLES = {
     "recv": ((), dict(_KEYS, shape=(3, 4), dtype="float32")),
     "while": (((), (3, 4)), {"cond": "c", "body": "b", "num_vars": 1}),  # its body is elsewhere
     "relax_shape": (((3, 4),), {"shape": (-1, 4)}),
+    # its branches are elsewhere; a bool predicate, then a captured tensor
+    "if": (
+        (TensorSpec((), "bool"), (3, 4)),
+        {"then_branch": "t", "else_branch": "e", "result_types": "tensor<3x4xf32>"},
+    ),
 }
 
 
 def _float32(*shapes) -> list:
-    return [TensorSpec(s, "float32") for s in shapes]
+    """float32 specs of these shapes (a TensorSpec stays as it is)."""
+    return [s if isinstance(s, TensorSpec) else TensorSpec(s, "float32") for s in shapes]
 
 
 def flops(name, operands, attrs=None) -> float:

@@ -17,12 +17,13 @@ from tgc.dialect.registry import REGISTRY, VARIADIC_SLOTS, ShapeError
 LOOPS_MODULE = "tgc.loops"
 
 
-def segment_sizes(count: int) -> ir.Attribute:
+def segment_sizes(count: int, what: str = "tf.while_loop") -> ir.Attribute:
     """``count`` present slots of the op's VARIADIC_SLOTS optional operands (or results)."""
     if count > VARIADIC_SLOTS:
+        things = "loop variables" if what == "tf.while_loop" else "operands or results"
         raise ShapeError(
-            f"a tf.while_loop takes at most {VARIADIC_SLOTS} loop variables and captured tensors "
-            f"together, not {count}"
+            f"a {what} takes at most {VARIADIC_SLOTS} {things} and captured tensors together, "
+            f"not {count}"
         )
     return ir.DenseI32ArrayAttr.get([1] * count + [0] * (VARIADIC_SLOTS - count))
 
@@ -40,6 +41,33 @@ def create_while(ip, loc, inputs: list, cond: str, body: str, num_vars: int) -> 
         opdef.mlir_name,
         results=[tensor_type(s) for s in specs],
         operands=[v.value for v in inputs],
+        attributes=attributes,
+        loc=loc,
+        ip=ip,
+    )
+    return [Val(r, s) for r, s in zip(created.results, specs)]
+
+
+def create_if(ip, loc, pred, inputs: list, then_branch: str, else_branch: str, specs: list):
+    """A ``tgc.if`` on ``pred`` (a scalar bool ``Val``) whose branches take ``inputs`` and return
+    ``specs``; returns its results as ``Val``s."""
+    from tgc.dialect.ops.conds import encode_result_types
+
+    opdef = REGISTRY["if"]
+    attrs = {
+        "then_branch": then_branch,
+        "else_branch": else_branch,
+        "result_types": encode_result_types(specs),
+    }
+    operands = [pred, *inputs]
+    specs = opdef.result_specs([v.spec for v in operands], attrs)
+    attributes = encode_attrs(opdef, attrs)
+    attributes["operandSegmentSizes"] = segment_sizes(len(operands), "tf.cond")
+    attributes["resultSegmentSizes"] = segment_sizes(len(specs), "tf.cond")
+    created = ir.Operation.create(
+        opdef.mlir_name,
+        results=[tensor_type(s) for s in specs],
+        operands=[v.value for v in operands],
         attributes=attributes,
         loc=loc,
         ip=ip,

@@ -1,5 +1,5 @@
-"""Control ops of the TF1 API: ``no_op``, ``group``, ``tuple``, ``control_dependencies`` and
-``while_loop``.
+"""Control ops of the TF1 API: ``no_op``, ``group``, ``tuple``, ``control_dependencies``,
+``while_loop``, ``cond``, ``case`` and ``switch_case``.
 
 Control dependencies order ops without passing data; the emitter follows them when it orders a
 function's ops, so an op created under ``control_dependencies([a])`` runs after ``a``.
@@ -239,7 +239,7 @@ class _Traced:
     outer_controls: list  # ops outside the loop that ops of the function wait for
 
 
-def _trace(graph, fn, structure, flat_init, specs, part, outputs_of) -> _Traced:
+def _trace(graph, fn, structure, flat_init, specs, part, outputs_of, construct="tf.while_loop"):
     """Calls ``fn`` once on placeholders standing for the loop variables; the ops it makes are the
     function's."""
     start = len(graph.get_operations())
@@ -262,7 +262,7 @@ def _trace(graph, fn, structure, flat_init, specs, part, outputs_of) -> _Traced:
         outputs = outputs_of(value, structure, flat_init, specs)
     made = graph.get_operations()[start:]
     for op in made:
-        _refuse_inside_loop(op)
+        _refuse_inside_loop(op, construct)
     # No Variable is assigned inside the loop, so a read made in cond or body reads the value from
     # before the loop: it runs outside, and the loop captures it.
     mine = {op for op in made if not _reads_variable(op)}
@@ -287,10 +287,11 @@ def _reads_variable(op) -> bool:
     return "variable_read" in _traits(op) and not op.inputs
 
 
-def _refuse_inside_loop(op) -> None:
+def _refuse_inside_loop(op, construct: str = "tf.while_loop") -> None:
     if op.host_fn is not None or op.opdef in ("gradient",):
+        what = "loop" if construct == "tf.while_loop" else "branch"
         raise ValueError(
-            f"'{op.name}' ({op.type}) cannot run inside tf.while_loop: tgc compiles the loop and "
+            f"'{op.name}' ({op.type}) cannot run inside {construct}: tgc compiles the {what} and "
             "this op runs outside compiled code"
         )
 
@@ -457,3 +458,259 @@ def _pack(structure, flat: list):
         return next(items)
 
     return build_like(structure)
+
+
+# ---- tf.cond, tf.case, tf.switch_case ----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CondFunctions:
+    """What tgc/graph/emit.py needs to emit a ``tgc.if``: the If op's inputs are the predicate,
+    the current values of the Variables a branch assigns (``then_fn.args``, one per Variable)
+    and ``captures``; both branches take all but the predicate."""
+
+    then_fn: LoopFunction
+    else_fn: LoopFunction
+    captures: list
+
+
+def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
+    """`tf.cond`: runs ``true_fn`` when the scalar bool ``pred`` holds, else ``false_fn`` — only
+    the taken branch, as one ``tgc.if`` (an ``scf.if`` in the compiled code).
+
+    Both branches are traced once (as TensorFlow's functional If). They return the same structure
+    of tensors with the same dtypes; a dim on which they disagree is unknown in the result. A
+    branch may assign Variables: only the taken branch's assignments happen (the Variable holds
+    the value once the cond's results are computed). `tf.gradients` flows through the branch
+    taken (the untaken branch contributes nothing). ``strict`` only changes how a one-tensor
+    list is returned, as in TF."""
+    true_fn = true_fn if true_fn is not None else fn1
+    false_fn = false_fn if false_fn is not None else fn2
+    if not callable(true_fn) or not callable(false_fn):
+        raise TypeError("cond needs callables true_fn and false_fn")
+    pred = _predicate(pred)
+    graph = get_default_graph()
+    with graph.name_scope(name or "cond") as scope:
+        outputs = [_BranchOutputs(), _BranchOutputs()]
+        traced = [
+            _trace(graph, fn, (), [], [], part, out, construct="tf.cond")
+            for fn, part, out in ((true_fn, "true", outputs[0]), (false_fn, "false", outputs[1]))
+        ]
+        _check_branches([o.structure for o in outputs], [t.function.outputs for t in traced])
+        specs = [
+            _joined_spec(a, b)
+            for a, b in zip(traced[0].function.outputs, traced[1].function.outputs)
+        ]
+        assigned = _thread_branch_assignments(graph, traced)
+        inputs = [pred] + [convert_to_tensor(v) for v in assigned]
+        captures = _captures(traced)
+        operation = graph.create_op(
+            "If",
+            "If",
+            inputs + captures,
+            {"then_branch": "", "else_branch": "", "result_types": ""},
+            specs + [v._spec for v in assigned],
+            opdef="if",
+            name=scope[:-1] + "/",
+        )
+    for t in traced:
+        operation.control_inputs.extend(
+            c for c in t.outer_controls if c not in operation.control_inputs
+        )
+    operation.branches = CondFunctions(traced[0].function, traced[1].function, captures)
+    results = _after_assignments(operation.outputs, len(specs), assigned)
+    packed = _pack(outputs[0].structure, results)
+    if not strict and isinstance(packed, (list, tuple)) and len(packed) == 1:
+        return packed[0]  # TF1's cond unpacks a one-element list unless strict
+    return packed
+
+
+def _check_branches(structures: list, flats: list) -> None:
+    """TF's rules: the same nested structure, and the same dtype at each place."""
+    if _shape_of_structure(structures[0]) != _shape_of_structure(structures[1]):
+        raise ValueError(
+            "The two structures don't have the same nested structure.\n\n"
+            f"First structure: {structures[0]!r}\n\nSecond structure: {structures[1]!r}"
+        )
+    for a, b in zip(*flats):
+        if a.spec.dtype != b.spec.dtype:
+            raise ValueError(
+                "Outputs of 'true_fn' and 'false_fn' must have the same type(s). Received "
+                f"{a.spec.dtype} from 'true_fn' and {b.spec.dtype} from 'false_fn'."
+            )
+
+
+def _shape_of_structure(structure):
+    """The nesting of ``structure`` with its leaves forgotten (sequence types and dict keys
+    count, as in tf.nest.assert_same_structure)."""
+    if isinstance(structure, dict):
+        return (
+            type(structure),
+            tuple((k, _shape_of_structure(structure[k])) for k in sorted(structure)),
+        )
+    if isinstance(structure, (list, tuple)):
+        return (type(structure), tuple(_shape_of_structure(x) for x in structure))
+    return None
+
+
+def _joined_spec(a, b) -> TensorSpec:
+    """A result of tf.cond: a dim on which the branches disagree is unknown."""
+    x, y = a.spec.shape, b.spec.shape
+    if x is None or y is None:
+        return TensorSpec(None, a.spec.dtype)
+    if len(x) != len(y):
+        raise ValueError(
+            f"cond: the branches return '{a.name}' of shape {_tf_shape(a.spec)} and '{b.name}' of "
+            f"shape {_tf_shape(b.spec)}: tgc needs them of the same rank"
+        )
+    return TensorSpec(tuple(p if p == q else None for p, q in zip(x, y)), a.spec.dtype)
+
+
+def _thread_branch_assignments(graph, traced: list) -> list:
+    """Variables a branch assigns are passed through the conditional: both branches take the
+    current value (an argument) and return the value after their assignments (the untaken
+    branch's is the current value), which the Variables are assigned after the cond."""
+    assigned = []
+    for t in traced:
+        for op in t.function.ops:
+            if "assigns" in _traits(op) and op.variable not in assigned:
+                assigned.append(op.variable)
+    for variable in assigned:
+        for t in traced:
+            function = t.function
+            arg = graph.create_op(
+                "Placeholder",
+                "Placeholder",
+                [],
+                {"dtype": variable._spec.dtype, "shape": variable._spec.shape},
+                [variable._spec],
+                name=f"branch_var_{len(function.args)}",
+            ).outputs[0]
+            function.outputs.append(_carry_variable(graph, function.ops, variable, arg))
+            function.args.append(arg)
+    return assigned
+
+
+def _predicate(pred):
+    pred = convert_to_tensor(pred)
+    if pred.spec.dtype != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
+        raise ValueError(
+            f"cond: pred must be a scalar bool but '{pred.name}' is {pred.spec.dtype} of shape "
+            f"{pred.shape}"
+        )
+    return pred
+
+
+class _BranchOutputs:
+    """outputs_of for a branch of tf.cond: the flat tensors it returns (remembering the
+    structure)."""
+
+    structure = None
+
+    def __call__(self, value, structure, flat_init, specs) -> list:
+        if isinstance(value, Operation) or value is None:
+            raise ValueError(
+                "cond: a branch must return tensors (tgc does not support a branch returning an "
+                f"op or None, got {value!r})"
+            )
+        self.structure = value
+        return [convert_to_tensor(v) for v in _flatten(value)]
+
+
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
+    """`tf.case`: runs the fn of the first pred that holds, else ``default`` — only that one,
+    as nested conditionals.
+
+    Without ``default`` the last pair's fn is the default (TF does that too, and also checks at
+    run time that its pred holds, which tgc does not). ``exclusive=True`` makes TF check at run
+    time that at most one pred holds; tgc runs the first that holds."""
+    pairs = _case_pairs(pred_fn_pairs)
+    if default is None:
+        if not pairs:
+            raise ValueError("tf.case needs at least one (pred, fn) pair or a default")
+        pairs, default = pairs[:-1], pairs[-1][1]
+    elif not callable(default):
+        raise TypeError(f"default must be callable, got {default!r}")
+
+    with get_default_graph().name_scope(name or "case"):
+        return _chained(pairs, default, strict)
+
+
+def _chained(pairs: list, default, strict: bool):
+    """cond(p0, f0, lambda: cond(p1, f1, ... default)): only the first true pred's fn runs."""
+
+    def chain(rest):
+        if not rest:
+            return default
+        (pred, fn), later = rest[0], rest[1:]
+        return lambda: cond(pred, fn, chain(later), strict=strict)
+
+    return chain(pairs)()
+
+
+def _case_pairs(pred_fn_pairs) -> list:
+    items = pred_fn_pairs.items() if isinstance(pred_fn_pairs, dict) else pred_fn_pairs
+    if not isinstance(items, (list, tuple)) and not isinstance(pred_fn_pairs, dict):
+        raise TypeError("pred_fn_pairs must be a list, tuple, or dict")
+    pairs = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"Each entry in pred_fn_pairs must be a 2-tuple, got {item!r}")
+        pred, fn = item
+        if not callable(fn):
+            raise TypeError(f"fn for pred {getattr(pred, 'name', pred)} must be callable.")
+        pairs.append((_predicate(pred), fn))
+    return pairs
+
+
+def switch_case(branch_index, branch_fns, default=None, name="switch_case"):
+    """`tf.switch_case`: runs ``branch_fns[branch_index]`` — only that one, as nested
+    conditionals; an index out of range runs ``default`` (or the last branch, as in TF)."""
+    fns = _indexed_branches(branch_fns)
+    index = convert_to_tensor(branch_index)
+    if index.spec.dtype not in ("int32", "int64"):
+        raise TypeError(f"'branch_index' must be an integer Tensor, got {index.spec.dtype}")
+    if index.spec.shape is not None and index.spec.shape != ():
+        raise ValueError(
+            f"'branch_index' must be a scalar, got '{index.name}' of shape {_tf_shape(index.spec)}"
+        )
+    if default is None:
+        fns, default = fns[:-1], fns[-1]
+    elif not callable(default):
+        raise TypeError(f"default must be callable, got {default!r}")
+
+    with get_default_graph().name_scope(name or "switch_case"):
+        pairs = []
+        for i, fn in enumerate(fns):
+            value = np.array(i, numpy_dtype(index.spec.dtype))
+            pairs.append((build.make_op("equal", [index, build.constant(value)]), fn))
+        return _chained(pairs, default, strict=False)
+
+
+def _indexed_branches(branch_fns) -> list:
+    """The branches of switch_case in index order: a list of callables, or (index, callable)
+    pairs / a dict whose indices are 0 .. N-1."""
+    if isinstance(branch_fns, dict):
+        items = list(branch_fns.items())
+    elif isinstance(branch_fns, (list, tuple)) and all(
+        isinstance(x, tuple) and len(x) == 2 for x in branch_fns
+    ):
+        items = list(branch_fns)
+    elif isinstance(branch_fns, (list, tuple)):
+        items = list(enumerate(branch_fns))
+    else:
+        raise TypeError("'branch_fns' must be a list, tuple, or dict")
+    if not items:
+        raise ValueError("Must provide at least one item in 'branch_fns'")
+    keys = sorted(k for k, _ in items)
+    if keys != list(range(len(items))):
+        found = "{" + ",".join(str(k) for k in keys) + "}"
+        raise ValueError(
+            f"branch indices (keys) must form contiguous range of [0 to {len(items)}) but found "
+            f"{found}"
+        )
+    fns = [fn for _, fn in sorted(items, key=lambda kv: kv[0])]
+    for i, fn in enumerate(fns):
+        if not callable(fn):
+            raise TypeError(f"br_fn for index {i} must be callable.")
+    return fns

@@ -6,10 +6,9 @@ in TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are
 
 from __future__ import annotations
 
-from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import constant, convert_to_tensor, make_op
-from tgc.graph.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor
 
 
 def _pair(x, y):
@@ -447,55 +446,14 @@ def count_nonzero(
     return cast(reduce_sum(nonzero, axis, keepdims=keep), dtype, name=name)
 
 
-# ---- tf.cond as a select -------------------------------------------------------------------------
-
-
-def _branch(fn, which):
-    """Calls one branch of cond and refuses one that writes a variable: both branches run here."""
-    graph = get_default_graph()
-    start = len(graph.get_operations())
-    out = fn()
-    writes = [op.name for op in graph.get_operations()[start:] if op.opdef in ASSIGNMENT_OPS]
-    if writes:
-        raise ValueError(
-            f"cond: the {which} branch assigns a variable ({writes[0]}); tgc computes both "
-            "branches and selects, so a branch may not write state"
-        )
-    return out
+# ---- tf.cond (compiled: tgc/frontend/control.py) ---------------------------------------------
 
 
 def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
-    """`tf.cond` for branches without side effects: both are computed and the result selected.
+    """`tf.cond`, which runs only the taken branch (tgc/frontend/control.py)."""
+    from tgc.frontend.control import cond as compiled_cond
 
-    The numbers are TensorFlow's; a branch that assigns a variable is refused. Branches return a
-    tensor or a (nested) list/tuple of tensors of matching structure."""
-    true_fn, false_fn = true_fn or fn1, false_fn or fn2
-    if not callable(true_fn) or not callable(false_fn):
-        raise TypeError("cond needs callables true_fn and false_fn")
-    pred = convert_to_tensor(pred)
-    if pred.dtype.name != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
-        raise ValueError(
-            f"cond: pred must be a scalar bool but '{pred.name}' is {pred.dtype.name} of shape "
-            f"{pred.shape}"
-        )
-    return _select_nested(pred, _branch(true_fn, "true"), _branch(false_fn, "false"), name)
-
-
-def _select_nested(pred, a, b, name):
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        if type(a) is not type(b) or len(a) != len(b):
-            raise ValueError(f"cond: the branches return different structures: {a!r} and {b!r}")
-        return type(a)(_select_nested(pred, x, y, None) for x, y in zip(a, b))
-    x, y = _pair(a, b)
-    if (
-        x.spec.shape is not None
-        and y.spec.shape is not None
-        and len(x.spec.shape) != len(y.spec.shape)
-    ):
-        raise ValueError(
-            f"cond: the branches return shapes {x.shape} and {y.shape}, which do not match"
-        )
-    return where(pred, x, y, name=name or "cond/Merge")
+    return compiled_cond(pred, true_fn, false_fn, strict=strict, name=name, fn1=fn1, fn2=fn2)
 
 
 # ---- operator overloads --------------------------------------------------------------------------

@@ -11,9 +11,6 @@ from __future__ import annotations
 # Why a name is missing, when there is more to say than "not yet" (README: "What a TF1 program can
 # use"). Keys are the name as a program writes it.
 REASONS = {
-    "tf.case": "tgc's tf.cond computes both branches and selects; multi-way branches are planned",
-    "tf.switch_case": "tgc's tf.cond computes both branches and selects; multi-way branches "
-    "are planned",
     "tf.Print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.py_func": "compiled graphs cannot call back into Python",

@@ -22,12 +22,14 @@ from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import IRBuilder, Val, encode_attrs
 from tgc.dialect.loop_functions import (
     LOOPS_MODULE,
+    create_if,
     create_while,
     symbol_name,
     unique_function_name,
 )
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
 from tgc.dialect.registry import REGISTRY, ShapeError
+from tgc.dialect.types import TensorSpec
 from tgc.graph.graph import Operation
 
 
@@ -130,6 +132,9 @@ def _emit_op(
         raise EmitError(f"'{operation.name}' ({operation.type}) must be fed")
     if operation.opdef == "while":
         _emit_while(operation, values, ip, assigned)
+        return
+    if operation.opdef == "if":
+        _emit_if(operation, values, ip)
         return
     opdef = REGISTRY[operation.opdef]
     # A gradient request names its x symbolically: the variable itself, never a later read of it.
@@ -238,6 +243,15 @@ def _emit_loop_function(
 ) -> str:
     """A private func.func of the loop variables then the captures, returning ``function``'s
     outputs (a body's in the loop variables' types); returns its name."""
+    fn, entry, inner, results = _open_function(loops, base_name, function, captures, specs)
+    if is_body:  # the next values keep the loop variables' types
+        results = [_as_type(v, Val(entry.arguments[i]), inner) for i, v in enumerate(results)]
+    return _close_function(fn, entry, inner, results)
+
+
+def _open_function(loops, base_name: str, function, captures: list, specs: list) -> tuple:
+    """A private func.func of ``function``'s args then the captures (of ``specs``) with
+    ``function``'s ops emitted: (func, entry block, its insertion point, the outputs' Vals)."""
     block = loops.regions[0].blocks[0]
     name = unique_function_name(loops, base_name)
     arg_types = [tensor_type(spec) for spec in specs]
@@ -253,20 +267,86 @@ def _emit_loop_function(
     for op in function.ops:
         _emit_op(op, values, inner, assigned)
     results = []
-    for i, tensor in enumerate(function.outputs):
+    for tensor in function.outputs:
         if tensor not in values:
-            raise EmitError(f"'{tensor.name}' of tf.while_loop's {base_name} was not computed")
+            raise EmitError(f"'{tensor.name}' of {base_name} was not computed")
         results.append(values[tensor])
-    if is_body:  # the next values keep the loop variables' types
-        results = [_as_type(v, Val(entry.arguments[i]), inner) for i, v in enumerate(results)]
     _drop_device_requests(entry)
+    return fn, entry, inner, results
+
+
+def _close_function(fn, entry, inner, results: list) -> str:
+    """Returns ``results`` from ``fn``, private; its name."""
     with inner, ir.Location.unknown():
         func.ReturnOp([v.value for v in results])
     fn.attributes["function_type"] = ir.TypeAttr.get(
-        ir.FunctionType.get(arg_types, [v.value.type for v in results])
+        ir.FunctionType.get([a.type for a in entry.arguments], [v.value.type for v in results])
     )
     fn.attributes["sym_visibility"] = ir.StringAttr.get("private")
-    return name
+    return ir.StringAttr(fn.attributes["sym_name"]).value
+
+
+# ---- conditionals: tgc.if and its branch functions (tgc/dialect/ops/conds.py) --------------------
+
+
+def _emit_if(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
+    """``tgc.if`` with its branches emitted as functions of the nested loops module; each
+    branch returns the joined result types (a dim the branches disagree on is unknown)."""
+    branches = getattr(operation, "branches", None)  # tgc.frontend.control.CondFunctions
+    if branches is None:  # an If op read back from a GraphDef: its traced functions are not there
+        raise EmitError(
+            f"'{operation.name}' (If) has no traced branches: a tf.cond can only run in the graph "
+            "that built it"
+        )
+    inputs = []
+    for t in operation.inputs:
+        if t not in values:
+            raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
+        inputs.append(values[t])
+    pred, operands = inputs[0], inputs[1:]
+    specs = [v.spec for v in operands]
+    loops = _loops_module(ip)
+    opened = [
+        _open_function(loops, f"{operation.name}/{part}", fn, branches.captures, specs)
+        for part, fn in (("true", branches.then_fn), ("false", branches.else_fn))
+    ]
+    joined = _joined_specs(operation, opened[0][3], opened[1][3])
+    names = []
+    for fn, entry, inner, results in opened:
+        results = [_relaxed(v, s, inner, ir.Location.unknown()) for v, s in zip(results, joined)]
+        names.append(_close_function(fn, entry, inner, results))
+    try:
+        outs = create_if(ip, op_location(operation), pred, operands, *names, joined)
+    except ShapeError as exc:
+        filename, line = operation.location
+        raise EmitError(f"{filename}:{line}: '{operation.name}' (If): {exc}") from None
+    if outs:
+        created = outs[0].value.owner
+    else:
+        created = ip.block.operations[len(ip.block.operations) - 1]
+    if operation.device:
+        created.attributes["device"] = ir.StringAttr.get(operation.device)
+    if operation.control_inputs:
+        created.attributes["control_deps"] = ir.ArrayAttr.get(
+            [ir.StringAttr.get(c.name) for c in operation.control_inputs]
+        )
+    for tensor, val in zip(operation.outputs, outs):
+        values.setdefault(tensor, val)
+
+
+def _joined_specs(operation: Operation, then_results: list, else_results: list) -> list:
+    """The result types of a conditional: the branches' dtypes (equal) and, per dim, their size
+    where they agree (unknown where not)."""
+    joined = []
+    for i, (a, b) in enumerate(zip(then_results, else_results)):
+        if a.spec.dtype != b.spec.dtype or len(a.shape) != len(b.shape):
+            raise EmitError(
+                f"'{operation.name}' (If): output {i} of the true branch is "
+                f"{a.spec.describe()} but the false branch's is {b.spec.describe()}"
+            )
+        dims = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
+        joined.append(TensorSpec(dims, a.spec.dtype))
+    return joined
 
 
 def _relaxed(value: Val, traced, ip: ir.InsertionPoint, loc) -> Val:

@@ -41,8 +41,8 @@ def _while(op):
     num_vars = op.attrs["num_vars"]
     inits, captures = op.operands[:num_vars], op.operands[num_vars:]
     loops = loops_module_of(op.operation)
-    cond = _lowered_copy(loops, op.attrs["cond"])
-    body = _lowered_copy(loops, op.attrs["body"])
+    cond = lowered_copy(loops, op.attrs["cond"])
+    body = lowered_copy(loops, op.attrs["body"])
     types = [v.type for v in inits]
     loop = scf.WhileOp(types, inits)
     before = loop.before.blocks.append(*types)
@@ -54,7 +54,7 @@ def _while(op):
     nexts = inline_function(body, after, list(after.arguments) + captures)
     with ir.InsertionPoint(after):
         scf.YieldOp(nexts)
-    _erase_unused(loops, op.operation)
+    erase_unused_functions(loops, op.operation)
     return list(loop.results)
 
 
@@ -64,7 +64,7 @@ def _relax_shape(op):
     return x if x.type == op.result_type else tensor.cast(op.result_type, x)
 
 
-def _lowered_copy(loops, name: str):
+def lowered_copy(loops, name: str):
     """A copy of loop function ``name`` (other loops may use it too: a gradient's loops run the
     body again), its composite ops decomposed and every tgc op lowered to core."""
     original = find_loop_function(loops, name)
@@ -83,7 +83,7 @@ def _lowered_copy(loops, name: str):
 _BEING_LOWERED = "tgc.being_lowered"  # a copy this lowering inlines: no loop names it
 
 
-def _erase_unused(loops, lowered) -> None:
+def erase_unused_functions(loops, lowered) -> None:
     """Erases the loop functions that no loop but ``lowered`` uses (a function's nested loops use
     others: erasing it can leave those unused), and the loops module once it is empty."""
     top = _outermost(loops)  # loops anywhere in it may use them
@@ -109,13 +109,20 @@ def _outermost(operation):
     return operation
 
 
+# The ops that name functions of the loops module, and the attributes that name them.
+_FUNCTION_ATTRS = {"tgc.while": ("cond", "body"), "tgc.if": ("then_branch", "else_branch")}
+
+
 def _used_functions(top, lowered) -> set:
     used = set()
 
     def collect(op):
         operation = op.operation if hasattr(op, "operation") else op
-        if operation.name == "tgc.while" and operation != lowered:
-            used.update(ir.StringAttr(operation.attributes[k]).value for k in ("cond", "body"))
+        if operation != lowered and operation.name in _FUNCTION_ATTRS:
+            used.update(
+                ir.StringAttr(operation.attributes[k]).value
+                for k in _FUNCTION_ATTRS[operation.name]
+            )
         return ir.WalkResult.ADVANCE
 
     top.walk(collect)

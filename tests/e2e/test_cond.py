@@ -1,0 +1,272 @@
+"""`tf.cond` that runs only the taken branch (tgc.if -> scf.if), `tf.case` and `tf.switch_case`,
+checked against numpy and TensorFlow's own numbers.
+
+``TF_VALUES`` are the output of
+
+    /tmp/tfenv/bin/python tests/oracle/cond_oracle.py
+
+with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled; the venv as in
+tests/e2e/test_while_loop.py); the script builds the same programs. float32 values are compared at
+rtol 1e-6 (the same float32 operations on both sides; a matvec of 3 terms may round its sum in
+another order, 1e-6 covers that); the error messages are TF's where tgc raises the same error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+W0 = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, -0.5], [-0.25, 0.5, 1.0]], np.float32)
+X0 = np.array([0.3, -0.7, 1.1], np.float32)
+
+# Printed by tests/oracle/cond_oracle.py under TensorFlow 2.21.0.
+TF_VALUES = {
+    "sqrt_or_neg": [[1.0, -1.0], [2.0, 0.25]],
+    "assigns": [2.0, 11.0, 33.0, 33.0],
+    "matvec": [
+        [
+            1.308598,
+            [
+                [0.16754074, -0.3909284, 0.61431605],
+                [-0.2304093, 0.5376217, -0.844834],
+                [0.23081566, -0.53856987, 0.8463241],
+            ],
+            [-1.0651582, -0.7497995, 1.2930183],
+        ],
+        [
+            0.55407,
+            [
+                [6.8514383e-01, -1.1104187e00, 1.6699625e00],
+                [1.1221499e00, -8.9109993e-01, 1.1350437e00],
+                [1.6895628e-01, -9.8128617e-04, -5.8849946e-02],
+            ],
+            [-2.5842187, 2.1662345, 0.06849996],
+        ],
+    ],
+    "in_loop": [11.8125, 27.0],
+    # (case with default, switch_case of 3, switch_case dict with default) at a = -3, 0, 1, 2, 7
+    "case": [
+        [-1.0, 12.0, -7.0],
+        [5.0, 10.0, 20.0],
+        [5.0, 11.0, 21.0],
+        [5.0, 12.0, -7.0],
+        [99.0, 12.0, -7.0],
+    ],
+    "case_assigns": [1.0, 101.0, 101.0, 101.0],
+    "case_grad": [-4.0, 0.5403023, 3.0],
+}
+
+
+def matvec(m, v):
+    """tf.linalg.matvec (the oracle's) as a matmul: the same three products and sums."""
+    return tf.reshape(tf.matmul(m, tf.reshape(v, [3, 1])), [3])
+
+
+def run(fetches, feeds=None, init=False):
+    with tf.Session() as sess:
+        if init:
+            sess.run(tf.global_variables_initializer())
+        return sess.run(fetches, feeds)
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with tf.Graph().as_default():
+        yield
+
+
+def test_only_the_taken_branch_runs_and_its_gradient_has_no_nan():
+    # A select computes sqrt(-1) = NaN and its gradient NaN * 0 = NaN at x = -1; TF's cond, and
+    # tgc's, run -x only.
+    x = tf.placeholder(tf.float32, [])
+    y = tf.cond(x > 0, lambda: tf.sqrt(x), lambda: -x)
+    (g,) = tf.gradients(y, [x])
+    with tf.Session() as sess:
+        got = [sess.run([y, g], {x: -1.0}), sess.run([y, g], {x: 4.0})]
+    np.testing.assert_array_equal(np.array(got), np.array(TF_VALUES["sqrt_or_neg"], np.float32))
+
+
+def test_branches_assign_variables_only_when_taken():
+    x = tf.placeholder(tf.float32, [])
+    v = tf.Variable(1.0)
+
+    def adds_ten():
+        with tf.control_dependencies([v.assign_add(10.0)]):
+            return tf.identity(x)
+
+    z = tf.cond(x > 0, adds_ten, lambda: v.assign(v * 3.0))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = [sess.run(z, {x: 2.0}), sess.run(v), sess.run(z, {x: -2.0}), sess.run(v)]
+    assert got == TF_VALUES["assigns"]  # 2, then v = 1 + 10; -2 -> v = 11 * 3
+
+
+def test_gradients_to_a_variable_and_a_placeholder_through_each_branch():
+    W = tf.Variable(W0)
+    h = tf.placeholder(tf.float32, [3])
+    m = tf.cond(
+        tf.reduce_sum(h) > 0,
+        lambda: tf.tanh(matvec(W, h)),
+        lambda: matvec(W, matvec(W, h)) * h,
+    )
+    loss = tf.reduce_sum(m * m)
+    gW, gh = tf.gradients(loss, [W, h])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for feed, (want_loss, want_gW, want_gh) in zip((X0, -X0), TF_VALUES["matvec"]):
+            got_loss, got_gW, got_gh = sess.run([loss, gW, gh], {h: feed})
+            np.testing.assert_allclose(got_loss, want_loss, rtol=1e-6)
+            np.testing.assert_allclose(got_gW, np.array(want_gW, np.float32), rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(got_gh, np.array(want_gh, np.float32), rtol=1e-5, atol=1e-7)
+    # numpy, float64: the true branch at X0 (sum 0.7 > 0): loss = |tanh(W x)|^2
+    a = np.tanh(W0.astype(np.float64) @ X0)
+    np.testing.assert_allclose(TF_VALUES["matvec"][0][0], np.sum(a * a), rtol=1e-6)
+
+
+def test_cond_inside_a_loop_and_its_gradient():
+    x = tf.placeholder(tf.float32, [])
+
+    def body(i, s):
+        s = tf.cond(tf.equal(i % 2, 0), lambda: s * x, lambda: s + x * x)
+        return i + 1, s
+
+    _, looped = tf.while_loop(lambda i, s: i < 5, body, [0, tf.constant(1.0)])
+    (g,) = tf.gradients(looped, [x])
+    got = run([looped, g], {x: 1.5})
+    assert got == TF_VALUES["in_loop"]
+    # numpy: s = ((((1 * x) + x^2) * x) + x^2) * x at x = 1.5
+    assert got[0] == ((1.5 + 1.5**2) * 1.5 + 1.5**2) * 1.5
+
+
+def test_nested_structures_strict_and_old_argument_names():
+    pred = tf.placeholder(tf.bool, [])
+    out = tf.cond(
+        pred,
+        lambda: {"a": tf.constant(1), "b": (tf.constant([2.0, 3.0]), tf.constant(True))},
+        lambda: {"a": tf.constant(4), "b": (tf.constant([5.0, 6.0]), tf.constant(False))},
+    )
+    single = tf.cond(pred, lambda: [tf.constant(1.0)], lambda: [tf.constant(2.0)])
+    strict = tf.cond(pred, lambda: [tf.constant(1.0)], lambda: [tf.constant(2.0)], strict=True)
+    old = tf.cond(pred, fn1=lambda: tf.constant(7), fn2=lambda: tf.constant(8), name="old")
+    assert isinstance(out, dict) and isinstance(strict, list) and not isinstance(single, list)
+    got = run([out, single, strict, old], {pred: False})
+    assert got[0]["a"] == 4 and got[0]["b"][1] == False  # noqa: E712 (numpy bool)
+    np.testing.assert_array_equal(got[0]["b"][0], [5.0, 6.0])
+    assert got[1:] == [2.0, [2.0], 8]
+    assert run(old, {pred: True}) == 7
+
+
+def test_branches_of_different_lengths_give_an_unknown_dim():
+    pred = tf.placeholder(tf.bool, [])
+    r = tf.cond(pred, lambda: tf.zeros([2]), lambda: tf.ones([3]))
+    assert r.shape.as_list() == [None]  # TF: TensorShape([Dimension(None)])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(r, {pred: True}), np.zeros(2))
+        np.testing.assert_array_equal(sess.run(r, {pred: False}), np.ones(3))
+
+
+def test_branches_must_match_as_in_tf():
+    x = tf.placeholder(tf.float32, [])
+    with pytest.raises(
+        ValueError,
+        match=r"Outputs of 'true_fn' and 'false_fn' must have the same type\(s\). Received "
+        "float32 from 'true_fn' and int32 from 'false_fn'.",
+    ):
+        tf.cond(x > 0, lambda: tf.constant(1.0), lambda: tf.constant(1))
+    with pytest.raises(ValueError, match="The two structures don't have the same nested structure"):
+        tf.cond(x > 0, lambda: (tf.constant(1.0), tf.constant(2.0)), lambda: tf.constant(1.0))
+    with pytest.raises(ValueError, match="pred must be a scalar bool"):
+        tf.cond(tf.constant([True, False]), lambda: 1.0, lambda: 2.0)
+    with pytest.raises(ValueError, match="pred must be a scalar bool"):
+        tf.cond(x, lambda: 1.0, lambda: 2.0)
+    with pytest.raises(ValueError, match="tgc needs them of the same rank"):
+        tf.cond(x > 0, lambda: tf.zeros([2]), lambda: tf.zeros([2, 3]))
+
+
+def test_case_and_switch_case_as_tf():
+    a = tf.placeholder(tf.int32, [])
+    cased = tf.case(
+        [(a < 0, lambda: tf.constant(-1.0)), (a < 5, lambda: tf.constant(5.0))],
+        default=lambda: tf.constant(99.0),
+    )
+    switched = tf.switch_case(
+        a, [lambda: tf.constant(10.0), lambda: tf.constant(11.0), lambda: tf.constant(12.0)]
+    )
+    switched_default = tf.switch_case(
+        a,
+        {1: lambda: tf.constant(21.0), 0: lambda: tf.constant(20.0)},
+        default=lambda: tf.constant(-7.0),
+    )
+    with tf.Session() as sess:
+        got = [sess.run([cased, switched, switched_default], {a: k}) for k in (-3, 0, 1, 2, 7)]
+    assert got == TF_VALUES["case"]
+
+
+def test_case_runs_only_the_chosen_fn_and_differentiates_through_it():
+    c = tf.Variable(0.0)
+    b = tf.placeholder(tf.float32, [])
+    assigns = tf.case(
+        [(b < 0, lambda: c.assign_add(1.0)), (b < 5, lambda: c.assign_add(100.0))],
+        default=lambda: tf.identity(c),
+    )
+    (grad,) = tf.gradients(
+        tf.case([(b < 0, lambda: b * b), (b < 5, lambda: tf.sin(b))], default=lambda: b * 3.0), [b]
+    )
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = [sess.run(assigns, {b: k}) for k in (-1.0, 1.0, 9.0)] + [sess.run(c)]
+        grads = [sess.run(grad, {b: k}) for k in (-2.0, 1.0, 9.0)]
+    assert got == TF_VALUES["case_assigns"]
+    np.testing.assert_allclose(grads, TF_VALUES["case_grad"], rtol=1e-6)
+    np.testing.assert_allclose(grads, [-4.0, np.cos(1.0), 3.0], rtol=1e-6)  # numpy
+
+
+def test_case_and_switch_case_errors_as_tf():
+    a = tf.placeholder(tf.int32, [])
+    with pytest.raises(ValueError, match="Must provide at least one item in 'branch_fns'"):
+        tf.switch_case(a, [])
+    with pytest.raises(
+        ValueError,
+        match=r"branch indices \(keys\) must form contiguous range of \[0 to 2\) but found \{1,3\}",
+    ):
+        tf.switch_case(a, {1: lambda: 1.0, 3: lambda: 2.0})
+    with pytest.raises(TypeError, match="'branch_index' must be an integer Tensor, got float32"):
+        tf.switch_case(tf.constant(1.0), [lambda: 1.0])
+    with pytest.raises(TypeError, match="must be callable"):
+        tf.case([(a < 0, 1.0)], default=lambda: 2.0)
+
+
+def test_the_branches_compile_to_scf_if():
+    from tgc.lowering.to_core import conds  # noqa: F401 (the rule this test exercises)
+
+    x = tf.placeholder(tf.float32, [3])
+    y = tf.cond(tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: [1.0, 2.0, 3.0]}), [2.0, 4.0, 6.0])
+        np.testing.assert_array_equal(sess.run(y, {x: [-1.0, -2.0, 0.0]}), [-2.0, -3.0, -1.0])
+
+
+CPU0 = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+def test_cond_stays_on_the_cpu_with_soft_placement():
+    from tgc.dialect import targets
+
+    assert targets.get("cpu").can_run("if")
+    for name in ("nvptx", "accel"):
+        assert not targets.get(name).can_run("if"), name
+    graph = tf.Graph()
+    with targets.selected("nvptx-emulated"), graph.as_default():
+        x = tf.placeholder(tf.float32, [4], name="x")
+        with tf.device("/gpu:0"):
+            y = tf.exp(x, name="y")
+            r = tf.cond(tf.reduce_sum(x) > 0, lambda: y * 2.0, lambda: y, name="c")
+        config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
+        with tf.Session(config=config) as sess:
+            got = sess.run(r, {x: np.zeros(4, np.float32)})
+            (run_,) = [c for c in sess._cache.values() if c.placement]
+    np.testing.assert_array_equal(got, np.ones(4, np.float32))
+    placed = {name: device for name, _, device in run_.placement}
+    assert placed["c"] == CPU0

@@ -1,0 +1,84 @@
+"""The gradient of a ``tgc.if``: another ``tgc.if`` on the same predicate, whose branches are the
+vector-Jacobian products of the forward branches.
+
+    then_grad(inputs, douts) = VJP of then_branch at inputs applied to douts
+    else_grad(inputs, douts) = VJP of else_branch at inputs applied to douts
+
+Only the taken branch's VJP runs, so the untaken branch contributes nothing (not even a NaN times
+zero, which a select-based cond gives for tf.cond(x > 0, lambda: tf.sqrt(x), lambda: -x) at
+x = -1). Each gradient branch copies its forward branch (the forward values it needs are
+recomputed inside it, as TF's If gradient does when it does not keep intermediates) and runs
+tgc-autodiff's reverse sweep over the copy. Only floating-point inputs and outputs carry
+gradients, as in TF.
+"""
+
+from __future__ import annotations
+
+from mlir import ir
+
+from tgc.dialect.builder import IRBuilder, Val
+from tgc.dialect.loop_functions import (
+    copy_function_into,
+    create_if,
+    loops_module_of,
+    unique_function_name,
+)
+from tgc.dialect.loop_gradient import _FLOATS, _finish, _function, _loop_name
+
+
+def cond_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
+    """Gradients of the op's operands (None for the predicate and for non-float inputs) given
+    its results' adjoints ``douts``. ``sweep`` is tgc-autodiff's reverse sweep (see
+    loop_gradient.py)."""
+    op = info.operation
+    pred, inputs = info.inputs[0], info.inputs[1:]
+    float_inputs = [i for i, v in enumerate(inputs) if v.dtype in _FLOATS]
+    float_outputs = [i for i, v in enumerate(info.outputs) if v.dtype in _FLOATS]
+    if not float_inputs or not float_outputs:
+        return [None] * len(info.inputs)
+    loops = loops_module_of(op)
+    base = _loop_name(op) if str(op.location).startswith('loc("') else "cond"
+    douts = [douts[i] for i in float_outputs]
+    names = [
+        _branch_gradient(loops, f"{base}/grad/{part}", info.attrs[attr], inputs, douts, sweep)
+        for part, attr in (("true", "then_branch"), ("false", "else_branch"))
+    ]
+    specs = [inputs[i].spec for i in float_inputs]
+    results = create_if(builder.ip, op.location, pred, [*inputs, *douts], *names, specs)
+    grads = [None] * len(info.inputs)
+    for slot, i in enumerate(float_inputs):
+        grads[1 + i] = results[slot]
+    return grads
+
+
+def _branch_gradient(loops, base: str, branch: str, inputs: list, douts: list, sweep) -> str:
+    """A function of (inputs, douts) returning the float inputs' adjoints through ``branch``
+    (zeros where none flows); its name."""
+    name = unique_function_name(loops, base)
+    fn, entry, b, args = _function(loops, name, [*inputs, *douts])
+    b.reverse_sweep = sweep  # a loop or cond nested in the branch differentiates through it too
+    xs_all, dys = args[: len(inputs)], args[len(inputs) :]
+    first = len(entry.operations)
+    outs = copy_function_into(loops, branch, entry, [a.value for a in xs_all])
+    branch_ops = [o.operation for o in list(entry.operations)[first:]]
+    b.ip = ir.InsertionPoint(entry)
+    floats = [i for i, v in enumerate(inputs) if v.dtype in _FLOATS]
+    float_outs = [i for i, v in enumerate(outs) if Val(v).spec.dtype in _FLOATS]
+    xs = [xs_all[i].value for i in floats]
+    grads: dict = {}
+    for slot, i in enumerate(float_outs):
+        adjoints = sweep(branch_ops, outs[i], dys[slot].value, xs, b)
+        for x in xs:
+            g = adjoints.get(x)
+            if g is not None:
+                grads[x] = b.op("add", grads[x], g) if x in grads else g
+    results = []
+    for i in floats:
+        x = xs_all[i]
+        g = grads.get(x.value)
+        if g is None:
+            g = b.zeros_like(x)
+        elif g.value.type != x.value.type:
+            g = b.reshape_like(g, x)
+        results.append(g)
+    return _finish(fn, entry, results)
