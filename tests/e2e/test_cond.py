@@ -270,3 +270,54 @@ def test_cond_stays_on_the_cpu_with_soft_placement():
     np.testing.assert_array_equal(got, np.ones(4, np.float32))
     placed = {name: device for name, _, device in run_.placement}
     assert placed["c"] == CPU0
+
+
+def test_nested_conds_a_loop_in_a_branch_and_integer_outputs():
+    x = tf.placeholder(tf.float32, [])
+    p = tf.placeholder(tf.bool, [])
+    # The true branch returns the captured x itself; the false one is a cond of its own.
+    y = tf.cond(p, lambda: x, lambda: tf.cond(x > 1.0, lambda: x * x * x, lambda: tf.exp(x)))
+    (gy,) = tf.gradients(y, [x])
+    # A loop inside a branch: x**5 for x = 3 (3 -> 9 -> 27 -> 81 -> 243), d/dx = 5 x**4.
+    z = tf.cond(
+        p, lambda: tf.while_loop(lambda s: s < 100.0, lambda s: s * x, [x]), lambda: x + 1.0
+    )
+    (gz,) = tf.gradients(z, [x])
+    pair = tf.cond(p, lambda: (tf.constant(1), x * 2.0), lambda: (tf.constant(2), x * 3.0))
+    (gpair,) = tf.gradients(pair[1], [x])  # the int32 output carries no gradient
+    with tf.Session() as sess:
+        assert sess.run([y, gy], {x: 2.0, p: True}) == [2.0, 1.0]
+        assert sess.run([y, gy], {x: 2.0, p: False}) == [8.0, 12.0]
+        got = sess.run([y, gy], {x: 0.5, p: False})
+        np.testing.assert_allclose(got, [np.exp(0.5)] * 2, rtol=1e-6)
+        assert sess.run([z, gz], {x: 3.0, p: True}) == [243.0, 405.0]
+        assert sess.run([z, gz], {x: 3.0, p: False}) == [4.0, 1.0]
+        assert sess.run([*pair, gpair], {x: 1.0, p: False}) == [2, 3.0, 3.0]
+
+
+def test_a_cond_in_a_loop_assigns_the_variables_of_the_branch_taken_each_iteration():
+    v, u = tf.Variable(0.0), tf.Variable(5.0)
+    n = tf.placeholder(tf.int32, [])
+
+    def body(k, acc):
+        r = tf.cond(tf.equal(k % 2, 0), lambda: v.assign_add(1.0), lambda: u.assign_sub(1.0))
+        return k + 1, acc + r
+
+    out = tf.while_loop(lambda k, acc: k < n, body, [0, tf.constant(0.0)])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        # k = 0..4: v 1, u 4, v 2, u 3, v 3; acc = 1 + 4 + 2 + 3 + 3
+        assert sess.run(out, {n: 5}) == [5, 13.0]
+        assert sess.run([v, u]) == [3.0, 3.0]
+
+
+def test_jit_and_grad_of_a_function_with_cond():
+    def f(a):
+        return tf.cond(tf.reduce_sum(a) > 0, lambda: tf.sqrt(a), lambda: -a)
+
+    a = np.array([1.0, 4.0], np.float32)
+    np.testing.assert_array_equal(tf.jit(f)(a), [1.0, 2.0])
+    np.testing.assert_array_equal(tf.jit(f)(-a), [1.0, 4.0])
+    g = tf.grad(lambda a: tf.reduce_sum(f(a)))
+    np.testing.assert_array_equal(g(-a), [-1.0, -1.0])
+    np.testing.assert_array_equal(g(a), 0.5 / np.sqrt(a))
