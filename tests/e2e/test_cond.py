@@ -321,3 +321,32 @@ def test_jit_and_grad_of_a_function_with_cond():
     g = tf.grad(lambda a: tf.reduce_sum(f(a)))
     np.testing.assert_array_equal(g(-a), [-1.0, -1.0])
     np.testing.assert_array_equal(g(a), 0.5 / np.sqrt(a))
+
+
+def test_layers_and_dropout_made_inside_a_branch_train_through_it():
+    training = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float32, [2, 3])
+    dropped = tf.cond(training, lambda: tf.nn.dropout(x, keep_prob=0.5), lambda: x)
+    dense = tf.cond(
+        training,
+        lambda: tf.layers.dense(x, 2, kernel_initializer=tf.constant_initializer(0.1), name="d"),
+        lambda: tf.zeros([2, 2]),
+    )
+    loss = tf.reduce_sum(dense * dense)
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    ones = np.ones((2, 3), np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(dropped, {training: False, x: ones}), ones)
+        kept = sess.run(dropped, {training: True, x: ones})
+        assert set(np.unique(kept)) <= {0.0, 2.0}  # dropped, or scaled by 1 / keep_prob
+        # false branch: loss 0 and no gradient reaches the layer, whose variables stay
+        sess.run(train, {training: False, x: ones})
+        # true branch: every output 3 * 0.1 = 0.3, loss 4 * 0.09; the kernel's and the bias's
+        # gradients are 2 * 2 * 0.3 = 1.2, so after one step each output is 3 * (0.1 - 0.12) - 0.12
+        np.testing.assert_allclose(sess.run(loss, {training: True, x: ones}), 0.36, rtol=1e-6)
+        sess.run(train, {training: True, x: ones})
+        np.testing.assert_allclose(
+            sess.run(loss, {training: True, x: ones}), 4 * 0.18**2, rtol=1e-5
+        )
+    assert [v.name for v in tf.trainable_variables()] == ["d/kernel:0", "d/bias:0"]

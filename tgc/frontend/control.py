@@ -264,8 +264,12 @@ def _trace(graph, fn, structure, flat_init, specs, part, outputs_of, construct="
     for op in made:
         _refuse_inside_loop(op, construct)
     # No Variable is assigned inside the loop, so a read made in cond or body reads the value from
-    # before the loop: it runs outside, and the loop captures it.
-    mine = {op for op in made if not _reads_variable(op)}
+    # before the loop: it runs outside, and the loop captures it. So does a graph input made there
+    # (the random ops' run counter, created on first use).
+    arg_ops = {t.op for t in args}
+    mine = {
+        op for op in made if not _reads_variable(op) and (op.opdef is not None or op in arg_ops)
+    }
     outer_controls = []
     for op in mine:
         outer_controls.extend(c for c in op.control_inputs if c not in mine)
