@@ -350,3 +350,20 @@ def test_layers_and_dropout_made_inside_a_branch_train_through_it():
             sess.run(loss, {training: True, x: ones}), 4 * 0.18**2, rtol=1e-5
         )
     assert [v.name for v in tf.trainable_variables()] == ["d/kernel:0", "d/bias:0"]
+
+
+def test_a_branch_returning_an_op_gives_tf1s_bool_and_runs_the_op_when_taken():
+    # TF 2.21 compat.v1 (/tmp/tfenv/bin/python, the same program): a bool tensor (True from the
+    # true branch, False from the false one); True 2.0 False 2.0 True 7.0; None is refused.
+    x = tf.placeholder(tf.float32, [])
+    v = tf.Variable(1.0)
+    r = tf.cond(x > 0, lambda: v.assign_add(1.0).op, lambda: tf.no_op())
+    grouped = tf.cond(x > 0, lambda: tf.group(v.assign_add(5.0)), lambda: tf.no_op())
+    assert r.dtype == tf.bool and r.shape.as_list() == []
+    with pytest.raises(ValueError, match="'true_fn' must have a return value."):
+        tf.cond(x > 0, lambda: None, lambda: None)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = [sess.run(r, {x: 1.0}), sess.run(v), sess.run(r, {x: -1.0}), sess.run(v)]
+        got += [sess.run(grouped, {x: 1.0}), sess.run(v)]
+    assert got == [True, 2.0, False, 2.0, True, 7.0]

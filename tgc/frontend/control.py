@@ -175,7 +175,7 @@ def _thread_assigned_variables(graph, traced_cond, traced_body) -> list:
     return assigned
 
 
-def _carry_variable(graph, ops: list, variable, arg):
+def _carry_variable(graph, ops: list, variable, arg, construct="tf.while_loop"):
     """Rewires ``ops`` (in order) so that reads of ``variable`` see ``arg`` or the last assignment
     before them, and each assignment of it becomes the value it computes; returns the final
     value."""
@@ -185,7 +185,7 @@ def _carry_variable(graph, ops: list, variable, arg):
             if _reads_named(t.op, variable._name):
                 _set_input(op, i, current)
         if "assigns" in _traits(op) and op.attrs.get("var") == variable._name:
-            current = _as_value(graph, ops, op, current)
+            current = _as_value(graph, ops, op, current, construct)
     return current
 
 
@@ -204,14 +204,15 @@ def _set_input(op, index: int, tensor) -> None:
 _UPDATES = {"assign": None, "assign_add": "add", "assign_sub": "subtract"}
 
 
-def _as_value(graph, ops: list, op, current):
+def _as_value(graph, ops: list, op, current, construct="tf.while_loop"):
     """The assign op ``op`` turned into an identity of the value it writes (computed from
     ``current`` for assign_add/assign_sub); returns that value."""
     update = _UPDATES.get(op.opdef)
     if op.opdef not in _UPDATES:
         raise ValueError(
             f"'{op.name}' ({op.type}) updates Variable '{op.attrs.get('var')}' inside "
-            "tf.while_loop in a way tgc's loops do not support yet"
+            f"{construct} in a way tgc does not support there yet (assign, assign_add and "
+            "assign_sub are supported)"
         )
     value = op.inputs[0]
     if update is not None:
@@ -495,7 +496,7 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
     pred = _predicate(pred)
     graph = get_default_graph()
     with graph.name_scope(name or "cond") as scope:
-        outputs = [_BranchOutputs(), _BranchOutputs()]
+        outputs = [_BranchOutputs("true_fn"), _BranchOutputs("false_fn")]
         traced = [
             _trace(graph, fn, (), [], [], part, out, construct="tf.cond")
             for fn, part, out in ((true_fn, "true", outputs[0]), (false_fn, "false", outputs[1]))
@@ -590,7 +591,8 @@ def _thread_branch_assignments(graph, traced: list) -> list:
                 [variable._spec],
                 name=f"branch_var_{len(function.args)}",
             ).outputs[0]
-            function.outputs.append(_carry_variable(graph, function.ops, variable, arg))
+            final = _carry_variable(graph, function.ops, variable, arg, "tf.cond")
+            function.outputs.append(final)
             function.args.append(arg)
     return assigned
 
@@ -607,18 +609,24 @@ def _predicate(pred):
 
 class _BranchOutputs:
     """outputs_of for a branch of tf.cond: the flat tensors it returns (remembering the
-    structure)."""
+    structure). An op it returns stands for a bool tensor that is computed after the op, as TF1's
+    cond's pivot: True from the true branch, False from the false one."""
 
-    structure = None
+    def __init__(self, which: str):
+        self.which = which  # "true_fn" or "false_fn"
+        self.structure = None
 
     def __call__(self, value, structure, flat_init, specs) -> list:
-        if isinstance(value, Operation) or value is None:
-            raise ValueError(
-                "cond: a branch must return tensors (tgc does not support a branch returning an "
-                f"op or None, got {value!r})"
-            )
+        if value is None:
+            raise ValueError(f"'{self.which}' must have a return value.")
         self.structure = value
-        return [convert_to_tensor(v) for v in _flatten(value)]
+        return [self._tensor(v) for v in _flatten(value)]
+
+    def _tensor(self, leaf):
+        if not isinstance(leaf, Operation):
+            return convert_to_tensor(leaf)
+        with control_dependencies([leaf]):
+            return build.constant(np.array(self.which == "true_fn"), name="pivot")
 
 
 def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
