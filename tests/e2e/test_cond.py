@@ -367,3 +367,19 @@ def test_a_branch_returning_an_op_gives_tf1s_bool_and_runs_the_op_when_taken():
         got = [sess.run(r, {x: 1.0}), sess.run(v), sess.run(r, {x: -1.0}), sess.run(v)]
         got += [sess.run(grouped, {x: 1.0}), sess.run(v)]
     assert got == [True, 2.0, False, 2.0, True, 7.0]
+
+
+def test_a_branch_returning_the_variable_read_after_its_assignment():
+    # TF1's idiom: the read under a control dependency on the assign sees the new value (TF:
+    # 11.0, then v is 11.0, and the false branch's read sees 11.0).
+    x = tf.placeholder(tf.float32, [])
+    v = tf.Variable(1.0)
+
+    def adds_ten():
+        with tf.control_dependencies([v.assign_add(10.0)]):
+            return v.read_value()
+
+    r = tf.cond(x > 0, adds_ten, lambda: v.read_value())
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert [sess.run(r, {x: 1.0}), sess.run(v), sess.run(r, {x: -1.0})] == [11.0] * 3

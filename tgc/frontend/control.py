@@ -168,25 +168,43 @@ def _thread_assigned_variables(graph, traced_cond, traced_body) -> list:
                 [variable._spec],
                 name=f"loop_var_{len(function.args)}",
             ).outputs[0]
-            final = _carry_variable(graph, function.ops, variable, arg)
+            final = _carry_variable(graph, function, variable, arg)
             function.args.append(arg)
             if traced is traced_body:
                 function.outputs.append(final)
     return assigned
 
 
-def _carry_variable(graph, ops: list, variable, arg, construct="tf.while_loop"):
-    """Rewires ``ops`` (in order) so that reads of ``variable`` see ``arg`` or the last assignment
-    before them, and each assignment of it becomes the value it computes; returns the final
-    value."""
-    current = arg
-    for index, op in enumerate(list(ops)):
+def _carry_variable(graph, function, variable, arg, construct="tf.while_loop"):
+    """Rewires ``function``'s ops (in order) so that reads of ``variable`` see ``arg`` or the last
+    assignment before them, and each assignment of it becomes the value it computes; an output
+    that is a read of it becomes the value when the read was made. Returns the final value."""
+    ops = function.ops
+    made = {op: i for i, op in enumerate(graph.get_operations())}
+    current, history = arg, []  # (when an assignment was made, the value after it)
+    for op in list(ops):
         for i, t in enumerate(op.inputs):
             if _reads_named(t.op, variable._name):
                 _set_input(op, i, current)
         if "assigns" in _traits(op) and op.attrs.get("var") == variable._name:
+            history.append((made[op], None))
             current = _as_value(graph, ops, op, current, construct)
+            history[-1] = (history[-1][0], current)
+    function.outputs = [
+        _value_when_read(t, arg, history, made) if _reads_named(t.op, variable._name) else t
+        for t in function.outputs
+    ]
     return current
+
+
+def _value_when_read(read, arg, history: list, made: dict):
+    """The value a read of a carried Variable returned by a function sees: that of the last
+    assignment made before it (``v.read_value()`` under a control dependency on an assign)."""
+    value = arg
+    for when, after in history:
+        if when < made.get(read.op, -1):
+            value = after
+    return value
 
 
 def _reads_named(op, name: str) -> bool:
@@ -591,7 +609,7 @@ def _thread_branch_assignments(graph, traced: list) -> list:
                 [variable._spec],
                 name=f"branch_var_{len(function.args)}",
             ).outputs[0]
-            final = _carry_variable(graph, function.ops, variable, arg, "tf.cond")
+            final = _carry_variable(graph, function, variable, arg, "tf.cond")
             function.outputs.append(final)
             function.args.append(arg)
     return assigned
