@@ -57,6 +57,8 @@ BENCHMARKS = {
         "dense_relu",
         "torch.relu(x * w + b)",
     ),
+    # A full reduction: two launches of shared-memory trees (tgc-nvptx-tree-reduce), memory bound.
+    "sum_4096x4096": ([("x", (4096, 4096))], "sum", "torch.sum(x)"),
     "matmul_1024": ([("x", (1024, 1024)), ("w", (1024, 1024))], "matmul", "x @ w"),
     "matmul_4096": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
     "two_layer_forward_64x1000x100x10": (
@@ -82,6 +84,8 @@ def _benchmark_mlir(kind: str, inputs: list) -> str:
         out_shape = (inputs[0][1][0], inputs[1][1][1])
     elif kind == "two_layer":
         out_shape = (inputs[0][1][0], inputs[3][1][1])
+    elif kind == "sum":
+        out_shape = ()
     else:
         out_shape = inputs[0][1]
     t, o = _tensor(inputs[0][1]), _tensor(out_shape)
@@ -89,6 +93,12 @@ def _benchmark_mlir(kind: str, inputs: list) -> str:
         body = f'%r = "tgc.add"(%x, %y) : ({t}, {t}) -> {t}'
     elif kind == "exp":
         body = f'%r = "tgc.exp"(%x) : ({t}) -> {t}'
+    elif kind == "sum":
+        axes = ", ".join(str(a) for a in range(len(inputs[0][1])))
+        body = (
+            f'%r = "tgc.reduce_sum"(%x) {{axes = array<i64: {axes}>, keepdims = false}} '
+            f": ({t}) -> {o}"
+        )
     elif kind == "dense_relu":
         b = _tensor(inputs[2][1])
         body = (

@@ -12,6 +12,7 @@ from tgc.lowering.nvptx.serial_kernels import SerialKernelsPass
 from tgc.lowering.nvptx.sink_views import SinkViewsPass
 from tgc.lowering.nvptx.static_transfers import StaticTransfersPass
 from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
+from tgc.lowering.nvptx.tree_reduce import TreeReducePass
 
 # Registry ops whose PTX tests/e2e/test_nvptx_target.py passes through `ptxas -arch=sm_90` (each
 # has a case there, and each family beyond the elementwise ops is checked on every registry sample,
@@ -62,8 +63,10 @@ ELEMENTWISE_OPS = (
     "tanh",
 )
 # Reductions over any axes, to a 0-d result too: one thread per output element runs the reduced
-# axes serially (tgc-nvptx-parallel-dims-first); a 0-d result is a one-thread kernel
-# (tgc-nvptx-serial-kernels). Naive: no tree over threads, no warp shuffles.
+# axes serially (tgc-nvptx-parallel-dims-first); a float reduction of every axis to a 0-d result
+# of tree_reduce.MIN_ELEMENTS elements or more is two launches of shared-memory trees
+# (tgc-nvptx-tree-reduce), a smaller or integer one a one-thread kernel (tgc-nvptx-serial-kernels).
+# No warp shuffles (nvptx-emulated could not run them).
 REDUCTION_OPS = (
     "argmax",
     "argmin",
@@ -173,6 +176,9 @@ def pipeline_elements() -> list:
         LinalgCopiesPass(),
         # Matmuls: shared-memory tiles and register micro-tiles, a launch of their own.
         TileMatmulPass(),
+        # Large float reductions of every axis to a scalar: per-block shared-memory trees into
+        # partials, then one block's tree (below MIN_ELEMENTS: the one-thread kernel further on).
+        TreeReducePass(),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
         TILE,

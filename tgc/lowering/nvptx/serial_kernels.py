@@ -8,7 +8,8 @@ buffers live on the GPU, so each maximal run of such ops is wrapped in a one-ite
 which the mapping turns into a launch of one block of one thread.
 
 This is the naive schedule (one thread does all the work of the run): correct for any size, fast
-only for small ones. A full reduction of a large tensor wants a tree over blocks and warp shuffles.
+only for small ones. A float full reduction of tree_reduce.MIN_ELEMENTS elements or more never
+gets here: tgc-nvptx-tree-reduce made it two launches of shared-memory trees before.
 
 Ops that stay on the host and end a run: buffer handling (alloc, dealloc, views, globals,
 whole-buffer copies), the loops already parallel (they become kernels of their own), calls (the
