@@ -179,8 +179,16 @@ def test_branches_must_match_as_in_tf():
         tf.cond(x > 0, lambda: (tf.constant(1.0), tf.constant(2.0)), lambda: tf.constant(1.0))
     with pytest.raises(ValueError, match="pred must be a scalar bool"):
         tf.cond(tf.constant([True, False]), lambda: 1.0, lambda: 2.0)
-    with pytest.raises(ValueError, match="pred must be a scalar bool"):
+    with pytest.raises(
+        TypeError,
+        match="Input 'pred' of 'Switch' Op has type float32 that does not match expected type "
+        "of bool.",
+    ):
         tf.cond(x, lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="'pred' must not be a Python bool."):
+        tf.cond(True, lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="pred must be Tensor of type bool: "):
+        tf.case([(x, lambda: 1.0)], default=lambda: 2.0)
     with pytest.raises(ValueError, match="tgc needs them of the same rank"):
         tf.cond(x > 0, lambda: tf.zeros([2]), lambda: tf.zeros([2, 3]))
 

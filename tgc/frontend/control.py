@@ -615,9 +615,19 @@ def _thread_branch_assignments(graph, traced: list) -> list:
     return assigned
 
 
-def _predicate(pred):
+def _predicate(pred, what: str = "cond"):
+    """A scalar bool tensor, with TF's errors for anything else."""
+    if isinstance(pred, bool):
+        raise TypeError("'pred' must not be a Python bool.")
     pred = convert_to_tensor(pred)
-    if pred.spec.dtype != "bool" or (pred.spec.shape is not None and pred.spec.shape != ()):
+    if pred.spec.dtype != "bool":
+        if what == "case":
+            raise TypeError(f"pred must be Tensor of type bool: {pred.name}")
+        raise TypeError(
+            f"Input 'pred' of 'Switch' Op has type {pred.spec.dtype} that does not match expected "
+            "type of bool."
+        )
+    if pred.spec.shape is not None and pred.spec.shape != ():
         raise ValueError(
             f"cond: pred must be a scalar bool but '{pred.name}' is {pred.spec.dtype} of shape "
             f"{pred.shape}"
@@ -689,7 +699,7 @@ def _case_pairs(pred_fn_pairs) -> list:
         pred, fn = item
         if not callable(fn):
             raise TypeError(f"fn for pred {getattr(pred, 'name', pred)} must be callable.")
-        pairs.append((_predicate(pred), fn))
+        pairs.append((_predicate(pred, "case"), fn))
     return pairs
 
 
