@@ -95,6 +95,19 @@ def test_a_float32_sum_of_many_elements_stays_close_to_float64():
     assert abs(got - want) <= ulps * np.finfo(np.float32).eps * want
 
 
+def test_keepdims_writes_the_one_element_of_its_1x1_result():
+    import tgc as tf
+
+    x0 = np.random.default_rng(4).standard_normal((200, 50)).astype(np.float64)
+    config = tf.ConfigProto(device_count={"GPU": 1})
+    with tf.Graph().as_default(), targets.selected("nvptx-emulated"), tf.device("/gpu:0"):
+        x = tf.placeholder(tf.float64, x0.shape)
+        y = tf.reduce_min(x, keepdims=True)
+        with tf.Session(config=config) as sess:
+            got = sess.run(y, {x: x0})
+    assert got.shape == (1, 1) and got[0, 0] == x0.min()
+
+
 def test_a_max_with_nan_is_nan_and_infinities_survive_the_tree():
     x = np.random.default_rng(2).standard_normal(5000).astype(np.float32)
     x[4321] = np.inf

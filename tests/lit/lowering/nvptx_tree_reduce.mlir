@@ -133,6 +133,27 @@ func.func @min_and_prod(%x: memref<4096xf32>, %lo: memref<f32>, %p: memref<f32>)
   return
 }
 
+// keepdims: a 1x1 output written at (0, 0); its fill with the identity goes too.
+// CHECK-LABEL: func.func @keepdims(
+// CHECK-SAME:      %{{.+}}: memref<8192xf32>, %[[OUT:.+]]: memref<1x1xf32>)
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:         gpu.launch
+// CHECK:           memref.store %{{.+}}, %[[OUT]][%c0{{.*}}, %c0{{.*}}] : memref<1x1xf32>
+// CHECK-NOT:     linalg
+func.func @keepdims(%x: memref<8192xf32>, %out: memref<1x1xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<1x1xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (0, 0)>],
+                  iterator_types = ["reduction"]}
+      ins(%x : memref<8192xf32>) outs(%out : memref<1x1xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
 // Left alone: fewer than 4096 elements (one thread's loop does it), integers, a reduction that
 // keeps a dim (one thread per output element), a fill with a value that is not the identity (kept,
 // and kernel 2 combines the buffer's value in).

@@ -1,5 +1,5 @@
-"""tgc-nvptx-tree-reduce: a large float reduction of every axis to a 0-d buffer becomes two
-block-parallel launches instead of one thread's loop.
+"""tgc-nvptx-tree-reduce: a large float reduction of every axis to a 0-d buffer (or keepdims'
+1x...x1 one) becomes two block-parallel launches instead of one thread's loop.
 
 Kernel 1 runs ``blocks`` blocks of THREADS threads. Thread t of block b accumulates the elements
 b * THREADS + t, + blocks * THREADS, ... serially (consecutive threads read consecutive elements:
@@ -93,7 +93,7 @@ class _Reduction:
 
 
 def _analyse(generic) -> _Reduction | None:
-    """A _Reduction if ``generic`` is a static float reduction of every axis to a 0-d buffer whose
+    """A _Reduction if ``generic`` is a static float reduction of every axis to one element whose
     body this pass can clone; None otherwise."""
     kinds = [str(a).rpartition("<")[2].rstrip(">") for a in generic.attributes["iterator_types"]]
     operands = list(generic.operands)
@@ -102,11 +102,11 @@ def _analyse(generic) -> _Reduction | None:
     if not all(isinstance(o.type, ir.MemRefType) for o in operands):
         return None
     out = ir.MemRefType(operands[-1].type)
-    if out.rank != 0 or not isinstance(out.element_type, (ir.F32Type, ir.F64Type)):
-        return None
-    if len(operands) < 2:
+    if not isinstance(out.element_type, (ir.F32Type, ir.F64Type)) or len(operands) < 2:
         return None
     maps = [ir.AffineMapAttr(a).value for a in generic.attributes["indexing_maps"]]
+    if not _one_element(out, maps[-1]):
+        return None
     sizes: list = [None] * len(kinds)
     indices = []
     for operand, map_ in zip(operands[:-1], maps[:-1]):
@@ -135,6 +135,14 @@ def _analyse(generic) -> _Reduction | None:
     return _Reduction(generic, combiner, str(out.element_type), sizes, indices)
 
 
+def _one_element(out: ir.MemRefType, map_: ir.AffineMap) -> bool:
+    """A 0-d output, or keepdims' 1x...x1 one written at index 0 on every dim."""
+    if not out.has_static_shape or any(size != 1 for size in out.shape):
+        return False
+    zeros = [expr.maybe_downcast() for expr in map_.results]
+    return all(isinstance(e, ir.AffineConstantExpr) and e.value == 0 for e in zeros)
+
+
 def _combiner(generic) -> str | None:
     """The body's last op if it combines the accumulator (the out argument, used only there)
     with a value computed from the inputs by ops without regions."""
@@ -161,6 +169,7 @@ class _Writer:
         self.r, self.out_type = reduction, out_type
         self.input_types = [str(t) for t in inputs]
         self.input_elements = [str(ir.MemRefType(t).element_type) for t in inputs]
+        self.out_rank = ir.MemRefType(reduction.generic.operands[-1].type).rank
         self.with_init = with_init
         self.el = reduction.element
         self.lines: list = []
@@ -200,7 +209,7 @@ class _Writer:
             1,
             r.final_threads,
             lambda: self._accumulate_partials(partials),
-            ("%out", "", self.out_type),
+            ("%out", None, self.out_type),
         )
         lines += ["return", "}", self._element_declaration()]
         return "\n".join(lines)
@@ -302,15 +311,17 @@ class _Writer:
                 self.emit("gpu.barrier")
             step //= 2
 
-    def _thread_zero_stores(self, shared: str, buffer: str, index: str, type_: str) -> None:
+    def _thread_zero_stores(self, shared: str, buffer: str, index: str | None, type_: str) -> None:
         """Thread 0 stores the tree's root; into %out combined with its initial value unless the
         identity fill before went."""
         self.emit(f"%first = arith.cmpi eq, %tx, {self.const(0)} : index")
         self.emit("scf.if %first {")
         self.emit(f"%total = memref.load %shared[{self.const(0)}] : {shared}")
         value = "%total"
+        if index is None:  # the output: index 0 on each of its dims (none when 0-d)
+            index = ", ".join([self.const(0)] * self.out_rank)
         if self.with_init and buffer == "%out":
-            self.emit(f"%init = memref.load %out[] : {type_}")
+            self.emit(f"%init = memref.load %out[{index}] : {type_}")
             self.emit(f"%with_init = {self.r.combiner} %total, %init : {self.el}")
             value = "%with_init"
         self.emit(f"memref.store {value}, {buffer}[{index}] : {type_}")
@@ -350,7 +361,7 @@ def _identity_fill(generic, reduction: _Reduction, block_ops: list):
 
 @dataclasses.dataclass(frozen=True)
 class TreeReducePass(ModulePass):
-    """Static f32/f64 linalg.generic reductions of every axis to a 0-d buffer, of MIN_ELEMENTS
+    """Static f32/f64 linalg.generic reductions of every axis to one element, of MIN_ELEMENTS
     elements or more, at a function's top level -> two launches: per-block shared-memory trees
     into partials, then one block's tree over the partials."""
 
