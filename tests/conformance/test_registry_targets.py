@@ -129,7 +129,8 @@ def test_drawn_graphs_conform_on_the_accelerator_beside_the_cpu(seed):
 
 
 # Seeds of the 1000-graph campaign on the accelerator (benchmarks/random_graphs.py --target accel,
-# benchmarks/results/random_graphs_accel-*.md) that failed at 92ad7a4, one or two of each kind.
+# benchmarks/results/random_graphs_accel-*.md) that failed at 92ad7a4 or a0c17b3, one or two of
+# each kind.
 # The campaign draws a graph's variant with the graph, not from the seed as the fixed set above.
 CAMPAIGN_FAILURES = {
     # A reshape of an allocation that also leaves in its own shape (a reduction kept as [1] and
@@ -144,8 +145,20 @@ CAMPAIGN_FAILURES = {
     41: "crash: a sent reshape of the wrong rank",
     945: "crash: a sent reshape of the wrong rank",
     131: "elu near 0 as exp(x) - 1 in float32 (cancellation), now expm1",
+    # At a0c17b3 (the catalogue grew by the matrix ops: other graphs than at 92ad7a4).
+    824: "refused: a generic over an empty tensor (a dim of 0) broadcast a scalar to a [1, 2] tile",
+    # The accelerator's numbers are the machine's (a float32 simulation of its bf16 matmuls gives
+    # them bit for bit): the bound of sin(v7) is too small, not the value wrong (CAMPAIGN_OPEN).
+    984: "sin of a chain of four bf16 matmuls (v7 near -72 within 9.3)",
+    # tgc_grad (CPU only): the determinant of a singular matrix (a product of rank-deficient
+    # factors) had the gradient det * inverse(a)^T = 0 * inf, NaN.
+    346: "gradient of a singular matrix's determinant: NaN",
+    396: "gradient of a singular matrix's determinant: NaN",
 }
-CAMPAIGN_OPEN = {}
+CAMPAIGN_OPEN = {
+    984: "accel_numerics.carried_error moves sin's operand only to its bounds' ends (x +- 9.3 "
+    "here): sin over the interval between moves by up to 2, the check allows 0.51",
+}
 
 
 def _campaign_spec(seed):

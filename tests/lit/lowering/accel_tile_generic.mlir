@@ -328,3 +328,49 @@ func.func @returned_and_sent_reshaped(%x: memref<f32>) -> memref<f32> {
   call @tgc_send_float32_1(%key, %d) : (i64, memref<?xf32>) -> ()
   return %s : memref<f32>
 }
+
+// -----
+
+// A loop dim of size 0 (pow of an empty [2, 1, 0, 2] tensor by a broadcast scalar): the body runs
+// for no element, so no instruction; a tile of the empty operand beside the broadcast one would be
+// a [0, 2] operand of a [1, 2] result, which the machine refuses.
+// CHECK-LABEL: func.func @empty_power(
+// CHECK-NEXT:    %[[Y:.+]] = memref.alloc() : memref<2x1x0x2xf32>
+// CHECK-NEXT:    return %[[Y]]
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#scalar4 = affine_map<(d0, d1, d2, d3) -> (0)>
+func.func @empty_power(%x: memref<2x1x0x2xf32>, %p: memref<1xf32>) -> memref<2x1x0x2xf32> {
+  %y = memref.alloc() : memref<2x1x0x2xf32>
+  linalg.generic {indexing_maps = [#id4, #scalar4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %p : memref<2x1x0x2xf32>, memref<1xf32>) outs(%y : memref<2x1x0x2xf32>) {
+  ^bb0(%in: f32, %e: f32, %out: f32):
+    %r = math.powf %in, %e : f32
+    linalg.yield %r : f32
+  }
+  return %y : memref<2x1x0x2xf32>
+}
+
+// -----
+
+// A sum over a reduction dim of size 0 into a [3] result: no tile; the result is its initial fill
+// (0), stored as a fill of its own.
+// CHECK-LABEL: func.func @sum_of_nothing(
+// CHECK:         %[[Y:.+]] = memref.alloc() : memref<3xf32>
+// CHECK-NEXT:    "accel.fill"() {at = 0 : i64, shape = array<i64: 1, 3>, value = 0.000000e+00 : f64}
+// CHECK-NEXT:    "accel.dma_store"(%[[Y]]) {begin = array<i64: 0>, count = array<i64: 3>, from = 0 : i64, step = array<i64: 1>}
+// CHECK-NOT:     accel.
+// CHECK:         return %[[Y]]
+#in2 = affine_map<(d0, d1) -> (d0, d1)>
+#out2 = affine_map<(d0, d1) -> (d0)>
+func.func @sum_of_nothing(%x: memref<3x0xf32>) -> memref<3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %y = memref.alloc() : memref<3xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<3xf32>)
+  linalg.generic {indexing_maps = [#in2, #out2], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<3x0xf32>) outs(%y : memref<3xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %s = arith.addf %in, %acc : f32
+    linalg.yield %s : f32
+  }
+  return %y : memref<3xf32>
+}

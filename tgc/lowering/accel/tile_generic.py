@@ -788,6 +788,9 @@ class _GenericTiler:
         for operation in self.body:
             self._check_body_op(operation)
         self._check_captures()
+        if 0 in self.sizes:
+            self._lower_empty()
+            return
         regions = len(self.inputs) + 2 * len(self.body) + 2 * len(self.outputs) + 4
         if _Epilogue.of(self, regions):
             self.op.erase()
@@ -811,6 +814,19 @@ class _GenericTiler:
         self.op.erase()
         if init is not None and init[0] == "fill":
             init[1].erase()
+
+    def _lower_empty(self) -> None:
+        """A loop dim of size 0: the body runs for no element, so no instruction (a tile of
+        an empty operand beside a broadcast one would be refused), and the outputs keep what
+        they hold: a reduction's initial fill (over no element, of a result not empty) stays
+        as a fill of its own."""
+        init = self._reduction_init()
+        if init is not None and init[0] == "fill":
+            if 0 in self.outputs[0].shape:
+                init[1].erase()
+            else:
+                _lower_fill(init[1])
+        self.op.erase()
 
     def _invariant_inputs(self) -> list:
         """The inputs whose box is the same in every tile (none of their dims is iterated over
