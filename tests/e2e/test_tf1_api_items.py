@@ -928,3 +928,60 @@ def test_a_missing_name_says_tgc_does_not_support_it_and_is_an_attribute_error()
     assert not hasattr(tf, "no_such_op") and getattr(tf.train, "no_such_thing", 7) == 7
     with pytest.raises(ImportError):
         from tgc import no_such_op  # noqa: F401
+
+
+# ---- the determinant's gradient where the matrix is singular ------------------------------------
+
+
+def _cofactor_matrix(a):
+    """numpy float64: C[..., i, j] = (-1)^(i + j) det(a without row i and column j)."""
+    n = a.shape[-1]
+    out = np.empty(a.shape)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(a, i, axis=-2), j, axis=-1)
+            out[..., i, j] = (-1.0) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+    return out
+
+
+def test_the_determinants_gradient_is_finite_where_the_matrix_is_singular():
+    """d det(a) / da is the cofactor matrix, also where a is singular: det(a) * inverse(a)^T
+    (TF's rule, which raises "Input is not invertible" there) would be 0 * inf = NaN. A singular
+    matrix (rank 2), a product of rank-deficient factors (rank 1: every cofactor 0), a batch and
+    a 1 x 1 matrix, each against the cofactors in float64 and, for the singular one, central
+    finite differences (det is a cubic: its second differences are exact to rounding)."""
+    factor = np.array([[1.0], [-2.0], [0.5]])
+    singular = tf.placeholder(tf.float64, [3, 3])
+    left, right = tf.placeholder(tf.float64, [3, 1]), tf.placeholder(tf.float64, [1, 3])
+    batch = tf.placeholder(tf.float32, [None, 2, 2])
+    one = tf.placeholder(tf.float64, [1, 1])
+    (d_singular,) = tf.gradients(tf.matrix_determinant(singular), [singular])
+    d_left, d_right = tf.gradients(tf.matrix_determinant(tf.matmul(left, right)), [left, right])
+    batch_weights = np.array([1.0, -2.0], np.float32)
+    (d_batch,) = tf.gradients(tf.reduce_sum(tf.matrix_determinant(batch) * batch_weights), [batch])
+    (d_one,) = tf.gradients(3.0 * tf.matrix_determinant(one), [one])
+    singular_batch = np.array([[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]], np.float32)
+    with tf.Session() as sess:
+        got = sess.run(
+            [d_singular, d_left, d_right, d_batch, d_one],
+            {
+                singular: SINGULAR,
+                left: factor,
+                right: factor.T,
+                batch: singular_batch,
+                one: [[0.0]],
+            },
+        )
+    _close(got[0], _cofactor_matrix(SINGULAR), rtol=1e-12, atol=1e-12)
+    step = 1e-4
+    for i, j in np.ndindex(3, 3):
+        up, down = SINGULAR.copy(), SINGULAR.copy()
+        up[i, j] += step
+        down[i, j] -= step
+        difference = (np.linalg.det(up) - np.linalg.det(down)) / (2 * step)
+        assert abs(got[0][i, j] - difference) < 1e-6, (i, j)
+    _close(got[1], np.zeros((3, 1)), atol=1e-12)  # rank 1: every 2 x 2 minor is 0
+    _close(got[2], np.zeros((1, 3)), atol=1e-12)
+    expected_batch = _cofactor_matrix(singular_batch.astype(np.float64)) * [[[1.0]], [[-2.0]]]
+    _close(got[3], expected_batch, rtol=1e-6)
+    _close(got[4], [[3.0]])

@@ -5,7 +5,8 @@
 ``matrix_determinant`` and ``matrix_inverse`` take square matrices ``[..., n, n]`` (a batch in the
 leading dims) and are computed by Gaussian elimination with partial pivoting, one matrix at a time
 (tgc/lowering/to_core/matrix.py). A singular matrix has determinant 0; its inverse is not finite
-(TF refuses it at run time with "Input is not invertible").
+(TF refuses it at run time with "Input is not invertible"). The determinant's gradient is its
+cofactor matrix, finite there too (for n <= COFACTOR_LIMIT known when the graph is built).
 """
 
 from __future__ import annotations
@@ -162,14 +163,42 @@ class MatrixDeterminant:
         return np.asarray(np.linalg.det(x.astype(np.float64)), dtype=x.dtype)
 
     def grad(b, op, g):
-        # d det(X) / dX = det(X) * inverse(X)^T (TF's rule: also not finite where X is singular).
+        # d det(X) / dX_ij is the cofactor C_ij (the adjugate transposed): finite for every X.
+        # TF's det(X) * inverse(X)^T equals it where X is invertible, but is 0 * inf = NaN where
+        # X is singular (a product of rank-deficient factors): used only where n is unknown or
+        # above COFACTOR_LIMIT, as the cofactors cost n^2 determinants of (n - 1) x (n - 1).
         (x,) = op.inputs
-        (det,) = op.outputs
         rank = len(x.shape)
+        scale = b.expand_dims(b.expand_dims(g, axis=rank - 2), axis=rank - 1)
+        n = x.shape[-1] if x.shape[-1] is not None else x.shape[-2]
+        if n is not None and n <= COFACTOR_LIMIT:
+            return [b.multiply(scale, _cofactors(b, x, n))]
+        (det,) = op.outputs
         inverse_t = b.transpose(b.matrix_inverse(x), perm=_swap_last_two(rank))
-        scale = b.multiply(g, det)
-        scale = b.expand_dims(b.expand_dims(scale, axis=rank - 2), axis=rank - 1)
+        scale = b.multiply(scale, b.expand_dims(b.expand_dims(det, axis=rank - 2), axis=rank - 1))
         return [b.multiply(scale, inverse_t)]
+
+
+# The determinant's gradient is the cofactor matrix up to this n (n^2 minors of n - 1, n^5 flops).
+COFACTOR_LIMIT = 8
+
+
+def _cofactors(b, x, n):
+    """C[..., i, j] = (-1)^(i + j) det(x without row i and column j), for a static n: the minors
+    gathered at once ([..., n, n, n - 1, n - 1]) and their determinants taken as one batch."""
+    rank = len(x.shape)
+    if n == 1:
+        return b.constant(np.ones((1, 1)), dtype=x.dtype)  # the determinant of a 0 x 0 minor
+    others = np.array([[k for k in range(n) if k != i] for i in range(n)], np.int32)
+    others = b.constant(others, dtype="int32")  # [n, n - 1]: the rows (or columns) but i
+    batch = list(range(rank - 2))
+    matrices_first = b.transpose(x, perm=[rank - 2, rank - 1, *batch])  # [row, col, ...]
+    rows = b.gather(matrices_first, others)  # [i, row, col, ...]
+    rows = b.transpose(rows, perm=[2, 0, 1, *(d + 3 for d in batch)])  # [col, i, row, ...]
+    minors = b.gather(rows, others)  # [j, col, i, row, ...]
+    minors = b.transpose(minors, perm=[*(d + 4 for d in batch), 2, 0, 3, 1])  # [..., i, j, r, c]
+    signs = np.array([[(-1.0) ** (i + j) for j in range(n)] for i in range(n)])
+    return b.multiply(b.matrix_determinant(minors), b.constant(signs, dtype=x.dtype))
 
 
 @op("matrix_inverse", tf_type="MatrixInverse", operands=("x",))
