@@ -12,6 +12,7 @@ from mlir import ir
 from tgc.dialect.attrs import tensor_type
 from tgc.dialect.builder import Val, encode_attrs
 from tgc.dialect.registry import REGISTRY, VARIADIC_SLOTS, ShapeError
+from tgc.dialect.result_types import encode_result_types
 
 # The nested module of the loops' cond and body functions.
 LOOPS_MODULE = "tgc.loops"
@@ -51,8 +52,6 @@ def create_while(ip, loc, inputs: list, cond: str, body: str, num_vars: int) -> 
 def create_if(ip, loc, pred, inputs: list, then_branch: str, else_branch: str, specs: list):
     """A ``tgc.if`` on ``pred`` (a scalar bool ``Val``) whose branches take ``inputs`` and return
     ``specs``; returns its results as ``Val``s."""
-    from tgc.dialect.ops.conds import encode_result_types
-
     opdef = REGISTRY["if"]
     attrs = {
         "then_branch": then_branch,
