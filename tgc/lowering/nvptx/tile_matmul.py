@@ -26,6 +26,7 @@ import dataclasses
 from mlir import ir
 
 from tgc.dialect.ir_helpers import all_ops
+from tgc.lowering.nvptx.kernel_text import KernelText
 from tgc.passes.base import ModulePass
 
 # The indexing maps of linalg.matmul's transposed forms (tgc/lowering/to_core/linalg_ops.py).
@@ -82,29 +83,15 @@ def _static_float_buffers(op) -> bool:
     )
 
 
-class _Writer:
+class _Writer(KernelText):
     """MLIR text of one tiled matmul: a function of (A, B, C) whose body is the launch."""
 
     def __init__(self, tiles: Tiles, types: list, shape: tuple, transposes):
+        super().__init__()
         self.t, self.types = tiles, types
         self.m, self.n, self.k = shape
         self.ta, self.tb = transposes
         self.el = str(ir.MemRefType(types[0]).element_type)
-        self.lines: list[str] = []
-        self.count = 0
-
-    def fresh(self, stem: str) -> str:
-        self.count += 1
-        return f"%{stem}{self.count}"
-
-    def emit(self, line: str) -> None:
-        self.lines.append(line)
-
-    def const(self, value: int) -> str:
-        name = f"%{self.prefix}{value}"
-        if name not in self.constants:
-            self.constants[name] = f"{name} = arith.constant {value} : index"
-        return name
 
     def text(self) -> str:
         self.constants: dict[str, str] = {}

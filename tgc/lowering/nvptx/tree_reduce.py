@@ -34,6 +34,7 @@ import struct
 from mlir import ir
 
 from tgc.dialect.ir_helpers import body_ops, functions, operation_of
+from tgc.lowering.nvptx.kernel_text import KernelText
 from tgc.passes.base import ModulePass
 
 # Fewer elements than this: one thread's loop (two launches and a tree cost more).
@@ -162,31 +163,17 @@ def _combiner(generic) -> str | None:
     return combine.name
 
 
-class _Writer:
+class _Writer(KernelText):
     """MLIR text of the two launches: a function of (inputs..., out) whose body is them."""
 
     def __init__(self, reduction: _Reduction, inputs: list, out_type: str, with_init: bool):
+        super().__init__()
         self.r, self.out_type = reduction, out_type
         self.input_types = [str(t) for t in inputs]
         self.input_elements = [str(ir.MemRefType(t).element_type) for t in inputs]
         self.out_rank = ir.MemRefType(reduction.generic.operands[-1].type).rank
         self.with_init = with_init
         self.el = reduction.element
-        self.lines: list = []
-        self.count = 0
-
-    def fresh(self, stem: str) -> str:
-        self.count += 1
-        return f"%{stem}{self.count}"
-
-    def emit(self, line: str) -> None:
-        self.lines.append(line)
-
-    def const(self, value: int) -> str:
-        name = f"%{self.prefix}{value}"
-        if name not in self.constants:
-            self.constants[name] = f"{name} = arith.constant {value} : index"
-        return name
 
     def identity(self) -> str:
         name = f"%{self.prefix}id"
