@@ -179,6 +179,14 @@ def _emit_op(
 # ---- loops: tgc.while and its cond and body functions (tgc/dialect/ops/loops.py) -----------------
 
 
+def _computed_inputs(operation: Operation, values: dict) -> list:
+    """The emitted values of ``operation``'s inputs, each computed before it."""
+    for t in operation.inputs:
+        if t not in values:
+            raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
+    return [values[t] for t in operation.inputs]
+
+
 def _emit_while(
     operation: Operation, values: dict, ip: ir.InsertionPoint, assigned: _AssignedBefore
 ) -> None:
@@ -189,11 +197,7 @@ def _emit_while(
             f"'{operation.name}' (While) has no traced cond and body: a tf.while_loop can only run "
             "in the graph that built it"
         )
-    inputs = []
-    for t in operation.inputs:
-        if t not in values:
-            raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
-        inputs.append(values[t])
+    inputs = _computed_inputs(operation, values)
     num_vars = len(operation.outputs)
     loc = op_location(operation)
     for i, traced in enumerate(operation.outputs):  # a shape invariant's unknown dims
@@ -298,11 +302,7 @@ def _emit_if(operation: Operation, values: dict, ip: ir.InsertionPoint) -> None:
             f"'{operation.name}' (If) has no traced branches: a tf.cond can only run in the graph "
             "that built it"
         )
-    inputs = []
-    for t in operation.inputs:
-        if t not in values:
-            raise EmitError(f"input '{t.name}' of '{operation.name}' was not computed before it")
-        inputs.append(values[t])
+    inputs = _computed_inputs(operation, values)
     pred, operands = inputs[0], inputs[1:]
     specs = [v.spec for v in operands]
     loops = _loops_module(ip)
