@@ -107,6 +107,8 @@ def carried_error(op: str, args: list, bounds: list, attrs: dict, outs: list) ->
     """(per result: the error the operands' bounds carry into it, whether a non-float result
     flips). Each float operand element moves by its bound, up then down; the results' largest
     moves add up over the elements."""
+    if op in PERIODIC_UNARY:
+        return [_periodic_carried(bounds[0], outs[0])], False
     carried = [np.zeros(o.shape) for o in outs]
     flips = False
     for i, (arg, bound) in enumerate(zip(args, bounds)):
@@ -127,6 +129,15 @@ def carried_error(op: str, args: list, bounds: list, attrs: dict, outs: list) ->
             for k in range(len(outs)):
                 carried[k] = carried[k] + worst[k]
     return carried, flips
+
+
+# Moving an operand only to its bound's ends misses the swing in between once the bound spans
+# part of a period: sin and cos change by at most |move| (slope at most 1) and never by more than 2.
+PERIODIC_UNARY = frozenset({"sin", "cos"})
+
+
+def _periodic_carried(bound: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(np.minimum(2.0, np.asarray(bound, np.float64)), out.shape).copy()
 
 
 def _moves(bound: np.ndarray) -> list:

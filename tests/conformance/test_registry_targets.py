@@ -148,17 +148,14 @@ CAMPAIGN_FAILURES = {
     # At a0c17b3 (the catalogue grew by the matrix ops: other graphs than at 92ad7a4).
     824: "refused: a generic over an empty tensor (a dim of 0) broadcast a scalar to a [1, 2] tile",
     # The accelerator's numbers are the machine's (a float32 simulation of its bf16 matmuls gives
-    # them bit for bit): the bound of sin(v7) is too small, not the value wrong (CAMPAIGN_OPEN).
+    # them bit for bit): the bound of sin(v7) was too small (accel_numerics.PERIODIC_UNARY).
     984: "sin of a chain of four bf16 matmuls (v7 near -72 within 9.3)",
     # tgc_grad (CPU only): the determinant of a singular matrix (a product of rank-deficient
     # factors) had the gradient det * inverse(a)^T = 0 * inf, NaN.
     346: "gradient of a singular matrix's determinant: NaN",
     396: "gradient of a singular matrix's determinant: NaN",
 }
-CAMPAIGN_OPEN = {
-    984: "accel_numerics.carried_error moves sin's operand only to its bounds' ends (x +- 9.3 "
-    "here): sin over the interval between moves by up to 2, the check allows 0.51",
-}
+CAMPAIGN_OPEN: dict = {}
 
 
 def _campaign_spec(seed):
