@@ -68,6 +68,7 @@ from tgc.frontend.variables import (  # noqa: F401
 
 float = float32  # noqa: A001  (TF1 spells tf.float for float32 in old code)
 double = float64
+all_variables = global_variables  # TF 0.x names, as tf.mul and tf.select above
 
 
 def name_scope(name, default_name=None, values=None):
@@ -179,6 +180,13 @@ def executing_eagerly():
     return False
 
 
+# TF 0.x names of stack/unstack (tf.pack in older tutorials); array_ops is imported above.
+pack, unpack = stack, unstack  # noqa: F405
+from tgc.frontend import gfile  # noqa: E402,F401
+
+# `from tensorflow.examples.tutorials.mnist import input_data` (the MNIST reader of the tutorials).
+import tgc.examples.tutorials.mnist.input_data  # noqa: E402,F401
+
 # ---- names tgc lacks: an error that says so, still an AttributeError (hasattr works) -------------
 from tgc.frontend.unsupported import install_unsupported_names  # noqa: E402
 
@@ -196,6 +204,7 @@ for _module_name in (
     "compat",
     "logging",
     "app",
+    "gfile",
 ):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
 del _module_name

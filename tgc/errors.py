@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tgc.runtime.errors import (  # noqa: F401 - tf.errors.* are the runtime's
     AbortedError,
+    AlreadyExistsError,
     CancelledError,
     DeadlineExceededError,
     FailedPreconditionError,
@@ -13,6 +14,7 @@ from tgc.runtime.errors import (  # noqa: F401 - tf.errors.* are the runtime's
     NotFoundError,
     OpError,
     OutOfRangeError,
+    PermissionDeniedError,
     ResourceExhaustedError,
     UnavailableError,
     UnimplementedError,

@@ -8,6 +8,9 @@ default)`` behave as for any module. ``install_unsupported_names`` gives a modul
 
 from __future__ import annotations
 
+_RECORDS = "TFRecord files are not read (tgc has no protocol buffer records)"
+_READERS = "readers of files inside the graph are not supported; feed what Python reads"
+
 # Why a name is missing, when there is more to say than "not yet" (README: "What a TF1 program can
 # use"). Keys are the name as a program writes it.
 REASONS = {
@@ -27,6 +30,36 @@ REASONS = {
     "tf.nn.nce_loss": "candidate sampling is not supported yet",
     "tf.nn.sampled_softmax_loss": "candidate sampling is not supported yet",
     "tf.contrib.rnn": "recurrent networks are planned (issue 17)",
+    # Reading records and files inside the graph: tgc's ops compute on numbers; feed what Python
+    # reads (tf.gfile, numpy) instead.
+    "tf.read_file": "tgc computes on numbers only: read files in Python and feed them",
+    "tf.decode_raw": "tgc computes on numbers only: decode bytes in Python and feed them",
+    "tf.decode_csv": "tgc computes on numbers only: parse CSV in Python and feed it",
+    "tf.TextLineReader": _READERS,
+    "tf.WholeFileReader": _READERS,
+    "tf.TFRecordReader": _RECORDS,
+    "tf.parse_single_example": _RECORDS,
+    "tf.FixedLenFeature": _RECORDS,
+    "tf.python_io": "TFRecord files are not written (tgc has no protocol buffer records)",
+    "tf.io": "TF2's tf.io (records, file decoding) is not provided; tf.gfile is",
+    "tf.train.Example": _RECORDS,
+    "tf.train.Features": _RECORDS,
+    "tf.train.Feature": _RECORDS,
+    "tf.train.BytesList": _RECORDS,
+    "tf.train.Int64List": _RECORDS,
+    "tf.train.FloatList": _RECORDS,
+    "tf.train.string_input_producer": "file-name queues feed readers, which tgc lacks; "
+    "tf.train.input_producer and slice_input_producer work on tensors",
+    "tf.estimator": "Estimators are not provided: tgc runs graphs with Session and "
+    "MonitoredTrainingSession",
+    "tf.contrib.learn": "tf.contrib.learn (Estimators) is not provided",
+    "tf.contrib.factorization": "tf.contrib.factorization is not provided",
+    "tf.contrib.tensor_forest": "tf.contrib.tensor_forest is not provided",
+    "tf.contrib.tensorboard": "the embedding projector's plugin is not provided; tf.summary is",
+    "tf.contrib.legacy_seq2seq": "the seq2seq library is not provided",
+    "tf.nn.seq2seq": "removed in TF 1.0 (tf.contrib.legacy_seq2seq), not provided",
+    "tf.nn.rnn": "removed in TF 1.0: use tf.nn.static_rnn",
+    "tf.python": "TensorFlow's internal modules are not part of tgc's API",
 }
 
 

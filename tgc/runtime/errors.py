@@ -35,6 +35,14 @@ class UnimplementedError(OpError):
     pass
 
 
+class AlreadyExistsError(OpError):
+    """What an op (or a tf.gfile function) would create exists already."""
+
+
+class PermissionDeniedError(OpError):
+    pass
+
+
 class InternalError(OpError):
     pass
 
