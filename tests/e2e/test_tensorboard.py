@@ -131,3 +131,30 @@ def test_real_tensorboard_serves_loss_and_graph(logdir):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
+
+
+def test_a_traced_runs_step_stats_reach_tensorboard_under_their_tag(tmp_path):
+    import tgc as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [2], name="x")
+        y = tf.reduce_sum(x * 3.0)
+        options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+        metadata = tf.RunMetadata()
+        with tf.Session() as sess:
+            assert sess.run(y, {x: [1.0, 2.0]}, options=options, run_metadata=metadata) == 9.0
+    writer = tf.summary.FileWriter(str(tmp_path))
+    writer.add_run_metadata(metadata, "step_7", global_step=7)
+    with pytest.raises(ValueError, match="tag was already used"):
+        writer.add_run_metadata(metadata, "step_7")
+    writer.close()
+    acc = ea.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert acc.Tags()["run_metadata"] == ["step_7"]
+    (device,) = acc.RunMetadata("step_7").step_stats.dev_stats
+    (node,) = device.node_stats
+    ours = metadata.step_stats.dev_stats[0].node_stats[0]
+    assert device.device == metadata.step_stats.dev_stats[0].device
+    assert (node.node_name, node.all_start_micros) == ("tgc/compiled_run", ours.all_start_micros)
+    assert node.all_end_rel_micros == ours.all_end_rel_micros

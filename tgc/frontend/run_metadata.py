@@ -49,6 +49,27 @@ class RunMetadata:
             stats.node_stats.append(NodeExecStats(name, start, end - start, f"{name} = {label}"))
         self.step_stats.dev_stats.append(stats)
 
+    def to_proto(self):
+        """TF's ``RunMetadata`` proto of these stats (TensorBoard's copy of its schema)."""
+        from tensorboard.compat.proto.config_pb2 import RunMetadata as RunMetadataProto
+
+        proto = RunMetadataProto()
+        for device_stats in self.step_stats.dev_stats:
+            dev = proto.step_stats.dev_stats.add(device=device_stats.device)
+            for node in device_stats.node_stats:
+                dev.node_stats.add(
+                    node_name=node.node_name,
+                    all_start_micros=int(node.all_start_micros),
+                    op_start_rel_micros=int(node.op_start_rel_micros),
+                    op_end_rel_micros=int(node.op_end_rel_micros),
+                    all_end_rel_micros=int(node.all_end_rel_micros),
+                    timeline_label=node.timeline_label,
+                )
+        return proto
+
+    def SerializeToString(self) -> bytes:
+        return self.to_proto().SerializeToString()
+
     def Clear(self) -> None:
         self.__init__()
 

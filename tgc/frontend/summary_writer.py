@@ -3,6 +3,7 @@
 ``FileWriter(logdir, graph)`` writes TensorBoard event files (tgc/runtime/events.py):
 ``add_summary`` for the serialized ``Summary`` protos that summary ops give, with a step;
 ``add_graph`` for the graph as a GraphDef (tgc/frontend/graph_def.py: scopes, devices, shapes);
+``add_run_metadata`` for a traced run's step stats (tgc/frontend/run_metadata.py);
 ``add_event`` for any Event.
 ``FileWriterCache.get(logdir)`` is the one writer per logdir that tf.train's summary hooks share
 (it writes the default graph when it makes the writer, as TF1's does). ``tgc.summary`` re-exports
@@ -38,6 +39,7 @@ class FileWriter:
         self._logdir = str(logdir)
         self._suffix = filename_suffix or ""
         self._writer = EventFileWriter(self._logdir, self._suffix)
+        self._run_metadata_tags: set = set()
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
 
@@ -86,6 +88,20 @@ class FileWriter:
                 raise TypeError(f"add_graph takes a tgc.Graph, not {type(graph).__name__}")
             graph_def = to_graph_def(graph)
         event = Event(graph_def=graph_def.SerializeToString())
+        if global_step is not None:
+            event.step = int(global_step)
+        self.add_event(event)
+
+    def add_run_metadata(self, run_metadata, tag, global_step=None) -> None:
+        """A traced run's step stats under ``tag`` (TensorBoard's graph view shows each node's
+        compute time per tag); a tag is used once per writer, as in TF."""
+        from tensorboard.compat.proto.event_pb2 import Event, TaggedRunMetadata
+
+        if tag in self._run_metadata_tags:
+            raise ValueError("The provided tag was already used for this event type")
+        self._run_metadata_tags.add(tag)
+        serialized = run_metadata.SerializeToString()
+        event = Event(tagged_run_metadata=TaggedRunMetadata(tag=tag, run_metadata=serialized))
         if global_step is not None:
             event.step = int(global_step)
         self.add_event(event)
