@@ -207,4 +207,8 @@ for _module_name in (
     "gfile",
 ):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
+    # `from tensorflow.contrib import rnn`, `import tensorflow.nn as nn`: the namespaces import
+    # as modules too (tgc.summary, tgc.random and tgc.initializers are modules already).
+    _sys.modules.setdefault(f"{__name__}.{_module_name}", globals()[_module_name])
+_sys.modules.setdefault(f"{__name__}.contrib.layers", contrib.layers)
 del _module_name

@@ -105,7 +105,7 @@ _NO_STRINGS = (
 
 def _refuse_strings(opdef, tensors, name) -> None:
     for t in tensors:
-        if t.spec.dtype == "string" and t.op.host_fn is not None:
+        if t.spec.dtype == "string" and t.op.host_fn is not None and t.op.type != "Const":
             raise TypeError(
                 f"'{t.op.name}' ({t.op.type}) runs on the host: it can be fetched or merged, "
                 f"not used by '{name}' ({opdef.tf_type})"
@@ -155,10 +155,22 @@ def _default_dtype(value, preferred=None):
     raise TypeError(f"cannot convert {value!r} to a tensor")
 
 
+def _is_text(value) -> bool:
+    array = np.asarray(value, dtype=object)
+    return array.size > 0 and all(isinstance(v, (str, bytes)) for v in array.flat)
+
+
 def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) -> Tensor:
-    """A constant tensor (`tf.constant`); a scalar value with ``shape`` is broadcast to it."""
+    """A constant tensor (`tf.constant`); a scalar value with ``shape`` is broadcast to it.
+    Strings (``tf.constant('Hello')``) make a host-side string tensor."""
     if isinstance(value, Tensor):
         raise TypeError("tgc.constant takes a Python or numpy value, not a Tensor")
+    if (dtype is None and _is_text(value)) or (
+        dtype is not None and as_dtype(dtype).name == "string"
+    ):
+        if shape is not None:
+            value = np.broadcast_to(np.asarray(value, dtype=object), tuple(int(d) for d in shape))
+        return string_constant(value, name=name)
     dtype = as_dtype(dtype) if dtype is not None else as_dtype(_default_dtype(value))
     array = np.asarray(value)
     if dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
@@ -175,6 +187,24 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) ->
                 f"constant of shape {array.shape} does not fit the requested shape {list(shape)}"
             )
     return make_op("constant", [], name=name, value=array)
+
+
+def string_constant(value, name="Const") -> Tensor:
+    """A host-side string tensor (``str``, ``bytes`` or an array of them): strings never reach
+    compiled code."""
+    array = np.asarray(value, dtype=object)
+    array = (
+        np.vectorize(lambda s: s if isinstance(s, bytes) else str(s).encode(), otypes=[object])(
+            array
+        )
+        if array.size
+        else array
+    )
+    graph = get_default_graph()
+    spec = TensorSpec(array.shape, "string")
+    operation = graph.create_op("Const", "Const", [], {}, [spec], name=name)
+    operation.host_fn = lambda: array if array.ndim else array.item()
+    return operation.outputs[0]
 
 
 def placeholder(dtype, shape=None, name=None) -> Tensor:

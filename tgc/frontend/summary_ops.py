@@ -20,7 +20,7 @@ import numpy as np
 
 from tgc import errors
 from tgc.dialect.types import TensorSpec
-from tgc.frontend.build import convert_to_tensor, graph_of
+from tgc.frontend.build import convert_to_tensor, graph_of, string_constant
 from tgc.graph.graph import Tensor
 
 SUMMARIES = "summaries"
@@ -317,24 +317,6 @@ def _image_value(op, tag, max_outputs, batch) -> bytes:
 
 
 # ---- text ----------------------------------------------------------------------------------------
-
-
-def string_constant(value, name="Const") -> Tensor:
-    """A host-side string tensor (``str``, ``bytes`` or an array of them): strings never reach
-    compiled code."""
-    array = np.asarray(value, dtype=object)
-    array = (
-        np.vectorize(lambda s: s if isinstance(s, bytes) else str(s).encode(), otypes=[object])(
-            array
-        )
-        if array.size
-        else array
-    )
-    graph = graph_of([])
-    spec = TensorSpec(array.shape, "string")
-    operation = graph.create_op("Const", "Const", [], {}, [spec], name=name)
-    operation.host_fn = lambda: array if array.ndim else array.item()
-    return operation.outputs[0]
 
 
 def text(name, tensor, collections=None):
