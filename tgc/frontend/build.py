@@ -136,6 +136,9 @@ def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None) -> Ten
     )
 
 
+_NUMPY_INTS = ("int8", "int16", "int32", "int64", "uint8")
+
+
 def _default_dtype(value, preferred=None):
     array = np.asarray(value)
     if preferred is not None:
@@ -149,7 +152,11 @@ def _default_dtype(value, preferred=None):
             else (array.dtype.name if array.dtype != np.float64 else "float32")
         )
     if array.dtype.kind in "iu":
-        return "int64" if isinstance(value, np.ndarray) and array.dtype == np.int64 else "int32"
+        if not isinstance(value, (np.ndarray, np.generic)):
+            return "int32"  # Python ints, as TF1
+        if array.dtype.name not in _NUMPY_INTS:  # a numpy value keeps its dtype, as in TF
+            raise TypeError(f"cannot convert {value!r} to a tensor: tgc has no {array.dtype.name}")
+        return array.dtype.name
     if array.dtype.kind == "b":
         return "bool"
     raise TypeError(f"cannot convert {value!r} to a tensor")

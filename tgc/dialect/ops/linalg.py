@@ -6,7 +6,7 @@ import numpy as np
 
 from tgc.dialect.costs import matmul_flops
 from tgc.dialect.registry import Attr, Sample, ShapeError, op
-from tgc.dialect.shapes import NUMERIC_DTYPES, same_dtype, spec
+from tgc.dialect.shapes import FLOAT_DTYPES, INT_DTYPES, same_dtype, spec
 from tgc.dialect.types import format_shape
 
 
@@ -36,7 +36,7 @@ class MatMul:
     )
 
     def infer(a, b, transpose_a, transpose_b):
-        dtype = same_dtype(a, b, allowed=NUMERIC_DTYPES)
+        dtype = same_dtype(a, b, allowed=FLOAT_DTYPES + INT_DTYPES)  # TF's MatMul: no int8/16
         if len(a.shape) != 2 or len(b.shape) != 2:
             raise ShapeError(
                 f"matmul needs rank-2 operands but got {format_shape(a.shape)} and "

@@ -1,0 +1,130 @@
+"""int8 and int16 arithmetic (TF1's basic_operations tutorial adds int16 placeholders): TF's
+numbers, wrap-around included.
+
+``TF_VALUES`` is the output of ``/tmp/tfenv/bin/python tests/oracle/narrow_int_oracle.py`` with
+tensorflow-cpu 2.21.0; the programs here are the oracle's. uint8 arithmetic is refused with
+an error (its division, comparison and widening are unsigned, which tgc's integer lowerings are
+not yet); casts to and from uint8 work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+A = [100, -7, 127, -128, 5, -9]
+B = [7, 3, 2, 3, -2, 4]
+TF_VALUES = {
+    "int8": {
+        "add": [107, -4, -127, -125, 3, -5],
+        "sub": [93, -10, 125, 125, 7, -13],
+        "mul": [-68, -21, -2, -128, -10, -36],
+        "floordiv": [14, -3, 63, -43, -3, -3],
+        "floormod": [2, 2, 1, 1, -1, 3],
+        "maximum": [100, 3, 127, 3, 5, 4],
+        "minimum": [7, -7, 2, -128, -2, -9],
+        "negative": [-7, -3, -2, -3, 2, -4],
+        "abs": [7, 3, 2, 3, 2, 4],
+        "square": [49, 9, 4, 9, 4, 16],
+        "sign": [1, -1, 1, -1, 1, -1],
+        "less": [False, True, False, True, False, True],
+        "equal": [False, False, False, False, False, False],
+        "reduce_sum": 88,
+        "reduce_mean": 2,
+        "reduce_max": 127,
+        "reduce_min": -128,
+        "reduce_prod": 16,
+        "to_float": [100.0, -7.0, 127.0, -128.0, 5.0, -9.0],
+        "to_int32": [100000, -7000, 127000, -128000, 5000, -9000],
+        "from_int32": [44, -21, 125, -128, 15, -27],
+    },
+    "int16": {
+        "add": [107, -4, 129, -125, 3, -5],
+        "sub": [93, -10, 125, -131, 7, -13],
+        "mul": [700, -21, 254, -384, -10, -36],
+        "floordiv": [14, -3, 63, -43, -3, -3],
+        "floormod": [2, 2, 1, 1, -1, 3],
+        "maximum": [100, 3, 127, 3, 5, 4],
+        "minimum": [7, -7, 2, -128, -2, -9],
+        "negative": [-7, -3, -2, -3, 2, -4],
+        "abs": [7, 3, 2, 3, 2, 4],
+        "square": [49, 9, 4, 9, 4, 16],
+        "sign": [1, -1, 1, -1, 1, -1],
+        "less": [False, True, False, True, False, True],
+        "equal": [False, False, False, False, False, False],
+        "reduce_sum": 88,
+        "reduce_mean": 2,
+        "reduce_max": 127,
+        "reduce_min": -128,
+        "reduce_prod": -1008,
+        "to_float": [100.0, -7.0, 127.0, -128.0, 5.0, -9.0],
+        "to_int32": [100000, -7000, 127000, -128000, 5000, -9000],
+        "from_int32": [300, -21, 381, -384, 15, -27],
+    },
+}
+
+
+def _program(dtype):
+    a = tf.placeholder(dtype, [6])
+    b = tf.placeholder(dtype, [6])
+    return (a, b), {
+        "add": a + b,
+        "sub": a - b,
+        "mul": a * b,
+        "floordiv": a // b,
+        "floormod": a % b,
+        "maximum": tf.maximum(a, b),
+        "minimum": tf.minimum(a, b),
+        "negative": -b,
+        "abs": tf.abs(b),
+        "square": tf.square(b),
+        "sign": tf.sign(a),
+        "less": a < b,
+        "equal": tf.equal(a, b),
+        "reduce_sum": tf.reduce_sum(a),
+        "reduce_mean": tf.reduce_mean(b),
+        "reduce_max": tf.reduce_max(a),
+        "reduce_min": tf.reduce_min(a),
+        "reduce_prod": tf.reduce_prod(b),
+        "to_float": tf.cast(a, tf.float32),
+        "to_int32": tf.cast(a, tf.int32) * 1000,
+        "from_int32": tf.cast(tf.cast(a, tf.int32) * 3, dtype),
+    }
+
+
+@pytest.mark.parametrize("name", ["int8", "int16"])
+def test_narrow_int_arithmetic_gives_tfs_numbers(name):
+    dtype = getattr(tf, name)
+    (a, b), fetches = _program(dtype)
+    with tf.Session() as sess:
+        got = sess.run(fetches, {a: np.array(A), b: np.array(B)})
+    for key, expected in TF_VALUES[name].items():
+        value = np.asarray(got[key])
+        assert value.tolist() == expected, key
+        if key not in ("less", "equal", "to_float", "to_int32"):
+            assert value.dtype == np.dtype(name), key
+
+
+def test_the_basic_operations_tutorials_int16_placeholders():
+    a = tf.placeholder(tf.int16)
+    b = tf.placeholder(tf.int16)
+    with tf.Session() as sess:
+        assert sess.run(tf.add(a, b), {a: 2, b: 3}) == 5
+        assert sess.run(tf.multiply(a, b), {a: 2, b: 3}) == 6
+
+
+def test_matmul_of_int8_is_refused_as_tf_refuses_it():
+    m = tf.constant(np.ones((2, 2), np.int8))
+    with pytest.raises(ValueError, match="dtype int8 is not supported"):
+        tf.matmul(m, m)
+
+
+def test_uint8_arithmetic_is_refused_but_casts_work():
+    x = tf.placeholder(tf.uint8, [2])
+    with pytest.raises(ValueError, match="dtype uint8 is not supported"):
+        x + x
+    with tf.Session() as sess:
+        got = sess.run(tf.cast(x, tf.float32) * 2.0, {x: np.array([200, 3], np.uint8)})
+    np.testing.assert_array_equal(got, [400.0, 6.0])
