@@ -48,6 +48,8 @@ def _infer_unknown_rank(opdef, specs, attrs):
         dtypes = [s.dtype for s in opdef.result_specs(scalars, attrs)]
     except ShapeError:
         dtypes = [specs[0].dtype] * (1 if opdef.results == "variadic" else opdef.results)
+    if opdef.name == "gradient":  # d y / d x has x's shape whatever y's rank
+        return [specs[1]]
     return [TensorSpec(_shape_from_attrs(opdef, attrs), d) for d in dtypes]
 
 
