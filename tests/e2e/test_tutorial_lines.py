@@ -61,3 +61,62 @@ def test_sgd_on_a_scalar_weight_times_a_placeholder_of_unknown_rank():
         sess.run(train_op, {x: matrix_feed, y: 2.0 * matrix_feed})  # a rank-2 feed: summed
         expected -= 0.01 * np.sum(2.0 * (2.0 * matrix_feed - matrix_feed * expected) * -matrix_feed)
         np.testing.assert_allclose(sess.run(w), expected, rtol=1e-6)
+
+
+# TF 2.21 compat.v1 (with tf-keras 2.21 for tf.layers) names the variables of the program below
+# so; `TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python` on the same program printed them.
+TF_SCOPE_NAMES = [
+    "block/w:0",
+    "block_1/w:0",
+    "dense/bias:0",
+    "dense/kernel:0",
+    "dense_1/bias:0",
+    "dense_1/kernel:0",
+    "discriminator/dense/bias:0",
+    "discriminator/dense/kernel:0",
+    "discriminator/dense_1/bias:0",
+    "discriminator/dense_1/kernel:0",
+    "outer/inner/v:0",
+    "s/dense/bias:0",
+    "s/dense/kernel:0",
+]
+
+
+def test_unnamed_layers_restart_their_numbering_in_a_scope_entered_again():
+    """golbin's GAN2: a discriminator of two unnamed dense layers built twice, the second time
+    under scope.reuse_variables(), shares the first build's variables (TF resets the numbering of
+    a scope's unnamed subscopes when the scope is left)."""
+    x = tf.placeholder(tf.float32, [None, 2])
+
+    def discriminator(inputs, reuse=None):
+        with tf.variable_scope("discriminator") as scope:
+            if reuse:
+                scope.reuse_variables()
+            hidden = tf.layers.dense(inputs, 3, activation=tf.nn.relu)
+            return tf.layers.dense(hidden, 1)
+
+    real, fake = discriminator(x), discriminator(x * 2.0, True)
+    for _ in range(2):
+        with tf.variable_scope(None, default_name="block"):
+            tf.get_variable("w", [1])
+    with tf.variable_scope("outer"):
+        with tf.variable_scope(None, default_name="inner"):
+            tf.get_variable("v", [1])
+    with tf.variable_scope("outer", reuse=tf.AUTO_REUSE):
+        with tf.variable_scope(None, default_name="inner"):
+            tf.get_variable("v", [1])
+    with tf.variable_scope("s") as scope_object:
+        tf.layers.dense(x, 1)
+    with pytest.raises(ValueError, match="Variable s/dense/kernel already exists, disallowed"):
+        with tf.variable_scope(scope_object):
+            tf.layers.dense(x, 1)
+    tf.layers.dense(x, 1)
+    tf.layers.dense(x, 1)
+    assert sorted(v.name for v in tf.global_variables()) == TF_SCOPE_NAMES
+    feed = {x: np.array([[1.0, -0.5]], np.float32)}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got_real, got_fake = sess.run([real, fake], feed)
+        twice = sess.run(real, {x: feed[x] * 2.0})
+    np.testing.assert_allclose(got_fake, twice, rtol=1e-6)  # the same weights
+    np.testing.assert_allclose(got_fake, 2.0 * got_real, rtol=1e-6)  # zero biases, relu: linear

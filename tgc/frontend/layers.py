@@ -13,7 +13,6 @@ them.
 from __future__ import annotations
 
 import numbers
-import weakref
 
 import numpy as np
 
@@ -24,33 +23,13 @@ from tgc.graph.graph import Dimension, Tensor, get_default_graph
 from tgc.frontend.initializers import ones_initializer, zeros_initializer
 from tgc.frontend.variables import (
     get_variable,
-    get_variable_scope,
     global_variables,
+    unique_variable_scope_name,
     variable_scope,
 )
 
 REGULARIZATION_LOSSES = "regularization_losses"
 UPDATE_OPS = "update_ops"
-
-# Variable-scope names already taken by layers, per graph, so unnamed layers get dense, dense_1, ...
-_TAKEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _unique_scope(graph, base: str) -> str:
-    """``base`` or ``base_<k>``: the first name no layer scope or variable under the current scope
-    uses."""
-    taken = _TAKEN.setdefault(graph, set())
-    outer = get_variable_scope().name
-    prefix = f"{outer}/" if outer else ""
-    store = graph._variable_store
-    k = 0
-    while True:
-        short = base if k == 0 else f"{base}_{k}"
-        full = prefix + short
-        if full not in taken and not any(v.startswith(full + "/") for v in store):
-            taken.add(full)
-            return short
-        k += 1
 
 
 def _is_tensor(value) -> bool:
@@ -149,9 +128,7 @@ class Layer:
     def _enter_first_call(self, graph, inputs):
         """Fixes the layer's name: as given, or the next free ``<default>_<k>`` in this scope."""
         if self._given_name is None:
-            self.name = _unique_scope(graph, self._default_name)
-        else:
-            _TAKEN.setdefault(graph, set()).add(_full_scope(self._given_name))
+            self.name = unique_variable_scope_name(self._default_name)
         self._scope_arg = self.name
 
     def _build_and_call(self, inputs, args, kwargs):
@@ -172,11 +149,6 @@ class Layer:
 
     def apply(self, inputs, *args, **kwargs):
         return self(inputs, *args, **kwargs)
-
-
-def _full_scope(name: str) -> str:
-    outer = get_variable_scope().name
-    return f"{outer}/{name}" if outer else name
 
 
 def _no_constraint(layer, **constraints):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import weakref
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend import build
@@ -266,29 +267,74 @@ def get_variable_scope() -> VariableScope:
     return _scope_stack(get_default_graph())[-1]
 
 
+# How many times each variable scope (by full name) has been entered, per graph: TF's counts, which
+# make an unnamed scope `dense`, `dense_1`, ... and start again at `dense` each time the scope
+# around them is entered anew by name (so a discriminator built twice, the second time under
+# reuse, finds the variables of its first build).
+_SCOPE_COUNTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _scope_counts(graph) -> dict:
+    return _SCOPE_COUNTS.setdefault(graph, {})
+
+
+def unique_variable_scope_name(base: str) -> str:
+    """``base``, or ``base_<k>`` for the first k no scope of that name under the current one has
+    been entered with (TF's ``_get_unique_variable_scope``)."""
+    counts = _scope_counts(get_default_graph())
+    outer = get_variable_scope().name
+    full = f"{outer}/{base}" if outer else base
+    if not counts.get(full):
+        return base
+    k = 1
+    while counts.get(f"{full}_{k}"):
+        k += 1
+    return f"{base}_{k}"
+
+
 @contextlib.contextmanager
 def variable_scope(
     name_or_scope, default_name=None, values=None, initializer=None, reuse=None, **_ignored
 ):
-    """Prefixes get_variable names and op names; ``reuse=True`` (or AUTO_REUSE) shares variables."""
+    """Prefixes get_variable names and op names; ``reuse=True`` (or AUTO_REUSE) shares variables.
+    Without a name, ``default_name`` is made unique (``default_name_1``, ...)."""
     graph = get_default_graph()
     stack = _scope_stack(graph)
     outer = stack[-1]
+    counts = _scope_counts(graph)
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
     else:
-        base = name_or_scope if name_or_scope is not None else default_name
+        if name_or_scope is None and default_name is None:
+            raise TypeError("If default_name is None then name_or_scope is required")
+        base = (
+            name_or_scope if name_or_scope is not None else unique_variable_scope_name(default_name)
+        )
         full = f"{outer.name}/{base}" if outer.name else base
     inherited = outer.reuse if reuse is None else reuse
     scope = VariableScope(
         full, reuse=inherited or False, initializer=initializer or outer.initializer
     )
+    counts[full] = counts.get(full, 0) + 1
+    entered_counts = dict(counts)
     stack.append(scope)
     try:
         with graph.name_scope(full.split("/")[-1]):
             yield scope
     finally:
         stack.pop()
+        if isinstance(name_or_scope, VariableScope):
+            counts.clear()  # a scope object re-entered: its subscopes' counts as they were
+            counts.update(entered_counts)
+        else:
+            _reset_subscopes(counts, full)
+
+
+def _reset_subscopes(counts: dict, full: str) -> None:
+    prefix = full + "/"
+    for name in counts:
+        if name.startswith(prefix):
+            counts[name] = 0
 
 
 def get_variable(
