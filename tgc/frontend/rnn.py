@@ -1,0 +1,372 @@
+"""`tf.nn.dynamic_rnn`, `tf.nn.static_rnn`, `tf.nn.bidirectional_dynamic_rnn` and
+`tf.nn.static_bidirectional_rnn`: a cell (tgc/frontend/rnn_cell.py) run over the time steps of a
+sequence, as TensorFlow 2.21's compat.v1 functions run it.
+
+`dynamic_rnn` is one compiled `tf.while_loop` over the time steps (the trip count is the inputs'
+run-time length), not a Python unrolling: the cell is traced once, in the loop's body, under the
+variable scope ``rnn`` (or ``scope``), so its variables are TF's ``rnn/basic_lstm_cell/kernel``...
+The outputs grow by one step per iteration. With ``sequence_length``, a sequence's outputs past its
+length are zeros and its state is copied through unchanged, so the final state is the state at its
+last step, as in TF. `static_rnn` calls the cell once per step of a Python list of inputs.
+"""
+
+from __future__ import annotations
+
+from tgc.dialect.types import as_dtype
+from tgc.frontend import array_ops, math_ops
+from tgc.frontend.build import convert_to_tensor
+from tgc.frontend.control import _flatten, _pack, while_loop
+from tgc.frontend.gather_ops import gather
+from tgc.frontend.rnn_cell import _batch_rows
+from tgc.frontend.variables import VariableScope, variable_scope
+from tgc.graph.graph import TensorShape, get_default_graph
+
+
+def _swap_batch_time(x):
+    """[a, b, ...] -> [b, a, ...] (batch-major <-> time-major)."""
+    rank = x.spec.rank
+    return array_ops.transpose(x, [1, 0, *range(2, rank)])
+
+
+def _checked_inputs(inputs, time_major: bool) -> list:
+    flat = [convert_to_tensor(x) for x in _flatten(inputs)]
+    if not flat:
+        raise ValueError("dynamic_rnn: inputs must not be empty")
+    for x in flat:
+        if x.spec.rank is None or x.spec.rank < 3:
+            raise ValueError(
+                f"dynamic_rnn: input '{x.name}' must have rank at least 3 "
+                f"([{'time, batch' if time_major else 'batch, time'}, depth]), but has shape "
+                f"{x.shape}"
+            )
+    return flat
+
+
+def _static_dim(x, axis: int):
+    return x.spec.shape[axis] if x.spec.shape is not None else None
+
+
+def _batch_size(time_major_inputs: list):
+    """The batch size: a Python int when some input knows it, else the run-time dim."""
+    for x in time_major_inputs:
+        if _static_dim(x, 1) is not None:
+            return int(_static_dim(x, 1))
+    return array_ops.shape(time_major_inputs[0])[1]
+
+
+def _sequence_lengths(sequence_length):
+    if sequence_length is None:
+        return None
+    lengths = convert_to_tensor(sequence_length)
+    if lengths.spec.rank not in (None, 1):
+        raise ValueError(
+            f"sequence_length must be a vector of length batch_size, but saw shape: {lengths.shape}"
+        )
+    if lengths.dtype.name != "int32":
+        lengths = math_ops.cast(lengths, "int32")
+    return lengths
+
+
+def _initial_state(cell, initial_state, dtype, batch_size):
+    if initial_state is not None:
+        return _pack(initial_state, [convert_to_tensor(s) for s in _flatten(initial_state)])
+    if dtype is None:
+        raise ValueError("If there is no initial_state, you must give a dtype.")
+    return cell.zero_state(batch_size, as_dtype(dtype))
+
+
+def _empty_outputs(cell, rows, batch_size, dtype) -> list:
+    """[0, batch, size] zeros for each of the cell's outputs: the stacks the loop grows."""
+    stacks = []
+    for size in _flatten(cell.output_size):
+        if isinstance(batch_size, int):
+            stacks.append(array_ops.zeros([0, batch_size, int(size)], dtype=dtype))
+        else:
+            one_step = array_ops.expand_dims(array_ops.tile(rows, [1, int(size)]), 0)
+            stacks.append(array_ops.slice(one_step, [0, 0, 0], [0, -1, -1]))
+    return stacks
+
+
+def _copy_through(finished, new, old):
+    """old where the sequence has finished ([batch] bool), else new."""
+    return math_ops.where(array_ops.expand_dims(finished, 1), old, new)
+
+
+def _step_body(cell, inputs, flat_inputs, lengths):
+    """The loop's body: one cell step, its outputs appended to the stacks."""
+
+    def body(time, state, stacks):
+        x_t = _pack(inputs, [gather(x, time) for x in flat_inputs])
+        output, new_state = cell(x_t, state)
+        flat_out = [convert_to_tensor(o) for o in _flatten(output)]
+        flat_state = [convert_to_tensor(s) for s in _flatten(new_state)]
+        if lengths is not None:
+            finished = math_ops.greater_equal(time, lengths)
+            flat_out = [_copy_through(finished, o, array_ops.zeros_like(o)) for o in flat_out]
+            flat_state = [
+                _copy_through(finished, n, o) for n, o in zip(flat_state, _flatten(state))
+            ]
+        grown = [
+            array_ops.concat([s, array_ops.expand_dims(o, 0)], 0) for s, o in zip(stacks, flat_out)
+        ]
+        return time + 1, _pack(state, flat_state), grown
+
+    return body
+
+
+def _invariant(t, batch_size) -> TensorShape:
+    dims = list(t.spec.shape)
+    if dims and not isinstance(batch_size, int):
+        dims[0] = None
+    return TensorShape(dims)
+
+
+def _with_static_time(stacked, time_steps, batch_size):
+    """The stacked [?, batch, size] outputs with the time dim TF knows statically, when known: a
+    gather of steps 0..T-1 (a reshape to the static shape breaks the loop's gradient, see
+    /tmp/notes/requests.md; the gather's gradient keeps the stack's type)."""
+    if time_steps is None:
+        return stacked
+    return gather(stacked, convert_to_tensor(list(range(int(time_steps))), dtype="int32"))
+
+
+def dynamic_rnn(
+    cell,
+    inputs,
+    sequence_length=None,
+    initial_state=None,
+    dtype=None,
+    parallel_iterations=None,
+    swap_memory=False,
+    time_major=False,
+    scope=None,
+):
+    """Runs ``cell`` over the time steps of ``inputs`` ([batch, time, depth], or [time, batch,
+    depth] with ``time_major``) in one compiled loop; returns (outputs, final state)."""
+    flat_inputs = _checked_inputs(inputs, time_major)
+    with variable_scope(scope or "rnn"):
+        if not time_major:
+            flat_inputs = [_swap_batch_time(x) for x in flat_inputs]
+        time_steps = _static_dim(flat_inputs[0], 0)
+        batch_size = _batch_size(flat_inputs)
+        state = _initial_state(cell, initial_state, dtype, batch_size)
+        flat_state = _flatten(state)
+        out_dtype = flat_state[0].dtype if flat_state else flat_inputs[0].dtype
+        rows = None if isinstance(batch_size, int) else _batch_rows(batch_size, out_dtype)
+        stacks = _empty_outputs(cell, rows, batch_size, out_dtype)
+        lengths = _sequence_lengths(sequence_length)
+        steps = array_ops.shape(flat_inputs[0])[0]
+        _, final_state, stacks = while_loop(
+            lambda time, state, stacks: math_ops.less(time, steps),
+            _step_body(cell, inputs, flat_inputs, lengths),
+            [convert_to_tensor(0), state, stacks],
+            shape_invariants=[
+                TensorShape([]),
+                _pack(state, [_invariant(s, batch_size) for s in flat_state]),
+                [TensorShape([None, *s.spec.shape[1:]]) for s in stacks],
+            ],
+            name="while",
+        )
+        outputs = [_with_static_time(s, time_steps, batch_size) for s in stacks]
+        if not time_major:
+            outputs = [_swap_batch_time(o) for o in outputs]
+    return _pack(cell.output_size, outputs), final_state
+
+
+def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
+    """Runs ``cell`` over a Python list of [batch, depth] inputs, one call per step; returns
+    (the list of outputs, final state)."""
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError("inputs must be a sequence")
+    if not inputs:
+        raise ValueError("inputs must not be empty")
+    steps = [_pack(x, [convert_to_tensor(t) for t in _flatten(x)]) for x in inputs]
+    first = _flatten(steps[0])[0]
+    with variable_scope(scope or "rnn") as varscope:
+        batch = _static_dim(first, 0)
+        batch_size = int(batch) if batch is not None else array_ops.shape(first)[0]
+        state = _initial_state(cell, initial_state, dtype, batch_size)
+        lengths = _sequence_lengths(sequence_length)
+        outputs = []
+        for time, x in enumerate(steps):
+            if time > 0:
+                varscope.reuse_variables()
+            output, new_state = cell(x, state)
+            if lengths is not None:
+                finished = math_ops.greater_equal(time, lengths)
+                output = _pack(
+                    output,
+                    [_copy_through(finished, o, array_ops.zeros_like(o)) for o in _flatten(output)],
+                )
+                new_state = _pack(
+                    new_state,
+                    [
+                        _copy_through(finished, n, o)
+                        for n, o in zip(_flatten(new_state), _flatten(state))
+                    ],
+                )
+            outputs.append(output)
+            state = new_state
+    return outputs, state
+
+
+# ---- bidirectional -------------------------------------------------------------------------------
+
+
+def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=0, name=None, seq_dim=None):
+    """Reverses the first seq_lengths[b] steps of each sequence b along ``seq_axis``, leaving the
+    steps past the length in place (`tf.reverse_sequence`); as a batched permutation matmul, so
+    its gradient is the reverse permutation."""
+    x = convert_to_tensor(input)
+    seq_axis = seq_dim if seq_axis is None else seq_axis
+    if seq_axis is None:
+        raise ValueError("reverse_sequence needs seq_axis")
+    rank = x.spec.rank
+    if rank is None or rank < 2:
+        raise ValueError(f"reverse_sequence needs an input of rank >= 2, not {x.shape}")
+    seq_axis, batch_axis = int(seq_axis) % rank, int(batch_axis) % rank
+    with get_default_graph().name_scope(name or "ReverseSequence"):
+        # [batch, time, rest...] then [batch, time, features] for the matmul
+        order = [batch_axis, seq_axis, *(a for a in range(rank) if a not in (batch_axis, seq_axis))]
+        moved = array_ops.transpose(x, order)
+        steps = _static_dim(moved, 1)
+        if steps is None:
+            raise ValueError(
+                "tgc's reverse_sequence needs the sequence axis's length known when the graph is "
+                f"built; '{x.name}' has shape {x.shape}"
+            )
+        lengths = math_ops.cast(convert_to_tensor(seq_lengths), "int32")
+        positions = array_ops.expand_dims(
+            convert_to_tensor(list(range(int(steps))), dtype="int32"), 0
+        )  # [1, time]
+        lengths = array_ops.expand_dims(lengths, 1)  # [batch, 1]
+        source = math_ops.where(
+            math_ops.less(positions, lengths),
+            math_ops.subtract(math_ops.subtract(lengths, 1), positions),
+            math_ops.add(positions, array_ops.zeros_like(lengths)),
+        )  # [batch, time]: the step each output step reads
+        permutation = array_ops.one_hot(source, int(steps), dtype=x.dtype)  # [batch, time, time]
+        flat = array_ops.reshape(
+            moved, [-1 if _static_dim(moved, 0) is None else _static_dim(moved, 0), int(steps), -1]
+        )
+        reversed_ = math_ops.matmul(permutation, flat)
+        back = array_ops.reshape(reversed_, [-1 if d is None else d for d in moved.spec.shape])
+        inverse = [order.index(a) for a in range(rank)]
+        return array_ops.transpose(back, inverse)
+
+
+def _reverse(x, axis: int):
+    """x with ``axis`` reversed (`tf.reverse`), by gathering the steps in the opposite order."""
+    x = convert_to_tensor(x)
+    steps = _static_dim(x, axis)
+    if steps is None:
+        n = array_ops.shape(x)[axis]
+        raise ValueError(
+            f"tgc's bidirectional RNN reverses the time axis, whose length must be known when the "
+            f"graph is built (or give sequence_length); '{x.name}' has shape {x.shape} ({n.name})"
+        )
+    order = convert_to_tensor(list(range(int(steps) - 1, -1, -1)), dtype="int32")
+    return gather(x, order, axis=axis)
+
+
+def _reversed_inputs(inputs, lengths, time_axis: int, batch_axis: int):
+    def one(x):
+        if lengths is None:
+            return _reverse(x, time_axis)
+        return reverse_sequence(x, lengths, seq_axis=time_axis, batch_axis=batch_axis)
+
+    return _pack(inputs, [one(convert_to_tensor(x)) for x in _flatten(inputs)])
+
+
+def _scope_for(scope, default: str):
+    return scope if isinstance(scope, VariableScope) else (scope or default)
+
+
+def bidirectional_dynamic_rnn(
+    cell_fw,
+    cell_bw,
+    inputs,
+    sequence_length=None,
+    initial_state_fw=None,
+    initial_state_bw=None,
+    dtype=None,
+    parallel_iterations=None,
+    swap_memory=False,
+    time_major=False,
+    scope=None,
+):
+    """A forward dynamic_rnn under ``fw`` and one over the reversed sequences under ``bw``, its
+    outputs reversed back; returns ((output_fw, output_bw), (state_fw, state_bw))."""
+    time_axis, batch_axis = (0, 1) if time_major else (1, 0)
+    lengths = _sequence_lengths(sequence_length)
+    with variable_scope(_scope_for(scope, "bidirectional_rnn")):
+        with variable_scope("fw") as fw_scope:
+            output_fw, state_fw = dynamic_rnn(
+                cell_fw,
+                inputs,
+                sequence_length=lengths,
+                initial_state=initial_state_fw,
+                dtype=dtype,
+                time_major=time_major,
+                scope=fw_scope,
+            )
+        with variable_scope("bw") as bw_scope:
+            reversed_inputs = _reversed_inputs(inputs, lengths, time_axis, batch_axis)
+            reversed_out, state_bw = dynamic_rnn(
+                cell_bw,
+                reversed_inputs,
+                sequence_length=lengths,
+                initial_state=initial_state_bw,
+                dtype=dtype,
+                time_major=time_major,
+                scope=bw_scope,
+            )
+            output_bw = _reversed_inputs(reversed_out, lengths, time_axis, batch_axis)
+    return (output_fw, output_bw), (state_fw, state_bw)
+
+
+def static_bidirectional_rnn(
+    cell_fw,
+    cell_bw,
+    inputs,
+    initial_state_fw=None,
+    initial_state_bw=None,
+    dtype=None,
+    sequence_length=None,
+    scope=None,
+):
+    """static_rnn forward under ``fw`` and over the reversed list under ``bw``; each step's
+    outputs concatenated [fw, bw]: returns (outputs, state_fw, state_bw)."""
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise TypeError("inputs must be a non-empty list")
+    lengths = _sequence_lengths(sequence_length)
+    with variable_scope(_scope_for(scope, "bidirectional_rnn")):
+        with variable_scope("fw") as fw_scope:
+            output_fw, state_fw = static_rnn(
+                cell_fw, inputs, initial_state_fw, dtype, lengths, scope=fw_scope
+            )
+        with variable_scope("bw") as bw_scope:
+            reversed_inputs = _reverse_list(inputs, lengths)
+            tmp, state_bw = static_rnn(
+                cell_bw, reversed_inputs, initial_state_bw, dtype, lengths, scope=bw_scope
+            )
+    output_bw = _reverse_list(tmp, lengths)
+    outputs = [
+        array_ops.concat([fw, bw], 1)
+        for fw, bw in zip(_flat_steps(output_fw), _flat_steps(output_bw))
+    ]
+    return outputs, state_fw, state_bw
+
+
+def _flat_steps(steps: list) -> list:
+    return [convert_to_tensor(_flatten(s)[0]) for s in steps]
+
+
+def _reverse_list(steps: list, lengths):
+    """The steps in reverse order; with lengths, each sequence's first lengths[b] steps reversed
+    (TF's _reverse_seq: stack, reverse_sequence, unstack)."""
+    if lengths is None:
+        return list(reversed(steps))
+    stacked = array_ops.stack([convert_to_tensor(s) for s in steps], axis=0)
+    flipped = reverse_sequence(stacked, lengths, seq_axis=0, batch_axis=1)
+    return array_ops.unstack(flipped, num=len(steps), axis=0)
