@@ -182,6 +182,7 @@ def executing_eagerly():
 
 # TF 0.x names of stack/unstack (tf.pack in older tutorials); array_ops is imported above.
 pack, unpack = stack, unstack  # noqa: F405
+from tgc.frontend.rnn import reverse_sequence  # noqa: E402,F401
 from tgc.frontend import gfile  # noqa: E402,F401
 
 # `from tensorflow.examples.tutorials.mnist import input_data` (the MNIST reader of the tutorials).
@@ -210,5 +211,12 @@ for _module_name in (
     # `from tensorflow.contrib import rnn`, `import tensorflow.nn as nn`: the namespaces import
     # as modules too (tgc.summary, tgc.random and tgc.initializers are modules already).
     _sys.modules.setdefault(f"{__name__}.{_module_name}", globals()[_module_name])
-_sys.modules.setdefault(f"{__name__}.contrib.layers", contrib.layers)
+for _module_name, _module in (
+    ("contrib.layers", contrib.layers),
+    ("contrib.rnn", contrib.rnn),
+    ("nn.rnn_cell", nn.rnn_cell),
+):
+    _sys.modules.setdefault(f"{__name__}.{_module_name}", _module)
+    install_unsupported_names(_module, f"tf.{_module_name}")
+del _module
 del _module_name

@@ -16,7 +16,8 @@ import types
 
 from tgc.dialect.types import as_dtype
 from tgc.frontend import layers as core_layers
-from tgc.frontend import math_ops, nn, random_ops
+from tgc.frontend import math_ops, nn, random_ops, rnn_cell
+from tgc.frontend.rnn import static_bidirectional_rnn, static_rnn
 from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.cluster import GreedyLoadBalancingStrategy, byte_size_load_fn
 from tgc.graph.graph import get_default_graph
@@ -279,4 +280,13 @@ training = types.ModuleType(
 training.GreedyLoadBalancingStrategy = GreedyLoadBalancingStrategy
 training.byte_size_load_fn = byte_size_load_fn
 
-__all__ = ["layers", "training"]
+# tf.contrib.rnn: the cells of tf.nn.rnn_cell, with contrib's static_rnn and bidirectional RNNs.
+rnn = types.ModuleType("tgc.contrib.rnn", "TF1's tf.contrib.rnn: the RNN cells and static RNNs.")
+for _name in dir(rnn_cell):
+    _value = getattr(rnn_cell, _name)
+    if isinstance(_value, type) and _value.__module__ == rnn_cell.__name__ and _name[0] != "_":
+        setattr(rnn, _name, _value)
+rnn.static_rnn = static_rnn
+rnn.static_bidirectional_rnn = static_bidirectional_rnn
+
+__all__ = ["layers", "rnn", "training"]

@@ -247,3 +247,12 @@ from tgc.frontend.conv_ops import (  # noqa: E402,F401
 )
 from tgc.frontend.random_ops import dropout  # noqa: E402,F401
 from tgc.frontend.gather_ops import embedding_lookup  # noqa: E402,F401
+
+# Recurrent networks: the cells in tgc/frontend/rnn_cell.py, the loops over time in rnn.py.
+from tgc.frontend import rnn_cell  # noqa: E402,F401
+from tgc.frontend.rnn import (  # noqa: E402,F401
+    bidirectional_dynamic_rnn,
+    dynamic_rnn,
+    static_bidirectional_rnn,
+    static_rnn,
+)
