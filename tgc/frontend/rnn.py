@@ -245,11 +245,15 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=0, name=None,
             math_ops.subtract(math_ops.subtract(lengths, 1), positions),
             math_ops.add(positions, array_ops.zeros_like(lengths)),
         )  # [batch, time]: the step each output step reads
-        permutation = array_ops.one_hot(source, int(steps), dtype=x.dtype)  # [batch, time, time]
-        flat = array_ops.reshape(
-            moved, [-1 if _static_dim(moved, 0) is None else _static_dim(moved, 0), int(steps), -1]
+        # [batch, time (out), time (in)] one-hot rows picking each output step's input step
+        permutation = array_ops.one_hot(source, int(steps), dtype=x.dtype)
+        batch = _static_dim(moved, 0)
+        flat = array_ops.reshape(moved, [-1 if batch is None else batch, int(steps), -1])
+        # sum over the input steps of permutation[b, t, s] * flat[b, s, f] (no batched matmul)
+        picked = math_ops.multiply(
+            array_ops.expand_dims(permutation, 3), array_ops.expand_dims(flat, 1)
         )
-        reversed_ = math_ops.matmul(permutation, flat)
+        reversed_ = math_ops.reduce_sum(picked, axis=2)
         back = array_ops.reshape(reversed_, [-1 if d is None else d for d in moved.spec.shape])
         inverse = [order.index(a) for a in range(rank)]
         return array_ops.transpose(back, inverse)
