@@ -618,3 +618,68 @@ def test_shards_must_follow_the_partition_strategy():
                 num_classes=11,
                 sampled_values=(SAMPLED, TRUE_EC1, SAMPLED_EC),
             )
+
+
+class _Digits:
+    """Uniform classes 0..9 from numpy's integers (a draw's values, in order, are the stream)."""
+
+    range_max = 10
+
+    def draw(self, rng, count):
+        return rng.integers(0, 10, count)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_unique_draw_is_tfs_one_at_a_time_loop(seed):
+    """The chunked scan keeps what TF's loop keeps: each class at its first draw, in draw order,
+    num_tries = the draws up to the last class kept."""
+    classes, tries = cs.draw_candidates(_Digits(), np.random.default_rng(seed), 9, True)
+    stream = np.random.default_rng(seed).integers(0, 10, 256).tolist()
+    kept, count = [], 0
+    for value in stream:
+        count += 1
+        if value not in kept:
+            kept.append(value)
+        if len(kept) == 9:
+            break
+    assert classes.tolist() == kept and tries == count
+
+
+def test_unique_draw_of_every_class_terminates_fast():
+    """All 1000 classes of log-uniform(1000): the rarest has p ~ 1.4e-4, so tens of thousands of
+    tries, made in chunks."""
+    classes, tries = cs.draw_candidates(cs._LogUniform(1000), np.random.default_rng(0), 1000, True)
+    assert sorted(classes.tolist()) == list(range(1000)) and tries > 1000
+
+
+def _train_steps(fn, config=None, device=None, steps=3):
+    """A few SGD steps of ``fn`` (a sampled loss, its own sampler) on a fixed batch: the losses."""
+    rng = np.random.RandomState(0)
+    with tf.Graph().as_default():
+        tf.set_random_seed(1)
+        with tf.device(device):
+            w = tf.Variable(rng.normal(0, 0.1, (50, 8)).astype(np.float32))
+            b = tf.Variable(np.zeros(50, np.float32))
+            x = tf.placeholder(tf.float32, [16, 8])
+            y = tf.placeholder(tf.int64, [16, 1])
+            loss = tf.reduce_mean(fn(w, b, y, x, num_sampled=10, num_classes=50))
+            step = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+        feed = {
+            x: rng.normal(0, 1, (16, 8)).astype(np.float32),
+            y: rng.randint(0, 50, (16, 1)).astype(np.int64),
+        }
+        with tf.Session(config=config) as s:
+            s.run(tf.global_variables_initializer())
+            return [s.run([loss, step], feed)[0] for _ in range(steps)]
+
+
+def test_sampled_softmax_on_the_gpu_gives_the_cpus_numbers():
+    """The draw stays on the host; the loss, its gradient and the update run on the (emulated) GPU
+    with the CPU's numbers (same seeds, so the same samples)."""
+    from tgc.dialect import targets
+
+    cpu = _train_steps(sampled_softmax_loss)
+    with targets.selected("nvptx-emulated"):
+        gpu = _train_steps(sampled_softmax_loss, tf.ConfigProto(device_count={"GPU": 1}), "/gpu:0")
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-5)
+    assert cpu[-1] < cpu[0]

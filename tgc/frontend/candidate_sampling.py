@@ -43,8 +43,9 @@ __all__ = [
     "compute_accidental_hits",
 ]
 
-# Draws made per numpy call while looking for distinct classes (a batch, then a Python scan of it).
+# Draws per numpy call while looking for distinct classes: the first chunk, and the most.
 _DRAW_CHUNK = 256
+_MAX_CHUNK = 1 << 22
 # TF's limit on a unique sampler's tries (CHECK_LT(num_tries, kint32max)).
 _MAX_TRIES = 2**31 - 1
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -123,23 +124,35 @@ class _Unigram:
 
 
 def draw_candidates(distribution, rng, num_sampled: int, unique: bool):
-    """TF's sampling loop: (classes int64 [num_sampled], num_tries)."""
+    """TF's sampling loop: (classes int64 [num_sampled], num_tries).
+
+    With ``unique``, TF draws one class at a time, keeping each class the first time it comes,
+    until it has ``num_sampled``; num_tries counts every draw. Here the draws come in chunks (each
+    twice the last), scanned at once for their first occurrences of new classes: the same process,
+    fast also when rare classes take millions of tries. A chunk's draws after the last class kept
+    are not counted (nor used)."""
     if not unique:
         return distribution.draw(rng, num_sampled).astype(np.int64), num_sampled
-    picked: list = []
-    seen: set = set()
+    picked = np.empty(0, np.int64)
     tries = 0
-    while len(picked) < num_sampled:
-        for value in distribution.draw(rng, _DRAW_CHUNK).tolist():
-            tries += 1
-            if value not in seen:
-                seen.add(value)
-                picked.append(value)
-                if len(picked) == num_sampled:
-                    break
+    chunk = max(2 * num_sampled, _DRAW_CHUNK)
+    while True:
+        draws = distribution.draw(rng, chunk).astype(np.int64)
+        classes, first = np.unique(draws, return_index=True)
+        positions = np.sort(first[~np.isin(classes, picked)])  # new classes, in draw order
+        need = num_sampled - len(picked)
+        if len(positions) >= need:
+            picked = np.concatenate([picked, draws[positions[:need]]])
+            tries += int(positions[need - 1]) + 1
+            return picked, tries
+        picked = np.concatenate([picked, draws[positions]])
+        tries += chunk
         if tries >= _MAX_TRIES:
-            raise RuntimeError(f"unique candidate sampling found no {num_sampled} classes")
-    return np.array(picked, np.int64), tries
+            raise RuntimeError(
+                f"unique candidate sampling found {len(picked)} of {num_sampled} distinct classes "
+                f"in {tries} tries"
+            )
+        chunk = min(2 * chunk, _MAX_CHUNK)
 
 
 def _seeded_generator(op) -> np.random.Generator:
