@@ -683,3 +683,25 @@ def test_sampled_softmax_on_the_gpu_gives_the_cpus_numbers():
         gpu = _train_steps(sampled_softmax_loss, tf.ConfigProto(device_count={"GPU": 1}), "/gpu:0")
     np.testing.assert_allclose(gpu, cpu, rtol=1e-5)
     assert cpu[-1] < cpu[0]
+
+
+def test_fixed_unigram_from_a_vocab_file_with_reserved_ids(tmp_path):
+    """TF's vocab file: one class per line, its count the last comma-separated field; reserved ids
+    come first with weight 0 (never drawn). P(c) = count ** distortion / total, in float32."""
+    vocab = tmp_path / "vocab.csv"
+    vocab.write_text("the,6\ncat,2\nsat,0\nmat,8\n")
+    with tf.Graph().as_default():
+        values = cs.fixed_unigram_candidate_sampler(
+            TRUE_CLASSES % 6, 2, 5000, False, 6, vocab_file=str(vocab), num_reserved_ids=2, seed=4
+        )
+        with tf.Session() as s:
+            sampled, _, sampled_ec = s.run(values)
+    weights = np.array([0, 0, 6, 2, 0, 8], np.float64)
+    p = weights / weights.sum()
+    _assert_binomial(np.bincount(sampled, minlength=6), p, 5000)
+    assert not np.isin(sampled, [0, 1, 4]).any()
+    np.testing.assert_allclose(sampled_ec, p[sampled] * 5000, rtol=1e-6)
+    with tf.Graph().as_default(), pytest.raises(ValueError, match="range_max=5 must equal"):
+        cs.fixed_unigram_candidate_sampler(
+            TRUE_CLASSES % 5, 2, 3, False, 5, vocab_file=str(vocab), num_reserved_ids=2
+        )
