@@ -705,3 +705,13 @@ def test_fixed_unigram_from_a_vocab_file_with_reserved_ids(tmp_path):
         cs.fixed_unigram_candidate_sampler(
             TRUE_CLASSES % 5, 2, 3, False, 5, vocab_file=str(vocab), num_reserved_ids=2
         )
+
+
+def test_true_classes_must_be_int64_as_in_tf():
+    with tf.Graph().as_default():
+        labels = tf.placeholder(tf.int32, [None, 1], name="labels")
+        with pytest.raises(TypeError, match="true_classes must be int64 but 'labels:0' is int32"):
+            cs.log_uniform_candidate_sampler(labels, 1, 3, True, 10)
+        # the losses cast int32 labels to int64 first, as TF's do
+        loss = nce_loss(W0, B0, labels, X0, num_sampled=3, num_classes=NUM_CLASSES)
+        assert loss.dtype == tf.float32

@@ -221,7 +221,8 @@ def expected_counts_numpy(distribution, classes, num_tries: int, num_sampled: in
 
 
 def _check_args(fn, true_classes, num_true, num_sampled, unique, range_max):
-    true_classes = convert_to_tensor(true_classes, dtype="int64")
+    is_tensor = isinstance(true_classes, Tensor) or hasattr(true_classes, "_as_graph_element")
+    true_classes = convert_to_tensor(true_classes, dtype=None if is_tensor else "int64")
     if true_classes.dtype.name != "int64":
         raise TypeError(
             f"{fn}: true_classes must be int64 but '{true_classes.name}' is "
