@@ -11,6 +11,8 @@ status, category, variant, dtype, ops, input dims, seconds, detail); seeds alrea
 skipped, so a campaign killed half-way resumes where it stopped. The summary at the end counts
 graphs, passes, wrong numbers, crashes and errors by category, and lists each distinct failure with
 its first seed. ``--include-known-bugs`` also draws the situations of generator.KNOWN_BUGS.
+``--control-flow PERCENT`` draws loops, conds and cases too (generator.draw_control; at least one
+per graph); 0, the default, draws the graphs of earlier campaigns.
 ``tests/conformance/shrink.py SEED`` shrinks a failing seed to a short ``import tgc as tf`` program.
 A seed's graph depends on the registry: an op added to it changes the graphs drawn after it.
 """
@@ -36,34 +38,43 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 # ---- the worker: one process, many seeds ---------------------------------------------------------
 
 
-def worker(include_known: bool, target: str, variant: str | None) -> None:
+def draw(seed: int, args, entries=None):
+    """Graph ``seed`` as this campaign's options draw it."""
+    from conformance.checks import draws_control_flow_pinned, target_named
+    from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
+
+    target = target_named(args.target)
+    return draw_graph(
+        RandomChooser(seed),
+        seed=seed,
+        avoid=set() if args.include_known_bugs else set(KNOWN_BUGS),
+        entries=entries,
+        variant=args.variant,
+        favour=target.favour,  # an accelerator's ops are drawn more often
+        control_flow=args.control_flow,
+        control_on_pinned_devices=draws_control_flow_pinned(target),
+    )
+
+
+def worker(args) -> None:
     """Reads seeds on stdin, writes one JSON result per seed on the original stdout."""
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
-    from conformance.checks import run_checks, target_named
-    from conformance.generator import KNOWN_BUGS, RandomChooser, catalogue, draw_graph
+    from conformance.checks import run_checks
+    from conformance.generator import catalogue
 
     entries = catalogue()
-    favour = target_named(target).favour  # an accelerator's ops are drawn more often
-    avoid = set() if include_known else set(KNOWN_BUGS)
     abort_seed = os.environ.get("TGC_CAMPAIGN_ABORT_SEED")  # the tests' stand-in for a segfault
     for line in sys.stdin:
         seed = int(line)
         if abort_seed is not None and seed == int(abort_seed):
             os.abort()
         started = time.time()
-        spec = draw_graph(
-            RandomChooser(seed),
-            seed=seed,
-            avoid=avoid,
-            entries=entries,
-            variant=variant,
-            favour=favour,
-        )
+        spec = draw(seed, args, entries)
         record = describe(spec)
         print(f"--- seed {seed}", file=sys.stderr, flush=True)
         try:
-            outcome = run_checks(spec, target)
+            outcome = run_checks(spec, args.target)
             record.update(
                 status=outcome.status, category=outcome.category, detail=outcome.detail[:600]
             )
@@ -76,6 +87,8 @@ def worker(include_known: bool, target: str, variant: str | None) -> None:
 
 
 def describe(spec) -> dict:
+    from conformance.generator import control_nodes
+
     return {
         "seed": spec.seed,
         "variant": spec.variant,
@@ -85,6 +98,7 @@ def describe(spec) -> dict:
             {"kind": i.kind, "static": list(i.static), "fed": list(i.shape)} for i in spec.inputs
         ],
         "targets": len(spec.targets),
+        "control": [n.op for n in control_nodes(spec.nodes)],
     }
 
 
@@ -99,6 +113,7 @@ class Worker:
             command.append("--include-known-bugs")
         if args.variant:
             command += ["--variant", args.variant]
+        command += ["--control-flow", str(args.control_flow)]
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -145,17 +160,9 @@ def done_seeds(path: str) -> set:
 def crash_record(seed: int, worker: Worker, why: str) -> dict:
     """The record of a seed whose worker died or hung; the graph is described by drawing it
     again."""
-    from conformance.checks import target_named
-    from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
-
     record = {"seed": seed}
     try:
-        avoid = set() if ARGS.include_known_bugs else set(KNOWN_BUGS)
-        favour = target_named(ARGS.target).favour
-        spec = draw_graph(
-            RandomChooser(seed), seed=seed, avoid=avoid, variant=ARGS.variant, favour=favour
-        )
-        record.update(describe(spec))
+        record.update(describe(draw(seed, ARGS)))
     except Exception as exc:  # noqa: BLE001
         record["draw_error"] = str(exc)
     record.update(
@@ -251,6 +258,19 @@ def signature(record: dict) -> str:
     return f"{record['status']} {record['category']}: {text[:160]}"
 
 
+def _control_summary(rows: list) -> list:
+    """How many graphs hold control flow, and how many of them pass."""
+    with_control = [r for r in rows if r.get("control")]
+    if not with_control:
+        return []
+    kinds = collections.Counter(op for r in with_control for op in r["control"])
+    passed = sum(r["status"] == "pass" for r in with_control)
+    return [
+        f"graphs with control flow: {len(with_control)} ({passed} pass); "
+        f"loops {kinds['while_loop']}, conds {kinds['cond']}, cases {kinds['case']}"
+    ]
+
+
 def summary(path: str, start: int | None = None, count: int | None = None) -> str:
     records = {}
     with open(path, encoding="utf-8") as fh:
@@ -273,6 +293,7 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
         f"dtypes: {dict(collections.Counter(r.get('dtype') for r in rows))}; "
         "graphs with None dims: "
         f"{sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
+        *_control_summary(rows),
         "by variant:",
     ]
     for variant in sorted({v for v, _ in by_variant if v}):
@@ -317,6 +338,13 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too"
     )
+    parser.add_argument(
+        "--control-flow",
+        type=int,
+        default=0,
+        metavar="PERCENT",
+        help="draw loops, conds and cases: this percentage of the node draws (0: none)",
+    )
     parser.add_argument("--summary", action="store_true", help="only summarise the log")
     parser.add_argument("--progress", action="store_true", help="print the rate every 100 graphs")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -324,7 +352,7 @@ def main(argv=None) -> None:
     global ARGS
     ARGS = args
     if args.worker:
-        worker(args.include_known_bugs, args.target, args.variant)
+        worker(args)
         return
     if not args.summary:
         campaign(args)

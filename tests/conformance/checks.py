@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conformance import reference
+from conformance.reference import CONTROL_OPS
 
 # ---- targets -------------------------------------------------------------------------------------
 
@@ -99,6 +100,17 @@ ACCELERATOR_TYPES = ("ACCEL",)
 # The bf16 ops the generator draws more often on an accelerator: one among about a hundred ops,
 # it would be drawn once in twenty graphs (the vector unit's elementwise ops are common anyway).
 MATRIX_UNIT_DRAWN = ("matmul",)
+
+
+def draws_control_flow_pinned(target: Target) -> bool:
+    """Whether graphs with loops and conds may pin them to the target's devices (the two_devices
+    variant): where its compiler runs ``tgc.while`` and ``tgc.if``, or soft placement keeps them
+    on the CPU (an accelerator). Elsewhere (the GPU) placement puts them on the CPU in the other
+    variants, as it does any op the target lacks."""
+    from tgc.dialect import targets
+
+    supported = targets.get(target.compiler).supported_ops()
+    return target.accelerator or {"while", "if"} <= set(supported)
 
 
 def _runs_variant(compiler, variant: str) -> bool:
@@ -263,13 +275,71 @@ def build_values(spec, input_tensors: list, target: Target | None = None) -> lis
 
     values = list(input_tensors)
     for i, node in enumerate(spec.nodes):
-        use_api = (
-            spec.api if spec.api is not None else zlib.crc32(f"{spec.seed}/{i}".encode()) % 10 < 7
-        )
         scope = tf.device(target.device(node.device)) if target else contextlib.nullcontext()
         with scope:
-            values.extend(apply_node(node, [values[a] for a in node.args], spec.dtype, use_api))
+            values.extend(build_node(spec, node, [values[a] for a in node.args], str(i)))
     return values
+
+
+def _use_api(spec, path: str) -> bool:
+    """Whether the node at ``path`` (its index; a body's nodes: the control node's path, then
+    theirs) is built by a TF1 API call: 70 % of them, by a hash of the seed and the path."""
+    if spec.api is not None:
+        return spec.api
+    return zlib.crc32(f"{spec.seed}/{path}".encode()) % 10 < 7
+
+
+def build_node(spec, node, tensors: list, path: str) -> list:
+    """A node's result tensors: a registry op, or a loop, cond or case (generator.py)."""
+    if node.op in CONTROL_OPS:
+        return build_control(spec, node, tensors, path)
+    return apply_node(node, tensors, spec.dtype, _use_api(spec, path))
+
+
+def build_body(spec, body, params: list, path: str) -> list:
+    """The tensors a ``Body`` returns on ``params`` (a loop's variables and captured tensors, or a
+    branch's captured tensors)."""
+    values = list(params)
+    for j, node in enumerate(body.nodes):
+        values.extend(build_node(spec, node, [values[a] for a in node.args], f"{path}/{j}"))
+    return [values[o] for o in body.outputs]
+
+
+def build_control(spec, node, tensors: list, path: str) -> list:
+    """``tf.while_loop`` over a counter and the loop variables; ``tf.cond``; ``tf.case``."""
+    import tgc as tf
+
+    attrs = node.attrs
+    if node.op == "while_loop":
+        count = attrs["vars"]
+        captured = tensors[count:]
+        trips = attrs["trips"]
+
+        def body(i, *loop_vars):
+            return [i + 1] + build_body(spec, attrs["body"], [*loop_vars, *captured], path)
+
+        invariants = attrs["invariants"]
+        if invariants is not None:
+            invariants = [tf.TensorShape([])] + [tf.TensorShape(list(s)) for s in invariants]
+        out = tf.while_loop(
+            lambda i, *loop_vars: i < trips,
+            body,
+            [tf.constant(0), *tensors[:count]],
+            shape_invariants=invariants,
+            maximum_iterations=attrs["maximum_iterations"],
+        )
+        return list(out)[1:]  # less the counter
+    count = 1 if node.op == "cond" else attrs["preds"]
+    preds, captured = tensors[:count], tensors[count:]
+    fns = [
+        (lambda b=b, k=k: build_body(spec, b, captured, f"{path}/{k}"))
+        for k, b in enumerate(attrs["branches"])
+    ]
+    if node.op == "cond":
+        out = tf.cond(preds[0], fns[0], fns[1], strict=True)
+    else:
+        out = tf.case(list(zip(preds, fns)), default=fns[-1], exclusive=False, strict=True)
+    return list(out)
 
 
 def build_loss(spec, values: list):
@@ -294,7 +364,7 @@ def make_inputs(spec) -> tuple:
         if inp.kind == "variable":
             tensors.append(tf.Variable(array, name=inp.name))
         else:
-            t = tf.placeholder(spec.dtype, list(inp.static), name=inp.name)
+            t = tf.placeholder(inp.dtype or spec.dtype, list(inp.static), name=inp.name)
             tensors.append(t)
             feeds[t] = array
     return tensors, feeds

@@ -14,6 +14,16 @@ While a node is drawn, its numpy value is computed on the graph's actual inputs,
 is dropped when that value is not finite, too large, or not stable under a 1e-3 perturbation of its
 operands (a comparison of near-equal values, ``floor`` next to an integer): float32 rounding in tgc
 must not be able to flip such a result, or a right answer would read as a wrong one.
+
+With ``control_flow`` (a percentage) the generator also draws control flow (``draw_control``):
+``tf.while_loop`` nodes (loop variables from the graph so far, a counter bounded by a drawn trip
+count, sometimes ``maximum_iterations``, sometimes a shape invariant with a ``None`` dim, a body
+drawn from differentiable registry ops over the loop variables and captured outer tensors, nested
+loops and conds), ``tf.cond`` and ``tf.case`` nodes (predicates from a drawn scalar compared with a
+threshold well away from it, or a fed bool placeholder; branches drawn over captured outer tensors
+with the same output structure, dims that differ between branches unknown in the result). A
+control-flow node is checked as a whole like any node (finite, not too large, stable under the
+perturbation), and its results feed later nodes, the loss and the gradient targets.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tgc.dialect.registry import ShapeError, load_all_ops
+from tgc.dialect.registry import REGISTRY, ShapeError, load_all_ops
 from tgc.dialect.shapes import FLOAT_DTYPES
 from tgc.dialect.types import TensorSpec
 
@@ -34,6 +44,8 @@ sys.path.insert(
     0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "unit")
 )
 from registry_harness import skip_reason  # noqa: E402  (the registry-wide tests' notion of runnable)
+
+from conformance.reference import CONTROL_OPS, evaluate_op  # noqa: E402
 
 FLOAT = "float"  # an operand slot that takes the graph's float dtype (float32 or float64)
 DEFAULT_RANGE = (-2.0, 2.0)  # Sample's default low/high: a sample that keeps it declares no domain
@@ -120,6 +132,18 @@ class Input:
     static: tuple  # the placeholder's declared shape: None for unknown dims
     low: float
     high: float
+    dtype: str | None = None  # None: the graph's float dtype; "bool": a predicate's placeholder
+
+
+@dataclass(frozen=True)
+class Body:
+    """A loop's body or a branch: local value ids 0..params-1 are its parameters (a loop's
+    variables, then the outer tensors it captures; a branch's captured tensors), then its nodes'
+    results; it returns ``outputs``."""
+
+    params: int
+    nodes: tuple
+    outputs: tuple
 
 
 @dataclass(frozen=True)
@@ -182,24 +206,55 @@ class GraphSpec:
         """A short text of the graph for logs and failure messages."""
         lines = [f"seed {self.seed} {self.dtype} variant={self.variant}"]
         for i, inp in enumerate(self.inputs):
+            kind = inp.kind if inp.dtype is None else f"{inp.kind} {inp.dtype}"
             lines.append(
-                f"  v{i} = {inp.kind} static={list(inp.static)} fed={list(inp.shape)} "
+                f"  v{i} = {kind} static={list(inp.static)} fed={list(inp.shape)} "
                 f"range=[{inp.low}, {inp.high}]"
             )
-        value = len(self.inputs)
-        for node in self.nodes:
-            names = ", ".join(f"v{value + k}" for k in range(node.results))
-            attrs = {
-                k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in node.attrs.items()
-            }
-            args = ", ".join(f"v{a}" for a in node.args)
-            lines.append(f"  {names} = {node.op}({args}) {attrs} on cpu:{node.device}")
-            value += node.results
+        lines.extend(_describe_nodes(self.nodes, len(self.inputs), "v", "  "))
         lines.append(
             f"  fetch {['v%d' % f for f in self.fetches]} loss {['v%d' % v for v, _ in self.loss]} "
             f"targets {['v%d' % t for t in self.targets]}"
         )
         return "\n".join(lines)
+
+
+def _describe_nodes(nodes, first: int, prefix: str, indent: str) -> list:
+    lines, value = [], first
+    for node in nodes:
+        names = ", ".join(f"{prefix}{value + k}" for k in range(node.results))
+        args = ", ".join(f"{prefix}{a}" for a in node.args)
+        if node.op in CONTROL_OPS:
+            lines.extend(_describe_control(node, names, args, indent))
+        else:
+            attrs = {
+                k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in node.attrs.items()
+            }
+            lines.append(f"{indent}{names} = {node.op}({args}) {attrs} on cpu:{node.device}")
+        value += node.results
+    return lines
+
+
+def _describe_control(node, names: str, args: str, indent: str) -> list:
+    a = node.attrs
+    if node.op == "while_loop":
+        head = (
+            f"{indent}{names} = while_loop({args}) vars={a['vars']} trips={a['trips']} "
+            f"maximum_iterations={a['maximum_iterations']} invariants={a['invariants']} "
+            f"on cpu:{node.device}"
+        )
+        bodies = [("body", a["body"])]
+    else:
+        head = f"{indent}{names} = {node.op}({args}) on cpu:{node.device}"
+        bodies = [(f"branch {i}", b) for i, b in enumerate(a["branches"])]
+    lines = [head]
+    depth = indent.count("  ")
+    for title, body in bodies:
+        prefix = f"l{depth}_"
+        lines.append(f"{indent}  {title}({', '.join(f'{prefix}{i}' for i in range(body.params))}):")
+        lines.extend(_describe_nodes(body.nodes, body.params, prefix, indent + "    "))
+        lines.append(f"{indent}    return {', '.join(f'{prefix}{o}' for o in body.outputs)}")
+    return lines
 
 
 # ---- the op catalogue ----------------------------------------------------------------------------
@@ -432,23 +487,20 @@ def _add_const(spec: GraphSpec, value: float, pending: list) -> int:
 
 
 def _eval_node(spec: GraphSpec, node: Node, args: list) -> list:
-    from tgc.dialect.registry import REGISTRY
-
-    opdef = REGISTRY[node.op]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter(
             "ignore", RuntimeWarning
         )  # mean of an empty slice: judged by finiteness
         try:
-            outs = opdef.evaluate([a.copy() for a in args], dict(node.attrs))
+            outs = evaluate_op(node.op, args, node.attrs, spec.dtype, None)
         except (ValueError, IndexError, TypeError, ZeroDivisionError, OverflowError) as exc:
             raise Reject(f"reference: {exc}") from None
     return [np.asarray(o) for o in outs]
 
 
 def _result_specs(node: Node, specs: list) -> list:
-    from tgc.dialect.registry import REGISTRY
-
+    if node.op in CONTROL_OPS:  # what the drawing decided (shape invariants, joined branches)
+        return list(node.attrs["specs"])
     try:
         return REGISTRY[node.op].result_specs(specs, dict(node.attrs))
     except (ShapeError, ValueError, TypeError, IndexError, KeyError) as exc:
@@ -459,10 +511,14 @@ def _commit(spec: GraphSpec, node: Node, pending: list) -> int:
     """Adds ``node``'s reference values and specs; checks them; returns its first value id."""
     args = [spec.values[a].astype(spec.values[a].dtype) for a in node.args]
     static = _result_specs(node, [spec.static[a] for a in node.args])
-    concrete = _result_specs(
-        node, [TensorSpec(spec.values[a].shape, spec.static[a].dtype) for a in node.args]
-    )
-    outs = _eval_node(spec, node, args)
+    if node.op in CONTROL_OPS:
+        outs = _eval_node(spec, node, args)
+        concrete = [TensorSpec(o.shape, s.dtype) for o, s in zip(outs, static)]
+    else:
+        concrete = _result_specs(
+            node, [TensorSpec(spec.values[a].shape, spec.static[a].dtype) for a in node.args]
+        )
+        outs = _eval_node(spec, node, args)
     if len(outs) != len(concrete):
         raise Reject("result count")
     for out, c in zip(outs, concrete):
@@ -566,6 +622,236 @@ def _try_node(ch: Chooser, spec: GraphSpec, entry: OpEntry, avoid: set) -> bool:
         return False
 
 
+# ---- control flow --------------------------------------------------------------------------------
+
+MAX_CONTROL_DEPTH = 2  # a loop or cond inside a body or branch, no deeper
+NESTED_PERCENT = 10  # of a body's node draws: a nested loop or cond
+LOOP_TRIPS = (0, 1, 2, 2, 3, 3)  # a drawn loop's counter bound (0: the body never runs)
+PREDICATE_MARGIN = (0.25, 1.0)  # a drawn predicate's threshold lies this far from its scalar
+
+
+def _body_entries(entries: list) -> list:
+    """Ops a body or branch draws: the differentiable ones, so that finite differences through a
+    loop need nothing frozen inside it (reference.py)."""
+    return [e for e in entries if REGISTRY[e.name].differentiable]
+
+
+def _sub_spec(spec: GraphSpec, params: list, statics: list | None = None) -> GraphSpec:
+    """A GraphSpec over ``params`` (outer value ids) as its inputs, to draw a body's nodes in; a
+    loop's variables take their shape invariants' static shapes (``statics``)."""
+    sub = GraphSpec(seed=spec.seed, dtype=spec.dtype, inputs=[], nodes=[], api=spec.api)
+    for i, v in enumerate(params):
+        shape = tuple(spec.values[v].shape)
+        static = spec.static[v]
+        if statics is not None and i < len(statics):
+            static = TensorSpec(statics[i], static.dtype)
+        sub.inputs.append(Input(f"p{i}", "param", shape, tuple(static.shape), 0.0, 0.0))
+        sub.values.append(spec.values[v])
+        sub.static.append(static)
+    return sub
+
+
+def _distinct(ch: Chooser, spec: GraphSpec, pool: list, count: int, taken=()) -> list:
+    out = []
+    for _ in range(count):
+        rest = [v for v in pool if v not in out and v not in taken]
+        if not rest:
+            break
+        out.append(_pick_operand(ch, spec, rest))
+    return out
+
+
+def _scalar_bools(spec: GraphSpec) -> list:
+    return [v for v in _pool(spec, "bool") if spec.static[v].shape == ()]
+
+
+def _draw_body_nodes(ch, sub: GraphSpec, entries: list, avoid: set, depth: int, count: int):
+    body_entries = _body_entries(entries)
+    for _ in range(count):
+        if depth + 1 < MAX_CONTROL_DEPTH and ch.chance(NESTED_PERCENT):
+            draw_control(ch, sub, entries, avoid, depth + 1)
+        else:
+            _draw_node(ch, sub, body_entries, avoid)
+
+
+def _pick_output(ch: Chooser, sub: GraphSpec, fits) -> int | None:
+    """A local value id of the graph's float dtype that ``fits``, a computed one most often."""
+    ok = [v for v in range(len(sub.values)) if _value_dtype(sub, v) == sub.dtype and fits(v)]
+    computed = [v for v in ok if v >= len(sub.inputs)]
+    if computed and ch.chance(85):
+        return ch.choice(computed)
+    return ch.choice(ok) if ok else None
+
+
+def _draw_loop(ch, spec: GraphSpec, entries: list, avoid: set, depth: int, pending: list) -> None:
+    floats = _pool(spec, FLOAT)
+    loop_vars = _distinct(ch, spec, floats, ch.integer(1, 2))
+    if not loop_vars:
+        raise Reject("no float value to loop over")
+    captured = _distinct(ch, spec, floats, ch.integer(1, 2), loop_vars) if ch.chance(50) else []
+    bools = _scalar_bools(spec)
+    if bools and ch.chance(40):  # a predicate for a cond in the body
+        captured.append(ch.choice(bools))
+    statics = [spec.static[v].shape for v in loop_vars]
+    invariants = None
+    if ch.chance(30):  # a None dim in a shape invariant (the variable's shape may vary, here not)
+        invariants = [tuple(s) for s in statics]
+        j = ch.integer(0, len(loop_vars) - 1)
+        if invariants[j]:
+            dims = list(invariants[j])
+            dims[ch.integer(0, len(dims) - 1)] = None
+            invariants[j] = tuple(dims)
+        statics = invariants
+    sub = _sub_spec(spec, loop_vars + captured, statics)
+    _draw_body_nodes(ch, sub, entries, avoid, depth, ch.integer(1, 4))
+    outputs = []
+    for j, shape in enumerate(statics):
+
+        def fits(v, j=j, shape=shape):
+            static = sub.static[v].shape
+            return (
+                sub.values[v].shape == sub.values[j].shape
+                and static is not None
+                and len(static) == len(shape)
+                and all(d is None or s in (None, d) for s, d in zip(static, shape))
+            )
+
+        outputs.append(_pick_output(ch, sub, fits))
+    limit = ch.choice(LOOP_TRIPS) if ch.chance(30) else None
+    attrs = {
+        "vars": len(loop_vars),
+        "trips": ch.choice(LOOP_TRIPS),
+        "maximum_iterations": limit,
+        "invariants": None if invariants is None else tuple(invariants),
+        "body": Body(len(sub.inputs), tuple(sub.nodes), tuple(outputs)),
+        "specs": tuple(TensorSpec(tuple(s), spec.dtype) for s in statics),
+    }
+    args = tuple(loop_vars + captured)
+    _commit(spec, Node("while_loop", args, attrs, len(loop_vars), ch.integer(0, 1)), pending)
+
+
+def _draw_predicate(ch, spec: GraphSpec, pending: list) -> int:
+    """A scalar bool: one the graph has (a comparison, a fed placeholder), or a drawn float scalar
+    compared with a threshold well away from it (so float32 rounding cannot flip it)."""
+    bools = _scalar_bools(spec)
+    if bools and ch.chance(50):
+        return ch.choice(bools)
+    floats = _pool(spec, FLOAT)
+    if not floats:
+        raise Reject("no float value for a predicate")
+    v = _pick_operand(ch, spec, floats)
+    rank = len(spec.values[v].shape)
+    if rank or ch.chance(30):
+        op = ch.choice(["reduce_sum", "reduce_mean", "reduce_max"])
+        if op == "reduce_max" and spec.values[v].size == 0:
+            op = "reduce_sum"
+        attrs = {"axes": list(range(rank)), "keepdims": False}
+        v = _commit(spec, Node(op, (v,), attrs, 1, ch.integer(0, 1)), pending)
+    low, high = PREDICATE_MARGIN
+    margin = low + (high - low) * ch.integer(0, 100) / 100
+    threshold = float(spec.values[v]) + (margin if ch.chance(50) else -margin)
+    const = _add_const(spec, threshold, pending)
+    op = ch.choice(["greater", "less"])
+    return _commit(spec, Node(op, (v, const), {}, 1, ch.integer(0, 1)), pending)
+
+
+def _draw_branching(
+    ch, spec: GraphSpec, entries: list, avoid: set, depth: int, pending: list, kind: str
+) -> None:
+    preds = [
+        _draw_predicate(ch, spec, pending) for _ in range(1 if kind == "cond" else ch.integer(1, 2))
+    ]
+    floats = _pool(spec, FLOAT)
+    captured = _distinct(ch, spec, floats, ch.integer(1, 3))
+    if not captured:
+        raise Reject("no float value for a branch")
+    bools = _scalar_bools(spec)
+    if bools and depth + 1 < MAX_CONTROL_DEPTH and ch.chance(30):
+        captured.append(ch.choice(bools))  # a predicate for a nested cond
+    results = ch.integer(1, 2)
+    branches, outputs_of = [], []
+    for b in range(len(preds) + 1):
+        sub = _sub_spec(spec, captured)
+        _draw_body_nodes(ch, sub, entries, avoid, depth, ch.integer(0, 3))
+        outputs = []
+        for k in range(results):
+            if b == 0:
+                out = _pick_output(ch, sub, lambda v: True)
+            else:  # the first branch's structure: same dtype and rank, the same shape most often
+                first = branches[0], outputs_of[0][k]
+                want = first[0].values[first[1]].shape
+                same = ch.chance(80)
+
+                def fits(v, want=want, same=same):
+                    shape = sub.values[v].shape
+                    return len(shape) == len(want) and (shape == want or not same)
+
+                out = _pick_output(ch, sub, fits)
+            if out is None:
+                raise Reject("no branch output of the first branch's rank")
+            outputs.append(out)
+        branches.append(sub)
+        outputs_of.append(outputs)
+    specs = []
+    for k in range(results):
+        shapes = [sub.static[outs[k]].shape for sub, outs in zip(branches, outputs_of)]
+        joined = tuple(
+            dims[0] if None not in dims and len(set(dims)) == 1 else None for dims in zip(*shapes)
+        )
+        specs.append(TensorSpec(joined, spec.dtype))
+    attrs = {
+        "branches": tuple(
+            Body(len(sub.inputs), tuple(sub.nodes), tuple(outs))
+            for sub, outs in zip(branches, outputs_of)
+        ),
+        "specs": tuple(specs),
+    }
+    if kind == "case":
+        attrs["preds"] = len(preds)
+    args = tuple(preds + captured)
+    _commit(spec, Node(kind, args, attrs, results, ch.integer(0, 1)), pending)
+
+
+def draw_control(ch: Chooser, spec: GraphSpec, entries: list, avoid: set, depth: int = 0) -> bool:
+    """Adds a drawn loop, cond or case (and the predicates it needs); False when none fitted."""
+    for _ in range(4):
+        kind = ch.choice(["while_loop", "while_loop", "while_loop", "cond", "cond", "case"])
+        pending: list = []
+        saved = (len(spec.nodes), len(spec.values))
+        try:
+            if kind == "while_loop":
+                _draw_loop(ch, spec, entries, avoid, depth, pending)
+            else:
+                _draw_branching(ch, spec, entries, avoid, depth, pending, kind)
+            return True
+        except Reject:
+            del spec.nodes[saved[0] :]
+            del spec.values[saved[1] :]
+            del spec.static[saved[1] :]
+    return False
+
+
+def _add_predicate_input(ch: Chooser, spec: GraphSpec) -> None:
+    """A fed scalar bool placeholder, for conds and cases to branch on."""
+    value = np.array(ch.chance(50))
+    spec.inputs.append(Input("flag", "placeholder", (), (), 0.0, 1.0, dtype="bool"))
+    spec.arrays.append(value)
+    spec.values.append(value)
+    spec.static.append(TensorSpec((), "bool"))
+
+
+def control_nodes(nodes) -> list:
+    """Every control-flow node among ``nodes``, those in bodies and branches too."""
+    out = []
+    for node in nodes:
+        if node.op in CONTROL_OPS:
+            out.append(node)
+            bodies = [node.attrs["body"]] if node.op == "while_loop" else node.attrs["branches"]
+            for body in bodies:
+                out.extend(control_nodes(body.nodes))
+    return out
+
+
 def _inside(values: np.ndarray, domain: tuple) -> bool:
     return values.size == 0 or (values.min() >= domain[0] and values.max() <= domain[1])
 
@@ -632,10 +918,16 @@ def draw_graph(
     entries=None,
     variant: str | None = None,
     favour=(),
+    control_flow: int = 0,
+    control_on_pinned_devices: bool = True,
 ) -> GraphSpec:
     """A random graph: 2-4 inputs, 3-12 drawn ops (domain adapters come on top), its reference
     values, fetches, loss and gradient targets. ``avoid`` names KNOWN_BUGS
-    situations not to draw; ops named in ``favour`` are drawn more often (an accelerator's)."""
+    situations not to draw; ops named in ``favour`` are drawn more often (an accelerator's).
+    ``control_flow``: the percentage of draws that are a loop, cond or case (at least one is
+    drawn when it is not 0), and a fed bool placeholder sometimes; 0 draws the graphs of old.
+    ``control_on_pinned_devices=False``: none in the two_devices variant, which pins every op
+    to a device of the target without soft placement (for a target that cannot run them)."""
     entries = list((entries or catalogue()).values())
     favoured = [e for e in entries if e.name in favour]
     avoid = set(avoid)
@@ -643,9 +935,20 @@ def draw_graph(
     spec = GraphSpec(seed=seed, dtype=dtype, inputs=[], nodes=[])
     spec.variant = variant or ch.choice(VARIANTS)
     _draw_inputs(ch, spec, avoid)
+    if spec.variant == "two_devices" and not control_on_pinned_devices:
+        control_flow = 0
     wanted = ch.integer(3, 12)
+    forced = None
+    if control_flow:
+        if ch.chance(40):
+            _add_predicate_input(ch, spec)
+        forced = ch.integer(0, min(wanted - 1, 4))  # one control-flow node, early enough to be used
     drawn = 0
     while drawn < wanted:
+        if control_flow and (drawn == forced or ch.chance(control_flow)):
+            if draw_control(ch, spec, entries, avoid):
+                drawn += 1
+                continue
         if not _draw_node(ch, spec, entries, avoid, favoured):
             break
         drawn += 1

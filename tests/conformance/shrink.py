@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from conformance.checks import Outcome, run_checks, target_named  # noqa: E402
 from conformance.generator import KNOWN_BUGS, GraphSpec, RandomChooser, draw_graph  # noqa: E402
+from conformance.reference import CONTROL_OPS  # noqa: E402
+from tgc.dialect.registry import REGISTRY  # noqa: E402
 
 
 def outcome_isolated(spec: GraphSpec, target: str = "cpu") -> Outcome:
@@ -142,33 +144,24 @@ def repro_code(spec: GraphSpec, suite_target=None) -> str:
     feeds = []
     for i, (inp, a) in enumerate(zip(spec.inputs, spec.arrays)):
         value = (
-            f"np.array({np.round(a, 4).tolist()!r}, np.{spec.dtype})"
+            repr(bool(a))  # a predicate's bool
+            if inp.dtype == "bool"
+            else f"np.array({np.round(a, 4).tolist()!r}, np.{spec.dtype})"
             if a.size
             else f"np.zeros({a.shape!r}, np.{spec.dtype})"  # [] would lose an empty one's shape
         )
         if inp.kind == "variable":
             lines.append(f"v{i} = tf.Variable({value})")
         else:
-            lines.append(f"v{i} = tf.placeholder(tf.{spec.dtype}, {list(inp.static)})")
+            dtype = inp.dtype or spec.dtype
+            lines.append(f"v{i} = tf.placeholder(tf.{dtype}, {list(inp.static)})")
             feeds.append(f"v{i}: {value}")
-    value_id = len(spec.inputs)
-    for node in spec.nodes:
-        names = [f"v{value_id + k}" for k in range(node.results)]
-        attrs = "".join(
-            f", {k}={_literal(v)}"
-            for k, v in node.attrs.items()
-            if node.op != "constant"  # a constant's value is written by tf.constant below
-        )
-        target = ", ".join(names) + ("," if node.results > 1 else "")
-        if node.op == "constant":
-            lines.append(f"{target} = tf.constant({float(node.attrs['value'])!r}, tf.{spec.dtype})")
-        else:
-            device = f"  # device /{kind}:{node.device}" if node.device else ""
-            args = ", ".join(f"v{a}" for a in node.args)
-            lines.append(f"{target} = make_op({node.op!r}, [{args}]{attrs}){device}")
-        value_id += node.results
+    names = [f"v{i}" for i in range(len(spec.inputs))]
+    lines.extend(_node_lines(spec, spec.nodes, names, "v", "", kind, [0]))
     loss = " + ".join(
-        f"tf.reduce_sum(v{v} * np.{spec.dtype}({np.round(w, 3).tolist()!r}))"
+        f"tf.reduce_sum(v{v} * np.zeros({np.shape(w)!r}, np.{spec.dtype}))"
+        if np.ndim(w) and not np.size(w)  # [] would lose an empty weight's shape
+        else f"tf.reduce_sum(v{v} * np.{spec.dtype}({np.round(w, 3).tolist()!r}))"
         if np.ndim(w)
         else f"v{v} * {float(w)!r}"
         for v, w in spec.loss
@@ -180,7 +173,7 @@ def repro_code(spec: GraphSpec, suite_target=None) -> str:
         if spec.targets
         else "[]"
     )
-    lines.append(f"grads = {grads}")
+    lines.append(f"grads = [g for g in {grads} if g is not None]  # None: no path to the loss")
     accelerator = suite_target is not None and suite_target.accelerator
     if accelerator:  # every op asks for the accelerator; soft placement keeps the rest on the CPU
         first = lines.index("") + 1
@@ -199,6 +192,85 @@ def repro_code(spec: GraphSpec, suite_target=None) -> str:
         lines.append("    sess.run(tf.global_variables_initializer())")
     lines.append(f"    print(sess.run([[{fetch}], grads], {{{', '.join(feeds)}}}))")
     return "\n".join(lines)
+
+
+def _node_lines(spec, nodes, names: list, prefix: str, indent: str, kind: str, counter) -> list:
+    """The program's lines for ``nodes`` whose operands are named ``names`` (value ids in order);
+    the nodes' results are named ``prefix`` + their value id, and appended to ``names``."""
+    lines = []
+    for node in nodes:
+        first = len(names)
+        names.extend(f"{prefix}{first + k}" for k in range(node.results))
+        target = ", ".join(names[first:]) + ("," if node.results > 1 else "")
+        args = [names[a] for a in node.args]
+        device = f"  # device /{kind}:{node.device}" if node.device else ""
+        if node.op == "constant":
+            value = float(node.attrs["value"])
+            lines.append(f"{indent}{target} = tf.constant({value!r}, tf.{spec.dtype})")
+        elif node.op in CONTROL_OPS:
+            counter[0] += 1
+            unpacked = ", ".join(names[first:]) + ","  # the loop and branches return lists
+            lines.extend(_control_lines(spec, node, args, unpacked, indent, kind, counter))
+        else:
+            if REGISTRY[node.op].results == "variadic":
+                target = ", ".join(names[first:]) + ","  # a list even of one (split in one)
+            attrs = "".join(f", {k}={_literal(v)}" for k, v in node.attrs.items())
+            call = f"make_op({node.op!r}, [{', '.join(args)}]{attrs})"
+            lines.append(f"{indent}{target} = {call}{device}")
+    return lines
+
+
+def _body_lines(
+    spec, body, params: list, header: str, indent: str, kind, counter, first=""
+) -> list:
+    """``header`` (a def line) and the body's lines, returning ``first`` and its outputs as a list;
+    ``params`` name its parameters (a loop's variables, the outer tensors it captures)."""
+    inner = indent + "    "
+    names = list(params)
+    local = header.split("def ")[1].split("(")[0] + "_"
+    lines = [indent + header]
+    lines.extend(_node_lines(spec, body.nodes, names, local, inner, kind, counter))
+    lines.append(f"{inner}return [{first}{', '.join(names[o] for o in body.outputs)}]")
+    return lines
+
+
+def _control_lines(spec, node, args: list, target: str, indent: str, kind, counter) -> list:
+    """A drawn loop as tf.while_loop over a counter, a cond or case as tf.cond / tf.case."""
+    attrs, n = node.attrs, counter[0]
+    if node.op == "while_loop":
+        count = attrs["vars"]
+        loop_vars, captured = args[:count], args[count:]
+        params = [f"w{n}_{j}" for j in range(count)]
+        header = f"def body{n}(i, {', '.join(params)}):"
+        lines = _body_lines(
+            spec, attrs["body"], params + captured, header, indent, kind, counter, "i + 1, "
+        )
+        extra = ""
+        if attrs["invariants"] is not None:
+            shapes = ", ".join(f"tf.TensorShape({list(s)!r})" for s in attrs["invariants"])
+            extra += f", shape_invariants=[tf.TensorShape([]), {shapes}]"
+        if attrs["maximum_iterations"] is not None:
+            extra += f", maximum_iterations={attrs['maximum_iterations']}"
+        lines.append(
+            f"{indent}{target} = tf.while_loop(lambda i, *_: i < {attrs['trips']}, body{n}, "
+            f"[tf.constant(0), {', '.join(loop_vars)}]{extra})[1:]"
+        )
+        return lines
+    count = 1 if node.op == "cond" else attrs["preds"]
+    preds, captured = args[:count], args[count:]
+    lines, fns = [], []
+    for k, branch in enumerate(attrs["branches"]):
+        fns.append(f"branch{n}_{k}")
+        # no parameters: a branch captures the outer tensors by name
+        header = f"def {fns[-1]}():"
+        lines.extend(_body_lines(spec, branch, captured, header, indent, kind, counter))
+    if node.op == "cond":
+        call = f"tf.cond({preds[0]}, {fns[0]}, {fns[1]}, strict=True)"
+    else:
+        pairs = ", ".join(f"({p}, {f})" for p, f in zip(preds, fns))
+        call = f"tf.case([{pairs}], default={fns[-1]}, strict=True)"
+    lines.append(f"{indent}{target} = {call}")
+    return lines
 
 
 def _literal(value):

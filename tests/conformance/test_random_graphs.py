@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from conformance import reference
 from conformance.checks import Outcome, Wrong, check_forward, compute_reference, run_checks
+from conformance.reference import CONTROL_OPS
+from conformance import generator
 from conformance.generator import (
     EXCLUDED_OPS,
     KNOWN_BUGS,
@@ -29,8 +31,10 @@ from conformance.generator import (
     HypothesisChooser,
     Input,
     Node,
+    Body,
     RandomChooser,
     catalogue,
+    control_nodes,
     draw_graph,
 )
 from conformance.shrink import outcome_isolated, repro_code
@@ -335,3 +339,171 @@ def test_campaign_logs_each_seed_survives_a_crash_and_resumes(tmp_path):
     )
     assert "1 graphs to run (3 already in" in again.stdout
     assert len(log.read_text().splitlines()) == 4
+
+
+# ---- control flow: loops, conds and cases -------------------------------------------------------
+
+CONTROL_PERCENT = 25  # the share of node draws that are a loop, cond or case in these tests
+_DRAWN_CONTROL = []
+
+
+def drawn_control_specs() -> list:
+    if not _DRAWN_CONTROL:
+        _DRAWN_CONTROL.extend(
+            draw_graph(RandomChooser(s), seed=s, entries=ENTRIES, control_flow=CONTROL_PERCENT)
+            for s in range(200)
+        )
+    return _DRAWN_CONTROL
+
+
+def _bodies(node) -> list:
+    return [node.attrs["body"]] if node.op == "while_loop" else list(node.attrs["branches"])
+
+
+def _reaches_through_control(spec) -> bool:
+    """A gradient target the loss reaches through a loop or cond (the target feeds one, or is
+    its result)."""
+    producers = spec.producers()
+    control_values = {
+        v for v, where in enumerate(producers) if where and spec.nodes[where[0]].op in CONTROL_OPS
+    }
+    feeding = {a for n in spec.nodes if n.op in CONTROL_OPS for a in n.args}
+    return any(t in control_values or t in feeding for t in spec.targets)
+
+
+def test_generator_draws_loops_and_branches():
+    specs = drawn_control_specs()
+    nodes = [n for s in specs for n in control_nodes(s.nodes)]
+    kinds = collections.Counter(n.op for n in nodes)
+    assert kinds["while_loop"] > 100 and kinds["cond"] > 50 and kinds["case"] > 20, kinds
+    assert all(control_nodes(s.nodes) for s in specs)  # at least one per graph
+    loops = [n for n in nodes if n.op == "while_loop"]
+    assert sum(n.attrs["maximum_iterations"] is not None for n in loops) > 20
+    assert sum(n.attrs["invariants"] is not None for n in loops) > 20  # None-dim invariants
+    assert any(None in s for n in loops if n.attrs["invariants"] for s in n.attrs["invariants"])
+    assert sum(len(n.args) > n.attrs["vars"] for n in loops) > 30  # bodies capturing tensors
+    assert sum(n.attrs["vars"] == 2 for n in loops) > 20
+    assert {n.attrs["trips"] for n in loops} == set(generator.LOOP_TRIPS)
+    nested = [n for n in nodes if any(control_nodes(b.nodes) for b in _bodies(n))]
+    assert len(nested) > 20  # a loop or cond inside a body or branch
+    assert sum(s.inputs[-1].dtype == "bool" for s in specs) > 40  # a fed bool predicate
+    conds = [n for n in nodes if n.op != "while_loop"]
+    assert any(None in spec.shape for n in conds for spec in n.attrs["specs"])  # joined dims
+    assert sum(_reaches_through_control(s) for s in specs) > 100
+    assert {s.variant for s in specs} == set(VARIANTS)
+
+
+def test_control_flow_is_drawn_only_when_asked():
+    # control_flow=0 (the default) draws the graphs of earlier campaigns: seeds keep their graphs
+    assert not any(control_nodes(s.nodes) for s in drawn_specs())
+    pinned = [
+        draw_graph(
+            RandomChooser(s),
+            seed=s,
+            entries=ENTRIES,
+            variant="two_devices",
+            control_flow=CONTROL_PERCENT,
+            control_on_pinned_devices=False,
+        )
+        for s in range(20)
+    ]
+    assert not any(control_nodes(s.nodes) for s in pinned)
+
+
+def _loop_spec(trips=3, maximum_iterations=2):
+    """v1 = loop (x, c) -> (x * c, c) run min(trips, maximum_iterations) times: x * c ** n."""
+    body = Body(2, (Node("multiply", (0, 1), {}, 1),), (2,))
+    spec = hand_graph([], kinds=("placeholder", "variable"), targets=(0, 1))
+    attrs = {
+        "vars": 1,
+        "trips": trips,
+        "maximum_iterations": maximum_iterations,
+        "invariants": ((None, 3),),
+        "body": body,
+        "specs": (generator.TensorSpec((None, 3), "float64"),),
+    }
+    spec.nodes = [Node("while_loop", (0, 1), attrs, 1)]
+    spec.fetches = (2,)
+    spec.loss = ((2, np.ones((2, 3))),)
+    return spec
+
+
+def test_reference_runs_a_loop_and_its_finite_differences():
+    spec = _loop_spec()
+    x, c = spec.arrays
+    values = reference.evaluate(spec)
+    np.testing.assert_allclose(values[2], x * c * c)  # two trips: maximum_iterations=2 < 3
+    grad_x, _ = reference.finite_difference(spec, 0, values)
+    grad_c, _ = reference.finite_difference(spec, 1, values)
+    np.testing.assert_allclose(grad_x, c * c, rtol=1e-6)
+    np.testing.assert_allclose(grad_c, 2 * x * c, rtol=1e-6)
+    assert reference.trip_count({"trips": 0, "maximum_iterations": None}) == 0
+
+
+def test_reference_takes_the_first_branch_whose_predicate_holds():
+    assert reference.taken_branch([np.array(False), np.array(True)]) == 1
+    assert reference.taken_branch([np.array(True), np.array(True)]) == 0
+    assert reference.taken_branch([np.array(False), np.array(False)]) == 2  # the default
+    assert reference.taken_branch([np.array(False)]) == 1  # a cond's false branch
+
+
+def test_run_checks_of_a_loop_pass_and_fail_on_a_wrong_trip_count(monkeypatch, target):
+    spec = _loop_spec()
+    assert run_checks(spec, target).ok
+    monkeypatch.setattr(reference, "trip_count", lambda attrs: 1)
+    outcome = run_checks(spec, target)
+    assert (outcome.status, outcome.category) == ("wrong", "forward"), outcome
+
+
+def test_a_control_flow_repro_program_runs_and_the_shrinker_keeps_loops(capsys):
+    from conformance.shrink import subgraph
+
+    spec = next(s for s in drawn_control_specs() if s.inputs[-1].dtype == "bool")
+    code = repro_code(spec)
+    assert "tf.while_loop(" in code or "tf.cond(" in code or "tf.case(" in code
+    exec(compile(code, "repro", "exec"), {})
+    assert capsys.readouterr().out.startswith("[[")
+    loop = next(
+        v
+        for v, where in enumerate(spec.producers())
+        if where and spec.nodes[where[0]].op in CONTROL_OPS
+    )
+    small = subgraph(spec, loop)
+    assert control_nodes(small.nodes) and len(small.nodes) <= len(spec.nodes)
+    exec(compile(repro_code(small), "repro", "exec"), {})
+
+
+# Control-flow seeds that fail for a bug another change is fixing (named in
+# /tmp/notes/requests.md): strict xfails, so that a fix shows (the seed then loses its entry).
+CONTROL_OPEN: dict = {}
+CONTROL_SEEDS = range(20)
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=CONTROL_OPEN[s]))
+        if s in CONTROL_OPEN
+        else s
+        for s in CONTROL_SEEDS
+    ],
+)
+def test_drawn_loops_and_branches_conform(seed, target):
+    """Graphs with loops, conds and cases (nested, capturing, None-dim invariants), each variant
+    in turn, gradients against finite differences: what the campaign's --control-flow draws."""
+    from conformance.checks import draws_control_flow_pinned
+
+    spec = draw_graph(
+        RandomChooser(seed),
+        seed=seed,
+        entries=entries_for(target),
+        variant=VARIANTS[seed % len(VARIANTS)],
+        favour=target.favour,
+        control_flow=CONTROL_PERCENT,
+        control_on_pinned_devices=draws_control_flow_pinned(target),
+    )
+    outcome = outcome_isolated(spec, target.name)
+    assert outcome.ok, (
+        f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
+        f"\n\nrepro:\n{repro_code(spec, target)}"
+    )
