@@ -458,6 +458,7 @@ def test_sampler_outputs_are_consistent(sampler, unique):
     with tf.Graph().as_default():
         values = make(tf.constant(TRUE_CLASSES), unique, 3)
         assert values.sampled_candidates.shape.as_list() == [num_sampled]
+        assert values.sampled_candidates.name.endswith("CandidateSampler:0")  # TF's op name
         assert values.true_expected_count.shape.as_list() == [2, 2]
         assert values.sampled_candidates.dtype == tf.int64
         assert values.true_expected_count.dtype == tf.float32

@@ -252,9 +252,11 @@ def _sample(fn, op_type, distribution, true_classes, num_true, num_sampled, uniq
     )
     num_sampled = int(num_sampled)
     graph = get_default_graph()
-    with graph.name_scope(name or op_type):
-        op = _sample_op(op_type, distribution, num_sampled, bool(unique), seed, op_type)
-        sampled, tries = op.outputs
+    # The draw takes the name (sampled_candidates is "LogUniformCandidateSampler:0", as in TF);
+    # the expected counts, one op in TF, are ops under its scope.
+    op = _sample_op(op_type, distribution, num_sampled, bool(unique), seed, name or op_type)
+    sampled, tries = op.outputs
+    with graph.name_scope(op.name + "/"):
         true_ec = expected_counts(distribution, true_classes, tries, num_sampled)
         sampled_ec = expected_counts(distribution, sampled, tries, num_sampled)
     return CandidateSamples(sampled, true_ec, sampled_ec)
