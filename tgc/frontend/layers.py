@@ -364,7 +364,7 @@ class Conv2D(Layer):
                 "The channel dimension of the inputs should be defined. Found `None` (input shape "
                 f"{input_shape})."
             )
-        shape = self.kernel_size + [channels, self.filters]
+        shape = self._kernel_shape(channels)
         self.kernel = self.add_weight(
             "kernel",
             shape,
@@ -378,6 +378,9 @@ class Conv2D(Layer):
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
             )
+
+    def _kernel_shape(self, channels):
+        return self.kernel_size + [channels, self.filters]
 
     def call(self, inputs):
         outputs = conv_ops.conv2d(
@@ -436,6 +439,98 @@ def conv2d(
         _reuse=reuse,
     )
     return layer(inputs)
+
+
+def _transposed_length(size, kernel, stride, padding):
+    """The output length of a transposed convolution (Keras' deconv_output_length)."""
+    if padding == "VALID":
+        return size * stride + max(kernel - stride, 0)
+    return size * stride
+
+
+class Conv2DTranspose(Conv2D):
+    """The transpose of Conv2D (`tf.layers.Conv2DTranspose`): an NHWC input spread by a
+    [kh, kw, filters, in] kernel (output channels before input channels, as TF's), plus bias and
+    activation."""
+
+    _default_name = "conv2d_transpose"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
+
+    def _kernel_shape(self, channels):
+        return self.kernel_size + [self.filters, channels]
+
+    def call(self, inputs):
+        height, width = inputs.shape[1].value, inputs.shape[2].value
+        if height is None or width is None:
+            raise ValueError(
+                f"Conv2DTranspose: the height and width of the inputs must be known when the graph "
+                f"is built, but '{inputs.name}' has shape {inputs.shape}"
+            )
+        output_shape = [
+            inputs.shape[0].value,
+            _transposed_length(height, self.kernel_size[0], self.strides[0], self.padding),
+            _transposed_length(width, self.kernel_size[1], self.strides[1], self.padding),
+            self.filters,
+        ]
+        outputs = conv_ops.conv2d_transpose(
+            inputs,
+            self.kernel.value(),
+            output_shape,
+            strides=self.strides,
+            padding=self.padding,
+            dilations=self.dilation_rate,
+        )
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def conv2d_transpose(
+    inputs,
+    filters,
+    kernel_size,
+    strides=(1, 1),
+    padding="valid",
+    data_format="channels_last",
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=zeros_initializer(),
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """Functional `tf.layers.conv2d_transpose`."""
+    layer = Conv2DTranspose(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)
+
+
+Convolution2DTranspose = Conv2DTranspose
 
 
 # ---- pooling -------------------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""The programs of tests/e2e/test_api_names.py and (run as a script) TensorFlow 2.21's values for
+them, printed as TF_VALUES:
+
+    TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python tests/oracle/api_names_oracle.py [program ...]
+
+(compat.v1 with v2 behaviour disabled; tf.layers needs TF_USE_LEGACY_KERAS.) Each program takes
+the API as its argument ``t`` (TF's compat.v1 module, or tgc), builds fresh graphs, runs them and
+returns plain lists. Inputs come from numpy's RandomState (stable across numpy versions), so both
+sides see the same values.
+"""
+
+import pprint
+
+import numpy as np
+
+
+def data(seed, *shape):
+    return np.random.RandomState(seed).uniform(-1.0, 1.0, shape).astype(np.float32)
+
+
+def r(values):
+    """Lists of floats rounded to 7 decimals (float32 has ~7 significant digits)."""
+    return np.round(np.asarray(values, np.float64), 7).tolist()
+
+
+def conv2d_transpose(t):
+    res = {}
+    for key, (in_shape, f_shape, out_shape, strides, padding) in {
+        "same_s2": ((2, 3, 3, 4), (3, 3, 5, 4), (2, 6, 6, 5), 2, "SAME"),
+        "valid_s12": ((1, 4, 3, 2), (2, 3, 3, 2), (1, 5, 7, 3), [1, 1, 2, 1], "VALID"),
+        "same_s1": ((2, 4, 4, 3), (3, 2, 2, 3), (2, 4, 4, 2), 1, "SAME"),
+    }.items():
+        g = t.Graph()
+        with g.as_default():
+            x = t.constant(data(1, *in_shape))
+            f = t.constant(data(2, *f_shape))
+            y = t.nn.conv2d_transpose(x, f, out_shape, strides, padding=padding)
+            w = t.constant(data(3, *out_shape))
+            gx, gf = t.gradients(t.reduce_sum(y * w), [x, f])
+            with t.Session() as s:
+                yv, gxv, gfv = s.run([y, gx, gf])
+        res[key] = {"y": r(yv), "gx": r(gxv), "gf": r(gfv), "name": y.name}
+    # tf.layers: variable names and shapes; values set from the names' order.
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 3, 3, 4])
+        h = t.layers.conv2d_transpose(x, 5, 3, strides=2, padding="same")
+        z = t.layers.conv2d_transpose(h, 2, (2, 3), strides=(1, 2), activation=t.nn.relu)
+        variables = t.global_variables()
+        loss = t.reduce_sum(z * z)
+        grads = t.gradients(loss, variables)
+        with t.Session() as s:
+            for i, v in enumerate(variables):
+                s.run(v.assign(data(10 + i, *v.shape.as_list())))
+            zv, *gv = s.run([z] + grads, {x: data(4, 2, 3, 3, 4)})
+    res["layers"] = {
+        "variables": [(v.name, v.shape.as_list()) for v in variables],
+        "z": r(zv),
+        "grads": [r(a) for a in gv],
+        "shapes": [h.shape.as_list(), z.shape.as_list()],
+    }
+    return res
+
+
+def batch_norm(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.constant(data(20, 3, 2, 4))
+        mean = t.constant(data(21, 4))
+        var = t.constant(np.abs(data(22, 4)) + 0.5)
+        offset = t.constant(data(23, 4))
+        scale = t.constant(data(24, 4))
+        y = t.nn.batch_normalization(x, mean, var, offset, scale, 1e-3)
+        y_plain = t.nn.batch_normalization(x, mean, var, None, None, 1e-3)
+        w = t.constant(data(25, 3, 2, 4))
+        grads = t.gradients(t.reduce_sum(y * w), [x, mean, var, offset, scale])
+        y_global = t.nn.batch_norm_with_global_normalization(
+            x, mean, var, offset, scale, 1e-3, True
+        )
+        y_global_unscaled = t.nn.batch_norm_with_global_normalization(
+            x, mean, var, offset, scale, 1e-3, False
+        )
+        with t.Session() as s:
+            vals = s.run([y, y_plain, grads, y_global, y_global_unscaled])
+    return {
+        "y": r(vals[0]),
+        "y_plain": r(vals[1]),
+        "grads": [r(a) for a in vals[2]],
+        "y_global": r(vals[3]),
+        "y_global_unscaled": r(vals[4]),
+        "scope": y.name.split("/")[0],  # the op's own name is tgc's AddV2 where TF's is add
+    }
+
+
+PROGRAMS = {"conv2d_transpose": conv2d_transpose, "batch_norm": batch_norm}
+
+if __name__ == "__main__":
+    import sys
+
+    import tensorflow as tf
+
+    tf.compat.v1.disable_v2_behavior()
+    out = {"version": tf.__version__}
+    for key in sys.argv[1:] or list(PROGRAMS):
+        out[key] = PROGRAMS[key](tf.compat.v1)
+    pprint.pprint(out, width=100, compact=True)
