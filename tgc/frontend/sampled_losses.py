@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgc.frontend import array_ops, math_ops, nn
-from tgc.frontend.build import convert_to_tensor
+from tgc.frontend import array_ops, math_ops
+from tgc.frontend.build import convert_to_tensor, make_op
 from tgc.frontend.candidate_sampling import FLOAT32_MAX, log_uniform_candidate_sampler
 from tgc.frontend.gather_ops import gather
 from tgc.graph.graph import get_default_graph
@@ -212,8 +212,9 @@ def nce_loss(
             remove_accidental_hits=remove_accidental_hits,
             partition_strategy=partition_strategy,
         )
-        losses = nn.sigmoid_cross_entropy_with_logits(
-            labels=labels, logits=logits, name="sampled_losses"
+        # the registry's loss ops directly: tgc.frontend.nn exports this module (no import cycle)
+        losses = make_op(
+            "sigmoid_cross_entropy_with_logits", [labels, logits], name="sampled_losses"
         )
         return math_ops.reduce_sum(losses, axis=1)
 
@@ -250,4 +251,9 @@ def sampled_softmax_loss(
             seed=seed,
         )
         labels = math_ops.stop_gradient(labels, name="labels_stop_gradient")
-        return nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits)
+        return make_op(
+            "softmax_cross_entropy_with_logits",
+            [labels, logits],
+            name="softmax_cross_entropy_with_logits",
+            axis=-1,
+        )
