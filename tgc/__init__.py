@@ -183,6 +183,19 @@ def executing_eagerly():
 # TF 0.x names of stack/unstack (tf.pack in older tutorials); array_ops is imported above.
 pack, unpack = stack, unstack  # noqa: F405
 from tgc.frontend.rnn import reverse_sequence  # noqa: E402,F401
+from tgc.frontend import candidate_sampling as _sampling  # noqa: E402
+from tgc.frontend import sampled_losses as _sampled_losses  # noqa: E402
+
+# word2vec's tf.nn names, set here: the sampled losses are built on tgc.frontend.nn.
+for _name in (
+    "compute_accidental_hits",
+    "fixed_unigram_candidate_sampler",
+    "log_uniform_candidate_sampler",
+    "uniform_candidate_sampler",
+):
+    setattr(nn, _name, getattr(_sampling, _name))
+nn.nce_loss = _sampled_losses.nce_loss
+nn.sampled_softmax_loss = _sampled_losses.sampled_softmax_loss
 from tgc.frontend import gfile  # noqa: E402,F401
 
 # `from tensorflow.examples.tutorials.mnist import input_data` (the MNIST reader of the tutorials).

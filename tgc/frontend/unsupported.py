@@ -23,8 +23,6 @@ REASONS = {
     "tf.data": "tf.data pipelines are not supported; use feeds or tf.train's queues",
     "tf.image": "image ops are not supported",
     "tf.string_split": "tgc computes on numbers only (strings are fed, fetched and summarized)",
-    "tf.nn.nce_loss": "candidate sampling is not supported yet",
-    "tf.nn.sampled_softmax_loss": "candidate sampling is not supported yet",
     # Reading records and files inside the graph: tgc's ops compute on numbers; feed what Python
     # reads (tf.gfile, numpy) instead.
     "tf.read_file": "tgc computes on numbers only: read files in Python and feed them",
