@@ -11,6 +11,11 @@ compiled library links anywhere: it calls the handler that the runtime passed to
 which raises it; code after a check is written so that it stays within its buffers even when the
 handler returns.
 
+Host callbacks (``host_call``, ``send_tensor``) take the same path without unwinding:
+``tgc_host_callback(action, message, values, count)`` calls the handler given to
+``tgc_set_host_handler`` and returns, so a print (or the data of an assertion about to fail) reaches
+the host where the op runs in program order; tgc/runtime/host_calls.py is that handler.
+
 Everything here is LLVM dialect, built at whatever level the caller works at (tensor or memref): the
 LLVM conversion passes leave it as it is.
 """
@@ -20,9 +25,10 @@ from __future__ import annotations
 import json
 
 from mlir import ir
-from mlir.dialects import arith, llvm
+from mlir.dialects import arith, bufferization, llvm, memref
 
 from tgc.runtime.executable import ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER
+from tgc.runtime.host_calls import HOST_CALLBACK, HOST_HANDLER_GLOBAL, HOST_TENSOR, SET_HOST_HANDLER
 
 _MESSAGE_PREFIX = "tgc_error_message_"
 
@@ -43,41 +49,50 @@ def _symbols(module_op) -> dict:
     return out
 
 
-# One MLIR text: the f-string pieces only keep the source lines within 100 columns.
-_RUNTIME_DEFINITIONS = (
-    f"""
-llvm.mlir.global weak @{ERROR_HANDLER_GLOBAL}() {{addr_space = 0 : i32}} : !llvm.ptr {{
+# One MLIR text per callback (the run-time error, the host callback): a handler global, its setter,
+# and the weak function that calls the handler when one was set. The f-string pieces only keep the
+# source lines within 100 columns.
+def _definitions(function: str, handler_global: str, setter: str) -> str:
+    return (
+        f"""
+llvm.mlir.global weak @{handler_global}() {{addr_space = 0 : i32}} : !llvm.ptr {{
   %0 = llvm.mlir.zero : !llvm.ptr
   llvm.return %0 : !llvm.ptr
 }}
-llvm.func weak @{SET_ERROR_HANDLER}(%handler: !llvm.ptr) {{
-  %slot = llvm.mlir.addressof @{ERROR_HANDLER_GLOBAL} : !llvm.ptr
+llvm.func weak @{setter}(%handler: !llvm.ptr) {{
+  %slot = llvm.mlir.addressof @{handler_global} : !llvm.ptr
   llvm.store %handler, %slot : !llvm.ptr, !llvm.ptr
   llvm.return
 }}
-llvm.func weak @{ERROR_FUNCTION}(%kind: i64, %message: !llvm.ptr, """
-    f"""%values: !llvm.ptr, %count: i64) {{
-  %slot = llvm.mlir.addressof @{ERROR_HANDLER_GLOBAL} : !llvm.ptr
+llvm.func weak @{function}(%kind: i64, %message: !llvm.ptr, """
+        f"""%values: !llvm.ptr, %count: i64) {{
+  %slot = llvm.mlir.addressof @{handler_global} : !llvm.ptr
   %handler = llvm.load %slot : !llvm.ptr -> !llvm.ptr
   %null = llvm.mlir.zero : !llvm.ptr
   %none = llvm.icmp "eq" %handler, %null : !llvm.ptr
   llvm.cond_br %none, ^done, ^report
 ^report:
   llvm.call %handler(%kind, %message, %values, %count) : """
-    f"""!llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
+        f"""!llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
   llvm.br ^done
 ^done:
   llvm.return
 }}
 """
-)
+    )
 
 
-def ensure_runtime_definitions(module_op) -> None:
-    """Defines the handler global and ``tgc_runtime_error`` in the module, once."""
-    if ERROR_FUNCTION in _symbols(module_op):
+_RUNTIME_DEFINITIONS = _definitions(ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER)
+_HOST_DEFINITIONS = _definitions(HOST_CALLBACK, HOST_HANDLER_GLOBAL, SET_HOST_HANDLER)
+
+
+def ensure_runtime_definitions(module_op, function: str = ERROR_FUNCTION) -> None:
+    """Defines the handler global, its setter and ``function`` (``tgc_runtime_error`` or
+    ``tgc_host_callback``) in the module, once."""
+    if function in _symbols(module_op):
         return
-    parsed = ir.Module.parse(_RUNTIME_DEFINITIONS)
+    text = _RUNTIME_DEFINITIONS if function == ERROR_FUNCTION else _HOST_DEFINITIONS
+    parsed = ir.Module.parse(text)
     body = module_op.regions[0].blocks[0]
     with ir.InsertionPoint.at_block_begin(body):
         for op in list(parsed.body.operations):
@@ -114,7 +129,38 @@ def message_global(module_op, payload: dict) -> str:
 def report(module_op, kind: int, payload: dict, values: list) -> None:
     """At the insertion point: calls ``tgc_runtime_error`` with the JSON ``payload`` and ``values``
     (index or integer SSA values, passed as int64)."""
-    ensure_runtime_definitions(module_op)
+    _call(module_op, ERROR_FUNCTION, kind, payload, values)
+
+
+def host_call(module_op, action: int, payload: dict, values: list) -> None:
+    """At the insertion point: calls ``tgc_host_callback`` (which returns) with ``action``, the
+    JSON ``payload`` and ``values``."""
+    _call(module_op, HOST_CALLBACK, action, payload, values)
+
+
+def send_tensor(module_op, value: ir.Value, dtype: str) -> None:
+    """At the insertion point (tensor level): sends ``value`` (a ranked tensor of ``dtype``, bools
+    already widened to i8) to the host as ``[data address, offset, rank, dims, strides]``. The
+    buffer stays alive to the end of its block (ownership-based deallocation frees there), so the
+    host reads it during the call."""
+    tensor_type = ir.RankedTensorType(value.type)
+    rank = tensor_type.rank
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    layout = ir.StridedLayoutAttr.get(dynamic, [dynamic] * rank)
+    buffer_type = ir.MemRefType.get(tensor_type.shape, tensor_type.element_type, layout)
+    buffer = bufferization.ToBufferOp(buffer_type, value, read_only=True).result
+    address = memref.ExtractAlignedPointerAsIndexOp(buffer).result
+    metadata = memref.ExtractStridedMetadataOp(buffer)
+    results = list(metadata.results)
+    offset, sizes, strides = results[1], results[2 : 2 + rank], results[2 + rank :]
+    rank_value = arith.ConstantOp(ir.IndexType.get(), rank).result
+    host_call(
+        module_op, HOST_TENSOR, {"dtype": dtype}, [address, offset, rank_value, *sizes, *strides]
+    )
+
+
+def _call(module_op, function: str, kind: int, payload: dict, values: list) -> None:
+    ensure_runtime_definitions(module_op, function)
     name = message_global(module_op, payload)
     i64 = _i64()
     kind_value = arith.ConstantOp(i64, kind).result
@@ -136,7 +182,7 @@ def report(module_op, kind: int, payload: dict, values: list) -> None:
         [kind_value, message, buffer, count],
         [],
         ir.DenseI32ArrayAttr.get([]),
-        callee=ir.FlatSymbolRefAttr.get(ERROR_FUNCTION),
+        callee=ir.FlatSymbolRefAttr.get(function),
     )
 
 

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from tgc.runtime import errors
+from tgc.runtime import errors, host_calls
 
 try:
     from tgc.runtime import _fastcall
@@ -47,6 +47,13 @@ ERROR_HANDLER_GLOBAL = "tgc_error_handler"
 SET_ERROR_HANDLER = "tgc_set_error_handler"
 INCOMPATIBLE_SHAPES = 1  # values: operand count, then each operand's rank and dims
 OUT_OF_MEMORY = 2  # values: the dims of the tensor that could not be allocated
+# The checks that report through the same function, and the host callback (prints, the data of a
+# failed assertion), are tgc/runtime/host_calls.py's.
+from tgc.runtime.host_calls import (  # noqa: E402
+    ASSERTION_FAILED,
+    INDEX_OUT_OF_RANGE,
+    NON_FINITE_VALUES,
+)
 
 
 def descriptor_words(rank: int) -> int:
@@ -207,6 +214,19 @@ def install_error_handler_packed(packed_setter_address: int) -> None:
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(packed_setter_address)(ctypes.addressof(arguments))
 
 
+def install_host_handler(setter_address: int) -> None:
+    """Gives a compiled library's ``void tgc_set_host_handler(void *)`` the runtime's host callback
+    (prints, the data of failed assertions)."""
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p)(setter_address)(host_calls.handler_address())
+
+
+def install_host_handler_packed(packed_setter_address: int) -> None:
+    """The same through the JIT's packed wrapper of ``tgc_set_host_handler``."""
+    handler = ctypes.c_void_p(host_calls.handler_address())
+    arguments = (ctypes.c_void_p * 1)(ctypes.addressof(handler))
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p)(packed_setter_address)(ctypes.addressof(arguments))
+
+
 def call_packed(fn, address: int, packed_address: int) -> None:
     """Calls a compiled function's C interface (``fn``, its ctypes function at ``address``) with its
     packed arguments; a check that fails inside raises its error here."""
@@ -249,6 +269,10 @@ def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
         shapes = _shapes(values)
         return errors.InvalidArgumentError(
             None, None, "Incompatible shapes: " + " vs. ".join(shapes) + where
+        )
+    if kind in (ASSERTION_FAILED, NON_FINITE_VALUES, INDEX_OUT_OF_RANGE):
+        return errors.InvalidArgumentError(
+            None, None, host_calls.check_failure_message(kind, facts, values) + where
         )
     if kind == OUT_OF_MEMORY:
         shape = "[" + ",".join(str(v) for v in values) + "]"

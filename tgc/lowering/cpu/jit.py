@@ -82,8 +82,16 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
 def _connect_error_handler(engine) -> None:
     """A module with run-time checks (tgc/lowering/runtime_errors.py) reports to the runtime's
     handler."""
-    from tgc.runtime.executable import SET_ERROR_HANDLER, install_error_handler_packed
+    from tgc.runtime.executable import (
+        SET_ERROR_HANDLER,
+        install_error_handler_packed,
+        install_host_handler_packed,
+    )
+    from tgc.runtime.host_calls import SET_HOST_HANDLER
 
     address = engine.raw_lookup(SET_ERROR_HANDLER)  # the packed wrapper the engine made for it
     if address:
         install_error_handler_packed(address)
+    address = engine.raw_lookup(SET_HOST_HANDLER)  # prints and assertions' data (host_calls.py)
+    if address:
+        install_host_handler_packed(address)
