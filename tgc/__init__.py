@@ -22,7 +22,7 @@ from tgc.dialect.types import (  # noqa: F401
     uint8,
 )
 from tgc.frontend.build import constant, convert_to_tensor, placeholder, placeholder_with_default  # noqa: F401
-from tgc.frontend.config import ConfigProto, GraphOptions, OptimizerOptions  # noqa: F401
+from tgc.frontend.config import ConfigProto, GPUOptions, GraphOptions, OptimizerOptions  # noqa: F401
 from tgc.frontend.control import (  # noqa: F401
     case,
     control_dependencies,

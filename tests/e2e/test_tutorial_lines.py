@@ -120,3 +120,16 @@ def test_unnamed_layers_restart_their_numbering_in_a_scope_entered_again():
         twice = sess.run(real, {x: feed[x] * 2.0})
     np.testing.assert_allclose(got_fake, twice, rtol=1e-6)  # the same weights
     np.testing.assert_allclose(got_fake, 2.0 * got_real, rtol=1e-6)  # zero biases, relu: linear
+
+
+def test_gpu_options_are_accepted_as_tf1_programs_set_them():
+    """nlintz's LSTM: session_conf.gpu_options.allow_growth = True."""
+    session_conf = tf.ConfigProto(allow_soft_placement=True)
+    session_conf.gpu_options.allow_growth = True
+    config = tf.ConfigProto(gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=0.333))
+    x = tf.constant(2.0)
+    for conf in (session_conf, config):
+        with tf.Session(config=conf) as sess:
+            assert sess.run(x * 3.0) == 6.0
+    with pytest.raises(ValueError, match="per_process_gpu_memory_fraction must be in"):
+        tf.GPUOptions(per_process_gpu_memory_fraction=1.5)

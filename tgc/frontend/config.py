@@ -8,8 +8,8 @@ Accepted and ignored, so that TF1 programs that set them run unchanged: ``Config
 ``inter_op_parallelism_threads`` and ``intra_op_parallelism_threads`` (tgc sizes no thread pool:
 each device partition runs on one thread of its own) and ``OptimizerOptions``'
 ``do_common_subexpression_elimination`` (tgc-cse runs whenever the graph optimizations do; it
-changes no value). ``device_count`` counts CPUs, and devices of other types (``GPU``) up to the
-number the machine has.
+changes no value), and ``gpu_options`` (``GPUOptions``). ``device_count`` counts CPUs, and
+devices of other types (``GPU``) up to the number the machine has.
 """
 
 from __future__ import annotations
@@ -52,11 +52,29 @@ class GraphOptions:
 
 
 @dataclass
+class GPUOptions:
+    """``tf.GPUOptions``: accepted so that TF1 programs that set them run. tgc's GPU memory pool
+    already grows on demand (``allow_growth``) and takes no more than a run needs, so neither field
+    changes anything."""
+
+    allow_growth: bool = False
+    per_process_gpu_memory_fraction: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= float(self.per_process_gpu_memory_fraction) <= 1.0:
+            raise ValueError(
+                "per_process_gpu_memory_fraction must be in [0, 1], not "
+                f"{self.per_process_gpu_memory_fraction}"
+            )
+
+
+@dataclass
 class ConfigProto:
     device_count: dict = field(default_factory=dict)
     log_device_placement: bool = False
     allow_soft_placement: bool = False
     graph_options: GraphOptions = field(default_factory=GraphOptions)
+    gpu_options: GPUOptions = field(default_factory=GPUOptions)
     inter_op_parallelism_threads: InitVar[int] = 0  # accepted and ignored
     intra_op_parallelism_threads: InitVar[int] = 0  # accepted and ignored
 
