@@ -560,3 +560,143 @@ def test_oracle_version():
 def test_program_gives_tensorflows_numbers_and_variable_names(name):
     values = oracle.evaluate(tf, NN, oracle.PROGRAMS[name])
     _assert_close(values, TF_VALUES[name], name)
+
+
+# ---- beyond the oracle: finite differences, structure, shapes, errors --------------------------
+
+
+def _lstm_loss_graph(dtype):
+    x = tf.placeholder(dtype, [2, 4, 3])
+    cell = R.BasicLSTMCell(3, forget_bias=0.3)
+    outputs, state = rnn.dynamic_rnn(cell, x, sequence_length=[4, 2], dtype=dtype)
+    loss = tf.reduce_sum(outputs * outputs * 0.5) + tf.reduce_sum(tf.sin(state.c))
+    return x, cell, loss
+
+
+def test_gradient_through_dynamic_rnn_matches_finite_differences():
+    """float64, so central differences with eps 1e-5 are good to ~1e-9; the gradient to the inputs
+    and to the kernel (set through a fed assign) agree with them at 1e-7."""
+    x, cell, loss = _lstm_loss_graph(tf.float64)
+    kernel, bias = cell.variables
+    g_x, g_kernel, g_bias = tf.gradients(loss, [x, kernel, bias])
+    new_kernel = tf.placeholder(tf.float64, kernel.shape)
+    set_kernel = tf.assign(kernel, new_kernel)
+    x0 = oracle.det((2, 4, 3), 0.5).astype(np.float64) * 2.0
+    k0 = oracle.det((6, 12), 1.7).astype(np.float64)
+    eps = 1e-5
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(set_kernel, {new_kernel: k0})
+        got_x, got_k, got_b = sess.run([g_x, g_kernel, g_bias], {x: x0})
+
+        def loss_at(xv, kv):
+            sess.run(set_kernel, {new_kernel: kv})
+            return sess.run(loss, {x: xv})
+
+        for index in [(0, 0, 0), (0, 3, 2), (1, 1, 1), (1, 3, 0)]:
+            d = np.zeros_like(x0)
+            d[index] = eps
+            fd = (loss_at(x0 + d, k0) - loss_at(x0 - d, k0)) / (2 * eps)
+            assert got_x[index] == pytest.approx(fd, abs=1e-7), index
+        for index in [(0, 0), (2, 5), (4, 8), (5, 11)]:
+            d = np.zeros_like(k0)
+            d[index] = eps
+            fd = (loss_at(x0, k0 + d) - loss_at(x0, k0 - d)) / (2 * eps)
+            assert got_k[index] == pytest.approx(fd, abs=1e-7), index
+    # the second sequence stops at step 2: its inputs past the length get no gradient
+    np.testing.assert_array_equal(got_x[1, 2:], 0.0)
+    assert got_b.shape == (12,) and np.abs(got_b).sum() > 0
+
+
+def test_dynamic_rnn_is_one_compiled_loop_whatever_the_length():
+    """The cell is traced once into a While's body: the graph has one While and one kernel matmul
+    outside the gradient, for 4 steps or an unknown number of steps; shapes are TF's."""
+    for steps in (4, None):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [2, steps, 3])
+        outputs, state = rnn.dynamic_rnn(R.BasicLSTMCell(5), x, dtype=tf.float32)
+        ops = tf.get_default_graph().get_operations()
+        assert [op.type for op in ops].count("While") == 1
+        assert outputs.shape.as_list() == [2, steps, 5]
+        assert state.c.shape.as_list() == [2, 5] and state.h.shape.as_list() == [2, 5]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for n in (1, 3, 7):  # one compiled function serves every length
+            out = sess.run(outputs, {x: np.ones((2, n, 3), np.float32)})
+            assert out.shape == (2, n, 5)
+
+
+def test_unknown_batch_and_zero_state_of_a_runtime_batch_size():
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    cell = R.GRUCell(2)
+    outputs, state = rnn.dynamic_rnn(cell, x, dtype=tf.float32)
+    assert outputs.shape.as_list() == [None, 4, 2] and state.shape.as_list() == [None, 2]
+    n = tf.placeholder(tf.int32, [])
+    zeros = R.MultiRNNCell([R.BasicLSTMCell(3), R.GRUCell(2)]).zero_state(n, tf.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(outputs, {x: np.ones((5, 4, 3), np.float32)}).shape == (5, 4, 2)
+        (c, h), g = sess.run(zeros, {n: 3})
+    assert c.shape == (3, 3) and h.shape == (3, 3) and g.shape == (3, 2)
+    assert not c.any() and not h.any() and not g.any()
+
+
+def test_state_and_output_sizes_are_tfs():
+    assert R.LSTMCell(3, num_proj=2).state_size == R.LSTMStateTuple(c=3, h=2)
+    assert R.LSTMCell(3, num_proj=2).output_size == 2
+    multi = R.MultiRNNCell([R.GRUCell(2), R.BasicLSTMCell(3)])
+    assert multi.state_size == (2, R.LSTMStateTuple(c=3, h=3)) and multi.output_size == 3
+    assert R.BasicLSTMCell(4, state_is_tuple=False).state_size == 8
+    flat = R.MultiRNNCell([R.GRUCell(2), R.BasicRNNCell(3)], state_is_tuple=False)
+    assert flat.state_size == 5
+    assert R.DropoutWrapper(R.GRUCell(2)).state_size == 2
+
+
+def test_dropout_wrapper_drops_outputs_and_keeps_lstm_memory():
+    """output_keep_prob=0.5: each output is 0 or twice the undropped one; state_keep_prob drops
+    the LSTM's h but leaves c (TF's default state filter)."""
+    x = tf.placeholder(tf.float32, [64, 3, 3])
+    base = R.BasicLSTMCell(4)
+    plain, plain_state = rnn.dynamic_rnn(base, x, dtype=tf.float32, scope="net")
+    dropped = R.DropoutWrapper(base, output_keep_prob=0.5, seed=3)
+    noisy, _ = rnn.dynamic_rnn(dropped, x, dtype=tf.float32, scope="net")
+    step = R.DropoutWrapper(base, state_keep_prob=0.5, seed=5)
+    state0 = R.LSTMStateTuple(tf.ones([64, 4]), tf.ones([64, 4]))
+    with tf.variable_scope("net", reuse=True):
+        _, (c1, h1) = step(x[:, 0], state0)
+    _, (c_ref, h_ref) = base(x[:, 0], state0)
+    xs = np.random.default_rng(0).standard_normal((64, 3, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        y, z, c1v, h1v, cr, hr = sess.run([plain, noisy, c1, h1, c_ref, h_ref], {x: xs})
+    kept = z != 0
+    np.testing.assert_allclose(z[kept], 2 * y[kept], rtol=1e-6)
+    assert 0.4 < kept.mean() < 0.6
+    np.testing.assert_allclose(c1v, cr, rtol=1e-6)
+    kept_h = h1v != 0
+    np.testing.assert_allclose(h1v[kept_h], 2 * hr[kept_h], rtol=1e-6)
+    assert 0.35 < kept_h.mean() < 0.65
+
+
+def test_errors_are_tfs():
+    x = tf.placeholder(tf.float32, [2, 4, 3])
+    with pytest.raises(ValueError, match="If there is no initial_state, you must give a dtype."):
+        rnn.dynamic_rnn(R.GRUCell(2), x)
+    with pytest.raises(ValueError, match="must have rank at least 3"):
+        rnn.dynamic_rnn(R.GRUCell(2), tf.placeholder(tf.float32, [2, 3]), dtype=tf.float32)
+    with pytest.raises(ValueError, match=r"expected inputs.shape\[-1\] to be known"):
+        rnn.dynamic_rnn(R.GRUCell(2), tf.placeholder(tf.float32, [2, 4, None]), dtype=tf.float32)
+    with tf.variable_scope("a"):
+        rnn.dynamic_rnn(R.GRUCell(2), x, dtype=tf.float32)
+        with pytest.raises(ValueError, match="Variable a/rnn/gru_cell/gates/kernel already exists"):
+            rnn.dynamic_rnn(R.GRUCell(2), x, dtype=tf.float32)
+    with pytest.raises(ValueError, match="Must specify at least one cell for MultiRNNCell"):
+        R.MultiRNNCell([])
+    with pytest.raises(ValueError, match="Parameter output_keep_prob must be between 0 and 1"):
+        R.DropoutWrapper(R.GRUCell(2), output_keep_prob=1.5)
+
+
+def test_exported_as_tf_nn_and_tf_contrib_rnn():
+    assert tf.nn.dynamic_rnn is rnn.dynamic_rnn and tf.nn.rnn_cell.BasicLSTMCell is R.BasicLSTMCell
+    assert tf.contrib.rnn.LSTMStateTuple is R.LSTMStateTuple
+    assert tf.contrib.rnn.static_rnn is rnn.static_rnn
