@@ -307,6 +307,16 @@ TF_VALUES = {
         "true_ec": [[1.27783775, 0.871142447], [1.08091915, 0.382162631]],
         "sampled_ec": [1.08091915, 1.27783775, 1.08091915, 1.27783775, 0.642718375],
     },
+    "all_True": {
+        "sampled": [0, 1, 2, 3, 4],
+        "true_ec": [[1.0, 1.0], [1.0, 1.0]],
+        "sampled_ec": [1.0, 1.0, 1.0, 1.0, 1.0],
+    },
+    "all_False": {
+        "sampled": [0, 1, 2, 3, 4],
+        "true_ec": [[1.0, 1.0], [1.0, 1.0]],
+        "sampled_ec": [1.0, 1.0, 1.0, 1.0, 1.0],
+    },
     "accidental_hits": [
         [0, 0, 1, 1],
         [2, 5, 4, 4],
@@ -716,3 +726,15 @@ def test_true_classes_must_be_int64_as_in_tf():
         # the losses cast int32 labels to int64 first, as TF's do
         loss = nce_loss(W0, B0, labels, X0, num_sampled=3, num_classes=NUM_CLASSES)
         assert loss.dtype == tf.float32
+
+
+@pytest.mark.parametrize("unique", [True, False])
+def test_all_candidate_sampler_matches_tf(unique):
+    want = TF_VALUES[f"all_{unique}"]
+    with tf.Graph().as_default():
+        values = cs.all_candidate_sampler(TRUE_CLASSES % 5, 2, 5, unique)
+        with tf.Session() as s:
+            sampled, true_ec, sampled_ec = s.run(values)
+    assert sampled.dtype == np.int64 and sampled.tolist() == want["sampled"]
+    np.testing.assert_array_equal(true_ec, np.float32(want["true_ec"]))
+    np.testing.assert_array_equal(sampled_ec, np.float32(want["sampled_ec"]))

@@ -102,6 +102,14 @@ for sname, make in SAMPLERS.items():
                 sv, tv, ev = s.run([sampled, true_ec, sampled_ec])
         out[f"{sname}_{unique}"] = {"sampled": sv, "true_ec": tv, "sampled_ec": ev}
 
+for unique in (True, False):
+    g = t.Graph()
+    with g.as_default():
+        values = t.nn.all_candidate_sampler(tf.constant(TRUE_CLASSES % 5), 2, 5, unique)
+        with t.Session() as s:
+            sv, tv, ev = s.run(values)
+    out[f"all_{unique}"] = {"sampled": sv, "true_ec": tv, "sampled_ec": ev}
+
 g = t.Graph()
 with g.as_default():
     hits = t.nn.compute_accidental_hits(tf.constant(LABELS2), tf.constant(SAMPLED), num_true=2)

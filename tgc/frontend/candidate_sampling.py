@@ -1,5 +1,5 @@
 """TF1's candidate samplers (`tf.nn.log_uniform_candidate_sampler`, `uniform_candidate_sampler`,
-`fixed_unigram_candidate_sampler`) and `tf.nn.compute_accidental_hits`.
+`fixed_unigram_candidate_sampler`, `all_candidate_sampler`) and `tf.nn.compute_accidental_hits`.
 
 A sampler returns (sampled_candidates, true_expected_count, sampled_expected_count) as TF's do:
 ``num_sampled`` int64 classes drawn from ``[0, range_max)``, and for each true and each sampled
@@ -40,6 +40,7 @@ __all__ = [
     "log_uniform_candidate_sampler",
     "uniform_candidate_sampler",
     "fixed_unigram_candidate_sampler",
+    "all_candidate_sampler",
     "compute_accidental_hits",
 ]
 
@@ -351,6 +352,21 @@ def fixed_unigram_candidate_sampler(
         seed,
         name,
     )
+
+
+def all_candidate_sampler(true_classes, num_true, num_sampled, unique, seed=None, name=None):
+    """Every class: sampled_candidates is [0, num_sampled) and every expected count is 1
+    (`tf.nn.all_candidate_sampler`, for tests of a sampled loss against the full one). Nothing is
+    drawn, so these are constants of compiled code; ``unique`` and ``seed`` change nothing, as in
+    TF."""
+    del unique, seed
+    fn = "all_candidate_sampler"
+    true_classes = _check_args(fn, true_classes, num_true, num_sampled, False, num_sampled)
+    with get_default_graph().name_scope(name or "AllCandidateSampler"):
+        sampled = convert_to_tensor(np.arange(int(num_sampled), dtype=np.int64))
+        true_ec = array_ops.ones_like(true_classes, dtype="float32")
+        sampled_ec = convert_to_tensor(np.ones(int(num_sampled), np.float32))
+    return CandidateSamples(sampled, true_ec, sampled_ec)
 
 
 def _unigram_counts(fn, vocab_file, unigrams) -> list:
