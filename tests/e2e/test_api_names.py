@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import tgc
-from tgc.frontend import conv_ops, normalization
+from tgc.frontend import conv_ops, moving_averages, normalization
 
 _ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "api_names_oracle.py"
 _spec = importlib.util.spec_from_file_location("api_names_oracle", _ORACLE)
@@ -47,6 +47,7 @@ T = _namespace(
         batch_normalization=normalization.batch_normalization,
         batch_norm_with_global_normalization=normalization.batch_norm_with_global_normalization,
     ),
+    train=_namespace(tgc.train, ExponentialMovingAverage=moving_averages.ExponentialMovingAverage),
 )
 
 
@@ -908,11 +909,143 @@ TF_VALUES = {
             ],
         },
     },
+    "moving_average": {
+        "num_updates": {
+            "names": ["w/ExponentialMovingAverage", "layer/b/ExponentialMovingAverage"],
+            "restore": [
+                ("layer/b/ExponentialMovingAverage", "layer/b"),
+                ("loss_like/ExponentialMovingAverage", "loss_like/ExponentialMovingAverage"),
+                ("step", "step"),
+                ("w/ExponentialMovingAverage", "w"),
+            ],
+            "shadow_names": [
+                "w/ExponentialMovingAverage:0",
+                "layer/b/ExponentialMovingAverage:0",
+                "loss_like/ExponentialMovingAverage:0",
+            ],
+            "trajectory": [
+                [
+                    [[0.2882871, -0.238503, 0.3260958], [-0.6726986, 0.9252156, -0.3066763]],
+                    [-0.4278924, 0.9162111, 0.5406259],
+                    0.5548006,
+                ],
+                [
+                    [[0.8755604, -0.4467939, 0.4163066], [0.0729213, 1.3124931, 0.2107503]],
+                    [-0.2528455, 0.5413975, 0.3194607],
+                    3.9801416,
+                ],
+                [
+                    [[1.5117732, -0.6724423, 0.5140349], [0.880676, 1.7320437, 0.7712957]],
+                    [-0.1434412, 0.3071389, 0.1812325],
+                    5.4538727,
+                ],
+            ],
+            "update_name": "ExponentialMovingAverage",
+            "variables": [
+                "layer/b/ExponentialMovingAverage:0",
+                "layer/b:0",
+                "loss_like/ExponentialMovingAverage:0",
+                "step:0",
+                "w/ExponentialMovingAverage:0",
+                "w:0",
+            ],
+        },
+        "plain": {
+            "names": ["w/ExponentialMovingAverage", "layer/b/ExponentialMovingAverage"],
+            "restore": [
+                ("layer/b/ExponentialMovingAverage", "layer/b"),
+                ("loss_like/ExponentialMovingAverage", "loss_like/ExponentialMovingAverage"),
+                ("step", "step"),
+                ("w/ExponentialMovingAverage", "w"),
+            ],
+            "shadow_names": [
+                "w/ExponentialMovingAverage:0",
+                "layer/b/ExponentialMovingAverage:0",
+                "loss_like/ExponentialMovingAverage:0",
+            ],
+            "trajectory": [
+                [
+                    [[0.2882871, -0.238503, 0.3260958], [-0.6726986, 0.9252156, -0.3066763]],
+                    [-0.4278924, 0.9162111, 0.5406259],
+                    0.0616445,
+                ],
+                [
+                    [[0.360065, -0.2639608, 0.3371216], [-0.5815672, 0.9725496, -0.2434353]],
+                    [-0.4064977, 0.8704005, 0.5135946],
+                    0.5296131,
+                ],
+                [
+                    [[0.4964429, -0.3123306, 0.3580705], [-0.4084177, 1.062484, -0.1232773]],
+                    [-0.3765453, 0.8062658, 0.4757507],
+                    1.0711635,
+                ],
+            ],
+            "update_name": "ExponentialMovingAverage",
+            "variables": [
+                "layer/b/ExponentialMovingAverage:0",
+                "layer/b:0",
+                "loss_like/ExponentialMovingAverage:0",
+                "step:0",
+                "w/ExponentialMovingAverage:0",
+                "w:0",
+            ],
+        },
+        "zero_debias": {
+            "names": ["w/ExponentialMovingAverage", "layer/b/ExponentialMovingAverage"],
+            "restore": [
+                ("layer/b/ExponentialMovingAverage", "layer/b"),
+                ("loss_like/ExponentialMovingAverage", "loss_like/ExponentialMovingAverage"),
+                (
+                    "loss_like/ExponentialMovingAverage/biased",
+                    "loss_like/ExponentialMovingAverage/biased",
+                ),
+                (
+                    "loss_like/ExponentialMovingAverage/local_step",
+                    "loss_like/ExponentialMovingAverage/local_step",
+                ),
+                ("step", "step"),
+                ("w/ExponentialMovingAverage", "w"),
+            ],
+            "shadow_names": [
+                "w/ExponentialMovingAverage:0",
+                "layer/b/ExponentialMovingAverage:0",
+                "loss_like/ExponentialMovingAverage:0",
+            ],
+            "trajectory": [
+                [
+                    [[0.2882871, -0.238503, 0.3260958], [-0.6726986, 0.9252156, -0.3066763]],
+                    [-0.4278924, 0.9162111, 0.5406259],
+                    0.6164452,
+                ],
+                [
+                    [[0.4318428, -0.2894185, 0.3481473], [-0.490436, 1.0198834, -0.1801943]],
+                    [-0.3851031, 0.82459, 0.4865633],
+                    2.9080474,
+                ],
+                [
+                    [[0.690243, -0.3810665, 0.3878401], [-0.1623633, 1.1902854, 0.0474734]],
+                    [-0.3294771, 0.7054826, 0.4162819],
+                    4.1527476,
+                ],
+            ],
+            "update_name": "ExponentialMovingAverage",
+            "variables": [
+                "layer/b/ExponentialMovingAverage:0",
+                "layer/b:0",
+                "loss_like/ExponentialMovingAverage/biased:0",
+                "loss_like/ExponentialMovingAverage/local_step:0",
+                "loss_like/ExponentialMovingAverage:0",
+                "step:0",
+                "w/ExponentialMovingAverage:0",
+                "w:0",
+            ],
+        },
+    },
     "version": "2.21.0",
 }
 
 
-@pytest.mark.parametrize("program", ["conv2d_transpose", "batch_norm"])
+@pytest.mark.parametrize("program", ["conv2d_transpose", "batch_norm", "moving_average"])
 def test_program_matches_tensorflow(program):
     assert_same(oracle.PROGRAMS[program](T), TF_VALUES[program], program)
 
@@ -946,3 +1079,48 @@ def test_conv2d_transpose_errors_name_the_mismatch():
         conv_ops.conv2d_transpose(x, tgc.zeros([3, 3, 5, 4]), [2, 6, 6, 6], 2)
     with pytest.raises(ValueError, match=r"height, width and channels .* known when the graph"):
         conv_ops.conv2d_transpose(x, tgc.zeros([3, 3, 5, 4]), tgc.placeholder(tgc.int32, [4]), 2)
+
+
+def test_moving_average_checkpoint_restores_averages(tmp_path):
+    """A checkpoint saved with the shadows restores, through ``variables_to_restore()``, the
+    averages into the variables themselves (TF's evaluation recipe)."""
+    graph = tgc.Graph()
+    with graph.as_default():
+        w = tgc.Variable(oracle.data(30, 2, 3), name="w")
+        ema = moving_averages.ExponentialMovingAverage(0.5)
+        update = ema.apply([w])
+        with tgc.control_dependencies([update]):
+            step = w.assign_add(np.ones([2, 3], np.float32))
+        saver = tgc.train.Saver()
+        with tgc.Session() as sess:
+            sess.run(tgc.global_variables_initializer())
+            for _ in range(3):
+                sess.run(step)
+            w_value, average = sess.run([w, ema.average(w)])
+            path = saver.save(sess, str(tmp_path / "model.ckpt"))
+    # The shadow starts at w0 and moves halfway to w = w0, w0 + 1, w0 + 2 (read before each
+    # increment): w0 + 0, then + 0.5, then + (0.5 + 2) / 2 = 1.25.
+    close(average, oracle.data(30, 2, 3) + 1.25)
+    close(w_value, oracle.data(30, 2, 3) + 3.0)
+    with tgc.Graph().as_default():
+        w = tgc.Variable(np.zeros([2, 3], np.float32), name="w")
+        restore = moving_averages.ExponentialMovingAverage(0.5).variables_to_restore()
+        assert restore == {"w/ExponentialMovingAverage": w}
+        with tgc.Session() as sess:
+            tgc.train.Saver(restore).restore(sess, path)
+            close(sess.run(w), average)
+
+
+def test_moving_average_errors_as_tensorflow():
+    with tgc.Graph().as_default():
+        w = tgc.Variable(np.zeros([2], np.float32), name="w")
+        i = tgc.Variable(np.zeros([2], np.int32), name="i")
+        ema = moving_averages.ExponentialMovingAverage(0.9)
+        ema.apply([w])
+        with pytest.raises(ValueError, match="Moving average already computed for: w:0"):
+            ema.apply([w])
+        with pytest.raises(TypeError, match="must be half, float, or double: i:0"):
+            ema.apply([i])
+        assert ema.average(i) is None
+        assert ema.average_name(i) == "i/ExponentialMovingAverage"
+        assert tgc.get_collection("moving_average_variables") == [w]

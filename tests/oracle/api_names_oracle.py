@@ -92,7 +92,54 @@ def batch_norm(t):
     }
 
 
-PROGRAMS = {"conv2d_transpose": conv2d_transpose, "batch_norm": batch_norm}
+def moving_average(t):
+    res = {}
+    for key, kwargs in {
+        "plain": {"decay": 0.9},
+        "num_updates": {"decay": 0.999, "num_updates": "step"},
+        "zero_debias": {"decay": 0.8, "zero_debias": True},
+    }.items():
+        g = t.Graph()
+        with g.as_default():
+            w = t.Variable(data(30, 2, 3), name="w")
+            with t.variable_scope("layer"):
+                b = t.get_variable("b", initializer=data(31, 3))
+            step = t.Variable(0, trainable=False, name="step")
+            x = t.placeholder(t.float32, [3])
+            # A tensor, averaged too.
+            loss_like = t.add(t.reduce_sum(x * x), t.reduce_sum(w), name="loss_like")
+            if kwargs.get("num_updates") == "step":
+                kwargs = dict(kwargs, num_updates=step)
+            ema = t.train.ExponentialMovingAverage(**kwargs)
+            update = ema.apply([w, b, loss_like])
+            with t.control_dependencies([update]):
+                train = t.group(w.assign_add(data(32, 2, 3)), b.assign(b * 0.5), step.assign_add(1))
+            names = [ema.average_name(v) for v in (w, b)]
+            shadows = [ema.average(v) for v in (w, b, loss_like)]
+            restore = sorted((k, v.op.name) for k, v in ema.variables_to_restore().items())
+            variables = sorted(v.name for v in t.global_variables())
+            trajectory = []
+            with t.Session() as s:
+                s.run(t.global_variables_initializer())
+                for i in range(3):
+                    s.run(train, {x: data(33 + i, 3)})
+                    trajectory.append([r(v) for v in s.run(shadows)])
+        res[key] = {
+            "names": names,
+            "shadow_names": [v.name for v in shadows],
+            "variables": variables,
+            "restore": restore,
+            "update_name": update.name,
+            "trajectory": trajectory,
+        }
+    return res
+
+
+PROGRAMS = {
+    "conv2d_transpose": conv2d_transpose,
+    "batch_norm": batch_norm,
+    "moving_average": moving_average,
+}
 
 if __name__ == "__main__":
     import sys
