@@ -196,6 +196,34 @@ def scopes_and_reuse(tf, nn):
     return lambda sess: dict(zip(("y1", "y2", "y3", "out_a", "out_b"), sess.run(fetches, feeds)))
 
 
+def custom_cell(tf, nn):
+    """A user's RNNCell subclass making its variable with tf.get_variable in call(): its scope is
+    the class name in snake case."""
+
+    class MyGatedCell(nn.rnn_cell.RNNCell):
+        def __init__(self, units):
+            super().__init__()
+            self.units = units
+
+        @property
+        def state_size(self):
+            return self.units
+
+        @property
+        def output_size(self):
+            return self.units
+
+        def call(self, inputs, state):
+            w = tf.get_variable("w", [inputs.shape[1] + self.units, 2 * self.units])
+            gate, value = tf.split(tf.matmul(tf.concat([inputs, state], 1), w), 2, axis=1)
+            new = tf.sigmoid(gate) * state + tf.tanh(value)
+            return new, new
+
+    x = tf.placeholder(tf.float32, [2, 4, 3])
+    outputs, state = nn.dynamic_rnn(MyGatedCell(2), x, dtype=tf.float32)
+    return lambda sess: dict(zip(("outputs", "state"), sess.run([outputs, state], {x: X})))
+
+
 PROGRAMS = {
     "basic_lstm": basic_lstm,
     "lstm_full": lstm_full,
@@ -206,6 +234,7 @@ PROGRAMS = {
     "gradients_and_sgd": gradients_and_sgd,
     "state_across_runs": state_across_runs,
     "scopes_and_reuse": scopes_and_reuse,
+    "custom_cell": custom_cell,
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import numbers
+import re
 import weakref
 
 from tgc.dialect.types import as_dtype
@@ -119,12 +120,18 @@ def _state_sizes(state_size) -> list:
 # ---- the base class ------------------------------------------------------------------------------
 
 
+def _snake_case(name: str) -> str:
+    """Keras's to_snake_case: BasicLSTMCell -> basic_lstm_cell, MyCell -> my_cell."""
+    intermediate = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    snake = re.sub("([a-z])([A-Z])", r"\1_\2", intermediate).lower()
+    return snake if snake[0] != "_" else "private" + snake
+
+
 class RNNCell:
     """TF1's ``tf.nn.rnn_cell.RNNCell``: ``state_size``, ``output_size``, ``zero_state`` and
-    ``__call__(inputs, state, scope=None)``; subclasses define ``build(input_depth)`` (making
-    variables with ``add_variable``) and ``call(inputs, state)``."""
-
-    _default_name = "rnn_cell"
+    ``__call__(inputs, state, scope=None)``; subclasses define ``build(inputs_shape)`` (making
+    variables with ``add_variable`` or ``tf.get_variable``) and ``call(inputs, state)``. The
+    variable scope of the first call is the class name in snake case (``my_cell``), as in TF."""
 
     def __init__(self, trainable=True, name=None, dtype=None, _reuse=None, **kwargs):
         unknown = set(kwargs)
@@ -189,7 +196,7 @@ class RNNCell:
 
     add_weight = add_variable
 
-    def build(self, input_depth: int):
+    def build(self, inputs_shape):
         """Makes the cell's variables; a cell without variables has nothing to do."""
 
     def call(self, inputs, state):
@@ -208,23 +215,28 @@ class RNNCell:
         elif self._name is not None:
             name_or_scope = self._name
         else:
-            name_or_scope = _unique_cell_name(self._default_name)
+            name_or_scope = _unique_cell_name(_snake_case(type(self).__name__))
         with variable_scope(name_or_scope, reuse=self._reuse) as captured:
             self._scope = captured
             if self.dtype is None:
                 self.dtype = inputs.dtype
-            self.build(_input_depth(inputs, type(self).__name__))
+            self.build(_inputs_shape(inputs, type(self).__name__))
             self.built = True
             return self.call(inputs, state)
 
 
-def _input_depth(inputs, cell: str) -> int:
+def _inputs_shape(inputs, cell: str) -> TensorShape:
+    """The inputs' shape, given to build(); its last dim (the depth) must be known."""
     shape = inputs.spec.shape
     if shape is None or not shape or shape[-1] is None:
         raise ValueError(
             f"{cell}: expected inputs.shape[-1] to be known, saw shape: {inputs.shape}"
         )
-    return int(shape[-1])
+    return TensorShape(list(shape))
+
+
+def _depth(inputs_shape) -> int:
+    return int(TensorShape(inputs_shape).as_list()[-1])
 
 
 def _linear(inputs: list, kernel, bias=None):
@@ -244,8 +256,6 @@ def _activation(activation):
 class BasicRNNCell(RNNCell):
     """output = new_state = activation(W [inputs, state] + b) (`tf.nn.rnn_cell.BasicRNNCell`)."""
 
-    _default_name = "basic_rnn_cell"
-
     def __init__(self, num_units, activation=None, reuse=None, name=None, dtype=None, **kwargs):
         super().__init__(name=name, dtype=dtype, _reuse=reuse, **kwargs)
         self._num_units = int(num_units)
@@ -259,7 +269,8 @@ class BasicRNNCell(RNNCell):
     def output_size(self):
         return self._num_units
 
-    def build(self, input_depth):
+    def build(self, inputs_shape):
+        input_depth = _depth(inputs_shape)
         n = self._num_units
         self._kernel = self.add_variable("kernel", [input_depth + n, n])
         self._bias = self.add_variable("bias", [n], initializer=zeros_initializer())
@@ -272,8 +283,6 @@ class BasicRNNCell(RNNCell):
 class GRUCell(RNNCell):
     """Gated recurrent unit (`tf.nn.rnn_cell.GRUCell`): gates/kernel, gates/bias (ones),
     candidate/kernel, candidate/bias (zeros)."""
-
-    _default_name = "gru_cell"
 
     def __init__(
         self,
@@ -300,7 +309,8 @@ class GRUCell(RNNCell):
     def output_size(self):
         return self._num_units
 
-    def build(self, input_depth):
+    def build(self, inputs_shape):
+        input_depth = _depth(inputs_shape)
         n = self._num_units
         init = self._kernel_initializer
         self._gate_kernel = self.add_variable(
@@ -351,8 +361,6 @@ class BasicLSTMCell(RNNCell):
     [input_depth + num_units, 4 * num_units] for the gates i, j, f, o, a zero bias, and
     ``forget_bias`` added to f."""
 
-    _default_name = "basic_lstm_cell"
-
     def __init__(
         self,
         num_units,
@@ -379,7 +387,8 @@ class BasicLSTMCell(RNNCell):
     def output_size(self):
         return self._num_units
 
-    def build(self, input_depth):
+    def build(self, inputs_shape):
+        input_depth = _depth(inputs_shape)
         n = self._num_units
         self._kernel = self.add_variable("kernel", [input_depth + n, 4 * n])
         self._bias = self.add_variable("bias", [4 * n], initializer=zeros_initializer())
@@ -399,8 +408,6 @@ class BasicLSTMCell(RNNCell):
 class LSTMCell(RNNCell):
     """LSTM with optional peepholes (w_f_diag, w_i_diag, w_o_diag), cell clipping and a projection
     of the output (projection/kernel) with its clipping (`tf.nn.rnn_cell.LSTMCell`)."""
-
-    _default_name = "lstm_cell"
 
     def __init__(
         self,
@@ -445,7 +452,8 @@ class LSTMCell(RNNCell):
     def output_size(self):
         return self._num_proj or self._num_units
 
-    def build(self, input_depth):
+    def build(self, inputs_shape):
+        input_depth = _depth(inputs_shape)
         n, h_depth = self._num_units, self._num_proj or self._num_units
         init = self._initializer
         self._kernel = self.add_variable("kernel", [input_depth + h_depth, 4 * n], initializer=init)
@@ -491,8 +499,6 @@ class LSTMCell(RNNCell):
 class MultiRNNCell(RNNCell):
     """Cells stacked: cell i's output is cell i+1's input, each under ``cell_<i>``
     (`tf.nn.rnn_cell.MultiRNNCell`)."""
-
-    _default_name = "multi_rnn_cell"
 
     def __init__(self, cells, state_is_tuple=True):
         super().__init__()
