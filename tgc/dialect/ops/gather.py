@@ -38,6 +38,17 @@ def _rows(params, indices):
     return np.where(mask, picked, np.zeros((), params.dtype)).astype(params.dtype)
 
 
+def _refuse_out_of_range(indices, rows) -> None:
+    """TensorFlow's CPU kernel fails on an index outside [0, rows), naming the first one; the
+    compiled gather does the same at run time (tgc/lowering/to_core/gather.py), and tgc-fold leaves
+    a gather whose reference raises to it."""
+    bad = np.flatnonzero((indices < 0) | (indices >= rows))
+    if bad.size:
+        where = ",".join(str(int(i)) for i in np.unravel_index(bad[0], indices.shape))
+        value = indices.reshape(-1)[bad[0]]
+        raise IndexError(f"indices[{where}] = {value} is not in [0, {rows})")
+
+
 @op("gather", tf_type="GatherV2", operands=("params", "indices"))
 class Gather:
     """Rows of params picked by indices: result shape indices.shape + params.shape[1:]."""
@@ -51,6 +62,7 @@ class Gather:
         return spec(tuple(indices.shape) + tuple(params.shape[1:]), params.dtype)
 
     def eval(params, indices):
+        _refuse_out_of_range(indices, params.shape[0])
         return _rows(params, indices)
 
     def grad(b, op, g):
@@ -68,7 +80,7 @@ class Gather:
         Sample(
             shapes=((3, 2, 2), (3,)),
             dtypes=("int32", "int64"),
-            values=(None, np.array([-1, 3, 1], np.int64)),
+            values=(None, np.array([2, 0, 1], np.int64)),
         ),
     ]
 
@@ -106,7 +118,7 @@ class GatherGrad:
         Sample(
             shapes=((4, 3), (4,), (5, 3)),
             dtypes=("float32", "int32", "float32"),
-            values=(None, np.array([1, 3, 1, 7], np.int32), None),
+            values=(None, np.array([1, 3, 1, 4], np.int32), None),
             dynamic=((0, 0), (1, 0)),
         ),
         Sample(

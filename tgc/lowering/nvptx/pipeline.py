@@ -93,10 +93,12 @@ BROADCAST_OPS = (
 # Data movement: host-level views where the layout allows (reshapes of whole buffers), copy
 # kernels otherwise; slices are subviews taken inside the kernels (tgc-nvptx-sink-views). The
 # embedding gradient's scatter-add is one thread's loop (tgc-nvptx-serial-kernels): naive.
+# ``gather`` is not here: an index out of range fails the run on the CPU (tgc/lowering/to_core/
+# gather.py), which a kernel cannot do, so placement keeps gathers on the CPU (TF's GPU kernel
+# writes zeros instead). Its gradient stays: its indices are those the forward gather checked.
 SHAPE_OPS = (
     "concat",
     "expand_dims",
-    "gather",
     "gather_grad",
     "identity",
     "one_hot",

@@ -3,8 +3,15 @@
 ``gather`` is one linalg.generic over the result that reads its index from ``indices`` and the row
 element from params with ``tensor.extract``. ``gather_grad`` is an scf.for over the flattened
 indices that adds one row of the gradient into the carried result per index, so its cost is the size
-of the gradient, not rows x indices. Indices outside [0, rows) are clamped for the read and masked
-out.
+of the gradient, not rows x indices.
+
+An index outside [0, rows) fails the run as TensorFlow's CPU kernel does ("indices[1,2] = 7 is not
+in [0, 5)", the first bad index in row-major order): a reduction over the indices finds its
+position, and a run-time check (tgc/lowering/runtime_errors.py) reports it before any row is read.
+Targets that cannot call the host do not run ``gather`` (placement keeps it on the CPU); where the
+check is absent (a function placed on such a device all the same), bad indices are still clamped
+for the read and masked to zeros, never read out of bounds. ``gather_grad`` masks them too: its
+indices are those its forward gather has checked.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ from __future__ import annotations
 from mlir import ir
 from mlir.dialects import arith, linalg, scf, tensor
 
+from tgc.dialect.ir_helpers import module_of
+from tgc.lowering import runtime_errors
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.array import _extract, _insert, _tensor_type, reshape_to
+from tgc.runtime.host_calls import INDEX_OUT_OF_RANGE
 from tgc.lowering.to_core.common import (
     PARALLEL,
+    REDUCTION,
     affine_map,
     const_index,
     dim,
@@ -39,9 +50,75 @@ def _row_index(index: ir.Value, rows: ir.Value) -> tuple:
     return arith.select(inside, i, zero), inside
 
 
+def _device_of(operation) -> str:
+    """The device of the function holding ``operation`` ("" when it names none)."""
+    op = operation
+    while op is not None and op.name != "func.func":
+        op = op.parent
+    if op is None or "tgc.device" not in op.attributes:
+        return ""
+    return ir.StringAttr(op.attributes["tgc.device"]).value
+
+
+def _can_report(operation) -> bool:
+    """Code for the CPU (or for no device in particular) can call the host; a GPU's or an
+    accelerator's kernels cannot."""
+    device = _device_of(operation).upper()
+    return not any(kind in device for kind in ("GPU", "ACCEL"))
+
+
+def _first_bad_index(indices: ir.Value, rows: ir.Value) -> tuple:
+    """(flat position of the first index outside [0, rows), or the index count when none; the
+    count) by one reduction over the flattened indices."""
+    flat, count = _flat_indices(indices)
+    index_type = ir.IndexType.get()
+    position_type = ir.RankedTensorType.get([], index_type)
+    init = linalg.fill(count, outs=[empty(position_type, {})])
+    maps = [identity_map(1), affine_map(1, [])]
+
+    def body(index, first):
+        _, inside = _row_index(index, rows)
+        here = linalg.IndexOp(0).result
+        bad_here = arith.select(inside, first, here)
+        return arith.minui(first, bad_here)
+
+    found = generic([flat], [init], maps, [REDUCTION], body)[0]
+    return tensor.ExtractOp(found, []).result, flat, count
+
+
+def _flat_indices(indices: ir.Value) -> tuple:
+    count = const_index(1)
+    for j in range(len(shape_of(indices))):
+        count = arith.muli(count, dim(indices, j))
+    known = shape_of(indices)
+    n = None if None in known else _product(known)
+    flat = reshape_to(indices, _tensor_type([n], element_type(indices)), [count])
+    return flat, count
+
+
+def _check_indices(op, indices: ir.Value, rows: ir.Value) -> None:
+    """Fails the run with TensorFlow's message when an index is outside [0, rows)."""
+    position, flat, count = _first_bad_index(indices, rows)
+    check = scf.IfOp(arith.cmpi(arith.CmpIPredicate.ult, position, count))
+    with ir.InsertionPoint(check.then_block):
+        bad = tensor.ExtractOp(flat, [position]).result
+        i64 = ir.IntegerType.get_signless(64)
+        bad = bad if bad.type == i64 else arith.extsi(i64, bad)
+        rank = len(shape_of(indices))
+        runtime_errors.report(
+            module_of(op.operation),
+            INDEX_OUT_OF_RANGE,
+            {"node": runtime_errors.node_description(ir.Location.current)},
+            [position, bad, rows, const_index(rank)] + [dim(indices, j) for j in range(rank)],
+        )
+        scf.YieldOp([])
+
+
 @lowers("gather")
 def _gather(op):
     params, indices = op.operands
+    if _can_report(op.operation):
+        _check_indices(op, indices, dim(params, 0))
     out_shape = shape_of(op.result_type)
     k = len(shape_of(indices))
     dynamic = {
