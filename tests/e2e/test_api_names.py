@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import tgc
-from tgc.frontend import conv_ops, moving_averages, normalization
+from tgc.frontend import conv_ops, metrics, moving_averages, normalization
 
 _ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "api_names_oracle.py"
 _spec = importlib.util.spec_from_file_location("api_names_oracle", _ORACLE)
@@ -47,6 +47,7 @@ T = _namespace(
         batch_normalization=normalization.batch_normalization,
         batch_norm_with_global_normalization=normalization.batch_norm_with_global_normalization,
     ),
+    metrics=metrics,
     train=_namespace(tgc.train, ExponentialMovingAverage=moving_averages.ExponentialMovingAverage),
 )
 
@@ -909,6 +910,127 @@ TF_VALUES = {
             ],
         },
     },
+    "metrics": {
+        "local": [
+            ("accuracy/total:0", []),
+            ("accuracy/count:0", []),
+            ("accuracy_1/total:0", []),
+            ("accuracy_1/count:0", []),
+            ("mean/total:0", []),
+            ("mean/count:0", []),
+            ("mean_1/total:0", []),
+            ("mean_1/count:0", []),
+            ("mean_squared_error/total:0", []),
+            ("mean_squared_error/count:0", []),
+            ("mean_squared_error_1/total:0", []),
+            ("mean_squared_error_1/count:0", []),
+            ("mean_absolute_error/total:0", []),
+            ("mean_absolute_error/count:0", []),
+            ("precision/true_positives/count:0", []),
+            ("precision/false_positives/count:0", []),
+            ("my_recall/true_positives/count:0", []),
+            ("my_recall/false_negatives/count:0", []),
+            ("precision_1/true_positives/count:0", []),
+            ("precision_1/false_positives/count:0", []),
+        ],
+        "metric_variables": [
+            "accuracy/total:0",
+            "accuracy/count:0",
+            "accuracy_1/total:0",
+            "accuracy_1/count:0",
+            "mean/total:0",
+            "mean/count:0",
+            "mean_1/total:0",
+            "mean_1/count:0",
+            "mean_squared_error/total:0",
+            "mean_squared_error/count:0",
+            "mean_squared_error_1/total:0",
+            "mean_squared_error_1/count:0",
+            "mean_absolute_error/total:0",
+            "mean_absolute_error/count:0",
+            "precision/true_positives/count:0",
+            "precision/false_positives/count:0",
+            "my_recall/true_positives/count:0",
+            "my_recall/false_negatives/count:0",
+            "precision_1/true_positives/count:0",
+            "precision_1/false_positives/count:0",
+        ],
+        "names": [
+            ("accuracy", "accuracy/value:0", "accuracy/update_op:0"),
+            ("accuracy_weighted", "accuracy_1/value:0", "accuracy_1/update_op:0"),
+            ("mae", "mean_absolute_error/value:0", "mean_absolute_error/update_op:0"),
+            ("mean", "mean/value:0", "mean/update_op:0"),
+            ("mean_weighted", "mean_1/value:0", "mean_1/update_op:0"),
+            ("mse", "mean_squared_error/value:0", "mean_squared_error/update_op:0"),
+            ("mse_weighted", "mean_squared_error_1/value:0", "mean_squared_error_1/update_op:0"),
+            ("precision", "precision/value:0", "precision/update_op:0"),
+            ("precision_weighted", "precision_1/value:0", "precision_1/update_op:0"),
+            ("recall", "my_recall/value:0", "my_recall/update_op:0"),
+        ],
+        "runs": [
+            {
+                "accuracy": 0.0,
+                "accuracy_weighted": 0.0,
+                "mae": 0.0,
+                "mean": 0.0,
+                "mean_weighted": 0.0,
+                "mse": 0.0,
+                "mse_weighted": 0.0,
+                "precision": 0.0,
+                "precision_weighted": 0.0,
+                "recall": 0.0,
+            },
+            {
+                "accuracy": 0.6,
+                "accuracy_weighted": 0.6,
+                "mae": 0.3899011,
+                "mean": -0.2043025,
+                "mean_weighted": 0.0751863,
+                "mse": 0.2710079,
+                "mse_weighted": 0.4790232,
+                "precision": 0.6666667,
+                "precision_weighted": 0.8,
+                "recall": 0.6666667,
+            },
+            {
+                "accuracy": 0.6,
+                "accuracy_weighted": 0.6,
+                "mae": 0.3899011,
+                "mean": -0.2043025,
+                "mean_weighted": 0.0751863,
+                "mse": 0.2710079,
+                "mse_weighted": 0.4790232,
+                "precision": 0.6666667,
+                "precision_weighted": 0.8,
+                "recall": 0.6666667,
+            },
+            {
+                "accuracy": 0.625,
+                "accuracy_weighted": 0.6756757,
+                "mae": 0.4336142,
+                "mean": -0.2592302,
+                "mean_weighted": 0.0437278,
+                "mse": 0.315227,
+                "mse_weighted": 0.4227408,
+                "precision": 0.75,
+                "precision_weighted": 0.8181818,
+                "recall": 0.6,
+            },
+            {
+                "accuracy": 0.625,
+                "accuracy_weighted": 0.6756757,
+                "mae": 0.4336142,
+                "mean": -0.2592302,
+                "mean_weighted": 0.0437278,
+                "mse": 0.315227,
+                "mse_weighted": 0.4227408,
+                "precision": 0.75,
+                "precision_weighted": 0.8181818,
+                "recall": 0.6,
+            },
+        ],
+        "trainable": 0,
+    },
     "moving_average": {
         "num_updates": {
             "names": ["w/ExponentialMovingAverage", "layer/b/ExponentialMovingAverage"],
@@ -1045,7 +1167,7 @@ TF_VALUES = {
 }
 
 
-@pytest.mark.parametrize("program", ["conv2d_transpose", "batch_norm", "moving_average"])
+@pytest.mark.parametrize("program", sorted(oracle.PROGRAMS))
 def test_program_matches_tensorflow(program):
     assert_same(oracle.PROGRAMS[program](T), TF_VALUES[program], program)
 
@@ -1124,3 +1246,17 @@ def test_moving_average_errors_as_tensorflow():
         assert ema.average(i) is None
         assert ema.average_name(i) == "i/ExponentialMovingAverage"
         assert tgc.get_collection("moving_average_variables") == [w]
+
+
+def test_metrics_collections_and_div_no_nan():
+    with tgc.Graph().as_default():
+        x = tgc.placeholder(tgc.float32, [None])
+        value, update = metrics.mean(x, metrics_collections="m", updates_collections=["u"])
+        assert tgc.get_collection("m") == [value] and tgc.get_collection("u") == [update]
+        assert [v.name for v in tgc.local_variables()] == ["mean/total:0", "mean/count:0"]
+        assert tgc.trainable_variables() == [] and tgc.global_variables() == []
+        ratio = tgc.div_no_nan(tgc.constant([1.0, 2.0]), tgc.constant([0.0, 4.0]))
+        with tgc.Session() as sess:
+            sess.run(tgc.local_variables_initializer())
+            assert sess.run(value) == 0.0  # no data yet: 0 / 0 is 0, as TF's div_no_nan
+            close(sess.run(ratio), [0.0, 0.5])

@@ -135,7 +135,60 @@ def moving_average(t):
     return res
 
 
+def metrics(t):
+    g = t.Graph()
+    with g.as_default():
+        labels = t.placeholder(t.int64, [None])
+        predicted = t.placeholder(t.int64, [None, 1])  # squeezed to the labels' shape, as TF's
+        weights = t.placeholder(t.float32, [None])
+        scores = t.placeholder(t.float32, [None])
+        targets = t.placeholder(t.float32, [None])
+        pairs = {
+            "accuracy": t.metrics.accuracy(labels, predicted),
+            "accuracy_weighted": t.metrics.accuracy(labels, predicted, weights=weights),
+            "mean": t.metrics.mean(scores),
+            "mean_weighted": t.metrics.mean(scores, weights=weights),
+            "mse": t.metrics.mean_squared_error(targets, scores),
+            "mse_weighted": t.metrics.mean_squared_error(targets, scores, weights=weights),
+            "mae": t.metrics.mean_absolute_error(targets, scores),
+            "precision": t.metrics.precision(labels > 1, predicted > 1),
+            "recall": t.metrics.recall(labels > 1, predicted > 1, name="my_recall"),
+            "precision_weighted": t.metrics.precision(labels > 1, predicted > 1, weights=weights),
+        }
+        local = [(v.name, v.shape.as_list()) for v in t.local_variables()]
+        metric_vars = [v.name for v in t.get_collection("metric_variables")]
+        trainable = t.trainable_variables()
+        values = {k: v for k, (v, _) in pairs.items()}
+        updates = {k: u for k, (_, u) in pairs.items()}
+        batches = [
+            ([0, 1, 2, 3, 2], [[0], [2], [2], [3], [1]], [1.0, 0.5, 2.0, 0.0, 1.5]),
+            ([3, 3, 1], [[3], [1], [1]], [0.25, 1.0, 3.0]),
+        ]
+        seen = []
+        with t.Session() as s:
+            s.run(t.local_variables_initializer())
+            seen.append(s.run(values))
+            for i, (lab, pred, w) in enumerate(batches):
+                feed = {
+                    labels: lab,
+                    predicted: pred,
+                    weights: w,
+                    scores: data(40 + i, len(lab)),
+                    targets: data(50 + i, len(lab)),
+                }
+                seen.append(s.run(updates, feed))
+                seen.append(s.run(values))
+    return {
+        "local": local,
+        "metric_variables": metric_vars,
+        "trainable": len(trainable),
+        "runs": [{k: r(v) for k, v in run.items()} for run in seen],
+        "names": sorted((k, v.name, u.name) for k, (v, u) in pairs.items()),
+    }
+
+
 PROGRAMS = {
+    "metrics": metrics,
     "conv2d_transpose": conv2d_transpose,
     "batch_norm": batch_norm,
     "moving_average": moving_average,

@@ -491,3 +491,14 @@ def _install_operators():
 
 
 _install_operators()
+
+
+def div_no_nan(x, y, name=None):
+    """`tf.div_no_nan`: x / y, and 0 where y is 0 (the divisor is made safe first, so the gradient
+    has no NaN either)."""
+    from tgc.frontend.array_ops import ones_like, zeros_like
+
+    a, b = _pair(x, y)
+    zero = equal(b, constant(0, dtype=b.dtype))
+    safe = where(zero, ones_like(b), b)
+    return where(zero, zeros_like(divide(a, safe)), divide(a, safe), name=name or "div_no_nan")
