@@ -85,7 +85,14 @@ def test_infer_agrees_with_eval(case):
     opdef, _, attrs, arrays = _setup(*case)
     specs = opdef.result_specs(h.operand_specs(arrays), attrs)
     want = _reference(opdef, attrs, arrays)
-    assert [s.shape for s in specs] == [w.shape for w in want]
+    if "value_shaped" in opdef.traits:  # a size only the operands' values decide: left unknown
+        assert all(
+            len(s.shape) == len(w.shape)
+            and all(d is None or d == n for d, n in zip(s.shape, w.shape))
+            for s, w in zip(specs, want)
+        ), (specs, [w.shape for w in want])
+    else:
+        assert [s.shape for s in specs] == [w.shape for w in want]
     assert [s.dtype for s in specs] == [w.dtype.name for w in want]
 
 

@@ -56,6 +56,8 @@ TRAITS = {
     "assigns": "writes the variable it names (``var``) and yields the new value",
     "transfer": "moves a value between devices: a send takes it (one operand, no result), "
     "a recv yields it (one result)",
+    "value_shaped": "the size of its result depends on its operands' values (a range of run-time "
+    "bounds), so its result rule leaves that dim unknown",
 }
 
 

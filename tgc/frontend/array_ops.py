@@ -12,6 +12,7 @@ so ``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknow
 from __future__ import annotations
 
 import builtins
+import json
 
 import numpy as np
 
@@ -447,15 +448,80 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 (TF's name)
     """`tf.range`: [start, limit) in steps of delta; int32 unless an argument is a float (then
-    float32)."""
+    float32). Bounds known only at run time (``tf.range(tf.shape(x)[0])``) make a ``range`` op,
+    with TF's checks of delta and of the bounds' order as asserts beside it."""
     if limit is None:
         start, limit = 0, start
+    if any(_is_computed(v) for v in (start, limit, delta)):
+        return _run_time_range(start, limit, delta, dtype, name)
     values = [_static_scalar(v, "range argument") for v in (start, limit, delta)]
     if values[2] == 0:
         raise ValueError("range needs a non-zero delta")
     if dtype is None:
         dtype = "float32" if any(isinstance(v, float) for v in values) else "int32"
     return constant(np.arange(*values), dtype=dtype, name=name)
+
+
+def _is_computed(value) -> bool:
+    if hasattr(value, "_as_graph_element"):
+        value = value._as_graph_element()
+    return isinstance(value, Tensor) and _constant_value(value) is None
+
+
+_RANGE_DTYPES = ("int32", "int64", "float32", "float64")  # TF's order: the widest argument wins
+
+
+def _range_dtype(values, dtype):
+    if dtype is not None:
+        return as_dtype(dtype)
+    kinds = [
+        v.dtype.name if isinstance(v, Tensor) else "float32" if isinstance(v, float) else "int32"
+        for v in values
+    ]
+    if any(k not in _RANGE_DTYPES for k in kinds):
+        raise TypeError(f"range arguments must be int32, int64, float32 or float64, not {kinds}")
+    return as_dtype(builtins.max(kinds, key=_RANGE_DTYPES.index))
+
+
+def _range_assert(condition, message: str, tensors: list):
+    pieces = [{"text": message}] + [{"tensor": k} for k in builtins.range(len(tensors))]
+    spec = json.dumps({"data": pieces, "summarize": 3}, sort_keys=True)
+    return make_op("assert", [condition, *tensors], spec=spec)
+
+
+def _run_time_range(start, limit, delta, dtype, name):
+    dtype = _range_dtype(
+        [convert_to_tensor(v) if _is_computed(v) else v for v in (start, limit, delta)], dtype
+    )
+    start, limit, delta = (
+        cast(convert_to_tensor(v), dtype) if _is_computed(v) else constant(v, dtype=dtype)
+        for v in (start, limit, delta)
+    )
+    zero = constant(0, dtype=dtype)
+    stepping = make_op("not_equal", [delta, zero])
+    in_order = make_op(
+        "logical_or",
+        [
+            make_op(
+                "logical_and",
+                [make_op("greater", [delta, zero]), make_op("less_equal", [start, limit])],
+            ),
+            make_op(
+                "logical_and",
+                [make_op("less", [delta, zero]), make_op("greater_equal", [start, limit])],
+            ),
+        ],
+    )
+    checks = [
+        _range_assert(stepping, "Requires delta != 0:", [delta]),
+        _range_assert(
+            make_op("logical_or", [in_order, make_op("logical_not", [stepping])]),
+            "Requires start <= limit when delta > 0, start >= limit when delta < 0:",
+            [start, limit, delta],
+        ),
+    ]
+    with start.graph.control_dependencies(checks):
+        return make_op("range", [start, limit, delta], name=name)
 
 
 def lin_space(start, stop, num, name=None):
@@ -475,14 +541,72 @@ linspace = lin_space
 
 def _fill_as(dims, value, dtype, name):
     source = _shape_source(dims)
-    if source is not None:  # y's run-time shape: fill_like y, in the requested dtype
-        filled = make_op(
-            "fill_like", [source], name=None if source.dtype != dtype else name, value=value
-        )
-        return filled if source.dtype == dtype else cast(filled, dtype, name=name)
+    if source is not None:  # y's run-time shape: y's values are not read
+        if source.dtype == dtype:
+            return make_op("fill_like", [source], name=name, value=value)
+        return make_op("broadcast_like", [constant(value, dtype=dtype), source], name=name)
+    if _has_computed_dims(dims):
+        return _run_time_fill(dims, value, dtype, name)
     return make_op(
         "fill", [], name=name, shape=_static_ints(dims, "fill dims"), value=value, dtype=dtype.name
     )
+
+
+def _has_computed_dims(dims) -> bool:
+    if isinstance(dims, (list, tuple)):
+        return any(_is_computed(d) for d in dims)
+    return _is_computed(dims)
+
+
+def _dim_entries(dims) -> list:
+    """Each dim of a shape argument: an int, or a scalar int tensor computed at run time."""
+    if isinstance(dims, (list, tuple)):
+        entries = []
+        for d in dims:
+            if not _is_computed(d):
+                entries += _static_ints([_static_scalar(d, "fill dims")], "fill dims")
+                continue
+            d = convert_to_tensor(d)
+            if d.spec.shape != ():
+                raise ValueError(f"fill dims: '{d.name}' must be a scalar, not {d.shape}")
+            entries.append(d)
+        return entries
+    dims = convert_to_tensor(dims)
+    if dims.spec.shape is None or len(dims.spec.shape) != 1 or dims.spec.shape[0] is None:
+        raise ValueError(f"fill dims: '{dims.name}' must be a vector of known length")
+    return [
+        make_op("gather", [dims, constant(i, dtype=dims.dtype)])
+        for i in builtins.range(dims.spec.shape[0])
+    ]
+
+
+def _run_time_fill(dims, value, dtype, name):
+    """Zeros of dims known at run time, built from the innermost static dims outwards, one
+    ``zero_rows`` per dim that follows (TF's error for a negative dim is an assert), then
+    ``value``."""
+    entries = _dim_entries(dims)
+    static_tail = []
+    while entries and isinstance(entries[-1], int):
+        static_tail.insert(0, entries.pop())
+    if any(d < 0 for d in static_tail):
+        raise ValueError(f"fill dims {static_tail} have a negative dim")
+    filled = make_op("fill", [], shape=static_tail, value=0.0, dtype=dtype.name)
+    checks = []
+    for d in reversed(entries):
+        if isinstance(d, int):
+            d = constant(d)
+        else:
+            negative = make_op("less", [d, constant(0, dtype=d.dtype)])
+            checks.append(
+                _range_assert(
+                    make_op("logical_not", [negative]), "Fill dims must be >= 0, not", [d]
+                )
+            )
+        filled = make_op("zero_rows", [d, filled])
+    with filled.graph.control_dependencies(checks):
+        if value == 0.0:
+            return identity(filled, name=name)
+        return make_op("fill_like", [filled], name=name, value=value)
 
 
 def fill(dims, value, name=None):

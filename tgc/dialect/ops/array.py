@@ -44,6 +44,46 @@ class Constant:
     ]
 
 
+def range_count(start, limit, delta) -> int:
+    """How many values ``range`` makes: ceil((limit - start) / delta), none when that is not
+    positive or delta is 0 (the frontend's asserts give TF's errors for those)."""
+    if delta == 0:
+        return 0
+    if np.issubdtype(np.asarray(start).dtype, np.integer):
+        count = -((int(start) - int(limit)) // int(delta))
+    else:
+        count = int(np.ceil((float(limit) - float(start)) / float(delta)))
+    return max(count, 0)
+
+
+@op("range", tf_type="Range", operands=("start", "limit", "delta"), traits=("value_shaped",))
+class Range:
+    """start, start + delta, ... up to (not including) limit, from scalars known at run time
+    (`tf.range` of a computed bound): start + i * delta for i below ``range_count``. Total: a
+    zero delta or a bound behind start gives no values; `tf.range` adds TF's checks as asserts."""
+
+    flops = no_flops
+
+    def infer(start, limit, delta):
+        dtype = same_dtype(start, limit, delta, allowed=("float32", "float64") + INT_DTYPES)
+        for name, s in (("start", start), ("limit", limit), ("delta", delta)):
+            if s.shape is not None and tuple(s.shape) != ():
+                raise ShapeError(f"range {name} must be a scalar, not {format_shape(s.shape)}")
+        return spec((None,), dtype)
+
+    def eval(start, limit, delta):
+        count = range_count(start, limit, delta)
+        return (start + np.arange(count, dtype=start.dtype) * delta).astype(start.dtype)
+
+    grad = NOT_DIFFERENTIABLE
+    samples = [
+        Sample(shapes=((), (), ()), dtypes="int32", values=tuple(np.int32(v) for v in (2, 11, 3))),
+        Sample(shapes=((), (), ()), dtypes="int64", values=tuple(np.int64(v) for v in (5, -4, -2))),
+        Sample(shapes=((), (), ()), values=tuple(np.float32(v) for v in (0.5, 2.25, 0.5))),
+        Sample(shapes=((), (), ()), dtypes="int32", values=tuple(np.int32(v) for v in (3, 1, 1))),
+    ]
+
+
 @op("fill_like", tf_type="FillLike", operands=("x",), attrs={"value": Attr("float")})
 class FillLike:
     """A tensor of x's shape and dtype filled with one value (`tf.zeros_like`, `tf.ones_like`)."""

@@ -32,6 +32,42 @@ from tgc.lowering.to_core.common import (
 )
 
 
+@lowers("range")
+def _range(op):
+    """start + i * delta for i below the count, a tensor.empty of the run-time count filled by
+    one generic; the count is computed with a divisor of 1 when delta is 0 (then forced to 0), so
+    no division traps."""
+    start, limit, delta = (tensor.ExtractOp(v, []).result for v in op.operands)
+    elem = start.type
+    index_type = ir.IndexType.get()
+    zero = scalar_const(0, elem)
+    no_step = (
+        arith.cmpf(arith.CmpFPredicate.OEQ, delta, zero)
+        if is_float(elem)
+        else arith.cmpi(arith.CmpIPredicate.eq, delta, zero)
+    )
+    step = arith.select(no_step, scalar_const(1, elem), delta)
+    if is_float(elem):
+        quotient = arith.divf(arith.subf(limit, start), step)
+        truncated = arith.fptosi(ir.IntegerType.get_signless(64), quotient)
+        short = arith.cmpf(arith.CmpFPredicate.OLT, arith.sitofp(elem, truncated), quotient)
+        wide = arith.addi(truncated, arith.extui(truncated.type, short))  # ceil, in integers
+    else:
+        wide = arith.ceildivsi(arith.subi(limit, start), step)
+    count = arith.index_cast(index_type, wide)
+    count = arith.select(no_step, const_index(0), arith.maxsi(count, const_index(0)))
+    init = empty(op.result_type, {0: count})
+
+    def body(_):
+        i = arith.index_cast(ir.IntegerType.get_signless(64), linalg.IndexOp(0).result)
+        if is_float(elem):
+            return arith.addf(start, arith.mulf(arith.sitofp(elem, i), delta))
+        i = i if elem == i.type else arith.trunci(elem, i)
+        return arith.addi(start, arith.muli(i, delta))
+
+    return generic([], [init], [identity_map(1)], [PARALLEL], body)[0]
+
+
 @lowers("constant")
 def _constant(op):
     value = op.attrs["value"]

@@ -1,0 +1,104 @@
+"""tf.range, tf.zeros, tf.ones and tf.fill of sizes known only at run time
+(``tf.range(tf.shape(x)[0])``, ``tf.zeros([batch, n_hidden])``), as TF1 programs build index
+vectors and initial states; numpy is the reference, and TF's run-time errors for a zero delta,
+bounds in the wrong order and a negative dim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+
+def test_range_of_run_time_bounds_matches_numpy():
+    x = tf.placeholder(tf.float32, [None, 3])
+    n = tf.shape(x)[0]
+    limit = tf.placeholder(tf.float32, [])
+    step = tf.placeholder(tf.int64, [])
+    ranges = {
+        "count": tf.range(n),
+        "odd": tf.range(1, n * 3, 2),
+        "down": tf.range(5, n, -1),
+        "floats": tf.range(0.5, limit, 0.25),
+        "int64": tf.range(0, 10, step),
+        "empty": tf.range(n, n),
+    }
+    assert ranges["count"].shape.as_list() == [None] and ranges["floats"].dtype == tf.float32
+    assert ranges["int64"].dtype == tf.int64
+    with tf.Session() as sess:
+        got = sess.run(ranges, {x: np.zeros((4, 3)), limit: 1.6, step: 3})
+    want = {
+        "count": np.arange(4),
+        "odd": np.arange(1, 12, 2),
+        "down": np.arange(5, 4, -1),
+        "floats": 0.5 + np.arange(5) * 0.25,
+        "int64": np.arange(0, 10, 3),
+        "empty": np.arange(4, 4),
+    }
+    for key, expected in want.items():
+        np.testing.assert_allclose(got[key], expected, err_msg=key)
+        assert got[key].dtype == np.dtype(ranges[key].dtype.name), key
+
+
+def test_the_dynamic_rnn_tutorials_last_relevant_output():
+    """aymericdamien's dynamic_rnn: the output at each sequence's last step, by flat index."""
+    outputs = tf.placeholder(tf.float32, [None, 5, 2])
+    seqlen = tf.placeholder(tf.int32, [None])
+    batch_size = tf.shape(outputs)[0]
+    index = tf.range(0, batch_size) * 5 + (seqlen - 1)
+    last = tf.gather(tf.reshape(outputs, [-1, 2]), index)
+    values = np.arange(30, dtype=np.float32).reshape(3, 5, 2)
+    lengths = np.array([2, 5, 1], np.int32)
+    with tf.Session() as sess:
+        got = sess.run(last, {outputs: values, seqlen: lengths})
+    np.testing.assert_array_equal(got, values[np.arange(3), lengths - 1])
+
+
+def test_range_checks_fail_the_run_as_tfs_do():
+    step = tf.placeholder(tf.int32, [])
+    r = tf.range(0, 10, step)
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"Requires delta != 0:\] \[0\]"):
+            sess.run(r, {step: 0})
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Requires start <= limit when delta > 0.*\[0\] \[10\] \[-1\]",
+        ):
+            sess.run(r, {step: -1})
+        np.testing.assert_array_equal(sess.run(r, {step: 4}), [0, 4, 8])  # usable after
+
+
+def test_fills_of_run_time_dims():
+    x = tf.placeholder(tf.float32, [None, 3])
+    n = tf.shape(x)[0]
+    fills = {
+        "zeros": tf.zeros([n, 10]),
+        "ones_int": tf.ones(tf.stack([2, n]), dtype=tf.int32),
+        "fill": tf.fill([n, 2], 2.5),
+        "inner": tf.zeros([3, n, 2], dtype=tf.float64),
+    }
+    assert fills["zeros"].shape.as_list() == [None, 10]
+    with tf.Session() as sess:
+        got = sess.run(fills, {x: np.zeros((4, 3))})
+    np.testing.assert_array_equal(got["zeros"], np.zeros((4, 10), np.float32))
+    np.testing.assert_array_equal(got["ones_int"], np.ones((2, 4), np.int32))
+    np.testing.assert_array_equal(got["fill"], np.full((4, 2), 2.5, np.float32))
+    assert got["inner"].shape == (3, 4, 2) and got["inner"].dtype == np.float64
+    assert not got["inner"].any()
+
+
+def test_a_float_fill_of_an_int_tensors_shape_keeps_its_fraction():
+    p = tf.placeholder(tf.int32, [None])
+    with tf.Session() as sess:
+        got = sess.run(tf.fill(tf.shape(p), 0.05), {p: [1, 2, 3]})
+    np.testing.assert_allclose(got, [0.05] * 3, rtol=1e-7)  # was 0 (the int tensor's dtype)
+
+
+def test_a_negative_run_time_dim_is_tfs_error():
+    k = tf.placeholder(tf.int32, [])
+    z = tf.zeros([k, 2])
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"Fill dims must be >= 0.*\[-2\]"):
+            sess.run(z, {k: -2})
+        assert sess.run(z, {k: 0}).shape == (0, 2)
