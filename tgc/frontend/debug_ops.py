@@ -83,9 +83,11 @@ def Print(input_, data, message=None, first_n=None, summarize=None, name=None):
 
 
 def _stream_name(output_stream) -> str:
-    if output_stream is sys.stderr or output_stream == "stderr":
+    """Where tf.print writes, by name: the stream is looked up when the op runs (so a
+    replaced sys.stderr, as under pytest's capture, gets the text)."""
+    if output_stream is None or output_stream in (sys.stderr, sys.__stderr__, "stderr"):
         return "stderr"
-    if output_stream is sys.stdout or output_stream == "stdout":
+    if output_stream in (sys.stdout, sys.__stdout__, "stdout"):
         return "stdout"
     if isinstance(output_stream, str) and output_stream.startswith("file://"):
         return output_stream
@@ -95,10 +97,10 @@ def _stream_name(output_stream) -> str:
     )
 
 
-def print_(*inputs, output_stream=sys.stderr, summarize=3, sep=" ", end="\n", name=None):
+def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):
     """`tf.print`: an op that writes ``inputs`` joined by ``sep``, then ``end``, when it runs
     (fetch it, or make it a control dependency); ``summarize`` elements at each end of every dim
-    (-1 or None: all)."""
+    (-1 or None: all). ``output_stream``: sys.stderr (the default), sys.stdout or "file://PATH"."""
     pieces, tensors = [], []
     for item in inputs:
         if isinstance(item, (Tensor, np.ndarray)) or hasattr(item, "_as_graph_element"):
