@@ -153,3 +153,36 @@ func.func @reshape_from_zero_elements(%x: tensor<0x?xf64>, %t: tensor<?x?xf64>) 
   %0 = "tgc.reshape_like"(%x, %t) : (tensor<0x?xf64>, tensor<?x?xf64>) -> tensor<?x?xf64>
   return %0 : tensor<?x?xf64>
 }
+
+// tgc.range: the count ceil((limit - start) / delta) as an index (0 when delta is 0: the divisor
+// is then 1, so no division traps), a tensor.empty of it, one generic yielding start + i * delta.
+// CHECK-LABEL: func.func @range_i32(
+// CHECK:         %[[S:.*]] = tensor.extract %{{.*}}[] : tensor<i32>
+// CHECK:         %[[L:.*]] = tensor.extract %{{.*}}[] : tensor<i32>
+// CHECK:         %[[D:.*]] = tensor.extract %{{.*}}[] : tensor<i32>
+// CHECK:         %[[ZERO_STEP:.*]] = arith.cmpi eq, %[[D]], %{{.*}} : i32
+// CHECK:         %[[STEP:.*]] = arith.select %[[ZERO_STEP]], %{{.*}}, %[[D]] : i32
+// CHECK:         arith.ceildivsi %{{.*}}, %[[STEP]] : i32
+// CHECK:         %[[N:.*]] = arith.select %[[ZERO_STEP]], %{{.*}}, %{{.*}} : index
+// CHECK:         %[[E:.*]] = tensor.empty(%[[N]]) : tensor<?xi32>
+// CHECK:         linalg.generic {{.*}} outs(%[[E]] : tensor<?xi32>)
+// CHECK:           linalg.index 0 : index
+// CHECK:           arith.muli %{{.*}}, %[[D]] : i32
+// CHECK:           arith.addi %[[S]], %{{.*}} : i32
+// CHECK-NOT:     "tgc.
+func.func @range_i32(%s: tensor<i32>, %l: tensor<i32>, %d: tensor<i32>) -> tensor<?xi32> {
+  %0 = "tgc.range"(%s, %l, %d) : (tensor<i32>, tensor<i32>, tensor<i32>) -> tensor<?xi32>
+  return %0 : tensor<?xi32>
+}
+
+// CHECK-LABEL: func.func @range_f32(
+// CHECK:         arith.divf
+// CHECK:         arith.fptosi %{{.*}} : f32 to i64
+// CHECK:         linalg.generic
+// CHECK:           arith.sitofp %{{.*}} : i64 to f32
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+func.func @range_f32(%s: tensor<f32>, %l: tensor<f32>, %d: tensor<f32>) -> tensor<?xf32> {
+  %0 = "tgc.range"(%s, %l, %d) : (tensor<f32>, tensor<f32>, tensor<f32>) -> tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
