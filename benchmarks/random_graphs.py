@@ -53,6 +53,7 @@ def draw(seed: int, args, entries=None):
         favour=target.favour,  # an accelerator's ops are drawn more often
         control_flow=args.control_flow,
         control_on_pinned_devices=draws_control_flow_pinned(target),
+        static_shapes=target.accelerator,
     )
 
 

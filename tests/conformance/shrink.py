@@ -6,7 +6,8 @@ targets and fetches, drop the variant, switch from TF1 API calls to ``make_op``,
 when the failure keeps its status and category. Each try runs in a forked child (``isolated``), so a
 crash is a failure like any other.
 
-    python tests/conformance/shrink.py SEED [--include-known-bugs] [--variant NAME]
+    python tests/conformance/shrink.py SEED [--include-known-bugs] [--variant NAME] [--target NAME]
+                                            [--control-flow PERCENT]
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from dataclasses import replace
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TESTS)
 
 from conformance.checks import Outcome, run_checks, target_named  # noqa: E402
-from conformance.generator import KNOWN_BUGS, GraphSpec, RandomChooser, draw_graph  # noqa: E402
+from conformance.generator import GraphSpec  # noqa: E402
 from conformance.reference import CONTROL_OPS  # noqa: E402
 from tgc.dialect.registry import REGISTRY  # noqa: E402
 
@@ -287,16 +289,15 @@ def main(argv=None) -> None:
     parser.add_argument("--include-known-bugs", action="store_true")
     parser.add_argument("--variant", default=None)
     parser.add_argument("--target", default="cpu")
-    args = parser.parse_args(argv)
-    avoid = set() if args.include_known_bugs else set(KNOWN_BUGS)
-    target = target_named(args.target)
-    spec = draw_graph(
-        RandomChooser(args.seed),
-        seed=args.seed,
-        avoid=avoid,
-        variant=args.variant,
-        favour=target.favour,
+    parser.add_argument(
+        "--control-flow", type=int, default=0, metavar="PERCENT", help="as the campaign's"
     )
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.join(os.path.dirname(TESTS), "benchmarks"))
+    from random_graphs import draw  # the campaign's drawing of a seed, options and all
+
+    target = target_named(args.target)
+    spec = draw(args.seed, args)
     print(spec.describe())
     small, outcome = shrink(spec, args.target)
     print(f"\n{outcome.status} {outcome.category}: {outcome.detail[:800]}\n")

@@ -210,7 +210,7 @@ def test_no_known_bug_is_avoided_and_pools_of_no_channels_are_drawn():
             n.op in ("max_pool", "avg_pool") and s.values[n.args[0]].shape[-1] == 0 for n in s.nodes
         )
 
-    assert not KNOWN_BUGS
+    assert set(KNOWN_BUGS) == {"dynamic-control-results"}  # the accelerator's only
     pools = {name: ENTRIES[name] for name in ("max_pool", "avg_pool", "strided_slice", "slice")}
     drawn = [draw_graph(RandomChooser(seed), seed=seed, entries=pools) for seed in range(200)]
     assert any(pool_empty_channels(s) for s in drawn)
@@ -382,7 +382,8 @@ def test_generator_draws_loops_and_branches():
     assert sum(n.attrs["invariants"] is not None for n in loops) > 20  # None-dim invariants
     assert any(None in s for n in loops if n.attrs["invariants"] for s in n.attrs["invariants"])
     assert sum(len(n.args) > n.attrs["vars"] for n in loops) > 30  # bodies capturing tensors
-    assert sum(n.attrs["vars"] == 2 for n in loops) > 20
+    assert sum(n.attrs["vars"] >= 2 for n in loops) > 20
+    assert any(len(set(n.args)) < len(n.args) for n in loops)  # one tensor in two places
     assert {n.attrs["trips"] for n in loops} == set(generator.LOOP_TRIPS)
     nested = [n for n in nodes if any(control_nodes(b.nodes) for b in _bodies(n))]
     assert len(nested) > 20  # a loop or cond inside a body or branch
@@ -501,6 +502,7 @@ def test_drawn_loops_and_branches_conform(seed, target):
         favour=target.favour,
         control_flow=CONTROL_PERCENT,
         control_on_pinned_devices=draws_control_flow_pinned(target),
+        static_shapes=target.accelerator,
     )
     outcome = outcome_isolated(spec, target.name)
     assert outcome.ok, (
