@@ -50,11 +50,21 @@ def _symbols(module_op) -> dict:
 
 
 # One MLIR text per callback (the run-time error, the host callback): a handler global, its setter,
-# and the weak function that calls the handler when one was set. The f-string pieces only keep the
-# source lines within 100 columns.
-def _definitions(function: str, handler_global: str, setter: str) -> str:
+# and the weak function that calls the handler when one was set. Without a handler (a C program
+# that did not install one) a failed check or a print (kind >= 1; a tensor sent for a print, kind 0,
+# is not one) writes one line to stderr, "tgc: <what> (no handler; see <setter>): <JSON>", so that
+# nothing is skipped in silence. The f-string pieces only keep the source lines within 100 columns.
+def _definitions(function: str, handler_global: str, setter: str, what: str) -> str:
+    prefix = f"tgc: {what} (no handler; see {setter}): "
+    size = len(prefix.encode()) + 1
     return (
         f"""
+llvm.func @write(i32, !llvm.ptr, i64) -> i64
+llvm.func @strlen(!llvm.ptr) -> i64
+llvm.mlir.global private constant @tgc_newline("\\0A\\00") {{addr_space = 0 : i32}} """
+        f""": !llvm.array<2 x i8>
+llvm.mlir.global private constant @{function}_unhandled("{prefix}\\00") """
+        f"""{{addr_space = 0 : i32}} : !llvm.array<{size} x i8>
 llvm.mlir.global weak @{handler_global}() {{addr_space = 0 : i32}} : !llvm.ptr {{
   %0 = llvm.mlir.zero : !llvm.ptr
   llvm.return %0 : !llvm.ptr
@@ -70,10 +80,24 @@ llvm.func weak @{function}(%kind: i64, %message: !llvm.ptr, """
   %handler = llvm.load %slot : !llvm.ptr -> !llvm.ptr
   %null = llvm.mlir.zero : !llvm.ptr
   %none = llvm.icmp "eq" %handler, %null : !llvm.ptr
-  llvm.cond_br %none, ^done, ^report
+  llvm.cond_br %none, ^unhandled, ^report
 ^report:
   llvm.call %handler(%kind, %message, %values, %count) : """
         f"""!llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
+  llvm.br ^done
+^unhandled:
+  %one = llvm.mlir.constant(1 : i64) : i64
+  %event = llvm.icmp "sge" %kind, %one : i64
+  llvm.cond_br %event, ^tell, ^done
+^tell:
+  %stderr = llvm.mlir.constant(2 : i32) : i32
+  %prefix = llvm.mlir.addressof @{function}_unhandled : !llvm.ptr
+  %prefix_size = llvm.mlir.constant({size - 1} : i64) : i64
+  %w0 = llvm.call @write(%stderr, %prefix, %prefix_size) : (i32, !llvm.ptr, i64) -> i64
+  %length = llvm.call @strlen(%message) : (!llvm.ptr) -> i64
+  %w1 = llvm.call @write(%stderr, %message, %length) : (i32, !llvm.ptr, i64) -> i64
+  %newline = llvm.mlir.addressof @tgc_newline : !llvm.ptr
+  %w2 = llvm.call @write(%stderr, %newline, %one) : (i32, !llvm.ptr, i64) -> i64
   llvm.br ^done
 ^done:
   llvm.return
@@ -82,8 +106,12 @@ llvm.func weak @{function}(%kind: i64, %message: !llvm.ptr, """
     )
 
 
-_RUNTIME_DEFINITIONS = _definitions(ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER)
-_HOST_DEFINITIONS = _definitions(HOST_CALLBACK, HOST_HANDLER_GLOBAL, SET_HOST_HANDLER)
+_RUNTIME_DEFINITIONS = _definitions(
+    ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER, "a run-time check failed"
+)
+_HOST_DEFINITIONS = _definitions(
+    HOST_CALLBACK, HOST_HANDLER_GLOBAL, SET_HOST_HANDLER, "a print was not written"
+)
 
 
 def ensure_runtime_definitions(module_op, function: str = ERROR_FUNCTION) -> None:
@@ -94,9 +122,11 @@ def ensure_runtime_definitions(module_op, function: str = ERROR_FUNCTION) -> Non
     text = _RUNTIME_DEFINITIONS if function == ERROR_FUNCTION else _HOST_DEFINITIONS
     parsed = ir.Module.parse(text)
     body = module_op.regions[0].blocks[0]
+    present = _symbols(module_op)  # libc's write and strlen, declared by the other callback
     with ir.InsertionPoint.at_block_begin(body):
         for op in list(parsed.body.operations):
-            op.operation.clone()
+            if ir.StringAttr(op.operation.attributes["sym_name"]).value not in present:
+                op.operation.clone()
 
 
 def message_global(module_op, payload: dict) -> str:

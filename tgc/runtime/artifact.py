@@ -43,7 +43,7 @@ import numpy as np
 
 from tgc.runtime import artifact_checks as checks
 from tgc.runtime import checkpoint
-from tgc.runtime import executable
+from tgc.runtime import executable, host_calls
 from tgc.runtime.executable import (
     _GLOBAL_SENTINEL,
     SET_ERROR_HANDLER,
@@ -51,6 +51,7 @@ from tgc.runtime.executable import (
     _free,
     descriptor_words,
     install_error_handler,
+    install_host_handler,
     raise_pending_error,
     runtime_error,
 )
@@ -460,15 +461,19 @@ def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
 
 
 def _connect_error_handler(backend: str, keep) -> None:
-    """The code's run-time checks report to this runtime (artifacts compiled before them have no
-    setter)."""
-    if backend == "library":
-        setter = getattr(keep, SET_ERROR_HANDLER, None)
-        address = ctypes.cast(setter, ctypes.c_void_p).value if setter is not None else 0
-    else:
-        address = keep[0].get_function_address(SET_ERROR_HANDLER)
-    if address:
-        install_error_handler(address)
+    """The code's run-time checks report to this runtime, and its prints and assertions' data come
+    to tgc/runtime/host_calls.py (artifacts compiled before them have no setters)."""
+    for name, install in (
+        (SET_ERROR_HANDLER, install_error_handler),
+        (host_calls.SET_HOST_HANDLER, install_host_handler),
+    ):
+        if backend == "library":
+            setter = getattr(keep, name, None)
+            address = ctypes.cast(setter, ctypes.c_void_p).value if setter is not None else 0
+        else:
+            address = keep[0].get_function_address(name)
+        if address:
+            install(address)
 
 
 def _c_string(address: int | None) -> str | None:
