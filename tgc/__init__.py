@@ -188,6 +188,7 @@ from tgc.frontend import sampled_losses as _sampled_losses  # noqa: E402
 
 # word2vec's tf.nn names, set here: the sampled losses are built on tgc.frontend.nn.
 for _name in (
+    "all_candidate_sampler",
     "compute_accidental_hits",
     "fixed_unigram_candidate_sampler",
     "log_uniform_candidate_sampler",
@@ -196,6 +197,29 @@ for _name in (
     setattr(nn, _name, getattr(_sampling, _name))
 nn.nce_loss = _sampled_losses.nce_loss
 nn.sampled_softmax_loss = _sampled_losses.sampled_softmax_loss
+
+# Debugging from compiled code (tgc/frontend/debug_ops.py): prints, asserts, numeric checks.
+from tgc.frontend import debug_ops as _debug_ops  # noqa: E402
+from tgc.frontend.debug_ops import (  # noqa: E402,F401
+    Assert,
+    Print,
+    add_check_numerics_ops,
+    check_numerics,
+    debugging,
+)
+from tgc.frontend.debug_ops import print_ as print  # noqa: E402,F401,A004
+
+for _name in dir(_debug_ops._Debugging):
+    if _name.startswith("assert_"):
+        globals()[_name] = getattr(_debug_ops, _name)
+# tf.train.ExponentialMovingAverage and tf.metrics (TF1's local metric variables).
+from tgc.frontend import metrics  # noqa: E402,F401
+from tgc.frontend.moving_averages import (  # noqa: E402,F401
+    ExponentialMovingAverage as _ExponentialMovingAverage,
+    moving_average_variables,
+)
+
+train.ExponentialMovingAverage = _ExponentialMovingAverage
 from tgc.frontend import gfile  # noqa: E402,F401
 
 # `from tensorflow.examples.tutorials.mnist import input_data` (the MNIST reader of the tutorials).
@@ -219,6 +243,7 @@ for _module_name in (
     "logging",
     "app",
     "gfile",
+    "metrics",
 ):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
     # `from tensorflow.contrib import rnn`, `import tensorflow.nn as nn`: the namespaces import

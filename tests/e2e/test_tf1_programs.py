@@ -112,9 +112,11 @@ def test_gather_gradient_on_axis_1_matches_finite_differences():
     np.testing.assert_allclose(g, want, rtol=1e-12)
 
 
-def test_gather_index_outside_the_rows_reads_zeros():
-    got = _run(tf.gather(tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([1, 5, -1])))
-    np.testing.assert_array_equal(got, [[3.0, 4.0], [0.0, 0.0], [0.0, 0.0]])
+def test_gather_index_outside_the_rows_fails_as_tf():
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"indices\[1\] = 5 is not in \[0, 2\)"
+    ):
+        _run(tf.gather(tf.constant([[1.0, 2.0], [3.0, 4.0]]), tf.constant([1, 5, -1])))
 
 
 def test_embedding_lookup_max_norm_clips_rows_and_sharded_params_are_refused():

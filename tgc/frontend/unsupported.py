@@ -14,8 +14,6 @@ _READERS = "readers of files inside the graph are not supported; feed what Pytho
 # Why a name is missing, when there is more to say than "not yet" (README: "What a TF1 program can
 # use"). Keys are the name as a program writes it.
 REASONS = {
-    "tf.Print": "printing from compiled code needs a host callback (planned, issue 17)",
-    "tf.print": "printing from compiled code needs a host callback (planned, issue 17)",
     "tf.py_func": "compiled graphs cannot call back into Python",
     "tf.numpy_function": "compiled graphs cannot call back into Python",
     "tf.SparseTensor": "tgc has no sparse tensors",
