@@ -187,7 +187,81 @@ def metrics(t):
     }
 
 
+def array_math(t):
+    g = t.Graph()
+    with g.as_default():
+        a = t.constant(data(60, 2, 3, 4))
+        b = t.constant(data(61, 4, 5))
+        c = t.constant(data(62, 3, 2, 4))
+        m = t.constant(data(63, 3, 4))
+        dots = {
+            "last": t.tensordot(a, b, 1),
+            "pairs": t.tensordot(a, c, [[1, 2], [0, 2]]),
+            "outer": t.tensordot(m, b, 0),
+            "matrix": t.tensordot(m, b, [[1], [0]]),
+            "negative_axes": t.tensordot(a, c, [[-1], [-1]]),
+        }
+        w = {k: t.constant(data(64, *v.shape.as_list())) for k, v in dots.items()}
+        operands = {"last": (a, b), "pairs": (a, c), "outer": (m, b), "matrix": (m, b)}
+        operands["negative_axes"] = (a, c)
+        dot_grads = {
+            k: t.gradients(t.reduce_sum(v * w[k]), list(operands[k])) for k, v in dots.items()
+        }
+        ints_x = t.constant([-7, 7, -7, 7, 6, -6, 0, 13, -13, 1], dtype=t.int32)
+        ints_y = t.constant([5, 5, -5, -5, 3, 3, 4, -4, -4, 7], dtype=t.int32)
+        floats_x = t.constant([-7.5, 7.0, 3.25, -0.5, 9.0], dtype=t.float32)
+        floats_y = t.constant([2.0, -2.0, 1.5, 4.0, 3.0], dtype=t.float32)
+        values = t.placeholder(t.float32, [3])
+        default = t.placeholder(t.float32, [])
+        dense = t.sparse_to_dense([[0, 1], [1, 0], [2, 3]], [3, 4], values, default)
+        dense_vector = t.sparse_to_dense([4, 1], [6], 7, validate_indices=False)
+        dense_scalar = t.sparse_to_dense(2, [3], True, default_value=False)
+        scale = t.constant(data(65, 3, 4))
+        dense_grads = t.gradients(t.reduce_sum(dense * scale), [values, default])
+        with t.Session() as s:
+            feed = {values: [1.5, -2.0, 4.0], default: 0.25}
+            run = s.run(
+                {
+                    "dots": dots,
+                    "dot_grads": dot_grads,
+                    "truncatediv": t.truncatediv(ints_x, ints_y),
+                    "truncatemod": t.truncatemod(ints_x, ints_y),
+                    "truncatediv_float": t.truncatediv(floats_x, floats_y),
+                    "dense": dense,
+                    "dense_vector": dense_vector,
+                    "dense_scalar": dense_scalar,
+                    "dense_grads": dense_grads,
+                },
+                feed,
+            )
+    res = {k: r(v) if not isinstance(v, (dict, list)) else v for k, v in run.items()}
+    res["dots"] = {k: r(v) for k, v in run["dots"].items()}
+    res["dot_grads"] = {k: [r(x) for x in v] for k, v in run["dot_grads"].items()}
+    res["dense_grads"] = [r(x) for x in run["dense_grads"]]
+    res["dense_scalar"] = run["dense_scalar"].tolist()
+    res["names"] = [dots["matrix"].name, dots["last"].name, dense.name]
+    res["shapes"] = {k: v.shape.as_list() for k, v in dots.items()}
+    return res
+
+
+def random_structure(t):
+    """multinomial and random_crop draw other numbers than TF's: their names, shapes and dtypes
+    (the laws are checked statistically in the test)."""
+    g = t.Graph()
+    with g.as_default():
+        logits = t.placeholder(t.float32, [None, 4])
+        draws = t.multinomial(logits, 7)
+        draws32 = t.multinomial(logits, 3, output_dtype=t.int32)
+        crop = t.random_crop(t.zeros([3, 4, 5]), [3, 2, 2])
+    return {
+        "multinomial": [draws.name, draws.shape.as_list(), draws.dtype.name, draws32.dtype.name],
+        "random_crop": [crop.name, crop.shape.as_list(), crop.dtype.name],
+    }
+
+
 PROGRAMS = {
+    "random_structure": random_structure,
+    "array_math": array_math,
     "metrics": metrics,
     "conv2d_transpose": conv2d_transpose,
     "batch_norm": batch_norm,

@@ -18,12 +18,13 @@ import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
-from tgc.graph.graph import Dimension, Tensor, TensorShape
+from tgc.graph.graph import Dimension, Tensor, TensorShape, get_default_graph
 from tgc.frontend.math_ops import cast, identity, reduce_prod
 from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 
 __all__ = [
     "newaxis",
+    "sparse_to_dense",
     "reshape",
     "transpose",
     "expand_dims",
@@ -765,3 +766,82 @@ class _UniqueOutput(tuple):
     @property
     def idx(self):
         return self[1]
+
+
+# ---- sparse_to_dense -----------------------------------------------------------------------------
+
+
+def sparse_to_dense(
+    sparse_indices,
+    output_shape,
+    sparse_values,
+    default_value=0,
+    validate_indices=True,
+    name=None,
+):
+    """`tf.sparse_to_dense`: a tensor of ``output_shape`` holding ``default_value`` except at
+    ``sparse_indices`` (a scalar or [K] indexing a vector, or [K, rank] rows), which hold
+    ``sparse_values`` (one value, or K).
+
+    Built as one-hot rows summed over the K entries, so the gradient reaches the values (the
+    output's gradient at each index) and the default (the rest), as TF's. The output shape must be
+    known when the graph is built. Constant indices are checked as TF's kernel checks them
+    (in range; with ``validate_indices``, sorted and without repeats); indices computed at run time
+    are not: one out of range is dropped, repeats add up."""
+    from tgc.frontend.math_ops import greater, multiply, reduce_sum, where
+
+    graph = get_default_graph()
+    with graph.name_scope(name or "SparseToDense") as scope:
+        shape = _static_ints(output_shape, "sparse_to_dense output_shape")
+        indices = convert_to_tensor(sparse_indices)
+        values = convert_to_tensor(sparse_values)
+        if not indices.dtype.is_integer:
+            raise TypeError(f"sparse_to_dense: indices must be integers, not {indices.dtype.name}")
+        rank = indices.shape.ndims
+        if rank is None or rank > 2 or (rank == 2 and indices.shape[1].value != len(shape)):
+            raise ValueError(
+                f"sparse_indices should be a scalar, vector, or matrix [K, {len(shape)}] for "
+                f"output_shape {shape}, but '{indices.name}' has shape {indices.shape}"
+            )
+        if rank < 2 and len(shape) != 1:
+            raise ValueError(
+                f"sparse_to_dense: scalar or vector indices index a vector, but output_shape is "
+                f"{shape}"
+            )
+        known = _constant_value(indices)
+        if known is not None:
+            _check_sparse_indices(known.reshape(-1, len(shape)), shape, validate_indices)
+        work = values.dtype if values.dtype.name != "bool" else as_dtype("int32")
+        flat = _flat_positions(cast(indices, "int32"), shape, rank)
+        hits = one_hot(flat, int(np.prod(shape, dtype=np.int64)), dtype=work)  # [K, N]
+        column = reshape(cast(values, work), [-1, 1])  # one value, or K of them
+        scattered = reduce_sum(multiply(hits, column), axis=0)
+        was_set = greater(reduce_sum(hits, axis=0), constant(0, dtype=work))
+        default = cast(convert_to_tensor(default_value, dtype=values.dtype), work)
+        dense = where(was_set, scattered, multiply(ones_like(scattered), default))
+        return reshape(cast(dense, values.dtype), shape, name=scope)
+
+
+def _flat_positions(indices, shape, rank):
+    """Row-major positions [K] of the index rows."""
+    from tgc.frontend.math_ops import multiply, reduce_sum
+
+    if rank == 0:
+        return reshape(indices, [1])
+    if rank == 1:
+        return indices
+    strides = np.cumprod([1] + shape[:0:-1])[::-1].astype(np.int32)
+    return reduce_sum(multiply(indices, constant(strides)), axis=1)
+
+
+def _check_sparse_indices(rows, shape, validate):
+    """TF's kernel checks, in its words, for indices known when the graph is built."""
+    for k, row in enumerate(rows.tolist()):
+        if any(not 0 <= i < n for i, n in zip(row, shape)):
+            raise ValueError(f"indices[{k}] = {row} is out of bounds: need 0 <= index < {shape}")
+        if validate and k > 0:
+            previous = rows[k - 1].tolist()
+            if row == previous:
+                raise ValueError(f"indices[{k}] = {row} is repeated")
+            if row < previous:
+                raise ValueError(f"indices[{k}] = {row} is out of order")

@@ -6,6 +6,8 @@ in TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are
 
 from __future__ import annotations
 
+import numpy as _np
+
 from tgc.dialect.types import as_dtype
 from tgc.frontend.build import constant, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor
@@ -502,3 +504,88 @@ def div_no_nan(x, y, name=None):
     zero = equal(b, constant(0, dtype=b.dtype))
     safe = where(zero, ones_like(b), b)
     return where(zero, zeros_like(divide(a, safe)), divide(a, safe), name=name or "div_no_nan")
+
+
+def truncatediv(x, y, name=None):
+    """`tf.truncatediv`: x / y rounded towards zero (C's division: -7 / 5 = -1). Integers: floor
+    division, moved up by one where the remainder is non-zero and the signs differ; floats: the
+    quotient truncated. Not differentiable, as TF's TruncateDiv."""
+    a, b = _pair(x, y)
+    if not a.dtype.is_integer:
+        q = stop_gradient(divide(a, b))
+        return where(
+            less(q, constant(0, dtype=q.dtype)), ceil(q), floor(q), name=name or "TruncateDiv"
+        )
+    quotient = floordiv(a, b)
+    remainder = subtract(a, multiply(quotient, b))
+    zero = constant(0, dtype=a.dtype)
+    inexact = logical_and(not_equal(remainder, zero), not_equal(less(a, zero), less(b, zero)))
+    return add(quotient, cast(inexact, a.dtype), name=name or "TruncateDiv")
+
+
+def truncatemod(x, y, name=None):
+    """`tf.truncatemod`: the remainder of truncatediv, with x's sign (C's fmod)."""
+    a, b = _pair(x, y)
+    return subtract(a, multiply(truncatediv(a, b), b), name=name or "TruncateMod")
+
+
+def tensordot(a, b, axes, name=None):
+    """`tf.tensordot`: sums the products of a's and b's elements over the given axes (an int N:
+    a's last N with b's first N; or a pair of axis lists), as one matmul between transposed,
+    reshaped operands. The contracted dims must be known when the graph is built; a's free dims
+    may hold one unknown dim, b's none."""
+    from tgc.frontend.array_ops import reshape, transpose
+    from tgc.graph.graph import get_default_graph
+
+    with get_default_graph().name_scope(name or "Tensordot") as scope:
+        a, b = convert_to_tensor(a), convert_to_tensor(b)
+        a_axes, b_axes = _tensordot_axes(a, b, axes)
+        a_shape, b_shape = a.shape.as_list(), b.shape.as_list()
+        for i, j in zip(a_axes, b_axes):
+            if a_shape[i] is None or b_shape[j] is None or a_shape[i] != b_shape[j]:
+                raise ValueError(
+                    f"tensordot: dim {i} of '{a.name}' {a.shape} and dim {j} of '{b.name}' "
+                    f"{b.shape} are contracted, so they must be known and equal"
+                )
+        a_free = [i for i in range(len(a_shape)) if i not in a_axes]
+        b_free = [j for j in range(len(b_shape)) if j not in b_axes]
+        if any(b_shape[j] is None for j in b_free) or sum(a_shape[i] is None for i in a_free) > 1:
+            raise ValueError(
+                f"tensordot: '{b.name}' {b.shape} must have known free dims and '{a.name}' "
+                f"{a.shape} at most one unknown"
+            )
+        inner = int(_np.prod([a_shape[i] for i in a_axes], dtype=_np.int64))
+        a_matrix = reshape(transpose(a, a_free + a_axes), [-1, inner])
+        b_matrix = reshape(transpose(b, b_axes + b_free), [inner, -1])
+        product = matmul(a_matrix, b_matrix)
+        shape = [-1 if a_shape[i] is None else a_shape[i] for i in a_free]
+        shape += [b_shape[j] for j in b_free]
+        if product.shape.as_list() == shape:  # TF returns the product itself then
+            return product
+        return reshape(product, shape, name=scope)
+
+
+def _tensordot_axes(a, b, axes):
+    a_rank, b_rank = a.shape.ndims, b.shape.ndims
+    if a_rank is None or b_rank is None:
+        raise ValueError(f"tensordot needs operands of known rank: {a.shape} and {b.shape}")
+    if isinstance(axes, Tensor):
+        axes = _np.asarray(axes.op.attrs["value"]) if axes.op.opdef == "constant" else None
+        if axes is None:
+            raise ValueError("tensordot: axes must be known when the graph is built")
+        axes = axes.tolist()
+    if isinstance(axes, (int, _np.integer)) or getattr(axes, "ndim", None) == 0:
+        n = int(axes)
+        if not 0 <= n <= min(a_rank, b_rank):
+            raise ValueError(f"tensordot: axes={n} must be in [0, {min(a_rank, b_rank)}]")
+        return list(range(a_rank - n, a_rank)), list(range(n))
+    if len(axes) != 2:
+        raise ValueError(f"tensordot: axes must be an int or a pair of lists but got {axes!r}")
+    a_axes, b_axes = (
+        [int(v)] if isinstance(v, (int, _np.integer)) else [int(w) for w in v] for v in axes
+    )
+    if len(a_axes) != len(b_axes):
+        raise ValueError(
+            f"tensordot: different number of contraction axes for a and b: {a_axes} and {b_axes}"
+        )
+    return [i % a_rank for i in a_axes], [j % b_rank for j in b_axes]

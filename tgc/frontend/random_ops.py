@@ -228,3 +228,97 @@ def _noise_shape(noise_shape, x):
             "known"
         )
     return resolved
+
+
+# ---- categorical draws and random crops ----------------------------------------------------------
+
+
+def multinomial(logits, num_samples, seed=None, name=None, output_dtype=None):
+    """`tf.multinomial` (`tf.random.categorical`): for each row of ``logits`` [batch, classes],
+    ``num_samples`` class indices drawn with probabilities softmax(row).
+
+    Drawn by the Gumbel-max rule: argmax over classes of ``logits + G`` with G = -log(-log(U)),
+    U uniform, is a draw from softmax(logits) (a -inf logit is never drawn). The numbers differ
+    from TF's (another generator); their law is the same."""
+    graph = get_default_graph()
+    with graph.name_scope(name or "multinomial"):
+        logits = convert_to_tensor(logits)
+        if logits.shape.ndims != 2:
+            raise ValueError(
+                f"multinomial: logits should be a matrix [batch, classes], but '{logits.name}' "
+                f"has shape {logits.shape}"
+            )
+        if not logits.dtype.is_floating:
+            raise TypeError(f"multinomial: logits must be floats but are {logits.dtype.name}")
+        count = _static_count(num_samples)
+        classes = logits.shape[1].value
+        if classes is None:
+            raise ValueError(f"multinomial: the class count of '{logits.name}' must be known")
+        rows = _expand_dims(logits, 1)  # [batch, 1, classes]
+        like = math_ops.add(rows, np.zeros([1, count, classes], logits.dtype.name))
+        seed1, seed2 = graph.next_seeds(seed)
+        u = make_op("random_uniform_like", [like, rng_step(graph)], seed=seed1, seed2=seed2)
+        gumbel = math_ops.negative(math_ops.log(math_ops.negative(math_ops.log(u))))
+        dtype = as_dtype(output_dtype or "int64")
+        return math_ops.argmax(
+            math_ops.add(like, gumbel), axis=2, output_type=dtype, name="Multinomial"
+        )
+
+
+categorical = multinomial
+
+
+def _static_count(value):
+    if _is_tensor(value):
+        value = convert_to_tensor(value)
+        if value.op.opdef != "constant":
+            raise ValueError(
+                f"multinomial: num_samples must be known when the graph is built, not "
+                f"'{value.name}'"
+            )
+        value = np.asarray(value.op.attrs["value"])
+    if np.ndim(value) != 0 or int(value) < 0:
+        raise ValueError(f"multinomial: num_samples must be a non-negative int but got {value!r}")
+    return int(value)
+
+
+def _expand_dims(x, axis):
+    return make_op("expand_dims", [x], axis=axis)
+
+
+def random_crop(value, size, seed=None, name=None):
+    """`tf.random_crop`: a block of shape ``size`` at an offset drawn uniformly from every
+    position where it fits (each axis's offset uniform over [0, dim - size])."""
+    from tgc.frontend.array_ops import _static_ints
+    from tgc.frontend.gather_ops import gather
+
+    graph = get_default_graph()
+    with graph.name_scope(name or "random_crop") as scope:
+        value = convert_to_tensor(value)
+        size = _static_ints(size, "random_crop size")
+        shape = value.shape.as_list() if value.shape.ndims is not None else None
+        if shape is None or len(shape) != len(size):
+            raise ValueError(
+                f"random_crop: size {size} must give one length per dim of '{value.name}' "
+                f"{value.shape}"
+            )
+        cropped_axes = [d for d, (n, s) in enumerate(zip(shape, size)) if n is None or s < n]
+        for d in cropped_axes:
+            if shape[d] is None:
+                raise ValueError(
+                    f"random_crop: dim {d} of '{value.name}' {value.shape} must be known to crop "
+                    f"it to {size[d]}"
+                )
+        if any(s > n for n, s in zip(shape, size)):
+            raise ValueError(f"Need value.shape >= size, got {shape} {size}")
+        limits = np.array([shape[d] - size[d] + 1 for d in cropped_axes], np.float32)
+        out = value
+        if cropped_axes:
+            u = random_uniform([len(cropped_axes)], seed=seed)
+            offsets = math_ops.minimum(
+                math_ops.cast(math_ops.floor(u * limits), "int32"), (limits - 1).astype(np.int32)
+            )
+            for k, d in enumerate(cropped_axes):
+                positions = offsets[k] + np.arange(size[d], dtype=np.int32)
+                out = gather(out, positions, axis=d)
+        return math_ops.identity(out, name=scope)
