@@ -11,7 +11,7 @@ import numpy as np
 from mlir import ir
 
 from tgc.dialect import attrs as attr_codec
-from tgc.dialect.registry import REGISTRY, lookup
+from tgc.dialect.registry import REGISTRY, VARIADIC_SLOTS, ShapeError, lookup
 from tgc.dialect.types import TensorSpec, numpy_dtype
 
 
@@ -81,11 +81,14 @@ class IRBuilder:
         values = [self._as_val(v) for v in operands]
         full = opdef.complete_attrs(attrs)
         specs = opdef.result_specs([v.spec for v in values], full)
+        attributes = encode_attrs(opdef, full)
+        if opdef.operands == "variadic":  # IRDL's optional operands: which slots are present
+            attributes["operandSegmentSizes"] = _present_slots(len(values), opdef.tf_type)
         created = ir.Operation.create(
             opdef.mlir_name,
             results=[attr_codec.tensor_type(s) for s in specs],
             operands=[v.value for v in values],
-            attributes=encode_attrs(opdef, full),
+            attributes=attributes,
             loc=self.loc,
             ip=self.ip,
         )
@@ -138,3 +141,10 @@ class IRBuilder:
         if any(d is None and e != 1 for d, e in zip(x.shape, summed.shape)):
             summed = self.op("unbroadcast_like", summed, x)  # x's unknown dims may be 1 at run time
         return summed
+
+
+def _present_slots(count: int, tf_type: str) -> ir.Attribute:
+    """The segment sizes of ``count`` operands among an op's VARIADIC_SLOTS optional ones."""
+    if count > VARIADIC_SLOTS:
+        raise ShapeError(f"{tf_type} takes at most {VARIADIC_SLOTS} tensors, not {count}")
+    return ir.DenseI32ArrayAttr.get([1] * count + [0] * (VARIADIC_SLOTS - count))

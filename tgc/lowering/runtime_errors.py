@@ -192,6 +192,15 @@ def send_tensor(module_op, value: ir.Value, dtype: str) -> None:
 def _call(module_op, function: str, kind: int, payload: dict, values: list) -> None:
     ensure_runtime_definitions(module_op, function)
     name = message_global(module_op, payload)
+    # The values' buffer lives on the stack for the call only (an alloca scope restores the stack
+    # after it): a print inside a loop would otherwise grow the stack by one buffer per iteration.
+    scope = memref.AllocaScopeOp([])
+    with ir.InsertionPoint(scope.bodyRegion.blocks.append()):
+        _call_with_buffer(function, kind, name, values)
+        memref.AllocaScopeReturnOp([])
+
+
+def _call_with_buffer(function: str, kind: int, name: str, values: list) -> None:
     i64 = _i64()
     kind_value = arith.ConstantOp(i64, kind).result
     message = llvm.AddressOfOp(_ptr(), name).result
