@@ -133,3 +133,13 @@ idx = t.placeholder(tf.int32, None)
 case("gather oob", tf.gather(params, idx), {idx: [0, 1, 4, 7]})
 case("gather oob 2d", tf.gather(params, idx), {idx: [[0, 1, 2], [3, -1, 9]]})
 case("embedding_lookup oob", tf.nn.embedding_lookup(params, idx), {idx: [5]})
+fresh()
+a = t.placeholder(tf.int32, [])
+exclusive = t.case(
+    [(a < 5, lambda: tf.constant(1.0)), (a < 9, lambda: tf.constant(2.0))],
+    default=lambda: tf.constant(3.0),
+    exclusive=True,
+)
+case("case exclusive", exclusive, {a: 1})
+no_default = t.case([(a < 0, lambda: tf.constant(1.0)), (a > 9, lambda: tf.constant(2.0))])
+case("case no default", no_default, {a: 5})

@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
+
 from tgc.dialect.costs import no_flops
-from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, ShapeError, op
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
 
 _PRINTABLE = (
     "float16",
@@ -70,6 +72,16 @@ class Print:
     def grad(b, op, g):
         return [g] + [None] * (len(op.inputs) - 1)
 
+    # Stateful: the one-op harness does not run it (tests/e2e/test_debug_ops.py does); the sample
+    # serves the cost-rule tests.
+    samples = [
+        Sample(
+            shapes=((2, 3), (2, 3), (4,)),
+            dtypes=("float32", "float32", "int32"),
+            attrs={"spec": json.dumps({"style": "print", "pieces": [{"tensor": 0}]})},
+        )
+    ]
+
 
 @op(
     "assert",
@@ -110,6 +122,14 @@ class Assert:
         return []
 
     grad = NOT_DIFFERENTIABLE
+    samples = [
+        Sample(
+            shapes=((), (3,)),
+            dtypes=("bool", "float32"),
+            values=(np.array(True), None),
+            attrs={"spec": json.dumps({"data": [{"text": "x"}, {"tensor": 0}]})},
+        )
+    ]
 
 
 GRADIENT_MESSAGE = "Not a number (NaN) or infinity (Inf) values detected in gradient. "
@@ -139,3 +159,5 @@ class CheckNumerics:
     def grad(b, op, g):
         # TensorFlow's gradient checks the incoming gradient too.
         return [b.check_numerics(g, message=GRADIENT_MESSAGE + op.attrs["message"])]
+
+    samples = [Sample(shapes=((2, 3),), attrs={"message": "checked"})]
