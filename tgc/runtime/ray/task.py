@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tgc.runtime import errors
-from tgc.runtime.executable import Executable, install_error_handler
+from tgc.runtime.executable import Executable, install_error_handler, install_host_handler
+from tgc.runtime.host_calls import SET_HOST_HANDLER
 from tgc.runtime.ray.queues import QueueHost
 from tgc.runtime.rendezvous import RendezvousError, TransferHub
 
@@ -154,6 +155,9 @@ class _LoadedRun:
         setter = getattr(self.library, SET_ERROR_HANDLER, None)
         if setter is not None:
             install_error_handler(ctypes.cast(setter, ctypes.c_void_p).value)
+        setter = getattr(self.library, SET_HOST_HANDLER, None)  # prints: this task's stderr
+        if setter is not None:
+            install_host_handler(ctypes.cast(setter, ctypes.c_void_p).value)
         for slot, (kind, dtype, rank) in spec.slots.items():
             callback = self.hub.callback(kind, np.dtype(dtype), rank)
             address = ctypes.cast(callback, ctypes.c_void_p).value
