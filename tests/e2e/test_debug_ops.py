@@ -8,6 +8,7 @@ tests/oracle/print_oracle.py`` (compat.v1, v2 behaviour disabled); the lines quo
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -421,3 +422,129 @@ def test_print_in_a_subprocess_writes_to_the_process_stderr():
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=300, check=True
     )
     assert done.stderr.count("x is [1 2 3]\n") == 2
+
+
+# ---- artifacts: tgc compile, tgc run, the runtime's loader, a C program --------------------------
+
+_MODEL = """
+import tgc as tf
+from tgc.frontend import debug_ops as d
+x = tf.placeholder(tf.float32, [None], name="x")
+idx = tf.placeholder(tf.int32, [None], name="idx")
+p = d.Print(x * 2.0, [x], message="x is ", name="p")
+c = d.check_numerics(tf.log(p), "log")
+with tf.control_dependencies([d.assert_positive(x)]):
+    y = tf.identity(tf.gather(c, idx), name="y")
+"""
+
+
+def _tgc(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "tgc.tools.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def debug_artifact(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("debug_artifact")
+    (directory / "model.py").write_text(_MODEL)
+    made = _tgc("compile", "model.py", "--fetch", "y", "--name", "dbg", "-o", "art", cwd=directory)
+    assert made.returncode == 0, made.stderr
+    return directory
+
+
+def test_tgc_run_prints_and_fails_checks_in_one_line(debug_artifact):
+    d_ = debug_artifact
+    np.save(d_ / "x.npy", np.array([1.0, 2.0, 4.0], np.float32))
+    np.save(d_ / "xneg.npy", np.array([1.0, -2.0, 4.0], np.float32))
+    np.save(d_ / "i.npy", np.array([0, 2], np.int32))
+    np.save(d_ / "ibad.npy", np.array([0, 3], np.int32))
+    ok = _tgc("run", "art", "--input", "x=x.npy", "--input", "idx=i.npy", cwd=d_)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr == "x is [1 2 4]\n"
+    assert "0.693147 2.079442" in ok.stdout  # log(2), log(8)
+    bad = _tgc("run", "art", "--input", "x=x.npy", "--input", "idx=ibad.npy", cwd=d_)
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines()[-1].startswith("tgc run: error: indices[1] = 3 is not in [0, 3)")
+    nan = _tgc("run", "art", "--input", "x=xneg.npy", "--input", "idx=i.npy", cwd=d_)
+    assert nan.returncode == 1
+    assert "Tensor had NaN values" in nan.stderr or "Condition x > 0" in nan.stderr
+
+
+def test_the_runtime_loader_raises_the_checks(debug_artifact):
+    from tgc.runtime.artifact import load
+
+    model = load(str(debug_artifact / "art"))
+    out = model(x=np.array([1.0, 2.0], np.float32), idx=np.array([1], np.int32))
+    np.testing.assert_allclose(out["y"], [np.log(4.0)], rtol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[0\] = 5 is not in \[0, 2"):
+        model(x=np.array([1.0, 0.5], np.float32), idx=np.array([5], np.int32))
+
+
+_C_PROGRAM = r"""
+#include <stdio.h>
+#include "dbg.h"
+int main(void) {
+  float xv[3] = {1.0f, 2.0f, 4.0f};
+  int32_t iv[2] = {0, 7};
+  tgc_memref_float32_1d x = {xv, xv, 0, {3}, {1}};
+  tgc_memref_int32_1d idx = {iv, iv, 0, {2}, {1}};
+  dbg_results r;
+  dbg_run(&r, &x, &idx);
+  printf("ran\n");
+  return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_a_c_program_without_handlers_is_told_on_stderr(debug_artifact):
+    """The C API installs no handler: each print and failed check is one stderr line, not
+    silence."""
+    d_ = debug_artifact
+    (d_ / "main.c").write_text(_C_PROGRAM)
+    art = d_ / "art"
+    built = subprocess.run(
+        ["cc", "-I", str(art), "main.c", "-L", str(art), "-ldbg", f"-Wl,-rpath,{art}", "-o", "m"],
+        capture_output=True,
+        text=True,
+        cwd=d_,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stderr
+    ran = subprocess.run([str(d_ / "m")], capture_output=True, text=True, timeout=60)
+    assert ran.stdout == "ran\n"
+    lines = ran.stderr.splitlines()
+    assert lines[0].startswith(
+        "tgc: a print was not written (no handler; see tgc_set_host_handler): {"
+    )
+    assert '"message": "x is "' in lines[0]
+    assert lines[1].startswith(
+        "tgc: a run-time check failed (no handler; see tgc_set_error_handler): "
+        '{"node": "GatherV2 (defined at model.py:'
+    )
+
+
+@pytest.mark.parametrize("target", ["nvptx", "accel"])
+def test_gpu_and_accelerator_artifacts_refuse_host_ops_at_compile_time(debug_artifact, target):
+    made = _tgc(
+        "compile",
+        "model.py",
+        "--fetch",
+        "y",
+        "--target",
+        target,
+        "-o",
+        f"a_{target}",
+        cwd=debug_artifact,
+    )
+    assert made.returncode == 1
+    assert made.stderr.strip() == (
+        f"tgc compile: error: model.py:6:0: 'p': no available device can run 'tgc.print' "
+        f"(target {target} does not run it); available: "
+        f"['/job:localhost/replica:0/task:0/device:{'GPU' if target == 'nvptx' else 'ACCEL'}:0']"
+    )
