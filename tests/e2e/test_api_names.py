@@ -23,6 +23,8 @@ import pytest
 
 import tgc
 from tgc.frontend import conv_ops, metrics, moving_averages, normalization, random_ops
+from tgc.frontend.graph_def import graph_def
+from tgc.frontend.import_graph_def import GraphDef, import_graph_def
 
 _ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "api_names_oracle.py"
 _spec = importlib.util.spec_from_file_location("api_names_oracle", _ORACLE)
@@ -90,7 +92,8 @@ def assert_same(got, want, path="", atol=2e-6):
             raise AssertionError(f"{path}: {error}") from None
 
 
-# Printed by tests/oracle/api_names_oracle.py under TensorFlow 2.21.0.
+# Printed by tests/oracle/api_names_oracle.py under TensorFlow 2.21.0 (graph_def: base64 of TF's
+# GraphDef bytes, one long line).
 TF_VALUES = {
     "array_math": {
         "dense": [[0.25, 1.5, 0.25, 0.25], [-2.0, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 4.0]],
@@ -1402,13 +1405,51 @@ TF_VALUES = {
         "multinomial": ["multinomial/Multinomial:0", [None, 7], "int64", "int32"],
         "random_crop": ["random_crop:0", [3, 2, 2], "float32"],
     },
+    "tf_graph_def": {
+        "graph_def": "CkgKBmltYWdlcxILUGxhY2Vob2xkZXIqJAoFc2hhcGUSGzoZEgsI////////////ARICCAQSAggEEgIIAioLCgVkdHlwZRICMAEKmwIKBmtlcm5lbBIFQ29uc3QqCwoFZHR5cGUSAjABKvwBCgV2YWx1ZRLyAULvAQgBEhASAggDEgIIAxICCAISAggDItgBu95aP6muPj8pUy0+d3JPPz6Qu75IODS/2xQ4P8rHB75+T1S8kkzCvS4hjL6ma/O+Xwo7PnuMwr6Ln2m/GiDVPlg5Ib+UWh6/fZbwPvuDP7/XkMW+C0leP+aweD+nuHQ/x888v5t+fb+dcxM/veeyPmVun77gdqK+EPK+vOZFbj1hAXw/RWNlP7sDGj8dPCC/45Qwv4hhb79AxO6+OiqJvo7bbz+faYm+Lv0Dvd+FGr+PclQ//6QSv/Y5MD9sSGW/zCUJv38QGT85Fg+/fPPMvpPuKr5PDT+8Cq4BCgRjb252EgZDb252MkQaBmltYWdlcxoGa2VybmVsKhcKEWV4cGxpY2l0X3BhZGRpbmdzEgIKACoVCglkaWxhdGlvbnMSCAoGGgQBAQEBKhMKB3N0cmlkZXMSCAoGGgQBAQEBKhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqEQoHcGFkZGluZxIGEgRTQU1FKhYKEHVzZV9jdWRubl9vbl9ncHUSAigBKgcKAVQSAjABCj4KBUNvbnN0EgVDb25zdCoLCgVkdHlwZRICMAEqIQoFdmFsdWUSGEIWCAESBBICCAMiDEf8IL+gPmi+TO4pPwo+CgZiaWFzZWQSB0JpYXNBZGQaBGNvbnYaBUNvbnN0KhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqBwoBVBICMAEKHQoEUmVsdRIEUmVsdRoGYmlhc2VkKgcKAVQSAjABCooBCgRwb29sEgdNYXhQb29sGgRSZWx1KhcKEWV4cGxpY2l0X3BhZGRpbmdzEgIKACoRCgVrc2l6ZRIICgYaBAECAgEqEwoHc3RyaWRlcxIICgYaBAECAgEqFQoLZGF0YV9mb3JtYXQSBhIETkhXQyoSCgdwYWRkaW5nEgcSBVZBTElEKgcKAVQSAjABCj8KCmZsYXQvc2hhcGUSBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiII/////wwAAAAKOAoEZmxhdBIHUmVzaGFwZRoEcG9vbBoKZmxhdC9zaGFwZSoMCgZUc2hhcGUSAjADKgcKAVQSAjABCqYCCgF3EgVDb25zdCoLCgVkdHlwZRICMAEqjAIKBXZhbHVlEoICQv8BCAESCBICCAwSAggFIvABnFlJv1HEvD72NI890/OFvhj3Mr5h6TM+ckLdPsNAJ7/0012/YPaxOmn2Cr61smQ/8n8rvqdLAb9JUUS+N3uJPhWMKz78bxA/pFlvPkPVgj4IQYW+h8opv3E1+z4XMFa+/mKkPlK1ub5Jbly/RPZmvz0E773XR84+mKUTPwZ8Br8luJo+NLE9P+Y6FL/mfj2/6mscPx58a79hSI6+Lme0PgyPJz+zDwK++IxXv8sbUL9v/8Q+0fIWP3Lktb4ID3u+c3HuPlng5L5DCQS/OV3qvuNaLL861Ge/me4rPzbKST/dvUg+Dv6UvmNiWL8t+ya/CmQKBk1hdE11bBIGTWF0TXVsGgRmbGF0GgF3KgwKBmdyYWRfYhICKAAqDAoGZ3JhZF9hEgIoACoHCgFUEgIwASoRCgt0cmFuc3Bvc2VfYRICKAAqEQoLdHJhbnNwb3NlX2ISAigACkgKB0NvbnN0XzESBUNvbnN0KgsKBWR0eXBlEgIwASopCgV2YWx1ZRIgQh4IARIEEgIIBSIUTh2SPvswnj3B78I8i85hPqu8ZbwKKQoGbG9naXRzEgVBZGRWMhoGTWF0TXVsGgdDb25zdF8xKgcKAVQSAjABCiEKBXByb2JzEgdTb2Z0bWF4GgZsb2dpdHMqBwoBVBICMAEKQAoWbWVhbi9yZWR1Y3Rpb25faW5kaWNlcxIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKUQoEbWVhbhIETWVhbhoFcHJvYnMaFm1lYW4vcmVkdWN0aW9uX2luZGljZXMqCgoEVGlkeBICMAMqDwoJa2VlcF9kaW1zEgIoASoHCgFUEgIwAQo1Cgtqb2luZWQvYXhpcxIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKSgoGam9pbmVkEghDb25jYXRWMhoFcHJvYnMaBG1lYW4aC2pvaW5lZC9heGlzKgoKBFRpZHgSAjADKgcKAU4SAhgCKgcKAVQSAjABCjkKD2xhYmVsL2RpbWVuc2lvbhIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKUAoFbGFiZWwSBkFyZ01heBoGam9pbmVkGg9sYWJlbC9kaW1lbnNpb24qCgoEVGlkeBICMAMqBwoBVBICMAEqEQoLb3V0cHV0X3R5cGUSAjAJCj8KCGFzX2Zsb2F0EgRDYXN0GgVsYWJlbCoKCgRTcmNUEgIwCSoKCgREc3RUEgIwASoOCghUcnVuY2F0ZRICKAAKOAoORXhwYW5kRGltcy9kaW0SBUNvbnN0KgsKBWR0eXBlEgIwAyoSCgV2YWx1ZRIJQgcIAxIAOgEBCkcKCkV4cGFuZERpbXMSCkV4cGFuZERpbXMaCGFzX2Zsb2F0Gg5FeHBhbmREaW1zL2RpbSoHCgFUEgIwASoKCgRUZGltEgIwAwo/Cgptb3ZlZC9wZXJtEgVDb25zdCoLCgVkdHlwZRICMAMqHQoFdmFsdWUSFEISCAMSBBICCAIiCAEAAAAAAAAACkAKBW1vdmVkEglUcmFuc3Bvc2UaCkV4cGFuZERpbXMaCm1vdmVkL3Blcm0qCwoFVHBlcm0SAjADKgcKAVQSAjABCjoKCHNxdWVlemVkEgdTcXVlZXplGgVtb3ZlZCoVCgxzcXVlZXplX2RpbXMSBQoDGgEAKgcKAVQSAjABCkwKB0NvbnN0XzISBUNvbnN0KgsKBWR0eXBlEgIwASotCgV2YWx1ZRIkQiIIARIEEgIIBiIY8XgYvzmwET9WmDg/lBCxvlyVAL/+5x4/CjUKC3BpY2tlZC9heGlzEgVDb25zdCoLCgVkdHlwZRICMAMqEgoFdmFsdWUSCUIHCAMSADoBAAptCgZwaWNrZWQSCEdhdGhlclYyGgdDb25zdF8yGgVsYWJlbBoLcGlja2VkL2F4aXMqDgoIVGluZGljZXMSAjAJKhAKCmJhdGNoX2RpbXMSAhgAKg0KB1RwYXJhbXMSAjABKgsKBVRheGlzEgIwAwo/CgdzdGFja2VkEgRQYWNrGghzcXVlZXplZBoGcGlja2VkKgoKBGF4aXMSAhgBKgcKAU4SAhgCKgcKAVQSAjABCh4KBFRhbmgSBFRhbmgaB3N0YWNrZWQqBwoBVBICMAEKMgoFbXVsL3kSBUNvbnN0KgsKBWR0eXBlEgIwASoVCgV2YWx1ZRIMQgoIARIAKgQAAABACiAKA211bBIDTXVsGgRUYW5oGgVtdWwveSoHCgFUEgIwAQodCgNvdXQSCElkZW50aXR5GgNtdWwqBwoBVBICMAEiAwiqEw==",  # noqa: E501
+        "joined": [
+            [0.7995938, 0.1467559, 3.89e-05, 1.92e-05, 0.0535922, 0.2],
+            [0.0173764, 0.9267034, 1e-05, 1.77e-05, 0.0558925, 0.2],
+        ],
+        "ops": [
+            "AddV2",
+            "ArgMax",
+            "BiasAdd",
+            "Cast",
+            "ConcatV2",
+            "Const",
+            "Conv2D",
+            "ExpandDims",
+            "GatherV2",
+            "Identity",
+            "MatMul",
+            "MaxPool",
+            "Mean",
+            "Mul",
+            "Pack",
+            "Placeholder",
+            "Relu",
+            "Reshape",
+            "Softmax",
+            "Squeeze",
+            "Tanh",
+            "Transpose",
+        ],
+        "out": [[0.0, -1.0678159], [1.5231884, 1.0293889]],
+        "probs": [
+            [0.7995938, 0.1467559, 3.89e-05, 1.92e-05, 0.0535922],
+            [0.0173764, 0.9267034, 1e-05, 1.77e-05, 0.0558925],
+        ],
+    },
     "version": "2.21.0",
 }
 
 
 @pytest.mark.parametrize("program", sorted(oracle.PROGRAMS))
 def test_program_matches_tensorflow(program):
-    assert_same(oracle.PROGRAMS[program](T), TF_VALUES[program], program)
+    # TF's GraphDef bytes are TF's alone; test_import_graph_def_of_tensorflow imports them.
+    want = {k: v for k, v in TF_VALUES[program].items() if k not in ("graph_def", "ops")}
+    assert_same(oracle.PROGRAMS[program](T), want, program)
 
 
 def test_conv2d_transpose_takes_a_stacked_run_time_batch():
@@ -1580,3 +1621,92 @@ def test_tensordot_and_truncatediv_errors():
         tgc.tensordot(a, tgc.zeros([4, 2]), 1)
     with pytest.raises(ValueError, match="different number of contraction axes"):
         tgc.tensordot(a, tgc.zeros([3, 2]), [[0, 1], [0]])
+
+
+def _tgc_model():
+    """A small graph of tgc's own: its GraphDef, and its outputs for a batch."""
+    graph = tgc.Graph()
+    with graph.as_default():
+        x = tgc.placeholder(tgc.float32, [None, 4], name="x")
+        w = tgc.constant(oracle.data(80, 4, 3), name="w")
+        h = tgc.nn.relu(tgc.matmul(x, w) + 0.5, name="h")
+        m = tgc.reduce_mean(h, axis=1, keepdims=True, name="m")
+        y = tgc.nn.softmax(tgc.concat([h, m], 1), name="y")
+        a = tgc.argmax(y, 1, name="a")
+        r = tgc.reshape(y, [-1, 2, 2], name="r")
+        tgc.random_uniform([2], seed=3, name="u")  # tgc's hidden rng_step placeholder
+    batch = oracle.data(81, 3, 4)
+    with tgc.Session(graph=graph) as sess:
+        want = sess.run([y, a, r], {x: batch})
+    return graph_def(graph).SerializeToString(), batch, want
+
+
+def test_import_graph_def_of_tgc_with_input_map_and_return_elements():
+    data, batch, want = _tgc_model()
+    with tgc.Graph().as_default() as graph:
+        feed = tgc.placeholder(tgc.float32, [None, 4], name="feed")
+        y, a, r, h, u = import_graph_def(
+            GraphDef.FromString(data),
+            input_map={"x:0": feed},
+            return_elements=["y:0", "a:0", "r:0", "h", "u:0"],
+        )
+        assert (y.name, a.name, r.name, h.name) == (
+            "import/y:0",
+            "import/a:0",
+            "import/r:0",
+            "import/h",
+        )
+        assert y.shape.as_list() == [None, 4] and a.dtype == tgc.int64
+        assert graph.get_tensor_by_name("import/x:0").op.type == "Placeholder"  # kept, unused
+        with tgc.Session() as sess:
+            got = sess.run([y, a, r], {feed: batch})
+            draws = sess.run(u)
+        for g, w in zip(got, want):
+            close(g, w, atol=0)
+        assert draws.shape == (2,) and np.all((0 <= draws) & (draws < 1))
+    with tgc.Graph().as_default():  # no input_map: the imported placeholder is fed by name
+        (y,) = import_graph_def(data, return_elements=["y:0"], name="model")
+        with tgc.Session() as sess:
+            fed = sess.run(y, {"model/x:0": batch})
+        close(fed, want[0], atol=0)
+        assert import_graph_def(data, name="again") is None
+
+
+def test_import_graph_def_of_tensorflow():
+    """TF 2.21's GraphDef (printed base64 by the oracle) imports and gives TF's numbers."""
+    import base64
+
+    want = TF_VALUES["tf_graph_def"]
+    data = base64.b64decode(want["graph_def"])
+    with tgc.Graph().as_default():
+        probs, joined, out = import_graph_def(
+            GraphDef.FromString(data), return_elements=["probs:0", "joined:0", "out:0"], name=""
+        )
+        assert out.name == "out:0"
+        with tgc.Session() as sess:
+            got = sess.run([probs, joined, out], {"images:0": oracle.data(75, 2, 4, 4, 2)})
+    for key, value in zip(("probs", "joined", "out"), got):
+        close(value, want[key])
+
+
+def test_import_graph_def_errors_name_the_node():
+    graph = tgc.Graph()
+    with graph.as_default():
+        v = tgc.Variable(np.zeros([2], np.float32), name="v")
+        tgc.identity(v, name="out")
+    with tgc.Graph().as_default():
+        with pytest.raises(ValueError, match=r"op type 'VariableV2' \(node 'v'\): variables"):
+            import_graph_def(graph_def(graph))
+    unknown = GraphDef()
+    unknown.node.add(name="weird", op="Frobnicate")
+    with tgc.Graph().as_default():
+        with pytest.raises(
+            ValueError, match=r"does not know op type 'Frobnicate' \(node 'weird'\)"
+        ):
+            import_graph_def(unknown)
+    data, _, _ = _tgc_model()
+    with tgc.Graph().as_default():
+        with pytest.raises(ValueError, match=r"not found in graph_def: \[nothere:0\]"):
+            import_graph_def(data, input_map={"nothere:0": tgc.constant(1.0)})
+        with pytest.raises(ValueError, match="Requested return_element 'zzz:0' not found"):
+            import_graph_def(data, return_elements=["zzz:0"], name="b")

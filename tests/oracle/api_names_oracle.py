@@ -259,7 +259,43 @@ def random_structure(t):
     }
 
 
+def tf_graph_def(t):
+    """A GraphDef written by TensorFlow (base64 of its bytes) and its outputs, for
+    import_graph_def; under tgc it is the same graph built by tgc, run directly."""
+    import base64
+
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 4, 4, 2], name="images")
+        kernel = t.constant(data(70, 3, 3, 2, 3), name="kernel")
+        conv = t.nn.conv2d(x, kernel, [1, 1, 1, 1], "SAME", name="conv")
+        biased = t.nn.bias_add(conv, t.constant(data(71, 3)), name="biased")
+        pooled = t.nn.max_pool(t.nn.relu(biased), [1, 2, 2, 1], [1, 2, 2, 1], "VALID", name="pool")
+        flat = t.reshape(pooled, [-1, 12], name="flat")
+        w = t.constant(data(72, 12, 5), name="w")
+        logits = t.add(t.matmul(flat, w), t.constant(data(73, 5)), name="logits")
+        probs = t.nn.softmax(logits, name="probs")
+        mean = t.reduce_mean(probs, axis=1, keepdims=True, name="mean")
+        joined = t.concat([probs, mean], 1, name="joined")
+        label = t.argmax(joined, 1, name="label")
+        as_float = t.cast(label, t.float32, name="as_float")
+        moved = t.transpose(t.expand_dims(as_float, 1), [1, 0], name="moved")
+        squeezed = t.squeeze(moved, [0], name="squeezed")
+        picked = t.gather(t.constant(data(74, 6)), label, name="picked")
+        stacked = t.stack([squeezed, picked], axis=1, name="stacked")
+        out = t.identity(t.tanh(stacked) * 2.0, name="out")
+    images = data(75, 2, 4, 4, 2)
+    with t.Session(graph=g) as s:
+        values = s.run({"probs": probs, "joined": joined, "out": out}, {x: images})
+    res = {k: r(v) for k, v in values.items()}
+    if hasattr(g, "as_graph_def") and "tensorflow" in type(g).__module__:
+        res["graph_def"] = base64.b64encode(g.as_graph_def().SerializeToString()).decode()
+        res["ops"] = sorted({n.op for n in g.as_graph_def().node})
+    return res
+
+
 PROGRAMS = {
+    "tf_graph_def": tf_graph_def,
     "random_structure": random_structure,
     "array_math": array_math,
     "metrics": metrics,
