@@ -1710,3 +1710,25 @@ def test_import_graph_def_errors_name_the_node():
             import_graph_def(data, input_map={"nothere:0": tgc.constant(1.0)})
         with pytest.raises(ValueError, match="Requested return_element 'zzz:0' not found"):
             import_graph_def(data, return_elements=["zzz:0"], name="b")
+
+
+def test_import_graph_def_of_a_hand_written_tf0_concat():
+    """TF 0.x's Concat (axis first; pretrained Inception graphs use it), written node by node as
+    the tutorials' GraphDefs hold it; a key of input_map without ':0' names output 0."""
+    from tensorboard.util import tensor_util
+
+    proto = GraphDef()
+    for name, value in (("axis", np.int32(1)), ("a", np.ones([2, 2], np.float32))):
+        node = proto.node.add(name=name, op="Const")
+        node.attr["dtype"].type = 3 if value.dtype == np.int32 else 1
+        node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+    feed = proto.node.add(name="input", op="Placeholder")
+    feed.attr["dtype"].type = 1
+    node = proto.node.add(name="joined", op="Concat", input=["axis", "a", "input"])
+    node.attr["N"].i, node.attr["T"].type = 2, 1
+    with tgc.Graph().as_default():
+        mapped = tgc.constant([[5.0], [6.0]])
+        (joined,) = import_graph_def(proto, {"input": mapped}, return_elements=["joined:0"])
+        assert joined.name == "import/joined:0" and joined.shape.as_list() == [2, 3]
+        with tgc.Session() as sess:
+            close(sess.run(joined), [[1.0, 1.0, 5.0], [1.0, 1.0, 6.0]], atol=0)

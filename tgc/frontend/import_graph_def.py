@@ -18,10 +18,9 @@ import numpy as np
 
 from tgc.graph.graph import Operation, Tensor, get_default_graph
 
-try:  # the proto classes ship with tensorboard, which tgc's summaries use too
-    from tensorboard.compat.proto.graph_pb2 import GraphDef
-except ImportError:  # pragma: no cover - tensorboard is a dependency
-    GraphDef = None
+# The proto classes ship with tensorboard, which tgc's summaries use too (same wire format as TF's).
+from tensorboard.compat.proto.graph_pb2 import GraphDef
+from tensorboard.compat.proto.node_def_pb2 import NodeDef
 
 # AttrValues TF writes that carry no meaning for tgc's ops (types are the inputs' own).
 _BOOKKEEPING_ATTRS = {
@@ -99,7 +98,7 @@ def import_graph_def(
 def _as_graph_def(graph_def):
     if hasattr(graph_def, "node"):
         return graph_def
-    if isinstance(graph_def, (bytes, bytearray)) and GraphDef is not None:
+    if isinstance(graph_def, (bytes, bytearray)):
         parsed = GraphDef()
         parsed.ParseFromString(bytes(graph_def))
         return parsed
@@ -369,6 +368,14 @@ def _concat(inputs, attrs, name):
     return concat(inputs[:-1], axis, name=name).op
 
 
+def _old_concat(inputs, attrs, name):
+    """TF 0.x's Concat: the axis comes first."""
+    from tgc.frontend.array_ops import concat
+
+    axis = int(_const_input(inputs[0], "the axis of Concat"))
+    return concat(inputs[1:], axis, name=name).op
+
+
 def _pack(inputs, attrs, name):
     from tgc.frontend.array_ops import stack
 
@@ -508,6 +515,7 @@ _RULES = {
     "Min": _reduction_or_registry("reduce_min"),
     "Prod": _reduction_or_registry("reduce_prod"),
     "ConcatV2": _concat_or_registry,
+    "Concat": _old_concat,
     "Pack": _pack,
     "Cast": _cast,
     "Squeeze": _squeeze,
@@ -527,4 +535,4 @@ _RULES = {
     "RealDiv": _elementwise("tgc.frontend.math_ops.divide"),
 }
 
-__all__ = ["GraphDef", "import_graph_def"]
+__all__ = ["GraphDef", "NodeDef", "import_graph_def"]
