@@ -294,7 +294,54 @@ def tf_graph_def(t):
     return res
 
 
+def tf_graph_def_more(t):
+    """More of TF's spellings for import_graph_def: slices, tiles, splits, one-hot, AddN, Relu6,
+    Softplus, LeakyRelu, batch norms (the global one and FusedBatchNormV3 for inference)."""
+    import base64
+
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 3, 4], name="x")
+        outs = {
+            "sliced": t.identity(x[:, 1:, ::2], name="sliced"),
+            "last": t.identity(x[:, -1], name="last"),
+            "block": t.slice(x, [0, 0, 1], [-1, 2, 2], name="block"),
+        }
+        outs["tiled"] = t.tile(outs["block"], [1, 2, 1], name="tiled")
+        parts = t.split(x, 2, axis=2, name="parts")
+        summed = t.add_n([parts[0], parts[1], t.nn.relu6(parts[0] * 4.0)], name="summed")
+        outs["summed"] = summed
+        outs["hot"] = t.one_hot(t.constant([2, 0, 1]), 3, 5.0, -1.0, name="hot")
+        outs["soft"] = t.nn.softplus(summed, name="soft")
+        outs["leaky"] = t.nn.leaky_relu(summed, alpha=0.3, name="leaky")
+        image = t.reshape(x, [-1, 3, 2, 2], name="image")
+        stats = [t.constant(np.abs(data(90 + i, 2)) + 0.5 * (i == 1)) for i in range(4)]
+        global_bn = t.nn.batch_norm_with_global_normalization(
+            image, stats[0], stats[1], stats[2], stats[3], 1e-3, True, name="global_bn"
+        )
+        fused, _, _ = t.nn.fused_batch_norm(
+            image,
+            stats[3],
+            stats[2],
+            stats[0],
+            stats[1],
+            epsilon=1e-3,
+            is_training=False,
+            name="fused",
+        )
+        outs["global_bn"] = global_bn
+        outs["fused"] = fused
+    with t.Session(graph=g) as s:
+        values = s.run(outs, {x: data(95, 2, 3, 4)})
+    res = {"values": {k: r(v) for k, v in values.items()}}
+    res["graph_def"] = base64.b64encode(g.as_graph_def().SerializeToString()).decode()
+    res["ops"] = sorted({n.op for n in g.as_graph_def().node})
+    res["fetch"] = {k: v.name for k, v in outs.items()}
+    return res
+
+
 PROGRAMS = {
+    "tf_graph_def_more": tf_graph_def_more,
     "tf_graph_def": tf_graph_def,
     "random_structure": random_structure,
     "array_math": array_math,

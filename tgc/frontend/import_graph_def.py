@@ -71,6 +71,7 @@ def import_graph_def(
     built: dict = {}  # node name -> Operation (or list of output tensors for multi-output rules)
     used = set()
     with graph.name_scope(prefix or None) as scope:
+        _reserve_names(graph, [f"{scope}{name}" for name in nodes])
         for node in _topological(graph_def.node, nodes):
             inputs, controls = [], []
             for ref in node.input:
@@ -93,6 +94,13 @@ def import_graph_def(
     if return_elements is None:
         return None
     return [_return_element(built, element) for element in return_elements]
+
+
+def _reserve_names(graph, names):
+    """Marks the nodes' names as taken before any is built, so that the helper ops a rule makes
+    (a Const, an AddV2) are named around them rather than taking a later node's name."""
+    for name in names:
+        graph._name_counts.setdefault(name, 1)
 
 
 def _as_graph_def(graph_def):
@@ -504,6 +512,93 @@ def _concat_or_registry(inputs, attrs, name):
     return _concat(inputs, attrs, name)
 
 
+def _strided_slice(inputs, attrs, name):
+    from tgc.frontend.array_ops import strided_slice
+
+    begin, end, strides = (
+        _const_input(t, f"the {what} of StridedSlice")
+        for t, what in zip(inputs[1:], ("begin", "end", "strides"))
+    )
+    masks = {
+        k: attrs.get(k, 0)
+        for k in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+    }
+    return strided_slice(inputs[0], begin, end, strides, name=name, **masks).op
+
+
+def _slice(inputs, attrs, name):
+    from tgc.frontend.array_ops import slice as slice_
+
+    begin = _const_input(inputs[1], "the begin of Slice")
+    size = _const_input(inputs[2], "the size of Slice")
+    return slice_(inputs[0], begin, size, name=name).op
+
+
+def _tile(inputs, attrs, name):
+    from tgc.frontend.array_ops import tile
+
+    return tile(inputs[0], _const_input(inputs[1], "the multiples of Tile"), name=name).op
+
+
+def _split(inputs, attrs, name):
+    from tgc.frontend.array_ops import split
+
+    axis = int(_const_input(inputs[0], "the axis of Split"))
+    return split(inputs[1], attrs["num_split"], axis=axis, name=name)
+
+
+def _one_hot(inputs, attrs, name):
+    from tgc.frontend.array_ops import one_hot
+
+    depth, on, off = (_const_input(t, "OneHot's depth and values") for t in inputs[1:4])
+    return one_hot(inputs[0], int(depth), on, off, axis=attrs.get("axis", -1), name=name).op
+
+
+def _add_n(inputs, attrs, name):
+    from tgc.frontend.math_ops import add_n
+
+    return add_n(inputs, name=name).op
+
+
+def _nn(fn_name, **attr_names):
+    def rule(inputs, attrs, name):
+        from tgc.frontend import nn
+
+        extra = {k: attrs[v] for k, v in attr_names.items() if v in attrs}
+        return getattr(nn, fn_name)(*inputs, name=name, **extra).op
+
+    return rule
+
+
+def _global_batch_norm(inputs, attrs, name):
+    from tgc.frontend.math_ops import identity
+    from tgc.frontend.normalization import batch_norm_with_global_normalization
+
+    normed = batch_norm_with_global_normalization(
+        *inputs,
+        variance_epsilon=attrs["variance_epsilon"],
+        scale_after_normalization=attrs["scale_after_normalization"],
+    )
+    return identity(normed, name=name).op  # the node's own name for its output
+
+
+def _fused_batch_norm(inputs, attrs, name):
+    """Inference only (``is_training=False``, the frozen graphs' form): y from the given mean and
+    variance; the other outputs pass the statistics through."""
+    from tgc.frontend.math_ops import identity
+    from tgc.frontend.normalization import batch_normalization
+
+    if attrs.get("is_training", True) or attrs.get("data_format", "NHWC") != "NHWC":
+        raise ValueError(
+            "import_graph_def: tgc imports FusedBatchNorm with is_training=False and NHWC only "
+            f"(node '{name.rstrip('/')}')"
+        )
+    x, scale, offset, mean, variance = inputs[:5]
+    y = batch_normalization(x, mean, variance, offset, scale, attrs.get("epsilon", 1e-4))
+    y = identity(y, name=name)  # the node's own name for its first output
+    return [y, identity(mean), identity(variance), identity(mean), identity(variance)]
+
+
 _RULES = {
     "Placeholder": _placeholder,
     "PlaceholderWithDefault": _placeholder_with_default,
@@ -516,6 +611,18 @@ _RULES = {
     "Prod": _reduction_or_registry("reduce_prod"),
     "ConcatV2": _concat_or_registry,
     "Concat": _old_concat,
+    "StridedSlice": _strided_slice,
+    "Slice": _slice,
+    "Tile": _tile,
+    "Split": _split,
+    "OneHot": _one_hot,
+    "AddN": _add_n,
+    "Relu6": _nn("relu6"),
+    "Softplus": _nn("softplus"),
+    "LeakyRelu": _nn("leaky_relu", alpha="alpha"),
+    "BatchNormWithGlobalNormalization": _global_batch_norm,
+    "FusedBatchNorm": _fused_batch_norm,
+    "FusedBatchNormV3": _fused_batch_norm,
     "Pack": _pack,
     "Cast": _cast,
     "Squeeze": _squeeze,
