@@ -615,11 +615,14 @@ def run(directory: str, out: str, compile_budget: float) -> int:
     else:
         _hold_primary_context()
         report["checks"] = _run_checks(directory, index["checks"], load)
+        _save_partial(out, report)
         report["random_graphs"] = _run_random_graphs(directory, index["random_graphs"], load)
+        _save_partial(out, report)
         # torch.compile's compile time is shared out: half to the training steps, half to the rest.
         report["training"] = gpu_check_training.run(
             directory, index["training"], load, _median_seconds, compile_budget / 2
         )
+        _save_partial(out, report)
         report["benchmarks"] = _run_benchmarks(
             directory, index["benchmarks"], load, compile_budget / 2
         )
@@ -633,6 +636,13 @@ def run(directory: str, out: str, compile_budget: float) -> int:
     rows = report["checks"] + report["random_graphs"] + report["training"] + report["benchmarks"]
     failed = [r for r in rows if r["status"] in ("fail", "error")]
     return 1 if failed or cuda_status() is not None else 0
+
+
+def _save_partial(out: str, report: dict) -> None:
+    """The sections done so far, so that a run cut off by its time limit still reports them."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "gpu_check.partial.json"), "w") as fh:
+        json.dump(report, fh, indent=1)
 
 
 def _ms(value) -> str:
