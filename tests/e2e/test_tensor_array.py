@@ -152,7 +152,7 @@ def test_tf_errors_seen_while_building():
         TensorArray(tf.float32, size=2).write(0, 1.0).write(0, 2.0)
     with pytest.raises(
         errors.InvalidArgumentError,
-        match=r"Input value must have first dimension equal to the array size \(4 vs. 3\)",
+        match=r"Max scatter index must be < array size \(3 vs. 3\)",
     ):
         TensorArray(tf.float32, size=3).unstack(x)
     with pytest.raises(ValueError, match=r"Inconsistent shapes: saw \(2,\) but expected \(3,\)"):
@@ -197,14 +197,97 @@ def test_scan_and_map_fn_fill_buffers_of_the_fed_length():
             np.testing.assert_allclose(g, _finite_difference(program, e64), rtol=1e-4, atol=1e-5)
 
 
-def test_a_loop_gradient_reads_a_tensor_arrays_final_buffer_not_a_copy_per_iteration():
-    """The backward loop of a loop carrying a TensorArray saves no per-iteration copy of the buffer:
-    the record loop stacks only the other variables (here the counter and h)."""
-    from tgc.dialect.loop_gradient import _write_once
-    from tgc.frontend.session import Session  # noqa: F401 (the graph runs below)
+# TensorFlow 2.21.0's values for the programs of tests/oracle/tensor_array_oracle.py, printed by
+# ``/tmp/tfenv/bin/python tests/oracle/tensor_array_oracle.py`` (compat.v1, v2 behaviour disabled:
+# TF1's TensorArrayV3). The oracle's two TensorArrays read twice use clear_after_read=False (TF
+# clears an element once read by default; tgc reads an element as often as asked). Its errors:
+# 'write_twice' (InvalidArgumentError), 'unstack_size' ('Max scatter index must be < array size
+# (3 vs. 3)'); a stack with unwritten elements (element shape given or inferred) reads zeros.
+TF_VALUES = {
+    "version": "2.21.0",
+    "rnn": [
+        [-0.4373156428337097, 0.28182610869407654, 0.7628710865974426],
+        [
+            [0.46211713552474976, -0.7615941762924194, 0.9640275835990906],
+            [0.9652678370475769, -0.66350919008255, 0.03044969029724598],
+            [-0.8736854791641235, 0.6294490694999695, 0.25298166275024414],
+            [-0.4373156428337097, 0.28182610869407654, 0.7628710865974426],
+        ],
+        [
+            [0.927797257900238, -0.6621465086936951, 0.10768864303827286],
+            [0.13484539091587067, 0.07821189612150192, -0.4115275740623474],
+            [-0.3993086516857147, 1.5676193237304688, 0.5641040205955505],
+            [0.10139258205890656, 1.4394577741622925, 1.0558301210403442],
+        ],
+        [
+            [-0.4117106795310974, 0.22606897354125977, 0.14348632097244263],
+            [0.29168224334716797, -0.1936301589012146, 0.48728835582733154],
+            [-0.56812584400177, 0.6037201285362244, -0.11244148015975952],
+        ],
+    ],
+    "dynamic": [
+        [[0.0, 0.0, 0.0], [1.5, 0.0, 3.0], [5.0, 2.0, 8.0], [10.5, 6.0, 15.0], [18.0, 12.0, 24.0]],
+        5,
+        [0.0, 0.0, 0.0, 1.5, 0.0, 3.0, 5.0, 2.0, 8.0, 10.5, 6.0, 15.0, 18.0, 12.0, 24.0],
+        [[10.5, 6.0, 15.0], [0.0, 0.0, 0.0]],
+        [[230.0, 140.0, 320.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+    ],
+    "plain": [
+        [[1.5, 0.25, -0.5], [-2.5, 2.25, 1.0], [-4.0, 2.0, 1.5]],
+        [
+            [1.5, 0.25, -0.5],
+            [0.10000000149011612, 0.20000000298023224, 0.30000001192092896],
+            [0.5, -1.0, 2.0],
+            [-2.0, 1.0, 0.75],
+        ],
+        [-2.0, 1.0, 0.75, 0.10000000149011612, 0.20000000298023224, 0.30000001192092896],
+        [[0.0, 0.0, 0.0], [-2.0, 5.0, 1.0], [-25.0, 18.0, 11.0], [1.0, 1.0, 1.0]],
+    ],
+    "errors": {
+        "write_twice": (
+            "TensorArray TensorArray_6_6: Could not write to TensorArray index 0 because it has "
+            "already been written to."
+        ),
+        "read_unwritten": [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+        "read_unwritten_shape": [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]],
+    },
+}
 
+
+def test_tensor_array_programs_give_tf_2_21s_numbers():
     x, w, h_final, stacked, gx, gw = _rnn_graph()
+    n = tf.placeholder(tf.int32, [])
+    dyn = TensorArray(tf.float32, size=0, dynamic_size=True, clear_after_read=False)
+
+    def dyn_body(i, ta):
+        f = tf.cast(i, tf.float32)
+        return i + 1, ta.write(i, x[0] * f + f * f)
+
+    _, dyn = tf.while_loop(lambda i, ta: i < n, dyn_body, [0, dyn])
+    dyn_stacked = dyn.stack()
+    dynamic = [dyn_stacked, dyn.size(), dyn.concat(), dyn.gather([3, 0])]
+    dynamic += tf.gradients(tf.reduce_sum(dyn_stacked * dyn_stacked), [x])
+    ta = TensorArray(tf.float32, size=3, clear_after_read=False)
+    ta = ta.write(0, x[1]).write(2, x[2] * 2.0)
+    ta = ta.write(1, ta.read(0) + ta.read(2))
+    plain = ta.stack()
+    scattered = TensorArray(tf.float32, size=4).scatter([2, 0, 3, 1], x).stack()
+    split_read = TensorArray(tf.float32, size=2).split(tf.reshape(x, [12]), [6, 6]).read(1)
+    (gplain,) = tf.gradients(tf.reduce_sum(plain * plain) + tf.reduce_sum(split_read), [x])
+    unwritten = TensorArray(tf.float32, size=3).write(0, x[0]).stack()
+    unwritten_shape = TensorArray(tf.float32, size=2, element_shape=[3]).write(0, x[0]).stack()
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        sess.run(gx, {x: X0})
-    assert callable(_write_once)
+        rnn = sess.run([h_final, stacked, gx, gw], {x: X0})
+        dyn_values = sess.run(dynamic, {x: X0, n: 5})
+        plain_values = sess.run([plain, scattered, split_read, gplain], {x: X0})
+        zeros = sess.run([unwritten, unwritten_shape], {x: X0})
+    # float32 both sides, the same operations up to summation order: a few ulps.
+    for got, want in zip(rnn, TF_VALUES["rnn"]):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    for got, want in zip(dyn_values, TF_VALUES["dynamic"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    for got, want in zip(plain_values, TF_VALUES["plain"]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_array_equal(zeros[0], TF_VALUES["errors"]["read_unwritten"])
+    np.testing.assert_array_equal(zeros[1], TF_VALUES["errors"]["read_unwritten_shape"])

@@ -590,3 +590,37 @@ def test_a_bool_loop_variable_and_the_gradient_beside_it_as_tf():
     (g,) = tf.gradients(y, [x])
     # TF 2.21 (the same program under tensorflow.compat.v1): [256.0, 1024.0], y = x^8
     assert run([y, g], {x: 2.0}) == [256.0, 1024.0]
+
+
+def test_the_gradient_of_a_growing_variable_whose_result_is_reshaped_to_a_static_shape():
+    """rnn's repro (/tmp/notes/repros/rnn_loop_static_grad.py): the incoming adjoint is [4, 2],
+    the loop variable [?, 2]; the backward loop carries the variable's type."""
+    x = tf.placeholder(tf.float32, [2])
+    _, stack = while_loop(
+        lambda i, s: i < 4,
+        lambda i, s: (i + 1, tf.concat([s, tf.expand_dims(x * tf.cast(i, tf.float32), 0)], 0)),
+        [0, tf.zeros([0, 2])],
+        shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 2])],
+    )
+    static = tf.reshape(stack, [4, 2])
+    (g,) = tf.gradients(tf.reduce_sum(static * static), [x])
+    # d/dx of sum_i (i x)^2 = 2 x (0 + 1 + 4 + 9), exact in float32
+    np.testing.assert_array_equal(run(g, {x: np.array([1.0, 2.0], np.float32)}), [28.0, 56.0])
+
+
+def test_a_long_loops_gradient_records_states_in_place():
+    """2000 iterations: the states are written into a buffer of the trip count (write_row), not
+    grown by concat; d/dx of y_N for y <- y * x + 1 against numpy's float64 recursion."""
+    n = tf.placeholder(tf.int32, [])
+    x = tf.placeholder(tf.float64, [3])
+    _, y = while_loop(
+        lambda i, y: i < n, lambda i, y: (i + 1, y * x + 1.0), [0, tf.zeros([3], tf.float64)]
+    )
+    (g,) = tf.gradients(tf.reduce_sum(y), [x])
+    xv = np.array([0.999, 0.5, -0.9])
+    y64, dy = np.zeros(3), np.zeros(3)
+    for _ in range(2000):
+        y64, dy = y64 * xv + 1.0, dy * xv + y64
+    got_y, got_g = run([y, g], {n: 2000, x: xv})
+    np.testing.assert_allclose(got_y, y64, rtol=1e-12)
+    np.testing.assert_allclose(got_g, dy, rtol=1e-10)

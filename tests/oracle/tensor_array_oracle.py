@@ -82,7 +82,7 @@ with t.Session() as sess:
             errors[key] = ("value", sess.run(make(), {x: X0}).tolist())
         except Exception as exc:  # noqa: BLE001 (the oracle records whatever TF raises)
             lines = [
-                line for line in str(exc).splitlines() if "TensorArray" in line or "Input" in line
+                line for line in str(exc).splitlines() if "Could not" in line or "Input" in line
             ]
             errors[key] = (type(exc).__name__, lines[0].strip() if lines else str(exc))
     out["errors"] = errors

@@ -72,7 +72,9 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
         trips, states = _count(builder, loops, names, cond, body, inits, captures), inits
     one = builder.constant(1, dtype="int32")
     start = builder.op("subtract", trips, one)
-    dvs = [douts[i] for i in floats]
+    # An incoming adjoint may know dims that the loop variable's type leaves unknown (the result
+    # reshaped to a static shape): the backward loop carries the variable's type.
+    dvs = [_as_type_of(builder, douts[i], Val(op.results[i])) for i in floats]
     dcs = [builder.zeros_like(captures[i]) for i in float_caps]
     back_cond = _backward_cond(loops, names, start, dvs, dcs, states, captures)
     back_body = _backward_body(
@@ -242,7 +244,7 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved:
     caps = args[1 + len(dvs) + len(dcs) + len(inits) :]
     if saved:  # v0 are the stacks of states (or a write-once buffer's final value)
         v_k = [
-            b.op("gather", s, k) if s.spec.rank == len(v.spec.shape) + 1 else s
+            b.op("read_row", s, k) if s.spec.rank == len(v.spec.shape) + 1 else s
             for s, v in zip(v0, values[5])
         ]
     else:
@@ -266,13 +268,72 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved:
             g = adjoints.get(x)
             if g is not None:
                 grads[x] = b.op("add", grads[x], g) if x in grads else g
-    previous = [grads.get(v_k[i].value) or b.zeros_like(v_k[i]) for i in floats]
+    previous = [
+        _summed_in_place(b, None, grads[v_k[i].value])
+        if v_k[i].value in grads
+        else b.zeros_like(v_k[i])
+        for i in floats
+    ]
     summed = [
-        b.op("add", dc[slot], grads[caps[i].value]) if caps[i].value in grads else dc[slot]
+        _summed_in_place(b, dc[slot], grads[caps[i].value]) if caps[i].value in grads else dc[slot]
         for slot, i in enumerate(float_caps)
     ]
+    # A sum may know a dim that the loop variable's type leaves unknown (a [4] adjoint added to a
+    # [?] one): the backward loop yields its variables' types.
+    previous = [_as_type_of(b, p, d) for p, d in zip(previous, dv)]
+    summed = [_as_type_of(b, s, d) for s, d in zip(summed, dc)]
     back = b.op("subtract", k, b.constant(1, dtype="int32"))
     return _finish(fn, entry, [back, *previous, *summed])
+
+
+def _as_type_of(b, value, like):
+    if value.value.type == like.value.type or like.spec.shape is None:
+        return value
+    return b.op("relax_shape", value, shape=[-1 if d is None else d for d in like.spec.shape])
+
+
+def _summed_in_place(b, acc, g):
+    """acc + g (g when acc is None), where the terms of g that are one row's adjoint scattered into
+    a tensor of zeros (``gather_grad`` of a scalar index: a read of row i in the body) are added to
+    row i of the sum in place (``write_row`` accumulate): O(row) per iteration instead of the
+    O(rows) of materializing and adding the scattered tensor."""
+    terms = _terms(g)
+    rows = [t for t in terms if _row_adjoint(t) is not None]
+    rest = [t for t in terms if _row_adjoint(t) is None]
+    if acc is None:
+        if not rest:
+            return g
+        acc, rest = rest[0], rest[1:]
+    for t in rest:
+        acc = b.op("add", acc, t)
+    for t in rows:
+        row, index = _row_adjoint(t)
+        acc = b.op("write_row", acc, index, row, accumulate=True)
+    return acc
+
+
+def _terms(g) -> list:
+    """The summands of g through ``add``s of operands of g's own type."""
+    owner = g.value.owner
+    if not isinstance(owner, ir.Block) and owner.operation.name == "tgc.add":
+        a, c = owner.operation.operands
+        if a.type == g.value.type and c.type == g.value.type:
+            return _terms(Val(a)) + _terms(Val(c))
+    return [g]
+
+
+def _row_adjoint(t):
+    """(row, index) when t is gather_grad(row, scalar index, params), else None."""
+    owner = t.value.owner
+    if isinstance(owner, ir.Block) or owner.operation.name != "tgc.gather_grad":
+        return None
+    row, index, _ = owner.operation.operands
+    if (
+        ir.RankedTensorType(index.type).rank != 0
+        or t.value.type != owner.operation.operands[2].type
+    ):
+        return None
+    return Val(row), Val(index)
 
 
 def _upto(loops, names, body, k, v0, caps) -> tuple:

@@ -273,13 +273,15 @@ class TensorArray:
                 f"TensorArray.unstack needs a value of rank >= 1, not {_tf_shape(shape)}"
             )
         rows = shape[0]
-        if self._static_size is not None and rows is not None and rows != self._static_size:
+        size = self._static_size
+        if size is not None and rows is not None and rows > size:
             raise errors.InvalidArgumentError(
-                None,
-                None,
-                f"Input value must have first dimension equal to the array size ({rows} vs. "
-                f"{self._static_size})",
+                None, None, f"Max scatter index must be < array size ({rows - 1} vs. {size})"
             )
+        if size is not None and rows is not None and rows < size:  # the rest stay unwritten
+            from tgc.frontend.array_ops import concat, zeros
+
+            value = concat([value, zeros([size - rows, *shape[1:]], dtype=self._dtype)], axis=0)
         out = self._with(value, written=set(range(rows)) if rows is not None else None)
         out._element_shape = _merge(self._element_shape, shape[1:], f"unstack into '{self._name}'")
         if self._dynamic_size:

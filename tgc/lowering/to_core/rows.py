@@ -10,7 +10,7 @@ row 0 for the slice and the old row written back there (nothing changes). ``zero
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import arith, scf, tensor
+from mlir.dialects import arith, linalg, scf, tensor
 
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.array import _extract, _insert, _tensor_type, reshape_to
@@ -22,6 +22,7 @@ from tgc.lowering.to_core.common import (
     empty,
     generic,
     identity_map,
+    is_float,
     scalar_const,
     shape_of,
 )
@@ -45,6 +46,8 @@ def _write_row(op):
     strides = [1] * len(shape)
     incoming = reshape_to(row, one_row, [const_index(1)] + [_index(d) for d in tail])
     current = _extract(buffer, one_row, [at] + rest, [1] + tail, strides)
+    if op.attrs["accumulate"]:
+        incoming = _added(current, incoming)
     written = arith.select(inside, incoming, current)
     return _insert(written, buffer, [at] + rest, strides)
 
@@ -102,3 +105,32 @@ def _head_rows(op):
     shape = shape_of(x)
     sizes = [n] + [d if d is not None else dim(x, j + 1) for j, d in enumerate(shape[1:])]
     return _extract(x, op.result_type, [0] * len(shape), sizes, [1] * len(shape))
+
+
+def _added(a, b):
+    """a + b, elementwise, for two tensors of one type."""
+    rank = len(shape_of(a))
+    add = arith.addf if is_float(element_type(a)) else arith.addi
+    init = empty(a.type, {j: dim(a, j) for j, d in enumerate(shape_of(a)) if d is None})
+    maps = [identity_map(rank)] * 3
+    return generic([a, b], [init], maps, [PARALLEL] * rank, lambda x, y, _: add(x, y))[0]
+
+
+@lowers("read_row")
+def _read_row(op):
+    """The row's slice copied into a tensor of its own (linalg.copy, which elementwise fusion
+    leaves where it is), zeros where the index is outside."""
+    buffer, index = op.operands
+    shape = shape_of(buffer)
+    if 0 in shape:
+        return _zeros(
+            op.result_type, {j: dim(buffer, j + 1) for j, d in enumerate(shape[1:]) if d is None}
+        )
+    at, inside = _row_index(tensor.ExtractOp(index, []).result, dim(buffer, 0))
+    tail = [d if d is not None else dim(buffer, j + 1) for j, d in enumerate(shape[1:])]
+    rank = len(shape)
+    row = _extract(buffer, op.result_type, [at] + [0] * (rank - 1), [1] + tail, [1] * rank)
+    dims = {j: dim(buffer, j + 1) for j, d in enumerate(shape[1:]) if d is None}
+    copied = linalg.copy(row, outs=[empty(op.result_type, dims)])
+    zeros = _zeros(op.result_type, dims)
+    return arith.select(inside, copied, zeros)
