@@ -1873,3 +1873,15 @@ def test_import_graph_def_of_tf0_batch_norm_node():
         with tgc.Session() as sess:
             got, want = sess.run([graph.get_tensor_by_name("bn:0"), expected])
     close(got, want, atol=0)
+
+
+def test_graph_as_graph_def_and_node_def():
+    """``tf.get_default_graph().as_graph_def()`` (printed by chiphuyen's lectures) and
+    ``op.node_def`` (read by aymericdamien's multi-GPU device function) are TF's protos."""
+    with tgc.Graph().as_default() as graph:
+        v = tgc.Variable(1.0, name="v")
+        y = tgc.add(tgc.constant(2.0, name="two"), 3.0, name="y")
+        proto = graph.as_graph_def()
+        assert isinstance(proto, GraphDef) and "two" in [n.name for n in proto.node]
+        assert v.op.node_def.op == "VariableV2" and y.op.node_def.op == "AddV2"
+        assert list(y.op.node_def.input)[0] == "two"

@@ -173,6 +173,27 @@ def graph_def(graph):
     return nodes_to_graph_def(graph_nodes(graph))
 
 
+def _install_graph_methods() -> None:
+    """``Graph.as_graph_def()`` and ``Operation.node_def``, as TF's (set here, as math_ops sets the
+    Tensor operators: tgc/graph does not import the frontend)."""
+    from tgc.graph.graph import Graph, Operation
+
+    def as_graph_def(self, from_version=None, add_shapes=False):
+        """The graph as a GraphDef proto (``tf.import_graph_def`` reads it back)."""
+        return graph_def(self)
+
+    def node_def(self):
+        """The op as a NodeDef proto (its TF type, inputs, device and attributes)."""
+        return globals()["node_def"](_node_of(self))
+
+    if not hasattr(Graph, "as_graph_def"):
+        Graph.as_graph_def = as_graph_def
+    if not hasattr(Operation, "node_def"):
+        Operation.node_def = property(node_def)
+
+
+_install_graph_methods()
+
 __all__ = [
     "Node",
     "DATA_TYPES",

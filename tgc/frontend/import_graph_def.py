@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgc.frontend import graph_def as _graph_def  # noqa: F401 (installs Graph.as_graph_def)
 from tgc.graph.graph import Operation, Tensor, get_default_graph
 
 # The proto classes ship with tensorboard, which tgc's summaries use too (same wire format as TF's).
