@@ -291,3 +291,27 @@ def test_tensor_array_programs_give_tf_2_21s_numbers():
         np.testing.assert_allclose(got, want, rtol=1e-6)
     np.testing.assert_array_equal(zeros[0], TF_VALUES["errors"]["read_unwritten"])
     np.testing.assert_array_equal(zeros[1], TF_VALUES["errors"]["read_unwritten_shape"])
+
+
+def test_a_loop_reads_and_writes_the_same_tensor_array():
+    """a[i] = a[i - 1] * x + a[i - 2] (a loop variable read and written each iteration, under
+    maximum_iterations), and d sum(a) / dx, against numpy's float64 recursion."""
+    x = tf.placeholder(tf.float64, [2])
+    ta = TensorArray(tf.float64, size=12, element_shape=[2])
+    ta = ta.write(0, tf.ones([2], tf.float64)).write(1, x)
+
+    def body(i, ta):
+        return i + 1, ta.write(i, ta.read(i - 1) * x + ta.read(i - 2))
+
+    _, ta = tf.while_loop(lambda i, ta: i < 100, body, [2, ta], maximum_iterations=10)
+    stacked = ta.stack()
+    (g,) = tf.gradients(tf.reduce_sum(stacked), [x])
+    xv = np.array([0.7, -1.3])
+    a, da = [np.ones(2), xv.copy()], [np.zeros(2), np.ones(2)]
+    for _ in range(10):
+        a.append(a[-1] * xv + a[-2])
+        da.append(da[-1] * xv + a[-2] + da[-2])
+    with tf.Session() as sess:
+        got, dg = sess.run([stacked, g], {x: xv})
+    np.testing.assert_allclose(got, np.array(a), rtol=1e-12)
+    np.testing.assert_allclose(dg, np.sum(da, axis=0), rtol=1e-12)

@@ -363,13 +363,11 @@ class TensorArray:
         return self._buffer
 
     def read(self, index, name=None):
-        """Element ``index``."""
-        from tgc.frontend.gather_ops import gather
-
+        """Element ``index`` (``tgc.read_row``: a copy of the row made where the read stands, so
+        that a write after it in a loop's body updates the buffer in place)."""
         buffer = self._buffer_or_refuse("read")
-        return gather(
-            buffer, convert_to_tensor(index, dtype="int32"), name=name or "TensorArrayRead"
-        )
+        index = convert_to_tensor(index, dtype="int32")
+        return build.make_op("read_row", [buffer, index], name=name or "TensorArrayRead")
 
     def gather(self, indices, element_shape=None, name=None):
         from tgc.frontend.gather_ops import gather
