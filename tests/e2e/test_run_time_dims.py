@@ -102,3 +102,38 @@ def test_a_negative_run_time_dim_is_tfs_error():
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"Fill dims must be >= 0.*\[-2\]"):
             sess.run(z, {k: -2})
         assert sess.run(z, {k: 0}).shape == (0, 2)
+
+
+def test_reshape_to_run_time_dims_matches_numpy_with_its_gradient():
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    n = tf.shape(x)[0]
+    reshaped = {
+        "batch_rest": tf.reshape(x, [n, -1]),
+        "stacked": tf.reshape(x, tf.stack([n * 2, 6])),
+        "full": tf.reshape(x, [n, 4, 3]),
+    }
+    assert reshaped["full"].shape.as_list() == [None, 4, 3]
+    assert reshaped["batch_rest"].shape.as_list() == [None, None]
+    (grad,) = tf.gradients(tf.reduce_sum(reshaped["batch_rest"] ** 2), [x])
+    values = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    with tf.Session() as sess:
+        got, got_grad = sess.run([reshaped, grad], {x: values})
+    np.testing.assert_array_equal(got["batch_rest"], values.reshape(2, 12))
+    np.testing.assert_array_equal(got["stacked"], values.reshape(4, 6))
+    np.testing.assert_array_equal(got["full"], values)
+    np.testing.assert_array_equal(got_grad, 2 * values)
+
+
+def test_a_run_time_shape_that_does_not_fit_is_tfs_error():
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    k = tf.placeholder(tf.int32, [])
+    values = np.zeros((2, 4, 3), np.float32)
+    with tf.Session() as sess:
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Input to reshape is a tensor with.*\[24\] \[3 5\]",
+        ):
+            sess.run(tf.reshape(x, [k, 5]), {x: values, k: 3})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[24\] \[5 -1\]"):
+            sess.run(tf.reshape(x, [k, -1]), {x: values, k: 5})  # 24 is no multiple of 5
+        assert sess.run(tf.reshape(x, [k, -1]), {x: values, k: 6}).shape == (6, 4)

@@ -19,6 +19,7 @@ import numpy as np
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
 from tgc.graph.graph import Dimension, Tensor, TensorShape, get_default_graph
+from tgc.frontend import math_ops
 from tgc.frontend.math_ops import cast, identity, reduce_prod
 from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 
@@ -112,9 +113,49 @@ def reshape(tensor, shape, name=None):
     source = _shape_source(shape)
     if source is not None:
         return make_op("reshape_like", [x, source], name=name or "Reshape")
+    if _has_computed_dims(shape):
+        return _run_time_reshape(x, shape, name or "Reshape")
     return make_op(
         "reshape", [x], name=name or "Reshape", shape=_static_ints(shape, "reshape shape")
     )
+
+
+def _shape_vector(shape) -> tuple:
+    """(the shape argument as one int vector tensor, each dim as far as the graph knows it)."""
+    if not isinstance(shape, (list, tuple)):
+        vector = convert_to_tensor(shape)
+        if vector.spec.shape is None or len(vector.spec.shape) != 1 or None in vector.spec.shape:
+            raise ValueError(f"reshape shape '{vector.name}' must be a vector of known length")
+        return vector, [-1] * vector.spec.shape[0]
+    entries = [convert_to_tensor(d) if _is_computed(d) else int(d) for d in shape]
+    dtype = next((d.dtype for d in entries if isinstance(d, Tensor)), as_dtype("int32"))
+    known = [d if isinstance(d, int) else -1 for d in entries]
+    scalars = [d if isinstance(d, Tensor) else constant(d, dtype=dtype) for d in entries]
+    return stack([cast(d, dtype) if d.dtype != dtype else d for d in scalars]), known
+
+
+def _run_time_reshape(x, shape, name):
+    """A reshape to dims computed at run time, with TF's check that they fit x's size (one -1
+    takes what is left) as an assert beside it."""
+    vector, known = _shape_vector(shape)
+    dtype = vector.dtype
+    hole = math_ops.equal(vector, constant(-1, dtype=dtype))
+    wanted = reduce_prod(math_ops.where(hole, _fill_like(vector, 1.0, None, None), vector))
+    total = cast(size(x), dtype)
+    holes = math_ops.reduce_sum(cast(hole, dtype))
+    zero, one = constant(0, dtype=dtype), constant(1, dtype=dtype)
+    divides = math_ops.logical_and(
+        math_ops.greater(wanted, zero),
+        math_ops.equal(math_ops.floormod(total, math_ops.maximum(wanted, one)), zero),
+    )
+    fits = math_ops.logical_or(
+        math_ops.logical_and(math_ops.equal(holes, zero), math_ops.equal(total, wanted)),
+        math_ops.logical_and(math_ops.equal(holes, one), divides),
+    )
+    message = "Input to reshape is a tensor with these values, but the requested shape is:"
+    check = _range_assert(fits, message, [total, vector])
+    with x.graph.control_dependencies([check]):
+        return make_op("reshape_to_shape", [x, vector], name=name, known=known)
 
 
 def transpose(a, perm=None, name="transpose", conjugate=False):

@@ -186,3 +186,17 @@ func.func @range_f32(%s: tensor<f32>, %l: tensor<f32>, %d: tensor<f32>) -> tenso
   %0 = "tgc.range"(%s, %l, %d) : (tensor<f32>, tensor<f32>, tensor<f32>) -> tensor<?xf32>
   return %0 : tensor<?xf32>
 }
+
+// tgc.reshape_to_shape: the shape vector's values read as index dims, its -1 sized as the total
+// over the others' product (0 when that is 0, so no division traps), then the flat reshape.
+// CHECK-LABEL: func.func @reshape_to_shape(
+// CHECK:         %[[D0:.*]] = tensor.extract %{{.*}}[%{{.*}}] : tensor<2xi32>
+// CHECK:         %[[D1:.*]] = tensor.extract %{{.*}}[%{{.*}}] : tensor<2xi32>
+// CHECK:         arith.cmpi eq, %{{.*}}, %{{.*}} : index
+// CHECK:         arith.divui
+// CHECK:         tensor.collapse_shape
+// CHECK-NOT:     "tgc.
+func.func @reshape_to_shape(%x: tensor<?x4x3xf32>, %s: tensor<2xi32>) -> tensor<?x?xf32> {
+  %0 = "tgc.reshape_to_shape"(%x, %s) {known = array<i64: -1, -1>} : (tensor<?x4x3xf32>, tensor<2xi32>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}

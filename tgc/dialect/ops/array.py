@@ -309,6 +309,68 @@ class ReshapeLike:
     ]
 
 
+def reshape_dims(size: int, shape) -> tuple:
+    """The dims ``shape`` asks for, its one -1 (if any) sized from ``size`` (0 when the others
+    multiply to 0); the frontend's assert gives TF's error when they do not fit."""
+    shape = [int(d) for d in shape]
+    known = int(np.prod([d for d in shape if d != -1]))
+    return tuple((size // known if known else 0) if d == -1 else d for d in shape)
+
+
+@op(
+    "reshape_to_shape",
+    tf_type="Reshape",
+    operands=("x", "shape"),
+    attrs={"known": Attr("ints")},
+    traits=("value_shaped",),
+)
+class ReshapeToShape:
+    """x's elements in the dims the vector ``shape`` holds at run time (`tf.reshape(x,
+    [tf.shape(x)[0], -1])`); ``known`` is each dim as far as the graph knows it (-1: unknown),
+    which is all the result's static shape can say."""
+
+    flops = no_flops
+
+    def infer(x, shape, known):
+        if shape.dtype not in INT_DTYPES:
+            raise ShapeError(f"reshape shape must be int32 or int64 but got {shape.dtype}")
+        if shape.shape is None or len(shape.shape) != 1 or shape.shape[0] != len(known):
+            raise ShapeError(
+                f"reshape shape must be a vector of {len(known)} dims, "
+                f"not {format_shape(shape.shape)}"
+            )
+        return spec(tuple(None if d < 0 else d for d in known), x.dtype)
+
+    def eval(x, shape, known):
+        return np.reshape(x, reshape_dims(x.size, shape)).copy()
+
+    def grad(b, op, g):
+        x, _ = op.inputs
+        return [b.reshape_like(g, x), None]
+
+    samples = [
+        Sample(
+            shapes=((3, 4), (2,)),
+            dtypes=("float32", "int32"),
+            attrs={"known": [-1, -1]},
+            values=(None, np.array([2, -1], np.int32)),
+            dynamic=((0, 0),),
+        ),
+        Sample(
+            shapes=((2, 3, 2), (3,)),
+            dtypes=("float32", "int64"),
+            attrs={"known": [-1, 3, -1]},
+            values=(None, np.array([4, 3, 1], np.int64)),
+        ),
+        Sample(
+            shapes=((0, 3), (2,)),
+            dtypes=("float32", "int32"),
+            attrs={"known": [-1, -1]},
+            values=(None, np.array([-1, 0], np.int32)),
+        ),
+    ]
+
+
 @op("transpose", tf_type="Transpose", operands=("x",), attrs={"perm": Attr("ints")})
 class Transpose:
     """Permutes axes: result axis i is input axis perm[i] (`tf.transpose`)."""

@@ -281,6 +281,34 @@ def _reshape_like(op):
     return reshape_to(x, op.result_type, [dim(target, i) for i in range(len(shape_of(target)))])
 
 
+@lowers("reshape_to_shape")
+def _reshape_to_shape(op):
+    """The shape vector's values as index dims, its -1 sized as total / (product of the others),
+    0 when that product is 0 (no division traps)."""
+    x, shape_vector = op.operands
+    index_type = ir.IndexType.get()
+    wanted = [
+        arith.index_cast(index_type, tensor.ExtractOp(shape_vector, [const_index(i)]).result)
+        for i in range(shape_of(shape_vector)[0])
+    ]
+    minus_one = const_index(-1)
+    holes = [arith.cmpi(arith.CmpIPredicate.eq, d, minus_one) for d in wanted]
+    one, zero = const_index(1), const_index(0)
+    known = one
+    for d, hole in zip(wanted, holes):
+        known = arith.muli(known, arith.select(hole, one, d))
+    total = one
+    for j in range(len(shape_of(x))):
+        total = arith.muli(total, dim(x, j))
+    no_known = arith.cmpi(arith.CmpIPredicate.eq, known, zero)
+    filled = arith.select(no_known, zero, arith.divui(total, arith.select(no_known, one, known)))
+    dims = [arith.select(hole, filled, d) for d, hole in zip(wanted, holes)]
+    static = shape_of(op.result_type)
+    return reshape_to(
+        x, op.result_type, [d if s is None else const_index(s) for d, s in zip(dims, static)]
+    )
+
+
 @lowers("expand_dims")
 def _expand_dims(op):
     (x,) = op.operands
