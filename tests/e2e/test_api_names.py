@@ -48,6 +48,7 @@ T = _namespace(
         conv2d_transpose=conv_ops.conv2d_transpose,
         batch_normalization=normalization.batch_normalization,
         batch_norm_with_global_normalization=normalization.batch_norm_with_global_normalization,
+        lrn=normalization.lrn,
     ),
     metrics=metrics,
     multinomial=random_ops.multinomial,
@@ -348,6 +349,386 @@ TF_VALUES = {
             [-0.2758892, -0.1206274, -0.0276541, -0.3269984],
             [0.183757, -0.2642671, -1.4447976, 0.1823944],
             [0.6501618, 0.3250623, 0.0365089, -1.4243783],
+        ],
+        "lrn": [
+            [
+                [
+                    [
+                        [
+                            -0.4526756,
+                            0.0399039,
+                            0.4610339,
+                            0.4645593,
+                            0.5637829,
+                            -0.5118088,
+                            -0.4168633,
+                        ],
+                        [
+                            -0.0083715,
+                            0.4524103,
+                            -0.575989,
+                            -0.5695096,
+                            0.0681387,
+                            -0.4302444,
+                            0.6068873,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.4055986,
+                            -0.3031516,
+                            0.6759267,
+                            0.6358882,
+                            0.1069679,
+                            -0.0295764,
+                            0.4248792,
+                        ],
+                        [
+                            0.0598238,
+                            0.6542901,
+                            -0.4670525,
+                            0.5974259,
+                            0.1791389,
+                            0.3785921,
+                            -0.4867751,
+                        ],
+                    ],
+                    [
+                        [
+                            0.2431342,
+                            0.4624628,
+                            0.2195246,
+                            0.6501194,
+                            0.6099761,
+                            0.2318171,
+                            -0.4079368,
+                        ],
+                        [
+                            0.3599758,
+                            -0.4366522,
+                            -0.723181,
+                            0.1411218,
+                            -0.1656974,
+                            0.134521,
+                            0.7955359,
+                        ],
+                    ],
+                ],
+                [
+                    [
+                        [
+                            -0.6359675,
+                            -0.1946439,
+                            0.5371811,
+                            0.4664449,
+                            0.4794604,
+                            -0.530589,
+                            0.5203092,
+                        ],
+                        [
+                            0.4823642,
+                            -0.4158747,
+                            -0.5931092,
+                            -0.4171429,
+                            0.3314901,
+                            0.6833887,
+                            0.4862175,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.5771221,
+                            0.0221696,
+                            -0.6600658,
+                            0.036934,
+                            -0.5028111,
+                            -0.4902554,
+                            -0.6377326,
+                        ],
+                        [
+                            0.2616931,
+                            0.8591684,
+                            0.0501096,
+                            -0.2414251,
+                            0.0150654,
+                            0.8901812,
+                            0.2502807,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.2340526,
+                            0.6630902,
+                            0.3276674,
+                            -0.5337167,
+                            0.6416454,
+                            -0.2094412,
+                            -0.3924808,
+                        ],
+                        [
+                            -0.4872606,
+                            0.3318479,
+                            -0.0231839,
+                            -0.4179518,
+                            0.7816978,
+                            -0.1581894,
+                            -0.4347399,
+                        ],
+                    ],
+                ],
+            ],
+            [
+                [
+                    [
+                        [
+                            -0.2743488,
+                            0.0263098,
+                            0.3640184,
+                            0.3924062,
+                            0.5027677,
+                            -0.423419,
+                            -0.3239199,
+                        ],
+                        [
+                            -0.0063114,
+                            0.3637705,
+                            -0.4640626,
+                            -0.4871962,
+                            0.0590655,
+                            -0.3304737,
+                            0.3969685,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.3112261,
+                            -0.273197,
+                            0.6118146,
+                            0.5467291,
+                            0.090203,
+                            -0.0191953,
+                            0.2135231,
+                        ],
+                        [
+                            0.0429707,
+                            0.5654494,
+                            -0.4083617,
+                            0.5421839,
+                            0.1363696,
+                            0.2514909,
+                            -0.2339588,
+                        ],
+                    ],
+                    [
+                        [
+                            0.1406891,
+                            0.3384759,
+                            0.1909109,
+                            0.5716535,
+                            0.5249687,
+                            0.1953744,
+                            -0.2785373,
+                        ],
+                        [
+                            0.3323003,
+                            -0.3410721,
+                            -0.5713577,
+                            0.1069352,
+                            -0.1390892,
+                            0.0923868,
+                            0.5644075,
+                        ],
+                    ],
+                ],
+                [
+                    [
+                        [
+                            -0.3898642,
+                            -0.1320273,
+                            0.4293026,
+                            0.3824806,
+                            0.424811,
+                            -0.4070243,
+                            0.373514,
+                        ],
+                        [
+                            0.3165148,
+                            -0.2889632,
+                            -0.4396688,
+                            -0.3481333,
+                            0.2804577,
+                            0.5026053,
+                            0.3380018,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.4182374,
+                            0.0142472,
+                            -0.4949952,
+                            0.0274843,
+                            -0.433013,
+                            -0.3564188,
+                            -0.4988948,
+                        ],
+                        [
+                            0.1785937,
+                            0.5985496,
+                            0.0349127,
+                            -0.2161297,
+                            0.0110036,
+                            0.6496099,
+                            0.1792951,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.1461227,
+                            0.4996696,
+                            0.2966677,
+                            -0.4844189,
+                            0.5098376,
+                            -0.1553733,
+                            -0.2357207,
+                        ],
+                        [
+                            -0.3036842,
+                            0.2137216,
+                            -0.0199768,
+                            -0.3484669,
+                            0.6798747,
+                            -0.1375555,
+                            -0.3693137,
+                        ],
+                    ],
+                ],
+            ],
+            [
+                [
+                    [
+                        [
+                            -0.0481473,
+                            0.3161639,
+                            0.1158124,
+                            0.2974892,
+                            -0.0034481,
+                            0.2818234,
+                            0.2313041,
+                        ],
+                        [
+                            -0.3189971,
+                            0.2871902,
+                            0.0884209,
+                            0.2253585,
+                            0.3189222,
+                            0.2471472,
+                            0.3598515,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.2476302,
+                            -0.0639214,
+                            -0.2186404,
+                            0.1709937,
+                            -0.2527267,
+                            -0.3397416,
+                            -0.5149864,
+                        ],
+                        [
+                            -0.1688635,
+                            0.1525355,
+                            -0.1824909,
+                            -0.2585697,
+                            0.1819996,
+                            -0.1879991,
+                            0.078067,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.0936046,
+                            -0.001199,
+                            -0.255783,
+                            -0.0041053,
+                            0.1677605,
+                            0.2949803,
+                            0.2740928,
+                        ],
+                        [
+                            -0.0046356,
+                            -0.0487785,
+                            0.0513075,
+                            -0.4284052,
+                            -0.3381297,
+                            0.506877,
+                            -0.0106144,
+                        ],
+                    ],
+                ],
+                [
+                    [
+                        [
+                            -0.1317752,
+                            -0.2382319,
+                            -0.1181261,
+                            0.0496895,
+                            -0.1004686,
+                            0.0752697,
+                            0.0662913,
+                        ],
+                        [
+                            0.313838,
+                            -0.1089615,
+                            0.2697083,
+                            0.1284158,
+                            0.1799677,
+                            0.1508016,
+                            -0.1194859,
+                        ],
+                    ],
+                    [
+                        [
+                            -0.0416313,
+                            -0.2117571,
+                            0.1939095,
+                            -0.2191765,
+                            -0.2169949,
+                            -0.0028212,
+                            0.1777545,
+                        ],
+                        [
+                            -0.3836004,
+                            0.1738049,
+                            0.2426569,
+                            0.4098473,
+                            -0.237401,
+                            0.2514623,
+                            -0.2458731,
+                        ],
+                    ],
+                    [
+                        [
+                            0.3056065,
+                            -0.0669262,
+                            0.2151692,
+                            0.0801886,
+                            -0.0432182,
+                            -0.0032597,
+                            -0.3686502,
+                        ],
+                        [
+                            -0.1503719,
+                            -0.3425919,
+                            -0.2511258,
+                            -0.0041303,
+                            0.2549939,
+                            -0.2352556,
+                            0.3991196,
+                        ],
+                    ],
+                ],
+            ],
         ],
         "scope": "batchnorm",
         "y": [
@@ -1406,7 +1787,7 @@ TF_VALUES = {
         "random_crop": ["random_crop:0", [3, 2, 2], "float32"],
     },
     "tf_graph_def": {
-        "graph_def": "CkgKBmltYWdlcxILUGxhY2Vob2xkZXIqCwoFZHR5cGUSAjABKiQKBXNoYXBlEhs6GRILCP///////////wESAggEEgIIBBICCAIKmwIKBmtlcm5lbBIFQ29uc3QqCwoFZHR5cGUSAjABKvwBCgV2YWx1ZRLyAULvAQgBEhASAggDEgIIAxICCAISAggDItgBu95aP6muPj8pUy0+d3JPPz6Qu75IODS/2xQ4P8rHB75+T1S8kkzCvS4hjL6ma/O+Xwo7PnuMwr6Ln2m/GiDVPlg5Ib+UWh6/fZbwPvuDP7/XkMW+C0leP+aweD+nuHQ/x888v5t+fb+dcxM/veeyPmVun77gdqK+EPK+vOZFbj1hAXw/RWNlP7sDGj8dPCC/45Qwv4hhb79AxO6+OiqJvo7bbz+faYm+Lv0Dvd+FGr+PclQ//6QSv/Y5MD9sSGW/zCUJv38QGT85Fg+/fPPMvpPuKr5PDT+8Cq4BCgRjb252EgZDb252MkQaBmltYWdlcxoGa2VybmVsKgcKAVQSAjABKhMKB3N0cmlkZXMSCAoGGgQBAQEBKhUKCWRpbGF0aW9ucxIICgYaBAEBAQEqEQoHcGFkZGluZxIGEgRTQU1FKhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqFwoRZXhwbGljaXRfcGFkZGluZ3MSAgoAKhYKEHVzZV9jdWRubl9vbl9ncHUSAigBCj4KBUNvbnN0EgVDb25zdCoLCgVkdHlwZRICMAEqIQoFdmFsdWUSGEIWCAESBBICCAMiDEf8IL+gPmi+TO4pPwo+CgZiaWFzZWQSB0JpYXNBZGQaBGNvbnYaBUNvbnN0KgcKAVQSAjABKhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MKHQoEUmVsdRIEUmVsdRoGYmlhc2VkKgcKAVQSAjABCooBCgRwb29sEgdNYXhQb29sGgRSZWx1KgcKAVQSAjABKhMKB3N0cmlkZXMSCAoGGgQBAgIBKhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqEQoFa3NpemUSCAoGGgQBAgIBKhIKB3BhZGRpbmcSBxIFVkFMSUQqFwoRZXhwbGljaXRfcGFkZGluZ3MSAgoACj8KCmZsYXQvc2hhcGUSBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiII/////wwAAAAKOAoEZmxhdBIHUmVzaGFwZRoEcG9vbBoKZmxhdC9zaGFwZSoHCgFUEgIwASoMCgZUc2hhcGUSAjADCqYCCgF3EgVDb25zdCoLCgVkdHlwZRICMAEqjAIKBXZhbHVlEoICQv8BCAESCBICCAwSAggFIvABnFlJv1HEvD72NI890/OFvhj3Mr5h6TM+ckLdPsNAJ7/0012/YPaxOmn2Cr61smQ/8n8rvqdLAb9JUUS+N3uJPhWMKz78bxA/pFlvPkPVgj4IQYW+h8opv3E1+z4XMFa+/mKkPlK1ub5Jbly/RPZmvz0E773XR84+mKUTPwZ8Br8luJo+NLE9P+Y6FL/mfj2/6mscPx58a79hSI6+Lme0PgyPJz+zDwK++IxXv8sbUL9v/8Q+0fIWP3Lktb4ID3u+c3HuPlng5L5DCQS/OV3qvuNaLL861Ge/me4rPzbKST/dvUg+Dv6UvmNiWL8t+ya/CmQKBk1hdE11bBIGTWF0TXVsGgRmbGF0GgF3KhEKC3RyYW5zcG9zZV9hEgIoACoRCgt0cmFuc3Bvc2VfYhICKAAqDAoGZ3JhZF9iEgIoACoHCgFUEgIwASoMCgZncmFkX2ESAigACkgKB0NvbnN0XzESBUNvbnN0KgsKBWR0eXBlEgIwASopCgV2YWx1ZRIgQh4IARIEEgIIBSIUTh2SPvswnj3B78I8i85hPqu8ZbwKKQoGbG9naXRzEgVBZGRWMhoGTWF0TXVsGgdDb25zdF8xKgcKAVQSAjABCiEKBXByb2JzEgdTb2Z0bWF4GgZsb2dpdHMqBwoBVBICMAEKQAoWbWVhbi9yZWR1Y3Rpb25faW5kaWNlcxIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKUQoEbWVhbhIETWVhbhoFcHJvYnMaFm1lYW4vcmVkdWN0aW9uX2luZGljZXMqBwoBVBICMAEqCgoEVGlkeBICMAMqDwoJa2VlcF9kaW1zEgIoAQo1Cgtqb2luZWQvYXhpcxIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKSgoGam9pbmVkEghDb25jYXRWMhoFcHJvYnMaBG1lYW4aC2pvaW5lZC9heGlzKgcKAVQSAjABKgoKBFRpZHgSAjADKgcKAU4SAhgCCjkKD2xhYmVsL2RpbWVuc2lvbhIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKUAoFbGFiZWwSBkFyZ01heBoGam9pbmVkGg9sYWJlbC9kaW1lbnNpb24qBwoBVBICMAEqCgoEVGlkeBICMAMqEQoLb3V0cHV0X3R5cGUSAjAJCj8KCGFzX2Zsb2F0EgRDYXN0GgVsYWJlbCoKCgREc3RUEgIwASoOCghUcnVuY2F0ZRICKAAqCgoEU3JjVBICMAkKOAoORXhwYW5kRGltcy9kaW0SBUNvbnN0KgsKBWR0eXBlEgIwAyoSCgV2YWx1ZRIJQgcIAxIAOgEBCkcKCkV4cGFuZERpbXMSCkV4cGFuZERpbXMaCGFzX2Zsb2F0Gg5FeHBhbmREaW1zL2RpbSoKCgRUZGltEgIwAyoHCgFUEgIwAQo/Cgptb3ZlZC9wZXJtEgVDb25zdCoLCgVkdHlwZRICMAMqHQoFdmFsdWUSFEISCAMSBBICCAIiCAEAAAAAAAAACkAKBW1vdmVkEglUcmFuc3Bvc2UaCkV4cGFuZERpbXMaCm1vdmVkL3Blcm0qBwoBVBICMAEqCwoFVHBlcm0SAjADCjoKCHNxdWVlemVkEgdTcXVlZXplGgVtb3ZlZCoHCgFUEgIwASoVCgxzcXVlZXplX2RpbXMSBQoDGgEACkwKB0NvbnN0XzISBUNvbnN0KgsKBWR0eXBlEgIwASotCgV2YWx1ZRIkQiIIARIEEgIIBiIY8XgYvzmwET9WmDg/lBCxvlyVAL/+5x4/CjUKC3BpY2tlZC9heGlzEgVDb25zdCoLCgVkdHlwZRICMAMqEgoFdmFsdWUSCUIHCAMSADoBAAptCgZwaWNrZWQSCEdhdGhlclYyGgdDb25zdF8yGgVsYWJlbBoLcGlja2VkL2F4aXMqCwoFVGF4aXMSAjADKg0KB1RwYXJhbXMSAjABKhAKCmJhdGNoX2RpbXMSAhgAKg4KCFRpbmRpY2VzEgIwCQo/CgdzdGFja2VkEgRQYWNrGghzcXVlZXplZBoGcGlja2VkKgcKAVQSAjABKgoKBGF4aXMSAhgBKgcKAU4SAhgCCh4KBFRhbmgSBFRhbmgaB3N0YWNrZWQqBwoBVBICMAEKMgoFbXVsL3kSBUNvbnN0KgsKBWR0eXBlEgIwASoVCgV2YWx1ZRIMQgoIARIAKgQAAABACiAKA211bBIDTXVsGgRUYW5oGgVtdWwveSoHCgFUEgIwAQodCgNvdXQSCElkZW50aXR5GgNtdWwqBwoBVBICMAEiAwiqEw==",  # noqa: E501
+        "graph_def": "CkgKBmltYWdlcxILUGxhY2Vob2xkZXIqJAoFc2hhcGUSGzoZEgsI////////////ARICCAQSAggEEgIIAioLCgVkdHlwZRICMAEKmwIKBmtlcm5lbBIFQ29uc3QqCwoFZHR5cGUSAjABKvwBCgV2YWx1ZRLyAULvAQgBEhASAggDEgIIAxICCAISAggDItgBu95aP6muPj8pUy0+d3JPPz6Qu75IODS/2xQ4P8rHB75+T1S8kkzCvS4hjL6ma/O+Xwo7PnuMwr6Ln2m/GiDVPlg5Ib+UWh6/fZbwPvuDP7/XkMW+C0leP+aweD+nuHQ/x888v5t+fb+dcxM/veeyPmVun77gdqK+EPK+vOZFbj1hAXw/RWNlP7sDGj8dPCC/45Qwv4hhb79AxO6+OiqJvo7bbz+faYm+Lv0Dvd+FGr+PclQ//6QSv/Y5MD9sSGW/zCUJv38QGT85Fg+/fPPMvpPuKr5PDT+8Cq4BCgRjb252EgZDb252MkQaBmltYWdlcxoGa2VybmVsKhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqBwoBVBICMAEqFgoQdXNlX2N1ZG5uX29uX2dwdRICKAEqEQoHcGFkZGluZxIGEgRTQU1FKhUKCWRpbGF0aW9ucxIICgYaBAEBAQEqFwoRZXhwbGljaXRfcGFkZGluZ3MSAgoAKhMKB3N0cmlkZXMSCAoGGgQBAQEBCj4KBUNvbnN0EgVDb25zdCoLCgVkdHlwZRICMAEqIQoFdmFsdWUSGEIWCAESBBICCAMiDEf8IL+gPmi+TO4pPwo+CgZiaWFzZWQSB0JpYXNBZGQaBGNvbnYaBUNvbnN0KhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqBwoBVBICMAEKHQoEUmVsdRIEUmVsdRoGYmlhc2VkKgcKAVQSAjABCooBCgRwb29sEgdNYXhQb29sGgRSZWx1KhUKC2RhdGFfZm9ybWF0EgYSBE5IV0MqEQoFa3NpemUSCAoGGgQBAgIBKgcKAVQSAjABKhIKB3BhZGRpbmcSBxIFVkFMSUQqFwoRZXhwbGljaXRfcGFkZGluZ3MSAgoAKhMKB3N0cmlkZXMSCAoGGgQBAgIBCj8KCmZsYXQvc2hhcGUSBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiII/////wwAAAAKOAoEZmxhdBIHUmVzaGFwZRoEcG9vbBoKZmxhdC9zaGFwZSoHCgFUEgIwASoMCgZUc2hhcGUSAjADCqYCCgF3EgVDb25zdCoLCgVkdHlwZRICMAEqjAIKBXZhbHVlEoICQv8BCAESCBICCAwSAggFIvABnFlJv1HEvD72NI890/OFvhj3Mr5h6TM+ckLdPsNAJ7/0012/YPaxOmn2Cr61smQ/8n8rvqdLAb9JUUS+N3uJPhWMKz78bxA/pFlvPkPVgj4IQYW+h8opv3E1+z4XMFa+/mKkPlK1ub5Jbly/RPZmvz0E773XR84+mKUTPwZ8Br8luJo+NLE9P+Y6FL/mfj2/6mscPx58a79hSI6+Lme0PgyPJz+zDwK++IxXv8sbUL9v/8Q+0fIWP3Lktb4ID3u+c3HuPlng5L5DCQS/OV3qvuNaLL861Ge/me4rPzbKST/dvUg+Dv6UvmNiWL8t+ya/CmQKBk1hdE11bBIGTWF0TXVsGgRmbGF0GgF3KhEKC3RyYW5zcG9zZV9hEgIoACoHCgFUEgIwASoRCgt0cmFuc3Bvc2VfYhICKAAqDAoGZ3JhZF9iEgIoACoMCgZncmFkX2ESAigACkgKB0NvbnN0XzESBUNvbnN0KgsKBWR0eXBlEgIwASopCgV2YWx1ZRIgQh4IARIEEgIIBSIUTh2SPvswnj3B78I8i85hPqu8ZbwKKQoGbG9naXRzEgVBZGRWMhoGTWF0TXVsGgdDb25zdF8xKgcKAVQSAjABCiEKBXByb2JzEgdTb2Z0bWF4GgZsb2dpdHMqBwoBVBICMAEKQAoWbWVhbi9yZWR1Y3Rpb25faW5kaWNlcxIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKUQoEbWVhbhIETWVhbhoFcHJvYnMaFm1lYW4vcmVkdWN0aW9uX2luZGljZXMqDwoJa2VlcF9kaW1zEgIoASoHCgFUEgIwASoKCgRUaWR4EgIwAwo1Cgtqb2luZWQvYXhpcxIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKSgoGam9pbmVkEghDb25jYXRWMhoFcHJvYnMaBG1lYW4aC2pvaW5lZC9heGlzKgcKAVQSAjABKgcKAU4SAhgCKgoKBFRpZHgSAjADCjkKD2xhYmVsL2RpbWVuc2lvbhIFQ29uc3QqCwoFZHR5cGUSAjADKhIKBXZhbHVlEglCBwgDEgA6AQEKUAoFbGFiZWwSBkFyZ01heBoGam9pbmVkGg9sYWJlbC9kaW1lbnNpb24qBwoBVBICMAEqEQoLb3V0cHV0X3R5cGUSAjAJKgoKBFRpZHgSAjADCj8KCGFzX2Zsb2F0EgRDYXN0GgVsYWJlbCoKCgREc3RUEgIwASoKCgRTcmNUEgIwCSoOCghUcnVuY2F0ZRICKAAKOAoORXhwYW5kRGltcy9kaW0SBUNvbnN0KhIKBXZhbHVlEglCBwgDEgA6AQEqCwoFZHR5cGUSAjADCkcKCkV4cGFuZERpbXMSCkV4cGFuZERpbXMaCGFzX2Zsb2F0Gg5FeHBhbmREaW1zL2RpbSoKCgRUZGltEgIwAyoHCgFUEgIwAQo/Cgptb3ZlZC9wZXJtEgVDb25zdCoLCgVkdHlwZRICMAMqHQoFdmFsdWUSFEISCAMSBBICCAIiCAEAAAAAAAAACkAKBW1vdmVkEglUcmFuc3Bvc2UaCkV4cGFuZERpbXMaCm1vdmVkL3Blcm0qBwoBVBICMAEqCwoFVHBlcm0SAjADCjoKCHNxdWVlemVkEgdTcXVlZXplGgVtb3ZlZCoVCgxzcXVlZXplX2RpbXMSBQoDGgEAKgcKAVQSAjABCkwKB0NvbnN0XzISBUNvbnN0Ki0KBXZhbHVlEiRCIggBEgQSAggGIhjxeBi/ObARP1aYOD+UELG+XJUAv/7nHj8qCwoFZHR5cGUSAjABCjUKC3BpY2tlZC9heGlzEgVDb25zdCoLCgVkdHlwZRICMAMqEgoFdmFsdWUSCUIHCAMSADoBAAptCgZwaWNrZWQSCEdhdGhlclYyGgdDb25zdF8yGgVsYWJlbBoLcGlja2VkL2F4aXMqCwoFVGF4aXMSAjADKg0KB1RwYXJhbXMSAjABKhAKCmJhdGNoX2RpbXMSAhgAKg4KCFRpbmRpY2VzEgIwCQo/CgdzdGFja2VkEgRQYWNrGghzcXVlZXplZBoGcGlja2VkKgcKAVQSAjABKgoKBGF4aXMSAhgBKgcKAU4SAhgCCh4KBFRhbmgSBFRhbmgaB3N0YWNrZWQqBwoBVBICMAEKMgoFbXVsL3kSBUNvbnN0KgsKBWR0eXBlEgIwASoVCgV2YWx1ZRIMQgoIARIAKgQAAABACiAKA211bBIDTXVsGgRUYW5oGgVtdWwveSoHCgFUEgIwAQodCgNvdXQSCElkZW50aXR5GgNtdWwqBwoBVBICMAEiAwiqEw==",  # noqa: E501
         "joined": [
             [0.7995938, 0.1467559, 3.89e-05, 1.92e-05, 0.0535922, 0.2],
             [0.0173764, 0.9267034, 1e-05, 1.77e-05, 0.0558925, 0.2],
@@ -1454,7 +1835,7 @@ TF_VALUES = {
             "summed": "summed:0",
             "tiled": "tiled:0",
         },
-        "graph_def": "Cj8KAXgSC1BsYWNlaG9sZGVyKgsKBWR0eXBlEgIwASogCgVzaGFwZRIXOhUSCwj///////////8BEgIIAxICCAQKTAoTc3RyaWRlZF9zbGljZS9zdGFjaxIFQ29uc3QqCwoFZHR5cGUSAjADKiEKBXZhbHVlEhhCFggDEgQSAggDIgwAAAAAAQAAAAAAAAAKTgoVc3RyaWRlZF9zbGljZS9zdGFja18xEgVDb25zdCoLCgVkdHlwZRICMAMqIQoFdmFsdWUSGEIWCAMSBBICCAMiDAAAAAAAAAAAAAAAAApOChVzdHJpZGVkX3NsaWNlL3N0YWNrXzISBUNvbnN0KgsKBWR0eXBlEgIwAyohCgV2YWx1ZRIYQhYIAxIEEgIIAyIMAQAAAAEAAAACAAAACt0BCg1zdHJpZGVkX3NsaWNlEgxTdHJpZGVkU2xpY2UaAXgaE3N0cmlkZWRfc2xpY2Uvc3RhY2saFXN0cmlkZWRfc2xpY2Uvc3RhY2tfMRoVc3RyaWRlZF9zbGljZS9zdGFja18yKgcKAVQSAjABKhYKEHNocmlua19heGlzX21hc2sSAhgAKhMKDWVsbGlwc2lzX21hc2sSAhgAKgsKBUluZGV4EgIwAyoQCgpiZWdpbl9tYXNrEgIYBSoTCg1uZXdfYXhpc19tYXNrEgIYACoOCghlbmRfbWFzaxICGAcKKgoGc2xpY2VkEghJZGVudGl0eRoNc3RyaWRlZF9zbGljZSoHCgFUEgIwAQpKChVzdHJpZGVkX3NsaWNlXzEvc3RhY2sSBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiIIAAAAAP////8KTAoXc3RyaWRlZF9zbGljZV8xL3N0YWNrXzESBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiIIAAAAAAAAAAAKTAoXc3RyaWRlZF9zbGljZV8xL3N0YWNrXzISBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiIIAQAAAAEAAAAK5QEKD3N0cmlkZWRfc2xpY2VfMRIMU3RyaWRlZFNsaWNlGgF4GhVzdHJpZGVkX3NsaWNlXzEvc3RhY2saF3N0cmlkZWRfc2xpY2VfMS9zdGFja18xGhdzdHJpZGVkX3NsaWNlXzEvc3RhY2tfMioHCgFUEgIwASoTCg1lbGxpcHNpc19tYXNrEgIYACoWChBzaHJpbmtfYXhpc19tYXNrEgIYAioLCgVJbmRleBICMAMqEAoKYmVnaW5fbWFzaxICGAEqEwoNbmV3X2F4aXNfbWFzaxICGAAqDgoIZW5kX21hc2sSAhgBCioKBGxhc3QSCElkZW50aXR5Gg9zdHJpZGVkX3NsaWNlXzEqBwoBVBICMAEKRAoLYmxvY2svYmVnaW4SBUNvbnN0KgsKBWR0eXBlEgIwAyohCgV2YWx1ZRIYQhYIAxIEEgIIAyIMAAAAAAAAAAABAAAACkMKCmJsb2NrL3NpemUSBUNvbnN0KgsKBWR0eXBlEgIwAyohCgV2YWx1ZRIYQhYIAxIEEgIIAyIM/////wIAAAACAAAACkAKBWJsb2NrEgVTbGljZRoBeBoLYmxvY2svYmVnaW4aCmJsb2NrL3NpemUqBwoBVBICMAEqCwoFSW5kZXgSAjADCkgKD3RpbGVkL211bHRpcGxlcxIFQ29uc3QqCwoFZHR5cGUSAjADKiEKBXZhbHVlEhhCFggDEgQSAggDIgwBAAAAAgAAAAEAAAAKQAoFdGlsZWQSBFRpbGUaBWJsb2NrGg90aWxlZC9tdWx0aXBsZXMqBwoBVBICMAEqEAoKVG11bHRpcGxlcxICMAMKOQoPcGFydHMvc3BsaXRfZGltEgVDb25zdCoLCgVkdHlwZRICMAMqEgoFdmFsdWUSCUIHCAMSADoBAgo8CgVwYXJ0cxIFU3BsaXQaD3BhcnRzL3NwbGl0X2RpbRoBeCoHCgFUEgIwASoPCgludW1fc3BsaXQSAhgCCjIKBW11bC95EgVDb25zdCoLCgVkdHlwZRICMAEqFQoFdmFsdWUSDEIKCAESACoEAACAQAohCgNtdWwSA011bBoFcGFydHMaBW11bC95KgcKAVQSAjABChwKBVJlbHU2EgVSZWx1NhoDbXVsKgcKAVQSAjABCjcKBnN1bW1lZBIEQWRkThoFcGFydHMaB3BhcnRzOjEaBVJlbHU2KgcKAU4SAhgDKgcKAVQSAjABCj4KBUNvbnN0EgVDb25zdCoLCgVkdHlwZRICMAMqIQoFdmFsdWUSGEIWCAMSBBICCAMiDAIAAAAAAAAAAQAAAAo2Cglob3QvQ29uc3QSBUNvbnN0KgsKBWR0eXBlEgIwASoVCgV2YWx1ZRIMQgoIARIAKgQAAKBACjgKC2hvdC9Db25zdF8xEgVDb25zdCoLCgVkdHlwZRICMAEqFQoFdmFsdWUSDEIKCAESACoEAACAvwozCglob3QvZGVwdGgSBUNvbnN0KgsKBWR0eXBlEgIwAyoSCgV2YWx1ZRIJQgcIAxIAOgEDCl8KA2hvdBIGT25lSG90GgVDb25zdBoJaG90L2RlcHRoGglob3QvQ29uc3QaC2hvdC9Db25zdF8xKgcKAVQSAjABKggKAlRJEgIwAyoTCgRheGlzEgsY////////////AQohCgRzb2Z0EghTb2Z0cGx1cxoGc3VtbWVkKgcKAVQSAjABCjMKBWxlYWt5EglMZWFreVJlbHUaBnN1bW1lZCoHCgFUEgIwASoOCgVhbHBoYRIFJZqZmT4KSAoLaW1hZ2Uvc2hhcGUSBUNvbnN0KgsKBWR0eXBlEgIwAyolCgV2YWx1ZRIcQhoIAxIEEgIIBCIQ/////wMAAAACAAAAAgAAAAo3CgVpbWFnZRIHUmVzaGFwZRoBeBoLaW1hZ2Uvc2hhcGUqBwoBVBICMAEqDAoGVHNoYXBlEgIwAwo8CgdDb25zdF8xEgVDb25zdCoLCgVkdHlwZRICMAEqHQoFdmFsdWUSFEISCAESBBICCAIiCOGiMT/TQy8/CjwKB0NvbnN0XzISBUNvbnN0KgsKBWR0eXBlEgIwASodCgV2YWx1ZRIUQhIIARIEEgIIAiIICIuMP6GKVz8KPAoHQ29uc3RfMxIFQ29uc3QqCwoFZHR5cGUSAjABKh0KBXZhbHVlEhRCEggBEgQSAggCIgghkkU/98ATPwo8CgdDb25zdF80EgVDb25zdCoLCgVkdHlwZRICMAEqHQoFdmFsdWUSFEISCAESBBICCAIiCE7QWT62SqE+CjwKD2dsb2JhbF9ibi9hZGQveRIFQ29uc3QqCwoFZHR5cGUSAjABKhUKBXZhbHVlEgxCCggBEgAqBG8SgzoKOQoNZ2xvYmFsX2JuL2FkZBIFQWRkVjIaB0NvbnN0XzIaD2dsb2JhbF9ibi9hZGQveSoHCgFUEgIwAQowCg9nbG9iYWxfYm4vUnNxcnQSBVJzcXJ0Gg1nbG9iYWxfYm4vYWRkKgcKAVQSAjABCjcKDWdsb2JhbF9ibi9tdWwSA011bBoPZ2xvYmFsX2JuL1JzcXJ0GgdDb25zdF80KgcKAVQSAjABCjUKD2dsb2JhbF9ibi9tdWxfMRIDTXVsGgVpbWFnZRoNZ2xvYmFsX2JuL211bCoHCgFUEgIwAQo3Cg9nbG9iYWxfYm4vbXVsXzISA011bBoHQ29uc3RfMRoNZ2xvYmFsX2JuL211bCoHCgFUEgIwAQo3Cg1nbG9iYWxfYm4vc3ViEgNTdWIaB0NvbnN0XzMaD2dsb2JhbF9ibi9tdWxfMioHCgFUEgIwAQpBCg9nbG9iYWxfYm4vYWRkXzESBUFkZFYyGg9nbG9iYWxfYm4vbXVsXzEaDWdsb2JhbF9ibi9zdWIqBwoBVBICMAEKswEKBWZ1c2VkEhBGdXNlZEJhdGNoTm9ybVYzGgVpbWFnZRoHQ29uc3RfNBoHQ29uc3RfMxoHQ29uc3RfMRoHQ29uc3RfMioHCgFUEgIwASoQCgdlcHNpbG9uEgUlbxKDOiofChZleHBvbmVudGlhbF9hdmdfZmFjdG9yEgUlAACAPyoVCgtkYXRhX2Zvcm1hdBIGEgROSFdDKgcKAVUSAjABKhEKC2lzX3RyYWluaW5nEgIoACIDCKoT",  # noqa: E501
+        "graph_def": "Cj8KAXgSC1BsYWNlaG9sZGVyKiAKBXNoYXBlEhc6FRILCP///////////wESAggDEgIIBCoLCgVkdHlwZRICMAEKTAoTc3RyaWRlZF9zbGljZS9zdGFjaxIFQ29uc3QqCwoFZHR5cGUSAjADKiEKBXZhbHVlEhhCFggDEgQSAggDIgwAAAAAAQAAAAAAAAAKTgoVc3RyaWRlZF9zbGljZS9zdGFja18xEgVDb25zdCohCgV2YWx1ZRIYQhYIAxIEEgIIAyIMAAAAAAAAAAAAAAAAKgsKBWR0eXBlEgIwAwpOChVzdHJpZGVkX3NsaWNlL3N0YWNrXzISBUNvbnN0KgsKBWR0eXBlEgIwAyohCgV2YWx1ZRIYQhYIAxIEEgIIAyIMAQAAAAEAAAACAAAACt0BCg1zdHJpZGVkX3NsaWNlEgxTdHJpZGVkU2xpY2UaAXgaE3N0cmlkZWRfc2xpY2Uvc3RhY2saFXN0cmlkZWRfc2xpY2Uvc3RhY2tfMRoVc3RyaWRlZF9zbGljZS9zdGFja18yKhMKDW5ld19heGlzX21hc2sSAhgAKg4KCGVuZF9tYXNrEgIYByoHCgFUEgIwASoTCg1lbGxpcHNpc19tYXNrEgIYACoLCgVJbmRleBICMAMqEAoKYmVnaW5fbWFzaxICGAUqFgoQc2hyaW5rX2F4aXNfbWFzaxICGAAKKgoGc2xpY2VkEghJZGVudGl0eRoNc3RyaWRlZF9zbGljZSoHCgFUEgIwAQpKChVzdHJpZGVkX3NsaWNlXzEvc3RhY2sSBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiIIAAAAAP////8KTAoXc3RyaWRlZF9zbGljZV8xL3N0YWNrXzESBUNvbnN0KgsKBWR0eXBlEgIwAyodCgV2YWx1ZRIUQhIIAxIEEgIIAiIIAAAAAAAAAAAKTAoXc3RyaWRlZF9zbGljZV8xL3N0YWNrXzISBUNvbnN0Kh0KBXZhbHVlEhRCEggDEgQSAggCIggBAAAAAQAAACoLCgVkdHlwZRICMAMK5QEKD3N0cmlkZWRfc2xpY2VfMRIMU3RyaWRlZFNsaWNlGgF4GhVzdHJpZGVkX3NsaWNlXzEvc3RhY2saF3N0cmlkZWRfc2xpY2VfMS9zdGFja18xGhdzdHJpZGVkX3NsaWNlXzEvc3RhY2tfMioTCg1uZXdfYXhpc19tYXNrEgIYACoOCghlbmRfbWFzaxICGAEqCwoFSW5kZXgSAjADKhMKDWVsbGlwc2lzX21hc2sSAhgAKgcKAVQSAjABKhAKCmJlZ2luX21hc2sSAhgBKhYKEHNocmlua19heGlzX21hc2sSAhgCCioKBGxhc3QSCElkZW50aXR5Gg9zdHJpZGVkX3NsaWNlXzEqBwoBVBICMAEKRAoLYmxvY2svYmVnaW4SBUNvbnN0KgsKBWR0eXBlEgIwAyohCgV2YWx1ZRIYQhYIAxIEEgIIAyIMAAAAAAAAAAABAAAACkMKCmJsb2NrL3NpemUSBUNvbnN0KgsKBWR0eXBlEgIwAyohCgV2YWx1ZRIYQhYIAxIEEgIIAyIM/////wIAAAACAAAACkAKBWJsb2NrEgVTbGljZRoBeBoLYmxvY2svYmVnaW4aCmJsb2NrL3NpemUqCwoFSW5kZXgSAjADKgcKAVQSAjABCkgKD3RpbGVkL211bHRpcGxlcxIFQ29uc3QqCwoFZHR5cGUSAjADKiEKBXZhbHVlEhhCFggDEgQSAggDIgwBAAAAAgAAAAEAAAAKQAoFdGlsZWQSBFRpbGUaBWJsb2NrGg90aWxlZC9tdWx0aXBsZXMqEAoKVG11bHRpcGxlcxICMAMqBwoBVBICMAEKOQoPcGFydHMvc3BsaXRfZGltEgVDb25zdCoSCgV2YWx1ZRIJQgcIAxIAOgECKgsKBWR0eXBlEgIwAwo8CgVwYXJ0cxIFU3BsaXQaD3BhcnRzL3NwbGl0X2RpbRoBeCoHCgFUEgIwASoPCgludW1fc3BsaXQSAhgCCjIKBW11bC95EgVDb25zdCoLCgVkdHlwZRICMAEqFQoFdmFsdWUSDEIKCAESACoEAACAQAohCgNtdWwSA011bBoFcGFydHMaBW11bC95KgcKAVQSAjABChwKBVJlbHU2EgVSZWx1NhoDbXVsKgcKAVQSAjABCjcKBnN1bW1lZBIEQWRkThoFcGFydHMaB3BhcnRzOjEaBVJlbHU2KgcKAVQSAjABKgcKAU4SAhgDCj4KBUNvbnN0EgVDb25zdCoLCgVkdHlwZRICMAMqIQoFdmFsdWUSGEIWCAMSBBICCAMiDAIAAAAAAAAAAQAAAAo2Cglob3QvQ29uc3QSBUNvbnN0KhUKBXZhbHVlEgxCCggBEgAqBAAAoEAqCwoFZHR5cGUSAjABCjgKC2hvdC9Db25zdF8xEgVDb25zdCoLCgVkdHlwZRICMAEqFQoFdmFsdWUSDEIKCAESACoEAACAvwozCglob3QvZGVwdGgSBUNvbnN0KhIKBXZhbHVlEglCBwgDEgA6AQMqCwoFZHR5cGUSAjADCl8KA2hvdBIGT25lSG90GgVDb25zdBoJaG90L2RlcHRoGglob3QvQ29uc3QaC2hvdC9Db25zdF8xKggKAlRJEgIwAyoHCgFUEgIwASoTCgRheGlzEgsY////////////AQohCgRzb2Z0EghTb2Z0cGx1cxoGc3VtbWVkKgcKAVQSAjABCjMKBWxlYWt5EglMZWFreVJlbHUaBnN1bW1lZCoOCgVhbHBoYRIFJZqZmT4qBwoBVBICMAEKSAoLaW1hZ2Uvc2hhcGUSBUNvbnN0KgsKBWR0eXBlEgIwAyolCgV2YWx1ZRIcQhoIAxIEEgIIBCIQ/////wMAAAACAAAAAgAAAAo3CgVpbWFnZRIHUmVzaGFwZRoBeBoLaW1hZ2Uvc2hhcGUqBwoBVBICMAEqDAoGVHNoYXBlEgIwAwo8CgdDb25zdF8xEgVDb25zdCoLCgVkdHlwZRICMAEqHQoFdmFsdWUSFEISCAESBBICCAIiCOGiMT/TQy8/CjwKB0NvbnN0XzISBUNvbnN0Kh0KBXZhbHVlEhRCEggBEgQSAggCIggIi4w/oYpXPyoLCgVkdHlwZRICMAEKPAoHQ29uc3RfMxIFQ29uc3QqCwoFZHR5cGUSAjABKh0KBXZhbHVlEhRCEggBEgQSAggCIgghkkU/98ATPwo8CgdDb25zdF80EgVDb25zdCodCgV2YWx1ZRIUQhIIARIEEgIIAiIITtBZPrZKoT4qCwoFZHR5cGUSAjABCjwKD2dsb2JhbF9ibi9hZGQveRIFQ29uc3QqFQoFdmFsdWUSDEIKCAESACoEbxKDOioLCgVkdHlwZRICMAEKOQoNZ2xvYmFsX2JuL2FkZBIFQWRkVjIaB0NvbnN0XzIaD2dsb2JhbF9ibi9hZGQveSoHCgFUEgIwAQowCg9nbG9iYWxfYm4vUnNxcnQSBVJzcXJ0Gg1nbG9iYWxfYm4vYWRkKgcKAVQSAjABCjcKDWdsb2JhbF9ibi9tdWwSA011bBoPZ2xvYmFsX2JuL1JzcXJ0GgdDb25zdF80KgcKAVQSAjABCjUKD2dsb2JhbF9ibi9tdWxfMRIDTXVsGgVpbWFnZRoNZ2xvYmFsX2JuL211bCoHCgFUEgIwAQo3Cg9nbG9iYWxfYm4vbXVsXzISA011bBoHQ29uc3RfMRoNZ2xvYmFsX2JuL211bCoHCgFUEgIwAQo3Cg1nbG9iYWxfYm4vc3ViEgNTdWIaB0NvbnN0XzMaD2dsb2JhbF9ibi9tdWxfMioHCgFUEgIwAQpBCg9nbG9iYWxfYm4vYWRkXzESBUFkZFYyGg9nbG9iYWxfYm4vbXVsXzEaDWdsb2JhbF9ibi9zdWIqBwoBVBICMAEKswEKBWZ1c2VkEhBGdXNlZEJhdGNoTm9ybVYzGgVpbWFnZRoHQ29uc3RfNBoHQ29uc3RfMxoHQ29uc3RfMRoHQ29uc3RfMioVCgtkYXRhX2Zvcm1hdBIGEgROSFdDKgcKAVQSAjABKhEKC2lzX3RyYWluaW5nEgIoACoQCgdlcHNpbG9uEgUlbxKDOiofChZleHBvbmVudGlhbF9hdmdfZmFjdG9yEgUlAACAPyoHCgFVEgIwASIDCKoT",  # noqa: E501
         "ops": [
             "AddN",
             "AddV2",
@@ -1886,3 +2267,25 @@ def test_graph_as_graph_def_and_node_def():
         assert isinstance(proto, GraphDef) and "two" in [n.name for n in proto.node]
         assert v.op.node_def.op == "VariableV2" and y.op.node_def.op == "AddV2"
         assert list(y.op.node_def.input)[0] == "two"
+
+
+def test_import_graph_def_of_an_lrn_node():
+    """An LRN node (pretrained Inception graphs hold them) is rebuilt as tf.nn.lrn, whose values and
+    gradients match TF's (batch_norm program)."""
+    from tensorboard.util import tensor_util
+
+    image = oracle.data(98, 1, 2, 2, 6)
+    proto = GraphDef()
+    node = proto.node.add(name="image", op="Const")
+    node.attr["dtype"].type = 1
+    node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(image))
+    node = proto.node.add(name="norm", op="LRN", input=["image"])
+    node.attr["T"].type = 1
+    node.attr["depth_radius"].i, node.attr["bias"].f = 2, 2.0
+    node.attr["alpha"].f, node.attr["beta"].f = 1e-4, 0.75
+    with tgc.Graph().as_default() as graph:
+        import_graph_def(proto, name="net")
+        expected = normalization.lrn(image, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+        with tgc.Session() as sess:
+            got, want = sess.run([graph.get_tensor_by_name("net/norm:0"), expected])
+    close(got, want, atol=0)

@@ -80,14 +80,20 @@ def batch_norm(t):
         y_global_unscaled = t.nn.batch_norm_with_global_normalization(
             x, mean, var, offset, scale, 1e-3, False
         )
+        image = t.constant(data(26, 2, 3, 2, 7) * 2.0)
+        normed = t.nn.lrn(image, depth_radius=2, bias=1.5, alpha=0.3, beta=0.75)
+        normed_default = t.nn.lrn(image)
+        lrn_grad = t.gradients(t.reduce_sum(normed * t.constant(data(27, 2, 3, 2, 7))), [image])
         with t.Session() as s:
             vals = s.run([y, y_plain, grads, y_global, y_global_unscaled])
+            lrn_vals = s.run([normed, normed_default, lrn_grad[0]])
     return {
         "y": r(vals[0]),
         "y_plain": r(vals[1]),
         "grads": [r(a) for a in vals[2]],
         "y_global": r(vals[3]),
         "y_global_unscaled": r(vals[4]),
+        "lrn": [r(v) for v in lrn_vals],
         "scope": y.name.split("/")[0],  # the op's own name is tgc's AddV2 where TF's is add
     }
 

@@ -583,6 +583,20 @@ def _global_batch_norm(inputs, attrs, name):
     return identity(normed, name=name).op  # the node's own name for its output
 
 
+def _lrn(inputs, attrs, name):
+    from tgc.frontend.math_ops import identity
+    from tgc.frontend.normalization import local_response_normalization
+
+    normed = local_response_normalization(
+        inputs[0],
+        depth_radius=attrs.get("depth_radius", 5),
+        bias=attrs.get("bias", 1.0),
+        alpha=attrs.get("alpha", 1.0),
+        beta=attrs.get("beta", 0.5),
+    )
+    return identity(normed, name=name).op  # the node's own name for its output
+
+
 def _fused_batch_norm(inputs, attrs, name):
     """Inference only (``is_training=False``, the frozen graphs' form): y from the given mean and
     variance; the other outputs pass the statistics through."""
@@ -622,6 +636,7 @@ _RULES = {
     "Softplus": _nn("softplus"),
     "LeakyRelu": _nn("leaky_relu", alpha="alpha"),
     "BatchNormWithGlobalNormalization": _global_batch_norm,
+    "LRN": _lrn,
     "FusedBatchNorm": _fused_batch_norm,
     "FusedBatchNormV3": _fused_batch_norm,
     "Pack": _pack,

@@ -58,4 +58,44 @@ def batch_norm_with_global_normalization(
     )
 
 
-__all__ = ["batch_normalization", "batch_norm_with_global_normalization"]
+def local_response_normalization(
+    input,  # noqa: A002 (TF's name)
+    depth_radius=5,
+    bias=1.0,
+    alpha=1.0,
+    beta=0.5,
+    name=None,
+):
+    """`tf.nn.lrn`: each value divided by ``(bias + alpha * s) ** beta``, s the sum of squares over
+    the channels within ``depth_radius`` of its own (NHWC, last axis). The window sum is one
+    matmul of the squares with a band matrix, so the gradient is the ops' own."""
+    import numpy as np
+
+    from tgc.frontend.array_ops import reshape
+
+    with get_default_graph().name_scope(name or "LRN"):
+        x = convert_to_tensor(input)
+        if x.shape.ndims != 4 or x.shape[3].value is None:
+            raise ValueError(
+                f"lrn: input must be 4-D (NHWC) with known channels, but '{x.name}' has shape "
+                f"{x.shape}"
+            )
+        channels = x.shape[3].value
+        offsets = np.arange(channels)
+        band = (np.abs(offsets[:, None] - offsets[None, :]) <= int(depth_radius)).astype(
+            x.dtype.name
+        )
+        squares = reshape(math_ops.square(x), [-1, channels])
+        sums = reshape(math_ops.matmul(squares, band), [-1] + x.shape.as_list()[1:])
+        scale = math_ops.pow(bias + alpha * sums, -float(beta))
+        return x * scale
+
+
+lrn = local_response_normalization
+
+__all__ = [
+    "batch_normalization",
+    "batch_norm_with_global_normalization",
+    "local_response_normalization",
+    "lrn",
+]
