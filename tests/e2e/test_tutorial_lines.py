@@ -133,3 +133,16 @@ def test_gpu_options_are_accepted_as_tf1_programs_set_them():
             assert sess.run(x * 3.0) == 6.0
     with pytest.raises(ValueError, match="per_process_gpu_memory_fraction must be in"):
         tf.GPUOptions(per_process_gpu_memory_fraction=1.5)
+
+
+def test_dense_on_a_batch_of_sequences_of_unknown_length():
+    """golbin's Seq2Seq: tf.layers.dense on the [batch, time, 128] outputs of dynamic_rnn, both
+    of unknown size."""
+    x = tf.placeholder(tf.float32, [None, None, 4])
+    y = tf.layers.dense(x, 3, kernel_initializer=tf.constant_initializer(0.5), name="fc")
+    assert y.shape.as_list() == [None, None, 3]
+    values = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(y, {x: values})
+    np.testing.assert_allclose(got, values @ np.full((4, 3), 0.5, np.float32), rtol=1e-6)

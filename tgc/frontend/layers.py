@@ -237,9 +237,7 @@ class Dense(Layer):
         flat = inputs if len(shape) == 2 else _to_matrix(inputs, shape)
         outputs = math_ops.matmul(flat, self.kernel.value(), name="MatMul")
         if len(shape) != 2:
-            outputs = array_ops.reshape(
-                outputs, [-1 if d is None else d for d in shape[:-1]] + [self.units]
-            )
+            outputs = array_ops.reshape(outputs, _leading_dims(inputs, shape) + [self.units])
         if self.use_bias:
             outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
         return _activate(self.activation, outputs)
@@ -249,12 +247,17 @@ def _to_matrix(inputs, shape):
     """[..., in] -> [-1, in]: Dense on rank > 2 applies the kernel to every leading position."""
     if len(shape) < 2:
         raise ValueError(f"Dense needs inputs of rank >= 2 but got shape {inputs.shape}")
-    if sum(d is None for d in shape[:-1]) > 1:
-        raise ValueError(
-            f"Dense on rank-{len(shape)} inputs needs at most one unknown leading dim, got shape "
-            f"{inputs.shape}"
-        )
     return array_ops.reshape(inputs, [-1, shape[-1]])
+
+
+def _leading_dims(inputs, shape) -> list:
+    """The inputs' leading dims for the result's reshape: a -1 for the one unknown dim, or each
+    unknown dim read at run time when there are several (a [batch, time, in] of both unknown)."""
+    leading = shape[:-1]
+    if sum(d is None for d in leading) <= 1:
+        return [-1 if d is None else d for d in leading]
+    run_time = array_ops.shape(inputs)
+    return [run_time[i] if d is None else d for i, d in enumerate(leading)]
 
 
 def dense(
