@@ -718,3 +718,29 @@ def test_exported_as_tf_nn_and_tf_contrib_rnn():
     assert tf.nn.dynamic_rnn is rnn.dynamic_rnn and tf.nn.rnn_cell.BasicLSTMCell is R.BasicLSTMCell
     assert tf.contrib.rnn.LSTMStateTuple is R.LSTMStateTuple
     assert tf.contrib.rnn.static_rnn is rnn.static_rnn
+
+
+def test_static_rnn_runs_as_one_loop_and_unrolls_only_unlike_steps():
+    """A list of like steps is stacked into one While (TF's numbers: the static_lstm program);
+    a list whose steps differ in static shape is unrolled, one cell call per step, with the same
+    numbers."""
+    x = tf.placeholder(tf.float32, [2, 4, 3])
+    steps = tf.unstack(x, axis=1)
+    cell = R.BasicLSTMCell(3)
+    looped, looped_state = rnn.static_rnn(cell, steps, dtype=tf.float32, sequence_length=[3, 1])
+    assert [op.type for op in tf.get_default_graph().get_operations()].count("While") == 1
+    assert len(looped) == 4 and all(o.shape.as_list() == [2, 3] for o in looped)
+    first = tf.placeholder(tf.float32, [None, 3])  # fed the first step: unlike the others
+    unlike = [first] + steps[1:]
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):  # the same variables
+        unrolled, unrolled_state = rnn.static_rnn(
+            R.BasicLSTMCell(3), unlike, dtype=tf.float32, sequence_length=[3, 1]
+        )
+    assert [op.type for op in tf.get_default_graph().get_operations()].count("While") == 1
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        feed = {x: oracle.X, first: oracle.X[:, 0]}
+        a, b = sess.run([[looped, looped_state], [unrolled, unrolled_state]], feed)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(a[0][3], 0.0)  # past both lengths

@@ -7,7 +7,9 @@ run-time length), not a Python unrolling: the cell is traced once, in the loop's
 variable scope ``rnn`` (or ``scope``), so its variables are TF's ``rnn/basic_lstm_cell/kernel``...
 The outputs grow by one step per iteration. With ``sequence_length``, a sequence's outputs past its
 length are zeros and its state is copied through unchanged, so the final state is the state at its
-last step, as in TF. `static_rnn` calls the cell once per step of a Python list of inputs.
+last step, as in TF. `static_rnn` stacks its Python list of steps and runs the same loop (the
+numbers and variables of TF's unrolled graph; compile time independent of the number of steps),
+unrolling only a list whose steps differ in shape or nesting.
 """
 
 from __future__ import annotations
@@ -130,6 +132,31 @@ def _with_static_time(stacked, time_steps, batch_size):
     return gather(stacked, convert_to_tensor(list(range(int(time_steps))), dtype="int32"))
 
 
+def _time_major_loop(cell, inputs, flat_inputs, initial_state, dtype, lengths):
+    """The loop of dynamic_rnn over time-major inputs: returns (the flat outputs, each
+    [time, batch, ...], and the final state)."""
+    time_steps = _static_dim(flat_inputs[0], 0)
+    batch_size = _batch_size(flat_inputs)
+    state = _initial_state(cell, initial_state, dtype, batch_size)
+    flat_state = _flatten(state)
+    out_dtype = flat_state[0].dtype if flat_state else flat_inputs[0].dtype
+    rows = None if isinstance(batch_size, int) else _batch_rows(batch_size, out_dtype)
+    stacks = _empty_outputs(cell, rows, batch_size, out_dtype)
+    steps = array_ops.shape(flat_inputs[0])[0]
+    _, final_state, stacks = while_loop(
+        lambda time, state, stacks: math_ops.less(time, steps),
+        _step_body(cell, inputs, flat_inputs, lengths),
+        [convert_to_tensor(0), state, stacks],
+        shape_invariants=[
+            TensorShape([]),
+            _pack(state, [_invariant(s, batch_size) for s in flat_state]),
+            [TensorShape([None, *s.spec.shape[1:]]) for s in stacks],
+        ],
+        name="while",
+    )
+    return [_with_static_time(s, time_steps, batch_size) for s in stacks], final_state
+
+
 def dynamic_rnn(
     cell,
     inputs,
@@ -147,46 +174,55 @@ def dynamic_rnn(
     with variable_scope(scope or "rnn"):
         if not time_major:
             flat_inputs = [_swap_batch_time(x) for x in flat_inputs]
-        time_steps = _static_dim(flat_inputs[0], 0)
-        batch_size = _batch_size(flat_inputs)
-        state = _initial_state(cell, initial_state, dtype, batch_size)
-        flat_state = _flatten(state)
-        out_dtype = flat_state[0].dtype if flat_state else flat_inputs[0].dtype
-        rows = None if isinstance(batch_size, int) else _batch_rows(batch_size, out_dtype)
-        stacks = _empty_outputs(cell, rows, batch_size, out_dtype)
         lengths = _sequence_lengths(sequence_length)
-        steps = array_ops.shape(flat_inputs[0])[0]
-        _, final_state, stacks = while_loop(
-            lambda time, state, stacks: math_ops.less(time, steps),
-            _step_body(cell, inputs, flat_inputs, lengths),
-            [convert_to_tensor(0), state, stacks],
-            shape_invariants=[
-                TensorShape([]),
-                _pack(state, [_invariant(s, batch_size) for s in flat_state]),
-                [TensorShape([None, *s.spec.shape[1:]]) for s in stacks],
-            ],
-            name="while",
+        outputs, final_state = _time_major_loop(
+            cell, inputs, flat_inputs, initial_state, dtype, lengths
         )
-        outputs = [_with_static_time(s, time_steps, batch_size) for s in stacks]
         if not time_major:
             outputs = [_swap_batch_time(o) for o in outputs]
     return _pack(cell.output_size, outputs), final_state
 
 
+def _stackable(steps: list) -> bool:
+    """Whether the steps are single tensors of one static shape (then they run as one loop)."""
+    if any(_flatten(x) != [x] for x in steps):
+        return False
+    shapes = {tuple(x.spec.shape) if x.spec.shape is not None else None for x in steps}
+    dtypes = {x.dtype for x in steps}
+    if len(shapes) != 1 or len(dtypes) != 1:
+        return False
+    (shape,) = shapes
+    return shape is not None and len(shape) >= 2 and shape[-1] is not None
+
+
 def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None, scope=None):
-    """Runs ``cell`` over a Python list of [batch, depth] inputs, one call per step; returns
-    (the list of outputs, final state)."""
+    """Runs ``cell`` over a Python list of [batch, depth] inputs; returns (the list of outputs,
+    final state). Steps of one shape are stacked and run as dynamic_rnn's compiled loop (the same
+    numbers and variables as TF's unrolled graph, and compile time independent of the number of
+    steps); other lists are unrolled, one cell call per step, as TF does."""
     if not isinstance(inputs, (list, tuple)):
         raise TypeError("inputs must be a sequence")
     if not inputs:
         raise ValueError("inputs must not be empty")
     steps = [_pack(x, [convert_to_tensor(t) for t in _flatten(x)]) for x in inputs]
+    lengths = _sequence_lengths(sequence_length)
+    if _stackable(steps):
+        with variable_scope(scope or "rnn"):
+            stacked = array_ops.stack(steps, axis=0)
+            outputs, state = _time_major_loop(
+                cell, stacked, [stacked], initial_state, dtype, lengths
+            )
+            per_step = [array_ops.unstack(o, num=len(steps), axis=0) for o in outputs]
+        return [_pack(cell.output_size, list(step)) for step in zip(*per_step)], state
+    return _unrolled_rnn(cell, steps, initial_state, dtype, lengths, scope)
+
+
+def _unrolled_rnn(cell, steps, initial_state, dtype, lengths, scope):
     first = _flatten(steps[0])[0]
     with variable_scope(scope or "rnn") as varscope:
         batch = _static_dim(first, 0)
         batch_size = int(batch) if batch is not None else array_ops.shape(first)[0]
         state = _initial_state(cell, initial_state, dtype, batch_size)
-        lengths = _sequence_lengths(sequence_length)
         outputs = []
         for time, x in enumerate(steps):
             if time > 0:
