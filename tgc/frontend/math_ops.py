@@ -498,12 +498,13 @@ _install_operators()
 def div_no_nan(x, y, name=None):
     """`tf.div_no_nan`: x / y, and 0 where y is 0 (the divisor is made safe first, so the gradient
     has no NaN either)."""
-    from tgc.frontend.array_ops import ones_like, zeros_like
-
     a, b = _pair(x, y)
     zero = equal(b, constant(0, dtype=b.dtype))
-    safe = where(zero, ones_like(b), b)
-    return where(zero, zeros_like(divide(a, safe)), divide(a, safe), name=name or "div_no_nan")
+    safe = where(zero, make_op("fill_like", [b], value=1.0), b)
+    quotient = divide(a, safe)
+    return where(
+        zero, make_op("fill_like", [quotient], value=0.0), quotient, name=name or "div_no_nan"
+    )
 
 
 def truncatediv(x, y, name=None):
@@ -534,8 +535,13 @@ def tensordot(a, b, axes, name=None):
     a's last N with b's first N; or a pair of axis lists), as one matmul between transposed,
     reshaped operands. The contracted dims must be known when the graph is built; a's free dims
     may hold one unknown dim, b's none."""
-    from tgc.frontend.array_ops import reshape, transpose
     from tgc.graph.graph import get_default_graph
+
+    def reshape(x, shape, name=None):
+        return make_op("reshape", [x], name=name, shape=shape)
+
+    def transpose(x, perm):
+        return make_op("transpose", [x], perm=perm)
 
     with get_default_graph().name_scope(name or "Tensordot") as scope:
         a, b = convert_to_tensor(a), convert_to_tensor(b)
