@@ -726,6 +726,8 @@ def _draw_loop(ch, spec: GraphSpec, entries: list, avoid: set, depth: int, pendi
     for j, shape in enumerate(statics):
 
         def fits(v, j=j, shape=shape):
+            # an unknown dim where the invariant has a size: TF refuses it, tgc takes the size
+            # as the variable's (README); drawn, as it found a gradient bug (fixed at 3b71981)
             static = sub.static[v].shape
             return (
                 sub.values[v].shape == sub.values[j].shape

@@ -23,8 +23,8 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, TESTS)
 
 from conformance.checks import Outcome, run_checks, target_named  # noqa: E402
-from conformance.generator import GraphSpec  # noqa: E402
-from conformance.reference import CONTROL_OPS  # noqa: E402
+from conformance.generator import Body, GraphSpec  # noqa: E402
+from conformance.reference import CONTROL_OPS, trip_count  # noqa: E402
 from tgc.dialect.registry import REGISTRY  # noqa: E402
 
 
@@ -136,6 +136,59 @@ def _simplifications(spec: GraphSpec):
             nodes = list(spec.nodes)
             nodes[i] = replace(node, device=0)
             yield replace(spec, nodes=nodes)
+    for i, node in enumerate(spec.nodes):
+        for simpler in _simpler_control(node):
+            nodes = list(spec.nodes)
+            nodes[i] = simpler
+            yield replace(spec, nodes=nodes)
+
+
+def _simpler_control(node):
+    """A loop or cond with its bodies' dead nodes dropped; a loop without maximum_iterations (the
+    same trip count), running once, without shape invariants."""
+    if node.op not in CONTROL_OPS:
+        return
+    attrs = node.attrs
+    key = "body" if node.op == "while_loop" else "branches"
+    bodies = [attrs["body"]] if node.op == "while_loop" else list(attrs["branches"])
+    pruned = [_pruned(b) for b in bodies]
+    if pruned != bodies:
+        yield replace(node, attrs={**attrs, key: pruned[0] if key == "body" else tuple(pruned)})
+    if node.op != "while_loop":
+        return
+    count = trip_count(attrs)
+    if attrs["maximum_iterations"] is not None:
+        yield replace(node, attrs={**attrs, "maximum_iterations": None, "trips": count})
+    if count > 1:
+        yield replace(node, attrs={**attrs, "maximum_iterations": None, "trips": 1})
+    if attrs["invariants"] is not None:
+        yield replace(node, attrs={**attrs, "invariants": None})
+
+
+def _pruned(body: Body) -> Body:
+    """``body`` without the nodes its outputs do not need (its parameters stay)."""
+    first_of, value = [], body.params
+    for node in body.nodes:
+        first_of.append(value)
+        value += node.results
+    needed, stack = set(), list(body.outputs)
+    while stack:
+        v = stack.pop()
+        if v in needed or v < body.params:
+            continue
+        needed.add(v)
+        i = max(k for k, f in enumerate(first_of) if f <= v)
+        stack.extend(body.nodes[i].args)
+    renumber = {p: p for p in range(body.params)}
+    nodes, next_id = [], body.params
+    for node, first in zip(body.nodes, first_of):
+        if not any(first + k in needed for k in range(node.results)):
+            continue
+        nodes.append(replace(node, args=tuple(renumber[a] for a in node.args)))
+        for k in range(node.results):
+            renumber[first + k] = next_id + k
+        next_id += node.results
+    return Body(body.params, tuple(nodes), tuple(renumber[o] for o in body.outputs))
 
 
 def repro_code(spec: GraphSpec, suite_target=None) -> str:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -472,6 +473,26 @@ def test_a_control_flow_repro_program_runs_and_the_shrinker_keeps_loops(capsys):
     small = subgraph(spec, loop)
     assert control_nodes(small.nodes) and len(small.nodes) <= len(spec.nodes)
     exec(compile(repro_code(small), "repro", "exec"), {})
+
+
+def test_the_shrinker_simplifies_a_failing_loop(monkeypatch):
+    """A loop whose reference is broken on purpose (one trip too many) shrinks to the loop alone:
+    its body's dead node dropped, no maximum_iterations, one trip, no shape invariant."""
+    from conformance.shrink import shrink
+
+    spec = _loop_spec(trips=3, maximum_iterations=2)
+    loop = spec.nodes[0]
+    dead = Node("sin", (1,), {}, 1)  # local 2: unused; the multiply becomes local 3
+    body = Body(2, (dead, Node("multiply", (0, 1), {}, 1)), (3,))
+    spec.nodes = [replace(loop, attrs={**loop.attrs, "body": body})]
+    monkeypatch.setattr(reference, "trip_count", lambda attrs: attrs["trips"] + 1)
+    small, outcome = shrink(spec, log=lambda *a: None)
+    assert (outcome.status, outcome.category) == ("wrong", "forward"), outcome
+    attrs = small.nodes[0].attrs
+    assert [n.op for n in attrs["body"].nodes] == ["multiply"]
+    assert attrs["body"].outputs == (2,)
+    assert (attrs["trips"], attrs["maximum_iterations"], attrs["invariants"]) == (1, None, None)
+    assert small.targets == () and small.api is False
 
 
 # Control-flow seeds that fail for a bug another change is fixing (named in
