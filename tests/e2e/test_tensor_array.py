@@ -315,3 +315,31 @@ def test_a_loop_reads_and_writes_the_same_tensor_array():
         got, dg = sess.run([stacked, g], {x: xv})
     np.testing.assert_allclose(got, np.array(a), rtol=1e-12)
     np.testing.assert_allclose(dg, np.sum(da, axis=0), rtol=1e-12)
+
+
+def test_a_second_write_at_a_run_time_index_fails_the_run():
+    """Indices known only at run time are checked when the write runs (an Assert on the
+    TensorArray's written-mask): a second write of an element, a write outside a fixed size."""
+    n = tf.placeholder(tf.int32, [])
+    ta = TensorArray(tf.float32, size=4, tensor_array_name="twice")
+    _, ta = tf.while_loop(
+        lambda i, ta: i < n,
+        lambda i, ta: (i + 1, ta.write(i % 2, tf.cast(i, tf.float32) + 1.0)),
+        [0, ta],
+    )
+    stacked = ta.stack()
+    small = TensorArray(tf.float32, size=2, tensor_array_name="small")
+    _, small = tf.while_loop(
+        lambda i, ta: i < n, lambda i, ta: (i + 1, ta.write(i, tf.cast(i, tf.float32))), [0, small]
+    )
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(stacked, {n: 2}), [1.0, 2.0, 0.0, 0.0])
+        with pytest.raises(
+            errors.InvalidArgumentError,
+            match=r"TensorArray twice: Could not write to TensorArray index\] \[0\] \[because it "
+            "has already been written to",
+        ):
+            sess.run(stacked, {n: 3})
+        np.testing.assert_array_equal(sess.run(small.stack(), {n: 2}), [0.0, 1.0])
+        with pytest.raises(errors.InvalidArgumentError, match=r"index\] \[2\] \[because"):
+            sess.run(small.stack(), {n: 3})

@@ -147,10 +147,10 @@ def _count(builder, loops, names, cond, body, inits, captures) -> Val:
     zero = builder.constant(0, dtype="int32")
     n = len(inits)
     fn, entry, b, args = _function(loops, names("count_cond"), [zero, *inits, *captures])
-    predicate = copy_function_into(loops, cond, entry, [a.value for a in args[1:]])
+    predicate = _replay(loops, cond, entry, [a.value for a in args[1:]])
     count_cond = _finish(fn, entry, _vals(predicate))
     fn, entry, b, args = _function(loops, names("count_body"), [zero, *inits, *captures])
-    nexts = copy_function_into(loops, body, entry, [a.value for a in args[1:]])
+    nexts = _replay(loops, body, entry, [a.value for a in args[1:]])
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     count_body = _finish(fn, entry, [step, *_vals(nexts)])
@@ -158,6 +158,23 @@ def _count(builder, loops, names, cond, body, inits, captures) -> Val:
         builder.ip, ir.Location.unknown(), [zero, *inits, *captures], count_cond, count_body, 1 + n
     )
     return results[0]
+
+
+def _replay(loops, name: str, block, arguments: list) -> list:
+    """The ops of loop function ``name`` appended to ``block`` (copy_function_into) for one of the
+    gradient's reruns of the loop, less what the forward loop already did for the user: prints
+    (their value passes through) and assertions (which a backward step could also fail wrongly: it
+    sees a write-once buffer's final value, where a TensorArray's written-mask says "written")."""
+    first = len(block.operations)
+    outs = copy_function_into(loops, name, block, arguments)
+    for operation in [op.operation for op in list(block.operations)[first:]]:
+        if operation.name == "tgc.print":
+            operation.results[0].replace_all_uses_with(operation.operands[0])
+            outs = [operation.operands[0] if o == operation.results[0] else o for o in outs]
+            operation.erase()
+        elif operation.name == "tgc.assert":
+            operation.erase()
+    return outs
 
 
 def _write_once(loops, body: str, num_vars: int) -> set:
@@ -206,12 +223,12 @@ def _record(builder, loops, names, cond, body, inits, captures, once, trips) -> 
     fn, entry, b, args = _function(loops, names("record_cond"), values)
     state = [a.value for a in args[1 : 1 + n]]
     caps = [a.value for a in args[1 + 2 * n :]]
-    predicate = copy_function_into(loops, cond, entry, state + caps)
+    predicate = _replay(loops, cond, entry, state + caps)
     record_cond = _finish(fn, entry, _vals(predicate))
     fn, entry, b, args = _function(loops, names("record_body"), values)
     state = [a.value for a in args[1 : 1 + n]]
     caps = [a.value for a in args[1 + 2 * n :]]
-    nexts = copy_function_into(loops, body, entry, state + caps)
+    nexts = _replay(loops, body, entry, state + caps)
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     grown = [
@@ -257,7 +274,7 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved:
             1 + len(v0),
         )[1:]
     first = len(entry.operations)
-    outs = copy_function_into(loops, body, entry, [v.value for v in v_k] + [c.value for c in caps])
+    outs = _replay(loops, body, entry, [v.value for v in v_k] + [c.value for c in caps])
     body_ops = [op.operation for op in list(entry.operations)[first:]]
     b.ip = ir.InsertionPoint(entry)
     xs = [v_k[i].value for i in floats] + [caps[i].value for i in float_caps]
@@ -345,7 +362,7 @@ def _upto(loops, names, body, k, v0, caps) -> tuple:
     upto_cond = _finish(fn, entry, [below])
     fn, entry, b, args = _function(loops, names("upto_body"), values)
     state = [a.value for a in args[1 : 1 + len(v0)]]
-    nexts = copy_function_into(loops, body, entry, state + [a.value for a in args[2 + len(v0) :]])
+    nexts = _replay(loops, body, entry, state + [a.value for a in args[2 + len(v0) :]])
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     return upto_cond, _finish(fn, entry, [step, *_vals(nexts)])

@@ -118,6 +118,7 @@ class TensorArray:
             else build.constant(int(_static_int(size)), dtype="int32")
         )
         self._buffer = None
+        self._mask = None  # int32 [capacity]: 1 where an element was written (checked at run time)
         self._written = set()  # constant indices written so far; None once unknown (in a loop)
         if self._element_shape is not None and None not in self._element_shape:
             self._allocate(None)
@@ -168,6 +169,7 @@ class TensorArray:
             relaxed = [-1, *[-1 if d is None else d for d in buffer.spec.shape[1:]]]
             buffer = build.make_op("relax_shape", [buffer], shape=relaxed)
         self._buffer = buffer
+        self._mask = _zero_mask(self._size, None if self._dynamic_size else size)
 
     def _with(self, buffer, size=None, written=None):
         out = TensorArray.__new__(TensorArray)
@@ -183,14 +185,17 @@ class TensorArray:
     def _tgc_flat(self) -> list:
         if self._buffer is None:
             raise _Unallocated(self)
-        return [self._buffer, self._size] if self._dynamic_size else [self._buffer]
+        flat = [self._buffer, self._mask]
+        return flat + [self._size] if self._dynamic_size else flat
 
     def _tgc_width(self) -> int:
-        return 2 if self._dynamic_size else 1
+        return 3 if self._dynamic_size else 2
 
     def _tgc_rebuild(self, tensors: list):
-        size = tensors[1] if self._dynamic_size else None
-        return self._with(tensors[0], size=size, written=None)
+        size = tensors[2] if self._dynamic_size else None
+        out = self._with(tensors[0], size=size, written=None)
+        out._mask = tensors[1]
+        return out
 
     def _tgc_adopt(self, after) -> None:
         """Takes the element shape ``after`` (this TensorArray after one call of a loop's body)
@@ -249,12 +254,16 @@ class TensorArray:
         if out._buffer is None:
             out._allocate(value if None in shape else None)
         index = convert_to_tensor(index, dtype="int32")
-        buffer = build.make_op(
-            "write_row",
-            [out._buffer, index, value],
-            name=name or "TensorArrayWrite",
-            grow=self._dynamic_size,
-        )
+        checks = [] if written is not None else [self._check_write(out._mask, index)]
+        with get_default_graph().control_dependencies(checks):
+            buffer = build.make_op(
+                "write_row",
+                [out._buffer, index, value],
+                name=name or "TensorArrayWrite",
+                grow=self._dynamic_size,
+            )
+        one = build.constant(1, dtype="int32")
+        out._mask = build.make_op("write_row", [out._mask, index, one], grow=self._dynamic_size)
         size = None
         if self._dynamic_size:
             after = build.make_op("add", [index, build.constant(1, dtype="int32")])
@@ -263,6 +272,28 @@ class TensorArray:
         if size is not None:
             out._size = size
         return out
+
+    def _check_write(self, mask, index):
+        """TF's run-time errors for a write at an index known only at run time: an element written
+        twice, an index outside a fixed size (an Assert: "assertion failed: [TensorArray ...]")."""
+        from tgc.frontend.debug_ops import Assert
+
+        zero = build.constant(0, dtype="int32")
+        fresh = build.make_op("equal", [build.make_op("read_row", [mask, index]), zero])
+        inside = build.make_op("greater_equal", [index, zero])
+        if self._static_size is not None:
+            below = build.make_op("less", [index, build.constant(self._static_size, dtype="int32")])
+            inside = build.make_op("logical_and", [inside, below])
+        ok = build.make_op("logical_and", [fresh, inside])
+        where = f"TensorArray {self._name}: Could not write to TensorArray index"
+        if self._static_size is not None:
+            why = (
+                "because it has already been written to (or it is outside the array's size "
+                f"{self._static_size}, which is not resizeable)."
+            )
+        else:
+            why = "because it has already been written to (or it is negative)."
+        return Assert(ok, [where, index, why], name="TensorArrayWriteCheck")
 
     def unstack(self, value, name=None):
         """This TensorArray holding value[0], value[1], ... (`TensorArray.unstack`)."""
@@ -283,6 +314,7 @@ class TensorArray:
 
             value = concat([value, zeros([size - rows, *shape[1:]], dtype=self._dtype)], axis=0)
         out = self._with(value, written=set(range(rows)) if rows is not None else None)
+        out._mask = _written_mask(value, rows, size)
         out._element_shape = _merge(self._element_shape, shape[1:], f"unstack into '{self._name}'")
         if self._dynamic_size:
             from tgc.frontend.array_ops import shape as shape_of
@@ -433,3 +465,31 @@ def _zeros_like_row(after):
     from tgc.frontend.gather_ops import gather
 
     return zeros_like(gather(after._buffer, build.constant(0, dtype="int32")))
+
+
+def _zero_mask(count, static_size):
+    """An int32 [count] vector of zeros (nothing written yet)."""
+    from tgc.frontend.array_ops import zeros
+
+    if static_size is not None:
+        return zeros([static_size], dtype="int32")
+    mask = build.make_op("zero_rows", [count, build.constant(0, dtype="int32")])
+    return mask
+
+
+def _written_mask(value, rows, size):
+    """1 for each of value's rows (then 0 up to a larger fixed size)."""
+    from tgc.frontend.array_ops import concat, shape, zeros
+    from tgc.frontend.gather_ops import gather
+
+    if rows is not None:
+        ones = build.constant(np.ones(rows, np.int32))
+    else:
+        count = gather(shape(value), build.constant(0, dtype="int32"))
+        zero_rows = build.make_op("zero_rows", [count, build.constant(0, dtype="int32")])
+        ones = build.make_op("add", [zero_rows, build.constant(1, dtype="int32")])
+    if size is not None and rows is not None and rows < size:
+        ones = concat([ones, zeros([size - rows], dtype="int32")], axis=0)
+    if size is None and ones.spec.shape[0] is not None:
+        ones = build.make_op("relax_shape", [ones], shape=[-1])
+    return ones
