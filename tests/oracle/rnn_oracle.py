@@ -196,6 +196,18 @@ def scopes_and_reuse(tf, nn):
     return lambda sess: dict(zip(("y1", "y2", "y3", "out_a", "out_b"), sess.run(fetches, feeds)))
 
 
+def bidirectional_any_length(tf, nn):
+    """bidirectional_dynamic_rnn without sequence_length over a time dim unknown until run time,
+    time-major."""
+    x = tf.placeholder(tf.float32, [None, 2, 3])
+    (out_fw, out_bw), (s_fw, s_bw) = nn.bidirectional_dynamic_rnn(
+        nn.rnn_cell.GRUCell(2), nn.rnn_cell.BasicLSTMCell(3), x, dtype=tf.float32, time_major=True
+    )
+    fetches = [out_fw, out_bw, s_fw, s_bw.c, s_bw.h]
+    names = ("out_fw", "out_bw", "s_fw", "c_bw", "h_bw")
+    return lambda sess: dict(zip(names, sess.run(fetches, {x: X.transpose(1, 0, 2)})))
+
+
 def custom_cell(tf, nn):
     """A user's RNNCell subclass making its variable with tf.get_variable in call(): its scope is
     the class name in snake case."""
@@ -235,6 +247,7 @@ PROGRAMS = {
     "state_across_runs": state_across_runs,
     "scopes_and_reuse": scopes_and_reuse,
     "custom_cell": custom_cell,
+    "bidirectional_any_length": bidirectional_any_length,
 }
 
 

@@ -94,11 +94,15 @@ def _copy_through(finished, new, old):
     return math_ops.where(array_ops.expand_dims(finished, 1), old, new)
 
 
-def _step_body(cell, inputs, flat_inputs, lengths):
-    """The loop's body: one cell step, its outputs appended to the stacks."""
+def _step_body(cell, inputs, flat_inputs, lengths, backward=False):
+    """The loop's body: one cell step, its outputs appended to the stacks. ``backward`` reads the
+    steps from the last to the first and prepends each output, so the stacks come out in the
+    inputs' order (reverse, run, reverse: the backward half of a bidirectional RNN)."""
+    last = array_ops.shape(flat_inputs[0])[0] - 1
 
     def body(time, state, stacks):
-        x_t = _pack(inputs, [gather(x, time) for x in flat_inputs])
+        index = last - time if backward else time
+        x_t = _pack(inputs, [gather(x, index) for x in flat_inputs])
         output, new_state = cell(x_t, state)
         flat_out = [convert_to_tensor(o) for o in _flatten(output)]
         flat_state = [convert_to_tensor(s) for s in _flatten(new_state)]
@@ -109,7 +113,11 @@ def _step_body(cell, inputs, flat_inputs, lengths):
                 _copy_through(finished, n, o) for n, o in zip(flat_state, _flatten(state))
             ]
         grown = [
-            array_ops.concat([s, array_ops.expand_dims(o, 0)], 0) for s, o in zip(stacks, flat_out)
+            array_ops.concat(
+                [array_ops.expand_dims(o, 0), s] if backward else [s, array_ops.expand_dims(o, 0)],
+                0,
+            )
+            for s, o in zip(stacks, flat_out)
         ]
         return time + 1, _pack(state, flat_state), grown
 
@@ -132,7 +140,7 @@ def _with_static_time(stacked, time_steps, batch_size):
     return gather(stacked, convert_to_tensor(list(range(int(time_steps))), dtype="int32"))
 
 
-def _time_major_loop(cell, inputs, flat_inputs, initial_state, dtype, lengths):
+def _time_major_loop(cell, inputs, flat_inputs, initial_state, dtype, lengths, backward=False):
     """The loop of dynamic_rnn over time-major inputs: returns (the flat outputs, each
     [time, batch, ...], and the final state)."""
     time_steps = _static_dim(flat_inputs[0], 0)
@@ -145,7 +153,7 @@ def _time_major_loop(cell, inputs, flat_inputs, initial_state, dtype, lengths):
     steps = array_ops.shape(flat_inputs[0])[0]
     _, final_state, stacks = while_loop(
         lambda time, state, stacks: math_ops.less(time, steps),
-        _step_body(cell, inputs, flat_inputs, lengths),
+        _step_body(cell, inputs, flat_inputs, lengths, backward),
         [convert_to_tensor(0), state, stacks],
         shape_invariants=[
             TensorShape([]),
@@ -170,13 +178,19 @@ def dynamic_rnn(
 ):
     """Runs ``cell`` over the time steps of ``inputs`` ([batch, time, depth], or [time, batch,
     depth] with ``time_major``) in one compiled loop; returns (outputs, final state)."""
+    return _dynamic_rnn(cell, inputs, sequence_length, initial_state, dtype, time_major, scope)
+
+
+def _dynamic_rnn(
+    cell, inputs, sequence_length, initial_state, dtype, time_major, scope, backward=False
+):
     flat_inputs = _checked_inputs(inputs, time_major)
     with variable_scope(scope or "rnn"):
         if not time_major:
             flat_inputs = [_swap_batch_time(x) for x in flat_inputs]
         lengths = _sequence_lengths(sequence_length)
         outputs, final_state = _time_major_loop(
-            cell, inputs, flat_inputs, initial_state, dtype, lengths
+            cell, inputs, flat_inputs, initial_state, dtype, lengths, backward
         )
         if not time_major:
             outputs = [_swap_batch_time(o) for o in outputs]
@@ -295,27 +309,17 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=0, name=None,
         return array_ops.transpose(back, inverse)
 
 
-def _reverse(x, axis: int):
-    """x with ``axis`` reversed (`tf.reverse`), by gathering the steps in the opposite order."""
-    x = convert_to_tensor(x)
-    steps = _static_dim(x, axis)
-    if steps is None:
-        n = array_ops.shape(x)[axis]
-        raise ValueError(
-            f"tgc's bidirectional RNN reverses the time axis, whose length must be known when the "
-            f"graph is built (or give sequence_length); '{x.name}' has shape {x.shape} ({n.name})"
-        )
-    order = convert_to_tensor(list(range(int(steps) - 1, -1, -1)), dtype="int32")
-    return gather(x, order, axis=axis)
-
-
 def _reversed_inputs(inputs, lengths, time_axis: int, batch_axis: int):
-    def one(x):
-        if lengths is None:
-            return _reverse(x, time_axis)
-        return reverse_sequence(x, lengths, seq_axis=time_axis, batch_axis=batch_axis)
-
-    return _pack(inputs, [one(convert_to_tensor(x)) for x in _flatten(inputs)])
+    """Each sequence's first lengths[b] steps reversed (TF's reverse_sequence)."""
+    return _pack(
+        inputs,
+        [
+            reverse_sequence(
+                convert_to_tensor(x), lengths, seq_axis=time_axis, batch_axis=batch_axis
+            )
+            for x in _flatten(inputs)
+        ],
+    )
 
 
 def _scope_for(scope, default: str):
@@ -351,17 +355,29 @@ def bidirectional_dynamic_rnn(
                 scope=fw_scope,
             )
         with variable_scope("bw") as bw_scope:
-            reversed_inputs = _reversed_inputs(inputs, lengths, time_axis, batch_axis)
-            reversed_out, state_bw = dynamic_rnn(
-                cell_bw,
-                reversed_inputs,
-                sequence_length=lengths,
-                initial_state=initial_state_bw,
-                dtype=dtype,
-                time_major=time_major,
-                scope=bw_scope,
-            )
-            output_bw = _reversed_inputs(reversed_out, lengths, time_axis, batch_axis)
+            if lengths is None:  # the steps read backward: any number of steps
+                output_bw, state_bw = _dynamic_rnn(
+                    cell_bw,
+                    inputs,
+                    None,
+                    initial_state_bw,
+                    dtype,
+                    time_major,
+                    bw_scope,
+                    backward=True,
+                )
+            else:
+                reversed_inputs = _reversed_inputs(inputs, lengths, time_axis, batch_axis)
+                reversed_out, state_bw = dynamic_rnn(
+                    cell_bw,
+                    reversed_inputs,
+                    sequence_length=lengths,
+                    initial_state=initial_state_bw,
+                    dtype=dtype,
+                    time_major=time_major,
+                    scope=bw_scope,
+                )
+                output_bw = _reversed_inputs(reversed_out, lengths, time_axis, batch_axis)
     return (output_fw, output_bw), (state_fw, state_bw)
 
 
