@@ -343,3 +343,18 @@ def test_a_second_write_at_a_run_time_index_fails_the_run():
         np.testing.assert_array_equal(sess.run(small.stack(), {n: 2}), [0.0, 1.0])
         with pytest.raises(errors.InvalidArgumentError, match=r"index\] \[2\] \[because"):
             sess.run(small.stack(), {n: 3})
+
+
+def test_a_tensor_array_through_tf_cond():
+    """A branch writes element 1 (x * 2 or x * 3); the gradient follows the taken branch."""
+    p = tf.placeholder(tf.bool, [])
+    x = tf.placeholder(tf.float32, [2])
+    ta = TensorArray(tf.float32, size=2).write(0, x)
+    ta = tf.cond(p, lambda: ta.write(1, x * 2.0), lambda: ta.write(1, x * 3.0))
+    stacked = ta.stack()
+    (g,) = tf.gradients(tf.reduce_sum(stacked), [x])
+    with tf.Session() as sess:
+        for taken, k in ((True, 2.0), (False, 3.0)):
+            s, dx = sess.run([stacked, g], {p: taken, x: [1.0, 2.0]})
+            np.testing.assert_array_equal(s, [[1.0, 2.0], [k, 2 * k]])
+            np.testing.assert_array_equal(dx, [1.0 + k, 1.0 + k])
