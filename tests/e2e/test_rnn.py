@@ -769,3 +769,22 @@ def test_static_rnn_runs_as_one_loop_and_unrolls_only_unlike_steps():
     np.testing.assert_allclose(a[0], b[0], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(a[1], b[1], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(a[0][3], 0.0)  # past both lengths
+
+
+def test_dropout_wrapper_state_filter_goes_into_stacked_lstm_states():
+    """DropoutWrapper(MultiRNNCell([LSTM, LSTM]), state_keep_prob): TF's default filter goes into
+    the stack's tuple and keeps each LSTM's c, dropping the h's."""
+    x = tf.placeholder(tf.float32, [64, 3])
+    stack = R.MultiRNNCell([R.BasicLSTMCell(4), R.BasicLSTMCell(4)])
+    state0 = stack.zero_state(64, tf.float32)
+    _, plain = stack(x, state0)
+    _, dropped = R.DropoutWrapper(stack, state_keep_prob=0.5, seed=7)(x, state0)
+    xs = np.random.default_rng(1).standard_normal((64, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        plain_v, dropped_v = sess.run([plain, dropped], {x: xs})
+    for (c, h), (dc, dh) in zip(plain_v, dropped_v):
+        np.testing.assert_allclose(dc, c, rtol=1e-6)
+        kept = dh != 0
+        np.testing.assert_allclose(dh[kept], 2 * h[kept], rtol=1e-6)
+        assert 0.3 < kept.mean() < 0.7

@@ -644,21 +644,21 @@ def _keep_lstm_memory(substate) -> bool:
 
 def _map_state(state, fn, state_filter):
     """fn(s, drop) over the state's tensors; ``state_filter`` says which are dropped, as TF's
-    dropout_state_filter_visitor does (True, False, or a structure of them for a tuple)."""
-    decision = state_filter(state)
-    if isinstance(decision, bool):
-        if isinstance(state, (tuple, list)):
-            return _pack(state, [fn(s, decision) for s in _flatten(state)])
-        return fn(state, decision)
-    if isinstance(state, (tuple, list)):
-        parts = [
-            _map_state(s, fn, lambda _s, d=d: d)
-            if isinstance(d, bool)
-            else _map_state(s, fn, state_filter)
-            for s, d in zip(state, decision)
-        ]
-        return type(state)(*parts) if hasattr(state, "_fields") else type(state)(parts)
-    return fn(state, bool(decision))
+    dropout_state_filter_visitor does: True on a tuple goes into it (asking again for each part),
+    False leaves it whole, a structure of bools decides part by part."""
+    return _apply_decision(state, state_filter(state), fn, state_filter)
+
+
+def _apply_decision(state, decision, fn, state_filter):
+    if not isinstance(state, (tuple, list)):
+        return fn(state, bool(decision))
+    if decision is False:
+        return state
+    if decision is True:
+        parts = [_map_state(s, fn, state_filter) for s in state]
+    else:
+        parts = [_apply_decision(s, d, fn, state_filter) for s, d in zip(state, decision)]
+    return type(state)(*parts) if hasattr(state, "_fields") else type(state)(parts)
 
 
 class ResidualWrapper(_Wrapper):
