@@ -220,6 +220,31 @@ from tgc.frontend.moving_averages import (  # noqa: E402,F401
 )
 
 train.ExponentialMovingAverage = _ExponentialMovingAverage
+# Names the tutorials' survey found missing (benchmarks/tf1_api_survey.py).
+from tgc.frontend.conv_ops import conv2d_transpose as _conv2d_transpose  # noqa: E402
+from tgc.frontend import normalization as _normalization  # noqa: E402
+from tgc.frontend.random_ops import multinomial, random_crop  # noqa: E402,F401
+from tgc.frontend import graph_def as _graph_def  # noqa: E402,F401  (Graph.as_graph_def)
+
+try:  # GraphDef and NodeDef are tensorboard's protos (an optional dependency, as for summaries)
+    from tgc.frontend.import_graph_def import GraphDef, NodeDef, import_graph_def  # noqa: F401
+except ImportError as _missing:
+    from tgc.frontend.unsupported import REASONS as _REASONS
+
+    for _name in ("GraphDef", "NodeDef", "import_graph_def"):
+        _REASONS[f"tf.{_name}"] = (
+            f"it needs tensorboard's protos ({_missing}): pip install tensorboard"
+        )
+from tgc.frontend.tensor_array import TensorArray  # noqa: E402,F401
+
+nn.conv2d_transpose = _conv2d_transpose
+for _name in (
+    "batch_normalization",
+    "batch_norm_with_global_normalization",
+    "lrn",
+    "local_response_normalization",
+):
+    setattr(nn, _name, getattr(_normalization, _name))
 from tgc.frontend import gfile  # noqa: E402,F401
 
 # `from tensorflow.examples.tutorials.mnist import input_data` (the MNIST reader of the tutorials).

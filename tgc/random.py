@@ -9,3 +9,4 @@ from tgc.frontend.candidate_sampling import (  # noqa: F401
     log_uniform_candidate_sampler,
     uniform_candidate_sampler,
 )
+from tgc.frontend.random_ops import categorical, multinomial  # noqa: F401
