@@ -5,11 +5,11 @@ sequence, as TensorFlow 2.21's compat.v1 functions run it.
 `dynamic_rnn` is one compiled `tf.while_loop` over the time steps (the trip count is the inputs'
 run-time length), not a Python unrolling: the cell is traced once, in the loop's body, under the
 variable scope ``rnn`` (or ``scope``), so its variables are TF's ``rnn/basic_lstm_cell/kernel``...
-The outputs grow by one step per iteration. With ``sequence_length``, a sequence's outputs past its
-length are zeros and its state is copied through unchanged, so the final state is the state at its
-last step, as in TF. `static_rnn` stacks its Python list of steps and runs the same loop (the
-numbers and variables of TF's unrolled graph; compile time independent of the number of steps),
-unrolling only a list whose steps differ in shape or nesting.
+Each step's outputs are written to a TensorArray. With ``sequence_length``, a sequence's outputs
+past its length are zeros and its state is copied through unchanged, so the final state is the
+state at its last step, as in TF. `static_rnn` stacks its Python list of steps and runs the same
+loop (the numbers and variables of TF's unrolled graph; compile time independent of the number of
+steps), unrolling only a list whose steps differ in shape or nesting.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from tgc.frontend import array_ops, math_ops
 from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.control import _flatten, _pack, while_loop
 from tgc.frontend.gather_ops import gather
-from tgc.frontend.rnn_cell import _batch_rows
+from tgc.frontend.tensor_array import TensorArray
 from tgc.frontend.variables import VariableScope, variable_scope
-from tgc.graph.graph import TensorShape, get_default_graph
+from tgc.graph.graph import get_default_graph
 
 
 def _swap_batch_time(x):
@@ -77,64 +77,14 @@ def _initial_state(cell, initial_state, dtype, batch_size):
     return cell.zero_state(batch_size, as_dtype(dtype))
 
 
-def _empty_outputs(cell, rows, batch_size, dtype) -> list:
-    """[0, batch, size] zeros for each of the cell's outputs: the stacks the loop grows."""
-    stacks = []
-    for size in _flatten(cell.output_size):
-        if isinstance(batch_size, int):
-            stacks.append(array_ops.zeros([0, batch_size, int(size)], dtype=dtype))
-        else:
-            one_step = array_ops.expand_dims(array_ops.tile(rows, [1, int(size)]), 0)
-            stacks.append(array_ops.slice(one_step, [0, 0, 0], [0, -1, -1]))
-    return stacks
-
-
 def _copy_through(finished, new, old):
     """old where the sequence has finished ([batch] bool), else new."""
     return math_ops.where(array_ops.expand_dims(finished, 1), old, new)
 
 
-def _step_body(cell, inputs, flat_inputs, lengths, backward=False):
-    """The loop's body: one cell step, its outputs appended to the stacks. ``backward`` reads the
-    steps from the last to the first and prepends each output, so the stacks come out in the
-    inputs' order (reverse, run, reverse: the backward half of a bidirectional RNN)."""
-    last = array_ops.shape(flat_inputs[0])[0] - 1
-
-    def body(time, state, stacks):
-        index = last - time if backward else time
-        x_t = _pack(inputs, [gather(x, index) for x in flat_inputs])
-        output, new_state = cell(x_t, state)
-        flat_out = [convert_to_tensor(o) for o in _flatten(output)]
-        flat_state = [convert_to_tensor(s) for s in _flatten(new_state)]
-        if lengths is not None:
-            finished = math_ops.greater_equal(time, lengths)
-            flat_out = [_copy_through(finished, o, array_ops.zeros_like(o)) for o in flat_out]
-            flat_state = [
-                _copy_through(finished, n, o) for n, o in zip(flat_state, _flatten(state))
-            ]
-        grown = [
-            array_ops.concat(
-                [array_ops.expand_dims(o, 0), s] if backward else [s, array_ops.expand_dims(o, 0)],
-                0,
-            )
-            for s, o in zip(stacks, flat_out)
-        ]
-        return time + 1, _pack(state, flat_state), grown
-
-    return body
-
-
-def _invariant(t, batch_size) -> TensorShape:
-    dims = list(t.spec.shape)
-    if dims and not isinstance(batch_size, int):
-        dims[0] = None
-    return TensorShape(dims)
-
-
-def _with_static_time(stacked, time_steps, batch_size):
-    """The stacked [?, batch, size] outputs with the time dim TF knows statically, when known: a
-    gather of steps 0..T-1 (a reshape to the static shape breaks the loop's gradient, see
-    /tmp/notes/requests.md; the gather's gradient keeps the stack's type)."""
+def _with_static_time(stacked, time_steps):
+    """The stacked outputs with the time dim TF knows statically, when known (a gather of steps
+    0..T-1: its gradient keeps the stack's type)."""
     if time_steps is None:
         return stacked
     return gather(stacked, convert_to_tensor(list(range(int(time_steps))), dtype="int32"))
@@ -142,27 +92,48 @@ def _with_static_time(stacked, time_steps, batch_size):
 
 def _time_major_loop(cell, inputs, flat_inputs, initial_state, dtype, lengths, backward=False):
     """The loop of dynamic_rnn over time-major inputs: returns (the flat outputs, each
-    [time, batch, ...], and the final state)."""
-    time_steps = _static_dim(flat_inputs[0], 0)
+    [time, batch, ...], and the final state). Each step's outputs are written to TensorArrays
+    (in place once compiled; the loop's gradient reads them back in O(steps)). ``backward`` reads
+    the steps from the last to the first and writes each output at its own step, so the outputs
+    come out in the inputs' order (reverse, run, reverse: the backward half of a bidirectional
+    RNN)."""
     batch_size = _batch_size(flat_inputs)
     state = _initial_state(cell, initial_state, dtype, batch_size)
     flat_state = _flatten(state)
     out_dtype = flat_state[0].dtype if flat_state else flat_inputs[0].dtype
-    rows = None if isinstance(batch_size, int) else _batch_rows(batch_size, out_dtype)
-    stacks = _empty_outputs(cell, rows, batch_size, out_dtype)
     steps = array_ops.shape(flat_inputs[0])[0]
-    _, final_state, stacks = while_loop(
-        lambda time, state, stacks: math_ops.less(time, steps),
-        _step_body(cell, inputs, flat_inputs, lengths, backward),
-        [convert_to_tensor(0), state, stacks],
-        shape_invariants=[
-            TensorShape([]),
-            _pack(state, [_invariant(s, batch_size) for s in flat_state]),
-            [TensorShape([None, *s.spec.shape[1:]]) for s in stacks],
-        ],
+    time_steps = _static_dim(flat_inputs[0], 0)
+    static_batch = batch_size if isinstance(batch_size, int) else None
+    arrays = [
+        TensorArray(
+            out_dtype,
+            size=time_steps if time_steps is not None else steps,
+            element_shape=[static_batch, int(n)],
+        )
+        for n in _flatten(cell.output_size)
+    ]
+    last = steps - 1
+
+    def body(time, state, arrays):
+        index = last - time if backward else time
+        x_t = _pack(inputs, [gather(x, index) for x in flat_inputs])
+        output, new_state = cell(x_t, state)
+        flat_out = [convert_to_tensor(o) for o in _flatten(output)]
+        flat_new = [convert_to_tensor(s) for s in _flatten(new_state)]
+        if lengths is not None:
+            finished = math_ops.greater_equal(time, lengths)
+            flat_out = [_copy_through(finished, o, array_ops.zeros_like(o)) for o in flat_out]
+            flat_new = [_copy_through(finished, n, o) for n, o in zip(flat_new, _flatten(state))]
+        arrays = [a.write(index, o) for a, o in zip(arrays, flat_out)]
+        return time + 1, _pack(state, flat_new), arrays
+
+    _, final_state, arrays = while_loop(
+        lambda time, state, arrays: math_ops.less(time, steps),
+        body,
+        [convert_to_tensor(0), state, arrays],
         name="while",
     )
-    return [_with_static_time(s, time_steps, batch_size) for s in stacks], final_state
+    return [_with_static_time(a.stack(), time_steps) for a in arrays], final_state
 
 
 def dynamic_rnn(
