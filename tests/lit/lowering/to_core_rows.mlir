@@ -16,7 +16,7 @@
 // CHECK:         tensor.insert_slice %[[NEW]] into %[[B]][%[[AT]], 0] [1, 3] [1, 1]
 // CHECK-NOT:     "tgc.
 func.func @write(%b: tensor<?x3xf32>, %i: tensor<i32>, %r: tensor<3xf32>) -> tensor<?x3xf32> {
-  %0 = "tgc.write_row"(%b, %i, %r) {grow = false} : (tensor<?x3xf32>, tensor<i32>, tensor<3xf32>) -> tensor<?x3xf32>
+  %0 = "tgc.write_row"(%b, %i, %r) {accumulate = false, grow = false} : (tensor<?x3xf32>, tensor<i32>, tensor<3xf32>) -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
 
@@ -46,7 +46,7 @@ func.func @zeros(%n: tensor<i64>, %like: tensor<2xf64>) -> tensor<?x2xf64> {
 // CHECK:           scf.yield %[[CAST]]
 // CHECK:         tensor.insert_slice %{{.*}} into %[[BUF]]
 func.func @grow(%b: tensor<2x3xf32>, %i: tensor<i32>, %r: tensor<3xf32>) -> tensor<?x3xf32> {
-  %0 = "tgc.write_row"(%b, %i, %r) {grow = true} : (tensor<2x3xf32>, tensor<i32>, tensor<3xf32>) -> tensor<?x3xf32>
+  %0 = "tgc.write_row"(%b, %i, %r) {accumulate = false, grow = true} : (tensor<2x3xf32>, tensor<i32>, tensor<3xf32>) -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
 }
 
@@ -57,4 +57,28 @@ func.func @grow(%b: tensor<2x3xf32>, %i: tensor<i32>, %r: tensor<3xf32>) -> tens
 func.func @head(%b: tensor<?x3xf32>, %n: tensor<i32>) -> tensor<?x3xf32> {
   %0 = "tgc.head_rows"(%b, %n) : (tensor<?x3xf32>, tensor<i32>) -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
+}
+
+// accumulate: the old row plus the new one (a generic), written back in place.
+// CHECK-LABEL: func.func @accumulate(
+// CHECK:         %[[OLD:.*]] = tensor.extract_slice %{{.*}}[%[[AT:.*]], 0] [1, 3] [1, 1]
+// CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[OLD]], %{{.*}} : tensor<1x3xf32>, tensor<1x3xf32>)
+// CHECK:           arith.addf
+// CHECK:         %[[NEW:.*]] = arith.select %{{.*}}, %[[SUM]], %[[OLD]] : tensor<1x3xf32>
+// CHECK:         tensor.insert_slice %[[NEW]] into %{{.*}}[%[[AT]], 0] [1, 3] [1, 1]
+func.func @accumulate(%b: tensor<4x3xf32>, %i: tensor<i32>, %r: tensor<3xf32>) -> tensor<4x3xf32> {
+  %0 = "tgc.write_row"(%b, %i, %r) {accumulate = true, grow = false} : (tensor<4x3xf32>, tensor<i32>, tensor<3xf32>) -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// read_row: the row's slice copied by linalg.copy (not a generic elementwise fusion could move past a
+// later write of the buffer), zeros where the index is outside.
+// CHECK-LABEL: func.func @read(
+// CHECK:         %[[ROW:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 3] [1, 1] : tensor<?x3xf32> to tensor<3xf32>
+// CHECK:         %[[COPY:.*]] = linalg.copy {{.*}}ins(%[[ROW]] : tensor<3xf32>)
+// CHECK:         %[[ZEROS:.*]] = linalg.generic
+// CHECK:         arith.select %{{.*}}, %[[COPY]], %[[ZEROS]] : tensor<3xf32>
+func.func @read(%b: tensor<?x3xf32>, %i: tensor<i32>) -> tensor<3xf32> {
+  %0 = "tgc.read_row"(%b, %i) : (tensor<?x3xf32>, tensor<i32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
 }
