@@ -624,3 +624,17 @@ def test_a_long_loops_gradient_records_states_in_place():
     got_y, got_g = run([y, g], {n: 2000, x: xv})
     np.testing.assert_allclose(got_y, y64, rtol=1e-12)
     np.testing.assert_allclose(got_g, dy, rtol=1e-10)
+
+
+def test_a_loops_gradient_does_not_print_again(capsys):
+    """The gradient's reruns of the body (its trip count, the recorded states, the backward steps)
+    leave out the body's prints: tf.Print prints once per forward iteration, as in TF."""
+    from tgc.frontend.debug_ops import Print
+
+    x = tf.placeholder(tf.float32, [])
+    _, y = while_loop(
+        lambda i, y: i < 3, lambda i, y: (i + 1, Print(y, [i], message="step ") * x), [0, x]
+    )
+    (g,) = tf.gradients(y, [x])
+    assert run([y, g], {x: 2.0}) == [16.0, 32.0]  # y = x^4
+    assert capsys.readouterr().err == "step [0]\nstep [1]\nstep [2]\n"
