@@ -146,3 +146,30 @@ def test_dense_on_a_batch_of_sequences_of_unknown_length():
         sess.run(tf.global_variables_initializer())
         got = sess.run(y, {x: values})
     np.testing.assert_allclose(got, values @ np.full((4, 3), 0.5, np.float32), rtol=1e-6)
+
+
+def test_operators_name_their_ops_as_tf1_does():
+    """TF1 names `a + b` "add" (type AddV2), `a * b` "mul", ...: programs fetch tensors by those
+    names (`get_tensor_by_name("layer/add:0")`)."""
+    a = tf.placeholder(tf.float32, [2], name="a")
+    b = tf.placeholder(tf.float32, [2], name="b")
+    with tf.name_scope("layer"):
+        ops = [a + b, a * b, a - b, a / b, a // b, a**b, a % b, 2.0 * a, a + b, a < b, -a]
+    names = [t.op.name for t in ops]
+    assert names == [
+        "layer/add",
+        "layer/mul",
+        "layer/sub",
+        "layer/truediv",
+        "layer/floordiv",
+        "layer/pow",
+        "layer/mod",
+        "layer/mul_1",
+        "layer/add_1",
+        "layer/Less",
+        "layer/Neg",
+    ]
+    assert ops[0].op.type == "AddV2"
+    fetched = tf.get_default_graph().get_tensor_by_name("layer/add:0")
+    with tf.Session() as sess:
+        assert list(sess.run(fetched, {a: [1.0, 2.0], b: [3.0, 4.0]})) == [4.0, 6.0]

@@ -462,10 +462,12 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
 
 
 def _install_operators():
-    def binary(fn, reverse=False):
+    # TF1 names an operator's op after the operator ("add", "mul", "truediv"), not after its type
+    # ("AddV2"): programs fetch them by those names (get_tensor_by_name("layer/add:0")).
+    def binary(fn, key, reverse=False):
         if reverse:
-            return lambda self, other: fn(other, self)
-        return lambda self, other: fn(self, other)
+            return lambda self, other: fn(other, self, name=key)
+        return lambda self, other: fn(self, other, name=key)
 
     table = {
         "add": add,
@@ -480,13 +482,13 @@ def _install_operators():
         "mod": floormod,
     }
     for key, fn in table.items():
-        setattr(Tensor, f"__{key}__", binary(fn))
-        setattr(Tensor, f"__r{key}__", binary(fn, reverse=True))
+        setattr(Tensor, f"__{key}__", binary(fn, key))
+        setattr(Tensor, f"__r{key}__", binary(fn, key, reverse=True))
     Tensor.__div__ = Tensor.__truediv__
-    Tensor.__lt__ = binary(less)
-    Tensor.__le__ = binary(less_equal)
-    Tensor.__gt__ = binary(greater)
-    Tensor.__ge__ = binary(greater_equal)
+    Tensor.__lt__ = lambda self, other: less(self, other)
+    Tensor.__le__ = lambda self, other: less_equal(self, other)
+    Tensor.__gt__ = lambda self, other: greater(self, other)
+    Tensor.__ge__ = lambda self, other: greater_equal(self, other)
     Tensor.__neg__ = lambda self: negative(self)
     Tensor.__abs__ = lambda self: abs(self)
     Tensor.__invert__ = lambda self: logical_not(self)
