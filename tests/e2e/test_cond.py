@@ -391,3 +391,31 @@ def test_a_branch_returning_the_variable_read_after_its_assignment():
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         assert [sess.run(r, {x: 1.0}), sess.run(v), sess.run(r, {x: -1.0})] == [11.0] * 3
+
+
+# TF 2.21's texts (tests/oracle/print_oracle.py, cases "case exclusive" and "case no default").
+def test_case_exclusive_fails_when_two_predicates_hold():
+    a = tf.placeholder(tf.int32, [])
+    pairs = [(a < 0, lambda: tf.constant(-1.0)), (a < 5, lambda: tf.constant(5.0))]
+    r = tf.case(pairs, default=lambda: tf.constant(9.0), exclusive=True)
+    with tf.Session() as sess:
+        assert sess.run(r, {a: 7}) == 9.0 and sess.run(r, {a: 2}) == 5.0
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"assertion failed: \[Input error: exclusive=True: more than 1 conditions "
+            r"\(Less:0, Less_1:0\) evaluated as True:\] \[1 1\]",
+        ):
+            sess.run(r, {a: -3})
+
+
+def test_case_without_default_fails_when_no_predicate_holds():
+    a = tf.placeholder(tf.int32, [])
+    r = tf.case([(a < 0, lambda: tf.constant(-1.0)), (a < 5, lambda: tf.constant(5.0))])
+    with tf.Session() as sess:
+        assert sess.run(r, {a: -2}) == -1.0 and sess.run(r, {a: 3}) == 5.0
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"assertion failed: \[Input error: None of conditions evaluated as True:\] "
+            r"\[0 0\]",
+        ):
+            sess.run(r, {a: 9})

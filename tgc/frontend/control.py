@@ -8,6 +8,7 @@ function's ops, so an op created under ``control_dependencies([a])`` runs after 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -689,19 +690,62 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
     """`tf.case`: runs the fn of the first pred that holds, else ``default`` — only that one,
     as nested conditionals.
 
-    Without ``default`` the last pair's fn is the default (TF does that too, and also checks at
-    run time that its pred holds, which tgc does not). ``exclusive=True`` makes TF check at run
-    time that at most one pred holds; tgc runs the first that holds."""
+    Without ``default`` the last pair's fn is the default, and the run fails (as TF's does) when
+    no pred holds; ``exclusive=True`` fails it when more than one does. Both checks are asserts
+    the case's results wait for, with TF's texts."""
     pairs = _case_pairs(pred_fn_pairs)
-    if default is None:
+    preds = [pred for pred, _ in pairs]
+    no_default = default is None
+    if no_default:
         if not pairs:
             raise ValueError("tf.case needs at least one (pred, fn) pair or a default")
         pairs, default = pairs[:-1], pairs[-1][1]
     elif not callable(default):
         raise TypeError(f"default must be callable, got {default!r}")
 
-    with get_default_graph().name_scope(name or "case"):
-        return _chained(pairs, default, strict)
+    graph = get_default_graph()
+    with graph.name_scope(name or "case"):
+        checks = _case_checks(preds, exclusive, no_default)
+        result = _chained(pairs, default, strict)
+        if not checks:
+            return result
+        with graph.control_dependencies(checks):
+            flat = [
+                build.make_op("identity", [t]) if isinstance(t, Tensor) else t
+                for t in _flatten(result)
+            ]
+        return _pack(result, flat)
+
+
+def _case_assert(condition, text: str, preds_vector, summarize: int):
+    spec = {"data": [{"text": text}, {"tensor": 0}], "summarize": summarize}
+    return build.make_op("assert", [condition, preds_vector], spec=json.dumps(spec, sort_keys=True))
+
+
+def _case_checks(preds: list, exclusive: bool, no_default: bool) -> list:
+    """TF's run-time checks of a case's predicates: at most one true when ``exclusive``, at
+    least one without a default."""
+    if not preds or not (exclusive or no_default):
+        return []
+    stacked = build.make_op("expand_dims", [preds[0]], axis=0)
+    for pred in preds[1:]:
+        stacked = build.make_op(
+            "concat", [stacked, build.make_op("expand_dims", [pred], axis=0)], axis=0
+        )
+    counted = build.make_op(
+        "reduce_sum", [build.make_op("cast", [stacked], dtype="int32")], axes=[0], keepdims=False
+    )
+    checks = []
+    if exclusive:
+        names = ", ".join(p.name for p in preds)
+        at_most_one = build.make_op("less_equal", [counted, build.constant(1)])
+        text = f"Input error: exclusive=True: more than 1 conditions ({names}) evaluated as True:"
+        checks.append(_case_assert(at_most_one, text, stacked, len(preds)))
+    if no_default:
+        some = build.make_op("greater", [counted, build.constant(0)])
+        text = "Input error: None of conditions evaluated as True:"
+        checks.append(_case_assert(some, text, stacked, 3))
+    return checks
 
 
 def _chained(pairs: list, default, strict: bool):
