@@ -208,6 +208,26 @@ def bidirectional_any_length(tf, nn):
     return lambda sess: dict(zip(names, sess.run(fetches, {x: X.transpose(1, 0, 2)})))
 
 
+def options(tf, nn):
+    """A concatenated LSTMCell state (peepholes, projection), a BasicRNNCell with relu, a GRUCell
+    with a sigmoid activation and initializers (overwritten by evaluate: only names matter)."""
+    x = tf.placeholder(tf.float32, [2, 4, 3])
+    lstm = nn.rnn_cell.LSTMCell(3, use_peepholes=True, num_proj=2, state_is_tuple=False)
+    out_lstm, state_lstm = nn.dynamic_rnn(lstm, x, dtype=tf.float32, scope="flat_lstm")
+    relu = nn.rnn_cell.BasicRNNCell(3, activation=tf.nn.relu)
+    out_relu, _ = nn.dynamic_rnn(relu, x, dtype=tf.float32, scope="relu")
+    gru = nn.rnn_cell.GRUCell(
+        2,
+        activation=tf.nn.sigmoid,
+        kernel_initializer=tf.ones_initializer(),
+        bias_initializer=tf.zeros_initializer(),
+    )
+    out_gru, state_gru = nn.dynamic_rnn(gru, x, sequence_length=[2, 4], dtype=tf.float32)
+    fetches = [out_lstm, state_lstm, out_relu, out_gru, state_gru]
+    names = ("out_lstm", "state_lstm", "out_relu", "out_gru", "state_gru")
+    return lambda sess: dict(zip(names, sess.run(fetches, {x: X})))
+
+
 def custom_cell(tf, nn):
     """A user's RNNCell subclass making its variable with tf.get_variable in call(): its scope is
     the class name in snake case."""
@@ -248,6 +268,7 @@ PROGRAMS = {
     "scopes_and_reuse": scopes_and_reuse,
     "custom_cell": custom_cell,
     "bidirectional_any_length": bidirectional_any_length,
+    "options": options,
 }
 
 
