@@ -78,13 +78,15 @@ EXCLUDED_OPS = {
 # pool of a tensor with 0 channels) were entries here until their fixes landed; the generator draws
 # them all (test_random_graphs.py checks that it does).
 KNOWN_BUGS: dict = {
-    # Avoided on targets that compile static shapes only (draw_graph's static_shapes): elsewhere
-    # the situation is no bug, and drawn.
+    # Avoided on targets that compile static shapes only (draw_graph's static_shapes, from the
+    # compiler target's static_shapes): elsewhere the situation is no bug, and drawn.
     "dynamic-control-results": (
         "a loop or cond result with an unknown dim (a None-dim shape invariant, branches of "
-        "different shapes, a placeholder's None dim through a loop) read by an op placed on the "
-        "accelerator: tgc-accel-tile-generic refuses the dynamic shape ('the accelerator needs "
-        "static shapes') instead of placement keeping the op on the CPU (/tmp/notes/requests.md)"
+        "different shapes, a placeholder's None dim through a loop) read by an op placed on a "
+        "target that compiles static shapes only: the accelerator's tgc-accel-tile-generic "
+        "refuses it ('the accelerator needs static shapes'), the GPU's partition too ('the nvptx "
+        "target compiles static shapes only'), instead of placement keeping the op on the CPU "
+        "(/tmp/notes/requests.md)"
     ),
 }
 DYNAMIC_CONTROL = "dynamic-control-results"
@@ -958,8 +960,8 @@ def draw_graph(
     drawn when it is not 0), and a fed bool placeholder sometimes; 0 draws the graphs of old.
     ``control_on_pinned_devices=False``: none in the two_devices variant, which pins every op
     to a device of the target without soft placement (for a target that cannot run them).
-    ``static_shapes``: the target compiles static shapes only (the accelerator), so KNOWN_BUGS'
-    "dynamic-control-results" applies to it (elsewhere it is not avoided)."""
+    ``static_shapes``: the target compiles static shapes only (the GPU, the accelerator), so
+    KNOWN_BUGS' "dynamic-control-results" applies to it (elsewhere it is not avoided)."""
     entries = list((entries or catalogue()).values())
     favoured = [e for e in entries if e.name in favour]
     avoid = set(avoid)

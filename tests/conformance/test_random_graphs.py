@@ -513,7 +513,7 @@ CONTROL_SEEDS = range(20)
 def test_drawn_loops_and_branches_conform(seed, target):
     """Graphs with loops, conds and cases (nested, capturing, None-dim invariants), each variant
     in turn, gradients against finite differences: what the campaign's --control-flow draws."""
-    from conformance.checks import draws_control_flow_pinned
+    from conformance.checks import compiles_static_shapes, draws_control_flow_pinned
 
     spec = draw_graph(
         RandomChooser(seed),
@@ -523,7 +523,7 @@ def test_drawn_loops_and_branches_conform(seed, target):
         favour=target.favour,
         control_flow=CONTROL_PERCENT,
         control_on_pinned_devices=draws_control_flow_pinned(target),
-        static_shapes=target.accelerator,
+        static_shapes=compiles_static_shapes(target),
     )
     outcome = outcome_isolated(spec, target.name)
     assert outcome.ok, (
