@@ -70,6 +70,13 @@ EXCLUDED_OPS = {
     "conv2d_backprop_filter": "as conv2d: needs an input and an output-gradient of matching shapes",
 }
 
+# Ops with these registry traits are never drawn, and why.
+EXCLUDED_TRAITS = {
+    "value_shaped": "its result's size is decided by its operands' values (tf.range of run-time "
+    "bounds, a reshape to a run-time shape vector): drawn values would make sizes arbitrary "
+    "(covered by the registry samples and tests/e2e/test_run_time_dims.py)",
+}
+
 # Known bugs another change is fixing. The generator avoids each situation while its name is in
 # ``avoid`` (the default, so that the suite is green); the campaign's --include-known-bugs draws
 # them too. Remove an entry, and the lines that test for it, once its fix lands. Issue 12's #1-#4
@@ -313,6 +320,8 @@ def catalogue() -> dict:
     out = {}
     for name, opdef in sorted(load_all_ops().items()):
         if skip_reason(opdef) is not None or name in EXCLUDED_OPS or not opdef.samples:
+            continue
+        if set(getattr(opdef, "traits", ())) & set(EXCLUDED_TRAITS):
             continue
         entry = _entry(opdef)
         if entry is not None:
