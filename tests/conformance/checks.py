@@ -804,11 +804,37 @@ def accel_bounds(spec, ref: Reference, base: dict):
         for i, inp in enumerate(spec.inputs)
         if inp.kind == "variable" and (inp.name, "tgc.variable") in set(on_accel)
     }
-    bounds = error_bounds(spec, ref.values64, accel_nodes, held)
-    bounds.gradients = gradient_allowances(spec, bounds, ref.fd)
+    with _control_flow_evaluable():
+        bounds = error_bounds(spec, ref.values64, accel_nodes, held)
+        bounds.gradients = gradient_allowances(spec, bounds, ref.fd)
     bounds.matrix_ops = sum(op.removeprefix("tgc.") in PRODUCT_OPS for _, op in on_accel)
     bounds.vector_ops = len(on_accel) - bounds.matrix_ops
     return bounds
+
+
+@contextlib.contextmanager
+def _control_flow_evaluable():
+    """accel_numerics carries bounds through each node by evaluating it with REGISTRY; a loop or
+    cond node (CPU, by soft placement) is no registry op. Until accel_numerics evaluates them
+    itself (requests.md, randomflow 1), its evaluation runs them through reference.evaluate_op
+    for the duration of a check (a no-op once it does)."""
+    from conformance import accel_numerics
+
+    original = accel_numerics._evaluate
+    if "CONTROL_OPS" in vars(accel_numerics):  # it handles them itself
+        yield
+        return
+
+    def evaluate(op, args, attrs):
+        if op in CONTROL_OPS:
+            return reference.evaluate_op(op, [a.copy() for a in args], attrs, None, None)
+        return original(op, args, attrs)
+
+    accel_numerics._evaluate = evaluate
+    try:
+        yield
+    finally:
+        accel_numerics._evaluate = original
 
 
 def _artifact_applies(spec, target: Target, base: dict) -> bool:
