@@ -358,3 +358,18 @@ def test_a_tensor_array_through_tf_cond():
             s, dx = sess.run([stacked, g], {p: taken, x: [1.0, 2.0]})
             np.testing.assert_array_equal(s, [[1.0, 2.0], [k, 2 * k]])
             np.testing.assert_array_equal(dx, [1.0 + k, 1.0 + k])
+
+
+def test_a_read_outside_the_size_fails_the_run_as_tfs():
+    """TF: "Tried to read from index 5 but array size is: 3" (tgc: the same words in an assert)."""
+    i = tf.placeholder(tf.int32, [])
+    ta = TensorArray(tf.float32, size=3).unstack(tf.constant(X0[:3]))
+    r = ta.read(i)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(r, {i: 2}), X0[2])
+        for bad in (5, 3, -1):
+            with pytest.raises(
+                tf.errors.InvalidArgumentError,
+                match=rf"Tried to read from index\] \[{bad}\] \[but array size is:\] \[3\]",
+            ):
+                sess.run(r, {i: bad})

@@ -399,7 +399,24 @@ class TensorArray:
         that a write after it in a loop's body updates the buffer in place)."""
         buffer = self._buffer_or_refuse("read")
         index = convert_to_tensor(index, dtype="int32")
-        return build.make_op("read_row", [buffer, index], name=name or "TensorArrayRead")
+        with get_default_graph().control_dependencies([self._check_read(index)]):
+            return build.make_op("read_row", [buffer, index], name=name or "TensorArrayRead")
+
+    def _check_read(self, index):
+        """TF's run-time error for a read outside [0, size) (read_row itself would give zeros)."""
+        from tgc.frontend.debug_ops import Assert
+
+        inside = build.make_op(
+            "logical_and",
+            [
+                build.make_op("greater_equal", [index, build.constant(0, dtype="int32")]),
+                build.make_op("less", [index, self._size]),
+            ],
+        )
+        where = f"TensorArray {self._name}: Tried to read from index"
+        return Assert(
+            inside, [where, index, "but array size is:", self._size], name="TensorArrayReadCheck"
+        )
 
     def gather(self, indices, element_shape=None, name=None):
         from tgc.frontend.gather_ops import gather
