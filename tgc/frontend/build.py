@@ -165,8 +165,23 @@ def _default_dtype(value, preferred=None):
 
 
 def _is_text(value) -> bool:
-    array = np.asarray(value, dtype=object)
-    return array.size > 0 and all(isinstance(v, (str, bytes)) for v in array.flat)
+    """Whether ``value`` holds strings: a str or bytes, or an array or list of them (numbers are
+    told apart by their numpy dtype, never element by element)."""
+    if isinstance(value, (str, bytes)):
+        return True
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        return False
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged: not a tensor of either kind
+        return False
+    if array.dtype.kind in "US":
+        return array.size > 0
+    return (
+        array.dtype.kind == "O"
+        and array.size > 0
+        and all(isinstance(v, (str, bytes)) for v in array.flat)
+    )
 
 
 def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) -> Tensor:
