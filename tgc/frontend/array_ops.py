@@ -12,12 +12,11 @@ so ``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknow
 from __future__ import annotations
 
 import builtins
-import json
 
 import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
-from tgc.frontend.build import _default_dtype, constant, convert_to_tensor, make_op
+from tgc.frontend.build import _default_dtype, assert_op, constant, convert_to_tensor, make_op
 from tgc.graph.graph import Dimension, Tensor, TensorShape, get_default_graph
 from tgc.frontend import math_ops
 from tgc.frontend.math_ops import cast, identity, reduce_prod
@@ -153,7 +152,7 @@ def _run_time_reshape(x, shape, name):
         math_ops.logical_and(math_ops.equal(holes, one), divides),
     )
     message = "Input to reshape is a tensor with these values, but the requested shape is:"
-    check = _range_assert(fits, message, [total, vector])
+    check = assert_op(fits, [message, total, vector])
     with x.graph.control_dependencies([check]):
         return make_op("reshape_to_shape", [x, vector], name=name, known=known)
 
@@ -525,12 +524,6 @@ def _range_dtype(values, dtype):
     return as_dtype(builtins.max(kinds, key=_RANGE_DTYPES.index))
 
 
-def _range_assert(condition, message: str, tensors: list):
-    pieces = [{"text": message}] + [{"tensor": k} for k in builtins.range(len(tensors))]
-    spec = json.dumps({"data": pieces, "summarize": 3}, sort_keys=True)
-    return make_op("assert", [condition, *tensors], spec=spec)
-
-
 def _run_time_range(start, limit, delta, dtype, name):
     dtype = _range_dtype(
         [convert_to_tensor(v) if _is_computed(v) else v for v in (start, limit, delta)], dtype
@@ -555,11 +548,15 @@ def _run_time_range(start, limit, delta, dtype, name):
         ],
     )
     checks = [
-        _range_assert(stepping, "Requires delta != 0:", [delta]),
-        _range_assert(
+        assert_op(stepping, ["Requires delta != 0:", delta]),
+        assert_op(
             make_op("logical_or", [in_order, make_op("logical_not", [stepping])]),
-            "Requires start <= limit when delta > 0, start >= limit when delta < 0:",
-            [start, limit, delta],
+            [
+                "Requires start <= limit when delta > 0, start >= limit when delta < 0:",
+                start,
+                limit,
+                delta,
+            ],
         ),
     ]
     with start.graph.control_dependencies(checks):
@@ -640,9 +637,7 @@ def _run_time_fill(dims, value, dtype, name):
         else:
             negative = make_op("less", [d, constant(0, dtype=d.dtype)])
             checks.append(
-                _range_assert(
-                    make_op("logical_not", [negative]), "Fill dims must be >= 0, not", [d]
-                )
+                assert_op(make_op("logical_not", [negative]), ["Fill dims must be >= 0, not", d])
             )
         filled = make_op("zero_rows", [d, filled])
     with filled.graph.control_dependencies(checks):

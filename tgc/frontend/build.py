@@ -6,6 +6,8 @@ we. ``convert_to_tensor`` turns Python numbers, lists, numpy arrays and Variable
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from tgc.dialect.registry import REGISTRY, ShapeError, load_all_ops
@@ -211,6 +213,21 @@ def constant(value, dtype=None, shape=None, name="Const", verify_shape=False) ->
                 f"constant of shape {array.shape} does not fit the requested shape {list(shape)}"
             )
     return make_op("constant", [], name=name, value=array)
+
+
+def assert_op(condition, data, summarize=3, name=None) -> Operation:
+    """The registry's ``assert``: fails the run with "assertion failed: [text] [values] ..." when
+    the scalar bool ``condition`` is false. ``data``: Python strings (texts known now) and tensors
+    (sent to the host only when it fails, their first ``summarize`` elements printed)."""
+    pieces, tensors = [], []
+    for item in data:
+        if isinstance(item, str):
+            pieces.append({"text": item})
+        else:
+            pieces.append({"tensor": len(tensors)})
+            tensors.append(convert_to_tensor(item))
+    spec = json.dumps({"data": pieces, "summarize": int(summarize)}, sort_keys=True)
+    return make_op("assert", [convert_to_tensor(condition), *tensors], name=name, spec=spec)
 
 
 def string_constant(value, name="Const") -> Tensor:

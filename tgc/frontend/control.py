@@ -8,7 +8,6 @@ function's ops, so an op created under ``control_dependencies([a])`` runs after 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 
@@ -717,11 +716,6 @@ def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"
         return _pack(result, flat)
 
 
-def _case_assert(condition, text: str, preds_vector, summarize: int):
-    spec = {"data": [{"text": text}, {"tensor": 0}], "summarize": summarize}
-    return build.make_op("assert", [condition, preds_vector], spec=json.dumps(spec, sort_keys=True))
-
-
 def _case_checks(preds: list, exclusive: bool, no_default: bool) -> list:
     """TF's run-time checks of a case's predicates: at most one true when ``exclusive``, at
     least one without a default."""
@@ -740,11 +734,11 @@ def _case_checks(preds: list, exclusive: bool, no_default: bool) -> list:
         names = ", ".join(p.name for p in preds)
         at_most_one = build.make_op("less_equal", [counted, build.constant(1)])
         text = f"Input error: exclusive=True: more than 1 conditions ({names}) evaluated as True:"
-        checks.append(_case_assert(at_most_one, text, stacked, len(preds)))
+        checks.append(build.assert_op(at_most_one, [text, stacked], summarize=len(preds)))
     if no_default:
         some = build.make_op("greater", [counted, build.constant(0)])
         text = "Input error: None of conditions evaluated as True:"
-        checks.append(_case_assert(some, text, stacked, 3))
+        checks.append(build.assert_op(some, [text, stacked]))
     return checks
 
 

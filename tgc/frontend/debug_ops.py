@@ -18,7 +18,7 @@ import numpy as np
 from tgc.dialect.types import as_dtype
 from tgc.errors import InvalidArgumentError
 from tgc.frontend import array_ops, math_ops
-from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.build import assert_op, constant, convert_to_tensor, make_op
 from tgc.frontend.control import control_dependencies, group
 from tgc.graph.graph import Tensor, get_default_graph
 
@@ -165,13 +165,9 @@ def Assert(condition, data, summarize=None, name=None):
     """`tf.Assert`: an op that fails the run with InvalidArgumentError ("assertion failed: [data]
     ...", the first ``summarize`` elements of each tensor, 3 by default) when the scalar bool
     ``condition`` is false."""
-    pieces, tensors = _pieces(data)
-    spec = {"data": pieces, "summarize": 3 if summarize is None else int(summarize)}
-    return make_op(
-        "assert",
-        [convert_to_tensor(condition), *tensors],
-        name=name or "Assert",
-        spec=json.dumps(spec, sort_keys=True),
+    items = [item if (text := _static_text(item)) is None else text for item in data]
+    return assert_op(
+        condition, items, summarize=3 if summarize is None else summarize, name=name or "Assert"
     )
 
 

@@ -316,14 +316,15 @@ def variable_scope(
         full, reuse=inherited or False, initializer=initializer or outer.initializer
     )
     counts[full] = counts.get(full, 0) + 1
-    entered_counts = dict(counts)
+    reentered = isinstance(name_or_scope, VariableScope)
+    entered_counts = dict(counts) if reentered else None  # restored on leaving, as TF does
     stack.append(scope)
     try:
         with graph.name_scope(full.split("/")[-1]):
             yield scope
     finally:
         stack.pop()
-        if isinstance(name_or_scope, VariableScope):
+        if reentered:
             counts.clear()  # a scope object re-entered: its subscopes' counts as they were
             counts.update(entered_counts)
         else:
