@@ -891,7 +891,7 @@ def test_run_metadata_stays_empty_without_a_trace_level():
     assert metadata.step_stats.dev_stats == [] and not metadata.HasField("step_stats")
 
 
-def test_a_traced_run_records_the_compiled_part_and_each_host_op():
+def test_a_traced_run_records_each_host_op_and_each_compiled_op():
     queue = tf.FIFOQueue(4, [tf.float32], shapes=[[2]])
     x = queue.dequeue()
     y = x * 2.0
@@ -907,7 +907,8 @@ def test_a_traced_run_records_the_compiled_part_and_each_host_op():
     (device,) = metadata.step_stats.dev_stats
     assert device.device == "/job:localhost/replica:0/task:0/device:CPU:0"
     names = [node.node_name for node in device.node_stats]
-    assert names == [x.op.name, "tgc/compiled_run"]  # the dequeue first, then what reads it
+    # The dequeue first, then the compiled ops that read it (tests/e2e/test_run_metadata.py).
+    assert names == [x.op.name, y.op.inputs[1].op.name, y.op.name]
     for node in device.node_stats:
         assert before <= node.all_start_micros <= node.all_start_micros + node.all_end_rel_micros
         assert node.all_start_micros + node.all_end_rel_micros <= after

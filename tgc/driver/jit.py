@@ -32,6 +32,9 @@ class CompiledRun:
     validated_shapes: set = field(default_factory=set)
     locking: bool = False  # an assignment made with use_locking: runs are serialized by the session
     target: str = "cpu"  # the name of the target it was compiled for
+    # A traced run's variant (compile_run(trace=True)): the TraceTable its code records each op's
+    # times into (tgc/lowering/trace_ops.py); None for the ordinary function.
+    trace: object = None
 
     @property
     def var_inputs(self) -> list:
@@ -50,23 +53,32 @@ def compile_run(
     devices: tuple = (),
     soft_placement: bool = False,
     load=None,
+    trace: bool = False,
 ) -> CompiledRun:
     """``feeds``: [(Tensor, TensorSpec)] in argument order; ``fetches``: Tensors;
     ``graph_pipeline``: the tgc passes before placement (a Pipeline; the optimizing graph passes by
     default); ``devices``: full names of the devices to place on (one CPU by default); ``load``:
     what makes the runnable of the lowered partitions (default: in this process, the local runner;
-    tgc/driver/cluster.py's runs them on a cluster's tasks)."""
+    tgc/driver/cluster.py's runs them on a cluster's tasks); ``trace``: the variant of a traced run,
+    each op's code timed and fusion left out (CPU devices in this process only: ``can_trace``)."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
     from tgc.driver import pipelines
     from tgc.graph.emit import EmitError, emit_function, emit_variables
+    from tgc.lowering import trace_ops
     from tgc.passes.base import PassFailure
 
     start = time.perf_counter()
+    if trace and (load is not None or not can_trace(devices)):
+        raise ValueError(
+            "per-op tracing compiles for CPU devices in this process only, not for "
+            + (", ".join(devices) if load is None else "a cluster's tasks")
+        )
     if isinstance(graph_pipeline, str):
         graph_pipeline = pipelines.parse_graph_pipeline(graph_pipeline)
-    plan = pipelines.session_pipelines(graph_pipeline, devices, soft_placement)
+    plan = pipelines.session_pipelines(graph_pipeline, devices, soft_placement, fusion=not trace)
+    table = None
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
         try:
@@ -76,7 +88,12 @@ def compile_run(
             _save_temps(module, "tgc")
             plan.graph.run(module)
             placement, keys, transfers = _inspect_partitions(module)
-            plan.lower.run(module)
+            if trace:
+                table = trace_ops.TraceTable.for_module(module)
+                with trace_ops.tracing(table):
+                    plan.lower.run(module)
+            else:
+                plan.lower.run(module)
             layout = partition_layout(module)
             owners = {name: _target_of_device(device) for name, device, *_ in layout}
             modules = _lower_per_target(plan.per_target, module, owners)
@@ -100,7 +117,20 @@ def compile_run(
         compile_seconds=time.perf_counter() - start,
         locking=any(op.use_locking for op in ops),
         target="+".join(target.name for target, _ in modules),
+        trace=table,
     )
+
+
+def can_trace(devices: tuple = ()) -> bool:
+    """Whether a run on ``devices`` can compile a traced variant with per-op times: only code
+    for the CPU, in this process, can read the host's clock and write the counters."""
+    from tgc.dialect.targets import UnknownTargetError
+    from tgc.driver.pipelines import targets_of
+
+    try:
+        return all(target.device_type == "CPU" for target in targets_of(devices))
+    except UnknownTargetError:
+        return False
 
 
 def _inspect_partitions(module):

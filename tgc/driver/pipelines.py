@@ -49,11 +49,28 @@ def core_lowering() -> Pipeline:
     return Pipeline.of([LowerVariablesPass(), ToCorePass(), BoolStoragePass()])
 
 
-def target_lowering(target, *, for_session: bool, external_libraries: bool = True) -> Pipeline:
-    """The target's own pipeline, core to code."""
-    return Pipeline.of(
-        target.pipeline_elements(for_session=for_session, external_libraries=external_libraries)
+# Passes that merge the code of several ops into one loop or call (elementwise fusion, a GEMM that
+# takes in the update after it): a traced run's variant leaves them out, so that each op's code
+# stays between its own clock reads (tgc/lowering/trace_ops.py), as TF's per-op kernels would.
+FUSION_PASSES = ("linalg-fuse-elementwise-ops", "tgc-gemm-update")
+
+
+def target_lowering(
+    target, *, for_session: bool, external_libraries: bool = True, fusion: bool = True
+) -> Pipeline:
+    """The target's own pipeline, core to code (without FUSION_PASSES unless ``fusion``)."""
+    elements = target.pipeline_elements(
+        for_session=for_session, external_libraries=external_libraries
     )
+    if not fusion:
+        elements = [e for e in elements if not _is_fusion(e)]
+    return Pipeline.of(elements)
+
+
+def _is_fusion(element) -> bool:
+    if isinstance(element, str):
+        return any(name in element for name in FUSION_PASSES)
+    return getattr(element, "name", None) in FUSION_PASSES
 
 
 def targets_of(devices: tuple = ()) -> list:
@@ -112,12 +129,17 @@ def graph_and_placement(
 
 
 def session_pipelines(
-    graph: Pipeline | None = None, devices: tuple = (), soft: bool = False, target=None
+    graph: Pipeline | None = None,
+    devices: tuple = (),
+    soft: bool = False,
+    target=None,
+    fusion: bool = True,
 ) -> CompilePipelines:
     """A Session's compile: ``graph`` is the graph passes (optimizing by default); each target of
-    the devices lowers its own partitions (``target`` forces one for all)."""
+    the devices lowers its own partitions (``target`` forces one for all); ``fusion=False``: a
+    traced run's variant, each op's code kept apart (FUSION_PASSES)."""
     found = [target] if target is not None else targets_of(devices)
-    per_target = [(t, target_lowering(t, for_session=True)) for t in found]
+    per_target = [(t, target_lowering(t, for_session=True, fusion=fusion)) for t in found]
     return CompilePipelines(graph_and_placement(graph, devices, soft), core_lowering(), per_target)
 
 

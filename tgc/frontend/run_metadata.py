@@ -2,22 +2,49 @@
 Python objects with its field names).
 
 A run given ``run_metadata=`` and ``options=tf.RunOptions(trace_level=...)`` (any level but
-NO_TRACE) records its step stats: one entry per host op (a queue's dequeue, a summary) and one for
-the compiled part, ``tgc/compiled_run`` (tgc compiles the run's graph ops into one function, so
-they have no times of their own). Without a trace level ``step_stats`` stays empty, as in TF.
+NO_TRACE) records its step stats: one entry per host op (a queue's dequeue, a summary) and one per
+graph op of the compiled part, under TF's name of the CPU device. tgc compiles a run's ops into one
+function; a traced run calls a variant of it (compiled once, cached apart, fusion left out) whose
+ops read the clock around their code (tgc/lowering/trace_ops.py), so the untraced function keeps
+its speed. An op run several times in one step (in a loop's body) has one entry, not one per
+execution as in TF: its first start, its time summed over the executions (``all_end_rel_micros``
+and ``op_end_rel_micros``) and ``executions``, the count (an attribute of ours, not in TF's proto).
+An op of tgc's graph that became several ops (a decomposed op, a gradient's backward ops) sums
+theirs. Ops that run no code of their own (a placeholder, a variable's read) have no entry. Where
+ops cannot time themselves (a cluster's tasks, a GPU) the compiled part is one entry,
+``tgc/compiled_run``. Without a trace level ``step_stats`` stays empty, as in TF.
 """
 
 from __future__ import annotations
 
 
 class NodeExecStats:
-    def __init__(self, node_name="", all_start_micros=0, all_end_rel_micros=0, timeline_label=""):
+    """One op's times: its start (wall clock, since the epoch) and its duration relative to it, in
+    microseconds and, more precisely, nanoseconds (TF's ``*_nanos`` fields)."""
+
+    def __init__(self, node_name="", all_start_nanos=0, duration_nanos=0, timeline_label=""):
         self.node_name = node_name
-        self.all_start_micros = all_start_micros
-        self.op_start_rel_micros = 0
-        self.op_end_rel_micros = all_end_rel_micros
-        self.all_end_rel_micros = all_end_rel_micros
+        self.all_start_nanos = int(all_start_nanos)
+        self.op_start_rel_nanos = 0
+        self.op_end_rel_nanos = self.all_end_rel_nanos = int(duration_nanos)
         self.timeline_label = timeline_label
+        self.executions = 1  # times the op ran in the step (a loop's body runs more than once)
+
+    @property
+    def all_start_micros(self) -> int:
+        return self.all_start_nanos // 1000
+
+    @property
+    def op_start_rel_micros(self) -> int:
+        return self.op_start_rel_nanos // 1000
+
+    @property
+    def op_end_rel_micros(self) -> int:
+        return self.op_end_rel_nanos // 1000
+
+    @property
+    def all_end_rel_micros(self) -> int:
+        return self.all_end_rel_nanos // 1000
 
 
 class DeviceStepStats:
@@ -43,10 +70,13 @@ class RunMetadata:
         self.cost_graph = None
 
     def add_trace(self, device: str, trace) -> None:
-        """Step stats of ``device`` from (name, label, start, end) entries in microseconds."""
+        """Step stats of ``device`` from (name, label, start, end, executions) entries, times in
+        wall-clock nanoseconds, kept in the order of their starts."""
         stats = DeviceStepStats(device)
-        for name, label, start, end in trace:
-            stats.node_stats.append(NodeExecStats(name, start, end - start, f"{name} = {label}"))
+        for name, label, start, end, executions in sorted(trace, key=lambda entry: entry[2]):
+            node = NodeExecStats(name, start, end - start, f"{name} = {label}")
+            node.executions = executions
+            stats.node_stats.append(node)
         self.step_stats.dev_stats.append(stats)
 
     def to_proto(self):
@@ -64,6 +94,10 @@ class RunMetadata:
                     op_end_rel_micros=int(node.op_end_rel_micros),
                     all_end_rel_micros=int(node.all_end_rel_micros),
                     timeline_label=node.timeline_label,
+                    all_start_nanos=node.all_start_nanos,
+                    op_start_rel_nanos=node.op_start_rel_nanos,
+                    op_end_rel_nanos=node.op_end_rel_nanos,
+                    all_end_rel_nanos=node.all_end_rel_nanos,
                 )
         return proto
 

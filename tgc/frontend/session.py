@@ -96,6 +96,8 @@ class Session:
         # Per-session state of host ops that keep it (queues: tgc/frontend/queues.py), by op name.
         self._host_state: dict = {}
         self._host_state_lock = threading.Lock()
+        # Traced runs write their ops' times into their variant's counters: one at a time.
+        self._tracing = threading.Lock()
 
     # ---- context management ----------------------------------------------------------------------
 
@@ -158,9 +160,9 @@ class Session:
         return self._run_general(plan, feed_dict, key, options)
 
     def _run_traced(self, plan, feed_dict, key, options, run_metadata):
-        """A run with ``trace_level`` set: its step stats get one entry per host op and one for
-        the compiled part (tgc compiles the graph's ops into one function, so its ops have no
-        times of their own)."""
+        """A run with ``trace_level`` set: its step stats get one entry per host op and one per
+        graph op of the compiled part, from a variant of its function that times each op
+        (``_run_compiled_traced``)."""
         trace: list = []
         result = self._run_general(plan, feed_dict, key, options, trace)
         run_metadata.add_trace(HOST_DEVICE, trace)
@@ -174,14 +176,19 @@ class Session:
             # Host sources (a queue's dequeue) run first; the compiled part takes their outputs
             # as it takes feeds.
             for op in plan.source_ops:
-                with timed(op.name, op.type):
+                with timed(op.name, _label(op)):
                     self._run_host_op(op, by_tensor, options)
             feeds.update((t, by_tensor[t]) for t in plan.cut)
         if plan.device_elements:
-            with timed("tgc/compiled_run", f"{len(plan.device_elements)} fetched values"):
-                self._run_compiled(plan, feeds, by_tensor, key)
+            if trace is not None and self._can_trace():
+                self._run_compiled_traced(plan, feeds, by_tensor, trace)
+            else:
+                # Untraced, or traced where ops cannot time themselves (a cluster, a GPU): one
+                # entry for the whole compiled part.
+                with timed("tgc/compiled_run", f"Compiled({len(plan.device_elements)} fetches)"):
+                    self._run_compiled(plan, feeds, by_tensor, key)
         for op in plan.host_ops:
-            with timed(op.name, op.type):
+            with timed(op.name, _label(op)):
                 self._run_host_op(op, by_tensor, options)
         # A fetched feed is returned as a copy, never the caller's own array.
         values = [
@@ -203,6 +210,36 @@ class Session:
         else:
             compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
         by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
+
+    def _run_compiled_traced(self, plan, feeds, by_tensor, trace: list) -> None:
+        """The compiled part of a traced run, by its traced variant (compiled and cached apart from
+        the ordinary function, which stays uninstrumented): each graph op's code records its
+        first start, total time and executions (tgc/lowering/trace_ops.py); ``trace`` gets one
+        entry per op that ran, its times made wall-clock nanoseconds."""
+        compiled = self._compiled(plan.device_elements, feeds, static=plan.static, traced=True)
+        table = compiled.trace
+        with self._tracing:
+            table.reset()
+            by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
+            records = table.records()
+        wall_offset = time.time_ns() - time.monotonic_ns()
+        for name, first, total, executions, _last in records:
+            op = self._graph_op(name)  # a loop's or cond's body ops included
+            label = _label(op) if op is not None else f"{table.kinds[table.names.index(name)]}()"
+            start = first + wall_offset
+            trace.append((name, label, start, start + total, executions))
+
+    def _graph_op(self, name: str):
+        try:
+            return self.graph.get_operation_by_name(name)
+        except KeyError:
+            return None
+
+    def _can_trace(self) -> bool:
+        """Whether this session's runs can time each op (CPU devices, in this process)."""
+        from tgc.driver.jit import can_trace
+
+        return self._cluster is None and can_trace(self._devices())
 
     def _run_host_op(self, op, by_tensor, options) -> None:
         """Runs a host op on the values of its inputs. One that keeps state in the session (a
@@ -382,15 +419,17 @@ class Session:
         except UnknownTargetError:
             return False  # the compile reports it
 
-    def _compiled(self, elements, feeds, static=False):
+    def _compiled(self, elements, feeds, static=False, traced=False):
         """The compiled function of a run signature. ``static``: every feed is typed by its array's
-        shape (the key has them all), not only those of unknown rank."""
+        shape (the key has them all), not only those of unknown rank; ``traced``: the variant that
+        times each op (a traced run's), cached apart."""
         fed = list(feeds)
         key = (
             tuple(id(e) for e in elements),
             tuple(id(t) for t in fed),
             tuple(feeds[t].shape for t in fed if static or t.spec.shape is None),
             static,
+            traced,
         )
         compiled = self._cache.get(key)
         if compiled is not None:
@@ -398,10 +437,10 @@ class Session:
         with self._compiling:
             compiled = self._cache.get(key)
             if compiled is None:
-                compiled = self._compile(key, elements, feeds, static)
+                compiled = self._compile(key, elements, feeds, static, traced)
         return compiled
 
-    def _compile(self, key, elements, feeds, static):
+    def _compile(self, key, elements, feeds, static, traced=False):
         run = self._select(elements, feeds, static)
         if static:
             # Feeds that fit their placeholders but not each other get TF's error, not a failed
@@ -418,6 +457,7 @@ class Session:
             self._devices(),
             soft,
             load=None if self._cluster is None else self._cluster.loader(run.ops),
+            trace=traced,
         )
         if self.config is not None and self.config.log_device_placement:
             for name, op_type, device in compiled.placement:
@@ -633,9 +673,15 @@ class _RunPlan:
 HOST_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"  # where a traced run's times are kept
 
 
+def _label(op) -> str:
+    """A step's timeline label of ``op`` after its name, as TF writes it: ``Type(input, ...)``."""
+    inputs = (t.name[:-2] if t.name.endswith(":0") else t.name for t in op.inputs)
+    return f"{op.type}({', '.join(inputs)})"
+
+
 class _Timer:
-    """``with timed(name, label):`` appends (name, label, start, end) in microseconds to
-    ``trace``; does nothing without one (an untraced run)."""
+    """``with timed(name, label):`` appends (name, label, start, end, executions = 1), times in
+    wall-clock nanoseconds, to ``trace``; does nothing without one (an untraced run)."""
 
     def __init__(self, trace):
         self.trace = trace
@@ -645,11 +691,11 @@ class _Timer:
         if self.trace is None:
             yield
             return
-        start = time.time()
+        start = time.time_ns()
         try:
             yield
         finally:
-            self.trace.append((name, label, int(start * 1e6), int(time.time() * 1e6)))
+            self.trace.append((name, label, start, time.time_ns(), 1))
 
 
 _OP = object()  # a fetched op, whose value is None

@@ -15,6 +15,7 @@ from mlir import ir
 
 from tgc.dialect.builder import decode_attrs
 from tgc.dialect.ir_helpers import all_ops, body_ops, functions, is_tgc_op, opdef_of
+from tgc.lowering import trace_ops
 from tgc.passes.base import ModulePass, PassFailure, format_location
 
 LOWERINGS: dict = {}
@@ -59,17 +60,44 @@ class CoreOp:
 
 
 def lower_function(function) -> None:
+    table = trace_ops.active_table()  # a traced run's compile: each op's code between clock reads
+    timed: set = set()  # the TF names timed so far in this function
     for operation in body_ops(function):
         opdef = opdef_of(operation)
         rule = None if opdef is None else LOWERINGS.get(opdef.name)
         if rule is None:
             continue
         with ir.InsertionPoint(operation), operation.location:
-            out = rule(CoreOp(operation))
+            if table is None:
+                out = rule(CoreOp(operation))
+            else:
+                out = _lower_traced(rule, operation, opdef.name, table, timed)
         outs = [] if out is None else (list(out) if isinstance(out, (list, tuple)) else [out])
         for result, new in zip(operation.results, outs):
             result.replace_all_uses_with(_as_value(new))
         operation.erase()
+
+
+def _lower_traced(rule, operation, kind: str, table, timed: set):
+    """``rule`` applied to ``operation`` with a clock read before its code and a record into the
+    slot of its TF name after (tgc/lowering/trace_ops.py); an op without a name is not timed. A
+    graph op lowered as several tgc ops (decomposed, a gradient's backward ops) adds the time of
+    each, and counts one execution at its first (``timed``: the names met in this function)."""
+    name = trace_ops.op_name(operation.location)
+    if name is None:
+        return rule(CoreOp(operation))
+    top = _outermost(operation)
+    start = trace_ops.begin(top)
+    out = rule(CoreOp(operation))
+    trace_ops.end(table.slot(name, kind), start, counts=name not in timed)
+    timed.add(name)
+    return out
+
+
+def _outermost(operation):
+    while operation.parent is not None:
+        operation = operation.parent
+    return operation
 
 
 def _as_value(value):
