@@ -1,0 +1,1050 @@
+"""TF1's ``tf.image``: resizing, flips and rotations, crops and pads, colour adjustments and colour
+spaces, dtype conversion, standardization, bounding-box sampling and image metrics.
+
+Every function is built from tgc's ops (gather, select, slicing, elementwise math), so gradients
+come from theirs: ``resize_bilinear`` is two gathers per axis and a lerp with constant weights, and
+its gradient is gather's scatter-add, the sum TF's ResizeBilinearGrad computes. Interpolation
+indices and weights are computed here in numpy with float32 arithmetic, step for step as TF's
+kernels compute them (``resize_bilinear_op.cc``, ``resize_nearest_neighbor_op.cc``), so the
+sizes they read must be known when the graph is built: the image's height and width and the new
+size (Python ints or constant tensors); the batch may be ``None``.
+
+uint8 images (what decoded JPEGs are) move through gathers, slices and selects as int8 bits
+(``tf.bitcast``), since tgc's integer lowerings are signless; arithmetic on them goes through
+``convert_image_dtype`` to float, as TF's own adjust_* functions do.
+
+Decoding and encoding files (``decode_jpeg``, ``encode_png``, ...) is not provided: tgc computes on
+numbers only, so images are decoded in Python and fed.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tgc.dialect.types import as_dtype
+from tgc.frontend import math_ops
+from tgc.frontend.array_ops import (
+    _constant_value,
+    concat,
+    expand_dims,
+    fill,
+    ones_like,
+    reshape,
+    shape,
+    squeeze,
+    stack,
+    transpose,
+    zeros_like,
+)
+from tgc.frontend.array_ops import range as tf_range
+from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.gather_ops import gather
+from tgc.frontend.math_ops import cast, identity
+from tgc.frontend.random_ops import random_uniform, rng_step
+from tgc.graph.graph import Tensor, get_default_graph
+
+__all__ = [
+    "ResizeMethod",
+    "resize_images",
+    "resize",
+    "resize_bilinear",
+    "resize_nearest_neighbor",
+    "resize_bicubic",
+    "resize_image_with_crop_or_pad",
+    "resize_with_crop_or_pad",
+    "flip_left_right",
+    "flip_up_down",
+    "random_flip_left_right",
+    "random_flip_up_down",
+    "transpose_image",
+    "rot90",
+    "crop_to_bounding_box",
+    "pad_to_bounding_box",
+    "central_crop",
+    "convert_image_dtype",
+    "rgb_to_grayscale",
+    "grayscale_to_rgb",
+    "rgb_to_hsv",
+    "hsv_to_rgb",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_saturation",
+    "adjust_hue",
+    "adjust_gamma",
+    "random_brightness",
+    "random_contrast",
+    "random_saturation",
+    "random_hue",
+    "per_image_standardization",
+    "total_variation",
+    "image_gradients",
+    "psnr",
+]
+
+
+class ResizeMethod:
+    """TF1's resize methods (``tf.image.ResizeMethod``); TF2's names ('bilinear', ...) are
+    accepted too."""
+
+    BILINEAR = 0
+    NEAREST_NEIGHBOR = 1
+    BICUBIC = 2
+    AREA = 3
+
+
+_METHOD_NAMES = {"bilinear": 0, "nearest": 1, "bicubic": 2, "area": 3}
+
+
+# ---- image shapes --------------------------------------------------------------------------------
+
+
+def _image(image, fn: str, name="image") -> Tensor:
+    """``image`` as a tensor of rank 3 or 4, or TF's error naming ``fn`` and the shape."""
+    image = convert_to_tensor(image, name=name)
+    rank = image.shape.ndims
+    if rank is None:
+        raise ValueError(f"{fn}: '{name}' ({image.name}) contains no shape (its rank is unknown)")
+    if rank < 3:
+        raise ValueError(
+            f"{fn}: '{name}' (shape {image.shape}) must be at least three-dimensional."
+        )
+    if rank > 4:
+        raise ValueError(
+            f"{fn}: '{name}' (shape {image.shape}) must have either 3 or 4 dimensions."
+        )
+    return image
+
+
+def _as_batch(image, fn: str, name="image"):
+    """(the image as a batch [n, h, w, c], whether it was one): 3-D images get a batch of 1."""
+    image = _image(image, fn, name)
+    if image.shape.ndims == 3:
+        return expand_dims(image, 0), False
+    return image, True
+
+
+def _unbatch(images, is_batch, name=None):
+    return identity(images, name=name) if is_batch else squeeze(images, [0], name=name)
+
+
+def _known_hw(images, fn: str) -> tuple:
+    """Height and width of a [n, h, w, c] batch, which must be known when the graph is built."""
+    _, h, w, _ = images.shape.as_list()
+    if h is None or w is None:
+        raise ValueError(
+            f"{fn}: the height and width of '{images.name}' {images.shape} must be known when the "
+            "graph is built (tgc computes interpolation and crop indices then)"
+        )
+    return h, w
+
+
+def _static_int(value, fn: str, what: str):
+    """A Python int from an int, a numpy integer or a constant scalar tensor; None when the value
+    is computed at run time."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        known = _constant_value(convert_to_tensor(value))
+        if known is None:
+            return None
+        value = known
+    array = np.asarray(value)
+    if array.size != 1 or array.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: {what} must be an int but got {value!r}")
+    return int(array.reshape(()))
+
+
+def _known_int(value, fn: str, what: str) -> int:
+    known = _static_int(value, fn, what)
+    if known is None:
+        raise ValueError(
+            f"{fn}: {what} must be known when the graph is built, not computed "
+            f"('{convert_to_tensor(value).name}')"
+        )
+    return known
+
+
+def _known_size(size, fn: str) -> tuple:
+    """A new size [new_height, new_width] as two Python ints."""
+    if isinstance(size, Tensor) or hasattr(size, "_as_graph_element"):
+        tensor = convert_to_tensor(size)
+        known = _constant_value(tensor)
+        if known is None:
+            raise ValueError(
+                f"{fn}: the new size must be known when the graph is built, but "
+                f"'{tensor.name}' is computed"
+            )
+        size = known
+    array = np.asarray(size)
+    if array.shape != (2,) or array.dtype.kind not in "iu":
+        raise ValueError(
+            f"{fn}: 'size' must be a 1-D int32 Tensor of 2 elements: new_height, new_width; got "
+            f"{size!r}"
+        )
+    new_h, new_w = (int(v) for v in array)
+    if new_h <= 0 or new_w <= 0:
+        raise ValueError(f"{fn}: the new size must be positive, got [{new_h}, {new_w}]")
+    return new_h, new_w
+
+
+# ---- uint8 through data movement -----------------------------------------------------------------
+
+
+def _moved(x: Tensor, move):
+    """``move(x)`` for an op that only moves elements (gather, slice, select, concat); uint8
+    travels as int8 bits, which those ops handle, and comes back as uint8."""
+    if x.dtype.name != "uint8":
+        return move(x)
+    return math_ops.bitcast(move(math_ops.bitcast(x, "int8")), "uint8")
+
+
+def _take(x: Tensor, indices, axis: int) -> Tensor:
+    """x's slices along ``axis`` at ``indices`` (a list, numpy array or int32 tensor)."""
+    if not isinstance(indices, Tensor):
+        indices = np.asarray(indices, np.int32)
+    return _moved(x, lambda v: gather(v, indices, axis=axis))
+
+
+def _select(condition, x: Tensor, y: Tensor) -> Tensor:
+    if x.dtype.name != "uint8":
+        return math_ops.where(condition, x, y)
+    bits = math_ops.where(condition, math_ops.bitcast(x, "int8"), math_ops.bitcast(y, "int8"))
+    return math_ops.bitcast(bits, "uint8")
+
+
+# ---- resizing ------------------------------------------------------------------------------------
+
+
+def _resize_scale(in_size: int, out_size: int, align_corners: bool) -> np.float32:
+    """TF's CalculateResizeScale, in float32."""
+    if align_corners and out_size > 1:
+        return np.float32(in_size - 1) / np.float32(out_size - 1)
+    return np.float32(in_size) / np.float32(out_size)
+
+
+def _bilinear_weights(in_size, out_size, align_corners, half_pixel_centers):
+    """(lower, upper, lerp) per output position, as TF's compute_interpolation_weights."""
+    scale = _resize_scale(in_size, out_size, align_corners)
+    positions = np.arange(out_size, dtype=np.float32)
+    if half_pixel_centers:
+        source = (positions + np.float32(0.5)) * scale - np.float32(0.5)
+    else:
+        source = positions * scale
+    floor = np.floor(source)
+    lower = np.maximum(floor, 0).astype(np.int32)
+    upper = np.minimum(np.ceil(source), in_size - 1).astype(np.int32)
+    return lower, upper, (source - floor).astype(np.float32)
+
+
+def _nearest_indices(in_size, out_size, align_corners, half_pixel_centers):
+    """Source index per output position, as TF's ResizeNearestNeighbor kernel picks it."""
+    scale = _resize_scale(in_size, out_size, align_corners)
+    positions = np.arange(out_size, dtype=np.float32)
+    source = (positions + np.float32(0.5)) * scale if half_pixel_centers else positions * scale
+    # roundf rounds halves away from zero; the source positions are never negative here.
+    picked = np.floor(source + np.float32(0.5)) if align_corners else np.floor(source)
+    picked = np.minimum(picked.astype(np.int64), in_size - 1)
+    if half_pixel_centers:
+        picked = np.maximum(picked, 0)
+    return picked.astype(np.int32)
+
+
+def _check_centers(fn, align_corners, half_pixel_centers):
+    if align_corners and half_pixel_centers:
+        raise ValueError(f"{fn}: If half_pixel_centers is True, align_corners must be False.")
+
+
+def _lerp(a, b, weights):
+    """a + (b - a) * weights, TF's compute_lerp."""
+    return math_ops.add(a, math_ops.multiply(math_ops.subtract(b, a), weights))
+
+
+def _dims(images, fn):
+    """Height and width of a [n, h, w, c] batch: Python ints where known, else scalar int32
+    tensors read at run time."""
+    _, h, w, _ = images.shape.as_list()
+    dims = shape(images)
+    return [d if d is not None else dims[axis] for axis, d in ((1, h), (2, w))]
+
+
+def _source_positions(in_size, out_size, align_corners, half_pixel_centers, for_nearest=False):
+    """Where each output position samples the input (float32), as TF's scalers compute it, for
+    an input size known only at run time (a tensor)."""
+    size_f = cast(in_size, "float32")
+    if align_corners and out_size > 1:
+        scale = math_ops.divide(cast(in_size - 1, "float32"), np.float32(out_size - 1))
+    else:
+        scale = math_ops.divide(size_f, np.float32(out_size))
+    positions = np.arange(out_size, dtype=np.float32)
+    if not half_pixel_centers:
+        return math_ops.multiply(positions, scale)
+    source = math_ops.multiply(positions + np.float32(0.5), scale)
+    return source if for_nearest else math_ops.subtract(source, np.float32(0.5))
+
+
+def _bilinear_axis(in_size, out_size, align_corners, half_pixel_centers):
+    """(lower, upper, lerp) for one axis: numpy when the input size is known, tensors when it
+    is read at run time."""
+    if isinstance(in_size, int):
+        return _bilinear_weights(in_size, out_size, align_corners, half_pixel_centers)
+    source = _source_positions(in_size, out_size, align_corners, half_pixel_centers)
+    floor = math_ops.floor(source)
+    lower = math_ops.maximum(cast(floor, "int32"), 0)
+    upper = math_ops.minimum(cast(math_ops.ceil(source), "int32"), in_size - 1)
+    return lower, upper, math_ops.subtract(source, floor)
+
+
+def _nearest_axis(in_size, out_size, align_corners, half_pixel_centers):
+    if isinstance(in_size, int):
+        return _nearest_indices(in_size, out_size, align_corners, half_pixel_centers)
+    source = _source_positions(in_size, out_size, align_corners, half_pixel_centers, True)
+    picked = math_ops.floor(math_ops.add(source, 0.5) if align_corners else source)
+    picked = math_ops.minimum(cast(picked, "int32"), in_size - 1)
+    return math_ops.maximum(picked, 0) if half_pixel_centers else picked
+
+
+def _along(weights, axis, count):
+    """Per-position weights shaped to broadcast along ``axis`` of a [n, h, w, c] batch."""
+    shape_ = [1, 1, 1, 1]
+    shape_[axis] = count
+    return reshape(weights, shape_)
+
+
+def resize_bilinear(images, size, align_corners=False, name=None, half_pixel_centers=False):
+    """`tf.image.resize_bilinear`: float32 [batch, new_height, new_width, channels]."""
+    fn = "resize_bilinear"
+    _check_centers(fn, align_corners, half_pixel_centers)
+    with get_default_graph().name_scope(name or "ResizeBilinear") as scope:
+        images, is_batch = _as_batch(images, fn, "images")
+        h, w = _dims(images, fn)
+        new_h, new_w = _known_size(size, fn)
+        images = cast(images, "float32")
+        top, bottom, y_lerp = _bilinear_axis(h, new_h, align_corners, half_pixel_centers)
+        left, right, x_lerp = _bilinear_axis(w, new_w, align_corners, half_pixel_centers)
+        x_lerp = _along(x_lerp, 2, new_w)
+        rows = [gather(images, rows, axis=1) for rows in (top, bottom)]
+        top_row, bottom_row = (
+            _lerp(gather(r, left, axis=2), gather(r, right, axis=2), x_lerp) for r in rows
+        )
+        out = _lerp(top_row, bottom_row, _along(y_lerp, 1, new_h))
+        return _unbatch(out, is_batch, name=scope)
+
+
+def resize_nearest_neighbor(images, size, align_corners=False, name=None, half_pixel_centers=False):
+    """`tf.image.resize_nearest_neighbor`: the images' dtype, each output pixel a copy of one
+    input pixel."""
+    fn = "resize_nearest_neighbor"
+    _check_centers(fn, align_corners, half_pixel_centers)
+    with get_default_graph().name_scope(name or "ResizeNearestNeighbor") as scope:
+        images, is_batch = _as_batch(images, fn, "images")
+        h, w = _dims(images, fn)
+        new_h, new_w = _known_size(size, fn)
+        rows = _nearest_axis(h, new_h, align_corners, half_pixel_centers)
+        cols = _nearest_axis(w, new_w, align_corners, half_pixel_centers)
+        out = _take(_take(images, rows, 1), cols, 2)
+        return _unbatch(out, is_batch, name=scope)
+
+
+_CUBIC_TABLE_SIZE = 1024
+
+
+def _cubic_table(a):
+    """TF's coefficient table (GetCoeffsTable): Keys' kernel at i / 1024 (column 0: |x| <= 1)
+    and at 1 + i / 1024 (column 1), float32."""
+    a = np.float32(a)
+    x = (np.arange(_CUBIC_TABLE_SIZE + 1) / _CUBIC_TABLE_SIZE).astype(np.float32)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    x = x + np.float32(1)
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.stack([near, far], 1).astype(np.float32)
+
+
+def _bicubic_weights(in_size, out_size, align_corners, half_pixel_centers):
+    """(indices [out, 4], weights [out, 4]) as TF's bicubic kernel (GetWeightsAndIndices): the
+    tabulated Keys kernel (a = -0.75 legacy; a = -0.5 with half-pixel centers, whose weights of
+    positions outside the image are dropped and the rest renormalized)."""
+    scale = _resize_scale(in_size, out_size, align_corners)
+    positions = np.arange(out_size, dtype=np.float32)
+    if half_pixel_centers:
+        source = (positions + np.float32(0.5)) * scale - np.float32(0.5)
+    else:
+        source = positions * scale
+    base = np.floor(source)
+    offset = np.rint((source - base) * np.float32(_CUBIC_TABLE_SIZE)).astype(np.int64)
+    table = _cubic_table(-0.5 if half_pixel_centers else -0.75)
+    back = _CUBIC_TABLE_SIZE - offset
+    weights = np.stack(
+        [table[offset, 1], table[offset, 0], table[back, 0], table[back, 1]], 1
+    ).astype(np.float32)
+    indices = base.astype(np.int64)[:, None] + np.arange(-1, 3)[None, :]
+    bounded = np.clip(indices, 0, in_size - 1)
+    if half_pixel_centers:
+        weights = np.where(bounded == indices, weights, np.float32(0)).astype(np.float32)
+        total = weights[:, 0] + weights[:, 1] + weights[:, 2] + weights[:, 3]
+        ok = np.abs(total) >= 1000.0 * np.finfo(np.float32).tiny
+        inverse = np.where(ok, np.float32(1) / np.where(ok, total, 1), np.float32(1))
+        weights = (weights * inverse.astype(np.float32)[:, None]).astype(np.float32)
+    return bounded.astype(np.int32), weights
+
+
+def _cubic_axis(images, indices, weights, axis):
+    """Sum over the 4 neighbours along ``axis`` of weight * neighbour."""
+    shape_ = [1, 1, 1, 1]
+    shape_[axis] = len(indices)
+    total = None
+    for k in range(4):
+        term = math_ops.multiply(
+            gather(images, indices[:, k], axis=axis), weights[:, k].reshape(shape_)
+        )
+        total = term if total is None else math_ops.add(total, term)
+    return total
+
+
+def resize_bicubic(images, size, align_corners=False, name=None, half_pixel_centers=False):
+    """`tf.image.resize_bicubic`: float32, Keys' cubic convolution along each axis."""
+    fn = "resize_bicubic"
+    _check_centers(fn, align_corners, half_pixel_centers)
+    with get_default_graph().name_scope(name or "ResizeBicubic") as scope:
+        images, is_batch = _as_batch(images, fn, "images")
+        h, w = _known_hw(images, fn)
+        new_h, new_w = _known_size(size, fn)
+        images = cast(images, "float32")
+        rows = _cubic_axis(
+            images, *_bicubic_weights(h, new_h, align_corners, half_pixel_centers), 1
+        )
+        out = _cubic_axis(rows, *_bicubic_weights(w, new_w, align_corners, half_pixel_centers), 2)
+        return _unbatch(out, is_batch, name=scope)
+
+
+def _method_code(method, fn):
+    code = _METHOD_NAMES.get(method, method) if isinstance(method, str) else method
+    if code not in (0, 1, 2, 3):
+        raise ValueError(f"{fn}: Resize method is not implemented: {method}")
+    if code == ResizeMethod.AREA:
+        raise ValueError(
+            f"{fn}: ResizeMethod.AREA is not supported by tgc; BILINEAR, NEAREST_NEIGHBOR and "
+            "BICUBIC are"
+        )
+    return code
+
+
+def _aspect_size(h, w, new_h, new_w):
+    """TF's preserve_aspect_ratio size: both sides scaled by the smaller factor, rounded half to
+    even in float32."""
+    factor = min(np.float32(new_h) / np.float32(h), np.float32(new_w) / np.float32(w))
+    return int(np.round(factor * np.float32(h))), int(np.round(factor * np.float32(w)))
+
+
+def resize_images(
+    images,
+    size,
+    method=ResizeMethod.BILINEAR,
+    align_corners=False,
+    preserve_aspect_ratio=False,
+    name=None,
+):
+    """TF1's `tf.image.resize_images` (also `tf.image.resize` in TF1): legacy pixel centers
+    (half_pixel_centers=False). The images come back unchanged when the size is theirs
+    (their dtype kept); otherwise float32, except NEAREST_NEIGHBOR, which keeps the dtype."""
+    fn = "resize_images"
+    code = _method_code(method, fn)
+    with get_default_graph().name_scope(name or "resize"):
+        images, is_batch = _as_batch(images, fn, "images")
+        h, w = _dims(images, fn)
+        new_h, new_w = _known_size(size, fn)
+        if preserve_aspect_ratio:
+            h, w = _known_hw(images, fn + " with preserve_aspect_ratio")
+            new_h, new_w = _aspect_size(h, w, new_h, new_w)
+        if (new_h, new_w) == (h, w):
+            return _unbatch(images, is_batch)
+        resizer = {0: resize_bilinear, 1: resize_nearest_neighbor, 2: resize_bicubic}[code]
+        return _unbatch(resizer(images, [new_h, new_w], align_corners=align_corners), is_batch)
+
+
+resize = resize_images
+
+
+# ---- flips, transposes and rotations -------------------------------------------------------------
+
+
+def _reverse(images, axis):
+    n = images.shape[axis].value
+    if n is not None:
+        return _take(images, np.arange(n - 1, -1, -1), axis)
+    indices = tf_range(shape(images)[axis] - 1, -1, -1)
+    return _moved(images, lambda v: gather(v, indices, axis=axis))
+
+
+def _flip(image, axis3, fn):
+    with get_default_graph().name_scope(fn) as scope:
+        images, is_batch = _as_batch(image, fn)
+        return _unbatch(_reverse(images, axis3 + 1), is_batch, name=scope)
+
+
+def flip_left_right(image):
+    """`tf.image.flip_left_right`: the width axis reversed."""
+    return _flip(image, 1, "flip_left_right")
+
+
+def flip_up_down(image):
+    """`tf.image.flip_up_down`: the height axis reversed."""
+    return _flip(image, 0, "flip_up_down")
+
+
+def _per_image_uniform(images, seed):
+    """One uniform [0, 1) draw per image of a [n, h, w, c] batch, shape [n, 1, 1, 1]; n may be
+    known only at run time."""
+    n = images.shape[0].value
+    if n is not None:
+        return random_uniform([n, 1, 1, 1], seed=seed)
+    like = fill(stack([shape(images)[0], 1, 1, 1]), 0.0)
+    graph = get_default_graph()
+    seed1, seed2 = graph.next_seeds(seed)
+    return make_op("random_uniform_like", [like, rng_step(graph)], seed=seed1, seed2=seed2)
+
+
+def _random_flip(image, axis3, seed, fn):
+    """Each image flipped with probability 1/2 (a batch: each image on its own draw)."""
+    with get_default_graph().name_scope(fn) as scope:
+        images, is_batch = _as_batch(image, fn)
+        flip = math_ops.less(_per_image_uniform(images, seed), 0.5)
+        out = _select(flip, _reverse(images, axis3 + 1), images)
+        return _unbatch(out, is_batch, name=scope)
+
+
+def random_flip_left_right(image, seed=None):
+    """`tf.image.random_flip_left_right`."""
+    return _random_flip(image, 1, seed, "random_flip_left_right")
+
+
+def random_flip_up_down(image, seed=None):
+    """`tf.image.random_flip_up_down`."""
+    return _random_flip(image, 0, seed, "random_flip_up_down")
+
+
+def transpose_image(image, name=None):
+    """`tf.image.transpose_image` (`tf.image.transpose`): height and width swapped."""
+    with get_default_graph().name_scope(name or "transpose") as scope:
+        images, is_batch = _as_batch(image, "transpose_image")
+        out = _moved(images, lambda v: transpose(v, [0, 2, 1, 3]))
+        return _unbatch(out, is_batch, name=scope)
+
+
+transpose_image_v2 = transpose_image
+
+
+def rot90(image, k=1, name=None):
+    """`tf.image.rot90`: rotated counter-clockwise by k * 90 degrees (k known when the graph is
+    built)."""
+    turns = _known_int(k, "rot90", "k") % 4
+    with get_default_graph().name_scope(name or "rot90") as scope:
+        images, is_batch = _as_batch(image, "rot90")
+        if turns == 1:  # TF: transpose(reverse(width))
+            out = _moved(_reverse(images, 2), lambda v: transpose(v, [0, 2, 1, 3]))
+        elif turns == 2:
+            out = _reverse(_reverse(images, 1), 2)
+        elif turns == 3:  # TF: reverse(transpose, width)
+            out = _reverse(_moved(images, lambda v: transpose(v, [0, 2, 1, 3])), 2)
+        else:
+            out = images
+        return _unbatch(out, is_batch, name=scope)
+
+
+# ---- crops and pads ------------------------------------------------------------------------------
+
+
+def _bounds(fn, values, names):
+    return [_known_int(v, fn, n) for v, n in zip(values, names)]
+
+
+def _crop(images, offset_h, offset_w, height, width):
+    return _moved(
+        images, lambda v: v[:, offset_h : offset_h + height, offset_w : offset_w + width, :]
+    )
+
+
+def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """`tf.image.crop_to_bounding_box`: the box with its top-left corner at (offset_height,
+    offset_width) and size target_height x target_width."""
+    fn = "crop_to_bounding_box"
+    with get_default_graph().name_scope(fn) as scope:
+        images, is_batch = _as_batch(image, fn)
+        h, w = _known_hw(images, fn)
+        oh, ow, th, tw = _bounds(
+            fn,
+            (offset_height, offset_width, target_height, target_width),
+            ("offset_height", "offset_width", "target_height", "target_width"),
+        )
+        for value, what in ((ow, "offset_width"), (oh, "offset_height")):
+            if value < 0:
+                raise ValueError(f"{fn}: {what} must be >= 0 (got {value}).")
+        for value, what in ((tw, "target_width"), (th, "target_height")):
+            if value <= 0:
+                raise ValueError(f"{fn}: {what} must be > 0 (got {value}).")
+        if w < tw + ow:
+            raise ValueError(f"{fn}: width must be >= target + offset ({w} < {tw} + {ow}).")
+        if h < th + oh:
+            raise ValueError(f"{fn}: height must be >= target + offset ({h} < {th} + {oh}).")
+        return _unbatch(_crop(images, oh, ow, th, tw), is_batch, name=scope)
+
+
+def _pad_axis(images, axis, before, after):
+    """Zeros before and after along ``axis``: a zero slice appended, then gathered where the
+    padding goes (works for a batch of unknown size; its gradient drops the zero slice)."""
+    n = images.shape[axis].value
+    if before == 0 and after == 0:
+        return images
+
+    def pad(v):
+        zero = zeros_like(v[:, :1] if axis == 1 else v[:, :, :1])
+        extended = concat([v, zero], axis)
+        indices = [n] * before + list(range(n)) + [n] * after
+        return gather(extended, np.asarray(indices, np.int32), axis=axis)
+
+    return _moved(images, pad)
+
+
+def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """`tf.image.pad_to_bounding_box`: the image placed at (offset_height, offset_width) in a
+    target_height x target_width image of zeros."""
+    fn = "pad_to_bounding_box"
+    with get_default_graph().name_scope(fn) as scope:
+        images, is_batch = _as_batch(image, fn)
+        h, w = _known_hw(images, fn)
+        oh, ow, th, tw = _bounds(
+            fn,
+            (offset_height, offset_width, target_height, target_width),
+            ("offset_height", "offset_width", "target_height", "target_width"),
+        )
+        for value, what in ((oh, "offset_height"), (ow, "offset_width")):
+            if value < 0:
+                raise ValueError(f"{fn}: {what} must be >= 0 (got {value}).")
+        if th - oh < h:
+            raise ValueError(f"{fn}: height must be <= target - offset ({h} > {th} - {oh}).")
+        if tw - ow < w:
+            raise ValueError(f"{fn}: width must be <= target - offset ({w} > {tw} - {ow}).")
+        out = _pad_axis(_pad_axis(images, 1, oh, th - oh - h), 2, ow, tw - ow - w)
+        return _unbatch(out, is_batch, name=scope)
+
+
+def resize_image_with_crop_or_pad(image, target_height, target_width):
+    """`tf.image.resize_image_with_crop_or_pad`: centrally cropped where the image is larger than
+    the target and zero-padded around where it is smaller."""
+    fn = "resize_image_with_crop_or_pad"
+    with get_default_graph().name_scope(fn) as scope:
+        images, is_batch = _as_batch(image, fn)
+        h, w = _known_hw(images, fn)
+        th = _known_int(target_height, fn, "target_height")
+        tw = _known_int(target_width, fn, "target_width")
+        if tw <= 0:
+            raise ValueError(f"{fn}: target_width must be > 0 (got {tw}).")
+        if th <= 0:
+            raise ValueError(f"{fn}: target_height must be > 0 (got {th}).")
+        cropped = crop_to_bounding_box(
+            images, max(-(th - h) // 2, 0), max(-(tw - w) // 2, 0), min(th, h), min(tw, w)
+        )
+        out = pad_to_bounding_box(cropped, max((th - h) // 2, 0), max((tw - w) // 2, 0), th, tw)
+        return _unbatch(out, is_batch, name=scope)
+
+
+resize_with_crop_or_pad = resize_image_with_crop_or_pad
+
+
+def central_crop(image, central_fraction):
+    """`tf.image.central_crop`: the central ``central_fraction`` of the height and width."""
+    fn = "central_crop"
+    fraction = central_fraction
+    if isinstance(fraction, Tensor):
+        known = _constant_value(fraction)
+        if known is None:
+            raise ValueError(f"{fn}: central_fraction must be known when the graph is built")
+        fraction = known
+    fraction = float(np.asarray(fraction))
+    if fraction <= 0.0 or fraction > 1.0:
+        raise ValueError(f"{fn}: central_fraction must be within (0, 1] (got {fraction})")
+    image = _image(image, fn)
+    if fraction == 1.0:
+        return image
+    with get_default_graph().name_scope(fn) as scope:
+        images, is_batch = _as_batch(image, fn)
+        h, w = _known_hw(images, fn)
+        top = int((float(h) - float(h) * fraction) / 2)
+        left = int((float(w) - float(w) * fraction) / 2)
+        out = _crop(images, top, left, h - 2 * top, w - 2 * left)
+        return _unbatch(out, is_batch, name=scope)
+
+
+# ---- dtypes --------------------------------------------------------------------------------------
+
+
+def _dtype_max(dtype):
+    return np.iinfo(dtype.name).max
+
+
+def _saturate_cast(x, dtype):
+    """Clamped to ``dtype``'s range (in x's dtype) where x's range exceeds it, then cast."""
+    lo, hi = np.iinfo(dtype.name).min, np.iinfo(dtype.name).max
+    if x.dtype.is_floating:
+        x = math_ops.minimum(math_ops.maximum(x, float(lo)), float(hi))
+    else:
+        in_info = np.iinfo(x.dtype.name)
+        if in_info.min < lo:
+            x = math_ops.maximum(x, constant(lo, dtype=x.dtype))
+        if in_info.max > hi:
+            x = math_ops.minimum(x, constant(hi, dtype=x.dtype))
+    return cast(x, dtype)
+
+
+def _int_arith(x):
+    """x ready for integer arithmetic: uint8 (which tgc computes on only after a cast) as int32."""
+    return cast(x, "int32") if x.dtype.name == "uint8" else x
+
+
+def convert_image_dtype(image, dtype, saturate=False, name=None):
+    """`tf.image.convert_image_dtype`: integers scaled to [0, MAX] of their dtype, floats to
+    [0, 1), converting between them as TF does (int -> float: x / MAX; float -> int:
+    x * (MAX + 0.5) cast; int -> int: a power-of-two multiply or floor division)."""
+    image = convert_to_tensor(image, name="image")
+    dtype = as_dtype(dtype)
+    for what, d in (("dtype", dtype), ("image dtype", image.dtype)):
+        if not (d.is_floating or d.is_integer):
+            raise AttributeError(
+                f"convert_image_dtype: {what} must be either floating point or "
+                f"integer, not {d.name}"
+            )
+    if dtype == image.dtype:
+        return identity(image, name=name)
+    with get_default_graph().name_scope(name or "convert_image") as scope:
+        if image.dtype.is_integer and dtype.is_integer:
+            scale_in, scale_out = _dtype_max(image.dtype), _dtype_max(dtype)
+            if scale_in > scale_out:
+                scale = (scale_in + 1) // (scale_out + 1)
+                scaled = math_ops.floordiv(_int_arith(image), scale)
+                out = _saturate_cast(scaled, dtype) if saturate else cast(scaled, dtype)
+            else:
+                converted = _saturate_cast(image, dtype) if saturate else cast(image, dtype)
+                scale = (scale_out + 1) // (scale_in + 1)
+                if dtype.name == "uint8":
+                    out = cast(math_ops.multiply(cast(converted, "int32"), scale), dtype)
+                else:
+                    out = math_ops.multiply(converted, constant(scale, dtype=dtype))
+            return identity(out, name=scope)
+        if image.dtype.is_floating and dtype.is_floating:
+            return cast(image, dtype, name=scope)
+        if image.dtype.is_integer:
+            scale = 1.0 / _dtype_max(image.dtype)
+            return math_ops.multiply(cast(image, dtype), scale, name=scope)
+        scaled = math_ops.multiply(image, _dtype_max(dtype) + 0.5)
+        return identity(_saturate_cast(scaled, dtype) if saturate else cast(scaled, dtype), scope)
+
+
+def _to_float(image):
+    """TF's adjust_* rule: float16 and float32 images computed in their dtype, others in float32
+    (through convert_image_dtype's scaling)."""
+    if image.dtype.name in ("float16", "float32"):
+        return image
+    return convert_image_dtype(image, "float32")
+
+
+# ---- colour spaces -------------------------------------------------------------------------------
+
+
+def _channels(images, fn, count, name="images"):
+    images = convert_to_tensor(images, name=name)
+    if images.shape.ndims is None or images.shape.ndims < 1:
+        raise ValueError(f"{fn}: '{name}' {images.shape} must have a channel dimension")
+    last = images.shape[-1].value
+    if last != count:
+        raise ValueError(
+            f"{fn}: the last dimension of '{images.name}' {images.shape} must be {count}"
+            + (" (a known size)" if last is None else "")
+        )
+    return images
+
+
+def _split_rgb(images):
+    rank = images.shape.ndims
+    return [images[(Ellipsis, slice(k, k + 1))] for k in range(3)] if rank else None
+
+
+def rgb_to_grayscale(images, name=None):
+    """`tf.image.rgb_to_grayscale`: 0.2989 R + 0.5870 G + 0.1140 B, in the images' dtype
+    (computed in float32 for integer images)."""
+    fn = "rgb_to_grayscale"
+    with get_default_graph().name_scope(name or fn) as scope:
+        images = _channels(images, fn, 3)
+        flt = convert_image_dtype(images, "float32")
+        weights = constant(np.array([0.2989, 0.5870, 0.1140], np.float32))
+        gray = math_ops.reduce_sum(math_ops.multiply(flt, weights), axis=-1, keepdims=True)
+        return convert_image_dtype(gray, images.dtype, name=scope)
+
+
+def grayscale_to_rgb(images, name=None):
+    """`tf.image.grayscale_to_rgb`: the one channel repeated three times."""
+    fn = "grayscale_to_rgb"
+    with get_default_graph().name_scope(name or fn) as scope:
+        images = _channels(images, fn, 1)
+        axis = images.shape.ndims - 1
+        return identity(_moved(images, lambda v: concat([v, v, v], axis)), name=scope)
+
+
+def rgb_to_hsv(images, name=None):
+    """`tf.image.rgb_to_hsv` (floats in [0, 1]): TF's RGBToHSV kernel formulas."""
+    fn = "rgb_to_hsv"
+    with get_default_graph().name_scope(name or "RGBToHSV") as scope:
+        images = _channels(images, fn, 3)
+        if not images.dtype.is_floating:
+            raise TypeError(f"{fn}: images must be floats, not {images.dtype.name}")
+        r, g, b = _split_rgb(images)
+        value = math_ops.maximum(math_ops.maximum(r, g), b)
+        spread = math_ops.subtract(value, math_ops.minimum(math_ops.minimum(r, g), b))
+        positive_value = math_ops.greater(value, 0.0)
+        saturation = math_ops.where(
+            positive_value, _safe_divide(spread, value, positive_value), zeros_like(value)
+        )
+        has_hue = math_ops.greater(spread, 0.0)
+        norm = math_ops.multiply(_safe_divide(ones_like(spread), spread, has_hue), 1.0 / 6.0)
+        hue = math_ops.where(
+            math_ops.equal(r, value),
+            math_ops.multiply(norm, math_ops.subtract(g, b)),
+            math_ops.where(
+                math_ops.equal(g, value),
+                math_ops.add(math_ops.multiply(norm, math_ops.subtract(b, r)), 2.0 / 6.0),
+                math_ops.add(math_ops.multiply(norm, math_ops.subtract(r, g)), 4.0 / 6.0),
+            ),
+        )
+        hue = math_ops.where(has_hue, hue, zeros_like(hue))
+        hue = math_ops.where(math_ops.less(hue, 0.0), math_ops.add(hue, 1.0), hue)
+        return concat([hue, saturation, value], images.shape.ndims - 1, name=scope)
+
+
+def _safe_divide(x, y, ok):
+    """x / y where ``ok``; elsewhere x / 1, so no inf or nan reaches the gradient of the branch
+    a select drops."""
+    return math_ops.divide(x, math_ops.where(ok, y, ones_like(y)))
+
+
+def hsv_to_rgb(images, name=None):
+    """`tf.image.hsv_to_rgb` (hue, saturation and value in [0, 1]): TF's HSVToRGB kernel."""
+    fn = "hsv_to_rgb"
+    with get_default_graph().name_scope(name or "HSVToRGB") as scope:
+        images = _channels(images, fn, 3)
+        if not images.dtype.is_floating:
+            raise TypeError(f"{fn}: images must be floats, not {images.dtype.name}")
+        h, s, v = _split_rgb(images)
+        dh = math_ops.multiply(h, 6.0)
+
+        def ramp(center, sign):
+            distance = math_ops.abs(math_ops.subtract(dh, center))
+            raw = math_ops.subtract(distance, 1.0) if sign > 0 else math_ops.subtract(2.0, distance)
+            return math_ops.clip_by_value(raw, 0.0, 1.0)
+
+        one_minus_s = math_ops.subtract(1.0, s)
+        channels = [
+            math_ops.multiply(math_ops.add(one_minus_s, math_ops.multiply(s, d)), v)
+            for d in (ramp(3.0, 1), ramp(2.0, -1), ramp(4.0, -1))
+        ]
+        return concat(channels, images.shape.ndims - 1, name=scope)
+
+
+# ---- colour adjustments --------------------------------------------------------------------------
+
+
+def adjust_brightness(image, delta):
+    """`tf.image.adjust_brightness`: delta added (in [0, 1) units for integer images), saturated
+    back to the image's dtype."""
+    with get_default_graph().name_scope("adjust_brightness") as scope:
+        image = convert_to_tensor(image, name="image")
+        flt = _to_float(image)
+        adjusted = math_ops.add(flt, cast(delta, flt.dtype))
+        return convert_image_dtype(adjusted, image.dtype, saturate=True, name=scope)
+
+
+def adjust_contrast(images, contrast_factor):
+    """`tf.image.adjust_contrast`: (x - mean) * factor + mean, the mean per image and channel
+    over height and width."""
+    fn = "adjust_contrast"
+    with get_default_graph().name_scope(fn) as scope:
+        images = convert_to_tensor(images, name="images")
+        if images.shape.ndims is not None and images.shape.ndims < 3:
+            raise ValueError(
+                f"{fn}: 'images' (shape {images.shape}) must be at least three-dimensional."
+            )
+        flt = _to_float(images)
+        mean = math_ops.reduce_mean(flt, axis=[-3, -2], keepdims=True)
+        factor = cast(contrast_factor, flt.dtype)
+        adjusted = math_ops.add(math_ops.multiply(math_ops.subtract(flt, mean), factor), mean)
+        return convert_image_dtype(adjusted, images.dtype, saturate=True, name=scope)
+
+
+def _adjust_hsv(image, fn, change):
+    with get_default_graph().name_scope(fn) as scope:
+        image = _channels(image, fn, 3, name="image")
+        flt = _to_float(image)
+        hsv = rgb_to_hsv(flt)
+        h, s, v = _split_rgb(hsv)
+        h, s = change(h, s)
+        rgb = hsv_to_rgb(concat([h, s, v], hsv.shape.ndims - 1))
+        return convert_image_dtype(rgb, image.dtype, name=scope)
+
+
+def adjust_saturation(image, saturation_factor, name=None):
+    """`tf.image.adjust_saturation`: saturation scaled by the factor and clipped to [0, 1]."""
+
+    def change(h, s):
+        factor = cast(saturation_factor, s.dtype)
+        return h, math_ops.clip_by_value(math_ops.multiply(s, factor), 0.0, 1.0)
+
+    return _adjust_hsv(image, "adjust_saturation", change)
+
+
+def adjust_hue(image, delta, name=None):
+    """`tf.image.adjust_hue`: delta added to the hue, which wraps around [0, 1)."""
+    if isinstance(delta, numbers.Real) and not -1 <= delta <= 1:
+        raise ValueError(f"adjust_hue: delta must be in the interval [-1, 1] (got {delta})")
+
+    def change(h, s):
+        shifted = math_ops.add(h, cast(delta, h.dtype))
+        return math_ops.subtract(shifted, math_ops.floor(shifted)), s
+
+    return _adjust_hsv(image, "adjust_hue", change)
+
+
+def adjust_gamma(image, gamma=1, gain=1):
+    """`tf.image.adjust_gamma`: gain * x ** gamma on the [0, 1] scale of the image's dtype."""
+    with get_default_graph().name_scope("adjust_gamma") as scope:
+        image = convert_to_tensor(image, name="image")
+        if isinstance(gamma, numbers.Real) and gamma < 0:
+            raise ValueError(
+                f"adjust_gamma: Gamma should be a non-negative real number (got {gamma})"
+            )
+        flt = image if image.dtype.is_floating else convert_image_dtype(image, "float32")
+        adjusted = math_ops.multiply(
+            cast(gain, flt.dtype), math_ops.pow(flt, cast(gamma, flt.dtype))
+        )
+        if image.dtype.is_floating:
+            return identity(adjusted, name=scope)
+        return convert_image_dtype(adjusted, image.dtype, saturate=True, name=scope)
+
+
+# ---- random adjustments --------------------------------------------------------------------------
+
+
+def _scalar_uniform(lower, upper, seed):
+    return random_uniform([], lower, upper, seed=seed)
+
+
+def random_brightness(image, max_delta, seed=None):
+    """`tf.image.random_brightness`: adjust_brightness by a delta uniform in
+    [-max_delta, max_delta)."""
+    if max_delta < 0:
+        raise ValueError(f"random_brightness: max_delta must be non-negative (got {max_delta}).")
+    return adjust_brightness(image, _scalar_uniform(-max_delta, max_delta, seed))
+
+
+def _check_range(fn, lower, upper):
+    if upper <= lower:
+        raise ValueError(f"{fn}: upper must be > lower (got lower={lower}, upper={upper}).")
+    if lower < 0:
+        raise ValueError(f"{fn}: lower must be non-negative (got {lower}).")
+
+
+def random_contrast(image, lower, upper, seed=None):
+    """`tf.image.random_contrast`: adjust_contrast by a factor uniform in [lower, upper)."""
+    _check_range("random_contrast", lower, upper)
+    return adjust_contrast(image, _scalar_uniform(lower, upper, seed))
+
+
+def random_saturation(image, lower, upper, seed=None):
+    """`tf.image.random_saturation`: adjust_saturation by a factor uniform in [lower, upper)."""
+    _check_range("random_saturation", lower, upper)
+    return adjust_saturation(image, _scalar_uniform(lower, upper, seed))
+
+
+def random_hue(image, max_delta, seed=None):
+    """`tf.image.random_hue`: adjust_hue by a delta uniform in [-max_delta, max_delta)."""
+    if max_delta > 0.5:
+        raise ValueError(f"random_hue: max_delta must be <= 0.5 (got {max_delta}).")
+    if max_delta < 0:
+        raise ValueError(f"random_hue: max_delta must be non-negative (got {max_delta}).")
+    return adjust_hue(image, _scalar_uniform(-max_delta, max_delta, seed))
+
+
+# ---- standardization and metrics -----------------------------------------------------------------
+
+
+def per_image_standardization(image):
+    """`tf.image.per_image_standardization`: (x - mean) / max(stddev, 1 / sqrt(pixels)) per
+    image, float32."""
+    fn = "per_image_standardization"
+    with get_default_graph().name_scope(fn) as scope:
+        image = _image(image, fn)
+        flt = cast(image, "float32")
+        axes = [-1, -2, -3]
+        known = image.shape.as_list()[-3:]
+        if None in known:
+            pixels = cast(math_ops.reduce_prod(shape(image)[-3:]), "float32")
+        else:
+            pixels = float(np.prod(known))
+        mean = math_ops.reduce_mean(flt, axis=axes, keepdims=True)
+        centered = math_ops.subtract(flt, mean)
+        stddev = math_ops.sqrt(
+            math_ops.reduce_mean(math_ops.square(centered), axis=axes, keepdims=True)
+        )
+        floor = math_ops.rsqrt(convert_to_tensor(pixels, dtype="float32"))
+        return math_ops.divide(centered, math_ops.maximum(stddev, floor), name=scope)
+
+
+def total_variation(images, name=None):
+    """`tf.image.total_variation`: the sum of absolute differences of neighbouring pixels (a
+    scalar for one image, one per image for a batch)."""
+    fn = "total_variation"
+    with get_default_graph().name_scope(name or fn) as scope:
+        images = _image(images, fn, "images")
+        batch = images.shape.ndims == 4
+        x = images if batch else expand_dims(images, 0)
+        dy = math_ops.subtract(x[:, 1:], x[:, :-1])
+        dx = math_ops.subtract(x[:, :, 1:], x[:, :, :-1])
+        axes = [1, 2, 3]
+        total = math_ops.add(
+            math_ops.reduce_sum(math_ops.abs(dy), axis=axes),
+            math_ops.reduce_sum(math_ops.abs(dx), axis=axes),
+        )
+        return identity(total if batch else total[0], name=scope)
+
+
+def image_gradients(image):
+    """`tf.image.image_gradients`: (dy, dx), each [batch, h, w, c], forward differences with a
+    zero last row (dy) and last column (dx)."""
+    image = convert_to_tensor(image, name="image")
+    if image.shape.ndims != 4:
+        raise ValueError(
+            f"image_gradients expects a 4D tensor [batch_size, h, w, d], not {image.shape}."
+        )
+    with get_default_graph().name_scope("image_gradients"):
+        dy = math_ops.subtract(image[:, 1:], image[:, :-1])
+        dx = math_ops.subtract(image[:, :, 1:], image[:, :, :-1])
+        dy = concat([dy, zeros_like(image[:, :1])], 1)
+        dx = concat([dx, zeros_like(image[:, :, :1])], 2)
+        return dy, dx
+
+
+def psnr(a, b, max_val, name=None):
+    """`tf.image.psnr`: 20 log10(max_val) - 10 log10(mean squared error) per image, float32."""
+    fn = "psnr"
+    with get_default_graph().name_scope(name or "PSNR") as scope:
+        a = _image(a, fn, "a")
+        b = _image(b, fn, "b")
+        if not a.shape.is_compatible_with(b.shape):
+            raise ValueError(f"{fn}: the images' shapes {a.shape} and {b.shape} differ")
+        a_flt = convert_image_dtype(a, "float32")
+        b_flt = convert_image_dtype(b, "float32")
+        max_flt = convert_image_dtype(convert_to_tensor(max_val, dtype=a.dtype), "float32")
+        mse = math_ops.reduce_mean(
+            math_ops.square(math_ops.subtract(a_flt, b_flt)), axis=[-3, -2, -1]
+        )
+        log10 = np.float32(np.log(10.0))
+        peak = math_ops.divide(math_ops.multiply(20.0, math_ops.log(max_flt)), log10)
+        return math_ops.subtract(
+            peak, math_ops.multiply(np.float32(10 / np.log(10)), math_ops.log(mse)), name=scope
+        )
