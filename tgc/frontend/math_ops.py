@@ -118,9 +118,11 @@ floor_div = floordiv
 
 
 def floormod(x, y, name=None):
-    """x - floor(x / y) * y: the remainder takes y's sign, as Python's % and `tf.floormod`."""
+    """x - floor(x / y) * y: the remainder takes y's sign, as Python's % and `tf.floormod`. Its ops
+    sit in the scope of its name, so that an integer division by zero names it ("FloorMod/...")."""
     a, b = _pair(x, y)
-    return subtract(a, multiply(floordiv(a, b), b), name=name or "FloorMod")
+    with a.graph.name_scope(name or "FloorMod") as scope:
+        return subtract(a, multiply(floordiv(a, b), b), name=scope)
 
 
 mod = floormod
@@ -519,17 +521,19 @@ def truncatediv(x, y, name=None):
         return where(
             less(q, constant(0, dtype=q.dtype)), ceil(q), floor(q), name=name or "TruncateDiv"
         )
-    quotient = floordiv(a, b)
-    remainder = subtract(a, multiply(quotient, b))
-    zero = constant(0, dtype=a.dtype)
-    inexact = logical_and(not_equal(remainder, zero), not_equal(less(a, zero), less(b, zero)))
-    return add(quotient, cast(inexact, a.dtype), name=name or "TruncateDiv")
+    with a.graph.name_scope(name or "TruncateDiv") as scope:
+        quotient = floordiv(a, b)
+        remainder = subtract(a, multiply(quotient, b))
+        zero = constant(0, dtype=a.dtype)
+        inexact = logical_and(not_equal(remainder, zero), not_equal(less(a, zero), less(b, zero)))
+        return add(quotient, cast(inexact, a.dtype), name=scope)
 
 
 def truncatemod(x, y, name=None):
     """`tf.truncatemod`: the remainder of truncatediv, with x's sign (C's fmod)."""
     a, b = _pair(x, y)
-    return subtract(a, multiply(truncatediv(a, b), b), name=name or "TruncateMod")
+    with a.graph.name_scope(name or "TruncateMod") as scope:
+        return subtract(a, multiply(truncatediv(a, b), b), name=scope)
 
 
 def tensordot(a, b, axes, name=None):

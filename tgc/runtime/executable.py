@@ -52,6 +52,7 @@ OUT_OF_MEMORY = 2  # values: the dims of the tensor that could not be allocated
 from tgc.runtime.host_calls import (  # noqa: E402
     ASSERTION_FAILED,
     INDEX_OUT_OF_RANGE,
+    INTEGER_DIVISION_BY_ZERO,
     NON_FINITE_VALUES,
 )
 
@@ -270,7 +271,7 @@ def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
         return errors.InvalidArgumentError(
             None, None, "Incompatible shapes: " + " vs. ".join(shapes) + where
         )
-    if kind in (ASSERTION_FAILED, NON_FINITE_VALUES, INDEX_OUT_OF_RANGE):
+    if kind in (ASSERTION_FAILED, NON_FINITE_VALUES, INDEX_OUT_OF_RANGE, INTEGER_DIVISION_BY_ZERO):
         return errors.InvalidArgumentError(
             None, None, host_calls.check_failure_message(kind, facts, values) + where
         )

@@ -1,5 +1,6 @@
 """The host side of compiled code's callbacks: tensors it sends, the prints it asks for, and the
-messages of its failed checks (tf.Assert, tf.check_numerics, tf.gather's index check).
+messages of its failed checks (tf.Assert, tf.check_numerics, tf.gather's index check, integer
+division by zero).
 
 Compiled code calls ``tgc_host_callback(action, message, values, count)``
 (tgc/lowering/runtime_errors.py ``host_call``), which calls the handler below. ``HOST_TENSOR``
@@ -31,6 +32,7 @@ import numpy as np
 ASSERTION_FAILED = 3  # tf.Assert: no values; its data tensors were sent through the host callback
 NON_FINITE_VALUES = 4  # tf.check_numerics: values: whether the tensor had NaNs, whether it had Infs
 INDEX_OUT_OF_RANGE = 5  # tf.gather: values: flat position, index, row count, indices' rank, dims
+INTEGER_DIVISION_BY_ZERO = 6  # an integer floordiv (and mod, truncatediv...) by 0: no values
 
 # Compiled code calls HOST_CALLBACK(action, message, values, count) with the same arguments as
 # tgc_runtime_error; it calls the handler given to SET_HOST_HANDLER, which returns. The actions:
@@ -249,7 +251,8 @@ def take_sent_tensors() -> list:
 
 
 def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
-    """TensorFlow's InvalidArgumentError text for a failed tf.Assert, check_numerics or gather."""
+    """TensorFlow's InvalidArgumentError text for a failed tf.Assert, check_numerics, gather or
+    integer division."""
     if kind == ASSERTION_FAILED:
         tensors = take_sent_tensors()
         parts = []
@@ -268,4 +271,6 @@ def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
         dims = values[4 : 4 + values[3]] if len(values) > 3 else ()
         where = ",".join(str(i) for i in np.unravel_index(position, dims)) if dims else position
         return f"indices[{where}] = {index} is not in [0, {limit})"
+    if kind == INTEGER_DIVISION_BY_ZERO:
+        return "Integer division by zero"
     return f"compiled code failed a run-time check (kind {kind})"

@@ -293,6 +293,23 @@ def broadcast_at_run_time(operands: list, result_shape: list, uncertain: dict):
     return out, {i: s for i, s in sizes.items() if result_shape[i] is None}
 
 
+def _device_of(operation) -> str:
+    """The device of the function holding ``operation`` ("" when it names none)."""
+    op = operation
+    while op is not None and op.name != "func.func":
+        op = op.parent
+    if op is None or "tgc.device" not in op.attributes:
+        return ""
+    return ir.StringAttr(op.attributes["tgc.device"]).value
+
+
+def can_report(operation) -> bool:
+    """Whether code at ``operation`` may call the host to fail the run (a run-time check): code for
+    the CPU (or for no device in particular) can; a GPU's or an accelerator's kernels cannot."""
+    device = _device_of(operation).upper()
+    return not any(kind in device for kind in ("GPU", "ACCEL"))
+
+
 def report_incompatible(condition: ir.Value, operands: list) -> None:
     """When ``condition`` holds at run time, fails the run with TensorFlow's "Incompatible shapes:
     [4,3] vs. [2,3]", naming the op being lowered (the current location)."""

@@ -1,22 +1,38 @@
-"""Core lowering of elementwise tgc ops: one linalg.generic each, with broadcasting index maps."""
+"""Core lowering of elementwise tgc ops: one linalg.generic each, with broadcasting index maps.
+
+An integer ``divide`` (TF's FloorDiv, and through it tf.floormod, tf.truncatediv, tf.truncatemod)
+on the CPU fails the run with TF's "Integer division by zero" when its divisor holds a 0: a run-time
+check (tgc/lowering/runtime_errors.py) after one reduction over the divisor, skipped when the
+divisor is a constant without zeros. Float division pays nothing."""
 
 from __future__ import annotations
 
+import numpy as np
 from mlir import ir
-from mlir.dialects import arith, math, scf, tensor
+from mlir.dialects import arith, linalg, math, scf, tensor
 
+from tgc.dialect.attrs import decode_dense
+from tgc.dialect.ir_helpers import defining_op, module_of
+from tgc.lowering import runtime_errors
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
+    REDUCTION,
+    affine_map,
+    can_report,
     const_index,
     dim,
     dim_key,
     element_type,
     elementwise,
+    empty,
+    generic,
+    identity_map,
     is_bool,
     is_float,
     scalar_const,
     shape_of,
 )
+from tgc.runtime.host_calls import INTEGER_DIVISION_BY_ZERO
 
 
 def _by_kind(float_fn, int_fn):
@@ -45,13 +61,69 @@ lowers("minimum")(_binary(arith.minimumf, arith.minsi))
 
 
 def _floor_div(a, b):
-    # Floor division as TensorFlow's floordiv; a zero divisor is replaced by 1, as in the reference.
-    zero, one = scalar_const(0, a.type), scalar_const(1, a.type)
-    safe = arith.select(arith.cmpi(arith.CmpIPredicate.eq, b, zero), one, b)
-    return arith.floordivsi(a, safe)
+    # Floor division as TensorFlow's floordiv. A zero divisor fails the run before this loop
+    # (_check_divisor); it is replaced by 1 here all the same, so that the loop never traps when
+    # the check is absent (GPU and accelerator kernels) or its handler returns. A divisor of -1
+    # negates (wrapping: INT_MIN // -1 is INT_MIN, as in TF), where the CPU's division would trap.
+    zero, one, minus_one = (scalar_const(v, a.type) for v in (0, 1, -1))
+    negates = arith.cmpi(arith.CmpIPredicate.eq, b, minus_one)
+    unsafe = arith.ori(negates, arith.cmpi(arith.CmpIPredicate.eq, b, zero))
+    quotient = arith.floordivsi(a, arith.select(unsafe, one, b))
+    return arith.select(negates, arith.subi(zero, a), quotient)
 
 
-lowers("divide")(_binary(arith.divf, _floor_div))
+@lowers("divide")
+def _divide(op):
+    x, y = op.operands
+    if (
+        not is_float(element_type(y))
+        and can_report(op.operation)
+        and 0 not in shape_of(x)
+        and not _nonzero_constant(y)
+    ):
+        _check_divisor(op, x, y)
+    return elementwise(op.operands, op.result_type, _by_kind(arith.divf, _floor_div))
+
+
+def _nonzero_constant(value: ir.Value) -> bool:
+    """Whether ``value`` is a constant without zeros (``x // 2``: nothing to check at run time)."""
+    operation = defining_op(value)
+    if operation is None or operation.name not in ("arith.constant", "tgc.constant"):
+        return False
+    return bool(np.all(decode_dense(operation.attributes["value"]) != 0))
+
+
+def _check_divisor(op, x: ir.Value, y: ir.Value) -> None:
+    """Fails the run with TensorFlow's "Integer division by zero" when an element of the divisor
+    ``y`` is 0: one reduction over y alone (not over the broadcast result), an OR of its elements'
+    "is zero", before the division's loop. An empty result (x has a dim of 0 at run time) divides
+    nothing and does not fail, as in TF."""
+    rank = len(shape_of(y))
+    i8 = ir.IntegerType.get_signless(8)
+    flag_type = ir.RankedTensorType.get([], i8)
+    init = linalg.fill(scalar_const(0, i8), outs=[empty(flag_type, {})])
+    zero = scalar_const(0, element_type(y))
+
+    def body(v, seen):
+        return arith.ori(seen, arith.extui(i8, arith.cmpi(arith.CmpIPredicate.eq, v, zero)))
+
+    maps = [identity_map(rank), affine_map(rank, [])]
+    (found,) = generic([y], [init], maps, [REDUCTION] * rank, body)
+    seen = arith.cmpi(
+        arith.CmpIPredicate.ne, tensor.ExtractOp(found, []).result, scalar_const(0, i8)
+    )
+    for j, d in enumerate(shape_of(x)):
+        if d is None:  # a dim known only at run time may be 0
+            seen = arith.andi(seen, arith.cmpi(arith.CmpIPredicate.ne, dim(x, j), const_index(0)))
+    check = scf.IfOp(seen)
+    with ir.InsertionPoint(check.then_block):
+        runtime_errors.report(
+            module_of(op.operation),
+            INTEGER_DIVISION_BY_ZERO,
+            {"node": runtime_errors.node_description(ir.Location.current)},
+            [],
+        )
+        scf.YieldOp([])
 
 
 def _ipow(a, b):

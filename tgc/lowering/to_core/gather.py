@@ -28,6 +28,7 @@ from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
     affine_map,
+    can_report,
     const_index,
     dim,
     element_type,
@@ -48,23 +49,6 @@ def _row_index(index: ir.Value, rows: ir.Value) -> tuple:
         arith.cmpi(arith.CmpIPredicate.sge, i, zero), arith.cmpi(arith.CmpIPredicate.slt, i, rows)
     )
     return arith.select(inside, i, zero), inside
-
-
-def _device_of(operation) -> str:
-    """The device of the function holding ``operation`` ("" when it names none)."""
-    op = operation
-    while op is not None and op.name != "func.func":
-        op = op.parent
-    if op is None or "tgc.device" not in op.attributes:
-        return ""
-    return ir.StringAttr(op.attributes["tgc.device"]).value
-
-
-def _can_report(operation) -> bool:
-    """Code for the CPU (or for no device in particular) can call the host; a GPU's or an
-    accelerator's kernels cannot."""
-    device = _device_of(operation).upper()
-    return not any(kind in device for kind in ("GPU", "ACCEL"))
 
 
 def _first_bad_index(indices: ir.Value, rows: ir.Value) -> tuple:
@@ -117,7 +101,7 @@ def _check_indices(op, indices: ir.Value, rows: ir.Value) -> None:
 @lowers("gather")
 def _gather(op):
     params, indices = op.operands
-    if _can_report(op.operation):
+    if can_report(op.operation):
         _check_indices(op, indices, dim(params, 0))
     out_shape = shape_of(op.result_type)
     k = len(shape_of(indices))
