@@ -223,11 +223,14 @@ class Session:
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
             records = table.records()
         wall_offset = time.time_ns() - time.monotonic_ns()
+        specs = _run_specs(compiled.ops, feeds)
         for name, first, total, executions, _last in records:
             op = self._graph_op(name)  # a loop's or cond's body ops included
             label = _label(op) if op is not None else f"{table.kinds[table.names.index(name)]}()"
+            # Outputs of the step's shapes; a loop's body ops have none (shapes of one pass).
+            outputs = [specs[t] for t in op.outputs if t in specs] if op is not None else []
             start = first + wall_offset
-            trace.append((name, label, start, start + total, executions))
+            trace.append((name, label, start, start + total, executions, outputs))
 
     def _graph_op(self, name: str):
         try:
@@ -423,6 +426,10 @@ class Session:
         """The compiled function of a run signature. ``static``: every feed is typed by its array's
         shape (the key has them all), not only those of unknown rank; ``traced``: the variant that
         times each op (a traced run's), cached apart."""
+        # A fed string (a feedable iterator's handle, a summary's tag) is read by host ops only:
+        # no compiled op takes strings, so it is no argument of the compiled function.
+        if any(t.spec.dtype == "string" for t in feeds):
+            feeds = {t: v for t, v in feeds.items() if t.spec.dtype != "string"}
         fed = list(feeds)
         key = (
             tuple(id(e) for e in elements),
@@ -671,6 +678,28 @@ class _RunPlan:
 
 
 HOST_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"  # where a traced run's times are kept
+
+
+def _run_specs(ops, feeds) -> dict:
+    """The shapes this run's ops produced (the feeds' actual shapes through the registry's
+    result rules; ``ops`` in graph order), for a traced run's outputs and memory. Only outputs
+    whose shapes are all known are kept."""
+    known = {t: TensorSpec(feeds[t].shape, t.spec.dtype) for t in feeds}
+    for op in ops:
+        if op.opdef is None:
+            continue
+        inputs = [known.get(t, t.spec) for t in op.inputs]
+        try:
+            outs = REGISTRY[op.opdef].result_specs(inputs, op.attrs)
+        except ShapeError:  # a shape its values decide (a computed reshape): left unknown
+            continue
+        for t, spec in zip(op.outputs, outs):
+            known.setdefault(t, spec)
+    return {
+        t: spec
+        for t, spec in known.items()
+        if spec.shape is not None and None not in spec.shape and spec.dtype != "string"
+    }
 
 
 def _label(op) -> str:

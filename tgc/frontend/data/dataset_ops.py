@@ -16,7 +16,7 @@ import numpy as np
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend.data import structure
 from tgc.frontend.data.functions import TracedFunction, as_bool
-from tgc.graph.graph import Tensor, get_default_graph
+from tgc.graph.graph import Tensor, TensorShape, get_default_graph
 
 _UNKNOWN_CARDINALITY = -2
 
@@ -202,7 +202,7 @@ def _component(value, what: str):
         elif array.dtype == np.float64:
             array = array.astype(np.float32)
     as_dtype(array.dtype)  # raises for a dtype tgc has not
-    return np.ascontiguousarray(array)
+    return np.array(array, order="C")  # (ascontiguousarray would make a scalar rank 1)
 
 
 def _all_text(array) -> bool:
@@ -212,7 +212,8 @@ def _all_text(array) -> bool:
 def _spec(component) -> TensorSpec:
     if isinstance(component, Tensor):
         return component.spec
-    return TensorSpec(tuple(component.shape), as_dtype(component.dtype).name)
+    dtype = "string" if component.dtype == object else as_dtype(component.dtype).name
+    return TensorSpec(tuple(component.shape), dtype)
 
 
 def _value(component, context):
@@ -373,7 +374,8 @@ def _shape_structure(types, shapes):
             )
         parts = [None] * len(types) if shapes is None else shapes
         return tuple(_shape_structure(t, s) for t, s in zip(types, parts))
-    return structure.shape_tuple(shapes)
+    # A TensorShape, not a tuple, so that a shape is a leaf of the structure.
+    return TensorShape(structure.shape_tuple(shapes))
 
 
 def _lists_as_tuples(item, specs):
@@ -430,9 +432,9 @@ class _Batch(Dataset):
             rows = list(itertools.islice(stream, self._size))
             if not rows or (self._drop and len(rows) < self._size):
                 return
-            yield tuple(self._stack([r[i] for r in rows], i) for i in range(len(rows[0])))
+            yield tuple(self._stack([r[i] for r in rows], i, context) for i in range(len(rows[0])))
 
-    def _stack(self, parts, index):
+    def _stack(self, parts, index, context):
         first = parts[0].shape
         for k, part in enumerate(parts):
             if part.shape != first:
@@ -459,32 +461,52 @@ class _PaddedBatch(_Batch):
                     f"components of shape {structure.shape_text(spec.shape)}"
                 )
         self._padded = shapes
-        if padding_values is None:
-            values = [b"" if s.dtype == "string" else 0 for s in specs]
-        else:
-            values = structure.flatten(padding_values)
-        self._fill = [structure.as_component(v, s) for v, s in zip(values, specs)]
+        self._fill = _padding_values(padding_values, dataset._specs)
         super().__init__(dataset, batch_size, drop_remainder)
+        self._captures = [v for v in self._fill if isinstance(v, Tensor)]
         outer = self._size if self._drop else None
         self._specs = structure.pack(
             dataset._specs,
             [TensorSpec((outer, *shape), s.dtype) for shape, s in zip(shapes, specs)],
         )
 
-    def _stack(self, parts, index):
+    def _stack(self, parts, index, context):
         wanted = self._padded[index]
         dims = [
             max(p.shape[axis] for p in parts) if d is None else d for axis, d in enumerate(wanted)
         ]
-        out = np.full((len(parts), *dims), self._fill[index], dtype=parts[0].dtype)
+        fill = structure.as_component(_value(self._fill[index], context), self._flat_specs()[index])
+        out = np.full(
+            (len(parts), *dims), fill.item() if fill.dtype == object else fill, fill.dtype
+        )
         for k, part in enumerate(parts):
             if any(have > want for have, want in zip(part.shape, dims)):
                 raise _invalid(
                     f"Attempted to pad to a smaller size than the input element: component "
                     f"{index} has shape {list(part.shape)}, padded shape {dims}."
                 )
-            out[(k, *[slice(0, d) for d in part.shape])] = part
+            # (an object array's 0-d part is assigned by its item, not as an array object)
+            out[(k, *[slice(0, d) for d in part.shape])] = part if part.ndim else part.item()
         return out
+
+
+def _padding_values(values, specs) -> list:
+    """One padding value per component (a graph tensor or an array): zeros (empty strings) by
+    default; given values must have their component's dtype, as in TF (Python ints are int32)."""
+    flat = structure.flatten(specs)
+    if values is None:
+        return [structure.as_component(b"" if s.dtype == "string" else 0, s) for s in flat]
+    given = [_component(v, "padded_batch") for v in _flat_shapes(values, specs)]
+    for value, spec in zip(given, flat):
+        dtype = _spec(value).dtype
+        if dtype != spec.dtype:
+            raise TypeError(
+                f"Invalid `padding_values`. `padding_values` values type <dtype: '{dtype}'> does "
+                f"not match type <dtype: '{spec.dtype}'> of the corresponding input component."
+            )
+        if _spec(value).shape not in ((), None):
+            raise ValueError(f"padded_batch: a padding value must be a scalar, got {value!r}")
+    return given
 
 
 def _pads(padded, shape) -> bool:
