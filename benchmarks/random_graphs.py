@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 def draw(seed: int, args, entries=None):
     """Graph ``seed`` as this campaign's options draw it."""
-    from conformance.checks import compiles_static_shapes, draws_control_flow_pinned, target_named
+    from conformance.checks import draws_control_flow_pinned, target_named
     from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
 
     target = target_named(args.target)
@@ -53,7 +53,6 @@ def draw(seed: int, args, entries=None):
         favour=target.favour,  # an accelerator's ops are drawn more often
         control_flow=args.control_flow,
         control_on_pinned_devices=draws_control_flow_pinned(target),
-        static_shapes=compiles_static_shapes(target),
     )
 
 

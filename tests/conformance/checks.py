@@ -113,14 +113,6 @@ def draws_control_flow_pinned(target: Target) -> bool:
     return target.accelerator or {"while", "if"} <= set(supported)
 
 
-def compiles_static_shapes(target: Target) -> bool:
-    """Whether the target's compiler takes static shapes only (the GPU, the accelerator): a
-    Session specializes the feeds' None dims, but not those of a loop's or cond's result."""
-    from tgc.dialect import targets
-
-    return bool(getattr(targets.get(target.compiler), "static_shapes", False))
-
-
 def _runs_variant(compiler, variant: str) -> bool:
     """Whether a compiler target can run a variant: artifacts need an artifact format, and @tgc.jit
     and tgc.grad compile for the CPU."""

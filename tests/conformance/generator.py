@@ -82,21 +82,11 @@ EXCLUDED_TRAITS = {
 # them too. Remove an entry, and the lines that test for it, once its fix lands. Issue 12's #1-#4
 # (fan-out with several targets, run-time broadcasting of None dims fed 1, reductions over no axes,
 # the gradient of a reshape with unknown dims), finding F2 (a 0-d Variable in an artifact) and F4 (a
-# pool of a tensor with 0 channels) were entries here until their fixes landed; the generator draws
-# them all (test_random_graphs.py checks that it does).
-KNOWN_BUGS: dict = {
-    # Avoided on targets that compile static shapes only (draw_graph's static_shapes, from the
-    # compiler target's static_shapes): elsewhere the situation is no bug, and drawn.
-    "dynamic-control-results": (
-        "a loop or cond result with an unknown dim (a None-dim shape invariant, branches of "
-        "different shapes, a placeholder's None dim through a loop) read by an op placed on a "
-        "target that compiles static shapes only: the accelerator's tgc-accel-tile-generic "
-        "refuses it ('the accelerator needs static shapes'), the GPU's partition too ('the nvptx "
-        "target compiles static shapes only'), instead of placement keeping the op on the CPU "
-        "(/tmp/notes/requests.md)"
-    ),
-}
-DYNAMIC_CONTROL = "dynamic-control-results"
+# pool of a tensor with 0 channels) and "dynamic-control-results" (a loop's or cond's result of
+# unknown shape read by an op on a target that compiles static shapes only: placement now keeps such
+# an op on the CPU) were entries here until their fixes landed; the generator draws them all
+# (test_random_graphs.py checks that it does).
+KNOWN_BUGS: dict = {}
 
 
 # ---- choices -------------------------------------------------------------------------------------
@@ -706,9 +696,6 @@ def _pick_output(ch: Chooser, sub: GraphSpec, fits) -> int | None:
 
 def _draw_loop(ch, spec: GraphSpec, entries: list, avoid: set, depth: int, pending: list) -> None:
     floats = _pool(spec, FLOAT)
-    static_only = DYNAMIC_CONTROL in avoid
-    if static_only:
-        floats = [v for v in floats if None not in spec.static[v].shape]
     loop_vars = _distinct(ch, spec, floats, ch.integer(1, 2))
     if not loop_vars:
         raise Reject("no float value to loop over")
@@ -723,7 +710,7 @@ def _draw_loop(ch, spec: GraphSpec, entries: list, avoid: set, depth: int, pendi
         captured.append(ch.choice(bools))
     statics = [spec.static[v].shape for v in loop_vars]
     invariants = None
-    if ch.chance(30) and not static_only:  # a None dim in a shape invariant (it could vary)
+    if ch.chance(30):  # a None dim in a shape invariant (it could vary)
         invariants = [tuple(s) for s in statics]
         j = ch.integer(0, len(loop_vars) - 1)
         if invariants[j]:
@@ -761,10 +748,6 @@ def _draw_loop(ch, spec: GraphSpec, entries: list, avoid: set, depth: int, pendi
     _commit(spec, Node("while_loop", args, attrs, len(loop_vars), ch.integer(0, 1)), pending)
 
 
-def _static(spec: GraphSpec, v: int) -> bool:
-    return None not in spec.static[v].shape
-
-
 def _draw_predicate(ch, spec: GraphSpec, pending: list) -> int:
     """A scalar bool: one the graph has (a comparison, a fed placeholder), or a drawn float scalar
     compared with a threshold well away from it (so float32 rounding cannot flip it)."""
@@ -796,7 +779,6 @@ def _draw_branching(
     preds = [
         _draw_predicate(ch, spec, pending) for _ in range(1 if kind == "cond" else ch.integer(1, 2))
     ]
-    static_only = DYNAMIC_CONTROL in avoid
     floats = _pool(spec, FLOAT)
     captured = _distinct(ch, spec, floats, ch.integer(1, 3))
     if not captured:
@@ -812,19 +794,15 @@ def _draw_branching(
         outputs = []
         for k in range(results):
             if b == 0:
-                out = _pick_output(ch, sub, lambda v: static_only <= _static(sub, v))
+                out = _pick_output(ch, sub, lambda v: True)
             else:  # the first branch's structure: same dtype and rank, the same shape most often
                 first = branches[0], outputs_of[0][k]
                 want = first[0].values[first[1]].shape
-                same = ch.chance(80) or static_only
+                same = ch.chance(80)
 
                 def fits(v, want=want, same=same):
                     shape = sub.values[v].shape
-                    return (
-                        len(shape) == len(want)
-                        and (shape == want or not same)
-                        and static_only <= _static(sub, v)
-                    )
+                    return len(shape) == len(want) and (shape == want or not same)
 
                 out = _pick_output(ch, sub, fits)
             if out is None:
@@ -960,7 +938,6 @@ def draw_graph(
     favour=(),
     control_flow: int = 0,
     control_on_pinned_devices: bool = True,
-    static_shapes: bool = False,
 ) -> GraphSpec:
     """A random graph: 2-4 inputs, 3-12 drawn ops (domain adapters come on top), its reference
     values, fetches, loss and gradient targets. ``avoid`` names KNOWN_BUGS
@@ -968,14 +945,10 @@ def draw_graph(
     ``control_flow``: the percentage of draws that are a loop, cond or case (at least one is
     drawn when it is not 0), and a fed bool placeholder sometimes; 0 draws the graphs of old.
     ``control_on_pinned_devices=False``: none in the two_devices variant, which pins every op
-    to a device of the target without soft placement (for a target that cannot run them).
-    ``static_shapes``: the target compiles static shapes only (the GPU, the accelerator), so
-    KNOWN_BUGS' "dynamic-control-results" applies to it (elsewhere it is not avoided)."""
+    to a device of the target without soft placement (for a target that cannot run them)."""
     entries = list((entries or catalogue()).values())
     favoured = [e for e in entries if e.name in favour]
     avoid = set(avoid)
-    if not static_shapes:
-        avoid.discard(DYNAMIC_CONTROL)
     dtype = "float64" if ch.chance(60) else "float32"
     spec = GraphSpec(seed=seed, dtype=dtype, inputs=[], nodes=[])
     spec.variant = variant or ch.choice(VARIANTS)

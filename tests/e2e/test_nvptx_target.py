@@ -492,7 +492,9 @@ def test_in_process_loading_without_a_gpu_says_why(tmp_path):
     reason = cuda_status()
     if reason is None:
         pytest.skip("this machine has a GPU")
-    with pytest.raises(CompileError, match="the nvptx target cannot run here: " + reason):
+    with pytest.raises(
+        CompileError, match=re.escape("the nvptx target cannot run here: " + reason)
+    ):
         NVPTX.load_in_process(None, [], {})
     assert NVPTX.available_devices() == 0
 

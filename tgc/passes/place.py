@@ -7,7 +7,11 @@ Runs after the graph passes, before tgc-partition. Rules, in order:
 2. an op's requested device (from `tgc.device` scopes, full or partial: `/job:ps/task:0`, `/gpu:0`,
    `/device:CPU:1`) restricts it to the matching available devices;
 3. only devices whose target can run the op qualify (the target registry, tgc/dialect/targets.py:
-   by name, or by the op's types for a target that says so);
+   by name, or by the op's types for a target that says so); a target that compiles static shapes
+   only (the GPU's, the accelerator's) does not get an op with an operand or result of unknown
+   dims (a loop's or a cond's result whose shape is known at run time only) when another device
+   can run it: such an op goes to the CPU, and partitioning makes the transfers (a single-target
+   compile keeps it, and the target's lowering says which tensor lacks a shape);
    with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped
    instead;
 4. among what remains, the white paper's greedy heuristic: the device where the op would finish
@@ -64,6 +68,32 @@ def _can_run(operation, device: DeviceSpec) -> bool:
     return target is not None and opdef is not None and target.can_place(operation, opdef.name)
 
 
+def _unknown_shape(operation, named: bool = False) -> str:
+    """'operand 0 is tensor<2x?xf32>' (with ``named``: "operand 0 of 'tgc.read' is ...") for the
+    first operand or result of ``operation`` of unknown dims or rank, else ''."""
+    for kind, values in (("operand", operation.operands), ("result", operation.results)):
+        for i, value in enumerate(values):
+            type_ = value.type
+            if isinstance(type_, ir.ShapedType) and not ir.ShapedType(type_).has_static_shape:
+                whose = f" of '{operation.name}'" if named else ""
+                return f"{kind} {i}{whose} is {type_}"
+    return ""
+
+
+def _shape_refusal(members, device: DeviceSpec) -> str:
+    """Why ``device`` cannot take the ops ``members`` for their shapes ('' when it can): its target
+    compiles static shapes only (its kernels are compiled for one shape of every tensor) and one
+    of them has a tensor of unknown dims."""
+    target = targets.for_device_type(device.device_type)
+    if target is None or not target.static_shapes:
+        return ""
+    for op in members:
+        unknown = _unknown_shape(op, named=len(members) > 1)
+        if unknown:
+            return f"target {target.name} compiles static shapes only and {unknown}"
+    return ""
+
+
 class _Placer:
     def __init__(self, pass_, devices, soft=False):
         self.pass_ = pass_
@@ -82,7 +112,10 @@ class _Placer:
                 f"no available device can run '{operation.name}'{_with_group(members)} "
                 f"({self._targets()} does not run it); available: {self._names()}",
             )
-        chosen = kinds_ok
+        # An unknown dim keeps the op off static-shape targets while another device can run it; a
+        # compile for such a target alone keeps it there, and the lowering names the tensor.
+        runnable = [(n, d) for n, d in kinds_ok if not _shape_refusal(members, d)] or kinds_ok
+        chosen = runnable
         for text in requests:
             request = DeviceSpec.from_string(text)
             narrowed = [(n, d) for n, d in chosen if matches(request, d)]
@@ -94,7 +127,8 @@ class _Placer:
                     operation,
                     f"cannot place '{operation.name}' on requested device '{text}': "
                     f"available devices that can run it{_with_group(members)} are "
-                    f"{[n for n, _ in kinds_ok]}{self._refusals(members, request)}",
+                    f"{[n for n, _ in runnable]}{self._refusals(members, request)}"
+                    f"{self._shape_refusals(members, request)}",
                 )
         return chosen
 
@@ -105,6 +139,12 @@ class _Placer:
         if len(members) < 2 or not refused or not requested:
             return ""
         return f" ('{requested[0].device_type}' does not run {', '.join(map(repr, refused))})"
+
+    def _shape_refusals(self, members, request) -> str:
+        """Why the requested devices do not take the ops for their shapes ('' when they would)."""
+        requested = [d for _, d in self.devices if matches(request, d)]
+        reasons = [r for r in (_shape_refusal(members, d) for d in requested) if r]
+        return f" ({reasons[0]})" if reasons else ""
 
     def _names(self):
         return [n for n, _ in self.devices]

@@ -65,3 +65,13 @@ func.func @transfers(%x: memref<4x3xf32>, %out: memref<4x3xf32>) {
   memref.copy %r, %out : memref<4x3xf32> to memref<4x3xf32>
   return
 }
+
+// -----
+
+// A dim read on the host means a buffer of unknown shape, which the launch plan cannot size.
+// CHECK: nvptx_check_host.mlir:[[@LINE+3]]:{{[0-9]+}}: error: the nvptx target cannot run 'memref.dim' of @unknown_dim on the host (a tensor of unknown shape: the target compiles static shapes only)
+func.func @unknown_dim(%x: memref<?xf32>) -> index {
+  %c0 = arith.constant 0 : index
+  %d = memref.dim %x, %c0 : memref<?xf32>
+  return %d : index
+}

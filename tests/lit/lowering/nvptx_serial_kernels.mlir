@@ -115,3 +115,26 @@ func.func @scatter(%rows: memref<4xindex>, %out: memref<5xf32>, %result: memref<
   memref.copy %done, %result : memref<5xf32> to memref<5xf32>
   return
 }
+
+// An alloc sized by a dim read in the run cannot move before the run: it ends it and stays after
+// the dim (moved, it used the dim before its definition: "operand #0 does not dominate this use",
+// a campaign's loop gradient with a [1, None] placeholder). The dim, still used after its run,
+// stays on the host, where tgc-nvptx-check-host names it.
+// CHECK-LABEL: func.func @alloc_sized_by_the_run(
+// CHECK-SAME:      %[[IN:.+]]: memref<?x?xf32>,
+// CHECK:         %[[D:.+]] = memref.dim %[[IN]]
+// CHECK-NEXT:    %[[A:.+]] = memref.alloc(%[[D]]) : memref<1x?xf32>
+// CHECK-NEXT:    scf.parallel
+func.func @alloc_sized_by_the_run(%in: memref<?x?xf32>, %out: memref<1x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %d = memref.dim %in, %c1 : memref<?x?xf32>
+  %a = memref.alloc(%d) : memref<1x?xf32>
+  scf.parallel (%j) = (%c0) to (%d) step (%c1) {
+    %v = memref.load %in[%c0, %j] : memref<?x?xf32>
+    memref.store %v, %a[%c0, %j] : memref<1x?xf32>
+    scf.reduce
+  }
+  memref.copy %a, %out : memref<1x?xf32> to memref<1x?xf32>
+  return
+}

@@ -35,6 +35,8 @@ _BUFFER_HANDLING = {
 # What usually leaves each op on the host, in the user's terms.
 _CAUSES = {
     "memref.subview": "a view of part of a buffer (a slice) outside a kernel",
+    # The launch plan sizes every buffer and grid at compile time.
+    "memref.dim": "a tensor of unknown shape: the target compiles static shapes only",
 }
 _DEFAULT_CAUSE = "computation outside a GPU kernel, such as arithmetic on 0-d tensors"
 

@@ -15,7 +15,8 @@ Ops that stay on the host and end a run: buffer handling (alloc, dealloc, views,
 whole-buffer copies), the loops already parallel (they become kernels of their own), calls (the
 transfers between partitions) and the return.
 Allocs, globals, constants and arithmetic on values from outside the run (the tiling's index
-arithmetic) move before it instead of joining or splitting it. A loop that threads a buffer
+arithmetic) move before it instead of joining or splitting it; one that uses a value the run
+computes (an alloc sized by a dim the run reads) ends the run instead. A loop that threads a buffer
 through its iterations unchanged (a scatter's) hands back the buffer it was given, and the
 temporaries its iterations allocate are allocated once, on the host. A run whose
 result is still used after it is left alone, and tgc-nvptx-check-host names its op.
@@ -51,9 +52,17 @@ _FIXED_HOST_OPS = {
 def _is_movable(op, work_results: set) -> bool:
     """Host ops that can move before the current run: allocs, globals, constants, and arithmetic
     on nothing the run computes (the index arithmetic of the loop tiling, say)."""
-    if op.name in _MOVABLE_HOST_OPS:
-        return True
-    return op.name.startswith("arith.") and not any(v in work_results for v in op.operands)
+    if any(v in work_results for v in op.operands):
+        return False  # moved before the run, it would use a value before its definition
+    return op.name in _MOVABLE_HOST_OPS or op.name.startswith("arith.")
+
+
+def _ends_run(op, work_results: set) -> bool:
+    """Host ops that stay where they are: the fixed ones, and an alloc sized by a value the run
+    computes (a dim read from a buffer of unknown shape), which cannot move before it."""
+    return op.name in _FIXED_HOST_OPS or (
+        op.name in _MOVABLE_HOST_OPS and any(v in work_results for v in op.operands)
+    )
 
 
 def _runs(ops: list) -> list:
@@ -64,7 +73,7 @@ def _runs(ops: list) -> list:
     for op in ops:
         if _is_movable(op, work_results):
             (movable if work else []).append(op)
-        elif op.name in _FIXED_HOST_OPS:
+        elif _ends_run(op, work_results):
             if work:
                 runs.append((work, movable))
             work, movable, work_results = [], [], set()
