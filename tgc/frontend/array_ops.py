@@ -285,7 +285,10 @@ def unstack(value, num=None, axis=0, name="unstack"):
 
 
 def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
-    """`tf.slice`: the block starting at ``begin`` of ``size`` (-1: to the end of the axis)."""
+    """`tf.slice`: the block starting at ``begin`` of ``size`` (-1: to the end of the axis).
+    ``begin`` and ``size`` may be computed (``tf.image.sample_distorted_bounding_box``'s are)."""
+    if _is_computed(begin) or _is_computed(size):
+        return _run_time_slice(convert_to_tensor(input_), begin, size, name or "Slice")
     return make_op(
         "slice",
         [convert_to_tensor(input_)],
@@ -293,6 +296,44 @@ def slice(input_, begin, size, name=None):  # noqa: A001 (TF's name)
         begin=_static_ints(begin, "slice begin"),
         size=_static_ints(size, "slice size"),
     )
+
+
+def _run_time_slice(x, begin, size, name):
+    """A slice whose begin or size is known only at run time: along each axis, a gather of
+    range(begin, begin + size) (size -1: to the end), with TF's bounds check as an assert."""
+    from tgc.frontend.gather_ops import gather
+
+    if x.dtype.name == "uint8":  # gathers move uint8 as int8 bits (integer lowerings are signless)
+        bits = _run_time_slice(math_ops.bitcast(x, "int8"), begin, size, None)
+        return math_ops.bitcast(bits, "uint8", name=name)
+    rank = _rank(x, "slice")
+    begin, size = (cast(convert_to_tensor(v), "int32") for v in (begin, size))
+    for what, v in (("begin", begin), ("size", size)):
+        if v.shape.as_list() != [rank]:
+            raise ValueError(
+                f"slice: {what} must be a vector of {rank} ints for '{x.name}' {x.shape}, not "
+                f"{v.shape}"
+            )
+    dims = shape(x)
+    zero = constant(0, dtype="int32")
+    size = math_ops.where(math_ops.less(size, zero), math_ops.subtract(dims, begin), size)
+    fits = math_ops.reduce_all(
+        math_ops.logical_and(
+            math_ops.logical_and(
+                math_ops.greater_equal(begin, zero), math_ops.greater_equal(size, zero)
+            ),
+            math_ops.less_equal(math_ops.add(begin, size), dims),
+        )
+    )
+    check = assert_op(
+        fits, ["Expected begin and size within the input's shape:", begin, size, dims]
+    )
+    with x.graph.control_dependencies([check]):
+        out = math_ops.identity(x)
+    for axis in builtins.range(rank):
+        start = begin[axis]
+        out = gather(out, range(start, math_ops.add(start, size[axis])), axis=axis)
+    return math_ops.identity(out, name=name)
 
 
 def strided_slice(

@@ -39,7 +39,7 @@ from tgc.frontend.array_ops import (
     zeros_like,
 )
 from tgc.frontend.array_ops import range as tf_range
-from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.build import assert_op, constant, convert_to_tensor, make_op
 from tgc.frontend.gather_ops import gather
 from tgc.frontend.math_ops import cast, identity
 from tgc.frontend.random_ops import random_uniform, rng_step
@@ -81,6 +81,7 @@ __all__ = [
     "total_variation",
     "image_gradients",
     "psnr",
+    "sample_distorted_bounding_box",
 ]
 
 
@@ -750,14 +751,24 @@ def _to_float(image):
 
 
 def _channels(images, fn, count, name="images"):
+    """``images`` with ``count`` channels in the last dimension; a channel count known only at
+    run time (as after a slice by sample_distorted_bounding_box) is checked then, by an
+    assert."""
     images = convert_to_tensor(images, name=name)
     if images.shape.ndims is None or images.shape.ndims < 1:
         raise ValueError(f"{fn}: '{name}' {images.shape} must have a channel dimension")
     last = images.shape[-1].value
+    if last is None:
+        channels = shape(images)[images.shape.ndims - 1]
+        check = assert_op(
+            math_ops.equal(channels, count),
+            [f"{fn}: the last dimension of '{images.name}' must be {count}, not", channels],
+        )
+        with images.graph.control_dependencies([check]):
+            return identity(images)
     if last != count:
         raise ValueError(
             f"{fn}: the last dimension of '{images.name}' {images.shape} must be {count}"
-            + (" (a known size)" if last is None else "")
         )
     return images
 
@@ -1048,3 +1059,158 @@ def psnr(a, b, max_val, name=None):
         return math_ops.subtract(
             peak, math_ops.multiply(np.float32(10 / np.log(10)), math_ops.log(mse)), name=scope
         )
+
+
+# ---- bounding-box sampling ---------------------------------------------------------------------
+
+
+def _box_pixels(boxes, fn):
+    """Normalized boxes [batch, N, 4] (y_min, x_min, y_max, x_max) as [N, 4] float32, N known."""
+    boxes = convert_to_tensor(boxes, dtype="float32", name="bounding_boxes")
+    if boxes.shape.ndims != 3 or boxes.shape[2].value != 4:
+        raise ValueError(
+            f"{fn}: bounding_boxes must be 3-D [batch, N, 4] (y_min, x_min, y_max, x_max), not "
+            f"{boxes.shape}"
+        )
+    batch, count = boxes.shape[0].value, boxes.shape[1].value
+    if batch is None or count is None:
+        raise ValueError(
+            f"{fn}: the number of bounding boxes in '{boxes.name}' {boxes.shape} must be known "
+            "when the graph is built"
+        )
+    known = _constant_value(boxes)
+    if known is not None and known.size:
+        flat = known.reshape(-1, 4)
+        if (flat < 0).any() or (flat > 1).any() or (flat[:, :2] > flat[:, 2:]).any():
+            raise ValueError(
+                f"{fn}: bounding boxes must lie in [0, 1] with min <= max, got {flat.tolist()}"
+            )
+    return reshape(boxes, [batch * count, 4]), batch * count
+
+
+def _crop_candidates(height, width, u, aspect_ratio_range, area_range):
+    """TF's GenerateRandomCrop for every attempt at once (float32 vectors over attempts): the
+    crop's (y, x, h, w) and whether it is a valid crop. u: uniforms [attempts, 4]."""
+    f = math_ops
+    lo_ar, hi_ar = (float(v) for v in aspect_ratio_range)
+    ratio = f.add(f.multiply(u[:, 0], hi_ar - lo_ar), lo_ar)
+    image_area = f.multiply(height, width)
+    min_area = f.multiply(float(area_range[0]), image_area)
+    max_area = f.multiply(float(area_range[1]), image_area)
+    h = f.round(f.sqrt(f.divide(min_area, ratio)))
+    max_h = f.round(f.sqrt(f.divide(max_area, ratio)))
+    # the largest max_h with round(max_h * ratio) <= width
+    fitted = f.floor(f.divide(f.add(width, 0.5 - 1e-7), ratio))
+    fitted = f.where(f.greater(f.round(f.multiply(fitted, ratio)), width), fitted - 1.0, fitted)
+    max_h = f.where(f.greater(f.round(f.multiply(max_h, ratio)), width), fitted, max_h)
+    max_h = f.minimum(max_h, height)
+    h = f.minimum(h, max_h)
+    h = f.add(h, f.floor(f.multiply(u[:, 1], f.add(f.subtract(max_h, h), 1.0))))
+    w = f.round(f.multiply(h, ratio))
+    small = f.less(f.multiply(w, h), min_area)  # rounding left it too small: one row more
+    h = f.where(small, f.add(h, 1.0), h)
+    w = f.where(small, f.round(f.multiply(h, ratio)), w)
+    area = f.multiply(w, h)
+    valid = f.logical_and(
+        f.logical_and(f.greater_equal(area, min_area), f.less_equal(area, max_area)),
+        f.logical_and(
+            f.logical_and(f.less_equal(w, width), f.less_equal(h, height)),
+            f.logical_and(f.greater(w, 0.0), f.greater(h, 0.0)),
+        ),
+    )
+    y = f.floor(f.multiply(u[:, 2], f.maximum(f.subtract(height, h), 0.0)))
+    x = f.floor(f.multiply(u[:, 3], f.maximum(f.subtract(width, w), 0.0)))
+    return y, x, h, w, valid
+
+
+def _covers_a_box(y, x, h, w, boxes, height, width, min_object_covered):
+    """Whether each crop covers at least ``min_object_covered`` of some box of nonzero area
+    (TF's SatisfiesOverlapConstraints on the boxes in whole pixels)."""
+    f = math_ops
+    pix = f.floor(f.multiply(boxes, stack([height, width, height, width])))  # [N, 4]
+    y0, x0, y1, x1 = (expand_dims(pix[:, k], 0) for k in range(4))  # [1, N]
+    cy0, cx0 = expand_dims(y, 1), expand_dims(x, 1)  # [attempts, 1]
+    cy1, cx1 = f.add(cy0, expand_dims(h, 1)), f.add(cx0, expand_dims(w, 1))
+    inter_h = f.maximum(f.subtract(f.minimum(cy1, y1), f.maximum(cy0, y0)), 0.0)
+    inter_w = f.maximum(f.subtract(f.minimum(cx1, x1), f.maximum(cx0, x0)), 0.0)
+    box_area = f.multiply(f.subtract(y1, y0), f.subtract(x1, x0))
+    has_area = f.greater(box_area, 0.0)
+    covered = f.divide(f.multiply(inter_h, inter_w), f.where(has_area, box_area, 1.0))
+    enough = f.logical_and(has_area, f.greater_equal(covered, min_object_covered))
+    return f.reduce_any(enough, axis=1)
+
+
+def sample_distorted_bounding_box(
+    image_size,
+    bounding_boxes,
+    seed=None,
+    seed2=None,
+    min_object_covered=0.1,
+    aspect_ratio_range=None,
+    area_range=None,
+    max_attempts=None,
+    use_image_if_no_bounding_boxes=None,
+    name=None,
+):
+    """`tf.image.sample_distorted_bounding_box`: a random crop (begin, size, bbox) of an image of
+    ``image_size`` [height, width, channels] whose aspect ratio and area fall in the ranges and
+    which covers ``min_object_covered`` of one of the boxes; the whole image when
+    ``max_attempts`` tries find none. TF's procedure, all attempts drawn at once; the numbers are
+    tgc's, not TF's. ``begin`` [y, x, 0] and ``size`` [h, w, -1] go to ``tf.slice``; ``bbox`` is
+    [1, 1, 4] normalized (y_min, x_min, y_max, x_max)."""
+    fn = "sample_distorted_bounding_box"
+    aspect_ratio_range = aspect_ratio_range or (0.75, 1.33)
+    area_range = area_range or (0.05, 1.0)
+    attempts = 100 if max_attempts is None else int(max_attempts)
+    if attempts < 1:
+        raise ValueError(f"{fn}: max_attempts must be positive, got {attempts}")
+    if not 0 < area_range[0] <= area_range[1]:
+        raise ValueError(f"{fn}: area_range must be (min, max) with 0 < min <= max: {area_range}")
+    if not 0 < aspect_ratio_range[0] <= aspect_ratio_range[1]:
+        raise ValueError(
+            f"{fn}: aspect_ratio_range must be positive (min, max): {aspect_ratio_range}"
+        )
+    with get_default_graph().name_scope(name or "sample_distorted_bounding_box"):
+        size = convert_to_tensor(image_size, name="image_size")
+        if size.shape.as_list() != [3] or not size.dtype.is_integer:
+            raise ValueError(
+                f"{fn}: image_size must be 1-D [height, width, channels] ints, not "
+                f"{size.dtype.name} {size.shape}"
+            )
+        size_f = cast(size, "float32")
+        height, width = size_f[0], size_f[1]
+        boxes, count = _box_pixels(bounding_boxes, fn)
+        if count == 0:
+            if not use_image_if_no_bounding_boxes:
+                raise ValueError(
+                    f"{fn}: No bounding boxes provided as input. One must enable "
+                    "use_image_if_no_bounding_boxes if you wish to not provide any bounding boxes."
+                )
+            boxes = constant(np.array([[0.0, 0.0, 1.0, 1.0]], np.float32))
+        # seed2 (TF's second op seed) is accepted; tgc's op seed is seed, with the graph's seed.
+        u = random_uniform([attempts, 4], seed=seed)
+        y, x, h, w, valid = _crop_candidates(height, width, u, aspect_ratio_range, area_range)
+        covered = _covers_a_box(
+            y, x, h, w, boxes, height, width, cast(min_object_covered, "float32")
+        )
+        good = math_ops.logical_and(valid, covered)
+        # the first good attempt, as TF's loop stops at it; the whole image when none is good
+        rank = math_ops.where(good, np.arange(attempts, 0, -1, dtype=np.float32), 0.0 * u[:, 0])
+        first = math_ops.argmax(rank, axis=0, output_type="int32")
+        found = math_ops.greater(math_ops.reduce_max(rank), 0.0)
+        pick = [
+            math_ops.where(found, gather(v, first), whole)
+            for v, whole in ((y, 0.0), (x, 0.0), (h, height), (w, width))
+        ]
+        y, x, h, w = pick
+        begin = stack([cast(y, "int32"), cast(x, "int32"), 0], name="begin")
+        size_out = stack([cast(h, "int32"), cast(w, "int32"), -1], name="size")
+        bbox = stack(
+            [
+                math_ops.divide(y, height),
+                math_ops.divide(x, width),
+                math_ops.divide(math_ops.add(y, h), height),
+                math_ops.divide(math_ops.add(x, w), width),
+            ]
+        )
+        return begin, size_out, reshape(bbox, [1, 1, 4], name="bboxes")
