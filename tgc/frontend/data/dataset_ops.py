@@ -301,14 +301,17 @@ class _Range(Dataset):
                 f"Dataset.range takes 1 to 3 arguments (start, stop, step), got {args}"
             )
         start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
-        if int(step) == 0:
+        if not isinstance(step, Tensor) and int(step) == 0:
             raise ValueError("Dataset.range: step must not be 0")
-        self._range = range(int(start), int(stop), int(step))
-        super().__init__(TensorSpec((), as_dtype(output_type).name))
+        self._args = [_scalar(v, "Dataset.range") for v in (start, stop, step)]
+        super().__init__(TensorSpec((), as_dtype(output_type).name), captures=_tensors(self._args))
 
     def _elements(self, context):
         dtype = self._specs
-        for i in self._range:
+        start, stop, step = (_int(v, context) for v in self._args)
+        if step == 0:
+            raise _invalid("Dataset.range: step must not be 0")
+        for i in range(start, stop, step):
             yield (structure.as_component(i, dtype),)
 
 
@@ -417,20 +420,21 @@ class _Identity(Dataset):
 
 class _Batch(Dataset):
     def __init__(self, dataset, batch_size, drop_remainder):
-        self._size = _positive(batch_size, "batch_size")
+        self._size = _scalar(batch_size, "batch_size", minimum=1)
         self._drop = bool(drop_remainder)
-        outer = self._size if self._drop else None
+        outer = self._size if self._drop and isinstance(self._size, int) else None
         specs = structure.map_structure(
             lambda s: TensorSpec(None if s.shape is None else (outer, *s.shape), s.dtype),
             dataset._specs,
         )
-        super().__init__(specs, inputs=[dataset])
+        super().__init__(specs, inputs=[dataset], captures=_tensors([self._size]))
 
     def _elements(self, context):
         stream = self._inputs[0]._elements(context)
+        size = _int(self._size, context, "batch_size", minimum=1)
         while True:
-            rows = list(itertools.islice(stream, self._size))
-            if not rows or (self._drop and len(rows) < self._size):
+            rows = list(itertools.islice(stream, size))
+            if not rows or (self._drop and len(rows) < size):
                 return
             yield tuple(self._stack([r[i] for r in rows], i, context) for i in range(len(rows[0])))
 
@@ -463,8 +467,8 @@ class _PaddedBatch(_Batch):
         self._padded = shapes
         self._fill = _padding_values(padding_values, dataset._specs)
         super().__init__(dataset, batch_size, drop_remainder)
-        self._captures = [v for v in self._fill if isinstance(v, Tensor)]
-        outer = self._size if self._drop else None
+        self._captures += _tensors(self._fill)
+        outer = self._size if self._drop and isinstance(self._size, int) else None
         self._specs = structure.pack(
             dataset._specs,
             [TensorSpec((outer, *shape), s.dtype) for shape, s in zip(shapes, specs)],
@@ -544,11 +548,11 @@ class _Shuffle(Dataset):
     each pass of a repeat draws another order unless ``reshuffle_each_iteration=False``."""
 
     def __init__(self, dataset, buffer_size, seed, reshuffle_each_iteration):
-        self._buffer = _positive(buffer_size, "buffer_size")
+        self._buffer = _scalar(buffer_size, "buffer_size", minimum=1)
         graph = get_default_graph()
         self._seeds = None if seed is None and graph.seed is None else graph.next_seeds(seed)
         self._reshuffle = reshuffle_each_iteration in (None, True)
-        super().__init__(dataset._specs, inputs=[dataset])
+        super().__init__(dataset._specs, inputs=[dataset], captures=_tensors([self._buffer]))
 
     def _rng(self, context):
         if self._seeds is None:
@@ -560,7 +564,8 @@ class _Shuffle(Dataset):
     def _elements(self, context):
         rng = self._rng(context)
         stream = self._inputs[0]._elements(context)
-        buffer = list(itertools.islice(stream, self._buffer))
+        size = _int(self._buffer, context, "buffer_size", minimum=1)
+        buffer = list(itertools.islice(stream, size))
         for element in stream:
             k = int(rng.integers(len(buffer)))
             yield buffer[k]
@@ -573,11 +578,12 @@ class _Shuffle(Dataset):
 
 class _Repeat(Dataset):
     def __init__(self, dataset, count):
-        self._count = -1 if count is None else int(count)
-        super().__init__(dataset._specs, inputs=[dataset])
+        self._count = -1 if count is None else _scalar(count, "Dataset.repeat's count")
+        super().__init__(dataset._specs, inputs=[dataset], captures=_tensors([self._count]))
 
     def _elements(self, context):
-        passes = itertools.count() if self._count < 0 else range(self._count)
+        count = _int(self._count, context)
+        passes = itertools.count() if count < 0 else range(count)
         for _ in passes:
             empty = True
             for element in self._inputs[0]._elements(context):
@@ -651,25 +657,31 @@ class _FlatMap(Dataset):
 
 
 class _Take(Dataset):
+    what = "take"
+
     def __init__(self, dataset, count):
-        self._count = int(count)
-        super().__init__(dataset._specs, inputs=[dataset])
+        self._count = _scalar(count, f"Dataset.{self.what}'s count")
+        super().__init__(dataset._specs, inputs=[dataset], captures=_tensors([self._count]))
 
     def _elements(self, context):
         stream = self._inputs[0]._elements(context)
-        return stream if self._count < 0 else itertools.islice(stream, self._count)
+        count = _int(self._count, context)
+        return stream if count < 0 else itertools.islice(stream, count)
 
 
 class _Skip(Dataset):
+    what = "skip"
+
     def __init__(self, dataset, count):
-        self._count = int(count)
-        super().__init__(dataset._specs, inputs=[dataset])
+        self._count = _scalar(count, f"Dataset.{self.what}'s count")
+        super().__init__(dataset._specs, inputs=[dataset], captures=_tensors([self._count]))
 
     def _elements(self, context):
         stream = self._inputs[0]._elements(context)
-        if self._count < 0:
+        count = _int(self._count, context)
+        if count < 0:
             return iter(())
-        return itertools.islice(stream, self._count, None)
+        return itertools.islice(stream, count, None)
 
 
 class _Shard(Dataset):
@@ -727,6 +739,38 @@ class _Concatenate(Dataset):
     def _elements(self, context):
         for dataset in self._inputs:
             yield from dataset._elements(context)
+
+
+def _scalar(value, what: str, minimum=None):
+    """A count or size: a Python int (checked now), or a scalar integer tensor whose value the
+    iterator's initializer reads (checked then)."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        from tgc.frontend.build import convert_to_tensor
+
+        tensor = convert_to_tensor(value)
+        if tensor.spec.dtype not in ("int32", "int64") or tensor.spec.shape not in ((), None):
+            raise TypeError(
+                f"{what} must be a scalar int32 or int64 tensor; '{tensor.name}' has dtype "
+                f"{tensor.spec.dtype} and shape {structure.shape_text(tensor.spec.shape)}"
+            )
+        return tensor
+    if minimum is not None:
+        return _positive(value, what)
+    return int(value)
+
+
+def _int(value, context, what="", minimum=None) -> int:
+    """A count's value in this initialization."""
+    if not isinstance(value, Tensor):
+        return value
+    number = int(np.asarray(context.value(value)))
+    if minimum is not None and number < minimum:
+        raise _invalid(f"{what} must be greater than zero, got {number}")
+    return number
+
+
+def _tensors(values) -> list:
+    return [v for v in values if isinstance(v, Tensor)]
 
 
 def _positive(value, what: str) -> int:

@@ -59,12 +59,17 @@ def outer_placeholders(tensors, inside=()) -> list:
             if tensor in inside:
                 continue
             if tensor.op.type == "Placeholder":
-                if tensor not in found:
+                # (the graph's random-number step counter is a placeholder the session feeds)
+                if tensor not in found and tensor.op is not _rng_step(tensor.op):
                     found.append(tensor)
                 continue
             stack.append(tensor.op)
         stack.extend(op.control_inputs)
     return found
+
+
+def _rng_step(op):
+    return getattr(op.graph, "_rng_step", None)
 
 
 class TracedFunction:

@@ -1,0 +1,280 @@
+"""tf.data (TF1's API) under tgc: datasets run on the host, iterators feed the compiled graph.
+
+``TF_VALUES`` are the output of
+
+    /tmp/tfenv/bin/python tests/oracle/data.py
+
+with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled). The oracle file holds
+the programs (each takes the API module as ``t``); ``test_tf_programs`` runs the same
+ones under tgc.
+Shuffle orders are tgc's own (deterministic with a seed), tested here without TF's values.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tgc
+from tgc.frontend import data
+
+_ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "data.py"
+_spec = importlib.util.spec_from_file_location("data_oracle", _ORACLE)
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+
+
+def _with_data(base):
+    """tgc with ``data`` set to tgc.frontend.data (until tgc exports it as tf.data)."""
+    space = types.SimpleNamespace(**{k: getattr(base, k) for k in dir(base) if k != "data"})
+    space.data = data
+    return space
+
+
+T = _with_data(tgc)
+tf = T
+
+TF_VALUES = {
+    "errors": {
+        "not_initialized": True,
+        "one_shot_placeholder": "Cannot capture a placeholder (name:Placeholder, "
+        "type:Placeholder) by value.",
+    },
+    "feedable": {"values": [1, 2, 501, 3, 502]},
+    "generator_padded": {
+        "elements": [
+            [
+                [[0, 1], [[0.0, -1.0], [1.0, 1.0]], ["w0", "w1"]],
+                [[2, 3], [[2.0, 2.0, 2.0], [3.0, -1.0, -1.0]], ["w2", "w3"]],
+                [[4], [[4.0, 4.0]], ["w4"]],
+            ],
+            [
+                [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0], [2.0, 2.0, 2.0, 0.0]],
+                [[3.0, 0.0, 0.0, 0.0], [4.0, 4.0, 0.0, 0.0]],
+            ],
+        ],
+        "shapes": [[[None], [None, None], [None]], [None, 4]],
+    },
+    "initializable": {
+        "first": [
+            [{"x": [[1.0, 3.0], [5.0, 0.0]], "y": [2, 4]}, [10.0, 25.0]],
+            [{"x": [[0.0, 11.0]], "y": [6]}, [121.0]],
+        ],
+        "second": [[{"x": [[0.0, 2.0]], "y": [18]}, [4.0]]],
+        "shapes": {"x": [None, 2], "y": [None]},
+    },
+    "logistic_regression": {
+        "losses": [0.693147, 0.599959, 0.490005, 0.424769, 0.458265, 0.289772, 0.430965, 0.325306],
+        "w": [[0.62082], [-1.042857], [0.056258]],
+    },
+    "monitored": {"runs": 4},
+    "python_values": {
+        "elements": [
+            [{"f": [0.5], "i": 1}, {"f": [1.5], "i": 2}, {"f": [2.5], "i": 3}],
+            [[[1, 2], 3.0]],
+            [2, 5, 8],
+            [[0, 1, 2], [3, 4, 5]],
+        ],
+        "shapes": [{"f": [1], "i": []}, [[2], []], [], [3]],
+        "types": [{"f": "float32", "i": "int32"}, ["int32", "float32"], "int64", "int64"],
+    },
+    "reinitializable": {
+        "again": 0,
+        "test": [0.0, 20.0],
+        "train": [[0.0, 0, 0.0], [1.5, 3, 3.0], [3.0, 6, 6.0], [4.5, 9, 9.0]],
+        "types": ["float32", "int64"],
+    },
+    "slices_one_shot": {
+        "elements": [
+            [[0, 1], [[0.0, 1.0], [2.0, 3.0]], 7.0],
+            [[2, 3], [[4.0, 5.0], [6.0, 7.0]], 27.0],
+            [[4], [[8.0, 9.0]], 21.0],
+        ],
+        "get_next_shapes": [[None], [None, 2]],
+        "shapes": [[None], [None, 2]],
+        "types": ["int64", "float32"],
+    },
+    "transformations": {
+        "elements": [
+            [[0, 100], [10, 101], [20, 102], [30, 103], [40, 104], [50, 105], [0, 0], [1, 1]],
+            [4, 7, 10, 4, 7, 10],
+            [0, 1, 4, 0, 1, 4],
+            [[0, 1, 2, 3], [4]],
+        ],
+        "shapes": [None],
+    },
+    "version": "2.21.0",
+}
+
+
+def close(got, want, path="value"):
+    """``got`` equals ``want``, floats to 1e-5 relative (float32 arithmetic in another order)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want), path
+        for key in want:
+            close(got[key], want[key], f"{path}[{key!r}]")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{path}: {got} != {want}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            close(g, w, f"{path}[{i}]")
+    elif isinstance(want, float):
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6), f"{path}: {got} != {want}"
+    else:
+        assert got == want and type(got) is type(want), f"{path}: {got!r} != {want!r}"
+
+
+@pytest.mark.parametrize("program", sorted(oracle.PROGRAMS))
+def test_tf_programs(program):
+    close(oracle.PROGRAMS[program](T), TF_VALUES[program], program)
+
+
+def _drain(sess, fetch, limit=1000):
+    return oracle.drain(T, sess, fetch, limit)
+
+
+# ---- shuffle: deterministic with a seed (tgc's order, not TF's) ---------------------------------
+
+
+def _shuffled(seed=None, graph_seed=None, reshuffle=True, epochs=2):
+    with tf.Graph().as_default():
+        if graph_seed is not None:
+            tf.set_random_seed(graph_seed)
+        ds = data.Dataset.range(10).shuffle(4, seed=seed, reshuffle_each_iteration=reshuffle)
+        nxt = ds.repeat(epochs).make_initializable_iterator()
+        element = nxt.get_next()
+        runs = []
+        for _ in range(2):  # two sessions, each initializing twice
+            with tf.Session() as sess:
+                for _ in range(2):
+                    sess.run(nxt.initializer)
+                    runs.append(_drain(sess, element))
+        return runs
+
+
+def test_shuffle_with_a_seed_repeats_its_order_in_every_session_and_initialization():
+    runs = _shuffled(seed=5)
+    assert all(run == runs[0] for run in runs)
+    first, second = runs[0][:10], runs[0][10:]
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert first != list(range(10)) and first != second  # each epoch draws its own order
+    assert _shuffled(graph_seed=3) == _shuffled(graph_seed=3)
+
+
+def test_shuffle_without_reshuffling_gives_each_epoch_the_same_order():
+    run = _shuffled(seed=1, reshuffle=False)[0]
+    assert run[:10] == run[10:] and sorted(run[:10]) == list(range(10))
+
+
+def test_shuffle_without_any_seed_still_gives_every_element_once():
+    for run in _shuffled(epochs=1):
+        assert sorted(run) == list(range(10))
+
+
+# ---- functions that read the rest of the graph ------------------------------------------------
+
+
+def test_map_reads_a_variable_at_run_time_and_a_placeholder_fed_to_the_initializer():
+    with tf.Graph().as_default():
+        offset = tf.Variable(100)
+        scale = tf.placeholder(tf.int32, [])
+        ds = data.Dataset.range(3).map(lambda v: tf.cast(v, tf.int32) * scale + offset)
+        it = ds.make_initializable_iterator()
+        nxt = it.get_next()
+        with tf.Session() as sess:
+            sess.run(offset.initializer)
+            sess.run(it.initializer, {scale: 10})
+            assert int(sess.run(nxt)) == 100
+            sess.run(offset.assign(200))
+            assert _drain(sess, nxt) == [210, 220]
+
+
+def test_filter_and_flat_map_capture_placeholders_too():
+    with tf.Graph().as_default():
+        limit = tf.placeholder(tf.int64, [])
+        ds = data.Dataset.range(6).filter(lambda v: v < limit)
+        ds = ds.flat_map(lambda v: data.Dataset.from_tensors(v).repeat(limit - v))
+        it = ds.make_initializable_iterator()
+        nxt = it.get_next()
+        with tf.Session() as sess:
+            sess.run(it.initializer, {limit: 3})
+            assert _drain(sess, nxt) == [0, 0, 0, 1, 1, 2]
+
+
+def test_map_gets_tuple_components_as_arguments_and_may_return_python_values():
+    with tf.Graph().as_default():
+        ds = data.Dataset.from_tensor_slices((np.arange(3, dtype=np.float32), np.arange(3)))
+        ds = ds.map(lambda a, b: [a + 1.0, 7], num_parallel_calls=data.AUTOTUNE)
+        assert ds.output_types == (tf.float32, tf.int32)
+        nxt = ds.make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            assert _drain(sess, nxt) == [[1.0, 7], [2.0, 7], [3.0, 7]]
+
+
+def test_cache_replays_the_first_pass_of_a_random_map():
+    with tf.Graph().as_default():
+        ds = data.Dataset.range(4).map(lambda v: tf.random_uniform([]) + tf.cast(v, tf.float32))
+        nxt = ds.cache().repeat(3).make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            values = _drain(sess, nxt)
+        assert len(values) == 12 and values[:4] == values[4:8] == values[8:]
+        assert [int(v) for v in values[:4]] == [0, 1, 2, 3]
+
+
+# ---- TF1's iterator API -----------------------------------------------------------------------
+
+
+def test_get_next_feeds_the_graph_once_per_run_however_often_it_is_used():
+    with tf.Graph().as_default():
+        x = data.Dataset.range(10).make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            assert [int(v) for v in sess.run([x, x * 2, x + 1])] == [0, 0, 1]
+            assert int(sess.run(x)) == 1
+
+
+def test_each_session_reads_an_iterator_from_its_start():
+    with tf.Graph().as_default():
+        x = data.Dataset.range(3).make_one_shot_iterator().get_next()
+        with tf.Session() as first, tf.Session() as second:
+            assert int(first.run(x)) == 0 and int(first.run(x)) == 1
+            assert int(second.run(x)) == 0
+
+
+def test_output_types_shapes_and_classes_of_datasets_and_iterators():
+    with tf.Graph().as_default():
+        ds = data.Dataset.from_tensor_slices({"a": np.zeros((4, 3), np.float32), "b": [1, 2, 3, 4]})
+        batched = ds.batch(2, drop_remainder=True)
+        it = data.make_one_shot_iterator(batched)
+        assert batched.output_types == {"a": tf.float32, "b": tf.int32}
+        assert {k: s.as_list() for k, s in it.output_shapes.items()} == {"a": [2, 3], "b": [2]}
+        assert data.get_output_classes(it) == {"a": tf.Tensor, "b": tf.Tensor}
+        assert data.get_output_types(ds) == ds.output_types
+        assert data.get_output_shapes(ds.batch(2))["a"].as_list() == [None, 3]
+        nxt = it.get_next()
+        assert nxt["a"].shape.as_list() == [2, 3] and nxt["b"].dtype == tf.int32
+
+
+def test_initializer_of_a_dataset_of_computed_tensors_reads_them_when_run():
+    with tf.Graph().as_default():
+        v = tf.Variable([1.0, 2.0, 3.0])
+        it = data.make_initializable_iterator(data.Dataset.from_tensor_slices(v * 2.0))
+        nxt = it.get_next()
+        with tf.Session() as sess:
+            sess.run(v.initializer)
+            sess.run(it.initializer)
+            sess.run(v.assign([0.0, 0.0, 0.0]))
+            assert _drain(sess, nxt) == [2.0, 4.0, 6.0]  # the values when initialized
+            sess.run(it.initializer)
+            assert _drain(sess, nxt) == [0.0, 0.0, 0.0]
+
+
+def test_a_batched_component_fed_to_a_graph_of_fixed_batch_size():
+    """drop_remainder gives static batch dims, so ops that need them build."""
+    with tf.Graph().as_default():
+        x = data.Dataset.range(7).batch(3, drop_remainder=True).make_one_shot_iterator().get_next()
+        y = tf.reshape(x, [3, 1]) * tf.ones([3, 2], tf.int64)
+        with tf.Session() as sess:
+            assert _drain(sess, y) == [[[0, 0], [1, 1], [2, 2]], [[3, 3], [4, 4], [5, 5]]]
