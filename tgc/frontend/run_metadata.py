@@ -17,6 +17,13 @@ ops cannot time themselves (a cluster's tasks, a GPU) the compiled part is one e
 
 from __future__ import annotations
 
+import numpy as np
+
+from tgc.dialect.types import numpy_dtype
+from tgc.frontend.graph_def import DATA_TYPES, shape_proto
+
+ALLOCATOR = "cpu"  # TF's name of the host allocator
+
 
 class NodeExecStats:
     """One op's times: its start (wall clock, since the epoch) and its duration relative to it, in
@@ -29,6 +36,12 @@ class NodeExecStats:
         self.op_end_rel_nanos = self.all_end_rel_nanos = int(duration_nanos)
         self.timeline_label = timeline_label
         self.executions = 1  # times the op ran in the step (a loop's body runs more than once)
+        self.outputs: list = []  # TensorSpecs of its outputs whose shapes the step knew
+
+    @property
+    def output_bytes(self) -> int:
+        """The bytes of its outputs (TF's ``memory``: what its kernel allocated)."""
+        return sum(int(np.prod(s.shape)) * numpy_dtype(s.dtype).itemsize for s in self.outputs)
 
     @property
     def all_start_micros(self) -> int:
@@ -70,12 +83,13 @@ class RunMetadata:
         self.cost_graph = None
 
     def add_trace(self, device: str, trace) -> None:
-        """Step stats of ``device`` from (name, label, start, end, executions) entries, times in
-        wall-clock nanoseconds, kept in the order of their starts."""
+        """Step stats of ``device`` from (name, label, start, end, executions[, outputs]) entries,
+        times in wall-clock nanoseconds, kept in the order of their starts."""
         stats = DeviceStepStats(device)
-        for name, label, start, end, executions in sorted(trace, key=lambda entry: entry[2]):
+        for name, label, start, end, executions, *outputs in sorted(trace, key=lambda e: e[2]):
             node = NodeExecStats(name, start, end - start, f"{name} = {label}")
             node.executions = executions
+            node.outputs = list(outputs[0]) if outputs else []
             stats.node_stats.append(node)
         self.step_stats.dev_stats.append(stats)
 
@@ -87,7 +101,7 @@ class RunMetadata:
         for device_stats in self.step_stats.dev_stats:
             dev = proto.step_stats.dev_stats.add(device=device_stats.device)
             for node in device_stats.node_stats:
-                dev.node_stats.add(
+                stats = dev.node_stats.add(
                     node_name=node.node_name,
                     all_start_micros=int(node.all_start_micros),
                     op_start_rel_micros=int(node.op_start_rel_micros),
@@ -99,6 +113,7 @@ class RunMetadata:
                     op_end_rel_nanos=node.op_end_rel_nanos,
                     all_end_rel_nanos=node.all_end_rel_nanos,
                 )
+                _add_outputs(stats, node)
         return proto
 
     def SerializeToString(self) -> bytes:
@@ -113,3 +128,25 @@ class RunMetadata:
         if name == "cost_graph":
             return self.cost_graph is not None
         raise ValueError(f"RunMetadata has no singular field {name!r}")
+
+
+def _add_outputs(stats, node) -> None:
+    """TF's ``output`` (each output's dtype, shape and bytes) and ``memory`` (their total on the
+    CPU's allocator) of one op: TensorBoard's graph view shows them for the node."""
+    from tensorboard.compat.proto.allocation_description_pb2 import AllocationDescription
+    from tensorboard.compat.proto.tensor_description_pb2 import TensorDescription
+
+    for slot, spec in enumerate(node.outputs):
+        size = int(np.prod(spec.shape)) * numpy_dtype(spec.dtype).itemsize
+        stats.output.add(
+            slot=slot,
+            tensor_description=TensorDescription(
+                dtype=DATA_TYPES.get(spec.dtype, 0),
+                shape=shape_proto(spec.shape),
+                allocation_description=AllocationDescription(
+                    requested_bytes=size, allocated_bytes=size, allocator_name=ALLOCATOR
+                ),
+            ),
+        )
+    if node.outputs:
+        stats.memory.add(allocator_name=ALLOCATOR, total_bytes=node.output_bytes)

@@ -163,9 +163,10 @@ class Session:
         """A run with ``trace_level`` set: its step stats get one entry per host op and one per
         graph op of the compiled part, from a variant of its function that times each op
         (``_run_compiled_traced``)."""
-        trace: list = []
+        trace: dict = {}  # device -> (name, label, start, end, executions[, outputs]) entries
         result = self._run_general(plan, feed_dict, key, options, trace)
-        run_metadata.add_trace(HOST_DEVICE, trace)
+        for device in sorted(trace, key=lambda d: (d != HOST_DEVICE, d)):
+            run_metadata.add_trace(device, trace[device])
         return result
 
     def _run_general(self, plan, feed_dict, key, options=None, trace=None):
@@ -211,26 +212,27 @@ class Session:
             compiled = plan.compiled or self._compiled(plan.device_elements, feeds)
         by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
 
-    def _run_compiled_traced(self, plan, feeds, by_tensor, trace: list) -> None:
+    def _run_compiled_traced(self, plan, feeds, by_tensor, trace: dict) -> None:
         """The compiled part of a traced run, by its traced variant (compiled and cached apart from
         the ordinary function, which stays uninstrumented): each graph op's code records its
         first start, total time and executions (tgc/lowering/trace_ops.py); ``trace`` gets one
-        entry per op that ran, its times made wall-clock nanoseconds."""
+        entry per op that ran under its device, its times made wall-clock nanoseconds."""
         compiled = self._compiled(plan.device_elements, feeds, static=plan.static, traced=True)
         table = compiled.trace
         with self._tracing:
             table.reset()
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
-            records = table.records()
+            records = table.records(HOST_DEVICE)
         wall_offset = time.time_ns() - time.monotonic_ns()
         specs = _run_specs(compiled.ops, feeds)
-        for name, first, total, executions, _last in records:
+        for name, device, first, total, executions, _last in records:
             op = self._graph_op(name)  # a loop's or cond's body ops included
             label = _label(op) if op is not None else f"{table.kinds[table.names.index(name)]}()"
             # Outputs of the step's shapes; a loop's body ops have none (shapes of one pass).
             outputs = [specs[t] for t in op.outputs if t in specs] if op is not None else []
             start = first + wall_offset
-            trace.append((name, label, start, start + total, executions, outputs))
+            entry = (name, label, start, start + total, executions, outputs)
+            trace.setdefault(device, []).append(entry)
 
     def _graph_op(self, name: str):
         try:
@@ -710,7 +712,8 @@ def _label(op) -> str:
 
 class _Timer:
     """``with timed(name, label):`` appends (name, label, start, end, executions = 1), times in
-    wall-clock nanoseconds, to ``trace``; does nothing without one (an untraced run)."""
+    wall-clock nanoseconds, to ``trace[HOST_DEVICE]``; does nothing without ``trace`` (an untraced
+    run)."""
 
     def __init__(self, trace):
         self.trace = trace
@@ -724,7 +727,7 @@ class _Timer:
         try:
             yield
         finally:
-            self.trace.append((name, label, start, time.time_ns(), 1))
+            self.trace.setdefault(HOST_DEVICE, []).append((name, label, start, time.time_ns(), 1))
 
 
 _OP = object()  # a fetched op, whose value is None

@@ -41,8 +41,10 @@ class TraceTable:
     def __init__(self, capacity: int):
         self.names: list = []  # slot -> TF op name
         self.kinds: list = []  # slot -> the tgc op first lowered under that name (a fallback label)
+        self.devices: list = []  # slot -> the device it ran on
         self._slots: dict = {}
         self.counters = np.zeros((max(capacity, 1), WORDS_PER_SLOT), np.int64)
+        self._device = ""  # the device of the op whose lowering is under way (a loop's)
 
     @classmethod
     def for_module(cls, module) -> "TraceTable":
@@ -57,28 +59,56 @@ class TraceTable:
         module.operation.walk(visit)
         return cls(count[0] + 16)
 
-    def slot(self, name: str, kind: str) -> int:
-        found = self._slots.get(name)
+    def slot(self, name: str, kind: str, device: str) -> int:
+        found = self._slots.get((name, device))
         if found is None:
             if len(self.names) == len(self.counters):
                 raise RuntimeError(f"trace table full at op '{name}'")  # for_module sized it
-            found = self._slots[name] = len(self.names)
+            found = self._slots[(name, device)] = len(self.names)
             self.names.append(name)
             self.kinds.append(kind)
+            self.devices.append(device)
         return found
+
+    def device_of(self, operation) -> str:
+        """Where ``operation`` runs: its placement, or (an op of a loop's body, which placement
+        leaves unplaced) that of the op being lowered around it."""
+        if "device" in operation.attributes:
+            return ir.StringAttr(operation.attributes["device"]).value
+        return self._device
+
+    @contextlib.contextmanager
+    def placed_on(self, device: str):
+        outer, self._device = self._device, device
+        try:
+            yield
+        finally:
+            self._device = outer
 
     def reset(self) -> None:
         self.counters[:] = 0
 
-    def records(self) -> list:
-        """(name, first start, total, executions, last end) for each op that ran, times in ns of
-        the monotonic clock, in the order of their first start."""
-        out = [
-            (name, int(first), int(total), int(count), int(last))
-            for name, (first, total, count, last) in zip(self.names, self.counters)
-            if first  # set by the first piece that ran
-        ]
-        return sorted(out, key=lambda record: record[1])
+    def records(self, default_device: str) -> list:
+        """(name, device, first start, total, executions, last end) for each op that ran, times
+        in ns of the monotonic clock, in the order of their first start. An op left unplaced
+        (``default_device``'s) and the same op placed there are one."""
+        merged: dict = {}
+        for name, device, (first, total, count, last) in zip(
+            self.names, self.devices, self.counters
+        ):
+            if not first:  # set by the first piece that ran: this op did not run
+                continue
+            key = (name, device or default_device)
+            if key in merged:
+                _, _, first0, total0, count0, last0 = merged[key]
+                first, total, count, last = (
+                    min(first0, first),
+                    total0 + total,
+                    count0 + count,
+                    max(last0, last),
+                )
+            merged[key] = (*key, int(first), int(total), int(count), int(last))
+        return sorted(merged.values(), key=lambda record: record[2])
 
 
 @contextlib.contextmanager

@@ -14,7 +14,15 @@ from importlib import import_module
 from mlir import ir
 
 from tgc.dialect.builder import decode_attrs
-from tgc.dialect.ir_helpers import all_ops, body_ops, functions, is_tgc_op, opdef_of
+from tgc.dialect.ir_helpers import (
+    all_ops,
+    body_ops,
+    functions,
+    is_send,
+    is_tgc_op,
+    is_transfer,
+    opdef_of,
+)
 from tgc.lowering import trace_ops
 from tgc.passes.base import ModulePass, PassFailure, format_location
 
@@ -80,16 +88,23 @@ def lower_function(function) -> None:
 
 def _lower_traced(rule, operation, kind: str, table, timed: set):
     """``rule`` applied to ``operation`` with a clock read before its code and a record into the
-    slot of its TF name after (tgc/lowering/trace_ops.py); an op without a name is not timed. A
-    graph op lowered as several tgc ops (decomposed, a gradient's backward ops) adds the time of
-    each, and counts one execution at its first (``timed``: the names met in this function)."""
+    slot of its TF name and device after (tgc/lowering/trace_ops.py); an op without a name is not
+    timed. A graph op lowered as several tgc ops (decomposed, a gradient's backward ops) adds the
+    time of each, and counts one execution at its first (``timed``: the names met in this
+    function). A transfer between devices is timed apart from the op whose value it moves (a recv
+    waits for its send), as TF's _Send and _Recv nodes are."""
     name = trace_ops.op_name(operation.location)
+    device = table.device_of(operation)
     if name is None:
-        return rule(CoreOp(operation))
+        with table.placed_on(device):
+            return rule(CoreOp(operation))
+    if is_transfer(operation):
+        name += "/_Send" if is_send(operation) else "/_Recv"
     top = _outermost(operation)
     start = trace_ops.begin(top)
-    out = rule(CoreOp(operation))
-    trace_ops.end(table.slot(name, kind), start, counts=name not in timed)
+    with table.placed_on(device):  # a loop's or cond's body ops run where the op does
+        out = rule(CoreOp(operation))
+    trace_ops.end(table.slot(name, kind, device), start, counts=name not in timed)
     timed.add(name)
     return out
 
