@@ -250,6 +250,10 @@ from tgc.frontend import gfile  # noqa: E402,F401
 # `from tensorflow.examples.tutorials.mnist import input_data` (the MNIST reader of the tutorials).
 import tgc.examples.tutorials.mnist.input_data  # noqa: E402,F401
 
+# Input pipelines (`tf.data`, host-side datasets read by iterators) and image ops (`tf.image`).
+from tgc.frontend import data  # noqa: E402,F401
+from tgc.frontend import image_ops as image  # noqa: E402,F401
+
 # ---- names tgc lacks: an error that says so, still an AttributeError (hasattr works) -------------
 from tgc.frontend.unsupported import install_unsupported_names  # noqa: E402
 
@@ -269,6 +273,8 @@ for _module_name in (
     "app",
     "gfile",
     "metrics",
+    "data",
+    "image",
 ):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
     # `from tensorflow.contrib import rnn`, `import tensorflow.nn as nn`: the namespaces import

@@ -18,8 +18,17 @@ REASONS = {
     "tf.numpy_function": "compiled graphs cannot call back into Python",
     "tf.SparseTensor": "tgc has no sparse tensors",
     "tf.sparse_placeholder": "tgc has no sparse tensors",
-    "tf.data": "tf.data pipelines are not supported; use feeds or tf.train's queues",
-    "tf.image": "image ops are not supported",
+    "tf.data.TFRecordDataset": _RECORDS,
+    "tf.image.decode_jpeg": "tgc computes on numbers only: decode images in Python (PIL, imageio) "
+    "and feed them",
+    "tf.image.decode_png": "tgc computes on numbers only: decode images in Python (PIL, imageio) "
+    "and feed them",
+    "tf.image.decode_image": "tgc computes on numbers only: decode images in Python (PIL, imageio) "
+    "and feed them",
+    "tf.image.encode_jpeg": "tgc computes on numbers only: encode images in Python (PIL) from "
+    "fetched arrays",
+    "tf.image.encode_png": "tgc computes on numbers only: encode images in Python (PIL) from "
+    "fetched arrays",
     "tf.string_split": "tgc computes on numbers only (strings are fed, fetched and summarized)",
     # Reading records and files inside the graph: tgc's ops compute on numbers; feed what Python
     # reads (tf.gfile, numpy) instead.
