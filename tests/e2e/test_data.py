@@ -278,3 +278,171 @@ def test_a_batched_component_fed_to_a_graph_of_fixed_batch_size():
         y = tf.reshape(x, [3, 1]) * tf.ones([3, 2], tf.int64)
         with tf.Session() as sess:
             assert _drain(sess, y) == [[[0, 0], [1, 1], [2, 2]], [[3, 3], [4, 4], [5, 5]]]
+
+
+# ---- errors, in TF's words where TF has them (messages checked with /tmp/tfenv) ---------------
+
+
+def _run_first(dataset):
+    nxt = dataset.make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        return sess.run(nxt)
+
+
+def test_batching_elements_of_different_shapes_fails_the_run():
+    def gen():
+        yield [1, 2]
+        yield [1, 2, 3]
+
+    with tf.Graph().as_default():
+        ds = data.Dataset.from_generator(gen, tf.int32, [None]).batch(2)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Cannot batch tensors with different shapes in component 0\. First element had "
+            r"shape \[2\] and element 1 had shape \[3\]\.",
+        ):
+            _run_first(ds)
+
+
+def test_a_generator_must_yield_its_declared_structure_types_and_shapes():
+    with tf.Graph().as_default():
+        ds = data.Dataset.from_generator(lambda: iter([[1, 2]]), tf.int32, [3])
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"yielded an element of shape \(2,\) where an element of shape \(3,\) was",
+        ):
+            _run_first(ds)
+        ds = data.Dataset.from_generator(lambda: iter(["x"]), tf.int32)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="could not be converted"):
+            _run_first(ds)
+        ds = data.Dataset.from_generator(lambda: iter([(1, 2)]), (tf.int32, tf.int32, tf.int32))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="did not match the expected"):
+            _run_first(ds)
+        # A tuple yielded for one component is that component's value, as in TF.
+        ds = data.Dataset.from_generator(lambda: iter([(1, 2)]), tf.int32)
+        assert _run_first(ds).tolist() == [1, 2]
+
+
+def test_an_iterator_takes_only_datasets_of_its_structure():
+    with tf.Graph().as_default():
+        it = data.Iterator.from_structure(tf.int64, [])
+        with pytest.raises(TypeError, match="Expected output types"):
+            it.make_initializer(data.Dataset.from_tensors(1.0))
+        with pytest.raises(TypeError, match="Expected output shapes compatible with"):
+            it.make_initializer(data.Dataset.from_tensors(np.int64([1, 2])))
+        with pytest.raises(ValueError, match="The iterator does not have an initializer"):
+            data.Dataset.range(3).make_one_shot_iterator().initializer
+
+
+def test_bad_datasets_are_refused_when_built():
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match="Dimensions 3 and 4 are not compatible"):
+            data.Dataset.from_tensor_slices((np.zeros(3), np.zeros(4)))
+        with pytest.raises(ValueError, match="only supported for rank >= 1"):
+            data.Dataset.from_tensor_slices(1.0)
+        with pytest.raises(ValueError, match="batch_size must be greater than zero, got 0"):
+            data.Dataset.range(3).batch(0)
+        with pytest.raises(ValueError, match="`predicate` must return a `tf.bool` scalar"):
+            data.Dataset.range(3).filter(lambda v: v)
+        with pytest.raises(TypeError, match="returned a Dataset; use flat_map"):
+            data.Dataset.range(3).map(lambda v: data.Dataset.range(2))
+        with pytest.raises(ValueError, match="keeps elements in memory only"):
+            data.Dataset.range(3).cache("/tmp/cache_file")
+        with pytest.raises(TypeError, match="pass a tuple to keep them as separate components"):
+            data.Dataset.from_tensor_slices([tf.constant([1]), tf.constant([2])])
+        with pytest.raises(RuntimeError, match="needs eager execution"):
+            iter(data.Dataset.range(3))
+        with pytest.raises(TypeError, match=r"does not match type <dtype: 'int64'>"):
+            data.Dataset.range(3).padded_batch(2, padded_shapes=[], padding_values=0)
+
+
+def test_a_count_fed_at_initialization_is_checked_then():
+    with tf.Graph().as_default():
+        size = tf.placeholder(tf.int64, [])
+        it = data.Dataset.range(5).batch(size).make_initializable_iterator()
+        nxt = it.get_next()
+        with tf.Session() as sess:
+            sess.run(it.initializer, {size: 2})
+            assert _drain(sess, nxt) == [[0, 1], [2, 3], [4]]
+            sess.run(it.initializer, {size: 0})
+            with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size must be greater"):
+                sess.run(nxt)
+
+
+def test_a_feedable_handle_must_name_an_iterator():
+    with tf.Graph().as_default():
+        handle = tf.placeholder(tf.string, [])
+        it = data.Iterator.from_string_handle(handle, tf.int64, [])
+        nxt = it.get_next()
+        with tf.Session() as sess:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="no iterator has the string"):
+                sess.run(nxt, {handle: "nothing"})
+
+
+# ---- aymericdamien's tensorflow_v1/examples/5_DataManagement/tensorflow_dataset_api.py ---------
+
+
+def _mnist_like(n=300, seed=0):
+    """Arrays shaped and typed as input_data's MNIST (one-hot labels are float64, as in TF)."""
+    rng = np.random.RandomState(seed)
+    labels = rng.randint(0, 10, n)
+    images = (rng.uniform(0, 0.3, (n, 784)) + labels[:, None] / 10.0).astype(np.float32)
+    return images, np.eye(10)[labels]
+
+
+def test_tutorial_dataset_api_lines():
+    """The tutorial's pipeline: slices of (images, labels), repeat, batch(128), prefetch, an
+    initializable iterator initialized before get_next is made; each run takes the next batch
+    (batches cross the epoch boundary), and the train and test networks built on the same
+    get_next see the same batch in one run."""
+    images, labels = _mnist_like()
+    with tf.Graph().as_default():
+        sess = tf.Session()
+        dataset = data.Dataset.from_tensor_slices((images, labels))
+        dataset = dataset.repeat()
+        dataset = dataset.batch(128)
+        dataset = dataset.prefetch(128)
+        iterator = dataset.make_initializable_iterator()
+        sess.run(iterator.initializer)
+        X, Y = iterator.get_next()
+        assert X.shape.as_list() == [None, 784] and Y.dtype == tf.float64
+        x = tf.reshape(X, shape=[-1, 28, 28, 1])
+        logits = tf.layers.dense(tf.contrib.layers.flatten(x), 10)
+        loss_op = tf.reduce_mean(
+            tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=tf.cast(Y, tf.float32))
+        )
+        train_op = tf.train.AdamOptimizer(learning_rate=0.01).minimize(loss_op)
+        correct_pred = tf.equal(tf.argmax(logits, 1), tf.argmax(Y, 1))
+        accuracy = tf.reduce_mean(tf.cast(correct_pred, tf.float32))
+        sess.run(tf.global_variables_initializer())
+        seen = sess.run(X)
+        np.testing.assert_array_equal(seen, images[:128])
+        losses = []
+        for step in range(1, 41):
+            sess.run(train_op)
+            if step % 10 == 0:
+                loss, acc = sess.run([loss_op, accuracy])
+                losses.append(loss)
+        # 1 + 40 + 4 runs read 45 batches: the next starts at example 45 * 128 mod 300.
+        start = 45 * 128 % 300
+        np.testing.assert_array_equal(sess.run(X)[:10], images[start : start + 10])
+        assert losses[-1] < losses[0] and 0.0 <= acc <= 1.0
+        sess.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tf.nn.softmax_cross_entropy_with_logits refuses float64 labels with float32 logits; "
+    "TF casts them (the tutorial's line; /tmp/notes/findings-data.md)",
+)
+def test_tutorial_loss_line_with_the_datasets_float64_labels():
+    images, labels = _mnist_like(n=8)
+    with tf.Graph().as_default():
+        X, Y = (
+            data.Dataset.from_tensor_slices((images, labels))
+            .batch(4)
+            .make_one_shot_iterator()
+            .get_next()
+        )
+        logits = tf.layers.dense(X, 10)
+        tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y)

@@ -253,9 +253,10 @@ class _Slices(_Tensors):
         sizes = {s.shape[0] for s in structure.flatten(self._full_specs()) if s.shape}
         sizes.discard(None)
         if len(sizes) > 1:
+            first, second = sorted(sizes)[:2]
             raise ValueError(
-                f"{self.what}: all components need the same size of dimension 0, got "
-                f"{sorted(sizes)}"
+                f"Dimensions {first} and {second} are not compatible ({self.what}: every component "
+                "needs the same size of dimension 0)"
             )
 
     def _full_specs(self):
@@ -265,7 +266,8 @@ class _Slices(_Tensors):
         spec = _spec(component)
         if spec.shape is not None and len(spec.shape) == 0:
             raise ValueError(
-                f"{self.what} needs tensors of rank 1 or more to slice; got a scalar"
+                "Unbatching a tensor is only supported for rank >= 1: "
+                f"{self.what} slices the tensors along their first dimension; got a scalar"
                 + (f" ('{component.name}')" if isinstance(component, Tensor) else "")
             )
         return TensorSpec(None if spec.shape is None else spec.shape[1:], spec.dtype)
@@ -346,14 +348,17 @@ class _Generator(Dataset):
         specs = self._flat_specs()
         for item in self._generator(*self._args):
             item = _lists_as_tuples(item, self._specs)
-            if not structure.same_structure(self._specs, item):
+            if structure.is_sequence(self._specs) and not structure.same_structure(
+                self._specs, item
+            ):
                 raise _invalid(
                     "TypeError: `generator` yielded an element that did not match the expected "
                     f"structure. The expected structure was {structure.types_of(self._specs)}, "
                     f"but the yielded element was {item!r}."
                 )
             yield tuple(
-                _checked(v, s, i) for i, (v, s) in enumerate(zip(structure.flatten(item), specs))
+                _checked(v, s, i)
+                for i, (v, s) in enumerate(zip(_flat_item_of(self._specs, item), specs))
             )
 
 
@@ -389,6 +394,19 @@ def _lists_as_tuples(item, specs):
     return item
 
 
+def _flat_item_of(specs, item) -> list:
+    """A generated element's components (one component's value may itself be a tuple)."""
+    return structure.flatten(item) if structure.is_sequence(specs) else [item]
+
+
+def _shape_repr(shape) -> str:
+    return (
+        "<unknown>"
+        if shape is None
+        else str(tuple("None" if d is None else d for d in shape)).replace("'", "")
+    )
+
+
 def _checked(value, spec, index):
     """A generated component converted to its declared dtype and checked against its shape."""
     try:
@@ -401,8 +419,8 @@ def _checked(value, spec, index):
         ) from None
     if not structure.compatible_shape(spec.shape, array.shape):
         raise _invalid(
-            f"`generator` yielded an element of shape {list(array.shape)} where an element of "
-            f"shape {structure.shape_text(spec.shape)} was expected (component {index})."
+            f"TypeError: `generator` yielded an element of shape {tuple(array.shape)} where an "
+            f"element of shape {_shape_repr(spec.shape)} was expected (component {index})."
         )
     return array
 
@@ -619,8 +637,8 @@ class _Filter(Dataset):
             )
         ):
             raise ValueError(
-                "the predicate given to Dataset.filter must return a scalar bool tensor, got "
-                f"{result}"
+                "Invalid `predicate`. `predicate` must return a `tf.bool` scalar tensor, but its "
+                f"return type is {result}."
             )
         super().__init__(dataset._specs, inputs=[dataset], captures=self._fn.captures)
 

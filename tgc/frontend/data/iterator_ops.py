@@ -110,8 +110,10 @@ class Iterator:
     def initializer(self):
         if self._initializer is None:
             raise ValueError(
-                "Iterator does not have an initializer: a one-shot iterator starts by itself, and "
-                "one made with Iterator.from_structure is started by make_initializer(dataset)"
+                "The iterator does not have an initializer. This means it was likely created using "
+                "`tf.data.Dataset.make_one_shot_iterator()`. For an initializable iterator, use "
+                "`tf.data.Dataset.make_initializable_iterator()` instead. (An iterator made with "
+                "Iterator.from_structure is started by make_initializer(dataset).)"
             )
         return self._initializer
 
