@@ -7,15 +7,28 @@ variant of the run's function that reads the clock around each op's code; the or
 left as it was.
 """
 
+import importlib.util
+import json
 import re
 import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tgc as tf
+from tgc.dialect.types import TensorSpec
+from tgc.frontend.timeline import Timeline
+
+_ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "timeline_oracle.py"
+_spec = importlib.util.spec_from_file_location("timeline_oracle", _ORACLE)
+timeline_oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(timeline_oracle)
+# TensorFlow 2.21's Chrome traces of timeline_oracle.STEPS:
+#   /tmp/tfenv/bin/python tests/oracle/timeline_oracle.py > tests/e2e/timeline_tf_values.json
+TF_TRACES = json.loads((Path(__file__).parent / "timeline_tf_values.json").read_text())["traces"]
 
 CPU = "/job:localhost/replica:0/task:0/device:CPU:0"
 FULL_TRACE = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
@@ -263,3 +276,52 @@ def test_a_traced_variant_is_refused_where_ops_cannot_time_themselves():
             devices=("/job:localhost/replica:0/task:0/device:GPU:0",),
             trace=True,
         )
+
+
+def _oracle_run_metadata():
+    """timeline_oracle.STEPS as tgc's RunMetadata (times in nanoseconds, as a traced run keeps)."""
+    metadata = tf.RunMetadata()
+    for device, nodes in timeline_oracle.STEPS.items():
+        entries = [
+            (name, label, start * 1000, (start + took) * 1000, 1, [TensorSpec((2,), "float32")] * n)
+            for name, label, start, took, n in nodes
+        ]
+        metadata.add_trace(device, entries)
+    return metadata
+
+
+@pytest.mark.parametrize("dataflow", [True, False])
+def test_the_timeline_is_tfs_chrome_trace(dataflow):
+    metadata = _oracle_run_metadata()
+    trace = Timeline(metadata.step_stats).generate_chrome_trace_format(show_dataflow=dataflow)
+    assert json.loads(trace) == TF_TRACES[str(dataflow)]
+
+
+def test_the_timeline_reads_tfs_proto_of_the_step_stats_too():
+    pytest.importorskip("tensorboard")
+    proto = _oracle_run_metadata().to_proto()
+    trace = Timeline(proto.step_stats).generate_chrome_trace_format()
+    assert json.loads(trace) == TF_TRACES["True"]
+
+
+def test_the_timeline_of_a_traced_step_has_one_op_event_per_entry():
+    _, loss, train, feeds = _training_step()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        _, metadata, _, _ = _traced(sess, [loss, train], feeds)
+    events = json.loads(Timeline(metadata.step_stats).generate_chrome_trace_format())["traceEvents"]
+    ops = [e for e in events if e["ph"] == "X"]
+    assert [e["args"]["name"] for e in ops] == [n.node_name for n in _node_stats(metadata)]
+    matmul = next(e for e in ops if e["args"]["name"] == "MatMul")
+    assert matmul["args"] == {"name": "MatMul", "op": "MatMul", "input0": "x", "input1": "w"}
+
+
+def test_the_timeline_refuses_memory_and_unknown_op_times():
+    timeline = Timeline(_oracle_run_metadata().step_stats)
+    with pytest.raises(ValueError, match=r"show_memory=True\) is not supported by tgc"):
+        timeline.generate_chrome_trace_format(show_memory=True)
+    with pytest.raises(ValueError, match="op_time must be one of schedule, gpu, all, not 'cpu'"):
+        timeline.generate_chrome_trace_format(op_time="cpu")
+    assert timeline.generate_chrome_trace_format(op_time="gpu") == (
+        timeline.generate_chrome_trace_format()
+    )
