@@ -107,3 +107,40 @@ def test_reshape_of_a_tensor_with_an_unknown_and_a_0_dim_in_one_group():
     y_v, g_v = _run([y, g], {x: np.zeros((4, 0, 2), np.float32)})
     np.testing.assert_array_equal(y_v, np.zeros((0, 2), np.float32))
     np.testing.assert_array_equal(g_v, np.zeros((4, 0, 2), np.float32))
+
+
+# TF 2.21's values (tests/oracle: /tmp/tfenv/bin/python, tf.compat.v1): matrix_inverse of a batch of
+# [0, 0] matrices is empty of the input's shape, matrix_determinant of a [0, 0] matrix is 1.0 (the
+# empty product), of [0, 3, 3] an empty [0], and the inverse's gradient is empty too.
+@pytest.mark.parametrize("shape", [(2, 0, 0), (0, 3, 3), (0, 0)])
+def test_inverse_and_determinant_of_empty_matrices_and_the_gradient(shape):
+    # The batched rule sliced an [n, n] matrix with n = 0 given as a run-time value, the slice typed
+    # 0x0: invalid IR, refused when a GPU's run re-parsed the module ("expected type to be
+    # 'tensor<1x?x?xf64>' or a rank-reduced version", campaign seed 79 on nvptx-emulated).
+    from tgc.dialect import targets
+
+    x = tf.placeholder(tf.float64, shape)
+    inverse = tf.matrix_inverse(x)
+    determinant = tf.matrix_determinant(x)
+    (g,) = tf.gradients(tf.reduce_sum(inverse), x)
+    xv = np.ones(shape)
+    with targets.selected("nvptx-emulated"):
+        for config in (None, tf.ConfigProto(device_count={"GPU": 1})):
+            with tf.Session(config=config) as sess:
+                inv_v, det_v, g_v = sess.run([inverse, determinant, g], {x: xv})
+            assert inv_v.shape == shape and g_v.shape == shape
+            np.testing.assert_array_equal(det_v, np.ones(shape[:-2]))
+
+
+def test_inverse_of_an_empty_strided_slice_of_a_loop_result_on_the_gpu():
+    """Campaign seed 79, shrunk: a strided slice that selects nothing, inverted."""
+    from tgc.dialect import targets
+
+    x = tf.placeholder(tf.float64, [1, 4, 1, 1])
+    looped = tf.while_loop(lambda i, v: i < 1, lambda i, v: [i + 1, v], [tf.constant(0), x])[1]
+    empty = looped[1:-1, -1:-3:2, 0:0:2, 0:0]
+    inverse = tf.matrix_inverse(empty)
+    with targets.selected("nvptx-emulated"):
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            value = sess.run(inverse, {x: np.ones((1, 4, 1, 1))})
+    assert value.shape == (0, 0, 0, 0)

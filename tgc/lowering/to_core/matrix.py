@@ -182,6 +182,8 @@ def _batched(a, result_type, one_matrix, scalar_result: bool):
     n_static = shape[-1] if shape[-1] is not None else shape[-2]
     n = const_index(n_static) if n_static is not None else dim(a, len(shape) - 1)
     batch_dims = [dim(a, i) for i in range(len(shape) - 2)]
+    if n_static == 0:
+        return _of_empty_matrices(result_type, one_matrix, scalar_result, batch_dims, elem)
     count = batch_dims[0]
     for d in batch_dims[1:]:
         count = arith.muli(count, d)
@@ -192,7 +194,9 @@ def _batched(a, result_type, one_matrix, scalar_result: bool):
             batch_static *= d
     stacked = reshape_to(a, _tensor_type([batch_static, n_static, n_static], elem), [count, n, n])
     matrix_type = _tensor_type([n_static, n_static], elem)
-    sizes_static, sizes_dynamic = _static_or_value([1, n_static or n, n_static or n])
+    # A static n, 0 too, is part of the slice's type: given as a value, the type would be [?, ?].
+    side = n if n_static is None else n_static
+    sizes_static, sizes_dynamic = _static_or_value([1, side, side])
     ones = [1, 1, 1]
     if scalar_result:
         init = empty(_tensor_type([batch_static], elem), {0: count})
@@ -230,6 +234,18 @@ def _batched(a, result_type, one_matrix, scalar_result: bool):
     (results,) = _for(const_index(0), count, [init], one)
     out_dims = batch_dims if scalar_result else batch_dims + [n, n]
     return reshape_to(results, result_type, out_dims)
+
+
+def _of_empty_matrices(result_type, one_matrix, scalar_result: bool, batch_dims: list, elem):
+    """``_batched`` over [..., 0, 0] matrices: no slice of them is valid IR (an offset into a dim of
+    size 0 is out of bounds), and none is needed: each matrix's result is that of one empty
+    matrix (a determinant's 1, the empty product), an [n, n] result holds no element."""
+    dims = {i: d for i, d in enumerate(batch_dims) if shape_of(result_type)[i] is None}
+    out = empty(result_type, dims)
+    if not scalar_result:
+        return out
+    value = one_matrix(empty(_tensor_type([0, 0], elem), {}))
+    return linalg.fill(value, outs=[out])
 
 
 # ---- determinant and inverse ---------------------------------------------------------------------
