@@ -446,3 +446,33 @@ def test_tutorial_loss_line_with_the_datasets_float64_labels():
         )
         logits = tf.layers.dense(X, 10)
         tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y)
+
+
+# ---- monitored sessions -----------------------------------------------------------------------
+
+
+def test_monitored_session_starts_an_initializable_iterator_from_the_scaffold_or_a_hook():
+    with tf.Graph().as_default():
+        it = data.Dataset.range(3).make_initializable_iterator()
+        x = it.get_next()
+        scaffold = tf.train.Scaffold(local_init_op=it.initializer)
+        with tf.train.MonitoredTrainingSession(scaffold=scaffold) as sess:
+            got = []
+            while not sess.should_stop():
+                got.append(int(sess.run(x)))
+        assert got == [0, 1, 2]
+
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.int64, [None])
+        it = data.Dataset.from_tensor_slices(p).batch(2).make_initializable_iterator()
+        total = tf.reduce_sum(it.get_next())
+
+        class FeedTheIterator(tf.train.SessionRunHook):
+            def after_create_session(self, session, coord):
+                session.run(it.initializer, {p: np.arange(5)})
+
+        with tf.train.MonitoredTrainingSession(hooks=[FeedTheIterator()]) as sess:
+            got = []
+            while not sess.should_stop():
+                got.append(int(sess.run(total)))
+        assert got == [1, 5, 4]

@@ -363,9 +363,13 @@ class Scaffold:
         init_fn=None,
         saver=None,
         summary_op=None,
+        local_init_op=None,
         **_unused,
     ):
         self.init_op, self.init_feed_dict, self.init_fn = init_op, init_feed_dict, init_fn
+        # Run in every session after the variables are initialized or restored (a dataset
+        # iterator's initializer, local variables' initializers); None: nothing more.
+        self.local_init_op = local_init_op
         self.saver, self.summary_op = saver, summary_op
 
     def finalize(self) -> None:
@@ -457,6 +461,8 @@ class MonitoredSession:
             self._restore_or_initialize()
         else:
             self._wait_for_chief()
+        if self._scaffold.local_init_op is not None:
+            self._sess.run(self._scaffold.local_init_op)
         if self._coord is None:
             # The graph's queue runners feed the input pipeline (TF's coordinated session). Their
             # queues live in this client's session, so a recovery keeps them running.
