@@ -101,6 +101,8 @@ def compile_run(
             run = (load or _load)(
                 modules, owners, layout, keys, transfers, feeds, signature, var_specs
             )
+            if table is not None:
+                run.trace_table = table  # its counters must outlive the code that writes them
         except EmitError as exc:
             raise ValueError(str(exc)) from None
         except PassFailure as exc:

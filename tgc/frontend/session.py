@@ -224,17 +224,34 @@ class Session:
             by_tensor.update(zip(compiled.fetches, self._execute(compiled, feeds)))
             records = table.records(HOST_DEVICE)
         wall_offset = time.time_ns() - time.monotonic_ns()
-        specs = _run_specs(compiled.ops, feeds)
+        # Labels and output shapes depend on the feeds' shapes only: made once per shape.
+        shapes = tuple(feeds[t].shape for t in compiled.feeds if t in feeds)
+        described = table.host_notes.get(shapes)
+        if described is None:
+            described = table.host_notes[shapes] = self._describe_ops(compiled, feeds)
         for name, device, first, total, executions, _last in records:
-            op = self._graph_op(name)  # a loop's or cond's body ops included
-            label = _label(op) if op is not None else f"{table.kinds[table.names.index(name)]}()"
-            # Outputs of the step's shapes; a loop's body ops have none (shapes of one pass).
-            outputs = [specs[t] for t in op.outputs if t in specs] if op is not None else []
+            label, outputs = described.get(name) or (
+                f"{table.kinds[table.names.index(name)]}()",
+                [],
+            )
             start = first + wall_offset
             entry = (name, label, start, start + total, executions, outputs)
             trace.setdefault(device, []).append(entry)
 
+    def _describe_ops(self, compiled, feeds) -> dict:
+        """name -> (timeline label, output specs) of each op a traced variant may time: the run's
+        ops with the outputs of the fed shapes, and the ops of its loops' and conds' bodies (no
+        outputs: their shapes are one pass's)."""
+        specs = _run_specs(compiled.ops, feeds)
+        described = {}
+        for name in compiled.trace.names:
+            op = self._graph_op(name)
+            if op is not None:
+                described[name] = (_label(op), [specs[t] for t in op.outputs if t in specs])
+        return described
+
     def _graph_op(self, name: str):
+        """The graph's op ``name`` (a loop's or cond's body op included), or None (a transfer)."""
         try:
             return self.graph.get_operation_by_name(name)
         except KeyError:

@@ -45,6 +45,7 @@ class TraceTable:
         self._slots: dict = {}
         self.counters = np.zeros((max(capacity, 1), WORDS_PER_SLOT), np.int64)
         self._device = ""  # the device of the op whose lowering is under way (a loop's)
+        self.host_notes: dict = {}  # what the host derives once per variant (labels, shapes)
 
     @classmethod
     def for_module(cls, module) -> "TraceTable":
