@@ -325,3 +325,21 @@ def test_the_timeline_refuses_memory_and_unknown_op_times():
     assert timeline.generate_chrome_trace_format(op_time="gpu") == (
         timeline.generate_chrome_trace_format()
     )
+
+
+def test_a_run_with_gpu_devices_is_traced_as_one_entry_for_its_compiled_part():
+    """Ops compiled for a GPU cannot read the host's clock: a traced run there keeps one entry
+    for the whole compiled part (its numbers unchanged)."""
+    from tgc.dialect import targets
+
+    with targets.selected("nvptx-emulated"):
+        with tf.device("/gpu:0"):
+            x = tf.placeholder(tf.float32, [2, 2], name="x")
+            y = tf.matmul(x, x, name="y")
+        config = tf.ConfigProto(device_count={"GPU": 1})
+        with tf.Session(config=config) as sess:
+            value, metadata, before, after = _traced(sess, y, {x: [[1.0, 2.0], [3.0, 4.0]]})
+    np.testing.assert_allclose(value, [[7.0, 10.0], [15.0, 22.0]])
+    (node,) = _node_stats(metadata)
+    assert node.node_name == "tgc/compiled_run"
+    assert before <= node.all_start_nanos <= node.all_start_nanos + node.all_end_rel_nanos <= after
