@@ -1,7 +1,7 @@
 """The programs of tests/e2e/test_image_ops.py and (run as a script) TensorFlow 2.21's values for
-them, printed as TF_VALUES:
+them, written as JSON (one program per line) to the file the test reads:
 
-    /tmp/tfenv/bin/python tests/oracle/image_ops.py
+    /tmp/tfenv/bin/python tests/oracle/image_ops.py > tests/e2e/image_ops_tf_values.json
 
 (``tensorflow.compat.v1`` with v2 behaviour disabled.) Each program takes the API ``t`` (TF's
 compat.v1 module, or tgc) and its image module ``image`` (``t.image``, or
@@ -297,14 +297,13 @@ def as_lists(value):
 
 
 if __name__ == "__main__":
-    import pprint
+    import json
 
     import tensorflow as tensorflow
 
     tf1 = tensorflow.compat.v1
     tf1.disable_v2_behavior()
-    values = {"version": tensorflow.__version__}
+    lines = [f'"version": {json.dumps(tensorflow.__version__)}']
     for name, program in PROGRAMS.items():
-        values[name] = as_lists(program(tf1, tf1.image))
-    print("TF_VALUES = ", end="")
-    pprint.pprint(values, width=100, compact=True)
+        lines.append(f"{json.dumps(name)}: {json.dumps(as_lists(program(tf1, tf1.image)))}")
+    print("{\n" + ",\n".join(lines) + "\n}")
