@@ -45,6 +45,25 @@ TF_VALUES = {
         "type:Placeholder) by value.",
     },
     "feedable": {"values": [1, 2, 501, 3, 502]},
+    "files": {
+        "elements": [
+            [
+                "first line",
+                "second",
+                "",
+                "last, no end",
+                "first line",
+                "second",
+                "",
+                "last, no end",
+            ],
+            ["zipped 1", "zipped 2"],
+            [[1, "Smith, J", 2.5, "x", 10], [2, "Lee", -1.0, "y", 0], [3, 'Q "q"', 7.0, "z", 30]],
+            [[[1, 2], [2.5, 0.0], [10, 0]], [[3], [7.0], [30]]],
+        ],
+        "missing_field_error": True,
+        "types": ["int32", "string", "float32", "string", "int32"],
+    },
     "generator_padded": {
         "elements": [
             [
@@ -66,6 +85,14 @@ TF_VALUES = {
         ],
         "second": [[{"x": [[0.0, 2.0]], "y": [18]}, [4.0]]],
         "shapes": {"x": [None, 2], "y": [None]},
+    },
+    "interleave": {
+        "elements": [
+            [1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5],
+            [10, 20, 30, 11, 21, 31, 40, 50, 41, 51],
+            [[2, 4], [6, 8]],
+        ],
+        "shapes": [2],
     },
     "logistic_regression": {
         "losses": [0.693147, 0.599959, 0.490005, 0.424769, 0.458265, 0.289772, 0.430965, 0.325306],

@@ -24,9 +24,11 @@ def plain(value):
         return {k: plain(v) for k, v in sorted(value.items())}
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode()
     array = np.asarray(value)
-    if array.dtype == object:
-        return [v.decode() if isinstance(v, bytes) else v for v in array.ravel().tolist()]
+    if array.dtype.kind in "OS":
+        return [plain(v) for v in array] if array.ndim else plain(array.item())
     return array.tolist()
 
 
@@ -254,6 +256,68 @@ def errors(t):
     return out
 
 
+def interleave(t):
+    """interleave's order (cycle and block lengths), shuffle_and_repeat / map_and_batch by apply."""
+    with t.Graph().as_default():
+        base = t.data.Dataset.range(1, 6)
+        a = base.interleave(
+            lambda v: t.data.Dataset.from_tensors(v).repeat(v), cycle_length=2, block_length=3
+        )
+        b = base.interleave(lambda v: t.data.Dataset.range(v * 10, v * 10 + 2), cycle_length=3)
+        c = base.apply(t.data.experimental.map_and_batch(lambda v: v * 2, 2, drop_remainder=True))
+        its = [d.make_one_shot_iterator().get_next() for d in (a, b, c)]
+        with t.Session() as sess:
+            got = [drain(t, sess, n) for n in its]
+        return {"elements": got, "shapes": shapes(c.output_shapes)}
+
+
+def files(t):
+    """TextLineDataset (plain and gzip files, a fed list of names) and CsvDataset (header, quotes,
+    select_cols, defaults for empty fields)."""
+    import gzip
+    import os
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    plain = os.path.join(folder, "a.txt")
+    with open(plain, "wb") as f:
+        f.write(b"first line\r\nsecond\n\nlast, no end")
+    packed = os.path.join(folder, "b.txt.gz")
+    with gzip.open(packed, "wb") as f:
+        f.write(b"zipped 1\nzipped 2\n")
+    table = os.path.join(folder, "t.csv")
+    with open(table, "w") as f:
+        f.write('id,name,score,note,weight\n1,"Smith, J",2.5,x,10\n2,Lee,,y,\n3,"Q ""q""",7,z,30\n')
+    with t.Graph().as_default():
+        names = t.placeholder(t.string, [None])
+        lines = t.data.TextLineDataset(names).make_initializable_iterator()
+        gz = t.data.TextLineDataset(packed, compression_type="GZIP").make_one_shot_iterator()
+        csv_all = t.data.experimental.CsvDataset(table, [t.int32, "", -1.0, "", 0], header=True)
+        csv_some = t.data.experimental.CsvDataset(
+            table, [0, 0.0, 0], header=True, select_cols=[0, 2, 4]
+        )
+        n_lines = lines.get_next()
+        others = [gz.get_next()] + [
+            d.make_one_shot_iterator().get_next() for d in (csv_all, csv_some.batch(2))
+        ]
+        missing = t.data.experimental.CsvDataset(
+            table, [t.int32, t.string, t.float32, t.string, t.int32], header=True
+        )
+        n_missing = missing.make_one_shot_iterator().get_next()
+        with t.Session() as sess:
+            sess.run(lines.initializer, {names: [plain, plain]})
+            got = [drain(t, sess, n_lines)] + [drain(t, sess, n) for n in others]
+            sess.run(n_missing)
+            try:
+                sess.run(n_missing)
+                error = "none"
+            except t.errors.InvalidArgumentError as exc:
+                error = "Field 2 is required but missing in record!" in str(exc)
+    shutil.rmtree(folder)
+    return {"elements": got, "types": types(csv_all.output_types), "missing_field_error": error}
+
+
 PROGRAMS = {
     "slices_one_shot": slices_one_shot,
     "python_values": python_values,
@@ -265,6 +329,8 @@ PROGRAMS = {
     "logistic_regression": logistic_regression,
     "monitored": monitored,
     "errors": errors,
+    "interleave": interleave,
+    "files": files,
 }
 
 if __name__ == "__main__":

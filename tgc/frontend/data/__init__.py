@@ -3,6 +3,7 @@
 
 from tgc.frontend.data import experimental
 from tgc.frontend.data.dataset_ops import Dataset, DatasetV1
+from tgc.frontend.data.readers import TextLineDataset
 from tgc.frontend.data.iterator_ops import (
     Iterator,
     get_output_classes,
@@ -19,6 +20,7 @@ __all__ = [
     "Dataset",
     "DatasetV1",
     "Iterator",
+    "TextLineDataset",
     "experimental",
     "get_output_classes",
     "get_output_shapes",

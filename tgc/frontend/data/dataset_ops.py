@@ -10,6 +10,7 @@ functions given to map, filter and flat_map (tgc/frontend/data/functions.py).
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 
@@ -111,6 +112,11 @@ class Dataset:
 
     def flat_map(self, map_func):
         return _FlatMap(self, map_func)
+
+    def interleave(
+        self, map_func, cycle_length=None, block_length=None, num_parallel_calls=None, **unused
+    ):
+        return _Interleave(self, map_func, cycle_length, block_length)
 
     def take(self, count):
         return _Take(self, count)
@@ -667,11 +673,53 @@ class _FlatMap(Dataset):
         captures = outer_placeholders(self._inner_tensors, self._fn.args)
         super().__init__(inner._specs, inputs=[dataset], captures=captures)
 
-    def _elements(self, context):
+    def _inner_streams(self, context):
+        """The inner dataset's elements for each input element, in turn."""
         for element in self._inputs[0]._elements(context):
             values = context.run(self._inner_tensors, self._fn.feeds(element))
             inner = context.with_values(dict(zip(self._inner_tensors, values)))
-            yield from self._inner._elements(inner)
+            yield self._inner._elements(inner)
+
+    def _elements(self, context):
+        for stream in self._inner_streams(context):
+            yield from stream
+
+
+class _Interleave(_FlatMap):
+    """`interleave`: datasets of ``cycle_length`` input elements open at once, ``block_length``
+    elements taken from each in turn; one that ends is replaced by the next input element's. TF's
+    default cycle length (AUTOTUNE) is the number of CPU cores, as here."""
+
+    def __init__(self, dataset, fn, cycle_length, block_length):
+        super().__init__(dataset, fn)
+        auto = cycle_length is None or int(cycle_length) == -1
+        self._cycle = (os.cpu_count() or 1) if auto else _positive(cycle_length, "cycle_length")
+        self._block = 1 if block_length is None else _positive(block_length, "block_length")
+
+    def _elements(self, context):
+        # TF's order (InterleaveDatasetOp): slots are opened when the cycle reaches them; a slot
+        # whose dataset ends is emptied and the cycle moves on, refilling it on its next turn.
+        inputs = self._inner_streams(context)
+        slots, k, block, open_slots, inputs_left = [None] * self._cycle, 0, 0, 0, True
+        while inputs_left or open_slots:
+            if slots[k] is not None:
+                element = next(slots[k], None)
+                if element is not None:
+                    yield element
+                    block += 1
+                    if block == self._block:
+                        block, k = 0, (k + 1) % self._cycle
+                    continue
+                slots[k], open_slots = None, open_slots - 1
+                block, k = 0, (k + 1) % self._cycle
+            elif inputs_left:
+                slots[k] = next(inputs, None)
+                if slots[k] is None:
+                    inputs_left = False
+                else:
+                    open_slots += 1
+            else:
+                block, k = 0, (k + 1) % self._cycle
 
 
 class _Take(Dataset):

@@ -1,4 +1,44 @@
 """`tf.data.experimental`: the names TF1 programs use from it."""
 
-# num_parallel_calls / buffer_size value asking TF to tune it; tgc runs elements one at a time.
+from tgc.frontend.data.dataset_ops import Dataset
+from tgc.frontend.data.readers import CsvDataset
+
+# num_parallel_calls / buffer_size value asking TF to tune it; tgc makes elements one at a time.
 AUTOTUNE = -1
+
+
+def shuffle_and_repeat(buffer_size, count=None, seed=None):
+    """`dataset.apply(shuffle_and_repeat(...))`: shuffle, then repeat (each pass reshuffled)."""
+    return lambda dataset: dataset.shuffle(buffer_size, seed).repeat(count)
+
+
+def map_and_batch(
+    map_func,
+    batch_size,
+    num_parallel_batches=None,
+    drop_remainder=False,
+    num_parallel_calls=None,
+):
+    """`dataset.apply(map_and_batch(...))`: map, then batch."""
+    return lambda dataset: dataset.map(map_func).batch(batch_size, drop_remainder)
+
+
+def unbatch():
+    """`dataset.apply(unbatch())`: each row of each element."""
+    return lambda dataset: dataset.unbatch()
+
+
+def enumerate_dataset(start=0):
+    """`dataset.apply(enumerate_dataset())`: (index, element) pairs."""
+    return lambda dataset: dataset.enumerate(start)
+
+
+__all__ = [
+    "AUTOTUNE",
+    "CsvDataset",
+    "Dataset",
+    "enumerate_dataset",
+    "map_and_batch",
+    "shuffle_and_repeat",
+    "unbatch",
+]

@@ -139,7 +139,10 @@ class Iterator:
         def run(session, options, *values):
             op = made[0]
             element = self._next(session, op, values)
-            return [self._checked(op, i, v, s) for i, (v, s) in enumerate(zip(element, flat_specs))]
+            return [
+                _fetched(self._checked(op, i, v, s))
+                for i, (v, s) in enumerate(zip(element, flat_specs))
+            ]
 
         inputs = self._handle_inputs()
         made.append(self._op("IteratorGetNext", name or "IteratorGetNext", inputs, flat_specs, run))
@@ -330,6 +333,11 @@ def _shape_structure(types, shapes):
     from tgc.frontend.data.dataset_ops import _shape_structure as shape_structure
 
     return shape_structure(types, shapes)
+
+
+def _fetched(value):
+    """A scalar string is fetched as bytes (TF's and tgc's string constants' way)."""
+    return value.item() if value.dtype == object and value.ndim == 0 else value
 
 
 def _needs_session(*values):
