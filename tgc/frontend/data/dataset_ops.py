@@ -15,15 +15,17 @@ import os
 import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
-from tgc.frontend.data import structure
+from tgc.frontend.data import iterator_ops, structure
 from tgc.frontend.data.functions import TracedFunction, as_bool
-from tgc.graph.graph import Tensor, TensorShape, get_default_graph
+from tgc.graph.graph import Tensor, get_default_graph
 
 _UNKNOWN_CARDINALITY = -2
 
 
 class Dataset:
     """A pipeline of elements (`tf.data.Dataset`)."""
+
+    is_dataset = True  # how iterators and functions tell a Dataset (they do not import this module)
 
     def __init__(self, specs, inputs=(), captures=()):
         self._specs = specs
@@ -161,14 +163,10 @@ class Dataset:
     # ---- iterators (TF1) ----------------------------------------------------------------------
 
     def make_one_shot_iterator(self):
-        from tgc.frontend.data.iterator_ops import make_one_shot_iterator
-
-        return make_one_shot_iterator(self)
+        return iterator_ops.make_one_shot_iterator(self)
 
     def make_initializable_iterator(self, shared_name=None):
-        from tgc.frontend.data.iterator_ops import make_initializable_iterator
-
-        return make_initializable_iterator(self, shared_name)
+        return iterator_ops.make_initializable_iterator(self, shared_name)
 
     def __iter__(self):
         raise RuntimeError(
@@ -344,7 +342,7 @@ class _Generator(Dataset):
     def __init__(self, generator, output_types, output_shapes, args):
         if not callable(generator):
             raise TypeError("Dataset.from_generator takes a callable that returns an iterator")
-        shapes = _shape_structure(output_types, output_shapes)
+        shapes = structure.shape_structure(output_types, output_shapes)
         self._generator = generator
         self._args = tuple(args or ())
         specs = structure.map_structure(structure.spec_of, output_types, shapes)
@@ -366,30 +364,6 @@ class _Generator(Dataset):
                 _checked(v, s, i)
                 for i, (v, s) in enumerate(zip(_flat_item_of(self._specs, item), specs))
             )
-
-
-def _shape_structure(types, shapes):
-    """output_shapes as a structure like output_types (a shape per component; None: unknown)."""
-    if isinstance(types, dict):
-        if shapes is not None and not isinstance(shapes, dict):
-            raise TypeError(
-                "Dataset.from_generator: output_shapes must be a dict like output_types"
-            )
-        return {
-            k: _shape_structure(v, None if shapes is None else shapes[k]) for k, v in types.items()
-        }
-    if isinstance(types, tuple):
-        if shapes is not None and (
-            not isinstance(shapes, (tuple, list)) or len(shapes) != len(types)
-        ):
-            raise TypeError(
-                f"Dataset.from_generator: output_shapes {shapes!r} does not match the structure of "
-                f"output_types ({len(types)} components)"
-            )
-        parts = [None] * len(types) if shapes is None else shapes
-        return tuple(_shape_structure(t, s) for t, s in zip(types, parts))
-    # A TensorShape, not a tuple, so that a shape is a leaf of the structure.
-    return TensorShape(structure.shape_tuple(shapes))
 
 
 def _lists_as_tuples(item, specs):

@@ -135,9 +135,7 @@ def _tuple_lists(value):
 
 
 def _is_dataset(value) -> bool:
-    from tgc.frontend.data.dataset_ops import Dataset
-
-    return isinstance(value, Dataset)
+    return getattr(value, "is_dataset", False) is True
 
 
 def as_bool(value) -> bool:

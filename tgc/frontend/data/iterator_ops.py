@@ -16,7 +16,6 @@ import weakref
 from tgc import errors
 from tgc.dialect.types import TensorSpec
 from tgc.frontend.data import structure
-from tgc.frontend.data.dataset_ops import Dataset
 from tgc.frontend.data.functions import RunContext
 from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 from tgc.graph.graph import Tensor, get_default_graph
@@ -92,7 +91,7 @@ class Iterator:
     def from_structure(output_types, output_shapes=None, shared_name=None, output_classes=None):
         """An iterator for any dataset of this structure; ``make_initializer(dataset)`` gives the
         op that starts a pass over one (switching between a training and a test dataset)."""
-        shapes = _shape_structure(output_types, output_shapes)
+        shapes = structure.shape_structure(output_types, output_shapes)
         specs = structure.map_structure(structure.spec_of, output_types, shapes)
         return Iterator(specs, shared_name=shared_name)
 
@@ -100,7 +99,7 @@ class Iterator:
     def from_string_handle(string_handle, output_types, output_shapes=None, output_classes=None):
         """A feedable iterator: each run reads the iterator whose ``string_handle()`` value is fed
         to ``string_handle`` (a string placeholder)."""
-        shapes = _shape_structure(output_types, output_shapes)
+        shapes = structure.shape_structure(output_types, output_shapes)
         specs = structure.map_structure(structure.spec_of, output_types, shapes)
         return _FeedableIterator(specs, string_handle)
 
@@ -286,7 +285,7 @@ _ITERATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _check_dataset(dataset) -> None:
-    if not isinstance(dataset, Dataset):
+    if not getattr(dataset, "is_dataset", False):
         raise TypeError(f"expected a tf.data.Dataset, got {type(dataset).__name__}")
 
 
@@ -327,12 +326,6 @@ def _upstream_placeholder(tensor):
         return tensor
     found = outer_placeholders([tensor])
     return found[0] if found else None
-
-
-def _shape_structure(types, shapes):
-    from tgc.frontend.data.dataset_ops import _shape_structure as shape_structure
-
-    return shape_structure(types, shapes)
 
 
 def _fetched(value):

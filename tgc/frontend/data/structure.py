@@ -131,3 +131,25 @@ def as_component(value, spec: TensorSpec) -> np.ndarray:
             out[index] = item.encode() if isinstance(item, str) else bytes(item)
         return out
     return np.asarray(value, dtype=numpy_dtype(spec.dtype), order="C")
+
+
+def shape_structure(types, shapes):
+    """output_shapes as a structure like output_types (a shape per component; None: unknown)."""
+    if isinstance(types, dict):
+        if shapes is not None and not isinstance(shapes, dict):
+            raise TypeError("output_shapes must be a dict like output_types")
+        return {
+            k: shape_structure(v, None if shapes is None else shapes[k]) for k, v in types.items()
+        }
+    if isinstance(types, tuple):
+        if shapes is not None and (
+            not isinstance(shapes, (tuple, list)) or len(shapes) != len(types)
+        ):
+            raise TypeError(
+                f"output_shapes {shapes!r} does not match the structure of "
+                f"output_types ({len(types)} components)"
+            )
+        parts = [None] * len(types) if shapes is None else shapes
+        return tuple(shape_structure(t, s) for t, s in zip(types, parts))
+    # A TensorShape, not a tuple, so that a shape is a leaf of the structure.
+    return TensorShape(shape_tuple(shapes))
