@@ -26,9 +26,11 @@ _ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "timeline_oracle.py"
 _spec = importlib.util.spec_from_file_location("timeline_oracle", _ORACLE)
 timeline_oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(timeline_oracle)
-# TensorFlow 2.21's Chrome traces of timeline_oracle.STEPS:
+# TensorFlow 2.21's Chrome traces of timeline_oracle.STEPS and ProfilerHook's steps:
 #   /tmp/tfenv/bin/python tests/oracle/timeline_oracle.py > tests/e2e/timeline_tf_values.json
-TF_TRACES = json.loads((Path(__file__).parent / "timeline_tf_values.json").read_text())["traces"]
+_TF_VALUES = json.loads((Path(__file__).parent / "timeline_tf_values.json").read_text())
+TF_TRACES = _TF_VALUES["traces"]
+TF_PROFILER_HOOK_STEPS = _TF_VALUES["profiler_hook_steps"]
 
 CPU = "/job:localhost/replica:0/task:0/device:CPU:0"
 FULL_TRACE = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
@@ -343,3 +345,43 @@ def test_a_run_with_gpu_devices_is_traced_as_one_entry_for_its_compiled_part():
     (node,) = _node_stats(metadata)
     assert node.node_name == "tgc/compiled_run"
     assert before <= node.all_start_nanos <= node.all_start_nanos + node.all_end_rel_nanos <= after
+
+
+def test_profiler_hook_writes_timelines_and_run_metadata_at_tfs_steps(tmp_path):
+    pytest.importorskip("tensorboard")  # the run metadata goes to an event file
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    steps = timeline_oracle.profiler_hook_steps(tf, str(tmp_path))
+    assert steps == TF_PROFILER_HOOK_STEPS == [2, 4]
+    for step in steps:
+        trace = json.loads((tmp_path / f"timeline-{step}.json").read_text())
+        names = {e["args"]["name"] for e in trace["traceEvents"] if e["ph"] == "X"}
+        # The traced step's ops: the loss, its gradient, w's update and the step's increment.
+        assert {
+            "mul",
+            "gradients/SymbolicGradient",
+            "w/AssignSub",
+            "global_step/AssignAdd",
+        } <= names
+    acc = ea.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert sorted(acc.Tags()["run_metadata"]) == ["step_2", "step_4"]
+    (device,) = acc.RunMetadata("step_2").step_stats.dev_stats
+    assert device.device == CPU and len(device.node_stats) > 0
+
+
+def test_profiler_hook_refuses_show_memory_at_once(tmp_path):
+    with pytest.raises(ValueError, match=r"show_memory=True\) is not supported by tgc"):
+        tf.train.ProfilerHook(save_steps=1, output_dir=str(tmp_path), show_memory=True)
+
+
+def test_profiler_hook_without_tensorboard_says_what_it_needs(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name)
+    )
+    with pytest.raises(ImportError, match=r"needs TensorBoard: pip install 'tgc\[tensorboard\]'"):
+        tf.train.ProfilerHook(save_steps=1, output_dir=str(tmp_path))

@@ -3,9 +3,10 @@
 
     /tmp/tfenv/bin/python tests/oracle/timeline_oracle.py > tests/e2e/timeline_tf_values.json
 
-The steps cover two devices, ops that overlap (two lanes), an op with two outputs and an input
-naming its second, a transfer (a/_Send, a/_Recv), a Const without inputs and a label TF cannot
-parse.
+and the global steps at which tf.train.ProfilerHook(save_steps=2) writes its timelines in five
+monitored training steps. The steps cover two devices, ops that overlap (two lanes), an op with
+two outputs and an input naming its second, a transfer (a/_Send, a/_Recv), a Const without inputs
+and a label TF cannot parse.
 """
 
 import json
@@ -55,5 +56,41 @@ def tf_traces() -> dict:
     }
 
 
+def tf_profiler_hook_steps() -> list:
+    import tempfile
+
+    import tensorflow.compat.v1 as t
+
+    t.disable_v2_behavior()
+    with tempfile.TemporaryDirectory() as directory:
+        return profiler_hook_steps(t, directory)
+
+
+def profiler_hook_steps(t, output_dir: str, steps: int = 5, save_steps: int = 2) -> list:
+    """The global steps whose timeline files ``tf.train.ProfilerHook(save_steps)`` writes in a
+    monitored training of ``steps`` steps (``t``: TF's compat.v1 or tgc)."""
+    import os
+
+    t.reset_default_graph()
+    step = t.train.get_or_create_global_step()
+    w = t.Variable(1.0, name="w")
+    train = t.train.GradientDescentOptimizer(0.1).minimize(w * w, global_step=step)
+    hook = t.train.ProfilerHook(save_steps=save_steps, output_dir=output_dir)
+    with t.train.MonitoredTrainingSession(hooks=[hook], save_summaries_steps=None) as sess:
+        for _ in range(steps):
+            sess.run(train)
+    names = [n for n in os.listdir(output_dir) if n.startswith("timeline-")]
+    return sorted(int(n[len("timeline-") : -len(".json")]) for n in names)
+
+
 if __name__ == "__main__":
-    print(json.dumps({"tensorflow": "2.21.0", "traces": tf_traces()}, indent=1))
+    print(
+        json.dumps(
+            {
+                "tensorflow": "2.21.0",
+                "traces": tf_traces(),
+                "profiler_hook_steps": tf_profiler_hook_steps(),
+            },
+            indent=1,
+        )
+    )

@@ -23,7 +23,9 @@ the program gives), never half applied.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import sys
 import time
 
@@ -336,6 +338,83 @@ class StepCounterHook(SessionRunHook):
         logging.getLogger("tgc").info("%s: %g", self._tag, steps_per_sec)
 
 
+class ProfilerHook(SessionRunHook):
+    """Traces a step every ``save_steps`` steps or ``save_secs`` seconds (TF1's
+    ``tf.train.ProfilerHook``): its per-op times (tf.RunOptions FULL_TRACE) go to
+    ``output_dir/timeline-<global step>.json`` as a Chrome trace (tgc/frontend/timeline.py) and to
+    the event file there as the run metadata of tag ``step_<global step>``, which TensorBoard's
+    graph view shows."""
+
+    def __init__(
+        self, save_steps=None, save_secs=None, output_dir="", show_dataflow=True, show_memory=False
+    ):
+        from tgc.frontend.summary_writer import FileWriterCache
+        from tgc.frontend.timeline import check_trace_options
+
+        check_trace_options(show_memory)  # refused now, not at the first traced step
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ImportError(
+                "ProfilerHook writes each traced step's run metadata to a TensorBoard event "
+                "file, which needs TensorBoard: pip install 'tgc[tensorboard]'"
+            )
+        self._output_file = os.path.join(output_dir, "timeline-{}.json")
+        self._writer = FileWriterCache.get(output_dir)
+        self._show_dataflow = show_dataflow
+        self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+
+    def begin(self):
+        self._next_step = None
+        self._global_step = _global_step_or_raise("ProfilerHook")
+
+    def before_run(self, run_context):
+        from tgc.frontend.queues import RunOptions
+
+        self._request = self._next_step is not None and self._timer.should_trigger_for_step(
+            self._next_step
+        )
+        options = RunOptions(trace_level=RunOptions.FULL_TRACE) if self._request else None
+        return SessionRunArgs({"global_step": self._global_step}, options=options)
+
+    def after_run(self, run_context, run_values):
+        stale_step = int(run_values.results["global_step"])
+        if self._next_step is None:  # the first run only starts the count, as TF's does
+            self._timer.update_last_triggered_step(stale_step)
+        step = stale_step + 1
+        if self._request:
+            step = int(run_context.session.run(self._global_step))
+            self._timer.update_last_triggered_step(step)
+            self._save(self._output_file.format(step), run_values.run_metadata.step_stats)
+            self._writer.add_run_metadata(run_values.run_metadata, f"step_{step}")
+        self._next_step = step + 1
+
+    def _save(self, path: str, step_stats) -> None:
+        from tgc.frontend.timeline import Timeline
+
+        logging.getLogger("tgc").info("Saving timeline into '%s'.", path)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(
+                Timeline(step_stats).generate_chrome_trace_format(show_dataflow=self._show_dataflow)
+            )
+
+
+def _merged_options(options, requested: list):
+    """The caller's RunOptions with the hooks' asks merged in as TF1 merges them: the larger
+    trace level and timeout. The caller's object is not changed."""
+    from tgc.frontend.queues import RunOptions
+
+    requested = [r for r in requested if r is not None]
+    if not requested:
+        return options
+    merged = RunOptions(
+        timeout_in_ms=getattr(options, "timeout_in_ms", 0),
+        trace_level=getattr(options, "trace_level", 0),
+    )
+    for asked in requested:
+        merged.trace_level = max(merged.trace_level, asked.trace_level)
+        merged.timeout_in_ms = max(merged.timeout_in_ms, asked.timeout_in_ms)
+    return merged
+
+
 _SAVERS: dict = {}  # graph -> the Saver of every global variable that hooks share
 
 
@@ -529,6 +608,11 @@ class MonitoredSession:
                     raise RuntimeError(f"Same tensor is fed by two hooks or by a hook: {clash}")
                 feeds.update(request.feed_dict)
         hook_fetches = [None if r is None else r.fetches for r in requests]
+        options = _merged_options(options, [r.options for r in requests if r is not None])
+        if run_metadata is None:  # a hook that asked for a trace reads it from its run values
+            from tgc.frontend.run_metadata import RunMetadata
+
+            run_metadata = RunMetadata()
         outputs = self._sess.run(
             {"caller": fetches, "hooks": [f for f in hook_fetches if f is not None]},
             feed_dict=feeds,

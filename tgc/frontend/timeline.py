@@ -31,19 +31,24 @@ class Timeline:
     def generate_chrome_trace_format(
         self, show_dataflow: bool = True, show_memory: bool = False, op_time: str = "schedule"
     ) -> str:
-        if show_memory:
-            raise ValueError(
-                "Timeline.generate_chrome_trace_format(show_memory=True) is not supported by tgc: "
-                "its traces show compute and dataflow; each op's output bytes are in its step "
-                "stats (NodeExecStats.memory) instead"
-            )
-        if op_time not in _OP_TIMES:
-            raise ValueError(f"op_time must be one of {', '.join(_OP_TIMES)}, not {op_time!r}")
+        check_trace_options(show_memory, op_time)
         return json.dumps(
             {"traceEvents": _Trace(self._step_stats, show_dataflow).events()},
             indent=4,
             separators=(",", ": "),
         )
+
+
+def check_trace_options(show_memory: bool = False, op_time: str = "schedule") -> None:
+    """ValueError for what tgc's traces do not draw (memory) or an ``op_time`` TF does not know."""
+    if show_memory:
+        raise ValueError(
+            "Timeline.generate_chrome_trace_format(show_memory=True) is not supported by tgc: "
+            "its traces show compute and dataflow; each op's output bytes are in its step "
+            "stats (NodeExecStats.memory) instead"
+        )
+    if op_time not in _OP_TIMES:
+        raise ValueError(f"op_time must be one of {', '.join(_OP_TIMES)}, not {op_time!r}")
 
 
 class _Trace:

@@ -493,6 +493,7 @@ from tgc.frontend.monitored import (  # noqa: E402,F401  (tf.train's monitored s
     CheckpointSaverHook,
     MonitoredSession,
     MonitoredTrainingSession,
+    ProfilerHook,
     Scaffold,
     SessionRunArgs,
     SessionRunContext,
