@@ -269,6 +269,70 @@ def resize_gradients(t, image):
     return _graph(t, build)
 
 
+def colour_matrices(t, image):
+    def build():
+        rgb = t.placeholder(t.float32, [None, 3, 4, 3])
+        yiq = image.rgb_to_yiq(rgb)
+        yuv = image.rgb_to_yuv(rgb)
+        out = {
+            "yiq": yiq,
+            "yuv": yuv,
+            "yiq_back": image.yiq_to_rgb(yiq),
+            "yuv_back": image.yuv_to_rgb(t.constant(data(33, 3, 4, 3))),
+        }
+        return out, {rgb: data(34, 2, 3, 4, 3)}
+
+    return _graph(t, build)
+
+
+def crop_and_resize(t, image):
+    def build():
+        x = t.placeholder(t.float32, [None, 5, 6, 2])
+        boxes = t.constant(
+            np.array(
+                [
+                    [0.1, 0.2, 0.7, 0.9],
+                    [0.5, 0.5, 0.5, 0.5],
+                    [0.8, 0.9, 0.2, 0.1],  # flipped
+                    [-0.3, 0.4, 1.2, 1.5],  # partly outside
+                    [0.0, 0.0, 1.0, 1.0],
+                ],
+                np.float32,
+            )
+        )
+        box_ind = t.constant([0, 1, 1, 0, 1])
+        out = {}
+        for size in ([3, 4], [1, 1], [7, 2]):
+            key = f"{size[0]}x{size[1]}"
+            out["bilinear_" + key] = image.crop_and_resize(x, boxes, box_ind, size)
+            out["nearest_" + key] = image.crop_and_resize(
+                x, boxes, box_ind, size, method="nearest", extrapolation_value=-1.0
+            )
+        y = image.crop_and_resize(x, boxes, box_ind, [4, 3])
+        w = t.constant(data(35, 5, 4, 3, 2, low=-1.0))
+        out["grad_image"], out["grad_boxes"] = t.gradients(t.reduce_sum(y * w), [x, boxes])
+        return out, {x: data(36, 2, 5, 6, 2)}
+
+    return _graph(t, build)
+
+
+def ssim(t, image):
+    def build():
+        a = t.placeholder(t.float32, [None, 12, 13, 3])
+        b = t.constant(data(37, 2, 12, 13, 3))
+        u1 = t.constant(pixels(38, 14, 12, 1))
+        u2 = t.constant(pixels(39, 14, 12, 1))
+        out = {
+            "float": image.ssim(a, b, 1.0),
+            "same": image.ssim(a, a, 1.0),
+            "uint8": image.ssim(u1, u2, 255),
+            "small_filter": image.ssim(a, b, 1.0, filter_size=5, filter_sigma=0.8),
+        }
+        return out, {a: data(40, 2, 12, 13, 3)}
+
+    return _graph(t, build)
+
+
 PROGRAMS = {
     "resize_bilinear": resize_bilinear,
     "resize_nearest": resize_nearest,
@@ -281,6 +345,9 @@ PROGRAMS = {
     "adjustments": adjustments,
     "standardization_and_metrics": standardization_and_metrics,
     "resize_gradients": resize_gradients,
+    "colour_matrices": colour_matrices,
+    "crop_and_resize": crop_and_resize,
+    "ssim": ssim,
 }
 
 

@@ -42,7 +42,7 @@ from tgc.frontend.array_ops import range as tf_range
 from tgc.frontend.build import assert_op, constant, convert_to_tensor, make_op
 from tgc.frontend.gather_ops import gather
 from tgc.frontend.math_ops import cast, identity
-from tgc.frontend.random_ops import random_uniform, rng_step
+from tgc.frontend.random_ops import random_crop, random_uniform, rng_step
 from tgc.graph.graph import Tensor, get_default_graph
 
 __all__ = [
@@ -82,6 +82,13 @@ __all__ = [
     "image_gradients",
     "psnr",
     "sample_distorted_bounding_box",
+    "random_crop",
+    "rgb_to_yiq",
+    "yiq_to_rgb",
+    "rgb_to_yuv",
+    "yuv_to_rgb",
+    "crop_and_resize",
+    "ssim",
 ]
 
 
@@ -1214,3 +1221,203 @@ def sample_distorted_bounding_box(
             ]
         )
         return begin, size_out, reshape(bbox, [1, 1, 4], name="bboxes")
+
+
+# ---- YIQ and YUV ---------------------------------------------------------------------------------
+
+# TF's matrices (image_ops_impl.py): pixel row vector times kernel.
+_RGB_TO_YIQ = [
+    [0.299, 0.59590059, 0.2115],
+    [0.587, -0.27455667, -0.52273617],
+    [0.114, -0.32134392, 0.31119955],
+]
+_YIQ_TO_RGB = [
+    [1, 1, 1],
+    [0.95598634, -0.27201283, -1.10674021],
+    [0.6208248, -0.64720424, 1.70423049],
+]
+_RGB_TO_YUV = [
+    [0.299, -0.14714119, 0.61497538],
+    [0.587, -0.28886916, -0.51496512],
+    [0.114, 0.43601035, -0.10001026],
+]
+_YUV_TO_RGB = [[1, 1, 1], [0, -0.394642334, 2.03206185], [1.13988303, -0.58062185, 0]]
+
+
+def _colour_matrix(images, kernel, fn):
+    images = _channels(images, fn, 3)
+    if not images.dtype.is_floating:
+        raise TypeError(f"{fn}: images must be floats, not {images.dtype.name}")
+    weights = constant(np.array(kernel, images.dtype.name))
+    return math_ops.tensordot(images, weights, [[images.shape.ndims - 1], [0]])
+
+
+def rgb_to_yiq(images):
+    """`tf.image.rgb_to_yiq`."""
+    return _colour_matrix(images, _RGB_TO_YIQ, "rgb_to_yiq")
+
+
+def yiq_to_rgb(images):
+    """`tf.image.yiq_to_rgb`."""
+    return _colour_matrix(images, _YIQ_TO_RGB, "yiq_to_rgb")
+
+
+def rgb_to_yuv(images):
+    """`tf.image.rgb_to_yuv`."""
+    return _colour_matrix(images, _RGB_TO_YUV, "rgb_to_yuv")
+
+
+def yuv_to_rgb(images):
+    """`tf.image.yuv_to_rgb`."""
+    return _colour_matrix(images, _YUV_TO_RGB, "yuv_to_rgb")
+
+
+# ---- crop_and_resize -----------------------------------------------------------------------------
+
+
+def _box_axis(lo, hi, size_f, count):
+    """Sample positions [boxes, count] along one axis of boxes (lo, hi normalized), as TF's
+    CropAndResize kernel: evenly from lo * (size - 1) to hi * (size - 1), or the middle for one
+    sample."""
+    span = math_ops.multiply(math_ops.subtract(hi, lo), math_ops.subtract(size_f, 1.0))
+    if count > 1:
+        steps = np.arange(count, dtype=np.float32) / np.float32(count - 1)
+        start = math_ops.multiply(lo, math_ops.subtract(size_f, 1.0))
+        return math_ops.add(expand_dims(start, 1), math_ops.multiply(expand_dims(span, 1), steps))
+    middle = math_ops.multiply(
+        math_ops.multiply(math_ops.add(lo, hi), 0.5), math_ops.subtract(size_f, 1.0)
+    )
+    return expand_dims(middle, 1)
+
+
+def crop_and_resize(
+    image,
+    boxes,
+    box_ind=None,
+    crop_size=None,
+    method="bilinear",
+    extrapolation_value=0,
+    name=None,
+    box_indices=None,
+):
+    """`tf.image.crop_and_resize`: for each box [y1, x1, y2, x2] (normalized) of image
+    ``box_ind``, a crop_size crop sampled bilinearly (or at the nearest pixel); samples outside
+    the image are ``extrapolation_value``. float32 [boxes, crop_height, crop_width, channels];
+    differentiable in the image and the boxes."""
+    fn = "crop_and_resize"
+    box_ind = box_indices if box_ind is None else box_ind
+    if box_ind is None or crop_size is None:
+        raise TypeError(f"{fn}: box_ind (box_indices) and crop_size are required")
+    if method not in ("bilinear", "nearest"):
+        raise ValueError(f"{fn}: method must be 'bilinear' or 'nearest', not {method!r}")
+    with get_default_graph().name_scope(name or "CropAndResize") as scope:
+        image = convert_to_tensor(image, name="image")
+        if image.shape.ndims != 4:
+            raise ValueError(
+                f"{fn}: image must be 4-D [batch, height, width, channels], not {image.shape}"
+            )
+        boxes = convert_to_tensor(boxes, dtype="float32", name="boxes")
+        if boxes.shape.ndims != 2 or boxes.shape[1].value != 4:
+            raise ValueError(f"{fn}: boxes must be 2-D [num_boxes, 4], not {boxes.shape}")
+        crop_h, crop_w = _known_size(crop_size, fn)
+        image = cast(image, "float32")
+        dims = shape(image)
+        height, width = cast(dims[1], "float32"), cast(dims[2], "float32")
+        ys = _box_axis(boxes[:, 0], boxes[:, 2], height, crop_h)  # [boxes, crop_h]
+        xs = _box_axis(boxes[:, 1], boxes[:, 3], width, crop_w)  # [boxes, crop_w]
+        inside_y = math_ops.logical_and(
+            math_ops.greater_equal(ys, 0.0), math_ops.less_equal(ys, height - 1.0)
+        )
+        inside_x = math_ops.logical_and(
+            math_ops.greater_equal(xs, 0.0), math_ops.less_equal(xs, width - 1.0)
+        )
+        flat = reshape(image, stack([-1, dims[3]]))  # [batch * height * width, channels]
+        base = math_ops.multiply(cast(convert_to_tensor(box_ind), "int32"), dims[1])
+
+        def index(yi, xi):  # [boxes, crop_h, crop_w] flat pixel indices
+            row = math_ops.multiply(math_ops.add(expand_dims(base, 1), yi), dims[2])
+            return math_ops.add(expand_dims(row, 2), expand_dims(xi, 1))
+
+        def clamp(v, size):
+            return math_ops.minimum(math_ops.maximum(cast(v, "int32"), 0), size - 1)
+
+        if method == "nearest":
+            # roundf: halves away from zero (the positions kept are never negative)
+            yi = clamp(math_ops.floor(math_ops.add(ys, 0.5)), dims[1])
+            xi = clamp(math_ops.floor(math_ops.add(xs, 0.5)), dims[2])
+            out = gather(flat, index(yi, xi))
+        else:
+            top, bottom = clamp(math_ops.floor(ys), dims[1]), clamp(math_ops.ceil(ys), dims[1])
+            left, right = clamp(math_ops.floor(xs), dims[2]), clamp(math_ops.ceil(xs), dims[2])
+            y_lerp = reshape(math_ops.subtract(ys, math_ops.floor(ys)), [-1, crop_h, 1, 1])
+            x_lerp = reshape(math_ops.subtract(xs, math_ops.floor(xs)), [-1, 1, crop_w, 1])
+            top_row = _lerp(gather(flat, index(top, left)), gather(flat, index(top, right)), x_lerp)
+            bottom_row = _lerp(
+                gather(flat, index(bottom, left)), gather(flat, index(bottom, right)), x_lerp
+            )
+            out = _lerp(top_row, bottom_row, y_lerp)
+        inside = math_ops.logical_and(
+            reshape(inside_y, [-1, crop_h, 1, 1]), reshape(inside_x, [-1, 1, crop_w, 1])
+        )
+        fill_value = math_ops.add(zeros_like(out), float(extrapolation_value))
+        return math_ops.where(inside, out, fill_value, name=scope)
+
+
+# ---- SSIM ----------------------------------------------------------------------------------------
+
+
+def _gaussian_window(size, sigma):
+    """TF's _fspecial_gauss: a softmax of -(y^2 + x^2) / (2 sigma^2), [size, size, 1, 1]."""
+    coords = np.arange(size, dtype=np.float32) - np.float32(size - 1) / np.float32(2)
+    g = np.square(coords) * (np.float32(-0.5) / np.square(np.float32(sigma)))
+    g = (g[None, :] + g[:, None]).reshape(-1).astype(np.float64)
+    g = np.exp(g - g.max())
+    return (g / g.sum()).astype(np.float32).reshape(size, size, 1, 1)
+
+
+def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):
+    """`tf.image.ssim`: the structural similarity per image (a mean over its channels), with a
+    filter_size Gaussian window (VALID positions only)."""
+    from tgc.frontend.conv_ops import conv2d
+
+    fn = "ssim"
+    with get_default_graph().name_scope("SSIM"):
+        img1, img2 = _image(img1, fn, "img1"), _image(img2, fn, "img2")
+        if not img1.shape.is_compatible_with(img2.shape):
+            raise ValueError(f"{fn}: the images' shapes {img1.shape} and {img2.shape} differ")
+        h, w = img1.shape.as_list()[-3:-1]
+        if h is None or w is None or img1.shape[-1].value is None:
+            raise ValueError(f"{fn}: the height, width and channels of {img1.shape} must be known")
+        if h < filter_size or w < filter_size:
+            raise ValueError(
+                f"{fn}: images of {h}x{w} are smaller than the {filter_size}x{filter_size} filter"
+            )
+        peak = convert_image_dtype(cast(max_val, img1.dtype), "float32")
+        x = convert_image_dtype(img1, "float32")
+        y = convert_image_dtype(img2, "float32")
+        window = constant(_gaussian_window(int(filter_size), filter_sigma))
+        channels = img1.shape[-1].value
+        perm = [0, 3, 1, 2] if img1.shape.ndims == 4 else [2, 0, 1]
+
+        def reducer(v):  # the window's weighted mean around each VALID position, per channel
+            planes = reshape(transpose(v, perm), [-1, h, w, 1])
+            means = conv2d(planes, window, strides=[1, 1, 1, 1], padding="VALID")
+            out_shape = [-1, channels, h - filter_size + 1, w - filter_size + 1]
+            means = reshape(means, out_shape)
+            back = transpose(means, [0, 2, 3, 1])
+            return back if img1.shape.ndims == 4 else back[0]
+
+        c1 = math_ops.square(math_ops.multiply(k1, peak))
+        c2 = math_ops.square(math_ops.multiply(k2, peak))
+        mean0, mean1 = reducer(x), reducer(y)
+        num0 = math_ops.multiply(math_ops.multiply(mean0, mean1), 2.0)
+        den0 = math_ops.add(math_ops.square(mean0), math_ops.square(mean1))
+        luminance = math_ops.divide(math_ops.add(num0, c1), math_ops.add(den0, c1))
+        num1 = math_ops.multiply(reducer(math_ops.multiply(x, y)), 2.0)
+        den1 = reducer(math_ops.add(math_ops.square(x), math_ops.square(y)))
+        cs = math_ops.divide(
+            math_ops.add(math_ops.subtract(num1, num0), c2),
+            math_ops.add(math_ops.subtract(den1, den0), c2),
+        )
+        per_channel = math_ops.reduce_mean(math_ops.multiply(luminance, cs), axis=[-3, -2])
+        return math_ops.reduce_mean(per_channel, axis=[-1])
