@@ -13,14 +13,12 @@ Shuffle orders are tgc's own (deterministic with a seed), tested here without TF
 from __future__ import annotations
 
 import importlib.util
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tgc
-from tgc.frontend import data
 
 _ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "data.py"
 _spec = importlib.util.spec_from_file_location("data_oracle", _ORACLE)
@@ -28,15 +26,8 @@ oracle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(oracle)
 
 
-def _with_data(base):
-    """tgc with ``data`` set to tgc.frontend.data (until tgc exports it as tf.data)."""
-    space = types.SimpleNamespace(**{k: getattr(base, k) for k in dir(base) if k != "data"})
-    space.data = data
-    return space
-
-
-T = _with_data(tgc)
-tf = T
+T = tf = tgc  # the programs take the API module: tgc itself, tf.data included
+data = tgc.data
 
 TF_VALUES = {
     "errors": {
@@ -91,6 +82,7 @@ TF_VALUES = {
             [1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5],
             [10, 20, 30, 11, 21, 31, 40, 50, 41, 51],
             [[2, 4], [6, 8]],
+            [10, 11, 20, 21, 12, 22, 30, 31, 40, 41, 32, 42, 50, 51, 52],
         ],
         "shapes": [2],
     },
@@ -503,3 +495,27 @@ def test_monitored_session_starts_an_initializable_iterator_from_the_scaffold_or
             while not sess.should_stop():
                 got.append(int(sess.run(total)))
         assert got == [1, 5, 4]
+
+
+def test_unique_list_files_and_the_names_tgc_lacks(tmp_path):
+    for name in ("b.txt", "a.txt", "c.csv"):
+        (tmp_path / name).write_text(name)
+    with tf.Graph().as_default():
+        unique = data.Dataset.from_tensor_slices([3, 1, 3, 2, 1]).unique()
+        listed = data.Dataset.list_files(str(tmp_path / "*.txt"), shuffle=False)
+        shuffled = data.Dataset.list_files(str(tmp_path / "*.txt"), seed=4)
+        nothing = data.Dataset.list_files(str(tmp_path / "*.none"))
+        its = [d.make_one_shot_iterator().get_next() for d in (unique, listed, shuffled, nothing)]
+        with tf.Session() as sess:
+            assert _drain(sess, its[0]) == [3, 1, 2]
+            names = [str(tmp_path / n) for n in ("a.txt", "b.txt")]
+            assert _drain(sess, its[1]) == names
+            assert sorted(_drain(sess, its[2])) == names
+            with pytest.raises(tf.errors.InvalidArgumentError, match="match at least one file"):
+                sess.run(its[3])
+        with pytest.raises(AttributeError, match="does not support Dataset.window yet"):
+            unique.window(2)
+        with pytest.raises(AttributeError, match="does not support tf.data.experimental.scan"):
+            data.experimental.scan
+        with pytest.raises(TypeError, match="Dataset.unique needs elements that are one scalar"):
+            data.Dataset.range(3).batch(2).unique()

@@ -257,7 +257,7 @@ def errors(t):
 
 
 def interleave(t):
-    """interleave's order (cycle and block lengths), shuffle_and_repeat / map_and_batch by apply."""
+    """interleave's order (cycle and block lengths); map_and_batch and parallel_interleave."""
     with t.Graph().as_default():
         base = t.data.Dataset.range(1, 6)
         a = base.interleave(
@@ -265,7 +265,12 @@ def interleave(t):
         )
         b = base.interleave(lambda v: t.data.Dataset.range(v * 10, v * 10 + 2), cycle_length=3)
         c = base.apply(t.data.experimental.map_and_batch(lambda v: v * 2, 2, drop_remainder=True))
-        its = [d.make_one_shot_iterator().get_next() for d in (a, b, c)]
+        d = base.apply(
+            t.data.experimental.parallel_interleave(
+                lambda v: t.data.Dataset.range(v * 10, v * 10 + 3), cycle_length=2, block_length=2
+            )
+        )
+        its = [d.make_one_shot_iterator().get_next() for d in (a, b, c, d)]
         with t.Session() as sess:
             got = [drain(t, sess, n) for n in its]
         return {"elements": got, "shapes": shapes(c.output_shapes)}

@@ -2,6 +2,7 @@
 ``get_next()`` feeds the compiled graph. See dataset_ops.py and iterator_ops.py."""
 
 from tgc.frontend.data import experimental
+from tgc.frontend.unsupported import install_unsupported_names
 from tgc.frontend.data.dataset_ops import Dataset, DatasetV1
 from tgc.frontend.data.readers import TextLineDataset
 from tgc.frontend.data.iterator_ops import (
@@ -14,6 +15,9 @@ from tgc.frontend.data.iterator_ops import (
 )
 
 AUTOTUNE = experimental.AUTOTUNE
+
+# tf.data.experimental.X that tgc lacks says so (tf.data itself: tgc/__init__.py does it).
+install_unsupported_names(experimental, "tf.data.experimental")
 
 __all__ = [
     "AUTOTUNE",

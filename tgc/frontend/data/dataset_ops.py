@@ -158,7 +158,34 @@ class Dataset:
         return result
 
     def with_options(self, options):
+        """Options tune TF's threads and optimizations; tgc's pipelines have neither."""
         return self
+
+    def unique(self):
+        return _Unique(self)
+
+    def map_with_legacy_function(self, map_func, num_parallel_calls=None, deterministic=None):
+        return self.map(map_func)
+
+    def filter_with_legacy_function(self, predicate):
+        return self.filter(predicate)
+
+    @staticmethod
+    def list_files(file_pattern, shuffle=None, seed=None):
+        """The files matching the pattern(s), sorted; shuffled unless ``shuffle=False`` (each
+        pass anew, deterministically with a seed, as shuffle)."""
+        files = _ListFiles(file_pattern)
+        if shuffle is False:
+            return files
+        return files.shuffle(_LIST_FILES_BUFFER, seed=seed)
+
+    def __getattr__(self, name):
+        reason = _NOT_SUPPORTED.get(name)
+        if reason is not None:
+            from tgc.frontend.unsupported import UnsupportedError
+
+            raise UnsupportedError(f"tgc does not support Dataset.{name} yet: {reason}")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ---- iterators (TF1) ----------------------------------------------------------------------
 
@@ -181,6 +208,27 @@ class Dataset:
 
 
 DatasetV1 = Dataset
+
+_EAGER = "it needs eager execution; in a TF1 graph read the dataset through an iterator"
+_NOT_SUPPORTED = {
+    "window": "tgc's elements are tensors, not nested datasets",
+    "reduce": _EAGER,
+    "as_numpy_iterator": _EAGER,
+    "get_single_element": _EAGER,
+    "cardinality": "tgc's pipelines do not count their elements ahead",
+    "scan": "no stateful scan over elements in tgc's pipelines",
+    "group_by_window": "tgc's elements are tensors, not nested datasets",
+    "bucket_by_sequence_length": "not provided: use padded_batch",
+    "rejection_resample": "not provided",
+    "sample_from_datasets": "not provided",
+    "choose_from_datasets": "not provided",
+    "snapshot": "not provided: use cache()",
+    "ignore_errors": "not provided: an element's error fails the run",
+    "from_sparse_tensor_slices": "tgc has no sparse tensors",
+    "sparse_batch": "tgc has no sparse tensors",
+    "random": "not provided: use tf.data.Dataset.range(...).map with a random op",
+}
+_LIST_FILES_BUFFER = 1 << 30  # list_files shuffles all the names (a buffer larger than any list)
 
 
 # ---- sources ----------------------------------------------------------------------------------
@@ -694,6 +742,56 @@ class _Interleave(_FlatMap):
                     open_slots += 1
             else:
                 block, k = 0, (k + 1) % self._cycle
+
+
+class _Unique(Dataset):
+    """`unique()`: each distinct element once, in order of first appearance (one component of an
+    integer or string dtype, as TF requires)."""
+
+    def __init__(self, dataset):
+        spec = dataset._specs
+        if (
+            not isinstance(spec, TensorSpec)
+            or spec.shape != ()
+            or (spec.dtype not in ("int32", "int64", "string"))
+        ):
+            raise TypeError(
+                "Dataset.unique needs elements that are one scalar of dtype int32, int64 or "
+                f"string, got {structure.types_of(spec)} of shape {structure.shapes_of(spec)}"
+            )
+        super().__init__(spec, inputs=[dataset])
+
+    def _elements(self, context):
+        seen = set()
+        for element in self._inputs[0]._elements(context):
+            key = element[0].item()
+            if key not in seen:
+                seen.add(key)
+                yield element
+
+
+class _ListFiles(Dataset):
+    """The names of the files matching ``pattern`` (a string, a list, or a string tensor), sorted,
+    found when a pass starts (TF's error when none matches)."""
+
+    def __init__(self, pattern):
+        self._pattern = _component(pattern, "Dataset.list_files")
+        captures = [self._pattern] if isinstance(self._pattern, Tensor) else []
+        super().__init__(TensorSpec((), "string"), captures=captures)
+
+    def _elements(self, context):
+        import glob
+
+        patterns = np.asarray(_value(self._pattern, context), dtype=object).ravel()
+        patterns = [p.decode() if isinstance(p, bytes) else str(p) for p in patterns]
+        names = sorted({name for p in patterns for name in glob.glob(p)})
+        if not names:
+            raise _invalid(
+                f"Expected 'file_pattern' argument to match at least one file, got {patterns}"
+            )
+        spec = self._specs
+        for name in names:
+            yield (structure.as_component(name, spec),)
 
 
 class _Take(Dataset):

@@ -23,6 +23,19 @@ def map_and_batch(
     return lambda dataset: dataset.map(map_func).batch(batch_size, drop_remainder)
 
 
+def parallel_interleave(
+    map_func,
+    cycle_length,
+    block_length=1,
+    sloppy=False,
+    buffer_output_elements=None,
+    prefetch_input_elements=None,
+):
+    """`dataset.apply(parallel_interleave(...))`: interleave's order (tgc reads the datasets in
+    turn; ``sloppy=True`` allows any order, and tgc gives this one)."""
+    return lambda dataset: dataset.interleave(map_func, cycle_length, block_length)
+
+
 def unbatch():
     """`dataset.apply(unbatch())`: each row of each element."""
     return lambda dataset: dataset.unbatch()
@@ -39,6 +52,7 @@ __all__ = [
     "Dataset",
     "enumerate_dataset",
     "map_and_batch",
+    "parallel_interleave",
     "shuffle_and_repeat",
     "unbatch",
 ]
