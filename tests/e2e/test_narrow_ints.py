@@ -2,9 +2,8 @@
 numbers, wrap-around included.
 
 ``TF_VALUES`` is the output of ``/tmp/tfenv/bin/python tests/oracle/narrow_int_oracle.py`` with
-tensorflow-cpu 2.21.0; the programs here are the oracle's. uint8 arithmetic is refused with
-an error (its division, comparison and widening are unsigned, which tgc's integer lowerings are
-not yet); casts to and from uint8 work.
+tensorflow-cpu 2.21.0; the programs here are the oracle's. uint8 arithmetic is tested in
+tests/e2e/test_uint8.py.
 """
 
 from __future__ import annotations
@@ -121,10 +120,19 @@ def test_matmul_of_int8_is_refused_as_tf_refuses_it():
         tf.matmul(m, m)
 
 
-def test_uint8_arithmetic_is_refused_but_casts_work():
+def test_uint8_casts_to_float():
     x = tf.placeholder(tf.uint8, [2])
-    with pytest.raises(ValueError, match="dtype uint8 is not supported"):
-        x + x
     with tf.Session() as sess:
         got = sess.run(tf.cast(x, tf.float32) * 2.0, {x: np.array([200, 3], np.uint8)})
     np.testing.assert_array_equal(got, [400.0, 6.0])
+
+
+def test_true_division_of_8_and_16_bit_ints_is_float32_as_in_tf():
+    # TF 2.21 (compat.v1): (a / b).dtype is float32 for int8, uint8 and int16, float64 for int32
+    # and int64 (TF's truediv table); a / b of [7] and [2] is 3.5 in each.
+    for name, want in (("int8", "float32"), ("int16", "float32"), ("int32", "float64")):
+        a = tf.placeholder(getattr(tf, name), [1])
+        q = a / a
+        assert q.dtype.name == want, name
+        with tf.Session() as sess:
+            assert sess.run(tf.truediv(a, 2), {a: [7]}).tolist() == [3.5], name

@@ -11,8 +11,9 @@ from tgc.dialect.types import TensorSpec, as_dtype, format_shape
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int32", "int64")  # also what indices, labels and shapes may be
-# Arithmetic on narrow signed integers wraps as TF's does (two's complement, LLVM's i8/i16); uint8
-# would need unsigned division, comparison and widening in every integer lowering.
+# Arithmetic on narrow signed integers wraps as TF's does (two's complement, LLVM's i8/i16). No op
+# computes on uint8: the frontend rewrites uint8 arithmetic into int8 and int32 ops
+# (tgc/frontend/uint8_math.py), since arith has no unsigned integer types.
 NARROW_INT_DTYPES = ("int8", "int16")
 NUMERIC_DTYPES = FLOAT_DTYPES + NARROW_INT_DTYPES + INT_DTYPES
 

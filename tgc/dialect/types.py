@@ -58,7 +58,7 @@ int16 = DType("int16", "i16", np.int16, False, True)
 int32 = DType("int32", "i32", np.int32, False, True)
 int64 = DType("int64", "i64", np.int64, False, True)
 # MLIR's arith works on signless integers; uint8 is stored as "ui8" so that it stays apart from
-# int8 in the IR, and tgc.cast reads and writes it by bits (tgc/frontend/math_ops.py).
+# int8 in the IR, and the frontend reads and writes it by bits (tgc/frontend/uint8_math.py).
 uint8 = DType("uint8", "ui8", np.uint8, False, True)
 uint8.is_unsigned = True
 bool_ = DType("bool", "i1", np.bool_, False, False)

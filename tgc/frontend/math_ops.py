@@ -2,6 +2,8 @@
 
 Each function is a thin wrapper over ``make_op``; Python numbers next to a tensor take its dtype, as
 in TensorFlow. The Tensor operator overloads (``+ - * / ** @``, comparisons) are installed here.
+uint8 operands go to tgc/frontend/uint8_math.py, which computes on them as TF does (or refuses the
+ops TF has no uint8 kernel for).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as _np
 
 from tgc.dialect.types import as_dtype
+from tgc.frontend import uint8_math as _u8
 from tgc.frontend.build import constant, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor
 
@@ -33,6 +36,8 @@ def _python_operand_dtype(value, dtype):
 def _binary(opname):
     def fn(x, y, name=None):
         a, b = _pair(x, y)
+        if _u8.is_uint8(a):
+            return _u8.binary(opname, a, b, name=name)
         return make_op(opname, [a, b], name=name)
 
     fn.__name__ = opname
@@ -41,7 +46,14 @@ def _binary(opname):
 
 def _unary(opname):
     def fn(x, name=None):
-        return make_op(opname, [convert_to_tensor(x)], name=name)
+        x = convert_to_tensor(x)
+        if _u8.is_uint8(x):
+            if opname == "square":
+                return _u8.square(x, name=name)
+            if opname == "round":  # TF's tf.round returns an integer tensor itself
+                return x
+            _u8.refuse(f"tf.{opname}", x)
+        return make_op(opname, [x], name=name)
 
     fn.__name__ = opname
     return fn
@@ -90,11 +102,17 @@ ceil = _unary("ceil")
 round = _unary("round")  # noqa: A001 (TF's name)
 
 
+# The float type `tf.divide` (TF's truediv) divides integers in: float32 for 8 and 16 bits.
+_TRUEDIV_FLOAT = {"int8": "float32", "uint8": "float32", "int16": "float32"}
+
+
 def divide(x, y, name=None):
-    """x / y; integer tensors are divided as floats, as `tf.divide` does."""
+    """x / y; integer tensors are divided as floats, as `tf.divide` does (int8, uint8 and int16 as
+    float32, int32 and int64 as float64)."""
     a, b = _pair(x, y)
     if a.dtype.is_integer:
-        a, b = cast(a, "float64"), cast(b, "float64")
+        as_float = _TRUEDIV_FLOAT.get(a.dtype.name, "float64")
+        a, b = cast(a, as_float), cast(b, as_float)
     return make_op("divide", [a, b], name=name or "truediv")
 
 
@@ -104,11 +122,15 @@ truediv = divide
 def div(x, y, name=None):
     """TF1's `tf.div`: floor division for integers, true division for floats."""
     a, b = _pair(x, y)
+    if _u8.is_uint8(a):
+        return _u8.binary("divide", a, b, name=name or "div")
     return make_op("divide", [a, b], name=name or "div")
 
 
 def floordiv(x, y, name=None):
     a, b = _pair(x, y)
+    if _u8.is_uint8(a):
+        return _u8.binary("divide", a, b, name=name or "floordiv")
     if a.dtype.is_integer:
         return make_op("divide", [a, b], name=name or "floordiv")
     return floor(make_op("divide", [a, b]), name=name)
@@ -121,6 +143,8 @@ def floormod(x, y, name=None):
     """x - floor(x / y) * y: the remainder takes y's sign, as Python's % and `tf.floormod`. Its ops
     sit in the scope of its name, so that an integer division by zero names it ("FloorMod/...")."""
     a, b = _pair(x, y)
+    if _u8.is_uint8(a):
+        return _u8.by_value(floormod, a, b, name or "FloorMod")
     with a.graph.name_scope(name or "FloorMod") as scope:
         return subtract(a, multiply(floordiv(a, b), b), name=scope)
 
@@ -129,11 +153,16 @@ mod = floormod
 
 
 def squared_difference(x, y, name=None):
-    return square(subtract(x, y), name=name)
+    a, b = _pair(x, y)
+    if _u8.is_uint8(a):
+        _u8.refuse("tf.squared_difference", a)
+    return square(subtract(a, b), name=name)
 
 
 def reciprocal(x, name=None):
     x = convert_to_tensor(x)
+    if _u8.is_uint8(x):
+        _u8.refuse("tf.reciprocal", x)
     return divide(constant(1, dtype=x.dtype), x, name=name)
 
 
@@ -143,9 +172,9 @@ def cast(x, dtype, name=None):
     if x.dtype == dtype:
         return x
     if x.dtype.name == "uint8":
-        return _from_uint8(x, dtype, name or "Cast")
+        return _u8.cast_from_uint8(x, dtype, name or "Cast")
     if dtype.name == "uint8":
-        return _to_uint8(x, name or "Cast")
+        return _u8.narrow(x, name or "Cast")
     return make_op("cast", [x], name=name or "Cast", dtype=dtype.name)
 
 
@@ -153,31 +182,6 @@ def bitcast(input, type, name=None):
     """`tf.bitcast`: the same bits read as ``type``, which must have the input's width."""
     x = convert_to_tensor(input)
     return make_op("bitcast", [x], name=name or "Bitcast", dtype=as_dtype(type).name)
-
-
-# uint8 is "ui8" in the IR, outside MLIR arith's signless integers: a cast reads its bits as int8,
-# widens them to int32 and adds 256 where the int8 was negative; a cast to uint8 narrows to int8
-# (keeping the low 8 bits, as TF's cast does) and reads those bits as uint8.
-
-
-def _from_uint8(x, dtype, name):
-    signed = bitcast(x, "int8")
-    if dtype.name == "int8":
-        return identity(signed, name=name)
-    wide = make_op("cast", [signed], dtype="int32")
-    negative = less(wide, constant(0, dtype="int32"))
-    value = where(negative, add(wide, constant(256, dtype="int32")), wide)
-    if dtype.name == "int32":
-        return identity(value, name=name)
-    return make_op("cast", [value], name=name, dtype=dtype.name)
-
-
-def _to_uint8(x, name):
-    if x.dtype.is_floating:
-        x = make_op("cast", [x], dtype="int32")  # float -> int8 directly is undefined past 127
-    if x.dtype.name != "int8":
-        x = make_op("cast", [x], dtype="int8")
-    return bitcast(x, "uint8", name=name)
 
 
 def to_float(x, name=None):
@@ -236,10 +240,9 @@ def add_n(inputs, name=None):
     if not inputs:
         raise ValueError("add_n needs at least one input")
     total = convert_to_tensor(inputs[0])
+    plus = add if _u8.is_uint8(total) else lambda a, b, name: make_op("add", [a, b], name=name)
     for i, t in enumerate(inputs[1:]):
-        total = make_op(
-            "add", [total, convert_to_tensor(t)], name=name if i == len(inputs) - 2 else None
-        )
+        total = plus(total, convert_to_tensor(t), name=name if i == len(inputs) - 2 else None)
     return total if len(inputs) > 1 else identity(total, name=name)
 
 
@@ -275,6 +278,8 @@ def _reduction(opname, tf_name):
         axis = axis if axis is not None else reduction_indices
         keep = bool(keepdims if keepdims is not None else (keep_dims or False))
         x, axis = _flat_if_unknown_rank(x, axis, keep)
+        if _u8.is_uint8(x):
+            return _u8.reduction(opname, x, name or tf_name, axes=_axes(x, axis), keepdims=keep)
         return make_op(opname, [x], name=name or tf_name, axes=_axes(x, axis), keepdims=keep)
 
     fn.__name__ = opname
@@ -302,9 +307,10 @@ def _arg(opname):
     def fn(input, axis=None, name=None, dimension=None, output_type="int64"):
         x = convert_to_tensor(input)
         axis = axis if axis is not None else (dimension if dimension is not None else 0)
-        return make_op(
-            opname, [x], name=name, axis=int(axis), output_type=as_dtype(output_type).name
-        )
+        attrs = {"axis": int(axis), "output_type": as_dtype(output_type).name}
+        if _u8.is_uint8(x):
+            return _u8.arg_reduction(opname, x, name, **attrs)
+        return make_op(opname, [x], name=name, **attrs)
 
     fn.__name__ = opname
     return fn
@@ -516,6 +522,8 @@ def truncatediv(x, y, name=None):
     division, moved up by one where the remainder is non-zero and the signs differ; floats: the
     quotient truncated. Not differentiable, as TF's TruncateDiv."""
     a, b = _pair(x, y)
+    if _u8.is_uint8(a):  # unsigned: truncating is flooring
+        return floordiv(a, b, name=name or "TruncateDiv")
     if not a.dtype.is_integer:
         q = stop_gradient(divide(a, b))
         return where(
@@ -532,6 +540,8 @@ def truncatediv(x, y, name=None):
 def truncatemod(x, y, name=None):
     """`tf.truncatemod`: the remainder of truncatediv, with x's sign (C's fmod)."""
     a, b = _pair(x, y)
+    if _u8.is_uint8(a):
+        _u8.refuse("tf.truncatemod", a)
     with a.graph.name_scope(name or "TruncateMod") as scope:
         return subtract(a, multiply(truncatediv(a, b), b), name=scope)
 

@@ -1,8 +1,8 @@
 """``bitcast``: the same bits read as another dtype of the same width (`tf.bitcast`).
 
 It is also how tgc computes with ``uint8``: MLIR's arith works on signless integers, so a uint8
-tensor (``ui8`` in the IR) is read as int8 by a bitcast, widened and corrected by the frontend's
-``tf.cast``, and written back the same way (tgc/frontend/math_ops.py).
+tensor (``ui8`` in the IR) is read as int8 by a bitcast, computed on as int8 bits or widened int32
+values, and written back the same way (tgc/frontend/uint8_math.py).
 """
 
 from __future__ import annotations

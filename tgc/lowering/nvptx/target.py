@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from mlir import ir
+
 from tgc.dialect.targets import Target
 from tgc.lowering.nvptx.pipeline import VALIDATED_OPS, pipeline_elements
 
@@ -22,12 +24,25 @@ def _variable_ops() -> frozenset:
     return frozenset(n for n, op in load_all_ops().items() if op.traits & _VARIABLE_TRAITS)
 
 
+def _is_uint8(value) -> bool:
+    type_ = value.type
+    return isinstance(type_, ir.ShapedType) and str(ir.ShapedType(type_).element_type) == "ui8"
+
+
 @dataclasses.dataclass(frozen=True)
 class NvptxTarget(Target):
     def supported_ops(self) -> frozenset:
         """The validated ops, and the variable ops: at the core level a variable is an argument
         (and an assigned one a result) of the compiled function, which the launch plan handles."""
         return frozenset(VALIDATED_OPS) | _variable_ops()
+
+    def can_place(self, operation, op_name: str) -> bool:
+        """A validated op, unless it takes or makes a uint8 tensor: uint8 (``ui8``) lies outside
+        the signless integers the kernels and launch plans handle, so such ops (the bitcasts of
+        tgc/frontend/uint8_math.py, moves of uint8 tensors) stay on the CPU; the int8 and int32
+        arithmetic that uint8_math makes of uint8 ops runs here."""
+        values = list(operation.operands) + list(operation.results)
+        return self.can_run(op_name) and not any(_is_uint8(v) for v in values)
 
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         return pipeline_elements()

@@ -65,6 +65,15 @@ def scalar_const(value, elem: ir.Type) -> ir.Value:
         return arith.ConstantOp(elem, ir.FloatAttr.get(elem, float(value))).result
     if is_bool(elem):
         return arith.ConstantOp(elem, ir.IntegerAttr.get(elem, 1 if value else 0)).result
+    if not ir.IntegerType(elem).is_signless:  # ui8 (uint8): arith's constants are signless
+        width = ir.IntegerType(elem).width
+        signless = ir.IntegerType.get_signless(width)
+        bits = int(value) % (1 << width)
+        signed = bits - (1 << width) if bits >= 1 << (width - 1) else bits
+        constant = arith.ConstantOp(signless, ir.IntegerAttr.get(signless, signed)).result
+        return ir.Operation.create(  # the same bits read as ui8, as the bitcast rule does
+            "builtin.unrealized_conversion_cast", results=[elem], operands=[constant]
+        ).results[0]
     return arith.ConstantOp(elem, ir.IntegerAttr.get(elem, int(value))).result
 
 
