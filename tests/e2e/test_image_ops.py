@@ -401,6 +401,19 @@ def test_distorted_crop_then_augment_then_resize_as_the_tutorial_does():
             lambda: image.convert_image_dtype(tf.zeros([2, 2, 3]), tf.bool),
             "must be either floating point or integer",
         ),
+        (
+            lambda: image.crop_and_resize(tf.zeros([1, 4, 4, 1]), [[0, 0, 1, 1]], [0], [2, 2], "x"),
+            "method must be 'bilinear' or 'nearest'",
+        ),
+        (
+            lambda: image.crop_and_resize(tf.zeros([4, 4, 1]), [[0, 0, 1, 1]], [0], [2, 2]),
+            "image must be 4-D",
+        ),
+        (lambda: image.ssim(tf.zeros([8, 8, 1]), tf.zeros([8, 8, 1]), 1.0), "smaller than"),
+        (
+            lambda: image.psnr(tf.zeros([8, 8, 1]), tf.zeros([8, 7, 1]), 1.0),
+            "shapes .* differ",
+        ),
     ],
 )
 def test_bad_input_is_refused_in_tensorflows_words(build, message):
@@ -420,3 +433,11 @@ def test_run_time_checks_fail_the_run():
         assert sess.run(cut, {x: np.zeros((5, 2, 3), np.float32)}).shape == (4, 2, 3)
         with pytest.raises(tf.errors.InvalidArgumentError, match="within the input's shape"):
             sess.run(cut, {x: np.zeros((4, 2, 3), np.float32)})
+
+
+def test_exported_as_tf_image_and_decoding_is_refused_with_the_reason():
+    assert tf.image is image
+    assert tf.image.resize is tf.image.resize_images  # TF1's tf.image.resize: legacy centers
+    assert tf.image.ResizeMethod.NEAREST_NEIGHBOR == 1
+    with pytest.raises(AttributeError, match="tf.image.decode_jpeg .*decode images in Python"):
+        tf.image.decode_jpeg  # noqa: B018 (the attribute lookup is the test)
