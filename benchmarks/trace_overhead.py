@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -52,6 +53,16 @@ def _compiled_pair(sess):
     ordinary = next(c for c in step if c.trace is None)
     traced = next(c for c in step if c.trace is not None)
     return ordinary, traced
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(
+                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        return platform.processor()
 
 
 def main() -> None:
@@ -98,10 +109,13 @@ def main() -> None:
         "traced_first_run_s": traced_compile,
         "ops_in_step_stats": len(device.node_stats),
         "op_time_coverage_median": statistics.median(coverage),
+        "cpu": _cpu_model(),
+        "command": f"python benchmarks/trace_overhead.py --steps {args.steps}",
     }
     print(json.dumps(record, indent=2))
     if args.save:
-        path = REPO / "benchmarks" / "results" / f"trace_overhead_{record['date'][:10]}.json"
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S+0000")
+        path = REPO / "benchmarks" / "results" / f"trace_overhead-{stamp}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")
         print(f"written: {path.relative_to(REPO)}")
 
