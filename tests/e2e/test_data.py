@@ -519,3 +519,25 @@ def test_unique_list_files_and_the_names_tgc_lacks(tmp_path):
             data.experimental.scan
         with pytest.raises(TypeError, match="Dataset.unique needs elements that are one scalar"):
             data.Dataset.range(3).batch(2).unique()
+
+
+def test_an_initializer_grouped_with_the_variables_initializers_runs_before_them():
+    """`tf.group(tf.global_variables_initializer(), iterator.initializer)`: the iterator's
+    initializer (fed or taking nothing computed) runs on the host before the compiled part."""
+    with tf.Graph().as_default():
+        limit = tf.placeholder(tf.int64, [])
+        it = data.Dataset.range(limit).make_initializable_iterator()
+        v = tf.Variable(5, dtype=tf.int64)
+        init = tf.group(tf.global_variables_initializer(), it.initializer)
+        x = it.get_next() + v
+        with tf.Session() as sess:
+            sess.run(init, {limit: 2})
+            assert _drain(sess, x) == [5, 6]
+            sess.run(init, {limit: 1})
+            assert _drain(sess, x) == [5]
+        computed = data.Dataset.from_tensor_slices(tf.constant([1.0]) * 2.0)
+        later = computed.make_initializable_iterator()
+        with tf.Session() as sess:
+            # One that takes a computed value runs after the compiled part: no control input.
+            with pytest.raises(TypeError, match="runs on the host: .* not be a control input"):
+                sess.run(tf.group(later.initializer, v.initializer))

@@ -116,13 +116,14 @@ def _shape_text(shape) -> str:
     return "x".join("?" if d is None else str(d) for d in shape) or "scalar"
 
 
-def select(fetches, feeds=None, graph=None, narrowed=None) -> RunSignature:
+def select(fetches, feeds=None, graph=None, narrowed=None, ran=frozenset()) -> RunSignature:
     """The ops, feeds and fetches of one run.
 
     ``feeds``: a list of names/tensors or (name, shape, dtype) tuples (shape/dtype may be None),
     each fed, in this order; or None: every placeholder the fetches need, in the order the program
     made them, typed by ``narrowed`` ({placeholder tensor: TensorSpec from feed_spec}) where given.
-    Raises ExportError; UnfedPlaceholder and HostOpInRun say which op is at fault."""
+    ``ran``: ops that run apart before these (a session's host sources): control inputs on them are
+    met already. Raises ExportError; UnfedPlaceholder and HostOpInRun say which op is at fault."""
     graph = graph or get_default_graph()
     fetch_elements = [
         _fetch(graph, f) for f in (fetches if isinstance(fetches, (list, tuple)) else [fetches])
@@ -132,7 +133,7 @@ def select(fetches, feeds=None, graph=None, narrowed=None) -> RunSignature:
     roots = [e if isinstance(e, Operation) else e.op for e in fetch_elements]
     requested = [_feed_request(graph, f) for f in (feeds or [])]
     fed = {t for t, _, _ in requested}
-    ops = prune(roots, fed)
+    ops = prune(roots, fed, ran)
     ops = [op for op in ops if not (op.outputs and all(t in fed for t in op.outputs))]
     _check_host_ops(ops)
     rng = graph._rng_step

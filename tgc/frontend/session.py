@@ -504,7 +504,12 @@ class Session:
             (t, feeds[t].shape if static or t.spec.shape is None else None, None) for t in feeds
         ]
         try:
-            return select(_unique(elements), requested, self.graph)
+            return select(
+                _unique(elements),
+                requested,
+                self.graph,
+                ran=_host_controls(elements, feeds, self.graph),
+            )
         except HostOpInRun as exc:
             raise TypeError(
                 f"'{exc.op.name}' ({exc.op.type}) runs on the host: it can be fetched, merged or "
@@ -902,6 +907,12 @@ def _split_host(elements, feeds, search_sources=True):
                 cut[t] = None
                 visit(t.op)
             for c in op.control_inputs:
+                if c.host_fn is not None and not takes_computed(c):
+                    # A host op that needs nothing computed (an iterator's initializer, fed or
+                    # without inputs) runs among the sources, before the compiled part: the
+                    # control dependency holds (tf.group of initializers).
+                    visit(c)
+                    continue
                 if c.host_fn is not None:
                     raise TypeError(
                         f"'{c.name}' ({c.type}) runs on the host: it can be fetched, merged or "
@@ -913,6 +924,28 @@ def _split_host(elements, feeds, search_sources=True):
     for element in elements:
         visit(element)
     return sources, sinks, device, cut
+
+
+def _host_controls(elements, feeds, graph) -> frozenset:
+    """The host ops that compiled ops upstream of ``elements`` take as control inputs and that
+    ``_split_host`` runs as the run's sources (they need nothing computed): the compiled part does
+    not contain them. Only graphs with host sources (queues, iterators) have them."""
+    if graph not in GRAPHS_WITH_QUEUES:
+        return frozenset()
+    found, seen = set(), set()
+    stack = [e.op if isinstance(e, Tensor) else e for e in elements]
+    while stack:
+        op = stack.pop()
+        if op in seen or op.host_fn is not None:
+            continue
+        seen.add(op)
+        stack.extend(t.op for t in op.inputs if t not in feeds)
+        for c in op.control_inputs:
+            if c.host_fn is None:
+                stack.append(c)
+            elif all(t in feeds or t.op.host_fn is not None for t in c.inputs):
+                found.add(c)
+    return frozenset(found)
 
 
 def check_concrete_shapes(ops, specs: dict) -> None:

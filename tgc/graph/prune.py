@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 
-def prune(fetch_ops: list, fed: set) -> list:
+def prune(fetch_ops: list, fed: set, ran: frozenset = frozenset()) -> list:
     """Ops needed by ``fetch_ops`` in a topological order (iterative DFS; inputs first).
 
-    Data and control inputs are followed; the walk stops at fed tensors."""
+    Data and control inputs are followed; the walk stops at fed tensors, and at control inputs in
+    ``ran`` (ops already run apart, before these: a session's host sources)."""
     order, state = [], {}
     for root in fetch_ops:
         stack = [(root, False)]
@@ -21,7 +22,7 @@ def prune(fetch_ops: list, fed: set) -> list:
                 continue
             state[op] = "open"
             stack.append((op, True))
-            deps = [c for c in reversed(op.control_inputs)]
+            deps = [c for c in reversed(op.control_inputs) if c not in ran]
             deps += [t.op for t in reversed(op.inputs) if t not in fed]
             stack.extend((d, False) for d in deps if d not in state)
     return order
