@@ -4,7 +4,9 @@ histograms.
 Every step fetches the merged summaries with the training op and hands them to a FileWriter, which
 also writes the graph, so TensorBoard shows the loss curve, the histograms of both weight matrices
 (all under ``summaries/``) and the graph with ``hidden``, ``scores``, ``loss`` and ``train`` folded
-into boxes.
+into boxes. The last step is traced, as TF's mnist_with_summaries traces every hundredth: its run
+metadata (each op's time and memory) is tagged ``step<N>``, which the graph view's "Session runs"
+menu offers for colouring the nodes by compute time.
 Run: python examples/tensorboard_demo.py /tmp/tgc_logs && tensorboard --logdir /tmp/tgc_logs
 """
 
@@ -59,7 +61,16 @@ def main(logdir="/tmp/tgc_logs", steps=100, seed=0):
         writer = tf.summary.FileWriter(logdir, sess.graph)
         sess.run(tf.global_variables_initializer())
         for step in range(steps):
-            summary, loss_value, _ = sess.run([merged, loss, train_op], feed_dict={x: xs, y: ys})
+            feed = {x: xs, y: ys}
+            if step == steps - 1:
+                options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+                run_metadata = tf.RunMetadata()
+                summary, loss_value, _ = sess.run(
+                    [merged, loss, train_op], feed, options=options, run_metadata=run_metadata
+                )
+                writer.add_run_metadata(run_metadata, f"step{step:03d}")
+            else:
+                summary, loss_value, _ = sess.run([merged, loss, train_op], feed_dict=feed)
             writer.add_summary(summary, step)
             losses.append(float(loss_value))
         writer.close()

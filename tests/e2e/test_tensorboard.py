@@ -124,6 +124,11 @@ def test_real_tensorboard_serves_loss_and_graph(logdir):
         np.testing.assert_allclose([p[2] for p in points], losses, rtol=1e-6)
         graph = _get(f"{base}/data/plugin/graphs/graph?run=.", deadline).decode()
         assert 'name: "hidden/MatMul"' in graph and 'op: "VariableV2"' in graph
+        # The demo's traced last step: the graph view's per-node times and memory.
+        query = urllib.parse.urlencode({"run": ".", "tag": f"step{STEPS - 1:03d}"})
+        stats = _get(f"{base}/data/plugin/graphs/run_metadata?{query}", deadline).decode()
+        assert 'node_name: "hidden/MatMul"' in stats and "all_end_rel_nanos" in stats
+        assert 'allocator_name: "cpu"' in stats
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
