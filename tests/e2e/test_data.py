@@ -541,3 +541,25 @@ def test_an_initializer_grouped_with_the_variables_initializers_runs_before_them
             # One that takes a computed value runs after the compiled part: no control input.
             with pytest.raises(TypeError, match="runs on the host: .* not be a control input"):
                 sess.run(tf.group(later.initializer, v.initializer))
+
+
+def test_a_generator_gets_numpy_args_and_its_errors_fail_the_run():
+    """As TF 2.21 does (checked with /tmp/tfenv): args arrive as bytes, numpy scalars and arrays;
+    an exception in the generator is an InvalidArgumentError "Type: message"."""
+    seen = []
+
+    def gen(name, count, weights):
+        seen.append((name, count, weights))
+        yield count
+        raise ValueError("boom")
+
+    with tf.Graph().as_default():
+        ds = data.Dataset.from_generator(gen, tf.int32, args=("s", 3, [1.5, 2]))
+        nxt = ds.make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            assert int(sess.run(nxt)) == 3
+            with pytest.raises(tf.errors.InvalidArgumentError, match="^ValueError: boom$"):
+                sess.run(nxt)
+    name, count, weights = seen[0]
+    assert name == b"s" and type(count) is np.int32 and count == 3
+    assert weights.dtype == np.float32 and weights.tolist() == [1.5, 2.0]

@@ -392,13 +392,14 @@ class _Generator(Dataset):
             raise TypeError("Dataset.from_generator takes a callable that returns an iterator")
         shapes = structure.shape_structure(output_types, output_shapes)
         self._generator = generator
-        self._args = tuple(args or ())
+        self._args = [_component(a, "Dataset.from_generator's args") for a in (args or ())]
         specs = structure.map_structure(structure.spec_of, output_types, shapes)
-        super().__init__(specs)
+        super().__init__(specs, captures=_tensors(self._args))
 
     def _elements(self, context):
         specs = self._flat_specs()
-        for item in self._generator(*self._args):
+        items = _python_errors_as_tf(self._generator(*self._call_args(context)))
+        for item in items:
             item = _lists_as_tuples(item, self._specs)
             if structure.is_sequence(self._specs) and not structure.same_structure(
                 self._specs, item
@@ -412,6 +413,28 @@ class _Generator(Dataset):
                 _checked(v, s, i)
                 for i, (v, s) in enumerate(zip(_flat_item_of(self._specs, item), specs))
             )
+
+    def _call_args(self, context) -> list:
+        """TF passes args as numpy values: arrays, numpy scalars for rank 0, bytes for a string."""
+        values = [np.asarray(_value(a, context)) for a in self._args]
+        return [v.item() if v.dtype == object and v.ndim == 0 else v[()] for v in values]
+
+
+def _python_errors_as_tf(iterator):
+    """A generator's error fails the run as TF's: InvalidArgumentError saying "Type: message"."""
+    from tgc import errors
+
+    iterator = iter(iterator)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except errors.OpError:
+            raise
+        except Exception as exc:  # the user's generator: any error it raises fails the run
+            raise _invalid(f"{type(exc).__name__}: {exc}") from exc
+        yield item
 
 
 def _lists_as_tuples(item, specs):
