@@ -136,3 +136,32 @@ def test_true_division_of_8_and_16_bit_ints_is_float32_as_in_tf():
         assert q.dtype.name == want, name
         with tf.Session() as sess:
             assert sess.run(tf.truediv(a, 2), {a: [7]}).tolist() == [3.5], name
+
+
+def test_integer_means_sum_without_wrapping_as_tf():
+    # TF 2.21 (compat.v1): the mean of 1000 int8 100s is 100, of 1000 int16 30000s 30000, of three
+    # int32 2**30s 2**30 (TF sums them wider); an int64 sum wraps (three 2**62s give
+    # -1537228672809129301); integer means truncate toward zero (-7 and 2 give -2).
+    x8 = tf.placeholder(tf.int8, [None])
+    x16 = tf.placeholder(tf.int16, [None])
+    x32 = tf.placeholder(tf.int32, [None, 3])
+    x64 = tf.placeholder(tf.int64, [None])
+    means = [
+        tf.reduce_mean(x8),
+        tf.reduce_mean(x16),
+        tf.reduce_mean(x32),
+        tf.reduce_mean(x64),
+        tf.reduce_mean(x32, axis=0),
+    ]
+    feed = {
+        x8: np.full(1000, 100, np.int8),
+        x16: np.full(1000, 30000, np.int16),
+        x32: np.array([[2**30] * 3, [2**30] * 3], np.int32),
+        x64: np.full(3, 2**62, np.int64),
+    }
+    with tf.Session() as sess:
+        got = sess.run(means, feed)
+        columns = sess.run(means[-1], {x32: [[-7, 2, 3], [2, 2, 2]]})
+    assert [int(v) for v in got[:4]] == [100, 30000, 2**30, -1537228672809129301]
+    assert got[4].tolist() == [2**30] * 3
+    assert columns.tolist() == [-2, 2, 2]

@@ -7,10 +7,10 @@ operand is uint8), and nothing below the frontend ever sees uint8 arithmetic, wh
 * Where the result's 8 bits do not depend on the sign (add, subtract, multiply, square, add_n,
   reduce_sum, reduce_prod, equal, not_equal), the op runs on the same bits read as int8 (a bitcast)
   and its result is read back as uint8: int8 wraps modulo 256 as TF's uint8 does (200 + 100 = 44).
-* Where they do (less, greater, ..., maximum, minimum, reduce_max, reduce_min, argmax, argmin, and
-  the floor divisions and remainders), it runs on the values widened to int32 (int64 for
-  reduce_mean, whose sum TF does not wrap) and narrows the result back to uint8. A division by
-  zero fails the run as TF's does (the int32 division's check).
+* Where they do (less, greater, ..., maximum, minimum, reduce_max, reduce_min, argmax, argmin,
+  reduce_mean, the floor divisions and remainders), it runs on the values widened to int32 and
+  narrows the result back to uint8. An int32 mean sums in int64, so a uint8 mean does not wrap,
+  as TF's does not; a division by zero fails the run as TF's does (the int32 division's check).
 * Ops TF has no uint8 kernel for (negative, abs, sign, pow, sqrt, exp, truncatemod, ...) raise the
   TypeError TF raises: cast first.
 
@@ -29,7 +29,7 @@ EQUALITY = ("equal", "not_equal")
 ORDER = ("less", "less_equal", "greater", "greater_equal")
 BY_VALUE = ("maximum", "minimum", "divide")  # divide: floor division, as TF's FloorDiv
 SAME_BITS_REDUCTIONS = ("reduce_sum", "reduce_prod")
-BY_VALUE_REDUCTIONS = {"reduce_max": "int32", "reduce_min": "int32", "reduce_mean": "int64"}
+BY_VALUE_REDUCTIONS = ("reduce_max", "reduce_min", "reduce_mean")
 
 
 def is_uint8(x) -> bool:
@@ -129,8 +129,7 @@ def reduction(opname: str, x, name: str, **attrs):
         if opname in SAME_BITS_REDUCTIONS:
             return from_int8_bits(make_op(opname, [as_int8_bits(x)], **attrs), name=scope)
         if opname in BY_VALUE_REDUCTIONS:
-            wide = widen(x, BY_VALUE_REDUCTIONS[opname])
-            return narrow(make_op(opname, [wide], **attrs), scope)
+            return narrow(make_op(opname, [widen(x)], **attrs), scope)
     refuse(f"tf.{opname}", x)
 
 

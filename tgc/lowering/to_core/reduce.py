@@ -170,6 +170,8 @@ def _reduce_mean(op):
     axes, keepdims = op.attrs["axes"], op.attrs["keepdims"]
     if not axes:
         return _unreduced(x, op.result_type)
+    if not is_float(elem) and ir.IntegerType(elem).width < 64:
+        return _narrow_int_mean(x, op.result_type, axes, keepdims)
     total = reduce(
         x,
         op.result_type,
@@ -179,6 +181,29 @@ def _reduce_mean(op):
         _float_or_int(arith.addf, arith.addi),
     )
     return _divide_all(total, _index_to(_count_index(x, axes), elem), op.result_type)
+
+
+def _narrow_int_mean(x, result_type, axes, keepdims):
+    """The mean of int8, int16 or int32 elements as TF's: summed in int64 (so the sum does not
+    wrap: the mean of 1000 int8 100s is 100), divided, and narrowed."""
+    elem = element_type(result_type)
+    i64 = ir.IntegerType.get_signless(64)
+    wide_type = ir.RankedTensorType.get(ir.RankedTensorType(result_type).shape, i64)
+    total = reduce(
+        x,
+        wide_type,
+        axes,
+        keepdims,
+        scalar_const(0, i64),
+        lambda a, acc: arith.addi(arith.extsi(i64, a), acc),
+    )
+    mean = _divide_all(total, _index_to(_count_index(x, axes), i64), wide_type)
+    rank = len(shape_of(result_type))
+    init = empty(
+        result_type, {i: dim(mean, i) for i, d in enumerate(shape_of(result_type)) if d is None}
+    )
+    maps = [affine_map(rank, list(range(rank)))] * 2
+    return generic([mean], [init], maps, [PARALLEL] * rank, lambda m, _: arith.trunci(elem, m))[0]
 
 
 # ---- argmax / argmin -----------------------------------------------------------------------------
