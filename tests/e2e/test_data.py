@@ -367,12 +367,18 @@ def test_bad_datasets_are_refused_when_built():
             data.Dataset.range(3).map(lambda v: data.Dataset.range(2))
         with pytest.raises(ValueError, match="keeps elements in memory only"):
             data.Dataset.range(3).cache("/tmp/cache_file")
-        with pytest.raises(TypeError, match="pass a tuple to keep them as separate components"):
-            data.Dataset.from_tensor_slices([tf.constant([1]), tf.constant([2])])
         with pytest.raises(RuntimeError, match="needs eager execution"):
             iter(data.Dataset.range(3))
         with pytest.raises(TypeError, match=r"does not match type <dtype: 'int64'>"):
             data.Dataset.range(3).padded_batch(2, padded_shapes=[], padding_values=0)
+
+
+def test_a_list_of_tensors_is_one_tensor_as_in_tf():
+    with tf.Graph().as_default():
+        ds = data.Dataset.from_tensor_slices([tf.constant([1, 2]), tf.constant([3, 4])])
+        assert ds.output_shapes.as_list() == [2]
+        with tf.Session() as sess:
+            assert _drain(sess, ds.make_one_shot_iterator().get_next()) == [[1, 2], [3, 4]]
 
 
 def test_a_count_fed_at_initialization_is_checked_then():

@@ -338,14 +338,19 @@ class _Slices(_Tensors):
 
 
 def _tuple_lists_to_values(tensors):
-    """In from_tensor(s/_slices), a list is one tensor (TF packs it); a list of graph tensors is
-    refused with TF's advice."""
-    if isinstance(tensors, list) and any(isinstance(v, Tensor) for v in tensors):
-        raise TypeError(
-            "a list of tensors given to tf.data is one tensor in TF (packed); pass a tuple to "
-            "keep them as separate components, or tf.stack them"
-        )
-    return tensors
+    """In from_tensor(s/_slices), a list is one tensor: a list holding graph tensors is packed
+    with tf.stack, as TF converts it."""
+    return structure.map_structure(_packed_list, tensors)
+
+
+def _packed_list(value):
+    if isinstance(value, list) and any(
+        isinstance(v, Tensor) or hasattr(v, "_as_graph_element") for v in value
+    ):
+        from tgc.frontend.array_ops import stack
+
+        return stack(value)
+    return value
 
 
 class _Range(Dataset):
