@@ -24,6 +24,7 @@ from tgc.passes.lower_variables import LowerVariablesPass
 from tgc.passes.partition import PartitionPass
 from tgc.passes.pipeline import Pipeline
 from tgc.passes.place import PlacePass
+from tgc.passes.shape_equality import ShapeEqualityPass
 from tgc.passes.simplify import SimplifyPass
 from tgc.passes.verify import VerifyPass
 
@@ -46,7 +47,9 @@ def placement(devices: tuple = (), soft: bool = False) -> Pipeline:
 
 def core_lowering() -> Pipeline:
     """tgc ops (placed and partitioned) to the core level that every target starts from."""
-    return Pipeline.of([LowerVariablesPass(), ToCorePass(), BoolStoragePass()])
+    # tgc-shape-equality marks the unknown dims it proves equal, so that tgc-to-core tests only the
+    # others for broadcasting at run time.
+    return Pipeline.of([LowerVariablesPass(), ShapeEqualityPass(), ToCorePass(), BoolStoragePass()])
 
 
 # Passes that merge the code of several ops into one loop or call (elementwise fusion, a GEMM that

@@ -20,6 +20,7 @@ PASSES = {
     "tgc-place": ("tgc.passes.place", "PlacePass"),
     "tgc-partition": ("tgc.passes.partition", "PartitionPass"),
     "tgc-lower-variables": ("tgc.passes.lower_variables", "LowerVariablesPass"),
+    "tgc-shape-equality": ("tgc.passes.shape_equality", "ShapeEqualityPass"),
     "tgc-to-core": ("tgc.lowering.to_core", "ToCorePass"),
     "tgc-bool-storage": ("tgc.lowering.bool_storage", "BoolStoragePass"),
     "tgc-read-only-arguments": ("tgc.lowering.read_only_arguments", "ReadOnlyArgumentsPass"),

@@ -101,3 +101,31 @@ func.func @equal_by_construction(%x: tensor<?x10xf32>) -> tensor<?x10xf32> {
   %0 = "tgc.subtract"(%x, %m) : (tensor<?x10xf32>, tensor<?x1xf32>) -> tensor<?x10xf32>
   return %0 : tensor<?x10xf32>
 }
+
+// Dims that tgc-shape-equality proved equal (tgc.dim_classes, one class for both batch dims: a loop's
+// state and its input, say) need no test either, though they come from different arguments; the
+// result's dim is read from the first operand. The same for unbroadcast_like's test of a dim of 1.
+// CHECK-LABEL: func.func @proven_equal(
+// CHECK-SAME:      %[[X:[^:]*]]: tensor<?x3xf32>, %[[C:[^:]*]]: tensor<?x3xf32>
+// CHECK-NOT:     scf.if
+// CHECK-NOT:     tgc_runtime_error
+// CHECK:         %[[N:.*]] = tensor.dim %[[X]]
+// CHECK:         %[[E:.*]] = tensor.empty(%[[N]]) : tensor<?x3xf32>
+// CHECK:         linalg.generic
+// CHECK-SAME:        ins(%[[X]], %[[C]] : tensor<?x3xf32>, tensor<?x3xf32>) outs(%[[E]] : tensor<?x3xf32>)
+// CHECK-NOT:     scf.if
+// CHECK:         return
+func.func @proven_equal(%x: tensor<?x3xf32>, %c: tensor<?x3xf32>) -> tensor<?x3xf32> {
+  %0 = "tgc.add"(%x, %c) {tgc.dim_classes = [array<i64: 0, -1>, array<i64: 0, -1>]} : (tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+  %1 = "tgc.unbroadcast_like"(%0, %c) {tgc.dim_classes = [array<i64: 0, -1>, array<i64: 0, -1>]} : (tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+  return %1 : tensor<?x3xf32>
+}
+
+// Classes of other dims say nothing about these: the test stays.
+// CHECK-LABEL: func.func @other_classes(
+// CHECK:         scf.if
+// CHECK:           llvm.call @tgc_runtime_error
+func.func @other_classes(%x: tensor<?x?xf32>, %c: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  %0 = "tgc.add"(%x, %c) {tgc.dim_classes = [array<i64: 0, -1>, array<i64: 0, -1>]} : (tensor<?x?xf32>, tensor<?x?xf32>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}

@@ -24,6 +24,7 @@ from tgc.dialect.ir_helpers import (
     opdef_of,
 )
 from tgc.lowering import trace_ops
+from tgc.lowering.to_core.common import proven_dims
 from tgc.passes.base import ModulePass, PassFailure, format_location
 
 LOWERINGS: dict = {}
@@ -75,7 +76,7 @@ def lower_function(function) -> None:
         rule = None if opdef is None else LOWERINGS.get(opdef.name)
         if rule is None:
             continue
-        with ir.InsertionPoint(operation), operation.location:
+        with ir.InsertionPoint(operation), operation.location, proven_dims(operation):
             if table is None:
                 out = rule(CoreOp(operation))
             else:

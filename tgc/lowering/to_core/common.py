@@ -13,6 +13,8 @@ shapes and the usual ``[None, n] + [n]`` keep their single linalg.generic.
 
 from __future__ import annotations
 
+import contextlib
+
 from mlir import ir
 from mlir.dialects import arith, linalg, scf, tensor
 
@@ -184,15 +186,46 @@ def fill(value: ir.Value, init: ir.Value) -> ir.Value:
 
 # ---- broadcasting decided at run time ------------------------------------------------------------
 
+# The operands of the op being lowered, each with its dims' classes from tgc-shape-equality
+# (tgc/passes/shape_equality.py): dims of one class are equal at run time.
+_PROVEN: list = []
+
+
+@contextlib.contextmanager
+def proven_dims(operation: ir.Operation):
+    """While a rule lowers ``operation``: dim_key knows the dims tgc-shape-equality proved equal
+    among its operands (its ``tgc.dim_classes``)."""
+    from tgc.passes.shape_equality import dim_classes_of
+
+    # An op without classes pushes none, so that a loop's classes do not reach its body's ops
+    # (lowered while the loop's rule runs).
+    classes = dim_classes_of(operation) or []
+    _PROVEN.append(list(zip(operation.operands, classes)))
+    try:
+        yield
+    finally:
+        _PROVEN.pop()
+
+
+def _proven_key(value: ir.Value, i: int):
+    for operand, classes in _PROVEN[-1] if _PROVEN else ():
+        if operand == value and i < len(classes) and classes[i] >= 0:
+            return ("class", classes[i])
+    return None
+
 
 def dim_key(value: ir.Value, i: int):
-    """A key that two dims share when they are equal at run time by construction: the constant, or
-    the function argument's dim or index value they were both read from (chased through
-    tensor.empty, the inits of linalg ops and tensor.cast). Different keys say nothing."""
+    """A key that two dims share when they are equal at run time by construction: the constant, the
+    class tgc-shape-equality proved them in, or the function argument's dim or index value they
+    were both read from (chased through tensor.empty, the inits of linalg ops and tensor.cast).
+    Different keys say nothing."""
     for _ in range(256):
         static = shape_of(value)[i]
         if static is not None:
             return ("const", static)
+        proven = _proven_key(value, i)
+        if proven is not None:
+            return proven
         owner = value.owner
         if isinstance(owner, ir.Block):
             return ("dim", value, i)
