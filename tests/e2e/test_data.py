@@ -569,3 +569,20 @@ def test_a_generator_gets_numpy_args_and_its_errors_fail_the_run():
     name, count, weights = seen[0]
     assert name == b"s" and type(count) is np.int32 and count == 3
     assert weights.dtype == np.float32 and weights.tolist() == [1.5, 2.0]
+
+
+def test_get_next_feeds_a_gpu_placed_graph():
+    """Under the emulated GPU target (tests/e2e/test_gpu_sessions.py's way to run the GPU's code
+    on any machine): batches of unknown size compile per shape there, and the map function runs
+    in the same GPU session."""
+    from tgc.dialect import targets
+
+    features = np.arange(10, dtype=np.float32).reshape(5, 2)
+    with targets.selected("nvptx-emulated"), tf.Graph().as_default():
+        ds = data.Dataset.from_tensor_slices((features, np.arange(5, dtype=np.float32)))
+        x, y = ds.map(lambda a, b: (a * 2.0, b)).batch(2).make_one_shot_iterator().get_next()
+        with tf.device("/gpu:0"):
+            total = tf.reduce_sum(x, axis=1) + y
+        config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
+        with tf.Session(config=config) as sess:
+            assert _drain(sess, total) == [[2.0, 11.0], [20.0, 29.0], [38.0]]
