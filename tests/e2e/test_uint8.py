@@ -279,3 +279,23 @@ def test_uint8_on_the_gpu_and_the_accelerator(target):
             )
     _check(got, TF_VALUES)
     _check(images, TF_IMAGE)
+
+
+def test_moves_fills_and_gathers_of_uint8():
+    x = tf.placeholder(tf.uint8, [2, 3])
+    fetches = {
+        "zeros_like": tf.zeros_like(x),
+        "ones_like": tf.ones_like(x),
+        "gather": tf.gather(x, [1, 0]),
+        "concat": tf.concat([x, x[:, :1]], 1),
+        "transpose": tf.transpose(x),
+    }
+    value = np.array([[200, 7, 0], [255, 100, 3]], np.uint8)
+    with tf.Session() as sess:
+        got = sess.run(fetches, {x: value})
+    np.testing.assert_array_equal(got["zeros_like"], np.zeros((2, 3), np.uint8))
+    np.testing.assert_array_equal(got["ones_like"], np.ones((2, 3), np.uint8))
+    np.testing.assert_array_equal(got["gather"], value[[1, 0]])
+    np.testing.assert_array_equal(got["concat"], np.concatenate([value, value[:, :1]], 1))
+    np.testing.assert_array_equal(got["transpose"], value.T)
+    assert all(v.dtype == np.uint8 for v in got.values())
