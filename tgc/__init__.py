@@ -254,6 +254,9 @@ import tgc.examples.tutorials.mnist.input_data  # noqa: E402,F401
 from tgc.frontend import data  # noqa: E402,F401
 from tgc.frontend import image_ops as image  # noqa: E402,F401
 
+# TF's `tensorflow.python.client.timeline` (a traced step as a Chrome trace) as `tgc.timeline`.
+from tgc.frontend import timeline  # noqa: E402,F401
+
 # ---- names tgc lacks: an error that says so, still an AttributeError (hasattr works) -------------
 from tgc.frontend.unsupported import install_unsupported_names  # noqa: E402
 
