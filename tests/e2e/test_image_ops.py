@@ -95,6 +95,36 @@ def test_flip_of_run_time_width_and_unknown_batch():
     np.testing.assert_array_equal(ud, xv[:, ::-1])
 
 
+def test_crops_and_pads_of_run_time_sizes_and_offsets_give_tensorflows_numbers():
+    """The crops_and_pads program's float batch again, with the height and width unknown when the
+    graph is built and the offsets and targets fed as tensors."""
+    x = tf.placeholder(tf.float32, [None, None, None, 2])
+    v = {k: tf.placeholder(tf.int32, []) for k in range(10)}
+    fetches = {
+        "f4_crop": image.crop_to_bounding_box(x, v[1], v[2], v[3], v[3]),
+        "f4_pad": image.pad_to_bounding_box(x, v[2], v[1], v[8], v[9]),
+        "f4_crop_or_pad_3x3": image.resize_image_with_crop_or_pad(x, v[3], v[3]),
+        "f4_crop_or_pad_2x10": image.resize_image_with_crop_or_pad(x, 2, v[0]),
+        "f4_crop_or_pad_9x4": image.resize_image_with_crop_or_pad(x, v[9], 4),
+        "f4_central_0.33": image.central_crop(x, 0.33),
+        "f4_central_0.9": image.central_crop(x, 0.9),
+    }
+    assert fetches["f4_crop_or_pad_9x4"].shape.as_list() == [None, None, 4, 2]
+    assert fetches["f4_crop"].shape.as_list() == [None, None, None, 2]
+    feed = {x: oracle.data(12, 2, 5, 6, 2), v[0]: 10}
+    feed.update({v[k]: k for k in range(1, 10)})
+    with tf.Session() as sess:
+        got = sess.run(fetches, feed)
+        for key, value in got.items():
+            _assert_close(value, TF_VALUES["crops_and_pads"][key], key)
+        feed[v[1]] = -1
+        with pytest.raises(tf.errors.InvalidArgumentError, match="offset_height must be >= 0"):
+            sess.run(fetches["f4_crop"], feed)
+        feed[v[1]], feed[v[8]] = 1, 4
+        with pytest.raises(tf.errors.InvalidArgumentError, match="height must be <= target"):
+            sess.run(fetches["f4_pad"], feed)
+
+
 # ---- gradients -------------------------------------------------------------------------------
 
 

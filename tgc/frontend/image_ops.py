@@ -561,78 +561,143 @@ def rot90(image, k=1, name=None):
 # ---- crops and pads ------------------------------------------------------------------------------
 
 
-def _bounds(fn, values, names):
-    return [_known_int(v, fn, n) for v, n in zip(values, names)]
+def _int_or_tensor(value, fn: str, what: str):
+    """A Python int when known at build time, else a scalar int32 tensor (TF lets offsets and
+    sizes of crops and pads be computed)."""
+    known = _static_int(value, fn, what)
+    if known is not None:
+        return known
+    tensor = cast(convert_to_tensor(value), "int32")
+    if tensor.shape.ndims not in (0, None):
+        raise ValueError(f"{fn}: {what} must be a scalar, not {tensor.shape}")
+    return tensor
+
+
+def _all_known(*values) -> bool:
+    return all(isinstance(v, int) for v in values)
+
+
+def _imax(a, b):
+    return max(a, b) if _all_known(a, b) else math_ops.maximum(a, b)
+
+
+def _imin(a, b):
+    return min(a, b) if _all_known(a, b) else math_ops.minimum(a, b)
+
+
+class _Checks:
+    """TF's argument checks of crops and pads: raised now when the values are known, else asserts
+    that fail the run, attached to the image."""
+
+    def __init__(self, fn):
+        self.fn, self.asserts = fn, []
+
+    def require(self, holds, message, *values):
+        if isinstance(holds, (bool, np.bool_)):
+            if not holds:
+                raise ValueError(f"{self.fn}: {message} (got {', '.join(map(str, values))}).")
+        else:
+            self.asserts.append(assert_op(holds, [f"{self.fn}: {message}", *values]))
+
+    def attach(self, images):
+        if not self.asserts:
+            return images
+        with images.graph.control_dependencies(self.asserts):
+            return identity(images)
+
+
+def _ge(a, b):
+    return a >= b if _all_known(a, b) else math_ops.greater_equal(a, b)
 
 
 def _crop(images, offset_h, offset_w, height, width):
-    return _moved(
-        images, lambda v: v[:, offset_h : offset_h + height, offset_w : offset_w + width, :]
-    )
+    """images[:, offset_h : offset_h + height, offset_w : offset_w + width] (bounds checked by
+    the caller); offsets and sizes computed at run time pick rows and columns by gathers, which
+    keep the batch and channel dims the graph knows."""
+    if _all_known(offset_h, offset_w, height, width):
+        return _moved(
+            images, lambda v: v[:, offset_h : offset_h + height, offset_w : offset_w + width, :]
+        )
+    rows = tf_range(offset_h, math_ops.add(offset_h, height))
+    cols = tf_range(offset_w, math_ops.add(offset_w, width))
+    return _take(_take(images, rows, 1), cols, 2)
+
+
+def _sized(images, height, width):
+    """images with the height and width the graph knows when they are ints (a crop or pad by
+    offsets computed at run time has these, as TF's set_shape gives them)."""
+    dims = images.shape.as_list()
+    wanted = list(dims)
+    for axis, size in ((1, height), (2, width)):
+        if isinstance(size, int):
+            wanted[axis] = size
+    if wanted == dims:
+        return images
+    run_time = shape(images)
+    return reshape(images, [run_time[axis] if d is None else d for axis, d in enumerate(wanted)])
+
+
+def _bounds(fn, values):
+    names = ("offset_height", "offset_width", "target_height", "target_width")
+    return [_int_or_tensor(v, fn, n) for v, n in zip(values, names)]
 
 
 def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
     """`tf.image.crop_to_bounding_box`: the box with its top-left corner at (offset_height,
-    offset_width) and size target_height x target_width."""
+    offset_width) and size target_height x target_width (ints, or tensors computed at run
+    time)."""
     fn = "crop_to_bounding_box"
     with get_default_graph().name_scope(fn) as scope:
         images, is_batch = _as_batch(image, fn)
-        h, w = _known_hw(images, fn)
-        oh, ow, th, tw = _bounds(
-            fn,
-            (offset_height, offset_width, target_height, target_width),
-            ("offset_height", "offset_width", "target_height", "target_width"),
-        )
-        for value, what in ((ow, "offset_width"), (oh, "offset_height")):
-            if value < 0:
-                raise ValueError(f"{fn}: {what} must be >= 0 (got {value}).")
-        for value, what in ((tw, "target_width"), (th, "target_height")):
-            if value <= 0:
-                raise ValueError(f"{fn}: {what} must be > 0 (got {value}).")
-        if w < tw + ow:
-            raise ValueError(f"{fn}: width must be >= target + offset ({w} < {tw} + {ow}).")
-        if h < th + oh:
-            raise ValueError(f"{fn}: height must be >= target + offset ({h} < {th} + {oh}).")
-        return _unbatch(_crop(images, oh, ow, th, tw), is_batch, name=scope)
+        h, w = _dims(images, fn)
+        oh, ow, th, tw = _bounds(fn, (offset_height, offset_width, target_height, target_width))
+        checks = _Checks(fn)
+        checks.require(_ge(ow, 0), "offset_width must be >= 0", ow)
+        checks.require(_ge(oh, 0), "offset_height must be >= 0", oh)
+        checks.require(_ge(tw, 1), "target_width must be > 0", tw)
+        checks.require(_ge(th, 1), "target_height must be > 0", th)
+        checks.require(_ge(w, tw + ow), "width must be >= target + offset", w, tw, ow)
+        checks.require(_ge(h, th + oh), "height must be >= target + offset", h, th, oh)
+        out = _sized(_crop(checks.attach(images), oh, ow, th, tw), th, tw)
+        return _unbatch(out, is_batch, name=scope)
 
 
-def _pad_axis(images, axis, before, after):
-    """Zeros before and after along ``axis``: a zero slice appended, then gathered where the
-    padding goes (works for a batch of unknown size; its gradient drops the zero slice)."""
-    n = images.shape[axis].value
-    if before == 0 and after == 0:
-        return images
+def _pad_axis(images, axis, n, before, after):
+    """Zeros before and after along ``axis`` (of size n): a zero slice appended, then gathered
+    where the padding goes (works for a batch of unknown size; its gradient drops the zero
+    slice). Sizes are ints or int32 scalars."""
+    if _all_known(n, before, after):
+        if before == 0 and after == 0:
+            return images
+        indices = np.asarray([n] * before + list(range(n)) + [n] * after, np.int32)
+    else:
+        # n repeated before / after times: zeros of a run-time length, plus n
+        padding = [math_ops.add(fill([count], 0), n) for count in (before, after)]
+        indices = concat([padding[0], tf_range(n), padding[1]], 0)
 
     def pad(v):
         zero = zeros_like(v[:, :1] if axis == 1 else v[:, :, :1])
-        extended = concat([v, zero], axis)
-        indices = [n] * before + list(range(n)) + [n] * after
-        return gather(extended, np.asarray(indices, np.int32), axis=axis)
+        return gather(concat([v, zero], axis), indices, axis=axis)
 
     return _moved(images, pad)
 
 
 def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
     """`tf.image.pad_to_bounding_box`: the image placed at (offset_height, offset_width) in a
-    target_height x target_width image of zeros."""
+    target_height x target_width image of zeros (ints, or tensors computed at run time)."""
     fn = "pad_to_bounding_box"
     with get_default_graph().name_scope(fn) as scope:
         images, is_batch = _as_batch(image, fn)
-        h, w = _known_hw(images, fn)
-        oh, ow, th, tw = _bounds(
-            fn,
-            (offset_height, offset_width, target_height, target_width),
-            ("offset_height", "offset_width", "target_height", "target_width"),
-        )
-        for value, what in ((oh, "offset_height"), (ow, "offset_width")):
-            if value < 0:
-                raise ValueError(f"{fn}: {what} must be >= 0 (got {value}).")
-        if th - oh < h:
-            raise ValueError(f"{fn}: height must be <= target - offset ({h} > {th} - {oh}).")
-        if tw - ow < w:
-            raise ValueError(f"{fn}: width must be <= target - offset ({w} > {tw} - {ow}).")
-        out = _pad_axis(_pad_axis(images, 1, oh, th - oh - h), 2, ow, tw - ow - w)
-        return _unbatch(out, is_batch, name=scope)
+        h, w = _dims(images, fn)
+        oh, ow, th, tw = _bounds(fn, (offset_height, offset_width, target_height, target_width))
+        checks = _Checks(fn)
+        checks.require(_ge(oh, 0), "offset_height must be >= 0", oh)
+        checks.require(_ge(ow, 0), "offset_width must be >= 0", ow)
+        checks.require(_ge(th - oh, h), "height must be <= target - offset", h, th, oh)
+        checks.require(_ge(tw - ow, w), "width must be <= target - offset", w, tw, ow)
+        images = checks.attach(images)
+        out = _pad_axis(_pad_axis(images, 1, h, oh, th - oh - h), 2, w, ow, tw - ow - w)
+        return _unbatch(_sized(out, th, tw), is_batch, name=scope)
 
 
 def resize_image_with_crop_or_pad(image, target_height, target_width):
@@ -641,21 +706,34 @@ def resize_image_with_crop_or_pad(image, target_height, target_width):
     fn = "resize_image_with_crop_or_pad"
     with get_default_graph().name_scope(fn) as scope:
         images, is_batch = _as_batch(image, fn)
-        h, w = _known_hw(images, fn)
-        th = _known_int(target_height, fn, "target_height")
-        tw = _known_int(target_width, fn, "target_width")
-        if tw <= 0:
-            raise ValueError(f"{fn}: target_width must be > 0 (got {tw}).")
-        if th <= 0:
-            raise ValueError(f"{fn}: target_height must be > 0 (got {th}).")
+        h, w = _dims(images, fn)
+        th = _int_or_tensor(target_height, fn, "target_height")
+        tw = _int_or_tensor(target_width, fn, "target_width")
+        checks = _Checks(fn)
+        checks.require(_ge(tw, 1), "target_width must be > 0", tw)
+        checks.require(_ge(th, 1), "target_height must be > 0", th)
+        images = checks.attach(images)
         cropped = crop_to_bounding_box(
-            images, max(-(th - h) // 2, 0), max(-(tw - w) // 2, 0), min(th, h), min(tw, w)
+            images,
+            _imax(-(th - h) // 2, 0),
+            _imax(-(tw - w) // 2, 0),
+            _imin(th, h),
+            _imin(tw, w),
         )
-        out = pad_to_bounding_box(cropped, max((th - h) // 2, 0), max((tw - w) // 2, 0), th, tw)
+        out = pad_to_bounding_box(cropped, _imax((th - h) // 2, 0), _imax((tw - w) // 2, 0), th, tw)
         return _unbatch(out, is_batch, name=scope)
 
 
 resize_with_crop_or_pad = resize_image_with_crop_or_pad
+
+
+def _central_start(size, fraction):
+    """TF's offset of the central crop: int((size - size * fraction) / 2), in float64 when the
+    size is known only at run time."""
+    if isinstance(size, int):
+        return int((float(size) - float(size) * fraction) / 2)
+    size_f = cast(size, "float64")
+    return cast(math_ops.divide(math_ops.subtract(size_f, size_f * fraction), 2.0), "int32")
 
 
 def central_crop(image, central_fraction):
@@ -675,9 +753,8 @@ def central_crop(image, central_fraction):
         return image
     with get_default_graph().name_scope(fn) as scope:
         images, is_batch = _as_batch(image, fn)
-        h, w = _known_hw(images, fn)
-        top = int((float(h) - float(h) * fraction) / 2)
-        left = int((float(w) - float(w) * fraction) / 2)
+        h, w = _dims(images, fn)
+        top, left = _central_start(h, fraction), _central_start(w, fraction)
         out = _crop(images, top, left, h - 2 * top, w - 2 * left)
         return _unbatch(out, is_batch, name=scope)
 
