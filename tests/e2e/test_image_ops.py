@@ -471,3 +471,11 @@ def test_exported_as_tf_image_and_decoding_is_refused_with_the_reason():
     assert tf.image.ResizeMethod.NEAREST_NEIGHBOR == 1
     with pytest.raises(AttributeError, match="tf.image.decode_jpeg .*decode images in Python"):
         tf.image.decode_jpeg  # noqa: B018 (the attribute lookup is the test)
+
+
+def test_sizes_from_dimensions_and_constant_tensors():
+    x = tf.placeholder(tf.float32, [None, 4, 6, 1])
+    assert image.resize_images(x, [x.shape[1] * 2, x.shape[2]]).shape.as_list() == [None, 8, 6, 1]
+    assert image.resize_nearest_neighbor(x, tf.constant([3, 3])).shape.as_list() == [None, 3, 3, 1]
+    with pytest.raises(ValueError, match="1-D int32 Tensor of 2 elements"):
+        image.resize_images(x, [x.shape[0], 2])

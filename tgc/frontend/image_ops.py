@@ -43,7 +43,7 @@ from tgc.frontend.build import assert_op, constant, convert_to_tensor, make_op
 from tgc.frontend.gather_ops import gather
 from tgc.frontend.math_ops import cast, identity
 from tgc.frontend.random_ops import random_crop, random_uniform, rng_step
-from tgc.graph.graph import Tensor, get_default_graph
+from tgc.graph.graph import Dimension, Tensor, get_default_graph
 
 __all__ = [
     "ResizeMethod",
@@ -183,6 +183,8 @@ def _known_size(size, fn: str) -> tuple:
                 f"'{tensor.name}' is computed"
             )
         size = known
+    if isinstance(size, (list, tuple)):  # Dimensions (x.shape[1] * 2) are ints when known
+        size = [d.value if isinstance(d, Dimension) else d for d in size]
     array = np.asarray(size)
     if array.shape != (2,) or array.dtype.kind not in "iu":
         raise ValueError(
