@@ -30,6 +30,7 @@ T = tf = tgc  # the programs take the API module: tgc itself, tf.data included
 data = tgc.data
 
 TF_VALUES = {
+    "choose": {"elements": [[0, 10, 11, 1, 2], [0, 10, 11]]},
     "errors": {
         "not_initialized": True,
         "one_shot_placeholder": "Cannot capture a placeholder (name:Placeholder, "
@@ -586,3 +587,28 @@ def test_get_next_feeds_a_gpu_placed_graph():
         config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
         with tf.Session(config=config) as sess:
             assert _drain(sess, total) == [[2.0, 11.0], [20.0, 29.0], [38.0]]
+
+
+def test_sample_from_datasets_is_deterministic_with_a_seed_and_takes_every_element():
+    def sampled(seed):
+        with tf.Graph().as_default():
+            parts = [data.Dataset.range(0, 4), data.Dataset.range(10, 12)]
+            ds = data.experimental.sample_from_datasets(parts, [0.3, 0.7], seed=seed)
+            with tf.Session() as sess:
+                return _drain(sess, ds.make_one_shot_iterator().get_next())
+
+    first = sampled(7)
+    assert first == sampled(7) and sorted(first) == [0, 1, 2, 3, 10, 11]
+    assert [v for v in first if v < 10] == [0, 1, 2, 3]  # each dataset keeps its order
+    with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
+        data.experimental.sample_from_datasets([data.Dataset.range(1)] * 2, [0.0, 0.0])
+
+
+def test_options_are_accepted_and_change_nothing():
+    options = data.Options()
+    options.experimental_optimization.map_parallelization = True
+    options.experimental_deterministic = False
+    with tf.Graph().as_default():
+        ds = data.Dataset.range(3).with_options(options)
+        with tf.Session() as sess:
+            assert _drain(sess, ds.make_one_shot_iterator().get_next()) == [0, 1, 2]

@@ -323,6 +323,21 @@ def files(t):
     return {"elements": got, "types": types(csv_all.output_types), "missing_field_error": error}
 
 
+def choose(t):
+    """experimental.choose_from_datasets: picks of an exhausted dataset are skipped, or end the
+    stream with stop_on_empty_dataset."""
+    with t.Graph().as_default():
+        a, b = t.data.Dataset.range(0, 3), t.data.Dataset.range(10, 12)
+        picks = t.data.Dataset.from_tensor_slices(np.array([0, 1, 1, 1, 0, 0, 1, 0], np.int64))
+        skipping = t.data.experimental.choose_from_datasets([a, b], picks)
+        stopping = t.data.experimental.choose_from_datasets(
+            [a, b], picks, stop_on_empty_dataset=True
+        )
+        its = [d.make_one_shot_iterator().get_next() for d in (skipping, stopping)]
+        with t.Session() as sess:
+            return {"elements": [drain(t, sess, n) for n in its]}
+
+
 PROGRAMS = {
     "slices_one_shot": slices_one_shot,
     "python_values": python_values,
@@ -336,6 +351,7 @@ PROGRAMS = {
     "errors": errors,
     "interleave": interleave,
     "files": files,
+    "choose": choose,
 }
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 from tgc.frontend.data import experimental
 from tgc.frontend.unsupported import install_unsupported_names
-from tgc.frontend.data.dataset_ops import Dataset, DatasetV1
+from tgc.frontend.data.dataset_ops import Dataset, DatasetV1, Options
 from tgc.frontend.data.readers import TextLineDataset
 from tgc.frontend.data.iterator_ops import (
     Iterator,
@@ -24,6 +24,7 @@ __all__ = [
     "Dataset",
     "DatasetV1",
     "Iterator",
+    "Options",
     "TextLineDataset",
     "experimental",
     "get_output_classes",

@@ -19,8 +19,6 @@ from tgc.frontend.data import iterator_ops, structure
 from tgc.frontend.data.functions import TracedFunction, as_bool
 from tgc.graph.graph import Tensor, get_default_graph
 
-_UNKNOWN_CARDINALITY = -2
-
 
 class Dataset:
     """A pipeline of elements (`tf.data.Dataset`)."""
@@ -161,6 +159,9 @@ class Dataset:
         """Options tune TF's threads and optimizations; tgc's pipelines have neither."""
         return self
 
+    def options(self):
+        return Options()
+
     def unique(self):
         return _Unique(self)
 
@@ -220,8 +221,6 @@ _NOT_SUPPORTED = {
     "group_by_window": "tgc's elements are tensors, not nested datasets",
     "bucket_by_sequence_length": "not provided: use padded_batch",
     "rejection_resample": "not provided",
-    "sample_from_datasets": "not provided",
-    "choose_from_datasets": "not provided",
     "snapshot": "not provided: use cache()",
     "ignore_errors": "not provided: an element's error fails the run",
     "from_sparse_tensor_slices": "tgc has no sparse tensors",
@@ -955,3 +954,26 @@ def _invalid(message):
     from tgc import errors
 
     return errors.InvalidArgumentError(None, None, message)
+
+
+class Options:
+    """`tf.data.Options`: settings of TF's threads and graph rewrites (``experimental_*``,
+    ``threading``...). tgc's pipelines have neither, so any option may be set and none changes
+    the elements; ``with_options`` returns the dataset unchanged."""
+
+    def __init__(self):
+        object.__setattr__(self, "_values", {})
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._values.setdefault(name, Options())
+
+    def __setattr__(self, name, value):
+        self._values[name] = value
+
+    def merge(self, options):
+        merged = Options()
+        merged._values.update(self._values)
+        merged._values.update(getattr(options, "_values", {}))
+        return merged

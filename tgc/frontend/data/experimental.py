@@ -1,5 +1,6 @@
 """`tf.data.experimental`: the names TF1 programs use from it."""
 
+from tgc.frontend.data.combinators import choose_from_datasets, sample_from_datasets
 from tgc.frontend.data.dataset_ops import Dataset
 from tgc.frontend.data.readers import CsvDataset
 
@@ -48,6 +49,8 @@ def enumerate_dataset(start=0):
 
 __all__ = [
     "AUTOTUNE",
+    "choose_from_datasets",
+    "sample_from_datasets",
     "CsvDataset",
     "Dataset",
     "enumerate_dataset",
