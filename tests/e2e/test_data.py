@@ -354,6 +354,17 @@ def test_an_iterator_takes_only_datasets_of_its_structure():
             data.Dataset.range(3).make_one_shot_iterator().initializer
 
 
+def test_an_iterator_is_made_in_its_datasets_graph():
+    with tf.Graph().as_default():
+        ds = data.Dataset.range(3)
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match="the dataset was made in another graph"):
+            ds.make_one_shot_iterator()
+        it = data.Iterator.from_structure(tf.int64, [])
+        with pytest.raises(ValueError, match="the dataset was made in another graph"):
+            it.make_initializer(ds)
+
+
 def test_bad_datasets_are_refused_when_built():
     with tf.Graph().as_default():
         with pytest.raises(ValueError, match="Dimensions 3 and 4 are not compatible"):

@@ -287,6 +287,12 @@ _ITERATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _check_dataset(dataset) -> None:
     if not getattr(dataset, "is_dataset", False):
         raise TypeError(f"expected a tf.data.Dataset, got {type(dataset).__name__}")
+    if dataset._graph is not get_default_graph():
+        # Its tensors and functions live in that graph, as a TF dataset's do.
+        raise ValueError(
+            "the dataset was made in another graph than the default graph, where its iterator "
+            "would be: make the dataset inside the graph's `with graph.as_default():`"
+        )
 
 
 def _check_fits(specs, dataset) -> None:
