@@ -467,13 +467,10 @@ def test_tutorial_dataset_api_lines():
         sess.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tf.nn.softmax_cross_entropy_with_logits refuses float64 labels with float32 logits; "
-    "TF casts them (the tutorial's line; /tmp/notes/findings-data.md)",
-)
 def test_tutorial_loss_line_with_the_datasets_float64_labels():
+    """MNIST's one-hot labels are float64: TF's softmax loss casts them to the logits' float32."""
     images, labels = _mnist_like(n=8)
+    assert labels.dtype == np.float64
     with tf.Graph().as_default():
         X, Y = (
             data.Dataset.from_tensor_slices((images, labels))
@@ -481,8 +478,13 @@ def test_tutorial_loss_line_with_the_datasets_float64_labels():
             .make_one_shot_iterator()
             .get_next()
         )
-        logits = tf.layers.dense(X, 10)
-        tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y)
+        logits = tf.matmul(X, tf.ones([784, 10]) * 0.01)
+        loss = tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y)
+        assert loss.dtype == tf.float32
+        with tf.Session() as sess:
+            got = sess.run(loss)
+    # Every logit of a row is equal, so each example's loss is log(10).
+    np.testing.assert_allclose(got, np.full(4, np.log(10.0)), rtol=1e-5)
 
 
 # ---- monitored sessions -----------------------------------------------------------------------
@@ -623,3 +625,12 @@ def test_options_are_accepted_and_change_nothing():
         ds = data.Dataset.range(3).with_options(options)
         with tf.Session() as sess:
             assert _drain(sess, ds.make_one_shot_iterator().get_next()) == [0, 1, 2]
+
+
+def test_contrib_data_is_tf_data_experimental_as_in_tf_1_x():
+    """TF 1.x programs write tf.contrib.data.map_and_batch (tf.data.experimental's)."""
+    with tf.Graph().as_default():
+        batched = tf.data.Dataset.range(5).apply(tf.contrib.data.map_and_batch(lambda x: x * 2, 2))
+        x = batched.make_one_shot_iterator().get_next()
+        with tf.Session() as sess:
+            assert [sess.run(x).tolist() for _ in range(3)] == [[0, 2], [4, 6], [8]]

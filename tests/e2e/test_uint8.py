@@ -299,3 +299,16 @@ def test_moves_fills_and_gathers_of_uint8():
     np.testing.assert_array_equal(got["concat"], np.concatenate([value, value[:, :1]], 1))
     np.testing.assert_array_equal(got["transpose"], value.T)
     assert all(v.dtype == np.uint8 for v in got.values())
+
+
+def test_relu_and_relu6_of_uint8_as_tfs():
+    """TF 2.21: relu([3, 7, 200]) of uint8 is the input, relu6 is [3, 6, 6], both uint8."""
+    with tf.Graph().as_default():
+        u = tf.placeholder(tf.uint8, [3])
+        relu, relu6 = tf.nn.relu(u), tf.nn.relu6(u)
+        assert relu.dtype == tf.uint8 and relu6.dtype == tf.uint8
+        assert relu.op.name == "Relu" and relu6.op.name == "Relu6"
+        with tf.Session() as sess:
+            got = sess.run([relu, relu6], {u: np.array([3, 7, 200], np.uint8)})
+    np.testing.assert_array_equal(got[0], [3, 7, 200])
+    np.testing.assert_array_equal(got[1], [3, 6, 6])

@@ -424,3 +424,27 @@ def test_composites_decompose_into_stable_core_ops():
         assert composite not in text
     assert text.count('"tgc.reduce_max"') == 3  # each subtracts the max before exp
     assert '"tgc.exp"' in text and '"tgc.log"' in text
+
+
+@pytest.mark.parametrize(
+    "fn", [nn.softmax_cross_entropy_with_logits, nn.softmax_cross_entropy_with_logits_v2]
+)
+def test_softmax_losses_cast_labels_to_the_logits_dtype_as_tf(fn):
+    """TF 2.21: float64 labels beside float32 logits give a float32 loss (the labels are cast)."""
+    labels = tf.placeholder(tf.float64, [None, 3])
+    logits = tf.placeholder(tf.float32, [None, 3])
+    loss = fn(labels=labels, logits=logits)
+    assert loss.dtype == tf.float32
+    x = np.float32([[1, 2, 3], [0, 0, 1]])
+    y = np.eye(3)[[0, 2]]
+    with tf.Session() as sess:
+        got = sess.run(loss, {labels: y, logits: x})
+    np.testing.assert_allclose(got, -np.sum(y * np_log_softmax(x), axis=-1), rtol=1e-5)
+
+
+def test_sigmoid_loss_refuses_labels_of_another_dtype_as_tf():
+    """TF 2.21 raises a TypeError from its Mul; tgc says which argument has which dtype."""
+    labels = tf.placeholder(tf.float64, [None, 3])
+    logits = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(ValueError, match="labels have dtype float64 but logits have float32"):
+        nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)

@@ -289,4 +289,7 @@ for _name in dir(rnn_cell):
 rnn.static_rnn = static_rnn
 rnn.static_bidirectional_rnn = static_bidirectional_rnn
 
-__all__ = ["layers", "rnn", "training"]
+# TF 1.x's tf.contrib.data (map_and_batch, shuffle_and_repeat, ...) is tf.data.experimental.
+from tgc.frontend.data import experimental as data  # noqa: E402
+
+__all__ = ["data", "layers", "rnn", "training"]

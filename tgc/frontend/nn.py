@@ -19,12 +19,17 @@ tanh = math_ops.tanh
 
 
 def relu(features, name=None):
-    return make_op("relu", [convert_to_tensor(features)], name=name or "Relu")
+    x = convert_to_tensor(features)
+    if x.dtype.name == "uint8":  # nothing is negative: TF's uint8 Relu is the identity
+        return math_ops.identity(x, name=name or "Relu")
+    return make_op("relu", [x], name=name or "Relu")
 
 
 def relu6(features, name=None):
     """min(max(features, 0), 6)."""
     x = convert_to_tensor(features)
+    if x.dtype.name == "uint8":
+        return math_ops.minimum(x, 6, name=name or "Relu6")
     return math_ops.minimum(math_ops.maximum(x, 0), 6, name=name or "Relu6")
 
 
@@ -73,6 +78,10 @@ def _like(value, other):
 def _pair(labels, logits, fn_name):
     logits = convert_to_tensor(logits)
     labels = _like(labels, logits)
+    if labels.dtype != logits.dtype and fn_name.startswith("softmax_"):
+        # TF's softmax losses cast the labels to the logits' dtype (MNIST's one-hot labels are
+        # float64 beside float32 logits); the sigmoid loss multiplies them and refuses.
+        labels = math_ops.cast(labels, logits.dtype)
     if labels.dtype != logits.dtype:
         raise ValueError(
             f"`{fn_name}`: labels have dtype {labels.dtype.name} but logits have "
