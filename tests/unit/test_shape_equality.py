@@ -151,3 +151,73 @@ def test_the_attribute_is_written_only_where_dims_are_shared():
             for op in module.body.operations[0].regions[0].blocks[0].operations
         }
     assert marked["tgc.multiply"] and not marked["tgc.add"]
+
+
+def _segments(count: int) -> str:
+    return "array<i32: " + ", ".join(["1"] * count + ["0"] * (128 - count)) + ">"
+
+
+def _while(result: str, inits: str, body: str) -> str:
+    return (
+        f'{result} = "tgc.while"(%i0, {inits}, %x) {{body = "{body}", cond = "c", num_vars = 2 : '
+        f"i64, operandSegmentSizes = {_segments(3)}, resultSegmentSizes = {_segments(2)}}} : "
+        "(tensor<i32>, tensor<?x4xf32>, tensor<?x4xf32>) -> (tensor<i32>, tensor<?x4xf32>)"
+    )
+
+
+_LOOPS = """
+module @tgc.loops {
+  func.func private @c(%i: tensor<i32>, %h: tensor<?x4xf32>, %x: tensor<?x4xf32>) -> tensor<i1> {
+    %n = "tgc.constant"() {value = dense<3> : tensor<i32>} : () -> tensor<i32>
+    %p = "tgc.less"(%i, %n) : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    return %p : tensor<i1>
+  }
+  func.func private @b(%i: tensor<i32>, %h: tensor<?x4xf32>, %x: tensor<?x4xf32>)
+      -> (tensor<i32>, tensor<?x4xf32>) {
+    %one = "tgc.constant"() {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+    %j = "tgc.add"(%i, %one) : (tensor<i32>, tensor<i32>) -> tensor<i32>
+    %s = "tgc.add"(%h, %x) : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+    return %j, %s : tensor<i32>, tensor<?x4xf32>
+  }
+}
+"""
+
+
+def _body_add_is_marked(main_body: str) -> bool:
+    text = (
+        "func.func @main(%x: tensor<?x4xf32>, %y: tensor<?x4xf32>) -> tensor<?x4xf32> {\n"
+        '  %i0 = "tgc.constant"() {value = dense<0> : tensor<i32>} : () -> tensor<i32>\n'
+        + main_body
+        + "\n}\n"
+        + _LOOPS
+    )
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        Pipeline("tgc-shape-equality").run(module)
+        (loops,) = [op for op in module.body.operations if op.operation.name == "builtin.module"]
+        (body,) = [
+            f
+            for f in loops.regions[0].blocks[0].operations
+            if ir.StringAttr(f.attributes["sym_name"]).value == "b"
+        ]
+        adds = [op for op in body.regions[0].blocks[0].operations if op.operation.name == "tgc.add"]
+        return DIM_CLASSES in adds[-1].attributes
+
+
+def test_a_loop_body_is_proven_for_its_one_use():
+    assert _body_add_is_marked(_while("%r:2", "%x", "b") + "\n  return %r#1 : tensor<?x4xf32>")
+
+
+def test_a_body_two_loops_use_is_proven_only_for_what_holds_in_both():
+    """In the second loop the state starts from y, whose batch dim is not x's: the body's add of
+    the state and x keeps its check."""
+    uses = [_while("%r:2", "%x", "b"), _while("%q:2", "%y", "b")]
+    assert not _body_add_is_marked("\n".join(uses) + "\n  return %q#1 : tensor<?x4xf32>")
+
+
+def test_a_body_another_op_names_is_not_proven():
+    """An op other than a while or an if names the body: the pass does not see that use."""
+    other = '  %t = "tgc.tanh"(%x) {uses = "b"} : (tensor<?x4xf32>) -> tensor<?x4xf32>'
+    assert not _body_add_is_marked(
+        _while("%r:2", "%x", "b") + "\n" + other + "\n  return %r#1 : tensor<?x4xf32>"
+    )
