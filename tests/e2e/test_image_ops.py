@@ -6,8 +6,9 @@ the laws of its random functions.
     /tmp/tfenv/bin/python tests/oracle/image_ops.py > tests/e2e/image_ops_tf_values.json
 
 with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled). The oracle file
-holds the programs; this test runs the same ones under tgc. Floats are compared at atol 2e-6
-(printed rounded to 7 decimals; the same float32 operations on both sides), integers exactly.
+holds the programs; this test runs the same ones under tgc. Floats are compared at atol 2e-6 and
+rtol 3e-7 (printed rounded to 7 decimals; the same float32 operations on both sides, but
+resize_area sums in another order: one float32 rounding of values up to 255), integers exactly.
 Random functions draw tgc's numbers, not TF's, so they are checked by their laws.
 """
 
@@ -45,7 +46,7 @@ def _assert_close(got, expected, path):
     if got.dtype.kind in "iub":
         np.testing.assert_array_equal(got, expected, err_msg=path)
     else:
-        np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6, err_msg=path)
+        np.testing.assert_allclose(got, expected, rtol=3e-7, atol=2e-6, err_msg=path)
 
 
 def test_oracle_version():
@@ -397,8 +398,8 @@ def test_distorted_crop_then_augment_then_resize_as_the_tutorial_does():
         (lambda: image.grayscale_to_rgb(tf.zeros([2, 2, 3])), "last dimension of .* must be 1"),
         (lambda: image.resize_images(tf.zeros([4, 4, 1]), [2, 2, 2]), "1-D int32 Tensor of 2"),
         (
-            lambda: image.resize_images(tf.zeros([4, 4, 1]), [2, 2], method=3),
-            "AREA is not supported",
+            lambda: image.resize_area(tf.placeholder(tf.float32, [1, None, 4, 1]), [2, 2]),
+            "height and width of .* must be known",
         ),
         (
             lambda: image.resize_images(tf.zeros([4, 4, 1]), [2, 2], method=7),

@@ -333,6 +333,22 @@ def ssim(t, image):
     return _graph(t, build)
 
 
+def resize_area(t, image):
+    def build():
+        x4 = t.placeholder(t.float32, [None, 6, 7, 2])
+        u4 = t.constant(pixels(41, 1, 5, 4, 1))
+        out = {}
+        for size in ([3, 4], [4, 5], [9, 10], [6, 7], [1, 1]):
+            for ac in (False, True):
+                key = f"{size[0]}x{size[1]}_ac{int(ac)}"
+                out[key] = image.resize_area(x4, size, align_corners=ac)
+        out["uint8"] = image.resize_area(u4, [2, 3])
+        out["via_resize_images"] = image.resize_images(x4, [4, 3], method=image.ResizeMethod.AREA)
+        return out, {x4: data(43, 2, 6, 7, 2)}  # TF's ResizeArea has no gradient
+
+    return _graph(t, build)
+
+
 PROGRAMS = {
     "resize_bilinear": resize_bilinear,
     "resize_nearest": resize_nearest,
@@ -348,6 +364,7 @@ PROGRAMS = {
     "colour_matrices": colour_matrices,
     "crop_and_resize": crop_and_resize,
     "ssim": ssim,
+    "resize_area": resize_area,
 }
 
 

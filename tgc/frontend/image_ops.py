@@ -52,6 +52,7 @@ __all__ = [
     "resize_bilinear",
     "resize_nearest_neighbor",
     "resize_bicubic",
+    "resize_area",
     "resize_image_with_crop_or_pad",
     "resize_with_crop_or_pad",
     "flip_left_right",
@@ -426,15 +427,41 @@ def resize_bicubic(images, size, align_corners=False, name=None, half_pixel_cent
         return _unbatch(out, is_batch, name=scope)
 
 
+def _area_matrix(in_size, out_size, align_corners):
+    """[out, in] weights of TF's ResizeArea along one axis: each output cell averages the input
+    cells its span [y * scale, (y + 1) * scale) covers, partial cells by the part covered
+    (indices past the edge read the edge)."""
+    scale = _resize_scale(in_size, out_size, align_corners)
+    matrix = np.zeros((out_size, in_size), np.float64)
+    for out in range(out_size):
+        start = np.float32(out) * scale
+        end = np.float32(out + 1) * scale
+        for cell in range(int(np.floor(start)), int(np.ceil(end))):
+            covered = min(cell + 1.0, float(end)) - max(float(cell), float(start))
+            matrix[out, min(max(cell, 0), in_size - 1)] += covered
+    return (matrix / float(scale)).astype(np.float32)
+
+
+def resize_area(images, size, align_corners=False, name=None):
+    """`tf.image.resize_area`: float32, each output pixel the mean of the input area it covers
+    (two constant matrices, one per axis; height and width known when the graph is built)."""
+    fn = "resize_area"
+    with get_default_graph().name_scope(name or "ResizeArea") as scope:
+        images, is_batch = _as_batch(images, fn, "images")
+        h, w = _known_hw(images, fn)
+        new_h, new_w = _known_size(size, fn)
+        images = cast(images, "float32")
+        rows = constant(_area_matrix(h, new_h, align_corners))  # [new_h, h]
+        cols = constant(_area_matrix(w, new_w, align_corners))  # [new_w, w]
+        out = math_ops.tensordot(images, rows, [[1], [1]])  # [n, w, c, new_h]
+        out = math_ops.tensordot(out, cols, [[1], [1]])  # [n, c, new_h, new_w]
+        return _unbatch(transpose(out, [0, 2, 3, 1]), is_batch, name=scope)
+
+
 def _method_code(method, fn):
     code = _METHOD_NAMES.get(method, method) if isinstance(method, str) else method
     if code not in (0, 1, 2, 3):
         raise ValueError(f"{fn}: Resize method is not implemented: {method}")
-    if code == ResizeMethod.AREA:
-        raise ValueError(
-            f"{fn}: ResizeMethod.AREA is not supported by tgc; BILINEAR, NEAREST_NEIGHBOR and "
-            "BICUBIC are"
-        )
     return code
 
 
@@ -467,7 +494,7 @@ def resize_images(
             new_h, new_w = _aspect_size(h, w, new_h, new_w)
         if (new_h, new_w) == (h, w):
             return _unbatch(images, is_batch)
-        resizer = {0: resize_bilinear, 1: resize_nearest_neighbor, 2: resize_bicubic}[code]
+        resizer = (resize_bilinear, resize_nearest_neighbor, resize_bicubic, resize_area)[code]
         return _unbatch(resizer(images, [new_h, new_w], align_corners=align_corners), is_batch)
 
 
