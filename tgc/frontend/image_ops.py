@@ -5,9 +5,11 @@ Every function is built from tgc's ops (gather, select, slicing, elementwise mat
 come from theirs: ``resize_bilinear`` is two gathers per axis and a lerp with constant weights, and
 its gradient is gather's scatter-add, the sum TF's ResizeBilinearGrad computes. Interpolation
 indices and weights are computed here in numpy with float32 arithmetic, step for step as TF's
-kernels compute them (``resize_bilinear_op.cc``, ``resize_nearest_neighbor_op.cc``), so the
-sizes they read must be known when the graph is built: the image's height and width and the new
-size (Python ints or constant tensors); the batch may be ``None``.
+kernels compute them (``resize_bilinear_op.cc``, ``resize_nearest_neighbor_op.cc``) when the
+image's height and width are known when the graph is built, and by the same float32 ops in the
+graph when they are known only at run time (bilinear and nearest; bicubic and area need them
+known). New sizes must be known (ints, Dimensions or constant tensors); the batch may be ``None``.
+Crops and pads take offsets and sizes computed at run time, with TF's checks as asserts.
 
 uint8 images (what decoded JPEGs are) move through gathers, slices and selects as int8 bits
 (``tf.bitcast``), since tgc's integer lowerings are signless; arithmetic on them goes through
@@ -887,8 +889,8 @@ def _channels(images, fn, count, name="images"):
 
 
 def _split_rgb(images):
-    rank = images.shape.ndims
-    return [images[(Ellipsis, slice(k, k + 1))] for k in range(3)] if rank else None
+    """The three channels of [..., 3] images, each [..., 1]."""
+    return [images[..., k : k + 1] for k in range(3)]
 
 
 def rgb_to_grayscale(images, name=None):
