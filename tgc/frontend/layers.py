@@ -1,10 +1,12 @@
-"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv2d, pooling, dropout, flatten, batch norm).
+"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d, 1-D and 2-D pooling, dropout,
+flatten, batch norm).
 
-Built only from the frontend's own functions (math_ops, nn, conv_ops, random_ops.dropout,
-get_variable/variable_scope), so every layer is ordinary graph ops before tgc-autodiff and needs no
-registry op of its own. Naming follows TensorFlow: a layer with no name takes ``dense``,
-``dense_1``, ... (unique per enclosing variable scope), its variables are ``<scope>/kernel`` and
-``<scope>/bias``, and ``name=`` with ``reuse=True`` (or AUTO_REUSE) shares another call's variables.
+Built only from the frontend's own functions (math_ops, nn, conv_ops, conv_variants,
+random_ops.dropout, get_variable/variable_scope), so every layer is ordinary graph ops before
+tgc-autodiff and needs no registry op of its own. Naming follows TensorFlow: a layer with no name
+takes ``dense``, ``dense_1``, ... (unique per enclosing variable scope), its variables are
+``<scope>/kernel`` and ``<scope>/bias``, and ``name=`` with ``reuse=True`` (or AUTO_REUSE) shares
+another call's variables.
 Regularizer losses go to the ``regularization_losses`` collection and batch norm's moving-average
 updates to ``update_ops``, where ``tf.losses.get_regularization_loss`` and the training loop find
 them.
@@ -17,7 +19,7 @@ import numbers
 import numpy as np
 
 from tgc.dialect.types import as_dtype
-from tgc.frontend import array_ops, conv_ops, math_ops, nn, random_ops
+from tgc.frontend import array_ops, conv_ops, conv_variants, math_ops, nn, random_ops
 from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import Dimension, Tensor, get_default_graph
 from tgc.frontend.initializers import ones_initializer, zeros_initializer
@@ -320,6 +322,7 @@ class Conv2D(Layer):
     activation."""
 
     _default_name = "conv2d"
+    _rank, _layout = 4, "NHWC"
 
     def __init__(
         self,
@@ -357,9 +360,10 @@ class Conv2D(Layer):
         self.kernel = self.bias = None
 
     def build(self, input_shape):
-        if input_shape.ndims != 4:
+        if input_shape.ndims != self._rank:
             raise ValueError(
-                f"Inputs to Conv2D should have rank 4 (NHWC). Received input shape: {input_shape}"
+                f"Inputs to {type(self).__name__} should have rank {self._rank} ({self._layout}). "
+                f"Received input shape: {input_shape}"
             )
         channels = input_shape[-1].value
         if channels is None:
@@ -599,6 +603,176 @@ def average_pooling2d(
 ):
     """Functional `tf.layers.average_pooling2d`."""
     return AveragePooling2D(
+        pool_size, strides, padding=padding, data_format=data_format, name=name
+    )(inputs)
+
+
+# ---- 1-D convolution and pooling -----------------------------------------------------------------
+
+
+def _one(value, what, layer):
+    values = (
+        [int(value)]
+        if isinstance(value, (numbers.Integral, Dimension))
+        else [int(v) for v in value]
+    )
+    if len(values) != 1:
+        raise ValueError(f"{layer}: {what} must be an int or a 1-tuple but got {value!r}")
+    return values
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over NWC inputs with a [k, in, filters] kernel, plus bias and activation;
+    padding may also be 'causal' (zeros only before the input, as WaveNets use)."""
+
+    _default_name = "conv1d"
+    _rank, _layout = 3, "NWC"
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=1,
+        **kwargs,
+    ):
+        causal = isinstance(padding, str) and padding.lower() == "causal"
+        super().__init__(
+            filters,
+            1,
+            padding="valid" if causal else padding,
+            data_format=data_format,
+            **kwargs,
+        )
+        self.kernel_size = _one(kernel_size, "kernel_size", "Conv1D")
+        self.strides = _one(strides, "strides", "Conv1D")
+        self.dilation_rate = _one(dilation_rate, "dilation_rate", "Conv1D")
+        self.causal = causal
+
+    def call(self, inputs):
+        if self.causal:
+            inputs = _pad_before(inputs, self.dilation_rate[0] * (self.kernel_size[0] - 1))
+        outputs = conv_variants.conv1d(
+            inputs,
+            self.kernel.value(),
+            stride=self.strides[0],
+            padding=self.padding,
+            dilations=self.dilation_rate[0],
+            name="conv1d",
+        )
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def _pad_before(inputs, count):
+    """inputs [N, W, C] with ``count`` zero steps put before its first (causal padding)."""
+    if count == 0:
+        return inputs
+    zero_step = array_ops.zeros_like(inputs[:, :1, :])
+    return array_ops.concat([array_ops.tile(zero_step, [1, count, 1]), inputs], 1)
+
+
+def conv1d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=1,
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=1,
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=zeros_initializer(),
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """Functional `tf.layers.conv1d`."""
+    layer = Conv1D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)
+
+
+class _Pooling1D(Layer):
+    _kind = None
+
+    def __init__(
+        self, pool_size, strides, padding="valid", data_format="channels_last", name=None, **kwargs
+    ):
+        super().__init__(name=name, **kwargs)
+        _channels_last(self, data_format)
+        what = type(self).__name__
+        self.pool_size = _one(pool_size, "pool_size", what)
+        self.strides = _one(strides, "strides", what)
+        self.padding = _padding(padding, what)
+
+    def call(self, inputs):
+        if inputs.shape.ndims != 3:
+            raise ValueError(
+                f"Inputs to {type(self).__name__} should have rank 3 (NWC). Received input shape: "
+                f"{inputs.shape}"
+            )
+        return conv_variants.pool1d(
+            inputs, self.pool_size[0], self.strides[0], self.padding, self._kind
+        )
+
+
+class MaxPooling1D(_Pooling1D):
+    """Max over pool_size windows of an NWC tensor."""
+
+    _default_name = "max_pooling1d"
+    _kind = "MAX"
+
+
+class AveragePooling1D(_Pooling1D):
+    """Mean over pool_size windows of an NWC tensor (the padding cells of 'same' are not
+    counted)."""
+
+    _default_name = "average_pooling1d"
+    _kind = "AVG"
+
+
+def max_pooling1d(
+    inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None
+):
+    """Functional `tf.layers.max_pooling1d`."""
+    return MaxPooling1D(pool_size, strides, padding=padding, data_format=data_format, name=name)(
+        inputs
+    )
+
+
+def average_pooling1d(
+    inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None
+):
+    """Functional `tf.layers.average_pooling1d`."""
+    return AveragePooling1D(
         pool_size, strides, padding=padding, data_format=data_format, name=name
     )(inputs)
 

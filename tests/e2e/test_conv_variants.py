@@ -1,0 +1,200 @@
+"""The conv variants of tgc/frontend/conv_variants.py and their tf.layers against TensorFlow 2.21.
+
+``conv_variants_tf_values.json`` (next to this file) is the output of
+
+    TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python tests/oracle/conv_variants.py \
+        > tests/e2e/conv_variants_tf_values.json
+
+with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled, legacy Keras). The
+oracle file holds the programs, which this test runs on tgc: values, gradients, variable names.
+Gradients are also checked against central finite differences in float64, and bad inputs against
+TF's messages (the same problem named, in tgc's words).
+"""
+
+import importlib.util
+import json
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.frontend import conv_variants
+
+_ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "conv_variants.py"
+_spec = importlib.util.spec_from_file_location("conv_variants_oracle", _ORACLE)
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+
+TF_VALUES = json.loads((Path(__file__).with_name("conv_variants_tf_values.json")).read_text())
+
+# tf.nn as the lead will wire it: tgc's tf.nn plus this module's functions.
+NN = types.SimpleNamespace(
+    **{name: getattr(tf.nn, name) for name in dir(tf.nn) if not name.startswith("_")},
+    **{name: getattr(conv_variants, name) for name in conv_variants.__all__},
+)
+IMPLEMENTED = ["conv1d", "pool", "layers_1d", "dilated_conv2d"]
+
+
+def _assert_close(got, expected, path):
+    if isinstance(expected, dict):
+        assert sorted(got) == sorted(expected), path
+        for key, value in expected.items():
+            _assert_close(got[key], value, f"{path}/{key}")
+        return
+    if isinstance(expected, list) and expected and isinstance(expected[0], list):
+        if expected[0] and isinstance(expected[0][0], str):  # [name, shape] pairs
+            assert got == expected, path
+            return
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape, (path, got.shape, expected.shape)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=path)
+
+
+def test_oracle_version():
+    assert TF_VALUES["version"] == "2.21.0"
+
+
+@pytest.mark.parametrize("name", IMPLEMENTED)
+def test_program_gives_tensorflows_numbers(name):
+    _assert_close(oracle.as_lists(oracle.PROGRAMS[name](tf, NN)), TF_VALUES[name], name)
+
+
+# ---- gradients against finite differences --------------------------------------------------------
+
+
+def _check_gradients(build, shapes, seed=0):
+    """build(*placeholders) -> y; the gradients of sum(y * r) with respect to every input, from
+    tf.gradients, against central differences of the compiled forward (float64)."""
+    rng = np.random.default_rng(seed)
+    values = [rng.standard_normal(s) for s in shapes]
+    g = tf.Graph()
+    with g.as_default():
+        inputs = [tf.placeholder(tf.float64, s) for s in shapes]
+        y = build(*inputs)
+        r = tf.constant(rng.standard_normal(y.shape.as_list()))
+        loss = tf.reduce_sum(y * r)
+        grads = tf.gradients(loss, inputs)
+        with tf.Session() as sess:
+            got = sess.run(grads, dict(zip(inputs, values)))
+            for index, value in enumerate(values):
+                want = np.zeros(value.shape)
+                for k in np.ndindex(value.shape):
+                    sides = []
+                    for step in (1e-6, -1e-6):
+                        moved = [v.copy() for v in values]
+                        moved[index][k] += step
+                        sides.append(sess.run(loss, dict(zip(inputs, moved))))
+                    want[k] = (sides[0] - sides[1]) / 2e-6
+                np.testing.assert_allclose(got[index], want, rtol=1e-6, atol=1e-6)
+
+
+def test_conv1d_gradients_match_finite_differences():
+    _check_gradients(
+        lambda x, f: conv_variants.conv1d(x, f, 2, "SAME", dilations=1), [(2, 6, 2), (3, 2, 2)]
+    )
+    _check_gradients(
+        lambda x, f: conv_variants.conv1d(x, f, 1, "VALID", dilations=2), [(1, 7, 2), (2, 2, 3)]
+    )
+
+
+def test_atrous_conv2d_gradients_match_finite_differences():
+    _check_gradients(
+        lambda x, f: conv_variants.atrous_conv2d(x, f, 2, "SAME"), [(1, 5, 5, 2), (2, 2, 2, 2)]
+    )
+
+
+def test_causal_conv1d_layer_gradient_matches_finite_differences():
+    def build(x):
+        init = tf.constant_initializer(oracle.data(3, 2, 2, 3).astype(np.float64))
+        layer = tf.layers.Conv1D(
+            3, 2, padding="causal", dilation_rate=2, kernel_initializer=init, dtype=tf.float64
+        )
+        return layer(x)
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, [1, 5, 2])
+        y = build(x)
+        (gx,) = tf.gradients(tf.reduce_sum(y * y), [x])
+        xv = np.random.default_rng(1).standard_normal((1, 5, 2))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            got, yv = sess.run([gx, y], {x: xv})
+            # causal: output t sees inputs t and t - 2 only, so it has the input's length
+            assert yv.shape == (1, 5, 3)
+            want = np.zeros(xv.shape)
+            for k in np.ndindex(xv.shape):
+                sides = []
+                for step in (1e-6, -1e-6):
+                    moved = xv.copy()
+                    moved[k] += step
+                    sides.append(np.sum(sess.run(y, {x: moved}) ** 2))
+                want[k] = (sides[0] - sides[1]) / 2e-6
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+# ---- bad inputs ---------------------------------------------------------------------------------
+
+
+def _tgc_error(case):
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError) as info:
+            case()
+    return str(info.value)
+
+
+def test_conv1d_channel_mismatch_is_tensorflows_error():
+    assert (
+        "Depth of input (3) is not a multiple of input depth of filter (4)"
+        in (TF_VALUES["errors"]["conv1d_channels"])
+    )
+    message = _tgc_error(
+        lambda: conv_variants.conv1d(tf.zeros([2, 9, 3]), tf.zeros([3, 4, 5]), 1, "SAME")
+    )
+    assert "3" in message and "4" in message and "conv1d" in message
+
+
+def test_conv1d_bad_padding_is_refused():
+    assert "'FULL'" in TF_VALUES["errors"]["conv1d_padding"]
+    message = _tgc_error(
+        lambda: conv_variants.conv1d(tf.zeros([2, 9, 3]), tf.zeros([3, 3, 5]), 1, "FULL")
+    )
+    assert "padding must be 'SAME' or 'VALID' but got 'FULL'" in message
+
+
+def test_conv1d_of_more_than_one_batch_dim_is_refused():
+    # TF 2.21 folds extra leading dims into the batch (its conv1d_rank case raises nothing).
+    assert TF_VALUES["errors"]["conv1d_rank"] is None
+    message = _tgc_error(
+        lambda: conv_variants.conv1d(tf.zeros([2, 9, 9, 3]), tf.zeros([3, 3, 5]), 1, "SAME")
+    )
+    assert "'value' must have rank 3 ([batch, width, in_channels])" in message
+
+
+def test_atrous_rate_must_be_positive():
+    assert "must be positive" in TF_VALUES["errors"]["atrous_rate"]
+    message = _tgc_error(
+        lambda: conv_variants.atrous_conv2d(
+            tf.zeros([2, 7, 7, 3]), tf.zeros([3, 3, 3, 2]), 0, "SAME"
+        )
+    )
+    assert "all values of `dilation_rate` must be positive" in message
+
+
+def test_pool_refuses_dilation_and_three_dims():
+    x = tf.zeros([2, 8, 3])
+    with pytest.raises(ValueError, match="dilation_rate \\[2\\] is not supported"):
+        conv_variants.pool(x, [2], "MAX", "SAME", dilation_rate=[2])
+    with pytest.raises(ValueError, match="names 3 spatial dims"):
+        conv_variants.pool(tf.zeros([1, 4, 4, 4, 2]), [2, 2, 2], "MAX", "SAME")
+    with pytest.raises(ValueError, match="pooling_type must be 'MAX' or 'AVG'"):
+        conv_variants.pool(x, [2], "MIN", "SAME")
+
+
+def test_conv1d_layer_refuses_wrong_rank():
+    with pytest.raises(ValueError, match="Inputs to Conv1D should have rank 3 \\(NWC\\)"):
+        tf.layers.conv1d(tf.zeros([2, 4, 4, 3]), 2, 3)
+    with pytest.raises(ValueError, match="Inputs to MaxPooling1D should have rank 3"):
+        tf.layers.max_pooling1d(tf.zeros([2, 4, 4, 3]), 2, 2)
