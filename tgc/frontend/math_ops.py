@@ -611,3 +611,8 @@ def _tensordot_axes(a, b, axes):
             f"tensordot: different number of contraction axes for a and b: {a_axes} and {b_axes}"
         )
     return [i % a_rank for i in a_axes], [j % b_rank for j in b_axes]
+
+
+# ---- tf.is_nan/is_inf/is_finite, tf.cumsum/cumprod, tf.math.top_k/in_top_k (composed ops) -------
+from tgc.frontend.math_ops_more import *  # noqa: E402,F401,F403
+from tgc.frontend.math_ops_more import in_top_k, top_k  # noqa: E402,F401

@@ -1,0 +1,160 @@
+"""Prints TF_VALUES for tests/e2e/test_math_ops_more.py: run with TensorFlow 2.21 (compat.v1, v2
+behaviour disabled),
+
+    /tmp/tfenv/bin/python tests/oracle/math_ops_more.py
+
+Each program takes the API module as ``t`` (TF's compat.v1 here, tgc in the test) and returns
+plain lists, so the test runs the very same programs under tgc and compares."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _run(t, fetches, feeds):
+    with t.Session() as s:
+        return s.run(fetches, feeds)
+
+
+def _listed(values):
+    if isinstance(values, (list, tuple)):
+        return [_listed(v) for v in values]
+    values = np.asarray(values)
+    if values.dtype.kind == "f":  # JSON has no NaN or inf: spell them as strings
+        return [_listed(v) for v in values] if values.ndim else _float(values)
+    return values.tolist()
+
+
+def _float(v):
+    v = float(v)
+    return repr(v) if not np.isfinite(v) else v
+
+
+def non_finite(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 3])
+        y = t.placeholder(t.float64, [4])
+        fetches = [t.is_nan(x), t.is_inf(x), t.is_finite(x), t.math.is_nan(y), t.math.is_finite(y)]
+        feeds = {x: [[NAN, INF, -INF], [0.0, -1.5, 3e38]], y: [NAN, 1.0, -INF, 2.0]}
+        return _listed(_run(t, fetches, feeds))
+
+
+TOP_K_ROWS = [[1.0, 3.0, 3.0, 2.0, 0.0, 3.0], [-1.0, -2.0, 5.0, 5.0, 4.0, -INF]]
+
+
+def top_k(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 6])
+        cube = t.placeholder(t.float64, [2, None, 3])
+        ints = t.constant([[4, 1, 4, 9], [2, 2, 2, 2]])
+        fetches = [
+            list(t.math.top_k(x, 3)),
+            list(t.math.top_k(x, k=6, sorted=True)),
+            list(t.math.top_k(x)),  # k = 1
+            list(t.math.top_k(x, t.constant(2))),
+            list(t.math.top_k(cube, 2)),
+            list(t.math.top_k(ints, 2)),
+            list(t.math.top_k(t.constant([2.0, 7.0, 1.0]), 2)),
+            list(t.math.top_k(x, 0)),
+        ]
+        cube_value = np.arange(12, dtype=np.float64).reshape(2, 2, 3)[:, :, ::-1] % 5
+        out = _run(t, fetches, {x: TOP_K_ROWS, cube: cube_value})
+        shapes = [[v.shape.as_list(), i.shape.as_list(), i.dtype.name] for v, i in fetches[:2]]
+        return {"values": _listed(out), "shapes": shapes}
+
+
+def top_k_gradient(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [2, 6])
+        values, _ = t.math.top_k(x, 3)
+        loss = t.reduce_sum(values * t.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+        return _listed(_run(t, t.gradients(loss, x)[0], {x: TOP_K_ROWS}))
+
+
+def in_top_k(t):
+    g = t.Graph()
+    with g.as_default():
+        p = t.placeholder(t.float32, [None, 4])
+        targets = t.placeholder(t.int32, [None])
+        targets64 = t.placeholder(t.int64, [None])
+        rows = [[1.0, 2.0, 2.0, 3.0], [0.5, 0.5, 0.5, 0.5], [NAN, 1.0, 2.0, 3.0], [0, 1, 2, 3]]
+        fetches = [
+            t.math.in_top_k(p, targets, 1),
+            t.math.in_top_k(p, targets, 2),
+            t.math.in_top_k(p, targets64, 4),
+            t.math.in_top_k(p, targets, 0),
+        ]
+        feeds = {p: rows, targets: [1, 3, 3, 1], targets64: [2, 0, 3, 3]}
+        out = _run(t, fetches, feeds)
+        out_of_range = _run(t, t.math.in_top_k(p, targets, 3), {p: rows[3:] * 2, targets: [4, -1]})
+        return _listed(out + [out_of_range])
+
+
+def scans(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 5])
+        ints = t.constant([[1, 2, 3], [4, 5, 6]])
+        long = t.constant(np.arange(1, 14, dtype=np.float64) / 4.0)
+        fetches = []
+        for op in (t.cumsum, t.cumprod):
+            for exclusive in (False, True):
+                for reverse in (False, True):
+                    fetches.append(op(x, axis=1, exclusive=exclusive, reverse=reverse))
+            fetches += [op(x), op(x, axis=-1), op(ints, axis=0), op(ints, 1, True, True)]
+            fetches += [op(long, exclusive=True), op(long, reverse=True)]
+        value = [[1.0, -2.0, 3.0, 0.5, 2.0], [0.5, 0.0, -1.5, 2.0, 1.0]]
+        return _listed(_run(t, fetches, {x: value}))
+
+
+def scan_gradients(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [2, 5])
+        w = t.constant(np.arange(10, dtype=np.float32).reshape(2, 5) / 3.0 - 1.0)
+        fetches = []
+        for op in (t.cumsum, t.cumprod):
+            for exclusive in (False, True):
+                for reverse in (False, True):
+                    y = op(x, axis=1, exclusive=exclusive, reverse=reverse)
+                    fetches.append(t.gradients(t.reduce_sum(y * w), x)[0])
+            fetches.append(t.gradients(t.reduce_sum(op(x, axis=0) * w), x)[0])
+        value = [[1.0, -2.0, 3.0, 0.5, 2.0], [0.5, 1.5, -1.5, 2.0, 1.0]]  # no zero: TF divides
+        return _listed(_run(t, fetches, {x: value}))
+
+
+def errors(t):
+    """TF's messages (their first line) for bad inputs, where TF raises when building."""
+    out = {}
+    x = t.placeholder(t.float32, [2, 3])
+    cases = {
+        "top_k_k_too_large": lambda: t.math.top_k(x, 5),
+        "top_k_negative_k": lambda: t.math.top_k(x, -1),
+        "in_top_k_batch": lambda: t.math.in_top_k(x, t.constant([1, 2, 0]), 1),
+        "is_nan_int": lambda: t.is_nan(t.constant([1, 2])),
+    }
+    for key, build in cases.items():
+        try:
+            build()
+            out[key] = None
+        except Exception as error:  # noqa: BLE001 (recording whatever TF raises)
+            out[key] = [type(error).__name__, str(error).splitlines()[0]]
+    return out
+
+
+PROGRAMS = [non_finite, top_k, top_k_gradient, in_top_k, scans, scan_gradients]
+
+if __name__ == "__main__":
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    values = {p.__name__: p(tf) for p in PROGRAMS}
+    values["errors"] = errors(tf)
+    print(json.dumps(values))
