@@ -70,9 +70,11 @@ def test_a_traced_training_step_has_one_entry_per_graph_op_in_program_order():
     nodes = _node_stats(metadata)
     names = [n.node_name for n in nodes]
     # Every op that runs code of its own, once: the placeholder and the variables' reads run
-    # none; the two SymbolicGradient ops (w's and b's) share their backward ops after CSE, which
-    # keeps the first one's name.
-    assert sorted(names) == sorted(
+    # none. The gradient's backward ops have TF's names, <scope>/<forward op>_grad/<Type>, and
+    # fan-out sums <scope>/AddN (TF 2.21 names them gradients/MatMul_grad/MatMul_1,
+    # gradients/add_grad/Sum, gradients/Relu_grad/ReluGrad, ...; tgc's types are its own rules').
+    backward = [n for n in names if n.startswith("gradients/") and n != "gradients/grad_ys"]
+    assert sorted(set(names) - set(backward)) == sorted(
         [
             "MatMul",
             "add",
@@ -80,7 +82,6 @@ def test_a_traced_training_step_has_one_entry_per_graph_op_in_program_order():
             "mul",
             "Mean",
             "gradients/grad_ys",
-            "gradients/SymbolicGradient",
             "GradientDescent/learning_rate",
             "GradientDescent/update_w/mul",
             "w/AssignSub",
@@ -88,8 +89,21 @@ def test_a_traced_training_step_has_one_entry_per_graph_op_in_program_order():
             "b/AssignSub",
         ]
     )
+    assert len(set(names)) == len(names)
+    # w's gradient x^T . dy is the MatMul rule's second matmul (TF's gradients/MatMul_grad/
+    # MatMul_1 too: the first, x's, is not needed here); b's is add's sum over the batch.
+    assert {"gradients/MatMul_grad/MatMul_1", "gradients/add_grad/Sum"} <= set(backward)
     graph = tf.get_default_graph()
-    assert all(graph.get_operation_by_name(name) for name in names)
+    forward_of = {n: re.match(r"gradients/(.+)_grad/[A-Za-z0-9]+(_\d+)?$", n) for n in backward}
+    assert {forward_of[n][1] for n in backward if forward_of[n]} == {
+        "MatMul",
+        "add",
+        "Relu",
+        "mul",
+        "Mean",
+    }
+    assert all(forward_of[n] or re.fullmatch(r"gradients/AddN(_\d+)?", n) for n in backward)
+    assert all(graph.get_operation_by_name(n) for n in names if n not in backward)
     # Starts are wall-clock times within the run, in order; durations are not negative.
     starts = [n.all_start_nanos for n in nodes]
     assert starts == sorted(starts)
@@ -103,10 +117,13 @@ def test_a_traced_training_step_has_one_entry_per_graph_op_in_program_order():
     assert [(s.shape, s.dtype) for s in by_name["MatMul"].outputs] == [((4, 2), "float32")]
     assert by_name["MatMul"].output_bytes == 4 * 2 * 4
     assert by_name["Mean"].output_bytes == 4
-    # The forward ops ran in program order, before the gradient and the updates.
+    # The forward ops ran in program order, before the gradient (backwards) and the updates.
     position = {name: i for i, name in enumerate(names)}
     assert position["MatMul"] < position["add"] < position["Relu"] < position["Mean"]
-    assert position["Mean"] < position["gradients/SymbolicGradient"] < position["w/AssignSub"]
+    assert position["Mean"] < min(position[n] for n in backward)
+    assert position["gradients/Relu_grad/SelectV2"] < position["gradients/add_grad/Sum"]
+    assert position["gradients/add_grad/Sum"] < position["gradients/MatMul_grad/MatMul_1"]
+    assert max(position[n] for n in backward) < position["w/AssignSub"]
 
 
 def test_timeline_labels_are_tfs_name_type_and_inputs():
@@ -146,11 +163,15 @@ def test_a_traced_run_computes_what_an_untraced_one_does():
     with tf.Session() as plain, tf.Session() as traced:
         plain.run(tf.global_variables_initializer())
         traced.run(tf.global_variables_initializer())
+        steps = []
         for _ in range(5):
             expected, _ = plain.run([loss, train], feeds)
             (got, _), metadata, _, _ = _traced(traced, [loss, train], feeds)
             np.testing.assert_allclose(got, expected, rtol=1e-6)
-            assert len(_node_stats(metadata)) == 12
+            steps.append(sorted(n.node_name for n in _node_stats(metadata)))
+        # Each step's entries: the same ops, the training step's forward, backward and updates.
+        assert all(names == steps[0] for names in steps) and "w/AssignSub" in steps[0]
+        assert len(steps[0]) > 12  # 11 forward, seed and update ops and the backward ops
         for variable in (w, b):
             np.testing.assert_allclose(
                 traced.run(variable), plain.run(variable), rtol=1e-6, atol=1e-7
@@ -357,10 +378,11 @@ def test_profiler_hook_writes_timelines_and_run_metadata_at_tfs_steps(tmp_path):
     for step in steps:
         trace = json.loads((tmp_path / f"timeline-{step}.json").read_text())
         names = {e["args"]["name"] for e in trace["traceEvents"] if e["ph"] == "X"}
-        # The traced step's ops: the loss, its gradient, w's update and the step's increment.
+        # The traced step's ops: the loss, its gradient (TF's name of w * w's backward multiply),
+        # w's update and the step's increment.
         assert {
             "mul",
-            "gradients/SymbolicGradient",
+            "gradients/mul_grad/Mul",
             "w/AssignSub",
             "global_step/AssignAdd",
         } <= names

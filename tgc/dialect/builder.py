@@ -68,6 +68,9 @@ class IRBuilder:
         self.ip = ip
         self.loc = loc
         self.device = device  # a requested device the created ops inherit
+        # When set, each created op's location: namer(its TF type) (tgc-autodiff's backward ops
+        # get TF's gradient names this way: tgc/dialect/gradient_names.py).
+        self.namer = None
 
     @classmethod
     def before(cls, operation: ir.Operation) -> "IRBuilder":
@@ -89,7 +92,7 @@ class IRBuilder:
             results=[attr_codec.tensor_type(s) for s in specs],
             operands=[v.value for v in values],
             attributes=attributes,
-            loc=self.loc,
+            loc=self.loc if self.namer is None else self.namer(opdef.tf_type),
             ip=self.ip,
         )
         if self.device is not None:

@@ -10,6 +10,11 @@ x = -1). Each gradient branch copies its forward branch (the forward values it n
 recomputed inside it, as TF's If gradient does when it does not keep intermediates) and runs
 tgc-autodiff's reverse sweep over the copy. Only floating-point inputs and outputs carry
 gradients, as in TF.
+
+Names (tgc/dialect/gradient_names.py), for cond ``cond`` under scope ``gradients``: the backward
+ops of branch op ``cond/true/Sqrt`` are ``gradients/cond/true/Sqrt_grad/...``, the gradient's if
+and its branches' own ops ``gradients/cond_grad/If``, ``gradients/cond_grad/true/...``, and the
+branch ops copied to recompute the forward values ``gradients/cond_grad/recompute/cond/true/Sqrt``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from tgc.dialect.loop_functions import (
     loops_module_of,
     unique_function_name,
 )
-from tgc.dialect.loop_gradient import _FLOATS, _finish, _function, _loop_name
+from tgc.dialect.loop_gradient import _FLOATS, _finish, _function, _loop_name, _rename, _under
 
 
 def cond_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
@@ -39,23 +44,29 @@ def cond_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     loops = loops_module_of(op)
     base = _loop_name(op) if str(op.location).startswith('loc("') else "cond"
     douts = [douts[i] for i in float_outputs]
+    namer = builder.namer  # <scope>/<cond>_grad/... (None: ops keep the builder's location)
     names = [
-        _branch_gradient(loops, f"{base}/grad/{part}", info.attrs[attr], inputs, douts, sweep)
+        _branch_gradient(
+            loops, f"{base}/grad/{part}", info.attrs[attr], inputs, douts, sweep, namer, part
+        )
         for part, attr in (("true", "then_branch"), ("false", "else_branch"))
     ]
     specs = [inputs[i].spec for i in float_inputs]
-    results = create_if(builder.ip, op.location, pred, [*inputs, *douts], *names, specs)
+    loc = op.location if namer is None else namer("If")
+    results = create_if(builder.ip, loc, pred, [*inputs, *douts], *names, specs)
     grads = [None] * len(info.inputs)
     for slot, i in enumerate(float_inputs):
         grads[1 + i] = results[slot]
     return grads
 
 
-def _branch_gradient(loops, base: str, branch: str, inputs: list, douts: list, sweep) -> str:
+def _branch_gradient(
+    loops, base: str, branch: str, inputs: list, douts: list, sweep, namer, part: str
+) -> str:
     """A function of (inputs, douts) returning the float inputs' adjoints through ``branch``
-    (zeros where none flows); its name."""
+    (zeros where none flows); its name. Its own ops are named by ``namer`` under ``part``."""
     name = unique_function_name(loops, base)
-    fn, entry, b, args = _function(loops, name, [*inputs, *douts])
+    fn, entry, b, args = _function(loops, name, [*inputs, *douts], _under(namer, part))
     b.reverse_sweep = sweep  # a loop or cond nested in the branch differentiates through it too
     xs_all, dys = args[: len(inputs)], args[len(inputs) :]
     first = len(entry.operations)
@@ -72,6 +83,7 @@ def _branch_gradient(loops, base: str, branch: str, inputs: list, douts: list, s
             g = adjoints.get(x)
             if g is not None:
                 grads[x] = b.op("add", grads[x], g) if x in grads else g
+    _rename(branch_ops, _under(namer, "recompute"))  # after the sweep named its ops after them
     results = []
     for i in floats:
         x = xs_all[i]

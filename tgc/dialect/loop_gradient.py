@@ -20,6 +20,15 @@ as any other):
                   (k - 1, VJP of body at v_k on dv, dc + its captures' part)
 
 Only floating-point loop variables and captures carry gradients (others get none, as in TF).
+
+Names (tgc/dialect/gradient_names.py), for the gradient of loop ``while`` under scope ``gradients``:
+the backward ops of body op ``while/body/mul`` are ``gradients/while/body/mul_grad/Mul`` (TF's
+``gradients/while/mul_grad/Mul``); the loops built here and their own ops are
+``gradients/while_grad/{count,record,While,body,...}``; the body's ops rerun for the gradient keep
+their forward name under the rerun's: ``gradients/while_grad/count/while/body/mul`` (the trip
+count's run), ``.../record/...`` (the states' run), ``.../recompute/...`` (the backward step's
+recomputation of the body's intermediates at v[k]), ``.../upto/...`` (v[k] recomputed from v[0]).
+So a traced run counts the forward loop's executions under the forward names only.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     # Static loop variables: a forward loop saves each iteration's state (stacks); a variable whose
     # shape varies cannot be stacked, so its loop recomputes the k-th state from the first instead.
     saved = all(v.spec.is_static for i, v in enumerate(inits) if i not in once)
+    namer = builder.namer  # <scope>/<loop>_grad/... (None: ops keep the builder's location)
     if saved:
         # The trip count first (a run of the loop with a counter), so that the record loop writes
         # its stacks in place: a stack grown inside the loop (a new buffer now and then) would be
@@ -76,7 +86,7 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     # reshaped to a static shape): the backward loop carries the variable's type.
     dvs = [_as_type_of(builder, douts[i], Val(op.results[i])) for i in floats]
     dcs = [builder.zeros_like(captures[i]) for i in float_caps]
-    back_cond = _backward_cond(loops, names, start, dvs, dcs, states, captures)
+    back_cond = _backward_cond(loops, names, start, dvs, dcs, states, captures, builder.namer)
     back_body = _backward_body(
         loops,
         names,
@@ -86,10 +96,11 @@ def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
         floats,
         float_caps,
         saved,
+        builder.namer,
     )
     results = create_while(
         builder.ip,
-        op.location,
+        op.location if namer is None else namer("While"),
         [start, *dvs, *dcs, *states, *captures],
         back_cond,
         back_body,
@@ -116,15 +127,16 @@ def _loop_name(op) -> str:
     return loc[5:].split('"', 1)[0] if loc.startswith('loc("') else "while"
 
 
-def _function(loops, name: str, values: list):
+def _function(loops, name: str, values: list, namer=None):
     """A new private function of ``values``' types in the loops module: (function, entry block,
-    a builder at its end, its arguments as Vals)."""
+    a builder at its end naming its ops by ``namer``, its arguments as Vals)."""
     types = [v.value.type for v in values]
     with ir.InsertionPoint(loops.regions[0].blocks[0]), ir.Location.unknown():
         function = func.FuncOp(name, ir.FunctionType.get(types, []))
     function.attributes["sym_visibility"] = ir.StringAttr.get("private")
     entry = function.add_entry_block()
     builder = IRBuilder(ir.InsertionPoint(entry), ir.Location.unknown())
+    builder.namer = namer
     return function, entry, builder, [Val(a, v.spec) for a, v in zip(entry.arguments, values)]
 
 
@@ -142,29 +154,55 @@ def _vals(values) -> list:
     return [Val(v) for v in values]
 
 
+def _part(builder, part: str):
+    """The namer of one part of the gradient's ops (``<scope>/<loop>_grad/<part>/...``), or None
+    when the builder names none."""
+    return _under(builder.namer, part)
+
+
+def _under(namer, part: str):
+    return None if namer is None else namer.under(part)
+
+
+def _loop_location(builder, part: str) -> ir.Location:
+    """The location of the gradient's loop ``part`` (``<scope>/<loop>_grad/<part>``)."""
+    return ir.Location.unknown() if builder.namer is None else builder.namer(part)
+
+
+def _rename(operations, namer) -> None:
+    """Gives copied forward ops their rerun's names (``namer.renamed``)."""
+    if namer is None:
+        return
+    for operation in operations:
+        operation.location = namer.renamed(operation.location)
+
+
 def _count(builder, loops, names, cond, body, inits, captures) -> Val:
     """The forward loop's trip count, by a loop that runs it again with a counter."""
     zero = builder.constant(0, dtype="int32")
     n = len(inits)
-    fn, entry, b, args = _function(loops, names("count_cond"), [zero, *inits, *captures])
-    predicate = _replay(loops, cond, entry, [a.value for a in args[1:]])
+    namer = _part(builder, "count")
+    values = [zero, *inits, *captures]
+    fn, entry, b, args = _function(loops, names("count_cond"), values, namer)
+    predicate = _replay(loops, cond, entry, [a.value for a in args[1:]], namer)
     count_cond = _finish(fn, entry, _vals(predicate))
-    fn, entry, b, args = _function(loops, names("count_body"), [zero, *inits, *captures])
-    nexts = _replay(loops, body, entry, [a.value for a in args[1:]])
+    fn, entry, b, args = _function(loops, names("count_body"), values, namer)
+    nexts = _replay(loops, body, entry, [a.value for a in args[1:]], namer)
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     count_body = _finish(fn, entry, [step, *_vals(nexts)])
     results = create_while(
-        builder.ip, ir.Location.unknown(), [zero, *inits, *captures], count_cond, count_body, 1 + n
+        builder.ip, _loop_location(builder, "count"), values, count_cond, count_body, 1 + n
     )
     return results[0]
 
 
-def _replay(loops, name: str, block, arguments: list) -> list:
+def _replay(loops, name: str, block, arguments: list, namer=None) -> list:
     """The ops of loop function ``name`` appended to ``block`` (copy_function_into) for one of the
     gradient's reruns of the loop, less what the forward loop already did for the user: prints
     (their value passes through) and assertions (which a backward step could also fail wrongly: it
-    sees a write-once buffer's final value, where a TensorArray's written-mask says "written")."""
+    sees a write-once buffer's final value, where a TensorArray's written-mask says "written").
+    The copies are named by ``namer`` (``renamed``) when given."""
     first = len(block.operations)
     outs = copy_function_into(loops, name, block, arguments)
     for operation in [op.operation for op in list(block.operations)[first:]]:
@@ -174,6 +212,7 @@ def _replay(loops, name: str, block, arguments: list) -> list:
             operation.erase()
         elif operation.name == "tgc.assert":
             operation.erase()
+    _rename([op.operation for op in list(block.operations)[first:]], namer)
     return outs
 
 
@@ -202,10 +241,6 @@ def _arg_number(value) -> int:
     return ir.BlockArgument(value).arg_number
 
 
-def _arg_number(value) -> int:
-    return ir.BlockArgument(value).arg_number
-
-
 _PASS_THROUGH = ("tgc.write_row", "tgc.identity", "tgc.relax_shape")
 
 
@@ -220,15 +255,16 @@ def _record(builder, loops, names, cond, body, inits, captures, once, trips) -> 
     ]
     n = len(inits)
     values = [zero, *inits, *empties, *captures]
-    fn, entry, b, args = _function(loops, names("record_cond"), values)
+    namer = _part(builder, "record")
+    fn, entry, b, args = _function(loops, names("record_cond"), values, namer)
     state = [a.value for a in args[1 : 1 + n]]
     caps = [a.value for a in args[1 + 2 * n :]]
-    predicate = _replay(loops, cond, entry, state + caps)
+    predicate = _replay(loops, cond, entry, state + caps, namer)
     record_cond = _finish(fn, entry, _vals(predicate))
-    fn, entry, b, args = _function(loops, names("record_body"), values)
+    fn, entry, b, args = _function(loops, names("record_body"), values, namer)
     state = [a.value for a in args[1 : 1 + n]]
     caps = [a.value for a in args[1 + 2 * n :]]
-    nexts = _replay(loops, body, entry, state + caps)
+    nexts = _replay(loops, body, entry, state + caps, namer)
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     grown = [
@@ -237,22 +273,28 @@ def _record(builder, loops, names, cond, body, inits, captures, once, trips) -> 
     ]
     record_body = _finish(fn, entry, [step, *_vals(nexts), *grown])
     results = create_while(
-        builder.ip, ir.Location.unknown(), values, record_cond, record_body, 1 + 2 * n
+        builder.ip, _loop_location(builder, "record"), values, record_cond, record_body, 1 + 2 * n
     )
     return [None if i in once else s for i, s in enumerate(results[1 + n : 1 + 2 * n])]
 
 
-def _backward_cond(loops, names, start, dvs, dcs, inits, captures) -> str:
-    fn, entry, b, args = _function(loops, names("cond"), [start, *dvs, *dcs, *inits, *captures])
+def _backward_cond(loops, names, start, dvs, dcs, inits, captures, namer) -> str:
+    values = [start, *dvs, *dcs, *inits, *captures]
+    fn, entry, b, args = _function(loops, names("cond"), values, _under(namer, "cond"))
     going = b.op("greater_equal", args[0], b.constant(0, dtype="int32"))
     return _finish(fn, entry, [going])
 
 
-def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved: bool) -> str:
+def _backward_body(
+    loops, names, body, sweep, values, floats, float_caps, saved: bool, namer
+) -> str:
     """One step back: v[k] (from the stacks, or recomputed), then the body's vector-Jacobian
-    product there."""
+    product there. The body's ops are copied to recompute its intermediates at v[k]: named as
+    reruns (``<loop>_grad/recompute/...``) once the sweep has named the backward ops after them."""
     start, dvs, dcs, inits, captures = values[:5]
-    fn, entry, b, args = _function(loops, names("body"), [start, *dvs, *dcs, *inits, *captures])
+    fn, entry, b, args = _function(
+        loops, names("body"), [start, *dvs, *dcs, *inits, *captures], _under(namer, "body")
+    )
     b.reverse_sweep = sweep  # a loop nested in the body differentiates through it too
     k = args[0]
     dv = args[1 : 1 + len(dvs)]
@@ -265,10 +307,10 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved:
             for s, v in zip(v0, values[5])
         ]
     else:
-        upto = _upto(loops, names, body, k, v0, caps)
+        upto = _upto(loops, names, body, k, v0, caps, _under(namer, "upto"))
         v_k = create_while(
             ir.InsertionPoint(entry),
-            ir.Location.unknown(),
+            ir.Location.unknown() if namer is None else namer("upto"),
             [b.constant(0, dtype="int32"), *v0, k, *caps],
             *upto,
             1 + len(v0),
@@ -285,6 +327,7 @@ def _backward_body(loops, names, body, sweep, values, floats, float_caps, saved:
             g = adjoints.get(x)
             if g is not None:
                 grads[x] = b.op("add", grads[x], g) if x in grads else g
+    _rename(body_ops, _under(namer, "recompute"))
     previous = [
         _summed_in_place(b, None, grads[v_k[i].value])
         if v_k[i].value in grads
@@ -353,16 +396,16 @@ def _row_adjoint(t):
     return Val(row), Val(index)
 
 
-def _upto(loops, names, body, k, v0, caps) -> tuple:
+def _upto(loops, names, body, k, v0, caps, namer) -> tuple:
     """cond and body of the loop that runs ``body`` k times from v[0]: captures (k, captures)."""
     zero_like = [Val(k.value, k.spec)]  # the counter has k's type (int32 scalar)
     values = [*zero_like, *v0, k, *caps]
-    fn, entry, b, args = _function(loops, names("upto_cond"), values)
+    fn, entry, b, args = _function(loops, names("upto_cond"), values, namer)
     below = b.op("less", args[0], args[1 + len(v0)])
     upto_cond = _finish(fn, entry, [below])
-    fn, entry, b, args = _function(loops, names("upto_body"), values)
+    fn, entry, b, args = _function(loops, names("upto_body"), values, namer)
     state = [a.value for a in args[1 : 1 + len(v0)]]
-    nexts = _replay(loops, body, entry, state + [a.value for a in args[2 + len(v0) :]])
+    nexts = _replay(loops, body, entry, state + [a.value for a in args[2 + len(v0) :]], namer)
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
     return upto_cond, _finish(fn, entry, [step, *_vals(nexts)])

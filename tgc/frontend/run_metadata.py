@@ -8,12 +8,14 @@ function; a traced run calls a variant of it (compiled once, cached apart, fusio
 ops read the clock around their code (tgc/lowering/trace_ops.py), so the untraced function keeps
 its speed. An op run several times in one step (in a loop's body) has one entry, not one per
 execution as in TF: its first start, its time summed over the executions (``all_end_rel_micros``
-and ``op_end_rel_micros``) and ``executions``, the count (an attribute of ours, not in TF's proto;
-a loop's gradient's ops keep the names of the body ops they come from, and count there too).
-An op of tgc's graph that became several ops (a decomposed op, a gradient's backward ops) sums
-theirs. Ops that run no code of their own (a placeholder, a variable's read) have no entry. Where
-ops cannot time themselves (a cluster's tasks, a GPU) the compiled part is one entry,
-``tgc/compiled_run``. Without a trace level ``step_stats`` stays empty, as in TF.
+and ``op_end_rel_micros``) and ``executions``, the count (an attribute of ours, not in TF's proto).
+An op of tgc's graph that became several ops (a decomposed op) sums theirs. A gradient's backward
+ops have TF's names (``gradients/dense/MatMul_grad/MatMul_1``, tgc/dialect/gradient_names.py); a
+loop's gradient reruns its body (``gradients/while_grad/record/while/body/mul``, ...) under names
+of their own, so the body ops' entries count the forward loop's executions only. Ops that run no
+code of their own (a placeholder, a variable's read) have no entry. Where ops cannot time
+themselves (a cluster's tasks, a GPU) the compiled part is one entry, ``tgc/compiled_run``.
+Without a trace level ``step_stats`` stays empty, as in TF.
 """
 
 from __future__ import annotations

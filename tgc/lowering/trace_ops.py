@@ -40,7 +40,7 @@ class TraceTable:
 
     def __init__(self, capacity: int):
         self.names: list = []  # slot -> TF op name
-        self.kinds: list = []  # slot -> the tgc op first lowered under that name (a fallback label)
+        self.kinds: list = []  # slot -> TF type of the op first lowered under it (fallback label)
         self.devices: list = []  # slot -> the device it ran on
         self._slots: dict = {}
         self.counters = np.zeros((max(capacity, 1), WORDS_PER_SLOT), np.int64)

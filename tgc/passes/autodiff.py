@@ -6,15 +6,22 @@ replaces the request with the result. Requests sharing (y, dy) share one backwar
 flow only through floating-point values and stop at ops marked NOT_DIFFERENTIABLE
 (``stop_gradient``, comparisons, ...); an x that y does not depend on gets zeros. The result is
 plain tgc IR.
+
+Each op built gets TF's name for it (tgc/dialect/gradient_names.py) as its location:
+``<scope>/<forward op>_grad/<Type>``, the scope being that of the request (``gradients`` for
+``gradients/SymbolicGradient``), over the request's file location; fan-out sums are
+``<scope>/AddN``. Run-time errors, traced step stats and the graph tools name them so.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from mlir import ir
 
 from tgc.dialect.builder import IRBuilder, OpInfo, Val
+from tgc.dialect.gradient_names import GradientNames, location_name, names_in
 from tgc.dialect.ir_helpers import body_ops, defining_op, functions, opdef_of
 from tgc.dialect.registry import GradientRefused
 from tgc.passes.base import ModulePass, PassFailure, format_location
@@ -51,10 +58,11 @@ def _ancestors(y: ir.Value) -> set:
 
 
 class _Adjoints:
-    """Accumulates gradient contributions per value, summing fan-out."""
+    """Accumulates gradient contributions per value, summing fan-out (``<scope>/AddN``)."""
 
-    def __init__(self, builder: IRBuilder):
+    def __init__(self, builder: IRBuilder, names: GradientNames):
         self.builder = builder
+        self.names = names
         self.parts: dict = {}
 
     def add(self, value: ir.Value, grad: Val) -> None:
@@ -65,16 +73,30 @@ class _Adjoints:
         if not parts:
             return None
         total = parts[0]
-        for part in parts[1:]:
-            total = self.builder.add(total, part)
+        if len(parts) > 1:
+            namer, self.builder.namer = self.builder.namer, self.names.top("AddN")
+            for part in parts[1:]:
+                total = self.builder.add(total, part)
+            self.builder.namer = namer
         self.parts[value] = [total]
         return total
 
 
-def _backward(ops, y, dy, xs, builder) -> _Adjoints:
+def _backward(ops, y, dy, xs, builder, names: GradientNames) -> _Adjoints:
+    """The adjoints of the values ``ops`` compute from xs, given y's ``dy``; the ops built are
+    named by ``names``, each after the forward op whose rule built it. The builder's namer is as
+    it was on return."""
+    outer = builder.namer
+    try:
+        return _sweep(ops, y, dy, xs, builder, names)
+    finally:
+        builder.namer = outer
+
+
+def _sweep(ops, y, dy, xs, builder, names: GradientNames) -> _Adjoints:
     reached = _reached_from(xs, ops)
     path = _ancestors(y)
-    adjoints = _Adjoints(builder)
+    adjoints = _Adjoints(builder, names)
     adjoints.add(y, Val(dy))
     for op in reversed(ops):
         opdef = opdef_of(op)
@@ -86,6 +108,7 @@ def _backward(ops, y, dy, xs, builder) -> _Adjoints:
         if all(d is None for d in douts):
             continue
         info = OpInfo(op)
+        builder.namer = names.of_op(_forward_name(op))
         douts = [d if d is not None else builder.zeros_like(o) for d, o in zip(douts, info.outputs)]
         try:
             grads = info.opdef.grad(builder, info, *douts)
@@ -98,6 +121,22 @@ def _backward(ops, y, dy, xs, builder) -> _Adjoints:
     return adjoints
 
 
+def _forward_name(op) -> str:
+    """The TF name of a forward op (its type when it has none: an op built by a pass)."""
+    name = location_name(op.location)
+    return name if name is not None else opdef_of(op).tf_type
+
+
+def _gradient_names(request, taken: set) -> GradientNames:
+    """The names of a request's ops: under its scope (``gradients`` of
+    ``gradients/SymbolicGradient``; none for a request without a name), over its file location."""
+    location = request.location
+    name = location_name(location)
+    scope = name.rpartition("/")[0] if name is not None else ""
+    where = location.child_loc if name is not None else location
+    return GradientNames(scope or "gradients", where, taken)
+
+
 @dataclasses.dataclass(frozen=True)
 class AutodiffPass(ModulePass):
     """Replaces tgc.gradient requests by their backward graphs (reverse-mode autodiff)."""
@@ -105,11 +144,12 @@ class AutodiffPass(ModulePass):
     name = "tgc-autodiff"
 
     def run(self, module: ir.Module) -> None:
+        taken = names_in(module.operation)  # backward ops get names no op has
         for function in functions(module):
-            while self._expand_first_group(function):
+            while self._expand_first_group(function, taken):
                 pass
 
-    def _expand_first_group(self, function) -> bool:
+    def _expand_first_group(self, function, taken: set) -> bool:
         ops = body_ops(function)
         requests = [op for op in ops if op.name == "tgc.gradient"]
         if not requests:
@@ -118,23 +158,27 @@ class AutodiffPass(ModulePass):
         y, dy = first.operands[0], first.operands[2]
         group = [r for r in requests if r.operands[0] == y and r.operands[2] == dy]
         builder = IRBuilder.before(first)
-        builder.reverse_sweep = _backward  # what a loop's rule runs on its body (loop_gradient.py)
+        names = _gradient_names(first, taken)
+        # What a loop's or cond's rule runs on its body (loop_gradient.py), naming its ops alike.
+        builder.reverse_sweep = functools.partial(_backward, names=names)
         forward = ops[: ops.index(first)]
-        adjoints = _backward(forward, y, dy, [r.operands[1] for r in group], builder)
+        adjoints = _backward(forward, y, dy, [r.operands[1] for r in group], builder, names)
         # Every sum of fan-out contributions is built before any request goes: the builder inserts
         # before the first request, and erasing it would leave the builder nowhere to insert.
-        grads = [self._resolved_gradient(adjoints, request) for request in group]
+        grads = [self._resolved_gradient(adjoints, request, names) for request in group]
         for request, grad in zip(group, grads):
             request.results[0].replace_all_uses_with(grad.value)
             request.erase()
         return True
 
     @staticmethod
-    def _resolved_gradient(adjoints: _Adjoints, request) -> Val:
+    def _resolved_gradient(adjoints: _Adjoints, request, names: GradientNames) -> Val:
         x = request.operands[1]
         grad = adjoints.get(x)
+        builder = IRBuilder.before(request)
+        builder.namer = names.top()
         if grad is None:
-            return IRBuilder.before(request).zeros_like(Val(x))
+            return builder.zeros_like(Val(x))
         if grad.value.type != x.type:  # same shape, known in one and unknown in the other
-            return IRBuilder.before(request).reshape_like(grad, Val(x))
+            return builder.reshape_like(grad, Val(x))
         return grad

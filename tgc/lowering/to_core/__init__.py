@@ -80,7 +80,7 @@ def lower_function(function) -> None:
             if table is None:
                 out = rule(CoreOp(operation))
             else:
-                out = _lower_traced(rule, operation, opdef.name, table, timed)
+                out = _lower_traced(rule, operation, opdef.tf_type, table, timed)
         outs = [] if out is None else (list(out) if isinstance(out, (list, tuple)) else [out])
         for result, new in zip(operation.results, outs):
             result.replace_all_uses_with(_as_value(new))

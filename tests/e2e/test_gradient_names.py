@@ -1,0 +1,155 @@
+"""TensorFlow's names for a gradient's backward ops (tgc/dialect/gradient_names.py): traced step
+stats, run-time errors and the graph tools name them ``<scope>/<forward op>_grad/<Type>`` as TF's
+gradients_util does, and a loop's gradient names its reruns of the body apart from the forward
+loop's ops.
+
+TF_NAMES are TensorFlow 2.21's (compat.v1, v2 behaviour disabled), printed by
+``/tmp/tfenv/bin/python tests/oracle/gradient_names_oracle.py``; the graphs are built by the same
+functions of that file.
+"""
+
+import importlib.util
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+_ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "gradient_names_oracle.py"
+_spec = importlib.util.spec_from_file_location("gradient_names_oracle", _ORACLE)
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+
+# Excerpts of the oracle's output (TF 2.21).
+TF_DENSE_GRADIENTS = {  # a few of the 28 names tf.gradients(loss, [w, b]) adds
+    "gradients/Mean_grad/Tile",
+    "gradients/Square_grad/Mul",
+    "gradients/dense/Relu_grad/ReluGrad",
+    "gradients/dense/add_grad/Sum",
+    "gradients/dense/add_grad/Reshape",
+    "gradients/dense/MatMul_grad/MatMul",
+    "gradients/dense/MatMul_grad/MatMul_1",
+}
+TF_SECOND_CALL_SCOPE = "gradients_1"  # "second_call_first_op": "gradients_1/Shape"
+TF_CHECK_NUMERICS_NODE = "gradients/CheckNumerics_grad/CheckNumerics"
+TF_CHECK_NUMERICS_MESSAGE = (  # TF prints the message as bytes: b'x is bad'
+    "Not a number (NaN) or infinity (Inf) values detected in gradient. b'x is bad' : "
+    "Tensor had Inf values"
+)
+
+FULL_TRACE = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    tf.reset_default_graph()
+    yield
+
+
+def _traced(fetches, feeds=None, initialize=False):
+    """(values, {node name: executions}) of one traced run."""
+    metadata = tf.RunMetadata()
+    with tf.Session() as sess:
+        if initialize:
+            sess.run(tf.global_variables_initializer())
+        out = sess.run(fetches, feeds, options=FULL_TRACE, run_metadata=metadata)
+    (device,) = metadata.step_stats.dev_stats
+    return out, {n.node_name: n.executions for n in device.node_stats}
+
+
+def test_a_training_steps_backward_ops_have_tfs_names():
+    _, w, b, loss, feeds = oracle.dense_loss(tf)
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    _, executions = _traced([loss, train], feeds, initialize=True)
+    backward = {n for n in executions if n.startswith("gradients/") and n != "gradients/grad_ys"}
+    # The names TF gives the same ops: w's gradient is MatMul's second matmul (x^T . dy), b's the
+    # sum over the batch, relu's a select where TF has its ReluGrad kernel.
+    assert {
+        "gradients/dense/MatMul_grad/MatMul_1",
+        "gradients/dense/add_grad/Sum",
+    } <= backward & TF_DENSE_GRADIENTS
+    assert "gradients/dense/Relu_grad/SelectV2" in backward
+    # Every backward op is named after a forward op of the graph (or is a fan-out sum).
+    graph = tf.get_default_graph()
+    for name in backward:
+        found = re.fullmatch(r"gradients/(.+)_grad/[A-Za-z0-9]+(_\d+)?", name)
+        assert found or re.fullmatch(r"gradients/AddN(_\d+)?", name), name
+        if found:
+            assert graph.get_operation_by_name(found[1]).name == found[1]
+    assert all(count == 1 for count in executions.values())
+
+
+def test_a_second_gradient_call_has_its_own_scope():
+    _, w, b, loss, feeds = oracle.dense_loss(tf)
+    first = tf.gradients(loss, [w])
+    # Of another y: the same y's backward ops would be merged with the first call's (CSE keeps the
+    # first one's names).
+    second = tf.gradients(loss * 2.0, [b])
+    values, executions = _traced(first + second, feeds, initialize=True)
+    assert TF_SECOND_CALL_SCOPE == "gradients_1"
+    assert "gradients/dense/MatMul_grad/MatMul_1" in executions
+    assert "gradients_1/dense/add_grad/Sum" in executions
+    assert "gradients_1/mul_grad/Mul" in executions
+    assert values[0].shape == (3, 2) and values[1].shape == (2,)
+
+
+def test_an_error_in_a_backward_op_names_it_and_the_gradients_line():
+    x, g = oracle.checked_sqrt_gradient(tf)
+    line = _line_of("(g,) = t.gradients(", oracle.checked_sqrt_gradient)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(g, {x: [4.0, 1.0, 0.25]}), [0.25, 0.5, 1.0])
+        with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+            sess.run(g, {x: [0.0, 1.0, 4.0]})  # d sqrt(x)/dx at 0 is inf
+    message = str(caught.value)
+    # TF's node and "defined at" line (the tf.gradients call's); tgc writes the check's message
+    # as text, TF as bytes.
+    assert TF_CHECK_NUMERICS_MESSAGE.replace("b'x is bad'", "x is bad") in message
+    node = f"[[node {TF_CHECK_NUMERICS_NODE} (defined at {_ORACLE}:{line}) ]]"
+    assert node in message, message
+
+
+def _line_of(text: str, function) -> int:
+    lines, first = inspect.getsourcelines(function)
+    return first + next(i for i, source in enumerate(lines) if text in source)
+
+
+def _loop_and_gradient():
+    """v -> v * v * 0.5 five times from 2 (each step's derivative is v = 2): d/dv0 = 2**5."""
+    i = tf.constant(0)
+    v = tf.placeholder(tf.float32, [], name="v")
+    _, final = tf.while_loop(lambda i, v: i < 5, lambda i, v: (i + 1, v * v * 0.5), [i, v])
+    return v, final, tf.gradients(final, v)
+
+
+def test_a_loop_gradient_counts_the_forward_body_ops_once_per_iteration():
+    v, final, grad = _loop_and_gradient()
+    (value, (g,)), executions = _traced([final, grad], {v: 2.0})
+    assert value == 2.0 and g == pytest.approx(32.0)
+    # The forward loop's ops: five iterations, the condition once more.
+    assert executions["while/body/mul"] == 5 and executions["while/body/mul_1"] == 5
+    assert executions["while/cond/Less"] == 6
+    # The backward ops of the body's ops, once per backward iteration (TF: gradients/while/mul_grad/
+    # Mul; tgc's body ops are while/body/...).
+    assert executions["gradients/while/body/mul_grad/Mul"] == 5
+    assert executions["gradients/while/body/mul_1_grad/Mul"] == 5
+    # The gradient's reruns of the body, named apart: the trip count's loop and the loop that
+    # records each iteration's state run the whole body; each backward step recomputes it at v[k].
+    for rerun in ("count", "record", "recompute"):
+        assert executions[f"gradients/while_grad/{rerun}/while/body/mul"] == 5, rerun
+    assert executions["gradients/while_grad/count/while/cond/Less"] == 6
+    assert executions["gradients/while_grad/While"] == 1
+    assert executions["gradients/while_grad/cond/GreaterEqual"] == 6
+
+
+def test_a_cond_gradient_names_its_branchs_backward_ops():
+    x = tf.placeholder(tf.float32, [], name="x")
+    y = tf.cond(x > 0, lambda: tf.sqrt(x), lambda: -x)
+    (g,), executions = _traced(tf.gradients(y, x), {x: 4.0})
+    assert g == pytest.approx(0.25)
+    assert executions["cond/true/Sqrt"] == 1  # the forward branch's op, once
+    assert executions["gradients/cond_grad/If"] == 1
+    assert executions["gradients/cond_grad/recompute/cond/true/Sqrt"] == 1
+    assert any(n.startswith("gradients/cond/true/Sqrt_grad/") for n in executions)
