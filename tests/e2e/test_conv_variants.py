@@ -34,7 +34,7 @@ NN = types.SimpleNamespace(
     **{name: getattr(tf.nn, name) for name in dir(tf.nn) if not name.startswith("_")},
     **{name: getattr(conv_variants, name) for name in conv_variants.__all__},
 )
-IMPLEMENTED = ["conv1d", "pool", "layers_1d", "dilated_conv2d"]
+IMPLEMENTED = ["conv1d", "pool", "layers_1d", "dilated_conv2d", "depthwise", "separable"]
 
 
 def _assert_close(got, expected, path):
@@ -102,6 +102,24 @@ def test_conv1d_gradients_match_finite_differences():
 def test_atrous_conv2d_gradients_match_finite_differences():
     _check_gradients(
         lambda x, f: conv_variants.atrous_conv2d(x, f, 2, "SAME"), [(1, 5, 5, 2), (2, 2, 2, 2)]
+    )
+
+
+def test_depthwise_conv2d_gradients_match_finite_differences():
+    _check_gradients(
+        lambda x, f: conv_variants.depthwise_conv2d(x, f, [1, 2, 1, 1], "SAME"),
+        [(1, 5, 4, 2), (3, 2, 2, 2)],
+    )
+    _check_gradients(
+        lambda x, f: conv_variants.depthwise_conv2d(x, f, [1, 1, 1, 1], "VALID", rate=[2, 1]),
+        [(2, 5, 4, 3), (2, 2, 3, 1)],
+    )
+
+
+def test_separable_conv2d_gradients_match_finite_differences():
+    _check_gradients(
+        lambda x, d, p: conv_variants.separable_conv2d(x, d, p, [1, 1, 1, 1], "SAME"),
+        [(1, 4, 4, 2), (2, 2, 2, 2), (1, 1, 4, 3)],
     )
 
 
@@ -181,6 +199,60 @@ def test_atrous_rate_must_be_positive():
         )
     )
     assert "all values of `dilation_rate` must be positive" in message
+
+
+def test_depthwise_channel_mismatch_is_tensorflows_error():
+    assert "Dimensions must be equal, but are 3 and 4" in TF_VALUES["errors"]["depthwise_channels"]
+    message = _tgc_error(
+        lambda: conv_variants.depthwise_conv2d(
+            tf.zeros([2, 7, 7, 3]), tf.zeros([3, 3, 4, 2]), [1, 1, 1, 1], "SAME"
+        )
+    )
+    assert "depthwise_conv2d: Dimensions must be equal, but are 3 and 4" in message
+
+
+def test_depthwise_rate_with_strides_is_refused():
+    # TF 2.21 only warns ("When dilation rate is greater than 1, then all values of strides must
+    # be 1") and builds something else; tgc refuses in the same words.
+    assert TF_VALUES["errors"]["depthwise_rate_and_stride"] is None
+    message = _tgc_error(
+        lambda: conv_variants.depthwise_conv2d(
+            tf.zeros([2, 7, 7, 3]), tf.zeros([3, 3, 3, 2]), [1, 2, 2, 1], "SAME", rate=[2, 2]
+        )
+    )
+    assert "when dilation rate is greater than 1, then all values of strides must be 1" in message
+    with pytest.raises(ValueError, match="all values of strides must be 1"):
+        tf.layers.separable_conv2d(tf.zeros([1, 8, 8, 2]), 2, 3, strides=2, dilation_rate=2)
+
+
+def test_depthwise_needs_known_height_and_width():
+    x = tf.placeholder(tf.float32, [None, None, 7, 3])
+    with pytest.raises(ValueError, match="the height of input .* must be known"):
+        conv_variants.depthwise_conv2d(x, tf.zeros([3, 3, 3, 1]), [1, 1, 1, 1], "SAME")
+
+
+def test_depthwise_valid_filter_larger_than_input():
+    with pytest.raises(ValueError, match="Negative dimension size caused by subtracting 5 from 4"):
+        conv_variants.depthwise_conv2d(
+            tf.zeros([1, 4, 7, 3]), tf.zeros([3, 3, 3, 1]), [1, 1, 1, 1], "VALID", rate=[2, 1]
+        )
+
+
+def test_separable_pointwise_depth_mismatch_is_tensorflows_error():
+    assert (
+        "Depth of input (6) is not a multiple of input depth of filter (5)"
+        in (TF_VALUES["errors"]["separable_pointwise"])
+    )
+    message = _tgc_error(
+        lambda: conv_variants.separable_conv2d(
+            tf.zeros([2, 7, 7, 3]),
+            tf.zeros([3, 3, 3, 2]),
+            tf.zeros([1, 1, 5, 4]),
+            [1, 1, 1, 1],
+            "SAME",
+        )
+    )
+    assert "Depth of input (6) is not a multiple of input depth of filter (5)" in message
 
 
 def test_pool_refuses_dilation_and_three_dims():

@@ -125,6 +125,7 @@ def dilated_conv2d(t, nn):
             ("atrous3_valid", nn.atrous_conv2d(x, f, 3, "VALID")),
             ("conv_d21_same", t.nn.conv2d(x, f, [1, 1, 1, 1], "SAME", dilations=[1, 2, 1, 1])),
             ("conv_d22_valid", t.nn.conv2d(x, f, [1, 1, 1, 1], "VALID", dilations=[1, 2, 2, 1])),
+            ("conv_s2_d2_same", t.nn.conv2d(x, f, [1, 2, 2, 1], "SAME", dilations=[1, 2, 2, 1])),
         ):
             for name, value in _with_gradients(t, y, {"x": x, "f": f}, 12).items():
                 out[f"{key}_{name}"] = value

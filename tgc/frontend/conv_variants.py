@@ -18,7 +18,7 @@ gradients come from those ops' and no new op has to pass the conformance suite:
 
 from __future__ import annotations
 
-from tgc.frontend import array_ops, conv_ops
+from tgc.frontend import array_ops, conv_ops, math_ops
 from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import get_default_graph
 
@@ -185,4 +185,186 @@ def atrous_conv2d(value=None, filters=None, rate=None, padding=None, name=None):
     )
 
 
-__all__ = ["conv1d", "pool", "atrous_conv2d"]
+# ---- depthwise and separable ----------------------------------------------------------------
+
+
+def depthwise_conv2d(
+    input=None,  # noqa: A002 (TF's names)
+    filter=None,  # noqa: A002
+    strides=None,
+    padding=None,
+    rate=None,
+    name=None,
+    data_format=None,
+    dilations=None,
+):
+    """`tf.nn.depthwise_conv2d`: each of the ``in`` channels of ``input`` [N, H, W, in] convolved
+    with its own ``multiplier`` filters of ``filter`` [h, w, in, multiplier]; output channel
+    ``c * multiplier + m`` is channel c's filter m, as TensorFlow orders them."""
+    what = "depthwise_conv2d"
+    if input is None or filter is None:
+        raise ValueError(f"{what}: 'input' and 'filter' are required")
+    conv_ops._check_data_format(data_format, what)
+    step = conv_ops._nhwc_window(strides, "strides", what)[1:3]
+    gap = _rate_pair(rate if rate is not None else dilations, what)
+    if max(step) > 1 and max(gap) > 1:
+        raise ValueError(
+            f"{what}: when dilation rate is greater than 1, then all values of strides must be 1. "
+            f"Received: dilation rate {gap} and strides {[1] + step + [1]}"
+        )
+    padding = conv_ops._padding(padding, what)
+    with get_default_graph().name_scope(name or "depthwise"):
+        x, f = convert_to_tensor(input), convert_to_tensor(filter)
+        kernel = _depthwise_kernel_shape(x, f, what)
+        return _depthwise(x, f, kernel, step, gap, padding, what)
+
+
+def _rate_pair(rate, what):
+    if rate is None:
+        return [1, 1]
+    values = [int(rate)] * 2 if isinstance(rate, int) else [int(v) for v in rate]
+    if len(values) == 4 and values[0] == 1 and values[3] == 1:
+        values = values[1:3]
+    if len(values) != 2 or min(values) < 1:
+        raise ValueError(
+            f"{what}: rate must be a list of 2 positive ints (height, width) but got {rate!r}"
+        )
+    return values
+
+
+def _depthwise_kernel_shape(x, f, what):
+    """[h, w, in, multiplier], all known; the input's channels must be the filter's ``in``."""
+    _check_rank(x, 4, what, "input", "NHWC")
+    _check_rank(f, 4, what, "filter", "[height, width, in_channels, channel_multiplier]")
+    kernel = f.shape.as_list() if f.shape.ndims is not None else None
+    if kernel is None or any(d is None for d in kernel):
+        raise ValueError(
+            f"{what}: the shape of filter '{f.name}' must be known when the graph is built but is "
+            f"{f.shape}"
+        )
+    channels = x.shape[3].value if x.shape.ndims == 4 else None
+    if channels is not None and channels != kernel[2]:
+        raise ValueError(
+            f"{what}: Dimensions must be equal, but are {channels} and {kernel[2]}: the input "
+            f"'{x.name}' {x.shape} has {channels} channels, the filter '{f.name}' {f.shape} is "
+            f"for {kernel[2]}"
+        )
+    for axis, side in ((1, "height"), (2, "width")):
+        if x.shape.ndims == 4 and x.shape[axis].value is None:
+            raise ValueError(
+                f"{what}: the {side} of input '{x.name}' {x.shape} must be known when the graph "
+                "is built"
+            )
+    return kernel
+
+
+def _depthwise(x, f, kernel, step, gap, padding, what):
+    """The sum over the filter's taps of a strided slice of the padded input times the tap's
+    [in, multiplier] weights (multiplier 1: a vector of in)."""
+    kh, kw, channels, multiplier = kernel
+    sizes = x.shape.as_list()
+    out_h, top, bottom = _extent(sizes[1], kh, step[0], gap[0], padding, what)
+    out_w, left, right = _extent(sizes[2], kw, step[1], gap[1], padding, what)
+    xp = _zero_pad(_zero_pad(x, 1, top, bottom), 2, left, right)
+    terms = []
+    for i in range(kh):
+        for j in range(kw):
+            h0, w0 = i * gap[0], j * gap[1]
+            tap = xp[
+                :,
+                h0 : h0 + (out_h - 1) * step[0] + 1 : step[0],
+                w0 : w0 + (out_w - 1) * step[1] + 1 : step[1],
+                :,
+            ]
+            if multiplier == 1:
+                terms.append(tap * array_ops.reshape(f[i, j], [channels]))
+            else:
+                terms.append(array_ops.expand_dims(tap, -1) * f[i, j])
+    total = terms[0] if len(terms) == 1 else math_ops.add_n(terms)
+    if multiplier == 1:
+        return total
+    return array_ops.reshape(total, [-1, out_h, out_w, channels * multiplier])
+
+
+def _extent(size, k, stride, dilation, padding, what):
+    """(output size, zeros before, zeros after) along one axis, by TensorFlow's formulas."""
+    span = (k - 1) * dilation + 1
+    if padding == "VALID":
+        out = -(-(size - span + 1) // stride)
+        if out < 1:
+            raise ValueError(
+                f"{what}: Negative dimension size caused by subtracting {span} from {size} "
+                "(the filter, dilated, is larger than the input with padding 'VALID')"
+            )
+        return out, 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def _zero_pad(x, axis, before, after):
+    """x with ``before`` and ``after`` zero slices along ``axis`` (the batch may be unknown)."""
+    if before == 0 and after == 0:
+        return x
+    index = [slice(None)] * 4
+    index[axis] = slice(0, 1)
+    zero = array_ops.zeros_like(x[tuple(index)])
+    pieces = []
+    for count in (before, after):
+        multiples = [1] * 4
+        multiples[axis] = count
+        pieces.append(array_ops.tile(zero, multiples) if count else None)
+    parts = [p for p in (pieces[0], x, pieces[1]) if p is not None]
+    return array_ops.concat(parts, axis)
+
+
+def separable_conv2d(
+    input=None,  # noqa: A002 (TF's names)
+    depthwise_filter=None,
+    pointwise_filter=None,
+    strides=None,
+    padding=None,
+    rate=None,
+    name=None,
+    data_format=None,
+    dilations=None,
+):
+    """`tf.nn.separable_conv2d`: depthwise_conv2d with ``depthwise_filter`` [h, w, in, multiplier],
+    then a 1x1 conv2d with ``pointwise_filter`` [1, 1, in * multiplier, out]."""
+    what = "separable_conv2d"
+    if input is None or depthwise_filter is None or pointwise_filter is None:
+        raise ValueError(f"{what}: 'input', 'depthwise_filter' and 'pointwise_filter' are required")
+    with get_default_graph().name_scope(name or "separable_conv2d"):
+        pointwise = convert_to_tensor(pointwise_filter)
+        _check_pointwise(pointwise, convert_to_tensor(depthwise_filter), what)
+        depthwise = depthwise_conv2d(
+            input,
+            depthwise_filter,
+            strides,
+            padding,
+            rate=rate,
+            data_format=data_format,
+            dilations=dilations,
+        )
+        return conv_ops.conv2d(depthwise, pointwise, strides=1, padding="VALID", name="Conv2D")
+
+
+def _check_pointwise(pointwise, depthwise, what):
+    _check_rank(pointwise, 4, what, "pointwise_filter", "[1, 1, in_channels * multiplier, out]")
+    shape = pointwise.shape.as_list() if pointwise.shape.ndims is not None else [None] * 4
+    if any(d not in (None, 1) for d in shape[:2]):
+        raise ValueError(
+            f"{what}: pointwise_filter '{pointwise.name}' must be [1, 1, in_channels * multiplier, "
+            f"out] but has shape {pointwise.shape}"
+        )
+    d_shape = depthwise.shape.as_list() if depthwise.shape.ndims == 4 else [None] * 4
+    if None not in (d_shape[2], d_shape[3], shape[2]) and d_shape[2] * d_shape[3] != shape[2]:
+        raise ValueError(
+            f"{what}: Depth of input ({d_shape[2] * d_shape[3]}) is not a multiple of input "
+            f"depth of filter ({shape[2]}): depthwise_filter {depthwise.shape} gives "
+            f"{d_shape[2]} * {d_shape[3]} channels, pointwise_filter {pointwise.shape} takes "
+            f"{shape[2]}"
+        )
+
+
+__all__ = ["conv1d", "pool", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d"]

@@ -1,5 +1,5 @@
-"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d, 1-D and 2-D pooling, dropout,
-flatten, batch norm).
+"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d, separable_conv2d, 1-D and 2-D
+pooling, dropout, flatten, batch norm).
 
 Built only from the frontend's own functions (math_ops, nn, conv_ops, conv_variants,
 random_ops.dropout, get_variable/variable_scope), so every layer is ordinary graph ops before
@@ -775,6 +775,174 @@ def average_pooling1d(
     return AveragePooling1D(
         pool_size, strides, padding=padding, data_format=data_format, name=name
     )(inputs)
+
+
+# ---- separable convolution -----------------------------------------------------------------------
+
+
+class SeparableConv2D(Conv2D):
+    """Depthwise then pointwise convolution over NHWC inputs (`tf.layers.SeparableConv2D`): a
+    [kh, kw, in, depth_multiplier] ``depthwise_kernel``, a [1, 1, in * depth_multiplier, filters]
+    ``pointwise_kernel``, plus bias and activation."""
+
+    _default_name = "separable_conv2d"
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=(1, 1),
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer=None,
+        pointwise_initializer=None,
+        bias_initializer=zeros_initializer(),
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
+        trainable=True,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            bias_initializer=bias_initializer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            bias_constraint=bias_constraint,
+            trainable=trainable,
+            name=name,
+            **kwargs,
+        )
+        _no_constraint(
+            self,
+            depthwise_constraint=depthwise_constraint,
+            pointwise_constraint=pointwise_constraint,
+        )
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "SeparableConv2D: when dilation rate is greater than 1, then all values of strides "
+                f"must be 1. Received: dilation_rate {self.dilation_rate}, strides {self.strides}"
+            )
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = depthwise_initializer
+        self.pointwise_initializer = pointwise_initializer
+        self.depthwise_regularizer = depthwise_regularizer
+        self.pointwise_regularizer = pointwise_regularizer
+        self.depthwise_kernel = self.pointwise_kernel = None
+
+    def build(self, input_shape):
+        if input_shape.ndims != 4:
+            raise ValueError(
+                "Inputs to SeparableConv2D should have rank 4 (NHWC). Received input shape: "
+                f"{input_shape}"
+            )
+        channels = input_shape[-1].value
+        if channels is None:
+            raise ValueError(
+                "The channel dimension of the inputs should be defined. Found `None` (input shape "
+                f"{input_shape})."
+            )
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel",
+            self.kernel_size + [channels, self.depth_multiplier],
+            initializer=self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+        )
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel",
+            [1, 1, channels * self.depth_multiplier, self.filters],
+            initializer=self.pointwise_initializer,
+            regularizer=self.pointwise_regularizer,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                "bias",
+                [self.filters],
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+            )
+
+    def call(self, inputs):
+        outputs = conv_variants.separable_conv2d(
+            inputs,
+            self.depthwise_kernel.value(),
+            self.pointwise_kernel.value(),
+            strides=[1] + self.strides + [1],
+            padding=self.padding,
+            rate=self.dilation_rate,
+        )
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def separable_conv2d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=(1, 1),
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=(1, 1),
+    depth_multiplier=1,
+    activation=None,
+    use_bias=True,
+    depthwise_initializer=None,
+    pointwise_initializer=None,
+    bias_initializer=zeros_initializer(),
+    depthwise_regularizer=None,
+    pointwise_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    depthwise_constraint=None,
+    pointwise_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """Functional `tf.layers.separable_conv2d`."""
+    layer = SeparableConv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        depth_multiplier=depth_multiplier,
+        activation=activation,
+        use_bias=use_bias,
+        depthwise_initializer=depthwise_initializer,
+        pointwise_initializer=pointwise_initializer,
+        bias_initializer=bias_initializer,
+        depthwise_regularizer=depthwise_regularizer,
+        pointwise_regularizer=pointwise_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        depthwise_constraint=depthwise_constraint,
+        pointwise_constraint=pointwise_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)
 
 
 # ---- flatten -------------------------------------------------------------------------------------
