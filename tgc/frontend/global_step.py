@@ -72,3 +72,13 @@ def get_or_create_global_step(graph=None):
     graph = graph or get_default_graph()
     step = get_global_step(graph)
     return step if step is not None else create_global_step(graph)
+
+
+def global_step(sess, global_step_tensor):
+    """The value of ``global_step_tensor`` in ``sess`` as a Python int (`tf.train.global_step`)."""
+    if not isinstance(global_step_tensor, (Variable, Tensor)):
+        raise TypeError(
+            "tf.train.global_step: global_step_tensor must be a Variable or Tensor, got "
+            f"{type(global_step_tensor).__name__}"
+        )
+    return int(sess.run(global_step_tensor))

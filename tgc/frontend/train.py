@@ -24,6 +24,7 @@ from tgc.frontend.control import group
 from tgc.frontend.gradients import gradients
 from tgc.graph.graph import Operation, get_default_graph
 from tgc.frontend.variables import Variable, trainable_variables
+from tgc.frontend import global_step as _global_step
 from tgc.frontend.global_step import (  # noqa: F401  (tf.train's global-step helpers)
     GLOBAL_STEP,
     assert_global_step,
@@ -504,3 +505,7 @@ from tgc.frontend.monitored import (  # noqa: E402,F401  (tf.train's monitored s
     SummarySaverHook,
 )
 from tgc.frontend.sync_replicas import SyncReplicasOptimizer  # noqa: E402,F401
+
+# tf.train.global_step(sess, global_step_tensor): bound last, as the optimizers' and decays'
+# arguments above are also named global_step.
+global_step = _global_step.global_step
