@@ -237,12 +237,17 @@ class _Analysis:
         # per dim: then the body returns what it was given, and that holds in every iteration.
         for _ in range(sum(len(d) for d in carried) + 1):
             nexts = self.function(body, carried + captured, False)
+            if len(nexts) != len(carried):
+                carried = own
+                break
             merged = [_merge(c, n, o) for c, n, o in zip(carried, nexts, own)]
             if merged == carried:
                 break
             carried = merged
         else:
-            return own
+            carried = own  # assumes nothing of the loop variables (not reached: see above)
+        # The body and cond are recorded in every use: a use left out would make their proofs
+        # claim more than holds there.
         if record:
             self.function(cond, carried + captured, True)
             self.function(body, carried + captured, True)
