@@ -118,6 +118,10 @@ def while_loop(
         num_results = len(flat_init)
         flat_init = flat_init + [convert_to_tensor(v) for v in assigned]
         specs = specs + [v._spec for v in assigned]
+        iteration = _fold_iteration_into_random_ops(graph, scope, traced_cond, traced_body)
+        if iteration is not None:  # a last loop variable, hidden from the caller
+            flat_init.append(iteration)
+            specs.append(iteration.spec)
         captures = _captures([traced_cond, traced_body])
         operation = graph.create_op(
             "While",
@@ -133,7 +137,9 @@ def while_loop(
             c for c in traced.outer_controls if c not in operation.control_inputs
         )
     operation.loop = LoopFunctions(traced_cond.function, traced_body.function, captures)
-    results = _after_assignments(operation.outputs, num_results, assigned)
+    results = _after_assignments(
+        operation.outputs[: num_results + len(assigned)], num_results, assigned
+    )
     if not back_prop:
         results = [build.make_op("stop_gradient", [t]) for t in results]
     if maximum_iterations is not None:
@@ -143,6 +149,53 @@ def while_loop(
     if not return_same_structure and len(results) == 1:
         return results[0]
     return packed
+
+
+def _fold_iteration_into_random_ops(graph, scope: str, traced_cond, traced_body):
+    """Makes the random ops of cond and body draw new numbers in each iteration, as TF's do.
+
+    A random op reads the run's step (the graph's ``rng_step``, captured by the loop), the same in
+    every iteration. When cond or body use it (a random op, or a nested loop or cond that captured
+    it), both get a last loop variable, the iteration counter (0, 1, ...), and their uses read
+    ``fold_step(step, counter)`` instead (tgc/dialect/ops/random.py). A nested loop's counter folds
+    into its parent's folded step, so every nesting level counts. The counter being a loop
+    variable, the loop's gradient reruns the body of iteration k on counter k: the backward pass
+    sees the numbers (dropout masks) the forward pass drew. Returns the counter's initial value,
+    or None when neither function draws (the loop stays as it was)."""
+    step = graph._rng_step.outputs[0] if graph._rng_step is not None else None
+    uses = {
+        id(traced): [
+            (op, i) for op in traced.function.ops for i, x in enumerate(op.inputs) if x is step
+        ]
+        for traced in (traced_cond, traced_body)
+    }
+    if step is None or not any(uses.values()):
+        return None
+    spec = TensorSpec((), "int64")
+    for traced, part in ((traced_cond, "cond"), (traced_body, "body")):
+        function = traced.function
+        with graph.name_scope(f"{scope}{part}/"), graph.control_dependencies(None):
+            counter = graph.create_op(
+                "Placeholder",
+                "Placeholder",
+                [],
+                {"dtype": "int64", "shape": ()},
+                [spec],
+                name=f"loop_var_{len(function.args)}",
+            ).outputs[0]
+            if uses[id(traced)]:
+                folded = build.make_op("fold_step", [step, counter], name="fold_step")
+                function.ops.insert(0, folded.op)
+                for op, i in uses[id(traced)]:
+                    _set_input(op, i, folded)
+            if traced is traced_body:
+                one = build.make_op("constant", [], value=np.ones((), np.int64))
+                following = build.make_op("add", [counter, one], name="next_iteration")
+                function.ops.extend([one.op, following.op])
+                function.outputs.append(following)
+        function.args.append(counter)
+    with graph.control_dependencies(None):
+        return build.make_op("constant", [], value=np.zeros((), np.int64), name="iteration")
 
 
 def _thread_assigned_variables(graph, traced_cond, traced_body) -> list:

@@ -15,6 +15,7 @@ gradients need nothing of their own.
 from __future__ import annotations
 
 import collections
+import hashlib
 import numbers
 import re
 import weakref
@@ -582,9 +583,16 @@ def _is_keep_all(keep_prob) -> bool:
 
 
 class DropoutWrapper(_Wrapper):
-    """Dropout on the cell's inputs, state and outputs, a new mask each step
-    (`tf.nn.rnn_cell.DropoutWrapper`); an LSTM's memory ``c`` keeps its values, as TF's default
-    ``dropout_state_filter_visitor`` leaves it."""
+    """Dropout on the cell's inputs, state and outputs (`tf.nn.rnn_cell.DropoutWrapper`); an
+    LSTM's memory ``c`` keeps its values, as TF's default ``dropout_state_filter_visitor`` leaves
+    it.
+
+    Called inside `tf.nn.dynamic_rnn`'s loop, each step draws a new mask (the loop folds its
+    iteration into the random ops' counter: tgc/frontend/control.py). With
+    ``variational_recurrent=True`` the noise is drawn once, here (outside any loop), one uniform
+    [1, size] per tensor as TF's, so every step and every sequence of the batch share one mask;
+    ``dtype`` is then required, and ``input_size`` too when the inputs are dropped. Each dropped
+    tensor's op seed is TF's (``_gen_seed``: from ``seed``, the part and the tensor's index)."""
 
     def __init__(
         self,
@@ -599,11 +607,6 @@ class DropoutWrapper(_Wrapper):
         dropout_state_filter_visitor=None,
     ):
         super().__init__(cell)
-        if variational_recurrent:
-            raise ValueError(
-                "DropoutWrapper(variational_recurrent=True) keeps one mask for every step; tgc's "
-                "DropoutWrapper draws a new mask each step (variational_recurrent=False)"
-            )
         for what, keep in (
             ("input_keep_prob", input_keep_prob),
             ("output_keep_prob", output_keep_prob),
@@ -616,23 +619,69 @@ class DropoutWrapper(_Wrapper):
         self._state_keep_prob = state_keep_prob
         self._seed = seed
         self._state_filter = dropout_state_filter_visitor or _keep_lstm_memory
+        self._noise = None  # part -> the flat noise tensors, when variational
+        if variational_recurrent:
+            self._noise = self._recurrent_noise(cell, input_size, dtype)
 
-    def _dropout(self, x, keep_prob, salt: int):
+    def _recurrent_noise(self, cell, input_size, dtype) -> dict:
+        """TF's variational noise: uniform [1, size] for each tensor of the inputs (only when
+        they are dropped), the state and the output, in TF's order (so TF's op seeds)."""
+        if dtype is None:
+            raise ValueError("When variational_recurrent=True, dtype must be provided")
+        noise = {}
+        if not _is_keep_all(self._input_keep_prob):
+            if input_size is None:
+                raise ValueError(
+                    "When variational_recurrent=True and input_keep_prob < 1.0 or is unknown, "
+                    "input_size must be provided"
+                )
+            noise["input"] = self._batch_noise(input_size, "input", dtype)
+        noise["state"] = self._batch_noise(cell.state_size, "state", dtype)
+        noise["output"] = self._batch_noise(cell.output_size, "output", dtype)
+        return noise
+
+    def _batch_noise(self, sizes, part: str, dtype) -> list:
+        return [
+            random_ops.random_uniform(
+                [1, *TensorShape(size).as_list()], dtype=dtype, seed=self._gen_seed(part, i)
+            )
+            for i, size in enumerate(_flatten(sizes))
+        ]
+
+    def _gen_seed(self, part: str, index: int):
+        """TF's op seed of the ``index``-th dropped tensor of ``part`` (None without a seed)."""
+        if self._seed is None:
+            return None
+        text = f"{self._seed}{part}_{index}".encode("utf-8")
+        return int(hashlib.md5(text).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+    def _dropout(self, x, keep_prob, part: str, index: int, position: int):
+        """x dropped: the ``index``-th tensor TF's filter visits in ``part``, the
+        ``position``-th of the part's flat structure (its variational noise)."""
+        if self._noise is None:
+            return random_ops.dropout(x, keep_prob=keep_prob, seed=self._gen_seed(part, index))
+        keep = convert_to_tensor(keep_prob, dtype=x.dtype)
+        mask = math_ops.floor(math_ops.add(keep, self._noise[part][position]))
+        return math_ops.multiply(math_ops.divide(x, keep), mask)
+
+    def _dropped(self, values, keep_prob, part: str):
         if _is_keep_all(keep_prob):
-            return x
-        seed = None if self._seed is None else self._seed + salt
-        return random_ops.dropout(x, keep_prob=keep_prob, seed=seed)
+            return values
+        flat = [self._dropout(v, keep_prob, part, i, i) for i, v in enumerate(_flatten(values))]
+        return _pack(values, flat)
 
     def _wrapped(self, inputs, state, scope):
-        inputs = self._dropout(inputs, self._input_keep_prob, 0)
+        inputs = self._dropped(inputs, self._input_keep_prob, "input")
         output, new_state = self.cell(inputs, state, scope=scope)
         if not _is_keep_all(self._state_keep_prob):
             new_state = _map_state(
                 new_state,
-                lambda s, keep: self._dropout(s, self._state_keep_prob, 1) if keep else s,
+                lambda s, keep, index, position: (
+                    self._dropout(s, self._state_keep_prob, "state", index, position) if keep else s
+                ),
                 self._state_filter,
             )
-        return self._dropout(output, self._output_keep_prob, 2), new_state
+        return self._dropped(output, self._output_keep_prob, "output"), new_state
 
 
 def _keep_lstm_memory(substate) -> bool:
@@ -642,22 +691,39 @@ def _keep_lstm_memory(substate) -> bool:
     return True
 
 
-def _map_state(state, fn, state_filter):
-    """fn(s, drop) over the state's tensors; ``state_filter`` says which are dropped, as TF's
-    dropout_state_filter_visitor does: True on a tuple goes into it (asking again for each part),
-    False leaves it whole, a structure of bools decides part by part."""
-    return _apply_decision(state, state_filter(state), fn, state_filter)
+class _Visit:
+    """Where _map_state stands: ``index`` counts the leaves of TF's shallow structure (a subtree
+    the filter leaves whole is one), ``position`` the state's own flat leaves."""
+
+    def __init__(self):
+        self.index = 0
+        self.position = 0
+
+    def leaf(self, width: int = 1) -> tuple:
+        at = (self.index, self.position)
+        self.index += 1
+        self.position += width
+        return at
 
 
-def _apply_decision(state, decision, fn, state_filter):
+def _map_state(state, fn, state_filter, visit=None):
+    """fn(s, drop, index, position) over the state's tensors; ``state_filter`` says which are
+    dropped, as TF's dropout_state_filter_visitor does: True on a tuple goes into it (asking
+    again for each part), False leaves it whole, a structure of bools decides part by part."""
+    visit = visit or _Visit()
+    return _apply_decision(state, state_filter(state), fn, state_filter, visit)
+
+
+def _apply_decision(state, decision, fn, state_filter, visit):
     if not isinstance(state, (tuple, list)):
-        return fn(state, bool(decision))
+        return fn(state, bool(decision), *visit.leaf())
     if decision is False:
+        visit.leaf(len(_flatten(state)))
         return state
     if decision is True:
-        parts = [_map_state(s, fn, state_filter) for s in state]
+        parts = [_map_state(s, fn, state_filter, visit) for s in state]
     else:
-        parts = [_apply_decision(s, d, fn, state_filter) for s, d in zip(state, decision)]
+        parts = [_apply_decision(s, d, fn, state_filter, visit) for s, d in zip(state, decision)]
     return type(state)(*parts) if hasattr(state, "_fields") else type(state)(parts)
 
 

@@ -16,7 +16,8 @@ in both numpy and LLVM. Normals use Box-Muller on two words, computed in f64 wit
 log/cos/sqrt and rounded to f32 (then to the dtype), so one-ulp differences between libms almost
 never show. ``step`` is the first operand of each random op: a rank-0 int64 tensor the session feeds
 (see ``tgc/frontend/random_ops.py``); it changes every ``Session.run`` so each run draws anew, as TF
-does.
+does. Inside a loop body the step is ``fold_step(step, iteration)`` (the ``fold_step`` op, added by
+``tgc/frontend/control.py``), once per nesting level, so each iteration draws anew too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from tgc.dialect.costs import (
+    RANDOM_WORD_FLOPS,
     dropout_flops,
     random_normal_flops,
     random_uniform_flops,
@@ -73,6 +75,21 @@ def base_key(seed: int, seed2: int) -> int:
 def run_key(seed: int, seed2: int, step) -> int:
     step = int(np.asarray(step)) & MASK64
     return mix((base_key(seed, seed2) + step * GAMMA) & MASK64)
+
+
+# Separates fold_step's key from every op's run key (an arbitrary odd constant).
+FOLD_KEY = 0xD1B54A32D192ED03
+
+
+def fold_step(step, iteration):
+    """The step a random op inside a loop body reads in ``iteration`` (0, 1, ...) of the loop
+    when the loop itself sees ``step``: word ``iteration`` of the splitmix64 sequence keyed by
+    ``step``. For one step it differs in every iteration (mix is a bijection), so each iteration
+    draws anew; a nested loop folds its own iteration into the result. Returned as int64 (the
+    step operand's dtype), the bits of the uint64."""
+    key = mix((int(np.asarray(step)) * GAMMA + FOLD_KEY) & MASK64)
+    word = mix((key + (int(np.asarray(iteration)) + 1) * GAMMA) & MASK64)
+    return np.uint64(word).view(np.int64)
 
 
 def random_bits(seed, seed2, step, count: int, streams: int = 1) -> np.ndarray:
@@ -331,6 +348,40 @@ class RandomUniformLike:
             attrs={"seed": 4, "seed2": 2},
             dynamic=((0, 0),),
         )
+    ]
+
+
+@op("fold_step", tf_type="TgcFoldStep", operands=("step", "iteration"))
+class FoldStep:
+    """The step of the random ops inside a loop body in one iteration (``fold_step``): the loop's
+    step with its iteration counter folded in (tgc/frontend/control.py adds both)."""
+
+    def flops(operands, results, attrs):
+        return 2.0 * RANDOM_WORD_FLOPS  # two splitmix64 words
+
+    def infer(step, iteration):
+        check_step(step)
+        if iteration.shape != () or iteration.dtype != "int64":
+            raise ShapeError(
+                f"iteration must be a rank-0 int64 tensor but got {iteration.describe()}"
+            )
+        return step
+
+    def eval(step, iteration):
+        return np.asarray(fold_step(step, iteration))
+
+    grad = NOT_DIFFERENTIABLE
+    samples = [
+        Sample(
+            shapes=((), ()),
+            dtypes="int64",
+            values=(_STEP, np.array(4, np.int64)),
+        ),
+        Sample(
+            shapes=((), ()),
+            dtypes="int64",
+            values=(np.array(-7, np.int64), np.array(0, np.int64)),
+        ),
     ]
 
 

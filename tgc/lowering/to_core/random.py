@@ -213,3 +213,18 @@ def _truncated_normal(op):
         streams,
         lambda words, elem: _scaled_normal(_truncated(words), elem, mean, stddev),
     )
+
+
+@lowers("fold_step")
+def _fold_step(op):
+    """``ref.fold_step`` on the two rank-0 operands (wrapping i64 arithmetic, as uint64)."""
+    step, iteration = op.operands
+    init = empty(op.result_type, {})
+
+    def body(step_value, iteration_value, _out):
+        key = _mix(arith.addi(arith.muli(step_value, _u64(ref.GAMMA)), _u64(ref.FOLD_KEY)))
+        counter = arith.addi(iteration_value, _u64(1))
+        return _mix(arith.addi(key, arith.muli(counter, _u64(ref.GAMMA))))
+
+    maps = [affine_map(0, []), affine_map(0, []), identity_map(0)]
+    return generic([step, iteration], [init], maps, [], body)[0]
