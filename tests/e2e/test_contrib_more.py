@@ -1,5 +1,6 @@
-"""tf.contrib.framework (arg_scope, variable getters, global step), tf.contrib.slim, and the
-contrib.layers conv2d / pooling / dropout / batch_norm / summaries / repeat / stack.
+"""tf.contrib.framework (arg_scope, variable getters, global step), tf.contrib.slim, the
+contrib.layers conv2d / pooling / dropout / batch_norm / summaries / repeat / stack, and
+tf.contrib.seq2seq.sequence_loss.
 
 TF 2.21 has no tf.contrib, so the recorded values (tests/e2e/contrib_more_tf_values.json) come from
 what TF 1.15's contrib builds, written with TF 2.21 compat.v1 ops (see the oracle's docstring):
@@ -7,8 +8,10 @@ what TF 1.15's contrib builds, written with TF 2.21 compat.v1 ops (see the oracl
     TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python tests/oracle/contrib_more_oracle.py \\
         > tests/e2e/contrib_more_tf_values.json
 
-Variable names are TF 1.15's (contrib/layers/python/layers/layers.py: variable_scope defaults
-'Conv', 'fully_connected', 'BatchNorm', 'Dropout'; pooling name scopes 'MaxPool2D', 'AvgPool2D').
+sequence_loss's values are TF 1.15's formula (contrib/seq2seq/python/ops/loss.py) written with TF
+2.21 ops, every flag combination, with its gradient. Variable names are TF 1.15's
+(contrib/layers/python/layers/layers.py: variable_scope defaults 'Conv', 'fully_connected',
+'BatchNorm', 'Dropout'; pooling name scopes 'MaxPool2D', 'AvgPool2D').
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def assert_close_nested(got, want, path=""):
         "conv2d_same_stride2",
         "conv2d_valid_rate2",
         "pools",
+        "sequence_loss",
     ],
 )
 def test_contrib_layers_match_tf(program):
@@ -373,3 +377,74 @@ def test_module_imports_as_tf1_programs_write_them():
     assert framework is contrib.framework and slim is contrib.slim
     assert tf.contrib.slim.conv2d is tf.contrib.layers.conv2d is tf.contrib.layers.convolution2d
     assert slim.get_variables is framework.get_variables
+
+
+# ---- seq2seq -------------------------------------------------------------------------------------
+
+
+def test_sequence_loss_with_run_time_batch_and_steps_as_hunkim_lab_12():
+    """lab-12's char RNN: logits and targets of run-time batch and length, weights of ones."""
+    logits0 = oracle.data(20, 2, 6, 4) * 2.0
+    targets0 = np.random.RandomState(21).randint(0, 4, (2, 6))
+    with tf.Graph().as_default():
+        outputs = tf.placeholder(tf.float32, [None, None, 4])
+        Y = tf.placeholder(tf.int32, [None, None])
+        weights = tf.ones_like(Y, dtype=tf.float32)
+        loss = tf.contrib.seq2seq.sequence_loss(logits=outputs, targets=Y, weights=weights)
+        per_step = tf.contrib.seq2seq.sequence_loss(
+            outputs, Y, weights, average_across_timesteps=False
+        )
+        (grad,) = tf.gradients(loss, [outputs])
+        with tf.Session() as s:
+            got, got_steps, got_grad = s.run(
+                [loss, per_step, grad], {outputs: logits0, Y: targets0}
+            )
+    shifted = logits0 - logits0.max(-1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    xent = -np.take_along_axis(log_softmax, targets0[..., None], -1)[..., 0]
+    np.testing.assert_allclose(got, xent.mean(), rtol=1e-5)
+    np.testing.assert_allclose(got_steps, xent.mean(0), rtol=1e-5)
+    want_grad = (np.exp(log_softmax) - np.eye(4)[targets0]) / xent.size
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-4, atol=1e-7)
+
+
+def test_sequence_loss_softmax_loss_function_gets_flat_labels_and_logits():
+    seen = {}
+
+    def loss_fn(labels, logits):
+        seen["shapes"] = (labels.shape.as_list(), logits.shape.as_list())
+        return tf.cast(labels, tf.float32)
+
+    with tf.Graph().as_default():
+        targets = tf.constant([[1, 2], [3, 0]])
+        loss = tf.contrib.seq2seq.sequence_loss(
+            tf.zeros([2, 2, 5]),
+            targets,
+            tf.constant([[1.0, 1.0], [1.0, 0.0]]),
+            softmax_loss_function=loss_fn,
+        )
+        with tf.Session() as s:
+            np.testing.assert_allclose(s.run(loss), 2.0)  # (1 + 2 + 3) / 3
+    assert seen["shapes"] == ([4], [4, 5])
+
+
+def test_sequence_loss_errors_and_refused_decoders():
+    with tf.Graph().as_default():
+        logits = tf.zeros([2, 3, 4])
+        targets = tf.zeros([2, 3], tf.int32)
+        weights = tf.ones([2, 3])
+        with pytest.raises(ValueError, match="logits must be a .batch_size x sequence_length x"):
+            tf.contrib.seq2seq.sequence_loss(tf.zeros([6, 4]), targets, weights)
+        with pytest.raises(ValueError, match=r"targets must be .* has shape \(6,\)"):
+            tf.contrib.seq2seq.sequence_loss(logits, tf.zeros([6], tf.int32), weights)
+        with pytest.raises(ValueError, match="weights must be .* has unknown rank"):
+            tf.contrib.seq2seq.sequence_loss(logits, targets, tf.placeholder(tf.float32))
+        with pytest.raises(ValueError, match="average_across_batch and sum_over_batch cannot"):
+            tf.contrib.seq2seq.sequence_loss(logits, targets, weights, sum_over_batch=True)
+    with pytest.raises(
+        AttributeError, match="AttentionWrapper yet: tgc provides tf.contrib.seq2seq"
+    ):
+        tf.contrib.seq2seq.AttentionWrapper
+    with pytest.raises(AttributeError, match="tf.contrib.seq2seq.BahdanauAttention"):
+        tf.contrib.seq2seq.BahdanauAttention
+    assert not hasattr(tf.contrib.seq2seq, "dynamic_decode")

@@ -192,58 +192,73 @@ def pools(t):
 # ---- sequence_loss -------------------------------------------------------------------------------
 
 
-def _tf_sequence_loss(t, logits, targets, weights, across_time, across_batch):
+def _tf_sequence_loss(t, logits, targets, weights, flags):
     """TF 1.15's contrib/seq2seq/python/ops/loss.py sequence_loss (no softmax_loss_function)."""
+    avg_time, avg_batch, sum_time, sum_batch = flags
     num_classes = t.shape(logits)[2]
-    flat_logits = t.reshape(logits, [-1, num_classes])
-    flat_targets = t.reshape(targets, [-1])
+    logits_flat = t.reshape(logits, [-1, num_classes])
     crossent = t.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=flat_targets, logits=flat_logits
+        labels=t.reshape(targets, [-1]), logits=logits_flat
     )
     crossent *= t.reshape(weights, [-1])
-    if across_time and across_batch:
-        crossent = t.reduce_sum(crossent)
-        crossent /= t.reduce_sum(weights) + 1e-12
-    else:
-        batch_size, steps = t.shape(logits)[0], t.shape(logits)[1]
-        crossent = t.reshape(crossent, [batch_size, steps])
-    if across_time and not across_batch:
-        crossent = t.reduce_sum(crossent, axis=[1])
-        crossent /= t.reduce_sum(weights, axis=[1]) + 1e-12
-    if not across_time and across_batch:
-        crossent = t.reduce_sum(crossent, axis=[0])
-        crossent /= t.reduce_sum(weights, axis=[0]) + 1e-12
+    if avg_time and avg_batch:
+        return t.div_no_nan(t.reduce_sum(crossent), t.reduce_sum(weights))
+    if sum_time and sum_batch:
+        count = t.cast(t.count_nonzero(weights), crossent.dtype)
+        return t.div_no_nan(t.reduce_sum(crossent), count)
+    crossent = t.reshape(crossent, t.shape(logits)[0:2])
+    if avg_time or avg_batch:
+        axis = [0] if avg_batch else [1]
+        return t.div_no_nan(t.reduce_sum(crossent, axis=axis), t.reduce_sum(weights, axis=axis))
+    if sum_time or sum_batch:
+        axis = [0] if sum_batch else [1]
+        count = t.cast(t.count_nonzero(weights, axis=axis), crossent.dtype)
+        return t.div_no_nan(t.reduce_sum(crossent, axis=axis), count)
     return crossent
 
 
+# (average_across_timesteps, average_across_batch, sum_over_timesteps, sum_over_batch)
+SEQUENCE_LOSS_FLAGS = [
+    (True, True, False, False),
+    (True, False, False, False),
+    (False, True, False, False),
+    (False, False, False, False),
+    (False, False, True, True),
+    (False, False, True, False),
+    (False, False, False, True),
+]
+
+
 def sequence_loss(t):
+    """Each flag combination: the loss and the gradient of sum(loss * w) wrt the logits; the third
+    sequence has a zero weight row so div_no_nan's 0 / 0 shows."""
     res = {}
-    logits0 = data(10, 3, 4, 5) * 3.0
-    targets0 = np.random.RandomState(11).randint(0, 5, (3, 4)).astype(np.int32)
-    weights0 = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]], np.float32)
-    for across_time in (True, False):
-        for across_batch in (True, False):
-            g = t.Graph()
-            with g.as_default():
-                logits = t.constant(logits0)
-                targets = t.constant(targets0)
-                weights = t.constant(weights0)
-                if is_tgc(t):
-                    loss = t.contrib.seq2seq.sequence_loss(
-                        logits,
-                        targets,
-                        weights,
-                        average_across_timesteps=across_time,
-                        average_across_batch=across_batch,
-                    )
-                else:
-                    loss = _tf_sequence_loss(t, logits, targets, weights, across_time, across_batch)
-                kept = [n for n, dropped in ((3, across_batch), (4, across_time)) if not dropped]
-                w = t.constant(data(12, *kept))
-                (gl,) = t.gradients(t.reduce_sum(loss * w), [logits])
-                with t.Session() as s:
-                    out, grad = s.run([loss, gl])
-            res[f"time{int(across_time)}_batch{int(across_batch)}"] = [r(out), r(grad)]
+    logits0 = data(10, 4, 4, 5) * 3.0
+    targets0 = np.random.RandomState(11).randint(0, 5, (4, 4)).astype(np.int32)
+    weights0 = np.array([[1, 1, 1, 0], [1, 0.5, 0, 0], [0, 0, 0, 0], [1, 1, 2, 1]], np.float32)
+    for flags in SEQUENCE_LOSS_FLAGS:
+        g = t.Graph()
+        with g.as_default():
+            logits = t.constant(logits0)
+            targets = t.constant(targets0)
+            weights = t.constant(weights0)
+            if is_tgc(t):
+                loss = t.contrib.seq2seq.sequence_loss(
+                    logits,
+                    targets,
+                    weights,
+                    average_across_timesteps=flags[0],
+                    average_across_batch=flags[1],
+                    sum_over_timesteps=flags[2],
+                    sum_over_batch=flags[3],
+                )
+            else:
+                loss = _tf_sequence_loss(t, logits, targets, weights, flags)
+            w = t.constant(data(12, *loss.shape.as_list()))
+            (gl,) = t.gradients(t.reduce_sum(loss * w), [logits])
+            with t.Session() as s:
+                out, grad = s.run([loss, gl])
+        res["".join("TF"[int(not f)] for f in flags)] = [r(out), r(grad)]
     return res
 
 

@@ -27,6 +27,7 @@ from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.cluster import GreedyLoadBalancingStrategy, byte_size_load_fn
 from tgc.frontend import contrib_framework as _framework
 from tgc.frontend.contrib_framework import add_arg_scope
+from tgc.frontend.seq2seq import module as seq2seq
 from tgc.graph.graph import get_default_graph
 from tgc.frontend.initializers import Initializer, ones_initializer, zeros_initializer
 from tgc.frontend.variables import GLOBAL_VARIABLES, get_variable, variable_scope
@@ -823,8 +824,8 @@ rnn.static_bidirectional_rnn = static_bidirectional_rnn
 # TF 1.x's tf.contrib.data (map_and_batch, shuffle_and_repeat, ...) is tf.data.experimental.
 from tgc.frontend.data import experimental as data  # noqa: E402
 
-__all__ = ["data", "framework", "layers", "rnn", "slim", "training"]
+__all__ = ["data", "framework", "layers", "rnn", "seq2seq", "slim", "training"]
 
 # `import tensorflow.contrib.slim as slim`, `from tensorflow.contrib.framework import arg_scope`.
-for _name in ("framework", "slim"):
+for _name in ("framework", "seq2seq", "slim"):
     sys.modules.setdefault(f"tgc.contrib.{_name}", globals()[_name])
