@@ -235,7 +235,29 @@ except ImportError as _missing:
         _REASONS[f"tf.{_name}"] = (
             f"it needs tensorboard's protos ({_missing}): pip install tensorboard"
         )
+try:  # tf.Summary and tf.HistogramProto are tensorboard's protos too
+    from tgc.frontend.summary_proto import HistogramProto, Summary  # noqa: F401
+except ImportError as _missing:
+    from tgc.frontend.unsupported import REASONS as _REASONS
+
+    for _name in ("Summary", "HistogramProto"):
+        _REASONS[f"tf.{_name}"] = (
+            f"it needs tensorboard's protos ({_missing}): pip install tensorboard"
+        )
 from tgc.frontend.tensor_array import TensorArray  # noqa: E402,F401
+from tgc.frontend import conv_variants as _conv_variants  # noqa: E402
+from tgc.frontend import math_ops_more as _math_ops_more  # noqa: E402
+
+for _name in (
+    "conv1d",
+    "pool",
+    "atrous_conv2d",
+    "depthwise_conv2d",
+    "separable_conv2d",
+):
+    setattr(nn, _name, getattr(_conv_variants, _name))
+for _name in ("top_k", "in_top_k"):
+    setattr(nn, _name, getattr(_math_ops_more, _name))
 
 nn.conv2d_transpose = _conv2d_transpose
 for _name in (
@@ -287,6 +309,8 @@ for _module_name, _module in (
     ("contrib.layers", contrib.layers),
     ("contrib.rnn", contrib.rnn),
     ("nn.rnn_cell", nn.rnn_cell),
+    ("contrib.framework", contrib.framework),
+    ("contrib.slim", contrib.slim),
 ):
     _sys.modules.setdefault(f"{__name__}.{_module_name}", _module)
     install_unsupported_names(_module, f"tf.{_module_name}")
