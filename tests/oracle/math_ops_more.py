@@ -130,6 +130,114 @@ def scan_gradients(t):
         return _listed(_run(t, fetches, {x: value}))
 
 
+MATRIX = [[1.0, -2.0, 3.0], [-0.5, 4.0, 0.25]]
+
+
+def norms(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 3])
+        fetches = [
+            t.norm(x),
+            t.norm(x, ord=1),
+            t.norm(x, ord=np.inf),
+            t.norm(x, ord=3),
+            t.norm(x, axis=1),
+            t.norm(x, ord=1, axis=0, keepdims=True),
+            t.norm(x, ord=np.inf, axis=-1),
+            t.norm(x, ord="fro", axis=[0, 1]),
+            t.norm(x, ord=1, axis=(0, 1)),
+            t.norm(x, ord=np.inf, axis=[0, 1], keepdims=True),
+            t.norm(x, ord=2, keep_dims=True),
+        ]
+        fetches.append(t.gradients(t.norm(x, axis=1), x)[0])
+        fetches.append(t.gradients(t.norm(x, ord=1, axis=[0, 1]), x)[0])
+        return _listed(_run(t, fetches, {x: MATRIX}))
+
+
+def cross_products(t):
+    g = t.Graph()
+    with g.as_default():
+        a = t.placeholder(t.float32, [None, 3])
+        b = t.constant([[0.5, 1.0, -1.0], [2.0, 0.0, 1.0]])
+        c = t.cross(a, b)
+        grads = t.gradients(t.reduce_sum(c * t.constant([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])), a)
+        return _listed(_run(t, [c, grads[0]], {a: MATRIX}))
+
+
+EINSUMS = [
+    ("ij,jk->ik", [[2, 3], [3, 4]]),
+    ("ij,jk", [[2, 3], [3, 4]]),
+    ("bij,bjk->bik", [[2, 2, 3], [2, 3, 4]]),
+    ("bij,jk->bik", [[2, 2, 3], [3, 4]]),
+    ("ij->ji", [[2, 3]]),
+    ("ij->", [[2, 3]]),
+    ("ij->j", [[2, 3]]),
+    ("i,j->ij", [[3], [4]]),
+    ("i,i->", [[3], [3]]),
+    ("bi,bi->b", [[2, 3], [2, 3]]),
+    ("ijk->kji", [[2, 3, 4]]),
+    ("ij,jk,kl->il", [[2, 3], [3, 4], [4, 2]]),
+    ("abc,cd->abd", [[2, 3, 4], [4, 5]]),
+    ("bhqd,bhkd->bhqk", [[2, 2, 3, 4], [2, 2, 5, 4]]),
+    ("ij,kj->ik", [[2, 3], [4, 3]]),
+    ("ik,kj->", [[2, 3], [3, 4]]),
+]
+
+
+def einsums(t):
+    out = []
+    for equation, shapes in EINSUMS:
+        g = t.Graph()
+        with g.as_default():
+            values = [
+                (np.arange(np.prod(s), dtype=np.float32).reshape(s) % 7 - 3.0) / 2.0 for s in shapes
+            ]
+            places = [t.placeholder(t.float32, [None] + s[1:]) for s in shapes]
+            y = t.einsum(equation, *places)
+            shape = np.einsum(equation, *values).shape  # the weights' shape: y's, known
+            w = t.constant(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape), t.float32)
+            grads = t.gradients(t.reduce_sum(y * w), places)
+            feeds = dict(zip(places, values))
+            out.append([equation, _listed(_run(t, [y] + grads, feeds))])
+    return out
+
+
+NN_INPUT = [[-3.0, -0.5, 0.0, 0.25, 2.0, 40.0]]
+
+
+def activations(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.float32, [None, 6])
+        ys = [t.nn.selu(x), t.nn.crelu(x), t.nn.softsign(x), t.nn.swish(x), t.nn.crelu(x, axis=0)]
+        ys.append(t.nn.silu(x, beta=0.5))
+        grads = [t.gradients(t.reduce_sum(y * y), x)[0] for y in ys]
+        return _listed(_run(t, ys + grads, {x: NN_INPUT}))
+
+
+def weighted_losses(t):
+    g = t.Graph()
+    with g.as_default():
+        logits = t.placeholder(t.float32, [None, 4])
+        labels = t.constant([[1.0, 0.0, 0.5, 1.0], [0.0, 1.0, 1.0, 0.0]])
+        wce = t.nn.weighted_cross_entropy_with_logits(labels=labels, logits=logits, pos_weight=3.0)
+        wce_targets = t.nn.weighted_cross_entropy_with_logits(
+            targets=labels, logits=logits, pos_weight=t.constant([0.5, 1.0, 2.0, 4.0])
+        )
+        unit = t.nn.l2_normalize(logits, axis=1)
+        target = t.nn.l2_normalize(labels + 0.25, axis=1)
+        cosine = t.losses.cosine_distance(target, unit, axis=1)
+        cosine_none = t.losses.cosine_distance(
+            target, unit, axis=1, weights=t.constant([[2.0], [0.5]]), reduction="none"
+        )
+        cosine_dim = t.losses.cosine_distance(target, unit, dim=1, reduction="weighted_mean")
+        fetches = [wce, wce_targets, cosine, cosine_none, cosine_dim]
+        fetches += t.gradients(t.reduce_sum(wce) + cosine, logits)
+        value = [[-2.0, 0.5, 1.5, 30.0], [0.25, -40.0, 3.0, -1.0]]
+        return _listed(_run(t, fetches, {logits: value}))
+
+
 def errors(t):
     """TF's messages (their first line) for bad inputs, where TF raises when building."""
     out = {}
@@ -139,6 +247,13 @@ def errors(t):
         "top_k_negative_k": lambda: t.math.top_k(x, -1),
         "in_top_k_batch": lambda: t.math.in_top_k(x, t.constant([1, 2, 0]), 1),
         "is_nan_int": lambda: t.is_nan(t.constant([1, 2])),
+        "norm_bad_ord": lambda: t.norm(x, ord=-1),
+        "norm_bad_axis": lambda: t.norm(x, axis=[0, 1, 2]),
+        "norm_matrix_ord": lambda: t.norm(x, ord=0.5, axis=[0, 1]),
+        "einsum_repeated_output": lambda: t.einsum("ij,jk->ikk", x, t.ones([3, 3])),
+        "einsum_unknown_output": lambda: t.einsum("ab->c", x),
+        "cosine_no_axis": lambda: t.losses.cosine_distance(x, x),
+        "cross_not_3": lambda: t.cross(t.ones([2, 2]), t.ones([2, 2])),
     }
     for key, build in cases.items():
         try:
@@ -150,11 +265,12 @@ def errors(t):
 
 
 PROGRAMS = [non_finite, top_k, top_k_gradient, in_top_k, scans, scan_gradients]
+MORE_PROGRAMS = [norms, cross_products, einsums, activations, weighted_losses]
 
 if __name__ == "__main__":
     import tensorflow.compat.v1 as tf
 
     tf.disable_v2_behavior()
-    values = {p.__name__: p(tf) for p in PROGRAMS}
+    values = {p.__name__: p(tf) for p in PROGRAMS + MORE_PROGRAMS}
     values["errors"] = errors(tf)
     print(json.dumps(values))

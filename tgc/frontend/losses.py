@@ -225,6 +225,28 @@ def absolute_difference(
         return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
 
 
+def cosine_distance(
+    labels,
+    predictions,
+    axis=None,
+    weights=1.0,
+    scope=None,
+    loss_collection=LOSSES,
+    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS,
+    dim=None,
+):
+    """1 - sum(predictions * labels) along ``axis`` (kept as size 1), weighted and reduced; the
+    inputs are taken as already unit-normalized, as TF's. TF1 spells the axis ``dim``."""
+    axis = axis if axis is not None else dim
+    if axis is None:
+        raise ValueError("You must specify argument `axis`.")
+    with get_default_graph().name_scope(scope or "cosine_distance_loss") as sc:
+        labels, predictions = _pair_f32("cosine_distance", labels, predictions)
+        products = math_ops.multiply(predictions, labels)
+        losses = 1.0 - math_ops.reduce_sum(products, axis=axis, keepdims=True)
+        return compute_weighted_loss(losses, weights, sc, loss_collection, reduction)
+
+
 def huber_loss(
     labels,
     predictions,

@@ -55,8 +55,8 @@ def _float_input(x, op_name):
     x = convert_to_tensor(x)
     if x.dtype.name not in _FLOATS:
         raise TypeError(
-            f"{op_name}: '{x.name}' has DataType {x.dtype.name} not in list of allowed values: "
-            + ", ".join(_FLOATS)
+            f"{op_name}: Value passed to parameter 'x' has DataType {x.dtype.name} not in list of "
+            f"allowed values: {', '.join(_FLOATS)} ('{x.name}')"
         )
     return x
 
@@ -162,12 +162,15 @@ def top_k(input, k=1, sorted=True, name=None):  # noqa: A002 (TF's names)
     k = _static_k(k, "top_k")
     with get_default_graph().name_scope(name or "TopKV2") as scope:
         if k < 0:
-            raise ValueError(f"top_k: k must be non-negative but is {k}")
+            raise ValueError(
+                f"top_k: Dimension size, given by scalar input 1, must be non-negative but is {k} "
+                "(k)"
+            )
         n = _last_dim(x, "top_k", "the input")
         if n < k:
             raise ValueError(
-                f"top_k: input must have last dimension >= k = {k} but '{x.name}' has shape "
-                f"{x.shape}"
+                f"top_k: input must have last dimension >= k = {k} but is {n} ('{x.name}' has "
+                f"shape {x.shape})"
             )
         rank = make_op("expand_dims", [_ranks_along_last_axis(x, n)], axis=-1)  # [..., n, 1]
         picked = _op(
