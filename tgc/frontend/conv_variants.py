@@ -265,7 +265,7 @@ def _depthwise(x, f, kernel, step, gap, padding, what):
     sizes = x.shape.as_list()
     out_h, top, bottom = _extent(sizes[1], kh, step[0], gap[0], padding, what)
     out_w, left, right = _extent(sizes[2], kw, step[1], gap[1], padding, what)
-    xp = _zero_pad(_zero_pad(x, 1, top, bottom), 2, left, right)
+    xp = pad_with_zeros(pad_with_zeros(x, 1, top, bottom), 2, left, right)
     terms = []
     for i in range(kh):
         for j in range(kw):
@@ -302,19 +302,21 @@ def _extent(size, k, stride, dilation, padding, what):
     return out, total // 2, total - total // 2
 
 
-def _zero_pad(x, axis, before, after):
-    """x with ``before`` and ``after`` zero slices along ``axis`` (the batch may be unknown)."""
+def pad_with_zeros(x, axis, before, after):
+    """x with ``before`` and ``after`` zero slices along ``axis`` (the batch may be unknown).
+
+    The zeros are concatenations of one zeroed slice of x, not a tile of it: every target,
+    the accelerator included, has concat and zeros_like."""
     if before == 0 and after == 0:
         return x
-    index = [slice(None)] * 4
+    index = [slice(None)] * x.shape.ndims
     index[axis] = slice(0, 1)
     zero = array_ops.zeros_like(x[tuple(index)])
-    pieces = []
-    for count in (before, after):
-        multiples = [1] * 4
-        multiples[axis] = count
-        pieces.append(array_ops.tile(zero, multiples) if count else None)
-    parts = [p for p in (pieces[0], x, pieces[1]) if p is not None]
+
+    def zeros(count):
+        return array_ops.concat([zero] * count, axis) if count > 1 else zero
+
+    parts = ([zeros(before)] if before else []) + [x] + ([zeros(after)] if after else [])
     return array_ops.concat(parts, axis)
 
 

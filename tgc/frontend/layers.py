@@ -669,10 +669,7 @@ class Conv1D(Conv2D):
 
 def _pad_before(inputs, count):
     """inputs [N, W, C] with ``count`` zero steps put before its first (causal padding)."""
-    if count == 0:
-        return inputs
-    zero_step = array_ops.zeros_like(inputs[:, :1, :])
-    return array_ops.concat([array_ops.tile(zero_step, [1, count, 1]), inputs], 1)
+    return conv_variants.pad_with_zeros(inputs, 1, count, 0)
 
 
 def conv1d(
