@@ -448,3 +448,23 @@ def test_sequence_loss_errors_and_refused_decoders():
     with pytest.raises(AttributeError, match="tf.contrib.seq2seq.BahdanauAttention"):
         tf.contrib.seq2seq.BahdanauAttention
     assert not hasattr(tf.contrib.seq2seq, "dynamic_decode")
+
+
+def test_get_global_step_finds_a_variable_named_global_step_as_dqn_makes_it():
+    """dennybritz's DQN: tf.Variable(0, name="global_step") (not in the collection), then
+    minimize(global_step=tf.contrib.framework.get_global_step()) increments it, as TF1's ref
+    tensor "global_step:0" let it."""
+    with tf.Graph().as_default():
+        global_step = tf.Variable(0, name="global_step", trainable=False)
+        v = tf.Variable(1.0)
+        step = tf.contrib.framework.get_global_step()
+        assert step is global_step
+        train = tf.train.RMSPropOptimizer(0.00025, 0.99, 0.0, 1e-6).minimize(
+            v * v, global_step=step
+        )
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            s.run(train)
+            s.run(train)
+            assert s.run(global_step) == 2
+            assert tf.train.global_step(s, tf.contrib.framework.get_global_step()) == 2

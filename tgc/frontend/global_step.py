@@ -32,7 +32,7 @@ def assert_global_step(global_step_tensor):
 
 def get_global_step(graph=None):
     """The global step of ``graph``: the one variable in the "global_step" collection, else the
-    tensor named "global_step:0", else None."""
+    variable (or tensor) named "global_step:0", else None."""
     graph = graph or get_default_graph()
     found = graph.get_collection(GLOBAL_STEP)
     if len(found) > 1:
@@ -40,12 +40,24 @@ def get_global_step(graph=None):
     if found:
         step = found[0]
     else:
-        try:
-            step = graph.get_tensor_by_name("global_step:0")
-        except KeyError:
+        step = _named_global_step(graph)
+        if step is None:
             return None
     assert_global_step(step)
     return step
+
+
+def _named_global_step(graph):
+    """``tf.Variable(0, name="global_step")`` outside the collection (DQN's and many tutorials'
+    step): the variable itself, whose value TF1's ref tensor "global_step:0" also was (so that
+    minimize(global_step=...) can increment it); else any tensor of that name."""
+    for var in graph.get_collection(GLOBAL_VARIABLES):
+        if getattr(var, "name", None) == "global_step:0":
+            return var
+    try:
+        return graph.get_tensor_by_name("global_step:0")
+    except KeyError:
+        return None
 
 
 def create_global_step(graph=None):
