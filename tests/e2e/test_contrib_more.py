@@ -377,6 +377,9 @@ def test_module_imports_as_tf1_programs_write_them():
     assert framework is contrib.framework and slim is contrib.slim
     assert tf.contrib.slim.conv2d is tf.contrib.layers.conv2d is tf.contrib.layers.convolution2d
     assert slim.get_variables is framework.get_variables
+    with pytest.raises(AttributeError, match="tgc does not support tf.contrib.slim.conv3d yet"):
+        slim.conv3d
+    assert not hasattr(framework, "nest")
 
 
 # ---- seq2seq -------------------------------------------------------------------------------------

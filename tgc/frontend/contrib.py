@@ -28,6 +28,7 @@ from tgc.frontend.cluster import GreedyLoadBalancingStrategy, byte_size_load_fn
 from tgc.frontend import contrib_framework as _framework
 from tgc.frontend.contrib_framework import add_arg_scope
 from tgc.frontend.seq2seq import module as seq2seq
+from tgc.frontend.unsupported import install_unsupported_names
 from tgc.graph.graph import get_default_graph
 from tgc.frontend.initializers import Initializer, ones_initializer, zeros_initializer
 from tgc.frontend.variables import GLOBAL_VARIABLES, get_variable, variable_scope
@@ -829,3 +830,5 @@ __all__ = ["data", "framework", "layers", "rnn", "seq2seq", "slim", "training"]
 # `import tensorflow.contrib.slim as slim`, `from tensorflow.contrib.framework import arg_scope`.
 for _name in ("framework", "seq2seq", "slim"):
     sys.modules.setdefault(f"tgc.contrib.{_name}", globals()[_name])
+    # names they lack say "tgc does not support tf.contrib.slim.X yet", still an AttributeError
+    install_unsupported_names(globals()[_name], f"tf.contrib.{_name}")
