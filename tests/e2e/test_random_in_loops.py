@@ -426,3 +426,32 @@ def test_gpu_session_draws_the_cpus_numbers_in_and_out_of_loops():
         want = want + ref.normal_values((3,), "float32", 6, 2, ref.fold_step(1, k))
     np.testing.assert_array_equal(got_summed, want)
     np.testing.assert_array_equal(got_both, got_outside + got_summed)
+
+
+def test_gradient_through_a_loop_with_dropout_matches_finite_differences_of_tgcs_loss():
+    """In float64, d loss / dw against central differences of the loss itself, each evaluated in
+    a fresh session: its first run has step 1, as the gradient's run, so every evaluation draws
+    the same masks in each iteration."""
+    with tf.Graph().as_default():
+        tf.set_random_seed(13)
+        w = tf.placeholder(tf.float64, [5])
+        h0 = tf.constant([0.9, 0.7, -0.4, 1.1, 0.2], tf.float64)
+
+        def body(i, h):
+            return i + 1, tf.tanh(rnd.dropout(h, keep_prob=0.6, seed=2) * w + 0.1)
+
+        _, h = while_loop(lambda i, h: i < 5, body, [tf.constant(0), h0])
+        loss = tf.reduce_sum(h * h)
+        (gw,) = tf.gradients(loss, [w])
+        wv = np.array([0.5, -1.0, 1.5, 0.8, -0.3])
+
+        def first_run(fetch, value):
+            with tf.Session() as sess:
+                return sess.run(fetch, {w: value})
+
+        got = first_run(gw, wv)
+        eps = 1e-6
+        fd = [
+            (first_run(loss, wv + e) - first_run(loss, wv - e)) / (2 * eps) for e in np.eye(5) * eps
+        ]
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-9)
