@@ -455,3 +455,36 @@ def test_gradient_through_a_loop_with_dropout_matches_finite_differences_of_tgcs
             (first_run(loss, wv + e) - first_run(loss, wv - e)) / (2 * eps) for e in np.eye(5) * eps
         ]
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_gradient_through_nested_loops_with_dropout_matches_finite_differences():
+    """Dropout in the inner loop of two nested loops: the outer loop's backward pass reruns the
+    inner loop on the outer iteration's folded step, so its masks are the forward pass's."""
+    with tf.Graph().as_default():
+        tf.set_random_seed(13)
+        w = tf.placeholder(tf.float64, [4])
+        h0 = tf.constant([0.9, 0.7, -0.4, 1.1], tf.float64)
+
+        def inner(h):
+            def step(j, h):
+                return j + 1, tf.tanh(rnd.dropout(h, keep_prob=0.6, seed=2) * w + 0.1)
+
+            return while_loop(lambda j, h: j < 3, step, [tf.constant(0), h])[1]
+
+        _, h = while_loop(
+            lambda i, h: i < 3, lambda i, h: (i + 1, inner(h) * 0.9), [tf.constant(0), h0]
+        )
+        loss = tf.reduce_sum(h * h)
+        (gw,) = tf.gradients(loss, [w])
+        wv = np.array([0.5, -1.0, 1.5, 0.8])
+
+        def first_run(fetch, value):
+            with tf.Session() as sess:
+                return sess.run(fetch, {w: value})
+
+        got = first_run(gw, wv)
+        eps = 1e-6
+        fd = [
+            (first_run(loss, wv + e) - first_run(loss, wv - e)) / (2 * eps) for e in np.eye(4) * eps
+        ]
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-9)
