@@ -210,6 +210,33 @@ def separable(t, nn):
     return values
 
 
+def max_pool_with_argmax(t, nn):
+    def build():
+        x = t.placeholder(t.float32, [None, 7, 6, 3])
+        x2 = t.constant(data(28, 2, 5, 5, 2))
+        out = {}
+        for key, (y, argmax) in (
+            ("k2_s2_valid", nn.max_pool_with_argmax(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")),
+            ("k3_s2_same", nn.max_pool_with_argmax(x, [1, 3, 3, 1], [1, 2, 2, 1], "SAME")),
+            ("k23_s12_same", nn.max_pool_with_argmax(x, [1, 2, 3, 1], [1, 1, 2, 1], "SAME")),
+        ):
+            out[f"{key}_y"], out[f"{key}_argmax"] = y, argmax
+            w = t.constant(data(29, *y.shape.as_list()[1:]))
+            out[f"{key}_d_x"] = t.gradients(t.reduce_sum(y * w), [x])[0]
+        y, argmax = nn.max_pool_with_argmax(
+            x2,
+            [1, 3, 3, 1],
+            [1, 2, 2, 1],
+            "SAME",
+            include_batch_in_index=True,
+            output_dtype=t.int32,
+        )
+        out["batch_index_y"], out["batch_index_argmax"] = y, argmax
+        return out, {x: data(27, 2, 7, 6, 3)}
+
+    return _graph(t, build)
+
+
 PROGRAMS = {
     "conv1d": conv1d,
     "pool": pool,
@@ -217,6 +244,7 @@ PROGRAMS = {
     "dilated_conv2d": dilated_conv2d,
     "depthwise": depthwise,
     "separable": separable,
+    "max_pool_with_argmax": max_pool_with_argmax,
 }
 
 

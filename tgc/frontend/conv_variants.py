@@ -18,6 +18,8 @@ gradients come from those ops' and no new op has to pass the conformance suite:
 
 from __future__ import annotations
 
+import numpy as np
+
 from tgc.frontend import array_ops, conv_ops, math_ops
 from tgc.frontend.build import convert_to_tensor
 from tgc.graph.graph import get_default_graph
@@ -369,4 +371,101 @@ def _check_pointwise(pointwise, depthwise, what):
         )
 
 
-__all__ = ["conv1d", "pool", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d"]
+# ---- max_pool_with_argmax -------------------------------------------------------------------
+
+
+def max_pool_with_argmax(
+    input=None,  # noqa: A002 (TF's names)
+    ksize=None,
+    strides=None,
+    padding=None,
+    data_format="NHWC",
+    Targmax=None,  # noqa: N803
+    name=None,
+    output_dtype=None,
+    include_batch_in_index=False,
+):
+    """`tf.nn.max_pool_with_argmax`: max_pool's output and, for each, the flat index of the input
+    element it is, ``(y * width + x) * channels + c`` (plus ``b * height * width * channels`` with
+    include_batch_in_index); the first maximum of a window in row-major order wins, as TF's.
+
+    The output is max_pool's (its gradient is max_pool's); the indices are a running argmax over
+    the window's taps (strided slices and selects), which has no gradient, as TF's has none."""
+    what = "max_pool_with_argmax"
+    dtype = _argmax_dtype(Targmax, output_dtype, what)
+    if input is None:
+        raise ValueError(f"{what}: 'input' is required")
+    conv_ops._check_data_format(data_format, what)
+    window = conv_ops._nhwc_window(ksize, "ksize", what)[1:3]
+    step = conv_ops._nhwc_window(strides, "strides", what)[1:3]
+    padding = conv_ops._padding(padding, what)
+    with get_default_graph().name_scope(name or "MaxPoolWithArgmax"):
+        x = convert_to_tensor(input)
+        _check_rank(x, 4, what, "input", "NHWC")
+        sizes = x.shape.as_list()
+        needed = sizes if include_batch_in_index else sizes[1:]
+        if any(d is None for d in needed):
+            raise ValueError(
+                f"{what}: the height, width and channels of input '{x.name}' (and its batch, "
+                "with include_batch_in_index) must be known when the graph is built, but it has "
+                f"shape {x.shape}"
+            )
+        output = conv_ops.max_pool(x, [1, *window, 1], [1, *step, 1], padding)
+        argmax = _window_argmax(x, sizes, window, step, padding, what, include_batch_in_index)
+        return output, math_ops.cast(argmax, dtype) if dtype != "int64" else argmax
+
+
+def _argmax_dtype(targmax, output_dtype, what):
+    from tgc.dialect.types import as_dtype
+
+    chosen = output_dtype if output_dtype is not None else targmax
+    name = "int64" if chosen is None else as_dtype(chosen).name
+    if name not in ("int32", "int64"):
+        raise ValueError(f"{what}: the argmax dtype must be int32 or int64 but got {name}")
+    return name
+
+
+def _window_argmax(x, sizes, window, step, padding, what, with_batch):
+    """The flat index of each window's first maximum: a running max over the taps, in the
+    window's row-major order, replaced only by a strictly greater tap."""
+    batch, height, width, channels = sizes
+    out_h, top, bottom = _extent(height, window[0], step[0], 1, padding, what)
+    out_w, left, right = _extent(width, window[1], step[1], 1, padding, what)
+    xp = pad_with_zeros(pad_with_zeros(math_ops.stop_gradient(x), 1, top, bottom), 2, left, right)
+    rows = np.arange(out_h)[:, None] * step[0] - top
+    cols = np.arange(out_w)[None, :] * step[1] - left
+    best = index = None
+    for i in range(window[0]):
+        for j in range(window[1]):
+            y, x_ = rows + i, cols + j
+            outside = (y < 0) | (y >= height) | (x_ < 0) | (x_ >= width)
+            tap = xp[
+                :,
+                i : i + (out_h - 1) * step[0] + 1 : step[0],
+                j : j + (out_w - 1) * step[1] + 1 : step[1],
+                :,
+            ]
+            # a padding cell never wins: -inf there (0 + -inf, never NaN)
+            penalty = np.where(outside, -np.inf, 0.0)[:, :, None].astype(x.dtype.name)
+            tap = tap + penalty
+            flat = ((y * width + x_)[:, :, None] * channels + np.arange(channels)).astype("int64")
+            tap_index = array_ops.zeros_like(tap, dtype="int64") + flat
+            if best is None:
+                best, index = tap, tap_index
+                continue
+            better = tap > best
+            best = math_ops.where(better, tap, best)
+            index = math_ops.where(better, tap_index, index)
+    if with_batch:
+        index = index + (np.arange(batch) * height * width * channels).reshape(-1, 1, 1, 1)
+    return index
+
+
+__all__ = [
+    "conv1d",
+    "pool",
+    "atrous_conv2d",
+    "depthwise_conv2d",
+    "separable_conv2d",
+    "max_pool_with_argmax",
+]
