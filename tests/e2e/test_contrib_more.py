@@ -471,3 +471,34 @@ def test_get_global_step_finds_a_variable_named_global_step_as_dqn_makes_it():
             s.run(train)
             assert s.run(global_step) == 2
             assert tf.train.global_step(s, tf.contrib.framework.get_global_step()) == 2
+
+
+def test_batch_norm_regularizers_collections_and_nchw():
+    with tf.Graph().as_default():
+        x = tf.constant(oracle.data(30, 2, 3, 2, 2))  # NCHW: 3 channels
+        y = tf.contrib.layers.batch_norm(
+            x,
+            scale=True,
+            data_format="NCHW",
+            param_regularizers={"gamma": tf.contrib.layers.l2_regularizer(0.5)},
+            param_initializers={"gamma": tf.constant_initializer(2.0)},
+            variables_collections={"moving_mean": ["stats"]},
+            updates_collections="my_updates",
+            trainable=False,
+        )
+        assert [v.op.name for v in tf.get_collection("stats")] == ["BatchNorm/moving_mean"]
+        assert tf.trainable_variables() == []
+        (loss,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+        assert len(tf.get_collection("my_updates")) == 2
+        assert tf.get_collection(tf.GraphKeys.UPDATE_OPS) == []
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            out, loss_value = s.run([y, loss])
+            s.run(tf.get_collection("my_updates"))
+            moving_mean = s.run(tf.contrib.framework.get_variables("BatchNorm/moving_mean")[0])
+    np.testing.assert_allclose(loss_value, 0.5 * 3 * 4.0 / 2)  # scale * sum(gamma^2) / 2
+    data = oracle.data(30, 2, 3, 2, 2).astype(np.float64)
+    mean, var = data.mean((0, 2, 3)), data.var((0, 2, 3))
+    want = (data - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-3) * 2.0
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(moving_mean, mean * (1 - 0.999), rtol=1e-4, atol=1e-7)

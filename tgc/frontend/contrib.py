@@ -584,6 +584,34 @@ def batch_norm(
     is at least 1.001e-5; other ranks and ``fused=False`` use the biased variance.
     """
     _refuse_batch_norm_options(batch_weights, zero_debias_moving_mean, renorm, adjustment)
+    inputs, axis, channels = _batch_norm_input(inputs, data_format)
+    fused_kernel = (fused is None or fused) and inputs.shape.ndims in (2, 4)
+    if fused_kernel:
+        epsilon = max(epsilon, _FUSED_MIN_EPSILON)
+    training = _bool_flag(is_training)
+    with variable_scope(scope, default_name="BatchNorm", reuse=reuse):
+        params = _batch_norm_params(
+            channels,
+            inputs.dtype,
+            {"beta": center, "gamma": scale},
+            trainable,
+            param_initializers,
+            param_regularizers,
+            variables_collections,
+        )
+        mean, variance, updates = _batch_statistics(
+            inputs, axis, training, params, decay, fused_kernel
+        )
+        outputs = _batch_normalize(inputs, axis, mean, variance, epsilon, params)
+        outputs = _route_updates(outputs, updates, updates_collections)
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+    _collect(outputs_collections, outputs)
+    return outputs
+
+
+def _batch_norm_input(inputs, data_format):
+    """The input tensor, its channel axis and its (known) number of channels."""
     if data_format not in ("NHWC", "NCHW"):
         raise ValueError(
             f"batch_norm: data_format has to be either NCHW or NHWC, got {data_format}"
@@ -596,67 +624,72 @@ def batch_norm(
     channels = inputs.shape[axis].value
     if channels is None:
         raise ValueError(f"Inputs {inputs.name} has undefined channels dimension {inputs.shape}.")
-    fused_kernel = (fused is None or fused) and rank in (2, 4)
-    if fused_kernel:
-        epsilon = max(epsilon, _FUSED_MIN_EPSILON)
-    training = _bool_flag(is_training)
-    with variable_scope(scope, default_name="BatchNorm", reuse=reuse):
-        params = {}
-        for name, wanted, trains in (
-            ("beta", center, trainable),
-            ("gamma", scale, trainable),
-            ("moving_mean", True, False),
-            ("moving_variance", True, False),
-        ):
-            if wanted:
-                params[name] = _batch_norm_variable(
-                    name, channels, inputs.dtype, trains, param_initializers, variables_collections
-                )
-        for name in ("beta", "gamma"):
-            if name in params:
-                _regularize(params[name], (param_regularizers or {}).get(name))
-        moving = (params["moving_mean"], params["moving_variance"])
-        if training is False:
-            mean, variance = moving[0].value(), moving[1].value()
-            updates = []
-        else:
-            mean, variance = _moments(inputs, axis)
-            stat_for_update = _bessel(inputs, variance, axis) if fused_kernel else variance
-            decay_t = convert_to_tensor(decay, dtype=inputs.dtype)
-            if training is not True:  # a tensor: moving statistics and no update when false
-                mean = math_ops.where(training, mean, moving[0].value())
-                variance = math_ops.where(training, variance, moving[1].value())
-                stat_for_update = math_ops.where(training, stat_for_update, moving[1].value())
-                decay_t = math_ops.where(
-                    training, decay_t, convert_to_tensor(1.0, dtype=inputs.dtype)
-                )
-            updates = _moving_average_updates(moving, (mean, stat_for_update), decay_t)
-        inv = math_ops.rsqrt(math_ops.add(variance, epsilon))
-        if "gamma" in params:
-            inv = math_ops.multiply(inv, params["gamma"].value())
-        shift = math_ops.negative(math_ops.multiply(mean, inv))
-        if "beta" in params:
-            shift = math_ops.add(shift, params["beta"].value())
-        outputs = math_ops.add(
-            math_ops.multiply(inputs, _as_channel(inv, axis, rank)),
-            _as_channel(shift, axis, rank),
-            name="batchnorm",
-        )
-        if updates and updates_collections is None:
-            with get_default_graph().control_dependencies(updates):
-                outputs = math_ops.identity(outputs)
-        elif updates:
-            keys = (
-                [updates_collections]
-                if isinstance(updates_collections, str)
-                else updates_collections
+    return inputs, axis, channels
+
+
+def _batch_norm_params(channels, dtype, wanted, trainable, initializers, regularizers, collections):
+    """beta and gamma (when wanted; trainable, regularized) and the two moving statistics, in
+    TF's order of creation."""
+    params = {}
+    for name in ("beta", "gamma"):
+        if wanted[name]:
+            params[name] = _batch_norm_variable(
+                name, channels, dtype, trainable, initializers, collections
             )
-            for update in updates:
-                for key in keys:
-                    get_default_graph().add_to_collection(key, update)
-        if activation_fn is not None:
-            outputs = activation_fn(outputs)
-    _collect(outputs_collections, outputs)
+            _regularize(params[name], (regularizers or {}).get(name))
+    for name in ("moving_mean", "moving_variance"):
+        params[name] = _batch_norm_variable(name, channels, dtype, False, initializers, collections)
+    return params
+
+
+def _batch_statistics(inputs, axis, training, params, decay, fused_kernel):
+    """The mean and variance to normalize with, and the moving-average updates (none when not
+    training). A bool-tensor ``training`` picks batch or moving statistics at run time and makes
+    the updates no-ops (decay 1) when false."""
+    moving_mean, moving_variance = params["moving_mean"].value(), params["moving_variance"].value()
+    if training is False:
+        return moving_mean, moving_variance, []
+    mean, variance = _moments(inputs, axis)
+    stat_for_update = _bessel(inputs, variance, axis) if fused_kernel else variance
+    decay = convert_to_tensor(decay, dtype=inputs.dtype)
+    if training is not True:
+        mean = math_ops.where(training, mean, moving_mean)
+        variance = math_ops.where(training, variance, moving_variance)
+        stat_for_update = math_ops.where(training, stat_for_update, moving_variance)
+        decay = math_ops.where(training, decay, convert_to_tensor(1.0, dtype=inputs.dtype))
+    updates = _moving_average_updates(
+        (params["moving_mean"], params["moving_variance"]), (mean, stat_for_update), decay
+    )
+    return mean, variance, updates
+
+
+def _batch_normalize(inputs, axis, mean, variance, epsilon, params):
+    """(x - mean) * rsqrt(variance + eps) * gamma + beta, as x * inv + (beta - mean * inv)."""
+    rank = inputs.shape.ndims
+    inv = math_ops.rsqrt(math_ops.add(variance, epsilon))
+    if "gamma" in params:
+        inv = math_ops.multiply(inv, params["gamma"].value())
+    shift = math_ops.negative(math_ops.multiply(mean, inv))
+    if "beta" in params:
+        shift = math_ops.add(shift, params["beta"].value())
+    return math_ops.add(
+        math_ops.multiply(inputs, _as_channel(inv, axis, rank)),
+        _as_channel(shift, axis, rank),
+        name="batchnorm",
+    )
+
+
+def _route_updates(outputs, updates, updates_collections):
+    """updates_collections None: the output waits for the updates (they run with it); else the
+    updates join those collections, for the program to run with its train op."""
+    if not updates:
+        return outputs
+    if updates_collections is None:
+        with get_default_graph().control_dependencies(updates):
+            return math_ops.identity(outputs)
+    for key in _collections_for(updates_collections, None):
+        for update in updates:
+            get_default_graph().add_to_collection(key, update)
     return outputs
 
 
