@@ -31,6 +31,15 @@ def checked_sqrt_gradient(t):
     return x, g
 
 
+def sin_gradient_fed_dy(t):
+    """d(sin(x) * 2)/dx weighted by a fed grad_ys dy: a dy of another length than x's fails in
+    a backward op. Returns (x, dy, g)."""
+    x = t.placeholder(t.float32, [None], name="x")
+    dy = t.placeholder(t.float32, [None], name="dy")
+    (g,) = t.gradients(t.sin(x) * 2.0, [x], grad_ys=[dy])
+    return x, dy, g
+
+
 def _tf_names():
     import tensorflow as tf
 
@@ -55,6 +64,15 @@ def _tf_names():
                 names["check_numerics_error_node"] = error.op.name
                 lines = error.message.split("\n")
                 names["check_numerics_message"] = next(ln for ln in lines if "gradient." in ln)
+    with t.Graph().as_default():
+        x, dy, g = sin_gradient_fed_dy(t)
+        with t.Session() as sess:
+            try:
+                sess.run(g, {x: np.ones(3, np.float32), dy: np.ones(4, np.float32)})
+            except t.errors.InvalidArgumentError as error:
+                names["fed_dy_error_node"] = error.op.name
+                lines = error.message.split("\n")
+                names["fed_dy_message"] = next(ln for ln in lines if "Incompatible" in ln)
     return names
 
 

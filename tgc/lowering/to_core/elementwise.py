@@ -29,6 +29,7 @@ from tgc.lowering.to_core.common import (
     identity_map,
     is_bool,
     is_float,
+    report_incompatible,
     scalar_const,
     shape_of,
 )
@@ -292,7 +293,36 @@ def _unbroadcast_like(op):
         g = tensor.CastOp(ir.RankedTensorType.get(shape, element_type(g)), g).result
     for i in run_time_axes:
         g = _sum_if_one(g, i, dim(x, i))
-    return g if g.type == op.result_type else tensor.CastOp(op.result_type, g).result
+    g = g if g.type == op.result_type else tensor.CastOp(op.result_type, g).result
+    return _checked_against(g, op.operands[0], x)
+
+
+def _checked_against(g: ir.Value, g_in: ir.Value, x: ir.Value) -> ir.Value:
+    """g (``g_in`` summed where x is 1), whose every dim must now be x's: a dim known only at run
+    time and not equal by construction is tested. One that differs (a gradient fed through
+    grad_ys in another shape than its y's) fails the run with "Incompatible shapes: [g] vs. [x]",
+    and gives zeros of x's shape: the run has failed, and what follows, sized as x, must stay
+    within its buffers."""
+    axes = [
+        i
+        for i, (d, e) in enumerate(zip(shape_of(x), shape_of(g_in)))
+        if (d is None or e is None) and dim_key(g_in, i) != dim_key(x, i)
+    ]
+    if not axes:
+        return g
+    differs = [arith.cmpi(arith.CmpIPredicate.ne, dim(g, i), dim(x, i)) for i in axes]
+    failed = differs[0]
+    for d in differs[1:]:
+        failed = arith.ori(failed, d)
+    report_incompatible(failed, [g_in, x])
+    branch = scf.IfOp(failed, [g.type], has_else=True)
+    with ir.InsertionPoint(branch.then_block):
+        sizes = {i: dim(x, i) for i, d in enumerate(shape_of(g)) if d is None}
+        zeros = linalg.fill(scalar_const(0, element_type(g)), outs=[empty(g.type, sizes)])
+        scf.YieldOp([zeros])
+    with ir.InsertionPoint(branch.else_block):
+        scf.YieldOp([g])
+    return branch.results[0]
 
 
 def _sum_keeping(g: ir.Value, axes: list) -> ir.Value:
