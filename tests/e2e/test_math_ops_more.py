@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import tgc as tf
-from tgc.frontend import math_ops_composed, nn_more
+from tgc.frontend import math_ops_composed, nn_more, segment_ops
 from tgc.frontend.math_ops_composed import einsum as tf_einsum
 from tgc.frontend.math_ops_composed import norm as tf_norm
 
@@ -57,7 +57,8 @@ def assert_same(got, want, path="", rtol=2e-6):
 
 def _numbers(values):
     """'nan', 'inf', '-inf' (the oracle's spelling) as floats."""
-    if isinstance(values, list) and any(isinstance(v, str) for v in np.ravel(values)):
+    words = [v for v in np.ravel(values) if isinstance(v, str)] if isinstance(values, list) else []
+    if words and set(words) <= {"nan", "inf", "-inf"}:
         return np.asarray(values, dtype=object).astype(np.float64)
     return np.asarray(values)
 
@@ -70,18 +71,22 @@ def _namespace(base, **names):
     return space
 
 
-# tf.norm / cross / einsum and the tf.nn names as tgc/__init__.py is asked to export them.
+# tf.norm / cross / einsum, the segment ops and the tf.nn names, as tgc/__init__.py is asked to
+# export them.
 T = _namespace(
     tf,
     norm=math_ops_composed.norm,
     cross=math_ops_composed.cross,
     einsum=math_ops_composed.einsum,
     nn=_namespace(tf.nn, **{name: getattr(nn_more, name) for name in nn_more.__all__}),
+    **{name: getattr(segment_ops, name) for name in segment_ops.__all__},
 )
 
 
 @pytest.mark.parametrize(
-    "program", oracle.PROGRAMS + oracle.MORE_PROGRAMS, ids=lambda p: p.__name__
+    "program",
+    oracle.PROGRAMS + oracle.MORE_PROGRAMS + oracle.SEGMENT_PROGRAMS,
+    ids=lambda p: p.__name__,
 )
 def test_matches_tensorflow(program):
     assert_same(program(T), TF_VALUES[program.__name__])
@@ -195,6 +200,52 @@ def test_selu_and_weighted_cross_entropy_gradients_match_finite_differences():
     _finite_difference_check(
         lambda x: nn_more.weighted_cross_entropy_with_logits(labels, x, pos_weight=2.5), value
     )
+
+
+@pytest.mark.parametrize("kind", ["sum", "mean", "max", "min", "prod"])
+def test_segment_gradients_match_finite_differences(kind):
+    # Every segment has rows: an empty max segment's lowest float would swamp the differences.
+    value = np.random.RandomState(5).permutation(18).reshape(6, 3) / 4.0 - 2.0  # no ties
+
+    def sorted_op(x):
+        ids = tf.placeholder_with_default(np.array([0, 0, 1, 2, 2, 2], np.int32), [None])
+        y = getattr(segment_ops, f"segment_{kind}")(x, ids)
+        return tf.reshape(y, [3, 3])
+
+    def unsorted_op(x):
+        ids = tf.placeholder_with_default(np.array([2, -1, 0, 2, 0, 1], np.int32), [None])
+        return getattr(segment_ops, f"unsorted_segment_{kind}")(x, ids, 3)
+
+    _finite_difference_check(sorted_op, value)
+    _finite_difference_check(unsorted_op, value)
+
+
+def test_segment_ids_are_checked_at_run_time():
+    data = tf.constant([[1.0], [2.0], [3.0]])
+    ids = tf.placeholder(tf.int32, [3])
+    sums = segment_ops.unsorted_segment_sum(data, ids, 2)
+    sorted_sums = segment_ops.segment_sum(data, ids)
+    with tf.Session() as s:
+        np.testing.assert_array_equal(s.run(sums, {ids: [1, -1, 1]}), [[0.0], [4.0]])
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be < num_segments"):
+            s.run(sums, {ids: [0, 2, 1]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"are not increasing"):
+            s.run(sorted_sums, {ids: [1, 0, 1]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be >= 0"):
+            s.run(sorted_sums, {ids: [-1, 0, 0]})
+
+
+def test_segment_errors_when_building():
+    with pytest.raises(ValueError, match=r"segment_ids.shape = \(2,\) does not start data"):
+        segment_ops.segment_sum(tf.ones([3, 2]), [0, 1])
+    with pytest.raises(TypeError, match=r"segment_ids must be int32 or int64 but are float32"):
+        segment_ops.unsorted_segment_sum(tf.ones([2]), [0.0, 1.0], 2)
+    with pytest.raises(ValueError, match=r"num_segments must be >= 0 but is -1"):
+        segment_ops.unsorted_segment_max(tf.ones([2]), [0, 1], -1)
+    with pytest.raises(ValueError, match=r"nbins should be > 0 but is 0"):
+        segment_ops.histogram_fixed_width(tf.ones([2]), [0.0, 1.0], nbins=0)
+    with pytest.raises(ValueError, match=r"unique_with_counts takes a 1-D tensor"):
+        segment_ops.unique_with_counts(tf.ones([2, 2]))
 
 
 def test_scans_take_run_time_dims_of_other_axes():
@@ -1125,6 +1176,108 @@ TF_VALUES = {
             [0.5603985786437988, -3.0006656646728516, -0.15151576697826385, 0.26741278171539307],
         ],
     ],
+    "segments": {
+        "values": [
+            [[4.0, 6.0], [0.0, 0.0], [11.0, -1.5]],
+            [3, 1, 0, 9],
+            [[4.0, 6.5], [0.0, 0.0], [0.0, 0.0], [8.0, -6.0]],
+            [[4.0, 6.5], [0.0, 0.0], [0.0, 0.0], [8.0, -6.0]],
+            [13, 0, 0, -2, 0],
+            [[2.0, 3.0], [0.0, 0.0], [3.6666667461395264, -0.5]],
+            [1, 0, 0, 9],
+            [[2.0, 3.25], [0.0, 0.0], [0.0, 0.0], [4.0, -3.0]],
+            [[2.0, 3.25], [0.0, 0.0], [0.0, 0.0], [4.0, -3.0]],
+            [6.5, 0.0, 0.0, -1.0, 0.0],
+            [[3.0, 4.0], [0.0, 0.0], [7.0, 6.0]],
+            [2, 4, 0, 9],
+            [
+                [5.0, 6.0],
+                [-3.4028234663852886e38, -3.4028234663852886e38],
+                [-3.4028234663852886e38, -3.4028234663852886e38],
+                [7.0, 2.0],
+            ],
+            [
+                [5.0, 6.0],
+                [-3.4028234663852886e38, -3.4028234663852886e38],
+                [-3.4028234663852886e38, -3.4028234663852886e38],
+                [7.0, 2.0],
+            ],
+            [9, -2147483648, -2147483648, 1, -2147483648],
+            [[1.0, 2.0], [0.0, 0.0], [-1.0, -8.0]],
+            [1, -3, 0, 9],
+            [
+                [-1.0, 0.5],
+                [3.4028234663852886e38, 3.4028234663852886e38],
+                [3.4028234663852886e38, 3.4028234663852886e38],
+                [1.0, -8.0],
+            ],
+            [
+                [-1.0, 0.5],
+                [3.4028234663852886e38, 3.4028234663852886e38],
+                [3.4028234663852886e38, 3.4028234663852886e38],
+                [1.0, -8.0],
+            ],
+            [4, 2147483647, 2147483647, -3, 2147483647],
+            [[3.0, 8.0], [1.0, 1.0], [-35.0, -24.0]],
+            [2, -12, 1, 9],
+            [[-5.0, 3.0], [1.0, 1.0], [1.0, 1.0], [7.0, -16.0]],
+            [[-5.0, 3.0], [1.0, 1.0], [1.0, 1.0], [7.0, -16.0]],
+            [36, 1, 1, -3, 1],
+            [[1.0, -2.0], [1.0, -2.0], [2.0, 1.0], [2.0, 1.0], [2.0, 1.0]],
+            [[-1.0, 1.5], [0.0, 0.0], [1.0, -2.0], [-1.0, 1.5], [1.0, -2.0]],
+            [
+                [0.5, -1.0],
+                [0.5, -1.0],
+                [0.6666666865348816, 0.3333333432674408],
+                [0.6666666865348816, 0.3333333432674408],
+                [0.6666666865348816, 0.3333333432674408],
+            ],
+            [[-0.5, 0.75], [0.0, 0.0], [0.5, -1.0], [-0.5, 0.75], [0.5, -1.0]],
+            [[0.0, 0.0], [1.0, -2.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.0]],
+            [[1.0, -2.0], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0], [2.0, 0.0]],
+            [[3.0, -8.0], [1.0, -4.0], [-14.0, -4.0], [-10.0, 3.0], [70.0, -48.0]],
+            [[-7.0, -12.0], [-0.0, 0.0], [-1.0, -1.0], [-1.0, 3.0], [5.0, -12.0]],
+        ],
+        "shapes": [
+            [None, 2],
+            [None],
+            [4, 2],
+            [4, 2],
+            [5],
+            [None, 2],
+            [None],
+            [4, 2],
+            [4, 2],
+            [5],
+            [None, 2],
+            [None],
+            [4, 2],
+            [4, 2],
+            [5],
+            [None, 2],
+            [None],
+            [4, 2],
+            [4, 2],
+            [5],
+            [None, 2],
+            [None],
+            [4, 2],
+            [4, 2],
+            [5],
+        ],
+    },
+    "segments_of_matrix_ids": [[[10.0, 12.0], [4.0, 5.0], [16.0, 19.0]]],
+    "histograms": [[5, 1, 1, 0, 3], [2, 1, 7], [1, 3]],
+    "unique_counts": {
+        "values": [
+            [4, 1, 2, 7],
+            [0, 1, 0, 2, 0, 3, 1],
+            [3, 2, 1, 1],
+            [0, 1, 0, 2, 0, 3, 1],
+            [3, 2, 1, 1],
+        ],
+        "dtypes": ["int64", "int64"],
+    },
     "errors": {
         "top_k_k_too_large": [
             "ValueError",

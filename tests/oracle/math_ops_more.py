@@ -238,6 +238,65 @@ def weighted_losses(t):
         return _listed(_run(t, fetches, {logits: value}))
 
 
+SEGMENT_DATA = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, -8.0], [-1.0, 0.5]]
+
+
+def segments(t):
+    g = t.Graph()
+    with g.as_default():
+        data = t.placeholder(t.float32, [None, 2])
+        ids = t.placeholder(t.int32, [None])
+        loose = t.placeholder(t.int32, [None])
+        ints = t.constant([1, 2, 4, -3, 9])
+        w = t.constant([[1.0, -2.0], [0.5, 3.0], [2.0, 1.0], [-1.0, 1.5]])
+        fetches, grads = [], []
+        for kind in ("sum", "mean", "max", "min", "prod"):
+            sorted_op = getattr(t, f"segment_{kind}")
+            fetches += [sorted_op(data, ids), sorted_op(ints, [0, 0, 1, 1, 3])]
+            y = sorted_op(data, ids)
+            grads.append(t.gradients(t.reduce_sum(y * w[:3]), data)[0])
+            unsorted_op = getattr(t, f"unsorted_segment_{kind}")
+            u = unsorted_op(data, loose, 4)
+            fetches += [u, unsorted_op(data, loose, t.constant(4)), unsorted_op(ints, loose, 5)]
+            if kind in ("sum", "mean", "prod"):
+                grads.append(t.gradients(t.reduce_sum(u * w), data)[0])
+        feeds = {data: SEGMENT_DATA, ids: [0, 0, 2, 2, 2], loose: [3, -1, 0, 3, 0]}
+        values = _run(t, fetches + grads, feeds)
+        shapes = [f.shape.as_list() for f in fetches]
+        return {"values": _listed(values), "shapes": shapes}
+
+
+def segments_of_matrix_ids(t):
+    g = t.Graph()
+    with g.as_default():
+        data = t.constant(np.arange(12, dtype=np.float32).reshape(2, 3, 2))
+        ids = t.constant([[0, 2, 1], [2, 2, 0]])
+        return _listed(_run(t, [t.unsorted_segment_sum(data, ids, 3)], {}))
+
+
+def histograms(t):
+    g = t.Graph()
+    with g.as_default():
+        values = t.placeholder(t.float32, [None])
+        fetches = [
+            t.histogram_fixed_width(values, [0.0, 10.0], nbins=5),
+            t.histogram_fixed_width(values, t.constant([-2.0, 2.0]), nbins=3, dtype=t.int64),
+            t.histogram_fixed_width(t.constant([[1, 5], [9, 12]]), [0, 10], nbins=2),
+        ]
+        feeds = {values: [-1.0, 0.0, 1.5, 2.0, 5.0, 15.0, 10.0, 9.99, -2.0, 1.9]}
+        return _listed(_run(t, fetches, feeds))
+
+
+def unique_counts(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.placeholder(t.int32, [None])
+        y, idx, count = t.unique_with_counts(x)
+        y64, idx64, count64 = t.unique_with_counts(x, out_idx=t.int64)
+        out = _run(t, [y, idx, count, idx64, count64], {x: [4, 1, 4, 2, 4, 7, 1]})
+        return {"values": _listed(out), "dtypes": [idx64.dtype.name, count64.dtype.name]}
+
+
 def errors(t):
     """TF's messages (their first line) for bad inputs, where TF raises when building."""
     out = {}
@@ -266,11 +325,12 @@ def errors(t):
 
 PROGRAMS = [non_finite, top_k, top_k_gradient, in_top_k, scans, scan_gradients]
 MORE_PROGRAMS = [norms, cross_products, einsums, activations, weighted_losses]
+SEGMENT_PROGRAMS = [segments, segments_of_matrix_ids, histograms, unique_counts]
 
 if __name__ == "__main__":
     import tensorflow.compat.v1 as tf
 
     tf.disable_v2_behavior()
-    values = {p.__name__: p(tf) for p in PROGRAMS + MORE_PROGRAMS}
+    values = {p.__name__: p(tf) for p in PROGRAMS + MORE_PROGRAMS + SEGMENT_PROGRAMS}
     values["errors"] = errors(tf)
     print(json.dumps(values))
