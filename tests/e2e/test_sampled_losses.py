@@ -686,13 +686,12 @@ def _train_steps(fn, config=None, device=None, steps=3):
 
 def test_sampled_softmax_on_the_gpu_gives_the_cpus_numbers():
     """The draw stays on the host; the loss, its gradient and the update run on the (emulated) GPU
-    with the CPU's numbers (same seeds, so the same samples). The gathers of sampled rows stay on
-    the CPU by soft placement (the GPU target does not run gather: its index check needs the
-    host)."""
+    with the CPU's numbers (same seeds, so the same samples). The gathers of sampled rows run on
+    the GPU too, their index check included (tests/e2e/test_nvptx_gather.py)."""
     from tgc.dialect import targets
 
     cpu = _train_steps(sampled_softmax_loss)
-    config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
+    config = tf.ConfigProto(device_count={"GPU": 1})
     with targets.selected("nvptx-emulated"):
         gpu = _train_steps(sampled_softmax_loss, config, "/gpu:0")
     np.testing.assert_allclose(gpu, cpu, rtol=1e-5)

@@ -18,6 +18,14 @@ the host where the op runs in program order; tgc/runtime/host_calls.py is that h
 
 Everything here is LLVM dialect, built at whatever level the caller works at (tensor or memref): the
 LLVM conversion passes leave it as it is.
+
+A GPU's kernels cannot call the host. There a check is ``device_check``: the check's kernel writes a
+record (tensor level: a tensor<N x i64> of a failed flag and the same values), and a call of
+``tgc_device_check_<N>(id, record)`` says where the host reads it: the nvptx launch plan makes the
+call a "check" step (tgc/runtime/launch_plan.py) that copies the record to the host and, when the
+flag is set, raises the error ``tgc_runtime_error`` would have, from the check's kind and JSON
+(kept, by ``id``, in the module attribute ``tgc.device_checks``). A target whose plan cannot read
+the record refuses the call, as any other call on its host.
 """
 
 from __future__ import annotations
@@ -25,12 +33,14 @@ from __future__ import annotations
 import json
 
 from mlir import ir
-from mlir.dialects import arith, bufferization, llvm, memref
+from mlir.dialects import arith, bufferization, func, llvm, memref, tensor
 
 from tgc.runtime.executable import ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER
 from tgc.runtime.host_calls import HOST_CALLBACK, HOST_HANDLER_GLOBAL, HOST_TENSOR, SET_HOST_HANDLER
 
 _MESSAGE_PREFIX = "tgc_error_message_"
+DEVICE_CHECK_PREFIX = "tgc_device_check_"  # + the record's length
+DEVICE_CHECKS_ATTR = "tgc.device_checks"  # on the module: [{"kind": k, "message": JSON}, ...]
 
 
 def _ptr() -> ir.Type:
@@ -223,6 +233,48 @@ def _call_with_buffer(function: str, kind: int, name: str, values: list) -> None
         ir.DenseI32ArrayAttr.get([]),
         callee=ir.FlatSymbolRefAttr.get(function),
     )
+
+
+def device_check(module_op, kind: int, payload: dict, failed: ir.Value, values: list) -> None:
+    """At the insertion point (tensor level, in a function a GPU runs): records the check (``kind``
+    and the JSON ``payload``, as ``report`` takes them) and calls ``tgc_device_check_<N>(id,
+    record)`` with the record [``failed`` (i1), ``values``...] as int64s; the launch plan reads it
+    after the kernels before it and raises when ``failed`` was true."""
+    i64 = _i64()
+    items = [arith.extui(i64, failed)] + [
+        v if v.type == i64 else arith.index_cast(i64, v) for v in values
+    ]
+    record = tensor.FromElementsOp(ir.RankedTensorType.get([len(items)], i64), items).result
+    check_id = _register_device_check(module_op, kind, payload)
+    callee = _declare_device_check(module_op, record.type)
+    func.CallOp([], callee, [arith.ConstantOp(i64, check_id).result, record])
+
+
+def device_checks(module_op) -> list:
+    """The module's device checks, by id: [{"kind": k, "message": JSON text}, ...]."""
+    if DEVICE_CHECKS_ATTR not in module_op.attributes:
+        return []
+    entries = ir.ArrayAttr(module_op.attributes[DEVICE_CHECKS_ATTR])
+    return [json.loads(ir.StringAttr(entry).value) for entry in entries]
+
+
+def _register_device_check(module_op, kind: int, payload: dict) -> int:
+    checks = device_checks(module_op)
+    checks.append({"kind": kind, "message": json.dumps(payload, sort_keys=True)})
+    module_op.attributes[DEVICE_CHECKS_ATTR] = ir.ArrayAttr.get(
+        [ir.StringAttr.get(json.dumps(c, sort_keys=True)) for c in checks]
+    )
+    return len(checks) - 1
+
+
+def _declare_device_check(module_op, record_type: ir.Type) -> str:
+    """``func.func private @tgc_device_check_<N>(i64, tensor<N x i64>)``, once per N."""
+    name = f"{DEVICE_CHECK_PREFIX}{ir.RankedTensorType(record_type).shape[0]}"
+    if name not in _symbols(module_op):
+        body = module_op.regions[0].blocks[0]
+        with ir.InsertionPoint.at_block_begin(body), ir.Location.unknown():
+            func.FuncOp(name, ir.FunctionType.get([_i64(), record_type], []), visibility="private")
+    return name
 
 
 def node_description(location: ir.Location) -> str:

@@ -139,6 +139,8 @@ def _check_plan(manifest: dict, where: str) -> None:
         where_step = f"{where}: field '{field}.steps[{index}]"
         if "launch" in step:
             _check_launch(step["launch"], plan["kernels"], sizes, where_step)
+        elif "check" in step:
+            _check_record(step["check"], sizes, where_step)
         else:
             _check_copy(step["copy"], sizes, where_step)
 
@@ -151,6 +153,13 @@ def _check_launch(launch: dict, kernels: list, sizes: dict, where: str) -> None:
     for position, (kind, value) in enumerate(launch["args"]):
         if kind in POINTER_KINDS and not (isinstance(value, int) and 0 <= value < len(sizes[kind])):
             raise InvalidArtifact(f"{where}.launch.args[{position}]': there is no {kind} {value}")
+
+
+def _check_record(check: dict, sizes: dict, where: str) -> None:
+    """A device check's record is a buffer of ``count`` int64s: reading more would read past it."""
+    kind, value = check["source"]
+    if value >= len(sizes[kind]) or sizes[kind][value] < 8 * check["count"]:
+        raise InvalidArtifact(f"{where}.check.source': there is no {kind} {value} of that size")
 
 
 def _check_copy(copy: dict, sizes: dict, where: str) -> None:

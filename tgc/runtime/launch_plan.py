@@ -14,12 +14,19 @@ for one compiled function::
                                     ["constant", 0]]}},
                {"copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}},
                {"send": {"key": 0, "source": ["buffer", 0], "shape": [4, 3], "dtype": "float32"}},
-               {"recv": {"key": 1, "target": ["buffer", 1], "shape": [4, 3], "dtype": "bool"}}]}
+               {"recv": {"key": 1, "target": ["buffer", 1], "shape": [4, 3], "dtype": "bool"}},
+               {"check": {"source": ["buffer", 2], "count": 7, "kind": 5, "message": "<JSON>"}}]}
 
 A send copies its buffer to the host and hands it to the run's rendezvous under its key (the key id
 of a Send/Recv pair of the partitioned graph); a recv waits there for the key's tensor, checks its
 shape and dtype and copies it into its buffer. Their dtype is the tensor's: a bool tensor's buffer
 stores one byte per element (int8 in "buffers").
+
+A check copies its record (``count`` int64s a kernel wrote: a failed flag, then the check's values)
+to the host; when the flag is set the call fails with the error the CPU's compiled code raises for
+the same check (``kind`` and the JSON ``message``: tgc/runtime/executable.py runtime_error), such as
+tf.gather's "indices[1,1] = -1 is not in [0, 5)". Its kernels wrote nothing out of bounds (a gather
+clamps bad indices), so the call just stops there.
 
 The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out (which waits for
 the steps queued before it), copy (device to device), launch and synchronize. Memory is allocated
@@ -38,6 +45,7 @@ import numpy as np
 
 from tgc.runtime import errors
 from tgc.runtime.device_array import DeviceArray
+from tgc.runtime.executable import runtime_error
 
 _SCALAR_TYPES = {
     "i64": ctypes.c_int64,
@@ -210,6 +218,8 @@ class LaunchPlan:
             return self._prepare_send(step["send"])
         if "recv" in step:
             return self._prepare_recv(step["recv"])
+        if "check" in step:
+            return self._prepare_check(step["check"])
         return self._prepare_launch(step["launch"])
 
     def _pointer(self, kind: str, index: int, pointers: list) -> int:
@@ -261,6 +271,18 @@ class LaunchPlan:
             self.device.copy_in(
                 self._pointer(kind, index, pointers), np.asarray(value, storage, order="C")
             )
+
+        return run
+
+    def _prepare_check(self, check: dict):
+        kind, index = check["source"]
+        shape, code, message = (check["count"],), check["kind"], check["message"]
+
+        def run(pointers: list) -> None:
+            # copy_out waits for the launches before it: the record is complete.
+            record = self.device.copy_out(self._pointer(kind, index, pointers), shape, np.int64)
+            if record[0]:
+                raise runtime_error(code, message, tuple(int(v) for v in record[1:]))
 
         return run
 

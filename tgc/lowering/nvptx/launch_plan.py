@@ -3,10 +3,12 @@
 After the nvptx pipeline a public function's body is straight-line host code: index and float
 constants, allocations of intermediates, views of buffers, constant tensors (memref.get_global),
 kernel launches, whole-buffer copies, sends and receives of tensors (calls of the transfer
-functions, made static by tgc-nvptx-static-transfers) and a return (tgc-nvptx-check-host refuses
-anything else). This module reads that code into a JSON-able plan (format:
-tgc/runtime/launch_plan.py): the buffers each launch takes, its grid and block, its scalar
-arguments, whole-buffer copies, and the buffers sent to or received from other partitions by key.
+functions, made static by tgc-nvptx-static-transfers), calls of a device check's
+``tgc_device_check_<N>`` (tgc/lowering/runtime_errors.py: the record a kernel wrote, read and
+checked on the host) and a return (tgc-nvptx-check-host refuses anything else). This module reads
+that code into a JSON-able plan (format: tgc/runtime/launch_plan.py): the buffers each launch
+takes, its grid and block, its scalar arguments, whole-buffer copies, the buffers sent to or
+received from other partitions by key, and the device checks' records.
 A received tensor lands in an intermediate of its own. Intermediates share one workspace: two
 buffers whose lifetimes (first to last step using them) do not overlap may take the same bytes.
 """
@@ -21,6 +23,7 @@ from mlir import ir
 
 from tgc.dialect.attrs import buffer_dtype_name
 from tgc.dialect.ir_helpers import functions
+from tgc.lowering.runtime_errors import DEVICE_CHECK_PREFIX, device_checks
 from tgc.lowering.nvptx.out_params import OUT_PARAMS_ATTR
 from tgc.lowering.nvptx.static_transfers import callee_name, transfer_dtype, transfer_kind
 
@@ -39,10 +42,12 @@ def extract_plan(module: ir.Module) -> dict:
     globals_ = _globals(module)
     _check_bare_pointer_parameters(module)
     written = _written_parameters(module)
+    checks = device_checks(module.operation)
     plans = {}
     for function in functions(module):
         if OUT_PARAMS_ATTR in function.attributes:
-            plans[_symbol(function)] = _FunctionReader(function, globals_, written).read()
+            reader = _FunctionReader(function, globals_, written, checks)
+            plans[_symbol(function)] = reader.read()
     return {"kernels": kernel_names(module), "functions": plans}
 
 
@@ -113,8 +118,9 @@ class _Buffer:
 
 
 class _FunctionReader:
-    def __init__(self, function, globals_: dict, written_parameters: dict):
+    def __init__(self, function, globals_: dict, written_parameters: dict, checks=()):
         self.function = function
+        self.checks = checks  # the module's device checks, by id
         self.globals = globals_
         self.written_parameters = written_parameters
         self.written = set()  # argument indices some step may write
@@ -166,6 +172,8 @@ class _FunctionReader:
             self._send(op)
         elif transfer_kind(op) == "recv":
             self._recv(op)
+        elif name == "func.call" and callee_name(op).startswith(DEVICE_CHECK_PREFIX):
+            self._check(op)
         elif name == "func.call":
             raise PlanError(
                 f"@{self.name}: the launch plan cannot call @{callee_name(op)} on the host "
@@ -243,6 +251,21 @@ class _FunctionReader:
         self.buffers.append(_Buffer(**_describe(type_)))
         step = {"key": self._key_id(key, op), "target": self._use(op.results[0], op)}
         self.steps.append({"recv": {**step, **self._tensor(type_, op)}})
+
+    def _check(self, op) -> None:
+        """The record a check's kernel wrote: the host reads it here and raises when it failed."""
+        check_id, record = op.operands
+        number = self._key_id(check_id, op)
+        if not 0 <= number < len(self.checks):
+            raise PlanError(f"@{self.name}: device check {number} is not in the module's checks")
+        type_ = ir.MemRefType(record.type)
+        if not is_whole_buffer(type_) or _describe(type_) != {
+            "shape": [type_.shape[0]],
+            "dtype": "int64",
+        }:
+            raise PlanError(f"@{self.name}: a device check's record is {type_}, not int64s")
+        step = {"source": self._use(record, op), "count": type_.shape[0]}
+        self.steps.append({"check": {**step, **self.checks[number]}})
 
     def _transferred_type(self, type_: ir.Type, op) -> ir.MemRefType:
         memref = ir.MemRefType(type_)

@@ -93,12 +93,13 @@ BROADCAST_OPS = (
 # Data movement: host-level views where the layout allows (reshapes of whole buffers), copy
 # kernels otherwise; slices are subviews taken inside the kernels (tgc-nvptx-sink-views). The
 # embedding gradient's scatter-add is one thread's loop (tgc-nvptx-serial-kernels): naive.
-# ``gather`` is not here: an index out of range fails the run on the CPU (tgc/lowering/to_core/
-# gather.py), which a kernel cannot do, so placement keeps gathers on the CPU (TF's GPU kernel
-# writes zeros instead). Its gradient stays: its indices are those the forward gather checked.
+# ``gather`` checks its indices as TF's CPU kernel does (TF's GPU kernel writes zeros instead): the
+# check's kernel writes a record that the launch plan's "check" step reads, raising the CPU's error
+# (tgc/lowering/runtime_errors.py device_check). Its gradient's indices are those it checked.
 SHAPE_OPS = (
     "concat",
     "expand_dims",
+    "gather",
     "gather_grad",
     "identity",
     "one_hot",

@@ -8,10 +8,10 @@ of the gradient, not rows x indices.
 An index outside [0, rows) fails the run as TensorFlow's CPU kernel does ("indices[1,2] = 7 is not
 in [0, 5)", the first bad index in row-major order): a reduction over the indices finds its
 position, and a run-time check (tgc/lowering/runtime_errors.py) reports it before any row is read.
-Targets that cannot call the host do not run ``gather`` (placement keeps it on the CPU); where the
-check is absent (a function placed on such a device all the same), bad indices are still clamped
-for the read and masked to zeros, never read out of bounds. ``gather_grad`` masks them too: its
-indices are those its forward gather has checked.
+A GPU's kernels cannot call the host: there the check writes a record that the launch plan reads
+after the kernels (runtime_errors.device_check), and the run fails with the same error. Bad
+indices are clamped for the read and masked to zeros in any case, never read out of bounds.
+``gather_grad`` masks them too: its indices are those its forward gather has checked.
 """
 
 from __future__ import annotations
@@ -51,23 +51,30 @@ def _row_index(index: ir.Value, rows: ir.Value) -> tuple:
     return arith.select(inside, i, zero), inside
 
 
-def _first_bad_index(indices: ir.Value, rows: ir.Value) -> tuple:
-    """(flat position of the first index outside [0, rows), or the index count when none; the
-    count) by one reduction over the flattened indices."""
+def _first_bad_index(indices: ir.Value, rows: ir.Value, position_type=None) -> tuple:
+    """(flat position of the first index outside [0, rows), or the index count when none, as
+    ``position_type`` (index by default); the flat indices; the count) by one reduction over the
+    flattened indices."""
     flat, count = _flat_indices(indices)
-    index_type = ir.IndexType.get()
-    position_type = ir.RankedTensorType.get([], index_type)
-    init = linalg.fill(count, outs=[empty(position_type, {})])
+    position_type = position_type or ir.IndexType.get()
+    init = linalg.fill(
+        _as(position_type, count), outs=[empty(ir.RankedTensorType.get([], position_type), {})]
+    )
     maps = [identity_map(1), affine_map(1, [])]
 
     def body(index, first):
         _, inside = _row_index(index, rows)
-        here = linalg.IndexOp(0).result
+        here = _as(position_type, linalg.IndexOp(0).result)
         bad_here = arith.select(inside, first, here)
         return arith.minui(first, bad_here)
 
     found = generic([flat], [init], maps, [REDUCTION], body)[0]
     return tensor.ExtractOp(found, []).result, flat, count
+
+
+def _as(type_: ir.Type, index: ir.Value) -> ir.Value:
+    """An index value as ``type_`` (index or an integer type)."""
+    return index if index.type == type_ else arith.index_cast(type_, index)
 
 
 def _flat_indices(indices: ir.Value) -> tuple:
@@ -98,11 +105,37 @@ def _check_indices(op, indices: ir.Value, rows: ir.Value) -> None:
         scf.YieldOp([])
 
 
+def _check_indices_on_device(op, indices: ir.Value, rows: ir.Value) -> None:
+    """The same check in a GPU's kernels: they write a record of it (failed, position, index,
+    rows, the indices' rank and dims) that the launch plan reads (runtime_errors.device_check);
+    the position is an i64 (the plan's buffers hold no index type)."""
+    i64 = ir.IntegerType.get_signless(64)
+    position, flat, count = _first_bad_index(indices, rows, i64)
+    failed = arith.cmpi(arith.CmpIPredicate.ult, position, arith.index_cast(i64, count))
+    pick = scf.IfOp(failed, [i64], has_else=True)
+    with ir.InsertionPoint(pick.then_block):  # no element to read when none failed (maybe none)
+        bad = tensor.ExtractOp(flat, [arith.index_cast(ir.IndexType.get(), position)]).result
+        scf.YieldOp([bad if bad.type == i64 else arith.extsi(i64, bad)])
+    with ir.InsertionPoint(pick.else_block):
+        scf.YieldOp([arith.ConstantOp(i64, 0).result])
+    rank = len(shape_of(indices))
+    runtime_errors.device_check(
+        module_of(op.operation),
+        INDEX_OUT_OF_RANGE,
+        {"node": runtime_errors.node_description(ir.Location.current)},
+        failed,
+        [position, pick.results[0], rows, const_index(rank)]
+        + [dim(indices, j) for j in range(rank)],
+    )
+
+
 @lowers("gather")
 def _gather(op):
     params, indices = op.operands
     if can_report(op.operation):
         _check_indices(op, indices, dim(params, 0))
+    else:
+        _check_indices_on_device(op, indices, dim(params, 0))
     out_shape = shape_of(op.result_type)
     k = len(shape_of(indices))
     dynamic = {
