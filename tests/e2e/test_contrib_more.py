@@ -502,3 +502,66 @@ def test_batch_norm_regularizers_collections_and_nchw():
     want = (data - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-3) * 2.0
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(moving_mean, mean * (1 - 0.999), rtol=1e-4, atol=1e-7)
+
+
+def test_a3c_shared_network_trains_and_summarizes(tmp_path):
+    """dennybritz's A3C build_shared_network and its episode summaries: contrib conv2d (kernel 8
+    stride 4, then 4 and 2, 'SAME'), flatten, fully_connected, summarize_activation, a
+    hand-built tf.Summary for the reward and slim.get_variables to copy global to local."""
+    import tgc.contrib.slim as slim
+    from tgc.frontend.summary_proto import Summary
+
+    def shared(X):
+        conv1 = tf.contrib.layers.conv2d(X, 16, 8, 4, activation_fn=tf.nn.relu, scope="conv1")
+        conv2 = tf.contrib.layers.conv2d(conv1, 32, 4, 2, activation_fn=tf.nn.relu, scope="conv2")
+        fc1 = tf.contrib.layers.fully_connected(
+            inputs=tf.contrib.layers.flatten(conv2), num_outputs=8, scope="fc1"
+        )
+        for layer in (conv1, conv2, fc1):
+            tf.contrib.layers.summarize_activation(layer)
+        return conv1, conv2, fc1
+
+    with tf.Graph().as_default():
+        tf.set_random_seed(5)
+        states = tf.placeholder(tf.uint8, [None, 84, 84, 4], name="X")
+        X = tf.to_float(states) / 255.0
+        with tf.variable_scope("global"):
+            conv1, conv2, fc1 = shared(X)
+            logits = tf.contrib.layers.fully_connected(fc1, 3, activation_fn=None)
+        with tf.variable_scope("worker_1"):
+            shared(X)
+        assert conv1.shape.as_list() == [None, 21, 21, 16]
+        assert conv2.shape.as_list() == [None, 11, 11, 32]
+        global_vars = slim.get_variables("global", collection=tf.GraphKeys.TRAINABLE_VARIABLES)
+        local_vars = slim.get_variables("worker_1/", collection=tf.GraphKeys.TRAINABLE_VARIABLES)
+        assert len(global_vars) == 8 and len(local_vars) == 6
+        copy = [loc.assign(glob) for glob, loc in zip(global_vars, local_vars)]
+        actions = tf.placeholder(tf.int32, [None])
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=actions, logits=logits)
+        )
+        step = tf.contrib.framework.get_or_create_global_step()
+        train = tf.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
+        summaries = tf.summary.merge_all()
+        batch = np.random.RandomState(0).randint(0, 255, (4, 84, 84, 4)).astype(np.uint8)
+        feed = {states: batch, actions: [0, 1, 2, 1]}
+        writer = tf.summary.FileWriter(str(tmp_path))
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            first = s.run(loss, feed)
+            for _ in range(15):
+                s.run(train, feed)
+            assert s.run(loss, feed) < first
+            writer.add_summary(s.run(summaries, feed), tf.train.global_step(s, step))
+            episode = Summary()
+            episode.value.add(simple_value=3.0, tag="eval/total_reward")
+            writer.add_summary(episode, tf.train.global_step(s, step))
+            s.run(copy)
+            np.testing.assert_array_equal(*s.run([global_vars[0], local_vars[0]]))
+        writer.close()
+        tags = [s.op.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)]
+    # zeros and activation for the three relu layers of each copy, under the calls' name scope
+    assert len(tags) == 12 and tags[:2] == [
+        "global/global/conv1/Relu/zeros",
+        "global/global/conv1/Relu/activation",
+    ]
