@@ -178,6 +178,13 @@ def test_separable_conv2d_gradients_match_finite_differences():
     )
 
 
+def test_conv3d_gradients_match_finite_differences():
+    _check_gradients(
+        lambda x, f: conv_variants.conv3d(x, f, [1, 2, 1, 1, 1], "SAME"),
+        [(1, 3, 3, 2, 2), (2, 2, 1, 2, 2)],
+    )
+
+
 def test_causal_conv1d_layer_gradient_matches_finite_differences():
     def build(x):
         init = tf.constant_initializer(oracle.data(3, 2, 2, 3).astype(np.float64))
@@ -328,6 +335,18 @@ def test_max_pool_with_argmax_output_has_max_pools_gradient_and_argmax_none():
     y, argmax = conv_variants.max_pool_with_argmax(x, 2, 2, "VALID")
     assert argmax.dtype == tf.int64 and argmax.shape.as_list() == [None, 2, 3, 3]
     assert tf.gradients(tf.reduce_sum(tf.cast(argmax, tf.float32)), [x]) == [None]
+
+
+def test_conv3d_bad_inputs():
+    x = tf.zeros([2, 5, 6, 4, 2])
+    with pytest.raises(ValueError, match="Dimensions must be equal, but are 2 and 3"):
+        conv_variants.conv3d(x, tf.zeros([3, 3, 3, 3, 1]), [1, 1, 1, 1, 1], "SAME")
+    with pytest.raises(ValueError, match="'strides' must be 5 ints \\[1, d, h, w, 1\\]"):
+        conv_variants.conv3d(x, tf.zeros([3, 3, 3, 2, 1]), [1, 1, 1, 1], "SAME")
+    with pytest.raises(ValueError, match="data_format 'NCDHW' is not supported"):
+        conv_variants.conv3d(x, tf.zeros([3, 3, 3, 2, 1]), [1] * 5, "SAME", data_format="NCDHW")
+    with pytest.raises(ValueError, match="Inputs to Conv3D should have rank 5 \\(NDHWC\\)"):
+        tf.layers.conv3d(tf.zeros([2, 4, 4, 3]), 2, 3)
 
 
 def test_pool_refuses_dilation_and_three_dims():

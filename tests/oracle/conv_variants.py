@@ -237,6 +237,38 @@ def max_pool_with_argmax(t, nn):
     return _graph(t, build)
 
 
+def conv3d(t, nn):
+    def build():
+        x = t.placeholder(t.float32, [None, 5, 6, 4, 2])
+        f = t.constant(data(31, 3, 2, 3, 2, 3))
+        out = {}
+        for key, y in (
+            ("s1_same", nn.conv3d(x, f, [1, 1, 1, 1, 1], "SAME")),
+            ("s212_valid", nn.conv3d(x, f, [1, 2, 1, 2, 1], "VALID")),
+            ("s2_same", nn.conv3d(x, f, [1, 2, 2, 2, 1], "SAME")),
+            ("d2_same", nn.conv3d(x, f, [1, 1, 1, 1, 1], "SAME", dilations=[1, 2, 1, 2, 1])),
+        ):
+            for name, value in _with_gradients(t, y, {"x": x, "f": f}, 32).items():
+                out[f"{key}_{name}"] = value
+        out["layer"] = t.layers.conv3d(
+            x,
+            2,
+            (2, 3, 2),
+            strides=(1, 2, 1),
+            padding="same",
+            kernel_initializer=t.constant_initializer(data(33, 2, 3, 2, 2, 2)),
+            bias_initializer=t.constant_initializer(data(34, 2)),
+        )
+        return out, {x: data(30, 2, 5, 6, 4, 2)}
+
+    values = _graph(t, build)
+    g = t.Graph()
+    with g.as_default():
+        t.layers.Conv3D(4, 3)(t.placeholder(t.float32, [None, 5, 6, 4, 2]))
+        values["variables"] = [[v.name, v.shape.as_list()] for v in t.global_variables()]
+    return values
+
+
 PROGRAMS = {
     "conv1d": conv1d,
     "pool": pool,
@@ -245,6 +277,7 @@ PROGRAMS = {
     "depthwise": depthwise,
     "separable": separable,
     "max_pool_with_argmax": max_pool_with_argmax,
+    "conv3d": conv3d,
 }
 
 

@@ -1,5 +1,6 @@
 """The convolution variants TF1 programs build on conv2d: `tf.nn.conv1d`, `tf.nn.pool`,
-`tf.nn.atrous_conv2d`, `tf.nn.depthwise_conv2d` and `tf.nn.separable_conv2d` (NHWC / NWC only).
+`tf.nn.atrous_conv2d`, `tf.nn.depthwise_conv2d`, `tf.nn.separable_conv2d`,
+`tf.nn.max_pool_with_argmax` and `tf.nn.conv3d` (channels-last formats only).
 
 None of them is a registry op of its own; each is composed of ops the compiler already has on
 every target (conv2d with its strides and dilations, pooling, strided slices, multiplies), so their
@@ -13,7 +14,9 @@ gradients come from those ops' and no new op has to pass the conformance suite:
   input times that tap's [in, multiplier] weights: exactly the depthwise multiply-adds, on the
   elementwise ops every target has. A dense conv2d with a block-diagonal filter would give the same
   values but cost ``in`` times the multiply-adds, which MobileNet's 1024 channels cannot afford;
-- separable_conv2d is depthwise_conv2d then a 1x1 conv2d, as TensorFlow's.
+- separable_conv2d is depthwise_conv2d then a 1x1 conv2d, as TensorFlow's;
+- max_pool_with_argmax is max_pool plus a running argmax over the window's taps;
+- conv3d is one conv2d per depth tap, the depth folded into the batch.
 """
 
 from __future__ import annotations
@@ -371,6 +374,104 @@ def _check_pointwise(pointwise, depthwise, what):
         )
 
 
+# ---- conv3d ---------------------------------------------------------------------------------
+
+
+def conv3d(
+    input=None,  # noqa: A002 (TF's names)
+    filter=None,  # noqa: A002
+    strides=None,
+    padding=None,
+    data_format="NDHWC",
+    dilations=None,
+    name=None,
+    filters=None,
+):
+    """`tf.nn.conv3d`: ``input`` [N, D, H, W, in] convolved with ``filter`` [d, h, w, in, out].
+
+    One conv2d per depth tap k: the input's depth slices that tap k meets (a strided slice of the
+    zero-padded depth) folded into the batch, convolved with filter[k] over height and width;
+    the taps' results summed and the depth unfolded again. kd conv2d ops in all, each as large as
+    the whole output."""
+    what = "conv3d"
+    if filter is not None and filters is not None:
+        raise ValueError(f"{what}: pass the filter as 'filter' or 'filters', not both")
+    filter = filters if filter is None else filter  # noqa: A001
+    if input is None or filter is None:
+        raise ValueError(f"{what}: 'input' and 'filter' are required")
+    fmt = data_format.decode() if isinstance(data_format, bytes) else data_format
+    if fmt not in (None, "NDHWC"):
+        raise ValueError(
+            f"{what}: data_format {data_format!r} is not supported; tgc implements only 'NDHWC'"
+        )
+    step = _ndhwc_window(strides, "strides", what)
+    gap = _ndhwc_window([1] * 5 if dilations is None else dilations, "dilations", what)
+    padding = conv_ops._padding(padding, what)
+    with get_default_graph().name_scope(name or "Conv3D"):
+        x, f = convert_to_tensor(input), convert_to_tensor(filter)
+        kernel = _conv3d_kernel_shape(x, f, what)
+        return _conv3d(x, f, kernel, step, gap, padding, what)
+
+
+def _ndhwc_window(value, arg, what):
+    values = [int(v) for v in value] if value is not None else None
+    if values is None or len(values) != 5 or values[0] != 1 or values[4] != 1:
+        raise ValueError(
+            f"{what}: '{arg}' must be 5 ints [1, d, h, w, 1] (NDHWC) but got {value!r}"
+        )
+    if min(values) < 1:
+        raise ValueError(f"{what}: '{arg}' {values} must be positive")
+    return values[1:4]
+
+
+def _conv3d_kernel_shape(x, f, what):
+    _check_rank(x, 5, what, "input", "NDHWC")
+    _check_rank(f, 5, what, "filter", "[depth, height, width, in_channels, out_channels]")
+    kernel = f.shape.as_list() if f.shape.ndims is not None else None
+    if kernel is None or any(d is None for d in kernel):
+        raise ValueError(
+            f"{what}: the shape of filter '{f.name}' must be known when the graph is built but is "
+            f"{f.shape}"
+        )
+    sizes = x.shape.as_list() if x.shape.ndims is not None else [None] * 5
+    if any(d is None for d in sizes[1:]):
+        raise ValueError(
+            f"{what}: the depth, height, width and channels of input '{x.name}' must be known when "
+            f"the graph is built, but it has shape {x.shape}"
+        )
+    if sizes[4] != kernel[3]:
+        raise ValueError(
+            f"{what}: Dimensions must be equal, but are {sizes[4]} and {kernel[3]}: the input "
+            f"'{x.name}' {x.shape} has {sizes[4]} channels, the filter '{f.name}' {f.shape} "
+            f"takes {kernel[3]}"
+        )
+    return kernel
+
+
+def _conv3d(x, f, kernel, step, gap, padding, what):
+    kd, _, _, _, out_channels = kernel
+    _, depth, height, width, channels = x.shape.as_list()
+    out_d, front, back = _extent(depth, kd, step[0], gap[0], padding, what)
+    xp = pad_with_zeros(x, 1, front, back)
+    terms = []
+    for k in range(kd):
+        d0 = k * gap[0]
+        slices = xp[:, d0 : d0 + (out_d - 1) * step[0] + 1 : step[0]]
+        planes = array_ops.reshape(slices, [-1, height, width, channels])
+        terms.append(
+            conv_ops.conv2d(
+                planes,
+                f[k],
+                strides=[1, step[1], step[2], 1],
+                padding=padding,
+                dilations=[1, gap[1], gap[2], 1],
+            )
+        )
+    total = terms[0] if len(terms) == 1 else math_ops.add_n(terms)
+    out_h, out_w = total.shape[1].value, total.shape[2].value
+    return array_ops.reshape(total, [-1, out_d, out_h, out_w, out_channels])
+
+
 # ---- max_pool_with_argmax -------------------------------------------------------------------
 
 
@@ -468,4 +569,5 @@ __all__ = [
     "depthwise_conv2d",
     "separable_conv2d",
     "max_pool_with_argmax",
+    "conv3d",
 ]

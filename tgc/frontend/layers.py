@@ -1,4 +1,4 @@
-"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d, separable_conv2d, 1-D and 2-D
+"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d/3d, separable_conv2d, 1-D and 2-D
 pooling, dropout, flatten, batch norm).
 
 Built only from the frontend's own functions (math_ops, nn, conv_ops, conv_variants,
@@ -772,6 +772,100 @@ def average_pooling1d(
     return AveragePooling1D(
         pool_size, strides, padding=padding, data_format=data_format, name=name
     )(inputs)
+
+
+# ---- 3-D convolution -----------------------------------------------------------------------------
+
+
+def _triple(value, what, layer):
+    values = (
+        [int(value)] * 3
+        if isinstance(value, (numbers.Integral, Dimension))
+        else [int(v) for v in value]
+    )
+    if len(values) != 3:
+        raise ValueError(f"{layer}: {what} must be an int or a triple of ints but got {value!r}")
+    return values
+
+
+class Conv3D(Conv2D):
+    """3-D convolution over NDHWC inputs with a [kd, kh, kw, in, filters] kernel, plus bias and
+    activation."""
+
+    _default_name = "conv3d"
+    _rank, _layout = 5, "NDHWC"
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1, 1),
+        padding="valid",
+        data_format="channels_last",
+        dilation_rate=(1, 1, 1),
+        **kwargs,
+    ):
+        super().__init__(filters, 1, padding=padding, data_format=data_format, **kwargs)
+        self.kernel_size = _triple(kernel_size, "kernel_size", "Conv3D")
+        self.strides = _triple(strides, "strides", "Conv3D")
+        self.dilation_rate = _triple(dilation_rate, "dilation_rate", "Conv3D")
+
+    def call(self, inputs):
+        outputs = conv_variants.conv3d(
+            inputs,
+            self.kernel.value(),
+            strides=[1, *self.strides, 1],
+            padding=self.padding,
+            dilations=[1, *self.dilation_rate, 1],
+        )
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def conv3d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=(1, 1, 1),
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=(1, 1, 1),
+    activation=None,
+    use_bias=True,
+    kernel_initializer=None,
+    bias_initializer=zeros_initializer(),
+    kernel_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    kernel_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """Functional `tf.layers.conv3d`."""
+    layer = Conv3D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        activation=activation,
+        use_bias=use_bias,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_regularizer=kernel_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        kernel_constraint=kernel_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)
 
 
 # ---- separable convolution -----------------------------------------------------------------------
