@@ -61,6 +61,8 @@ def assert_close_nested(got, want, path=""):
         "batch_norm_rank3",
         "conv2d_same_stride2",
         "conv2d_valid_rate2",
+        "conv2d_transpose_stride2",
+        "layer_norm",
         "pools",
         "sequence_loss",
     ],
@@ -565,3 +567,35 @@ def test_a3c_shared_network_trains_and_summarizes(tmp_path):
         "global/global/conv1/Relu/zeros",
         "global/global/conv1/Relu/activation",
     ]
+
+
+def test_conv2d_transpose_layer_norm_softmax_one_hot_names_and_values():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 3, 3, 4])
+        up = tf.contrib.layers.conv2d_transpose(x, 2, 3, stride=2)
+        normed = tf.contrib.layers.layer_norm(tf.contrib.layers.flatten(up))
+        probs = tf.contrib.layers.softmax(tf.reshape(normed, [-1, 3, 24]))
+        one_hot = tf.contrib.layers.one_hot_encoding(tf.constant([2, 0]), 3)
+        assert [v.op.name for v in tf.global_variables()] == [
+            "Conv2d_transpose/weights",
+            "Conv2d_transpose/biases",
+            "LayerNorm/beta",
+            "LayerNorm/gamma",
+        ]
+        assert len(tf.get_collection(tf.GraphKeys.MODEL_VARIABLES)) == 4
+        assert up.shape.as_list() == [None, 6, 6, 2]
+        assert one_hot.op.name.startswith("OneHotEncoding/")
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            n, p, h = s.run([normed, probs, one_hot], {x: oracle.data(19, 2, 3, 3, 4)})
+        np.testing.assert_allclose(n.mean(1), 0.0, atol=1e-5)
+        np.testing.assert_allclose(n.std(1), 1.0, rtol=1e-3)
+        np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-5)
+        np.testing.assert_array_equal(h, [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+        assert h.dtype == np.float32
+        with pytest.raises(ValueError, match="begin_params_axis .* must be < rank"):
+            tf.contrib.layers.layer_norm(tf.zeros([2, 3]), begin_norm_axis=2)
+        with pytest.raises(ValueError, match="is not fully defined"):
+            tf.contrib.layers.layer_norm(tf.placeholder(tf.float32, [2, None]))
+        with pytest.raises(ValueError, match="softmax: rank of .* must be at least 2"):
+            tf.contrib.layers.softmax(tf.zeros([3]))

@@ -12,8 +12,10 @@ tensorflow/contrib/layers/python/layers/layers.py):
   (rank 2 reshaped to [N, 1, 1, C]) and ``assign_moving_average(var, batch_stat, decay,
   zero_debias=False)`` of the mean and the kernel's (Bessel-corrected) batch variance; of other
   ranks: ``nn.moments`` and the biased variance (the non-fused layer);
-- ``contrib.layers.conv2d``: ``compat.v1.layers.conv2d`` (contrib's conv2d is that layer with
-  its variables renamed), ``max_pool2d``/``avg_pool2d``: ``nn.max_pool2d``/``nn.avg_pool2d``;
+- ``contrib.layers.conv2d`` and ``conv2d_transpose``: ``compat.v1.layers.conv2d`` and
+  ``conv2d_transpose`` (contrib's are those layers with their variables renamed),
+  ``max_pool2d``/``avg_pool2d``: ``nn.max_pool2d``/``nn.avg_pool2d``;
+- ``contrib.layers.layer_norm``: ``nn.moments`` and ``nn.batch_normalization`` (epsilon 1e-12);
 - ``contrib.seq2seq.sequence_loss``: TF 1.15's formula written out with
   ``nn.sparse_softmax_cross_entropy_with_logits`` (tensorflow/contrib/seq2seq/python/ops/loss.py).
 
@@ -189,6 +191,66 @@ def pools(t):
             return [r(v) for v in s.run(outs)]
 
 
+def conv2d_transpose_stride2(t):
+    g = t.Graph()
+    with g.as_default():
+        x = t.constant(data(13, 2, 3, 3, 4))
+        kernel = t.constant_initializer(data(14, 3, 3, 5, 4))
+        bias = t.constant_initializer(data(15, 5))
+        if is_tgc(t):
+            y = t.contrib.layers.conv2d_transpose(
+                x, 5, [3, 3], stride=2, weights_initializer=kernel, biases_initializer=bias
+            )
+        else:
+            y = t.layers.conv2d_transpose(
+                x,
+                5,
+                3,
+                strides=2,
+                padding="same",
+                kernel_initializer=kernel,
+                bias_initializer=bias,
+                activation=t.nn.relu,
+            )
+        (gx,) = t.gradients(t.reduce_sum(y * t.constant(data(16, *y.shape.as_list()))), [x])
+        with t.Session() as s:
+            s.run(t.global_variables_initializer())
+            out, grad = s.run([y, gx])
+    return {"y": r(out), "dx": r(grad), "shape": y.shape.as_list()}
+
+
+def layer_norm(t):
+    """TF 1.15's contrib layer_norm: nn.moments over begin_norm_axis.., batch_normalization with
+    epsilon 1e-12, beta and gamma of shape inputs.shape[begin_params_axis:]."""
+    res = {}
+    for key, shape, norm_axis, params_axis in (
+        ("default", (3, 4, 5), 1, -1),
+        ("last_axis", (2, 3, 4), -1, -1),
+        ("params_from_1", (2, 3, 4), 1, 1),
+    ):
+        g = t.Graph()
+        with g.as_default():
+            x = t.constant(data(17, *shape) * 2.0 + 0.5)
+            if is_tgc(t):
+                y = t.contrib.layers.layer_norm(
+                    x, begin_norm_axis=norm_axis, begin_params_axis=params_axis
+                )
+                beta, gamma = t.contrib.framework.get_variables()
+            else:
+                params = list(shape[params_axis:])
+                beta = t.Variable(np.zeros(params, np.float32))
+                gamma = t.Variable(np.ones(params, np.float32))
+                axes = list(range(norm_axis % len(shape), len(shape)))
+                mean, var = t.nn.moments(x, axes, keep_dims=True)
+                y = t.nn.batch_normalization(x, mean, var, beta, gamma, 1e-12)
+            w = t.constant(data(18, *shape))
+            grads = t.gradients(t.reduce_sum(y * w), [x, beta, gamma])
+            with t.Session() as s:
+                s.run(t.global_variables_initializer())
+                res[key] = [r(v) for v in s.run([y] + grads)]
+    return res
+
+
 # ---- sequence_loss -------------------------------------------------------------------------------
 
 
@@ -273,6 +335,8 @@ PROGRAMS = {
         "batch_norm_rank3",
         "conv2d_same_stride2",
         "conv2d_valid_rate2",
+        "conv2d_transpose_stride2",
+        "layer_norm",
         "pools",
         "sequence_loss",
     )

@@ -376,6 +376,75 @@ convolution2d = conv2d
 convolution = conv2d
 
 
+class _ConvTranspose(_ContribLayer, core_layers.Conv2DTranspose):
+    """Conv2DTranspose whose variables are weights and biases, then normalizer and activation."""
+
+    _default_name = "Conv2d_transpose"
+
+    def __init__(
+        self,
+        num_outputs,
+        activation_fn,
+        normalizer_fn,
+        normalizer_params,
+        variables_collections,
+        **kwargs,
+    ):
+        super().__init__(num_outputs, activation=None, **kwargs)
+        self._contrib_setup(activation_fn, normalizer_fn, normalizer_params, variables_collections)
+
+
+@add_arg_scope
+def conv2d_transpose(
+    inputs,
+    num_outputs,
+    kernel_size,
+    stride=1,
+    padding="SAME",
+    data_format="NHWC",
+    activation_fn=nn.relu,
+    normalizer_fn=None,
+    normalizer_params=None,
+    weights_initializer=None,
+    weights_regularizer=None,
+    biases_initializer=zeros_initializer(),
+    biases_regularizer=None,
+    reuse=None,
+    variables_collections=None,
+    outputs_collections=None,
+    trainable=True,
+    scope=None,
+):
+    """`tf.contrib.layers.conv2d_transpose`: the transpose of conv2d over NHWC inputs (variables
+    ``Conv2d_transpose/weights``, [kh, kw, num_outputs, in], and ``.../biases``); the output is
+    ``stride`` times larger ('SAME')."""
+    _channels_last(data_format, "conv2d_transpose")
+    layer = _ConvTranspose(
+        num_outputs,
+        activation_fn,
+        normalizer_fn,
+        normalizer_params,
+        variables_collections,
+        kernel_size=kernel_size,
+        strides=stride,
+        padding=padding,
+        use_bias=normalizer_fn is None and biases_initializer is not None,
+        kernel_initializer=weights_initializer or xavier_initializer(),
+        bias_initializer=biases_initializer,
+        kernel_regularizer=weights_regularizer,
+        bias_regularizer=biases_regularizer,
+        trainable=trainable,
+        name=scope,
+        _reuse=reuse,
+    )
+    outputs = layer(inputs)
+    _collect(outputs_collections, outputs)
+    return outputs
+
+
+convolution2d_transpose = conv2d_transpose
+
+
 def _pool(pool, default_scope, inputs, kernel_size, stride, padding, data_format, scope):
     _channels_last(data_format, default_scope)
     inputs = convert_to_tensor(inputs)
@@ -693,6 +762,94 @@ def _route_updates(outputs, updates, updates_collections):
     return outputs
 
 
+# ---- layer_norm, softmax, one_hot_encoding ------------------------------------------------------
+
+
+@add_arg_scope
+def layer_norm(
+    inputs,
+    center=True,
+    scale=True,
+    activation_fn=None,
+    reuse=None,
+    variables_collections=None,
+    outputs_collections=None,
+    trainable=True,
+    begin_norm_axis=1,
+    begin_params_axis=-1,
+    scope=None,
+):
+    """`tf.contrib.layers.layer_norm`: each example normalized over the axes from
+    begin_norm_axis on (mean and variance of its own values, epsilon 1e-12), then
+    ``* LayerNorm/gamma + LayerNorm/beta``, of shape ``inputs.shape[begin_params_axis:]``."""
+    inputs = convert_to_tensor(inputs)
+    rank = inputs.shape.ndims
+    if rank is None:
+        raise ValueError(f"Inputs {inputs.name} has undefined rank.")
+    if begin_norm_axis < 0:
+        begin_norm_axis += rank
+    if begin_params_axis >= rank or begin_norm_axis >= rank:
+        raise ValueError(
+            f"begin_params_axis ({begin_params_axis}) and begin_norm_axis ({begin_norm_axis}) "
+            f"must be < rank(inputs) ({rank})"
+        )
+    params_shape = inputs.shape[begin_params_axis:]
+    if not params_shape.is_fully_defined():
+        raise ValueError(
+            f"Inputs {inputs.name}: shape(inputs)[{begin_params_axis}:] is not fully defined: "
+            f"{inputs.shape}"
+        )
+    with variable_scope(scope, default_name="LayerNorm", reuse=reuse):
+        params = {}
+        for name, wanted, init in (
+            ("beta", center, zeros_initializer()),
+            ("gamma", scale, ones_initializer()),
+        ):
+            if wanted:
+                params[name] = get_variable(
+                    name,
+                    shape=params_shape.as_list(),
+                    dtype=inputs.dtype,
+                    initializer=init,
+                    trainable=trainable,
+                    collections=[GLOBAL_VARIABLES, MODEL_VARIABLES]
+                    + _collections_for(variables_collections, name),
+                ).value()
+        mean, variance = nn.moments(inputs, list(range(begin_norm_axis, rank)), keep_dims=True)
+        epsilon = 1e-3 if inputs.dtype.name == "float16" else 1e-12
+        outputs = nn.batch_normalization(
+            inputs, mean, variance, params.get("beta"), params.get("gamma"), epsilon
+        )
+        if activation_fn is not None:
+            outputs = activation_fn(outputs)
+    _collect(outputs_collections, outputs)
+    return outputs
+
+
+def softmax(logits, scope=None):
+    """Softmax over the last dimension of a tensor of rank 2 or more (`contrib.layers.softmax`)."""
+    logits = convert_to_tensor(logits)
+    if logits.shape.ndims is None or logits.shape.ndims < 2:
+        raise ValueError(f"softmax: rank of '{logits.name}' must be at least 2: {logits.shape}")
+    if logits.shape[-1].value is None:
+        raise ValueError(f"softmax: the last dimension of '{logits.name}' must be known")
+    with variable_scope(scope, default_name="softmax"):
+        return nn.softmax(logits)
+
+
+@add_arg_scope
+def one_hot_encoding(
+    labels, num_classes, on_value=1.0, off_value=0.0, outputs_collections=None, scope=None
+):
+    """float32 one-hot rows of ``num_classes`` for integer labels."""
+    with get_default_graph().name_scope(scope or "OneHotEncoding"):
+        outputs = array_ops.one_hot(
+            convert_to_tensor(labels), num_classes, on_value=on_value, off_value=off_value
+        )
+    _collect(outputs_collections, outputs)
+    return outputs
+
+
 # ---- summaries and composition -------------------------------------------------------------------
 
 
@@ -783,6 +940,11 @@ _LAYER_NAMES = (
     "conv2d",
     "convolution2d",
     "convolution",
+    "conv2d_transpose",
+    "convolution2d_transpose",
+    "layer_norm",
+    "softmax",
+    "one_hot_encoding",
     "max_pool2d",
     "avg_pool2d",
     "dropout",
