@@ -599,3 +599,29 @@ def test_conv2d_transpose_layer_norm_softmax_one_hot_names_and_values():
             tf.contrib.layers.layer_norm(tf.placeholder(tf.float32, [2, None]))
         with pytest.raises(ValueError, match="softmax: rank of .* must be at least 2"):
             tf.contrib.layers.softmax(tf.zeros([3]))
+
+
+def test_slim_variable_and_model_variable():
+    import tgc.contrib.slim as slim
+
+    with tf.Graph().as_default():
+        with slim.arg_scope([slim.model_variable], regularizer=slim.l2_regularizer(0.1)):
+            with tf.variable_scope("net"):
+                w = slim.model_variable(
+                    "w", shape=[2, 3], initializer=tf.constant_initializer(2.0), device="/cpu:0"
+                )
+            with tf.variable_scope("net", reuse=True):
+                again = slim.model_variable("w", shape=[2, 3])
+        v = slim.variable("v", shape=[4], initializer=tf.zeros_initializer(), collections=["c"])
+        loc = slim.local_variable([1.0, 2.0], name="counts")
+        assert again is w and w.op.name == "net/w" and w.op.device.endswith("CPU:0")
+        assert tf.get_collection(tf.GraphKeys.MODEL_VARIABLES) == [w]
+        assert tf.get_collection("c") == [v] and v not in tf.global_variables()
+        assert tf.local_variables() == [loc] and loc not in tf.trainable_variables()
+        (loss,) = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)  # once, not on reuse
+        assert loss.op.name.startswith("net/w/Regularizer/")
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            np.testing.assert_allclose(s.run(loss), 0.1 * 6 * 4.0 / 2)
+        with pytest.raises(ValueError, match="variable: partitioner is not supported by tgc"):
+            slim.variable("p", shape=[4], partitioner=lambda *a: [2])

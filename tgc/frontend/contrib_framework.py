@@ -17,11 +17,14 @@ from tgc.frontend.variables import (
     GLOBAL_VARIABLES,
     LOCAL_VARIABLES,
     TRAINABLE_VARIABLES,
+    Variable,
     VariableScope,
+    get_variable,
 )
 from tgc.graph.graph import get_default_graph
 
 MODEL_VARIABLES = "model_variables"
+REGULARIZATION_LOSSES = "regularization_losses"
 
 # ---- arg_scope -----------------------------------------------------------------------------------
 
@@ -160,6 +163,98 @@ def get_variables_to_restore(include=None, exclude=None):
         chosen = [v for scope in include for v in get_variables(scope)]
     excluded = {id(v) for scope in exclude or [] for v in get_variables(scope)}
     return [v for v in chosen if id(v) not in excluded]
+
+
+# ---- creating variables --------------------------------------------------------------------------
+
+
+@add_arg_scope
+def variable(
+    name,
+    shape=None,
+    dtype=None,
+    initializer=None,
+    regularizer=None,
+    trainable=True,
+    collections=None,
+    caching_device=None,
+    device=None,
+    partitioner=None,
+    custom_getter=None,
+    use_resource=None,
+    **_distribution,
+):
+    """get_variable in the current variable scope, on ``device`` when given, in ``collections``
+    (the global variables by default); a newly made variable's ``regularizer(var)`` is recorded
+    as a regularization loss (`slim.variable`)."""
+    for option, value in (("partitioner", partitioner), ("custom_getter", custom_getter)):
+        if value is not None:
+            raise ValueError(f"variable: {option} is not supported by tgc")
+    collections = list(
+        dict.fromkeys(collections if collections is not None else [GLOBAL_VARIABLES])
+    )
+    graph = get_default_graph()
+    count_before = len(graph._variable_store)  # to tell a new variable from a reused one
+    with graph.device(device) if device else contextlib.nullcontext():
+        var = get_variable(
+            name,
+            shape=shape,
+            dtype=dtype,
+            initializer=initializer,
+            trainable=trainable,
+            collections=collections,
+        )
+    if regularizer is not None and len(graph._variable_store) > count_before:
+        with graph.name_scope(f"{var.op.name}/Regularizer/"):
+            loss = regularizer(var.value())
+        if loss is not None:
+            graph.add_to_collection(REGULARIZATION_LOSSES, loss)
+    return var
+
+
+@add_arg_scope
+def model_variable(
+    name,
+    shape=None,
+    dtype="float32",
+    initializer=None,
+    regularizer=None,
+    trainable=True,
+    collections=None,
+    caching_device=None,
+    device=None,
+    partitioner=None,
+    custom_getter=None,
+    use_resource=None,
+    **_distribution,
+):
+    """variable() also in the model variables (`slim.model_variable`)."""
+    return variable(
+        name,
+        shape=shape,
+        dtype=dtype,
+        initializer=initializer,
+        regularizer=regularizer,
+        trainable=trainable,
+        collections=list(collections or []) + [GLOBAL_VARIABLES, MODEL_VARIABLES],
+        device=device,
+        partitioner=partitioner,
+        custom_getter=custom_getter,
+    )
+
+
+def local_variable(initial_value, validate_shape=True, name=None, use_resource=None):
+    """A non-trainable Variable in the local variables only."""
+    return Variable(
+        initial_value, trainable=False, collections=[LOCAL_VARIABLES], name=name or "Variable"
+    )
+
+
+def global_variable(initial_value, validate_shape=True, name=None, use_resource=None):
+    """A non-trainable Variable in the global variables."""
+    return Variable(
+        initial_value, trainable=False, collections=[GLOBAL_VARIABLES], name=name or "Variable"
+    )
 
 
 # ---- the global step -----------------------------------------------------------------------------
