@@ -349,6 +349,19 @@ def test_conv3d_bad_inputs():
         tf.layers.conv3d(tf.zeros([2, 4, 4, 3]), 2, 3)
 
 
+def test_convolution_refuses_strides_with_dilation_as_tensorflow():
+    expected = "`strides > 1` not supported in conjunction with `dilation_rate > 1`"
+    assert expected in TF_VALUES["errors"]["convolution_stride_and_rate"]
+    message = _tgc_error(
+        lambda: conv_variants.convolution(
+            tf.zeros([1, 9, 9, 2]), tf.zeros([3, 3, 2, 2]), "SAME", strides=[2, 2], dilation_rate=2
+        )
+    )
+    assert expected in message
+    with pytest.raises(ValueError, match="must have rank 3, 4 or 5"):
+        conv_variants.convolution(tf.zeros([1, 9, 2]), tf.zeros([3, 2]), "SAME")
+
+
 def test_pool_refuses_dilation_and_three_dims():
     x = tf.zeros([2, 8, 3])
     with pytest.raises(ValueError, match="dilation_rate \\[2\\] is not supported"):

@@ -269,6 +269,37 @@ def conv3d(t, nn):
     return values
 
 
+def convolution(t, nn):
+    def build():
+        x1 = t.placeholder(t.float32, [None, 9, 3])
+        x2 = t.placeholder(t.float32, [None, 7, 8, 3])
+        x3 = t.constant(data(37, 2, 4, 5, 4, 2))
+        out = {
+            "n1_s2_same": nn.convolution(x1, t.constant(data(38, 3, 3, 2)), "SAME", strides=[2]),
+            "n1_d2_valid": nn.convolution(
+                x1, t.constant(data(38, 3, 3, 2)), "VALID", dilation_rate=[2]
+            ),
+            "n2_s21_same": nn.convolution(
+                x2, t.constant(data(39, 3, 2, 3, 4)), "SAME", strides=[2, 1]
+            ),
+            "n2_d12_valid": nn.convolution(
+                x2, t.constant(data(39, 3, 2, 3, 4)), "VALID", dilation_rate=[1, 2]
+            ),
+            "n3_d2_same": nn.convolution(
+                x3, t.constant(data(40, 2, 2, 2, 2, 3)), "SAME", dilation_rate=[2, 1, 2]
+            ),
+            "native_s2_same": nn.depthwise_conv2d_native(
+                x2, t.constant(data(41, 3, 3, 3, 2)), [1, 2, 2, 1], "SAME"
+            ),
+            "native_d2_valid": nn.depthwise_conv2d_native(
+                x2, t.constant(data(41, 3, 3, 3, 2)), [1, 1, 1, 1], "VALID", dilations=[1, 2, 2, 1]
+            ),
+        }
+        return out, {x1: data(35, 2, 9, 3), x2: data(36, 2, 7, 8, 3)}
+
+    return _graph(t, build)
+
+
 PROGRAMS = {
     "conv1d": conv1d,
     "pool": pool,
@@ -278,6 +309,7 @@ PROGRAMS = {
     "separable": separable,
     "max_pool_with_argmax": max_pool_with_argmax,
     "conv3d": conv3d,
+    "convolution": convolution,
 }
 
 
@@ -308,6 +340,13 @@ def errors(t, nn):
             t.zeros([1, 1, 5, 4]),
             [1, 1, 1, 1],
             "SAME",
+        ),
+        "convolution_stride_and_rate": lambda: nn.convolution(
+            t.zeros([1, 9, 9, 2]),
+            t.zeros([3, 3, 2, 2]),
+            "SAME",
+            strides=[2, 2],
+            dilation_rate=[2, 2],
         ),
         "atrous_rate": lambda: nn.atrous_conv2d(
             t.zeros([2, 7, 7, 3]), t.zeros([3, 3, 3, 2]), 0, "SAME"

@@ -1,6 +1,7 @@
 """The convolution variants TF1 programs build on conv2d: `tf.nn.conv1d`, `tf.nn.pool`,
 `tf.nn.atrous_conv2d`, `tf.nn.depthwise_conv2d`, `tf.nn.separable_conv2d`,
-`tf.nn.max_pool_with_argmax` and `tf.nn.conv3d` (channels-last formats only).
+`tf.nn.max_pool_with_argmax`, `tf.nn.conv3d`, `tf.nn.convolution` and
+`tf.nn.depthwise_conv2d_native` (channels-last formats only).
 
 None of them is a registry op of its own; each is composed of ops the compiler already has on
 every target (conv2d with its strides and dilations, pooling, strided slices, multiplies), so their
@@ -472,6 +473,99 @@ def _conv3d(x, f, kernel, step, gap, padding, what):
     return array_ops.reshape(total, [-1, out_d, out_h, out_w, out_channels])
 
 
+# ---- convolution, depthwise_conv2d_native ---------------------------------------------------
+
+
+def convolution(
+    input=None,  # noqa: A002 (TF's names)
+    filter=None,  # noqa: A002
+    padding=None,
+    strides=None,
+    dilation_rate=None,
+    name=None,
+    data_format=None,
+    filters=None,
+    dilations=None,
+):
+    """`tf.nn.convolution`: conv1d, conv2d or conv3d by the filter's rank (3, 4 or 5), with
+    ``strides`` and ``dilation_rate`` one int per spatial dim (not both above 1, as TF's)."""
+    what = "convolution"
+    if filter is not None and filters is not None:
+        raise ValueError(f"{what}: pass the filter as 'filter' or 'filters', not both")
+    filter = convert_to_tensor(filters if filter is None else filter)  # noqa: A001
+    rank = filter.shape.ndims
+    if rank not in (3, 4, 5):
+        raise ValueError(
+            f"{what}: the filter '{filter.name}' must have rank 3, 4 or 5 (1, 2 or 3 spatial "
+            f"dims) but has shape {filter.shape}"
+        )
+    spatial = rank - 2
+    step = _per_dim(strides, spatial, "strides", what)
+    rate = dilation_rate if dilation_rate is not None else dilations
+    rate = _per_dim(rate, spatial, "dilation_rate", what)
+    if max(step) > 1 and max(rate) > 1:
+        raise ValueError(
+            f"{what}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            f"Received: strides={step} and dilation_rate={rate}"
+        )
+    if spatial == 1:
+        _check_nwc(data_format, what)
+        return conv1d(input, filter, step[0], padding, dilations=rate[0], name=name)
+    if spatial == 2:
+        return conv_ops.conv2d(
+            input,
+            filter,
+            strides=[1, *step, 1],
+            padding=padding,
+            dilations=[1, *rate, 1],
+            data_format=data_format or "NHWC",
+            name=name,
+        )
+    return conv3d(
+        input,
+        filter,
+        [1, *step, 1],
+        padding,
+        data_format=data_format or "NDHWC",
+        dilations=[1, *rate, 1],
+        name=name,
+    )
+
+
+def _per_dim(value, spatial, arg, what):
+    if value is None:
+        return [1] * spatial
+    values = [int(value)] * spatial if isinstance(value, int) else [int(v) for v in value]
+    if len(values) != spatial or min(values) < 1:
+        raise ValueError(
+            f"{what}: '{arg}' must be {spatial} positive ints (one per spatial dim) but got "
+            f"{value!r}"
+        )
+    return values
+
+
+def depthwise_conv2d_native(
+    input=None,  # noqa: A002 (TF's names)
+    filter=None,  # noqa: A002
+    strides=None,
+    padding=None,
+    data_format="NHWC",
+    dilations=None,
+    name=None,
+):
+    """`tf.nn.depthwise_conv2d_native`: depthwise_conv2d with NHWC ``dilations``."""
+    gap = None if dilations is None else conv_ops._nhwc_window(dilations, "dilations", "depthwise")
+    return depthwise_conv2d(
+        input,
+        filter,
+        strides,
+        padding,
+        rate=None if gap is None else gap[1:3],
+        name=name,
+        data_format=data_format,
+    )
+
+
 # ---- max_pool_with_argmax -------------------------------------------------------------------
 
 
@@ -570,4 +664,6 @@ __all__ = [
     "separable_conv2d",
     "max_pool_with_argmax",
     "conv3d",
+    "convolution",
+    "depthwise_conv2d_native",
 ]
