@@ -246,7 +246,6 @@ except ImportError as _missing:
         )
 from tgc.frontend.tensor_array import TensorArray  # noqa: E402,F401
 from tgc.frontend import conv_variants as _conv_variants  # noqa: E402
-from tgc.frontend import math_ops_more as _math_ops_more  # noqa: E402
 
 for _name in (
     "conv1d",
@@ -256,8 +255,28 @@ for _name in (
     "separable_conv2d",
 ):
     setattr(nn, _name, getattr(_conv_variants, _name))
-for _name in ("top_k", "in_top_k"):
-    setattr(nn, _name, getattr(_math_ops_more, _name))
+from tgc.frontend import nn_more as _nn_more  # noqa: E402
+from tgc.frontend import math_ops_composed as _math_ops_composed  # noqa: E402
+from tgc.frontend import misc_ops as _misc_ops  # noqa: E402
+from tgc.frontend import segment_ops as _segment_ops  # noqa: E402
+
+for _name in ("max_pool_with_argmax", "conv3d"):
+    setattr(nn, _name, getattr(_conv_variants, _name))
+for _name in _nn_more.__all__:
+    setattr(nn, _name, getattr(_nn_more, _name))
+for _name in ("sufficient_statistics", "normalize_moments", "weighted_moments", "zero_fraction"):
+    setattr(nn, _name, getattr(_misc_ops, _name))
+# tf.X and tf.math.X from modules that build on math_ops (which cannot import them: a cycle).
+for _module, _names in (
+    (_math_ops_composed, ("norm", "cross", "einsum")),
+    (_segment_ops, _segment_ops.__all__),
+    (_misc_ops, ("logical_xor", "scalar_mul", "random_shuffle", "matrix_diag", "matrix_diag_part")),
+):
+    for _name in _names:
+        globals()[_name] = getattr(_module, _name)
+        setattr(math, _name, getattr(_module, _name))
+shape_n = _misc_ops.shape_n
+random.shuffle = _misc_ops.random_shuffle
 
 nn.conv2d_transpose = _conv2d_transpose
 for _name in (
