@@ -34,7 +34,15 @@ TF_VALUES = json.loads((Path(__file__).with_name("conv_variants_tf_values.json")
 # tf.nn with this module's functions first: the lead wires them into tf.nn (requests.md), and
 # the test runs the module's own until then.
 NN = types.SimpleNamespace(**{name: getattr(conv_variants, name) for name in conv_variants.__all__})
-WIRED = ["conv1d", "pool", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d"]
+WIRED = [
+    "conv1d",
+    "pool",
+    "atrous_conv2d",
+    "depthwise_conv2d",
+    "separable_conv2d",
+    "max_pool_with_argmax",
+    "conv3d",
+]
 
 
 def _assert_close(got, expected, path):
