@@ -40,6 +40,9 @@ TF_CHECK_NUMERICS_MESSAGE = (  # TF prints the message as bytes: b'x is bad'
     "Tensor had Inf values"
 )
 
+TF_FED_DY_NODE = "gradients/Sin_grad/mul"
+TF_FED_DY_MESSAGE = "Incompatible shapes: [3] vs. [4]"
+
 FULL_TRACE = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
 
 
@@ -111,6 +114,27 @@ def test_an_error_in_a_backward_op_names_it_and_the_gradients_line():
     assert node in message, message
 
 
+def test_a_fed_gradient_of_another_shape_fails_in_a_backward_op():
+    """A grad_ys of 4 elements for a y of 3 fails where the gradient reaches x's shape. TF fails
+    one op later, in sin's gradient (its multiply's gradient does not test the shape: for
+    y = x * 2 TF returns a gradient of 4 elements for x of 3); tgc's unbroadcast_like tests it,
+    as the dims it proves equal afterwards (tgc-shape-equality) need."""
+    x, dy, g = oracle.sin_gradient_fed_dy(tf)
+    line = _line_of("(g,) = t.gradients(", oracle.sin_gradient_fed_dy)
+    with tf.Session() as sess:
+        ones = np.ones(3, np.float32)
+        np.testing.assert_allclose(sess.run(g, {x: ones, dy: ones}), 2 * np.cos(ones), rtol=1e-6)
+        with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+            sess.run(g, {x: ones, dy: np.ones(4, np.float32)})
+    message = str(caught.value)
+    # TF's message, its shapes in the order of its failing op's operands (cos(x) times dy).
+    assert message.startswith("Incompatible shapes: [4] vs. [3]"), message
+    shapes = re.compile(r"\[\d+\]")
+    assert sorted(shapes.findall(TF_FED_DY_MESSAGE)) == sorted(shapes.findall(message)[:2])
+    assert TF_FED_DY_NODE == "gradients/Sin_grad/mul"  # one op after tgc's
+    assert f"[[node gradients/mul_grad/UnbroadcastLike (defined at {_ORACLE}:{line}) ]]" in message
+
+
 def _line_of(text: str, function) -> int:
     lines, first = inspect.getsourcelines(function)
     return first + next(i for i, source in enumerate(lines) if text in source)
@@ -135,11 +159,21 @@ def test_a_loop_gradient_counts_the_forward_body_ops_once_per_iteration():
     # Mul; tgc's body ops are while/body/...).
     assert executions["gradients/while/body/mul_grad/Mul"] == 5
     assert executions["gradients/while/body/mul_1_grad/Mul"] == 5
-    # The gradient's reruns of the body, named apart: the trip count's loop and the loop that
-    # records each iteration's state run the whole body; each backward step recomputes it at v[k].
-    for rerun in ("count", "record", "recompute"):
-        assert executions[f"gradients/while_grad/{rerun}/while/body/mul"] == 5, rerun
+    # The gradient's reruns of the body, named apart. The loop recording each iteration's state
+    # reruns the whole body; the trip count's loop only what the condition reads (i's add, not
+    # the multiplies: tgc-dce removes them); the backward step recomputes nothing here (the
+    # multiplies' gradients read v[k], a recorded state, only).
+    assert executions["gradients/while_grad/record/while/body/mul"] == 5
+    assert executions["gradients/while_grad/record/while/body/mul_1"] == 5
+    assert executions["gradients/while_grad/count/while/body/add"] == 5
     assert executions["gradients/while_grad/count/while/cond/Less"] == 6
+    assert not [n for n in executions if n.startswith("gradients/while_grad/count/") and "mul" in n]
+    assert not [
+        n for n in executions if n.startswith("gradients/while_grad/recompute/") and "mul" in n
+    ]
+    # The forward body's multiply runs twice per iteration in all: the forward loop's and the
+    # record's (it was four times: the count's and the recomputation's too).
+    assert sum(c for n, c in executions.items() if n.endswith("while/body/mul")) == 10
     assert executions["gradients/while_grad/While"] == 1
     assert executions["gradients/while_grad/cond/GreaterEqual"] == 6
 

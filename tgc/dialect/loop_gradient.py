@@ -178,7 +178,12 @@ def _rename(operations, namer) -> None:
 
 
 def _count(builder, loops, names, cond, body, inits, captures) -> Val:
-    """The forward loop's trip count, by a loop that runs it again with a counter."""
+    """The forward loop's trip count, by a loop that runs it again with a counter. Only the loop
+    variables the condition depends on (``_steering``) are computed: the others keep their
+    initial value, and the body's ops that compute them are dead code (tgc-dce removes them), so
+    a loop stopped by a counter (``i < n``, dynamic_rnn's ``time < T``) is counted without
+    rerunning its body's work."""
+    steering = _steering(loops, cond, body, len(inits))
     zero = builder.constant(0, dtype="int32")
     n = len(inits)
     namer = _part(builder, "count")
@@ -190,11 +195,45 @@ def _count(builder, loops, names, cond, body, inits, captures) -> Val:
     nexts = _replay(loops, body, entry, [a.value for a in args[1:]], namer)
     b.ip = ir.InsertionPoint(entry)
     step = b.op("add", args[0], b.constant(1, dtype="int32"))
-    count_body = _finish(fn, entry, [step, *_vals(nexts)])
+    kept = [Val(v) if i in steering else args[1 + i] for i, v in enumerate(nexts[:n])]
+    count_body = _finish(fn, entry, [step, *kept, *_vals(nexts[n:])])
     results = create_while(
         builder.ip, _loop_location(builder, "count"), values, count_cond, count_body, 1 + n
     )
     return results[0]
+
+
+def _steering(loops, cond: str, body: str, num_vars: int) -> set:
+    """The loop variables the condition depends on: those it reads, then those the body computes
+    their next values from, to a fixed point."""
+    steering = _arguments_feeding(find_loop_function(loops, cond), [0], num_vars)
+    body_function = find_loop_function(loops, body)
+    while True:
+        more = _arguments_feeding(body_function, sorted(steering), num_vars) - steering
+        if not more:
+            return steering
+        steering |= more
+
+
+def _arguments_feeding(function, results: list, num_vars: int) -> set:
+    """The loop variables (arguments below ``num_vars``) that the function's ``results`` depend
+    on, through its ops' operands."""
+    entry = function.regions[0].blocks[0]
+    returned = list(entry.operations)[-1].operands
+    stack, seen, found = [returned[i] for i in results], set(), set()
+    while stack:
+        value = stack.pop()
+        if isinstance(value.owner, ir.Block):
+            number = _arg_number(value)
+            if number < num_vars:
+                found.add(number)
+            continue
+        owner = value.owner.operation
+        if owner in seen:
+            continue
+        seen.add(owner)
+        stack.extend(owner.operands)
+    return found
 
 
 def _replay(loops, name: str, block, arguments: list, namer=None) -> list:

@@ -17,3 +17,22 @@ func.func @dead_chain(%x: tensor<3xf32>) -> tensor<3xf32> {
   %3 = "tgc.negative"(%x) : (tensor<3xf32>) -> tensor<3xf32>
   return %3 : tensor<3xf32>
 }
+
+// The functions of the module's loops are swept too: a loop gradient's copy of a body computes
+// what its backward step does not read.
+// CHECK:       module @tgc.loops
+// CHECK-LABEL: func.func private @"loop/body"(
+// CHECK-SAME:      %[[I:[^:]*]]: tensor<i32>, %[[H:[^:]*]]: tensor<3xf32>
+// CHECK-NOT:     "tgc.tanh"
+// CHECK:         %[[ONE:.*]] = "tgc.constant"
+// CHECK-NEXT:    %[[J:.*]] = "tgc.add"(%[[I]], %[[ONE]])
+// CHECK-NEXT:    return %[[J]], %[[H]]
+module @tgc.loops {
+  func.func private @"loop/body"(%i: tensor<i32>, %h: tensor<3xf32>) -> (tensor<i32>, tensor<3xf32>) {
+    %t = "tgc.tanh"(%h) : (tensor<3xf32>) -> tensor<3xf32>
+    %e = "tgc.exp"(%t) : (tensor<3xf32>) -> tensor<3xf32>
+    %one = "tgc.constant"() {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+    %j = "tgc.add"(%i, %one) : (tensor<i32>, tensor<i32>) -> tensor<i32>
+    return %j, %h : tensor<i32>, tensor<3xf32>
+  }
+}
