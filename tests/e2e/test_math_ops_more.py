@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import tgc as tf
-from tgc.frontend import math_ops_composed, nn_more, segment_ops
+from tgc.frontend import bitwise_ops, math_ops_composed, nn_more, segment_ops
 from tgc.frontend.math_ops_composed import einsum as tf_einsum
 from tgc.frontend.math_ops_composed import norm as tf_norm
 
@@ -71,14 +71,15 @@ def _namespace(base, **names):
     return space
 
 
-# tf.norm / cross / einsum, the segment ops and the tf.nn names, as tgc/__init__.py is asked to
-# export them.
+# tf.norm / cross / einsum, the segment ops, tf.bitwise and the tf.nn names, as tgc/__init__.py
+# is asked to export them.
 T = _namespace(
     tf,
     norm=math_ops_composed.norm,
     cross=math_ops_composed.cross,
     einsum=math_ops_composed.einsum,
     nn=_namespace(tf.nn, **{name: getattr(nn_more, name) for name in nn_more.__all__}),
+    bitwise=bitwise_ops,
     **{name: getattr(segment_ops, name) for name in segment_ops.__all__},
 )
 
@@ -275,7 +276,12 @@ def test_errors_of_tensorflow_when_tf_raises_them():
     for key, (kind, message) in TF_VALUES["errors"].items():
         assert got[key] is not None, f"{key}: tgc raised nothing where TF raises {kind}: {message}"
         assert got[key][0] == kind, (key, got[key])
+        if key in _SHORTER_DTYPE_LISTS:  # tgc has no uint16, uint32, uint64 to list
+            message = message.split(": int8")[0]
         assert message.split(" for '{{node")[0] in got[key][1], (key, got[key])
+
+
+_SHORTER_DTYPE_LISTS = ("bitwise_float", "invert_float")
 
 
 def test_errors_where_tgc_needs_more_than_tensorflow():
@@ -1278,6 +1284,112 @@ TF_VALUES = {
         ],
         "dtypes": ["int64", "int64"],
     },
+    "bitwise": {
+        "int8": [
+            [0, 1, 1, 0, 0, 9, 0, 8],
+            [3, 7, 5, 102, 127, -1, -127, 77],
+            [3, 6, 4, 102, 127, -10, -127, 69],
+            [-1, -2, -6, -101, -128, 0, 127, -78],
+            [0, -128, 10, -112, 127, -128, 0, -128],
+            [0, 0, 2, 25, 127, -1, -64, 0],
+            [
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 1, 1, 0, 0, 1, 1, 0],
+                [1, 5, 1, 0, 0, 1, 1, 0],
+                [0, 4, 0, 0, 0, 0, 0, 0],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 5, 1, 0, 0, 9, 1, 8],
+            ],
+            [0, 4, 20, -112, -4, -4, 0, 52],
+            [5, 4, 0, 97, 122, -6, -123, 72],
+            [0, 1, 5, 100, 127, -1, -128, 77],
+        ],
+        "int16": [
+            [0, 1, 1, 0, 0, 9, 0, 8],
+            [3, 7, 5, 102, 127, -1, -127, 77],
+            [3, 6, 4, 102, 127, -10, -127, 69],
+            [-1, -2, -6, -101, -128, 0, 127, -78],
+            [0, 128, 10, 400, 127, -512, -256, 19712],
+            [0, 0, 2, 25, 127, -1, -64, 0],
+            [
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 1, 1, 0, 0, 1, 1, 0],
+                [1, 5, 1, 0, 0, 1, 1, 0],
+                [0, 4, 0, 0, 0, 0, 0, 0],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 5, 1, 0, 0, 9, 1, 8],
+            ],
+            [0, 4, 20, 400, 508, -4, -512, 308],
+            [5, 4, 0, 97, 122, -6, -123, 72],
+            [0, 1, 5, 100, 127, -1, -128, 77],
+        ],
+        "int32": [
+            [0, 1, 1, 0, 0, 9, 0, 8],
+            [3, 7, 5, 102, 127, -1, -127, 77],
+            [3, 6, 4, 102, 127, -10, -127, 69],
+            [-1, -2, -6, -101, -128, 0, 127, -78],
+            [0, 128, 10, 400, 127, -512, -256, 19712],
+            [0, 0, 2, 25, 127, -1, -64, 0],
+            [
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 1, 1, 0, 0, 1, 1, 0],
+                [1, 5, 1, 0, 0, 1, 1, 0],
+                [0, 4, 0, 0, 0, 0, 0, 0],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 5, 1, 0, 0, 9, 1, 8],
+            ],
+            [0, 4, 20, 400, 508, -4, -512, 308],
+            [5, 4, 0, 97, 122, -6, -123, 72],
+            [0, 1, 5, 100, 127, -1, -128, 77],
+        ],
+        "int64": [
+            [0, 1, 1, 0, 0, 9, 0, 8],
+            [3, 7, 5, 102, 127, -1, -127, 77],
+            [3, 6, 4, 102, 127, -10, -127, 69],
+            [-1, -2, -6, -101, -128, 0, 127, -78],
+            [0, 128, 10, 400, 127, -512, -256, 19712],
+            [0, 0, 2, 25, 127, -1, -64, 0],
+            [
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 1, 1, 0, 0, 1, 1, 0],
+                [1, 5, 1, 0, 0, 1, 1, 0],
+                [0, 4, 0, 0, 0, 0, 0, 0],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 5, 1, 0, 0, 9, 1, 8],
+            ],
+            [0, 4, 20, 400, 508, -4, -512, 308],
+            [5, 4, 0, 97, 122, -6, -123, 72],
+            [0, 1, 5, 100, 127, -1, -128, 77],
+        ],
+        "uint8": [
+            [0, 1, 1, 0, 0, 9, 0, 8],
+            [3, 7, 5, 102, 127, 255, 129, 77],
+            [3, 6, 4, 102, 127, 246, 129, 69],
+            [255, 254, 250, 155, 128, 0, 127, 178],
+            [0, 128, 10, 144, 127, 128, 0, 128],
+            [0, 0, 2, 25, 127, 1, 64, 0],
+            [
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 1, 1, 0, 0, 1, 1, 0],
+                [1, 5, 1, 0, 0, 1, 1, 0],
+                [0, 4, 0, 0, 0, 0, 0, 0],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [3, 7, 1, 2, 0, 9, 1, 8],
+                [0, 0, 0, 0, 0, 0, 0, 0],
+                [1, 5, 1, 0, 0, 9, 1, 8],
+            ],
+            [0, 4, 20, 144, 252, 252, 0, 52],
+            [5, 4, 0, 97, 122, 250, 133, 72],
+        ],
+    },
     "errors": {
         "top_k_k_too_large": [
             "ValueError",
@@ -1327,8 +1439,19 @@ TF_VALUES = {
         "cross_not_3": [
             "ValueError",
             "Dimension must be 3 but is 2 for '{{node Cross}} = "
-            "Cross[T=DT_FLOAT](ones_1, ones_2)' with input shapes: [2,2], "
-            "[2,2].",
+            "Cross[T=DT_FLOAT](ones_1, ones_2)' with input shapes: [2,2], [2,2].",
+        ],
+        "bitwise_float": [
+            "TypeError",
+            "Value passed to parameter 'x' has DataType float32 not in list of "
+            "allowed values: int8, int16, int32, int64, uint8, uint16, uint32, "
+            "uint64",
+        ],
+        "invert_float": [
+            "TypeError",
+            "Value passed to parameter 'x' has DataType float32 not in list of "
+            "allowed values: int8, int16, int32, int64, uint8, uint16, uint32, "
+            "uint64",
         ],
     },
 }

@@ -297,6 +297,37 @@ def unique_counts(t):
         return {"values": _listed(out), "dtypes": [idx64.dtype.name, count64.dtype.name]}
 
 
+BITWISE_DTYPES = ["int8", "int16", "int32", "int64", "uint8"]
+
+
+def bitwise(t):
+    out = {}
+    for name in BITWISE_DTYPES:
+        g = t.Graph()
+        with g.as_default():
+            dtype = getattr(t, name)
+            first = [0, 1, 5, 100, 127, 255, 128, 77] if name == "uint8" else [0, 1, 5, 100, 127]
+            first = first if name == "uint8" else first + [-1, -128, 77]
+            a = t.placeholder(dtype, [None])
+            b = t.constant([3, 7, 1, 2, 0, 9, 1, 8], dtype=dtype)
+            ops = t.bitwise
+            fetches = [
+                ops.bitwise_and(a, b),
+                ops.bitwise_or(a, b),
+                ops.bitwise_xor(a, b),
+                ops.invert(a),
+                ops.left_shift(a, b),
+                ops.right_shift(a, b),
+                ops.bitwise_and(t.reshape(a, [8, 1]), b),  # broadcasting
+                ops.left_shift(a, 2),
+                ops.bitwise_xor(a, 5),
+            ]
+            if name != "uint8":
+                fetches.append(ops.right_shift(a, t.constant(-1, dtype)))
+            out[name] = _listed(_run(t, fetches, {a: first}))
+    return out
+
+
 def errors(t):
     """TF's messages (their first line) for bad inputs, where TF raises when building."""
     out = {}
@@ -313,6 +344,8 @@ def errors(t):
         "einsum_unknown_output": lambda: t.einsum("ab->c", x),
         "cosine_no_axis": lambda: t.losses.cosine_distance(x, x),
         "cross_not_3": lambda: t.cross(t.ones([2, 2]), t.ones([2, 2])),
+        "bitwise_float": lambda: t.bitwise.bitwise_and(x, x),
+        "invert_float": lambda: t.bitwise.invert(x),
     }
     for key, build in cases.items():
         try:
@@ -325,7 +358,7 @@ def errors(t):
 
 PROGRAMS = [non_finite, top_k, top_k_gradient, in_top_k, scans, scan_gradients]
 MORE_PROGRAMS = [norms, cross_products, einsums, activations, weighted_losses]
-SEGMENT_PROGRAMS = [segments, segments_of_matrix_ids, histograms, unique_counts]
+SEGMENT_PROGRAMS = [segments, segments_of_matrix_ids, histograms, unique_counts, bitwise]
 
 if __name__ == "__main__":
     import tensorflow.compat.v1 as tf
