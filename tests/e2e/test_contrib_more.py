@@ -625,3 +625,46 @@ def test_slim_variable_and_model_variable():
             np.testing.assert_allclose(s.run(loss), 0.1 * 6 * 4.0 / 2)
         with pytest.raises(ValueError, match="variable: partitioner is not supported by tgc"):
             slim.variable("p", shape=[4], partitioner=lambda *a: [2])
+
+
+def test_checkpoint_helpers_restore_part_of_a_model(tmp_path):
+    """slim's fine-tuning idiom: restore what the checkpoint has, skip the new head."""
+    import tgc.contrib.slim as slim
+
+    prefix = str(tmp_path / "model.ckpt")
+    with tf.Graph().as_default():
+        x = tf.constant(np.ones((1, 3), np.float32))
+        slim.fully_connected(x, 2, scope="body", weights_initializer=tf.constant_initializer(0.5))
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            tf.train.Saver().save(s, prefix, global_step=7)
+    assert slim.list_variables(str(tmp_path)) == [("body/biases", [2]), ("body/weights", [3, 2])]
+    np.testing.assert_array_equal(
+        tf.contrib.framework.load_variable(prefix + "-7", "body/weights:0"), np.full((3, 2), 0.5)
+    )
+    with tf.Graph().as_default():
+        x = tf.constant(np.ones((1, 3), np.float32))
+        body = slim.fully_connected(x, 2, scope="body")
+        slim.fully_connected(body, 4, scope="head")
+        restore = slim.assign_from_checkpoint_fn(
+            prefix + "-7", slim.get_variables_to_restore(), ignore_missing_vars=True
+        )
+        assert (
+            slim.assign_from_checkpoint_fn(
+                prefix + "-7", slim.get_variables("head"), ignore_missing_vars=True
+            )
+            is None
+        )
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            restore(s)
+            np.testing.assert_allclose(s.run(body), [[1.5, 1.5]])
+        with pytest.raises(ValueError, match="var_list cannot be empty"):
+            slim.assign_from_checkpoint_fn(prefix + "-7", [])
+        with pytest.raises(ValueError, match="Key nothing not found"):
+            slim.load_variable(prefix + "-7", "nothing")
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(ValueError, match="Couldn't find a checkpoint in .*empty"):
+            slim.list_variables(str(tmp_path / "empty"))
+        with pytest.raises(ValueError, match="not a valid checkpoint: .*missing"):
+            slim.list_variables(str(tmp_path / "missing"))

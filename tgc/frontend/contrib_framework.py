@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 
 from tgc.frontend import global_step as _global_step
+from tgc.frontend import saver, tf_logging
+from tgc.runtime import checkpoint
 from tgc.frontend.variables import (
     GLOBAL_VARIABLES,
     LOCAL_VARIABLES,
@@ -255,6 +258,69 @@ def global_variable(initial_value, validate_shape=True, name=None, use_resource=
     return Variable(
         initial_value, trainable=False, collections=[GLOBAL_VARIABLES], name=name or "Variable"
     )
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+
+
+def _checkpoint_values(checkpoint_dir_or_prefix) -> dict:
+    """name -> array of a tgc checkpoint: a prefix (``model.ckpt-100``) or the directory whose
+    latest checkpoint it is."""
+    path = os.fspath(checkpoint_dir_or_prefix)
+    if os.path.isdir(path):
+        latest = saver.latest_checkpoint(path)
+        if latest is None:
+            raise ValueError(f"Couldn't find a checkpoint in {path}")
+        path = latest
+    if not saver.checkpoint_exists(path):
+        raise ValueError(f"The passed save_path is not a valid checkpoint: {path}")
+    return checkpoint.restore(path)[0]
+
+
+def list_variables(checkpoint_dir):
+    """[(name, shape)] of the variables in a checkpoint, sorted by name."""
+    values = _checkpoint_values(checkpoint_dir)
+    return [(name, list(values[name].shape)) for name in sorted(values)]
+
+
+def load_variable(checkpoint_dir, name):
+    """The value (a numpy array) of variable ``name`` in a checkpoint."""
+    values = _checkpoint_values(checkpoint_dir)
+    if name.endswith(":0"):
+        name = name[:-2]
+    if name not in values:
+        raise ValueError(f"Key {name} not found in checkpoint {checkpoint_dir}")
+    return values[name]
+
+
+def assign_from_checkpoint_fn(
+    model_path, var_list, ignore_missing_vars=False, reshape_variables=False
+):
+    """A function of a session that restores ``var_list`` (a list, or a dict from checkpoint
+    names) from ``model_path``; with ignore_missing_vars the variables the checkpoint lacks are
+    skipped with a warning (None when none is left), as slim's."""
+    if not var_list:
+        raise ValueError("var_list cannot be empty")
+    if reshape_variables:
+        raise ValueError("assign_from_checkpoint_fn: reshape_variables is not supported by tgc")
+    if ignore_missing_vars:
+        available = set(_checkpoint_values(model_path))
+        by_name = var_list if isinstance(var_list, dict) else {v.op.name: v for v in var_list}
+        var_list = {}
+        for name, var in by_name.items():
+            if name in available:
+                var_list[name] = var
+            else:
+                tf_logging.warning("Variable %s missing in checkpoint %s", name, model_path)
+        if not var_list:
+            tf_logging.warning("No Variables to restore")
+            return None
+    restorer = saver.Saver(var_list)
+
+    def callback(session):
+        restorer.restore(session, model_path)
+
+    return callback
 
 
 # ---- the global step -----------------------------------------------------------------------------
