@@ -1,11 +1,17 @@
-"""`tgc.contrib`: the parts of TF1's ``tf.contrib.layers`` that lecture code uses.
+"""`tgc.contrib`: the parts of TF1's ``tf.contrib`` that tutorial programs use.
 
 ``tgc.contrib.layers`` holds xavier_initializer and contrib's own variance_scaling_initializer (its
 formula differs from the core one: fans multiply by the kernel's spatial dims and the truncated
 normal's stddev is sqrt(1.3 * factor / n)), the l1/l2 regularizers that tf.layers accept as
-``kernel_regularizer``, flatten, and fully_connected (variables ``fully_connected/weights`` and
-``.../biases``, relu by default). Everything is built on tgc.frontend.layers and the core
-initializers; no op of its own.
+``kernel_regularizer``, and the layers with TF1's variable names and scopes: fully_connected
+(``fully_connected/weights``, ``.../biases``), conv2d (``Conv/weights``), conv2d_transpose,
+max_pool2d / avg_pool2d, dropout, batch_norm (``BatchNorm/beta``, ``moving_mean``, TF 1.15's
+fused-kernel statistics), layer_norm, flatten, softmax, one_hot_encoding, activation summaries,
+repeat and stack; the layers take arg_scope defaults. ``framework`` (arg_scope, the variable
+getters, the global step, checkpoint helpers) is tgc/frontend/contrib_framework.py, ``slim`` is
+layers and framework under one name, ``seq2seq`` is tgc/frontend/seq2seq.py, ``rnn`` the cells,
+``training`` the ps load balancing, ``data`` tf.data.experimental. Everything is built on
+tgc.frontend.layers and core ops; no op of its own.
 """
 
 from __future__ import annotations
