@@ -668,3 +668,37 @@ def test_checkpoint_helpers_restore_part_of_a_model(tmp_path):
             slim.list_variables(str(tmp_path / "empty"))
         with pytest.raises(ValueError, match="not a valid checkpoint: .*missing"):
             slim.list_variables(str(tmp_path / "missing"))
+
+
+def test_batch_norm_with_a_fed_is_training_matches_tf_both_ways():
+    """is_training a bool placeholder: fed True it is TF's training step (output, gradient,
+    moving statistics), fed False TF's inference with the updated statistics (the recorded
+    batch_norm_rank4 values, which TF computed with Python bools)."""
+    want = TF_VALUES["batch_norm_rank4"]
+    shape = (2, 3, 3, 4)
+    with tf.Graph().as_default():
+        x = tf.constant(oracle.data(1, *shape))
+        w = tf.constant(oracle.data(2, *shape))
+        flag = tf.placeholder(tf.bool, [])
+        y = tf.contrib.layers.batch_norm(
+            x,
+            decay=0.9,
+            scale=True,
+            is_training=flag,
+            updates_collections=None,
+            param_initializers={
+                "beta": tf.constant_initializer(oracle.data(3, 4)),
+                "gamma": tf.constant_initializer(1.0 + oracle.data(4, 4)),
+            },
+        )
+        (gx,) = tf.gradients(tf.reduce_sum(y * w), [x])
+        moving = tf.contrib.framework.get_variables("BatchNorm/moving_")
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            out, grad = s.run([y, gx], {flag: True})
+            stats = s.run(moving)
+            inference = s.run(y, {flag: False})
+            assert_close_nested(s.run(moving), want["moving"], "no update when False")
+    assert_close_nested(
+        {"y": out, "dx": grad, "moving": stats, "inference": inference}, want, "rank4 fed"
+    )
