@@ -187,3 +187,43 @@ def test_a_cond_gradient_names_its_branchs_backward_ops():
     assert executions["gradients/cond_grad/If"] == 1
     assert executions["gradients/cond_grad/recompute/cond/true/Sqrt"] == 1
     assert any(n.startswith("gradients/cond/true/Sqrt_grad/") for n in executions)
+
+
+def test_a_loop_body_with_two_results_is_differentiated_in_one_sweep():
+    """Both float results of the body come from one matmul: the backward step runs the matmul's
+    gradient rule once for both (two matmuls, dx and dw), not once per result (four)."""
+    w0 = np.array([[0.5, -0.25], [0.75, 0.1]], np.float32)
+    x0 = np.array([[0.3, -0.2]], np.float32)
+    w = tf.constant(w0, name="w")
+
+    def body(i, a, b):
+        h = tf.tanh(tf.matmul(a, w))
+        return i + 1, h, b + 2.0 * h
+
+    x = tf.placeholder(tf.float32, [1, 2], name="x")
+    _, a, b = tf.while_loop(lambda i, a, b: i < 3, body, [tf.constant(0), x, tf.zeros([1, 2])])
+    (g,), executions = _traced(tf.gradients(tf.reduce_sum(a) + tf.reduce_sum(b), x), {x: x0})
+    grad_ops = [n for n in executions if n.startswith("gradients/while/body/MatMul_grad/")]
+    assert sorted(grad_ops) == [
+        "gradients/while/body/MatMul_grad/MatMul",
+        "gradients/while/body/MatMul_grad/MatMul_1",
+    ]
+    np.testing.assert_allclose(g, _numeric_gradient(x0.astype(np.float64), w0), rtol=1e-3)
+
+
+def _numeric_gradient(x0, w0, eps=1e-6):
+    """Central differences of the loop's sum(a) + sum(b) in float64."""
+
+    def f(x):
+        a, b = x, np.zeros_like(x)
+        for _ in range(3):
+            h = np.tanh(a @ w0)
+            a, b = h, b + 2.0 * h
+        return a.sum() + b.sum()
+
+    grad = np.zeros_like(x0)
+    for index in np.ndindex(*x0.shape):
+        step = np.zeros_like(x0)
+        step[index] = eps
+        grad[index] = (f(x0 + step) - f(x0 - step)) / (2 * eps)
+    return grad

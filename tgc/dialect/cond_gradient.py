@@ -76,13 +76,9 @@ def _branch_gradient(
     floats = [i for i, v in enumerate(inputs) if v.dtype in _FLOATS]
     float_outs = [i for i, v in enumerate(outs) if Val(v).spec.dtype in _FLOATS]
     xs = [xs_all[i].value for i in floats]
-    grads: dict = {}
-    for slot, i in enumerate(float_outs):
-        adjoints = sweep(branch_ops, outs[i], dys[slot].value, xs, b)
-        for x in xs:
-            g = adjoints.get(x)
-            if g is not None:
-                grads[x] = b.op("add", grads[x], g) if x in grads else g
+    seeds = [(outs[i], dys[slot].value) for slot, i in enumerate(float_outs)]
+    adjoints = sweep(branch_ops, seeds, xs, b)
+    grads = {x: g for x in xs if (g := adjoints.get(x)) is not None}
     _rename(branch_ops, _under(namer, "recompute"))  # after the sweep named its ops after them
     results = []
     for i in floats:

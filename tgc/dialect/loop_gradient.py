@@ -50,8 +50,9 @@ _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 def loop_gradient(builder: IRBuilder, info, douts: list, sweep) -> list:
     """Gradients of the loop's operands (initial values, then captures; None where none flows)
-    given its results' adjoints ``douts``. ``sweep(ops, y, dy, xs, builder)`` is tgc-autodiff's
-    reverse sweep over ``ops``, returning adjoints whose ``get(x)`` is a Val or None."""
+    given its results' adjoints ``douts``. ``sweep(ops, [(y, dy), ...], xs, builder)`` is
+    tgc-autodiff's reverse sweep over ``ops``, returning adjoints whose ``get(x)`` is a Val or
+    None."""
     op = info.operation
     num_vars = info.attrs["num_vars"]
     inits, captures = info.inputs[:num_vars], info.inputs[num_vars:]
@@ -359,13 +360,9 @@ def _backward_body(
     body_ops = [op.operation for op in list(entry.operations)[first:]]
     b.ip = ir.InsertionPoint(entry)
     xs = [v_k[i].value for i in floats] + [caps[i].value for i in float_caps]
-    grads: dict = {}
-    for slot, i in enumerate(floats):
-        adjoints = sweep(body_ops, outs[i], dv[slot].value, xs, b)
-        for x in xs:
-            g = adjoints.get(x)
-            if g is not None:
-                grads[x] = b.op("add", grads[x], g) if x in grads else g
+    seeds = [(outs[i], dv[slot].value) for slot, i in enumerate(floats)]
+    adjoints = sweep(body_ops, seeds, xs, b)
+    grads = {x: g for x in xs if (g := adjoints.get(x)) is not None}
     _rename(body_ops, _under(namer, "recompute"))
     previous = [
         _summed_in_place(b, None, grads[v_k[i].value])

@@ -45,9 +45,9 @@ def _reached_from(xs, ops) -> set:
     return reached
 
 
-def _ancestors(y: ir.Value) -> set:
-    """Ops that y depends on (including its own defining op)."""
-    seen, stack = set(), [y]
+def _ancestors(ys: list) -> set:
+    """Ops that any of ys depends on (including their own defining ops)."""
+    seen, stack = set(), list(ys)
     while stack:
         operation = defining_op(stack.pop())
         if operation is None or operation in seen:
@@ -82,22 +82,25 @@ class _Adjoints:
         return total
 
 
-def _backward(ops, y, dy, xs, builder, names: GradientNames) -> _Adjoints:
-    """The adjoints of the values ``ops`` compute from xs, given y's ``dy``; the ops built are
-    named by ``names``, each after the forward op whose rule built it. The builder's namer is as
-    it was on return."""
+def _backward(ops, seeds: list, xs, builder, names: GradientNames) -> _Adjoints:
+    """The adjoints of the values ``ops`` compute from xs, given the adjoint ``dy`` of each y of
+    ``seeds`` [(y, dy), ...]: one sweep for all ys (the VJP of a loop's body or a cond's branch
+    at all its results: each op's rule runs once, not once per result). The ops built are named
+    by ``names``, each after the forward op whose rule built it. The builder's namer is as it
+    was on return."""
     outer = builder.namer
     try:
-        return _sweep(ops, y, dy, xs, builder, names)
+        return _sweep(ops, seeds, xs, builder, names)
     finally:
         builder.namer = outer
 
 
-def _sweep(ops, y, dy, xs, builder, names: GradientNames) -> _Adjoints:
+def _sweep(ops, seeds: list, xs, builder, names: GradientNames) -> _Adjoints:
     reached = _reached_from(xs, ops)
-    path = _ancestors(y)
+    path = _ancestors([y for y, _ in seeds])
     adjoints = _Adjoints(builder, names)
-    adjoints.add(y, Val(dy))
+    for y, dy in seeds:
+        adjoints.add(y, Val(dy))
     for op in reversed(ops):
         opdef = opdef_of(op)
         if op not in path or opdef is None or not any(r in reached for r in op.results):
@@ -162,7 +165,7 @@ class AutodiffPass(ModulePass):
         # What a loop's or cond's rule runs on its body (loop_gradient.py), naming its ops alike.
         builder.reverse_sweep = functools.partial(_backward, names=names)
         forward = ops[: ops.index(first)]
-        adjoints = _backward(forward, y, dy, [r.operands[1] for r in group], builder, names)
+        adjoints = _backward(forward, [(y, dy)], [r.operands[1] for r in group], builder, names)
         # Every sum of fan-out contributions is built before any request goes: the builder inserts
         # before the first request, and erasing it would leave the builder nowhere to insert.
         grads = [self._resolved_gradient(adjoints, request, names) for request in group]
