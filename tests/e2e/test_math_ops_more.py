@@ -249,6 +249,24 @@ def test_segment_errors_when_building():
         segment_ops.unique_with_counts(tf.ones([2, 2]))
 
 
+def test_bitwise_ops_stay_on_the_cpu_when_asked_onto_the_accelerator(capsys):
+    """The accelerator's lowering validates float math only: with soft placement, bitwise ops
+    asked onto it run on the CPU (the placement log says so) and give the CPU's numbers."""
+    soft = tf.ConfigProto(
+        device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
+    )
+    graph = tf.Graph()
+    with graph.as_default():
+        a = tf.placeholder(tf.int32, [4], name="a")
+        with tf.device("/accel:0"):
+            out = bitwise_ops.left_shift(bitwise_ops.bitwise_xor(a, 6), 2, name="shifted")
+        with tf.Session(config=soft) as sess:
+            got = sess.run(out, {a: [1, 2, -3, 40]})
+    np.testing.assert_array_equal(got, (np.array([1, 2, -3, 40]) ^ 6) << 2)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "(tgc.left_shift)" in line]
+    assert lines and all("device:CPU:0" in line for line in lines), lines
+
+
 def test_scans_take_run_time_dims_of_other_axes():
     x = tf.placeholder(tf.float32, [None, 3, None])
     y = tf.cumsum(x, axis=1, reverse=True)
