@@ -206,9 +206,16 @@ class _ContribLayer:
     """What contrib's layers add to a tf.layers layer: variables named weights and biases (also in
     model_variables and the variables_collections), then normalizer_fn and activation_fn."""
 
-    def _contrib_setup(
-        self, activation_fn, normalizer_fn, normalizer_params, variables_collections
+    def __init__(
+        self,
+        num_outputs,
+        activation_fn,
+        normalizer_fn,
+        normalizer_params,
+        variables_collections,
+        **kwargs,
     ):
+        super().__init__(num_outputs, activation=None, **kwargs)  # the tf.layers layer's
         self.activation_fn, self.normalizer_fn = activation_fn, normalizer_fn
         self.normalizer_params = normalizer_params or {}
         self._variables_collections = variables_collections
@@ -238,18 +245,6 @@ class _FullyConnected(_ContribLayer, core_layers.Dense):
     """Dense whose variables are weights and biases, then normalizer and activation."""
 
     _default_name = "fully_connected"
-
-    def __init__(
-        self,
-        num_outputs,
-        activation_fn,
-        normalizer_fn,
-        normalizer_params,
-        variables_collections,
-        **kwargs,
-    ):
-        super().__init__(num_outputs, activation=None, **kwargs)
-        self._contrib_setup(activation_fn, normalizer_fn, normalizer_params, variables_collections)
 
 
 @add_arg_scope
@@ -301,18 +296,6 @@ class _Conv(_ContribLayer, core_layers.Conv2D):
     """Conv2D whose variables are weights and biases, then normalizer and activation."""
 
     _default_name = "Conv"
-
-    def __init__(
-        self,
-        num_outputs,
-        activation_fn,
-        normalizer_fn,
-        normalizer_params,
-        variables_collections,
-        **kwargs,
-    ):
-        super().__init__(num_outputs, activation=None, **kwargs)
-        self._contrib_setup(activation_fn, normalizer_fn, normalizer_params, variables_collections)
 
 
 def _channels_last(data_format, what):
@@ -386,18 +369,6 @@ class _ConvTranspose(_ContribLayer, core_layers.Conv2DTranspose):
     """Conv2DTranspose whose variables are weights and biases, then normalizer and activation."""
 
     _default_name = "Conv2d_transpose"
-
-    def __init__(
-        self,
-        num_outputs,
-        activation_fn,
-        normalizer_fn,
-        normalizer_params,
-        variables_collections,
-        **kwargs,
-    ):
-        super().__init__(num_outputs, activation=None, **kwargs)
-        self._contrib_setup(activation_fn, normalizer_fn, normalizer_params, variables_collections)
 
 
 @add_arg_scope
