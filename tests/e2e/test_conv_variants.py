@@ -193,6 +193,17 @@ def test_conv3d_gradients_match_finite_differences():
     )
 
 
+def test_pool3d_gradients_match_finite_differences():
+    _check_gradients(
+        lambda x: conv_variants.avg_pool3d(x, [1, 2, 2, 1, 1], [1, 2, 1, 1, 1], "SAME"),
+        [(1, 3, 3, 2, 2)],
+    )
+    _check_gradients(
+        lambda x: conv_variants.max_pool3d(x, [1, 2, 1, 2, 1], [1, 1, 1, 2, 1], "SAME"),
+        [(1, 3, 2, 3, 2)],
+    )
+
+
 def test_causal_conv1d_layer_gradient_matches_finite_differences():
     def build(x):
         init = tf.constant_initializer(oracle.data(3, 2, 2, 3).astype(np.float64))
@@ -368,6 +379,16 @@ def test_convolution_refuses_strides_with_dilation_as_tensorflow():
     assert expected in message
     with pytest.raises(ValueError, match="must have rank 3, 4 or 5"):
         conv_variants.convolution(tf.zeros([1, 9, 2]), tf.zeros([3, 2]), "SAME")
+
+
+def test_pool3d_bad_inputs():
+    with pytest.raises(ValueError, match="'ksize' must be 5 ints \\[1, d, h, w, 1\\]"):
+        conv_variants.max_pool3d(tf.zeros([1, 4, 4, 4, 2]), [2, 2, 2, 2], [1] * 5, "SAME")
+    with pytest.raises(ValueError, match="must be known when the graph is built"):
+        x = tf.placeholder(tf.float32, [None, None, 4, 4, 2])
+        conv_variants.avg_pool3d(x, [1, 2, 2, 2, 1], [1] * 5, "SAME")
+    with pytest.raises(ValueError, match="Inputs to MaxPooling3D should have rank 5"):
+        tf.layers.max_pooling3d(tf.zeros([2, 4, 4, 3]), 2, 2)
 
 
 def test_pool_refuses_dilation_and_three_dims():

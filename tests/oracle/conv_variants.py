@@ -300,6 +300,27 @@ def convolution(t, nn):
     return _graph(t, build)
 
 
+def pool3d(t, nn):
+    def build():
+        x = t.placeholder(t.float32, [None, 5, 6, 4, 2])
+        out = {}
+        for key, pool, ksize, strides, padding in (
+            ("max_k2_s2_valid", nn.max_pool3d, [1, 2, 2, 2, 1], [1, 2, 2, 2, 1], "VALID"),
+            ("max_k3_s2_same", nn.max_pool3d, [1, 3, 3, 3, 1], [1, 2, 2, 2, 1], "SAME"),
+            ("avg_k3_s2_same", nn.avg_pool3d, [1, 3, 3, 3, 1], [1, 2, 2, 2, 1], "SAME"),
+            ("avg_k212_s121_same", nn.avg_pool3d, [1, 2, 1, 2, 1], [1, 1, 2, 1, 1], "SAME"),
+            ("avg_k2_s1_valid", nn.avg_pool3d, [1, 2, 2, 2, 1], [1, 1, 1, 1, 1], "VALID"),
+        ):
+            y = pool(x, ksize, strides, padding)
+            for name, value in _with_gradients(t, y, {"x": x}, 43).items():
+                out[f"{key}_{name}"] = value
+        out["layer_max"] = t.layers.max_pooling3d(x, 2, (1, 2, 2), padding="same")
+        out["layer_avg"] = t.layers.AveragePooling3D((3, 2, 2), 2, padding="same")(x)
+        return out, {x: data(42, 2, 5, 6, 4, 2)}
+
+    return _graph(t, build)
+
+
 PROGRAMS = {
     "conv1d": conv1d,
     "pool": pool,
@@ -310,6 +331,7 @@ PROGRAMS = {
     "max_pool_with_argmax": max_pool_with_argmax,
     "conv3d": conv3d,
     "convolution": convolution,
+    "pool3d": pool3d,
 }
 
 

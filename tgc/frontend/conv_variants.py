@@ -1,7 +1,7 @@
 """The convolution variants TF1 programs build on conv2d: `tf.nn.conv1d`, `tf.nn.pool`,
 `tf.nn.atrous_conv2d`, `tf.nn.depthwise_conv2d`, `tf.nn.separable_conv2d`,
-`tf.nn.max_pool_with_argmax`, `tf.nn.conv3d`, `tf.nn.convolution` and
-`tf.nn.depthwise_conv2d_native` (channels-last formats only).
+`tf.nn.max_pool_with_argmax`, `tf.nn.conv3d`, `tf.nn.max_pool3d` / `avg_pool3d`,
+`tf.nn.convolution` and `tf.nn.depthwise_conv2d_native` (channels-last formats only).
 
 None of them is a registry op of its own; each is composed of ops the compiler already has on
 every target (conv2d with its strides and dilations, pooling, strided slices, multiplies), so their
@@ -17,7 +17,8 @@ gradients come from those ops' and no new op has to pass the conformance suite:
   values but cost ``in`` times the multiply-adds, which MobileNet's 1024 channels cannot afford;
 - separable_conv2d is depthwise_conv2d then a 1x1 conv2d, as TensorFlow's;
 - max_pool_with_argmax is max_pool plus a running argmax over the window's taps;
-- conv3d is one conv2d per depth tap, the depth folded into the batch.
+- conv3d is one conv2d per depth tap, the depth folded into the batch; 3-D pooling likewise
+  pools each depth tap's slices in 2-D and combines the taps.
 """
 
 from __future__ import annotations
@@ -473,6 +474,89 @@ def _conv3d(x, f, kernel, step, gap, padding, what):
     return array_ops.reshape(total, [-1, out_d, out_h, out_w, out_channels])
 
 
+# ---- 3-D pooling ----------------------------------------------------------------------------
+
+
+def _pool3d(kind):
+    what = f"{kind}_pool3d"
+
+    def pool3d(
+        input=None,  # noqa: A002 (TF's names)
+        ksize=None,
+        strides=None,
+        padding=None,
+        data_format="NDHWC",
+        name=None,
+    ):
+        if input is None:
+            raise ValueError(f"{what}: 'input' is required")
+        fmt = data_format.decode() if isinstance(data_format, bytes) else data_format
+        if fmt not in (None, "NDHWC"):
+            raise ValueError(
+                f"{what}: data_format {data_format!r} is not supported; tgc implements only 'NDHWC'"
+            )
+        window = _ndhwc_window(_five(ksize), "ksize", what)
+        step = _ndhwc_window(_five(strides), "strides", what)
+        padding = conv_ops._padding(padding, what)
+        with get_default_graph().name_scope(
+            name or ("MaxPool3D" if kind == "max" else "AvgPool3D")
+        ):
+            x = convert_to_tensor(input)
+            _check_rank(x, 5, what, "input", "NDHWC")
+            if any(d is None for d in x.shape.as_list()[1:]):
+                raise ValueError(
+                    f"{what}: the depth, height, width and channels of input '{x.name}' must be "
+                    f"known when the graph is built, but it has shape {x.shape}"
+                )
+            return _pool3d_over_depth_taps(x, kind, window, step, padding, what)
+
+    pool3d.__name__ = what
+    pool3d.__doc__ = (
+        f"`tf.nn.{what}` over [d, h, w] windows of an NDHWC tensor: a 2-D pool of each depth "
+        "tap's slices (the depth folded into the batch), combined across the taps"
+        + (" by maximum." if kind == "max" else ", averaging in-bounds cells only, as TF's.")
+    )
+    return pool3d
+
+
+def _five(value):
+    """An int or 3 ints -> [1, d, h, w, 1]; 5 ints as given."""
+    if value is None or isinstance(value, int):
+        return None if value is None else [1, value, value, value, 1]
+    values = list(value)
+    return [1, *values, 1] if len(values) == 3 else values
+
+
+def _pool3d_over_depth_taps(x, kind, window, step, padding, what):
+    _, depth, height, width, channels = x.shape.as_list()
+    out_d, front, back = _extent(depth, window[0], step[0], 1, padding, what)
+    xp = pad_with_zeros(x, 1, front, back)
+    starts = np.arange(out_d) * step[0] - front
+    pool2d = conv_ops.max_pool if kind == "max" else conv_ops.avg_pool
+    combined = None
+    for k in range(window[0]):
+        slices = xp[:, k : k + (out_d - 1) * step[0] + 1 : step[0]]
+        planes = array_ops.reshape(slices, [-1, height, width, channels])
+        pooled = pool2d(planes, [1, *window[1:], 1], [1, *step[1:], 1], padding)
+        _, out_h, out_w, _ = pooled.shape.as_list()
+        pooled = array_ops.reshape(pooled, [-1, out_d, out_h, out_w, channels])
+        if kind == "max":  # a padding depth never wins: -inf there (0 + -inf, never NaN)
+            outside = (starts + k < 0) | (starts + k >= depth)
+            pooled = pooled + np.where(outside, -np.inf, 0.0).reshape(-1, 1, 1, 1)
+            combined = pooled if combined is None else math_ops.maximum(combined, pooled)
+        else:
+            combined = pooled if combined is None else combined + pooled
+    if kind == "max":
+        return combined
+    # padding depths added zeros: divide by the number of in-bounds depth taps of each output
+    inside = np.clip(starts + window[0], 0, depth) - np.clip(starts, 0, depth)
+    return combined / inside.reshape(-1, 1, 1, 1).astype(x.dtype.name)
+
+
+max_pool3d = _pool3d("max")
+avg_pool3d = _pool3d("avg")
+
+
 # ---- convolution, depthwise_conv2d_native ---------------------------------------------------
 
 
@@ -666,4 +750,6 @@ __all__ = [
     "conv3d",
     "convolution",
     "depthwise_conv2d_native",
+    "max_pool3d",
+    "avg_pool3d",
 ]

@@ -1,4 +1,4 @@
-"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d/3d, separable_conv2d, 1-D and 2-D
+"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d/3d, separable_conv2d, 1-D, 2-D and 3-D
 pooling, dropout, flatten, batch norm).
 
 Built only from the frontend's own functions (math_ops, nn, conv_ops, conv_variants,
@@ -866,6 +866,63 @@ def conv3d(
         _reuse=reuse,
     )
     return layer(inputs)
+
+
+class _Pooling3D(Layer):
+    _pool = None
+
+    def __init__(
+        self, pool_size, strides, padding="valid", data_format="channels_last", name=None, **kwargs
+    ):
+        super().__init__(name=name, **kwargs)
+        _channels_last(self, data_format)
+        what = type(self).__name__
+        self.pool_size = _triple(pool_size, "pool_size", what)
+        self.strides = _triple(strides, "strides", what)
+        self.padding = _padding(padding, what)
+
+    def call(self, inputs):
+        if inputs.shape.ndims != 5:
+            raise ValueError(
+                f"Inputs to {type(self).__name__} should have rank 5 (NDHWC). Received input "
+                f"shape: {inputs.shape}"
+            )
+        return type(self)._pool(
+            inputs, [1, *self.pool_size, 1], [1, *self.strides, 1], self.padding
+        )
+
+
+class MaxPooling3D(_Pooling3D):
+    """Max over pool_size windows of an NDHWC tensor."""
+
+    _default_name = "max_pooling3d"
+    _pool = staticmethod(conv_variants.max_pool3d)
+
+
+class AveragePooling3D(_Pooling3D):
+    """Mean over pool_size windows of an NDHWC tensor (the padding cells of 'same' are not
+    counted)."""
+
+    _default_name = "average_pooling3d"
+    _pool = staticmethod(conv_variants.avg_pool3d)
+
+
+def max_pooling3d(
+    inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None
+):
+    """Functional `tf.layers.max_pooling3d`."""
+    return MaxPooling3D(pool_size, strides, padding=padding, data_format=data_format, name=name)(
+        inputs
+    )
+
+
+def average_pooling3d(
+    inputs, pool_size, strides, padding="valid", data_format="channels_last", name=None
+):
+    """Functional `tf.layers.average_pooling3d`."""
+    return AveragePooling3D(
+        pool_size, strides, padding=padding, data_format=data_format, name=name
+    )(inputs)
 
 
 # ---- separable convolution -----------------------------------------------------------------------
