@@ -446,12 +446,10 @@ def test_sequence_loss_errors_and_refused_decoders():
             tf.contrib.seq2seq.sequence_loss(logits, targets, tf.placeholder(tf.float32))
         with pytest.raises(ValueError, match="average_across_batch and sum_over_batch cannot"):
             tf.contrib.seq2seq.sequence_loss(logits, targets, weights, sum_over_batch=True)
-    with pytest.raises(
-        AttributeError, match="AttentionWrapper yet: tgc provides tf.contrib.seq2seq"
-    ):
-        tf.contrib.seq2seq.AttentionWrapper
-    with pytest.raises(AttributeError, match="tf.contrib.seq2seq.BahdanauAttention"):
-        tf.contrib.seq2seq.BahdanauAttention
+    with pytest.raises(AttributeError, match="BasicDecoder yet: tgc provides tf.contrib.seq2seq"):
+        tf.contrib.seq2seq.BasicDecoder
+    with pytest.raises(AttributeError, match="tf.contrib.seq2seq.BeamSearchDecoder"):
+        tf.contrib.seq2seq.BeamSearchDecoder
     assert not hasattr(tf.contrib.seq2seq, "dynamic_decode")
 
 

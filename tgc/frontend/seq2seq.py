@@ -1,12 +1,14 @@
-"""`tf.contrib.seq2seq`: sequence_loss, the weighted per-step cross entropy of sequence models.
+"""`tf.contrib.seq2seq`: sequence_loss, the weighted per-step cross entropy of sequence models,
+and the attention of tgc/frontend/attention.py (BahdanauAttention, LuongAttention,
+AttentionWrapper).
 
 ``sequence_loss`` is TF 1.15's (tensorflow/contrib/seq2seq/python/ops/loss.py) composed from tgc
 ops, so its gradient is the composition's: sparse softmax cross entropy of the flattened
 [batch * steps, classes] logits, times the weights, then summed and divided by the weights' sum
 (``div_no_nan``) over the averaged axes, or by the count of nonzero weights over the summed ones.
 
-The decoding library (AttentionWrapper, the attention mechanisms, BasicDecoder, helpers,
-dynamic_decode, BeamSearchDecoder) is not provided: its names are refused with that reason.
+The decoding library (BasicDecoder, the helpers, dynamic_decode, BeamSearchDecoder, the monotonic
+attentions) is not provided: its names are refused with that reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from __future__ import annotations
 import types
 
 from tgc.frontend import array_ops, math_ops, nn
+from tgc.frontend.attention import (
+    AttentionWrapper,
+    AttentionWrapperState,
+    BahdanauAttention,
+    LuongAttention,
+)
 from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.unsupported import REASONS, install_unsupported_names
 from tgc.graph.graph import get_default_graph
@@ -100,16 +108,13 @@ def sequence_loss(
 
 
 _DECODING_REASON = (
-    "tgc provides tf.contrib.seq2seq.sequence_loss only: the decoding library (attention "
-    "wrappers and mechanisms, decoders, helpers, dynamic_decode, beam search) is not provided; "
-    "write the decoder with tf.nn.dynamic_rnn or tf.while_loop"
+    "tgc provides tf.contrib.seq2seq's sequence_loss, BahdanauAttention, LuongAttention and "
+    "AttentionWrapper only: the decoding library (decoders, helpers, dynamic_decode, beam search, "
+    "monotonic attention) is not provided; run the decoder cell with tf.nn.dynamic_rnn or "
+    "tf.while_loop"
 )
 for _name in (
-    "AttentionWrapper",
-    "AttentionWrapperState",
-    "BahdanauAttention",
     "BahdanauMonotonicAttention",
-    "LuongAttention",
     "LuongMonotonicAttention",
     "BasicDecoder",
     "BasicDecoderOutput",
@@ -139,4 +144,6 @@ module = types.ModuleType(
     "tgc.contrib.seq2seq", "TF1's tf.contrib.seq2seq: sequence_loss (the decoders are refused)."
 )
 module.sequence_loss = sequence_loss
+for _value in (AttentionWrapper, AttentionWrapperState, BahdanauAttention, LuongAttention):
+    setattr(module, _value.__name__, _value)
 install_unsupported_names(module, "tf.contrib.seq2seq")
