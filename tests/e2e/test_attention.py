@@ -26,6 +26,7 @@ def softmax(score):
 
 def reference(v, memory, lengths, kind, output_attention, attention_layer):
     """TF 1.15's AttentionWrapper around a BasicRNNCell, in numpy (float64)."""
+    lengths = [S] * B if lengths is None else lengths
     mask = np.arange(S)[None, :] < np.asarray(lengths)[:, None]
     values = memory * mask[..., None]
     keys = values @ v["memory_layer/kernel"]
@@ -35,11 +36,15 @@ def reference(v, memory, lengths, kind, output_attention, attention_layer):
     for t in range(T):
         joined = np.concatenate([INPUTS[:, t], attention, h], 1)
         h = np.tanh(joined @ v["cell/kernel"] + v["cell/bias"])
-        if kind == "bahdanau":
+        if kind.startswith("bahdanau"):
             query = (h @ v["query_layer/kernel"])[:, None, :]
-            score = (v["attention_v"] * np.tanh(keys + query)).sum(-1)
+            weight = v["attention_v"]
+            if kind == "bahdanau_normalized":
+                weight = v["attention_g"] * weight / np.sqrt((weight**2).sum())
+                query = query + v["attention_b"]
+            score = (weight * np.tanh(keys + query)).sum(-1)
         else:
-            score = v["attention_g"] * (keys * h[:, None, :]).sum(-1)
+            score = v.get("attention_g", 1.0) * (keys * h[:, None, :]).sum(-1)
         alignments = softmax(np.where(mask, score, -np.inf))
         context = (alignments[..., None] * values).sum(1)
         attention = (
@@ -52,11 +57,13 @@ def reference(v, memory, lengths, kind, output_attention, attention_layer):
 
 
 def build(kind, memory, lengths, output_attention, attention_layer):
-    units = 6 if kind == "bahdanau" else 7
-    if kind == "bahdanau":
-        mechanism = tf.contrib.seq2seq.BahdanauAttention(units, memory, lengths)
+    if kind.startswith("bahdanau"):
+        normalize = kind == "bahdanau_normalized"
+        mechanism = tf.contrib.seq2seq.BahdanauAttention(6, memory, lengths, normalize=normalize)
     else:
-        mechanism = tf.contrib.seq2seq.LuongAttention(units, memory, lengths, scale=True)
+        mechanism = tf.contrib.seq2seq.LuongAttention(
+            7, memory, lengths, scale=kind == "luong_scaled"
+        )
     cell = tf.contrib.seq2seq.AttentionWrapper(
         tf.nn.rnn_cell.BasicRNNCell(7),
         mechanism,
@@ -79,11 +86,16 @@ def _short(name):
 
 
 @pytest.mark.parametrize(
-    "kind, output_attention, attention_layer",
-    [("bahdanau", False, True), ("bahdanau", True, False), ("luong", True, True)],
+    "kind, output_attention, attention_layer, lengths",
+    [
+        ("bahdanau", False, True, [4, 2]),
+        ("bahdanau", True, False, None),
+        ("bahdanau_normalized", True, True, [3, 4]),
+        ("luong_scaled", True, True, [4, 2]),
+        ("luong", False, False, None),
+    ],
 )
-def test_attention_wrapper_matches_tf_formulas(kind, output_attention, attention_layer):
-    lengths = [4, 2]
+def test_attention_wrapper_matches_tf_formulas(kind, output_attention, attention_layer, lengths):
     with tf.Graph().as_default():
         tf.set_random_seed(1)
         memory = tf.placeholder(tf.float32, [B, S, 4])
@@ -105,7 +117,8 @@ def test_attention_wrapper_matches_tf_formulas(kind, output_attention, attention
     )
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got_alignments, want_alignments, rtol=1e-4, atol=1e-6)
-    assert got_alignments[1, 2:].tolist() == [0.0, 0.0]  # past the memory's length
+    if lengths == [4, 2]:
+        assert got_alignments[1, 2:].tolist() == [0.0, 0.0]  # past the memory's length
     assert got_time == T
     width = got.shape[-1]
 
