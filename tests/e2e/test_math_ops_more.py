@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import tgc as tf
-from tgc.frontend import bitwise_ops, math_ops_composed, nn_more, segment_ops
+from tgc.frontend import bitwise_ops, math_ops_composed, math_ops_more, nn_more, segment_ops
 from tgc.frontend.math_ops_composed import einsum as tf_einsum
 from tgc.frontend.math_ops_composed import norm as tf_norm
 
@@ -93,6 +93,33 @@ def test_matches_tensorflow(program):
     assert_same(program(T), TF_VALUES[program.__name__])
 
 
+@pytest.fixture
+def top_k_by_selection(monkeypatch):
+    """top_k's selection steps even for short rows (they take rows over 64 long otherwise)."""
+    monkeypatch.setattr(math_ops_more, "_PAIRWISE_MAX_ROW", 0)
+
+
+@pytest.mark.parametrize("program", [oracle.top_k, oracle.top_k_gradient], ids=lambda p: p.__name__)
+def test_top_k_by_selection_matches_tensorflow(program, top_k_by_selection):
+    assert_same(program(T), TF_VALUES[program.__name__])
+
+
+def test_top_k_by_selection_agrees_with_ranks_on_long_rows():
+    rng = np.random.RandomState(6)
+    a = rng.randint(0, 20, (3, 100)).astype(np.float32)  # many ties
+    a[0, [5, 50]] = np.nan
+    a[1, :] = -np.inf
+    a[1, 3] = 2.0
+    a[2, 7] = np.inf
+    x = tf.placeholder(tf.float32, [None, 100])
+    selected = tf.math.top_k(x, 10)  # 100 > 64: selection steps
+    # NaN sorts first, lower index first: as +inf here (row 0, with the NaNs, has no inf).
+    order = np.argsort(-np.nan_to_num(a, nan=np.inf), axis=1, kind="stable")[:, :10]
+    values, indices = tf.Session().run(list(selected), {x: a})
+    np.testing.assert_array_equal(indices, order)
+    np.testing.assert_array_equal(values, np.take_along_axis(a, order, axis=1))
+
+
 def test_top_k_values_are_one_output_and_indices_int32():
     x = tf.placeholder(tf.float32, [None, 4])
     out = tf.math.top_k(x, 2)
@@ -100,7 +127,10 @@ def test_top_k_values_are_one_output_and_indices_int32():
     assert out.values.shape.as_list() == [None, 2] and out.indices.dtype == tf.int32
 
 
-def test_top_k_orders_nan_first_and_keeps_a_permutation():
+@pytest.mark.parametrize("path", ["ranks", "selection"])
+def test_top_k_orders_nan_first_and_keeps_a_permutation(path, monkeypatch):
+    if path == "selection":
+        monkeypatch.setattr(math_ops_more, "_PAIRWISE_MAX_ROW", 0)
     # TF's kernel puts a NaN first too (its order among several NaNs is not defined); tgc ranks
     # NaN above everything, lower index first, so the indices stay a permutation.
     x = tf.constant([[np.nan, 1.0, np.inf, np.nan, -np.inf]])
@@ -171,7 +201,10 @@ def test_scans_along_a_run_time_length(op, exclusive, reverse):
     _finite_difference_check(build, a)
 
 
-def test_top_k_gradient_matches_finite_differences():
+@pytest.mark.parametrize("path", ["ranks", "selection"])
+def test_top_k_gradient_matches_finite_differences(path, monkeypatch):
+    if path == "selection":
+        monkeypatch.setattr(math_ops_more, "_PAIRWISE_MAX_ROW", 0)
     value = np.random.RandomState(1).permutation(24).reshape(2, 3, 4) / 7.0
     _finite_difference_check(lambda x: tf.math.top_k(x, 3).values, value)
 

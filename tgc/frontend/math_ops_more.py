@@ -172,27 +172,70 @@ def top_k(input, k=1, sorted=True, name=None):  # noqa: A002 (TF's names)
                 f"top_k: input must have last dimension >= k = {k} but is {n} ('{x.name}' has "
                 f"shape {x.shape})"
             )
-        rank = make_op("expand_dims", [_ranks_along_last_axis(x, n)], axis=-1)  # [..., n, 1]
-        picked = _op(
-            "equal", rank, constant(np.arange(k, dtype=np.int32))
-        )  # [..., n, k]: rank == r
-        positions = constant(np.arange(n, dtype=np.int32).reshape(n, 1))
-        indices = _op(
-            "reduce_sum",
-            _where(picked, positions, constant(0, dtype="int32")),
-            name="indices",
-            axes=[-2],
-            keepdims=False,
-        )
-        column = make_op("expand_dims", [x], axis=-1)  # [..., n, 1]
-        values = _op(
-            "reduce_sum",
-            _where(picked, column, constant(0, dtype=x.dtype)),
-            name=scope,
-            axes=[-2],
-            keepdims=False,
-        )
-        return TopKV2(values, indices)
+        if 0 < k <= _SELECTION_MAX_K and n > _PAIRWISE_MAX_ROW:
+            values, indices = _top_k_by_selection(x, n, k)
+        else:
+            values, indices = _top_k_by_ranks(x, n, k)
+        return TopKV2(_op("identity", values, name=scope), _op("identity", indices, name="indices"))
+
+
+# top_k picks by one of two compositions: rows up to this long (or k above _SELECTION_MAX_K) by
+# pairwise ranks, [..., n, n]; longer rows by k selection steps, each O(n), so that top 5 of 1000
+# classes does not compare a million pairs per row.
+_PAIRWISE_MAX_ROW = 64
+_SELECTION_MAX_K = 16
+
+
+def _top_k_by_ranks(x, n, k):
+    """Slot r takes the element of rank r."""
+    rank = make_op("expand_dims", [_ranks_along_last_axis(x, n)], axis=-1)  # [..., n, 1]
+    picked = _op("equal", rank, constant(np.arange(k, dtype=np.int32)))  # [..., n, k]
+    positions = constant(np.arange(n, dtype=np.int32).reshape(n, 1))
+    indices = _op(
+        "reduce_sum",
+        _where(picked, positions, constant(0, dtype="int32")),
+        axes=[-2],
+        keepdims=False,
+    )
+    column = make_op("expand_dims", [x], axis=-1)  # [..., n, 1]
+    values = _op(
+        "reduce_sum", _where(picked, column, constant(0, dtype=x.dtype)), axes=[-2], keepdims=False
+    )
+    return values, indices
+
+
+def _top_k_by_selection(x, n, k):
+    """k steps, each taking the largest element not taken yet (a NaN first), the lowest index
+    among equals: the same order as the ranks'."""
+    floating = x.dtype.name in _FLOATS
+    lowest = -np.inf if floating else np.iinfo(x.dtype.as_numpy_dtype).min
+    positions = constant(np.arange(n, dtype=np.int32))
+    beyond = constant(n, dtype="int32")
+    plain = make_op("stop_gradient", [x])
+    is_nan = _op("not_equal", plain, plain) if floating else None
+    taken = None
+    values, indices = [], []
+    for _ in range(k):
+        free = plain if taken is None else _where(taken, constant(lowest, dtype=x.dtype), plain)
+        best = _op("reduce_max", free, axes=[-1], keepdims=True)  # NaN when a NaN is free
+        hit = _op("equal", plain, best)
+        if floating:
+            hit = _op("logical_or", hit, _op("logical_and", is_nan, _op("not_equal", best, best)))
+        if taken is not None:
+            hit = _op("logical_and", hit, _op("logical_not", taken))
+        index = _op("reduce_min", _where(hit, positions, beyond), axes=[-1], keepdims=True)
+        chosen = _op("equal", positions, index)  # [..., n]
+        taken = chosen if taken is None else _op("logical_or", taken, chosen)
+        indices.append(index)
+        values.append(_sum_last(_where(chosen, x, constant(0, dtype=x.dtype)), keepdims=True))
+    return _joined(values), _joined(indices)
+
+
+def _joined(pieces):
+    out = pieces[0]
+    for piece in pieces[1:]:
+        out = make_op("concat", [out, piece], axis=-1)
+    return out
 
 
 def in_top_k(predictions, targets, k, name=None):
