@@ -321,6 +321,40 @@ def pool3d(t, nn):
     return _graph(t, build)
 
 
+def separable_1d(t, nn):
+    def build():
+        x = t.placeholder(t.float32, [None, 9, 3])
+        y = t.layers.separable_conv1d(
+            x,
+            4,
+            3,
+            strides=2,
+            padding="same",
+            depth_multiplier=2,
+            depthwise_initializer=t.constant_initializer(data(45, 3, 3, 2)),
+            pointwise_initializer=t.constant_initializer(data(46, 1, 6, 4)),
+            bias_initializer=t.constant_initializer(data(47, 4)),
+        )
+        causal = t.layers.SeparableConv1D(
+            2,
+            2,
+            padding="causal",
+            dilation_rate=2,
+            depthwise_initializer=t.constant_initializer(data(48, 2, 4, 1)),
+            pointwise_initializer=t.constant_initializer(data(49, 1, 4, 2)),
+        )(y)
+        grads = t.gradients(t.reduce_sum(causal * causal), [x] + t.trainable_variables())
+        out = {"y": y, "causal": causal, **{f"grad_{i}": g for i, g in enumerate(grads)}}
+        return out, {x: data(44, 2, 9, 3)}
+
+    values = _graph(t, build)
+    g = t.Graph()
+    with g.as_default():
+        t.layers.separable_conv1d(t.placeholder(t.float32, [None, 9, 3]), 4, 3, depth_multiplier=2)
+        values["variables"] = [[v.name, v.shape.as_list()] for v in t.global_variables()]
+    return values
+
+
 PROGRAMS = {
     "conv1d": conv1d,
     "pool": pool,
@@ -332,6 +366,7 @@ PROGRAMS = {
     "conv3d": conv3d,
     "convolution": convolution,
     "pool3d": pool3d,
+    "separable_1d": separable_1d,
 }
 
 

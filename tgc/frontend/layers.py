@@ -1,4 +1,4 @@
-"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d/3d, separable_conv2d, 1-D, 2-D and 3-D
+"""`tgc.layers`: TF 1.15's ``tf.layers`` (dense, conv1d/2d/3d, separable_conv1d/2d, 1-D, 2-D and 3-D
 pooling, dropout, flatten, batch norm).
 
 Built only from the frontend's own functions (math_ops, nn, conv_ops, conv_variants,
@@ -934,6 +934,7 @@ class SeparableConv2D(Conv2D):
     ``pointwise_kernel``, plus bias and activation."""
 
     _default_name = "separable_conv2d"
+    _rank, _layout = 4, "NHWC"
 
     def __init__(
         self,
@@ -995,10 +996,10 @@ class SeparableConv2D(Conv2D):
         self.depthwise_kernel = self.pointwise_kernel = None
 
     def build(self, input_shape):
-        if input_shape.ndims != 4:
+        if input_shape.ndims != self._rank:
             raise ValueError(
-                "Inputs to SeparableConv2D should have rank 4 (NHWC). Received input shape: "
-                f"{input_shape}"
+                f"Inputs to {type(self).__name__} should have rank {self._rank} ({self._layout}). "
+                f"Received input shape: {input_shape}"
             )
         channels = input_shape[-1].value
         if channels is None:
@@ -1014,7 +1015,7 @@ class SeparableConv2D(Conv2D):
         )
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel",
-            [1, 1, channels * self.depth_multiplier, self.filters],
+            [1] * len(self.kernel_size) + [channels * self.depth_multiplier, self.filters],
             initializer=self.pointwise_initializer,
             regularizer=self.pointwise_regularizer,
         )
@@ -1038,6 +1039,99 @@ class SeparableConv2D(Conv2D):
         if self.use_bias:
             outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
         return _activate(self.activation, outputs)
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise then pointwise convolution over NWC inputs (`tf.layers.SeparableConv1D`): a
+    [k, in, depth_multiplier] ``depthwise_kernel`` and a [1, in * depth_multiplier, filters]
+    ``pointwise_kernel``, applied as SeparableConv2D's over an inserted height of 1, as TF's;
+    padding may also be 'causal'."""
+
+    _default_name = "separable_conv1d"
+    _rank, _layout = 3, "NWC"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, **kwargs):
+        causal = isinstance(padding, str) and padding.lower() == "causal"
+        super().__init__(filters, 1, padding="valid" if causal else padding, **kwargs)
+        self.kernel_size = _one(kernel_size, "kernel_size", "SeparableConv1D")
+        self.strides = _one(strides, "strides", "SeparableConv1D")
+        self.dilation_rate = _one(dilation_rate, "dilation_rate", "SeparableConv1D")
+        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
+            raise ValueError(
+                "SeparableConv1D: when dilation rate is greater than 1, then all values of strides "
+                f"must be 1. Received: dilation_rate {self.dilation_rate}, strides {self.strides}"
+            )
+        self.causal = causal
+
+    def call(self, inputs):
+        if self.causal:
+            inputs = _pad_before(inputs, self.dilation_rate[0] * (self.kernel_size[0] - 1))
+        rows = array_ops.expand_dims(inputs, 1)
+        outputs = conv_variants.separable_conv2d(
+            rows,
+            array_ops.expand_dims(self.depthwise_kernel.value(), 0),
+            array_ops.expand_dims(self.pointwise_kernel.value(), 0),
+            strides=[1, 1, self.strides[0], 1],
+            padding=self.padding,
+            rate=[1, self.dilation_rate[0]],
+        )
+        outputs = array_ops.squeeze(outputs, [1])
+        if self.use_bias:
+            outputs = nn.bias_add(outputs, self.bias.value(), name="BiasAdd")
+        return _activate(self.activation, outputs)
+
+
+def separable_conv1d(
+    inputs,
+    filters,
+    kernel_size,
+    strides=1,
+    padding="valid",
+    data_format="channels_last",
+    dilation_rate=1,
+    depth_multiplier=1,
+    activation=None,
+    use_bias=True,
+    depthwise_initializer=None,
+    pointwise_initializer=None,
+    bias_initializer=zeros_initializer(),
+    depthwise_regularizer=None,
+    pointwise_regularizer=None,
+    bias_regularizer=None,
+    activity_regularizer=None,
+    depthwise_constraint=None,
+    pointwise_constraint=None,
+    bias_constraint=None,
+    trainable=True,
+    name=None,
+    reuse=None,
+):
+    """Functional `tf.layers.separable_conv1d`."""
+    layer = SeparableConv1D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+        depth_multiplier=depth_multiplier,
+        activation=activation,
+        use_bias=use_bias,
+        depthwise_initializer=depthwise_initializer,
+        pointwise_initializer=pointwise_initializer,
+        bias_initializer=bias_initializer,
+        depthwise_regularizer=depthwise_regularizer,
+        pointwise_regularizer=pointwise_regularizer,
+        bias_regularizer=bias_regularizer,
+        activity_regularizer=activity_regularizer,
+        depthwise_constraint=depthwise_constraint,
+        pointwise_constraint=pointwise_constraint,
+        bias_constraint=bias_constraint,
+        trainable=trainable,
+        name=name,
+        _reuse=reuse,
+    )
+    return layer(inputs)
 
 
 def separable_conv2d(
