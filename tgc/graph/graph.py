@@ -317,6 +317,27 @@ class Tensor:
     def get_shape(self) -> TensorShape:
         return self.shape
 
+    def set_shape(self, shape) -> None:
+        """TF's ``set_shape``: the static shape merged with ``shape`` (TF's ValueError when they
+        are incompatible). A host op's output (a dequeue, a decoder's: its value's shape is
+        checked where compiled code takes it) is refined; a computed tensor's shape is what its op
+        infers, so one that ``shape`` would refine raises ValueError (use tf.reshape)."""
+        if not self.shape.is_compatible_with(shape):
+            raise ValueError(
+                f"Tensor's shape {self.shape} is not compatible with supplied shape "
+                f"{as_shape(shape)}"
+            )
+        merged = self.shape.merge_with(shape)
+        dims = None if merged.ndims is None else tuple(merged.as_list())
+        if dims == self.spec.shape:
+            return
+        if getattr(self.op, "host_fn", None) is None:
+            raise ValueError(
+                f"tgc cannot refine the shape of '{self.name}' ({self.op.type}) from {self.shape} "
+                f"to {merged}: compiled ops keep the shapes they infer; use tf.reshape"
+            )
+        self.spec = TensorSpec(dims, self.spec.dtype)
+
     @property
     def device(self) -> str:
         return self.op.device

@@ -54,10 +54,16 @@ class _FileDataset(Dataset):
             raw = gzip.decompress(raw)
         elif self._compression == "ZLIB":
             raw = zlib.decompress(raw)
-        lines = raw.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()  # the last line's end ends the file, it starts no line
-        return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        return split_lines(raw)
+
+
+def split_lines(raw: bytes) -> list:
+    """A file's lines without their line ends (``\n`` or ``\r\n``), as TF reads them (shared with
+    tf.TextLineReader, tgc/frontend/readers.py)."""
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the last line's end ends the file, it starts no line
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
 class TextLineDataset(_FileDataset):
