@@ -328,7 +328,7 @@ def test_strided_slice_with_masks():
 def test_indexing_errors():
     x = tf.placeholder(tf.float32, [None, 4])
     assert "index 4 is out of bounds for axis 1" in build_error(lambda: x[:, 4])
-    assert "steps must be positive" in build_error(lambda: x[::-1])
+    assert "strides[1] must be non-zero" in build_error(lambda: x[:, ::0])
     assert "too many indices (3)" in build_error(lambda: x[0, 0, 0])
     with pytest.raises(TypeError, match="tensor indices must be ints"):
         x[x]

@@ -5,7 +5,7 @@ Thin wrappers over ``make_op`` (the ops are in tgc/dialect/ops/array.py). Shape 
 known when the graph is built (Python ints, lists, TensorShapes or constant tensors), with one
 exception TF1 code relies on: a shape that is ``tf.shape(y)`` is taken as "y's shape at run time",
 so ``tf.reshape(g, tf.shape(x))`` and ``tf.zeros(tf.shape(x))`` work with unknown dims.
-``Tensor.__getitem__`` is installed here (ints, slices with positive steps, ``...`` and
+``Tensor.__getitem__`` is installed here (ints, slices with any nonzero step, ``...`` and
 ``tf.newaxis``), and ``Tensor.__iter__`` (unstack along the first dimension).
 """
 
@@ -50,6 +50,13 @@ __all__ = [
     "lin_space",
     "linspace",
     "unique",
+    "pad",
+    "reverse",
+    "reverse_v2",
+    "gather_nd",
+    "scatter_nd",
+    "sequence_mask",
+    "boolean_mask",
 ]
 
 newaxis = None
@@ -392,8 +399,8 @@ class _Index:
 
     def add_slice(self, item):
         step = 1 if item.step is None else int(item.step)
-        if step <= 0:
-            raise ValueError(f"slice step {step} is not supported: steps must be positive")
+        if step == 0:
+            raise ValueError(f"strides[{len(self.begin)}] must be non-zero (a slice step of 0)")
         start, stop = item.start, item.stop
         self._bounds(
             0 if start is None else int(start),
@@ -452,6 +459,7 @@ def _getitem(x: Tensor, key, name=None):
     if Ellipsis not in items:
         items = items + (Ellipsis,)
     index = _Index()
+    reversed_axes = []  # axes of negative steps: sliced with positive steps once reversed
     for item in items:
         if item is Ellipsis:
             for _ in builtins.range(rank - used):
@@ -459,10 +467,26 @@ def _getitem(x: Tensor, key, name=None):
         elif item is None:
             index.add_new_axis()
         elif isinstance(item, _slice):
+            if item.step is not None and int(item.step) < 0:
+                reversed_axes.append(len(index.begin))
+                item = _mirrored_slice(item)
             index.add_slice(item)
         else:
             index.add_int(int(item), x.spec.shape[len(index.begin)], x)
+    for axis in reversed_axes:
+        x = _reversed_axis(x, axis)
     return _apply_index(x, index, name)
+
+
+def _mirrored_slice(item):
+    """The slice of the reversed axis that a negative-step slice takes: position i there is n-1-i
+    here, which as a Python index is -(i+1) for i >= 0 and -i-1 >= 0 for i < 0 (clamping the
+    same way), so x[b:e:-s] == x[::-1][-(b+1):-(e+1):s] with None kept."""
+
+    def mirrored(bound):
+        return None if bound is None else -(int(bound) + 1)
+
+    return _slice(mirrored(item.start), mirrored(item.stop), -int(item.step))
 
 
 def _apply_index(x, index, name):
@@ -922,3 +946,368 @@ def _check_sparse_indices(rows, shape, validate):
                 raise ValueError(f"indices[{k}] = {row} is repeated")
             if row < previous:
                 raise ValueError(f"indices[{k}] = {row} is out of order")
+
+
+# ---- pad, reverse: concats and gathers, so gradients and every target come with them ----------
+
+
+def _moved(x: Tensor, move):
+    """``move(x)`` for an op that only moves elements (gather, slice, select, concat); uint8
+    travels as int8 bits, which those ops handle, and comes back as uint8."""
+    if x.dtype.name != "uint8":
+        return move(x)
+    return math_ops.bitcast(move(math_ops.bitcast(x, "int8")), "uint8")
+
+
+def _dim(x: Tensor, axis: int):
+    """x's dim along ``axis``: an int when the graph knows it, else an int32 scalar read at run
+    time."""
+    known = x.spec.shape[axis]
+    return known if known is not None else shape(x)[axis]
+
+
+def _known(*values) -> bool:
+    return all(isinstance(v, (int, np.integer)) for v in values)
+
+
+def _descending(start, stop):
+    """start, start - 1, ... down to (not including) stop: a constant when both are known."""
+    if _known(start, stop):
+        return np.arange(start, stop, -1, dtype=np.int32)
+    return range(start, stop, -1)
+
+
+def _reversed_axis(x: Tensor, axis: int) -> Tensor:
+    """x with ``axis`` reversed: a gather of n-1, ..., 0."""
+    n = _dim(x, axis)
+    indices = _descending(n - 1 if _known(n) else math_ops.subtract(n, 1), -1)
+    return _moved(x, lambda v: gather(v, indices, axis=axis))
+
+
+def reverse(tensor, axis, name=None):
+    """`tf.reverse` (TF >= 1.0, = `tf.reverse_v2`): ``tensor`` with each axis in ``axis`` (a
+    list of ints, negative from the end) reversed."""
+    x = convert_to_tensor(tensor)
+    rank = _rank(x, "reverse")
+    if np.ndim(_constant_value(axis) if isinstance(axis, Tensor) else axis) != 1:
+        raise ValueError(f"reverse: axis must be a list of ints, not {axis!r}")
+    axes = _static_ints(axis, "reverse axis")
+    seen = set()
+    for a in axes:
+        if not -rank <= a < rank:
+            raise ValueError(
+                f"reverse: axis {a} is out of range [{-rank}, {rank}) for '{x.name}' of shape "
+                f"{x.shape}"
+            )
+        if a % rank in seen:
+            raise ValueError(f"reverse: axis {a % rank} specified more than once")
+        seen.add(a % rank)
+    out = x
+    for a in sorted(seen):
+        out = _reversed_axis(out, a)
+    return identity(out, name=name or "ReverseV2")
+
+
+reverse_v2 = reverse
+
+_PAD_MODES = ("CONSTANT", "REFLECT", "SYMMETRIC")
+
+
+def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0):
+    """`tf.pad`: ``paddings[i] = [before, after]`` values added around axis i; CONSTANT adds
+    ``constant_values``, REFLECT mirrors without the edge, SYMMETRIC with it. ``paddings`` may be
+    computed at run time (then TF's checks are asserts that fail the run)."""
+    x = convert_to_tensor(tensor)
+    mode = str(mode).upper()
+    if mode not in _PAD_MODES:
+        raise ValueError(
+            f'pad: mode must be one of "CONSTANT", "REFLECT" or "SYMMETRIC", not {mode!r}'
+        )
+    rank = _rank(x, "pad")
+    if _is_computed(paddings):
+        pairs, checks = _run_time_paddings(x, convert_to_tensor(paddings), rank)
+    else:
+        pairs, checks = _static_paddings(x, paddings, rank, mode), []
+    if mode != "CONSTANT":
+        checks += _mirror_checks(x, pairs, mode)
+    if checks:
+        with x.graph.control_dependencies(checks):
+            x = identity(x)
+    value = _static_scalar(constant_values, "pad constant_values")
+    if x.dtype.name == "uint8":  # concat moves uint8 as int8 bits: the value goes as its bits
+        value = int(np.asarray(value, np.uint8).view(np.int8))
+    out = x
+    for axis, (before, after) in enumerate(pairs):
+        if mode == "CONSTANT":
+            out = _moved(out, lambda v: _constant_pad(v, axis, before, after, value))
+        else:
+            out = _mirror_pad(out, axis, before, after, mode == "SYMMETRIC")
+    return identity(out, name=name or ("Pad" if mode == "CONSTANT" else "MirrorPad"))
+
+
+def _static_paddings(x, paddings, rank, mode) -> list:
+    """[(before, after)] per axis, with TF's checks raised now."""
+    if isinstance(paddings, Tensor):
+        paddings = _constant_value(paddings)
+    array = np.asarray(paddings)
+    if array.dtype.kind not in "iu" and array.size:
+        raise TypeError(f"pad: paddings must be integers, not {paddings!r}")
+    if array.shape != (rank, 2):
+        raise ValueError(
+            f"pad: paddings must have shape [{rank}, 2] for '{x.name}' of shape {x.shape}, not "
+            f"{list(array.shape)}"
+        )
+    if (array < 0).any():
+        raise ValueError(f"pad: paddings must be non-negative, not {array.tolist()}")
+    return [(int(b), int(a)) for b, a in array]
+
+
+def _mirror_checks(x, pairs, mode) -> list:
+    """TF's MirrorPad checks, in its words: raised now where the paddings and dim are known,
+    else asserts that fail the run."""
+    checks = []
+    reflect = mode == "REFLECT"
+    text = (
+        "pad: paddings must be less than the dimension size"
+        if reflect
+        else "pad: paddings must be no greater than the dimension size"
+    )
+    for axis, (before, after) in enumerate(pairs):
+        n = _dim(x, axis)
+        if _known(n, before, after):
+            most = builtins.max(before, after)
+            if most > n or (reflect and most == n):
+                verb = "not less than" if reflect else "greater than"
+                raise ValueError(f"{text}: {before}, {after} {verb} {n}")
+            continue
+        most = math_ops.maximum(before, after)
+        fits = math_ops.less(most, n) if reflect else math_ops.less_equal(most, n)
+        checks.append(assert_op(fits, [f"{text}:", before, after, "dimension size", n]))
+    return checks
+
+
+def _run_time_paddings(x, paddings, rank):
+    """[(before, after)] as int32 scalars of the computed [rank, 2] ``paddings``, and an assert
+    that they are non-negative (TF's check)."""
+    if paddings.spec.shape is None or tuple(paddings.spec.shape) != (rank, 2):
+        raise ValueError(
+            f"pad: paddings must have shape [{rank}, 2] for '{x.name}' of shape {x.shape}, not "
+            f"{paddings.shape}"
+        )
+    paddings = cast(paddings, "int32")
+    zero = constant(0, dtype="int32")
+    checks = [
+        assert_op(
+            math_ops.reduce_all(math_ops.greater_equal(paddings, zero)),
+            ["pad: paddings must be non-negative:", paddings],
+            summarize=2 * rank,
+        )
+    ]
+    pairs = [(paddings[axis, 0], paddings[axis, 1]) for axis in builtins.range(rank)]
+    return pairs, checks
+
+
+def _constant_pad(x, axis, before, after, value):
+    """x between blocks of ``value`` ``before`` and ``after`` long along ``axis``."""
+    pieces = []
+    for count in (before, after):
+        if _known(count) and count == 0:
+            pieces.append(None)
+            continue
+        dims = [_dim(x, a) for a in builtins.range(x.spec.rank)]
+        dims[axis] = count
+        pieces.append(_fill_as(dims, float(value), x.dtype, None))
+    out = x
+    if pieces[0] is not None:
+        out = concat([pieces[0], out], axis)
+    if pieces[1] is not None:
+        out = concat([out, pieces[1]], axis)
+    return out
+
+
+def _mirror_pad(x, axis, before, after, symmetric):
+    """A gather along ``axis`` of the mirrored positions: REFLECT before, ..., 1, 0, ..., n-1,
+    n-2, ...; SYMMETRIC before-1, ..., 0, 0, ..., n-1, n-1, ..."""
+    if _known(before, after) and before == 0 and after == 0:
+        return x
+    n = _dim(x, axis)
+    edge = 0 if symmetric else 1  # the first mirrored position's distance from the edge
+    if _known(n, before, after):
+        indices = np.concatenate(
+            [
+                np.arange(before - 1 + edge, edge - 1, -1),
+                np.arange(n),
+                np.arange(n - 1 - edge, n - 1 - edge - after, -1),
+            ]
+        ).astype(np.int32)
+    else:
+        last = math_ops.subtract(n, 1 + edge)
+        indices = concat(
+            [
+                _descending(math_ops.add(before, edge - 1), edge - 1),
+                range(n),
+                _descending(last, math_ops.subtract(last, after)),
+            ],
+            0,
+        )
+    return _moved(x, lambda v: gather(v, indices, axis=axis))
+
+
+# ---- gather_nd, scatter_nd: a gather (its gradient a scatter-add) on flattened positions -------
+
+
+def _int32(x):
+    x = convert_to_tensor(x, preferred_dtype="int32")
+    if x.dtype.name not in ("int32", "int64"):
+        raise TypeError(f"indices must be int32 or int64, but '{x.name}' is {x.dtype.name}")
+    return x if x.dtype.name == "int32" else cast(x, "int32")
+
+
+def _index_depth(indices, fn) -> int:
+    """k, the length of each index row (the last dim of ``indices``), known when built."""
+    if indices.spec.rank is None or indices.spec.rank < 1 or indices.spec.shape[-1] is None:
+        raise ValueError(
+            f"{fn}: indices '{indices.name}' must have rank >= 1 and a known last dim, not "
+            f"{indices.shape}"
+        )
+    return indices.spec.shape[-1]
+
+
+def _flat_positions_of(indices, dims):
+    """Row-major positions of ``indices[..., :k]`` among the first k = len(dims) dims (ints or
+    int32 scalars), shape indices.shape[:-1]."""
+    if not dims:
+        return math_ops.reduce_sum(indices, axis=-1)  # zeros of shape indices.shape[:-1]
+    flat, stride = None, 1
+    for i in builtins.range(len(dims) - 1, -1, -1):
+        column = indices[..., i]
+        term = column if _known(stride) and stride == 1 else math_ops.multiply(column, stride)
+        flat = term if flat is None else math_ops.add(flat, term)
+        stride = stride * dims[i] if _known(stride, dims[i]) else math_ops.multiply(stride, dims[i])
+    return flat
+
+
+def _bounds_check(indices, dims_vector, text):
+    """An assert that every index row lies within ``dims_vector`` (TF's kernels fail so)."""
+    zero = constant(0, dtype="int32")
+    inside = math_ops.logical_and(
+        math_ops.greater_equal(indices, zero), math_ops.less(indices, dims_vector)
+    )
+    return assert_op(math_ops.reduce_all(inside), [text, dims_vector, "indices:", indices])
+
+
+def gather_nd(params, indices, name=None, batch_dims=0):
+    """`tf.gather_nd`: ``out[i...] = params[indices[i..., 0], ..., indices[i..., k-1], ...]``; an
+    index row outside params' shape fails the run, as TF's CPU kernel does."""
+    if batch_dims != 0:
+        raise ValueError(f"gather_nd with batch_dims={batch_dims} is not supported: only 0")
+    params, indices = convert_to_tensor(params), _int32(indices)
+    rank, k = _rank(params, "gather_nd"), _index_depth(indices, "gather_nd")
+    if k > rank:
+        raise ValueError(
+            f"gather_nd: indices.shape[-1] must be <= params.rank, but saw indices shape: "
+            f"{indices.shape} and params shape: {params.shape}"
+        )
+    dims = [_dim(params, a) for a in builtins.range(rank)]
+    checks = []
+    if k:
+        text = "gather_nd: indices do not all index into param shape"
+        checks.append(_bounds_check(indices, shape(params)[:k], text))
+    with params.graph.control_dependencies(checks):
+        flat = _flat_positions_of(indices, dims[:k])
+    rows = reshape(params, [-1] + dims[k:])
+    return _moved(rows, lambda v: gather(v, flat, name=name or "GatherNd"))
+
+
+def scatter_nd(indices, updates, shape, name=None):
+    """`tf.scatter_nd`: zeros of ``shape`` with ``updates`` added at ``indices`` (repeated indices
+    add up); an index row outside ``shape`` fails the run, as TF's CPU kernel does."""
+    indices, updates = _int32(indices), convert_to_tensor(updates)
+    k = _index_depth(indices, "scatter_nd")
+    dims = _dim_entries(shape) if _has_computed_dims(shape) else _static_ints(shape, "shape")
+    dims = [cast(d, "int32") if isinstance(d, Tensor) else d for d in dims]
+    if k > len(dims):
+        raise ValueError(f"scatter_nd: indices.shape[-1] = {k} must be <= the rank of shape {dims}")
+    expected = TensorShape(
+        indices.shape.as_list()[:-1] + [d if _known(d) else None for d in dims[k:]]
+    )
+    if not updates.shape.is_compatible_with(expected):
+        raise ValueError(
+            f"scatter_nd: updates must have shape indices.shape[:-1] + shape[{k}:] = {expected}, "
+            f"but '{updates.name}' has {updates.shape}"
+        )
+    checks = []
+    if k:
+        vector = stack([d if isinstance(d, Tensor) else constant(d) for d in dims[:k]])
+        checks.append(
+            _bounds_check(indices, vector, "scatter_nd: indices do not all index into shape")
+        )
+    with indices.graph.control_dependencies(checks):
+        flat = _flat_positions_of(indices, dims[:k])
+    count = 1
+    for d in dims[:k]:
+        count = count * d if _known(count, d) else math_ops.multiply(count, d)
+    target = _fill_as([count] + dims[k:], 0.0, updates.dtype, None)  # read for its shape only
+    rows = make_op("gather_grad", [updates, flat, target])
+    return reshape(rows, dims, name=name or "ScatterNd")
+
+
+def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
+    """`tf.sequence_mask`: ``mask[i..., j] = j < lengths[i...]``, j below ``maxlen`` (default:
+    the largest length, read at run time)."""
+    lengths = convert_to_tensor(lengths, preferred_dtype="int32")
+    if lengths.dtype.name not in ("int32", "int64"):
+        raise TypeError(f"sequence_mask: lengths must be integers, not {lengths.dtype.name}")
+    if maxlen is None:
+        maxlen = math_ops.reduce_max(lengths)
+    elif _is_computed(maxlen):
+        maxlen = convert_to_tensor(maxlen)
+        if maxlen.spec.shape not in (None, ()):
+            raise ValueError(f"sequence_mask: maxlen must be a scalar, not {maxlen.shape}")
+    else:
+        maxlen = int(_static_scalar(maxlen, "sequence_mask maxlen"))
+    positions = (
+        range(maxlen, dtype=lengths.dtype) if _known(maxlen) else range(cast(maxlen, lengths.dtype))
+    )
+    mask = math_ops.less(positions, expand_dims(lengths, -1))
+    if as_dtype(dtype).name == "bool":
+        return identity(mask, name=name or "SequenceMask")
+    return cast(mask, dtype, name=name or "SequenceMask")
+
+
+def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
+    """`tf.boolean_mask`: the entries of ``tensor`` (its dims ``axis`` .. ``axis + mask.rank``
+    flattened) where ``mask`` is true, in order; how many is known only at run time. Their
+    positions are scattered into a vector of that length (cumsum of the mask gives each its
+    slot), then gathered, so the gradient flows back through the gather."""
+    from tgc.frontend.math_ops_more import cumsum
+
+    x, mask = convert_to_tensor(tensor), convert_to_tensor(mask)
+    if mask.dtype.name != "bool":
+        raise TypeError(f"boolean_mask: mask must be bool, not {mask.dtype.name}")
+    k = _rank(mask, "boolean_mask")
+    if k == 0:
+        raise ValueError("boolean_mask: mask cannot be a scalar")
+    axis = 0 if axis is None else int(axis)
+    rank = _rank(x, "boolean_mask")
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis <= rank - k:
+        raise ValueError(
+            f"boolean_mask: axis {axis} and mask rank {k} do not fit '{x.name}' of rank {rank}"
+        )
+    masked = TensorShape(x.shape.as_list()[axis : axis + k])
+    if not masked.is_compatible_with(mask.shape):
+        raise ValueError(f"Shapes {masked} and {mask.shape} are incompatible")
+    dims = [_dim(x, a) for a in builtins.range(rank)]
+    flat_x = x if k == 1 else reshape(x, dims[:axis] + [-1] + dims[axis + k :])
+    flat_mask = reshape(mask, [-1])
+    hits = cast(flat_mask, "int32")
+    slot = cumsum(hits)  # 1 + the output slot of each true entry
+    count = math_ops.reduce_sum(hits)
+    # a false entry's slot is count, outside the vector: the scatter-add drops it
+    slot = math_ops.where(
+        flat_mask, math_ops.subtract(slot, 1), _fill_like(slot, 0.0, None, None) + count
+    )
+    everywhere = range(size(flat_mask))
+    positions = make_op("gather_grad", [everywhere, slot, _fill_as([count], 0.0, hits.dtype, None)])
+    return _moved(flat_x, lambda v: gather(v, positions, axis=axis, name=name))

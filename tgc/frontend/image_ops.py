@@ -29,6 +29,8 @@ from tgc.dialect.types import as_dtype
 from tgc.frontend import math_ops
 from tgc.frontend.array_ops import (
     _constant_value,
+    _moved,
+    _reversed_axis,
     concat,
     expand_dims,
     fill,
@@ -201,14 +203,6 @@ def _known_size(size, fn: str) -> tuple:
 
 
 # ---- uint8 through data movement -----------------------------------------------------------------
-
-
-def _moved(x: Tensor, move):
-    """``move(x)`` for an op that only moves elements (gather, slice, select, concat); uint8
-    travels as int8 bits, which those ops handle, and comes back as uint8."""
-    if x.dtype.name != "uint8":
-        return move(x)
-    return math_ops.bitcast(move(math_ops.bitcast(x, "int8")), "uint8")
 
 
 def _take(x: Tensor, indices, axis: int) -> Tensor:
@@ -507,11 +501,7 @@ resize = resize_images
 
 
 def _reverse(images, axis):
-    n = images.shape[axis].value
-    if n is not None:
-        return _take(images, np.arange(n - 1, -1, -1), axis)
-    indices = tf_range(shape(images)[axis] - 1, -1, -1)
-    return _moved(images, lambda v: gather(v, indices, axis=axis))
+    return _reversed_axis(images, axis)
 
 
 def _flip(image, axis3, fn):

@@ -1,0 +1,196 @@
+"""tf.pad, tf.reverse and negative slice steps (tgc/frontend/array_ops.py) against TensorFlow
+2.21's numbers and gradients, finite differences, and TF's errors for bad arguments.
+
+``array_ops_more_tf_values.json`` (next to this file) is the output of
+
+    /tmp/tfenv/bin/python tests/oracle/array_ops_more.py > tests/e2e/array_ops_more_tf_values.json
+
+with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled). The oracle file
+holds the programs; this test runs the same ones under tgc. These ops only move values, so floats
+are compared at atol 1e-6 (the oracle prints 7 decimals) and integers exactly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.frontend import array_ops
+
+_ORACLE = Path(__file__).resolve().parents[1] / "oracle" / "array_ops_more.py"
+_spec = importlib.util.spec_from_file_location("array_ops_more_oracle", _ORACLE)
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+
+TF_VALUES = json.loads(Path(__file__).with_name("array_ops_more_tf_values.json").read_text())
+
+
+def _assert_close(got, expected, path):
+    if isinstance(expected, dict):
+        assert sorted(got) == sorted(expected), path
+        for key, value in expected.items():
+            _assert_close(got[key], value, f"{path}/{key}")
+        return
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape, (path, got.shape, expected.shape)
+    if got.dtype.kind in "iub":
+        np.testing.assert_array_equal(got, expected, err_msg=path)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=path)
+
+
+def test_oracle_version():
+    assert TF_VALUES["version"] == "2.21.0"
+
+
+@pytest.mark.parametrize("name", sorted(oracle.PROGRAMS))
+def test_program_gives_tensorflows_numbers(name):
+    _assert_close(oracle.as_lists(oracle.PROGRAMS[name](tf)), TF_VALUES[name], name)
+
+
+def test_names_are_exported():
+    for name in (
+        "pad",
+        "reverse",
+        "reverse_v2",
+        "gather_nd",
+        "scatter_nd",
+        "sequence_mask",
+        "boolean_mask",
+    ):
+        assert getattr(tf, name) is getattr(array_ops, name)
+
+
+def _finite_difference_check(loss, x, x0, indices, eps=1e-2, tol=2e-3):
+    (grad,) = tf.gradients(loss, [x])
+    with tf.Session() as sess:
+        got = sess.run(grad, {x: x0})
+        for index in indices:
+            d = np.zeros_like(x0)
+            d[index] = eps
+            plus, minus = sess.run(loss, {x: x0 + d}), sess.run(loss, {x: x0 - d})
+            fd = (np.float64(plus) - np.float64(minus)) / (2 * eps)
+            assert got[index] == pytest.approx(fd, abs=tol), index
+
+
+def test_pad_and_reverse_gradients_match_finite_differences():
+    """loss = sum(sin(f(x)) * w), nonlinear so each position's count in the output matters."""
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [3, 4])
+    x0 = oracle.data(60, 3, 4)
+    for y in (
+        tf.pad(x, [[2, 2], [3, 3]], "REFLECT"),
+        tf.pad(x, [[3, 1], [4, 2]], "SYMMETRIC"),
+        tf.pad(x, [[1, 0], [0, 2]], constant_values=2.0),
+        tf.reverse(x, [1])[::-2, 1::-1],
+    ):
+        w = oracle.data(61, *y.shape.as_list())
+        loss = tf.reduce_sum(tf.sin(y) * w)
+        _finite_difference_check(loss, x, x0, [(0, 0), (1, 2), (2, 3), (0, 3), (2, 1)])
+
+
+def test_static_shapes():
+    x = tf.placeholder(tf.float32, [None, 4, 5])
+    p = tf.placeholder(tf.int32, [3, 2])
+    assert tf.pad(x, [[1, 1], [0, 2], [1, 0]]).shape.as_list() == [None, 6, 6]
+    assert tf.pad(x, p).shape.as_list() == [None, None, None]
+    assert tf.reverse(x, [0, 2]).shape.as_list() == [None, 4, 5]
+    assert x[::-1, 3::-2, ::-3].shape.as_list() == [None, 2, 2]
+
+
+# ---- errors, in TF's words where TF has them ---------------------------------------------------
+
+
+def test_pad_argument_errors():
+    x = tf.constant(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"paddings must have shape \[2, 2\].*not \[1, 2\]"):
+        tf.pad(x, [[1, 1]])
+    with pytest.raises(ValueError, match="paddings must be non-negative"):
+        tf.pad(x, [[-1, 0], [0, 0]])
+    with pytest.raises(ValueError, match="must be less than the dimension size: 3, 0 not less"):
+        tf.pad(x, [[3, 0], [0, 0]], "REFLECT")
+    with pytest.raises(ValueError, match="no greater than the dimension size: 4, 0 greater than 3"):
+        tf.pad(x, [[4, 0], [0, 0]], "SYMMETRIC")
+    with pytest.raises(ValueError, match='mode must be one of "CONSTANT", "REFLECT" or'):
+        tf.pad(x, [[1, 0], [0, 0]], "FOO")
+    with pytest.raises(ValueError, match=r"paddings must have shape \[2, 2\]"):
+        tf.pad(x, tf.placeholder(tf.int32, [3, 2]))
+
+
+def test_pad_run_time_checks_fail_the_run():
+    x = tf.placeholder(tf.float32, [None, 4])
+    p = tf.placeholder(tf.int32, [2, 2])
+    reflect, constant = tf.pad(x, p, "REFLECT"), tf.pad(x, p)
+    unknown_rows = tf.pad(x, [[3, 0], [0, 0]], "REFLECT")
+    x0 = np.zeros((3, 4), np.float32)
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="less than the dimension size"):
+            sess.run(reflect, {x: x0, p: [[3, 0], [0, 0]]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="less than the dimension size"):
+            sess.run(unknown_rows, {x: x0})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="must be non-negative"):
+            sess.run(constant, {x: x0, p: [[0, -1], [0, 0]]})
+        assert sess.run(unknown_rows, {x: np.zeros((4, 4), np.float32)}).shape == (7, 4)
+
+
+def test_reverse_and_step_errors():
+    x = tf.constant(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"axis 2 is out of range \[-2, 2\)"):
+        tf.reverse(x, [2])
+    with pytest.raises(ValueError, match="axis 0 specified more than once"):
+        tf.reverse(x, [0, -2])
+    with pytest.raises(ValueError, match="axis must be a list of ints"):
+        tf.reverse(x, 1)
+    with pytest.raises(ValueError, match=r"strides\[0\] must be non-zero"):
+        x[::0]
+
+
+def test_gather_scatter_nd_errors():
+    x = tf.placeholder(tf.float32, [None, 4])
+    with pytest.raises(ValueError, match=r"indices.shape\[-1\] must be <= params.rank"):
+        tf.gather_nd(x, [[1, 0, 0]])
+    with pytest.raises(ValueError, match="updates must have shape"):
+        tf.scatter_nd([[1]], [1.0, 2.0], [3])
+    picked = tf.gather_nd(x, tf.placeholder_with_default([[2, 0]], [1, 2]))
+    scattered = tf.scatter_nd(tf.placeholder_with_default([[5]], [1, 1]), [1.0], [3])
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="do not all index into param"):
+            sess.run(picked, {x: np.zeros((2, 4), np.float32)})
+        assert sess.run(picked, {x: np.ones((3, 4), np.float32)}).tolist() == [1.0]
+        with pytest.raises(tf.errors.InvalidArgumentError, match="do not all index into shape"):
+            sess.run(scattered)
+
+
+def test_boolean_mask_and_sequence_mask_errors():
+    x = tf.constant(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"Shapes \(3,\) and \(2,\) are incompatible"):
+        tf.boolean_mask(x, [True, False])
+    with pytest.raises(ValueError, match="axis 2 and mask rank 1 do not fit"):
+        tf.boolean_mask(x, [True, False, True, True], axis=2)
+    with pytest.raises(TypeError, match="mask must be bool"):
+        tf.boolean_mask(x, [1, 0, 1])
+    with pytest.raises(TypeError, match="lengths must be integers"):
+        tf.sequence_mask([1.5])
+
+
+def test_masked_loss_trains():
+    """The TF1 masked-loss idiom: per-step losses of padded sequences, kept where the step is
+    inside the sequence (boolean_mask of a sequence_mask), averaged; the gradient reaches only
+    the kept steps."""
+    tf.reset_default_graph()
+    logits = tf.placeholder(tf.float32, [None, None])
+    lengths = tf.placeholder(tf.int32, [None])
+    mask = tf.sequence_mask(lengths, tf.shape(logits)[1])
+    loss = tf.reduce_mean(tf.boolean_mask(tf.square(logits - 1.0), mask))
+    (grad,) = tf.gradients(loss, [logits])
+    v = oracle.data(90, 3, 5)
+    with tf.Session() as sess:
+        got_loss, got_grad = sess.run([loss, grad], {logits: v, lengths: [2, 5, 0]})
+    keep = np.arange(5)[None, :] < np.array([2, 5, 0])[:, None]
+    assert got_loss == pytest.approx(np.mean((v[keep] - 1.0) ** 2), rel=1e-6)
+    np.testing.assert_allclose(got_grad, np.where(keep, 2 * (v - 1.0) / keep.sum(), 0), atol=1e-6)
