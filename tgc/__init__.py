@@ -276,6 +276,8 @@ for _module, _names in (
         globals()[_name] = getattr(_module, _name)
         setattr(math, _name, getattr(_module, _name))
 shape_n = _misc_ops.shape_n
+from tgc.frontend import bitwise_ops as bitwise  # noqa: E402,F401
+
 random.shuffle = _misc_ops.random_shuffle
 
 nn.conv2d_transpose = _conv2d_transpose
@@ -319,6 +321,7 @@ for _module_name in (
     "metrics",
     "data",
     "image",
+    "bitwise",
 ):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
     # `from tensorflow.contrib import rnn`, `import tensorflow.nn as nn`: the namespaces import
