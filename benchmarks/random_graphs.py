@@ -40,10 +40,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 def draw(seed: int, args, entries=None):
     """Graph ``seed`` as this campaign's options draw it."""
-    from conformance.checks import draws_control_flow_pinned, target_named
-    from conformance.generator import KNOWN_BUGS, RandomChooser, draw_graph
+    from conformance.checks import draws_control_flow_pinned, entries_for, target_named
+    from conformance.generator import KNOWN_BUGS, RandomChooser, catalogue, draw_graph
 
     target = target_named(args.target)
+    if entries is None:  # the ops the target runs, as the suite draws them
+        entries = entries_for(target, catalogue())
     return draw_graph(
         RandomChooser(seed),
         seed=seed,
@@ -60,10 +62,10 @@ def worker(args) -> None:
     """Reads seeds on stdin, writes one JSON result per seed on the original stdout."""
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
-    from conformance.checks import run_checks
+    from conformance.checks import entries_for, run_checks, target_named
     from conformance.generator import catalogue
 
-    entries = catalogue()
+    entries = entries_for(target_named(args.target), catalogue())  # drawn once, not per seed
     abort_seed = os.environ.get("TGC_CAMPAIGN_ABORT_SEED")  # the tests' stand-in for a segfault
     for line in sys.stdin:
         seed = int(line)

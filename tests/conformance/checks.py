@@ -71,6 +71,18 @@ ALL_VARIANTS = ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit")
 TARGETS = {"cpu": Target("cpu", "cpu", ALL_VARIANTS)}
 
 
+def entries_for(target, entries: dict) -> dict:
+    """The drawable ``entries`` the target's compiler can run (every one on the CPU; every one
+    beside an accelerator, whose CPU runs what it cannot). The two-device variant pins every op
+    without soft placement, so a GPU target is drawn only what it supports."""
+    from tgc.dialect import targets
+
+    if target.accelerator:
+        return entries
+    supported = targets.get(target.compiler).supported_ops()
+    return {name: entry for name, entry in entries.items() if name in supported}
+
+
 def target_named(name: str) -> Target:
     """The suite's target ``name``: one of TARGETS, or any target registered with the compiler
     (tgc/dialect/targets.py) whose devices this machine has, run through every variant it can run.

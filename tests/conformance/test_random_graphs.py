@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from conformance import reference
 from conformance.checks import Outcome, Wrong, check_forward, compute_reference, run_checks
+from conformance.checks import entries_for as checks_entries_for
 from conformance.reference import CONTROL_OPS
 from conformance import generator
 from conformance.generator import (
@@ -69,14 +70,7 @@ def graphs(draw, variant, entries=None, favour=()):
 
 
 def entries_for(target) -> dict:
-    """The drawable ops the target's compiler can run (every one on the CPU; every one beside an
-    accelerator, whose CPU runs what it cannot)."""
-    from tgc.dialect import targets
-
-    if target.accelerator:
-        return ENTRIES
-    supported = targets.get(target.compiler).supported_ops()
-    return {name: entry for name, entry in ENTRIES.items() if name in supported}
+    return checks_entries_for(target, ENTRIES)
 
 
 # The artifact variant compiles to an object file and links a library: it gets half the examples.
