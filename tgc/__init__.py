@@ -260,7 +260,14 @@ from tgc.frontend import math_ops_composed as _math_ops_composed  # noqa: E402
 from tgc.frontend import misc_ops as _misc_ops  # noqa: E402
 from tgc.frontend import segment_ops as _segment_ops  # noqa: E402
 
-for _name in ("max_pool_with_argmax", "conv3d"):
+for _name in (
+    "max_pool_with_argmax",
+    "conv3d",
+    "convolution",
+    "depthwise_conv2d_native",
+    "max_pool3d",
+    "avg_pool3d",
+):
     setattr(nn, _name, getattr(_conv_variants, _name))
 for _name in _nn_more.__all__:
     setattr(nn, _name, getattr(_nn_more, _name))

@@ -42,6 +42,10 @@ WIRED = [
     "separable_conv2d",
     "max_pool_with_argmax",
     "conv3d",
+    "convolution",
+    "depthwise_conv2d_native",
+    "max_pool3d",
+    "avg_pool3d",
 ]
 
 
