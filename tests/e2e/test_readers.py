@@ -184,3 +184,133 @@ def test_missing_file_raises_tfs_not_found(tmp_path):
     name, message = TF_VALUES["missing_file"]
     assert name == "NotFoundError"
     assert caught.value.message == message.format(path=path)
+
+
+def test_epoch_counter_is_a_local_variable_that_must_be_initialized(tmp_path):
+    path = str(tmp_path / "data.csv")
+    write_csv(path, CSV_ROWS)
+    with tf.Graph().as_default():
+        files = tf.train.string_input_producer([path], num_epochs=1, shuffle=False)
+        assert [v.name for v in tf.local_variables()] == ["input_producer/limit_epochs/epochs:0"]
+        files.dequeue()
+        with tf.Session() as sess:
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            with pytest.raises(tf.errors.OpError) as caught:
+                coord.join(threads, stop_grace_period_secs=5)
+    assert [type(caught.value).__name__, caught.value.message] == TF_VALUES["uninitialized_epochs"]
+
+
+@pytest.mark.parametrize(
+    "case, strings",
+    [("decode_raw_sizes", [b"abcd", b"abcdefgh"]), ("decode_raw_multiple", [b"abcde"])],
+)
+def test_decode_raw_errors_are_tfs(case, strings):
+    with tf.Graph().as_default():
+        out = tf.decode_raw(tf.constant(strings), tf.int32)
+        with tf.Session() as sess:
+            with pytest.raises(tf.errors.OpError) as caught:
+                sess.run(out)
+    assert [type(caught.value).__name__, caught.value.message] == TF_VALUES[case]
+
+
+def test_decode_raw_byte_orders_and_shape():
+    with tf.Graph().as_default():
+        strings = tf.constant([[b"\x01\x02\x03\x04"], [b"\xff\xfe\x00\x80"]])
+        little = tf.decode_raw(strings, tf.int16)
+        big = tf.decode_raw(strings, tf.int16, little_endian=False)
+        with tf.Session() as sess:
+            a, b = sess.run([little, big])
+    want = TF_VALUES["decode_raw_int16"]
+    assert little.shape.as_list() == want["shape"]  # the width of a constant's strings: unknown
+    assert a.dtype == np.int16
+    assert a.tolist() == want["little"] and b.tolist() == want["big"]
+
+
+def test_whole_file_reader_read_file_and_match_filenames_once(tmp_path):
+    paths = []
+    for name, text in (("b.txt", "second\nfile\n"), ("a.txt", "first file")):
+        paths.append(str(tmp_path / name))
+        pathlib.Path(paths[-1]).write_text(text)
+    with tf.Graph().as_default():
+        files = tf.train.string_input_producer(paths, num_epochs=1, shuffle=False)
+        key, value = tf.WholeFileReader().read(files)
+        contents = tf.read_file(tf.constant(paths[1]))
+        matched = tf.train.match_filenames_once(str(tmp_path / "*.txt"))
+        with tf.Session() as sess:
+            sess.run(tf.local_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            read = [sess.run([key, value]) for _ in paths]
+            coord.request_stop()
+            coord.join(threads)
+            got = {
+                "read": [[os.path.basename(k.decode()), v.decode()] for k, v in read],
+                "read_file": sess.run(contents).decode(),
+                "matched": [os.path.basename(m.decode()) for m in sess.run(matched)],
+            }
+    assert got == TF_VALUES["whole_files"]
+
+
+def test_shuffled_file_names_and_shuffle_batch_of_decoded_lines(tmp_path):
+    """shuffle=True: every epoch is a permutation of the files (TF's order differs: its random
+    numbers are its own); shuffle_batch takes decode_csv's host values as batch does."""
+    paths = []
+    for k in range(3):
+        paths.append(str(tmp_path / f"part{k}.csv"))
+        pathlib.Path(paths[-1]).write_text(f"{k},{10 * k}\n{k},{10 * k + 1}\n")
+    with tf.Graph().as_default():
+        tf.set_random_seed(7)
+        files = tf.train.string_input_producer(paths, num_epochs=2, shuffle=True, seed=3)
+        reader = tf.TextLineReader()
+        _, line = reader.read(files)
+        part, number = tf.decode_csv(line, [[0], [0]])
+        parts, numbers = tf.train.shuffle_batch(
+            [part, number * 2], batch_size=4, capacity=20, min_after_dequeue=2, seed=5
+        )
+        produced = reader.num_records_produced()
+        files_done = reader.num_work_units_completed()
+        with tf.Session() as sess:
+            sess.run(tf.local_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            seen = []
+            try:
+                while True:
+                    p, n = sess.run([parts, numbers])
+                    seen.extend(zip(p.tolist(), n.tolist()))
+            except tf.errors.OutOfRangeError:
+                pass
+            coord.request_stop()
+            coord.join(threads)
+            counts = sess.run([produced, files_done])
+    # 12 lines (2 epochs of 3 files of 2 lines) in 3 batches of 4, each line twice.
+    want = sorted([(k, 2 * (10 * k + j)) for k in range(3) for j in range(2)] * 2)
+    assert sorted(seen) == want
+    # TF 2.21 compat.v1 gives [12, 6] for this program (the last file completes when the runner's
+    # read passes its end, before the closed queue raises OutOfRangeError).
+    assert counts == [12, 6]
+
+
+def test_decode_csv_of_a_batch_with_selected_columns_and_na_value():
+    with tf.Graph().as_default():
+        records = tf.constant([["1,x,2.5", "3,NA,"], ["5,y,NA", "7,z,1e3"]])
+        a, c = tf.decode_csv(records, [[0], [-1.0]], select_cols=[0, 2], na_value="NA")
+        with tf.Session() as sess:
+            got_a, got_c = sess.run([a, c * 2.0])
+    assert got_a.dtype == np.int32 and got_a.tolist() == [[1, 3], [5, 7]]
+    np.testing.assert_array_equal(got_c, np.float32([[5.0, -2.0], [-2.0, 2000.0]]))
+
+
+def test_set_shape_refines_host_values_and_refuses_the_rest():
+    with tf.Graph().as_default():
+        decoded = tf.decode_raw(tf.constant(b"abcd"), tf.uint8)
+        decoded.set_shape([4])
+        assert decoded.shape.as_list() == [4]
+        with pytest.raises(ValueError, match=r"not compatible with supplied shape \(5,\)"):
+            decoded.set_shape([5])
+        x = tf.placeholder(tf.float32, [None, 3])
+        y = x * 2.0
+        y.set_shape([None, 3])  # nothing to refine
+        with pytest.raises(ValueError, match="cannot refine the shape of"):
+            y.set_shape([2, 3])

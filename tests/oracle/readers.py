@@ -154,13 +154,86 @@ def reader_error(tf, path, init_locals=True):
     return found
 
 
+def decode_raw(tf):
+    g = tf.Graph()
+    with g.as_default():
+        strings = tf.constant([[b"\x01\x02\x03\x04"], [b"\xff\xfe\x00\x80"]])
+        little = tf.decode_raw(strings, tf.int16)
+        big = tf.decode_raw(strings, tf.int16, little_endian=False)
+        with tf.Session() as sess:
+            a, b = sess.run([little, big])
+    return {"shape": list(little.shape.as_list()), "little": a.tolist(), "big": b.tolist()}
+
+
+def uninitialized_epochs(tf, path):
+    """string_input_producer(num_epochs=) without tf.local_variables_initializer(): the runner's
+    error, reported through the coordinator."""
+    g = tf.Graph()
+    with g.as_default():
+        files = tf.train.string_input_producer([path], num_epochs=1, shuffle=False)
+        name = files.dequeue()
+        with tf.Session() as sess:
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            try:
+                coord.join(threads, stop_grace_period_secs=5)
+            except tf.errors.OpError as e:
+                return [type(e).__name__, _message(e)]
+            del name
+    return None
+
+
+def decode_raw_error(tf, strings, out_type):
+    g = tf.Graph()
+    with g.as_default():
+        out = tf.decode_raw(tf.constant(strings), out_type)
+        with tf.Session() as sess:
+            try:
+                sess.run(out)
+            except tf.errors.OpError as e:
+                return [type(e).__name__, _message(e)]
+    return None
+
+
+def whole_files(tf, paths):
+    """WholeFileReader over two files, read_file of one, match_filenames_once of a glob."""
+    g = tf.Graph()
+    with g.as_default():
+        files = tf.train.string_input_producer(paths, num_epochs=1, shuffle=False)
+        key, value = tf.WholeFileReader().read(files)
+        contents = tf.read_file(tf.constant(paths[1]))
+        matched = tf.train.match_filenames_once(os.path.join(os.path.dirname(paths[0]), "*.txt"))
+        with tf.Session() as sess:
+            sess.run(tf.local_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            read = [sess.run([key, value]) for _ in paths]
+            coord.request_stop()
+            coord.join(threads)
+            return {
+                "read": [[os.path.basename(k.decode()), v.decode()] for k, v in read],
+                "read_file": sess.run(contents).decode(),
+                "matched": [os.path.basename(m.decode()) for m in sess.run(matched)],
+            }
+
+
 def main():
     d = tempfile.mkdtemp()
     csv_path = os.path.join(d, "data.csv")
     write_csv(csv_path, CSV_ROWS)
     cifar_path = os.path.join(d, "data_batch_1.bin")
     write_cifar(cifar_path, 5)
+    text_paths = []
+    for name, text in (("b.txt", "second\nfile\n"), ("a.txt", "first file")):
+        text_paths.append(os.path.join(d, name))
+        with open(text_paths[-1], "w") as f:
+            f.write(text)
     values = {
+        "uninitialized_epochs": uninitialized_epochs(t, csv_path),
+        "decode_raw_sizes": decode_raw_error(t, [b"abcd", b"abcdefgh"], t.int32),
+        "decode_raw_multiple": decode_raw_error(t, [b"abcde"], t.int32),
+        "decode_raw_int16": decode_raw(t),
+        "whole_files": whole_files(t, text_paths),
         "csv_regression": csv_regression(t, csv_path),
         "cifar": cifar_batches(t, cifar_path),
         "bad_float": decode_error(t, "1.0,abc", lambda tf: [[0.0], [0.0]]),

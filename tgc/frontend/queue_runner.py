@@ -1,7 +1,7 @@
 """TF1's input pipelines on queues: `tf.train.Coordinator`, `QueueRunner`, `start_queue_runners`,
 `batch`, `shuffle_batch` and the numeric input producers (`input_producer`, `range_input_producer`,
-`slice_input_producer`). String producers (`string_input_producer`, readers of files) are not
-provided: tgc computes on no strings.
+`slice_input_producer`). The file-name producer and the readers of files are in
+tgc/frontend/readers.py.
 
 Runner threads call ``Session.run`` on the enqueue ops, as TF's do; the queues they fill live in
 that session (tgc/frontend/queues.py).

@@ -56,6 +56,11 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _fetchable(array):
+    """A scalar string as TF fetches it (bytes); other values as they are."""
+    return array.item() if array.ndim == 0 and array.dtype == object else array
+
+
 def _read_bytes(name, op) -> bytes:
     """The file's contents, or TF's NotFoundError ("<name>; No such file or directory")."""
     try:
@@ -236,8 +241,7 @@ class ReaderBase:
         queue = _queue_of(queue, "read")
 
         def run(session, op):
-            key, value = self._next(session, op, queue, None)
-            return [np.array(key, dtype=object), np.array(value, dtype=object)]
+            return list(self._next(session, op, queue, None))  # bytes, as TF fetches them
 
         op = _host_op(
             "ReaderReadV2",
@@ -376,7 +380,7 @@ def read_file(filename, name=None):
     filename = _strings(filename, "read_file")
 
     def run(session, op, value):
-        return [np.array(_read_bytes(_text(np.asarray(value).item()), op), dtype=object)]
+        return [_read_bytes(_text(np.asarray(value).item()), op)]
 
     return _host_op("ReadFile", [filename], [TensorSpec((), _STRING)], name, run).outputs[0]
 
@@ -414,7 +418,7 @@ def decode_csv(
             for k, value in enumerate(_csv_fields(op, fields, defaults, select, na_value, index)):
                 columns[k].append(value)
         return [
-            np.array(c, dtype=numpy_dtype(d)).reshape(lines.shape)
+            _fetchable(np.array(c, dtype=numpy_dtype(d)).reshape(lines.shape))
             for c, (d, _) in zip(columns, defaults)
         ]
 
@@ -499,7 +503,7 @@ def decode_raw(input_bytes=None, out_type=None, little_endian=True, name=None, b
                         None,
                         op,
                         f"DecodeRaw requires input strings to all be the same size, but element "
-                        f"{k} has size {len(s)} != {len(flat[0])}",
+                        f"{k} has size {len(flat[0])} != {len(s)}",
                     )
         width = len(flat[0]) // item.itemsize if flat else 0
         out = np.array([np.frombuffer(s, item) for s in flat], dtype=item).reshape(

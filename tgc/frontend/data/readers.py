@@ -58,8 +58,8 @@ class _FileDataset(Dataset):
 
 
 def split_lines(raw: bytes) -> list:
-    """A file's lines without their line ends (``\n`` or ``\r\n``), as TF reads them (shared with
-    tf.TextLineReader, tgc/frontend/readers.py)."""
+    """A file's lines without their line ends (a newline, or a carriage return and a newline), as
+    TF reads them (shared with tf.TextLineReader, tgc/frontend/readers.py)."""
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the last line's end ends the file, it starts no line
