@@ -122,3 +122,10 @@ def test_misc_ops_errors_name_the_problem():
             misc_ops.matrix_diag(tf.constant([1.0]), k=1)
         with pytest.raises(ValueError, match="must be at least 2-D"):
             misc_ops.matrix_diag_part(tf.constant([1.0]))
+
+
+def test_the_ops_are_tfs_names():
+    for name in oracle._NAMES + ("random_shuffle",):
+        assert getattr(tf, name) is getattr(misc_ops, name), name
+    for name in oracle._NN_NAMES:
+        assert getattr(tf.nn, name) is getattr(misc_ops, name), name

@@ -24,19 +24,17 @@ from tgc.frontend import summary_proto  # noqa: E402
 from tgc.runtime.events import read_records  # noqa: E402
 
 
-@pytest.fixture
-def tf_summary(monkeypatch):
-    """tf.Summary as the lead wires it (tgc/__init__.py imports summary_proto.Summary)."""
-    monkeypatch.setattr(tf, "Summary", summary_proto.Summary, raising=False)
-    return tf.Summary
-
-
 def _events(logdir):
     files = sorted(os.listdir(logdir))
     return [Event.FromString(r) for f in files for r in read_records(os.path.join(logdir, f))]
 
 
-def test_hand_built_summaries_are_written_with_their_steps(tmp_path, tf_summary):
+def test_tf_summary_is_tensorboards_message():
+    assert tf.Summary is summary_proto.Summary
+    assert tf.HistogramProto is summary_proto.HistogramProto
+
+
+def test_hand_built_summaries_are_written_with_their_steps(tmp_path):
     writer = tf.summary.FileWriter(str(tmp_path))
     episode_summary = tf.Summary()
     episode_summary.value.add(simple_value=0.25, node_name="episode_reward", tag="episode_reward")
@@ -54,7 +52,7 @@ def test_hand_built_summaries_are_written_with_their_steps(tmp_path, tf_summary)
     assert [(v.tag, v.simple_value) for v in events[1].summary.value] == [("reward", 1.5)]
 
 
-def test_hand_built_and_fetched_summaries_are_the_same_message(tf_summary):
+def test_hand_built_and_fetched_summaries_are_the_same_message():
     with tf.Graph().as_default():
         fetched_bytes = tf.Session().run(tf.summary.scalar("loss", tf.constant(2.0)))
     fetched = tf.Summary.FromString(fetched_bytes)
