@@ -93,6 +93,13 @@ def matmul_flops(operands, results, attrs) -> float:
     return 2.0 * elements(results[0]) * (UNKNOWN_DIM_GUESS if k is None else k)
 
 
+def batch_matmul_flops(operands, results, attrs) -> float:
+    """2 * M * N * K per matrix of the (broadcast) batch."""
+    a = operands[0]
+    k = a.shape[-2] if attrs.get("transpose_a") else a.shape[-1]
+    return 2.0 * elements(results[0]) * (UNKNOWN_DIM_GUESS if k is None else k)
+
+
 def _conv_flops(gradient_or_output, filter_shape) -> float:
     """2 * N*OH*OW*F * KH*KW*C: a multiply-add per output element and filter tap over C channels."""
     kh, kw, c, _ = filter_shape

@@ -225,9 +225,12 @@ def matmul(
     name=None,
     **_ignored,
 ):
+    """`tf.matmul`: rank-2 operands are one MatMul; higher ranks are matrices over leading batch
+    dims that broadcast (TF's BatchMatMulV2). ``adjoint_*`` is ``transpose_*`` (no complex)."""
     a, b = _pair(a, b)
+    batched = len(a.shape) > 2 or len(b.shape) > 2
     return make_op(
-        "matmul",
+        "batch_matmul" if batched else "matmul",
         [a, b],
         name=name,
         transpose_a=bool(transpose_a or adjoint_a),
