@@ -314,3 +314,24 @@ def test_set_shape_refines_host_values_and_refuses_the_rest():
         y.set_shape([None, 3])  # nothing to refine
         with pytest.raises(ValueError, match="cannot refine the shape of"):
             y.set_shape([2, 3])
+
+
+def test_read_up_to_batches_many_under_monitored_training_session(tmp_path):
+    """MonitoredTrainingSession initializes the local variables (TF's default local_init_op),
+    starts the queue runners and stops at the end of the epochs."""
+    path = tmp_path / "five.csv"
+    path.write_text("1,2\n3,4\n5,6\n7,8\n9,10\n")
+    with tf.Graph().as_default():
+        files = tf.train.string_input_producer([str(path)], num_epochs=2, shuffle=False)
+        _, lines = tf.TextLineReader().read_up_to(files, 3)
+        a, b = tf.decode_csv(lines, [[0], [0]])
+        batch_a, batch_b = tf.train.batch(
+            [a, b], batch_size=4, enqueue_many=True, allow_smaller_final_batch=True
+        )
+        total = tf.reduce_sum(batch_a * batch_b)
+        got = []
+        with tf.train.MonitoredTrainingSession() as sess:
+            while not sess.should_stop():
+                got.append(sess.run([batch_a, total]))
+    assert [g[0].tolist() for g in got] == [[1, 3, 5, 7], [9, 1, 3, 5], [7, 9]]
+    assert [int(g[1]) for g in got] == [100, 134, 146]  # sums of a * b over each batch

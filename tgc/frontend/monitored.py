@@ -31,7 +31,12 @@ import time
 
 from tgc.frontend.queue_runner import Coordinator, start_queue_runners
 from tgc.frontend.saver import Saver, latest_checkpoint
-from tgc.frontend.variables import global_variables, global_variables_initializer
+from tgc.frontend.variables import (
+    global_variables,
+    global_variables_initializer,
+    local_variables,
+    local_variables_initializer,
+)
 from tgc.runtime.errors import AbortedError, OutOfRangeError, UnavailableError
 
 # The errors after which TF's MonitoredSession creates its session again and retries the step.
@@ -454,6 +459,10 @@ class Scaffold:
     def finalize(self) -> None:
         if self.init_op is None:
             self.init_op = global_variables_initializer()
+        if self.local_init_op is None and local_variables():
+            # TF's default local_init_op: the local variables (a string_input_producer's epoch
+            # count, tf.metrics' totals) start anew in every session.
+            self.local_init_op = local_variables_initializer()
         if self.saver is None:
             self.saver = _default_saver()
         if self.summary_op is None:
