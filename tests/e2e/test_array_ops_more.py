@@ -62,6 +62,18 @@ def test_names_are_exported():
         "scatter_nd",
         "sequence_mask",
         "boolean_mask",
+        "eye",
+        "matrix_transpose",
+        "broadcast_to",
+        "broadcast_static_shape",
+        "broadcast_dynamic_shape",
+        "meshgrid",
+        "roll",
+        "matrix_band_part",
+        "invert_permutation",
+        "ensure_shape",
+        "space_to_depth",
+        "depth_to_space",
     ):
         assert getattr(tf, name) is getattr(array_ops, name)
 
@@ -194,3 +206,49 @@ def test_masked_loss_trains():
     keep = np.arange(5)[None, :] < np.array([2, 5, 0])[:, None]
     assert got_loss == pytest.approx(np.mean((v[keep] - 1.0) ** 2), rel=1e-6)
     np.testing.assert_allclose(got_grad, np.where(keep, 2 * (v - 1.0) / keep.sum(), 0), atol=1e-6)
+
+
+def test_broadcast_static_shape_and_ensure_shape_refine_static_shapes():
+    """TF 2.21: broadcast_static_shape([None, 1, 3], [4, 1]) is [None, 4, 3]."""
+    got = tf.broadcast_static_shape(tf.TensorShape([None, 1, 3]), tf.TensorShape([4, 1]))
+    assert got.as_list() == [None, 4, 3]
+    with pytest.raises(ValueError, match="Incompatible shapes for broadcasting"):
+        tf.broadcast_static_shape(tf.TensorShape([2, 3]), tf.TensorShape([4, 3]))
+    x = tf.placeholder(tf.float32, [None, None, 3])
+    assert tf.ensure_shape(x, [2, None, 3]).shape.as_list() == [2, None, 3]
+    assert tf.space_to_depth(tf.placeholder(tf.float32, [None, 4, 6, 3]), 2).shape.as_list() == [
+        None,
+        2,
+        3,
+        12,
+    ]
+
+
+def test_matrix_and_block_errors():
+    x = tf.placeholder(tf.float32, [None, 5, 4, 3])
+    with pytest.raises(ValueError, match="not compatible with the expected shape"):
+        tf.ensure_shape(x, [1, 5, 4, 2])
+    with pytest.raises(ValueError, match="evenly divisible by 2 but is 5"):
+        tf.space_to_depth(x, 2)
+    with pytest.raises(ValueError, match="evenly divisible by 4 but is 3"):
+        tf.depth_to_space(x, 2)
+    with pytest.raises(ValueError, match=r"shift \[1, 2\] and axis \[0\] must have the same"):
+        tf.roll(x, [1, 2], [0])
+    with pytest.raises(ValueError, match="sizes must be non-negative"):
+        tf.eye(-1)
+    with pytest.raises(ValueError, match="cannot broadcast"):
+        tf.broadcast_to([1, 2, 3], [2, 2])
+    with pytest.raises(ValueError, match="is not a permutation"):
+        tf.invert_permutation([0, 0])
+    with pytest.raises(ValueError, match="must have rank >= 2"):
+        tf.matrix_band_part(tf.constant([1.0]), 0, 0)
+    fed = tf.placeholder(tf.float32, [None, None, None, 3])
+    checked = tf.ensure_shape(fed, [1, 5, 3, 3])
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not compatible with expected"):
+            sess.run(checked, {fed: np.zeros((1, 3, 5, 3), np.float32)})
+        # another element count: the reshape that refines the static shape says so first
+        with pytest.raises(tf.errors.InvalidArgumentError, match="EnsureShape"):
+            sess.run(checked, {fed: np.zeros((1, 5, 4, 3), np.float32)})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="evenly divisible by 2"):
+            sess.run(tf.space_to_depth(fed, 2), {fed: np.zeros((1, 5, 4, 3), np.float32)})

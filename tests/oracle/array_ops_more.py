@@ -170,12 +170,64 @@ def masks(t):
     return _graph(t, build)
 
 
+def matrices_and_broadcasts(t):
+    def build():
+        x = t.placeholder(t.float32, [2, 3, 4])
+        xn = t.placeholder(t.float32, [None, 3, None])
+        v = t.placeholder(t.float32, [3])
+        out = {}
+        out["eye_3"] = t.eye(3)
+        out["eye_2x4_batch"] = t.eye(2, 4, batch_shape=[2], dtype=t.int32)
+        _with_gradient(t, out, "matrix_transpose", t.matrix_transpose(x), x, 100)
+        _with_gradient(t, out, "broadcast_to", t.broadcast_to(v, [2, 2, 3]), v, 101)
+        out["broadcast_to_run_time"] = t.broadcast_to(v, t.shape(xn[:, :, 0]))
+        out["broadcast_to_bool"] = t.broadcast_to(t.constant([True, False]), [2, 2])
+        out["broadcast_dynamic_shape"] = t.broadcast_dynamic_shape([2, 1, 3], [4, 1])
+        out["broadcast_dynamic_shape_run_time"] = t.broadcast_dynamic_shape(t.shape(xn), [1, 3, 1])
+        a, b = t.constant([1.0, 2.0, 3.0]), t.constant([4.0, 5.0])
+        out["meshgrid_xy"] = t.meshgrid(a, b)
+        out["meshgrid_ij"] = t.meshgrid(a, b, t.constant([7.0, 8.0]), indexing="ij")
+        for i, (shift, axis) in enumerate([(1, 0), (-2, 2), ([1, 2], [1, 2]), ([1, 3], [-1, -1])]):
+            _with_gradient(t, out, f"roll_{i}", t.roll(x, shift, axis), x, 110 + i)
+            out[f"roll_{i}_unknown"] = t.roll(xn, shift, axis)
+        for i, (lo, up) in enumerate([(0, 0), (1, 0), (-1, 1), (0, -1), (2, 2)]):
+            _with_gradient(t, out, f"band_{i}", t.matrix_band_part(x, lo, up), x, 120 + i)
+            out[f"band_{i}_unknown"] = t.matrix_band_part(xn, lo, up)
+        out["invert_permutation"] = t.invert_permutation([2, 0, 3, 1])
+        perm = t.placeholder(t.int32, [None])
+        out["invert_permutation_fed"] = t.invert_permutation(perm)
+        feed = {x: data(102, 2, 3, 4), xn: data(103, 2, 3, 5), v: data(104, 3)}
+        feed[perm] = [3, 0, 4, 1, 2]
+        return out, feed
+
+    return _graph(t, build)
+
+
+def blocks(t):
+    def build():
+        x = t.placeholder(t.float32, [2, 4, 6, 3])
+        xn = t.placeholder(t.float32, [None, None, None, 3])
+        d = t.placeholder(t.float32, [1, 2, 3, 8])
+        out = {}
+        _with_gradient(t, out, "space_to_depth", t.space_to_depth(x, 2), x, 130)
+        out["space_to_depth_unknown"] = t.space_to_depth(xn, 2)
+        _with_gradient(t, out, "depth_to_space", t.depth_to_space(d, 2), d, 131)
+        out["round_trip"] = t.depth_to_space(t.space_to_depth(x, 2), 2)
+        out["ensure_shape"] = t.ensure_shape(xn, [2, None, 6, 3])
+        feed = {x: data(132, 2, 4, 6, 3), xn: data(133, 2, 4, 6, 3), d: data(134, 1, 2, 3, 8)}
+        return out, feed
+
+    return _graph(t, build)
+
+
 PROGRAMS = {
     "pad": pad,
     "reverse": reverse,
     "negative_steps": negative_steps,
     "gather_scatter_nd": gather_scatter_nd,
     "masks": masks,
+    "matrices_and_broadcasts": matrices_and_broadcasts,
+    "blocks": blocks,
 }
 
 

@@ -57,6 +57,18 @@ __all__ = [
     "scatter_nd",
     "sequence_mask",
     "boolean_mask",
+    "eye",
+    "matrix_transpose",
+    "broadcast_to",
+    "broadcast_static_shape",
+    "broadcast_dynamic_shape",
+    "meshgrid",
+    "roll",
+    "matrix_band_part",
+    "invert_permutation",
+    "ensure_shape",
+    "space_to_depth",
+    "depth_to_space",
 ]
 
 newaxis = None
@@ -1311,3 +1323,277 @@ def boolean_mask(tensor, mask, name="boolean_mask", axis=None):
     everywhere = range(size(flat_mask))
     positions = make_op("gather_grad", [everywhere, slot, _fill_as([count], 0.0, hits.dtype, None)])
     return _moved(flat_x, lambda v: gather(v, positions, axis=axis, name=name))
+
+
+# ---- eye, broadcasts, meshgrid, roll, band parts, permutations, blocks ---------------------------
+
+
+def _static_int(value, what) -> int:
+    """An int argument that must be known when the graph is built."""
+    return int(_static_scalar(value, what))
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32", name=None):
+    """`tf.eye`: the identity matrix [num_rows, num_columns] (a constant; sizes must be known
+    when the graph is built), repeated over ``batch_shape``."""
+    rows = _static_int(num_rows, "eye num_rows")
+    cols = rows if num_columns is None else _static_int(num_columns, "eye num_columns")
+    batch = [] if batch_shape is None else _static_ints(batch_shape, "eye batch_shape")
+    if rows < 0 or cols < 0 or any(d < 0 for d in batch):
+        raise ValueError(f"eye: sizes must be non-negative, not {batch + [rows, cols]}")
+    dtype = as_dtype(dtype)
+    matrix = np.eye(rows, cols, dtype=dtype.as_numpy_dtype)
+    return constant(
+        np.broadcast_to(matrix, batch + [rows, cols]).copy(), dtype=dtype, name=name or "eye"
+    )
+
+
+def matrix_transpose(a, name="matrix_transpose", conjugate=False):
+    """`tf.matrix_transpose` / `tf.linalg.transpose`: the last two axes swapped."""
+    x = convert_to_tensor(a)
+    rank = _rank(x, "matrix_transpose")
+    if rank < 2:
+        raise ValueError(f"matrix_transpose: '{x.name}' must have rank >= 2, not shape {x.shape}")
+    perm = list(builtins.range(rank - 2)) + [rank - 1, rank - 2]
+    return transpose(x, perm, name=name)
+
+
+def _target_of(shape):
+    """A tensor of ``shape`` (static or computed), read only for its shape."""
+    float32 = as_dtype("float32")  # any dtype would do: the values are never read
+    if _shape_source(shape) is not None:
+        return _fill_as(shape, 0.0, float32, None)
+    dims = _dim_entries(shape) if _has_computed_dims(shape) else _static_ints(shape, "shape")
+    if builtins.any(isinstance(d, int) and d < 0 for d in dims):
+        raise ValueError(f"shape {dims} has a negative dim")
+    return _fill_as(dims, 0.0, float32, None)
+
+
+def broadcast_to(input, shape, name=None):
+    """`tf.broadcast_to`: ``input`` repeated (numpy's rules) to ``shape``."""
+    x = convert_to_tensor(input)
+    target = _target_of(shape)
+    return _moved(x, lambda v: make_op("broadcast_like", [v, target], name=name or "BroadcastTo"))
+
+
+def broadcast_static_shape(shape_x, shape_y):
+    """`tf.broadcast_static_shape`: the TensorShape both broadcast to (None where unknown)."""
+    a, b = TensorShape(shape_x), TensorShape(shape_y)
+    if a.ndims is None or b.ndims is None:
+        return TensorShape(None)
+    n = builtins.max(a.ndims, b.ndims)
+    dims_a = [1] * (n - a.ndims) + a.as_list()
+    dims_b = [1] * (n - b.ndims) + b.as_list()
+    out = []
+    for da, db in zip(dims_a, dims_b):
+        if da == 1 or db == 1 or da is None or db is None:
+            out.append(db if da == 1 else da if db == 1 else da if db is None else db)
+        elif da == db:
+            out.append(da)
+        else:
+            raise ValueError(f"Incompatible shapes for broadcasting: {a} and {b}")
+    return TensorShape(out)
+
+
+def broadcast_dynamic_shape(shape_x, shape_y, name=None):
+    """`tf.broadcast_dynamic_shape`: the int vector both shapes broadcast to; computed shapes
+    give the shape of a broadcast of tensors of those shapes, read at run time."""
+    vectors = [convert_to_tensor(s, preferred_dtype="int32") for s in (shape_x, shape_y)]
+    known = [_constant_value(v) for v in vectors]
+    if builtins.all(k is not None for k in known):
+        try:
+            result = np.broadcast_shapes(*(tuple(int(d) for d in k) for k in known))
+        except ValueError:
+            raise ValueError(
+                f"Incompatible shapes for broadcasting: {known[0].tolist()} and {known[1].tolist()}"
+            ) from None
+        return constant(np.asarray(result, vectors[0].dtype.as_numpy_dtype), name=name)
+    a, b = (_fill_as(v, 0.0, as_dtype("float32"), None) for v in vectors)
+    return cast(shape(math_ops.add(a, b)), vectors[0].dtype, name=name or "BroadcastArgs")
+
+
+def meshgrid(*args, **kwargs):
+    """`tf.meshgrid`: N-D grids of the 1-D inputs; ``indexing='xy'`` (default) swaps the first
+    two output axes, as numpy does."""
+    indexing = kwargs.pop("indexing", "xy")
+    name = kwargs.pop("name", "meshgrid")
+    if kwargs:
+        raise TypeError(f"meshgrid: unexpected arguments {sorted(kwargs)}")
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', not {indexing!r}")
+    vectors = [reshape(convert_to_tensor(a), [-1]) for a in args]
+    n = len(vectors)
+    dims = [_dim(v, 0) for v in vectors]
+    if indexing == "xy" and n >= 2:
+        dims[0], dims[1] = dims[1], dims[0]
+    outputs = []
+    for i, v in enumerate(vectors):
+        axis = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and n >= 2 else i
+        shaped = [1] * n
+        shaped[axis] = -1
+        outputs.append(broadcast_to(reshape(v, shaped), dims, name=f"{name}_{i}" if name else None))
+    return outputs
+
+
+def roll(input, shift, axis, name=None):
+    """`tf.roll`: elements shifted ``shift`` places along ``axis`` (lists shift along several),
+    those pushed off one end coming back at the other: a gather of (i - shift) mod n."""
+    x = convert_to_tensor(input)
+    rank = _rank(x, "roll")
+    shifts = [shift] if np.ndim(shift) == 0 and not isinstance(shift, (list, tuple)) else shift
+    axes = _static_ints(axis, "roll axis")
+    if _is_computed(shift):
+        raise TypeError("roll: shift must be known when the graph is built")
+    shifts = _static_ints(shifts, "roll shift")
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: shift {shifts} and axis {axes} must have the same length")
+    total = {}
+    for s, a in zip(shifts, axes):
+        if not -rank <= a < rank:
+            raise ValueError(f"roll: axis {a} is out of range for '{x.name}' of shape {x.shape}")
+        total[a % rank] = total.get(a % rank, 0) + s
+    out = x
+    for a, s in sorted(total.items()):
+        n = _dim(out, a)
+        if _known(n):
+            indices = (np.arange(n) - s) % builtins.max(n, 1)
+            indices = indices.astype(np.int32)
+        else:
+            indices = math_ops.floormod(math_ops.subtract(range(n), s), n)
+        out = _moved(out, lambda v: gather(v, indices, axis=a))
+    return identity(out, name=name or "Roll")
+
+
+def matrix_band_part(input, num_lower, num_upper, name=None):
+    """`tf.matrix_band_part` / `tf.linalg.band_part`: each innermost matrix with entries outside
+    the band (more than num_lower below or num_upper above the diagonal; negative: the whole
+    triangle) set to zero."""
+    x = convert_to_tensor(input)
+    rank = _rank(x, "matrix_band_part")
+    if rank < 2:
+        raise ValueError(f"matrix_band_part: '{x.name}' must have rank >= 2, not {x.shape}")
+    lower = _static_int(num_lower, "matrix_band_part num_lower")
+    upper = _static_int(num_upper, "matrix_band_part num_upper")
+    m, n = _dim(x, rank - 2), _dim(x, rank - 1)
+    if _known(m, n):
+        rows, cols = np.arange(m)[:, None], np.arange(n)[None, :]
+        keep = constant(
+            ((lower < 0) | (rows - cols <= lower)) & ((upper < 0) | (cols - rows <= upper))
+        )
+    else:
+        offset = math_ops.subtract(expand_dims(range(m), 1), expand_dims(range(n), 0))
+        keep = math_ops.logical_and(
+            constant(lower < 0) if lower < 0 else math_ops.less_equal(offset, lower),
+            constant(upper < 0)
+            if upper < 0
+            else math_ops.less_equal(math_ops.negative(offset), upper),
+        )
+    keep = make_op("broadcast_like", [keep, x])  # x read for its shape only
+    return _moved(x, lambda v: math_ops.where(keep, v, zeros_like(v), name=name or "BandPart"))
+
+
+def invert_permutation(x, name=None):
+    """`tf.invert_permutation`: y with y[x[i]] = i (x a permutation of 0..n-1)."""
+    x = convert_to_tensor(x, preferred_dtype="int32")
+    if x.dtype.name not in ("int32", "int64") or x.spec.rank != 1:
+        raise ValueError(
+            f"invert_permutation: x must be a 1-D int32 or int64 vector, not '{x.name}'"
+        )
+    known = _constant_value(x)
+    if known is not None:
+        if sorted(known.tolist()) != list(builtins.range(known.size)):
+            raise ValueError(
+                f"invert_permutation: {known.tolist()} is not a permutation of 0..{known.size - 1}"
+            )
+        return constant(np.argsort(known).astype(known.dtype), name=name or "InvertPermutation")
+    n = size(x, out_type=x.dtype)
+    everywhere = range(n)
+    inverse = make_op("gather_grad", [everywhere, x, _fill_as([n], 0.0, x.dtype, None)])
+    return identity(inverse, name=name or "InvertPermutation")
+
+
+def ensure_shape(x, shape, name=None):
+    """`tf.ensure_shape`: x, its static shape refined by ``shape`` (None: any dim); a dim that
+    differs fails now when known, else the run."""
+    x = convert_to_tensor(x)
+    wanted = TensorShape(shape)
+    if not x.shape.is_compatible_with(wanted):
+        raise ValueError(
+            f"ensure_shape: '{x.name}' has shape {x.shape}, which is not compatible with the "
+            f"expected shape {wanted}"
+        )
+    if wanted.ndims is None:
+        return identity(x, name=name or "EnsureShape")
+    merged = x.shape.merge_with(wanted).as_list()
+    dims = make_op("shape", [x], out_type="int32")  # (tf.shape: the argument hides it here)
+    checks = []
+    fixed = [i for i, d in enumerate(wanted.as_list()) if d is not None]
+    if builtins.any(x.spec.shape[i] is None for i in fixed):
+        ok = math_ops.reduce_all(
+            math_ops.equal(
+                gather(dims, np.asarray(fixed, np.int32)),
+                constant(np.asarray([wanted.as_list()[i] for i in fixed], np.int32)),
+            )
+        )
+        text = f"ensure_shape: shape of '{x.name}' is not compatible with expected {wanted}:"
+        checks.append(assert_op(ok, [text, dims], summarize=len(merged)))
+    with x.graph.control_dependencies(checks):
+        if merged == x.shape.as_list():
+            return identity(x, name=name or "EnsureShape")
+        entries = [d if d is not None else dims[i] for i, d in enumerate(merged)]
+        return reshape(x, entries, name=name or "EnsureShape")
+
+
+def _nhwc(input, block_size, data_format, fn):
+    x = convert_to_tensor(input)
+    if data_format != "NHWC":
+        raise ValueError(f"{fn}: only data_format='NHWC' is supported, not {data_format!r}")
+    if _rank(x, fn) != 4:
+        raise ValueError(
+            f"{fn}: '{x.name}' must be 4-D [batch, height, width, depth], not {x.shape}"
+        )
+    block = _static_int(block_size, f"{fn} block_size")
+    if block < 2:
+        raise ValueError(f"{fn}: block_size must be at least 2, not {block}")
+    return x, block, [_dim(x, a) for a in builtins.range(4)]
+
+
+def _divided(n, by, fn):
+    """n // by, with TF's check that it divides: raised now when n is known, else an assert."""
+    if _known(n):
+        if n % by:
+            raise ValueError(f"{fn}: Dimension size must be evenly divisible by {by} but is {n}")
+        return n // by, None
+    check = assert_op(
+        math_ops.equal(math_ops.floormod(n, by), 0),
+        [f"{fn}: Dimension size must be evenly divisible by {by} but is", n],
+    )
+    return math_ops.floordiv(n, by), check
+
+
+def _product(a, b):
+    return a * b if _known(a, b) else math_ops.multiply(a, b)
+
+
+def space_to_depth(input, block_size, name=None, data_format="NHWC"):
+    """`tf.space_to_depth`: each block_size x block_size block of pixels becomes one pixel of
+    block_size**2 times the depth (reshape, transpose, reshape)."""
+    fn = "space_to_depth"
+    x, b, (n, h, w, c) = _nhwc(input, block_size, data_format, fn)
+    (h2, check_h), (w2, check_w) = _divided(h, b, fn), _divided(w, b, fn)
+    with x.graph.control_dependencies([c for c in (check_h, check_w) if c is not None]):
+        blocks = reshape(x, [-1, h2, b, w2, b, c])
+    moved = transpose(blocks, [0, 1, 3, 2, 4, 5])
+    return reshape(moved, [-1, h2, w2, _product(b * b, c)], name=name or "SpaceToDepth")
+
+
+def depth_to_space(input, block_size, name=None, data_format="NHWC"):
+    """`tf.depth_to_space`: the inverse of space_to_depth; the depth must divide by
+    block_size**2."""
+    fn = "depth_to_space"
+    x, b, (n, h, w, c) = _nhwc(input, block_size, data_format, fn)
+    c2, check = _divided(c, b * b, fn)
+    with x.graph.control_dependencies([check] if check is not None else []):
+        blocks = reshape(x, [-1, h, w, b, b, c2])
+    moved = transpose(blocks, [0, 1, 3, 2, 4, 5])
+    return reshape(moved, [-1, _product(h, b), _product(w, b), c2], name=name or "DepthToSpace")
