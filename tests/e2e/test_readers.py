@@ -335,3 +335,14 @@ def test_read_up_to_batches_many_under_monitored_training_session(tmp_path):
                 got.append(sess.run([batch_a, total]))
     assert [g[0].tolist() for g in got] == [[1, 3, 5, 7], [9, 1, 3, 5], [7, 9]]
     assert [int(g[1]) for g in got] == [100, 134, 146]  # sums of a * b over each batch
+
+
+def test_string_input_producer_makes_tfs_queue_summary_and_epoch_counter():
+    with tf.Graph().as_default():
+        queue = tf.train.string_input_producer(["a", "b"], num_epochs=2)
+        got = {
+            "queue": queue.name,
+            "summaries": [s.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)],
+            "local_variables": [v.name for v in tf.local_variables()],
+        }
+    assert got == TF_VALUES["producer_names"]

@@ -217,6 +217,18 @@ def whole_files(tf, paths):
             }
 
 
+def producer_names(tf):
+    """The graph string_input_producer makes: its queue, its summary, its epoch counter."""
+    g = tf.Graph()
+    with g.as_default():
+        queue = tf.train.string_input_producer(["a", "b"], num_epochs=2)
+        return {
+            "queue": queue.name,
+            "summaries": [s.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)],
+            "local_variables": [v.name for v in tf.local_variables()],
+        }
+
+
 def main():
     d = tempfile.mkdtemp()
     csv_path = os.path.join(d, "data.csv")
@@ -229,6 +241,7 @@ def main():
         with open(text_paths[-1], "w") as f:
             f.write(text)
     values = {
+        "producer_names": producer_names(t),
         "uninitialized_epochs": uninitialized_epochs(t, csv_path),
         "decode_raw_sizes": decode_raw_error(t, [b"abcd", b"abcdefgh"], t.int32),
         "decode_raw_multiple": decode_raw_error(t, [b"abcde"], t.int32),

@@ -18,8 +18,10 @@ import numpy as np
 
 from tgc import errors
 from tgc.dialect.types import TensorSpec, as_dtype, numpy_dtype
+from tgc.frontend import summary_ops
 from tgc.frontend.build import constant, convert_to_tensor
 from tgc.frontend.data.readers import _default, _parse, split_lines
+from tgc.frontend.math_ops import cast
 from tgc.frontend.queue_runner import QueueRunner, add_queue_runner
 from tgc.frontend.queues import GRAPHS_WITH_QUEUES, FIFOQueue, QueueBase
 from tgc.frontend.variables import LOCAL_VARIABLES, Variable
@@ -112,7 +114,7 @@ def string_input_producer(
     if isinstance(string_tensor, (list, tuple)) and not string_tensor:
         raise ValueError("string_input_producer requires a non-null input tensor")
     graph = get_default_graph()
-    with graph.name_scope(name or "input_producer"):
+    with graph.name_scope(name or "input_producer") as scope:
         strings = _strings(string_tensor, "string_input_producer")
         if strings.spec.shape is not None and len(strings.spec.shape) != 1:
             raise ValueError(
@@ -125,10 +127,14 @@ def string_input_producer(
                 counter = Variable(
                     np.int64(0), trainable=False, collections=[LOCAL_VARIABLES], name="epochs"
                 )
-        queue = FIFOQueue(capacity, [_STRING], [[]], shared_name=shared_name, name="input_producer")
+        # TF names the queue as its scope ("input_producer").
+        queue = FIFOQueue(capacity, [_STRING], [[]], shared_name=shared_name, name=scope)
         rng_seed = None if seed is None and graph.seed is None else [graph.seed or 87654321, seed]
         enqueue = _epoch_enqueue(queue, strings, num_epochs, counter, shuffle, rng_seed)
         add_queue_runner(QueueRunner(queue, [enqueue], cancel_op=cancel_op))
+        # As TF's: how full the queue is, a summary merge_all() includes.
+        fraction = cast(queue.size(), "float32") * (1.0 / capacity)
+        summary_ops.scalar(f"fraction_of_{capacity}_full", fraction)
     return queue
 
 
