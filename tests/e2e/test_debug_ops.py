@@ -369,7 +369,10 @@ def test_gather_of_constant_indices_out_of_range_is_not_folded_to_zeros():
 # ---- other targets: the checks stay on the CPU -------------------------------------------------
 
 
-def test_on_the_gpu_gather_print_and_checks_are_placed_on_the_cpu(capsys):
+def test_on_the_gpu_print_and_checks_are_placed_on_the_cpu_and_gather_checks_there(capsys):
+    """tf.Print and check_numerics call the host: soft placement keeps them on the CPU. tf.gather
+    runs on the GPU and fails the run as on the CPU (its check's record read by the launch plan,
+    tests/e2e/test_nvptx_gather.py)."""
     graph = tf.Graph()
     with graph.as_default(), targets.selected("nvptx-emulated"):
         params = tf.placeholder(tf.float32, [5, 2], name="params")
@@ -388,12 +391,12 @@ def test_on_the_gpu_gather_print_and_checks_are_placed_on_the_cpu(capsys):
                 sess.run(z, {**feed, idx: [0, 1, 7]})
         err = capsys.readouterr().err
         assert "g: [[1 1][1...]...]\n" in err
-        for line in (f"g: (tgc.gather): {CPU0}", f"p: (tgc.print): {CPU0}", "z: (tgc.reduce_sum)"):
+        for line in (f"g: (tgc.gather): {GPU0}", f"p: (tgc.print): {CPU0}", "z: (tgc.reduce_sum)"):
             assert line in err
         hard = tf.ConfigProto(device_count={"GPU": 1})
         with tf.Session(config=hard) as sess, pytest.raises(tf.errors.CompileError) as caught:
             sess.run(z, {**feed, idx: [0, 1, 4]})
-    assert "cannot place 'tgc.gather' on requested device '/device:GPU:0'" in str(caught.value)
+    assert "cannot place 'tgc.print' on requested device '/device:GPU:0'" in str(caught.value)
 
 
 # ---- the formatting on its own -----------------------------------------------------------------
