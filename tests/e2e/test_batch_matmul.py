@@ -1,0 +1,137 @@
+"""tf.matmul on rank > 2 (the batch_matmul op, TF's BatchMatMulV2) against TensorFlow 2.21's values:
+ranks 3 and 4, unknown batch dims, transposes and adjoints, broadcast batch dims (also decided at
+run time), with gradients; gradients against finite differences; TF's errors for mismatched inner
+and batch dims, at build time and at run time.
+
+``batch_matmul_tf_values.json`` is the output of
+
+    /tmp/tfenv/bin/python tests/oracle/batch_matmul.py > tests/e2e/batch_matmul_tf_values.json
+
+with tensorflow-cpu 2.21.0 (``tensorflow.compat.v1``, v2 behaviour disabled). The oracle holds the
+programs (each takes the API module as ``t``); this test runs the same ones under tgc.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tgc as tf
+
+_HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location(
+    "batch_matmul_oracle", _HERE.parent / "oracle" / "batch_matmul.py"
+)
+oracle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracle)
+TF_VALUES = json.loads((_HERE / "batch_matmul_tf_values.json").read_text())
+
+
+@pytest.mark.parametrize("case", sorted(oracle.CASES))
+def test_values_and_gradients_match_tensorflow(case):
+    got, want = oracle.product(tf, case), TF_VALUES[case]
+    assert got["shape"] == want["shape"]
+    for key in ("value", "grad_a", "grad_b"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-5, err_msg=key)
+
+
+def test_batch_matmul_op_is_used_for_rank_3():
+    with tf.Graph().as_default():
+        c = tf.matmul(tf.zeros([2, 3, 4]), tf.zeros([2, 4, 5]))
+        assert c.op.type == "BatchMatMulV2"
+        assert tf.matmul(tf.zeros([3, 4]), tf.zeros([4, 5])).op.type == "MatMul"
+
+
+def test_matmul_operator_on_rank_3():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    y = np.arange(40, dtype=np.float32).reshape(2, 4, 5) / 10
+    with tf.Graph().as_default():
+        c = tf.constant(x) @ tf.constant(y)
+        with tf.Session() as s:
+            np.testing.assert_allclose(s.run(c), x @ y, rtol=1e-6)
+
+
+def test_gradients_match_finite_differences_float64():
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal((2, 1, 3, 4))
+    y0 = rng.standard_normal((3, 5, 4))
+    w = rng.standard_normal((2, 3, 3, 5))
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float64, [None, 1, 3, 4])
+        b = tf.placeholder(tf.float64, [3, 5, None])
+        loss = tf.reduce_sum(tf.matmul(a, b, transpose_b=True) * w)
+        ga, gb = tf.gradients(loss, [a, b])
+        with tf.Session() as s:
+            da, db = s.run([ga, gb], {a: x0, b: y0})
+
+    def f(x, y):
+        return float(np.sum(np.matmul(x, np.swapaxes(y, -1, -2)) * w))
+
+    eps = 1e-6
+    for got, base, which in ((da, x0, 0), (db, y0, 1)):
+        numeric = np.zeros_like(base)
+        for i in np.ndindex(base.shape):
+            up, down = base.copy(), base.copy()
+            up[i] += eps
+            down[i] -= eps
+            args_up = (up, y0) if which == 0 else (x0, up)
+            args_down = (down, y0) if which == 0 else (x0, down)
+            numeric[i] = (f(*args_up) - f(*args_down)) / (2 * eps)
+        np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_integer_batch_matmul():
+    x = np.arange(12, dtype=np.int32).reshape(2, 2, 3)
+    y = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    with tf.Graph().as_default():
+        with tf.Session() as s:
+            np.testing.assert_array_equal(s.run(tf.matmul(tf.constant(x), tf.constant(y))), x @ y)
+
+
+@pytest.mark.parametrize(
+    "sa, sb, message",
+    [
+        ((2, 3, 4), (2, 5, 6), r"inner dimensions differ: \(2, 3, 4\) and \(2, 5, 6\) \(4 vs 5\)"),
+        ((2, 3, 4), (3, 4, 5), "batch dimensions are not broadcast-compatible"),
+        ((3,), (2, 3, 4), "rank 2 or more"),
+    ],
+)
+def test_build_time_errors(sa, sb, message):
+    # TF 2.21: ValueError "Dimensions must be equal, but are 4 and 5" / "... are 2 and 3" (both
+    # from BatchMatMulV2's shape function); a rank-1 operand: "Shape must be rank 2 but is rank 1".
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match=message):
+            tf.matmul(tf.zeros(sa), tf.zeros(sb))
+
+
+def test_run_time_error_for_incompatible_batch_dims():
+    # TF 2.21: InvalidArgumentError "In[0] and In[1] must have compatible batch dimensions:
+    # [2,3,4] vs. [3,4,5]".
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [None, 3, 4])
+        b = tf.placeholder(tf.float32, [None, 4, 5])
+        c = tf.matmul(a, b)
+        with tf.Session() as s:
+            with pytest.raises(
+                tf.errors.InvalidArgumentError,
+                match=r"batch dimensions are not broadcast-compatible: \(2, 3, 4\) and \(3, 4, 5\)",
+            ):
+                s.run(c, {a: np.zeros((2, 3, 4)), b: np.zeros((3, 4, 5))})
+
+
+def test_run_time_error_for_mismatched_inner_dims():
+    # TF 2.21: InvalidArgumentError "Matrix size-incompatible: In[0]: [2,3,4], In[1]: [2,3,5]".
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [2, 3, None])
+        b = tf.placeholder(tf.float32, [2, None, 5])
+        c = tf.matmul(a, b)
+        with tf.Session() as s:
+            with pytest.raises(
+                tf.errors.InvalidArgumentError,
+                match=r"inner dimensions differ: \(2, 3, 4\) and \(2, 3, 5\)",
+            ):
+                s.run(c, {a: np.zeros((2, 3, 4)), b: np.zeros((2, 3, 5))})
