@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 
@@ -544,8 +545,9 @@ class Graph:
 
     def get_collection(self, name, scope=None):
         items = list(self._collections.get(name, []))
-        if scope:
-            items = [i for i in items if getattr(i, "name", "").startswith(scope)]
+        if scope:  # TF's rule: the scope is a regular expression matched at the name's start
+            pattern = re.compile(scope)
+            items = [i for i in items if hasattr(i, "name") and pattern.match(i.name)]
         return items
 
     def get_collection_ref(self, name):
