@@ -146,9 +146,9 @@ def test_cifar10_records_read_with_fixed_length_reader_and_decode_raw(tmp_path):
     np.testing.assert_array_equal(np.concatenate(got["images"]), expected)
 
 
-def decode_error(line, defaults):
+def decode_error(line, defaults, field_delim=","):
     with tf.Graph().as_default():
-        fields = tf.decode_csv(tf.constant(line), record_defaults=defaults)
+        fields = tf.decode_csv(tf.constant(line), record_defaults=defaults, field_delim=field_delim)
         with tf.Session() as sess:
             with pytest.raises(tf.errors.OpError) as caught:
                 sess.run(fields)
@@ -162,10 +162,15 @@ def decode_error(line, defaults):
         ("bad_int", "1,2.5", lambda: [[0], [0]]),
         ("missing_field", "1.0,", lambda: [[0.0], tf.constant([], tf.float32)]),
         ("field_count", "1.0,2.0,3.0", lambda: [[0.0], [0.0]]),
+        ("int_overflow", "99999999999", lambda: [[0]]),
     ],
 )
 def test_decode_csv_errors_are_tfs(case, line, defaults):
     assert decode_error(line, defaults()) == TF_VALUES[case]
+
+
+def test_decode_csv_field_delim_of_two_chars_is_tfs_error():
+    assert decode_error("1;2", [[0], [0]], field_delim=";;") == TF_VALUES["field_delim"]
 
 
 def test_missing_file_raises_tfs_not_found(tmp_path):

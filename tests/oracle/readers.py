@@ -120,10 +120,12 @@ def _message(error):
     return lines[-1].strip()
 
 
-def decode_error(tf, line, defaults):
+def decode_error(tf, line, defaults, field_delim=","):
     g = tf.Graph()
     with g.as_default():
-        fields = tf.decode_csv(tf.constant(line), record_defaults=defaults(tf))
+        fields = tf.decode_csv(
+            tf.constant(line), record_defaults=defaults(tf), field_delim=field_delim
+        )
         with tf.Session() as sess:
             try:
                 sess.run(fields)
@@ -253,6 +255,8 @@ def main():
         "bad_int": decode_error(t, "1,2.5", lambda tf: [[0], [0]]),
         "missing_field": decode_error(t, "1.0,", lambda tf: [[0.0], tf.constant([], tf.float32)]),
         "field_count": decode_error(t, "1.0,2.0,3.0", lambda tf: [[0.0], [0.0]]),
+        "int_overflow": decode_error(t, "99999999999", lambda tf: [[0]]),
+        "field_delim": decode_error(t, "1;2", lambda tf: [[0], [0]], field_delim=";;"),
         "missing_file": reader_error(t, os.path.join(d, "missing.csv")),
     }
     print(json.dumps(values, indent=1))

@@ -417,6 +417,8 @@ def decode_csv(
     quoting = csv.QUOTE_MINIMAL if use_quote_delim else csv.QUOTE_NONE
 
     def run(session, op, values):
+        if len(field_delim) != 1:
+            raise errors.InvalidArgumentError(None, op, "field_delim should be only 1 char")
         lines = np.asarray(values, dtype=object)
         columns = [[] for _ in defaults]
         for index, record in enumerate(lines.ravel()):
@@ -475,7 +477,7 @@ def _csv_fields(op, fields, defaults, select, na_value, index):
             continue
         try:
             out.append(_parse(field, dtype, k, index))
-        except errors.InvalidArgumentError:
+        except (errors.InvalidArgumentError, OverflowError):  # not a number, or out of range
             kind = _CSV_TYPE_NAMES.get(dtype, dtype)
             raise errors.InvalidArgumentError(
                 None, op, f"Field {k} in record {index} is not a valid {kind}: {field}"
