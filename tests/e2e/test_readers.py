@@ -351,3 +351,16 @@ def test_string_input_producer_makes_tfs_queue_summary_and_epoch_counter():
             "local_variables": [v.name for v in tf.local_variables()],
         }
     assert got == TF_VALUES["producer_names"]
+
+
+def test_file_names_dequeued_one_at_a_time_are_bytes():
+    with tf.Graph().as_default():
+        queue = tf.train.string_input_producer(["a.csv", "b.csv"], shuffle=False)
+        name = queue.dequeue()
+        with tf.Session() as sess:
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            got = [sess.run(name) for _ in range(3)]
+            coord.request_stop()
+            coord.join(threads)
+    assert got == [b"a.csv", b"b.csv", b"a.csv"]  # TF fetches a scalar string as bytes

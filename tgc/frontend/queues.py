@@ -244,6 +244,8 @@ class QueueBase:
                 parts = [element[i] for element in taken]
                 if batched:
                     outs.append(self._stack(op, i, parts, target))
+                elif dtype.name == "string" and np.ndim(parts[0]) == 0:
+                    outs.append(np.asarray(parts[0]).item())  # a scalar string: bytes, as TF's
                 else:
                     outs.append(np.array(parts[0], dtype=target, order="C"))
             return outs
