@@ -252,3 +252,61 @@ def test_matrix_and_block_errors():
             sess.run(checked, {fed: np.zeros((1, 5, 4, 3), np.float32)})
         with pytest.raises(tf.errors.InvalidArgumentError, match="evenly divisible by 2"):
             sess.run(tf.space_to_depth(fed, 2), {fed: np.zeros((1, 5, 4, 3), np.float32)})
+
+
+def test_ops_run_on_the_nvptx_target():
+    """The same compositions placed on a GPU (nvptx, emulated on the host when there is none;
+    soft placement puts the asserts on the CPU), against numpy; dims unknown when built."""
+    from tgc.dialect import targets
+
+    builders = {
+        "reflect": lambda x, m, p: tf.pad(x, [[2, 1], [1, 3]], "REFLECT"),
+        "fed_paddings": lambda x, m, p: tf.pad(x, p, "SYMMETRIC"),
+        "constant": lambda x, m, p: tf.pad(x, [[1, 0], [0, 2]], constant_values=3.0),
+        "steps": lambda x, m, p: x[::-2, ::-1],
+        "gather_nd": lambda x, m, p: tf.gather_nd(x, [[1, 2], [0, 3]]),
+        "scatter_nd": lambda x, m, p: tf.scatter_nd([[1], [0], [1]], [1.0, 2.0, 3.0], [3]),
+        "boolean_mask": lambda x, m, p: tf.boolean_mask(x, m),
+        "roll": lambda x, m, p: tf.roll(x, 1, 1),
+        "band": lambda x, m, p: tf.matrix_band_part(x, 0, 1),
+        "grad": lambda x, m, p: tf.gradients(
+            tf.reduce_sum(tf.square(tf.boolean_mask(tf.pad(x, p, "REFLECT")[::-1], m))), x
+        )[0],
+    }
+    xv = np.arange(12, dtype=np.float32).reshape(3, 4)
+    mv = xv % 3 == 0
+    pv = np.array([[0, 0], [1, 1]], np.int32)
+    padded = np.pad(xv, pv, "reflect")[::-1]
+    expected = {
+        "reflect": np.pad(xv, [[2, 1], [1, 3]], "reflect"),
+        "fed_paddings": np.pad(xv, pv, "symmetric"),
+        "constant": np.pad(xv, [[1, 0], [0, 2]], constant_values=3.0),
+        "steps": xv[::-2, ::-1],
+        "gather_nd": xv[[1, 0], [2, 3]],
+        "scatter_nd": np.array([2.0, 4.0, 0.0]),
+        "boolean_mask": xv[mv],
+        "roll": np.roll(xv, 1, 1),
+        "band": np.triu(np.tril(xv, 1)),
+    }
+    # d/dx of sum(padded[m]^2): each padded entry kept by m sends 2 * value to its source
+    source = np.pad(np.arange(12).reshape(3, 4), pv, "reflect")[::-1]
+    grad_mask = np.arange(padded.size).reshape(padded.shape) % 4 == 0
+    config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
+    for key, build in builders.items():
+        with tf.Graph().as_default(), targets.selected("nvptx-emulated"):
+            x = tf.placeholder(tf.float32, [None, 4])
+            m = tf.placeholder(tf.bool, [None, None])
+            p = tf.placeholder(tf.int32, [2, 2])
+            with tf.device("/gpu:0"):
+                y = build(x, m, p)
+            with tf.Session(config=config) as sess:
+                mask = grad_mask if key == "grad" else mv
+                got = sess.run(y, {x: xv, m: mask, p: pv})
+                placed = {n: d for r in sess._cache.values() for n, _, d in r.placement or ()}
+        assert any("GPU" in d for d in placed.values()), key
+        if key == "grad":
+            flat = np.zeros(12, np.float32)
+            np.add.at(flat, source[mask], 2 * padded[mask])
+            np.testing.assert_array_equal(got, flat.reshape(3, 4))
+        else:
+            np.testing.assert_array_equal(got, expected[key], err_msg=key)

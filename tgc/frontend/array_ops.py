@@ -975,7 +975,10 @@ def _dim(x: Tensor, axis: int):
     """x's dim along ``axis``: an int when the graph knows it, else an int32 scalar read at run
     time."""
     known = x.spec.shape[axis]
-    return known if known is not None else shape(x)[axis]
+    if known is not None:
+        return known
+    # a gather, not shape(x)[axis]: the nvptx target cannot slice a buffer on the host
+    return make_op("gather", [shape(x), constant(axis, dtype="int32")])
 
 
 def _known(*values) -> bool:
@@ -1115,7 +1118,11 @@ def _run_time_paddings(x, paddings, rank):
             summarize=2 * rank,
         )
     ]
-    pairs = [(paddings[axis, 0], paddings[axis, 1]) for axis in builtins.range(rank)]
+    flat = reshape(paddings, [-1])  # gathers, not slices: the nvptx host cannot slice buffers
+    pairs = [
+        tuple(make_op("gather", [flat, constant(2 * axis + j, dtype="int32")]) for j in (0, 1))
+        for axis in builtins.range(rank)
+    ]
     return pairs, checks
 
 
