@@ -392,6 +392,9 @@ RANDOM_OPS = [
     "random_normal",
     "truncated_normal",
     "random_uniform_like",
+    "random_uniform_sized",
+    "random_normal_sized",
+    "truncated_normal_sized",
     "dropout",
 ]
 SAMPLE_CASES = [(name, i) for name in RANDOM_OPS for i in range(len(REGISTRY[name].samples))]

@@ -69,6 +69,17 @@ def _is_tensor(value) -> bool:
 def _draw(opname, shape, dtype, seed, name, **attrs) -> Tensor:
     graph = get_default_graph()
     seed1, seed2 = graph.next_seeds(seed)
+    source = _run_time_size_source(shape, opname)
+    if source is not None:
+        return make_op(
+            f"{opname}_sized",
+            [source, rng_step(graph)],
+            name=name,
+            dtype=as_dtype(dtype).name,
+            seed=seed1,
+            seed2=seed2,
+            **attrs,
+        )
     return make_op(
         opname,
         [rng_step(graph)],
@@ -79,6 +90,34 @@ def _draw(opname, shape, dtype, seed, name, **attrs) -> Tensor:
         seed2=seed2,
         **attrs,
     )
+
+
+def _run_time_size_source(shape, opname):
+    """For a shape computed at run time, a tensor of that shape whose values are never read (the
+    *_sized ops take only its dims); None for a shape known when the graph is built.
+
+    ``tf.shape(y)`` gives y itself; a list holding scalar tensors (``[tf.shape(x)[0], 2]``) or a
+    computed shape vector gives ``tf.zeros(shape)``, whose run-time fill fails the run with TF's
+    InvalidArgumentError for a negative dim."""
+    from tgc.frontend import array_ops
+
+    source = array_ops._shape_source(shape)
+    if source is not None:
+        if source.spec.shape is None:
+            raise ValueError(
+                f"{opname}: the shape of '{source.name}' must have a known rank to draw it"
+            )
+        return source
+    if not array_ops._has_computed_dims(shape):
+        return None
+    if isinstance(shape, Tensor) and (
+        shape.spec.shape is None or len(shape.spec.shape) != 1 or shape.spec.shape[0] is None
+    ):
+        raise ValueError(
+            f"{opname}: shape '{shape.name}' must be a vector of known length (the rank of the "
+            f"draw) but has shape {shape.shape}"
+        )
+    return array_ops.zeros(shape, "int32", name=f"{opname}_shape")
 
 
 def _affine(unit: Tensor, scale, shift, name) -> Tensor:
@@ -207,27 +246,47 @@ def _keep_prob(keep_prob, rate, x):
 
 
 def _noise_shape(noise_shape, x):
-    """None when the noise covers x's whole shape, else the fully known broadcast noise shape."""
+    """None when the noise covers x's whole shape, else the broadcast noise shape: a list of ints
+    and scalar tensors (dims known only at run time, e.g. ``tf.shape(x)[0]``), or a computed shape
+    vector. A None entry takes x's dim, read at run time when the graph does not know it."""
     if noise_shape is None:
         return None
     if isinstance(noise_shape, Tensor):
+        if noise_shape.op.opdef == "shape" and noise_shape.op.inputs[0] is x:
+            return None
+        if _computed(noise_shape):
+            return noise_shape  # a vector known at run time: the multiply checks it broadcasts
         noise_shape = static_shape(noise_shape, "noise_shape")
     dims = list(noise_shape.as_list() if isinstance(noise_shape, TensorShape) else noise_shape)
     xshape = x.spec.shape
     if xshape is None or len(dims) != len(xshape):
         raise ValueError(f"noise_shape {dims} must have the rank of x {x.shape}")
-    resolved = [d if n is None else int(n) for n, d in zip(dims, xshape)]
+    resolved = [_noise_dim(n, d, x, axis) for axis, (n, d) in enumerate(zip(dims, xshape))]
     for n, d in zip(resolved, xshape):
-        if n is not None and n != 1 and d is not None and n != d:
+        if isinstance(n, int) and n != 1 and d is not None and n != d:
             raise ValueError(f"noise_shape {dims} does not broadcast to x's shape {x.shape}")
-    if resolved == list(xshape):
+    if all(isinstance(n, int) for n in resolved) and resolved == list(xshape):
         return None
-    if any(n is None for n in resolved):
-        raise ValueError(
-            f"noise_shape {dims} for x of shape {x.shape}: a broadcast noise shape must be fully "
-            "known"
-        )
     return resolved
+
+
+def _computed(value) -> bool:
+    from tgc.frontend.array_ops import _is_computed
+
+    return _is_computed(value)
+
+
+def _noise_dim(n, d, x, axis):
+    """One noise_shape entry: an int, or a scalar tensor for a dim known only at run time."""
+    if n is None:
+        if d is not None:
+            return d
+        from tgc.frontend.array_ops import shape
+
+        return shape(x)[axis]
+    if _computed(n):
+        return convert_to_tensor(n)
+    return int(n)
 
 
 # ---- categorical draws and random crops ----------------------------------------------------------

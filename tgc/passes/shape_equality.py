@@ -61,6 +61,9 @@ SHAPED_LIKE_OPERAND = {
     "check_numerics": 0,
     "fill_like": 0,
     "random_uniform_like": 0,
+    "random_uniform_sized": 0,  # the size source's dims, in the draw's own dtype
+    "random_normal_sized": 0,
+    "truncated_normal_sized": 0,
     "dropout": 0,
     "relax_shape": 0,  # only the static type forgets sizes; the values are x's
     "broadcast_like": 1,

@@ -207,14 +207,7 @@ class RandomUniform:
 
     def infer(step, shape, dtype, seed, seed2, minval, maxval):
         check_step(step)
-        if dtype not in FLOAT_DTYPES + INT_DTYPES:
-            raise ShapeError(f"random_uniform does not support dtype {dtype}")
-        if dtype in INT_DTYPES and not (
-            minval < maxval and minval == int(minval) and maxval == int(maxval)
-        ):
-            raise ShapeError(
-                f"integer random_uniform needs integer minval < maxval but got [{minval}, {maxval})"
-            )
+        _uniform_dtype_check(dtype, minval, maxval)
         return spec(_static_shape(shape), dtype)
 
     def eval(step, shape, dtype, seed, seed2, minval, maxval):
@@ -349,6 +342,129 @@ class RandomUniformLike:
             dynamic=((0, 0),),
         )
     ]
+
+
+# ---- draws of a shape known at run time ----------------------------------------------------------
+#
+# `tf.random_normal(tf.shape(mu))` and `tf.random_uniform([tf.shape(x)[0], 2])` draw a shape the
+# graph does not know. These ops take it from their first operand, whose values are never read:
+# only its dims (the frontend passes `mu` itself for `tf.shape(mu)`, else `tf.zeros(shape)`, whose
+# run-time fill checks the dims are non-negative as TF's does). Element i of a draw is the same
+# function of (seeds, step, i) as in the static ops, so a shape known late gives the numbers the
+# same shape known early would.
+
+
+def _sized_spec(name, source, step, dtype):
+    check_step(step)
+    if source.shape is None:
+        raise ShapeError(f"{name} needs a size source of known rank but got {source.describe()}")
+    return spec(source.shape, dtype)
+
+
+def _uniform_dtype_check(dtype, minval, maxval):
+    if dtype not in FLOAT_DTYPES + INT_DTYPES:
+        raise ShapeError(f"random_uniform does not support dtype {dtype}")
+    if dtype in INT_DTYPES and not (
+        minval < maxval and minval == int(minval) and maxval == int(maxval)
+    ):
+        raise ShapeError(
+            f"integer random_uniform needs integer minval < maxval but got [{minval}, {maxval})"
+        )
+
+
+def _sized_sample(dtype, attrs):
+    return Sample(
+        shapes=((3, 4), ()),
+        dtypes=(dtype, "int64"),
+        values=(None, _STEP),
+        attrs=attrs,
+        dynamic=((0, 0), (0, 1)),
+    )
+
+
+@op(
+    "random_uniform_sized",
+    tf_type="RandomUniform",
+    operands=("size_source", "step"),
+    stateful=True,
+    attrs={
+        "dtype": Attr("dtype", "float32"),
+        **_SEEDS,
+        "minval": Attr("float", 0.0),
+        "maxval": Attr("float", 1.0),
+    },
+)
+class RandomUniformSized:
+    """`random_uniform` of size_source's shape (its unknown dims read at run time) in ``dtype``."""
+
+    flops = random_uniform_flops
+
+    def infer(size_source, step, dtype, seed, seed2, minval, maxval):
+        _uniform_dtype_check(dtype, minval, maxval)
+        return _sized_spec("random_uniform", size_source, step, dtype)
+
+    def eval(size_source, step, dtype, seed, seed2, minval, maxval):
+        return uniform_values(size_source.shape, dtype, seed, seed2, step, minval, maxval)
+
+    grad = NOT_DIFFERENTIABLE
+    samples = [
+        _sized_sample("float32", {"dtype": "float32", "seed": 1, "seed2": 2, "maxval": 3.0}),
+        _sized_sample(
+            "int32", {"dtype": "int32", "seed": 7, "seed2": 0, "minval": -3.0, "maxval": 9.0}
+        ),
+    ]
+
+
+_NORMAL_SIZED_ATTRS = {k: v for k, v in _NORMAL_ATTRS.items() if k != "shape"}
+
+
+@op(
+    "random_normal_sized",
+    tf_type="RandomStandardNormal",
+    operands=("size_source", "step"),
+    stateful=True,
+    attrs=_NORMAL_SIZED_ATTRS,
+)
+class RandomNormalSized:
+    """`random_normal` of size_source's shape (its unknown dims read at run time) in ``dtype``."""
+
+    flops = random_normal_flops
+
+    def infer(size_source, step, dtype, seed, seed2, mean, stddev):
+        _float_only(dtype, "random_normal")
+        return _sized_spec("random_normal", size_source, step, dtype)
+
+    def eval(size_source, step, dtype, seed, seed2, mean, stddev):
+        return normal_values(size_source.shape, dtype, seed, seed2, step, mean, stddev)
+
+    grad = NOT_DIFFERENTIABLE
+    samples = [
+        _sized_sample("float32", {"seed": 5, "seed2": 6, "mean": 1.0, "stddev": 2.0}),
+        _sized_sample("int32", {"dtype": "float64", "seed": 5, "seed2": 6}),
+    ]
+
+
+@op(
+    "truncated_normal_sized",
+    tf_type="TruncatedNormal",
+    operands=("size_source", "step"),
+    stateful=True,
+    attrs=_NORMAL_SIZED_ATTRS,
+)
+class TruncatedNormalSized:
+    """`truncated_normal` of size_source's shape (its unknown dims read at run time)."""
+
+    flops = truncated_normal_flops
+
+    def infer(size_source, step, dtype, seed, seed2, mean, stddev):
+        _float_only(dtype, "truncated_normal")
+        return _sized_spec("truncated_normal", size_source, step, dtype)
+
+    def eval(size_source, step, dtype, seed, seed2, mean, stddev):
+        return truncated_values(size_source.shape, dtype, seed, seed2, step, mean, stddev)
+
+    grad = NOT_DIFFERENTIABLE
+    samples = [_sized_sample("float32", {"seed": 9, "seed2": 1, "stddev": 0.5})]
 
 
 @op("fold_step", tf_type="TgcFoldStep", operands=("step", "iteration"))

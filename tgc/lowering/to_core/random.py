@@ -215,6 +215,43 @@ def _truncated_normal(op):
     )
 
 
+# The *_sized ops: the same generics, the result's dims read from the size source.
+
+
+@lowers("random_uniform_sized")
+def _random_uniform_sized(op):
+    source, step = op.operands
+    lo, hi = op.attrs["minval"], op.attrs["maxval"]
+    return _random_generic(
+        op, step, source, 1, lambda w, elem: _uniform_value(w.word(0), elem, lo, hi)
+    )
+
+
+@lowers("random_normal_sized")
+def _random_normal_sized(op):
+    source, step = op.operands
+    mean, stddev = op.attrs["mean"], op.attrs["stddev"]
+
+    def value(words, elem):
+        return _scaled_normal(_box_muller(words.word(0), words.word(1)), elem, mean, stddev)
+
+    return _random_generic(op, step, source, 2, value)
+
+
+@lowers("truncated_normal_sized")
+def _truncated_normal_sized(op):
+    source, step = op.operands
+    mean, stddev = op.attrs["mean"], op.attrs["stddev"]
+    streams = 2 * ref.TRUNCATED_CANDIDATES
+    return _random_generic(
+        op,
+        step,
+        source,
+        streams,
+        lambda words, elem: _scaled_normal(_truncated(words), elem, mean, stddev),
+    )
+
+
 @lowers("fold_step")
 def _fold_step(op):
     """``ref.fold_step`` on the two rank-0 operands (wrapping i64 arithmetic, as uint64)."""
