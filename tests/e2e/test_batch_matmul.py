@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tgc as tf
+from tgc.lowering.cpu.blas import openblas_library
 
 _HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location(
@@ -135,3 +137,50 @@ def test_run_time_error_for_mismatched_inner_dims():
                 match=r"inner dimensions differ: \(2, 3, 4\) and \(2, 3, 5\)",
             ):
                 s.run(c, {a: np.zeros((2, 3, 4)), b: np.zeros((2, 3, 5))})
+
+
+# ---- the CPU's BLAS path -------------------------------------------------------------------------
+
+
+def _lowered_to_blas(shapes, dtype, **attrs) -> str:
+    """A one-batch_matmul function through the CPU pipeline up to tgc-blas-matmul."""
+    sys.path.insert(0, str(_HERE.parent / "unit"))
+    import registry_harness
+
+    from tgc.dialect.types import TensorSpec
+
+    upto = registry_harness.CPU_PIPELINE.up_to("tgc-blas-matmul").spec()
+    return registry_harness.lowered_ir(
+        [TensorSpec(s, dtype) for s in shapes],
+        lambda b, args: [b.op("batch_matmul", *args, **attrs)],
+        ",".join([registry_harness.GRAPH_TO_CORE, upto]),
+    )
+
+
+@pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
+def test_f32_batch_becomes_a_loop_of_sgemm_calls_with_transpose_flags():
+    text = _lowered_to_blas([(None, 4, 3), (None, 4, 5)], "float32", transpose_a=True)
+    assert "linalg.batch_matmul" not in text and "linalg.matmul" not in text
+    assert "scf.for" in text
+    assert text.count("call @scipy_cblas_sgemm64_(") >= 1
+    assert "arith.constant 112 : i32" in text  # CblasTrans for A
+
+
+@pytest.mark.skipif(openblas_library() is None, reason="numpy without bundled OpenBLAS")
+def test_integer_batch_keeps_the_loop_path():
+    text = _lowered_to_blas([(2, 3, 4), (2, 4, 5)], "int32")
+    assert "linalg.batch_matmul" in text and "cblas" not in text
+
+
+def test_blas_batch_with_broadcast_and_transposes_matches_numpy():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 1, 6, 5))
+    y = rng.standard_normal((4, 7, 6))
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float64, [None, 1, 6, 5])
+        b = tf.placeholder(tf.float64, [4, 7, None])
+        c = tf.matmul(a, b, transpose_a=True, transpose_b=True)
+        with tf.Session() as s:
+            got = s.run(c, {a: x, b: y})
+    want = np.matmul(np.swapaxes(x, -1, -2), np.swapaxes(y, -1, -2))
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -13,6 +13,11 @@ not known at compile time, the choice is made at run time (scf.if).
 A matmul stays for the loop lowering when its element type has no BLAS routine (ints, f16, bf16) or
 when an operand's innermost stride is not statically 1 (BLAS needs unit-stride rows). The symbols
 are resolved by ``cpu.shared_libraries()``, which loads the OpenBLAS bundled with numpy.
+
+A ``linalg.batch_matmul`` of f32/f64 (tf.matmul on rank > 2) first becomes an scf.for over its
+matrices, each a rank-reduced subview and one linalg.matmul, which then go to BLAS like any other:
+a [64, 128, 128] x [64, 128, 128] product is 64 gemm calls (about numpy's np.matmul, which also
+loops over gemm) instead of loops at about 1 GFLOP/s.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import glob
 import os
 
 from mlir import ir
-from mlir.dialects import arith, func, llvm, memref, scf
+from mlir.dialects import arith, func, linalg, llvm, memref, scf
 
 from tgc.dialect.ir_helpers import all_ops, find_function, functions
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
@@ -335,6 +340,86 @@ def _matmuls(function) -> list:
     return [op for op in all_ops(function) if op.name == "linalg.matmul"]
 
 
+# ---- linalg.batch_matmul: one gemm per matrix ---------------------------------------------------
+
+
+def _batch_matmuls(function) -> list:
+    return [op for op in all_ops(function) if op.name == "linalg.batch_matmul"]
+
+
+def _batch_candidate(operation) -> bool:
+    """A batch_matmul of f32/f64 memrefs with unit-stride rows and maps BLAS can express."""
+    if len(operation.operands) != 3:
+        return False
+    if not all(isinstance(v.type, ir.MemRefType) for v in operation.operands):
+        return False
+    types = [ir.MemRefType(v.type) for v in operation.operands]
+    elem = str(types[0].element_type)
+    if elem not in GEMM_SYMBOLS or any(str(t.element_type) != elem for t in types):
+        return False
+    if any(t.rank != 3 or t.get_strides_and_offset()[0][2] != 1 for t in types):
+        return False
+    return _batch_transposes(operation) is not None
+
+
+def _batch_transposes(operation):
+    """(transpose A, transpose B) of a batch_matmul over (batch, m, n, k), else None."""
+    a, b, c = _maps(operation) if "indexing_maps" in operation.attributes else ([], [], [])
+    if not a:
+        return False, False
+    if c != [0, 1, 2] or a not in ([0, 1, 3], [0, 3, 1]) or b not in ([0, 3, 2], [0, 2, 3]):
+        return None
+    return a == [0, 3, 1], b == [0, 2, 3]
+
+
+def _matrix_of(value: ir.Value, index: ir.Value) -> ir.Value:
+    """memref.subview of matrix ``index`` of a rank-3 memref, rank-reduced to 2 (strides kept)."""
+    t = ir.MemRefType(value.type)
+    strides, _ = t.get_strides_and_offset()
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    layout = ir.StridedLayoutAttr.get(dynamic, strides[1:])
+    result = ir.MemRefType.get(t.shape[1:], t.element_type, layout, t.memory_space)
+    dynamic_size = ir.ShapedType.get_dynamic_size()
+    sizes = [
+        memref.dim(value, arith.constant(ir.IndexType.get(), i))
+        for i in (1, 2)
+        if t.shape[i] == dynamic_size
+    ]
+    return memref.SubViewOp(
+        result,
+        value,
+        [index],
+        sizes,
+        [],
+        [dynamic, 0, 0],
+        [1, t.shape[1], t.shape[2]],
+        [1, 1, 1],
+    ).result
+
+
+def _split_batch(operation) -> None:
+    """The batch_matmul as an scf.for over its matrices, each a linalg.matmul (with the same
+    transposes) that the rewrite below hands to BLAS."""
+    from tgc.lowering.to_core.linalg_ops import matmul_maps
+
+    a, b, c = operation.operands
+    ta, tb = _batch_transposes(operation)
+    with ir.InsertionPoint(operation), operation.location:
+        zero = arith.constant(ir.IndexType.get(), 0)
+        one = arith.constant(ir.IndexType.get(), 1)
+        count = memref.dim(a, zero)
+        loop = scf.ForOp(zero, count, one)
+        with ir.InsertionPoint(loop.body):
+            i = loop.induction_variable
+            x, y, z = (_matrix_of(v, i) for v in (a, b, c))
+            if ta or tb:
+                linalg.matmul(x, y, outs=[z], indexing_maps=matmul_maps(ta, tb))
+            else:
+                linalg.matmul(x, y, outs=[z])
+            scf.YieldOp([])
+    operation.erase()
+
+
 @dataclasses.dataclass(frozen=True)
 class BlasMatmulPass(ModulePass):
     """Replaces f32/f64 linalg.matmul on memrefs by calls to numpy's OpenBLAS gemm."""
@@ -345,6 +430,9 @@ class BlasMatmulPass(ModulePass):
         if openblas_library() is None:
             return  # no bundled BLAS: the loop lowering handles every matmul
         for function in functions(module):
+            for operation in _batch_matmuls(function):
+                if _batch_candidate(operation):
+                    _split_batch(operation)
             for operation in _matmuls(function):
                 candidate = _blas_candidate(operation)
                 if candidate is not None:
