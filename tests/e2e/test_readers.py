@@ -364,3 +364,56 @@ def test_file_names_dequeued_one_at_a_time_are_bytes():
             coord.request_stop()
             coord.join(threads)
     assert got == [b"a.csv", b"b.csv", b"a.csv"]  # TF fetches a scalar string as bytes
+
+
+def test_cifar10_distorted_inputs_train_with_four_reader_threads(tmp_path):
+    """cifar10_input.distorted_inputs: two files, random crops, flips, brightness and contrast
+    and per-image standardization (compiled ops on the decoded records), shuffle_batch with four
+    threads sharing one reader; a softmax layer trains on the batches."""
+    paths = [str(tmp_path / f"data_batch_{k}.bin") for k in (1, 2)]
+    for path in paths:
+        write_cifar(path, 10)
+    with tf.Graph().as_default():
+        tf.set_random_seed(1)
+        files = tf.train.string_input_producer(paths)
+        key, value = tf.FixedLengthRecordReader(record_bytes=3073).read(files)
+        record = tf.decode_raw(value, tf.uint8)
+        label = tf.cast(tf.strided_slice(record, [0], [1]), tf.int32)
+        major = tf.reshape(tf.strided_slice(record, [1], [3073]), [3, 32, 32])
+        image = tf.cast(tf.transpose(major, [1, 2, 0]), tf.float32)
+        image = tf.random_crop(image, [24, 24, 3])
+        image = tf.image.random_flip_left_right(image)
+        image = tf.image.random_brightness(image, max_delta=63)
+        image = tf.image.random_contrast(image, lower=0.2, upper=1.8)
+        image = tf.image.per_image_standardization(image)
+        image.set_shape([24, 24, 3])
+        label.set_shape([1])
+        images, labels = tf.train.shuffle_batch(
+            [image, label], batch_size=8, num_threads=4, capacity=40, min_after_dequeue=10
+        )
+        labels = tf.reshape(labels, [8])
+        w = tf.Variable(tf.zeros([24 * 24 * 3, 10]))
+        logits = tf.matmul(tf.reshape(images, [8, -1]), w)
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        )
+        train = tf.train.GradientDescentOptimizer(0.001).minimize(loss)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            losses, batches = [], []
+            for _ in range(6):
+                step_loss, batch, batch_labels, _ = sess.run([loss, images, labels, train])
+                losses.append(step_loss)
+                batches.append((batch, batch_labels))
+            coord.request_stop()
+            coord.join(threads)
+    assert np.isclose(losses[0], np.log(10.0), rtol=1e-5)  # zero weights: uniform softmax
+    assert np.all(np.isfinite(losses))
+    for batch, batch_labels in batches:
+        assert batch.shape == (8, 24, 24, 3)
+        # per_image_standardization: each image has mean 0 and standard deviation 1.
+        np.testing.assert_allclose(batch.mean(axis=(1, 2, 3)), 0.0, atol=1e-4)
+        np.testing.assert_allclose(batch.std(axis=(1, 2, 3)), 1.0, rtol=1e-3)
+        assert set(batch_labels.tolist()) <= set(range(10))

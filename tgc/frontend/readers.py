@@ -129,7 +129,9 @@ def string_input_producer(
                 )
         # TF names the queue as its scope ("input_producer").
         queue = FIFOQueue(capacity, [_STRING], [[]], shared_name=shared_name, name=scope)
-        rng_seed = None if seed is None and graph.seed is None else [graph.seed or 87654321, seed]
+        rng_seed = (
+            None if seed is None and graph.seed is None else [graph.seed or 87654321, seed or 0]
+        )
         enqueue = _epoch_enqueue(queue, strings, num_epochs, counter, shuffle, rng_seed)
         add_queue_runner(QueueRunner(queue, [enqueue], cancel_op=cancel_op))
         # As TF's: how full the queue is, a summary merge_all() includes.
