@@ -74,6 +74,7 @@ def test_names_are_exported():
         "ensure_shape",
         "space_to_depth",
         "depth_to_space",
+        "extract_image_patches",
     ):
         assert getattr(tf, name) is getattr(array_ops, name)
 
@@ -242,6 +243,12 @@ def test_matrix_and_block_errors():
         tf.invert_permutation([0, 0])
     with pytest.raises(ValueError, match="must have rank >= 2"):
         tf.matrix_band_part(tf.constant([1.0]), 0, 0)
+    with pytest.raises(ValueError, match=r"ksizes must be \[1, rows, cols, 1\]"):
+        tf.extract_image_patches(x, [2, 2], [1, 1, 1, 1], [1, 1, 1, 1], "SAME")
+    with pytest.raises(ValueError, match="height and width of .* must be known"):
+        tf.extract_image_patches(
+            tf.placeholder(tf.float32, [1, None, 4, 3]), [1, 2, 2, 1], [1] * 4, [1] * 4, "SAME"
+        )
     fed = tf.placeholder(tf.float32, [None, None, None, 3])
     checked = tf.ensure_shape(fed, [1, 5, 3, 3])
     with tf.Session() as sess:

@@ -208,13 +208,26 @@ def blocks(t):
         x = t.placeholder(t.float32, [2, 4, 6, 3])
         xn = t.placeholder(t.float32, [None, None, None, 3])
         d = t.placeholder(t.float32, [1, 2, 3, 8])
+        xb = t.placeholder(t.float32, [None, 4, 6, 3])
         out = {}
         _with_gradient(t, out, "space_to_depth", t.space_to_depth(x, 2), x, 130)
         out["space_to_depth_unknown"] = t.space_to_depth(xn, 2)
         _with_gradient(t, out, "depth_to_space", t.depth_to_space(d, 2), d, 131)
         out["round_trip"] = t.depth_to_space(t.space_to_depth(x, 2), 2)
         out["ensure_shape"] = t.ensure_shape(xn, [2, None, 6, 3])
+        for i, (k, s, r, pad) in enumerate(
+            [
+                ([1, 2, 2, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID"),
+                ([1, 3, 2, 1], [1, 2, 3, 1], [1, 1, 1, 1], "SAME"),
+                ([1, 2, 3, 1], [1, 1, 2, 1], [1, 2, 2, 1], "SAME"),
+                ([1, 2, 2, 1], [1, 3, 2, 1], [1, 2, 1, 1], "VALID"),
+            ]
+        ):
+            patches = t.extract_image_patches(x, k, s, r, pad)
+            _with_gradient(t, out, f"patches_{i}", patches, x, 140 + i)
+            out[f"patches_{i}_unknown_batch"] = t.extract_image_patches(xb, k, s, r, pad)
         feed = {x: data(132, 2, 4, 6, 3), xn: data(133, 2, 4, 6, 3), d: data(134, 1, 2, 3, 8)}
+        feed[xb] = data(135, 1, 4, 6, 3)
         return out, feed
 
     return _graph(t, build)

@@ -69,6 +69,7 @@ __all__ = [
     "ensure_shape",
     "space_to_depth",
     "depth_to_space",
+    "extract_image_patches",
 ]
 
 newaxis = None
@@ -1604,3 +1605,46 @@ def depth_to_space(input, block_size, name=None, data_format="NHWC"):
         blocks = reshape(x, [-1, h, w, b, b, c2])
     moved = transpose(blocks, [0, 1, 3, 2, 4, 5])
     return reshape(moved, [-1, _product(h, b), _product(w, b), c2], name=name or "DepthToSpace")
+
+
+def extract_image_patches(images, ksizes, strides, rates, padding, name=None, sizes=None):
+    """`tf.extract_image_patches`: each ksize_rows x ksize_cols patch (taps ``rates`` apart,
+    patches ``strides`` apart) of the NHWC ``images`` flattened into the depth, in TF's order
+    [rows, cols, depth]: one strided slice per tap, concatenated. Height and width must be known
+    when the graph is built."""
+    fn = "extract_image_patches"
+    ksizes = sizes if ksizes is None else ksizes
+    x = convert_to_tensor(images)
+    if _rank(x, fn) != 4:
+        raise ValueError(
+            f"{fn}: '{x.name}' must be 4-D [batch, height, width, depth], not {x.shape}"
+        )
+    window = {}
+    for what, value in (("ksizes", ksizes), ("strides", strides), ("rates", rates)):
+        v = _static_ints(value, f"{fn} {what}")
+        if len(v) != 4 or v[0] != 1 or v[3] != 1 or builtins.min(v) < 1:
+            raise ValueError(f"{fn}: {what} must be [1, rows, cols, 1] of positive ints, not {v}")
+        window[what] = v[1:3]
+    padding = padding.decode() if isinstance(padding, bytes) else str(padding)
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"{fn}: padding must be 'SAME' or 'VALID', not {padding!r}")
+    sizes_hw = [x.spec.shape[1], x.spec.shape[2]]
+    if None in sizes_hw:
+        raise ValueError(f"{fn}: the height and width of '{x.name}' must be known, not {x.shape}")
+    outs, pads = [], []
+    for n, k, s, r in zip(sizes_hw, window["ksizes"], window["strides"], window["rates"]):
+        span = (k - 1) * r + 1
+        out = -(-n // s) if padding == "SAME" else builtins.max(-(-(n - span + 1) // s), 0)
+        total = builtins.max((out - 1) * s + span - n, 0) if padding == "SAME" else 0
+        outs.append(out)
+        pads.append([total // 2, total - total // 2])
+    if builtins.any(sum(p) for p in pads):
+        x = pad(x, [[0, 0], pads[0], pads[1], [0, 0]])
+    (kh, kw), (sh, sw), (rh, rw) = window["ksizes"], window["strides"], window["rates"]
+    taps = []
+    for i in builtins.range(kh):
+        for j in builtins.range(kw):
+            rows = _slice(i * rh, i * rh + (outs[0] - 1) * sh + 1, sh)
+            cols = _slice(j * rw, j * rw + (outs[1] - 1) * sw + 1, sw)
+            taps.append(x[:, rows, cols, :])
+    return concat(taps, -1, name=name or "ExtractImagePatches")
