@@ -417,3 +417,28 @@ def test_cifar10_distorted_inputs_train_with_four_reader_threads(tmp_path):
         np.testing.assert_allclose(batch.mean(axis=(1, 2, 3)), 0.0, atol=1e-4)
         np.testing.assert_allclose(batch.std(axis=(1, 2, 3)), 1.0, rtol=1e-3)
         assert set(batch_labels.tolist()) <= set(range(10))
+
+
+@pytest.mark.parametrize(
+    "case, options",
+    [
+        ("fixed_header_footer", dict(record_bytes=3, header_bytes=2, footer_bytes=2)),
+        ("fixed_hop", dict(record_bytes=4, header_bytes=2, footer_bytes=2, hop_bytes=2)),
+    ],
+)
+def test_fixed_length_records_between_header_and_footer(tmp_path, case, options):
+    """A partial record before the footer is dropped, as in TF."""
+    path = tmp_path / "fixed.bin"
+    path.write_bytes(b"HHabcdefghijkFF")  # header HH, 11 bytes of records, footer FF
+    with tf.Graph().as_default():
+        files = tf.train.string_input_producer([str(path)], num_epochs=1, shuffle=False)
+        keys, values = tf.FixedLengthRecordReader(**options).read_up_to(files, 100)
+        with tf.Session() as sess:
+            sess.run(tf.local_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            k, v = sess.run([keys, values])
+            coord.request_stop()
+            coord.join(threads)
+    got = [[os.path.basename(a.decode()), b.decode()] for a, b in zip(k, v)]
+    assert got == TF_VALUES[case]

@@ -231,6 +231,22 @@ def producer_names(tf):
         }
 
 
+def fixed_length_records(tf, path, **options):
+    """Every (key, value) of a FixedLengthRecordReader over ``path`` (one epoch)."""
+    g = tf.Graph()
+    with g.as_default():
+        files = tf.train.string_input_producer([path], num_epochs=1, shuffle=False)
+        keys, values = tf.FixedLengthRecordReader(**options).read_up_to(files, 100)
+        with tf.Session() as sess:
+            sess.run(tf.local_variables_initializer())
+            coord = tf.train.Coordinator()
+            threads = tf.train.start_queue_runners(sess=sess, coord=coord)
+            k, v = sess.run([keys, values])
+            coord.request_stop()
+            coord.join(threads)
+    return [[os.path.basename(a.decode()), b.decode()] for a, b in zip(k, v)]
+
+
 def main():
     d = tempfile.mkdtemp()
     csv_path = os.path.join(d, "data.csv")
@@ -242,7 +258,16 @@ def main():
         text_paths.append(os.path.join(d, name))
         with open(text_paths[-1], "w") as f:
             f.write(text)
+    fixed_path = os.path.join(d, "fixed.bin")
+    with open(fixed_path, "wb") as f:
+        f.write(b"HHabcdefghijkFF")  # header HH, body abcdefghijk (11 bytes), footer FF
     values = {
+        "fixed_header_footer": fixed_length_records(
+            t, fixed_path, record_bytes=3, header_bytes=2, footer_bytes=2
+        ),
+        "fixed_hop": fixed_length_records(
+            t, fixed_path, record_bytes=4, header_bytes=2, footer_bytes=2, hop_bytes=2
+        ),
         "producer_names": producer_names(t),
         "uninitialized_epochs": uninitialized_epochs(t, csv_path),
         "decode_raw_sizes": decode_raw_error(t, [b"abcd", b"abcdefgh"], t.int32),
