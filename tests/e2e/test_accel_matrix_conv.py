@@ -124,6 +124,14 @@ CASES = [
     ([1, 6, 6, 200], [2, 2, 200, 130], 2, "VALID"),  # channels in two tiles each way
     ([6, 40, 40, 2], [3, 3, 2, 3], 1, "SAME"),  # 9600 positions: chunks of 5 whole images
     ([1, 100, 100, 1], [3, 3, 1, 2], 1, "SAME"),  # 10000 in one image: chunks of whole rows
+    # A 1x1 kernel at stride 1: core's spread of dy covers its whole zeros, and canonicalize folds
+    # it away (the input gradient reads dy itself).
+    ([2, 4, 4, 2], [1, 1, 2, 3], 1, "SAME"),
+    ([2, 7, 8, 6], [1, 1, 6, 3], 1, "VALID"),
+    ([2, 7, 8, 6], [1, 1, 6, 3], 2, "SAME"),
+    ([2, 1, 1, 4], [1, 1, 4, 3], 2, "SAME"),  # one position: a stride-2 spread folds too
+    ([2, 7, 8, 6], [1, 3, 6, 3], 1, "SAME"),
+    ([2, 7, 8, 6], [3, 1, 6, 3], 2, "VALID"),
 ]
 
 
@@ -180,4 +188,33 @@ def test_a_conv_layers_step_runs_its_convs_on_the_accelerator(stride, padding):
     bounds = _bounds(x_value, w_value, ones, stride, padding)
     for key, value in (("y", y_value), ("dx", dx_value), ("dw", dw_value)):
         assert np.all(np.abs(value - exact[key]) <= bounds[key]), key
+    assert sum(stats.macs for stats in in_process.last_stats()) > 0
+
+
+@pytest.mark.skipif(not _ON_ACCEL, reason="conv2d is not yet one of pipeline.ACCEL_OPS")
+@pytest.mark.parametrize("kernel, stride", [((1, 1), 1), ((1, 1), 2), ((3, 3), 1), ((1, 3), 2)])
+@pytest.mark.parametrize("wrt", ["x", "w"])
+def test_a_gradient_from_an_elementwise_op_stays_a_convolution(kernel, stride, wrt):
+    """dy = c + c (exact in f32): a one-use elementwise op that linalg-fuse-elementwise-ops
+    would fold into the gradient's generic (a 1x1 kernel's input gradient failed to compile:
+    "the indexing map result -d0 is not a loop dim or 0"; any filter gradient: "... d1 + d3 ...").
+    Each gradient alone, so that nothing else reads dy."""
+    rng = np.random.default_rng(11)
+    x_value = rng.standard_normal((2, 7, 8, 6)).astype(np.float32)
+    w_value = rng.standard_normal((*kernel, 6, 3)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, x_value.shape)
+        w = tf.placeholder(tf.float32, w_value.shape)
+        with tf.device("/accel:0"):
+            y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding="SAME")
+            c = tf.placeholder(tf.float32, y.shape)
+            [gradient] = tf.gradients(tf.reduce_sum(y * (c + c)), [{"x": x, "w": w}[wrt]])
+        c_value = rng.standard_normal(c.shape.as_list()).astype(np.float32)
+        with tf.Session(config=tf.ConfigProto(device_count={"ACCEL": 1})) as sess:
+            value = sess.run(gradient, {x: x_value, w: w_value, c: c_value})
+    key = {"x": "dx", "w": "dw"}[wrt]
+    exact = _references(x_value, w_value, 2 * c_value, stride, "SAME")[key]
+    bound = _bounds(x_value, w_value, 2 * c_value, stride, "SAME")[key]
+    assert np.all(np.abs(value - exact) <= bound)
     assert sum(stats.macs for stats in in_process.last_stats()) > 0

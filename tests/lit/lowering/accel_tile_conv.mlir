@@ -156,3 +156,44 @@ func.func @backprop_input(%arg0: memref<3x3x2x3xf32>, %arg1: memref<1x2x2x3xf32>
   }
   return %alloc_2 : memref<1x4x4x2xf32>
 }
+
+// -----
+
+// backprop_input of a 1x1 kernel at stride 1: core's spread of dy covers the whole of its zeros,
+// an identity canonicalize folds away, so the generic reads dy itself (no copy into zeros); its
+// flipped filter (maps -d0, -d1 of size-1 dims) is still core's. One tap, one chunk of the 32
+// positions: dy . w[0, 0]^T.
+// CHECK-LABEL: func.func @backprop_input_1x1(
+// CHECK-SAME:      %[[W:.+]]: memref<1x1x2x3xf32>, %[[DY:.+]]: memref<2x4x4x3xf32>)
+// CHECK-NOT:     linalg.
+// CHECK:         %[[DX:.+]] = memref.alloc() : memref<2x4x4x2xf32>
+// CHECK-NEXT:    "accel.zero"() {at = 1224 : i64, shape = array<i64: 32, 2>}
+// CHECK-NEXT:    "accel.dma_load"(%[[DY]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 2, 4, 4, 3>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.dma_load"(%[[W]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, perm = array<i64: 0, 1, 3, 2>, step = array<i64: 1, 1, 1, 1>, to = 1152 : i64}
+// CHECK-NEXT:    "accel.cast"()
+// CHECK-NEXT:    "accel.matmul"() {acc_at = 1224 : i64, acc_shape = array<i64: 32, 2>, lhs_at = 768 : i64, lhs_shape = array<i64: 32, 3>, rhs_at = 1480 : i64, rhs_shape = array<i64: 3, 2>}
+// CHECK-NEXT:    "accel.dma_store"(%[[DX]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 2, 4, 4, 2>, from = 1224 : i64, step = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:    return %[[DX]]
+#map = affine_map<(d0, d1, d2, d3) -> (-d0, -d1, d3, d2)>
+#map1 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#map2 = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1 + d3, d2 + d4, d5)>
+#map3 = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d3, d4, d5, d6)>
+#map4 = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d6)>
+func.func @backprop_input_1x1(%arg0: memref<1x1x2x3xf32>, %arg1: memref<2x4x4x3xf32>) -> memref<2x4x4x2xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %alloc = memref.alloc() : memref<1x1x3x2xf32>
+  linalg.generic {indexing_maps = [#map, #map1], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg0 : memref<1x1x2x3xf32>) outs(%alloc : memref<1x1x3x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  %alloc_0 = memref.alloc() : memref<2x4x4x2xf32>
+  linalg.fill ins(%cst : f32) outs(%alloc_0 : memref<2x4x4x2xf32>)
+  linalg.generic {indexing_maps = [#map2, #map3, #map4], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction", "parallel"]} ins(%arg1, %alloc : memref<2x4x4x3xf32>, memref<1x1x3x2xf32>) outs(%alloc_0 : memref<2x4x4x2xf32>) attrs =  {tgc.conv = "backprop_input", tgc.conv_dilations = array<i64: 1, 1>, tgc.conv_padding = array<i64: 0, 0, 0, 0>, tgc.conv_strides = array<i64: 1, 1>} {
+  ^bb0(%in: f32, %in_1: f32, %out: f32):
+    %0 = arith.mulf %in, %in_1 : f32
+    %1 = arith.addf %out, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return %alloc_0 : memref<2x4x4x2xf32>
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from mlir import ir
 
+from tgc.lowering.accel.outline_conv import OutlineConvPass
 from tgc.lowering.accel.tile_conv import TileConvPass
 from tgc.lowering.accel.tile_generic import TileGenericPass, reshape_boundary
 from tgc.lowering.accel.tile_matmul import TileMatmulPass
@@ -215,7 +216,11 @@ def pipeline_elements() -> list:
         "canonicalize",
         # A chain of elementwise ops (and a reduction's elementwise producers) becomes one generic:
         # its tiles then make one trip through the buffer, the vector unit doing the whole body.
+        # ... but not into a convolution's gradient generic: behind a call for the fusion's span,
+        # it stays whole and tagged for tgc-accel-tile-conv (outline_conv.py).
+        OutlineConvPass(),
         "func.func(linalg-fuse-elementwise-ops)",
+        "inline",
         # Sends and receives stay calls of the transfer functions (the host performs them around
         # the programs); the static casts of their tensors give the DMAs their shapes.
         ONE_SHOT_BUFFERIZE,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from tgc.dialect.targets import Target
+from tgc.lowering.accel.outline_conv import OutlineConvPass
 from tgc.lowering.accel.pipeline import ACCEL_OPS, pipeline_elements, runs_on_accel
 from tgc.lowering.accel.tile_conv import TileConvPass
 from tgc.lowering.accel.tile_generic import TileGenericPass
@@ -87,7 +88,7 @@ ACCEL = AccelTarget(
     artifact_stages=("accel", "program", "artifact"),
     runtime_loader="tgc.runtime.accel_artifact:load",
     # Its own passes (the static transfers are the nvptx target's, which `tgc opt` lists there).
-    passes=(TileMatmulPass, TileConvPass, TileGenericPass),
+    passes=(OutlineConvPass, TileMatmulPass, TileConvPass, TileGenericPass),
     static_shapes=True,
     dialects=("accel",),
     description="tgc's TPU-like accelerator (bf16 systolic array), run on its simulator",

@@ -459,16 +459,14 @@ class TileConvPass(ModulePass):
     def backprop_input(self, op) -> None:
         """dx, one phase of the stride lattice at a time: dy's windows . w[kh, kw]^T."""
         geometry = _Geometry.of(op)
-        spread = _copied_into_zeros(op.operands[0])
         out, fills = self._output(op)
         n, h, w_, c = _shape(out)
-        if spread is None:
-            self.fail(op, "the input gradient's spread gradient is not a copy of the gradient")
         kernel = _shape(op.operands[1])[:2]
+        dy, spread_ops = self._gradient(op, geometry, kernel)
         flipped = _flipped_filter(op.operands[1], tuple(kernel))
         if flipped is None:
             self.fail(op, "the input gradient's filter is not core's flipped filter")
-        dy, w = spread.source, flipped[0]
+        w = flipped[0]
         kh, kw, _, f = _shape(w)
         sh, sw = geometry.strides
         columns = _tiles(c)
@@ -501,7 +499,25 @@ class TileConvPass(ModulePass):
                             self._storer(out, at, count, columns, [1, sh, sw, 1]),
                             cache,
                         )
-        _erase(op, fills, spread.ops, flipped[1])
+        _erase(op, fills, spread_ops, flipped[1])
+
+    def _gradient(self, op, geometry, kernel) -> tuple:
+        """dy and the ops of core's spread of it (erased with the conv). A spread that puts dy
+        on the whole of its zeros (a 1x1 kernel at stride 1, unpadded) is an identity that
+        canonicalize folds away: the operand is then dy itself."""
+        spread = _copied_into_zeros(op.operands[0])
+        if spread is not None:
+            return spread.source, spread.ops
+        operand = op.operands[0]
+        full = _shape(operand)[1:3]
+        identity = all(
+            (kernel[axis] - 1) * geometry.dilations[axis] == geometry.before[axis]
+            and (geometry.strides[axis] == 1 or full[axis] == 1)
+            for axis in (0, 1)
+        )
+        if not identity:
+            self.fail(op, "the input gradient's spread gradient is not a copy of the gradient")
+        return operand, []
 
     @staticmethod
     def _input_step(dy, w, geometry, phase, tap, begin, count, gradients) -> _Step:
