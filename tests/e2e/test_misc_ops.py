@@ -93,6 +93,23 @@ def test_random_shuffle_is_a_seeded_permutation_of_rows():
     assert not np.array_equal(draws(1, 8)[0], first)
 
 
+def test_random_shuffle_of_a_run_time_first_dim_is_the_known_dims_permutation():
+    rows = np.arange(40, dtype=np.float32).reshape(20, 2)
+
+    def draw(first_dim, batch):
+        with tf.Graph().as_default():
+            tf.set_random_seed(2)
+            x = tf.placeholder(tf.float32, [first_dim, 2])
+            with tf.Session() as s:
+                return s.run(misc_ops.random_shuffle(x, seed=5), {x: rows[:batch]})
+
+    np.testing.assert_array_equal(draw(None, 20), draw(20, 20))
+    for batch in (0, 1, 7):
+        out = draw(None, batch)
+        assert out.shape == (batch, 2)
+        assert sorted(out[:, 0].tolist()) == rows[:batch, 0].tolist()
+
+
 def test_random_shuffle_gradient_flows_to_the_rows_it_moved():
     with tf.Graph().as_default():
         tf.set_random_seed(3)
@@ -110,8 +127,8 @@ def test_random_shuffle_gradient_flows_to_the_rows_it_moved():
 
 def test_misc_ops_errors_name_the_problem():
     with tf.Graph().as_default():
-        with pytest.raises(ValueError, match="random_shuffle: tgc needs the first dimension"):
-            misc_ops.random_shuffle(tf.placeholder(tf.float32, [None, 2]))
+        with pytest.raises(ValueError, match="random_shuffle: tgc needs the rank of"):
+            misc_ops.random_shuffle(tf.placeholder(tf.float32))
         with pytest.raises(ValueError, match="Only scalar multiply works, got shape"):
             misc_ops.scalar_mul(tf.constant([1.0, 2.0]), tf.constant([3.0, 4.0]))
         with pytest.raises(TypeError, match="logical_xor: x .* must be bool, got float32"):

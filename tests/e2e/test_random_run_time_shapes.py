@@ -114,6 +114,16 @@ def test_run_time_shape_numbers_are_the_reference_generators():
     assert np.all(np.abs(got_trunc) < 2.0)
 
 
+def test_a_fed_shape_vector_draws_the_static_shapes_numbers():
+    with tf.Graph().as_default():
+        tf.set_random_seed(2)
+        dims = tf.placeholder(tf.int64, [2])
+        draw = tf.random_uniform(dims, seed=9)
+        assert draw.shape.as_list() == [None, None]
+        got = _run(draw, {dims: [3, 4]})
+    np.testing.assert_array_equal(got, ref.uniform_values((3, 4), "float32", 2, 9, 1))
+
+
 def test_random_uniform_of_a_computed_first_dim_has_its_bounds_and_shape():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, 3])
@@ -200,3 +210,39 @@ def test_gpu_soft_placement_keeps_a_run_time_shape_draw_on_the_cpu():
             }
     assert placed["eps"] == "CPU:0"
     np.testing.assert_array_equal(got, ref.normal_values((5, 3), "float32", 6, 1, 1))
+
+
+# ---- random_crop ---------------------------------------------------------------------------------
+
+
+def _offsets_of(block, image):
+    """The (row, column) at which ``block`` sits in ``image`` (each element is unique there)."""
+    row, col = np.argwhere(image[:, :, 0] == block[0, 0, 0])[0]
+    rows, cols = block.shape[:2]
+    np.testing.assert_array_equal(block, image[row : row + rows, col : col + cols])
+    return int(row), int(col)
+
+
+@pytest.mark.parametrize("size_kind", ["list", "vector", "static-size"])
+def test_random_crop_of_run_time_dims_or_size_is_a_block_at_every_offset(size_kind):
+    image = np.arange(5 * 4 * 3, dtype=np.float32).reshape(5, 4, 3)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, None, 3])
+        h = tf.placeholder(tf.int32, [])
+        size = {
+            "list": [h, 2, 3],
+            "vector": tf.stack([h, 2, 3]),
+            "static-size": [3, 2, 3],
+        }[size_kind]
+        crop = tf.random_crop(x, size, seed=1)
+        want_known = {"list": [None, 2, 3], "vector": [None] * 3, "static-size": [3, 2, 3]}
+        assert crop.shape.as_list() == want_known[size_kind]
+        with tf.Session() as sess:
+            offsets = {_offsets_of(sess.run(crop, {x: image, h: 3}), image) for _ in range(60)}
+            assert sess.run(crop, {x: image[:3, :2], h: 3}).shape == (3, 2, 3)
+            with pytest.raises(
+                tf.errors.InvalidArgumentError,
+                match=r"Need value.shape >= size, got \] \[2 4 3\] \[3 2 3\]",
+            ):
+                sess.run(crop, {x: image[:2], h: 3})
+    assert offsets == {(r, c) for r in range(3) for c in range(3)}

@@ -259,8 +259,9 @@ def test_random_op_errors_name_the_problem():
     ):
         rnd.random_normal([3], dtype=tf.int32)
     p = tf.placeholder(tf.int32, [2])
-    with pytest.raises(TypeError, match="shape must be known when the graph is built"):
-        rnd.random_uniform(p)
+    assert rnd.random_uniform(p).shape.as_list() == [None, None]  # a shape fed at run time
+    with pytest.raises(ValueError, match="shape 'Placeholder_1:0' must be a vector of known len"):
+        rnd.random_uniform(tf.placeholder(tf.int32, [None]))
     with pytest.raises(ValueError, match="non-negative dims"):
         rnd.random_uniform([2, -1])
 

@@ -118,19 +118,19 @@ def _refuse_v2_arguments(op, arguments):
 
 def random_shuffle(value, seed=None, name=None):
     """``value`` with its first dimension randomly permuted; seeded as tgc's random ops (the
-    graph seed and ``seed``), a new permutation each run. The first dimension must be known when
-    the graph is built (as the shapes of tgc's random ops); [n, n] comparisons: see the module
+    graph seed and ``seed``), a new permutation each run. A first dimension known only at run time
+    draws the permutation a known one of that size would; [n, n] comparisons: see the module
     docstring."""
     with _scope(name, "RandomShuffle"):
         value = convert_to_tensor(value)
         if value.shape.ndims == 0:
             return array_ops.identity(value)
-        n = value.shape[0].value
-        if n is None:
+        if value.shape.ndims is None:
             raise ValueError(
-                f"random_shuffle: tgc needs the first dimension of '{value.name}' (shape "
-                f"{value.shape}) known when the graph is built, as for its other random ops"
+                f"random_shuffle: tgc needs the rank of '{value.name}' known when the graph is "
+                "built"
             )
+        n = _dim(value, 0)  # an int, or the size read at run time
         keys = random_ops.random_uniform([n], seed=seed)
         index = _iota(n)
         # before[i, j]: key j sorts before key i (smaller, or equal with a lower index)

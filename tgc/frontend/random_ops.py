@@ -351,9 +351,15 @@ def random_crop(value, size, seed=None, name=None):
     from tgc.frontend.array_ops import _static_ints
     from tgc.frontend.gather_ops import gather
 
+    from tgc.frontend.array_ops import _has_computed_dims
+
     graph = get_default_graph()
     with graph.name_scope(name or "random_crop") as scope:
         value = convert_to_tensor(value)
+        if _has_computed_dims(size) or (
+            value.shape.ndims is not None and None in value.shape.as_list()
+        ):
+            return math_ops.identity(_run_time_crop(value, size, seed), name=scope)
         size = _static_ints(size, "random_crop size")
         shape = value.shape.as_list() if value.shape.ndims is not None else None
         if shape is None or len(shape) != len(size):
@@ -381,3 +387,51 @@ def random_crop(value, size, seed=None, name=None):
                 positions = offsets[k] + np.arange(size[d], dtype=np.int32)
                 out = gather(out, positions, axis=d)
         return math_ops.identity(out, name=scope)
+
+
+def _run_time_crop(value, size, seed):
+    """random_crop when the value's dims or the size are known only at run time: every axis
+    cropped at an offset drawn uniformly from [0, dim - size], with TF's run-time check that the
+    size fits ("Need value.shape >= size")."""
+    from tgc.frontend import array_ops
+    from tgc.frontend.build import assert_op
+    from tgc.frontend.gather_ops import gather
+
+    rank = value.shape.ndims
+    if rank is None:
+        raise ValueError(f"random_crop: '{value.name}' must have a known rank")
+    sizes, _ = array_ops._shape_vector(size)
+    sizes = math_ops.cast(sizes, "int32")
+    if sizes.spec.shape != (rank,):
+        raise ValueError(
+            f"random_crop: size '{sizes.name}' must give one length per dim of '{value.name}' "
+            f"{value.shape}"
+        )
+    shape = array_ops.shape(value)
+    fits = math_ops.logical_and(
+        math_ops.reduce_all(math_ops.greater_equal(shape, sizes)),
+        math_ops.reduce_all(math_ops.greater_equal(sizes, 0)),
+    )
+    check = assert_op(fits, ["Need value.shape >= size, got ", shape, sizes], summarize=1000)
+    limits = math_ops.add(math_ops.subtract(shape, sizes), 1)
+    u = random_uniform([rank], seed=seed)
+    offsets = math_ops.minimum(
+        math_ops.cast(math_ops.floor(u * math_ops.cast(limits, "float32")), "int32"),
+        math_ops.subtract(limits, 1),
+    )
+    out = value
+    with get_default_graph().control_dependencies([check]):
+        for axis, length in enumerate(_size_entries(size, sizes, rank)):
+            positions = math_ops.add(offsets[axis], array_ops.range(0, length))
+            out = gather(out, positions, axis=axis)
+    return out
+
+
+def _size_entries(size, sizes, rank):
+    """Each crop length: a Python int where the graph knows it (the result's dim stays known),
+    else that entry of the run-time size vector."""
+    from tgc.frontend.array_ops import _is_computed
+
+    if isinstance(size, (list, tuple)):
+        return [sizes[d] if _is_computed(s) else int(s) for d, s in enumerate(size)]
+    return [sizes[d] for d in range(rank)]
