@@ -284,6 +284,23 @@ for _module, _names in (
         setattr(math, _name, getattr(_module, _name))
 shape_n = _misc_ops.shape_n
 from tgc.frontend import bitwise_ops as bitwise  # noqa: E402,F401
+from tgc.frontend import linalg  # noqa: E402,F401
+from tgc.frontend.linalg import trace  # noqa: E402,F401
+
+# TF1's file readers and decoders (host ops, as a dequeue is) and the file-name producers.
+from tgc.frontend.readers import (  # noqa: E402,F401
+    FixedLengthRecordReader,
+    ReaderBase,
+    TextLineReader,
+    WholeFileReader,
+    decode_csv,
+    decode_raw,
+    read_file,
+)
+from tgc.frontend import readers as _readers  # noqa: E402
+
+train.string_input_producer = _readers.string_input_producer
+train.match_filenames_once = _readers.match_filenames_once
 
 random.shuffle = _misc_ops.random_shuffle
 
@@ -329,6 +346,7 @@ for _module_name in (
     "data",
     "image",
     "bitwise",
+    "linalg",
 ):
     install_unsupported_names(globals()[_module_name], f"tf.{_module_name}")
     # `from tensorflow.contrib import rnn`, `import tensorflow.nn as nn`: the namespaces import

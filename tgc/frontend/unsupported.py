@@ -9,7 +9,6 @@ default)`` behave as for any module. ``install_unsupported_names`` gives a modul
 from __future__ import annotations
 
 _RECORDS = "TFRecord files are not read (tgc has no protocol buffer records)"
-_READERS = "readers of files inside the graph are not supported; feed what Python reads"
 
 # Why a name is missing, when there is more to say than "not yet" (README: "What a TF1 program can
 # use"). Keys are the name as a program writes it.
@@ -30,26 +29,20 @@ REASONS = {
     "tf.image.encode_png": "tgc computes on numbers only: encode images in Python (PIL) from "
     "fetched arrays",
     "tf.string_split": "tgc computes on numbers only (strings are fed, fetched and summarized)",
-    # Reading records and files inside the graph: tgc's ops compute on numbers; feed what Python
-    # reads (tf.gfile, numpy) instead.
-    "tf.read_file": "tgc computes on numbers only: read files in Python and feed them",
-    "tf.decode_raw": "tgc computes on numbers only: decode bytes in Python and feed them",
-    "tf.decode_csv": "tgc computes on numbers only: parse CSV in Python and feed it",
-    "tf.TextLineReader": _READERS,
-    "tf.WholeFileReader": _READERS,
+    # TFRecord files hold protocol buffers; tgc's readers read text lines, fixed-length records
+    # and whole files.
     "tf.TFRecordReader": _RECORDS,
     "tf.parse_single_example": _RECORDS,
     "tf.FixedLenFeature": _RECORDS,
     "tf.python_io": "TFRecord files are not written (tgc has no protocol buffer records)",
-    "tf.io": "TF2's tf.io (records, file decoding) is not provided; tf.gfile is",
+    "tf.io": "TF2's tf.io (records, file decoding) is not provided: TF1's tf.decode_csv, "
+    "tf.decode_raw, tf.read_file and tf.gfile are",
     "tf.train.Example": _RECORDS,
     "tf.train.Features": _RECORDS,
     "tf.train.Feature": _RECORDS,
     "tf.train.BytesList": _RECORDS,
     "tf.train.Int64List": _RECORDS,
     "tf.train.FloatList": _RECORDS,
-    "tf.train.string_input_producer": "file-name queues feed readers, which tgc lacks; "
-    "tf.train.input_producer and slice_input_producer work on tensors",
     "tf.estimator": "Estimators are not provided: tgc runs graphs with Session and "
     "MonitoredTrainingSession",
     "tf.contrib.learn": "tf.contrib.learn (Estimators) is not provided",
