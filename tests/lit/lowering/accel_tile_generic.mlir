@@ -374,3 +374,25 @@ func.func @sum_of_nothing(%x: memref<3x0xf32>) -> memref<3xf32> {
   }
   return %y : memref<3xf32>
 }
+
+// -----
+
+// A 1x1 filter's flip (core's f'[kh, kw, o, c] = f[-kh, -kw, c, o]): -d0 and -d1 index dims of
+// size 1, where every in-bounds index is 0; the rest is a transposing DMA.
+// CHECK-LABEL: func.func @flip_1x1(
+// CHECK-SAME:      %[[W:.+]]: memref<1x1x2x3xf32>)
+// CHECK:         %[[F:.+]] = memref.alloc() : memref<1x1x3x2xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[W]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 2, 3>, perm = array<i64: 0, 1, 3, 2>, step = array<i64: 1, 1, 1, 1>, to = 0 : i64}
+// CHECK-NEXT:    "accel.dma_store"(%[[F]]) {begin = array<i64: 0, 0, 0, 0>, count = array<i64: 1, 1, 3, 2>, from = 0 : i64, step = array<i64: 1, 1, 1, 1>}
+// CHECK-NEXT:    return %[[F]]
+#flip = affine_map<(d0, d1, d2, d3) -> (-d0, -d1, d3, d2)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @flip_1x1(%w: memref<1x1x2x3xf32>) -> memref<1x1x3x2xf32> {
+  %f = memref.alloc() : memref<1x1x3x2xf32>
+  linalg.generic {indexing_maps = [#flip, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%w : memref<1x1x2x3xf32>) outs(%f : memref<1x1x3x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  return %f : memref<1x1x3x2xf32>
+}

@@ -181,10 +181,14 @@ def _operand(value, map_attr) -> _Operand:
     positions = [e.position for e in results if isinstance(e, ir.AffineDimExpr)]
     if len(set(positions)) != len(positions):
         raise Unsupported(f"the indexing map {map_attr} names a loop dim twice")
-    for expr in ir.AffineMapAttr(map_attr).value.results:
+    for size, expr in zip(memref.shape, ir.AffineMapAttr(map_attr).value.results):
         if isinstance(expr, ir.AffineDimExpr):
             dims.append(expr.position)
         elif isinstance(expr, ir.AffineConstantExpr) and expr.value == 0:
+            dims.append(None)
+        elif size == 1:
+            # An in-bounds index of a size-1 dim is 0 whatever the expression (-d0 of a 1x1
+            # filter's flip, say, with d0 over one value).
             dims.append(None)
         else:
             raise Unsupported(f"the indexing map result {expr} is not a loop dim or 0")
