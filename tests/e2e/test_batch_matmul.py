@@ -184,3 +184,48 @@ def test_blas_batch_with_broadcast_and_transposes_matches_numpy():
             got = s.run(c, {a: x, b: y})
     want = np.matmul(np.swapaxes(x, -1, -2), np.swapaxes(y, -1, -2))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# ---- einsum's batched products -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "equation, sa, sb",
+    [
+        ("bij,bjk->bik", (2, 3, 4), (2, 4, 5)),
+        ("bji,bjk->bik", (2, 4, 3), (2, 4, 5)),
+        ("bij,bkj->bik", (2, 3, 4), (2, 5, 4)),
+        ("bij,bjk->bki", (2, 3, 4), (2, 4, 5)),
+        ("abij,abjk->abik", (2, 3, 2, 4), (2, 3, 4, 5)),
+        ("ibj,bjk->bik", (3, 2, 4), (2, 4, 5)),
+    ],
+)
+def test_einsum_batch_products_are_one_batch_matmul(equation, sa, sb):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(sa)
+    y = rng.standard_normal(sb)
+    with tf.Graph().as_default() as g:
+        a = tf.placeholder(tf.float64, [None] + list(sa[1:]))
+        b = tf.placeholder(tf.float64, list(sb))
+        c = tf.einsum(equation, a, b)
+        types = [op.type for op in g.get_operations()]
+        ga, gb = tf.gradients(tf.reduce_sum(c * c), [a, b])
+        with tf.Session() as s:
+            got, da, db = s.run([c, ga, gb], {a: x, b: y})
+    assert types.count("BatchMatMulV2") == 1 and "Sum" not in types
+    want = np.einsum(equation, x, y)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # d/dx sum(c^2) = 2 einsum(c, y) over the output's letters: checked against numpy's
+    ins, out = equation.split("->")
+    sub_a, sub_b = ins.split(",")
+    np.testing.assert_allclose(da, 2 * np.einsum(f"{out},{sub_b}->{sub_a}", want, y), rtol=1e-10)
+    np.testing.assert_allclose(db, 2 * np.einsum(f"{out},{sub_a}->{sub_b}", want, x), rtol=1e-10)
+
+
+def test_linalg_matmul_is_tf_matmul():
+    x = np.ones((2, 3, 4), np.float32)
+    with tf.Graph().as_default():
+        c = tf.linalg.matmul(tf.constant(x), tf.constant(x), transpose_b=True)
+        assert c.op.type == "BatchMatMulV2"
+        with tf.Session() as s:
+            np.testing.assert_allclose(s.run(c), np.full((2, 3, 3), 4.0))

@@ -5,8 +5,9 @@ math_ops), so tgc/__init__.py exports these names.
 einsum takes the common forms: any number of operands whose subscripts are letters, each letter
 at most once per operand and in the output, with an explicit output (``->``) or TF's implicit one
 (the letters seen once, sorted). It contracts operands left to right: a pair with no shared
-letter kept in the output is one matmul (tgc's tensordot), other pairs multiply broadcast and
-sum. Ellipses (``...``) and repeated letters (diagonals, traces) are refused with a clear error.
+letter kept in the output is one matmul (tgc's tensordot), a batch of matrix products
+("bij,bjk->bik", transposes too) one batched tf.matmul, other pairs multiply broadcast and sum.
+Ellipses (``...``) and repeated letters (diagonals, traces) are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -208,10 +209,38 @@ def _contract(a, a_sub, b, b_sub, keep):
         return out, "".join(c for c in a_sub if c not in summed) + "".join(
             c for c in b_sub if c not in summed
         )
+    if batch and _batch_matmul_fits(a_sub, b_sub, summed):
+        return _batch_matmul(a, a_sub, b, b_sub, "".join(batch), summed[0])
     letters = a_sub + "".join(c for c in b_sub if c not in a_sub)
     wide_a = _broadcastable(a, a_sub, letters)
     wide_b = _broadcastable(b, b_sub, letters)
     return _sum_out(wide_a * wide_b, letters, keep)
+
+
+def _batch_matmul_fits(a_sub, b_sub, summed):
+    """Whether the pair is a batch of matrix products ("bij,bjk->bik" and its transposes): one
+    summed letter and one free letter on each side besides the kept shared (batch) letters."""
+    free_a = [c for c in a_sub if c not in b_sub]
+    free_b = [c for c in b_sub if c not in a_sub]
+    return len(summed) == 1 and len(free_a) == 1 and len(free_b) == 1
+
+
+def _batch_matmul(a, a_sub, b, b_sub, batch, summed):
+    """The pair as one tf.matmul over the ``batch`` letters (a BatchMatMulV2, not a broadcast
+    product of every (i, j, k) triple); an operand whose matrix comes transposed is read so."""
+    (free_a,) = [c for c in a_sub if c not in b_sub]
+    (free_b,) = [c for c in b_sub if c not in a_sub]
+    transpose_a = a_sub.index(summed) < a_sub.index(free_a)
+    transpose_b = b_sub.index(free_b) < b_sub.index(summed)
+    a_order = batch + (summed + free_a if transpose_a else free_a + summed)
+    b_order = batch + (free_b + summed if transpose_b else summed + free_b)
+    out = math_ops.matmul(
+        _arrange(a, a_sub, a_order),
+        _arrange(b, b_sub, b_order),
+        transpose_a=transpose_a,
+        transpose_b=transpose_b,
+    )
+    return out, batch + free_a + free_b
 
 
 def _tensordot_fits(a, a_sub, b, b_sub, summed):
