@@ -229,3 +229,47 @@ def test_linalg_matmul_is_tf_matmul():
         assert c.op.type == "BatchMatMulV2"
         with tf.Session() as s:
             np.testing.assert_allclose(s.run(c), np.full((2, 3, 3), 4.0))
+
+
+# ---- other targets: kept off by placement ------------------------------------------------------
+
+ACCEL0 = "/job:localhost/replica:0/task:0/device:ACCEL:0"
+
+
+def _accel_product(config):
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [2, 3, 4])  # fed, so that the product is not folded
+        with tf.device("/accel:0"):
+            c = tf.matmul(a, a, transpose_b=True, name="bmm")
+        with tf.Session(config=config) as s:
+            return s.run(c, {a: x}), x @ np.swapaxes(x, -1, -2)
+
+
+def test_asked_onto_the_accelerator_it_runs_on_the_cpu_by_soft_placement(capsys):
+    """The accelerator's matrix unit takes rank-2 matmul tiles only (its ACCEL_OPS); a batch stays
+    on the CPU, with the CPU's numbers."""
+    config = tf.ConfigProto(
+        device_count={"ACCEL": 1}, allow_soft_placement=True, log_device_placement=True
+    )
+    got, want = _accel_product(config)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    err = capsys.readouterr().err
+    assert "bmm: (tgc.batch_matmul): /job:localhost/replica:0/task:0/device:CPU:0" in err
+
+
+def test_asked_onto_the_accelerator_without_soft_placement_it_is_refused():
+    import tgc
+
+    with pytest.raises(tgc.errors.CompileError, match="cannot place 'tgc.batch_matmul'"):
+        _accel_product(tf.ConfigProto(device_count={"ACCEL": 1}))
+
+
+def test_the_gpu_target_does_not_list_it():
+    """Not validated on the nvptx target (no GPU tiling of linalg.batch_matmul, no ptxas or
+    emulated run of it yet): placement keeps it on the CPU there too."""
+    from tgc.dialect import targets
+
+    assert "batch_matmul" not in targets.get("nvptx").supported_ops()
+    assert "batch_matmul" not in targets.get("accel").supported_ops()
+    assert "batch_matmul" in targets.get("cpu").supported_ops()
