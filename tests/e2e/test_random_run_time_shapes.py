@@ -124,6 +124,13 @@ def test_a_fed_shape_vector_draws_the_static_shapes_numbers():
     np.testing.assert_array_equal(got, ref.uniform_values((3, 4), "float32", 2, 9, 1))
 
 
+def test_the_shape_of_a_known_tensor_draws_with_the_static_op():
+    with tf.Graph().as_default():
+        eps = tf.random_normal(tf.shape(tf.zeros([2, 3])), seed=1)
+        assert eps.op.type == "RandomStandardNormal" and eps.op.opdef == "random_normal"
+        assert eps.shape.as_list() == [2, 3]
+
+
 def test_random_uniform_of_a_computed_first_dim_has_its_bounds_and_shape():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None, 3])
@@ -246,3 +253,30 @@ def test_random_crop_of_run_time_dims_or_size_is_a_block_at_every_offset(size_ki
             ):
                 sess.run(crop, {x: image[:2], h: 3})
     assert offsets == {(r, c) for r in range(3) for c in range(3)}
+
+
+def test_accel_soft_placement_draws_eps_on_the_cpu_beside_the_accelerators_ops():
+    """The accelerator has no random ops: under /accel:0 with soft placement the run-time shape
+    draw runs on the CPU with the CPU's numbers, the reparameterization around it as placed."""
+    rng = np.random.default_rng(3)
+    with tf.Graph().as_default():
+        tf.set_random_seed(6)
+        x = tf.placeholder(tf.float32, [None, 8])
+        with tf.device("/accel:0"):
+            w = tf.constant(rng.normal(size=(8, 4)).astype(np.float32))
+            mu = tf.matmul(x, w, name="mu")
+            eps = tf.random_normal(tf.shape(mu), seed=1, name="eps")
+            z = tf.add(mu, tf.exp(0.5 * mu) * eps, name="z")
+        config = tf.ConfigProto(allow_soft_placement=True, device_count={"ACCEL": 1})
+        with tf.Session(config=config) as sess:
+            data = rng.normal(size=(6, 8)).astype(np.float32)
+            got_mu, got_eps, got_z = sess.run([mu, eps, z], {x: data})
+            placed = {
+                name: device.split("/")[-1]
+                for run in sess._cache.values()
+                for name, _, device in run.placement or ()
+            }
+    # (the rest goes where the placement's costs say: this small matmul stays on the CPU)
+    assert placed["eps"] == "device:CPU:0" and "device:ACCEL:0" in placed.values(), placed
+    np.testing.assert_array_equal(got_eps, ref.normal_values((6, 4), "float32", 6, 1, 1))
+    np.testing.assert_allclose(got_z, got_mu + np.exp(0.5 * got_mu) * got_eps, rtol=1e-5)

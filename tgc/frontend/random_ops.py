@@ -70,6 +70,9 @@ def _draw(opname, shape, dtype, seed, name, **attrs) -> Tensor:
     graph = get_default_graph()
     seed1, seed2 = graph.next_seeds(seed)
     source = _run_time_size_source(shape, opname)
+    if source is not None and source.shape.is_fully_defined():
+        # tf.shape(y) of a y the graph knows: the static op, which every target runs
+        shape, source = source.shape.as_list(), None
     if source is not None:
         return make_op(
             f"{opname}_sized",
