@@ -165,3 +165,49 @@ def test_integer_means_sum_without_wrapping_as_tf():
     assert [int(v) for v in got[:4]] == [100, 30000, 2**30, -1537228672809129301]
     assert got[4].tolist() == [2**30] * 3
     assert columns.tolist() == [-2, 2, 2]
+
+
+def _bool_and_byte_fills(gpu: bool):
+    """Fills of bools and bytes, the numpy arrays they equal, and the feed. Unknown dims and uint8
+    on the CPU only: the GPU targets compile static shapes and leave uint8 on the CPU
+    (tgc/lowering/nvptx/target.py)."""
+    b = tf.placeholder(tf.bool, [3 if gpu else None, 2])
+    u8 = tf.placeholder(tf.uint8, [3])
+    i8 = tf.placeholder(tf.int8, [2 if gpu else None])
+    n = tf.placeholder(tf.int32, [])
+    bv = np.array([[True, False], [False, True], [True, True]])
+    u8v, i8v = np.array([1, 2, 255], np.uint8), np.array([-1, 7], np.int8)
+    cases = [
+        (tf.zeros_like(b), np.zeros_like(bv)),
+        (tf.ones_like(b), np.ones_like(bv)),
+        (tf.fill([2, 3], True), np.full((2, 3), True)),
+        (tf.zeros([4], tf.bool), np.zeros(4, bool)),
+        (tf.ones([2, 2], tf.bool), np.ones((2, 2), bool)),
+        (tf.zeros_like(i8), np.zeros_like(i8v)),
+        (tf.ones_like(i8), np.ones_like(i8v)),
+        (tf.logical_or(tf.zeros_like(b), b), bv),
+    ]
+    if not gpu:
+        cases.append((tf.fill(tf.stack([n, 2]), False), np.full((4, 2), False)))
+        cases.append((tf.zeros_like(u8), np.zeros_like(u8v)))
+        cases.append((tf.ones_like(u8), np.ones_like(u8v)))
+    return cases, {b: bv, u8: u8v, i8: i8v, n: 4}
+
+
+@pytest.mark.parametrize("target", ["cpu", "nvptx-emulated"])
+def test_zeros_and_ones_of_bools_and_bytes(target):
+    # zeros_like of a bool failed to compile: linalg.fill of an i1 scalar into the tensor that
+    # tgc-bool-storage had widened to bytes. The values are numpy's (np.zeros_like and friends).
+    # On the GPU they are placed there (hard placement), so the fills compile as GPU kernels.
+    from tgc.dialect import targets
+
+    gpu = target != "cpu"
+    with tf.device("/gpu:0" if gpu else None):
+        cases, feed = _bool_and_byte_fills(gpu)
+    config = tf.ConfigProto(device_count={"GPU": 1}) if gpu else None
+    with targets.selected(target):
+        with tf.Session(config=config) as sess:
+            got = sess.run([t for t, _ in cases], feed)
+    for value, (tensor, expected) in zip(got, cases):
+        assert value.dtype == expected.dtype, tensor.name
+        np.testing.assert_array_equal(value, expected, err_msg=tensor.name)

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith
+from mlir.dialects import arith, linalg
 
 from tgc.dialect.ir_helpers import all_ops, functions
 from tgc.passes.base import ModulePass
@@ -124,6 +124,20 @@ def _fix_from_elements(operation) -> None:
                 operation.operands[i] = arith.extui(_i8(), value)
 
 
+def _fix_fill(operation) -> None:
+    """linalg.fill of a bool scalar into a widened tensor: the verifier wants the scalar's type to
+    be the element type, so the fill is rebuilt with the extended byte (tf.zeros_like, tf.fill of a
+    bool)."""
+    value, init = operation.operands
+    if str(value.type) != "i1":
+        return
+    with ir.InsertionPoint(operation), operation.location:
+        byte = arith.extui(_i8(), value)
+        new = linalg.fill(byte, outs=[init])
+    operation.results[0].replace_all_uses_with(new)
+    operation.erase()
+
+
 def _widen_loop_carried(operation) -> None:
     """A compiled tf.while_loop's bool loop variables: the scf.while's region arguments are
     tensors, widened as its operands and results are."""
@@ -144,7 +158,9 @@ def _widen_function(function) -> None:
         if operation.name == "scf.while":
             _widen_loop_carried(operation)
     for operation in all_ops(function):
-        if operation.name.startswith("linalg.") or operation.name == "tensor.pad":
+        if operation.name == "linalg.fill":
+            _fix_fill(operation)
+        elif operation.name.startswith("linalg.") or operation.name == "tensor.pad":
             _fix_region_args(operation)
             _fix_yields(operation)
         elif operation.name == "tensor.extract":

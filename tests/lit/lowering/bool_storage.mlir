@@ -50,3 +50,21 @@ func.func @calls_external(%a: tensor<2xi1>) -> tensor<2xi1> {
   %0 = func.call @external(%a) : (tensor<2xi1>) -> tensor<2xi1>
   return %0 : tensor<2xi1>
 }
+
+// -----
+
+// A fill of a bool (tf.zeros_like, tf.ones_like, tf.fill of one) fills the byte: linalg.fill
+// wants its scalar's type to be the element type, so an i1 scalar next to the widened tensor
+// failed to verify.
+// CHECK-LABEL: func.func @bool_fills(
+// CHECK-SAME:      -> (tensor<?x2xi8>, tensor<3xi8>)
+// CHECK:         %[[F:.*]] = arith.extui %{{.*}} : i1 to i8
+// CHECK:         linalg.fill ins(%[[F]] : i8) outs(%{{.*}} : tensor<?x2xi8>)
+// CHECK:         %[[T:.*]] = arith.extui %{{.*}} : i1 to i8
+// CHECK:         linalg.fill ins(%[[T]] : i8) outs(%{{.*}} : tensor<3xi8>)
+// CHECK-NOT:     i1>
+func.func @bool_fills(%x: tensor<?x2xi1>) -> (tensor<?x2xi1>, tensor<3xi1>) {
+  %z = "tgc.fill_like"(%x) {value = 0.0 : f64} : (tensor<?x2xi1>) -> tensor<?x2xi1>
+  %o = "tgc.fill"() {dtype = i1, shape = array<i64: 3>, value = 1.0 : f64} : () -> tensor<3xi1>
+  return %z, %o : tensor<?x2xi1>, tensor<3xi1>
+}
