@@ -87,7 +87,13 @@ def test_the_accelerator_is_a_target_beside_the_cpu_with_soft_placement():
 # accelerator's lowering gets wrong today), strict xfails: a seed that passes loses its entry.
 # None now (seeds 5, 44, 53, 58, wrong ranks of shape ops, pass since tile-generic copies a view
 # of an allocation that also leaves in another shape).
-ACCEL_OPEN = {}
+ACCEL_OPEN = {
+    # Drawn since batch_matmul joined the catalogue (which shifts every seed's draws); fails the
+    # same at 8bab690, before batch_matmul: a unit-dim reshape of a [None] tensor sent from
+    # /accel:0 to /accel:1 (two_devices) arrives in its source's shape [4], not [1, 1, 4].
+    4: "accel two_devices: a reshaped [None] tensor sent between accelerators keeps its "
+    "source's shape (/tmp/notes/findings-bmm.md)",
+}
 ACCEL_SEEDS = range(60)
 
 
