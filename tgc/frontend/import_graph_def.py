@@ -269,7 +269,9 @@ def _build(node, inputs, name):
 
         opname, kept = registry_op
         out = make_op(opname, inputs, name=name, **kept)
-        return list(out) if isinstance(out, (list, tuple)) else out.op
+        if isinstance(out, (list, tuple)):
+            return list(out)
+        return out if isinstance(out, Operation) else out.op  # an op without outputs (NoOp)
     if rule is not None:
         return rule(inputs, attrs, name)
     raise ValueError(

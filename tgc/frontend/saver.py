@@ -4,8 +4,10 @@ A checkpoint is one ``<prefix>.npz`` file (variable name -> value, written atomi
 tgc/runtime/checkpoint.py) beside a ``checkpoint`` text file in TensorFlow's own format, listing the
 latest prefix and the ones kept, so ``tf.train.get_checkpoint_state`` and ``latest_checkpoint`` work
 as in the lectures. Values are read with ``Session.run`` and written back with ``Variable.load``, so
-saving and restoring compile nothing. TensorFlow's binary bundle and ``.meta`` graph files are not
-written: a checkpoint is restored by the program that builds the same variables.
+saving and restoring compile nothing. TensorFlow's binary bundle is not written. Beside each
+checkpoint ``save`` writes ``<prefix>.meta`` (``write_meta_graph=True``, TF's default): the
+graph and its collections as a MetaGraphDef (tgc/frontend/meta_graph.py), so
+``tf.train.import_meta_graph`` can rebuild the model without the program that built it.
 
 A save is safe to kill at any point: the new checkpoint is written (atomically, synced), then the
 state file (atomically), and only then are checkpoints beyond ``max_to_keep`` deleted, so the state
@@ -62,17 +64,43 @@ class Saver:
         if not self._vars and not allow_empty:
             raise ValueError("No variables to save")
         self._max_to_keep = max_to_keep
+        self._keep_hours = keep_checkpoint_every_n_hours
         self._kept: list = []  # prefixes this saver wrote, oldest first
 
     @property
     def last_checkpoints(self) -> list:
         return list(self._kept)
 
+    def as_saver_def(self):
+        """TF's SaverDef of this saver's settings (it names no ops: tgc restores by Session.run)."""
+        from tgc.frontend.meta_graph import saver_def
+
+        return saver_def(self._max_to_keep, self._keep_hours)
+
+    def export_meta_graph(self, filename=None, collection_list=None, as_text=False, **kwargs):
+        from tgc.frontend.meta_graph import export_meta_graph
+
+        return export_meta_graph(
+            filename,
+            saver_def=self.as_saver_def(),
+            collection_list=collection_list,
+            as_text=as_text,
+            **kwargs,
+        )
+
     def save(
-        self, sess, save_path, global_step=None, latest_filename=None, write_state=True, **_ignored
+        self,
+        sess,
+        save_path,
+        global_step=None,
+        latest_filename=None,
+        meta_graph_suffix="meta",
+        write_meta_graph=True,
+        write_state=True,
+        **_ignored,
     ) -> str:
-        """Writes ``save_path`` (with ``-<global_step>`` appended when given) and returns that
-        prefix."""
+        """Writes ``save_path`` (with ``-<global_step>`` appended when given) and, with
+        ``write_meta_graph``, the graph to ``<prefix>.meta``; returns the prefix."""
         prefix = os.fspath(save_path)
         if global_step is not None:
             step = global_step if isinstance(global_step, int) else int(sess.run(global_step))
@@ -80,6 +108,9 @@ class Saver:
         names = list(self._vars)
         values = sess.run([self._vars[n] for n in names]) if names else []
         checkpoint.save(prefix + ".npz", dict(zip(names, values)))
+        if write_meta_graph:
+            graph = getattr(sess, "graph", None)
+            self.export_meta_graph(f"{prefix}.{meta_graph_suffix}", graph=graph)
         kept, dropped = self._after_keeping(prefix)
         if write_state:
             _write_state(
@@ -92,8 +123,9 @@ class Saver:
         for (
             old
         ) in dropped:  # last: a crash before this leaves extra files, never a dangling state file
-            if os.path.exists(old + ".npz"):
-                os.remove(old + ".npz")
+            for path in (old + ".npz", f"{old}.{meta_graph_suffix}"):
+                if os.path.exists(path):
+                    os.remove(path)
         return prefix
 
     def _after_keeping(self, prefix) -> tuple:
@@ -119,6 +151,18 @@ class Saver:
                     f"{list(values[key].shape)} but the variable has shape {var.shape.as_list()}"
                 )
             var.load(values[key], session=sess)
+
+
+def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None, **_ignored):
+    """Rebuilds a MetaGraphDef (a proto or a ``.meta`` file, see tgc/frontend/meta_graph.py) in
+    the default graph; returns a Saver of its variables, keyed by their names in the meta graph
+    so it restores the checkpoints saved with it (None when it has no variables)."""
+    from tgc.frontend.meta_graph import import_meta_graph_nodes
+
+    variables, max_to_keep = import_meta_graph_nodes(
+        meta_graph_or_file, clear_devices=clear_devices, import_scope=import_scope
+    )
+    return Saver(var_list=variables, max_to_keep=max_to_keep) if variables else None
 
 
 # ---- the "checkpoint" state file -----------------------------------------------------------------

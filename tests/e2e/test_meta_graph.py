@@ -1,0 +1,152 @@
+"""`tf.train.import_meta_graph` / `export_meta_graph`: a model trained and saved by tgc (the
+checkpoint plus ``<prefix>.meta``) is rebuilt without its building code, restored, and gives the
+same predictions, fetched by tensor name; collections come back; nodes tgc cannot rebuild are left
+out and named when fetched; a meta graph written by TF 2.21 compat.v1 imports for inference."""
+
+import os
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.frontend.meta_graph import export_meta_graph
+from tgc.frontend.saver import import_meta_graph
+
+
+@pytest.fixture(autouse=True)
+def _tf_train_names(monkeypatch):
+    """tf.train's names for them, until the lead's exports wire them."""
+    monkeypatch.setattr(tf.train, "import_meta_graph", import_meta_graph, raising=False)
+    monkeypatch.setattr(tf.train, "export_meta_graph", export_meta_graph, raising=False)
+
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "meta_graph")
+
+
+def _train_and_save(prefix):
+    """A linear model trained 20 steps; returns (its predictions on ``xs``, xs)."""
+    rng = np.random.RandomState(0)
+    xs = rng.randn(8, 3).astype(np.float32)
+    ys = xs @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    y = tf.placeholder(tf.float32, [None, 1], name="y")
+    w = tf.Variable(tf.random_normal([3, 1], seed=1), name="w")
+    b = tf.Variable(tf.zeros([1]), name="b")
+    steps = tf.Variable(0, trainable=False, name="steps")
+    pred = tf.add(tf.matmul(x, w), b, name="pred")
+    loss = tf.reduce_mean(tf.square(pred - y), name="loss")
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss, name="train")
+    tf.add_to_collection("train_op", train)
+    tf.add_to_collection("outputs", pred)
+    tf.add_to_collection("notes", "linear")
+    count = steps.assign_add(1, name="count")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(20):
+            sess.run([train, count], {x: xs, y: ys})
+        tf.train.Saver().save(sess, prefix)
+        return sess.run(pred, {x: xs}), xs, ys
+
+
+def test_a_saved_model_is_rebuilt_restored_and_predicts_the_same(tmp_path):
+    prefix = str(tmp_path / "model.ckpt")
+    want, xs, ys = _train_and_save(prefix)
+    assert os.path.exists(prefix + ".meta")
+    tf.reset_default_graph()
+    saver = tf.train.import_meta_graph(prefix + ".meta")
+    graph = tf.get_default_graph()
+    with tf.Session() as sess:
+        saver.restore(sess, prefix)
+        got = sess.run("pred:0", {"x:0": xs})
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert sess.run("steps:0") == 20
+    assert [v.op.name for v in tf.global_variables()] == ["w", "b", "steps"]
+    assert [v.op.name for v in tf.trainable_variables()] == ["w", "b"]
+    assert [op.name for op in tf.get_collection("train_op")] == ["train"]
+    assert [t.name for t in tf.get_collection("outputs")] == ["pred:0"]
+    assert tf.get_collection("notes") == ["linear"]
+    assert graph.get_tensor_by_name("w:0") is tf.global_variables()[0].value()
+
+
+def test_the_imported_train_op_trains_as_the_original_did(tmp_path):
+    """The graph goes on training after restoring: one more step lowers the loss as it would have
+    in the original program (the gradient ops are tgc's own, and import)."""
+    prefix = str(tmp_path / "model.ckpt")
+    _, xs, ys = _train_and_save(prefix)
+    with tf.Session() as sess:  # the original graph's next step, for comparison
+        tf.train.Saver().restore(sess, prefix)
+        sess.run("train", {"x:0": xs, "y:0": ys})
+        want = sess.run("loss:0", {"x:0": xs, "y:0": ys})
+    tf.reset_default_graph()
+    saver = tf.train.import_meta_graph(prefix + ".meta")
+    train = tf.get_collection("train_op")[0]
+    with tf.Session() as sess:
+        saver.restore(sess, prefix)
+        before = sess.run("loss:0", {"x:0": xs, "y:0": ys})
+        sess.run(train, {"x:0": xs, "y:0": ys})
+        after = sess.run("loss:0", {"x:0": xs, "y:0": ys})
+    assert after < before
+    np.testing.assert_allclose(after, want, rtol=1e-6)
+
+
+def test_initializers_of_imported_variables_give_the_initial_values(tmp_path):
+    tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3), name="v")
+    path = str(tmp_path / "g.meta")
+    export_meta_graph(path)
+    tf.reset_default_graph()
+    assert import_meta_graph(path, import_scope="imported") is not None
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(
+            sess.run("imported/v:0"), np.arange(6, dtype=np.float32).reshape(2, 3)
+        )
+
+
+def test_save_without_meta_graph_and_max_to_keep_removes_old_meta_files(tmp_path):
+    tf.Variable(1.0, name="v")
+    saver = tf.train.Saver(max_to_keep=1)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        saver.save(sess, str(tmp_path / "m"), write_meta_graph=False)
+        assert not os.path.exists(tmp_path / "m.meta")
+        saver.save(sess, str(tmp_path / "m"), global_step=1)
+        saver.save(sess, str(tmp_path / "m"), global_step=2)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "checkpoint") == [
+        "m-2.meta",
+        "m-2.npz",
+    ]
+
+
+def test_a_node_tgc_cannot_rebuild_is_left_out_and_named_when_fetched(tmp_path):
+    x = tf.placeholder(tf.float32, [2], name="x")
+    tf.identity(x * 2.0, name="doubled")
+    meta = export_meta_graph()
+    node = meta.graph_def.node.add(name="mystery", op="MysteryOp", input=["doubled"])
+    meta.graph_def.node.add(name="after", op="Identity", input=[node.name])
+    tf.reset_default_graph()
+    with pytest.warns(UserWarning, match=r"'mystery' \(MysteryOp\)"):
+        assert import_meta_graph(meta) is None
+    graph = tf.get_default_graph()
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run("doubled:0", {"x:0": [1.0, 2.0]}), [2.0, 4.0])
+    with pytest.raises(KeyError, match="tgc does not know op type 'MysteryOp'"):
+        graph.get_tensor_by_name("mystery:0")
+    with pytest.raises(KeyError, match=r"node 'after' .* it reads 'mystery'"):
+        graph.get_operation_by_name("after")
+
+
+def test_a_meta_graph_written_by_tensorflow_imports_for_inference():
+    """tests/oracle/meta_graph.py (TF 2.21 compat.v1) trained a small softmax model with
+    GradientDescent and saved it; its optimizer kernels and TF's gradient helpers are left out,
+    the inference part imports and, with the variables' values, gives TF's probabilities."""
+    recorded = np.load(os.path.join(DATA, "values.npz"))
+    with pytest.warns(UserWarning, match="not imported"):
+        saver = tf.train.import_meta_graph(os.path.join(DATA, "model.ckpt.meta"))
+    assert sorted(v.op.name for v in tf.trainable_variables()) == ["dense/b", "dense/w"]
+    with tf.Session() as sess:
+        saver.restore(sess, os.path.join(DATA, "model.ckpt"))  # the .npz the oracle wrote
+        got = sess.run("probs:0", {"x:0": recorded["x"]})
+    np.testing.assert_allclose(got, recorded["probs"], rtol=1e-5, atol=1e-6)
+    graph = tf.get_default_graph()
+    with pytest.raises(KeyError, match="ApplyGradientDescent"):
+        graph.get_operation_by_name(tf.get_collection("train_op")[0].name)
