@@ -273,3 +273,34 @@ def test_the_gpu_target_does_not_list_it():
     assert "batch_matmul" not in targets.get("nvptx").supported_ops()
     assert "batch_matmul" not in targets.get("accel").supported_ops()
     assert "batch_matmul" in targets.get("cpu").supported_ops()
+
+
+# ---- TF's GraphDef ------------------------------------------------------------------------------
+
+# TF 2.21's GraphDef of a = placeholder [None, 3, 4], b = placeholder [4, 5],
+# c = tf.matmul(a, b), d = tf.matmul(a, c, adjoint_a=True) (two BatchMatMulV2 nodes with T, adj_x,
+# adj_y, grad_x, grad_y): g.as_graph_def().SerializeToString() under /tmp/tfenv/bin/python.
+TF_GRAPH_DEF = bytes.fromhex(
+    "0a3f0a0161120b506c616365686f6c6465722a200a05736861706512173a15120b08ffffffffffffffffff01"
+    "12020803120208042a0b0a056474797065120230010a320a0162120b506c616365686f6c6465722a130a0573"
+    "68617065120a3a0812020804120208052a0b0a056474797065120230010a570a0163120d42617463684d6174"
+    "4d756c56321a01611a01622a070a0154120230012a0b0a0561646a5f78120228002a0c0a06677261645f7912"
+    "0228002a0b0a0561646a5f79120228002a0c0a06677261645f78120228000a570a0164120d42617463684d61"
+    "744d756c56321a01611a01632a070a0154120230012a0c0a06677261645f79120228002a0b0a0561646a5f78"
+    "120228012a0b0a0561646a5f79120228002a0c0a06677261645f7812022800220308aa13"
+)
+
+
+def test_import_graph_def_of_tensorflows_batch_matmul():
+    from tgc.frontend.import_graph_def import import_graph_def
+
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10
+    y = np.arange(20, dtype=np.float32).reshape(4, 5) / 10
+    with tf.Graph().as_default():
+        (d,) = import_graph_def(TF_GRAPH_DEF, return_elements=["d:0"])
+        assert d.op.type == "BatchMatMulV2" and d.shape.as_list() == [None, 4, 5]
+        with tf.Session() as s:
+            got = s.run(d, {"import/a:0": x, "import/b:0": y})
+    np.testing.assert_allclose(got, np.swapaxes(x, -1, -2) @ (x @ y), rtol=1e-6)
+    # TF 2.21's value of d[0, 0] (same command): 3.2400002479553223, ...
+    np.testing.assert_allclose(got[0, 0], [3.2400002, 3.632, 4.024, 4.416, 4.808], rtol=1e-6)

@@ -616,7 +616,20 @@ def _fused_batch_norm(inputs, attrs, name):
     return [y, identity(mean), identity(variance), identity(mean), identity(variance)]
 
 
+def _batch_matmul(inputs, attrs, name):
+    """TF's BatchMatMul and BatchMatMulV2 (V1 is V2 without broadcasting): ``adj_x``/``adj_y`` are
+    transposes (tgc has no complex types)."""
+    from tgc.frontend.math_ops import matmul
+
+    a, b = inputs
+    return matmul(
+        a, b, adjoint_a=attrs.get("adj_x", False), adjoint_b=attrs.get("adj_y", False), name=name
+    ).op
+
+
 _RULES = {
+    "BatchMatMul": _batch_matmul,
+    "BatchMatMulV2": _batch_matmul,
     "Placeholder": _placeholder,
     "PlaceholderWithDefault": _placeholder_with_default,
     "Const": _const,
