@@ -155,9 +155,9 @@ def import_meta_graph_nodes(meta_graph_or_file, clear_devices=False, import_scop
     variable_defs = _variable_defs(meta)
     importer = _MetaGraphImporter(meta, graph, scope, variable_defs)
     importer.run()
-    _restore_collections(meta, graph, scope, importer.variables)
+    left_out_items = _restore_collections(meta, graph, scope, importer.variables)
     if importer.not_imported:
-        _report_not_imported(graph, importer.not_imported)
+        _report_not_imported(graph, importer, left_out_items)
     max_to_keep = meta.saver_def.max_to_keep if meta.HasField("saver_def") else 5
     return dict(importer.variables), max_to_keep
 
@@ -210,6 +210,7 @@ class _MetaGraphImporter:
         self.built: dict = {}
         self.variables: dict = {}  # variable node name (unscoped) -> Variable
         self.not_imported: dict = {}  # scoped node name -> (op type, reason)
+        self.roots: dict = {}  # scoped node name left out -> the first one left out on its path
 
     def _initializers(self) -> dict:
         found = {}
@@ -251,9 +252,7 @@ class _MetaGraphImporter:
             return  # TF's Saver ops: the returned Saver restores instead
         missing = [r for r in node.input if r.lstrip("^").split(":")[0] not in self.built]
         if missing:
-            producer = missing[0].lstrip("^").split(":")[0]
-            why = self._why(producer)
-            return self._leave_out(node, f"it reads '{self.scope}{producer}', {why}")
+            return self._leave_out_reader(node, missing[0].lstrip("^").split(":")[0])
         inputs, controls = [], []
         for ref in node.input:
             if ref.startswith("^"):
@@ -267,14 +266,26 @@ class _MetaGraphImporter:
         except (ValueError, TypeError, KeyError) as exc:
             self._leave_out(node, str(exc))
 
-    def _why(self, producer):
+    def _leave_out_reader(self, node, producer):
+        """Leaves out a node that reads one left out, naming the first node on that path that
+        tgc could not rebuild (its root)."""
+        scoped = self.scope + producer
         if self.saver_scope and producer.startswith(self.saver_scope):
-            return "which belongs to TensorFlow's Saver"
-        op_type, reason = self.not_imported[self.scope + producer]
-        return f"which was not imported ({reason})" if "it reads" not in reason else reason
+            saver_op = "an op of TensorFlow's Saver (the returned Saver restores)"
+            return self._leave_out(node, f"it reads '{scoped}', {saver_op}")
+        root = self.roots[scoped]
+        root_type, root_reason = self.not_imported[root]
+        where = "" if root == scoped else f" (which reads '{root}')"
+        reason = (
+            f"it reads '{scoped}'{where}, which was not imported: tgc cannot rebuild '{root}' "
+            f"({root_type}): {root_reason}"
+        )
+        self._leave_out(node, reason, root)
 
-    def _leave_out(self, node, reason):
-        self.not_imported[self.scope + node.name] = (node.op, reason)
+    def _leave_out(self, node, reason, root=None):
+        scoped = self.scope + node.name
+        self.not_imported[scoped] = (node.op, reason)
+        self.roots[scoped] = root or scoped
 
     def _build(self, node, inputs):
         name = f"{self.scope}{node.name}/"
@@ -317,19 +328,22 @@ def _saver_scope(meta) -> str:
 
 def _restore_collections(meta, graph, scope, variables):
     """The collections of the meta graph, in their order; the variables' own collection entries
-    (made when they were created) are replaced by the meta graph's."""
+    (made when they were created) are replaced by the meta graph's. Returns the collection items
+    left out of the import, as (collection, name)."""
     by_name = {f"{scope}{name}:0": v for name, v in variables.items()}
     created = set(map(id, variables.values()))
     for key in (GLOBAL_VARIABLES, TRAINABLE_VARIABLES):
         ref = graph.get_collection_ref(key)
         ref[:] = [item for item in ref if id(item) not in created]
+    left_out = []
     for key, collection in meta.collection_def.items():
-        items = _collection_items(key, collection, graph, scope, by_name)
+        items = _collection_items(key, collection, graph, scope, by_name, left_out)
         ref = graph.get_collection_ref(key)
         ref.extend(item for item in items if not any(item is kept for kept in ref))
+    return left_out
 
 
-def _collection_items(key, collection, graph, scope, variables_by_name) -> list:
+def _collection_items(key, collection, graph, scope, variables_by_name, left_out) -> list:
     kind = collection.WhichOneof("kind")
     if kind == "node_list":
         items = []
@@ -339,7 +353,7 @@ def _collection_items(key, collection, graph, scope, variables_by_name) -> list:
             try:
                 items.append(lookup(full))
             except KeyError:
-                pass  # left out of the import: reported by name when fetched
+                left_out.append((key, full))  # reported, and named again when fetched
         return items
     if kind == "bytes_list" and key in _VARIABLE_COLLECTIONS:
         from tensorboard.compat.proto.variable_pb2 import VariableDef
@@ -361,15 +375,19 @@ def _collection_items(key, collection, graph, scope, variables_by_name) -> list:
     return []  # any_list: TF's own Python objects (queue runners, ...), which tgc cannot rebuild
 
 
-def _report_not_imported(graph, not_imported):
+def _report_not_imported(graph, importer, left_out_items):
+    """Records the nodes left out on the graph (for lookups by name) and warns once."""
+    not_imported = importer.not_imported
     graph._not_imported = {**getattr(graph, "_not_imported", {}), **not_imported}
-    roots = [(n, t) for n, (t, why) in not_imported.items() if not why.startswith("it reads")]
-    shown = ", ".join(f"'{n}' ({t})" for n, t in roots[:5])
+    roots = [n for n, root in importer.roots.items() if n == root]
+    shown = ", ".join(f"'{n}' ({not_imported[n][0]})" for n in roots[:5])
     more = f" and {len(roots) - 5} more" if len(roots) > 5 else ""
+    unique_items = dict.fromkeys(left_out_items)  # TF's minimize adds its op to train_op too
+    items = "".join(f"; collection '{key}' loses '{name}'" for key, name in unique_items)
     warnings.warn(
         f"import_meta_graph: {len(not_imported)} node(s) not imported, as tgc cannot rebuild "
-        f"{shown}{more} or they read such nodes; the rest of the graph is imported",
-        stacklevel=3,
+        f"{shown}{more} or they read such nodes{items}; the rest of the graph is imported",
+        stacklevel=4,
     )
 
 
