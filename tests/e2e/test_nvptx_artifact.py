@@ -136,6 +136,31 @@ def test_ptxas_assembles_a_cubin_for_the_chosen_architecture(tmp_path):
     assert (path / "kernels.cubin").read_bytes()[:4] == b"\x7fELF"
 
 
+# tf.shape(x)[0] fetched, and doubled: the fetch copied one element of the shape's buffer out of a
+# view on the host, which tgc-nvptx-check-host refused ("memref.subview ... outside a kernel").
+ELEMENT_OF_A_SHAPE = """
+func.func @main(%x: tensor<3x4xf32>) -> (tensor<i32>, tensor<i32>)
+    attributes {tgc.feed_names = ["x"], tgc.fetch_names = ["rows", "doubled"]} {
+  %s = "tgc.shape"(%x) {out_type = i32} : (tensor<3x4xf32>) -> tensor<2xi32>
+  %e = "tgc.strided_slice"(%s) {begin = array<i64: 0>, begin_mask = 0 : i64,
+      end = array<i64: 1>, end_mask = 0 : i64, strides = array<i64: 1>}
+      : (tensor<2xi32>) -> tensor<1xi32>
+  %r = "tgc.squeeze"(%e) {axes = array<i64: 0>} : (tensor<1xi32>) -> tensor<i32>
+  %two = "tgc.constant"() {value = dense<2> : tensor<i32>} : () -> tensor<i32>
+  %d = "tgc.multiply"(%r, %two) : (tensor<i32>, tensor<i32>) -> tensor<i32>
+  return %r, %d : tensor<i32>, tensor<i32>
+}
+"""
+
+
+@needs_ptxas
+def test_an_element_of_a_shape_is_fetched_by_a_kernel_that_ptxas_assembles(tmp_path):
+    path = _compile(tmp_path, module=ELEMENT_OF_A_SHAPE)
+    manifest = read_manifest(str(path))
+    assert manifest["assembler"].startswith("ptxas -arch=sm_90 (")
+    assert (path / "kernels.cubin").read_bytes()[:4] == b"\x7fELF"
+
+
 def test_without_ptxas_the_artifact_has_ptx_only(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     path = _compile(tmp_path)

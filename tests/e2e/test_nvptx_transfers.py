@@ -96,3 +96,23 @@ def test_a_slice_goes_to_the_cpu_and_its_result_updates_a_gpu_variable(gpu_sessi
             sent, updated = session.run([part, update], {x: values})
             np.testing.assert_allclose(sent, np.sin(values)[1:3, 2:5], rtol=1e-6)
             np.testing.assert_allclose(updated, 1 + step * z_ * z_, rtol=1e-5)
+
+
+def test_an_element_of_a_shape_is_sent_from_the_gpu():
+    # tf.shape(x)[0] on the GPU, used by tf.range on the CPU (its result's size is known at run time
+    # only): the send copied the slice's element out of the shape's buffer on the host, a view of
+    # part of a buffer that tgc-nvptx-check-host refused ("memref.subview ... outside a kernel").
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 4])
+        with tf.device("/gpu:0"):
+            rows = tf.shape(x)[0]
+            last = tf.shape(x)[-1]
+            doubled = rows * 2
+        indices = tf.range(rows)
+    config = tf.ConfigProto(device_count={"GPU": 1}, allow_soft_placement=True)
+    with targets.selected("nvptx-emulated"):
+        with tf.Session(graph=graph, config=config) as session:
+            got = session.run([indices, rows, last, doubled], {x: np.ones((3, 4), np.float32)})
+    assert got[0].tolist() == [0, 1, 2]
+    assert [int(v) for v in got[1:]] == [3, 4, 6]

@@ -16,16 +16,34 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import linalg
 
-from tgc.dialect.ir_helpers import all_ops
+from tgc.dialect.ir_helpers import all_ops, defining_op
 from tgc.passes.base import ModulePass
 
 
-def _whole_buffer(type_: ir.Type) -> bool:
+# Ops that view a buffer without copying it; a subview (or reinterpret_cast) selects part of it.
+_RESHAPES = {"memref.expand_shape", "memref.collapse_shape", "memref.cast"}
+_PARTIAL_VIEWS = {"memref.subview", "memref.reinterpret_cast"}
+
+
+def _identity_layout(type_: ir.Type) -> bool:
     memref = ir.MemRefType(type_)
     layout = memref.layout
     return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(
         memref.rank
     )
+
+
+def _views_part_of_a_buffer(value: ir.Value) -> bool:
+    """Whether ``value`` is a reshape of a subview: the reshape can have an identity layout (a
+    0-d collapse of the first element, as tf.shape(x)[0] makes) though it is a slice."""
+    op = defining_op(value)
+    while op is not None and op.name in _RESHAPES:
+        op = defining_op(op.operands[0])
+    return op is not None and op.name in _PARTIAL_VIEWS
+
+
+def _whole_buffer(value: ir.Value) -> bool:
+    return _identity_layout(value.type) and not _views_part_of_a_buffer(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +59,7 @@ class LinalgCopiesPass(ModulePass):
             source, target = op.operands
             if source == target:
                 op.erase()
-            elif not (_whole_buffer(source.type) and _whole_buffer(target.type)):
+            elif not (_whole_buffer(source) and _whole_buffer(target)):
                 with ir.InsertionPoint(op), op.location:
                     linalg.copy(source, outs=[target])
                 op.erase()
