@@ -304,3 +304,24 @@ def test_import_graph_def_of_tensorflows_batch_matmul():
     np.testing.assert_allclose(got, np.swapaxes(x, -1, -2) @ (x @ y), rtol=1e-6)
     # TF 2.21's value of d[0, 0] (same command): 3.2400002479553223, ...
     np.testing.assert_allclose(got[0, 0], [3.2400002, 3.632, 4.024, 4.416, 4.808], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "sa, sb",
+    [
+        ((0, 3, 4), (0, 4, 5)),
+        ((2, 3, 0), (2, 0, 5)),
+        ((2, 0, 4), (4, 5)),
+        ((2, 0, 3, 4), (1, 4, 2)),
+    ],
+)
+def test_empty_batches_and_matrices(sa, sb):
+    x = np.ones(sa, np.float32)
+    y = np.ones(sb, np.float32)
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [None] * len(sa))
+        b = tf.placeholder(tf.float32, list(sb))
+        c = tf.matmul(a, b)
+        with tf.Session() as s:
+            got = s.run(c, {a: x, b: y})
+    np.testing.assert_array_equal(got, np.matmul(x, y))  # an empty inner dim gives zeros

@@ -56,17 +56,11 @@ def _swap_last_two(rank):
 
 
 def _matmul(b, x, y, transpose_x=False, transpose_y=False):
-    """x @ y over the last two dims (a batch in the leading ones). One matrix is tgc.matmul; a
-    batch multiplies [..., i, k, 1] by [..., 1, k, j] and sums over k."""
-    rank = len(x.shape)
-    if rank == 2:
+    """x @ y over the last two dims (a batch in the leading ones): tgc.matmul for one matrix,
+    tgc.batch_matmul for a batch."""
+    if len(x.shape) == 2:
         return b.matmul(x, y, transpose_a=transpose_x, transpose_b=transpose_y)
-    if transpose_x:
-        x = b.transpose(x, perm=_swap_last_two(rank))
-    if transpose_y:
-        y = b.transpose(y, perm=_swap_last_two(rank))
-    products = b.multiply(b.expand_dims(x, axis=rank), b.expand_dims(y, axis=rank - 2))
-    return b.reduce_sum(products, axes=[rank - 1], keepdims=False)
+    return b.batch_matmul(x, y, transpose_a=transpose_x, transpose_b=transpose_y)
 
 
 @op("diag", tf_type="Diag", operands=("x",))
