@@ -156,3 +156,21 @@ def test_a_meta_graph_written_by_tensorflow_imports_for_inference():
         graph.get_tensor_by_name("GradientDescent/update_dense/w/ApplyGradientDescent:0")
     with pytest.raises(KeyError, match="the graph has no operation named 'save/restore_all'"):
         graph.get_operation_by_name("save/restore_all")  # TF's Saver ops: the Saver restores
+
+
+def test_without_tensorboard_a_save_writes_the_checkpoint_alone_and_says_so(tmp_path, monkeypatch):
+    import importlib.util
+
+    from tgc.frontend import saver as saver_module
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name)
+    )
+    monkeypatch.setattr(saver_module._can_write_meta_graphs, "warned", False)
+    tf.Variable(1.0, name="v")
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        with pytest.warns(UserWarning, match="no .meta file written .* tensorboard"):
+            tf.train.Saver().save(sess, str(tmp_path / "m"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "m.npz"]

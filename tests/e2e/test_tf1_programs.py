@@ -355,7 +355,9 @@ def test_saver_checkpoints_resume_training_exactly(tmp_path):
     assert written == prefix + "-6"
     assert sorted(os.listdir(os.path.dirname(prefix))) == [
         "checkpoint",
+        "model-4.meta",  # the graph (write_meta_graph=True, TF's default)
         "model-4.npz",
+        "model-6.meta",
         "model-6.npz",
     ]
 

@@ -46,6 +46,27 @@ def _variable_map(var_list) -> dict:
     return items
 
 
+def _can_write_meta_graphs() -> bool:
+    """The MetaGraphDef proto ships with tensorboard, an optional dependency: without it a save
+    writes the checkpoint alone, and says so once."""
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        return True
+    if not _can_write_meta_graphs.warned:
+        _can_write_meta_graphs.warned = True
+        warnings.warn(
+            "Saver.save: no .meta file written (write_meta_graph=True needs the tensorboard "
+            "package, which holds TensorFlow's MetaGraphDef proto; pip install tensorboard)",
+            stacklevel=3,
+        )
+    return False
+
+
+_can_write_meta_graphs.warned = False
+
+
 class Saver:
     """Saves the variables' values to checkpoints and restores them into a session."""
 
@@ -108,7 +129,7 @@ class Saver:
         names = list(self._vars)
         values = sess.run([self._vars[n] for n in names]) if names else []
         checkpoint.save(prefix + ".npz", dict(zip(names, values)))
-        if write_meta_graph:
+        if write_meta_graph and _can_write_meta_graphs():
             graph = getattr(sess, "graph", None)
             self.export_meta_graph(f"{prefix}.{meta_graph_suffix}", graph=graph)
         kept, dropped = self._after_keeping(prefix)
