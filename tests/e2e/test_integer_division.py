@@ -125,3 +125,67 @@ def test_float_division_by_zero_is_still_inf():
         got = sess.run([x / 0.0, x // 0.0, tf.div(x, 0.0)], {x: [1.0, -2.0]})
     for value in got:
         np.testing.assert_array_equal(value, [np.inf, -np.inf])
+
+
+@pytest.mark.parametrize("name", ["floordiv", "mod", "truncatediv"])
+def test_division_by_zero_on_the_gpu_fails_as_on_the_cpu(name):
+    # On the GPU the divisor's check was skipped (a kernel cannot call the host): [7, 1] // [0, 1]
+    # gave a number. Now the check's kernel writes a record that the launch plan reads, raising the
+    # CPU's error (runtime_errors.device_check). nvptx-emulated runs the nvptx kernels on the host.
+    from tgc.dialect import targets
+
+    a = tf.placeholder(tf.int32, [2])
+    b = tf.placeholder(tf.int32, [2])
+    with tf.device("/gpu:0"):
+        result = OPS[name](a, b)
+    _, node = TF_ERRORS[name]
+    with targets.selected("nvptx-emulated"):
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            assert sess.run(result, {a: [7, -7], b: [2, 2]}).tolist() == TF_VALUES[name][:2]
+            with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+                sess.run(result, {a: [7, 1], b: [0, 1]})
+            assert sess.run(result, {a: [7, -7], b: [2, 2]}).tolist() == TF_VALUES[name][:2]
+            placed = {n: d for r in sess._cache.values() for n, _, d in r.placement or ()}
+    assert any("GPU" in d for n, d in placed.items() if node.lower() in n.lower()), placed
+    first, where = str(caught.value).splitlines()[:2]
+    assert first == "Integer division by zero"
+    assert where.startswith(f"\t [[node {node}"), where
+
+
+DIVISION_PROGRAM = """
+import tgc as tf
+a = tf.placeholder(tf.int32, [4], name="a")
+b = tf.placeholder(tf.int32, [4], name="b")
+q = tf.floordiv(a, b, name="q")
+"""
+
+
+def test_a_single_gpu_compile_checks_the_divisor_in_ptx_that_ptxas_accepts(tmp_path, monkeypatch):
+    # The nvptx artifact's launch plan has the check step (kind 6: INTEGER_DIVISION_BY_ZERO, as the
+    # CPU's tgc_runtime_error reports it), and ptxas -arch=sm_90 assembles the kernels.
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from tgc.tools.cli import main
+
+    monkeypatch.setenv("TGC_NO_FORK", "1")  # as tests/e2e/test_nvptx_gather.py compiles
+    program = tmp_path / "division.py"
+    program.write_text(DIVISION_PROGRAM)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["compile", str(program), "--target", "nvptx", "--fetch", "q", "-o", str(out)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "manifest.json").read_text())["launch_plan"]
+    steps = [s for f in plan["functions"].values() for s in f["steps"]]
+    checks = [s["check"] for s in steps if "check" in s]
+    assert [c["kind"] for c in checks] == [6]
+    assert json.loads(checks[0]["message"])["node"].startswith("q ")
+    # the check comes before the division's kernel: no step divides by a zero it has not seen
+    assert "check" in steps[1] and "launch" in steps[2]
+    if shutil.which("ptxas"):
+        assert (out / "kernels.cubin").read_bytes()[:4] == b"\x7fELF"

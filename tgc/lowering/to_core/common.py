@@ -352,6 +352,12 @@ def can_report(operation) -> bool:
     return not any(kind in device for kind in ("GPU", "ACCEL"))
 
 
+def on_gpu(operation) -> bool:
+    """Whether ``operation`` is in a GPU's function, whose kernels report a failed check through a
+    record the launch plan reads (runtime_errors.device_check) instead of calling the host."""
+    return "GPU" in _device_of(operation).upper()
+
+
 def report_incompatible(condition: ir.Value, operands: list) -> None:
     """When ``condition`` holds at run time, fails the run with TensorFlow's "Incompatible shapes:
     [4,3] vs. [2,3]", naming the op being lowered (the current location)."""

@@ -1,9 +1,11 @@
 """Core lowering of elementwise tgc ops: one linalg.generic each, with broadcasting index maps.
 
 An integer ``divide`` (TF's FloorDiv, and through it tf.floormod, tf.truncatediv, tf.truncatemod)
-on the CPU fails the run with TF's "Integer division by zero" when its divisor holds a 0: a run-time
-check (tgc/lowering/runtime_errors.py) after one reduction over the divisor, skipped when the
-divisor is a constant without zeros. Float division pays nothing."""
+on the CPU or a GPU fails the run with TF's "Integer division by zero" when its divisor holds a 0: a
+run-time check (tgc/lowering/runtime_errors.py) after one reduction over the divisor, skipped when
+the divisor is a constant without zeros. A GPU's kernels write the check's record, which the launch
+plan reads (runtime_errors.device_check); an accelerator's kernels do not check. Float division pays
+nothing."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from tgc.lowering.to_core.common import (
     identity_map,
     is_bool,
     is_float,
+    on_gpu,
     report_incompatible,
     scalar_const,
     shape_of,
@@ -78,7 +81,7 @@ def _divide(op):
     x, y = op.operands
     if (
         not is_float(element_type(y))
-        and can_report(op.operation)
+        and (can_report(op.operation) or on_gpu(op.operation))
         and 0 not in shape_of(x)
         and not _nonzero_constant(y)
     ):
@@ -96,9 +99,24 @@ def _nonzero_constant(value: ir.Value) -> bool:
 
 def _check_divisor(op, x: ir.Value, y: ir.Value) -> None:
     """Fails the run with TensorFlow's "Integer division by zero" when an element of the divisor
-    ``y`` is 0: one reduction over y alone (not over the broadcast result), an OR of its elements'
-    "is zero", before the division's loop. An empty result (x has a dim of 0 at run time) divides
-    nothing and does not fail, as in TF."""
+    ``y`` is 0, before the division's loop: on the CPU a call of the host, on a GPU a record the
+    launch plan reads after the kernels (the same error)."""
+    failed = _divisor_has_a_zero(x, y)
+    payload = {"node": runtime_errors.node_description(ir.Location.current)}
+    module = module_of(op.operation)
+    if not can_report(op.operation):
+        runtime_errors.device_check(module, INTEGER_DIVISION_BY_ZERO, payload, failed, [])
+        return
+    check = scf.IfOp(failed)
+    with ir.InsertionPoint(check.then_block):
+        runtime_errors.report(module, INTEGER_DIVISION_BY_ZERO, payload, [])
+        scf.YieldOp([])
+
+
+def _divisor_has_a_zero(x: ir.Value, y: ir.Value) -> ir.Value:
+    """i1: whether ``y`` holds a 0 and the division ``x / y`` is not empty. One reduction over y
+    alone (not over the broadcast result), an OR of its elements' "is zero". An empty result (x
+    has a dim of 0 at run time) divides nothing and does not fail, as in TF."""
     rank = len(shape_of(y))
     i8 = ir.IntegerType.get_signless(8)
     flag_type = ir.RankedTensorType.get([], i8)
@@ -116,15 +134,7 @@ def _check_divisor(op, x: ir.Value, y: ir.Value) -> None:
     for j, d in enumerate(shape_of(x)):
         if d is None:  # a dim known only at run time may be 0
             seen = arith.andi(seen, arith.cmpi(arith.CmpIPredicate.ne, dim(x, j), const_index(0)))
-    check = scf.IfOp(seen)
-    with ir.InsertionPoint(check.then_block):
-        runtime_errors.report(
-            module_of(op.operation),
-            INTEGER_DIVISION_BY_ZERO,
-            {"node": runtime_errors.node_description(ir.Location.current)},
-            [],
-        )
-        scf.YieldOp([])
+    return seen
 
 
 def _ipow(a, b):
