@@ -325,3 +325,46 @@ def test_empty_batches_and_matrices(sa, sb):
         with tf.Session() as s:
             got = s.run(c, {a: x, b: y})
     np.testing.assert_array_equal(got, np.matmul(x, y))  # an empty inner dim gives zeros
+
+
+# ---- run-time checks of code compiled for unknown dims (an artifact; a Session specialises) -----
+
+_UNKNOWN_BATCH = (
+    "func.func @main(%a: tensor<?x?x?xf32>, %b: tensor<?x?x?xf32>) -> tensor<?x?x?xf32> {\n"
+    '  %0 = "tgc.batch_matmul"(%a, %b) {transpose_a = false, transpose_b = false} : '
+    "(tensor<?x?x?xf32>, tensor<?x?x?xf32>) -> tensor<?x?x?xf32>\n"
+    "  return %0 : tensor<?x?x?xf32>\n}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def unknown_batch_artifact(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from tgc.runtime import load
+    from tgc.tools.cli import main
+
+    folder = tmp_path_factory.mktemp("bmm")
+    source = folder / "bmm.mlir"
+    source.write_text(_UNKNOWN_BATCH)
+    result = CliRunner().invoke(main, ["compile", str(source), "-o", str(folder / "art")])
+    assert result.exit_code == 0, result.output
+    return load(str(folder / "art"))
+
+
+def test_artifact_broadcasts_a_batch_of_one_at_run_time(unknown_batch_artifact):
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+    y = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    got = unknown_batch_artifact(x, y)["result0"]
+    np.testing.assert_allclose(got, np.matmul(x, y), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "sa, sb, shapes",
+    [((2, 3, 4), (3, 4, 5), r"\[2,3,4\] vs. \[3,4,5\]"), ((2, 3, 4), (2, 3, 5), r"\[2,3,4\] vs")],
+)
+def test_artifact_reports_incompatible_dims_at_run_time(unknown_batch_artifact, sa, sb, shapes):
+    # TF 2.21 at run time: "In[0] and In[1] must have compatible batch dimensions: [2,3,4] vs.
+    # [3,4,5]" / "Matrix size-incompatible: In[0]: [2,3,4], In[1]: [2,3,5]".
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Incompatible shapes: " + shapes):
+        unknown_batch_artifact(np.ones(sa, np.float32), np.ones(sb, np.float32))
