@@ -174,3 +174,38 @@ def test_without_tensorboard_a_save_writes_the_checkpoint_alone_and_says_so(tmp_
         with pytest.warns(UserWarning, match="no .meta file written .* tensorboard"):
             tf.train.Saver().save(sess, str(tmp_path / "m"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "m.npz"]
+
+
+def test_tensorflow_random_initializers_import_and_initialize():
+    """tests/oracle/meta_graph.py's second graph: variables from random_normal, random_uniform,
+    truncated_normal and get_variable's Glorot uniform. Their initializers run in tgc (tgc's own
+    random numbers, of the right shapes and ranges); restored, the graph gives TF's output."""
+    recorded = np.load(os.path.join(DATA, "random_init_values.npz"))
+    saver = tf.train.import_meta_graph(os.path.join(DATA, "random_init.ckpt.meta"))
+    assert [v.op.name for v in tf.global_variables()] == ["w", "v", "u", "k"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        w, v, u, k = sess.run(tf.global_variables())
+        assert w.shape == (3, 2) and v.shape == (2, 2) and u.shape == (2,) and k.shape == (2,)
+        assert np.all(np.abs(u) <= 1.0) and np.all(np.abs(k) <= 0.2)
+        assert np.all(np.abs(v) <= np.sqrt(6.0 / 4.0))  # Glorot uniform's limit for 2x2
+        saver.restore(sess, os.path.join(DATA, "random_init.ckpt"))
+        got = sess.run("out:0", {"x:0": recorded["x"]})
+    np.testing.assert_allclose(got, recorded["out"], rtol=1e-5)
+
+
+def test_a_variable_whose_initial_value_does_not_import_is_restorable_not_initializable(tmp_path):
+    tf.Variable(tf.zeros([2]) + 1.0, name="v")
+    meta = export_meta_graph()
+    for node in meta.graph_def.node:
+        if node.name == "add":  # the initial value becomes an op tgc does not know
+            node.op = "MysteryOp"
+    tf.reset_default_graph()
+    with pytest.warns(UserWarning, match="variables 'v' have no initial value"):
+        saver = import_meta_graph(meta)
+    np.savez(tmp_path / "m.npz", v=np.array([3.0, 4.0], np.float32))
+    with tf.Session() as sess:
+        saver.restore(sess, str(tmp_path / "m"))
+        np.testing.assert_array_equal(sess.run("v:0"), [3.0, 4.0])
+        with pytest.raises(Exception, match="v/initial_value_not_imported"):
+            sess.run(tf.global_variables_initializer())

@@ -5,7 +5,11 @@ A softmax classifier (``dense/w``, ``dense/b``) trained 10 steps of GradientDesc
 saved by ``tf.train.Saver`` with its meta graph. Kept: ``model.ckpt.meta`` (TF's MetaGraphDef, with
 the optimizer's ApplyGradientDescent ops, TF's gradient ops and the Saver's save/ ops);
 ``model.ckpt.npz``, the trained variables' values in tgc's checkpoint format (TF's binary bundle
-is removed: tgc does not read it); ``values.npz``, the inputs ``x`` and TF's ``probs`` for them."""
+is removed: tgc does not read it); ``values.npz``, the inputs ``x`` and TF's ``probs`` for them.
+
+A second graph, ``random_init.ckpt.*``, has variables initialized as TF1 programs do
+(``random_normal``, ``random_uniform``, ``truncated_normal``, ``get_variable``'s Glorot uniform):
+``random_init_values.npz`` holds ``x``, TF's ``out`` and its variables' shapes."""
 
 import os
 
@@ -16,6 +20,23 @@ t = tf.compat.v1
 t.disable_v2_behavior()
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "e2e", "data", "meta_graph")
+
+
+def random_init():
+    t.reset_default_graph()
+    x = t.placeholder(tf.float32, [None, 3], name="x")
+    w = t.Variable(t.random_normal([3, 2], seed=1), name="w")
+    v = t.get_variable("v", [2, 2])
+    u = t.Variable(t.random_uniform([2], -1.0, 1.0), name="u")
+    k = t.Variable(t.truncated_normal([2], stddev=0.1), name="k")
+    out = t.identity(t.matmul(t.matmul(x, w), v) + u + k, name="out")
+    xs = np.ones((2, 3), np.float32)
+    prefix = os.path.join(OUT, "random_init.ckpt")
+    with t.Session() as sess:
+        sess.run(t.global_variables_initializer())
+        t.train.Saver().save(sess, prefix, write_state=False)
+        np.savez(prefix + ".npz", **{var.op.name: sess.run(var) for var in t.global_variables()})
+        np.savez(os.path.join(OUT, "random_init_values.npz"), x=xs, out=sess.run(out, {x: xs}))
 
 
 def main():
@@ -42,6 +63,7 @@ def main():
         values = dict(zip(["dense/w", "dense/b"], sess.run([w, b])))
         np.savez(prefix + ".npz", **values)
         np.savez(os.path.join(OUT, "values.npz"), x=xs, probs=sess.run(probs, {x: xs}))
+    random_init()
     for name in os.listdir(OUT):
         if name == "checkpoint" or ".data-" in name or name.endswith(".index"):
             os.remove(os.path.join(OUT, name))

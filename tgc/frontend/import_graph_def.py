@@ -627,7 +627,35 @@ def _batch_matmul(inputs, attrs, name):
     ).op
 
 
+def _random(fn_name):
+    """TF's random ops take their shape as an input; the op's seed becomes tgc's op seed, so an
+    imported graph draws reproducibly, but not TF's numbers (tgc's generator is its own)."""
+
+    def rule(inputs, attrs, name):
+        from tgc.frontend import random_ops
+        from tgc.frontend.array_ops import _constant_value
+
+        shape = _constant_value(inputs[0])
+        shape = inputs[0] if shape is None else shape.tolist()
+        seed = attrs.get("seed2") or attrs.get("seed") or None
+        extra = {}
+        if len(inputs) == 3:  # RandomUniformInt: minval, maxval
+            extra = {
+                "minval": int(_const_input(inputs[1], "the minval of RandomUniformInt")),
+                "maxval": int(_const_input(inputs[2], "the maxval of RandomUniformInt")),
+            }
+        dtype = attrs.get("dtype") or attrs.get("Tout")
+        fn = getattr(random_ops, fn_name)
+        return fn(shape, dtype=dtype, seed=seed, name=name, **extra).op
+
+    return rule
+
+
 _RULES = {
+    "RandomStandardNormal": _random("random_normal"),
+    "TruncatedNormal": _random("truncated_normal"),
+    "RandomUniform": _random("random_uniform"),
+    "RandomUniformInt": _random("random_uniform"),
     "BatchMatMul": _batch_matmul,
     "BatchMatMulV2": _batch_matmul,
     "Placeholder": _placeholder,

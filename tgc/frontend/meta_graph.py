@@ -211,6 +211,7 @@ class _MetaGraphImporter:
         self.variables: dict = {}  # variable node name (unscoped) -> Variable
         self.not_imported: dict = {}  # scoped node name -> (op type, reason)
         self.roots: dict = {}  # scoped node name left out -> the first one left out on its path
+        self.uninitializable: list = []  # variables imported without their initial value
 
     def _initializers(self) -> dict:
         found = {}
@@ -250,7 +251,13 @@ class _MetaGraphImporter:
         name = node.name
         if self.saver_scope and name.startswith(self.saver_scope):
             return  # TF's Saver ops: the returned Saver restores instead
+        if name in self.initializers and self.initializers[name] in self.variables:
+            self.built[name] = self.variables[self.initializers[name]].initializer
+            return  # made with its variable
         missing = [r for r in node.input if r.lstrip("^").split(":")[0] not in self.built]
+        if missing and node.op in _VARIABLE_TYPES:
+            self.built[name] = self._variable(node, None)  # restorable, not initializable
+            return
         if missing:
             return self._leave_out_reader(node, missing[0].lstrip("^").split(":")[0])
         inputs, controls = [], []
@@ -291,8 +298,6 @@ class _MetaGraphImporter:
         name = f"{self.scope}{node.name}/"
         if node.op in _VARIABLE_TYPES:
             return self._variable(node, inputs)
-        if node.name in self.initializers:
-            return self.variables[self.initializers[node.name]].initializer
         target = self._variable_input(node)
         if target is not None and node.op in _UPDATE_METHODS:
             method = _UPDATE_METHODS[node.op]
@@ -308,15 +313,33 @@ class _MetaGraphImporter:
         return self.variables.get(node.input[0].split(":")[0])
 
     def _variable(self, node, inputs):
-        if node.name not in self.initializers.values():
-            raise ValueError(
-                f"variable '{node.name}' has no initializer (an Assign node) in the meta graph"
-            )
+        """The variable, its initial value its initializer's input; when that did not import (or
+        there is no initializer) a placeholder of the variable's shape named
+        ``<var>/initial_value_not_imported`` stands in, so the variable is restored from a
+        checkpoint, and running its initializer asks for that placeholder by name."""
         proto = self.variable_defs.get(node.name)
         trainable = proto.trainable if proto is not None else True
-        variable = Variable(inputs[0], trainable=trainable, name=f"{self.scope}{node.name}/")
+        if inputs:
+            initial_value = inputs[0]
+        else:
+            initial_value = self._missing_initial_value(node)
+        variable = Variable(initial_value, trainable=trainable, name=f"{self.scope}{node.name}/")
         self.variables[node.name] = variable
         return variable.op
+
+    def _missing_initial_value(self, node):
+        from tgc.frontend.build import placeholder
+
+        attrs = _importer._attrs(node)
+        shape = attrs.get("shape")
+        if shape is None or None in shape:
+            raise ValueError(
+                f"variable '{node.name}' has no initial value tgc can import and no fully known "
+                "shape to stand one in"
+            )
+        name = f"{self.scope}{node.name}/initial_value_not_imported/"
+        self.uninitializable.append(self.scope + node.name)
+        return placeholder(attrs["dtype"], shape, name=name)
 
 
 def _saver_scope(meta) -> str:
@@ -384,6 +407,9 @@ def _report_not_imported(graph, importer, left_out_items):
     more = f" and {len(roots) - 5} more" if len(roots) > 5 else ""
     unique_items = dict.fromkeys(left_out_items)  # TF's minimize adds its op to train_op too
     items = "".join(f"; collection '{key}' loses '{name}'" for key, name in unique_items)
+    if importer.uninitializable:
+        names = ", ".join(f"'{n}'" for n in importer.uninitializable)
+        items += f"; variables {names} have no initial value (restore them from a checkpoint)"
     warnings.warn(
         f"import_meta_graph: {len(not_imported)} node(s) not imported, as tgc cannot rebuild "
         f"{shown}{more} or they read such nodes{items}; the rest of the graph is imported",
