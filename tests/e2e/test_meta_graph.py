@@ -13,13 +13,6 @@ from tgc.frontend.meta_graph import export_meta_graph
 from tgc.frontend.saver import import_meta_graph
 
 
-@pytest.fixture(autouse=True)
-def _tf_train_names(monkeypatch):
-    """tf.train's names for them, until the lead's exports wire them."""
-    monkeypatch.setattr(tf.train, "import_meta_graph", import_meta_graph, raising=False)
-    monkeypatch.setattr(tf.train, "export_meta_graph", export_meta_graph, raising=False)
-
-
 DATA = os.path.join(os.path.dirname(__file__), "data", "meta_graph")
 
 

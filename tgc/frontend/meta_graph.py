@@ -30,6 +30,11 @@ from tgc.frontend import import_graph_def as _importer
 from tgc.frontend.variables import GLOBAL_VARIABLES, TRAINABLE_VARIABLES, Variable
 from tgc.graph.graph import Graph, Operation, Tensor, get_default_graph
 
+try:  # tf.MetaGraphDef: tensorboard's proto class (an optional dependency, as for GraphDef)
+    from tensorboard.compat.proto.meta_graph_pb2 import MetaGraphDef
+except ImportError:  # the functions below say what to install when called
+    MetaGraphDef = None
+
 # Collections whose items are variables (TF writes them as VariableDef protos).
 _VARIABLE_COLLECTIONS = {
     GLOBAL_VARIABLES,
@@ -40,6 +45,14 @@ _VARIABLE_COLLECTIONS = {
 }
 _VARIABLE_TYPES = {"VariableV2", "Variable"}
 _UPDATE_METHODS = {"Assign": "assign", "AssignAdd": "assign_add", "AssignSub": "assign_sub"}
+
+
+def _require_protos(what):
+    if MetaGraphDef is None:
+        raise ImportError(
+            f"tf.train.{what} needs TensorFlow's MetaGraphDef proto, which ships with the "
+            "tensorboard package: pip install tensorboard"
+        )
 
 
 # ---- export --------------------------------------------------------------------------------------
@@ -59,8 +72,7 @@ def export_meta_graph(
 ):
     """The graph (default: the default graph) as a MetaGraphDef, written to ``filename`` when given
     (binary, or text format with ``as_text``)."""
-    from tensorboard.compat.proto.meta_graph_pb2 import MetaGraphDef
-
+    _require_protos("export_meta_graph")
     graph = graph or get_default_graph()
     meta = MetaGraphDef()
     meta.meta_info_def.tensorflow_version = "tgc"
@@ -149,6 +161,7 @@ def import_meta_graph_nodes(meta_graph_or_file, clear_devices=False, import_scop
     ``tf.train.import_meta_graph`` (tgc/frontend/saver.py) makes the Saver of them. Nodes'
     devices are not applied (as in ``tf.import_graph_def``), so ``clear_devices`` changes
     nothing."""
+    _require_protos("import_meta_graph")
     meta = read_meta_graph_file(meta_graph_or_file)
     graph = get_default_graph()
     scope = f"{import_scope}/" if import_scope else ""
@@ -165,8 +178,8 @@ def import_meta_graph_nodes(meta_graph_or_file, clear_devices=False, import_scop
 def read_meta_graph_file(meta_graph_or_file):
     """A MetaGraphDef from a proto, or a file in binary or text format."""
     from google.protobuf import text_format
-    from tensorboard.compat.proto.meta_graph_pb2 import MetaGraphDef
 
+    _require_protos("read_meta_graph_file")
     if isinstance(meta_graph_or_file, MetaGraphDef):
         return meta_graph_or_file
     path = os.fspath(meta_graph_or_file)
@@ -442,4 +455,10 @@ def _install_lookup_of_left_out_nodes() -> None:
 _install_lookup_of_left_out_nodes()
 
 
-__all__ = ["export_meta_graph", "import_meta_graph_nodes", "read_meta_graph_file", "saver_def"]
+__all__ = [
+    "MetaGraphDef",
+    "export_meta_graph",
+    "import_meta_graph_nodes",
+    "read_meta_graph_file",
+    "saver_def",
+]

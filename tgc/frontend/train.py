@@ -483,8 +483,10 @@ from tgc.frontend.saver import (  # noqa: E402,F401  (tf.train.Saver and its che
     Saver,
     checkpoint_exists,
     get_checkpoint_state,
+    import_meta_graph,
     latest_checkpoint,
 )
+from tgc.frontend.meta_graph import export_meta_graph  # noqa: E402,F401
 from tgc.frontend.cluster import (  # noqa: E402,F401  (tf.train's cluster API, on Ray)
     ClusterSpec,
     Server,
