@@ -202,3 +202,82 @@ def test_a_variable_whose_initial_value_does_not_import_is_restorable_not_initia
         np.testing.assert_array_equal(sess.run("v:0"), [3.0, 4.0])
         with pytest.raises(Exception, match="v/initial_value_not_imported"):
             sess.run(tf.global_variables_initializer())
+
+
+def test_a_cnn_trained_with_adam_is_evaluated_as_cnn_text_classification_does(tmp_path):
+    """The pattern of dennybritz/cnn-text-classification-tf's eval.py: a fresh graph, the latest
+    checkpoint's .meta imported, restored, placeholders and predictions found by op name. The
+    model has a conv layer, dropout, Glorot init, Adam (slot variables) and a global step; its
+    training step and Adam's state import too. The loss summary (a host op) is left out."""
+    x = tf.placeholder(tf.float32, [None, 8, 8, 1], name="input_x")
+    y = tf.placeholder(tf.float32, [None, 3], name="input_y")
+    keep = tf.placeholder(tf.float32, name="dropout_keep_prob")
+    step = tf.Variable(0, name="global_step", trainable=False)
+    with tf.name_scope("conv"):
+        w = tf.Variable(tf.truncated_normal([3, 3, 1, 4], stddev=0.1), name="W")
+        b = tf.Variable(tf.constant(0.1, shape=[4]), name="b")
+        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, [1, 1, 1, 1], "VALID"), b))
+        pooled = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    dropped = tf.nn.dropout(tf.reshape(pooled, [-1, 36]), keep)
+    with tf.name_scope("output"):
+        w2 = tf.get_variable("W2", [36, 3], initializer=tf.glorot_uniform_initializer())
+        b2 = tf.Variable(tf.zeros([3]), name="b")
+        scores = tf.nn.xw_plus_b(dropped, w2, b2, name="scores")
+        tf.argmax(scores, 1, name="predictions")
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=scores, labels=y))
+    tf.summary.scalar("loss", loss)
+    train = tf.train.AdamOptimizer(1e-2).minimize(loss, global_step=step)
+    rng = np.random.RandomState(0)
+    xs = rng.rand(5, 8, 8, 1).astype(np.float32)
+    ys = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(train, {x: xs, y: ys, keep: 0.5})
+        tf.train.Saver().save(sess, str(tmp_path / "model"), global_step=step)
+        want = sess.run(scores, {x: xs, keep: 1.0})
+        sess.run(train, {x: xs, y: ys, keep: 1.0})
+        want_next = sess.run(scores, {x: xs, keep: 1.0})
+
+    checkpoint_file = tf.train.latest_checkpoint(str(tmp_path))
+    graph = tf.Graph()
+    with graph.as_default():
+        sess = tf.Session()
+        with sess.as_default():
+            with pytest.warns(UserWarning, match="collection 'summaries' loses 'loss:0'"):
+                saver = tf.train.import_meta_graph("{}.meta".format(checkpoint_file))
+            saver.restore(sess, checkpoint_file)
+            input_x = graph.get_operation_by_name("input_x").outputs[0]
+            keep_prob = graph.get_operation_by_name("dropout_keep_prob").outputs[0]
+            predictions = graph.get_operation_by_name("output/predictions").outputs[0]
+            got, labels = sess.run(
+                [graph.get_tensor_by_name("output/scores:0"), predictions],
+                {input_x: xs, keep_prob: 1.0},
+            )
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(labels, np.argmax(want, 1))
+            assert sess.run("global_step:0") == 3
+            feed = {input_x: xs, "input_y:0": ys, keep_prob: 1.0}
+            sess.run(tf.get_collection("train_op")[0], feed)  # Adam's moments were restored
+            got_next = sess.run("output/scores:0", {input_x: xs, keep_prob: 1.0})
+            np.testing.assert_allclose(got_next, want_next, rtol=1e-5, atol=1e-6)
+            assert sess.run("global_step:0") == 4
+        sess.close()
+
+
+def test_a_meta_graph_written_as_text_reads_back(tmp_path):
+    tf.constant([1.0, 2.0], name="c")
+    tf.train.export_meta_graph(str(tmp_path / "g.pbtxt"), as_text=True)
+    assert 'name: "c"' in (tmp_path / "g.pbtxt").read_text()
+    tf.reset_default_graph()
+    tf.train.import_meta_graph(str(tmp_path / "g.pbtxt"))
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run("c:0"), [1.0, 2.0])
+
+
+def test_a_missing_or_broken_file_is_refused_by_name(tmp_path):
+    with pytest.raises(OSError, match="nope.meta does not exist"):
+        tf.train.import_meta_graph(str(tmp_path / "nope.meta"))
+    (tmp_path / "bad.meta").write_bytes(b"\xff\xfe not a proto")
+    with pytest.raises(ValueError, match="bad.meta is not a MetaGraphDef"):
+        tf.train.import_meta_graph(str(tmp_path / "bad.meta"))
