@@ -231,7 +231,7 @@ def test_linalg_matmul_is_tf_matmul():
             np.testing.assert_allclose(s.run(c), np.full((2, 3, 3), 4.0))
 
 
-# ---- other targets: kept off by placement ------------------------------------------------------
+# ---- other targets: the accelerator by placement, the GPU --------------------------------------
 
 ACCEL0 = "/job:localhost/replica:0/task:0/device:ACCEL:0"
 
@@ -265,14 +265,45 @@ def test_asked_onto_the_accelerator_without_soft_placement_it_is_refused():
         _accel_product(tf.ConfigProto(device_count={"ACCEL": 1}))
 
 
-def test_the_gpu_target_does_not_list_it():
-    """Not validated on the nvptx target (no GPU tiling of linalg.batch_matmul, no ptxas or
-    emulated run of it yet): placement keeps it on the CPU there too."""
+def test_the_accelerator_does_not_list_it_the_gpu_and_cpu_do():
     from tgc.dialect import targets
 
-    assert "batch_matmul" not in targets.get("nvptx").supported_ops()
     assert "batch_matmul" not in targets.get("accel").supported_ops()
+    assert "batch_matmul" in targets.get("nvptx").supported_ops()
     assert "batch_matmul" in targets.get("cpu").supported_ops()
+
+
+def test_on_the_emulated_gpu_with_broadcast_transposes_and_gradients(capsys):
+    """The GPU's kernels and launch plan (nvptx-emulated runs them on the host): a broadcast,
+    transposed batch and both gradients on /gpu:0, against numpy."""
+    from tgc.dialect import targets
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 1, 4, 3)).astype(np.float32)
+    y = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((2, 3, 3, 5)).astype(np.float32)
+    with targets.selected("nvptx-emulated"), tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [2, 1, 4, 3])
+        b = tf.placeholder(tf.float32, [3, 5, 4])
+        with tf.device("/gpu:0"):
+            c = tf.matmul(a, b, transpose_a=True, transpose_b=True, name="bmm")
+            loss = tf.reduce_sum(c * w)
+            ga, gb = tf.gradients(loss, [a, b])
+        config = tf.ConfigProto(device_count={"GPU": 1}, log_device_placement=True)
+        with tf.Session(config=config) as s:
+            got, da, db = s.run([c, ga, gb], {a: x, b: y})
+    assert "bmm: (tgc.batch_matmul): /job:localhost/replica:0/task:0/device:GPU:0" in (
+        capsys.readouterr().err
+    )
+    xt, yt = np.swapaxes(x, -1, -2), np.swapaxes(y, -1, -2)
+    np.testing.assert_allclose(got, xt @ yt, rtol=1e-5, atol=1e-5)
+    # d/dA^T = w @ B^T^T = w @ B, summed over A's broadcast batch dim; A's grad is its transpose
+    np.testing.assert_allclose(
+        da, np.swapaxes((w @ y).sum(axis=1, keepdims=True), -1, -2), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        db, np.swapaxes((np.swapaxes(xt, -1, -2) @ w).sum(axis=0), -1, -2), rtol=1e-5, atol=1e-5
+    )
 
 
 # ---- TF's GraphDef ------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ SAMPLE_FAMILIES = (
     + pipeline.NN_OPS
     + pipeline.CONV_OPS
     + pipeline.RANDOM_OPS
+    + pipeline.BATCH_MATMUL_OPS
 )
 
 

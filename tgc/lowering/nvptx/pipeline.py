@@ -145,11 +145,19 @@ RANDOM_OPS = (
     "random_uniform_like",
     "truncated_normal",
 )
-# Not validated: batch_matmul (tf.matmul on rank > 2). Its linalg.batch_matmul has no GPU tiling
-# (tgc-nvptx-tile-matmul takes linalg.matmul) and no ptxas or emulated run yet, so placement keeps
-# it on the CPU beside the GPU (with soft placement; a pin without it is refused).
+# tf.matmul on rank > 2: linalg.batch_matmul as naive loops, one thread per output element and the
+# inner dim serially (tgc-nvptx-tile-matmul's shared-memory tiles take linalg.matmul only). Shapes
+# are static on this target, so the batch dims' broadcasting is decided at compile time.
+BATCH_MATMUL_OPS = ("batch_matmul",)
 VALIDATED_OPS = (
-    ELEMENTWISE_OPS + REDUCTION_OPS + BROADCAST_OPS + SHAPE_OPS + NN_OPS + CONV_OPS + RANDOM_OPS
+    ELEMENTWISE_OPS
+    + REDUCTION_OPS
+    + BROADCAST_OPS
+    + SHAPE_OPS
+    + NN_OPS
+    + CONV_OPS
+    + RANDOM_OPS
+    + BATCH_MATMUL_OPS
 )
 
 ONE_SHOT_BUFFERIZE = (
