@@ -399,6 +399,95 @@ def test_on_the_gpu_print_and_checks_are_placed_on_the_cpu_and_gather_checks_the
     assert "cannot place 'tgc.print' on requested device '/device:GPU:0'" in str(caught.value)
 
 
+def _asserts_under_the_gpu(x, n):
+    """tf.Assert and tf.debugging.assert_less requested on /gpu:0, each guarding a GPU op."""
+    with tf.device("/gpu:0"):
+        positive = tf.Assert(tf.reduce_all(x > 0), ["x must be positive", x], name="positive")
+        with tf.control_dependencies([positive]):
+            y = tf.exp(x, name="y")
+        small = tf.debugging.assert_less(n, 5, message="n is too big", name="small")
+        with tf.control_dependencies([small]):
+            z = tf.multiply(x, 2.0, name="z")
+    return y, z
+
+
+def _assert_errors(fetches, feeds, config):
+    """The error text of each run of ``fetches`` with each of ``feeds`` ('' when none)."""
+    texts = []
+    with tf.Session(config=config) as sess:
+        for feed in feeds:
+            try:
+                sess.run(fetches, feed)
+                texts.append("")
+            except tf.errors.InvalidArgumentError as exc:
+                texts.append(str(exc))
+        # by (name, op): a control edge across devices adds a send of a token named as its op
+        placed = {(n, op): dev for r in sess._cache.values() for n, op, dev in r.placement or ()}
+    return texts, placed
+
+
+def test_asserts_requested_on_the_gpu_run_on_the_cpu_without_soft_placement():
+    # tgc.assert, which only the CPU runs, refused a GPU request unless allow_soft_placement: any
+    # op with a run-time check under tf.device('/gpu:0') needed it. As TF's GPU Assert reads its
+    # inputs from host memory, the check now goes to the CPU (its condition and data sent there)
+    # while the ops it guards stay on the GPU, and fails with the CPU's text.
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"):
+        x = tf.placeholder(tf.float32, [2, 2], name="x")
+        n = tf.placeholder(tf.int32, [], name="n")
+        fetches = _asserts_under_the_gpu(x, n)
+        ones = np.ones((2, 2), np.float32)
+        feeds = [{x: ones, n: 1}, {x: -ones, n: 1}, {x: ones, n: 7}, {x: ones, n: 4}]
+        on_gpu, placed = _assert_errors(fetches, feeds, tf.ConfigProto(device_count={"GPU": 1}))
+        on_cpu, _ = _assert_errors(fetches, feeds, tf.ConfigProto(allow_soft_placement=True))
+    assert on_gpu == on_cpu
+    assert on_gpu[0] == on_gpu[3] == ""
+    assert on_gpu[1].startswith("assertion failed: [x must be positive] [[-1 -1][-1...]...]\n")
+    assert on_gpu[2].startswith("assertion failed: [n is too big] [Condition x < y did not hold")
+    assert placed["positive", "tgc.assert"] == placed["small/Assert", "tgc.assert"] == CPU0
+    assert placed["y", "tgc.exp"] == placed["z", "tgc.multiply"] == GPU0
+
+
+def test_ops_with_run_time_checks_run_under_the_gpu_without_soft_placement():
+    # tf.gather_nd, tf.ensure_shape and the image crops check their arguments with tgc.assert: under
+    # tf.device('/gpu:0') they needed allow_soft_placement. Values and errors are the CPU's.
+    from tgc.frontend import image_ops
+
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"):
+        images = tf.placeholder(tf.float32, [2, 4, 5, 3])
+        params = tf.placeholder(tf.float32, [4, 3])
+        idx = tf.placeholder(tf.int32, [2, 2])
+        with tf.device("/gpu:0"):
+            fetches = [
+                tf.gather_nd(params, idx),
+                tf.ensure_shape(params, [4, 3]),
+                image_ops.crop_to_bounding_box(images, 1, 1, 2, 3),
+                image_ops.resize_image_with_crop_or_pad(images, 3, 6),
+            ]
+        feed = {
+            images: np.random.RandomState(0).rand(2, 4, 5, 3).astype(np.float32),
+            params: np.arange(12, dtype=np.float32).reshape(4, 3),
+            idx: [[0, 1], [3, 2]],
+        }
+        bad = {**feed, idx: [[0, 1], [4, 2]]}
+        got = {}
+        for where, config in (
+            ("gpu", tf.ConfigProto(device_count={"GPU": 1})),
+            ("cpu", tf.ConfigProto(allow_soft_placement=True)),
+        ):
+            with tf.Session(config=config) as sess:
+                values = sess.run(fetches, feed)
+                with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+                    sess.run(fetches[0], bad)
+            got[where] = values, str(caught.value)
+    for on_gpu, on_cpu in zip(got["gpu"][0], got["cpu"][0]):
+        np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-6)
+    np.testing.assert_array_equal(got["gpu"][0][0], [1.0, 11.0])
+    assert got["gpu"][1] == got["cpu"][1]
+    assert got["gpu"][1].startswith("assertion failed: [gather_nd: indices do not all index into")
+
+
 # ---- the formatting on its own -----------------------------------------------------------------
 
 

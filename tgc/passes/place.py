@@ -13,7 +13,8 @@ Runs after the graph passes, before tgc-partition. Rules, in order:
    can run it: such an op goes to the CPU, and partitioning makes the transfers (a single-target
    compile keeps it, and the target's lowering says which tensor lacks a shape);
    with ``soft`` (TensorFlow's allow_soft_placement) a request no device satisfies is dropped
-   instead;
+   instead; a run-time check (tgc.assert) requested on a device that cannot run it goes to a CPU
+   of the requested job and task, as TF's GPU Assert reads its inputs from host memory;
 4. among what remains, the white paper's greedy heuristic: the device where the op would finish
    first, counting its estimated compute time (the op's registry cost rule at its target's speed)
    and the transfer of inputs that live on other devices (over the target's link).
@@ -94,6 +95,13 @@ def _shape_refusal(members, device: DeviceSpec) -> str:
     return ""
 
 
+# Run-time checks (tf.Assert, tf.debugging.assert_*, the argument checks of tf.range, tf.fill,
+# gather_nd, image crops, ...) requested on a device that cannot run them run on a CPU of the same
+# task, their condition and data sent there, with no soft placement needed: TF's GPU kernel of
+# Assert takes its inputs in host memory, so a check under tf.device('/gpu:0') does too.
+_HOST_CHECKS = ("tgc.assert",)
+
+
 class _Placer:
     def __init__(self, pass_, devices, soft=False):
         self.pass_ = pass_
@@ -119,6 +127,9 @@ class _Placer:
         for text in requests:
             request = DeviceSpec.from_string(text)
             narrowed = [(n, d) for n, d in chosen if matches(request, d)]
+            if not narrowed and operation.name in _HOST_CHECKS:
+                request = dataclasses.replace(request, device_type=None, device_index=None)
+                narrowed = [(n, d) for n, d in chosen if matches(request, d)]
             if not narrowed and self.soft:
                 continue
             chosen = narrowed
