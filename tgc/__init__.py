@@ -235,12 +235,13 @@ except ImportError as _missing:
         _REASONS[f"tf.{_name}"] = (
             f"it needs tensorboard's protos ({_missing}): pip install tensorboard"
         )
-try:  # tf.Summary and tf.HistogramProto are tensorboard's protos too
+try:  # tf.Summary, tf.HistogramProto and tf.MetaGraphDef are tensorboard's protos too
     from tgc.frontend.summary_proto import HistogramProto, Summary  # noqa: F401
+    from tgc.frontend.meta_graph import MetaGraphDef  # noqa: F401
 except ImportError as _missing:
     from tgc.frontend.unsupported import REASONS as _REASONS
 
-    for _name in ("Summary", "HistogramProto"):
+    for _name in ("Summary", "HistogramProto", "MetaGraphDef"):
         _REASONS[f"tf.{_name}"] = (
             f"it needs tensorboard's protos ({_missing}): pip install tensorboard"
         )
