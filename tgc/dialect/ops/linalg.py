@@ -103,6 +103,7 @@ class BatchMatMul:
         Sample(((2, 4, 3), (1, 4, 2)), attrs={"transpose_a": True}, dynamic=((0, 0), (0, 2))),
         Sample(((3, 2, 3), (3, 3, 4)), dynamic=((0, 0), (1, 0))),
         Sample(((2, 2, 3), (2, 3, 4)), dtypes="int32", int_high=5),
+        Sample(((2, 3, 4), (5, 4)), attrs={"transpose_b": True}, dynamic=((0, 0), (0, 1))),
     )
 
     def infer(a, b, transpose_a, transpose_b):

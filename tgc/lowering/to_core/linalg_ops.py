@@ -66,7 +66,9 @@ def _matmul(op):
 # The batch dims of both operands are broadcast to the result's (a copy only for an operand that
 # lacks some or has a 1 where the result does not; unknown dims that may turn out to be 1 are
 # decided at run time, as elementwise ops do), collapsed into one and multiplied by one
-# linalg.batch_matmul, whose result is expanded back. Transposes stay in the indexing maps.
+# linalg.batch_matmul, whose result is expanded back. Transposes stay in the indexing maps. A batch
+# times one matrix (b of rank 2, a not transposed: a dense layer over a sequence) is one
+# linalg.matmul of the batch's rows instead.
 
 
 def batch_matmul_maps(transpose_a: bool, transpose_b: bool) -> list:
@@ -234,6 +236,30 @@ def _generic_batch_matmul(a, b, out_type, sizes, transpose_a, transpose_b):
     return generic([a, b], [init], maps, iterators, lambda x, y, acc: add(acc, multiply(x, y)))[0]
 
 
+def _rows_times_matrix(a, b, out_type, transpose_b):
+    """a [batch..., n, k] @ b [k, m] (no batch in b, a not transposed) as one matmul of a's rows,
+    [batch * n, k] @ [k, m], as TF does: one gemm instead of b copied into every batch entry. The
+    reshapes are views (at most one unknown dim in each expanded group)."""
+    shape, out_shape = shape_of(a), shape_of(out_type)
+    rows = [dim(a, i) for i in range(len(shape) - 1)]
+    static_rows = None if None in shape[:-1] else int(np.prod(shape[:-1], dtype=np.int64))
+    elem = element_type(a)
+    flat_a_type = ir.RankedTensorType.get(
+        [ir.ShapedType.get_dynamic_size() if d is None else d for d in (static_rows, shape[-1])],
+        elem,
+    )
+    flat_a = reshape_to(a, flat_a_type, [_product_of(rows), dim(a, len(shape) - 1)])
+    flat_out_type = ir.RankedTensorType.get(
+        [
+            ir.ShapedType.get_dynamic_size() if d is None else d
+            for d in (static_rows, out_shape[-1])
+        ],
+        element_type(out_type),
+    )
+    product = matmul(flat_a, b, flat_out_type, False, transpose_b)
+    return reshape_to(product, out_type, rows + [dim(product, 1)])
+
+
 @lowers("batch_matmul")
 def _batch_matmul(op):
     a, b = op.operands
@@ -243,6 +269,8 @@ def _batch_matmul(op):
     a, b = _same_inner_dim(a, b, ta, tb)
     if not batch:
         return matmul(a, b, op.result_type, ta, tb)
+    if len(shape_of(b)) == 2 and not ta and (batch + out_shape[-2:-1]).count(None) <= 1:
+        return _rows_times_matrix(a, b, op.result_type, tb)
     operands = [a, b]
     uncertain = _uncertain_batch_axes(operands, batch)
     run_time = {}
