@@ -984,3 +984,66 @@ def test_the_determinants_gradient_is_finite_where_the_matrix_is_singular():
     expected_batch = _cofactor_matrix(singular_batch.astype(np.float64)) * [[[1.0]], [[-2.0]]]
     _close(got[3], expected_batch, rtol=1e-6)
     _close(got[4], [[3.0]])
+
+
+def _determinant_finite_differences(value, weights, step=1e-5):
+    """Central differences of sum(weights * det(value)) in float64, one entry at a time."""
+    out = np.zeros(value.shape)
+    for index in np.ndindex(*value.shape):
+        up, down = value.copy(), value.copy()
+        up[index] += step
+        down[index] -= step
+        out[index] = np.sum(weights * (np.linalg.det(up) - np.linalg.det(down))) / (2 * step)
+    return out
+
+
+# static shape, fed shape: n known (<= 8: the cofactor rule) or unknown (det * inverse^T), one
+# matrix or a batch of rank 3 or 4 with unknown dims, and n = 0 (det 1, an empty gradient).
+@pytest.mark.parametrize(
+    "static, fed",
+    [
+        ((3, 3), (3, 3)),
+        ((None, None), (3, 3)),
+        ((None, 3, 3), (2, 3, 3)),
+        ((None, None, None), (2, 3, 3)),
+        ((2, None, 3, 3), (2, 2, 3, 3)),
+        ((None, None, None, None), (2, 1, 3, 3)),
+        ((0, 0), (0, 0)),
+        ((None, None), (0, 0)),
+        ((None, 0, 0), (2, 0, 0)),
+        ((None, None, 0, 0), (2, 3, 0, 0)),
+        ((None, None, None, None), (2, 3, 0, 0)),
+    ],
+)
+def test_the_determinants_gradient_matches_finite_differences(static, fed):
+    """For a static n = 0 the cofactor rule gathered rows by an index array of shape [0] (not
+    [0, -1]), one dim short of its transpose: "perm [2, 0, 1] is not a permutation of the 2 axes"
+    (campaign seed 9055 on the CPU); now the gradient of a 0 x 0 matrix's det is empty."""
+    rng = np.random.default_rng(sum(fed))
+    value = np.eye(fed[-1]) + 0.4 * rng.standard_normal(fed)
+    weights = rng.uniform(-2.0, 2.0, fed[:-2])
+    x = tf.placeholder(tf.float64, static)
+    determinant = tf.matrix_determinant(x)
+    (gradient,) = tf.gradients(tf.reduce_sum(determinant * weights), [x])
+    with tf.Session() as sess:
+        det_v, grad_v = sess.run([determinant, gradient], {x: value})
+    _close(det_v, np.linalg.det(value), rtol=1e-12, atol=1e-12)
+    assert grad_v.shape == fed
+    _close(grad_v, _determinant_finite_differences(value, weights), rtol=1e-7, atol=1e-8)
+
+
+def test_the_determinants_gradient_of_an_empty_matrix_from_a_slice():
+    """Campaign seed 9055, shrunk: a [0, 0] matrix (static) from a slice and a mean, its
+    determinant 1.0 (the empty product, as TF 2.21) and the gradient back to the input 0."""
+    from tgc.frontend.build import make_op
+
+    x = tf.placeholder(tf.float32, [1, 1, 1, 1])
+    empty = make_op("slice", [tf.log1p(x)], begin=[0, 0, 0, 0], size=[1, -1, 0, 0])
+    matrix = tf.tanh(make_op("reduce_mean", [empty], axes=[0, 1], keepdims=False))
+    assert matrix.shape.as_list() == [0, 0]
+    determinant = tf.matrix_determinant(matrix)
+    (gradient,) = tf.gradients(determinant * 1.1447438, [x])
+    with tf.Session() as sess:
+        det_v, grad_v = sess.run([determinant, gradient], {x: [[[[0.7648]]]]})
+    _close(det_v, 1.0)
+    _close(grad_v, np.zeros((1, 1, 1, 1)))

@@ -181,6 +181,10 @@ def _cofactors(b, x, n):
     """C[..., i, j] = (-1)^(i + j) det(x without row i and column j), for a static n: the minors
     gathered at once ([..., n, n, n - 1, n - 1]) and their determinants taken as one batch."""
     rank = len(x.shape)
+    if n == 0:
+        # No entries: det of a 0 x 0 matrix is the constant 1. Built below, `others` would be an
+        # empty [0] (not [0, -1]) and the gathers one dim short of the transposes' perms.
+        return b.zeros_like(x)
     if n == 1:
         return b.constant(np.ones((1, 1)), dtype=x.dtype)  # the determinant of a 0 x 0 minor
     others = np.array([[k for k in range(n) if k != i] for i in range(n)], np.int32)
