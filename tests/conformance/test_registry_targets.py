@@ -86,14 +86,9 @@ def test_the_accelerator_is_a_target_beside_the_cpu_with_soft_placement():
 # Seeds of the fixed set below that fail for a reason written to /tmp/notes/requests.md (what the
 # accelerator's lowering gets wrong today), strict xfails: a seed that passes loses its entry.
 # None now (seeds 5, 44, 53, 58, wrong ranks of shape ops, pass since tile-generic copies a view
-# of an allocation that also leaves in another shape).
-ACCEL_OPEN = {
-    # Drawn since batch_matmul joined the catalogue (which shifts every seed's draws); fails the
-    # same at 8bab690, before batch_matmul: a unit-dim reshape of a [None] tensor sent from
-    # /accel:0 to /accel:1 (two_devices) arrives in its source's shape [4], not [1, 1, 4].
-    4: "accel two_devices: a reshaped [None] tensor sent between accelerators keeps its "
-    "source's shape (/tmp/notes/findings-bmm.md)",
-}
+# of an allocation that also leaves in another shape; seed 4, a reshape sent between accelerators
+# through a copy, since the program writer gives the copy's source's shape to what it sends).
+ACCEL_OPEN = {}
 ACCEL_SEEDS = range(60)
 
 

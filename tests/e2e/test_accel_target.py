@@ -264,6 +264,31 @@ def test_two_accelerators_and_the_cpu_pass_float64_tensors_along_a_chain(capsys)
     assert np.all(np.abs(z_value - r_value @ c) <= _bf16_bound(r_value, c) + 1e-12)
 
 
+def test_a_reshape_of_an_unknown_length_sent_to_the_other_accelerator_keeps_its_shape():
+    """ceil of a [None] placeholder reshaped to [1, -1, 4] on /accel:0, used there both as the
+    reshape (a product over its last dim) and as its source (a second reshape to [1, 2, 2]), and
+    sent to /accel:1: the send goes through a copy into a buffer of unknown shape, and /accel:1
+    must receive [1, 1, 4], not ceil's [4] (the fixed set's accelerator seed 4, shrunk)."""
+    x_value = np.float32([-1.81, 0.0559, -0.0796, -1.62])
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None])
+        with tf.device("/accel:0"):
+            rows = tf.reshape(tf.ceil(x), [1, -1, 4])
+            product = tf.reduce_prod(rows, axis=[2], keepdims=True)
+            square = tf.reshape(rows, [1, 2, 2])
+        with tf.device("/accel:1"):
+            scaled = rows * x
+        config = tf.ConfigProto(device_count={"ACCEL": 2}, log_device_placement=True)
+        with tf.Session(config=config) as sess:
+            got = sess.run([product, square, scaled], {x: x_value})
+    ceil = np.ceil(x_value)
+    assert [g.shape for g in got] == [(1, 1, 1), (1, 2, 2), (1, 1, 4)]
+    np.testing.assert_array_equal(got[0], [[[np.prod(ceil)]]])  # products of -1, 1 and -0: exact
+    np.testing.assert_array_equal(got[1], ceil.reshape(1, 2, 2))
+    np.testing.assert_allclose(got[2], (ceil * x_value).reshape(1, 1, 4), rtol=1e-6)
+
+
 def test_an_op_the_accelerator_cannot_run_goes_to_the_cpu_with_soft_placement(capsys):
     graph = tf.Graph()
     with graph.as_default():

@@ -499,12 +499,38 @@ def _unsliced_box(attrs: dict, offsets: list, strides: list, function: str) -> d
 
 def _leaving_type(value) -> ir.MemRefType:
     """The type ``value`` leaves with: a cast to a dynamic type (what a transfer function takes)
-    leaves in its source's static shape (a reshape's, say: the receiver expects that rank)."""
+    leaves in its source's static shape (a reshape's, say: the receiver expects that rank), and so
+    does a buffer of dynamic type that a whole copy of such a cast fills (bufferization's copy of a
+    sent tensor: the reader makes it another name of the copied tensor)."""
     memref = ir.MemRefType(value.type)
-    while not memref.has_static_shape and getattr(value.owner, "name", None) == "memref.cast":
-        value = value.owner.operands[0]
+    while not memref.has_static_shape:
+        source = _cast_source(value)
+        if source is None:
+            source = _copied_source(value)
+        if source is None:
+            break
+        value = source
         memref = ir.MemRefType(value.type)
     return memref
+
+
+def _cast_source(value):
+    """The operand of the memref.cast that makes ``value``; None if no cast makes it."""
+    if getattr(value.owner, "name", None) == "memref.cast":
+        return value.owner.operands[0]
+    return None
+
+
+def _copied_source(value):
+    """The source of the one memref.copy into the allocation ``value``; None otherwise."""
+    if getattr(value.owner, "name", None) != "memref.alloc":
+        return None
+    sources = [
+        use.owner.operands[0]
+        for use in value.uses
+        if use.owner.name == "memref.copy" and use.owner.operands[1] == value
+    ]
+    return sources[0] if len(sources) == 1 else None
 
 
 def _non_unit_dims(type_: ir.Type) -> list:
