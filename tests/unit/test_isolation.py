@@ -69,3 +69,39 @@ def test_without_fork_the_work_runs_here(monkeypatch):
     monkeypatch.setenv("TGC_NO_FORK", "1")
     pid = run_isolated(os.getpid)
     assert pid == os.getpid()
+
+
+# A parent's MLIR context that is garbage (in a reference cycle, not yet collected) when the child
+# is forked: its LLVM thread pool's threads do not exist in the child, so a collection there would
+# wait forever on the pool's condition variables in its destructor.
+_GARBAGE_CONTEXT_THEN_FORK = """
+import gc, sys
+sys.path.insert(0, {repo!r})
+from mlir import ir
+from mlir.passmanager import PassManager
+from tgc.tools.isolation import run_isolated
+
+gc.disable()
+context = ir.Context()
+with context:
+    module = ir.Module.parse("func.func @f() {{ return }}\\nfunc.func @g() {{ return }}")
+    PassManager.parse("builtin.module(func.func(canonicalize))").run(module.operation)
+cycle = [context, module]
+cycle.append(cycle)
+del context, module, cycle
+gc.enable()
+print(run_isolated(lambda: gc.collect() >= 0))
+"""
+
+
+def test_a_child_never_collects_the_parents_garbage(tmp_path):
+    """The parent collects before forking and freezes what is left, so the child's collector never
+    destroys the parent's objects (an MLIR context's thread pool hung the child: seen in CI)."""
+    import subprocess
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = tmp_path / "fork_after_garbage.py"
+    script.write_text(_GARBAGE_CONTEXT_THEN_FORK.format(repo=repo))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -14,6 +14,7 @@ Where ``fork`` does not exist, or ``TGC_NO_FORK=1`` is set, the work runs in thi
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import pickle
 import re
@@ -76,9 +77,15 @@ def run_isolated(work):
     ):
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
+        # The parent's garbage is collected here, and what is left frozen for the child: a
+        # collection in the child would run destructors of the parent's objects, and an MLIR
+        # context's thread pool waits forever there for threads that fork did not copy.
+        gc.collect()
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child never returns from here
             _child(work, out, err, result, progress)
+        gc.unfreeze()
         _, status = os.waitpid(pid, 0)
         err_text = _read(err).decode(errors="replace")
         _replay(_read(out), sys.stdout)
