@@ -239,16 +239,22 @@ def _rate_pair(rate, what):
     return values
 
 
-def _depthwise_kernel_shape(x, f, what):
-    """[h, w, in, multiplier], all known; the input's channels must be the filter's ``in``."""
-    _check_rank(x, 4, what, "input", "NHWC")
-    _check_rank(f, 4, what, "filter", "[height, width, in_channels, channel_multiplier]")
+def _known_filter_shape(f, what):
+    """The filter's dims, every one known when the graph is built (the kernels are unrolled)."""
     kernel = f.shape.as_list() if f.shape.ndims is not None else None
     if kernel is None or any(d is None for d in kernel):
         raise ValueError(
             f"{what}: the shape of filter '{f.name}' must be known when the graph is built but is "
             f"{f.shape}"
         )
+    return kernel
+
+
+def _depthwise_kernel_shape(x, f, what):
+    """[h, w, in, multiplier], all known; the input's channels must be the filter's ``in``."""
+    _check_rank(x, 4, what, "input", "NHWC")
+    _check_rank(f, 4, what, "filter", "[height, width, in_channels, channel_multiplier]")
+    kernel = _known_filter_shape(f, what)
     channels = x.shape[3].value if x.shape.ndims == 4 else None
     if channels is not None and channels != kernel[2]:
         raise ValueError(
@@ -429,12 +435,7 @@ def _ndhwc_window(value, arg, what):
 def _conv3d_kernel_shape(x, f, what):
     _check_rank(x, 5, what, "input", "NDHWC")
     _check_rank(f, 5, what, "filter", "[depth, height, width, in_channels, out_channels]")
-    kernel = f.shape.as_list() if f.shape.ndims is not None else None
-    if kernel is None or any(d is None for d in kernel):
-        raise ValueError(
-            f"{what}: the shape of filter '{f.name}' must be known when the graph is built but is "
-            f"{f.shape}"
-        )
+    kernel = _known_filter_shape(f, what)
     sizes = x.shape.as_list() if x.shape.ndims is not None else [None] * 5
     if any(d is None for d in sizes[1:]):
         raise ValueError(
