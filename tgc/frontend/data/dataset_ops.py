@@ -20,7 +20,7 @@ from tgc.frontend.data.functions import TracedFunction, as_bool
 from tgc.graph.graph import Tensor, get_default_graph
 
 
-class Dataset:
+class Dataset(structure.HasElementStructure):
     """A pipeline of elements (`tf.data.Dataset`)."""
 
     is_dataset = True  # how iterators and functions tell a Dataset (they do not import this module)
@@ -30,24 +30,6 @@ class Dataset:
         self._inputs = list(inputs)
         self._captures = list(captures)
         self._graph = get_default_graph()
-
-    # ---- what the elements are ----------------------------------------------------------------
-
-    @property
-    def output_types(self):
-        return structure.types_of(self._specs)
-
-    @property
-    def output_shapes(self):
-        return structure.shapes_of(self._specs)
-
-    @property
-    def output_classes(self):
-        return structure.classes_of(self._specs)
-
-    @property
-    def element_spec(self):
-        return self._specs
 
     def _flat_specs(self) -> list:
         return structure.flatten(self._specs)

@@ -54,7 +54,7 @@ class _Pass:
             raise errors.OutOfRangeError(None, op, "End of sequence")
 
 
-class Iterator:
+class Iterator(structure.HasElementStructure):
     """`tf.data.Iterator`: ``get_next()`` gives the next element's tensors (the dataset's
     structure) each run."""
 
@@ -66,24 +66,6 @@ class Iterator:
         self.name = self._graph.unique_name(name or "Iterator")
         self._shared_name = shared_name or self.name
         _ITERATORS.setdefault(self._graph, {})[self._shared_name] = self
-
-    # ---- what the elements are ----------------------------------------------------------------
-
-    @property
-    def output_types(self):
-        return structure.types_of(self._specs)
-
-    @property
-    def output_shapes(self):
-        return structure.shapes_of(self._specs)
-
-    @property
-    def output_classes(self):
-        return structure.classes_of(self._specs)
-
-    @property
-    def element_spec(self):
-        return self._specs
 
     # ---- making iterators ---------------------------------------------------------------------
 

@@ -98,6 +98,28 @@ def classes_of(specs):
     return map_structure(lambda s: Tensor, specs)
 
 
+class HasElementStructure:
+    """TF's views of an element's structure (``_specs``), shared by datasets and iterators."""
+
+    _specs = None
+
+    @property
+    def output_types(self):
+        return types_of(self._specs)
+
+    @property
+    def output_shapes(self):
+        return shapes_of(self._specs)
+
+    @property
+    def output_classes(self):
+        return classes_of(self._specs)
+
+    @property
+    def element_spec(self):
+        return self._specs
+
+
 def compatible_shape(expected, actual) -> bool:
     """Whether a shape ``actual`` (None: unknown) fits ``expected`` (None dims: any)."""
     if expected is None or actual is None:
