@@ -1,0 +1,340 @@
+"""Benchmark: the two-layer SGD step on a quiet machine and beside 1 and 2 busy processes.
+
+Issue 18's bar: with one busy competing process, tgc's mean step time at most 1.5x its quiet mean.
+A busy process is a Python spin loop in a subprocess (it never sleeps, as a training job or a
+compile on the other cores would not). The workload is benchmarks/two_layer_step.py's (N, D, H, C =
+64, 1000, 100, 10; summed softmax cross-entropy; plain gradient descent), run by:
+
+- tgc: a Session running the train op, with the default config, and with each
+  ``intra_op_parallelism_threads`` given by ``--tgc-threads`` (e.g. ``--tgc-threads 1,2``);
+- numpy by hand (its OpenBLAS threads itself);
+- TensorFlow 2 (``tf.function(jit_compile=True)`` over tf.Variables) in a worker process when
+  ``--tf2-python`` names an interpreter with tensorflow (it must not share a process with tgc's MLIR
+  bindings, see benchmarks/harness.py). PyTorch and JAX when importable in this interpreter.
+
+Conditions are interleaved in time: each round runs a block of steps per condition (quiet, 1 busy,
+2 busy, in an order that rotates per round), and within a block the in-process implementations
+alternate step by step (the order rotating too; a worker process's steps follow as one block), so
+drifts of the machine's load hit all of them alike. Reported
+per implementation and condition: mean, median, p99 and max (ms), and busy/quiet ratios of the mean
+and the median. A JSON record and a Markdown table go to benchmarks/results/busy_machine-<time>.*.
+
+The machine may be shared (other jobs add load to every condition); the record keeps the 1-minute
+load average before and after. Run from the repository root:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/busy_machine.py \
+        --tf2-python /tmp/tfenv/bin/python --tgc-threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CONDITIONS = {"quiet": 0, "1 busy": 1, "2 busy": 2}  # name -> busy processes
+SPIN = "while True:\n    pass\n"
+SETTLE_S = 0.2  # after starting or stopping busy processes, before timing
+
+
+# ---- busy processes ------------------------------------------------------------------------------
+
+
+class BusyProcesses:
+    """``count`` Python spin loops running for the duration of a ``with`` block."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.procs: list = []
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(self.count)]
+        time.sleep(SETTLE_S)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            proc.wait()
+        time.sleep(SETTLE_S if self.procs else 0)
+
+
+# ---- implementations: each a callable running one step ------------------------------------------
+
+
+def tgc_steps(data, thread_options: list) -> tuple:
+    """{name: step} for tgc with the default config and each intra_op_parallelism_threads; returns
+    (steps, sessions to close)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import two_layer_step as tls
+
+    import tgc as tf
+
+    xa, ya, w1_0, w2_0 = data
+    steps, sessions = {}, []
+    for threads in [None] + thread_options:
+        x, y, loss, train_op, variables = tls.build_tgc_step(w1_0, w2_0)
+        config = None if threads is None else tf.ConfigProto(intra_op_parallelism_threads=threads)
+        sess = tf.Session(config=config)
+        sess.run(tf.global_variables_initializer())
+        tls.check_same_step(sess, x, y, loss, train_op, variables, data)
+        feed = {x: xa, y: ya}
+        name = "tgc" if threads is None else f"tgc intra_op={threads}"
+        steps[name] = lambda sess=sess, op=train_op, feed=feed: sess.run(op, feed)
+        sessions.append(sess)
+    return steps, sessions
+
+
+def numpy_step_fn(data):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import two_layer_step as tls
+
+    xa, ya, w1_0, w2_0 = data
+    w1, w2 = w1_0.copy(), w2_0.copy()
+    return lambda: tls.numpy_step(xa, ya, w1, w2)
+
+
+class WorkerStep:
+    """A step run by a worker process (another interpreter): one line in, its time out."""
+
+    def __init__(self, python: str, kind: str, data_path: str):
+        self.proc = subprocess.Popen(
+            [python, __file__, "--worker", kind, "--data", data_path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        ready = self.proc.stdout.readline().split()
+        if not ready or ready[0] != "ready":
+            raise RuntimeError(f"{kind} worker did not start ({python})")
+        self.version, self.first_loss = ready[1], float(ready[2])
+        self.last_s = 0.0
+
+    def run(self, count: int) -> list:
+        """Seconds of each of ``count`` steps, run back to back in the worker."""
+        self.proc.stdin.write(f"{count}\n")
+        return [float(t) for t in self.proc.stdout.readline().split()]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def tf2_worker(data_path: str) -> None:
+    """Worker mode: TensorFlow 2's step, timed in this process, one step per line read."""
+    import tensorflow as tf
+
+    d = np.load(data_path)
+    x, y = tf.constant(d["x"]), tf.constant(d["y"])
+    w1, w2 = tf.Variable(d["w1"]), tf.Variable(d["w2"])
+    lr = float(d["lr"])
+
+    @tf.function(jit_compile=True)
+    def step():
+        with tf.GradientTape() as tape:
+            scores = tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2)
+            loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=scores))
+        g1, g2 = tape.gradient(loss, [w1, w2])
+        w1.assign_sub(lr * g1)
+        w2.assign_sub(lr * g2)
+        return loss
+
+    first_loss = float(step())
+    print(f"ready {tf.__version__} {first_loss!r}", flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t = time.perf_counter()
+            step().numpy()
+            times.append(time.perf_counter() - t)
+        print(" ".join(map(repr, times)), flush=True)
+
+
+def peer_steps(data, tf2_python: str | None, data_path: str) -> tuple:
+    """{name: step} for the peers found; (steps, workers, notes)."""
+    steps, workers, notes = {"numpy": numpy_step_fn(data)}, [], {}
+    for name in ("torch", "jax"):
+        try:
+            __import__(name)
+            notes[name] = "importable but not wired into this benchmark"
+        except ImportError:
+            notes[name] = "not installed"
+    if tf2_python:
+        worker = WorkerStep(tf2_python, "tf2", data_path)
+        steps["tf2 (XLA)"] = worker
+        workers.append(worker)
+        notes["tf2 (XLA)"] = f"tensorflow {worker.version} in a worker process ({tf2_python})"
+    else:
+        notes["tf2 (XLA)"] = "not run (no --tf2-python)"
+    return steps, workers, notes
+
+
+# ---- timing --------------------------------------------------------------------------------------
+
+
+def run_block(steps: dict, count: int, rotate: int, times: dict) -> None:
+    """``count`` steps of each implementation: the in-process ones alternate step by step; a
+    worker's run after them as one block (a worker's threads that keep spinning after its step
+    would otherwise land on the next implementation's step: measured 40 ms per tgc and numpy step,
+    0.25 ms without the TF2 worker)."""
+    local = [(name, fn) for name, fn in steps.items() if not isinstance(fn, WorkerStep)]
+    for i in range(count):
+        shift = (i + rotate) % len(local)
+        for name, fn in local[shift:] + local[:shift]:
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    for name, fn in steps.items():
+        if isinstance(fn, WorkerStep):
+            times[name].extend(fn.run(count))
+
+
+def measure(steps: dict, rounds: int, per_block: int, warmup: int) -> dict:
+    """{condition: {name: [seconds]}}, conditions interleaved round by round."""
+    times = {c: {name: [] for name in steps} for c in CONDITIONS}
+    names = list(CONDITIONS)
+    for r in range(rounds):
+        for condition in names[r % len(names) :] + names[: r % len(names)]:
+            with BusyProcesses(CONDITIONS[condition]):
+                run_block(steps, warmup, r, {name: [] for name in steps})
+                run_block(steps, per_block, r, times[condition])
+        print(f"round {r + 1}/{rounds} done", flush=True)
+    return times
+
+
+def stats(seconds: list) -> dict:
+    ms = np.asarray(seconds) * 1e3
+    return {
+        "mean_ms": float(ms.mean()),
+        "median_ms": float(np.median(ms)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+        "steps": int(ms.size),
+    }
+
+
+def summarise(times: dict) -> dict:
+    out = {}
+    for name in times["quiet"]:
+        per = {c: stats(times[c][name]) for c in CONDITIONS}
+        quiet = per["quiet"]
+        for c in CONDITIONS:
+            per[c]["mean_ratio"] = per[c]["mean_ms"] / quiet["mean_ms"]
+            per[c]["median_ratio"] = per[c]["median_ms"] / quiet["median_ms"]
+        out[name] = per
+    return out
+
+
+def markdown(rec: dict) -> str:
+    lines = [
+        f"# Two-layer SGD step beside busy processes ({rec['when']})",
+        "",
+        f"cpu: {rec['cpu_model']} ({rec['nproc']} cores); load average before/after "
+        f"{rec['load_before']:.2f} / {rec['load_after']:.2f} (the machine was shared with other "
+        "jobs); "
+        f"{rec['rounds']} rounds x {rec['per_block']} steps per condition; git {rec['git']}",
+        "",
+        "| implementation | condition | mean ms | median ms | p99 ms | max ms | mean / quiet "
+        "| median / quiet |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, per in rec["results"].items():
+        for c, s in per.items():
+            lines.append(
+                f"| {name} | {c} | {s['mean_ms']:.3f} | {s['median_ms']:.3f} | {s['p99_ms']:.3f} "
+                f"| {s['max_ms']:.2f} | {s['mean_ratio']:.2f} | {s['median_ratio']:.2f} |"
+            )
+    lines += ["", "Peers: " + "; ".join(f"{k}: {v}" for k, v in rec["peers"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def git_head() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True)
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "tgc"], cwd=REPO).returncode
+    return out.stdout.decode().strip() + (" + uncommitted changes under tgc/" if dirty else "")
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--per-block", type=int, default=300, help="timed steps per condition a round")
+    ap.add_argument("--warmup", type=int, default=20, help="untimed steps after each switch")
+    ap.add_argument("--tgc-threads", default="", help="comma-separated intra_op values to add")
+    ap.add_argument("--tf2-python", help="an interpreter with tensorflow for the TF2 peer")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker == "tf2":
+        return tf2_worker(args.data)
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import two_layer_step as tls
+
+    data = tls.make_data()
+    thread_options = [int(t) for t in args.tgc_threads.split(",") if t.strip()]
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        data_path = os.path.join(tmp, "data.npz")
+        np.savez(data_path, x=data[0], y=data[1], w1=data[2], w2=data[3], lr=tls.LEARNING_RATE)
+        steps, sessions = tgc_steps(data, thread_options)
+        peers, workers, notes = peer_steps(data, args.tf2_python, data_path)
+        _check_worker_losses(workers, data, tls)
+        steps.update(peers)
+        try:
+            times = measure(steps, args.rounds, args.per_block, args.warmup)
+        finally:
+            for closable in sessions + workers:
+                closable.close()
+    rec = {
+        "benchmark": "busy_machine",
+        "workload": "two-layer SGD step (64, 1000, 100, 10)",
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git": git_head(),
+        "cpu_model": cpu_model(),
+        "nproc": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "rounds": args.rounds,
+        "per_block": args.per_block,
+        "thread_env": {k: os.environ.get(k) for k in tls.THREAD_VARS},
+        "peers": notes,
+        "results": summarise(times),
+    }
+    text = markdown(rec)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"busy_machine-{rec['when'].replace(':', '')}"
+    stem.with_suffix(".json").write_text(json.dumps(rec, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(text)
+    print(f"record: {stem}.json / .md")
+    return rec
+
+
+def _check_worker_losses(workers, data, tls) -> None:
+    """A worker's first step must compute numpy's loss before its times mean anything."""
+    xa, ya, w1_0, w2_0 = data
+    expected = tls.numpy_step(xa, ya, w1_0.copy(), w2_0.copy())
+    for worker in workers:
+        np.testing.assert_allclose(worker.first_loss, expected, rtol=1e-4)
+
+
+if __name__ == "__main__":
+    main()
