@@ -18,6 +18,13 @@ A ``linalg.batch_matmul`` of f32/f64 (tf.matmul on rank > 2) first becomes an sc
 matrices, each a rank-reduced subview and one linalg.matmul, which then go to BLAS like any other:
 a [64, 128, 128] x [64, 128, 128] product is 64 gemm calls (about numpy's np.matmul, which also
 loops over gemm) instead of loops at about 1 GFLOP/s.
+
+The callee is a choice per matmul: OpenBLAS (``gemm=blas``, the default) or tgc's own kernel
+generated as MLIR (``gemm=codegen``, tgc/lowering/cpu/gemm_kernel.py: a func.call to a private
+function defined once per module and element type, which needs no library at run time; an
+artifact built without ``--blas`` uses it). A matmul's ``tgc.gemm`` attribute ("blas" or
+"codegen") overrides the pass option for that matmul. The analysis (transposes, unit-stride rows,
+beta = 0 after a zero fill) is the same for both callees.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from mlir import ir
 from mlir.dialects import arith, func, linalg, llvm, memref, scf
 
 from tgc.dialect.ir_helpers import all_ops, find_function, functions
+from tgc.lowering.cpu import gemm_kernel
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
 from tgc.passes.base import ModulePass
 
@@ -37,6 +45,10 @@ from tgc.passes.base import ModulePass
 GEMM_SYMBOLS = {"f32": "scipy_cblas_sgemm64_", "f64": "scipy_cblas_dgemm64_"}
 GEMV_SYMBOLS = {"f32": "scipy_cblas_sgemv64_", "f64": "scipy_cblas_dgemv64_"}
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+# The callees a matmul may go to: the pass option ``gemm`` and a matmul's GEMM_ATTRIBUTE.
+GEMM_CALLEES = ("blas", "codegen")
+GEMM_ATTRIBUTE = "tgc.gemm"
 
 
 def openblas_library() -> str | None:
@@ -79,7 +91,7 @@ def _unit_inner_stride(t: ir.MemRefType) -> bool:
 
 
 def _blas_candidate(operation):
-    """(symbol, transpose A, transpose B) when this linalg.matmul can go to BLAS, else None."""
+    """(transpose A, transpose B) when this linalg.matmul can go to a GEMM call, else None."""
     if operation.name != "linalg.matmul" or len(operation.operands) != 3:
         return None
     types = [
@@ -94,7 +106,7 @@ def _blas_candidate(operation):
     transposes = _transposes(operation)
     if transposes is None or not all(_unit_inner_stride(t) for t in types):
         return None
-    return (symbol,) + transposes
+    return transposes
 
 
 def _declare(module: ir.Module, symbol: str, arg_types: list) -> None:
@@ -300,12 +312,42 @@ def _branch(tests: list, gemm: str, gemv: str, o: _Operands) -> None:
         scf.YieldOp([])
 
 
-def _rewrite(module: ir.Module, operation, symbol: str, trans_a: bool, trans_b: bool) -> None:
+def _rewrite(module: ir.Module, operation, callee: str, trans_a: bool, trans_b: bool) -> None:
+    """The matmul (and the zero fill before it, as beta = 0) becomes a call of ``callee``."""
+    c = operation.operands[2]
+    fill = _zero_fill_before(operation, c)
+    if callee == "codegen":
+        _call_generated(module, operation, trans_a, trans_b, fill is not None)
+    else:
+        _call_blas(module, operation, trans_a, trans_b, fill is not None)
+    operation.erase()
+    if fill is not None:
+        fill.erase()
+
+
+def _call_generated(module: ir.Module, operation, trans_a: bool, trans_b: bool, zero_c: bool):
+    """func.call of tgc's generated kernel with the operands cast to its strided types."""
+    a, b, c = operation.operands
+    elem = ir.MemRefType(a.type).element_type
+    symbol = gemm_kernel.insert_gemm_function(module, gemm_kernel.shape_for(str(elem)))
+    dynamic = ir.ShapedType.get_dynamic_size()
+    any_offset = ir.ShapedType.get_dynamic_stride_or_offset()
+    layout = ir.StridedLayoutAttr.get(any_offset, [any_offset, 1])
+    general = ir.MemRefType.get([dynamic, dynamic], elem, layout)
+    i1 = ir.IntegerType.get_signless(1)
+    with ir.InsertionPoint(operation), operation.location:
+        views = [memref.cast(general, v) for v in (a, b, c)]
+        flags = [arith.constant(i1, int(t)) for t in (trans_a, trans_b)]
+        scalars = [arith.constant(elem, 1.0), arith.constant(elem, 0.0 if zero_c else 1.0)]
+        func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), views + flags + scalars)
+
+
+def _call_blas(module: ir.Module, operation, trans_a: bool, trans_b: bool, zero_c: bool):
+    """cblas_?gemm (or ?gemv where M or N is 1) on the operands' pointers and strides."""
     a, b, c = operation.operands
     elem = ir.MemRefType(a.type).element_type
     elem_bytes = 4 if str(elem) == "f32" else 8
-    gemv = GEMV_SYMBOLS[str(elem)]
-    fill = _zero_fill_before(operation, c)
+    symbol, gemv = GEMM_SYMBOLS[str(elem)], GEMV_SYMBOLS[str(elem)]
     _declare(module, symbol, _gemm_type(elem))
     with ir.InsertionPoint(operation), operation.location:
         pa, lda, _, _ = _pointer_and_rows(a, elem_bytes)
@@ -325,15 +367,12 @@ def _rewrite(module: ir.Module, operation, symbol: str, trans_a: bool, trans_b: 
             trans_a,
             trans_b,
             arith.constant(elem, 1.0),
-            arith.constant(elem, 0.0 if fill is not None else 1.0),
+            arith.constant(elem, 0.0 if zero_c else 1.0),
         )
         tests = _gemv_tests(operands, ir.MemRefType(c.type))
         if tests:
             _declare(module, gemv, _gemv_type(elem))
         _branch(tests, symbol, gemv, operands)
-    operation.erase()
-    if fill is not None:
-        fill.erase()
 
 
 def _matmuls(function) -> list:
@@ -420,20 +459,41 @@ def _split_batch(operation) -> None:
     operation.erase()
 
 
+def _callee(operation, default: str) -> str:
+    """The matmul's GEMM_ATTRIBUTE, else the pass's ``gemm`` option."""
+    if GEMM_ATTRIBUTE in operation.attributes:
+        return ir.StringAttr(operation.attributes[GEMM_ATTRIBUTE]).value
+    return default
+
+
 @dataclasses.dataclass(frozen=True)
 class BlasMatmulPass(ModulePass):
-    """Replaces f32/f64 linalg.matmul on memrefs by calls to numpy's OpenBLAS gemm."""
+    """Replaces f32/f64 linalg.matmul on memrefs by calls of a GEMM: numpy's OpenBLAS
+    (``gemm=blas``) or tgc's generated kernel (``gemm=codegen``)."""
 
     name = "tgc-blas-matmul"
+    gemm: str = "blas"
 
     def run(self, module: ir.Module) -> None:
-        if openblas_library() is None:
-            return  # no bundled BLAS: the loop lowering handles every matmul
+        self._check_callee(self.gemm, module)
+        has_blas = openblas_library() is not None
         for function in functions(module):
             for operation in _batch_matmuls(function):
                 if _batch_candidate(operation):
                     _split_batch(operation)
             for operation in _matmuls(function):
+                callee = _callee(operation, self.gemm)
+                self._check_callee(callee, operation)
+                if callee == "blas" and not has_blas:
+                    continue  # no bundled BLAS: the loop lowering runs this matmul
                 candidate = _blas_candidate(operation)
                 if candidate is not None:
-                    _rewrite(module, operation, *candidate)
+                    _rewrite(module, operation, callee, *candidate)
+
+    def _check_callee(self, callee: str, where) -> None:
+        if callee not in GEMM_CALLEES:
+            self.fail(
+                where.operation,
+                f"unknown GEMM callee {callee!r} (tgc-blas-matmul's gemm option or a matmul's "
+                f"{GEMM_ATTRIBUTE} attribute): choose one of {', '.join(GEMM_CALLEES)}",
+            )

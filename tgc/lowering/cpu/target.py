@@ -4,6 +4,7 @@ time as a shared library with a C header (tgc/runtime/artifact.py loads it)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from tgc.dialect.targets import Target
 from tgc.lowering.core_ops import runnable_from_core
@@ -25,6 +26,18 @@ ONE_SHOT_BUFFERIZE = (
 )
 
 
+# Which GEMM a compile that may link OpenBLAS calls: "blas" (the default) or "codegen".
+GEMM_ENVIRONMENT = "TGC_GEMM"
+
+
+def gemm_callee(external_libraries: bool) -> str:
+    """tgc-blas-matmul's callee: the generated kernel when no library may be linked, else the
+    choice of TGC_GEMM (OpenBLAS unless it says codegen)."""
+    if not external_libraries:
+        return "codegen"
+    return os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() or "blas"
+
+
 @dataclasses.dataclass(frozen=True)
 class CpuTarget(Target):
     def supported_ops(self) -> frozenset:
@@ -33,7 +46,7 @@ class CpuTarget(Target):
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
         """core -> LLVM dialect. ``for_session``: bufferization may update an assigned variable's
         array in place; ``external_libraries``: matmuls may call OpenBLAS (an artifact built without
-        it depends on libc and libm only, its matmuls become loops)."""
+        it depends on libc and libm only, its matmuls call tgc's generated GEMM)."""
         return [
             # f32/f64 convolutions become im2col/col2im and GEMMs, before cse shares the patch
             # matrices a conv and its filter gradient both build.
@@ -56,7 +69,9 @@ class CpuTarget(Target):
             ReturnInPlacePass(),
             "convert-bufferization-to-memref",
             WidenI1MemrefsPass(),
-            *([BlasMatmulPass()] if external_libraries else []),
+            # Matmuls call a GEMM: OpenBLAS, or tgc's generated kernel where no library may be
+            # linked (an artifact without --blas) or TGC_GEMM=codegen asks for it.
+            BlasMatmulPass(gemm=gemm_callee(external_libraries)),
             # Pads and windowed writes copy through vectorized loops, not the runtime's
             # element-by-element memrefCopy.
             StridedCopiesPass(),
@@ -70,6 +85,8 @@ class CpuTarget(Target):
             "func.func(math-expand-ops)",
             "convert-math-to-funcs",
             "convert-math-to-libm",
+            # The generated GEMM's vectors (masked edge loads and stores, FMAs).
+            "convert-vector-to-llvm",
             "convert-to-llvm",
             "reconcile-unrealized-casts",
         ]

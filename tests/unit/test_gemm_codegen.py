@@ -1,0 +1,253 @@
+"""tgc's generated GEMM (tgc/lowering/cpu/gemm_kernel.py) against numpy.
+
+The kernel itself at awkward shapes (partial register tiles and cache blocks, K = 0, transposes,
+alpha and beta), for f32 and f64 and for both vector widths (AVX-512 and AVX2 blockings, which
+both run on an AVX-512 host); then graphs through a Session with TGC_GEMM=codegen and through an
+artifact built without --blas, compared with the OpenBLAS path. No timings: see
+benchmarks/gemm_codegen.py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from mlir import ir
+from mlir.execution_engine import ExecutionEngine
+from mlir.passmanager import PassManager
+from mlir.runtime import get_ranked_memref_descriptor
+
+import tgc as tf
+from tgc.lowering.cpu import gemm_kernel
+from tgc.lowering.cpu.target import GEMM_ENVIRONMENT
+
+RNG = np.random.default_rng(18)
+NP = {"f32": np.float32, "f64": np.float64}
+CTYPE = {"f32": ctypes.c_float, "f64": ctypes.c_double}
+LOWER = (
+    "builtin.module(canonicalize,expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+    "convert-vector-to-llvm,convert-to-llvm,reconcile-unrealized-casts)"
+)
+
+
+class Kernel:
+    """The generated function for one blocking, JIT-compiled behind a wrapper taking plain
+    row-major memrefs."""
+
+    def __init__(self, shape: gemm_kernel.GemmShape):
+        t = shape.elem
+        general = f"memref<?x?x{t}, strided<[?, 1], offset: ?>>"
+        plain = f"memref<?x?x{t}>"
+        casts = "\n".join(
+            f"  %{v} = memref.cast %{v.upper()} : {plain} to {general}" for v in "abc"
+        )
+        wrapper = (
+            f"func.func @run(%A: {plain}, %B: {plain}, %C: {plain}, %ta: i1, %tb: i1, "
+            f"%al: {t}, %be: {t}) attributes {{llvm.emit_c_interface}} {{\n{casts}\n"
+            f"  func.call @{shape.symbol}(%a, %b, %c, %ta, %tb, %al, %be) : ({general}, "
+            f"{general}, {general}, i1, i1, {t}, {t}) -> ()\n  return\n}}\n"
+        )
+        self.context = ir.Context()
+        with self.context, ir.Location.unknown():
+            module = ir.Module.parse(wrapper + gemm_kernel.gemm_function_text(shape))
+            PassManager.parse(LOWER).run(module.operation)
+            self.engine = ExecutionEngine(module, opt_level=2)
+        self.scalar = CTYPE[t]
+
+    def __call__(self, a, b, c, ta, tb, alpha, beta):
+        memrefs = [
+            ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(x))) for x in (a, b, c)
+        ]
+        scalars = [ctypes.c_bool(ta), ctypes.c_bool(tb), self.scalar(alpha), self.scalar(beta)]
+        self.engine.invoke("run", *memrefs, *(ctypes.pointer(s) for s in scalars))
+
+
+@pytest.fixture(scope="module", params=[(e, i) for e in ("f32", "f64") for i in ("avx512", "avx2")])
+def kernel(request):
+    elem, isa = request.param
+    return elem, Kernel(gemm_kernel.shape_for(elem, isa))
+
+
+# (M, N, K): single elements, partial register tiles, rows and columns past one MC/NC block and
+# reductions past one KC block (f32 KC 256, f64 128), K = 0.
+SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (12, 32, 256), (257, 70, 300), (5, 3, 0)]
+
+
+@pytest.mark.parametrize("m, n, k", SHAPES)
+@pytest.mark.parametrize("ta, tb", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (1.0, 1.0), (0.5, -2.0)])
+def test_kernel_matches_numpy(kernel, m, n, k, ta, tb, alpha, beta):
+    elem, run = kernel
+    dtype = NP[elem]
+    a = RNG.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = RNG.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    c = RNG.standard_normal((m, n)).astype(dtype)
+    want = alpha * ((a.T if ta else a) @ (b.T if tb else b)) + beta * c
+    if beta == 0.0:
+        c[:] = np.nan  # beta = 0 must never read C (as BLAS)
+    run(a, b, c, ta, tb, alpha, beta)
+    tolerance = 1e-4 if elem == "f32" else 1e-11
+    np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance * max(1, k) ** 0.5)
+
+
+def test_kernel_reads_views_with_offsets_and_row_strides(kernel):
+    elem, run = kernel
+    dtype = NP[elem]
+    big_a = RNG.standard_normal((40, 50)).astype(dtype)
+    big_b = RNG.standard_normal((30, 60)).astype(dtype)
+    big_c = RNG.standard_normal((45, 70)).astype(dtype)
+    a, b, c = big_a[3:22, 5:34], big_b[1:30, 7:40], big_c[2:21, 9:42]
+    outside = big_c.copy()
+    want = a @ b + c
+    run(a, b, c, 0, 0, 1.0, 1.0)
+    tolerance = 1e-4 if elem == "f32" else 1e-11
+    np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance)
+    outside[2:21, 9:42] = c
+    np.testing.assert_array_equal(big_c, outside)  # nothing written past the view's edges
+
+
+def test_unknown_forced_isa_is_refused(monkeypatch):
+    monkeypatch.setenv(gemm_kernel.ISA_ENVIRONMENT, "sse2")
+    with pytest.raises(ValueError, match="TGC_GEMM_ISA='sse2'.*avx2, avx512"):
+        gemm_kernel.shape_for("f32")
+
+
+# ---- graphs through the CPU pipeline --------------------------------------------------------
+
+
+@pytest.fixture
+def codegen(monkeypatch):
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
+
+
+def _session_run(fetches, feeds):
+    with tf.Session() as sess:
+        return sess.run(fetches, feeds)
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2"])
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, True)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_session_matmul_with_unknown_dims(codegen, monkeypatch, isa, ta, tb, dtype):
+    monkeypatch.setenv(gemm_kernel.ISA_ENVIRONMENT, isa)
+    tf.reset_default_graph()
+    x = tf.placeholder(getattr(tf, dtype), [None, None])
+    w = tf.placeholder(getattr(tf, dtype), [None, None])
+    y = tf.matmul(x, w, transpose_a=ta, transpose_b=tb)
+    for m, k, n in [(1, 1, 1), (7, 5, 13), (33, 17, 65), (1, 40, 30), (30, 40, 1), (4, 0, 3)]:
+        a = RNG.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        b = RNG.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+        got = _session_run(y, {x: a, w: b})
+        want = (a.T if ta else a) @ (b.T if tb else b)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_session_batch_matmul_with_unknown_batch(codegen):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 9, 20])
+    w = tf.placeholder(tf.float32, [None, 17, 20])
+    y = tf.matmul(x, w, transpose_b=True)
+    a = RNG.standard_normal((3, 9, 20)).astype(np.float32)
+    b = RNG.standard_normal((3, 17, 20)).astype(np.float32)
+    got = _session_run(y, {x: a, w: b})
+    np.testing.assert_allclose(got, a @ b.transpose(0, 2, 1), rtol=1e-5, atol=1e-5)
+
+
+def test_pipeline_calls_the_generated_kernel_not_blas(codegen):
+    from tgc.lowering.cpu.target import CPU
+
+    passes = CPU.pipeline_elements(for_session=True)
+    blas = [p for p in passes if getattr(p, "name", "") == "tgc-blas-matmul"]
+    assert [p.spec() for p in blas] == ["tgc-blas-matmul{gemm=codegen}"]
+    # An artifact without --blas takes the generated kernel whatever TGC_GEMM says.
+    artifact = CPU.pipeline_elements(for_session=False, external_libraries=False)
+    assert "tgc-blas-matmul{gemm=codegen}" in [p.spec() for p in artifact if hasattr(p, "spec")]
+
+
+def _two_layer(seed=3):
+    tf.reset_default_graph()
+    tf.set_random_seed(seed)
+    x = tf.placeholder(tf.float32, [None, 64], name="x")
+    y = tf.placeholder(tf.float32, [None, 10], name="y")
+    w1 = tf.Variable(tf.random_normal((64, 100), stddev=0.1), name="w1")
+    w2 = tf.Variable(tf.random_normal((100, 10), stddev=0.1), name="w2")
+    h = tf.nn.relu(tf.matmul(x, w1))
+    logits = tf.matmul(h, w2, name="logits")
+    loss = tf.reduce_mean(
+        tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits), name="loss"
+    )
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss, name="train")
+    return x, y, loss, train
+
+
+def _batches(n=5, size=37):
+    rng = np.random.default_rng(5)
+    return [
+        (
+            rng.standard_normal((size, 64)).astype(np.float32),
+            np.eye(10, dtype=np.float32)[rng.integers(0, 10, size)],
+        )
+        for _ in range(n)
+    ]
+
+
+def _losses(sess, x, y, loss, train):
+    sess.run(tf.global_variables_initializer())
+    return [sess.run([loss, train], {x: xs, y: ys})[0] for xs, ys in _batches()]
+
+
+def test_two_layer_training_matches_the_blas_path(monkeypatch):
+    x, y, loss, train = _two_layer()
+    with tf.Session() as sess:
+        blas = _losses(sess, x, y, loss, train)
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
+    x, y, loss, train = _two_layer()
+    with tf.Session() as sess:
+        generated = _losses(sess, x, y, loss, train)
+    np.testing.assert_allclose(generated, blas, rtol=1e-5)
+
+
+def test_artifact_without_blas_trains_as_the_blas_session(tmp_path):
+    from test_aot import compile_artifact
+
+    from tgc.runtime.artifact import load
+
+    x, y, loss, train = _two_layer()
+    art = load(compile_artifact(["loss", "train"], None, str(tmp_path)))
+    with tf.Session() as sess:
+        want = _losses(sess, x, y, loss, train)
+    got = [float(art(x=xs, y=ys)["loss"]) for xs, ys in _batches()]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def _convnet_losses():
+    tf.reset_default_graph()
+    tf.set_random_seed(4)
+    x = tf.placeholder(tf.float32, [None, 12, 12, 1])
+    y = tf.placeholder(tf.float32, [None, 10])
+    k1 = tf.Variable(tf.random_normal((5, 5, 1, 8), stddev=0.2))
+    k2 = tf.Variable(tf.random_normal((3, 3, 8, 16), stddev=0.2))
+    w = tf.Variable(tf.random_normal((3 * 3 * 16, 10), stddev=0.1))
+    h = tf.nn.relu(tf.nn.conv2d(x, k1, [1, 1, 1, 1], "SAME"))
+    h = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    h = tf.nn.relu(tf.nn.conv2d(h, k2, [1, 1, 1, 1], "SAME"))
+    h = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+    logits = tf.matmul(tf.reshape(h, [-1, 3 * 3 * 16]), w)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    train = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+    rng = np.random.default_rng(9)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out = []
+        for _ in range(4):
+            xs = rng.standard_normal((6, 12, 12, 1)).astype(np.float32)
+            ys = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 6)]
+            out.append(sess.run([loss, train], {x: xs, y: ys})[0])
+        return out
+
+
+def test_convnet_training_matches_the_blas_path(monkeypatch):
+    blas = _convnet_losses()
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
+    np.testing.assert_allclose(_convnet_losses(), blas, rtol=1e-5)
