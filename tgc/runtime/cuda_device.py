@@ -13,6 +13,11 @@ Device memory is pooled: a freed block is kept and handed out again for an alloc
 rounded size, so calls that allocate the same buffers reuse them without a cuMemAlloc/cuMemFree
 pair each; when the driver runs out of memory the pool is returned to it and the allocation
 retried.
+
+Per-kernel timing is opt-in (``CudaDevice(profile=True)``, or ``TGC_GPU_PROFILE=1`` for an
+artifact's ``load``): each launch is then bracketed by a pair of CUDA events on the stream, and
+``kernel_times()`` gives each kernel's launches and GPU milliseconds. Off, a launch is the one
+cuLaunchKernel call.
 """
 
 from __future__ import annotations
@@ -100,8 +105,13 @@ class CudaDevice:
     """GPU ``ordinal`` with ``image`` (PTX text or a cubin; empty: no kernels) loaded as one
     module."""
 
-    def __init__(self, image: bytes = b"", ordinal: int = 0):
+    def __init__(self, image: bytes = b"", ordinal: int = 0, profile: bool = False):
         self._driver = _driver()
+        self.profile = bool(profile)
+        self._kernel_names: dict = {}  # id(handle) -> its kernel's name (for the profile)
+        self._pending: list = []  # (kernel name, start event, end event) not yet read
+        self._free_events: list = []
+        self._times: dict = {}  # kernel name -> [launches, milliseconds]
         self._module = self._stream = self._context = None
         self._current_on: set = set()  # the threads this device made its context current on
         self._call("cuInit", 0)
@@ -130,7 +140,9 @@ class CudaDevice:
                 raise CudaError(
                     "cuModuleGetFunction", "CUDA_ERROR_NOT_FOUND", f"no module holds kernel {name}"
                 )
-            self._kernels[name] = self._call("cuModuleGetFunction", self._module, name.encode())
+            handle = self._call("cuModuleGetFunction", self._module, name.encode())
+            self._kernels[name] = handle
+            self._kernel_names[id(handle)] = name
         return self._kernels[name]
 
     def alloc(self, nbytes: int) -> int:
@@ -185,7 +197,11 @@ class CudaDevice:
 
     def launch(self, handle, grid, block, params) -> None:
         """Queues ``handle`` on the stream; ``params`` is a ctypes array of pointers, one per kernel
-        argument (cuLaunchKernel's kernelParams)."""
+        argument (cuLaunchKernel's kernelParams). Profiling, an event is recorded on the stream
+        before and after it."""
+        if self.profile:
+            start = self._event()
+            self._call("cuEventRecord", start, self._stream)
         gx, gy, gz = (int(v) for v in grid)
         bx, by, bz = (int(v) for v in block)
         self._call(
@@ -202,9 +218,43 @@ class CudaDevice:
             ctypes.addressof(params),
             0,  # no `extra` options
         )
+        if self.profile:
+            end = self._event()
+            self._call("cuEventRecord", end, self._stream)
+            self._pending.append((self._kernel_names.get(id(handle), "?"), start, end))
 
     def synchronize(self) -> None:
         self._call("cuStreamSynchronize", self._stream)
+        if self._pending:
+            self._read_events()
+
+    # ---- per-kernel timing (profile=True) -------------------------------------------------------
+
+    def kernel_times(self) -> dict:
+        """{kernel name: (launches, GPU milliseconds)} of the launches since the device was made
+        or reset_kernel_times() was called (empty unless profiling)."""
+        self.synchronize()
+        return {name: (count, ms) for name, (count, ms) in self._times.items()}
+
+    def reset_kernel_times(self) -> None:
+        self.synchronize()
+        self._times = {}
+
+    def _event(self):
+        if self._free_events:
+            return self._free_events.pop()
+        return self._call("cuEventCreate", 0)  # CU_EVENT_DEFAULT: timing on
+
+    def _read_events(self) -> None:
+        """Adds the finished launches' times (the stream was just synchronized) to the totals and
+        keeps their events for the next launches."""
+        for name, start, end in self._pending:
+            ms = float(self._call("cuEventElapsedTime", start, end))
+            entry = self._times.setdefault(name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += ms
+            self._free_events += [start, end]
+        self._pending = []
 
     # ---- what the artifact loader asks ----------------------------------------------------------
 
@@ -242,6 +292,9 @@ class CudaDevice:
             for pointer in list(self._sizes):
                 self.free(pointer)
             self.release_cached()
+            for event in self._free_events:
+                self._call("cuEventDestroy", event)
+            self._free_events = []
         if self._module is not None:
             self._call("cuModuleUnload", self._module)
             self._module = None

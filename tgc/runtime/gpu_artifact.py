@@ -205,11 +205,16 @@ def _dtype(name: str) -> np.dtype:
 class GpuArtifact(Artifact):
     """A loaded nvptx artifact: ``art(x=array)`` or ``art(array)`` returns {fetch name: array}."""
 
-    def __init__(self, path: str, device: str | None = "cuda"):
+    def __init__(self, path: str, device: str | None = "cuda", profile: bool | None = None):
+        """``profile``: time each kernel launch on the GPU (kernel_times()); None: when the
+        environment sets TGC_GPU_PROFILE=1."""
         if device not in ("cuda", None):
             raise ArtifactError(f"device must be 'cuda' or None, not {device!r}")
         self.path = _unpacked(os.fspath(path), self)
         self.backend, self._device, self._plan = "no kernels", None, None
+        if profile is None:
+            profile = os.environ.get("TGC_GPU_PROFILE", "") not in ("", "0")
+        self.profile = profile
         try:
             self._read()
         except checks.InvalidArtifact as exc:
@@ -255,7 +260,8 @@ class GpuArtifact(Artifact):
         if reason is not None:
             raise ArtifactError(f"cannot run {self.path}: {reason}")
         try:
-            self._device = CudaDevice()
+            # Asked only when profiling: a device without the option still serves the rest.
+            self._device = CudaDevice(profile=True) if self.profile else CudaDevice()
             arch = self._device.compute_capability()
             if self.manifest["launch_plan"]["kernels"]:
                 self._refuse_older_gpu(arch)
@@ -326,6 +332,22 @@ class GpuArtifact(Artifact):
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
         return dict(zip([o.name for o in self.signature.outputs], outputs[:fetched]))
 
+    def kernel_times(self) -> list:
+        """[(kernel, launches, GPU milliseconds)] since the load or the last reset_kernel_times(),
+        the most time first; loaded with profile=True (or TGC_GPU_PROFILE=1) only."""
+        if self._device is None or not self.profile:
+            raise ArtifactError(
+                f"{self.path} was not loaded with profile=True (or TGC_GPU_PROFILE=1): "
+                "no kernel times were taken"
+            )
+        times = self._device.kernel_times()
+        rows = [(name, count, ms) for name, (count, ms) in times.items()]
+        return sorted(rows, key=lambda row: -row[2])
+
+    def reset_kernel_times(self) -> None:
+        if self._device is not None:
+            self._device.reset_kernel_times()
+
     @property
     def device(self):
         """The CudaDevice the artifact runs on (None when it was loaded without a GPU)."""
@@ -347,10 +369,10 @@ class GpuArtifact(Artifact):
         return f"<tgc GpuArtifact {self.path} ({where}) {self.signature}>"
 
 
-def load(path: str, device: str | None = "cuda") -> GpuArtifact:
+def load(path: str, device: str | None = "cuda", profile: bool | None = None) -> GpuArtifact:
     """Loads an nvptx artifact directory or archive onto the GPU (``device=None``: read and check
-    it only)."""
-    return GpuArtifact(path, device)
+    it only; ``profile=True``: time each kernel, see GpuArtifact.kernel_times)."""
+    return GpuArtifact(path, device, profile)
 
 
 __all__ = ["load", "GpuArtifact", "read_manifest", "signature_digest", "ptx_signature_line"]
