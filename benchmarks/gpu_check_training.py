@@ -17,6 +17,8 @@ import time
 import numpy as np
 
 STEPS = 50
+PROFILE_STEPS = 20  # steps timed kernel by kernel (GPU events around each launch)
+PROFILE_TOP = 10  # kernels listed per program, the most time first
 LOSS_RTOL = 1e-3  # per step, relative: float32 rounding grows over the steps
 VARIABLE_RTOL, VARIABLE_ATOL = 1e-3, 1e-5
 
@@ -186,6 +188,10 @@ def _train(folder: str, entry: dict, load, median_seconds, budget: dict, torch) 
     result["tgc_step_host_ms"] = 1e3 * median_seconds(lambda: art(**feeds), sync)
     art.close()
     try:
+        result["kernel_profile"] = _kernel_profile(folder, feeds, load)
+    except Exception as exc:  # noqa: BLE001 - the step's numbers above stand without it
+        result["kernel_profile"] = f"not run: {type(exc).__name__}: {exc}"
+    try:
         step, params, inputs = _torch_step(entry["name"], feeds, initial, torch)
         # From the same values PyTorch's first loss is the CPU's: the two programs agree.
         result["torch_first_loss"] = float(step(*inputs, *params))
@@ -196,6 +202,80 @@ def _train(folder: str, entry: dict, load, median_seconds, budget: dict, torch) 
     except Exception as exc:  # noqa: BLE001 - the tgc half above stands on its own
         result["torch_eager_step_ms"] = f"not run: {type(exc).__name__}: {exc}"
     return result
+
+
+def _kernel_profile(folder: str, feeds: dict, load) -> dict:
+    """Where a step's GPU time goes: each kernel's launches and milliseconds per step, timed by
+    CUDA events around each launch (load(..., profile=True)), over PROFILE_STEPS steps after
+    three warm-up steps; its grid and block from the launch plan."""
+    art = load(os.path.join(folder, "artifact"), profile=True)
+    try:
+        for _ in range(3):
+            art(**feeds)
+        art.reset_kernel_times()
+        start = time.perf_counter()
+        for _ in range(PROFILE_STEPS):
+            art(**feeds)
+        wall = (time.perf_counter() - start) / PROFILE_STEPS
+        times = art.kernel_times()
+        shapes = {
+            step["launch"]["kernel"]: (step["launch"]["grid"], step["launch"]["block"])
+            for step in art.launch_plan["steps"]
+            if "launch" in step
+        }
+    finally:
+        art.close()
+    return {
+        "steps": PROFILE_STEPS,
+        "launches_per_step": sum(count for _, count, _ in times) / PROFILE_STEPS,
+        "kernel_ms_per_step": sum(ms for _, _, ms in times) / PROFILE_STEPS,
+        "wall_ms_per_step": 1e3 * wall,  # with the events' own cost
+        "kernels": [
+            {
+                "kernel": name,
+                "launches_per_step": count / PROFILE_STEPS,
+                "ms_per_step": ms / PROFILE_STEPS,
+                "grid": shapes.get(name, ([], []))[0],
+                "block": shapes.get(name, ([], []))[1],
+            }
+            for name, count, ms in times
+        ],
+    }
+
+
+def profile_markdown(rows: list) -> list:
+    """The report's lines for each program's kernel profile (top PROFILE_TOP kernels)."""
+    lines = [
+        "## Lecture programs: GPU time per kernel (CUDA events around each launch)",
+        "",
+        f"Per step, over {PROFILE_STEPS} steps after 3 warm-up steps; wall: the step's host time "
+        "with the events' own cost; the rest of the wall time is the host's (launches, copies).",
+        "",
+    ]
+    for row in rows:
+        profile = row.get("kernel_profile")
+        if profile is None:
+            continue
+        if isinstance(profile, str):
+            lines += [f"- {row['name']}: {profile}", ""]
+            continue
+        lines += [
+            f"### {row['name']}: {profile['launches_per_step']:.0f} launches, "
+            f"{profile['kernel_ms_per_step']:.3f} ms in kernels, "
+            f"{profile['wall_ms_per_step']:.3f} ms wall per step",
+            "",
+            "| kernel | grid | block | launches | ms per step | share |",
+            "|---|---|---|---|---|---|",
+        ]
+        total = profile["kernel_ms_per_step"] or 1.0
+        for k in profile["kernels"][:PROFILE_TOP]:
+            lines.append(
+                f"| {k['kernel']} | {'x'.join(map(str, k['grid']))} | "
+                f"{'x'.join(map(str, k['block']))} | {k['launches_per_step']:g} | "
+                f"{k['ms_per_step']:.4f} | {100 * k['ms_per_step'] / total:.0f} % |"
+            )
+        lines.append("")
+    return lines
 
 
 def _torch_step(name: str, feeds: dict, initial: dict, torch):
