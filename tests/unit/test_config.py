@@ -6,7 +6,9 @@ import pytest
 import tgc as tf
 
 
-def test_thread_counts_and_the_cse_switch_are_accepted_and_change_nothing():
+def test_thread_counts_and_the_cse_switch_change_no_value():
+    """intra_op_parallelism_threads sets OpenBLAS's threads (tests/unit/test_blas_threads.py);
+    inter_op_parallelism_threads and the CSE switch are accepted and ignored."""
     x = tf.placeholder(tf.float32, [3], name="x")
     y = tf.add(x * x, x * x, name="y")  # a common subexpression
     options = tf.OptimizerOptions(do_common_subexpression_elimination=False)

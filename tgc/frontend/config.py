@@ -4,9 +4,14 @@
 optimizations (tgc-fold, tgc-simplify, tgc-cse), as it turns off TensorFlow's; the session then
 compiles with the plain pipeline, which must give the same numbers.
 
+``intra_op_parallelism_threads`` is the most threads a run's matmuls use (numpy's OpenBLAS, which
+tgc's CPU matmuls call); 0, the default, takes OpenBLAS's own count. Either way a run uses fewer
+while other processes keep cores busy (tgc/runtime/blas_threads.py). A negative count is refused
+(TensorFlow aborts making the session).
+
 Accepted and ignored, so that TF1 programs that set them run unchanged: ``ConfigProto``'s
-``inter_op_parallelism_threads`` and ``intra_op_parallelism_threads`` (tgc sizes no thread pool:
-each device partition runs on one thread of its own) and ``OptimizerOptions``'
+``inter_op_parallelism_threads`` (tgc sizes no inter-op pool: each device partition runs on one
+thread of its own; its type is checked as TF's) and ``OptimizerOptions``'
 ``do_common_subexpression_elimination`` (tgc-cse runs whenever the graph optimizations do; it
 changes no value), and ``gpu_options`` (``GPUOptions``). ``device_count`` counts CPUs, and
 devices of other types (``GPU``) up to the number the machine has.
@@ -75,8 +80,20 @@ class ConfigProto:
     allow_soft_placement: bool = False
     graph_options: GraphOptions = field(default_factory=GraphOptions)
     gpu_options: GPUOptions = field(default_factory=GPUOptions)
-    inter_op_parallelism_threads: InitVar[int] = 0  # accepted and ignored
-    intra_op_parallelism_threads: InitVar[int] = 0  # accepted and ignored
+    inter_op_parallelism_threads: int = 0  # checked and ignored
+    intra_op_parallelism_threads: int = 0  # the most OpenBLAS threads a run uses; 0: tgc decides
+
+    def __post_init__(self):
+        from tgc.runtime import blas_threads
+
+        self.inter_op_parallelism_threads = blas_threads.check_thread_count(
+            "inter_op_parallelism_threads", self.inter_op_parallelism_threads
+        )
+        self.intra_op_parallelism_threads = blas_threads.check_thread_limit(
+            "intra_op_parallelism_threads",
+            self.intra_op_parallelism_threads,
+            blas_threads.TF_NEGATIVE_THREADS,
+        )
 
     def device_names(self) -> tuple:
         """The local devices this config makes: ``device_count={'CPU': 2}`` gives CPU:0 and

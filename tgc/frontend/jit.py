@@ -52,7 +52,7 @@ class _Traced:
     """One traced and compiled signature of a function, its ops placed on ``device`` (a full device
     name; None: wherever placement puts them)."""
 
-    def __init__(self, fn, arrays, static, transform, device=None):
+    def __init__(self, fn, arrays, static, transform, device=None, threads=0):
         self.graph = Graph()
         with self.graph.as_default(), _device_scope(self.graph, device):
             self.inputs = [
@@ -64,7 +64,7 @@ class _Traced:
             leaves: list = []
             self.structure = _flatten(outputs, leaves)
             self.fetches = [_as_tensor(v) for v in leaves]
-        self.session = Session(graph=self.graph, config=_config_for(device))
+        self.session = Session(graph=self.graph, config=_config_for(device, threads))
 
     def __call__(self, arrays):
         feeds = {t: a for t, a in zip(self.inputs, arrays) if t is not None}
@@ -103,17 +103,21 @@ def _device_scope(graph, device):
     return contextlib.nullcontext() if device is None else graph.device(device)
 
 
-def _config_for(device):
-    """The devices a jitted function's session makes: the CPU, and the one it asks for. Ops that
-    device cannot run fall back to the CPU (soft placement)."""
-    if device is None:
-        return None
-    from tgc.dialect.devices import DeviceSpec
+def _config_for(device, threads=0):
+    """The config of a jitted function's session: the devices it makes (the CPU, and the one it
+    asks for; ops that device cannot run fall back to the CPU by soft placement) and the most
+    threads its runs' matmuls use (``threads``, 0: tgc decides)."""
     from tgc.frontend.config import ConfigProto
+
+    if device is None:
+        return ConfigProto(intra_op_parallelism_threads=threads) if threads else None
+    from tgc.dialect.devices import DeviceSpec
 
     spec = DeviceSpec.from_string(device)
     config = ConfigProto(
-        device_count={spec.device_type: (spec.device_index or 0) + 1}, allow_soft_placement=True
+        device_count={spec.device_type: (spec.device_index or 0) + 1},
+        allow_soft_placement=True,
+        intra_op_parallelism_threads=threads,
     )
     if device not in config.device_names():
         raise ValueError(
@@ -126,7 +130,10 @@ def _config_for(device):
 class _Compiled:
     """What ``jit`` returns: calls dispatch on the signature; ``compile_count`` counts traces."""
 
-    def __init__(self, fn, static_argnums, transform, device=None):
+    def __init__(self, fn, static_argnums, transform, device=None, threads=0):
+        from tgc.runtime.blas_threads import check_thread_limit
+
+        self.threads = check_thread_limit("tgc.jit(threads=...)", threads)
         self.device = _device_name(device)
         if self.device is not None:
             _config_for(self.device)  # a device this machine lacks is refused at once
@@ -155,20 +162,21 @@ class _Compiled:
         key = tuple(key)
         traced = self.cache.get(key)
         if traced is None:
-            traced = _Traced(self.fn, arrays, static, self.transform, self.device)
+            traced = _Traced(self.fn, arrays, static, self.transform, self.device, self.threads)
             self.cache[key] = traced
         return traced(arrays)
 
 
-def jit(fn=None, *, static_argnums=(), device=None):
+def jit(fn=None, *, static_argnums=(), device=None, threads=0):
     """Compiles ``fn`` once per input signature (`jax.jit`); usable as ``@jit`` or
-    ``@jit(static_argnums=..., device=...)``. ``device`` ('gpu', 'cpu', 'gpu:1', '/gpu:0') places
-    the function's ops on that device, those it cannot run on the CPU; a device this machine does
-    not have is a ValueError."""
+    ``@jit(static_argnums=..., device=..., threads=...)``. ``device`` ('gpu', 'cpu', 'gpu:1',
+    '/gpu:0') places the function's ops on that device, those it cannot run on the CPU; a device
+    this machine does not have is a ValueError. ``threads`` is the most threads a call's matmuls
+    use, as a session's ``intra_op_parallelism_threads`` (0: tgc decides)."""
     if fn is None:
-        return lambda f: jit(f, static_argnums=static_argnums, device=device)
+        return lambda f: jit(f, static_argnums=static_argnums, device=device, threads=threads)
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    return _Compiled(fn, static, _plain, device)
+    return _Compiled(fn, static, _plain, device, threads)
 
 
 def _grad_transform(argnums, has_aux, with_value):

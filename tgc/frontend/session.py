@@ -29,6 +29,7 @@ from tgc.driver.signature import HostOpInRun, RunSignature, UnfedPlaceholder, se
 from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 from tgc.graph import default_session
 from tgc.graph.graph import Operation, Tensor, get_default_graph
+from tgc.runtime.blas_threads import ThreadScope
 
 _NUMPY_DTYPES = {
     name: np.dtype(d.as_numpy_dtype) for name, d in DTYPES.items() if d.as_numpy_dtype is not None
@@ -98,6 +99,10 @@ class Session:
         self._host_state_lock = threading.Lock()
         # Traced runs write their ops' times into their variant's counters: one at a time.
         self._tracing = threading.Lock()
+        # Each run's OpenBLAS threads: at most intra_op_parallelism_threads, fewer on busy cores.
+        self._blas_threads = ThreadScope(
+            getattr(config, "intra_op_parallelism_threads", 0), "intra_op_parallelism_threads"
+        )
 
     # ---- context management ----------------------------------------------------------------------
 
@@ -139,6 +144,10 @@ class Session:
     # ---- run -------------------------------------------------------------------------------------
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        with self._blas_threads:
+            return self._run(fetches, feed_dict, options, run_metadata)
+
+    def _run(self, fetches, feed_dict, options, run_metadata):
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
         if feed_dict is None:

@@ -43,6 +43,7 @@ import numpy as np
 
 from tgc.runtime import artifact_checks as checks
 from tgc.runtime import checkpoint
+from tgc.runtime.blas_threads import ThreadScope
 from tgc.runtime import executable, host_calls
 from tgc.runtime.executable import (
     _GLOBAL_SENTINEL,
@@ -124,11 +125,18 @@ class Signature:
 
 
 class Artifact:
-    """A loaded artifact: ``art(x=array)`` or ``art(array)`` returns {fetch name: array}."""
+    """A loaded artifact: ``art(x=array)`` or ``art(array)`` returns {fetch name: array}.
+    ``threads`` is the most threads a call's matmuls use when the artifact was compiled with
+    ``--blas`` (numpy's OpenBLAS; 0: tgc decides, fewer while other processes keep cores busy:
+    tgc/runtime/blas_threads.py); tgc's own matmul code runs on the calling thread."""
 
-    def __init__(self, path: str, prefer: str = "library"):
+    def __init__(self, path: str, prefer: str = "library", threads: int = 0):
         if prefer not in ("library", "llvm-ir"):
             raise ArtifactError(f"prefer must be 'library' or 'llvm-ir', not {prefer!r}")
+        try:
+            self._blas_threads = ThreadScope(threads, "threads")
+        except (TypeError, ValueError) as exc:
+            raise ArtifactError(str(exc)) from None
         self.path = _unpacked(os.fspath(path), self)
         try:
             self._load(prefer)
@@ -205,7 +213,8 @@ class Artifact:
         arrays += [self.variables[n] for n in self._var_inputs]
         for info, off, a in zip(self._arguments, self._in_offsets, arrays):
             self._describe(off, info.rank, a)
-        self._call_entry()
+        with self._blas_threads:
+            self._call_entry()
         outputs = self._collect({a.ctypes.data for a in arrays})
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
@@ -526,10 +535,10 @@ def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
     return "llvmlite", (engine, module, machine), engine.get_function_address(symbol), signature
 
 
-def load(path: str, prefer: str = "library") -> Artifact:
+def load(path: str, prefer: str = "library", threads: int = 0) -> Artifact:
     """Loads an artifact directory or archive; ``prefer="llvm-ir"`` compiles its IR with
-    llvmlite."""
-    return Artifact(path, prefer)
+    llvmlite; ``threads``: the most threads a call's BLAS matmuls use (0: tgc decides)."""
+    return Artifact(path, prefer, threads)
 
 
 __all__ = ["load", "Artifact", "ArtifactError", "InvalidArtifact", "Signature", "TensorInfo"]

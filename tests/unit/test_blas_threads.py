@@ -1,0 +1,245 @@
+"""OpenBLAS's thread count during tgc's runs (tgc/runtime/blas_threads.py): the session option
+``intra_op_parallelism_threads``, ``tgc.jit(threads=)`` and ``tgc.runtime.load(threads=)`` reach
+OpenBLAS while compiled code runs, fewer threads are used while other processes keep cores busy, and
+numpy's own count is back after each run.
+
+The probe: a run whose 1024x1024 matmul calls OpenBLAS goes on in a thread (compiled code runs with
+the GIL released) while this thread reads OpenBLAS's count over and over; the counts read are those
+before, during and after the run. The machine's load is replaced by a fixed number of free cores, so
+what is chosen does not depend on the other jobs of the machine. No timings are asserted.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.runtime import blas_threads
+from tgc.runtime.artifact import ArtifactError
+
+pytestmark = pytest.mark.skipif(
+    blas_threads.openblas() is None, reason="numpy bundles no OpenBLAS here"
+)
+
+USER_THREADS = 3  # numpy's count as the user set it: neither tgc's default choices nor 1 or 2
+N = 1024
+
+
+class _FreeCores:
+    def __init__(self, free):
+        self.free = free
+
+    def free_cores(self):
+        return self.free
+
+
+@pytest.fixture
+def user_threads():
+    """numpy's OpenBLAS set to USER_THREADS threads for the test, the earlier count put back."""
+    blas = blas_threads.openblas()
+    before = blas.get()
+    blas.set(USER_THREADS)
+    yield blas
+    blas.set(before)
+
+
+def free_cores(monkeypatch, free: float) -> None:
+    monkeypatch.setattr(blas_threads, "core_load", lambda: _FreeCores(free))
+
+
+def counts_during(run) -> set:
+    """OpenBLAS thread counts read while ``run()`` goes on in another thread."""
+    blas = blas_threads.openblas()
+    seen = set()
+    worker = threading.Thread(target=run)
+    worker.start()
+    while worker.is_alive():
+        seen.add(blas.get())
+    worker.join()
+    return seen
+
+
+def matmul_session(config=None):
+    a = tf.placeholder(tf.float32, [N, N], name="a")
+    product = tf.matmul(a, a)
+    sess = tf.Session(config=config)
+    feed = {a: np.random.default_rng(0).standard_normal((N, N)).astype(np.float32)}
+    sess.run(product, feed)  # compiled before the probe
+
+    def run():
+        for _ in range(3):
+            sess.run(product, feed)
+
+    return run
+
+
+# ---- the choice ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "limit, found, free, expected",
+    [
+        (0, 2, 2.0, 2),  # quiet: OpenBLAS's own count
+        (0, 2, 1.0, 1),  # one of two cores busy: one thread
+        (0, 2, 1.4, 1),  # a core others use more than half of is not free
+        (0, 2, 1.6, 2),
+        (0, 2, 0.0, 1),  # at least one
+        (0, 8, 4.0, 4),
+        (1, 2, 2.0, 1),  # intra_op_parallelism_threads=1
+        (3, 2, 8.0, 3),  # a limit above OpenBLAS's count is the limit
+        (4, 2, 2.0, 2),  # never more than the free cores
+    ],
+)
+def test_threads_for(limit, found, free, expected):
+    assert blas_threads.threads_for(limit, found, free) == expected
+
+
+def test_free_cores_are_the_cpus_less_what_other_processes_used(monkeypatch):
+    load = blas_threads.CoreLoad()
+    cpus = len(load.cpus)
+    ticks = load._ticks_per_s
+    # Over 2 s the CPUs were busy 3 s, 1 s of it this process's: others kept one core busy.
+    load._last = (100.0, 0, 10.0)
+    monkeypatch.setattr(load, "_sample", lambda: (102.0, 3 * ticks, 11.0))
+    monkeypatch.setattr(blas_threads.time, "monotonic", lambda: 102.0)
+    assert load.free_cores() == pytest.approx(cpus - 1.0)
+    # No newer sample within the window: the same answer, no new read.
+    monkeypatch.setattr(load, "_sample", lambda: pytest.fail("sampled again within the window"))
+    monkeypatch.setattr(blas_threads.time, "monotonic", lambda: 102.05)
+    assert load.free_cores() == pytest.approx(cpus - 1.0)
+
+
+def test_free_cores_from_this_machine_are_within_its_cpus():
+    load = blas_threads.CoreLoad()
+    assert 0.0 <= load.free_cores() <= len(load.cpus)
+
+
+# ---- the scope around runs -----------------------------------------------------------------------
+
+
+def test_scope_sets_the_count_and_puts_the_users_back(user_threads, monkeypatch):
+    free_cores(monkeypatch, 8.0)
+    outer, inner = blas_threads.ThreadScope(2), blas_threads.ThreadScope(1)
+    with outer:
+        assert user_threads.get() == 2
+        with inner:  # nested: its own count, and the user's is still the one put back
+            assert user_threads.get() == 1
+        assert user_threads.get() == 1
+    assert user_threads.get() == USER_THREADS
+    with blas_threads.ThreadScope(0):
+        assert user_threads.get() == USER_THREADS  # tgc decides: OpenBLAS's count, cores free
+    assert user_threads.get() == USER_THREADS
+
+
+@pytest.mark.parametrize(
+    "config, free, expected",
+    [
+        (None, 8.0, USER_THREADS),  # tgc decides on a quiet machine: the user's count
+        (None, 1.0, 1),  # ... with one core free: one thread
+        (tf.ConfigProto(intra_op_parallelism_threads=1), 8.0, 1),
+        (tf.ConfigProto(intra_op_parallelism_threads=2), 8.0, 2),
+        (tf.ConfigProto(intra_op_parallelism_threads=2), 1.0, 1),
+    ],
+)
+def test_session_runs_use_the_configured_count(user_threads, monkeypatch, config, free, expected):
+    free_cores(monkeypatch, free)
+    run = matmul_session(config)
+    seen = counts_during(run)
+    assert expected in seen
+    assert seen <= {expected, USER_THREADS}
+    assert user_threads.get() == USER_THREADS
+
+
+def test_jit_threads_reach_openblas(user_threads, monkeypatch):
+    free_cores(monkeypatch, 8.0)
+    square = tf.jit(lambda a: tf.matmul(a, a), threads=2)
+    a = np.ones((N, N), np.float32)
+    np.testing.assert_array_equal(square(a)[:2, :2], np.full((2, 2), N, np.float32))
+    seen = counts_during(lambda: [square(a) for _ in range(3)])
+    assert 2 in seen and seen <= {2, USER_THREADS}
+    assert user_threads.get() == USER_THREADS
+
+
+def test_artifact_threads_reach_openblas(user_threads, monkeypatch, tmp_path):
+    from test_aot import compile_artifact
+
+    from tgc.runtime import load
+
+    free_cores(monkeypatch, 8.0)
+    tf.reset_default_graph()
+    a = tf.placeholder(tf.float32, [N, N], name="a")
+    tf.matmul(a, a, name="product")
+    path = compile_artifact(["product"], None, str(tmp_path), blas=True)
+    art = load(path, threads=1)
+    x = np.ones((N, N), np.float32)
+    np.testing.assert_array_equal(art(a=x)["product"][:2, :2], np.full((2, 2), N, np.float32))
+    seen = counts_during(lambda: [art(a=x) for _ in range(3)])
+    assert 1 in seen and seen <= {1, USER_THREADS}
+    assert user_threads.get() == USER_THREADS
+
+
+def test_one_thread_gives_the_numbers_of_the_default():
+    """Five SGD steps of the two-layer net: the same bits with intra_op_parallelism_threads=1 as
+    with the default (OpenBLAS splits a GEMM's rows and columns between threads, never its sums)."""
+    rng = np.random.default_rng(3)
+    xa = rng.standard_normal((64, 1000)).astype(np.float32)
+    ya = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
+    w1_0 = (rng.standard_normal((1000, 100)) * 0.01).astype(np.float32)
+    w2_0 = (rng.standard_normal((100, 10)) * 0.01).astype(np.float32)
+    results = []
+    for config in (None, tf.ConfigProto(intra_op_parallelism_threads=1)):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [None, 1000])
+        y = tf.placeholder(tf.float32, [None, 10])
+        w1, w2 = tf.Variable(w1_0), tf.Variable(w2_0)
+        scores = tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2)
+        loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=scores))
+        train = tf.train.GradientDescentOptimizer(1e-3).minimize(loss)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            losses = [sess.run([loss, train], {x: xa, y: ya})[0] for _ in range(5)]
+            results.append((losses, *sess.run([w1, w2])))
+    for default, one in zip(*results):
+        np.testing.assert_array_equal(np.asarray(default), np.asarray(one))
+
+
+# ---- bad values: TensorFlow 2.21's errors (tests/oracle/thread_options.py) -----------------------
+
+
+def test_negative_intra_op_threads_are_refused():
+    # TensorFlow aborts the process making the session ('Check failed: num_threads >= 1').
+    with pytest.raises(ValueError, match=r"intra_op_parallelism_threads must be 0 .* not -1"):
+        tf.ConfigProto(intra_op_parallelism_threads=-1)
+    assert tf.ConfigProto(inter_op_parallelism_threads=-1).inter_op_parallelism_threads == -1
+
+
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        (1.5, TypeError, "'float' object cannot be interpreted as an integer"),
+        ("2", TypeError, "'str' object cannot be interpreted as an integer"),
+        (2**31, ValueError, "Value out of range: 2147483648"),
+        (
+            True,
+            TypeError,
+            "Field tensorflow.ConfigProto.intra_op_parallelism_threads: Expected an int, got a "
+            "boolean.",
+        ),
+    ],
+)
+def test_thread_counts_of_other_types_get_tensorflows_errors(value, error, message):
+    with pytest.raises(error) as info:
+        tf.ConfigProto(intra_op_parallelism_threads=value)
+    assert str(info.value) == message
+    config = tf.ConfigProto(intra_op_parallelism_threads=np.int64(2))
+    assert config.intra_op_parallelism_threads == 2
+
+
+def test_negative_threads_for_jit_and_artifacts_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"tgc.jit\(threads=...\) must be 0 .* not -1"):
+        tf.jit(lambda a: a, threads=-1)
+    from tgc.runtime.artifact import Artifact
+
+    with pytest.raises(ArtifactError, match="threads must be 0 .* not -2"):
+        Artifact(str(tmp_path), threads=-2)

@@ -1,0 +1,221 @@
+"""How many threads numpy's OpenBLAS uses while tgc's compiled code runs: at most the session's
+``intra_op_parallelism_threads``, and fewer while other processes keep the cores busy.
+
+tgc's CPU matmuls call the OpenBLAS that numpy bundles (tgc/lowering/cpu/blas.py). OpenBLAS splits a
+GEMM evenly between its threads and waits for the last: when another process keeps a core busy, the
+share of the work queued behind it holds the whole step until the scheduler gets to it, and on two
+cores that is one step in a few tens taking 5-60 ms (the two-layer SGD step beside one busy process:
+mean 3.9x its quiet mean, median unchanged; benchmarks/busy_machine.py).
+
+So each run of compiled code (``Session.run``, a ``tgc.jit`` call, an artifact's call) happens in a
+``ThreadScope``. On entry it sets OpenBLAS's thread count to
+
+    max(1, min(limit, cores that other processes left free lately))
+
+where ``limit`` is the scope's (a session's ``intra_op_parallelism_threads``; 0 takes the count
+OpenBLAS had, i.e. ``OPENBLAS_NUM_THREADS`` or the cores, or what the user set through numpy); on
+the way out of the outermost scope it puts back the count it found, so numpy outside tgc's runs
+keeps the user's setting. Nested and concurrent scopes (partitions on threads, sessions in several
+threads) share that save and restore; while tgc code runs, numpy called from another Python thread
+sees tgc's count (OpenBLAS has one count per process).
+
+The free cores come from ``/proc/stat``, read at most every 0.1 s: the busy time of the CPUs this
+process may run on, less this process's own CPU time, over the time between two reads. Until the
+second read, ``/proc/loadavg``'s count of running threads stands in. Without ``/proc`` (not Linux)
+every core counts as free. A core counts as free when others used less than half of it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+import time
+
+_WINDOW_S = 0.1  # the shortest window over which the machine's load is measured
+_INT32_MAX = 2**31 - 1
+
+
+def bundled_openblas() -> str | None:
+    """Path of the OpenBLAS numpy bundles (the library tgc's compiled matmuls call), or None."""
+    import numpy
+
+    root = os.path.dirname(os.path.dirname(numpy.__file__))
+    found = sorted(glob.glob(os.path.join(root, "numpy.libs", "libscipy_openblas64_*.so")))
+    return found[0] if found else None
+
+
+def check_thread_count(name: str, value) -> int:
+    """``value`` as a ConfigProto thread field (an int32) with TensorFlow's errors for other types;
+    ``name`` is the field's."""
+    if isinstance(value, bool):
+        raise TypeError(f"Field tensorflow.ConfigProto.{name}: Expected an int, got a boolean.")
+    try:
+        count = value.__index__()
+    except AttributeError:
+        raise TypeError(
+            f"'{type(value).__name__}' object cannot be interpreted as an integer"
+        ) from None
+    if not -_INT32_MAX - 1 <= count <= _INT32_MAX:
+        raise ValueError(f"Value out of range: {count}")
+    return count
+
+
+def check_thread_limit(name: str, value, note: str = "") -> int:
+    """A most-threads option (``intra_op_parallelism_threads``, ``tgc.jit(threads=)``,
+    ``tgc.runtime.load(threads=)``) named ``name``: an int >= 0, 0 meaning tgc decides. ``note``
+    ends the error's message."""
+    count = check_thread_count(name, value)
+    if count < 0:
+        raise ValueError(
+            f"{name} must be 0 (tgc decides) or a positive number of threads, not {count}{note}"
+        )
+    return count
+
+
+# TensorFlow takes a negative intra-op count at ConfigProto, then aborts the process making the
+# session's thread pool with this check; tgc refuses it at ConfigProto.
+TF_NEGATIVE_THREADS = " (TensorFlow aborts on it: 'Check failed: num_threads >= 1')"
+
+
+class _OpenBlas:
+    """The thread-count functions of numpy's OpenBLAS (its ``scipy_``-prefixed ILP64 names)."""
+
+    def __init__(self, path: str):
+        lib = ctypes.CDLL(path)
+        self.get = lib.scipy_openblas_get_num_threads64_
+        self.get.argtypes, self.get.restype = [], ctypes.c_int
+        self.set = lib.scipy_openblas_set_num_threads64_
+        self.set.argtypes, self.set.restype = [ctypes.c_int], None
+
+
+_openblas_handle: list = []  # [None or _OpenBlas], filled on first use
+
+
+def openblas() -> _OpenBlas | None:
+    """numpy's OpenBLAS, or None where numpy bundles none (then tgc's matmuls do not call it)."""
+    if not _openblas_handle:
+        path = bundled_openblas()
+        try:
+            _openblas_handle.append(_OpenBlas(path) if path else None)
+        except (OSError, AttributeError):  # an OpenBLAS without these functions
+            _openblas_handle.append(None)
+    return _openblas_handle[0]
+
+
+class CoreLoad:
+    """How many of this process's cores other processes kept busy lately (see the module doc)."""
+
+    def __init__(self):
+        try:
+            self.cpus = sorted(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            self.cpus = list(range(os.cpu_count() or 1))
+        self._rows = {f"cpu{c}".encode() for c in self.cpus}
+        self._ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._lock = threading.Lock()
+        self._last = self._sample()
+        self.others = self._running_others() if self._last is not None else 0.0
+
+    def free_cores(self) -> float:
+        """Cores of this process's CPU set not used by other processes over the last window."""
+        last = self._last
+        if last is not None and time.monotonic() - last[0] >= _WINDOW_S:
+            if self._lock.acquire(blocking=False):  # another thread is measuring: use the last
+                try:
+                    self._measure()
+                finally:
+                    self._lock.release()
+        return len(self.cpus) - self.others
+
+    def _measure(self) -> None:
+        sample = self._sample()
+        if sample is None:
+            return
+        (t0, busy0, own0), (t1, busy1, own1) = self._last, sample
+        others = (busy1 - busy0) / self._ticks_per_s - (own1 - own0)
+        self.others = min(max(others / (t1 - t0), 0.0), float(len(self.cpus)))
+        self._last = sample
+
+    def _sample(self):
+        """(monotonic seconds, busy ticks of this process's CPUs, this process's CPU seconds), or
+        None without /proc/stat."""
+        try:
+            with open("/proc/stat", "rb") as fh:
+                text = fh.read()
+        except OSError:
+            return None
+        busy = 0
+        for line in text.splitlines():
+            fields = line.split()
+            if fields and fields[0] in self._rows:
+                # user nice system idle iowait irq softirq steal ...: all but idle and iowait
+                ticks = [int(f) for f in fields[1:9]]
+                busy += sum(ticks) - ticks[3] - ticks[4]
+        return time.monotonic(), busy, time.process_time()
+
+    def _running_others(self) -> float:
+        """Threads running on the machine now, less this one (/proc/loadavg's 4th field)."""
+        try:
+            with open("/proc/loadavg", "rb") as fh:
+                running = int(fh.read().split()[3].split(b"/")[0])
+        except (OSError, IndexError, ValueError):
+            return 0.0
+        return float(min(max(running - 1, 0), len(self.cpus)))
+
+
+_core_load: list = []  # [CoreLoad], made on first use
+
+
+def core_load() -> CoreLoad:
+    if not _core_load:
+        _core_load.append(CoreLoad())
+    return _core_load[0]
+
+
+def threads_for(limit: int, found: int, free_cores: float) -> int:
+    """OpenBLAS threads for a run: at most ``limit`` (0: ``found``, the count OpenBLAS had), at
+    most the free cores rounded (a core others use half or more of is not free), at least 1."""
+    cap = limit if limit > 0 else found
+    return max(1, min(cap, int(free_cores + 0.5)))
+
+
+class _Shared:
+    """The count the outermost scope found, and how many scopes are open, process-wide."""
+
+    lock = threading.Lock()
+    open_scopes = 0
+    found = 0
+
+
+class ThreadScope:
+    """``with scope:`` around a run of compiled code: OpenBLAS's thread count for it (module
+    doc). Reusable and reentrant; ``threads`` is the count the last entry chose."""
+
+    def __init__(self, limit: int = 0, name: str = "threads"):
+        self.limit = check_thread_limit(name, limit)
+        self.threads = None
+
+    def __enter__(self):
+        blas = openblas()
+        if blas is None:
+            return self
+        free = core_load().free_cores()
+        with _Shared.lock:
+            if _Shared.open_scopes == 0:
+                _Shared.found = blas.get()
+            _Shared.open_scopes += 1
+            self.threads = threads_for(self.limit, _Shared.found, free)
+            if blas.get() != self.threads:
+                blas.set(self.threads)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        blas = openblas()
+        if blas is None:
+            return
+        with _Shared.lock:
+            _Shared.open_scopes -= 1
+            if _Shared.open_scopes == 0 and blas.get() != _Shared.found:
+                blas.set(_Shared.found)
