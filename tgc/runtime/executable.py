@@ -124,6 +124,16 @@ class Executable:
             )
         )
 
+    def retarget(self, address: int, keepalive) -> None:
+        """Calls the code at ``address`` from now on: another compile of the same function (a tiered
+        JIT's optimized code), with the same signature and results. The previous code stays alive
+        with this executable: a call on another thread may still be running it."""
+        self._keepalive = (self._keepalive, keepalive)
+        self._fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(address)
+        self._address = address
+        if self._c_plan is not None:
+            self._c_plan = (address, *self._c_plan[1:])
+
     def __call__(self, *arrays) -> list:
         if self._c_plan is not None:
             try:

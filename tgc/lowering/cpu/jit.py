@@ -2,6 +2,9 @@
 
 Functions keep tensor results; after bufferization they return freshly allocated buffers that the
 runtime copies and frees, which is what lets unknown (``None``) dims compile once.
+
+A Session's code comes in two tiers (tgc/lowering/cpu/tiered.py): quick code at once, optimized code
+in the background once a function is called again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import mlir
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
+from tgc.lowering.cpu import tiered
 from tgc.lowering.cpu.blas import openblas_library
 
 
@@ -37,30 +41,39 @@ def jit(module: ir.Module, function: str = "main", opt_level: int = 3):
 
 
 class JitCode:
-    """A module compiled by the ExecutionEngine: each function wrapped as a runtime Executable."""
+    """A module compiled by the ExecutionEngine: each function wrapped as a runtime Executable.
+    With ``recompile`` (an OptimizingRecompile of the same module), the executables run this quick
+    code until the optimized code replaces it."""
 
-    def __init__(self, engine, addresses: dict, symbols: dict):
+    def __init__(self, engine, addresses: dict, symbols: dict, recompile=None):
         self.engine = engine
         self.addresses = addresses
         self.symbols = symbols  # the ctypes callbacks the code calls must outlive it
+        self.recompile = recompile
 
     def executable(
         self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
     ):
         from tgc.runtime.executable import Executable
 
-        return Executable(
-            self.addresses[function],
-            inputs,
-            outputs,
-            keepalive=(self.engine, self.symbols),
-            in_place=in_place,
+        arguments = (self.addresses[function], inputs, outputs)
+        keepalive = (self.engine, self.symbols)
+        if self.recompile is None:
+            return Executable(*arguments, keepalive=keepalive, in_place=in_place)
+        executable = tiered.TieredExecutable(
+            self.recompile, *arguments, keepalive=keepalive, in_place=in_place
         )
+        self.recompile.register(function, executable)
+        return executable
 
 
 def load_functions(module: ir.Module, functions: list, symbols: dict) -> JitCode:
-    engine, addresses = jit_functions(module, functions, symbols)
-    return JitCode(engine, addresses, symbols)
+    """Quick code for ``functions`` now; the optimized code once one of them is called again."""
+    recompile = tiered.OptimizingRecompile(
+        tiered.module_bytecode(module), symbols, shared_libraries(), connect_handlers
+    )
+    engine, addresses = jit_functions(module, functions, symbols, tiered.QUICK_OPT_LEVEL)
+    return JitCode(engine, addresses, symbols, recompile)
 
 
 def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: int = 3):
@@ -69,7 +82,7 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
     engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
     for name, fn in symbols.items():
         engine.raw_register_runtime(name, ctypes.cast(fn, ctypes.c_void_p))
-    _connect_error_handler(engine)
+    connect_handlers(engine.raw_lookup)
     addresses = {}
     for name in functions:
         address = engine.raw_lookup(f"_mlir_ciface_{name}")
@@ -79,9 +92,9 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
     return engine, addresses
 
 
-def _connect_error_handler(engine) -> None:
+def connect_handlers(lookup_packed) -> None:
     """A module with run-time checks (tgc/lowering/runtime_errors.py) reports to the runtime's
-    handler."""
+    handler; ``lookup_packed(name)`` answers the address of a function's packed wrapper, or 0."""
     from tgc.runtime.executable import (
         SET_ERROR_HANDLER,
         install_error_handler_packed,
@@ -89,9 +102,9 @@ def _connect_error_handler(engine) -> None:
     )
     from tgc.runtime.host_calls import SET_HOST_HANDLER
 
-    address = engine.raw_lookup(SET_ERROR_HANDLER)  # the packed wrapper the engine made for it
+    address = lookup_packed(SET_ERROR_HANDLER)  # the packed wrapper the engine made for it
     if address:
         install_error_handler_packed(address)
-    address = engine.raw_lookup(SET_HOST_HANDLER)  # prints and assertions' data (host_calls.py)
+    address = lookup_packed(SET_HOST_HANDLER)  # prints and assertions' data (host_calls.py)
     if address:
         install_host_handler_packed(address)
