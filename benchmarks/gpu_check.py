@@ -43,6 +43,11 @@ import gpu_check_training  # benchmarks/: beside this script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_RTOL = 2e-3  # float32 kernels against float64 PyTorch, sums of up to 4096 products
+# TF32 products: operands keep 10 mantissa bits (relative error up to 2^-10 each when truncated);
+# over 4096 terms of random sign the sum's error is about sqrt(4096) * 2^-9 * mean |x w|, ~1e-3 of
+# the largest |C| (PyTorch's TF32 result is as far from float64). A wrong fragment layout gives
+# errors of order 1.
+TF32_RTOL = 1e-2
 
 # name -> (inputs: [(name, shape)], tgc source (MLIR text of @main), PyTorch expression)
 BENCHMARKS = {
@@ -61,12 +66,34 @@ BENCHMARKS = {
     "sum_4096x4096": ([("x", (4096, 4096))], "sum", "torch.sum(x)"),
     "matmul_1024": ([("x", (1024, 1024)), ("w", (1024, 1024))], "matmul", "x @ w"),
     "matmul_4096": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
+    # tensor cores in TF32 (tgc --allow-tf32) against cuBLAS in TF32 (torch allow_tf32), then
+    # odd shapes and transposed operands on the same kernel (bounds tests, masked stores).
+    "matmul_4096_tf32": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
+    "matmul_tf32_1000x999x777_ta": (
+        [("x", (777, 1000)), ("w", (777, 999))],
+        "matmul_ta",
+        "x.T @ w",
+    ),
+    "matmul_tf32_1000x999x777_tb": (
+        [("x", (1000, 777)), ("w", (999, 777))],
+        "matmul_tb",
+        "x @ w.T",
+    ),
     "two_layer_forward_64x1000x100x10": (
         [("x", (64, 1000)), ("w1", (1000, 100)), ("b1", (100,)), ("w2", (100, 10))],
         "two_layer",
         "torch.tanh((torch.relu(x @ w1 + b1) @ w2) * 0.5)",
     ),
 }
+
+
+# Benchmarks compiled with TF32 tensor cores, timed against PyTorch with TF32 on, checked with
+# TF32's tolerance.
+TF32_BENCHMARKS = (
+    "matmul_4096_tf32",
+    "matmul_tf32_1000x999x777_ta",
+    "matmul_tf32_1000x999x777_tb",
+)
 
 
 # ---- prepare (here) ------------------------------------------------------------------------------
@@ -80,8 +107,12 @@ def _benchmark_mlir(kind: str, inputs: list) -> str:
     """The tgc-dialect @main of a benchmark."""
     args = ", ".join(f"%{n}: {_tensor(s)}" for n, s in inputs)
     names = ", ".join(f'"{n}"' for n, _ in inputs)
-    if kind == "matmul":
-        out_shape = (inputs[0][1][0], inputs[1][1][1])
+    if kind.startswith("matmul"):
+        x_shape, w_shape = inputs[0][1], inputs[1][1]
+        out_shape = (
+            x_shape[1] if kind == "matmul_ta" else x_shape[0],
+            w_shape[0] if kind == "matmul_tb" else w_shape[1],
+        )
     elif kind == "two_layer":
         out_shape = (inputs[0][1][0], inputs[3][1][1])
     elif kind == "sum":
@@ -106,12 +137,13 @@ def _benchmark_mlir(kind: str, inputs: list) -> str:
             f'  %a = "tgc.add"(%m, %b) : ({t}, {b}) -> {t}\n'
             f'  %r = "tgc.relu"(%a) : ({t}) -> {t}'
         )
-    elif kind == "matmul":
+    elif kind.startswith("matmul"):
         w = _tensor(inputs[1][1])
-        body = (
-            f'%r = "tgc.matmul"(%x, %w) {{transpose_a = false, transpose_b = false}} '
-            f": ({t}, {w}) -> {o}"
+        flags = (
+            f"transpose_a = {str(kind == 'matmul_ta').lower()}, "
+            f"transpose_b = {str(kind == 'matmul_tb').lower()}"
         )
+        body = f'%r = "tgc.matmul"(%x, %w) {{{flags}}} : ({t}, {w}) -> {o}'
     else:  # two_layer: tanh((relu(x @ w1 + b1) @ w2) * 0.5)
         (_, xs), (_, w1s), (_, b1s), (_, w2s) = inputs
         h = _tensor((xs[0], w1s[1]))
@@ -221,12 +253,15 @@ def prepare(directory: str, random_graphs: int) -> None:
         source = os.path.join(folder, "model.mlir")
         with open(source, "w") as fh:
             fh.write(_benchmark_mlir(kind, inputs))
-        error = _compile(source, os.path.join(folder, "artifact"))
+        tf32 = name in TF32_BENCHMARKS
+        args = ["--allow-tf32"] if tf32 else []
+        error = _compile(source, os.path.join(folder, "artifact"), args)
         index["benchmarks"].append(
             {
                 "name": name,
                 "inputs": [[n, list(s)] for n, s in inputs],
                 "torch": expression,
+                "tf32": tf32,
                 "error": error,
             }
         )
@@ -468,12 +503,14 @@ def _compare(got: list, expected: dict) -> dict:
 def _run_benchmarks(directory: str, entries: list, load, compile_budget: float) -> list:
     import torch
 
-    torch.backends.cuda.matmul.allow_tf32 = False  # the float32 bar: cuBLAS without TF32
     torch.backends.cudnn.allow_tf32 = False
     sync = torch.cuda.synchronize
     rows, compile_left = [], compile_budget
     for entry in entries:
         row = {"name": entry["name"], "torch": entry["torch"]}
+        # The float32 bar: cuBLAS without TF32; TF32 benchmarks: cuBLAS with it, as tgc.
+        tf32 = entry.get("tf32", False)
+        torch.backends.cuda.matmul.allow_tf32 = tf32
         if entry["error"] is not None:
             rows.append(dict(row, status="not run", reason=f"not compiled: {entry['error']}"))
             continue
@@ -488,7 +525,7 @@ def _run_benchmarks(directory: str, entries: list, load, compile_budget: float) 
             reference = exact.cpu().numpy()
             error = float(np.max(np.abs(got - reference)) / max(np.max(np.abs(reference)), 1e-30))
             row["max_rel_error"] = error
-            row["status"] = "pass" if error <= BENCH_RTOL else "fail"
+            row["status"] = "pass" if error <= (TF32_RTOL if tf32 else BENCH_RTOL) else "fail"
             row["tgc_host_ms"] = 1e3 * _median_seconds(lambda: art(**feeds), sync)
             row["tgc_device_ms"] = 1e3 * _median_seconds(_on_device(art, feeds), sync)
             art.close()
@@ -604,7 +641,7 @@ def run(directory: str, out: str, compile_budget: float) -> int:
         "random-graph suite: only the graphs drawn at prepare time, forward values only (gradients "
         "and the suite's other variants need MLIR on this machine)",
         "lecture programs: their SGD steps only (the examples' Adam and dropout are not prepared)",
-        "TF32 / bf16 tensor-core GEMM: the nvptx target has no tensor-core lowering yet",
+        "bf16 tensor-core GEMM: tgc has no bfloat16 tensors on the nvptx target (TF32 only)",
     ]
     if cuda_status() is not None:
         # The artifacts are still read and checked (without a GPU) so that a bad preparation shows.
@@ -711,7 +748,7 @@ def markdown(report: dict) -> str:
     lines += ["", *gpu_check_training.profile_markdown(report["training"])]
     lines += [
         "",
-        "## Timings (median ms; TF32 off)",
+        "## Timings (median ms; TF32 off but in the *tf32* benchmarks, tgc's and PyTorch's)",
         "",
         "host: numpy arrays in and out (tgc: `art(**feeds)`; PyTorch: the same transfers around "
         "eager PyTorch). device: inputs already on the GPU and outputs left there (tgc: the "

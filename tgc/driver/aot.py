@@ -36,6 +36,23 @@ def stages(target_name: str = "cpu") -> tuple:
     return CORE_STAGES + tuple(targets.get(target_name).artifact_stages)
 
 
+def configured_target(options: Options):
+    """The options' target, with the target options they set (``allow_tf32``); a target that
+    has no such option refuses it."""
+    try:
+        target = targets.get(options.target)
+    except targets.UnknownTargetError as exc:
+        raise AotError(str(exc)) from None
+    if not options.allow_tf32:
+        return target
+    if not hasattr(target, "with_options"):
+        raise AotError(
+            f"--allow-tf32 is an option of GPU targets (nvptx): the {options.target} target "
+            "has no TF32 tensor cores"
+        )
+    return target.with_options(allow_tf32=True)
+
+
 # ---- reading the signature from a tgc module -----------------------------------------------------
 
 
@@ -114,7 +131,7 @@ def compile_pipelines(options: Options):
 
     return pipelines.artifact_pipelines(
         pipelines.parse_graph_pipeline(options.graph_pipeline),
-        target=targets.get(options.target),
+        target=configured_target(options),
         external_libraries=options.blas,
     )
 
@@ -136,10 +153,7 @@ def lower_module(module, stop: str, options: Options) -> Lowered:
     """Runs the stages up to ``stop`` on a tgc module (in its context); returns their outputs."""
     from tgc.driver.jit import partition_layout
 
-    try:
-        target = targets.get(options.target)
-    except targets.UnknownTargetError as exc:
-        raise AotError(str(exc)) from None
+    target = configured_target(options)
     known = stages(options.target)
     if stop not in known:
         raise AotError(f"unknown stage '{stop}'; expected one of {', '.join(known)}")

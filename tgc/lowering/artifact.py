@@ -66,6 +66,7 @@ class Options:
     blas: bool = False  # keep tgc-blas-matmul: the library then needs numpy's OpenBLAS at run time
     timing: list | None = None  # receives (stage, seconds)
     target: str = "cpu"  # the name of the target in the registry (tgc/dialect/targets.py)
+    allow_tf32: bool = False  # GPU targets: f32 matmuls on TF32 tensor cores (opt-in)
 
 
 @dataclass

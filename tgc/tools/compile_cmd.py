@@ -168,6 +168,12 @@ def _errors():
     "--blas", is_flag=True, help="Matmuls call numpy's OpenBLAS (the library then needs it)."
 )
 @click.option(
+    "--allow-tf32",
+    is_flag=True,
+    help="nvptx: float32 matmuls on TF32 tensor cores (10-bit mantissa products; "
+    "as PyTorch's allow_tf32).",
+)
+@click.option(
     "--print-pipeline", is_flag=True, help="Print the pipelines that would run, then exit."
 )
 @click.option("--timing", is_flag=True, help="Report each stage's wall time on stderr.")
@@ -183,6 +189,7 @@ def compile_command(
     opt_level,
     name,
     blas,
+    allow_tf32,
     print_pipeline,
     timing,
 ):
@@ -195,8 +202,13 @@ def compile_command(
         blas=blas,
         timing=[] if timing else None,
         target=target,
+        allow_tf32=allow_tf32,
     )
     stage = _check_target_and_stage(where, target, stage)
+    try:
+        aot.configured_target(options)  # refuses target options the target does not have
+    except aot.AotError as exc:
+        fail(where, str(exc))
     if print_pipeline:
         _print_pipeline(options)
         return

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from tgc.lowering.nvptx.kernels_on_host import KernelsOnHostPass
+from tgc.lowering.nvptx.pipeline import pipeline_elements
 from tgc.lowering.nvptx.target import NvptxTarget
 
 IN_PROCESS_ONLY = (
@@ -23,6 +24,12 @@ IN_PROCESS_ONLY = (
 
 @dataclasses.dataclass(frozen=True)
 class NvptxEmulatedTarget(NvptxTarget):
+    def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
+        """The GPU's pipeline without tensor cores, even with ``allow_tf32``: the host runs a
+        block's threads one after another and cannot run a warp-wide mma.sync, so f32 matmuls
+        keep the FMA kernel (tgc-nvptx-tile-matmul)."""
+        return pipeline_elements(allow_tf32=False)
+
     def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """``symbols`` go unused: the launch plan sends and receives through ``hub``."""
         from tgc.lowering.nvptx.in_process import load_on_host

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tgc.lowering.nvptx.check_host import CheckHostPass
 from tgc.lowering.nvptx.drop_empty_loops import DropEmptyLoopsPass
 from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
+from tgc.lowering.nvptx.mma_matmul import MmaMatmulPass
 from tgc.lowering.nvptx.one_gpu_module import OneGpuModulePass
 from tgc.lowering.nvptx.out_params import OutParamsPass
 from tgc.lowering.nvptx.parallel_dims_first import ParallelDimsFirstPass
@@ -176,9 +177,13 @@ TILE = (
 MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
 
 
-def pipeline_elements() -> list:
+def pipeline_elements(allow_tf32: bool = False) -> list:
     """core -> the gpu level: kernels outlined into one gpu.module, launched by the host
-    function, results written into out-param buffers. (PTX is the next stage: codegen.py.)"""
+    function, results written into out-param buffers. (PTX is the next stage: codegen.py.)
+    ``allow_tf32``: f32 matmuls run on tensor cores in TF32 (tgc-nvptx-mma-matmul)."""
+    # f32 matmuls on tensor cores when the user allows TF32; the others (and without it, all)
+    # to the FMA kernel.
+    tensor_cores = [MmaMatmulPass(allow_tf32=True)] if allow_tf32 else []
     return [
         # Sends and receives keep their tensor's static shape (the launch plan performs them).
         StaticTransfersPass(),
@@ -189,6 +194,7 @@ def pipeline_elements() -> list:
         ONE_SHOT_BUFFERIZE,
         LinalgCopiesPass(),
         # Matmuls: shared-memory tiles and register micro-tiles, a launch of their own.
+        *tensor_cores,
         TileMatmulPass(),
         # Large float reductions of every axis to a scalar: per-block shared-memory trees into
         # partials, then one block's tree (below MIN_ELEMENTS: the one-thread kernel further on).

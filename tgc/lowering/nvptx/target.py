@@ -31,6 +31,13 @@ def _is_uint8(value) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class NvptxTarget(Target):
+    # f32 matmuls on TF32 tensor cores (opt-in, as PyTorch's allow_tf32): `tgc compile
+    # --allow-tf32` compiles with a copy of the target that has it (with_options).
+    allow_tf32: bool = False
+
+    def with_options(self, *, allow_tf32: bool) -> "NvptxTarget":
+        return dataclasses.replace(self, allow_tf32=allow_tf32)
+
     def supported_ops(self) -> frozenset:
         """The validated ops, and the variable ops: at the core level a variable is an argument
         (and an assigned one a result) of the compiled function, which the launch plan handles."""
@@ -45,7 +52,7 @@ class NvptxTarget(Target):
         return self.can_run(op_name) and not any(_is_uint8(v) for v in values)
 
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
-        return pipeline_elements()
+        return pipeline_elements(allow_tf32=self.allow_tf32)
 
     def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """``symbols`` go unused: the launch plan sends and receives through ``hub``; each
@@ -91,7 +98,7 @@ NVPTX = NvptxTarget(
     artifact_format="tgc-nvptx-artifact",
     runtime_loader="tgc.runtime.gpu_artifact:load",
     artifact_stages=("gpu", "ptx", "artifact"),
-    passes=tuple(type(p) for p in pipeline_elements() if not isinstance(p, str)),
+    passes=tuple(type(p) for p in pipeline_elements(allow_tf32=True) if not isinstance(p, str)),
     static_shapes=True,
     description="NVIDIA GPUs through NVVM to PTX (artifact: PTX, cubin and launch plan)",
 )

@@ -60,7 +60,7 @@ class Tiles:
         return self.threads_x * self.threads_y
 
 
-def _transposes(op) -> tuple[bool, bool] | None:
+def matmul_transposes(op) -> tuple[bool, bool] | None:
     """(A transposed, B transposed) from the matmul's maps; None for maps of another form."""
     if "indexing_maps" not in op.attributes:
         return False, False
@@ -83,7 +83,7 @@ def _static_float_buffers(op) -> bool:
     )
 
 
-class _Writer(KernelText):
+class TiledMatmulWriter(KernelText):
     """MLIR text of one tiled matmul: a function of (A, B, C) whose body is the launch."""
 
     def __init__(self, tiles: Tiles, types: list, shape: tuple, transposes):
@@ -273,7 +273,7 @@ class TileMatmulPass(ModulePass):
     def run(self, module: ir.Module) -> None:
         for op in all_ops(module):
             if op.name == "linalg.matmul" and _static_float_buffers(op):
-                transposes = _transposes(op)
+                transposes = matmul_transposes(op)
                 if transposes is not None:
                     self._replace(op, transposes)
 
@@ -282,7 +282,7 @@ class TileMatmulPass(ModulePass):
         m, n = c.shape
         k = a.shape[0] if transposes[0] else a.shape[1]
         tiles = _tiles_for(c.element_type)
-        writer = _Writer(tiles, [a, b, c], (m, n, k), transposes)
+        writer = TiledMatmulWriter(tiles, [a, b, c], (m, n, k), transposes)
         parsed = ir.Module.parse(writer.text())
         body = parsed.body.operations[0].regions[0].blocks[0]
         for arg, operand in zip(body.arguments, op.operands):
