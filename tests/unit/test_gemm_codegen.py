@@ -69,9 +69,20 @@ def kernel(request):
     return elem, Kernel(gemm_kernel.shape_for(elem, isa))
 
 
-# (M, N, K): single elements, partial register tiles, rows and columns past one MC/NC block and
-# reductions past one KC block (f32 KC 256, f64 128), K = 0.
-SHAPES = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (12, 32, 256), (257, 70, 300), (5, 3, 0)]
+# (M, N, K): single elements, one row (the gemv path) and one column, partial register tiles, whole tiles, columns past one NC block
+# (NC 128 to 256) and reductions past one KC block (KC 256 to 512), rows past one MC block (MC at
+# most 6144), K = 0.
+SHAPES = [
+    (1, 1, 1),
+    (1, 70, 40),
+    (40, 1, 30),
+    (7, 13, 5),
+    (33, 65, 17),
+    (14, 32, 64),
+    (29, 300, 600),
+    (6200, 3, 2),
+    (5, 3, 0),
+]
 
 
 @pytest.mark.parametrize("m, n, k", SHAPES)

@@ -30,6 +30,10 @@ from mlir import ir
 # AVX-512 host with it.
 ISA_ENVIRONMENT = "TGC_GEMM_ISA"
 _VECTOR_BYTES = {"avx512": 64, "avx2": 32}
+# k steps per iteration of the micro-kernel's main loop.
+UNROLL = 4
+# Vectors of C's row per iteration of the one-row (M = 1) gemv.
+GEMV_VECTORS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,15 +77,20 @@ def chosen_isa() -> str:
 def shape_for(elem: str, isa: str | None = None) -> GemmShape:
     """The blocking for ``elem`` on ``isa`` (the host's, or TGC_GEMM_ISA's, when None)."""
     isa = isa or chosen_isa()
-    lanes = _VECTOR_BYTES[isa] // (4 if elem == "f32" else 8)
+    elem_bytes = 4 if elem == "f32" else 8
+    lanes = _VECTOR_BYTES[isa] // elem_bytes
     if isa == "avx512":
-        # 32 zmm registers: 12 x 2 vectors of accumulators, 2 of B, broadcasts folded into FMAs.
-        mr, nr = 12, 2 * lanes
+        # 32 zmm: 14 x 2 vectors of accumulators, 2 of B, 1 broadcast. An A micro-panel
+        # (MR x KC, 28 KB) stays in L1, the B block (KC x NC, 512 KB) in L2.
+        mr, kc, nc_bytes = 14, 512 * 4 // elem_bytes, 512 * 1024
     else:
-        # 16 ymm registers: 6 x 2 accumulators, 2 of B, one broadcast.
-        mr, nr = 6, 2 * lanes
-    kc = 256 if elem == "f32" else 128
-    return GemmShape(elem, lanes, mr, nr, kc, mc=mr * (240 // mr), nc=nr * (4096 // nr))
+        # 16 ymm: 6 x 2 accumulators, 2 of B, 1 broadcast; Zen 3's 32 KB L1 and 512 KB L2.
+        mr, kc, nc_bytes = 6, 256, 256 * 1024
+    nr = 2 * lanes
+    nc = max(nr, nc_bytes // (kc * elem_bytes) // nr * nr)
+    # The A block (MC x KC) lives in L3: about 6 MB.
+    mc = max(mr, 6 * 1024 * 1024 // (kc * elem_bytes) // mr * mr)
+    return GemmShape(elem, lanes, mr, nr, kc, mc, nc)
 
 
 class _Emitter:
@@ -128,40 +137,146 @@ def gemm_function_text(s: GemmShape) -> str:
     k_a1 = e.op(f"memref.dim %A, {c[1]} : {mt}")
     k = e.op(f"arith.select %ta, {k_a0}, {k_a1} : index", "k")
     beta_zero = e.op(f"arith.cmpf oeq, %beta, {zero} : {t}", "bz")
+    # One row of C (the MLP at batch 1): a vectorized gemv instead of packing 1 row into MR. A
+    # transposed A with a transposed B would read both with strides, so it takes the packed path.
+    one_row = e.op(f"arith.cmpi eq, {m}, {c[1]} : index")
+    some_k = e.op(f"arith.cmpi ugt, {k}, {c[0]} : index")
+    true = e.op("arith.constant true")
+    not_both = e.op(f"arith.xori {e.op('arith.andi %ta, %tb : i1')}, {true} : i1")
+    row_case = e.op(f"arith.andi {e.op(f'arith.andi {one_row}, {some_k} : i1')}, {not_both} : i1")
+    e.raw(f"scf.if {row_case} {{")
+    e.raw("scf.if %tb {")
+    _row_times_rows(e, s, c, n, k, zero, beta_zero)
+    e.raw("} else {")
+    _row_times_matrix(e, s, c, n, k, zero, beta_zero)
+    e.raw("}")
+    e.raw("} else {")
     # Packed blocks: the A pack holds MC rows rounded to MR, the B pack NC columns (both x KC).
-    a_pack = e.op(f"memref.alloc() {{alignment = 64 : i64}} : memref<{s.mc * s.kc}x{t}>", "ap")
-    b_pack = e.op(f"memref.alloc() {{alignment = 64 : i64}} : memref<{s.nc * s.kc}x{t}>", "bp")
+    # Packs no larger than the problem needs (a small GEMM touches few fresh pages), never empty.
+    a_size = e.op(
+        f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.mr}) * {s.mr}) * s1 + 1)>"
+        f"()[{m}, {k}]"
+    )
+    a_pack = e.op(
+        f"memref.alloc({_min(e, a_size, s.mc * s.kc + 1)}) {{alignment = 64 : i64}} : "
+        f"memref<?x{t}>",
+        "ap",
+    )
+    b_size = e.op(
+        f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.nr}) * {s.nr}) * s1 + 1)>"
+        f"()[{n}, {k}]"
+    )
+    b_pack = e.op(
+        f"memref.alloc({_min(e, b_size, s.nc * s.kc + 1)}) {{alignment = 64 : i64}} : "
+        f"memref<?x{t}>",
+        "bp",
+    )
     k_zero = e.op(f"arith.cmpi eq, {k}, {c[0]} : index")
     e.raw(f"scf.if {k_zero} {{")
     _scale_c(e, s, c, m, n, zero, beta_zero)
     e.raw("}")
-    e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
-    nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
+    # ic (A's block, MC rows) > pc (KC) > pack A > jc (B's block, NC columns) > pack B > ir > jr:
+    # the MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of B stream from L2
+    # (the vectors run along N, so A's panel is the one each micro-kernel call reuses).
+    e.raw(f"scf.for %ic = {c[0]} to {m} step {c_mc} {{")
+    mc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.mc}, s0 - d0)>(%ic)[{m}]", "mcb")
     e.raw(f"scf.for %pc = {c[0]} to {k} step {c[s.kc]} {{")
     kc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.kc}, s0 - d0)>(%pc)[{k}]", "kcb")
     first = e.op(f"arith.cmpi eq, %pc, {c[0]} : index")
     beta = e.op(f"arith.select {first}, %beta, {one} : {t}", "beff")
     beta_is_zero = e.op(f"arith.andi {first}, {beta_zero} : i1", "bez")
-    _pack_b(e, s, c, b_pack, nc, kc, n)
-    e.raw(f"scf.for %ic = {c[0]} to {m} step {c_mc} {{")
-    mc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.mc}, s0 - d0)>(%ic)[{m}]", "mcb")
     _pack_a(e, s, c, a_pack, mc, kc, m)
-    e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
+    e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
+    nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
+    _pack_b(e, s, c, b_pack, nc, kc, n)
     e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
+    e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
     _micro_kernel(e, s, c, a_pack, b_pack, kc, zero, beta, beta_is_zero, vt)
+    for _ in range(5):
+        e.raw("}")
+    e.raw(f"memref.dealloc {a_pack} : memref<?x{t}>")
+    e.raw(f"memref.dealloc {b_pack} : memref<?x{t}>")
     e.raw("}")
-    e.raw("}")
-    e.raw("}")
-    e.raw("}")
-    e.raw("}")
-    e.raw(f"memref.dealloc {a_pack} : memref<{s.mc * s.kc}x{t}>")
-    e.raw(f"memref.dealloc {b_pack} : memref<{s.nc * s.kc}x{t}>")
     e.raw("return")
     body = "\n    ".join(e.lines)
     return (
         f"func.func private @{s.symbol}(%A: {mt}, %B: {mt}, %C: {mt}, %ta: i1, %tb: i1, "
         f"%alpha: {t}, %beta: {t}) {{\n    {body}\n}}\n"
     )
+
+
+def _row_of_c(e: _Emitter, s, value: str, col: str, zero: str, beta_zero: str, vt: str, mt: str):
+    """C[0, col:col+VL] = alpha * value (+ beta * C), masked at C's last column."""
+    masked = "{in_bounds = [false]}"
+    old = e.op(f"vector.transfer_read %C[{zero_index(e)}, {col}], {zero} {masked} : {mt}, {vt}")
+    alpha = e.op(f"vector.broadcast %alpha : {s.elem} to {vt}")
+    beta = e.op(f"vector.broadcast %beta : {s.elem} to {vt}")
+    scaled = e.op(f"arith.mulf {value}, {alpha} : {vt}")
+    summed = e.op(f"vector.fma {old}, {beta}, {scaled} : {vt}")
+    new = e.op(f"arith.select {beta_zero}, {scaled}, {summed} : {vt}")
+    e.raw(f"vector.transfer_write {new}, %C[{zero_index(e)}, {col}] {masked} : {vt}, {mt}")
+
+
+def zero_index(e: _Emitter) -> str:
+    return _const(e, 0)
+
+
+def _row_times_matrix(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str):
+    """M = 1, B stored K x N: C's row = sum over k of x[k] * B's row k, GEMV_VECTORS vectors of
+    columns at a time (x[k] = A[0, k], or A[k, 0] when A is transposed)."""
+    t, vt, mt = s.elem, f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
+    width = _const(e, GEMV_VECTORS * s.lanes)
+    masked = "{in_bounds = [false]}"
+    vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}")
+    e.raw(f"scf.for %gj = {c[0]} to {n} step {width} {{")
+    cols = ["%gj"] + [
+        e.op(f"arith.addi %gj, {_const(e, v * s.lanes)} : index") for v in range(1, GEMV_VECTORS)
+    ]
+    accs = [f"%g{v}" for v in range(GEMV_VECTORS)]
+    sums = e.fresh("gs")
+    types = ", ".join([vt] * GEMV_VECTORS)
+    args = ", ".join(f"{a} = {vzero}" for a in accs)
+    e.raw(
+        f"{sums}:{GEMV_VECTORS} = scf.for %gk = {c[0]} to {k} step {c[1]} "
+        f"iter_args({args}) -> ({types}) {{"
+    )
+    row = e.op(f"arith.select %ta, %gk, {c[0]} : index")
+    col = e.op(f"arith.select %ta, {c[0]}, %gk : index")
+    x = e.op(f"vector.broadcast {e.op(f'memref.load %A[{row}, {col}] : {mt}')} : {t} to {vt}")
+    new = []
+    for v, at in enumerate(cols):
+        b = e.op(f"vector.transfer_read %B[%gk, {at}], {zero} {masked} : {mt}, {vt}")
+        new.append(e.op(f"vector.fma {x}, {b}, {accs[v]} : {vt}"))
+    e.raw(f"scf.yield {', '.join(new)} : {types}")
+    e.raw("}")
+    for v, at in enumerate(cols):
+        _row_of_c(e, s, f"{sums}#{v}", at, zero, beta_zero, vt, mt)
+    e.raw("}")
+
+
+def _row_times_rows(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str):
+    """M = 1, B stored N x K (A not transposed): C[0, j] = dot(A's row, B's row j), VL elements of
+    the dot at a time, then a horizontal sum."""
+    t, vt, mt = s.elem, f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
+    masked = "{in_bounds = [false]}"
+    vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}")
+    e.raw(f"scf.for %gj = {c[0]} to {n} step {c[1]} {{")
+    total = e.fresh("gd")
+    e.raw(
+        f"{total} = scf.for %gk = {c[0]} to {k} step {_const(e, s.lanes)} "
+        f"iter_args(%gacc = {vzero}) -> ({vt}) {{"
+    )
+    x = e.op(f"vector.transfer_read %A[{c[0]}, %gk], {zero} {masked} : {mt}, {vt}")
+    b = e.op(f"vector.transfer_read %B[%gj, %gk], {zero} {masked} : {mt}, {vt}")
+    e.raw(f"scf.yield {e.op(f'vector.fma {x}, {b}, %gacc : {vt}')} : {vt}")
+    e.raw("}")
+    dot = e.op(f"vector.reduction <add>, {total} : {vt} into {t}")
+    old = e.op(f"memref.load %C[{c[0]}, %gj] : {mt}")
+    scaled = e.op(f"arith.mulf {dot}, %alpha : {t}")
+    summed = e.op(f"arith.addf {e.op(f'arith.mulf {old}, %beta : {t}')}, {scaled} : {t}")
+    value = e.op(f"arith.select {beta_zero}, {scaled}, {summed} : {t}")
+    e.raw(f"memref.store {value}, %C[{c[0]}, %gj] : {mt}")
+    e.raw("}")
 
 
 def _scale_c(e: _Emitter, s: GemmShape, c: dict, m: str, n: str, zero: str, beta_zero: str):
@@ -180,7 +295,7 @@ def _scale_c(e: _Emitter, s: GemmShape, c: dict, m: str, n: str, zero: str, beta
 def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n: str):
     """op(B)[pc:pc+kc, jc:jc+nc] -> KC x NR panels: panel q's step kk at q*NR*kc + kk*NR, columns
     past N zero."""
-    t, mt, pack = s.elem, _memref(s.elem), f"memref<{s.nc * s.kc}x{s.elem}>"
+    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     bvt = f"vector<{s.nr}x{t}>"
     e.raw("scf.if %tb {")
     # B stored N x K: each of the panel's columns is a contiguous row of B.
@@ -227,7 +342,7 @@ def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n
 def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m: str):
     """op(A)[ic:ic+mc, pc:pc+kc] -> MR-row panels: panel p's step kk at p*MR*kc + kk*MR, rows
     past M zero."""
-    t, mt, pack = s.elem, _memref(s.elem), f"memref<{s.mc * s.kc}x{s.elem}>"
+    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     avt = f"vector<{s.mr}x{t}>"
     e.raw("scf.if %ta {")
     # A stored K x M: a panel's step is MR contiguous elements of one row of A.
@@ -277,59 +392,142 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
 
 
 def _micro_kernel(e: _Emitter, s, c, a_pack, b_pack, kc, zero, beta, beta_is_zero, vt) -> None:
-    """The MR x NR tile at (ic + ir, jc + jr): accumulate over kc, then combine with C."""
-    t, mt = s.elem, _memref(s.elem)
-    a_pack_t, b_pack_t = f"memref<{s.mc * s.kc}x{t}>", f"memref<{s.nc * s.kc}x{t}>"
+    """The MR x NR tile at (ic + ir, jc + jr): accumulate over kc (UNROLL steps per iteration,
+    then the rest one by one), then combine with C."""
+    t = s.elem
     vectors = s.nr // s.lanes
     a_base = e.op(f"arith.muli %ir, {kc} : index", "ab")
     b_base = e.op(f"arith.muli %jr, {kc} : index", "bb")
     vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}", "vz")
-    accs = [(r, v) for r in range(s.mr) for v in range(vectors)]
+    count = s.mr * vectors
+    unrolled_end = e.op(
+        f"affine.apply affine_map<()[s0] -> ((s0 floordiv {UNROLL}) * {UNROLL})>()[{kc}]"
+    )
+    step = _const(e, UNROLL)
+    main = _k_loop(
+        e,
+        s,
+        c,
+        a_pack,
+        b_pack,
+        a_base,
+        b_base,
+        c[0],
+        unrolled_end,
+        step,
+        UNROLL,
+        [vzero] * count,
+        vt,
+    )
+    results = _k_loop(
+        e,
+        s,
+        c,
+        a_pack,
+        b_pack,
+        a_base,
+        b_base,
+        unrolled_end,
+        kc,
+        c[1],
+        1,
+        [f"{main}#{i}" for i in range(count)],
+        vt,
+    )
+    _combine_with_c(e, s, c, results, zero, beta, beta_is_zero, vt)
+
+
+def _k_loop(
+    e: _Emitter, s, c, a_pack, b_pack, a_base, b_base, lower, upper, step, unroll, init, vt
+):
+    """scf.for over k in [lower, upper) by ``step``, ``unroll`` rank-1 updates of the MR x NR
+    accumulators (iter_args, initially ``init``) per iteration; returns the results' name."""
+    t, pack_t = s.elem, f"memref<?x{s.elem}>"
+    vectors = s.nr // s.lanes
+    accs = [f"%a{r}_{v}" for r in range(s.mr) for v in range(vectors)]
     results = e.fresh("acc")
-    args = ", ".join(f"%a{r}_{v} = {vzero}" for r, v in accs)
+    args = ", ".join(f"{name} = {value}" for name, value in zip(accs, init))
     types = ", ".join([vt] * len(accs))
     e.raw(
-        f"{results}:{len(accs)} = scf.for %kk = {c[0]} to {kc} step {c[1]} "
+        f"{results}:{len(accs)} = scf.for %kk = {lower} to {upper} step {step} "
         f"iter_args({args}) -> ({types}) {{"
     )
-    b_at = e.op(
-        f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({b_base}, %kk)[{c[s.nr]}]"
-    )
-    b_vectors = []
-    for v in range(vectors):
-        at = b_at if v == 0 else e.op(f"arith.addi {b_at}, {_const(e, v * s.lanes)} : index")
-        b_vectors.append(e.op(f"vector.load {b_pack}[{at}] : {b_pack_t}, {vt}", "b"))
-    a_at = e.op(
-        f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({a_base}, %kk)[{c[s.mr]}]"
-    )
-    new = []
-    for r in range(s.mr):
-        at = a_at if r == 0 else e.op(f"arith.addi {a_at}, {_const(e, r)} : index")
-        scalar = e.op(f"memref.load {a_pack}[{at}] : {a_pack_t}")
-        broadcast = e.op(f"vector.broadcast {scalar} : {t} to {vt}", "bc")
+    current = list(accs)
+    for u in range(unroll):
+        k = "%kk" if u == 0 else e.op(f"arith.addi %kk, {_const(e, u)} : index")
+        b_at = e.op(
+            f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({b_base}, {k})[{c[s.nr]}]"
+        )
+        b_vectors = []
         for v in range(vectors):
-            new.append(e.op(f"vector.fma {broadcast}, {b_vectors[v]}, %a{r}_{v} : {vt}", "f"))
-    e.raw(f"scf.yield {', '.join(new)} : {types}")
+            at = b_at if v == 0 else e.op(f"arith.addi {b_at}, {_const(e, v * s.lanes)} : index")
+            b_vectors.append(e.op(f"vector.load {b_pack}[{at}] : {pack_t}, {vt}", "b"))
+        a_at = e.op(
+            f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({a_base}, {k})[{c[s.mr]}]"
+        )
+        new = []
+        for r in range(s.mr):
+            at = a_at if r == 0 else e.op(f"arith.addi {a_at}, {_const(e, r)} : index")
+            scalar = e.op(f"memref.load {a_pack}[{at}] : {pack_t}")
+            broadcast = e.op(f"vector.broadcast {scalar} : {t} to {vt}", "bc")
+            for v in range(vectors):
+                acc = current[r * vectors + v]
+                new.append(e.op(f"vector.fma {broadcast}, {b_vectors[v]}, {acc} : {vt}", "f"))
+        current = new
+    e.raw(f"scf.yield {', '.join(current)} : {types}")
     e.raw("}")
-    # Combine with C: row by row (rows past M skipped), each vector masked at C's last column.
+    return results
+
+
+def _combine_with_c(e: _Emitter, s, c, results, zero, beta, beta_is_zero, vt) -> None:
+    """C's tile = alpha * acc (+ beta * C unless beta is zero): plain vector loads and stores for a
+    whole tile inside C, else row by row (rows past M skipped), each vector masked at C's edge."""
+    t, mt = s.elem, _memref(s.elem)
+    vectors = s.nr // s.lanes
     row0 = e.op("arith.addi %ic, %ir : index")
     col0 = e.op("arith.addi %jc, %jr : index")
     m = e.op(f"memref.dim %C, {c[0]} : {mt}")
+    n = e.op(f"memref.dim %C, {c[1]} : {mt}")
     alpha = e.op(f"vector.broadcast %alpha : {t} to {vt}")
     betav = e.op(f"vector.broadcast {beta} : {t} to {vt}")
+    rows_in = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {row0}, {c[s.mr]} : index')}, {m} : index")
+    cols_in = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col0}, {c[s.nr]} : index')}, {n} : index")
+    whole = e.op(f"arith.andi {rows_in}, {cols_in} : i1")
+    positions = []
     for r in range(s.mr):
         row = row0 if r == 0 else e.op(f"arith.addi {row0}, {_const(e, r)} : index")
+        cols = [
+            col0 if v == 0 else e.op(f"arith.addi {col0}, {_const(e, v * s.lanes)} : index")
+            for v in range(vectors)
+        ]
+        positions.append((row, cols))
+
+    def combined(acc: str, old: str) -> str:
+        scaled = e.op(f"arith.mulf {acc}, {alpha} : {vt}")
+        summed = e.op(f"vector.fma {old}, {betav}, {scaled} : {vt}")
+        return e.op(f"arith.select {beta_is_zero}, {scaled}, {summed} : {vt}")
+
+    e.raw(f"scf.if {whole} {{")
+    for r, (row, cols) in enumerate(positions):
+        for v, col in enumerate(cols):
+            old = e.op(f"vector.load %C[{row}, {col}] : {mt}, {vt}")
+            value = combined(f"{results}#{r * vectors + v}", old)
+            e.raw(f"vector.store {value}, %C[{row}, {col}] : {mt}, {vt}")
+    e.raw("} else {")
+    masked = "{in_bounds = [false]}"
+    for r, (row, cols) in enumerate(positions):
         inside = e.op(f"arith.cmpi ult, {row}, {m} : index")
         e.raw(f"scf.if {inside} {{")
-        for v in range(vectors):
-            col = col0 if v == 0 else e.op(f"arith.addi {col0}, {_const(e, v * s.lanes)} : index")
-            masked = "{in_bounds = [false]}"
+        for v, col in enumerate(cols):
             old = e.op(f"vector.transfer_read %C[{row}, {col}], {zero} {masked} : {mt}, {vt}")
-            scaled = e.op(f"arith.mulf {results}#{r * vectors + v}, {alpha} : {vt}")
-            summed = e.op(f"vector.fma {old}, {betav}, {scaled} : {vt}")
-            value = e.op(f"arith.select {beta_is_zero}, {scaled}, {summed} : {vt}")
+            value = combined(f"{results}#{r * vectors + v}", old)
             e.raw(f"vector.transfer_write {value}, %C[{row}, {col}] {masked} : {vt}, {mt}")
         e.raw("}")
+    e.raw("}")
+
+
+def _min(e: _Emitter, value: str, bound: int) -> str:
+    return e.op(f"arith.minui {value}, {_const(e, bound)} : index")
 
 
 def _const(e: _Emitter, value: int) -> str:
