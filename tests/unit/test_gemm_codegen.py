@@ -69,9 +69,9 @@ def kernel(request):
     return elem, Kernel(gemm_kernel.shape_for(elem, isa))
 
 
-# (M, N, K): single elements, one row (the gemv path) and one column, partial register tiles, whole tiles, columns past one NC block
-# (NC 128 to 256) and reductions past one KC block (KC 256 to 512), rows past one MC block (MC at
-# most 6144), K = 0.
+# (M, N, K): single elements, one row (the gemv path) and one column, partial register tiles,
+# whole tiles, columns past one NC block (NC 128 to 256) and reductions past one KC block (KC 256
+# to 512), rows past one MC block (MC at most 6144), K = 0.
 SHAPES = [
     (1, 1, 1),
     (1, 70, 40),
@@ -262,3 +262,21 @@ def test_convnet_training_matches_the_blas_path(monkeypatch):
     blas = _convnet_losses()
     monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
     np.testing.assert_allclose(_convnet_losses(), blas, rtol=1e-5)
+
+
+def test_an_unknown_callee_is_refused_naming_the_choices():
+    from tgc.dialect.context import make_context
+    from tgc.lowering.cpu.blas import BlasMatmulPass
+    from tgc.passes.base import PassFailure
+
+    text = (
+        "func.func @f(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>) {\n"
+        '  linalg.matmul {tgc.gemm = "mkl"} ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) '
+        "outs(%c : memref<4x16xf32>)\n  return\n}\n"
+    )
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        with pytest.raises(PassFailure, match="unknown GEMM callee 'mkl'.*blas, codegen"):
+            BlasMatmulPass().run(module)
+        with pytest.raises(PassFailure, match="unknown GEMM callee 'eigen'"):
+            BlasMatmulPass(gemm="eigen").run(module)

@@ -2,7 +2,43 @@
 // (101), transposes read from the indexing maps as flags (111 no, 112 yes), a zero fill right before the
 // matmul becomes beta = 0 and disappears, otherwise BLAS accumulates (beta = 1). With an unknown row
 // count the one-row case goes to ?gemv at run time. Other element types keep the linalg op.
-// RUN: %tgc-opt %s -p tgc-blas-matmul | FileCheck %s
+// With gemm=codegen the same matmuls call tgc's generated kernel (tgc/lowering/cpu/gemm_kernel.py), defined
+// once per element type, with the operands cast to its strided types and the transposes as i1 flags; a
+// matmul's tgc.gemm attribute chooses its callee whatever the option says. TGC_GEMM_ISA=avx2 fixes the
+// kernel's blocking (and so its name) on any host.
+// RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p tgc-blas-matmul | FileCheck %s
+// RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen}' | FileCheck %s --check-prefix=GEN
+
+// GEN:         func.func private @tgc_gemm_f64_6x8v4(%{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: i1, %{{.*}}: i1, %{{.*}}: f64, %{{.*}}: f64)
+// GEN:         vector.fma
+// GEN:         func.func private @tgc_gemm_f32_6x16v8(
+// GEN-NOT:     func.func private @tgc_gemm
+
+// GEN-LABEL:   func.func @static_zero(
+// GEN-NOT:       linalg.
+// GEN:           %[[A:.*]] = memref.cast %arg0 : memref<4x8xf32> to memref<?x?xf32, strided<[?, 1], offset: ?>>
+// GEN-NEXT:      %[[B:.*]] = memref.cast %arg1 : memref<8x16xf32> to memref<?x?xf32, strided<[?, 1], offset: ?>>
+// GEN-NEXT:      %[[C:.*]] = memref.cast %arg2 : memref<4x16xf32> to memref<?x?xf32, strided<[?, 1], offset: ?>>
+// GEN-NEXT:      %[[NO:.*]] = arith.constant false
+// GEN-NEXT:      %[[NO2:.*]] = arith.constant false
+// GEN-NEXT:      %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// GEN-NEXT:      %[[BETA:.*]] = arith.constant 0.000000e+00 : f32
+// GEN-NEXT:      call @tgc_gemm_f32_6x16v8(%[[A]], %[[B]], %[[C]], %[[NO]], %[[NO2]], %[[ONE]], %[[BETA]])
+// GEN-NOT:       linalg.
+
+// GEN-LABEL:   func.func @transposed_accumulate(
+// GEN:           %[[T:.*]] = arith.constant true
+// GEN-NEXT:      %[[T2:.*]] = arith.constant true
+// GEN-NEXT:      %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
+// GEN-NEXT:      %[[BETA:.*]] = arith.constant 1.000000e+00 : f64
+// GEN-NEXT:      call @tgc_gemm_f64_6x8v4(%{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[T2]], %[[ONE]], %[[BETA]])
+
+// GEN-LABEL:   func.func @dynamic_rows(
+// GEN-NOT:       gemv
+// GEN:           call @tgc_gemm_f32_6x16v8(
+
+// GEN-LABEL:   func.func @integers_stay(
+// GEN:           linalg.matmul
 
 // CHECK-LABEL: func.func @static_zero(
 // CHECK-NOT:     linalg.
@@ -53,5 +89,18 @@ func.func @dynamic_rows(%a: memref<?x8xf32>, %b: memref<8x16xf32>, %c: memref<?x
 // CHECK-NOT:     call
 func.func @integers_stay(%a: memref<4x8xi32>, %b: memref<8x16xi32>, %c: memref<4x16xi32>) {
   linalg.matmul ins(%a, %b : memref<4x8xi32>, memref<8x16xi32>) outs(%c : memref<4x16xi32>)
+  return
+}
+
+// A matmul's tgc.gemm attribute overrides the pass option, either way.
+// CHECK-LABEL: func.func @chosen_per_matmul(
+// CHECK:         call @tgc_gemm_f32_6x16v8(
+// CHECK:         call @scipy_cblas_sgemm64_(
+// GEN-LABEL:   func.func @chosen_per_matmul(
+// GEN:           call @tgc_gemm_f32_6x16v8(
+// GEN:           call @scipy_cblas_sgemm64_(
+func.func @chosen_per_matmul(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>) {
+  linalg.matmul {tgc.gemm = "codegen"} ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
+  linalg.matmul {tgc.gemm = "blas"} ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
   return
 }
