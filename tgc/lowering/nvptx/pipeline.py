@@ -11,6 +11,7 @@ from tgc.lowering.nvptx.out_params import OutParamsPass
 from tgc.lowering.nvptx.parallel_dims_first import ParallelDimsFirstPass
 from tgc.lowering.nvptx.serial_kernels import SerialKernelsPass
 from tgc.lowering.nvptx.sink_views import SinkViewsPass
+from tgc.lowering.nvptx.split_reduce import SplitReducePass
 from tgc.lowering.nvptx.static_transfers import StaticTransfersPass
 from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
 from tgc.lowering.nvptx.tree_reduce import TreeReducePass
@@ -64,7 +65,10 @@ ELEMENTWISE_OPS = (
     "tanh",
 )
 # Reductions over any axes, to a 0-d result too: one thread per output element runs the reduced
-# axes serially (tgc-nvptx-parallel-dims-first); a float reduction of every axis to a 0-d result
+# axes serially (tgc-nvptx-parallel-dims-first); a float one of tgc-nvptx-split-reduce's
+# MIN_REDUCED points or more per output element is a flat grid of register accumulators, split
+# into partials and a second launch when the reduced extent is long; a float reduction of every
+# axis to a 0-d result
 # of tree_reduce.MIN_ELEMENTS elements or more is two launches of shared-memory trees
 # (tgc-nvptx-tree-reduce), a smaller or integer one a one-thread kernel (tgc-nvptx-serial-kernels).
 # No warp shuffles (nvptx-emulated could not run them).
@@ -127,7 +131,8 @@ NN_OPS = (
     "sparse_softmax_cross_entropy_with_logits",
 )
 # Convolutions and pooling with their gradients, as direct loops (one thread per output element,
-# the window or the reduced axes serially): naive, no im2col GEMM, no shared-memory tiles.
+# the window or the reduced axes serially): no im2col GEMM, no shared-memory tiles. The filter
+# gradient (few outputs, batch x pixels reduced each) goes through tgc-nvptx-split-reduce.
 CONV_OPS = (
     "avg_pool",
     "avg_pool_grad",
@@ -199,6 +204,9 @@ def pipeline_elements(allow_tf32: bool = False) -> list:
         # Large float reductions of every axis to a scalar: per-block shared-memory trees into
         # partials, then one block's tree (below MIN_ELEMENTS: the one-thread kernel further on).
         TreeReducePass(),
+        # Reductions with few outputs and many reduced points each (a filter or bias gradient):
+        # a flat grid of register accumulators, split into partials and a second launch.
+        SplitReducePass(),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
         TILE,

@@ -1,0 +1,222 @@
+"""Reductions with few outputs and long reduced extents on the GPU (tgc-nvptx-split-reduce): a
+conv2d filter gradient, a bias gradient's sum over batch x pixels, reduce_sum/max over leading
+axes become a flat grid of register accumulators (K partials per output element, then a second
+launch over them). Checked numerically on nvptx-emulated (the same kernels run on the host)
+against float64 numpy, the launches' shapes at the gpu level, and the PTX through
+`ptxas -arch=sm_90`. No GPU is needed."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tgc.dialect import targets
+from tgc.lowering.nvptx.split_reduce import MIN_REDUCED, THREADS
+from tgc.tools.cli import main
+
+PTXAS = shutil.which("ptxas")
+needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas (CUDA toolkit) is not on PATH")
+
+
+def _session_run(build, feeds: dict):
+    """Runs ``build(placeholders) -> fetches`` on the emulated /gpu:0."""
+    import tgc as tf
+
+    config = tf.ConfigProto(device_count={"GPU": 1})
+    with tf.Graph().as_default(), targets.selected("nvptx-emulated"), tf.device("/gpu:0"):
+        fed = {name: tf.placeholder(a.dtype, a.shape, name=name) for name, a in feeds.items()}
+        fetches = build(tf, fed)
+        with tf.Session(config=config) as sess:
+            got = sess.run(fetches, {fed[n]: a for n, a in feeds.items()})
+            (run,) = sess._cache.values()
+    assert run.target == "nvptx-emulated"  # the GPU's code, not the CPU's
+    return got
+
+
+def _same_padding(size: int, k: int, s: int) -> tuple:
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return out, total // 2
+
+
+def _filter_gradient(x, g, kshape, strides, padding) -> np.ndarray:
+    """d/dw sum(conv2d(x, w) * g) in float64: sum over n, oh, ow of x_padded * g."""
+    kh, kw = kshape
+    (sh, sw), (_, h, w, _) = strides, x.shape
+    if padding == "SAME":
+        (oh, top), (ow, left) = _same_padding(h, kh, sh), _same_padding(w, kw, sw)
+    else:
+        oh, ow, top, left = (h - kh) // sh + 1, (w - kw) // sw + 1, 0, 0
+    padded = np.zeros((x.shape[0], h + kh + sh, w + kw + sw, x.shape[3]))
+    padded[:, top : top + h, left : left + w] = x
+    dw = np.zeros((kh, kw, x.shape[3], g.shape[3]))
+    for i in range(kh):
+        for j in range(kw):
+            window = padded[:, i : i + sh * oh : sh, j : j + sw * ow : sw]
+            dw[i, j] = np.einsum("nhwc,nhwo->co", window, g.astype(np.float64))
+    return dw
+
+
+# (input NHWC, filter HWIO, strides, padding): strides 2, SAME and VALID, channels that are no
+# multiple of anything, the lecture convnet's 3x3x1x16 filter.
+CONVS = [
+    ((7, 9, 11, 3), (3, 3, 3, 5), (2, 2), "SAME"),
+    ((5, 8, 8, 1), (3, 3, 1, 16), (1, 1), "SAME"),
+    ((6, 10, 9, 2), (2, 4, 2, 3), (2, 1), "VALID"),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, strides, padding", CONVS)
+def test_the_filter_and_bias_gradients_match_float64_numpy(x_shape, w_shape, strides, padding):
+    rng = np.random.default_rng(sum(x_shape))
+    x0 = rng.standard_normal(x_shape).astype(np.float32)
+    w0 = rng.standard_normal(w_shape).astype(np.float32)
+    b0 = rng.standard_normal(w_shape[3]).astype(np.float32)
+
+    def build(tf, fed):
+        y = tf.nn.conv2d(fed["x"], fed["w"], strides=[1, *strides, 1], padding=padding)
+        y = y + fed["b"]
+        g = tf.constant(g0)
+        return tf.gradients(tf.reduce_sum(y * g), [fed["w"], fed["b"]])
+
+    oh, ow = (
+        (-(-x_shape[1] // strides[0]), -(-x_shape[2] // strides[1]))
+        if padding == "SAME"
+        else (
+            (x_shape[1] - w_shape[0]) // strides[0] + 1,
+            (x_shape[2] - w_shape[1]) // strides[1] + 1,
+        )
+    )
+    g0 = rng.standard_normal((x_shape[0], oh, ow, w_shape[3])).astype(np.float32)
+    dw, db = _session_run(build, {"x": x0, "w": w0, "b": b0})
+    want_dw = _filter_gradient(x0, g0, w_shape[:2], strides, padding)
+    want_db = g0.astype(np.float64).sum(axis=(0, 1, 2))
+    # float32 sums of n*oh*ow products: a few ulps of the sum of magnitudes.
+    scale = np.finfo(np.float32).eps * x0.size * np.abs(g0).max() * np.abs(x0).max()
+    np.testing.assert_allclose(dw, want_dw, rtol=0, atol=scale)
+    np.testing.assert_allclose(db, want_db, rtol=0, atol=scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_and_maxima_over_leading_axes_match_numpy(dtype):
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((300, 7)).astype(dtype)
+    y0 = rng.standard_normal((40, 3, 50)).astype(dtype)
+    y0[17, 1, 33] = np.inf
+
+    def build(tf, fed):
+        return [
+            tf.reduce_sum(fed["x"], axis=0),
+            tf.reduce_max(fed["y"], axis=[0, 2]),
+            tf.reduce_min(fed["y"], axis=[0, 2], keepdims=True),
+            tf.reduce_mean(fed["y"], axis=[0, 2]),
+        ]
+
+    total, biggest, smallest, mean = _session_run(build, {"x": x0, "y": y0})
+    assert np.all(np.abs(total - x0.astype(np.float64).sum(0)) <= _bound(x0, 0))
+    np.testing.assert_array_equal(biggest, y0.max(axis=(0, 2)))
+    assert biggest[1] == np.inf
+    np.testing.assert_array_equal(smallest, y0.min(axis=(0, 2), keepdims=True))
+    finite = y0[:, [0, 2]]
+    want_mean = finite.astype(np.float64).mean(axis=(0, 2))
+    atol = _bound(finite, (0, 2)) / 2000 + np.finfo(dtype).eps * np.abs(want_mean)
+    assert np.all(np.abs(mean[[0, 2]] - want_mean) <= atol)
+    assert mean[1] == np.inf
+
+
+def _bound(x: np.ndarray, axes) -> np.ndarray:
+    """A sum of n terms as K = ceil(sqrt(n)) partials of n/K terms, then the K partials: at most
+    n/K + K roundings of eps/2 each, relative to the sum of the magnitudes."""
+    n = x.size // np.sum(x, axis=axes).size
+    k = int(np.ceil(np.sqrt(n)))
+    magnitude = np.abs(x.astype(np.float64)).sum(axis=axes)
+    return (n / k + k) * np.finfo(x.dtype).eps / 2 * magnitude
+
+
+def _compile(tmp_path, module: str, stage: str, suffix: str = "mlir", args=()) -> str:
+    # In this process (the sessions above started LLVM's threads; a fork could hang on them).
+    previous = os.environ.get("TGC_NO_FORK")
+    os.environ["TGC_NO_FORK"] = "1"
+    try:
+        source = tmp_path / f"model.{suffix}"
+        source.write_text(module)
+        result = CliRunner().invoke(
+            main,
+            ["compile", str(source), "--target", "nvptx", "--emit", stage, *args],
+            catch_exceptions=False,
+        )
+    finally:
+        if previous is None:
+            del os.environ["TGC_NO_FORK"]
+        else:
+            os.environ["TGC_NO_FORK"] = previous
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _sum_module(shape: tuple, axes: tuple, dtype: str = "f32") -> str:
+    tensor = f"tensor<{'x'.join(map(str, shape))}x{dtype}>"
+    kept = [n for a, n in enumerate(shape) if a not in axes]
+    result = f"tensor<{'x'.join(map(str, kept))}x{dtype}>"
+    listed = ", ".join(map(str, axes))
+    return f"""
+func.func @main(%x: {tensor}) -> {result} {{
+  %y = "tgc.reduce_sum"(%x) {{axes = array<i64: {listed}>, keepdims = false}}
+      : ({tensor}) -> {result}
+  return %y : {result}
+}}
+"""
+
+
+def test_a_bias_gradient_is_partials_then_their_sums(tmp_path):
+    # 16 outputs of 50x8x8 = 3200 points: K = ceil(sqrt(3200)) = 57 partials each, 912 threads
+    # in 4 blocks; then 16 threads in one block. The fill of the result with 0 went.
+    gpu = _compile(tmp_path, _sum_module((50, 8, 8, 16), (0, 1, 2)), "gpu")
+    launches = re.findall(r"gpu\.launch_func .*", gpu)
+    assert len(launches) == 2
+    assert f"blocks in (%c4, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in launches[0]
+    assert "memref<57x16xf32>" in launches[0] and "memref<57x16xf32>" in launches[1]
+    assert f"blocks in (%c1, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in launches[1]
+
+
+def test_many_outputs_take_one_launch_without_partials(tmp_path):
+    # 65536 outputs fill the grid alone: K = 1, each thread sums its 64 points in a register.
+    gpu = _compile(tmp_path, _sum_module((65536, MIN_REDUCED), (1,)), "gpu")
+    launches = re.findall(r"gpu\.launch_func .*", gpu)
+    assert len(launches) == 1
+    assert f"blocks in (%c256, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in launches[0]
+
+
+def test_short_reductions_keep_one_thread_per_output(tmp_path):
+    gpu = _compile(tmp_path, _sum_module((50, MIN_REDUCED - 1), (1,)), "gpu")
+    assert "threads in (%c256, %c1, %c1)" not in gpu
+
+
+@needs_ptxas
+def test_the_filter_gradients_kernels_pass_ptxas_for_sm_90(tmp_path):
+    program = """
+import tgc as tf
+
+x = tf.placeholder(tf.float32, (7, 9, 11, 3), name="x")
+w = tf.Variable(tf.ones([3, 3, 3, 5]), name="w")
+y = tf.nn.conv2d(x, w, strides=[1, 2, 2, 1], padding="SAME")
+(dw,) = tf.gradients(tf.reduce_sum(y * y), [w])
+dw = tf.identity(dw, name="dw")
+"""
+    ptx = _compile(tmp_path, program, "ptx", "py", ["--fetch", "dw"])
+    path = tmp_path / "kernels.ptx"
+    path.write_text(ptx)
+    done = subprocess.run(
+        [PTXAS, "-arch=sm_90", "-v", str(path), "-o", str(tmp_path / "kernels.cubin")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert " 0 bytes spill stores" in done.stderr + done.stdout
+    gpu = _compile(tmp_path, program, "gpu", "py", ["--fetch", "dw"])
+    # 135 outputs of 7x5x6 = 210 points: K = 15 partials each.
+    assert "memref<15x135xf32>" in gpu

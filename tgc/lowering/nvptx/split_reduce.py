@@ -1,0 +1,357 @@
+"""tgc-nvptx-split-reduce: a float reduction with few outputs and a long reduced extent (the
+filter gradient of a convolution, a bias gradient's sum over batch x pixels) becomes one or two
+launches of a flat grid instead of one thread per output element walking everything serially.
+
+The naive schedule (tgc-nvptx-parallel-dims-first, then 16x16 tiles of the first two parallel
+dims) gives a conv2d_backprop_filter of a 3x3x1x16 filter 9 working threads, each running 16
+output elements x batch x pixels iterations, and accumulates through the output buffer in global
+memory (a load and a store per iteration: the compiler cannot keep it in a register, the output
+may alias an input). Here:
+
+- Kernel 1 (when the reduction is split, K > 1): K x P threads for P output elements, thread
+  t = k * P + p accumulating, in a register from the combiner's identity, the reduced points
+  k, k + K, k + 2K, ... of output element p, and storing the result in partials[k][p].
+  Consecutive threads take consecutive output elements (p follows the output's row-major order),
+  so their loads of an input indexed by the output's last dim are coalesced.
+- Kernel 2: P threads, thread p combining the output's initial value (or the identity, when a
+  fill of the identity just before went) with partials[0..K)[p] in order, and storing it.
+
+K = min(ceil(sqrt(R)), ceil(MAX_THREADS / P)) for R reduced points, so both kernels' serial
+loops are about sqrt(R) long while the grid fills the GPU; K = 1 is one kernel (no partials),
+which still accumulates in a register on a flat grid. The summation order changes (strided
+partials, then their sum): float results differ from the serial order by rounding only.
+
+The generic's body is cloned into the loop (tree_reduce's placeholder call and inlining), so a
+reduction of fused elementwise ops (relu's mask times the incoming gradient) computes them as it
+reads. Taken: static memref linalg.generics at a function's top level with one float output
+whose indexing map lists every parallel dim once (or a constant 0 for a unit dim), at least one
+parallel and one reduction dim, R >= MIN_REDUCED, inputs indexed by affine expressions of the
+dims (a convolution's ``oh + kh``), and a body tree_reduce can clone (a known combiner of the
+accumulator). Full reductions to one element are tgc-nvptx-tree-reduce's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from mlir import ir
+
+from tgc.dialect.ir_helpers import body_ops, functions
+from tgc.lowering.nvptx.kernel_text import KernelText
+from tgc.lowering.nvptx.tree_reduce import (
+    _ELEMENT_CALLEE,
+    _IDENTITIES,
+    _combiner,
+    _element_calls,
+    _float_literal,
+    _identity_fill,
+    _inline_body,
+)
+from tgc.passes.base import ModulePass
+
+# Fewer reduced points per output element than this: the naive loop stays (short enough).
+MIN_REDUCED = 64
+# Kernel 1's threads at most: enough for an H100/H200 (132 SMs x 2048 resident threads is
+# 270k; a quarter of that already hides the loads' latency for these short loops).
+MAX_THREADS = 65536
+THREADS = 256  # per block, 1-d
+
+
+@dataclasses.dataclass
+class _Split:
+    """What the pass learned about one linalg.generic it rewrites."""
+
+    generic: ir.Operation
+    combiner: str  # e.g. arith.addf
+    element: str  # f32 or f64
+    sizes: list  # each iteration dim's static size
+    parallel: list  # parallel dims in the output's row-major order (last fastest)
+    reduced: list  # reduction dims in iteration order (last fastest)
+    input_maps: list  # per input: its indexing map's results (AffineExprs)
+    output_index: list  # per output dim: ("dim", d) or ("const", 0)
+
+    @property
+    def outputs(self) -> int:
+        return math.prod(self.sizes[d] for d in self.parallel)
+
+    @property
+    def reduced_points(self) -> int:
+        return math.prod(self.sizes[d] for d in self.reduced)
+
+    @property
+    def splits(self) -> int:
+        """K: partials per output element (1: no partials, one kernel)."""
+        by_length = math.isqrt(self.reduced_points - 1) + 1
+        by_threads = max(1, -(-MAX_THREADS // self.outputs))
+        return max(1, min(by_length, by_threads))
+
+
+def _kinds(generic) -> list:
+    return [str(a).rpartition("<")[2].rstrip(">") for a in generic.attributes["iterator_types"]]
+
+
+def _analyse(generic) -> _Split | None:
+    """A _Split if this pass can and should rewrite ``generic``; None otherwise."""
+    kinds = _kinds(generic)
+    segments = list(ir.DenseI32ArrayAttr(generic.attributes["operandSegmentSizes"]))
+    operands = list(generic.operands)
+    if segments[1] != 1 or "parallel" not in kinds or "reduction" not in kinds:
+        return None
+    if not all(isinstance(o.type, ir.MemRefType) for o in operands):
+        return None
+    types = [ir.MemRefType(o.type) for o in operands]
+    if not all(t.has_static_shape for t in types):
+        return None
+    if not isinstance(types[-1].element_type, (ir.F32Type, ir.F64Type)):
+        return None
+    maps = [ir.AffineMapAttr(a).value for a in generic.attributes["indexing_maps"]]
+    if any(m.n_symbols for m in maps):
+        return None
+    sizes = _dim_sizes(maps, types, len(kinds))
+    if sizes is None:
+        return None
+    output_index = _output_index(maps[-1], types[-1], kinds)
+    if output_index is None:
+        return None
+    combiner = _combiner(generic)
+    if combiner is None:
+        return None
+    split = _Split(
+        generic,
+        combiner,
+        str(types[-1].element_type),
+        sizes,
+        [d for kind, d in output_index if kind == "dim"],
+        [d for d, kind in enumerate(kinds) if kind == "reduction"],
+        [list(m.results) for m in maps[:-1]],
+        output_index,
+    )
+    return split if split.reduced_points >= MIN_REDUCED else None
+
+
+def _dim_sizes(maps: list, types: list, rank: int) -> list | None:
+    """Each iteration dim's size, from the operand dims indexed by it alone; None if some dim
+    has none or two disagree."""
+    sizes: list = [None] * rank
+    for map_, type_ in zip(maps, types):
+        for position, expr in enumerate(map_.results):
+            expr = expr.maybe_downcast()
+            if isinstance(expr, ir.AffineDimExpr):
+                size = type_.shape[position]
+                if sizes[expr.position] not in (None, size):
+                    return None
+                sizes[expr.position] = size
+    return None if None in sizes or 0 in sizes else sizes
+
+
+def _output_index(map_: ir.AffineMap, type_: ir.MemRefType, kinds: list) -> list | None:
+    """The output's indices: every parallel dim once, or a constant 0 on a unit dim."""
+    index, seen = [], set()
+    for position, expr in enumerate(map_.results):
+        expr = expr.maybe_downcast()
+        if isinstance(expr, ir.AffineDimExpr) and kinds[expr.position] == "parallel":
+            if expr.position in seen:
+                return None
+            seen.add(expr.position)
+            index.append(("dim", expr.position))
+        elif isinstance(expr, ir.AffineConstantExpr) and expr.value == 0:
+            if type_.shape[position] != 1:
+                return None
+            index.append(("const", 0))
+        else:
+            return None
+    parallel = {d for d, kind in enumerate(kinds) if kind == "parallel"}
+    return index if seen == parallel else None
+
+
+class _Writer(KernelText):
+    """MLIR text of the launches: a function of (inputs..., out) whose body is them."""
+
+    def __init__(self, split: _Split, input_types: list, out_type: str, with_init: bool):
+        super().__init__()
+        self.s, self.out_type, self.with_init = split, out_type, with_init
+        self.input_types = [str(t) for t in input_types]
+        self.input_elements = [str(ir.MemRefType(t).element_type) for t in input_types]
+        self.el = split.element
+        self.rank = len(split.sizes)
+        self.partials = f"memref<{split.splits}x{split.outputs}x{self.el}>"
+
+    def text(self) -> str:
+        s = self.s
+        args = [f"%in{j}: {t}" for j, t in enumerate(self.input_types)]
+        lines = [f"func.func @split({', '.join([*args, f'%out: {self.out_type}'])}) {{"]
+        if s.splits > 1:
+            lines.append(f"%partials = memref.alloc() : {self.partials}")
+            lines += self._launch("h", s.splits * s.outputs, self._partial)
+            lines += self._launch("g", s.outputs, self._combine_partials)
+        else:
+            lines += self._launch("g", s.outputs, self._whole)
+        lines += ["return", "}", self._element_declaration()]
+        return "\n".join(lines)
+
+    def _element_declaration(self) -> str:
+        types = ", ".join([*self.input_elements, self.el, *["index"] * self.rank])
+        return f"func.func private @{_ELEMENT_CALLEE}({types}) -> {self.el}"
+
+    def _launch(self, prefix: str, threads: int, body) -> list:
+        """A 1-d launch of ``threads`` threads (THREADS a block; the last block's extra threads
+        do nothing); ``body`` writes what thread %t (< threads) does. Its constants are inside
+        (outlining would pass outer ones as parameters, and the loops would not fold)."""
+        self.constants, self.prefix, self.lines = {}, prefix, []
+        grid = self.const(-(-threads // THREADS))
+        block, one = self.const(THREADS), self.const(1)
+        outer = list(self.constants.values())
+        launch = (
+            f"gpu.launch blocks(%bx, %by, %bz) in (%gx = {grid}, %gy = {one}, %gz = {one})"
+            f" threads(%tx, %ty, %tz) in (%sx = {block}, %sy = {one}, %sz = {one}) {{"
+        )
+        self.constants, self.prefix, self.lines = {}, f"{prefix}k", []
+        self.emit(f"%t_ = arith.muli %bx, {self.const(THREADS)} : index")
+        self.emit("%t = arith.addi %t_, %tx : index")
+        self.emit(f"%live = arith.cmpi ult, %t, {self.const(threads)} : index")
+        self.emit("scf.if %live {")
+        body()
+        self.emit("}")
+        return [*outer, launch, *self.constants.values(), *self.lines, "gpu.terminator", "}"]
+
+    # ---- what a thread does ----------------------------------------------------------------------
+
+    def _partial(self) -> None:
+        """Kernel 1: thread (k, p) = (t / P, t % P) accumulates reduced points k, k + K, ..."""
+        s = self.s
+        self.emit(f"%p = arith.remui %t, {self.const(s.outputs)} : index")
+        self.emit(f"%k = arith.divui %t, {self.const(s.outputs)} : index")
+        acc = self._accumulate("%p", "%k", s.splits, self._identity())
+        self.emit(f"memref.store {acc}, %partials[%k, %p] : {self.partials}")
+
+    def _combine_partials(self) -> None:
+        """Kernel 2: thread p combines the output's start with partials[0..K)[p], in order."""
+        s = self.s
+        where = self._output_indices("%t")
+        start = self._start(where)
+        self.emit(
+            f"%sum = scf.for %j = {self.const(0)} to {self.const(s.splits)} step {self.const(1)}"
+            f" iter_args(%a = {start}) -> ({self.el}) {{"
+        )
+        self.emit(f"%v = memref.load %partials[%j, %t] : {self.partials}")
+        self.emit(f"%e = {s.combiner} %a, %v : {self.el}")
+        self.emit(f"scf.yield %e : {self.el}")
+        self.emit("}")
+        self.emit(f"memref.store %sum, %out[{where}] : {self.out_type}")
+
+    def _whole(self) -> None:
+        """K = 1: thread p accumulates every reduced point onto the output's start."""
+        where = self._output_indices("%t")
+        acc = self._accumulate("%t", self.const(0), 1, self._start(where))
+        self.emit(f"memref.store {acc}, %out[{where}] : {self.out_type}")
+
+    def _start(self, where: str) -> str:
+        """The value the output element starts from: its initial value, or the identity."""
+        if not self.with_init:
+            return self._identity()
+        self.emit(f"%init = memref.load %out[{where}] : {self.out_type}")
+        return "%init"
+
+    def _accumulate(self, flat_output: str, first: str, step: int, start: str) -> str:
+        """A loop over reduced points first, first + step, ... < R for output element
+        ``flat_output``, from ``start``; its result's name."""
+        s = self.s
+        dims = [""] * self.rank
+        for d, value in zip(s.parallel, self._delinearize(flat_output, s.parallel)):
+            dims[d] = value
+        self.emit(
+            f"%acc = scf.for %r = {first} to {self.const(s.reduced_points)} step "
+            f"{self.const(step)} iter_args(%a = {start}) -> ({self.el}) {{"
+        )
+        for d, value in zip(s.reduced, self._delinearize("%r", s.reduced)):
+            dims[d] = value
+        values = [self._load_input(j, dims) for j in range(len(self.input_types))]
+        signature = ", ".join([*self.input_elements, self.el, *["index"] * self.rank])
+        operands = ", ".join([*values, "%a", *dims])
+        # A placeholder for the generic's body, which the pass clones in its place.
+        self.emit(f"%e = func.call @{_ELEMENT_CALLEE}({operands}) : ({signature}) -> {self.el}")
+        self.emit(f"scf.yield %e : {self.el}")
+        self.emit("}")
+        return "%acc"
+
+    def _delinearize(self, flat: str, dims: list) -> list:
+        """The values of ``dims`` (row-major, the last fastest) at a flat index."""
+        values = [""] * len(dims)
+        rest = flat
+        for n in range(len(dims) - 1, 0, -1):
+            size = self.const(self.s.sizes[dims[n]])
+            values[n], quotient = self.fresh("d"), self.fresh("q")
+            self.emit(f"{values[n]} = arith.remui {rest}, {size} : index")
+            self.emit(f"{quotient} = arith.divui {rest}, {size} : index")
+            rest = quotient
+        if dims:
+            values[0] = rest
+        return values
+
+    def _output_indices(self, flat: str) -> str:
+        values = iter(self._delinearize(flat, self.s.parallel))
+        return ", ".join(
+            next(values) if kind == "dim" else self.const(0) for kind, _ in self.s.output_index
+        )
+
+    def _load_input(self, j: int, dims: list) -> str:
+        where = [self._index(expr, dims) for expr in self.s.input_maps[j]]
+        name = self.fresh("v")
+        self.emit(f"{name} = memref.load %in{j}[{', '.join(where)}] : {self.input_types[j]}")
+        return name
+
+    def _index(self, expr, dims: list) -> str:
+        """An input index: a dim's value, a constant, or an affine.apply of the expression."""
+        expr = expr.maybe_downcast()
+        if isinstance(expr, ir.AffineDimExpr):
+            return dims[expr.position]
+        if isinstance(expr, ir.AffineConstantExpr):
+            return self.const(expr.value)
+        names = ", ".join(f"d{n}" for n in range(self.rank))
+        name = self.fresh("i")
+        self.emit(f"{name} = affine.apply affine_map<({names}) -> ({expr})>({', '.join(dims)})")
+        return name
+
+    def _identity(self) -> str:
+        name = f"%{self.prefix}id"
+        literal = _float_literal(_IDENTITIES[self.s.combiner], self.el)
+        self.constants[name] = f"{name} = arith.constant {literal} : {self.el}"
+        return name
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitReducePass(ModulePass):
+    """Float linalg.generic reductions with few outputs and R >= MIN_REDUCED reduced points per
+    output -> a flat grid of register accumulators, split into partials when R is long."""
+
+    name = "tgc-nvptx-split-reduce"
+
+    def run(self, module: ir.Module) -> None:
+        for function in functions(module):
+            for op in body_ops(function):
+                if op.name != "linalg.generic":
+                    continue
+                split = _analyse(op)
+                if split is not None:
+                    self._replace(split, body_ops(function))
+
+    def _replace(self, split: _Split, block_ops: list) -> None:
+        generic = split.generic
+        operands = list(generic.operands)
+        fill = _identity_fill(generic, split, block_ops)
+        inputs = [o.type for o in operands[:-1]]
+        writer = _Writer(split, inputs, str(operands[-1].type), with_init=fill is None)
+        parsed = ir.Module.parse(writer.text())
+        body = parsed.body.operations[0].regions[0].blocks[0]
+        for arg, operand in zip(body.arguments, operands):
+            arg.replace_all_uses_with(operand)
+        moved = list(body.operations)[:-1]  # all but func.return
+        for inner in moved:
+            inner.operation.move_before(generic)
+        for inner in moved:
+            for call in _element_calls(inner.operation):
+                _inline_body(generic, call)
+        if fill is not None:
+            fill.erase()
+        generic.erase()
