@@ -403,45 +403,30 @@ def _micro_kernel(e: _Emitter, s, c, a_pack, b_pack, kc, zero, beta, beta_is_zer
     unrolled_end = e.op(
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {UNROLL}) * {UNROLL})>()[{kc}]"
     )
-    step = _const(e, UNROLL)
-    main = _k_loop(
-        e,
-        s,
-        c,
-        a_pack,
-        b_pack,
-        a_base,
-        b_base,
-        c[0],
-        unrolled_end,
-        step,
-        UNROLL,
-        [vzero] * count,
-        vt,
-    )
-    results = _k_loop(
-        e,
-        s,
-        c,
-        a_pack,
-        b_pack,
-        a_base,
-        b_base,
-        unrolled_end,
-        kc,
-        c[1],
-        1,
-        [f"{main}#{i}" for i in range(count)],
-        vt,
-    )
+    panels = _Panels(a_pack, b_pack, a_base, b_base)
+    main = _k_loop(e, s, c, panels, (c[0], unrolled_end, UNROLL), [vzero] * count, vt)
+    rest = [f"{main}#{i}" for i in range(count)]
+    results = _k_loop(e, s, c, panels, (unrolled_end, kc, 1), rest, vt)
     _combine_with_c(e, s, c, results, zero, beta, beta_is_zero, vt)
 
 
-def _k_loop(
-    e: _Emitter, s, c, a_pack, b_pack, a_base, b_base, lower, upper, step, unroll, init, vt
-):
-    """scf.for over k in [lower, upper) by ``step``, ``unroll`` rank-1 updates of the MR x NR
-    accumulators (iter_args, initially ``init``) per iteration; returns the results' name."""
+@dataclasses.dataclass(frozen=True)
+class _Panels:
+    """The packs and where the micro-kernel's A and B micro-panels start in them."""
+
+    a_pack: str
+    b_pack: str
+    a_base: str
+    b_base: str
+
+
+def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: str) -> str:
+    """scf.for over k in [lower, upper) by ``unroll`` (``bounds``), as many rank-1 updates of the
+    MR x NR accumulators (iter_args, initially ``init``) per iteration; returns the results'
+    name."""
+    lower, upper, unroll = bounds
+    step = c[1] if unroll == 1 else _const(e, unroll)
+    a_pack, b_pack, a_base, b_base = panels.a_pack, panels.b_pack, panels.a_base, panels.b_base
     t, pack_t = s.elem, f"memref<?x{s.elem}>"
     vectors = s.nr // s.lanes
     accs = [f"%a{r}_{v}" for r in range(s.mr) for v in range(vectors)]
