@@ -420,9 +420,10 @@ def inspect_command(artifact, as_json, trace_dir):
         click.echo(accel_inspect.target_line(m))
     else:
         label, key = _MACHINE_FIELD.get(m["format"], _MACHINE_FIELD["tgc-artifact"])
+        tf32 = ", float32 matmuls in TF32 (--allow-tf32)" if m["target"].get("allow_tf32") else ""
         click.echo(
             f"target   {m['target'].get('name', 'cpu')} ({m['target']['triple']} "
-            f"{label}={m['target'][key]} -O{m['target']['opt_level']})"
+            f"{label}={m['target'][key]} -O{m['target']['opt_level']}{tf32})"
         )
     for title, items in (
         ("inputs", art.signature.inputs),

@@ -95,6 +95,8 @@ def manifest(lowered: Lowered, options: Options, plan: dict) -> dict:
             "triple": lowered.machine.triple,
             "gpu_arch": lowered.machine.cpu,
             "opt_level": options.opt_level,
+            # f32 matmuls on TF32 tensor cores (tgc compile --allow-tf32)
+            "allow_tf32": options.allow_tf32,
         },
     }
     body["signature"] = {"sha256": signature_digest(body)}

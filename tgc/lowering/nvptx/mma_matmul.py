@@ -1,28 +1,31 @@
 """tgc-nvptx-mma-matmul: a static f32 linalg.matmul on buffers becomes one gpu.launch whose warps
 multiply on tensor cores (mma.sync m16n8k8 in TF32, sm_80 and later), when the user allows TF32.
 
-TF32 keeps float32's exponent and 10 of its 23 mantissa bits: the products round the operands to
-that (relative error up to 2^-11 each), the sums stay float32. So, as in PyTorch
+TF32 keeps float32's exponent and 10 of its 23 mantissa bits: the tensor cores multiply the
+operands cut to that (a relative error up to 2^-10 each), the sums stay float32. So, as in PyTorch
 (``torch.backends.cuda.matmul.allow_tf32``), it is opt-in: the pass rewrites matmuls only with
 ``allow-tf32=true`` (``tgc compile --allow-tf32``); otherwise tgc-nvptx-tile-matmul's FMA kernel
 takes them. (f64 has no TF32 form; tgc has no bf16/f16 tensors on this target.)
 
 A block computes a BM x BN tile of C with WARPS_M x WARPS_N warps, each warp a (BM/WARPS_M) x
 (BN/WARPS_N) tile as a grid of 16x8 mma tiles whose accumulators (vector<2x2xf32>, the PTX
-fragment layout) are the K loop's iter_args. K advances in steps of BK: the block's threads load
-the A tile (BM x BK) and the B tile (BK x BN) into workgroup (shared) memory in their global layout
-(consecutive threads reading consecutive addresses of the operand's fastest dim, whichever operand
-is transposed), each row padded so that a warp's fragment reads hit 32 different banks, then a
-barrier, then each warp runs BK/8 steps of mma.sync with fragments read out of shared memory, then
-a barrier before the next tiles overwrite the shared ones. The fragments follow PTX's layout for
-m16n8k8 .tf32 (lane = 4 * group + t): A's a0..a3 are (group, t), (group + 8, t), (group, t + 4),
-(group + 8, t + 4) of the 16x8 tile; B's b0, b1 are (t, group), (t + 4, group) of the 8x8 tile;
-C's c0..c3 are (group, 2t), (group, 2t + 1), (group + 8, 2t), (group + 8, 2t + 1). Loads past M,
-N or K read zero and stores past M or N are skipped, so any shape runs. The matmul accumulates
-into C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators.
-
-Where the shapes allow (every dim a multiple of its tile, the loads' fastest dim a multiple of
-4 elements), the global loads are 16-byte vectors (ld.global.v4.f32) instead of single floats.
+fragment layout) are the K loop's iter_args. K advances in steps of BK through STAGES buffers of
+workgroup (shared) memory filled by cp.async (nvgpu.device_async_copy): the A tile (BM x BK) and
+the B tile (BK x BN) are copied in their global layout, consecutive threads copying consecutive
+addresses of the operand's fastest dim (whichever operand is transposed), 16 bytes per copy where
+whole rows allow (every dim a multiple of its tile, rows a multiple of 4 floats, a buffer of its
+own), else 4; each shared row is padded so that a warp's fragment reads hit 32 different banks.
+Each iteration waits for its own tile's copies, passes one barrier (the tile has landed, and every
+warp is done with the buffer the next copies overwrite), starts the copies of the tile STAGES - 1
+steps ahead, then runs BK/8 mma.sync steps out of shared memory while those copies fly. The
+fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..a3 are (group, t),
+(group + 8, t), (group, t + 4), (group + 8, t + 4) of the 16x8 tile; B's b0, b1 are (t, group),
+(t + 4, group) of the 8x8 tile; C's c0..c3 are (group, 2t), (group, 2t + 1), (group + 8, 2t),
+(group + 8, 2t + 1). A copy of an element past M, N or K reads nothing and fills zeros (cp.async's
+source size 0), and stores past M or N are skipped, so any shape runs. The matmul accumulates into
+C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators. The shared
+buffers stay under the 48 KiB a kernel may declare statically (40 KiB at most with the default
+tiles); tiles that would not fit leave the matmul to the FMA kernel.
 
 The nvptx-emulated target (kernels run on the host, tgc-nvptx-kernels-on-host) has no tensor
 cores and cannot run a warp-wide mma.sync: it leaves this pass out and keeps the FMA kernel.
@@ -40,7 +43,8 @@ from tgc.passes.base import ModulePass
 
 WARP = 32
 MMA_M, MMA_N, MMA_K = 16, 8, 8  # m16n8k8, the TF32 shape
-VECTOR = 4  # floats per 16-byte global load
+VECTOR = 4  # floats per 16-byte copy
+STATIC_SHARED_BYTES = 48 * 1024  # the most shared memory a kernel may declare (ptxas refuses more)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +54,10 @@ class MmaTiles:
 
     bm: int = 128
     bn: int = 128
-    bk: int = 32
+    bk: int = 16
     warps_m: int = 2
     warps_n: int = 4
+    stages: int = 2
 
     @property
     def warp_m(self) -> int:
@@ -66,14 +71,20 @@ class MmaTiles:
     def threads(self) -> int:
         return WARP * self.warps_m * self.warps_n
 
-    @property
-    def bk_padded(self) -> int:
-        return self.bk + 4
+    def shared_bytes(self, transposes: tuple) -> int:
+        """The STAGES buffers of the A and B tiles, stored in their operands' layouts."""
+        ta, tb = transposes
+        a = self.bk * self.padded(self.bm) if ta else self.bm * self.padded(self.bk)
+        b = self.bn * self.padded(self.bk) if tb else self.bk * self.padded(self.bn)
+        return 4 * self.stages * (a + b)
 
     def padded(self, fast: int) -> int:
         """A shared row of ``fast`` floats, padded: fragment reads step the other dim by 4
         (rows of BK: 4 banks apart) or 8 (rows of BM or BN: 8 banks apart)."""
         return fast + (4 if fast == self.bk else 8)
+
+
+DEFAULT_TILES = MmaTiles()
 
 
 def _static_f32_buffers(op) -> bool:
@@ -127,7 +138,8 @@ class _MmaWriter(TiledMatmulWriter):
 
     def _shared_type(self, dims: tuple) -> str:
         slow, fast = dims
-        return f"memref<{slow}x{self.t.padded(fast)}xf32, #gpu.address_space<workgroup>>"
+        stages, padded = self.t.stages, self.t.padded(fast)
+        return f"memref<{stages}x{slow}x{padded}xf32, #gpu.address_space<workgroup>>"
 
     def _body(self, sa: str, sb: str) -> None:
         t = self.t
@@ -144,19 +156,35 @@ class _MmaWriter(TiledMatmulWriter):
         tiles = [(i, j) for i in range(t.warp_m // MMA_M) for j in range(t.warp_n // MMA_N)]
         acc_type = "vector<2x2xf32>"
         initial = [self._load_c_fragment(i, j) for i, j in tiles]
+        shared = (("%As", sa), ("%Bs", sb))
+        # The first STAGES - 1 K tiles' copies, in flight while the loop starts.
+        for stage in range(t.stages - 1):
+            k0, at = self.const(stage * t.bk), self.const(stage)
+            group = self._copy_tiles(k0, at, shared, last_possible=True)
         types = ", ".join([acc_type] * len(tiles))
         iters = ", ".join(f"%acc{n} = {v}" for n, v in enumerate(initial))
         self.emit(
             f"%final:{len(tiles)} = scf.for %kt = {self.const(0)} to {self.const(self.k)} "
             f"step {self.const(t.bk)} iter_args({iters}) -> ({types}) {{"
         )
-        self._load_tile("%A", 0, self.a_dims, ("%As", sa))
-        self._load_tile("%B", 1, self.b_dims, ("%Bs", sb))
+        # Stage (kt / BK) % STAGES holds this tile: wait for its group (the STAGES - 2 later
+        # ones may stay in flight), then a barrier (every thread's copies landed, and every
+        # warp is done with the previous iteration's stage), then the copies of the tile
+        # STAGES - 1 ahead into that stage (past K they read nothing and fill zeros), then the
+        # mma steps on this tile while they fly.
+        self.emit(f"%step = arith.divui %kt, {self.const(t.bk)} : index")
+        self.emit(f"%stage = arith.remui %step, {self.const(t.stages)} : index")
+        # (The op wants a group's token; cp.async.wait_group counts groups, whichever token.)
+        self.emit(f"nvgpu.device_async_wait {group} {{numGroups = {t.stages - 2} : i32}}")
         self.emit("gpu.barrier")
+        ahead = t.stages - 1
+        self.emit(f"%step_ahead = arith.addi %step, {self.const(ahead)} : index")
+        self.emit(f"%stage_ahead = arith.remui %step_ahead, {self.const(t.stages)} : index")
+        self.emit(f"%k_ahead = arith.addi %kt, {self.const(ahead * t.bk)} : index")
+        self._copy_tiles("%k_ahead", "%stage_ahead", shared, last_possible=True)
         acc = [f"%acc{n}" for n in range(len(tiles))]
         for kk in range(0, t.bk, MMA_K):
-            acc = self._mma_step(kk, tiles, acc, sa, sb)
-        self.emit("gpu.barrier")
+            acc = self._mma_step(kk, tiles, acc, shared)
         self.emit(f"scf.yield {', '.join(acc)} : {types}")
         self.emit("}")
         for n, (i, j) in enumerate(tiles):
@@ -191,34 +219,54 @@ class _MmaWriter(TiledMatmulWriter):
 
     # ---- global -> shared ----------------------------------------------------------------------
 
-    def _load_tile(self, buffer: str, operand: int, dims: tuple, shared: tuple) -> None:
-        """The cooperative load of one operand's tile (``dims``: [slow][fast] in its global
-        layout): thread ``tx`` loads elements tx, tx + threads, ... numbered along the fast dim
-        (vectors of 4 where no element needs a bound test). ``shared``: (name, type)."""
+    def _copy_tiles(self, k0: str, stage: str, shared: tuple, *, last_possible: bool) -> str:
+        """cp.async of the A and B tiles at K offset ``k0`` into ``stage``, as one group (its
+        token). ``last_possible``: ``k0`` may be K (the loop's last prefetch): every copy then
+        tests k against K, even where the tiles divide K."""
+        tokens = [
+            *self._copy_tile(0, self.a_dims, k0, stage, shared[0], last_possible),
+            *self._copy_tile(1, self.b_dims, k0, stage, shared[1], last_possible),
+        ]
+        group = self.fresh("group")
+        self.emit(f"{group} = nvgpu.device_async_create_group {', '.join(tokens)}")
+        return group
+
+    def _copy_tile(
+        self, operand: int, dims: tuple, k0: str, stage: str, shared: tuple, last_possible: bool
+    ) -> list:
+        """The cooperative copy of one operand's tile (``dims``: [slow][fast] in its global
+        layout) into shared ``stage``: thread ``tx`` copies elements tx, tx + threads, ...
+        numbered along the fast dim (16-byte vectors where whole rows allow, else single floats),
+        consecutive threads reading consecutive addresses. A copy of an element past M, N or K
+        reads nothing and writes zeros (cp.async's source size 0), from index 0 (in bounds)."""
         t = self.t
-        shared_name, shared_type = shared
+        name, type_ = shared
         slow, fast = dims
         width = VECTOR if self._vectorizable(operand, fast) else 1
+        tokens = []
         for e in range(0, slow * fast, t.threads * width):
             fast_i, slow_i = self._split_scaled("%tx", e, fast, width)
-            g_slow, g_fast = self._global_indices(operand, slow_i, fast_i)
-            where = f"{g_slow}, {g_fast}"
-            if width == VECTOR:
-                v = self.fresh("vec")
-                vt = f"vector<{VECTOR}xf32>"
-                # Aligned: whole rows of a multiple of 4 floats from a 256-byte aligned buffer
-                # (tgc/lowering/nvptx/launch_plan.py WORKSPACE_ALIGNMENT).
-                self.emit(
-                    f"{v} = vector.load {buffer}[{where}] {{alignment = 16}} : "
-                    f"{self.types[operand]}, {vt}"
-                )
-                self.emit(
-                    f"vector.store {v}, {shared_name}[{slow_i}, {fast_i}] : {shared_type}, {vt}"
-                )
-                continue
-            ok = self._both(*self._bounds(operand, g_slow, g_fast))
-            v = self._load_or_zero(ok, buffer, str(self.types[operand]), where)
-            self.emit(f"memref.store {v}, {shared_name}[{slow_i}, {fast_i}] : {shared_type}")
+            g_slow, g_fast = self._global_indices(operand, k0, slow_i, fast_i)
+            mn_ok, k_ok = self._bounds(operand, g_slow, g_fast, last_possible)
+            ok = self._both(mn_ok, k_ok)
+            if ok is not None:
+                g_slow, g_fast = self._zero_unless(ok, g_slow), self._zero_unless(ok, g_fast)
+            count = self.const(width) if ok is None else self._zero_unless(ok, self.const(width))
+            token = self.fresh("copy")
+            # 16 bytes bypass L1 (cp.async.cg); 4-byte copies exist only as .ca.
+            bypass = " {bypassL1}" if width == VECTOR else ""
+            self.emit(
+                f"{token} = nvgpu.device_async_copy %{'AB'[operand]}[{g_slow}, {g_fast}], "
+                f"{name}[{stage}, {slow_i}, {fast_i}], {width}, {count}{bypass} : "
+                f"{self.types[operand]} to {type_}"
+            )
+            tokens.append(token)
+        return tokens
+
+    def _zero_unless(self, ok: str, value: str) -> str:
+        name = self.fresh("sel")
+        self.emit(f"{name} = arith.select {ok}, {value}, {self.const(0)} : index")
+        return name
 
     def _vectorizable(self, operand: int, fast: int) -> bool:
         """No bound tests on this operand, and whole 16-byte vectors on every row of a buffer
@@ -239,35 +287,44 @@ class _MmaWriter(TiledMatmulWriter):
             self.emit(f"{scaled} = arith.muli {tid}, {self.const(width)} : index")
         return self._split(scaled, start, fast)
 
-    def _global_indices(self, operand: int, slow: str, fast: str) -> tuple:
+    def _global_indices(self, operand: int, k0: str, slow: str, fast: str) -> tuple:
         """The tile's (slow, fast) element in the operand's global buffer: A is (m, k), or (k, m)
         transposed; B is (k, n), or (n, k) transposed."""
-        transposed = self.ta if operand == 0 else self.tb
         base_mn = "%m0" if operand == 0 else "%n0"
-        k_first = (operand == 0) == transposed  # A^T and plain B are (k, mn)
-        if k_first:
-            return self._add("%kt", slow), self._add(base_mn, fast)
-        return self._add(base_mn, slow), self._add("%kt", fast)
+        if self._k_first(operand):
+            return self._add(k0, slow), self._add(base_mn, fast)
+        return self._add(base_mn, slow), self._add(k0, fast)
 
-    def _bounds(self, operand: int, g_slow: str, g_fast: str) -> tuple:
+    def _k_first(self, operand: int) -> bool:
+        """A^T and plain B are stored (k, mn); A and B^T (mn, k)."""
+        return (operand == 0) == (self.ta if operand == 0 else self.tb)
+
+    def _bounds(self, operand: int, g_slow: str, g_fast: str, last_possible: bool) -> tuple:
+        """(mn < M or N, k < K) for the element, None where no test is needed."""
         t = self.t
-        transposed = self.ta if operand == 0 else self.tb
         mn, mn_tile = (self.m, t.bm) if operand == 0 else (self.n, t.bn)
-        k_first = (operand == 0) == transposed
-        gk, gmn = (g_slow, g_fast) if k_first else (g_fast, g_slow)
-        return self._in_bounds(gmn, mn, mn_tile), self._in_bounds(gk, self.k, t.bk)
+        gk, gmn = (g_slow, g_fast) if self._k_first(operand) else (g_fast, g_slow)
+        # A tile that the tiles divide never needs the test, but the prefetch past the last one.
+        k_tile = 0 if last_possible else t.bk
+        k_ok = self._in_bounds(gk, self.k, k_tile) if k_tile else self._below(gk, self.k)
+        return self._in_bounds(gmn, mn, mn_tile), k_ok
+
+    def _below(self, index: str, bound: int) -> str:
+        name = self.fresh("in")
+        self.emit(f"{name} = arith.cmpi ult, {index}, {self.const(bound)} : index")
+        return name
 
     # ---- shared -> fragments -> mma.sync ------------------------------------------------------
 
-    def _mma_step(self, kk: int, tiles: list, acc: list, sa: str, sb: str) -> list:
+    def _mma_step(self, kk: int, tiles: list, acc: list, shared: tuple) -> list:
         """One k8 step: the warp's A fragments (one per 16-row tile), B fragments (one per 8-col
         tile), then an mma.sync per (row tile, col tile)."""
         rows = {i for i, _ in tiles}
         cols = {j for _, j in tiles}
         k0 = self._add(self.const(kk), "%quad")
         k4 = self._add(k0, self.const(4))
-        a = {i: self._a_fragment(i, k0, k4, sa) for i in sorted(rows)}
-        b = {j: self._b_fragment(j, k0, k4, sb) for j in sorted(cols)}
+        a = {i: self._a_fragment(i, k0, k4, shared[0]) for i in sorted(rows)}
+        b = {j: self._b_fragment(j, k0, k4, shared[1]) for j in sorted(cols)}
         out = []
         for n, (i, j) in enumerate(tiles):
             name = self.fresh("mma")
@@ -279,21 +336,21 @@ class _MmaWriter(TiledMatmulWriter):
             out.append(name)
         return out
 
-    def _a_fragment(self, i: int, k0: str, k4: str, sa: str) -> str:
+    def _a_fragment(self, i: int, k0: str, k4: str, sa: tuple) -> str:
         row = self._offset(self.const(i * MMA_M), "%wrow", 0)
         row = self._add(row, "%group")
         row8 = self._add(row, self.const(8))
         places = [(row, k0), (row8, k0), (row, k4), (row8, k4)]
-        values = [self._shared_at(("%As", sa), r, k, transposed=self.ta) for r, k in places]
+        values = [self._shared_at(sa, r, k, transposed=self.ta) for r, k in places]
         name = self.fresh("afrag")
         self.emit(f"{name} = vector.from_elements {', '.join(values)} : vector<4x1xf32>")
         return name
 
-    def _b_fragment(self, j: int, k0: str, k4: str, sb: str) -> str:
+    def _b_fragment(self, j: int, k0: str, k4: str, sb: tuple) -> str:
         col = self._offset(self.const(j * MMA_N), "%wcol", 0)
         col = self._add(col, "%group")
         # Plain B is stored (k, n), transposed (n, k): "transposed" here means (n, k) order.
-        values = [self._shared_at(("%Bs", sb), col, k, transposed=not self.tb) for k in (k0, k4)]
+        values = [self._shared_at(sb, col, k, transposed=not self.tb) for k in (k0, k4)]
         name = self.fresh("bfrag")
         self.emit(f"{name} = vector.from_elements {', '.join(values)} : vector<2x1xf32>")
         return name
@@ -303,7 +360,7 @@ class _MmaWriter(TiledMatmulWriter):
         ``transposed``."""
         name = self.fresh("sh")
         where = f"{k}, {mn}" if transposed else f"{mn}, {k}"
-        self.emit(f"{name} = memref.load {shared[0]}[{where}] : {shared[1]}")
+        self.emit(f"{name} = memref.load {shared[0]}[%stage, {where}] : {shared[1]}")
         return name
 
 
@@ -321,14 +378,18 @@ class MmaMatmulPass(ModulePass):
         for op in all_ops(module):
             if op.name == "linalg.matmul" and _static_f32_buffers(op):
                 transposes = matmul_transposes(op)
-                if transposes is not None:
+                if transposes is not None and self._fits(transposes):
                     self._replace(op, transposes)
+
+    @staticmethod
+    def _fits(transposes: tuple) -> bool:
+        return DEFAULT_TILES.shared_bytes(transposes) <= STATIC_SHARED_BYTES
 
     def _replace(self, op, transposes) -> None:
         a, b, c = (ir.MemRefType(o.type) for o in op.operands)
         m, n = c.shape
         k = a.shape[0] if transposes[0] else a.shape[1]
-        writer = _MmaWriter(MmaTiles(), [a, b, c], (m, n, k), transposes)
+        writer = _MmaWriter(DEFAULT_TILES, [a, b, c], (m, n, k), transposes)
         parsed = ir.Module.parse(writer.text())
         body = parsed.body.operations[0].regions[0].blocks[0]
         for arg, operand in zip(body.arguments, op.operands):
