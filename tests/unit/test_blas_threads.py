@@ -82,8 +82,8 @@ def matmul_session(config=None):
     [
         (0, 2, 2.0, 2),  # quiet: OpenBLAS's own count
         (0, 2, 1.0, 1),  # one of two cores busy: one thread
-        (0, 2, 1.4, 1),  # a core others use more than half of is not free
-        (0, 2, 1.6, 2),
+        (0, 2, 1.7, 1),  # a core others use a quarter or more of is not free
+        (0, 2, 1.8, 2),
         (0, 2, 0.0, 1),  # at least one
         (0, 8, 4.0, 4),
         (1, 2, 2.0, 1),  # intra_op_parallelism_threads=1
@@ -95,19 +95,31 @@ def test_threads_for(limit, found, free, expected):
     assert blas_threads.threads_for(limit, found, free) == expected
 
 
+def _measured(monkeypatch, load, when: float, busy_s: float, own_s: float) -> float:
+    """load.free_cores() at ``when`` after a read of /proc/stat giving ``busy_s`` busy seconds
+    of the CPUs and ``own_s`` seconds of this process's CPU time in all."""
+    sample = (when, round(busy_s * load._ticks_per_s), own_s)
+    monkeypatch.setattr(load, "_sample", lambda: sample)
+    monkeypatch.setattr(blas_threads.time, "monotonic", lambda: when)
+    return load.free_cores()
+
+
 def test_free_cores_are_the_cpus_less_what_other_processes_used(monkeypatch):
     load = blas_threads.CoreLoad()
     cpus = len(load.cpus)
-    ticks = load._ticks_per_s
+    load._last, load._recent = (100.0, 0, 10.0), []
     # Over 2 s the CPUs were busy 3 s, 1 s of it this process's: others kept one core busy.
-    load._last = (100.0, 0, 10.0)
-    monkeypatch.setattr(load, "_sample", lambda: (102.0, 3 * ticks, 11.0))
-    monkeypatch.setattr(blas_threads.time, "monotonic", lambda: 102.0)
-    assert load.free_cores() == pytest.approx(cpus - 1.0)
-    # No newer sample within the window: the same answer, no new read.
+    assert _measured(monkeypatch, load, 102.0, 3.0, 11.0) == pytest.approx(cpus - 1.0)
+    # Within 0.1 s of that read: the same answer, no new read.
     monkeypatch.setattr(load, "_sample", lambda: pytest.fail("sampled again within the window"))
     monkeypatch.setattr(blas_threads.time, "monotonic", lambda: 102.05)
     assert load.free_cores() == pytest.approx(cpus - 1.0)
+    # Calm windows after it: the busy one still counts until three newer ones have passed.
+    assert _measured(monkeypatch, load, 102.2, 3.1, 11.1) == pytest.approx(cpus - 1.0)
+    assert _measured(monkeypatch, load, 102.4, 3.2, 11.2) == pytest.approx(cpus - 1.0)
+    assert _measured(monkeypatch, load, 102.6, 3.3, 11.3) == pytest.approx(cpus)
+    # Busy again: counted at once. Over 0.5 s others used 0.25 core-seconds.
+    assert _measured(monkeypatch, load, 103.1, 3.8, 11.55) == pytest.approx(cpus - 0.5)
 
 
 def test_free_cores_from_this_machine_are_within_its_cpus():

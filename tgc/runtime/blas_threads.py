@@ -20,9 +20,12 @@ threads) share that save and restore; while tgc code runs, numpy called from ano
 sees tgc's count (OpenBLAS has one count per process).
 
 The free cores come from ``/proc/stat``, read at most every 0.1 s: the busy time of the CPUs this
-process may run on, less this process's own CPU time, over the time between two reads. Until the
-second read, ``/proc/loadavg``'s count of running threads stands in. Without ``/proc`` (not Linux)
-every core counts as free. A core counts as free when others used less than half of it.
+process may run on, less this process's own CPU time, over the time between two reads. The busiest
+of the last three such windows counts, so a run takes fewer threads as soon as a window shows the
+cores busy, and more only after 0.3 s of calm (a job that pauses now and then, as a test suite
+does, would otherwise catch two-thread runs in every pause). A core counts as free when others
+used less than a quarter of it. Until the second read, ``/proc/loadavg``'s count of running
+threads stands in. Without ``/proc`` (not Linux) every core counts as free.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import threading
 import time
 
 _WINDOW_S = 0.1  # the shortest window over which the machine's load is measured
+_WINDOWS = 3  # how many recent windows the busiest is taken from
+_FREE_FROM = 0.75  # free cores needed for one more thread (others use < 1/4 of it)
 _INT32_MAX = 2**31 - 1
 
 
@@ -117,6 +122,7 @@ class CoreLoad:
         self._lock = threading.Lock()
         self._last = self._sample()
         self.others = self._running_others() if self._last is not None else 0.0
+        self._recent = [self.others]  # the others' cores of the last _WINDOWS windows
 
     def free_cores(self) -> float:
         """Cores of this process's CPU set not used by other processes over the last window."""
@@ -135,7 +141,10 @@ class CoreLoad:
             return
         (t0, busy0, own0), (t1, busy1, own1) = self._last, sample
         others = (busy1 - busy0) / self._ticks_per_s - (own1 - own0)
-        self.others = min(max(others / (t1 - t0), 0.0), float(len(self.cpus)))
+        self._recent = self._recent[1 - _WINDOWS :] + [
+            min(max(others / (t1 - t0), 0.0), float(len(self.cpus)))
+        ]
+        self.others = max(self._recent)
         self._last = sample
 
     def _sample(self):
@@ -176,9 +185,9 @@ def core_load() -> CoreLoad:
 
 def threads_for(limit: int, found: int, free_cores: float) -> int:
     """OpenBLAS threads for a run: at most ``limit`` (0: ``found``, the count OpenBLAS had), at
-    most the free cores rounded (a core others use half or more of is not free), at least 1."""
+    most the free cores (a core others use a quarter or more of is not free), at least 1."""
     cap = limit if limit > 0 else found
-    return max(1, min(cap, int(free_cores + 0.5)))
+    return max(1, min(cap, int(free_cores + 1 - _FREE_FROM)))
 
 
 class _Shared:
