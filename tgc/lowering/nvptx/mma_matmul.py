@@ -187,6 +187,8 @@ class _MmaWriter(TiledMatmulWriter):
             acc = self._mma_step(kk, tiles, acc, shared)
         self.emit(f"scf.yield {', '.join(acc)} : {types}")
         self.emit("}")
+        # The last iterations' copies (zero fills past K) land before the block exits.
+        self.emit(f"nvgpu.device_async_wait {group} {{numGroups = 0 : i32}}")
         for n, (i, j) in enumerate(tiles):
             self._store_c_fragment(f"%final#{n}", i, j)
 

@@ -1,0 +1,194 @@
+"""TF32 tensor cores for f32 matmuls on the GPU (tgc-nvptx-mma-matmul), opt-in with
+`tgc compile --allow-tf32`: the PTX has mma.sync m16n8k8 .tf32 and cp.async copies and ptxas
+accepts it for sm_90 (no spills, under 48 KiB of shared memory) on square, odd, tiny and
+transposed shapes; without the flag the FMA kernel stays. The flag reaches the pipeline, the
+manifest and `tgc inspect`; the CPU target refuses it; nvptx-emulated (no tensor cores on the host)
+keeps the FMA kernel. On a GPU the artifact's results are checked against float64 numpy with
+TF32's tolerance; without one that test is skipped."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tgc.runtime
+from tgc.dialect import targets
+from tgc.lowering.nvptx.mma_matmul import STATIC_SHARED_BYTES, MmaMatmulPass, MmaTiles
+from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
+from tgc.runtime import cuda_device
+from tgc.tools.cli import main
+
+PTXAS = shutil.which("ptxas")
+needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas (CUDA toolkit) is not on PATH")
+CUDA_STATUS = cuda_device.cuda_status()
+needs_gpu = pytest.mark.skipif(CUDA_STATUS is not None, reason=CUDA_STATUS or "")
+
+MMA = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"
+
+
+def _matmul_module(m: int, n: int, k: int, ta: bool = False, tb: bool = False) -> str:
+    a = f"tensor<{k}x{m}xf32>" if ta else f"tensor<{m}x{k}xf32>"
+    b = f"tensor<{n}x{k}xf32>" if tb else f"tensor<{k}x{n}xf32>"
+    c = f"tensor<{m}x{n}xf32>"
+    flags = f"transpose_a = {str(ta).lower()}, transpose_b = {str(tb).lower()}"
+    return f"""
+func.func @main(%a: {a}, %b: {b}) -> {c}
+    attributes {{tgc.feed_names = ["a", "b"], tgc.fetch_names = ["c"]}} {{
+  %c = "tgc.matmul"(%a, %b) {{{flags}}} : ({a}, {b}) -> {c}
+  return %c : {c}
+}}
+"""
+
+
+def _invoke(tmp_path, module: str, *args):
+    source = tmp_path / "model.mlir"
+    source.write_text(module)
+    return CliRunner().invoke(main, ["compile", str(source), *args], catch_exceptions=False)
+
+
+def _compile(tmp_path, module: str, *args) -> str:
+    result = _invoke(tmp_path, module, "--target", "nvptx", *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _ptxas_info(tmp_path, ptx: str) -> str:
+    path = tmp_path / "kernels.ptx"
+    path.write_text(ptx)
+    done = subprocess.run(
+        [PTXAS, "-arch=sm_90", "-v", str(path), "-o", str(tmp_path / "kernels.cubin")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+@needs_ptxas
+def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
+    ptx = _compile(tmp_path, _matmul_module(4096, 4096, 4096), "--allow-tf32", "--emit", "ptx")
+    # 8 warps of 4x4 mma tiles, K steps of 16 (two k8 steps), unrolled: 32 mma.sync.
+    assert len(re.findall(re.escape(MMA), ptx)) == 32
+    assert "fma.rn.f32" not in ptx
+    # 4096 is a multiple of every tile: 16-byte copies only (2 per operand and thread), for the
+    # first tile before the loop and the next one in it; one barrier per K step.
+    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 8
+    assert "cp.async.ca" not in ptx
+    assert ptx.count("bar.sync") == 1
+    info = _ptxas_info(tmp_path, ptx)
+    # Two stages of A (128 rows of 16 + 4 floats) and B (16 rows of 128 + 8 floats).
+    assert "37888 bytes smem" in info
+    assert " 0 bytes spill stores" in info
+
+
+@needs_ptxas
+def test_without_allow_tf32_the_fma_kernel_stays(tmp_path):
+    ptx = _compile(tmp_path, _matmul_module(256, 256, 64), "--emit", "ptx")
+    assert "mma.sync" not in ptx and "cp.async" not in ptx
+    assert len(re.findall(r"\bfma\.rn\.f32\b", ptx)) == 512
+
+
+# Odd sizes on every dim, tiny, K below one step, several blocks, each transpose.
+SHAPES = [
+    (37, 50, 21, False, False),
+    (130, 260, 19, True, False),
+    (256, 384, 96, False, True),
+    (3, 5, 7, True, True),
+    (1000, 999, 777, True, False),
+    (1, 1, 1, False, False),
+]
+
+
+@needs_ptxas
+@pytest.mark.parametrize("m, n, k, ta, tb", SHAPES)
+def test_any_shape_and_transpose_assembles_with_zero_filled_copies(tmp_path, m, n, k, ta, tb):
+    ptx = _compile(tmp_path, _matmul_module(m, n, k, ta, tb), "--allow-tf32", "--emit", "ptx")
+    assert MMA in ptx and "fma.rn.f32" not in ptx
+    # Past M, N or K a copy reads nothing (source size 0 or 4: a select) and fills zeros.
+    if (m % 128, n % 128, k % 16) != (0, 0, 0):
+        assert re.search(r"cp\.async\.ca\.shared\.global \[[^]]+\], \[[^]]+\], 4, %r", ptx)
+    info = _ptxas_info(tmp_path, ptx)
+    assert " 0 bytes spill stores" in info
+    smem = [int(s) for s in re.findall(r"(\d+) bytes smem", info)]
+    assert smem and max(smem) <= STATIC_SHARED_BYTES
+
+
+def test_every_transpose_fits_the_static_shared_memory_with_the_default_tiles():
+    tiles = MmaTiles()
+    sizes = {t: tiles.shared_bytes(t) for t in [(False, False), (True, False), (False, True)]}
+    # A (m, k): 128 rows of 16 + 4 floats; A^T (k, m): 16 rows of 128 + 8; likewise B; 2 stages.
+    assert sizes == {(False, False): 37888, (True, False): 34816, (False, True): 40960}
+    assert max(sizes.values()) <= STATIC_SHARED_BYTES
+
+
+def test_the_pass_shows_in_the_pipeline_only_with_the_flag(tmp_path):
+    with_flag = _compile(tmp_path, _matmul_module(8, 8, 8), "--allow-tf32", "--print-pipeline")
+    assert "tgc-nvptx-mma-matmul{allow-tf32=true},tgc-nvptx-tile-matmul" in with_flag
+    assert "tgc-nvptx-mma-matmul" not in _compile(
+        tmp_path, _matmul_module(8, 8, 8), "--print-pipeline"
+    )
+
+
+def test_the_cpu_target_refuses_the_flag(tmp_path):
+    result = _invoke(tmp_path, _matmul_module(8, 8, 8), "--allow-tf32", "-o", str(tmp_path / "a"))
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == (
+        "tgc compile: error: --allow-tf32 is an option of GPU targets (nvptx): the cpu target "
+        "has no TF32 tensor cores"
+    )
+
+
+def _artifact(tmp_path, module: str, *args):
+    tmp_path.mkdir(exist_ok=True)
+    path = tmp_path / "artifact"
+    _compile(tmp_path, module, *args, "-o", str(path))
+    return path
+
+
+def test_the_manifest_records_the_flag_and_inspect_shows_it(tmp_path):
+    on = _artifact(tmp_path / "on", _matmul_module(37, 50, 21), "--allow-tf32")
+    off = _artifact(tmp_path / "off", _matmul_module(37, 50, 21))
+    assert json.loads((on / "manifest.json").read_text())["target"]["allow_tf32"] is True
+    assert json.loads((off / "manifest.json").read_text())["target"]["allow_tf32"] is False
+    shown = CliRunner().invoke(main, ["inspect", str(on)], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert "target   nvptx (nvptx64-nvidia-cuda gpu=sm_90 -O3, float32 matmuls in TF32 " in (
+        shown.output
+    )
+    plain = CliRunner().invoke(main, ["inspect", str(off)], catch_exceptions=False).output
+    assert "TF32" not in plain
+
+
+def test_the_emulated_target_keeps_the_fma_kernel_even_with_allow_tf32():
+    # The host runs a block's threads one after another: no warp-wide mma.sync there.
+    emulated = targets.get("nvptx-emulated").with_options(allow_tf32=True)
+    passes = [type(p) for p in emulated.pipeline_elements(for_session=True)]
+    assert MmaMatmulPass not in passes and TileMatmulPass in passes
+    gpu = targets.get("nvptx").with_options(allow_tf32=True)
+    passes = [type(p) for p in gpu.pipeline_elements(for_session=True)]
+    assert passes.index(MmaMatmulPass) == passes.index(TileMatmulPass) - 1
+
+
+@needs_gpu
+@pytest.mark.parametrize("m, n, k, ta, tb", SHAPES + [(512, 512, 512, False, False)])
+def test_on_a_gpu_tf32_matches_float64_numpy_within_tf32_rounding(tmp_path, m, n, k, ta, tb):
+    path = _artifact(tmp_path, _matmul_module(m, n, k, ta, tb), "--allow-tf32")
+    rng = np.random.default_rng(m + n + k)
+    a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(np.float32)
+    art = tgc.runtime.load(str(path))
+    try:
+        got = art(a=a, b=b)["c"]
+    finally:
+        art.close()
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    want = (a64.T if ta else a64) @ (b64.T if tb else b64)
+    # Each product's operands cut to 10 mantissa bits (2^-10 relative each: 2^-9 a product), the
+    # sums in f32 (k * 2^-24 at most): below 2^-8 of sum |a||b| for these k, and a wrong fragment
+    # or a missed tile is off by whole products.
+    scale = np.abs(a64.T if ta else a64) @ np.abs(b64.T if tb else b64)
+    np.testing.assert_array_less(np.abs(got - want), 2.0**-8 * scale + 1e-30)

@@ -1,0 +1,66 @@
+// tgc-nvptx-mma-matmul{allow-tf32=true}: a static f32 linalg.matmul on buffers becomes one
+// gpu.launch of 8 warps (256 threads) per 128x128 tile of C, each warp 4x4 tiles of
+// nvgpu.mma.sync m16n8k8 in TF32 whose vector<2x2xf32> accumulators are the K loop's iter_args.
+// K steps of 16 through two stages of workgroup memory filled by cp.async: the first tile's
+// copies before the loop; in the loop a wait for the current tile, one barrier, the next tile's
+// copies (as one group), then 2 x 16 mma.sync. Copies past M, N or K copy 0 elements (zero fill);
+// C's fragments are read before the loop and stored after it. Without allow-tf32 (the default)
+// the pass changes nothing, and f64 has no TF32 form.
+// RUN: %tgc-opt %s -p "tgc-nvptx-mma-matmul{allow-tf32=true}" | FileCheck %s
+// RUN: %tgc-opt %s -p tgc-nvptx-mma-matmul | FileCheck %s --check-prefix=OFF
+
+// CHECK-LABEL: func.func @transposed_b(
+// CHECK-SAME:      %[[A:.+]]: memref<37x21xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x50xf32>)
+// CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
+// CHECK-SAME:        threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c256, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
+// CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<2x128x20xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<2x128x20xf32, #gpu.address_space<workgroup>>)
+// CHECK:           memref.load %[[C]]
+// CHECK:           vector.from_elements {{.+}} : vector<2x2xf32>
+// CHECK:           nvgpu.device_async_copy %[[A]][{{.+}}], %[[AS]][{{.+}}], 1, {{%.+}} : memref<37x21xf32> to memref<2x128x20xf32
+// CHECK:           nvgpu.device_async_copy %[[B]][{{.+}}], %[[BS]][{{.+}}], 1, {{%.+}} : memref<50x21xf32> to memref<2x128x20xf32
+// CHECK:           %[[FIRST:.+]] = nvgpu.device_async_create_group
+// CHECK:           scf.for {{.+}} = %c0 to %c21 step %c16 iter_args({{.+}}) -> (vector<2x2xf32>, vector<2x2xf32>
+// CHECK:             nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
+// CHECK-NEXT:        gpu.barrier
+// CHECK:             nvgpu.device_async_copy %[[A]]
+// CHECK:             nvgpu.device_async_create_group
+// CHECK-COUNT-32:    nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK-NEXT:        scf.yield
+// CHECK:           nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
+// CHECK:           vector.extract {{.+}} : f32 from vector<2x2xf32>
+// CHECK:           memref.store {{.+}}, %[[C]]
+// CHECK:           gpu.terminator
+// CHECK-NOT:     linalg.matmul
+
+// OFF-LABEL: func.func @transposed_b(
+// OFF-NOT:     gpu.launch
+// OFF:         linalg.matmul
+func.func @transposed_b(%a: memref<37x21xf32>, %b: memref<50x21xf32>, %c: memref<37x50xf32>) {
+  linalg.matmul indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>]
+    ins(%a, %b : memref<37x21xf32>, memref<50x21xf32>) outs(%c : memref<37x50xf32>)
+  return
+}
+
+// Dims the tiles divide: 16-byte copies (4 floats, bypassing L1), no bound tests but the
+// prefetch's k < K; the grid covers 2x2 tiles.
+// CHECK-LABEL: func.func @divisible(
+// CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c1)
+// CHECK:           nvgpu.device_async_copy {{.+}}, 4, {{%.+}} {bypassL1} : memref<256x32xf32> to memref<2x128x20xf32
+// CHECK-NOT:       scf.if
+// CHECK:           gpu.terminator
+func.func @divisible(%a: memref<256x32xf32>, %b: memref<32x256xf32>, %c: memref<256x256xf32>) {
+  linalg.matmul ins(%a, %b : memref<256x32xf32>, memref<32x256xf32>) outs(%c : memref<256x256xf32>)
+  return
+}
+
+// f64 and integers stay linalg (tgc-nvptx-tile-matmul and the parallel loops take them).
+// CHECK-LABEL: func.func @left_alone(
+// CHECK-NOT:     gpu.launch
+// CHECK:         linalg.matmul ins({{.+}} : memref<4x3xf64>, memref<3x2xf64>)
+// CHECK:         linalg.matmul ins({{.+}} : memref<4x3xi32>, memref<3x2xi32>)
+func.func @left_alone(%a: memref<4x3xf64>, %b: memref<3x2xf64>, %c: memref<4x2xf64>,
+                      %d: memref<4x3xi32>, %e: memref<3x2xi32>, %f: memref<4x2xi32>) {
+  linalg.matmul ins(%a, %b : memref<4x3xf64>, memref<3x2xf64>) outs(%c : memref<4x2xf64>)
+  linalg.matmul ins(%d, %e : memref<4x3xi32>, memref<3x2xi32>) outs(%f : memref<4x2xi32>)
+  return
+}
