@@ -20,7 +20,9 @@ is recorded with tgc's error line and reported as not run.
 each artifact with the copied runtime, compares its results with the saved ones (checks) or
 PyTorch's float64 ones (benchmarks), and times the benchmarks: tgc's call (inputs copied in,
 outputs copied out: host to host) against PyTorch eager CUDA on the same host arrays, PyTorch eager
-and torch.compile on tensors already on the GPU, and cuBLAS (torch.matmul, TF32 off) for matmuls.
+and torch.compile on tensors already on the GPU, and cuBLAS (torch.matmul, TF32 off) for matmuls;
+the ``*tf32*`` benchmarks are compiled with ``--allow-tf32`` (tensor cores) and timed against
+cuBLAS with TF32 on, within TF32's tolerance.
 It writes ``gpu_check.json`` and ``gpu_check.md`` under OUT (default: $OUT, else DIR/results).
 What it cannot run is listed as not run, with the reason.
 """
