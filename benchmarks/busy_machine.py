@@ -6,7 +6,10 @@ compile on the other cores would not). The workload is benchmarks/two_layer_step
 64, 1000, 100, 10; summed softmax cross-entropy; plain gradient descent), run by:
 
 - tgc: a Session running the train op, with the default config, and with each
-  ``intra_op_parallelism_threads`` given by ``--tgc-threads`` (e.g. ``--tgc-threads 1,2``);
+  ``intra_op_parallelism_threads`` given by ``--tgc-threads`` (e.g. ``--tgc-threads 1,2``); with
+  ``--tgc-unscoped`` also a Session whose runs leave OpenBLAS's thread count alone, as tgc did
+  before tgc/runtime/blas_threads.py (its ThreadScope replaced by a no-op), for a before/after in
+  one run;
 - numpy by hand (its OpenBLAS threads itself);
 - TensorFlow 2 (``tf.function(jit_compile=True)`` over tf.Variables) in a worker process when
   ``--tf2-python`` names an interpreter with tensorflow (it must not share a process with tgc's MLIR
@@ -28,6 +31,7 @@ load average before and after. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -71,9 +75,9 @@ class BusyProcesses:
 # ---- implementations: each a callable running one step ------------------------------------------
 
 
-def tgc_steps(data, thread_options: list) -> tuple:
-    """{name: step} for tgc with the default config and each intra_op_parallelism_threads; returns
-    (steps, sessions to close)."""
+def tgc_steps(data, thread_options: list, unscoped: bool) -> tuple:
+    """{name: step} for tgc with the default config, each intra_op_parallelism_threads and, with
+    ``unscoped``, without a thread scope; returns (steps, sessions to close)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import two_layer_step as tls
 
@@ -81,14 +85,20 @@ def tgc_steps(data, thread_options: list) -> tuple:
 
     xa, ya, w1_0, w2_0 = data
     steps, sessions = {}, []
-    for threads in [None] + thread_options:
+    for threads in [None] + thread_options + (["unscoped"] if unscoped else []):
         x, y, loss, train_op, variables = tls.build_tgc_step(w1_0, w2_0)
-        config = None if threads is None else tf.ConfigProto(intra_op_parallelism_threads=threads)
+        config = (
+            tf.ConfigProto(intra_op_parallelism_threads=threads) if type(threads) is int else None
+        )
         sess = tf.Session(config=config)
+        if threads == "unscoped":
+            sess._blas_threads = contextlib.nullcontext()
         sess.run(tf.global_variables_initializer())
         tls.check_same_step(sess, x, y, loss, train_op, variables, data)
         feed = {x: xa, y: ya}
-        name = "tgc" if threads is None else f"tgc intra_op={threads}"
+        name = {None: "tgc", "unscoped": "tgc unscoped (before)"}.get(
+            threads, f"tgc intra_op={threads}"
+        )
         steps[name] = lambda sess=sess, op=train_op, feed=feed: sess.run(op, feed)
         sessions.append(sess)
     return steps, sessions
@@ -277,6 +287,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--per-block", type=int, default=300, help="timed steps per condition a round")
     ap.add_argument("--warmup", type=int, default=20, help="untimed steps after each switch")
     ap.add_argument("--tgc-threads", default="", help="comma-separated intra_op values to add")
+    ap.add_argument("--tgc-unscoped", action="store_true", help="add tgc without thread scope")
     ap.add_argument("--tf2-python", help="an interpreter with tensorflow for the TF2 peer")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -294,7 +305,7 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data_path = os.path.join(tmp, "data.npz")
         np.savez(data_path, x=data[0], y=data[1], w1=data[2], w2=data[3], lr=tls.LEARNING_RATE)
-        steps, sessions = tgc_steps(data, thread_options)
+        steps, sessions = tgc_steps(data, thread_options, args.tgc_unscoped)
         peers, workers, notes = peer_steps(data, args.tf2_python, data_path)
         _check_worker_losses(workers, data, tls)
         steps.update(peers)
