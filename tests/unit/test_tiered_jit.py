@@ -166,3 +166,29 @@ def test_retarget_switches_both_call_paths(monkeypatch, fastcall):
         double.retarget(triple._address, None)  # doubled's executable now runs tripled's code
         (out,) = double(np.array([2.0], np.float32))
         np.testing.assert_array_equal(out, [6.0])
+
+
+def test_quick_code_is_marked_optnone_except_what_must_be_inlined():
+    from mlir import ir
+
+    from tgc.dialect.context import make_context
+
+    text = """
+    llvm.func @declared(i64) -> i64
+    llvm.func @kernel(%a: i64) -> i64 { llvm.return %a : i64 }
+    llvm.func @inlined(%a: i64) -> i64 attributes {always_inline} { llvm.return %a : i64 }
+    """
+    with make_context():
+        module = ir.Module.parse(text)
+        tiered.mark_quick(module)
+        marks = {
+            ir.StringAttr(op.attributes["sym_name"]).value: sorted(
+                name for name in ("optimize_none", "no_inline") if name in op.attributes
+            )
+            for op in module.body.operations
+        }
+    assert marks == {
+        "declared": [],
+        "kernel": ["no_inline", "optimize_none"],
+        "inlined": [],
+    }

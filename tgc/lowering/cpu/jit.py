@@ -72,6 +72,7 @@ def load_functions(module: ir.Module, functions: list, symbols: dict) -> JitCode
     recompile = tiered.OptimizingRecompile(
         tiered.module_bytecode(module), symbols, shared_libraries(), connect_handlers
     )
+    tiered.mark_quick(module)  # after its bytecode was taken: the optimized code has no such marks
     engine, addresses = jit_functions(module, functions, symbols, tiered.QUICK_OPT_LEVEL)
     return JitCode(engine, addresses, symbols, recompile)
 
