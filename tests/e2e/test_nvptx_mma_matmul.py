@@ -192,3 +192,68 @@ def test_on_a_gpu_tf32_matches_float64_numpy_within_tf32_rounding(tmp_path, m, n
     # or a missed tile is off by whole products.
     scale = np.abs(a64.T if ta else a64) @ np.abs(b64.T if tb else b64)
     np.testing.assert_array_less(np.abs(got - want), 2.0**-8 * scale + 1e-30)
+
+
+# ---- TF's switch: tf.config.experimental.enable_tensor_float_32_execution -----------------------
+# (tgc.frontend.tf_config until the lead exports it as tf.config.)
+
+
+@pytest.fixture
+def tf32_switch():
+    from tgc.frontend import tf_config
+
+    yield tf_config.experimental
+    tf_config.experimental.enable_tensor_float_32_execution(False)
+
+
+def test_tf_switch_is_off_by_default_and_turns_the_pass_on(tf32_switch):
+    assert tf32_switch.tensor_float_32_execution_enabled() is False
+    gpu, emulated = targets.get("nvptx"), targets.get("nvptx-emulated")
+    assert MmaMatmulPass not in [type(p) for p in gpu.pipeline_elements(for_session=True)]
+    tf32_switch.enable_tensor_float_32_execution(True)
+    assert tf32_switch.tensor_float_32_execution_enabled() is True
+    assert MmaMatmulPass in [type(p) for p in gpu.pipeline_elements(for_session=True)]
+    assert MmaMatmulPass not in [type(p) for p in emulated.pipeline_elements(for_session=True)]
+    tf32_switch.enable_tensor_float_32_execution(False)
+    assert MmaMatmulPass not in [type(p) for p in gpu.pipeline_elements(for_session=True)]
+
+
+TF32_PROGRAM = """
+import tgc as tf
+from tgc.frontend.tf_config import experimental
+
+experimental.enable_tensor_float_32_execution(True)
+x = tf.placeholder(tf.float32, [64, 48], name="x")
+w = tf.placeholder(tf.float32, [48, 32], name="w")
+y = tf.matmul(x, w, name="y")
+"""
+
+
+def test_a_program_that_turns_tf32_on_compiles_its_matmuls_for_tensor_cores(tmp_path):
+    program = tmp_path / "model.py"
+    program.write_text(TF32_PROGRAM)
+    out = tmp_path / "out"
+    args = ["compile", str(program), "--target", "nvptx", "--fetch", "y", "-o", str(out)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert MMA in (out / "kernels.ptx").read_text()
+    assert json.loads((out / "manifest.json").read_text())["target"]["allow_tf32"] is True
+
+
+@needs_gpu
+def test_on_a_gpu_a_session_with_tf32_on_matches_float64_within_tf32_rounding(tf32_switch):
+    import tgc as tf
+
+    tf32_switch.enable_tensor_float_32_execution(True)
+    rng = np.random.default_rng(3)
+    a = rng.uniform(-1, 1, (200, 300)).astype(np.float32)
+    b = rng.uniform(-1, 1, (300, 100)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default(), tf.device("/gpu:0"):
+        x, w = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
+        y = tf.matmul(x, w)
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            got = sess.run(y, {x: a, w: b})
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    np.testing.assert_array_less(np.abs(got - want), 2.0**-8 * scale)

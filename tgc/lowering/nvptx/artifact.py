@@ -24,6 +24,7 @@ from tgc.lowering.artifact import (
     signature_fields,
     write_directory_atomically,
 )
+from tgc.lowering.tensor_float_32 import tensor_float_32_enabled
 from tgc.runtime.artifact_checks import file_record
 from tgc.runtime.gpu_artifact import (
     FORMAT,
@@ -95,8 +96,9 @@ def manifest(lowered: Lowered, options: Options, plan: dict) -> dict:
             "triple": lowered.machine.triple,
             "gpu_arch": lowered.machine.cpu,
             "opt_level": options.opt_level,
-            # f32 matmuls on TF32 tensor cores (tgc compile --allow-tf32)
-            "allow_tf32": options.allow_tf32,
+            # f32 matmuls on TF32 tensor cores (tgc compile --allow-tf32, or TF's switch turned
+            # on by the compiled program)
+            "allow_tf32": options.allow_tf32 or tensor_float_32_enabled(),
         },
     }
     body["signature"] = {"sha256": signature_digest(body)}

@@ -1,9 +1,10 @@
 """The nvptx target: NVIDIA GPUs (sm_90 by default) through MLIR's gpu and NVVM dialects to PTX.
 
-A first step: `tgc compile --target nvptx --emit gpu|ptx` shows the kernels and their PTX for the
-ops listed in VALIDATED_OPS, on static shapes. Loops are tiled 16x16 and mapped to blocks and
-threads by upstream passes (no shared memory or tensor cores yet). There is no artifact and no
-runtime yet, and a Session never has GPU devices, so placement never picks this target in-process.
+`tgc compile --target nvptx` writes an artifact (PTX, a cubin when ptxas is present, the launch
+plan) for the ops listed in VALIDATED_OPS, on static shapes; sessions place ops on `/gpu:0` when
+the machine has a CUDA GPU. Matmuls get shared-memory tiles (tgc-nvptx-tile-matmul), and with TF32
+allowed (`--allow-tf32`, or tf.config.experimental.enable_tensor_float_32_execution(True) before
+the graph is compiled) f32 matmuls run on tensor cores (tgc-nvptx-mma-matmul).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from mlir import ir
 
 from tgc.dialect.targets import Target
 from tgc.lowering.nvptx.pipeline import VALIDATED_OPS, pipeline_elements
+from tgc.lowering.tensor_float_32 import tensor_float_32_enabled
 
 _VARIABLE_TRAITS = {"variable_declaration", "variable_read", "assigns"}
 
@@ -52,7 +54,11 @@ class NvptxTarget(Target):
         return self.can_run(op_name) and not any(_is_uint8(v) for v in values)
 
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
-        return pipeline_elements(allow_tf32=self.allow_tf32)
+        return pipeline_elements(allow_tf32=self.tf32())
+
+    def tf32(self) -> bool:
+        """Whether f32 matmuls run on TF32 tensor cores: the compile option, or TF's switch."""
+        return self.allow_tf32 or tensor_float_32_enabled()
 
     def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """``symbols`` go unused: the launch plan sends and receives through ``hub``; each
