@@ -32,8 +32,8 @@ ISA_ENVIRONMENT = "TGC_GEMM_ISA"
 _VECTOR_BYTES = {"avx512": 64, "avx2": 32}
 # k steps per iteration of the micro-kernel's main loop.
 UNROLL = 4
-# Vectors of C's row per iteration of the one-row (M = 1) gemv.
-GEMV_VECTORS = 4
+# Rows of B per sweep of C's row in the one-row (M = 1) gemv.
+GEMV_ROWS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,52 +205,63 @@ def gemm_function_text(s: GemmShape) -> str:
     )
 
 
-def _row_of_c(e: _Emitter, s, value: str, col: str, zero: str, beta_zero: str, vt: str, mt: str):
-    """C[0, col:col+VL] = alpha * value (+ beta * C), masked at C's last column."""
-    masked = "{in_bounds = [false]}"
-    old = e.op(f"vector.transfer_read %C[{zero_index(e)}, {col}], {zero} {masked} : {mt}, {vt}")
-    alpha = e.op(f"vector.broadcast %alpha : {s.elem} to {vt}")
-    beta = e.op(f"vector.broadcast %beta : {s.elem} to {vt}")
-    scaled = e.op(f"arith.mulf {value}, {alpha} : {vt}")
-    summed = e.op(f"vector.fma {old}, {beta}, {scaled} : {vt}")
-    new = e.op(f"arith.select {beta_zero}, {scaled}, {summed} : {vt}")
-    e.raw(f"vector.transfer_write {new}, %C[{zero_index(e)}, {col}] {masked} : {vt}, {mt}")
-
-
-def zero_index(e: _Emitter) -> str:
-    return _const(e, 0)
-
-
 def _row_times_matrix(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str):
-    """M = 1, B stored K x N: C's row = sum over k of x[k] * B's row k, GEMV_VECTORS vectors of
-    columns at a time (x[k] = A[0, k], or A[k, 0] when A is transposed)."""
+    """M = 1, B stored K x N: C's row = beta * C's row, then += alpha * x[k] * B's row k for each
+    k, GEMV_ROWS rows of B per sweep of C's row (which stays in L1 while B streams through once,
+    row after row). x[k] = A[0, k], or A[k, 0] when A is transposed."""
     t, vt, mt = s.elem, f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
-    width = _const(e, GEMV_VECTORS * s.lanes)
-    masked = "{in_bounds = [false]}"
+    lanes = _const(e, s.lanes)
+    # C's row = beta * C's row (zeros when beta = 0, whatever C held).
+    e.raw(f"scf.for %gj = {c[0]} to {n} step {lanes} {{")
+    old = e.op(f"vector.transfer_read %C[{c[0]}, %gj], {zero} {{in_bounds = [false]}} : {mt}, {vt}")
+    scaled = e.op(f"arith.mulf {old}, {e.op(f'vector.broadcast %beta : {t} to {vt}')} : {vt}")
     vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}")
-    e.raw(f"scf.for %gj = {c[0]} to {n} step {width} {{")
-    cols = ["%gj"] + [
-        e.op(f"arith.addi %gj, {_const(e, v * s.lanes)} : index") for v in range(1, GEMV_VECTORS)
-    ]
-    accs = [f"%g{v}" for v in range(GEMV_VECTORS)]
-    sums = e.fresh("gs")
-    types = ", ".join([vt] * GEMV_VECTORS)
-    args = ", ".join(f"{a} = {vzero}" for a in accs)
-    e.raw(
-        f"{sums}:{GEMV_VECTORS} = scf.for %gk = {c[0]} to {k} step {c[1]} "
-        f"iter_args({args}) -> ({types}) {{"
-    )
-    row = e.op(f"arith.select %ta, %gk, {c[0]} : index")
-    col = e.op(f"arith.select %ta, {c[0]}, %gk : index")
-    x = e.op(f"vector.broadcast {e.op(f'memref.load %A[{row}, {col}] : {mt}')} : {t} to {vt}")
-    new = []
-    for v, at in enumerate(cols):
-        b = e.op(f"vector.transfer_read %B[%gk, {at}], {zero} {masked} : {mt}, {vt}")
-        new.append(e.op(f"vector.fma {x}, {b}, {accs[v]} : {vt}"))
-    e.raw(f"scf.yield {', '.join(new)} : {types}")
+    value = e.op(f"arith.select {beta_zero}, {vzero}, {scaled} : {vt}")
+    e.raw(f"vector.transfer_write {value}, %C[{c[0]}, %gj] {{in_bounds = [false]}} : {vt}, {mt}")
     e.raw("}")
-    for v, at in enumerate(cols):
-        _row_of_c(e, s, f"{sums}#{v}", at, zero, beta_zero, vt, mt)
+    whole_rows = e.op(
+        f"affine.apply affine_map<()[s0] -> ((s0 floordiv {GEMV_ROWS}) * {GEMV_ROWS})>()[{k}]"
+    )
+    _rows_into_c(e, s, c, n, (c[0], whole_rows, GEMV_ROWS))
+    _rows_into_c(e, s, c, n, (whole_rows, k, 1))
+
+
+def _rows_into_c(e: _Emitter, s, c, n: str, bounds: tuple) -> None:
+    """For k in [lower, upper) by ``rows``: C's row += sum over those rows of alpha * x[k] * B's
+    row k, plain vector loads and stores inside C's row and masked ones at its end."""
+    t, vt, mt = s.elem, f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
+    lower, upper, rows = bounds
+    step = c[1] if rows == 1 else _const(e, rows)
+    e.raw(f"scf.for %gk = {lower} to {upper} step {step} {{")
+    ks = ["%gk"] + [e.op(f"arith.addi %gk, {_const(e, r)} : index") for r in range(1, rows)]
+    xs = []
+    for kr in ks:
+        row = e.op(f"arith.select %ta, {kr}, {c[0]} : index")
+        col = e.op(f"arith.select %ta, {c[0]}, {kr} : index")
+        scaled = e.op(f"arith.mulf {e.op(f'memref.load %A[{row}, {col}] : {mt}')}, %alpha : {t}")
+        xs.append(e.op(f"vector.broadcast {scaled} : {t} to {vt}"))
+    lanes = _const(e, s.lanes)
+    whole_end = e.op(
+        f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{n}]"
+    )
+    e.raw(f"scf.for %gj = {c[0]} to {whole_end} step {lanes} {{")
+    total = e.op(f"vector.load %C[{c[0]}, %gj] : {mt}, {vt}")
+    for kr, x in zip(ks, xs):
+        b = e.op(f"vector.load %B[{kr}, %gj] : {mt}, {vt}")
+        total = e.op(f"vector.fma {x}, {b}, {total} : {vt}")
+    e.raw(f"vector.store {total}, %C[{c[0]}, %gj] : {mt}, {vt}")
+    e.raw("}")
+    # The last columns, fewer than a vector: masked at C's and B's last column.
+    tail = e.op(f"arith.cmpi ult, {whole_end}, {n} : index")
+    e.raw(f"scf.if {tail} {{")
+    pad = e.op(f"arith.constant 0.0 : {t}")
+    masked = "{in_bounds = [false]}"
+    total = e.op(f"vector.transfer_read %C[{c[0]}, {whole_end}], {pad} {masked} : {mt}, {vt}")
+    for kr, x in zip(ks, xs):
+        b = e.op(f"vector.transfer_read %B[{kr}, {whole_end}], {pad} {masked} : {mt}, {vt}")
+        total = e.op(f"vector.fma {x}, {b}, {total} : {vt}")
+    e.raw(f"vector.transfer_write {total}, %C[{c[0]}, {whole_end}] {masked} : {vt}, {mt}")
+    e.raw("}")
     e.raw("}")
 
 
