@@ -79,6 +79,8 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 8
     assert "cp.async.ca" not in ptx
     assert ptx.count("bar.sync") == 1
+    # 16-byte copies need 16-byte aligned buffers (tgc-nvptx-align-shared).
+    assert len(re.findall(r"\.shared \.align 16 \.b8 __wg_", ptx)) == 2
     info = _ptxas_info(tmp_path, ptx)
     # Two stages of A (128 rows of 16 + 4 floats) and B (16 rows of 128 + 8 floats).
     assert "37888 bytes smem" in info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tgc.lowering.nvptx.align_shared import AlignSharedPass
 from tgc.lowering.nvptx.check_host import CheckHostPass
 from tgc.lowering.nvptx.drop_empty_loops import DropEmptyLoopsPass
 from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
@@ -131,8 +132,9 @@ NN_OPS = (
     "sparse_softmax_cross_entropy_with_logits",
 )
 # Convolutions and pooling with their gradients, as direct loops (one thread per output element,
-# the window or the reduced axes serially): no im2col GEMM, no shared-memory tiles. The filter
-# gradient (few outputs, batch x pixels reduced each) goes through tgc-nvptx-split-reduce.
+# the window or the reduced axes serially): no im2col GEMM, no shared-memory tiles. Those of 64
+# or more reduced points per output (the filter gradient; conv2d and its input gradient with
+# many channels) are tgc-nvptx-split-reduce's flat grids of register accumulators.
 CONV_OPS = (
     "avg_pool",
     "avg_pool_grad",
@@ -204,8 +206,9 @@ def pipeline_elements(allow_tf32: bool = False) -> list:
         # Large float reductions of every axis to a scalar: per-block shared-memory trees into
         # partials, then one block's tree (below MIN_ELEMENTS: the one-thread kernel further on).
         TreeReducePass(),
-        # Reductions with few outputs and many reduced points each (a filter or bias gradient):
-        # a flat grid of register accumulators, split into partials and a second launch.
+        # Reductions of many points per output (a filter or bias gradient, a convolution of many
+        # channels): a flat grid of register accumulators, split into partials and a second
+        # launch when the outputs are few.
         SplitReducePass(),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
@@ -226,5 +229,7 @@ def pipeline_elements(allow_tf32: bool = False) -> list:
         # The host's copies of the functions kernels call, now unused.
         "symbol-dce",
         OneGpuModulePass(),
+        # Shared buffers 16-byte aligned (the mma matmul's 16-byte cp.async copies).
+        AlignSharedPass(),
         CheckHostPass(),
     ]
