@@ -122,7 +122,7 @@ def gemm_function_text(s: GemmShape) -> str:
 
     A is M x K (K x M when transA), B is K x N (N x K when transB), C is M x N; every operand has
     unit-stride rows and any row stride and offset."""
-    t, vt, mt = s.elem, f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
+    t, mt = s.elem, _memref(s.elem)
     e = _Emitter()
     c = {v: e.op(f"arith.constant {v} : index", "c") for v in sorted({0, 1, s.mr, s.nr, s.kc})}
     c_mc, c_nc = (
@@ -191,7 +191,15 @@ def gemm_function_text(s: GemmShape) -> str:
     _pack_b(e, s, c, b_pack, nc, kc, n)
     e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
     e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
-    _micro_kernel(e, s, c, a_pack, b_pack, kc, zero, beta, beta_is_zero, vt)
+    # A last column tile of at most one vector takes a one-vector-wide micro-kernel (N = 10 or 100
+    # would otherwise compute up to 22 columns of padding per tile).
+    left = e.op(f"arith.subi {nc}, %jr : index")
+    narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
+    e.raw(f"scf.if {narrow} {{")
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), 1)
+    e.raw("} else {")
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), s.nr // s.lanes)
+    e.raw("}")
     for _ in range(5):
         e.raw("}")
     e.raw(f"memref.dealloc {a_pack} : memref<?x{t}>")
@@ -402,11 +410,13 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
     e.raw("}")
 
 
-def _micro_kernel(e: _Emitter, s, c, a_pack, b_pack, kc, zero, beta, beta_is_zero, vt) -> None:
-    """The MR x NR tile at (ic + ir, jc + jr): accumulate over kc (UNROLL steps per iteration,
-    then the rest one by one), then combine with C."""
-    t = s.elem
-    vectors = s.nr // s.lanes
+def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vectors: int):
+    """The MR x (vectors * VL) tile at (ic + ir, jc + jr): accumulate over kc (UNROLL steps per
+    iteration, then the rest one by one), then combine with C. ``packs``: (A's, B's, kc);
+    ``betas``: (this block's beta, whether it is zero)."""
+    a_pack, b_pack, kc = packs
+    beta, beta_is_zero = betas
+    t, vt = s.elem, f"vector<{s.lanes}x{s.elem}>"
     a_base = e.op(f"arith.muli %ir, {kc} : index", "ab")
     b_base = e.op(f"arith.muli %jr, {kc} : index", "bb")
     vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}", "vz")
@@ -418,7 +428,7 @@ def _micro_kernel(e: _Emitter, s, c, a_pack, b_pack, kc, zero, beta, beta_is_zer
     main = _k_loop(e, s, c, panels, (c[0], unrolled_end, UNROLL), [vzero] * count, vt)
     rest = [f"{main}#{i}" for i in range(count)]
     results = _k_loop(e, s, c, panels, (unrolled_end, kc, 1), rest, vt)
-    _combine_with_c(e, s, c, results, zero, beta, beta_is_zero, vt)
+    _combine_with_c(e, s, c, (results, vectors), zero, (beta, beta_is_zero), vt)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -439,7 +449,7 @@ def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: s
     step = c[1] if unroll == 1 else _const(e, unroll)
     a_pack, b_pack, a_base, b_base = panels.a_pack, panels.b_pack, panels.a_base, panels.b_base
     t, pack_t = s.elem, f"memref<?x{s.elem}>"
-    vectors = s.nr // s.lanes
+    vectors = len(init) // s.mr
     accs = [f"%a{r}_{v}" for r in range(s.mr) for v in range(vectors)]
     results = e.fresh("acc")
     args = ", ".join(f"{name} = {value}" for name, value in zip(accs, init))
@@ -475,11 +485,13 @@ def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: s
     return results
 
 
-def _combine_with_c(e: _Emitter, s, c, results, zero, beta, beta_is_zero, vt) -> None:
+def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt: str) -> None:
     """C's tile = alpha * acc (+ beta * C unless beta is zero): plain vector loads and stores for a
-    whole tile inside C, else row by row (rows past M skipped), each vector masked at C's edge."""
+    whole tile inside C, else row by row (rows past M skipped), each vector masked at C's edge.
+    ``tile``: (the accumulators' results, vectors per row); ``betas``: (beta, whether zero)."""
+    results, vectors = tile
+    beta, beta_is_zero = betas
     t, mt = s.elem, _memref(s.elem)
-    vectors = s.nr // s.lanes
     row0 = e.op("arith.addi %ic, %ir : index")
     col0 = e.op("arith.addi %jc, %jr : index")
     m = e.op(f"memref.dim %C, {c[0]} : {mt}")
@@ -487,7 +499,8 @@ def _combine_with_c(e: _Emitter, s, c, results, zero, beta, beta_is_zero, vt) ->
     alpha = e.op(f"vector.broadcast %alpha : {t} to {vt}")
     betav = e.op(f"vector.broadcast {beta} : {t} to {vt}")
     rows_in = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {row0}, {c[s.mr]} : index')}, {m} : index")
-    cols_in = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col0}, {c[s.nr]} : index')}, {n} : index")
+    width = _const(e, vectors * s.lanes)
+    cols_in = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col0}, {width} : index')}, {n} : index")
     whole = e.op(f"arith.andi {rows_in}, {cols_in} : i1")
     positions = []
     for r in range(s.mr):
