@@ -346,13 +346,22 @@ def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n
     e.raw(f"scf.for %jq = {c[0]} to {nc} step {c[s.nr]} {{")
     base = e.op(f"arith.muli %jq, {kc} : index")
     col = e.op("arith.addi %jc, %jq : index")
-    e.raw(f"scf.for %kq = {c[0]} to {kc} step {c[1]} {{")
-    row_k = e.op("arith.addi %pc, %kq : index")
-    vec = e.op(
-        f"vector.transfer_read %B[{row_k}, {col}], {pad} {{in_bounds = [false]}} : {mt}, {bvt}"
-    )
-    at = e.op(f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, %kq)[{c[s.nr]}]")
-    e.raw(f"vector.store {vec}, {b_pack}[{at}] : {pack}, {bvt}")
+    # Plain loads for a panel inside B, masked ones (zeros past N) for the last.
+    whole = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col}, {c[s.nr]} : index')}, {n} : index")
+    for branch in ("if", "else"):
+        e.raw(f"scf.if {whole} {{" if branch == "if" else "} else {")
+        e.raw(f"scf.for %kq = {c[0]} to {kc} step {c[1]} {{")
+        row_k = e.op("arith.addi %pc, %kq : index")
+        if branch == "if":
+            vec = e.op(f"vector.load %B[{row_k}, {col}] : {mt}, {bvt}")
+        else:
+            read = f"vector.transfer_read %B[{row_k}, {col}], {pad} {{in_bounds = [false]}}"
+            vec = e.op(f"{read} : {mt}, {bvt}")
+        at = e.op(
+            f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, %kq)[{c[s.nr]}]"
+        )
+        e.raw(f"vector.store {vec}, {b_pack}[{at}] : {pack}, {bvt}")
+        e.raw("}")
     e.raw("}")
     e.raw("}")
     e.raw("}")
@@ -379,14 +388,57 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
     e.raw("}")
     e.raw("}")
     e.raw("} else {")
-    # A stored M x K: each of the panel's rows is a contiguous row of A.
+    # A stored M x K: a whole panel's MR rows are read VL steps of k at a time and transposed in
+    # registers into VL contiguous steps of the pack; the last steps (fewer than VL), and the
+    # panel past M's last row, element by element.
     e.raw(f"scf.for %ip = {c[0]} to {mc} step {c[s.mr]} {{")
     base = e.op(f"arith.muli %ip, {kc} : index")
+    row0 = e.op("arith.addi %ic, %ip : index")
+    whole = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {row0}, {c[s.mr]} : index')}, {m} : index")
+    vector_end = e.op(
+        f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
+    )
+    e.raw(f"scf.if {whole} {{")
+    _pack_a_transposing(e, s, c, a_pack, (base, row0), vector_end)
+    _pack_a_elements(e, s, c, a_pack, base, (vector_end, kc), m)
+    e.raw("} else {")
+    _pack_a_elements(e, s, c, a_pack, base, (c[0], kc), m)
+    e.raw("}")
+    e.raw("}")
+    e.raw("}")
+
+
+def _pack_a_transposing(e: _Emitter, s, c, a_pack: str, at: tuple, vector_end: str) -> None:
+    """Steps [0, vector_end) of a whole MR-row panel of A (stored M x K) starting at row ``row0``:
+    MR vector loads along k, one MR x VL -> VL x MR transpose, one store of VL * MR elements."""
+    base, row0 = at
+    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
+    block, flat = f"vector<{s.mr}x{s.lanes}x{t}>", f"vector<{s.lanes * s.mr}x{t}>"
+    vt = f"vector<{s.lanes}x{t}>"
+    e.raw(f"scf.for %kv = {c[0]} to {vector_end} step {_const(e, s.lanes)} {{")
+    col = e.op("arith.addi %pc, %kv : index")
+    rows = e.op(f"arith.constant dense<0.0> : {block}")
+    for r in range(s.mr):
+        row = row0 if r == 0 else e.op(f"arith.addi {row0}, {_const(e, r)} : index")
+        loaded = e.op(f"vector.load %A[{row}, {col}] : {mt}, {vt}")
+        rows = e.op(f"vector.insert {loaded}, {rows} [{r}] : {vt} into {block}")
+    columns = e.op(f"vector.transpose {rows}, [1, 0] : {block} to vector<{s.lanes}x{s.mr}x{t}>")
+    steps = e.op(f"vector.shape_cast {columns} : vector<{s.lanes}x{s.mr}x{t}> to {flat}")
+    where = e.op(f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, %kv)[{c[s.mr]}]")
+    e.raw(f"vector.store {steps}, {a_pack}[{where}] : {pack}, {flat}")
+    e.raw("}")
+
+
+def _pack_a_elements(e: _Emitter, s, c, a_pack: str, base: str, steps: tuple, m: str) -> None:
+    """Steps [lower, upper) of an MR-row panel of A (stored M x K) element by element, rows past
+    M zero."""
+    lower, upper = steps
+    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     e.raw(f"scf.for %rp = {c[0]} to {c[s.mr]} step {c[1]} {{")
     row = e.op("affine.apply affine_map<(d0, d1, d2) -> (d0 + d1 + d2)>(%ic, %ip, %rp)")
     inside = e.op(f"arith.cmpi ult, {row}, {m} : index")
     e.raw(f"scf.if {inside} {{")
-    e.raw(f"scf.for %kp = {c[0]} to {kc} step {c[1]} {{")
+    e.raw(f"scf.for %kp = {lower} to {upper} step {c[1]} {{")
     col_k = e.op("arith.addi %pc, %kp : index")
     loaded = e.op(f"memref.load %A[{row}, {col_k}] : {mt}")
     at = e.op(
@@ -397,14 +449,12 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
     e.raw("}")
     e.raw("} else {")
     zero = e.op(f"arith.constant 0.0 : {t}")
-    e.raw(f"scf.for %kp = {c[0]} to {kc} step {c[1]} {{")
+    e.raw(f"scf.for %kp = {lower} to {upper} step {c[1]} {{")
     at = e.op(
         f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
         f"({base}, %kp, %rp)[{c[s.mr]}]"
     )
     e.raw(f"memref.store {zero}, {a_pack}[{at}] : {pack}")
-    e.raw("}")
-    e.raw("}")
     e.raw("}")
     e.raw("}")
     e.raw("}")
