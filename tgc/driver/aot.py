@@ -126,7 +126,8 @@ def _dense_value(attr, dtype: str, shape: list) -> np.ndarray:
 
 def compile_pipelines(options: Options):
     """The three pipelines of an artifact's compile (tgc/driver/pipelines.py). Without ``blas`` the
-    library depends on libc and libm only (matmuls become loops) and runs wherever it is copied."""
+    library depends on libc and libm only (matmuls call tgc's generated GEMM) and runs wherever it
+    is copied."""
     from tgc.driver import pipelines
 
     return pipelines.artifact_pipelines(

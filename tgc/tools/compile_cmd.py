@@ -165,7 +165,10 @@ def _errors():
     help="C prefix: NAME_run in NAME.h, library libNAME.so.",
 )
 @click.option(
-    "--blas", is_flag=True, help="Matmuls call numpy's OpenBLAS (the library then needs it)."
+    "--blas",
+    is_flag=True,
+    help="Matmuls call numpy's OpenBLAS (the library then needs it); without it they call "
+    "tgc's generated GEMM.",
 )
 @click.option(
     "--allow-tf32",
