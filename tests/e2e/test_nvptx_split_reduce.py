@@ -101,6 +101,54 @@ def test_the_filter_and_bias_gradients_match_float64_numpy(x_shape, w_shape, str
     np.testing.assert_allclose(db, want_db, rtol=0, atol=scale)
 
 
+def _conv2d(x, w, strides, padding, dilations) -> np.ndarray:
+    """conv2d in float64: out[n, i, j, f] = sum of x_padded[n, i*sh + a*dh, j*sw + b*dw, c] *
+    w[a, b, c, f]."""
+    (kh, kw, _, f), (sh, sw), (dh, dw) = w.shape, strides, dilations
+    reach_h, reach_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    _, h, width, _ = x.shape
+    if padding == "SAME":
+        (oh, top), (ow, left) = _same_padding(h, reach_h, sh), _same_padding(width, reach_w, sw)
+    else:
+        oh, ow, top, left = (h - reach_h) // sh + 1, (width - reach_w) // sw + 1, 0, 0
+    padded = np.zeros((x.shape[0], h + reach_h + sh, width + reach_w + sw, x.shape[3]))
+    padded[:, top : top + h, left : left + width] = x
+    out = np.zeros((x.shape[0], oh, ow, f))
+    for a in range(kh):
+        for b in range(kw):
+            window = padded[:, a * dh : a * dh + sh * oh : sh, b * dw : b * dw + sw * ow : sw]
+            out += np.einsum("nhwc,cf->nhwf", window, w[a, b].astype(np.float64))
+    return out
+
+
+# Forward convolutions with kh * kw * in_channels >= MIN_REDUCED (the flat grid's one launch):
+# strides 2, SAME and VALID, dilations, channels that are no multiple of anything.
+FORWARD = [
+    ((4, 9, 11, 8), (3, 3, 8, 5), (2, 2), "SAME", (1, 1)),
+    ((3, 10, 9, 7), (2, 5, 7, 3), (1, 2), "VALID", (1, 1)),
+    ((2, 12, 11, 8), (3, 3, 8, 4), (1, 1), "SAME", (2, 2)),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilations", FORWARD)
+def test_a_forward_convolution_matches_float64_numpy(x_shape, w_shape, strides, padding, dilations):
+    assert w_shape[0] * w_shape[1] * w_shape[2] >= MIN_REDUCED
+    rng = np.random.default_rng(sum(w_shape))
+    x0 = rng.standard_normal(x_shape).astype(np.float32)
+    w0 = rng.standard_normal(w_shape).astype(np.float32)
+
+    def build(tf, fed):
+        return tf.nn.conv2d(
+            fed["x"], fed["w"], [1, *strides, 1], padding, dilations=[1, *dilations, 1]
+        )
+
+    got = _session_run(build, {"x": x0, "w": w0})
+    want = _conv2d(x0, w0, strides, padding, dilations)
+    assert got.shape == want.shape
+    scale = np.finfo(np.float32).eps * np.prod(w_shape[:3]) * np.abs(x0).max() * np.abs(w0).max()
+    np.testing.assert_allclose(got, want, rtol=0, atol=scale)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sums_and_maxima_over_leading_axes_match_numpy(dtype):
     rng = np.random.default_rng(5)
@@ -196,18 +244,36 @@ def test_short_reductions_keep_one_thread_per_output(tmp_path):
     assert "threads in (%c256, %c1, %c1)" not in gpu
 
 
-@needs_ptxas
-def test_the_filter_gradients_kernels_pass_ptxas_for_sm_90(tmp_path):
+def test_a_forward_convolution_is_one_flat_launch(tmp_path):
     program = """
 import tgc as tf
 
-x = tf.placeholder(tf.float32, (7, 9, 11, 3), name="x")
-w = tf.Variable(tf.ones([3, 3, 3, 5]), name="w")
-y = tf.nn.conv2d(x, w, strides=[1, 2, 2, 1], padding="SAME")
+x = tf.placeholder(tf.float32, (32, 14, 14, 32), name="x")
+w = tf.placeholder(tf.float32, (5, 5, 32, 64), name="w")
+y = tf.identity(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"), name="y")
+"""
+    gpu = _compile(tmp_path, program, "gpu", "py", ["--fetch", "y"])
+    launches = re.findall(r"gpu\.launch_func .*", gpu)
+    # The padding's fill and copy, then the convolution: 32 x 14 x 14 x 64 outputs of 800 points
+    # each fill the grid, so K = 1 (no partials), and the fill of the output with 0 went.
+    writing = [launch for launch in launches if "memref<32x14x14x64xf32>" in launch]
+    assert len(writing) == 1
+    assert f"blocks in (%c1568, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in writing[0]
+
+
+@needs_ptxas
+def test_the_convolutions_kernels_pass_ptxas_for_sm_90(tmp_path):
+    program = """
+import tgc as tf
+
+x = tf.placeholder(tf.float32, (7, 9, 11, 8), name="x")
+w = tf.Variable(tf.ones([3, 3, 8, 5]), name="w")
+y = tf.nn.conv2d(x, w, strides=[1, 2, 2, 1], padding="SAME", name="y")
 (dw,) = tf.gradients(tf.reduce_sum(y * y), [w])
 dw = tf.identity(dw, name="dw")
 """
-    ptx = _compile(tmp_path, program, "ptx", "py", ["--fetch", "dw"])
+    fetches = ["--fetch", "y", "--fetch", "dw"]
+    ptx = _compile(tmp_path, program, "ptx", "py", fetches)
     path = tmp_path / "kernels.ptx"
     path.write_text(ptx)
     done = subprocess.run(
@@ -217,6 +283,8 @@ dw = tf.identity(dw, name="dw")
     )
     assert done.returncode == 0, done.stderr
     assert " 0 bytes spill stores" in done.stderr + done.stdout
-    gpu = _compile(tmp_path, program, "gpu", "py", ["--fetch", "dw"])
-    # 135 outputs of 7x5x6 = 210 points: K = 15 partials each.
-    assert "memref<15x135xf32>" in gpu
+    gpu = _compile(tmp_path, program, "gpu", "py", fetches)
+    # The filter gradient's 360 outputs of 7x5x6 = 210 points: K = 15 partials each; the
+    # forward's 7x5x6x5 outputs of 3x3x8 = 72 points: one launch of 5 blocks.
+    assert "memref<15x360xf32>" in gpu
+    assert re.search(r"blocks in \(%c5, %c1, %c1\) threads in \(%c256, .*memref<7x5x6x5xf32>", gpu)

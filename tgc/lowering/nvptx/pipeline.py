@@ -184,13 +184,14 @@ TILE = (
 MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
 
 
-def pipeline_elements(allow_tf32: bool = False) -> list:
+def pipeline_elements(allow_tf32: bool = False, emulated: bool = False) -> list:
     """core -> the gpu level: kernels outlined into one gpu.module, launched by the host
     function, results written into out-param buffers. (PTX is the next stage: codegen.py.)
-    ``allow_tf32``: f32 matmuls run on tensor cores in TF32 (tgc-nvptx-mma-matmul)."""
+    ``allow_tf32``: f32 matmuls run on tensor cores in TF32 (tgc-nvptx-mma-matmul);
+    ``emulated``: for nvptx-emulated, whose host emulates their mma.sync and cp.async."""
     # f32 matmuls on tensor cores when the user allows TF32; the others (and without it, all)
     # to the FMA kernel.
-    tensor_cores = [MmaMatmulPass(allow_tf32=True)] if allow_tf32 else []
+    tensor_cores = [MmaMatmulPass(allow_tf32=True, emulated=emulated)] if allow_tf32 else []
     return [
         # Sends and receives keep their tensor's static shape (the launch plan performs them).
         StaticTransfersPass(),

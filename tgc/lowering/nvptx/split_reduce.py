@@ -1,6 +1,8 @@
 """tgc-nvptx-split-reduce: a float reduction with few outputs and a long reduced extent (the
 filter gradient of a convolution, a bias gradient's sum over batch x pixels) becomes one or two
-launches of a flat grid instead of one thread per output element walking everything serially.
+launches of a flat grid instead of one thread per output element walking everything serially;
+one with many outputs and a long enough extent (a convolution of many input channels, forward
+or its input gradient) one launch of a flat grid accumulating in registers.
 
 The naive schedule (tgc-nvptx-parallel-dims-first, then 16x16 tiles of the first two parallel
 dims) gives a conv2d_backprop_filter of a 3x3x1x16 filter 9 working threads, each running 16
@@ -23,7 +25,9 @@ partials, then their sum): float results differ from the serial order by roundin
 
 The generic's body is cloned into the loop (tree_reduce's placeholder call and inlining), so a
 reduction of fused elementwise ops (relu's mask times the incoming gradient) computes them as it
-reads. Taken: static memref linalg.generics at a function's top level with one float output
+reads. Taken: static memref linalg.generics (and conv2d's linalg.conv_2d_nhwc_hwcf, whose
+indexing maps _structure writes from its strides and dilations) at a function's top level with
+one float output
 whose indexing map lists every parallel dim once (or a constant 0 for a unit dim), at least one
 parallel and one reduction dim, R >= MIN_REDUCED, inputs indexed by affine expressions of the
 dims (a convolution's ``oh + kh``), and a body tree_reduce can clone (a known combiner of the
@@ -87,13 +91,39 @@ class _Split:
         return max(1, min(by_length, by_threads))
 
 
-def _kinds(generic) -> list:
-    return [str(a).rpartition("<")[2].rstrip(">") for a in generic.attributes["iterator_types"]]
+def _structure(op) -> tuple | None:
+    """(iterator kinds, indexing maps) of a linalg.generic, or of a named op whose maps this
+    pass writes itself (conv2d's forward: a linalg.conv_2d_nhwc_hwcf); None for others."""
+    if op.name == "linalg.generic":
+        kinds = [str(a).rpartition("<")[2].rstrip(">") for a in op.attributes["iterator_types"]]
+        return kinds, [ir.AffineMapAttr(a).value for a in op.attributes["indexing_maps"]]
+    if op.name == "linalg.conv_2d_nhwc_hwcf":
+        return _conv_2d_nhwc_hwcf(op)
+    return None
+
+
+def _conv_2d_nhwc_hwcf(op) -> tuple:
+    """linalg's definition of the op: dims (n, oh, ow, f, kh, kw, c); the input read at
+    (n, oh * sh + kh * dh, ow * sw + kw * dw, c), the filter at (kh, kw, c, f)."""
+    sh, sw = (int(v) for v in ir.DenseIntElementsAttr(op.attributes["strides"]))
+    dh, dw = (int(v) for v in ir.DenseIntElementsAttr(op.attributes["dilations"]))
+    dims = "(d0, d1, d2, d3, d4, d5, d6)"
+    texts = [
+        f"{dims} -> (d0, d1 * {sh} + d4 * {dh}, d2 * {sw} + d5 * {dw}, d6)",
+        f"{dims} -> (d4, d5, d6, d3)",
+        f"{dims} -> (d0, d1, d2, d3)",
+    ]
+    maps = [ir.AffineMapAttr(ir.Attribute.parse(f"affine_map<{t}>")).value for t in texts]
+    return ["parallel"] * 4 + ["reduction"] * 3, maps
 
 
 def _analyse(generic) -> _Split | None:
-    """A _Split if this pass can and should rewrite ``generic``; None otherwise."""
-    kinds = _kinds(generic)
+    """A _Split if this pass can and should rewrite ``generic`` (a linalg.generic, or a named op
+    _structure knows); None otherwise."""
+    structure = _structure(generic)
+    if structure is None:
+        return None
+    kinds, maps = structure
     segments = list(ir.DenseI32ArrayAttr(generic.attributes["operandSegmentSizes"]))
     operands = list(generic.operands)
     if segments[1] != 1 or "parallel" not in kinds or "reduction" not in kinds:
@@ -105,8 +135,7 @@ def _analyse(generic) -> _Split | None:
         return None
     if not isinstance(types[-1].element_type, (ir.F32Type, ir.F64Type)):
         return None
-    maps = [ir.AffineMapAttr(a).value for a in generic.attributes["indexing_maps"]]
-    if any(m.n_symbols for m in maps):
+    if len(maps) != len(operands) or any(m.n_symbols for m in maps):
         return None
     sizes = _dim_sizes(maps, types, len(kinds))
     if sizes is None:
@@ -322,17 +351,16 @@ class _Writer(KernelText):
 
 @dataclasses.dataclass(frozen=True)
 class SplitReducePass(ModulePass):
-    """Float linalg.generic reductions with few outputs and R >= MIN_REDUCED reduced points per
-    output -> a flat grid of register accumulators, split into partials when R is long."""
+    """Float linalg.generic (and conv_2d_nhwc_hwcf) reductions of R >= MIN_REDUCED reduced
+    points per output -> a flat grid of register accumulators, split into partials when the
+    outputs are few and R is long."""
 
     name = "tgc-nvptx-split-reduce"
 
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
             for op in body_ops(function):
-                if op.name != "linalg.generic":
-                    continue
-                split = _analyse(op)
+                split = _analyse(op) if op.name.startswith("linalg.") else None
                 if split is not None:
                     self._replace(split, body_ops(function))
 
