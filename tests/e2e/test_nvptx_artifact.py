@@ -100,6 +100,7 @@ def test_the_artifact_holds_ptx_the_launch_plan_and_the_signature(artifact):
         "triple": "nvptx64-nvidia-cuda",
         "gpu_arch": "sm_90",
         "opt_level": 3,
+        "allow_tf32": False,
     }
     assert [i["name"] for i in manifest["inputs"]] == ["x", "w", "b"]
     assert manifest["outputs"] == [{"name": "y", "dtype": "float32", "shape": [64, 32]}]

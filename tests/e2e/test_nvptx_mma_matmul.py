@@ -2,10 +2,14 @@
 `tgc compile --allow-tf32`: the PTX has mma.sync m16n8k8 .tf32 and cp.async copies and ptxas
 accepts it for sm_90 (no spills, under 48 KiB of shared memory) on square, odd, tiny and
 transposed shapes; without the flag the FMA kernel stays. The flag reaches the pipeline, the
-manifest and `tgc inspect`; the CPU target refuses it; nvptx-emulated (no tensor cores on the host)
-keeps the FMA kernel. On a GPU the artifact's results are checked against float64 numpy with
-TF32's tolerance; without one that test is skipped."""
+manifest and `tgc inspect`; the CPU target refuses it; TF's switch
+(tf.config.experimental.enable_tensor_float_32_execution) turns it on for sessions and programs.
+On nvptx-emulated (the same kernel on the host, its mma.sync and cp.async emulated) the result is
+the float64 product of the operands cut to TF32 within float32 summation, on odd, tiny,
+transposed and divisible shapes. On a GPU the artifact's and a session's results are checked
+against float64 numpy with TF32's tolerance; without one those tests are skipped."""
 
+import contextlib
 import json
 import re
 import shutil
@@ -165,14 +169,68 @@ def test_the_manifest_records_the_flag_and_inspect_shows_it(tmp_path):
     assert "TF32" not in plain
 
 
-def test_the_emulated_target_keeps_the_fma_kernel_even_with_allow_tf32():
-    # The host runs a block's threads one after another: no warp-wide mma.sync there.
+def _mma_passes(target) -> list:
+    return [p for p in target.pipeline_elements(for_session=True) if isinstance(p, MmaMatmulPass)]
+
+
+def test_the_emulated_target_emulates_the_tensor_core_kernel():
+    # The host runs a block's threads one after another: its mma.sync and cp.async are emulated.
     emulated = targets.get("nvptx-emulated").with_options(allow_tf32=True)
-    passes = [type(p) for p in emulated.pipeline_elements(for_session=True)]
-    assert MmaMatmulPass not in passes and TileMatmulPass in passes
+    assert _mma_passes(emulated) == [MmaMatmulPass(allow_tf32=True, emulated=True)]
     gpu = targets.get("nvptx").with_options(allow_tf32=True)
+    assert _mma_passes(gpu) == [MmaMatmulPass(allow_tf32=True)]
     passes = [type(p) for p in gpu.pipeline_elements(for_session=True)]
     assert passes.index(MmaMatmulPass) == passes.index(TileMatmulPass) - 1
+
+
+def _tf32(x: np.ndarray) -> np.ndarray:
+    """float32 cut to TF32: the low 13 mantissa bits cleared."""
+    return (x.view(np.int32) & np.int32(-8192)).view(np.float32)
+
+
+def _session_matmul(a, b, ta: bool, tb: bool, target: str | None = None) -> np.ndarray:
+    import tgc as tf
+
+    config = tf.ConfigProto(device_count={"GPU": 1})
+    graph = tf.Graph()
+    selected = targets.selected(target) if target else contextlib.nullcontext()
+    with graph.as_default(), selected, tf.device("/gpu:0"):
+        x, w = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
+        y = tf.matmul(x, w, transpose_a=ta, transpose_b=tb)
+        with tf.Session(config=config) as sess:
+            got = sess.run(y, {x: a, w: b})
+            (run,) = sess._cache.values()
+    assert run.target == (target or "nvptx")
+    return got
+
+
+# Odd sizes with B transposed (bound tests, 4-byte copies), A transposed over two K steps and
+# several blocks, tiny with both, and a shape the tiles divide (16-byte copies, the prefetch's k
+# test) over two K steps.
+EMULATED_SHAPES = [
+    (37, 50, 21, False, True),
+    (130, 260, 19, True, False),
+    (3, 5, 7, True, True),
+    (128, 128, 32, False, False),
+]
+
+
+@pytest.mark.parametrize("m, n, k, ta, tb", EMULATED_SHAPES)
+def test_emulated_tf32_is_the_product_of_the_cut_operands(tf32_switch, m, n, k, ta, tb):
+    tf32_switch.enable_tensor_float_32_execution(True)
+    rng = np.random.default_rng(m * 7 + n * 3 + k)
+    a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(np.float32)
+    got = _session_matmul(a, b, ta, tb, "nvptx-emulated")
+    a64, b64 = _tf32(a).astype(np.float64), _tf32(b).astype(np.float64)
+    a64, b64 = (a64.T if ta else a64), (b64.T if tb else b64)
+    # Products of TF32 values are exact in float32; k float32 sums round by 2^-24 each: every
+    # product is there once (a missed or doubled one would be off by far more).
+    scale = np.abs(a64) @ np.abs(b64)
+    np.testing.assert_array_less(np.abs(got - a64 @ b64), k * 2.0**-24 * scale + 1e-30)
+    # ... and TF32 it is: the float32 operands' product is further away than float32 rounding.
+    exact = (a.astype(np.float64).T if ta else a) @ (b.astype(np.float64).T if tb else b)
+    assert np.max(np.abs(got - exact) / scale) > 2.0**-14
 
 
 @needs_gpu
@@ -214,8 +272,8 @@ def test_tf_switch_is_off_by_default_and_turns_the_pass_on(tf32_switch):
     assert MmaMatmulPass not in [type(p) for p in gpu.pipeline_elements(for_session=True)]
     tf32_switch.enable_tensor_float_32_execution(True)
     assert tf32_switch.tensor_float_32_execution_enabled() is True
-    assert MmaMatmulPass in [type(p) for p in gpu.pipeline_elements(for_session=True)]
-    assert MmaMatmulPass not in [type(p) for p in emulated.pipeline_elements(for_session=True)]
+    assert _mma_passes(gpu) == [MmaMatmulPass(allow_tf32=True)]
+    assert _mma_passes(emulated) == [MmaMatmulPass(allow_tf32=True, emulated=True)]
     tf32_switch.enable_tensor_float_32_execution(False)
     assert MmaMatmulPass not in [type(p) for p in gpu.pipeline_elements(for_session=True)]
 
@@ -244,18 +302,11 @@ def test_a_program_that_turns_tf32_on_compiles_its_matmuls_for_tensor_cores(tmp_
 
 @needs_gpu
 def test_on_a_gpu_a_session_with_tf32_on_matches_float64_within_tf32_rounding(tf32_switch):
-    import tgc as tf
-
     tf32_switch.enable_tensor_float_32_execution(True)
     rng = np.random.default_rng(3)
     a = rng.uniform(-1, 1, (200, 300)).astype(np.float32)
     b = rng.uniform(-1, 1, (300, 100)).astype(np.float32)
-    graph = tf.Graph()
-    with graph.as_default(), tf.device("/gpu:0"):
-        x, w = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
-        y = tf.matmul(x, w)
-        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
-            got = sess.run(y, {x: a, w: b})
+    got = _session_matmul(a, b, False, False)
     want = a.astype(np.float64) @ b.astype(np.float64)
     scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
     np.testing.assert_array_less(np.abs(got - want), 2.0**-8 * scale)

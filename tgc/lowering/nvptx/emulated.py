@@ -25,10 +25,10 @@ IN_PROCESS_ONLY = (
 @dataclasses.dataclass(frozen=True)
 class NvptxEmulatedTarget(NvptxTarget):
     def pipeline_elements(self, *, for_session: bool, external_libraries: bool = True) -> list:
-        """The GPU's pipeline without tensor cores, even with ``allow_tf32``: the host runs a
-        block's threads one after another and cannot run a warp-wide mma.sync, so f32 matmuls
-        keep the FMA kernel (tgc-nvptx-tile-matmul)."""
-        return pipeline_elements(allow_tf32=False)
+        """The GPU's pipeline; with TF32 allowed, the tensor-core matmul's kernel with its
+        warp-wide mma.sync and its asynchronous copies emulated (tgc/lowering/nvptx/
+        mma_emulated.py): the host runs a block's threads one after another."""
+        return pipeline_elements(allow_tf32=self.tf32(), emulated=True)
 
     def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         """``symbols`` go unused: the launch plan sends and receives through ``hub``."""

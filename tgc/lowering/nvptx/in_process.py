@@ -13,9 +13,11 @@ from tgc.errors import CompileError
 
 # The kernels as host functions -> LLVM. Memrefs are passed as bare pointers, as kernels take them
 # on the GPU, so one launch plan's argument list serves both.
+# convert-vector-to-llvm: the emulated tensor-core matmul's 2-D accumulators (vector<2x2xf32>),
+# which convert-to-llvm leaves alone.
 HOST_LOWERING = (
     "builtin.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-    "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,"
+    "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,convert-vector-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},convert-to-llvm,"
     "reconcile-unrealized-casts)"
 )

@@ -27,8 +27,10 @@ C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulat
 buffers stay under the 48 KiB a kernel may declare statically (40 KiB at most with the default
 tiles); tiles that would not fit leave the matmul to the FMA kernel.
 
-The nvptx-emulated target (kernels run on the host, tgc-nvptx-kernels-on-host) has no tensor
-cores and cannot run a warp-wide mma.sync: it leaves this pass out and keeps the FMA kernel.
+The nvptx-emulated target (kernels run on the host, tgc-nvptx-kernels-on-host, one thread after
+another) runs this kernel with ``emulated=true``: the same tiles, stages and fragments, its
+warp-wide mma.sync and its cp.async emulated (mma_emulated.py), TF32 as the operands cut to 10
+mantissa bits: the GPU's numbers up to the order of the sums, without a GPU.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def _identity_layout(memref: ir.MemRefType) -> bool:
     return isinstance(layout, ir.AffineMapAttr) and layout.value == identity
 
 
-class _MmaWriter(TiledMatmulWriter):
+class MmaWriter(TiledMatmulWriter):
     """MLIR text of one tensor-core matmul: a function of (A, B, C) whose body is the launch."""
 
     def __init__(self, tiles: MmaTiles, types: list, shape: tuple, transposes):
@@ -120,7 +122,7 @@ class _MmaWriter(TiledMatmulWriter):
         grid_x = self.const(-(-self.n // t.bn))
         grid_y = self.const(-(-self.m // t.bm))
         one = self.const(1)
-        shared = f" workgroup(%As : {sa}, %Bs : {sb})"
+        shared = f" workgroup({self._attributions(sa, sb)})"
         self.emit(
             f"gpu.launch blocks(%bx, %by, %bz) in (%gx = {grid_x}, %gy = {grid_y}, %gz = {one})"
             f" threads(%tx, %ty, %tz) in (%sx = {self.const(t.threads)}, %sy = {one},"
@@ -135,6 +137,9 @@ class _MmaWriter(TiledMatmulWriter):
         head = f"func.func @mma(%A: {ta}, %B: {tb}, %C: {tc}) {{"
         closing = ["gpu.terminator", "}", "return", "}"]
         return "\n".join([head, *outer.values(), *launch, *body, *closing])
+
+    def _attributions(self, sa: str, sb: str) -> str:
+        return f"%As : {sa}, %Bs : {sb}"
 
     def _shared_type(self, dims: tuple) -> str:
         slow, fast = dims
@@ -174,8 +179,7 @@ class _MmaWriter(TiledMatmulWriter):
         # mma steps on this tile while they fly.
         self.emit(f"%step = arith.divui %kt, {self.const(t.bk)} : index")
         self.emit(f"%stage = arith.remui %step, {self.const(t.stages)} : index")
-        # (The op wants a group's token; cp.async.wait_group counts groups, whichever token.)
-        self.emit(f"nvgpu.device_async_wait {group} {{numGroups = {t.stages - 2} : i32}}")
+        self._wait(group, t.stages - 2)
         self.emit("gpu.barrier")
         ahead = t.stages - 1
         self.emit(f"%step_ahead = arith.addi %step, {self.const(ahead)} : index")
@@ -188,7 +192,7 @@ class _MmaWriter(TiledMatmulWriter):
         self.emit(f"scf.yield {', '.join(acc)} : {types}")
         self.emit("}")
         # The last iterations' copies (zero fills past K) land before the block exits.
-        self.emit(f"nvgpu.device_async_wait {group} {{numGroups = 0 : i32}}")
+        self._wait(group, 0)
         for n, (i, j) in enumerate(tiles):
             self._store_c_fragment(f"%final#{n}", i, j)
 
@@ -229,9 +233,17 @@ class _MmaWriter(TiledMatmulWriter):
             *self._copy_tile(0, self.a_dims, k0, stage, shared[0], last_possible),
             *self._copy_tile(1, self.b_dims, k0, stage, shared[1], last_possible),
         ]
+        return self._group(tokens)
+
+    def _group(self, tokens: list) -> str:
         group = self.fresh("group")
         self.emit(f"{group} = nvgpu.device_async_create_group {', '.join(tokens)}")
         return group
+
+    def _wait(self, group: str, pending: int) -> None:
+        """Until at most ``pending`` groups of copies are in flight. (The op wants a group's
+        token; cp.async.wait_group counts groups, whichever token.)"""
+        self.emit(f"nvgpu.device_async_wait {group} {{numGroups = {pending} : i32}}")
 
     def _copy_tile(
         self, operand: int, dims: tuple, k0: str, stage: str, shared: tuple, last_possible: bool
@@ -249,21 +261,27 @@ class _MmaWriter(TiledMatmulWriter):
         for e in range(0, slow * fast, t.threads * width):
             fast_i, slow_i = self._split_scaled("%tx", e, fast, width)
             g_slow, g_fast = self._global_indices(operand, k0, slow_i, fast_i)
-            mn_ok, k_ok = self._bounds(operand, g_slow, g_fast, last_possible)
-            ok = self._both(mn_ok, k_ok)
-            if ok is not None:
-                g_slow, g_fast = self._zero_unless(ok, g_slow), self._zero_unless(ok, g_fast)
-            count = self.const(width) if ok is None else self._zero_unless(ok, self.const(width))
-            token = self.fresh("copy")
-            # 16 bytes bypass L1 (cp.async.cg); 4-byte copies exist only as .ca.
-            bypass = " {bypassL1}" if width == VECTOR else ""
-            self.emit(
-                f"{token} = nvgpu.device_async_copy %{'AB'[operand]}[{g_slow}, {g_fast}], "
-                f"{name}[{stage}, {slow_i}, {fast_i}], {width}, {count}{bypass} : "
-                f"{self.types[operand]} to {type_}"
-            )
-            tokens.append(token)
+            ok = self._both(*self._bounds(operand, g_slow, g_fast, last_possible))
+            at = (stage, slow_i, fast_i)
+            tokens.append(self._copy(operand, (g_slow, g_fast), shared, at, width, ok))
         return tokens
+
+    def _copy(self, operand: int, where: tuple, shared: tuple, at: tuple, width: int, ok) -> str:
+        """cp.async of ``width`` floats from ``where`` in the operand to ``at`` in ``shared``
+        (name, type); none (zeros) unless ``ok``. Returns its token."""
+        g_slow, g_fast = where
+        if ok is not None:
+            g_slow, g_fast = self._zero_unless(ok, g_slow), self._zero_unless(ok, g_fast)
+        count = self.const(width) if ok is None else self._zero_unless(ok, self.const(width))
+        token = self.fresh("copy")
+        # 16 bytes bypass L1 (cp.async.cg); 4-byte copies exist only as .ca.
+        bypass = " {bypassL1}" if width == VECTOR else ""
+        self.emit(
+            f"{token} = nvgpu.device_async_copy %{'AB'[operand]}[{g_slow}, {g_fast}], "
+            f"{shared[0]}[{', '.join(at)}], {width}, {count}{bypass} : "
+            f"{self.types[operand]} to {shared[1]}"
+        )
+        return token
 
     def _zero_unless(self, ok: str, value: str) -> str:
         name = self.fresh("sel")
@@ -327,6 +345,13 @@ class _MmaWriter(TiledMatmulWriter):
         k4 = self._add(k0, self.const(4))
         a = {i: self._a_fragment(i, k0, k4, shared[0]) for i in sorted(rows)}
         b = {j: self._b_fragment(j, k0, k4, shared[1]) for j in sorted(cols)}
+        return self._multiply(kk, tiles, a, b, acc)
+
+    def _multiply(self, kk: int, tiles: list, a: dict, b: dict, acc: list) -> list:
+        """acc[n] += A fragment i . B fragment j for each mma tile n = (i, j): mma.sync.
+        ``a``, ``b``: each fragment's values (a0..a3, b0..b1)."""
+        a = {i: self._vector(values, "vector<4x1xf32>") for i, values in a.items()}
+        b = {j: self._vector(values, "vector<2x1xf32>") for j, values in b.items()}
         out = []
         for n, (i, j) in enumerate(tiles):
             name = self.fresh("mma")
@@ -343,18 +368,17 @@ class _MmaWriter(TiledMatmulWriter):
         row = self._add(row, "%group")
         row8 = self._add(row, self.const(8))
         places = [(row, k0), (row8, k0), (row, k4), (row8, k4)]
-        values = [self._shared_at(sa, r, k, transposed=self.ta) for r, k in places]
-        name = self.fresh("afrag")
-        self.emit(f"{name} = vector.from_elements {', '.join(values)} : vector<4x1xf32>")
-        return name
+        return [self._shared_at(sa, r, k, transposed=self.ta) for r, k in places]
 
     def _b_fragment(self, j: int, k0: str, k4: str, sb: tuple) -> str:
         col = self._offset(self.const(j * MMA_N), "%wcol", 0)
         col = self._add(col, "%group")
         # Plain B is stored (k, n), transposed (n, k): "transposed" here means (n, k) order.
-        values = [self._shared_at(sb, col, k, transposed=not self.tb) for k in (k0, k4)]
-        name = self.fresh("bfrag")
-        self.emit(f"{name} = vector.from_elements {', '.join(values)} : vector<2x1xf32>")
+        return [self._shared_at(sb, col, k, transposed=not self.tb) for k in (k0, k4)]
+
+    def _vector(self, values: list, type_: str) -> str:
+        name = self.fresh("frag")
+        self.emit(f"{name} = vector.from_elements {', '.join(values)} : {type_}")
         return name
 
     def _shared_at(self, shared: tuple, mn: str, k: str, *, transposed: bool) -> str:
@@ -373,6 +397,9 @@ class MmaMatmulPass(ModulePass):
 
     name = "tgc-nvptx-mma-matmul"
     allow_tf32: bool = False
+    # nvptx-emulated: the same kernel for the host, its mma.sync and cp.async emulated
+    # (mma_emulated.py)
+    emulated: bool = False
 
     def run(self, module: ir.Module) -> None:
         if not self.allow_tf32:
@@ -383,6 +410,13 @@ class MmaMatmulPass(ModulePass):
                 if transposes is not None and self._fits(transposes):
                     self._replace(op, transposes)
 
+    def _writer(self) -> type:
+        if not self.emulated:
+            return MmaWriter
+        from tgc.lowering.nvptx.mma_emulated import EmulatedMmaWriter  # it builds on MmaWriter
+
+        return EmulatedMmaWriter
+
     @staticmethod
     def _fits(transposes: tuple) -> bool:
         return DEFAULT_TILES.shared_bytes(transposes) <= STATIC_SHARED_BYTES
@@ -391,7 +425,7 @@ class MmaMatmulPass(ModulePass):
         a, b, c = (ir.MemRefType(o.type) for o in op.operands)
         m, n = c.shape
         k = a.shape[0] if transposes[0] else a.shape[1]
-        writer = _MmaWriter(DEFAULT_TILES, [a, b, c], (m, n, k), transposes)
+        writer = self._writer()(DEFAULT_TILES, [a, b, c], (m, n, k), transposes)
         parsed = ir.Module.parse(writer.text())
         body = parsed.body.operations[0].regions[0].blocks[0]
         for arg, operand in zip(body.arguments, op.operands):
