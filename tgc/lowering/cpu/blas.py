@@ -12,7 +12,8 @@ not known at compile time, the choice is made at run time (scf.if).
 
 A matmul stays for the loop lowering when its element type has no BLAS routine (ints, f16, bf16) or
 when an operand's innermost stride is not statically 1 (BLAS needs unit-stride rows). The symbols
-are resolved by ``cpu.shared_libraries()``, which loads the OpenBLAS bundled with numpy.
+are those of the OpenBLAS bundled with numpy, given to the JIT by address
+(``cpu.jit.library_symbols``).
 
 A ``linalg.batch_matmul`` of f32/f64 (tf.matmul on rank > 2) first becomes an scf.for over its
 matrices, each a rank-reduced subview and one linalg.matmul, which then go to BLAS like any other:
