@@ -8,6 +8,11 @@
 // the pass changes nothing, and f64 has no TF32 form.
 // RUN: %tgc-opt %s -p "tgc-nvptx-mma-matmul{allow-tf32=true}" | FileCheck %s
 // RUN: %tgc-opt %s -p tgc-nvptx-mma-matmul | FileCheck %s --check-prefix=OFF
+// With emulated=true (nvptx-emulated: the host runs the threads one after another) the same kernel
+// copies at once and exchanges each k8 step's fragments through a third workgroup buffer (2 halves
+// x 8 warps x 32 lanes x 16 tiles x 10 values): the operands cut to TF32 (the low 13 bits
+// cleared), a barrier, each thread's own accumulators summed in a loop over k.
+// RUN: %tgc-opt %s -p "tgc-nvptx-mma-matmul{allow-tf32=true emulated=true}" | FileCheck %s --check-prefix=EMU
 
 // CHECK-LABEL: func.func @transposed_b(
 // CHECK-SAME:      %[[A:.+]]: memref<37x21xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x50xf32>)
@@ -31,6 +36,19 @@
 // CHECK:           memref.store {{.+}}, %[[C]]
 // CHECK:           gpu.terminator
 // CHECK-NOT:     linalg.matmul
+
+// EMU-LABEL: func.func @transposed_b(
+// EMU-NOT:     nvgpu.
+// EMU:         gpu.launch
+// EMU-SAME:        workgroup({{.+}}, %[[XS:[[:alnum:]]+]] : memref<81920xf32, #gpu.address_space<workgroup>>)
+// EMU:           scf.for
+// EMU:             gpu.barrier
+// EMU-COUNT-24:    arith.andi {{.+}}, %c-8192_i32 : i32
+// EMU:             memref.store {{.+}}, %[[XS]]
+// EMU:             gpu.barrier
+// EMU:             scf.for {{.+}} = %c0 to %c8 step {{%.+}} iter_args({{.+}}) -> (f32) {
+// EMU:               math.fma
+// EMU-NOT:     nvgpu.
 
 // OFF-LABEL: func.func @transposed_b(
 // OFF-NOT:     gpu.launch
