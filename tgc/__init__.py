@@ -157,6 +157,7 @@ del _name
 import sys as _sys  # noqa: E402
 
 from tgc.frontend import app, compat  # noqa: E402,F401
+from tgc.frontend import tf_config as config  # noqa: E402,F401
 from tgc.frontend import tf_logging as logging  # noqa: E402,F401
 from tgc.frontend.run_metadata import RunMetadata  # noqa: E402,F401
 from tgc.graph.graph import dimension_value  # noqa: E402,F401
