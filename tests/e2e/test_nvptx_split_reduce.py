@@ -176,6 +176,29 @@ def test_sums_and_maxima_over_leading_axes_match_numpy(dtype):
     assert mean[1] == np.inf
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_and_maxima_along_rows_match_numpy(dtype):
+    # The reduced dim is the contiguous one: kernel 1's consecutive threads take consecutive
+    # points of a row (partials stored per row), K = 32 and 23 partials per row here.
+    rng = np.random.default_rng(6)
+    x0 = rng.standard_normal((64, 1000)).astype(dtype)
+    y0 = rng.standard_normal((33, 7, 75)).astype(dtype)
+    y0[5, 6, 70] = -np.inf
+
+    def build(tf, fed):
+        return [
+            tf.reduce_sum(fed["x"], axis=1),
+            tf.reduce_max(fed["x"], axis=1, keepdims=True),
+            tf.reduce_min(fed["y"], axis=[1, 2]),
+        ]
+
+    total, biggest, smallest = _session_run(build, {"x": x0, "y": y0})
+    assert np.all(np.abs(total - x0.astype(np.float64).sum(1)) <= _bound(x0, 1))
+    np.testing.assert_array_equal(biggest, x0.max(axis=1, keepdims=True))
+    np.testing.assert_array_equal(smallest, y0.min(axis=(1, 2)))
+    assert smallest[5] == -np.inf
+
+
 def _bound(x: np.ndarray, axes) -> np.ndarray:
     """A sum of n terms as K = ceil(sqrt(n)) partials of n/K terms, then the K partials: at most
     n/K + K roundings of eps/2 each, relative to the sum of the magnitudes."""

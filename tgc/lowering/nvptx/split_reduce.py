@@ -11,12 +11,15 @@ memory (a load and a store per iteration: the compiler cannot keep it in a regis
 may alias an input). Here:
 
 - Kernel 1 (when the reduction is split, K > 1): K x P threads for P output elements, thread
-  t = k * P + p accumulating, in a register from the combiner's identity, the reduced points
-  k, k + K, k + 2K, ... of output element p, and storing the result in partials[k][p].
-  Consecutive threads take consecutive output elements (p follows the output's row-major order),
-  so their loads of an input indexed by the output's last dim are coalesced.
+  (k, p) accumulating, in a register from the combiner's identity, the reduced points
+  k, k + K, k + 2K, ... of output element p, and storing the result in partials[k][p]. Which
+  of k and p consecutive threads take follows the largest input's last (contiguous) dim, so
+  that their loads of it are coalesced: consecutive output elements (t = k * P + p, p in the
+  output's row-major order) when that dim is a parallel one, as a filter or bias gradient's
+  channels; consecutive reduced points (t = p * K + k, partials stored [p][k]) when it is
+  reduced, as a sum along rows.
 - Kernel 2: P threads, thread p combining the output's initial value (or the identity, when a
-  fill of the identity just before went) with partials[0..K)[p] in order, and storing it.
+  fill of the identity just before went) with its K partials in order, and storing it.
 
 K = min(ceil(sqrt(R)), ceil(MAX_THREADS / P)) for R reduced points, so both kernels' serial
 loops are about sqrt(R) long while the grid fills the GPU; K = 1 is one kernel (no partials),
@@ -74,6 +77,7 @@ class _Split:
     reduced: list  # reduction dims in iteration order (last fastest)
     input_maps: list  # per input: its indexing map's results (AffineExprs)
     output_index: list  # per output dim: ("dim", d) or ("const", 0)
+    reduced_fastest: bool  # consecutive threads of kernel 1 take consecutive reduced points
 
     @property
     def outputs(self) -> int:
@@ -155,8 +159,21 @@ def _analyse(generic) -> _Split | None:
         [d for d, kind in enumerate(kinds) if kind == "reduction"],
         [list(m.results) for m in maps[:-1]],
         output_index,
+        _contiguous_dim_reduced(maps[:-1], types[:-1], kinds),
     )
     return split if split.reduced_points >= MIN_REDUCED else None
+
+
+def _contiguous_dim_reduced(maps: list, types: list, kinds: list) -> bool:
+    """Whether the largest input's last (contiguous) dim is indexed by a reduction dim alone."""
+    if not maps:
+        return False
+    largest = max(range(len(maps)), key=lambda j: math.prod(types[j].shape))
+    results = maps[largest].results
+    if not results:
+        return False
+    last = results[-1].maybe_downcast()
+    return isinstance(last, ir.AffineDimExpr) and kinds[last.position] == "reduction"
 
 
 def _dim_sizes(maps: list, types: list, rank: int) -> list | None:
@@ -204,7 +221,10 @@ class _Writer(KernelText):
         self.input_elements = [str(ir.MemRefType(t).element_type) for t in input_types]
         self.el = split.element
         self.rank = len(split.sizes)
-        self.partials = f"memref<{split.splits}x{split.outputs}x{self.el}>"
+        shape = [split.splits, split.outputs]
+        if split.reduced_fastest:
+            shape.reverse()
+        self.partials = f"memref<{shape[0]}x{shape[1]}x{self.el}>"
 
     def text(self) -> str:
         s = self.s
@@ -247,12 +267,22 @@ class _Writer(KernelText):
     # ---- what a thread does ----------------------------------------------------------------------
 
     def _partial(self) -> None:
-        """Kernel 1: thread (k, p) = (t / P, t % P) accumulates reduced points k, k + K, ..."""
+        """Kernel 1: thread (k, p) = (t / P, t % P), or (t % K, t / K) when reduced points go
+        fastest, accumulates reduced points k, k + K, ... of output element p."""
         s = self.s
-        self.emit(f"%p = arith.remui %t, {self.const(s.outputs)} : index")
-        self.emit(f"%k = arith.divui %t, {self.const(s.outputs)} : index")
+        if s.reduced_fastest:
+            self.emit(f"%k = arith.remui %t, {self.const(s.splits)} : index")
+            self.emit(f"%p = arith.divui %t, {self.const(s.splits)} : index")
+        else:
+            self.emit(f"%p = arith.remui %t, {self.const(s.outputs)} : index")
+            self.emit(f"%k = arith.divui %t, {self.const(s.outputs)} : index")
         acc = self._accumulate("%p", "%k", s.splits, self._identity())
-        self.emit(f"memref.store {acc}, %partials[%k, %p] : {self.partials}")
+        self.emit(
+            f"memref.store {acc}, %partials[{self._partial_index('%k', '%p')}] : {self.partials}"
+        )
+
+    def _partial_index(self, k: str, p: str) -> str:
+        return f"{p}, {k}" if self.s.reduced_fastest else f"{k}, {p}"
 
     def _combine_partials(self) -> None:
         """Kernel 2: thread p combines the output's start with partials[0..K)[p], in order."""
@@ -263,7 +293,8 @@ class _Writer(KernelText):
             f"%sum = scf.for %j = {self.const(0)} to {self.const(s.splits)} step {self.const(1)}"
             f" iter_args(%a = {start}) -> ({self.el}) {{"
         )
-        self.emit(f"%v = memref.load %partials[%j, %t] : {self.partials}")
+        where_partial = self._partial_index("%j", "%t")
+        self.emit(f"%v = memref.load %partials[{where_partial}] : {self.partials}")
         self.emit(f"%e = {s.combiner} %a, %v : {self.el}")
         self.emit(f"scf.yield %e : {self.el}")
         self.emit("}")
