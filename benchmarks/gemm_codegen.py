@@ -5,7 +5,8 @@
    GFLOP/s from the median step, with the machine's measured peak (../shared/tools/machine-peak).
 2. The two-layer net's SGD step (64, 1000, 100, 10) and the harness's convnet SGD step (batch 32):
    an artifact built without --blas (so with the generated kernel), loaded through
-   tgc.runtime.load, against a Session with BLAS.
+   tgc.runtime.load, against a Session with BLAS, a Session with the generated kernel and an
+   artifact built with --blas.
 
 Every implementation of a workload runs interleaved (benchmarks/harness.py's ``interleaved``) and
 is timed in the calling thread's CPU time as well as wall time: the machine may be shared, and
@@ -90,8 +91,9 @@ def session_step(build, callee: str):
     return with_gemm(callee, make)
 
 
-def artifact_step(build, fetch_names: list, feed_names: dict, tmp: str):
-    """An artifact of ``build``'s graph compiled without --blas, loaded without MLIR."""
+def artifact_step(build, fetch_names: list, feed_names: dict, tmp: str, blas: bool = False):
+    """An artifact of ``build``'s graph compiled without --blas (or with it), loaded without
+    MLIR."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -102,9 +104,10 @@ def artifact_step(build, fetch_names: list, feed_names: dict, tmp: str):
 
     tf.reset_default_graph()
     _, feed = build()
+    os.makedirs(tmp)
     path = os.path.join(tmp, "graph.mlir")
     export_graph(fetch_names, None, path=path)
-    options = aot.Options()
+    options = aot.Options(blas=blas)
     with make_context(), ir.Location.unknown():
         lowered = aot.lower_module(mlir_module(path)(), "artifact", options)
     art = load(aot.write_artifact(lowered, options, os.path.join(tmp, "art")))
@@ -234,10 +237,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="tgc-gemm-bench-") as tmp:
         for name, builder in (("two_layer", two_layer_builder()), ("convnet", convnet_builder())):
             directory = os.path.join(tmp, name)
-            os.makedirs(directory)
+            feeds = {"x": "x", "y": "y"}
             impls = {
                 "artifact-codegen": artifact_step(
-                    builder, ["train"], {"x": "x", "y": "y"}, directory
+                    builder, ["train"], feeds, os.path.join(directory, "codegen")
+                ),
+                # The artifact's own overhead (loading, the call from Python) apart from its GEMMs.
+                "artifact-blas": artifact_step(
+                    builder, ["train"], feeds, os.path.join(directory, "blas"), blas=True
                 ),
                 "session-blas": session_step(builder, "blas"),
                 "session-codegen": session_step(builder, "codegen"),
