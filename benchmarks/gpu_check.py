@@ -71,6 +71,7 @@ BENCHMARKS = {
     # tensor cores in TF32 (tgc --allow-tf32) against cuBLAS in TF32 (torch allow_tf32), then
     # odd shapes and transposed operands on the same kernel (bounds tests, masked stores).
     "matmul_4096_tf32": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
+    "matmul_4096_tf32_8warps": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
     "matmul_tf32_1000x999x777_ta": (
         [("x", (777, 1000)), ("w", (777, 999))],
         "matmul_ta",
@@ -93,9 +94,15 @@ BENCHMARKS = {
 # TF32's tolerance.
 TF32_BENCHMARKS = (
     "matmul_4096_tf32",
+    "matmul_4096_tf32_8warps",
     "matmul_tf32_1000x999x777_ta",
     "matmul_tf32_1000x999x777_tb",
 )
+
+
+# The TF32 kernel with other tiles than tgc's default (tgc/lowering/nvptx/mma_matmul.py MmaTiles),
+# to compare on the GPU: 8 warps of 64x32 instead of 4 of 64x64 per 128x128 block.
+TILE_VARIANTS = {"matmul_4096_tf32_8warps": "MmaTiles(warps_m=2, warps_n=4)"}
 
 
 # ---- prepare (here) ------------------------------------------------------------------------------
@@ -171,6 +178,26 @@ def _compile(source: str, artifact: str, args=(), target: str = "nvptx") -> str 
     """Compiles ``source`` for ``target`` into ``artifact``; None, or tgc's error line."""
     result = subprocess.run(
         [sys.executable, "-m", "tgc.tools.cli", "compile", source, "--target", target]
+        + [*args, "-o", artifact],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit {result.returncode}"
+
+
+def _compile_with_tiles(source: str, artifact: str, tiles: str, args=()) -> str | None:
+    """``_compile`` with the tensor-core matmul's tiles replaced by ``tiles`` (a MmaTiles
+    expression), in a process of its own."""
+    code = (
+        "import sys; import tgc.lowering.nvptx.mma_matmul as m; "
+        f"m.DEFAULT_TILES = m.{tiles}; "
+        "from tgc.tools.cli import main; main(sys.argv[1:])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "compile", source, "--target", "nvptx"]
         + [*args, "-o", artifact],
         capture_output=True,
         text=True,
@@ -257,7 +284,11 @@ def prepare(directory: str, random_graphs: int) -> None:
             fh.write(_benchmark_mlir(kind, inputs))
         tf32 = name in TF32_BENCHMARKS
         args = ["--allow-tf32"] if tf32 else []
-        error = _compile(source, os.path.join(folder, "artifact"), args)
+        artifact = os.path.join(folder, "artifact")
+        if name in TILE_VARIANTS:
+            error = _compile_with_tiles(source, artifact, TILE_VARIANTS[name], args)
+        else:
+            error = _compile(source, artifact, args)
         index["benchmarks"].append(
             {
                 "name": name,

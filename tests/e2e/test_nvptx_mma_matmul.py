@@ -75,12 +75,12 @@ def _ptxas_info(tmp_path, ptx: str) -> str:
 @needs_ptxas
 def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     ptx = _compile(tmp_path, _matmul_module(4096, 4096, 4096), "--allow-tf32", "--emit", "ptx")
-    # 8 warps of 4x4 mma tiles, K steps of 16 (two k8 steps), unrolled: 32 mma.sync.
-    assert len(re.findall(re.escape(MMA), ptx)) == 32
+    # 4 warps of 4x8 mma tiles (64x64), K steps of 16 (two k8 steps), unrolled: 64 mma.sync.
+    assert len(re.findall(re.escape(MMA), ptx)) == 64
     assert "fma.rn.f32" not in ptx
-    # 4096 is a multiple of every tile: 16-byte copies only (2 per operand and thread), for the
+    # 4096 is a multiple of every tile: 16-byte copies only (4 per operand and thread), for the
     # first tile before the loop and the next one in it; one barrier per K step.
-    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 8
+    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 16
     assert "cp.async.ca" not in ptx
     assert ptx.count("bar.sync") == 1
     # 16-byte copies need 16-byte aligned buffers (tgc-nvptx-align-shared).

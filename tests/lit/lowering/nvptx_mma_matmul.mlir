@@ -1,23 +1,23 @@
 // tgc-nvptx-mma-matmul{allow-tf32=true}: a static f32 linalg.matmul on buffers becomes one
-// gpu.launch of 8 warps (256 threads) per 128x128 tile of C, each warp 4x4 tiles of
+// gpu.launch of 4 warps (128 threads) per 128x128 tile of C, each warp 4x8 tiles of
 // nvgpu.mma.sync m16n8k8 in TF32 whose vector<2x2xf32> accumulators are the K loop's iter_args.
 // K steps of 16 through two stages of workgroup memory filled by cp.async: the first tile's
 // copies before the loop; in the loop a wait for the current tile, one barrier, the next tile's
-// copies (as one group), then 2 x 16 mma.sync. Copies past M, N or K copy 0 elements (zero fill);
+// copies (as one group), then 2 x 32 mma.sync. Copies past M, N or K copy 0 elements (zero fill);
 // C's fragments are read before the loop and stored after it. Without allow-tf32 (the default)
 // the pass changes nothing, and f64 has no TF32 form.
 // RUN: %tgc-opt %s -p "tgc-nvptx-mma-matmul{allow-tf32=true}" | FileCheck %s
 // RUN: %tgc-opt %s -p tgc-nvptx-mma-matmul | FileCheck %s --check-prefix=OFF
 // With emulated=true (nvptx-emulated: the host runs the threads one after another) the same kernel
 // copies at once and exchanges each k8 step's fragments through a third workgroup buffer (2 halves
-// x 8 warps x 32 lanes x 16 tiles x 10 values): the operands cut to TF32 (the low 13 bits
+// x 4 warps x 32 lanes x 32 tiles x 10 values): the operands cut to TF32 (the low 13 bits
 // cleared), a barrier, each thread's own accumulators summed in a loop over k.
 // RUN: %tgc-opt %s -p "tgc-nvptx-mma-matmul{allow-tf32=true emulated=true}" | FileCheck %s --check-prefix=EMU
 
 // CHECK-LABEL: func.func @transposed_b(
 // CHECK-SAME:      %[[A:.+]]: memref<37x21xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x50xf32>)
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
-// CHECK-SAME:        threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c256, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
+// CHECK-SAME:        threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c128, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
 // CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<2x128x20xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<2x128x20xf32, #gpu.address_space<workgroup>>)
 // CHECK:           memref.load %[[C]]
 // CHECK:           vector.from_elements {{.+}} : vector<2x2xf32>
@@ -29,7 +29,7 @@
 // CHECK-NEXT:        gpu.barrier
 // CHECK:             nvgpu.device_async_copy %[[A]]
 // CHECK:             nvgpu.device_async_create_group
-// CHECK-COUNT-32:    nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK-COUNT-64:    nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK-NEXT:        scf.yield
 // CHECK:           nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
 // CHECK:           vector.extract {{.+}} : f32 from vector<2x2xf32>
@@ -43,7 +43,7 @@
 // EMU-SAME:        workgroup({{.+}}, %[[XS:[[:alnum:]]+]] : memref<81920xf32, #gpu.address_space<workgroup>>)
 // EMU:           scf.for
 // EMU:             gpu.barrier
-// EMU-COUNT-24:    arith.andi {{.+}}, %c-8192_i32 : i32
+// EMU-COUNT-32:    arith.andi {{.+}}, %c-8192_i32 : i32
 // EMU:             memref.store {{.+}}, %[[XS]]
 // EMU:             gpu.barrier
 // EMU:             scf.for {{.+}} = %c0 to %c8 step {{%.+}} iter_args({{.+}}) -> (f32) {

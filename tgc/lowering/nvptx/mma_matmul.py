@@ -51,14 +51,20 @@ STATIC_SHARED_BYTES = 48 * 1024  # the most shared memory a kernel may declare (
 
 @dataclasses.dataclass(frozen=True)
 class MmaTiles:
-    """Block tile BM x BN of WARPS_M x WARPS_N warps, K step BK; shared rows padded so that a
-    warp's fragment reads fall in 32 different banks (a row of BK floats + 4, of 128 + 8)."""
+    """Block tile BM x BN of WARPS_M x WARPS_N warps, K step BK, STAGES shared buffers; shared
+    rows padded so that a warp's fragment reads fall in 32 different banks (a row of BK floats
+    + 4, of 128 + 8).
+
+    The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
+    16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared load per mma (a 64x32
+    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 224
+    registers, two blocks per SM. BK 16 in two stages keeps the buffers under 48 KiB."""
 
     bm: int = 128
     bn: int = 128
     bk: int = 16
     warps_m: int = 2
-    warps_n: int = 4
+    warps_n: int = 2
     stages: int = 2
 
     @property
