@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import tgc as tf
+from tgc.lowering.cpu import tiered
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +20,11 @@ def fresh_graph():
 
 
 def _threads_now():
-    return {t for t in threading.enumerate() if t.is_alive()}
+    # tgc's JIT worker compiles optimized code in the background and exits when it has none left
+    # (tgc/lowering/cpu/tiered.py): a thread of tgc's, not of a test's queue runners.
+    return {
+        t for t in threading.enumerate() if t.is_alive() and t.name != tiered.WORKER_THREAD_NAME
+    }
 
 
 # ---- FIFO queues ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ code then replaces the quick code in the executable; both compute the same numbe
 The step is the lecture's two-layer SGD step, smaller; numpy does the same step by hand as the
 reference (the tolerance is float32 summation order, BLAS against numpy's own)."""
 
+import gc
 import os
 import warnings
 
@@ -194,3 +195,21 @@ def test_quick_code_is_marked_optnone_except_what_must_be_inlined():
         "kernel": ["no_inline", "optimize_none"],
         "inlined": [],
     }
+
+
+def test_the_queued_compile_of_a_closed_session_is_dropped():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None])
+    y = tf.sigmoid(x)
+    tiered._WORKER._compiling.acquire()  # the worker waits before its next compile
+    try:
+        with tf.Session() as sess:
+            sess.run(y, {x: [0.0]})
+            recompile = next(iter(sess._cache.values())).call.partitions[0].call._recompile
+            np.testing.assert_allclose(sess.run(y, {x: [0.0]}), [0.5])  # queues the compile
+        del sess
+        gc.collect()
+    finally:
+        tiered._WORKER._compiling.release()
+    tiered.wait_for_optimized_code()
+    assert recompile.state == "dropped"

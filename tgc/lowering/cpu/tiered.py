@@ -30,6 +30,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 
 from mlir import ir
 
@@ -41,6 +42,7 @@ OPTIMIZED_OPT_LEVEL = 3
 # loop (a training or an inference loop) worth the compile; one run once (an initializer, a
 # checkpoint's restore, most tests) is not.
 TIER_UP_AT_CALL = 2
+WORKER_THREAD_NAME = "tgc-optimizing-jit"
 
 
 def module_bytecode(module: ir.Module) -> bytes:
@@ -101,13 +103,19 @@ class OptimizingRecompile:
         self._executables: list = []  # (function name, Executable)
         self._lock = threading.Lock()
         self._started = False
-        self.state = "quick"  # then "queued", "optimized" or "failed"
+        self.state = "quick"  # then "queued", and "optimized", "failed" or "dropped"
         self.seconds = None  # how long the optimizing compile took
         self.error = None
 
     def register(self, name: str, executable: Executable) -> None:
+        # Held weakly: a session closed before its compile ran has nothing left to optimize.
         with self._lock:
-            self._executables.append((name, executable))
+            self._executables.append((name, weakref.ref(executable)))
+
+    def _live_executables(self) -> list:
+        with self._lock:
+            registered, self._executables = self._executables, []
+        return [(name, ref()) for name, ref in registered if ref() is not None]
 
     def start(self) -> None:
         with self._lock:
@@ -119,12 +127,14 @@ class OptimizingRecompile:
 
     def run(self) -> None:
         """Compiles at OPTIMIZED_OPT_LEVEL and retargets the executables (on the worker thread)."""
+        executables = self._live_executables()  # alive until they are retargeted
+        if not executables:
+            self.state, self._bytecode = "dropped", None
+            return
         start = time.perf_counter()
         try:
             engine = _CApiEngine(self._bytecode, self._symbols, self._shared_libraries)
             self._connect(engine.lookup_packed)
-            with self._lock:
-                executables, self._executables = self._executables, []
             addresses = {name: engine.function_address(name) for name, _ in executables}
         except Exception as exc:  # noqa: BLE001 - any failure keeps the (correct) quick code
             self.state, self.error = "failed", exc
@@ -169,7 +179,7 @@ class _Worker:
                 # A daemon thread: at exit, _abandon drops the queue and waits for the compile in
                 # progress, so the interpreter does not wait for compiles nobody will use.
                 self._thread = threading.Thread(
-                    target=self._work, name="tgc-optimizing-jit", daemon=True
+                    target=self._work, name=WORKER_THREAD_NAME, daemon=True
                 )
                 self._thread.start()
 
