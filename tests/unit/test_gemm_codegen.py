@@ -281,3 +281,10 @@ def test_an_unknown_callee_is_refused_naming_the_choices():
             BlasMatmulPass().run(module)
         with pytest.raises(PassFailure, match="unknown GEMM callee 'eigen'"):
             BlasMatmulPass(gemm="eigen").run(module)
+
+
+def test_a_blocking_of_partial_tiles_is_refused():
+    with pytest.raises(ValueError, match="MC of MR"):
+        gemm_kernel.GemmShape("f32", 16, 14, 32, 512, 2048, 256)
+    with pytest.raises(ValueError, match="NR must be a multiple of the vector lanes"):
+        gemm_kernel.GemmShape("f32", 16, 14, 24, 512, 3066, 240)

@@ -48,6 +48,15 @@ class GemmShape:
     mc: int  # rows of A per packed block, a multiple of mr
     nc: int  # columns of B per packed block, a multiple of nr
 
+    def __post_init__(self):
+        # The packs are sized and walked in whole tiles: a block that is not a whole number of
+        # tiles would write past its pack.
+        if self.nr % self.lanes or self.mc % self.mr or self.nc % self.nr:
+            raise ValueError(
+                f"GEMM blocking {self}: NR must be a multiple of the vector lanes, MC of MR and "
+                "NC of NR"
+            )
+
     @property
     def symbol(self) -> str:
         return f"tgc_gemm_{self.elem}_{self.mr}x{self.nr}v{self.lanes}"
