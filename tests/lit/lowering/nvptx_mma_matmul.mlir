@@ -71,6 +71,31 @@ func.func @divisible(%a: memref<256x32xf32>, %b: memref<32x256xf32>, %c: memref<
   return
 }
 
+// C filled with +0.0 right before: the fill goes, the accumulators start at zero and C is only
+// stored. A fill of another value (or of -0.0) stays, and C is read.
+// CHECK-LABEL: func.func @zero_filled(
+// CHECK-SAME:      %{{.+}}: memref<40x30xf32>, %{{.+}}: memref<30x20xf32>, %[[C:.+]]: memref<40x20xf32>, %[[D:.+]]: memref<40x20xf32>)
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:           %[[ZEROS:.+]] = arith.constant dense<0.000000e+00> : vector<2x2xf32>
+// CHECK-NOT:       memref.load %[[C]]
+// CHECK:           scf.for {{.+}} iter_args({{%[[:alnum:]]+}} = %[[ZEROS]],
+// CHECK:           memref.store {{.+}}, %[[C]]
+// CHECK:         gpu.terminator
+// CHECK:         linalg.fill ins({{.+}} : f32) outs(%[[D]] : memref<40x20xf32>)
+// CHECK:         gpu.launch
+// CHECK:           memref.load %[[D]]
+func.func @zero_filled(%a: memref<40x30xf32>, %b: memref<30x20xf32>, %c: memref<40x20xf32>,
+                       %d: memref<40x20xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<40x20xf32>)
+  linalg.matmul ins(%a, %b : memref<40x30xf32>, memref<30x20xf32>) outs(%c : memref<40x20xf32>)
+  %minus = arith.constant -0.0 : f32
+  linalg.fill ins(%minus : f32) outs(%d : memref<40x20xf32>)
+  linalg.matmul ins(%a, %b : memref<40x30xf32>, memref<30x20xf32>) outs(%d : memref<40x20xf32>)
+  return
+}
+
 // f64 and integers stay linalg (tgc-nvptx-tile-matmul and the parallel loops take them).
 // CHECK-LABEL: func.func @left_alone(
 // CHECK-NOT:     gpu.launch

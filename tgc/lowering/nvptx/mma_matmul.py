@@ -23,7 +23,9 @@ fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..
 (t + 4, group) of the 8x8 tile; C's c0..c3 are (group, 2t), (group, 2t + 1), (group + 8, 2t),
 (group + 8, 2t + 1). A copy of an element past M, N or K reads nothing and fills zeros (cp.async's
 source size 0), and stores past M or N are skipped, so any shape runs. The matmul accumulates into
-C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators. The shared
+C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators, unless C was
+just filled with zeros (a plain product's C = 0): that fill goes, the accumulators start at zero,
+and C is only written (one kernel and one pass over C less). The shared
 buffers stay under the 48 KiB a kernel may declare statically (40 KiB at most with the default
 tiles); tiles that would not fit leave the matmul to the FMA kernel.
 
@@ -36,6 +38,7 @@ mantissa bits: the GPU's numbers up to the order of the sums, without a GPU.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from mlir import ir
 
@@ -112,8 +115,12 @@ def _identity_layout(memref: ir.MemRefType) -> bool:
 class MmaWriter(TiledMatmulWriter):
     """MLIR text of one tensor-core matmul: a function of (A, B, C) whose body is the launch."""
 
-    def __init__(self, tiles: MmaTiles, types: list, shape: tuple, transposes):
+    def __init__(
+        self, tiles: MmaTiles, types: list, shape: tuple, transposes, zero_init: bool = False
+    ):
         super().__init__(tiles, types, shape, transposes)
+        # C was just filled with zeros: the accumulators start at zero, C is never read.
+        self.zero_init = zero_init
         # The shared tiles in their operand's global layout: [slow dim][fast dim, padded].
         t = tiles
         self.a_dims = (t.bk, t.bm) if self.ta else (t.bm, t.bk)
@@ -217,6 +224,10 @@ class MmaWriter(TiledMatmulWriter):
         return [(row, col), (row, col1), (row8, col), (row8, col1)]
 
     def _load_c_fragment(self, i: int, j: int) -> str:
+        if self.zero_init:
+            if "%zeros" not in self.constants:
+                self.constants["%zeros"] = "%zeros = arith.constant dense<0.0> : vector<2x2xf32>"
+            return "%zeros"
         values = [self._guarded_load_c(r, c) for r, c in self._c_positions(i, j)]
         name = self.fresh("cfrag")
         self.emit(f"{name} = vector.from_elements {', '.join(values)} : vector<2x2xf32>")
@@ -431,7 +442,10 @@ class MmaMatmulPass(ModulePass):
         a, b, c = (ir.MemRefType(o.type) for o in op.operands)
         m, n = c.shape
         k = a.shape[0] if transposes[0] else a.shape[1]
-        writer = self._writer()(DEFAULT_TILES, [a, b, c], (m, n, k), transposes)
+        fill = _zero_fill_of(op)
+        writer = self._writer()(
+            DEFAULT_TILES, [a, b, c], (m, n, k), transposes, zero_init=fill is not None
+        )
         parsed = ir.Module.parse(writer.text())
         body = parsed.body.operations[0].regions[0].blocks[0]
         for arg, operand in zip(body.arguments, op.operands):
@@ -439,3 +453,24 @@ class MmaMatmulPass(ModulePass):
         for inner in list(body.operations)[:-1]:  # all but func.return
             inner.move_before(op)
         op.erase()
+        if fill is not None:  # the kernel writes every element of C
+            fill.erase()
+
+
+def _zero_fill_of(matmul):
+    """The linalg.fill of +0.0 into the matmul's C right before it (bufferization's C = 0 of a
+    plain product), or None. (+0.0 only: -0.0 + -0.0 would keep its sign, 0.0 + -0.0 not.)"""
+    matmul = matmul.operation
+    before = [o.operation for o in matmul.block.operations]
+    at = next(i for i, o in enumerate(before) if o == matmul)
+    fill = before[at - 1] if at else None
+    if fill is None or fill.name != "linalg.fill" or fill.operands[1] != matmul.operands[2]:
+        return None
+    value = fill.operands[0].owner
+    if not isinstance(value, ir.OpView) or value.operation.name != "arith.constant":
+        return None
+    attribute = value.operation.attributes["value"]
+    if not isinstance(attribute, ir.FloatAttr):
+        return None
+    zero = ir.FloatAttr(attribute).value
+    return fill if zero == 0.0 and math.copysign(1.0, zero) > 0 else None
