@@ -161,6 +161,7 @@ def gemm_function_text(s: GemmShape) -> str:
     e.raw("}")
     e.raw("} else {")
     # Packed blocks: the A pack holds MC rows rounded to MR, the B pack NC columns (both x KC).
+    # Named, so that tgc-check-allocs' ResourceExhaustedError says which buffer failed.
     # Packs no larger than the problem needs (a small GEMM touches few fresh pages), never empty.
     a_size = e.op(
         f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.mr}) * {s.mr}) * s1 + 1)>"
@@ -168,7 +169,7 @@ def gemm_function_text(s: GemmShape) -> str:
     )
     a_pack = e.op(
         f"memref.alloc({_min(e, a_size, s.mc * s.kc + 1)}) {{alignment = 64 : i64}} : "
-        f"memref<?x{t}>",
+        f'memref<?x{t}> loc("{s.symbol}/packed_A")',
         "ap",
     )
     b_size = e.op(
@@ -177,7 +178,7 @@ def gemm_function_text(s: GemmShape) -> str:
     )
     b_pack = e.op(
         f"memref.alloc({_min(e, b_size, s.nc * s.kc + 1)}) {{alignment = 64 : i64}} : "
-        f"memref<?x{t}>",
+        f'memref<?x{t}> loc("{s.symbol}/packed_B")',
         "bp",
     )
     k_zero = e.op(f"arith.cmpi eq, {k}, {c[0]} : index")
