@@ -3,15 +3,19 @@
 The kernel is built the BLIS way, so that it needs no library at run time (an artifact built
 without ``--blas`` calls it instead of running its matmuls as plain loops):
 
-* loops over cache blocks: NC columns of C (B's block in L3), KC of the reduction (one packed
-  block of B), MC rows (A's packed block in L2);
-* packing: the KC x NC block of op(B) into KC x NR panels and the MC x KC block of op(A) into
-  MR-row panels, both zero-padded to whole panels, so the micro-kernel never sees a partial tile.
-  Transposes are handled here, by which packing loop runs; the micro-kernel reads only the packs;
+* loops over cache blocks: MC rows of C (A's packed block, about 6 MB, in L3), KC steps of the
+  reduction, NC columns (B's packed block, about 512 KB, in L2), then MR-row and NR-column tiles.
+  As in BLIS with A and B swapped (the vectors run along N): a micro-kernel call reuses A's
+  MR x KC micro-panel from L1 and streams one KC x NR micro-panel of B from L2;
+* packing: the blocks of op(A) into MR-row panels and of op(B) into KC x NR panels, both
+  zero-padded to whole panels, so the micro-kernel never sees a partial tile. Transposes are
+  handled here, by which packing loop runs; the micro-kernel reads only the packs;
 * a register-tiled micro-kernel: MR x NR accumulators (MR * NR / VL vectors) carried as scf.for
   iter_args over the KC steps, each step NR / VL vector loads of packed B, MR broadcasts of packed
-  A and MR * NR / VL vector.fma. The tile is then combined with C (beta = 0 never reads C's value,
-  as BLAS), row by row, each row's last vector masked at C's edge.
+  A and MR * NR / VL vector.fma (UNROLL steps per iteration). The tile is then combined with C
+  (beta = 0 never reads C's value, as BLAS): plain vector loads and stores inside C, row by row
+  and masked at C's edges. A last column tile of at most one vector takes a one-vector kernel.
+* one row of C (M = 1, the MLP at batch 1) skips the packing: a gemv that streams B once.
 
 The blocking is a ``GemmShape``; ``shape_for`` picks it from the element type and the vector
 width of the host (or a forced ISA). A larger vector than the target has is still correct (LLVM
@@ -134,12 +138,7 @@ def gemm_function_text(s: GemmShape) -> str:
     t, mt = s.elem, _memref(s.elem)
     e = _Emitter()
     c = {v: e.op(f"arith.constant {v} : index", "c") for v in sorted({0, 1, s.mr, s.nr, s.kc})}
-    c_mc, c_nc = (
-        e.op(f"arith.constant {s.mc} : index", "c"),
-        e.op(f"arith.constant {s.nc} : index", "c"),
-    )
     zero = e.op(f"arith.constant 0.0 : {t}", "z")
-    one = e.op(f"arith.constant 1.0 : {t}", "one")
     m = e.op(f"memref.dim %C, {c[0]} : {mt}", "m")
     n = e.op(f"memref.dim %C, {c[1]} : {mt}", "n")
     k_a0 = e.op(f"memref.dim %A, {c[0]} : {mt}")
@@ -160,60 +159,7 @@ def gemm_function_text(s: GemmShape) -> str:
     _row_times_matrix(e, s, c, n, k, zero, beta_zero)
     e.raw("}")
     e.raw("} else {")
-    # Packed blocks: the A pack holds MC rows rounded to MR, the B pack NC columns (both x KC).
-    # Named, so that tgc-check-allocs' ResourceExhaustedError says which buffer failed.
-    # Packs no larger than the problem needs (a small GEMM touches few fresh pages), never empty.
-    a_size = e.op(
-        f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.mr}) * {s.mr}) * s1 + 1)>"
-        f"()[{m}, {k}]"
-    )
-    a_pack = e.op(
-        f"memref.alloc({_min(e, a_size, s.mc * s.kc + 1)}) {{alignment = 64 : i64}} : "
-        f'memref<?x{t}> loc("{s.symbol}/packed_A")',
-        "ap",
-    )
-    b_size = e.op(
-        f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.nr}) * {s.nr}) * s1 + 1)>"
-        f"()[{n}, {k}]"
-    )
-    b_pack = e.op(
-        f"memref.alloc({_min(e, b_size, s.nc * s.kc + 1)}) {{alignment = 64 : i64}} : "
-        f'memref<?x{t}> loc("{s.symbol}/packed_B")',
-        "bp",
-    )
-    k_zero = e.op(f"arith.cmpi eq, {k}, {c[0]} : index")
-    e.raw(f"scf.if {k_zero} {{")
-    _scale_c(e, s, c, m, n, zero, beta_zero)
-    e.raw("}")
-    # ic (A's block, MC rows) > pc (KC) > pack A > jc (B's block, NC columns) > pack B > ir > jr:
-    # the MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of B stream from L2
-    # (the vectors run along N, so A's panel is the one each micro-kernel call reuses).
-    e.raw(f"scf.for %ic = {c[0]} to {m} step {c_mc} {{")
-    mc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.mc}, s0 - d0)>(%ic)[{m}]", "mcb")
-    e.raw(f"scf.for %pc = {c[0]} to {k} step {c[s.kc]} {{")
-    kc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.kc}, s0 - d0)>(%pc)[{k}]", "kcb")
-    first = e.op(f"arith.cmpi eq, %pc, {c[0]} : index")
-    beta = e.op(f"arith.select {first}, %beta, {one} : {t}", "beff")
-    beta_is_zero = e.op(f"arith.andi {first}, {beta_zero} : i1", "bez")
-    _pack_a(e, s, c, a_pack, mc, kc, m)
-    e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
-    nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
-    _pack_b(e, s, c, b_pack, nc, kc, n)
-    e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
-    e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
-    # A last column tile of at most one vector takes a one-vector-wide micro-kernel (N = 10 or 100
-    # would otherwise compute up to 22 columns of padding per tile).
-    left = e.op(f"arith.subi {nc}, %jr : index")
-    narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
-    e.raw(f"scf.if {narrow} {{")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), 1)
-    e.raw("} else {")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), s.nr // s.lanes)
-    e.raw("}")
-    for _ in range(5):
-        e.raw("}")
-    e.raw(f"memref.dealloc {a_pack} : memref<?x{t}>")
-    e.raw(f"memref.dealloc {b_pack} : memref<?x{t}>")
+    _packed_gemm(e, s, c, (m, n, k), beta_zero)
     e.raw("}")
     e.raw("return")
     body = "\n    ".join(e.lines)
@@ -306,6 +252,77 @@ def _row_times_rows(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str
     value = e.op(f"arith.select {beta_zero}, {scaled}, {summed} : {t}")
     e.raw(f"memref.store {value}, %C[{c[0]}, %gj] : {mt}")
     e.raw("}")
+
+
+def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: str) -> None:
+    """The blocked loops over packs of A and B, and the micro-kernel; C = beta * C when K = 0."""
+    t = s.elem
+    m, n, k = sizes
+    c_mc, c_nc = _const(e, s.mc), _const(e, s.nc)
+    zero = e.op(f"arith.constant 0.0 : {t}", "z")
+    one = e.op(f"arith.constant 1.0 : {t}", "one")
+    a_pack, b_pack = _allocate_packs(e, s, (m, n, k))
+    k_zero = e.op(f"arith.cmpi eq, {k}, {c[0]} : index")
+    e.raw(f"scf.if {k_zero} {{")
+    _scale_c(e, s, c, m, n, zero, beta_zero)
+    e.raw("}")
+    # ic (A's block, MC rows) > pc (KC) > pack A > jc (B's block, NC columns) > pack B > ir > jr:
+    # the MR x KC micro-panel of A stays in L1 while the KC x NR micro-panels of B stream from L2
+    # (the vectors run along N, so A's panel is the one each micro-kernel call reuses).
+    e.raw(f"scf.for %ic = {c[0]} to {m} step {c_mc} {{")
+    mc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.mc}, s0 - d0)>(%ic)[{m}]", "mcb")
+    e.raw(f"scf.for %pc = {c[0]} to {k} step {c[s.kc]} {{")
+    kc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.kc}, s0 - d0)>(%pc)[{k}]", "kcb")
+    first = e.op(f"arith.cmpi eq, %pc, {c[0]} : index")
+    beta = e.op(f"arith.select {first}, %beta, {one} : {t}", "beff")
+    beta_is_zero = e.op(f"arith.andi {first}, {beta_zero} : i1", "bez")
+    _pack_a(e, s, c, a_pack, mc, kc, m)
+    e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
+    nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
+    _pack_b(e, s, c, b_pack, nc, kc, n)
+    e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
+    e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
+    # A last column tile of at most one vector takes a one-vector-wide micro-kernel (N = 10 or 100
+    # would otherwise compute up to 22 columns of padding per tile).
+    left = e.op(f"arith.subi {nc}, %jr : index")
+    narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
+    e.raw(f"scf.if {narrow} {{")
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), 1)
+    e.raw("} else {")
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), s.nr // s.lanes)
+    e.raw("}")
+    for _ in range(5):
+        e.raw("}")
+    e.raw(f"memref.dealloc {a_pack} : memref<?x{t}>")
+    e.raw(f"memref.dealloc {b_pack} : memref<?x{t}>")
+
+
+def _allocate_packs(e: _Emitter, s: GemmShape, sizes: tuple) -> tuple:
+    """memref.alloc of A's and B's packs; returns their names."""
+    t = s.elem
+    m, n, k = sizes
+    # Packed blocks: the A pack holds MC rows rounded to MR, the B pack NC columns (both x KC).
+    # Named, so that tgc-check-allocs' ResourceExhaustedError says which buffer failed.
+    # Packs no larger than the problem needs (a small GEMM touches few fresh pages), never empty.
+    a_size = e.op(
+        f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.mr}) * {s.mr}) * s1 + 1)>"
+        f"()[{m}, {k}]"
+    )
+    a_pack = e.op(
+        f"memref.alloc({_min(e, a_size, s.mc * s.kc + 1)}) {{alignment = 64 : i64}} : "
+        f'memref<?x{t}> loc("{s.symbol}/packed_A")',
+        "ap",
+    )
+    b_size = e.op(
+        f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.nr}) * {s.nr}) * s1 + 1)>"
+        f"()[{n}, {k}]"
+    )
+    b_pack = e.op(
+        f"memref.alloc({_min(e, b_size, s.nc * s.kc + 1)}) {{alignment = 64 : i64}} : "
+        f'memref<?x{t}> loc("{s.symbol}/packed_B")',
+        "bp",
+    )
+    return a_pack, b_pack
 
 
 def _scale_c(e: _Emitter, s: GemmShape, c: dict, m: str, n: str, zero: str, beta_zero: str):
