@@ -121,9 +121,10 @@ def _conv2d(x, w, strides, padding, dilations) -> np.ndarray:
     return out
 
 
-# Forward convolutions with kh * kw * in_channels >= MIN_REDUCED (the flat grid's one launch):
-# strides 2, SAME and VALID, dilations, channels that are no multiple of anything.
+# Forward convolutions, one flat launch each: strides 2, SAME and VALID, dilations, channels that
+# are no multiple of anything; the lecture convnet's 3x3x1x16 (9 points per output, no partials).
 FORWARD = [
+    ((5, 8, 8, 1), (3, 3, 1, 16), (1, 1), "SAME", (1, 1)),
     ((4, 9, 11, 8), (3, 3, 8, 5), (2, 2), "SAME", (1, 1)),
     ((3, 10, 9, 7), (2, 5, 7, 3), (1, 2), "VALID", (1, 1)),
     ((2, 12, 11, 8), (3, 3, 8, 4), (1, 1), "SAME", (2, 2)),
@@ -132,7 +133,6 @@ FORWARD = [
 
 @pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilations", FORWARD)
 def test_a_forward_convolution_matches_float64_numpy(x_shape, w_shape, strides, padding, dilations):
-    assert w_shape[0] * w_shape[1] * w_shape[2] >= MIN_REDUCED
     rng = np.random.default_rng(sum(w_shape))
     x0 = rng.standard_normal(x_shape).astype(np.float32)
     w0 = rng.standard_normal(w_shape).astype(np.float32)
@@ -147,6 +147,67 @@ def test_a_forward_convolution_matches_float64_numpy(x_shape, w_shape, strides, 
     assert got.shape == want.shape
     scale = np.finfo(np.float32).eps * np.prod(w_shape[:3]) * np.abs(x0).max() * np.abs(w0).max()
     np.testing.assert_allclose(got, want, rtol=0, atol=scale)
+
+
+def _max_pool_gradient(x, g, k: int) -> np.ndarray:
+    """The gradient of sum(max_pool(x) * g) for k x k windows at stride k (VALID): each window's
+    largest element gets its g."""
+    n, h, w, c = x.shape
+    oh, ow = h // k, w // k
+    windows = x[:, : oh * k, : ow * k].reshape(n, oh, k, ow, k, c).transpose(0, 1, 3, 5, 2, 4)
+    flat = windows.reshape(n, oh, ow, c, k * k)
+    chosen = flat.argmax(-1)
+    grad = np.zeros_like(flat, dtype=np.float64)
+    np.put_along_axis(grad, chosen[..., None], g[..., None].astype(np.float64), -1)
+    grad = (
+        grad.reshape(n, oh, ow, c, k, k).transpose(0, 1, 4, 2, 5, 3).reshape(n, oh * k, ow * k, c)
+    )
+    out = np.zeros(x.shape)
+    out[:, : oh * k, : ow * k] = grad
+    return out
+
+
+@pytest.mark.parametrize("shape, k", [((5, 8, 8, 16), 2), ((3, 10, 7, 5), 3), ((2, 9, 9, 3), 2)])
+def test_a_max_pool_gradient_matches_numpy(shape, k):
+    # Windows at their own stride: the gradient scatters into a rank-6 view of the input's shape,
+    # an elementwise generic this pass maps onto one flat launch.
+    rng = np.random.default_rng(sum(shape))
+    x0 = rng.standard_normal(shape).astype(np.float32)
+    g0 = rng.standard_normal((shape[0], shape[1] // k, shape[2] // k, shape[3])).astype(np.float32)
+
+    def build(tf, fed):
+        pooled = tf.nn.max_pool(fed["x"], [1, k, k, 1], [1, k, k, 1], "VALID")
+        return tf.gradients(tf.reduce_sum(pooled * tf.constant(g0)), [fed["x"]])[0]
+
+    got = _session_run(build, {"x": x0})
+    np.testing.assert_array_equal(got, _max_pool_gradient(x0, g0, k))
+
+
+def test_a_rank_5_elementwise_op_with_an_integer_result_matches_numpy():
+    rng = np.random.default_rng(7)
+    x0 = (10 * rng.standard_normal((2, 3, 4, 5, 6))).astype(np.float32)
+    y0 = rng.standard_normal(6).astype(np.float32)
+
+    def build(tf, fed):
+        return [tf.cast(fed["x"] * fed["y"], tf.int32), tf.nn.relu(fed["x"] - fed["y"])]
+
+    as_int, relu = _session_run(build, {"x": x0, "y": y0})
+    np.testing.assert_array_equal(as_int, (x0 * y0).astype(np.int32))
+    np.testing.assert_array_equal(relu, np.maximum(x0 - y0, 0))
+
+
+def test_a_rank_5_elementwise_op_is_one_flat_launch(tmp_path):
+    module = """
+func.func @main(%x: tensor<2x3x4x5x6xf32>) -> tensor<2x3x4x5x6xf32> {
+  %y = "tgc.exp"(%x) : (tensor<2x3x4x5x6xf32>) -> tensor<2x3x4x5x6xf32>
+  return %y : tensor<2x3x4x5x6xf32>
+}
+"""
+    gpu = _compile(tmp_path, module, "gpu")
+    launches = re.findall(r"gpu\.launch_func .*", gpu)
+    assert len(launches) == 1
+    # 720 elements: 3 blocks of 256 threads, one element each.
+    assert f"blocks in (%c3, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in launches[0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

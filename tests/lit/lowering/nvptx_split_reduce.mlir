@@ -3,6 +3,7 @@
 // threads accumulate in registers (the generic's body cloned into the loop). With few outputs the
 // reduced points are split K = ceil(sqrt(R)) ways into partials, which a second launch combines
 // with the output's start; a fill of the output with the combiner's identity just before goes.
+// conv2d's forward (linalg.conv_2d_nhwc_hwcf) is taken whatever its window.
 // RUN: %tgc-opt %s -p tgc-nvptx-split-reduce | FileCheck %s
 
 // A bias gradient: 16 outputs of 50x8x8 = 3200 points, K = 57. The channel (the input's
@@ -96,5 +97,29 @@ func.func @short(%x: memref<50x63xf32>, %out: memref<50xf32>) {
     %s = arith.addf %in, %acc : f32
     linalg.yield %s : f32
   }
+  return
+}
+
+// conv2d's forward, whatever its window (here 3x3x1 = 9 points): one flat launch of 2x4x4x4 =
+// 128 threads, each accumulating its window in a register; the input read at (oh * 2 + kh,
+// ow * 2 + kw) from the op's strides; the fill of the output with 0 went.
+// CHECK-LABEL: func.func @conv(
+// CHECK-SAME:      %[[X:.+]]: memref<2x9x9x1xf32>, %[[W:.+]]: memref<3x3x1x4xf32>, %[[OUT:.+]]: memref<2x4x4x4xf32>)
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c1, {{.+}}) threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c256,
+// CHECK:             arith.cmpi ult, %{{.+}}, %c128
+// CHECK:             %[[ACC:.+]] = scf.for %{{.+}} = %c0 to %c9 step %c1{{.*}} iter_args(%[[A:.+]] = %{{.+}}) -> (f32) {
+// CHECK:               affine.apply #[[ROWS:.+]](
+// CHECK:               memref.load %[[X]][
+// CHECK:               memref.load %[[W]][
+// CHECK:               arith.mulf
+// CHECK:               arith.addf %[[A]],
+// CHECK:             memref.store %[[ACC]], %[[OUT]][
+// CHECK-NOT:     linalg.conv_2d_nhwc_hwcf
+func.func @conv(%x: memref<2x9x9x1xf32>, %w: memref<3x3x1x4xf32>, %out: memref<2x4x4x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<2x4x4x4xf32>)
+  linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%x, %w : memref<2x9x9x1xf32>, memref<3x3x1x4xf32>) outs(%out : memref<2x4x4x4xf32>)
   return
 }

@@ -132,9 +132,10 @@ NN_OPS = (
     "sparse_softmax_cross_entropy_with_logits",
 )
 # Convolutions and pooling with their gradients, as direct loops (one thread per output element,
-# the window or the reduced axes serially): no im2col GEMM, no shared-memory tiles. Those of 64
-# or more reduced points per output (the filter gradient; conv2d and its input gradient with
-# many channels) are tgc-nvptx-split-reduce's flat grids of register accumulators.
+# the window or the reduced axes serially): no im2col GEMM, no shared-memory tiles. conv2d, and
+# the gradients of 64 or more reduced points per output (the filter gradient; the input gradient
+# with many channels), are tgc-nvptx-split-reduce's flat grids of register accumulators; a
+# max-pool gradient's rank-6 scatter one flat launch too.
 CONV_OPS = (
     "avg_pool",
     "avg_pool_grad",
@@ -207,9 +208,9 @@ def pipeline_elements(allow_tf32: bool = False, emulated: bool = False) -> list:
         # Large float reductions of every axis to a scalar: per-block shared-memory trees into
         # partials, then one block's tree (below MIN_ELEMENTS: the one-thread kernel further on).
         TreeReducePass(),
-        # Reductions of many points per output (a filter or bias gradient, a convolution of many
-        # channels): a flat grid of register accumulators, split into partials and a second
-        # launch when the outputs are few.
+        # Reductions of many points per output (a filter or bias gradient, a convolution), and
+        # elementwise ops of rank 5 or more: a flat grid (register accumulators), split into
+        # partials and a second launch when the outputs are few and the reductions long.
         SplitReducePass(),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),

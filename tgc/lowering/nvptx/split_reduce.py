@@ -23,18 +23,26 @@ may alias an input). Here:
 
 K = min(ceil(sqrt(R)), ceil(MAX_THREADS / P)) for R reduced points, so both kernels' serial
 loops are about sqrt(R) long while the grid fills the GPU; K = 1 is one kernel (no partials),
-which still accumulates in a register on a flat grid. The summation order changes (strided
-partials, then their sum): float results differ from the serial order by rounding only.
+which still accumulates in a register on a flat grid; below MIN_REDUCED points K is 1.
+
+The same flat launch serves two ops the 16x16 tiles map badly: conv2d's forward
+(linalg.conv_2d_nhwc_hwcf) whatever its window (the tiles left every output channel serial in
+each thread), and an elementwise generic (parallel dims only) of MIN_PARALLEL_RANK dims or more
+(a max-pool gradient's scatter into a rank-6 view: only three dims reach the grid, the rest
+would run serially), one thread per element, of any int or float type.
+
+The summation order changes (strided partials, then their sum): float results differ from the
+serial order by rounding only.
 
 The generic's body is cloned into the loop (tree_reduce's placeholder call and inlining), so a
 reduction of fused elementwise ops (relu's mask times the incoming gradient) computes them as it
 reads. Taken: static memref linalg.generics (and conv2d's linalg.conv_2d_nhwc_hwcf, whose
 indexing maps _structure writes from its strides and dilations) at a function's top level with
-one float output
-whose indexing map lists every parallel dim once (or a constant 0 for a unit dim), at least one
-parallel and one reduction dim, R >= MIN_REDUCED, inputs indexed by affine expressions of the
-dims (a convolution's ``oh + kh``), and a body tree_reduce can clone (a known combiner of the
-accumulator). Full reductions to one element are tgc-nvptx-tree-reduce's.
+one output whose indexing map lists every parallel dim once (or a constant 0 for a unit dim),
+inputs indexed by affine expressions of the dims (a convolution's ``oh + kh``), and either
+reduction dims (a float output, R >= MIN_REDUCED but for conv2d, a body tree_reduce can clone: a
+known combiner of the accumulator) or MIN_PARALLEL_RANK parallel dims or more. Full reductions
+to one element are tgc-nvptx-tree-reduce's.
 """
 
 from __future__ import annotations
@@ -58,7 +66,11 @@ from tgc.lowering.nvptx.tree_reduce import (
 from tgc.passes.base import ModulePass
 
 # Fewer reduced points per output element than this: the naive loop stays (short enough).
+# conv2d's forward is taken whatever its window: its naive loops run every output channel serially.
 MIN_REDUCED = 64
+# An elementwise generic (parallel dims only) of this rank or more is one flat launch too: the
+# 16x16 tiles reach its first three dims only, the others would run serially in each thread.
+MIN_PARALLEL_RANK = 5
 # Kernel 1's threads at most: enough for an H100/H200 (132 SMs x 2048 resident threads is
 # 270k; a quarter of that already hides the loads' latency for these short loops).
 MAX_THREADS = 65536
@@ -70,8 +82,8 @@ class _Split:
     """What the pass learned about one linalg.generic it rewrites."""
 
     generic: ir.Operation
-    combiner: str  # e.g. arith.addf
-    element: str  # f32 or f64
+    combiner: str | None  # e.g. arith.addf; None: parallel dims only (an elementwise generic)
+    element: str  # the output's element type
     sizes: list  # each iteration dim's static size
     parallel: list  # parallel dims in the output's row-major order (last fastest)
     reduced: list  # reduction dims in iteration order (last fastest)
@@ -89,7 +101,10 @@ class _Split:
 
     @property
     def splits(self) -> int:
-        """K: partials per output element (1: no partials, one kernel)."""
+        """K: partials per output element (1: no partials, one kernel; always for a reduction
+        shorter than MIN_REDUCED, a small convolution window)."""
+        if self.reduced_points < MIN_REDUCED:
+            return 1
         by_length = math.isqrt(self.reduced_points - 1) + 1
         by_threads = max(1, -(-MAX_THREADS // self.outputs))
         return max(1, min(by_length, by_threads))
@@ -130,14 +145,21 @@ def _analyse(generic) -> _Split | None:
     kinds, maps = structure
     segments = list(ir.DenseI32ArrayAttr(generic.attributes["operandSegmentSizes"]))
     operands = list(generic.operands)
-    if segments[1] != 1 or "parallel" not in kinds or "reduction" not in kinds:
+    elementwise = "reduction" not in kinds
+    if segments[1] != 1 or "parallel" not in kinds:
+        return None
+    if elementwise and len(kinds) < MIN_PARALLEL_RANK:
         return None
     if not all(isinstance(o.type, ir.MemRefType) for o in operands):
         return None
     types = [ir.MemRefType(o.type) for o in operands]
     if not all(t.has_static_shape for t in types):
         return None
-    if not isinstance(types[-1].element_type, (ir.F32Type, ir.F64Type)):
+    # A reduction needs its combiner's float identity; an elementwise op stores what it computes.
+    kinds_of_element = (
+        (ir.IntegerType, ir.F32Type, ir.F64Type) if elementwise else (ir.F32Type, ir.F64Type)
+    )
+    if not isinstance(types[-1].element_type, kinds_of_element):
         return None
     if len(maps) != len(operands) or any(m.n_symbols for m in maps):
         return None
@@ -147,8 +169,8 @@ def _analyse(generic) -> _Split | None:
     output_index = _output_index(maps[-1], types[-1], kinds)
     if output_index is None:
         return None
-    combiner = _combiner(generic)
-    if combiner is None:
+    combiner = None if elementwise else _combiner(generic)
+    if combiner is None and not elementwise:
         return None
     split = _Split(
         generic,
@@ -161,7 +183,8 @@ def _analyse(generic) -> _Split | None:
         output_index,
         _contiguous_dim_reduced(maps[:-1], types[:-1], kinds),
     )
-    return split if split.reduced_points >= MIN_REDUCED else None
+    taken = elementwise or generic.name != "linalg.generic" or split.reduced_points >= MIN_REDUCED
+    return split if taken else None
 
 
 def _contiguous_dim_reduced(maps: list, types: list, kinds: list) -> bool:
@@ -221,6 +244,8 @@ class _Writer(KernelText):
         self.input_elements = [str(ir.MemRefType(t).element_type) for t in input_types]
         self.el = split.element
         self.rank = len(split.sizes)
+        body = split.generic.regions[0].blocks[0]
+        self.reads_output = bool(list(body.arguments[len(body.arguments) - 1].uses))
         shape = [split.splits, split.outputs]
         if split.reduced_fastest:
             shape.reverse()
@@ -307,7 +332,13 @@ class _Writer(KernelText):
         self.emit(f"memref.store {acc}, %out[{where}] : {self.out_type}")
 
     def _start(self, where: str) -> str:
-        """The value the output element starts from: its initial value, or the identity."""
+        """The value the output element starts from: its initial value, or the identity (an
+        elementwise body that does not read its output: a zero it ignores)."""
+        if self.s.combiner is None and not self.reads_output:
+            name = f"%{self.prefix}zero"
+            zero = "0" if self.el.startswith("i") else "0.0"
+            self.constants[name] = f"{name} = arith.constant {zero} : {self.el}"
+            return name
         if not self.with_init:
             return self._identity()
         self.emit(f"%init = memref.load %out[{where}] : {self.out_type}")
@@ -398,7 +429,7 @@ class SplitReducePass(ModulePass):
     def _replace(self, split: _Split, block_ops: list) -> None:
         generic = split.generic
         operands = list(generic.operands)
-        fill = _identity_fill(generic, split, block_ops)
+        fill = _identity_fill(generic, split, block_ops) if split.combiner else None
         inputs = [o.type for o in operands[:-1]]
         writer = _Writer(split, inputs, str(operands[-1].type), with_init=fill is None)
         parsed = ir.Module.parse(writer.text())
