@@ -312,3 +312,33 @@ def test_on_a_gpu_a_session_with_tf32_on_matches_float64_within_tf32_rounding(tf
     want = a.astype(np.float64) @ b.astype(np.float64)
     scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
     np.testing.assert_array_less(np.abs(got - want), 2.0**-8 * scale)
+
+
+def _two_layer_losses(steps: int = 2) -> list:
+    import tgc as tf
+
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((16, 20)).astype(np.float32)
+    labels = rng.standard_normal((16, 4)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default(), targets.selected("nvptx-emulated"), tf.device("/gpu:0"):
+        x, y = tf.placeholder(tf.float32, [16, 20]), tf.placeholder(tf.float32, [16, 4])
+        w1 = tf.Variable(rng.uniform(-0.3, 0.3, (20, 12)).astype(np.float32))
+        w2 = tf.Variable(rng.uniform(-0.3, 0.3, (12, 4)).astype(np.float32))
+        hidden = tf.nn.relu(tf.matmul(x, w1))
+        loss = tf.reduce_mean(tf.square(tf.matmul(hidden, w2) - y))
+        step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
+            sess.run(tf.global_variables_initializer())
+            return [
+                float(sess.run([loss, step], {x: features, y: labels})[0]) for _ in range(steps)
+            ]
+
+
+def test_emulated_training_with_tf32_follows_float32_within_tf32_rounding(tf32_switch):
+    # The gradients' transposed products (x^T . d, d . w^T) run on the emulated tensor cores too.
+    float32 = _two_layer_losses()
+    tf32_switch.enable_tensor_float_32_execution(True)
+    tf32 = _two_layer_losses()
+    np.testing.assert_allclose(tf32, float32, rtol=1e-2)
+    assert tf32 != float32  # TF32's cut operands do change the numbers
