@@ -344,27 +344,20 @@ def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     bvt = f"vector<{s.nr}x{t}>"
     e.raw("scf.if %tb {")
-    # B stored N x K: each of the panel's columns is a contiguous row of B.
+    # B stored N x K: a whole panel's NR columns are rows of B, read VL steps of k at a time and
+    # transposed in registers; the last steps (fewer than VL), and a panel past N, one by one.
     e.raw(f"scf.for %jq = {c[0]} to {nc} step {c[s.nr]} {{")
     base = e.op(f"arith.muli %jq, {kc} : index")
-    e.raw(f"scf.for %cq = {c[0]} to {c[s.nr]} step {c[1]} {{")
-    col = e.op("affine.apply affine_map<(d0, d1, d2) -> (d0 + d1 + d2)>(%jc, %jq, %cq)")
-    inside = e.op(f"arith.cmpi ult, {col}, {n} : index")
-    e.raw(f"scf.for %kq = {c[0]} to {kc} step {c[1]} {{")
-    e.raw(f"%bq = scf.if {inside} -> ({t}) {{")
-    row_k = e.op("arith.addi %pc, %kq : index")
-    loaded = e.op(f"memref.load %B[{col}, {row_k}] : {mt}")
-    e.raw(f"scf.yield {loaded} : {t}")
-    e.raw("} else {")
-    zero = e.op(f"arith.constant 0.0 : {t}")
-    e.raw(f"scf.yield {zero} : {t}")
-    e.raw("}")
-    at = e.op(
-        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
-        f"({base}, %kq, %cq)[{c[s.nr]}]"
+    col0 = e.op("arith.addi %jc, %jq : index")
+    whole = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col0}, {c[s.nr]} : index')}, {n} : index")
+    vector_end = e.op(
+        f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
     )
-    e.raw(f"memref.store %bq, {b_pack}[{at}] : {pack}")
-    e.raw("}")
+    e.raw(f"scf.if {whole} {{")
+    _pack_transposing(e, s, c, (b_pack, "%B", s.nr), (base, col0), vector_end)
+    _pack_b_elements(e, s, c, b_pack, (base, col0), (vector_end, kc), n)
+    e.raw("} else {")
+    _pack_b_elements(e, s, c, b_pack, (base, col0), (c[0], kc), n)
     e.raw("}")
     e.raw("}")
     e.raw("} else {")
@@ -389,6 +382,37 @@ def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n
         )
         e.raw(f"vector.store {vec}, {b_pack}[{at}] : {pack}, {bvt}")
         e.raw("}")
+    e.raw("}")
+    e.raw("}")
+    e.raw("}")
+
+
+def _pack_b_elements(e: _Emitter, s, c, b_pack: str, at: tuple, steps: tuple, n: str) -> None:
+    """Steps [lower, upper) of a KC x NR panel of B (stored N x K) starting at column ``col0``,
+    element by element, columns past N zero."""
+    base, col0 = at
+    lower, upper = steps
+    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
+    e.raw(f"scf.for %cq = {c[0]} to {c[s.nr]} step {c[1]} {{")
+    col = e.op(f"arith.addi {col0}, %cq : index")
+    inside = e.op(f"arith.cmpi ult, {col}, {n} : index")
+    e.raw(f"scf.if {inside} {{")
+    e.raw(f"scf.for %kq = {lower} to {upper} step {c[1]} {{")
+    loaded = e.op(f"memref.load %B[{col}, {e.op('arith.addi %pc, %kq : index')}] : {mt}")
+    at = e.op(
+        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
+        f"({base}, %kq, %cq)[{c[s.nr]}]"
+    )
+    e.raw(f"memref.store {loaded}, {b_pack}[{at}] : {pack}")
+    e.raw("}")
+    e.raw("} else {")
+    zero = e.op(f"arith.constant 0.0 : {t}")
+    e.raw(f"scf.for %kq = {lower} to {upper} step {c[1]} {{")
+    at = e.op(
+        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
+        f"({base}, %kq, %cq)[{c[s.nr]}]"
+    )
+    e.raw(f"memref.store {zero}, {b_pack}[{at}] : {pack}")
     e.raw("}")
     e.raw("}")
     e.raw("}")
@@ -426,7 +450,7 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
     )
     e.raw(f"scf.if {whole} {{")
-    _pack_a_transposing(e, s, c, a_pack, (base, row0), vector_end)
+    _pack_transposing(e, s, c, (a_pack, "%A", s.mr), (base, row0), vector_end)
     _pack_a_elements(e, s, c, a_pack, base, (vector_end, kc), m)
     e.raw("} else {")
     _pack_a_elements(e, s, c, a_pack, base, (c[0], kc), m)
@@ -435,24 +459,29 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
     e.raw("}")
 
 
-def _pack_a_transposing(e: _Emitter, s, c, a_pack: str, at: tuple, vector_end: str) -> None:
-    """Steps [0, vector_end) of a whole MR-row panel of A (stored M x K) starting at row ``row0``:
-    MR vector loads along k, one MR x VL -> VL x MR transpose, one store of VL * MR elements."""
+def _pack_transposing(e: _Emitter, s, c, pack_of: tuple, at: tuple, vector_end: str) -> None:
+    """Steps [0, vector_end) of a whole panel of ``width`` rows of ``source`` (A stored M x K or B
+    stored N x K) starting at row ``row0``: ``width`` vector loads along k, one width x VL -> VL x
+    width transpose in registers, one store of VL * width contiguous elements of the pack."""
+    pack_name, source, width = pack_of
     base, row0 = at
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    block, flat = f"vector<{s.mr}x{s.lanes}x{t}>", f"vector<{s.lanes * s.mr}x{t}>"
-    vt = f"vector<{s.lanes}x{t}>"
-    e.raw(f"scf.for %kv = {c[0]} to {vector_end} step {_const(e, s.lanes)} {{")
-    col = e.op("arith.addi %pc, %kv : index")
+    block, flat = f"vector<{width}x{s.lanes}x{t}>", f"vector<{s.lanes * width}x{t}>"
+    vt, step = f"vector<{s.lanes}x{t}>", e.fresh("kv")
+    e.raw(f"scf.for {step} = {c[0]} to {vector_end} step {_const(e, s.lanes)} {{")
+    col = e.op(f"arith.addi %pc, {step} : index")
     rows = e.op(f"arith.constant dense<0.0> : {block}")
-    for r in range(s.mr):
+    for r in range(width):
         row = row0 if r == 0 else e.op(f"arith.addi {row0}, {_const(e, r)} : index")
-        loaded = e.op(f"vector.load %A[{row}, {col}] : {mt}, {vt}")
+        loaded = e.op(f"vector.load {source}[{row}, {col}] : {mt}, {vt}")
         rows = e.op(f"vector.insert {loaded}, {rows} [{r}] : {vt} into {block}")
-    columns = e.op(f"vector.transpose {rows}, [1, 0] : {block} to vector<{s.lanes}x{s.mr}x{t}>")
-    steps = e.op(f"vector.shape_cast {columns} : vector<{s.lanes}x{s.mr}x{t}> to {flat}")
-    where = e.op(f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, %kv)[{c[s.mr]}]")
-    e.raw(f"vector.store {steps}, {a_pack}[{where}] : {pack}, {flat}")
+    columns = e.op(f"vector.transpose {rows}, [1, 0] : {block} to vector<{s.lanes}x{width}x{t}>")
+    steps = e.op(f"vector.shape_cast {columns} : vector<{s.lanes}x{width}x{t}> to {flat}")
+    where = e.op(
+        f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, {step})"
+        f"[{_const(e, width)}]"
+    )
+    e.raw(f"vector.store {steps}, {pack_name}[{where}] : {pack}, {flat}")
     e.raw("}")
 
 
