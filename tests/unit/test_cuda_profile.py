@@ -159,3 +159,66 @@ def test_kernel_times_without_profile_says_how_to_get_them(dense_relu, monkeypat
     ):
         art.kernel_times()
     art.close()
+
+
+# ---- the launch plan's launcher ------------------------------------------------------------------
+
+
+def test_a_launcher_makes_the_same_driver_call_as_launch(monkeypatch):
+    driver = install(monkeypatch, TimingDriver())
+    device = CudaDevice(PTX)
+    handle = device.kernel("k0")
+    params = (ctypes.c_void_p * 2)()
+    device.launch(handle, (3, 2, 1), (256, 1, 1), params)
+    go = device.launcher(handle, (3, 2, 1), (256, 1, 1), params)
+    go()
+    go()
+    launches = [args for name, args in driver.calls if name == "cuLaunchKernel"]
+    assert len(launches) == 3 and launches[1] == launches[0] == launches[2]
+    assert launches[0] == (handle, 3, 2, 1, 256, 1, 1, 0, "stream", ctypes.addressof(params), 0)
+
+
+def test_a_launcher_names_a_failed_launch_and_makes_the_context_current_on_new_threads(
+    monkeypatch,
+):
+    import threading
+
+    driver = install(monkeypatch, TimingDriver())
+    device = CudaDevice(PTX)
+    go = device.launcher(device.kernel("k0"), (1, 1, 1), (32, 1, 1), (ctypes.c_void_p * 1)())
+    worker = threading.Thread(target=go)
+    worker.start()
+    worker.join()
+    assert names(driver)[-2:] == ["cuCtxSetCurrent", "cuLaunchKernel"]
+    driver.fail["cuLaunchKernel"] = driver.CUresult.CUDA_ERROR_INVALID_VALUE
+    with pytest.raises(
+        cuda_device.CudaError, match="cuLaunchKernel failed: CUDA_ERROR_INVALID_VALUE"
+    ):
+        go()
+
+
+def test_an_artifacts_steps_launch_through_the_launcher(dense_relu, monkeypatch):
+    from tgc.runtime.gpu_artifact import load
+
+    driver = install(monkeypatch, TimingDriver())
+    monkeypatch.delenv("TGC_GPU_PROFILE", raising=False)
+    art = load(str(dense_relu))
+    made = []
+    real = type(art.device).launcher
+    monkeypatch.setattr(type(art.device), "launcher", lambda *a: made.append(a) or real(*a))
+    art.close()
+    art = load(str(dense_relu))
+    art(**_feeds())
+    art(**_feeds())
+    launches = [args for name, args in driver.calls if name == "cuLaunchKernel"]
+    assert len(made) == 1 and len(launches) == 2 and launches[0] == launches[1]
+    assert "cuEventRecord" not in names(driver)
+    art.close()
+
+
+def test_profiling_a_launcher_times_its_launches(monkeypatch):
+    driver = install(monkeypatch, TimingDriver(times=[0.5]))
+    device = CudaDevice(PTX, profile=True)
+    device.launcher(device.kernel("k0"), (1, 1, 1), (32, 1, 1), (ctypes.c_void_p * 1)())()
+    assert device.kernel_times() == {"k0": (1, 0.5)}
+    assert names(driver).count("cuEventRecord") == 2

@@ -307,10 +307,19 @@ class LaunchPlan:
         if 0 in grid or 0 in block:
             return _nothing  # no thread to run (an empty tensor): CUDA refuses such a launch
 
+        # A device that offers it gives a callable with the launch's arguments bound (CudaDevice:
+        # much less Python per launch); the slots' values are read through ``params`` at the call.
+        launcher = getattr(self.device, "launcher", None)
+        go = (
+            launcher(kernel, grid, block, params)
+            if launcher is not None
+            else lambda: self.device.launch(kernel, grid, block, params)
+        )
+
         def run(pointers: list) -> None:
             for position, index in slots:
                 fixed[position].value = pointers[index]
-            self.device.launch(kernel, grid, block, params)
+            go()
 
         return run
 
