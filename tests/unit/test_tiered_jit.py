@@ -213,3 +213,28 @@ def test_the_queued_compile_of_a_closed_session_is_dropped():
         tiered._WORKER._compiling.release()
     tiered.wait_for_optimized_code()
     assert recompile.state == "dropped"
+
+
+def test_the_worker_goes_on_after_a_job_that_raised():
+    class Broken:
+        state, error = "queued", None
+
+        def run(self):
+            raise RuntimeError("broken job")
+
+    broken = Broken()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiered._WORKER.submit(broken)
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [None])
+        y = tf.square(x)
+        with tf.Session() as sess:
+            sess.run(y, {x: [3.0]})
+            recompile = next(iter(sess._cache.values())).call.partitions[0].call._recompile
+            sess.run(y, {x: [3.0]})
+            tiered.wait_for_optimized_code()
+            np.testing.assert_array_equal(sess.run(y, {x: [3.0]}), [9.0])
+    assert (broken.state, str(broken.error)) == ("failed", "broken job")
+    assert any("broken job" in str(w.message) for w in caught)
+    assert recompile.state == "optimized"

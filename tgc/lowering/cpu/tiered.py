@@ -100,7 +100,7 @@ class OptimizingRecompile:
         self._symbols = symbols  # name -> ctypes function the code calls
         self._shared_libraries = shared_libraries
         self._connect = connect  # connect(lookup): the run-time handlers, given a packed lookup
-        self._executables: list = []  # (function name, Executable)
+        self._executables: list = []  # (function name, weak reference to its Executable)
         self._lock = threading.Lock()
         self._started = False
         self.state = "quick"  # then "queued", and "optimized", "failed" or "dropped"
@@ -115,7 +115,8 @@ class OptimizingRecompile:
     def _live_executables(self) -> list:
         with self._lock:
             registered, self._executables = self._executables, []
-        return [(name, ref()) for name, ref in registered if ref() is not None]
+        live = [(name, ref()) for name, ref in registered]
+        return [(name, executable) for name, executable in live if executable is not None]
 
     def start(self) -> None:
         with self._lock:
@@ -169,14 +170,14 @@ class _Worker:
         self._idle = threading.Condition(self._lock)
         self._queue = collections.deque()
         self._thread = None
-        # Held while a compile runs: a fork waits on it (see _before_fork).
+        # Held while a compile runs: a fork waits on it (before_fork).
         self._compiling = threading.Lock()
 
     def submit(self, job: OptimizingRecompile) -> None:
         with self._lock:
             self._queue.append(job)
             if self._thread is None:
-                # A daemon thread: at exit, _abandon drops the queue and waits for the compile in
+                # A daemon thread: at exit, abandon() drops the queue and waits for the compile in
                 # progress, so the interpreter does not wait for compiles nobody will use.
                 self._thread = threading.Thread(
                     target=self._work, name=WORKER_THREAD_NAME, daemon=True
@@ -192,7 +193,11 @@ class _Worker:
                     return
                 job = self._queue.popleft()
             with self._compiling:
-                job.run()
+                try:
+                    job.run()
+                except Exception as exc:  # noqa: BLE001 - the worker must go on to the next job
+                    job.state, job.error = "failed", exc
+                    warnings.warn(f"tgc: an optimizing compile failed ({exc})", RuntimeWarning)
 
     def wait_idle(self) -> None:
         with self._lock:
