@@ -10,6 +10,7 @@ benchmarks/gemm_codegen.py.
 from __future__ import annotations
 
 import ctypes
+import os
 
 import numpy as np
 import pytest
@@ -226,11 +227,20 @@ def test_artifact_without_blas_trains_as_the_blas_session(tmp_path):
     from tgc.runtime.artifact import load
 
     x, y, loss, train = _two_layer()
-    art = load(compile_artifact(["loss", "train"], None, str(tmp_path)))
+    directory = compile_artifact(["loss", "train"], None, str(tmp_path))
+    art = load(directory)
     with tf.Session() as sess:
         want = _losses(sess, x, y, loss, train)
     got = [float(art(x=xs, y=ys)["loss"]) for xs, ys in _batches()]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+    # The library carries the generated kernel and refers to no BLAS symbol.
+    (ir_file,) = [f for f in os.listdir(directory) if f.endswith(".ll")]
+    (library,) = [f for f in os.listdir(directory) if f.endswith(".so")]
+    with open(os.path.join(directory, ir_file)) as fh:
+        assert "@tgc_gemm_f32_" in fh.read()
+    with open(os.path.join(directory, library), "rb") as fh:
+        binary = fh.read()
+    assert b"cblas" not in binary and b"openblas" not in binary
 
 
 def _convnet_losses():
