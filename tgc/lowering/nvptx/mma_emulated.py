@@ -1,4 +1,5 @@
-"""The tensor-core matmul's kernel for nvptx-emulated (tgc-nvptx-mma-matmul{emulated=true}).
+"""The tensor-core matmul's kernel (mma_kernel.py) for nvptx-emulated
+(tgc-nvptx-mma-matmul{emulated=true}).
 
 The host runs a block's threads one after another (tgc-nvptx-kernels-on-host), so it can run
 neither a warp-wide mma.sync (each lane holds a piece of the warp's operands) nor an asynchronous
@@ -22,7 +23,7 @@ summed in float32 in k order. So the emulated numbers are the GPU's up to the or
 
 from __future__ import annotations
 
-from tgc.lowering.nvptx.mma_matmul import MMA_K, WARP, MmaWriter
+from tgc.lowering.nvptx.mma_kernel import MMA_K, WARP, MmaWriter
 
 SLOTS = 10  # a0..a3, b0, b1, c0..c3 of one mma tile, per lane
 _A, _B, _C = 0, 4, 6

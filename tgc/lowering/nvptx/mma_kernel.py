@@ -1,0 +1,385 @@
+"""The tensor-core matmul kernel of tgc-nvptx-mma-matmul (mma_matmul.py): the MLIR text of one
+gpu.launch whose warps multiply on tensor cores (mma.sync m16n8k8 in TF32, sm_80 and later).
+
+A block computes a BM x BN tile of C with WARPS_M x WARPS_N warps, each warp a (BM/WARPS_M) x
+(BN/WARPS_N) tile as a grid of 16x8 mma tiles whose accumulators (vector<2x2xf32>, the PTX
+fragment layout) are the K loop's iter_args. K advances in steps of BK through STAGES buffers of
+workgroup (shared) memory filled by cp.async (nvgpu.device_async_copy): the A tile (BM x BK) and
+the B tile (BK x BN) are copied in their global layout, consecutive threads copying consecutive
+addresses of the operand's fastest dim (whichever operand is transposed), 16 bytes per copy where
+whole rows allow (every dim a multiple of its tile, rows a multiple of 4 floats, a buffer of its
+own), else 4; each shared row is padded so that a warp's fragment reads hit 32 different banks.
+Each iteration waits for its own tile's copies, passes one barrier (the tile has landed, and every
+warp is done with the buffer the next copies overwrite), starts the copies of the tile STAGES - 1
+steps ahead, then runs BK/8 mma.sync steps out of shared memory while those copies fly. The
+fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..a3 are (group, t),
+(group + 8, t), (group, t + 4), (group + 8, t + 4) of the 16x8 tile; B's b0, b1 are (t, group),
+(t + 4, group) of the 8x8 tile; C's c0..c3 are (group, 2t), (group, 2t + 1), (group + 8, 2t),
+(group + 8, 2t + 1). A copy of an element past M, N or K reads nothing and fills zeros (cp.async's
+source size 0), and stores past M or N are skipped, so any shape runs. The matmul accumulates into
+C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators, unless C
+starts at zero (``zero_init``: the pass dropped C's zero fill): then C is only written. The shared
+buffers stay under the 48 KiB a kernel may declare statically (40 KiB at most with the default
+tiles); the pass leaves tiles that would not fit to the FMA kernel.
+
+The nvptx-emulated target (kernels run on the host, tgc-nvptx-kernels-on-host, one thread after
+another) runs this kernel with its warp-wide mma.sync and its cp.async emulated (mma_emulated.py),
+TF32 as the operands cut to 10 mantissa bits: the GPU's numbers up to the order of the sums.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+
+from tgc.lowering.nvptx.tile_matmul import TiledMatmulWriter
+
+WARP = 32
+MMA_M, MMA_N, MMA_K = 16, 8, 8  # m16n8k8, the TF32 shape
+VECTOR = 4  # floats per 16-byte copy
+STATIC_SHARED_BYTES = 48 * 1024  # the most shared memory a kernel may declare (ptxas refuses more)
+
+
+@dataclasses.dataclass(frozen=True)
+class MmaTiles:
+    """Block tile BM x BN of WARPS_M x WARPS_N warps, K step BK, STAGES shared buffers; shared
+    rows padded so that a warp's fragment reads fall in 32 different banks (a row of BK floats
+    + 4, of 128 + 8).
+
+    The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
+    16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared load per mma (a 64x32
+    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 224
+    registers, two blocks per SM. BK 16 in two stages keeps the buffers under 48 KiB."""
+
+    bm: int = 128
+    bn: int = 128
+    bk: int = 16
+    warps_m: int = 2
+    warps_n: int = 2
+    stages: int = 2
+
+    @property
+    def warp_m(self) -> int:
+        return self.bm // self.warps_m
+
+    @property
+    def warp_n(self) -> int:
+        return self.bn // self.warps_n
+
+    @property
+    def threads(self) -> int:
+        return WARP * self.warps_m * self.warps_n
+
+    def shared_bytes(self, transposes: tuple) -> int:
+        """The STAGES buffers of the A and B tiles, stored in their operands' layouts."""
+        ta, tb = transposes
+        a = self.bk * self.padded(self.bm) if ta else self.bm * self.padded(self.bk)
+        b = self.bn * self.padded(self.bk) if tb else self.bk * self.padded(self.bn)
+        return 4 * self.stages * (a + b)
+
+    def padded(self, fast: int) -> int:
+        """A shared row of ``fast`` floats, padded: fragment reads step the other dim by 4
+        (rows of BK: 4 banks apart) or 8 (rows of BM or BN: 8 banks apart)."""
+        return fast + (4 if fast == self.bk else 8)
+
+
+def _identity_layout(memref: ir.MemRefType) -> bool:
+    layout = memref.layout
+    identity = ir.AffineMap.get_identity(memref.rank)
+    return isinstance(layout, ir.AffineMapAttr) and layout.value == identity
+
+
+class MmaWriter(TiledMatmulWriter):
+    """MLIR text of one tensor-core matmul: a function of (A, B, C) whose body is the launch."""
+
+    def __init__(
+        self, tiles: MmaTiles, types: list, shape: tuple, transposes, zero_init: bool = False
+    ):
+        super().__init__(tiles, types, shape, transposes)
+        # C was just filled with zeros: the accumulators start at zero, C is never read.
+        self.zero_init = zero_init
+        # The shared tiles in their operand's global layout: [slow dim][fast dim, padded].
+        t = tiles
+        self.a_dims = (t.bk, t.bm) if self.ta else (t.bm, t.bk)
+        self.b_dims = (t.bn, t.bk) if self.tb else (t.bk, t.bn)
+
+    def text(self) -> str:
+        self.constants: dict[str, str] = {}
+        self.prefix = "c"
+        t = self.t
+        ta, tb, tc = (str(x) for x in self.types)
+        sa, sb = self._shared_type(self.a_dims), self._shared_type(self.b_dims)
+        grid_x = self.const(-(-self.n // t.bn))
+        grid_y = self.const(-(-self.m // t.bm))
+        one = self.const(1)
+        shared = f" workgroup({self._attributions(sa, sb)})"
+        self.emit(
+            f"gpu.launch blocks(%bx, %by, %bz) in (%gx = {grid_x}, %gy = {grid_y}, %gz = {one})"
+            f" threads(%tx, %ty, %tz) in (%sx = {self.const(t.threads)}, %sy = {one},"
+            f" %sz = {one}){shared} {{"
+        )
+        outer = self.constants
+        launch, self.lines = self.lines, []
+        # The kernel's constants inside the launch (as tile_matmul: they fold there).
+        self.constants, self.prefix = {}, "k"
+        self._body(sa, sb)
+        body = [*self.constants.values(), *self.lines]
+        head = f"func.func @mma(%A: {ta}, %B: {tb}, %C: {tc}) {{"
+        closing = ["gpu.terminator", "}", "return", "}"]
+        return "\n".join([head, *outer.values(), *launch, *body, *closing])
+
+    def _attributions(self, sa: str, sb: str) -> str:
+        return f"%As : {sa}, %Bs : {sb}"
+
+    def _shared_type(self, dims: tuple) -> str:
+        slow, fast = dims
+        stages, padded = self.t.stages, self.t.padded(fast)
+        return f"memref<{stages}x{slow}x{padded}xf32, #gpu.address_space<workgroup>>"
+
+    def _body(self, sa: str, sb: str) -> None:
+        t = self.t
+        self.emit(f"%m0 = arith.muli %by, {self.const(t.bm)} : index")
+        self.emit(f"%n0 = arith.muli %bx, {self.const(t.bn)} : index")
+        self.emit(f"%warp = arith.divui %tx, {self.const(WARP)} : index")
+        self.emit(f"%lane = arith.remui %tx, {self.const(WARP)} : index")
+        self.emit(f"%group = arith.divui %lane, {self.const(4)} : index")
+        self.emit(f"%quad = arith.remui %lane, {self.const(4)} : index")
+        self.emit(f"%wm = arith.divui %warp, {self.const(t.warps_n)} : index")
+        self.emit(f"%wn = arith.remui %warp, {self.const(t.warps_n)} : index")
+        self.emit(f"%wrow = arith.muli %wm, {self.const(t.warp_m)} : index")
+        self.emit(f"%wcol = arith.muli %wn, {self.const(t.warp_n)} : index")
+        tiles = [(i, j) for i in range(t.warp_m // MMA_M) for j in range(t.warp_n // MMA_N)]
+        acc_type = "vector<2x2xf32>"
+        initial = [self._load_c_fragment(i, j) for i, j in tiles]
+        shared = (("%As", sa), ("%Bs", sb))
+        # The first STAGES - 1 K tiles' copies, in flight while the loop starts.
+        for stage in range(t.stages - 1):
+            k0, at = self.const(stage * t.bk), self.const(stage)
+            group = self._copy_tiles(k0, at, shared, last_possible=True)
+        types = ", ".join([acc_type] * len(tiles))
+        iters = ", ".join(f"%acc{n} = {v}" for n, v in enumerate(initial))
+        self.emit(
+            f"%final:{len(tiles)} = scf.for %kt = {self.const(0)} to {self.const(self.k)} "
+            f"step {self.const(t.bk)} iter_args({iters}) -> ({types}) {{"
+        )
+        # Stage (kt / BK) % STAGES holds this tile: wait for its group (the STAGES - 2 later
+        # ones may stay in flight), then a barrier (every thread's copies landed, and every
+        # warp is done with the previous iteration's stage), then the copies of the tile
+        # STAGES - 1 ahead into that stage (past K they read nothing and fill zeros), then the
+        # mma steps on this tile while they fly.
+        self.emit(f"%step = arith.divui %kt, {self.const(t.bk)} : index")
+        self.emit(f"%stage = arith.remui %step, {self.const(t.stages)} : index")
+        self._wait(group, t.stages - 2)
+        self.emit("gpu.barrier")
+        ahead = t.stages - 1
+        self.emit(f"%step_ahead = arith.addi %step, {self.const(ahead)} : index")
+        self.emit(f"%stage_ahead = arith.remui %step_ahead, {self.const(t.stages)} : index")
+        self.emit(f"%k_ahead = arith.addi %kt, {self.const(ahead * t.bk)} : index")
+        self._copy_tiles("%k_ahead", "%stage_ahead", shared, last_possible=True)
+        acc = [f"%acc{n}" for n in range(len(tiles))]
+        for kk in range(0, t.bk, MMA_K):
+            acc = self._mma_step(kk, tiles, acc, shared)
+        self.emit(f"scf.yield {', '.join(acc)} : {types}")
+        self.emit("}")
+        # The last iterations' copies (zero fills past K) land before the block exits.
+        self._wait(group, 0)
+        for n, (i, j) in enumerate(tiles):
+            self._store_c_fragment(f"%final#{n}", i, j)
+
+    # ---- C: the accumulators' fragments ------------------------------------------------------
+
+    def _c_positions(self, i: int, j: int) -> list:
+        """(row, col) in C of the fragment's c0..c3 for mma tile (i, j) of the warp."""
+        row = self._offset("%m0", "%wrow", i * MMA_M)
+        row = self._add(row, "%group")
+        row8 = self._add(row, self.const(8))
+        col = self._offset("%n0", "%wcol", j * MMA_N)
+        quad2 = self.fresh("q2")
+        self.emit(f"{quad2} = arith.muli %quad, {self.const(2)} : index")
+        col = self._add(col, quad2)
+        col1 = self._add(col, self.const(1))
+        return [(row, col), (row, col1), (row8, col), (row8, col1)]
+
+    def _load_c_fragment(self, i: int, j: int) -> str:
+        if self.zero_init:
+            if "%zeros" not in self.constants:
+                self.constants["%zeros"] = "%zeros = arith.constant dense<0.0> : vector<2x2xf32>"
+            return "%zeros"
+        values = [self._guarded_load_c(r, c) for r, c in self._c_positions(i, j)]
+        name = self.fresh("cfrag")
+        self.emit(f"{name} = vector.from_elements {', '.join(values)} : vector<2x2xf32>")
+        return name
+
+    def _store_c_fragment(self, fragment: str, i: int, j: int) -> None:
+        for n, (r, c) in enumerate(self._c_positions(i, j)):
+            value = self.fresh("out")
+            at = f"[{n // 2}, {n % 2}]"
+            self.emit(f"{value} = vector.extract {fragment}{at} : f32 from vector<2x2xf32>")
+            self._guarded_store_c(value, r, c)
+
+    # ---- global -> shared ----------------------------------------------------------------------
+
+    def _copy_tiles(self, k0: str, stage: str, shared: tuple, *, last_possible: bool) -> str:
+        """cp.async of the A and B tiles at K offset ``k0`` into ``stage``, as one group (its
+        token). ``last_possible``: ``k0`` may be K (the loop's last prefetch): every copy then
+        tests k against K, even where the tiles divide K."""
+        tokens = [
+            *self._copy_tile(0, self.a_dims, k0, stage, shared[0], last_possible),
+            *self._copy_tile(1, self.b_dims, k0, stage, shared[1], last_possible),
+        ]
+        return self._group(tokens)
+
+    def _group(self, tokens: list) -> str:
+        group = self.fresh("group")
+        self.emit(f"{group} = nvgpu.device_async_create_group {', '.join(tokens)}")
+        return group
+
+    def _wait(self, group: str, pending: int) -> None:
+        """Until at most ``pending`` groups of copies are in flight. (The op wants a group's
+        token; cp.async.wait_group counts groups, whichever token.)"""
+        self.emit(f"nvgpu.device_async_wait {group} {{numGroups = {pending} : i32}}")
+
+    def _copy_tile(
+        self, operand: int, dims: tuple, k0: str, stage: str, shared: tuple, last_possible: bool
+    ) -> list:
+        """The cooperative copy of one operand's tile (``dims``: [slow][fast] in its global
+        layout) into shared ``stage``: thread ``tx`` copies elements tx, tx + threads, ...
+        numbered along the fast dim (16-byte vectors where whole rows allow, else single floats),
+        consecutive threads reading consecutive addresses. A copy of an element past M, N or K
+        reads nothing and writes zeros (cp.async's source size 0), from index 0 (in bounds)."""
+        t = self.t
+        name, type_ = shared
+        slow, fast = dims
+        width = VECTOR if self._vectorizable(operand, fast) else 1
+        tokens = []
+        for e in range(0, slow * fast, t.threads * width):
+            fast_i, slow_i = self._split_scaled("%tx", e, fast, width)
+            g_slow, g_fast = self._global_indices(operand, k0, slow_i, fast_i)
+            ok = self._both(*self._bounds(operand, g_slow, g_fast, last_possible))
+            at = (stage, slow_i, fast_i)
+            tokens.append(self._copy(operand, (g_slow, g_fast), shared, at, width, ok))
+        return tokens
+
+    def _copy(self, operand: int, where: tuple, shared: tuple, at: tuple, width: int, ok) -> str:
+        """cp.async of ``width`` floats from ``where`` in the operand to ``at`` in ``shared``
+        (name, type); none (zeros) unless ``ok``. Returns its token."""
+        g_slow, g_fast = where
+        if ok is not None:
+            g_slow, g_fast = self._zero_unless(ok, g_slow), self._zero_unless(ok, g_fast)
+        count = self.const(width) if ok is None else self._zero_unless(ok, self.const(width))
+        token = self.fresh("copy")
+        # 16 bytes bypass L1 (cp.async.cg); 4-byte copies exist only as .ca.
+        bypass = " {bypassL1}" if width == VECTOR else ""
+        self.emit(
+            f"{token} = nvgpu.device_async_copy %{'AB'[operand]}[{g_slow}, {g_fast}], "
+            f"{shared[0]}[{', '.join(at)}], {width}, {count}{bypass} : "
+            f"{self.types[operand]} to {shared[1]}"
+        )
+        return token
+
+    def _zero_unless(self, ok: str, value: str) -> str:
+        name = self.fresh("sel")
+        self.emit(f"{name} = arith.select {ok}, {value}, {self.const(0)} : index")
+        return name
+
+    def _vectorizable(self, operand: int, fast: int) -> bool:
+        """No bound tests on this operand, and whole 16-byte vectors on every row of a buffer
+        of its own (a view's offset could break the alignment)."""
+        t = self.t
+        if not _identity_layout(ir.MemRefType(self.types[operand])):
+            return False
+        m_ok, n_ok, k_ok = self.m % t.bm == 0, self.n % t.bn == 0, self.k % t.bk == 0
+        inside = (m_ok if operand == 0 else n_ok) and k_ok
+        global_fast = ir.MemRefType(self.types[operand]).shape[1]
+        return inside and fast % VECTOR == 0 and global_fast % VECTOR == 0
+
+    def _split_scaled(self, tid: str, start: int, fast: int, width: int) -> tuple:
+        """Element ``tid * width + start`` of a tile as (fast index, slow index)."""
+        scaled = tid
+        if width != 1:
+            scaled = self.fresh("w")
+            self.emit(f"{scaled} = arith.muli {tid}, {self.const(width)} : index")
+        return self._split(scaled, start, fast)
+
+    def _global_indices(self, operand: int, k0: str, slow: str, fast: str) -> tuple:
+        """The tile's (slow, fast) element in the operand's global buffer: A is (m, k), or (k, m)
+        transposed; B is (k, n), or (n, k) transposed."""
+        base_mn = "%m0" if operand == 0 else "%n0"
+        if self._k_first(operand):
+            return self._add(k0, slow), self._add(base_mn, fast)
+        return self._add(base_mn, slow), self._add(k0, fast)
+
+    def _k_first(self, operand: int) -> bool:
+        """A^T and plain B are stored (k, mn); A and B^T (mn, k)."""
+        return (operand == 0) == (self.ta if operand == 0 else self.tb)
+
+    def _bounds(self, operand: int, g_slow: str, g_fast: str, last_possible: bool) -> tuple:
+        """(mn < M or N, k < K) for the element, None where no test is needed."""
+        t = self.t
+        mn, mn_tile = (self.m, t.bm) if operand == 0 else (self.n, t.bn)
+        gk, gmn = (g_slow, g_fast) if self._k_first(operand) else (g_fast, g_slow)
+        # A tile that the tiles divide never needs the test, but the prefetch past the last one.
+        k_tile = 0 if last_possible else t.bk
+        k_ok = self._in_bounds(gk, self.k, k_tile) if k_tile else self._below(gk, self.k)
+        return self._in_bounds(gmn, mn, mn_tile), k_ok
+
+    def _below(self, index: str, bound: int) -> str:
+        name = self.fresh("in")
+        self.emit(f"{name} = arith.cmpi ult, {index}, {self.const(bound)} : index")
+        return name
+
+    # ---- shared -> fragments -> mma.sync ------------------------------------------------------
+
+    def _mma_step(self, kk: int, tiles: list, acc: list, shared: tuple) -> list:
+        """One k8 step: the warp's A fragments (one per 16-row tile), B fragments (one per 8-col
+        tile), then an mma.sync per (row tile, col tile)."""
+        rows = {i for i, _ in tiles}
+        cols = {j for _, j in tiles}
+        k0 = self._add(self.const(kk), "%quad")
+        k4 = self._add(k0, self.const(4))
+        a = {i: self._a_fragment(i, k0, k4, shared[0]) for i in sorted(rows)}
+        b = {j: self._b_fragment(j, k0, k4, shared[1]) for j in sorted(cols)}
+        return self._multiply(kk, tiles, a, b, acc)
+
+    def _multiply(self, kk: int, tiles: list, a: dict, b: dict, acc: list) -> list:
+        """acc[n] += A fragment i . B fragment j for each mma tile n = (i, j): mma.sync.
+        ``a``, ``b``: each fragment's values (a0..a3, b0..b1)."""
+        a = {i: self._vector(values, "vector<4x1xf32>") for i, values in a.items()}
+        b = {j: self._vector(values, "vector<2x1xf32>") for j, values in b.items()}
+        out = []
+        for n, (i, j) in enumerate(tiles):
+            name = self.fresh("mma")
+            self.emit(
+                f"{name} = nvgpu.mma.sync({a[i]}, {b[j]}, {acc[n]}) "
+                f"{{mmaShape = [{MMA_M}, {MMA_N}, {MMA_K}], tf32Enabled}} : "
+                "(vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>"
+            )
+            out.append(name)
+        return out
+
+    def _a_fragment(self, i: int, k0: str, k4: str, sa: tuple) -> str:
+        row = self._offset(self.const(i * MMA_M), "%wrow", 0)
+        row = self._add(row, "%group")
+        row8 = self._add(row, self.const(8))
+        places = [(row, k0), (row8, k0), (row, k4), (row8, k4)]
+        return [self._shared_at(sa, r, k, transposed=self.ta) for r, k in places]
+
+    def _b_fragment(self, j: int, k0: str, k4: str, sb: tuple) -> str:
+        col = self._offset(self.const(j * MMA_N), "%wcol", 0)
+        col = self._add(col, "%group")
+        # Plain B is stored (k, n), transposed (n, k): "transposed" here means (n, k) order.
+        return [self._shared_at(sb, col, k, transposed=not self.tb) for k in (k0, k4)]
+
+    def _vector(self, values: list, type_: str) -> str:
+        name = self.fresh("frag")
+        self.emit(f"{name} = vector.from_elements {', '.join(values)} : {type_}")
+        return name
+
+    def _shared_at(self, shared: tuple, mn: str, k: str, *, transposed: bool) -> str:
+        """Element (mn, k) of a shared tile (name, type) stored (mn, k), or (k, mn) when
+        ``transposed``."""
+        name = self.fresh("sh")
+        where = f"{k}, {mn}" if transposed else f"{mn}, {k}"
+        self.emit(f"{name} = memref.load {shared[0]}[%stage, {where}] : {shared[1]}")
+        return name
