@@ -150,6 +150,12 @@ def test_the_cpu_target_refuses_the_flag(tmp_path):
     )
 
 
+def test_the_flag_takes_no_value(tmp_path):
+    result = _invoke(tmp_path, _matmul_module(8, 8, 8), "--target", "nvptx", "--allow-tf32=yes")
+    assert result.exit_code == 2
+    assert "Option '--allow-tf32' does not take a value." in result.output
+
+
 def _artifact(tmp_path, module: str, *args):
     tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "artifact"
