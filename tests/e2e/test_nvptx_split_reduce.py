@@ -183,31 +183,39 @@ def test_a_max_pool_gradient_matches_numpy(shape, k):
     np.testing.assert_array_equal(got, _max_pool_gradient(x0, g0, k))
 
 
-def test_a_rank_5_elementwise_op_with_an_integer_result_matches_numpy():
+def test_rank_4_and_5_elementwise_ops_match_numpy():
     rng = np.random.default_rng(7)
     x0 = (10 * rng.standard_normal((2, 3, 4, 5, 6))).astype(np.float32)
     y0 = rng.standard_normal(6).astype(np.float32)
+    image = rng.standard_normal((5, 7, 9, 3)).astype(np.float32)  # NHWC, nothing a multiple of 16
 
     def build(tf, fed):
-        return [tf.cast(fed["x"] * fed["y"], tf.int32), tf.nn.relu(fed["x"] - fed["y"])]
+        return [
+            tf.cast(fed["x"] * fed["y"], tf.int32),
+            tf.nn.relu(fed["x"] - fed["y"]),
+            tf.nn.relu(fed["image"] + fed["y"][:3]),
+        ]
 
-    as_int, relu = _session_run(build, {"x": x0, "y": y0})
+    as_int, relu, biased = _session_run(build, {"x": x0, "y": y0, "image": image})
     np.testing.assert_array_equal(as_int, (x0 * y0).astype(np.int32))
     np.testing.assert_array_equal(relu, np.maximum(x0 - y0, 0))
+    np.testing.assert_array_equal(biased, np.maximum(image + y0[:3], 0))
 
 
-def test_a_rank_5_elementwise_op_is_one_flat_launch(tmp_path):
-    module = """
-func.func @main(%x: tensor<2x3x4x5x6xf32>) -> tensor<2x3x4x5x6xf32> {
-  %y = "tgc.exp"(%x) : (tensor<2x3x4x5x6xf32>) -> tensor<2x3x4x5x6xf32>
-  return %y : tensor<2x3x4x5x6xf32>
-}
+@pytest.mark.parametrize("shape, blocks", [((2, 3, 4, 5, 6), 3), ((50, 8, 8, 16), 200)])
+def test_an_elementwise_op_of_rank_4_or_more_is_one_flat_launch(tmp_path, shape, blocks):
+    tensor = f"tensor<{'x'.join(map(str, shape))}xf32>"
+    module = f"""
+func.func @main(%x: {tensor}) -> {tensor} {{
+  %y = "tgc.exp"(%x) : ({tensor}) -> {tensor}
+  return %y : {tensor}
+}}
 """
     gpu = _compile(tmp_path, module, "gpu")
     launches = re.findall(r"gpu\.launch_func .*", gpu)
     assert len(launches) == 1
-    # 720 elements: 3 blocks of 256 threads, one element each.
-    assert f"blocks in (%c3, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in launches[0]
+    # One element per thread: 720 elements in 3 blocks of 256, 51200 in 200.
+    assert f"blocks in (%c{blocks}, %c1, %c1) threads in (%c{THREADS}, %c1, %c1)" in launches[0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -135,7 +135,7 @@ NN_OPS = (
 # the window or the reduced axes serially): no im2col GEMM, no shared-memory tiles. conv2d, and
 # the gradients of 64 or more reduced points per output (the filter gradient; the input gradient
 # with many channels), are tgc-nvptx-split-reduce's flat grids of register accumulators; a
-# max-pool gradient's rank-6 scatter one flat launch too.
+# max-pool gradient's rank-6 scatter and NHWC elementwise ops one flat launch too.
 CONV_OPS = (
     "avg_pool",
     "avg_pool_grad",
@@ -209,7 +209,7 @@ def pipeline_elements(allow_tf32: bool = False, emulated: bool = False) -> list:
         # partials, then one block's tree (below MIN_ELEMENTS: the one-thread kernel further on).
         TreeReducePass(),
         # Reductions of many points per output (a filter or bias gradient, a convolution), and
-        # elementwise ops of rank 5 or more: a flat grid (register accumulators), split into
+        # elementwise ops of rank 4 or more: a flat grid (register accumulators), split into
         # partials and a second launch when the outputs are few and the reductions long.
         SplitReducePass(),
         # Reductions: one thread per output element (parallel dims become the grid).

@@ -27,9 +27,14 @@ which still accumulates in a register on a flat grid; below MIN_REDUCED points K
 
 The same flat launch serves two ops the 16x16 tiles map badly: conv2d's forward
 (linalg.conv_2d_nhwc_hwcf) whatever its window (the tiles left every output channel serial in
-each thread), and an elementwise generic (parallel dims only) of MIN_PARALLEL_RANK dims or more
-(a max-pool gradient's scatter into a rank-6 view: only three dims reach the grid, the rest
-would run serially), one thread per element, of any int or float type.
+each thread), and an elementwise generic (parallel dims only) of MIN_PARALLEL_RANK dims or more,
+one thread per element, of any int or float type: the tiles cover dims 0 and 1 (an NHWC
+tensor's batch and rows, a row of 8 leaving half of each block idle), only three dims reach the
+grid and the rest run serially in each thread (an NHWC bias + relu: every channel; a max-pool
+gradient's scatter into a rank-6 view: 128 elements), and a warp's threads walk dim 0, not the
+contiguous last dim. The price: such a generic no longer fuses with a neighbour's loops of the
+same shape (scf-parallel-loop-fusion), a launch more where it did; the lecture convnet and a
+14x14x32 conv layer's step launch as many kernels either way.
 
 The summation order changes (strided partials, then their sum): float results differ from the
 serial order by rounding only.
@@ -70,7 +75,7 @@ from tgc.passes.base import ModulePass
 MIN_REDUCED = 64
 # An elementwise generic (parallel dims only) of this rank or more is one flat launch too: the
 # 16x16 tiles reach its first three dims only, the others would run serially in each thread.
-MIN_PARALLEL_RANK = 5
+MIN_PARALLEL_RANK = 4
 # Kernel 1's threads at most: enough for an H100/H200 (132 SMs x 2048 resident threads is
 # 270k; a quarter of that already hides the loads' latency for these short loops).
 MAX_THREADS = 65536
