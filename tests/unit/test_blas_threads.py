@@ -95,10 +95,11 @@ def test_threads_for(limit, found, free, expected):
     assert blas_threads.threads_for(limit, found, free) == expected
 
 
-def _measured(monkeypatch, load, when: float, busy_s: float, own_s: float) -> float:
+def _measured(monkeypatch, load, when, busy_s, own_s, waiting=0.0) -> float:
     """load.free_cores() at ``when`` after a read of /proc/stat giving ``busy_s`` busy seconds
-    of the CPUs and ``own_s`` seconds of this process's CPU time in all."""
-    sample = (when, round(busy_s * load._ticks_per_s), own_s)
+    of the CPUs and ``own_s`` seconds of this process's CPU time in all, and ``waiting`` threads of
+    other processes running or runnable."""
+    sample = (when, round(busy_s * load._ticks_per_s), own_s, waiting)
     monkeypatch.setattr(load, "_sample", lambda: sample)
     monkeypatch.setattr(blas_threads.time, "monotonic", lambda: when)
     return load.free_cores()
@@ -107,7 +108,7 @@ def _measured(monkeypatch, load, when: float, busy_s: float, own_s: float) -> fl
 def test_free_cores_are_the_cpus_less_what_other_processes_used(monkeypatch):
     load = blas_threads.CoreLoad()
     cpus = len(load.cpus)
-    load._last, load._recent = (100.0, 0, 10.0), []
+    load._last, load._recent = (100.0, 0, 10.0, 0.0), []
     # Over 2 s the CPUs were busy 3 s, 1 s of it this process's: others kept one core busy.
     assert _measured(monkeypatch, load, 102.0, 3.0, 11.0) == pytest.approx(cpus - 1.0)
     # Within 0.1 s of that read: the same answer, no new read.
@@ -120,6 +121,23 @@ def test_free_cores_are_the_cpus_less_what_other_processes_used(monkeypatch):
     assert _measured(monkeypatch, load, 102.6, 3.3, 11.3) == pytest.approx(cpus)
     # Busy again: counted at once. Over 0.5 s others used 0.25 core-seconds.
     assert _measured(monkeypatch, load, 103.1, 3.8, 11.55) == pytest.approx(cpus - 0.5)
+
+
+def test_threads_waiting_for_a_core_count_when_busy_time_cannot_grow(monkeypatch):
+    """Cores saturated: this process used all the busy time, yet other processes' threads are
+    waiting to run; they count as busy cores (at most all of them)."""
+    load = blas_threads.CoreLoad()
+    cpus = len(load.cpus)
+    load._last, load._recent = (100.0, 0, 10.0, 0.0), []
+    free = _measured(monkeypatch, load, 100.2, 0.2 * cpus, 10.0 + 0.2 * cpus, waiting=1.0)
+    assert free == pytest.approx(cpus - 1.0)
+    load._recent = []
+    free = _measured(monkeypatch, load, 100.4, 0.4 * cpus, 10.0 + 0.4 * cpus, waiting=5.0 * cpus)
+    assert free == 0.0
+
+
+def test_own_running_threads_counts_this_one():
+    assert blas_threads._own_running_threads() >= 1
 
 
 def test_free_cores_from_this_machine_are_within_its_cpus():
@@ -142,6 +160,15 @@ def test_scope_sets_the_count_and_puts_the_users_back(user_threads, monkeypatch)
     with blas_threads.ThreadScope(0):
         assert user_threads.get() == USER_THREADS  # tgc decides: OpenBLAS's count, cores free
     assert user_threads.get() == USER_THREADS
+
+
+def test_scope_without_openblas_changes_nothing(monkeypatch):
+    """numpy without a bundled OpenBLAS: tgc's matmuls do not call one, runs set no count."""
+    monkeypatch.setattr(blas_threads, "openblas", lambda: None)
+    scope = blas_threads.ThreadScope(1)
+    with scope:
+        pass
+    assert scope.threads is None
 
 
 @pytest.mark.parametrize(
