@@ -80,6 +80,7 @@ class Lowered:
     llvm_pipeline: str = ""
     machine: Machine | None = None
     needs_memref_copy: bool = False
+    gemm_choices: list = field(default_factory=list)  # tgc-blas-matmul's gemm=auto choices
 
 
 def timed(options: Options, name: str, fn, *args):

@@ -20,6 +20,7 @@ from tgc.driver.errors import one_line
 from tgc.tools.common import PARSER_FILE, Source, parse_module, print_timing
 from tgc.tools.compile_cmd import COMMANDS as AOT_COMMANDS
 from tgc.tools.graph_cmd import graph_command
+from tgc.tools.tune_cmd import tune_command
 
 SPLIT_MARKER = re.compile(r"^[ \t]*// -----[ \t]*$", re.MULTILINE)
 CHUNK_SEPARATOR = "// -----\n"
@@ -364,6 +365,7 @@ def dialect(irdl, list_ops):
 
 
 main.add_command(graph_command)
+main.add_command(tune_command)
 for _command in AOT_COMMANDS:  # compile, run, inspect
     main.add_command(_command)
 

@@ -438,6 +438,8 @@ def inspect_command(artifact, as_json, trace_dir):
             click.echo(f"  {info.name:24s} {info.describe()}")
     if m.get("step_input"):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
+    if m.get("gemm_choices"):
+        _show_gemm_choices(m["gemm_choices"])
     if "launch_plan" in m:
         _show_launch_plan(m)
     if accel:
@@ -451,6 +453,22 @@ def inspect_command(artifact, as_json, trace_dir):
 
 # The manifest's target field naming the machine code was made for, by format, and its label.
 _MACHINE_FIELD = {"tgc-artifact": ("cpu", "cpu"), "tgc-nvptx-artifact": ("gpu", "gpu_arch")}
+
+
+def _show_gemm_choices(choices: list) -> None:
+    """Each matmul's shape and the GEMM it calls (--blas: chosen per shape by measurement)."""
+    from tgc.dialect import targets
+
+    tuning = targets.get("cpu").gemm_tuning().gemm_tuning
+    Choice, MatmulShape = tuning.Choice, tuning.MatmulShape
+
+    click.echo("matmuls (GEMM chosen per shape: OpenBLAS or tgc's generated kernel):")
+    for record in choices:
+        shape = MatmulShape.from_json(record["shape"])
+        choice = Choice(
+            record["callee"], record["source"], record["seconds"], record.get("measured_as")
+        )
+        click.echo(f"  {record['matmul']:24s} {shape.describe()}: {choice.summary()}")
 
 
 def _show_launch_plan(m: dict) -> None:

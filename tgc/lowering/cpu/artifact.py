@@ -156,6 +156,7 @@ def blas_library(options: Options) -> str | None:
 
 def emit_stages(module, lowered: Lowered, stop: str, options: Options) -> None:
     """From the LLVM dialect (the module after the CPU pipeline) to ``stop``."""
+    lowered.gemm_choices = take_gemm_choices(module)
     lowered.stages["llvm-dialect"] = str(module)
     if stop == "llvm-dialect":
         return
@@ -170,6 +171,21 @@ def emit_stages(module, lowered: Lowered, stop: str, options: Options) -> None:
     lowered.needs_memref_copy = "@memrefCopy(" in lowered.stages["llvm-ir"]
     if stop != "llvm-ir":
         _codegen(lowered, stop, options)
+
+
+def take_gemm_choices(module) -> list:
+    """The GEMM choices tgc-blas-matmul listed on the module (gemm=auto), removed from it: they
+    go to the manifest, not into the code."""
+    from mlir import ir
+
+    from tgc.lowering.cpu.gemm_tuning import CHOICES_ATTRIBUTE
+
+    attributes = module.operation.attributes
+    if CHOICES_ATTRIBUTE not in attributes:
+        return []
+    choices = json.loads(ir.StringAttr(attributes[CHOICES_ATTRIBUTE]).value)
+    del attributes[CHOICES_ATTRIBUTE]
+    return choices
 
 
 def translate_to_llvm_ir(module, machine: Machine, signature: tuple | None = None) -> str:
@@ -361,6 +377,7 @@ def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) 
         "pipeline": lowered.pipeline,
         "llvm_pipeline": lowered.llvm_pipeline,
         "blas": blas_library(options),
+        **({"gemm_choices": lowered.gemm_choices} if lowered.gemm_choices else {}),
         "target": {
             "name": options.target,
             "triple": lowered.machine.triple,

@@ -11,6 +11,7 @@ from tgc.lowering.core_ops import runnable_from_core
 from tgc.lowering.cpu.blas import BlasMatmulPass
 from tgc.lowering.cpu.check_allocs import CheckAllocsPass
 from tgc.lowering.cpu.conv_gemm import ConvGemmPass
+from tgc.lowering.cpu.gemm_autotune import GemmAutotunePass
 from tgc.lowering.cpu.gemm_update import GemmUpdatePass
 from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
@@ -26,16 +27,34 @@ ONE_SHOT_BUFFERIZE = (
 )
 
 
-# Which GEMM a compile that may link OpenBLAS calls: "blas" (the default) or "codegen".
+# Which GEMM a compile that may link OpenBLAS calls: "auto" (the default: measured per shape,
+# gemm_tuning.py), "tune" (auto, timing the shapes not cached yet during the compile), "blas" or
+# "codegen".
 GEMM_ENVIRONMENT = "TGC_GEMM"
+GEMM_CHOICES = ("auto", "tune", "blas", "codegen")
 
 
 def gemm_callee(external_libraries: bool) -> str:
-    """tgc-blas-matmul's callee: the generated kernel when no library may be linked, else the
-    choice of TGC_GEMM (OpenBLAS unless it says codegen)."""
+    """tgc-blas-matmul's gemm option: the generated kernel when no library may be linked, else
+    TGC_GEMM's choice (``auto`` unless it says otherwise; ``tune`` is ``auto`` with tuning)."""
     if not external_libraries:
         return "codegen"
-    return os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() or "blas"
+    choice = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() or "auto"
+    if choice not in GEMM_CHOICES:
+        raise ValueError(f"{GEMM_ENVIRONMENT}={choice!r}: choose one of {', '.join(GEMM_CHOICES)}")
+    return "auto" if choice == "tune" else choice
+
+
+def gemm_passes(external_libraries: bool, for_session: bool) -> list:
+    """tgc-blas-matmul, after tgc-gemm-autotune when the choice is ``auto``. An artifact with
+    OpenBLAS tunes its matmuls while it is compiled (ahead of time, where a second or two per new
+    shape is acceptable); a Session only reads the cache, so that no tuning lands on a step's first
+    call, unless TGC_GEMM=tune."""
+    gemm = gemm_callee(external_libraries)
+    if gemm != "auto":
+        return [BlasMatmulPass(gemm=gemm)]
+    asked = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() == "tune"
+    return [GemmAutotunePass(tune=asked or not for_session), BlasMatmulPass()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,9 +88,10 @@ class CpuTarget(Target):
             ReturnInPlacePass(),
             "convert-bufferization-to-memref",
             WidenI1MemrefsPass(),
-            # Matmuls call a GEMM: OpenBLAS, or tgc's generated kernel where no library may be
-            # linked (an artifact without --blas) or TGC_GEMM=codegen asks for it.
-            BlasMatmulPass(gemm=gemm_callee(external_libraries)),
+            # Matmuls call a GEMM: the faster of OpenBLAS and tgc's generated kernel for their
+            # shape, or the generated kernel where no library may be linked (an artifact without
+            # --blas); TGC_GEMM=blas or codegen forces one.
+            *gemm_passes(external_libraries, for_session),
             # Pads and windowed writes copy through vectorized loops, not the runtime's
             # element-by-element memrefCopy.
             StridedCopiesPass(),
@@ -90,6 +110,13 @@ class CpuTarget(Target):
             "convert-to-llvm",
             "reconcile-unrealized-casts",
         ]
+
+    def gemm_tuning(self):
+        """The module that times and caches this target's GEMM choices (gemm_autotune.py; its
+        ``gemm_tuning``: the cache), for the tools, which find targets in the registry."""
+        from tgc.lowering.cpu import gemm_autotune
+
+        return gemm_autotune
 
     def load_in_process(self, module, functions: list, symbols: dict, hub=None, devices=None):
         from tgc.lowering.cpu.jit import load_functions
@@ -130,6 +157,7 @@ CPU = CpuTarget(
     passes=(
         ConvGemmPass,
         BlasMatmulPass,
+        GemmAutotunePass,
         OutlineGemmPass,
         GemmUpdatePass,
         StridedCopiesPass,

@@ -1,0 +1,226 @@
+"""tgc-gemm-autotune: each f32/f64 matmul's GEMM, OpenBLAS or tgc's generated kernel, chosen for
+its shape by measurement on this machine (gemm_tuning.py: the cache and the rules).
+
+Runs right before tgc-blas-matmul and leaves its choice as the matmul's ``tgc.gemm`` attribute,
+which tgc-blas-matmul obeys. A matmul that already has one (a user's, a test's) keeps it. With
+``tune``, a shape not cached yet is timed now; without, it takes the nearest cached shape, else
+OpenBLAS. Where numpy bundles no OpenBLAS every candidate gets the generated kernel. The choices
+are listed, as JSON, in the module's ``tgc.gemm_choices`` attribute (gemm_tuning.CHOICES_ATTRIBUTE)
+for the artifact's manifest and ``tgc inspect``.
+
+Timing (``measure``): both callees run through one small compiled probe per (element type,
+transposes, beta), the same func.call or cblas call tgc-blas-matmul emits, with dynamic sizes so
+that one compile (about 1.5 s) serves every shape. Each probe call repeats the matmul enough times
+to last about ``_CALL_SECONDS``; the two callees alternate, best of up to ``_ROUNDS`` calls each,
+stopping early once ``DEFAULT_BUDGET_S`` per shape is spent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import functools
+import json
+import math
+import time
+
+import numpy as np
+from mlir import ir
+
+from tgc.dialect.ir_helpers import functions
+from tgc.lowering.cpu import blas, gemm_tuning
+from tgc.passes.base import ModulePass, format_location
+
+DEFAULT_BUDGET_S = 0.5  # timing budget per shape
+_ROUNDS = 5  # at most this many timed calls of each callee
+_CALL_SECONDS = 0.002  # each timed call repeats the matmul about this long
+_NUMPY = {"f32": np.float32, "f64": np.float64}
+
+
+def shape_of(operation, trans_a: bool, trans_b: bool) -> gemm_tuning.MatmulShape:
+    """The matmul's MatmulShape (None for a dim unknown at compile time)."""
+    a, _, c = (ir.MemRefType(v.type) for v in operation.operands)
+
+    def size(t: ir.MemRefType, i: int):
+        return None if t.is_dynamic_dim(i) else t.shape[i]
+
+    return gemm_tuning.MatmulShape(
+        elem=str(a.element_type),
+        m=size(c, 0),
+        n=size(c, 1),
+        k=size(a, 0 if trans_a else 1),
+        trans_a=trans_a,
+        trans_b=trans_b,
+        beta_zero=blas._zero_fill_before(operation, operation.operands[2]) is not None,
+        threads=gemm_tuning.openblas_threads(),
+    )
+
+
+def _record_choices(module: ir.Module, records: list) -> None:
+    """Appends ``records`` to the module's list of GEMM choices (gemm_tuning.CHOICES_ATTRIBUTE)."""
+    attributes = module.operation.attributes
+    name = gemm_tuning.CHOICES_ATTRIBUTE
+    earlier = json.loads(ir.StringAttr(attributes[name]).value) if name in attributes else []
+    attributes[name] = ir.StringAttr.get(json.dumps(earlier + records))
+
+
+@dataclasses.dataclass(frozen=True)
+class GemmAutotunePass(ModulePass):
+    """Sets each f32/f64 matmul's ``tgc.gemm`` to the GEMM measured faster for its shape
+    (``tune``: measure the shapes not cached yet)."""
+
+    name = "tgc-gemm-autotune"
+    tune: bool = False
+
+    def run(self, module: ir.Module) -> None:
+        has_blas = blas.openblas_library() is not None
+        records: list = []
+        for function in functions(module):
+            # tgc-blas-matmul's split of a batch_matmul, done first so that its matmuls get a
+            # choice too (the split is the same; tgc-blas-matmul then finds none left).
+            for operation in blas._batch_matmuls(function):
+                if blas._batch_candidate(operation):
+                    blas._split_batch(operation)
+            for operation in blas._matmuls(function):
+                if blas.GEMM_ATTRIBUTE in operation.attributes:
+                    continue
+                candidate = blas._blas_candidate(operation)
+                if candidate is not None:
+                    records.append(self._choose(operation, candidate, has_blas))
+        if records:
+            _record_choices(module, records)
+
+    def _choose(self, operation, transposes, has_blas: bool) -> dict:
+        shape = shape_of(operation, *transposes)
+        if has_blas:
+            choice = gemm_tuning.choose(shape, measure if self.tune else None, fallback="blas")
+        else:
+            choice = gemm_tuning.Choice("codegen", "default")  # no library to call or time
+        operation.attributes[blas.GEMM_ATTRIBUTE] = ir.StringAttr.get(choice.callee)
+        return {
+            "matmul": format_location(operation.location),
+            "shape": shape.to_json(),
+            "callee": choice.callee,
+            "source": choice.source,
+            "seconds": choice.seconds,
+            "measured_as": choice.measured_as,
+        }
+
+
+# ---- measuring ----------------------------------------------------------------------------------
+
+
+def _probe_text(elem: str, trans_a: bool, trans_b: bool, beta_zero: bool) -> str:
+    """Two functions, ``run_blas`` and ``run_codegen``: ``reps`` times (fill C with 0 when
+    beta_zero) C (+)= op(A) op(B), the matmul marked for one callee."""
+    memref = f"memref<?x?x{elem}>"
+    a_map = "(d2, d0)" if trans_a else "(d0, d2)"
+    b_map = "(d1, d2)" if trans_b else "(d2, d1)"
+    maps = (
+        f"indexing_maps = [affine_map<(d0, d1, d2) -> {a_map}>, "
+        f"affine_map<(d0, d1, d2) -> {b_map}>, affine_map<(d0, d1, d2) -> (d0, d1)>]"
+    )
+    fill = f"linalg.fill ins(%zero : {elem}) outs(%c : {memref})\n" if beta_zero else ""
+    return "\n".join(
+        f"""func.func @run_{callee}(%a: {memref}, %b: {memref}, %c: {memref}, %reps: index)
+    attributes {{llvm.emit_c_interface}} {{
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : {elem}
+  scf.for %i = %c0 to %reps step %c1 {{
+    {fill}    linalg.matmul {maps} {{tgc.gemm = "{callee}"}}
+      ins(%a, %b : {memref}, {memref}) outs(%c : {memref})
+  }}
+  return
+}}"""
+        for callee in gemm_tuning.CALLEES
+    )
+
+
+_LOWER_PROBE = (
+    "func.func(convert-linalg-to-loops)",
+    "expand-strided-metadata",
+    "lower-affine",
+    "convert-scf-to-cf",
+    "convert-vector-to-llvm",
+    "convert-to-llvm",
+    "reconcile-unrealized-casts",
+)
+
+
+class _Probe:
+    """The compiled probe of one (element type, transposes, beta), in a context of its own."""
+
+    def __init__(self, elem: str, trans_a: bool, trans_b: bool, beta_zero: bool):
+        from mlir.passmanager import PassManager
+
+        from tgc.lowering.cpu.jit import jit_functions
+
+        self.context = ir.Context()
+        with self.context, ir.Location.unknown():
+            module = ir.Module.parse(_probe_text(elem, trans_a, trans_b, beta_zero))
+            blas.BlasMatmulPass().run(module)  # each matmul's tgc.gemm names its callee
+            PassManager.parse(f"builtin.module({','.join(_LOWER_PROBE)})").run(module.operation)
+            names = [f"run_{c}" for c in gemm_tuning.CALLEES]
+            self.engine, _ = jit_functions(module, names, {}, 3)
+
+    def run(self, callee: str, a, b, c, reps: int) -> float:
+        """Seconds per matmul over ``reps`` repetitions in one call."""
+        from mlir.runtime import get_ranked_memref_descriptor
+
+        arguments = [
+            ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(x))) for x in (a, b, c)
+        ]
+        count = ctypes.c_int64(reps)
+        start = time.perf_counter()
+        self.engine.invoke(f"run_{callee}", *arguments, ctypes.pointer(count))
+        return (time.perf_counter() - start) / reps
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(elem: str, trans_a: bool, trans_b: bool, beta_zero: bool) -> _Probe:
+    return _Probe(elem, trans_a, trans_b, beta_zero)
+
+
+@contextlib.contextmanager
+def _openblas_threads(threads: int):
+    """OpenBLAS at ``threads`` threads while the probes run, as the shape's key says."""
+    from tgc.runtime.blas_threads import openblas
+
+    library = openblas()
+    if library is None:
+        yield
+        return
+    found = library.get()
+    library.set(threads)
+    try:
+        yield
+    finally:
+        library.set(found)
+
+
+def measure(shape: gemm_tuning.MatmulShape, budget_s: float | None = None) -> dict:
+    """Seconds per matmul of each callee on ``shape`` (known dims): the best of up to _ROUNDS
+    alternating timed calls each, within about ``budget_s`` (DEFAULT_BUDGET_S)."""
+    if not shape.known:
+        raise ValueError(f"cannot time a matmul of unknown size {shape.describe()}")
+    probe = _probe(shape.elem, shape.trans_a, shape.trans_b, shape.beta_zero)
+    rng = np.random.default_rng(0)
+    dtype = _NUMPY[shape.elem]
+    a = rng.standard_normal((shape.k, shape.m) if shape.trans_a else (shape.m, shape.k))
+    b = rng.standard_normal((shape.n, shape.k) if shape.trans_b else (shape.k, shape.n))
+    a, b = a.astype(dtype), b.astype(dtype)
+    c = np.zeros((shape.m, shape.n), dtype)
+    deadline = time.perf_counter() + (budget_s or DEFAULT_BUDGET_S)
+    with _openblas_threads(shape.threads):
+        # A first call of each (page faults, OpenBLAS's buffers) sets the repetitions per call.
+        first = {callee: probe.run(callee, a, b, c, 1) for callee in gemm_tuning.CALLEES}
+        reps = max(1, int(_CALL_SECONDS / max(min(first.values()), 1e-9)))
+        best = {callee: math.inf for callee in gemm_tuning.CALLEES}
+        for _ in range(_ROUNDS):
+            for callee in gemm_tuning.CALLEES:
+                best[callee] = min(best[callee], probe.run(callee, a, b, c, reps))
+            if time.perf_counter() > deadline:
+                break
+    return best

@@ -1,0 +1,314 @@
+"""Which GEMM a matmul calls, OpenBLAS or tgc's generated kernel: choices per shape, measured on
+this machine and cached on disk.
+
+tgc-gemm-autotune (tgc/lowering/cpu/gemm_autotune.py, in the CPU pipeline right before
+tgc-blas-matmul) asks ``choose`` for each f32/f64 matmul. A matmul's ``MatmulShape`` (M, N, K,
+element type, transposes, beta = 0 or 1, OpenBLAS's thread count) is looked up in the cache:
+
+* a hit is the choice (``source: cache``);
+* a miss, when the caller gives a ``measure`` (``tgc compile --blas``, ``tgc tune``, a Session
+  under ``TGC_GEMM=tune``), times both callees now and records the winner (``source: tuned``);
+* a miss without (a Session by default: tuning must not land on a step's first call) takes the
+  nearest measured shape (``source: nearest``), else the fallback, OpenBLAS (``source:
+  default``), so that an empty cache gives the code of ``gemm=blas``.
+
+A matmul with unknown (``?``) dims is never timed: it takes the nearest measured shape by its
+known dims, else the fallback. "Nearest": of the same kind (element type, transposes, beta,
+threads), each known dim within a factor of NEAREST_FACTOR of the measured one, the smallest sum
+of |log2| of the ratios of the known dims. Further away the winner changes too often to guess (on
+the Xeon of issue 18: OpenBLAS at 64x1000x100 with B^T, the generated kernel at 256^3). The
+generated kernel wins ties within CODEGEN_MARGIN: it needs no library, and a tie on a busy machine
+is noise.
+
+The cache lives in ``$TGC_CACHE_DIR``, else ``$XDG_CACHE_HOME/tgc``, else ``~/.cache/tgc``: one
+JSON file per machine (``gemm-<hash>.json``) whose hash covers the CPU model, the generated
+kernel's ISA and blockings, tgc's version and the OpenBLAS library, so that a cache copied to
+another machine or kept across an upgrade is never read as this one's. A file that cannot be read
+as a cache is reported with a warning and rebuilt: its choices are measured again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import tempfile
+import warnings
+
+from tgc.lowering.cpu import gemm_kernel
+
+CACHE_ENVIRONMENT = "TGC_CACHE_DIR"
+CACHE_FORMAT = 1
+# The module attribute where tgc-blas-matmul lists the choices it made (a JSON string), for the
+# artifact's manifest.
+CHOICES_ATTRIBUTE = "tgc.gemm_choices"
+# The generated kernel is taken unless OpenBLAS is faster by more than this fraction.
+CODEGEN_MARGIN = 0.02
+CALLEES = ("blas", "codegen")
+NEAREST_FACTOR = 2.0  # a "nearest" shape's known dims are each within this factor
+
+
+@dataclasses.dataclass(frozen=True)
+class MatmulShape:
+    """What a GEMM choice depends on. ``m``, ``n``, ``k`` are None where unknown at compile time."""
+
+    elem: str
+    m: int | None
+    n: int | None
+    k: int | None
+    trans_a: bool = False
+    trans_b: bool = False
+    beta_zero: bool = True
+    threads: int = 1
+
+    @property
+    def known(self) -> bool:
+        return None not in (self.m, self.n, self.k)
+
+    def kind(self) -> str:
+        """Everything but the sizes: only shapes of one kind are compared by distance."""
+        return (
+            f"{self.elem} ta={int(self.trans_a)} tb={int(self.trans_b)} "
+            f"beta={0 if self.beta_zero else 1} threads={self.threads}"
+        )
+
+    def key(self) -> str:
+        dims = "x".join("?" if d is None else str(d) for d in (self.m, self.n, self.k))
+        return f"{dims} {self.kind()}"
+
+    def describe(self) -> str:
+        """M x N x K and what else matters, as ``tgc inspect`` and ``tgc tune --show`` print it."""
+        dims = "x".join("?" if d is None else str(d) for d in (self.m, self.n, self.k))
+        flags = [name for name, on in (("A^T", self.trans_a), ("B^T", self.trans_b)) if on]
+        flags.append("C=AB" if self.beta_zero else "C+=AB")
+        return f"{self.elem} {dims} ({', '.join(flags)}, {self.threads} BLAS thread(s))"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MatmulShape":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """The callee of one matmul, where the choice came from, and the measured seconds per matmul
+    of each callee when they were measured (on this machine, maybe earlier)."""
+
+    callee: str
+    source: str  # "tuned", "cache", "nearest" or "default"
+    seconds: dict = dataclasses.field(default_factory=dict)  # callee -> s per matmul
+    measured_as: str | None = None  # the cached shape a "nearest" choice copied
+
+    def summary(self) -> str:
+        times = ", ".join(f"{c} {s * 1e3:.4g} ms" for c, s in sorted(self.seconds.items()))
+        origin = f" from {self.measured_as}" if self.measured_as else ""
+        return f"{self.callee} ({self.source}{origin}{': ' + times if times else ''})"
+
+
+# ---- the machine and the cache -------------------------------------------------------------------
+
+
+def cache_dir() -> str:
+    """$TGC_CACHE_DIR, else $XDG_CACHE_HOME/tgc, else ~/.cache/tgc."""
+    explicit = os.environ.get(CACHE_ENVIRONMENT, "").strip()
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "tgc")
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def _tgc_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("tgc")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def machine_identity() -> dict:
+    """What the choices depend on besides the shape: CPU, the kernel's ISA and blockings, tgc's
+    version and the OpenBLAS library."""
+    from tgc.runtime.blas_threads import bundled_openblas
+
+    library = bundled_openblas()
+    return {
+        "cpu": _cpu_model(),
+        "isa": gemm_kernel.chosen_isa(),
+        "blockings": [str(gemm_kernel.shape_for(elem)) for elem in ("f32", "f64")],
+        "tgc": _tgc_version(),
+        "openblas": os.path.basename(library) if library else None,
+    }
+
+
+def cache_path() -> str:
+    identity = json.dumps(machine_identity(), sort_keys=True)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return os.path.join(cache_dir(), f"gemm-{digest}.json")
+
+
+def _entry_ok(entry) -> bool:
+    if not isinstance(entry, dict) or entry.get("callee") not in CALLEES:
+        return False
+    seconds = entry.get("seconds")
+    if not isinstance(seconds, dict) or not all(
+        c in CALLEES and isinstance(s, (int, float)) and s > 0 for c, s in seconds.items()
+    ):
+        return False
+    try:
+        MatmulShape.from_json(entry["shape"])
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+def load_cache(path: str | None = None) -> dict:
+    """shape key -> entry ({"shape", "callee", "seconds"}) from this machine's cache file; {} when
+    there is none. A file that is not such a cache gets a warning and counts as empty (the next
+    choice measured rewrites it)."""
+    path = path or cache_path()
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return _unreadable(path, f"not JSON: {exc}")
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+        return _unreadable(path, f"not a format-{CACHE_FORMAT} GEMM choice cache")
+    choices = data.get("choices")
+    if not isinstance(choices, dict) or not all(_entry_ok(e) for e in choices.values()):
+        return _unreadable(path, "a choice in it is malformed")
+    return choices
+
+
+def _unreadable(path: str, why: str) -> dict:
+    warnings.warn(
+        f"tgc: the GEMM tuning cache {path} is unreadable ({why}); it is rebuilt, its shapes "
+        "measured again",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return {}
+
+
+def store_choice(shape: MatmulShape, callee: str, seconds: dict, path: str | None = None) -> None:
+    """Adds one measured choice to the cache file (written whole to a temporary file, then renamed
+    over the old one, so a reader never sees half a file)."""
+    path = path or cache_path()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a corrupt file was reported when it was read
+        choices = load_cache(path)
+    choices[shape.key()] = {"shape": shape.to_json(), "callee": callee, "seconds": seconds}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = {
+        "format": CACHE_FORMAT,
+        "machine": machine_identity(),
+        "choices": choices,
+    }
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(handle, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def cache_files() -> list:
+    """Every GEMM choice cache in the cache directory (this machine's and others')."""
+    directory = cache_dir()
+    if not os.path.isdir(directory):
+        return []
+    return sorted(
+        os.path.join(directory, name)
+        for name in os.listdir(directory)
+        if name.startswith("gemm-") and name.endswith(".json")
+    )
+
+
+def clear_cache() -> list:
+    """Deletes every GEMM choice cache file; returns their paths."""
+    removed = cache_files()
+    for path in removed:
+        os.remove(path)
+    return removed
+
+
+# ---- choosing -----------------------------------------------------------------------------------
+
+
+def openblas_threads() -> int:
+    """The thread count OpenBLAS has outside tgc's runs (OPENBLAS_NUM_THREADS or the cores): the
+    count a choice is made and looked up for."""
+    from tgc.runtime.blas_threads import openblas
+
+    blas = openblas()
+    return blas.get() if blas is not None else 1
+
+
+def _log_ratios(shape: MatmulShape, other: MatmulShape) -> list:
+    """|log2(mine / theirs)| of each dim known in ``shape``."""
+    return [
+        abs(math.log2(max(mine, 1) / max(theirs, 1)))
+        for mine, theirs in ((shape.m, other.m), (shape.n, other.n), (shape.k, other.k))
+        if mine is not None
+    ]
+
+
+def nearest(shape: MatmulShape, choices: dict):
+    """(shape, entry) of the cached choice nearest to ``shape`` (module doc), or None."""
+    limit = math.log2(NEAREST_FACTOR)
+    close = []
+    for entry in choices.values():
+        other = MatmulShape.from_json(entry["shape"])
+        ratios = _log_ratios(shape, other)
+        if other.kind() == shape.kind() and all(r <= limit for r in ratios):
+            close.append((sum(ratios), other.key(), other, entry))
+    if not close:
+        return None
+    _, _, other, entry = min(close, key=lambda found: found[:2])
+    return other, entry
+
+
+def choose(shape: MatmulShape, measure=None, fallback: str = "blas") -> Choice:
+    """The callee for ``shape`` (module doc: cache, then ``measure(shape)`` -> seconds per callee
+    when given, then the nearest measured shape, then ``fallback``)."""
+    choices = load_cache()
+    entry = choices.get(shape.key())
+    if entry is not None:
+        return Choice(entry["callee"], "cache", dict(entry["seconds"]))
+    if measure is not None and shape.known and shape.m * shape.n * shape.k > 0:
+        seconds = measure(shape)
+        callee = winner(seconds)
+        store_choice(shape, callee, seconds)
+        return Choice(callee, "tuned", seconds)
+    found = nearest(shape, choices)
+    if found is not None:
+        other, entry = found
+        return Choice(entry["callee"], "nearest", dict(entry["seconds"]), other.key())
+    return Choice(fallback, "default")
+
+
+def winner(seconds: dict) -> str:
+    """The faster callee; the generated kernel unless OpenBLAS beats it by CODEGEN_MARGIN."""
+    return "blas" if seconds["blas"] < seconds["codegen"] * (1 - CODEGEN_MARGIN) else "codegen"
