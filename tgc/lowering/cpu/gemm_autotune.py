@@ -76,6 +76,7 @@ class GemmAutotunePass(ModulePass):
     def run(self, module: ir.Module) -> None:
         has_blas = blas.openblas_library() is not None
         records: list = []
+        choices = None  # the cache, read at the first candidate
         for function in functions(module):
             # tgc-blas-matmul's split of a batch_matmul, done first so that its matmuls get a
             # choice too (the split is the same; tgc-blas-matmul then finds none left).
@@ -86,15 +87,19 @@ class GemmAutotunePass(ModulePass):
                 if blas.GEMM_ATTRIBUTE in operation.attributes:
                     continue
                 candidate = blas._blas_candidate(operation)
-                if candidate is not None:
-                    records.append(self._choose(operation, candidate, has_blas))
+                if candidate is None:
+                    continue
+                if choices is None and has_blas:
+                    choices = gemm_tuning.load_cache()
+                records.append(self._choose(operation, candidate, has_blas, choices))
         if records:
             _record_choices(module, records)
 
-    def _choose(self, operation, transposes, has_blas: bool) -> dict:
+    def _choose(self, operation, transposes, has_blas: bool, choices) -> dict:
         shape = shape_of(operation, *transposes)
         if has_blas:
-            choice = gemm_tuning.choose(shape, measure if self.tune else None, fallback="blas")
+            timer = measure if self.tune else None
+            choice = gemm_tuning.choose(shape, timer, fallback="blas", choices=choices)
         else:
             choice = gemm_tuning.Choice("codegen", "default")  # no library to call or time
         operation.attributes[blas.GEMM_ATTRIBUTE] = ir.StringAttr.get(choice.callee)

@@ -290,10 +290,13 @@ def nearest(shape: MatmulShape, choices: dict):
     return other, entry
 
 
-def choose(shape: MatmulShape, measure=None, fallback: str = "blas") -> Choice:
+def choose(
+    shape: MatmulShape, measure=None, fallback: str = "blas", choices: dict | None = None
+) -> Choice:
     """The callee for ``shape`` (module doc: cache, then ``measure(shape)`` -> seconds per callee
-    when given, then the nearest measured shape, then ``fallback``)."""
-    choices = load_cache()
+    when given, then the nearest measured shape, then ``fallback``). ``choices``: the cache as
+    ``load_cache`` read it (once for many matmuls); a choice measured here is added to it."""
+    choices = load_cache() if choices is None else choices
     entry = choices.get(shape.key())
     if entry is not None:
         return Choice(entry["callee"], "cache", dict(entry["seconds"]))
@@ -301,6 +304,7 @@ def choose(shape: MatmulShape, measure=None, fallback: str = "blas") -> Choice:
         seconds = measure(shape)
         callee = winner(seconds)
         store_choice(shape, callee, seconds)
+        choices[shape.key()] = {"shape": shape.to_json(), "callee": callee, "seconds": seconds}
         return Choice(callee, "tuned", seconds)
     found = nearest(shape, choices)
     if found is not None:
