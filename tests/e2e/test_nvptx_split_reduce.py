@@ -202,6 +202,30 @@ def test_rank_4_and_5_elementwise_ops_match_numpy():
     np.testing.assert_array_equal(biased, np.maximum(image + y0[:3], 0))
 
 
+def _random_values(target: str) -> list:
+    import tgc as tf
+
+    config = tf.ConfigProto(device_count={"GPU": 1})
+    device = "/gpu:0" if target != "cpu" else None
+    with tf.Graph().as_default(), targets.selected(target), tf.device(device):
+        tf.set_random_seed(3)
+        draws = [
+            tf.truncated_normal([3, 3, 1, 16], stddev=0.1),
+            tf.random_normal([2, 3, 4, 5, 6]),
+            tf.random_uniform([5, 7, 9, 3]),
+        ]
+        with tf.Session(config=config) as sess:
+            return sess.run(draws)
+
+
+def test_random_draws_of_rank_4_and_5_stay_as_they_were():
+    # A truncated normal's body holds a rejection loop (an op with regions), which the flat
+    # launch's inlining cannot clone: those generics keep the tiles. The others take the flat
+    # launch; both draw the CPU's numbers (the same counter-based hash of seed and index).
+    for got, want in zip(_random_values("nvptx-emulated"), _random_values("cpu")):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("shape, blocks", [((2, 3, 4, 5, 6), 3), ((50, 8, 8, 16), 200)])
 def test_an_elementwise_op_of_rank_4_or_more_is_one_flat_launch(tmp_path, shape, blocks):
     tensor = f"tensor<{'x'.join(map(str, shape))}xf32>"

@@ -174,6 +174,8 @@ def _analyse(generic) -> _Split | None:
     output_index = _output_index(maps[-1], types[-1], kinds)
     if output_index is None:
         return None
+    if _has_nested_regions(generic):
+        return None  # the body's inlining remaps the operands of its top-level ops only
     combiner = None if elementwise else _combiner(generic)
     if combiner is None and not elementwise:
         return None
@@ -190,6 +192,11 @@ def _analyse(generic) -> _Split | None:
     )
     taken = elementwise or generic.name != "linalg.generic" or split.reduced_points >= MIN_REDUCED
     return split if taken else None
+
+
+def _has_nested_regions(op) -> bool:
+    """Whether an op of the body has regions (a truncated normal's rejection loop, an scf.if)."""
+    return any(len(inner.operation.regions) for inner in op.regions[0].blocks[0].operations)
 
 
 def _contiguous_dim_reduced(maps: list, types: list, kinds: list) -> bool:
