@@ -262,6 +262,7 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     zero = e.op(f"arith.constant 0.0 : {t}", "z")
     one = e.op(f"arith.constant 1.0 : {t}", "one")
     a_pack, b_pack = _allocate_packs(e, s, (m, n, k))
+    edge = e.op(f"memref.alloca() {{alignment = 64 : i64}} : memref<{s.mr * s.nr}x{t}>", "edge")
     k_zero = e.op(f"arith.cmpi eq, {k}, {c[0]} : index")
     e.raw(f"scf.if {k_zero} {{")
     _scale_c(e, s, c, m, n, zero, beta_zero)
@@ -287,9 +288,9 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     left = e.op(f"arith.subi {nc}, %jr : index")
     narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
     e.raw(f"scf.if {narrow} {{")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), 1)
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero), 1)
     e.raw("} else {")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc), zero, (beta, beta_is_zero), s.nr // s.lanes)
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero), s.nr // s.lanes)
     e.raw("}")
     for _ in range(5):
         e.raw("}")
@@ -520,7 +521,7 @@ def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vect
     """The MR x (vectors * VL) tile at (ic + ir, jc + jr): accumulate over kc (UNROLL steps per
     iteration, then the rest one by one), then combine with C. ``packs``: (A's, B's, kc);
     ``betas``: (this block's beta, whether it is zero)."""
-    a_pack, b_pack, kc = packs
+    a_pack, b_pack, kc, edge = packs
     beta, beta_is_zero = betas
     t, vt = s.elem, f"vector<{s.lanes}x{s.elem}>"
     a_base = e.op(f"arith.muli %ir, {kc} : index", "ab")
@@ -534,7 +535,7 @@ def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vect
     main = _k_loop(e, s, c, panels, (c[0], unrolled_end, UNROLL), [vzero] * count, vt)
     rest = [f"{main}#{i}" for i in range(count)]
     results = _k_loop(e, s, c, panels, (unrolled_end, kc, 1), rest, vt)
-    _combine_with_c(e, s, c, (results, vectors), zero, (beta, beta_is_zero), vt)
+    _combine_with_c(e, s, c, (results, vectors, edge), zero, (beta, beta_is_zero), vt)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -594,8 +595,9 @@ def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: s
 def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt: str) -> None:
     """C's tile = alpha * acc (+ beta * C unless beta is zero): plain vector loads and stores for a
     whole tile inside C, else row by row (rows past M skipped), each vector masked at C's edge.
-    ``tile``: (the accumulators' results, vectors per row); ``betas``: (beta, whether zero)."""
-    results, vectors = tile
+    ``tile``: (the accumulators' results, vectors per row, the stack tile for C's edges);
+    ``betas``: (beta, whether zero)."""
+    results, vectors, edge = tile
     beta, beta_is_zero = betas
     t, mt = s.elem, _memref(s.elem)
     row0 = e.op("arith.addi %ic, %ir : index")
@@ -629,15 +631,28 @@ def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt:
             value = combined(f"{results}#{r * vectors + v}", old)
             e.raw(f"vector.store {value}, %C[{row}, {col}] : {mt}, {vt}")
     e.raw("} else {")
+    # At C's edges: the accumulators go through the stack tile ``edge``, then a loop over the
+    # rows inside C writes each row's vectors masked at C's last column (one loop body instead of
+    # MR unrolled rows: less code to compile for the few edge tiles).
+    edge_t = f"memref<{s.mr * s.nr}x{t}>"
+    for r in range(s.mr):
+        for v in range(vectors):
+            at = _const(e, (r * vectors + v) * s.lanes)
+            e.raw(f"vector.store {results}#{r * vectors + v}, {edge}[{at}] : {edge_t}, {vt}")
+    rows_left = e.op(f"arith.minui {e.op(f'arith.subi {m}, {row0} : index')}, {c[s.mr]} : index")
     masked = "{in_bounds = [false]}"
-    for r, (row, cols) in enumerate(positions):
-        inside = e.op(f"arith.cmpi ult, {row}, {m} : index")
-        e.raw(f"scf.if {inside} {{")
-        for v, col in enumerate(cols):
-            old = e.op(f"vector.transfer_read %C[{row}, {col}], {zero} {masked} : {mt}, {vt}")
-            value = combined(f"{results}#{r * vectors + v}", old)
-            e.raw(f"vector.transfer_write {value}, %C[{row}, {col}] {masked} : {vt}, {mt}")
-        e.raw("}")
+    e.raw(f"scf.for %er = {c[0]} to {rows_left} step {c[1]} {{")
+    row = e.op(f"arith.addi {row0}, %er : index")
+    for v in range(vectors):
+        col = col0 if v == 0 else e.op(f"arith.addi {col0}, {_const(e, v * s.lanes)} : index")
+        at = e.op(
+            f"affine.apply affine_map<(d0) -> (d0 * {vectors * s.lanes} + {v * s.lanes})>(%er)"
+        )
+        acc = e.op(f"vector.load {edge}[{at}] : {edge_t}, {vt}")
+        old = e.op(f"vector.transfer_read %C[{row}, {col}], {zero} {masked} : {mt}, {vt}")
+        value = combined(acc, old)
+        e.raw(f"vector.transfer_write {value}, %C[{row}, {col}] {masked} : {vt}, {mt}")
+    e.raw("}")
     e.raw("}")
 
 
