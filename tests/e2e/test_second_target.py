@@ -1,5 +1,5 @@
 """A second CPU-like target, added by this test alone: "cpu-noblas" differs from "cpu" only in its
-pipeline (matmuls become loops instead of OpenBLAS calls). The registry, placement, the Session,
+pipeline (matmuls call tgc's generated GEMM instead of OpenBLAS). The registry, placement, the Session,
 `tgc compile --target`, `tgc run` and `tgc inspect` take it with no change to the API, the passes or
 the tools: that is what adding a target means."""
 
@@ -79,12 +79,12 @@ def test_a_session_compiles_for_the_selected_target_with_its_pipeline(noblas):
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
     np.testing.assert_allclose(w, expected_w, rtol=1e-5, atol=1e-6)
     assert [c.target for c in compiled] == ["cpu-noblas"]
-    assert "tgc-blas-matmul" not in compiled[0].pipeline
+    assert "gemm=codegen" in compiled[0].pipeline
     assert targets.for_device_type("CPU").name == "cpu"  # the selection ends with the block
 
     cpu_losses, cpu_w, cpu_compiled = _train_two_steps()
     assert [c.target for c in cpu_compiled] == ["cpu"]
-    assert "tgc-blas-matmul" in cpu_compiled[0].pipeline
+    assert "gemm=codegen" not in cpu_compiled[0].pipeline
     np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
     np.testing.assert_allclose(w, cpu_w, rtol=1e-5, atol=1e-6)
 
@@ -113,15 +113,15 @@ def test_tgc_compile_target_builds_run_and_inspect_load_the_artifact(noblas, tmp
     printed = _tgc("compile", str(source), "--target", "cpu-noblas", "--blas", "--print-pipeline")
     assert printed.exit_code == 0, printed.output
     # The target's own pipeline, whatever --blas says.
-    assert "tgc-blas-matmul" not in printed.output
-    assert "tgc-blas-matmul" in _tgc("compile", str(source), "--blas", "--print-pipeline").output
+    assert "gemm=codegen" in printed.output
+    assert "gemm=codegen" not in _tgc("compile", str(source), "--blas", "--print-pipeline").output
 
     out = tmp_path / "noblas"
     result = _tgc("compile", str(source), "--target", "cpu-noblas", "-o", str(out))
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["target"]["name"] == "cpu-noblas"
-    assert "tgc-blas-matmul" not in manifest["pipeline"]
+    assert "gemm=codegen" in manifest["pipeline"]
 
     inspected = _tgc("inspect", str(out))
     assert inspected.exit_code == 0, inspected.output
