@@ -155,18 +155,8 @@ def _analyse(generic) -> _Split | None:
         return None
     if elementwise and len(kinds) < MIN_PARALLEL_RANK:
         return None
-    if not all(isinstance(o.type, ir.MemRefType) for o in operands):
-        return None
-    types = [ir.MemRefType(o.type) for o in operands]
-    if not all(t.has_static_shape for t in types):
-        return None
-    # A reduction needs its combiner's float identity; an elementwise op stores what it computes.
-    kinds_of_element = (
-        (ir.IntegerType, ir.F32Type, ir.F64Type) if elementwise else (ir.F32Type, ir.F64Type)
-    )
-    if not isinstance(types[-1].element_type, kinds_of_element):
-        return None
-    if len(maps) != len(operands) or any(m.n_symbols for m in maps):
+    types = _static_memref_types(operands, elementwise)
+    if types is None or len(maps) != len(operands) or any(m.n_symbols for m in maps):
         return None
     sizes = _dim_sizes(maps, types, len(kinds))
     if sizes is None:
@@ -192,6 +182,19 @@ def _analyse(generic) -> _Split | None:
     )
     taken = elementwise or generic.name != "linalg.generic" or split.reduced_points >= MIN_REDUCED
     return split if taken else None
+
+
+def _static_memref_types(operands: list, elementwise: bool) -> list | None:
+    """The operands' memref types if all are static, and the output's element type one this
+    pass writes: a reduction needs its combiner's float identity; an elementwise op stores what
+    it computes, int or float."""
+    if not all(isinstance(o.type, ir.MemRefType) for o in operands):
+        return None
+    types = [ir.MemRefType(o.type) for o in operands]
+    if not all(t.has_static_shape for t in types):
+        return None
+    element = (ir.IntegerType, ir.F32Type, ir.F64Type) if elementwise else (ir.F32Type, ir.F64Type)
+    return types if isinstance(types[-1].element_type, element) else None
 
 
 def _has_nested_regions(op) -> bool:
