@@ -345,21 +345,16 @@ def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     bvt = f"vector<{s.nr}x{t}>"
     e.raw("scf.if %tb {")
-    # B stored N x K: a whole panel's NR columns are rows of B, read VL steps of k at a time and
-    # transposed in registers; the last steps (fewer than VL), and a panel past N, one by one.
+    # B stored N x K: a panel's NR columns are rows of B, read VL steps of k at a time and
+    # transposed in registers (columns past N zero); the last steps (fewer than VL) one by one.
     e.raw(f"scf.for %jq = {c[0]} to {nc} step {c[s.nr]} {{")
     base = e.op(f"arith.muli %jq, {kc} : index")
     col0 = e.op("arith.addi %jc, %jq : index")
-    whole = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col0}, {c[s.nr]} : index')}, {n} : index")
     vector_end = e.op(
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
     )
-    e.raw(f"scf.if {whole} {{")
-    _pack_transposing(e, s, c, (b_pack, "%B", s.nr), (base, col0), vector_end)
+    _pack_transposing(e, s, c, (b_pack, "%B", s.nr), (base, col0, n), vector_end)
     _pack_b_elements(e, s, c, b_pack, (base, col0), (vector_end, kc), n)
-    e.raw("} else {")
-    _pack_b_elements(e, s, c, b_pack, (base, col0), (c[0], kc), n)
-    e.raw("}")
     e.raw("}")
     e.raw("} else {")
     # B stored K x N: a panel's step is NR contiguous elements of one row of B.
@@ -440,32 +435,28 @@ def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m
     e.raw("}")
     e.raw("}")
     e.raw("} else {")
-    # A stored M x K: a whole panel's MR rows are read VL steps of k at a time and transposed in
-    # registers into VL contiguous steps of the pack; the last steps (fewer than VL), and the
-    # panel past M's last row, element by element.
+    # A stored M x K: a panel's MR rows are read VL steps of k at a time and transposed in
+    # registers into VL contiguous steps of the pack (rows past M zero); the last steps (fewer
+    # than VL) element by element.
     e.raw(f"scf.for %ip = {c[0]} to {mc} step {c[s.mr]} {{")
     base = e.op(f"arith.muli %ip, {kc} : index")
     row0 = e.op("arith.addi %ic, %ip : index")
-    whole = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {row0}, {c[s.mr]} : index')}, {m} : index")
     vector_end = e.op(
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
     )
-    e.raw(f"scf.if {whole} {{")
-    _pack_transposing(e, s, c, (a_pack, "%A", s.mr), (base, row0), vector_end)
+    _pack_transposing(e, s, c, (a_pack, "%A", s.mr), (base, row0, m), vector_end)
     _pack_a_elements(e, s, c, a_pack, base, (vector_end, kc), m)
-    e.raw("} else {")
-    _pack_a_elements(e, s, c, a_pack, base, (c[0], kc), m)
-    e.raw("}")
     e.raw("}")
     e.raw("}")
 
 
 def _pack_transposing(e: _Emitter, s, c, pack_of: tuple, at: tuple, vector_end: str) -> None:
-    """Steps [0, vector_end) of a whole panel of ``width`` rows of ``source`` (A stored M x K or B
-    stored N x K) starting at row ``row0``: ``width`` vector loads along k, one width x VL -> VL x
-    width transpose in registers, one store of VL * width contiguous elements of the pack."""
+    """Steps [0, vector_end) of a panel of ``width`` rows of ``source`` (A stored M x K or B
+    stored N x K) starting at row ``row0``: ``width`` vector loads along k (zeros for the rows at
+    or past ``limit``), one width x VL -> VL x width transpose in registers, one store of
+    VL * width contiguous elements of the pack."""
     pack_name, source, width = pack_of
-    base, row0 = at
+    base, row0, limit = at
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     block, flat = f"vector<{width}x{s.lanes}x{t}>", f"vector<{s.lanes * width}x{t}>"
     vt, step = f"vector<{s.lanes}x{t}>", e.fresh("kv")
@@ -474,7 +465,13 @@ def _pack_transposing(e: _Emitter, s, c, pack_of: tuple, at: tuple, vector_end: 
     rows = e.op(f"arith.constant dense<0.0> : {block}")
     for r in range(width):
         row = row0 if r == 0 else e.op(f"arith.addi {row0}, {_const(e, r)} : index")
-        loaded = e.op(f"vector.load {source}[{row}, {col}] : {mt}, {vt}")
+        inside = e.op(f"arith.cmpi ult, {row}, {limit} : index")
+        loaded = e.fresh("row")
+        e.raw(f"{loaded} = scf.if {inside} -> ({vt}) {{")
+        e.raw(f"scf.yield {e.op(f'vector.load {source}[{row}, {col}] : {mt}, {vt}')} : {vt}")
+        e.raw("} else {")
+        e.raw(f"scf.yield {e.op(f'arith.constant dense<0.0> : {vt}')} : {vt}")
+        e.raw("}")
         rows = e.op(f"vector.insert {loaded}, {rows} [{r}] : {vt} into {block}")
     columns = e.op(f"vector.transpose {rows}, [1, 0] : {block} to vector<{s.lanes}x{width}x{t}>")
     steps = e.op(f"vector.shape_cast {columns} : vector<{s.lanes}x{width}x{t}> to {flat}")
