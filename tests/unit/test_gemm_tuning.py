@@ -263,6 +263,13 @@ def test_a_blas_artifact_records_its_tuned_choices_and_inspect_shows_them(tmp_pa
     assert "matmuls (GEMM chosen per shape" in shown.output
     assert f"f32 24x72x40 (C=AB, {choice['shape']['threads']} BLAS thread(s)): " in shown.output
     assert f"{choice['callee']} (tuned: blas " in shown.output
+    # A manifest whose choice is damaged is refused in one line, not a traceback.
+    manifest["gemm_choices"][0]["shape"] = {"elem": "f32"}
+    with open(os.path.join(path, "manifest.json"), "w") as fh:
+        json.dump(manifest, fh)
+    damaged = _cli("inspect", path)
+    assert damaged.exit_code == 1
+    assert damaged.output.startswith("tgc inspect: error: ") and damaged.output.count("\n") == 1
 
 
 def test_an_artifact_without_blas_lists_no_choices(tmp_path):

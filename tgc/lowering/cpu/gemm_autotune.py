@@ -12,7 +12,8 @@ Timing (``measure``): both callees run through one small compiled probe per (ele
 transposes, beta), the same func.call or cblas call tgc-blas-matmul emits, with dynamic sizes so
 that one compile (about 1.5 s) serves every shape. Each probe call repeats the matmul enough times
 to last about ``_CALL_SECONDS``; the two callees alternate, best of up to ``_ROUNDS`` calls each,
-stopping early once ``DEFAULT_BUDGET_S`` per shape is spent.
+stopping early once ``DEFAULT_BUDGET_S`` per shape is spent. At one OpenBLAS thread the time is the
+calling thread's CPU time (``_clock``), else wall time.
 """
 
 from __future__ import annotations
@@ -170,17 +171,17 @@ class _Probe:
             names = [f"run_{c}" for c in gemm_tuning.CALLEES]
             self.engine, _ = jit_functions(module, names, {}, 3)
 
-    def run(self, callee: str, a, b, c, reps: int) -> float:
-        """Seconds per matmul over ``reps`` repetitions in one call."""
+    def run(self, callee: str, a, b, c, reps: int, clock=time.perf_counter) -> float:
+        """Seconds per matmul over ``reps`` repetitions in one call, by ``clock``."""
         from mlir.runtime import get_ranked_memref_descriptor
 
         arguments = [
             ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(x))) for x in (a, b, c)
         ]
         count = ctypes.c_int64(reps)
-        start = time.perf_counter()
+        start = clock()
         self.engine.invoke(f"run_{callee}", *arguments, ctypes.pointer(count))
-        return (time.perf_counter() - start) / reps
+        return (clock() - start) / reps
 
 
 @functools.lru_cache(maxsize=None)
@@ -205,6 +206,14 @@ def _openblas_threads(threads: int):
         library.set(found)
 
 
+def _clock(threads: int):
+    """The calling thread's CPU time when both callees run on it alone (one OpenBLAS thread): on a
+    shared machine it leaves out the time other processes hold the core, which wall time counts
+    (the GEMM 1024 step under a load of 9 on 2 cores: 77 ms wall, 15 ms CPU). With more threads
+    OpenBLAS works on others too, and only wall time counts them."""
+    return time.thread_time if threads == 1 else time.perf_counter
+
+
 def measure(shape: gemm_tuning.MatmulShape, budget_s: float | None = None) -> dict:
     """Seconds per matmul of each callee on ``shape`` (known dims): the best of up to _ROUNDS
     alternating timed calls each, within about ``budget_s`` (DEFAULT_BUDGET_S)."""
@@ -218,14 +227,15 @@ def measure(shape: gemm_tuning.MatmulShape, budget_s: float | None = None) -> di
     a, b = a.astype(dtype), b.astype(dtype)
     c = np.zeros((shape.m, shape.n), dtype)
     deadline = time.perf_counter() + (budget_s or DEFAULT_BUDGET_S)
+    clock = _clock(shape.threads)
     with _openblas_threads(shape.threads):
         # A first call of each (page faults, OpenBLAS's buffers) sets the repetitions per call.
-        first = {callee: probe.run(callee, a, b, c, 1) for callee in gemm_tuning.CALLEES}
+        first = {callee: probe.run(callee, a, b, c, 1, clock) for callee in gemm_tuning.CALLEES}
         reps = max(1, int(_CALL_SECONDS / max(min(first.values()), 1e-9)))
         best = {callee: math.inf for callee in gemm_tuning.CALLEES}
         for _ in range(_ROUNDS):
             for callee in gemm_tuning.CALLEES:
-                best[callee] = min(best[callee], probe.run(callee, a, b, c, reps))
+                best[callee] = min(best[callee], probe.run(callee, a, b, c, reps, clock))
             if time.perf_counter() > deadline:
                 break
     return best
