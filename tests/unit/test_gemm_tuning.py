@@ -315,3 +315,28 @@ def test_tgc_tune_refuses_bad_input(args, message):
     assert result.exit_code == 1
     assert result.output.startswith(f"tgc tune: error: {message}")
     assert result.output.count("\n") == 1  # one line, no traceback
+
+
+def test_an_unwritable_cache_directory_is_an_error_in_one_line(tmp_path, monkeypatch, quick):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(gemm_tuning.CACHE_ENVIRONMENT, str(blocker / "tgc"))
+    result = _cli("tune", "--shape", "4x4x4")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"tgc tune: error: the GEMM tuning cache in {blocker}/tgc: ")
+    # A compile that tunes keeps its choice for itself, with a warning.
+    with pytest.warns(RuntimeWarning, match="cannot write the GEMM tuning cache"):
+        choice = gemm_tuning.choose(Shape("f32", 4, 4, 4), gemm_autotune.measure)
+    assert choice.source == "tuned"
+
+
+def test_a_cached_shape_of_the_wrong_types_is_malformed():
+    shape = Shape("f32", 8, 8, 8).to_json()
+    for damage in ({"m": "8"}, {"trans_a": 1}, {"threads": 0}, {"elem": "f16"}, {"extra": 1}):
+        entry = {"shape": {**shape, **damage}, "callee": "blas", "seconds": SECONDS}
+        path = gemm_tuning.cache_path()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            json.dump({"format": 1, "choices": {"k": entry}}, fh)
+        with pytest.warns(RuntimeWarning, match="a choice in it is malformed"):
+            assert gemm_tuning.load_cache() == {}

@@ -65,34 +65,28 @@ def tune_command(shapes, dtype, trans_a, trans_b, accumulate, threads, budget, s
 
     gemm_autotune = targets.get("cpu").gemm_tuning()
     gemm_tuning = gemm_autotune.gemm_tuning
-
     if clear and (shapes or show):
         fail("--clear deletes the cache: give it alone, not with --shape or --show")
     if not (shapes or show or clear):
         fail("nothing to do: give --shape MxNxK (to tune), --show or --clear")
-    if clear:
-        for path in gemm_tuning.clear_cache():
-            click.echo(f"removed {path}")
-        return
     dims = [parse_shape(text) for text in shapes]
     if threads is not None and threads < 1:
         fail(f"--threads {threads}: at least 1")
     if budget is not None and not budget > 0:
         fail(f"--budget {budget}: a positive number of seconds")
-    for m, n, k in dims:
-        shape = gemm_tuning.MatmulShape(
-            dtype,
-            m,
-            n,
-            k,
-            trans_a,
-            trans_b,
-            beta_zero=not accumulate,
-            threads=threads or gemm_tuning.openblas_threads(),
-        )
-        _tune(gemm_tuning, gemm_autotune.measure(shape, budget), shape)
-    if show:
-        _show(gemm_tuning)
+    kind = {"trans_a": trans_a, "trans_b": trans_b, "beta_zero": not accumulate}
+    threads = threads or gemm_tuning.openblas_threads()
+    try:
+        if clear:
+            for path in gemm_tuning.clear_cache():
+                click.echo(f"removed {path}")
+        for m, n, k in dims:
+            shape = gemm_tuning.MatmulShape(dtype, m, n, k, threads=threads, **kind)
+            _tune(gemm_tuning, gemm_autotune.measure(shape, budget), shape)
+        if show:
+            _show(gemm_tuning)
+    except OSError as exc:
+        fail(f"the GEMM tuning cache in {gemm_tuning.cache_dir()}: {exc}")
 
 
 def _tune(gemm_tuning, seconds: dict, shape) -> None:

@@ -44,7 +44,7 @@ from tgc.lowering.cpu import gemm_kernel
 
 CACHE_ENVIRONMENT = "TGC_CACHE_DIR"
 CACHE_FORMAT = 1
-# The module attribute where tgc-blas-matmul lists the choices it made (a JSON string), for the
+# The module attribute where tgc-gemm-autotune lists the choices it made (a JSON string), for the
 # artifact's manifest.
 CHOICES_ATTRIBUTE = "tgc.gemm_choices"
 # The generated kernel is taken only when it is faster than OpenBLAS by more than this fraction.
@@ -94,6 +94,20 @@ class MatmulShape:
     @classmethod
     def from_json(cls, data: dict) -> "MatmulShape":
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+    @staticmethod
+    def valid_json(data) -> bool:
+        """Whether ``data`` is a shape ``to_json`` could have written."""
+        if not isinstance(data, dict) or set(data) != {
+            f.name for f in dataclasses.fields(MatmulShape)
+        }:
+            return False
+        dims_ok = all(
+            data[d] is None or (type(data[d]) is int and data[d] >= 0) for d in ("m", "n", "k")
+        )
+        flags_ok = all(type(data[f]) is bool for f in ("trans_a", "trans_b", "beta_zero"))
+        threads_ok = type(data["threads"]) is int and data["threads"] >= 1
+        return data["elem"] in ("f32", "f64") and dims_ok and flags_ok and threads_ok
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,11 +193,7 @@ def _entry_ok(entry) -> bool:
         c in CALLEES and isinstance(s, (int, float)) and s > 0 for c, s in seconds.items()
     ):
         return False
-    try:
-        MatmulShape.from_json(entry["shape"])
-    except (KeyError, TypeError):
-        return False
-    return True
+    return MatmulShape.valid_json(entry.get("shape"))
 
 
 def load_cache(path: str | None = None) -> dict:
@@ -194,9 +204,11 @@ def load_cache(path: str | None = None) -> dict:
     try:
         with open(path) as fh:
             data = json.load(fh)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return {}
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        return _unreadable(path, f"cannot read it: {exc}")
+    except ValueError as exc:  # UnicodeDecodeError too
         return _unreadable(path, f"not JSON: {exc}")
     if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
         return _unreadable(path, f"not a format-{CACHE_FORMAT} GEMM choice cache")
@@ -305,7 +317,15 @@ def choose(
     if measure is not None and shape.known and shape.m * shape.n * shape.k > 0:
         seconds = measure(shape)
         callee = winner(seconds)
-        store_choice(shape, callee, seconds)
+        try:
+            store_choice(shape, callee, seconds)
+        except OSError as exc:  # a read-only home: the choice still holds for this compile
+            warnings.warn(
+                f"tgc: cannot write the GEMM tuning cache in {cache_dir()} ({exc}); set "
+                f"{CACHE_ENVIRONMENT} to a writable directory to keep the choices",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         choices[shape.key()] = {"shape": shape.to_json(), "callee": callee, "seconds": seconds}
         return Choice(callee, "tuned", seconds)
     found = nearest(shape, choices)
