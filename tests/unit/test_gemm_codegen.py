@@ -211,6 +211,7 @@ def _losses(sess, x, y, loss, train):
 
 
 def test_two_layer_training_matches_the_blas_path(monkeypatch):
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "blas")
     x, y, loss, train = _two_layer()
     with tf.Session() as sess:
         blas = _losses(sess, x, y, loss, train)
@@ -221,7 +222,7 @@ def test_two_layer_training_matches_the_blas_path(monkeypatch):
     np.testing.assert_allclose(generated, blas, rtol=1e-5)
 
 
-def test_artifact_without_blas_trains_as_the_blas_session(tmp_path):
+def test_artifact_without_blas_trains_as_the_blas_session(tmp_path, monkeypatch):
     from test_aot import compile_artifact
 
     from tgc.runtime.artifact import load
@@ -229,6 +230,7 @@ def test_artifact_without_blas_trains_as_the_blas_session(tmp_path):
     x, y, loss, train = _two_layer()
     directory = compile_artifact(["loss", "train"], None, str(tmp_path))
     art = load(directory)
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "blas")
     with tf.Session() as sess:
         want = _losses(sess, x, y, loss, train)
     got = [float(art(x=xs, y=ys)["loss"]) for xs, ys in _batches()]
@@ -270,6 +272,7 @@ def _convnet_losses():
 
 
 def test_convnet_training_matches_the_blas_path(monkeypatch):
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "blas")
     blas = _convnet_losses()
     monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
     np.testing.assert_allclose(_convnet_losses(), blas, rtol=1e-5)
