@@ -301,3 +301,35 @@ def test_a_blocking_of_partial_tiles_is_refused():
         gemm_kernel.GemmShape("f32", 16, 14, 32, 512, 2048, 256)
     with pytest.raises(ValueError, match="NR must be a multiple of the vector lanes"):
         gemm_kernel.GemmShape("f32", 16, 14, 24, 512, 3066, 240)
+
+
+@pytest.mark.parametrize(
+    "cpu, symbol",
+    [("znver3", "tgc_gemm_f32_6x16v8"), ("skylake-avx512", "tgc_gemm_f32_14x32v16")],
+)
+def test_an_artifact_for_another_cpu_gets_that_cpus_blocking(tmp_path, cpu, symbol):
+    from test_aot import build_net
+
+    from tgc.dialect.context import make_context
+    from tgc.driver import aot
+    from tgc.frontend.export import export_graph
+    from tgc.tools.compile_cmd import mlir_module
+
+    tf.reset_default_graph()
+    build_net()
+    export_graph(["scores"], path=str(tmp_path / "g.mlir"))
+    options = aot.Options(aot.Machine(None, cpu))
+    with make_context(), ir.Location.unknown():
+        lowered = aot.lower_module(mlir_module(str(tmp_path / "g.mlir"))(), "llvm-ir", options)
+    assert f"@{symbol}(" in lowered.stages["llvm-ir"]
+
+
+def test_an_unknown_kernel_isa_is_refused():
+    from tgc.dialect.context import make_context
+    from tgc.lowering.cpu.blas import BlasMatmulPass
+    from tgc.passes.base import PassFailure
+
+    with make_context(), ir.Location.unknown():
+        module = ir.Module.parse("func.func @f() {\n  return\n}\n")
+        with pytest.raises(PassFailure, match="unknown ISA 'sse4'.*avx2, avx512"):
+            BlasMatmulPass(gemm="codegen", isa="sse4").run(module)

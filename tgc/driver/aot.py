@@ -37,12 +37,15 @@ def stages(target_name: str = "cpu") -> tuple:
 
 
 def configured_target(options: Options):
-    """The options' target, with the target options they set (``allow_tf32``); a target that
-    has no such option refuses it."""
+    """The options' target, with the target options they set (``allow_tf32``; the machine, for a
+    target that generates code for it); a target that has no such option refuses it."""
     try:
         target = targets.get(options.target)
     except targets.UnknownTargetError as exc:
         raise AotError(str(exc)) from None
+    if hasattr(target, "for_machine"):
+        # The CPU target blocks its generated GEMM for the machine the code is generated for.
+        target = target.for_machine(options.machine)
     if not options.allow_tf32:
         return target
     if not hasattr(target, "with_options"):

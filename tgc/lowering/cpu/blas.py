@@ -313,12 +313,15 @@ def _branch(tests: list, gemm: str, gemv: str, o: _Operands) -> None:
         scf.YieldOp([])
 
 
-def _rewrite(module: ir.Module, operation, callee: str, trans_a: bool, trans_b: bool) -> None:
-    """The matmul (and the zero fill before it, as beta = 0) becomes a call of ``callee``."""
+def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, isa: str) -> None:
+    """The matmul (and the zero fill before it, as beta = 0) becomes a call of ``callee``;
+    ``isa``: the generated kernel's ("" for the compiling host's)."""
+    trans_a, trans_b = transposes
     c = operation.operands[2]
     fill = _zero_fill_before(operation, c)
     if callee == "codegen":
-        _call_generated(module, operation, trans_a, trans_b, fill is not None)
+        shape = gemm_kernel.shape_for(str(ir.MemRefType(c.type).element_type), isa or None)
+        _call_generated(module, operation, shape, (trans_a, trans_b), fill is not None)
     else:
         _call_blas(module, operation, trans_a, trans_b, fill is not None)
     operation.erase()
@@ -326,11 +329,13 @@ def _rewrite(module: ir.Module, operation, callee: str, trans_a: bool, trans_b: 
         fill.erase()
 
 
-def _call_generated(module: ir.Module, operation, trans_a: bool, trans_b: bool, zero_c: bool):
-    """func.call of tgc's generated kernel with the operands cast to its strided types."""
+def _call_generated(module: ir.Module, operation, shape, transposes: tuple, zero_c: bool):
+    """func.call of tgc's generated kernel (blocking ``shape``) with the operands cast to its
+    strided types."""
     a, b, c = operation.operands
+    trans_a, trans_b = transposes
     elem = ir.MemRefType(a.type).element_type
-    symbol = gemm_kernel.insert_gemm_function(module, gemm_kernel.shape_for(str(elem)))
+    symbol = gemm_kernel.insert_gemm_function(module, shape)
     dynamic = ir.ShapedType.get_dynamic_size()
     any_offset = ir.ShapedType.get_dynamic_stride_or_offset()
     layout = ir.StridedLayoutAttr.get(any_offset, [any_offset, 1])
@@ -470,13 +475,21 @@ def _callee(operation, default: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class BlasMatmulPass(ModulePass):
     """Replaces f32/f64 linalg.matmul on memrefs by calls of a GEMM: numpy's OpenBLAS
-    (``gemm=blas``) or tgc's generated kernel (``gemm=codegen``)."""
+    (``gemm=blas``) or tgc's generated kernel (``gemm=codegen``), generated for ``isa`` (avx512 or
+    avx2; empty: the compiling host's, or TGC_GEMM_ISA's)."""
 
     name = "tgc-blas-matmul"
     gemm: str = "blas"
+    isa: str = ""
 
     def run(self, module: ir.Module) -> None:
         self._check_callee(self.gemm, module)
+        if self.isa not in ("", *gemm_kernel.ISAS):
+            self.fail(
+                module.operation,
+                f"unknown ISA {self.isa!r} for the generated GEMM (tgc-blas-matmul's isa option): "
+                f"choose one of {', '.join(gemm_kernel.ISAS)}",
+            )
         has_blas = openblas_library() is not None
         for function in functions(module):
             for operation in _batch_matmuls(function):
@@ -489,7 +502,7 @@ class BlasMatmulPass(ModulePass):
                     continue  # no bundled BLAS: the loop lowering runs this matmul
                 candidate = _blas_candidate(operation)
                 if candidate is not None:
-                    _rewrite(module, operation, callee, *candidate)
+                    _rewrite(module, operation, callee, candidate, self.isa)
 
     def _check_callee(self, callee: str, where) -> None:
         if callee not in GEMM_CALLEES:

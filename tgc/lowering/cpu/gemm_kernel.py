@@ -34,6 +34,7 @@ from mlir import ir
 # AVX-512 host with it.
 ISA_ENVIRONMENT = "TGC_GEMM_ISA"
 _VECTOR_BYTES = {"avx512": 64, "avx2": 32}
+ISAS = tuple(sorted(_VECTOR_BYTES))
 # k steps per iteration of the micro-kernel's main loop.
 UNROLL = 4
 # Rows of B per sweep of C's row in the one-row (M = 1) gemv.
@@ -75,6 +76,41 @@ def host_isa() -> str:
     except OSError:
         return "avx2"
     return "avx512" if "avx512f" in flags.split() else "avx2"
+
+
+# LLVM CPU names with AVX-512F (the x86 ones; any other CPU gets the AVX2 blocking, whose 256-bit
+# vectors LLVM splits where the target's are narrower).
+AVX512_CPUS = frozenset(
+    {
+        "knl",
+        "knm",
+        "skylake-avx512",
+        "skx",
+        "cascadelake",
+        "cooperlake",
+        "cannonlake",
+        "icelake-client",
+        "icelake-server",
+        "tigerlake",
+        "rocketlake",
+        "sapphirerapids",
+        "emeraldrapids",
+        "graniterapids",
+        "graniterapids-d",
+        "diamondrapids",
+        "znver4",
+        "znver5",
+        "x86-64-v4",
+    }
+)
+
+
+def isa_of_cpu(cpu: str | None) -> str:
+    """The kernel's ISA for code generated for ``cpu`` (an LLVM CPU name); "" for the compiling
+    host's (None)."""
+    if cpu is None:
+        return ""
+    return "avx512" if cpu.lower() in AVX512_CPUS else "avx2"
 
 
 def chosen_isa() -> str:

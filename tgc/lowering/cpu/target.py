@@ -45,20 +45,33 @@ def gemm_callee(external_libraries: bool) -> str:
     return "auto" if choice == "tune" else choice
 
 
-def gemm_passes(external_libraries: bool, for_session: bool) -> list:
+def gemm_passes(external_libraries: bool, for_session: bool, isa: str = "") -> list:
     """tgc-blas-matmul, after tgc-gemm-autotune when the choice is ``auto``. An artifact with
     OpenBLAS tunes its matmuls while it is compiled (ahead of time, where a second or two per new
     shape is acceptable); a Session only reads the cache, so that no tuning lands on a step's first
-    call, unless TGC_GEMM=tune."""
+    call, unless TGC_GEMM=tune. ``isa``: the generated kernel's ("" for the compiling host's)."""
     gemm = gemm_callee(external_libraries)
     if gemm != "auto":
-        return [BlasMatmulPass(gemm=gemm)]
+        return [BlasMatmulPass(gemm=gemm, isa=isa)]
     asked = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() == "tune"
-    return [GemmAutotunePass(tune=asked or not for_session), BlasMatmulPass()]
+    return [GemmAutotunePass(tune=asked or not for_session), BlasMatmulPass(isa=isa)]
 
 
 @dataclasses.dataclass(frozen=True)
 class CpuTarget(Target):
+    # The generated GEMM's ISA: "" generates it for the compiling host; an artifact compiled for
+    # another CPU sets it from that CPU (for_machine).
+    gemm_isa: str = ""
+
+    def for_machine(self, machine) -> "CpuTarget":
+        """This target with the generated GEMM blocked for ``machine``'s CPU (the compiling
+        host's when the machine names none)."""
+        from tgc.lowering.cpu.gemm_kernel import isa_of_cpu
+
+        # As resolve_machine: a machine of another triple without a CPU is LLVM's "generic".
+        cpu = machine.cpu or ("generic" if machine.triple is not None else None)
+        return dataclasses.replace(self, gemm_isa=isa_of_cpu(cpu))
+
     def supported_ops(self) -> frozenset:
         return runnable_from_core()
 
@@ -91,7 +104,7 @@ class CpuTarget(Target):
             # Matmuls call a GEMM: the faster of OpenBLAS and tgc's generated kernel for their
             # shape, or the generated kernel where no library may be linked (an artifact without
             # --blas); TGC_GEMM=blas or codegen forces one.
-            *gemm_passes(external_libraries, for_session),
+            *gemm_passes(external_libraries, for_session, self.gemm_isa),
             # Pads and windowed writes copy through vectorized loops, not the runtime's
             # element-by-element memrefCopy.
             StridedCopiesPass(),
