@@ -17,8 +17,8 @@ compile on the other cores would not). The workload is benchmarks/two_layer_step
 
 Conditions are interleaved in time: each round runs a block of steps per condition (quiet, 1 busy,
 2 busy, in an order that rotates per round), and within a block the in-process implementations
-alternate step by step (the order rotating too; a worker process's steps follow as one block), so
-drifts of the machine's load hit all of them alike. Reported
+alternate step by step (in an order shuffled each step; a worker process's steps follow as one
+block), so drifts of the machine's load hit all of them alike. Reported
 per implementation and condition: mean, median, p99 and max (ms), and busy/quiet ratios of the mean
 and the median. A JSON record and a Markdown table go to benchmarks/results/busy_machine-<time>.*.
 
@@ -35,6 +35,7 @@ import contextlib
 import datetime
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -206,15 +207,21 @@ def peer_steps(data, tf2_python: str | None, data_path: str) -> tuple:
 # ---- timing --------------------------------------------------------------------------------------
 
 
-def run_block(steps: dict, count: int, rotate: int, times: dict) -> None:
-    """``count`` steps of each implementation: the in-process ones alternate step by step; a
-    worker's run after them as one block (a worker's threads that keep spinning after its step
-    would otherwise land on the next implementation's step: measured 40 ms per tgc and numpy step,
-    0.25 ms without the TF2 worker)."""
+def run_block(steps: dict, count: int, seed: int, times: dict) -> None:
+    """``count`` steps of each implementation: the in-process ones alternate step by step, in an
+    order shuffled anew each step, so each follows every other equally often (a rotation of one
+    order would not: each implementation would always follow the same one, and a library whose
+    threads keep spinning after its step would always slow the same neighbour: rotated, tgc's
+    default session always followed numpy and its median step beside one busy process was 1.4x
+    the intra_op=1 session's, which followed tgc; timed without numpy the two are equal). A
+    worker's steps run after
+    them as one block (its threads spinning after a step made tgc's and numpy's steps 40 ms each
+    when interleaved step by step)."""
     local = [(name, fn) for name, fn in steps.items() if not isinstance(fn, WorkerStep)]
-    for i in range(count):
-        shift = (i + rotate) % len(local)
-        for name, fn in local[shift:] + local[:shift]:
+    order = random.Random(seed)
+    for _ in range(count):
+        order.shuffle(local)
+        for name, fn in local:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
