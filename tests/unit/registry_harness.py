@@ -44,7 +44,14 @@ REMOVED_BY_PASS = core_ops.REMOVED_BY_PASS  # the placer's table too
 # The plain graph passes and the lowering to core, without placement; the CPU's pipeline from core
 # as an artifact compiles it (every argument the caller's).
 GRAPH_TO_CORE = (pipelines.graph_passes(optimize=False) + pipelines.core_lowering()).spec()
-CPU_PIPELINE = pipelines.target_lowering(targets.get("cpu"), for_session=False)
+# The CPU pipeline of an artifact (for_session=False), except that tgc-gemm-autotune only reads the
+# GEMM choice cache instead of timing each new matmul shape (seconds per test): with the empty cache
+# each test gets (conftest.py), matmuls call OpenBLAS, as the IR tests of tgc-blas-matmul expect.
+CPU_PIPELINE = pipelines.Pipeline(
+    pipelines.target_lowering(targets.get("cpu"), for_session=False)
+    .spec()
+    .replace("tgc-gemm-autotune{tune=true}", "tgc-gemm-autotune")
+)
 
 
 def skip_reason(opdef) -> str | None:
