@@ -340,3 +340,20 @@ def test_a_cached_shape_of_the_wrong_types_is_malformed():
             json.dump({"format": 1, "choices": {"k": entry}}, fh)
         with pytest.warns(RuntimeWarning, match="a choice in it is malformed"):
             assert gemm_tuning.load_cache() == {}
+
+
+def test_the_thread_count_of_a_choice_is_the_one_outside_tgcs_runs():
+    from tgc.runtime.blas_threads import ThreadScope, openblas
+
+    blas = openblas()
+    if blas is None:
+        pytest.skip("numpy without bundled OpenBLAS")
+    users = blas.get()
+    blas.set(2)  # the user's count, outside tgc
+    try:
+        with ThreadScope(1) as scope:  # a Session's run (and the compile inside it) at 1 thread
+            assert scope.threads == 1 and blas.get() == 1
+            assert gemm_tuning.openblas_threads() == 2
+        assert gemm_tuning.openblas_threads() == 2
+    finally:
+        blas.set(users)

@@ -273,11 +273,19 @@ def clear_cache() -> list:
 
 def openblas_threads() -> int:
     """The thread count OpenBLAS has outside tgc's runs (OPENBLAS_NUM_THREADS or the cores): the
-    count a choice is made and looked up for."""
-    from tgc.runtime.blas_threads import openblas
+    count a choice is made and looked up for. A Session compiles inside its run's ThreadScope,
+    which may have lowered the count for a busy moment: the count the outermost scope found (and
+    puts back) is the one outside."""
+    from tgc.runtime import blas_threads
 
-    blas = openblas()
-    return blas.get() if blas is not None else 1
+    blas = blas_threads.openblas()
+    if blas is None:
+        return 1
+    shared = blas_threads._shared
+    with shared.lock:
+        if shared.open_scopes > 0:
+            return shared.found
+    return blas.get()
 
 
 def _log_ratios(shape: MatmulShape, other: MatmulShape) -> list:
