@@ -23,6 +23,8 @@
  * failed) unwinds to this call, which raises Failure(kind, message, values) for executable.py to turn
  * into TensorFlow's error; call_packed does the same for the Python path's calls, and call_unpacked for
  * an artifact's entry point (tgc/runtime/artifact.py), whose arguments are unpacked pointers.
+ * call_unpacked_plan(plan, arrays) is call for such an entry point: the artifact's whole call (pack, call,
+ * wrap the results without a copy) in one C call, as a Session's.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -550,7 +552,9 @@ static Py_ssize_t descriptor_words(PyObject *specs) {
     return words > MAX_WORDS ? -1 : words;
 }
 
-static PyObject *fastcall_call(PyObject *self, PyObject *args) {
+/* call and call_unpacked_plan: pack the inputs, call fn (its arguments packed, or ``unpacked`` as one
+ * MemRef* each, results' struct first), wrap the results. */
+static PyObject *call_with_plan(PyObject *args, int unpacked) {
     PyObject *plan, *arrays;
     if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &plan, &PyTuple_Type, &arrays))
         return NULL;
@@ -576,11 +580,23 @@ static PyObject *fastcall_call(PyObject *self, PyObject *args) {
         refs[k++] = out_words;
     for (Py_ssize_t i = 0; i < num_inputs; i++)
         refs[k++] = in_words + PyLong_AsSsize_t(PyTuple_GET_ITEM(PyTuple_GET_ITEM(in_specs, i), 2));
+    if (unpacked && k > MAX_UNPACKED_ARGS)
+        Py_RETURN_NONE;
     for (Py_ssize_t i = 0; i < k; i++)
         packed[i] = &refs[i];
-    if (guarded_call((void *)fn, packed, PACKED))
+    if (guarded_call((void *)fn, unpacked ? refs : packed, unpacked ? k : PACKED))
         return raise_failure();
     return collect_outputs(out_specs, arrays, out_words, pointers, num_inputs);
+}
+
+static PyObject *fastcall_call(PyObject *self, PyObject *args) {
+    return call_with_plan(args, 0);
+}
+
+/* call_unpacked_plan(plan, arrays): call for an artifact's entry point, whose arguments are unpacked
+ * MemRef pointers (tgc/runtime/artifact.py); None, as call's, where the Python path must do it. */
+static PyObject *fastcall_call_unpacked_plan(PyObject *self, PyObject *args) {
+    return call_with_plan(args, 1);
 }
 
 /* call_packed(function address, address of the packed arguments): the Python path's call. */
@@ -639,6 +655,8 @@ static PyObject *fastcall_handler_address(PyObject *self, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"call", fastcall_call, METH_VARARGS, "call(plan, arrays) -> list of results, or None for the Python path"},
+    {"call_unpacked_plan", fastcall_call_unpacked_plan, METH_VARARGS,
+     "call_unpacked_plan(plan, arrays): call for an entry point taking unpacked descriptor pointers"},
     {"call_packed", fastcall_call_packed, METH_VARARGS, "call_packed(function, packed arguments): a guarded call"},
     {"call_unpacked", fastcall_call_unpacked, METH_VARARGS,
      "call_unpacked(function, address of the argument pointers, count): a guarded call of an artifact"},

@@ -6,8 +6,8 @@ never imports MLIR or the rest of tgc's compiler. The artifact's entry point is 
 the compiled ``main`` (``_mlir_ciface_<fn>``): a pointer to the results (a struct of memref
 descriptors), then one descriptor pointer per argument -- the feeds, then the values of the
 variables it reads. It returns the fetches, then the new values of the variables it assigned, in
-buffers it malloc'ed; the caller copies them into numpy and frees them (as tgc/runtime/executable.py
-does for the JIT).
+buffers it malloc'ed; each becomes a numpy array over its buffer, freed with the array (as
+tgc/runtime/executable.py does for the JIT).
 
 Variables live in the Artifact between calls, starting from the initial values stored at compile
 time; ``save``/``restore`` checkpoint them (tgc/runtime/checkpoint.py). A graph with random ops
@@ -16,8 +16,11 @@ anew.
 
 The entry point is called through the C extension's guarded trampoline (tgc/runtime/_fastcall.c)
 when it is built: a run-time check or an allocation that fails in the code raises TensorFlow's error
-(InvalidArgumentError, ResourceExhaustedError) and the artifact stays usable. Without the extension
-it is called by ctypes: shape errors are raised after the call, a failed allocation is not survived.
+(InvalidArgumentError, ResourceExhaustedError) and the artifact stays usable. Its call_unpacked_plan
+does the whole call in C, as a Session's call does: descriptors packed, results wrapped as arrays
+over the buffers the code malloc'ed (no copy). Without the extension it is called by ctypes, with
+the descriptors written here: shape errors are raised after the call, a failed allocation is not
+survived. Results are the arrays' own memory on every path.
 
 The code comes from the shipped shared library when it loads here; otherwise (another CPU, or no
 library because it was cross-compiled) from the shipped LLVM IR, compiled for this CPU by llvmlite
@@ -32,6 +35,7 @@ naming the file and the field or array.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -50,6 +54,9 @@ from tgc.runtime.executable import (
     SET_ERROR_HANDLER,
     _copy_out,
     _free,
+    _is_c_contiguous,
+    _MallocBlock,
+    _typestr,
     descriptor_words,
     install_error_handler,
     install_host_handler,
@@ -58,6 +65,7 @@ from tgc.runtime.executable import (
 )
 
 FORMAT_VERSION = 2
+_NO_SCOPE = contextlib.nullcontext()  # reusable: the "with" of a call that needs no ThreadScope
 STEP_NAME = "tgc/rng_step"
 _DTYPES = {
     "float16": np.float16,
@@ -180,15 +188,34 @@ class Artifact:
         self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
         pointers = [self._in_desc.ctypes.data + 8 * off for off in self._in_offsets[:-1]]
         self._pointers = ([self._out_desc.ctypes.data] if self._results else []) + pointers
+        self._input_names = [i.name for i in self.signature.inputs]
+        self._output_names = [o.name for o in self.signature.outputs]
+        # Only code that calls OpenBLAS (built with --blas) needs its thread count set per call.
+        self._scope = self._blas_threads if self.manifest.get("blas", True) else _NO_SCOPE
         # With the C extension the entry point is called behind its guard: a failed allocation in
         # the code unwinds to the call and raises ResourceExhaustedError (a ctypes call cannot be
-        # unwound).
+        # unwound). Its call_unpacked_plan does the whole call in C, as a Session's call does
+        # (tgc/runtime/executable.py): descriptors packed, results wrapped without a copy.
         self._guard = executable._fastcall
+        self._plan = None
         if self._guard is not None and n_args <= self._guard.max_unpacked_args():
             self._address = address
             self._pointer_array = (ctypes.c_void_p * max(n_args, 1))(*self._pointers)
+            if hasattr(self._guard, "call_unpacked_plan"):  # an extension built before it lacks it
+                self._plan = self._c_plan(address)
         else:
             self._guard = None
+
+    def _c_plan(self, address: int) -> tuple:
+        """call_unpacked_plan's plan (tgc/runtime/_fastcall.c): no input is written (the code
+        treats every argument as read-only) and no result is one updated in place."""
+        return (
+            address,
+            tuple(
+                (a.dtype, a.rank, off, False) for a, off in zip(self._arguments, self._in_offsets)
+            ),
+            tuple((r.dtype, r.rank, off, -1) for r, off in zip(self._results, self._out_offsets)),
+        )
 
     def _call_entry(self) -> None:
         """Runs the entry point on the descriptors _describe wrote; raises what a run-time check
@@ -211,16 +238,35 @@ class Artifact:
             self.step += 1
             arrays.append(np.asarray(self.step, np.int64))
         arrays += [self.variables[n] for n in self._var_inputs]
-        for info, off, a in zip(self._arguments, self._in_offsets, arrays):
-            self._describe(off, info.rank, a)
-        with self._blas_threads:
-            self._call_entry()
-        outputs = self._collect({a.ctypes.data for a in arrays})
+        outputs = self._run(arrays)
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
-        return dict(zip([o.name for o in self.signature.outputs], outputs[:fetched]))
+        return dict(zip(self._output_names, outputs[:fetched]))
+
+    def _run(self, arrays: list) -> list:
+        """The entry point's results for the argument ``arrays`` (C-contiguous, of the
+        arguments' dtypes): in one C call where the extension has call_unpacked_plan, else
+        descriptors written here and the call made by the guard or ctypes."""
+        with self._scope:
+            if self._plan is not None:
+                try:
+                    out = self._guard.call_unpacked_plan(self._plan, tuple(arrays))
+                except self._guard.Failure as failure:
+                    raise runtime_error(*failure.args) from None
+                if out is not None:
+                    return out
+            for info, off, a in zip(self._arguments, self._in_offsets, arrays):
+                self._describe(off, info.rank, a)
+            self._call_entry()
+        return self._collect({a.ctypes.data for a in arrays})
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
+        names = self._input_names
+        if not args and len(kwargs) == len(names):
+            try:  # every input by its name: the usual call
+                return [kwargs[name] for name in names]
+            except KeyError:
+                pass  # names with ':0', or a wrong name: the general path says which
         inputs = self.signature.inputs
         if len(args) > len(inputs):
             raise ArtifactError(
@@ -246,6 +292,15 @@ class Artifact:
 
     @staticmethod
     def _check(info: TensorInfo, value) -> np.ndarray:
+        if type(value) is np.ndarray and value.dtype == info.dtype:
+            # An array of the input's dtype (the usual call): only its shape to check.
+            if value.ndim == info.rank and all(
+                d is None or d == s for d, s in zip(info.shape, value.shape)
+            ):
+                return value if value.flags.c_contiguous else np.ascontiguousarray(value)
+            raise ArtifactError(
+                f"input '{info.name}' has shape {info.describe()}, got {list(value.shape)}"
+            )
         array = np.asarray(value)
         if array.dtype == object or not (
             np.can_cast(array.dtype, info.dtype, casting="same_kind")
@@ -274,6 +329,9 @@ class Artifact:
             )
 
     def _collect(self, input_pointers: set) -> list:
+        """The results the descriptors describe. A buffer the code malloc'ed becomes the array's
+        memory (freed with the array, as a Session's results); a constant global, an input's
+        buffer or one an earlier result already took is copied."""
         out, owned = [], set()
         d = self._out_desc
         for info, off in zip(self._results, self._out_offsets):
@@ -281,11 +339,13 @@ class Artifact:
             allocated, aligned, offset = int(d[off]), int(d[off + 1]), int(d[off + 2])
             shape = tuple(int(v) for v in d[off + 3 : off + 3 + rank])
             strides = tuple(int(v) * size for v in d[off + 3 + rank : off + 3 + 2 * rank])
-            out.append(_copy_result(aligned + offset * size, shape, strides, info.dtype))
-            if allocated and allocated != _GLOBAL_SENTINEL and allocated not in input_pointers:
-                owned.add(allocated)  # results may share a buffer: free each one once
-        for pointer in owned:
-            _free(pointer)
+            address = aligned + offset * size
+            ours = allocated and allocated != _GLOBAL_SENTINEL and allocated not in input_pointers
+            if ours and allocated not in owned:
+                owned.add(allocated)
+                out.append(_owned_result(allocated, address, shape, strides, info.dtype))
+            else:
+                out.append(_copy_result(address, shape, strides, info.dtype))
         return out
 
     # ---- variables and checkpoints ---------------------------------------------------------------
@@ -350,6 +410,27 @@ def _as_variable(array: np.ndarray, info: TensorInfo, what: str, error) -> np.nd
     if tuple(array.shape) != info.shape:
         raise error(f"{what} has shape {list(array.shape)}, the manifest says {info.describe()}")
     return np.asarray(array, dtype=info.dtype, order="C")
+
+
+def _owned_result(
+    allocated: int, address: int, shape: tuple, strides: tuple, dtype: np.dtype
+) -> np.ndarray:
+    """The result at ``address`` in the block ``allocated`` that the code malloc'ed for it: an
+    array over the block, which frees it when the last array using it goes; a copy (the block
+    freed now) when it is empty or not row-major."""
+    if 0 in shape or not _is_c_contiguous(shape, strides, dtype.itemsize):
+        array = _copy_result(address, shape, strides, dtype)
+        _free(allocated)
+        return array
+    block = _MallocBlock(allocated)
+    block.__array_interface__ = {
+        "data": (address, False),
+        "shape": shape,
+        "typestr": _typestr(dtype),
+        "version": 3,
+    }
+    array = np.asarray(block)
+    return array if array.dtype == dtype else array.view(dtype)
 
 
 def _copy_result(address: int, shape: tuple, strides: tuple, dtype: np.dtype) -> np.ndarray:

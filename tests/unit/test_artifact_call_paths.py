@@ -1,0 +1,131 @@
+"""An artifact's call (tgc/runtime/artifact.py) by each of its three paths: the C extension's
+call_unpacked_plan (descriptors packed and results wrapped in C, as a Session's call), the
+extension's guarded call_unpacked with descriptors written in Python (an extension built before
+call_unpacked_plan), and ctypes alone (no extension: a machine with only numpy). Each gives the
+numbers of a numpy SGD step, results own their memory (no result aliases another or a variable),
+and bad feeds get the same errors."""
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.runtime import executable
+from tgc.runtime.artifact import ArtifactError, load
+
+from test_aot import compile_artifact
+
+_EXTENSION = executable._fastcall
+LEARNING_RATE = 0.5
+
+
+class _ExtensionWithoutPlans:
+    """The C extension as built before call_unpacked_plan: only the guarded call_unpacked."""
+
+    def __getattr__(self, name):
+        if name == "call_unpacked_plan":
+            raise AttributeError(name)
+        return getattr(_EXTENSION, name)
+
+
+PATHS = {
+    "c-plan": lambda: _EXTENSION,
+    "guard-only": _ExtensionWithoutPlans,
+    "ctypes": lambda: None,
+}
+
+
+def build_net(w0, b0):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 5], name="x")
+    y = tf.placeholder(tf.float32, [None, 3], name="y")
+    w = tf.Variable(w0, name="w")
+    b = tf.Variable(b0, name="b")
+    scores = tf.add(tf.matmul(x, w), b, name="scores")
+    tf.identity(scores, name="scores_again")
+    loss = tf.reduce_mean(
+        tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=scores), name="loss"
+    )
+    tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss, name="train")
+
+
+def numpy_step(x, y, w, b):
+    """(scores, loss, new w, new b) of one SGD step of the mean softmax cross-entropy."""
+    scores = x @ w + b
+    p = np.exp(scores - scores.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    loss = -np.mean(np.sum(y * np.log(p), 1))
+    d = (p - y) / len(x)
+    return scores, loss, w - LEARNING_RATE * x.T @ d, b - LEARNING_RATE * d.sum(0)
+
+
+@pytest.fixture(scope="module")
+def artifact_path(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    w0 = (rng.standard_normal((5, 3)) * 0.5).astype(np.float32)
+    b0 = (rng.standard_normal(3) * 0.1).astype(np.float32)
+    build_net(w0, b0)
+    out = str(tmp_path_factory.mktemp("paths"))
+    return compile_artifact(["scores", "scores_again", "loss", "train"], None, out), w0, b0
+
+
+def load_by(path_name, path, monkeypatch):
+    if path_name != "ctypes" and _EXTENSION is None:
+        pytest.skip("needs the C extension tgc.runtime._fastcall")
+    monkeypatch.setattr(executable, "_fastcall", PATHS[path_name]())
+    art = load(path)
+    assert (art._plan is not None) == (path_name == "c-plan")
+    assert (art._guard is not None) == (path_name != "ctypes")
+    return art
+
+
+@pytest.mark.parametrize("path_name", list(PATHS))
+def test_each_call_path_takes_numpys_sgd_steps(artifact_path, path_name, monkeypatch):
+    path, w, b = artifact_path
+    art = load_by(path_name, path, monkeypatch)
+    rng = np.random.default_rng(1)
+    w, b = w.astype(np.float64), b.astype(np.float64)
+    for n in (4, 9, 4):
+        x = rng.standard_normal((n, 5)).astype(np.float32)
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+        out = art(x=x, y=y)
+        scores, loss, w, b = numpy_step(x.astype(np.float64), y, w, b)
+        np.testing.assert_allclose(out["scores"], scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out["loss"], loss, rtol=1e-5)
+        np.testing.assert_allclose(art.variables["w"], w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(art.variables["b"], b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(out["scores_again"], out["scores"])
+    # Every result is an array of its own: writing one changes no other, nor a variable.
+    out["scores"][...] = 0
+    assert not np.array_equal(out["scores_again"], out["scores"])
+    before = art.variables["w"].copy()
+    out = art(x=x, y=y)
+    out["scores"][...] = 0
+    assert not np.array_equal(art.variables["w"], before)  # stepped, not zeroed with the result
+    assert np.isfinite(art.variables["w"]).all()
+
+
+@pytest.mark.parametrize("path_name", list(PATHS))
+def test_each_call_path_takes_any_layout_and_refuses_bad_feeds(
+    artifact_path, path_name, monkeypatch
+):
+    path, _, _ = artifact_path
+    art = load_by(path_name, path, monkeypatch)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 6)]
+    art_copy = load_by(path_name, path, monkeypatch)
+    expected = art_copy(x=x, y=y)["scores"]
+    # A column-major feed, a read-only one and a float64 list all mean the same batch.
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    for feed in (np.asfortranarray(x), readonly, x.astype(np.float64).tolist()):
+        art.reset()
+        np.testing.assert_array_equal(art(x=feed, y=y)["scores"], expected)
+    with pytest.raises(ArtifactError, match=r"input 'x' has shape \[\?, 5\] float32, got \[6, 4\]"):
+        art(x=x[:, :4], y=y)
+    with pytest.raises(ArtifactError, match=r"input 'x' wants float32, got complex64"):
+        art(x=x.astype(np.complex64), y=y)
+    with pytest.raises(ArtifactError, match=r"input 'y' has shape \[\?, 3\] float32, got \[3\]"):
+        art(x=x, y=y[0])
+    with pytest.raises(ArtifactError, match="missing input"):
+        art(x=x)
