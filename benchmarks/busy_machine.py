@@ -6,21 +6,24 @@ compile on the other cores would not). The workload is benchmarks/two_layer_step
 64, 1000, 100, 10; summed softmax cross-entropy; plain gradient descent), run by:
 
 - tgc: a Session running the train op, with the default config, and with each
-  ``intra_op_parallelism_threads`` given by ``--tgc-threads`` (e.g. ``--tgc-threads 1,2``); with
-  ``--tgc-unscoped`` also a Session whose runs leave OpenBLAS's thread count alone, as tgc did
-  before tgc/runtime/blas_threads.py (its ThreadScope replaced by a no-op), for a before/after in
-  one run;
-- numpy by hand (its OpenBLAS threads itself);
+  ``intra_op_parallelism_threads`` given by ``--tgc-threads`` (e.g. ``--tgc-threads 1,2``), in this
+  process;
+- with ``--tgc-unscoped``, tgc as before tgc/runtime/blas_threads.py: a Session whose runs leave
+  OpenBLAS's thread count alone (its ThreadScope replaced by a no-op), in a worker process;
+- numpy by hand (its OpenBLAS threads itself), in a worker process;
 - TensorFlow 2 (``tf.function(jit_compile=True)`` over tf.Variables) in a worker process when
   ``--tf2-python`` names an interpreter with tensorflow (it must not share a process with tgc's MLIR
-  bindings, see benchmarks/harness.py). PyTorch and JAX when importable in this interpreter.
+  bindings, see benchmarks/harness.py). PyTorch and JAX are not wired in (noted when importable).
 
-Conditions are interleaved in time: each round runs a block of steps per condition (quiet, 1 busy,
-2 busy, in an order that rotates per round), and within a block the in-process implementations
-alternate step by step (in an order shuffled each step; a worker process's steps follow as one
-block), so drifts of the machine's load hit all of them alike. Reported
-per implementation and condition: mean, median, p99 and max (ms), and busy/quiet ratios of the mean
-and the median. A JSON record and a Markdown table go to benchmarks/results/busy_machine-<time>.*.
+Libraries whose threads spin after a step share no process with tgc's sessions: OpenBLAS's worker
+left spinning by a two-thread numpy step took the core the next tgc step wanted.
+
+Conditions are interleaved in time: each round runs a block of steps per condition (quiet, 1 busy, 2
+busy, in an order that rotates per round), and within a block tgc's sessions alternate step by step
+(in an order shuffled each step) and each worker process then runs its steps as a block, so drifts
+of the machine's load hit all of them alike. Reported per implementation and condition: mean,
+median, p99 and max (ms), and busy/quiet ratios of the mean and the median. A JSON record and a
+Markdown table go to benchmarks/results/busy_machine-<time>.*.
 
 The machine may be shared (other jobs add load to every condition); the record keeps the 1-minute
 load average before and after. Run from the repository root:
@@ -76,9 +79,10 @@ class BusyProcesses:
 # ---- implementations: each a callable running one step ------------------------------------------
 
 
-def tgc_steps(data, thread_options: list, unscoped: bool) -> tuple:
-    """{name: step} for tgc with the default config, each intra_op_parallelism_threads and, with
-    ``unscoped``, without a thread scope; returns (steps, sessions to close)."""
+def tgc_steps(data, variants: list) -> tuple:
+    """{name: step} for tgc with each of ``variants``: None (the default config), an
+    intra_op_parallelism_threads value, or "unscoped" (runs without a thread scope); returns
+    (steps, sessions to close)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import two_layer_step as tls
 
@@ -86,7 +90,7 @@ def tgc_steps(data, thread_options: list, unscoped: bool) -> tuple:
 
     xa, ya, w1_0, w2_0 = data
     steps, sessions = {}, []
-    for threads in [None] + thread_options + (["unscoped"] if unscoped else []):
+    for threads in variants:
         x, y, loss, train_op, variables = tls.build_tgc_step(w1_0, w2_0)
         config = (
             tf.ConfigProto(intra_op_parallelism_threads=threads) if type(threads) is int else None
@@ -155,8 +159,42 @@ class WorkerStep:
         self.proc.wait()
 
 
+def serve_steps(step, version: str, first_loss: float) -> None:
+    """Worker mode's loop: says it is ready, then for each line (a count) runs that many steps
+    and answers their times in seconds."""
+    print(f"ready {version} {first_loss!r}", flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t)
+        print(" ".join(map(repr, times)), flush=True)
+
+
+def numpy_worker(data_path: str) -> None:
+    d = np.load(data_path)
+    data = (d["x"], d["y"], d["w1"], d["w2"])
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import two_layer_step as tls
+
+    first_loss = tls.numpy_step(data[0], data[1], data[2].copy(), data[3].copy())
+    serve_steps(numpy_step_fn(data), np.__version__, float(first_loss))
+
+
+def tgc_unscoped_worker(data_path: str) -> None:
+    d = np.load(data_path)
+    data = (d["x"], d["y"], d["w1"], d["w2"])
+    steps, _ = tgc_steps(data, ["unscoped"])  # checks its step against numpy's
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import two_layer_step as tls
+
+    first_loss = tls.numpy_step(data[0], data[1], data[2].copy(), data[3].copy())
+    serve_steps(next(iter(steps.values())), "tgc", float(first_loss))
+
+
 def tf2_worker(data_path: str) -> None:
-    """Worker mode: TensorFlow 2's step, timed in this process, one step per line read."""
+    """Worker mode: TensorFlow 2's step, timed in this process."""
     import tensorflow as tf
 
     d = np.load(data_path)
@@ -175,19 +213,19 @@ def tf2_worker(data_path: str) -> None:
         return loss
 
     first_loss = float(step())
-    print(f"ready {tf.__version__} {first_loss!r}", flush=True)
-    for line in sys.stdin:
-        times = []
-        for _ in range(int(line)):
-            t = time.perf_counter()
-            step().numpy()
-            times.append(time.perf_counter() - t)
-        print(" ".join(map(repr, times)), flush=True)
+    serve_steps(lambda: step().numpy(), tf.__version__, first_loss)
 
 
-def peer_steps(data, tf2_python: str | None, data_path: str) -> tuple:
-    """{name: step} for the peers found; (steps, workers, notes)."""
-    steps, workers, notes = {"numpy": numpy_step_fn(data)}, [], {}
+def peer_steps(tf2_python: str | None, unscoped: bool, data_path: str) -> tuple:
+    """{name: step} for the peers found, each in a worker process of its own; (steps, workers,
+    notes)."""
+    kinds = {"numpy": (sys.executable, "numpy")}
+    if unscoped:
+        kinds["tgc unscoped (before)"] = (sys.executable, "tgc-unscoped")
+    if tf2_python:
+        kinds["tf2 (XLA)"] = (tf2_python, "tf2")
+    steps = {name: WorkerStep(python, kind, data_path) for name, (python, kind) in kinds.items()}
+    workers, notes = list(steps.values()), {}
     for name in ("torch", "jax"):
         try:
             __import__(name)
@@ -195,10 +233,7 @@ def peer_steps(data, tf2_python: str | None, data_path: str) -> tuple:
         except ImportError:
             notes[name] = "not installed"
     if tf2_python:
-        worker = WorkerStep(tf2_python, "tf2", data_path)
-        steps["tf2 (XLA)"] = worker
-        workers.append(worker)
-        notes["tf2 (XLA)"] = f"tensorflow {worker.version} in a worker process ({tf2_python})"
+        notes["tf2 (XLA)"] = f"tensorflow {steps['tf2 (XLA)'].version} ({tf2_python})"
     else:
         notes["tf2 (XLA)"] = "not run (no --tf2-python)"
     return steps, workers, notes
@@ -208,26 +243,25 @@ def peer_steps(data, tf2_python: str | None, data_path: str) -> tuple:
 
 
 def run_block(steps: dict, count: int, seed: int, times: dict) -> None:
-    """``count`` steps of each implementation: the in-process ones alternate step by step, in an
-    order shuffled anew each step, so each follows every other equally often (a rotation of one
-    order would not: each implementation would always follow the same one, and a library whose
-    threads keep spinning after its step would always slow the same neighbour: rotated, tgc's
-    default session always followed numpy and its median step beside one busy process was 1.4x
-    the intra_op=1 session's, which followed tgc; timed without numpy the two are equal). A
-    worker's steps run after
-    them as one block (its threads spinning after a step made tgc's and numpy's steps 40 ms each
-    when interleaved step by step)."""
-    local = [(name, fn) for name, fn in steps.items() if not isinstance(fn, WorkerStep)]
+    """``count`` steps of each implementation: the in-process ones (tgc's sessions) alternate step
+    by step in an order shuffled anew each step, so each follows every other equally often (a
+    rotation of one order would not: rotated, tgc's default session always followed numpy, whose
+    OpenBLAS worker spins after its step, and its median step beside one busy process was 1.4x the
+    intra_op=1 session's; equal when timed without numpy). Then each worker process runs its
+    steps as one block, the workers in shuffled order (interleaved step by step, TF2's spinning
+    threads made tgc's and numpy's steps 40 ms each)."""
     order = random.Random(seed)
+    local = [(name, fn) for name, fn in steps.items() if not isinstance(fn, WorkerStep)]
     for _ in range(count):
         order.shuffle(local)
         for name, fn in local:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
-    for name, fn in steps.items():
-        if isinstance(fn, WorkerStep):
-            times[name].extend(fn.run(count))
+    workers = [(name, fn) for name, fn in steps.items() if isinstance(fn, WorkerStep)]
+    order.shuffle(workers)
+    for name, fn in workers:
+        times[name].extend(fn.run(count))
 
 
 def measure(steps: dict, rounds: int, per_block: int, warmup: int) -> dict:
@@ -314,8 +348,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.worker == "tf2":
-        return tf2_worker(args.data)
+    if args.worker:
+        workers = {"tf2": tf2_worker, "numpy": numpy_worker, "tgc-unscoped": tgc_unscoped_worker}
+        return workers[args.worker](args.data)
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     import two_layer_step as tls
@@ -326,8 +361,8 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data_path = os.path.join(tmp, "data.npz")
         np.savez(data_path, x=data[0], y=data[1], w1=data[2], w2=data[3], lr=tls.LEARNING_RATE)
-        steps, sessions = tgc_steps(data, thread_options, args.tgc_unscoped)
-        peers, workers, notes = peer_steps(data, args.tf2_python, data_path)
+        steps, sessions = tgc_steps(data, [None] + thread_options)
+        peers, workers, notes = peer_steps(args.tf2_python, args.tgc_unscoped, data_path)
         _check_worker_losses(workers, data, tls)
         steps.update(peers)
         try:
