@@ -401,11 +401,11 @@ def test_a_reduction_over_the_leading_axis_runs_one_thread_per_output_element(tm
     module = _reduce("0", "tensor<1x50xf32>", keepdims=True)
     gpu = _compile(tmp_path, module, "--emit", "gpu")
     assert gpu.exit_code == 0, gpu.output
-    # The fill, then the sum: 50 outputs over 4 blocks of 16 threads, each summing its column of 37
+    # The fill, then the sum: 50 outputs over 2 blocks of 32 threads, each summing its column of 37
     # in a loop.
     launches = re.findall(r"gpu\.launch_func .*", gpu.stdout)
     assert len(launches) == 2
-    assert "blocks in (%c4, %c1, %c1) threads in (%c16, %c1, %c1)" in launches[1]
+    assert "blocks in (%c2, %c1, %c1) threads in (%c32, %c1, %c1)" in launches[1]
     kernel = gpu.stdout.split("gpu.func")[2]
     assert "scf.for" in kernel and "gpu.thread_id  x" in kernel
     _ptxas(tmp_path, _ptx(tmp_path, module))

@@ -3,6 +3,7 @@
 device receives."""
 
 import base64
+import re
 
 import numpy as np
 import pytest
@@ -239,6 +240,37 @@ def test_a_kernel_taking_an_empty_buffer_is_refused_not_launched_with_garbage():
     text = THREE_TEMPS.replace("memref<64xf32>", "memref<0xf32>")
     with pytest.raises(PlanError, match=r"kernel @fill takes an empty buffer \(memref<0xf32>\)"):
         _plan(text)
+
+
+def _with_sizes(grid: str, block: str) -> str:
+    """THREE_TEMPS whose launches take ``grid`` blocks of ``block`` threads (%cN constants)."""
+    text = THREE_TEMPS.replace(
+        "blocks in (%c1, %c1, %c1) threads in (%c64, %c1, %c1)",
+        f"blocks in ({grid}) threads in ({block})",
+    )
+    numbers = {n for n in re.findall(r"%c(\d+)\b", grid + block)} - {"1", "64"}
+    constants = "".join(f"    %c{n} = arith.constant {n} : index\n" for n in sorted(numbers))
+    return text.replace(
+        "    %c64 = arith.constant 64 : index\n",
+        "    %c64 = arith.constant 64 : index\n" + constants,
+    )
+
+
+def test_a_grid_past_65535_blocks_on_y_is_refused_naming_kernel_and_sizes():
+    with pytest.raises(
+        PlanError,
+        match=r"@f: kernel @fill launches a grid of \[1, 65536, 1\] blocks of \[64, 1, 1\] "
+        r"threads, past the GPU's limits \(grid at most \[2147483647, 65535, 65535\]",
+    ):
+        _plan(_with_sizes("%c1, %c65536, %c1", "%c64, %c1, %c1"))
+
+
+def test_a_block_past_1024_threads_is_refused_and_the_limits_themselves_pass():
+    with pytest.raises(PlanError, match=r"blocks of \[64, 32, 1\] threads, past the GPU's"):
+        _plan(_with_sizes("%c1, %c1, %c1", "%c64, %c32, %c1"))
+    plan = _plan(_with_sizes("%c2147483647, %c65535, %c65535", "%c32, %c32, %c1"))
+    launch_step = plan["functions"]["f"]["steps"][0]["launch"]
+    assert launch_step["grid"] == [2147483647, 65535, 65535] and launch_step["block"] == [32, 32, 1]
 
 
 def test_a_launch_without_threads_is_skipped():

@@ -23,11 +23,15 @@ from mlir import ir
 
 from tgc.dialect.attrs import buffer_dtype_name
 from tgc.dialect.ir_helpers import functions
+from tgc.lowering.nvptx.contiguous_dim_first import MAX_GRID
 from tgc.lowering.runtime_errors import DEVICE_CHECK_PREFIX, device_checks
 from tgc.lowering.nvptx.out_params import OUT_PARAMS_ATTR
 from tgc.lowering.nvptx.static_transfers import callee_name, transfer_dtype, transfer_kind
 
 WORKSPACE_ALIGNMENT = 256  # bytes: what cudaMalloc guarantees, enough for any vector access
+# Threads of a block along x, y and z, and in all (CUDA's limits on every architecture since sm_30).
+MAX_BLOCK = (1024, 1024, 64)
+MAX_THREADS_PER_BLOCK = 1024
 
 # Host ops that give another name to the same bytes.
 _VIEWS = {"memref.expand_shape", "memref.collapse_shape", "memref.cast"}
@@ -220,7 +224,21 @@ class _FunctionReader:
             "block": [self._size(v, op) for v in _block(launch)],
             "args": args,
         }
+        self._check_launch_limits(launch_step)
         self.steps.append({"launch": launch_step})
+
+    def _check_launch_limits(self, launch_step: dict) -> None:
+        """A grid or block past the GPU's limits would fail at cuLaunchKernel (and the emulated
+        target, whose loops know no limits, would run it): refused when the plan is made."""
+        grid, block = launch_step["grid"], launch_step["block"]
+        over_grid = any(n > most for n, most in zip(grid, MAX_GRID))
+        over_block = any(n > most for n, most in zip(block, MAX_BLOCK))
+        if over_grid or over_block or int(np.prod(block)) > MAX_THREADS_PER_BLOCK:
+            raise PlanError(
+                f"@{self.name}: kernel @{launch_step['kernel']} launches a grid of {grid} blocks "
+                f"of {block} threads, past the GPU's limits (grid at most {list(MAX_GRID)}, "
+                f"block at most {list(MAX_BLOCK)} and {MAX_THREADS_PER_BLOCK} threads)"
+            )
 
     def _copy(self, op) -> None:
         """A whole-buffer copy (a fetched constant, a feed fetched as it is): device to device."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tgc.lowering.nvptx.align_shared import AlignSharedPass
 from tgc.lowering.nvptx.check_host import CheckHostPass
+from tgc.lowering.nvptx.contiguous_dim_first import TILE_SIZES, ContiguousDimFirstPass
 from tgc.lowering.nvptx.drop_empty_loops import DropEmptyLoopsPass
 from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
 from tgc.lowering.nvptx.mma_matmul import MmaMatmulPass
@@ -175,12 +176,15 @@ ONE_SHOT_BUFFERIZE = (
 )
 # Adjacent parallel loops over the same space fuse (an elementwise op after a matmul or a reduction
 # reads, in the same thread, the element that thread just wrote: one kernel less each).
-# Parallel loops in tiles of 16x16: the outer loop becomes the grid, the inner one a block's
-# threads; fixed inner bounds (an in-bounds check instead of min bounds) let
-# convert-parallel-loops-to-gpu size the block when a dim is not a multiple of 16.
+LOOPS = "func.func(convert-linalg-to-parallel-loops,scf-parallel-loop-fusion)"
+# Parallel loops in tiles of TILE_SIZES (after tgc-nvptx-contiguous-dim-first the first dim is the
+# buffers' contiguous one): the outer loop becomes the grid, the inner one a block's threads; fixed
+# inner bounds (an in-bounds check instead of min bounds) let convert-parallel-loops-to-gpu size the
+# block when a dim is not a multiple of its tile.
 TILE = (
-    "func.func(convert-linalg-to-parallel-loops,scf-parallel-loop-fusion,"
-    "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 no-min-max-bounds=true})"
+    "func.func(scf-parallel-loop-tiling{parallel-loop-tile-sizes="
+    + ",".join(map(str, TILE_SIZES))
+    + " no-min-max-bounds=true})"
 )
 MAP = "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu)"
 
@@ -214,6 +218,9 @@ def pipeline_elements(allow_tf32: bool = False, emulated: bool = False) -> list:
         SplitReducePass(),
         # Reductions: one thread per output element (parallel dims become the grid).
         ParallelDimsFirstPass(),
+        LOOPS,
+        # The contiguous dim on threadIdx.x (coalesced accesses) where the grid's limits allow.
+        ContiguousDimFirstPass(),
         TILE,
         DropEmptyLoopsPass(),
         # What has no parallel loop left (0-d arithmetic, full reductions): one-thread kernels.

@@ -1,0 +1,95 @@
+// tgc-nvptx-contiguous-dim-first: an outermost scf.parallel's dims are reversed (the buffers'
+// contiguous dim first, which the tiling and gpu-map-parallel-loops put on threadIdx.x) when the
+// grid then fits (y and z at most 65535 blocks of 8 and 1); else the first order that fits.
+// Loops with reductions, loops inside others and 1-d loops keep their order.
+// RUN: %tgc-opt %s -p tgc-nvptx-contiguous-dim-first | FileCheck %s
+
+// A 37x50 elementwise loop: the columns first, each induction variable still indexes its dim.
+// CHECK-LABEL: func.func @rows_by_cols(
+// CHECK:         scf.parallel (%[[J:.+]], %[[I:.+]]) = (%c0, %c0) to (%c50, %c37) step (%c1, %c1) {
+// CHECK-NEXT:      memref.load %{{.+}}[%[[I]], %[[J]]]
+func.func @rows_by_cols(%x: memref<37x50xf32>, %y: memref<37x50xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c37 = arith.constant 37 : index
+  %c50 = arith.constant 50 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c37, %c50) step (%c1, %c1) {
+    %v = memref.load %x[%i, %j] : memref<37x50xf32>
+    memref.store %v, %y[%i, %j] : memref<37x50xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Rank 3: reversed, the leading dim (2 blocks of 1) on z.
+// CHECK-LABEL: func.func @rank3(
+// CHECK:         scf.parallel (%[[K:.+]], %[[J:.+]], %[[I:.+]]) = (%c0, %c0, %c0) to (%c5, %c4, %c2) step (%c1, %c1, %c1) {
+// CHECK-NEXT:      memref.load %{{.+}}[%[[I]], %[[J]], %[[K]]]
+func.func @rank3(%x: memref<2x4x5xf32>, %y: memref<2x4x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c5 = arith.constant 5 : index
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c2, %c4, %c5) step (%c1, %c1, %c1) {
+    %v = memref.load %x[%i, %j, %k] : memref<2x4x5xf32>
+    memref.store %v, %y[%i, %j, %k] : memref<2x4x5xf32>
+    scf.reduce
+  }
+  return
+}
+
+// 2_000_000 rows would be 250_000 blocks of 8 on y (over 65535): the rows stay first (on x).
+// CHECK-LABEL: func.func @tall(
+// CHECK:         scf.parallel (%{{.+}}, %{{.+}}) = (%c0, %c0) to (%c2000000, %c16) step (%c1, %c1) {
+func.func @tall(%x: memref<2000000x16xf32>, %y: memref<2000000x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c2000000 = arith.constant 2000000 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c2000000, %c16) step (%c1, %c1) {
+    %v = memref.load %x[%i, %j] : memref<2000000x16xf32>
+    memref.store %v, %y[%i, %j] : memref<2000000x16xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Rank 3 whose reversed order puts 100000 on z: the first order that fits with the contiguous dim
+// first, 100000 on y (12500 blocks of 8).
+// CHECK-LABEL: func.func @long_leading(
+// CHECK:         scf.parallel (%[[K:.+]], %[[I:.+]], %[[J:.+]]) = (%c0, %c0, %c0) to (%c3, %c100000, %c2) step (%c1, %c1, %c1) {
+// CHECK-NEXT:      memref.load %{{.+}}[%[[I]], %[[J]], %[[K]]]
+func.func @long_leading(%x: memref<100000x2x3xf32>, %y: memref<100000x2x3xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
+  %c100000 = arith.constant 100000 : index
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c100000, %c2, %c3) step (%c1, %c1, %c1) {
+    %v = memref.load %x[%i, %j, %k] : memref<100000x2x3xf32>
+    memref.store %v, %y[%i, %j, %k] : memref<100000x2x3xf32>
+    scf.reduce
+  }
+  return
+}
+
+// A loop with a reduction keeps its order.
+// CHECK-LABEL: func.func @with_reduction(
+// CHECK:         scf.parallel (%{{.+}}, %{{.+}}) = (%c0, %c0) to (%c3, %c4) step (%c1, %c1) init
+func.func @with_reduction(%x: memref<3x4xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %zero = arith.constant 0.0 : f32
+  %sum = scf.parallel (%i, %j) = (%c0, %c0) to (%c3, %c4) step (%c1, %c1) init (%zero) -> f32 {
+    %v = memref.load %x[%i, %j] : memref<3x4xf32>
+    scf.reduce(%v : f32) {
+    ^bb0(%a: f32, %b: f32):
+      %s = arith.addf %a, %b : f32
+      scf.reduce.return %s : f32
+    }
+  }
+  return %sum : f32
+}
