@@ -150,6 +150,20 @@ def test_without_tuning_an_uncached_shape_calls_openblas_and_measures_nothing():
     assert gemm_tuning.load_cache() == {}
 
 
+def test_code_for_a_cpu_of_another_isa_is_neither_tuned_nor_read_from_this_hosts_cache():
+    gemm_tuning.store_choice(
+        Shape("f32", 4, 16, 8, threads=gemm_tuning.openblas_threads()), "codegen", SECONDS
+    )
+    other = "avx2" if gemm_tuning.gemm_kernel.chosen_isa() == "avx512" else "avx512"
+    text, choices = _rewritten(GemmAutotunePass(tune=True, isa=other))
+    assert "call @scipy_cblas_sgemm64_" in text
+    assert [(c["callee"], c["source"]) for c in choices] == [("blas", "default")]
+    assert len(gemm_tuning.load_cache()) == 1  # nothing measured
+    # The host's own ISA named explicitly is the host: its cache is read.
+    _, choices = _rewritten(GemmAutotunePass(isa=gemm_tuning.gemm_kernel.chosen_isa()))
+    assert [(c["callee"], c["source"]) for c in choices] == [("codegen", "cache")]
+
+
 def test_tuning_measures_both_callees_and_caches_the_winner(quick):
     _, choices = _rewritten(GemmAutotunePass(tune=True))
     (choice,) = choices

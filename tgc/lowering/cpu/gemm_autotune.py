@@ -30,7 +30,7 @@ import numpy as np
 from mlir import ir
 
 from tgc.dialect.ir_helpers import functions
-from tgc.lowering.cpu import blas, gemm_tuning
+from tgc.lowering.cpu import blas, gemm_kernel, gemm_tuning
 from tgc.passes.base import ModulePass, format_location
 
 DEFAULT_BUDGET_S = 0.5  # timing budget per shape
@@ -73,9 +73,14 @@ class GemmAutotunePass(ModulePass):
 
     name = "tgc-gemm-autotune"
     tune: bool = False
+    # The generated kernel's ISA as tgc-blas-matmul's isa option ("": the compiling host's). Code
+    # for a CPU of another ISA (an artifact for another machine) gets OpenBLAS for every matmul:
+    # this host's measurements, and its kernel, are not that CPU's.
+    isa: str = ""
 
     def run(self, module: ir.Module) -> None:
         has_blas = blas.openblas_library() is not None
+        elsewhere = bool(self.isa) and self.isa != gemm_kernel.chosen_isa()
         records: list = []
         choices = None  # the cache, read at the first candidate
         for function in functions(module):
@@ -90,28 +95,35 @@ class GemmAutotunePass(ModulePass):
                 candidate = blas._blas_candidate(operation)
                 if candidate is None:
                     continue
-                if choices is None and has_blas:
+                if elsewhere or not has_blas:
+                    # No library to call or time, or code for a CPU this host's measurements and
+                    # kernel do not describe: OpenBLAS where there is one.
+                    default = gemm_tuning.Choice("blas" if has_blas else "codegen", "default")
+                    records.append(self._record(operation, candidate, default))
+                    continue
+                if choices is None:
                     choices = gemm_tuning.load_cache()
-                records.append(self._choose(operation, candidate, has_blas, choices))
+                records.append(self._choose(operation, candidate, choices))
         if records:
             _record_choices(module, records)
 
-    def _choose(self, operation, transposes, has_blas: bool, choices) -> dict:
-        shape = shape_of(operation, *transposes)
-        if has_blas:
-            timer = measure if self.tune else None
-            choice = gemm_tuning.choose(shape, timer, fallback="blas", choices=choices)
-        else:
-            choice = gemm_tuning.Choice("codegen", "default")  # no library to call or time
+    def _record(self, operation, transposes, choice: gemm_tuning.Choice) -> dict:
+        """Sets the matmul's tgc.gemm to ``choice``; returns its entry of tgc.gemm_choices."""
         operation.attributes[blas.GEMM_ATTRIBUTE] = ir.StringAttr.get(choice.callee)
         return {
             "matmul": format_location(operation.location),
-            "shape": shape.to_json(),
+            "shape": shape_of(operation, *transposes).to_json(),
             "callee": choice.callee,
             "source": choice.source,
             "seconds": choice.seconds,
             "measured_as": choice.measured_as,
         }
+
+    def _choose(self, operation, transposes, choices: dict) -> dict:
+        shape = shape_of(operation, *transposes)
+        timer = measure if self.tune else None
+        choice = gemm_tuning.choose(shape, timer, fallback="blas", choices=choices)
+        return self._record(operation, transposes, choice)
 
 
 # ---- measuring ----------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def gemm_passes(external_libraries: bool, for_session: bool, isa: str = "") -> l
     if gemm != "auto":
         return [BlasMatmulPass(gemm=gemm, isa=isa)]
     asked = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() == "tune"
-    return [GemmAutotunePass(tune=asked or not for_session), BlasMatmulPass(isa=isa)]
+    return [GemmAutotunePass(tune=asked or not for_session, isa=isa), BlasMatmulPass(isa=isa)]
 
 
 @dataclasses.dataclass(frozen=True)
