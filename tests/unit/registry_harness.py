@@ -47,11 +47,13 @@ GRAPH_TO_CORE = (pipelines.graph_passes(optimize=False) + pipelines.core_lowerin
 # The CPU pipeline of an artifact (for_session=False), except that tgc-gemm-autotune only reads the
 # GEMM choice cache instead of timing each new matmul shape (seconds per test): with the empty cache
 # each test gets (conftest.py), matmuls call OpenBLAS, as the IR tests of tgc-blas-matmul expect.
-CPU_PIPELINE = pipelines.Pipeline(
+_CPU_SPEC = (
     pipelines.target_lowering(targets.get("cpu"), for_session=False)
     .spec()
     .replace("tgc-gemm-autotune{tune=true}", "tgc-gemm-autotune")
 )
+assert "tune=true" not in _CPU_SPEC, f"the GEMM tuner's options changed: {_CPU_SPEC}"
+CPU_PIPELINE = pipelines.Pipeline(_CPU_SPEC)
 
 
 def skip_reason(opdef) -> str | None:
