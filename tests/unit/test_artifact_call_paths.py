@@ -129,3 +129,53 @@ def test_each_call_path_takes_any_layout_and_refuses_bad_feeds(
         art(x=x, y=y[0])
     with pytest.raises(ArtifactError, match="missing input"):
         art(x=x)
+
+
+@pytest.fixture(scope="module")
+def in_place_artifact_path(tmp_path_factory):
+    """The same net compiled with its variables writable, as a Session's code is: the SGD step
+    updates w and b where they lie and returns their own arrays."""
+    from tgc.lowering.cpu import target
+    from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
+
+    rng = np.random.default_rng(7)
+    w0 = (rng.standard_normal((5, 3)) * 0.5).astype(np.float32)
+    b0 = (rng.standard_normal(3) * 0.1).astype(np.float32)
+    build_net(w0, b0)
+    out = str(tmp_path_factory.mktemp("in_place"))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(target, "ReadOnlyArgumentsPass", lambda **_: ReadOnlyArgumentsPass(True))
+    try:
+        path = compile_artifact(["scores", "loss", "train"], None, out)
+    finally:
+        patch.undo()
+    return path, w0, b0
+
+
+@pytest.mark.parametrize("path_name", list(PATHS))
+def test_variables_updated_in_place_stay_the_artifacts_arrays(
+    in_place_artifact_path, path_name, monkeypatch
+):
+    path, w, b = in_place_artifact_path
+    art = load_by(path_name, path, monkeypatch)
+    rng = np.random.default_rng(3)
+    w, b = w.astype(np.float64), b.astype(np.float64)
+    resident = art.variables["w"]
+    for n in (4, 9):
+        x = rng.standard_normal((n, 5)).astype(np.float32)
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+        out = art(x=x, y=y)
+        scores, loss, w, b = numpy_step(x.astype(np.float64), y, w, b)
+        np.testing.assert_allclose(out["scores"], scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out["loss"], loss, rtol=1e-5)
+        np.testing.assert_allclose(art.variables["w"], w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(art.variables["b"], b, rtol=1e-5, atol=1e-6)
+    assert art.variables["w"] is resident  # updated where it lies, not copied
+    # A read-only variable array (set by the user) is copied before the code writes, not written.
+    frozen = art.variables["w"].copy()
+    frozen.flags.writeable = False
+    art.variables["w"] = frozen
+    kept = frozen.copy()
+    art(x=x, y=y)
+    np.testing.assert_array_equal(frozen, kept)
+    assert art.variables["w"] is not frozen and not np.array_equal(art.variables["w"], kept)

@@ -190,6 +190,8 @@ class Artifact:
         self._pointers = ([self._out_desc.ctypes.data] if self._results else []) + pointers
         self._input_names = [i.name for i in self.signature.inputs]
         self._output_names = [o.name for o in self.signature.outputs]
+        self._in_place_results = self._in_place()
+        self._written = sorted(set(self._in_place_results.values()))
         # Only code that calls OpenBLAS (built with --blas) needs its thread count set per call.
         self._scope = self._blas_threads if self.manifest.get("blas", True) else _NO_SCOPE
         # With the C extension the entry point is called behind its guard: a failed allocation in
@@ -206,15 +208,34 @@ class Artifact:
         else:
             self._guard = None
 
+    def _in_place(self) -> dict:
+        """Result index -> argument index of each variable the code reads and assigns. `tgc
+        compile` keeps every argument read-only today (C callers own what they pass), but code
+        compiled with such variables writable (tgc-read-only-arguments{writable-variables=true},
+        as a Session's) updates the array where it lies and returns it: then the result is the
+        Artifact's own array, not a copy, and the array passed must be writable."""
+        first_variable = len(self._arguments) - len(self._var_inputs)
+        fetched = len(self.signature.outputs)
+        return {
+            fetched + k: first_variable + self._var_inputs.index(name)
+            for k, name in enumerate(self._var_outputs)
+            if name in self._var_inputs
+        }
+
     def _c_plan(self, address: int) -> tuple:
-        """call_unpacked_plan's plan (tgc/runtime/_fastcall.c): no input is written (the code
-        treats every argument as read-only) and no result is one updated in place."""
+        """call_unpacked_plan's plan (tgc/runtime/_fastcall.c): a variable's argument may be
+        written, and its result may be that argument's array."""
+        in_place, written = self._in_place_results, self._written
         return (
             address,
             tuple(
-                (a.dtype, a.rank, off, False) for a, off in zip(self._arguments, self._in_offsets)
+                (a.dtype, a.rank, off, i in written)
+                for i, (a, off) in enumerate(zip(self._arguments, self._in_offsets))
             ),
-            tuple((r.dtype, r.rank, off, -1) for r, off in zip(self._results, self._out_offsets)),
+            tuple(
+                (r.dtype, r.rank, off, in_place.get(i, -1))
+                for i, (r, off) in enumerate(zip(self._results, self._out_offsets))
+            ),
         )
 
     def _call_entry(self) -> None:
@@ -255,10 +276,13 @@ class Artifact:
                     raise runtime_error(*failure.args) from None
                 if out is not None:
                     return out
+            for i in self._written:  # the code may write there: never into a read-only array
+                if not arrays[i].flags.writeable:
+                    arrays[i] = arrays[i].copy()
             for info, off, a in zip(self._arguments, self._in_offsets, arrays):
                 self._describe(off, info.rank, a)
             self._call_entry()
-        return self._collect({a.ctypes.data for a in arrays})
+        return self._collect(arrays)
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         names = self._input_names
@@ -328,18 +352,29 @@ class Artifact:
                 [s // a.itemsize for s in a.strides] if a.size else 1
             )
 
-    def _collect(self, input_pointers: set) -> list:
-        """The results the descriptors describe. A buffer the code malloc'ed becomes the array's
-        memory (freed with the array, as a Session's results); a constant global, an input's
-        buffer or one an earlier result already took is copied."""
+    def _collect(self, arrays: list) -> list:
+        """The results the descriptors describe. A variable updated in place is its argument's
+        array; a buffer the code malloc'ed becomes the array's memory (freed with the array, as a
+        Session's results); a constant global, an argument's buffer or one an earlier result
+        already took is copied."""
+        input_pointers = [a.ctypes.data for a in arrays]
         out, owned = [], set()
         d = self._out_desc
-        for info, off in zip(self._results, self._out_offsets):
+        for i, (info, off) in enumerate(zip(self._results, self._out_offsets)):
             rank, size = info.rank, info.dtype.itemsize
             allocated, aligned, offset = int(d[off]), int(d[off + 1]), int(d[off + 2])
             shape = tuple(int(v) for v in d[off + 3 : off + 3 + rank])
             strides = tuple(int(v) * size for v in d[off + 3 + rank : off + 3 + 2 * rank])
             address = aligned + offset * size
+            source = self._in_place_results.get(i)
+            if (
+                source is not None
+                and allocated == address == input_pointers[source]
+                and allocated not in owned
+            ):
+                owned.add(allocated)
+                out.append(arrays[source])
+                continue
             ours = allocated and allocated != _GLOBAL_SENTINEL and allocated not in input_pointers
             if ours and allocated not in owned:
                 owned.add(allocated)
