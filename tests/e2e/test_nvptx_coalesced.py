@@ -1,7 +1,8 @@
 """Elementwise kernels on the GPU put the buffers' contiguous (last) dim on threadIdx.x /
-blockIdx.x (tgc-nvptx-contiguous-dim-first), so a warp reads consecutive elements of a row, and
-every launch stays inside the GPU's grid limits (y and z at most 65535 blocks): a wide tensor (its
-columns on x) and a tall one (too many rows for y: they stay on x). Checked at the gpu level (the
+blockIdx.x (tgc-nvptx-contiguous-dim-first), so a warp reads consecutive elements of a row (a long
+1-d loop: rows of 32 elements, 256-thread blocks), and every launch stays inside the GPU's grid
+limits (y and z at most 65535 blocks): a wide tensor (its columns on x) and a tall one (too many
+rows for y: they stay on x). Checked at the gpu level (the
 launches' grid and block, the kernel's indices), numerically on nvptx-emulated against numpy, and
 through `ptxas -arch=sm_90`. No GPU is needed; none has timed it yet."""
 
@@ -83,9 +84,13 @@ def test_a_2d_elementwise_kernel_has_the_last_dim_on_x_in_blocks_of_32_by_8(tmp_
         ((LONG, 2), [LONG // 32, 1, 1], [32, 8, 1]),
         # Rank 3: reversed, the leading dim on z with blocks of 1.
         ((3, 5, 70), [3, 1, 3], [32, 8, 1]),
+        # 1-d: rows of 32 elements, 8 rows a block (32 rows of 32 cover 1000).
+        ((1000,), [1, 4, 1], [32, 8, 1]),
+        # 1-d past 65535 blocks of 256 on y: blocks of 32 on x.
+        ((17_000_000,), [531_250, 1, 1], [32, 1, 1]),
     ],
 )
-def test_wide_tall_and_rank3_launches_stay_inside_the_grid_limits(tmp_path, shape, grid, block):
+def test_wide_tall_rank3_and_1d_launches_stay_inside_the_grid_limits(tmp_path, shape, grid, block):
     gpu_ir = _compile(tmp_path, _add(shape), "gpu")
     ((got_grid, got_block),) = _launch_sizes(gpu_ir)
     assert (got_grid, got_block) == (grid, block)
@@ -107,7 +112,7 @@ def _emulated_add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return got
 
 
-@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70), (1000,)])
+@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70), (1000,), (LONG,)])
 def test_the_reordered_kernels_match_numpy_on_nvptx_emulated(shape):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape).astype(np.float32)
@@ -116,7 +121,7 @@ def test_the_reordered_kernels_match_numpy_on_nvptx_emulated(shape):
 
 
 @needs_ptxas
-@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70)])
+@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70), (1000,)])
 def test_the_reordered_kernels_pass_ptxas(tmp_path, shape):
     path = tmp_path / "kernels.ptx"
     path.write_text(_compile(tmp_path, _add(shape), "ptx"))

@@ -1,7 +1,8 @@
 // tgc-nvptx-contiguous-dim-first: an outermost scf.parallel's dims are reversed (the buffers'
 // contiguous dim first, which the tiling and gpu-map-parallel-loops put on threadIdx.x) when the
 // grid then fits (y and z at most 65535 blocks of 8 and 1); else the first order that fits.
-// Loops with reductions, loops inside others and 1-d loops keep their order.
+// A 1-d loop longer than a block of 32 x 8 threads becomes rows of 32 (its warps each take 32
+// consecutive elements, its blocks 256 threads); loops with reductions keep their order.
 // RUN: %tgc-opt %s -p tgc-nvptx-contiguous-dim-first | FileCheck %s
 
 // A 37x50 elementwise loop: the columns first, each induction variable still indexes its dim.
@@ -92,4 +93,42 @@ func.func @with_reduction(%x: memref<3x4xf32>) -> f32 {
     }
   }
   return %sum : f32
+}
+
+// 1000 elements: rows of 32 (c < 32, r < 32) with i = r * 32 + c checked against 1000.
+// CHECK-LABEL: func.func @long_1d(
+// CHECK:         scf.parallel (%[[C:.+]], %[[R:.+]]) = (%{{.+}}, %{{.+}}) to (%c32{{.*}}, %c32{{.*}}) step
+// CHECK:           %[[ROW:.+]] = arith.muli %[[R]], %c32{{.*}} : index
+// CHECK-NEXT:      %[[I:.+]] = arith.addi %[[ROW]], %[[C]] : index
+// CHECK:           %[[IN:.+]] = arith.cmpi ult, %[[I]], %c1000{{.*}} : index
+// CHECK-NEXT:      scf.if %[[IN]] {
+// CHECK-NEXT:        memref.load %{{.+}}[%[[I]]]
+// CHECK-NEXT:        memref.store
+// CHECK-NEXT:      }
+// CHECK-NEXT:      scf.reduce
+func.func @long_1d(%x: memref<1000xf32>, %y: memref<1000xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c1000 = arith.constant 1000 : index
+  scf.parallel (%i) = (%c0) to (%c1000) step (%c1) {
+    %v = memref.load %x[%i] : memref<1000xf32>
+    memref.store %v, %y[%i] : memref<1000xf32>
+    scf.reduce
+  }
+  return
+}
+
+// 200 elements fit one block of 32 x 8 threads: the loop stays 1-d (blocks of 32).
+// CHECK-LABEL: func.func @short_1d(
+// CHECK:         scf.parallel (%{{[^,]+}}) = (%c0) to (%c200) step (%c1) {
+func.func @short_1d(%x: memref<200xf32>, %y: memref<200xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c200 = arith.constant 200 : index
+  scf.parallel (%i) = (%c0) to (%c200) step (%c1) {
+    %v = memref.load %x[%i] : memref<200xf32>
+    memref.store %v, %y[%i] : memref<200xf32>
+    scf.reduce
+  }
+  return
 }

@@ -10,7 +10,9 @@ The grid caps y and z at 65535 blocks (x at 2^31-1). The reversed order is taken
 fits; otherwise the first order whose grid fits, preferring those with the last dim first (a tall
 [2_000_000, 16] tensor keeps its rows on x), and a loop that fits in no order is refused with its
 extents. Loops whose bounds are not constants, that carry reductions, or that hold another
-parallel loop keep their order; so do 1-d loops.
+parallel loop keep their order. A 1-d loop longer than one block of 32 x 8 threads becomes rows of
+32 elements (2-d, the element's index checked against the length), so that its blocks have 256
+threads, not 32.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import math
 
 from mlir import ir
+from mlir.dialects import arith, scf
 
 from tgc.dialect.ir_helpers import all_ops, defining_op
 from tgc.passes.base import ModulePass
@@ -68,6 +71,8 @@ class ContiguousDimFirstPass(ModulePass):
 
     def _reorder(self, loop) -> None:
         extents = _static_extents(loop)
+        if extents is not None and len(extents) == 1 and _splits(loop, extents[0]):
+            _split_into_rows(loop, extents[0])
         if extents is None or len(extents) < 2:
             return
         order = loop_order(extents)
@@ -117,6 +122,47 @@ def _static_extents(loop):
         return None
     lower, upper, steps = numbers[:rank], numbers[rank : 2 * rank], numbers[2 * rank :]
     return [max(0, math.ceil((u - lo) / s)) for lo, u, s in zip(lower, upper, steps)]
+
+
+def _splits(loop, extent: int) -> bool:
+    """Whether a 1-d loop becomes rows of TILE_SIZES[0]: when it fills more than one block of
+    TILE_SIZES[0] x TILE_SIZES[1] threads, and its rows fit the grid's y, and it counts from 0
+    by 1 (its induction variable is the element's index)."""
+    width, rows = TILE_SIZES
+    block = width * rows
+    fits = math.ceil(extent / block) <= MAX_GRID[1]
+    lower, step = (_constant_index(loop.operands[k]) for k in (0, 2))
+    return block < extent and fits and lower == 0 and step == 1
+
+
+def _split_into_rows(loop, extent: int) -> None:
+    """A 1-d loop over i < extent becomes a 2-d one over (c < W, r < ceil(extent / W)) with
+    i = r * W + c and a check that i < extent, W = TILE_SIZES[0]: its blocks are then W x
+    TILE_SIZES[1] threads (256) whose warps each take W consecutive elements, not blocks of W."""
+    width = TILE_SIZES[0]
+    index = ir.IndexType.get()
+
+    def constant(n: int) -> ir.Value:
+        return arith.ConstantOp(index, n).result
+
+    with ir.InsertionPoint(loop), loop.location:
+        zero, one = constant(0), constant(1)
+        uppers = [constant(width), constant(math.ceil(extent / width))]
+        rows = scf.ParallelOp([], [zero, zero], uppers, [one, one], [])
+    body = rows.regions[0].blocks.append(index, index)
+    column, row = body.arguments
+    with ir.InsertionPoint(body), loop.location:
+        element = arith.addi(arith.muli(row, constant(width)), column)
+        inside = arith.cmpi(arith.CmpIPredicate.ult, element, constant(extent))
+        check = scf.IfOp(inside)
+        scf.ReduceOp([], 0)
+    with ir.InsertionPoint(check.then_block), loop.location:
+        end = scf.YieldOp([])
+    old_body = loop.regions[0].blocks[0]
+    for op in list(old_body.operations)[:-1]:  # all but its scf.reduce
+        op.move_before(end)
+    old_body.arguments[0].replace_all_uses_with(element)
+    loop.erase()
 
 
 def _permute(loop, order: list) -> None:
