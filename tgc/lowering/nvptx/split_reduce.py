@@ -4,11 +4,11 @@ launches of a flat grid instead of one thread per output element walking everyth
 one with many outputs and a long enough extent (a convolution of many input channels, forward
 or its input gradient) one launch of a flat grid accumulating in registers.
 
-The naive schedule (tgc-nvptx-parallel-dims-first, then 16x16 tiles of the first two parallel
-dims) gives a conv2d_backprop_filter of a 3x3x1x16 filter 9 working threads, each running 16
-output elements x batch x pixels iterations, and accumulates through the output buffer in global
-memory (a load and a store per iteration: the compiler cannot keep it in a register, the output
-may alias an input). Here:
+The naive schedule (tgc-nvptx-parallel-dims-first, then 32x8 tiles of the parallel dims taken last
+dim first, tgc-nvptx-contiguous-dim-first) gives a conv2d_backprop_filter of a 3x3x1x16 filter 48
+working threads, each running 3 output elements x batch x pixels iterations, and accumulates
+through the output buffer in global memory (a load and a store per iteration: the compiler cannot
+keep it in a register, the output may alias an input). Here:
 
 - Kernel 1 (when the reduction is split, K > 1): K x P threads for P output elements, thread
   (k, p) accumulating, in a register from the combiner's identity, the reduced points
@@ -25,16 +25,16 @@ K = min(ceil(sqrt(R)), ceil(MAX_THREADS / P)) for R reduced points, so both kern
 loops are about sqrt(R) long while the grid fills the GPU; K = 1 is one kernel (no partials),
 which still accumulates in a register on a flat grid; below MIN_REDUCED points K is 1.
 
-The same flat launch serves two ops the 16x16 tiles map badly: conv2d's forward
-(linalg.conv_2d_nhwc_hwcf) whatever its window (the tiles left every output channel serial in
-each thread), and an elementwise generic (parallel dims only) of MIN_PARALLEL_RANK dims or more,
-one thread per element, of any int or float type: the tiles cover dims 0 and 1 (an NHWC
-tensor's batch and rows, a row of 8 leaving half of each block idle), only three dims reach the
-grid and the rest run serially in each thread (an NHWC bias + relu: every channel; a max-pool
-gradient's scatter into a rank-6 view: 128 elements), and a warp's threads walk dim 0, not the
-contiguous last dim. The price: such a generic no longer fuses with a neighbour's loops of the
-same shape (scf-parallel-loop-fusion), a launch more where it did; the lecture convnet and a
-14x14x32 conv layer's step launch as many kernels either way.
+The same flat launch serves two ops the tiles map badly: conv2d's forward
+(linalg.conv_2d_nhwc_hwcf) whatever its window (the tiles left every output channel serial in each
+thread), and an elementwise generic (parallel dims only) of MIN_PARALLEL_RANK dims or more, one
+thread per element, of any int or float type: the tiles cover two dims, only three dims reach the
+grid and the rest run serially in each thread (the 16x16 tiles of dims 0 and 1 that this replaced
+left an NHWC bias + relu every channel serially, a max-pool gradient's scatter into a rank-6 view
+128 elements, and a warp's threads walking dim 0, not the contiguous last dim). The price: such a
+generic no longer fuses with a neighbour's loops of the same shape (scf-parallel-loop-fusion), a
+launch more where it did; the lecture convnet and a 14x14x32 conv layer's step launch as many
+kernels either way.
 
 The summation order changes (strided partials, then their sum): float results differ from the
 serial order by rounding only.
@@ -74,7 +74,7 @@ from tgc.passes.base import ModulePass
 # conv2d's forward is taken whatever its window: its naive loops run every output channel serially.
 MIN_REDUCED = 64
 # An elementwise generic (parallel dims only) of this rank or more is one flat launch too: the
-# 16x16 tiles reach its first three dims only, the others would run serially in each thread.
+# tiled loops reach three dims only, the others would run serially in each thread.
 MIN_PARALLEL_RANK = 4
 # Kernel 1's threads at most: enough for an H100/H200 (132 SMs x 2048 resident threads is
 # 270k; a quarter of that already hides the loads' latency for these short loops).
