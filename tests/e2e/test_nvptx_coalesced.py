@@ -1,10 +1,10 @@
-"""Elementwise kernels on the GPU put the buffers' contiguous (last) dim on threadIdx.x /
-blockIdx.x (tgc-nvptx-contiguous-dim-first), so a warp reads consecutive elements of a row (a long
-1-d loop: rows of 32 elements, 256-thread blocks), and every launch stays inside the GPU's grid
-limits (y and z at most 65535 blocks): a wide tensor (its columns on x) and a tall one (too many
-rows for y: they stay on x). Checked at the gpu level (the
-launches' grid and block, the kernel's indices), numerically on nvptx-emulated against numpy, and
-through `ptxas -arch=sm_90`. No GPU is needed; none has timed it yet."""
+"""Elementwise kernels on the GPU put the buffers' contiguous (last) dim on threadIdx.x / blockIdx.x
+(tgc-nvptx-contiguous-dim-first), so a warp reads consecutive elements of a row (a long 1-d loop:
+rows of 32 elements, 256-thread blocks), and every launch stays inside the GPU's grid limits (y and
+z at most 65535 blocks): a wide tensor (its columns on x) and a tall one (too many rows for y: one
+loop over the flat element index, as for a last dim narrower than a warp). Checked at the gpu level
+(the launches' grid and block, the kernel's indices), numerically on nvptx-emulated against numpy,
+and through `ptxas -arch=sm_90`. No GPU is needed; none has timed it yet."""
 
 import re
 import shutil
@@ -80,8 +80,11 @@ def test_a_2d_elementwise_kernel_has_the_last_dim_on_x_in_blocks_of_32_by_8(tmp_
     [
         # Wide: the columns on x (34375 blocks); the old order had them on y, past 65535.
         ((2, LONG), [LONG // 32, 1, 1], [32, 8, 1]),
-        # Tall: LONG rows on y would be 137500 blocks of 8: the rows stay on x.
-        ((LONG, 2), [LONG // 32, 1, 1], [32, 8, 1]),
+        # Tall and narrow: LONG rows on y would be 137500 blocks of 8, and 2 columns would leave
+        # 30 of each warp's 32 threads idle: rows of 32 elements of the flat index.
+        ((LONG, 2), [1, 8594, 1], [32, 8, 1]),
+        # Tall past 65535 blocks of 256 elements: the flat index in blocks of 32 on x.
+        ((2_000_000, 16), [1_000_000, 1, 1], [32, 1, 1]),
         # Rank 3: reversed, the leading dim on z with blocks of 1.
         ((3, 5, 70), [3, 1, 3], [32, 8, 1]),
         # 1-d: rows of 32 elements, 8 rows a block (32 rows of 32 cover 1000).
@@ -112,7 +115,22 @@ def _emulated_add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return got
 
 
-@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70), (1000,), (LONG,)])
+# Reversed (37x50, wide, rank 3), flattened into rows (tall, narrow rank 3, 1-d), flattened into
+# blocks of 32 (a narrow rank 3 within one block; 17M elements, too many rows for y).
+NUMERIC_SHAPES = [
+    (37, 50),
+    (2, LONG),
+    (LONG, 2),
+    (3, 5, 70),
+    (100, 7, 3),
+    (7, 11, 3),
+    (1000,),
+    (LONG,),
+    (1_062_500, 16),
+]
+
+
+@pytest.mark.parametrize("shape", NUMERIC_SHAPES)
 def test_the_reordered_kernels_match_numpy_on_nvptx_emulated(shape):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape).astype(np.float32)
@@ -121,7 +139,7 @@ def test_the_reordered_kernels_match_numpy_on_nvptx_emulated(shape):
 
 
 @needs_ptxas
-@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70), (1000,)])
+@pytest.mark.parametrize("shape", [(37, 50), (2, LONG), (LONG, 2), (3, 5, 70), (1000,), (7, 11, 3)])
 def test_the_reordered_kernels_pass_ptxas(tmp_path, shape):
     path = tmp_path / "kernels.ptx"
     path.write_text(_compile(tmp_path, _add(shape), "ptx"))

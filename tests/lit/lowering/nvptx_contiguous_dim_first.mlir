@@ -1,8 +1,9 @@
 // tgc-nvptx-contiguous-dim-first: an outermost scf.parallel's dims are reversed (the buffers'
 // contiguous dim first, which the tiling and gpu-map-parallel-loops put on threadIdx.x) when the
-// grid then fits (y and z at most 65535 blocks of 8 and 1); else the first order that fits.
-// A 1-d loop longer than a block of 32 x 8 threads becomes rows of 32 (its warps each take 32
-// consecutive elements, its blocks 256 threads); loops with reductions keep their order.
+// grid then fits (y and z at most 65535 blocks of 8 and 1) and the last dim is no narrower than a
+// warp; else the loop runs over the flat element index. A 1-d loop longer than a block of 32 x 8
+// threads becomes rows of 32 (its warps each take 32 consecutive elements, its blocks 256
+// threads); loops with reductions keep their order.
 // RUN: %tgc-opt %s -p tgc-nvptx-contiguous-dim-first | FileCheck %s
 
 // A 37x50 elementwise loop: the columns first, each induction variable still indexes its dim.
@@ -24,25 +25,30 @@ func.func @rows_by_cols(%x: memref<37x50xf32>, %y: memref<37x50xf32>) {
 
 // Rank 3: reversed, the leading dim (2 blocks of 1) on z.
 // CHECK-LABEL: func.func @rank3(
-// CHECK:         scf.parallel (%[[K:.+]], %[[J:.+]], %[[I:.+]]) = (%c0, %c0, %c0) to (%c5, %c4, %c2) step (%c1, %c1, %c1) {
+// CHECK:         scf.parallel (%[[K:.+]], %[[J:.+]], %[[I:.+]]) = (%c0, %c0, %c0) to (%c40, %c4, %c2) step (%c1, %c1, %c1) {
 // CHECK-NEXT:      memref.load %{{.+}}[%[[I]], %[[J]], %[[K]]]
-func.func @rank3(%x: memref<2x4x5xf32>, %y: memref<2x4x5xf32>) {
+func.func @rank3(%x: memref<2x4x40xf32>, %y: memref<2x4x40xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
   %c4 = arith.constant 4 : index
-  %c5 = arith.constant 5 : index
-  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c2, %c4, %c5) step (%c1, %c1, %c1) {
-    %v = memref.load %x[%i, %j, %k] : memref<2x4x5xf32>
-    memref.store %v, %y[%i, %j, %k] : memref<2x4x5xf32>
+  %c40 = arith.constant 40 : index
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c2, %c4, %c40) step (%c1, %c1, %c1) {
+    %v = memref.load %x[%i, %j, %k] : memref<2x4x40xf32>
+    memref.store %v, %y[%i, %j, %k] : memref<2x4x40xf32>
     scf.reduce
   }
   return
 }
 
-// 2_000_000 rows would be 250_000 blocks of 8 on y (over 65535): the rows stay first (on x).
+// 2_000_000 rows would be 250_000 blocks of 8 on y (over 65535): one loop over the 32M elements
+// (too many for rows of 32 on y), each index recomputed from the flat one.
 // CHECK-LABEL: func.func @tall(
-// CHECK:         scf.parallel (%{{.+}}, %{{.+}}) = (%c0, %c0) to (%c2000000, %c16) step (%c1, %c1) {
+// CHECK:         scf.parallel (%[[E:[^)]+]]) = (%{{.+}}) to (%c32000000) step (%{{.+}}) {
+// CHECK-NEXT:      %[[W:.+]] = arith.constant 16 : index
+// CHECK-NEXT:      %[[ROW:.+]] = arith.divui %[[E]], %[[W]] : index
+// CHECK:           %[[COL:.+]] = arith.remui %[[E]], %{{.+}} : index
+// CHECK-NEXT:      memref.load %{{.+}}[%[[ROW]], %[[COL]]]
 func.func @tall(%x: memref<2000000x16xf32>, %y: memref<2000000x16xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -56,11 +62,18 @@ func.func @tall(%x: memref<2000000x16xf32>, %y: memref<2000000x16xf32>) {
   return
 }
 
-// Rank 3 whose reversed order puts 100000 on z: the first order that fits with the contiguous dim
-// first, 100000 on y (12500 blocks of 8).
+// Rank 3 of 600000 elements whose last dim (3) is narrower than a warp: rows of 32 elements of
+// the flat index i, checked against 600000, with i / 6, i / 3 % 2 and i % 3 as the indices.
 // CHECK-LABEL: func.func @long_leading(
-// CHECK:         scf.parallel (%[[K:.+]], %[[I:.+]], %[[J:.+]]) = (%c0, %c0, %c0) to (%c3, %c100000, %c2) step (%c1, %c1, %c1) {
-// CHECK-NEXT:      memref.load %{{.+}}[%[[I]], %[[J]], %[[K]]]
+// CHECK:         scf.parallel (%[[C:.+]], %[[R:.+]]) = (%{{.+}}, %{{.+}}) to (%c32, %c18750) step
+// CHECK:           %[[I:.+]] = arith.addi %{{.+}}, %[[C]] : index
+// CHECK:           arith.cmpi ult, %[[I]], %c600000 : index
+// CHECK-NEXT:      scf.if
+// CHECK:             %[[D0:.+]] = arith.divui %[[I]], %c6 : index
+// CHECK:             %[[D1:.+]] = arith.divui %[[I]], %c3{{.*}} : index
+// CHECK:             %[[M1:.+]] = arith.remui %[[D1]], %c2{{.*}} : index
+// CHECK:             %[[M2:.+]] = arith.remui %[[I]], %c3{{.*}} : index
+// CHECK-NEXT:        memref.load %{{.+}}[%[[D0]], %[[M1]], %[[M2]]]
 func.func @long_leading(%x: memref<100000x2x3xf32>, %y: memref<100000x2x3xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

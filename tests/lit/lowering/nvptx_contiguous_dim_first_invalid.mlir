@@ -1,5 +1,6 @@
-// tgc-nvptx-contiguous-dim-first refuses a parallel loop that fits the GPU's grid in no order of its
-// dims (here 75000 blocks of 8 on y whichever dim is there): one located error with its extents.
+// tgc-nvptx-contiguous-dim-first refuses a parallel loop that fits the GPU's grid neither flattened
+// (2.16e17 elements in blocks of 32 on x) nor in any order of its dims (75000 blocks of 8 on y
+// whichever dim is there): one located error with its extents.
 // RUN: not %tgc-opt %s -p tgc-nvptx-contiguous-dim-first 2>&1 | FileCheck %s
 // CHECK-NOT: internal error
 

@@ -6,13 +6,15 @@ loop's dims in the tensor's order a warp's 32 consecutive threads walked down a 
 element of each of 16 rows: a 32-byte sector read for 4 bytes used). Reversed, the last dim is
 first: a warp reads one row's 32 consecutive elements (128 bytes), the second-to-last dim is y.
 
-The grid caps y and z at 65535 blocks (x at 2^31-1). The reversed order is taken when its grid
-fits; otherwise the first order whose grid fits, preferring those with the last dim first (a tall
-[2_000_000, 16] tensor keeps its rows on x), and a loop that fits in no order is refused with its
-extents. Loops whose bounds are not constants, that carry reductions, or that hold another
-parallel loop keep their order. A 1-d loop longer than one block of 32 x 8 threads becomes rows of
-32 elements (2-d, the element's index checked against the length), so that its blocks have 256
-threads, not 32.
+The grid caps y and z at 65535 blocks (x at 2^31-1). A loop whose reversed order would not fit
+(a tall [2_000_000, 16] tensor: 250_000 blocks on y), or whose last dim is narrower than a warp
+(reversed, most of each block's x would idle), becomes one loop over the row-major element index
+i, each old index recomputed from i (a division and a remainder by constants). A 1-d loop longer
+than one block of 32 x 8 threads, flattened or not, becomes rows of 32 elements (2-d, i checked
+against the length) when those rows fit y, so that its blocks have 256 threads, not 32. Loops
+whose bounds are not constants, that carry reductions, or that hold another parallel loop keep
+their order; one that starts elsewhere than 0 or steps by more than 1 takes the first order of
+its dims that fits (preferring the last dim first), and is refused with its extents if none does.
 """
 
 from __future__ import annotations
@@ -71,10 +73,14 @@ class ContiguousDimFirstPass(ModulePass):
 
     def _reorder(self, loop) -> None:
         extents = _static_extents(loop)
-        if extents is not None and len(extents) == 1 and _splits(loop, extents[0]):
-            _split_into_rows(loop, extents[0])
-        if extents is None or len(extents) < 2:
+        if extents is None:
             return
+        if _flattens(loop, extents):
+            _flatten_into_rows(loop, extents, rows=_rows_fit(math.prod(extents)))
+        elif len(extents) >= 2:
+            self._permute_to_fit(loop, extents)
+
+    def _permute_to_fit(self, loop, extents: list) -> None:
         order = loop_order(extents)
         if order is None:
             tiles = " x ".join(map(str, [*TILE_SIZES, *[1] * (len(MAX_GRID) - len(TILE_SIZES))]))
@@ -124,22 +130,38 @@ def _static_extents(loop):
     return [max(0, math.ceil((u - lo) / s)) for lo, u, s in zip(lower, upper, steps)]
 
 
-def _splits(loop, extent: int) -> bool:
-    """Whether a 1-d loop becomes rows of TILE_SIZES[0]: when it fills more than one block of
-    TILE_SIZES[0] x TILE_SIZES[1] threads, and its rows fit the grid's y, and it counts from 0
-    by 1 (its induction variable is the element's index)."""
+def _rows_fit(elements: int) -> bool:
+    """Whether rows of TILE_SIZES[0] elements fill more than one block of TILE_SIZES threads
+    and fit the grid's y."""
     width, rows = TILE_SIZES
-    block = width * rows
-    fits = math.ceil(extent / block) <= MAX_GRID[1]
-    lower, step = (_constant_index(loop.operands[k]) for k in (0, 2))
-    return block < extent and fits and lower == 0 and step == 1
+    return width * rows < elements and math.ceil(elements / (width * rows)) <= MAX_GRID[1]
 
 
-def _split_into_rows(loop, extent: int) -> None:
-    """A 1-d loop over i < extent becomes a 2-d one over (c < W, r < ceil(extent / W)) with
-    i = r * W + c and a check that i < extent, W = TILE_SIZES[0]: its blocks are then W x
-    TILE_SIZES[1] threads (256) whose warps each take W consecutive elements, not blocks of W."""
-    width = TILE_SIZES[0]
+def _flattens(loop, extents: list) -> bool:
+    """Whether the loop becomes one flat index (then rows of it): a 1-d loop whose rows fit; a
+    loop whose last dim is narrower than a warp (reversed, most of each block would idle) or
+    whose reversed order does not fit the grid (a tall tensor). Its ivs must count from 0 by 1,
+    and its elements fit blocks of TILE_SIZES[0] on x."""
+    rank = len(extents)
+    from_zero_by_one = all(
+        _constant_index(loop.operands[k]) == 0 and _constant_index(loop.operands[2 * rank + k]) == 1
+        for k in range(rank)
+    )
+    flat_fits = math.ceil(math.prod(extents) / TILE_SIZES[0]) <= MAX_GRID[0]
+    if not from_zero_by_one or 0 in extents or not flat_fits:
+        return False
+    if rank == 1:
+        return _rows_fit(extents[0])
+    return extents[-1] < TILE_SIZES[0] or not grid_fits(extents[::-1])
+
+
+def _flatten_into_rows(loop, extents: list, rows: bool) -> None:
+    """The loop over ``extents`` becomes one over their row-major element index i, each old
+    induction variable recomputed from i. With ``rows``: 2-d, over (c < W, r < ceil(n / W)) with
+    i = r * W + c and a check that i < n, W = TILE_SIZES[0], so that its blocks are W x
+    TILE_SIZES[1] threads (256) whose warps each take W consecutive elements; without, 1-d over
+    i < n (blocks of W on x, whose 2^31-1 blocks take any tensor)."""
+    width, elements = TILE_SIZES[0], math.prod(extents)
     index = ir.IndexType.get()
 
     def constant(n: int) -> ir.Value:
@@ -147,22 +169,44 @@ def _split_into_rows(loop, extent: int) -> None:
 
     with ir.InsertionPoint(loop), loop.location:
         zero, one = constant(0), constant(1)
-        uppers = [constant(width), constant(math.ceil(extent / width))]
-        rows = scf.ParallelOp([], [zero, zero], uppers, [one, one], [])
-    body = rows.regions[0].blocks.append(index, index)
-    column, row = body.arguments
+        if rows:
+            uppers = [constant(width), constant(math.ceil(elements / width))]
+            flat = scf.ParallelOp([], [zero, zero], uppers, [one, one], [])
+        else:
+            flat = scf.ParallelOp([], [zero], [constant(elements)], [one], [])
+    body = flat.regions[0].blocks.append(*[index] * (2 if rows else 1))
     with ir.InsertionPoint(body), loop.location:
-        element = arith.addi(arith.muli(row, constant(width)), column)
-        inside = arith.cmpi(arith.CmpIPredicate.ult, element, constant(extent))
-        check = scf.IfOp(inside)
-        scf.ReduceOp([], 0)
-    with ir.InsertionPoint(check.then_block), loop.location:
-        end = scf.YieldOp([])
+        if rows:
+            column, row = body.arguments
+            element = arith.addi(arith.muli(row, constant(width)), column)
+            inside = arith.cmpi(arith.CmpIPredicate.ult, element, constant(elements))
+            check = scf.IfOp(inside)
+        else:
+            (element,) = body.arguments
+        reduce = scf.ReduceOp([], 0)
+    if rows:
+        with ir.InsertionPoint(check.then_block), loop.location:
+            end = scf.YieldOp([])
+    else:
+        end = reduce
+    with ir.InsertionPoint(end), loop.location:
+        ivs = _delinearize(element, extents, constant)
     old_body = loop.regions[0].blocks[0]
     for op in list(old_body.operations)[:-1]:  # all but its scf.reduce
         op.move_before(end)
-    old_body.arguments[0].replace_all_uses_with(element)
+    for old, new in zip(list(old_body.arguments), ivs):
+        old.replace_all_uses_with(new)
     loop.erase()
+
+
+def _delinearize(element: ir.Value, extents: list, constant) -> list:
+    """The row-major indices of flat index ``element`` (< the product of ``extents``)."""
+    ivs = []
+    for k, extent in enumerate(extents):
+        stride = math.prod(extents[k + 1 :])
+        iv = element if stride == 1 else arith.divui(element, constant(stride))
+        ivs.append(iv if k == 0 else arith.remui(iv, constant(extent)))
+    return ivs
 
 
 def _permute(loop, order: list) -> None:
