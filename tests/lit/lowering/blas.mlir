@@ -5,9 +5,25 @@
 // With gemm=codegen the same matmuls call tgc's generated kernel (tgc/lowering/cpu/gemm_kernel.py), defined
 // once per element type, with the operands cast to its strided types and the transposes as i1 flags; a
 // matmul's tgc.gemm attribute chooses its callee whatever the option says. TGC_GEMM_ISA=avx2 fixes the
-// kernel's blocking (and so its name) on any host.
+// kernel's blocking (and so its name) on any host. With kernel=external (a Session's compiles) the module
+// only declares the kernel, which the JIT links from the copy compiled once per process; the calls are
+// the same.
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p tgc-blas-matmul | FileCheck %s
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen}' | FileCheck %s --check-prefix=GEN
+// RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen kernel=external}' | FileCheck %s --check-prefix=EXT
+// RUN: not %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen kernel=shared}' 2>&1 | FileCheck %s --check-prefix=BAD-PLACE
+
+// EXT:         func.func private @tgc_gemm_f64_6x8v4(memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, i1, i1, f64, f64){{$}}
+// EXT-NEXT:    func.func private @tgc_gemm_f32_6x16v8(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i1, i1, f32, f32){{$}}
+// EXT-NOT:     vector.fma
+// EXT-NOT:     func.func private @tgc_gemm
+// EXT-LABEL:   func.func @static_zero(
+// EXT:           call @tgc_gemm_f32_6x16v8(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// EXT-LABEL:   func.func @transposed_accumulate(
+// EXT:           call @tgc_gemm_f64_6x8v4(
+// EXT-NOT:     vector.fma
+
+// BAD-PLACE: unknown place 'shared' for the generated GEMM (tgc-blas-matmul's kernel option): choose one of inline, external
 
 // GEN:         func.func private @tgc_gemm_f64_6x8v4(%{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: i1, %{{.*}}: i1, %{{.*}}: f64, %{{.*}}: f64)
 // GEN:         vector.fma

@@ -24,8 +24,12 @@ The callee is a choice per matmul: OpenBLAS (``gemm=blas``, the default) or tgc'
 generated as MLIR (``gemm=codegen``, tgc/lowering/cpu/gemm_kernel.py: a func.call to a private
 function defined once per module and element type, which needs no library at run time; an
 artifact built without ``--blas`` uses it). A matmul's ``tgc.gemm`` attribute ("blas" or
-"codegen") overrides the pass option for that matmul. The analysis (transposes, unit-stride rows,
-beta = 0 after a zero fill) is the same for both callees.
+"codegen") overrides the pass option for that matmul. Where the kernel lives is the ``kernel``
+option: ``inline`` (the default, what an artifact needs: self-contained code) defines it in the
+module; ``external`` (in-process compiles) only declares it, and the JIT hands the module the copy
+compiled once per process at -O3 (gemm_library.py), as it hands it OpenBLAS's functions: the
+kernel's LLVM cost 0.24 s at -O0 (and ran slowly) in every Session module. The analysis
+(transposes, unit-stride rows, beta = 0 after a zero fill) is the same for both callees.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # The callees a matmul may go to: the pass option ``gemm`` and a matmul's GEMM_ATTRIBUTE.
 GEMM_CALLEES = ("blas", "codegen")
 GEMM_ATTRIBUTE = "tgc.gemm"
+# Where the generated kernel lives: defined in the module, or declared (compiled once per process).
+KERNEL_PLACES = ("inline", "external")
 
 
 def openblas_library() -> str | None:
@@ -313,15 +319,21 @@ def _branch(tests: list, gemm: str, gemv: str, o: _Operands) -> None:
         scf.YieldOp([])
 
 
-def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, isa: str) -> None:
+def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kernel: tuple) -> None:
     """The matmul (and the zero fill before it, as beta = 0) becomes a call of ``callee``;
-    ``isa``: the generated kernel's ("" for the compiling host's)."""
+    ``kernel``: the generated kernel's (ISA, "" for the compiling host's; place, KERNEL_PLACES)."""
+    isa, place = kernel
     trans_a, trans_b = transposes
     c = operation.operands[2]
     fill = _zero_fill_before(operation, c)
     if callee == "codegen":
         shape = gemm_kernel.shape_for(str(ir.MemRefType(c.type).element_type), isa or None)
-        _call_generated(module, operation, shape, (trans_a, trans_b), fill is not None)
+        symbol = (
+            gemm_kernel.declare_gemm_function(module, shape)
+            if place == "external"
+            else gemm_kernel.insert_gemm_function(module, shape)
+        )
+        _call_generated(operation, symbol, (trans_a, trans_b), fill is not None)
     else:
         _call_blas(module, operation, trans_a, trans_b, fill is not None)
     operation.erase()
@@ -329,13 +341,12 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, isa: 
         fill.erase()
 
 
-def _call_generated(module: ir.Module, operation, shape, transposes: tuple, zero_c: bool):
-    """func.call of tgc's generated kernel (blocking ``shape``) with the operands cast to its
-    strided types."""
+def _call_generated(operation, symbol: str, transposes: tuple, zero_c: bool):
+    """func.call of tgc's generated kernel ``symbol`` with the operands cast to its strided
+    types."""
     a, b, c = operation.operands
     trans_a, trans_b = transposes
     elem = ir.MemRefType(a.type).element_type
-    symbol = gemm_kernel.insert_gemm_function(module, shape)
     dynamic = ir.ShapedType.get_dynamic_size()
     any_offset = ir.ShapedType.get_dynamic_stride_or_offset()
     layout = ir.StridedLayoutAttr.get(any_offset, [any_offset, 1])
@@ -476,11 +487,14 @@ def _callee(operation, default: str) -> str:
 class BlasMatmulPass(ModulePass):
     """Replaces f32/f64 linalg.matmul on memrefs by calls of a GEMM: numpy's OpenBLAS
     (``gemm=blas``) or tgc's generated kernel (``gemm=codegen``), generated for ``isa`` (avx512 or
-    avx2; empty: the compiling host's, or TGC_GEMM_ISA's)."""
+    avx2; empty: the compiling host's, or TGC_GEMM_ISA's), defined in the module (``kernel=inline``)
+    or only declared there (``kernel=external``: the JIT links the copy compiled once per
+    process)."""
 
     name = "tgc-blas-matmul"
     gemm: str = "blas"
     isa: str = ""
+    kernel: str = "inline"
 
     def run(self, module: ir.Module) -> None:
         self._check_callee(self.gemm, module)
@@ -489,6 +503,12 @@ class BlasMatmulPass(ModulePass):
                 module.operation,
                 f"unknown ISA {self.isa!r} for the generated GEMM (tgc-blas-matmul's isa option): "
                 f"choose one of {', '.join(gemm_kernel.ISAS)}",
+            )
+        if self.kernel not in KERNEL_PLACES:
+            self.fail(
+                module.operation,
+                f"unknown place {self.kernel!r} for the generated GEMM (tgc-blas-matmul's kernel "
+                f"option): choose one of {', '.join(KERNEL_PLACES)}",
             )
         has_blas = openblas_library() is not None
         for function in functions(module):
@@ -502,7 +522,7 @@ class BlasMatmulPass(ModulePass):
                     continue  # no bundled BLAS: the loop lowering runs this matmul
                 candidate = _blas_candidate(operation)
                 if candidate is not None:
-                    _rewrite(module, operation, callee, candidate, self.isa)
+                    _rewrite(module, operation, callee, candidate, (self.isa, self.kernel))
 
     def _check_callee(self, callee: str, where) -> None:
         if callee not in GEMM_CALLEES:

@@ -166,8 +166,9 @@ def _memref(elem: str) -> str:
     return f"memref<?x?x{elem}, strided<[?, 1], offset: ?>>"
 
 
-def gemm_function_text(s: GemmShape) -> str:
-    """The MLIR text of ``func.func private @<s.symbol>(A, B, C, transA, transB, alpha, beta)``.
+def gemm_function_text(s: GemmShape, private: bool = True) -> str:
+    """The MLIR text of ``func.func private @<s.symbol>(A, B, C, transA, transB, alpha, beta)``
+    (public unless ``private``: the module compiled once per process, gemm_library.py).
 
     A is M x K (K x M when transA), B is K x N (N x K when transB), C is M x N; every operand has
     unit-stride rows and any row stride and offset."""
@@ -199,9 +200,15 @@ def gemm_function_text(s: GemmShape) -> str:
     e.raw("}")
     e.raw("return")
     body = "\n    ".join(e.lines)
+    return f"{_signature(s, private)} {{\n    {body}\n}}\n"
+
+
+def _signature(s: GemmShape, private: bool) -> str:
+    t, mt = s.elem, _memref(s.elem)
+    visibility = "private " if private else ""
     return (
-        f"func.func private @{s.symbol}(%A: {mt}, %B: {mt}, %C: {mt}, %ta: i1, %tb: i1, "
-        f"%alpha: {t}, %beta: {t}) {{\n    {body}\n}}\n"
+        f"func.func {visibility}@{s.symbol}(%A: {mt}, %B: {mt}, %C: {mt}, %ta: i1, %tb: i1, "
+        f"%alpha: {t}, %beta: {t})"
     )
 
 
@@ -706,3 +713,31 @@ def insert_gemm_function(module: ir.Module, shape: GemmShape) -> str:
         function = parsed.body.operations[0]
         function.operation.move_before(module.body.operations[0])
     return shape.symbol
+
+
+def declare_gemm_function(module: ir.Module, shape: GemmShape) -> str:
+    """Declares the kernel for ``shape`` in ``module`` (``func.func private``, no body) once: an
+    in-process compile calls the copy compiled once per process (gemm_library.py); returns its
+    symbol."""
+    from tgc.dialect.ir_helpers import find_function
+
+    if find_function(module, shape.symbol) is None:
+        t, mt = shape.elem, _memref(shape.elem)
+        declaration = f"func.func private @{shape.symbol}({mt}, {mt}, {mt}, i1, i1, {t}, {t})\n"
+        parsed = ir.Module.parse(declaration, module.context)
+        function = parsed.body.operations[0]
+        function.operation.move_before(module.body.operations[0])
+    return shape.symbol
+
+
+def shape_of_symbol(symbol: str) -> GemmShape | None:
+    """The blocking whose kernel is named ``symbol`` (of any element type and ISA), or None when
+    ``symbol`` names no generated kernel."""
+    if not symbol.startswith("tgc_gemm_"):
+        return None
+    for elem in ("f32", "f64"):
+        for isa in ISAS:
+            shape = shape_for(elem, isa)
+            if shape.symbol == symbol:
+                return shape
+    return None

@@ -16,7 +16,7 @@ import mlir
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
-from tgc.lowering.cpu import tiered
+from tgc.lowering.cpu import gemm_library, tiered
 from tgc.lowering.cpu.blas import openblas_library
 
 
@@ -39,18 +39,25 @@ _OPENBLAS = None
 
 
 def library_symbols(module: ir.Module) -> dict:
-    """name -> address (a ``ctypes.c_void_p``) of each function the module declares that the
-    OpenBLAS bundled with numpy defines and the process's global symbols do not (tgc-blas-matmul's
-    gemm and gemv calls; numpy loads OpenBLAS privately). Loading the library into each
-    ExecutionEngine instead cost 7 ms of CPU per compile (measured on the two-layer SGD step's
-    module)."""
-    global _OPENBLAS
+    """name -> address (a ``ctypes.c_void_p``) of each function the module declares that tgc's
+    generated GEMM (compiled once per process, gemm_library.py) or the OpenBLAS bundled with numpy
+    defines and the process's global symbols do not (tgc-blas-matmul's calls; numpy loads OpenBLAS
+    privately). Loading the library into each ExecutionEngine instead cost 7 ms of CPU per compile
+    (measured on the two-layer SGD step's module)."""
     names = [
         ir.StringAttr(op.attributes["sym_name"]).value
         for op in module.body.operations
         if op.operation.name == "llvm.func" and not op.operation.regions[0].blocks
     ]
     wanted = [name for name in names if not hasattr(_PROCESS, name)]
+    kernels = {name: gemm_library.kernel_address(name, connect_handlers) for name in wanted}
+    kernels = {name: address for name, address in kernels.items() if address is not None}
+    return {**_openblas_symbols([n for n in wanted if n not in kernels]), **kernels}
+
+
+def _openblas_symbols(wanted: list) -> dict:
+    """name -> address of each of ``wanted`` that numpy's OpenBLAS defines."""
+    global _OPENBLAS
     if not wanted:
         return {}
     if _OPENBLAS is None:

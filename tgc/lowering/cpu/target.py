@@ -49,12 +49,18 @@ def gemm_passes(external_libraries: bool, for_session: bool, isa: str = "") -> l
     """tgc-blas-matmul, after tgc-gemm-autotune when the choice is ``auto``. An artifact with
     OpenBLAS tunes its matmuls while it is compiled (ahead of time, where a second or two per new
     shape is acceptable); a Session only reads the cache, so that no tuning lands on a step's first
-    call, unless TGC_GEMM=tune. ``isa``: the generated kernel's ("" for the compiling host's)."""
+    call, unless TGC_GEMM=tune. ``isa``: the generated kernel's ("" for the compiling host's).
+    A Session's modules only declare the generated kernel: the JIT links the copy compiled once
+    per process at -O3 (gemm_library.py); an artifact defines it in its own code."""
     gemm = gemm_callee(external_libraries)
+    kernel = "external" if for_session else "inline"
     if gemm != "auto":
-        return [BlasMatmulPass(gemm=gemm, isa=isa)]
+        return [BlasMatmulPass(gemm=gemm, isa=isa, kernel=kernel)]
     asked = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() == "tune"
-    return [GemmAutotunePass(tune=asked or not for_session, isa=isa), BlasMatmulPass(isa=isa)]
+    return [
+        GemmAutotunePass(tune=asked or not for_session, isa=isa),
+        BlasMatmulPass(isa=isa, kernel=kernel),
+    ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -268,6 +268,7 @@ def _capi() -> ctypes.CDLL:
         )
         _declare(lib.mlirExecutionEngineDestroy, None, [pointer])
         _declare(lib.mlirExecutionEngineLookupPacked, pointer, [pointer, string])
+        _declare(lib.mlirExecutionEngineLookup, pointer, [pointer, string])
         _declare(lib.mlirExecutionEngineRegisterSymbol, None, [pointer, string, pointer])
         _CAPI = lib
     return _CAPI
@@ -288,6 +289,12 @@ _declare(_get_capsule_pointer, ctypes.c_void_p, [ctypes.py_object, ctypes.c_char
 def _capsule_pointer(capsule) -> int:
     """The pointer in a binding object's ``_CAPIPtr`` capsule (an MlirContext's, here)."""
     return _get_capsule_pointer(capsule, _get_capsule_name(capsule))
+
+
+def optimized_engine(bytecode: bytes, symbols: dict, shared_libraries: list) -> "_CApiEngine":
+    """An ExecutionEngine of the LLVM-dialect module ``bytecode`` at OPTIMIZED_OPT_LEVEL (made
+    without the GIL held)."""
+    return _CApiEngine(bytecode, symbols, shared_libraries)
 
 
 class _CApiEngine:
@@ -323,6 +330,10 @@ class _CApiEngine:
     def lookup_packed(self, name: str) -> int:
         """The address of ``name``'s packed wrapper (the first lookup generates the code), or 0."""
         return self._capi.mlirExecutionEngineLookupPacked(self._engine, _string_ref(name.encode()))
+
+    def symbol_address(self, name: str) -> int:
+        """The address of the function ``name`` itself (its own calling convention), or 0."""
+        return self._capi.mlirExecutionEngineLookup(self._engine, _string_ref(name.encode()))
 
     def function_address(self, function: str) -> int:
         address = self.lookup_packed(f"_mlir_ciface_{function}")
