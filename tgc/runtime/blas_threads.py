@@ -30,7 +30,8 @@ last three windows counts, so a run takes fewer threads as soon as a window show
 and more only after 0.3 s of calm (a job that pauses now and then, as a test suite does, would
 otherwise catch two-thread runs in every pause). A core counts as free when others used less than a
 quarter of it. Until the second read, ``/proc/loadavg``'s count of running threads stands in.
-Without ``/proc`` (not Linux) every core counts as free.
+Without ``/proc`` (not Linux) every core counts as free. A run whose two previous runs in the
+same scope took 20 ms or more each keeps all its threads whatever the load (``threads_for``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import time
 
 _WINDOW_S = 0.1  # the shortest window over which the machine's load is measured
 _WINDOWS = 3  # how many recent windows the busiest is taken from
+_LONG_RUN_S = 0.02  # a run this long keeps all its threads on busy cores (threads_for)
 _FREE_FROM = 0.75  # free cores needed for one more thread (others use < 1/4 of it)
 _INT32_MAX = 2**31 - 1
 
@@ -210,11 +212,15 @@ def core_load() -> CoreLoad:
     return _core_load[0]
 
 
-def threads_for(limit: int, found: int, free_cores: float) -> int:
+def threads_for(limit: int, found: int, free_cores: float, long_run: bool = False) -> int:
     """OpenBLAS threads for a run: at most ``limit`` (0: ``found``, the count OpenBLAS had), at
-    most the free cores (a core others use a quarter or more of is not free), at least 1."""
+    least 1, and, unless the run is a long one, at most the free cores (a core others use a quarter
+    or more of is not free). A long run (the last two in its scope took _LONG_RUN_S or more, many
+    scheduler time slices) keeps every thread: each thread's share of the cores evens out over it,
+    so a thread that waits a slice for a busy core costs it little (GEMM 2048 on two cores at a load
+    of 4: 1 thread 97 ms, numpy's 2 threads 51 ms)."""
     cap = limit if limit > 0 else found
-    return max(1, min(cap, int(free_cores + 1 - _FREE_FROM)))
+    return max(1, cap if long_run else min(cap, int(free_cores + 1 - _FREE_FROM)))
 
 
 class _Shared:
@@ -241,6 +247,10 @@ class ThreadScope:
     def __init__(self, limit: int = 0, name: str = "threads"):
         self.limit = check_thread_limit(name, limit)
         self.threads = None
+        # How long the last two runs in this scope took: both long makes the next one long (one
+        # long run may be a Session.run that compiled).
+        self.recent_runs_s = (0.0, 0.0)
+        self._started = 0.0
 
     def __enter__(self):
         blas = openblas()
@@ -252,15 +262,18 @@ class ThreadScope:
             if shared.open_scopes == 0:
                 shared.found = shared.current = blas.get()
             shared.open_scopes += 1
-            self.threads = threads = threads_for(self.limit, shared.found, free)
+            long_run = min(self.recent_runs_s) >= _LONG_RUN_S
+            self.threads = threads = threads_for(self.limit, shared.found, free, long_run)
             if threads != shared.current:
                 blas.set(threads)
                 shared.current = threads
+        self._started = time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
         if self.threads is None:
             return
+        self.recent_runs_s = (self.recent_runs_s[1], time.perf_counter() - self._started)
         shared = _shared
         with shared.lock:
             shared.open_scopes -= 1
