@@ -121,6 +121,12 @@ def test_each_call_path_takes_any_layout_and_refuses_bad_feeds(
     for feed in (np.asfortranarray(x), readonly, x.astype(np.float64).tolist()):
         art.reset()
         np.testing.assert_array_equal(art(x=feed, y=y)["scores"], expected)
+    art.reset()
+    np.testing.assert_array_equal(art(x, y)["scores"], expected)  # the inputs in order
+    with pytest.raises(ArtifactError, match="expected at most 2 inputs"):
+        art(x, y, y)
+    with pytest.raises(ArtifactError, match="input 'x' given twice"):
+        art(x, x=x)
     with pytest.raises(ArtifactError, match=r"input 'x' has shape \[\?, 5\] float32, got \[6, 4\]"):
         art(x=x[:, :4], y=y)
     with pytest.raises(ArtifactError, match=r"input 'x' wants float32, got complex64"):

@@ -286,6 +286,8 @@ class Artifact:
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         names = self._input_names
+        if not kwargs and len(args) == len(names):
+            return list(args)  # every input in order
         if not args and len(kwargs) == len(names):
             try:  # every input by its name: the usual call
                 return [kwargs[name] for name in names]
