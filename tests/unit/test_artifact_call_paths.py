@@ -3,12 +3,14 @@ call_unpacked_plan (descriptors packed and results wrapped in C, as a Session's 
 extension's guarded call_unpacked with descriptors written in Python (an extension built before
 call_unpacked_plan), and ctypes alone (no extension: a machine with only numpy). Each gives the
 numbers of a numpy SGD step, results own their memory (no result aliases another or a variable),
-and bad feeds get the same errors."""
+and bad feeds get the same errors. An artifact compiled with --variables-in-place updates its
+variables where they lie, and says so in its manifest and header."""
 
 import numpy as np
 import pytest
 
 import tgc as tf
+from tgc.driver import aot
 from tgc.runtime import executable
 from tgc.runtime.artifact import ArtifactError, load
 
@@ -139,23 +141,34 @@ def test_each_call_path_takes_any_layout_and_refuses_bad_feeds(
 
 @pytest.fixture(scope="module")
 def in_place_artifact_path(tmp_path_factory):
-    """The same net compiled with its variables writable, as a Session's code is: the SGD step
-    updates w and b where they lie and returns their own arrays."""
-    from tgc.lowering.cpu import target
-    from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
-
+    """The same net compiled with --variables-in-place, its variables writable as a Session's
+    are: the SGD step updates w and b where they lie and returns their own arrays."""
     rng = np.random.default_rng(7)
     w0 = (rng.standard_normal((5, 3)) * 0.5).astype(np.float32)
     b0 = (rng.standard_normal(3) * 0.1).astype(np.float32)
     build_net(w0, b0)
     out = str(tmp_path_factory.mktemp("in_place"))
-    patch = pytest.MonkeyPatch()
-    patch.setattr(target, "ReadOnlyArgumentsPass", lambda **_: ReadOnlyArgumentsPass(True))
-    try:
-        path = compile_artifact(["scores", "loss", "train"], None, out)
-    finally:
-        patch.undo()
+    path = compile_artifact(["scores", "loss", "train"], None, out, variables_in_place=True)
     return path, w0, b0
+
+
+def test_variables_in_place_is_recorded_and_refused_off_the_cpu(
+    in_place_artifact_path, artifact_path
+):
+    in_place, default = load(in_place_artifact_path[0]), load(artifact_path[0])
+    assert in_place.manifest["variables_in_place"] is True
+    assert default.manifest["variables_in_place"] is False
+    assert "tgc-read-only-arguments{writable-variables=true}" in in_place.manifest["pipeline"]
+    assert "writable-variables" not in default.manifest["pipeline"]
+    header = (in_place.path + "/model.h", default.path + "/model.h")
+    with open(header[0]) as fh:
+        assert "may be updated where it lies and returned as the result var:NAME" in fh.read()
+    with open(header[1]) as fh:
+        assert "Inputs are only read, never freed." in fh.read()
+    with pytest.raises(
+        aot.AotError, match="--variables-in-place is an option of the cpu target, not of nvptx"
+    ):
+        aot.compile_pipelines(aot.Options(target="nvptx", variables_in_place=True))
 
 
 @pytest.mark.parametrize("path_name", list(PATHS))

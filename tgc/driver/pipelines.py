@@ -14,6 +14,7 @@ import dataclasses
 from tgc.dialect import targets
 from tgc.dialect.devices import DEFAULT_DEVICE, DeviceSpec, full_device_name
 from tgc.lowering.bool_storage import BoolStoragePass
+from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
 from tgc.lowering.to_core import ToCorePass
 from tgc.passes.autodiff import AutodiffPass
 from tgc.passes.cse import CsePass
@@ -59,14 +60,28 @@ FUSION_PASSES = ("linalg-fuse-elementwise-ops", "tgc-gemm-update")
 
 
 def target_lowering(
-    target, *, for_session: bool, external_libraries: bool = True, fusion: bool = True
+    target,
+    *,
+    for_session: bool,
+    external_libraries: bool = True,
+    fusion: bool = True,
+    variables_writable: bool = False,
 ) -> Pipeline:
-    """The target's own pipeline, core to code (without FUSION_PASSES unless ``fusion``)."""
+    """The target's own pipeline, core to code (without FUSION_PASSES unless ``fusion``;
+    ``variables_writable``: its tgc-read-only-arguments leaves the variables a function reads and
+    assigns writable, as a session's does, whatever ``for_session`` says)."""
     elements = target.pipeline_elements(
         for_session=for_session, external_libraries=external_libraries
     )
     if not fusion:
         elements = [e for e in elements if not _is_fusion(e)]
+    if variables_writable:
+        elements = [
+            dataclasses.replace(e, writable_variables=True)
+            if isinstance(e, ReadOnlyArgumentsPass)
+            else e
+            for e in elements
+        ]
     return Pipeline.of(elements)
 
 
@@ -152,12 +167,22 @@ def first_device(target) -> str:
 
 
 def artifact_pipelines(
-    graph: Pipeline | None = None, target=None, external_libraries: bool = False
+    graph: Pipeline | None = None,
+    target=None,
+    external_libraries: bool = False,
+    variables_in_place: bool = False,
 ) -> CompilePipelines:
-    """An artifact's compile: one device of the target's type, every argument stays the caller's,
-    and (unless ``external_libraries``) code that needs no library beyond libc and libm."""
+    """An artifact's compile: one device of the target's type, every argument stays the caller's
+    (unless ``variables_in_place``: a variable it reads and assigns is updated in the caller's
+    array, as a Session's), and (unless ``external_libraries``) code that needs no library beyond
+    libc and libm."""
     target = target or targets.for_device_type("CPU")
-    lowering = target_lowering(target, for_session=False, external_libraries=external_libraries)
+    lowering = target_lowering(
+        target,
+        for_session=False,
+        external_libraries=external_libraries,
+        variables_writable=variables_in_place,
+    )
     return CompilePipelines(
         graph_and_placement(graph, (first_device(target),)), core_lowering(), [(target, lowering)]
     )

@@ -67,6 +67,9 @@ class Options:
     timing: list | None = None  # receives (stage, seconds)
     target: str = "cpu"  # the name of the target in the registry (tgc/dialect/targets.py)
     allow_tf32: bool = False  # GPU targets: f32 matmuls on TF32 tensor cores (opt-in)
+    # CPU: the entry point updates each variable it reads and assigns in the caller's array and
+    # returns that array (as a Session does) instead of a copy; the caller's arrays are written.
+    variables_in_place: bool = False
 
 
 @dataclass

@@ -12,7 +12,8 @@ step then writes each weight where it lies, see tgc-gemm-update) and the runtime
 array back. Their indices go in the function's ``tgc.in_place_arguments``, which outlives
 bufferization, for tgc-return-in-place. With several partitions a variable may be read on another
 thread while it is assigned, so every argument stays read-only there; so it does in artifacts, whose
-callers (C included) own what they pass.
+callers (C included) own what they pass, unless compiled with ``tgc compile --variables-in-place``
+(tgc/driver/pipelines.py target_lowering(variables_writable=True)).
 """
 
 from __future__ import annotations

@@ -210,9 +210,9 @@ class Artifact:
 
     def _in_place(self) -> dict:
         """Result index -> argument index of each variable the code reads and assigns. `tgc
-        compile` keeps every argument read-only today (C callers own what they pass), but code
-        compiled with such variables writable (tgc-read-only-arguments{writable-variables=true},
-        as a Session's) updates the array where it lies and returns it: then the result is the
+        compile` keeps every argument read-only by default (C callers own what they pass); code
+        compiled with --variables-in-place (manifest "variables_in_place") updates such a
+        variable where it lies and returns it, as a Session's code does: then the result is the
         Artifact's own array, not a copy, and the array passed must be writable."""
         first_variable = len(self._arguments) - len(self._var_inputs)
         fetched = len(self.signature.outputs)

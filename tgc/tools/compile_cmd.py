@@ -171,6 +171,13 @@ def _errors():
     "tgc's generated GEMM.",
 )
 @click.option(
+    "--variables-in-place",
+    is_flag=True,
+    help="cpu: the entry point updates each variable it reads and assigns in the caller's array "
+    "and returns it (as a Session does), instead of a copy; the variables' buffers must be "
+    "writable.",
+)
+@click.option(
     "--allow-tf32",
     is_flag=True,
     help="nvptx: float32 matmuls on TF32 tensor cores (10-bit mantissa products; "
@@ -192,6 +199,7 @@ def compile_command(
     opt_level,
     name,
     blas,
+    variables_in_place,
     allow_tf32,
     print_pipeline,
     timing,
@@ -206,6 +214,7 @@ def compile_command(
         timing=[] if timing else None,
         target=target,
         allow_tf32=allow_tf32,
+        variables_in_place=variables_in_place,
     )
     stage = _check_target_and_stage(where, target, stage)
     try:
@@ -438,6 +447,8 @@ def inspect_command(artifact, as_json, trace_dir):
             click.echo(f"  {info.name:24s} {info.describe()}")
     if m.get("step_input"):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
+    if m.get("variables_in_place"):
+        click.echo("variables: updated in the caller's arrays and returned (--variables-in-place)")
     if m.get("gemm_choices"):
         _show_gemm_choices(m["gemm_choices"])
     if "launch_plan" in m:

@@ -247,7 +247,7 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
             "use --emit=obj"
         )
     if stop in ("header", "artifact"):
-        lowered.stages["header"] = header_text(lowered, options.name)
+        lowered.stages["header"] = header_text(lowered, options.name, options.variables_in_place)
 
 
 def link_shared(obj: bytes, with_memref_copy: bool, blas: str | None = None) -> bytes:
@@ -294,7 +294,7 @@ def _memref_typedef(dtype: str, rank: int) -> str:
     )
 
 
-def header_text(lowered: Lowered, prefix: str = "model") -> str:
+def header_text(lowered: Lowered, prefix: str = "model", variables_in_place: bool = False) -> str:
     inputs, outputs = entry_arguments(lowered)
     kinds = sorted({(s.dtype, len(s.shape)) for s in inputs + outputs})
     typedefs = "\n".join(_memref_typedef(d, r) for d, r in kinds)
@@ -330,7 +330,7 @@ def header_text(lowered: Lowered, prefix: str = "model") -> str:
  * `allocated` pointer of an input (the result is that input, unchanged), or 0xDEADBEEF (a constant
  * baked into the library), and several results may share one buffer: """
         f"""free each distinct pointer once
- * (tgc_release_results in runtime/c does exactly that). Inputs are only read, never freed.
+ * (tgc_release_results in runtime/c does exactly that). {_inputs_contract(variables_in_place)}
  */
 #ifndef {guard}
 #define {guard}
@@ -359,6 +359,15 @@ static inline void {prefix}_run({", ".join(params) or "void"}) {{
     )
 
 
+def _inputs_contract(variables_in_place: bool) -> str:
+    if not variables_in_place:
+        return "Inputs are only read, never freed."
+    return """Inputs are never freed, and only read except
+ * variables (compiled with --variables-in-place): an input var:NAME whose variable the call
+ * also assigns may be updated where it lies and returned as the result var:NAME (same
+ * `allocated`), so its buffer must be writable and the caller gets no copy of the old value."""
+
+
 def _describe(spec: IOSpec) -> str:
     dims = "x".join("?" if d is None else str(d) for d in spec.shape)
     return f"{spec.dtype}[{dims}]"
@@ -377,6 +386,7 @@ def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) 
         "pipeline": lowered.pipeline,
         "llvm_pipeline": lowered.llvm_pipeline,
         "blas": blas_library(options),
+        "variables_in_place": options.variables_in_place,
         **({"gemm_choices": lowered.gemm_choices} if lowered.gemm_choices else {}),
         "target": {
             "name": options.target,
