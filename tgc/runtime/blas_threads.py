@@ -241,8 +241,9 @@ _shared = _Shared()
 
 class ThreadScope:
     """``with scope:`` around a run of compiled code: OpenBLAS's thread count for it (module
-    doc). Reusable and reentrant; ``threads`` is the count the last entry chose. About 1 us a run
-    when the count stays, 2 us when it is set and put back."""
+    doc). Reusable and reentrant; ``threads`` is the count the last entry chose. Its cost, with the
+    count set and put back each run: Session.run on a tiny graph 7.2-8.8 us against 3.5-4.2 us
+    without the scope (the shared 2-core machine at load 4)."""
 
     def __init__(self, limit: int = 0, name: str = "threads"):
         self.limit = check_thread_limit(name, limit)
