@@ -73,12 +73,12 @@ def _compile(shape, connect) -> tuple:
         module = ir.Module.parse(gemm_kernel.gemm_function_text(shape, private=False))
         CheckAllocsPass().run(module)
         key = _cache_key(str(module))
-        PassManager.parse(KERNEL_LOWERING).run(module.operation)
+        lowering = _Lowering(module)  # only where the library must be built (30 ms of CPU)
         try:
-            found = _cached_library(shape.symbol, key, module)
+            found = _cached_library(shape.symbol, key, lowering)
         except (AotError, OSError, AttributeError) as exc:
             last_disk_error, found = exc, None
-        bytecode = tiered.module_bytecode(module) if found is None else b""
+        bytecode = tiered.module_bytecode(lowering()) if found is None else b""
     compile_count += 1
     if found is not None:
         return found
@@ -88,6 +88,19 @@ def _compile(shape, connect) -> tuple:
     if not address:
         raise RuntimeError(f"the generated GEMM {shape.symbol} compiled to no function")
     return engine, address
+
+
+class _Lowering:
+    """The kernel's module lowered to the LLVM dialect, on the first call."""
+
+    def __init__(self, module: ir.Module):
+        self.module, self.done = module, False
+
+    def __call__(self) -> ir.Module:
+        if not self.done:
+            PassManager.parse(KERNEL_LOWERING).run(self.module.operation)
+            self.done = True
+        return self.module
 
 
 # ---- the disk cache ------------------------------------------------------------------------------
@@ -133,11 +146,11 @@ def _host_cpu() -> str:
     return "".join(sorted(set(lines)))
 
 
-def _cached_library(symbol: str, key: str, module: ir.Module) -> tuple:
+def _cached_library(symbol: str, key: str, lowering: _Lowering) -> tuple:
     """(the loaded library, the kernel's address), built into the cache first when missing."""
     path = os.path.join(library_dir(), f"{symbol}-{key}.so")
     if not os.path.exists(path):
-        _build_library(module, path)
+        _build_library(lowering(), path)
     library = ctypes.CDLL(path)
     _connect_library(library)
     return library, ctypes.cast(getattr(library, symbol), ctypes.c_void_p).value
