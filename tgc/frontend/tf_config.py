@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import types
 
-from tgc.lowering.tensor_float_32 import enable_tensor_float_32, tensor_float_32_enabled
+# The switch's state lives with the lowering; it is imported when the switch is used, so that
+# `import tgc` (which exports this module as tf.config) imports no lowering: a deployment that only
+# loads artifacts needs numpy and tgc.runtime.
 
 
 def enable_tensor_float_32_execution(enabled) -> None:
     """Turns TF32 for float32 matmuls on the GPU on (``True``) or off (``False``)."""
+    from tgc.lowering.tensor_float_32 import enable_tensor_float_32
+
     enable_tensor_float_32(bool(enabled))
 
 
 def tensor_float_32_execution_enabled() -> bool:
     """Whether float32 matmuls compiled for the GPU from now on run in TF32."""
+    from tgc.lowering.tensor_float_32 import tensor_float_32_enabled
+
     return tensor_float_32_enabled()
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import platform
@@ -188,7 +189,6 @@ class Artifact:
         self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
         pointers = [self._in_desc.ctypes.data + 8 * off for off in self._in_offsets[:-1]]
         self._pointers = ([self._out_desc.ctypes.data] if self._results else []) + pointers
-        self._input_names = [i.name for i in self.signature.inputs]
         self._output_names = [o.name for o in self.signature.outputs]
         self._in_place_results = self._in_place()
         self._written = sorted(set(self._in_place_results.values()))
@@ -283,6 +283,12 @@ class Artifact:
                 self._describe(off, info.rank, a)
             self._call_entry()
         return self._collect(arrays)
+
+    @functools.cached_property
+    def _input_names(self) -> list:
+        # Read by _bind, which the GPU's and the accelerator's artifacts share without running
+        # this class's loading.
+        return [i.name for i in self.signature.inputs]
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         names = self._input_names
