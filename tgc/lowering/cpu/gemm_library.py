@@ -44,16 +44,27 @@ KERNEL_LOWERING = (
 )
 
 _LOCK = threading.Lock()
-# symbol -> (the engine that holds its code, the function's address)
+
+
+def _fresh_lock_in_child() -> None:
+    # A fork while another thread compiled a kernel would leave the child's lock held forever.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
+# symbol -> (the library or ExecutionEngine that holds its code, the function's address)
 _KERNELS: dict = {}
-# How many kernels this process compiled (tests check that two Sessions share one).
+# How many kernels this process loaded or compiled (tests check that two Sessions share one).
 compile_count = 0
 
 
 def kernel_address(symbol: str, connect) -> ctypes.c_void_p | None:
-    """The address of the generated kernel ``symbol``, compiled on the first request; None when
-    ``symbol`` names no generated kernel. ``connect(lookup_packed)`` gives a new engine the
-    runtime's error handler (its pack allocations report a failed malloc as every module's do)."""
+    """The address of the generated kernel ``symbol``, loaded (or compiled) on the first request;
+    None when ``symbol`` names no generated kernel. ``connect(lookup_packed)`` gives a new engine
+    the runtime's error handler (its pack allocations report a failed malloc as every module's
+    do)."""
     shape = gemm_kernel.shape_of_symbol(symbol)
     if shape is None:
         return None
