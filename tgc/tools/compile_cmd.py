@@ -448,7 +448,7 @@ def inspect_command(artifact, as_json, trace_dir):
     if m.get("step_input"):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
     if m.get("variables_in_place"):
-        click.echo("variables: updated in the caller's arrays and returned (--variables-in-place)")
+        click.echo("in place: calls update the variables where they lie (--variables-in-place)")
     if m.get("gemm_choices"):
         _show_gemm_choices(m["gemm_choices"])
     if "launch_plan" in m:
