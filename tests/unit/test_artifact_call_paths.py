@@ -75,7 +75,7 @@ def load_by(path_name, path, monkeypatch):
         pytest.skip("needs the C extension tgc.runtime._fastcall")
     monkeypatch.setattr(executable, "_fastcall", PATHS[path_name]())
     art = load(path)
-    assert (art._plan is not None) == (path_name == "c-plan")
+    assert (art._c_call_plan is not None) == (path_name == "c-plan")
     assert (art._guard is not None) == (path_name != "ctypes")
     return art
 

@@ -199,12 +199,12 @@ class Artifact:
         # unwound). Its call_unpacked_plan does the whole call in C, as a Session's call does
         # (tgc/runtime/executable.py): descriptors packed, results wrapped without a copy.
         self._guard = executable._fastcall
-        self._plan = None
+        self._c_call_plan = None
         if self._guard is not None and n_args <= self._guard.max_unpacked_args():
             self._address = address
             self._pointer_array = (ctypes.c_void_p * max(n_args, 1))(*self._pointers)
             if hasattr(self._guard, "call_unpacked_plan"):  # an extension built before it lacks it
-                self._plan = self._c_plan(address)
+                self._c_call_plan = self._c_plan(address)
         else:
             self._guard = None
 
@@ -259,19 +259,19 @@ class Artifact:
             self.step += 1
             arrays.append(np.asarray(self.step, np.int64))
         arrays += [self.variables[n] for n in self._var_inputs]
-        outputs = self._run(arrays)
+        outputs = self._call_code(arrays)
         fetched = len(self.signature.outputs)
         self.variables.update(zip(self._var_outputs, outputs[fetched:]))
         return dict(zip(self._output_names, outputs[:fetched]))
 
-    def _run(self, arrays: list) -> list:
+    def _call_code(self, arrays: list) -> list:
         """The entry point's results for the argument ``arrays`` (C-contiguous, of the
         arguments' dtypes): in one C call where the extension has call_unpacked_plan, else
         descriptors written here and the call made by the guard or ctypes."""
         with self._scope:
-            if self._plan is not None:
+            if self._c_call_plan is not None:
                 try:
-                    out = self._guard.call_unpacked_plan(self._plan, tuple(arrays))
+                    out = self._guard.call_unpacked_plan(self._c_call_plan, tuple(arrays))
                 except self._guard.Failure as failure:
                     raise runtime_error(*failure.args) from None
                 if out is not None:
