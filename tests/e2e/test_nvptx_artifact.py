@@ -118,7 +118,7 @@ def test_the_artifact_holds_ptx_the_launch_plan_and_the_signature(artifact):
     [step] = function["steps"]
     launch = step["launch"]
     assert launch["kernel"] in plan["kernels"]
-    assert launch["grid"] == [4, 2, 1] and launch["block"] == [16, 16, 1]
+    assert launch["grid"] == [1, 8, 1] and launch["block"] == [32, 8, 1]
     pointers = [value for kind, value in launch["args"] if kind == "argument"]
     assert pointers == [0, 1, 2, 3]
     ptx = (artifact / "kernels.ptx").read_text()
@@ -198,7 +198,7 @@ def test_inspect_shows_the_target_kernels_and_launches(artifact):
     assert "  y                        [64, 32] float32" in lines
     assert f"kernels: {kernel}" in lines
     assert "function model_main: 1 step" in lines
-    assert f"  launch {kernel:32s} grid 4x2x1  block 16x16x1" in lines
+    assert f"  launch {kernel:32s} grid 1x8x1  block 32x8x1" in lines
     assert "  workspace 0 bytes, 0 buffers" in lines
     code = next(line for line in lines if line.startswith("code     "))
     assert code.startswith("code     kernels.ptx, ")
@@ -419,7 +419,7 @@ def test_an_artifact_runs_through_its_launch_plan_with_the_cpu_artifacts_api(
     positional = art(feeds["x"], feeds["w"], b=feeds["b"])
     np.testing.assert_array_equal(positional["y"], result["y"])
     kernel = _manifest(artifact)["launch_plan"]["kernels"][0]
-    assert device.launches == [(kernel, (4, 2, 1), (16, 16, 1))] * 2
+    assert device.launches == [(kernel, (1, 8, 1), (32, 8, 1))] * 2
     with pytest.raises(ArtifactError, match=r"input 'b' has shape \[32\] float32, got \[31\]"):
         art(feeds["x"], feeds["w"], np.zeros(31, np.float32))
     with pytest.raises(ArtifactError, match="missing input"):
