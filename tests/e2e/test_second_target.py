@@ -1,7 +1,7 @@
 """A second CPU-like target, added by this test alone: "cpu-noblas" differs from "cpu" only in its
-pipeline (matmuls call tgc's generated GEMM instead of OpenBLAS). The registry, placement, the Session,
-`tgc compile --target`, `tgc run` and `tgc inspect` take it with no change to the API, the passes or
-the tools: that is what adding a target means."""
+pipeline (matmuls call tgc's generated GEMM instead of OpenBLAS). The registry, placement, the
+Session, `tgc compile --target`, `tgc run` and `tgc inspect` take it with no change to the API, the
+passes or the tools: that is what adding a target means."""
 
 import dataclasses
 import json
