@@ -198,3 +198,44 @@ def test_variables_updated_in_place_stay_the_artifacts_arrays(
     art(x=x, y=y)
     np.testing.assert_array_equal(frozen, kept)
     assert art.variables["w"] is not frozen and not np.array_equal(art.variables["w"], kept)
+
+
+@pytest.fixture(scope="module")
+def inference_path(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    w0 = (rng.standard_normal((256, 256)) / 16).astype(np.float32)
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 256], name="x")
+    w = tf.constant(w0)
+    tf.tanh(tf.matmul(tf.tanh(tf.matmul(x, w)), w), name="y")
+    out = str(tmp_path_factory.mktemp("threads"))
+    return compile_artifact(["y"], None, out), w0
+
+
+@pytest.mark.parametrize("path_name", list(PATHS))
+def test_two_threads_calling_one_artifact_get_their_own_results(
+    inference_path, path_name, monkeypatch
+):
+    # The paths that write descriptors in Python share one buffer per artifact, and the call
+    # releases the GIL: without a lock one thread's feeds were read by the other's call.
+    import threading
+
+    path, w = inference_path
+    art = load_by(path_name, path, monkeypatch)
+    rng = np.random.default_rng(3)
+    feeds = [rng.standard_normal((n, 256)).astype(np.float32) for n in (96, 160)]
+    wanted = [np.tanh(np.tanh(x @ w) @ w) for x in feeds]
+    wrong = []
+
+    def calls(i):
+        for _ in range(40):
+            got = art(x=feeds[i])["y"]
+            if got.shape != wanted[i].shape or not np.allclose(got, wanted[i], atol=1e-4):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=calls, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []

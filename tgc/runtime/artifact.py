@@ -43,6 +43,7 @@ import os
 import platform
 import tarfile
 import tempfile
+import threading
 
 import numpy as np
 
@@ -186,6 +187,7 @@ class Artifact:
             [0] + [descriptor_words(r.rank) for r in self._results]
         ).tolist()
         self._in_desc = np.zeros(max(self._in_offsets[-1], 1), np.int64)
+        self._descriptors_lock = threading.Lock()
         self._out_desc = np.zeros(max(self._out_offsets[-1], 1), np.int64)
         pointers = [self._in_desc.ctypes.data + 8 * off for off in self._in_offsets[:-1]]
         self._pointers = ([self._out_desc.ctypes.data] if self._results else []) + pointers
@@ -279,10 +281,13 @@ class Artifact:
             for i in self._written:  # the code may write there: never into a read-only array
                 if not arrays[i].flags.writeable:
                     arrays[i] = arrays[i].copy()
-            for info, off, a in zip(self._arguments, self._in_offsets, arrays):
-                self._describe(off, info.rank, a)
-            self._call_entry()
-        return self._collect(arrays)
+            # One descriptor buffer per artifact, and a ctypes call releases the GIL: another
+            # thread's call must not rewrite it before this call's results are read.
+            with self._descriptors_lock:
+                for info, off, a in zip(self._arguments, self._in_offsets, arrays):
+                    self._describe(off, info.rank, a)
+                self._call_entry()
+                return self._collect(arrays)
 
     @functools.cached_property
     def _input_names(self) -> list:
