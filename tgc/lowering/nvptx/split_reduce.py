@@ -63,10 +63,9 @@ from tgc.lowering.nvptx.tree_reduce import (
     _ELEMENT_CALLEE,
     _IDENTITIES,
     _combiner,
-    _element_calls,
     _float_literal,
     _identity_fill,
-    _inline_body,
+    replace_with_kernel_text,
 )
 from tgc.passes.base import ModulePass
 
@@ -447,16 +446,4 @@ class SplitReducePass(ModulePass):
         fill = _identity_fill(generic, split, block_ops) if split.combiner else None
         inputs = [o.type for o in operands[:-1]]
         writer = _Writer(split, inputs, str(operands[-1].type), with_init=fill is None)
-        parsed = ir.Module.parse(writer.text())
-        body = parsed.body.operations[0].regions[0].blocks[0]
-        for arg, operand in zip(body.arguments, operands):
-            arg.replace_all_uses_with(operand)
-        moved = list(body.operations)[:-1]  # all but func.return
-        for inner in moved:
-            inner.operation.move_before(generic)
-        for inner in moved:
-            for call in _element_calls(inner.operation):
-                _inline_body(generic, call)
-        if fill is not None:
-            fill.erase()
-        generic.erase()
+        replace_with_kernel_text(generic, writer.text(), fill)

@@ -369,20 +369,27 @@ class TreeReducePass(ModulePass):
         fill = _identity_fill(generic, reduction, block_ops)
         inputs = [o.type for o in operands[:-1]]
         writer = _Writer(reduction, inputs, str(operands[-1].type), with_init=fill is None)
-        parsed = ir.Module.parse(writer.text())
-        tree = parsed.body.operations[0]
-        body = tree.regions[0].blocks[0]
-        for arg, operand in zip(body.arguments, operands):
-            arg.replace_all_uses_with(operand)
-        moved = list(body.operations)[:-1]  # all but func.return
-        for inner in moved:
-            inner.operation.move_before(generic)
-        for inner in moved:
-            for call in _element_calls(inner.operation):
-                _inline_body(generic, call)
-        if fill is not None:
-            fill.erase()
-        generic.erase()
+        replace_with_kernel_text(generic, writer.text(), fill)
+
+
+def replace_with_kernel_text(generic, text: str, fill) -> None:
+    """``generic`` (and the identity ``fill`` before it, when given) replaced by the body of the
+    one function in ``text``, whose arguments are the generic's operands; the body's placeholder
+    calls of the element function become the generic's own body."""
+    operands = list(generic.operands)
+    parsed = ir.Module.parse(text)
+    body = parsed.body.operations[0].regions[0].blocks[0]
+    for arg, operand in zip(body.arguments, operands):
+        arg.replace_all_uses_with(operand)
+    moved = list(body.operations)[:-1]  # all but func.return
+    for inner in moved:
+        inner.operation.move_before(generic)
+    for inner in moved:
+        for call in _element_calls(inner.operation):
+            _inline_body(generic, call)
+    if fill is not None:
+        fill.erase()
+    generic.erase()
 
 
 def _element_calls(root) -> list:
