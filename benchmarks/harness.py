@@ -27,6 +27,7 @@ import functools
 import importlib
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -50,10 +51,12 @@ def first_call(fn) -> float:
 def interleaved(impls: dict, steps: int, warmup: int) -> dict:
     """name -> per-step seconds, each step of every implementation run in turn.
 
-    The order rotates by one each round, so every implementation follows every other equally often:
-    a library's worker threads keep spinning for a while after its call, and with 2 threads whatever
-    runs next pays for that (measured: MLP batch 1, tgc 0.343 ms always following tf2 against 0.28
-    ms for numpy, which follows tgc; alone, both take 0.097 ms).
+    The order is shuffled each round (seeded), so every implementation follows every other about
+    equally often: a library's worker threads keep spinning for a while after its call, and with 2
+    threads whatever runs next pays for that (measured: MLP batch 1, tgc 0.343 ms always following
+    tf2 against 0.28 ms for numpy, which follows tgc; alone, both take 0.097 ms). Rotating the order
+    by one each round is not enough: a rotation keeps the cyclic order, so with three or more
+    implementations each one still always follows the same neighbour.
     """
     for fn in impls.values():
         for _ in range(warmup):
@@ -61,9 +64,10 @@ def interleaved(impls: dict, steps: int, warmup: int) -> dict:
     _wait_for_optimized_tgc_code()
     times = {name: [] for name in impls}
     order = list(impls.items())
-    for step in range(steps):
-        shift = step % len(order)
-        for name, fn in order[shift:] + order[:shift]:
+    shuffler = random.Random(0)
+    for _ in range(steps):
+        shuffler.shuffle(order)
+        for name, fn in order:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
