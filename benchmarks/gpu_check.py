@@ -176,11 +176,14 @@ def _benchmark_mlir(kind: str, inputs: list) -> str:
 
 def _compile(source: str, artifact: str, args=(), target: str = "nvptx") -> str | None:
     """Compiles ``source`` for ``target`` into ``artifact``; None, or tgc's error line."""
+    cli = [sys.executable, "-m", "tgc.tools.cli"]
+    return _run_compile(cli, source, artifact, ["--target", target, *args])
+
+
+def _run_compile(cli: list, source: str, artifact: str, args: list) -> str | None:
+    """Runs ``cli compile source args -o artifact``; None, or its last error line."""
     result = subprocess.run(
-        [sys.executable, "-m", "tgc.tools.cli", "compile", source, "--target", target]
-        + [*args, "-o", artifact],
-        capture_output=True,
-        text=True,
+        [*cli, "compile", source, *args, "-o", artifact], capture_output=True, text=True
     )
     if result.returncode == 0:
         return None
@@ -196,16 +199,9 @@ def _compile_with_tiles(source: str, artifact: str, tiles: str, args=()) -> str 
         f"m.DEFAULT_TILES = m.{tiles}; "
         "from tgc.tools.cli import main; main(sys.argv[1:])"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code, "compile", source, "--target", "nvptx"]
-        + [*args, "-o", artifact],
-        capture_output=True,
-        text=True,
+    return _run_compile(
+        [sys.executable, "-c", code], source, artifact, ["--target", "nvptx", *args]
     )
-    if result.returncode == 0:
-        return None
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    return lines[-1] if lines else f"exit {result.returncode}"
 
 
 def _op_cases() -> list:
