@@ -60,6 +60,23 @@ def numpy_step(x, y, w, b):
     return scores, loss, w - LEARNING_RATE * x.T @ d, b - LEARNING_RATE * d.sum(0)
 
 
+def take_sgd_steps_and_check(art, w0, b0, batch_sizes, seed):
+    """Runs one artifact call per batch size, each checked against numpy's SGD step from the same
+    start; returns the last batch (x, y) and the last call's results."""
+    rng = np.random.default_rng(seed)
+    w, b = w0.astype(np.float64), b0.astype(np.float64)
+    for n in batch_sizes:
+        x = rng.standard_normal((n, 5)).astype(np.float32)
+        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+        out = art(x=x, y=y)
+        scores, loss, w, b = numpy_step(x.astype(np.float64), y, w, b)
+        np.testing.assert_allclose(out["scores"], scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out["loss"], loss, rtol=1e-5)
+        np.testing.assert_allclose(art.variables["w"], w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(art.variables["b"], b, rtol=1e-5, atol=1e-6)
+    return x, y, out
+
+
 @pytest.fixture(scope="module")
 def artifact_path(tmp_path_factory):
     rng = np.random.default_rng(7)
@@ -84,18 +101,8 @@ def load_by(path_name, path, monkeypatch):
 def test_each_call_path_takes_numpys_sgd_steps(artifact_path, path_name, monkeypatch):
     path, w, b = artifact_path
     art = load_by(path_name, path, monkeypatch)
-    rng = np.random.default_rng(1)
-    w, b = w.astype(np.float64), b.astype(np.float64)
-    for n in (4, 9, 4):
-        x = rng.standard_normal((n, 5)).astype(np.float32)
-        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
-        out = art(x=x, y=y)
-        scores, loss, w, b = numpy_step(x.astype(np.float64), y, w, b)
-        np.testing.assert_allclose(out["scores"], scores, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(out["loss"], loss, rtol=1e-5)
-        np.testing.assert_allclose(art.variables["w"], w, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(art.variables["b"], b, rtol=1e-5, atol=1e-6)
-        np.testing.assert_array_equal(out["scores_again"], out["scores"])
+    x, y, out = take_sgd_steps_and_check(art, w, b, (4, 9, 4), seed=1)
+    np.testing.assert_array_equal(out["scores_again"], out["scores"])
     # Every result is an array of its own: writing one changes no other, nor a variable.
     out["scores"][...] = 0
     assert not np.array_equal(out["scores_again"], out["scores"])
@@ -177,18 +184,8 @@ def test_variables_updated_in_place_stay_the_artifacts_arrays(
 ):
     path, w, b = in_place_artifact_path
     art = load_by(path_name, path, monkeypatch)
-    rng = np.random.default_rng(3)
-    w, b = w.astype(np.float64), b.astype(np.float64)
     resident = art.variables["w"]
-    for n in (4, 9):
-        x = rng.standard_normal((n, 5)).astype(np.float32)
-        y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
-        out = art(x=x, y=y)
-        scores, loss, w, b = numpy_step(x.astype(np.float64), y, w, b)
-        np.testing.assert_allclose(out["scores"], scores, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(out["loss"], loss, rtol=1e-5)
-        np.testing.assert_allclose(art.variables["w"], w, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(art.variables["b"], b, rtol=1e-5, atol=1e-6)
+    x, y, _ = take_sgd_steps_and_check(art, w, b, (4, 9), seed=3)
     assert art.variables["w"] is resident  # updated where it lies, not copied
     # A read-only variable array (set by the user) is copied before the code writes, not written.
     frozen = art.variables["w"].copy()
