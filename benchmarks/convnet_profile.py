@@ -18,6 +18,7 @@ Run from the repository root, 1 thread:
 from __future__ import annotations
 
 import argparse
+import importlib
 import random
 import sys
 import time
@@ -157,10 +158,37 @@ def _torch_step(site_packages):
     return {"torch eager step": harness._torch_convnet(X, Y, PARAMS)["torch"]()}
 
 
+def _ab_sessions(chosen, where):
+    """Each variant compiled with the flag off and on (each session run until its optimized code
+    is in place while the flag has its value, as the JIT compiles that code in the background)."""
+    module_name, flag = where.split(":")
+    module = importlib.import_module(module_name)
+    saved = getattr(module, flag)
+    impls = {}
+    try:
+        for value in (False, True):
+            setattr(module, flag, value)
+            for name, build in chosen.items():
+                step = _session(build)
+                for _ in range(3):
+                    step()
+                wait_for_optimized_code()
+                impls[f"{name} [{flag}={value}]"] = step
+    finally:
+        setattr(module, flag, saved)
+    return impls
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--only", nargs="*", help="variant names to time (default: all)")
+    parser.add_argument(
+        "--ab",
+        metavar="MODULE:FLAG",
+        help="time each variant twice, compiled with the module-level boolean FLAG of MODULE "
+        "False and True (e.g. tgc.lowering.cpu.conv_gemm:CONTIGUOUS_WINDOW_ROWS)",
+    )
     parser.add_argument("--torch", action="store_true", help="time PyTorch eager's step too")
     parser.add_argument(
         "--torch-site",
@@ -169,7 +197,9 @@ def main():
     )
     args = parser.parse_args()
     chosen = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only}
-    impls = {name: _session(build) for name, build in chosen.items()}
+    impls = _ab_sessions(chosen, args.ab) if args.ab else {}
+    if not args.ab:
+        impls = {name: _session(build) for name, build in chosen.items()}
     if args.torch:
         impls.update(_torch_step(args.torch_site))
     for fn in impls.values():
@@ -188,7 +218,7 @@ def main():
     print(f"thread CPU time per call, median of {args.steps} (interleaved):")
     for name, samples in times.items():
         q = np.percentile(samples, [25, 50, 75]) * 1e3
-        print(f"  {name:24s} {q[1]:7.2f} ms  (p25 {q[0]:.2f}, p75 {q[2]:.2f})")
+        print(f"  {name:48s} {q[1]:7.2f} ms  (p25 {q[0]:.2f}, p75 {q[2]:.2f})")
     if "step" in times:
         step = np.median(times["step"])
         print(f"step FLOPs {STEP_FLOPS / 1e9:.3f} G -> {STEP_FLOPS / step / 1e9:.1f} GFLOP/s")

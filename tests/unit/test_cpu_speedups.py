@@ -147,6 +147,7 @@ CONV_CASES = [
     ((2, 11, 10, 3), (5, 5, 3, 4), (2, 3), "SAME", (1, 1)),
     ((2, 10, 9, 1), (3, 3, 1, 6), (1, 2), "VALID", (1, 1)),
     ((1, 12, 12, 2), (3, 2, 2, 3), (1, 1), "VALID", (2, 3)),
+    ((2, 9, 8, 3), (3, 3, 3, 2), (1, 1), "SAME", (2, 1)),
 ]
 
 
@@ -188,6 +189,16 @@ def test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype):
             rtol=tol * 10,
             atol=tol * 10,
         )
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
+def test_im2col_by_single_elements_matches_numpy(case, monkeypatch):
+    # The gather that copies one (kh, kw, c) element per iteration, which width-dilated windows
+    # take, forced here on every case (the others copy a window row's KW*C run at once).
+    from tgc.lowering.cpu import conv_gemm
+
+    monkeypatch.setattr(conv_gemm, "CONTIGUOUS_WINDOW_ROWS", False)
+    test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, "float32")
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")

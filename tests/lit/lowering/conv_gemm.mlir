@@ -17,10 +17,13 @@
 // CHECK:       func.func private @tgc_gemm_32x12xf64_12x5xf64_32x5xf64_z(
 // CHECK:       func.func private @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z(
 
-// conv2d: the padded input's patch matrix [N*OH*OW, KH*KW*C] @ the filter [KH*KW*C, O].
+// conv2d: the padded input's patch matrix [N*OH*OW, KH*KW*C] @ the filter [KH*KW*C, O]. The
+// width is not dilated, so im2col copies each window row's KW*C adjacent elements of the padded
+// input's collapsed (w, c) dim as one run: patches [N, OH, OW, KH, KW*C].
 // CHECK-LABEL: func.func @conv2d(
 // CHECK:         %[[XP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 1, 1, 0]
-// CHECK:         linalg.generic {{.*}} ins(%[[XP]] : tensor<?x9x9x3xf32>) outs(%{{.*}} : tensor<?x4x4x3x3x3xf32>)
+// CHECK:         %[[ROWS:.*]] = tensor.collapse_shape %[[XP]] {{\[}}[0], [1], [2, 3]] : tensor<?x9x9x3xf32> into tensor<?x9x27xf32>
+// CHECK:         linalg.generic {{.*}} ins(%[[ROWS]] : tensor<?x9x27xf32>) outs(%{{.*}} : tensor<?x4x4x3x9xf32>)
 // CHECK:         tensor.collapse_shape {{.*}} into tensor<?x27xf32>
 // CHECK:         tensor.collapse_shape {{.*}} into tensor<27x4xf32>
 // CHECK:         call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z(
@@ -33,7 +36,7 @@ func.func @conv2d(%x: tensor<?x8x8x3xf32>, %f: tensor<3x3x3x4xf32>) -> tensor<?x
   return %y : tensor<?x4x4x4xf32>
 }
 
-// f64 takes the same path (dgemm); VALID with width dilation 2.
+// f64 takes the same path (dgemm); VALID with width dilation 2: im2col copies element by element.
 // CHECK-LABEL: func.func @conv2d_f64(
 // CHECK:         linalg.generic {{.*}} outs(%{{.*}} : tensor<2x4x4x3x2x2xf64>)
 // CHECK:         call @tgc_gemm_32x12xf64_12x5xf64_32x5xf64_z(
