@@ -186,12 +186,26 @@ def test_scope_sets_the_count_and_puts_the_users_back(user_threads, monkeypatch)
 
 
 def test_scope_without_openblas_changes_nothing(monkeypatch):
-    """numpy without a bundled OpenBLAS: tgc's matmuls do not call one, runs set no count."""
+    """numpy without a bundled OpenBLAS and no runtime of tgc's own: tgc's matmuls do not call
+    one, runs set no count."""
     monkeypatch.setattr(blas_threads, "openblas", lambda: None)
+    monkeypatch.setattr(blas_threads, "_runtimes", [])
     scope = blas_threads.ThreadScope(1)
     with scope:
         pass
     assert scope.threads is None
+
+
+def test_scope_without_openblas_still_sets_tgcs_runtime(monkeypatch):
+    """The generated GEMM's parallel runtime gets a count where numpy bundles no OpenBLAS."""
+    monkeypatch.setattr(blas_threads, "openblas", lambda: None)
+    counts: list = []
+    monkeypatch.setattr(blas_threads, "_runtimes", [counts.append])
+    monkeypatch.setattr(blas_threads._shared, "runtime_threads", 0)
+    scope = blas_threads.ThreadScope(1)
+    with scope:
+        pass
+    assert scope.threads == 1 and counts == [1]
 
 
 @pytest.mark.parametrize(

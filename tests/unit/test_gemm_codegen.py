@@ -172,10 +172,14 @@ def test_pipeline_calls_the_generated_kernel_not_blas(codegen):
 
     passes = CPU.pipeline_elements(for_session=True)
     blas = [p for p in passes if getattr(p, "name", "") == "tgc-blas-matmul"]
-    assert [p.spec() for p in blas] == ["tgc-blas-matmul{gemm=codegen kernel=external}"]
+    # Through the parallel runtime's driver (parallel_gemm.py) where it could be built.
+    assert [p.spec() for p in blas] == [
+        "tgc-blas-matmul{gemm=codegen kernel=external parallel=true}"
+    ]
     # An artifact without --blas takes the generated kernel whatever TGC_GEMM says.
     artifact = CPU.pipeline_elements(for_session=False, external_libraries=False)
-    assert "tgc-blas-matmul{gemm=codegen}" in [p.spec() for p in artifact if hasattr(p, "spec")]
+    specs = [p.spec() for p in artifact if hasattr(p, "spec")]
+    assert "tgc-blas-matmul{gemm=codegen parallel=true}" in specs
 
 
 def _two_layer(seed=3):

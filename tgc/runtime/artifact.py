@@ -137,8 +137,9 @@ class Signature:
 class Artifact:
     """A loaded artifact: ``art(x=array)`` or ``art(array)`` returns {fetch name: array}.
     ``threads`` is the most threads a call's matmuls use when the artifact was compiled with
-    ``--blas`` (numpy's OpenBLAS; 0: tgc decides, fewer while other processes keep cores busy:
-    tgc/runtime/blas_threads.py); tgc's own matmul code runs on the calling thread."""
+    ``--blas`` (numpy's OpenBLAS) and those of tgc's own GEMM code (its parallel runtime, linked
+    into the library: ``tgc_set_threads``); 0: tgc decides, fewer while other processes keep cores
+    busy: tgc/runtime/blas_threads.py."""
 
     def __init__(self, path: str, prefer: str = "library", threads: int = 0):
         if prefer not in ("library", "llvm-ir"):
@@ -194,8 +195,11 @@ class Artifact:
         self._output_names = [o.name for o in self.signature.outputs]
         self._in_place_results = self._in_place()
         self._written = sorted(set(self._in_place_results.values()))
-        # Only code that calls OpenBLAS (built with --blas) needs its thread count set per call.
-        self._scope = self._blas_threads if self.manifest.get("blas", True) else _NO_SCOPE
+        # Code that calls OpenBLAS (built with --blas) or has tgc's parallel GEMM runtime linked in
+        # (tgc_set_threads) needs its thread count set per call.
+        self._blas_threads.runtime = _thread_setter(self.backend, self._keep)
+        needs_scope = self.manifest.get("blas", True) or self._blas_threads.runtime is not None
+        self._scope = self._blas_threads if needs_scope else _NO_SCOPE
         # With the C extension the entry point is called behind its guard: a failed allocation in
         # the code unwinds to the call and raises ResourceExhaustedError (a ctypes call cannot be
         # unwound). Its call_unpacked_plan does the whole call in C, as a Session's call does
@@ -612,6 +616,16 @@ def _connect_error_handler(backend: str, keep) -> None:
             address = keep[0].get_function_address(name)
         if address:
             install(address)
+
+
+def _thread_setter(backend: str, keep):
+    """``tgc_set_threads`` of the library's parallel GEMM runtime (tgc/lowering/cpu/
+    parallel_gemm.py), or None when it has none (LLVM IR compiled by llvmlite runs its GEMMs on
+    the calling thread)."""
+    setter = getattr(keep, "tgc_set_threads", None) if backend == "library" else None
+    if setter is not None:
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+    return setter
 
 
 def _c_string(address: int | None) -> str | None:

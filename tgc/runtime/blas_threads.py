@@ -224,19 +224,32 @@ def threads_for(limit: int, found: int, free_cores: float, long_run: bool = Fals
 
 
 class _Shared:
-    """Process-wide: how many scopes are open, the count the outermost found (the user's), and the
-    count OpenBLAS has now. (An instance, not class attributes: writing those on every run would
-    invalidate Python's attribute caches of the class each time.)"""
+    """Process-wide: how many scopes are open, the count the outermost found (the user's), the
+    count OpenBLAS has now, and the count last given to the registered runtimes. (An instance, not
+    class attributes: writing those on every run would invalidate Python's attribute caches of the
+    class each time.)"""
 
-    __slots__ = ("lock", "open_scopes", "found", "current")
+    __slots__ = ("lock", "open_scopes", "found", "current", "runtime_threads")
 
     def __init__(self):
         self.lock = threading.Lock()
         self.open_scopes = 0
-        self.found = self.current = 0
+        self.found = self.current = self.runtime_threads = 0
 
 
 _shared = _Shared()
+# ``set(threads)`` of each thread runtime of tgc's own that every scope sets (the generated GEMM's
+# parallel runtime for in-process code, tgc/lowering/cpu/parallel_gemm.py): its count is the
+# scope's, as OpenBLAS's is. Unlike OpenBLAS's, it is not put back: only tgc's code uses it.
+_runtimes: list = []
+
+
+def register_runtime(set_threads) -> None:
+    """Every ThreadScope's runs give ``set_threads`` their thread count from now on."""
+    with _shared.lock:
+        if set_threads not in _runtimes:
+            _runtimes.append(set_threads)
+            _shared.runtime_threads = 0  # the next run sets every runtime's count
 
 
 class ThreadScope:
@@ -245,9 +258,13 @@ class ThreadScope:
     count set and put back each run: Session.run on a tiny graph 7.2-8.8 us against 3.5-4.2 us
     without the scope (the shared 2-core machine at load 4)."""
 
-    def __init__(self, limit: int = 0, name: str = "threads"):
+    def __init__(self, limit: int = 0, name: str = "threads", runtime=None):
+        """``runtime``: ``set(threads)`` of a thread runtime only this scope's runs use (an
+        artifact's own copy of the generated GEMM's), given the count on each entry."""
         self.limit = check_thread_limit(name, limit)
         self.threads = None
+        self.runtime = runtime
+        self._runtime_threads = 0  # the count ``runtime`` has
         # How long the last two runs in this scope took: both long makes the next one long (one
         # long run may be a Session.run that compiled).
         self.recent_runs_s = (0.0, 0.0)
@@ -255,19 +272,26 @@ class ThreadScope:
 
     def __enter__(self):
         blas = openblas()
-        if blas is None:
+        if blas is None and not _runtimes and self.runtime is None:
             return self
         free = core_load().free_cores()
         shared = _shared
         with shared.lock:
             if shared.open_scopes == 0:
-                shared.found = shared.current = blas.get()
+                shared.found = shared.current = blas.get() if blas else len(core_load().cpus)
             shared.open_scopes += 1
             long_run = min(self.recent_runs_s) >= _LONG_RUN_S
             self.threads = threads = threads_for(self.limit, shared.found, free, long_run)
-            if threads != shared.current:
+            if blas is not None and threads != shared.current:
                 blas.set(threads)
                 shared.current = threads
+            if threads != shared.runtime_threads:
+                for set_threads in _runtimes:
+                    set_threads(threads)
+                shared.runtime_threads = threads
+        if self.runtime is not None and threads != self._runtime_threads:
+            self.runtime(threads)
+            self._runtime_threads = threads
         self._started = time.perf_counter()
         return self
 
@@ -278,6 +302,7 @@ class ThreadScope:
         shared = _shared
         with shared.lock:
             shared.open_scopes -= 1
-            if shared.open_scopes == 0 and shared.current != shared.found:
-                openblas().set(shared.found)
+            blas = openblas()
+            if blas is not None and shared.open_scopes == 0 and shared.current != shared.found:
+                blas.set(shared.found)
                 shared.current = shared.found

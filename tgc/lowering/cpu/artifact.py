@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 
@@ -38,6 +37,7 @@ from tgc.lowering.artifact import (
     timed,
     write_directory_atomically,
 )
+from tgc.lowering.cpu import parallel_gemm
 
 FORMAT = "tgc-artifact"
 FORMAT_VERSION = 2  # 2: checksums of every file and the signature hash compiled into the code
@@ -240,6 +240,7 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
             obj,
             lowered.needs_memref_copy,
             blas_library(options),
+            parallel_gemm.needs_runtime(lowered.stages["llvm-ir"]),
         )
     elif stop == "so":
         raise AotError(
@@ -250,23 +251,29 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
         lowered.stages["header"] = header_text(lowered, options.name, options.variables_in_place)
 
 
-def link_shared(obj: bytes, with_memref_copy: bool, blas: str | None = None) -> bytes:
-    """``cc -shared`` the object (plus the memrefCopy support, and OpenBLAS found through an rpath)
-    into a library; returns its bytes."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        raise AotError("no C compiler (cc) to link the shared library; use --emit=obj")
+def link_shared(
+    obj: bytes, with_memref_copy: bool, blas: str | None = None, parallel: bool = False
+) -> bytes:
+    """``cc -shared`` the object (plus the memrefCopy support, the parallel GEMM runtime when
+    ``parallel``: the code calls its driver, and OpenBLAS found through an rpath) into a library;
+    returns its bytes."""
+    cc = parallel_gemm.c_compiler()
     with tempfile.TemporaryDirectory(prefix="tgc-aot-") as tmp:
         paths = [os.path.join(tmp, "model.o")]
         with open(paths[0], "wb") as fh:
             fh.write(obj)
-        if with_memref_copy:
-            paths.append(os.path.join(tmp, "memref_copy.c"))
-            with open(paths[1], "w") as fh:
-                fh.write(MEMREF_COPY_C)
+        sources = [("memref_copy.c", MEMREF_COPY_C)] if with_memref_copy else []
+        if parallel:
+            sources.append(("parallel_gemm.c", parallel_gemm.runtime_source()))
+        for name, text in sources:
+            paths.append(os.path.join(tmp, name))
+            with open(paths[-1], "w") as fh:
+                fh.write(text)
         out = os.path.join(tmp, LIBRARY)
         libs = [blas, f"-Wl,-rpath,{os.path.dirname(blas)}"] if blas else []
-        _tool([cc, "-shared", "-fPIC", "-O2", "-o", out, *paths, *libs, "-lm"], b"", "cc -shared")
+        threads = ["-pthread"] if parallel else []
+        command = [cc, "-shared", "-fPIC", "-O2", *threads, "-o", out, *paths, *libs, "-lm"]
+        _tool(command, b"", "cc -shared")
         with open(out, "rb") as fh:
             return fh.read()
 

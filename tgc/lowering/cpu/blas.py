@@ -30,6 +30,12 @@ module; ``external`` (in-process compiles) only declares it, and the JIT hands t
 compiled once per process at -O3 (gemm_library.py), as it hands it OpenBLAS's functions: the
 kernel's LLVM cost 0.24 s at -O0 (and ran slowly) in every Session module. The analysis
 (transposes, unit-stride rows, beta = 0 after a zero fill) is the same for both callees.
+
+With ``parallel`` the generated kernel is not called directly: its address goes to the parallel
+runtime's driver (parallel_gemm.py), which splits C between threads, each chunk a call of the
+kernel on subviews. An in-process module declares the driver (the JIT hands it the runtime built
+once per machine); an artifact defines a weak serial one that the runtime linked into its library
+replaces.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from mlir import ir
 from mlir.dialects import arith, func, linalg, llvm, memref, scf
 
 from tgc.dialect.ir_helpers import all_ops, find_function, functions
-from tgc.lowering.cpu import gemm_kernel
+from tgc.lowering.cpu import gemm_kernel, parallel_gemm
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
 from tgc.passes.base import ModulePass
 
@@ -322,7 +328,7 @@ def _branch(tests: list, gemm: str, gemv: str, o: _Operands) -> None:
 def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kernel: tuple) -> None:
     """The matmul (and the zero fill before it, as beta = 0) becomes a call of ``callee``;
     ``kernel``: the generated kernel's (ISA, "" for the compiling host's; place, KERNEL_PLACES)."""
-    isa, place = kernel
+    isa, place, parallel = kernel
     trans_a, trans_b = transposes
     c = operation.operands[2]
     fill = _zero_fill_before(operation, c)
@@ -333,7 +339,8 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
             if place == "external"
             else gemm_kernel.insert_gemm_function(module, shape)
         )
-        _call_generated(operation, symbol, (trans_a, trans_b), fill is not None)
+        driver = _parallel_driver(module, shape, place) if parallel else None
+        _call_generated(operation, (symbol, driver, shape), (trans_a, trans_b), fill is not None)
     else:
         _call_blas(module, operation, trans_a, trans_b, fill is not None)
     operation.erase()
@@ -341,22 +348,66 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
         fill.erase()
 
 
-def _call_generated(operation, symbol: str, transposes: tuple, zero_c: bool):
-    """func.call of tgc's generated kernel ``symbol`` with the operands cast to its strided
-    types."""
-    a, b, c = operation.operands
-    trans_a, trans_b = transposes
-    elem = ir.MemRefType(a.type).element_type
+def _general_memref(elem: ir.Type) -> ir.MemRefType:
+    """memref<?x?xelem, strided<[?, 1], offset: ?>>: the generated kernel's operand type."""
     dynamic = ir.ShapedType.get_dynamic_size()
     any_offset = ir.ShapedType.get_dynamic_stride_or_offset()
     layout = ir.StridedLayoutAttr.get(any_offset, [any_offset, 1])
-    general = ir.MemRefType.get([dynamic, dynamic], elem, layout)
+    return ir.MemRefType.get([dynamic, dynamic], elem, layout)
+
+
+def _kernel_type(elem: ir.Type) -> ir.FunctionType:
+    """(A, B, C, transA, transB, alpha, beta) -> (): the generated kernel's type."""
     i1 = ir.IntegerType.get_signless(1)
+    return ir.FunctionType.get([_general_memref(elem)] * 3 + [i1, i1, elem, elem], [])
+
+
+def _parallel_driver(module: ir.Module, shape, place: str) -> str:
+    """The symbol of the parallel runtime's GEMM driver for ``shape``'s element type
+    (parallel_gemm.py), declared once (``external``: the JIT gives it the in-process runtime's) or,
+    for code that links its own runtime (``inline``), defined once as a weak serial fallback that
+    calls the kernel on the whole GEMM (what runs where the runtime is not linked: LLVM IR compiled
+    by llvmlite, an object linked by hand)."""
+    symbol = parallel_gemm.driver_symbol(shape.elem)
+    if find_function(module, symbol) is not None:
+        return symbol
+    elem = ir.F32Type.get() if shape.elem == "f32" else ir.F64Type.get()
+    kernel_type = _kernel_type(elem)
+    i64 = ir.IntegerType.get_signless(64)
+    arguments = [kernel_type, *kernel_type.inputs, i64, i64]
+    with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
+        driver = func.FuncOp(symbol, ir.FunctionType.get(arguments, []))
+        if place == "external":
+            driver.attributes["sym_visibility"] = ir.StringAttr.get("private")
+            return symbol
+        driver.attributes["llvm.linkage"] = ir.Attribute.parse("#llvm.linkage<weak>")
+        entry = driver.add_entry_block()
+        with ir.InsertionPoint(entry):
+            func.CallIndirectOp([], entry.arguments[0], list(entry.arguments)[1:8])
+            func.ReturnOp([])
+    return symbol
+
+
+def _call_generated(operation, callees: tuple, transposes: tuple, zero_c: bool):
+    """func.call of tgc's generated kernel with the operands cast to its strided types; with a
+    parallel ``driver``, a call of the driver with the kernel's address and its tile (MR, NR)."""
+    symbol, driver, shape = callees
+    a, b, c = operation.operands
+    trans_a, trans_b = transposes
+    elem = ir.MemRefType(a.type).element_type
+    general = _general_memref(elem)
+    i1, i64 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(64)
     with ir.InsertionPoint(operation), operation.location:
         views = [memref.cast(general, v) for v in (a, b, c)]
         flags = [arith.constant(i1, int(t)) for t in (trans_a, trans_b)]
         scalars = [arith.constant(elem, 1.0), arith.constant(elem, 0.0 if zero_c else 1.0)]
-        func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), views + flags + scalars)
+        arguments = views + flags + scalars
+        if driver is None:
+            func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), arguments)
+            return
+        kernel = func.ConstantOp(_kernel_type(elem), ir.FlatSymbolRefAttr.get(symbol)).result
+        tile = [arith.constant(i64, shape.mr), arith.constant(i64, shape.nr)]
+        func.CallOp([], ir.FlatSymbolRefAttr.get(driver), [kernel, *arguments, *tile])
 
 
 def _call_blas(module: ir.Module, operation, trans_a: bool, trans_b: bool, zero_c: bool):
@@ -489,12 +540,15 @@ class BlasMatmulPass(ModulePass):
     (``gemm=blas``) or tgc's generated kernel (``gemm=codegen``), generated for ``isa`` (avx512 or
     avx2; empty: the compiling host's, or TGC_GEMM_ISA's), defined in the module (``kernel=inline``)
     or only declared there (``kernel=external``: the JIT links the copy compiled once per
-    process)."""
+    process), and called through the parallel runtime's driver (``parallel``) or directly."""
 
     name = "tgc-blas-matmul"
     gemm: str = "blas"
     isa: str = ""
     kernel: str = "inline"
+    # The generated kernel through the parallel runtime's driver (parallel_gemm.py), which splits
+    # the GEMM between threads; off, the kernel is called on the calling thread.
+    parallel: bool = False
 
     def run(self, module: ir.Module) -> None:
         self._check_callee(self.gemm, module)
@@ -522,7 +576,8 @@ class BlasMatmulPass(ModulePass):
                     continue  # no bundled BLAS: the loop lowering runs this matmul
                 candidate = _blas_candidate(operation)
                 if candidate is not None:
-                    _rewrite(module, operation, callee, candidate, (self.isa, self.kernel))
+                    kernel = (self.isa, self.kernel, self.parallel)
+                    _rewrite(module, operation, callee, candidate, kernel)
 
     def _check_callee(self, callee: str, where) -> None:
         if callee not in GEMM_CALLEES:

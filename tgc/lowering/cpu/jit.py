@@ -16,7 +16,7 @@ import mlir
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
-from tgc.lowering.cpu import gemm_library, tiered
+from tgc.lowering.cpu import gemm_library, parallel_gemm, tiered
 from tgc.lowering.cpu.blas import openblas_library
 
 
@@ -50,8 +50,13 @@ def library_symbols(module: ir.Module) -> dict:
         if op.operation.name == "llvm.func" and not op.operation.regions[0].blocks
     ]
     wanted = [name for name in names if not hasattr(_PROCESS, name)]
-    kernels = {name: gemm_library.kernel_address(name, connect_handlers) for name in wanted}
-    kernels = {name: address for name, address in kernels.items() if address is not None}
+    kernels = {}
+    for name in wanted:  # a generated kernel, or the parallel runtime's driver (parallel_gemm.py)
+        address = gemm_library.kernel_address(name, connect_handlers)
+        if address is None:
+            address = parallel_gemm.runtime_address(name)
+        if address is not None:
+            kernels[name] = address
     return {**_openblas_symbols([n for n in wanted if n not in kernels]), **kernels}
 
 

@@ -54,13 +54,25 @@ def gemm_passes(external_libraries: bool, for_session: bool, isa: str = "") -> l
     per process at -O3 (gemm_library.py); an artifact defines it in its own code."""
     gemm = gemm_callee(external_libraries)
     kernel = "external" if for_session else "inline"
+    parallel = _parallel_gemm(for_session)
     if gemm != "auto":
-        return [BlasMatmulPass(gemm=gemm, isa=isa, kernel=kernel)]
+        return [BlasMatmulPass(gemm=gemm, isa=isa, kernel=kernel, parallel=parallel)]
     asked = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() == "tune"
     return [
         GemmAutotunePass(tune=asked or not for_session, isa=isa),
-        BlasMatmulPass(isa=isa, kernel=kernel),
+        BlasMatmulPass(isa=isa, kernel=kernel, parallel=parallel),
     ]
+
+
+def _parallel_gemm(for_session: bool) -> bool:
+    """Whether the generated GEMM goes through the parallel runtime (parallel_gemm.py): an
+    artifact links its own copy (or runs its weak serial fallback); in-process code needs the copy
+    built into the cache, and without one (no C compiler) stays on the calling thread."""
+    if not for_session:
+        return True
+    from tgc.lowering.cpu import parallel_gemm
+
+    return parallel_gemm.library() is not None
 
 
 @dataclasses.dataclass(frozen=True)
