@@ -81,15 +81,17 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     # C's zero fill is gone (the accumulators start at zero): one kernel, which never loads C.
     assert ptx.count(".entry") == 1 and "ld.global" not in ptx
     # 4096 is a multiple of every tile: 16-byte copies only (4 per operand and thread), for the
-    # first tile before the loop and the next one in it; one barrier per K step.
-    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 16
+    # first two tiles before the loop (three stages) and the third ahead in it; one barrier per
+    # K step, and the loop waits for its own tile only (one group stays in flight).
+    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 24
+    assert re.search(r"cp\.async\.wait_group\s+1;", ptx)
     assert "cp.async.ca" not in ptx
     assert ptx.count("bar.sync") == 1
     # 16-byte copies need 16-byte aligned buffers (tgc-nvptx-align-shared).
     assert len(re.findall(r"\.shared \.align 16 \.b8 __wg_", ptx)) == 2
     info = _ptxas_info(tmp_path, ptx)
-    # Two stages of A (128 rows of 16 + 4 floats) and B (16 rows of 128 + 8 floats).
-    assert "37888 bytes smem" in info
+    # Three stages of A (128 rows of 16 floats) and B (16 rows of 128), unpadded (swizzled).
+    assert "49152 bytes smem" in info
     assert " 0 bytes spill stores" in info
 
 
@@ -128,8 +130,9 @@ def test_any_shape_and_transpose_assembles_with_zero_filled_copies(tmp_path, m, 
 def test_every_transpose_fits_the_static_shared_memory_with_the_default_tiles():
     tiles = MmaTiles()
     sizes = {t: tiles.shared_bytes(t) for t in [(False, False), (True, False), (False, True)]}
-    # A (m, k): 128 rows of 16 + 4 floats; A^T (k, m): 16 rows of 128 + 8; likewise B; 2 stages.
-    assert sizes == {(False, False): 37888, (True, False): 34816, (False, True): 40960}
+    # A (m, k): 128 rows of 16 floats, A^T (k, m) 16 rows of 128; likewise B; unpadded (the
+    # tiles are swizzled instead); 3 stages: the whole 48 KiB.
+    assert set(sizes.values()) == {3 * 4 * 16 * (128 + 128)} == {49152}
     assert max(sizes.values()) <= STATIC_SHARED_BYTES
 
 

@@ -8,7 +8,8 @@ workgroup (shared) memory filled by cp.async (nvgpu.device_async_copy): the A ti
 the B tile (BK x BN) are copied in their global layout, consecutive threads copying consecutive
 addresses of the operand's fastest dim (whichever operand is transposed), 16 bytes per copy where
 whole rows allow (every dim a multiple of its tile, rows a multiple of 4 floats, a buffer of its
-own), else 4; each shared row is padded so that a warp's fragment reads hit 32 different banks.
+own), else 4; each shared row's columns are XOR-swizzled (unpadded) so that neither a warp's
+fragment reads nor its copies meet a bank twice (counted by bank_conflicts.py).
 Each iteration waits for its own tile's copies, passes one barrier (the tile has landed, and every
 warp is done with the buffer the next copies overwrite), starts the copies of the tile STAGES - 1
 steps ahead, then runs BK/8 mma.sync steps out of shared memory while those copies fly. The
@@ -19,8 +20,8 @@ fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..
 source size 0), and stores past M or N are skipped, so any shape runs. The matmul accumulates into
 C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators, unless C
 starts at zero (``zero_init``: the pass dropped C's zero fill): then C is only written. The shared
-buffers stay under the 48 KiB a kernel may declare statically (40 KiB at most with the default
-tiles); the pass leaves tiles that would not fit to the FMA kernel.
+buffers stay within the 48 KiB a kernel may declare statically (exactly 48 KiB with the default
+tiles' three stages); the pass leaves tiles that would not fit to the FMA kernel.
 
 The nvptx-emulated target (kernels run on the host, tgc-nvptx-kernels-on-host, one thread after
 another) runs this kernel with its warp-wide mma.sync and its cp.async emulated (mma_emulated.py),
@@ -43,21 +44,21 @@ STATIC_SHARED_BYTES = 48 * 1024  # the most shared memory a kernel may declare (
 
 @dataclasses.dataclass(frozen=True)
 class MmaTiles:
-    """Block tile BM x BN of WARPS_M x WARPS_N warps, K step BK, STAGES shared buffers; shared
-    rows padded so that a warp's fragment reads fall in 32 different banks (a row of BK floats
-    + 4, of 128 + 8).
+    """Block tile BM x BN of WARPS_M x WARPS_N warps, K step BK, STAGES shared buffers.
 
     The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
-    16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared load per mma (a 64x32
+    16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared word per mma (a 64x32
     warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 224
-    registers, two blocks per SM. BK 16 in two stages keeps the buffers under 48 KiB."""
+    registers, two blocks per SM. BK 16 in three stages fills the 48 KiB a kernel may declare
+    (the shared rows unpadded: an XOR swizzle keeps the reads apart, see MmaWriter), so two tiles'
+    copies are in flight while the warps multiply a third."""
 
     bm: int = 128
     bn: int = 128
     bk: int = 16
     warps_m: int = 2
     warps_n: int = 2
-    stages: int = 2
+    stages: int = 3
 
     @property
     def warp_m(self) -> int:
@@ -72,16 +73,8 @@ class MmaTiles:
         return WARP * self.warps_m * self.warps_n
 
     def shared_bytes(self, transposes: tuple) -> int:
-        """The STAGES buffers of the A and B tiles, stored in their operands' layouts."""
-        ta, tb = transposes
-        a = self.bk * self.padded(self.bm) if ta else self.bm * self.padded(self.bk)
-        b = self.bn * self.padded(self.bk) if tb else self.bk * self.padded(self.bn)
-        return 4 * self.stages * (a + b)
-
-    def padded(self, fast: int) -> int:
-        """A shared row of ``fast`` floats, padded: fragment reads step the other dim by 4
-        (rows of BK: 4 banks apart) or 8 (rows of BM or BN: 8 banks apart)."""
-        return fast + (4 if fast == self.bk else 8)
+        """The STAGES buffers of the A and B tiles, stored unpadded in their operands' layouts."""
+        return 4 * self.stages * self.bk * (self.bm + self.bn)
 
 
 def _identity_layout(memref: ir.MemRefType) -> bool:
@@ -99,7 +92,7 @@ class MmaWriter(TiledMatmulWriter):
         super().__init__(tiles, types, shape, transposes)
         # C was just filled with zeros: the accumulators start at zero, C is never read.
         self.zero_init = zero_init
-        # The shared tiles in their operand's global layout: [slow dim][fast dim, padded].
+        # The shared tiles in their operand's global layout: [slow dim][fast dim, swizzled].
         t = tiles
         self.a_dims = (t.bk, t.bm) if self.ta else (t.bm, t.bk)
         self.b_dims = (t.bn, t.bk) if self.tb else (t.bk, t.bn)
@@ -134,8 +127,7 @@ class MmaWriter(TiledMatmulWriter):
 
     def _shared_type(self, dims: tuple) -> str:
         slow, fast = dims
-        stages, padded = self.t.stages, self.t.padded(fast)
-        return f"memref<{stages}x{slow}x{padded}xf32, #gpu.address_space<workgroup>>"
+        return f"memref<{self.t.stages}x{slow}x{fast}xf32, #gpu.address_space<workgroup>>"
 
     def _body(self, sa: str, sb: str) -> None:
         t = self.t
@@ -257,7 +249,7 @@ class MmaWriter(TiledMatmulWriter):
             fast_i, slow_i = self._split_scaled("%tx", e, fast, width)
             g_slow, g_fast = self._global_indices(operand, k0, slow_i, fast_i)
             ok = self._both(*self._bounds(operand, g_slow, g_fast, last_possible))
-            at = (stage, slow_i, fast_i)
+            at = (stage, slow_i, self._swizzled(operand, slow_i, fast_i))
             tokens.append(self._copy(operand, (g_slow, g_fast), shared, at, width, ok))
         return tokens
 
@@ -358,28 +350,56 @@ class MmaWriter(TiledMatmulWriter):
             out.append(name)
         return out
 
-    def _a_fragment(self, i: int, k0: str, k4: str, sa: tuple) -> str:
+    def _a_fragment(self, i: int, k0: str, k4: str, sa: tuple) -> list:
         row = self._offset(self.const(i * MMA_M), "%wrow", 0)
         row = self._add(row, "%group")
         row8 = self._add(row, self.const(8))
         places = [(row, k0), (row8, k0), (row, k4), (row8, k4)]
-        return [self._shared_at(sa, r, k, transposed=self.ta) for r, k in places]
+        return [self._shared_at(0, sa, r, k) for r, k in places]
 
-    def _b_fragment(self, j: int, k0: str, k4: str, sb: tuple) -> str:
+    def _b_fragment(self, j: int, k0: str, k4: str, sb: tuple) -> list:
         col = self._offset(self.const(j * MMA_N), "%wcol", 0)
         col = self._add(col, "%group")
-        # Plain B is stored (k, n), transposed (n, k): "transposed" here means (n, k) order.
-        return [self._shared_at(sb, col, k, transposed=not self.tb) for k in (k0, k4)]
+        return [self._shared_at(1, sb, col, k) for k in (k0, k4)]
 
     def _vector(self, values: list, type_: str) -> str:
         name = self.fresh("frag")
         self.emit(f"{name} = vector.from_elements {', '.join(values)} : {type_}")
         return name
 
-    def _shared_at(self, shared: tuple, mn: str, k: str, *, transposed: bool) -> str:
-        """Element (mn, k) of a shared tile (name, type) stored (mn, k), or (k, mn) when
-        ``transposed``."""
+    def _shared_at(self, operand: int, shared: tuple, mn: str, k: str) -> str:
+        """Element (mn, k) of the operand's shared tile (name, type), stored (mn, k), or (k, mn)
+        for A^T and plain B, at its swizzled place."""
         name = self.fresh("sh")
-        where = f"{k}, {mn}" if transposed else f"{mn}, {k}"
-        self.emit(f"{name} = memref.load {shared[0]}[%stage, {where}] : {shared[1]}")
+        slow, fast = (k, mn) if self._k_first(operand) else (mn, k)
+        at = f"%stage, {slow}, {self._swizzled(operand, slow, fast)}"
+        self.emit(f"{name} = memref.load {shared[0]}[{at}] : {shared[1]}")
+        return name
+
+    # ---- the shared tiles' swizzle ------------------------------------------------------------
+    # The tiles are stored unpadded (three stages fit the 48 KiB), each row's columns permuted by
+    # an XOR with a function of the row so that neither the fragment reads nor the copies meet a
+    # bank twice (bank_conflicts.py counts them; the tests hold them at zero). The XORs touch only
+    # bits 2 and up of a column, so a 16-byte copy's 4 floats stay together.
+
+    def _swizzled(self, operand: int, slow: str, fast: str) -> str:
+        """Column of element (slow, fast) of the operand's tile.
+
+        Rows of k (A^T, plain B; BM or BN floats, a multiple of 32): a fragment reads (k = quad +
+        4h + 8s, mn = base + group): unswizzled all 4 quads hit the same 8 banks; mn ^ 8 * (k % 4)
+        moves quad t's by 8t banks.
+
+        Rows of mn (A, B^T; BK = 16 floats, 4 chunks of 16 bytes): a fragment reads (mn = base +
+        group (+8), k = quad + 4h + 8s): every lane in chunk h + 2s of its row, rows 2 apart in the
+        same banks; the chunk ^ (mn / 2) % 4 spreads the 8 groups over the 8 chunk positions of
+        the 32 banks. A 16-byte copy phase (8 lanes: chunks 0..3 of rows 2r, 2r + 1) stays apart."""
+        name = self.fresh("swz")
+        if self._k_first(operand):
+            self.emit(f"{name}_r = arith.remui {slow}, {self.const(4)} : index")
+            self.emit(f"{name}_x = arith.muli {name}_r, {self.const(8)} : index")
+        else:
+            self.emit(f"{name}_h = arith.divui {slow}, {self.const(2)} : index")
+            self.emit(f"{name}_r = arith.remui {name}_h, {self.const(4)} : index")
+            self.emit(f"{name}_x = arith.muli {name}_r, {self.const(4)} : index")
+        self.emit(f"{name} = arith.xori {fast}, {name}_x : index")
         return name
