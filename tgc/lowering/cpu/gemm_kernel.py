@@ -306,6 +306,8 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     one = e.op(f"arith.constant 1.0 : {t}", "one")
     a_pack, b_pack = _allocate_packs(e, s, (m, n, k))
     edge = e.op(f"memref.alloca() {{alignment = 64 : i64}} : memref<{s.mr * s.nr}x{t}>", "edge")
+    # B is stored k-major (K x N) unless transposed.
+    b_k_major = e.op(f"arith.xori %tb, {e.op('arith.constant true')} : i1")
     k_zero = e.op(f"arith.cmpi eq, {k}, {c[0]} : index")
     e.raw(f"scf.if {k_zero} {{")
     _scale_c(e, s, c, m, n, zero, beta_zero)
@@ -320,10 +322,10 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     first = e.op(f"arith.cmpi eq, %pc, {c[0]} : index")
     beta = e.op(f"arith.select {first}, %beta, {one} : {t}", "beff")
     beta_is_zero = e.op(f"arith.andi {first}, {beta_zero} : i1", "bez")
-    _pack_a(e, s, c, a_pack, mc, kc, m)
+    _pack(e, s, c, _Operand(a_pack, "%A", s.mr, "%ic", mc, m, "%ta"), kc)
     e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
     nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
-    _pack_b(e, s, c, b_pack, nc, kc, n)
+    _pack(e, s, c, _Operand(b_pack, "%B", s.nr, "%jc", nc, n, b_k_major), kc)
     e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
     e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
     # A last column tile of at most one vector takes a one-vector-wide micro-kernel (N = 10 or 100
@@ -384,114 +386,80 @@ def _scale_c(e: _Emitter, s: GemmShape, c: dict, m: str, n: str, zero: str, beta
     e.raw("}")
 
 
-def _pack_b(e: _Emitter, s: GemmShape, c: dict, b_pack: str, nc: str, kc: str, n: str):
-    """op(B)[pc:pc+kc, jc:jc+nc] -> KC x NR panels: panel q's step kk at q*NR*kc + kk*NR, columns
-    past N zero."""
-    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    bvt = f"vector<{s.nr}x{t}>"
-    e.raw("scf.if %tb {")
-    # B stored N x K: a panel's NR columns are rows of B, read VL steps of k at a time and
-    # transposed in registers (columns past N zero); the last steps (fewer than VL) one by one.
-    e.raw(f"scf.for %jq = {c[0]} to {nc} step {c[s.nr]} {{")
-    base = e.op(f"arith.muli %jq, {kc} : index")
-    col0 = e.op("arith.addi %jc, %jq : index")
+@dataclasses.dataclass(frozen=True)
+class _Operand:
+    """What the pack writer needs of one operand: A packed into MR-row panels (``width`` MR,
+    ``origin`` %ic, ``limit`` M) or B into NR-column panels (NR, %jc, N). ``k_major``: an i1, true
+    when the operand is stored with k along its rows (A transposed, B not), so that a panel's k
+    step is ``width`` contiguous elements of one stored row; else the panel's rows are stored
+    rows, read along k and transposed."""
+
+    pack: str
+    source: str  # %A or %B
+    width: int
+    origin: str  # the block's first row of op(A) (column of op(B))
+    size: str  # the block's rows of op(A) (columns of op(B)): mc or nc
+    limit: str  # M or N
+    k_major: str
+
+
+def _pack(e: _Emitter, s: GemmShape, c: dict, operand: _Operand, kc: str) -> None:
+    """The block [origin, origin + size) x [pc, pc + kc) of op(A) (op(B) transposed) into panels
+    of ``width``: panel p's step kk at p * width * kc + kk * width, rows past ``limit`` zero."""
+    o = operand
+    panel = e.fresh("pp")
+    e.raw(f"scf.if {o.k_major} {{")
+    e.raw(f"scf.for {panel} = {c[0]} to {o.size} step {_const(e, o.width)} {{")
+    base = e.op(f"arith.muli {panel}, {kc} : index")
+    _pack_contiguous(e, s, c, o, (base, e.op(f"arith.addi {o.origin}, {panel} : index"), kc))
+    e.raw("}")
+    e.raw("} else {")
+    e.raw(f"scf.for {panel} = {c[0]} to {o.size} step {_const(e, o.width)} {{")
+    base = e.op(f"arith.muli {panel}, {kc} : index")
+    first = e.op(f"arith.addi {o.origin}, {panel} : index")
     vector_end = e.op(
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
     )
-    _pack_transposing(e, s, c, (b_pack, "%B", s.nr), (base, col0, n), vector_end)
-    _pack_b_elements(e, s, c, b_pack, (base, col0), (vector_end, kc), n)
+    _pack_transposing(e, s, c, (o.pack, o.source, o.width), (base, first, o.limit), vector_end)
+    _pack_elements(e, s, c, o, (base, first), (vector_end, kc))
     e.raw("}")
-    e.raw("} else {")
-    # B stored K x N: a panel's step is NR contiguous elements of one row of B.
+    e.raw("}")
+
+
+def _pack_contiguous(e: _Emitter, s, c, o: _Operand, at: tuple) -> None:
+    """A panel of an operand stored k-major: each k step's ``width`` elements are contiguous in
+    one stored row, copied as ceil(width / VL) vectors (plain loads for a panel inside the
+    operand, masked ones, zeros past ``limit``, for the last). With MR = 14 of 16 lanes the store
+    runs 2 elements into the next step: stores go in increasing order and the pack has slack."""
+    base, first, kc = at
+    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
+    vt = f"vector<{s.lanes}x{t}>"
+    chunks = -(-o.width // s.lanes)
+    end = e.op(f"arith.addi {first}, {_const(e, chunks * s.lanes)} : index")
+    whole = e.op(f"arith.cmpi ule, {end}, {o.limit} : index")
     pad = e.op(f"arith.constant 0.0 : {t}")
-    e.raw(f"scf.for %jq = {c[0]} to {nc} step {c[s.nr]} {{")
-    base = e.op(f"arith.muli %jq, {kc} : index")
-    col = e.op("arith.addi %jc, %jq : index")
-    # Plain loads for a panel inside B, masked ones (zeros past N) for the last.
-    whole = e.op(f"arith.cmpi ule, {e.op(f'arith.addi {col}, {c[s.nr]} : index')}, {n} : index")
-    for branch in ("if", "else"):
-        e.raw(f"scf.if {whole} {{" if branch == "if" else "} else {")
-        e.raw(f"scf.for %kq = {c[0]} to {kc} step {c[1]} {{")
-        row_k = e.op("arith.addi %pc, %kq : index")
-        if branch == "if":
-            vec = e.op(f"vector.load %B[{row_k}, {col}] : {mt}, {bvt}")
-        else:
-            read = f"vector.transfer_read %B[{row_k}, {col}], {pad} {{in_bounds = [false]}}"
-            vec = e.op(f"{read} : {mt}, {bvt}")
-        at = e.op(
-            f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, %kq)[{c[s.nr]}]"
-        )
-        e.raw(f"vector.store {vec}, {b_pack}[{at}] : {pack}, {bvt}")
+    step = e.fresh("kq")
+    for branch in ("inside", "edge"):
+        e.raw(f"scf.if {whole} {{" if branch == "inside" else "} else {")
+        e.raw(f"scf.for {step} = {c[0]} to {kc} step {c[1]} {{")
+        row_k = e.op(f"arith.addi %pc, {step} : index")
+        for chunk in range(chunks):
+            col = (
+                first
+                if chunk == 0
+                else e.op(f"arith.addi {first}, {_const(e, chunk * s.lanes)} : index")
+            )
+            if branch == "inside":
+                vec = e.op(f"vector.load {o.source}[{row_k}, {col}] : {mt}, {vt}")
+            else:
+                read = f"vector.transfer_read {o.source}[{row_k}, {col}], {pad}"
+                vec = e.op(f"{read} {{in_bounds = [false]}} : {mt}, {vt}")
+            where = e.op(
+                f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0 + {chunk * s.lanes})>"
+                f"({base}, {step})[{_const(e, o.width)}]"
+            )
+            e.raw(f"vector.store {vec}, {o.pack}[{where}] : {pack}, {vt}")
         e.raw("}")
-    e.raw("}")
-    e.raw("}")
-    e.raw("}")
-
-
-def _pack_b_elements(e: _Emitter, s, c, b_pack: str, at: tuple, steps: tuple, n: str) -> None:
-    """Steps [lower, upper) of a KC x NR panel of B (stored N x K) starting at column ``col0``,
-    element by element, columns past N zero."""
-    base, col0 = at
-    lower, upper = steps
-    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    e.raw(f"scf.for %cq = {c[0]} to {c[s.nr]} step {c[1]} {{")
-    col = e.op(f"arith.addi {col0}, %cq : index")
-    inside = e.op(f"arith.cmpi ult, {col}, {n} : index")
-    e.raw(f"scf.if {inside} {{")
-    e.raw(f"scf.for %kq = {lower} to {upper} step {c[1]} {{")
-    loaded = e.op(f"memref.load %B[{col}, {e.op('arith.addi %pc, %kq : index')}] : {mt}")
-    at = e.op(
-        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
-        f"({base}, %kq, %cq)[{c[s.nr]}]"
-    )
-    e.raw(f"memref.store {loaded}, {b_pack}[{at}] : {pack}")
-    e.raw("}")
-    e.raw("} else {")
-    zero = e.op(f"arith.constant 0.0 : {t}")
-    e.raw(f"scf.for %kq = {lower} to {upper} step {c[1]} {{")
-    at = e.op(
-        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
-        f"({base}, %kq, %cq)[{c[s.nr]}]"
-    )
-    e.raw(f"memref.store {zero}, {b_pack}[{at}] : {pack}")
-    e.raw("}")
-    e.raw("}")
-    e.raw("}")
-
-
-def _pack_a(e: _Emitter, s: GemmShape, c: dict, a_pack: str, mc: str, kc: str, m: str):
-    """op(A)[ic:ic+mc, pc:pc+kc] -> MR-row panels: panel p's step kk at p*MR*kc + kk*MR, rows
-    past M zero."""
-    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    avt = f"vector<{s.mr}x{t}>"
-    e.raw("scf.if %ta {")
-    # A stored K x M: a panel's step is MR contiguous elements of one row of A.
-    pad = e.op(f"arith.constant 0.0 : {t}")
-    e.raw(f"scf.for %ip = {c[0]} to {mc} step {c[s.mr]} {{")
-    base = e.op(f"arith.muli %ip, {kc} : index")
-    row = e.op("arith.addi %ic, %ip : index")
-    e.raw(f"scf.for %kp = {c[0]} to {kc} step {c[1]} {{")
-    col_k = e.op("arith.addi %pc, %kp : index")
-    vec = e.op(
-        f"vector.transfer_read %A[{col_k}, {row}], {pad} {{in_bounds = [false]}} : {mt}, {avt}"
-    )
-    at = e.op(f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({base}, %kp)[{c[s.mr]}]")
-    e.raw(f"vector.store {vec}, {a_pack}[{at}] : {pack}, {avt}")
-    e.raw("}")
-    e.raw("}")
-    e.raw("} else {")
-    # A stored M x K: a panel's MR rows are read VL steps of k at a time and transposed in
-    # registers into VL contiguous steps of the pack (rows past M zero); the last steps (fewer
-    # than VL) element by element.
-    e.raw(f"scf.for %ip = {c[0]} to {mc} step {c[s.mr]} {{")
-    base = e.op(f"arith.muli %ip, {kc} : index")
-    row0 = e.op("arith.addi %ic, %ip : index")
-    vector_end = e.op(
-        f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
-    )
-    _pack_transposing(e, s, c, (a_pack, "%A", s.mr), (base, row0, m), vector_end)
-    _pack_a_elements(e, s, c, a_pack, base, (vector_end, kc), m)
-    e.raw("}")
     e.raw("}")
 
 
@@ -569,33 +537,30 @@ def _transposed(e: _Emitter, rows: list, vt: str, lanes: int) -> list:
     return rows
 
 
-def _pack_a_elements(e: _Emitter, s, c, a_pack: str, base: str, steps: tuple, m: str) -> None:
-    """Steps [lower, upper) of an MR-row panel of A (stored M x K) element by element, rows past
-    M zero."""
+def _pack_elements(e: _Emitter, s, c, o: _Operand, at: tuple, steps: tuple) -> None:
+    """Steps [lower, upper) of a panel of an operand whose panel rows are stored rows (the steps
+    the transposing pack leaves, fewer than VL), element by element, rows past ``limit`` zero."""
+    base, first = at
     lower, upper = steps
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    e.raw(f"scf.for %rp = {c[0]} to {c[s.mr]} step {c[1]} {{")
-    row = e.op("affine.apply affine_map<(d0, d1, d2) -> (d0 + d1 + d2)>(%ic, %ip, %rp)")
-    inside = e.op(f"arith.cmpi ult, {row}, {m} : index")
-    e.raw(f"scf.if {inside} {{")
-    e.raw(f"scf.for %kp = {lower} to {upper} step {c[1]} {{")
-    col_k = e.op("arith.addi %pc, %kp : index")
-    loaded = e.op(f"memref.load %A[{row}, {col_k}] : {mt}")
-    at = e.op(
-        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
-        f"({base}, %kp, %rp)[{c[s.mr]}]"
-    )
-    e.raw(f"memref.store {loaded}, {a_pack}[{at}] : {pack}")
-    e.raw("}")
-    e.raw("} else {")
-    zero = e.op(f"arith.constant 0.0 : {t}")
-    e.raw(f"scf.for %kp = {lower} to {upper} step {c[1]} {{")
-    at = e.op(
-        f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
-        f"({base}, %kp, %rp)[{c[s.mr]}]"
-    )
-    e.raw(f"memref.store {zero}, {a_pack}[{at}] : {pack}")
-    e.raw("}")
+    r, step = e.fresh("rq"), e.fresh("kq")
+    e.raw(f"scf.for {r} = {c[0]} to {_const(e, o.width)} step {c[1]} {{")
+    row = e.op(f"arith.addi {first}, {r} : index")
+    inside = e.op(f"arith.cmpi ult, {row}, {o.limit} : index")
+    for branch in ("inside", "past"):
+        e.raw(f"scf.if {inside} {{" if branch == "inside" else "} else {")
+        e.raw(f"scf.for {step} = {lower} to {upper} step {c[1]} {{")
+        if branch == "inside":
+            col_k = e.op(f"arith.addi %pc, {step} : index")
+            value = e.op(f"memref.load {o.source}[{row}, {col_k}] : {mt}")
+        else:
+            value = e.op(f"arith.constant 0.0 : {t}")
+        where = e.op(
+            f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
+            f"({base}, {step}, {r})[{_const(e, o.width)}]"
+        )
+        e.raw(f"memref.store {value}, {o.pack}[{where}] : {pack}")
+        e.raw("}")
     e.raw("}")
     e.raw("}")
 
