@@ -4,18 +4,11 @@ kernel, its barriers splitting it into phases over the block's threads) it match
 on square, odd, tiny and transposed shapes, in f32 and f64. No GPU is needed."""
 
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tgc.dialect import targets
-from tgc.tools.cli import main
-
-PTXAS = shutil.which("ptxas")
-needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas (CUDA toolkit) is not on PATH")
+from nvptx_checks import compile_nvptx, needs_ptxas, ptxas_info, session_run
 
 
 def _matmul_module(m: int, n: int, k: int, ta: bool, tb: bool, dtype: str = "f32") -> str:
@@ -31,45 +24,24 @@ func.func @main(%a: {a}, %b: {b}) -> {c} {{
 """
 
 
-def _compile(tmp_path, module: str, *args) -> str:
-    source = tmp_path / "model.mlir"
-    source.write_text(module)
-    result = CliRunner().invoke(
-        main, ["compile", str(source), "--target", "nvptx", *args], catch_exceptions=False
-    )
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def _ptxas_info(tmp_path, ptx: str) -> str:
-    path = tmp_path / "kernels.ptx"
-    path.write_text(ptx)
-    done = subprocess.run(
-        [PTXAS, "-arch=sm_90", "-v", str(path), "-o", str(tmp_path / "kernels.cubin")],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout + done.stderr
-
-
 @needs_ptxas
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
 def test_the_4096_gemm_kernel_uses_shared_memory_fma_and_no_spills(tmp_path, dtype):
-    ptx = _compile(tmp_path, _matmul_module(4096, 4096, 4096, False, False, dtype), "--emit", "ptx")
+    module = _matmul_module(4096, 4096, 4096, False, False, dtype)
+    ptx = compile_nvptx(tmp_path, module, "--emit", "ptx")
     width = dtype[1:]
     # f32: 128x128 tiles, 8x8 per thread, K steps of 8: 8 * 64 FMAs per step, unrolled; two
     # tiles of 8x128 floats in shared memory. f64: 64x64 tiles of 4x4: 8 * 16 FMAs.
     fmas, smem = (512, 8192) if dtype == "f32" else (128, 8192)
     assert len(re.findall(rf"\bfma\.rn\.f{width}\b", ptx)) == fmas
     assert "bar.sync" in ptx
-    info = _ptxas_info(tmp_path, ptx)
+    info = ptxas_info(tmp_path, ptx)
     assert f"{smem} bytes smem" in info
     assert " 0 bytes spill stores" in info
 
 
 def test_the_launch_shows_the_grid_and_block_of_the_tiles(tmp_path):
-    gpu = _compile(tmp_path, _matmul_module(300, 200, 64, False, False), "--emit", "gpu")
+    gpu = compile_nvptx(tmp_path, _matmul_module(300, 200, 64, False, False), "--emit", "gpu")
     # The zero fill (16x16 tiles), then the product: ceil(200/128) x ceil(300/128) blocks of
     # 16x16 threads, its constants inside the kernel (only the three buffers are parameters).
     launches = re.findall(r"gpu\.launch_func .*", gpu)
@@ -80,19 +52,10 @@ def test_the_launch_shows_the_grid_and_block_of_the_tiles(tmp_path):
 
 
 def _run_on_host(a: np.ndarray, b: np.ndarray, ta: bool, tb: bool) -> np.ndarray:
-    import tgc as tf
+    def product(tf, fed):
+        return tf.matmul(fed["a"], fed["b"], transpose_a=ta, transpose_b=tb)
 
-    config = tf.ConfigProto(device_count={"GPU": 1})
-    graph = tf.Graph()
-    with graph.as_default(), targets.selected("nvptx-emulated"), tf.device("/gpu:0"):
-        x = tf.placeholder(a.dtype, a.shape)
-        w = tf.placeholder(b.dtype, b.shape)
-        y = tf.matmul(x, w, transpose_a=ta, transpose_b=tb)
-        with tf.Session(config=config) as sess:
-            got = sess.run(y, {x: a, w: b})
-            (run,) = sess._cache.values()
-    assert run.target == "nvptx-emulated"  # the GPU's code, not the CPU's
-    return got
+    return session_run(product, {"a": a, "b": b})
 
 
 # Square, one tile (no bound tests); odd sizes on every dim; tiny; K not a multiple of 8; several
