@@ -242,6 +242,11 @@ def test_artifact_without_blas_runs_threaded(tmp_path):
     path = os.path.join(directory, library)
     symbols = subprocess.run(["nm", "-D", path], capture_output=True, text=True).stdout
     assert " T tgc_set_threads" in symbols
+    # The driver is the library's own (hidden): another tgc library's cannot replace it.
+    assert "tgc_parallel_gemm_f32" not in symbols
+    (header,) = [f for f in os.listdir(directory) if f.endswith(".h")]
+    with open(os.path.join(directory, header)) as fh:
+        assert "int tgc_set_threads(int threads);" in fh.read()
     # It needs libc, libm and pthread only (pthread is in libc on current glibc).
     needed = subprocess.run(["readelf", "-d", path], capture_output=True, text=True).stdout
     libraries = [

@@ -301,6 +301,23 @@ def _memref_typedef(dtype: str, rank: int) -> str:
     )
 
 
+def _threads_text(lowered: Lowered) -> str:
+    """The declaration of ``tgc_set_threads`` when the library links the parallel GEMM runtime
+    (its matmuls call tgc's generated GEMM)."""
+    if not parallel_gemm.needs_runtime(lowered.stages.get("llvm-ir", "")):
+        return ""
+    return f"""
+/* The threads the matmuls of every later call may use (the caller's thread included; a count of 1
+ * runs them on the calling thread); threads <= 0: the default, ${parallel_gemm.THREADS_ENVIRONMENT}
+ * when set, else the CPUs this process may run on. Returns the count it replaced. The count and the
+ * workers are this library's own (a program linking two tgc libraries reaches the first one's
+ * tgc_set_threads by this name). The workers sleep between calls; one the machine has not
+ * scheduled yet takes no share of a call (the others take it), so busy cores slow a call without
+ * stalling it. */
+int tgc_set_threads(int threads);
+"""
+
+
 def header_text(lowered: Lowered, prefix: str = "model", variables_in_place: bool = False) -> str:
     inputs, outputs = entry_arguments(lowered)
     kinds = sorted({(s.dtype, len(s.shape)) for s in inputs + outputs})
@@ -352,7 +369,7 @@ extern "C" {{
 #define {prefix.upper()}_NUM_RESULTS {len(outputs)}
 
 {results_struct}void {symbol}({", ".join(params) or "void"});
-
+{_threads_text(lowered)}
 /* The typed entry point. */
 static inline void {prefix}_run({", ".join(params) or "void"}) {{
   {symbol}({", ".join((["results"] if outputs else []) + [c_identifier(s.name) for s in inputs])});
