@@ -8,6 +8,9 @@ compile on the other cores would not). The workload is benchmarks/two_layer_step
 - tgc: a Session running the train op, with the default config, and with each
   ``intra_op_parallelism_threads`` given by ``--tgc-threads`` (e.g. ``--tgc-threads 1,2``), in this
   process;
+- with ``--tgc-codegen-threads`` (e.g. ``1,2``), a Session per value whose matmuls call tgc's
+  generated GEMM (TGC_GEMM=codegen: no BLAS; on several threads through its parallel runtime,
+  tgc/lowering/cpu/parallel_gemm.py) with that ``intra_op_parallelism_threads``;
 - with ``--tgc-unscoped``, tgc as before tgc/runtime/blas_threads.py: a Session whose runs leave
   OpenBLAS's thread count alone (its ThreadScope replaced by a no-op), in a worker process;
 - numpy by hand (its OpenBLAS threads itself), in a worker process;
@@ -81,8 +84,8 @@ class BusyProcesses:
 
 def tgc_steps(data, variants: list) -> tuple:
     """{name: step} for tgc with each of ``variants``: None (the default config), an
-    intra_op_parallelism_threads value, or "unscoped" (runs without a thread scope); returns
-    (steps, sessions to close)."""
+    intra_op_parallelism_threads value, ("codegen", value) (that value with the generated GEMM) or
+    "unscoped" (runs without a thread scope); returns (steps, sessions to close)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import two_layer_step as tls
 
@@ -90,7 +93,9 @@ def tgc_steps(data, variants: list) -> tuple:
 
     xa, ya, w1_0, w2_0 = data
     steps, sessions = {}, []
-    for threads in variants:
+    for variant in variants:
+        codegen = isinstance(variant, tuple)
+        threads = variant[1] if codegen else variant
         x, y, loss, train_op, variables = tls.build_tgc_step(w1_0, w2_0)
         config = (
             tf.ConfigProto(intra_op_parallelism_threads=threads) if type(threads) is int else None
@@ -98,16 +103,35 @@ def tgc_steps(data, variants: list) -> tuple:
         sess = tf.Session(config=config)
         if threads == "unscoped":
             sess._blas_threads = contextlib.nullcontext()
-        sess.run(tf.global_variables_initializer())
-        tls.check_same_step(sess, x, y, loss, train_op, variables, data)
+        # The GEMM callee is chosen when the step compiles: on its first run.
+        with _gemm_environment("codegen" if codegen else None):
+            sess.run(tf.global_variables_initializer())
+            tls.check_same_step(sess, x, y, loss, train_op, variables, data)
         feed = {x: xa, y: ya}
         name = {None: "tgc", "unscoped": "tgc unscoped (before)"}.get(
             threads, f"tgc intra_op={threads}"
         )
+        if codegen:
+            name = f"tgc codegen intra_op={threads}"
         steps[name] = lambda sess=sess, op=train_op, feed=feed: sess.run(op, feed)
         sessions.append(sess)
     _optimized(steps)
     return steps, sessions
+
+
+@contextlib.contextmanager
+def _gemm_environment(callee):
+    """TGC_GEMM=callee inside the block (None: as it was)."""
+    old = os.environ.get("TGC_GEMM")
+    if callee is not None:
+        os.environ["TGC_GEMM"] = callee
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TGC_GEMM", None)
+        else:
+            os.environ["TGC_GEMM"] = old
 
 
 def _optimized(steps: dict) -> None:
@@ -342,6 +366,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--per-block", type=int, default=300, help="timed steps per condition a round")
     ap.add_argument("--warmup", type=int, default=20, help="untimed steps after each switch")
     ap.add_argument("--tgc-threads", default="", help="comma-separated intra_op values to add")
+    ap.add_argument(
+        "--tgc-codegen-threads", default="", help="intra_op values of generated-GEMM sessions"
+    )
     ap.add_argument("--tgc-unscoped", action="store_true", help="add tgc without thread scope")
     ap.add_argument("--tf2-python", help="an interpreter with tensorflow for the TF2 peer")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results")
@@ -357,6 +384,9 @@ def main(argv=None) -> dict:
 
     data = tls.make_data()
     thread_options = [int(t) for t in args.tgc_threads.split(",") if t.strip()]
+    thread_options += [
+        ("codegen", int(t)) for t in args.tgc_codegen_threads.split(",") if t.strip()
+    ]
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         data_path = os.path.join(tmp, "data.npz")

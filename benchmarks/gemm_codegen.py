@@ -1,4 +1,5 @@
-"""tgc's generated GEMM (tgc/lowering/cpu/gemm_kernel.py) against the BLAS path and numpy, 1 thread.
+"""tgc's generated GEMM (tgc/lowering/cpu/gemm_kernel.py) against the BLAS path and numpy, on 1
+thread and on 2 (``--threads``; names ending in ``@2``).
 
 1. GEMM n x n x n (float32) at 256, 1024 and 2048: a Session whose matmul calls the generated kernel
    (TGC_GEMM=codegen), a Session calling numpy's OpenBLAS (the default), and numpy's A @ B; in
@@ -10,9 +11,11 @@
 
 Every implementation of a workload runs interleaved (benchmarks/harness.py's ``interleaved``) and
 is timed in the calling thread's CPU time as well as wall time: the machine may be shared, and
-CPU time leaves out the time another process holds the core (every implementation here runs on one
-thread). Thread counts are 1 (OpenBLAS, OpenMP). Run from the
-repository root:
+CPU time leaves out the time another process holds the core (for a 1-thread implementation; a
+2-thread one's CPU time is its calling thread's only: read its wall time). A Session on 2 threads
+has intra_op_parallelism_threads=2 (its ThreadScope still takes 1 where other processes keep a core
+busy: the chosen count is recorded), an artifact on 2 threads is loaded with threads=2, numpy on 2
+threads has OpenBLAS's count set to 2 around its call. Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/gemm_codegen.py
 Writes benchmarks/results/gemm_codegen-<time>.json and prints a table.
 """
@@ -29,8 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
+# OpenBLAS cannot grow past the count it was loaded with: 2, and each numpy call sets its own.
+os.environ["OPENBLAS_NUM_THREADS"] = "2"
 
 import numpy as np  # noqa: E402
 
@@ -73,13 +78,20 @@ def with_gemm(callee: str, make):
             os.environ[GEMM_ENVIRONMENT] = old
 
 
-def session_step(build, callee: str):
-    """A Session running ``build``'s fetch, compiled (by one run) with the given GEMM callee."""
+# name -> the thread count each run's ThreadScope chose last (a Session's or an artifact's)
+CHOSEN_THREADS: dict = {}
+
+
+def session_step(build, callee: str, threads: int = 1, name: str = ""):
+    """A Session running ``build``'s fetch, compiled (by one run) with the given GEMM callee, with
+    intra_op_parallelism_threads=threads."""
 
     def make():
         tf.reset_default_graph()
         fetch, feed = build()
-        sess = tf.Session()
+        sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads))
+        if name:
+            CHOSEN_THREADS[name] = sess._blas_threads
         sess.run(tf.global_variables_initializer())
         # Two runs queue the optimizing (-O3) compile of the quick (-O0) first code; the steady
         # state is what is timed.
@@ -91,9 +103,17 @@ def session_step(build, callee: str):
     return with_gemm(callee, make)
 
 
-def artifact_step(build, fetch_names: list, feed_names: dict, tmp: str, blas: bool = False):
+def artifact_step(
+    build,
+    fetch_names: list,
+    feed_names: dict,
+    tmp: str,
+    blas: bool = False,
+    threads: int = 1,
+    name: str = "",
+):
     """An artifact of ``build``'s graph compiled without --blas (or with it), loaded without
-    MLIR."""
+    MLIR with ``threads``."""
     from mlir import ir
 
     from tgc.dialect.context import make_context
@@ -110,7 +130,9 @@ def artifact_step(build, fetch_names: list, feed_names: dict, tmp: str, blas: bo
     options = aot.Options(blas=blas)
     with make_context(), ir.Location.unknown():
         lowered = aot.lower_module(mlir_module(path)(), "artifact", options)
-    art = load(aot.write_artifact(lowered, options, os.path.join(tmp, "art")))
+    art = load(aot.write_artifact(lowered, options, os.path.join(tmp, "art")), threads=threads)
+    if name:
+        CHOSEN_THREADS[name] = art._blas_threads
     inputs = {feed_names[p.name.split(":")[0]]: v for p, v in feed.items()}
     return lambda: art(**inputs)
 
@@ -184,6 +206,26 @@ def convnet_builder():
     return build
 
 
+def numpy_matmul(a, b, threads: int):
+    """numpy's A @ B with OpenBLAS's count set to ``threads`` for the call."""
+    from tgc.runtime.blas_threads import openblas
+
+    blas = openblas()
+
+    def run():
+        blas.set(threads)
+        return a @ b
+
+    return run
+
+
+def chosen_threads() -> dict:
+    """name -> the thread count the implementation's ThreadScope chose for its last run; cleared."""
+    chosen = {name: scope.threads for name, scope in CHOSEN_THREADS.items()}
+    CHOSEN_THREADS.clear()
+    return chosen
+
+
 # ---- report -------------------------------------------------------------------------------------
 
 
@@ -208,6 +250,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="256,1024,2048")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--threads", default="1,2", help="thread counts to run each at")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
     record = {
@@ -219,42 +262,60 @@ def main():
         "peak": machine_peak(),
         "gemm_gflops": {},
         "steps_ms": {},
+        "threads_chosen": {},
     }
+    thread_counts = [int(t) for t in args.threads.split(",")]
     for n in [int(s) for s in args.sizes.split(",")]:
         build, a, b = gemm_builder(n)
-        impls = {
-            "tgc-codegen": session_step(build, "codegen"),
-            "tgc-blas": session_step(build, "blas"),
-            "numpy": lambda a=a, b=b: a @ b,
-        }
+        impls = {}
+        for t in thread_counts:
+            suffix = "" if t == 1 else f"@{t}"
+            for callee in ("codegen", "blas"):
+                name = f"tgc-{callee}{suffix}"
+                impls[name] = session_step(build, callee, t, name)
+            impls[f"numpy{suffix}"] = numpy_matmul(a, b, t)
         steps = max(3, min(200, int(args.steps * 2e10 / (2 * n**3))))
         per_step = medians(timed_steps(impls, steps, warmup=2))
         record["gemm_gflops"][n] = {
             name: {kind: 2 * n**3 / s / 1e9 for kind, s in kinds.items()}
             for name, kinds in per_step.items()
         }
+        record["threads_chosen"][n] = chosen_threads()
         print(n, json.dumps(record["gemm_gflops"][n]), flush=True)
+        print("threads chosen", json.dumps(record["threads_chosen"][n]), flush=True)
     with tempfile.TemporaryDirectory(prefix="tgc-gemm-bench-") as tmp:
         for name, builder in (("two_layer", two_layer_builder()), ("convnet", convnet_builder())):
             directory = os.path.join(tmp, name)
             feeds = {"x": "x", "y": "y"}
-            impls = {
-                "artifact-codegen": artifact_step(
-                    builder, ["train"], feeds, os.path.join(directory, "codegen")
-                ),
+            impls = {}
+            for t in thread_counts:
+                suffix = "" if t == 1 else f"@{t}"
+                impls[f"artifact-codegen{suffix}"] = artifact_step(
+                    builder,
+                    ["train"],
+                    feeds,
+                    os.path.join(directory, f"codegen{t}"),
+                    threads=t,
+                    name=f"artifact-codegen{suffix}",
+                )
+                impls[f"session-codegen{suffix}"] = session_step(
+                    builder, "codegen", t, f"session-codegen{suffix}"
+                )
+            impls |= {
                 # The artifact's own overhead (loading, the call from Python) apart from its GEMMs.
                 "artifact-blas": artifact_step(
                     builder, ["train"], feeds, os.path.join(directory, "blas"), blas=True
                 ),
                 "session-blas": session_step(builder, "blas"),
-                "session-codegen": session_step(builder, "codegen"),
             }
             per_step = medians(timed_steps(impls, args.steps * 10, warmup=3))
             record["steps_ms"][name] = {
                 impl: {kind: s * 1e3 for kind, s in kinds.items()}
                 for impl, kinds in per_step.items()
             }
+            record["threads_chosen"][name] = chosen_threads()
             print(name, json.dumps(record["steps_ms"][name]), flush=True)
+            print("threads chosen", json.dumps(record["threads_chosen"][name]), flush=True)
     record["load_1min_after"] = os.getloadavg()[0]
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%S%z")
