@@ -9,11 +9,8 @@ the float64 product of the operands cut to TF32 within float32 summation, on odd
 transposed and divisible shapes. On a GPU the artifact's and a session's results are checked
 against float64 numpy with TF32's tolerance; without one those tests are skipped."""
 
-import contextlib
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -26,8 +23,8 @@ from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
 from tgc.runtime import cuda_device
 from tgc.tools.cli import main
 
-PTXAS = shutil.which("ptxas")
-needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas (CUDA toolkit) is not on PATH")
+from nvptx_checks import compile_nvptx, invoke_compile, needs_ptxas, ptxas_info, session_run
+
 CUDA_STATUS = cuda_device.cuda_status()
 needs_gpu = pytest.mark.skipif(CUDA_STATUS is not None, reason=CUDA_STATUS or "")
 
@@ -48,33 +45,9 @@ func.func @main(%a: {a}, %b: {b}) -> {c}
 """
 
 
-def _invoke(tmp_path, module: str, *args):
-    source = tmp_path / "model.mlir"
-    source.write_text(module)
-    return CliRunner().invoke(main, ["compile", str(source), *args], catch_exceptions=False)
-
-
-def _compile(tmp_path, module: str, *args) -> str:
-    result = _invoke(tmp_path, module, "--target", "nvptx", *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def _ptxas_info(tmp_path, ptx: str) -> str:
-    path = tmp_path / "kernels.ptx"
-    path.write_text(ptx)
-    done = subprocess.run(
-        [PTXAS, "-arch=sm_90", "-v", str(path), "-o", str(tmp_path / "kernels.cubin")],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout + done.stderr
-
-
 @needs_ptxas
 def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
-    ptx = _compile(tmp_path, _matmul_module(4096, 4096, 4096), "--allow-tf32", "--emit", "ptx")
+    ptx = compile_nvptx(tmp_path, _matmul_module(4096, 4096, 4096), "--allow-tf32", "--emit", "ptx")
     # 4 warps of 4x8 mma tiles (64x64), K steps of 16 (two k8 steps), unrolled: 64 mma.sync.
     assert len(re.findall(re.escape(MMA), ptx)) == 64
     assert "fma.rn.f32" not in ptx
@@ -89,7 +62,7 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     assert ptx.count("bar.sync") == 1
     # 16-byte copies need 16-byte aligned buffers (tgc-nvptx-align-shared).
     assert len(re.findall(r"\.shared \.align 16 \.b8 __wg_", ptx)) == 2
-    info = _ptxas_info(tmp_path, ptx)
+    info = ptxas_info(tmp_path, ptx)
     # Three stages of A (128 rows of 16 floats) and B (16 rows of 128), unpadded (swizzled).
     assert "49152 bytes smem" in info
     assert " 0 bytes spill stores" in info
@@ -97,7 +70,7 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
 
 @needs_ptxas
 def test_without_allow_tf32_the_fma_kernel_stays(tmp_path):
-    ptx = _compile(tmp_path, _matmul_module(256, 256, 64), "--emit", "ptx")
+    ptx = compile_nvptx(tmp_path, _matmul_module(256, 256, 64), "--emit", "ptx")
     assert "mma.sync" not in ptx and "cp.async" not in ptx
     assert len(re.findall(r"\bfma\.rn\.f32\b", ptx)) == 512
 
@@ -116,12 +89,12 @@ SHAPES = [
 @needs_ptxas
 @pytest.mark.parametrize("m, n, k, ta, tb", SHAPES)
 def test_any_shape_and_transpose_assembles_with_zero_filled_copies(tmp_path, m, n, k, ta, tb):
-    ptx = _compile(tmp_path, _matmul_module(m, n, k, ta, tb), "--allow-tf32", "--emit", "ptx")
+    ptx = compile_nvptx(tmp_path, _matmul_module(m, n, k, ta, tb), "--allow-tf32", "--emit", "ptx")
     assert MMA in ptx and "fma.rn.f32" not in ptx
     # Past M, N or K a copy reads nothing (source size 0 or 4: a select) and fills zeros.
     if (m % 128, n % 128, k % 16) != (0, 0, 0):
         assert re.search(r"cp\.async\.ca\.shared\.global \[[^]]+\], \[[^]]+\], 4, %r", ptx)
-    info = _ptxas_info(tmp_path, ptx)
+    info = ptxas_info(tmp_path, ptx)
     assert " 0 bytes spill stores" in info
     smem = [int(s) for s in re.findall(r"(\d+) bytes smem", info)]
     assert smem and max(smem) <= STATIC_SHARED_BYTES
@@ -137,15 +110,17 @@ def test_every_transpose_fits_the_static_shared_memory_with_the_default_tiles():
 
 
 def test_the_pass_shows_in_the_pipeline_only_with_the_flag(tmp_path):
-    with_flag = _compile(tmp_path, _matmul_module(8, 8, 8), "--allow-tf32", "--print-pipeline")
+    with_flag = compile_nvptx(tmp_path, _matmul_module(8, 8, 8), "--allow-tf32", "--print-pipeline")
     assert "tgc-nvptx-mma-matmul{allow-tf32=true},tgc-nvptx-tile-matmul" in with_flag
-    assert "tgc-nvptx-mma-matmul" not in _compile(
+    assert "tgc-nvptx-mma-matmul" not in compile_nvptx(
         tmp_path, _matmul_module(8, 8, 8), "--print-pipeline"
     )
 
 
 def test_the_cpu_target_refuses_the_flag(tmp_path):
-    result = _invoke(tmp_path, _matmul_module(8, 8, 8), "--allow-tf32", "-o", str(tmp_path / "a"))
+    result = invoke_compile(
+        tmp_path, _matmul_module(8, 8, 8), "--allow-tf32", "-o", str(tmp_path / "a")
+    )
     assert result.exit_code != 0
     assert result.output.strip().splitlines()[-1] == (
         "tgc compile: error: --allow-tf32 is an option of GPU targets (nvptx): the cpu target "
@@ -154,7 +129,9 @@ def test_the_cpu_target_refuses_the_flag(tmp_path):
 
 
 def test_the_flag_takes_no_value(tmp_path):
-    result = _invoke(tmp_path, _matmul_module(8, 8, 8), "--target", "nvptx", "--allow-tf32=yes")
+    result = invoke_compile(
+        tmp_path, _matmul_module(8, 8, 8), "--target", "nvptx", "--allow-tf32=yes"
+    )
     assert result.exit_code == 2
     assert "Option '--allow-tf32' does not take a value." in result.output
 
@@ -162,7 +139,7 @@ def test_the_flag_takes_no_value(tmp_path):
 def _artifact(tmp_path, module: str, *args):
     tmp_path.mkdir(exist_ok=True)
     path = tmp_path / "artifact"
-    _compile(tmp_path, module, *args, "-o", str(path))
+    compile_nvptx(tmp_path, module, *args, "-o", str(path))
     return path
 
 
@@ -200,19 +177,10 @@ def _tf32(x: np.ndarray) -> np.ndarray:
 
 
 def _session_matmul(a, b, ta: bool, tb: bool, target: str | None = None) -> np.ndarray:
-    import tgc as tf
+    def product(tf, fed):
+        return tf.matmul(fed["a"], fed["b"], transpose_a=ta, transpose_b=tb)
 
-    config = tf.ConfigProto(device_count={"GPU": 1})
-    graph = tf.Graph()
-    selected = targets.selected(target) if target else contextlib.nullcontext()
-    with graph.as_default(), selected, tf.device("/gpu:0"):
-        x, w = tf.placeholder(tf.float32, a.shape), tf.placeholder(tf.float32, b.shape)
-        y = tf.matmul(x, w, transpose_a=ta, transpose_b=tb)
-        with tf.Session(config=config) as sess:
-            got = sess.run(y, {x: a, w: b})
-            (run,) = sess._cache.values()
-    assert run.target == (target or "nvptx")
-    return got
+    return session_run(product, {"a": a, "b": b}, target)
 
 
 # Odd sizes with B transposed (bound tests, 4-byte copies), A transposed over two K steps and
