@@ -5,36 +5,15 @@ launch over them). Checked numerically on nvptx-emulated (the same kernels run o
 against float64 numpy, the launches' shapes at the gpu level, and the PTX through
 `ptxas -arch=sm_90`. No GPU is needed."""
 
-import os
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from tgc.dialect import targets
 from tgc.lowering.nvptx.split_reduce import MIN_REDUCED, THREADS
-from tgc.tools.cli import main
 
-PTXAS = shutil.which("ptxas")
-needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas (CUDA toolkit) is not on PATH")
-
-
-def _session_run(build, feeds: dict):
-    """Runs ``build(placeholders) -> fetches`` on the emulated /gpu:0."""
-    import tgc as tf
-
-    config = tf.ConfigProto(device_count={"GPU": 1})
-    with tf.Graph().as_default(), targets.selected("nvptx-emulated"), tf.device("/gpu:0"):
-        fed = {name: tf.placeholder(a.dtype, a.shape, name=name) for name, a in feeds.items()}
-        fetches = build(tf, fed)
-        with tf.Session(config=config) as sess:
-            got = sess.run(fetches, {fed[n]: a for n, a in feeds.items()})
-            (run,) = sess._cache.values()
-    assert run.target == "nvptx-emulated"  # the GPU's code, not the CPU's
-    return got
+from nvptx_checks import compile_nvptx, needs_ptxas, ptxas_info, session_run
 
 
 def _same_padding(size: int, k: int, s: int) -> tuple:
@@ -92,7 +71,7 @@ def test_the_filter_and_bias_gradients_match_float64_numpy(x_shape, w_shape, str
         )
     )
     g0 = rng.standard_normal((x_shape[0], oh, ow, w_shape[3])).astype(np.float32)
-    dw, db = _session_run(build, {"x": x0, "w": w0, "b": b0})
+    dw, db = session_run(build, {"x": x0, "w": w0, "b": b0})
     want_dw = _filter_gradient(x0, g0, w_shape[:2], strides, padding)
     want_db = g0.astype(np.float64).sum(axis=(0, 1, 2))
     # float32 sums of n*oh*ow products: a few ulps of the sum of magnitudes.
@@ -142,7 +121,7 @@ def test_a_forward_convolution_matches_float64_numpy(x_shape, w_shape, strides, 
             fed["x"], fed["w"], [1, *strides, 1], padding, dilations=[1, *dilations, 1]
         )
 
-    got = _session_run(build, {"x": x0, "w": w0})
+    got = session_run(build, {"x": x0, "w": w0})
     want = _conv2d(x0, w0, strides, padding, dilations)
     assert got.shape == want.shape
     scale = np.finfo(np.float32).eps * np.prod(w_shape[:3]) * np.abs(x0).max() * np.abs(w0).max()
@@ -179,7 +158,7 @@ def test_a_max_pool_gradient_matches_numpy(shape, k):
         pooled = tf.nn.max_pool(fed["x"], [1, k, k, 1], [1, k, k, 1], "VALID")
         return tf.gradients(tf.reduce_sum(pooled * tf.constant(g0)), [fed["x"]])[0]
 
-    got = _session_run(build, {"x": x0})
+    got = session_run(build, {"x": x0})
     np.testing.assert_array_equal(got, _max_pool_gradient(x0, g0, k))
 
 
@@ -196,7 +175,7 @@ def test_rank_4_and_5_elementwise_ops_match_numpy():
             tf.nn.relu(fed["image"] + fed["y"][:3]),
         ]
 
-    as_int, relu, biased = _session_run(build, {"x": x0, "y": y0, "image": image})
+    as_int, relu, biased = session_run(build, {"x": x0, "y": y0, "image": image})
     np.testing.assert_array_equal(as_int, (x0 * y0).astype(np.int32))
     np.testing.assert_array_equal(relu, np.maximum(x0 - y0, 0))
     np.testing.assert_array_equal(biased, np.maximum(image + y0[:3], 0))
@@ -257,7 +236,7 @@ def test_sums_and_maxima_over_leading_axes_match_numpy(dtype):
             tf.reduce_mean(fed["y"], axis=[0, 2]),
         ]
 
-    total, biggest, smallest, mean = _session_run(build, {"x": x0, "y": y0})
+    total, biggest, smallest, mean = session_run(build, {"x": x0, "y": y0})
     assert np.all(np.abs(total - x0.astype(np.float64).sum(0)) <= _bound(x0, 0))
     np.testing.assert_array_equal(biggest, y0.max(axis=(0, 2)))
     assert biggest[1] == np.inf
@@ -285,7 +264,7 @@ def test_sums_and_maxima_along_rows_match_numpy(dtype):
             tf.reduce_min(fed["y"], axis=[1, 2]),
         ]
 
-    total, biggest, smallest = _session_run(build, {"x": x0, "y": y0})
+    total, biggest, smallest = session_run(build, {"x": x0, "y": y0})
     assert np.all(np.abs(total - x0.astype(np.float64).sum(1)) <= _bound(x0, 1))
     np.testing.assert_array_equal(biggest, x0.max(axis=1, keepdims=True))
     np.testing.assert_array_equal(smallest, y0.min(axis=(1, 2)))
@@ -303,23 +282,7 @@ def _bound(x: np.ndarray, axes) -> np.ndarray:
 
 def _compile(tmp_path, module: str, stage: str, suffix: str = "mlir", args=()) -> str:
     # In this process (the sessions above started LLVM's threads; a fork could hang on them).
-    previous = os.environ.get("TGC_NO_FORK")
-    os.environ["TGC_NO_FORK"] = "1"
-    try:
-        source = tmp_path / f"model.{suffix}"
-        source.write_text(module)
-        result = CliRunner().invoke(
-            main,
-            ["compile", str(source), "--target", "nvptx", "--emit", stage, *args],
-            catch_exceptions=False,
-        )
-    finally:
-        if previous is None:
-            del os.environ["TGC_NO_FORK"]
-        else:
-            os.environ["TGC_NO_FORK"] = previous
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    return compile_nvptx(tmp_path, module, "--emit", stage, *args, suffix=suffix, in_process=True)
 
 
 def _sum_module(shape: tuple, axes: tuple, dtype: str = "f32") -> str:
@@ -390,15 +353,8 @@ dw = tf.identity(dw, name="dw")
 """
     fetches = ["--fetch", "y", "--fetch", "dw"]
     ptx = _compile(tmp_path, program, "ptx", "py", fetches)
-    path = tmp_path / "kernels.ptx"
-    path.write_text(ptx)
-    done = subprocess.run(
-        [PTXAS, "-arch=sm_90", "-v", str(path), "-o", str(tmp_path / "kernels.cubin")],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    assert " 0 bytes spill stores" in done.stderr + done.stdout
+    info = ptxas_info(tmp_path, ptx)
+    assert " 0 bytes spill stores" in info
     gpu = _compile(tmp_path, program, "gpu", "py", fetches)
     # The filter gradient's 360 outputs of 7x5x6 = 210 points: K = 15 partials each; the
     # forward's 7x5x6x5 outputs of 3x3x8 = 72 points: one launch of 5 blocks.

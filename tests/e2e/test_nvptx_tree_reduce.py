@@ -4,21 +4,16 @@ threads into partials, then one block over the partials); below that, one thread
 through `ptxas -arch=sm_90` and numerically on nvptx-emulated (the same kernels run on the host,
 their barriers splitting them into phases). No GPU is needed."""
 
-import os
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from tgc.dialect import targets
 from tgc.lowering.nvptx.tree_reduce import MIN_ELEMENTS, THREADS
-from tgc.tools.cli import main
 
-PTXAS = shutil.which("ptxas")
-needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas (CUDA toolkit) is not on PATH")
+from nvptx_checks import compile_nvptx, needs_ptxas, ptxas_info, session_run
+
 
 OPS = {
     "reduce_sum": np.sum,
@@ -40,18 +35,7 @@ def _data(op: str, shape: tuple, dtype) -> np.ndarray:
 
 
 def _run_on_emulated_gpu(op: str, x: np.ndarray) -> np.ndarray:
-    import tgc as tf
-
-    config = tf.ConfigProto(device_count={"GPU": 1})
-    graph = tf.Graph()
-    with graph.as_default(), targets.selected("nvptx-emulated"), tf.device("/gpu:0"):
-        fed = tf.placeholder(x.dtype, x.shape)
-        y = getattr(tf, op)(fed)
-        with tf.Session(config=config) as sess:
-            got = sess.run(y, {fed: x})
-            (run,) = sess._cache.values()
-    assert run.target == "nvptx-emulated"  # the GPU's code, not the CPU's
-    return np.asarray(got)
+    return np.asarray(session_run(lambda tf, fed: getattr(tf, op)(fed["x"]), {"x": x}))
 
 
 def _tolerance(op: str, x: np.ndarray) -> float:
@@ -147,27 +131,8 @@ func.func @main(%x: {tensor}) -> tensor<{dtype}> {{
 
 
 def _compile(tmp_path, module: str, stage: str) -> str:
-    # In this process: the sessions above started LLVM's worker threads, and a fork (the CLI's
-    # isolation of MLIR work) while one of them holds a lock can leave the child waiting forever.
-    previous = os.environ.get("TGC_NO_FORK")
-    os.environ["TGC_NO_FORK"] = "1"
-    try:
-        return _compile_in_process(tmp_path, module, stage)
-    finally:
-        if previous is None:
-            del os.environ["TGC_NO_FORK"]
-        else:
-            os.environ["TGC_NO_FORK"] = previous
-
-
-def _compile_in_process(tmp_path, module: str, stage: str) -> str:
-    source = tmp_path / "model.mlir"
-    source.write_text(module)
-    result = CliRunner().invoke(
-        main, ["compile", str(source), "--target", "nvptx", "--emit", stage], catch_exceptions=False
-    )
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    # In this process (the sessions above started LLVM's threads; a fork could hang on them).
+    return compile_nvptx(tmp_path, module, "--emit", stage, in_process=True)
 
 
 def test_the_launches_are_blocks_of_partials_then_one_block(tmp_path):
@@ -202,14 +167,7 @@ def test_a_big_reduction_fills_at_most_1024_blocks(tmp_path):
 def test_the_tree_kernels_pass_ptxas_for_sm_90(tmp_path, op, dtype):
     ptx = _compile(tmp_path, _module((1000, 37), dtype, op), "ptx")
     assert "bar.sync" in ptx and ".shared" in ptx
-    path = tmp_path / "kernels.ptx"
-    path.write_text(ptx)
-    done = subprocess.run(
-        [PTXAS, "-arch=sm_90", "-v", str(path), "-o", str(tmp_path / "kernels.cubin")],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    info = ptxas_info(tmp_path, ptx)
     # 256 values of 4 or 8 bytes in kernel 1's shared memory, no spills.
-    assert f"{THREADS * int(dtype[1:]) // 8} bytes smem" in done.stderr + done.stdout
-    assert " 0 bytes spill stores" in done.stderr + done.stdout
+    assert f"{THREADS * int(dtype[1:]) // 8} bytes smem" in info
+    assert " 0 bytes spill stores" in info
