@@ -187,7 +187,7 @@ def main():
         "--ab",
         metavar="MODULE:FLAG",
         help="time each variant twice, compiled with the module-level boolean FLAG of MODULE "
-        "False and True (e.g. tgc.lowering.cpu.conv_gemm:CONTIGUOUS_WINDOW_ROWS)",
+        "False and True (e.g. tgc.lowering.cpu.conv_gemm:VECTOR_RUNS)",
     )
     parser.add_argument("--torch", action="store_true", help="time PyTorch eager's step too")
     parser.add_argument(

@@ -325,11 +325,15 @@ def test_conv2d_lowers_to_im2col_and_matmul_with_dynamic_batch():
         "tensor.pad %arg0 low[0, 1, 1, 0] high[0, 1, 1, 0]",
         "arith.constant 0.000000e+00 : f32",
         "to tensor<?x9x9x3xf32>",
-        # im2col copies each window row's KW*C = 9 adjacent elements of the collapsed (w, c) dim.
+        # im2col copies each window row's KW*C = 9 adjacent elements of the collapsed (w, c) dim
+        # as one vector, in loops over (n, i, j, kh).
         "into tensor<?x9x27xf32>",
         "tensor.dim",
         "tensor.empty(%dim) : tensor<?x4x4x3x9xf32>",
-        "linalg.generic",
+        "scf.for",
+        "vector.transfer_read %collapsed",
+        "tensor<?x9x27xf32>, vector<9xf32>",
+        "vector.transfer_write",
         "tensor.collapse_shape",
         "into tensor<?x27xf32>",
         "into tensor<27x4xf32>",

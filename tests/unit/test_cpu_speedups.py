@@ -192,12 +192,12 @@ def test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype):
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
-def test_im2col_by_single_elements_matches_numpy(case, monkeypatch):
-    # The gather that copies one (kh, kw, c) element per iteration, which width-dilated windows
-    # take, forced here on every case (the others copy a window row's KW*C run at once).
+def test_im2col_and_col2im_without_vector_runs_match_numpy(case, monkeypatch):
+    # The linalg forms: the gather that copies one (kh, kw, c) element per iteration (which
+    # width-dilated windows always take) and col2im's slice add per tap, forced on every case.
     from tgc.lowering.cpu import conv_gemm
 
-    monkeypatch.setattr(conv_gemm, "CONTIGUOUS_WINDOW_ROWS", False)
+    monkeypatch.setattr(conv_gemm, "VECTOR_RUNS", False)
     test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, "float32")
 
 
@@ -225,7 +225,7 @@ def test_per_image_loop_is_an_scf_for_over_the_batch():
     body = text[text.index("scf.for") :]
     for piece in (
         "tensor.extract_slice",
-        "tensor<1x16x16x5x5x32xf32>",
+        "tensor<1x16x16x5x160xf32>",  # patches (n, i, j, kh, kw*C): window rows copied as vectors
         "into tensor<256x800xf32>",
         "call @tgc_gemm_256x800xf32_800x8xf32_256x8xf32_z",
         "tensor.insert_slice",

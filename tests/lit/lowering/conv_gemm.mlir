@@ -19,11 +19,13 @@
 
 // conv2d: the padded input's patch matrix [N*OH*OW, KH*KW*C] @ the filter [KH*KW*C, O]. The
 // width is not dilated, so im2col copies each window row's KW*C adjacent elements of the padded
-// input's collapsed (w, c) dim as one run: patches [N, OH, OW, KH, KW*C].
+// input's collapsed (w, c) dim as one vector: patches [N, OH, OW, KH, KW*C].
 // CHECK-LABEL: func.func @conv2d(
 // CHECK:         %[[XP:.*]] = tensor.pad %{{.*}} low[0, 0, 0, 0] high[0, 1, 1, 0]
 // CHECK:         %[[ROWS:.*]] = tensor.collapse_shape %[[XP]] {{\[}}[0], [1], [2, 3]] : tensor<?x9x9x3xf32> into tensor<?x9x27xf32>
-// CHECK:         linalg.generic {{.*}} ins(%[[ROWS]] : tensor<?x9x27xf32>) outs(%{{.*}} : tensor<?x4x4x3x9xf32>)
+// CHECK:         tensor.empty(%{{.*}}) : tensor<?x4x4x3x9xf32>
+// CHECK:         vector.transfer_read %[[ROWS]]{{.*}} : tensor<?x9x27xf32>, vector<9xf32>
+// CHECK:         vector.transfer_write {{.*}} : vector<9xf32>, tensor<?x4x4x3x9xf32>
 // CHECK:         tensor.collapse_shape {{.*}} into tensor<?x27xf32>
 // CHECK:         tensor.collapse_shape {{.*}} into tensor<27x4xf32>
 // CHECK:         call @tgc_gemm_dx27xf32_27x4xf32_dx4xf32_z(
@@ -60,19 +62,21 @@ func.func @backprop_filter(%x: tensor<?x8x8x3xf32>, %g: tensor<?x4x4x4xf32>) -> 
 }
 
 // The input gradient is one GEMM of the gradient [N*OH*OW, O] with the filter [KH*KW*C, O] read
-// transposed, giving the columns [N, OH, OW, KH, KW, C]; then col2im: one accumulating slice add per
-// window tap, over the outputs whose tap lands in the input. SAME 3x3 at stride 2 on 5x5 pads 1
-// before: tap 0 reaches outputs 1..2 (input 1, 3), tap 1 all three (0, 2, 4), tap 2 outputs 0..1
-// (1, 3). No spread gradient, no flipped filter is left.
+// transposed, giving the columns [N, OH, OW, KH, KW, C]; then col2im: for each window tap, a loop
+// nest over (n, i, j) adds the C channels of the outputs whose tap lands in the input as one vector.
+// SAME 3x3 at stride 2 on 5x5 pads 1 before: tap (0, 0) reaches outputs 1..2 (2 of them in each
+// dim) at input 1 + 2i; all nine taps reach some. No spread gradient, no flipped filter is left.
 // CHECK-LABEL: func.func @backprop_input(
 // CHECK:         call @tgc_gemm_dx3xf32_36x3xf32_dx36xf32_tb_z(
-// CHECK:         tensor.expand_shape {{.*}} into tensor<?x3x3x3x3x4xf32>
-// CHECK:         tensor.extract_slice %{{.*}}[0, 1, 1, 0, 0, 0] [%{{.*}}, 2, 2, 1, 1, 4]
-// CHECK:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 1, 1, 0] [%{{.*}}, 2, 2, 4] [1, 2, 2, 1]
-// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 0, 1, 1, 0] [%{{.*}}, 3, 3, 1, 1, 4]
-// CHECK:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [%{{.*}}, 3, 3, 4] [1, 2, 2, 1]
-// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 0, 2, 2, 0] [%{{.*}}, 2, 2, 1, 1, 4]
-// CHECK:         tensor.insert_slice %{{.*}} into %{{.*}}[0, 1, 1, 0] [%{{.*}}, 2, 2, 4] [1, 2, 2, 1]
+// CHECK:         %[[COLS:.*]] = tensor.expand_shape {{.*}} into tensor<?x3x3x3x3x4xf32>
+// CHECK:         linalg.fill
+// CHECK:         scf.for
+// CHECK:           scf.for %{{.*}} = %{{.*}} to %c2{{(_[0-9]+)?}} step
+// CHECK:             vector.transfer_read %[[COLS]]{{.*}} {in_bounds = [true]} : tensor<?x3x3x3x3x4xf32>, vector<4xf32>
+// CHECK:             vector.transfer_read {{.*}} : tensor<?x5x5x4xf32>, vector<4xf32>
+// CHECK:             arith.addf {{.*}} : vector<4xf32>
+// CHECK:             vector.transfer_write {{.*}} : vector<4xf32>, tensor<?x5x5x4xf32>
+// CHECK-COUNT-8: vector.transfer_write {{.*}} : vector<4xf32>, tensor<?x5x5x4xf32>
 // CHECK-NOT:     tensor.insert_slice
 // CHECK-NOT:     tgc.conv
 // CHECK:         return {{.*}} : tensor<?x5x5x4xf32>

@@ -11,13 +11,16 @@ conv2d and conv2d_backprop_filter go through im2col: a gather copies each output
 into one row of a patch matrix [N*OH*OW, KH*KW*C], and one linalg.matmul with the reshaped filter
 (or, for the filter gradient, the patch matrix read transposed against the gradient) does the
 arithmetic. For the convnet's second layer (batch 32, 14x14x32 -> 64, 5x5) that is one 6272x800x64
-GEMM instead of a seven-deep loop nest. When the width is not dilated, a window row's KW*C elements
-are adjacent in the input, and the gather copies each as one run (on that layer, 5 runs of 160 per
-patch row instead of 25 of 32: its forward conv 5.8 -> 5.4 ms and filter gradient 5.3 -> 4.8 ms,
-thread CPU time, 1 thread, benchmarks/convnet_profile.py --ab). conv2d_backprop_input is the GEMM
-of the gradient with the transposed filter, giving the columns [N, OH, OW, KH, KW, C], then col2im:
-one accumulating slice add per window tap (a loop over the static taps, so still no scatter). Large
-patch matrices are built and multiplied one image at a time.
+GEMM instead of a seven-deep loop nest. conv2d_backprop_input is the GEMM of the gradient with
+the transposed filter, giving the columns [N, OH, OW, KH, KW, C], then col2im: for each window tap
+(a loop over the static taps, so still no scatter), each output pixel whose tap is in bounds adds
+its C channels into dx. Large patch matrices are built and multiplied one image at a time.
+
+The gather and col2im move contiguous runs as vectors (vector_runs.py: as linalg loops LLVM made
+them scalar code): a window row's KW*C adjacent elements when the width is not dilated (else the
+gather copies element by element), one pixel's C channels. On the convnet's second layer (1
+thread, thread CPU time, benchmarks/convnet_profile.py --ab) its forward conv went from 5.8 to
+5.4 ms, its filter gradient from 5.3 to 4.8 ms and its input gradient from 5.8 to 4.8 ms.
 """
 
 from __future__ import annotations
@@ -47,15 +50,17 @@ from tgc.lowering.to_core.conv import (
     reassociation,
     tensor_type,
 )
+from tgc.lowering.cpu.vector_runs import add_run, copy_run, index_sum, loop_nest
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 from tgc.passes.base import ModulePass
 
 _DYNAMIC = ir.ShapedType.get_dynamic_size()
 _BLAS_TYPES = ("f32", "f64")
-# im2col copies a window row's KW*C adjacent elements in its innermost loop when the window's
-# columns are adjacent (``_patch_matrix_by_window_rows``); False forces the element-by-element
-# gather everywhere (benchmarks/convnet_profile.py --ab compares the two; tests cover both).
-CONTIGUOUS_WINDOW_ROWS = True
+# im2col and col2im move contiguous runs as vectors (vector_runs.py): a window row's KW*C adjacent
+# elements when the width is not dilated, one pixel's C channels. False keeps the linalg forms
+# (an element-by-element gather, a slice add per tap), which LLVM compiles to scalar code;
+# benchmarks/convnet_profile.py --ab compares the two, and the tests run both.
+VECTOR_RUNS = True
 
 
 # ---- im2col and GEMM builders -------------------------------------------------------------------
@@ -122,7 +127,7 @@ def _matmul_into(a, b, c, transpose_a, transpose_b=False) -> ir.Value:
 
 def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
     """im2col: rows (n, i, j), columns (kh, kw, c) = xp[n, i*sh + kh*dh, j*sw + kw*dw, c]."""
-    if dilations[1] == 1 and CONTIGUOUS_WINDOW_ROWS:
+    if dilations[1] == 1 and VECTOR_RUNS:
         return _patch_matrix_by_window_rows(xp, out_hw, window, strides, dilations[0])
     n, _, _, c = shape_of(xp)
     shape = (n, out_hw[0], out_hw[1], window[0], window[1], c)
@@ -143,7 +148,7 @@ def _patch_matrix(xp, out_hw, window, strides, dilations) -> ir.Value:
 def _patch_matrix_by_window_rows(xp, out_hw, window, strides, dilation_h) -> ir.Value:
     """im2col when the window's columns are adjacent (width dilation 1): the KW*C elements of one
     window row, (kw, c), are one contiguous run of xp's collapsed (w, c) dim starting at
-    j*sw*C, so the gather's innermost loop copies KW*C elements (160 for 5x5x32) instead of C.
+    j*sw*C, copied as one vector (vector_runs.py) instead of element by element.
 
     Rows (n, i, j), columns (kh, t) = xp[n, i*sh + kh*dh, j*sw*C + t], t = kw*C + c.
     """
@@ -152,15 +157,15 @@ def _patch_matrix_by_window_rows(xp, out_hw, window, strides, dilation_h) -> ir.
     run = window[1] * c
     shape = (n, out_hw[0], out_hw[1], window[0], run)
     init = empty(tensor_type(shape, element_type(xp)), {0: dim(xp, 0)} if n is None else {})
-    source = indexing_map(
-        5,
-        [
-            0,
-            loop_dim(1) * strides[0] + loop_dim(3) * dilation_h,
-            loop_dim(2) * (strides[1] * c) + loop_dim(4),
-        ],
-    )
-    patches = generic([flat], [init], [source, identity_map(5)], [PARALLEL] * 5, lambda v, _: v)[0]
+    bounds = [dim(xp, 0), const_index(out_hw[0]), const_index(out_hw[1]), const_index(window[0])]
+
+    def copy_window_row(ivs, patches):
+        b, i, j, kh = ivs
+        row = index_sum((i, strides[0]), (kh, dilation_h))
+        column = index_sum((j, strides[1] * c))
+        return copy_run(flat, [b, row, column], patches, [b, i, j, kh, const_index(0)], run)
+
+    patches = loop_nest(bounds, init, copy_window_row)
     return collapse(patches, [[0, 1, 2], [3, 4]])
 
 
@@ -290,6 +295,27 @@ def _col2im_ranges(in_size, out_size, k, stride, dilation, before):
 
 def _col2im(columns, input_shape, window, strides, dilations, before, elem) -> ir.Value:
     """dx [n, H, W, C] = sum over window taps (kh, kw) of columns [n, OH, OW, KH, KW, C] placed
+    at h = i*sh + kh*dh - pt: for each tap, the outputs whose tap is in bounds add their C
+    channels into dx as one vector each (vector_runs.py)."""
+    if not VECTOR_RUNS:
+        return _col2im_slices(columns, input_shape, window, strides, dilations, before, elem)
+    n, oh, ow, kh_size, kw_size, c = shape_of(columns)
+    _, h, w, _ = input_shape
+    acc = fill(
+        scalar_const(0.0, elem),
+        empty(tensor_type((n, h, w, c), elem), {0: dim(columns, 0)} if n is None else {}),
+    )
+    for kh in range(kh_size):
+        rows = _col2im_ranges(h, oh, kh, strides[0], dilations[0], before[0])
+        for kw in range(kw_size):
+            cols = _col2im_ranges(w, ow, kw, strides[1], dilations[1], before[1])
+            if rows is not None and cols is not None:
+                acc = _add_tap(columns, acc, (kh, kw), rows, cols, strides)
+    return acc
+
+
+def _col2im_slices(columns, input_shape, window, strides, dilations, before, elem) -> ir.Value:
+    """dx [n, H, W, C] = sum over window taps (kh, kw) of columns [n, OH, OW, KH, KW, C] placed
     at h = i*sh + kh*dh - pt: one accumulating slice add per tap, over the outputs whose tap is in
     bounds."""
     n, oh, ow, kh_size, kw_size, c = shape_of(columns)
@@ -339,6 +365,22 @@ def _col2im(columns, input_shape, window, strides, dilations, before, elem) -> i
                 summed, acc, [], batch, [], [0, h0, w0, 0], sizes, window_strides
             ).result
     return acc
+
+
+def _add_tap(columns, acc, tap, rows, cols, strides) -> ir.Value:
+    """acc[b, h0 + i*sh, w0 + j*sw, :] += columns[b, i0 + i, j0 + j, kh, kw, :] for i < ci,
+    j < cj, where ``rows`` = (i0, ci, h0) and ``cols`` = (j0, cj, w0)."""
+    (i0, ci, h0), (j0, cj, w0) = rows, cols
+    c = shape_of(columns)[5]
+    bounds = [dim(columns, 0), const_index(ci), const_index(cj)]
+
+    def add_pixel(ivs, acc):
+        b, i, j = ivs
+        source = [b, index_sum(i0, i), index_sum(j0, j)] + [const_index(t) for t in tap]
+        target = [b, index_sum(h0, (i, strides[0])), index_sum(w0, (j, strides[1]))]
+        return add_run(columns, source + [const_index(0)], acc, target + [const_index(0)], c)
+
+    return loop_nest(bounds, acc, add_pixel)
 
 
 def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Value:
