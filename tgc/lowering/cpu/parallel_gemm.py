@@ -47,6 +47,9 @@ CHUNKS_PER_THREAD = 2
 # A GEMM of fewer multiply-adds than this stays on the calling thread (waking a worker costs tens
 # of microseconds).
 SERIAL_FLOPS = 1 << 21
+# How long a worker polls for the next job after one, and a caller for its last worker, before they
+# sleep (tgc_spin_until in RUNTIME_C): measured on benchmarks/gemm_codegen.py, see README.
+SPIN_NS = 20_000
 
 RUNTIME_C = r"""
 #define _GNU_SOURCE /* sched_getaffinity */
@@ -57,6 +60,7 @@ RUNTIME_C = r"""
 #include <stdint.h>
 #include <stdlib.h>
 #include <sched.h>
+#include <time.h>
 
 #ifndef TGC_DRIVER_API /* hidden inside an artifact (its own copy); default in the cached library */
 #define TGC_DRIVER_API __attribute__((visibility("hidden")))
@@ -71,7 +75,7 @@ struct tgc_job {
   int64_t chunks;
   atomic_llong next; /* the next chunk to hand out */
   int wanted;        /* workers that may join (threads - 1) */
-  int users;         /* workers inside the job (under the pool's lock) */
+  atomic_int users;  /* workers inside the job (changed under the pool's lock) */
   int open;          /* workers may still join */
 };
 
@@ -79,7 +83,7 @@ static struct {
   pthread_mutex_t lock;
   pthread_cond_t wake, left;
   tgc_job *job;
-  unsigned long generation;
+  atomic_ulong generation; /* changed under the lock; read without it while spinning */
   int workers; /* started */
   int busy;    /* a caller owns the workers */
 } tgc_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
@@ -96,11 +100,44 @@ static void tgc_run_chunks(tgc_job *job) {
   }
 }
 
+static int64_t tgc_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Polls `done(arg)` for at most TGC_SPIN_NS: a thread that sleeps takes tens of microseconds to
+   wake on a virtual machine, longer than the wait this saves when the next job (or the last
+   worker) comes right after. Never longer: a spinning thread would take a core a busy machine's
+   other processes want. Returns whether `done` became true. */
+static bool tgc_spin_until(bool (*done)(void *), void *arg) {
+  if (TGC_SPIN_NS <= 0) return done(arg);
+  int64_t end = tgc_now_ns() + TGC_SPIN_NS;
+  for (int i = 0;; ++i) {
+    if (done(arg)) return true;
+    if ((i & 63) == 63 && tgc_now_ns() > end) return false;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+static bool tgc_new_generation(void *seen) {
+  return atomic_load(&tgc_pool.generation) != *(unsigned long *)seen;
+}
+
+static bool tgc_no_users(void *job) { return atomic_load(&((tgc_job *)job)->users) == 0; }
+
 static void *tgc_worker(void *arg) {
   int index = (int)(intptr_t)arg;
   unsigned long seen = 0;
   pthread_mutex_lock(&tgc_pool.lock);
   for (;;) {
+    if (tgc_pool.generation == seen) { /* briefly awake for a job right after the last */
+      pthread_mutex_unlock(&tgc_pool.lock);
+      tgc_spin_until(tgc_new_generation, &seen);
+      pthread_mutex_lock(&tgc_pool.lock);
+    }
     while (tgc_pool.generation == seen) pthread_cond_wait(&tgc_pool.wake, &tgc_pool.lock);
     seen = tgc_pool.generation;
     tgc_job *job = tgc_pool.job;
@@ -174,6 +211,7 @@ static void tgc_parallel_run(tgc_job *job, int threads) {
   pthread_mutex_unlock(&tgc_pool.lock);
   tgc_run_chunks(job);
   /* Every chunk is handed out: close the job and wait for the workers still running one. */
+  tgc_spin_until(tgc_no_users, job);
   pthread_mutex_lock(&tgc_pool.lock);
   job->open = 0;
   tgc_pool.job = NULL;
@@ -280,7 +318,8 @@ def runtime_source() -> str:
     """The runtime's C source with its tuning constants."""
     return (
         f"#define TGC_CHUNKS_PER_THREAD {CHUNKS_PER_THREAD}\n"
-        f"#define TGC_SERIAL_FLOPS {SERIAL_FLOPS}LL\n" + RUNTIME_C
+        f"#define TGC_SERIAL_FLOPS {SERIAL_FLOPS}LL\n"
+        f"#define TGC_SPIN_NS {SPIN_NS}LL\n" + RUNTIME_C
     )
 
 
