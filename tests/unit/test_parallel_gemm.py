@@ -9,6 +9,8 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -274,3 +276,55 @@ def test_artifact_llvm_ir_runs_the_weak_serial_driver(tmp_path):
     np.testing.assert_allclose(
         art(x=xs)["y"], xs.astype(np.float64) @ weights, rtol=1e-4, atol=1e-3
     )
+
+
+def test_calls_from_two_threads_at_once_are_both_right(threads):
+    """One call holds the workers, one made meanwhile runs alone: both results are right."""
+    threads(2)
+    driver = Driver("f32")
+    problems = [_operands("f32", 300 + 7 * i, 260, 240, False, bool(i % 2)) for i in range(2)]
+    errors: list = []
+
+    def run(operands):
+        (a, b, c), bases = operands
+        for _ in range(20):
+            driver(a, b, c, bases, False, b.shape[0] != 240, 1.0, 0.0)
+            want = a.astype(np.float64) @ (b.T if b.shape[0] != 240 else b)
+            if not np.allclose(c, want, rtol=1e-4, atol=1e-3):
+                errors.append(np.abs(c - want).max())
+
+    workers = [threading.Thread(target=run, args=(p,)) for p in problems]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors and not any(w.is_alive() for w in workers)
+
+
+def test_a_forked_child_starts_its_own_workers(threads):
+    """The parent's workers do not exist in a child: its threaded calls start new ones, not wait
+    for the parent's (a lost wake-up would hang the child)."""
+    threads(2)
+    driver = Driver("f32")
+    (a, b, c), bases = _operands("f32", 500, 400, 300, False, False)
+    driver(a, b, c, bases, False, False, 1.0, 0.0)  # the parent's workers exist now
+    want = a.astype(np.float64) @ b
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 when its threaded call is right
+        status = 1
+        try:
+            c[:] = 0
+            driver(a, b, c, bases, False, False, 1.0, 0.0)
+            status = 0 if np.allclose(c, want, rtol=1e-4, atol=1e-3) else 2
+        finally:
+            os._exit(status)
+    for _ in range(600):  # at most 60 s
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's threaded GEMM did not finish")
+    assert os.waitstatus_to_exitcode(status) == 0
