@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 import tgc.runtime
 from tgc.dialect import targets
+from tgc.lowering.nvptx import mma_matmul
 from tgc.lowering.nvptx.mma_matmul import STATIC_SHARED_BYTES, MmaMatmulPass, MmaTiles
 from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
 from tgc.runtime import cuda_device
@@ -197,6 +198,10 @@ EMULATED_SHAPES = [
 @pytest.mark.parametrize("m, n, k, ta, tb", EMULATED_SHAPES)
 def test_emulated_tf32_is_the_product_of_the_cut_operands(tf32_switch, m, n, k, ta, tb):
     tf32_switch.enable_tensor_float_32_execution(True)
+    _check_emulated_product(m, n, k, ta, tb)
+
+
+def _check_emulated_product(m: int, n: int, k: int, ta: bool, tb: bool) -> None:
     rng = np.random.default_rng(m * 7 + n * 3 + k)
     a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(np.float32)
     b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(np.float32)
@@ -210,6 +215,23 @@ def test_emulated_tf32_is_the_product_of_the_cut_operands(tf32_switch, m, n, k, 
     # ... and TF32 it is: the float32 operands' product is further away than float32 rounding.
     exact = (a.astype(np.float64).T if ta else a) @ (b.astype(np.float64).T if tb else b)
     assert np.max(np.abs(got - exact) / scale) > 2.0**-14
+
+
+# Other tiles than the default, each swizzled its own way: gpu_check's 8 warps of 64x32 (16-byte
+# copies, three K steps), K steps of 8 in four stages, and of 32 on 64x64 blocks (to fit the
+# 48 KiB; odd shapes: bound tests).
+OTHER_TILES = [
+    (MmaTiles(warps_m=2, warps_n=4), (128, 128, 48, False, False)),
+    (MmaTiles(bk=8, stages=4), (45, 70, 29, True, False)),
+    (MmaTiles(bm=64, bn=64, bk=32, stages=2), (60, 33, 70, False, True)),
+]
+
+
+@pytest.mark.parametrize("tiles, shape", OTHER_TILES, ids=lambda x: str(x))
+def test_emulated_tf32_with_other_tiles_is_the_product_too(tf32_switch, monkeypatch, tiles, shape):
+    monkeypatch.setattr(mma_matmul, "DEFAULT_TILES", tiles)
+    tf32_switch.enable_tensor_float_32_execution(True)
+    _check_emulated_product(*shape)
 
 
 @needs_gpu

@@ -3,6 +3,8 @@
 and the tensor-core matmul's kernel (mma_kernel.py) free of conflicts in its fragment reads and its
 cp.async copies, for every warp, each transpose, divisible and odd shapes."""
 
+import re
+
 import numpy as np
 import pytest
 from mlir import ir
@@ -79,12 +81,12 @@ def test_an_address_from_loaded_data_is_refused():
         _count(text)
 
 
-def _mma_counts(m: int, n: int, k: int, ta: bool, tb: bool, warp: int) -> dict:
+def _mma_counts(m, n, k, ta, tb, warp: int, tiles: MmaTiles = MmaTiles()) -> dict:
     with make_context():
         a = ir.MemRefType.parse(f"memref<{k}x{m}xf32>" if ta else f"memref<{m}x{k}xf32>")
         b = ir.MemRefType.parse(f"memref<{n}x{k}xf32>" if tb else f"memref<{k}x{n}xf32>")
         c = ir.MemRefType.parse(f"memref<{m}x{n}xf32>")
-        text = MmaWriter(MmaTiles(), [a, b, c], (m, n, k), (ta, tb)).text()
+        text = MmaWriter(tiles, [a, b, c], (m, n, k), (ta, tb)).text()
         module = ir.Module.parse(text)
         (launch,) = launches(module)
         return totals(count_launch(launch, warp=warp))
@@ -106,7 +108,39 @@ def test_the_tensor_core_kernel_meets_no_bank_twice(m, n, k, ta, tb):
         # Per warp and K tile (k = 64: 4 tiles and the 2 prefetched before the loop): 32 fragment
         # loads a k8 step (A 16, B 16), each one wavefront; the copies' least wavefronts.
         loads = sum(least for (kind, _, _), (_, least) in counts.items() if kind == "load")
-        assert loads == 4 * 2 * 32 if k == 64 else loads == 2 * 2 * 32
+        assert loads == (4 if k == 64 else 2) * 2 * 32
         assert {kind for kind, _, _ in counts} == {"load", "cp.async"}
         conflicts = {key: taken - least for key, (taken, least) in counts.items()}
         assert set(conflicts.values()) == {0}, (warp, counts)
+
+
+# The swizzle for other tiles: gpu_check's 8 warps of 64x32, K steps of 8 (rows of 8 floats: 4 to
+# a line of banks) and of 32 (a row a line).
+OTHER_TILES = [
+    MmaTiles(warps_m=2, warps_n=4),
+    MmaTiles(bk=8, stages=4),
+    MmaTiles(bm=64, bn=64, bk=32, stages=2),
+    MmaTiles(bk=32, stages=2),  # (beyond the 48 KiB: for the count only)
+]
+
+
+@pytest.mark.parametrize("tiles", OTHER_TILES, ids=str)
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, True)])
+def test_other_tiles_meet_no_bank_twice_either(tiles, ta, tb):
+    for warp in range(tiles.warps_m * tiles.warps_n):
+        counts = _mma_counts(256, 256, 64, ta, tb, warp, tiles)
+        assert {taken - least for taken, least in counts.values()} == {0}, (warp, counts)
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"bk": 12}, "BK 12 a power of two from 8"),
+        ({"bm": 80}, "BM 80 and BN 128 must be multiples of 32"),
+        ({"stages": 1}, "1 stages; the copies ahead need 2 or more"),
+        ({"bm": 32, "warps_m": 4}, "a warp's tile (32/4 x 128/2) must be whole 16x8 mma tiles"),
+    ],
+)
+def test_tiles_the_swizzle_cannot_serve_are_refused(fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MmaTiles(**fields)

@@ -48,10 +48,10 @@ class MmaTiles:
 
     The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
     16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared word per mma (a 64x32
-    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 224
-    registers, two blocks per SM. BK 16 in three stages fills the 48 KiB a kernel may declare
-    (the shared rows unpadded: an XOR swizzle keeps the reads apart, see MmaWriter), so two tiles'
-    copies are in flight while the warps multiply a third."""
+    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 242
+    registers (ptxas, sm_90), two blocks per SM. BK 16 in three stages fills the 48 KiB a kernel
+    may declare (the shared rows unpadded: an XOR swizzle keeps the reads apart, see MmaWriter),
+    so two tiles' copies are in flight while the warps multiply a third."""
 
     bm: int = 128
     bn: int = 128
@@ -59,6 +59,22 @@ class MmaTiles:
     warps_m: int = 2
     warps_n: int = 2
     stages: int = 3
+
+    def __post_init__(self):
+        """The shared tiles' swizzle (MmaWriter._swizzled) needs whole 128-byte lines of banks:
+        rows of BM, BN floats a multiple of 32, of BK a power of two from 8."""
+        if self.bm % 32 or self.bn % 32 or self.bk < MMA_K or self.bk & (self.bk - 1):
+            raise ValueError(
+                f"MmaTiles: BM {self.bm} and BN {self.bn} must be multiples of 32 and BK "
+                f"{self.bk} a power of two from {MMA_K}"
+            )
+        if self.stages < 2:
+            raise ValueError(f"MmaTiles: {self.stages} stages; the copies ahead need 2 or more")
+        if self.bm % (self.warps_m * MMA_M) or self.bn % (self.warps_n * MMA_N):
+            raise ValueError(
+                f"MmaTiles: a warp's tile ({self.bm}/{self.warps_m} x {self.bn}/{self.warps_n}) "
+                f"must be whole {MMA_M}x{MMA_N} mma tiles"
+            )
 
     @property
     def warp_m(self) -> int:
@@ -389,17 +405,21 @@ class MmaWriter(TiledMatmulWriter):
         4h + 8s, mn = base + group): unswizzled all 4 quads hit the same 8 banks; mn ^ 8 * (k % 4)
         moves quad t's by 8t banks.
 
-        Rows of mn (A, B^T; BK = 16 floats, 4 chunks of 16 bytes): a fragment reads (mn = base +
-        group (+8), k = quad + 4h + 8s): every lane in chunk h + 2s of its row, rows 2 apart in the
-        same banks; the chunk ^ (mn / 2) % 4 spreads the 8 groups over the 8 chunk positions of
-        the 32 banks. A 16-byte copy phase (8 lanes: chunks 0..3 of rows 2r, 2r + 1) stays apart."""
+        Rows of mn (A, B^T; BK floats, BK / 4 chunks of 16 bytes, 32 / BK rows to a 128-byte line
+        of banks): a fragment reads (mn = base + group (+8), k = quad + 4h + 8s): every lane in
+        chunk h + 2s of its row, and rows a line apart in the same banks; chunk ^ (mn / rows per
+        line) % chunks spreads the 8 groups over the 8 chunk positions of the 32 banks. A 16-byte
+        copy phase (8 lanes: 8 consecutive chunks, whole rows) stays apart.
+
+        BK a power of two from 8, BM and BN multiples of 32 (MmaTiles checks)."""
         name = self.fresh("swz")
         if self._k_first(operand):
             self.emit(f"{name}_r = arith.remui {slow}, {self.const(4)} : index")
             self.emit(f"{name}_x = arith.muli {name}_r, {self.const(8)} : index")
         else:
-            self.emit(f"{name}_h = arith.divui {slow}, {self.const(2)} : index")
-            self.emit(f"{name}_r = arith.remui {name}_h, {self.const(4)} : index")
-            self.emit(f"{name}_x = arith.muli {name}_r, {self.const(4)} : index")
+            per_line, chunks = max(1, WARP // self.t.bk), self.t.bk // VECTOR
+            self.emit(f"{name}_h = arith.divui {slow}, {self.const(per_line)} : index")
+            self.emit(f"{name}_r = arith.remui {name}_h, {self.const(chunks)} : index")
+            self.emit(f"{name}_x = arith.muli {name}_r, {self.const(VECTOR)} : index")
         self.emit(f"{name} = arith.xori {fast}, {name}_x : index")
         return name
