@@ -4,9 +4,11 @@ The step (batch 32, 28x28x1, conv5x5x32 SAME, relu, pool, conv5x5x64, relu, pool
 softmax cross-entropy, plain SGD) is timed whole and as parts, each part its own small graph with
 the step's shapes: conv1 and conv2 forward, their filter and input gradients (of the conv, with
 a fixed random tensor as the output's gradient: ``grad_ys``), max-pool and its gradient, the fc
-layers' step. All variants run interleaved in one process, each step timed in thread CPU time
-(``time.thread_time``), so other processes on a shared machine cost little; with 1 thread that is
-the step's own work. Reported: median ms per variant, and the step's FLOPs over its time.
+layers' step. All variants run interleaved in one process, each call timed in thread CPU time
+(``time.thread_time``, the calling thread's) and process CPU time (``time.process_time``, which
+also counts worker threads, e.g. a multithreaded GEMM's), so other processes on a shared machine
+cost little; with 1 thread the two agree. Reported: medians per variant, and the step's FLOPs over
+its process CPU time.
 
 Run from the repository root, 1 thread:
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
@@ -207,20 +209,23 @@ def main():
             fn()
     wait_for_optimized_code()
     times = {name: [] for name in impls}
+    process = {name: [] for name in impls}
     order = list(impls.items())
     shuffler = random.Random(0)
     for _ in range(args.steps):
         shuffler.shuffle(order)
         for name, fn in order:
-            t = time.thread_time()
+            t, p = time.thread_time(), time.process_time()
             fn()
             times[name].append(time.thread_time() - t)
-    print(f"thread CPU time per call, median of {args.steps} (interleaved):")
+            process[name].append(time.process_time() - p)
+    print(f"CPU time per call, median of {args.steps} (interleaved): thread / process")
     for name, samples in times.items():
         q = np.percentile(samples, [25, 50, 75]) * 1e3
-        print(f"  {name:48s} {q[1]:7.2f} ms  (p25 {q[0]:.2f}, p75 {q[2]:.2f})")
+        proc = np.median(process[name]) * 1e3
+        print(f"  {name:48s} {q[1]:7.2f} ms  (p25 {q[0]:.2f}, p75 {q[2]:.2f})  {proc:7.2f} ms")
     if "step" in times:
-        step = np.median(times["step"])
+        step = np.median(process["step"])
         print(f"step FLOPs {STEP_FLOPS / 1e9:.3f} G -> {STEP_FLOPS / step / 1e9:.1f} GFLOP/s")
 
 
