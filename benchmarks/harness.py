@@ -17,6 +17,7 @@ default. Thread counts are fixed before the libraries load: OMP/OpenBLAS/MKL var
 XLA), then, right after import, torch.set_num_threads and TensorFlow's intra/inter-op settings. It
 then writes benchmarks/results/harness-<time>.json and .md. Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/harness.py
+``--quick`` (5 steps, 1 warm-up, nothing written) checks that every peer builds and runs.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The checkout this file is in, not whichever tgc the interpreter would find: a script's sys.path
+# starts at benchmarks/, and an editable install may point at another checkout (or none).
+sys.path.insert(0, str(REPO))
 # PJRT_NPROC sizes XLA's CPU thread pools (xla::DefaultThreadPoolSize); in jaxlib 0.10.2 XLA_FLAGS'
 # --xla_cpu_multi_thread_eigen=false no longer changes anything (a 2048 GEMM still used 2 cores).
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PJRT_NPROC")
@@ -264,6 +269,7 @@ def gemm(n):
 PEER_LIBS = ("torch", "jax", "tensorflow")
 _LIBS: dict = {}  # name -> module, for the peers that imported
 _TORCH_COMPILE = True
+QUICK_STEPS, QUICK_WARMUP = 5, 1  # --quick: does every peer build and run, not how fast
 
 
 def load_peers(one_thread: bool) -> dict:
@@ -289,7 +295,55 @@ def load_peers(one_thread: bool) -> dict:
             continue
         _LIBS[name] = module
         facts[name] = {"version": module.__version__, "import_s": time.perf_counter() - start}
+    # Only once every library is imported: TensorFlow's import aborted in an LLVM assertion
+    # (SmallPtrSet.h, "Bucket < End", in its self-check's native module) when tgc had compiled
+    # anything before it.
+    facts["tgc"]["first_compile_s"] = first_call(_tgc_first_compile)
+    for name, module in _LIBS.items():
+        try:
+            facts[name]["first_compile_s"] = first_call(lambda: _FIRST_COMPILE[name](module))
+        except Exception as exc:  # noqa: BLE001 (the workloads' builds then fail and say why)
+            facts[name]["first_compile_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            print(f"note: {name}'s first compile failed ({type(exc).__name__})", flush=True)
     return facts
+
+
+# Each library's first compile in a process pays one-off costs: torch.compile's took 12-14 s with
+# an empty cache (Dynamo's and Inductor's imports, the C++ compiler's probe, the kernels' common
+# header), its next ones 0.1-2.4 s; JAX's and tgc's about 0.1 s. Paid here, once, on a tiny
+# function (reported as first_compile_s), a workload's first call is its own compile and one step,
+# and the first workload is not charged for the process's start.
+def _tgc_first_compile() -> None:
+    import numpy as np
+
+    def build(tf):
+        x = tf.placeholder(tf.float32, [8])
+        return x * 2.0 + 1.0, {x: np.ones(8, np.float32)}
+
+    _tgc_session(build)()
+
+
+def _torch_first_compile(torch) -> None:
+    """Eager needs none; torch.compile's forward and its autograd (AOT) path both warm up."""
+    if not _TORCH_COMPILE:
+        return
+    x = torch.ones(8, requires_grad=True)
+    torch.compile(lambda x: (x * 2.0 + 1.0).sum())(x).backward()
+
+
+def _jax_first_compile(jax) -> None:
+    jax.jit(lambda x: x * 2.0 + 1.0)(jax.numpy.ones(8)).block_until_ready()
+
+
+def _tf2_first_compile(tf) -> None:
+    tf.function(lambda x: x * 2.0 + 1.0, jit_compile=True)(tf.ones(8))
+
+
+_FIRST_COMPILE = {
+    "torch": _torch_first_compile,
+    "jax": _jax_first_compile,
+    "tensorflow": _tf2_first_compile,
+}
 
 
 def _set_threads(name: str, module, one_thread: bool) -> None:
@@ -792,10 +846,38 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def child_env(setting: str, inductor_cache: str) -> dict:
+    """The environment of the child run with ``setting`` threads ("1" or "default")."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env.pop(var, None)
+        if setting == "1":
+            env[var] = "1"
+    # torch's OpenMP workers spin after each op; interleaved with numpy/tgc on 2 cores they
+    # starved OpenBLAS's threads (two-layer step: numpy 0.52 -> 48 ms, tgc 0.59 -> 52 ms).
+    # Passive waiting removes that interference without changing any library's thread count.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env.setdefault("JAX_PLATFORMS", "cpu")  # a CPU-speed harness: never JAX on an accelerator
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices, not errors
+    # First calls are compiles from nothing, as tgc's (it keeps no compiled code on disk): Inductor
+    # otherwise reuses the kernels of earlier runs from /tmp/torchinductor_<user> (its first
+    # compile in a process took 3.5 s instead of 12, the next ones 0.09 s instead of 1.4), and JAX
+    # would reuse a persistent cache named by this variable.
+    env["TORCHINDUCTOR_CACHE_DIR"] = inductor_cache
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    return env
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, help="timed steps per workload (default 100)")
+    parser.add_argument("--warmup", type=int, help="untimed steps before them (default 5)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a check that every peer runs: {QUICK_STEPS} steps, {QUICK_WARMUP} warm-up, "
+        "no results files written",
+    )
     parser.add_argument("--only", help="run the workloads whose name contains this text")
     parser.add_argument(
         "--no-torch-compile", action="store_true", help="leave out torch.compile (slow to compile)"
@@ -803,6 +885,9 @@ def main():
     parser.add_argument("--child", choices=["1", "default"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
+    default_steps, default_warmup = (QUICK_STEPS, QUICK_WARMUP) if args.quick else (100, 5)
+    args.steps = default_steps if args.steps is None else args.steps
+    args.warmup = default_warmup if args.warmup is None else args.warmup
     global _TORCH_COMPILE
     _TORCH_COMPILE = not args.no_torch_compile
     if args.child:
@@ -812,17 +897,6 @@ def main():
         return
     runs, libraries = {}, {}
     for setting in ("1", "default"):
-        env = dict(os.environ)
-        for var in THREAD_VARS:
-            env.pop(var, None)
-            if setting == "1":
-                env[var] = "1"
-        # torch's OpenMP workers spin after each op; interleaved with numpy/tgc on 2 cores they
-        # starved OpenBLAS's threads (two-layer step: numpy 0.52 -> 48 ms, tgc 0.59 -> 52 ms).
-        # Passive waiting removes that interference without changing any library's thread count.
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        env.setdefault("JAX_PLATFORMS", "cpu")  # a CPU-speed harness: never JAX on an accelerator
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices, not errors
         print(f"threads: {setting}", flush=True)
         cmd = [
             sys.executable,
@@ -837,10 +911,17 @@ def main():
         cmd += (["--only", args.only] if args.only else []) + (
             ["--no-torch-compile"] if args.no_torch_compile else []
         )
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+        with tempfile.TemporaryDirectory(prefix="harness-inductor-") as inductor_cache:
+            proc = subprocess.run(
+                cmd,
+                env=child_env(setting, inductor_cache),
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+            )
         if proc.returncode:
             sys.exit(f"child run ({setting} threads) failed:\n{proc.stderr[-4000:]}")
-        lines = proc.stdout.strip().splitlines()
+        lines = proc.stdout.rstrip().splitlines()
         print("\n".join(lines[:-1]))
         child = json.loads(lines[-1])
         runs[f"{setting} thread(s)"], libraries[f"{setting} thread(s)"] = (
@@ -853,12 +934,16 @@ def main():
         "runs": runs,
         "libraries": libraries,
     }
+    print(markdown(result))
+    if args.quick:
+        # Too few steps for figures anyone should quote: nothing goes to benchmarks/results.
+        print("quick run: no results files written")
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"harness-{result['date'].replace(':', '')}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
     stem.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
     print(f"records: {stem}.json, .md")
 
 
