@@ -180,17 +180,19 @@ def test_the_pipeline_follows_tgc_gemm(monkeypatch):
     def specs(external_libraries, for_session):
         return ",".join(p.spec() for p in gemm_passes(external_libraries, for_session))
 
-    # A Session's modules only declare the generated kernel (compiled once per process).
-    assert specs(True, for_session=True) == "tgc-gemm-autotune,tgc-blas-matmul{kernel=external}"
-    assert specs(True, for_session=False) == "tgc-gemm-autotune{tune=true},tgc-blas-matmul"
-    assert specs(False, for_session=False) == "tgc-blas-matmul{gemm=codegen}"
-    monkeypatch.setenv(GEMM_ENVIRONMENT, "tune")
+    # A Session's modules only declare the generated kernel (compiled once per process); both
+    # call it through the parallel runtime (parallel_gemm.py; a Session where it could be built).
+    session = "tgc-blas-matmul{kernel=external parallel=true}"
+    assert specs(True, for_session=True) == f"tgc-gemm-autotune,{session}"
     assert (
-        specs(True, for_session=True)
-        == "tgc-gemm-autotune{tune=true},tgc-blas-matmul{kernel=external}"
+        specs(True, for_session=False)
+        == "tgc-gemm-autotune{tune=true},tgc-blas-matmul{parallel=true}"
     )
+    assert specs(False, for_session=False) == "tgc-blas-matmul{gemm=codegen parallel=true}"
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "tune")
+    assert specs(True, for_session=True) == f"tgc-gemm-autotune{{tune=true}},{session}"
     monkeypatch.setenv(GEMM_ENVIRONMENT, "blas")
-    assert specs(True, for_session=False) == "tgc-blas-matmul"
+    assert specs(True, for_session=False) == "tgc-blas-matmul{parallel=true}"
     monkeypatch.setenv(GEMM_ENVIRONMENT, "mkl")
     with pytest.raises(ValueError, match="TGC_GEMM='mkl': choose one of auto, tune, blas, codegen"):
         gemm_passes(True, for_session=True)

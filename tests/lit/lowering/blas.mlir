@@ -12,6 +12,27 @@
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen}' | FileCheck %s --check-prefix=GEN
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen kernel=external}' | FileCheck %s --check-prefix=EXT
 // RUN: not %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen kernel=shared}' 2>&1 | FileCheck %s --check-prefix=BAD-PLACE
+// With parallel=true the kernel's address and its register tile (MR, NR) go to the parallel runtime's
+// driver (tgc/lowering/cpu/parallel_gemm.py), which an inline module defines as a weak serial fallback
+// (the kernel on the whole GEMM, replaced by the runtime linked into an artifact's library) and an
+// external one only declares.
+// RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen parallel=true}' | FileCheck %s --check-prefix=PAR
+// RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen kernel=external parallel=true}' | FileCheck %s --check-prefix=PAR-EXT
+
+// PAR:         func.func @tgc_parallel_gemm_f64(%[[K:.*]]: (memref<?x?xf64, strided<[?, 1], offset: ?>>, {{.*}}) -> (), %[[A:[^:]*]]: memref{{.*}}, %[[B:[^:]*]]: memref{{.*}}, %[[C:[^:]*]]: memref{{.*}}, %[[TA:[^:]*]]: i1, %[[TB:[^:]*]]: i1, %[[AL:[^:]*]]: f64, %[[BE:[^:]*]]: f64, %{{.*}}: i64, %{{.*}}: i64) attributes {llvm.linkage = #llvm.linkage<weak>} {
+// PAR-NEXT:      call_indirect %[[K]](%[[A]], %[[B]], %[[C]], %[[TA]], %[[TB]], %[[AL]], %[[BE]])
+// PAR-NEXT:      return
+// PAR-LABEL:   func.func @static_zero(
+// PAR:           %[[F:.*]] = constant @tgc_gemm_f32_6x16v8 :
+// PAR-NEXT:      %[[MR:.*]] = arith.constant 6 : i64
+// PAR-NEXT:      %[[NR:.*]] = arith.constant 16 : i64
+// PAR-NEXT:      call @tgc_parallel_gemm_f32(%[[F]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[MR]], %[[NR]])
+// PAR-NOT:       call @tgc_gemm_
+
+// PAR-EXT:     func.func private @tgc_parallel_gemm_f64((memref<?x?xf64, strided<[?, 1], offset: ?>>, {{.*}}) -> (), {{.*}}, i64, i64){{$}}
+// PAR-EXT-NOT: llvm.linkage
+// PAR-EXT-LABEL: func.func @static_zero(
+// PAR-EXT:       call @tgc_parallel_gemm_f32(
 
 // EXT:         func.func private @tgc_gemm_f64_6x8v4(memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, i1, i1, f64, f64){{$}}
 // EXT-NEXT:    func.func private @tgc_gemm_f32_6x16v8(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i1, i1, f32, f32){{$}}
