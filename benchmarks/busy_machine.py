@@ -16,7 +16,11 @@ compile on the other cores would not). The workload is benchmarks/two_layer_step
 - numpy by hand (its OpenBLAS threads itself), in a worker process;
 - TensorFlow 2 (``tf.function(jit_compile=True)`` over tf.Variables) in a worker process when
   ``--tf2-python`` names an interpreter with tensorflow (it must not share a process with tgc's MLIR
-  bindings, see benchmarks/harness.py). PyTorch and JAX are not wired in (noted when importable).
+  bindings, see benchmarks/harness.py);
+- PyTorch (eager: ``torch.autograd.grad`` and in-place updates) and JAX (one ``jax.jit`` of the
+  step, parameters donated) in worker processes when ``--torch-python`` / ``--jax-python`` name an
+  interpreter with them. ``--peers-python`` names one for all three (a venv with the ``bench``
+  extra). Each worker's first two losses must be numpy's before its times count.
 
 Libraries whose threads spin after a step share no process with tgc's sessions: OpenBLAS's worker
 left spinning by a two-thread numpy step took the core the next tgc step wanted.
@@ -31,7 +35,7 @@ Markdown table go to benchmarks/results/busy_machine-<time>.*.
 The machine may be shared (other jobs add load to every condition); the record keeps the 1-minute
 load average before and after. Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/busy_machine.py \
-        --tf2-python /tmp/tfenv/bin/python --tgc-threads 1
+        --peers-python /tmp/peers/bin/python --tgc-threads 1
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# The checkout this file is in, not whichever tgc the interpreter would find: a script's sys.path
+# starts at benchmarks/, and an editable install may point at another checkout (or none).
+sys.path.insert(0, str(REPO))
 CONDITIONS = {"quiet": 0, "1 busy": 1, "2 busy": 2}  # name -> busy processes
 SPIN = "while True:\n    pass\n"
 SETTLE_S = 0.2  # after starting or stopping busy processes, before timing
@@ -170,7 +177,8 @@ class WorkerStep:
         ready = self.proc.stdout.readline().split()
         if not ready or ready[0] != "ready":
             raise RuntimeError(f"{kind} worker did not start ({python})")
-        self.version, self.first_loss = ready[1], float(ready[2])
+        self.kind, self.python = kind, python
+        self.version, self.first_losses = ready[1], [float(v) for v in ready[2:]]
         self.last_s = 0.0
 
     def run(self, count: int) -> list:
@@ -183,10 +191,10 @@ class WorkerStep:
         self.proc.wait()
 
 
-def serve_steps(step, version: str, first_loss: float) -> None:
-    """Worker mode's loop: says it is ready, then for each line (a count) runs that many steps
-    and answers their times in seconds."""
-    print(f"ready {version} {first_loss!r}", flush=True)
+def serve_steps(step, version: str, first_losses: list) -> None:
+    """Worker mode's loop: says it is ready (with the losses of its first steps), then for each
+    line (a count) runs that many steps and answers their times in seconds."""
+    print(f"ready {version} " + " ".join(repr(float(v)) for v in first_losses), flush=True)
     for line in sys.stdin:
         times = []
         for _ in range(int(line)):
@@ -196,25 +204,30 @@ def serve_steps(step, version: str, first_loss: float) -> None:
         print(" ".join(map(repr, times)), flush=True)
 
 
-def numpy_worker(data_path: str) -> None:
-    d = np.load(data_path)
-    data = (d["x"], d["y"], d["w1"], d["w2"])
+def numpy_losses(data, steps: int = 2) -> list:
+    """The losses of numpy's first ``steps`` steps from the initial weights."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import two_layer_step as tls
 
-    first_loss = tls.numpy_step(data[0], data[1], data[2].copy(), data[3].copy())
-    serve_steps(numpy_step_fn(data), np.__version__, float(first_loss))
+    xa, ya, w1_0, w2_0 = data
+    w1, w2 = w1_0.copy(), w2_0.copy()
+    return [tls.numpy_step(xa, ya, w1, w2) for _ in range(steps)]
+
+
+def load_data(data_path: str) -> tuple:
+    d = np.load(data_path)
+    return (d["x"], d["y"], d["w1"], d["w2"])
+
+
+def numpy_worker(data_path: str) -> None:
+    data = load_data(data_path)
+    serve_steps(numpy_step_fn(data), np.__version__, numpy_losses(data))
 
 
 def tgc_unscoped_worker(data_path: str) -> None:
-    d = np.load(data_path)
-    data = (d["x"], d["y"], d["w1"], d["w2"])
+    data = load_data(data_path)
     steps, _ = tgc_steps(data, ["unscoped"])  # checks its step against numpy's
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import two_layer_step as tls
-
-    first_loss = tls.numpy_step(data[0], data[1], data[2].copy(), data[3].copy())
-    serve_steps(next(iter(steps.values())), "tgc", float(first_loss))
+    serve_steps(next(iter(steps.values())), "tgc", numpy_losses(data))
 
 
 def tf2_worker(data_path: str) -> None:
@@ -236,30 +249,88 @@ def tf2_worker(data_path: str) -> None:
         w2.assign_sub(lr * g2)
         return loss
 
-    first_loss = float(step())
-    serve_steps(lambda: step().numpy(), tf.__version__, first_loss)
+    first_losses = [float(step()) for _ in range(2)]
+    serve_steps(lambda: step().numpy(), tf.__version__, first_losses)
 
 
-def peer_steps(tf2_python: str | None, unscoped: bool, data_path: str) -> tuple:
-    """{name: step} for the peers found, each in a worker process of its own; (steps, workers,
-    notes)."""
+def torch_worker(data_path: str) -> None:
+    """Worker mode: PyTorch eager's step (autograd.grad, in-place updates under no_grad)."""
+    import torch
+
+    d = np.load(data_path)
+    x, labels = torch.from_numpy(d["x"]), torch.from_numpy(d["y"]).argmax(1)
+    w1, w2 = (torch.tensor(d[k], requires_grad=True) for k in ("w1", "w2"))
+    lr = float(d["lr"])
+
+    def step():
+        scores = torch.relu(x @ w1) @ w2
+        loss = torch.nn.functional.cross_entropy(scores, labels, reduction="sum")
+        g1, g2 = torch.autograd.grad(loss, [w1, w2])
+        with torch.no_grad():
+            w1.sub_(lr * g1)
+            w2.sub_(lr * g2)
+        return loss
+
+    first_losses = [step().item() for _ in range(2)]
+    serve_steps(lambda: step().item(), torch.__version__, first_losses)
+
+
+def jax_worker(data_path: str) -> None:
+    """Worker mode: JAX's step, forward, grad and update in one jit, parameters donated."""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    d = np.load(data_path)
+    x, y = jax.device_put(d["x"]), jax.device_put(d["y"])
+    lr = float(d["lr"])
+
+    def loss_fn(ws):
+        scores = jax.nn.relu(x @ ws[0]) @ ws[1]
+        return -jnp.sum(y * jax.nn.log_softmax(scores, axis=1))
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def update(ws):
+        loss, grads = jax.value_and_grad(loss_fn)(ws)
+        return [w - lr * g for w, g in zip(ws, grads)], loss
+
+    state = {"ws": [jax.device_put(d["w1"].copy()), jax.device_put(d["w2"].copy())]}
+
+    def step():
+        state["ws"], loss = update(state["ws"])
+        return float(loss)  # waits for the step, as the other workers' fetches do
+
+    first_losses = [step() for _ in range(2)]
+    serve_steps(step, jax.__version__, first_losses)
+
+
+# worker name -> (its --worker kind, its library, the option naming its interpreter)
+PEER_WORKERS = {
+    "tf2 (XLA)": ("tf2", "tensorflow", "--tf2-python"),
+    "torch": ("torch", "torch", "--torch-python"),
+    "jax": ("jax", "jax", "--jax-python"),
+}
+
+
+def peer_steps(peer_pythons: dict, unscoped: bool, data_path: str) -> tuple:
+    """{name: step} for numpy and the peers given an interpreter (``peer_pythons``: worker name
+    -> python or None), each in a worker process of its own; (steps, workers, notes)."""
     kinds = {"numpy": (sys.executable, "numpy")}
     if unscoped:
         kinds["tgc unscoped (before)"] = (sys.executable, "tgc-unscoped")
-    if tf2_python:
-        kinds["tf2 (XLA)"] = (tf2_python, "tf2")
+    for name, python in peer_pythons.items():
+        if python:
+            kinds[name] = (python, PEER_WORKERS[name][0])
     steps = {name: WorkerStep(python, kind, data_path) for name, (python, kind) in kinds.items()}
     workers, notes = list(steps.values()), {}
-    for name in ("torch", "jax"):
-        try:
-            __import__(name)
-            notes[name] = "importable but not wired into this benchmark"
-        except ImportError:
-            notes[name] = "not installed"
-    if tf2_python:
-        notes["tf2 (XLA)"] = f"tensorflow {steps['tf2 (XLA)'].version} ({tf2_python})"
-    else:
-        notes["tf2 (XLA)"] = "not run (no --tf2-python)"
+    for name, (_, library, option) in PEER_WORKERS.items():
+        python = peer_pythons.get(name)
+        notes[name] = (
+            f"{library} {steps[name].version} ({python})"
+            if python
+            else f"not run (no {option} or --peers-python)"
+        )
     return steps, workers, notes
 
 
@@ -371,12 +442,24 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--tgc-unscoped", action="store_true", help="add tgc without thread scope")
     ap.add_argument("--tf2-python", help="an interpreter with tensorflow for the TF2 peer")
+    ap.add_argument("--torch-python", help="an interpreter with torch for the PyTorch peer")
+    ap.add_argument("--jax-python", help="an interpreter with jax for the JAX peer")
+    ap.add_argument(
+        "--peers-python",
+        help="an interpreter with all three (the bench extra), for each peer not named above",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/results")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        workers = {"tf2": tf2_worker, "numpy": numpy_worker, "tgc-unscoped": tgc_unscoped_worker}
+        workers = {
+            "tf2": tf2_worker,
+            "torch": torch_worker,
+            "jax": jax_worker,
+            "numpy": numpy_worker,
+            "tgc-unscoped": tgc_unscoped_worker,
+        }
         return workers[args.worker](args.data)
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -392,8 +475,13 @@ def main(argv=None) -> dict:
         data_path = os.path.join(tmp, "data.npz")
         np.savez(data_path, x=data[0], y=data[1], w1=data[2], w2=data[3], lr=tls.LEARNING_RATE)
         steps, sessions = tgc_steps(data, [None] + thread_options)
-        peers, workers, notes = peer_steps(args.tf2_python, args.tgc_unscoped, data_path)
-        _check_worker_losses(workers, data, tls)
+        peer_pythons = {
+            "tf2 (XLA)": args.tf2_python or args.peers_python,
+            "torch": args.torch_python or args.peers_python,
+            "jax": args.jax_python or args.peers_python,
+        }
+        peers, workers, notes = peer_steps(peer_pythons, args.tgc_unscoped, data_path)
+        _check_worker_losses(workers, data)
         steps.update(peers)
         try:
             times = measure(steps, args.rounds, args.per_block, args.warmup)
@@ -425,12 +513,18 @@ def main(argv=None) -> dict:
     return rec
 
 
-def _check_worker_losses(workers, data, tls) -> None:
-    """A worker's first step must compute numpy's loss before its times mean anything."""
-    xa, ya, w1_0, w2_0 = data
-    expected = tls.numpy_step(xa, ya, w1_0.copy(), w2_0.copy())
+def _check_worker_losses(workers, data) -> None:
+    """A worker's first two steps must compute numpy's losses (the second checks the first's
+    update) before its times mean anything."""
+    expected = numpy_losses(data)
     for worker in workers:
-        np.testing.assert_allclose(worker.first_loss, expected, rtol=1e-4)
+        np.testing.assert_allclose(
+            worker.first_losses,
+            expected,
+            rtol=1e-4,
+            err_msg=f"the {worker.kind} worker ({worker.python}): its first two losses are not "
+            "numpy's",
+        )
 
 
 if __name__ == "__main__":
