@@ -198,7 +198,19 @@ def test_im2col_and_col2im_without_vector_runs_match_numpy(case, monkeypatch):
     from tgc.lowering.cpu import conv_gemm
 
     monkeypatch.setattr(conv_gemm, "VECTOR_RUNS", False)
+    monkeypatch.setattr(conv_gemm, "DIRECT_CONV", False)
     test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
+def test_im2col_gemm_matches_numpy(case, dtype, monkeypatch):
+    # These small windows are computed directly by default (conv_direct.py); here conv2d and the
+    # filter gradient take im2col and the GEMM instead.
+    from tgc.lowering.cpu import conv_gemm
+
+    monkeypatch.setattr(conv_gemm, "DIRECT_CONV", False)
+    test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, dtype)
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}x{c[1]}s{c[2]}{c[3]}d{c[4]}")
@@ -207,6 +219,7 @@ def test_per_image_im2col_loop_matches_numpy(case, monkeypatch):
     from tgc.lowering.cpu import conv_gemm
 
     monkeypatch.setattr(conv_gemm, "PER_IMAGE_PATCH_BYTES", 0)
+    monkeypatch.setattr(conv_gemm, "DIRECT_CONV", False)
     test_conv2d_and_its_gradients_match_numpy_with_unknown_batch(case, "float32")
 
 

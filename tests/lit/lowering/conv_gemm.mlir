@@ -3,7 +3,7 @@
 // with the transposed filter and col2im. Each GEMM sits in a private function (out of elementwise
 // fusion's reach) that zero-fills its output itself (*_z: BLAS beta = 0). Other dtypes keep core's
 // loops, tags and all.
-// RUN: %tgc-opt %s -p tgc-to-core,tgc-conv-gemm | FileCheck %s
+// RUN: %tgc-opt %s -p 'tgc-to-core,tgc-conv-gemm{direct=false}' | FileCheck %s
 
 // The GEMM functions come first in the module (the last one built on top), one per signature.
 // CHECK:       #[[TB:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d1, d2)>

@@ -50,6 +50,7 @@ from tgc.lowering.to_core.conv import (
     reassociation,
     tensor_type,
 )
+from tgc.lowering.cpu.conv_direct import direct_conv, direct_filter_gradient, direct_wins
 from tgc.lowering.cpu.vector_runs import add_run, copy_run, index_sum, loop_nest
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 from tgc.passes.base import ModulePass
@@ -61,6 +62,10 @@ _BLAS_TYPES = ("f32", "f64")
 # (an element-by-element gather, a slice add per tap), which LLVM compiles to scalar code;
 # benchmarks/convnet_profile.py --ab compares the two, and the tests run both.
 VECTOR_RUNS = True
+# False turns the pass's ``direct`` option off everywhere (conv_direct.py: conv2d and its filter
+# gradient of few window elements computed without a patch matrix), for
+# benchmarks/convnet_profile.py --ab and the tests.
+DIRECT_CONV = True
 
 
 # ---- im2col and GEMM builders -------------------------------------------------------------------
@@ -460,16 +465,21 @@ def _geometry(op) -> tuple:
     )
 
 
-def _conv2d(op) -> ir.Value:
+def _conv2d(op, direct: bool) -> ir.Value:
     xp, f = op.operands[0], op.operands[1]
     strides, dilations, _ = _geometry(op)
+    if direct and direct_wins(shape_of(f), element_type(xp)):
+        return direct_conv(xp, f, shape_of(op.results[0].type), strides, dilations)
     return _conv_gemm(xp, f, shape_of(op.results[0].type), strides, dilations)
 
 
-def _backprop_filter(op) -> ir.Value:
+def _backprop_filter(op, direct: bool) -> ir.Value:
     xp, g = op.operands[0], op.operands[1]
     strides, dilations, _ = _geometry(op)
-    return _filter_gradient_gemm(xp, g, shape_of(op.results[0].type), strides, dilations)
+    filter_shape = shape_of(op.results[0].type)
+    if direct and direct_wins(filter_shape, element_type(xp), filter_gradient=True):
+        return direct_filter_gradient(xp, g, filter_shape, strides, dilations)
+    return _filter_gradient_gemm(xp, g, filter_shape, strides, dilations)
 
 
 def _gradient_and_filter(op):
@@ -484,7 +494,7 @@ def _gradient_and_filter(op):
     return spread.operands[0], flip.operands[0]
 
 
-def _backprop_input(op) -> ir.Value | None:
+def _backprop_input(op, _direct: bool) -> ir.Value | None:
     found = _gradient_and_filter(op)
     if found is None:
         return None
@@ -530,12 +540,12 @@ def _erase_unused(op) -> None:
             _erase_unused(producer)
 
 
-def _rewrite(op) -> None:
+def _rewrite(op, direct: bool) -> None:
     kind = ir.StringAttr(op.attributes["tgc.conv"]).value
     if kind not in _REWRITES:
         return
     with ir.InsertionPoint(op), op.location:
-        result = _REWRITES[kind](op)
+        result = _REWRITES[kind](op, direct)
     if result is None:
         return
     op.results[0].replace_all_uses_with(result)
@@ -547,8 +557,11 @@ class ConvGemmPass(ModulePass):
     """Rewrites core's tagged f32/f64 convs and conv gradients into im2col/col2im and BLAS GEMMs."""
 
     name = "tgc-conv-gemm"
+    # conv2d and its filter gradient with windows of few elements are computed directly
+    # (conv_direct.py) instead of by im2col and a GEMM.
+    direct: bool = True
 
     def run(self, module: ir.Module) -> None:
         for function in functions(module):
             for op in _tagged_convs(function):
-                _rewrite(op)
+                _rewrite(op, self.direct and DIRECT_CONV)

@@ -22,20 +22,25 @@ from tgc.lowering.to_core.common import const_index, element_type, scalar_const,
 MAX_VECTOR = 256  # elements per transfer at most (sixteen 512-bit registers of f32)
 
 
-def loop_nest(bounds: list, init: ir.Value, body) -> ir.Value:
-    """scf.for loops over ``bounds`` (index values, outermost first) carrying the tensor ``init``;
-    ``body(induction variables, carried)`` returns the next carried value."""
+def loop_nests(bounds: list, inits: list, body) -> list:
+    """scf.for loops over ``bounds`` (index values, outermost first) carrying the values ``inits``
+    (tensors, vectors); ``body(induction variables, carried values)`` returns the next ones."""
 
     def build(level, ivs, carried):
         if level == len(bounds):
             return body(ivs, carried)
-        loop = scf.ForOp(const_index(0), bounds[level], const_index(1), [carried])
+        loop = scf.ForOp(const_index(0), bounds[level], const_index(1), list(carried))
         with ir.InsertionPoint(loop.body):
-            inner = build(level + 1, ivs + [loop.induction_variable], loop.inner_iter_args[0])
-            scf.YieldOp([inner])
-        return loop.results[0]
+            inner = build(level + 1, ivs + [loop.induction_variable], list(loop.inner_iter_args))
+            scf.YieldOp(inner)
+        return list(loop.results)
 
-    return build(0, [], init)
+    return build(0, [], inits)
+
+
+def loop_nest(bounds: list, init: ir.Value, body) -> ir.Value:
+    """``loop_nests`` carrying the one tensor ``init``; ``body(ivs, carried)`` returns the next."""
+    return loop_nests(bounds, [init], lambda ivs, carried: [body(ivs, carried[0])])[0]
 
 
 def index_sum(*terms) -> ir.Value:
@@ -57,7 +62,8 @@ def _innermost_map(rank: int) -> ir.AffineMapAttr:
     return ir.AffineMapAttr.get(ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(rank - 1)]))
 
 
-def _read(source: ir.Value, indices: list, length: int) -> ir.Value:
+def read_run(source: ir.Value, indices: list, length: int) -> ir.Value:
+    """source[indices...] over ``length`` elements of the innermost dim, as a vector."""
     elem = element_type(source)
     return vector.transfer_read(
         ir.VectorType.get([length], elem),
@@ -69,7 +75,8 @@ def _read(source: ir.Value, indices: list, length: int) -> ir.Value:
     )
 
 
-def _write(value: ir.Value, dest: ir.Value, indices: list) -> ir.Value:
+def write_run(value: ir.Value, dest: ir.Value, indices: list) -> ir.Value:
+    """dest with the vector ``value`` written at indices... along the innermost dim."""
     rank = len(shape_of(dest))
     return vector.TransferWriteOp(
         dest.type, value, dest, indices, _innermost_map(rank), [True]
@@ -88,10 +95,10 @@ def _move(source, source_at, dest, dest_at, length, accumulate) -> ir.Value:
     def piece(dest, offset, size):
         s_at = source_at[:-1] + [index_sum(source_at[-1], offset)]
         d_at = dest_at[:-1] + [index_sum(dest_at[-1], offset)]
-        value = _read(source, s_at, size)
+        value = read_run(source, s_at, size)
         if accumulate:
-            value = arith.addf(_read(dest, d_at, size), value)
-        return _write(value, dest, d_at)
+            value = arith.addf(read_run(dest, d_at, size), value)
+        return write_run(value, dest, d_at)
 
     full, rest = _pieces(length)
     if full:

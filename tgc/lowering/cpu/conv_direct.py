@@ -1,0 +1,127 @@
+"""Direct convolution for windows of few elements: conv2d and its filter gradient without im2col.
+
+When a window holds few elements (KH*KW*C, the GEMM's K: 25 for the convnet's first layer, 5x5 on
+one channel), the im2col GEMM is memory-bound: the patch matrix it writes and reads back is K
+values per output pixel, as large as the output itself for K = O, and the GEMM does only O
+multiply-adds per value it reads. Here each output pixel instead gets its O channels as one vector
+(``vector<O>``): conv2d is K broadcast-FMAs of the pixel's window values with the filter's rows
+(read once, outside the loops), and the filter gradient carries K accumulator vectors through the
+loop over output pixels, each pixel adding its window value times its gradient vector. Nothing is
+materialized but the result.
+
+Chosen per shape (``direct_wins``) by the window's elements times the output channels, K*O, as
+measured (1 thread, thread CPU time, batch 32 at 28x28, 5x5 windows, im2col -> direct, ms):
+
+    K x O     conv2d        filter gradient
+    25 x 32   1.00 -> 0.38  1.46 -> 0.81   (the convnet's first layer)
+    50 x 32   1.42 -> 0.83  1.81 -> 1.35
+    75 x 32   2.40 -> 1.46  3.04 -> 2.12
+    100 x 32  1.83 -> 1.80  2.13 -> 1.83
+    25 x 64   1.44 -> 0.80  2.06 -> 1.85
+    75 x 64   2.95 -> 2.55  3.43 -> 4.79
+    25 x 128  2.59 -> 1.92  3.28 -> 4.00
+    75 x 128  4.54 -> 5.28  5.55 -> 10.26
+
+The filter gradient's K accumulators of O elements outgrow the registers sooner: it goes direct up
+to K*O = 2400, conv2d up to 4800 (halved for f64, whose vectors take twice the registers). The
+convnet's second layer (K = 800) stays with the GEMM; its SGD step went from 32.0 to 30.6 ms
+(benchmarks/convnet_profile.py --ab tgc.lowering.cpu.conv_gemm:DIRECT_CONV, shared machine).
+"""
+
+from __future__ import annotations
+
+from mlir import ir
+from mlir.dialects import arith, tensor, vector
+
+from tgc.lowering.cpu.vector_runs import MAX_VECTOR, index_sum, loop_nests, read_run, write_run
+from tgc.lowering.to_core.common import const_index, dim, element_type, empty, shape_of
+from tgc.lowering.to_core.conv import tensor_type
+
+# The largest K*O (window elements times output channels) computed directly (see above).
+MAX_DIRECT_CONV = 4800
+MAX_DIRECT_FILTER_GRADIENT = 2400
+
+
+def direct_wins(filter_shape, elem, filter_gradient: bool = False) -> bool:
+    """Whether conv2d (or its filter gradient) with this filter [KH, KW, C, O] of ``elem`` is
+    computed directly rather than by im2col and a GEMM (f64's vectors take twice the registers)."""
+    kh, kw, c, o = filter_shape
+    limit = MAX_DIRECT_FILTER_GRADIENT if filter_gradient else MAX_DIRECT_CONV
+    scale = 2 if str(elem) == "f64" else 1
+    return kh * kw * c * o * scale <= limit and o <= MAX_VECTOR
+
+
+def _window(filter_shape) -> list:
+    """The window's elements (kh, kw, c) in the filter's row order."""
+    kh, kw, c, _ = filter_shape
+    return [(a, b, ch) for a in range(kh) for b in range(kw) for ch in range(c)]
+
+
+def _zeros(length: int, elem) -> ir.Value:
+    vtype = ir.VectorType.get([length], elem)
+    return arith.ConstantOp(
+        vtype, ir.DenseElementsAttr.get_splat(vtype, ir.FloatAttr.get(elem, 0.0))
+    )
+
+
+def _window_value(xp, pixel, tap, strides, dilations) -> ir.Value:
+    """xp[b, i*sh + kh*dh, j*sw + kw*dw, c] for pixel (b, i, j) and tap (kh, kw, c)."""
+    b, i, j = pixel
+    kh, kw, c = tap
+    row = index_sum((i, strides[0]), kh * dilations[0])
+    column = index_sum((j, strides[1]), kw * dilations[1])
+    return tensor.ExtractOp(xp, [b, row, column, const_index(c)]).result
+
+
+def _pixel_bounds(xp, out_hw) -> list:
+    return [dim(xp, 0), const_index(out_hw[0]), const_index(out_hw[1])]
+
+
+def direct_conv(xp, f, result_shape, strides, dilations) -> ir.Value:
+    """conv2d of an already padded xp: out[b, i, j, :] = sum over the window of the window value
+    times the filter's row, as O-wide vector FMAs."""
+    _, oh, ow, o = result_shape
+    elem = element_type(xp)
+    taps = _window(shape_of(f))
+    filter_rows = [read_run(f, [const_index(t) for t in tap] + [const_index(0)], o) for tap in taps]
+    vtype = ir.VectorType.get([o], elem)
+    init = empty(
+        tensor_type(result_shape, elem), {0: dim(xp, 0)} if result_shape[0] is None else {}
+    )
+
+    def pixel(ivs, carried):
+        (out,) = carried
+        acc = _zeros(o, elem)
+        for tap, filter_row in zip(taps, filter_rows):
+            x = vector.BroadcastOp(vtype, _window_value(xp, ivs, tap, strides, dilations)).result
+            acc = vector.FMAOp(x, filter_row, acc).result
+        return [write_run(acc, out, list(ivs) + [const_index(0)])]
+
+    return loop_nests(_pixel_bounds(xp, (oh, ow)), [init], pixel)[0]
+
+
+def direct_filter_gradient(xp, g, filter_shape, strides, dilations) -> ir.Value:
+    """df[kh, kw, c, :] = sum over output pixels (b, i, j) of the pixel's window value at
+    (kh, kw, c) times g[b, i, j, :]: one accumulator vector per window element, carried through
+    the loops over the pixels."""
+    _, oh, ow, o = shape_of(g)
+    elem = element_type(xp)
+    taps = _window(filter_shape)
+    vtype = ir.VectorType.get([o], elem)
+
+    def pixel(ivs, accs):
+        gradient = read_run(g, list(ivs) + [const_index(0)], o)
+        return [
+            vector.FMAOp(
+                vector.BroadcastOp(vtype, _window_value(xp, ivs, tap, strides, dilations)).result,
+                gradient,
+                acc,
+            ).result
+            for tap, acc in zip(taps, accs)
+        ]
+
+    sums = loop_nests(_pixel_bounds(xp, (oh, ow)), [_zeros(o, elem) for _ in taps], pixel)
+    df = empty(tensor_type(filter_shape, elem), {})
+    for tap, total in zip(taps, sums):
+        df = write_run(total, df, [const_index(t) for t in tap] + [const_index(0)])
+    return df
