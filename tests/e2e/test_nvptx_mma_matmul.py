@@ -59,6 +59,10 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     # K step, and the loop waits for its own tile only (one group stays in flight).
     assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 24
     assert re.search(r"cp\.async\.wait_group\s+1;", ptx)
+    # Past the last K tile the prefetch fetches it again (a min of k, no test): every copy reads
+    # its 16 bytes, none a selected source size (as a test of k against K would give).
+    whole = r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16, 16;"
+    assert len(re.findall(whole, ptx)) == 24
     assert "cp.async.ca" not in ptx
     assert ptx.count("bar.sync") == 1
     # 16-byte copies need 16-byte aligned buffers (tgc-nvptx-align-shared).

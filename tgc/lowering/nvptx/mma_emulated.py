@@ -86,7 +86,7 @@ class EmulatedMmaWriter(MmaWriter):
     def _elements(self, fragment: str) -> list:
         values = []
         for at in ("[0, 0]", "[0, 1]", "[1, 0]", "[1, 1]"):
-            name = self.fresh("c")
+            name = self.fresh("cel")  # not "c" or "k": the constants are %c<value>, %k<value>
             self.emit(f"{name} = vector.extract {fragment}{at} : f32 from vector<2x2xf32>")
             values.append(name)
         return values
@@ -138,7 +138,7 @@ class EmulatedMmaWriter(MmaWriter):
         self.emit(f"{col4} = arith.addi {col4}_, {self.const(4 * odd)} : index")
         row4 = self.fresh("row4")
         self.emit(f"{row4} = arith.muli %group, {self.const(4)} : index")
-        total, k = self.fresh("sum"), self.fresh("k")
+        total, k = self.fresh("sum"), self.fresh("kk")
         self.emit(
             f"{total} = scf.for {k} = {self.const(0)} to {self.const(MMA_K)} step "
             f"{self.const(1)} iter_args({total}_acc = {c}) -> (f32) {{"
