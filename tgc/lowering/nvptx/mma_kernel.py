@@ -48,7 +48,7 @@ class MmaTiles:
 
     The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
     16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared word per mma (a 64x32
-    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 242
+    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 240
     registers (ptxas, sm_90), two blocks per SM. BK 16 in three stages fills the 48 KiB a kernel
     may declare (the shared rows unpadded: an XOR swizzle keeps the reads apart, see MmaWriter),
     so two tiles' copies are in flight while the warps multiply a third."""
