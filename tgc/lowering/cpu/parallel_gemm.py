@@ -7,7 +7,8 @@ of the unchanged kernel on subviews of A (or B) and C; every call packs its own 
 allocates its packs per call), so chunks share nothing but the operands.
 
 The threads (``RUNTIME_C``): persistent pthread workers that sleep on a condition variable between
-calls (they never spin), started on the first call that wants them. The calling thread takes part,
+calls (after one they poll for the next for at most SPIN_NS, never longer), started on the first
+call that wants them. The calling thread takes part,
 and chunks are handed out by an atomic counter: a worker that the scheduler has not run yet (a busy
 machine) takes no chunk, the others (the caller included) take its share, and the call waits only
 for chunks that were started. A GEMM below SERIAL_FLOPS, a one-row C (the kernel's gemv), a count
@@ -368,9 +369,8 @@ def _build(path: str) -> None:
         command = [c_compiler(), "-shared", "-fPIC", "-O2", "-pthread", exported, "-o", out, source]
         result = subprocess.run(command, capture_output=True)
         if result.returncode != 0:
-            raise AotError(
-                f"cc failed on the parallel GEMM runtime: {result.stderr.decode()[:500]}"
-            )
+            message = result.stderr.decode(errors="replace")[:500]
+            raise AotError(f"cc failed on the parallel GEMM runtime: {message}")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".so.tmp")
         with os.fdopen(handle, "wb") as fh, open(out, "rb") as built:
@@ -390,10 +390,10 @@ def library() -> ctypes.CDLL | None:
                 if not os.path.exists(path):
                     _build(path)
                 found = ctypes.CDLL(path)
-                found.tgc_set_threads.argtypes = [ctypes.c_int]
-                found.tgc_set_threads.restype = ctypes.c_int
+                set_threads = getattr(found, SET_THREADS)
+                set_threads.argtypes, set_threads.restype = [ctypes.c_int], ctypes.c_int
                 # Each run's ThreadScope gives it the run's thread count, as OpenBLAS.
-                blas_threads.register_runtime(found.tgc_set_threads)
+                blas_threads.register_runtime(set_threads)
             except Exception as exc:  # noqa: BLE001 - any failure means: one thread, no error
                 last_error, found = exc, None
             _LIBRARY.append(found)
