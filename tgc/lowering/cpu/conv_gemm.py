@@ -16,6 +16,10 @@ the transposed filter, giving the columns [N, OH, OW, KH, KW, C], then col2im: f
 (a loop over the static taps, so still no scatter), each output pixel whose tap is in bounds adds
 its C channels into dx. Large patch matrices are built and multiplied one image at a time.
 
+Convs whose window has few elements for their output channels (the convnet's first layer: 5x5 on
+one channel) skip im2col: conv2d and its filter gradient are computed directly (conv_direct.py;
+the pass's ``direct`` option).
+
 The gather and col2im move contiguous runs as vectors (vector_runs.py: as linalg loops LLVM made
 them scalar code): a window row's KW*C adjacent elements when the width is not dilated (else the
 gather copies element by element), one pixel's C channels. On the convnet's second layer (1
