@@ -13,6 +13,7 @@ from tgc.dialect.context import make_context
 from tgc.lowering.nvptx.bank_conflicts import CountError, count_launch, launches, totals
 from tgc.lowering.nvptx.bank_conflicts import wavefronts as count_wavefronts
 from tgc.lowering.nvptx.mma_kernel import MmaTiles, MmaWriter
+from tgc.lowering.nvptx.tile_matmul import TiledMatmulWriter, _tiles_for
 
 LANES = np.arange(32)
 
@@ -144,3 +145,24 @@ def test_other_tiles_meet_no_bank_twice_either(tiles, ta, tb):
 def test_tiles_the_swizzle_cannot_serve_are_refused(fields, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         MmaTiles(**fields)
+
+
+@pytest.mark.parametrize("element", ["f32", "f64"])
+@pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True)])
+def test_the_fma_kernel_meets_no_bank_twice_either(element, ta, tb):
+    # tgc-nvptx-tile-matmul's kernel: before its rows were padded, a warp's stores of A (and of
+    # B^T) into As[k][m] were 8-way conflicts: 128 wavefronts where 16 do.
+    m = n = 256
+    k = 32
+    with make_context():
+        a = f"memref<{k}x{m}x{element}>" if ta else f"memref<{m}x{k}x{element}>"
+        b = f"memref<{n}x{k}x{element}>" if tb else f"memref<{k}x{n}x{element}>"
+        types = [ir.MemRefType.parse(t) for t in (a, b, f"memref<{m}x{n}x{element}>")]
+        tiles = _tiles_for(types[0].element_type)
+        module = ir.Module.parse(TiledMatmulWriter(tiles, types, (m, n, k), (ta, tb)).text())
+        (launch,) = launches(module)
+        for warp in (0, 5):
+            counts = totals(count_launch(launch, warp=warp))
+            assert {taken - least for taken, least in counts.values()} == {0}, counts
+            # 4 K steps: per thread 4 stores of each tile (f32; 2 in f64, of 8 bytes: 2 phases).
+            assert counts[("store", 0, int(element[1:]) // 8)][1] == 16

@@ -1,10 +1,12 @@
 // tgc-nvptx-mma-matmul{allow-tf32=true}: a static f32 linalg.matmul on buffers becomes one
 // gpu.launch of 4 warps (128 threads) per 128x128 tile of C, each warp 4x8 tiles of
 // nvgpu.mma.sync m16n8k8 in TF32 whose vector<2x2xf32> accumulators are the K loop's iter_args.
-// K steps of 16 through two stages of workgroup memory filled by cp.async: the first tile's
-// copies before the loop; in the loop a wait for the current tile, one barrier, the next tile's
-// copies (as one group), then 2 x 32 mma.sync. Copies past M, N or K copy 0 elements (zero fill);
-// C's fragments are read before the loop and stored after it. Without allow-tf32 (the default)
+// K steps of 16 through three stages of workgroup memory (unpadded rows, XOR-swizzled) filled by
+// cp.async: the first two tiles' copies before the loop, as two groups; in the loop a wait for
+// the current tile (one group stays in flight), one barrier, the copies of the tile two ahead (as
+// one group; past the last tile, of the last tile again: a min of k), then 2 x 32 mma.sync.
+// Copies past M, N or K copy 0 elements (zero fill); C's fragments are read before the loop and
+// stored after it. Without allow-tf32 (the default)
 // the pass changes nothing, and f64 has no TF32 form.
 // RUN: %tgc-opt %s -p "tgc-nvptx-mma-matmul{allow-tf32=true}" | FileCheck %s
 // RUN: %tgc-opt %s -p tgc-nvptx-mma-matmul | FileCheck %s --check-prefix=OFF
@@ -18,20 +20,23 @@
 // CHECK-SAME:      %[[A:.+]]: memref<37x21xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x50xf32>)
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
 // CHECK-SAME:        threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c128, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
-// CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<2x128x20xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<2x128x20xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<3x128x16xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<3x128x16xf32, #gpu.address_space<workgroup>>)
 // CHECK:           memref.load %[[C]]
 // CHECK:           vector.from_elements {{.+}} : vector<2x2xf32>
-// CHECK:           nvgpu.device_async_copy %[[A]][{{.+}}], %[[AS]][{{.+}}], 1, {{%.+}} : memref<37x21xf32> to memref<2x128x20xf32
-// CHECK:           nvgpu.device_async_copy %[[B]][{{.+}}], %[[BS]][{{.+}}], 1, {{%.+}} : memref<50x21xf32> to memref<2x128x20xf32
-// CHECK:           %[[FIRST:.+]] = nvgpu.device_async_create_group
+// CHECK:           arith.xori
+// CHECK:           nvgpu.device_async_copy %[[A]][{{.+}}], %[[AS]][{{.+}}], 1, {{%.+}} : memref<37x21xf32> to memref<3x128x16xf32
+// CHECK:           nvgpu.device_async_copy %[[B]][{{.+}}], %[[BS]][{{.+}}], 1, {{%.+}} : memref<50x21xf32> to memref<3x128x16xf32
+// CHECK:           nvgpu.device_async_create_group
+// CHECK:           %[[SECOND:.+]] = nvgpu.device_async_create_group
 // CHECK:           scf.for {{.+}} = %c0 to %c21 step %c16 iter_args({{.+}}) -> (vector<2x2xf32>, vector<2x2xf32>
-// CHECK:             nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
+// CHECK:             nvgpu.device_async_wait %[[SECOND]] {numGroups = 1 : i32}
 // CHECK-NEXT:        gpu.barrier
+// CHECK:             arith.minui {{.+}}, %c16 : index
 // CHECK:             nvgpu.device_async_copy %[[A]]
 // CHECK:             nvgpu.device_async_create_group
 // CHECK-COUNT-64:    nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK-NEXT:        scf.yield
-// CHECK:           nvgpu.device_async_wait %[[FIRST]] {numGroups = 0 : i32}
+// CHECK:           nvgpu.device_async_wait %[[SECOND]] {numGroups = 0 : i32}
 // CHECK:           vector.extract {{.+}} : f32 from vector<2x2xf32>
 // CHECK:           memref.store {{.+}}, %[[C]]
 // CHECK:           gpu.terminator
@@ -59,11 +64,13 @@ func.func @transposed_b(%a: memref<37x21xf32>, %b: memref<50x21xf32>, %c: memref
   return
 }
 
-// Dims the tiles divide: 16-byte copies (4 floats, bypassing L1), no bound tests but the
-// prefetch's k < K; the grid covers 2x2 tiles.
+// Dims the tiles divide: 16-byte copies (4 floats, bypassing L1), no bound test at all (past
+// the last K tile the prefetch fetches it again); the grid covers 2x2 tiles.
 // CHECK-LABEL: func.func @divisible(
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c1)
-// CHECK:           nvgpu.device_async_copy {{.+}}, 4, {{%.+}} {bypassL1} : memref<256x32xf32> to memref<2x128x20xf32
+// CHECK-NOT:       arith.cmpi
+// CHECK:           nvgpu.device_async_copy {{.+}}, 4, {{%.+}} {bypassL1} : memref<256x32xf32> to memref<3x128x16xf32
+// CHECK-NOT:       arith.cmpi
 // CHECK-NOT:       scf.if
 // CHECK:           gpu.terminator
 func.func @divisible(%a: memref<256x32xf32>, %b: memref<32x256xf32>, %c: memref<256x256xf32>) {

@@ -3,14 +3,15 @@
 // in registers (the K loop's iter_args), K in steps of 8 staged through workgroup memory: the
 // cooperative loads of the A and B tiles, a barrier, the unrolled FMAs out of shared memory, a
 // barrier. Loads and stores past the shapes are guarded; transposed operands are read through
-// the matmul's maps.
+// the matmul's maps. The shared rows are padded by 16 bytes (132 floats, 66 doubles): a warp's
+// stores of 8 k x 4 rows into As[k][m] then meet no bank twice.
 // RUN: %tgc-opt %s -p tgc-nvptx-tile-matmul | FileCheck %s
 
 // CHECK-LABEL: func.func @transposed_a(
 // CHECK-SAME:      %[[A:.+]]: memref<50x37xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x21xf32>)
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
 // CHECK-SAME:        threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c16, {{%[[:alnum:]]+}} = %c16, {{%[[:alnum:]]+}} = %c1)
-// CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<8x128xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<8x128xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<8x132xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<8x132xf32, #gpu.address_space<workgroup>>)
 // CHECK:           memref.load %[[C]]
 // CHECK:           scf.for {{.+}} = %c0 to %c50 step %c8 iter_args({{.+}}) -> (f32, f32
 // CHECK-COUNT-4:     memref.store {{.+}}, %[[AS]]
@@ -32,7 +33,7 @@ func.func @transposed_a(%a: memref<50x37xf32>, %b: memref<50x21xf32>, %c: memref
 // f64: 64x64 tiles of 4x4, B read transposed (as (n, k)).
 // CHECK-LABEL: func.func @f64_transposed_b(
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c3, {{%[[:alnum:]]+}} = %c1)
-// CHECK-SAME:        workgroup({{.+}} : memref<8x64xf64, #gpu.address_space<workgroup>>, {{.+}} : memref<8x64xf64, #gpu.address_space<workgroup>>)
+// CHECK-SAME:        workgroup({{.+}} : memref<8x66xf64, #gpu.address_space<workgroup>>, {{.+}} : memref<8x66xf64, #gpu.address_space<workgroup>>)
 // CHECK:           memref.load {{.+}} : memref<100x9xf64>
 // CHECK-COUNT-128:   math.fma
 // CHECK-NOT:     linalg.matmul

@@ -99,8 +99,9 @@ class TiledMatmulWriter(KernelText):
         t = self.t
         ta, tb, tc = (str(x) for x in self.types)
         space = "#gpu.address_space<workgroup>"
-        sa = f"memref<{t.bk}x{t.bm}x{self.el}, {space}>"
-        sb = f"memref<{t.bk}x{t.bn}x{self.el}, {space}>"
+        pad = self._row_padding()
+        sa = f"memref<{t.bk}x{t.bm + pad}x{self.el}, {space}>"
+        sb = f"memref<{t.bk}x{t.bn + pad}x{self.el}, {space}>"
         grid_x = self.const(-(-self.n // t.bn))
         grid_y = self.const(-(-self.m // t.bm))
         one = self.const(1)
@@ -120,6 +121,14 @@ class TiledMatmulWriter(KernelText):
         head = f"func.func @tiled(%A: {ta}, %B: {tb}, %C: {tc}) {{"
         closing = ["gpu.terminator", "}", "return", "}"]
         return "\n".join([head, *outer.values(), *launch, *body, *closing])
+
+    def _row_padding(self) -> int:
+        """Elements past each shared row's BM or BN: 16 bytes. An operand read along k (A, B^T)
+        is stored by a warp as 8 k x 4 rows (f32; a half-warp's 8 x 2 in f64) at As[k][m]: rows
+        of 128 (64) elements put every k in the same banks (8-way conflicts, counted by
+        bank_conflicts.py); 16 bytes more move each k by 4 banks, all 32 apart. The rank-one
+        updates' reads stay broadcasts (As) and consecutive words (Bs)."""
+        return 16 // (ir.FloatType(ir.MemRefType(self.types[0]).element_type).width // 8)
 
     def _body(self, sa: str, sb: str) -> None:
         t = self.t
