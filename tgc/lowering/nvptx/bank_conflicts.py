@@ -16,6 +16,10 @@ the active lanes' byte addresses and counts the wavefronts. A buffer's base addr
 lane's address alike, so it drops out (buffers are at least 16-byte aligned).
 
 This is a static count of the kernel as written, for a chosen warp and block; it needs no GPU.
+It reads the kernel the GPU gets rather than instrumenting nvptx-emulated: the emulated target
+runs a different kernel for the tensor-core matmul (its cp.async become plain stores, its mma.sync
+an exchange through a workgroup buffer), and runs a block's threads one after another, so it never
+sees a warp's 32 addresses together.
 """
 
 from __future__ import annotations
