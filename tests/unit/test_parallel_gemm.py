@@ -95,8 +95,17 @@ def _operands(elem, m, n, k, ta, tb, pad=3):
 
 
 # Tall (split by rows), wide (split by columns), odd sizes that leave partial tiles and a short
-# last chunk, a reduction past one KC block, and one below the serial threshold.
-SHAPES = [(301, 257, 129), (67, 1001, 83), (515, 33, 700), (97, 131, 1100), (20, 30, 10)]
+# last chunk, a reduction past one KC block, more chunks than threads by rows (3 of at least
+# MIN_CHUNK) and by columns (4), and one below the serial threshold.
+SHAPES = [
+    (301, 257, 129),
+    (67, 1001, 83),
+    (515, 33, 700),
+    (97, 131, 1100),
+    (1100, 45, 60),
+    (40, 2100, 30),
+    (20, 30, 10),
+]
 
 
 @pytest.mark.parametrize("elem", ["f32", "f64"])

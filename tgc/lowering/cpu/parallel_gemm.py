@@ -42,9 +42,13 @@ DRIVER_PREFIX = "tgc_parallel_gemm_"
 SET_THREADS = "tgc_set_threads"
 THREADS_ENVIRONMENT = "TGC_NUM_THREADS"
 # Chunks per thread: more lets the others take a descheduled thread's share, fewer packs each
-# operand fewer times (every chunk repacks the operand it does not split). Measured on
-# benchmarks/gemm_codegen.py: see README.
+# operand fewer times (every chunk repacks the operand it does not split), and no chunk has fewer
+# than MIN_CHUNK rows (or columns) unless there would be fewer chunks than threads. The process CPU
+# time of a 2-thread GEMM over a 1-thread one's (what the repacking and polling add, which the
+# machine's load hardly changes; /tmp benchmark on the shared machine at load 5-7), 1 / 2 chunks
+# per thread: n = 256 1.15 / 1.20, 512 1.07 / 1.14, 1024 1.03 / 1.06, 2048 1.02 / 1.03.
 CHUNKS_PER_THREAD = 2
+MIN_CHUNK = 512
 # A GEMM of fewer multiply-adds than this stays on the calling thread (waking a worker costs tens
 # of microseconds).
 SERIAL_FLOPS = 1 << 21
@@ -250,6 +254,18 @@ static int tgc_threads(void) {
 
 /* ---- the GEMM driver: C's rows (or columns) in chunks of whole register tiles ---- */
 
+static int64_t tgc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Rows (or columns) per chunk, a multiple of `unit`: TGC_CHUNKS_PER_THREAD chunks per thread, but
+   none under TGC_MIN_CHUNK unless that leaves fewer chunks than threads (each chunk repacks the
+   whole operand it does not split). */
+static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
+  int64_t span = tgc_ceil_div(total, (int64_t)threads * TGC_CHUNKS_PER_THREAD);
+  int64_t per_thread = tgc_ceil_div(total, threads);
+  if (span < TGC_MIN_CHUNK) span = per_thread < TGC_MIN_CHUNK ? per_thread : TGC_MIN_CHUNK;
+  return tgc_ceil_div(span, unit) * unit;
+}
+
 /* A 2-d memref as the kernel takes it: allocated and aligned pointers, offset, sizes, strides. */
 #define TGC_VIEW(T, p) T *p##alloc, T *p##align, int64_t p##off, int64_t p##rows, \
                        int64_t p##cols, int64_t p##ld, int64_t p##inner
@@ -296,8 +312,7 @@ static int tgc_threads(void) {
     int threads = tgc_threads();                                                               \
     bool by_rows = m >= n;                                                                     \
     int64_t total = by_rows ? m : n, unit = by_rows ? mr : nr;                                 \
-    int64_t wanted = (int64_t)threads * TGC_CHUNKS_PER_THREAD;                                 \
-    int64_t span = ((total + wanted - 1) / wanted + unit - 1) / unit * unit;                   \
+    int64_t span = tgc_span(total, unit, threads);                                             \
     if (threads < 2 || m < 2 || m * n * k < TGC_SERIAL_FLOPS || span >= total) {               \
       kernel(TGC_EXPAND(va), TGC_EXPAND(vb), TGC_EXPAND(vc), ta, tb, alpha, beta);             \
       return;                                                                                  \
@@ -320,6 +335,7 @@ def runtime_source() -> str:
     return (
         f"#define TGC_CHUNKS_PER_THREAD {CHUNKS_PER_THREAD}\n"
         f"#define TGC_SERIAL_FLOPS {SERIAL_FLOPS}LL\n"
+        f"#define TGC_MIN_CHUNK {MIN_CHUNK}LL\n"
         f"#define TGC_SPIN_NS {SPIN_NS}LL\n" + RUNTIME_C
     )
 
