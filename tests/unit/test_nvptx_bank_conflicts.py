@@ -70,6 +70,25 @@ def test_a_column_of_a_64_float_tile_is_a_32_way_conflict_and_a_row_none():
     assert _count(_launch_text("%col, %row"), warp=1) == {("store", 0, 4): (1, 1)}
 
 
+def test_a_loop_over_a_threads_elements_runs_each_lane_its_own_trips():
+    # for i = tx to 80 step 64: S[i % 64][0] (a column: one bank). Warp 0 runs two trips, all
+    # 32 lanes then lanes 0..15 (i = 64..79): 32 + 16 wavefronts where 2 do.
+    text = (
+        _launch_text("%row, %col")
+        .replace(
+            "    memref.store %one, %S[%row, %col]",
+            "    %c80 = arith.constant 80 : index\n"
+            "    scf.for %i = %tx to %c80 step %c64 {\n"
+            "      %r = arith.remui %i, %c64 : index\n"
+            "      memref.store %one, %S[%r, %col]",
+        )
+        .replace("    gpu.terminator", "    }\n    gpu.terminator")
+    )
+    assert _count(text) == {("store", 0, 4): (48, 2)}
+    # Warp 1 (i = 32..63, then 96.. past 80): one trip.
+    assert _count(text, warp=1) == {("store", 0, 4): (32, 1)}
+
+
 def test_an_address_from_loaded_data_is_refused():
     text = _launch_text("%row, %col").replace(
         "memref.store %one, %S[%row, %col]",

@@ -128,20 +128,33 @@ class WarpCounter:
         return None
 
     def _for(self, op, active: np.ndarray) -> None:
-        lower, upper, step = (self._uniform(op.operands[i], "scf.for bound") for i in range(3))
+        """Each trip for the lanes still in the loop: a lane's bounds may be its own (a loop
+        over a thread's elements, tid to N step threads); the warp goes on while any lane does,
+        the others idle (their carried values kept)."""
+        lower, upper, step = (self._bounds_of(op.operands[i]) for i in range(3))
         body = op.regions[0].blocks[0]
         carried = [self.values.get(v) for v in list(op.operands)[3:]]
         trips = 0
-        for iv in range(lower, upper, step):
-            if self.max_trips is not None and trips == self.max_trips:
+        while self.max_trips is None or trips < self.max_trips:
+            iv = lower + trips * step
+            lanes = active & (iv < upper)
+            if not lanes.any():
                 break
-            self.values[body.arguments[0]] = np.full(WARP, iv)
+            self.values[body.arguments[0]] = iv
             for arg, value in zip(list(body.arguments)[1:], carried):
                 self._set(arg, value)
-            carried = self._block(body, active)
+            carried = [
+                _merge(lanes, new, old) for new, old in zip(self._block(body, lanes), carried)
+            ]
             trips += 1
         for result, value in zip(op.results, carried):
             self._set(result, value)
+
+    def _bounds_of(self, value) -> np.ndarray:
+        lanes = self._lanes(value)
+        if lanes is None:
+            raise CountError("an scf.for whose bounds depend on loaded data")
+        return lanes
 
     def _if(self, op, active: np.ndarray) -> None:
         """Each branch for the lanes that take it; its results (values, never the indices the
@@ -171,12 +184,6 @@ class WarpCounter:
                 if isinstance(attribute, ir.IntegerAttr):
                     return np.full(WARP, ir.IntegerAttr(attribute).value)
         return self.values.get(value)
-
-    def _uniform(self, value, what: str) -> int:
-        lanes = self._lanes(value)
-        if lanes is None or (lanes != lanes[0]).any():
-            raise CountError(f"{what} differs between lanes or is not known")
-        return int(lanes[0])
 
     def _arith(self, op) -> None:
         if op.name == "arith.constant":
@@ -217,6 +224,14 @@ class WarpCounter:
         record.executed += 1
         record.wavefronts += taken
         record.least += least
+
+
+def _merge(lanes: np.ndarray, new, old):
+    """A loop-carried value after a trip: ``new`` in the lanes that ran it, ``old`` elsewhere
+    (unknown if either is)."""
+    if new is None or old is None:
+        return None
+    return np.where(lanes, new, old)
 
 
 def _element_bytes(memref: ir.MemRefType) -> int:
