@@ -427,6 +427,27 @@ def test_max_pool_grad_matches_numpy(shape, k, s, padding, dtype, batch):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("shape, k, s, padding", _TILED[:3])
+def test_max_pool_grad_vectors_match_the_core_loops_with_nan_and_infinite_inputs(
+    shape, k, s, padding, monkeypatch
+):
+    # f32/f64 tiled windows take tgc/lowering/cpu/pool_vector.py; with VECTOR_RUNS off, core's two
+    # generics. Bit for bit, also where a window holds a NaN (never its maximum), only -inf (its
+    # first element takes the gradient), or ties.
+    from tgc.lowering.cpu import conv_gemm
+
+    x = RNG.integers(-2, 3, shape).astype(np.float32)
+    x[0, 0, 0, :] = np.nan
+    x[0, : k[0], k[1] : 2 * k[1], 1] = -np.inf
+    out_hw = [(shape[i + 1] - (k[i] if padding == "VALID" else 1)) // s[i] + 1 for i in range(2)]
+    g = RNG.standard_normal((shape[0], *out_hw, shape[3])).astype(np.float32)
+    got = _max_pool_grad(x, g, k, s, padding)
+    monkeypatch.setattr(conv_gemm, "VECTOR_RUNS", False)
+    want = _max_pool_grad(x, g, k, s, padding)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert got[0, 0, k[1], 1] == g[0, 0, 1, 1]
+
+
 def test_max_pool_grad_non_maximum_elements_are_plus_zero_even_for_infinite_gradients():
     # The tiled path masks bits(g) instead of selecting: an inf or nan gradient must still give
     # exactly +0.0 to the three non-maximum elements of its window and pass

@@ -128,3 +128,20 @@ func.func @untraceable_input_gradient(%gp: tensor<1x7x7x3xf32>, %ff: tensor<3x3x
   } -> tensor<1x5x5x4xf32>
   return %dx : tensor<1x5x5x4xf32>
 }
+
+// max_pool_grad of windows that tile the input (2x2, stride 2): per output pixel, the window's 4
+// input vectors keep the running maximum and its offset, and each tap's tile gets the gradient
+// vector where the offset is its own (pool_vector.py); core's argmax generic is gone.
+// CHECK-LABEL: func.func @max_pool_grad(
+// CHECK:         tensor.empty(%{{.*}}) : tensor<?x3x2x3x2x8xf32>
+// CHECK:         scf.for
+// CHECK-COUNT-4:       arith.cmpf ogt, {{.*}} : vector<8xf32>
+// CHECK:               vector.transfer_read %arg1{{.*}} : tensor<?x3x3x8xf32>, vector<8xf32>
+// CHECK-COUNT-4:       vector.transfer_write {{.*}} : vector<8xf32>, tensor<?x3x2x3x2x8xf32>
+// CHECK:         tensor.collapse_shape {{.*}} into tensor<?x6x6x8xf32>
+// CHECK-NOT:     linalg.generic
+// CHECK:         return
+func.func @max_pool_grad(%x: tensor<?x6x6x8xf32>, %g: tensor<?x3x3x8xf32>) -> tensor<?x6x6x8xf32> {
+  %dx = "tgc.max_pool_grad"(%x, %g) {ksize = array<i64: 1, 2, 2, 1>, strides = array<i64: 1, 2, 2, 1>, padding = "SAME"} : (tensor<?x6x6x8xf32>, tensor<?x3x3x8xf32>) -> tensor<?x6x6x8xf32>
+  return %dx : tensor<?x6x6x8xf32>
+}

@@ -55,6 +55,7 @@ from tgc.lowering.to_core.conv import (
     tensor_type,
 )
 from tgc.lowering.cpu.conv_direct import direct_conv, direct_filter_gradient, direct_wins
+from tgc.lowering.cpu.pool_vector import max_pool_grad_tiles
 from tgc.lowering.cpu.vector_runs import add_run, copy_run, index_sum, loop_nest
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 from tgc.passes.base import ModulePass
@@ -509,20 +510,35 @@ def _backprop_input(op, _direct: bool) -> ir.Value | None:
     return dx if dx.type == result_type else tensor.CastOp(result_type, dx).result
 
 
+def _max_pool_grad(op, _direct: bool) -> ir.Value | None:
+    return max_pool_grad_tiles(op) if VECTOR_RUNS else None
+
+
 _REWRITES = {
     "conv2d": _conv2d,
     "backprop_filter": _backprop_filter,
     "backprop_input": _backprop_input,
+    "max_pool_grad": _max_pool_grad,
 }
 
 
+# The attributes by which core tags a conv op's (or max_pool_grad's) computing op with its kind.
+_TAGS = ("tgc.conv", "tgc.pool")
+
+
+def _kind(op) -> str | None:
+    tag = next((t for t in _TAGS if t in op.attributes), None)
+    return None if tag is None else ir.StringAttr(op.attributes[tag]).value
+
+
 def _tagged_convs(function) -> list:
-    """The ops core tagged as a conv op (see tgc/lowering/to_core/conv.py), of f32 or f64."""
+    """The ops core tagged as a conv op or max_pool_grad (see tgc/lowering/to_core/conv.py), of
+    f32 or f64."""
     found = []
 
     def visit(op):
         op = op.operation
-        if "tgc.conv" in op.attributes and len(op.results) == 1:
+        if _kind(op) is not None and len(op.results) == 1:
             if str(element_type(op.results[0].type)) in _BLAS_TYPES:
                 found.append(op)
         return ir.WalkResult.ADVANCE
@@ -545,7 +561,7 @@ def _erase_unused(op) -> None:
 
 
 def _rewrite(op, direct: bool) -> None:
-    kind = ir.StringAttr(op.attributes["tgc.conv"]).value
+    kind = _kind(op)
     if kind not in _REWRITES:
         return
     with ir.InsertionPoint(op), op.location:

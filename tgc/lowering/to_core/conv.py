@@ -27,6 +27,12 @@ carries discardable attributes; a target that ignores them runs the loops as the
   dilations;
 - ``tgc.conv_padding``: its zero padding (top, bottom, left, right) of the input.
 
+max_pool_grad of windows that tile the input is tagged too, ``tgc.pool = "max_pool_grad"`` (not
+``tgc.conv``, which the targets that compute convolutions their own way all take), on the generic
+that writes the [N, OH, KH, OW, KW, C] tiles (inputs: the gradient and the windows' first argmax,
+a generic whose first input is the padded input); the CPU computes it with vectors
+(tgc/lowering/cpu/pool_vector.py).
+
 Only the batch dim may be unknown; it is read with ``tensor.dim`` (see ``common.dim``).
 """
 
@@ -463,6 +469,7 @@ def _max_pool_grad_tiled(x, g, at, k, geometry) -> ir.Value:
         return arith.bitcast(elem, arith.andi(arith.bitcast(bits, gv), keep))
 
     tiles = generic([g, at], [init], [reads, reads, identity_map(6)], [PARALLEL] * 6, body)[0]
+    tiles.owner.attributes["tgc.pool"] = ir.StringAttr.get("max_pool_grad")
     padded = collapse(tiles, [[0], [1, 2], [3, 4], [5]])
     _, h, w, _ = shape_of(x)
     (_, ht, _), (_, wl, _) = geometry
