@@ -100,8 +100,12 @@ def _loop_mix(sass: str) -> dict:
             continue  # never executed (ptxas's padding)
         opcode = line.split()[1] if line.startswith("@") else line.split()[0]
         mix[opcode] += 1
-    depbar = re.search(r"DEPBAR\.LE SB0, (0x[0-9a-f]+)", "\n".join(lines[start - 8 : end]))
-    return {"instructions": dict(mix.most_common()), "cp_async_in_flight": depbar and depbar[1]}
+    # The loop's wait for its tile: the last DEPBAR before its barrier.
+    waits = re.findall(r"DEPBAR\.LE SB0, (0x[0-9a-f]+)", "\n".join(lines[:start]))
+    return {
+        "instructions": dict(mix.most_common()),
+        "cp_async_in_flight": waits[-1] if waits else None,
+    }
 
 
 def _conflicts(size: int, ta: bool, tb: bool, tiles: MmaTiles) -> dict:
