@@ -385,7 +385,7 @@ def test_static_shapes_pick_gemm_or_gemv_at_compile_time():
 
 # ---- max_pool_grad when the windows tile the input (stride == window) ----------------------------
 
-from tgc.dialect.ops.conv import max_pool_grad_reference  # noqa: E402
+from tgc.dialect.ops.conv import max_pool_grad_reference, max_pool_reference  # noqa: E402
 
 
 def _max_pool_grad(x, g, k, s, padding, batch=None):
@@ -446,6 +446,28 @@ def test_max_pool_grad_vectors_match_the_core_loops_with_nan_and_infinite_inputs
     want = _max_pool_grad(x, g, k, s, padding)
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
     assert got[0, 0, k[1], 1] == g[0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("shape, k, s, padding", _TILED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_vectors_match_numpy_and_the_core_loops(shape, k, s, padding, dtype, monkeypatch):
+    # f32/f64 max_pool takes tgc/lowering/cpu/pool_vector.py (VECTOR_RUNS off: core's named op);
+    # a NaN in a window is its maximum, as numpy's max says; -inf padding never is.
+    from tgc.lowering.cpu import conv_gemm
+
+    x = RNG.standard_normal(shape).astype(dtype)
+    x[0, 0, 0, :2] = np.nan
+    tf.reset_default_graph()
+    xp = tf.placeholder(tf.as_dtype(dtype), [None, *shape[1:]])
+    y = tf.nn.max_pool(xp, ksize=[1, *k, 1], strides=[1, *s, 1], padding=padding)
+    with tf.Session() as sess:
+        got = sess.run(y, {xp: x})
+    monkeypatch.setattr(conv_gemm, "VECTOR_RUNS", False)
+    with tf.Session() as sess:
+        want = sess.run(y, {xp: x})
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, max_pool_reference(x, [1, *k, 1], [1, *s, 1], padding))
+    assert np.all(np.isnan(got[0, 0, 0, :2]))
 
 
 def test_max_pool_grad_non_maximum_elements_are_plus_zero_even_for_infinite_gradients():

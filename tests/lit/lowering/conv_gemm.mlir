@@ -145,3 +145,17 @@ func.func @max_pool_grad(%x: tensor<?x6x6x8xf32>, %g: tensor<?x3x3x8xf32>) -> te
   %dx = "tgc.max_pool_grad"(%x, %g) {ksize = array<i64: 1, 2, 2, 1>, strides = array<i64: 1, 2, 2, 1>, padding = "SAME"} : (tensor<?x6x6x8xf32>, tensor<?x3x3x8xf32>) -> tensor<?x6x6x8xf32>
   return %dx : tensor<?x6x6x8xf32>
 }
+
+// max_pool (3x3 at stride 2, SAME: the input padded with -inf): per output pixel, the maximumf of
+// the window's 9 input vectors (pool_vector.py) instead of the named pooling op.
+// CHECK-LABEL: func.func @max_pool(
+// CHECK:         %[[XP:.*]] = tensor.pad
+// CHECK:         scf.for
+// CHECK-COUNT-9:       vector.transfer_read %[[XP]]{{.*}} : tensor<?x9x9x8xf32>, vector<8xf32>
+// CHECK:               vector.transfer_write {{.*}} : vector<8xf32>, tensor<?x4x4x8xf32>
+// CHECK-NOT:     linalg.pooling_nhwc_max
+// CHECK:         return
+func.func @max_pool(%x: tensor<?x7x7x8xf32>) -> tensor<?x4x4x8xf32> {
+  %y = "tgc.max_pool"(%x) {ksize = array<i64: 1, 3, 3, 1>, strides = array<i64: 1, 2, 2, 1>, padding = "SAME"} : (tensor<?x7x7x8xf32>) -> tensor<?x4x4x8xf32>
+  return %y : tensor<?x4x4x8xf32>
+}

@@ -55,7 +55,7 @@ from tgc.lowering.to_core.conv import (
     tensor_type,
 )
 from tgc.lowering.cpu.conv_direct import direct_conv, direct_filter_gradient, direct_wins
-from tgc.lowering.cpu.pool_vector import max_pool_grad_tiles
+from tgc.lowering.cpu.pool_vector import max_pool, max_pool_grad_tiles
 from tgc.lowering.cpu.vector_runs import add_run, copy_run, index_sum, loop_nest
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 from tgc.passes.base import ModulePass
@@ -510,6 +510,10 @@ def _backprop_input(op, _direct: bool) -> ir.Value | None:
     return dx if dx.type == result_type else tensor.CastOp(result_type, dx).result
 
 
+def _max_pool(op, _direct: bool) -> ir.Value | None:
+    return max_pool(op) if VECTOR_RUNS else None
+
+
 def _max_pool_grad(op, _direct: bool) -> ir.Value | None:
     return max_pool_grad_tiles(op) if VECTOR_RUNS else None
 
@@ -518,6 +522,7 @@ _REWRITES = {
     "conv2d": _conv2d,
     "backprop_filter": _backprop_filter,
     "backprop_input": _backprop_input,
+    "max_pool": _max_pool,
     "max_pool_grad": _max_pool_grad,
 }
 

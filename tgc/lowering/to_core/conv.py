@@ -27,10 +27,11 @@ carries discardable attributes; a target that ignores them runs the loops as the
   dilations;
 - ``tgc.conv_padding``: its zero padding (top, bottom, left, right) of the input.
 
-max_pool_grad of windows that tile the input is tagged too, ``tgc.pool = "max_pool_grad"`` (not
-``tgc.conv``, which the targets that compute convolutions their own way all take), on the generic
-that writes the [N, OH, KH, OW, KW, C] tiles (inputs: the gradient and the windows' first argmax,
-a generic whose first input is the padded input); the CPU computes it with vectors
+max_pool and max_pool_grad are tagged too, with ``tgc.pool`` (not ``tgc.conv``, which the targets
+that compute convolutions their own way all take): ``"max_pool"`` on the named pooling op,
+``"max_pool_grad"`` (only for windows that tile the input) on the generic that writes the
+[N, OH, KH, OW, KW, C] tiles (inputs: the gradient and the windows' first argmax, a generic whose
+first input is the padded input). The CPU computes them with vectors
 (tgc/lowering/cpu/pool_vector.py).
 
 Only the batch dim may be unknown; it is read with ``tensor.dim`` (see ``common.dim``).
@@ -326,9 +327,11 @@ def _max_pool(op):
     elem = element_type(x)
     xp = pad_spatial(x, _pool_geometry(shape_of(x), op.attrs), float("-inf"))
     init = _filled(shape_of(op.result_type), elem, float("-inf"), x)
-    return linalg.pooling_nhwc_max(
+    pooled = linalg.pooling_nhwc_max(
         xp, _window(k[1], k[2], elem), outs=[init], strides=list(s[1:3]), dilations=[1, 1]
     )
+    pooled.owner.attributes["tgc.pool"] = ir.StringAttr.get("max_pool")
+    return pooled
 
 
 def _counts(op, input_shape) -> ir.Value:
