@@ -72,8 +72,8 @@ def kernel(request):
 
 # (M, N, K): single elements, one row (the gemv path) and one column, partial register tiles,
 # whole tiles, columns past one NC block (NC 128 to 256) and reductions past one KC block (KC 256
-# to 512), rows past one MC block (MC at most 6144), K = 0. (28, 48, 1024): whole MR-row panels
-# and K a multiple of the lanes over two KC blocks, so that every k step's pack store (14 or 6 rows
+# to 512), rows past one MC block (MC at most 6144), K = 0. (24, 48, 1024): whole MR-row panels
+# and K a multiple of the lanes over two KC blocks, so that every k step's pack store (8 or 6 rows
 # stored as 16 or 8 lanes) runs into the next step, the next panel or the packs' slack.
 SHAPES = [
     (1, 1, 1),
@@ -83,7 +83,7 @@ SHAPES = [
     (7, 13, 5),
     (33, 65, 17),
     (14, 32, 64),
-    (28, 48, 1024),
+    (24, 48, 1024),
     (29, 300, 600),
     (6200, 3, 2),
     (5, 3, 0),
@@ -312,7 +312,7 @@ def test_a_blocking_of_partial_tiles_is_refused():
 
 @pytest.mark.parametrize(
     "cpu, symbol",
-    [("znver3", "tgc_gemm_f32_6x16v8"), ("skylake-avx512", "tgc_gemm_f32_14x32v16")],
+    [("znver3", "tgc_gemm_f32_6x16v8"), ("skylake-avx512", "tgc_gemm_f32_8x48v16")],
 )
 def test_an_artifact_for_another_cpu_gets_that_cpus_blocking(tmp_path, cpu, symbol):
     from test_aot import build_net
