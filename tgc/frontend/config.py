@@ -5,9 +5,10 @@ optimizations (tgc-fold, tgc-simplify, tgc-cse), as it turns off TensorFlow's; t
 compiles with the plain pipeline, which must give the same numbers.
 
 ``intra_op_parallelism_threads`` is the most threads a run's matmuls use (numpy's OpenBLAS, which
-tgc's CPU matmuls call); 0, the default, takes OpenBLAS's own count. Either way a run uses fewer
-while other processes keep cores busy (tgc/runtime/blas_threads.py). A negative count is refused
-(TensorFlow aborts making the session).
+tgc's CPU matmuls call, or tgc's generated GEMM through its parallel runtime,
+tgc/lowering/cpu/parallel_gemm.py); 0, the default, takes OpenBLAS's own count. Either way a run
+uses fewer while other processes keep cores busy (tgc/runtime/blas_threads.py). A negative count is
+refused (TensorFlow aborts making the session).
 
 Accepted and ignored, so that TF1 programs that set them run unchanged: ``ConfigProto``'s
 ``inter_op_parallelism_threads`` (tgc sizes no inter-op pool: each device partition runs on one
@@ -81,7 +82,7 @@ class ConfigProto:
     graph_options: GraphOptions = field(default_factory=GraphOptions)
     gpu_options: GPUOptions = field(default_factory=GPUOptions)
     inter_op_parallelism_threads: int = 0  # checked and ignored
-    intra_op_parallelism_threads: int = 0  # the most OpenBLAS threads a run uses; 0: tgc decides
+    intra_op_parallelism_threads: int = 0  # the most matmul threads a run uses; 0: tgc decides
 
     def __post_init__(self):
         from tgc.runtime import blas_threads

@@ -99,7 +99,8 @@ class Session:
         self._host_state_lock = threading.Lock()
         # Traced runs write their ops' times into their variant's counters: one at a time.
         self._tracing = threading.Lock()
-        # Each run's OpenBLAS threads: at most intra_op_parallelism_threads, fewer on busy cores.
+        # Each run's matmul threads (OpenBLAS's and tgc's generated GEMM's): at most
+        # intra_op_parallelism_threads, fewer on busy cores.
         self._blas_threads = ThreadScope(
             getattr(config, "intra_op_parallelism_threads", 0), "intra_op_parallelism_threads"
         )
