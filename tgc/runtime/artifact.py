@@ -680,7 +680,8 @@ def _load_llvm_ir(path: str, manifest: dict, symbol: str, reason: str):
 
 def load(path: str, prefer: str = "library", threads: int = 0) -> Artifact:
     """Loads an artifact directory or archive; ``prefer="llvm-ir"`` compiles its IR with
-    llvmlite; ``threads``: the most threads a call's BLAS matmuls use (0: tgc decides)."""
+    llvmlite; ``threads``: the most threads a call's matmuls use, OpenBLAS's (built with --blas) or
+    tgc's generated GEMM's (0: tgc decides)."""
     return Artifact(path, prefer, threads)
 
 
