@@ -52,6 +52,9 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     # 4 warps of 4x8 mma tiles (64x64), K steps of 16 (two k8 steps), unrolled: 64 mma.sync.
     assert len(re.findall(re.escape(MMA), ptx)) == 64
     assert "fma.rn.f32" not in ptx
+    # A's rows run along k: each 16-row tile's fragment is one ldmatrix (4 tiles x 2 k8 steps);
+    # plain B's are scalar shared loads (ldmatrix transposes 16-bit values only).
+    assert len(re.findall(r"ldmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16", ptx)) == 8
     # C's zero fill is gone (the accumulators start at zero): one kernel, which never loads C.
     assert ptx.count(".entry") == 1 and "ld.global" not in ptx
     # 4096 is a multiple of every tile: 16-byte copies only (4 per operand and thread), for the

@@ -125,11 +125,15 @@ def _mma_counts(m, n, k, ta, tb, warp: int, tiles: MmaTiles = MmaTiles()) -> dic
 def test_the_tensor_core_kernel_meets_no_bank_twice(m, n, k, ta, tb):
     for warp in range(4):
         counts = _mma_counts(m, n, k, ta, tb, warp)
-        # Per warp and K tile (k = 64: 4 tiles and the 2 prefetched before the loop): 32 fragment
-        # loads a k8 step (A 16, B 16), each one wavefront; the copies' least wavefronts.
-        loads = sum(least for (kind, _, _), (_, least) in counts.items() if kind == "load")
-        assert loads == (4 if k == 64 else 2) * 2 * 32
-        assert {kind for kind, _, _ in counts} == {"load", "cp.async"}
+        # Per warp and K tile (k = 64: 4 tiles): 32 wavefronts of fragment reads a k8 step (A 16,
+        # B 16): scalar loads, or ldmatrix (4 phases of 16 bytes) where a tile's rows run along k.
+        reads = {(kind, buffer): least for (kind, buffer, _), (_, least) in counts.items()}
+        assert sum(v for (kind, _), v in reads.items() if kind != "cp.async") == (
+            (4 if k == 64 else 2) * 2 * 32
+        )
+        along_k = {0} if not ta else set()
+        along_k |= {1} if tb else set()
+        assert {buffer for kind, buffer in reads if kind == "ldmatrix"} == along_k
         conflicts = {key: taken - least for key, (taken, least) in counts.items()}
         assert set(conflicts.values()) == {0}, (warp, counts)
 

@@ -4,7 +4,8 @@
 // K steps of 16 through three stages of workgroup memory (unpadded rows, XOR-swizzled) filled by
 // cp.async: the first two tiles' copies before the loop, as two groups; in the loop a wait for
 // the current tile (one group stays in flight), one barrier, the copies of the tile two ahead (as
-// one group; past the last tile, of the last tile again: a min of k), then 2 x 32 mma.sync.
+// one group; past the last tile, of the last tile again: a min of k), then 2 x 32 mma.sync whose
+// fragments of a tile stored along k (A here, and B^T) come by ldmatrix, one per 16x8 (8x8) block.
 // Copies past M, N or K copy 0 elements (zero fill); C's fragments are read before the loop and
 // stored after it. Without allow-tf32 (the default)
 // the pass changes nothing, and f64 has no TF32 form.
@@ -34,6 +35,8 @@
 // CHECK:             arith.minui {{.+}}, %c16 : index
 // CHECK:             nvgpu.device_async_copy %[[A]]
 // CHECK:             nvgpu.device_async_create_group
+// CHECK:             nvgpu.ldmatrix %[[AS]][{{.+}}] {numTiles = 4 : i32, transpose = false} : memref<3x128x16xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
+// CHECK:             nvgpu.ldmatrix %[[BS]][{{.+}}] {numTiles = 2 : i32, transpose = false} : memref<3x128x16xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
 // CHECK-COUNT-64:    nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK-NEXT:        scf.yield
 // CHECK:           nvgpu.device_async_wait %[[SECOND]] {numGroups = 0 : i32}

@@ -215,6 +215,9 @@ class WarpCounter:
         element = _element_bytes(type_)
         strides = np.cumprod([1, *reversed(type_.shape[1:])])[::-1]
         offset = sum(lane * int(s) for lane, s in zip(lanes, strides))
+        if op.name == "nvgpu.ldmatrix":  # the lanes past the matrices' rows give no address
+            matrices = ir.IntegerAttr(op.attributes["numTiles"]).value
+            active = active & (np.arange(WARP) < 8 * matrices)
         addresses = np.where(active, offset * element, -1)
         key = op
         if key not in self.accesses:
@@ -269,12 +272,19 @@ def _async_copy(op):
     return "cp.async", dst, indices, lambda e: width * e
 
 
+def _ldmatrix(op):
+    """nvgpu.ldmatrix: lanes 8q .. 8q + 7 give the 16-byte rows of matrix q (numTiles of them);
+    one phase a matrix, as a 16-byte access of those lanes."""
+    return "ldmatrix", op.operands[0], list(op.operands)[1:], lambda e: 16
+
+
 _SHARED_OPS = {
     "memref.load": _memref_load,
     "memref.store": _memref_store,
     "vector.load": _vector_load,
     "vector.store": _vector_store,
     "nvgpu.device_async_copy": _async_copy,
+    "nvgpu.ldmatrix": _ldmatrix,
 }
 
 _ARITH = {

@@ -4,10 +4,12 @@
 The host runs a block's threads one after another (tgc-nvptx-kernels-on-host), so it can run
 neither a warp-wide mma.sync (each lane holds a piece of the warp's operands) nor an asynchronous
 copy. This writer emits the same kernel (tiles, warps, lanes, shared stages, fragment positions,
-bounds) with those two emulated:
+bounds) with these emulated:
 
 - a cp.async becomes the copy itself: ``width`` loads (zero past M, N or K) stored into the stage
   (the wait before the barrier then has nothing to wait for);
+- an ldmatrix becomes the loads of what it hands each lane: float q of lane l is float l % 4 of
+  the row whose address lane 8q + l / 4 gives (that lane's address computed from its number);
 - the mma.sync of a k8 step become an exchange through a workgroup buffer: each thread stores its
   fragments (A's a0..a3 and B's b0, b1 cut to TF32, its accumulators c0..c3) at its (warp, lane),
   a barrier, then each thread computes its own c0..c3 from the lanes that hold the rows and columns
@@ -68,6 +70,21 @@ class EmulatedMmaWriter(MmaWriter):
 
     def _wait(self, group, pending: int) -> None:
         """Nothing is in flight: the copies were made at once."""
+
+    # ---- ldmatrix: each lane reads what the instruction would hand it --------------------------
+
+    def _ldmatrix(self, operand: int, shared: tuple, tiles: int, row_of) -> list:
+        """Float q of lane l is float l % 4 (quad) of the row that lane 8q + l / 4 (group)
+        addresses: that lane's address computed here, from its lane number."""
+        values = []
+        for q in range(tiles):
+            source = self._add(self.const(8 * q), "%group")
+            mn, k = row_of(source)
+            column = self._add(self._swizzled(operand, mn, k), "%quad")
+            value = self.fresh("lm")
+            self.emit(f"{value} = memref.load {shared[0]}[%stage, {mn}, {column}] : {shared[1]}")
+            values.append(value)
+        return values
 
     # ---- mma.sync: an exchange through workgroup memory ----------------------------------------
 

@@ -12,7 +12,8 @@ own), else 4; each shared row's columns are XOR-swizzled (unpadded) so that neit
 fragment reads nor its copies meet a bank twice (counted by bank_conflicts.py).
 Each iteration waits for its own tile's copies, passes one barrier (the tile has landed, and every
 warp is done with the buffer the next copies overwrite), starts the copies of the tile STAGES - 1
-steps ahead, then runs BK/8 mma.sync steps out of shared memory while those copies fly. The
+steps ahead, then runs BK/8 mma.sync steps out of shared memory while those copies fly (a
+fragment of a tile stored along k, A's or B^T's, by one ldmatrix, the others' by scalar loads). The
 fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..a3 are (group, t),
 (group + 8, t), (group, t + 4), (group + 8, t + 4) of the 16x8 tile; B's b0, b1 are (t, group),
 (t + 4, group) of the 8x8 tile; C's c0..c3 are (group, 2t), (group, 2t + 1), (group + 8, 2t),
@@ -48,7 +49,7 @@ class MmaTiles:
 
     The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
     16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared word per mma (a 64x32
-    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 240
+    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 242
     registers (ptxas, sm_90), two blocks per SM. BK 16 in three stages fills the 48 KiB a kernel
     may declare (the shared rows unpadded: an XOR swizzle keeps the reads apart, see MmaWriter),
     so two tiles' copies are in flight while the warps multiply a third."""
@@ -344,8 +345,8 @@ class MmaWriter(TiledMatmulWriter):
         cols = {j for _, j in tiles}
         k0 = self._add(self.const(kk), "%quad")
         k4 = self._add(k0, self.const(4))
-        a = {i: self._a_fragment(i, k0, k4, shared[0]) for i in sorted(rows)}
-        b = {j: self._b_fragment(j, k0, k4, shared[1]) for j in sorted(cols)}
+        a = {i: self._a_fragment(i, kk, (k0, k4), shared[0]) for i in sorted(rows)}
+        b = {j: self._b_fragment(j, kk, (k0, k4), shared[1]) for j in sorted(cols)}
         return self._multiply(kk, tiles, a, b, acc)
 
     def _multiply(self, kk: int, tiles: list, a: dict, b: dict, acc: list) -> list:
@@ -364,17 +365,81 @@ class MmaWriter(TiledMatmulWriter):
             out.append(name)
         return out
 
-    def _a_fragment(self, i: int, k0: str, k4: str, sa: tuple) -> list:
+    def _a_fragment(self, i: int, kk: int, ks: tuple, sa: tuple) -> list:
+        """a0..a3 of the warp's 16-row tile ``i`` at k step ``kk`` (``ks``: this lane's k and
+        k + 4): one ldmatrix where A's rows run along k, else 4 loads."""
+        if not self._k_first(0):
+            return self._ldmatrix(0, sa, 4, lambda lane: self._a_matrix_row(i, kk, lane))
         row = self._offset(self.const(i * MMA_M), "%wrow", 0)
         row = self._add(row, "%group")
         row8 = self._add(row, self.const(8))
+        k0, k4 = ks
         places = [(row, k0), (row8, k0), (row, k4), (row8, k4)]
         return [self._shared_at(0, sa, r, k) for r, k in places]
 
-    def _b_fragment(self, j: int, k0: str, k4: str, sb: tuple) -> list:
+    def _b_fragment(self, j: int, kk: int, ks: tuple, sb: tuple) -> list:
+        """b0, b1 of the warp's 8-column tile ``j``: one ldmatrix where B^T's rows run along k,
+        else 2 loads."""
+        if not self._k_first(1):
+            return self._ldmatrix(1, sb, 2, lambda lane: self._b_matrix_row(j, kk, lane))
         col = self._offset(self.const(j * MMA_N), "%wcol", 0)
         col = self._add(col, "%group")
-        return [self._shared_at(1, sb, col, k) for k in (k0, k4)]
+        return [self._shared_at(1, sb, col, k) for k in ks]
+
+    # ---- ldmatrix: a fragment in one instruction ------------------------------------------------
+    # ldmatrix loads 8x8 matrices of 16-bit values, each row 16 bytes at an address that one lane
+    # gives (lanes 8q .. 8q + 7 the rows of matrix q), lane l getting 32 bits of row l / 4 of
+    # each: 4 floats a row, lane l float l % 4. For a tile stored with rows along k that is an
+    # 8-row x 4-k block of floats, lane 4 * group + quad getting (group, quad): the TF32 fragment
+    # layout. A's a0..a3 are 4 such blocks (rows +0 / +8, k +0 / +4), B^T's b0, b1 two (k +0 / +4),
+    # in register order: one LDSM in place of 4 (2) LDS. Each 16-byte row is a whole swizzled
+    # chunk (k a multiple of 4), 16-byte aligned.
+
+    def _a_matrix_row(self, i: int, kk: int, lane: str) -> tuple:
+        """(row, k) of the row ``lane`` addresses in A tile ``i``'s ldmatrix: matrix q = lane / 8
+        is rows (q % 2) * 8 .. + 7 at k (q / 2) * 4 (a0..a3's places)."""
+        q, r = self._div_rem(lane, 8)
+        k_block, row_block = self._div_rem(q, 2)
+        row = self._offset(self.const(i * MMA_M), "%wrow", 0)
+        row = self._add(row, self._scaled(row_block, 8))
+        row = self._add(row, r)
+        return row, self._add(self.const(kk), self._scaled(k_block, 4))
+
+    def _b_matrix_row(self, j: int, kk: int, lane: str) -> tuple:
+        """(n, k) of the row ``lane`` addresses in B^T tile ``j``'s ldmatrix: matrix q = lane / 8
+        (lanes 16.. repeat 0..15, unused) is rows n 0..7 at k (q % 2) * 4 (b0, b1's places)."""
+        q, r = self._div_rem(lane, 8)
+        _, k_block = self._div_rem(q, 2)
+        col = self._offset(self.const(j * MMA_N), "%wcol", 0)
+        return self._add(col, r), self._add(self.const(kk), self._scaled(k_block, 4))
+
+    def _ldmatrix(self, operand: int, shared: tuple, tiles: int, row_of) -> list:
+        """ldmatrix of ``tiles`` matrices, this lane giving the address of row ``row_of(%lane)``
+        (mn, k); the lane's ``tiles`` floats."""
+        mn, k = row_of("%lane")
+        at = f"%stage, {mn}, {self._swizzled(operand, mn, k)}"
+        name, vector_type = self.fresh("ldm"), f"vector<{tiles}x1xf32>"
+        self.emit(
+            f"{name} = nvgpu.ldmatrix {shared[0]}[{at}] {{numTiles = {tiles} : i32, "
+            f"transpose = false}} : {shared[1]} -> {vector_type}"
+        )
+        values = []
+        for q in range(tiles):
+            value = self.fresh("lv")
+            self.emit(f"{value} = vector.extract {name}[{q}, 0] : f32 from {vector_type}")
+            values.append(value)
+        return values
+
+    def _div_rem(self, value: str, by: int) -> tuple:
+        quotient, remainder = self.fresh("dq"), self.fresh("dr")
+        self.emit(f"{quotient} = arith.divui {value}, {self.const(by)} : index")
+        self.emit(f"{remainder} = arith.remui {value}, {self.const(by)} : index")
+        return quotient, remainder
+
+    def _scaled(self, value: str, by: int) -> str:
+        name = self.fresh("sc")
+        self.emit(f"{name} = arith.muli {value}, {self.const(by)} : index")
+        return name
 
     def _vector(self, values: list, type_: str) -> str:
         name = self.fresh("frag")
