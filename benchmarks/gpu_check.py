@@ -72,6 +72,12 @@ BENCHMARKS = {
     # odd shapes and transposed operands on the same kernel (bounds tests, masked stores).
     "matmul_4096_tf32": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
     "matmul_4096_tf32_8warps": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
+    "matmul_4096_tf32_2stages": ([("x", (4096, 4096)), ("w", (4096, 4096))], "matmul", "x @ w"),
+    "matmul_4096_tf32_bk8_4stages": (
+        [("x", (4096, 4096)), ("w", (4096, 4096))],
+        "matmul",
+        "x @ w",
+    ),
     "matmul_tf32_1000x999x777_ta": (
         [("x", (777, 1000)), ("w", (777, 999))],
         "matmul_ta",
@@ -95,14 +101,22 @@ BENCHMARKS = {
 TF32_BENCHMARKS = (
     "matmul_4096_tf32",
     "matmul_4096_tf32_8warps",
+    "matmul_4096_tf32_2stages",
+    "matmul_4096_tf32_bk8_4stages",
     "matmul_tf32_1000x999x777_ta",
     "matmul_tf32_1000x999x777_tb",
 )
 
 
-# The TF32 kernel with other tiles than tgc's default (tgc/lowering/nvptx/mma_matmul.py MmaTiles),
-# to compare on the GPU: 8 warps of 64x32 instead of 4 of 64x64 per 128x128 block.
-TILE_VARIANTS = {"matmul_4096_tf32_8warps": "MmaTiles(warps_m=2, warps_n=4)"}
+# The TF32 kernel with other tiles than tgc's default (tgc/lowering/nvptx/mma_matmul.py MmaTiles:
+# 4 warps of 64x64 per 128x128 block, K steps of 16 in 3 stages), to compare on the GPU: 8 warps of
+# 64x32; 2 stages (one K tile in flight, not two: what the third stage buys); K steps of 8 in 4
+# stages (three tiles in flight, a barrier every 32 mma.sync a warp instead of 64).
+TILE_VARIANTS = {
+    "matmul_4096_tf32_8warps": "MmaTiles(warps_m=2, warps_n=4)",
+    "matmul_4096_tf32_2stages": "MmaTiles(stages=2)",
+    "matmul_4096_tf32_bk8_4stages": "MmaTiles(bk=8, stages=4)",
+}
 
 
 # ---- prepare (here) ------------------------------------------------------------------------------
