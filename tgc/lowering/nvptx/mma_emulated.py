@@ -103,7 +103,7 @@ class EmulatedMmaWriter(MmaWriter):
     def _elements(self, fragment: str) -> list:
         values = []
         for at in ("[0, 0]", "[0, 1]", "[1, 0]", "[1, 1]"):
-            name = self.fresh("cel")  # not "c" or "k": the constants are %c<value>, %k<value>
+            name = self.fresh("cel")
             self.emit(f"{name} = vector.extract {fragment}{at} : f32 from vector<2x2xf32>")
             values.append(name)
         return values
