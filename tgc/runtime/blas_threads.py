@@ -32,6 +32,12 @@ otherwise catch two-thread runs in every pause). A core counts as free when othe
 quarter of it. Until the second read, ``/proc/loadavg``'s count of running threads stands in.
 Without ``/proc`` (not Linux) every core counts as free. A run whose two previous runs in the
 same scope took 20 ms or more each keeps all its threads whatever the load (``threads_for``).
+
+tgc's own generated GEMM has a thread runtime of its own (tgc/lowering/cpu/parallel_gemm.py) that
+gets the same count: the copy in-process code calls registers its ``tgc_set_threads`` once
+(``register_runtime``) and every scope's runs set it; an artifact's copy is the ``runtime`` of that
+artifact's scope. Where numpy bundles no OpenBLAS the count is computed all the same, from the
+cores. Its count is not put back on the way out: only tgc's code uses it.
 """
 
 from __future__ import annotations
