@@ -468,20 +468,32 @@ def _pack_contiguous(e: _Emitter, s, c, o: _Operand, at: tuple) -> None:
 
 def _pack_transposing(e: _Emitter, s, c, pack_of: tuple, at: tuple, vector_end: str) -> None:
     """Steps [0, vector_end) of a panel of ``width`` rows of ``source`` (A stored M x K or B
-    stored N x K) starting at row ``row0``, VL steps at a time: the rows are read VL rows (one
-    VL x VL block) at a time, vector loads along k (zeros for the rows at or past ``limit``),
-    transposed in registers (_transposed) and stored as VL vectors of VL rows each, one per step.
+    stored N x K) starting at row ``row0``, VL steps at a time, each row read as one vector along
+    k (zeros for the rows at or past ``limit``).
 
-    When ``width`` is not a multiple of VL (MR = 8 of 16 f32 lanes), a step's last store runs past
-    the step into the next one's first elements: the stores go in increasing order, so the next
-    step's (or the element loop's, or the next panel's) store overwrites them, and the pack has
-    VL elements of slack after its last panel."""
+    A width that is a power of two below VL (MR = 8 of 16 f32 lanes) is rearranged into ``width``
+    whole vectors of VL / width steps each (_steps_of_rows). Any other width is read VL rows (one
+    VL x VL block) at a time, transposed in registers (_transposed) and stored as one vector of VL
+    rows per step; when the width is not a multiple of VL (MR = 6 of 8 AVX2 lanes) a step's last
+    store runs past the step into the next one's first elements: the stores go in increasing
+    order, so the next step's (or the element loop's, or the next panel's) store overwrites them,
+    and the pack has VL elements of slack after its last panel."""
     pack_name, source, width = pack_of
     base, row0, limit = at
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
     vt, step = f"vector<{s.lanes}x{t}>", e.fresh("kv")
     e.raw(f"scf.for {step} = {c[0]} to {vector_end} step {_const(e, s.lanes)} {{")
     col = e.op(f"arith.addi %pc, {step} : index")
+    if width < s.lanes and s.lanes % width == 0 and not width & (width - 1):
+        rows = [_row_or_zeros(e, (source, mt, vt), (row0, r, limit), col) for r in range(width)]
+        for v, steps in enumerate(_steps_of_rows(e, rows, vt, s.lanes)):
+            where = e.op(
+                f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0 + {v * s.lanes})>"
+                f"({base}, {step})[{_const(e, width)}]"
+            )
+            e.raw(f"vector.store {steps}, {pack_name}[{where}] : {pack}, {vt}")
+        e.raw("}")
+        return
     unused = e.op(f"arith.constant dense<0.0> : {vt}")
     blocks = []
     for first in range(0, width, s.lanes):
@@ -519,24 +531,46 @@ def _row_or_zeros(e: _Emitter, types: tuple, row_of: tuple, col: str) -> str:
 
 
 def _transposed(e: _Emitter, rows: list, vt: str, lanes: int) -> list:
-    """The columns of the lanes x lanes block whose rows are ``rows``: log2(lanes) stages of
-    two-vector shuffles, stage ``bit`` swapping bit ``bit`` of the row and the column indices
-    (element (i, j) and (i ^ bit, j ^ bit) where those bits differ). Each shuffle is one
+    """The columns of the lanes x lanes block whose rows are ``rows``: log2(lanes) stages
+    (_swap_bits) swapping bit b of the row index with bit b of the lane index. Each shuffle is one
     instruction (vpermt2ps on AVX-512), 64 for a 16 x 16 block; vector.transpose of the whole
     block lowered to scalar element moves (3x slower packing of A, 20 % of a 64x100x1000 GEMM)."""
+    bits = lanes.bit_length() - 1
+    return _swap_bits(e, rows, vt, lanes, [(b, b) for b in range(bits)])
+
+
+def _steps_of_rows(e: _Emitter, rows: list, vt: str, lanes: int) -> list:
+    """``len(rows)`` = W rows (a power of two below lanes) of VL k steps each, rearranged into W
+    vectors that hold the panel's pack order: vector v = steps v*S .. v*S+S-1 (S = VL / W), W rows
+    per step. log2(W) stages (_swap_bits) move the steps' high bits into the vector index, one
+    single-vector shuffle per vector orders the lanes. For MR = 8 of 16 lanes: 32 shuffles and
+    8 whole stores per 16 steps (a 16 x 16 transpose of 8 rows took 64 and 16 half-used ones)."""
+    width = len(rows)
+    row_bits, lane_bits = width.bit_length() - 1, lanes.bit_length() - 1
+    stages = [(j, lane_bits - row_bits + j) for j in range(row_bits)]
+    mixed = _swap_bits(e, rows, vt, lanes, stages)
+    # Lane r * S + kk now holds row r, step kk of the vector's S steps; the pack wants kk * W + r.
+    steps = lanes // width
+    order = [(i % width) * steps + i // width for i in range(lanes)]
+    return [e.op(f"vector.shuffle {v}, {v} {order} : {vt}, {vt}") for v in mixed]
+
+
+def _swap_bits(e: _Emitter, rows: list, vt: str, lanes: int, stages: list) -> list:
+    """Two-vector shuffles on ``rows`` (vectors of ``lanes``): each stage (a, b) swaps bit a of
+    the vector index with bit b of the lane index, i.e. exchanges the elements (p, i) and
+    (p ^ 2^a, i ^ 2^b) where those two bits differ."""
     rows = list(rows)
-    bit = lanes // 2
-    while bit:
-        low = [j if not j & bit else lanes + (j ^ bit) for j in range(lanes)]
-        high = [j ^ bit if not j & bit else lanes + j for j in range(lanes)]
-        for p in range(lanes):
-            if not p & bit:
-                q = p | bit
+    for a, b in stages:
+        vector_bit, lane_bit = 1 << a, 1 << b
+        low = [i if not i & lane_bit else lanes + (i ^ lane_bit) for i in range(lanes)]
+        high = [i ^ lane_bit if not i & lane_bit else lanes + i for i in range(lanes)]
+        for p in range(len(rows)):
+            if not p & vector_bit:
+                q = p | vector_bit
                 pair = f"{rows[p]}, {rows[q]}"
                 rows[p], rows[q] = (
                     e.op(f"vector.shuffle {pair} {mask} : {vt}, {vt}") for mask in (low, high)
                 )
-        bit //= 2
     return rows
 
 
