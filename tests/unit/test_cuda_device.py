@@ -27,6 +27,15 @@ class CUresult(enum.IntEnum):
 class CUdevice_attribute(enum.IntEnum):
     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76
+    CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97
+
+
+class CUfunction_attribute(enum.IntEnum):
+    CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1
+    CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
+
+
+H200_SHARED_OPTIN = 232448  # bytes: 227 KiB, an H100's/H200's opt-in limit per block
 
 
 OK = CUresult.CUDA_SUCCESS
@@ -38,6 +47,8 @@ class FakeDriver(types.ModuleType):
 
     CUresult = CUresult
     CUdevice_attribute = CUdevice_attribute
+    CUfunction_attribute = CUfunction_attribute
+    static_shared = 1  # bytes: what MLIR's dynamic shared memory symbol takes (ptxas -v)
 
     def __init__(self, fail=None, devices=1, init_raises=None):
         super().__init__("cuda.bindings.driver")
@@ -86,8 +97,14 @@ class FakeDriver(types.ModuleType):
         return self._answer("cuModuleGetFunction", ("function", name))
 
     def _cuDeviceGetAttribute(self, attribute, device):
+        if attribute == CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+            return self._answer("cuDeviceGetAttribute", H200_SHARED_OPTIN)
         major = attribute == CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
         return self._answer("cuDeviceGetAttribute", 9 if major else 0)
+
+    def _cuFuncGetAttribute(self, attribute, function):
+        assert attribute == CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES
+        return self._answer("cuFuncGetAttribute", self.static_shared)
 
     def _cuMemAlloc(self, nbytes):
         if "cuMemAlloc" in self.fail:
@@ -389,3 +406,72 @@ def test_the_driver_is_found_through_the_import_system(monkeypatch):
     # The fake stands where the real module is imported from: nothing in cuda_device is patched.
     driver = install(monkeypatch, FakeDriver())
     assert cuda_device._driver() is driver
+
+
+# ---- dynamic shared memory -----------------------------------------------------------------------
+
+
+def _launch_with_shared(device, shared_bytes: int, launcher: bool = False) -> None:
+    params = (ctypes.c_void_p * 1)()
+    kernel = device.kernel("k")
+    if launcher:
+        device.launcher(kernel, (2, 1, 1), (128, 1, 1), params, shared_bytes)()
+    else:
+        device.launch(kernel, (2, 1, 1), (128, 1, 1), params, shared_bytes)
+
+
+def test_up_to_48_kib_of_dynamic_shared_memory_needs_no_opt_in(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    _launch_with_shared(device, 48 * 1024)
+    assert [launch[3] for launch in driver.launched] == [49152]
+    assert "cuFuncSetAttribute" not in names(driver)
+
+
+@pytest.mark.parametrize("launcher", [False, True])
+def test_past_48_kib_the_kernel_opts_in_once_and_launches_with_its_bytes(monkeypatch, launcher):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    _launch_with_shared(device, 98304, launcher)
+    _launch_with_shared(device, 98304, launcher)
+    opt_ins = [args for name, args in driver.calls if name == "cuFuncSetAttribute"]
+    assert opt_ins == [
+        (
+            ("function", b"k"),
+            CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            98304,
+        )
+    ]
+    queries = [args for name, args in driver.calls if name == "cuDeviceGetAttribute"]
+    assert queries == [
+        (CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, 1000)
+    ]
+    assert [launch[3] for launch in driver.launched] == [98304, 98304]
+    # The opt-in comes before the first launch that needs it.
+    order = names(driver)
+    assert order.index("cuFuncSetAttribute") < order.index("cuLaunchKernel")
+
+
+def test_a_larger_size_opts_in_again(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    _launch_with_shared(device, 65536)
+    _launch_with_shared(device, 131072)
+    sizes = [args[2] for name, args in driver.calls if name == "cuFuncSetAttribute"]
+    assert sizes == [65536, 131072]
+
+
+def test_more_than_the_device_allows_is_refused_naming_the_kernel_and_the_limit(monkeypatch):
+    driver = install(monkeypatch, FakeDriver())
+    device = CudaDevice(PTX)
+    # 227 KiB of dynamic memory and the symbol's static byte: one byte past the opt-in limit.
+    with pytest.raises(
+        CudaError,
+        match=r"^cuFuncSetAttribute failed: CUDA_ERROR_INVALID_VALUE \(kernel k needs 232448 "
+        r"bytes of dynamic shared memory besides its 1 static bytes, and this GPU gives a block "
+        r"at most 232448 ",
+    ):
+        _launch_with_shared(device, H200_SHARED_OPTIN)
+    assert driver.launched == [] and "cuFuncSetAttribute" not in names(driver)
+    _launch_with_shared(device, H200_SHARED_OPTIN - 1)
+    assert [launch[3] for launch in driver.launched] == [H200_SHARED_OPTIN - 1]

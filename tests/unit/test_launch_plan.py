@@ -286,3 +286,55 @@ def test_a_boolean_constant_is_passed_as_a_byte_holding_one():
     text = text.replace("%half : f32", "%half : i1").replace("%v: f32", "%v: i1")
     launches = [s["launch"] for s in _plan(text)["functions"]["f"]["steps"] if "launch" in s]
     assert launches[0]["args"] == [["buffer", 0], ["i8", 1]]  # MLIR reads `true` as -1
+
+
+# ---- dynamic shared memory ----------------------------------------------------------------------
+
+
+def _with_dynamic_shared(text: str, nbytes: int) -> str:
+    """THREE_TEMPS with its first launch (of @fill) taking ``nbytes`` of dynamic shared memory."""
+    first = "threads in (%c64, %c1, %c1) args(%a : memref<64xf32>, %half"
+    assert text.count(first) == 1
+    dynamic = first.replace(" args(", " dynamic_shared_memory_size %shared args(")
+    text = text.replace(first, dynamic)
+    return text.replace(
+        "%half = arith.constant 0.5 : f32",
+        f"%half = arith.constant 0.5 : f32\n    %shared = arith.constant {nbytes} : i32",
+    )
+
+
+def test_a_launch_with_dynamic_shared_memory_carries_its_bytes_and_the_others_none():
+    function = _plan(_with_dynamic_shared(THREE_TEMPS, 98304))["functions"]["f"]
+    launches = [s["launch"] for s in function["steps"] if "launch" in s]
+    assert launches[0]["shared_bytes"] == 98304
+    assert all("shared_bytes" not in launch for launch in launches[1:])
+
+
+def test_dynamic_shared_memory_past_sm_90s_limit_is_refused_naming_the_kernel():
+    _plan(_with_dynamic_shared(THREE_TEMPS, 227 * 1024))
+    with pytest.raises(
+        PlanError,
+        match=r"@f: kernel @fill asks for 232449 bytes of dynamic shared memory; a block may "
+        r"have at most 232448 \(sm_90's opt-in limit",
+    ):
+        _plan(_with_dynamic_shared(THREE_TEMPS, 227 * 1024 + 1))
+
+
+class SharedRecordingDevice(RecordingDevice):
+    """RecordingDevice whose launches also take the dynamic shared bytes (as CudaDevice's)."""
+
+    def launch(self, kernel, grid, block, params, shared_bytes=0):
+        super().launch(kernel, grid, block, params)
+        self.calls[-1] = (*self.calls[-1], shared_bytes)
+
+
+def test_the_runner_passes_the_dynamic_shared_bytes_to_the_device_only_where_set():
+    function = _plan(_with_dynamic_shared(THREE_TEMPS, 65536))["functions"]["f"]
+    device = SharedRecordingDevice()
+    out, _ = LaunchPlan(function, device, "f")(np.zeros(64, np.float32))
+    np.testing.assert_array_equal(out, np.full(64, 1.5))
+    shared = [c[-1] for c in device.calls if c[0] == "launch"]
+    assert shared == [65536, 0, 0, 0, 0]
+    # A device of four launch arguments (no dynamic shared memory) still runs plans without it.
+    plain = _plan(THREE_TEMPS)["functions"]["f"]
+    LaunchPlan(plain, RecordingDevice(), "f")(np.zeros(64, np.float32))

@@ -32,6 +32,8 @@ NO_DRIVER = "no CUDA driver"
 NO_GPU = "no CUDA GPU"
 ELF_MAGIC = b"\x7fELF"
 POOL_GRANULE = 512  # bytes: allocation sizes are rounded up to this, so freed blocks fit again
+# Dynamic shared memory a kernel may take without opting in (cuFuncSetAttribute) on every GPU.
+DEFAULT_SHARED_BYTES = 48 * 1024
 
 
 class CudaError(RuntimeError):
@@ -109,6 +111,7 @@ class CudaDevice:
         self._driver = _driver()
         self.profile = bool(profile)
         self._kernel_names: dict = {}  # id(handle) -> its kernel's name (for the profile)
+        self._opted_in: dict = {}  # id(handle) -> the dynamic shared bytes it may take
         self._pending: list = []  # (kernel name, start event, end event) not yet read
         self._free_events: list = []
         self._times: dict = {}  # kernel name -> [launches, milliseconds]
@@ -198,10 +201,12 @@ class CudaDevice:
         if nbytes:
             self._call("cuMemcpyDtoDAsync", target, source, nbytes, self._stream)
 
-    def launch(self, handle, grid, block, params) -> None:
+    def launch(self, handle, grid, block, params, shared_bytes: int = 0) -> None:
         """Queues ``handle`` on the stream; ``params`` is a ctypes array of pointers, one per kernel
-        argument (cuLaunchKernel's kernelParams). Profiling, an event is recorded on the stream
-        before and after it."""
+        argument (cuLaunchKernel's kernelParams); ``shared_bytes`` of dynamic shared memory per
+        block (see _allow_shared). Profiling, an event is recorded on the stream before and after
+        it."""
+        self._allow_shared(handle, shared_bytes)
         if self.profile:
             start = self._event()
             self._call("cuEventRecord", start, self._stream)
@@ -216,7 +221,7 @@ class CudaDevice:
             bx,
             by,
             bz,
-            0,  # no dynamic shared memory
+            int(shared_bytes),
             self._stream,
             ctypes.addressof(params),
             0,  # no `extra` options
@@ -226,21 +231,22 @@ class CudaDevice:
             self._call("cuEventRecord", end, self._stream)
             self._pending.append((self._kernel_names.get(id(handle), "?"), start, end))
 
-    def launcher(self, handle, grid, block, params):
+    def launcher(self, handle, grid, block, params, shared_bytes: int = 0):
         """launch() of these arguments as a callable of none, for a launch plan's step that runs
         every call: the driver call's arguments are made once, and each call checks only that
         the context is current on its thread and the result (with a do-nothing driver on a busy
         2-core machine: ~6 us of Python per launch() and ~0.5-0.9 us per launcher call).
         Profiling, it is launch() itself (the events around it)."""
         if self.profile:
-            return lambda: self.launch(handle, grid, block, params)
+            return lambda: self.launch(handle, grid, block, params, shared_bytes)
+        self._allow_shared(handle, shared_bytes)
         driver = self._driver
         call = driver.cuLaunchKernel
         arguments = (
             handle,
             *(int(v) for v in grid),
             *(int(v) for v in block),
-            0,  # no dynamic shared memory
+            int(shared_bytes),
             self._stream,
             ctypes.addressof(params),
             0,  # no `extra` options
@@ -256,6 +262,48 @@ class CudaDevice:
                 raise CudaError("cuLaunchKernel", *_error_text(driver, result))
 
         return run
+
+    def _allow_shared(self, handle, shared_bytes: int) -> None:
+        """Past 48 KiB of dynamic shared memory a kernel must opt in (cuFuncSetAttribute's
+        MAX_DYNAMIC_SHARED_SIZE_BYTES), up to the device's opt-in limit less the kernel's static
+        shared memory; a launch past that is refused here, naming the kernel and the limit.
+        Once per kernel and size (the attribute stays set)."""
+        if (
+            shared_bytes <= DEFAULT_SHARED_BYTES
+            or self._opted_in.get(id(handle), 0) >= shared_bytes
+        ):
+            return
+        driver = self._driver
+        static = int(
+            self._call(
+                "cuFuncGetAttribute",
+                driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
+                handle,
+            )
+        )
+        most = int(
+            self._call(
+                "cuDeviceGetAttribute",
+                driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                self._device,
+            )
+        )
+        if static + shared_bytes > most:
+            name = self._kernel_names.get(id(handle), "?")
+            raise CudaError(
+                "cuFuncSetAttribute",
+                "CUDA_ERROR_INVALID_VALUE",
+                f"kernel {name} needs {shared_bytes} bytes of dynamic shared memory besides its "
+                f"{static} static bytes, and this GPU gives a block at most {most} "
+                "(compile for this GPU or with smaller tiles)",
+            )
+        self._call(
+            "cuFuncSetAttribute",
+            handle,
+            driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            int(shared_bytes),
+        )
+        self._opted_in[id(handle)] = shared_bytes
 
     def synchronize(self) -> None:
         self._call("cuStreamSynchronize", self._stream)
@@ -313,7 +361,7 @@ class CudaDevice:
         if self._module is not None:
             self._call("cuModuleUnload", self._module)
             self._module = None
-        self._kernels = {}
+        self._kernels, self._opted_in = {}, {}
         # A cubin is an ELF file; PTX is read as a C string and needs its terminating NUL.
         self._module = self._call(
             "cuModuleLoadData", image if image.startswith(ELF_MAGIC) else image + b"\0"

@@ -50,7 +50,10 @@ class HostDevice:
     def copy(self, target: int, source: int, nbytes: int) -> None:
         ctypes.memmove(target, source, nbytes)
 
-    def launch(self, kernel, grid: tuple, block: tuple, params) -> None:
+    def launch(self, kernel, grid: tuple, block: tuple, params, shared_bytes: int = 0) -> None:
+        """Runs ``kernel`` (tgc-nvptx-kernels-on-host's function) over the grid. Its dynamic
+        shared memory is a host buffer the function allocates, of the bytes its views take: the
+        launch's ``shared_bytes`` came from the same kernel, so it goes unused here."""
         sizes = [ctypes.c_int64(n) for n in (*grid, *block)]
         count = len(params)
         packed = (ctypes.c_void_p * (count + len(sizes)))()

@@ -11,7 +11,8 @@ for one compiled function::
      "constants": [{"shape": ..., "dtype": ..., "data": "<base64, little-endian>"}],
      "steps": [{"launch": {"kernel": NAME, "grid": [x, y, z], "block": [x, y, z],
                            "args": [["i64", 16], ["f32", 0.5], ["argument", 2], ["buffer", 0],
-                                    ["constant", 0]]}},
+                                    ["constant", 0]],
+                           "shared_bytes": 65536}},  # dynamic shared memory; absent: none
                {"copy": {"source": ["constant", 0], "target": ["argument", 2], "bytes": 12}},
                {"send": {"key": 0, "source": ["buffer", 0], "shape": [4, 3], "dtype": "float32"}},
                {"recv": {"key": 1, "target": ["buffer", 1], "shape": [4, 3], "dtype": "bool"}},
@@ -29,7 +30,9 @@ tf.gather's "indices[1,1] = -1 is not in [0, 5)". Its kernels wrote nothing out 
 clamps bad indices), so the call just stops there.
 
 The device (HostDevice or CudaDevice) offers kernel, alloc, free, copy_in, copy_out (which waits for
-the steps queued before it), copy (device to device), launch and synchronize. Memory is allocated
+the steps queued before it), copy (device to device), launch and synchronize. A launch with
+dynamic shared memory passes its bytes as launch's (and launcher's) ``shared_bytes``; one without
+calls them as before, with four arguments. Memory is allocated
 once and reused by every call: the workspace, the constants, one buffer per argument (shapes are
 static), and a pool for the outputs that stay on the device (a variable the function assigns comes
 back as a DeviceArray, which the next call takes as it is: no trip to the host between steps).
@@ -310,10 +313,12 @@ class LaunchPlan:
         # A device that offers it gives a callable with the launch's arguments bound (CudaDevice:
         # much less Python per launch); the slots' values are read through ``params`` at the call.
         launcher = getattr(self.device, "launcher", None)
+        shared = int(launch.get("shared_bytes", 0))
+        dynamic = {"shared_bytes": shared} if shared else {}
         go = (
-            launcher(kernel, grid, block, params)
+            launcher(kernel, grid, block, params, **dynamic)
             if launcher is not None
-            else lambda: self.device.launch(kernel, grid, block, params)
+            else lambda: self.device.launch(kernel, grid, block, params, **dynamic)
         )
 
         def run(pointers: list) -> None:

@@ -7,8 +7,9 @@ functions, made static by tgc-nvptx-static-transfers), calls of a device check's
 ``tgc_device_check_<N>`` (tgc/lowering/runtime_errors.py: the record a kernel wrote, read and
 checked on the host) and a return (tgc-nvptx-check-host refuses anything else). This module reads
 that code into a JSON-able plan (format: tgc/runtime/launch_plan.py): the buffers each launch
-takes, its grid and block, its scalar arguments, whole-buffer copies, the buffers sent to or
-received from other partitions by key, and the device checks' records.
+takes, its grid and block, its dynamic shared memory bytes (when it has any), its scalar
+arguments, whole-buffer copies, the buffers sent to or received from other partitions by key, and
+the device checks' records.
 A received tensor lands in an intermediate of its own. Intermediates share one workspace: two
 buffers whose lifetimes (first to last step using them) do not overlap may take the same bytes.
 """
@@ -32,6 +33,9 @@ WORKSPACE_ALIGNMENT = 256  # bytes: what cudaMalloc guarantees, enough for any v
 # Threads of a block along x, y and z, and in all (CUDA's limits on every architecture since sm_30).
 MAX_BLOCK = (1024, 1024, 64)
 MAX_THREADS_PER_BLOCK = 1024
+# Dynamic shared memory of a block: at most sm_90's opt-in limit (227 KiB; older GPUs allow less,
+# which the CUDA runtime checks against its device when it loads the launch).
+MAX_DYNAMIC_SHARED_BYTES = 227 * 1024
 
 # Host ops that give another name to the same bytes.
 _VIEWS = {"memref.expand_shape", "memref.collapse_shape", "memref.cast"}
@@ -206,8 +210,8 @@ class _FunctionReader:
 
     def _launch(self, op) -> None:
         launch = op.opview
-        if launch.dynamicSharedMemorySize is not None or len(launch.asyncDependencies):
-            raise PlanError(f"@{self.name}: a launch with dynamic shared memory or async tokens")
+        if len(launch.asyncDependencies):
+            raise PlanError(f"@{self.name}: a launch with async tokens")
         args = []
         kernel = ir.SymbolRefAttr(op.attributes["kernel"]).value[-1]
         may_write = self.written_parameters.get(kernel, set())
@@ -224,6 +228,9 @@ class _FunctionReader:
             "block": [self._size(v, op) for v in _block(launch)],
             "args": args,
         }
+        shared = launch.dynamicSharedMemorySize
+        if shared is not None and self._size(shared, op):
+            launch_step["shared_bytes"] = self._size(shared, op)
         self._check_launch_limits(launch_step)
         self.steps.append({"launch": launch_step})
 
@@ -238,6 +245,13 @@ class _FunctionReader:
                 f"@{self.name}: kernel @{launch_step['kernel']} launches a grid of {grid} blocks "
                 f"of {block} threads, past the GPU's limits (grid at most {list(MAX_GRID)}, "
                 f"block at most {list(MAX_BLOCK)} and {MAX_THREADS_PER_BLOCK} threads)"
+            )
+        shared = launch_step.get("shared_bytes", 0)
+        if not 0 <= shared <= MAX_DYNAMIC_SHARED_BYTES:
+            raise PlanError(
+                f"@{self.name}: kernel @{launch_step['kernel']} asks for {shared} bytes of "
+                f"dynamic shared memory; a block may have at most {MAX_DYNAMIC_SHARED_BYTES} "
+                "(sm_90's opt-in limit; the runtime checks its device's own)"
             )
 
     def _copy(self, op) -> None:
