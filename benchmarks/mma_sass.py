@@ -141,6 +141,8 @@ def main() -> None:
         info, cubin = _ptxas(_ptx(args.size, ta, tb, args.tiles, work), work)
         record = {"size": args.size, "tiles": repr(tiles), "transposes": [ta, tb]}
         record["ptxas"] = _report(info)
+        # The A and B stages are dynamic shared memory (ptxas's smem is the static rest).
+        record["dynamic_smem_bytes"] = tiles.shared_bytes((ta, tb))
         record["bank_conflicts_warp0"] = _conflicts(args.size, ta, tb, tiles)
         if args.cuobjdump:
             sass = subprocess.run(

@@ -1,6 +1,6 @@
 """TF32 tensor cores for f32 matmuls on the GPU (tgc-nvptx-mma-matmul), opt-in with
 `tgc compile --allow-tf32`: the PTX has mma.sync m16n8k8 .tf32 and cp.async copies and ptxas
-accepts it for sm_90 (no spills, under 48 KiB of shared memory) on square, odd, tiny and
+accepts it for sm_90 (no spills; its stages in dynamic shared memory) on square, odd, tiny and
 transposed shapes; without the flag the FMA kernel stays. The flag reaches the pipeline, the
 manifest and `tgc inspect`; the CPU target refuses it; TF's switch
 (tf.config.experimental.enable_tensor_float_32_execution) turns it on for sessions and programs.
@@ -19,7 +19,8 @@ from click.testing import CliRunner
 import tgc.runtime
 from tgc.dialect import targets
 from tgc.lowering.nvptx import mma_matmul
-from tgc.lowering.nvptx.mma_matmul import STATIC_SHARED_BYTES, MmaMatmulPass, MmaTiles
+from tgc.lowering.nvptx.mma_kernel import DYNAMIC_SHARED_BYTES
+from tgc.lowering.nvptx.mma_matmul import MmaMatmulPass, MmaTiles
 from tgc.lowering.nvptx.tile_matmul import TileMatmulPass
 from tgc.runtime import cuda_device
 from tgc.tools.cli import main
@@ -49,30 +50,31 @@ func.func @main(%a: {a}, %b: {b}) -> {c}
 @needs_ptxas
 def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     ptx = compile_nvptx(tmp_path, _matmul_module(4096, 4096, 4096), "--allow-tf32", "--emit", "ptx")
-    # 4 warps of 4x8 mma tiles (64x64), K steps of 16 (two k8 steps), unrolled: 64 mma.sync.
-    assert len(re.findall(re.escape(MMA), ptx)) == 64
+    # 4 warps of 4x8 mma tiles (64x64), K steps of 32 (four k8 steps), unrolled: 128 mma.sync.
+    assert len(re.findall(re.escape(MMA), ptx)) == 128
     assert "fma.rn.f32" not in ptx
-    # A's rows run along k: each 16-row tile's fragment is one ldmatrix (4 tiles x 2 k8 steps);
+    # A's rows run along k: each 16-row tile's fragment is one ldmatrix (4 tiles x 4 k8 steps);
     # plain B's are scalar shared loads (ldmatrix transposes 16-bit values only).
-    assert len(re.findall(r"ldmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16", ptx)) == 8
+    assert len(re.findall(r"ldmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16", ptx)) == 16
     # C's zero fill is gone (the accumulators start at zero): one kernel, which never loads C.
     assert ptx.count(".entry") == 1 and "ld.global" not in ptx
-    # 4096 is a multiple of every tile: 16-byte copies only (4 per operand and thread), for the
+    # 4096 is a multiple of every tile: 16-byte copies only (8 per operand and thread), for the
     # first two tiles before the loop (three stages) and the third ahead in it; one barrier per
     # K step, and the loop waits for its own tile only (one group stays in flight).
-    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 24
+    assert len(re.findall(r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16", ptx)) == 48
     assert re.search(r"cp\.async\.wait_group\s+1;", ptx)
     # Past the last K tile the prefetch fetches it again (a min of k, no test): every copy reads
     # its 16 bytes, none a selected source size (as a test of k against K would give).
     whole = r"cp\.async\.cg\.shared\.global \[[^]]+\], \[[^]]+\], 16, 16;"
-    assert len(re.findall(whole, ptx)) == 24
+    assert len(re.findall(whole, ptx)) == 48
     assert "cp.async.ca" not in ptx
     assert ptx.count("bar.sync") == 1
-    # 16-byte copies need 16-byte aligned buffers (tgc-nvptx-align-shared).
-    assert len(re.findall(r"\.shared \.align 16 \.b8 __wg_", ptx)) == 2
+    # The stages are dynamic shared memory (16-byte aligned: the 16-byte copies), no
+    # workgroup attribution; MLIR declares its symbol as one static byte.
+    assert len(re.findall(r"\.shared \.align 16 \.b8 __dynamic_shmem__0;", ptx)) == 1
+    assert "__wg_" not in ptx
     info = ptxas_info(tmp_path, ptx)
-    # Three stages of A (128 rows of 16 floats) and B (16 rows of 128), unpadded (swizzled).
-    assert "49152 bytes smem" in info
+    assert "1 bytes smem" in info
     assert " 0 bytes spill stores" in info
 
 
@@ -104,17 +106,18 @@ def test_any_shape_and_transpose_assembles_with_zero_filled_copies(tmp_path, m, 
         assert re.search(r"cp\.async\.ca\.shared\.global \[[^]]+\], \[[^]]+\], 4, %r", ptx)
     info = ptxas_info(tmp_path, ptx)
     assert " 0 bytes spill stores" in info
-    smem = [int(s) for s in re.findall(r"(\d+) bytes smem", info)]
-    assert smem and max(smem) <= STATIC_SHARED_BYTES
+    # The stages are dynamic: the one static byte is MLIR's symbol for them.
+    assert [int(s) for s in re.findall(r"(\d+) bytes smem", info)] == [1]
 
 
-def test_every_transpose_fits_the_static_shared_memory_with_the_default_tiles():
+def test_every_transpose_fits_99_kib_of_dynamic_shared_memory_with_the_default_tiles():
     tiles = MmaTiles()
     sizes = {t: tiles.shared_bytes(t) for t in [(False, False), (True, False), (False, True)]}
-    # A (m, k): 128 rows of 16 floats, A^T (k, m) 16 rows of 128; likewise B; unpadded (the
-    # tiles are swizzled instead); 3 stages: the whole 48 KiB.
-    assert set(sizes.values()) == {3 * 4 * 16 * (128 + 128)} == {49152}
-    assert max(sizes.values()) <= STATIC_SHARED_BYTES
+    # A (m, k): 128 rows of 32 floats, A^T (k, m) 32 rows of 128; likewise B; unpadded (the
+    # tiles are swizzled instead); 3 stages: 96 KiB, which every GPU from sm_80 gives a block
+    # (sm_86/89: 99 KiB) and two blocks share an sm_80/sm_90 SM's 164/228 KiB.
+    assert set(sizes.values()) == {3 * 4 * 32 * (128 + 128)} == {98304}
+    assert max(sizes.values()) <= 99 * 1024 <= DYNAMIC_SHARED_BYTES
 
 
 def test_the_pass_shows_in_the_pipeline_only_with_the_flag(tmp_path):

@@ -1,10 +1,11 @@
 // tgc-nvptx-mma-matmul{allow-tf32=true}: a static f32 linalg.matmul on buffers becomes one
 // gpu.launch of 4 warps (128 threads) per 128x128 tile of C, each warp 4x8 tiles of
 // nvgpu.mma.sync m16n8k8 in TF32 whose vector<2x2xf32> accumulators are the K loop's iter_args.
-// K steps of 16 through three stages of workgroup memory (unpadded rows, XOR-swizzled) filled by
-// cp.async: the first two tiles' copies before the loop, as two groups; in the loop a wait for
+// K steps of 32 through three stages of dynamic shared memory (96 KiB: the launch's
+// dynamic_shared_memory_size, A's stages and B's views of it; unpadded rows, XOR-swizzled) filled
+// by cp.async: the first two tiles' copies before the loop, as two groups; in the loop a wait for
 // the current tile (one group stays in flight), one barrier, the copies of the tile two ahead (as
-// one group; past the last tile, of the last tile again: a min of k), then 2 x 32 mma.sync whose
+// one group; past the last tile, of the last tile again: a min of k), then 4 x 32 mma.sync whose
 // fragments of a tile stored along k (A here, and B^T) come by ldmatrix, one per 16x8 (8x8) block.
 // Copies past M, N or K copy 0 elements (zero fill); C's fragments are read before the loop and
 // stored after it. Without allow-tf32 (the default)
@@ -19,25 +20,29 @@
 
 // CHECK-LABEL: func.func @transposed_b(
 // CHECK-SAME:      %[[A:.+]]: memref<37x21xf32>, %[[B:.+]]: memref<50x21xf32>, %[[C:.+]]: memref<37x50xf32>)
+// CHECK:         %[[BYTES:.+]] = arith.constant 98304 : i32
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
 // CHECK-SAME:        threads({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c128, {{%[[:alnum:]]+}} = %c1, {{%[[:alnum:]]+}} = %c1)
-// CHECK-SAME:        workgroup(%[[AS:[[:alnum:]]+]] : memref<3x128x16xf32, #gpu.address_space<workgroup>>, %[[BS:[[:alnum:]]+]] : memref<3x128x16xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME:        dynamic_shared_memory_size %[[BYTES]] {
+// CHECK:           %[[SMEM:.+]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK-NEXT:      %[[AS:.+]] = memref.view %[[SMEM]][%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<3x128x32xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT:      %[[BS:.+]] = memref.view %[[SMEM]][%c49152][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<3x128x32xf32, #gpu.address_space<workgroup>>
 // CHECK:           memref.load %[[C]]
 // CHECK:           vector.from_elements {{.+}} : vector<2x2xf32>
 // CHECK:           arith.xori
-// CHECK:           nvgpu.device_async_copy %[[A]][{{.+}}], %[[AS]][{{.+}}], 1, {{%.+}} : memref<37x21xf32> to memref<3x128x16xf32
-// CHECK:           nvgpu.device_async_copy %[[B]][{{.+}}], %[[BS]][{{.+}}], 1, {{%.+}} : memref<50x21xf32> to memref<3x128x16xf32
+// CHECK:           nvgpu.device_async_copy %[[A]][{{.+}}], %[[AS]][{{.+}}], 1, {{%.+}} : memref<37x21xf32> to memref<3x128x32xf32
+// CHECK:           nvgpu.device_async_copy %[[B]][{{.+}}], %[[BS]][{{.+}}], 1, {{%.+}} : memref<50x21xf32> to memref<3x128x32xf32
 // CHECK:           nvgpu.device_async_create_group
 // CHECK:           %[[SECOND:.+]] = nvgpu.device_async_create_group
-// CHECK:           scf.for {{.+}} = %c0 to %c21 step %c16 iter_args({{.+}}) -> (vector<2x2xf32>, vector<2x2xf32>
+// CHECK:           scf.for {{.+}} = %c0 to %c21 step %c32 iter_args({{.+}}) -> (vector<2x2xf32>, vector<2x2xf32>
 // CHECK:             nvgpu.device_async_wait %[[SECOND]] {numGroups = 1 : i32}
 // CHECK-NEXT:        gpu.barrier
-// CHECK:             arith.minui {{.+}}, %c16 : index
+// CHECK:             arith.minui {{.+}}, %c0 : index
 // CHECK:             nvgpu.device_async_copy %[[A]]
 // CHECK:             nvgpu.device_async_create_group
-// CHECK:             nvgpu.ldmatrix %[[AS]][{{.+}}] {numTiles = 4 : i32, transpose = false} : memref<3x128x16xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
-// CHECK:             nvgpu.ldmatrix %[[BS]][{{.+}}] {numTiles = 2 : i32, transpose = false} : memref<3x128x16xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
-// CHECK-COUNT-64:    nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+// CHECK:             nvgpu.ldmatrix %[[AS]][{{.+}}] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf32, #gpu.address_space<workgroup>> -> vector<4x1xf32>
+// CHECK:             nvgpu.ldmatrix %[[BS]][{{.+}}] {numTiles = 2 : i32, transpose = false} : memref<3x128x32xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
+// CHECK-COUNT-128:   nvgpu.mma.sync({{.+}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // CHECK-NEXT:        scf.yield
 // CHECK:           nvgpu.device_async_wait %[[SECOND]] {numGroups = 0 : i32}
 // CHECK:           vector.extract {{.+}} : f32 from vector<2x2xf32>
@@ -48,7 +53,7 @@
 // EMU-LABEL: func.func @transposed_b(
 // EMU-NOT:     nvgpu.
 // EMU:         gpu.launch
-// EMU-SAME:        workgroup({{.+}}, %[[XS:[[:alnum:]]+]] : memref<81920xf32, #gpu.address_space<workgroup>>)
+// EMU-SAME:        dynamic_shared_memory_size {{%.+}} workgroup(%[[XS:[[:alnum:]]+]] : memref<81920xf32, #gpu.address_space<workgroup>>)
 // EMU:           scf.for
 // EMU:             gpu.barrier
 // EMU-COUNT-32:    arith.andi {{.+}}, %c-8192_i32 : i32
@@ -72,7 +77,7 @@ func.func @transposed_b(%a: memref<37x21xf32>, %b: memref<50x21xf32>, %c: memref
 // CHECK-LABEL: func.func @divisible(
 // CHECK:         gpu.launch blocks({{[^)]+}}) in ({{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c2, {{%[[:alnum:]]+}} = %c1)
 // CHECK-NOT:       arith.cmpi
-// CHECK:           nvgpu.device_async_copy {{.+}}, 4, {{%.+}} {bypassL1} : memref<256x32xf32> to memref<3x128x16xf32
+// CHECK:           nvgpu.device_async_copy {{.+}}, 4, {{%.+}} {bypassL1} : memref<256x32xf32> to memref<3x128x32xf32
 // CHECK-NOT:       arith.cmpi
 // CHECK-NOT:       scf.if
 // CHECK:           gpu.terminator

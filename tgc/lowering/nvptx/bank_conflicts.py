@@ -13,7 +13,8 @@ lanes where the condition holds run the branch). Every other op's results are un
 computed from a loaded value cannot be counted and is an error. At each shared access (memref.load
 and memref.store, vector.load and vector.store, nvgpu.device_async_copy's shared side) it takes
 the active lanes' byte addresses and counts the wavefronts. A buffer's base address shifts every
-lane's address alike, so it drops out (buffers are at least 16-byte aligned).
+lane's address alike, so it drops out (buffers are at least 16-byte aligned); so does a view's
+offset into the dynamic shared memory (memref.view of gpu.dynamic_shared_memory: a buffer too).
 
 This is a static count of the kernel as written, for a chosen warp and block; it needs no GPU.
 It reads the kernel the GPU gets rather than instrumenting nvptx-emulated: the emulated target
@@ -45,7 +46,9 @@ class Access:
     """One shared-memory access site, over every time the warp ran it."""
 
     kind: str  # "load", "store" or "cp.async"
-    buffer: int  # which workgroup attribution of the launch (0, 1, ...)
+    # which buffer: the launch's workgroup attributions (0, 1, ...), then the views of its
+    # dynamic shared memory in the order the kernel takes them
+    buffer: int
     lane_bytes: int  # bytes each lane moves
     executed: int = 0  # times the warp ran it with some lane active
     wavefronts: int = 0
@@ -83,9 +86,10 @@ class WarpCounter:
         body = launch.regions[0].blocks[0]
         args = list(body.arguments)
         self.values: dict = {}
-        self.shared = {}  # attribution value -> its index
+        self.shared = {}  # attribution or view of dynamic shared memory -> its index
         for n, arg in enumerate(args[12:]):
             self.shared[arg] = n
+        self.dynamic = set()  # gpu.dynamic_shared_memory's values
         sizes = [self._constant_of(launch.operands[i]) for i in range(6)]
         lanes = np.arange(WARP) + warp * WARP
         tid = (lanes % sizes[3], lanes // sizes[3] % sizes[4], lanes // (sizes[3] * sizes[4]))
@@ -186,6 +190,12 @@ class WarpCounter:
         return self.values.get(value)
 
     def _arith(self, op) -> None:
+        if op.name == "gpu.dynamic_shared_memory":
+            self.dynamic.add(op.results[0])
+            return
+        if op.name == "memref.view" and op.operands[0] in self.dynamic:
+            self.shared[op.results[0]] = len(self.shared)  # a buffer in the dynamic memory
+            return
         if op.name == "arith.constant":
             attribute = op.attributes["value"]
             if isinstance(attribute, ir.IntegerAttr):

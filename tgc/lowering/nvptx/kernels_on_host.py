@@ -7,8 +7,9 @@ what they did). Each kernel ``@k(args...)`` becomes ``func.func @k(args..., grid
 x, y, z)`` whose body loops over every block and thread and runs the kernel's body with
 ``gpu.block_id``, ``gpu.thread_id``, ``gpu.block_dim`` and ``gpu.grid_dim`` read from the loops and
 sizes. Threads of a block run one after another. A block's workgroup (shared) memory is one host
-buffer (blocks too run one after another); a kernel with gpu.barrier runs in phases, each a loop
-over the block's threads, values that live across a barrier kept per thread in host buffers
+buffer (blocks too run one after another), its dynamic shared memory one too (sized by the
+memref.views taken of it, at constant offsets); a kernel with gpu.barrier runs in phases, each a
+loop over the block's threads, values that live across a barrier kept per thread in host buffers
 (barrier_phases.py). Other gpu ops (warp shuffles, say) are refused, naming the op.
 """
 
@@ -23,10 +24,11 @@ from tgc.lowering.nvptx.barrier_phases import Phases, contains_barrier
 from tgc.passes.base import ModulePass
 
 _DIMS = ("x", "y", "z")
+_HOST_ALIGNMENT = 16  # bytes: as the GPU's dynamic shared memory (MLIR's lowering declares 16)
 # gpu ops a sequential loop over threads computes exactly (the ids and sizes of the launch).
 _INDEX_OPS = ("gpu.block_id", "gpu.thread_id", "gpu.block_dim", "gpu.grid_dim")
 # ... and what the phases make of a block's synchronisation (barrier_phases.py).
-_EMULATED_OPS = (*_INDEX_OPS, "gpu.return", "gpu.barrier")
+_EMULATED_OPS = (*_INDEX_OPS, "gpu.return", "gpu.barrier", "gpu.dynamic_shared_memory")
 
 
 def _symbol(op) -> str:
@@ -46,6 +48,19 @@ def _host_buffer(type_: ir.Type):
     """A block's workgroup memory as a host buffer (blocks run one after another: one buffer)."""
     shared = ir.MemRefType(type_)
     return memref.AllocOp(ir.MemRefType.get(shared.shape, shared.element_type), [], []).result
+
+
+def _host_type(type_: ir.Type) -> ir.MemRefType:
+    shared = ir.MemRefType(type_)
+    return ir.MemRefType.get(shared.shape, shared.element_type)
+
+
+def _bytes(type_: ir.Type) -> int:
+    shaped = ir.MemRefType(type_)
+    count = 1
+    for n in shaped.shape:
+        count *= n
+    return count * shaped.element_type.width // 8
 
 
 def _dimension(op) -> str:
@@ -105,6 +120,7 @@ class KernelsOnHostPass(ModulePass):
             zero = arith.ConstantOp(index, 0).result
             one = arith.ConstantOp(index, 1).result
             shared = [_host_buffer(a.type) for a in list(block.arguments)[len(arg_types) :]]
+            shared += self._dynamic_shared_on_host(kernel)
             inner = self._loop_nest(sizes, zero, one, ids, threads=not barriers)
             returned = func.ReturnOp([])
         for old, new in zip(block.arguments, list(entry.arguments[: len(arg_types)]) + shared):
@@ -135,6 +151,47 @@ class KernelsOnHostPass(ModulePass):
                 memref.DeallocOp(buffer)
         self._replace_index_ops(entry, values)
         kernel.erase()
+
+    def _dynamic_shared_on_host(self, kernel) -> list:
+        """The kernel's dynamic shared memory (every gpu.dynamic_shared_memory: one region, as on
+        the GPU) as one host buffer of the bytes its views take, made at the insertion point
+        with the views remade on it (constant offsets: the size comes from the views, being the
+        launch's own). Returns [the buffer], or [] when the kernel takes none."""
+        found = []
+
+        def visit(op):
+            if op.operation.name == "gpu.dynamic_shared_memory":
+                found.append(op.operation)
+            return ir.WalkResult.ADVANCE
+
+        kernel.walk(visit)
+        if not found:
+            return []
+        views = [self._constant_view(use.owner) for op in found for use in op.result.uses]
+        size = max((offset + _bytes(view.result.type) for view, offset in views), default=0)
+        host = ir.MemRefType.get([size], ir.IntegerType.get_signless(8))
+        buffer = memref.AllocOp(host, [], [], alignment=_HOST_ALIGNMENT).result
+        for view, offset in views:
+            shift = arith.ConstantOp(ir.IndexType.get(), offset).result
+            on_host = memref.ViewOp(_host_type(view.result.type), buffer, shift, []).result
+            view.result.replace_all_uses_with(on_host)
+            view.erase()
+        for op in found:
+            op.erase()
+        return [buffer]
+
+    def _constant_view(self, use) -> tuple:
+        """(the memref.view ``use``, its constant byte offset), or the pass fails naming it."""
+        use = use.operation if isinstance(use, ir.OpView) else use
+        if use.name == "memref.view" and not list(use.operands)[2:]:
+            shift = use.operands[1].owner
+            if isinstance(shift, ir.OpView) and shift.operation.name == "arith.constant":
+                return use, ir.IntegerAttr(shift.operation.attributes["value"]).value
+        self.fail(
+            use,
+            "nvptx-emulated takes dynamic shared memory through memref.view at constant offsets "
+            f"into static shapes only, not '{use.name}'",
+        )
 
     @staticmethod
     def _loop_nest(sizes: list, zero, one, ids: dict, threads: bool = True):

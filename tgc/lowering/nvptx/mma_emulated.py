@@ -33,8 +33,9 @@ TF32_MASK = -8192  # 0xFFFFE000 as i32: sign, exponent and the top 10 mantissa b
 
 
 class EmulatedMmaWriter(MmaWriter):
-    def _attributions(self, sa: str, sb: str) -> str:
-        return f"{super()._attributions(sa, sb)}, %Xs : {self._exchange_type()}"
+    def _attributions(self) -> str:
+        """The exchange buffer: emulation's own, a static workgroup buffer beside the tiles."""
+        return f"%Xs : {self._exchange_type()}"
 
     def _exchange_type(self) -> str:
         size = 2 * self._exchange_half()

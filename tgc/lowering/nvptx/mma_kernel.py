@@ -20,9 +20,14 @@ fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..
 (group + 8, 2t + 1). A copy of an element past M, N or K reads nothing and fills zeros (cp.async's
 source size 0), and stores past M or N are skipped, so any shape runs. The matmul accumulates into
 C (linalg.matmul's C += A.B): C's initial value is read once, into the accumulators, unless C
-starts at zero (``zero_init``: the pass dropped C's zero fill): then C is only written. The shared
-buffers stay within the 48 KiB a kernel may declare statically (exactly 48 KiB with the default
-tiles' three stages); the pass leaves tiles that would not fit to the FMA kernel.
+starts at zero (``zero_init``: the pass dropped C's zero fill): then C is only written. The A and
+B stages are views of the launch's dynamic shared memory (gpu.dynamic_shared_memory, the launch's
+dynamic_shared_memory_size: the launch plan carries the bytes, the CUDA runtime opts the kernel in
+past 48 KiB and refuses more than its device gives a block), 96 KiB with the default tiles; the
+pass leaves tiles past sm_90's 227 KiB to the FMA kernel. MLIR's lowering declares the dynamic
+memory's symbol as a 1-byte static buffer (ptxas: "1 bytes smem"), the kernel's only static
+shared memory: the dynamic region follows it, so the views' addresses stay in the block's
+shared memory, and the runtime counts the byte against the device's limit.
 
 The nvptx-emulated target (kernels run on the host, tgc-nvptx-kernels-on-host, one thread after
 another) runs this kernel with its warp-wide mma.sync and its cp.async emulated (mma_emulated.py),
@@ -41,22 +46,32 @@ WARP = 32
 MMA_M, MMA_N, MMA_K = 16, 8, 8  # m16n8k8, the TF32 shape
 VECTOR = 4  # floats per 16-byte copy
 STATIC_SHARED_BYTES = 48 * 1024  # the most shared memory a kernel may declare (ptxas refuses more)
+# The most dynamic shared memory a block may opt into (cuFuncSetAttribute's
+# MAX_DYNAMIC_SHARED_SIZE_BYTES) on sm_90; sm_80 allows 163 KiB, sm_86/89 99 KiB: the runtime
+# refuses a launch past its device's CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN.
+DYNAMIC_SHARED_BYTES = 227 * 1024
+WORKGROUP = "#gpu.address_space<workgroup>"
 
 
 @dataclasses.dataclass(frozen=True)
 class MmaTiles:
     """Block tile BM x BN of WARPS_M x WARPS_N warps, K step BK, STAGES shared buffers.
 
-    The default, 128x128 of 4 warps of 64x64 (CUTLASS's usual TF32 shape): a warp's k8 step reads
-    16 words of A and 16 of B fragments per lane for 32 mma.sync, one shared word per mma (a 64x32
-    warp tile reads 1.5), shared-memory bandwidth being what bounds mma.sync kernels; 242
-    registers (ptxas, sm_90), two blocks per SM. BK 16 in three stages fills the 48 KiB a kernel
-    may declare (the shared rows unpadded: an XOR swizzle keeps the reads apart, see MmaWriter),
-    so two tiles' copies are in flight while the warps multiply a third."""
+    The default, 128x128 of 4 warps of 64x64 and BK 32 in three stages (CUTLASS's usual TF32
+    tile, 128x128x32_3): a warp's k8 step reads 16 words of A and 16 of B fragments per lane for
+    32 mma.sync, one shared word per mma (a 64x32 warp tile reads 1.5), shared-memory bandwidth
+    being what bounds mma.sync kernels. The stages are dynamic shared memory, 96 KiB (past the
+    48 KiB a kernel may declare statically; sm_80 and later give a block up to 163 or 227 KiB,
+    sm_86/89 99 KiB), so two tiles of 32 k are in flight while the warps multiply a third. On
+    sm_90 (ptxas, the 4096^3 NN kernel): 246 registers, no spills, two blocks per SM (registers
+    and 2 x 96 KiB of shared memory both allow it); the K loop's SASS is 271 instructions for 128
+    HMMA (2.1 per HMMA) where BK 16 in three stages, the 48 KiB static default before, took 194
+    for 64 (3.0): half the barriers, waits and stage arithmetic per mma. Not yet timed on a GPU
+    (benchmarks/gpu_check.py times it beside the other tiles)."""
 
     bm: int = 128
     bn: int = 128
-    bk: int = 16
+    bk: int = 32
     warps_m: int = 2
     warps_n: int = 2
     stages: int = 3
@@ -123,11 +138,13 @@ class MmaWriter(TiledMatmulWriter):
         grid_x = self.const(-(-self.n // t.bn))
         grid_y = self.const(-(-self.m // t.bm))
         one = self.const(1)
-        shared = f" workgroup({self._attributions(sa, sb)})"
+        attributions = self._attributions()
+        shared = f" workgroup({attributions})" if attributions else ""
+        self.emit(f"%shared_bytes = arith.constant {t.shared_bytes((self.ta, self.tb))} : i32")
         self.emit(
             f"gpu.launch blocks(%bx, %by, %bz) in (%gx = {grid_x}, %gy = {grid_y}, %gz = {one})"
             f" threads(%tx, %ty, %tz) in (%sx = {self.const(t.threads)}, %sy = {one},"
-            f" %sz = {one}){shared} {{"
+            f" %sz = {one}) dynamic_shared_memory_size %shared_bytes{shared} {{"
         )
         outer = self.constants
         launch, self.lines = self.lines, []
@@ -139,15 +156,26 @@ class MmaWriter(TiledMatmulWriter):
         closing = ["gpu.terminator", "}", "return", "}"]
         return "\n".join([head, *outer.values(), *launch, *body, *closing])
 
-    def _attributions(self, sa: str, sb: str) -> str:
-        return f"%As : {sa}, %Bs : {sb}"
+    def _attributions(self) -> str:
+        """Static workgroup buffers besides the dynamic ones (none: the A and B stages)."""
+        return ""
+
+    def _dynamic_shared(self, sa: str, sb: str) -> None:
+        """%As and %Bs: the A stages, then the B stages, in the launch's dynamic shared memory
+        (B's at a multiple of 128 bytes: the swizzle's lines of banks start where a bank 0 does)."""
+        dynamic = f"memref<?xi8, {WORKGROUP}>"
+        a_bytes = 4 * self.t.stages * self.a_dims[0] * self.a_dims[1]
+        self.emit(f"%smem = gpu.dynamic_shared_memory : {dynamic}")
+        self.emit(f"%As = memref.view %smem[{self.const(0)}][] : {dynamic} to {sa}")
+        self.emit(f"%Bs = memref.view %smem[{self.const(a_bytes)}][] : {dynamic} to {sb}")
 
     def _shared_type(self, dims: tuple) -> str:
         slow, fast = dims
-        return f"memref<{self.t.stages}x{slow}x{fast}xf32, #gpu.address_space<workgroup>>"
+        return f"memref<{self.t.stages}x{slow}x{fast}xf32, {WORKGROUP}>"
 
     def _body(self, sa: str, sb: str) -> None:
         t = self.t
+        self._dynamic_shared(sa, sb)
         self.emit(f"%m0 = arith.muli %by, {self.const(t.bm)} : index")
         self.emit(f"%n0 = arith.muli %bx, {self.const(t.bn)} : index")
         self.emit(f"%warp = arith.divui %tx, {self.const(WARP)} : index")

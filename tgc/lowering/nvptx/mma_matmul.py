@@ -22,7 +22,7 @@ from mlir import ir
 
 from tgc.dialect.ir_helpers import all_ops
 from tgc.lowering.nvptx.mma_emulated import EmulatedMmaWriter
-from tgc.lowering.nvptx.mma_kernel import STATIC_SHARED_BYTES, MmaTiles, MmaWriter
+from tgc.lowering.nvptx.mma_kernel import DYNAMIC_SHARED_BYTES, MmaTiles, MmaWriter
 from tgc.lowering.nvptx.tile_matmul import matmul_transposes
 from tgc.passes.base import ModulePass
 
@@ -62,7 +62,9 @@ class MmaMatmulPass(ModulePass):
 
     @staticmethod
     def _fits(transposes: tuple) -> bool:
-        return DEFAULT_TILES.shared_bytes(transposes) <= STATIC_SHARED_BYTES
+        """The stages fit the dynamic shared memory sm_90 gives a block (tiles past 48 KiB run
+        where the GPU allows them: the runtime checks its device's limit)."""
+        return DEFAULT_TILES.shared_bytes(transposes) <= DYNAMIC_SHARED_BYTES
 
     def _replace(self, op, transposes) -> None:
         a, b, c = (ir.MemRefType(o.type) for o in op.operands)
