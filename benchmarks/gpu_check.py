@@ -78,6 +78,14 @@ BENCHMARKS = {
         "matmul",
         "x @ w",
     ),
+    **{
+        f"matmul_4096_tf32_{variant}": (
+            [("x", (4096, 4096)), ("w", (4096, 4096))],
+            "matmul",
+            "x @ w",
+        )
+        for variant in ("bk16_3stages", "bk16_4stages", "bk32_4stages", "128x256")
+    },
     "matmul_tf32_1000x999x777_ta": (
         [("x", (777, 1000)), ("w", (777, 999))],
         "matmul_ta",
@@ -103,19 +111,35 @@ TF32_BENCHMARKS = (
     "matmul_4096_tf32_8warps",
     "matmul_4096_tf32_2stages",
     "matmul_4096_tf32_bk8_4stages",
+    "matmul_4096_tf32_bk16_3stages",
+    "matmul_4096_tf32_bk16_4stages",
+    "matmul_4096_tf32_bk32_4stages",
+    "matmul_4096_tf32_128x256",
     "matmul_tf32_1000x999x777_ta",
     "matmul_tf32_1000x999x777_tb",
 )
 
 
-# The TF32 kernel with other tiles than tgc's default (tgc/lowering/nvptx/mma_matmul.py MmaTiles:
-# 4 warps of 64x64 per 128x128 block, K steps of 16 in 3 stages), to compare on the GPU: 8 warps of
-# 64x32; 2 stages (one K tile in flight, not two: what the third stage buys); K steps of 8 in 4
-# stages (three tiles in flight, a barrier every 32 mma.sync a warp instead of 64).
+# The TF32 kernel with other tiles than tgc's default (tgc/lowering/nvptx/mma_kernel.py MmaTiles:
+# 4 warps of 64x64 per 128x128 block, K steps of 32 in 3 stages of dynamic shared memory, 96 KiB),
+# to compare on the GPU. ptxas sm_90 and the 4096 NN K loop's SASS (benchmarks/mma_sass.py) of each,
+# as registers / shared bytes / loop instructions per HMMA; all without spills or bank conflicts:
+# default 246 / 96 KiB / 2.1 (two blocks an SM);
+# bk16_3stages, the 48 KiB static default before dynamic shared memory: 242 / 48 KiB / 3.0;
+# bk16_4stages: 240 / 64 KiB / 2.8 (three K tiles in flight; a power-of-two stage count);
+# bk32_4stages: 246 / 128 KiB / 2.2 (one block an SM: what a deeper pipeline buys against that);
+# 128x256 (8 warps of 64x64, BK 32, 3 stages): 244 / 144 KiB / 2.1 (one block of 8 warps an SM:
+# B's fragments shared by twice the warps, half the blocks);
+# 8warps (64x32 warp tiles), 2stages and bk8_4stages at BK 16 as before (8warps: 125 / 48 KiB /
+# 3.2; 2stages: what the third stage buys; bk8_4stages: three K tiles of 8 in flight).
 TILE_VARIANTS = {
-    "matmul_4096_tf32_8warps": "MmaTiles(warps_m=2, warps_n=4)",
-    "matmul_4096_tf32_2stages": "MmaTiles(stages=2)",
+    "matmul_4096_tf32_8warps": "MmaTiles(bk=16, warps_m=2, warps_n=4)",
+    "matmul_4096_tf32_2stages": "MmaTiles(bk=16, stages=2)",
     "matmul_4096_tf32_bk8_4stages": "MmaTiles(bk=8, stages=4)",
+    "matmul_4096_tf32_bk16_3stages": "MmaTiles(bk=16, stages=3)",
+    "matmul_4096_tf32_bk16_4stages": "MmaTiles(bk=16, stages=4)",
+    "matmul_4096_tf32_bk32_4stages": "MmaTiles(bk=32, stages=4)",
+    "matmul_4096_tf32_128x256": "MmaTiles(bn=256, warps_n=4, bk=32, stages=3)",
 }
 
 

@@ -10,7 +10,10 @@ transposed and divisible shapes. On a GPU the artifact's and a session's results
 against float64 numpy with TF32's tolerance; without one those tests are skipped."""
 
 import json
+import pathlib
 import re
+
+import jsonschema
 
 import numpy as np
 import pytest
@@ -166,6 +169,23 @@ def test_the_manifest_records_the_flag_and_inspect_shows_it(tmp_path):
     )
     plain = CliRunner().invoke(main, ["inspect", str(off)], catch_exceptions=False).output
     assert "TF32" not in plain
+
+
+def test_the_launch_plan_carries_the_kernels_dynamic_shared_bytes(tmp_path, monkeypatch):
+    # The default tiles' 96 KiB, and 128 KiB with four stages: past the 48 KiB a kernel may
+    # declare, which the CUDA runtime opts the kernel into (tests/unit/test_cuda_device.py).
+    for tiles, nbytes in [(MmaTiles(), 98304), (MmaTiles(stages=4), 131072)]:
+        monkeypatch.setattr(mma_matmul, "DEFAULT_TILES", tiles)
+        path = _artifact(tmp_path / str(nbytes), _matmul_module(300, 200, 100), "--allow-tf32")
+        manifest = json.loads((path / "manifest.json").read_text())
+        schema = json.loads(
+            (pathlib.Path(tgc.runtime.__file__).parent / "gpu_manifest.schema.json").read_text()
+        )
+        jsonschema.validate(manifest, schema)
+        [plan] = manifest["launch_plan"]["functions"].values()
+        [launch] = [step["launch"] for step in plan["steps"] if "launch" in step]
+        assert launch["grid"] == [2, 3, 1] and launch["block"] == [128, 1, 1]
+        assert launch["shared_bytes"] == nbytes
 
 
 def _mma_passes(target) -> list:
