@@ -253,6 +253,7 @@ def main():
     parser.add_argument("--sizes", default="256,1024,2048")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", default="1,2", help="thread counts to run each at")
+    parser.add_argument("--workloads", default="two_layer,convnet", help="the SGD steps to time")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
     record = {
@@ -292,7 +293,9 @@ def main():
         print(n, json.dumps(record["gemm_gflops"][n]), flush=True)
         print("threads chosen", json.dumps(record["threads_chosen"][n]), flush=True)
     with tempfile.TemporaryDirectory(prefix="tgc-gemm-bench-") as tmp:
-        for name, builder in (("two_layer", two_layer_builder()), ("convnet", convnet_builder())):
+        builders = {"two_layer": two_layer_builder, "convnet": convnet_builder}
+        for name in [w for w in args.workloads.split(",") if w]:
+            builder = builders[name]()
             directory = os.path.join(tmp, name)
             feeds = {"x": "x", "y": "y"}
             impls = {}
