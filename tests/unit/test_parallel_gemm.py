@@ -190,6 +190,21 @@ def test_session_on_two_threads_matches_numpy(monkeypatch, ta, tb):
     assert counts[-1] == 2
 
 
+def test_jit_threads_reach_the_runtime(monkeypatch):
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
+    _quiet_machine(monkeypatch)
+    a = RNG.standard_normal((300, 400)).astype(np.float32)
+    b = RNG.standard_normal((400, 500)).astype(np.float32)
+    counts: list = []
+    blas_threads.register_runtime(counts.append)
+    try:
+        got = tf.jit(lambda x, y: tf.matmul(x, y), threads=2)(a, b)
+    finally:
+        blas_threads._runtimes.remove(counts.append)
+    np.testing.assert_allclose(np.asarray(got), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    assert counts[-1] == 2
+
+
 def test_session_thread_count_reaches_the_runtime(monkeypatch):
     """A run's ThreadScope gives every registered runtime the run's count."""
     counts: list = []
