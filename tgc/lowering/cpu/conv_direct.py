@@ -61,7 +61,7 @@ def _zeros(length: int, elem) -> ir.Value:
     vtype = ir.VectorType.get([length], elem)
     return arith.ConstantOp(
         vtype, ir.DenseElementsAttr.get_splat(vtype, ir.FloatAttr.get(elem, 0.0))
-    )
+    ).result
 
 
 def _window_value(xp, pixel, tap, strides, dilations) -> ir.Value:

@@ -1,15 +1,16 @@
 """Copies and accumulating adds of contiguous runs of a tensor's innermost dim, as explicit vector
-transfers in scf.for loops (on tensors, before bufferization).
+transfers in scf.for loops (on tensors, before bufferization); conv_direct.py and pool_vector.py
+build their loops and vectors with it too.
 
 tgc-conv-gemm's im2col gather and col2im slice adds move data in runs: a window row's KW*C
-elements, one pixel's C channels. Written as linalg loops, LLVM unrolls the short innermost loop
-and then cannot vectorize it: the two buffers come from memref.alloc's aligned allocation (an
-inttoptr of malloc's result plus an offset), so it cannot tell that a store into one does not
-change the next load from the other, and each element became a scalar load, add and store (the
-convnet's col2im compiled to 800 vaddss and no vaddps). A ``vector.transfer_read`` and
-``vector.transfer_write`` of the whole run say it: convert-vector-to-llvm makes them vector loads
-and stores. Runs longer than MAX_VECTOR are split into MAX_VECTOR-element pieces (a loop) and
-their remainder, so that no vector outgrows the register file.
+elements, one pixel's C channels. Written as linalg loops, LLVM unrolled the short innermost loop
+and left it scalar: each element became a scalar load, add and store (the convnet's col2im
+compiled to 800 vaddss and no vaddps), most likely because the buffers come from memref.alloc's
+aligned allocation (an inttoptr of malloc's result plus an offset), so it cannot tell that a store
+into one does not change the next load from the other. A ``vector.transfer_read`` and
+``vector.transfer_write`` of the whole run need no such proof: convert-vector-to-llvm makes them
+vector loads and stores. Runs longer than MAX_VECTOR are split into MAX_VECTOR-element pieces (a
+loop) and their remainder, so that no vector outgrows the register file.
 """
 
 from __future__ import annotations
