@@ -124,13 +124,13 @@ TF32_BENCHMARKS = (
 # 4 warps of 64x64 per 128x128 block, K steps of 32 in 3 stages of dynamic shared memory, 96 KiB),
 # to compare on the GPU. ptxas sm_90 and the 4096 NN K loop's SASS (benchmarks/mma_sass.py) of each,
 # as registers / shared bytes / loop instructions per HMMA; all without spills or bank conflicts:
-# default 246 / 96 KiB / 2.1 (two blocks an SM);
-# bk16_3stages, the 48 KiB static default before dynamic shared memory: 242 / 48 KiB / 3.0;
-# bk16_4stages: 240 / 64 KiB / 2.8 (three K tiles in flight; a power-of-two stage count);
-# bk32_4stages: 246 / 128 KiB / 2.2 (one block an SM: what a deeper pipeline buys against that);
-# 128x256 (8 warps of 64x64, BK 32, 3 stages): 244 / 144 KiB / 2.1 (one block of 8 warps an SM:
+# default 248 / 96 KiB / 2.0 (two blocks an SM);
+# bk16_3stages, the 48 KiB static default before dynamic shared memory: 242 / 48 KiB / 2.8;
+# bk16_4stages: 238 / 64 KiB / 2.6 (three K tiles in flight; a power-of-two stage count);
+# bk32_4stages: 246 / 128 KiB / 2.4 (one block an SM: what a deeper pipeline buys against that);
+# 128x256 (8 warps of 64x64, BK 32, 3 stages): 244 / 144 KiB / 2.3 (one block of 8 warps an SM:
 # B's fragments shared by twice the warps, half the blocks);
-# 8warps (64x32 warp tiles), 2stages and bk8_4stages at BK 16 as before (8warps: 125 / 48 KiB /
+# 8warps (64x32 warp tiles), 2stages and bk8_4stages at BK 16 as before (8warps: 126 / 48 KiB /
 # 3.2; 2stages: what the third stage buys; bk8_4stages: three K tiles of 8 in flight).
 TILE_VARIANTS = {
     "matmul_4096_tf32_8warps": "MmaTiles(bk=16, warps_m=2, warps_n=4)",

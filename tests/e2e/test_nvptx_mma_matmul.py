@@ -56,9 +56,12 @@ def test_the_4096_gemm_runs_on_tf32_tensor_cores_fed_by_cp_async(tmp_path):
     # 4 warps of 4x8 mma tiles (64x64), K steps of 32 (four k8 steps), unrolled: 128 mma.sync.
     assert len(re.findall(re.escape(MMA), ptx)) == 128
     assert "fma.rn.f32" not in ptx
-    # A's rows run along k: each 16-row tile's fragment is one ldmatrix (4 tiles x 4 k8 steps);
-    # plain B's are scalar shared loads (ldmatrix transposes 16-bit values only).
-    assert len(re.findall(r"ldmatrix\.sync\.aligned\.m8n8\.x4\.shared\.b16", ptx)) == 16
+    # Plain B (ldmatrix transposes 16-bit values only) makes the mma compute C^T = B^T A^T: B's
+    # fragments are 8-byte pairs (2 a 16-column block and k8 step: 4 x 2 x 4), A's (rows along k)
+    # one ldmatrix x2 an 8-row block and k8 step (8 x 4); no scalar shared load.
+    assert len(re.findall(r"ldmatrix\.sync\.aligned\.m8n8\.x2\.shared\.b16", ptx)) == 32
+    assert len(re.findall(r"ld\.shared\.v2\.b32", ptx)) == 32
+    assert not re.search(r"ld\.shared\.(b32|f32)", ptx)
     # C's zero fill is gone (the accumulators start at zero): one kernel, which never loads C.
     assert ptx.count(".entry") == 1 and "ld.global" not in ptx
     # 4096 is a multiple of every tile: 16-byte copies only (8 per operand and thread), for the

@@ -80,6 +80,11 @@ func.func @transposed_b(%a: memref<37x21xf32>, %b: memref<50x21xf32>, %c: memref
 // CHECK:           nvgpu.device_async_copy {{.+}}, 4, {{%.+}} {bypassL1} : memref<256x32xf32> to memref<3x128x32xf32
 // CHECK-NOT:       arith.cmpi
 // CHECK-NOT:       scf.if
+// Plain B: the mma computes C^T = B^T A^T; B's fragments come as 8-byte pairs, A's (rows along
+// k) by ldmatrix x2, one per 8-row block.
+// CHECK:             vector.load {{.+}} {alignment = 8 : i64} : memref<3x32x128xf32, #gpu.address_space<workgroup>>, vector<2xf32>
+// CHECK:             nvgpu.ldmatrix {{.+}} {numTiles = 2 : i32, transpose = false} : memref<3x128x32xf32, #gpu.address_space<workgroup>> -> vector<2x1xf32>
+// CHECK-NOT:         memref.load {{.+}}#gpu.address_space<workgroup>
 // CHECK:           gpu.terminator
 func.func @divisible(%a: memref<256x32xf32>, %b: memref<32x256xf32>, %c: memref<256x256xf32>) {
   linalg.matmul ins(%a, %b : memref<256x32xf32>, memref<32x256xf32>) outs(%c : memref<256x256xf32>)

@@ -13,7 +13,8 @@ fragment reads nor its copies meet a bank twice (counted by bank_conflicts.py).
 Each iteration waits for its own tile's copies, passes one barrier (the tile has landed, and every
 warp is done with the buffer the next copies overwrite), starts the copies of the tile STAGES - 1
 steps ahead, then runs BK/8 mma.sync steps out of shared memory while those copies fly (a
-fragment of a tile stored along k, A's or B^T's, by one ldmatrix, the others' by scalar loads). The
+fragment of a tile stored along k, A's or B^T's, by one ldmatrix, A^T's by scalar loads; plain B's
+as 8-byte pairs, the mma then computing C^T = B^T A^T: MmaWriter._swapped). The
 fragments follow PTX's layout for m16n8k8 .tf32 (lane = 4 * group + t): A's a0..a3 are (group, t),
 (group + 8, t), (group, t + 4), (group + 8, t + 4) of the 16x8 tile; B's b0, b1 are (t, group),
 (t + 4, group) of the 8x8 tile; C's c0..c3 are (group, 2t), (group, 2t + 1), (group + 8, 2t),
@@ -63,10 +64,10 @@ class MmaTiles:
     being what bounds mma.sync kernels. The stages are dynamic shared memory, 96 KiB (past the
     48 KiB a kernel may declare statically; sm_80 and later give a block up to 163 or 227 KiB,
     sm_86/89 99 KiB), so two tiles of 32 k are in flight while the warps multiply a third. On
-    sm_90 (ptxas, the 4096^3 NN kernel): 246 registers, no spills, two blocks per SM (registers
-    and 2 x 96 KiB of shared memory both allow it); the K loop's SASS is 271 instructions for 128
-    HMMA (2.1 per HMMA) where BK 16 in three stages, the 48 KiB static default before, took 194
-    for 64 (3.0): half the barriers, waits and stage arithmetic per mma. Not yet timed on a GPU
+    sm_90 (ptxas, the 4096^3 NN kernel): 248 registers, no spills, two blocks per SM (registers
+    and 2 x 96 KiB of shared memory both allow it); the K loop's SASS is 259 instructions for 128
+    HMMA (2.0 per HMMA) where BK 16 in three stages, the 48 KiB static default before, takes 180
+    for 64 (2.8): half the barriers, waits and stage arithmetic per mma. Not yet timed on a GPU
     (benchmarks/gpu_check.py times it beside the other tiles)."""
 
     bm: int = 128
@@ -186,7 +187,7 @@ class MmaWriter(TiledMatmulWriter):
         self.emit(f"%wn = arith.remui %warp, {self.const(t.warps_n)} : index")
         self.emit(f"%wrow = arith.muli %wm, {self.const(t.warp_m)} : index")
         self.emit(f"%wcol = arith.muli %wn, {self.const(t.warp_n)} : index")
-        tiles = [(i, j) for i in range(t.warp_m // MMA_M) for j in range(t.warp_n // MMA_N)]
+        tiles = self._mma_tiles()
         acc_type = "vector<2x2xf32>"
         initial = [self._load_c_fragment(i, j) for i, j in tiles]
         shared = (("%As", sa), ("%Bs", sb))
@@ -230,8 +231,25 @@ class MmaWriter(TiledMatmulWriter):
 
     # ---- C: the accumulators' fragments ------------------------------------------------------
 
+    def _swapped(self) -> bool:
+        """Plain B (stored (k, n), which ldmatrix cannot transpose in 32 bits) with warp tiles of
+        whole 16-column blocks: the mma computes C^T = B^T A^T, B the operand whose rows (n)
+        are 16, A the one whose columns (m) are 8, so that B's fragment values come in pairs
+        adjacent in shared memory (_swapped_b_fragment) and A's by ldmatrix where A's rows run
+        along k."""
+        return self._k_first(1) and self.t.warp_n % MMA_M == 0
+
+    def _mma_tiles(self) -> list:
+        """The warp's mma tiles (i, j): i a 16-row block of the mma's first operand, j an 8-col
+        block of its second: of A and B, or swapped, of B^T and A^T."""
+        t = self.t
+        rows, cols = (t.warp_n, t.warp_m) if self._swapped() else (t.warp_m, t.warp_n)
+        return [(i, j) for i in range(rows // MMA_M) for j in range(cols // MMA_N)]
+
     def _c_positions(self, i: int, j: int) -> list:
         """(row, col) in C of the fragment's c0..c3 for mma tile (i, j) of the warp."""
+        if self._swapped():
+            return self._swapped_c_positions(i, j)
         row = self._offset("%m0", "%wrow", i * MMA_M)
         row = self._add(row, "%group")
         row8 = self._add(row, self.const(8))
@@ -241,6 +259,16 @@ class MmaWriter(TiledMatmulWriter):
         col = self._add(col, quad2)
         col1 = self._add(col, self.const(1))
         return [(row, col), (row, col1), (row8, col), (row8, col1)]
+
+    def _swapped_c_positions(self, i: int, j: int) -> list:
+        """Swapped, the mma's accumulator is C^T's 16 x 8 tile of n block i, m block j, its row
+        r standing for n = 16 i + 2 (r % 8) + r / 8 (_swapped_b_fragment): c0..c3, at (r, c) =
+        (group, 2 quad), (group, 2 quad + 1), (group + 8, 2 quad), (group + 8, 2 quad + 1), are C's
+        (m, n), (m + 1, n), (m, n + 1), (m + 1, n + 1) for m = 8 j + 2 quad, n = 16 i + 2 group."""
+        m = self._add(self._offset("%m0", "%wrow", j * MMA_N), self._scaled("%quad", 2))
+        n = self._add(self._offset("%n0", "%wcol", i * MMA_M), self._scaled("%group", 2))
+        m1, n1 = self._add(m, self.const(1)), self._add(n, self.const(1))
+        return [(m, n), (m1, n), (m, n1), (m1, n1)]
 
     def _load_c_fragment(self, i: int, j: int) -> str:
         if self.zero_init:
@@ -373,9 +401,49 @@ class MmaWriter(TiledMatmulWriter):
         cols = {j for _, j in tiles}
         k0 = self._add(self.const(kk), "%quad")
         k4 = self._add(k0, self.const(4))
-        a = {i: self._a_fragment(i, kk, (k0, k4), shared[0]) for i in sorted(rows)}
-        b = {j: self._b_fragment(j, kk, (k0, k4), shared[1]) for j in sorted(cols)}
+        if self._swapped():
+            a = {i: self._swapped_b_fragment(i, (k0, k4), shared[1]) for i in sorted(rows)}
+            b = {j: self._swapped_a_fragment(j, kk, (k0, k4), shared[0]) for j in sorted(cols)}
+        else:
+            a = {i: self._a_fragment(i, kk, (k0, k4), shared[0]) for i in sorted(rows)}
+            b = {j: self._b_fragment(j, kk, (k0, k4), shared[1]) for j in sorted(cols)}
         return self._multiply(kk, tiles, a, b, acc)
+
+    def _swapped_b_fragment(self, i: int, ks: tuple, sb: tuple) -> list:
+        """a0..a3 of the mma's first operand, B^T's 16 x 8 tile of n block ``i``: row r stands
+        for n = 16 i + 2 (r % 8) + r / 8, so a0, a1 (rows group, group + 8 at k) are plain B's
+        adjacent (k, n), (k, n + 1), n = 16 i + 2 group, and so are a2, a3 at k + 4: an 8-byte
+        load each pair, into the register pair the mma takes (the swizzle XORs bits 3 and 4 of
+        a column: a pair stays together)."""
+        n = self._add(self._offset(self.const(i * MMA_M), "%wcol", 0), self._scaled("%group", 2))
+        return [value for k in ks for value in self._shared_pair(sb, n, k)]
+
+    def _swapped_a_fragment(self, j: int, kk: int, ks: tuple, sa: tuple) -> list:
+        """b0, b1 of the mma's second operand, A^T's 8 x 8 tile of m block ``j``: (k, m) and
+        (k + 4, m) for m = 8 j + group; one ldmatrix where A's rows run along k (as B^T's
+        fragments unswapped), else 2 loads."""
+        if not self._k_first(0):
+            return self._ldmatrix(0, sa, 2, lambda lane: self._a_block_row(j, kk, lane))
+        m = self._add(self._offset(self.const(j * MMA_N), "%wrow", 0), "%group")
+        return [self._shared_at(0, sa, m, k) for k in ks]
+
+    def _a_block_row(self, j: int, kk: int, lane: str) -> tuple:
+        """(m, k) of the row ``lane`` addresses in the ldmatrix of A's 8-row block ``j``:
+        matrix q = lane / 8 (lanes 16.. repeat 0..15, unused) is rows 0..7 at k (q % 2) * 4."""
+        q, r = self._div_rem(lane, 8)
+        _, k_block = self._div_rem(q, 2)
+        row = self._offset(self.const(j * MMA_N), "%wrow", 0)
+        return self._add(row, r), self._add(self.const(kk), self._scaled(k_block, 4))
+
+    def _shared_pair(self, sb: tuple, n: str, k: str) -> tuple:
+        """Plain B's (k, n) and (k, n + 1), ``n`` even: one 8-byte load."""
+        name = self.fresh("pair")
+        at = f"%stage, {k}, {self._swizzled(1, k, n)}"
+        self.emit(f"{name} = vector.load {sb[0]}[{at}] {{alignment = 8}} : {sb[1]}, vector<2xf32>")
+        first, second = self.fresh("pb"), self.fresh("pb")
+        self.emit(f"{first} = vector.extract {name}[0] : f32 from vector<2xf32>")
+        self.emit(f"{second} = vector.extract {name}[1] : f32 from vector<2xf32>")
+        return first, second
 
     def _multiply(self, kk: int, tiles: list, a: dict, b: dict, acc: list) -> list:
         """acc[n] += A fragment i . B fragment j for each mma tile n = (i, j): mma.sync.
