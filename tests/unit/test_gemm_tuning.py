@@ -91,6 +91,71 @@ def test_unknown_dims_take_the_nearest_measured_shape_of_their_kind():
     assert (far.callee, far.source) == ("codegen", "default")
 
 
+@pytest.mark.parametrize(
+    "m, n, k, callee",
+    [
+        (64, 100, 1000, "codegen"),  # the two-layer net's first layer
+        (None, 100, 1000, "codegen"),  # the same with an unknown batch
+        (256, 1024, 784, "codegen"),  # the MLP at batch 256
+        (32, 1024, 3136, "codegen"),  # the convnet's first dense layer
+        (6272, 64, 800, "codegen"),  # the convnet's second convolution as a GEMM
+        (256, 256, 256, "codegen"),
+        (64, 10, 100, "blas"),  # C one vector wide: the two-layer net's logits
+        (None, 10, 784, "blas"),  # softmax regression's, batch unknown
+        (256, 10, 1024, "blas"),
+        (64, 100, 10, "blas"),  # fewer multiply-adds than the parallel runtime splits
+        (1, 1024, 1024, "blas"),  # one row: OpenBLAS's gemv
+    ],
+)
+def test_an_unmeasured_shape_gets_the_generated_kernel_unless_narrow_or_tiny(m, n, k, callee):
+    # N = 10 is at most one vector on either ISA (16 f32 lanes on AVX-512, 8 on AVX2).
+    choice = gemm_tuning.choose(Shape("f32", m, n, k))
+    assert (choice.callee, choice.source) == (callee, "default")
+    assert gemm_tuning.default_callee(Shape("f32", m, n, k)) == callee
+
+
+def test_the_default_rule_counts_vectors_of_the_element_type():
+    lanes = gemm_tuning.gemm_kernel.shape_for("f64").lanes
+    assert gemm_tuning.default_callee(Shape("f64", 512, lanes, 512)) == "blas"
+    assert gemm_tuning.default_callee(Shape("f64", 512, lanes + 1, 512)) == "codegen"
+    # Exactly the parallel runtime's serial limit is split: the kernel.
+    limit = gemm_tuning.parallel_gemm.SERIAL_FLOPS
+    assert gemm_tuning.default_callee(Shape("f32", limit // 1024, 64, 16)) == "codegen"
+    assert gemm_tuning.default_callee(Shape("f32", limit // 1024 - 1, 64, 16)) == "blas"
+
+
+def test_the_tuner_times_both_callees_at_the_shapes_thread_count(monkeypatch, quick):
+    from tgc.lowering.cpu import parallel_gemm
+    from tgc.runtime.blas_threads import openblas
+
+    runtime, blas = parallel_gemm.library(), openblas()
+    if runtime is None or blas is None:
+        pytest.skip("needs the parallel runtime (a C compiler) and numpy's OpenBLAS")
+    probe = gemm_autotune._probe("f32", False, False, True)
+    assert probe.parallel  # the generated kernel goes through the parallel driver, as in a Session
+    seen = []
+    timed = gemm_autotune._Probe.run
+
+    def run(self, callee, *args, **kwargs):
+        found = runtime.tgc_set_threads(1)  # answers the count it replaces
+        runtime.tgc_set_threads(found)
+        seen.append((callee, found, blas.get()))
+        return timed(self, callee, *args, **kwargs)
+
+    monkeypatch.setattr(gemm_autotune._Probe, "run", run)
+    before = (runtime.tgc_set_threads(3), blas.get())
+    runtime.tgc_set_threads(before[0])
+    seconds = gemm_autotune.measure(Shape("f32", 64, 64, 64, threads=2))
+    assert set(seconds) == {"blas", "codegen"}
+    assert {callee for callee, _, _ in seen} == {"blas", "codegen"}
+    assert {(runtime_count, blas_count) for _, runtime_count, blas_count in seen} == {(2, 2)}
+    # The generated kernel first: OpenBLAS's workers spin after its calls.
+    assert seen[0][0] == "codegen" and seen[-1][0] == "blas"
+    # Both counts are put back.
+    after = runtime.tgc_set_threads(before[0])
+    assert (after, blas.get()) == before
+
+
 def test_openblas_wins_a_tie_within_the_margin():
     # The generated kernel costs compile time OpenBLAS does not: it must be clearly faster.
     assert gemm_tuning.winner({"blas": 1.0, "codegen": 0.99}) == "blas"
@@ -107,11 +172,11 @@ MATMUL = """func.func @f(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4
 """
 
 
-def _rewritten(autotune):
+def _rewritten(autotune, text=MATMUL):
     from tgc.dialect.context import make_context
 
     with make_context(), ir.Location.unknown():
-        module = ir.Module.parse(MATMUL)
+        module = ir.Module.parse(text)
         autotune.run(module)
         BlasMatmulPass().run(module)
         attributes = module.operation.attributes
@@ -143,10 +208,25 @@ def test_the_cached_choice_is_the_function_called(callee, symbol):
     ]
 
 
-def test_without_tuning_an_uncached_shape_calls_openblas_and_measures_nothing():
+def test_without_tuning_a_narrow_uncached_shape_calls_openblas_and_measures_nothing():
+    # MATMUL is 4x16x8: 512 multiply-adds, far below what the parallel runtime splits.
     text, choices = _rewritten(GemmAutotunePass())
     assert "call @scipy_cblas_sgemm64_" in text
     assert [(c["callee"], c["source"], c["seconds"]) for c in choices] == [("blas", "default", {})]
+    assert gemm_tuning.load_cache() == {}
+
+
+def test_without_tuning_a_wide_uncached_shape_calls_the_generated_kernel():
+    wide = (
+        MATMUL.replace("4x8xf32", "512x128xf32")
+        .replace("8x16xf32", "128x64xf32")
+        .replace("4x16xf32", "512x64xf32")
+    )
+    text, choices = _rewritten(GemmAutotunePass(), wide)
+    assert "call @tgc_gemm_f32" in text and "scipy_cblas" not in text
+    assert [(c["callee"], c["source"], c["seconds"]) for c in choices] == [
+        ("codegen", "default", {})
+    ]
     assert gemm_tuning.load_cache() == {}
 
 

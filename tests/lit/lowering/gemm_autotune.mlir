@@ -1,9 +1,10 @@
 // tgc-gemm-autotune gives each f32/f64 matmul a tgc.gemm attribute (which tgc-blas-matmul obeys) from
 // the GEMM choice cache in TGC_CACHE_DIR, and lists its choices in the module's tgc.gemm_choices
 // (JSON, for an artifact's manifest). Without a cached choice (and without tune=true, which would time
-// both GEMMs) a matmul gets OpenBLAS; with one, the cached choice; an unknown row count takes the
-// nearest cached shape of its kind; another kind (beta = 1 here) does not. A matmul that already has a
-// tgc.gemm keeps it; an int matmul gets none (no GEMM for it).
+// both GEMMs) a matmul gets the default rule's callee (gemm_tuning.default_callee): OpenBLAS for these
+// tiny ones; with one, the cached choice; an unknown row count takes the nearest cached shape of its
+// kind; another kind (beta = 1 here) does not. A matmul that already has a tgc.gemm keeps it; an int
+// matmul gets none (no GEMM for it).
 // RUN: rm -rf %t && env TGC_CACHE_DIR=%t OPENBLAS_NUM_THREADS=1 %tgc-opt %s -p tgc-gemm-autotune | FileCheck %s --check-prefix=EMPTY
 // RUN: env TGC_CACHE_DIR=%t OPENBLAS_NUM_THREADS=1 %python -c "from tgc.lowering.cpu import gemm_tuning as g; g.store_choice(g.MatmulShape('f32', 4, 16, 8, threads=1), 'codegen', {'blas': 2e-6, 'codegen': 1e-6})"
 // RUN: env TGC_CACHE_DIR=%t OPENBLAS_NUM_THREADS=1 %tgc-opt %s -p tgc-gemm-autotune | FileCheck %s --check-prefix=CACHED

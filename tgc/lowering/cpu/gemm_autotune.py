@@ -4,15 +4,20 @@ its shape by measurement on this machine (gemm_tuning.py: the cache and the rule
 Runs right before tgc-blas-matmul and leaves its choice as the matmul's ``tgc.gemm`` attribute,
 which tgc-blas-matmul obeys. A matmul that already has one (a user's, a test's) keeps it. With
 ``tune``, a shape not cached yet is timed now; without, it takes the nearest cached shape, else
-OpenBLAS. Where numpy bundles no OpenBLAS every candidate gets the generated kernel. The choices
+the default rule (gemm_tuning.default_callee: the generated kernel but on narrow or tiny GEMMs).
+Where numpy bundles no OpenBLAS every candidate gets the generated kernel. The choices
 are listed, as JSON, in the module's ``tgc.gemm_choices`` attribute (gemm_tuning.CHOICES_ATTRIBUTE)
 for the artifact's manifest and ``tgc inspect``.
 
 Timing (``measure``): both callees run through one small compiled probe per (element type,
-transposes, beta), the same func.call or cblas call tgc-blas-matmul emits, with dynamic sizes so
-that one compile (about 1.5 s) serves every shape. Each probe call repeats the matmul enough times
-to last about ``_CALL_SECONDS``; the two callees alternate, best of up to ``_ROUNDS`` calls each,
-stopping early once ``DEFAULT_BUDGET_S`` per shape is spent. At one OpenBLAS thread the time is the
+transposes, beta), the same calls tgc-blas-matmul emits for a Session (the cblas call; the
+generated kernel compiled once per process, called through the parallel runtime's driver where
+that runtime is built, parallel_gemm.py), with dynamic sizes so that one compile (about 1.5 s)
+serves every shape. Both run at the shape's thread count (the session's, MatmulShape.threads):
+OpenBLAS's and the parallel runtime's counts are set to it for the measurement and put back.
+Each probe call repeats the matmul enough times to last about ``_CALL_SECONDS``; each callee gets
+the best of up to ``_ROUNDS`` calls, the generated kernel's first (``measure`` says why), stopping
+early once its half of ``DEFAULT_BUDGET_S`` per shape is spent. At one thread the time is the
 calling thread's CPU time (``_clock``), else wall time.
 """
 
@@ -30,7 +35,7 @@ import numpy as np
 from mlir import ir
 
 from tgc.dialect.ir_helpers import functions
-from tgc.lowering.cpu import blas, gemm_kernel, gemm_tuning
+from tgc.lowering.cpu import blas, gemm_kernel, gemm_tuning, parallel_gemm
 from tgc.passes.base import ModulePass, format_location
 
 DEFAULT_BUDGET_S = 0.5  # timing budget per shape
@@ -122,7 +127,7 @@ class GemmAutotunePass(ModulePass):
     def _choose(self, operation, transposes, choices: dict) -> dict:
         shape = shape_of(operation, *transposes)
         timer = measure if self.tune else None
-        choice = gemm_tuning.choose(shape, timer, fallback="blas", choices=choices)
+        choice = gemm_tuning.choose(shape, timer, choices=choices)
         return self._record(operation, transposes, choice)
 
 
@@ -178,7 +183,10 @@ class _Probe:
         self.context = ir.Context()
         with self.context, ir.Location.unknown():
             module = ir.Module.parse(_probe_text(elem, trans_a, trans_b, beta_zero))
-            blas.BlasMatmulPass().run(module)  # each matmul's tgc.gemm names its callee
+            # Each matmul's tgc.gemm names its callee; the generated one is called as a Session
+            # calls it: the per-process -O3 copy, through the parallel driver when there is one.
+            self.parallel = parallel_gemm.library() is not None
+            blas.BlasMatmulPass(kernel="external", parallel=self.parallel).run(module)
             PassManager.parse(f"builtin.module({','.join(_LOWER_PROBE)})").run(module.operation)
             names = [f"run_{c}" for c in gemm_tuning.CALLEES]
             self.engine, _ = jit_functions(module, names, {}, 3)
@@ -202,8 +210,15 @@ def _probe(elem: str, trans_a: bool, trans_b: bool, beta_zero: bool) -> _Probe:
 
 
 @contextlib.contextmanager
+def _threads(threads: int):
+    """OpenBLAS and the generated GEMM's parallel runtime at ``threads`` threads while the probes
+    run, as the shape's key says: both callees are timed at the count a Session runs them at."""
+    with _openblas_threads(threads), _runtime_threads(threads):
+        yield
+
+
+@contextlib.contextmanager
 def _openblas_threads(threads: int):
-    """OpenBLAS at ``threads`` threads while the probes run, as the shape's key says."""
     from tgc.runtime.blas_threads import openblas
 
     library = openblas()
@@ -218,6 +233,22 @@ def _openblas_threads(threads: int):
         library.set(found)
 
 
+@contextlib.contextmanager
+def _runtime_threads(threads: int):
+    """The in-process parallel runtime's count (none built: the kernel runs on the calling thread,
+    as it then does in a Session). Put back as found (tgc_set_threads answers the old count), so
+    that a ThreadScope's record of what it set stays true."""
+    library = parallel_gemm.library()
+    if library is None:
+        yield
+        return
+    found = library.tgc_set_threads(threads)
+    try:
+        yield
+    finally:
+        library.tgc_set_threads(found)
+
+
 def _clock(threads: int):
     """The calling thread's CPU time when both callees run on it alone (one OpenBLAS thread): on a
     shared machine it leaves out the time other processes hold the core, which wall time counts
@@ -227,8 +258,11 @@ def _clock(threads: int):
 
 
 def measure(shape: gemm_tuning.MatmulShape, budget_s: float | None = None) -> dict:
-    """Seconds per matmul of each callee on ``shape`` (known dims): the best of up to _ROUNDS
-    alternating timed calls each, within about ``budget_s`` (DEFAULT_BUDGET_S)."""
+    """Seconds per matmul of each callee on ``shape`` (known dims): the best of up to _ROUNDS timed
+    calls each, within about half of ``budget_s`` (DEFAULT_BUDGET_S) each. The generated kernel
+    is timed first, then OpenBLAS: after a threaded call OpenBLAS's idle workers spin on the other
+    cores for a while, and a parallel kernel timed between its calls lost them (1024^3 on 2
+    threads of the shared 2-core machine: 5.9-6.3 ms alone, 9-11 ms alternating with OpenBLAS)."""
     if not shape.known:
         raise ValueError(f"cannot time a matmul of unknown size {shape.describe()}")
     probe = _probe(shape.elem, shape.trans_a, shape.trans_b, shape.beta_zero)
@@ -238,16 +272,27 @@ def measure(shape: gemm_tuning.MatmulShape, budget_s: float | None = None) -> di
     b = rng.standard_normal((shape.n, shape.k) if shape.trans_b else (shape.k, shape.n))
     a, b = a.astype(dtype), b.astype(dtype)
     c = np.zeros((shape.m, shape.n), dtype)
-    deadline = time.perf_counter() + (budget_s or DEFAULT_BUDGET_S)
+    share_s = (budget_s or DEFAULT_BUDGET_S) / len(gemm_tuning.CALLEES)
     clock = _clock(shape.threads)
-    with _openblas_threads(shape.threads):
-        # A first call of each (page faults, OpenBLAS's buffers) sets the repetitions per call.
-        first = {callee: probe.run(callee, a, b, c, 1, clock) for callee in gemm_tuning.CALLEES}
-        reps = max(1, int(_CALL_SECONDS / max(min(first.values()), 1e-9)))
-        best = {callee: math.inf for callee in gemm_tuning.CALLEES}
-        for _ in range(_ROUNDS):
-            for callee in gemm_tuning.CALLEES:
-                best[callee] = min(best[callee], probe.run(callee, a, b, c, reps, clock))
-            if time.perf_counter() > deadline:
-                break
+    best = {}
+    with _threads(shape.threads):
+        for callee in _TIMING_ORDER:
+            best[callee] = _best_time(probe, callee, (a, b, c), clock, share_s)
+    return best
+
+
+_TIMING_ORDER = ("codegen", "blas")  # OpenBLAS last: its workers spin after it (measure)
+
+
+def _best_time(probe: _Probe, callee: str, operands: tuple, clock, budget_s: float) -> float:
+    """The best seconds per matmul of up to _ROUNDS timed calls of ``callee``, stopping once
+    ``budget_s`` is spent; a first call (page faults, OpenBLAS's buffers) sets the repetitions."""
+    deadline = time.perf_counter() + budget_s
+    first = probe.run(callee, *operands, 1, clock)
+    reps = max(1, int(_CALL_SECONDS / max(first, 1e-9)))
+    best = math.inf
+    for _ in range(_ROUNDS):
+        best = min(best, probe.run(callee, *operands, reps, clock))
+        if time.perf_counter() > deadline:
+            break
     return best

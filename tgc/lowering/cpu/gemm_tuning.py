@@ -9,11 +9,21 @@ element type, transposes, beta = 0 or 1, OpenBLAS's thread count) is looked up i
 * a miss, when the caller gives a ``measure`` (``tgc compile --blas``, ``tgc tune``, a Session
   under ``TGC_GEMM=tune``), times both callees now and records the winner (``source: tuned``);
 * a miss without (a Session by default: tuning must not land on a step's first call) takes the
-  nearest measured shape (``source: nearest``), else the fallback, OpenBLAS (``source:
-  default``), so that an empty cache gives the code of ``gemm=blas``.
+  nearest measured shape (``source: nearest``), else the default rule (``source: default``,
+  ``default_callee``): the generated kernel, except on the GEMMs where OpenBLAS is known to win.
+
+The default rule, from the lectures' shapes timed on one thread (Xeon of issue 18, 8x48 AVX-512
+tile, shared machine; /tmp/tunedefault/shapes.py, numbers in README): the generated kernel is at or
+ahead of OpenBLAS from 256x10x1024 up (0.59-1.0x its time at 64x100x1000, 256x1024x784, 256^3,
+32x1024x3136), and it runs threaded through tgc's own runtime, which degrades gracefully beside a
+busy process where OpenBLAS's spinning workers collapse. It loses on narrow C, N at most one
+vector (N = 10 with K <= 1024: 1.3-2.2x OpenBLAS's 1.3-22 us), and gains nothing below the parallel
+runtime's SERIAL_FLOPS multiply-adds, which run on one thread (64x100x10 with B^T: 1.5x, M = 1
+rows: a tie with OpenBLAS's gemv). Those two get OpenBLAS. A dim unknown at compile time does not
+count against the kernel: a [None, 1000] x [1000, 100] matmul gets it.
 
 A matmul with unknown (``?``) dims is never timed: it takes the nearest measured shape by its
-known dims, else the fallback. "Nearest": of the same kind (element type, transposes, beta,
+known dims, else the default rule. "Nearest": of the same kind (element type, transposes, beta,
 threads), each known dim within a factor of NEAREST_FACTOR of the measured one, the smallest sum
 of |log2| of the ratios of the known dims. Further away the winner changes too often to guess (on
 the Xeon of issue 18: OpenBLAS at 64x100x1000, the generated kernel at 256^3). OpenBLAS wins
@@ -40,7 +50,7 @@ import os
 import tempfile
 import warnings
 
-from tgc.lowering.cpu import gemm_kernel
+from tgc.lowering.cpu import gemm_kernel, parallel_gemm
 
 CACHE_ENVIRONMENT = "TGC_CACHE_DIR"
 CACHE_FORMAT = 1
@@ -312,12 +322,25 @@ def nearest(shape: MatmulShape, choices: dict):
     return other, entry
 
 
+def default_callee(shape: MatmulShape) -> str:
+    """The callee of a shape nobody measured (module doc): OpenBLAS where C is at most one vector
+    wide (the generated kernel's lanes for the element type) or the GEMM has fewer multiply-adds
+    than the parallel runtime splits, else the generated kernel. Unknown dims count as large."""
+    lanes = gemm_kernel.shape_for(shape.elem).lanes
+    if shape.n is not None and shape.n <= lanes:
+        return "blas"
+    if shape.known and shape.m * shape.n * shape.k < parallel_gemm.SERIAL_FLOPS:
+        return "blas"
+    return "codegen"
+
+
 def choose(
-    shape: MatmulShape, measure=None, fallback: str = "blas", choices: dict | None = None
+    shape: MatmulShape, measure=None, fallback: str | None = None, choices: dict | None = None
 ) -> Choice:
     """The callee for ``shape`` (module doc: cache, then ``measure(shape)`` -> seconds per callee
-    when given, then the nearest measured shape, then ``fallback``). ``choices``: the cache as
-    ``load_cache`` read it (once for many matmuls); a choice measured here is added to it."""
+    when given, then the nearest measured shape, then ``fallback``, by default
+    ``default_callee``). ``choices``: the cache as ``load_cache`` read it (once for many matmuls);
+    a choice measured here is added to it."""
     choices = load_cache() if choices is None else choices
     entry = choices.get(shape.key())
     if entry is not None:
@@ -340,7 +363,7 @@ def choose(
     if found is not None:
         other, entry = found
         return Choice(entry["callee"], "nearest", dict(entry["seconds"]), other.key())
-    return Choice(fallback, "default")
+    return Choice(fallback or default_callee(shape), "default")
 
 
 def winner(seconds: dict) -> str:
