@@ -12,15 +12,19 @@ element type, transposes, beta = 0 or 1, OpenBLAS's thread count) is looked up i
   nearest measured shape (``source: nearest``), else the default rule (``source: default``,
   ``default_callee``): the generated kernel, except on the GEMMs where OpenBLAS is known to win.
 
-The default rule, from the lectures' shapes timed on one thread (Xeon of issue 18, 8x48 AVX-512
-tile, shared machine; /tmp/tunedefault/shapes.py, numbers in README): the generated kernel is at or
-ahead of OpenBLAS from 256x10x1024 up (0.59-1.0x its time at 64x100x1000, 256x1024x784, 256^3,
-32x1024x3136), and it runs threaded through tgc's own runtime, which degrades gracefully beside a
-busy process where OpenBLAS's spinning workers collapse. It loses on narrow C, N at most one
-vector (N = 10 with K <= 1024: 1.3-2.2x OpenBLAS's 1.3-22 us), and gains nothing below the parallel
-runtime's SERIAL_FLOPS multiply-adds, which run on one thread (64x100x10 with B^T: 1.5x, M = 1
-rows: a tie with OpenBLAS's gemv). Those two get OpenBLAS. A dim unknown at compile time does not
-count against the kernel: a [None, 1000] x [1000, 100] matmul gets it.
+The default rule, from the lectures' GEMM shapes timed by the tuner (benchmarks/gemm_default_rule.py
+on the Xeon of issue 18, 8x48 AVX-512 tile, shared 2-core machine, 22:30 UTC Dec 4). On one thread
+the generated kernel takes 0.6-1.0x OpenBLAS's time on the dense layers and GEMM 256 (64x100x1000,
+256x1024x784, 32x1024x3136) and 1.07-1.24x on the convnet's convolution GEMMs; on two threads
+beside other processes OpenBLAS's spinning workers collapse (1000x100x64: 2.9 ms against 46 us,
+32x1024x3136: 64 ms against 1.1 ms) where tgc's runtime degrades gracefully, and a convnet step at
+the default threads took a median 28-34 ms with this rule, 29-30 ms with the generated kernel
+everywhere, 19.5-98 ms with OpenBLAS (its worst step 1.1-1.4 s). So the generated kernel is the
+default, but for two kinds of GEMM that get OpenBLAS: a C at most one vector wide (N = 10: 1.3-2.2x
+OpenBLAS's 1.2-22 us), and fewer multiply-adds than the parallel runtime splits (SERIAL_FLOPS),
+which the kernel runs on one thread anyway (64x100x10 with B^T: 1.5x; one row, M = 1: a tie with
+OpenBLAS's gemv on one thread, 2.2x on two). A dim unknown at compile time does not count against
+the kernel: a [None, 1000] x [1000, 100] matmul gets it.
 
 A matmul with unknown (``?``) dims is never timed: it takes the nearest measured shape by its
 known dims, else the default rule. "Nearest": of the same kind (element type, transposes, beta,
