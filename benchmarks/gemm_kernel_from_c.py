@@ -39,7 +39,8 @@ DRIVER = r"""
 #include <time.h>
 typedef void (*kernel_fn)(float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *,
                           float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *,
-                          int64_t, int64_t, int64_t, int64_t, int64_t, _Bool, _Bool, float, float);
+                          int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t,
+                          int64_t, int64_t, int64_t, int64_t, _Bool, _Bool, float, float);
 typedef void (*sgemm_fn)(int, int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
                          const float *, int64_t, float, float *, int64_t);
 static double now(void) {
@@ -68,7 +69,7 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < k * n; i++) b[i] = (float)((i * 104729) % 1000) / 1000 - 0.5f;
   int64_t a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
 #define CALL_KERNEL kernel(a, a, 0, a_rows, a_cols, a_cols, 1, b, b, 0, b_rows, b_cols, b_cols, \
-                           1, c, c, 0, m, n, n, 1, ta, tb, 1.0f, 0.0f)
+                           1, c, c, 0, m, n, n, 1, c, c, 0, m, n, n, 1, ta, tb, 1.0f, 0.0f)
 #define CALL_BLAS sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, 1.0f, a, a_cols, b, b_cols, \
                         0.0f, d, n)
   CALL_KERNEL;

@@ -37,7 +37,7 @@ def driver_f32():
     signature = ctypes.CFUNCTYPE(
         None,
         ctypes.c_void_p,
-        *(VIEW * 3),
+        *(VIEW * 4),  # A, B, C, and C_in (beta's term: C itself here)
         ctypes.c_bool,
         ctypes.c_bool,
         ctypes.c_float,
@@ -75,7 +75,7 @@ def main(sizes: list) -> None:
         rng = np.random.default_rng(n)
         a, b = (rng.random((n, n), dtype=np.float32) for _ in range(2))
         c = np.zeros((n, n), np.float32)
-        words = view_words(a) + view_words(b) + view_words(c)
+        words = view_words(a) + view_words(b) + view_words(c) + view_words(c)
 
         def tgc(threads):
             def run():

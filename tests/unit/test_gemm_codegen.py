@@ -41,13 +41,14 @@ class Kernel:
         general = f"memref<?x?x{t}, strided<[?, 1], offset: ?>>"
         plain = f"memref<?x?x{t}>"
         casts = "\n".join(
-            f"  %{v} = memref.cast %{v.upper()} : {plain} to {general}" for v in "abc"
+            f"  %{v} = memref.cast %{v.upper()} : {plain} to {general}"
+            for v in ("a", "b", "c", "ci")
         )
         wrapper = (
-            f"func.func @run(%A: {plain}, %B: {plain}, %C: {plain}, %ta: i1, %tb: i1, "
-            f"%al: {t}, %be: {t}) attributes {{llvm.emit_c_interface}} {{\n{casts}\n"
-            f"  func.call @{shape.symbol}(%a, %b, %c, %ta, %tb, %al, %be) : ({general}, "
-            f"{general}, {general}, i1, i1, {t}, {t}) -> ()\n  return\n}}\n"
+            f"func.func @run(%A: {plain}, %B: {plain}, %C: {plain}, %CI: {plain}, %ta: i1, "
+            f"%tb: i1, %al: {t}, %be: {t}) attributes {{llvm.emit_c_interface}} {{\n{casts}\n"
+            f"  func.call @{shape.symbol}(%a, %b, %c, %ci, %ta, %tb, %al, %be) : ({general}, "
+            f"{general}, {general}, {general}, i1, i1, {t}, {t}) -> ()\n  return\n}}\n"
         )
         self.context = ir.Context()
         with self.context, ir.Location.unknown():
@@ -56,9 +57,11 @@ class Kernel:
             self.engine = ExecutionEngine(module, opt_level=2)
         self.scalar = CTYPE[t]
 
-    def __call__(self, a, b, c, ta, tb, alpha, beta):
+    def __call__(self, a, b, c, ta, tb, alpha, beta, c_in=None):
+        """C = alpha op(A) op(B) + beta C_in (C_in: C itself when None)."""
+        operands = (a, b, c, c if c_in is None else c_in)
         memrefs = [
-            ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(x))) for x in (a, b, c)
+            ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(x))) for x in operands
         ]
         scalars = [ctypes.c_bool(ta), ctypes.c_bool(tb), self.scalar(alpha), self.scalar(beta)]
         self.engine.invoke("run", *memrefs, *(ctypes.pointer(s) for s in scalars))
@@ -105,6 +108,27 @@ def test_kernel_matches_numpy(kernel, m, n, k, ta, tb, alpha, beta):
     run(a, b, c, ta, tb, alpha, beta)
     tolerance = 1e-4 if elem == "f32" else 1e-11
     np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance * max(1, k) ** 0.5)
+
+
+@pytest.mark.parametrize("m, n, k", SHAPES)
+@pytest.mark.parametrize("ta, tb", [(0, 0), (1, 0), (0, 1), (1, 1)])
+@pytest.mark.parametrize("beta", [0.0, 1.0, -2.0])
+def test_kernel_reads_beta_term_from_a_separate_c_in(kernel, m, n, k, ta, tb, beta):
+    """C = alpha op(A) op(B) + beta C_in with C_in another buffer (a copy into C folded away): C's
+    old values are never read (NaN here), C_in is left as it was. K up to 1024 spans several KC
+    blocks, whose later ones add to C's partial sums, not to C_in."""
+    elem, run = kernel
+    dtype = NP[elem]
+    a = RNG.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = RNG.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    c_in = RNG.standard_normal((m, n)).astype(dtype)
+    kept = c_in.copy()
+    c = np.full((m, n), np.nan, dtype)
+    want = 0.5 * ((a.T if ta else a) @ (b.T if tb else b)) + beta * c_in
+    run(a, b, c, ta, tb, 0.5, beta, c_in)
+    tolerance = 1e-4 if elem == "f32" else 1e-11
+    np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance * max(1, k) ** 0.5)
+    np.testing.assert_array_equal(c_in, kept)
 
 
 def test_kernel_reads_views_with_offsets_and_row_strides(kernel):

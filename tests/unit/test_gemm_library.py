@@ -132,11 +132,11 @@ def _kernel_product(elem="f64"):
     b = RNG.standard_normal((23, 41)).astype(np_type)
     c = np.zeros((19, 41), np_type)
     descriptor = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 5
-    kernel = ctypes.CFUNCTYPE(None, *descriptor * 3, ctypes.c_bool, ctypes.c_bool, c_type, c_type)(
+    kernel = ctypes.CFUNCTYPE(None, *descriptor * 4, ctypes.c_bool, ctypes.c_bool, c_type, c_type)(
         address.value
     )
     fields = []
-    for array in (a, b, c):
+    for array in (a, b, c, c):  # C_in is C (C = A B + 0 C)
         pointer = array.ctypes.data
         fields += [pointer, pointer, 0, *array.shape, array.shape[1], 1]
     kernel(*fields, False, False, 1.0, 0.0)

@@ -56,7 +56,7 @@ class Driver:
         self.call = ctypes.CFUNCTYPE(
             None,
             ctypes.c_void_p,
-            *(view * 3),
+            *(view * 4),
             ctypes.c_bool,
             ctypes.c_bool,
             scalar,
@@ -65,8 +65,11 @@ class Driver:
             ctypes.c_int64,
         )(parallel_gemm.runtime_address(parallel_gemm.driver_symbol(elem)).value)
 
-    def __call__(self, a, b, c, bases, ta, tb, alpha, beta):
-        words = [_view_words(x, base) for x, base in zip((a, b, c), bases)]
+    def __call__(self, a, b, c, bases, ta, tb, alpha, beta, c_in=None):
+        """C = alpha op(A) op(B) + beta C_in (C_in: C itself when None; then a (view, base))."""
+        c_in = (c, bases[2]) if c_in is None else c_in
+        views = zip((a, b, c, c_in[0]), (*bases, c_in[1]))
+        words = [_view_words(x, base) for x, base in views]
         flat = [w for view in words for w in view]
         self.call(self.kernel, *flat, ta, tb, alpha, beta, self.shape.mr, self.shape.nr)
 
@@ -125,6 +128,26 @@ def test_two_threads_match_numpy(threads, elem, m, n, k, ta, tb):
     c_mask = np.zeros(bases[2].shape, bool)
     c_mask[3 : 3 + m, 3 : 3 + n] = True
     np.testing.assert_array_equal(bases[2][~c_mask], untouched[~c_mask])
+
+
+@pytest.mark.parametrize("elem", ["f32", "f64"])
+@pytest.mark.parametrize("m, n, k", SHAPES)
+@pytest.mark.parametrize("ta, tb", [(0, 0), (1, 1)])
+def test_two_threads_read_beta_term_from_c_in(threads, elem, m, n, k, ta, tb):
+    """Each chunk reads its part of a separate C_in (at C_in's own offset and row stride), never
+    C's old values (NaN), and leaves C_in as it was."""
+    threads(2)
+    driver = Driver(elem)
+    (a, b, c), bases = _operands(elem, m, n, k, ta, tb)
+    c_in_base = RNG.standard_normal((m + 5, n + 9)).astype(NP[elem])
+    c_in = c_in_base[2 : 2 + m, 4 : 4 + n]
+    kept = c_in_base.copy()
+    c[:] = np.nan
+    want = 0.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) + 1.0 * c_in
+    driver(a, b, c, bases, ta, tb, 0.5, 1.0, (c_in, c_in_base))
+    tolerance = 1e-4 if elem == "f32" else 1e-10
+    np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance * np.sqrt(k))
+    np.testing.assert_array_equal(c_in_base, kept)
 
 
 def test_beta_zero_ignores_what_c_held(threads):

@@ -19,8 +19,8 @@
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen parallel=true}' | FileCheck %s --check-prefix=PAR
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen kernel=external parallel=true}' | FileCheck %s --check-prefix=PAR-EXT
 
-// PAR:         func.func @tgc_parallel_gemm_f64(%[[K:.*]]: (memref<?x?xf64, strided<[?, 1], offset: ?>>, {{.*}}) -> (), %[[A:[^:]*]]: memref{{.*}}, %[[B:[^:]*]]: memref{{.*}}, %[[C:[^:]*]]: memref{{.*}}, %[[TA:[^:]*]]: i1, %[[TB:[^:]*]]: i1, %[[AL:[^:]*]]: f64, %[[BE:[^:]*]]: f64, %{{.*}}: i64, %{{.*}}: i64) attributes {llvm.linkage = #llvm.linkage<weak>} {
-// PAR-NEXT:      call_indirect %[[K]](%[[A]], %[[B]], %[[C]], %[[TA]], %[[TB]], %[[AL]], %[[BE]])
+// PAR:         func.func @tgc_parallel_gemm_f64(%[[K:.*]]: (memref<?x?xf64, strided<[?, 1], offset: ?>>, {{.*}}) -> (), %[[A:[^:]*]]: memref{{.*}}, %[[B:[^:]*]]: memref{{.*}}, %[[C:[^:]*]]: memref{{.*}}, %[[CI:[^:]*]]: memref{{.*}}, %[[TA:[^:]*]]: i1, %[[TB:[^:]*]]: i1, %[[AL:[^:]*]]: f64, %[[BE:[^:]*]]: f64, %{{.*}}: i64, %{{.*}}: i64) attributes {llvm.linkage = #llvm.linkage<weak>} {
+// PAR-NEXT:      call_indirect %[[K]](%[[A]], %[[B]], %[[C]], %[[CI]], %[[TA]], %[[TB]], %[[AL]], %[[BE]])
 // PAR-NEXT:      return
 // PAR-LABEL:   func.func @static_zero(
 // PAR:           %[[F:.*]] = constant @tgc_gemm_f32_6x16v8 :
@@ -34,19 +34,19 @@
 // PAR-EXT-LABEL: func.func @static_zero(
 // PAR-EXT:       call @tgc_parallel_gemm_f32(
 
-// EXT:         func.func private @tgc_gemm_f64_6x8v4(memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, i1, i1, f64, f64){{$}}
-// EXT-NEXT:    func.func private @tgc_gemm_f32_6x16v8(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i1, i1, f32, f32){{$}}
+// EXT:         func.func private @tgc_gemm_f64_6x8v4(memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, memref<?x?xf64, strided<[?, 1], offset: ?>>, i1, i1, f64, f64){{$}}
+// EXT-NEXT:    func.func private @tgc_gemm_f32_6x16v8(memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, memref<?x?xf32, strided<[?, 1], offset: ?>>, i1, i1, f32, f32){{$}}
 // EXT-NOT:     vector.fma
 // EXT-NOT:     func.func private @tgc_gemm
 // EXT-LABEL:   func.func @static_zero(
-// EXT:           call @tgc_gemm_f32_6x16v8(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// EXT:           call @tgc_gemm_f32_6x16v8(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
 // EXT-LABEL:   func.func @transposed_accumulate(
 // EXT:           call @tgc_gemm_f64_6x8v4(
 // EXT-NOT:     vector.fma
 
 // BAD-PLACE: unknown place 'shared' for the generated GEMM (tgc-blas-matmul's kernel option): choose one of inline, external
 
-// GEN:         func.func private @tgc_gemm_f64_6x8v4(%{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: i1, %{{.*}}: i1, %{{.*}}: f64, %{{.*}}: f64)
+// GEN:         func.func private @tgc_gemm_f64_6x8v4(%{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf64, strided<[?, 1], offset: ?>>, %{{.*}}: i1, %{{.*}}: i1, %{{.*}}: f64, %{{.*}}: f64)
 // GEN:         vector.fma
 // GEN:         func.func private @tgc_gemm_f32_6x16v8(
 // GEN-NOT:     func.func private @tgc_gemm
@@ -60,7 +60,7 @@
 // GEN-NEXT:      %[[NO2:.*]] = arith.constant false
 // GEN-NEXT:      %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
 // GEN-NEXT:      %[[BETA:.*]] = arith.constant 0.000000e+00 : f32
-// GEN-NEXT:      call @tgc_gemm_f32_6x16v8(%[[A]], %[[B]], %[[C]], %[[NO]], %[[NO2]], %[[ONE]], %[[BETA]])
+// GEN-NEXT:      call @tgc_gemm_f32_6x16v8(%[[A]], %[[B]], %[[C]], %[[C]], %[[NO]], %[[NO2]], %[[ONE]], %[[BETA]])
 // GEN-NOT:       linalg.
 
 // GEN-LABEL:   func.func @transposed_accumulate(
@@ -68,7 +68,7 @@
 // GEN-NEXT:      %[[T2:.*]] = arith.constant true
 // GEN-NEXT:      %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
 // GEN-NEXT:      %[[BETA:.*]] = arith.constant 1.000000e+00 : f64
-// GEN-NEXT:      call @tgc_gemm_f64_6x8v4(%{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[T2]], %[[ONE]], %[[BETA]])
+// GEN-NEXT:      call @tgc_gemm_f64_6x8v4(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[T]], %[[T2]], %[[ONE]], %[[BETA]])
 
 // GEN-LABEL:   func.func @dynamic_rows(
 // GEN-NOT:       gemv

@@ -36,6 +36,12 @@ runtime's driver (parallel_gemm.py), which splits C between threads, each chunk 
 kernel on subviews. An in-process module declares the driver (the JIT hands it the runtime built
 once per machine); an artifact defines a weak serial one that the runtime linked into its library
 replaces.
+
+The generated kernel reads beta's term from its own operand Cin (C = alpha A B + beta Cin), C
+itself everywhere but here: ``memref.copy(w, w'); call @F(A, B, w')`` where F is an outlined GEMM
+accumulating into its C (tgc-gemm-update's SGD step in an artifact, which may not write its
+inputs, so bufferization copies the weight first) becomes ``call @F_cin(A, B, w', w)``, one pass
+that reads w and writes w' instead of a copy pass and then a GEMM that reads and writes w'.
 """
 
 from __future__ import annotations
@@ -325,9 +331,11 @@ def _branch(tests: list, gemm: str, gemv: str, o: _Operands) -> None:
         scf.YieldOp([])
 
 
-def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kernel: tuple) -> None:
+def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kernel: tuple):
     """The matmul (and the zero fill before it, as beta = 0) becomes a call of ``callee``;
-    ``kernel``: the generated kernel's (ISA, "" for the compiling host's; place, KERNEL_PLACES)."""
+    ``kernel``: the generated kernel's (ISA, "" for the compiling host's; place, KERNEL_PLACES).
+    Returns the call of the generated kernel (or its driver) where it accumulates into C (beta = 1),
+    else None."""
     isa, place, parallel = kernel
     trans_a, trans_b = transposes
     c = operation.operands[2]
@@ -340,12 +348,114 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
             else gemm_kernel.insert_gemm_function(module, shape)
         )
         driver = _parallel_driver(module, shape, place) if parallel else None
-        _call_generated(operation, (symbol, driver, shape), (trans_a, trans_b), fill is not None)
+        call = _call_generated(
+            operation, (symbol, driver, shape), (trans_a, trans_b), fill is not None
+        )
     else:
+        call = None
         _call_blas(module, operation, trans_a, trans_b, fill is not None)
     operation.erase()
     if fill is not None:
         fill.erase()
+        return None
+    return call
+
+
+# The outlined GEMM that reads beta's term from its fourth argument: ``<callee>`` + this suffix.
+_CIN_SUFFIX = "_cin"
+_CIN_ATTRIBUTE = "tgc.gemm_cin"
+
+
+def _accumulating_body(operation):
+    """The private function ``(A, B, C)`` whose whole work is ``operation`` (a matmul into its
+    argument C, tgc-gemm-update's accumulating GEMM), else None."""
+    function = operation.parent
+    while function is not None and function.name != "func.func":
+        function = function.parent
+    if function is None or "sym_visibility" not in function.attributes:
+        return None
+    entry = function.regions[0].blocks[0]
+    if operation.block != entry or list(operation.operands) != list(entry.arguments):
+        return None
+    # Nothing else in it (a read of C's old value elsewhere would see the fresh buffer's garbage).
+    return function if len(list(entry.operations)) == 2 else None
+
+
+def _copy_into(call, c: ir.Value):
+    """The ``memref.copy`` into ``c`` right before ``call``, where c is a fresh buffer of the same
+    type as the copy's source that the call does not read as A or B (so that the GEMM may read
+    the source instead, and nothing can write the source in between)."""
+    block_ops = list(call.block.operations)
+    index = next(i for i, op in enumerate(block_ops) if op.operation == call)
+    if index == 0:
+        return None
+    copy = block_ops[index - 1].operation
+    if copy.name != "memref.copy" or copy.operands[1] != c or copy.operands[0].type != c.type:
+        return None
+    owner = c.owner
+    if isinstance(owner, ir.Block) or owner.name != "memref.alloc":
+        return None
+    return None if c in list(call.operands)[:2] else copy
+
+
+def _reading_variant(module: ir.Module, function, kernel_call):
+    """``function`` cloned with a fourth argument Cin that its kernel call reads beta's term from,
+    defined once; returns its name, or None where the name is taken by a function of another
+    origin (`tgc opt` reads any module, the user's names included)."""
+    name = ir.StringAttr(function.attributes["sym_name"]).value + _CIN_SUFFIX
+    existing = find_function(module, name)
+    if existing is not None:
+        return name if _CIN_ATTRIBUTE in existing.attributes else None
+    body = [op.operation for op in function.regions[0].blocks[0].operations]
+    index = body.index(kernel_call.operation)
+    with ir.InsertionPoint(module.body):
+        clone = function.clone()
+    clone.attributes["sym_name"] = ir.StringAttr.get(name)
+    clone.attributes[_CIN_ATTRIBUTE] = ir.UnitAttr.get()
+    entry = clone.regions[0].blocks[0]
+    c_type = entry.arguments[2].type
+    cin = entry.add_argument(c_type, clone.location)
+    inputs = [a.type for a in entry.arguments]
+    clone.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(inputs, []))
+    call = list(entry.operations)[index].operation
+    # The kernel's operands: (A, B, C, Cin, ...); the driver's: (kernel, A, B, C, Cin, ...).
+    at = 4 if len(call.operands) == 11 else 3
+    with ir.InsertionPoint(call), call.location:
+        call.operands[at] = memref.cast(call.operands[at].type, cin)
+    return name
+
+
+def _fold_copies(module: ir.Module, accumulating: dict) -> None:
+    """``memref.copy(w, w'); call @F(A, B, w')`` of an accumulating generated GEMM F becomes
+    ``call @F_cin(A, B, w', w)``: the kernel reads w and writes w' in one pass instead of a copy
+    and then a GEMM reading and writing w' (an artifact may not write its inputs, so a weight's
+    SGD update accumulates into a copy)."""
+    for function in functions(module):
+        calls = [op for op in all_ops(function) if op.name == "func.call"]
+        for call in calls:
+            callee = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
+            if callee not in accumulating:
+                continue
+            copy = _copy_into(call, call.operands[2])
+            if copy is None:
+                continue
+            variant = _reading_variant(module, *accumulating[callee])
+            if variant is None:
+                continue
+            with ir.InsertionPoint(call), call.location:
+                func.CallOp(
+                    [], ir.FlatSymbolRefAttr.get(variant), [*call.operands, copy.operands[0]]
+                )
+            call.erase()
+            copy.erase()
+    called = {
+        ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+        for op in all_ops(module)
+        if op.name == "func.call"
+    }
+    for name, (function, _) in accumulating.items():
+        if name not in called:
+            function.erase()  # every call now reads its copy's source through the variant
 
 
 def _general_memref(elem: ir.Type) -> ir.MemRefType:
@@ -357,9 +467,10 @@ def _general_memref(elem: ir.Type) -> ir.MemRefType:
 
 
 def _kernel_type(elem: ir.Type) -> ir.FunctionType:
-    """(A, B, C, transA, transB, alpha, beta) -> (): the generated kernel's type."""
+    """(A, B, C, Cin, transA, transB, alpha, beta) -> (): the generated kernel's type (Cin: where
+    beta's term is read, C itself unless a copy into C was folded away)."""
     i1 = ir.IntegerType.get_signless(1)
-    return ir.FunctionType.get([_general_memref(elem)] * 3 + [i1, i1, elem, elem], [])
+    return ir.FunctionType.get([_general_memref(elem)] * 4 + [i1, i1, elem, elem], [])
 
 
 def _parallel_driver(module: ir.Module, shape, place: str) -> str:
@@ -383,7 +494,7 @@ def _parallel_driver(module: ir.Module, shape, place: str) -> str:
         driver.attributes["llvm.linkage"] = ir.Attribute.parse("#llvm.linkage<weak>")
         entry = driver.add_entry_block()
         with ir.InsertionPoint(entry):
-            func.CallIndirectOp([], entry.arguments[0], list(entry.arguments)[1:8])
+            func.CallIndirectOp([], entry.arguments[0], list(entry.arguments)[1:9])
             func.ReturnOp([])
     return symbol
 
@@ -399,15 +510,15 @@ def _call_generated(operation, callees: tuple, transposes: tuple, zero_c: bool):
     i1, i64 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(64)
     with ir.InsertionPoint(operation), operation.location:
         views = [memref.cast(general, v) for v in (a, b, c)]
+        views.append(views[2])  # Cin: beta's term is read from C itself
         flags = [arith.constant(i1, int(t)) for t in (trans_a, trans_b)]
         scalars = [arith.constant(elem, 1.0), arith.constant(elem, 0.0 if zero_c else 1.0)]
         arguments = views + flags + scalars
         if driver is None:
-            func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), arguments)
-            return
+            return func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), arguments).operation
         kernel = func.ConstantOp(_kernel_type(elem), ir.FlatSymbolRefAttr.get(symbol)).result
         tile = [arith.constant(i64, shape.mr), arith.constant(i64, shape.nr)]
-        func.CallOp([], ir.FlatSymbolRefAttr.get(driver), [kernel, *arguments, *tile])
+        return func.CallOp([], ir.FlatSymbolRefAttr.get(driver), [kernel, *arguments, *tile])
 
 
 def _call_blas(module: ir.Module, operation, trans_a: bool, trans_b: bool, zero_c: bool):
@@ -565,6 +676,9 @@ class BlasMatmulPass(ModulePass):
                 f"option): choose one of {', '.join(KERNEL_PLACES)}",
             )
         has_blas = openblas_library() is not None
+        # The outlined functions that are one generated GEMM accumulating into their C: name ->
+        # (function, the kernel's call in it).
+        accumulating = {}
         for function in functions(module):
             for operation in _batch_matmuls(function):
                 if _batch_candidate(operation):
@@ -577,7 +691,12 @@ class BlasMatmulPass(ModulePass):
                 candidate = _blas_candidate(operation)
                 if candidate is not None:
                     kernel = (self.isa, self.kernel, self.parallel)
-                    _rewrite(module, operation, callee, candidate, kernel)
+                    body = _accumulating_body(operation)
+                    call = _rewrite(module, operation, callee, candidate, kernel)
+                    if call is not None and body is not None:
+                        name = ir.StringAttr(body.attributes["sym_name"]).value
+                        accumulating[name] = (body, call)
+        _fold_copies(module, accumulating)
 
     def _check_callee(self, callee: str, where) -> None:
         if callee not in GEMM_CALLEES:

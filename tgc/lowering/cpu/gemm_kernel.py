@@ -1,4 +1,5 @@
-"""tgc's own GEMM for the CPU: C = alpha * op(A) @ op(B) + beta * C, generated as MLIR.
+"""tgc's own GEMM for the CPU: C = alpha * op(A) @ op(B) + beta * Cin (Cin is usually C),
+generated as MLIR.
 
 The kernel is built the BLIS way, so that it needs no library at run time (an artifact built
 without ``--blas`` calls it instead of running its matmuls as plain loops):
@@ -12,8 +13,8 @@ without ``--blas`` calls it instead of running its matmuls as plain loops):
   handled here, by which packing loop runs; the micro-kernel reads only the packs;
 * a register-tiled micro-kernel: MR x NR accumulators (MR * NR / VL vectors) carried as scf.for
   iter_args over the KC steps, each step NR / VL vector loads of packed B, MR broadcasts of packed
-  A and MR * NR / VL vector.fma (UNROLL steps per iteration). The tile is then combined with C
-  (beta = 0 never reads C's value, as BLAS): plain vector loads and stores inside C, row by row
+  A and MR * NR / VL vector.fma (UNROLL steps per iteration). The tile is then combined with Cin
+  (beta = 0 never reads its value, as BLAS): plain vector loads and stores inside C, row by row
   and masked at C's edges. A last column tile of at most one vector takes a one-vector kernel.
 * one row of C (M = 1, the MLP at batch 1) skips the packing: a gemv that streams B once.
 
@@ -170,11 +171,15 @@ def _memref(elem: str) -> str:
 
 
 def gemm_function_text(s: GemmShape, private: bool = True) -> str:
-    """The MLIR text of ``func.func private @<s.symbol>(A, B, C, transA, transB, alpha, beta)``
-    (public unless ``private``: the module compiled once per process, gemm_library.py).
+    """The MLIR text of ``func.func private @<s.symbol>(A, B, C, Cin, transA, transB, alpha,
+    beta)``: C = alpha * op(A) @ op(B) + beta * Cin (public unless ``private``: the module compiled
+    once per process, gemm_library.py).
 
-    A is M x K (K x M when transA), B is K x N (N x K when transB), C is M x N; every operand has
-    unit-stride rows and any row stride and offset."""
+    A is M x K (K x M when transA), B is K x N (N x K when transB), C and Cin are M x N; every
+    operand has unit-stride rows and any row stride and offset. Cin is C itself for BLAS's
+    C = alpha * op(A) @ op(B) + beta * C; a separate Cin lets a GEMM that accumulates into a copy of
+    a buffer read the buffer instead of copying it first (tgc-blas-matmul). Cin must not overlap C
+    unless it is C: each tile of C is read from Cin once, before C's tile is written."""
     t, mt = s.elem, _memref(s.elem)
     e = _Emitter()
     c = {v: e.op(f"arith.constant {v} : index", "c") for v in sorted({0, 1, s.mr, s.nr, s.kc})}
@@ -210,20 +215,23 @@ def _signature(s: GemmShape, private: bool) -> str:
     t, mt = s.elem, _memref(s.elem)
     visibility = "private " if private else ""
     return (
-        f"func.func {visibility}@{s.symbol}(%A: {mt}, %B: {mt}, %C: {mt}, %ta: i1, %tb: i1, "
+        f"func.func {visibility}@{s.symbol}(%A: {mt}, %B: {mt}, %C: {mt}, %Cin: {mt}, "
+        f"%ta: i1, %tb: i1, "
         f"%alpha: {t}, %beta: {t})"
     )
 
 
 def _row_times_matrix(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str):
-    """M = 1, B stored K x N: C's row = beta * C's row, then += alpha * x[k] * B's row k for each
+    """M = 1, B stored K x N: C's row = beta * Cin's row, then += alpha * x[k] * B's row k for each
     k, GEMV_ROWS rows of B per sweep of C's row (which stays in L1 while B streams through once,
     row after row). x[k] = A[0, k], or A[k, 0] when A is transposed."""
     t, vt, mt = s.elem, f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
     lanes = _const(e, s.lanes)
-    # C's row = beta * C's row (zeros when beta = 0, whatever C held).
+    # C's row = beta * Cin's row (zeros when beta = 0, whatever Cin held).
     e.raw(f"scf.for %gj = {c[0]} to {n} step {lanes} {{")
-    old = e.op(f"vector.transfer_read %C[{c[0]}, %gj], {zero} {{in_bounds = [false]}} : {mt}, {vt}")
+    old = e.op(
+        f"vector.transfer_read %Cin[{c[0]}, %gj], {zero} {{in_bounds = [false]}} : {mt}, {vt}"
+    )
     scaled = e.op(f"arith.mulf {old}, {e.op(f'vector.broadcast %beta : {t} to {vt}')} : {vt}")
     vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}")
     value = e.op(f"arith.select {beta_zero}, {vzero}, {scaled} : {vt}")
@@ -292,7 +300,7 @@ def _row_times_rows(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str
     e.raw(f"scf.yield {e.op(f'vector.fma {x}, {b}, %gacc : {vt}')} : {vt}")
     e.raw("}")
     dot = e.op(f"vector.reduction <add>, {total} : {vt} into {t}")
-    old = e.op(f"memref.load %C[{c[0]}, %gj] : {mt}")
+    old = e.op(f"memref.load %Cin[{c[0]}, %gj] : {mt}")
     scaled = e.op(f"arith.mulf {dot}, %alpha : {t}")
     summed = e.op(f"arith.addf {e.op(f'arith.mulf {old}, %beta : {t}')}, {scaled} : {t}")
     value = e.op(f"arith.select {beta_zero}, {scaled}, {summed} : {t}")
@@ -301,7 +309,7 @@ def _row_times_rows(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str
 
 
 def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: str) -> None:
-    """The blocked loops over packs of A and B, and the micro-kernel; C = beta * C when K = 0."""
+    """The blocked loops over packs of A and B, and the micro-kernel; C = beta * Cin when K = 0."""
     t = s.elem
     m, n, k = sizes
     c_mc, c_nc = _const(e, s.mc), _const(e, s.nc)
@@ -325,6 +333,8 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     first = e.op(f"arith.cmpi eq, %pc, {c[0]} : index")
     beta = e.op(f"arith.select {first}, %beta, {one} : {t}", "beff")
     beta_is_zero = e.op(f"arith.andi {first}, {beta_zero} : i1", "bez")
+    # The first K block adds beta * Cin, the later ones the partial sums already in C.
+    source = e.op(f"arith.select {first}, %Cin, %C : {_memref(t)}", "csrc")
     _pack(e, s, c, _Operand(a_pack, "%A", s.mr, "%ic", mc, m, "%ta"), kc)
     e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
     nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
@@ -336,9 +346,11 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     left = e.op(f"arith.subi {nc}, %jr : index")
     narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
     e.raw(f"scf.if {narrow} {{")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero), 1)
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero, source), 1)
     e.raw("} else {")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero), s.nr // s.lanes)
+    _micro_kernel(
+        e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero, source), s.nr // s.lanes
+    )
     e.raw("}")
     for _ in range(5):
         e.raw("}")
@@ -377,11 +389,11 @@ def _allocate_packs(e: _Emitter, s: GemmShape, sizes: tuple) -> tuple:
 
 
 def _scale_c(e: _Emitter, s: GemmShape, c: dict, m: str, n: str, zero: str, beta_zero: str):
-    """K = 0: C = beta * C (zeros when beta = 0, whatever C held)."""
+    """K = 0: C = beta * Cin (zeros when beta = 0, whatever Cin held)."""
     t, mt = s.elem, _memref(s.elem)
     e.raw(f"scf.for %i0 = {c[0]} to {m} step {c[1]} {{")
     e.raw(f"scf.for %j0 = {c[0]} to {n} step {c[1]} {{")
-    old = e.op(f"memref.load %C[%i0, %j0] : {mt}")
+    old = e.op(f"memref.load %Cin[%i0, %j0] : {mt}")
     scaled = e.op(f"arith.mulf {old}, %beta : {t}")
     new = e.op(f"arith.select {beta_zero}, {zero}, {scaled} : {t}")
     e.raw(f"memref.store {new}, %C[%i0, %j0] : {mt}")
@@ -605,9 +617,8 @@ def _pack_elements(e: _Emitter, s, c, o: _Operand, at: tuple, steps: tuple) -> N
 def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vectors: int):
     """The MR x (vectors * VL) tile at (ic + ir, jc + jr): accumulate over kc (UNROLL steps per
     iteration, then the rest one by one), then combine with C. ``packs``: (A's, B's, kc);
-    ``betas``: (this block's beta, whether it is zero)."""
+    ``betas``: (this block's beta, whether it is zero, the memref its beta term reads)."""
     a_pack, b_pack, kc, edge = packs
-    beta, beta_is_zero = betas
     t, vt = s.elem, f"vector<{s.lanes}x{s.elem}>"
     a_base = e.op(f"arith.muli %ir, {kc} : index", "ab")
     b_base = e.op(f"arith.muli %jr, {kc} : index", "bb")
@@ -621,7 +632,7 @@ def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vect
     main = _k_loop(e, s, c, panels, (c[0], unrolled_end, UNROLL), [vzero] * count, vt)
     rest = [f"{main}#{i}" for i in range(count)]
     results = _k_loop(e, s, c, panels, (unrolled_end, kc, 1), rest, vt)
-    _combine_with_c(e, s, c, (results, vectors, edge), zero, (beta, beta_is_zero), vt)
+    _combine_with_c(e, s, c, (results, vectors, edge), zero, betas, vt)
 
 
 def _prefetch_c_tile(e: _Emitter, s, c, vectors: int) -> None:
@@ -704,12 +715,12 @@ def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: s
 
 
 def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt: str) -> None:
-    """C's tile = alpha * acc (+ beta * C unless beta is zero): plain vector loads and stores for a
-    whole tile inside C, else row by row (rows past M skipped), each vector masked at C's edge.
-    ``tile``: (the accumulators' results, vectors per row, the stack tile for C's edges);
-    ``betas``: (beta, whether zero)."""
+    """C's tile = alpha * acc (+ beta * source unless beta is zero): plain vector loads and stores
+    for a whole tile inside C, else row by row (rows past M skipped), each vector masked at C's
+    edge. ``tile``: (the accumulators' results, vectors per row, the stack tile for C's edges);
+    ``betas``: (beta, whether zero, the source memref: Cin for the first K block, else C)."""
     results, vectors, edge = tile
-    beta, beta_is_zero = betas
+    beta, beta_is_zero, source = betas
     t, mt = s.elem, _memref(s.elem)
     row0 = e.op("arith.addi %ic, %ir : index")
     col0 = e.op("arith.addi %jc, %jr : index")
@@ -738,7 +749,7 @@ def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt:
     e.raw(f"scf.if {whole} {{")
     for r, (row, cols) in enumerate(positions):
         for v, col in enumerate(cols):
-            old = e.op(f"vector.load %C[{row}, {col}] : {mt}, {vt}")
+            old = e.op(f"vector.load {source}[{row}, {col}] : {mt}, {vt}")
             value = combined(f"{results}#{r * vectors + v}", old)
             e.raw(f"vector.store {value}, %C[{row}, {col}] : {mt}, {vt}")
     e.raw("} else {")
@@ -760,7 +771,7 @@ def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt:
             f"affine.apply affine_map<(d0) -> (d0 * {vectors * s.lanes} + {v * s.lanes})>(%er)"
         )
         acc = e.op(f"vector.load {edge}[{at}] : {edge_t}, {vt}")
-        old = e.op(f"vector.transfer_read %C[{row}, {col}], {zero} {masked} : {mt}, {vt}")
+        old = e.op(f"vector.transfer_read {source}[{row}, {col}], {zero} {masked} : {mt}, {vt}")
         value = combined(acc, old)
         e.raw(f"vector.transfer_write {value}, %C[{row}, {col}] {masked} : {vt}, {mt}")
     e.raw("}")
@@ -794,7 +805,9 @@ def declare_gemm_function(module: ir.Module, shape: GemmShape) -> str:
 
     if find_function(module, shape.symbol) is None:
         t, mt = shape.elem, _memref(shape.elem)
-        declaration = f"func.func private @{shape.symbol}({mt}, {mt}, {mt}, i1, i1, {t}, {t})\n"
+        declaration = (
+            f"func.func private @{shape.symbol}({mt}, {mt}, {mt}, {mt}, i1, i1, {t}, {t})\n"
+        )
         parsed = ir.Module.parse(declaration, module.context)
         function = parsed.body.operations[0]
         function.operation.move_before(module.body.operations[0])

@@ -1,9 +1,10 @@
 """tgc's generated GEMM on several threads: a small C parallel runtime and the call it answers.
 
-tgc-blas-matmul calls ``tgc_parallel_gemm_<elem>(kernel, A, B, C, transA, transB, alpha, beta,
-MR, NR)`` instead of the kernel (gemm_kernel.py) itself. The driver splits C's rows (or its
+tgc-blas-matmul calls ``tgc_parallel_gemm_<elem>(kernel, A, B, C, Cin, transA, transB, alpha,
+beta, MR, NR)`` instead of the kernel (gemm_kernel.py) itself. The driver splits C's rows (or its
 columns, when C is wider than tall) into chunks of whole register tiles, and each chunk is one call
-of the unchanged kernel on subviews of A (or B) and C; every call packs its own blocks (the kernel
+of the unchanged kernel on subviews of A (or B), C and Cin (beta's term: C itself, or the buffer
+that C would have been copied from); every call packs its own blocks (the kernel
 allocates its packs per call), so chunks share nothing but the operands.
 
 The threads (``RUNTIME_C``): persistent pthread workers that sleep on a condition variable between
@@ -273,12 +274,12 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
 
 #define TGC_DEFINE_GEMM(T, NAME)                                                               \
   typedef struct { T *alloc, *align; int64_t off, rows, cols, ld, inner; } tgc_view_##NAME;   \
-  typedef void (*tgc_kernel_##NAME)(TGC_VIEW(T, a_), TGC_VIEW(T, b_), TGC_VIEW(T, c_), bool,   \
-                                      bool, T, T);                                             \
+  typedef void (*tgc_kernel_##NAME)(TGC_VIEW(T, a_), TGC_VIEW(T, b_), TGC_VIEW(T, c_),         \
+                                      TGC_VIEW(T, ci_), bool, bool, T, T);                     \
   typedef struct {                                                                             \
     tgc_job base;                                                                              \
     tgc_kernel_##NAME kernel;                                                                  \
-    tgc_view_##NAME a, b, c;                                                                   \
+    tgc_view_##NAME a, b, c, ci; /* ci: beta's term (c itself, or the source of c's copy) */  \
     bool ta, tb, by_rows;                                                                      \
     T alpha, beta;                                                                             \
     int64_t span;                                                                              \
@@ -286,40 +287,45 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
                                                                                                \
   static void tgc_gemm_chunk_##NAME(tgc_job *job, int64_t chunk) {                             \
     tgc_gemm_job_##NAME *j = (tgc_gemm_job_##NAME *)job;                                       \
-    tgc_view_##NAME a = j->a, b = j->b, c = j->c;                                              \
+    tgc_view_##NAME a = j->a, b = j->b, c = j->c, ci = j->ci;                                  \
     int64_t begin = chunk * j->span;                                                           \
     int64_t total = j->by_rows ? c.rows : c.cols;                                              \
     int64_t size = total - begin < j->span ? total - begin : j->span;                          \
     if (j->by_rows) { /* rows of C and of op(A) */                                             \
       c.off += begin * c.ld, c.rows = size;                                                    \
+      ci.off += begin * ci.ld, ci.rows = size;                                                 \
       if (j->ta) a.off += begin, a.cols = size;                                                \
       else a.off += begin * a.ld, a.rows = size;                                               \
     } else { /* columns of C and of op(B) */                                                   \
       c.off += begin, c.cols = size;                                                           \
+      ci.off += begin, ci.cols = size;                                                         \
       if (j->tb) b.off += begin * b.ld, b.rows = size;                                         \
       else b.off += begin, b.cols = size;                                                      \
     }                                                                                          \
-    j->kernel(TGC_EXPAND(a), TGC_EXPAND(b), TGC_EXPAND(c), j->ta, j->tb, j->alpha, j->beta);   \
+    j->kernel(TGC_EXPAND(a), TGC_EXPAND(b), TGC_EXPAND(c), TGC_EXPAND(ci), j->ta, j->tb,        \
+              j->alpha, j->beta);                                                              \
   }                                                                                            \
                                                                                                \
   TGC_DRIVER_API void tgc_parallel_gemm_##NAME(                                                \
-      tgc_kernel_##NAME kernel, TGC_VIEW(T, a_), TGC_VIEW(T, b_), TGC_VIEW(T, c_), bool ta,    \
-      bool tb, T alpha, T beta, int64_t mr, int64_t nr) {                                      \
+      tgc_kernel_##NAME kernel, TGC_VIEW(T, a_), TGC_VIEW(T, b_), TGC_VIEW(T, c_),             \
+      TGC_VIEW(T, ci_), bool ta, bool tb, T alpha, T beta, int64_t mr, int64_t nr) {           \
     tgc_view_##NAME va = {a_alloc, a_align, a_off, a_rows, a_cols, a_ld, a_inner};             \
     tgc_view_##NAME vb = {b_alloc, b_align, b_off, b_rows, b_cols, b_ld, b_inner};             \
     tgc_view_##NAME vc = {c_alloc, c_align, c_off, c_rows, c_cols, c_ld, c_inner};             \
+    tgc_view_##NAME vci = {ci_alloc, ci_align, ci_off, ci_rows, ci_cols, ci_ld, ci_inner};     \
     int64_t m = c_rows, n = c_cols, k = ta ? a_rows : a_cols;                                  \
     int threads = tgc_threads();                                                               \
     bool by_rows = m >= n;                                                                     \
     int64_t total = by_rows ? m : n, unit = by_rows ? mr : nr;                                 \
     int64_t span = tgc_span(total, unit, threads);                                             \
     if (threads < 2 || m < 2 || m * n * k < TGC_SERIAL_FLOPS || span >= total) {               \
-      kernel(TGC_EXPAND(va), TGC_EXPAND(vb), TGC_EXPAND(vc), ta, tb, alpha, beta);             \
+      kernel(TGC_EXPAND(va), TGC_EXPAND(vb), TGC_EXPAND(vc), TGC_EXPAND(vci), ta, tb, alpha,   \
+             beta);                                                                            \
       return;                                                                                  \
     }                                                                                          \
-    tgc_gemm_job_##NAME job = {.kernel = kernel, .a = va, .b = vb, .c = vc, .ta = ta,          \
-                               .tb = tb, .by_rows = by_rows, .alpha = alpha, .beta = beta,     \
-                               .span = span};                                                  \
+    tgc_gemm_job_##NAME job = {.kernel = kernel, .a = va, .b = vb, .c = vc, .ci = vci,         \
+                               .ta = ta, .tb = tb, .by_rows = by_rows, .alpha = alpha,         \
+                               .beta = beta, .span = span};                                    \
     job.base.run = tgc_gemm_chunk_##NAME;                                                      \
     job.base.chunks = (total + span - 1) / span;                                               \
     tgc_parallel_run(&job.base, threads);                                                      \
