@@ -100,15 +100,20 @@ def test_unknown_dims_take_the_nearest_measured_shape_of_their_kind():
         (32, 1024, 3136, "codegen"),  # the convnet's first dense layer
         (6272, 64, 800, "codegen"),  # the convnet's second convolution as a GEMM
         (256, 256, 256, "codegen"),
-        (64, 10, 100, "blas"),  # C one vector wide: the two-layer net's logits
-        (None, 10, 784, "blas"),  # softmax regression's, batch unknown
-        (256, 10, 1024, "blas"),
-        (64, 100, 10, "blas"),  # fewer multiply-adds than the parallel runtime splits
+        (256, 10, 1024, "codegen"),  # 10 wide but not tiny: the MLP's logits at batch 256
+        (1024, 10, 256, "codegen"),
+        # Fewer multiply-adds than the parallel runtime splits: OpenBLAS.
+        (64, 10, 100, "blas"),  # the two-layer net's logits
+        (100, 10, 784, "blas"),  # softmax regression's
+        (64, 100, 10, "blas"),
         (1, 1024, 1024, "blas"),  # one row: OpenBLAS's gemv
+        # A dim unknown: OpenBLAS when C is at most one vector wide (N = 10 is, on either ISA:
+        # 16 f32 lanes on AVX-512, 8 on AVX2).
+        (None, 10, 784, "blas"),
+        (64, 10, None, "blas"),
     ],
 )
-def test_an_unmeasured_shape_gets_the_generated_kernel_unless_narrow_or_tiny(m, n, k, callee):
-    # N = 10 is at most one vector on either ISA (16 f32 lanes on AVX-512, 8 on AVX2).
+def test_an_unmeasured_shape_gets_the_generated_kernel_unless_tiny(m, n, k, callee):
     choice = gemm_tuning.choose(Shape("f32", m, n, k))
     assert (choice.callee, choice.source) == (callee, "default")
     assert gemm_tuning.default_callee(Shape("f32", m, n, k)) == callee
@@ -116,8 +121,9 @@ def test_an_unmeasured_shape_gets_the_generated_kernel_unless_narrow_or_tiny(m, 
 
 def test_the_default_rule_counts_vectors_of_the_element_type():
     lanes = gemm_tuning.gemm_kernel.shape_for("f64").lanes
-    assert gemm_tuning.default_callee(Shape("f64", 512, lanes, 512)) == "blas"
-    assert gemm_tuning.default_callee(Shape("f64", 512, lanes + 1, 512)) == "codegen"
+    assert gemm_tuning.default_callee(Shape("f64", None, lanes, 512)) == "blas"
+    assert gemm_tuning.default_callee(Shape("f64", None, lanes + 1, 512)) == "codegen"
+    assert gemm_tuning.default_callee(Shape("f64", 4096, lanes, 512)) == "codegen"
     # Exactly the parallel runtime's serial limit is split: the kernel.
     limit = gemm_tuning.parallel_gemm.SERIAL_FLOPS
     assert gemm_tuning.default_callee(Shape("f32", limit // 1024, 64, 16)) == "codegen"

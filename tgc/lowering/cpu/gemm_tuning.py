@@ -20,11 +20,15 @@ beside other processes OpenBLAS's spinning workers collapse (1000x100x64: 2.9 ms
 32x1024x3136: 64 ms against 1.1 ms) where tgc's runtime degrades gracefully, and a convnet step at
 the default threads took a median 28-34 ms with this rule, 29-30 ms with the generated kernel
 everywhere, 19.5-98 ms with OpenBLAS (its worst step 1.1-1.4 s). So the generated kernel is the
-default, but for two kinds of GEMM that get OpenBLAS: a C at most one vector wide (N = 10: 1.3-2.2x
-OpenBLAS's 1.2-22 us), and fewer multiply-adds than the parallel runtime splits (SERIAL_FLOPS),
-which the kernel runs on one thread anyway (64x100x10 with B^T: 1.5x; one row, M = 1: a tie with
-OpenBLAS's gemv on one thread, 2.2x on two). A dim unknown at compile time does not count against
-the kernel: a [None, 1000] x [1000, 100] matmul gets it.
+default, but for GEMMs of fewer multiply-adds than the parallel runtime splits (SERIAL_FLOPS, 2^21),
+which the kernel runs on one thread anyway and OpenBLAS runs faster: 1.2-2.2x OpenBLAS's 1.2-22 us
+on the 10-wide layers (64x10x100, 100x10x784, 784x10x100 with A^T), 1.5x at 64x100x10 with B^T,
+a tie with OpenBLAS's gemv at one row (M = 1). Larger 10-wide GEMMs are left to the kernel:
+1024x10x256 with A^T is 1.3x OpenBLAS's 83 us on one thread, 256x10x1024 0.8x, and on two threads
+beside other processes OpenBLAS took 3.8-7.3 ms on them against 106-134 us. A matmul with a dim
+unknown at compile time gets OpenBLAS when C is at most one vector wide (N <= the kernel's lanes:
+a layer of 10 outputs, tiny at the lectures' batches), else the kernel: [None, 1000] x
+[1000, 100] gets the kernel, [None, 100] x [100, 10] OpenBLAS.
 
 A matmul with unknown (``?``) dims is never timed: it takes the nearest measured shape by its
 known dims, else the default rule. "Nearest": of the same kind (element type, transposes, beta,
@@ -327,15 +331,15 @@ def nearest(shape: MatmulShape, choices: dict):
 
 
 def default_callee(shape: MatmulShape) -> str:
-    """The callee of a shape nobody measured (module doc): OpenBLAS where C is at most one vector
-    wide (the generated kernel's lanes for the element type) or the GEMM has fewer multiply-adds
-    than the parallel runtime splits, else the generated kernel. Unknown dims count as large."""
-    lanes = gemm_kernel.shape_for(shape.elem).lanes
-    if shape.n is not None and shape.n <= lanes:
-        return "blas"
-    if shape.known and shape.m * shape.n * shape.k < parallel_gemm.SERIAL_FLOPS:
-        return "blas"
-    return "codegen"
+    """The callee of a shape nobody measured (module doc): OpenBLAS for a GEMM of fewer
+    multiply-adds than the parallel runtime splits, else the generated kernel. With a dim unknown
+    at compile time: OpenBLAS where C is at most one vector wide (the kernel's lanes for the
+    element type), a layer of a few outputs whose GEMMs are tiny at the lectures' batches."""
+    if shape.known:
+        tiny = shape.m * shape.n * shape.k < parallel_gemm.SERIAL_FLOPS
+        return "blas" if tiny else "codegen"
+    narrow = shape.n is not None and shape.n <= gemm_kernel.shape_for(shape.elem).lanes
+    return "blas" if narrow else "codegen"
 
 
 def choose(
