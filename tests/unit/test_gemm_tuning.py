@@ -95,39 +95,31 @@ def test_unknown_dims_take_the_nearest_measured_shape_of_their_kind():
     "m, n, k, callee",
     [
         (64, 100, 1000, "codegen"),  # the two-layer net's first layer
-        (None, 100, 1000, "codegen"),  # the same with an unknown batch
         (256, 1024, 784, "codegen"),  # the MLP at batch 256
         (32, 1024, 3136, "codegen"),  # the convnet's first dense layer
         (6272, 64, 800, "codegen"),  # the convnet's second convolution as a GEMM
         (256, 256, 256, "codegen"),
-        (256, 10, 1024, "codegen"),  # 10 wide but not tiny: the MLP's logits at batch 256
-        (1024, 10, 256, "codegen"),
-        # Fewer multiply-adds than the parallel runtime splits: OpenBLAS.
+        (256, 10, 1024, "codegen"),  # 10 wide, but OpenBLAS would thread it
+        (100, 10, 784, "codegen"),  # softmax regression: likewise (7.8e5 multiply-adds)
+        (64, 64, 65, "codegen"),  # just over 2^18 multiply-adds
+        # What OpenBLAS runs on the calling thread (at most 2^18 multiply-adds): OpenBLAS.
         (64, 10, 100, "blas"),  # the two-layer net's logits
-        (100, 10, 784, "blas"),  # softmax regression's
         (64, 100, 10, "blas"),
-        (1, 1024, 1024, "blas"),  # one row: OpenBLAS's gemv
-        # A dim unknown: OpenBLAS when C is at most one vector wide (N = 10 is, on either ISA:
-        # 16 f32 lanes on AVX-512, 8 on AVX2).
-        (None, 10, 784, "blas"),
-        (64, 10, None, "blas"),
+        (64, 64, 64, "blas"),  # exactly 2^18
+        # One row: OpenBLAS's gemv.
+        (1, 1024, 1024, "blas"),
+        (1, 4096, 4096, "blas"),
+        # A dim unknown: the kernel.
+        (None, 100, 1000, "codegen"),
+        (None, 10, 100, "codegen"),
+        (1, None, 1024, "codegen"),
     ],
 )
-def test_an_unmeasured_shape_gets_the_generated_kernel_unless_tiny(m, n, k, callee):
+def test_an_unmeasured_shape_gets_the_generated_kernel_unless_tiny_or_one_row(m, n, k, callee):
     choice = gemm_tuning.choose(Shape("f32", m, n, k))
     assert (choice.callee, choice.source) == (callee, "default")
     assert gemm_tuning.default_callee(Shape("f32", m, n, k)) == callee
-
-
-def test_the_default_rule_counts_vectors_of_the_element_type():
-    lanes = gemm_tuning.gemm_kernel.shape_for("f64").lanes
-    assert gemm_tuning.default_callee(Shape("f64", None, lanes, 512)) == "blas"
-    assert gemm_tuning.default_callee(Shape("f64", None, lanes + 1, 512)) == "codegen"
-    assert gemm_tuning.default_callee(Shape("f64", 4096, lanes, 512)) == "codegen"
-    # Exactly the parallel runtime's serial limit is split: the kernel.
-    limit = gemm_tuning.parallel_gemm.SERIAL_FLOPS
-    assert gemm_tuning.default_callee(Shape("f32", limit // 1024, 64, 16)) == "codegen"
-    assert gemm_tuning.default_callee(Shape("f32", limit // 1024 - 1, 64, 16)) == "blas"
+    assert gemm_tuning.default_callee(Shape("f64", m, n, k, trans_a=True, threads=3)) == callee
 
 
 def test_the_tuner_times_both_callees_at_the_shapes_thread_count(monkeypatch, quick):
@@ -214,8 +206,8 @@ def test_the_cached_choice_is_the_function_called(callee, symbol):
     ]
 
 
-def test_without_tuning_a_narrow_uncached_shape_calls_openblas_and_measures_nothing():
-    # MATMUL is 4x16x8: 512 multiply-adds, far below what the parallel runtime splits.
+def test_without_tuning_a_tiny_uncached_shape_calls_openblas_and_measures_nothing():
+    # MATMUL is 4x16x8: 512 multiply-adds, far below what OpenBLAS would thread.
     text, choices = _rewritten(GemmAutotunePass())
     assert "call @scipy_cblas_sgemm64_" in text
     assert [(c["callee"], c["source"], c["seconds"]) for c in choices] == [("blas", "default", {})]

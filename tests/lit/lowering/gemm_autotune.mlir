@@ -1,19 +1,20 @@
-// tgc-gemm-autotune gives each f32/f64 matmul a tgc.gemm attribute (which tgc-blas-matmul obeys) from
-// the GEMM choice cache in TGC_CACHE_DIR, and lists its choices in the module's tgc.gemm_choices
-// (JSON, for an artifact's manifest). Without a cached choice (and without tune=true, which would time
-// both GEMMs) a matmul gets the default rule's callee (gemm_tuning.default_callee): OpenBLAS for these
-// tiny ones; with one, the cached choice; an unknown row count takes the nearest cached shape of its
-// kind; another kind (beta = 1 here) does not. A matmul that already has a tgc.gemm keeps it; an int
-// matmul gets none (no GEMM for it).
+// tgc-gemm-autotune gives each f32/f64 matmul a tgc.gemm attribute (which tgc-blas-matmul obeys)
+// from the GEMM choice cache in TGC_CACHE_DIR, and lists its choices in the module's
+// tgc.gemm_choices (JSON, for an artifact's manifest). Without a cached choice (and without
+// tune=true, which would time both GEMMs) a matmul gets the default rule's callee
+// (gemm_tuning.default_callee): OpenBLAS for these tiny ones, the generated kernel where a dim is
+// unknown; with one, the cached choice; an unknown row count takes the nearest cached shape of its
+// kind; another kind (beta = 1 here) does not. A matmul that already has a tgc.gemm keeps it; an
+// int matmul gets none (no GEMM for it).
 // RUN: rm -rf %t && env TGC_CACHE_DIR=%t OPENBLAS_NUM_THREADS=1 %tgc-opt %s -p tgc-gemm-autotune | FileCheck %s --check-prefix=EMPTY
 // RUN: env TGC_CACHE_DIR=%t OPENBLAS_NUM_THREADS=1 %python -c "from tgc.lowering.cpu import gemm_tuning as g; g.store_choice(g.MatmulShape('f32', 4, 16, 8, threads=1), 'codegen', {'blas': 2e-6, 'codegen': 1e-6})"
 // RUN: env TGC_CACHE_DIR=%t OPENBLAS_NUM_THREADS=1 %tgc-opt %s -p tgc-gemm-autotune | FileCheck %s --check-prefix=CACHED
 
-// EMPTY:       module attributes {tgc.gemm_choices = "[{\22matmul\22: \22{{.*}}:{{[0-9]+}}:3\22, \22shape\22: {\22elem\22: \22f32\22, \22m\22: 4, \22n\22: 16, \22k\22: 8, \22trans_a\22: false, \22trans_b\22: false, \22beta_zero\22: true, \22threads\22: 1}, \22callee\22: \22blas\22, \22source\22: \22default\22, \22seconds\22: {}, \22measured_as\22: null}, {{.*}}\22m\22: null, {{.*}}\22callee\22: \22blas\22, \22source\22: \22default\22{{.*}}\22beta_zero\22: false{{.*}}\22callee\22: \22blas\22, \22source\22: \22default\22
+// EMPTY:       module attributes {tgc.gemm_choices = "[{\22matmul\22: \22{{.*}}:{{[0-9]+}}:3\22, \22shape\22: {\22elem\22: \22f32\22, \22m\22: 4, \22n\22: 16, \22k\22: 8, \22trans_a\22: false, \22trans_b\22: false, \22beta_zero\22: true, \22threads\22: 1}, \22callee\22: \22blas\22, \22source\22: \22default\22, \22seconds\22: {}, \22measured_as\22: null}, {{.*}}\22m\22: null, {{.*}}\22callee\22: \22codegen\22, \22source\22: \22default\22{{.*}}\22beta_zero\22: false{{.*}}\22callee\22: \22blas\22, \22source\22: \22default\22
 // EMPTY-LABEL: func.func @static_zero(
 // EMPTY:         linalg.matmul {tgc.gemm = "blas"}
 // EMPTY-LABEL: func.func @unknown_rows(
-// EMPTY:         linalg.matmul {tgc.gemm = "blas"}
+// EMPTY:         linalg.matmul {tgc.gemm = "codegen"}
 // EMPTY-LABEL: func.func @accumulate(
 // EMPTY:         linalg.matmul {tgc.gemm = "blas"}
 

@@ -17,18 +17,23 @@ on the Xeon of issue 18, 8x48 AVX-512 tile, shared 2-core machine, 22:30 UTC Dec
 the generated kernel takes 0.6-1.0x OpenBLAS's time on the dense layers and GEMM 256 (64x100x1000,
 256x1024x784, 32x1024x3136) and 1.07-1.24x on the convnet's convolution GEMMs; on two threads
 beside other processes OpenBLAS's spinning workers collapse (1000x100x64: 2.9 ms against 46 us,
-32x1024x3136: 64 ms against 1.1 ms) where tgc's runtime degrades gracefully, and a convnet step at
-the default threads took a median 28-34 ms with this rule, 29-30 ms with the generated kernel
-everywhere, 19.5-98 ms with OpenBLAS (its worst step 1.1-1.4 s). So the generated kernel is the
-default, but for GEMMs of fewer multiply-adds than the parallel runtime splits (SERIAL_FLOPS, 2^21),
-which the kernel runs on one thread anyway and OpenBLAS runs faster: 1.2-2.2x OpenBLAS's 1.2-22 us
-on the 10-wide layers (64x10x100, 100x10x784, 784x10x100 with A^T), 1.5x at 64x100x10 with B^T,
-a tie with OpenBLAS's gemv at one row (M = 1). Larger 10-wide GEMMs are left to the kernel:
-1024x10x256 with A^T is 1.3x OpenBLAS's 83 us on one thread, 256x10x1024 0.8x, and on two threads
-beside other processes OpenBLAS took 3.8-7.3 ms on them against 106-134 us. A matmul with a dim
-unknown at compile time gets OpenBLAS when C is at most one vector wide (N <= the kernel's lanes:
-a layer of 10 outputs, tiny at the lectures' batches), else the kernel: [None, 1000] x
-[1000, 100] gets the kernel, [None, 100] x [100, 10] OpenBLAS.
+32x1024x3136: 64 ms against 1.1 ms) where tgc's runtime degrades gracefully. The convnet step at
+batch 32 (benchmarks/convnet_profile.py's net) at the default threads, every GEMM of it the
+kernel's under this rule, took a median 27-84 ms with the kernel in 16 runs (12 of them 29-32 ms)
+and 20-298 ms with OpenBLAS in 10 (its worst steps 0.17-1.7 s). So the generated kernel is the
+default, but for two kinds of GEMM that get OpenBLAS:
+
+* the GEMMs OpenBLAS runs on the calling thread, at most OPENBLAS_SERIAL_MULTIPLY_ADDS (2^18):
+  the kernel takes 1.5-2.1x OpenBLAS's 1.2-1.6 us at 64x10x100, 100x10x64 (A^T), 64x100x10 (B^T).
+  Larger ones stay with the kernel even where OpenBLAS is faster on one thread (100x10x784: 1.3x,
+  1024x10x256: 1.2x), because a threaded OpenBLAS call leaves its workers spinning on the cores
+  the kernel's parallel runtime needs (1024^3 on two threads: 5.9-6.3 ms on its own, 9-11 ms
+  between OpenBLAS calls), and one OpenBLAS beside the kernel would slow every GEMM of the step;
+* one row (M = 1, the MLP at batch 1): OpenBLAS's gemv, which it threads (47-54 us at 1x1024x784
+  on two threads) and the kernel's gemv does not (99-104 us; a tie on one thread).
+
+A shape with a dim unknown at compile time (a None batch) gets the kernel: its size is unknown,
+and a wrong guess costs microseconds on a tiny GEMM but milliseconds on a large one.
 
 A matmul with unknown (``?``) dims is never timed: it takes the nearest measured shape by its
 known dims, else the default rule. "Nearest": of the same kind (element type, transposes, beta,
@@ -58,7 +63,7 @@ import os
 import tempfile
 import warnings
 
-from tgc.lowering.cpu import gemm_kernel, parallel_gemm
+from tgc.lowering.cpu import gemm_kernel
 
 CACHE_ENVIRONMENT = "TGC_CACHE_DIR"
 CACHE_FORMAT = 1
@@ -69,6 +74,10 @@ CHOICES_ATTRIBUTE = "tgc.gemm_choices"
 CODEGEN_MARGIN = 0.03
 CALLEES = ("blas", "codegen")
 NEAREST_FACTOR = 2.0  # a "nearest" shape's known dims are each within this factor
+# OpenBLAS runs a GEMM of at most this many multiply-adds on the calling thread: 65536 times its
+# GEMM_MULTITHREAD_THRESHOLD, 4 by default (OpenBLAS interface/gemm.c). Above it, it wakes its
+# workers, which then spin and take cores from tgc's parallel runtime (module doc).
+OPENBLAS_SERIAL_MULTIPLY_ADDS = 1 << 18
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,15 +340,15 @@ def nearest(shape: MatmulShape, choices: dict):
 
 
 def default_callee(shape: MatmulShape) -> str:
-    """The callee of a shape nobody measured (module doc): OpenBLAS for a GEMM of fewer
-    multiply-adds than the parallel runtime splits, else the generated kernel. With a dim unknown
-    at compile time: OpenBLAS where C is at most one vector wide (the kernel's lanes for the
-    element type), a layer of a few outputs whose GEMMs are tiny at the lectures' batches."""
-    if shape.known:
-        tiny = shape.m * shape.n * shape.k < parallel_gemm.SERIAL_FLOPS
-        return "blas" if tiny else "codegen"
-    narrow = shape.n is not None and shape.n <= gemm_kernel.shape_for(shape.elem).lanes
-    return "blas" if narrow else "codegen"
+    """The callee of a shape nobody measured (module doc): OpenBLAS for a GEMM it runs on the
+    calling thread (at most OPENBLAS_SERIAL_MULTIPLY_ADDS) and for one row (M = 1: OpenBLAS's
+    gemv, which it threads and the generated kernel does not), else the generated kernel, also for
+    a shape with a dim unknown at compile time."""
+    if not shape.known:
+        return "codegen"
+    if shape.m == 1 or shape.m * shape.n * shape.k <= OPENBLAS_SERIAL_MULTIPLY_ADDS:
+        return "blas"
+    return "codegen"
 
 
 def choose(
