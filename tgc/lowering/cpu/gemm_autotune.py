@@ -4,7 +4,7 @@ its shape by measurement on this machine (gemm_tuning.py: the cache and the rule
 Runs right before tgc-blas-matmul and leaves its choice as the matmul's ``tgc.gemm`` attribute,
 which tgc-blas-matmul obeys. A matmul that already has one (a user's, a test's) keeps it. With
 ``tune``, a shape not cached yet is timed now; without, it takes the nearest cached shape, else
-the default rule (gemm_tuning.default_callee: the generated kernel but on tiny and one-row GEMMs).
+the default rule (gemm_tuning.default_callee: the generated kernel but on tiny GEMMs).
 Where numpy bundles no OpenBLAS every candidate gets the generated kernel. The choices
 are listed, as JSON, in the module's ``tgc.gemm_choices`` attribute (gemm_tuning.CHOICES_ATTRIBUTE)
 for the artifact's manifest and ``tgc inspect``.

@@ -13,24 +13,22 @@ element type, transposes, beta = 0 or 1, OpenBLAS's thread count) is looked up i
   ``default_callee``): the generated kernel, except on the GEMMs where OpenBLAS is known to win.
 
 The default rule, from the lectures' GEMM shapes timed by the tuner (benchmarks/gemm_default_rule.py
-on the Xeon of issue 18, 8x48 AVX-512 tile, shared 2-core machine, 22:30 UTC Dec 4). On one thread
+on the Xeon of issue 18, 8x48 AVX-512 tile, shared 2-core machine, 22:30-22:38 UTC). On one thread
 the generated kernel takes 0.6-1.0x OpenBLAS's time on the dense layers and GEMM 256 (64x100x1000,
-256x1024x784, 32x1024x3136) and 1.07-1.24x on the convnet's convolution GEMMs; on two threads
-beside other processes OpenBLAS's spinning workers collapse (1000x100x64: 2.9 ms against 46 us,
+256x1024x784, 32x1024x3136) and 1.06-1.24x on the convnet's convolution GEMMs; on two threads beside
+other processes OpenBLAS's spinning workers collapse (1000x100x64: 2.9 ms against 46 us,
 32x1024x3136: 64 ms against 1.1 ms) where tgc's runtime degrades gracefully. The convnet step at
-batch 32 (benchmarks/convnet_profile.py's net) at the default threads, every GEMM of it the
-kernel's under this rule, took a median 27-84 ms with the kernel in 16 runs (12 of them 29-32 ms)
-and 20-298 ms with OpenBLAS in 10 (its worst steps 0.17-1.7 s). So the generated kernel is the
-default, but for two kinds of GEMM that get OpenBLAS:
-
-* the GEMMs OpenBLAS runs on the calling thread, at most OPENBLAS_SERIAL_MULTIPLY_ADDS (2^18):
-  the kernel takes 1.5-2.1x OpenBLAS's 1.2-1.6 us at 64x10x100, 100x10x64 (A^T), 64x100x10 (B^T).
-  Larger ones stay with the kernel even where OpenBLAS is faster on one thread (100x10x784: 1.3x,
-  1024x10x256: 1.2x), because a threaded OpenBLAS call leaves its workers spinning on the cores
-  the kernel's parallel runtime needs (1024^3 on two threads: 5.9-6.3 ms on its own, 9-11 ms
-  between OpenBLAS calls), and one OpenBLAS beside the kernel would slow every GEMM of the step;
-* one row (M = 1, the MLP at batch 1): OpenBLAS's gemv, which it threads (47-54 us at 1x1024x784
-  on two threads) and the kernel's gemv does not (99-104 us; a tie on one thread).
+batch 32 (benchmarks/convnet_profile.py's net) at the default threads, every GEMM of it the kernel's
+under this rule, took a median 27-84 ms with the kernel in 16 runs (12 of them 29-32 ms) and 20-298
+ms with OpenBLAS in 10 (its worst steps 0.17-1.7 s). So the generated kernel is the default, but for
+the GEMMs OpenBLAS runs on the calling thread, at most OPENBLAS_SERIAL_MULTIPLY_ADDS (2^18): the
+kernel takes 1.5-2.0x OpenBLAS's 1.3-1.6 us at 64x10x100, 100x10x64 (A^T), 64x100x10 (B^T),
+1x10x1024. Larger ones get the kernel even where OpenBLAS is faster on one thread (100x10x784: 1.3x,
+1024x10x256: 1.4x) or on two threads of an idle machine (one row: OpenBLAS threads its gemv, 47-54
+us at 1x1024x784 against the kernel's 99-104 us, which does not), because a threaded OpenBLAS call
+risks stalls of milliseconds beside other processes (5.2 ms at 1x1024x784, 7.8 ms at 1024x10x256)
+and leaves its workers spinning on the cores the kernel's parallel runtime needs (1024^3 on two
+threads: 5.9-6.3 ms on its own, 9-11 ms between OpenBLAS calls).
 
 A shape with a dim unknown at compile time (a None batch) gets the kernel: its size is unknown,
 and a wrong guess costs microseconds on a tiny GEMM but milliseconds on a large one.
@@ -341,12 +339,9 @@ def nearest(shape: MatmulShape, choices: dict):
 
 def default_callee(shape: MatmulShape) -> str:
     """The callee of a shape nobody measured (module doc): OpenBLAS for a GEMM it runs on the
-    calling thread (at most OPENBLAS_SERIAL_MULTIPLY_ADDS) and for one row (M = 1: OpenBLAS's
-    gemv, which it threads and the generated kernel does not), else the generated kernel, also for
-    a shape with a dim unknown at compile time."""
-    if not shape.known:
-        return "codegen"
-    if shape.m == 1 or shape.m * shape.n * shape.k <= OPENBLAS_SERIAL_MULTIPLY_ADDS:
+    calling thread (at most OPENBLAS_SERIAL_MULTIPLY_ADDS), else the generated kernel, also for a
+    shape with a dim unknown at compile time."""
+    if shape.known and shape.m * shape.n * shape.k <= OPENBLAS_SERIAL_MULTIPLY_ADDS:
         return "blas"
     return "codegen"
 
