@@ -48,7 +48,10 @@ def parse_shape(text: str) -> tuple:
     "--threads",
     type=int,
     default=None,
-    help="OpenBLAS threads to time with [default: OpenBLAS's count, as a Session would use].",
+    help=(
+        "Threads to time both GEMMs with, OpenBLAS's and tgc's parallel runtime's "
+        "[default: OpenBLAS's count, as a Session would use]."
+    ),
 )
 @click.option(
     "--budget",
