@@ -54,7 +54,8 @@ def shared_library(module, partitions: list, transfers: list, target_name: str =
         entry="tgc_cluster",
         machine=target.resolve_machine(Machine()),
     )
-    # blas: the session pipeline calls OpenBLAS for matmuls; the library finds numpy's by rpath.
+    # blas: the session pipeline calls OpenBLAS for small matmuls (tgc's kernel, defined in the
+    # module, for the rest); the library finds numpy's by rpath.
     target.emit_stages(complete, lowered, "so", Options(blas=True, name="tgc_cluster"))
     return lowered.stages["so"]
 

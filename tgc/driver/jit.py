@@ -77,7 +77,16 @@ def compile_run(
         )
     if isinstance(graph_pipeline, str):
         graph_pipeline = pipelines.parse_graph_pipeline(graph_pipeline)
-    plan = pipelines.session_pipelines(graph_pipeline, devices, soft_placement, fusion=not trace)
+    loader = load or _load
+    # Any loader but this process's JIT (a cluster's tasks, driver/cluster.py) loads the code as a
+    # library of its own, which must define the GEMM kernel the JIT would otherwise link.
+    plan = pipelines.session_pipelines(
+        graph_pipeline,
+        devices,
+        soft_placement,
+        fusion=not trace,
+        self_contained=loader is not _IN_PROCESS_LOAD,
+    )
     table = None
     with make_context(), ir.Location.unknown():
         module = ir.Module.create()
@@ -98,9 +107,7 @@ def compile_run(
             owners = {name: _target_of_device(device) for name, device, *_ in layout}
             modules = _lower_per_target(plan.per_target, module, owners)
             var_specs = {name: spec for name, spec, _ in variables}
-            run = (load or _load)(
-                modules, owners, layout, keys, transfers, feeds, signature, var_specs
-            )
+            run = loader(modules, owners, layout, keys, transfers, feeds, signature, var_specs)
             if table is not None:
                 run.trace_table = table  # its counters must outlive the code that writes them
         except EmitError as exc:
@@ -274,6 +281,9 @@ def _load(modules: list, owners: dict, layout, keys, transfers, feeds, signature
         )
         partitions.append(Partition(call, device, fetch_indices, var_inputs, var_outputs))
     return PartitionedRun(partitions, hub, keys, len(fetch_specs))
+
+
+_IN_PROCESS_LOAD = _load
 
 
 def _np(dtype):

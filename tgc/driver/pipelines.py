@@ -66,13 +66,17 @@ def target_lowering(
     external_libraries: bool = True,
     fusion: bool = True,
     variables_writable: bool = False,
+    self_contained: bool = False,
 ) -> Pipeline:
     """The target's own pipeline, core to code (without FUSION_PASSES unless ``fusion``;
     ``variables_writable``: its tgc-read-only-arguments leaves the variables a function reads and
-    assigns writable, as a session's does, whatever ``for_session`` says)."""
+    assigns writable, as a session's does, whatever ``for_session`` says; ``self_contained``: code
+    that becomes a library of its own, so it defines the kernels a session's code only declares)."""
     elements = target.pipeline_elements(
         for_session=for_session, external_libraries=external_libraries
     )
+    if self_contained:
+        elements = [_defining_kernels(e) for e in elements]
     if not fusion:
         elements = [e for e in elements if not _is_fusion(e)]
     if variables_writable:
@@ -83,6 +87,14 @@ def target_lowering(
             for e in elements
         ]
     return Pipeline.of(elements)
+
+
+def _defining_kernels(element):
+    """A pass that would only declare a kernel for the process's JIT to link (tgc-blas-matmul's
+    ``kernel=external``: the generated GEMM compiled once per process) set to define it instead."""
+    if getattr(element, "kernel", None) == "external":
+        return dataclasses.replace(element, kernel="inline")
+    return element
 
 
 def _is_fusion(element) -> bool:
@@ -152,12 +164,17 @@ def session_pipelines(
     soft: bool = False,
     target=None,
     fusion: bool = True,
+    self_contained: bool = False,
 ) -> CompilePipelines:
     """A Session's compile: ``graph`` is the graph passes (optimizing by default); each target of
     the devices lowers its own partitions (``target`` forces one for all); ``fusion=False``: a
-    traced run's variant, each op's code kept apart (FUSION_PASSES)."""
+    traced run's variant, each op's code kept apart (FUSION_PASSES); ``self_contained``: the code
+    becomes a library loaded elsewhere (a cluster's tasks), so it defines its own kernels."""
     found = [target] if target is not None else targets_of(devices)
-    per_target = [(t, target_lowering(t, for_session=True, fusion=fusion)) for t in found]
+    per_target = [
+        (t, target_lowering(t, for_session=True, fusion=fusion, self_contained=self_contained))
+        for t in found
+    ]
     return CompilePipelines(graph_and_placement(graph, devices, soft), core_lowering(), per_target)
 
 
