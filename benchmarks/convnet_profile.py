@@ -77,18 +77,8 @@ def _session(build):
     return lambda: sess.run(fetch, feed)
 
 
-def full_step():
-    v = {k: tf.Variable(p.copy()) for k, p in PARAMS.items()}
-    x, y = tf.placeholder(tf.float32, [None, 28, 28, 1]), tf.placeholder(tf.float32, [None, 10])
-    h = _pool(tf.nn.relu(_conv(x, v["c1"]) + v["b1"]))
-    h = _pool(tf.nn.relu(_conv(h, v["c2"]) + v["b2"]))
-    h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), v["f1"]) + v["b3"])
-    logits = tf.matmul(h, v["f2"]) + v["b4"]
-    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    return tf.train.GradientDescentOptimizer(1e-3).minimize(loss), {x: X, y: Y}
-
-
-def forward_only():
+def _loss_and_feed():
+    """The convnet's mean cross-entropy on fresh variables, and the feed of its placeholders."""
     v = {k: tf.Variable(p.copy()) for k, p in PARAMS.items()}
     x, y = tf.placeholder(tf.float32, [None, 28, 28, 1]), tf.placeholder(tf.float32, [None, 10])
     h = _pool(tf.nn.relu(_conv(x, v["c1"]) + v["b1"]))
@@ -97,6 +87,15 @@ def forward_only():
     logits = tf.matmul(h, v["f2"]) + v["b4"]
     loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
     return loss, {x: X, y: Y}
+
+
+def full_step():
+    loss, feed = _loss_and_feed()
+    return tf.train.GradientDescentOptimizer(1e-3).minimize(loss), feed
+
+
+def forward_only():
+    return _loss_and_feed()
 
 
 def _conv_part(inputs, filt, which):
