@@ -26,7 +26,6 @@ import ctypes
 import functools
 import hashlib
 import os
-import tempfile
 import threading
 
 from mlir import ir
@@ -35,6 +34,7 @@ from mlir.passmanager import PassManager
 from tgc.lowering.artifact import AotError
 from tgc.lowering.cpu import gemm_kernel, tiered
 from tgc.lowering.cpu.check_allocs import CheckAllocsPass
+from tgc.lowering.cpu.gemm_tuning import write_cache_file
 
 # The kernel's own lowering: what the CPU pipeline runs after tgc-blas-matmul, for the ops the
 # kernel has (scf loops, vectors, memrefs with strided layouts).
@@ -178,16 +178,7 @@ def _build_library(module: ir.Module, path: str) -> None:
     optimized = _tool([llvm_tool("opt"), "-O3", "-"], text.encode(), "opt")
     llc = [llvm_tool("llc"), "-O3", "-mcpu=native", "-relocation-model=pic", "-filetype=obj"]
     obj = _tool([*llc, "-o", "-", "-"], optimized, "llc")
-    library = link_shared(obj, with_memref_copy=False)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".so.tmp")
-    try:
-        with os.fdopen(handle, "wb") as fh:
-            fh.write(library)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_cache_file(path, link_shared(obj, with_memref_copy=False))
 
 
 def _connect_library(library: ctypes.CDLL) -> None:

@@ -261,16 +261,26 @@ def store_choice(shape: MatmulShape, callee: str, seconds: dict, path: str | Non
         warnings.simplefilter("ignore")  # a corrupt file was reported when it was read
         choices = load_cache(path)
     choices[shape.key()] = {"shape": shape.to_json(), "callee": callee, "seconds": seconds}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     data = {
         "format": CACHE_FORMAT,
         "machine": machine_identity(),
         "choices": choices,
     }
+    write_cache_file(path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+def write_cache_file(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` at once: into a temporary file beside it, then renamed over it,
+    so that another process reading the cache never sees half a file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(handle, "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "wb") as fh:
+            fh.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def cache_files() -> list:

@@ -383,6 +383,8 @@ def _library_path() -> str:
 def _build(path: str) -> None:
     """cc -O2 -shared -pthread the runtime (its driver exported) into ``path`` at once (another
     process may be reading the cache)."""
+    from tgc.lowering.cpu.gemm_tuning import write_cache_file
+
     with tempfile.TemporaryDirectory(prefix="tgc-parallel-") as tmp:
         source, out = os.path.join(tmp, "parallel.c"), os.path.join(tmp, "parallel.so")
         with open(source, "w") as fh:
@@ -393,11 +395,8 @@ def _build(path: str) -> None:
         if result.returncode != 0:
             message = result.stderr.decode(errors="replace")[:500]
             raise AotError(f"cc failed on the parallel GEMM runtime: {message}")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".so.tmp")
-        with os.fdopen(handle, "wb") as fh, open(out, "rb") as built:
-            fh.write(built.read())
-        os.replace(temporary, path)
+        with open(out, "rb") as built:
+            write_cache_file(path, built.read())
 
 
 def library() -> ctypes.CDLL | None:
