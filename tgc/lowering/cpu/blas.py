@@ -419,7 +419,8 @@ def _reading_variant(module: ir.Module, function, kernel_call):
     clone.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(inputs, []))
     call = list(entry.operations)[index].operation
     # The kernel's operands: (A, B, C, Cin, ...); the driver's: (kernel, A, B, C, Cin, ...).
-    at = 4 if len(call.operands) == 11 else 3
+    callee = ir.FlatSymbolRefAttr(call.attributes["callee"]).value
+    at = 4 if callee.startswith(parallel_gemm.DRIVER_PREFIX) else 3
     with ir.InsertionPoint(call), call.location:
         call.operands[at] = memref.cast(call.operands[at].type, cin)
     return name
