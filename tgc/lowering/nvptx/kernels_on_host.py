@@ -20,6 +20,7 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith, func, memref, scf
 
+from tgc.dialect.ir_helpers import all_ops
 from tgc.lowering.nvptx.barrier_phases import Phases, contains_barrier
 from tgc.passes.base import ModulePass
 
@@ -157,14 +158,7 @@ class KernelsOnHostPass(ModulePass):
         the GPU) as one host buffer of the bytes its views take, made at the insertion point
         with the views remade on it (constant offsets: the size comes from the views, being the
         launch's own). Returns [the buffer], or [] when the kernel takes none."""
-        found = []
-
-        def visit(op):
-            if op.operation.name == "gpu.dynamic_shared_memory":
-                found.append(op.operation)
-            return ir.WalkResult.ADVANCE
-
-        kernel.walk(visit)
+        found = [op for op in all_ops(kernel) if op.name == "gpu.dynamic_shared_memory"]
         if not found:
             return []
         views = [self._constant_view(use.owner) for op in found for use in op.result.uses]
