@@ -28,26 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness (for --torch)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tgc
 
+import harness  # noqa: E402
 import tgc as tf  # noqa: E402
 from tgc.lowering.cpu.tiered import wait_for_optimized_code  # noqa: E402
 
 BATCH = 32
-RNG = np.random.default_rng(2)
-X = RNG.standard_normal((BATCH, 28, 28, 1)).astype(np.float32)
-Y = np.eye(10, dtype=np.float32)[RNG.integers(0, 10, BATCH)]
-PARAMS = {
-    "c1": (RNG.standard_normal((5, 5, 1, 32)) * 0.1).astype(np.float32),
-    "b1": np.full(32, 0.1, np.float32),
-    "c2": (RNG.standard_normal((5, 5, 32, 64)) * 0.1).astype(np.float32),
-    "b2": np.full(64, 0.1, np.float32),
-    "f1": (RNG.standard_normal((7 * 7 * 64, 1024)) * 0.01).astype(np.float32),
-    "b3": np.full(1024, 0.1, np.float32),
-    "f2": (RNG.standard_normal((1024, 10)) * 0.01).astype(np.float32),
-    "b4": np.full(10, 0.1, np.float32),
-}
+X, Y, PARAMS = harness.convnet_data()
+RNG = np.random.default_rng(2)  # the parts' other inputs
 H1 = RNG.standard_normal((BATCH, 14, 14, 32)).astype(np.float32)
 CONV1 = RNG.standard_normal((BATCH, 28, 28, 32)).astype(np.float32)
 CONV2 = RNG.standard_normal((BATCH, 14, 14, 64)).astype(np.float32)
@@ -151,7 +141,6 @@ def _torch_step(site_packages):
     path, so this environment's packages win) when it is not importable here."""
     if site_packages:
         sys.path.append(site_packages)
-    import harness
     import torch
 
     torch.set_num_threads(1)

@@ -197,7 +197,9 @@ def mlp_inference(batch):
     return impls
 
 
-def convnet_step():
+def convnet_data() -> tuple:
+    """The convnet step's batch (x, y) and initial parameters, the same in every run (also
+    benchmarks/convnet_profile.py's)."""
     import numpy as np
 
     rng = np.random.default_rng(2)
@@ -213,6 +215,11 @@ def convnet_step():
         "f2": (rng.standard_normal((1024, 10)) * 0.01).astype(np.float32),
         "b4": np.full(10, 0.1, np.float32),
     }
+    return x, y, params
+
+
+def convnet_step():
+    x, y, params = convnet_data()
 
     def tgc_build(tf):
         v = {k: tf.Variable(p.copy()) for k, p in params.items()}
