@@ -7,9 +7,10 @@ SGD step (batch 32, 28x28x1, conv5x5x32, pool, conv5x5x64, pool, fc1024, fc10); 
 `jax.jit` of the whole step, parameters donated) and TensorFlow 2 (`tf.function(jit_compile=True)`
 over tf.Variables), all workloads, whichever are installed (the `bench` extra installs them; one
 that fails to import is skipped with a note). In one process the implementations of a workload run
-interleaved, step by step, so machine noise hits all alike. Reported per implementation: median,
-quartiles, first-call time (compile + one step), and the ratio tgc/peer; GEMM also in GFLOP/s
-against numpy and the machine peak.
+in rounds of blocks (each block one implementation alone, after the others' worker threads have gone
+idle; the order shuffled each round), so machine noise hits all alike. Reported per
+implementation: median, quartiles, first-call time (compile + one step), and the ratio tgc/peer;
+GEMM also in GFLOP/s against numpy and the machine peak.
 
 The parent process runs everything twice in child processes, with 1 thread and with each library's
 default. Thread counts are fixed before the libraries load: OMP/OpenBLAS/MKL variables
@@ -53,15 +54,24 @@ def first_call(fn) -> float:
     return time.perf_counter() - t
 
 
-def interleaved(impls: dict, steps: int, warmup: int) -> dict:
-    """name -> per-step seconds, each step of every implementation run in turn.
+# Rounds of blocks: each round runs every implementation once, in a shuffled order, so machine
+# drift hits all alike; each block runs one implementation alone for its share of the steps.
+ROUNDS = 10
+# A library's worker threads keep polling for a while after its call (OpenBLAS's for 2^28 cycles,
+# its THREAD_TIMEOUT default, about 0.07 s here): a block starts once the previous library's
+# workers have gone to sleep, as in a program that uses one library.
+SETTLE_S = 0.15
 
-    The order is shuffled each round (seeded), so every implementation follows every other about
-    equally often: a library's worker threads keep spinning for a while after its call, and with 2
-    threads whatever runs next pays for that (measured: MLP batch 1, tgc 0.343 ms always following
-    tf2 against 0.28 ms for numpy, which follows tgc; alone, both take 0.097 ms). Rotating the order
-    by one each round is not enough: a rotation keeps the cyclic order, so with three or more
-    implementations each one still always follows the same neighbour.
+
+def in_blocks(impls: dict, steps: int, warmup: int) -> dict:
+    """name -> per-step seconds, measured in rounds of blocks (ROUNDS, SETTLE_S).
+
+    Interleaving single steps measured something else on 2 threads: whatever ran right after a
+    library with polling workers lost its second core to them (tgc's 2-thread GEMM 1024 ran at its
+    1-thread speed after numpy's threaded sgemm; tgc's own workers sleep after 20 us, so numpy
+    following tgc did not pay the same). A user's training loop runs one library, so each block
+    does, after the previous one's workers are idle. The first step of a block is not timed: it
+    brings the block's data back into the caches the previous block used.
     """
     for fn in impls.values():
         for _ in range(warmup):
@@ -70,12 +80,17 @@ def interleaved(impls: dict, steps: int, warmup: int) -> dict:
     times = {name: [] for name in impls}
     order = list(impls.items())
     shuffler = random.Random(0)
-    for _ in range(steps):
+    rounds = min(ROUNDS, steps)
+    for r in range(rounds):
         shuffler.shuffle(order)
+        block = steps // rounds + (1 if r < steps % rounds else 0)
         for name, fn in order:
-            t = time.perf_counter()
+            time.sleep(SETTLE_S)
             fn()
-            times[name].append(time.perf_counter() - t)
+            for _ in range(block):
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
     return times
 
 
@@ -761,7 +776,7 @@ def run_all(steps: int, warmup: int, only: str | None) -> dict:
             continue
         fns, first = build_impls(make())
         n = steps if not name.startswith("5c") else max(steps // 5, 5)
-        times = interleaved(fns, n, warmup)
+        times = in_blocks(fns, n, warmup)
         record[name] = {
             impl: dict(summary(t), first_call_s=first[impl]) for impl, t in times.items()
         }
