@@ -8,6 +8,7 @@ speeds)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -153,8 +154,23 @@ def test_the_tuner_times_both_callees_at_the_shapes_thread_count(monkeypatch, qu
     assert (after, blas.get()) == before
 
 
+def test_a_threaded_shape_is_timed_after_the_last_shapes_openblas_workers_went_idle(
+    monkeypatch, quick
+):
+    naps = []
+    monkeypatch.setattr(gemm_autotune.time, "sleep", naps.append)
+    monkeypatch.setattr(gemm_autotune, "_openblas_timed_until", [-math.inf])  # no earlier shape
+    gemm_autotune.measure(Shape("f32", 64, 64, 64, threads=2))
+    gemm_autotune.measure(Shape("f32", 64, 64, 65, threads=2))
+    # The second shape's kernel waits out what is left of OPENBLAS_IDLE_S after the first
+    # shape's OpenBLAS calls; a one-thread shape has no workers to wait for.
+    assert len(naps) == 1 and 0 < naps[0] <= gemm_autotune.OPENBLAS_IDLE_S
+    gemm_autotune.measure(Shape("f32", 64, 64, 66, threads=1))
+    assert len(naps) == 1
+
+
 def test_openblas_wins_a_tie_within_the_margin():
-    # The generated kernel costs compile time OpenBLAS does not: it must be clearly faster.
+    # A tie is noise: the generated kernel must be clearly faster.
     assert gemm_tuning.winner({"blas": 1.0, "codegen": 0.99}) == "blas"
     assert gemm_tuning.winner({"blas": 1.0, "codegen": 0.9}) == "codegen"
     assert gemm_tuning.winner({"blas": 0.9, "codegen": 1.0}) == "blas"

@@ -277,11 +277,25 @@ def measure(shape: gemm_tuning.MatmulShape, budget_s: float | None = None) -> di
     best = {}
     with _threads(shape.threads):
         for callee in _TIMING_ORDER:
+            if callee == "codegen" and shape.threads > 1:
+                _wait_for_idle_openblas()
             best[callee] = _best_time(probe, callee, (a, b, c), clock, share_s)
+    _openblas_timed_until[0] = time.perf_counter()
     return best
 
 
 _TIMING_ORDER = ("codegen", "blas")  # OpenBLAS last: its workers spin after it (measure)
+# OpenBLAS's idle workers poll for 2^28 cycles (its THREAD_TIMEOUT default), about 0.07 s at
+# 3.7 GHz, before they sleep; a shape's threaded kernel is timed once that much has passed since
+# the previous shape's OpenBLAS calls (``tgc tune`` with several shapes).
+OPENBLAS_IDLE_S = 0.15
+_openblas_timed_until = [-math.inf]
+
+
+def _wait_for_idle_openblas() -> None:
+    left = _openblas_timed_until[0] + OPENBLAS_IDLE_S - time.perf_counter()
+    if left > 0:
+        time.sleep(left)
 
 
 def _best_time(probe: _Probe, callee: str, operands: tuple, clock, budget_s: float) -> float:

@@ -38,10 +38,9 @@ known dims, else the default rule. "Nearest": of the same kind (element type, tr
 threads), each known dim within a factor of NEAREST_FACTOR of the measured one, the smallest sum
 of |log2| of the ratios of the known dims. Further away the winner changes too often to guess (on
 the Xeon of issue 18: OpenBLAS at 64x100x1000, the generated kernel at 256^3). OpenBLAS wins
-ties: the generated kernel is taken only when it is faster by more than CODEGEN_MARGIN, because it
-costs compile time that OpenBLAS does not (a Session's first run of the two-layer step: 1.3 s
-with it, 0.3 s with OpenBLAS, benchmarks/gemm_autotune.py), and a tie on a shared machine is
-noise.
+ties: the generated kernel is taken only when it is faster by more than CODEGEN_MARGIN, because a
+tie on a shared machine is noise, and a choice that flips between runs changes a cached artifact's
+code for nothing.
 
 The cache lives in ``$TGC_CACHE_DIR``, else ``$XDG_CACHE_HOME/tgc``, else ``~/.cache/tgc``: one
 JSON file per machine (``gemm-<hash>.json``) whose hash covers the CPU model, the generated
