@@ -33,7 +33,7 @@ import struct
 
 from mlir import ir
 
-from tgc.dialect.ir_helpers import body_ops, functions, operation_of
+from tgc.dialect.ir_helpers import all_ops, body_ops, functions, operation_of
 from tgc.lowering.nvptx.kernel_text import KernelText
 from tgc.passes.base import ModulePass
 
@@ -393,15 +393,8 @@ def replace_with_kernel_text(generic, text: str, fill) -> None:
 
 
 def _element_calls(root) -> list:
-    found = []
-
-    def visit(op):
-        if op.operation.name == "func.call":
-            found.append(op.operation)
-        return ir.WalkResult.ADVANCE
-
-    root.walk(visit)
-    return found
+    """The func.call ops in ``root``, ``root`` itself included (a moved op may be one)."""
+    return [op for op in (*all_ops(root), root) if op.name == "func.call"]
 
 
 def _inline_body(generic, call) -> None:
