@@ -42,6 +42,13 @@ itself everywhere but here: ``memref.copy(w, w'); call @F(A, B, w')`` where F is
 accumulating into its C (tgc-gemm-update's SGD step in an artifact, which may not write its
 inputs, so bufferization copies the weight first) becomes ``call @F_cin(A, B, w', w)``, one pass
 that reads w and writes w' instead of a copy pass and then a GEMM that reads and writes w'.
+
+A zero-filled matmul followed right away by tgc-gemm-epilogue's generic in place over its C
+(``ins(bias) outs(C)``, ``act(C + bias)``) becomes one call of the generated kernel's variant for
+the activation (gemm_kernel.EPILOGUES), whose Cin is the bias as an M x N view with row stride 0 and
+beta = 1: the kernel adds the bias and applies the activation to its register tile before it
+stores it, and C is written once. OpenBLAS cannot; with it the generic stays, a loop over C after
+the call.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from mlir.dialects import arith, func, linalg, llvm, memref, scf
 
 from tgc.dialect.ir_helpers import all_ops, find_function, functions
 from tgc.lowering.cpu import gemm_kernel, parallel_gemm
+from tgc.lowering.cpu.gemm_epilogue import fused_generic
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
 from tgc.passes.base import ModulePass
 
@@ -342,15 +350,23 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
     fill = _zero_fill_before(operation, c)
     if callee == "codegen":
         shape = gemm_kernel.shape_for(str(ir.MemRefType(c.type).element_type), isa or None)
+        # A bias and activation applied in place right after a zero-filled C (tgc-gemm-epilogue)
+        # become the kernel's epilogue; OpenBLAS cannot, so there the generic stays.
+        fused = fused_generic(operation, c) if fill is not None else None
+        if fused is not None:
+            shape = dataclasses.replace(shape, epilogue=fused[2].activation)
         symbol = (
             gemm_kernel.declare_gemm_function(module, shape)
             if place == "external"
             else gemm_kernel.insert_gemm_function(module, shape)
         )
         driver = _parallel_driver(module, shape, place) if parallel else None
+        bias = fused[1] if fused is not None else None
         call = _call_generated(
-            operation, (symbol, driver, shape), (trans_a, trans_b), fill is not None
+            operation, (symbol, driver, shape), (trans_a, trans_b), (fill is not None, bias)
         )
+        if fused is not None:
+            fused[0].erase()
     else:
         call = None
         _call_blas(module, operation, trans_a, trans_b, fill is not None)
@@ -500,10 +516,34 @@ def _parallel_driver(module: ir.Module, shape, place: str) -> str:
     return symbol
 
 
-def _call_generated(operation, callees: tuple, transposes: tuple, zero_c: bool):
+def _broadcast_rows(bias: ir.Value, c: ir.Value, general: ir.MemRefType) -> ir.Value:
+    """``bias`` (1-d, contiguous) as an M x N view of C's sizes whose every row is the bias (row
+    stride 0): the kernel's Cin for C = act(A B + bias)."""
+    index = ir.IndexType.get()
+    meta = memref.ExtractStridedMetadataOp(bias)
+    sizes = [memref.dim(c, arith.constant(index, i)) for i in (0, 1)]
+    dynamic = ir.ShapedType.get_dynamic_size()
+    any_stride = ir.ShapedType.get_dynamic_stride_or_offset()
+    return memref.reinterpret_cast(
+        general,
+        meta.results[0],
+        [meta.results[1]],
+        sizes,
+        [arith.constant(index, 0)],
+        [any_stride],
+        [dynamic, dynamic],
+        [any_stride, 1],
+    )
+
+
+def _call_generated(operation, callees: tuple, transposes: tuple, beta_term: tuple):
     """func.call of tgc's generated kernel with the operands cast to its strided types; with a
-    parallel ``driver``, a call of the driver with the kernel's address and its tile (MR, NR)."""
+    parallel ``driver``, a call of the driver with the kernel's address and its tile (MR, NR).
+    ``beta_term``: (whether C was zero-filled, the epilogue's bias or None): beta = 0 and Cin = C
+    for a zero-filled C, beta = 1 with Cin the bias broadcast along M when there is a bias, else
+    beta = 1 and Cin = C."""
     symbol, driver, shape = callees
+    zero_c, bias = beta_term
     a, b, c = operation.operands
     trans_a, trans_b = transposes
     elem = ir.MemRefType(a.type).element_type
@@ -511,9 +551,11 @@ def _call_generated(operation, callees: tuple, transposes: tuple, zero_c: bool):
     i1, i64 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(64)
     with ir.InsertionPoint(operation), operation.location:
         views = [memref.cast(general, v) for v in (a, b, c)]
-        views.append(views[2])  # Cin: beta's term is read from C itself
+        # Cin: beta's term is read from C itself, or from the bias (C was zero-filled)
+        views.append(views[2] if bias is None else _broadcast_rows(bias, c, general))
         flags = [arith.constant(i1, int(t)) for t in (trans_a, trans_b)]
-        scalars = [arith.constant(elem, 1.0), arith.constant(elem, 0.0 if zero_c else 1.0)]
+        beta = 0.0 if zero_c and bias is None else 1.0
+        scalars = [arith.constant(elem, 1.0), arith.constant(elem, beta)]
         arguments = views + flags + scalars
         if driver is None:
             return func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), arguments).operation

@@ -17,6 +17,9 @@ without ``--blas`` calls it instead of running its matmuls as plain loops):
   (beta = 0 never reads its value, as BLAS): plain vector loads and stores inside C, row by row
   and masked at C's edges. A last column tile of at most one vector takes a one-vector kernel.
 * one row of C (M = 1, the MLP at batch 1) skips the packing: a gemv that streams B once.
+* an epilogue (``GemmShape.epilogue``, a kernel of its own): an activation (relu, relu6) applied
+  to the register tile as the last K block writes it, so that ``relu(x @ W + b)`` writes C once;
+  the bias is Cin (beta = 1, a 1 x N view of the bias whose row stride is 0).
 
 The blocking is a ``GemmShape``; ``shape_for`` picks it from the element type and the vector
 width of the host (or a forced ISA). A larger vector than the target has is still correct (LLVM
@@ -53,6 +56,11 @@ class GemmShape:
     kc: int  # reduction steps per packed block
     mc: int  # rows of A per packed block, a multiple of mr
     nc: int  # columns of B per packed block, a multiple of nr
+    # The activation applied to each element of C as it is written the last time (EPILOGUES):
+    # C = act(alpha * op(A) @ op(B) + beta * Cin). "" for none. A bias rides in Cin (beta = 1,
+    # Cin a 1 x N view of the bias with row stride 0: tgc-blas-matmul), so only the activation
+    # makes a kernel of its own.
+    epilogue: str = ""
 
     def __post_init__(self):
         # The packs are sized and walked in whole tiles: a block that is not a whole number of
@@ -62,10 +70,38 @@ class GemmShape:
                 f"GEMM blocking {self}: NR must be a multiple of the vector lanes, MC of MR and "
                 "NC of NR"
             )
+        if self.epilogue not in EPILOGUES:
+            raise ValueError(
+                f"GEMM epilogue {self.epilogue!r}: the generated kernel knows "
+                f"{', '.join(repr(name) for name in EPILOGUES)}"
+            )
 
     @property
     def symbol(self) -> str:
-        return f"tgc_gemm_{self.elem}_{self.mr}x{self.nr}v{self.lanes}"
+        suffix = f"_{self.epilogue}" if self.epilogue else ""
+        return f"tgc_gemm_{self.elem}_{self.mr}x{self.nr}v{self.lanes}{suffix}"
+
+
+# The activations a kernel may apply to C as it writes it (GemmShape.epilogue): "" none, "relu"
+# max(x, 0), "relu6" min(max(x, 0), 6), both as arith.maximumf/minimumf, the ops TF's Relu and
+# Relu6 lower to (NaN propagates, as in TF).
+EPILOGUES = ("", "relu", "relu6")
+
+
+def activation(e: "_Emitter", epilogue: str, value: str, t: str) -> str:
+    """``value`` (a scalar or vector of type ``t``) through the epilogue's activation."""
+    if not epilogue:
+        return value
+    scalar = t.split("x")[-1].rstrip(">") if t.startswith("vector") else t
+
+    def constant(number: float) -> str:
+        text = f"arith.constant {number} : {scalar}"
+        return e.op(text if t == scalar else f"vector.broadcast {e.op(text)} : {scalar} to {t}")
+
+    value = e.op(f"arith.maximumf {value}, {constant(0.0)} : {t}")
+    if epilogue == "relu6":
+        value = e.op(f"arith.minimumf {value}, {constant(6.0)} : {t}")
+    return value
 
 
 @functools.lru_cache(maxsize=1)
@@ -242,6 +278,20 @@ def _row_times_matrix(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: s
     )
     _rows_into_c(e, s, c, n, (c[0], whole_rows, GEMV_ROWS))
     _rows_into_c(e, s, c, n, (whole_rows, k, 1))
+    if s.epilogue:
+        _activate_row(e, s, c, n, zero)
+
+
+def _activate_row(e: _Emitter, s, c, n: str, zero: str) -> None:
+    """C's row through the epilogue's activation, after the gemv's last row of B (one more sweep
+    of a row that is in L1)."""
+    vt, mt = f"vector<{s.lanes}x{s.elem}>", _memref(s.elem)
+    masked = "{in_bounds = [false]}"
+    e.raw(f"scf.for %gj = {c[0]} to {n} step {_const(e, s.lanes)} {{")
+    value = e.op(f"vector.transfer_read %C[{c[0]}, %gj], {zero} {masked} : {mt}, {vt}")
+    activated = activation(e, s.epilogue, value, vt)
+    e.raw(f"vector.transfer_write {activated}, %C[{c[0]}, %gj] {masked} : {vt}, {mt}")
+    e.raw("}")
 
 
 def _rows_into_c(e: _Emitter, s, c, n: str, bounds: tuple) -> None:
@@ -304,7 +354,7 @@ def _row_times_rows(e: _Emitter, s, c, n: str, k: str, zero: str, beta_zero: str
     scaled = e.op(f"arith.mulf {dot}, %alpha : {t}")
     summed = e.op(f"arith.addf {e.op(f'arith.mulf {old}, %beta : {t}')}, {scaled} : {t}")
     value = e.op(f"arith.select {beta_zero}, {scaled}, {summed} : {t}")
-    e.raw(f"memref.store {value}, %C[{c[0]}, %gj] : {mt}")
+    e.raw(f"memref.store {activation(e, s.epilogue, value, t)}, %C[{c[0]}, %gj] : {mt}")
     e.raw("}")
 
 
@@ -333,6 +383,8 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     first = e.op(f"arith.cmpi eq, %pc, {c[0]} : index")
     beta = e.op(f"arith.select {first}, %beta, {one} : {t}", "beff")
     beta_is_zero = e.op(f"arith.andi {first}, {beta_zero} : i1", "bez")
+    # The epilogue's activation applies where C is written for the last time: the last K block.
+    last = e.op(f"arith.cmpi eq, {e.op(f'arith.addi %pc, {kc} : index')}, {k} : index", "last")
     # The first K block adds beta * Cin, the later ones the partial sums already in C.
     source = e.op(f"arith.select {first}, %Cin, %C : {_memref(t)}", "csrc")
     _pack(e, s, c, _Operand(a_pack, "%A", s.mr, "%ic", mc, m, "%ta"), kc)
@@ -346,11 +398,10 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     left = e.op(f"arith.subi {nc}, %jr : index")
     narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
     e.raw(f"scf.if {narrow} {{")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero, source), 1)
+    betas = (beta, beta_is_zero, source, last)
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, betas, 1)
     e.raw("} else {")
-    _micro_kernel(
-        e, s, c, (a_pack, b_pack, kc, edge), zero, (beta, beta_is_zero, source), s.nr // s.lanes
-    )
+    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, betas, s.nr // s.lanes)
     e.raw("}")
     for _ in range(5):
         e.raw("}")
@@ -389,14 +440,14 @@ def _allocate_packs(e: _Emitter, s: GemmShape, sizes: tuple) -> tuple:
 
 
 def _scale_c(e: _Emitter, s: GemmShape, c: dict, m: str, n: str, zero: str, beta_zero: str):
-    """K = 0: C = beta * Cin (zeros when beta = 0, whatever Cin held)."""
+    """K = 0: C = act(beta * Cin) (act(0) when beta = 0, whatever Cin held)."""
     t, mt = s.elem, _memref(s.elem)
     e.raw(f"scf.for %i0 = {c[0]} to {m} step {c[1]} {{")
     e.raw(f"scf.for %j0 = {c[0]} to {n} step {c[1]} {{")
     old = e.op(f"memref.load %Cin[%i0, %j0] : {mt}")
     scaled = e.op(f"arith.mulf {old}, %beta : {t}")
     new = e.op(f"arith.select {beta_zero}, {zero}, {scaled} : {t}")
-    e.raw(f"memref.store {new}, %C[%i0, %j0] : {mt}")
+    e.raw(f"memref.store {activation(e, s.epilogue, new, t)}, %C[%i0, %j0] : {mt}")
     e.raw("}")
     e.raw("}")
 
@@ -718,9 +769,10 @@ def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt:
     """C's tile = alpha * acc (+ beta * source unless beta is zero): plain vector loads and stores
     for a whole tile inside C, else row by row (rows past M skipped), each vector masked at C's
     edge. ``tile``: (the accumulators' results, vectors per row, the stack tile for C's edges);
-    ``betas``: (beta, whether zero, the source memref: Cin for the first K block, else C)."""
+    ``betas``: (beta, whether zero, the source memref: Cin for the first K block, else C, whether
+    this is the last K block: then the epilogue's activation applies)."""
     results, vectors, edge = tile
-    beta, beta_is_zero, source = betas
+    beta, beta_is_zero, source, last = betas
     t, mt = s.elem, _memref(s.elem)
     row0 = e.op("arith.addi %ic, %ir : index")
     col0 = e.op("arith.addi %jc, %jr : index")
@@ -744,7 +796,10 @@ def _combine_with_c(e: _Emitter, s, c, tile: tuple, zero: str, betas: tuple, vt:
     def combined(acc: str, old: str) -> str:
         scaled = e.op(f"arith.mulf {acc}, {alpha} : {vt}")
         summed = e.op(f"vector.fma {old}, {betav}, {scaled} : {vt}")
-        return e.op(f"arith.select {beta_is_zero}, {scaled}, {summed} : {vt}")
+        value = e.op(f"arith.select {beta_is_zero}, {scaled}, {summed} : {vt}")
+        if not s.epilogue:
+            return value
+        return e.op(f"arith.select {last}, {activation(e, s.epilogue, value, vt)}, {value} : {vt}")
 
     e.raw(f"scf.if {whole} {{")
     for r, (row, cols) in enumerate(positions):
@@ -815,13 +870,14 @@ def declare_gemm_function(module: ir.Module, shape: GemmShape) -> str:
 
 
 def shape_of_symbol(symbol: str) -> GemmShape | None:
-    """The blocking whose kernel is named ``symbol`` (of any element type and ISA), or None when
-    ``symbol`` names no generated kernel."""
+    """The blocking whose kernel is named ``symbol`` (of any element type, ISA and epilogue), or
+    None when ``symbol`` names no generated kernel."""
     if not symbol.startswith("tgc_gemm_"):
         return None
     for elem in ("f32", "f64"):
         for isa in ISAS:
-            shape = shape_for(elem, isa)
-            if shape.symbol == symbol:
-                return shape
+            for epilogue in EPILOGUES:
+                shape = dataclasses.replace(shape_for(elem, isa), epilogue=epilogue)
+                if shape.symbol == symbol:
+                    return shape
     return None

@@ -12,7 +12,9 @@ from tgc.lowering.cpu.blas import BlasMatmulPass
 from tgc.lowering.cpu.check_allocs import CheckAllocsPass
 from tgc.lowering.cpu.conv_gemm import ConvGemmPass
 from tgc.lowering.cpu.gemm_autotune import GemmAutotunePass
+from tgc.lowering.cpu.gemm_epilogue import GemmEpiloguePass
 from tgc.lowering.cpu.gemm_update import GemmUpdatePass
+from tgc.lowering.cpu.narrow_gemm import NarrowGemmPass
 from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
 from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
@@ -55,10 +57,14 @@ def gemm_passes(external_libraries: bool, for_session: bool, isa: str = "") -> l
     gemm = gemm_callee(external_libraries)
     kernel = "external" if for_session else "inline"
     parallel = _parallel_gemm(for_session)
+    # Matmuls with C at most one vector wide take tgc's narrow kernels (narrow_gemm.py), faster
+    # than either GEMM there, unless OpenBLAS is forced.
+    narrow = [] if gemm == "blas" else [NarrowGemmPass(isa=isa)]
     if gemm != "auto":
-        return [BlasMatmulPass(gemm=gemm, isa=isa, kernel=kernel, parallel=parallel)]
+        return [*narrow, BlasMatmulPass(gemm=gemm, isa=isa, kernel=kernel, parallel=parallel)]
     asked = os.environ.get(GEMM_ENVIRONMENT, "").strip().lower() == "tune"
     return [
+        *narrow,
         GemmAutotunePass(tune=asked or not for_session, isa=isa),
         BlasMatmulPass(isa=isa, kernel=kernel, parallel=parallel),
     ]
@@ -112,6 +118,9 @@ class CpuTarget(Target):
             # An SGD update of a matmul's result accumulates into the weight's own array (BLAS
             # beta = 1) instead of a GEMM into fresh zeros plus an update into a third buffer.
             GemmUpdatePass(),
+            # A dense layer's bias add and relu over a GEMM's result join the GEMM's function, where
+            # tgc's generated kernel applies them to its register tile (C written once).
+            GemmEpiloguePass(),
             ReadOnlyArgumentsPass(writable_variables=for_session),
             ONE_SHOT_BUFFERIZE,
             "drop-equivalent-buffer-results",
@@ -191,6 +200,8 @@ CPU = CpuTarget(
         GemmAutotunePass,
         OutlineGemmPass,
         GemmUpdatePass,
+        GemmEpiloguePass,
+        NarrowGemmPass,
         StridedCopiesPass,
         CheckAllocsPass,
     ),
