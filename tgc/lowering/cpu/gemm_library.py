@@ -182,9 +182,18 @@ def _build_library(module: ir.Module, path: str) -> None:
 
 
 def _connect_library(library: ctypes.CDLL) -> None:
-    """The library's failed pack allocations report to the runtime's error handler."""
-    from tgc.runtime.executable import SET_ERROR_HANDLER, install_error_handler
+    """The library's failed pack allocations report to the runtime's error handler, through the
+    parallel runtime's forwarder (a kernel on a worker thread fails its caller's call)."""
+    from tgc.lowering.cpu import parallel_gemm
+    from tgc.runtime.executable import (
+        SET_ERROR_HANDLER,
+        error_handler_address,
+        install_error_handler,
+    )
 
     setter = getattr(library, SET_ERROR_HANDLER, None)
-    if setter is not None:
-        install_error_handler(ctypes.cast(setter, ctypes.c_void_p).value)
+    if setter is None:
+        return
+    address = ctypes.cast(setter, ctypes.c_void_p).value
+    if not parallel_gemm.connect_kernel_errors(address, error_handler_address()):
+        install_error_handler(address)

@@ -12,8 +12,26 @@ calls (after one they poll for the next for at most SPIN_NS, never longer), star
 call that wants them. The calling thread takes part,
 and chunks are handed out by an atomic counter: a worker that the scheduler has not run yet (a busy
 machine) takes no chunk, the others (the caller included) take its share, and the call waits only
-for chunks that were started. A GEMM below SERIAL_FLOPS, a one-row C (the kernel's gemv), a count
-of 1 thread, or a call while another thread's call holds the workers runs on the calling thread.
+for chunks that were started. A GEMM below SERIAL_FLOPS, a count of 1 thread, or a call while
+another thread's call holds the workers runs on the calling thread.
+
+A one-row C (the kernel's gemv: the MLP at batch 1) splits from SERIAL_GEMV multiply-adds. With B
+stored K x N it splits by K: chunk 0 writes C (beta's term included), each other chunk a row of
+partial sums, which the caller adds into C in chunk order. Split by C's columns instead, each chunk
+ran the kernel's sweeps over a narrower row of C: 2 chunks of 1x1024x784 on one thread took 1.14x
+the time of one call, 8 took 1.8x; by K, 2 chunks 1.04x, 4 1.08x (kernel calls through ctypes, less
+their 17 us each, the shared machine). With B stored N x K (tf.matmul(x, w, transpose_b=True)) C's columns are B's rows: split
+as any GEMM's columns.
+
+A run-time error in a chunk (the kernel's pack that could not be allocated) must fail the call on
+its caller's thread: the error handler (tgc/runtime/_fastcall.c) unwinds to the call that entered
+compiled code, which a worker does not have (it returned into the kernel, which wrote through the
+null pointer), and from the caller's own chunk it left the job's other threads working on the
+caller's stack. So the kernels report to ``tgc_parallel_error``: inside a job it records the first
+error, stops further chunks and leaves its chunk (longjmp to the chunk loop), and the caller, once
+every thread has left the job, hands the error to the handler. In-process the kernel library's
+handler is connected to it (``connect_kernel_errors``); in an artifact the runtime's
+``tgc_set_error_handler`` replaces the module's weak one and does the same.
 
 The thread count is process-wide per library: ``tgc_set_threads(n)`` (n <= 0: the default, which
 is TGC_NUM_THREADS, else the CPUs this process may run on). In-process code calls the copy built
@@ -53,6 +71,13 @@ MIN_CHUNK = 512
 # A GEMM of fewer multiply-adds than this stays on the calling thread (waking a worker costs tens
 # of microseconds).
 SERIAL_FLOPS = 1 << 21
+# The same for one row of C (the kernel's gemv): its time is reading B, one multiply-add per value,
+# so less work already outweighs a worker's wake-up (measured: see the module doc).
+SERIAL_GEMV = 1 << 17
+# The fewest rows of B (K) a chunk of a one-row GEMM takes (each chunk past the first adds a row of
+# partial sums that the caller adds into C).
+MIN_GEMV_ROWS = 64
+GEMV_CHUNKS_PER_THREAD = 2
 # How long a worker polls for the next job after one, and a caller for its last worker, before they
 # sleep (tgc_spin_until in RUNTIME_C): measured on benchmarks/gemm_codegen.py, see README.
 SPIN_NS = 20_000
@@ -66,12 +91,15 @@ RUNTIME_C = r"""
 #include <stdint.h>
 #include <stdlib.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <time.h>
 
 #ifndef TGC_DRIVER_API /* hidden inside an artifact (its own copy); default in the cached library */
 #define TGC_DRIVER_API __attribute__((visibility("hidden")))
+#define TGC_IN_ARTIFACT
 #endif
 #define TGC_MAX_WORKERS 255
+#define TGC_MAX_ERROR_VALUES 256 /* as the runtime's handler (tgc/runtime/_fastcall.c) keeps */
 
 /* ---- the pool: one job at a time, workers asleep between jobs ---- */
 
@@ -83,6 +111,10 @@ struct tgc_job {
   int wanted;        /* workers that may join (threads - 1) */
   atomic_int users;  /* workers inside the job (changed under the pool's lock) */
   int open;          /* workers may still join */
+  atomic_int failed; /* a chunk reported a run-time error: no further chunk starts */
+  int64_t error_kind, error_count; /* the first error, raised on the caller's thread at the end */
+  const char *error_message;
+  int64_t error_values[TGC_MAX_ERROR_VALUES];
 };
 
 static struct {
@@ -98,13 +130,93 @@ static struct {
 static atomic_int tgc_threads_setting; /* 0: the default */
 static pthread_once_t tgc_once = PTHREAD_ONCE_INIT;
 
+/* The job whose chunk this thread runs (NULL outside one), and where its chunk loop unwinds to:
+   tgc_parallel_error records a run-time error in the job and leaves the chunk there, instead of
+   unwinding a thread that does not own the call. */
+/* initial-exec: no __tls_get_addr, which would make an artifact's library need the dynamic loader
+   by name (two pointers of the static TLS that glibc keeps for libraries loaded later). */
+#define TGC_THREAD_LOCAL static _Thread_local __attribute__((tls_model("initial-exec")))
+TGC_THREAD_LOCAL tgc_job *tgc_running_job;
+TGC_THREAD_LOCAL jmp_buf *tgc_chunk_guard;
+
 static void tgc_run_chunks(tgc_job *job) {
-  for (;;) {
-    int64_t chunk = atomic_fetch_add(&job->next, 1);
-    if (chunk >= job->chunks) return;
-    job->run(job, chunk);
+  /* A chunk may run a job of its own (alone: the pool is busy): that one's are put back after. */
+  tgc_job *outer_job = tgc_running_job;
+  jmp_buf *outer_guard = tgc_chunk_guard;
+  jmp_buf guard;
+  tgc_running_job = job;
+  tgc_chunk_guard = &guard;
+  if (setjmp(guard) == 0) {
+    for (;;) {
+      if (atomic_load(&job->failed)) break;
+      int64_t chunk = atomic_fetch_add(&job->next, 1);
+      if (chunk >= job->chunks) break;
+      job->run(job, chunk);
+    }
   }
+  tgc_running_job = outer_job;
+  tgc_chunk_guard = outer_guard;
 }
+
+/* ---- run-time errors of chunks (a failed allocation in the kernel) ---- */
+
+typedef void (*tgc_error_fn)(int64_t kind, const char *message, const int64_t *values,
+                             int64_t count);
+/* The handler the runtime gave (tgc_parallel_set_error_handler): the one that records the error
+   and unwinds to the call that entered compiled code, on that call's thread only. */
+static _Atomic(tgc_error_fn) tgc_error_target;
+
+/* The handler a kernel run by this runtime reports to. Outside a job it is the runtime's handler
+   itself. Inside one, that handler's unwinding would leave the job's other threads running on the
+   caller's stack (from the caller's own chunk), and on a worker it has no call to unwind to: it
+   returned into the kernel, which wrote through the null pointer of its failed allocation. So the
+   first error is recorded in the job, no further chunk starts, and this thread leaves its chunk
+   for its chunk loop (tgc_run_chunks; the kernel holds no locks, its other pack leaks as on any
+   failed call); tgc_parallel_run reports the error on the caller's thread once every thread has
+   left the job. */
+TGC_DRIVER_API void tgc_parallel_error(int64_t kind, const char *message, const int64_t *values,
+                                       int64_t count) {
+  tgc_job *job = tgc_running_job;
+  if (job == NULL) {
+    tgc_error_fn target = atomic_load(&tgc_error_target);
+    if (target != NULL) target(kind, message, values, count);
+    return;
+  }
+  if (!atomic_exchange(&job->failed, 1)) { /* the first error is the one reported */
+    if (count < 0) count = 0;
+    if (count > TGC_MAX_ERROR_VALUES) count = TGC_MAX_ERROR_VALUES;
+    job->error_kind = kind, job->error_message = message, job->error_count = count;
+    for (int64_t i = 0; values != NULL && i < count; ++i) job->error_values[i] = values[i];
+  }
+  longjmp(*tgc_chunk_guard, 1);
+}
+
+/* The error a job's chunk recorded, reported on the calling thread (where the handler may unwind:
+   every thread has left the job). */
+static void tgc_report_job_error(tgc_job *job) {
+  if (!atomic_load(&job->failed)) return;
+  tgc_error_fn target = atomic_load(&tgc_error_target);
+  if (target != NULL)
+    target(job->error_kind, job->error_message, job->error_values, job->error_count);
+}
+
+/* An artifact's code (its handler global and weak tgc_set_error_handler, runtime_errors.py) lives
+   in the same library: the handler the loader (or a C program) sets becomes this runtime's
+   target, and the code's global points at tgc_parallel_error. In-process, the kernel library's
+   handler is connected the same way by Python (connect_kernel_errors). */
+extern void *tgc_error_handler __attribute__((weak));
+
+TGC_DRIVER_API void tgc_parallel_set_error_handler(void *handler) {
+  atomic_store(&tgc_error_target, (tgc_error_fn)handler);
+}
+
+#ifdef TGC_IN_ARTIFACT
+void tgc_set_error_handler(void *handler) {
+  tgc_parallel_set_error_handler(handler);
+  /* No handler: the code's own report (a line on stderr) stays. */
+  if (&tgc_error_handler != NULL) tgc_error_handler = handler ? (void *)tgc_parallel_error : NULL;
+}
+#endif
 
 static int64_t tgc_now_ns(void) {
   struct timespec t;
@@ -192,10 +304,13 @@ static int tgc_start_workers(int count) {
   return tgc_pool.workers;
 }
 
-/* Runs every chunk of `job` on the calling thread and up to threads - 1 workers. */
+/* Runs every chunk of `job` on the calling thread and up to threads - 1 workers. An error a chunk
+   reported is in the job afterwards: the caller frees what the job used, then tgc_report_job_error
+   (which may unwind). */
 static void tgc_parallel_run(tgc_job *job, int threads) {
   pthread_once(&tgc_once, tgc_register_fork_handler);
   atomic_store(&job->next, 0);
+  atomic_store(&job->failed, 0);
   pthread_mutex_lock(&tgc_pool.lock);
   int helpers = threads - 1;
   if (!tgc_pool.busy && helpers > 0) {
@@ -306,6 +421,67 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
               j->alpha, j->beta);                                                              \
   }                                                                                            \
                                                                                                \
+  /* One row of C times B stored K x N, split by K: chunk 0 computes C = alpha x0 B0 + beta Cin  \
+     over its rows of B, chunk i > 0 its own row of partial sums alpha xi Bi, which the caller     \
+     adds into C at the end in chunk order (the same sums whichever thread ran a chunk). Each      \
+     chunk streams whole rows of B (split by C's columns, chunks cost more: module doc). */        \
+  typedef struct {                                                                             \
+    tgc_job base;                                                                              \
+    tgc_kernel_##NAME kernel;                                                                  \
+    tgc_view_##NAME a, b, c, ci;                                                               \
+    bool ta;                                                                                   \
+    T alpha, beta;                                                                             \
+    int64_t span;                                                                              \
+    T *partials; /* chunks - 1 rows of C's length */                                           \
+  } tgc_gemv_job_##NAME;                                                                       \
+                                                                                               \
+  static void tgc_gemv_chunk_##NAME(tgc_job *job, int64_t chunk) {                             \
+    tgc_gemv_job_##NAME *j = (tgc_gemv_job_##NAME *)job;                                       \
+    tgc_view_##NAME a = j->a, b = j->b, c = j->c, ci = j->ci;                                  \
+    int64_t begin = chunk * j->span;                                                           \
+    int64_t size = b.rows - begin < j->span ? b.rows - begin : j->span;                        \
+    if (j->ta) a.off += begin * a.ld, a.rows = size; /* x is A's column */                    \
+    else a.off += begin, a.cols = size;                                                        \
+    b.off += begin * b.ld, b.rows = size;                                                      \
+    T beta = j->beta;                                                                          \
+    if (chunk > 0) {                                                                           \
+      T *row = j->partials + (chunk - 1) * c.cols;                                             \
+      c = (tgc_view_##NAME){row, row, 0, 1, c.cols, c.cols, 1};                                \
+      ci = c, beta = 0;                                                                        \
+    }                                                                                          \
+    j->kernel(TGC_EXPAND(a), TGC_EXPAND(b), TGC_EXPAND(c), TGC_EXPAND(ci), j->ta, false,        \
+              j->alpha, beta);                                                                 \
+  }                                                                                            \
+                                                                                               \
+  /* Returns false (nothing done) where K is too short to split or the partials' buffer cannot  \
+     be had: the caller then runs the kernel on its own thread. */                              \
+  static bool tgc_gemv_by_k_##NAME(tgc_kernel_##NAME kernel, tgc_view_##NAME a,                \
+                                   tgc_view_##NAME b, tgc_view_##NAME c, tgc_view_##NAME ci,   \
+                                   bool ta, T alpha, T beta, int threads) {                    \
+    int64_t k = b.rows, n = c.cols;                                                            \
+    int64_t span = tgc_ceil_div(k, (int64_t)threads * TGC_GEMV_CHUNKS_PER_THREAD);             \
+    if (span < TGC_MIN_GEMV_ROWS) span = TGC_MIN_GEMV_ROWS;                                    \
+    int64_t chunks = tgc_ceil_div(k, span);                                                    \
+    if (chunks < 2) return false;                                                              \
+    size_t bytes = (size_t)((chunks - 1) * n) * sizeof(T);                                     \
+    T *partials = aligned_alloc(64, (bytes + 63) / 64 * 64);                                   \
+    if (partials == NULL) return false;                                                        \
+    tgc_gemv_job_##NAME job = {.kernel = kernel, .a = a, .b = b, .c = c, .ci = ci, .ta = ta,   \
+                               .alpha = alpha, .beta = beta, .span = span,                     \
+                               .partials = partials};                                          \
+    job.base.run = tgc_gemv_chunk_##NAME;                                                      \
+    job.base.chunks = chunks;                                                                  \
+    tgc_parallel_run(&job.base, threads);                                                      \
+    if (!atomic_load(&job.base.failed)) {                                                      \
+      T *out = c.align + c.off;                                                                \
+      for (int64_t p = 0; p < chunks - 1; ++p)                                                 \
+        for (int64_t i = 0; i < n; ++i) out[i * c.inner] += partials[p * n + i];              \
+    }                                                                                          \
+    free(partials);                                                                            \
+    tgc_report_job_error(&job.base);                                                           \
+    return true;                                                                               \
+  }                                                                                            \
+                                                                                               \
   TGC_DRIVER_API void tgc_parallel_gemm_##NAME(                                                \
       tgc_kernel_##NAME kernel, TGC_VIEW(T, a_), TGC_VIEW(T, b_), TGC_VIEW(T, c_),             \
       TGC_VIEW(T, ci_), bool ta, bool tb, T alpha, T beta, int64_t mr, int64_t nr) {           \
@@ -315,10 +491,18 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
     tgc_view_##NAME vci = {ci_alloc, ci_align, ci_off, ci_rows, ci_cols, ci_ld, ci_inner};     \
     int64_t m = c_rows, n = c_cols, k = ta ? a_rows : a_cols;                                  \
     int threads = tgc_threads();                                                               \
-    bool by_rows = m >= n;                                                                     \
+    /* One row (the kernel's gemv, which streams B once) has a lower bar: its time is reading B, \
+       one multiply-add per value. B stored K x N splits by K (tgc_gemv_by_k); B stored N x K by  \
+       C's columns (B's rows). Both transposed is the kernel's packed path: on one thread. */     \
+    bool one_row = m == 1;                                                                     \
+    int64_t serial = one_row ? TGC_SERIAL_GEMV : TGC_SERIAL_FLOPS;                             \
+    if (threads >= 2 && one_row && !tb && k * n >= serial &&                                   \
+        tgc_gemv_by_k_##NAME(kernel, va, vb, vc, vci, ta, alpha, beta, threads))               \
+      return;                                                                                  \
+    bool by_rows = m >= n && !one_row;                                                         \
     int64_t total = by_rows ? m : n, unit = by_rows ? mr : nr;                                 \
     int64_t span = tgc_span(total, unit, threads);                                             \
-    if (threads < 2 || m < 2 || m * n * k < TGC_SERIAL_FLOPS || span >= total) {               \
+    if (threads < 2 || (one_row && (ta || !tb)) || m * n * k < serial || span >= total) {      \
       kernel(TGC_EXPAND(va), TGC_EXPAND(vb), TGC_EXPAND(vc), TGC_EXPAND(vci), ta, tb, alpha,   \
              beta);                                                                            \
       return;                                                                                  \
@@ -329,6 +513,7 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
     job.base.run = tgc_gemm_chunk_##NAME;                                                      \
     job.base.chunks = (total + span - 1) / span;                                               \
     tgc_parallel_run(&job.base, threads);                                                      \
+    tgc_report_job_error(&job.base);                                                           \
   }
 
 TGC_DEFINE_GEMM(float, f32)
@@ -341,6 +526,9 @@ def runtime_source() -> str:
     return (
         f"#define TGC_CHUNKS_PER_THREAD {CHUNKS_PER_THREAD}\n"
         f"#define TGC_SERIAL_FLOPS {SERIAL_FLOPS}LL\n"
+        f"#define TGC_SERIAL_GEMV {SERIAL_GEMV}LL\n"
+        f"#define TGC_MIN_GEMV_ROWS {MIN_GEMV_ROWS}LL\n"
+        f"#define TGC_GEMV_CHUNKS_PER_THREAD {GEMV_CHUNKS_PER_THREAD}\n"
         f"#define TGC_MIN_CHUNK {MIN_CHUNK}LL\n"
         f"#define TGC_SPIN_NS {SPIN_NS}LL\n" + RUNTIME_C
     )
@@ -419,6 +607,23 @@ def library() -> ctypes.CDLL | None:
                 last_error, found = exc, None
             _LIBRARY.append(found)
     return _LIBRARY[0]
+
+
+def connect_kernel_errors(setter_address: int, handler_address: int) -> bool:
+    """Gives a kernel library's ``tgc_set_error_handler`` (at ``setter_address``) the runtime's
+    forwarder ``tgc_parallel_error`` and the runtime the handler ``handler_address`` (the one that
+    raises on the call's thread): a kernel's failed allocation on a worker then fails the call on
+    its caller's thread (RUNTIME_C). False where the runtime is unavailable (GEMMs run on the
+    calling thread, which may take the handler itself)."""
+    found = library()
+    if found is None:
+        return False
+    set_target = found.tgc_parallel_set_error_handler
+    set_target.argtypes, set_target.restype = [ctypes.c_void_p], None
+    set_target(handler_address)
+    forwarder = ctypes.cast(found.tgc_parallel_error, ctypes.c_void_p).value
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p)(setter_address)(forwarder)
+    return True
 
 
 def runtime_address(symbol: str) -> ctypes.c_void_p | None:

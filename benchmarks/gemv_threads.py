@@ -1,0 +1,141 @@
+"""Benchmark: one-row GEMMs (the MLP at batch 1) on tgc's parallel runtime at 1 and 2 threads, and
+the MLP 784-1024-1024-10 of benchmarks/harness.py at batch 1, beside numpy at the same counts.
+
+Part 1 calls the runtime's driver (tgc_parallel_gemm_f32, tgc/lowering/cpu/parallel_gemm.py)
+through ctypes with prepared arguments, and numpy's matmul with OpenBLAS set to the same count.
+Part 2 runs Sessions of the MLP with intra_op_parallelism_threads 1 and 2. All variants run
+interleaved in rounds, each call timed in wall-clock time; reported: medians and minimums.
+
+The ThreadScope of a Session takes fewer threads while other processes keep the cores busy
+(tgc/runtime/blas_threads.py); ``--ignore-load`` counts every core as free, so that a shared
+machine measures the 2-thread code rather than the fallback (then the 2-thread times show what
+waking a worker that the scheduler does not run costs).
+
+Run from the repository root:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/gemv_threads.py [--rounds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tgc
+
+import harness  # noqa: E402
+import tgc as tf  # noqa: E402
+from tgc.lowering.cpu import gemm_kernel, gemm_library, jit, parallel_gemm  # noqa: E402
+from tgc.lowering.cpu.tiered import wait_for_optimized_code  # noqa: E402
+from tgc.runtime import blas_threads  # noqa: E402
+
+SHAPES = [(1, 1024, 784), (1, 1024, 1024), (1, 10, 1024)]
+
+
+def _words(x: np.ndarray) -> list:
+    """The kernel's memref arguments of a 2-d C-contiguous array."""
+    return [x.ctypes.data, x.ctypes.data, 0, x.shape[0], x.shape[1], x.shape[1], 1]
+
+
+def driver_calls() -> dict:
+    """{(shape, who, threads): call}: the runtime's driver on the generated kernel, and numpy."""
+    import ctypes
+
+    library = parallel_gemm.library()
+    shape = gemm_kernel.shape_for("f32")
+    kernel = gemm_library.kernel_address(shape.symbol, jit.connect_handlers)
+    view = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 5
+    fn = ctypes.CFUNCTYPE(
+        None,
+        ctypes.c_void_p,
+        *(view * 4),
+        ctypes.c_bool,
+        ctypes.c_bool,
+        ctypes.c_float,
+        ctypes.c_float,
+        ctypes.c_int64,
+        ctypes.c_int64,
+    )(parallel_gemm.runtime_address(parallel_gemm.driver_symbol("f32")).value)
+    openblas = blas_threads.openblas()
+    rng = np.random.default_rng(0)
+    calls = {}
+    for m, n, k in SHAPES:
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        c = np.zeros((m, n), np.float32)
+        args = (kernel, *_words(a), *_words(b), *_words(c), *_words(c), False, False, 1.0, 0.0)
+        args += (shape.mr, shape.nr)
+        for count in (1, 2):
+
+            def tgc_call(args=args, count=count):
+                library.tgc_set_threads(count)
+                fn(*args)
+
+            def numpy_call(a=a, b=b, c=c, count=count):
+                openblas.set(count)
+                np.matmul(a, b, out=c)
+
+            calls[(f"{m}x{n}x{k}", "tgc", count)] = tgc_call
+            calls[(f"{m}x{n}x{k}", "numpy", count)] = numpy_call
+    return calls
+
+
+def mlp_calls() -> dict:
+    impls = harness.mlp_inference(1)
+    build = impls["tgc"].__closure__[0].cell_contents  # harness's tgc_build
+    calls = {}
+    for count in (1, 2):
+        tf.reset_default_graph()
+        fetch, feed = build(tf)
+        sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=count))
+        calls[("mlp b1", "tgc", count)] = lambda sess=sess, fetch=fetch, feed=feed: sess.run(
+            fetch, feed
+        )
+    numpy_fwd = impls["numpy"]()
+    openblas = blas_threads.openblas()
+    for count in (1, 2):
+
+        def numpy_call(count=count):
+            openblas.set(count)
+            numpy_fwd()
+
+        calls[("mlp b1", "numpy", count)] = numpy_call
+    return calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--per-round", type=int, default=10)
+    parser.add_argument("--ignore-load", action="store_true")
+    args = parser.parse_args()
+    if args.ignore_load:
+        load = blas_threads.core_load()
+        load.free_cores = lambda: float(len(load.cpus))
+    calls = {**driver_calls(), **mlp_calls()}
+    for call in calls.values():
+        call()
+    wait_for_optimized_code()
+    times = {key: [] for key in calls}
+    for _ in range(args.rounds):
+        for key, call in calls.items():
+            for _ in range(3):
+                call()
+            for _ in range(args.per_round):
+                start = time.perf_counter()
+                call()
+                times[key].append(time.perf_counter() - start)
+    with open("/proc/loadavg") as fh:
+        print(f"load average at the end: {fh.read().split()[0]}")
+    for (what, who, count), samples in times.items():
+        median, best = statistics.median(samples) * 1e6, min(samples) * 1e6
+        print(f"{what:14s} {who:6s} {count} thread(s): median {median:8.1f} us  min {best:8.1f} us")
+
+
+if __name__ == "__main__":
+    main()
