@@ -11,14 +11,22 @@ The ThreadScope of a Session takes fewer threads while other processes keep the 
 machine measures the 2-thread code rather than the fallback (then the 2-thread times show what
 waking a worker that the scheduler does not run costs).
 
+``--busy N`` runs N busy processes (Python spin loops) meanwhile, for the graceful-degradation
+check: a one-row GEMM split between threads must not stall behind a worker the scheduler does not
+run (mean and p99 beside the median). ``--no-gemv-split`` builds the runtime with one-row GEMMs on
+the calling thread (SERIAL_GEMV past any size): the A/B of the split, in a separate process.
+
 Run from the repository root:
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/gemv_threads.py [--rounds 30]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/gemv_threads.py [--rounds 30] \
+        [--ignore-load] [--busy 1] [--no-gemv-split] [--mlp-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -108,33 +116,60 @@ def mlp_calls() -> dict:
     return calls
 
 
+@contextlib.contextmanager
+def busy_processes(count: int):
+    """``count`` processes that never sleep, ended on the way out."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        time.sleep(0.5 if count else 0)  # let the load measure see them
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def report(times: dict) -> None:
+    with open("/proc/loadavg") as fh:
+        print(f"load average at the end: {fh.read().split()[0]}")
+    for (what, who, count), samples in times.items():
+        us = sorted(s * 1e6 for s in samples)
+        median, mean, p99 = statistics.median(us), statistics.fmean(us), us[int(0.99 * len(us))]
+        print(
+            f"{what:14s} {who:6s} {count} thread(s): median {median:8.1f} us  mean {mean:8.1f}"
+            f"  p99 {p99:8.1f}  min {us[0]:8.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--per-round", type=int, default=10)
     parser.add_argument("--ignore-load", action="store_true")
+    parser.add_argument("--busy", type=int, default=0)
+    parser.add_argument("--no-gemv-split", action="store_true")
+    parser.add_argument("--mlp-only", action="store_true")
     args = parser.parse_args()
     if args.ignore_load:
         load = blas_threads.core_load()
         load.free_cores = lambda: float(len(load.cpus))
-    calls = {**driver_calls(), **mlp_calls()}
+    if args.no_gemv_split:
+        parallel_gemm.SERIAL_GEMV = 1 << 62  # before the runtime is built (its source changes)
+    calls = {**({} if args.mlp_only else driver_calls()), **mlp_calls()}
     for call in calls.values():
         call()
     wait_for_optimized_code()
     times = {key: [] for key in calls}
-    for _ in range(args.rounds):
-        for key, call in calls.items():
-            for _ in range(3):
-                call()
-            for _ in range(args.per_round):
-                start = time.perf_counter()
-                call()
-                times[key].append(time.perf_counter() - start)
-    with open("/proc/loadavg") as fh:
-        print(f"load average at the end: {fh.read().split()[0]}")
-    for (what, who, count), samples in times.items():
-        median, best = statistics.median(samples) * 1e6, min(samples) * 1e6
-        print(f"{what:14s} {who:6s} {count} thread(s): median {median:8.1f} us  min {best:8.1f} us")
+    with busy_processes(args.busy):
+        for _ in range(args.rounds):
+            for key, call in calls.items():
+                for _ in range(3):
+                    call()
+                for _ in range(args.per_round):
+                    start = time.perf_counter()
+                    call()
+                    times[key].append(time.perf_counter() - start)
+    report(times)
 
 
 if __name__ == "__main__":
