@@ -1,14 +1,19 @@
-"""tgc keeps MLIR's and LLVM's symbols out of the process's global namespace
-(tgc/lowering/cpu/jit.py RUNNER_UTILS): the ExecutionEngine is given no shared library to load
-(it would load it RTLD_GLOBAL, and with it libMLIR.so and libLLVM.so); MLIR's runner utilities are
-loaded RTLD_LOCAL and their functions given to the JIT by address. A library with an LLVM of its
-own loaded later (TensorFlow's) otherwise bound to ours and aborted in an LLVM assertion on
-``import tensorflow`` after a Session had run.
+"""tgc's LLVM and another LLVM in the same process (TensorFlow's) never bind to each other's
+functions (tgc/dialect/mlir_libraries.py), in either order:
+
+- tgc first: MLIR's and LLVM's symbols stay out of the global namespace (tgc/lowering/cpu/jit.py
+  RUNNER_UTILS: the ExecutionEngine is given no shared library, which it would load RTLD_GLOBAL
+  with libMLIR.so and libLLVM.so; the runner utilities' functions go to the JIT by address).
+  TensorFlow imported after a Session had run aborted in an LLVM assertion.
+- the other LLVM global first: MLIR's libraries are loaded RTLD_DEEPBIND. ``import tensorflow``
+  before tgc's first compile crashed with SIGSEGV in ``import mlir.ir``. Without TensorFlow, a
+  stand-in library that defines three LLVM functions (each exits with FOREIGN_EXIT) plays it.
 
 The checks run in a fresh interpreter: a symbol made global stays global for the process."""
 
 import ctypes
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,14 +22,18 @@ import numpy as np
 import pytest
 from mlir import ir
 
+from tgc.dialect import mlir_libraries
 from tgc.dialect.context import make_context
 from tgc.lowering.cpu import jit
 
 # Global after a compile before the fix (LD_DEBUG=scopes: "add .../libLLVM.so to global scope",
-# from the dlopen of libmlir_c_runner_utils.so by LLVM's DynamicLibrary::getPermanentLibrary).
-LLVM_SYMBOL = "_ZN4llvm19SmallPtrSetImplBase14insert_imp_bigEPKv"  # the assertion's SmallPtrSet
-MLIR_SYMBOL = "mlirContextCreate"  # libMLIR.so's C API
-RUNNER_SYMBOL = "memrefCopy"  # libmlir_c_runner_utils.so itself
+# from the dlopen of libmlir_c_runner_utils.so by LLVM's DynamicLibrary::getPermanentLibrary):
+# libLLVM.so's (the assertion's SmallPtrSet among them), libMLIR.so's, the runner utilities'.
+GLOBAL_BEFORE_THE_FIX = [
+    *(name.decode() for name in mlir_libraries.LLVM_PROBES),
+    "mlirContextCreate",
+    "memrefCopy",
+]
 
 # A Session's step, run until its optimized (second-tier) code has replaced the quick code.
 SESSION_STEPS = """
@@ -55,13 +64,13 @@ def test_no_llvm_or_mlir_symbol_is_global_after_a_session_ran():
         import ctypes
         dlsym = ctypes.CDLL(None).dlsym
         dlsym.restype, dlsym.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]
-        for name in {[LLVM_SYMBOL, MLIR_SYMBOL, RUNNER_SYMBOL]!r}:
+        for name in {GLOBAL_BEFORE_THE_FIX!r}:
             print(name, dlsym(None, name.encode()))  # None: RTLD_DEFAULT, the global namespace
         """)
     done = _run_python(sys.executable, code)
     assert done.returncode == 0, done.stderr[-3000:]
     found = dict(line.split() for line in done.stdout.splitlines())
-    assert found == {LLVM_SYMBOL: "None", MLIR_SYMBOL: "None", RUNNER_SYMBOL: "None"}
+    assert found == {name: "None" for name in GLOBAL_BEFORE_THE_FIX}
 
 
 def test_runner_utilities_are_given_to_the_jit_by_address():
@@ -96,6 +105,49 @@ def test_a_conversion_that_code_generation_calls_a_library_for_runs():
     assert result.value == int(expected) == 0x3EAB
 
 
+FOREIGN_EXIT = 3
+FOREIGN_LLVM_C = (
+    "#include <unistd.h>\n"
+    'static void called(void) { write(2, "foreign LLVM called\\n", 20); _exit(%d); }\n'
+    % FOREIGN_EXIT
+) + "".join(f"void {name.decode()}(void) {{ called(); }}\n" for name in mlir_libraries.LLVM_PROBES)
+
+
+@pytest.fixture(scope="module")
+def foreign_llvm(tmp_path_factory) -> str:
+    """A library defining LLVM functions that are not ours (unversioned, like TensorFlow's)."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    folder = tmp_path_factory.mktemp("foreign_llvm")
+    source, library = folder / "foreign_llvm.c", folder / "libforeign_llvm.so"
+    source.write_text(FOREIGN_LLVM_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return str(library)
+
+
+def _foreign_llvm_first(library: str) -> str:
+    return textwrap.dedent(f"""
+        import ctypes, os
+        import tgc
+        ctypes.CDLL({library!r}, mode=os.RTLD_GLOBAL)  # as TensorFlow loads its libraries
+        from tgc.dialect import mlir_libraries
+        assert mlir_libraries.foreign_llvm_is_global()
+        """)
+
+
+def test_a_session_runs_after_a_foreign_llvm_was_loaded_globally(foreign_llvm):
+    done = _run_python(sys.executable, _foreign_llvm_first(foreign_llvm) + SESSION_STEPS)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_without_deep_binding_mlir_would_call_the_foreign_llvm(foreign_llvm):
+    # What the test above guards against: MLIR's libraries loaded as Python loads them.
+    no_hook = "import sys\nsys.meta_path.remove(mlir_libraries._HOOK)\n"
+    done = _run_python(sys.executable, _foreign_llvm_first(foreign_llvm) + no_hook + SESSION_STEPS)
+    assert done.returncode == FOREIGN_EXIT, (done.returncode, done.stderr[-3000:])
+    assert "foreign LLVM called" in done.stderr
+
+
 def _can_import(python: str, module: str) -> bool:
     done = _run_python(python, f"import importlib.util as u; assert u.find_spec({module!r})")
     return done.returncode == 0
@@ -111,11 +163,13 @@ PEER_USES = {
 }
 
 
+@pytest.mark.parametrize("peer_first", [False, True], ids=["tgc_first", "peer_first"])
 @pytest.mark.parametrize("peer", sorted(PEER_USES))
-def test_a_peer_framework_imported_after_a_session_ran_works(peer):
+def test_a_peer_framework_and_a_session_in_one_process(peer, peer_first):
     if not _can_import(PEER_PYTHON, peer):
         pytest.skip(f"{PEER_PYTHON} has no {peer} (set TGC_PEER_PYTHON to one that has)")
-    done = _run_python(PEER_PYTHON, SESSION_STEPS + PEER_USES[peer] + "\nprint('done')\n")
+    steps = [PEER_USES[peer], SESSION_STEPS] if peer_first else [SESSION_STEPS, PEER_USES[peer]]
+    done = _run_python(PEER_PYTHON, "\n".join(steps) + "\nprint('done')\n")
     assert done.returncode == 0 and done.stdout.endswith("done\n"), (
         done.returncode,
         done.stderr[-3000:],

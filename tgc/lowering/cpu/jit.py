@@ -17,6 +17,7 @@ import mlir
 from mlir import ir
 from mlir.execution_engine import ExecutionEngine
 
+from tgc.dialect import mlir_libraries
 from tgc.lowering.cpu import gemm_library, parallel_gemm, tiered
 from tgc.lowering.cpu.blas import openblas_library
 
@@ -27,7 +28,8 @@ from tgc.lowering.cpu.blas import openblas_library
 # libLLVM.so (an assertions build) among them. A library loaded later that carries an LLVM of its
 # own (TensorFlow's libtensorflow_framework.so.2, ~29000 of its references) then binds to ours and
 # aborts in an LLVM assertion (SmallPtrSet.h "Bucket < End") on ``import tensorflow``. tgc loads
-# it RTLD_LOCAL instead and gives the JIT its functions by address, as it does OpenBLAS's.
+# it RTLD_LOCAL instead (tgc/dialect/mlir_libraries.py) and gives the JIT its functions by
+# address, as it does OpenBLAS's.
 RUNNER_UTILS = "libmlir_c_runner_utils.so"
 
 # Conversions LLVM's code generation may call for f16 and bf16 values (on a CPU without F16C or
@@ -56,7 +58,8 @@ _PROCESS = ctypes.CDLL(None)  # what the JIT resolves by itself: the process's g
 
 @functools.cache
 def _runner_utils() -> ctypes.CDLL:
-    return ctypes.CDLL(os.path.join(runtime_library_dir(), RUNNER_UTILS), mode=os.RTLD_LOCAL)
+    # It depends on libMLIR.so and libLLVM.so: RTLD_DEEPBIND too once another LLVM is global.
+    return mlir_libraries.load_private(os.path.join(runtime_library_dir(), RUNNER_UTILS))
 
 
 @functools.cache
