@@ -275,15 +275,20 @@ def test_the_pipeline_follows_tgc_gemm(monkeypatch):
 
     # A Session's modules only declare the generated kernel (compiled once per process); both
     # call it through the parallel runtime (parallel_gemm.py; a Session where it could be built).
+    # Narrow matmuls (C at most one vector wide) go to tgc's narrow kernels first, unless OpenBLAS
+    # is forced.
     session = "tgc-blas-matmul{kernel=external parallel=true}"
-    assert specs(True, for_session=True) == f"tgc-gemm-autotune,{session}"
+    narrow = "tgc-narrow-gemm"
+    assert specs(True, for_session=True) == f"{narrow},tgc-gemm-autotune,{session}"
     assert (
         specs(True, for_session=False)
-        == "tgc-gemm-autotune{tune=true},tgc-blas-matmul{parallel=true}"
+        == f"{narrow},tgc-gemm-autotune{{tune=true}},tgc-blas-matmul{{parallel=true}}"
     )
-    assert specs(False, for_session=False) == "tgc-blas-matmul{gemm=codegen parallel=true}"
+    assert (
+        specs(False, for_session=False) == f"{narrow},tgc-blas-matmul{{gemm=codegen parallel=true}}"
+    )
     monkeypatch.setenv(GEMM_ENVIRONMENT, "tune")
-    assert specs(True, for_session=True) == f"tgc-gemm-autotune{{tune=true}},{session}"
+    assert specs(True, for_session=True) == f"{narrow},tgc-gemm-autotune{{tune=true}},{session}"
     monkeypatch.setenv(GEMM_ENVIRONMENT, "blas")
     assert specs(True, for_session=False) == "tgc-blas-matmul{parallel=true}"
     monkeypatch.setenv(GEMM_ENVIRONMENT, "mkl")
@@ -335,9 +340,14 @@ def test_a_session_that_tunes_trains_as_the_openblas_session(monkeypatch, quick)
     monkeypatch.setenv(GEMM_ENVIRONMENT, "tune")
     got = _two_layer_losses()
     np.testing.assert_allclose(got, want, rtol=1e-5)
-    # Its matmuls, forward and backward, were timed and cached.
-    shapes = {Shape.from_json(e["shape"]) for e in gemm_tuning.load_cache().values()}
-    assert {(s.m, s.n, s.k) for s in shapes} >= {(37, 100, 64), (37, 10, 100), (64, 100, 37)}
+    # Its matmuls, forward and backward, were timed and cached; not the 10-wide ones, which take
+    # tgc's narrow kernels (narrow_gemm.py) whatever either GEMM would do.
+    shapes = {
+        (s.m, s.n, s.k)
+        for s in map(Shape.from_json, (e["shape"] for e in gemm_tuning.load_cache().values()))
+    }
+    assert shapes >= {(37, 100, 64), (64, 100, 37)}
+    assert not shapes & {(37, 10, 100), (100, 10, 37)}
     # Every shape forced onto the generated kernel: the same losses again.
     for entry in gemm_tuning.load_cache().values():
         gemm_tuning.store_choice(Shape.from_json(entry["shape"]), "codegen", SECONDS)

@@ -40,8 +40,9 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import func, memref
 
-from tgc.dialect.ir_helpers import find_function, functions
+from tgc.dialect.ir_helpers import all_ops, find_function, functions
 from tgc.lowering.cpu import gemm_kernel
+from tgc.lowering.cpu.blas import _fold_copies as fold_copies
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
 from tgc.passes.base import ModulePass
 
@@ -115,9 +116,11 @@ class _Emitter:
 
 
 def kernel_text(k: NarrowGemm) -> str:
-    """The MLIR text of ``func.func private @<symbol>(A, B, C)``: C (M x N) = A @ B, or A^T @ B
-    with A stored K x M (``trans_a``), or C += that (``accumulate``). B is K x N; every operand has
-    unit-stride rows and any row stride and offset."""
+    """The MLIR text of ``func.func private @<symbol>(A, B, C, Cin)``: C (M x N) = A @ B, or
+    A^T @ B with A stored K x M (``trans_a``), or C = Cin + that (``accumulate``; Cin is C itself
+    but where a copy into C was folded away, and must not overlap C otherwise: each element of Cin
+    is read right before that of C is written). B is K x N; every operand has unit-stride rows and
+    any row stride and offset."""
     e = _Emitter()
     mt = _memref(k.elem)
     e.raw(f"%m = memref.dim %C, {e.index(0)} : {mt}")
@@ -134,14 +137,15 @@ def kernel_text(k: NarrowGemm) -> str:
         _dot_rows(e, k)
         e.raw("}")
     e.raw("return")
-    return f"func.func private @{k.symbol}(%A: {mt}, %B: {mt}, %C: {mt}) {{\n    {e.body()}\n}}\n"
+    arguments = f"%A: {mt}, %B: {mt}, %C: {mt}, %Cin: {mt}"
+    return f"func.func private @{k.symbol}({arguments}) {{\n    {e.body()}\n}}\n"
 
 
 def _store_c(e: _Emitter, k: NarrowGemm, value: str, row: str, col: str) -> None:
-    """C[row, col] = value, or += with ``accumulate``."""
+    """C[row, col] = value, or Cin[row, col] + value with ``accumulate``."""
     mt = _memref(k.elem)
     if k.accumulate:
-        old = e.op(f"memref.load %C[{row}, {col}] : {mt}")
+        old = e.op(f"memref.load %Cin[{row}, {col}] : {mt}")
         value = e.op(f"arith.addf {old}, {value} : {k.elem}")
     e.raw(f"memref.store {value}, %C[{row}, {col}] : {mt}")
 
@@ -160,9 +164,7 @@ def _broadcast_rows(e: _Emitter, k: NarrowGemm) -> None:
     e.raw(f"scf.yield {e.op(f'vector.fma {av}, {row}, %acc : {vt}')} : {vt}")
     e.raw("}")
     if k.accumulate:
-        old = e.op(
-            f"vector.maskedload %C[%bi, {c0}], {columns}, %vzero : {mt}, {mask_t}, {vt} into {vt}"
-        )
+        old = e.op(f"vector.maskedload %Cin[%bi, {c0}], {masked}")
         total = e.op(f"arith.addf {old}, {total} : {vt}")
     e.raw(f"vector.maskedstore %C[%bi, {c0}], {columns}, {total} : {mt}, {mask_t}, {vt}")
     e.raw("}")
@@ -432,6 +434,8 @@ class NarrowGemmPass(ModulePass):
         def lanes_of(elem: str) -> int:
             return gemm_kernel.shape_for(elem, self.isa or None).lanes
 
+        # The functions that accumulate into their C: name -> (function, the kernel's call).
+        accumulating = {}
         for function in list(functions(module)):
             found = _outlined_matmul(function)
             if found is None:
@@ -441,13 +445,29 @@ class NarrowGemmPass(ModulePass):
             if kernel is None:
                 continue
             kernel = dataclasses.replace(kernel, accumulate=fill is None)
-            _call_kernel(module, matmul, kernel)
+            call = _call_kernel(module, matmul, kernel)
             if fill is not None:
                 fill.erase()
+            else:
+                accumulating[ir.StringAttr(function.attributes["sym_name"]).value] = (
+                    function,
+                    call,
+                )
+        # An artifact's SGD update accumulates into a copy of the weight: the kernel reads the
+        # weight as Cin instead of a copy pass first, as tgc-blas-matmul folds it for the
+        # generated GEMM (the same rewrite: the kernel's Cin is its fourth operand there too). It
+        # drops a function left without calls, so only functions something calls go to it.
+        called = {
+            ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+            for op in all_ops(module)
+            if op.name == "func.call"
+        }
+        fold_copies(module, {k: v for k, v in accumulating.items() if k in called})
 
 
-def _call_kernel(module: ir.Module, matmul, kernel: NarrowGemm) -> None:
-    """The matmul becomes a call of ``kernel`` on its operands cast to the kernel's types."""
+def _call_kernel(module: ir.Module, matmul, kernel: NarrowGemm):
+    """The matmul becomes a call of ``kernel`` on its operands cast to the kernel's types (C as
+    Cin too); returns the call."""
     symbol = insert_kernel(module, kernel)
     elem = ir.MemRefType(matmul.operands[0].type).element_type
     dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
@@ -456,8 +476,9 @@ def _call_kernel(module: ir.Module, matmul, kernel: NarrowGemm) -> None:
         layout = ir.StridedLayoutAttr.get(dynamic, [dynamic, 1])
         general = ir.MemRefType.get([size, size], elem, layout)
         views = [memref.cast(general, v) for v in matmul.operands]
-        func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), views)
+        call = func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), [*views, views[2]])
     matmul.erase()
+    return call
 
 
 __all__ = ["NarrowGemm", "NarrowGemmPass", "insert_kernel", "kernel_text", "narrow_kernel_for"]
