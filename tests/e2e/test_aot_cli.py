@@ -83,6 +83,49 @@ def test_inspect_shows_signature(artifacts):
     assert re.search(r"w1\s+\[1000, 100\] float32", result.output)
 
 
+def test_variables_in_place_by_default_and_read_only_on_request(artifacts, batch, tmp_path):
+    # The default artifact (the fixture's) updates its variables where they lie; compiled with
+    # --variables-read-only the same step leaves them and returns new arrays, with the same numbers.
+    shown = tgc("inspect", str(artifacts / "train"))
+    assert "in place: calls update the variables where they lie" in shown.output
+    out = tmp_path / "read_only"
+    compiled = tgc(
+        "compile",
+        MODEL,
+        "--fetch",
+        "loss",
+        "--fetch",
+        "train",
+        "--variables-read-only",
+        "--name",
+        "train",
+        "-o",
+        str(out),
+    )
+    assert compiled.exit_code == 0, compiled.output
+    shown = tgc("inspect", str(out))
+    assert "read-only: calls return new variable values in buffers of their own" in shown.output
+    with open(out / "train.h") as fh:
+        assert "Inputs are only read, never freed (compiled with --variables-read-only)." in (
+            fh.read()
+        )
+    in_place, read_only = load(str(artifacts / "train")), load(str(out))
+    assert (in_place.manifest["variables_in_place"], read_only.manifest["variables_in_place"]) == (
+        True,
+        False,
+    )
+    x, y = batch
+    for _ in range(3):
+        resident, given = in_place.variables["w1"], read_only.variables["w1"]
+        kept = given.copy()
+        losses = in_place(x=x, y=y)["loss"], read_only(x=x, y=y)["loss"]
+        np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+        assert in_place.variables["w1"] is resident
+        assert read_only.variables["w1"] is not given
+        np.testing.assert_array_equal(given, kept)
+    np.testing.assert_allclose(in_place.variables["w1"], read_only.variables["w1"], rtol=1e-5)
+
+
 def test_emit_text_stages(tmp_path):
     stages = {
         "tgc": '"tgc.matmul"',
@@ -112,6 +155,11 @@ def test_emit_text_stages(tmp_path):
             "tgc compile: error: feed 'x' has dtype float32, not int32",
         ),
         (["--fetch", "scores"], "tgc compile: error: --emit=artifact writes files: give -o PATH"),
+        (
+            ["--emit=core", "--fetch", "scores", "--target", "nvptx", "--variables-read-only"],
+            "tgc compile: error: --variables-read-only is an option of the cpu target, not of "
+            "nvptx",
+        ),
     ],
 )
 def test_compile_errors_are_one_line(args, message):

@@ -3,8 +3,9 @@ call_unpacked_plan (descriptors packed and results wrapped in C, as a Session's 
 extension's guarded call_unpacked with descriptors written in Python (an extension built before
 call_unpacked_plan), and ctypes alone (no extension: a machine with only numpy). Each gives the
 numbers of a numpy SGD step, results own their memory (no result aliases another or a variable),
-and bad feeds get the same errors. An artifact compiled with --variables-in-place updates its
-variables where they lie, and says so in its manifest and header."""
+and bad feeds get the same errors. An artifact compiled with default options (or
+--variables-in-place) updates its variables where they lie, one compiled with
+--variables-read-only only reads them; each says so in its manifest and header."""
 
 import numpy as np
 import pytest
@@ -77,14 +78,26 @@ def take_sgd_steps_and_check(art, w0, b0, batch_sizes, seed):
     return x, y, out
 
 
-@pytest.fixture(scope="module")
-def artifact_path(tmp_path_factory):
+def _compile_net(tmp_path_factory, kind: str, **options):
     rng = np.random.default_rng(7)
     w0 = (rng.standard_normal((5, 3)) * 0.5).astype(np.float32)
     b0 = (rng.standard_normal(3) * 0.1).astype(np.float32)
     build_net(w0, b0)
-    out = str(tmp_path_factory.mktemp("paths"))
-    return compile_artifact(["scores", "scores_again", "loss", "train"], None, out), w0, b0
+    out = str(tmp_path_factory.mktemp(kind))
+    fetches = ["scores", "scores_again", "loss", "train"]
+    return compile_artifact(fetches, None, out, **options), w0, b0
+
+
+@pytest.fixture(scope="module")
+def artifact_path(tmp_path_factory):
+    """The net compiled with default options: its variables updated where they lie."""
+    return _compile_net(tmp_path_factory, "paths")
+
+
+@pytest.fixture(scope="module")
+def read_only_artifact_path(tmp_path_factory):
+    """The net compiled with --variables-read-only: every new value in a buffer of its own."""
+    return _compile_net(tmp_path_factory, "read_only", variables_in_place=False)
 
 
 def load_by(path_name, path, monkeypatch):
@@ -97,9 +110,10 @@ def load_by(path_name, path, monkeypatch):
     return art
 
 
+@pytest.mark.parametrize("compiled", ["artifact_path", "read_only_artifact_path"])
 @pytest.mark.parametrize("path_name", list(PATHS))
-def test_each_call_path_takes_numpys_sgd_steps(artifact_path, path_name, monkeypatch):
-    path, w, b = artifact_path
+def test_each_call_path_takes_numpys_sgd_steps(compiled, path_name, monkeypatch, request):
+    path, w, b = request.getfixturevalue(compiled)
     art = load_by(path_name, path, monkeypatch)
     x, y, out = take_sgd_steps_and_check(art, w, b, (4, 9, 4), seed=1)
     np.testing.assert_array_equal(out["scores_again"], out["scores"])
@@ -159,23 +173,41 @@ def in_place_artifact_path(tmp_path_factory):
     return path, w0, b0
 
 
-def test_variables_in_place_is_recorded_and_refused_off_the_cpu(
-    in_place_artifact_path, artifact_path
+def test_variable_mode_is_recorded_and_refused_off_the_cpu(
+    in_place_artifact_path, artifact_path, read_only_artifact_path
 ):
-    in_place, default = load(in_place_artifact_path[0]), load(artifact_path[0])
-    assert in_place.manifest["variables_in_place"] is True
-    assert default.manifest["variables_in_place"] is False
-    assert "tgc-read-only-arguments{writable-variables=true}" in in_place.manifest["pipeline"]
-    assert "writable-variables" not in default.manifest["pipeline"]
-    header = (in_place.path + "/model.h", default.path + "/model.h")
-    with open(header[0]) as fh:
-        assert "may be updated where it lies and returned as the result var:NAME" in fh.read()
-    with open(header[1]) as fh:
-        assert "Inputs are only read, never freed." in fh.read()
-    with pytest.raises(
-        aot.AotError, match="--variables-in-place is an option of the cpu target, not of nvptx"
-    ):
-        aot.compile_pipelines(aot.Options(target="nvptx", variables_in_place=True))
+    in_place, default, read_only = (
+        load(p[0]) for p in (in_place_artifact_path, artifact_path, read_only_artifact_path)
+    )
+    for art in (in_place, default):  # in place is the default
+        assert art.manifest["variables_in_place"] is True
+        assert "tgc-read-only-arguments{writable-variables=true}" in art.manifest["pipeline"]
+        with open(art.path + "/model.h") as fh:
+            assert "may be updated where it lies and returned as the result" in fh.read()
+    assert read_only.manifest["variables_in_place"] is False
+    assert "writable-variables" not in read_only.manifest["pipeline"]
+    with open(read_only.path + "/model.h") as fh:
+        assert "Inputs are only read, never freed (compiled with --variables-read-only)." in (
+            fh.read()
+        )
+    # Other targets have no variable mode: their default is theirs, and either flag is refused.
+    assert not aot.Options(target="nvptx").writes_variables_in_place()
+    for flag, value in (("--variables-in-place", True), ("--variables-read-only", False)):
+        with pytest.raises(
+            aot.AotError, match=f"^{flag} is an option of the cpu target, not of nvptx$"
+        ):
+            aot.compile_pipelines(aot.Options(target="nvptx", variables_in_place=value))
+
+
+def test_read_only_artifact_leaves_the_arrays_it_is_given(read_only_artifact_path):
+    path, w, b = read_only_artifact_path
+    art = load(path)
+    given = dict(art.variables)
+    kept = {n: v.copy() for n, v in given.items()}
+    take_sgd_steps_and_check(art, w, b, (4, 9), seed=5)
+    for name, value in given.items():  # the C API's promise: inputs are read, not written
+        np.testing.assert_array_equal(value, kept[name])
+        assert art.variables[name] is not value
 
 
 @pytest.mark.parametrize("path_name", list(PATHS))

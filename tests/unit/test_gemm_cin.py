@@ -1,4 +1,4 @@
-"""An artifact built with default options (no --blas, variables not written in place) runs its SGD
+"""An artifact built with --variables-read-only (and no --blas) runs its SGD
 updates as one generated GEMM that reads the weight and writes its new copy (tgc-blas-matmul's
 copy fold, tests/lit/lowering/blas_copy_fold.mlir): the two-layer net's steps against numpy."""
 
@@ -24,9 +24,9 @@ def _numpy_step(w1, w2, xs, ys, rate=0.1):
     return w1 - rate * (x.T @ d_h), w2 - rate * (h.T @ d_logits)
 
 
-def test_default_artifact_steps_match_numpy_and_leave_their_inputs(tmp_path):
+def test_read_only_artifact_steps_match_numpy_and_leave_their_inputs(tmp_path):
     _two_layer()
-    directory = compile_artifact(["train"], None, str(tmp_path))
+    directory = compile_artifact(["train"], None, str(tmp_path), variables_in_place=False)
     art = load(directory)
     w1, w2 = (art.variables[n].astype(np.float64) for n in ("w1", "w2"))
     for xs, ys in _batches(n=3):

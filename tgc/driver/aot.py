@@ -46,10 +46,9 @@ def configured_target(options: Options):
     if hasattr(target, "for_machine"):
         # The CPU target blocks its generated GEMM for the machine the code is generated for.
         target = target.for_machine(options.machine)
-    if options.variables_in_place and options.target != "cpu":
-        raise AotError(
-            f"--variables-in-place is an option of the cpu target, not of {options.target}"
-        )
+    if options.variables_in_place is not None and options.target != "cpu":
+        flag = "--variables-in-place" if options.variables_in_place else "--variables-read-only"
+        raise AotError(f"{flag} is an option of the cpu target, not of {options.target}")
     if not options.allow_tf32:
         return target
     if not hasattr(target, "with_options"):
@@ -141,7 +140,7 @@ def compile_pipelines(options: Options):
         pipelines.parse_graph_pipeline(options.graph_pipeline),
         target=configured_target(options),
         external_libraries=options.blas,
-        variables_in_place=options.variables_in_place,
+        variables_in_place=options.writes_variables_in_place(),
     )
 
 

@@ -5,9 +5,10 @@ This is the deployment end of ahead-of-time compilation (tgc/driver/aot.py write
 never imports MLIR or the rest of tgc's compiler. The artifact's entry point is the C interface of
 the compiled ``main`` (``_mlir_ciface_<fn>``): a pointer to the results (a struct of memref
 descriptors), then one descriptor pointer per argument -- the feeds, then the values of the
-variables it reads. It returns the fetches, then the new values of the variables it assigned, in
-buffers it malloc'ed; each becomes a numpy array over its buffer, freed with the array (as
-tgc/runtime/executable.py does for the JIT).
+variables it reads. It returns the fetches, then the new values of the variables it assigned: a
+variable it reads too is updated in the Artifact's own array (by default; an artifact compiled with
+--variables-read-only returns it in a new buffer), the rest in buffers it malloc'ed; each becomes a
+numpy array over its buffer, freed with the array (as tgc/runtime/executable.py does for the JIT).
 
 Variables live in the Artifact between calls, starting from the initial values stored at compile
 time; ``save``/``restore`` checkpoint them (tgc/runtime/checkpoint.py). A graph with random ops
@@ -215,11 +216,12 @@ class Artifact:
             self._guard = None
 
     def _in_place(self) -> dict:
-        """Result index -> argument index of each variable the code reads and assigns. `tgc
-        compile` keeps every argument read-only by default (C callers own what they pass); code
-        compiled with --variables-in-place (manifest "variables_in_place") updates such a
+        """Result index -> argument index of each variable the code reads and assigns. Code
+        compiled in place (`tgc compile`'s default, manifest "variables_in_place") updates such a
         variable where it lies and returns it, as a Session's code does: then the result is the
-        Artifact's own array, not a copy, and the array passed must be writable."""
+        Artifact's own array, not a copy, and the array passed must be writable. Code compiled
+        with --variables-read-only (or before the default changed) only reads its arguments and
+        returns each new value in a buffer of its own."""
         first_variable = len(self._arguments) - len(self._var_inputs)
         fetched = len(self.signature.outputs)
         return {

@@ -171,11 +171,11 @@ def _errors():
     "tgc's generated GEMM.",
 )
 @click.option(
-    "--variables-in-place",
-    is_flag=True,
+    "--variables-in-place/--variables-read-only",
+    default=None,
     help="cpu: the entry point updates each variable it reads and assigns in the caller's array "
-    "and returns it (as a Session does), instead of a copy; the variables' buffers must be "
-    "writable.",
+    "and returns it, as a Session does (the default; the variables' buffers must be writable), "
+    "or, read-only, writes each new value to a buffer of its own and only reads its inputs.",
 )
 @click.option(
     "--allow-tf32",
@@ -449,6 +449,8 @@ def inspect_command(artifact, as_json, trace_dir):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
     if m.get("variables_in_place"):
         click.echo("in place: calls update the variables where they lie (--variables-in-place)")
+    elif m.get("variables_assigned"):
+        click.echo("read-only: calls return new variable values in buffers of their own")
     if m.get("gemm_choices"):
         _show_gemm_choices(m["gemm_choices"])
     if "launch_plan" in m:

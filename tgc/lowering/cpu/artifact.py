@@ -248,7 +248,9 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
             "use --emit=obj"
         )
     if stop in ("header", "artifact"):
-        lowered.stages["header"] = header_text(lowered, options.name, options.variables_in_place)
+        lowered.stages["header"] = header_text(
+            lowered, options.name, options.writes_variables_in_place()
+        )
 
 
 def link_shared(
@@ -385,11 +387,12 @@ static inline void {prefix}_run({", ".join(params) or "void"}) {{
 
 def _inputs_contract(variables_in_place: bool) -> str:
     if not variables_in_place:
-        return "Inputs are only read, never freed."
+        return "Inputs are only read, never freed (compiled with --variables-read-only)."
     return """Inputs are never freed, and only read except
- * variables (compiled with --variables-in-place): an input var:NAME whose variable the call
- * also assigns may be updated where it lies and returned as the result var:NAME (same
- * `allocated`), so its buffer must be writable and the caller gets no copy of the old value."""
+ * variables (the default; --variables-read-only keeps every input only read): an input var:NAME
+ * whose variable the call also assigns may be updated where it lies and returned as the result
+ * var:NAME (same `allocated`), so its buffer must be writable and the caller gets no copy of the
+ * old value."""
 
 
 def _describe(spec: IOSpec) -> str:
@@ -410,7 +413,7 @@ def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) 
         "pipeline": lowered.pipeline,
         "llvm_pipeline": lowered.llvm_pipeline,
         "blas": blas_library(options),
-        "variables_in_place": options.variables_in_place,
+        "variables_in_place": options.writes_variables_in_place(),
         **({"gemm_choices": lowered.gemm_choices} if lowered.gemm_choices else {}),
         "target": {
             "name": options.target,
