@@ -33,6 +33,9 @@ LLVM_PROBES = (
     b"_ZN4llvm2cl6Option11addArgumentEv",  # called by every cl::opt's constructor
 )
 
+# glibc's; 0 where the C library has none (musl), which then binds as before.
+DEEPBIND = getattr(os, "RTLD_DEEPBIND", 0)
+
 _dlsym = ctypes.CDLL(None).dlsym
 _dlsym.restype, _dlsym.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]
 _RTLD_DEFAULT = None  # dlsym's handle for the global namespace
@@ -46,7 +49,7 @@ def foreign_llvm_is_global() -> bool:
 def load_private(path: str) -> ctypes.CDLL:
     """The library at ``path``, loaded RTLD_LOCAL (its functions found through the handle only),
     and RTLD_DEEPBIND when another LLVM is global, for a library that depends on LLVM."""
-    mode = os.RTLD_LOCAL | (os.RTLD_DEEPBIND if foreign_llvm_is_global() else 0)
+    mode = os.RTLD_LOCAL | (DEEPBIND if foreign_llvm_is_global() else 0)
     return ctypes.CDLL(path, mode=mode)
 
 
@@ -86,7 +89,7 @@ class _BeforeMlirLoads:
             if self not in sys.meta_path:
                 return  # another thread did it
             for path in bindings_libraries():  # those already loaded keep their bindings
-                ctypes.CDLL(path, mode=os.RTLD_LOCAL | os.RTLD_DEEPBIND)
+                ctypes.CDLL(path, mode=os.RTLD_LOCAL | DEEPBIND)
             sys.meta_path.remove(self)
 
 
