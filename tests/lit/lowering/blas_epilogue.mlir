@@ -3,6 +3,7 @@
 // of the generated kernel's variant for the activation (tgc_gemm_*_relu, _relu6): the bias becomes
 // the kernel's Cin with beta = 1, an M x N view of the bias with row stride 0, and no loop over C is
 // left. Without a bias, Cin is C and beta 0. OpenBLAS cannot: there the generic stays after the call.
+// A static M of 1 with the parallel driver is not fused (the driver splits one row by K).
 // Not fused: an op between the matmul and the generic, a C that was not zero-filled (the kernel's
 // beta term is taken), a bias that is not contiguous.
 // RUN: env TGC_GEMM_ISA=avx2 %tgc-opt %s -p 'tgc-blas-matmul{gemm=codegen}' | FileCheck %s
@@ -31,10 +32,22 @@
 // CHECK-NOT:     linalg.generic
 // CHECK:         return
 
+// Through the parallel driver, which splits a one-row GEMM by K into partial sums it adds up after
+// the kernel calls: an activation must not see them apart, so one row (M = 1, known at run time
+// here) takes the plain kernel and then the generic, every other M the fused kernel.
 // PAR-LABEL:   func.func private @tgc_mm_dense_z_ep_brelu(
-// PAR:           %[[K:.*]] = constant @tgc_gemm_f32_6x16v8_relu
-// PAR:           call @tgc_parallel_gemm_f32(%[[K]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
-// PAR-NOT:       linalg.generic
+// PAR:           %[[M:.*]] = memref.dim %{{.*}}, %c0
+// PAR:           %[[ONE_ROW:.*]] = arith.cmpi eq, %[[M]], %c1
+// PAR:           scf.if %[[ONE_ROW]] {
+// PAR:             %[[PLAIN:.*]] = {{(func.)?}}constant @tgc_gemm_f32_6x16v8 :
+// PAR:             func.call @tgc_parallel_gemm_f32(%[[PLAIN]],
+// PAR-NEXT:        linalg.generic
+// PAR:           } else {
+// PAR:             %[[K:.*]] = {{(func.)?}}constant @tgc_gemm_f32_6x16v8_relu :
+// PAR:             func.call @tgc_parallel_gemm_f32(%[[K]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// PAR-NOT:         linalg.generic
+// PAR:           }
+// PAR-NEXT:      return
 
 // BLAS-LABEL:  func.func private @tgc_mm_dense_z_ep_brelu(
 // BLAS:          call @scipy_cblas_sgemm64_(
@@ -73,6 +86,27 @@ func.func private @tgc_mm_dense_z_ep_relu6(%a: memref<?x8xf32>, %b: memref<8x4xf
     %r = arith.maximumf %out, %zero : f32
     %r6 = arith.minimumf %r, %six : f32
     linalg.yield %r6 : f32
+  }
+  return
+}
+
+// One row through the parallel driver: the plain kernel, then the generic.
+// PAR-LABEL:   func.func private @tgc_mm_one_row_z_ep_brelu(
+// PAR:           {{(func.)?}}constant @tgc_gemm_f32_6x16v8 :
+// PAR:           call @tgc_parallel_gemm_f32(
+// PAR-NEXT:      linalg.generic
+// CHECK-LABEL: func.func private @tgc_mm_one_row_z_ep_brelu(
+// CHECK:         call @tgc_gemm_f32_6x16v8_relu(
+// CHECK-NOT:     linalg.generic
+func.func private @tgc_mm_one_row_z_ep_brelu(%a: memref<1x8xf32>, %b: memref<8x4xf32>, %bias: memref<4xf32>, %c: memref<1x4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<1x4xf32>)
+  linalg.matmul ins(%a, %b : memref<1x8xf32>, memref<8x4xf32>) outs(%c : memref<1x4xf32>)
+  linalg.generic {indexing_maps = [#col, #id], iterator_types = ["parallel", "parallel"]} ins(%bias : memref<4xf32>) outs(%c : memref<1x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
   }
   return
 }

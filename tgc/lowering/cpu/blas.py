@@ -349,22 +349,21 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
     c = operation.operands[2]
     fill = _zero_fill_before(operation, c)
     if callee == "codegen":
-        shape = gemm_kernel.shape_for(str(ir.MemRefType(c.type).element_type), isa or None)
+        elem = str(ir.MemRefType(c.type).element_type)
+        shape = gemm_kernel.shape_for(elem, isa or None)
         # A bias and activation applied in place right after a zero-filled C (tgc-gemm-epilogue)
         # become the kernel's epilogue; OpenBLAS cannot, so there the generic stays.
         fused = fused_generic(operation, c) if fill is not None else None
-        if fused is not None:
-            shape = dataclasses.replace(shape, epilogue=fused[2].activation)
-        symbol = (
-            gemm_kernel.declare_gemm_function(module, shape)
-            if place == "external"
-            else gemm_kernel.insert_gemm_function(module, shape)
-        )
-        driver = _parallel_driver(module, shape, place) if parallel else None
-        bias = fused[1] if fused is not None else None
-        call = _call_generated(
-            operation, (symbol, driver, shape), (trans_a, trans_b), (fill is not None, bias)
-        )
+        nonlinear = fused is not None and fused[2].activation and parallel
+        if nonlinear and _static_size(ir.MemRefType(c.type), 0) in (None, 1):
+            # The parallel driver splits a one-row GEMM by K into partial sums that it adds up
+            # after the kernel calls (parallel_gemm.py), and the activation must see the whole sum:
+            # one row takes the plain kernel and then the generic, at run time where M is unknown.
+            _one_row_apart(operation, fused, (module, shape, place), (trans_a, trans_b))
+            fused, call = None, None
+        else:
+            target = (module, shape, place, parallel)
+            call = _generated(operation, target, (trans_a, trans_b), (fill is not None, fused))
         if fused is not None:
             fused[0].erase()
     else:
@@ -375,6 +374,53 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
         fill.erase()
         return None
     return call
+
+
+def _kernel_symbol(module: ir.Module, shape, place: str) -> str:
+    """The generated kernel for ``shape``, declared (``external``) or defined in ``module``."""
+    if place == "external":
+        return gemm_kernel.declare_gemm_function(module, shape)
+    return gemm_kernel.insert_gemm_function(module, shape)
+
+
+def _generated(operation, target: tuple, transposes: tuple, around: tuple, before=None):
+    """The call of the generated kernel (through the parallel driver where ``parallel``) for the
+    matmul ``operation``, inserted before ``before`` (the matmul itself when None); ``around``:
+    (whether C was zero-filled, the fused epilogue (fused_generic) or None). Returns the call."""
+    module, shape, place, parallel = target
+    zero_c, fused = around
+    if fused is not None:
+        shape = dataclasses.replace(shape, epilogue=fused[2].activation)
+    symbol = _kernel_symbol(module, shape, place)
+    driver = _parallel_driver(module, shape, place) if parallel else None
+    bias = fused[1] if fused is not None else None
+    where = operation if before is None else before
+    with ir.InsertionPoint(where), operation.location:
+        return _call_generated(operation, (symbol, driver, shape), transposes, (zero_c, bias))
+
+
+def _one_row_apart(operation, fused: tuple, target: tuple, transposes: tuple) -> None:
+    """``scf.if M == 1 { plain kernel; the epilogue's generic } else { the epilogue kernel }``
+    through the parallel driver (a static M of 1: the then branch alone)."""
+    module, shape, place = target
+    generic = fused[0]
+    c = operation.operands[2]
+    plain, fusing = (module, shape, place, True), (True, fused)
+    if _static_size(ir.MemRefType(c.type), 0) == 1:
+        _generated(operation, plain, transposes, (True, None))  # the generic stays after it
+        return
+    with ir.InsertionPoint(operation), operation.location:
+        rows = memref.dim(c, arith.constant(ir.IndexType.get(), 0))
+        one = arith.constant(ir.IndexType.get(), 1)
+        branch = scf.IfOp(arith.cmpi(arith.CmpIPredicate.eq, rows, one), [], has_else=True)
+    with ir.InsertionPoint(branch.then_block), operation.location:
+        yield_then = scf.YieldOp([])
+    with ir.InsertionPoint(branch.else_block), operation.location:
+        yield_else = scf.YieldOp([])
+    # Each branch's call goes before its yield (_generated inserts before the op it is given).
+    _generated(operation, plain, transposes, (True, None), yield_then)
+    generic.move_before(yield_then)
+    _generated(operation, plain, transposes, fusing, yield_else)
 
 
 # The outlined GEMM that reads beta's term from its fourth argument: ``<callee>`` + this suffix.
@@ -538,10 +584,10 @@ def _broadcast_rows(bias: ir.Value, c: ir.Value, general: ir.MemRefType) -> ir.V
 
 def _call_generated(operation, callees: tuple, transposes: tuple, beta_term: tuple):
     """func.call of tgc's generated kernel with the operands cast to its strided types; with a
-    parallel ``driver``, a call of the driver with the kernel's address and its tile (MR, NR).
-    ``beta_term``: (whether C was zero-filled, the epilogue's bias or None): beta = 0 and Cin = C
-    for a zero-filled C, beta = 1 with Cin the bias broadcast along M when there is a bias, else
-    beta = 1 and Cin = C."""
+    parallel ``driver``, a call of the driver with the kernel's address and its tile (MR, NR); at
+    the caller's insertion point. ``beta_term``: (whether C was zero-filled, the epilogue's bias or
+    None): beta = 0 and Cin = C for a zero-filled C, beta = 1 with Cin the bias broadcast along M
+    when there is a bias, else beta = 1 and Cin = C."""
     symbol, driver, shape = callees
     zero_c, bias = beta_term
     a, b, c = operation.operands
@@ -549,19 +595,18 @@ def _call_generated(operation, callees: tuple, transposes: tuple, beta_term: tup
     elem = ir.MemRefType(a.type).element_type
     general = _general_memref(elem)
     i1, i64 = ir.IntegerType.get_signless(1), ir.IntegerType.get_signless(64)
-    with ir.InsertionPoint(operation), operation.location:
-        views = [memref.cast(general, v) for v in (a, b, c)]
-        # Cin: beta's term is read from C itself, or from the bias (C was zero-filled)
-        views.append(views[2] if bias is None else _broadcast_rows(bias, c, general))
-        flags = [arith.constant(i1, int(t)) for t in (trans_a, trans_b)]
-        beta = 0.0 if zero_c and bias is None else 1.0
-        scalars = [arith.constant(elem, 1.0), arith.constant(elem, beta)]
-        arguments = views + flags + scalars
-        if driver is None:
-            return func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), arguments).operation
-        kernel = func.ConstantOp(_kernel_type(elem), ir.FlatSymbolRefAttr.get(symbol)).result
-        tile = [arith.constant(i64, shape.mr), arith.constant(i64, shape.nr)]
-        return func.CallOp([], ir.FlatSymbolRefAttr.get(driver), [kernel, *arguments, *tile])
+    views = [memref.cast(general, v) for v in (a, b, c)]
+    # Cin: beta's term is read from C itself, or from the bias (C was zero-filled)
+    views.append(views[2] if bias is None else _broadcast_rows(bias, c, general))
+    flags = [arith.constant(i1, int(t)) for t in (trans_a, trans_b)]
+    beta = 0.0 if zero_c and bias is None else 1.0
+    scalars = [arith.constant(elem, 1.0), arith.constant(elem, beta)]
+    arguments = views + flags + scalars
+    if driver is None:
+        return func.CallOp([], ir.FlatSymbolRefAttr.get(symbol), arguments).operation
+    kernel = func.ConstantOp(_kernel_type(elem), ir.FlatSymbolRefAttr.get(symbol)).result
+    tile = [arith.constant(i64, shape.mr), arith.constant(i64, shape.nr)]
+    return func.CallOp([], ir.FlatSymbolRefAttr.get(driver), [kernel, *arguments, *tile])
 
 
 def _call_blas(module: ir.Module, operation, trans_a: bool, trans_b: bool, zero_c: bool):
