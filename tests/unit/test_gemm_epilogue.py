@@ -265,11 +265,12 @@ def test_dense_layer_gradients_match_finite_differences(monkeypatch):
     monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
     tf.reset_default_graph()
     xs = RNG.standard_normal((9, 6))
-    r = RNG.standard_normal((9, 4))
-    w0, b0 = RNG.standard_normal((6, 4)), RNG.standard_normal(4) * 0.5
+    # 12 columns of f64: wider than one vector, so not tgc-narrow-gemm's.
+    r = RNG.standard_normal((9, 12))
+    w0, b0 = RNG.standard_normal((6, 12)), RNG.standard_normal(12) * 0.5
     x = tf.placeholder(tf.float64, [None, 6])
-    w = tf.placeholder(tf.float64, [6, 4])
-    b = tf.placeholder(tf.float64, [4])
+    w = tf.placeholder(tf.float64, [6, 12])
+    b = tf.placeholder(tf.float64, [12])
     loss = tf.reduce_sum(tf.constant(r) * tf.nn.relu(tf.matmul(x, w) + b))
     grads = tf.gradients(loss, [w, b])
     with tf.Session() as sess:

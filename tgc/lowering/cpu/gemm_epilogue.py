@@ -19,7 +19,9 @@ the same type through the identity map and optionally a 1-d bias through (d0, d1
 body is ``act(g + b)`` (either order) or ``act(g)`` or ``g + b`` with act one of
 ``epilogue_of_body``'s. A matmul whose result has another user (the pre-activation fetched, or
 shared by two layers after cse) keeps its separate pass: the unfused value is needed. A bias per
-row ((d0, d1) -> (d0)) is not fused: the kernel's Cin must have unit-stride rows.
+row ((d0, d1) -> (d0)) is not fused: the kernel's Cin must have unit-stride rows. Nor is a C known
+to be at most one vector wide (NARROW_BYTES: a 10-class output layer): tgc-narrow-gemm's kernels
+take it, about twice as fast as the general kernel there, and they only take a plain GEMM.
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ def _match(operation) -> _Match | None:
         call = _zero_filling_call(inputs[g])
         if call is None or maps[g] != [0, 1] or inputs[g].type != operation.results[0].type:
             continue
+        if _narrow(operation.results[0].type):
+            return None
         bias = inputs[b] if b is not None else None
         if bias is not None and (maps[b] != [1] or ir.RankedTensorType(bias.type).rank != 1):
             continue
@@ -161,6 +165,20 @@ def _match(operation) -> _Match | None:
         if epilogue is not None:
             return _Match(operation, call, bias, epilogue)
     return None
+
+
+# C at most this many bytes wide (one AVX-512 vector) goes to tgc-narrow-gemm's kernels, which only
+# take a function whose whole work is the matmul: about twice as fast as the general kernel there
+# (narrow_gemm.py), more than the epilogue saves on so few columns.
+NARROW_BYTES = 64
+
+
+def _narrow(result_type) -> bool:
+    """Whether C's width is known and at most NARROW_BYTES (tgc-narrow-gemm's)."""
+    t = ir.RankedTensorType(result_type)
+    width = t.shape[1]
+    elem_bytes = t.element_type.width // 8
+    return not t.is_dynamic_dim(1) and width * elem_bytes <= NARROW_BYTES
 
 
 def _apply(epilogue: Epilogue, acc: ir.Value, bias) -> ir.Value:
