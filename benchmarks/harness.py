@@ -317,9 +317,7 @@ def load_peers(one_thread: bool) -> dict:
             continue
         _LIBS[name] = module
         facts[name] = {"version": module.__version__, "import_s": time.perf_counter() - start}
-    # Only once every library is imported: TensorFlow's import aborted in an LLVM assertion
-    # (SmallPtrSet.h, "Bucket < End", in its self-check's native module) when tgc had compiled
-    # anything before it.
+    # Imports first, then first compiles: each library's import time is measured alone.
     facts["tgc"]["first_compile_s"] = first_call(_tgc_first_compile)
     for name, module in _LIBS.items():
         try:
