@@ -30,6 +30,10 @@ risks stalls of milliseconds beside other processes (5.2 ms at 1x1024x784, 7.8 m
 and leaves its workers spinning on the cores the kernel's parallel runtime needs (1024^3 on two
 threads: 5.9-6.3 ms on its own, 9-11 ms between OpenBLAS calls).
 
+Matmuls whose C is 2 to one vector wide (the 10-wide shapes above, B not transposed) no longer
+reach this choice: tgc-narrow-gemm, before tgc-gemm-autotune, gives them kernels of their own
+(narrow_gemm.py), faster than both GEMMs there (benchmarks/narrow_gemm.py).
+
 A shape with a dim unknown at compile time (a None batch) gets the kernel: its size is unknown,
 and a wrong guess costs microseconds on a tiny GEMM but milliseconds on a large one.
 
