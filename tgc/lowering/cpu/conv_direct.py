@@ -97,7 +97,7 @@ def direct_conv(xp, f, result_shape, strides, dilations) -> ir.Value:
             acc = vector.FMAOp(x, filter_row, acc).result
         return [write_run(acc, out, list(ivs) + [const_index(0)])]
 
-    return loop_nests(_pixel_bounds(xp, (oh, ow)), [init], pixel)[0]
+    return loop_nests(_pixel_bounds(xp, (oh, ow)), [init], pixel, parallel=True)[0]
 
 
 def direct_filter_gradient(xp, g, filter_shape, strides, dilations) -> ir.Value:

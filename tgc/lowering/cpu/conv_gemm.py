@@ -175,7 +175,7 @@ def _patch_matrix_by_window_rows(xp, out_hw, window, strides, dilation_h) -> ir.
         column = index_sum((j, strides[1] * c))
         return copy_run(flat, [b, row, column], patches, [b, i, j, kh, const_index(0)], run)
 
-    patches = loop_nest(bounds, init, copy_window_row)
+    patches = loop_nest(bounds, init, copy_window_row, parallel=True)
     return collapse(patches, [[0, 1, 2], [3, 4]])
 
 

@@ -19,9 +19,9 @@ A one-row C (the kernel's gemv: the MLP at batch 1) splits from SERIAL_GEMV mult
 stored K x N it splits by K: chunk 0 writes C (beta's term included), each other chunk a row of
 partial sums, which the caller adds into C in chunk order. Split by C's columns instead, each chunk
 ran the kernel's sweeps over a narrower row of C: 2 chunks of 1x1024x784 on one thread took 1.14x
-the time of one call, 8 took 1.8x; by K, 2 chunks 1.04x, 4 1.08x (kernel calls through ctypes, less
-their 17 us each, the shared machine). With B stored N x K (tf.matmul(x, w, transpose_b=True)) C's columns are B's rows: split
-as any GEMM's columns.
+the time of one call, 8 took 1.8x; by K, 2 chunks 1.04x, 4 1.08x (kernel calls through ctypes,
+less their 17 us each, the shared machine). With B stored N x K (tf.matmul(x, w,
+transpose_b=True)) C's columns are B's rows: split as any GEMM's columns.
 
 A run-time error in a chunk (the kernel's pack that could not be allocated) must fail the call on
 its caller's thread: the error handler (tgc/runtime/_fastcall.c) unwinds to the call that entered
@@ -38,6 +38,12 @@ is TGC_NUM_THREADS, else the CPUs this process may run on). In-process code call
 once per machine into the cache (``runtime_address``) and the session's ThreadScope sets its count
 for each run (tgc/runtime/blas_threads.py); an artifact links the runtime into its library, its C
 API exports ``tgc_set_threads``, and tgc.runtime.load(threads=) sets it the same way.
+
+Loops other than GEMMs (tgc/lowering/cpu/parallel_loops.py: the batch loops of direct
+convolution, max-pool, its gradient and im2col) call ``tgc_parallel_for(body, context, total,
+work)``: chunks of whole iterations of ``body(context, begin, end)``, CHUNKS_PER_THREAD per
+thread, on the same pool; a loop of fewer than SERIAL_LOOP_WORK operations in all (iterations
+times the compiler's estimate of one's) stays on the calling thread.
 
 An artifact's module also defines a weak serial ``tgc_parallel_gemm_<elem>`` (the kernel called on
 the whole GEMM): where the runtime is not linked (its LLVM IR compiled by llvmlite, its object
@@ -58,6 +64,8 @@ from tgc.lowering.artifact import AotError
 from tgc.runtime import blas_threads
 
 DRIVER_PREFIX = "tgc_parallel_gemm_"
+# The entry of outlined parallel loops (tgc/lowering/cpu/parallel_loops.py).
+LOOP_ENTRY = "tgc_parallel_for"
 SET_THREADS = "tgc_set_threads"
 THREADS_ENVIRONMENT = "TGC_NUM_THREADS"
 # Chunks per thread: more lets the others take a descheduled thread's share, fewer packs each
@@ -81,6 +89,9 @@ GEMV_CHUNKS_PER_THREAD = 2
 # How long a worker polls for the next job after one, and a caller for its last worker, before they
 # sleep (tgc_spin_until in RUNTIME_C): measured on benchmarks/gemm_codegen.py, see README.
 SPIN_NS = 20_000
+# An outlined loop (parallel_loops.py) of fewer operations than this in all (iterations times the
+# compiler's estimate of one's) runs on the calling thread.
+SERIAL_LOOP_WORK = 1 << 16
 
 RUNTIME_C = r"""
 #define _GNU_SOURCE /* sched_getaffinity */
@@ -518,6 +529,44 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
 
 TGC_DEFINE_GEMM(float, f32)
 TGC_DEFINE_GEMM(double, f64)
+
+/* ---- loops: iterations [begin, end) of an outlined loop body (parallel_loops.py) ---- */
+
+typedef void (*tgc_loop_body)(void *context, int64_t begin, int64_t end);
+
+typedef struct {
+  tgc_job base;
+  tgc_loop_body body;
+  void *context;
+  int64_t total, span;
+} tgc_loop_job;
+
+static void tgc_loop_chunk(tgc_job *job, int64_t chunk) {
+  tgc_loop_job *j = (tgc_loop_job *)job;
+  int64_t begin = chunk * j->span;
+  int64_t end = j->total - begin < j->span ? j->total : begin + j->span;
+  j->body(j->context, begin, end);
+}
+
+/* Runs body(context, 0, total) as chunks of whole iterations on the pool; `work`: the compiler's
+   estimate of one iteration's operations (a loop of fewer than TGC_SERIAL_LOOP_WORK in all runs
+   on the calling thread, as does a count of 1 thread). */
+TGC_DRIVER_API void tgc_parallel_for(tgc_loop_body body, void *context, int64_t total,
+                                     int64_t work) {
+  int threads = tgc_threads();
+  if (threads < 2 || total < 2 || total * work < TGC_SERIAL_LOOP_WORK) {
+    if (total > 0) body(context, 0, total);
+    return;
+  }
+  int64_t chunks = (int64_t)threads * TGC_CHUNKS_PER_THREAD;
+  if (chunks > total) chunks = total;
+  int64_t span = tgc_ceil_div(total, chunks);
+  tgc_loop_job job = {.body = body, .context = context, .total = total, .span = span};
+  job.base.run = tgc_loop_chunk;
+  job.base.chunks = tgc_ceil_div(total, span);
+  tgc_parallel_run(&job.base, threads);
+  tgc_report_job_error(&job.base);
+}
 """
 
 
@@ -530,7 +579,8 @@ def runtime_source() -> str:
         f"#define TGC_MIN_GEMV_ROWS {MIN_GEMV_ROWS}LL\n"
         f"#define TGC_GEMV_CHUNKS_PER_THREAD {GEMV_CHUNKS_PER_THREAD}\n"
         f"#define TGC_MIN_CHUNK {MIN_CHUNK}LL\n"
-        f"#define TGC_SPIN_NS {SPIN_NS}LL\n" + RUNTIME_C
+        f"#define TGC_SPIN_NS {SPIN_NS}LL\n"
+        f"#define TGC_SERIAL_LOOP_WORK {SERIAL_LOOP_WORK}LL\n" + RUNTIME_C
     )
 
 
@@ -539,9 +589,9 @@ def driver_symbol(elem: str) -> str:
 
 
 def needs_runtime(llvm_ir: str) -> bool:
-    """Whether code (its LLVM IR) calls the parallel driver (then its library links the
-    runtime)."""
-    return f"@{DRIVER_PREFIX}" in llvm_ir
+    """Whether code (its LLVM IR) calls the parallel driver or loop entry (then its library links
+    the runtime)."""
+    return f"@{DRIVER_PREFIX}" in llvm_ir or f"@{LOOP_ENTRY}(" in llvm_ir
 
 
 # ---- the copy for in-process code ---------------------------------------------------------------
@@ -629,7 +679,7 @@ def connect_kernel_errors(setter_address: int, handler_address: int) -> bool:
 def runtime_address(symbol: str) -> ctypes.c_void_p | None:
     """The address of the in-process runtime's ``symbol`` (a driver), or None when ``symbol`` is no
     driver or the runtime is unavailable."""
-    if not symbol.startswith(DRIVER_PREFIX):
+    if not symbol.startswith(DRIVER_PREFIX) and symbol != LOOP_ENTRY:
         return None
     found = library()
     if found is None or not hasattr(found, symbol):

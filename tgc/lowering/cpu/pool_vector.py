@@ -72,7 +72,7 @@ def max_pool(pool_op) -> ir.Value | None:
         return [write_run(best, out, [batch, i, j, const_index(0)])]
 
     bounds = [dim(xp, 0), const_index(oh), const_index(ow)]
-    return loop_nests(bounds, [result], pixel)[0]
+    return loop_nests(bounds, [result], pixel, parallel=True)[0]
 
 
 def max_pool_grad_tiles(tiles_op) -> ir.Value | None:
@@ -112,4 +112,4 @@ def max_pool_grad_tiles(tiles_op) -> ir.Value | None:
         return [out]
 
     bounds = [dim(g, 0), const_index(oh), const_index(ow)]
-    return loop_nests(bounds, [tiles], pixel)[0]
+    return loop_nests(bounds, [tiles], pixel, parallel=True)[0]

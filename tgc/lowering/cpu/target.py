@@ -16,6 +16,7 @@ from tgc.lowering.cpu.gemm_epilogue import GemmEpiloguePass
 from tgc.lowering.cpu.gemm_update import GemmUpdatePass
 from tgc.lowering.cpu.narrow_gemm import NarrowGemmPass
 from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
+from tgc.lowering.cpu.parallel_loops import ParallelLoopsPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
 from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
 from tgc.lowering.return_in_place import ReturnInPlacePass
@@ -81,6 +82,13 @@ def _parallel_gemm(for_session: bool) -> bool:
     return parallel_gemm.library() is not None
 
 
+def _loop_entry_place(for_session: bool) -> str:
+    """Where tgc-parallel-loops' ``tgc_parallel_for`` comes from: the in-process runtime
+    (``external``) for a Session that has one, else a weak serial definition in the module that an
+    artifact's linked runtime replaces (``inline``)."""
+    return "external" if for_session and _parallel_gemm(for_session) else "inline"
+
+
 @dataclasses.dataclass(frozen=True)
 class CpuTarget(Target):
     # The generated GEMM's ISA: "" generates it for the compiling host; an artifact compiled for
@@ -134,6 +142,9 @@ class CpuTarget(Target):
             *gemm_passes(external_libraries, for_session, self.gemm_isa),
             # Pads and windowed writes copy through vectorized loops, not the runtime's
             # element-by-element memrefCopy.
+            # The batch loops of direct convolution, pooling and im2col (tagged by their
+            # lowerings) run as chunks on the parallel runtime's threads.
+            ParallelLoopsPass(place=_loop_entry_place(for_session)),
             StridedCopiesPass(),
             "func.func(convert-linalg-to-loops)",
             # A failed (or wrapping) allocation raises ResourceExhaustedError instead of being
@@ -202,6 +213,7 @@ CPU = CpuTarget(
         GemmUpdatePass,
         GemmEpiloguePass,
         NarrowGemmPass,
+        ParallelLoopsPass,
         StridedCopiesPass,
         CheckAllocsPass,
     ),

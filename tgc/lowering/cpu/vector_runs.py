@@ -21,16 +21,22 @@ from mlir.dialects import arith, scf, vector
 from tgc.lowering.to_core.common import const_index, element_type, scalar_const, shape_of
 
 MAX_VECTOR = 256  # elements per transfer at most (sixteen 512-bit registers of f32)
+# The attribute tgc-parallel-loops (parallel_loops.py) outlines a loop for.
+PARALLEL_FOR = "tgc.parallel_for"
 
 
-def loop_nests(bounds: list, inits: list, body) -> list:
+def loop_nests(bounds: list, inits: list, body, parallel: bool = False) -> list:
     """scf.for loops over ``bounds`` (index values, outermost first) carrying the values ``inits``
-    (tensors, vectors); ``body(induction variables, carried values)`` returns the next ones."""
+    (tensors, vectors); ``body(induction variables, carried values)`` returns the next ones.
+    ``parallel``: the outermost loop's iterations write disjoint parts of the carried tensors (the
+    batch's images), so tgc-parallel-loops may run them on several threads."""
 
     def build(level, ivs, carried):
         if level == len(bounds):
             return body(ivs, carried)
         loop = scf.ForOp(const_index(0), bounds[level], const_index(1), list(carried))
+        if parallel and level == 0:
+            loop.attributes[PARALLEL_FOR] = ir.UnitAttr.get()
         with ir.InsertionPoint(loop.body):
             inner = build(level + 1, ivs + [loop.induction_variable], list(loop.inner_iter_args))
             scf.YieldOp(inner)
@@ -39,9 +45,9 @@ def loop_nests(bounds: list, inits: list, body) -> list:
     return build(0, [], inits)
 
 
-def loop_nest(bounds: list, init: ir.Value, body) -> ir.Value:
+def loop_nest(bounds: list, init: ir.Value, body, parallel: bool = False) -> ir.Value:
     """``loop_nests`` carrying the one tensor ``init``; ``body(ivs, carried)`` returns the next."""
-    return loop_nests(bounds, [init], lambda ivs, carried: [body(ivs, carried[0])])[0]
+    return loop_nests(bounds, [init], lambda ivs, carried: [body(ivs, carried[0])], parallel)[0]
 
 
 def index_sum(*terms) -> ir.Value:

@@ -1,0 +1,290 @@
+"""tgc-parallel-loops (tgc/lowering/cpu/parallel_loops.py): the batch loops of direct convolution,
+max-pool, max-pool's gradient and the im2col gather outlined and run on the parallel runtime's
+threads: results against numpy at 1 and 2 threads with odd batches (1, a batch not divisible by
+the chunks), the convnet SGD step's loss and variables after steps at 2 threads against 1 thread,
+an artifact (its linked runtime, and the weak serial entry under llvmlite), and the runtime's
+``tgc_parallel_for`` called directly: every iteration once, small loops on the calling thread."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.lowering.cpu import parallel_gemm, parallel_loops
+from tgc.runtime import blas_threads
+
+RNG = np.random.default_rng(2026)
+
+pytestmark = pytest.mark.skipif(
+    parallel_gemm.library() is None, reason=f"no parallel runtime: {parallel_gemm.last_error}"
+)
+
+
+@pytest.fixture
+def quiet_machine(monkeypatch):
+    """Every core counts as free: a run's ThreadScope takes the threads it may."""
+    load = blas_threads.core_load()
+    monkeypatch.setattr(load, "free_cores", lambda: float(len(load.cpus)))
+
+
+@pytest.fixture
+def outlined(monkeypatch):
+    """The number of loops tgc-parallel-loops outlined in each module it ran on."""
+    counts: list = []
+    run = parallel_loops.ParallelLoopsPass.run
+
+    def counting(self, module):
+        run(self, module)
+        text = str(module)
+        counts.append(text.count(f"call @{parallel_gemm.LOOP_ENTRY}("))
+
+    monkeypatch.setattr(parallel_loops.ParallelLoopsPass, "run", counting)
+    return counts
+
+
+# ---- numpy references ---------------------------------------------------------------------------
+
+
+def conv2d_same(x, f):
+    """NHWC conv2d, stride 1, SAME padding, in float64."""
+    kh, kw = f.shape[:2]
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    padded = np.pad(
+        x.astype(np.float64), [(0, 0), (top, kh - 1 - top), (left, kw - 1 - left), (0, 0)]
+    )
+    n, h, w, _ = x.shape
+    out = np.zeros((n, h, w, f.shape[3]))
+    for a in range(kh):
+        for b in range(kw):
+            out += np.einsum("nhwc,co->nhwo", padded[:, a : a + h, b : b + w, :], f[a, b])
+    return out
+
+
+def max_pool_2x2(y):
+    n, h, w, c = y.shape
+    return y.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def max_pool_2x2_grad(y, g):
+    """The gradient of max_pool_2x2 at y for the output gradient g: each window's first maximum
+    (row-major) gets its output's gradient."""
+    n, h, w, c = y.shape
+    windows = y.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 5, 2, 4)
+    first = windows.reshape(n, h // 2, w // 2, c, 4).argmax(axis=-1)
+    grad = np.zeros((n, h // 2, w // 2, c, 4))
+    np.put_along_axis(grad, first[..., None], g[..., None], axis=-1)
+    return grad.reshape(n, h // 2, w // 2, c, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(y.shape)
+
+
+# ---- ops through a Session ----------------------------------------------------------------------
+
+
+def _run(threads, build, feeds):
+    tf.reset_default_graph()
+    fetches, placeholders = build()
+    config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+    with tf.Session(config=config) as sess:
+        return sess.run(fetches, dict(zip(placeholders, feeds)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 5, 32])
+def test_direct_conv_pool_and_pool_gradient_match_numpy(quiet_machine, outlined, threads, batch):
+    x = RNG.standard_normal((batch, 28, 28, 1)).astype(np.float32)
+    f = RNG.standard_normal((5, 5, 1, 32)).astype(np.float32)
+
+    def build():
+        xp = tf.placeholder(tf.float32, [None, 28, 28, 1])
+        y = tf.nn.conv2d(xp, tf.constant(f), strides=[1, 1, 1, 1], padding="SAME")
+        p = tf.nn.max_pool(y, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        (gy,) = tf.gradients(tf.reduce_sum(p * p), [y])
+        return [y, p, gy], [xp]
+
+    y, p, gy = _run(threads, build, [x])
+    assert sum(outlined) == 3  # the conv, the pool and the pool gradient's tiles
+    want_y = conv2d_same(x, f)
+    np.testing.assert_allclose(y, want_y, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(p, max_pool_2x2(y))
+    np.testing.assert_allclose(gy, max_pool_2x2_grad(y, 2 * p), rtol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_im2col_convolution_matches_numpy(quiet_machine, outlined, threads, batch):
+    """A window of 3x3x24 elements goes through im2col and the GEMM (K*O above the direct
+    convolution's limit); one image's patch matrix is small enough for the batch-wide gather."""
+    x = RNG.standard_normal((batch, 9, 11, 24)).astype(np.float32)
+    f = RNG.standard_normal((3, 3, 24, 40)).astype(np.float32)
+
+    def build():
+        xp = tf.placeholder(tf.float32, [None, 9, 11, 24])
+        return tf.nn.conv2d(xp, tf.constant(f), strides=[1, 1, 1, 1], padding="SAME"), [xp]
+
+    y = _run(threads, build, [x])
+    assert sum(outlined) == 1  # the gather
+    np.testing.assert_allclose(y, conv2d_same(x, f), rtol=1e-4, atol=1e-3)
+
+
+def test_convnet_steps_on_two_threads_match_one_thread(quiet_machine, outlined):
+    """The harness's convnet (benchmarks/harness.py) at batch 32: three SGD steps' losses and the
+    variables after them, 2 threads against 1 (chunks change no sum's order: the same up to the
+    GEMMs' rounding)."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import harness
+
+    x, y, params = harness.convnet_data()
+    results = {}
+    for threads in (1, 2):
+        tf.reset_default_graph()
+        v = {k: tf.Variable(p.copy()) for k, p in params.items()}
+        xp = tf.placeholder(tf.float32, [None, 28, 28, 1])
+        yp = tf.placeholder(tf.float32, [None, 10])
+
+        def pool(h):
+            return tf.nn.max_pool(h, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+
+        def conv(h, w):
+            return tf.nn.conv2d(h, w, strides=[1, 1, 1, 1], padding="SAME")
+
+        h = pool(tf.nn.relu(conv(xp, v["c1"]) + v["b1"]))
+        h = pool(tf.nn.relu(conv(h, v["c2"]) + v["b2"]))
+        h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), v["f1"]) + v["b3"])
+        logits = tf.matmul(h, v["f2"]) + v["b4"]
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=yp, logits=logits))
+        train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+        config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+        with tf.Session(config=config) as sess:
+            sess.run(tf.global_variables_initializer())
+            losses = [sess.run([loss, train], {xp: x, yp: y})[0] for _ in range(3)]
+            results[threads] = (losses, sess.run(v))
+    assert sum(outlined) >= 2 * 3  # both sessions' conv1, pools, pool gradients
+    np.testing.assert_allclose(results[2][0], results[1][0], rtol=1e-5)
+    assert results[1][0][2] < results[1][0][0]  # it learns
+    for name in params:
+        np.testing.assert_allclose(results[2][1][name], results[1][1][name], rtol=1e-4, atol=1e-6)
+
+
+# ---- artifacts ----------------------------------------------------------------------------------
+
+
+def _pool_artifact(tmp_path):
+    from test_aot import compile_artifact
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 28, 28, 32], name="x")
+    tf.identity(
+        tf.nn.max_pool(x, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME"), name="p"
+    )
+    return compile_artifact(["p"], ["x"], str(tmp_path))
+
+
+def test_artifact_links_the_runtime_for_its_loops(tmp_path, quiet_machine):
+    from tgc.runtime.artifact import load
+
+    directory = _pool_artifact(tmp_path)
+    (library,) = [f for f in os.listdir(directory) if f.endswith(".so")]
+    symbols = subprocess.run(
+        ["nm", "-D", os.path.join(directory, library)], capture_output=True, text=True
+    ).stdout
+    assert " T tgc_set_threads" in symbols and parallel_gemm.LOOP_ENTRY not in symbols
+    x = RNG.standard_normal((9, 28, 28, 32)).astype(np.float32)
+    for threads in (1, 2):
+        art = load(directory, threads=threads)
+        np.testing.assert_array_equal(art(x=x)["p"], max_pool_2x2(x))
+
+
+def test_artifact_llvm_ir_runs_the_weak_serial_entry(tmp_path):
+    pytest.importorskip("llvmlite")
+    from tgc.runtime.artifact import load
+
+    art = load(_pool_artifact(tmp_path), prefer="llvm-ir")
+    assert art.backend == "llvmlite"
+    x = RNG.standard_normal((3, 28, 28, 32)).astype(np.float32)
+    np.testing.assert_array_equal(art(x=x)["p"], max_pool_2x2(x))
+
+
+# ---- the runtime's entry, called directly ----------------------------------------------------
+
+# A loop body that counts each iteration it ran and records which thread ran its chunk.
+BODY_C = r"""
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+typedef struct { int32_t *runs; pthread_t *by; int64_t spin_ns; } context;
+void body(void *arg, int64_t begin, int64_t end) {
+  context *c = arg;
+  for (int64_t i = begin; i < end; ++i) {
+    __atomic_add_fetch(&c->runs[i], 1, __ATOMIC_RELAXED);
+    c->by[i] = pthread_self();
+  }
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do clock_gettime(CLOCK_MONOTONIC, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec - t0.tv_nsec < c->spin_ns);
+}
+"""
+
+
+class _Context(ctypes.Structure):
+    _fields_ = [("runs", ctypes.c_void_p), ("by", ctypes.c_void_p), ("spin_ns", ctypes.c_int64)]
+
+
+@pytest.fixture(scope="module")
+def loop_body(tmp_path_factory):
+    where = tmp_path_factory.mktemp("loop_body")
+    (where / "body.c").write_text(BODY_C)
+    library = where / "body.so"
+    subprocess.run(
+        [parallel_gemm.c_compiler(), "-shared", "-fPIC", "-O2", "-pthread", "-o", library]
+        + [where / "body.c"],
+        check=True,
+    )
+    return ctypes.CDLL(str(library))
+
+
+def _parallel_for(loop_body, threads, total, work, spin_ns=0):
+    """(how often each iteration ran, the threads that ran them)."""
+    runtime = parallel_gemm.library()
+    runtime.tgc_set_threads(threads)
+    entry = runtime.tgc_parallel_for
+    entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+    runs = np.zeros(max(total, 1), np.int32)
+    by = np.zeros(max(total, 1), np.uint64)
+    context = _Context(runs.ctypes.data, by.ctypes.data, spin_ns)
+    body = ctypes.cast(loop_body.body, ctypes.c_void_p)
+    entry(body, ctypes.byref(context), total, work)
+    return runs[:total], by[:total]
+
+
+@pytest.mark.parametrize("total", [0, 1, 2, 3, 5, 32, 1001])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_every_iteration_runs_once(loop_body, threads, total):
+    old = parallel_gemm.library().tgc_set_threads(0)
+    try:
+        runs, _ = _parallel_for(loop_body, threads, total, parallel_gemm.SERIAL_LOOP_WORK)
+    finally:
+        parallel_gemm.library().tgc_set_threads(old)
+    np.testing.assert_array_equal(runs, np.ones(total, np.int32))
+
+
+def test_small_loops_stay_on_the_calling_thread_and_large_ones_use_a_worker(loop_body):
+    old = parallel_gemm.library().tgc_set_threads(0)
+    try:
+        _, by = _parallel_for(loop_body, 2, 64, parallel_gemm.SERIAL_LOOP_WORK // 64 - 1)
+        assert len(set(by.tolist())) == 1  # below SERIAL_LOOP_WORK in all
+        used = set()
+        for _ in range(20):  # chunks of 1 ms: a worker that the scheduler runs takes some
+            _, by = _parallel_for(loop_body, 2, 4, parallel_gemm.SERIAL_LOOP_WORK, 1_000_000)
+            used |= set(by.tolist())
+            if len(used) > 1:
+                break
+        assert len(used) == 2
+    finally:
+        parallel_gemm.library().tgc_set_threads(old)

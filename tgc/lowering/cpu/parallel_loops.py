@@ -1,0 +1,316 @@
+"""tgc-parallel-loops: loops over a batch whose iterations write disjoint parts of their buffers run
+as chunks on the parallel runtime's threads (tgc/lowering/cpu/parallel_gemm.py).
+
+The CPU lowerings that build such loops (direct convolution, max-pool and its gradient's tiles,
+the im2col gather: conv_direct.py, pool_vector.py, conv_gemm.py) put ``tgc.parallel_for`` on the
+outermost ``scf.for``, whose iterations are the batch's images. After bufferization (the loop then
+carries no values: it writes memrefs in place), this pass outlines each such loop:
+
+* ``@<f>_loop<i>(begin, end, captured...)``: the loop over [begin, end) with its body, every value
+  it used from outside passed in (memrefs, scalars) or recomputed (constants, and the pure ops
+  over them: the filter rows a direct convolution reads before its loops);
+* ``@<f>_loop<i>_chunk(context, begin, end)``: what the runtime calls, ``void (void *, int64_t,
+  int64_t)``: it loads the captured values from the context (an LLVM struct of memref
+  descriptors and scalars) and calls the loop function;
+* in place of the loop: the struct built and stored in a stack slot, and a call of
+  ``tgc_parallel_for(chunk, context, iterations, work)``, ``work`` being a compile-time estimate of
+  one iteration's operations (the runtime keeps small loops, such as one image, on the calling
+  thread).
+
+A loop whose body calls a function or allocates (a run-time check could report an error from a
+worker, which only the generated GEMM's chunks are set up for) or uses a value that cannot be
+passed is left as it is. Modules that link their own runtime (artifacts, ``place=inline``) define a
+weak serial ``tgc_parallel_for`` (the whole range on the calling thread) that the linked runtime
+replaces, as the GEMM driver's (blas.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+from mlir.dialects import arith, func, llvm
+
+from tgc.dialect.ir_helpers import all_ops, find_function, functions
+from tgc.lowering.cpu.parallel_gemm import LOOP_ENTRY
+from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
+from tgc.passes.base import ModulePass
+
+# Ops recomputed inside the outlined loop instead of passed in: pure, no regions.
+_RECOMPUTED = ("arith.", "vector.broadcast", "vector.transfer_read", "memref.dim", "affine.apply")
+_NOT_OUTLINED = ("func.call", "func.call_indirect", "llvm.call", "memref.alloc", "memref.alloca")
+_UNKNOWN_TRIPS = 16  # an inner loop of unknown trip count counts this many iterations of work
+
+
+def _i64() -> ir.Type:
+    return ir.IntegerType.get_signless(64)
+
+
+def _ptr() -> ir.Type:
+    return ir.Type.parse("!llvm.ptr")
+
+
+def _descriptor_type(memref_type: ir.MemRefType) -> ir.Type:
+    """The LLVM struct the memref lowering makes of a memref of this rank."""
+    rank = memref_type.rank
+    arrays = f", array<{rank} x i64>, array<{rank} x i64>" if rank else ""
+    return ir.Type.parse(f"!llvm.struct<(ptr, ptr, i64{arrays})>")
+
+
+def _field_type(value_type: ir.Type) -> ir.Type:
+    if isinstance(value_type, ir.MemRefType):
+        return _descriptor_type(ir.MemRefType(value_type))
+    return _i64() if isinstance(value_type, ir.IndexType) else value_type
+
+
+def _inside(operation, loop) -> bool:
+    operation = operation.operation if operation is not None else None
+    while operation is not None:
+        if operation == loop:
+            return True
+        operation = operation.parent
+    return False
+
+
+def _owner_op(value: ir.Value) -> ir.Operation:
+    """The operation that defines ``value``, or the op whose block has it as an argument."""
+    if isinstance(value.owner, ir.Block):
+        return value.owner.owner.operation
+    return value.owner.operation
+
+
+def _defining(value: ir.Value) -> ir.Operation | None:
+    """The operation whose result ``value`` is; None for a block argument."""
+    return None if isinstance(value.owner, ir.Block) else value.owner.operation
+
+
+def _is_scalar(value_type: ir.Type) -> bool:
+    return isinstance(value_type, (ir.IndexType, ir.IntegerType, ir.F32Type, ir.F64Type))
+
+
+class _Plan:
+    """What the outlined loop receives (``arguments``) and recomputes (``recomputed``, in order)."""
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.arguments: list = []
+        self.recomputed: list = []
+        self._seen: list = []  # values already planned
+
+    def _known(self, value) -> bool:
+        return any(value == seen for seen in self._seen)
+
+    def take(self, value: ir.Value) -> bool:
+        """Plans ``value`` (used inside the loop, defined outside); False when it cannot be had."""
+        if self._known(value):
+            return True
+        defining = _defining(value)
+        recompute = defining is not None and defining.name.startswith(_RECOMPUTED)
+        if recompute and not len(defining.regions):
+            if not all(self.take(operand) for operand in defining.operands):
+                return False
+            self._seen.append(value)
+            if not any(defining == op for op in self.recomputed):
+                self.recomputed.append(defining)
+            return True
+        if isinstance(value.type, ir.MemRefType) or _is_scalar(value.type):
+            self._seen.append(value)
+            self.arguments.append(value)
+            return True
+        return False
+
+
+def _plan(loop) -> _Plan | None:
+    plan = _Plan(loop.operation)
+    for op in all_ops(loop):
+        if op.name.startswith(_NOT_OUTLINED):
+            return None
+        for operand in op.operands:
+            if not _inside(_owner_op(operand), loop.operation) and not plan.take(operand):
+                return None
+    return plan
+
+
+def _static_trips(loop) -> int:
+    bounds = []
+    for operand in list(loop.operands)[:3]:
+        defining = _defining(operand)
+        if defining is None or defining.name != "arith.constant":
+            return _UNKNOWN_TRIPS
+        bounds.append(ir.IntegerAttr(defining.attributes["value"]).value)
+    low, high, step = bounds
+    return max(0, (high - low + step - 1) // step) if step > 0 else _UNKNOWN_TRIPS
+
+
+def _work(block) -> int:
+    """Operations one run of ``block`` executes, inner loops multiplied out (an estimate)."""
+    total = 0
+    for op in block.operations:
+        inner = sum(_work(b) for region in op.regions for b in region.blocks)
+        total += _static_trips(op) * inner if op.name == "scf.for" else 1 + inner
+    return total
+
+
+def _is_zero_and_one(loop) -> bool:
+    low, _, step = list(loop.operands)[:3]
+    values = []
+    for operand in (low, step):
+        defining = _defining(operand)
+        if defining is None or defining.name != "arith.constant":
+            return False
+        values.append(ir.IntegerAttr(defining.attributes["value"]).value)
+    return values == [0, 1]
+
+
+def _loop_function(module, plan: _Plan, name: str):
+    """@name(begin, end, arguments...): the loop over [begin, end)."""
+    index = ir.IndexType.get()
+    types = [index, index] + [value.type for value in plan.arguments]
+    with ir.InsertionPoint(module.body), plan.loop.location:
+        function = func.FuncOp(name, ir.FunctionType.get(types, []))
+        function.attributes["sym_visibility"] = ir.StringAttr.get("private")
+        entry = function.add_entry_block()
+    begin, end, *passed = entry.arguments
+    mapping = list(zip(plan.arguments, passed))
+
+    def mapped(value):
+        for old, new in mapping:
+            if old == value:
+                return new
+        return None
+
+    with ir.InsertionPoint(entry):
+        for op in plan.recomputed:
+            clone = op.clone()
+            for i, operand in enumerate(op.operands):
+                clone.operands[i] = mapped(operand)
+            mapping.extend(zip(op.results, clone.results))
+        step = arith.constant(index, 1)  # before the loop, which uses it
+        loop = plan.loop.clone()
+        del loop.attributes[PARALLEL_FOR]
+        loop.operands[0], loop.operands[1], loop.operands[2] = begin, end, step
+        for op in all_ops(loop):
+            for i, operand in enumerate(op.operands):
+                new = mapped(operand)
+                if new is not None:
+                    op.operands[i] = new
+        func.ReturnOp([])
+    return function
+
+
+def _chunk_function(module, plan: _Plan, name: str, loop_name: str, struct: ir.Type):
+    """@name(context, begin, end): the context's values, then the loop function."""
+    index, i64 = ir.IndexType.get(), _i64()
+    with ir.InsertionPoint(module.body), plan.loop.location:
+        function = func.FuncOp(name, ir.FunctionType.get([_ptr(), i64, i64], []))
+        function.attributes["sym_visibility"] = ir.StringAttr.get("private")
+        entry = function.add_entry_block()
+    context, begin, end = entry.arguments
+    with ir.InsertionPoint(entry), plan.loop.location:
+        loaded = llvm.load(struct, context)
+        values = []
+        for i, value in enumerate(plan.arguments):
+            field = llvm.extractvalue(_field_type(value.type), loaded, [i])
+            if isinstance(value.type, ir.MemRefType):
+                field = ir.Operation.create(
+                    "builtin.unrealized_conversion_cast", results=[value.type], operands=[field]
+                ).result
+            elif isinstance(value.type, ir.IndexType):
+                field = arith.index_cast(index, field)
+            values.append(field)
+        bounds = [arith.index_cast(index, begin), arith.index_cast(index, end)]
+        func.CallOp([], ir.FlatSymbolRefAttr.get(loop_name), bounds + values)
+        func.ReturnOp([])
+
+
+def _entry_type() -> ir.FunctionType:
+    i64 = _i64()
+    body = ir.FunctionType.get([_ptr(), i64, i64], [])
+    return ir.FunctionType.get([body, _ptr(), i64, i64], [])
+
+
+def _declare_entry(module, place: str) -> None:
+    """``tgc_parallel_for``: declared (the JIT gives the in-process runtime's) or defined weak and
+    serial (code that links its own runtime)."""
+    if find_function(module, LOOP_ENTRY) is not None:
+        return
+    with ir.InsertionPoint.at_block_begin(module.body), ir.Location.unknown():
+        entry = func.FuncOp(LOOP_ENTRY, _entry_type())
+        if place == "external":
+            entry.attributes["sym_visibility"] = ir.StringAttr.get("private")
+            return
+        entry.attributes["llvm.linkage"] = ir.Attribute.parse("#llvm.linkage<weak>")
+        block = entry.add_entry_block()
+        body, context, total, _ = block.arguments
+        with ir.InsertionPoint(block):
+            zero = arith.constant(_i64(), 0)
+            func.CallIndirectOp([], body, [context, zero, total])
+            func.ReturnOp([])
+
+
+def _replace_with_call(plan: _Plan, chunk_name: str, struct: ir.Type, work: int) -> None:
+    loop = plan.loop
+    i64 = _i64()
+    function = loop.parent
+    while function.name != "func.func":
+        function = function.parent
+    entry = function.regions[0].blocks[0]
+    with ir.InsertionPoint.at_block_begin(entry), loop.location:
+        slot = llvm.alloca(_ptr(), arith.constant(i64, 1), struct)
+    with ir.InsertionPoint(loop), loop.location:
+        packed = llvm.mlir_undef(struct)
+        for i, value in enumerate(plan.arguments):
+            if isinstance(value.type, ir.MemRefType):
+                value = ir.Operation.create(
+                    "builtin.unrealized_conversion_cast",
+                    results=[_descriptor_type(ir.MemRefType(value.type))],
+                    operands=[value],
+                ).result
+            elif isinstance(value.type, ir.IndexType):
+                value = arith.index_cast(i64, value)
+            packed = llvm.insertvalue(packed, value, [i])
+        llvm.store(packed, slot)
+        chunk = func.ConstantOp(_entry_type().inputs[0], ir.FlatSymbolRefAttr.get(chunk_name))
+        total = arith.index_cast(i64, list(loop.operands)[1])
+        estimate = arith.constant(i64, work)
+        func.CallOp([], ir.FlatSymbolRefAttr.get(LOOP_ENTRY), [chunk.result, slot, total, estimate])
+    loop.erase()
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelLoopsPass(ModulePass):
+    """Outlines the scf.for loops tagged ``tgc.parallel_for`` into chunks that the parallel
+    runtime's ``tgc_parallel_for`` runs on its threads; ``place``: ``external`` (the JIT links the
+    in-process runtime) or ``inline`` (a weak serial entry, replaced where the runtime is
+    linked)."""
+
+    name = "tgc-parallel-loops"
+    place: str = "inline"
+
+    def run(self, module: ir.Module) -> None:
+        count = 0
+        for function in functions(module):
+            base = ir.StringAttr(function.attributes["sym_name"]).value
+            loops = [
+                op
+                for op in all_ops(function)
+                if op.name == "scf.for" and PARALLEL_FOR in op.attributes
+            ]
+            for loop in loops:
+                plan = _plan(loop) if not len(loop.results) and _is_zero_and_one(loop) else None
+                if plan is None:
+                    del loop.attributes[PARALLEL_FOR]  # stays a plain loop
+                    continue
+                work = _work(loop.regions[0].blocks[0])
+                loop_name = f"{base}_loop{count}"
+                chunk_name = f"{loop_name}_chunk"
+                count += 1
+                struct = ir.Type.parse(
+                    "!llvm.struct<("
+                    + ", ".join(str(_field_type(v.type)) for v in plan.arguments)
+                    + ")>"
+                )
+                _declare_entry(module, self.place)
+                _loop_function(module, plan, loop_name)
+                _chunk_function(module, plan, chunk_name, loop_name, struct)
+                _replace_with_call(plan, chunk_name, struct, work)
