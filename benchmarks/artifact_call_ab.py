@@ -5,10 +5,11 @@ benchmarks/aot_overhead.py (artifact, Session.run, numpy), then for each workloa
 benchmarks/gemm_codegen.py (two_layer, convnet) an artifact built with default options (no --blas),
 the same built with the other variable mode (--variables-read-only where the tree's default writes
 variables in place, --variables-in-place where it does not; none in trees without either), a
-default Session (no TGC_GEMM) and a Session calling OpenBLAS, interleaved, median wall and CPU time
-per step in ms. The Session calling OpenBLAS stays on 1 thread whatever THREADS says (a fixed
-reference): OpenBLAS's workers spin for a while after a threaded call and would take a core from
-whichever implementation the interleaving runs next.
+default Session (no TGC_GEMM) and a Session calling OpenBLAS, interleaved: the median wall time
+and CPU time of the calling thread ("cpu") and of the process ("process") per step in ms. The
+Session calling OpenBLAS stays on 1 thread whatever THREADS says (a fixed reference): OpenBLAS's
+workers spin for a while after a threaded call and would take a core from whichever implementation
+the interleaving runs next.
 
 THREADS (default 0) is every side's thread limit: the artifacts are loaded with
 ``tgc.runtime.load(path, threads=THREADS)`` and the Sessions made with
@@ -34,6 +35,28 @@ import json
 import os
 import sys
 import tempfile
+import time
+
+
+def timed_steps(impls: dict, steps: int, warmup: int) -> dict:
+    """gemm_codegen.timed_steps's interleaving (the order rotating each round), with the process's
+    CPU time of each step beside the wall and the calling thread's: on 2 threads the calling
+    thread's CPU time leaves out the workers', and on a shared machine the wall time counts the
+    time other processes held the cores."""
+    for fn in impls.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: {"wall": [], "cpu": [], "process": []} for name in impls}
+    order = list(impls.items())
+    for step in range(steps):
+        shift = step % len(order)
+        for name, fn in order[shift:] + order[:shift]:
+            wall, cpu, process = time.perf_counter(), time.thread_time(), time.process_time()
+            fn()
+            times[name]["process"].append(time.process_time() - process)
+            times[name]["cpu"].append(time.thread_time() - cpu)
+            times[name]["wall"].append(time.perf_counter() - wall)
+    return times
 
 
 def session_step(g, build, threads: int, blas: bool):
@@ -113,7 +136,7 @@ def main():
             }
             impls = {impl: step for impl, step in impls.items() if step is not None}
             steps = 300 if name == "two_layer" else 30
-            medians = g.medians(g.timed_steps(impls, steps, warmup=3))
+            medians = g.medians(timed_steps(impls, steps, warmup=3))
             record[name] = {
                 impl: {kind: round(s * 1e3, 4) for kind, s in kinds.items()}
                 for impl, kinds in medians.items()
