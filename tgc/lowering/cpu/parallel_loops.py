@@ -277,6 +277,16 @@ def _replace_with_call(plan: _Plan, chunk_name: str, struct: ir.Type, work: int)
     loop.erase()
 
 
+def _fresh_names(module, base: str, count: int) -> tuple:
+    """(loop function, chunk function) names that no function of the module has."""
+    while True:
+        loop_name = f"{base}_loop{count}"
+        chunk_name = f"{loop_name}_chunk"
+        if find_function(module, loop_name) is None and find_function(module, chunk_name) is None:
+            return loop_name, chunk_name
+        count += 1
+
+
 @dataclasses.dataclass(frozen=True)
 class ParallelLoopsPass(ModulePass):
     """Outlines the scf.for loops tagged ``tgc.parallel_for`` into chunks that the parallel
@@ -302,8 +312,7 @@ class ParallelLoopsPass(ModulePass):
                     del loop.attributes[PARALLEL_FOR]  # stays a plain loop
                     continue
                 work = _work(loop.regions[0].blocks[0])
-                loop_name = f"{base}_loop{count}"
-                chunk_name = f"{loop_name}_chunk"
+                loop_name, chunk_name = _fresh_names(module, base, count)
                 count += 1
                 struct = ir.Type.parse(
                     "!llvm.struct<("
