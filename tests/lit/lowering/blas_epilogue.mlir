@@ -112,12 +112,15 @@ func.func private @tgc_mm_one_row_z_ep_brelu(%a: memref<1x8xf32>, %b: memref<8x4
 }
 
 // Not fused: a C that was not zero-filled, an op between the matmul and the generic, a strided
-// bias (a column of a matrix). The plain kernel runs, then the generic.
+// bias (a column of a matrix), a bias inside C (its first row, which the kernel would overwrite
+// while it reads it). The plain kernel runs, then the generic.
 // CHECK-LABEL: func.func @left_alone(
 // CHECK:         call @tgc_gemm_f32_6x16v8(
 // CHECK-NEXT:    linalg.generic
 // CHECK:         call @tgc_gemm_f32_6x16v8(
 // CHECK-NEXT:    memref.store
+// CHECK-NEXT:    linalg.generic
+// CHECK:         call @tgc_gemm_f32_6x16v8(
 // CHECK-NEXT:    linalg.generic
 // CHECK:         call @tgc_gemm_f32_6x16v8(
 // CHECK-NEXT:    linalg.generic
@@ -142,6 +145,14 @@ func.func @left_alone(%a: memref<?x8xf32>, %b: memref<8x4xf32>, %bias: memref<4x
   linalg.fill ins(%zero : f32) outs(%c : memref<?x4xf32>)
   linalg.matmul ins(%a, %b : memref<?x8xf32>, memref<8x4xf32>) outs(%c : memref<?x4xf32>)
   linalg.generic {indexing_maps = [#col, #id], iterator_types = ["parallel", "parallel"]} ins(%column : memref<4xf32, strided<[3], offset: 1>>) outs(%c : memref<?x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %out, %in : f32
+    linalg.yield %s : f32
+  }
+  %row = memref.subview %c[0, 0] [1, 4] [1, 1] : memref<?x4xf32> to memref<4xf32, strided<[1]>>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x4xf32>)
+  linalg.matmul ins(%a, %b : memref<?x8xf32>, memref<8x4xf32>) outs(%c : memref<?x4xf32>)
+  linalg.generic {indexing_maps = [#col, #id], iterator_types = ["parallel", "parallel"]} ins(%row : memref<4xf32, strided<[1]>>) outs(%c : memref<?x4xf32>) {
   ^bb0(%in: f32, %out: f32):
     %s = arith.addf %out, %in : f32
     linalg.yield %s : f32

@@ -241,15 +241,15 @@ def _rewrite(module: ir.Module, match: _Match) -> bool:
     if gemm is None or not _is_gemm(gemm):
         return False
     name = callee + match.epilogue.suffix
+    a, b, c = call.operands
+    bias = [match.bias] if match.bias is not None else []
+    result_type = match.generic.results[0].type
+    wanted = ir.FunctionType.get([v.type for v in (a, b, *bias, c)], [result_type])
     existing = find_function(module, name)
     if existing is None:
         _define(module, name, gemm, match)
-    elif ir.FunctionType(ir.TypeAttr(existing.attributes["function_type"]).value).results != [
-        match.generic.results[0].type
-    ]:
+    elif ir.TypeAttr(existing.attributes["function_type"]).value != wanted:
         return False  # the name is taken by a function of another origin (`tgc opt` input)
-    a, b, c = call.operands
-    bias = [match.bias] if match.bias is not None else []
     with ir.InsertionPoint(match.generic), match.generic.location:
         new = func.CallOp(
             [match.generic.results[0].type], ir.FlatSymbolRefAttr.get(name), [a, b, *bias, c]
@@ -287,6 +287,24 @@ class GemmEpiloguePass(ModulePass):
             find_function(module, name).operation.erase()  # no call uses the plain GEMM any more
 
 
+_VIEWS = (
+    "memref.subview",
+    "memref.cast",
+    "memref.reinterpret_cast",
+    "memref.expand_shape",
+    "memref.collapse_shape",
+)
+
+
+def _buffer_of(value: ir.Value) -> ir.Value:
+    """The memref that ``value`` is a view of (through subviews, casts and reshapes)."""
+    owner = defining_op(value)
+    while owner is not None and owner.name in _VIEWS:
+        value = owner.operands[0]
+        owner = defining_op(value)
+    return value
+
+
 def fused_generic(matmul, c: ir.Value):
     """The linalg.generic right after ``matmul`` (on memrefs) that applies an epilogue in place
     over its C: ``ins(bias?) outs(c)``, bias 1-d through (d0, d1) -> (d1). Returns (the generic,
@@ -304,6 +322,8 @@ def fused_generic(matmul, c: ir.Value):
     if iterators != _PARALLEL_2D or maps[-1] != [0, 1]:
         return None
     bias = operands[0] if len(operands) == 2 else None
+    if bias is not None and _buffer_of(bias) == _buffer_of(c):
+        return None  # a bias inside C: the kernel would read it while it writes C
     if bias is not None:
         bias_type = ir.MemRefType(bias.type)
         if maps[0] != [1] or bias_type.rank != 1 or bias_type.get_strides_and_offset()[0] != [1]:
