@@ -1,9 +1,10 @@
-"""tgc-parallel-loops (tgc/lowering/cpu/parallel_loops.py): the batch loops of direct convolution,
-max-pool, max-pool's gradient and the im2col gather outlined and run on the parallel runtime's
-threads: results against numpy at 1 and 2 threads with odd batches (1, a batch not divisible by
-the chunks), the convnet SGD step's loss and variables after steps at 2 threads against 1 thread,
-an artifact (its linked runtime, and the weak serial entry under llvmlite), and the runtime's
-``tgc_parallel_for`` called directly: every iteration once, small loops on the calling thread."""
+"""tgc-parallel-loops (tgc/lowering/cpu/parallel_loops.py): the batch loops of direct convolution
+and its filter gradient, max-pool, max-pool's gradient and the im2col gather outlined and run on
+the parallel runtime's threads: results against numpy at 1 and 2 threads with odd batches (1, a
+batch not divisible by the chunks), the convnet SGD step's loss and variables after steps at 2
+threads against 1 thread, an artifact (its linked runtime, and the weak serial entry under
+llvmlite), and the runtime's ``tgc_parallel_for`` called directly: every iteration once, small
+loops on the calling thread."""
 
 from __future__ import annotations
 
@@ -114,6 +115,30 @@ def test_direct_conv_pool_and_pool_gradient_match_numpy(quiet_machine, outlined,
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 32])
+def test_direct_filter_gradient_matches_numpy(quiet_machine, outlined, threads, batch):
+    """The batch summed in conv_direct.GRADIENT_PARTS parts (some empty at batch 1 and 3)."""
+    x = RNG.standard_normal((batch, 28, 28, 1)).astype(np.float32)
+    f = RNG.standard_normal((5, 5, 1, 32)).astype(np.float32)
+    gy = RNG.standard_normal((batch, 28, 28, 32)).astype(np.float32)
+
+    def build():
+        xp = tf.placeholder(tf.float32, [None, 28, 28, 1])
+        filt = tf.constant(f)
+        y = tf.nn.conv2d(xp, filt, strides=[1, 1, 1, 1], padding="SAME")
+        return tf.gradients(y, [filt], grad_ys=tf.constant(gy))[0], [xp]
+
+    got = _run(threads, build, [x])
+    assert sum(outlined) == 1  # the parts of the filter gradient (the forward conv is not fetched)
+    padded = np.pad(x.astype(np.float64), [(0, 0), (2, 2), (2, 2), (0, 0)])
+    want = np.zeros(f.shape)
+    for a in range(5):
+        for b in range(5):
+            want[a, b] = np.einsum("nhwc,nhwo->co", padded[:, a : a + 28, b : b + 28], gy)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 7])
 def test_im2col_convolution_matches_numpy(quiet_machine, outlined, threads, batch):
     """A window of 3x3x24 elements goes through im2col and the GEMM (K*O above the direct
@@ -164,7 +189,7 @@ def test_convnet_steps_on_two_threads_match_one_thread(quiet_machine, outlined):
             sess.run(tf.global_variables_initializer())
             losses = [sess.run([loss, train], {xp: x, yp: y})[0] for _ in range(3)]
             results[threads] = (losses, sess.run(v))
-    assert sum(outlined) >= 2 * 3  # both sessions' conv1, pools, pool gradients
+    assert sum(outlined) >= 2 * 4  # both sessions' conv1 and its filter gradient, pools
     np.testing.assert_allclose(results[2][0], results[1][0], rtol=1e-5)
     assert results[1][0][2] < results[1][0][0]  # it learns
     for name in params:

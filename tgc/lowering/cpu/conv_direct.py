@@ -31,7 +31,7 @@ convnet's second layer (K = 800) stays with the GEMM; its SGD step went from 32.
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import arith, tensor, vector
+from mlir.dialects import arith, scf, tensor, vector
 
 from tgc.lowering.cpu.vector_runs import MAX_VECTOR, index_sum, loop_nests, read_run, write_run
 from tgc.lowering.to_core.common import const_index, dim, element_type, empty, shape_of
@@ -40,6 +40,9 @@ from tgc.lowering.to_core.conv import tensor_type
 # The largest K*O (window elements times output channels) computed directly (see above).
 MAX_DIRECT_CONV = 4800
 MAX_DIRECT_FILTER_GRADIENT = 2400
+# The filter gradient's batch is summed in this many parts, each on any thread (parallel_loops.py):
+# 2 chunks per thread of a 2-core machine, and 4 rows of partial sums to add at the end.
+GRADIENT_PARTS = 4
 
 
 def direct_wins(filter_shape, elem, filter_gradient: bool = False) -> bool:
@@ -103,7 +106,9 @@ def direct_conv(xp, f, result_shape, strides, dilations) -> ir.Value:
 def direct_filter_gradient(xp, g, filter_shape, strides, dilations) -> ir.Value:
     """df[kh, kw, c, :] = sum over output pixels (b, i, j) of the pixel's window value at
     (kh, kw, c) times g[b, i, j, :]: one accumulator vector per window element, carried through
-    the loops over the pixels."""
+    the loops over the pixels. The batch is cut into GRADIENT_PARTS parts, each summed into its
+    own row of partial sums by an iteration of a loop that tgc-parallel-loops may run on several
+    threads; the rows are then added in part order (the same sums on any number of threads)."""
     _, oh, ow, o = shape_of(g)
     elem = element_type(xp)
     taps = _window(filter_shape)
@@ -120,8 +125,41 @@ def direct_filter_gradient(xp, g, filter_shape, strides, dilations) -> ir.Value:
             for tap, acc in zip(taps, accs)
         ]
 
-    sums = loop_nests(_pixel_bounds(xp, (oh, ow)), [_zeros(o, elem) for _ in taps], pixel)
+    def part(ivs, carried):
+        (partials,) = carried
+        (index,) = ivs
+        begin, end = _part_bounds(dim(xp, 0), index)
+        images = scf.ForOp(begin, end, const_index(1), [_zeros(o, elem) for _ in taps])
+        with ir.InsertionPoint(images.body):
+            b = images.induction_variable
+            sums = loop_nests(
+                [const_index(oh), const_index(ow)],
+                list(images.inner_iter_args),
+                lambda ivs, accs: pixel([b, *ivs], accs),
+            )
+            scf.YieldOp(sums)
+        for t, total in enumerate(images.results):
+            partials = write_run(total, partials, [index, const_index(t), const_index(0)])
+        return [partials]
+
+    parts_type = tensor_type((GRADIENT_PARTS, len(taps), o), elem)
+    bounds = [const_index(GRADIENT_PARTS)]
+    partials = loop_nests(bounds, [empty(parts_type, {})], part, parallel=True)[0]
     df = empty(tensor_type(filter_shape, elem), {})
-    for tap, total in zip(taps, sums):
+    for t, tap in enumerate(taps):
+        total = read_run(partials, [const_index(0), const_index(t), const_index(0)], o)
+        for p in range(1, GRADIENT_PARTS):
+            row = read_run(partials, [const_index(p), const_index(t), const_index(0)], o)
+            total = arith.addf(total, row)
         df = write_run(total, df, [const_index(t) for t in tap] + [const_index(0)])
     return df
+
+
+def _part_bounds(batch: ir.Value, index: ir.Value) -> tuple:
+    """[begin, end) of the images of part ``index``: ceil(batch / GRADIENT_PARTS) each, the last
+    ones shorter or empty."""
+    per = arith.divui(
+        arith.addi(batch, const_index(GRADIENT_PARTS - 1)), const_index(GRADIENT_PARTS)
+    )
+    begin = arith.muli(index, per)
+    return begin, arith.minui(arith.addi(begin, per), batch)
