@@ -3,9 +3,10 @@
 The kernels themselves at the widths they take (2 to one vector), rows around the paths' edges
 (under TRANSPOSE_FROM_ROWS, odd counts past the two-at-once groups, partial vectors of rows), K
 around whole vectors and K = 0, for f32 and f64 and both vector widths; C = A B and C += A B; A
-viewed out of a wider array whose columns past K hold NaN (the masked tail must not read them).
-Then graphs through a Session: softmax regression's SGD step against numpy's, and the pass leaving
-other matmuls to the general GEMM. No timings: see benchmarks/narrow_gemm.py.
+viewed out of a wider array whose columns past K hold NaN (the masked tail must not read them),
+B likewise (rows strided, NaN past N). Then graphs through a Session: softmax regression's SGD
+step against numpy's, and the pass leaving other matmuls to the general GEMM. No timings: see
+benchmarks/narrow_gemm.py.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def test_kernel_matches_numpy(elem, isa, trans_a, accumulate):
             for k in DEPTHS:
                 a = RNG.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
                 a = _with_nan_past(a, 3)
-                b = RNG.standard_normal((k, n)).astype(dtype)
+                b = _with_nan_past(RNG.standard_normal((k, n)).astype(dtype), 2)
                 start = RNG.standard_normal((m, n)).astype(dtype)
                 c = start.copy() if accumulate else np.full((m, n), np.nan, dtype)
                 kernel(a, b, c)
