@@ -12,7 +12,10 @@ skipped, so a campaign killed half-way resumes where it stopped. The summary at 
 graphs, passes, wrong numbers, crashes and errors by category, and lists each distinct failure with
 its first seed. ``--include-known-bugs`` also draws the situations of generator.KNOWN_BUGS.
 ``--control-flow PERCENT`` draws loops, conds and cases too (generator.draw_control; at least one
-per graph); 0, the default, draws the graphs of earlier campaigns.
+per graph); 0, the default, draws the graphs of earlier campaigns. ``--dense`` draws dense-layer
+chains instead (``tests/conformance/dense.py``: matmul by a Variable, bias, relu/relu6, fan-out,
+widths and batches that reach the generated GEMM, its epilogue, the narrow kernels and the threaded
+one-row split, and SGD steps of an in-place artifact against a Session's).
 ``tests/conformance/shrink.py SEED`` shrinks a failing seed to a short ``import tgc as tf`` program.
 A seed's graph depends on the registry: an op added to it changes the graphs drawn after it.
 """
@@ -39,7 +42,12 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 
 def draw(seed: int, args, entries=None):
-    """Graph ``seed`` as this campaign's options draw it."""
+    """Graph ``seed`` as this campaign's options draw it (a dense chain with --dense)."""
+    if args.dense:
+        from conformance.dense import draw_dense
+        from conformance.generator import RandomChooser
+
+        return draw_dense(RandomChooser(seed), seed=seed, variant=args.variant)
     from conformance.checks import draws_control_flow_pinned, entries_for, target_named
     from conformance.generator import KNOWN_BUGS, RandomChooser, catalogue, draw_graph
 
@@ -63,6 +71,7 @@ def worker(args) -> None:
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
     from conformance.checks import entries_for, run_checks, target_named
+    from conformance.dense import run_dense
     from conformance.generator import catalogue
 
     entries = entries_for(target_named(args.target), catalogue())  # drawn once, not per seed
@@ -76,7 +85,7 @@ def worker(args) -> None:
         record = describe(spec)
         print(f"--- seed {seed}", file=sys.stderr, flush=True)
         try:
-            outcome = run_checks(spec, args.target)
+            outcome = run_dense(spec) if args.dense else run_checks(spec, args.target)
             record.update(
                 status=outcome.status, category=outcome.category, detail=outcome.detail[:600]
             )
@@ -89,8 +98,11 @@ def worker(args) -> None:
 
 
 def describe(spec) -> dict:
+    from conformance.dense import DenseSpec
     from conformance.generator import control_nodes
 
+    if isinstance(spec, DenseSpec):
+        return describe_dense(spec)
     return {
         "seed": spec.seed,
         "variant": spec.variant,
@@ -101,6 +113,30 @@ def describe(spec) -> dict:
         ],
         "targets": len(spec.targets),
         "control": [n.op for n in control_nodes(spec.nodes)],
+    }
+
+
+def describe_dense(spec) -> dict:
+    """A dense chain's record: its layers as ops, x's dims, the fed batch sizes."""
+    ops = []
+    for layer in spec.layers:
+        ops += ["matmul_t" if layer.transpose_b else "matmul"]
+        ops += [] if layer.bias == "none" else [layer.bias]
+        ops += [] if layer.activation == "none" else [layer.activation]
+        ops += [] if layer.fan_out == "none" else [f"fan_out_{layer.fan_out}"]
+    return {
+        "seed": spec.seed,
+        "variant": spec.variant,
+        "dtype": spec.dtype,
+        "ops": ops,
+        "dims": [
+            {"kind": "placeholder", "static": [spec.static_batch, spec.features], "fed": [n]}
+            for n in (x.shape[0] for x, _ in spec.steps)
+        ],
+        "units": [layer.units for layer in spec.layers],
+        "threads": spec.threads,
+        "targets": len(spec.layers) * 2 + 1,
+        "control": [],
     }
 
 
@@ -116,6 +152,8 @@ class Worker:
         if args.variant:
             command += ["--variant", args.variant]
         command += ["--control-flow", str(args.control_flow)]
+        if args.dense:
+            command.append("--dense")
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -346,6 +384,12 @@ def main(argv=None) -> None:
         default=0,
         metavar="PERCENT",
         help="draw loops, conds and cases: this percentage of the node draws (0: none)",
+    )
+    parser.add_argument(
+        "--dense",
+        action="store_true",
+        help="draw dense-layer chains (tests/conformance/dense.py: the CPU's GEMM fast paths); "
+        "--variant then names one of its variants",
     )
     parser.add_argument("--summary", action="store_true", help="only summarise the log")
     parser.add_argument("--progress", action="store_true", help="print the rate every 100 graphs")

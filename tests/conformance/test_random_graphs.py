@@ -542,3 +542,166 @@ def test_drawn_loops_and_branches_conform(seed, target):
         f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
         f"\n\nrepro:\n{repro_code(spec, target)}"
     )
+
+
+# ---- dense-layer chains: the CPU's GEMM fast paths (dense.py) ------------------------------------
+
+# Shares of CONFORMANCE_EXAMPLES per dense variant: a chain compiles one to three GEMMs (a second
+# each), a training chain a Session and an artifact (about 6 s), so the default run holds 5 + 5 + 2.
+DENSE_SHARE = {"session": 0.5, "codegen_threads": 0.5, "artifact_train": 0.2}
+
+
+@st.composite
+def dense_chains(draw, variant):
+    from conformance.dense import draw_dense
+
+    seed = draw(st.integers(0, 2**31 - 1))
+    return draw_dense(HypothesisChooser(draw), seed=seed, variant=variant)
+
+
+@pytest.mark.parametrize("variant", sorted(DENSE_SHARE))
+def test_dense_chains_conform(variant, target):
+    """Dense-layer chains (matmul by a Variable, bias, relu/relu6, fan-out; None batches fed 0, 1
+    and odd sizes; widths for the narrow kernels, the generated GEMM and its threaded one-row
+    split) against numpy's values and gradients within their rounding bounds; the training
+    variant's in-place artifact against a Session's SGD steps and numpy's."""
+    from conformance.dense import dense_isolated, repro_code
+
+    if target.name != "cpu":
+        pytest.skip("the dense chains check the CPU's GEMM paths")
+    profile = settings.get_profile("conformance")
+    examples = max(1, round(profile.max_examples * DENSE_SHARE[variant]))
+
+    @settings(profile, max_examples=examples)
+    @given(dense_chains(variant))
+    def check(spec):
+        outcome = dense_isolated(spec)
+        assert outcome.ok, (
+            f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
+            f"\n\nrepro:\n{repro_code(spec)}"
+        )
+
+    check()
+
+
+def _drawn_dense(count=300):
+    from conformance.dense import draw_dense
+
+    return [draw_dense(RandomChooser(seed), seed=seed) for seed in range(count)]
+
+
+def test_dense_draws_reach_the_fast_paths():
+    from conformance.dense import DENSE_VARIANTS
+
+    specs = _drawn_dense()
+
+    def has(pred):
+        return sum(1 for s in specs if pred(s))
+
+    def layers_with(s, pred):
+        k, out = s.features, []
+        for layer in s.layers:
+            out.append(pred(k, layer))
+            k = layer.units
+        return any(out)
+
+    def fed(s):
+        return [x.shape[0] for x, _ in s.steps]
+
+    assert {s.variant for s in specs} == set(DENSE_VARIANTS)
+    assert has(lambda s: s.dtype == "float32") > 100 and has(lambda s: s.dtype == "float64") > 50
+    assert has(lambda s: layers_with(s, lambda k, layer: 2 <= layer.units <= 16)) > 100  # narrow C
+    assert has(lambda s: layers_with(s, lambda k, layer: 40 <= layer.units <= 60)) > 50
+    assert has(lambda s: layers_with(s, lambda k, layer: layer.units == 1)) > 5  # a one-column C
+    # the generated kernel by size (over 2^18 multiply-adds) and its threaded one-row split
+    assert (
+        has(lambda s: layers_with(s, lambda k, layer: k * layer.units * max(fed(s)) > 2**18)) > 30
+    )
+    gemv_split = has(
+        lambda s: (
+            s.threads == 2
+            and 1 in fed(s)
+            and layers_with(s, lambda k, layer: k * layer.units >= 2**17)
+        )
+    )
+    assert gemv_split > 3
+    assert has(lambda s: s.static_batch is None and 0 in fed(s)) > 10
+    assert has(lambda s: s.static_batch is None and 1 in fed(s)) > 20
+    assert has(lambda s: s.static_batch is None and any(n % 2 and n > 1 for n in fed(s))) > 50
+    assert has(lambda s: s.static_batch is not None) > 30
+    assert has(lambda s: len(set(fed(s))) > 1) > 20  # training batches of different sizes
+    for attr, value in (
+        ("activation", "relu"),
+        ("activation", "relu6"),
+        ("activation", "none"),
+        ("bias", "bias_add"),
+        ("bias", "add"),
+        ("bias", "none"),
+        ("fan_out", "product"),
+        ("fan_out", "activation"),
+        ("transpose_b", True),
+    ):
+        assert has(lambda s: any(getattr(layer, attr) == value for layer in s.layers)) > 30, value
+    assert has(lambda s: len(s.layers) >= 2) > 100
+
+
+def _hand_dense(activation="relu6", bias="add", variant="session"):
+    """One 4x3 layer on a batch of 2 whose products straddle relu6's clamp."""
+    from conformance.dense import DenseSpec, Layer
+
+    spec = DenseSpec(0, "float64", 4, None, (Layer(3, activation, bias, False, "none"),), variant)
+    w = np.array([[1.0, -2.0, 3.0], [0.5, 1.0, 2.0], [-1.0, 0.5, 1.5], [2.0, 1.0, 1.0]])
+    spec.params = [(w, np.array([0.25, -0.375, 1.0]) if bias != "none" else None)]
+    x = np.array([[1.0, 2.0, -1.0, 0.5], [0.5, -1.0, 1.0, 2.0]])
+    spec.steps = [(x, [np.array([[1.0, -1.0, 2.0], [0.5, 1.5, -2.0]])])]
+    return spec
+
+
+def test_dense_reference_and_bounds():
+    from conformance import dense
+
+    spec = _hand_dense()
+    (x, (g,)), ((w, b),) = spec.steps[0], spec.params
+    ref = dense.reference(spec, spec.params, x, [g])
+    p = x @ w + b
+    np.testing.assert_allclose(ref.products[0], p)
+    assert p.max() > 6 and p.min() < 0  # both of relu6's kinks in play
+    mask = (p > 0) & (p < 6)
+    np.testing.assert_allclose(ref.loss, np.sum(np.clip(p, 0, 6) * g))
+    np.testing.assert_allclose(ref.grads["w0"][0], x.T @ (g * mask))
+    np.testing.assert_allclose(ref.grads["b0"][0], (g * mask).sum(axis=0))
+    np.testing.assert_allclose(ref.grads["x"][0], (g * mask) @ w.T)
+    for _, bound in ref.grads.values():  # float64 rounding: tiny, never zero
+        assert 0 < bound.max() < 1e-12
+
+
+def test_dense_checks_fail_on_a_wrong_number(monkeypatch):
+    """A right tgc against a reference broken on purpose: each check says wrong."""
+    from conformance import dense
+
+    assert dense.run_dense(_hand_dense()).ok
+    clamp_missing = dense._activate  # relu6 without its clamp at 6
+
+    monkeypatch.setattr(
+        dense, "_activate", lambda p, a: clamp_missing(p, "relu" if a == "relu6" else a)
+    )
+    outcome = dense.run_dense(_hand_dense())
+    assert (outcome.status, outcome.category) == ("wrong", "forward"), outcome
+    monkeypatch.undo()
+    monkeypatch.setattr(dense, "_mask", lambda p, a: np.ones_like(p))  # every gradient passed
+    outcome = dense.run_dense(_hand_dense())
+    assert (outcome.status, outcome.category) == ("wrong", "gradient"), outcome
+    monkeypatch.undo()
+    spec = _hand_dense(variant="artifact_train")
+    spec.learning_rate = 2.0**-4
+    spec.steps = spec.steps * 2
+    assert dense.run_dense(spec).ok
+    real = dense.sgd_reference
+
+    def one_step_short(s):  # numpy's SGD without its last step's update
+        losses = real(s)[0]
+        return (losses, *real(replace(s, steps=s.steps[:-1]))[1:])
+
+    monkeypatch.setattr(dense, "sgd_reference", one_step_short)
+    outcome = dense.run_dense(spec)
+    assert (outcome.status, outcome.category) == ("wrong", "artifact_train"), outcome
