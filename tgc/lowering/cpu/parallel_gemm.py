@@ -435,7 +435,9 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
   /* One row of C times B stored K x N, split by K: chunk 0 computes C = alpha x0 B0 + beta Cin  \
      over its rows of B, chunk i > 0 its own row of partial sums alpha xi Bi, which the caller     \
      adds into C at the end in chunk order (the same sums whichever thread ran a chunk). Each      \
-     chunk streams whole rows of B (split by C's columns, chunks cost more: module doc). */        \
+     chunk streams whole rows of B (split by C's columns, chunks cost more: module doc). The      \
+     kernel must apply no activation (an epilogue kernel would apply it to each partial sum):    \
+     tgc-blas-matmul calls the plain kernel for one row and the epilogue after it. */            \
   typedef struct {                                                                             \
     tgc_job base;                                                                              \
     tgc_kernel_##NAME kernel;                                                                  \
