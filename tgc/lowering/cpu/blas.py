@@ -48,7 +48,9 @@ A zero-filled matmul followed right away by tgc-gemm-epilogue's generic in place
 the activation (gemm_kernel.EPILOGUES), whose Cin is the bias as an M x N view with row stride 0 and
 beta = 1: the kernel adds the bias and applies the activation to its register tile before it
 stores it, and C is written once. OpenBLAS cannot; with it the generic stays, a loop over C after
-the call.
+the call. Through the parallel driver, which splits a one-row GEMM by K into partial sums it adds
+after the kernel calls, an activation must see whole sums: one row (M = 1, tested at run time where
+M is unknown) takes the plain kernel and then the generic.
 """
 
 from __future__ import annotations
