@@ -91,6 +91,30 @@ def test_one_row_on_two_threads_is_the_same_every_call(threads):
         np.testing.assert_array_equal(c, first)
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_dense_layer_with_relu_at_batch_one(monkeypatch, count):
+    """relu(x @ W + b) at batch 1 through a Session: the one-row split's partial sums meet the
+    bias and the relu once, after the sum (the plain kernel, then the epilogue)."""
+    import tgc as tf
+    from tgc.lowering.cpu.target import GEMM_ENVIRONMENT
+    from tgc.runtime import blas_threads
+
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
+    load = blas_threads.core_load()
+    monkeypatch.setattr(load, "free_cores", lambda: float(len(load.cpus)))
+    x = RNG.standard_normal((1, 784)).astype(np.float32)
+    w = (RNG.standard_normal((784, 1024)) * 0.03).astype(np.float32)
+    b = (RNG.standard_normal(1024) * 0.1).astype(np.float32)
+    tf.reset_default_graph()
+    xp = tf.placeholder(tf.float32, [None, 784])
+    h = tf.nn.relu(tf.matmul(xp, tf.constant(w)) + tf.constant(b))
+    config = tf.ConfigProto(intra_op_parallelism_threads=count)
+    with tf.Session(config=config) as sess:
+        got = sess.run(h, {xp: x})
+    want = np.maximum(x.astype(np.float64) @ w + b, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 # ---- a failed allocation on a worker thread ----------------------------------------------------
 
 # malloc that answers NULL for blocks of 4 KiB or more on tgc's workers (the only threads here that
