@@ -36,6 +36,9 @@ from tgc.lowering.cpu.parallel_gemm import LOOP_ENTRY
 from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
 from tgc.passes.base import ModulePass
 
+# Off: tagged loops stay as they are (benchmarks' A/B: convnet_profile.py --ab
+# tgc.lowering.cpu.parallel_loops:OUTLINE).
+OUTLINE = True
 # Ops recomputed inside the outlined loop instead of passed in: pure, no regions.
 _RECOMPUTED = ("arith.", "vector.broadcast", "vector.transfer_read", "memref.dim", "affine.apply")
 _NOT_OUTLINED = ("func.call", "func.call_indirect", "llvm.call", "memref.alloc", "memref.alloca")
@@ -307,7 +310,8 @@ class ParallelLoopsPass(ModulePass):
                 if op.name == "scf.for" and PARALLEL_FOR in op.attributes
             ]
             for loop in loops:
-                plan = _plan(loop) if not len(loop.results) and _is_zero_and_one(loop) else None
+                outline = OUTLINE and not len(loop.results) and _is_zero_and_one(loop)
+                plan = _plan(loop) if outline else None
                 if plan is None:
                     del loop.attributes[PARALLEL_FOR]  # stays a plain loop
                     continue
