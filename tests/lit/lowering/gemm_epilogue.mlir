@@ -175,3 +175,21 @@ func.func @narrow(%x: tensor<?x8xf32>, %w: tensor<8x10xf32>, %b: tensor<10xf32>)
   } -> tensor<?x10xf32>
   return %y : tensor<?x10xf32>
 }
+
+// max(x, -0.0) is not the kernel's relu (it keeps -0.0 where relu gives +0.0): left alone.
+// CHECK-LABEL: func.func @negative_zero(
+// CHECK:         call @tgc_mm_a_z(
+// CHECK-NEXT:    linalg.generic
+func.func @negative_zero(%x: tensor<?x8xf32>, %w: tensor<8x32xf32>) -> tensor<?x32xf32> {
+  %nzero = arith.constant -0.0 : f32
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %e = tensor.empty(%m) : tensor<?x32xf32>
+  %g = call @tgc_mm_a_z(%x, %w, %e) : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<?x32xf32>) -> tensor<?x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%g : tensor<?x32xf32>) outs(%e : tensor<?x32xf32>) {
+  ^bb0(%gi: f32, %o: f32):
+    %r = arith.maximumf %gi, %nzero : f32
+    linalg.yield %r : f32
+  } -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

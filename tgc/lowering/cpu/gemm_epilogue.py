@@ -27,6 +27,7 @@ take it, about twice as fast as the general kernel there, and they only take a p
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from mlir import ir
 from mlir.dialects import arith, func
@@ -39,8 +40,6 @@ from tgc.passes.base import ModulePass
 _ZERO_FILLING = "_z"
 _PARALLEL_2D = ["#linalg.iterator_type<parallel>"] * 2
 _EPILOGUE_INFIX = "_ep_"
-# The activations a GEMM's epilogue can apply, as the generated kernel names them.
-ACTIVATIONS = ("relu", "relu6")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +82,9 @@ def _activation_ops(ops: list, value: ir.Value) -> str | None:
     bounds = (0.0, 6.0)
     for op, bound in zip(ops, bounds):
         other = _other_operand(op, value)
-        if other is None or _float_constant(other) != bound:
+        constant = _float_constant(other) if other is not None else None
+        # -0.0 == 0.0 in Python, but max(-0.0, -0.0) is -0.0 where the kernel's max gives +0.0.
+        if constant != bound or math.copysign(1.0, constant) < 0:
             return None
         value = op.results[0]
     return activation
