@@ -38,7 +38,7 @@ from conformance.checks import Outcome
 ACTIVATIONS = ("relu", "relu6", "none")
 BIAS_FORMS = ("none", "add", "bias_add")
 FAN_OUTS = ("none", "none", "product", "activation")
-DENSE_VARIANTS = ("session", "codegen_threads", "artifact_train")
+DENSE_VARIANTS = ("session", "codegen_threads", "artifact_infer", "artifact_train")
 KINKS = {"relu": (0.0,), "relu6": (0.0, 6.0), "none": ()}
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 SAFETY = 2.0  # the bounds are first order: twice them covers the rest
@@ -120,7 +120,8 @@ def draw_dense(ch, seed: int = 0, variant: str | None = None) -> DenseSpec:
     drawn = ch.choice(DENSE_VARIANTS)  # drawn always, so that a seed names one chain
     variant = variant or drawn
     train = variant == "artifact_train"
-    threads = 2 if variant == "codegen_threads" or (train and ch.chance(50)) else 1
+    artifact = variant in ("artifact_infer", "artifact_train")
+    threads = 2 if variant == "codegen_threads" or (artifact and ch.chance(50)) else 1
     # a one-row GEMM the parallel runtime splits between threads (2^17 multiply-adds and more)
     gemv = threads == 2 and ch.chance(35)
     features = _width(ch) if ch.chance(60) else ch.choice([256, 384, 512, 640])
@@ -143,7 +144,7 @@ def draw_dense(ch, seed: int = 0, variant: str | None = None) -> DenseSpec:
     spec = DenseSpec(seed, dtype, features, static, tuple(layers), variant, threads)
     # powers of two: TF (and tgc) hold the rate as a float32 tensor, cast to a float64 variable
     spec.learning_rate = ch.choice([2.0**-6, 2.0**-4]) if train else 0.0
-    spec.gradients = train or ch.chance(60)
+    spec.gradients = train or (variant != "artifact_infer" and ch.chance(60))
     rng = np.random.default_rng(ch.integer(0, 2**31 - 1))
     k = features
     for layer in layers:
@@ -403,10 +404,11 @@ def _stored(spec: DenseSpec, name: str, value: np.ndarray) -> np.ndarray:
     return np.asarray(value)
 
 
-def check_session_step(spec: DenseSpec) -> None:
+def check_session_step(spec: DenseSpec, workdir: str | None = None) -> None:
     """One Session.run of the activations, the products the loss reads (a fetched product has a
     second user: no epilogue), the loss and (spec.gradients) the gradients, against the
-    reference."""
+    reference. With ``workdir`` (artifact_infer), the artifact of the same fetches, loaded with the
+    spec's threads, gives the Session's numbers."""
     import tgc as tf
 
     x, weights = spec.steps[0]
@@ -422,6 +424,13 @@ def check_session_step(spec: DenseSpec) -> None:
         with tf.Session(config=_config(spec)) as sess:
             sess.run(tf.global_variables_initializer())
             out = sess.run(fetches, _feeds(built, spec.steps[0]))
+        if workdir is not None:
+            got = _artifact_outputs(spec, fetches, workdir)
+            bounds = ref.product_bounds + [ref.product_bounds[i] for i in fanned]
+            for k, (s_out, a_out) in enumerate(zip(out, got)):
+                bound = ref.loss_bound if k == len(out) - 1 else bounds[k]
+                compare(f"fetch {k} (artifact against the Session)", "artifact_infer", a_out, s_out,
+                        2 * np.asarray(bound), spec.dtype)  # fmt: skip
     n = len(spec.layers)
     for i in range(n):
         compare(f"layer {i} activation", "forward", out[i], ref.activations[i],
@@ -434,6 +443,39 @@ def check_session_step(spec: DenseSpec) -> None:
     for name, got in zip(names, out[at + 1 :]):
         want, bound = ref.grads[name]
         compare(f"d loss/d {name}", "gradient", _stored(spec, name, got), want, bound, spec.dtype)
+
+
+def _artifact_outputs(spec: DenseSpec, fetches: list, workdir: str) -> list:
+    """The fetches' values from the artifact of the current graph (tgc compile's lowering), fed
+    spec.steps[0], loaded with spec.threads."""
+    from mlir import ir
+
+    from conformance.checks import Stage, _unique
+    from tgc.dialect.context import make_context
+    from tgc.driver import aot
+    from tgc.driver.signature import short_name
+    from tgc.frontend.export import export_graph
+    from tgc.runtime.artifact import load
+    from tgc.tools.compile_cmd import mlir_module
+
+    try:
+        path = os.path.join(workdir, "graph.mlir")
+        export_graph(_unique(fetches), None, path=path)
+        options = aot.Options()
+        with make_context(), ir.Location.unknown():
+            lowered = aot.lower_module(mlir_module(path)(), "artifact", options)
+        art = load(
+            aot.write_artifact(lowered, options, os.path.join(workdir, "art")), threads=spec.threads
+        )
+    except Exception as exc:  # noqa: BLE001 - a chain tgc cannot compile is a finding
+        raise Stage("artifact compile", exc) from None
+    x, weights = spec.steps[0]
+    feeds = {"x": x, **{f"g{j}": g for j, g in enumerate(weights)}}
+    try:
+        results = art(**feeds)
+    except Exception as exc:  # noqa: BLE001
+        raise Stage("artifact run", exc) from None
+    return [results[short_name(t)] for t in fetches]
 
 
 def _train_graph(spec: DenseSpec):
@@ -509,6 +551,9 @@ def run_dense(spec: DenseSpec) -> Outcome:
             if spec.variant == "artifact_train":
                 with tempfile.TemporaryDirectory() as workdir:
                     check_training(spec, workdir)
+            elif spec.variant == "artifact_infer":
+                with tempfile.TemporaryDirectory() as workdir:
+                    check_session_step(spec, workdir)
             else:
                 check_session_step(spec)
     except DenseWrong as exc:
