@@ -239,6 +239,18 @@ def test_tf_layers_dense_with_activation(monkeypatch):
     np.testing.assert_allclose(got, np.maximum(xs @ w + b, 0), rtol=1e-5, atol=1e-5)
 
 
+def test_splat_constant_bias(monkeypatch):
+    """tf.constant(0.1, shape=[n]) as the bias: folded into a scalar, fused as a splat bias."""
+    monkeypatch.setenv(GEMM_ENVIRONMENT, "codegen")
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 40])
+    w = RNG.standard_normal((40, 50)).astype(np.float32)
+    y = tf.nn.relu6(tf.matmul(x, tf.constant(w)) + tf.constant(0.1, shape=[50]))
+    xs = RNG.standard_normal((33, 40)).astype(np.float32)
+    want = np.minimum(np.maximum(xs.astype(np.float64) @ w + np.float32(0.1), 0), 6)
+    np.testing.assert_allclose(_session_run(y, {x: xs}), want, rtol=1e-5, atol=1e-5)
+
+
 def test_pre_activation_with_another_user_is_not_fused(monkeypatch):
     """The matmul's result fetched as well: its unfused value is needed, so the add and relu keep
     their own pass (and both fetches are right)."""

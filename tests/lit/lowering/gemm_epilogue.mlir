@@ -193,3 +193,26 @@ func.func @negative_zero(%x: tensor<?x8xf32>, %w: tensor<8x32xf32>) -> tensor<?x
   } -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// A bias that is one constant (tf.constant(0.1, shape=[n]), folded into the body as a scalar) over
+// C of a known width becomes a 1-d splat constant passed as the bias.
+// CHECK-LABEL: func.func @splat_bias(
+// CHECK:         %[[SPLAT:.*]] = arith.constant dense<1.000000e-01> : tensor<32xf32>
+// CHECK-NEXT:    %[[Y:.*]] = call @tgc_mm_a_z_ep_brelu(%{{.*}}, %{{.*}}, %[[SPLAT]], %{{.*}})
+// CHECK-NOT:     linalg.generic
+// CHECK:         return %[[Y]]
+func.func @splat_bias(%x: tensor<?x8xf32>, %w: tensor<8x32xf32>) -> tensor<?x32xf32> {
+  %zero = arith.constant 0.0 : f32
+  %tenth = arith.constant 0.1 : f32
+  %c0 = arith.constant 0 : index
+  %m = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %e = tensor.empty(%m) : tensor<?x32xf32>
+  %g = call @tgc_mm_a_z(%x, %w, %e) : (tensor<?x8xf32>, tensor<8x32xf32>, tensor<?x32xf32>) -> tensor<?x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%g : tensor<?x32xf32>) outs(%e : tensor<?x32xf32>) {
+  ^bb0(%gi: f32, %o: f32):
+    %s = arith.addf %gi, %tenth : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

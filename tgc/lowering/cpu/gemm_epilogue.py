@@ -17,11 +17,13 @@ What is matched, and nothing else: an all-parallel 2-d linalg.generic of one res
 does not read, reading the single use of a call of a zero-filling outlined GEMM (``tgc_mm_*_z``) of
 the same type through the identity map and optionally a 1-d bias through (d0, d1) -> (d1), whose
 body is ``act(g + b)`` (either order) or ``act(g)`` or ``g + b`` with act one of
-``epilogue_of_body``'s. A matmul whose result has another user (the pre-activation fetched, or
-shared by two layers after cse) keeps its separate pass: the unfused value is needed. A bias per
-row ((d0, d1) -> (d0)) is not fused: the kernel's Cin must have unit-stride rows. Nor is a C known
-to be at most one vector wide (NARROW_BYTES: a 10-class output layer): tgc-narrow-gemm's kernels
-take it, about twice as fast as the general kernel there, and they only take a plain GEMM.
+``epilogue_of_body``'s; also ``act(g + c)`` for a float constant c (a splat bias, which
+canonicalization folds into the body) over C of a known width, c then passed as a 1-d constant.
+A matmul whose result has another user (the pre-activation fetched, or shared by two layers after
+cse) keeps its separate pass: the unfused value is needed. A bias per row ((d0, d1) -> (d0)) is not
+fused: the kernel's Cin must have unit-stride rows. Nor is a C known to be at most one vector wide
+(NARROW_BYTES: a 10-class output layer): tgc-narrow-gemm's kernels take it, about twice as fast as
+the general kernel there, and they only take a plain GEMM.
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ class _Match:
     call: ir.Operation
     bias: ir.Value | None
     epilogue: Epilogue
+    # A bias that is one constant for every column (a splat constant, which canonicalization
+    # folds into the body as a scalar): its value, made a 1-d constant by the rewrite.
+    splat: float | None = None
 
 
 def _zero_filling_call(value: ir.Value):
@@ -165,7 +170,31 @@ def _match(operation) -> _Match | None:
         epilogue = epilogue_of_body(block, arguments[g], arguments[b] if b is not None else None)
         if epilogue is not None:
             return _Match(operation, call, bias, epilogue)
+        if b is None:
+            return _splat_bias(operation, call, arguments[g])
     return None
+
+
+def _splat_bias(operation, call, acc: ir.Value) -> _Match | None:
+    """``act(acc + c)`` with c a float constant from outside the body (tf.constant(0.1,
+    shape=[n]) after canonicalization) over C of a known width, else None."""
+    block = operation.regions[0].blocks[0]
+    first = next(iter(block.operations)).operation
+    width_known = not ir.RankedTensorType(operation.results[0].type).is_dynamic_dim(1)
+    if first.name != "arith.addf" or not width_known:
+        return None
+    constant = _other_operand(first, acc)
+    value = _float_constant(constant) if constant is not None else None
+    if value is None:
+        return None
+    epilogue = epilogue_of_body(block, acc, constant)
+    return None if epilogue is None else _Match(operation, call, None, epilogue, value)
+
+
+def _splat_type(match: _Match) -> ir.RankedTensorType:
+    """The 1-d tensor type of a splat bias: C's width and element type."""
+    result = ir.RankedTensorType(match.generic.results[0].type)
+    return ir.RankedTensorType.get([result.shape[1]], result.element_type)
 
 
 # C at most this many bytes wide (one AVX-512 vector) goes to tgc-narrow-gemm's kernels, which only
@@ -243,14 +272,23 @@ def _rewrite(module: ir.Module, match: _Match) -> bool:
         return False
     name = callee + match.epilogue.suffix
     a, b, c = call.operands
-    bias = [match.bias] if match.bias is not None else []
     result_type = match.generic.results[0].type
-    wanted = ir.FunctionType.get([v.type for v in (a, b, *bias, c)], [result_type])
+    bias_types = [match.bias.type] if match.bias is not None else []
+    bias_types = [_splat_type(match)] if match.splat is not None else bias_types
+    wanted = ir.FunctionType.get([a.type, b.type, *bias_types, c.type], [result_type])
     existing = find_function(module, name)
+    if existing is not None and ir.TypeAttr(existing.attributes["function_type"]).value != wanted:
+        return False  # the name is taken by a function of another origin (`tgc opt` input)
+    if match.splat is not None:
+        splat_type = _splat_type(match)
+        values = ir.DenseElementsAttr.get_splat(
+            splat_type, ir.FloatAttr.get(splat_type.element_type, match.splat)
+        )
+        with ir.InsertionPoint(match.generic), match.generic.location:
+            match.bias = arith.constant(splat_type, values)
     if existing is None:
         _define(module, name, gemm, match)
-    elif ir.TypeAttr(existing.attributes["function_type"]).value != wanted:
-        return False  # the name is taken by a function of another origin (`tgc opt` input)
+    bias = [match.bias] if match.bias is not None else []
     with ir.InsertionPoint(match.generic), match.generic.location:
         new = func.CallOp(
             [match.generic.results[0].type], ir.FlatSymbolRefAttr.get(name), [a, b, *bias, c]
