@@ -449,7 +449,7 @@ def inspect_command(artifact, as_json, trace_dir):
         click.echo("random ops: the runtime passes a step counter (1, 2, ...) on each call")
     if m.get("variables_in_place"):
         click.echo("in place: calls update the variables where they lie (--variables-in-place)")
-    elif m.get("variables_assigned"):
+    elif m["format"] == "tgc-artifact" and m.get("variables_assigned"):  # the cpu target's
         click.echo("read-only: calls return new variable values in buffers of their own")
     if m.get("gemm_choices"):
         _show_gemm_choices(m["gemm_choices"])
