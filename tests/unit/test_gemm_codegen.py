@@ -77,7 +77,9 @@ def kernel(request):
 # whole tiles, columns past one NC block (NC 128 to 256) and reductions past one KC block (KC 256
 # to 512), rows past one MC block (MC at most 6144), K = 0. (24, 48, 1024): whole MR-row panels
 # and K a multiple of the lanes over two KC blocks, so that every k step's pack store (8 or 6 rows
-# stored as 16 or 8 lanes) runs into the next step, the next panel or the packs' slack.
+# stored as 16 or 8 lanes) runs into the next step, the next panel or the packs' slack. N = 65, 32
+# and 80 (48 + 32): last column tiles of 17 to 32 columns, which AVX-512 f32 computes two vectors
+# wide (f64: N = 13).
 SHAPES = [
     (1, 1, 1),
     (1, 70, 40),
@@ -88,6 +90,7 @@ SHAPES = [
     (14, 32, 64),
     (24, 48, 1024),
     (29, 300, 600),
+    (9, 80, 20),
     (6200, 3, 2),
     (5, 3, 0),
 ]

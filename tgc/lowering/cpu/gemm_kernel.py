@@ -15,7 +15,8 @@ without ``--blas`` calls it instead of running its matmuls as plain loops):
   iter_args over the KC steps, each step NR / VL vector loads of packed B, MR broadcasts of packed
   A and MR * NR / VL vector.fma (UNROLL steps per iteration). The tile is then combined with Cin
   (beta = 0 never reads its value, as BLAS): plain vector loads and stores inside C, row by row
-  and masked at C's edges. A last column tile of at most one vector takes a one-vector kernel.
+  and masked at C's edges. A last column tile narrower than NR takes the narrowest kernel of
+  whole vectors that covers it (one or two vectors of the three).
 * one row of C (M = 1, the MLP at batch 1) skips the packing: a gemv that streams B once.
 * an epilogue (``GemmShape.epilogue``, a kernel of its own): an activation (relu, relu6) applied
   to the register tile as the last K block writes it, so that ``relu(x @ W + b)`` writes C once;
@@ -393,20 +394,32 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     _pack(e, s, c, _Operand(b_pack, "%B", s.nr, "%jc", nc, n, b_k_major), kc)
     e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
     e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
-    # A last column tile of at most one vector takes a one-vector-wide micro-kernel (N = 10 or 100
-    # would otherwise compute up to 22 columns of padding per tile).
     left = e.op(f"arith.subi {nc}, %jr : index")
-    narrow = e.op(f"arith.cmpi ule, {left}, {_const(e, s.lanes)} : index")
-    e.raw(f"scf.if {narrow} {{")
+    packs = (a_pack, b_pack, kc, edge)
     betas = (beta, beta_is_zero, source, last)
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, betas, 1)
-    e.raw("} else {")
-    _micro_kernel(e, s, c, (a_pack, b_pack, kc, edge), zero, betas, s.nr // s.lanes)
-    e.raw("}")
+    _micro_kernel_by_width(e, s, c, (packs, left), zero, betas, 1)
     for _ in range(5):
         e.raw("}")
     e.raw(f"memref.dealloc {a_pack} : memref<?x{t}>")
     e.raw(f"memref.dealloc {b_pack} : memref<?x{t}>")
+
+
+def _micro_kernel_by_width(e: _Emitter, s, c, at: tuple, zero: str, betas: tuple, vectors: int):
+    """The micro-kernel of the narrowest width, from ``vectors`` vectors up to NR, that covers the
+    ``left`` columns of this tile (``at``: (the packs, left)): a last column tile of N = 10 or
+    100 takes one vector instead of computing up to 38 columns of padding, N = 32 (the convnet's
+    first layer) two vectors instead of three. A narrower kernel reads the first columns of the
+    packed NR-wide panel."""
+    packs, left = at
+    if vectors == s.nr // s.lanes:
+        _micro_kernel(e, s, c, packs, zero, betas, vectors)
+        return
+    fits = e.op(f"arith.cmpi ule, {left}, {_const(e, vectors * s.lanes)} : index")
+    e.raw(f"scf.if {fits} {{")
+    _micro_kernel(e, s, c, packs, zero, betas, vectors)
+    e.raw("} else {")
+    _micro_kernel_by_width(e, s, c, at, zero, betas, vectors + 1)
+    e.raw("}")
 
 
 def _allocate_packs(e: _Emitter, s: GemmShape, sizes: tuple) -> tuple:
