@@ -1,5 +1,6 @@
 """A/B of tgc's generated GEMM kernel (tgc/lowering/cpu/gemm_kernel.py): this checkout's kernel
-against another git revision's, and against blockings of its own, with numpy, n x n x n float32.
+against another git revision's, and against blockings of its own, with numpy, float32 C = A @ B
+at n x n x n or M x N x K.
 
 Each kernel is built as gemm_library.py builds its cached copy (opt -O3, llc -O3 -mcpu=native,
 cc -shared) into a temporary directory and called through ctypes on numpy arrays (the expanded
@@ -139,11 +140,21 @@ def parse_variant(text: str) -> tuple:
     return name, overrides
 
 
+def parse_size(text: str) -> tuple:
+    """ "1024" -> (1024, 1024, 1024); "25088x32x25" -> (M, N, K)."""
+    parts = [int(p) for p in text.split("x")]
+    if len(parts) == 1:
+        return parts * 3
+    if len(parts) != 3:
+        raise SystemExit(f"--sizes: {text!r} is neither N nor MxNxK")
+    return tuple(parts)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="HEAD", help="git revision of the 'before' kernel")
     parser.add_argument("--variant", action="append", default=[], help="NAME:field=value,...")
-    parser.add_argument("--sizes", default="256,1024,2048")
+    parser.add_argument("--sizes", default="256,1024,2048", help="N (cubed) or MxNxK, ...")
     parser.add_argument("--work", type=float, default=6e10, help="FLOP per implementation and size")
     parser.add_argument("--peak", action="store_true", help="run ../shared/tools/machine-peak too")
     args = parser.parse_args()
@@ -163,12 +174,13 @@ def main():
             kernels[name] = build_kernel(module, tmp, f"variant{i}")
         for name, run in kernels.items():
             print(f"{name}: {run.shape}")
-        for n in [int(s) for s in args.sizes.split(",")]:
+        for size in args.sizes.split(","):
+            m, n, k = parse_size(size)
             rng = np.random.default_rng(0)
-            a = rng.standard_normal((n, n)).astype(np.float32)
-            b = rng.standard_normal((n, n)).astype(np.float32)
+            a = rng.standard_normal((m, k)).astype(np.float32)
+            b = rng.standard_normal((k, n)).astype(np.float32)
             expected = a @ b
-            outputs = {name: np.zeros((n, n), np.float32) for name in [*kernels, "numpy"]}
+            outputs = {name: np.zeros((m, n), np.float32) for name in [*kernels, "numpy"]}
             impls = {
                 name: functools.partial(run, a, b, outputs[name]) for name, run in kernels.items()
             }
@@ -176,16 +188,16 @@ def main():
             for name, fn in impls.items():
                 fn()  # warm up (page faults of the packs, the first touch of C)
                 error = np.abs(outputs[name] - expected).max()
-                if error > 1e-3 * np.sqrt(n):
-                    raise SystemExit(f"{name} at {n}: largest error {error} against numpy")
-            rounds = max(5, int(args.work / (2 * n**3)))
+                if error > 1e-3 * np.sqrt(k):
+                    raise SystemExit(f"{name} at {size}: largest error {error} against numpy")
+            flop = 2 * m * n * k
+            rounds = max(5, int(args.work / flop))
             times = timed(impls, rounds)
-            flop = 2 * n**3
             cells = [
                 f"{name} {flop / np.median(t) / 1e9:.1f} (best {flop / min(t) / 1e9:.1f})"
                 for name, t in times.items()
             ]
-            print(f"n={n} rounds={rounds} load={os.getloadavg()[0]:.1f}  " + "  ".join(cells))
+            print(f"{size} rounds={rounds} load={os.getloadavg()[0]:.1f}  " + "  ".join(cells))
     if args.peak:
         tool = REPO.parent / "shared" / "tools" / "machine-peak"
         print(subprocess.run([str(tool)], capture_output=True, text=True).stdout.strip())

@@ -429,8 +429,10 @@ def _allocate_packs(e: _Emitter, s: GemmShape, sizes: tuple) -> tuple:
     # Packed blocks: the A pack holds MC rows rounded to MR, the B pack NC columns (both x KC).
     # Named, so that tgc-check-allocs' ResourceExhaustedError says which buffer failed.
     # Packs no larger than the problem needs (a small GEMM touches few fresh pages), never empty,
-    # with VL elements of slack: the transposing pack's last store may run past the last panel.
-    slack = s.lanes
+    # with slack for the transposing pack's stores past its last panel: VL steps of a panel at a
+    # time, up to VL - 1 of them past K in a masked last group (and VL elements past the last
+    # step where the width is not a multiple of VL).
+    slack = s.lanes * (max(s.mr, s.nr) + 1)
     a_size = e.op(
         f"affine.apply affine_map<()[s0, s1] -> (((s0 ceildiv {s.mr}) * {s.mr}) * s1 + {slack})>"
         f"()[{m}, {k}]"
@@ -499,8 +501,17 @@ def _pack(e: _Emitter, s: GemmShape, c: dict, operand: _Operand, kc: str) -> Non
     vector_end = e.op(
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {s.lanes}) * {s.lanes})>()[{kc}]"
     )
-    _pack_transposing(e, s, c, (o.pack, o.source, o.width), (base, first, o.limit), vector_end)
-    _pack_elements(e, s, c, o, (base, first), (vector_end, kc))
+    pack_of, at = (o.pack, o.source, o.width), (base, first, o.limit)
+    _pack_transposing(e, s, c, pack_of, at, vector_end)
+    # The last kc % VL steps: one more group of VL steps whose rows are read masked at kc (zeros
+    # past it). Its stores run up to VL - 1 steps past the panel, into the next panel's first
+    # steps (written after it) or the pack's slack.
+    tail = e.op(f"arith.cmpi ult, {vector_end}, {kc} : index")
+    e.raw(f"scf.if {tail} {{")
+    left = e.op(f"arith.subi {kc}, {vector_end} : index")
+    mask = e.op(f"vector.create_mask {left} : vector<{s.lanes}xi1>")
+    _pack_step_group(e, s, pack_of, at, (vector_end, mask))
+    e.raw("}")
     e.raw("}")
     e.raw("}")
 
@@ -544,39 +555,48 @@ def _pack_contiguous(e: _Emitter, s, c, o: _Operand, at: tuple) -> None:
 
 def _pack_transposing(e: _Emitter, s, c, pack_of: tuple, at: tuple, vector_end: str) -> None:
     """Steps [0, vector_end) of a panel of ``width`` rows of ``source`` (A stored M x K or B
-    stored N x K) starting at row ``row0``, VL steps at a time, each row read as one vector along
-    k (zeros for the rows at or past ``limit``).
+    stored N x K) starting at row ``row0``, VL steps at a time (_pack_step_group)."""
+    step = e.fresh("kv")
+    e.raw(f"scf.for {step} = {c[0]} to {vector_end} step {_const(e, s.lanes)} {{")
+    _pack_step_group(e, s, pack_of, at, (step, None))
+    e.raw("}")
+
+
+def _pack_step_group(e: _Emitter, s, pack_of: tuple, at: tuple, group: tuple) -> None:
+    """VL steps of a panel from ``step`` (``group``: (step, mask)): each row read as one vector
+    along k (zeros for the rows at or past ``limit``; lanes off in ``mask``, a vector of i1 or
+    None, read as zeros).
 
     A width that is a power of two below VL (MR = 8 of 16 f32 lanes) is rearranged into ``width``
     whole vectors of VL / width steps each (_steps_of_rows). Any other width is read VL rows (one
     VL x VL block) at a time, transposed in registers (_transposed) and stored as one vector of VL
     rows per step; when the width is not a multiple of VL (MR = 6 of 8 AVX2 lanes) a step's last
     store runs past the step into the next one's first elements: the stores go in increasing
-    order, so the next step's (or the element loop's, or the next panel's) store overwrites them,
-    and the pack has VL elements of slack after its last panel."""
+    order, so the next step's (or the next panel's) store overwrites them, and the pack has slack
+    after its last panel."""
     pack_name, source, width = pack_of
     base, row0, limit = at
+    step, mask = group
     t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    vt, step = f"vector<{s.lanes}x{t}>", e.fresh("kv")
-    e.raw(f"scf.for {step} = {c[0]} to {vector_end} step {_const(e, s.lanes)} {{")
+    vt = f"vector<{s.lanes}x{t}>"
     col = e.op(f"arith.addi %pc, {step} : index")
+    # A masked read takes its padding (zeros) from a scalar.
+    masked = None if mask is None else (mask, e.op(f"arith.constant 0.0 : {t}"))
+    read = (source, mt, vt, masked)
     if width < s.lanes and s.lanes % width == 0 and not width & (width - 1):
-        rows = [_row_or_zeros(e, (source, mt, vt), (row0, r, limit), col) for r in range(width)]
+        rows = [_row_or_zeros(e, read, (row0, r, limit), col) for r in range(width)]
         for v, steps in enumerate(_steps_of_rows(e, rows, vt, s.lanes)):
             where = e.op(
                 f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0 + {v * s.lanes})>"
                 f"({base}, {step})[{_const(e, width)}]"
             )
             e.raw(f"vector.store {steps}, {pack_name}[{where}] : {pack}, {vt}")
-        e.raw("}")
         return
     unused = e.op(f"arith.constant dense<0.0> : {vt}")
     blocks = []
     for first in range(0, width, s.lanes):
         rows = [
-            _row_or_zeros(e, (source, mt, vt), (row0, first + r, limit), col)
-            if first + r < width
-            else unused
+            _row_or_zeros(e, read, (row0, first + r, limit), col) if first + r < width else unused
             for r in range(s.lanes)
         ]
         blocks.append(_transposed(e, rows, vt, s.lanes))
@@ -587,19 +607,28 @@ def _pack_transposing(e: _Emitter, s, c, pack_of: tuple, at: tuple, vector_end: 
                 f"({base}, {step})[{_const(e, width)}]"
             )
             e.raw(f"vector.store {columns[j]}, {pack_name}[{where}] : {pack}, {vt}")
-    e.raw("}")
 
 
 def _row_or_zeros(e: _Emitter, types: tuple, row_of: tuple, col: str) -> str:
-    """VL elements of ``source``'s row ``row0 + offset`` from column ``col``; zeros for a row at
-    or past ``limit``."""
-    source, mt, vt = types
+    """VL elements of ``source``'s row ``row0 + offset`` from column ``col`` (``types``: source,
+    its type, the vector's, and (the lanes to read, a zero scalar) or None for all lanes); zeros
+    for a row at or past ``limit`` and for the lanes not read."""
+    source, mt, vt, masked = types
     row0, offset, limit = row_of
     row = row0 if offset == 0 else e.op(f"arith.addi {row0}, {_const(e, offset)} : index")
     inside = e.op(f"arith.cmpi ult, {row}, {limit} : index")
     loaded = e.fresh("row")
     e.raw(f"{loaded} = scf.if {inside} -> ({vt}) {{")
-    e.raw(f"scf.yield {e.op(f'vector.load {source}[{row}, {col}] : {mt}, {vt}')} : {vt}")
+    if masked is None:
+        vector = e.op(f"vector.load {source}[{row}, {col}] : {mt}, {vt}")
+    else:
+        # The lanes on are steps below kc, inside the row: the read needs no bounds check.
+        mask, pad = masked
+        vector = e.op(
+            f"vector.transfer_read {source}[{row}, {col}], {pad}, {mask} "
+            f"{{in_bounds = [true]}} : {mt}, {vt}"
+        )
+    e.raw(f"scf.yield {vector} : {vt}")
     e.raw("} else {")
     e.raw(f"scf.yield {e.op(f'arith.constant dense<0.0> : {vt}')} : {vt}")
     e.raw("}")
@@ -648,34 +677,6 @@ def _swap_bits(e: _Emitter, rows: list, vt: str, lanes: int, stages: list) -> li
                     e.op(f"vector.shuffle {pair} {mask} : {vt}, {vt}") for mask in (low, high)
                 )
     return rows
-
-
-def _pack_elements(e: _Emitter, s, c, o: _Operand, at: tuple, steps: tuple) -> None:
-    """Steps [lower, upper) of a panel of an operand whose panel rows are stored rows (the steps
-    the transposing pack leaves, fewer than VL), element by element, rows past ``limit`` zero."""
-    base, first = at
-    lower, upper = steps
-    t, mt, pack = s.elem, _memref(s.elem), f"memref<?x{s.elem}>"
-    r, step = e.fresh("rq"), e.fresh("kq")
-    e.raw(f"scf.for {r} = {c[0]} to {_const(e, o.width)} step {c[1]} {{")
-    row = e.op(f"arith.addi {first}, {r} : index")
-    inside = e.op(f"arith.cmpi ult, {row}, {o.limit} : index")
-    for branch in ("inside", "past"):
-        e.raw(f"scf.if {inside} {{" if branch == "inside" else "} else {")
-        e.raw(f"scf.for {step} = {lower} to {upper} step {c[1]} {{")
-        if branch == "inside":
-            col_k = e.op(f"arith.addi %pc, {step} : index")
-            value = e.op(f"memref.load {o.source}[{row}, {col_k}] : {mt}")
-        else:
-            value = e.op(f"arith.constant 0.0 : {t}")
-        where = e.op(
-            f"affine.apply affine_map<(d0, d1, d2)[s0] -> (d0 + d1 * s0 + d2)>"
-            f"({base}, {step}, {r})[{_const(e, o.width)}]"
-        )
-        e.raw(f"memref.store {value}, {o.pack}[{where}] : {pack}")
-        e.raw("}")
-    e.raw("}")
-    e.raw("}")
 
 
 def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vectors: int):
