@@ -1,6 +1,6 @@
 """A/B of tgc's generated GEMM kernel (tgc/lowering/cpu/gemm_kernel.py): this checkout's kernel
-against another git revision's, and against blockings of its own, with numpy, float32 C = A @ B
-at n x n x n or M x N x K.
+against another git revision's, and against blockings of its own, with numpy, float32
+C = op(A) @ op(B) at n x n x n or M x N x K, either operand transposed.
 
 Each kernel is built as gemm_library.py builds its cached copy (opt -O3, llc -O3 -mcpu=native,
 cc -shared) into a temporary directory and called through ctypes on numpy arrays (the expanded
@@ -104,10 +104,8 @@ def build_kernel(module, tmp: str, tag: str):
         pointer = x.ctypes.data
         return [pointer, pointer, 0, x.shape[0], x.shape[1], x.strides[0] // x.itemsize, 1]
 
-    def run(a, b, c):
-        function(
-            *descriptor(a), *descriptor(b), *descriptor(c), *descriptor(c), False, False, 1.0, 0.0
-        )
+    def run(a, b, c, ta=False, tb=False):
+        function(*descriptor(a), *descriptor(b), *descriptor(c), *descriptor(c), ta, tb, 1.0, 0.0)
 
     run.shape = shape
     return run
@@ -141,20 +139,24 @@ def parse_variant(text: str) -> tuple:
 
 
 def parse_size(text: str) -> tuple:
-    """ "1024" -> (1024, 1024, 1024); "25088x32x25" -> (M, N, K)."""
-    parts = [int(p) for p in text.split("x")]
-    if len(parts) == 1:
-        return parts * 3
-    if len(parts) != 3:
-        raise SystemExit(f"--sizes: {text!r} is neither N nor MxNxK")
-    return tuple(parts)
+    """ "1024" -> (1024, 1024, 1024, False, False); "25x32x25088:ta" -> (M, N, K, ta, tb): A
+    stored K x M (":ta"), B stored N x K (":tb")."""
+    dims, *flags = text.split(":")
+    unknown = set(flags) - {"ta", "tb"}
+    parts = [int(p) for p in dims.split("x")]
+    if unknown or len(parts) not in (1, 3):
+        raise SystemExit(f"--sizes: {text!r} is neither N nor MxNxK[:ta][:tb]")
+    m, n, k = parts * 3 if len(parts) == 1 else parts
+    return m, n, k, "ta" in flags, "tb" in flags
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="HEAD", help="git revision of the 'before' kernel")
     parser.add_argument("--variant", action="append", default=[], help="NAME:field=value,...")
-    parser.add_argument("--sizes", default="256,1024,2048", help="N (cubed) or MxNxK, ...")
+    parser.add_argument(
+        "--sizes", default="256,1024,2048", help="N (cubed) or MxNxK[:ta][:tb], ..."
+    )
     parser.add_argument("--work", type=float, default=6e10, help="FLOP per implementation and size")
     parser.add_argument("--peak", action="store_true", help="run ../shared/tools/machine-peak too")
     args = parser.parse_args()
@@ -175,16 +177,18 @@ def main():
         for name, run in kernels.items():
             print(f"{name}: {run.shape}")
         for size in args.sizes.split(","):
-            m, n, k = parse_size(size)
+            m, n, k, ta, tb = parse_size(size)
             rng = np.random.default_rng(0)
-            a = rng.standard_normal((m, k)).astype(np.float32)
-            b = rng.standard_normal((k, n)).astype(np.float32)
-            expected = a @ b
+            a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+            b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+            op_a, op_b = (a.T if ta else a), (b.T if tb else b)
+            expected = op_a @ op_b
             outputs = {name: np.zeros((m, n), np.float32) for name in [*kernels, "numpy"]}
             impls = {
-                name: functools.partial(run, a, b, outputs[name]) for name, run in kernels.items()
+                name: functools.partial(run, a, b, outputs[name], ta, tb)
+                for name, run in kernels.items()
             }
-            impls["numpy"] = functools.partial(np.matmul, a, b, out=outputs["numpy"])
+            impls["numpy"] = functools.partial(np.matmul, op_a, op_b, out=outputs["numpy"])
             for name, fn in impls.items():
                 fn()  # warm up (page faults of the packs, the first touch of C)
                 error = np.abs(outputs[name] - expected).max()
