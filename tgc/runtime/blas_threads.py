@@ -53,6 +53,7 @@ _WINDOWS = 3  # how many recent windows the busiest is taken from
 _LONG_RUN_S = 0.02  # a run this long keeps all its threads on busy cores (threads_for)
 _FREE_FROM = 0.75  # free cores needed for one more thread (others use < 1/4 of it)
 _INT32_MAX = 2**31 - 1
+_perf_counter = time.perf_counter  # a module global: no attribute lookup per run
 
 
 def bundled_openblas() -> str | None:
@@ -277,18 +278,30 @@ class ThreadScope:
         self._started = 0.0
 
     def __enter__(self):
+        # The per-run path (a few microseconds of every Session.run): no helper calls beyond the
+        # OpenBLAS and load readings, the count computed inline (threads_for's rule).
         blas = openblas()
         if blas is None and not _runtimes and self.runtime is None:
             return self
-        free = core_load().free_cores()
+        load = core_load()
+        free = load.free_cores()
+        before, last = self.recent_runs_s
+        long_run = before >= _LONG_RUN_S and last >= _LONG_RUN_S
+        limit = self.limit
         shared = _shared
         with shared.lock:
             if shared.open_scopes == 0:
-                shared.found = shared.current = blas.get() if blas else len(core_load().cpus)
+                shared.found = shared.current = blas.get() if blas else len(load.cpus)
             shared.open_scopes += 1
-            long_run = min(self.recent_runs_s) >= _LONG_RUN_S
-            self.threads = threads = threads_for(self.limit, shared.found, free, long_run)
-            if blas is not None and threads != shared.current:
+            threads = limit if limit > 0 else shared.found
+            if not long_run:
+                fitting = int(free + 1 - _FREE_FROM)
+                if fitting < threads:
+                    threads = fitting
+            if threads < 1:
+                threads = 1
+            self.threads = threads
+            if threads != shared.current and blas is not None:
                 blas.set(threads)
                 shared.current = threads
             if threads != shared.runtime_threads:
@@ -298,17 +311,18 @@ class ThreadScope:
         if self.runtime is not None and threads != self._runtime_threads:
             self.runtime(threads)
             self._runtime_threads = threads
-        self._started = time.perf_counter()
+        self._started = _perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
         if self.threads is None:
             return
-        self.recent_runs_s = (self.recent_runs_s[1], time.perf_counter() - self._started)
+        self.recent_runs_s = (self.recent_runs_s[1], _perf_counter() - self._started)
         shared = _shared
         with shared.lock:
             shared.open_scopes -= 1
-            blas = openblas()
-            if blas is not None and shared.open_scopes == 0 and shared.current != shared.found:
-                blas.set(shared.found)
-                shared.current = shared.found
+            if shared.open_scopes == 0 and shared.current != shared.found:
+                blas = openblas()
+                if blas is not None:
+                    blas.set(shared.found)
+                    shared.current = shared.found
