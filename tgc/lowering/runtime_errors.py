@@ -6,10 +6,13 @@ broadcast, an allocation that failed) calls ``tgc_runtime_error(kind, message, v
 text made at compile time (the op's name and what else the error needs), ``values`` to ``count``
 int64s known only at run time (the shapes). The module defines that function itself, weak, so a
 compiled library links anywhere: it calls the handler that the runtime passed to the module's
-``tgc_set_error_handler(handler)``, and returns when none was set. The runtime's handler
-(tgc/runtime/_fastcall.c) records the error and unwinds to the call that entered the compiled code,
-which raises it; code after a check is written so that it stays within its buffers even when the
-handler returns.
+``tgc_set_error_handler(handler)``. The runtime's handler (tgc/runtime/_fastcall.c) records the
+error and unwinds to the call that entered the compiled code, which raises it. Without a handler (a
+C program that installed none) the function writes the error to stderr and ends the process with
+exit(1): the caller has no other way to learn that the call failed. A handler may return from any
+check but a failed allocation: code after those checks stays within its buffers; after a failed
+allocation it would write through a null pointer, so there the function writes the error and exits
+the same way when the handler returns (the artifact's C header says so).
 
 Host callbacks (``host_call``, ``send_tensor``) take the same path without unwinding:
 ``tgc_host_callback(action, message, values, count)`` calls the handler given to
@@ -35,7 +38,12 @@ import json
 from mlir import ir
 from mlir.dialects import arith, bufferization, func, llvm, memref, tensor
 
-from tgc.runtime.executable import ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER
+from tgc.runtime.executable import (
+    ERROR_FUNCTION,
+    ERROR_HANDLER_GLOBAL,
+    OUT_OF_MEMORY,
+    SET_ERROR_HANDLER,
+)
 from tgc.runtime.host_calls import HOST_CALLBACK, HOST_HANDLER_GLOBAL, HOST_TENSOR, SET_HOST_HANDLER
 
 _MESSAGE_PREFIX = "tgc_error_message_"
@@ -61,16 +69,19 @@ def _symbols(module_op) -> dict:
 
 # One MLIR text per callback (the run-time error, the host callback): a handler global, its setter,
 # and the weak function that calls the handler when one was set. Without a handler (a C program
-# that did not install one) a failed check or a print (kind >= 1; a tensor sent for a print, kind 0,
-# is not one) writes one line to stderr, "tgc: <what> (no handler; see <setter>): <JSON>", so that
-# nothing is skipped in silence. The f-string pieces only keep the source lines within 100 columns.
-def _definitions(function: str, handler_global: str, setter: str, what: str) -> str:
+# that did not install one) a print (kind >= 1; a tensor sent for a print, kind 0, is not one)
+# writes one line to stderr, "tgc: <what> (no handler; see <setter>): <JSON>", so that nothing is
+# skipped in silence; a failed check writes that line and ends the process (see _error_tail). The
+# f-string pieces only keep the source lines within 100 columns.
+def _definitions(function: str, handler_global: str, setter: str, what: str, tail) -> str:
     prefix = f"tgc: {what} (no handler; see {setter}): "
     size = len(prefix.encode()) + 1
+    blocks, globals_text = tail(function, size)
     return (
-        f"""
+        globals_text + f"""
 llvm.func @write(i32, !llvm.ptr, i64) -> i64
 llvm.func @strlen(!llvm.ptr) -> i64
+llvm.func @exit(i32)
 llvm.mlir.global private constant @tgc_newline("\\0A\\00") {{addr_space = 0 : i32}} """
         f""": !llvm.array<2 x i8>
 llvm.mlir.global private constant @{function}_unhandled("{prefix}\\00") """
@@ -90,37 +101,98 @@ llvm.func weak @{function}(%kind: i64, %message: !llvm.ptr, """
   %handler = llvm.load %slot : !llvm.ptr -> !llvm.ptr
   %null = llvm.mlir.zero : !llvm.ptr
   %none = llvm.icmp "eq" %handler, %null : !llvm.ptr
+  %one = llvm.mlir.constant(1 : i64) : i64
+  %stderr = llvm.mlir.constant(2 : i32) : i32
+  %newline = llvm.mlir.addressof @tgc_newline : !llvm.ptr
   llvm.cond_br %none, ^unhandled, ^report
 ^report:
   llvm.call %handler(%kind, %message, %values, %count) : """
         f"""!llvm.ptr, (i64, !llvm.ptr, !llvm.ptr, i64) -> ()
-  llvm.br ^done
-^unhandled:
-  %one = llvm.mlir.constant(1 : i64) : i64
-  %event = llvm.icmp "sge" %kind, %one : i64
-  llvm.cond_br %event, ^tell, ^done
-^tell:
-  %stderr = llvm.mlir.constant(2 : i32) : i32
-  %prefix = llvm.mlir.addressof @{function}_unhandled : !llvm.ptr
-  %prefix_size = llvm.mlir.constant({size - 1} : i64) : i64
-  %w0 = llvm.call @write(%stderr, %prefix, %prefix_size) : (i32, !llvm.ptr, i64) -> i64
-  %length = llvm.call @strlen(%message) : (!llvm.ptr) -> i64
-  %w1 = llvm.call @write(%stderr, %message, %length) : (i32, !llvm.ptr, i64) -> i64
-  %newline = llvm.mlir.addressof @tgc_newline : !llvm.ptr
-  %w2 = llvm.call @write(%stderr, %newline, %one) : (i32, !llvm.ptr, i64) -> i64
-  llvm.br ^done
+"""
+        + blocks
+        + """
 ^done:
   llvm.return
-}}
+}
 """
     )
 
 
+def _tell(tag: str, global_name: str, length: int) -> str:
+    """Writes "<the global's text><message>\\n" to stderr (``length``: the global's without its
+    NUL)."""
+    write = "llvm.call @write(%stderr"
+    types = ": (i32, !llvm.ptr, i64) -> i64"
+    return f"""
+  %{tag}_prefix = llvm.mlir.addressof @{global_name} : !llvm.ptr
+  %{tag}_prefix_size = llvm.mlir.constant({length} : i64) : i64
+  %{tag}_w0 = {write}, %{tag}_prefix, %{tag}_prefix_size) {types}
+  %{tag}_length = llvm.call @strlen(%message) : (!llvm.ptr) -> i64
+  %{tag}_w1 = {write}, %message, %{tag}_length) {types}
+  %{tag}_w2 = {write}, %newline, %one) {types}"""
+
+
+def _exit(tag: str) -> str:
+    return f"""
+  %{tag}_status = llvm.mlir.constant(1 : i32) : i32
+  llvm.call @exit(%{tag}_status) : (i32) -> ()
+  llvm.unreachable"""
+
+
+def _host_tail(function: str, size: int) -> tuple:
+    """The host callback's blocks after the handler's call (and no more globals): after the
+    handler, done; without one, a print (kind >= 1) is told on stderr."""
+    return (
+        """  llvm.br ^done
+^unhandled:
+  %event = llvm.icmp "sge" %kind, %one : i64
+  llvm.cond_br %event, ^tell, ^done
+^tell:"""
+        + _tell("u", f"{function}_unhandled", size - 1)
+        + "\n  llvm.br ^done",
+        "",
+    )
+
+
+# The run-time error: code after a failed check cannot go on where nobody can report it. Without a
+# handler (a C program that installed none) the error is told on stderr and the process ends with
+# exit(1) (exit, not _exit: stdio's buffers are flushed). A handler that returns is fine for checks
+# whose code stays within its buffers afterwards (shapes, indices, assertions), but not for a failed
+# allocation (kind OUT_OF_MEMORY): the code would write through the null pointer, so there the
+# error is told as returned and the process ends the same way. The Python runtime's handler unwinds
+# (tgc/runtime/_fastcall.c) and reaches neither.
+RETURNED_PREFIX = (
+    "tgc: the error handler returned from a failed allocation, which the compiled code cannot "
+    "survive; exiting: "
+)
+
+
+def _error_tail(function: str, size: int) -> tuple:
+    """The run-time error's blocks after the handler's call, and the global they need."""
+    returned = len(RETURNED_PREFIX.encode())
+    blocks = (
+        f"""  %oom = llvm.mlir.constant({OUT_OF_MEMORY} : i64) : i64
+  %failed_allocation = llvm.icmp "eq" %kind, %oom : i64
+  llvm.cond_br %failed_allocation, ^returned, ^done
+^returned:"""
+        + _tell("r", f"{function}_returned", returned)
+        + _exit("r")
+        + "\n^unhandled:"
+        + _tell("u", f"{function}_unhandled", size - 1)
+        + _exit("u")
+    )
+    message = (
+        f"""llvm.mlir.global private constant @{function}_returned("{RETURNED_PREFIX}\\00") """
+        f"""{{addr_space = 0 : i32}} : !llvm.array<{returned + 1} x i8>"""
+    )
+    return blocks, message
+
+
 _RUNTIME_DEFINITIONS = _definitions(
-    ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER, "a run-time check failed"
+    ERROR_FUNCTION, ERROR_HANDLER_GLOBAL, SET_ERROR_HANDLER, "a run-time check failed", _error_tail
 )
 _HOST_DEFINITIONS = _definitions(
-    HOST_CALLBACK, HOST_HANDLER_GLOBAL, SET_HOST_HANDLER, "a print was not written"
+    HOST_CALLBACK, HOST_HANDLER_GLOBAL, SET_HOST_HANDLER, "a print was not written", _host_tail
 )
 
 

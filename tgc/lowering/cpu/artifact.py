@@ -38,6 +38,7 @@ from tgc.lowering.artifact import (
     write_directory_atomically,
 )
 from tgc.lowering.cpu import parallel_gemm
+from tgc.runtime import executable
 
 FORMAT = "tgc-artifact"
 FORMAT_VERSION = 2  # 2: checksums of every file and the signature hash compiled into the code
@@ -320,6 +321,49 @@ int tgc_set_threads(int threads);
 """
 
 
+def _errors_text(lowered: Lowered) -> str:
+    """The declaration of ``tgc_set_error_handler`` and what a failed run-time check does, when the
+    library has checks (tgc/lowering/runtime_errors.py defines the handler's setter then)."""
+    if executable.SET_ERROR_HANDLER not in lowered.stages.get("llvm-ir", ""):
+        return ""
+    kinds = (
+        ("INCOMPATIBLE_SHAPES", executable.INCOMPATIBLE_SHAPES, "operands that do not broadcast"),
+        ("OUT_OF_MEMORY", executable.OUT_OF_MEMORY, "an allocation failed (values: the shape)"),
+        ("ASSERTION_FAILED", executable.ASSERTION_FAILED, "tf.Assert"),
+        ("NON_FINITE_VALUES", executable.NON_FINITE_VALUES, "tf.check_numerics"),
+        ("INDEX_OUT_OF_RANGE", executable.INDEX_OUT_OF_RANGE, "tf.gather's indices"),
+        ("INTEGER_DIVISION_BY_ZERO", executable.INTEGER_DIVISION_BY_ZERO, "integer division"),
+    )
+    defines = "\n".join(
+        f"#ifndef TGC_ERROR_{name}\n#define TGC_ERROR_{name} {code} /* {what} */\n#endif"
+        for name, code, what in kinds
+    )
+    return f"""
+/* Run-time errors. A failed check (operands whose shapes do not broadcast, an allocation that
+ * failed, tf.Assert...) calls the handler given to tgc_set_error_handler with its kind (below), a
+ * NUL-terminated JSON text (the op and what the error needs) and `count` int64 values (shapes).
+ * Without a handler the call writes "tgc: a run-time check failed (no handler; see
+ * tgc_set_error_handler): <JSON>" to stderr and ends the process with exit(1): it never returns
+ * results it could not compute, and never writes through a pointer malloc did not give.
+ * To survive an error, the handler must not return: longjmp to a setjmp taken before the call (the
+ * call holds no locks; the buffers it had allocated leak) and the library stays usable. A handler
+ * that returns is allowed for every kind but TGC_ERROR_OUT_OF_MEMORY: the call then goes on within
+ * its buffers and its results are not to be used; after a failed allocation there is nothing to go
+ * on with, so when the handler returns the call writes "tgc: the error handler returned from a
+ * failed allocation, ...: <JSON>" to stderr and ends the process with exit(1). The handler is the
+ * library's, for every thread; it is called on the thread that made the call (an error of a
+ * matmul's worker thread is handed to it there once the workers have left the matmul). A program
+ * linking two tgc libraries reaches the first one's tgc_set_error_handler by this name. */
+#ifndef TGC_ERROR_HANDLER_FN_DEFINED
+#define TGC_ERROR_HANDLER_FN_DEFINED
+typedef void (*tgc_error_handler_fn)(int64_t kind, const char *message, const int64_t *values,
+                                     int64_t count);
+#endif
+void {executable.SET_ERROR_HANDLER}(tgc_error_handler_fn handler);
+{defines}
+"""
+
+
 def header_text(lowered: Lowered, prefix: str = "model", variables_in_place: bool = False) -> str:
     inputs, outputs = entry_arguments(lowered)
     kinds = sorted({(s.dtype, len(s.shape)) for s in inputs + outputs})
@@ -371,7 +415,7 @@ extern "C" {{
 #define {prefix.upper()}_NUM_RESULTS {len(outputs)}
 
 {results_struct}void {symbol}({", ".join(params) or "void"});
-{_threads_text(lowered)}
+{_threads_text(lowered)}{_errors_text(lowered)}
 /* The typed entry point. */
 static inline void {prefix}_run({", ".join(params) or "void"}) {{
   {symbol}({", ".join((["results"] if outputs else []) + [c_identifier(s.name) for s in inputs])});
