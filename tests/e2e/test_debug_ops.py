@@ -595,8 +595,9 @@ int main(void) {
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 def test_a_c_program_without_handlers_is_told_on_stderr(debug_artifact):
-    """The C API installs no handler: each print and failed check is one stderr line, not
-    silence."""
+    """The C API installs no handler: each print is one stderr line, not silence, and a failed
+    check is one more and ends the process with exit status 1 (the call does not return results
+    it could not compute)."""
     d_ = debug_artifact
     (d_ / "main.c").write_text(_C_PROGRAM)
     art = d_ / "art"
@@ -609,8 +610,10 @@ def test_a_c_program_without_handlers_is_told_on_stderr(debug_artifact):
     )
     assert built.returncode == 0, built.stderr
     ran = subprocess.run([str(d_ / "m")], capture_output=True, text=True, timeout=60)
-    assert ran.stdout == "ran\n"
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout == ""
     lines = ran.stderr.splitlines()
+    assert len(lines) == 2, ran.stderr
     assert lines[0].startswith(
         "tgc: a print was not written (no handler; see tgc_set_host_handler): {"
     )
