@@ -63,12 +63,17 @@ func.func @empty() -> memref<0x4xf32> {
   return %m : memref<0x4xf32>
 }
 
-// Lowered to the LLVM dialect, the handler is called only when one was set.
+// Lowered to the LLVM dialect, the handler is called only when one was set; when it returns from a
+// failed allocation (kind 2), and when none was set, the error is told and the process exits.
 // LLVM-LABEL: llvm.func weak @tgc_runtime_error(
 // LLVM:         %[[SLOT:.*]] = llvm.mlir.addressof @tgc_error_handler
 // LLVM:         %[[H:.*]] = llvm.load %[[SLOT]]
 // LLVM:         llvm.icmp "eq" %[[H]]
 // LLVM:         llvm.call %[[H]](
+// LLVM:         llvm.icmp "eq" %arg0,
+// LLVM:         llvm.call @write(
+// LLVM:         llvm.call @exit(
+// LLVM:         llvm.unreachable
 // LLVM-LABEL: llvm.func @static_fill(
 // LLVM:         llvm.call @malloc
 // LLVM:         llvm.ptrtoint
