@@ -350,9 +350,11 @@ def _errors_text(lowered: Lowered) -> str:
  * that returns is allowed for every kind but TGC_ERROR_OUT_OF_MEMORY: the call then goes on within
  * its buffers and its results are not to be used; after a failed allocation there is nothing to go
  * on with, so when the handler returns the call writes "tgc: the error handler returned from a
- * failed allocation, ...: <JSON>" to stderr and ends the process with exit(1). The handler is the
- * library's, for every thread; it is called on the thread that made the call (an error of a
- * matmul's worker thread is handed to it there once the workers have left the matmul). A program
+ * failed allocation, ...: <JSON>" to stderr and ends the process with exit(1) (except for a
+ * matmul's scratch buffer that a chunk on its thread pool could not allocate: the chunks are
+ * skipped and the call finishes, its results not to be used). The handler is the library's, for
+ * every thread; it is called on the thread that made the call (an error of a matmul's worker
+ * thread is handed to it there once the workers have left the matmul). A program
  * linking two tgc libraries reaches the first one's tgc_set_error_handler by this name. */
 #ifndef TGC_ERROR_HANDLER_FN_DEFINED
 #define TGC_ERROR_HANDLER_FN_DEFINED
