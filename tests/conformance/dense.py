@@ -7,8 +7,9 @@ layers ``act(h @ W + b)``: ``W`` a Variable (sometimes stored N x K and read wit
 ``transpose_b``), the bias none, ``+ b`` or ``tf.nn.bias_add``, the activation relu, relu6 or none,
 and sometimes a fan-out (the product or the activation also summed into the loss), so that the
 GEMM epilogue's fusion must be refused. Widths are drawn from 1-20 (tgc-narrow-gemm's 2-16 wide C),
-40-60, and 100-300 with ``K`` up to 640, so that the generated kernel (a ``None`` dim, or over 2^18
-multiply-adds) and the parallel runtime's split of one-row GEMMs (batch 1, from 2^17) are reached.
+40-60, and 100-300 with ``K`` up to 1537 and batches up to 257, so that the generated kernel (a
+``None`` dim, or over 2^18 multiply-adds, several K and row blocks) and the parallel runtime's split
+of one-row GEMMs (batch 1, from 2^17) are reached.
 
 Variants: ``session`` (the default Session), ``codegen_threads`` (``TGC_GEMM=codegen`` and a
 Session with ``intra_op_parallelism_threads=2``), and ``artifact_train`` (a few SGD steps of
@@ -111,7 +112,8 @@ def _width(ch) -> int:
 
 
 def _batch(ch) -> int:
-    return ch.choice([0, 1, 1, 2, 3, 5, 7, 17, 33, 64, 97])
+    # past 97 rows: more than one of the generated kernel's row blocks
+    return ch.choice([0, 1, 1, 2, 3, 5, 7, 17, 33, 64, 97, 257])
 
 
 def draw_dense(ch, seed: int = 0, variant: str | None = None) -> DenseSpec:
@@ -124,7 +126,8 @@ def draw_dense(ch, seed: int = 0, variant: str | None = None) -> DenseSpec:
     threads = 2 if variant == "codegen_threads" or (artifact and ch.chance(50)) else 1
     # a one-row GEMM the parallel runtime splits between threads (2^17 multiply-adds and more)
     gemv = threads == 2 and ch.chance(35)
-    features = _width(ch) if ch.chance(60) else ch.choice([256, 384, 512, 640])
+    # K past 640: more than one of the kernel's K blocks
+    features = _width(ch) if ch.chance(60) else ch.choice([256, 384, 512, 640, 1000, 1537])
     layers = [
         Layer(
             _width(ch),
