@@ -193,3 +193,99 @@ def test_a_handler_that_returns_from_a_shape_check_lets_the_call_finish(add):
     # TGC_ERROR_INCOMPATIBLE_SHAPES; values: 2 operands, then rank and dims of each: [4] vs. [3]
     assert ran.stderr.startswith("handler: kind 1, 5 values, first 2: {")
     assert ran.stdout == "before the call\nsum of 4: 0.0\nafter the call\n"
+
+
+# ---- a failed allocation on the matmul's thread pool --------------------------------------------
+
+# malloc refusing blocks of 4 KiB or more on tgc's workers (the only threads here that block every
+# signal, SIGUSR2 included): the generated kernel's packs (tests/unit/test_parallel_gemv_errors.py's
+# shim, always on).
+_REFUSING_WORKER_MALLOC = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+extern void *__libc_malloc(size_t);
+static int on_a_worker(void) {
+  sigset_t mask;
+  return pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 && sigismember(&mask, SIGUSR2) == 1;
+}
+void *malloc(size_t size) {
+  return size >= 4096 && on_a_worker() ? NULL : __libc_malloc(size);
+}
+"""
+
+# A [1500, 700] x [700, 900] matmul on 2 threads, 20 times (about 2 GFLOP a call: the worker joins);
+# argv[1]: none / returns.
+_MATMUL_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+static int reports;
+static void returns(int64_t kind, const char *message, const int64_t *values, int64_t count) {
+  if (reports++ == 0) fprintf(stderr, "handler: kind %lld: %s\n", (long long)kind, message);
+}
+int main(int argc, char **argv) {
+  if (strcmp(argv[1], "returns") == 0) tgc_set_error_handler(returns);
+  tgc_set_threads(2);
+  int64_t m = 1500, k = 700, n = 900;
+  float *a = calloc(m * k, sizeof(float)), *b = calloc(k * n, sizeof(float));
+  tgc_memref_float32_2d ma = {a, a, 0, {m, k}, {k, 1}}, mb = {b, b, 0, {k, n}, {n, 1}};
+  for (int i = 0; i < 20; ++i) {
+    model_results results;
+    memset(&results, 0, sizeof results);
+    model_run(&results, &ma, &mb);
+    free(results.out.allocated);
+  }
+  printf("20 calls, %d reported\n", reports);
+  return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def matmul(tmp_path_factory):
+    from tgc.frontend.export import export_graph
+    from tgc.tools.cli import main as cli_main
+
+    where = tmp_path_factory.mktemp("matmul")
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [None, None], name="a")
+        b = tf.placeholder(tf.float32, [None, None], name="b")
+        tf.identity(tf.matmul(a, b), name="out")
+        export_graph(["out"], ["a", "b"], path=str(where / "graph.mlir"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TGC_GEMM", "codegen")  # tgc's generated GEMM, on its thread pool
+        with pytest.raises(SystemExit) as done:
+            cli_main(["compile", str(where / "graph.mlir"), "-o", str(where / "art")])
+    assert done.value.code in (0, None)
+    (where / "main.c").write_text(_MATMUL_PROGRAM)
+    (where / "shim.c").write_text(_REFUSING_WORKER_MALLOC)
+    art = where / "art"
+    for command in (
+        ["cc", "-I", str(art), "main.c", "-L", str(art), "-lmodel", f"-Wl,-rpath,{art}"]
+        + ["-o", "main"],
+        ["cc", "-shared", "-fPIC", "-O2", "-pthread", "-o", "shim.so", "shim.c"],
+    ):
+        built = subprocess.run(command, capture_output=True, text=True, cwd=where, timeout=120)
+        assert built.returncode == 0, built.stderr
+    return where / "main", where / "shim.so"
+
+
+_PACK = '"node": "tgc_gemm_f32_'  # the kernel's pack that could not be allocated
+
+
+def test_without_a_handler_a_failed_allocation_on_a_worker_ends_the_process(matmul):
+    ran = _run(matmul, "none", 0)
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stderr.startswith(_UNHANDLED + "{") and _PACK in ran.stderr, ran.stderr
+    assert len(ran.stderr.splitlines()) == 1 and ran.stdout == ""
+
+
+def test_a_handler_returning_from_a_workers_failed_pack_lets_the_calls_finish(matmul):
+    ran = _run(matmul, "returns", 0)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr.startswith("handler: kind 2: {") and _PACK in ran.stderr, ran.stderr
+    reported = int(ran.stdout.split(", ")[1].split()[0])
+    assert ran.stdout == f"20 calls, {reported} reported\n" and reported >= 1
