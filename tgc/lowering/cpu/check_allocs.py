@@ -7,8 +7,11 @@ and a size that wraps would have given a small buffer written far past its end. 
 this pass tests the buffer's pointer (one compare and a branch taken never); before an alloc whose
 size is known only at run time it tests that size in floating point, which does not wrap. A failed
 test calls the run-time error handler (tgc/lowering/runtime_errors.py) with TensorFlow's
-ResourceExhaustedError: the op, from the alloc's location, the dtype, the device and the shape. Runs
-on memrefs, after bufferization and before the conversion to LLVM.
+ResourceExhaustedError: the op, from the alloc's location, the dtype, the device and the shape. Code
+after a failed test would write through the null pointer, so the handler must not return (the
+runtime's unwinds); where none was set, or it returns, tgc_runtime_error writes the error to stderr
+and ends the process with exit(1) instead (runtime_errors.py). Runs on memrefs, after bufferization
+and before the conversion to LLVM.
 """
 
 from __future__ import annotations
