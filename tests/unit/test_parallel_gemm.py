@@ -130,6 +130,32 @@ def test_two_threads_match_numpy(threads, elem, m, n, k, ta, tb):
     np.testing.assert_array_equal(bases[2][~c_mask], untouched[~c_mask])
 
 
+# The split (tgc_gemm_split): the caller's chunk 0 of a thread's share, the rest in chunks over the
+# other threads. Shapes whose rest is one short chunk, several chunks by rows (2061 rows on 3
+# threads: 688 + 512 + 512 + 349) or by columns (2207 on 2: 1104 + 576 + 527), and shares that are
+# no whole number of tiles (1037 rows, 8-row tiles).
+SPLIT_SHAPES = [(1037, 61, 50), (1033, 41, 60), (2061, 40, 30), (45, 1553, 70), (37, 2207, 29)]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize("elem", ["f32", "f64"])
+@pytest.mark.parametrize("m, n, k", SPLIT_SHAPES)
+@pytest.mark.parametrize("ta, tb", [(0, 0), (1, 1)])
+def test_split_with_callers_chunk_matches_numpy(threads, count, elem, m, n, k, ta, tb):
+    assert m * n * k >= parallel_gemm.SERIAL_FLOPS  # threaded on 2 and 3 threads
+    threads(count)
+    driver = Driver(elem)
+    (a, b, c), bases = _operands(elem, m, n, k, ta, tb)
+    want = 1.5 * (a.T if ta else a).astype(np.float64) @ (b.T if tb else b) + 0.25 * c
+    untouched = bases[2].copy()
+    driver(a, b, c, bases, ta, tb, 1.5, 0.25)
+    tolerance = 1e-4 if elem == "f32" else 1e-10
+    np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance * np.sqrt(k))
+    c_mask = np.zeros(bases[2].shape, bool)
+    c_mask[3 : 3 + m, 3 : 3 + n] = True
+    np.testing.assert_array_equal(bases[2][~c_mask], untouched[~c_mask])
+
+
 @pytest.mark.parametrize("elem", ["f32", "f64"])
 @pytest.mark.parametrize("m, n, k", SHAPES)
 @pytest.mark.parametrize("ta, tb", [(0, 0), (1, 1)])

@@ -12,8 +12,12 @@ calls (after one they poll for the next for at most SPIN_NS, never longer), star
 call that wants them. The calling thread takes part,
 and chunks are handed out by an atomic counter: a worker that the scheduler has not run yet (a busy
 machine) takes no chunk, the others (the caller included) take its share, and the call waits only
-for chunks that were started. A GEMM below SERIAL_FLOPS, a count of 1 thread, or a call while
-another thread's call holds the workers runs on the calling thread.
+for chunks that were started. A GEMM's first chunk is the caller's own, a thread's share of C
+(tgc_gemm_split): the caller is running, so no descheduled worker can hold it, and the rest goes
+to chunks of at most half a thread's share, one chunk fewer to repack the other operand for
+(2048 x 2048 on 2 threads: rows 1024 + 512 + 512, B packed 3 times instead of 4). A GEMM below
+SERIAL_FLOPS, a count of 1 thread, or a call while another thread's call holds the workers runs on
+the calling thread.
 
 A one-row C (the kernel's gemv: the MLP at batch 1) splits from SERIAL_GEMV multiply-adds. With B
 stored K x N it splits by K: chunk 0 writes C (beta's term included), each other chunk a row of
@@ -69,7 +73,8 @@ LOOP_ENTRY = "tgc_parallel_for"
 SET_THREADS = "tgc_set_threads"
 THREADS_ENVIRONMENT = "TGC_NUM_THREADS"
 # Chunks per thread: more lets the others take a descheduled thread's share, fewer packs each
-# operand fewer times (every chunk repacks the operand it does not split), and no chunk has fewer
+# operand fewer times (every chunk repacks the operand it does not split; a GEMM's caller takes
+# one chunk of a whole thread's share, and the rest of C is in these chunks), and no chunk has fewer
 # than MIN_CHUNK rows (or columns) unless there would be fewer chunks than threads. The process CPU
 # time of a 2-thread GEMM over a 1-thread one's (what the repacking and polling add, which the
 # machine's load hardly changes; /tmp benchmark on the shared machine at load 5-7), 1 / 2 chunks
@@ -119,6 +124,7 @@ struct tgc_job {
   void (*run)(tgc_job *job, int64_t chunk);
   int64_t chunks;
   atomic_llong next; /* the next chunk to hand out */
+  bool caller_first; /* chunk 0 is the caller's own: workers are handed chunks 1 on */
   int wanted;        /* workers that may join (threads - 1) */
   atomic_int users;  /* workers inside the job (changed under the pool's lock) */
   int open;          /* workers may still join */
@@ -150,7 +156,7 @@ static pthread_once_t tgc_once = PTHREAD_ONCE_INIT;
 TGC_THREAD_LOCAL tgc_job *tgc_running_job;
 TGC_THREAD_LOCAL jmp_buf *tgc_chunk_guard;
 
-static void tgc_run_chunks(tgc_job *job) {
+static void tgc_run_chunks(tgc_job *job, bool own_first) {
   /* A chunk may run a job of its own (alone: the pool is busy): that one's are put back after. */
   tgc_job *outer_job = tgc_running_job;
   jmp_buf *outer_guard = tgc_chunk_guard;
@@ -158,6 +164,7 @@ static void tgc_run_chunks(tgc_job *job) {
   tgc_running_job = job;
   tgc_chunk_guard = &guard;
   if (setjmp(guard) == 0) {
+    if (own_first) job->run(job, 0);
     for (;;) {
       if (atomic_load(&job->failed)) break;
       int64_t chunk = atomic_fetch_add(&job->next, 1);
@@ -273,7 +280,7 @@ static void *tgc_worker(void *arg) {
     if (job == NULL || !job->open || index >= job->wanted) continue;
     job->users++;
     pthread_mutex_unlock(&tgc_pool.lock);
-    tgc_run_chunks(job);
+    tgc_run_chunks(job, false);
     pthread_mutex_lock(&tgc_pool.lock);
     if (--job->users == 0) pthread_cond_signal(&tgc_pool.left);
   }
@@ -320,7 +327,8 @@ static int tgc_start_workers(int count) {
    (which may unwind). */
 static void tgc_parallel_run(tgc_job *job, int threads) {
   pthread_once(&tgc_once, tgc_register_fork_handler);
-  atomic_store(&job->next, 0);
+  /* A caller_first job's chunk 0 is run by the caller before it takes chunks from the counter. */
+  atomic_store(&job->next, job->caller_first ? 1 : 0);
   atomic_store(&job->failed, 0);
   pthread_mutex_lock(&tgc_pool.lock);
   int helpers = threads - 1;
@@ -330,7 +338,7 @@ static void tgc_parallel_run(tgc_job *job, int threads) {
   }
   if (tgc_pool.busy || helpers < 1) { /* another call holds the workers: this one alone */
     pthread_mutex_unlock(&tgc_pool.lock);
-    tgc_run_chunks(job);
+    tgc_run_chunks(job, job->caller_first);
     return;
   }
   tgc_pool.busy = 1;
@@ -341,7 +349,7 @@ static void tgc_parallel_run(tgc_job *job, int threads) {
   tgc_pool.generation++;
   pthread_cond_broadcast(&tgc_pool.wake);
   pthread_mutex_unlock(&tgc_pool.lock);
-  tgc_run_chunks(job);
+  tgc_run_chunks(job, job->caller_first);
   /* Every chunk is handed out: close the job and wait for the workers still running one. */
   tgc_spin_until(tgc_no_users, job);
   pthread_mutex_lock(&tgc_pool.lock);
@@ -393,6 +401,24 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
   return tgc_ceil_div(span, unit) * unit;
 }
 
+/* A GEMM's split: chunk 0, the caller's own (it is running: a worker the scheduler has not run
+   cannot hold it), takes a thread's share of `total`, `first`; the rest goes to chunks of `span`
+   (tgc_span over the other threads) that the workers, and the caller once done, take. One chunk
+   fewer than TGC_CHUNKS_PER_THREAD chunks of every thread's share: every chunk repacks the
+   operand it does not split, and no chunk a worker can be descheduled in is larger than before. */
+typedef struct { int64_t first, span, chunks; } tgc_split;
+
+static tgc_split tgc_gemm_split(int64_t total, int64_t unit, int threads) {
+  tgc_split split = {total, total, 1};
+  if (threads < 2) return split;
+  split.first = tgc_ceil_div(tgc_ceil_div(total, threads), unit) * unit;
+  if (split.first >= total) return split;
+  int64_t rest = total - split.first;
+  split.span = tgc_span(rest, unit, threads - 1);
+  split.chunks = 1 + tgc_ceil_div(rest, split.span);
+  return split;
+}
+
 /* A 2-d memref as the kernel takes it: allocated and aligned pointers, offset, sizes, strides. */
 #define TGC_VIEW(T, p) T *p##alloc, T *p##align, int64_t p##off, int64_t p##rows, \
                        int64_t p##cols, int64_t p##ld, int64_t p##inner
@@ -408,15 +434,16 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
     tgc_view_##NAME a, b, c, ci; /* ci: beta's term (c itself, or the source of c's copy) */  \
     bool ta, tb, by_rows;                                                                      \
     T alpha, beta;                                                                             \
-    int64_t span;                                                                              \
+    tgc_split split;                                                                           \
   } tgc_gemm_job_##NAME;                                                                       \
                                                                                                \
   static void tgc_gemm_chunk_##NAME(tgc_job *job, int64_t chunk) {                             \
     tgc_gemm_job_##NAME *j = (tgc_gemm_job_##NAME *)job;                                       \
     tgc_view_##NAME a = j->a, b = j->b, c = j->c, ci = j->ci;                                  \
-    int64_t begin = chunk * j->span;                                                           \
-    int64_t total = j->by_rows ? c.rows : c.cols;                                              \
-    int64_t size = total - begin < j->span ? total - begin : j->span;                          \
+    int64_t total = j->by_rows ? c.rows : c.cols, span = j->split.span;                        \
+    int64_t begin = chunk == 0 ? 0 : j->split.first + (chunk - 1) * span;                      \
+    if (chunk == 0) span = j->split.first;                                                     \
+    int64_t size = total - begin < span ? total - begin : span;                                \
     if (j->by_rows) { /* rows of C and of op(A) */                                             \
       c.off += begin * c.ld, c.rows = size;                                                    \
       ci.off += begin * ci.ld, ci.rows = size;                                                 \
@@ -514,17 +541,18 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
       return;                                                                                  \
     bool by_rows = m >= n && !one_row;                                                         \
     int64_t total = by_rows ? m : n, unit = by_rows ? mr : nr;                                 \
-    int64_t span = tgc_span(total, unit, threads);                                             \
-    if (threads < 2 || (one_row && (ta || !tb)) || m * n * k < serial || span >= total) {      \
+    tgc_split split = tgc_gemm_split(total, unit, threads);                                    \
+    if (threads < 2 || (one_row && (ta || !tb)) || m * n * k < serial || split.chunks < 2) {   \
       kernel(TGC_EXPAND(va), TGC_EXPAND(vb), TGC_EXPAND(vc), TGC_EXPAND(vci), ta, tb, alpha,   \
              beta);                                                                            \
       return;                                                                                  \
     }                                                                                          \
     tgc_gemm_job_##NAME job = {.kernel = kernel, .a = va, .b = vb, .c = vc, .ci = vci,         \
                                .ta = ta, .tb = tb, .by_rows = by_rows, .alpha = alpha,         \
-                               .beta = beta, .span = span};                                    \
+                               .beta = beta, .split = split};                                  \
     job.base.run = tgc_gemm_chunk_##NAME;                                                      \
-    job.base.chunks = (total + span - 1) / span;                                               \
+    job.base.chunks = split.chunks;                                                            \
+    job.base.caller_first = true;                                                              \
     tgc_parallel_run(&job.base, threads);                                                      \
     tgc_report_job_error(&job.base);                                                           \
   }
