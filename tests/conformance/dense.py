@@ -205,8 +205,8 @@ def _weight(spec: DenseSpec, params: list, i: int) -> tuple:
 def reference(spec: DenseSpec, params: list, x: np.ndarray, loss_weights: list) -> Reference:
     """Forward values, loss and gradients in float64 with their error bounds in spec.dtype."""
     u = UNIT_ROUNDOFF[spec.dtype]
-    h, h_mag, h_err = (np.asarray(x, np.float64),) * 2 + (np.zeros(x.shape),)
-    h_mag = np.abs(h)
+    h = np.asarray(x, np.float64)
+    h_mag, h_err = np.abs(h), np.zeros(h.shape)  # |values| bound, and the error tgc may carry
     inputs, products, acts, bounds = [], [], [], []
     for i, layer in enumerate(spec.layers):
         w, b = _weight(spec, params, i)
