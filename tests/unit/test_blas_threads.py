@@ -227,6 +227,74 @@ def test_session_runs_use_the_configured_count(user_threads, monkeypatch, config
     assert user_threads.get() == USER_THREADS
 
 
+class _CountingScope(blas_threads.ThreadScope):
+    entries = 0
+
+    def __enter__(self):
+        type(self).entries += 1
+        return super().__enter__()
+
+
+def _scope_entries(monkeypatch, sess, run) -> int:
+    """How many times ``run()`` entered ``sess``'s ThreadScope."""
+    _CountingScope.entries = 0
+    monkeypatch.setattr(sess, "_blas_threads", _CountingScope(sess._blas_threads.limit))
+    run()
+    return _CountingScope.entries
+
+
+def test_single_threaded_code_runs_without_the_scope(user_threads, monkeypatch):
+    """A step whose compiled code calls neither OpenBLAS nor tgc's parallel runtime (elementwise
+    work here) runs outside the ThreadScope once its plan is cached: OpenBLAS keeps the user's
+    count, and the results and feed errors are the same."""
+    free_cores(monkeypatch, 1.0)  # a busy machine: a scope would set one thread
+    x = tf.placeholder(tf.float32, [4], name="x")
+    y = x * 2.0 + 1.0
+    sess = tf.Session()
+    a = np.arange(4, dtype=np.float32)
+    sess.run(y, {x: a})  # compiles (in the scope) and caches the plan
+    values = []
+    assert _scope_entries(monkeypatch, sess, lambda: values.append(sess.run(y, {x: a}))) == 0
+    np.testing.assert_array_equal(values[0], a * 2.0 + 1.0)
+    sets = []
+    monkeypatch.setattr(user_threads, "set", sets.append)
+    for _ in range(3):
+        sess.run(y, {x: a})
+    assert sets == [] and user_threads.get() == USER_THREADS
+    with pytest.raises(ValueError, match=r"Cannot feed value of shape \(3,\) for Tensor 'x:0'"):
+        sess.run(y, {x: np.ones(3, np.float32)})
+    sess.close()
+    with pytest.raises(RuntimeError, match="Attempted to use a closed Session."):
+        sess.run(y, {x: a})
+
+
+def test_code_calling_openblas_runs_in_the_scope(user_threads, monkeypatch):
+    free_cores(monkeypatch, 8.0)
+    a = tf.placeholder(tf.float32, [64, 64], name="a")
+    product = tf.matmul(a, a)
+    sess = tf.Session()
+    feed = {a: np.ones((64, 64), np.float32)}
+    sess.run(product, feed)
+    assert _scope_entries(monkeypatch, sess, lambda: sess.run(product, feed)) == 1
+
+
+def test_calls_thread_pools_reads_the_modules_declarations():
+    from mlir import ir
+
+    from tgc.lowering.cpu.jit import calls_thread_pools
+
+    def declaring(*names):
+        context = ir.Context()
+        context.allow_unregistered_dialects = True
+        body = "".join(f"llvm.func @{n}(!llvm.ptr)\n" for n in names)
+        return ir.Module.parse(body, context)
+
+    assert not calls_thread_pools(declaring("malloc", "free", "expf"))
+    assert calls_thread_pools(declaring("malloc", "scipy_cblas_sgemm64_"))
+    assert calls_thread_pools(declaring("tgc_parallel_gemm_f32"))
+    assert calls_thread_pools(declaring("tgc_parallel_for"))
+
+
 def test_jit_threads_reach_openblas(user_threads, monkeypatch):
     free_cores(monkeypatch, 8.0)
     square = tf.jit(lambda a: tf.matmul(a, a), threads=2)

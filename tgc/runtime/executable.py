@@ -69,6 +69,11 @@ class Executable:
     own buffer, the output is the array that was passed in, not a copy of it.
     """
 
+    # Whether the code may run work on other threads (OpenBLAS, tgc's parallel runtime), which a
+    # ThreadScope around each call sizes; the loader that knows the code's calls says False
+    # (tgc/lowering/cpu/jit.py calls_thread_pools).
+    uses_threads = True
+
     def __init__(self, address: int, inputs: list, outputs: list, keepalive=None, in_place=None):
         in_place = in_place or {}
         self._address = address

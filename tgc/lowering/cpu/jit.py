@@ -75,12 +75,7 @@ def library_symbols(module: ir.Module) -> dict:
     it privately) or MLIR's runner utilities (loaded privately: see RUNNER_UTILS). Loading OpenBLAS
     into each ExecutionEngine instead cost 7 ms of CPU per compile (measured on the two-layer SGD
     step's module)."""
-    names = [
-        ir.StringAttr(op.attributes["sym_name"]).value
-        for op in module.body.operations
-        if op.operation.name == "llvm.func" and not op.operation.regions[0].blocks
-    ]
-    wanted = [name for name in names if not hasattr(_PROCESS, name)]
+    wanted = [name for name in _declared_functions(module) if not hasattr(_PROCESS, name)]
     kernels = {}
     for name in wanted:  # a generated kernel, or the parallel runtime's driver (parallel_gemm.py)
         address = gemm_library.kernel_address(name, connect_handlers)
@@ -93,6 +88,31 @@ def library_symbols(module: ir.Module) -> dict:
     rest = [name for name in rest if name not in blas]
     utils = _addresses_in(_runner_utils(), rest) if rest else {}
     return {**utils, **blas, **kernels}
+
+
+def _declared_functions(module: ir.Module) -> list:
+    """Names of the functions ``module`` declares and does not define (what it calls outside)."""
+    return [
+        ir.StringAttr(op.attributes["sym_name"]).value
+        for op in module.body.operations
+        if op.operation.name == "llvm.func" and not op.operation.regions[0].blocks
+    ]
+
+
+def calls_thread_pools(module: ir.Module) -> bool:
+    """Whether ``module``'s code may run work on other threads: it calls OpenBLAS (numpy's, whose
+    thread count a ThreadScope sets) or a driver of tgc's parallel runtime (parallel_gemm.py:
+    ``tgc_parallel_gemm_<elem>``, ``tgc_parallel_for``). Code that calls neither (elementwise work,
+    reductions, the narrow GEMM's and generated GEMM's kernels called directly) runs on the calling
+    thread alone, and a Session runs it without a ThreadScope (tgc/frontend/session.py)."""
+    blas = _openblas()
+    for name in _declared_functions(module):
+        if name.startswith(parallel_gemm.DRIVER_PREFIX) or name == parallel_gemm.LOOP_ENTRY:
+            return True
+        # A name the process defines (malloc, expf) is found through OpenBLAS's dependencies too.
+        if blas is not None and not hasattr(_PROCESS, name) and hasattr(blas, name):
+            return True
+    return False
 
 
 @functools.cache
@@ -126,11 +146,12 @@ class JitCode:
     With ``recompile`` (an OptimizingRecompile of the same module), the executables run this quick
     code until the optimized code replaces it."""
 
-    def __init__(self, engine, addresses: dict, symbols: dict, recompile=None):
+    def __init__(self, engine, addresses: dict, symbols: dict, recompile=None, uses_threads=True):
         self.engine = engine
         self.addresses = addresses
         self.symbols = symbols  # the ctypes callbacks the code calls must outlive it
         self.recompile = recompile
+        self.uses_threads = uses_threads  # calls_thread_pools of the module
 
     def executable(
         self, function: str, inputs: list, outputs: list, in_place=None, variables_from=None
@@ -140,24 +161,27 @@ class JitCode:
         arguments = (self.addresses[function], inputs, outputs)
         keepalive = (self.engine, self.symbols)
         if self.recompile is None:
-            return Executable(*arguments, keepalive=keepalive, in_place=in_place)
-        executable = tiered.TieredExecutable(
-            self.recompile, *arguments, keepalive=keepalive, in_place=in_place
-        )
-        self.recompile.register(function, executable)
+            executable = Executable(*arguments, keepalive=keepalive, in_place=in_place)
+        else:
+            executable = tiered.TieredExecutable(
+                self.recompile, *arguments, keepalive=keepalive, in_place=in_place
+            )
+            self.recompile.register(function, executable)
+        executable.uses_threads = self.uses_threads
         return executable
 
 
 def load_functions(module: ir.Module, functions: list, symbols: dict) -> JitCode:
     """Quick code for ``functions`` now; the optimized code once one of them is called again."""
     symbols = {**codegen_libcall_symbols(), **library_symbols(module), **symbols}
+    uses_threads = calls_thread_pools(module)
     # No shared libraries: the engine would load them RTLD_GLOBAL (see RUNNER_UTILS).
     recompile = tiered.OptimizingRecompile(
         tiered.module_bytecode(module), symbols, [], connect_handlers
     )
     tiered.mark_quick(module)  # after its bytecode was taken: the optimized code has no such marks
     engine, addresses = jit_functions(module, functions, symbols, tiered.QUICK_OPT_LEVEL)
-    return JitCode(engine, addresses, symbols, recompile)
+    return JitCode(engine, addresses, symbols, recompile, uses_threads)
 
 
 def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: int = 3):
