@@ -80,13 +80,19 @@ def _pixel_bounds(xp, out_hw) -> list:
     return [dim(xp, 0), const_index(out_hw[0]), const_index(out_hw[1])]
 
 
-def direct_conv(xp, f, result_shape, strides, dilations) -> ir.Value:
+def direct_conv(xp, f, result_shape, strides, dilations, bias=None, relu=None) -> ir.Value:
     """conv2d of an already padded xp: out[b, i, j, :] = sum over the window of the window value
-    times the filter's row, as O-wide vector FMAs."""
+    times the filter's row, as O-wide vector FMAs.
+
+    ``bias`` (an [O] tensor) starts each pixel's sum instead of zeros and ``relu`` (the name of
+    the max op, arith.maximumf or arith.maxnumf) takes the sum's max with zero before the write:
+    the conv's bias add and relu computed in the same pass over the output instead of two more
+    loops over it (tgc-conv-gemm finds them, conv_gemm.py's ``_fused_epilogue``)."""
     _, oh, ow, o = result_shape
     elem = element_type(xp)
     taps = _window(shape_of(f))
     filter_rows = [read_run(f, [const_index(t) for t in tap] + [const_index(0)], o) for tap in taps]
+    start = _zeros(o, elem) if bias is None else read_run(bias, [const_index(0)], o)
     vtype = ir.VectorType.get([o], elem)
     init = empty(
         tensor_type(result_shape, elem), {0: dim(xp, 0)} if result_shape[0] is None else {}
@@ -94,10 +100,12 @@ def direct_conv(xp, f, result_shape, strides, dilations) -> ir.Value:
 
     def pixel(ivs, carried):
         (out,) = carried
-        acc = _zeros(o, elem)
+        acc = start
         for tap, filter_row in zip(taps, filter_rows):
             x = vector.BroadcastOp(vtype, _window_value(xp, ivs, tap, strides, dilations)).result
             acc = vector.FMAOp(x, filter_row, acc).result
+        if relu is not None:
+            acc = ir.Operation.create(relu, results=[vtype], operands=[acc, _zeros(o, elem)]).result
         return [write_run(acc, out, list(ivs) + [const_index(0)])]
 
     return loop_nests(_pixel_bounds(xp, (oh, ow)), [init], pixel, parallel=True)[0]
