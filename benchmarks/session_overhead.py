@@ -4,8 +4,9 @@ Run:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/session_ove
             [--runs 50000] [--cold-calls 3000 --cold-mb 32]
 
 Prints, for y = x * 2 + 1 on 4 floats, the median over 7 repeats of: Session.run with a feed, the
-compiled run without the session (PartitionedRun), the Executable alone, the bare ctypes call into
-the compiled code, and numpy's own x * 2 + 1. Then the same with caches cold: before each call the
+same run forced through the ThreadScope (which code starting no threads skips), the compiled run
+without the session (PartitionedRun), the Executable alone, the bare ctypes call into the compiled
+code, and numpy's own x * 2 + 1. Then the same with caches cold: before each call the
 script writes --cold-mb MB of other memory, as the harness's interleaved peers do to each other, and
 takes the median of --cold-calls single calls (the order rotating). Both go in a JSON record under
 benchmarks/results/, with the call path the runtime used (the C extension or pure Python; set
@@ -65,6 +66,12 @@ def main():
     a = np.ones(4, np.float32)
     sess.run(y, {x: a})
     (compiled,) = sess._cache.values()
+    # The same run with the ThreadScope that code starting no threads skips (Session.run): what
+    # the scope costs on this machine now.
+    scoped = tf.Session()
+    scoped.run(y, {x: a})
+    for plan in scoped._plans.values():
+        plan.fast.single_threaded = False
     run = compiled.call
     executable = run.partitions[0].call
     executable._call_python(
@@ -72,6 +79,7 @@ def main():
     )  # fills the Executable's own descriptors, which the bare call reuses
     calls = {
         "Session.run": lambda: sess.run(y, {x: a}),
+        "Session.run in ThreadScope": lambda: scoped.run(y, {x: a}),
         "compiled run (no session)": lambda: run([a], {}),
         "Executable": lambda: executable(a),
         "bare ctypes call": lambda: executable._fn(executable._packed_address),
