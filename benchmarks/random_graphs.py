@@ -311,6 +311,29 @@ def _control_summary(rows: list) -> list:
     ]
 
 
+def _dense_summary(rows: list) -> list:
+    """What the dense chains (--dense) reached: the paths their shapes and threads pick."""
+    dense = [r for r in rows if "units" in r]
+    if not dense:
+        return []
+
+    def fed(r):
+        return [d["fed"][0] for d in r["dims"]]
+
+    def widest(r):  # K x N of the chain's largest layer
+        ks = [r["dims"][0]["static"][1], *r["units"][:-1]]
+        return max(k * n for k, n in zip(ks, r["units"]))
+
+    narrow = sum(any(2 <= n <= 16 for n in r["units"]) for r in dense)
+    split = sum(r["threads"] == 2 and 1 in fed(r) and widest(r) >= 2**17 for r in dense)
+    empty = sum(0 in fed(r) for r in dense)
+    fused = sum(any(op in ("relu", "relu6") for op in r["ops"]) for r in dense)
+    return [
+        f"dense chains: {len(dense)}; with a 2-16 wide layer {narrow}, relu/relu6 {fused}, "
+        f"a batch of 0 {empty}, a threaded one-row GEMM of 2^17+ multiply-adds {split}"
+    ]
+
+
 def summary(path: str, start: int | None = None, count: int | None = None) -> str:
     records = {}
     with open(path, encoding="utf-8") as fh:
@@ -334,6 +357,7 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
         "graphs with None dims: "
         f"{sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
         *_control_summary(rows),
+        *_dense_summary(rows),
         "by variant:",
     ]
     for variant in sorted({v for v, _ in by_variant if v}):
