@@ -262,8 +262,9 @@ def register_runtime(set_threads) -> None:
 class ThreadScope:
     """``with scope:`` around a run of compiled code: OpenBLAS's thread count for it (module
     doc). Reusable and reentrant; ``threads`` is the count the last entry chose. Its cost, with the
-    count set and put back each run: Session.run on a tiny graph 7.2-8.8 us against 3.5-4.2 us
-    without the scope (the shared 2-core machine at load 4)."""
+    count set and put back each run: Session.run on a tiny graph 6.4 us against 2.7 us without the
+    scope (benchmarks/session_overhead.py, the shared 2-core machine at load 8). So a Session runs
+    code that starts no threads without it (tgc/frontend/session.py)."""
 
     def __init__(self, limit: int = 0, name: str = "threads", runtime=None):
         """``runtime``: ``set(threads)`` of a thread runtime only this scope's runs use (an
