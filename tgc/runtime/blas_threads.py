@@ -8,7 +8,9 @@ cores that is one step in a few tens taking 5-60 ms (the two-layer SGD step besi
 mean 3.9x its quiet mean, median unchanged; benchmarks/busy_machine.py).
 
 So each run of compiled code (``Session.run``, a ``tgc.jit`` call, an artifact's call) happens in a
-``ThreadScope``. On entry it sets OpenBLAS's thread count to
+``ThreadScope``, except a Session's runs of code that calls neither OpenBLAS nor tgc's parallel
+runtime (tgc/lowering/cpu/jit.py ``calls_thread_pools``), which run on the calling thread alone.
+On entry a scope sets OpenBLAS's thread count to
 
     max(1, min(limit, cores that other processes left free lately))
 
