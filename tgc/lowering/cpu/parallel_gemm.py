@@ -405,7 +405,9 @@ static int64_t tgc_span(int64_t total, int64_t unit, int threads) {
    cannot hold it), takes a thread's share of `total`, `first`; the rest goes to chunks of `span`
    (tgc_span over the other threads) that the workers, and the caller once done, take. One chunk
    fewer than TGC_CHUNKS_PER_THREAD chunks of every thread's share: every chunk repacks the
-   operand it does not split, and no chunk a worker can be descheduled in is larger than before. */
+   operand it does not split, and no chunk a worker can be descheduled in is larger than before.
+   It also evens out shares that equal chunks left uneven: 1536 rows on 2 threads were 3 chunks of
+   512 (one thread ran two: 1024 rows' time for 768 rows' share), now 768 + 512 + 256. */
 typedef struct { int64_t first, span, chunks; } tgc_split;
 
 static tgc_split tgc_gemm_split(int64_t total, int64_t unit, int threads) {
