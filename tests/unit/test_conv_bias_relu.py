@@ -51,6 +51,12 @@ CASES = [
     ((1, 12, 12, 2), (3, 2, 2, 3), (1, 1), "VALID", (2, 3)),
 ]
 
+# Windows too large for the direct conv (K*O > 4800): the im2col GEMM adds into rows of the bias.
+GEMM_CASES = [
+    ((2, 9, 7, 4), (3, 3, 4, 140), (1, 1), "SAME", (1, 1)),
+    ((3, 8, 9, 5), (3, 4, 5, 83), (2, 1), "VALID", (1, 2)),
+]
+
 
 def _case_id(case):
     return f"{case[0]}x{case[1]}s{case[2]}{case[3]}d{case[4]}"
@@ -97,6 +103,34 @@ def test_conv_bias_relu_matches_numpy_with_unknown_batch(case, dtype, fused, mon
     got = _run(y, {x: x0[:1]})
     want = np.maximum(_reference(x0[:1], f0, b0, case), 0)
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("per_image", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", GEMM_CASES, ids=_case_id)
+def test_gemm_conv_bias_relu_matches_numpy(case, dtype, per_image, fused, monkeypatch):
+    """Per image (the GEMM adds into the bias rows, then each image's relu) and batch-wide (the
+    bias only; the relu stays its own loop)."""
+    monkeypatch.setattr(conv_gemm, "FUSE_BIAS_RELU", fused)
+    monkeypatch.setattr(conv_gemm, "PER_IMAGE_PATCH_BYTES", 0 if per_image else 1 << 40)
+    tf.reset_default_graph()
+    x0, f0, b0 = _arrays(case, dtype)
+    x = tf.placeholder(getattr(tf, dtype), [None, *case[0][1:]])
+    pre = _conv(x, tf.constant(f0), case) + tf.constant(b0)
+    tol = 1e-4 if dtype == "float32" else 1e-12
+    for batch in (x0, x0[:1]):
+        want = _reference(batch, f0, b0, case)
+        got = _run(tf.nn.relu(pre), {x: batch})
+        np.testing.assert_allclose(got, np.maximum(want, 0), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("per_image", [True, False])
+def test_gemm_conv_gradients_match_finite_differences(per_image, monkeypatch):
+    monkeypatch.setattr(conv_gemm, "PER_IMAGE_PATCH_BYTES", 0 if per_image else 1 << 40)
+    case = ((2, 4, 3, 3), (2, 3, 3, 3), (1, 1), "SAME", (1, 1))
+    monkeypatch.setattr(conv_gemm, "direct_wins", lambda *a, **k: False)
+    _check_gradients(case)
 
 
 @pytest.mark.parametrize("case", CASES[:2], ids=_case_id)
@@ -158,6 +192,11 @@ def _finite_difference(fn, arrays, index, eps=1e-6):
 
 @pytest.mark.parametrize("case", [CASES[1], CASES[3]], ids=_case_id)
 def test_gradients_through_the_fused_conv_match_finite_differences(case):
+    _check_gradients(case)
+
+
+def _check_gradients(case):
+    """d sum(relu(conv + bias) * w) / d (x, f, bias) against finite differences, in f64."""
     tf.reset_default_graph()
     arrays = [a.astype(np.float64) for a in _arrays(case, "float64")]
     holders = [tf.placeholder(tf.float64, a.shape) for a in arrays]
@@ -185,6 +224,16 @@ def _lowered(relu: bool) -> str:
     return registry_harness.lowered_ir(
         specs, build, registry_harness.GRAPH_TO_CORE + ",tgc-conv-gemm"
     )
+
+
+def test_lowered_per_image_gemm_starts_from_the_bias_rows(monkeypatch):
+    monkeypatch.setattr(conv_gemm, "PER_IMAGE_PATCH_BYTES", 0)
+    monkeypatch.setattr(conv_gemm, "direct_wins", lambda *a, **k: False)
+    text = _lowered(relu=True)
+    loop = text[text.index("scf.for") :]
+    # in the loop: the bias rows, the GEMM adding into them (no zero-filling _z variant), the relu
+    assert "tgc_gemm_" in loop and "_z(" not in loop
+    assert "arith.maximumf" in loop and "arith.addf" not in loop.split("call @tgc_gemm")[0]
 
 
 @pytest.mark.parametrize("relu", [True, False])

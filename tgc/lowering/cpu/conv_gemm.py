@@ -20,9 +20,10 @@ Convs whose window has few elements for their output channels (the convnet's fir
 one channel) skip im2col: conv2d and its filter gradient are computed directly (conv_direct.py;
 the pass's ``direct`` option). A direct conv2d whose only reader adds a bias per channel (and that
 sum's only reader, if any, is a relu) starts each pixel's sum from the bias and takes the max with
-zero before writing it, instead of two more loops over the output (FUSE_BIAS_RELU; the convnet's
-first layer: SGD step 27.2 -> 26.6 ms, forward 10.5 -> 10.3 ms, 1 thread, thread CPU time,
-interleaved medians of 40, machine shared at load 7).
+zero before writing it, instead of two more loops over the output; an im2col conv's GEMM adds into
+rows of the bias instead of zeros, and per image takes the relu while the image is in cache
+(FUSE_BIAS_RELU). The convnet's layers with bias and relu, 1 thread, thread CPU time, interleaved
+medians of 40, machine shared at load 8: first 1.00 -> 0.56 ms, second 5.82 -> 5.74 ms.
 
 The gather and col2im move contiguous runs as vectors (vector_runs.py: as linalg loops LLVM made
 them scalar code): a window row's KW*C adjacent elements when the width is not dilated (else the
@@ -226,21 +227,44 @@ def _over_images(batch_of, init, body) -> ir.Value:
     return loop.results[0]
 
 
-def _conv_gemm(xp, f, result_shape, strides, dilations) -> ir.Value:
-    """conv2d of an already padded xp as patches [N*OH*OW, KH*KW*C] @ filter [KH*KW*C, O]."""
+def _conv_gemm(xp, f, result_shape, strides, dilations, bias=None, relu=None) -> ir.Value:
+    """conv2d of an already padded xp as patches [N*OH*OW, KH*KW*C] @ filter [KH*KW*C, O]; with
+    ``bias`` ([O]) the GEMM adds into rows of the bias instead of zeros, and ``relu`` (the max
+    op's name; per-image GEMMs only) takes each image's max with zero while it is in cache."""
     n, oh, ow, o = result_shape
     kh, kw, _, _ = shape_of(f)
     if _per_image(xp, (oh, ow), (kh, kw)):
-        return _conv_gemm_per_image(xp, f, result_shape, strides, dilations)
+        return _conv_gemm_per_image(xp, f, result_shape, strides, dilations, bias, relu)
+    assert relu is None, "the whole-batch conv GEMM does not fuse a relu"
     patches = _patch_matrix(xp, (oh, ow), (kh, kw), strides, dilations)
     rows = None if n is None else n * oh * ow
-    product = _gemm_call(
-        patches, collapse(f, [[0, 1, 2], [3]]), tensor_type((rows, o), element_type(xp))
-    )
+    rows_type = tensor_type((rows, o), element_type(xp))
+    acc = None if bias is None else _bias_rows(bias, rows_type, dim(patches, 0))
+    product = _gemm_call(patches, collapse(f, [[0, 1, 2], [3]]), rows_type, acc=acc)
     return _expand_rows(product, result_shape, xp)
 
 
-def _conv_gemm_per_image(xp, f, result_shape, strides, dilations) -> ir.Value:
+def _bias_rows(bias, rows_type, rows) -> ir.Value:
+    """[rows, O] of ``rows_type`` whose every row is ``bias`` [O] (``rows``: the count, used when
+    the type's is unknown)."""
+    init = empty(rows_type, {0: rows} if shape_of(rows_type)[0] is None else {})
+    maps = [indexing_map(2, [1]), identity_map(2)]
+    return generic([bias], [init], maps, [PARALLEL] * 2, lambda v, _: v)[0]
+
+
+def _relu_rows(product, relu) -> ir.Value:
+    """max(product, +0.0) elementwise, ``relu`` the max op's name."""
+    elem = element_type(product)
+    init = empty(product.type, {})
+
+    def body(v, _):
+        zero = scalar_const(0.0, elem)
+        return ir.Operation.create(relu, results=[elem], operands=[v, zero]).result
+
+    return generic([product], [init], [identity_map(2)] * 2, [PARALLEL] * 2, body)[0]
+
+
+def _conv_gemm_per_image(xp, f, result_shape, strides, dilations, bias=None, relu=None):
     """``_conv_gemm`` one image at a time: out[n] = patches(xp[n]) @ filter, n over the batch."""
     _, oh, ow, o = result_shape
     kh, kw, _, _ = shape_of(f)
@@ -249,7 +273,10 @@ def _conv_gemm_per_image(xp, f, result_shape, strides, dilations) -> ir.Value:
 
     def body(n, out):
         patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
-        product = _gemm_call(patches, filter_matrix, rows_type)
+        acc = None if bias is None else _bias_rows(bias, rows_type, None)
+        product = _gemm_call(patches, filter_matrix, rows_type, acc=acc)
+        if relu is not None:
+            product = _relu_rows(product, relu)
         return _insert_image(_expand_rows(product, (1, oh, ow, o), xp), out, n)
 
     return _over_images(
@@ -483,14 +510,18 @@ def _conv2d(op, direct: bool) -> ir.Value:
         if fused is not None:
             return fused
         return direct_conv(xp, f, shape_of(op.results[0].type), strides, dilations)
+    fused = _fused_gemm_conv(op, xp, f, strides, dilations)
+    if fused is not None:
+        return fused
     return _conv_gemm(xp, f, shape_of(op.results[0].type), strides, dilations)
 
 
 # ---- a direct conv's bias add and relu ----------------------------------------------------------
 
-# True: a direct conv2d (conv_direct.py) whose only reader adds a bias per output channel (and
-# whose sum's only reader, if any, is a relu) computes them itself as it writes each pixel: two
-# fewer loops over the output (see the module's docstring). False: benchmarks' A/B
+# True: a conv2d whose only reader adds a bias per output channel (and whose sum's only reader, if
+# any, is a relu) computes them itself: the direct conv (conv_direct.py) as it writes each pixel,
+# the im2col GEMM by adding into rows of the bias, per image then taking the relu while the image
+# is in cache: fewer loops over the output (see the module's docstring). False: benchmarks' A/B
 # (convnet_profile.py --ab tgc.lowering.cpu.conv_gemm:FUSE_BIAS_RELU) and the tests.
 FUSE_BIAS_RELU = True
 _RELU_OPS = ("arith.maximumf", "arith.maxnumf")
@@ -513,6 +544,26 @@ def _fused_direct_conv(op, xp, f, strides, dilations) -> ir.Value | None:
     last = add if relu is None else relu
     last.results[0].replace_all_uses_with(fused)
     _erase_unused(last)  # and the add with it; the conv, then unread, is erased by the pass
+    return fused
+
+
+def _fused_gemm_conv(op, xp, f, strides, dilations) -> ir.Value | None:
+    """The im2col conv2d whose GEMM adds into rows of its bias (and, per image, takes the relu),
+    the add (and relu) erased; None when the conv's result is not read that way."""
+    epilogue = _fused_epilogue(op) if FUSE_BIAS_RELU else None
+    if epilogue is None:
+        return None
+    bias, add, relu = epilogue
+    result_shape = shape_of(op.results[0].type)
+    kh, kw, _, _ = shape_of(f)
+    if not _per_image(xp, result_shape[1:3], (kh, kw)):
+        relu = None  # the whole batch's relu stays its own loop (too large to be in cache)
+    relu_op = None if relu is None else _body_op(relu).name
+    with ir.InsertionPoint(add), add.location:  # the bias may be defined after the conv
+        fused = _conv_gemm(xp, f, result_shape, strides, dilations, bias=bias, relu=relu_op)
+    last = add if relu is None else relu
+    last.results[0].replace_all_uses_with(fused)
+    _erase_unused(last)
     return fused
 
 
