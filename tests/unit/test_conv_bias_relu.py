@@ -213,32 +213,35 @@ def _check_gradients(case):
         np.testing.assert_allclose(got[i], want, rtol=1e-6, atol=1e-6, err_msg=f"d/d{name}")
 
 
-def _lowered(relu: bool) -> str:
+def _lowered(relu: bool, batch=2) -> str:
     def build(b, args):
         x, f, bias = args
         conv = b.op("conv2d", x, f, strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 1, 1, 1])
         summed = b.op("add", conv, bias)
         return [b.op("relu", summed) if relu else summed]
 
-    specs = [TensorSpec(s, "float32") for s in ((2, 9, 7, 1), (5, 5, 1, 32), (32,))]
+    specs = [TensorSpec(s, "float32") for s in ((batch, 9, 7, 1), (5, 5, 1, 32), (32,))]
     return registry_harness.lowered_ir(
         specs, build, registry_harness.GRAPH_TO_CORE + ",tgc-conv-gemm"
     )
 
 
-def test_lowered_per_image_gemm_starts_from_the_bias_rows(monkeypatch):
+@pytest.mark.parametrize("batch", [2, None])
+def test_lowered_per_image_gemm_starts_from_the_bias_rows(batch, monkeypatch):
     monkeypatch.setattr(conv_gemm, "PER_IMAGE_PATCH_BYTES", 0)
     monkeypatch.setattr(conv_gemm, "direct_wins", lambda *a, **k: False)
-    text = _lowered(relu=True)
+    text = _lowered(relu=True, batch=batch)
     loop = text[text.index("scf.for") :]
     # in the loop: the bias rows, the GEMM adding into them (no zero-filling _z variant), the relu
     assert "tgc_gemm_" in loop and "_z(" not in loop
     assert "arith.maximumf" in loop and "arith.addf" not in loop.split("call @tgc_gemm")[0]
 
 
+@pytest.mark.parametrize("batch", [2, None])
 @pytest.mark.parametrize("relu", [True, False])
-def test_lowered_conv_adds_the_bias_and_relu_in_its_loop(relu):
-    text = _lowered(relu)
+def test_lowered_conv_adds_the_bias_and_relu_in_its_loop(relu, batch):
+    """Also with an unknown batch, whose size the add's output reads from the conv's result."""
+    text = _lowered(relu, batch)
     assert "linalg.generic" not in text  # no separate loops over the output
     assert ("arith.maximumf" in text and "vector<32xf32>" in text) == relu
     assert "vector.transfer_read %arg2" in text  # the bias row starts each pixel's sum
