@@ -134,7 +134,7 @@ def test_gemm_conv_gradients_match_finite_differences(per_image, monkeypatch):
 
 
 @pytest.mark.parametrize("case", CASES[:2], ids=_case_id)
-def test_bias_first_and_bias_without_relu_match_numpy(case):
+def test_bias_first_bias_add_and_bias_without_relu_match_numpy(case):
     tf.reset_default_graph()
     x0, f0, b0 = _arrays(case, "float32")
     x = tf.placeholder(tf.float32, case[0])
@@ -145,6 +145,11 @@ def test_bias_first_and_bias_without_relu_match_numpy(case):
     x = tf.placeholder(tf.float32, case[0])
     bias_first = tf.nn.relu(tf.constant(b0) + _conv(x, tf.constant(f0), case))
     got = _run(bias_first, {x: x0})
+    np.testing.assert_allclose(got, np.maximum(want, 0), rtol=1e-5, atol=1e-5)
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, case[0])
+    bias_add = tf.nn.relu(tf.nn.bias_add(_conv(x, tf.constant(f0), case), tf.constant(b0)))
+    got = _run(bias_add, {x: x0})
     np.testing.assert_allclose(got, np.maximum(want, 0), rtol=1e-5, atol=1e-5)
 
 
