@@ -313,3 +313,134 @@ def test_small_loops_stay_on_the_calling_thread_and_large_ones_use_a_worker(loop
         assert len(used) == 2
     finally:
         parallel_gemm.library().tgc_set_threads(old)
+
+
+# ---- nesting: a loop body that calls the GEMM driver --------------------------------------------
+
+NESTED_C = r"""
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VIEW(p) double *p##alloc, double *p##align, int64_t p##off, int64_t p##rows, \
+                int64_t p##cols, int64_t p##ld, int64_t p##inner
+typedef void (*kernel_fn)(VIEW(a_), VIEW(b_), VIEW(c_), VIEW(ci_), bool, bool, double, double);
+typedef void (*driver_fn)(kernel_fn, VIEW(a_), VIEW(b_), VIEW(c_), VIEW(ci_), bool, bool,
+                          double, double, int64_t, int64_t);
+
+typedef struct {
+  driver_fn driver;
+  int64_t *kernel_rows;    /* per iteration: C's rows each kernel call got, summed */
+  int64_t *kernel_calls;   /* per iteration: kernel calls */
+  uint64_t *body_thread;   /* per iteration: the thread that ran the body */
+  uint64_t *kernel_thread; /* per iteration: the thread of its last kernel call */
+  int64_t m, n, k;
+} context_t;
+
+static _Thread_local int64_t iteration; /* 0 on a thread that runs no body (a GEMM's worker) */
+static context_t *current;
+
+/* Records which rows of C it was given, on which thread (the GEMM is not computed). */
+static void kernel(VIEW(a_), VIEW(b_), VIEW(c_), VIEW(ci_), bool ta, bool tb, double alpha,
+                   double beta) {
+  __atomic_fetch_add(&current->kernel_rows[iteration], c_rows, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&current->kernel_calls[iteration], 1, __ATOMIC_RELAXED);
+  current->kernel_thread[iteration] = (uint64_t)pthread_self();
+}
+
+void body(void *arg, int64_t begin, int64_t end) {
+  context_t *c = arg;
+  static double a[1], b[1], out[1];
+  current = c;
+  for (int64_t i = begin; i < end; ++i) {
+    iteration = i;
+    c->body_thread[i] = (uint64_t)pthread_self();
+    c->driver(kernel, a, a, 0, c->m, c->k, c->k, 1, b, b, 0, c->k, c->n, c->n, 1,
+              out, out, 0, c->m, c->n, c->n, 1, out, out, 0, c->m, c->n, c->n, 1, false, false,
+              1.0, 0.0, 8, 8);
+  }
+}
+"""
+
+
+class _NestedContext(ctypes.Structure):
+    _fields_ = (
+        [("driver", ctypes.c_void_p)]
+        + [
+            (name, ctypes.c_void_p)
+            for name in ("kernel_rows", "kernel_calls", "body_thread", "kernel_thread")
+        ]
+        + [("m", ctypes.c_int64), ("n", ctypes.c_int64), ("k", ctypes.c_int64)]
+    )
+
+
+@pytest.fixture(scope="module")
+def nested_body(tmp_path_factory):
+    where = tmp_path_factory.mktemp("nested_body")
+    (where / "nested.c").write_text(NESTED_C)
+    library = where / "nested.so"
+    subprocess.run(
+        [parallel_gemm.c_compiler(), "-shared", "-fPIC", "-O2", "-pthread", "-o", library]
+        + [where / "nested.c"],
+        check=True,
+    )
+    return ctypes.CDLL(str(library))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_gemm_called_inside_a_loop_chunk_runs_whole_on_the_chunks_thread(nested_body, threads):
+    """Each iteration's GEMM (large enough that a call from outside a job would split it) reaches
+    the kernel once, with all of C's rows, on the thread that runs the iteration."""
+    runtime = parallel_gemm.library()
+    total, m, n, k = 16, 1024, 64, 800  # m*n*k well past SERIAL_FLOPS
+    assert m * n * k >= parallel_gemm.SERIAL_FLOPS
+    rows, calls = np.zeros(total, np.int64), np.zeros(total, np.int64)
+    body_thread, kernel_thread = np.zeros(total, np.uint64), np.zeros(total, np.uint64)
+    driver = ctypes.cast(runtime.tgc_parallel_gemm_f64, ctypes.c_void_p).value
+    context = _NestedContext(
+        driver,
+        rows.ctypes.data,
+        calls.ctypes.data,
+        body_thread.ctypes.data,
+        kernel_thread.ctypes.data,
+        m,
+        n,
+        k,
+    )
+    entry = runtime.tgc_parallel_for
+    entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+    old = runtime.tgc_set_threads(threads)
+    try:
+        body = ctypes.cast(nested_body.body, ctypes.c_void_p)
+        entry(body, ctypes.byref(context), total, parallel_gemm.SERIAL_LOOP_WORK)
+    finally:
+        runtime.tgc_set_threads(old)
+    np.testing.assert_array_equal(calls, np.ones(total, np.int64))
+    np.testing.assert_array_equal(rows, np.full(total, m, np.int64))
+    np.testing.assert_array_equal(kernel_thread, body_thread)
+
+
+def test_a_gemm_outside_a_job_still_splits(nested_body):
+    """The same call made outside any job, on 2 threads: the driver splits C's rows."""
+    runtime = parallel_gemm.library()
+    m, n, k = 1024, 64, 800
+    rows, calls = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    threads_seen = np.zeros(1, np.uint64)
+    driver = ctypes.cast(runtime.tgc_parallel_gemm_f64, ctypes.c_void_p).value
+    context = _NestedContext(
+        driver,
+        rows.ctypes.data,
+        calls.ctypes.data,
+        threads_seen.ctypes.data,
+        threads_seen.ctypes.data,
+        m,
+        n,
+        k,
+    )
+    old = runtime.tgc_set_threads(2)
+    try:
+        nested_body.body.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+        nested_body.body(ctypes.byref(context), 0, 1)
+    finally:
+        runtime.tgc_set_threads(old)
+    assert rows[0] == m and calls[0] > 1

@@ -49,6 +49,13 @@ work)``: chunks of whole iterations of ``body(context, begin, end)``, CHUNKS_PER
 thread, on the same pool; a loop of fewer than SERIAL_LOOP_WORK operations in all (iterations
 times the compiler's estimate of one's) stays on the calling thread.
 
+Calls nest: a chunk's body may call the GEMM driver or ``tgc_parallel_for`` (tgc-parallel-loops
+outlines the im2col convolution's per-image loops, each image's GEMM inside). Such a call, on a
+worker or on the caller in its own chunk, runs on that thread alone (``tgc_inside_job``): the
+images are already spread over the threads, and splitting each small GEMM among threads that are
+all busy would only make them wait for each other. A kernel's error there reaches the outer job
+and its caller as any chunk's.
+
 An artifact's module also defines a weak serial ``tgc_parallel_gemm_<elem>`` (the kernel called on
 the whole GEMM): where the runtime is not linked (its LLVM IR compiled by llvmlite, its object
 linked by hand), that definition runs, on the calling thread.
@@ -155,6 +162,12 @@ static pthread_once_t tgc_once = PTHREAD_ONCE_INIT;
 #define TGC_THREAD_LOCAL static _Thread_local __attribute__((tls_model("initial-exec")))
 TGC_THREAD_LOCAL tgc_job *tgc_running_job;
 TGC_THREAD_LOCAL jmp_buf *tgc_chunk_guard;
+
+/* Whether this thread runs a job's chunk (a worker, or the caller in its own chunks). A GEMM or
+   loop called there runs on this thread alone: the other threads are in the same job (the pool
+   is busy), and its kernel's errors then go to the outer job (tgc_parallel_error), whose caller
+   reports them, never to a nested job's report on a worker. */
+static bool tgc_inside_job(void) { return tgc_running_job != NULL; }
 
 static void tgc_run_chunks(tgc_job *job, bool own_first) {
   /* A chunk may run a job of its own (alone: the pool is busy): that one's are put back after. */
@@ -538,6 +551,7 @@ static tgc_split tgc_gemm_split(int64_t total, int64_t unit, int threads) {
        C's columns (B's rows). Both transposed is the kernel's packed path: on one thread. */     \
     bool one_row = m == 1;                                                                     \
     int64_t serial = one_row ? TGC_SERIAL_GEMV : TGC_SERIAL_FLOPS;                             \
+    if (tgc_inside_job()) threads = 1; /* a chunk's GEMM: on its own thread (module doc) */    \
     if (threads >= 2 && one_row && !tb && k * n >= serial &&                                   \
         tgc_gemv_by_k_##NAME(kernel, va, vb, vc, vci, ta, alpha, beta, threads))               \
       return;                                                                                  \
@@ -585,7 +599,7 @@ static void tgc_loop_chunk(tgc_job *job, int64_t chunk) {
    on the calling thread, as does a count of 1 thread). */
 TGC_DRIVER_API void tgc_parallel_for(tgc_loop_body body, void *context, int64_t total,
                                      int64_t work) {
-  int threads = tgc_threads();
+  int threads = tgc_inside_job() ? 1 : tgc_threads();
   if (threads < 2 || total < 2 || total * work < TGC_SERIAL_LOOP_WORK) {
     if (total > 0) body(context, 0, total);
     return;
