@@ -155,6 +155,45 @@ def test_im2col_convolution_matches_numpy(quiet_machine, outlined, threads, batc
     np.testing.assert_allclose(y, conv2d_same(x, f), rtol=1e-4, atol=1e-3)
 
 
+def _conv_input_gradient_same(gy, f):
+    """d(sum(conv2d_same(x, f) * gy))/dx, in float64."""
+    kh, kw = f.shape[:2]
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    n, h, w, _ = gy.shape
+    padded = np.zeros((n, h + kh - 1, w + kw - 1, f.shape[2]))
+    for a in range(kh):
+        for b in range(kw):
+            padded[:, a : a + h, b : b + w] += np.einsum("nhwo,co->nhwc", gy, f[a, b])
+    return padded[:, top : top + h, left : left + w]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 7, 32])
+def test_per_image_im2col_conv_and_input_gradient_match_numpy(
+    quiet_machine, outlined, threads, batch
+):
+    """The convnet's second layer (14x14x32, 5x5x32x64, bias and relu): one image's patch matrix
+    is past PER_IMAGE_PATCH_BYTES, so the forward conv and its input gradient (GEMM + col2im) run
+    image by image, each image's GEMM inside the outlined loop's chunk on its own thread."""
+    x = RNG.standard_normal((batch, 14, 14, 32)).astype(np.float32)
+    f = (RNG.standard_normal((5, 5, 32, 64)) / 20).astype(np.float32)
+    bias = RNG.standard_normal(64).astype(np.float32)
+    gy = RNG.standard_normal((batch, 14, 14, 64)).astype(np.float32)
+
+    def build():
+        xp = tf.placeholder(tf.float32, [None, 14, 14, 32])
+        gp = tf.placeholder(tf.float32, [None, 14, 14, 64])  # the batch unknown, as x's
+        conv = tf.nn.conv2d(xp, tf.constant(f), strides=[1, 1, 1, 1], padding="SAME")
+        y = tf.nn.relu(conv + tf.constant(bias))
+        (gx,) = tf.gradients(conv, [xp], grad_ys=gp)
+        return [y, gx], [xp, gp]
+
+    y, gx = _run(threads, build, [x, gy])
+    assert sum(outlined) == 2  # the forward's and the input gradient's per-image loops
+    np.testing.assert_allclose(y, np.maximum(conv2d_same(x, f) + bias, 0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gx, _conv_input_gradient_same(gy, f), rtol=1e-4, atol=1e-4)
+
+
 def test_convnet_steps_on_two_threads_match_one_thread(quiet_machine, outlined):
     """The harness's convnet (benchmarks/harness.py) at batch 32: three SGD steps' losses and the
     variables after them, 2 threads against 1 (chunks change no sum's order: the same up to the

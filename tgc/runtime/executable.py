@@ -222,10 +222,11 @@ def install_error_handler(setter_address: int) -> None:
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(setter_address)(error_handler_address())
 
 
-def install_error_handler_packed(packed_setter_address: int) -> None:
+def install_error_handler_packed(packed_setter_address: int, handler_address: int = 0) -> None:
     """The same through the JIT's packed wrapper of ``tgc_set_error_handler`` (arguments by
-    pointer)."""
-    handler = ctypes.c_void_p(error_handler_address())
+    pointer); ``handler_address``: another handler that forwards to the runtime's (0: the
+    runtime's own)."""
+    handler = ctypes.c_void_p(handler_address or error_handler_address())
     arguments = (ctypes.c_void_p * 1)(ctypes.addressof(handler))
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(packed_setter_address)(ctypes.addressof(arguments))
 

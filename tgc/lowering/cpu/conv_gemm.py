@@ -64,7 +64,7 @@ from tgc.lowering.to_core.conv import (
 )
 from tgc.lowering.cpu.conv_direct import direct_conv, direct_filter_gradient, direct_wins
 from tgc.lowering.cpu.pool_vector import max_pool, max_pool_grad_tiles
-from tgc.lowering.cpu.vector_runs import add_run, copy_run, index_sum, loop_nest
+from tgc.lowering.cpu.vector_runs import PARALLEL_FOR, add_run, copy_run, index_sum, loop_nest
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 from tgc.passes.base import ModulePass
 
@@ -220,10 +220,13 @@ def _insert_image(v, dest, n) -> ir.Value:
     ).result
 
 
-def _over_images(batch_of, init, body) -> ir.Value:
+def _over_images(batch_of, init, body, parallel=False) -> ir.Value:
     """scf.for n over the batch of ``batch_of`` carrying ``init``; ``body(n, carried)`` returns
-    the next."""
+    the next. ``parallel``: each iteration writes only its image of the carried tensor, so
+    tgc-parallel-loops may run images on several threads (each image's GEMM then on its thread)."""
     loop = scf.ForOp(const_index(0), dim(batch_of, 0), const_index(1), [init])
+    if parallel:
+        loop.attributes[PARALLEL_FOR] = ir.UnitAttr.get()
     with ir.InsertionPoint(loop.body):
         scf.YieldOp([body(loop.induction_variable, loop.inner_iter_args[0])])
     return loop.results[0]
@@ -282,7 +285,7 @@ def _conv_gemm_per_image(xp, f, result_shape, strides, dilations, bias=None, rel
         return _insert_image(_expand_rows(product, (1, oh, ow, o), xp), out, n)
 
     return _over_images(
-        xp, empty(tensor_type(result_shape, element_type(xp)), {0: dim(xp, 0)}), body
+        xp, empty(tensor_type(result_shape, element_type(xp)), {0: dim(xp, 0)}), body, True
     )
 
 
@@ -478,7 +481,7 @@ def _input_gradient_gemm(f, g, input_shape, strides, dilations, before) -> ir.Va
         return _insert_image(dx, out, i)
 
     return _over_images(
-        g, empty(tensor_type(input_shape, elem), {0: dim(g, 0)} if n is None else {}), body
+        g, empty(tensor_type(input_shape, elem), {0: dim(g, 0)} if n is None else {}), body, True
     )
 
 

@@ -202,6 +202,16 @@ def jit_functions(module: ir.Module, functions: list, symbols: dict, opt_level: 
     return engine, addresses
 
 
+def _parallel_error_forwarder() -> int:
+    """Where the runtime is loaded, its ``tgc_parallel_error``: a module's failed check inside an
+    outlined loop's chunk (its buffer's allocation, on a worker) fails the job and then the call
+    on its caller's thread; outside a job it calls the runtime's handler (parallel_gemm.py). 0
+    where the runtime is not loaded (no module then runs chunks)."""
+    from tgc.lowering.cpu import parallel_gemm
+
+    return parallel_gemm.error_forwarder_address()
+
+
 def connect_handlers(lookup_packed) -> None:
     """A module with run-time checks (tgc/lowering/runtime_errors.py) reports to the runtime's
     handler; ``lookup_packed(name)`` answers the address of a function's packed wrapper, or 0."""
@@ -214,7 +224,7 @@ def connect_handlers(lookup_packed) -> None:
 
     address = lookup_packed(SET_ERROR_HANDLER)  # the packed wrapper the engine made for it
     if address:
-        install_error_handler_packed(address)
+        install_error_handler_packed(address, _parallel_error_forwarder())
     address = lookup_packed(SET_HOST_HANDLER)  # prints and assertions' data (host_calls.py)
     if address:
         install_host_handler_packed(address)

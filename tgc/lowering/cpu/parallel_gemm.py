@@ -722,6 +722,22 @@ def connect_kernel_errors(setter_address: int, handler_address: int) -> bool:
     return True
 
 
+def error_forwarder_address() -> int:
+    """The loaded runtime's ``tgc_parallel_error`` (its target set to the runtime's handler), for
+    a module's own checks (jit.connect_handlers); 0 where the runtime is not loaded (it is not
+    built here for that: a module that calls the runtime loaded it when it was compiled)."""
+    with _LOCK:
+        found = _LIBRARY[0] if _LIBRARY else None
+    if found is None:
+        return 0
+    from tgc.runtime.executable import error_handler_address
+
+    set_target = found.tgc_parallel_set_error_handler
+    set_target.argtypes, set_target.restype = [ctypes.c_void_p], None
+    set_target(error_handler_address())
+    return ctypes.cast(found.tgc_parallel_error, ctypes.c_void_p).value
+
+
 def runtime_address(symbol: str) -> ctypes.c_void_p | None:
     """The address of the in-process runtime's ``symbol`` (a driver), or None when ``symbol`` is no
     driver or the runtime is unavailable."""

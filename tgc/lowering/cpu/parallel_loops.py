@@ -17,9 +17,15 @@ carries no values: it writes memrefs in place), this pass outlines each such loo
   one iteration's operations (the runtime keeps small loops, such as one image, on the calling
   thread).
 
-A loop whose body calls a function or allocates (a run-time check could report an error from a
-worker, which only the generated GEMM's chunks are set up for) or uses a value that cannot be
-passed is left as it is. Modules that link their own runtime (artifacts, ``place=inline``) define a
+A body may call the GEMM driver, directly or through functions of the module that call nothing
+else (the im2col convolution's per-image GEMM: the runtime runs a driver call made inside a job on
+its thread alone), and may allocate (its buffers, per iteration): a failed allocation's check, as
+the GEMM kernel's, reports to the runtime's ``tgc_parallel_error`` (the module's error handler
+wherever the runtime is linked: jit.py, the artifact's), which fails the loop on its caller's
+thread. A loop that calls anything else (OpenBLAS, which has threads of its own; host callbacks),
+holds a stack slot, or uses a value that cannot be passed is left as it is.
+
+Modules that link their own runtime (artifacts, ``place=inline``) define a
 weak serial ``tgc_parallel_for`` (the whole range on the calling thread) that the linked runtime
 replaces, as the GEMM driver's (blas.py).
 """
@@ -27,12 +33,13 @@ replaces, as the GEMM driver's (blas.py).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from mlir import ir
 from mlir.dialects import arith, func, llvm
 
 from tgc.dialect.ir_helpers import all_ops, find_function, functions
-from tgc.lowering.cpu.parallel_gemm import LOOP_ENTRY
+from tgc.lowering.cpu.parallel_gemm import DRIVER_PREFIX, LOOP_ENTRY
 from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
 from tgc.passes.base import ModulePass
 
@@ -41,7 +48,9 @@ from tgc.passes.base import ModulePass
 OUTLINE = True
 # Ops recomputed inside the outlined loop instead of passed in: pure, no regions.
 _RECOMPUTED = ("arith.", "vector.broadcast", "vector.transfer_read", "memref.dim", "affine.apply")
-_NOT_OUTLINED = ("func.call", "func.call_indirect", "llvm.call", "memref.alloc", "memref.alloca")
+# Ops a body may not hold: calls of what the pass cannot vouch for (_vouched_call), stack slots.
+_NOT_OUTLINED = ("func.call_indirect", "memref.alloca")
+_CALLS = ("func.call", "llvm.call")
 _UNKNOWN_TRIPS = 16  # an inner loop of unknown trip count counts this many iterations of work
 
 
@@ -123,11 +132,49 @@ class _Plan:
         return False
 
 
+def _callee(op) -> str:
+    return ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+
+
+def _vouched_function(module, name: str, seen: set) -> bool:
+    """Whether a body may call ``name``: the GEMM driver (which runs a call from inside a job on
+    its thread alone), or a function of the module that holds only what a body may hold and
+    calls only such functions (the conv's GEMM call, tgc-blas-matmul's function around the
+    driver). Anything else (OpenBLAS, libm, host callbacks) is refused: its threads or state are
+    not the runtime's."""
+    if name.startswith(DRIVER_PREFIX):
+        return True
+    function = find_function(module, name)
+    if function is None or not len(function.regions[0].blocks):
+        return False
+    if name in seen:
+        return True  # already being checked higher up
+    seen.add(name)
+    return _holds_only_vouched(module, function, seen)
+
+
+def _holds_only_vouched(module, root, seen: set) -> bool:
+    for op in all_ops(root):
+        if op.name.startswith(_NOT_OUTLINED):
+            return False
+        if op.name in _CALLS and (
+            "callee" not in op.attributes or not _vouched_function(module, _callee(op), seen)
+        ):
+            return False
+    return True
+
+
+def _module_of(op):
+    while op.parent is not None:
+        op = op.parent
+    return op
+
+
 def _plan(loop) -> _Plan | None:
     plan = _Plan(loop.operation)
+    if not _holds_only_vouched(_module_of(loop.operation), loop, set()):
+        return None
     for op in all_ops(loop):
-        if op.name.startswith(_NOT_OUTLINED):
-            return None
         for operand in op.operands:
             if not _inside(_owner_op(operand), loop.operation) and not plan.take(operand):
                 return None
@@ -145,12 +192,28 @@ def _static_trips(loop) -> int:
     return max(0, (high - low + step - 1) // step) if step > 0 else _UNKNOWN_TRIPS
 
 
+def _call_work(op) -> int:
+    """A vouched call (a GEMM) reads its memref operands at least once: their elements (an
+    unknown dim counts _UNKNOWN_TRIPS)."""
+    total = 1
+    for operand in op.operands:
+        if isinstance(operand.type, ir.MemRefType):
+            shape = ir.MemRefType(operand.type).shape
+            total += math.prod(_UNKNOWN_TRIPS if d < 0 else d for d in shape)
+    return total
+
+
 def _work(block) -> int:
     """Operations one run of ``block`` executes, inner loops multiplied out (an estimate)."""
     total = 0
     for op in block.operations:
         inner = sum(_work(b) for region in op.regions for b in region.blocks)
-        total += _static_trips(op) * inner if op.name == "scf.for" else 1 + inner
+        if op.name == "scf.for":
+            total += _static_trips(op) * inner
+        elif op.name in _CALLS:
+            total += _call_work(op)
+        else:
+            total += 1 + inner
     return total
 
 
