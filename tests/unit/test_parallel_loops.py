@@ -194,6 +194,51 @@ def test_per_image_im2col_conv_and_input_gradient_match_numpy(
     np.testing.assert_allclose(gx, _conv_input_gradient_same(gy, f), rtol=1e-4, atol=1e-4)
 
 
+def _im2col_filter_gradient(threads, x, gy, f, runs=1):
+    """The convnet's second layer's filter gradient (per-image im2col GEMMs summed in parts),
+    ``runs`` times in one session."""
+    tf.reset_default_graph()
+    xp = tf.placeholder(tf.float32, [None, 14, 14, 32])
+    gp = tf.placeholder(tf.float32, [None, 14, 14, 64])
+    filt = tf.constant(f)
+    conv = tf.nn.conv2d(xp, filt, strides=[1, 1, 1, 1], padding="SAME")
+    (df,) = tf.gradients(conv, [filt], grad_ys=gp)
+    config = tf.ConfigProto(intra_op_parallelism_threads=threads)
+    with tf.Session(config=config) as sess:
+        return [sess.run(df, {xp: x, gp: gy}) for _ in range(runs)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 3, 7, 32])
+def test_per_image_im2col_filter_gradient_matches_numpy(quiet_machine, outlined, threads, batch):
+    """Summed in conv_direct.GRADIENT_PARTS parts of images (some empty at batch 1 and 3)."""
+    x = RNG.standard_normal((batch, 14, 14, 32)).astype(np.float32)
+    gy = RNG.standard_normal((batch, 14, 14, 64)).astype(np.float32)
+    f = RNG.standard_normal((5, 5, 32, 64)).astype(np.float32)
+    (got,) = _im2col_filter_gradient(threads, x, gy, f)
+    assert sum(outlined) == 1  # the parts' loop
+    padded = np.pad(x.astype(np.float64), [(0, 0), (2, 2), (2, 2), (0, 0)])
+    want = np.zeros(f.shape)
+    for a in range(5):
+        for b in range(5):
+            want[a, b] = np.einsum("nhwc,nhwo->co", padded[:, a : a + 14, b : b + 14], gy)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_per_image_im2col_filter_gradient_is_the_same_in_every_run_and_thread_count(
+    quiet_machine,
+):
+    """Each part's images are summed on one thread, and the parts in part order: bitwise the same
+    sums in each of 8 runs at 2 threads, and at 1 thread."""
+    x = RNG.standard_normal((32, 14, 14, 32)).astype(np.float32)
+    gy = RNG.standard_normal((32, 14, 14, 64)).astype(np.float32)
+    f = RNG.standard_normal((5, 5, 32, 64)).astype(np.float32)
+    runs = _im2col_filter_gradient(2, x, gy, f, runs=8)
+    for got in runs[1:]:
+        np.testing.assert_array_equal(got, runs[0])
+    np.testing.assert_array_equal(_im2col_filter_gradient(1, x, gy, f)[0], runs[0])
+
+
 def test_convnet_steps_on_two_threads_match_one_thread(quiet_machine, outlined):
     """The harness's convnet (benchmarks/harness.py) at batch 32: three SGD steps' losses and the
     variables after them, 2 threads against 1 (chunks change no sum's order: the same up to the

@@ -62,9 +62,18 @@ from tgc.lowering.to_core.conv import (
     reassociation,
     tensor_type,
 )
-from tgc.lowering.cpu.conv_direct import direct_conv, direct_filter_gradient, direct_wins
+from tgc.lowering.cpu.conv_direct import GRADIENT_PARTS, direct_conv, direct_filter_gradient
+from tgc.lowering.cpu.conv_direct import _part_bounds as part_bounds
+from tgc.lowering.cpu.conv_direct import direct_wins
 from tgc.lowering.cpu.pool_vector import max_pool, max_pool_grad_tiles
-from tgc.lowering.cpu.vector_runs import PARALLEL_FOR, add_run, copy_run, index_sum, loop_nest
+from tgc.lowering.cpu.vector_runs import (
+    PARALLEL_FOR,
+    add_run,
+    copy_run,
+    index_sum,
+    loop_nest,
+    loop_nests,
+)
 from tgc.lowering.to_core.linalg_ops import matmul_maps
 from tgc.passes.base import ModulePass
 
@@ -309,22 +318,64 @@ def _filter_gradient_gemm(xp, g, filter_shape, strides, dilations) -> ir.Value:
 
 
 def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Value:
-    """``_filter_gradient_gemm`` summed one image at a time (BLAS accumulates with beta = 1)."""
+    """``_filter_gradient_gemm`` summed one image at a time (BLAS accumulates with beta = 1).
+
+    The batch is cut into GRADIENT_PARTS parts (conv_direct.py's), each summing its images into
+    its own [KH*KW*C, O] matrix in an iteration of a loop that tgc-parallel-loops may run on
+    several threads (each part's GEMMs on its thread); the parts are then added in part order:
+    the same sums on any number of threads, in every run."""
     _, oh, ow, _ = shape_of(g)
     kh, kw, c, o = filter_shape
     elem = element_type(xp)
-    total = fill(scalar_const(0.0, elem), empty(tensor_type((kh * kw * c, o), elem), {}))
+    rows_type = tensor_type((kh * kw * c, o), elem)
 
-    def body(n, acc):
-        patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
-        return _gemm_call(
-            patches, collapse(_image(g, n), [[0, 1, 2], [3]]), None, transpose_a=True, acc=acc
-        )
+    def part(ivs, carried):
+        (partials,), (index,) = carried, ivs
+        begin, end = part_bounds(dim(xp, 0), index)
+        zeros = fill(scalar_const(0.0, elem), empty(rows_type, {}))
+        images = scf.ForOp(begin, end, const_index(1), [zeros])
+        with ir.InsertionPoint(images.body):
+            n = images.induction_variable
+            patches = _patch_matrix(_image(xp, n), (oh, ow), (kh, kw), strides, dilations)
+            g_rows = collapse(_image(g, n), [[0, 1, 2], [3]])
+            acc = images.inner_iter_args[0]
+            scf.YieldOp([_gemm_call(patches, g_rows, None, transpose_a=True, acc=acc)])
+        return [_insert_part(images.results[0], partials, index)]
 
-    product = _over_images(xp, total, body)
+    parts_type = tensor_type((GRADIENT_PARTS, kh * kw * c, o), elem)
+    bounds = [const_index(GRADIENT_PARTS)]
+    partials = loop_nests(bounds, [empty(parts_type, {})], part, parallel=True)[0]
+    product = _part(partials, 0, rows_type)
+    for p in range(1, GRADIENT_PARTS):
+        maps = [identity_map(2)] * 3
+        added = _part(partials, p, rows_type)
+        product = generic(
+            [product, added],
+            [empty(rows_type, {})],
+            maps,
+            [PARALLEL] * 2,
+            lambda a, b, _: arith.addf(a, b),
+        )[0]
     result = tensor_type(filter_shape, elem)
     return tensor.ExpandShapeOp(
         result, product, reassociation([[0, 1, 2], [3]]), [], list(filter_shape)
+    ).result
+
+
+def _insert_part(matrix, partials, index) -> ir.Value:
+    """partials[index] = matrix (``index`` an index value)."""
+    rows, cols = shape_of(matrix)
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    return tensor.InsertSliceOp(
+        matrix, partials, [index], [], [], [dynamic, 0, 0], [1, rows, cols], [1, 1, 1]
+    ).result
+
+
+def _part(partials, p: int, matrix_type) -> ir.Value:
+    """partials[p] as a matrix of ``matrix_type``."""
+    rows, cols = shape_of(matrix_type)
+    return tensor.ExtractSliceOp(
+        matrix_type, partials, [], [], [], [p, 0, 0], [1, rows, cols], [1, 1, 1]
     ).result
 
 
