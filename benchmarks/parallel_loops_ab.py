@@ -3,9 +3,11 @@
 batch on the parallel runtime), at 1 and 2 threads.
 
 "serial loops" sessions are compiled with the pass's loops left as they are (the tags dropped), so
-only the GEMMs use the runtime, as before the pass. All four sessions run in one process,
-interleaved in rounds of a block of steps each; each step is timed in wall-clock time, process
-CPU time (all threads) and the calling thread's CPU time (what the workers did not take off it).
+only the GEMMs use the runtime, as before the pass; "serial GEMM loops" ones with only the loops
+that call the GEMM left (the im2col conv's per-image loops), as before nested calls were allowed.
+All six sessions run in one process, interleaved in rounds of a block of steps each; each step is
+timed in wall-clock time, process CPU time (all threads) and the calling thread's CPU time (what
+the workers did not take off it).
 Reported: medians.
 
 The ThreadScope of a Session takes fewer threads while other processes keep the cores busy;
@@ -35,21 +37,27 @@ from tgc.lowering.cpu.tiered import wait_for_optimized_code  # noqa: E402
 from tgc.runtime import blas_threads  # noqa: E402
 
 _OUTLINE = parallel_loops.ParallelLoopsPass.run
-_SERIAL = [False]  # while True, the pass leaves every loop serial
+_SERIAL = ["parallel loops"]  # the kind of session being compiled: which loops stay serial
+
+
+def _calls(loop) -> bool:
+    return any(op.name in ("func.call", "llvm.call") for op in all_ops(loop))
 
 
 def _run_pass(self, module) -> None:
-    if not _SERIAL[0]:
-        _OUTLINE(self, module)
-        return
     for op in all_ops(module.operation):
-        if parallel_loops.PARALLEL_FOR in op.attributes:
+        if parallel_loops.PARALLEL_FOR not in op.attributes:
+            continue
+        # "serial GEMM loops": as before loops that call the GEMM were outlined (the im2col
+        # conv's per-image loops; its filter gradient's parts then run one after the other)
+        if _SERIAL[0] == "serial loops" or (_SERIAL[0] == "serial GEMM loops" and _calls(op)):
             del op.attributes[parallel_loops.PARALLEL_FOR]
+    _OUTLINE(self, module)
 
 
-def _step(threads: int, serial_loops: bool):
+def _step(threads: int, kind: str):
     build = harness.convnet_step()["tgc"].__closure__[0].cell_contents  # harness's tgc_build
-    _SERIAL[0] = serial_loops
+    _SERIAL[0] = kind
     tf.reset_default_graph()
     fetch, feed = build(tf)
     sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=threads))
@@ -69,9 +77,9 @@ def main() -> None:
         load.free_cores = lambda: float(len(load.cpus))
     parallel_loops.ParallelLoopsPass.run = _run_pass
     steps = {
-        (threads, kind): _step(threads, kind == "serial loops")
+        (threads, kind): _step(threads, kind)
         for threads in (1, 2)
-        for kind in ("serial loops", "parallel loops")
+        for kind in ("serial loops", "serial GEMM loops", "parallel loops")
     }
     wait_for_optimized_code()
     samples = {key: [] for key in steps}
@@ -88,7 +96,7 @@ def main() -> None:
     for (threads, kind), values in samples.items():
         wall, cpu, own = (statistics.median(v[i] for v in values) * 1e3 for i in range(3))
         print(
-            f"convnet step, {threads} thread(s), {kind:14s}: wall {wall:6.2f} ms  "
+            f"convnet step, {threads} thread(s), {kind:17s}: wall {wall:6.2f} ms  "
             f"process CPU {cpu:6.2f} ms  calling thread CPU {own:6.2f} ms"
         )
 

@@ -319,6 +319,42 @@ def test_artifact_llvm_ir_runs_the_weak_serial_entry(tmp_path):
     np.testing.assert_array_equal(art(x=x)["p"], max_pool_2x2(x))
 
 
+def test_artifact_runs_the_per_image_conv_loops_with_their_gemms(tmp_path, quiet_machine, outlined):
+    """The convnet's second layer in an artifact (its GEMMs tgc's generated kernel, through the
+    linked runtime): forward, input and filter gradients on 1 and 2 threads against numpy, the
+    filter gradient bitwise the same on both."""
+    from test_aot import compile_artifact
+
+    from tgc.runtime.artifact import load
+
+    f = (RNG.standard_normal((5, 5, 32, 64)) / 20).astype(np.float32)
+    tf.reset_default_graph()
+    xp = tf.placeholder(tf.float32, [None, 14, 14, 32], name="x")
+    gp = tf.placeholder(tf.float32, [None, 14, 14, 64], name="g")
+    filt = tf.constant(f)
+    conv = tf.nn.conv2d(xp, filt, strides=[1, 1, 1, 1], padding="SAME")
+    gx, df = tf.gradients(conv, [xp, filt], grad_ys=gp)
+    for name, value in (("y", conv), ("gx", gx), ("df", df)):
+        tf.identity(value, name=name)
+    directory = compile_artifact(["y", "gx", "df"], ["x", "g"], str(tmp_path))
+    assert sum(outlined) == 3  # forward, input gradient, the filter gradient's parts
+    x = RNG.standard_normal((7, 14, 14, 32)).astype(np.float32)
+    gy = RNG.standard_normal((7, 14, 14, 64)).astype(np.float32)
+    padded = np.pad(x.astype(np.float64), [(0, 0), (2, 2), (2, 2), (0, 0)])
+    want_df = np.zeros(f.shape)
+    for a in range(5):
+        for b in range(5):
+            want_df[a, b] = np.einsum("nhwc,nhwo->co", padded[:, a : a + 14, b : b + 14], gy)
+    results = {}
+    for threads in (1, 2):
+        results[threads] = load(directory, threads=threads)(x=x, g=gy)
+        got = results[threads]
+        np.testing.assert_allclose(got["y"], conv2d_same(x, f), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got["gx"], _conv_input_gradient_same(gy, f), atol=1e-4)
+        np.testing.assert_allclose(got["df"], want_df, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(results[2]["df"], results[1]["df"])
+
+
 # ---- the runtime's entry, called directly ----------------------------------------------------
 
 # A loop body that counts each iteration it ran and records which thread ran its chunk.
