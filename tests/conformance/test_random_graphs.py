@@ -547,7 +547,7 @@ def test_drawn_loops_and_branches_conform(seed, target):
 # ---- dense-layer chains: the CPU's GEMM fast paths (dense.py) ------------------------------------
 
 # Shares of CONFORMANCE_EXAMPLES per dense variant: a chain compiles one to three GEMMs (a second
-# each), an artifact chain a Session and an artifact (3-6 s), so the default run holds 4 + 4 + 2 + 2.
+# each), an artifact chain a Session and an artifact (3-6 s): the default run holds 4 + 4 + 2 + 2.
 DENSE_SHARE = {"session": 0.4, "codegen_threads": 0.4, "artifact_infer": 0.2, "artifact_train": 0.2}
 
 
