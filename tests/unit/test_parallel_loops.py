@@ -11,13 +11,14 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import tgc as tf
 from tgc.lowering.cpu import parallel_gemm, parallel_loops
-from tgc.runtime import blas_threads
+from tgc.runtime import blas_threads, executable
 
 RNG = np.random.default_rng(2026)
 
@@ -353,6 +354,69 @@ def test_artifact_runs_the_per_image_conv_loops_with_their_gemms(tmp_path, quiet
         np.testing.assert_allclose(got["gx"], _conv_input_gradient_same(gy, f), atol=1e-4)
         np.testing.assert_allclose(got["df"], want_df, rtol=1e-4, atol=1e-3)
     np.testing.assert_array_equal(results[2]["df"], results[1]["df"])
+
+
+# A conv whose per-image loop's chunks allocate (the patch matrix, the GEMM's packs) with tgc's
+# workers' allocations failing (test_parallel_gemv_errors.SHIM_C): every run raises
+# ResourceExhaustedError on the caller's thread or returns the right result, at least one raises,
+# and the next run without failures is right.
+CONV_CHILD = r"""
+import ctypes
+import numpy as np
+import tgc as tf
+from tgc.runtime import blas_threads
+from tgc.lowering.cpu.tiered import wait_for_optimized_code
+
+load = blas_threads.core_load()
+load.free_cores = lambda: float(len(load.cpus))
+shim = ctypes.CDLL(None)
+rng = np.random.default_rng(0)
+x = rng.standard_normal((32, 14, 14, 32)).astype(np.float32)
+f = rng.standard_normal((5, 5, 32, 64)).astype(np.float32)
+xp = tf.placeholder(tf.float32, [None, 14, 14, 32])
+y = tf.nn.conv2d(xp, tf.constant(f), strides=[1, 1, 1, 1], padding="SAME")
+sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=2))
+want = sess.run(y, {xp: x})
+wait_for_optimized_code()
+raised, messages = 0, set()
+shim.tgc_test_fail_worker_allocations(1)
+for _ in range(8):
+    try:
+        got = sess.run(y, {xp: x})
+    except tf.errors.ResourceExhaustedError as error:
+        assert "OOM when allocating tensor" in str(error), str(error)
+        raised += 1
+        messages.add(str(error)[:300])
+    else:
+        np.testing.assert_array_equal(got, want)
+shim.tgc_test_fail_worker_allocations(0)
+failures = shim.tgc_test_failed_allocations()
+np.testing.assert_array_equal(sess.run(y, {xp: x}), want)
+print(f"raised {raised} failed allocations {failures}: {sorted(messages)}")
+assert raised >= 1 and failures >= raised
+"""
+
+
+@pytest.mark.skipif(executable._fastcall is None, reason="needs the C extension (guarded calls)")
+def test_a_failed_allocation_in_a_per_image_chunk_on_a_worker_raises_in_the_session(tmp_path):
+    from test_parallel_gemv_errors import SHIM_C
+
+    shim, source = tmp_path / "shim.so", tmp_path / "shim.c"
+    source.write_text(SHIM_C)
+    subprocess.run(
+        [parallel_gemm.c_compiler(), "-shared", "-fPIC", "-O2", "-pthread", "-o", shim, source],
+        check=True,
+    )
+    script = tmp_path / "child.py"
+    script.write_text(CONV_CHILD)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, LD_PRELOAD=str(shim), TGC_GEMM="codegen", PYTHONPATH=root)
+    result = subprocess.run(
+        [sys.executable, str(script)], env=env, cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "raised" in result.stdout, result.stdout
+    print(result.stdout)
 
 
 # ---- the runtime's entry, called directly ----------------------------------------------------
