@@ -48,7 +48,8 @@ from tgc.passes.base import ModulePass
 OUTLINE = True
 # Ops recomputed inside the outlined loop instead of passed in: pure, no regions.
 _RECOMPUTED = ("arith.", "vector.broadcast", "vector.transfer_read", "memref.dim", "affine.apply")
-# Ops a body may not hold: calls of what the pass cannot vouch for (_vouched_call), stack slots.
+# Ops a body may not hold: indirect calls (of what the pass cannot see), stack slots; its direct
+# calls must reach only the GEMM driver (_vouched_function).
 _NOT_OUTLINED = ("func.call_indirect", "memref.alloca")
 _CALLS = ("func.call", "llvm.call")
 _UNKNOWN_TRIPS = 16  # an inner loop of unknown trip count counts this many iterations of work
@@ -154,6 +155,8 @@ def _vouched_function(module, name: str, seen: set) -> bool:
 
 
 def _holds_only_vouched(module, root, seen: set) -> bool:
+    """Whether ``root`` (a loop, a function) holds no refused op and calls only vouched functions
+    (``seen``: the functions of the module already being checked)."""
     for op in all_ops(root):
         if op.name.startswith(_NOT_OUTLINED):
             return False
