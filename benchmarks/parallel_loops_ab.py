@@ -15,7 +15,7 @@ The ThreadScope of a Session takes fewer threads while other processes keep the 
 
 Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/parallel_loops_ab.py \\
-        [--rounds 10] [--ignore-load]
+        [--rounds 10] [--ignore-load] [--conv2]
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tgc
@@ -55,8 +57,24 @@ def _run_pass(self, module) -> None:
     _OUTLINE(self, module)
 
 
-def _step(threads: int, kind: str):
+def _conv2_build(tf):
+    """The convnet's second conv layer alone (batch 32, 14x14x32, 5x5x32x64, bias, relu): its
+    forward and both gradients, the per-image im2col loops."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 14, 14, 32)).astype(np.float32)
+    gy = rng.standard_normal((32, 14, 14, 64)).astype(np.float32)
+    xp = tf.placeholder(tf.float32, [None, 14, 14, 32])
+    gp = tf.placeholder(tf.float32, [None, 14, 14, 64])
+    w = tf.Variable((rng.standard_normal((5, 5, 32, 64)) / 20).astype(np.float32))
+    b = tf.Variable(np.zeros(64, np.float32))
+    y = tf.nn.relu(tf.nn.conv2d(xp, w, strides=[1, 1, 1, 1], padding="SAME") + b)
+    gx, gw = tf.gradients(y, [xp, w], grad_ys=gp)
+    return [y, gx, gw], {xp: x, gp: gy}
+
+
+def _step(threads: int, kind: str, conv2: bool = False):
     build = harness.convnet_step()["tgc"].__closure__[0].cell_contents  # harness's tgc_build
+    build = _conv2_build if conv2 else build
     _SERIAL[0] = kind
     tf.reset_default_graph()
     fetch, feed = build(tf)
@@ -71,13 +89,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-round", type=int, default=5)
     parser.add_argument("--ignore-load", action="store_true")
+    parser.add_argument(
+        "--conv2", action="store_true", help="the second conv layer alone instead of the step"
+    )
     args = parser.parse_args()
     if args.ignore_load:
         load = blas_threads.core_load()
         load.free_cores = lambda: float(len(load.cpus))
     parallel_loops.ParallelLoopsPass.run = _run_pass
     steps = {
-        (threads, kind): _step(threads, kind)
+        (threads, kind): _step(threads, kind, args.conv2)
         for threads in (1, 2)
         for kind in ("serial loops", "serial GEMM loops", "parallel loops")
     }
@@ -93,10 +114,11 @@ def main() -> None:
                 samples[key].append((ends[0] - wall, ends[1] - cpu, ends[2] - own))
     with open("/proc/loadavg") as fh:
         print(f"load average at the end: {fh.read().split()[0]}")
+    what = "conv2 layer" if args.conv2 else "convnet step"
     for (threads, kind), values in samples.items():
         wall, cpu, own = (statistics.median(v[i] for v in values) * 1e3 for i in range(3))
         print(
-            f"convnet step, {threads} thread(s), {kind:17s}: wall {wall:6.2f} ms  "
+            f"{what}, {threads} thread(s), {kind:17s}: wall {wall:6.2f} ms  "
             f"process CPU {cpu:6.2f} ms  calling thread CPU {own:6.2f} ms"
         )
 
