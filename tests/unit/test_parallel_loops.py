@@ -521,7 +521,7 @@ typedef struct {
   int64_t m, n, k;
 } context_t;
 
-static _Thread_local int64_t iteration; /* 0 on a thread that runs no body (a GEMM's worker) */
+static _Thread_local int64_t iteration; /* 0 outside a body (on a GEMM's worker) */
 static context_t *current;
 
 /* Records which rows of C it was given, on which thread (the GEMM is not computed). */
@@ -543,6 +543,7 @@ void body(void *arg, int64_t begin, int64_t end) {
               out, out, 0, c->m, c->n, c->n, 1, out, out, 0, c->m, c->n, c->n, 1, false, false,
               1.0, 0.0, 8, 8);
   }
+  iteration = 0; /* a GEMM chunk this thread runs later for a call outside a body counts for 0 */
 }
 """
 
