@@ -1,10 +1,12 @@
 """tgc-parallel-loops (tgc/lowering/cpu/parallel_loops.py): the batch loops of direct convolution
-and its filter gradient, max-pool, max-pool's gradient and the im2col gather outlined and run on
-the parallel runtime's threads: results against numpy at 1 and 2 threads with odd batches (1, a
-batch not divisible by the chunks), the convnet SGD step's loss and variables after steps at 2
-threads against 1 thread, an artifact (its linked runtime, and the weak serial entry under
-llvmlite), and the runtime's ``tgc_parallel_for`` called directly: every iteration once, small
-loops on the calling thread."""
+and its filter gradient, max-pool, max-pool's gradient, the im2col gather and the per-image im2col
+conv (forward, input gradient, the filter gradient's parts: bodies that call the GEMM) outlined and
+run on the parallel runtime's threads: results against numpy at 1 and 2 threads with odd batches
+(1, a batch not divisible by the chunks), the filter gradient bitwise the same in every run, the
+convnet SGD step's loss and variables after steps at 2 threads against 1 thread, artifacts (their
+linked runtime, and the weak serial entry under llvmlite), a failed allocation in a chunk on a
+worker, and the runtime called directly: ``tgc_parallel_for`` runs every iteration once and small
+loops on the calling thread, a GEMM called inside a chunk runs whole on the chunk's thread."""
 
 from __future__ import annotations
 

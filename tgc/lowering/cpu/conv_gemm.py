@@ -14,7 +14,9 @@ arithmetic. For the convnet's second layer (batch 32, 14x14x32 -> 64, 5x5) that 
 GEMM instead of a seven-deep loop nest. conv2d_backprop_input is the GEMM of the gradient with
 the transposed filter, giving the columns [N, OH, OW, KH, KW, C], then col2im: for each window tap
 (a loop over the static taps, so still no scatter), each output pixel whose tap is in bounds adds
-its C channels into dx. Large patch matrices are built and multiplied one image at a time.
+its C channels into dx. Large patch matrices are built and multiplied one image at a time, in
+loops that tgc-parallel-loops runs as chunks of images on the session's threads (each image's GEMM
+on its thread); the filter gradient sums its images in GRADIENT_PARTS parts, added in part order.
 
 Convs whose window has few elements for their output channels (the convnet's first layer: 5x5 on
 one channel) skip im2col: conv2d and its filter gradient are computed directly (conv_direct.py;
