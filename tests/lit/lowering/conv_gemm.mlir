@@ -86,7 +86,8 @@ func.func @backprop_input(%f: tensor<3x3x4x3xf32>, %g: tensor<?x3x3x3xf32>, %x: 
 }
 
 // One image's patch matrix of 800 KB (16x16 pixels, 5x5x32 window) is built and multiplied inside an
-// scf.for over the batch.
+// scf.for over the batch, tagged for tgc-parallel-loops (images on several threads, each image's
+// GEMM on its thread).
 // CHECK-LABEL: func.func @per_image(
 // CHECK:         scf.for
 // CHECK:           tensor.extract_slice {{.*}} to tensor<1x20x20x32xf32>
@@ -94,9 +95,34 @@ func.func @backprop_input(%f: tensor<3x3x4x3xf32>, %g: tensor<?x3x3x3xf32>, %x: 
 // CHECK:           func.call @tgc_gemm_256x800xf32_800x8xf32_256x8xf32_z(
 // CHECK:           tensor.insert_slice
 // CHECK:           scf.yield
+// CHECK-NEXT:    } {tgc.parallel_for}
 func.func @per_image(%x: tensor<?x16x16x32xf32>, %f: tensor<5x5x32x8xf32>) -> tensor<?x16x16x8xf32> {
   %y = "tgc.conv2d"(%x, %f) {strides = array<i64: 1, 1, 1, 1>, padding = "SAME", dilations = array<i64: 1, 1, 1, 1>} : (tensor<?x16x16x32xf32>, tensor<5x5x32x8xf32>) -> tensor<?x16x16x8xf32>
   return %y : tensor<?x16x16x8xf32>
+}
+
+// The filter gradient of the same layer sums its images in 4 parts (conv_direct.GRADIENT_PARTS):
+// a tagged loop over the parts, each summing its images (GEMMs with beta = 1 into a zeroed
+// [800, 8]) into its row of partials, then the parts added in part order.
+// CHECK-LABEL: func.func @per_image_filter_gradient(
+// CHECK:         tensor.empty() : tensor<4x800x8xf32>
+// CHECK:         scf.for %[[PART:.*]] = %{{.*}} to %c4{{(_[0-9]+)?}} step
+// CHECK:           linalg.fill {{.*}} -> tensor<800x8xf32>
+// CHECK:           scf.for
+// CHECK:             func.call @tgc_gemm_256x800xf32_256x8xf32_800x8xf32_ta(
+// CHECK:           tensor.insert_slice {{.*}}[%[[PART]], 0, 0] [1, 800, 8]
+// CHECK:         } {tgc.parallel_for}
+// CHECK:         tensor.extract_slice %{{.*}}[0, 0, 0] [1, 800, 8]
+// CHECK:         tensor.extract_slice %{{.*}}[1, 0, 0] [1, 800, 8]
+// CHECK:         arith.addf
+// CHECK:         tensor.extract_slice %{{.*}}[2, 0, 0] [1, 800, 8]
+// CHECK:         arith.addf
+// CHECK:         tensor.extract_slice %{{.*}}[3, 0, 0] [1, 800, 8]
+// CHECK:         arith.addf
+// CHECK:         tensor.expand_shape {{.*}} into tensor<5x5x32x8xf32>
+func.func @per_image_filter_gradient(%x: tensor<?x16x16x32xf32>, %g: tensor<?x16x16x8xf32>) -> tensor<5x5x32x8xf32> {
+  %df = "tgc.conv2d_backprop_filter"(%x, %g) {filter_shape = array<i64: 5, 5, 32, 8>, strides = array<i64: 1, 1, 1, 1>, padding = "SAME", dilations = array<i64: 1, 1, 1, 1>} : (tensor<?x16x16x32xf32>, tensor<?x16x16x8xf32>) -> tensor<5x5x32x8xf32>
+  return %df : tensor<5x5x32x8xf32>
 }
 
 // f16 has no BLAS GEMM: core's loops stay as they are, still tagged.
