@@ -197,6 +197,26 @@ def test_per_image_im2col_conv_and_input_gradient_match_numpy(
     np.testing.assert_allclose(gx, _conv_input_gradient_same(gy, f), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.skipif(
+    __import__("tgc.lowering.cpu.blas", fromlist=["x"]).openblas_library() is None,
+    reason="no OpenBLAS",
+)
+def test_per_image_loops_calling_openblas_stay_serial(quiet_machine, outlined, monkeypatch):
+    """With OpenBLAS as the GEMM (TGC_GEMM=blas), the per-image loops' bodies call cblas, which
+    runs threads of its own: tgc-parallel-loops leaves them serial (and the result is right)."""
+    monkeypatch.setenv("TGC_GEMM", "blas")
+    x = RNG.standard_normal((5, 14, 14, 32)).astype(np.float32)
+    f = (RNG.standard_normal((5, 5, 32, 64)) / 20).astype(np.float32)
+
+    def build():
+        xp = tf.placeholder(tf.float32, [None, 14, 14, 32])
+        return tf.nn.conv2d(xp, tf.constant(f), strides=[1, 1, 1, 1], padding="SAME"), [xp]
+
+    y = _run(2, build, [x])
+    assert sum(outlined) == 0
+    np.testing.assert_allclose(y, conv2d_same(x, f), rtol=1e-4, atol=1e-4)
+
+
 def _im2col_filter_gradient(threads, x, gy, f, runs=1):
     """The convnet's second layer's filter gradient (per-image im2col GEMMs summed in parts),
     ``runs`` times in one session."""
