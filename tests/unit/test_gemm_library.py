@@ -170,3 +170,24 @@ def test_without_a_c_compiler_the_kernel_is_compiled_in_process(fresh_kernels, m
     assert "no C compiler" in str(gemm_library.last_disk_error)
     assert not os.path.exists(gemm_library.library_dir())
     assert gemm_library.compile_count == 1
+
+
+def test_a_kernel_in_the_disk_cache_is_loaded_without_parsing_its_mlir(fresh_kernels, monkeypatch):
+    monkeypatch.setattr(gemm_library, "last_disk_error", None)
+    symbol = gemm_kernel.shape_for("f32").symbol
+    gemm_library.kernel_address(symbol, lambda lookup: None)  # in the disk cache from here on
+    monkeypatch.setattr(gemm_library, "_KERNELS", {})
+    parsed = []
+    parse = gemm_library.ir.Module.parse
+    monkeypatch.setattr(
+        gemm_library.ir.Module, "parse", lambda text: parsed.append(text) or parse(text)
+    )
+    assert gemm_library.kernel_address(symbol, lambda lookup: None).value
+    assert parsed == [] and gemm_library.last_disk_error is None
+
+
+def test_the_cache_key_covers_the_checks_added_before_lowering(monkeypatch):
+    text = gemm_kernel.gemm_function_text(gemm_kernel.shape_for("f32"), private=False)
+    key = gemm_library._cache_key(text)
+    monkeypatch.setattr(gemm_library, "_checks_digest", lambda: "another tgc-check-allocs")
+    assert gemm_library._cache_key(text) != key
