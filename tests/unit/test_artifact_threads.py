@@ -14,7 +14,7 @@ from tgc.lowering.cpu import parallel_gemm
 from tgc.runtime import blas_threads
 from tgc.runtime.artifact import load
 
-BATCH, FEATURES, HIDDEN, CLASSES = 96, 512, 128, 10
+BATCH, FEATURES, HIDDEN, CLASSES = 96, 784, 128, 10
 STEPS = 4
 IMAGE, CONV_BATCH = (28, 28, 1), 16
 

@@ -134,7 +134,7 @@ def test_two_threads_match_numpy(threads, elem, m, n, k, ta, tb):
 # other threads. Shapes whose rest is one short chunk, several chunks by rows (2061 rows on 3
 # threads: 688 + 512 + 512 + 349) or by columns (2207 on 2: 1104 + 576 + 527), and shares that are
 # no whole number of tiles (1037 rows, 8-row tiles).
-SPLIT_SHAPES = [(1037, 61, 50), (1033, 41, 60), (2061, 40, 30), (45, 1553, 70), (37, 2207, 29)]
+SPLIT_SHAPES = [(1037, 61, 140), (1033, 41, 200), (2061, 40, 110), (45, 1553, 130), (37, 2207, 110)]
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])

@@ -88,9 +88,10 @@ THREADS_ENVIRONMENT = "TGC_NUM_THREADS"
 # per thread: n = 256 1.15 / 1.20, 512 1.07 / 1.14, 1024 1.03 / 1.06, 2048 1.02 / 1.03.
 CHUNKS_PER_THREAD = 2
 MIN_CHUNK = 512
-# A GEMM of fewer multiply-adds than this stays on the calling thread (waking a worker costs tens
-# of microseconds).
-SERIAL_FLOPS = 1 << 21
+# A GEMM of fewer multiply-adds than this stays on the calling thread: waking a worker costs tens
+# of microseconds (the two-layer SGD step's 6.4M-multiply-add GEMMs on 2 threads: 0.22-0.25 ms a
+# step split at 2^21, 0.20 ms kept whole, as on 1 thread; quiet 2-core Xeon).
+SERIAL_FLOPS = 1 << 23
 # The same for one row of C (the kernel's gemv): its time is reading B, one multiply-add per value,
 # so less work already outweighs a worker's wake-up (measured: see the module doc).
 SERIAL_GEMV = 1 << 17
