@@ -89,7 +89,7 @@ def openblas_library() -> str | None:
     return found[0] if found else None
 
 
-def _maps(operation) -> list:
+def matmul_map_dims(operation) -> list:
     """The matmul's (A, B, C) indexing maps as lists of result dim positions; defaults when
     absent."""
     if "indexing_maps" not in operation.attributes:
@@ -108,32 +108,40 @@ def _maps(operation) -> list:
 
 def _transposes(operation):
     """(transpose A, transpose B) for maps BLAS can express, else None."""
-    a, b, c = _maps(operation)
+    a, b, c = matmul_map_dims(operation)
     if c != [0, 1] or a not in ([0, 2], [2, 0]) or b not in ([2, 1], [1, 2]):
         return None
     return a == [2, 0], b == [1, 2]
 
 
-def _unit_inner_stride(t: ir.MemRefType) -> bool:
+def memref_operand_types(operation, element_types) -> list | None:
+    """The MemRefTypes of a matmul's three operands (A, B, C) when all three are memrefs of one
+    element type named in ``element_types`` (its string, e.g. "f32"), else None."""
+    if len(operation.operands) != 3:
+        return None
+    if not all(isinstance(v.type, ir.MemRefType) for v in operation.operands):
+        return None
+    types = [ir.MemRefType(v.type) for v in operation.operands]
+    elem = str(types[0].element_type)
+    if elem not in element_types or any(str(t.element_type) != elem for t in types):
+        return None
+    return types
+
+
+def unit_inner_stride(t: ir.MemRefType) -> bool:
     strides, _ = t.get_strides_and_offset()
     return t.rank == 2 and strides[1] == 1
 
 
 def _blas_candidate(operation):
     """(transpose A, transpose B) when this linalg.matmul can go to a GEMM call, else None."""
-    if operation.name != "linalg.matmul" or len(operation.operands) != 3:
+    if operation.name != "linalg.matmul":
         return None
-    types = [
-        ir.MemRefType(v.type) if isinstance(v.type, ir.MemRefType) else None
-        for v in operation.operands
-    ]
-    if None in types:
-        return None
-    symbol = GEMM_SYMBOLS.get(str(types[0].element_type))
-    if symbol is None or any(str(t.element_type) != str(types[0].element_type) for t in types):
+    types = memref_operand_types(operation, GEMM_SYMBOLS)
+    if types is None:
         return None
     transposes = _transposes(operation)
-    if transposes is None or not all(_unit_inner_stride(t) for t in types):
+    if transposes is None or not all(unit_inner_stride(t) for t in types):
         return None
     return transposes
 
@@ -657,13 +665,8 @@ def _batch_matmuls(function) -> list:
 
 def _batch_candidate(operation) -> bool:
     """A batch_matmul of f32/f64 memrefs with unit-stride rows and maps BLAS can express."""
-    if len(operation.operands) != 3:
-        return False
-    if not all(isinstance(v.type, ir.MemRefType) for v in operation.operands):
-        return False
-    types = [ir.MemRefType(v.type) for v in operation.operands]
-    elem = str(types[0].element_type)
-    if elem not in GEMM_SYMBOLS or any(str(t.element_type) != elem for t in types):
+    types = memref_operand_types(operation, GEMM_SYMBOLS)
+    if types is None:
         return False
     if any(t.rank != 3 or t.get_strides_and_offset()[0][2] != 1 for t in types):
         return False
@@ -672,7 +675,8 @@ def _batch_candidate(operation) -> bool:
 
 def _batch_transposes(operation):
     """(transpose A, transpose B) of a batch_matmul over (batch, m, n, k), else None."""
-    a, b, c = _maps(operation) if "indexing_maps" in operation.attributes else ([], [], [])
+    has_maps = "indexing_maps" in operation.attributes
+    a, b, c = matmul_map_dims(operation) if has_maps else ([], [], [])
     if not a:
         return False, False
     if c != [0, 1, 2] or a not in ([0, 1, 3], [0, 3, 1]) or b not in ([0, 3, 2], [0, 2, 3]):

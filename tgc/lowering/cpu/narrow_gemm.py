@@ -43,6 +43,7 @@ from mlir.dialects import func, memref
 from tgc.dialect.ir_helpers import all_ops, find_function, functions
 from tgc.lowering.cpu import gemm_kernel
 from tgc.lowering.cpu.blas import _fold_copies as fold_copies
+from tgc.lowering.cpu.blas import matmul_map_dims, memref_operand_types, unit_inner_stride
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
 from tgc.passes.base import ModulePass
 
@@ -350,35 +351,14 @@ def insert_kernel(module: ir.Module, kernel: NarrowGemm) -> str:
 # ---- the pass ------------------------------------------------------------------------------------
 
 
-def _maps(operation) -> list:
-    """The matmul's (A, B, C) indexing maps as lists of result dim positions."""
-    if "indexing_maps" not in operation.attributes:
-        return [[0, 2], [2, 1], [0, 1]]
-    out = []
-    for attr in ir.ArrayAttr(operation.attributes["indexing_maps"]):
-        results = [str(r) for r in ir.AffineMapAttr(attr).value.results]
-        out.append([int(r[1:]) if r[:1] == "d" and r[1:].isdigit() else -1 for r in results])
-    return out
-
-
-def _unit_rows(t: ir.MemRefType) -> bool:
-    return t.rank == 2 and t.get_strides_and_offset()[0][1] == 1
-
-
 def narrow_kernel_for(operation, lanes_of) -> NarrowGemm | None:
     """The kernel for this linalg.matmul of memrefs (module doc's conditions), else None;
     ``lanes_of(elem)``: the vector lanes for an element type."""
-    if len(operation.operands) != 3:
+    types = memref_operand_types(operation, _TYPES)
+    if types is None or not all(unit_inner_stride(t) for t in types):
         return None
-    if not all(isinstance(v.type, ir.MemRefType) for v in operation.operands):
-        return None
-    types = [ir.MemRefType(v.type) for v in operation.operands]
     elem = str(types[0].element_type)
-    if elem not in _TYPES or any(str(t.element_type) != elem for t in types):
-        return None
-    if not all(_unit_rows(t) for t in types):
-        return None
-    a, b, c = _maps(operation)
+    a, b, c = matmul_map_dims(operation)
     if c != [0, 1] or b != [2, 1] or a not in ([0, 2], [2, 0]):
         return None
     n = types[2].shape[1]
