@@ -37,38 +37,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tgc
 
 import harness  # noqa: E402
+from parallel_gemm_driver import driver_f32, view_words  # noqa: E402
 import tgc as tf  # noqa: E402
-from tgc.lowering.cpu import gemm_kernel, gemm_library, jit, parallel_gemm  # noqa: E402
+from tgc.lowering.cpu import parallel_gemm  # noqa: E402
 from tgc.lowering.cpu.tiered import wait_for_optimized_code  # noqa: E402
 from tgc.runtime import blas_threads  # noqa: E402
 
 SHAPES = [(1, 1024, 784), (1, 1024, 1024), (1, 10, 1024)]
 
 
-def _words(x: np.ndarray) -> list:
-    """The kernel's memref arguments of a 2-d C-contiguous array."""
-    return [x.ctypes.data, x.ctypes.data, 0, x.shape[0], x.shape[1], x.shape[1], 1]
-
-
 def driver_calls() -> dict:
     """{(shape, who, threads): call}: the runtime's driver on the generated kernel, and numpy."""
-    import ctypes
-
-    library = parallel_gemm.library()
-    shape = gemm_kernel.shape_for("f32")
-    kernel = gemm_library.kernel_address(shape.symbol, jit.connect_handlers)
-    view = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 5
-    fn = ctypes.CFUNCTYPE(
-        None,
-        ctypes.c_void_p,
-        *(view * 4),
-        ctypes.c_bool,
-        ctypes.c_bool,
-        ctypes.c_float,
-        ctypes.c_float,
-        ctypes.c_int64,
-        ctypes.c_int64,
-    )(parallel_gemm.runtime_address(parallel_gemm.driver_symbol("f32")).value)
+    library, fn, kernel, shape = driver_f32()
     openblas = blas_threads.openblas()
     rng = np.random.default_rng(0)
     calls = {}
@@ -76,7 +56,17 @@ def driver_calls() -> dict:
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
         c = np.zeros((m, n), np.float32)
-        args = (kernel, *_words(a), *_words(b), *_words(c), *_words(c), False, False, 1.0, 0.0)
+        args = (
+            kernel,
+            *view_words(a),
+            *view_words(b),
+            *view_words(c),
+            *view_words(c),
+            False,
+            False,
+            1.0,
+            0.0,
+        )
         args += (shape.mr, shape.nr)
         for count in (1, 2):
 

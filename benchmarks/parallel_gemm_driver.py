@@ -25,6 +25,18 @@ from tgc.lowering.cpu import gemm_kernel, gemm_library, jit, parallel_gemm  # no
 from tgc.runtime import blas_threads  # noqa: E402
 
 VIEW = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 5
+# The f32 driver: kernel, A, B, C, C_in (beta's term), trans A, trans B, alpha, beta, MR, NR.
+DRIVER_SIGNATURE = ctypes.CFUNCTYPE(
+    None,
+    ctypes.c_void_p,
+    *(VIEW * 4),
+    ctypes.c_bool,
+    ctypes.c_bool,
+    ctypes.c_float,
+    ctypes.c_float,
+    ctypes.c_int64,
+    ctypes.c_int64,
+)
 
 
 def driver_f32():
@@ -34,18 +46,8 @@ def driver_f32():
     library = parallel_gemm.library()
     if library is None:
         sys.exit(f"no parallel runtime: {parallel_gemm.last_error}")
-    signature = ctypes.CFUNCTYPE(
-        None,
-        ctypes.c_void_p,
-        *(VIEW * 4),  # A, B, C, and C_in (beta's term: C itself here)
-        ctypes.c_bool,
-        ctypes.c_bool,
-        ctypes.c_float,
-        ctypes.c_float,
-        ctypes.c_int64,
-        ctypes.c_int64,
-    )
-    driver = signature(parallel_gemm.runtime_address(parallel_gemm.driver_symbol("f32")).value)
+    address = parallel_gemm.runtime_address(parallel_gemm.driver_symbol("f32"))
+    driver = DRIVER_SIGNATURE(address.value)
     return library, driver, kernel, shape
 
 

@@ -28,11 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tgc.lowering.cpu import gemm_kernel, gemm_library, jit, parallel_gemm  # noqa: E402
 from tgc.runtime import blas_threads  # noqa: E402
 
-VIEW = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 5
-SIGNATURE = ctypes.CFUNCTYPE(
-    None, ctypes.c_void_p, *(VIEW * 4), ctypes.c_bool, ctypes.c_bool, ctypes.c_float,
-    ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
-)  # fmt: skip
+from parallel_gemm_driver import DRIVER_SIGNATURE  # noqa: E402
 
 
 def runtime_source_at(revision: str) -> str:
@@ -58,7 +54,9 @@ def build(source: str, directory: str, name: str):
     command = [parallel_gemm.c_compiler(), "-shared", "-fPIC", "-O2", "-pthread", exported]
     subprocess.run([*command, "-o", so, c_file], check=True)
     library = ctypes.CDLL(so)
-    return library, SIGNATURE(ctypes.cast(library.tgc_parallel_gemm_f32, ctypes.c_void_p).value)
+    return library, DRIVER_SIGNATURE(
+        ctypes.cast(library.tgc_parallel_gemm_f32, ctypes.c_void_p).value
+    )
 
 
 def measure(impls: dict, n: int, rounds: int) -> dict:
