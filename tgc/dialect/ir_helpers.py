@@ -91,6 +91,16 @@ def all_ops(root) -> list:
     return [op for op in ops if op.name != "func.func" and op != operation_of(root)]
 
 
+def map_result_dims(attr) -> list:
+    """An indexing map's results (an AffineMapAttr) as dim positions: d2 -> 2, anything that is no
+    plain dim (a symbol, a constant, an expression) -> -1."""
+    out = []
+    for result in ir.AffineMapAttr(attr).value.results:
+        text = str(result)
+        out.append(int(text[1:]) if text[:1] == "d" and text[1:].isdigit() else -1)
+    return out
+
+
 # --- what a tgc op is ----------------------------------------------------------------------------
 
 

@@ -62,7 +62,7 @@ import os
 from mlir import ir
 from mlir.dialects import arith, func, linalg, llvm, memref, scf
 
-from tgc.dialect.ir_helpers import all_ops, find_function, functions
+from tgc.dialect.ir_helpers import all_ops, find_function, functions, map_result_dims
 from tgc.lowering.cpu import gemm_kernel, parallel_gemm
 from tgc.lowering.cpu.gemm_epilogue import fused_generic
 from tgc.lowering.cpu.outline_gemm import fills_float_zero
@@ -94,16 +94,7 @@ def matmul_map_dims(operation) -> list:
     absent."""
     if "indexing_maps" not in operation.attributes:
         return [[0, 2], [2, 1], [0, 1]]
-    out = []
-    for attr in ir.ArrayAttr(operation.attributes["indexing_maps"]):
-        amap = ir.AffineMapAttr(attr).value
-        out.append(
-            [
-                int(str(e)[1:]) if str(e)[:1] == "d" and str(e)[1:].isdigit() else -1
-                for e in amap.results
-            ]
-        )
-    return out
+    return [map_result_dims(attr) for attr in ir.ArrayAttr(operation.attributes["indexing_maps"])]
 
 
 def _transposes(operation):

@@ -34,7 +34,13 @@ import math
 from mlir import ir
 from mlir.dialects import arith, func
 
-from tgc.dialect.ir_helpers import all_ops, defining_op, find_function, functions
+from tgc.dialect.ir_helpers import (
+    all_ops,
+    defining_op,
+    find_function,
+    functions,
+    map_result_dims,
+)
 from tgc.lowering.cpu.outline_gemm import single_use
 from tgc.lowering.to_core.common import PARALLEL, affine_map, generic, identity_map
 from tgc.passes.base import ModulePass
@@ -114,12 +120,6 @@ def epilogue_of_body(block, acc: ir.Value, bias) -> Epilogue | None:
     return Epilogue(bias is not None, activation)
 
 
-def _map_results(attr) -> list:
-    """An indexing map's results as dim positions (-1 for anything else)."""
-    amap = ir.AffineMapAttr(attr).value
-    return [int(str(e)[1:]) if str(e)[1:].isdigit() else -1 for e in amap.results]
-
-
 @dataclasses.dataclass
 class _Match:
     """A matched generic: the GEMM call it reads, the bias (or None) and the epilogue."""
@@ -149,7 +149,7 @@ def _match(operation) -> _Match | None:
         return None
     inputs = list(operation.operands)[:-1]
     iterators = [str(a) for a in ir.ArrayAttr(operation.attributes["iterator_types"])]
-    maps = [_map_results(m) for m in ir.ArrayAttr(operation.attributes["indexing_maps"])]
+    maps = [map_result_dims(m) for m in ir.ArrayAttr(operation.attributes["indexing_maps"])]
     if len(inputs) not in (1, 2) or iterators != _PARALLEL_2D or maps[-1] != [0, 1]:
         return None
     block = operation.regions[0].blocks[0]
@@ -357,7 +357,7 @@ def fused_generic(matmul, c: ir.Value):
     if operands[-1] != c or len(operands) not in (1, 2):
         return None
     iterators = [str(a) for a in ir.ArrayAttr(following.attributes["iterator_types"])]
-    maps = [_map_results(m) for m in ir.ArrayAttr(following.attributes["indexing_maps"])]
+    maps = [map_result_dims(m) for m in ir.ArrayAttr(following.attributes["indexing_maps"])]
     if iterators != _PARALLEL_2D or maps[-1] != [0, 1]:
         return None
     bias = operands[0] if len(operands) == 2 else None
