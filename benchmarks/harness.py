@@ -68,7 +68,7 @@ def in_blocks(impls: dict, steps: int, warmup: int) -> dict:
 
     Interleaving single steps measured something else on 2 threads: whatever ran right after a
     library with polling workers lost its second core to them (tgc's 2-thread GEMM 1024 ran at its
-    1-thread speed after numpy's threaded sgemm; tgc's own workers sleep after 20 us, so numpy
+    1-thread speed after numpy's threaded sgemm; tgc's own workers sleep after 200 us, so numpy
     following tgc did not pay the same). A user's training loop runs one library, so each block
     does, after the previous one's workers are idle. The first step of a block is not timed: it
     brings the block's data back into the caches the previous block used.

@@ -419,3 +419,38 @@ def test_a_forked_child_starts_its_own_workers(threads):
         os.waitpid(pid, 0)
         pytest.fail("the forked child's threaded GEMM did not finish")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to move between")
+def test_a_worker_on_its_callers_cpu_moves_off_it_and_keeps_every_cpu_allowed():
+    move_off = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_int)(
+        ctypes.cast(parallel_gemm.library().tgc_move_off_cpu, ctypes.c_void_p).value
+    )
+    sched_getcpu = ctypes.CDLL(None).sched_getcpu
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    seen = {}
+
+    def on_a_thread_of_its_own():  # affinity calls with pid 0 change this thread only
+        os.sched_setaffinity(0, {first})
+        seen["only_cpu"] = move_off(first)  # nowhere else to go
+        os.sched_setaffinity(0, {first, second})
+        seen["other_cpu"] = move_off(second)  # not on it: stays
+        for _ in range(5):  # the scheduler may move a thread on its own between two calls
+            os.sched_setaffinity(0, {first})
+            os.sched_setaffinity(0, {first, second})
+            seen["moved"] = move_off(first)
+            if seen["moved"]:
+                break
+        seen["cpu_after"] = sched_getcpu()
+        seen["allowed_after"] = os.sched_getaffinity(0)
+
+    thread = threading.Thread(target=on_a_thread_of_its_own)
+    thread.start()
+    thread.join()
+    assert seen == {
+        "only_cpu": False,
+        "other_cpu": False,
+        "moved": True,
+        "cpu_after": second,
+        "allowed_after": {first, second},
+    }

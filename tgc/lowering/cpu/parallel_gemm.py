@@ -100,8 +100,10 @@ SERIAL_GEMV = 1 << 17
 MIN_GEMV_ROWS = 64
 GEMV_CHUNKS_PER_THREAD = 2
 # How long a worker polls for the next job after one, and a caller for its last worker, before they
-# sleep (tgc_spin_until in RUNTIME_C): measured on benchmarks/gemm_codegen.py, see README.
-SPIN_NS = 20_000
+# sleep (tgc_spin_until in RUNTIME_C). Longer than the Python between two Session.run steps: a worker
+# that slept between them took a step's whole length to wake on a virtual machine and joined no job
+# of it (MLP batch 1 on 2 threads: 20 us, 0.27 ms a step, the 1-thread time; 50-200 us, 0.14 ms).
+SPIN_NS = 200_000
 # An outlined loop (parallel_loops.py) of fewer operations than this in all (iterations times the
 # compiler's estimate of one's) runs on the calling thread.
 SERIAL_LOOP_WORK = 1 << 16
@@ -137,6 +139,7 @@ struct tgc_job {
   atomic_int users;  /* workers inside the job (changed under the pool's lock) */
   int open;          /* workers may still join */
   atomic_int failed; /* a chunk reported a run-time error: no further chunk starts */
+  int caller_cpu;    /* the CPU the caller ran on when it handed the job out (-1: unknown) */
   int64_t error_kind, error_count; /* the first error, raised on the caller's thread at the end */
   const char *error_message;
   int64_t error_values[TGC_MAX_ERROR_VALUES];
@@ -147,10 +150,11 @@ static struct {
   pthread_cond_t wake, left;
   tgc_job *job;
   atomic_ulong generation; /* changed under the lock; read without it while spinning */
-  int workers; /* started */
-  int busy;    /* a caller owns the workers */
+  int workers;  /* started */
+  int busy;     /* a caller owns the workers */
+  int sleeping; /* workers waiting on `wake` (not polling) */
 } tgc_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-              NULL, 0, 0, 0};
+              NULL, 0, 0, 0, 0};
 
 static atomic_int tgc_threads_setting; /* 0: the default */
 static pthread_once_t tgc_once = PTHREAD_ONCE_INIT;
@@ -278,6 +282,25 @@ static bool tgc_new_generation(void *seen) {
 
 static bool tgc_no_users(void *job) { return atomic_load(&((tgc_job *)job)->users) == 0; }
 
+/* Moves this thread off `cpu` (the caller's) when it runs there. A worker woken after a long sleep
+   is placed on its waker's CPU when the kernel takes its own idle CPU for busy (a virtual machine
+   whose host has descheduled that idle vCPU), and it then stays there, time-sharing the caller's
+   core while the other core idles (MLP batch 1 on 2 threads: 0.30 ms a step against 0.15-0.20).
+   The affinity is narrowed only to make the move and put back at once: a lasting pin would keep
+   the worker on a core that another process later takes. Returns whether it moved. */
+TGC_DRIVER_API bool tgc_move_off_cpu(int cpu) {
+  if (cpu < 0 || sched_getcpu() != cpu) return false;
+  cpu_set_t allowed, elsewhere;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(cpu, &allowed))
+    return false;
+  elsewhere = allowed;
+  CPU_CLR(cpu, &elsewhere);
+  if (CPU_COUNT(&elsewhere) == 0 || sched_setaffinity(0, sizeof elsewhere, &elsewhere) != 0)
+    return false;
+  sched_setaffinity(0, sizeof allowed, &allowed);
+  return true;
+}
+
 static void *tgc_worker(void *arg) {
   int index = (int)(intptr_t)arg;
   unsigned long seen = 0;
@@ -288,12 +311,17 @@ static void *tgc_worker(void *arg) {
       tgc_spin_until(tgc_new_generation, &seen);
       pthread_mutex_lock(&tgc_pool.lock);
     }
-    while (tgc_pool.generation == seen) pthread_cond_wait(&tgc_pool.wake, &tgc_pool.lock);
+    while (tgc_pool.generation == seen) {
+      tgc_pool.sleeping++;
+      pthread_cond_wait(&tgc_pool.wake, &tgc_pool.lock);
+      tgc_pool.sleeping--;
+    }
     seen = tgc_pool.generation;
     tgc_job *job = tgc_pool.job;
     if (job == NULL || !job->open || index >= job->wanted) continue;
     job->users++;
     pthread_mutex_unlock(&tgc_pool.lock);
+    tgc_move_off_cpu(job->caller_cpu);
     tgc_run_chunks(job, false);
     pthread_mutex_lock(&tgc_pool.lock);
     if (--job->users == 0) pthread_cond_signal(&tgc_pool.left);
@@ -309,6 +337,7 @@ static void tgc_after_fork_in_child(void) {
   tgc_pool.job = NULL;
   tgc_pool.workers = 0;
   tgc_pool.busy = 0;
+  tgc_pool.sleeping = 0;
 }
 
 static void tgc_register_fork_handler(void) {
@@ -356,13 +385,21 @@ static void tgc_parallel_run(tgc_job *job, int threads) {
     return;
   }
   tgc_pool.busy = 1;
+  job->caller_cpu = sched_getcpu();
   job->wanted = helpers;
   job->users = 0;
   job->open = 1;
   tgc_pool.job = job;
   tgc_pool.generation++;
+  bool woke_sleepers = tgc_pool.sleeping > 0;
   pthread_cond_broadcast(&tgc_pool.wake);
   pthread_mutex_unlock(&tgc_pool.lock);
+  /* A worker woken from its sleep may be queued on this thread's CPU (tgc_move_off_cpu), behind
+     this thread, which does not block before the job is done: it would get to run only at the
+     scheduler's next tick, milliseconds later, after the caller ran every chunk alone. Yielding
+     once lets it run now, join and move to another CPU; with no one queued here it returns at
+     once. */
+  if (woke_sleepers) sched_yield();
   tgc_run_chunks(job, job->caller_first);
   /* Every chunk is handed out: close the job and wait for the workers still running one. */
   tgc_spin_until(tgc_no_users, job);
