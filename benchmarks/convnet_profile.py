@@ -7,8 +7,11 @@ a fixed random tensor as the output's gradient: ``grad_ys``), max-pool and its g
 layers' step. All variants run interleaved in one process, each call timed in thread CPU time
 (``time.thread_time``, the calling thread's) and process CPU time (``time.process_time``, which
 also counts worker threads, e.g. a multithreaded GEMM's), so other processes on a shared machine
-cost little; with 1 thread the two agree. Reported: medians per variant, and the step's FLOPs over
-its process CPU time.
+cost little; with 1 thread the two agree. Wall time too: on 2 threads, a part whose wall is near
+its calling thread's CPU time ran mostly on that thread (interleaved, a part run after one that
+called OpenBLAS loses its second core to OpenBLAS's polling workers: time a part alone with
+``--only`` for its 2-thread wall). Reported: medians per variant, and the step's FLOPs over its
+process CPU time.
 
 Run from the repository root, 1 thread:
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
@@ -198,20 +201,25 @@ def main():
     wait_for_optimized_code()
     times = {name: [] for name in impls}
     process = {name: [] for name in impls}
+    wall = {name: [] for name in impls}
     order = list(impls.items())
     shuffler = random.Random(0)
     for _ in range(args.steps):
         shuffler.shuffle(order)
         for name, fn in order:
-            t, p = time.thread_time(), time.process_time()
+            w, t, p = time.perf_counter(), time.thread_time(), time.process_time()
             fn()
             times[name].append(time.thread_time() - t)
             process[name].append(time.process_time() - p)
-    print(f"CPU time per call, median of {args.steps} (interleaved): thread / process")
+            wall[name].append(time.perf_counter() - w)
+    print(f"Per call, median of {args.steps} (interleaved): thread CPU / process CPU / wall")
     for name, samples in times.items():
         q = np.percentile(samples, [25, 50, 75]) * 1e3
-        proc = np.median(process[name]) * 1e3
-        print(f"  {name:48s} {q[1]:7.2f} ms  (p25 {q[0]:.2f}, p75 {q[2]:.2f})  {proc:7.2f} ms")
+        proc, elapsed = np.median(process[name]) * 1e3, np.median(wall[name]) * 1e3
+        print(
+            f"  {name:48s} {q[1]:7.2f} ms  (p25 {q[0]:.2f}, p75 {q[2]:.2f})  {proc:7.2f} ms"
+            f"  {elapsed:7.2f} ms"
+        )
     if "step" in times:
         step = np.median(process["step"])
         print(f"step FLOPs {STEP_FLOPS / 1e9:.3f} G -> {STEP_FLOPS / step / 1e9:.1f} GFLOP/s")

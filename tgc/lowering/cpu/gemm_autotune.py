@@ -34,8 +34,9 @@ import time
 import numpy as np
 from mlir import ir
 
-from tgc.dialect.ir_helpers import functions
+from tgc.dialect.ir_helpers import all_ops, find_function, functions
 from tgc.lowering.cpu import blas, gemm_kernel, gemm_tuning, parallel_gemm
+from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
 from tgc.passes.base import ModulePass, format_location
 
 DEFAULT_BUDGET_S = 0.5  # timing budget per shape
@@ -63,6 +64,43 @@ def shape_of(operation, trans_a: bool, trans_b: bool) -> gemm_tuning.MatmulShape
     )
 
 
+def _called_in_parallel_loops(module: ir.Module) -> set:
+    """The functions called, directly or through each other, from loops tagged PARALLEL_FOR (the
+    im2col convolution's per-image GEMM, conv_gemm.py)."""
+
+    def callees(root) -> list:
+        return [
+            ir.FlatSymbolRefAttr(op.attributes["callee"]).value
+            for op in all_ops(root)
+            if op.name == "func.call"
+        ]
+
+    waiting = [
+        name
+        for function in functions(module)
+        for op in all_ops(function)
+        if op.name == "scf.for" and PARALLEL_FOR in op.attributes
+        for name in callees(op)
+    ]
+    found: set = set()
+    while waiting:
+        name = waiting.pop()
+        function = None if name in found else find_function(module, name)
+        if function is not None:
+            found.add(name)
+            waiting.extend(callees(function))
+    return found
+
+
+def _inside_parallel_loop(operation) -> bool:
+    parent = operation.parent
+    while parent is not None and parent.name != "func.func":
+        if parent.name == "scf.for" and PARALLEL_FOR in parent.attributes:
+            return True
+        parent = parent.parent
+    return False
+
+
 def _record_choices(module: ir.Module, records: list) -> None:
     """Appends ``records`` to the module's list of GEMM choices (gemm_tuning.CHOICES_ATTRIBUTE)."""
     attributes = module.operation.attributes
@@ -88,7 +126,9 @@ class GemmAutotunePass(ModulePass):
         elsewhere = bool(self.isa) and self.isa != gemm_kernel.chosen_isa()
         records: list = []
         choices = None  # the cache, read at the first candidate
+        in_loops = _called_in_parallel_loops(module)
         for function in functions(module):
+            in_loop = ir.StringAttr(function.attributes["sym_name"]).value in in_loops
             # tgc-blas-matmul's split of a batch_matmul, done first so that its matmuls get a
             # choice too (the split is the same; tgc-blas-matmul then finds none left).
             for operation in blas._batch_matmuls(function):
@@ -108,7 +148,8 @@ class GemmAutotunePass(ModulePass):
                     continue
                 if choices is None:
                     choices = gemm_tuning.load_cache()
-                records.append(self._choose(operation, candidate, choices))
+                looped = in_loop or _inside_parallel_loop(operation)
+                records.append(self._choose(operation, candidate, choices, looped))
         if records:
             _record_choices(module, records)
 
@@ -124,8 +165,18 @@ class GemmAutotunePass(ModulePass):
             "measured_as": choice.measured_as,
         }
 
-    def _choose(self, operation, transposes, choices: dict) -> dict:
+    def _choose(self, operation, transposes, choices: dict, in_parallel_loop: bool) -> dict:
+        """``in_parallel_loop``: the matmul runs in a loop tgc-parallel-loops may spread over the
+        session's threads, each iteration's GEMM on its thread alone. OpenBLAS there would keep
+        the whole loop on the calling thread (the pass outlines no loop that calls it), so with
+        more than one thread the generated kernel is taken (source ``parallel-loop``; the
+        harness's convnet step on 2 threads: 19-20 ms with OpenBLAS per image, the 2-thread
+        choice cached for 196x64x800, against 14.2 ms); on one thread the shape is chosen as any
+        other."""
         shape = shape_of(operation, *transposes)
+        if in_parallel_loop and shape.threads > 1:
+            choice = gemm_tuning.Choice("codegen", "parallel-loop")
+            return self._record(operation, transposes, choice)
         timer = measure if self.tune else None
         choice = gemm_tuning.choose(shape, timer, choices=choices)
         return self._record(operation, transposes, choice)
