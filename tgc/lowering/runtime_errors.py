@@ -38,11 +38,13 @@ import json
 from mlir import ir
 from mlir.dialects import arith, bufferization, func, llvm, memref, tensor
 
+from tgc.lowering.artifact import AotError
 from tgc.runtime.executable import (
     ERROR_FUNCTION,
     ERROR_HANDLER_GLOBAL,
     OUT_OF_MEMORY,
     SET_ERROR_HANDLER,
+    library_setter_name,
 )
 from tgc.runtime.host_calls import HOST_CALLBACK, HOST_HANDLER_GLOBAL, HOST_TENSOR, SET_HOST_HANDLER
 
@@ -209,6 +211,38 @@ def ensure_runtime_definitions(module_op, function: str = ERROR_FUNCTION) -> Non
         for op in list(parsed.body.operations):
             if ir.StringAttr(op.operation.attributes["sym_name"]).value not in present:
                 op.operation.clone()
+
+
+def define_library_setter(module_op, prefix: str) -> str | None:
+    """Defines ``<prefix>_set_error_handler(handler)``, which calls the module's
+    ``tgc_set_error_handler`` (or the parallel runtime's, which replaces it where the library links
+    that runtime), when the module has checks; returns its name (None without checks). An
+    artifact's C program calls it by this name: with two tgc libraries in one process the name
+    ``tgc_set_error_handler`` reaches the first one's only, while the library's own call binds to
+    its own definition (the link step binds every reference inside the library locally)."""
+    table = ir.SymbolTable(module_op)
+    if SET_ERROR_HANDLER not in table:
+        return None
+    name = library_setter_name(prefix, "error_handler")
+    if name in table:
+        raise AotError(
+            f"--name {prefix}: the graph already has a function named {name}, the name of the "
+            "library's error-handler setter; choose another --name"
+        )
+    # Parsed beside a declaration of the setter it calls (the parser verifies the call); only the
+    # definition is copied into the module.
+    text = f"""
+llvm.func @{SET_ERROR_HANDLER}(!llvm.ptr)
+llvm.func @{name}(%handler: !llvm.ptr) {{
+  llvm.call @{SET_ERROR_HANDLER}(%handler) : (!llvm.ptr) -> ()
+  llvm.return
+}}
+"""
+    parsed = ir.Module.parse(text)  # kept alive while its op is cloned
+    definition = list(parsed.body.operations)[-1]
+    with ir.InsertionPoint(module_op.regions[0].blocks[0]):
+        definition.operation.clone()
+    return name
 
 
 def message_global(module_op, payload: dict) -> str:

@@ -54,7 +54,6 @@ from tgc.runtime.blas_threads import ThreadScope
 from tgc.runtime import executable, host_calls
 from tgc.runtime.executable import (
     _GLOBAL_SENTINEL,
-    SET_ERROR_HANDLER,
     _copy_out,
     _free,
     _is_c_contiguous,
@@ -63,6 +62,7 @@ from tgc.runtime.executable import (
     descriptor_words,
     install_error_handler,
     install_host_handler,
+    own_setter_names,
     raise_pending_error,
     runtime_error,
 )
@@ -174,7 +174,10 @@ class Artifact:
             self.path, self.manifest, entry["symbol"], prefer
         )
         _check_compiled_signature(self.path, self.manifest, signature)
-        _connect_error_handler(self.backend, self._keep)
+        # The library's own setters (<c_prefix>_set_...): tgc_set_... may be another tgc library's
+        # where one defining those names was loaded globally first.
+        self._c_prefix = self.manifest.get("c_prefix")
+        _connect_error_handler(self.backend, self._keep, self._c_prefix)
         self._prepare_call(address)
 
     # ---- calling ---------------------------------------------------------------------------------
@@ -197,8 +200,8 @@ class Artifact:
         self._in_place_results = self._in_place()
         self._written = sorted(set(self._in_place_results.values()))
         # Code that calls OpenBLAS (built with --blas) or has tgc's parallel GEMM runtime linked in
-        # (tgc_set_threads) needs its thread count set per call.
-        self._blas_threads.runtime = _thread_setter(self.backend, self._keep)
+        # (<c_prefix>_set_threads) needs its thread count set per call.
+        self._blas_threads.runtime = _thread_setter(self.backend, self._keep, self._c_prefix)
         needs_scope = self.manifest.get("blas", True) or self._blas_threads.runtime is not None
         self._scope = self._blas_threads if needs_scope else _NO_SCOPE
         # With the C extension the entry point is called behind its guard: a failed allocation in
@@ -604,30 +607,44 @@ def _load_code(path: str, manifest: dict, symbol: str, prefer: str):
     return _load_llvm_ir(path, manifest, symbol, reason)
 
 
-def _connect_error_handler(backend: str, keep) -> None:
+def _connect_error_handler(backend: str, keep, prefix: str | None) -> None:
     """The code's run-time checks report to this runtime, and its prints and assertions' data come
-    to tgc/runtime/host_calls.py (artifacts compiled before them have no setters)."""
-    for name, install in (
-        (SET_ERROR_HANDLER, install_error_handler),
-        (host_calls.SET_HOST_HANDLER, install_host_handler),
+    to tgc/runtime/host_calls.py (artifacts compiled before them have no setters). The error
+    handler goes through the library's own ``<prefix>_set_error_handler`` where it has one."""
+    for names, install in (
+        (own_setter_names(prefix, "error_handler"), install_error_handler),
+        ([host_calls.SET_HOST_HANDLER], install_host_handler),
     ):
-        if backend == "library":
-            setter = getattr(keep, name, None)
-            address = ctypes.cast(setter, ctypes.c_void_p).value if setter is not None else 0
-        else:
-            address = keep[0].get_function_address(name)
+        address = _first_address(backend, keep, names)
         if address:
             install(address)
 
 
-def _thread_setter(backend: str, keep):
-    """``tgc_set_threads`` of the library's parallel GEMM runtime (tgc/lowering/cpu/
-    parallel_gemm.py), or None when it has none (LLVM IR compiled by llvmlite runs its GEMMs on
-    the calling thread)."""
-    setter = getattr(keep, "tgc_set_threads", None) if backend == "library" else None
-    if setter is not None:
-        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-    return setter
+def _first_address(backend: str, keep, names: list) -> int:
+    """The address of the first of ``names`` the loaded code defines (0: none)."""
+    for name in names:
+        if backend == "library":
+            found = getattr(keep, name, None)
+            address = ctypes.cast(found, ctypes.c_void_p).value if found is not None else 0
+        else:
+            address = keep[0].get_function_address(name)
+        if address:
+            return address
+    return 0
+
+
+def _thread_setter(backend: str, keep, prefix: str | None):
+    """``<prefix>_set_threads`` (or, in a library built before it, ``tgc_set_threads``) of the
+    library's parallel GEMM runtime (tgc/lowering/cpu/parallel_gemm.py), or None when it has none
+    (LLVM IR compiled by llvmlite runs its GEMMs on the calling thread)."""
+    if backend != "library":
+        return None
+    for name in own_setter_names(prefix, "threads"):
+        setter = getattr(keep, name, None)
+        if setter is not None:
+            setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+            return setter
+    return None
 
 
 def _c_string(address: int | None) -> str | None:

@@ -216,6 +216,20 @@ _asarray = np.asarray
 # ---- run-time errors -----------------------------------------------------------------------------
 
 
+def library_setter_name(prefix: str, what: str) -> str:
+    """``<prefix>_set_<what>`` (what: "error_handler", "threads"): the setter an artifact exports
+    under its C prefix (`tgc compile --name`). Unlike ``tgc_set_<what>``, which a process holding
+    two tgc libraries resolves to the first one's, it reaches this library's own state."""
+    return f"{prefix}_set_{what}"
+
+
+def own_setter_names(prefix: str | None, what: str) -> list:
+    """The names to find a library's setter by, its own first: ``<prefix>_set_<what>``, then
+    ``tgc_set_<what>`` (libraries built before the prefixed setters; a cluster's library)."""
+    own = [library_setter_name(prefix, what)] if prefix else []
+    return own + [library_setter_name("tgc", what)]
+
+
 def install_error_handler(setter_address: int) -> None:
     """Gives a compiled library's ``void tgc_set_error_handler(void *)`` (at ``setter_address``) the
     runtime's handler."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import subprocess
 import tempfile
@@ -37,6 +38,7 @@ from tgc.lowering.artifact import (
     timed,
     write_directory_atomically,
 )
+from tgc.lowering import runtime_errors
 from tgc.lowering.cpu import parallel_gemm
 from tgc.runtime import executable
 
@@ -158,6 +160,8 @@ def blas_library(options: Options) -> str | None:
 def emit_stages(module, lowered: Lowered, stop: str, options: Options) -> None:
     """From the LLVM dialect (the module after the CPU pipeline) to ``stop``."""
     lowered.gemm_choices = take_gemm_choices(module)
+    with module.context:
+        runtime_errors.define_library_setter(module.operation, options.name)
     lowered.stages["llvm-dialect"] = str(module)
     if stop == "llvm-dialect":
         return
@@ -242,6 +246,7 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
             lowered.needs_memref_copy,
             blas_library(options),
             parallel_gemm.needs_runtime(lowered.stages["llvm-ir"]),
+            options.name,
         )
     elif stop == "so":
         raise AotError(
@@ -255,11 +260,18 @@ def _codegen(lowered: Lowered, stop: str, options: Options) -> None:
 
 
 def link_shared(
-    obj: bytes, with_memref_copy: bool, blas: str | None = None, parallel: bool = False
+    obj: bytes,
+    with_memref_copy: bool,
+    blas: str | None = None,
+    parallel: bool = False,
+    prefix: str | None = None,
 ) -> bytes:
     """``cc -shared`` the object (plus the memrefCopy support, the parallel GEMM runtime when
-    ``parallel``: the code calls its driver, and OpenBLAS found through an rpath) into a library;
-    returns its bytes."""
+    ``parallel``: the code calls its driver, with ``<prefix>_set_threads`` when a ``prefix`` is
+    given, and OpenBLAS found through an rpath) into a library; returns its bytes. Every reference
+    inside the library binds to its own definitions (-Bsymbolic), so that its checks, handler and
+    thread count stay its own where another tgc library defining the same names was loaded
+    first."""
     cc = parallel_gemm.c_compiler()
     with tempfile.TemporaryDirectory(prefix="tgc-aot-") as tmp:
         paths = [os.path.join(tmp, "model.o")]
@@ -268,6 +280,8 @@ def link_shared(
         sources = [("memref_copy.c", MEMREF_COPY_C)] if with_memref_copy else []
         if parallel:
             sources.append(("parallel_gemm.c", parallel_gemm.runtime_source()))
+            if prefix:
+                sources.append(("set_threads.c", _prefixed_set_threads(prefix)))
         for name, text in sources:
             paths.append(os.path.join(tmp, name))
             with open(paths[-1], "w") as fh:
@@ -275,10 +289,28 @@ def link_shared(
         out = os.path.join(tmp, LIBRARY)
         libs = [blas, f"-Wl,-rpath,{os.path.dirname(blas)}"] if blas else []
         threads = ["-pthread"] if parallel else []
-        command = [cc, "-shared", "-fPIC", "-O2", *threads, "-o", out, *paths, *libs, "-lm"]
+        command = [cc, "-shared", "-fPIC", "-O2", *threads, *_BIND_LOCALLY, "-o", out, *paths]
+        command += [*libs, "-lm"]
         _tool(command, b"", "cc -shared")
         with open(out, "rb") as fh:
             return fh.read()
+
+
+# ELF's dynamic linker resolves a library's calls of its own exported functions (and its loads of
+# its own exported globals) to the first definition in the process: a second tgc library's checks
+# would call the first one's tgc_runtime_error, read its handler, and its tgc_set_error_handler
+# would set the first one's. -Bsymbolic binds them inside the library. Mach-O's two-level namespace
+# already binds a library's references to itself.
+_BIND_LOCALLY = [] if platform.system() == "Darwin" else ["-Wl,-Bsymbolic"]
+
+
+def _prefixed_set_threads(prefix: str) -> str:
+    """The C source of ``<prefix>_set_threads``: the parallel runtime's ``tgc_set_threads`` under
+    the library's own name (bound inside the library, _BIND_LOCALLY)."""
+    name = executable.library_setter_name(prefix, "threads")
+    return f"""int tgc_set_threads(int threads);
+int {name}(int threads) {{ return tgc_set_threads(threads); }}
+"""
 
 
 # ---- the C header --------------------------------------------------------------------------------
@@ -304,26 +336,40 @@ def _memref_typedef(dtype: str, rank: int) -> str:
     )
 
 
-def _threads_text(lowered: Lowered) -> str:
-    """The declaration of ``tgc_set_threads`` when the library links the parallel GEMM runtime
-    (its matmuls call tgc's generated GEMM)."""
+def _setters_note(prefix: str, what: str) -> str:
+    """The header's lines on the two names of the setter of ``what`` ("threads", "error_handler"):
+    the library's own, and tgc's that only a program linking one tgc library can use."""
+    own = executable.library_setter_name(prefix, what)
+    shared = executable.library_setter_name("tgc", what)
+    width = max(len(own), len(shared)) + 2
+    return f""" *   {own:{width}s}sets it in any program, beside other tgc libraries too;
+ *   {shared:{width}s}the same where the program links no other tgc library (where it
+ *   {"":{width}s}links several, that name reaches the first one linked)."""
+
+
+def _threads_text(lowered: Lowered, prefix: str) -> str:
+    """The declarations of ``<prefix>_set_threads`` and ``tgc_set_threads`` when the library links
+    the parallel GEMM runtime (its matmuls call tgc's generated GEMM)."""
     if not parallel_gemm.needs_runtime(lowered.stages.get("llvm-ir", "")):
         return ""
+    name = executable.library_setter_name(prefix, "threads")
     return f"""
 /* The threads the matmuls of every later call may use (the caller's thread included; a count of 1
  * runs them on the calling thread); threads <= 0: the default, ${parallel_gemm.THREADS_ENVIRONMENT}
- * when set, else the CPUs this process may run on. Returns the count it replaced. The count and the
- * workers are this library's own (a program linking two tgc libraries reaches the first one's
- * tgc_set_threads by this name). The workers sleep between calls; one the machine has not
- * scheduled yet takes no share of a call (the others take it), so busy cores slow a call without
- * stalling it. */
+ * when set, else the CPUs this process may run on. Returns the count it replaced. The workers
+ * sleep between calls; one the machine has not scheduled yet takes no share of a call (the others
+ * take it), so busy cores slow a call without stalling it. The count and the workers are this
+ * library's own:
+{_setters_note(prefix, "threads")} */
+int {name}(int threads);
 int tgc_set_threads(int threads);
 """
 
 
-def _errors_text(lowered: Lowered) -> str:
-    """The declaration of ``tgc_set_error_handler`` and what a failed run-time check does, when the
-    library has checks (tgc/lowering/runtime_errors.py defines the handler's setter then)."""
+def _errors_text(lowered: Lowered, prefix: str) -> str:
+    """The declarations of ``<prefix>_set_error_handler`` and ``tgc_set_error_handler`` and what a
+    failed run-time check does, when the library has checks (tgc/lowering/runtime_errors.py defines
+    the handler's setters then)."""
     if executable.SET_ERROR_HANDLER not in lowered.stages.get("llvm-ir", ""):
         return ""
     kinds = (
@@ -334,13 +380,14 @@ def _errors_text(lowered: Lowered) -> str:
         ("INDEX_OUT_OF_RANGE", executable.INDEX_OUT_OF_RANGE, "tf.gather's indices"),
         ("INTEGER_DIVISION_BY_ZERO", executable.INTEGER_DIVISION_BY_ZERO, "integer division"),
     )
+    setter = executable.library_setter_name(prefix, "error_handler")
     defines = "\n".join(
         f"#ifndef TGC_ERROR_{name}\n#define TGC_ERROR_{name} {code} /* {what} */\n#endif"
         for name, code, what in kinds
     )
     return f"""
 /* Run-time errors. A failed check (operands whose shapes do not broadcast, an allocation that
- * failed, tf.Assert...) calls the handler given to tgc_set_error_handler with its kind (below), a
+ * failed, tf.Assert...) calls the library's handler (its setters below) with its kind (below), a
  * NUL-terminated JSON text (the op and what the error needs) and `count` int64 values (shapes).
  * Without a handler the call writes "tgc: a run-time check failed (no handler; see
  * tgc_set_error_handler): <JSON>" to stderr and ends the process with exit(1): it never returns
@@ -352,15 +399,17 @@ def _errors_text(lowered: Lowered) -> str:
  * on with, so when the handler returns the call writes "tgc: the error handler returned from a
  * failed allocation, ...: <JSON>" to stderr and ends the process with exit(1) (except for a
  * matmul's scratch buffer that a chunk on its thread pool could not allocate: the chunks are
- * skipped and the call finishes, its results not to be used). The handler is the library's, for
- * every thread; it is called on the thread that made the call (an error of a matmul's worker
- * thread is handed to it there once the workers have left the matmul). A program
- * linking two tgc libraries reaches the first one's tgc_set_error_handler by this name. */
+ * skipped and the call finishes, its results not to be used). One handler serves every
+ * thread; it is called on the thread that made the call (an error of a matmul's worker
+ * thread is handed to it there once the workers have left the matmul). The handler is this
+ * library's own:
+{_setters_note(prefix, "error_handler")} */
 #ifndef TGC_ERROR_HANDLER_FN_DEFINED
 #define TGC_ERROR_HANDLER_FN_DEFINED
 typedef void (*tgc_error_handler_fn)(int64_t kind, const char *message, const int64_t *values,
                                      int64_t count);
 #endif
+void {setter}(tgc_error_handler_fn handler);
 void {executable.SET_ERROR_HANDLER}(tgc_error_handler_fn handler);
 {defines}
 """
@@ -417,7 +466,7 @@ extern "C" {{
 #define {prefix.upper()}_NUM_RESULTS {len(outputs)}
 
 {results_struct}void {symbol}({", ".join(params) or "void"});
-{_threads_text(lowered)}{_errors_text(lowered)}
+{_threads_text(lowered, prefix)}{_errors_text(lowered, prefix)}
 /* The typed entry point. */
 static inline void {prefix}_run({", ".join(params) or "void"}) {{
   {symbol}({", ".join((["results"] if outputs else []) + [c_identifier(s.name) for s in inputs])});
@@ -460,6 +509,8 @@ def manifest(lowered: Lowered, options: Options, checksums: dict | None = None) 
         "llvm_pipeline": lowered.llvm_pipeline,
         "blas": blas_library(options),
         "variables_in_place": options.writes_variables_in_place(),
+        # The C API's names: <c_prefix>_main, <c_prefix>_set_error_handler, <c_prefix>_set_threads.
+        "c_prefix": options.name,
         **({"gemm_choices": lowered.gemm_choices} if lowered.gemm_choices else {}),
         "target": {
             "name": options.target,

@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tgc.runtime import errors
-from tgc.runtime.executable import Executable, install_error_handler, install_host_handler
+from tgc.runtime.executable import (
+    SET_ERROR_HANDLER,
+    Executable,
+    install_error_handler,
+    install_host_handler,
+)
 from tgc.runtime.host_calls import SET_HOST_HANDLER
 from tgc.runtime.ray.queues import QueueHost
 from tgc.runtime.rendezvous import RendezvousError, TransferHub
 
-SET_ERROR_HANDLER = "tgc_set_error_handler"
 # Tensors at least this large go through Ray's object store (zero-copy reads in the receiver);
 # smaller ones ride inline in the call, which costs less (DISTRIBUTED-NOTES.md: ray.put adds ~2 ms).
 OBJECT_STORE_BYTES = 100 * 1024
@@ -152,6 +156,9 @@ class _LoadedRun:
             with open(path, "wb") as fh:
                 fh.write(spec.library)
             self.library = ctypes.CDLL(path)
+        # dlsym on this library's handle finds its own setter; the library binds its checks to its
+        # own handler (-Bsymbolic, tgc/lowering/cpu/artifact.py), so another tgc library loaded in
+        # this process first cannot take them.
         setter = getattr(self.library, SET_ERROR_HANDLER, None)
         if setter is not None:
             install_error_handler(ctypes.cast(setter, ctypes.c_void_p).value)
