@@ -9,6 +9,7 @@ before, during and after the run. The machine's load is replaced by a fixed numb
 what is chosen does not depend on the other jobs of the machine. No timings are asserted.
 """
 
+import os
 import threading
 
 import numpy as np
@@ -157,6 +158,19 @@ def test_threads_waiting_for_a_core_count_when_busy_time_cannot_grow(monkeypatch
     load._recent = []
     free = _measured(monkeypatch, load, 100.4, 0.4 * cpus, 10.0 + 0.4 * cpus, waiting=5.0 * cpus)
     assert free == 0.0
+
+
+def test_a_thread_of_this_process_that_fell_asleep_during_a_sample_is_not_anothers(monkeypatch):
+    """A worker running when /proc/stat was read (3 running: the caller, the worker, another
+    process's thread) and asleep when this process's threads were counted after it is still this
+    process's: one waiting thread of others, not two."""
+    load = blas_threads.CoreLoad()
+    share = len(load.cpus) / (os.cpu_count() or len(load.cpus))
+    counts = iter([2, 1])  # this process's running threads before and after the read
+    monkeypatch.setattr(blas_threads, "_own_running_threads", lambda: next(counts))
+    monkeypatch.setattr(load, "_proc_stat", lambda: (1234, 3))
+    _, busy, _, waiting = load._sample()
+    assert (busy, waiting) == (1234, pytest.approx(1.0 * share))
 
 
 def test_own_running_threads_counts_this_one():

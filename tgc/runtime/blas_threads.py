@@ -166,6 +166,23 @@ class CoreLoad:
         """(monotonic seconds, busy ticks of this process's CPUs, this process's CPU seconds,
         other processes' threads running or runnable now, scaled to this process's CPUs), or None
         without /proc/stat."""
+        # This process's running threads are counted before and after /proc/stat is read, and
+        # the larger count taken: a worker thread polling for its next job when /proc/stat counted
+        # it may be asleep a few microseconds later, and would then be taken for another
+        # process's thread (two "busy" cores on an idle machine: one thread for the next 0.3 s).
+        own_before = _own_running_threads()
+        stat = self._proc_stat()
+        if stat is None:
+            return None
+        busy, running = stat
+        own = max(own_before, _own_running_threads())
+        share = len(self.cpus) / (os.cpu_count() or len(self.cpus))
+        waiting = max(running - own, 0) * share
+        return time.monotonic(), busy, time.process_time(), waiting
+
+    def _proc_stat(self):
+        """(busy ticks of this process's CPUs, threads running or runnable on the machine now) from
+        /proc/stat, or None without it."""
         try:
             with open("/proc/stat", "rb") as fh:
                 text = fh.read()
@@ -180,9 +197,7 @@ class CoreLoad:
                 busy += sum(ticks) - ticks[3] - ticks[4]
             elif fields and fields[0] == b"procs_running":
                 running = int(fields[1])
-        share = len(self.cpus) / (os.cpu_count() or len(self.cpus))
-        waiting = max(running - _own_running_threads(), 0) * share
-        return time.monotonic(), busy, time.process_time(), waiting
+        return busy, running
 
     def _running_others(self) -> float:
         """Threads running on the machine now, less this one (/proc/loadavg's 4th field)."""
