@@ -367,3 +367,26 @@ def test_an_unknown_kernel_isa_is_refused():
         module = ir.Module.parse("func.func @f() {\n  return\n}\n")
         with pytest.raises(PassFailure, match="unknown ISA 'sse4'.*avx2, avx512"):
             BlasMatmulPass(gemm="codegen", isa="sse4").run(module)
+
+
+def test_the_kernel_ab_benchmark_builds_this_checkouts_kernel_and_it_matches_numpy(
+    tmp_path, monkeypatch
+):
+    """benchmarks/gemm_kernel_ab.py builds kernels through gemm_library's internals: it must keep
+    up with them (it broke once when _Lowering started taking the kernel's text)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "gemm_kernel_ab.py"
+    spec = importlib.util.spec_from_file_location("gemm_kernel_ab_under_test", path)
+    ab = importlib.util.module_from_spec(spec)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the module sets it: put back after the test
+    spec.loader.exec_module(ab)
+    kernel = ab.load_kernel_module(str(ab.REPO / ab.KERNEL_PATH), "gk_under_test")
+    run = ab.build_kernel(kernel, str(tmp_path), "this")
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((70, 50)).astype(np.float32)
+    b = rng.standard_normal((50, 90)).astype(np.float32)
+    c = np.full((70, 90), np.nan, np.float32)
+    run(a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-4)
