@@ -41,7 +41,9 @@ The thread count is process-wide per library: ``tgc_set_threads(n)`` (n <= 0: th
 is TGC_NUM_THREADS, else the CPUs this process may run on). In-process code calls the copy built
 once per machine into the cache (``runtime_address``) and the session's ThreadScope sets its count
 for each run (tgc/runtime/blas_threads.py); an artifact links the runtime into its library, its C
-API exports ``tgc_set_threads``, and tgc.runtime.load(threads=) sets it the same way.
+API exports ``tgc_set_threads`` and ``<prefix>_set_threads`` (the name that reaches this library's
+count where a program links several tgc libraries: tgc/lowering/cpu/artifact.py), and
+tgc.runtime.load(threads=) sets it the same way.
 
 Loops other than GEMMs (tgc/lowering/cpu/parallel_loops.py: the batch loops of direct
 convolution, max-pool, its gradient and im2col) call ``tgc_parallel_for(body, context, total,
