@@ -290,3 +290,19 @@ def test_an_artifact_written_before_the_prefix_uses_the_shared_setters(built, tm
         "infer_set_error_handler",
         "tgc_set_error_handler",
     ]
+
+
+def test_the_llvm_ir_path_connects_the_prefixed_error_setter(built):
+    import numpy as np
+
+    from tgc.runtime import errors, load
+
+    pytest.importorskip("llvmlite")
+    art = load(str(built / "infer"), prefer="llvm-ir")
+    assert art.backend == "llvmlite"
+    a, b, c = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.ones(4, np.float32)
+    a[0, 0] = np.nan
+    with pytest.raises(errors.InvalidArgumentError, match="infer logits"):
+        art(a=a, b=b, c=c)
+    a[0, 0] = 1.0
+    np.testing.assert_array_equal(art(a=a, b=b, c=c)["out"], np.full((2, 4), 4.0, np.float32))
