@@ -306,3 +306,22 @@ def test_the_llvm_ir_path_connects_the_prefixed_error_setter(built):
         art(a=a, b=b, c=c)
     a[0, 0] = 1.0
     np.testing.assert_array_equal(art(a=a, b=b, c=c)["out"], np.full((2, 4), 4.0, np.float32))
+
+
+def test_name_tgc_keeps_the_shared_setters_as_the_librarys_only_names(tmp_path):
+    import numpy as np
+
+    from tgc.runtime import errors, load
+    from tgc.tools.cli import main as cli_main
+
+    _compile_named(tmp_path, "tgc", cli_main)
+    header = (tmp_path / "tgc" / "tgc.h").read_text()
+    assert header.count("int tgc_set_threads(int threads);\n") == 1
+    assert header.count("void tgc_set_error_handler(tgc_error_handler_fn handler);\n") == 1
+    assert "Compiled with --name tgc, the library has no name of\n *   its own for it" in header
+    art = load(str(tmp_path / "tgc"))
+    assert art._blas_threads.runtime.__name__ == "tgc_set_threads"
+    a, b, c = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.ones(4, np.float32)
+    a[0, 0] = np.nan
+    with pytest.raises(errors.InvalidArgumentError, match="tgc logits"):
+        art(a=a, b=b, c=c)

@@ -224,6 +224,8 @@ def define_library_setter(module_op, prefix: str) -> str | None:
     if SET_ERROR_HANDLER not in table:
         return None
     name = library_setter_name(prefix, "error_handler")
+    if name == SET_ERROR_HANDLER:  # --name tgc: the library's own name is the shared one
+        return name
     if name in table:
         raise AotError(
             f"--name {prefix}: the graph already has a function named {name}, the name of the "

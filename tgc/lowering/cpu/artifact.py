@@ -280,7 +280,7 @@ def link_shared(
         sources = [("memref_copy.c", MEMREF_COPY_C)] if with_memref_copy else []
         if parallel:
             sources.append(("parallel_gemm.c", parallel_gemm.runtime_source()))
-            if prefix:
+            if prefix and prefix != "tgc":  # --name tgc: tgc_set_threads is its own name
                 sources.append(("set_threads.c", _prefixed_set_threads(prefix)))
         for name, text in sources:
             paths.append(os.path.join(tmp, name))
@@ -341,10 +341,20 @@ def _setters_note(prefix: str, what: str) -> str:
     the library's own, and tgc's that only a program linking one tgc library can use."""
     own = executable.library_setter_name(prefix, what)
     shared = executable.library_setter_name("tgc", what)
+    if own == shared:
+        return f""" *   {shared} sets it. Compiled with --name tgc, the library has no name of
+ *   its own for it: where a program links several tgc libraries, that name reaches the first one
+ *   linked (compile with another --name for <name>_set_...)."""
     width = max(len(own), len(shared)) + 2
     return f""" *   {own:{width}s}sets it in any program, beside other tgc libraries too;
  *   {shared:{width}s}the same where the program links no other tgc library (where it
  *   {"":{width}s}links several, that name reaches the first one linked)."""
+
+
+def _declarations(pattern: str, own: str, shared: str) -> str:
+    """The setter's declarations by its own name and by the shared one (once where they are the
+    same, --name tgc)."""
+    return "\n".join(pattern.format(name) for name in dict.fromkeys((own, shared)))
 
 
 def _threads_text(lowered: Lowered, prefix: str) -> str:
@@ -361,8 +371,7 @@ def _threads_text(lowered: Lowered, prefix: str) -> str:
  * take it), so busy cores slow a call without stalling it. The count and the workers are this
  * library's own:
 {_setters_note(prefix, "threads")} */
-int {name}(int threads);
-int tgc_set_threads(int threads);
+{_declarations("int {}(int threads);", name, "tgc_set_threads")}
 """
 
 
@@ -409,8 +418,7 @@ def _errors_text(lowered: Lowered, prefix: str) -> str:
 typedef void (*tgc_error_handler_fn)(int64_t kind, const char *message, const int64_t *values,
                                      int64_t count);
 #endif
-void {setter}(tgc_error_handler_fn handler);
-void {executable.SET_ERROR_HANDLER}(tgc_error_handler_fn handler);
+{_declarations("void {}(tgc_error_handler_fn handler);", setter, executable.SET_ERROR_HANDLER)}
 {defines}
 """
 
