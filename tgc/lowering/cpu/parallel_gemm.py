@@ -102,9 +102,10 @@ SERIAL_GEMV = 1 << 17
 MIN_GEMV_ROWS = 64
 GEMV_CHUNKS_PER_THREAD = 2
 # How long a worker polls for the next job after one, and a caller for its last worker, before they
-# sleep (tgc_spin_until in RUNTIME_C). Longer than the Python between two Session.run steps: a worker
-# that slept between them took a step's whole length to wake on a virtual machine and joined no job
-# of it (MLP batch 1 on 2 threads: 20 us, 0.27 ms a step, the 1-thread time; 50-200 us, 0.14 ms).
+# sleep (tgc_spin_until in RUNTIME_C). Longer than the Python between two Session.run steps: a
+# worker that slept between them took a step's whole length to wake on a virtual machine and joined
+# no job of it (MLP batch 1 on 2 threads: 20 us, 0.27 ms a step, the 1-thread time; 50-200 us,
+# 0.14 ms).
 SPIN_NS = 200_000
 # An outlined loop (parallel_loops.py) of fewer operations than this in all (iterations times the
 # compiler's estimate of one's) runs on the calling thread.
