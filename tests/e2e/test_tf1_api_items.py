@@ -706,6 +706,35 @@ def test_batches_of_matrices_give_tf_values_and_gradients():
         _close(got, want)
 
 
+def test_an_inverse_knows_both_sides_of_its_square_from_either():
+    """TF's MatrixInverse shape function merges a square's two dims: [4, 2, None, 4] gives
+    [4, 2, 4, 4] (tf 2.21 compat.v1: `tf.matrix_inverse(tf.placeholder(tf.float64,
+    [4, 2, None, 4])).shape` is (4, 2, 4, 4)). Left unmerged, a while_loop whose body inverts its
+    [4, 2, None, 4] variable failed its gradient: the backward loop's value came out
+    [4, 2, 4, None], not an instance of the variable's shape (random-graph campaign, seed
+    300523)."""
+    x = tf.placeholder(tf.float64, [4, 2, None, 4])
+    assert tf.matrix_inverse(x).shape.as_list() == [4, 2, 4, 4]
+    assert tf.matrix_inverse(tf.placeholder(tf.float32, [None, 3])).shape.as_list() == [3, 3]
+    assert tf.matrix_inverse(tf.placeholder(tf.float32, [None, None])).shape.as_list() == [
+        None,
+        None,
+    ]
+    (inverted,) = tf.while_loop(
+        lambda i, m: i < 1, lambda i, m: [i + 1, tf.matrix_inverse(m)], [0, x]
+    )[1:]
+    weights = np.random.default_rng(5).standard_normal((4, 2, 4, 4))
+    (grad,) = tf.gradients(tf.reduce_sum(inverted * weights), [x])
+    value = np.eye(4) * 2.0 + np.random.default_rng(6).standard_normal((4, 2, 4, 4)) * 0.2
+    with tf.Session() as sess:
+        got_inverse, got_grad = sess.run([inverted, grad], {x: value})
+    want = np.linalg.inv(value)
+    np.testing.assert_allclose(got_inverse, want, rtol=1e-10)
+    # d/dX sum(W * X^-1) = -X^-T W X^-T
+    transposed = np.swapaxes(want, -1, -2)
+    np.testing.assert_allclose(got_grad, -transposed @ weights @ transposed, rtol=1e-9)
+
+
 def test_matrix_ops_refuse_what_tgc_does_not_take_by_name():
     with pytest.raises(ValueError, match="matrix_inverse needs square matrices but got shape"):
         tf.matrix_inverse(tf.zeros([2, 3]))

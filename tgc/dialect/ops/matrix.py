@@ -40,7 +40,9 @@ def _check_dtype(x, allowed, what):
         raise ShapeError(f"{what} takes {' or '.join(allowed)} but got {x.dtype}")
 
 
-def _square_matrices(x, what):
+def _square_matrices(x, what) -> tuple:
+    """x's shape with the square's two dims merged ([4, None, 3] -> [4, 3, 3]), as TF's shape
+    functions do: either known side is the other's."""
     _check_dtype(x, _MATRIX_DTYPES, what)
     if len(x.shape) < 2:
         raise ShapeError(
@@ -49,6 +51,8 @@ def _square_matrices(x, what):
     rows, cols = x.shape[-2:]
     if rows is not None and cols is not None and rows != cols:
         raise ShapeError(f"{what} needs square matrices but got shape {format_shape(x.shape)}")
+    side = rows if rows is not None else cols
+    return (*x.shape[:-2], side, side)
 
 
 def _swap_last_two(rank):
@@ -216,8 +220,7 @@ class MatrixInverse:
     )
 
     def infer(x):
-        _square_matrices(x, "matrix_inverse")
-        return x
+        return spec(_square_matrices(x, "matrix_inverse"), x.dtype)
 
     def eval(x):
         return np.linalg.inv(x.astype(np.float64)).astype(x.dtype)
