@@ -11,6 +11,7 @@ product's [1000, 1000] float result).
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,21 @@ int main(int argc, char **argv) {
 }
 """
 
-_JSON = '{"device": "/job:localhost/replica:0/task:0/device:CPU:0", "dtype": "float", "node": ""}'
+_OUTER_LINE = 'tf.matmul(a, b, name="out")'  # the op the failed allocation's error names
+
+
+def _node_of_outer() -> str:
+    """The error's "node": the op's name and where this file made it (the exported text keeps
+    the ops' locations)."""
+    lines = Path(__file__).read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.strip() == _OUTER_LINE)
+    return f"out (defined at {__file__}:{line})"
+
+
+_JSON = (
+    '{"device": "/job:localhost/replica:0/task:0/device:CPU:0", "dtype": "float", '
+    f'"node": "{_node_of_outer()}"}}'
+)
 _UNHANDLED = "tgc: a run-time check failed (no handler; see tgc_set_error_handler): "
 _RETURNED = (
     "tgc: the error handler returned from a failed allocation, which the compiled code cannot "

@@ -246,7 +246,7 @@ for prefix, art in loaded.items():
         art(a=a, b=b, c=c)
         print(prefix, "no error")
     except errors.InvalidArgumentError as exc:
-        print(prefix, "raised:", exc.message)
+        print(prefix, "raised:", exc.message.replace("\n", " | "))
     print(prefix, "setter:", art._blas_threads.runtime.__name__)
 old = {prefix: art._blas_threads.runtime(3 if prefix == "train" else 5) for prefix, art in
        loaded.items()}
@@ -268,6 +268,7 @@ def test_two_artifacts_in_one_python_process_each_raise_their_own_error(built):
     assert ran.returncode == 0, ran.stderr
     lines = ran.stdout.splitlines()
     assert lines[0].startswith("train raised: ") and "train logits" in lines[0]
+    assert "[[node out (defined at " in lines[0]  # the op, from the exported text's locations
     assert lines[1] == "train setter: train_set_threads"
     assert lines[2].startswith("infer raised: ") and "infer logits" in lines[2]
     assert lines[3] == "infer setter: infer_set_threads"

@@ -51,7 +51,9 @@ def export_graph(fetches, feeds=None, path=None, graph=None, with_initial_values
     run = select(fetches, feeds, graph)
     values = initial_values(run.variables, graph) if with_initial_values else None
     with make_context(), ir.Location.unknown():
-        text = str(emit_module(run, values))
+        # With the ops' locations (name and where the program made it): an artifact's run-time
+        # error then names its op, as a Session's does.
+        text = emit_module(run, values).operation.get_asm(enable_debug_info=True)
     if path is not None:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
