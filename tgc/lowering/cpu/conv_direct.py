@@ -23,9 +23,11 @@ measured (1 thread, thread CPU time, batch 32 at 28x28, 5x5 windows, im2col -> d
     75 x 128  4.54 -> 5.28  5.55 -> 10.26
 
 The filter gradient's K accumulators of O elements outgrow the registers sooner: it goes direct up
-to K*O = 2400, conv2d up to 4800 (halved for f64, whose vectors take twice the registers). The
-convnet's second layer (K = 800) stays with the GEMM; its SGD step went from 32.0 to 30.6 ms
-(benchmarks/convnet_profile.py --ab tgc.lowering.cpu.conv_gemm:DIRECT_CONV, shared machine).
+to K*O = 2400, conv2d up to 4800 (halved for f64, whose vectors take twice the registers), and
+neither past the windows measured (K of 75 and 100: MAX_DIRECT_GRADIENT_WINDOW,
+MAX_DIRECT_WINDOW). The convnet's second layer (K = 800) stays with the GEMM; its SGD step went
+from 32.0 to 30.6 ms (benchmarks/convnet_profile.py --ab tgc.lowering.cpu.conv_gemm:DIRECT_CONV,
+shared machine).
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ from tgc.lowering.to_core.conv import tensor_type
 # The largest K*O (window elements times output channels) computed directly (see above).
 MAX_DIRECT_CONV = 4800
 MAX_DIRECT_FILTER_GRADIENT = 2400
+# The largest window (K) computed directly, whatever O: the table's wins end at K = 100 (conv2d)
+# and 75 (filter gradient). A K*O limit alone let a 5x4 window on 29 channels with 2 outputs go
+# direct: the filter gradient's 580 accumulators took 43 s in one-shot-bufferize and ran about 2x
+# slower than im2col, conv2d of 400-2000 window elements on 2 outputs 3x slower
+# (tests/unit/test_conv_direct_window.py; found by tests/conformance/conv.py).
+MAX_DIRECT_WINDOW = 100
+MAX_DIRECT_GRADIENT_WINDOW = 75
 # The filter gradient's batch is summed in this many parts, each on any thread (parallel_loops.py):
 # 2 chunks per thread of a 2-core machine, and 4 rows of partial sums to add at the end.
 GRADIENT_PARTS = 4
@@ -50,8 +59,9 @@ def direct_wins(filter_shape, elem, filter_gradient: bool = False) -> bool:
     computed directly rather than by im2col and a GEMM (f64's vectors take twice the registers)."""
     kh, kw, c, o = filter_shape
     limit = MAX_DIRECT_FILTER_GRADIENT if filter_gradient else MAX_DIRECT_CONV
+    window_limit = MAX_DIRECT_GRADIENT_WINDOW if filter_gradient else MAX_DIRECT_WINDOW
     scale = 2 if str(elem) == "f64" else 1
-    return kh * kw * c * o * scale <= limit and o <= MAX_VECTOR
+    return kh * kw * c * o * scale <= limit and kh * kw * c <= window_limit and o <= MAX_VECTOR
 
 
 def _window(filter_shape) -> list:
