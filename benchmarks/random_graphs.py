@@ -15,7 +15,10 @@ its first seed. ``--include-known-bugs`` also draws the situations of generator.
 per graph); 0, the default, draws the graphs of earlier campaigns. ``--dense`` draws dense-layer
 chains instead (``tests/conformance/dense.py``: matmul by a Variable, bias, relu/relu6, fan-out,
 widths and batches that reach the generated GEMM, its epilogue, the narrow kernels and the threaded
-one-row split, and SGD steps of an in-place artifact against a Session's).
+one-row split, and SGD steps of an in-place artifact against a Session's). ``--conv`` draws
+convolution chains (``tests/conformance/conv.py``: conv2d by a Variable, strides, padding,
+dilation, bias, relu, max/avg pool, fan-out, a dense layer; shapes that reach the per-image im2col
+loops on the session's threads and the direct conv).
 ``tests/conformance/shrink.py SEED`` shrinks a failing seed to a short ``import tgc as tf`` program.
 A seed's graph depends on the registry: an op added to it changes the graphs drawn after it.
 """
@@ -42,7 +45,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 
 def draw(seed: int, args, entries=None):
-    """Graph ``seed`` as this campaign's options draw it (a dense chain with --dense)."""
+    """Graph ``seed`` as this campaign's options draw it (a dense chain with --dense, a conv
+    chain with --conv)."""
+    if args.conv:
+        from conformance.conv import draw_conv
+        from conformance.generator import RandomChooser
+
+        return draw_conv(RandomChooser(seed), seed=seed, variant=args.variant)
     if args.dense:
         from conformance.dense import draw_dense
         from conformance.generator import RandomChooser
@@ -71,6 +80,7 @@ def worker(args) -> None:
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
     from conformance.checks import entries_for, run_checks, target_named
+    from conformance.conv import run_conv
     from conformance.dense import run_dense
     from conformance.generator import catalogue
 
@@ -85,7 +95,10 @@ def worker(args) -> None:
         record = describe(spec)
         print(f"--- seed {seed}", file=sys.stderr, flush=True)
         try:
-            outcome = run_dense(spec) if args.dense else run_checks(spec, args.target)
+            if args.conv:
+                outcome = run_conv(spec)
+            else:
+                outcome = run_dense(spec) if args.dense else run_checks(spec, args.target)
             record.update(
                 status=outcome.status, category=outcome.category, detail=outcome.detail[:600]
             )
@@ -98,11 +111,14 @@ def worker(args) -> None:
 
 
 def describe(spec) -> dict:
+    from conformance.conv import ConvSpec
     from conformance.dense import DenseSpec
     from conformance.generator import control_nodes
 
     if isinstance(spec, DenseSpec):
         return describe_dense(spec)
+    if isinstance(spec, ConvSpec):
+        return describe_conv(spec)
     return {
         "seed": spec.seed,
         "variant": spec.variant,
@@ -140,6 +156,34 @@ def describe_dense(spec) -> dict:
     }
 
 
+def describe_conv(spec) -> dict:
+    """A conv chain's record: its layers as ops, x's dims, the fed batch sizes, the conv paths
+    its shapes pick (conv.paths)."""
+    from conformance.conv import paths
+
+    ops = []
+    for layer in spec.layers:
+        ops += ["conv2d" if layer.dilation == 1 else "conv2d_dilated"]
+        ops += [] if layer.bias == "none" else [layer.bias]
+        ops += [] if layer.activation == "none" else [layer.activation]
+        ops += [] if layer.pool is None else [f"{layer.pool.kind}_pool"]
+        ops += [] if layer.fan_out == "none" else [f"fan_out_{layer.fan_out}"]
+    return {
+        "seed": spec.seed,
+        "variant": spec.variant,
+        "dtype": spec.dtype,
+        "ops": ops + ["matmul"],
+        "dims": [
+            {"kind": "placeholder", "static": [spec.static_batch, *spec.image], "fed": [n]}
+            for n in (x.shape[0] for x, _ in spec.steps)
+        ],
+        "conv_paths": sorted(paths(spec)),
+        "threads": spec.threads,
+        "targets": len(spec.layers) * 2 + 2,
+        "control": [],
+    }
+
+
 # ---- the parent: seeds to workers, lines to the log ----------------------------------------------
 
 
@@ -154,6 +198,8 @@ class Worker:
         command += ["--control-flow", str(args.control_flow)]
         if args.dense:
             command.append("--dense")
+        if args.conv:
+            command.append("--conv")
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -334,6 +380,20 @@ def _dense_summary(rows: list) -> list:
     ]
 
 
+def _conv_summary(rows: list) -> list:
+    """What the conv chains (--conv) reached: the conv paths their shapes and threads pick."""
+    convs = [r for r in rows if "conv_paths" in r]
+    if not convs:
+        return []
+    reached = collections.Counter(p for r in convs for p in r["conv_paths"])
+    threaded = sum(r["threads"] == 2 and "per_image" in r["conv_paths"] for r in convs)
+    empty = sum(any(d["fed"][0] == 0 for d in r["dims"]) for r in convs)
+    return [
+        f"conv chains: {len(convs)}; paths {dict(sorted(reached.items()))}; per-image loops on 2 "
+        f"threads {threaded}, a batch of 0 {empty}"
+    ]
+
+
 def summary(path: str, start: int | None = None, count: int | None = None) -> str:
     records = {}
     with open(path, encoding="utf-8") as fh:
@@ -358,6 +418,7 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
         f"{sum(any(None in d['static'] for d in r.get('dims', [])) for r in rows)}",
         *_control_summary(rows),
         *_dense_summary(rows),
+        *_conv_summary(rows),
         "by variant:",
     ]
     for variant in sorted({v for v, _ in by_variant if v}):
@@ -413,6 +474,12 @@ def main(argv=None) -> None:
         "--dense",
         action="store_true",
         help="draw dense-layer chains (tests/conformance/dense.py: the CPU's GEMM fast paths); "
+        "--variant then names one of its variants",
+    )
+    parser.add_argument(
+        "--conv",
+        action="store_true",
+        help="draw convolution chains (tests/conformance/conv.py: the CPU's conv paths); "
         "--variant then names one of its variants",
     )
     parser.add_argument("--summary", action="store_true", help="only summarise the log")

@@ -706,3 +706,186 @@ def test_dense_checks_fail_on_a_wrong_number(monkeypatch):
     monkeypatch.setattr(dense, "sgd_reference", one_step_short)
     outcome = dense.run_dense(spec)
     assert (outcome.status, outcome.category) == ("wrong", "artifact_train"), outcome
+
+
+# ---- convolution chains: the CPU's conv paths (conv.py) ------------------------------------------
+
+# Shares of CONFORMANCE_EXAMPLES per conv variant: a Session chain takes 0.5-3 s, an artifact one
+# 2-5 s, a training one 3-13 s: the default run holds 3 + 3 + 1 + 1 (about 30 s on 2 shared cores).
+CONV_SHARE = {"session": 0.3, "codegen_threads": 0.3, "artifact_infer": 0.1, "artifact_train": 0.1}
+
+
+@st.composite
+def conv_chains(draw, variant):
+    from conformance.conv import draw_conv
+
+    seed = draw(st.integers(0, 2**31 - 1))
+    return draw_conv(HypothesisChooser(draw), seed=seed, variant=variant)
+
+
+@pytest.mark.parametrize("variant", sorted(CONV_SHARE))
+def test_conv_chains_conform(variant, target):
+    """Conv chains (conv2d by a Variable of 1-5 kernels, strides, SAME/VALID, dilation, bias,
+    relu, max/avg pool, fan-out, then a dense layer; None batches fed 0, 1 and odd sizes; shapes
+    for the per-image im2col loops and the direct conv) against numpy's values and gradients
+    within their rounding bounds; the training variant's in-place artifact against a Session's
+    SGD steps and numpy's."""
+    from conformance.conv import conv_isolated, repro_code
+
+    if target.name != "cpu":
+        pytest.skip("the conv chains check the CPU's conv paths")
+    profile = settings.get_profile("conformance")
+    examples = max(1, round(profile.max_examples * CONV_SHARE[variant]))
+
+    @settings(profile, max_examples=examples)
+    @given(conv_chains(variant))
+    def check(spec):
+        outcome = conv_isolated(spec)
+        assert outcome.ok, (
+            f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
+            f"\n\nrepro:\n{repro_code(spec)}"
+        )
+
+    check()
+
+
+def test_conv_draws_reach_the_conv_paths():
+    from conformance.conv import CONV_VARIANTS, draw_conv, paths
+
+    specs = [draw_conv(RandomChooser(seed), seed=seed) for seed in range(300)]
+
+    def has(pred):
+        return sum(1 for s in specs if pred(s))
+
+    def fed(s):
+        return [x.shape[0] for x, _ in s.steps]
+
+    assert {s.variant for s in specs} == set(CONV_VARIANTS)
+    for path, least in (
+        ("direct", 100),
+        ("direct_filter_gradient", 50),
+        ("per_image", 25),
+        ("max_pool", 50),
+        ("avg_pool", 30),
+        ("dilation", 30),
+        ("bias_relu", 50),
+    ):
+        assert has(lambda s: path in paths(s)) >= least, path
+    assert has(lambda s: "per_image" in paths(s) and s.threads == 2) >= 10  # the threaded loops
+    assert has(lambda s: s.dtype == "float64") > 50
+    assert has(lambda s: s.static_batch is None and 0 in fed(s)) > 10
+    assert has(lambda s: s.static_batch is None and 1 in fed(s)) > 20
+    assert has(lambda s: any(n % 2 and n > 1 for n in fed(s))) > 50
+    assert has(lambda s: s.static_batch is not None) > 30
+    assert has(lambda s: len(s.layers) >= 2) > 100
+    for fan_out in ("product", "activation"):
+        assert has(lambda s: any(layer.fan_out == fan_out for layer in s.layers)) > 30
+    assert has(lambda s: any(layer.strides != (1, 1) for layer in s.layers)) > 50
+    assert has(lambda s: any(layer.padding == "VALID" for layer in s.layers)) > 50
+
+
+def _hand_conv(pool="max", variant="session", dtype="float64"):
+    """x [2, 6, 5, 2] through a 3x2 conv (stride (2, 1), SAME, bias, relu) and a 2x2 pool of stride
+    1, then a 3x2 conv of dilation 2 (VALID, fanned out), then a dense layer of 2 units."""
+    from conformance.conv import ConvLayer, ConvSpec, Pool
+
+    layers = (
+        ConvLayer((3, 2), 3, (2, 1), "SAME", 1, "add", "relu", Pool(pool, 2, 1, "SAME"), "none"),
+        ConvLayer((2, 2), 2, (1, 1), "VALID", 2, "bias_add", "relu", None, "product"),
+    )
+    spec = ConvSpec(0, dtype, (6, 5, 2), None, layers, 2, True, variant)
+    rng = np.random.default_rng(5)
+    spec.params = [
+        (rng.standard_normal((3, 2, 2, 3)), rng.uniform(-1, 1, 3)),
+        (rng.standard_normal((2, 2, 3, 2)), rng.uniform(-1, 1, 2)),
+    ]
+    features = spec.flat_features()
+    spec.params.append((rng.standard_normal((features, 2)), rng.uniform(-1, 1, 2)))
+    spec.params = [(w.astype(dtype), b.astype(dtype)) for w, b in spec.params]
+    x = rng.uniform(-2, 2, (2, 6, 5, 2)).astype(dtype)
+    shapes = spec.shapes()
+    weights = [rng.standard_normal((2, 2)), rng.standard_normal((2, *shapes[1][0]))]
+    spec.steps = [(x, [w.astype(dtype) for w in weights])]
+    return spec
+
+
+def test_conv_reference_against_loops_and_finite_differences():
+    """The numpy reference's conv against a plain loop over pixels and taps (TF's SAME padding:
+    the odd pad after), and its gradients against central differences of its own loss."""
+    from conformance import conv
+
+    spec = _hand_conv()
+    assert spec.shapes() == [((3, 5, 3), (3, 5, 3)), ((1, 3, 2), (1, 3, 2))]
+    x, w = spec.steps[0][0], spec.params[0][0]
+    xp = np.pad(x, [(0, 0), (0, 1), (0, 1), (0, 0)])  # SAME: 6 rows stride 2 -> pad 1 after
+    loops = np.zeros((2, 3, 5, 3))
+    for n, i, j in np.ndindex(2, 3, 5):
+        loops[n, i, j] = np.tensordot(xp[n, 2 * i : 2 * i + 3, j : j + 2], w, axes=3)
+    win = conv.Window((3, 2), (2, 1), 1, "SAME", (6, 5))
+    np.testing.assert_allclose(conv.conv(x, w, win), loops, rtol=1e-12)
+    for pool in ("max", "avg"):
+        spec = _hand_conv(pool)
+        x, weights = spec.steps[0]
+        ref = conv.reference(spec, spec.params, x, weights)
+        rng = np.random.default_rng(1)
+        for name in conv.grad_names(spec):
+            grad, bound = ref.grads[name]
+            assert 0 < bound.max() < 1e-11, name  # float64 rounding: tiny, never zero
+            for index in [tuple(rng.integers(0, d) for d in grad.shape) for _ in range(3)]:
+                fd = _central_difference(spec, name, index)
+                np.testing.assert_allclose(grad[index], fd, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def _central_difference(spec, name, index, step=1e-6):
+    from conformance import conv
+
+    def loss(delta):
+        params = [(w.copy(), b.copy()) for w, b in spec.params]
+        x = spec.steps[0][0].copy()
+        if name == "x":
+            x[index] += delta
+        else:
+            layer = len(spec.layers) if name[1] == "d" else int(name[1:])
+            params[layer][name[0] == "b"][index] += delta
+        return conv.reference(spec, params, x, spec.steps[0][1]).loss
+
+    return (loss(step) - loss(-step)) / (2 * step)
+
+
+def test_conv_checks_fail_on_a_wrong_number(monkeypatch):
+    """A right tgc against a reference broken on purpose: each check says wrong."""
+    from conformance import conv
+
+    for pool in ("max", "avg"):
+        assert conv.run_conv(_hand_conv(pool)).ok
+    real_conv = conv.conv
+
+    def first_tap_dropped(x, w, win):
+        w = w.copy()
+        w[0, 0] = 0.0
+        return real_conv(x, w, win)
+
+    monkeypatch.setattr(conv, "conv", first_tap_dropped)
+    outcome = conv.run_conv(_hand_conv())
+    assert (outcome.status, outcome.category) == ("wrong", "forward"), outcome
+    monkeypatch.undo()
+    real_backward = conv.pool_backward
+    monkeypatch.setattr(  # max-pool's gradient spread as avg-pool's
+        conv, "pool_backward", lambda pool, *a: real_backward(replace(pool, kind="avg"), *a)
+    )
+    outcome = conv.run_conv(_hand_conv("max"))
+    assert (outcome.status, outcome.category) == ("wrong", "gradient"), outcome
+    monkeypatch.undo()
+    spec = _hand_conv("avg", variant="artifact_train", dtype="float32")
+    spec.learning_rate = 2.0**-6
+    spec.steps = spec.steps * 2
+    assert conv.run_conv(spec).ok
+    real_sgd = conv.sgd_reference
+
+    def one_step_short(s):  # numpy's SGD without its last step's update
+        losses = real_sgd(s)[0]
+        return (losses, *real_sgd(replace(s, steps=s.steps[:-1]))[1:])
+
+    monkeypatch.setattr(conv, "sgd_reference", one_step_short)
+    outcome = conv.run_conv(spec)
+    assert (outcome.status, outcome.category) == ("wrong", "artifact_train"), outcome
