@@ -144,3 +144,19 @@ def test_inverse_of_an_empty_strided_slice_of_a_loop_result_on_the_gpu():
         with tf.Session(config=tf.ConfigProto(device_count={"GPU": 1})) as sess:
             value = sess.run(inverse, {x: np.ones((1, 4, 1, 1))})
     assert value.shape == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_matmul_broadcast_against_an_empty_batch_with_an_unknown_inner_dim(transpose_b):
+    """[1, 4] @ [0, ?, 4]: the unknown inner dim is checked at run time and both operands are read
+    over the smaller size; the slice of b then had offset 0 in its 0-sized batch dim, which MLIR's
+    verifier refuses ("offset 0 is out-of-bounds: 0 >= 0"; random-graph campaign seed 301239).
+    TF returns zeros of shape [0, 1, 4] and a zero gradient."""
+    a = tf.placeholder(tf.float64, [1, 4])
+    b = tf.placeholder(tf.float64, [0, 4, None] if transpose_b else [0, None, 4])
+    c = tf.matmul(a, b, transpose_b=transpose_b)
+    (grad_a,) = tf.gradients(tf.reduce_sum(c), [a])
+    b_value = np.zeros((0, 4, 4))
+    got, got_grad = _run([c, grad_a], {a: np.ones((1, 4)), b: b_value})
+    assert got.shape == (0, 1, 4) and got_grad.shape == (1, 4)
+    np.testing.assert_array_equal(got_grad, np.zeros((1, 4)))

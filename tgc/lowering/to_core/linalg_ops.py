@@ -163,6 +163,8 @@ def _limit_dim(v: ir.Value, axis: int, size: ir.Value) -> ir.Value:
     shape = shape_of(v)
     if shape[axis] is not None:  # the other operand's dim is unknown: it gets the slice
         return v
+    if 0 in shape:  # no element to read past; MLIR refuses a slice at offset 0 of a 0-sized dim
+        return v
     dynamic = ir.ShapedType.get_dynamic_size()
     sizes = [size if j == axis else dim(v, j) for j in range(len(shape))]
     return tensor.ExtractSliceOp(
