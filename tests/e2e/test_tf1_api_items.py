@@ -715,7 +715,13 @@ def test_an_inverse_knows_both_sides_of_its_square_from_either():
     300523)."""
     x = tf.placeholder(tf.float64, [4, 2, None, 4])
     assert tf.matrix_inverse(x).shape.as_list() == [4, 2, 4, 4]
-    assert tf.matrix_inverse(tf.placeholder(tf.float32, [None, 3])).shape.as_list() == [3, 3]
+    partly_known = tf.placeholder(tf.float64, [None, 3])
+    partly_inverted = tf.matrix_inverse(partly_known)
+    assert partly_inverted.shape.as_list() == [3, 3]
+    with tf.Session() as sess:  # the code takes the op's [3, 3] for the fed [?, 3] (seed 301739)
+        np.testing.assert_allclose(
+            sess.run(partly_inverted, {partly_known: np.eye(3) * 4.0}), np.eye(3) / 4.0
+        )
     assert tf.matrix_inverse(tf.placeholder(tf.float32, [None, None])).shape.as_list() == [
         None,
         None,

@@ -73,6 +73,16 @@ func.func @inverse(%x: tensor<3x3xf64>) -> tensor<3x3xf64> {
   return %0 : tensor<3x3xf64>
 }
 
+// A square known on one side only: the op's type has both ([?, 3] -> [3, 3]), the operand is cast to it.
+// CHECK-LABEL: func.func @inverse_one_side_known(
+// CHECK-SAME:      %[[A:.*]]: tensor<?x3xf64>
+// CHECK:         %[[SQUARE:.*]] = tensor.cast %[[A]] : tensor<?x3xf64> to tensor<3x3xf64>
+// CHECK:         scf.for {{.*}} iter_args(%{{.*}} = %[[SQUARE]], %{{.*}} = %{{.*}}) -> (tensor<3x3xf64>, tensor<3x3xf64>)
+func.func @inverse_one_side_known(%x: tensor<?x3xf64>) -> tensor<3x3xf64> {
+  %0 = "tgc.matrix_inverse"(%x) : (tensor<?x3xf64>) -> tensor<3x3xf64>
+  return %0 : tensor<3x3xf64>
+}
+
 // A batch [..., n, n]: reshaped to [b, n, n], one matrix per iteration (extract_slice, the matrix's
 // elimination, insert_slice), reshaped back.
 // CHECK-LABEL: func.func @inverse_batch(

@@ -260,6 +260,8 @@ def _matrix_determinant(op):
 @lowers("matrix_inverse")
 def _matrix_inverse(op):
     (a,) = op.operands
+    if a.type != op.result_type:  # [?, n] -> [n, n]: the op's type knows both sides (a square)
+        a = tensor.CastOp(op.result_type, a).result
     return _batched(a, op.result_type, _inverse, scalar_result=False)
 
 
