@@ -160,3 +160,18 @@ def test_matmul_broadcast_against_an_empty_batch_with_an_unknown_inner_dim(trans
     got, got_grad = _run([c, grad_a], {a: np.ones((1, 4)), b: b_value})
     assert got.shape == (0, 1, 4) and got_grad.shape == (1, 4)
     np.testing.assert_array_equal(got_grad, np.zeros((1, 4)))
+
+
+def test_split_like_whose_second_piece_is_empty_by_the_static_sizes():
+    """x [1] split like a [1] and b [?]: the second piece starts at 1, the end of x, so it holds no
+    element whatever b's size; as a slice at offset 1 of a 1-sized dim MLIR's verifier refused it
+    ("offset 0 is out-of-bounds: 1 >= 1"; random-graph campaign seed 303078)."""
+    x = tf.placeholder(tf.float64, [1])
+    a = tf.placeholder(tf.float64, [1])
+    b = tf.placeholder(tf.float64, [None])
+    first, second = make_op("split_like", [x, a, b], axis=0)
+    got_first, got_second = _run(
+        [first, second], {x: np.array([2.5]), a: np.zeros(1), b: np.zeros(0)}
+    )
+    np.testing.assert_array_equal(got_first, [2.5])
+    assert got_second.shape == (0,)

@@ -477,6 +477,8 @@ def _split_like(op):
     first_type, second_type = op.result_types
     first = _sizes(first_type, lambda i: dim(a, i) if i == axis else dim(x, i))
     second = _sizes(second_type, lambda i: dim(b, i) if i == axis else dim(x, i))
+    if isinstance(first[axis], int) and shape_of(x)[axis] == first[axis]:
+        second[axis] = 0  # the first piece takes all of x: the second is empty whatever b says
     offsets = [first[axis] if i == axis else 0 for i in range(rank)]
     ones = [1] * rank
     return [
