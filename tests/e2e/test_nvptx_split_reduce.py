@@ -360,3 +360,20 @@ dw = tf.identity(dw, name="dw")
     # forward's 7x5x6x5 outputs of 3x3x8 = 72 points: one launch of 5 blocks.
     assert "memref<15x360xf32>" in gpu
     assert re.search(r"blocks in \(%c5, %c1, %c1\) threads in \(%c256, .*memref<7x5x6x5xf32>", gpu)
+
+
+def test_a_reduction_whose_body_yields_a_value_from_outside_it():
+    """The gradient of a scalar broadcast against [1, 4, 3, 3] through a slice that keeps no
+    element: its sum's body yields a value defined outside it (the zero the empty slice's padding
+    makes), which the kernel's inlined body did not map (KeyError; random-graph campaign on
+    nvptx-emulated, seed 400242). The gradient is zero."""
+    v1 = np.random.default_rng(0).standard_normal((1, 4, 3, 3)).astype(np.float32)
+
+    def build(tf, fed):
+        scalar = tf.nn.relu(fed["x"] ** fed["x"])
+        kept = tf.slice(tf.minimum(fed["v1"], scalar), [0, 0, 0, 2], [1, -1, 0, 0])
+        loss = tf.reduce_sum(kept * np.zeros((1, 4, 0, 0), np.float32))
+        return tf.gradients(loss, [scalar])
+
+    (grad,) = session_run(build, {"x": np.float32(1.975), "v1": v1})
+    assert grad == 0.0

@@ -416,5 +416,6 @@ def _inline_body(generic, call) -> None:
                 new.operands[n] = mapping[operand]
         for old, result in zip(op.results, new.results):
             mapping[old] = result
-    call.results[0].replace_all_uses_with(mapping[ops[-1].operands[0]])
+    yielded = ops[-1].operands[0]  # may be defined outside the body (a constant): kept as it is
+    call.results[0].replace_all_uses_with(mapping.get(yielded, yielded))
     call.erase()
