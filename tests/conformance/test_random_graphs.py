@@ -894,7 +894,7 @@ def test_conv_checks_fail_on_a_wrong_number(monkeypatch):
 def _racing_chain():
     """Campaign seed 281's chain reduced (findings-convfuzz.md C1): three plain convs, the
     second's sum also in the loss, on 2 threads; the first's filter gradient (3x2x22x1: K = 132,
-    per-image im2col, summed in GRADIENT_PARTS parts) comes out wrong in most runs."""
+    per-image im2col, summed in GRADIENT_PARTS parts) came out wrong in most runs."""
     from conformance.conv import ConvLayer, ConvSpec
 
     layers = (
@@ -918,14 +918,12 @@ def _racing_chain():
     return spec
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="findings-convfuzz.md C1: with tgc-parallel-loops' outlining on 2 threads, the first "
-    "conv's per-image filter gradient is wrong in most runs (right with OUTLINE off or 1 thread)",
-)
 def test_conv_filter_gradient_per_image_on_two_threads():
+    """Each part of the batch sums into its own row of the partials (conv_gemm.py's
+    _filter_gradient_per_image): a zeroed accumulator of its own was hoisted out of the parts
+    loop into one buffer shared by the threads' parts."""
     from conformance.conv import run_conv
 
     spec = _racing_chain()
-    outcomes = [run_conv(spec) for _ in range(8)]  # wrong in 5-7 of 8 runs when found
+    outcomes = [run_conv(spec) for _ in range(8)]  # wrong in 3-7 of 8 runs before the fix
     assert all(o.ok for o in outcomes), [o.detail[:200] for o in outcomes if not o.ok]

@@ -334,7 +334,10 @@ def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Va
     def part(ivs, carried):
         (partials,), (index,) = carried, ivs
         begin, end = part_bounds(dim(xp, 0), index)
-        zeros = fill(scalar_const(0.0, elem), empty(rows_type, {}))
+        # The part sums into its own row of the partials: a tensor.empty of its own was loop
+        # invariant, hoisted out of the parts loop into one buffer that every thread's part
+        # zeroed and summed into at once (findings-convfuzz.md C1).
+        zeros = fill(scalar_const(0.0, elem), _part_at(partials, index, rows_type))
         images = scf.ForOp(begin, end, const_index(1), [zeros])
         with ir.InsertionPoint(images.body):
             n = images.induction_variable
@@ -370,6 +373,15 @@ def _insert_part(matrix, partials, index) -> ir.Value:
     dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
     return tensor.InsertSliceOp(
         matrix, partials, [index], [], [], [dynamic, 0, 0], [1, rows, cols], [1, 1, 1]
+    ).result
+
+
+def _part_at(partials, index, matrix_type) -> ir.Value:
+    """partials[index] as a matrix of ``matrix_type`` (``index`` an index value)."""
+    rows, cols = shape_of(matrix_type)
+    dynamic = ir.ShapedType.get_dynamic_stride_or_offset()
+    return tensor.ExtractSliceOp(
+        matrix_type, partials, [index], [], [], [dynamic, 0, 0], [1, rows, cols], [1, 1, 1]
     ).result
 
 
