@@ -334,9 +334,10 @@ def _filter_gradient_per_image(xp, g, filter_shape, strides, dilations) -> ir.Va
     def part(ivs, carried):
         (partials,), (index,) = carried, ivs
         begin, end = part_bounds(dim(xp, 0), index)
-        # The part sums into its own row of the partials: a tensor.empty of its own was loop
-        # invariant, hoisted out of the parts loop into one buffer that every thread's part
-        # zeroed and summed into at once (findings-convfuzz.md C1).
+        # The part sums into its own row of the partials: a tensor.empty of its own was merged
+        # by cse with an identical one before the loop (another [KH*KW*C, O] of the function),
+        # one buffer that every thread's part zeroed and summed into at once
+        # (findings-convfuzz.md C1).
         zeros = fill(scalar_const(0.0, elem), _part_at(partials, index, rows_type))
         images = scf.ForOp(begin, end, const_index(1), [zeros])
         with ir.InsertionPoint(images.body):
