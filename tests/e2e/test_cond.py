@@ -419,3 +419,20 @@ def test_case_without_default_fails_when_no_predicate_holds():
             r"\[0 0\]",
         ):
             sess.run(r, {a: 9})
+
+
+def test_the_gradient_through_a_cond_whose_other_branch_could_not_have_run():
+    """tf.cond merging [1, 1] and [2, 1] into [?, 1], then a matmul that only the [1, 1] branch can
+    feed: the gradient's value is [1, 1], and the [2, 1] branch's part of the backward cond reshaped
+    it to [2, 1] when the graph was built ("cannot reshape (1, 1) to (2, 1)"; random-graph campaign
+    seed 303507). TF builds it, and runs the branch taken. d/dv0 of sum(v5^T @ v0^T * 1.043) with
+    v5 = v0 = [[a]] is 2 * 1.043 * a."""
+    v0 = tf.placeholder(tf.float64, [1, 1])
+    v1 = tf.placeholder(tf.float64, [2, 1])
+    v5, _ = tf.cond(tf.reduce_sum(v0) > -1.7, lambda: [v0, v1], lambda: [v1, v1])
+    product = tf.matmul(v5, v0, transpose_a=True, transpose_b=True)
+    (grad,) = tf.gradients(tf.reduce_sum(product * 1.043), [v0])
+    with tf.Session() as sess:
+        got, got_grad = sess.run([product, grad], {v0: [[-0.9587]], v1: [[-1.2987], [-0.257]]})
+    np.testing.assert_allclose(got, [[0.9587**2]])
+    np.testing.assert_allclose(got_grad, [[2 * 1.043 * -0.9587]])
