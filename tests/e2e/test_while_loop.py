@@ -638,3 +638,38 @@ def test_a_loops_gradient_does_not_print_again(capsys):
     (g,) = tf.gradients(y, [x])
     assert run([y, g], {x: 2.0}) == [16.0, 32.0]  # y = x^4
     assert capsys.readouterr().err == "step [0]\nstep [1]\nstep [2]\n"
+
+
+def test_a_loop_variable_whose_invariant_knows_more_than_its_adjoint():
+    """Two loop variables, [None, None] and [1, None] by their shape invariants, both set to one
+    value computed from both: the second's adjoint is a sum typed [?, ?], which the backward loop
+    took to the variable's [1, ?] by relaxing it, and relaxing can only forget sizes ("shape
+    [None, None] is not an instance of [1, -1]"; random-graph campaign seed 303747). Checked against
+    finite differences of numpy's loop."""
+    x = tf.placeholder(tf.float64, [1, 3])
+
+    def body(i, a, b):
+        out = tf.nn.relu(tf.nn.sigmoid_cross_entropy_with_logits(labels=b, logits=tf.square(a)))
+        return [i + 1, out, out]
+
+    shapes = [tf.TensorShape([]), tf.TensorShape([None, None]), tf.TensorShape([1, None])]
+    _, a, _ = tf.while_loop(lambda i, *_: i < 2, body, [0, x, x], shape_invariants=shapes)
+    (grad,) = tf.gradients(tf.reduce_sum(a), [x])
+
+    def loop(value):
+        a = b = value
+        for _ in range(2):
+            logits = a * a
+            out = np.maximum(np.maximum(logits, 0) - logits * b + np.log1p(np.exp(-abs(logits))), 0)
+            a = b = out
+        return a.sum()
+
+    value = np.array([[-0.78, 0.35, 1.2]])
+    with tf.Session() as sess:
+        got = sess.run(grad, {x: value})
+    eps = 1e-6
+    want = [
+        (loop(value + eps * np.eye(3)[j]) - loop(value - eps * np.eye(3)[j])) / (2 * eps)
+        for j in range(3)
+    ]
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-8)

@@ -383,9 +383,18 @@ def _backward_body(
 
 
 def _as_type_of(b, value, like):
-    if value.value.type == like.value.type or like.spec.shape is None:
+    """``value`` with ``like``'s type: sizes it knows and ``like`` does not are forgotten; sizes
+    ``like`` knows and it does not (a sum typed [?, ?] for a variable whose shape invariant is
+    [1, None]) are taken from ``like`` by a reshape to its shape, the same at run time."""
+    target = like.spec.shape
+    if value.value.type == like.value.type or target is None:
         return value
-    return b.op("relax_shape", value, shape=[-1 if d is None else d for d in like.spec.shape])
+    known = value.spec.shape
+    if known is None or any(v is None and t is not None for v, t in zip(known, target)):
+        value = b.reshape_like(value, like)
+        if value.value.type == like.value.type:
+            return value
+    return b.op("relax_shape", value, shape=[-1 if d is None else d for d in target])
 
 
 def _summed_in_place(b, acc, g):
