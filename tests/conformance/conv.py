@@ -30,7 +30,7 @@ lie within their bounds of each other, may take either side's gradient.
 
 from __future__ import annotations
 
-import tempfile
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,10 +39,11 @@ from conformance.checks import Outcome
 from conformance.dense import (
     SAFETY,
     UNIT_ROUNDOFF,
-    DenseWrong,
     _artifact_outputs,
-    _variant_environment,
+    chain_isolated,
     compare,
+    run_chain,
+    trained_in_session_and_artifact,
 )
 
 CONV_VARIANTS = ("session", "codegen_threads", "artifact_infer", "artifact_train")
@@ -661,55 +662,12 @@ def check_session_step(spec: ConvSpec, workdir: str | None = None) -> None:
         compare(f"d loss/d {name}", "gradient", got, want, bound, spec.dtype)
 
 
-def _train_graph(spec: ConvSpec):
-    import tgc as tf
-
-    built = build_chain(spec)
-    train = tf.train.GradientDescentOptimizer(spec.learning_rate).minimize(built.loss, name="train")
-    return built, train
-
-
 def check_training(spec: ConvSpec, workdir: str) -> None:
     """SGD steps in a Session and in the in-place artifact: losses and final variables agree with
     each other (within float rounding) and with numpy's SGD (within its bounds)."""
-    import tgc as tf
-    from tgc.runtime.artifact import load
-
-    from conformance.checks import Stage
-    from test_aot import compile_artifact
-
-    want_losses, want_params, want_bounds = sgd_reference(spec)
-    with tf.Graph().as_default():
-        built, train = _train_graph(spec)
-        with tf.Session(config=_config(spec)) as sess:
-            sess.run(tf.global_variables_initializer())
-            session_losses = [
-                sess.run([built.loss, train], _feeds(built, step))[0] for step in spec.steps
-            ]
-            session_vars = {name: sess.run(v) for name, v in built.variables.items()}
-    with tf.Graph().as_default():
-        _train_graph(spec)
-        try:
-            path = compile_artifact(["loss", "train"], None, workdir)
-        except Exception as exc:  # noqa: BLE001 - a chain tgc cannot compile is a finding
-            raise Stage("artifact compile", exc) from None
-    art = load(path, threads=spec.threads)
-    if not art.manifest["variables_in_place"]:
-        raise DenseWrong("artifact_train", "the artifact does not update variables in place")
-    artifact_losses = []
-    for x, weights in spec.steps:
-        feeds = {"x": x, **{f"g{j}": g for j, g in enumerate(weights)}}
-        try:
-            artifact_losses.append(art(**feeds)["loss"])
-        except Exception as exc:  # noqa: BLE001
-            raise Stage("artifact run", exc) from None
-    for k, ((want, bound), got_s, got_a) in enumerate(
-        zip(want_losses, session_losses, artifact_losses)
-    ):
-        scale = SAFETY * bound * (k + 1) + 1e-6 * abs(want) * (spec.dtype == "float32")
-        compare(f"step {k} loss (Session)", "artifact_train", got_s, want, scale, spec.dtype)
-        compare(f"step {k} loss (artifact)", "artifact_train", got_a, got_s, 2 * scale,
-                spec.dtype)  # fmt: skip
+    want_params, want_bounds, session_vars, art = trained_in_session_and_artifact(
+        spec, workdir, sys.modules[__name__]
+    )
     for name, want in want_params.items():
         bound = want_bounds[name]
         compare(f"{name} after the steps (Session)", "artifact_train", session_vars[name], want,
@@ -719,39 +677,11 @@ def check_training(spec: ConvSpec, workdir: str) -> None:
 
 
 def run_conv(spec: ConvSpec) -> Outcome:
-    """Every check of one chain in this process (the caller isolates it); never raises for a tgc
-    failure."""
-    from conformance.checks import Stage
-
-    try:
-        with _variant_environment(spec):
-            if spec.variant == "artifact_train":
-                with tempfile.TemporaryDirectory() as workdir:
-                    check_training(spec, workdir)
-            elif spec.variant == "artifact_infer":
-                with tempfile.TemporaryDirectory() as workdir:
-                    check_session_step(spec, workdir)
-            else:
-                check_session_step(spec)
-    except DenseWrong as exc:
-        return Outcome("wrong", exc.category, str(exc))
-    except Stage as exc:
-        return Outcome("error", exc.stage, str(exc))
-    except Exception as exc:  # noqa: BLE001 - tgc refusing a valid chain is a finding
-        return Outcome("error", spec.variant, f"{type(exc).__name__}: {exc}")
-    return Outcome("pass", spec.variant)
+    return run_chain(spec, check_session_step, check_training)
 
 
 def conv_isolated(spec: ConvSpec) -> Outcome:
-    """run_conv in a forked child (TGC_GEMM set there only); a signal is a crash outcome."""
-    from registry_harness import IsolatedFailure, isolated
-
-    try:
-        return isolated(lambda: run_conv(spec))
-    except IsolatedFailure as exc:
-        text = str(exc)
-        status = "crash" if "died with" in text else "error"
-        return Outcome(status, text.split(":")[0] if status == "crash" else "suite", text[-1500:])
+    return chain_isolated(lambda: run_conv(spec))
 
 
 def repro_code(spec: ConvSpec) -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -481,34 +482,36 @@ def _artifact_outputs(spec: DenseSpec, fetches: list, workdir: str) -> list:
     return [results[short_name(t)] for t in fetches]
 
 
-def _train_graph(spec: DenseSpec):
+def _train_graph(chain, spec):
     import tgc as tf
 
-    built = build_chain(spec)
+    built = chain.build_chain(spec)
     train = tf.train.GradientDescentOptimizer(spec.learning_rate).minimize(built.loss, name="train")
     return built, train
 
 
-def check_training(spec: DenseSpec, workdir: str) -> None:
-    """SGD steps in a Session and in the in-place artifact: losses and final variables agree with
-    each other (within float rounding) and with numpy's SGD (within its bounds)."""
+def trained_in_session_and_artifact(spec, workdir: str, chain) -> tuple:
+    """SGD steps of a chain (``chain``: the module that draws it, dense or conv, with its
+    build_chain, sgd_reference, _feeds and _config) in a Session and in the in-place artifact, each
+    step's loss compared with numpy's SGD and between the two; returns (numpy's final parameters,
+    their bounds, the Session's variables, the loaded artifact) for the chain's own comparison."""
     import tgc as tf
     from tgc.runtime.artifact import load
 
     from conformance.checks import Stage
     from test_aot import compile_artifact
 
-    want_losses, want_params, want_bounds = sgd_reference(spec)
+    want_losses, want_params, want_bounds = chain.sgd_reference(spec)
     with tf.Graph().as_default():
-        built, train = _train_graph(spec)
-        with tf.Session(config=_config(spec)) as sess:
+        built, train = _train_graph(chain, spec)
+        with tf.Session(config=chain._config(spec)) as sess:
             sess.run(tf.global_variables_initializer())
             session_losses = [
-                sess.run([built.loss, train], _feeds(built, step))[0] for step in spec.steps
+                sess.run([built.loss, train], chain._feeds(built, step))[0] for step in spec.steps
             ]
             session_vars = {name: sess.run(v) for name, v in built.variables.items()}
     with tf.Graph().as_default():
-        built, train = _train_graph(spec)
+        _train_graph(chain, spec)
         try:
             path = compile_artifact(["loss", "train"], None, workdir)
         except Exception as exc:  # noqa: BLE001 - a chain tgc cannot compile is a finding
@@ -530,6 +533,15 @@ def check_training(spec: DenseSpec, workdir: str) -> None:
         compare(f"step {k} loss (Session)", "artifact_train", got_s, want, scale, spec.dtype)
         compare(f"step {k} loss (artifact)", "artifact_train", got_a, got_s, 2 * scale,
                 spec.dtype)  # fmt: skip
+    return want_params, want_bounds, session_vars, art
+
+
+def check_training(spec: DenseSpec, workdir: str) -> None:
+    """SGD steps in a Session and in the in-place artifact: losses and final variables agree with
+    each other (within float rounding) and with numpy's SGD (within its bounds)."""
+    want_params, want_bounds, session_vars, art = trained_in_session_and_artifact(
+        spec, workdir, sys.modules[__name__]
+    )
     for i, ((w, b), (wb, bb)) in enumerate(zip(want_params, want_bounds)):
         for name, want, bound in ((f"w{i}", w, wb), (f"b{i}", b, bb)):
             if want is None:
@@ -542,9 +554,9 @@ def check_training(spec: DenseSpec, workdir: str) -> None:
                     2 * bound, spec.dtype)  # fmt: skip
 
 
-def run_dense(spec: DenseSpec) -> Outcome:
-    """Every check of one chain in this process (the caller isolates it); never raises for a tgc
-    failure."""
+def run_chain(spec, check_session_step, check_training) -> Outcome:
+    """Every check of one chain (a dense or a conv chain: its module's two checks) in this process
+    (the caller isolates it); never raises for a tgc failure."""
     import tempfile
 
     from conformance.checks import Stage
@@ -568,16 +580,25 @@ def run_dense(spec: DenseSpec) -> Outcome:
     return Outcome("pass", spec.variant)
 
 
-def dense_isolated(spec: DenseSpec) -> Outcome:
-    """run_dense in a forked child (TGC_GEMM set there only); a signal is a crash outcome."""
+def chain_isolated(run) -> Outcome:
+    """``run()`` (a chain's checks) in a forked child (TGC_GEMM set there only); a signal is a
+    crash outcome."""
     from registry_harness import IsolatedFailure, isolated
 
     try:
-        return isolated(lambda: run_dense(spec))
+        return isolated(run)
     except IsolatedFailure as exc:
         text = str(exc)
         status = "crash" if "died with" in text else "error"
         return Outcome(status, text.split(":")[0] if status == "crash" else "suite", text[-1500:])
+
+
+def run_dense(spec: DenseSpec) -> Outcome:
+    return run_chain(spec, check_session_step, check_training)
+
+
+def dense_isolated(spec: DenseSpec) -> Outcome:
+    return chain_isolated(lambda: run_dense(spec))
 
 
 def repro_code(spec: DenseSpec) -> str:

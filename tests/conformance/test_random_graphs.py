@@ -569,13 +569,18 @@ def test_dense_chains_conform(variant, target):
 
     if target.name != "cpu":
         pytest.skip("the dense chains check the CPU's GEMM paths")
-    profile = settings.get_profile("conformance")
-    examples = max(1, round(profile.max_examples * DENSE_SHARE[variant]))
+    _check_chains(dense_chains(variant), DENSE_SHARE[variant], dense_isolated, repro_code)
 
-    @settings(profile, max_examples=examples)
-    @given(dense_chains(variant))
+
+def _check_chains(chains, share: float, isolated, repro_code) -> None:
+    """Hypothesis draws ``share`` of the conformance profile's examples from ``chains`` and runs
+    each through ``isolated``; a failure shows the chain and its repro program."""
+    profile = settings.get_profile("conformance")
+
+    @settings(profile, max_examples=max(1, round(profile.max_examples * share)))
+    @given(chains)
     def check(spec):
-        outcome = dense_isolated(spec)
+        outcome = isolated(spec)
         assert outcome.ok, (
             f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
             f"\n\nrepro:\n{repro_code(spec)}"
@@ -734,19 +739,7 @@ def test_conv_chains_conform(variant, target):
 
     if target.name != "cpu":
         pytest.skip("the conv chains check the CPU's conv paths")
-    profile = settings.get_profile("conformance")
-    examples = max(1, round(profile.max_examples * CONV_SHARE[variant]))
-
-    @settings(profile, max_examples=examples)
-    @given(conv_chains(variant))
-    def check(spec):
-        outcome = conv_isolated(spec)
-        assert outcome.ok, (
-            f"{outcome.status} in {outcome.category}: {outcome.detail}\n\n{spec.describe()}"
-            f"\n\nrepro:\n{repro_code(spec)}"
-        )
-
-    check()
+    _check_chains(conv_chains(variant), CONV_SHARE[variant], conv_isolated, repro_code)
 
 
 def test_conv_draws_reach_the_conv_paths():
