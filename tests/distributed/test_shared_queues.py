@@ -4,6 +4,7 @@ of between-graph workers use the same queue. One cluster for the in-graph tests 
 workers); the between-graph test starts its own under the launcher. Skipped without Ray.
 """
 
+import collections
 import json
 import os
 import subprocess
@@ -203,6 +204,12 @@ def test_between_graph_workers_share_a_work_queue_on_the_ps_task(tmp_path):
     assert {r[1] for r in results} <= {1, 2}
     want = (example.rows(30).astype(np.float64) ** 2).sum(axis=1)
     np.testing.assert_allclose([r[2] for r in results], want, rtol=1e-5)
-    processed = [line for line in done.stdout.splitlines() if "processed" in line]
-    counts = sorted(int(line.split()[3]) for line in processed)
-    assert len(counts) == 2 and sum(counts) == 30
+    # Each worker's count from the results (r[1]: the worker that took the row). The launcher
+    # forwards the workers' prints, but a print right before a worker process exits may not reach
+    # it (seen once in 2 CI runs: one of the two lines): a printed count must match, none is needed.
+    taken = collections.Counter(r[1] for r in results)
+    assert sum(taken.values()) == 30
+    for line in done.stdout.splitlines():
+        if "processed" in line:  # "worker 2: processed 20 rows"
+            worker, count = int(line.split()[1].rstrip(":")), int(line.split()[3])
+            assert taken[worker] == count, (line, taken)
