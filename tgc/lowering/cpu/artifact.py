@@ -308,8 +308,9 @@ def _prefixed_set_threads(prefix: str) -> str:
     """The C source of ``<prefix>_set_threads``: the parallel runtime's ``tgc_set_threads`` under
     the library's own name (bound inside the library, _BIND_LOCALLY)."""
     name = executable.library_setter_name(prefix, "threads")
-    return f"""int tgc_set_threads(int threads);
-int {name}(int threads) {{ return tgc_set_threads(threads); }}
+    shared = parallel_gemm.SET_THREADS
+    return f"""int {shared}(int threads);
+int {name}(int threads) {{ return {shared}(threads); }}
 """
 
 
@@ -371,7 +372,7 @@ def _threads_text(lowered: Lowered, prefix: str) -> str:
  * take it), so busy cores slow a call without stalling it. The count and the workers are this
  * library's own:
 {_setters_note(prefix, "threads")} */
-{_declarations("int {}(int threads);", name, "tgc_set_threads")}
+{_declarations("int {}(int threads);", name, parallel_gemm.SET_THREADS)}
 """
 
 
