@@ -126,9 +126,8 @@ class GemmAutotunePass(ModulePass):
         elsewhere = bool(self.isa) and self.isa != gemm_kernel.chosen_isa()
         records: list = []
         choices = None  # the cache, read at the first candidate
-        in_loops = _called_in_parallel_loops(module)
+        in_loops = None  # the functions called from parallel loops, found at the first candidate
         for function in functions(module):
-            in_loop = ir.StringAttr(function.attributes["sym_name"]).value in in_loops
             # tgc-blas-matmul's split of a batch_matmul, done first so that its matmuls get a
             # choice too (the split is the same; tgc-blas-matmul then finds none left).
             for operation in blas._batch_matmuls(function):
@@ -148,7 +147,9 @@ class GemmAutotunePass(ModulePass):
                     continue
                 if choices is None:
                     choices = gemm_tuning.load_cache()
-                looped = in_loop or _inside_parallel_loop(operation)
+                    in_loops = _called_in_parallel_loops(module)
+                name = ir.StringAttr(function.attributes["sym_name"]).value
+                looped = name in in_loops or _inside_parallel_loop(operation)
                 records.append(self._choose(operation, candidate, choices, looped))
         if records:
             _record_choices(module, records)
