@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, linalg, tensor
+from mlir.dialects import arith, linalg
 
 from tgc.lowering.to_core import lowers
-from tgc.lowering.to_core.array import reshape_to
+from tgc.lowering.to_core.array import _extract, reshape_to
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
@@ -163,20 +163,9 @@ def _limit_dim(v: ir.Value, axis: int, size: ir.Value) -> ir.Value:
     shape = shape_of(v)
     if shape[axis] is not None:  # the other operand's dim is unknown: it gets the slice
         return v
-    if 0 in shape:  # no element to read past; MLIR refuses a slice at offset 0 of a 0-sized dim
-        return v
-    dynamic = ir.ShapedType.get_dynamic_size()
-    sizes = [size if j == axis else dim(v, j) for j in range(len(shape))]
-    return tensor.ExtractSliceOp(
-        v.type,
-        v,
-        [],
-        [s for j, s in enumerate(sizes) if shape[j] is None],
-        [],
-        [0] * len(shape),
-        [dynamic if d is None else d for d in shape],
-        [1] * len(shape),
-    ).result
+    sizes = [size if j == axis else (dim(v, j) if d is None else d) for j, d in enumerate(shape)]
+    # array's slice: an empty one (a 0-sized batch) is no slice, which MLIR would refuse.
+    return _extract(v, v.type, [0] * len(shape), sizes, [1] * len(shape))
 
 
 def _product_of(values: list) -> ir.Value:
