@@ -17,6 +17,7 @@ from tgc.lowering.cpu.gemm_update import GemmUpdatePass
 from tgc.lowering.cpu.narrow_gemm import NarrowGemmPass
 from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
 from tgc.lowering.cpu.parallel_loops import ParallelLoopsPass
+from tgc.lowering.cpu.private_loop_buffers import PrivateLoopBuffersPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
 from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
 from tgc.lowering.return_in_place import ReturnInPlacePass
@@ -130,6 +131,9 @@ class CpuTarget(Target):
             # tgc's generated kernel applies them to its register tile (C written once).
             GemmEpiloguePass(),
             ReadOnlyArgumentsPass(writable_variables=for_session),
+            # The batch loops that later run on several threads get scratch buffers per iteration
+            # where cse merged theirs with one built before the loop.
+            PrivateLoopBuffersPass(),
             ONE_SHOT_BUFFERIZE,
             "drop-equivalent-buffer-results",
             "buffer-deallocation-pipeline",
@@ -214,6 +218,7 @@ CPU = CpuTarget(
         GemmEpiloguePass,
         NarrowGemmPass,
         ParallelLoopsPass,
+        PrivateLoopBuffersPass,
         StridedCopiesPass,
         CheckAllocsPass,
     ),
