@@ -137,3 +137,56 @@ def test_a_run_time_shape_that_does_not_fit_is_tfs_error():
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[24\] \[5 -1\]"):
             sess.run(tf.reshape(x, [k, -1]), {x: values, k: 5})  # 24 is no multiple of 5
         assert sess.run(tf.reshape(x, [k, -1]), {x: values, k: 6}).shape == (6, 4)
+
+
+def test_a_reshape_to_a_static_shape_checks_the_run_time_size():
+    """A cond merging [2, 3] and [1, 3] gives [?, 3]; its reshape to [2, 3] read past the [1, 3]
+    branch's buffer (garbage in the second row) instead of failing as TF's CPU kernel does."""
+    v = tf.placeholder(tf.float64, [3])
+    pred = tf.placeholder(tf.bool, [])
+    merged = tf.cond(pred, lambda: tf.ones([2, 3], tf.float64), lambda: tf.expand_dims(v, 0))
+    assert merged.shape.as_list() == [None, 3]
+    reshaped = tf.reshape(merged, [2, 3])
+    rows = tf.reshape(merged, [-1, 2])  # 6 values fit, 3 do not
+    like = tf.reshape(merged, tf.shape(tf.zeros([3, 2])))
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(
+            sess.run(reshaped, {v: [1, 2, 3], pred: True}), np.ones((2, 3))
+        )
+        np.testing.assert_array_equal(sess.run(rows, {v: [1, 2, 3], pred: True}), np.ones((3, 2)))
+        np.testing.assert_array_equal(sess.run(like, {v: [1, 2, 3], pred: True}), np.ones((3, 2)))
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Input to reshape is a tensor with 3 values, but the requested shape has 6"
+            r"\n\t \[\[node Reshape \(defined at ",
+        ):
+            sess.run(reshaped, {v: [1, 2, 3], pred: False})
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Input to reshape is a tensor with 3 values, but the requested shape requires "
+            r"a multiple of 2\n\t \[\[node Reshape_1 ",
+        ):
+            sess.run(rows, {v: [1, 2, 3], pred: False})
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Input to reshape is a tensor with 3 values, but the requested shape has 6",
+        ):
+            sess.run(like, {v: [1, 2, 3], pred: False})
+
+
+def test_a_reshape_of_a_data_dependent_size():
+    """boolean_mask's size is known only at run time: [-1, 3] needs a multiple of 3."""
+    x = tf.placeholder(tf.float32, [6])
+    rows = tf.reshape(tf.boolean_mask(x, x > 0), [-1, 3])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(rows, {x: [1, 2, 3, -4, -5, -6]}), [[1, 2, 3]])
+        np.testing.assert_array_equal(
+            sess.run(rows, {x: [1, 2, 3, 4, 5, 6]}), [[1, 2, 3], [4, 5, 6]]
+        )
+        assert sess.run(rows, {x: [-1] * 6}).shape == (0, 3)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Input to reshape is a tensor with 4 values, but the requested shape requires "
+            r"a multiple of 3",
+        ):
+            sess.run(rows, {x: [1, -1, 2, 3, -4, 5]})

@@ -54,6 +54,7 @@ from tgc.runtime.host_calls import (  # noqa: E402
     INDEX_OUT_OF_RANGE,
     INTEGER_DIVISION_BY_ZERO,
     NON_FINITE_VALUES,
+    RESHAPE_SIZE_MISMATCH,
 )
 
 
@@ -301,7 +302,13 @@ def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
         return errors.InvalidArgumentError(
             None, None, "Incompatible shapes: " + " vs. ".join(shapes) + where
         )
-    if kind in (ASSERTION_FAILED, NON_FINITE_VALUES, INDEX_OUT_OF_RANGE, INTEGER_DIVISION_BY_ZERO):
+    if kind in (
+        ASSERTION_FAILED,
+        NON_FINITE_VALUES,
+        INDEX_OUT_OF_RANGE,
+        INTEGER_DIVISION_BY_ZERO,
+        RESHAPE_SIZE_MISMATCH,
+    ):
         return errors.InvalidArgumentError(
             None, None, host_calls.check_failure_message(kind, facts, values) + where
         )

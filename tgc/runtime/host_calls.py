@@ -33,6 +33,9 @@ ASSERTION_FAILED = 3  # tf.Assert: no values; its data tensors were sent through
 NON_FINITE_VALUES = 4  # tf.check_numerics: values: whether the tensor had NaNs, whether it had Infs
 INDEX_OUT_OF_RANGE = 5  # tf.gather: values: flat position, index, row count, indices' rank, dims
 INTEGER_DIVISION_BY_ZERO = 6  # an integer floordiv (and mod, truncatediv...) by 0: no values
+# tf.reshape of a tensor whose size is known at run time only: values: its element count, the
+# requested count (with a -1 in the shape: the product of the other dims), whether a -1 was given.
+RESHAPE_SIZE_MISMATCH = 7
 
 # Compiled code calls HOST_CALLBACK(action, message, values, count) with the same arguments as
 # tgc_runtime_error; it calls the handler given to SET_HOST_HANDLER, which returns. The actions:
@@ -251,8 +254,8 @@ def take_sent_tensors() -> list:
 
 
 def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
-    """TensorFlow's InvalidArgumentError text for a failed tf.Assert, check_numerics, gather or
-    integer division."""
+    """TensorFlow's InvalidArgumentError text for a failed tf.Assert, check_numerics, gather,
+    integer division or reshape."""
     if kind == ASSERTION_FAILED:
         tensors = take_sent_tensors()
         parts = []
@@ -273,4 +276,10 @@ def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
         return f"indices[{where}] = {index} is not in [0, {limit})"
     if kind == INTEGER_DIVISION_BY_ZERO:
         return "Integer division by zero"
+    if kind == RESHAPE_SIZE_MISMATCH:
+        total, wanted, hole = values[:3]
+        requested = f"requires a multiple of {wanted}" if hole else f"has {wanted}"
+        return (
+            f"Input to reshape is a tensor with {total} values, but the requested shape {requested}"
+        )
     return f"compiled code failed a run-time check (kind {kind})"

@@ -389,6 +389,7 @@ def _errors_text(lowered: Lowered, prefix: str) -> str:
         ("NON_FINITE_VALUES", executable.NON_FINITE_VALUES, "tf.check_numerics"),
         ("INDEX_OUT_OF_RANGE", executable.INDEX_OUT_OF_RANGE, "tf.gather's indices"),
         ("INTEGER_DIVISION_BY_ZERO", executable.INTEGER_DIVISION_BY_ZERO, "integer division"),
+        ("RESHAPE_SIZE_MISMATCH", executable.RESHAPE_SIZE_MISMATCH, "tf.reshape's sizes"),
     )
     setter = executable.library_setter_name(prefix, "error_handler")
     defines = "\n".join(

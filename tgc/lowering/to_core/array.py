@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, linalg, tensor
+from mlir.dialects import arith, linalg, scf, tensor
 
 from tgc.dialect.attrs import encode
+from tgc.dialect.ir_helpers import module_of
+from tgc.lowering import runtime_errors
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
     affine_map,
     broadcast_to_like,
+    can_report,
     const_index,
     dim,
     element_type,
@@ -30,6 +33,7 @@ from tgc.lowering.to_core.common import (
     scalar_const,
     shape_of,
 )
+from tgc.runtime.host_calls import RESHAPE_SIZE_MISMATCH
 
 
 @lowers("range")
@@ -272,13 +276,65 @@ def _reshape(op):
                 if t != -1:
                     known *= t
             dims.append(arith.divui(_element_count(x), scalar_index(known)))
+    _check_size(op, x, target)
     return reshape_to(x, op.result_type, dims)
 
 
 @lowers("reshape_like")
 def _reshape_like(op):
     x, target = op.operands
-    return reshape_to(x, op.result_type, [dim(target, i) for i in range(len(shape_of(target)))])
+    dims = [dim(target, i) for i in range(len(shape_of(target)))]
+    if None in shape_of(x) + shape_of(target):
+        _report_size_mismatch(op, x, _product_of(dims), hole=False)
+    return reshape_to(x, op.result_type, dims)
+
+
+def _check_size(op, x, target: list) -> None:
+    """TF's run-time check of a reshape of x to the static ``target`` (one -1 at most): x's element
+    count is the target's (with a -1: a multiple of the other dims' product). Only x's unknown dims
+    can break it (the graph checked the rest), and with a -1 only when its known dims' product is
+    no multiple of the other dims'."""
+    known = [d for d in shape_of(x) if d is not None]
+    if len(known) == len(shape_of(x)):
+        return
+    wanted = _product([t for t in target if t != -1])
+    hole = -1 in target
+    if hole and wanted and _product(known) % wanted == 0:
+        return
+    _report_size_mismatch(op, x, scalar_index(wanted), hole)
+
+
+def _report_size_mismatch(op, x, wanted: ir.Value, hole: bool) -> None:
+    """Fails the run with TF's "Input to reshape is a tensor with N values, but the requested shape
+    has M" (``hole``: "requires a multiple of M") when x's element count does not fit ``wanted``:
+    on the CPU a call of the host, elsewhere a record the launch plan reads after the kernels."""
+    total = _element_count(x)
+    if hole:
+        zero = scalar_index(0)
+        no_divisor = arith.cmpi(arith.CmpIPredicate.eq, wanted, zero)
+        divisor = arith.select(no_divisor, scalar_index(1), wanted)
+        left = arith.select(no_divisor, total, arith.remui(total, divisor))
+        failed = arith.cmpi(arith.CmpIPredicate.ne, left, zero)
+    else:
+        failed = arith.cmpi(arith.CmpIPredicate.ne, total, wanted)
+    values = [total, wanted, scalar_index(int(hole))]
+    payload = {"node": runtime_errors.node_description(ir.Location.current)}
+    module = module_of(op.operation)
+    if not can_report(op.operation):
+        runtime_errors.device_check(module, RESHAPE_SIZE_MISMATCH, payload, failed, values)
+        return
+    check = scf.IfOp(failed)
+    with ir.InsertionPoint(check.then_block):
+        runtime_errors.report(module, RESHAPE_SIZE_MISMATCH, payload, values)
+        scf.YieldOp([])
+
+
+def _product_of(dims: list) -> ir.Value:
+    """The product of index values ``dims`` (1 for none)."""
+    total = scalar_index(1)
+    for d in dims:
+        total = arith.muli(total, d)
+    return total
 
 
 @lowers("reshape_to_shape")
