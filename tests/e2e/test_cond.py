@@ -436,3 +436,31 @@ def test_the_gradient_through_a_cond_whose_other_branch_could_not_have_run():
         got, got_grad = sess.run([product, grad], {v0: [[-0.9587]], v1: [[-1.2987], [-0.257]]})
     np.testing.assert_allclose(got, [[0.9587**2]])
     np.testing.assert_allclose(got_grad, [[2 * 1.043 * -0.9587]])
+
+
+def test_the_gradient_of_a_branch_whose_size_contradicts_the_adjoint():
+    """The false branch's expand_dims gives [1] (then [1, 3]), the true branch [2] ([2, 3]); the
+    reshape to [2] after the cond gives the backward cond's false branch an adjoint of static size
+    2, which its expand_dims gradient squeezed to a scalar: bufferization folded the casts into a
+    collapse of memref<2xf64> to a scalar, which MLIR's verifier refused (random-graph campaign
+    seed 302840). Such a branch cannot have run in a step that reaches the gradient (the reshape
+    fails first), so it passes no adjoint on. TF 2.21's tf.gradients refuses the graph
+    ("Incompatible shapes between op input and calculated input gradient"); tgc runs the branch
+    taken."""
+    v0 = tf.placeholder(tf.float64, [])
+    v1 = tf.placeholder(tf.float64, [2])
+    pred = tf.placeholder(tf.bool, [])
+    merged = tf.cond(pred, lambda: tf.sqrt(v1), lambda: tf.expand_dims(v0, -1))
+    loss = tf.reduce_sum(tf.reshape(merged, [2]) * np.float64([-0.5, 0.25]))
+    rows = tf.cond(pred, lambda: tf.sqrt(tf.stack([v1] * 3, 1)), lambda: tf.fill([1, 3], v0))
+    row_loss = tf.reduce_sum(tf.reshape(rows, [2, 3]) * np.float64([-0.5, 0.25, 1.0]))
+    grads = tf.gradients([loss, row_loss], [v0, v1])
+    with tf.Session() as sess:
+        feed = {v0: -1.2, v1: [4.0, 9.0], pred: True}
+        got_loss, got_v0, got_v1 = sess.run([loss, *grads], feed)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Input to reshape is a tensor"):
+            sess.run(grads, {**feed, pred: False})
+    assert got_loss == -0.5 * 2.0 + 0.25 * 3.0
+    assert got_v0 == 0.0
+    per_row = [1 / (2 * 2.0), 1 / (2 * 3.0)]  # d sqrt(v) / dv
+    np.testing.assert_allclose(got_v1, [(-0.5 + 0.75) * per_row[0], (0.25 + 0.75) * per_row[1]])

@@ -76,7 +76,14 @@ def _branch_gradient(
     floats = [i for i, v in enumerate(inputs) if v.dtype in _FLOATS]
     float_outs = [i for i, v in enumerate(outs) if Val(v).spec.dtype in _FLOATS]
     xs = [xs_all[i].value for i in floats]
-    seeds = [(outs[i], dys[slot].value) for slot, i in enumerate(float_outs)]
+    # A branch whose result cannot have the shape its adjoint has statically (the other branch's
+    # size, known after the cond) cannot have run in a step that reached its gradient: the shape
+    # checks of the result's consumers would have failed first. It passes no adjoint on.
+    seeds = [
+        (outs[i], dys[slot].value)
+        for slot, i in enumerate(float_outs)
+        if _compatible(_known_shape(outs[i]), dys[slot].spec.shape)
+    ]
     adjoints = sweep(branch_ops, seeds, xs, b)
     grads = {x: g for x in xs if (g := adjoints.get(x)) is not None}
     _rename(branch_ops, _under(namer, "recompute"))  # after the sweep named its ops after them
@@ -90,3 +97,21 @@ def _branch_gradient(
             g = b.reshape_like(g, x)
         results.append(g)
     return _finish(fn, entry, results)
+
+
+def _known_shape(value: ir.Value):
+    """The static shape of ``value`` as its branch computes it: a branch result of the cond's
+    less static type is a ``relax_shape`` of it."""
+    while not isinstance(value.owner, ir.Block) and value.owner.name == "tgc.relax_shape":
+        value = value.owner.operands[0]
+    return Val(value).spec.shape
+
+
+def _compatible(shape, other) -> bool:
+    """Whether tensors of static shapes ``shape`` and ``other`` (None: unknown rank; a None dim:
+    unknown size) could have the same shape at run time."""
+    if shape is None or other is None:
+        return True
+    return len(shape) == len(other) and all(
+        a is None or b is None or a == b for a, b in zip(shape, other)
+    )
