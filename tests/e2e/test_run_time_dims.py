@@ -190,3 +190,41 @@ def test_a_reshape_of_a_data_dependent_size():
             r"a multiple of 3",
         ):
             sess.run(rows, {x: [1, -1, 2, 3, -4, 5]})
+
+
+def test_bounds_on_dims_known_at_run_time_only_are_tfs_errors():
+    """A cond merging [5] and [3] gives [?]: a slice, an index, a split and a matmul that fit the
+    [5] read past the [3] branch's buffer (garbage, or a product over 3 of 5 terms) instead of
+    failing as TF's CPU kernels do."""
+    v = tf.placeholder(tf.float64, [3])
+    pred = tf.placeholder(tf.bool, [])
+    merged = tf.cond(pred, lambda: tf.range(5.0, dtype=tf.float64), lambda: v)
+    assert merged.shape.as_list() == [None]
+    ops = {
+        "slice": tf.slice(merged, [1], [4]),
+        "late_begin": tf.slice(merged, [4], [-1]),
+        "index": merged[4],
+        "split": tf.split(merged, [2, 3])[1],
+        "halves": tf.split(merged, 5)[4],
+        "matmul": tf.matmul(tf.reshape(merged, [1, -1]), tf.ones([5, 1], tf.float64)),
+    }
+    with tf.Session() as sess:
+        got = sess.run(ops, {v: [7, 8, 9], pred: True})
+        np.testing.assert_array_equal(got["slice"], [1, 2, 3, 4])
+        np.testing.assert_array_equal(got["late_begin"], [4])
+        assert got["index"] == 4
+        np.testing.assert_array_equal(got["split"], [2, 3, 4])
+        np.testing.assert_array_equal(got["halves"], [4])
+        np.testing.assert_array_equal(got["matmul"], [[10]])
+        expected = {
+            "slice": r"Expected size\[0\] in \[0, 2\], but got 4",
+            "late_begin": r"Expected begin\[0\] in \[0, 3\], but got 4",
+            "index": r"Can not squeeze dim\[0\], expected a dimension of 1, got 0",
+            "split": r"Expected size\[0\] in \[0, 1\], but got 3",
+            "halves": r"Number of ways to split should evenly divide the split dimension, but got "
+            r"split_dim 0 \(size = 3\) and num_split 5",
+            "matmul": r"Incompatible shapes: \[1,3\] vs. \[5,1\]",
+        }
+        for name, message in expected.items():
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                sess.run(ops[name], {v: [7, 8, 9], pred: False})

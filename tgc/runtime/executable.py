@@ -50,6 +50,7 @@ OUT_OF_MEMORY = 2  # values: the dims of the tensor that could not be allocated
 # The checks that report through the same function, and the host callback (prints, the data of a
 # failed assertion), are tgc/runtime/host_calls.py's.
 from tgc.runtime.host_calls import (  # noqa: E402
+    ARGUMENT_OUT_OF_RANGE,
     ASSERTION_FAILED,
     INDEX_OUT_OF_RANGE,
     INTEGER_DIVISION_BY_ZERO,
@@ -308,6 +309,7 @@ def runtime_error(kind: int, message: str, values: tuple) -> errors.OpError:
         INDEX_OUT_OF_RANGE,
         INTEGER_DIVISION_BY_ZERO,
         RESHAPE_SIZE_MISMATCH,
+        ARGUMENT_OUT_OF_RANGE,
     ):
         return errors.InvalidArgumentError(
             None, None, host_calls.check_failure_message(kind, facts, values) + where

@@ -36,6 +36,9 @@ INTEGER_DIVISION_BY_ZERO = 6  # an integer floordiv (and mod, truncatediv...) by
 # tf.reshape of a tensor whose size is known at run time only: values: its element count, the
 # requested count (with a -1 in the shape: the product of the other dims), whether a -1 was given.
 RESHAPE_SIZE_MISMATCH = 7
+# An op's bounds checked at run time (a slice's begin and size, an index into an unknown dim, a
+# split's sizes): the payload's "message" with {0}, {1}... replaced by the values.
+ARGUMENT_OUT_OF_RANGE = 8
 
 # Compiled code calls HOST_CALLBACK(action, message, values, count) with the same arguments as
 # tgc_runtime_error; it calls the handler given to SET_HOST_HANDLER, which returns. The actions:
@@ -255,7 +258,7 @@ def take_sent_tensors() -> list:
 
 def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
     """TensorFlow's InvalidArgumentError text for a failed tf.Assert, check_numerics, gather,
-    integer division or reshape."""
+    integer division, reshape or bounds check."""
     if kind == ASSERTION_FAILED:
         tensors = take_sent_tensors()
         parts = []
@@ -276,6 +279,8 @@ def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
         return f"indices[{where}] = {index} is not in [0, {limit})"
     if kind == INTEGER_DIVISION_BY_ZERO:
         return "Integer division by zero"
+    if kind == ARGUMENT_OUT_OF_RANGE:
+        return facts.get("message", "").format(*values)
     if kind == RESHAPE_SIZE_MISMATCH:
         total, wanted, hole = values[:3]
         requested = f"requires a multiple of {wanted}" if hole else f"has {wanted}"

@@ -390,6 +390,7 @@ def _errors_text(lowered: Lowered, prefix: str) -> str:
         ("INDEX_OUT_OF_RANGE", executable.INDEX_OUT_OF_RANGE, "tf.gather's indices"),
         ("INTEGER_DIVISION_BY_ZERO", executable.INTEGER_DIVISION_BY_ZERO, "integer division"),
         ("RESHAPE_SIZE_MISMATCH", executable.RESHAPE_SIZE_MISMATCH, "tf.reshape's sizes"),
+        ("ARGUMENT_OUT_OF_RANGE", executable.ARGUMENT_OUT_OF_RANGE, "slice, index or split bounds"),
     )
     setter = executable.library_setter_name(prefix, "error_handler")
     defines = "\n".join(

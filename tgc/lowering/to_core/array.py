@@ -33,7 +33,7 @@ from tgc.lowering.to_core.common import (
     scalar_const,
     shape_of,
 )
-from tgc.runtime.host_calls import RESHAPE_SIZE_MISMATCH
+from tgc.runtime.host_calls import ARGUMENT_OUT_OF_RANGE, RESHAPE_SIZE_MISMATCH
 
 
 @lowers("range")
@@ -317,16 +317,28 @@ def _report_size_mismatch(op, x, wanted: ir.Value, hole: bool) -> None:
         failed = arith.cmpi(arith.CmpIPredicate.ne, left, zero)
     else:
         failed = arith.cmpi(arith.CmpIPredicate.ne, total, wanted)
-    values = [total, wanted, scalar_index(int(hole))]
-    payload = {"node": runtime_errors.node_description(ir.Location.current)}
+    _fail_when(op, failed, RESHAPE_SIZE_MISMATCH, [total, wanted, scalar_index(int(hole))])
+
+
+def _fail_when(op, failed: ir.Value, kind: int, values: list, **facts) -> None:
+    """Fails the run with the error of ``kind`` (``values``, the JSON payload's ``facts`` and the
+    op's node) when ``failed`` holds: on the CPU a call of the host, elsewhere a record the launch
+    plan reads after the kernels."""
+    payload = {"node": runtime_errors.node_description(ir.Location.current), **facts}
     module = module_of(op.operation)
     if not can_report(op.operation):
-        runtime_errors.device_check(module, RESHAPE_SIZE_MISMATCH, payload, failed, values)
+        runtime_errors.device_check(module, kind, payload, failed, values)
         return
     check = scf.IfOp(failed)
     with ir.InsertionPoint(check.then_block):
-        runtime_errors.report(module, RESHAPE_SIZE_MISMATCH, payload, values)
+        runtime_errors.report(module, kind, payload, values)
         scf.YieldOp([])
+
+
+def _out_of_range(op, failed: ir.Value, message: str, values: list) -> None:
+    """Fails the run with InvalidArgumentError ``message`` ({0}, {1}...: ``values``, index
+    values) when ``failed`` holds."""
+    _fail_when(op, failed, ARGUMENT_OUT_OF_RANGE, values, message=message)
 
 
 def _product_of(dims: list) -> ir.Value:
@@ -376,6 +388,12 @@ def _expand_dims(op):
 def _squeeze(op):
     (x,) = op.operands
     rank = len(shape_of(x))
+    for axis in sorted({a % rank for a in op.attrs["axes"]}):
+        if shape_of(x)[axis] is None:  # the graph takes it for 1 (x[4] of an unknown dim too)
+            d = dim(x, axis)
+            not_one = arith.cmpi(arith.CmpIPredicate.ne, d, const_index(1))
+            message = f"Can not squeeze dim[{axis}], expected a dimension of 1, got {{0}}"
+            _out_of_range(op, not_one, message, [d])
     return _without_unit_dims(x, op.result_type, {a % rank for a in op.attrs["axes"]})
 
 
@@ -477,9 +495,25 @@ def _strided_bounds(x, attrs) -> tuple:
 def _slice(op):
     (x,) = op.operands
     begin = op.attrs["begin"]  # sizes come from the result type
+    _check_slice_bounds(op, x, begin, shape_of(op.result_type))
     # A -1 size on an unknown dim runs to its end: dim - begin.
     sizes = _sizes(op.result_type, lambda i: arith.subi(dim(x, i), const_index(begin[i])))
     return _extract(x, op.result_type, list(begin), sizes, [1] * len(begin))
+
+
+def _check_slice_bounds(op, x, begin: list, sizes: list) -> None:
+    """TF's checks of tf.slice on the dims known at run time only (the graph checked the others):
+    begin within the dim, a static size within what is left of it."""
+    for i, (b, size) in enumerate(zip(begin, sizes)):
+        if shape_of(x)[i] is not None:
+            continue
+        d = dim(x, i)
+        too_far = arith.cmpi(arith.CmpIPredicate.sgt, const_index(b), d)
+        _out_of_range(op, too_far, f"Expected begin[{i}] in [0, {{0}}], but got {b}", [d])
+        if size is not None:
+            left = arith.subi(d, const_index(b))
+            short = arith.cmpi(arith.CmpIPredicate.slt, left, const_index(size))
+            _out_of_range(op, short, f"Expected size[{i}] in [0, {{0}}], but got {size}", [left])
 
 
 @lowers("strided_slice")
@@ -550,6 +584,16 @@ def _split(op):
     axis = op.attrs["axis"] % rank
     count = op.attrs["num_split"]
     piece_type = op.result_types[0]
+    if shape_of(x)[axis] is None:
+        d = dim(x, axis)
+        uneven = arith.cmpi(
+            arith.CmpIPredicate.ne, arith.remui(d, const_index(count)), const_index(0)
+        )
+        message = (
+            "Number of ways to split should evenly divide the split dimension, but got split_dim "
+            f"{axis} (size = {{0}}) and num_split {count}"
+        )
+        _out_of_range(op, uneven, message, [d])
     sizes = _sizes(
         piece_type, lambda i: arith.divsi(dim(x, i), const_index(count)) if i == axis else dim(x, i)
     )

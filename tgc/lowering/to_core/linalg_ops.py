@@ -58,7 +58,9 @@ def matmul(a, b, out_type, transpose_a=False, transpose_b=False):
 @lowers("matmul")
 def _matmul(op):
     a, b = op.operands
-    return matmul(a, b, op.result_type, op.attrs["transpose_a"], op.attrs["transpose_b"])
+    ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
+    a, b = _same_inner_dim(a, b, ta, tb)
+    return matmul(a, b, op.result_type, ta, tb)
 
 
 # ---- batch_matmul --------------------------------------------------------------------------------
