@@ -5,6 +5,7 @@ from __future__ import annotations
 from tgc.lowering.nvptx.align_shared import AlignSharedPass
 from tgc.lowering.nvptx.check_host import CheckHostPass
 from tgc.lowering.nvptx.contiguous_dim_first import TILE_SIZES, ContiguousDimFirstPass
+from tgc.lowering.nvptx.drop_empty_linalg import DropEmptyLinalgPass
 from tgc.lowering.nvptx.drop_empty_loops import DropEmptyLoopsPass
 from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
 from tgc.lowering.nvptx.mma_matmul import MmaMatmulPass
@@ -206,6 +207,8 @@ def pipeline_elements(allow_tf32: bool = False, emulated: bool = False) -> list:
         "eliminate-empty-tensors",
         ONE_SHOT_BUFFERIZE,
         LinalgCopiesPass(),
+        # Linalg ops on a buffer of no element do nothing: gone before any becomes a kernel.
+        DropEmptyLinalgPass(),
         # Matmuls: shared-memory tiles and register micro-tiles, a launch of their own.
         *tensor_cores,
         TileMatmulPass(),
