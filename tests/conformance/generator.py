@@ -573,6 +573,28 @@ def _check_stable(spec: GraphSpec, node: Node, args: list, outs: list) -> None:
                 raise Reject("a float result jumps under a small perturbation")
 
 
+# Ops whose integer operand indexes the rows of another: op -> (the index operand, the operand
+# whose first dim they index). gather_grad is TF's UnsortedSegmentSum (segment ids into
+# num_segments rows): TF fails on an id past the rows ("segment_ids[0] = 1 is out of range
+# [0, 1)"; its gradient's GatherV2 too), while the registry op drops it, as tgc's internal
+# scatter-adds need (boolean_mask sends its false entries past the end), and its gradient, a
+# gather, refuses it as TF's does. So a graph must not give it one (random-graph campaign seed
+# 304738); its sample's int_high does not know the rows. (gather's reference raises itself.)
+ROW_INDEX_OPERANDS = {"gather_grad": (1, 2)}
+
+
+def _row_indices_ok(op: str, args: list, values: list) -> bool:
+    """Whether ``op``'s row indices (ROW_INDEX_OPERANDS) lie in [0, rows) of the operand they
+    index; ``args`` are value ids into ``values``."""
+    if op not in ROW_INDEX_OPERANDS:
+        return True
+    index, indexed = ROW_INDEX_OPERANDS[op]
+    ids, target = values[args[index]], values[args[indexed]]
+    if target.ndim == 0:
+        return True  # no rows at all: the op's shape rule refuses it
+    return ids.size == 0 or (ids.min() >= 0 and ids.max() < target.shape[0])
+
+
 def _operand_ok(spec: GraphSpec, cls: str, v: int, entry: OpEntry) -> bool:
     values = spec.values[v]
     if (
@@ -622,6 +644,8 @@ def _try_node(ch: Chooser, spec: GraphSpec, entry: OpEntry, avoid: set) -> bool:
             if cls == FLOAT and entry.domain is not None:
                 v = _adapt(ch, spec, v, entry.domain, pending)
             args.append(v)
+        if not _row_indices_ok(entry.name, args, spec.values):
+            raise Reject("indices past the rows they index")
         shapes = [spec.values[a].shape for a in args]
         attrs = with_float(draw_attrs(ch, entry, template, shapes), spec.dtype)
         _commit(spec, Node(entry.name, tuple(args), attrs, 1, device=ch.integer(0, 1)), pending)

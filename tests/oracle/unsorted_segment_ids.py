@@ -1,0 +1,44 @@
+"""TensorFlow 2.21's answers for tests/conformance/test_generator_domains.py: UnsortedSegmentSum
+with a segment id past num_segments, and its gradient's GatherV2 on such an id, printed as
+TF_VALUES:
+
+    /tmp/tfenv/bin/python tests/oracle/unsorted_segment_ids.py
+
+(compat.v1 with v2 behaviour disabled, on the CPU.) Random-graph campaign seed 304738 gave the
+registry's gather_grad (UnsortedSegmentSum) the id 1 for 1 row.
+"""
+
+import pprint
+
+import numpy as np
+
+
+def error_text(run):
+    try:
+        return ("ok", np.asarray(run()).tolist())
+    except Exception as exc:  # noqa: BLE001 - the error is the answer
+        # TF's text: "Graph execution error:", the op's traceback, then the kernel's message.
+        lines = [line for line in str(exc).splitlines() if " is " in line and "[0, " in line]
+        return (type(exc).__name__, lines[0].strip() if lines else str(exc))
+
+
+def programs(t):
+    data = t.placeholder(t.float64, [1, 3])
+    ids = t.placeholder(t.int32, [1])
+    sums = t.unsorted_segment_sum(data, ids, 1)
+    (grad,) = t.gradients(t.reduce_sum(sums * [[0.198, 0.524, 1.635]]), [data])
+    feeds = {data: [[1.0015, 0.8706, 1.1385]]}
+    out = {}
+    with t.Session() as sess:
+        for name, value in (("in_range", [0]), ("negative", [-1]), ("past_the_rows", [1])):
+            out[name] = error_text(lambda: sess.run(sums, {**feeds, ids: value}))
+            out[name + "_grad"] = error_text(lambda: sess.run(grad, {**feeds, ids: value}))
+    return out
+
+
+if __name__ == "__main__":
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    print("TF_VALUES =", end=" ")
+    pprint.pprint(programs(tf))
