@@ -150,3 +150,38 @@ def test_the_ptx_of_an_empty_matmul_is_a_fill_that_ptxas_assembles(tmp_path):
     ptx = compile_nvptx(tmp_path, EMPTY_INNER_DIM, "--emit", "ptx")
     assert len(re.findall(r"^\.visible \.entry ", ptx, re.MULTILINE)) == 1
     ptxas_info(tmp_path, ptx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_gather_of_no_indices_and_its_gradient(dtype):
+    """The index check's kernel read the bad index of no indices under a test that cannot hold
+    (position < count = 0), and so took the empty indices as a parameter: refused ("kernel
+    @main_p0_kernel takes an empty buffer (memref<0xi32>) as parameter 1") until
+    tgc-nvptx-empty-buffer-accesses. TF: an empty [0, 2] gather and a zero gradient."""
+
+    def build(tf, fed):
+        rows = tf.gather(fed["params"], fed["indices"])
+        return [rows, *tf.gradients(tf.reduce_sum(rows), [fed["params"]])]
+
+    params = np.arange(6, dtype=dtype).reshape(3, 2)
+    rows, grad = session_run(build, {"params": params, "indices": np.zeros((0,), np.int32)})
+    assert rows.shape == (0, 2) and rows.dtype == dtype
+    np.testing.assert_array_equal(grad, np.zeros((3, 2), dtype))
+
+
+GATHER_OF_NO_INDICES = """
+func.func @main(%p: tensor<3x2xf32>, %i: tensor<0xi32>) -> tensor<0x2xf32> {
+  %r = "tgc.gather"(%p, %i) : (tensor<3x2xf32>, tensor<0xi32>) -> tensor<0x2xf32>
+  return %r : tensor<0x2xf32>
+}
+"""
+
+
+@needs_ptxas
+def test_the_ptx_of_a_gather_of_no_indices_assembles(tmp_path):
+    """The index check's kernel takes two buffers, the first bad position's and the record's (the
+    empty indices were a third), and ptxas -arch=sm_90 assembles it."""
+    ptx = compile_nvptx(tmp_path, GATHER_OF_NO_INDICES, "--emit", "ptx")
+    entries = re.findall(r"^\.visible \.entry \w+\(([^)]*)\)", ptx, re.MULTILINE)
+    assert len(entries) == 1 and entries[0].count(".param") == 2
+    ptxas_info(tmp_path, ptx)

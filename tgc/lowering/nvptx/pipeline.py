@@ -7,6 +7,7 @@ from tgc.lowering.nvptx.check_host import CheckHostPass
 from tgc.lowering.nvptx.contiguous_dim_first import TILE_SIZES, ContiguousDimFirstPass
 from tgc.lowering.nvptx.drop_empty_linalg import DropEmptyLinalgPass
 from tgc.lowering.nvptx.drop_empty_loops import DropEmptyLoopsPass
+from tgc.lowering.nvptx.empty_buffer_accesses import EmptyBufferAccessesPass
 from tgc.lowering.nvptx.linalg_copies import LinalgCopiesPass
 from tgc.lowering.nvptx.mma_matmul import MmaMatmulPass
 from tgc.lowering.nvptx.one_gpu_module import OneGpuModulePass
@@ -233,6 +234,9 @@ def pipeline_elements(allow_tf32: bool = False, emulated: bool = False) -> list:
         # copies it into the gpu.module).
         "convert-math-to-funcs",
         SinkViewsPass(),
+        # What a kernel still reads of an empty buffer is behind a test that cannot hold: gone, so
+        # that no kernel takes one.
+        EmptyBufferAccessesPass(),
         # Constants and index arithmetic into the kernels (immediates, not parameters).
         "gpu-launch-sink-index-computations",
         "gpu-kernel-outlining",
