@@ -85,16 +85,12 @@ def _num_segments_tensor(num_segments):
 
 
 def _segment_rows(rows, count, known):
-    """A [count, rest...] tensor (its values unused): the shape gather_grad fills."""
-    if known is not None:
-        picks = constant(np.zeros(known, np.int32))
-    else:
-        picks = make_op(
-            "fill_like",
-            [make_op("range", [constant(0, dtype="int32"), count, constant(1, dtype="int32")])],
-            value=0.0,
-        )
-    return array_ops.gather(rows, picks)
+    """A [count, rest...] tensor of zeros (its values unused): the shape gather_grad fills. Made by
+    a fill, not a gather of row 0, which fails on data of no rows (TF sums those to zeros)."""
+    # A sorted op of no ids has a count below 0 (the int minimum + 1): no segment.
+    dims = [known if known is not None else math_ops.maximum(count, constant(0, dtype="int32"))]
+    dims += [array_ops._dim(rows, axis) for axis in range(1, rows.spec.rank)]
+    return array_ops._fill_as(dims, 0.0, rows.dtype, None)
 
 
 def _sum(rows, ids, count, known):
@@ -164,7 +160,11 @@ def _reduce(kind, rows, ids, count, known, empty_is_zero):
     reduce = math_ops.reduce_max if kind == "max" else math_ops.reduce_min
     out = reduce(_selected(rows, ids, count, known, fill), axis=0)
     if not empty_is_zero:
-        return out
+        # TF's unsorted kernels start every segment at ``fill``: a segment of -inf rows (for max)
+        # holds the lowest value too, and so does every segment of data of no rows, which the
+        # reduction over no rows would leave at -inf.
+        clamp = math_ops.maximum if kind == "max" else math_ops.minimum
+        return clamp(out, constant(fill, dtype=rows.dtype))
     present = math_ops.greater(
         _counts(rows, ids, count, known, "int32"), constant(0, dtype="int32")
     )
