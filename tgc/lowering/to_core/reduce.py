@@ -11,10 +11,12 @@ from mlir.dialects import arith, linalg, tensor
 
 from tgc.dialect.shapes import normalize_axes, normalize_axis
 from tgc.lowering.to_core import lowers
+from tgc.lowering.to_core.array import _out_of_range
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
     affine_map,
+    const_index,
     dim,
     element_type,
     empty,
@@ -226,11 +228,26 @@ def _better(predicate_f, predicate_i):
     return better
 
 
+def _refuse_an_empty_axis(op, x: ir.Value, axis: int) -> None:
+    """TF's ArgMax and ArgMin kernels fail on an axis of size 0 ("Reduction axis -1 is empty in
+    shape [3,0]", the axis as given); the reduction would give index 0. No check where the graph
+    knows the axis is not empty."""
+    shape = shape_of(x)
+    if shape[axis] not in (None, 0):
+        return
+    dims = [dim(x, i) for i in range(len(shape))]
+    failed = arith.cmpi(arith.CmpIPredicate.eq, dims[axis], const_index(0))
+    places = ",".join(f"{{{i}}}" for i in range(len(shape)))
+    message = f"Reduction axis {op.attrs['axis']} is empty in shape [{places}]"
+    _out_of_range(op, failed, message, dims)
+
+
 def _arg_rule(init, better):
     def rule(op):
         (x,) = op.operands
         rank = len(shape_of(x))
         axis = normalize_axis(op.attrs["axis"], rank)
+        _refuse_an_empty_axis(op, x, axis)
         elem, out_elem = element_type(x), element_type(op.result_type)
         value_type = ir.RankedTensorType.get(ir.RankedTensorType(op.result_type).shape, elem)
 
