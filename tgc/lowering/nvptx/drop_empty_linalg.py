@@ -20,8 +20,19 @@ from mlir import ir
 from tgc.dialect.ir_helpers import all_ops
 from tgc.passes.base import ModulePass
 
-# Ops of the linalg dialect that are parts of another (a region's terminator, a loop index).
-_NOT_STRUCTURED = {"linalg.yield", "linalg.index"}
+# Ops of the linalg dialect that are parts of another (a region's terminator, a loop index), or
+# that are not loops over their operands: a pack pads a non-empty destination from an empty
+# source, and the others are kept for what they are. (tgc makes none of the latter today.)
+_NOT_STRUCTURED = {
+    "linalg.yield",
+    "linalg.index",
+    "linalg.pack",
+    "linalg.unpack",
+    "linalg.softmax",
+    "linalg.winograd_filter_transform",
+    "linalg.winograd_input_transform",
+    "linalg.winograd_output_transform",
+}
 
 
 def _holds_no_element(value: ir.Value) -> bool:
