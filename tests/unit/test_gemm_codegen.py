@@ -79,7 +79,10 @@ def kernel(request):
 # and K a multiple of the lanes over two KC blocks, so that every k step's pack store (8 or 6 rows
 # stored as 16 or 8 lanes) runs into the next step, the next panel or the packs' slack. N = 65, 32
 # and 80 (48 + 32): last column tiles of 17 to 32 columns, which AVX-512 f32 computes two vectors
-# wide (f64: N = 13).
+# wide (f64: N = 13). The micro-kernel reads A's whole MR-row panels from A itself (its rows; its
+# columns when transposed and N is at most 3 column tiles: 144 for AVX-512 f32, 48 for AVX2 f32)
+# and packs only a last partial panel: (203, 144, 530) has 25 whole panels and a partial one (AVX2:
+# 33 and one) over two or three KC blocks; (203, 145, 37) packs all of a transposed A.
 SHAPES = [
     (1, 1, 1),
     (1, 70, 40),
@@ -93,6 +96,10 @@ SHAPES = [
     (9, 80, 20),
     (6200, 3, 2),
     (5, 3, 0),
+    (203, 144, 530),
+    (203, 145, 37),
+    (35, 48, 9),
+    (35, 49, 9),
 ]
 
 
@@ -148,6 +155,25 @@ def test_kernel_reads_views_with_offsets_and_row_strides(kernel):
     np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance)
     outside[2:21, 9:42] = c
     np.testing.assert_array_equal(big_c, outside)  # nothing written past the view's edges
+
+
+@pytest.mark.parametrize("ta", [0, 1])
+def test_kernel_reads_narrow_gemms_a_unpacked_from_views(kernel, ta):
+    """A's panels are read where A lies (C narrow for a transposed A): through A's offset and
+    row stride, either way round, with rows of A past M and columns past K left out. 27 rows:
+    whole MR-row panels and a partial one (packed)."""
+    elem, run = kernel
+    dtype = NP[elem]
+    big_a = RNG.standard_normal((60, 70)).astype(dtype)
+    big_b = RNG.standard_normal((50, 40)).astype(dtype)
+    m, n, k = 27, 40, 33
+    a = big_a[4 : 4 + k, 3 : 3 + m] if ta else big_a[4 : 4 + m, 3 : 3 + k]
+    b = big_b[5 : 5 + k, :n]
+    c = RNG.standard_normal((m, n)).astype(dtype)
+    want = (a.T if ta else a) @ b + 2.0 * c
+    run(a, b, c, ta, 0, 1.0, 2.0)
+    tolerance = 1e-4 if elem == "f32" else 1e-11
+    np.testing.assert_allclose(c, want, rtol=tolerance, atol=tolerance * k**0.5)
 
 
 def test_unknown_forced_isa_is_refused(monkeypatch):

@@ -10,7 +10,9 @@ without ``--blas`` calls it instead of running its matmuls as plain loops):
   MR x KC micro-panel from L1 and streams one KC x NR micro-panel of B from L2;
 * packing: the blocks of op(A) into MR-row panels and of op(B) into KC x NR panels, both
   zero-padded to whole panels, so the micro-kernel never sees a partial tile. Transposes are
-  handled here, by which packing loop runs; the micro-kernel reads only the packs;
+  handled here, by which packing loop runs. A's whole panels are read in place instead where
+  that is faster (_DirectA: A not transposed, or C narrow); only A's last partial panel is then
+  packed;
 * a register-tiled micro-kernel: MR x NR accumulators (MR * NR / VL vectors) carried as scf.for
   iter_args over the KC steps, each step NR / VL vector loads of packed B, MR broadcasts of packed
   A and MR * NR / VL vector.fma (UNROLL steps per iteration). The tile is then combined with Cin
@@ -44,6 +46,13 @@ ISAS = tuple(sorted(_VECTOR_BYTES))
 UNROLL = 4
 # Rows of B per sweep of C's row in the one-row (M = 1) gemv.
 GEMV_ROWS = 4
+# A transposed (stored K x M) is read by the micro-kernel where it lies, unpacked (_DirectA), when
+# C has at most this many column tiles (NR wide): then A's micro-panel serves few tiles, and its
+# pack (a strided walk down K, memory-bound) costs more than the micro-kernel's strided reads of
+# A. Kernel alone, AVX-512 f32 (NR 48), against A packed: 800x64x196 (the convnet's conv2 filter
+# gradient) +4 %, 25x32x25088 (conv1's) +16 %, 800x144x196 +4 %, 800x192x196 +0 %, 800x288x196
+# -1 %, 784x1024x256 -6 %. A not transposed is always read unpacked (+2 to 12 % up to 2048 cubed).
+DIRECT_A_TRANSPOSED_TILES = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -367,6 +376,7 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     zero = e.op(f"arith.constant 0.0 : {t}", "z")
     one = e.op(f"arith.constant 1.0 : {t}", "one")
     a_pack, b_pack = _allocate_packs(e, s, (m, n, k))
+    direct_a = _DirectA.of(e, s, n)
     edge = e.op(f"memref.alloca() {{alignment = 64 : i64}} : memref<{s.mr * s.nr}x{t}>", "edge")
     # B is stored k-major (K x N) unless transposed.
     b_k_major = e.op(f"arith.xori %tb, {e.op('arith.constant true')} : i1")
@@ -388,20 +398,103 @@ def _packed_gemm(e: _Emitter, s: GemmShape, c: dict, sizes: tuple, beta_zero: st
     last = e.op(f"arith.cmpi eq, {e.op(f'arith.addi %pc, {kc} : index')}, {k} : index", "last")
     # The first K block adds beta * Cin, the later ones the partial sums already in C.
     source = e.op(f"arith.select {first}, %Cin, %C : {_memref(t)}", "csrc")
-    _pack(e, s, c, _Operand(a_pack, "%A", s.mr, "%ic", mc, m, "%ta"), kc)
+    # Read unpacked: the block's whole MR-row panels (a last partial one is packed, zero-padded).
+    unpacked_rows = e.op(
+        f"arith.select {direct_a.on}, "
+        f"{e.op(f'affine.apply affine_map<()[s0] -> ((s0 floordiv {s.mr}) * {s.mr})>()[{mc}]')}"
+        f", {c[0]} : index"
+    )
+    _pack(e, s, c, _Operand(a_pack, "%A", s.mr, "%ic", mc, m, "%ta"), kc, unpacked_rows)
     e.raw(f"scf.for %jc = {c[0]} to {n} step {c_nc} {{")
     nc = e.op(f"affine.min affine_map<(d0)[s0] -> ({s.nc}, s0 - d0)>(%jc)[{n}]", "ncb")
-    _pack(e, s, c, _Operand(b_pack, "%B", s.nr, "%jc", nc, n, b_k_major), kc)
+    _pack(e, s, c, _Operand(b_pack, "%B", s.nr, "%jc", nc, n, b_k_major), kc, c[0])
     e.raw(f"scf.for %ir = {c[0]} to {mc} step {c[s.mr]} {{")
+    by_rows, rows_panel, a_panel = direct_a.panels(e, s, (a_pack, kc), unpacked_rows)
     e.raw(f"scf.for %jr = {c[0]} to {nc} step {c[s.nr]} {{")
     left = e.op(f"arith.subi {nc}, %jr : index")
-    packs = (a_pack, b_pack, kc, edge)
     betas = (beta, beta_is_zero, source, last)
+    e.raw(f"scf.if {by_rows} {{")
+    packs = (rows_panel, b_pack, kc, edge)
     _micro_kernel_by_width(e, s, c, (packs, left), zero, betas, 1)
+    e.raw("} else {")
+    packs = (a_panel, b_pack, kc, edge)
+    _micro_kernel_by_width(e, s, c, (packs, left), zero, betas, 1)
+    e.raw("}")
     for _ in range(5):
         e.raw("}")
     e.raw(f"memref.dealloc {a_pack} : memref<?x{t}>")
     e.raw(f"memref.dealloc {b_pack} : memref<?x{t}>")
+
+
+@dataclasses.dataclass(frozen=True)
+class _DirectA:
+    """The micro-kernel reads A's whole MR-row micro-panels from A itself, through a flat view of
+    A's buffer, instead of from A's pack: A's rows (A not transposed) in every call, its columns
+    (A transposed) when C is narrow (DIRECT_A_TRANSPOSED_TILES). Only a last partial panel, whose
+    rows past M the pack pads with zeros, is packed. Packing A stored M x K transposes it (vector
+    shuffles, a branch per row); read in place, each of the MR rows streams along k, L1's or the
+    prefetchers' work, the same for every column tile (196x64x800, the convnet's conv2: +12 %;
+    25088x32x25, conv1: +20 %; 1024 and 2048 cubed +2 to 3 %). ``on``: an i1, whether this
+    call does; ``flat``: A's buffer as memref<?xT>; ``offset``, ``lda``: A's offset and row
+    stride in it."""
+
+    on: str
+    flat: str
+    offset: str
+    lda: str
+
+    @staticmethod
+    def of(e: _Emitter, s: GemmShape, n: str) -> "_DirectA":
+        t, mt = s.elem, _memref(s.elem)
+        widest = _const(e, DIRECT_A_TRANSPOSED_TILES * s.nr)
+        narrow = e.op(f"arith.cmpi ule, {n}, {widest} : index")
+        on = e.op(f"arith.select %ta, {narrow}, {e.op('arith.constant true')} : i1", "da")
+        meta = e.fresh("am")
+        e.raw(
+            f"{meta}:6 = memref.extract_strided_metadata %A : {mt} -> "
+            f"memref<{t}>, index, index, index, index, index"
+        )
+        offset, rows, lda = f"{meta}#1", f"{meta}#2", f"{meta}#4"
+        size = e.op(
+            f"affine.apply affine_map<()[s0, s1, s2] -> (s0 + s1 * s2)>()[{offset}, {rows}, {lda}]"
+        )
+        flat = e.op(
+            f"memref.reinterpret_cast {meta}#0 to offset: [0], sizes: [{size}], strides: [1] : "
+            f"memref<{t}> to memref<?x{t}>",
+            "af",
+        )
+        return _DirectA(on, flat, offset, lda)
+
+    def panels(self, e: _Emitter, s: GemmShape, packed: tuple, unpacked_rows: str) -> tuple:
+        """Where the micro-kernel finds the micro-panel at rows %ic + %ir, K block %pc: in A itself
+        for the block's first ``unpacked_rows`` rows, else in the pack (``packed``: the pack, kc).
+        Returns (by_rows, rows_panel, panel): ``by_rows`` (an i1) when the panel is A's own rows
+        (A not transposed), read through ``rows_panel``, else through ``panel`` (the pack, or A
+        transposed, whose k step's MR elements are adjacent as in the pack). Each panel: (memref,
+        where its step 0 starts, elements from one k step to the next, from one row to the
+        next). The pack's and A transposed's row step is the constant 1: one micro-kernel serves
+        both, with the pack's code unchanged but for its k step; A's rows get a copy of their own
+        (a row step held in a register in every micro-kernel cost 3 % at 2048 cubed)."""
+        a_pack, kc = packed
+        t, one = s.elem, _const(e, 1)
+        inside = e.op(f"arith.cmpi ult, %ir, {unpacked_rows} : index")
+        not_ta = e.op(f"arith.xori %ta, {e.op('arith.constant true')} : i1")
+        by_rows = e.op(f"arith.andi {inside}, {not_ta} : i1")
+        in_columns = e.op(f"arith.andi {inside}, %ta : i1")
+        row0 = e.op("arith.addi %ic, %ir : index")
+        rows_base = e.op(
+            f"affine.apply affine_map<()[s0, s1, s2, s3] -> (s0 + s1 * s2 + s3)>()"
+            f"[{self.offset}, {row0}, {self.lda}, %pc]"
+        )
+        columns_base = e.op(
+            f"affine.apply affine_map<()[s0, s1, s2, s3] -> (s0 + s1 * s2 + s3)>()"
+            f"[{self.offset}, %pc, {self.lda}, {row0}]"
+        )
+        memref = e.op(f"arith.select {in_columns}, {self.flat}, {a_pack} : memref<?x{t}>", "am")
+        in_pack = e.op(f"arith.muli %ir, {kc} : index")
+        base = e.op(f"arith.select {in_columns}, {columns_base}, {in_pack} : index", "ab")
+        step = e.op(f"arith.select {in_columns}, {self.lda}, {_const(e, s.mr)} : index", "as")
+        return by_rows, (self.flat, rows_base, one, self.lda), (memref, base, step, one)
 
 
 def _micro_kernel_by_width(e: _Emitter, s, c, at: tuple, zero: str, betas: tuple, vectors: int):
@@ -484,18 +577,19 @@ class _Operand:
     k_major: str
 
 
-def _pack(e: _Emitter, s: GemmShape, c: dict, operand: _Operand, kc: str) -> None:
-    """The block [origin, origin + size) x [pc, pc + kc) of op(A) (op(B) transposed) into panels
-    of ``width``: panel p's step kk at p * width * kc + kk * width, rows past ``limit`` zero."""
+def _pack(e: _Emitter, s: GemmShape, c: dict, operand: _Operand, kc: str, start: str) -> None:
+    """The block [origin + start, origin + size) x [pc, pc + kc) of op(A) (op(B) transposed) into
+    panels of ``width``: panel p's step kk at p * width * kc + kk * width, rows past ``limit``
+    zero (``start``: a multiple of ``width``; the rows before it are read unpacked, _DirectA)."""
     o = operand
     panel = e.fresh("pp")
     e.raw(f"scf.if {o.k_major} {{")
-    e.raw(f"scf.for {panel} = {c[0]} to {o.size} step {_const(e, o.width)} {{")
+    e.raw(f"scf.for {panel} = {start} to {o.size} step {_const(e, o.width)} {{")
     base = e.op(f"arith.muli {panel}, {kc} : index")
     _pack_contiguous(e, s, c, o, (base, e.op(f"arith.addi {o.origin}, {panel} : index"), kc))
     e.raw("}")
     e.raw("} else {")
-    e.raw(f"scf.for {panel} = {c[0]} to {o.size} step {_const(e, o.width)} {{")
+    e.raw(f"scf.for {panel} = {start} to {o.size} step {_const(e, o.width)} {{")
     base = e.op(f"arith.muli {panel}, {kc} : index")
     first = e.op(f"arith.addi {o.origin}, {panel} : index")
     vector_end = e.op(
@@ -681,18 +775,18 @@ def _swap_bits(e: _Emitter, rows: list, vt: str, lanes: int, stages: list) -> li
 
 def _micro_kernel(e: _Emitter, s, c, packs: tuple, zero: str, betas: tuple, vectors: int):
     """The MR x (vectors * VL) tile at (ic + ir, jc + jr): accumulate over kc (UNROLL steps per
-    iteration, then the rest one by one), then combine with C. ``packs``: (A's, B's, kc);
-    ``betas``: (this block's beta, whether it is zero, the memref its beta term reads)."""
-    a_pack, b_pack, kc, edge = packs
+    iteration, then the rest one by one), then combine with C. ``packs``: (A's micro-panel
+    (_DirectA.panels), B's pack, kc, the stack tile for C's edges); ``betas``: (this block's
+    beta, whether it is zero, the memref its beta term reads)."""
+    (a_pack, a_base, a_step, a_row), b_pack, kc, edge = packs
     t, vt = s.elem, f"vector<{s.lanes}x{s.elem}>"
-    a_base = e.op(f"arith.muli %ir, {kc} : index", "ab")
     b_base = e.op(f"arith.muli %jr, {kc} : index", "bb")
     vzero = e.op(f"vector.broadcast {zero} : {t} to {vt}", "vz")
     count = s.mr * vectors
     unrolled_end = e.op(
         f"affine.apply affine_map<()[s0] -> ((s0 floordiv {UNROLL}) * {UNROLL})>()[{kc}]"
     )
-    panels = _Panels(a_pack, b_pack, a_base, b_base)
+    panels = _Panels(a_pack, b_pack, a_base, b_base, a_step, a_row)
     _prefetch_c_tile(e, s, c, vectors)
     main = _k_loop(e, s, c, panels, (c[0], unrolled_end, UNROLL), [vzero] * count, vt)
     rest = [f"{main}#{i}" for i in range(count)]
@@ -733,6 +827,8 @@ class _Panels:
     b_pack: str
     a_base: str
     b_base: str
+    a_step: str  # elements from one k step of A's micro-panel to the next (MR in the pack)
+    a_row: str  # elements from one row of A's micro-panel to the next (1 in the pack)
 
 
 def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: str) -> str:
@@ -763,11 +859,16 @@ def _k_loop(e: _Emitter, s, c, panels: _Panels, bounds: tuple, init: list, vt: s
             at = b_at if v == 0 else e.op(f"arith.addi {b_at}, {_const(e, v * s.lanes)} : index")
             b_vectors.append(e.op(f"vector.load {b_pack}[{at}] : {pack_t}, {vt}", "b"))
         a_at = e.op(
-            f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({a_base}, {k})[{c[s.mr]}]"
+            f"affine.apply affine_map<(d0, d1)[s0] -> (d0 + d1 * s0)>({a_base}, {k})"
+            f"[{panels.a_step}]"
         )
         new = []
         for r in range(s.mr):
-            at = a_at if r == 0 else e.op(f"arith.addi {a_at}, {_const(e, r)} : index")
+            at = a_at
+            if r:
+                at = e.op(
+                    f"affine.apply affine_map<(d0)[s0] -> (d0 + s0 * {r})>({a_at})[{panels.a_row}]"
+                )
             scalar = e.op(f"memref.load {a_pack}[{at}] : {pack_t}")
             broadcast = e.op(f"vector.broadcast {scalar} : {t} to {vt}", "bc")
             for v in range(vectors):
