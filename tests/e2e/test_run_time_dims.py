@@ -228,3 +228,24 @@ def test_bounds_on_dims_known_at_run_time_only_are_tfs_errors():
         for name, message in expected.items():
             with pytest.raises(tf.errors.InvalidArgumentError, match=message):
                 sess.run(ops[name], {v: [7, 8, 9], pred: False})
+
+
+def test_a_concat_of_dims_that_differ_at_run_time_is_an_error():
+    """tf.stack of a [5] and a [3] that the graph knows as [?] each, and a concat along axis 1 of
+    [5, 2] and [3, 4]: tgc returned [2, 3] and [3, 6] (the first operand read over the second's
+    size) instead of failing as TF does ("Shapes of all inputs must match", "ConcatOp : Dimensions
+    of inputs should match")."""
+    pred = tf.placeholder(tf.bool, [])
+    five = tf.cond(pred, lambda: tf.ones([5]), lambda: tf.ones([3]))
+    three = tf.cond(pred, lambda: tf.ones([3]), lambda: tf.ones([3]))
+    rows = tf.cond(pred, lambda: tf.ones([5, 2]), lambda: tf.ones([3, 2]))
+    wide = tf.cond(pred, lambda: tf.ones([3, 4]), lambda: tf.ones([3, 4]))
+    stacked, joined = tf.stack([five, three]), tf.concat([rows, wide], 1)
+    with tf.Session() as sess:
+        got_stacked, got_joined = sess.run([stacked, joined], {pred: False})
+        np.testing.assert_array_equal(got_stacked, np.ones((2, 3)))
+        np.testing.assert_array_equal(got_joined, np.ones((3, 6)))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[1,5\] vs. \[1,3\]"):
+            sess.run(stacked, {pred: True})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[5,2\] vs. \[3,4\]"):
+            sess.run(joined, {pred: True})

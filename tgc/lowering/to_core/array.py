@@ -25,6 +25,7 @@ from tgc.lowering.to_core.common import (
     can_report,
     const_index,
     dim,
+    dim_key,
     element_type,
     empty,
     generic,
@@ -33,6 +34,7 @@ from tgc.lowering.to_core.common import (
     scalar_const,
     shape_of,
 )
+from tgc.runtime.executable import INCOMPATIBLE_SHAPES
 from tgc.runtime.host_calls import ARGUMENT_OUT_OF_RANGE, RESHAPE_SIZE_MISMATCH
 
 
@@ -544,6 +546,7 @@ def _concat(op):
     a, b = op.operands
     rank = len(shape_of(op.result_type))
     axis = op.attrs["axis"] % rank
+    _check_same_dims(op, [a, b], [i for i in range(rank) if i != axis])
     # An unknown result dim is unknown in both operands (the result rule merges known dims).
     dynamic = {
         i: arith.addi(dim(a, i), dim(b, i)) if i == axis else dim(a, i)
@@ -557,6 +560,28 @@ def _concat(op):
         (a_len if a_len is not None else dim(a, axis)) if i == axis else 0 for i in range(rank)
     ]
     return _insert(b, with_a, offsets, ones)
+
+
+def _check_same_dims(op, operands: list, axes: list) -> None:
+    """Fails the run with "Incompatible shapes: [5,2] vs. [3,4]" when the operands' dims on
+    ``axes`` differ at run time (checked where one is unknown and they are not equal by
+    construction); a concat (a stack) of them would otherwise read past the smaller."""
+    first, rest = operands[0], operands[1:]
+    differ = [
+        arith.cmpi(arith.CmpIPredicate.ne, dim(first, i), dim(v, i))
+        for v in rest
+        for i in axes
+        if None in (shape_of(first)[i], shape_of(v)[i]) and dim_key(first, i) != dim_key(v, i)
+    ]
+    if not differ:
+        return
+    failed = differ[0]
+    for d in differ[1:]:
+        failed = arith.ori(failed, d)
+    values = [const_index(len(operands))]
+    for v in operands:
+        values += [const_index(len(shape_of(v)))] + [dim(v, j) for j in range(len(shape_of(v)))]
+    _fail_when(op, failed, INCOMPATIBLE_SHAPES, values)
 
 
 @lowers("split_like")
