@@ -448,3 +448,25 @@ def test_sigmoid_loss_refuses_labels_of_another_dtype_as_tf():
     logits = tf.placeholder(tf.float32, [None, 3])
     with pytest.raises(ValueError, match="labels have dtype float64 but logits have float32"):
         nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def test_sparse_labels_outside_the_classes_fail_the_run_as_tfs_kernel():
+    """TF's CPU kernel raises on a label outside [0, classes) ("Received a label value of 7 which
+    is outside the valid range of [0, 5)"); tgc gave a loss of 0 and a gradient of
+    softmax(logits), a wrong number in silence. It now fails with gather's index error, also when
+    only the gradient runs (the forward loss is not fetched), since TF's one kernel computes
+    both."""
+    labels = tf.placeholder(tf.int32, [None])
+    logits = tf.Variable(np.zeros((2, 5), np.float32))
+    loss = tf.reduce_mean(nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+    message = r"indices\[1\] = 7 is not in \[0, 5\)"
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(loss, {labels: [1, 4]}), np.log(5), rtol=1e-6)
+        for fetch in (loss, train):
+            for bad in ([1, 7], [1, -1]):
+                expected = message if bad[1] == 7 else message.replace("7", "-1")
+                with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+                    sess.run(fetch, {labels: bad})
+        np.testing.assert_array_equal(sess.run(logits), np.zeros((2, 5)))  # no step was taken

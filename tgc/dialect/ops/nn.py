@@ -89,6 +89,15 @@ def _one_hot(b, labels, logits):
     return b.cast(hits, dtype=logits.dtype)
 
 
+def _label_check(b, labels, logits):
+    """Zeros shaped like ``labels``, gathered at the labels from a row of as many zeros as classes:
+    added to the loss (and to its gradient's seed), they make a label outside [0, classes) fail
+    the run with gather's index check ("indices[1] = 7 is not in [0, 5)"), which every target
+    makes, as TF's CPU kernel fails it."""
+    zeros = b.constant(np.zeros(logits.shape[-1]), dtype=logits.dtype)
+    return b.gather(zeros, labels)
+
+
 # ---- softmax and log_softmax ---------------------------------------------------------------------
 
 
@@ -209,8 +218,8 @@ class SparseSoftmaxCrossEntropyWithLogits:
     """-log_softmax(logits)[label] over the last axis, one loss per example
     (`tf.nn.sparse_softmax_cross_entropy_with_logits`); labels are class indices, not
     differentiable. The number of classes (the last dim of logits) must be known when the graph is
-    built. A label outside [0, classes) gives a loss of 0 and a gradient of softmax(logits); TF's
-    kernel raises instead."""
+    built. A label outside [0, classes) fails the run, as TF's CPU kernel does (the loss and its
+    gradient each check: TF's one kernel computes both)."""
 
     flops = softmax_flops
 
@@ -240,6 +249,7 @@ class SparseSoftmaxCrossEntropyWithLogits:
     def grad(b, op, g):
         # d/dlogits = softmax(logits) - one_hot(labels); labels are indices: no gradient.
         labels, logits = op.inputs
+        g = b.add(g, _label_check(b, labels, logits))
         dlogits = b.subtract(b.softmax(logits, axis=-1), _one_hot(b, labels, logits))
         return [None, b.multiply(_expand(b, g, -1), dlogits)]
 
@@ -248,7 +258,8 @@ class SparseSoftmaxCrossEntropyWithLogits:
         picked = b.multiply(
             _one_hot(b, labels, logits), _log_softmax(b, logits, len(logits.shape) - 1)
         )
-        return b.negative(b.reduce_sum(picked, axes=[-1]))
+        loss = b.negative(b.reduce_sum(picked, axes=[-1]))
+        return b.add(loss, _label_check(b, labels, logits))
 
     samples = [
         Sample(shapes=((4,), (4, 3)), dtypes=("int32", "float32"), dynamic=((0, 0), (1, 0))),
