@@ -16,7 +16,10 @@ Run from the repository root:
 
 ``--against REV``: the revision whose gemm_kernel.py is the "before" kernel (default HEAD; ``none``
 leaves it out). ``--variant NAME:key=value,...``: this checkout's kernel with its f32 blocking's
-fields replaced (mr, nr, kc, mc, nc; GemmShape checks that they fit together), any number of times.
+fields replaced (mr, nr, kc, mc, nc; GemmShape checks that they fit together), any number of times;
+``--variant ctl:`` (no fields) is a second copy of this checkout's kernel, a control: on the shared
+2-core Xeon of issue 18 the first kernel built ("this") read 2-5 % below an identical copy in most
+runs (findings-narrowtile.md), so compare the other implementations with the control.
 """
 
 from __future__ import annotations
