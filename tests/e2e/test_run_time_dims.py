@@ -249,3 +249,21 @@ def test_a_concat_of_dims_that_differ_at_run_time_is_an_error():
             sess.run(stacked, {pred: True})
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[5,2\] vs. \[3,4\]"):
             sess.run(joined, {pred: True})
+
+
+def test_a_matrix_that_is_not_square_at_run_time_is_an_error():
+    """A cond merging a [3, 3] and a [2, 3] gives [?, 3], which matrix_inverse takes for [3, 3]:
+    the [2, 3] branch's inverse was read past its buffer (NaNs and Infs), its determinant 0."""
+    pred = tf.placeholder(tf.bool, [])
+    a = tf.cond(pred, lambda: 2 * tf.eye(3, dtype=tf.float64), lambda: tf.ones([2, 3], tf.float64))
+    inverse, det = tf.matrix_inverse(a), tf.matrix_determinant(a)
+    with tf.Session() as sess:
+        got_inverse, got_det = sess.run([inverse, det], {pred: True})
+        np.testing.assert_allclose(got_inverse, np.eye(3) / 2)
+        assert got_det == 8
+        for fetch in (inverse, det):
+            with pytest.raises(
+                tf.errors.InvalidArgumentError,
+                match=r"Input matrix must be square, got a 2x3 matrix\.",
+            ):
+                sess.run(fetch, {pred: False})

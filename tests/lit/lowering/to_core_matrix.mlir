@@ -35,8 +35,15 @@ func.func @diag_part(%x: tensor<2x3x2x3xf64>) -> tensor<2x3xf64> {
 
 // The determinant: per column k, the largest |a[r, k]| below k is found, its row swapped into row k
 // (negating the determinant when it moves), the pivot multiplied in and eliminated below.
+// A matrix of unknown sizes is checked square first (kind 8: an argument out of range).
 // CHECK-LABEL: func.func @determinant(
 // CHECK-SAME:      %[[A:.*]]: tensor<?x?xf32>
+// CHECK:         %[[ROWS:.*]] = tensor.dim %[[A]]
+// CHECK:         %[[COLUMNS:.*]] = tensor.dim %[[A]]
+// CHECK:         %[[DIFFER:.*]] = arith.cmpi ne, %[[ROWS]], %[[COLUMNS]]
+// CHECK:         scf.if %[[DIFFER]]
+// CHECK:           %[[KIND:.*]] = arith.constant 8 : i64
+// CHECK:           llvm.call @tgc_runtime_error(%[[KIND]],
 // CHECK:         %[[N:.*]] = tensor.dim %[[A]]
 // CHECK:         %[[LOOP:.*]]:2 = scf.for %[[K:.*]] = %{{.*}} to %[[N]] step %{{.*}} iter_args(%[[M:.*]] = %[[A]], %[[DET:.*]] = %{{.*}}) -> (tensor<?x?xf32>, f32)
 // CHECK:           %[[PIVOT:.*]]:2 = scf.for {{.*}} -> (index, f32)

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, linalg, scf, tensor
+from mlir.dialects import arith, linalg, tensor
 
 from tgc.dialect.attrs import encode
-from tgc.dialect.ir_helpers import module_of
-from tgc.lowering import runtime_errors
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
     affine_map,
     broadcast_to_like,
-    can_report,
     const_index,
     dim,
     dim_key,
     element_type,
     empty,
+    fail_out_of_range,
+    fail_when,
     generic,
     identity_map,
     is_float,
@@ -35,7 +34,7 @@ from tgc.lowering.to_core.common import (
     shape_of,
 )
 from tgc.runtime.executable import INCOMPATIBLE_SHAPES
-from tgc.runtime.host_calls import ARGUMENT_OUT_OF_RANGE, RESHAPE_SIZE_MISMATCH
+from tgc.runtime.host_calls import RESHAPE_SIZE_MISMATCH
 
 
 @lowers("range")
@@ -319,28 +318,7 @@ def _report_size_mismatch(op, x, wanted: ir.Value, hole: bool) -> None:
         failed = arith.cmpi(arith.CmpIPredicate.ne, left, zero)
     else:
         failed = arith.cmpi(arith.CmpIPredicate.ne, total, wanted)
-    _fail_when(op, failed, RESHAPE_SIZE_MISMATCH, [total, wanted, scalar_index(int(hole))])
-
-
-def _fail_when(op, failed: ir.Value, kind: int, values: list, **facts) -> None:
-    """Fails the run with the error of ``kind`` (``values``, the JSON payload's ``facts`` and the
-    op's node) when ``failed`` holds: on the CPU a call of the host, elsewhere a record the launch
-    plan reads after the kernels."""
-    payload = {"node": runtime_errors.node_description(ir.Location.current), **facts}
-    module = module_of(op.operation)
-    if not can_report(op.operation):
-        runtime_errors.device_check(module, kind, payload, failed, values)
-        return
-    check = scf.IfOp(failed)
-    with ir.InsertionPoint(check.then_block):
-        runtime_errors.report(module, kind, payload, values)
-        scf.YieldOp([])
-
-
-def _out_of_range(op, failed: ir.Value, message: str, values: list) -> None:
-    """Fails the run with InvalidArgumentError ``message`` ({0}, {1}...: ``values``, index
-    values) when ``failed`` holds."""
-    _fail_when(op, failed, ARGUMENT_OUT_OF_RANGE, values, message=message)
+    fail_when(op.operation, failed, RESHAPE_SIZE_MISMATCH, [total, wanted, scalar_index(int(hole))])
 
 
 def _product_of(dims: list) -> ir.Value:
@@ -395,7 +373,7 @@ def _squeeze(op):
             d = dim(x, axis)
             not_one = arith.cmpi(arith.CmpIPredicate.ne, d, const_index(1))
             message = f"Can not squeeze dim[{axis}], expected a dimension of 1, got {{0}}"
-            _out_of_range(op, not_one, message, [d])
+            fail_out_of_range(op.operation, not_one, message, [d])
     return _without_unit_dims(x, op.result_type, {a % rank for a in op.attrs["axes"]})
 
 
@@ -511,11 +489,13 @@ def _check_slice_bounds(op, x, begin: list, sizes: list) -> None:
             continue
         d = dim(x, i)
         too_far = arith.cmpi(arith.CmpIPredicate.sgt, const_index(b), d)
-        _out_of_range(op, too_far, f"Expected begin[{i}] in [0, {{0}}], but got {b}", [d])
+        message = f"Expected begin[{i}] in [0, {{0}}], but got {b}"
+        fail_out_of_range(op.operation, too_far, message, [d])
         if size is not None:
             left = arith.subi(d, const_index(b))
             short = arith.cmpi(arith.CmpIPredicate.slt, left, const_index(size))
-            _out_of_range(op, short, f"Expected size[{i}] in [0, {{0}}], but got {size}", [left])
+            message = f"Expected size[{i}] in [0, {{0}}], but got {size}"
+            fail_out_of_range(op.operation, short, message, [left])
 
 
 @lowers("strided_slice")
@@ -581,7 +561,7 @@ def _check_same_dims(op, operands: list, axes: list) -> None:
     values = [const_index(len(operands))]
     for v in operands:
         values += [const_index(len(shape_of(v)))] + [dim(v, j) for j in range(len(shape_of(v)))]
-    _fail_when(op, failed, INCOMPATIBLE_SHAPES, values)
+    fail_when(op.operation, failed, INCOMPATIBLE_SHAPES, values)
 
 
 @lowers("split_like")
@@ -618,7 +598,7 @@ def _split(op):
             "Number of ways to split should evenly divide the split dimension, but got split_dim "
             f"{axis} (size = {{0}}) and num_split {count}"
         )
-        _out_of_range(op, uneven, message, [d])
+        fail_out_of_range(op.operation, uneven, message, [d])
     sizes = _sizes(
         piece_type, lambda i: arith.divsi(dim(x, i), const_index(count)) if i == axis else dim(x, i)
     )

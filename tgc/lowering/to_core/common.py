@@ -380,6 +380,31 @@ def report_incompatible(condition: ir.Value, operands: list) -> None:
         scf.YieldOp([])
 
 
+def fail_when(operation, failed: ir.Value, kind: int, values: list, **facts) -> None:
+    """Fails the run with the error of ``kind`` (``values``, the JSON payload's ``facts`` and the
+    node being lowered) when ``failed`` holds: in code for the CPU a call of the host, in a GPU's
+    or an accelerator's a record the launch plan reads after the kernels."""
+    from tgc.lowering import runtime_errors
+
+    payload = {"node": runtime_errors.node_description(ir.Location.current), **facts}
+    module = module_of(operation)
+    if not can_report(operation):
+        runtime_errors.device_check(module, kind, payload, failed, values)
+        return
+    check = scf.IfOp(failed)
+    with ir.InsertionPoint(check.then_block):
+        runtime_errors.report(module, kind, payload, values)
+        scf.YieldOp([])
+
+
+def fail_out_of_range(operation, failed: ir.Value, message: str, values: list) -> None:
+    """Fails the run with InvalidArgumentError ``message`` ({0}, {1}...: ``values``, index
+    values) when ``failed`` holds (an op's bounds on a dim known at run time only)."""
+    from tgc.runtime.host_calls import ARGUMENT_OUT_OF_RANGE
+
+    fail_when(operation, failed, ARGUMENT_OUT_OF_RANGE, values, message=message)
+
+
 def broadcast_to_like(x: ir.Value, target: ir.Value, result_type: ir.Type) -> ir.Value:
     """x broadcast to target's shape (``result_type``): an unknown dim of x must be target's or 1,
     which is tested at run time unless equal by construction."""

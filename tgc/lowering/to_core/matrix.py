@@ -28,6 +28,7 @@ from tgc.lowering.to_core.common import (
     dim,
     element_type,
     empty,
+    fail_out_of_range,
     generic,
     identity_map,
     scalar_const,
@@ -251,15 +252,29 @@ def _of_empty_matrices(result_type, one_matrix, scalar_result: bool, batch_dims:
 # ---- determinant and inverse ---------------------------------------------------------------------
 
 
+def _check_square(op, a) -> None:
+    """TF's check that a's matrices are square, where a size is known at run time only (the graph
+    checked the rest): the lowering reads [n, n] of them."""
+    rank = len(shape_of(a))
+    if None not in shape_of(a)[-2:]:
+        return
+    rows, columns = dim(a, rank - 2), dim(a, rank - 1)
+    differ = arith.cmpi(arith.CmpIPredicate.ne, rows, columns)
+    message = "Input matrix must be square, got a {0}x{1} matrix."
+    fail_out_of_range(op.operation, differ, message, [rows, columns])
+
+
 @lowers("matrix_determinant")
 def _matrix_determinant(op):
     (a,) = op.operands
+    _check_square(op, a)
     return _batched(a, op.result_type, _determinant, scalar_result=True)
 
 
 @lowers("matrix_inverse")
 def _matrix_inverse(op):
     (a,) = op.operands
+    _check_square(op, a)
     if a.type != op.result_type:  # [?, n] -> [n, n]: the op's type knows both sides (a square)
         a = tensor.CastOp(op.result_type, a).result
     return _batched(a, op.result_type, _inverse, scalar_result=False)

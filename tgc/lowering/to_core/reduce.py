@@ -11,7 +11,6 @@ from mlir.dialects import arith, linalg, tensor
 
 from tgc.dialect.shapes import normalize_axes, normalize_axis
 from tgc.lowering.to_core import lowers
-from tgc.lowering.to_core.array import _out_of_range
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
@@ -20,6 +19,7 @@ from tgc.lowering.to_core.common import (
     dim,
     element_type,
     empty,
+    fail_out_of_range,
     fill,
     generic,
     is_float,
@@ -239,7 +239,7 @@ def _refuse_an_empty_axis(op, x: ir.Value, axis: int) -> None:
     failed = arith.cmpi(arith.CmpIPredicate.eq, dims[axis], const_index(0))
     places = ",".join(f"{{{i}}}" for i in range(len(shape)))
     message = f"Reduction axis {op.attrs['axis']} is empty in shape [{places}]"
-    _out_of_range(op, failed, message, dims)
+    fail_out_of_range(op.operation, failed, message, dims)
 
 
 def _arg_rule(init, better):
