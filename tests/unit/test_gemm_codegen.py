@@ -67,9 +67,16 @@ class Kernel:
         self.engine.invoke("run", *memrefs, *(ctypes.pointer(s) for s in scalars))
 
 
-@pytest.fixture(scope="module", params=[(e, i) for e in ("f32", "f64") for i in ("avx512", "avx2")])
+# The ISAs' default blockings, and AVX-512 f32's wide tile (6 x 64, shape_for_matmul) run at every
+# shape: its edges as the default's.
+KERNELS = [(e, i) for e in ("f32", "f64") for i in ("avx512", "avx2")] + [("f32", "avx512-wide")]
+
+
+@pytest.fixture(scope="module", params=KERNELS, ids=["-".join(k) for k in KERNELS])
 def kernel(request):
     elem, isa = request.param
+    if isa == "avx512-wide":
+        return elem, Kernel(gemm_kernel.shape_for_matmul(elem, "avx512", 64, 64))
     return elem, Kernel(gemm_kernel.shape_for(elem, isa))
 
 
@@ -356,6 +363,40 @@ def test_an_unknown_callee_is_refused_naming_the_choices():
             BlasMatmulPass(gemm="eigen").run(module)
 
 
+@pytest.mark.parametrize(
+    "elem, isa, m, n, tile",
+    [
+        ("f32", "avx512", 196, 64, (6, 64)),  # the convnet's conv2 (per image)
+        ("f32", "avx512", 64, 1024, (6, 64)),
+        ("f32", "avx512", 63, 64, (8, 48)),  # few rows: the 6-row tiles' padding costs
+        ("f32", "avx512", 196, 80, (8, 48)),  # N not a multiple of 64
+        ("f32", "avx512", 196, 0, (8, 48)),
+        ("f32", "avx512", None, 64, (8, 48)),  # unknown sizes
+        ("f32", "avx512", 196, None, (8, 48)),
+        ("f64", "avx512", 196, 64, (8, 24)),  # measured for f32 only
+        ("f32", "avx2", 196, 64, (6, 16)),
+    ],
+)
+def test_the_wide_tile_is_chosen_by_cs_known_shape(elem, isa, m, n, tile):
+    shape = gemm_kernel.shape_for_matmul(elem, isa, m, n)
+    assert (shape.mr, shape.nr) == tile
+    assert gemm_kernel.shape_of_symbol(shape.symbol) == shape  # the in-process library finds it
+
+
+def test_a_session_matmul_of_a_multiple_of_64_columns_calls_the_wide_kernel(codegen, monkeypatch):
+    from tgc.lowering.cpu import gemm_library
+
+    monkeypatch.setenv(gemm_kernel.ISA_ENVIRONMENT, "avx512")
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [196, 800])
+    w = tf.placeholder(tf.float32, [800, 64])
+    a = RNG.standard_normal((196, 800)).astype(np.float32)
+    b = RNG.standard_normal((800, 64)).astype(np.float32)
+    got = _session_run(tf.matmul(x, w), {x: a, w: b})
+    np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-3)
+    assert "tgc_gemm_f32_6x64v16" in gemm_library._KERNELS
+
+
 def test_a_blocking_of_partial_tiles_is_refused():
     with pytest.raises(ValueError, match="MC of MR"):
         gemm_kernel.GemmShape("f32", 16, 14, 32, 512, 2048, 256)
@@ -377,6 +418,26 @@ def test_an_artifact_for_another_cpu_gets_that_cpus_blocking(tmp_path, cpu, symb
     # 40 columns: wider than one vector, so the GEMM is the blocked kernel's, not tgc-narrow-gemm's.
     x = tf.placeholder(tf.float32, [None, 20], name="x")
     tf.matmul(x, tf.Variable(np.ones((20, 40), np.float32)), name="scores")
+    export_graph(["scores"], path=str(tmp_path / "g.mlir"))
+    options = aot.Options(aot.Machine(None, cpu))
+    with make_context(), ir.Location.unknown():
+        lowered = aot.lower_module(mlir_module(str(tmp_path / "g.mlir"))(), "llvm-ir", options)
+    assert f"@{symbol}(" in lowered.stages["llvm-ir"]
+
+
+@pytest.mark.parametrize(
+    "cpu, symbol",
+    [("znver3", "tgc_gemm_f32_6x16v8"), ("skylake-avx512", "tgc_gemm_f32_6x64v16")],
+)
+def test_an_artifact_for_another_cpu_gets_that_cpus_tile_for_a_known_shape(tmp_path, cpu, symbol):
+    from tgc.dialect.context import make_context
+    from tgc.driver import aot
+    from tgc.frontend.export import export_graph
+    from tgc.tools.compile_cmd import mlir_module
+
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [128, 20], name="x")
+    tf.matmul(x, tf.Variable(np.ones((20, 64), np.float32)), name="scores")
     export_graph(["scores"], path=str(tmp_path / "g.mlir"))
     options = aot.Options(aot.Machine(None, cpu))
     with make_context(), ir.Location.unknown():

@@ -350,8 +350,10 @@ def _rewrite(module: ir.Module, operation, callee: str, transposes: tuple, kerne
     c = operation.operands[2]
     fill = _zero_fill_before(operation, c)
     if callee == "codegen":
-        elem = str(ir.MemRefType(c.type).element_type)
-        shape = gemm_kernel.shape_for(elem, isa or None)
+        c_type = ir.MemRefType(c.type)
+        elem = str(c_type.element_type)
+        sizes = (_static_size(c_type, 0), _static_size(c_type, 1))
+        shape = gemm_kernel.shape_for_matmul(elem, isa or None, *sizes)
         # A bias and activation applied in place right after a zero-filled C (tgc-gemm-epilogue)
         # become the kernel's epilogue; OpenBLAS cannot, so there the generic stays.
         fused = fused_generic(operation, c) if fill is not None else None

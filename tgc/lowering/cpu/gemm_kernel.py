@@ -172,7 +172,35 @@ def chosen_isa() -> str:
 
 def shape_for(elem: str, isa: str | None = None) -> GemmShape:
     """The blocking for ``elem`` on ``isa`` (the host's, or TGC_GEMM_ISA's, when None)."""
+    return _blocking(elem, isa or chosen_isa(), None)
+
+
+# AVX-512 f32's second register tile, 6 rows x 4 vectors (64 columns), for a C whose N is a known
+# multiple of 64 and whose M is known and at least WIDE_TILE_MIN_ROWS (shape_for_matmul): no
+# narrower last column tile (N = 64: the 8 x 48 tile's last 16 columns ran a one-vector kernel at
+# about 3/4 of its speed per column) and 24 FMAs per 6 broadcasts and 4 loads. Kernel alone
+# against 8 x 48, 1 thread, interleaved (shared Xeon, load 3): 196x64x800 (the convnet's conv2)
+# +10 %, 800x64x196:ta (its filter gradient) +11 %, 1024 cubed +6 %, 2048 +3 %, 3136x1024x32:ta
+# +5 %, 256 and 256x1024x784 +1 %; where it loses it is not taken: N not a multiple of 64
+# (1024x80x1024 -9 %, N = 32 -5 to -7 %), few rows (M = 32: 36 rows computed, -3 to -7 %).
+WIDE_TILE = (6, 4)
+WIDE_TILE_MIN_ROWS = 64
+
+
+def shape_for_matmul(elem: str, isa: str | None, m: int | None, n: int | None) -> GemmShape:
+    """The blocking for a matmul whose C is ``m`` x ``n`` (None where unknown at compile time):
+    the wide tile (WIDE_TILE) where it is faster, else ``shape_for``'s."""
     isa = isa or chosen_isa()
+    mr, vectors = WIDE_TILE
+    wide = isa == "avx512" and elem == "f32" and n is not None and m is not None
+    if wide and n > 0 and n % (vectors * 16) == 0 and m >= WIDE_TILE_MIN_ROWS:
+        return _blocking(elem, isa, WIDE_TILE)
+    return shape_for(elem, isa)
+
+
+def _blocking(elem: str, isa: str, tile: tuple | None) -> GemmShape:
+    """The blocking for ``elem`` on ``isa`` with the register tile ``tile`` ((MR, vectors), None
+    for the ISA's default); the cache blocks follow from it."""
     elem_bytes = 4 if elem == "f32" else 8
     lanes = _VECTOR_BYTES[isa] // elem_bytes
     if isa == "avx512":
@@ -185,6 +213,8 @@ def shape_for(elem: str, isa: str | None = None) -> GemmShape:
     else:
         # 16 ymm: 6 x 2 accumulators, 2 of B, 1 broadcast; Zen 3's 32 KB L1 and 512 KB L2.
         mr, vectors, kc, nc_bytes = 6, 2, 256, 256 * 1024
+    if tile is not None:
+        mr, vectors = tile
     nr = vectors * lanes
     nc = max(nr, nc_bytes // (kc * elem_bytes) // nr * nr)
     # The A block (MC x KC) lives in L3: about 6 MB.
@@ -991,8 +1021,9 @@ def shape_of_symbol(symbol: str) -> GemmShape | None:
         return None
     for elem in ("f32", "f64"):
         for isa in ISAS:
-            for epilogue in EPILOGUES:
-                shape = dataclasses.replace(shape_for(elem, isa), epilogue=epilogue)
-                if shape.symbol == symbol:
-                    return shape
+            for tile in (None, WIDE_TILE):
+                for epilogue in EPILOGUES:
+                    shape = dataclasses.replace(_blocking(elem, isa, tile), epilogue=epilogue)
+                    if shape.symbol == symbol:
+                        return shape
     return None

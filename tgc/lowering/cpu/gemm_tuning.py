@@ -201,7 +201,8 @@ def machine_identity() -> dict:
     return {
         "cpu": _cpu_model(),
         "isa": gemm_kernel.chosen_isa(),
-        "blockings": [str(gemm_kernel.shape_for(elem)) for elem in ("f32", "f64")],
+        "blockings": [str(gemm_kernel.shape_for(elem)) for elem in ("f32", "f64")]
+        + [str(gemm_kernel.shape_for_matmul("f32", None, 64, 64))],
         "tgc": _tgc_version(),
         "openblas": os.path.basename(library) if library else None,
     }
