@@ -267,3 +267,32 @@ def test_a_matrix_that_is_not_square_at_run_time_is_an_error():
                 match=r"Input matrix must be square, got a 2x3 matrix\.",
             ):
                 sess.run(fetch, {pred: False})
+
+
+def test_a_diagonal_whose_dims_differ_at_run_time_is_an_error():
+    """tf.diag_part of a cond merging a [4, 4] and a [3, 4] ([?, 4]) read x[i, i] for i < 3 of the
+    [3, 4] branch (an answer where TF fails), and of [2, 3, 2, 3] and [2, 2, 2, 3] ([2, ?, 2, 3])
+    read past the smaller one. TF 2.21's messages (tests/oracle/run_time_dims.py):
+    'Invalid shape [3,4]: dimensions 0 and 1 do not match.'"""
+    pred = tf.placeholder(tf.bool, [])
+    square = tf.cond(
+        pred, lambda: tf.reshape(tf.range(16.0), [4, 4]), lambda: tf.ones([3, 4], tf.float32)
+    )
+    blocks = tf.cond(
+        pred,
+        lambda: tf.reshape(tf.range(36, dtype=tf.int64), [2, 3, 2, 3]),
+        lambda: tf.ones([2, 2, 2, 3], tf.int64),
+    )
+    assert square.shape.as_list() == [None, 4] and blocks.shape.as_list() == [2, None, 2, 3]
+    diagonals = [tf.diag_part(square), tf.diag_part(blocks)]
+    with tf.Session() as sess:
+        got_square, got_blocks = sess.run(diagonals, {pred: True})
+        np.testing.assert_array_equal(got_square, [0, 5, 10, 15])
+        np.testing.assert_array_equal(got_blocks, [[0, 7, 14], [21, 28, 35]])
+        messages = [
+            r"Invalid shape \[3,4\]: dimensions 0 and 1 do not match\.",
+            r"Invalid shape \[2,2,2,3\]: dimensions 1 and 3 do not match\.",
+        ]
+        for fetch, message in zip(diagonals, messages):
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                sess.run(fetch, {pred: False})

@@ -26,6 +26,7 @@ from tgc.lowering.to_core.common import (
     affine_map,
     const_index,
     dim,
+    dim_key,
     element_type,
     empty,
     fail_out_of_range,
@@ -61,9 +62,25 @@ def _diag(op):
     return generic([x], [init], maps, [PARALLEL] * (2 * rank), body)[0]
 
 
+def _check_diagonal_dims(op, x) -> None:
+    """TF's check that x's shape is [d..., d...] where a dim is known at run time only (the graph
+    checked the static ones): diag_part reads x[i..., i...] up to the first half's sizes."""
+    rank = len(shape_of(x))
+    half = rank // 2
+    shape = "[" + ",".join(f"{{{i}}}" for i in range(rank)) + "]"
+    sizes = [dim(x, i) for i in range(rank)]
+    for i in range(half):
+        if dim_key(x, i) == dim_key(x, half + i):
+            continue  # equal by construction
+        differ = arith.cmpi(arith.CmpIPredicate.ne, sizes[i], sizes[half + i])
+        message = f"Invalid shape {shape}: dimensions {i} and {half + i} do not match."
+        fail_out_of_range(op.operation, differ, message, sizes)
+
+
 @lowers("diag_part")
 def _diag_part(op):
     (x,) = op.operands
+    _check_diagonal_dims(op, x)
     half = len(shape_of(x)) // 2
     out_shape = shape_of(op.result_type)
     init = empty(op.result_type, {i: dim(x, i) for i, d in enumerate(out_shape) if d is None})

@@ -1,0 +1,40 @@
+"""TensorFlow 2.21's messages for tests/e2e/test_run_time_dims.py's ops on dims known at run time
+only, printed one per case:
+
+    TF_ENABLE_ONEDNN_OPTS=0 /tmp/tfenv/bin/python tests/oracle/run_time_dims.py
+
+(compat.v1 with v2 behaviour disabled, on the CPU; oneDNN off so that the conv backprops run
+TF's own kernels and checks.) Each case merges two branches of a tf.cond whose sizes differ on one
+axis and runs the branch the op does not fit.
+"""
+
+import tensorflow.compat.v1 as tf
+
+tf.disable_v2_behavior()
+
+
+def merged(pred, taken, other):
+    """A tensor of shape ``taken`` when pred holds, else ``other``: the differing axes are ?."""
+    return tf.cond(pred, lambda: tf.ones(taken), lambda: tf.ones(other))
+
+
+def cases(pred):
+    out = {
+        "diag_part_2": tf.diag_part(merged(pred, [4, 4], [3, 4])),
+        "diag_part_4": tf.diag_part(merged(pred, [2, 3, 2, 3], [2, 2, 2, 3])),
+    }
+    return out
+
+
+def main():
+    pred = tf.placeholder(tf.bool, [])
+    for name, fetch in cases(pred).items():
+        with tf.Session() as sess:
+            try:
+                print(name, "ok", sess.run(fetch, {pred: False}).tolist())
+            except tf.errors.OpError as exc:
+                print(name, type(exc).__name__, exc.message.splitlines()[-2].strip())
+
+
+if __name__ == "__main__":
+    main()
