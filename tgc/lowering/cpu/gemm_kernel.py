@@ -25,8 +25,9 @@ without ``--blas`` calls it instead of running its matmuls as plain loops):
   the bias is Cin (beta = 1, a 1 x N view of the bias whose row stride is 0).
 
 The blocking is a ``GemmShape``; ``shape_for`` picks it from the element type and the vector
-width of the host (or a forced ISA). A larger vector than the target has is still correct (LLVM
-splits it), only slower.
+width of the host (or a forced ISA), ``shape_for_matmul`` (what tgc-blas-matmul asks) also from
+C's sizes where they are known at compile time (WIDE_TILE). A larger vector than the target has
+is still correct (LLVM splits it), only slower.
 """
 
 from __future__ import annotations
