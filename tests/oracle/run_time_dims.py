@@ -23,6 +23,20 @@ def cases(pred):
         "diag_part_2": tf.diag_part(merged(pred, [4, 4], [3, 4])),
         "diag_part_4": tf.diag_part(merged(pred, [2, 3, 2, 3], [2, 2, 2, 3])),
     }
+    same = [1, 1, 1, 1]
+    x, g = merged(pred, [2, 5, 5, 3], [1, 5, 5, 3]), merged(pred, [2, 5, 5, 4], [1, 5, 5, 4])
+    out["backprop_filter_of_x"] = tf.nn.conv2d_backprop_filter(
+        x, [3, 3, 3, 4], tf.ones([2, 5, 5, 4]), same, "SAME"
+    )
+    out["backprop_filter_of_g"] = tf.nn.conv2d_backprop_filter(
+        tf.ones([2, 5, 5, 3]), [3, 3, 3, 4], g, same, "SAME"
+    )
+    out["backprop_input_of_g"] = tf.nn.conv2d_backprop_input(
+        [2, 5, 5, 3], tf.ones([3, 3, 3, 4]), g, same, "SAME"
+    )
+    row = tf.cond(pred, lambda: tf.constant([4.0, 5.0, 6.0]), lambda: tf.constant([4.0, 5.0]))
+    array = tf.TensorArray(tf.float32, size=2).write(0, tf.ones([3])).write(1, row)
+    out["tensor_array_write"] = array.stack()
     return out
 
 

@@ -53,8 +53,10 @@ from tgc.lowering.to_core.common import (
     REDUCTION,
     const_index,
     dim,
+    dim_key,
     element_type,
     empty,
+    fail_out_of_range,
     fill,
     generic,
     identity_map,
@@ -256,12 +258,28 @@ def _flipped_filter(f) -> ir.Value:
     return generic([f], [init], [source, identity_map(4)], [PARALLEL] * 4, lambda a, _: a)[0]
 
 
+def _check_same_batch(op, x, g, kernel: str) -> None:
+    """TF's check that x and the gradient g hold the same batch, where one is known at run time
+    only (the graph checked the static dims; spatial dims are always static): the lowering reads
+    both over the batch of one of them."""
+    if dim_key(x, 0) == dim_key(g, 0):
+        return  # equal by construction
+    x_batch, g_batch = dim(x, 0), dim(g, 0)
+    differ = arith.cmpi(arith.CmpIPredicate.ne, x_batch, g_batch)
+    message = (
+        f"{kernel}: input and out_backprop must have the same batch size. "
+        "Input batch: {0}, outbackprop batch: {1}, batch_dim: 0"
+    )
+    fail_out_of_range(op.operation, differ, message, [x_batch, g_batch])
+
+
 @lowers("conv2d_backprop_input")
 def _conv2d_backprop_input(op):
     # dx[h] = sum_kh g_lattice[h + pt - kh*d]: a stride-1 conv of the spread gradient with the
     # flipped filter, dilated by d. The spread puts g[i] at (KH-1)*d - pt + i*s of a tensor
     # H + (KH-1)*d long.
     f, g, x = op.operands
+    _check_same_batch(op, x, g, "Conv2DCustomBackpropInput")
     if (known := _when_empty(op, g)) is not None:
         return known
     _, h, w, _ = shape_of(x)
@@ -281,6 +299,7 @@ def _conv2d_backprop_filter(op):
     #   * g[n, i, j, o].
     # Loops (n, i, j, kh, kw, c, o): o innermost, so the accumulation walks contiguous memory.
     x, g = op.operands
+    _check_same_batch(op, x, g, "Conv2DCustomBackpropFilter")
     if (known := _when_empty(op, x)) is not None:
         return known
     filter_shape = shape_of(op.result_type)

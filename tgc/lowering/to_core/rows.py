@@ -18,8 +18,10 @@ from tgc.lowering.to_core.common import (
     PARALLEL,
     const_index,
     dim,
+    dim_key,
     element_type,
     empty,
+    fail_out_of_range,
     generic,
     identity_map,
     is_float,
@@ -37,6 +39,7 @@ def _write_row(op):
         buffer = _grown(buffer, arith.index_cast(ir.IndexType.get(), raw), op.result_type)
     shape = shape_of(buffer)
     rows = dim(buffer, 0)
+    _check_row_shape(op, buffer, raw, row)
     if 0 in shape[1:]:  # no element to write (an empty row)
         return buffer
     at, inside = _row_index(raw, rows)
@@ -50,6 +53,31 @@ def _write_row(op):
         incoming = _added(current, incoming)
     written = arith.select(inside, incoming, current)
     return _insert(written, buffer, [at] + rest, strides)
+
+
+def _check_row_shape(op, buffer, index, row) -> None:
+    """TF's check that a row written has the buffer's element shape, where a dim of either is
+    known at run time only (the graph checked the static ones; a cond's [2] written to rows of
+    [3]): the insert reads the row over the buffer's row size."""
+    rank = len(shape_of(row))
+    unsure = [j for j in range(rank) if dim_key(row, j) != dim_key(buffer, j + 1)]
+    if not unsure:
+        return
+    row_dims = [dim(row, j) for j in range(rank)]
+    element_dims = [dim(buffer, j + 1) for j in range(rank)]
+    differ = None
+    for j in unsure:
+        one = arith.cmpi(arith.CmpIPredicate.ne, row_dims[j], element_dims[j])
+        differ = one if differ is None else arith.ori(differ, one)
+    value_shape = ",".join(f"{{{1 + j}}}" for j in range(rank))
+    element_shape = ",".join(f"{{{1 + rank + j}}}" for j in range(rank))
+    message = (
+        "Could not write to TensorArray index {0} because the value shape is "
+        f"[{value_shape}] which is incompatible with the TensorArray's inferred element shape: "
+        f"[{element_shape}] (consider setting infer_shape=False)."
+    )
+    at = arith.index_cast(ir.IndexType.get(), index)
+    fail_out_of_range(op.operation, differ, message, [at, *row_dims, *element_dims])
 
 
 def _index(d):
