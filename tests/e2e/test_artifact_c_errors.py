@@ -97,8 +97,8 @@ _JSON = (
 )
 _UNHANDLED = "tgc: a run-time check failed (no handler; see tgc_set_error_handler): "
 _RETURNED = (
-    "tgc: the error handler returned from a failed allocation, which the compiled code cannot "
-    "survive; exiting: "
+    "tgc: the error handler returned from a failed allocation or a size out of range, which the "
+    "compiled code cannot survive; exiting: "
 )
 
 
@@ -208,6 +208,30 @@ def test_a_handler_that_returns_from_a_shape_check_lets_the_call_finish(add):
     # TGC_ERROR_INCOMPATIBLE_SHAPES; values: 2 operands, then rank and dims of each: [4] vs. [3]
     assert ran.stderr.startswith("handler: kind 1, 5 values, first 2: {")
     assert ran.stdout == "before the call\nsum of 4: 0.0\nafter the call\n"
+
+
+@pytest.fixture(scope="module")
+def reshaped(tmp_path_factory):
+    def make():
+        a = tf.placeholder(tf.float32, [None], name="a")
+        b = tf.placeholder(tf.float32, [None], name="b")
+        tf.add(tf.reshape(a, [4]), tf.reshape(b, [4]), name="out")
+
+    return _build(tmp_path_factory.mktemp("reshaped"), "reshaped", make)
+
+
+def test_a_handler_that_returns_from_a_size_that_does_not_fit_is_told_and_the_process_ends(
+    reshaped,
+):
+    """b holds 3 values for a reshape to [4]: the code after the check would read past b, so a
+    returning handler ends the process as after a failed allocation."""
+    ran = _run(reshaped, "returns", 4, refuse=False)
+    assert ran.returncode == 1, ran.stderr
+    handler_line, returned_line = ran.stderr.splitlines()
+    # TGC_ERROR_RESHAPE_SIZE_MISMATCH; values: b's 3 values, the 4 asked for, no -1
+    assert handler_line.startswith("handler: kind 7, 3 values, first 3: {")
+    assert returned_line.startswith(_RETURNED + "{") and "Reshape_1" in returned_line
+    assert ran.stdout == "before the call\n"
 
 
 # ---- a failed allocation on the matmul's thread pool --------------------------------------------

@@ -46,7 +46,14 @@ from tgc.runtime.executable import (
     SET_ERROR_HANDLER,
     library_setter_name,
 )
-from tgc.runtime.host_calls import HOST_CALLBACK, HOST_HANDLER_GLOBAL, HOST_TENSOR, SET_HOST_HANDLER
+from tgc.runtime.host_calls import (
+    ARGUMENT_OUT_OF_RANGE,
+    HOST_CALLBACK,
+    HOST_HANDLER_GLOBAL,
+    HOST_TENSOR,
+    RESHAPE_SIZE_MISMATCH,
+    SET_HOST_HANDLER,
+)
 
 _MESSAGE_PREFIX = "tgc_error_message_"
 DEVICE_CHECK_PREFIX = "tgc_device_check_"  # + the record's length
@@ -159,23 +166,41 @@ def _host_tail(function: str, size: int) -> tuple:
 # The run-time error: code after a failed check cannot go on where nobody can report it. Without a
 # handler (a C program that installed none) the error is told on stderr and the process ends with
 # exit(1) (exit, not _exit: stdio's buffers are flushed). A handler that returns is fine for checks
-# whose code stays within its buffers afterwards (shapes, indices, assertions), but not for a failed
-# allocation (kind OUT_OF_MEMORY): the code would write through the null pointer, so there the
-# error is told as returned and the process ends the same way. The Python runtime's handler unwinds
-# (tgc/runtime/_fastcall.c) and reaches neither.
+# whose code stays within its buffers afterwards (broadcast shapes, indices, assertions), but not
+# for a failed allocation (the code would write through the null pointer) or a size or bound that
+# does not fit (a reshape, a slice, a matmul's inner dims: the code would read past a buffer), the
+# FATAL_KINDS: there the error is told as returned and the process ends the same way. The Python
+# runtime's handler unwinds (tgc/runtime/_fastcall.c) and reaches neither.
+FATAL_KINDS = (OUT_OF_MEMORY, RESHAPE_SIZE_MISMATCH, ARGUMENT_OUT_OF_RANGE)
 RETURNED_PREFIX = (
-    "tgc: the error handler returned from a failed allocation, which the compiled code cannot "
-    "survive; exiting: "
+    "tgc: the error handler returned from a failed allocation or a size out of range, which the "
+    "compiled code cannot survive; exiting: "
 )
+
+
+def _is_fatal_kind() -> tuple:
+    """(LLVM dialect lines, the name of their i1 result): whether ``%kind`` is one of
+    FATAL_KINDS."""
+    lines, result = [], None
+    for k in FATAL_KINDS:
+        lines.append(f"  %fatal_kind_{k} = llvm.mlir.constant({k} : i64) : i64")
+        lines.append(f'  %is_{k} = llvm.icmp "eq" %kind, %fatal_kind_{k} : i64')
+        if result is None:
+            result = f"is_{k}"
+        else:
+            lines.append(f"  %fatal_{k} = llvm.or %{result}, %is_{k} : i1")
+            result = f"fatal_{k}"
+    return "\n".join(lines), result
 
 
 def _error_tail(function: str, size: int) -> tuple:
     """The run-time error's blocks after the handler's call, and the global they need."""
     returned = len(RETURNED_PREFIX.encode())
+    fatal_lines, fatal = _is_fatal_kind()
     blocks = (
-        f"""  %oom = llvm.mlir.constant({OUT_OF_MEMORY} : i64) : i64
-  %failed_allocation = llvm.icmp "eq" %kind, %oom : i64
-  llvm.cond_br %failed_allocation, ^returned, ^done
+        fatal_lines
+        + f"""
+  llvm.cond_br %{fatal}, ^returned, ^done
 ^returned:"""
         + _tell("r", f"{function}_returned", returned)
         + _exit("r")

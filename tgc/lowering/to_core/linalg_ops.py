@@ -25,6 +25,7 @@ from tgc.lowering.to_core.common import (
     dim_key,
     element_type,
     empty,
+    fail_out_of_range,
     generic,
     identity_map,
     is_float,
@@ -59,8 +60,22 @@ def matmul(a, b, out_type, transpose_a=False, transpose_b=False):
 def _matmul(op):
     a, b = op.operands
     ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
-    a, b = _same_inner_dim(a, b, ta, tb)
+    _check_inner_dims(op, a, b, ta, tb)
     return matmul(a, b, op.result_type, ta, tb)
+
+
+def _check_inner_dims(op, a, b, transpose_a: bool, transpose_b: bool) -> None:
+    """TF's MatMul check of the contracted dims where one is known at run time only (and not equal
+    by construction): "Matrix size-incompatible: In[0]: [1,3], In[1]: [5,1]". The check's kind
+    does not let the code go on (a handler that returns ends the process), so the product needs no
+    slice to stay within its operands, and an SGD update still folds into the GEMM."""
+    ka, kb = (0 if transpose_a else 1), (1 if transpose_b else 0)
+    if None not in (shape_of(a)[ka], shape_of(b)[kb]) or dim_key(a, ka) == dim_key(b, kb):
+        return
+    differ = arith.cmpi(arith.CmpIPredicate.ne, dim(a, ka), dim(b, kb))
+    message = "Matrix size-incompatible: In[0]: [{0},{1}], In[1]: [{2},{3}]"
+    dims = [dim(a, 0), dim(a, 1), dim(b, 0), dim(b, 1)]
+    fail_out_of_range(op.operation, differ, message, dims)
 
 
 # ---- batch_matmul --------------------------------------------------------------------------------
