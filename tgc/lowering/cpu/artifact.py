@@ -407,12 +407,12 @@ def _errors_text(lowered: Lowered, prefix: str) -> str:
  * To survive an error, the handler must not return: longjmp to a setjmp taken before the call (the
  * call holds no locks; the buffers it had allocated leak) and the library stays usable. A handler
  * that returns is allowed for every kind but TGC_ERROR_OUT_OF_MEMORY,
- * TGC_ERROR_RESHAPE_SIZE_MISMATCH and TGC_ERROR_ARGUMENT_OUT_OF_RANGE: the call then goes on within its buffers and its results
- * are not to be used; after those there is nothing to go on with (a null pointer, or sizes that
- * would read past a buffer), so when the handler returns the call writes "tgc: the error handler
- * returned from a failed allocation or a size out of range, ...: <JSON>" to stderr and ends the
- * process with exit(1) (except for a
- * matmul's scratch buffer that a chunk on its thread pool could not allocate: the chunks are
+ * TGC_ERROR_RESHAPE_SIZE_MISMATCH and TGC_ERROR_ARGUMENT_OUT_OF_RANGE: the call then goes on within
+ * its buffers and its results are not to be used; after those there is nothing to go on with (a
+ * null pointer, or sizes that would read past a buffer), so when the handler returns the call
+ * writes "tgc: the error handler returned from a failed allocation or a size out of range, ...:
+ * <JSON>" to stderr and ends the process with exit(1) (except for a matmul's scratch buffer that a
+ * chunk on its thread pool could not allocate: the chunks are
  * skipped and the call finishes, its results not to be used). One handler serves every
  * thread; it is called on the thread that made the call (an error of a matmul's worker
  * thread is handed to it there once the workers have left the matmul). The handler is this
