@@ -279,8 +279,9 @@ def call_packed(fn, address: int, packed_address: int) -> None:
 def raise_pending_error() -> None:
     """After a call made without a guard (an artifact's entry point called by ctypes, where the C
     extension is not built or the entry point has more arguments than its trampoline passes): raises
-    what a check recorded. Such a call cannot be unwound: its shape checks keep it within its
-    buffers, but a failed allocation is not survived."""
+    what a check recorded. Such a call cannot be unwound: its broadcast checks keep it within its
+    buffers, but a failed allocation or a size out of range (runtime_errors.FATAL_KINDS) ends the
+    process."""
     if _fastcall is not None:
         failure = _fastcall.take_error()
     else:
