@@ -349,3 +349,33 @@ def test_a_tensor_array_row_whose_size_differs_at_run_time_is_an_error():
             r"setting infer_shape=False\)\.",
         ):
             sess.run(stacked, {pred: False})
+
+
+def test_a_conv_input_gradient_whose_size_differs_at_run_time_is_an_error():
+    """tf.nn.conv2d_backprop_input of a gradient whose height, width or depth a cond leaves unknown
+    did not compile (a Python TypeError in the lowering, or 'no size for dynamic dim'); now it runs
+    the branch that fits and fails the other with TF 2.21's errors (tests/oracle/run_time_dims.py,
+    oneDNN off)."""
+    pred = tf.placeholder(tf.bool, [])
+    filters = tf.ones([3, 3, 3, 4])
+    others = {"height": [2, 4, 5, 4], "width": [2, 5, 6, 4], "depth": [2, 5, 5, 3]}
+    backprops = {}
+    for name, other in others.items():
+        g = tf.cond(pred, lambda: tf.ones([2, 5, 5, 4]), lambda o=other: tf.ones(o))
+        assert g.shape.as_list().count(None) == 1
+        backprops[name] = tf.nn.conv2d_backprop_input(
+            [2, 5, 5, 3], filters, g, [1, 1, 1, 1], "SAME"
+        )
+    expected = {
+        "height": r"Conv2DCustomBackpropInput: Size of out_backprop doesn't match computed: "
+        r"actual = 4, computed = 5 spatial_dim: 1 input: 5 filter: 3 output: 4 stride: 1 "
+        r"dilation: 1",
+        "width": r"actual = 6, computed = 5 spatial_dim: 2 input: 5 filter: 3 output: 6 stride: 1",
+        "depth": r"Conv2DCustomBackpropInput: filter and out_backprop must have the same out_depth",
+    }
+    with tf.Session() as sess:
+        for name, fetch in backprops.items():
+            got = sess.run(fetch, {pred: True})
+            assert got.shape == (2, 5, 5, 3) and got[1, 2, 2, 2] == 36, name  # 9 taps x 4
+            with pytest.raises(tf.errors.InvalidArgumentError, match=expected[name]):
+                sess.run(fetch, {pred: False})

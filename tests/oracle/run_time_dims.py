@@ -34,6 +34,15 @@ def cases(pred):
     out["backprop_input_of_g"] = tf.nn.conv2d_backprop_input(
         [2, 5, 5, 3], tf.ones([3, 3, 3, 4]), g, same, "SAME"
     )
+    filters = tf.ones([3, 3, 3, 4])
+    for name, other in (("height", [2, 4, 5, 4]), ("width", [2, 5, 6, 4]), ("depth", [2, 5, 5, 3])):
+        g = merged(pred, [2, 5, 5, 4], other)
+        out[f"backprop_input_{name}"] = tf.nn.conv2d_backprop_input(
+            [2, 5, 5, 3], filters, g, same, "SAME"
+        )
+        out[f"backprop_filter_{name}"] = tf.nn.conv2d_backprop_filter(
+            tf.ones([2, 5, 5, 3]), [3, 3, 3, 4], g, same, "SAME"
+        )
     row = tf.cond(pred, lambda: tf.constant([4.0, 5.0, 6.0]), lambda: tf.constant([4.0, 5.0]))
     array = tf.TensorArray(tf.float32, size=2).write(0, tf.ones([3])).write(1, row)
     out["tensor_array_write"] = array.stack()

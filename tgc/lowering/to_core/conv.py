@@ -273,6 +273,34 @@ def _check_same_batch(op, x, g, kernel: str) -> None:
     fail_out_of_range(op.operation, differ, message, [x_batch, g_batch])
 
 
+def _with_static_gradient(op, g, input_shape, filter_shape, kernel: str) -> ir.Value:
+    """g cast to the shape the convolution of ``input_shape`` by ``filter_shape`` gives (its batch
+    as it is), after TF's checks of each of g's spatial and depth dims known at run time only:
+    the lowering reads g over those sizes."""
+    shape = shape_of(g)
+    if None not in shape[1:]:
+        return g
+    geometry = _conv_geometry(input_shape, filter_shape, op.attrs)
+    expected = [shape[0], geometry[0][0], geometry[1][0], filter_shape[3]]
+    s, d = op.attrs["strides"], op.attrs["dilations"]
+    for axis in (1, 2):
+        if shape[axis] is None:
+            actual = dim(g, axis)
+            differ = arith.cmpi(arith.CmpIPredicate.ne, actual, const_index(expected[axis]))
+            message = (
+                f"{kernel}: Size of out_backprop doesn't match computed: actual = {{0}}, "
+                f"computed = {expected[axis]} spatial_dim: {axis} input: {input_shape[axis]} "
+                f"filter: {filter_shape[axis - 1]} output: {{0}} stride: {s[axis]} "
+                f"dilation: {d[axis]}"
+            )
+            fail_out_of_range(op.operation, differ, message, [actual])
+    if shape[3] is None:
+        differ = arith.cmpi(arith.CmpIPredicate.ne, dim(g, 3), const_index(expected[3]))
+        message = f"{kernel}: filter and out_backprop must have the same out_depth"
+        fail_out_of_range(op.operation, differ, message, [])
+    return tensor.cast(tensor_type(expected, element_type(g)), g)
+
+
 @lowers("conv2d_backprop_input")
 def _conv2d_backprop_input(op):
     # dx[h] = sum_kh g_lattice[h + pt - kh*d]: a stride-1 conv of the spread gradient with the
@@ -280,6 +308,7 @@ def _conv2d_backprop_input(op):
     # H + (KH-1)*d long.
     f, g, x = op.operands
     _check_same_batch(op, x, g, "Conv2DCustomBackpropInput")
+    g = _with_static_gradient(op, g, shape_of(x), shape_of(f), "Conv2DCustomBackpropInput")
     if (known := _when_empty(op, g)) is not None:
         return known
     _, h, w, _ = shape_of(x)
@@ -300,6 +329,8 @@ def _conv2d_backprop_filter(op):
     # Loops (n, i, j, kh, kw, c, o): o innermost, so the accumulation walks contiguous memory.
     x, g = op.operands
     _check_same_batch(op, x, g, "Conv2DCustomBackpropFilter")
+    kernel = "Conv2DCustomBackpropFilter"
+    g = _with_static_gradient(op, g, shape_of(x), shape_of(op.result_type), kernel)
     if (known := _when_empty(op, x)) is not None:
         return known
     filter_shape = shape_of(op.result_type)
