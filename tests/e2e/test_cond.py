@@ -453,7 +453,10 @@ def test_the_gradient_of_a_branch_whose_size_contradicts_the_adjoint():
     merged = tf.cond(pred, lambda: tf.sqrt(v1), lambda: tf.expand_dims(v0, -1))
     loss = tf.reduce_sum(tf.reshape(merged, [2]) * np.float64([-0.5, 0.25]))
     rows = tf.cond(pred, lambda: tf.sqrt(tf.stack([v1] * 3, 1)), lambda: tf.fill([1, 3], v0))
-    row_loss = tf.reduce_sum(tf.reshape(rows, [2, 3]) * np.float64([-0.5, 0.25, 1.0]))
+    # The reshape to another tensor's shape (reshape_like) types its gradient [2, 3] as TF's shape
+    # rule does (the campaign's seed reshaped so), which shows the false branch's contradiction.
+    like = tf.zeros_like(tf.stack([v1] * 3, 1))
+    row_loss = tf.reduce_sum(tf.reshape(rows, tf.shape(like)) * np.float64([-0.5, 0.25, 1.0]))
     grads = tf.gradients([loss, row_loss], [v0, v1])
     with tf.Session() as sess:
         feed = {v0: -1.2, v1: [4.0, 9.0], pred: True}

@@ -96,6 +96,18 @@ def test_reshape_to_run_time_shape_of_other_tensor():
         np.testing.assert_array_equal(run(back, {x: a}), a * 2)
 
 
+def test_reshape_to_another_shape_sizes_its_one_unknown_dim_as_tf():
+    """TF 2.21's Reshape shape rule: x [2, 3] to tf.shape(y) of y [?, 3] is [2, 3]; to [?, 4] a
+    ValueError ("Dimension size must be evenly divisible by 4 but is 6")."""
+    x = tf.placeholder(tf.float32, [2, 3])
+    y = tf.placeholder(tf.float32, [None, 3])
+    assert A.reshape(x, A.shape(y)).shape.as_list() == [2, 3]
+    assert A.reshape(y, A.shape(x)).shape.as_list() == [2, 3]
+    assert A.reshape(y, A.shape(y)).shape.as_list() == [None, 3]  # x's count unknown
+    with pytest.raises(ValueError, match="Dimension size must be evenly divisible by 4 but is 6"):
+        A.reshape(x, A.shape(tf.placeholder(tf.float32, [None, 4])))
+
+
 def test_reshape_static_and_scalar():
     x = tf.constant(np.arange(6, dtype=np.int32))
     one = tf.constant(np.array([7.5], np.float32))

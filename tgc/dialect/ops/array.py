@@ -284,7 +284,8 @@ class Reshape:
 
 @op("reshape_like", tf_type="Reshape", operands=("x", "target"))
 class ReshapeLike:
-    """x's elements in target's shape (read at run time); target's values are not read."""
+    """x's elements in target's shape (read at run time); target's values are not read. As TF's
+    shape rule for Reshape, one unknown dim of target is sized from x's static element count."""
 
     flops = no_flops
 
@@ -294,7 +295,7 @@ class ReshapeLike:
             raise ShapeError(
                 f"cannot reshape {format_shape(x.shape)} to {format_shape(target.shape)}"
             )
-        return spec(target.shape, x.dtype)
+        return spec(_sized_from_count(x.shape, target.shape), x.dtype)
 
     def eval(x, target):
         return np.reshape(x, target.shape).copy()
@@ -307,6 +308,23 @@ class ReshapeLike:
         Sample(shapes=((3, 4), (2, 6)), dynamic=((0, 0), (1, 1))),
         Sample(shapes=((2, 3), (6,)), dynamic=((1, 0),)),
     ]
+
+
+def _sized_from_count(shape, target) -> tuple:
+    """``target`` with its one unknown dim sized from the static element count of ``shape``
+    (unchanged when that count is unknown); a count the other dims do not divide is TF's error."""
+    if None in shape or list(target).count(None) != 1:
+        return tuple(target)
+    count = int(np.prod(shape))
+    others = int(np.prod([d for d in target if d is not None]))
+    if others == 0:
+        return tuple(target)
+    if count % others:
+        raise ShapeError(
+            f"Dimension size must be evenly divisible by {others} but is {count}: cannot reshape "
+            f"{format_shape(shape)} to {format_shape(target)}"
+        )
+    return tuple(count // others if d is None else d for d in target)
 
 
 def reshape_dims(size: int, shape) -> tuple:
