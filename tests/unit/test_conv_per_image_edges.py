@@ -150,11 +150,10 @@ def test_per_image_convs_at_edge_shapes_match_numpy(
     monkeypatch.setattr(conv_gemm, "DIRECT_CONV", False)  # small windows: im2col, not direct
     y, dx, df = run_conv(x, f, gy, strides, dilations, padding, threads)
     want_y, want_dx, want_df = reference(x, f, gy, strides, dilations, padding)
-    # The forward's and the input gradient's loops over the images run on the pool; the filter
-    # gradient's parts loop stays serial at these narrow O (its narrow_gemm.py call is not one a
-    # chunk may make: findings-convpack.md), at the convnet's O = 64 it is outlined too
-    # (test_parallel_loops.py).
-    assert sum(outlined) >= 2
+    # The forward's and the input gradient's loops over the images run on the pool, and so does
+    # the filter gradient's parts loop, also at these narrow O, where each part calls the narrow
+    # GEMM (its small stack block lives in the call's frame on the chunk's thread).
+    assert sum(outlined) == 3
     _assert_close(y, want_y, dtype)
     _assert_close(dx, want_dx, dtype)
     _assert_close(df, want_df, dtype)

@@ -70,6 +70,78 @@ func.func @calls_out(%x: memref<?x64xf32>) {
   return
 }
 
+// A called function may hold a small static stack slot at its top (the narrow GEMM's block): it
+// lives in that call's frame on the chunk's thread. The loop is outlined.
+// CHECK-LABEL: func.func @calls_small_slot(
+// CHECK-NOT:     scf.for
+// CHECK:         call @tgc_parallel_for(
+// CHECK:         return
+func.func private @with_small_slot(%x: memref<?x64xf32>, %i: index) {
+  %c0 = arith.constant 0 : index
+  %slot = memref.alloca() {alignment = 64 : i64} : memref<4x64xf32>
+  %v = memref.load %x[%i, %c0] : memref<?x64xf32>
+  memref.store %v, %slot[%c0, %c0] : memref<4x64xf32>
+  %w = memref.load %slot[%c0, %c0] : memref<4x64xf32>
+  memref.store %w, %x[%i, %c0] : memref<?x64xf32>
+  return
+}
+func.func @calls_small_slot(%x: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  scf.for %i = %c0 to %n step %c1 {
+    func.call @with_small_slot(%x, %i) : (memref<?x64xf32>, index) -> ()
+  } {tgc.parallel_for}
+  return
+}
+
+// A slot inside the called function's loop (it grows with every iteration), or one larger than
+// 64 KiB, keeps the loop where it is.
+// CHECK-LABEL: func.func @calls_slot_in_loop(
+// CHECK:         scf.for
+// CHECK-NOT:     tgc_parallel_for(
+// CHECK:         return
+func.func private @with_slot_in_loop(%x: memref<?x64xf32>, %i: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.for %j = %c0 to %c4 step %c1 {
+    %slot = memref.alloca() : memref<64xf32>
+    %v = memref.load %x[%i, %j] : memref<?x64xf32>
+    memref.store %v, %slot[%j] : memref<64xf32>
+  }
+  return
+}
+func.func @calls_slot_in_loop(%x: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  scf.for %i = %c0 to %n step %c1 {
+    func.call @with_slot_in_loop(%x, %i) : (memref<?x64xf32>, index) -> ()
+  } {tgc.parallel_for}
+  return
+}
+// CHECK-LABEL: func.func @calls_large_slot(
+// CHECK:         scf.for
+// CHECK-NOT:     tgc_parallel_for(
+// CHECK:         return
+func.func private @with_large_slot(%x: memref<?x64xf32>, %i: index) {
+  %c0 = arith.constant 0 : index
+  %slot = memref.alloca() : memref<256x128xf32>
+  %v = memref.load %x[%i, %c0] : memref<?x64xf32>
+  memref.store %v, %slot[%c0, %c0] : memref<256x128xf32>
+  return
+}
+func.func @calls_large_slot(%x: memref<?x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = memref.dim %x, %c0 : memref<?x64xf32>
+  scf.for %i = %c0 to %n step %c1 {
+    func.call @with_large_slot(%x, %i) : (memref<?x64xf32>, index) -> ()
+  } {tgc.parallel_for}
+  return
+}
+
 // The loop over [begin, end), the constant it used recomputed inside, the memrefs passed in.
 // CHECK-LABEL: func.func private @scale_loop0(
 // CHECK-SAME:    %[[B:.*]]: index, %[[E:.*]]: index, %[[X:.*]]: memref<?x64xf32>, %[[Y:.*]]: memref<?x64xf32>)

@@ -52,6 +52,9 @@ _RECOMPUTED = ("arith.", "vector.broadcast", "vector.transfer_read", "memref.dim
 # calls must reach only the GEMM driver (_vouched_function).
 _NOT_OUTLINED = ("func.call_indirect", "memref.alloca")
 _CALLS = ("func.call", "llvm.call")
+# The largest stack slot a function called from a chunk may hold (bytes): far below a worker
+# thread's stack (glibc's default, 8 MiB).
+SMALL_FRAME_SLOT = 64 * 1024
 _UNKNOWN_TRIPS = 16  # an inner loop of unknown trip count counts this many iterations of work
 
 
@@ -158,13 +161,27 @@ def _holds_only_vouched(module, root, seen: set) -> bool:
     """Whether ``root`` (a loop, a function) holds no refused op and calls only vouched functions
     (``seen``: the functions of the module already being checked)."""
     for op in all_ops(root):
-        if op.name.startswith(_NOT_OUTLINED):
+        if op.name.startswith(_NOT_OUTLINED) and not _small_frame_slot(op):
             return False
         if op.name in _CALLS and (
             "callee" not in op.attributes or not _vouched_function(module, _callee(op), seen)
         ):
             return False
     return True
+
+
+def _small_frame_slot(op) -> bool:
+    """Whether ``op`` is a static ``memref.alloca`` of at most SMALL_FRAME_SLOT bytes at the top
+    of a function a body calls (the narrow GEMM's accumulator block): it lives in that call's
+    frame, on the thread running the chunk, and is freed when the call returns. One in the loop's
+    own body would grow the stack with every iteration."""
+    if op.name != "memref.alloca" or op.parent.name != "func.func":
+        return False  # (also one in a loop of the function: that grows with every iteration)
+    buffer = ir.MemRefType(op.results[0].type)
+    if not buffer.has_static_shape:
+        return False
+    bits = buffer.element_type.width if hasattr(buffer.element_type, "width") else 64
+    return math.prod(buffer.shape) * bits // 8 <= SMALL_FRAME_SLOT
 
 
 def _module_of(op):
