@@ -379,3 +379,32 @@ def test_a_conv_input_gradient_whose_size_differs_at_run_time_is_an_error():
             assert got.shape == (2, 5, 5, 3) and got[1, 2, 2, 2] == 36, name  # 9 taps x 4
             with pytest.raises(tf.errors.InvalidArgumentError, match=expected[name]):
                 sess.run(fetch, {pred: False})
+
+
+def test_scatter_nd_updates_that_do_not_fit_at_run_time_are_an_error():
+    """tf.scatter_nd of updates whose size a cond leaves unknown took the [1] branch's one update
+    for two index rows (the second read past its buffer: 3e-41 in the output) and [2, 2] rows into
+    a [4, 3] shape (3 values read per 2-value row). TF 2.21 fails both
+    (tests/oracle/run_time_dims.py): 'Dimensions [0,1) of indices[shape=[2,1]] must match
+    dimensions [0,1) of updates[shape=[1]]', 'Dimensions [1,2) of input[shape=[4,3]] must match
+    dimensions [1,2) of updates[shape=[2,2]]'; tgc's assertion says the same with the shapes."""
+    pred = tf.placeholder(tf.bool, [])
+    rows = tf.cond(pred, lambda: tf.constant([5.0, 6.0]), lambda: tf.constant([5.0]))
+    wide = tf.cond(pred, lambda: tf.ones([2, 3]), lambda: tf.ones([2, 2]))
+    scattered = {
+        "rows": tf.scatter_nd([[0], [2]], rows, [4]),
+        "wide": tf.scatter_nd([[0], [2]], wide, [4, 3]),
+    }
+    with tf.Session() as sess:
+        got = sess.run(scattered, {pred: True})
+        np.testing.assert_array_equal(got["rows"], [5, 0, 6, 0])
+        np.testing.assert_array_equal(got["wide"], [[1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0]])
+        failing = {
+            "rows": r"Dimensions \[0,1\) of indices must match dimensions \[0,1\) of updates; "
+            r"indices' shape, updates' shape:\] \[2 1\] \[1\]",
+            "wide": r"Dimensions \[1,2\) of input must match dimensions \[1,2\) of updates; "
+            r"shape\[1:\], updates' shape:\] \[3\] \[2 2\]",
+        }
+        for name, message in failing.items():
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                sess.run(scattered[name], {pred: False})

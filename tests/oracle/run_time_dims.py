@@ -43,6 +43,8 @@ def cases(pred):
         out[f"backprop_filter_{name}"] = tf.nn.conv2d_backprop_filter(
             tf.ones([2, 5, 5, 3]), [3, 3, 3, 4], g, same, "SAME"
         )
+    out["scatter_nd_rows"] = tf.scatter_nd([[0], [2]], merged(pred, [2], [1]), [4])
+    out["scatter_nd_wide"] = tf.scatter_nd([[0], [2]], merged(pred, [2, 3], [2, 2]), [4, 3])
     row = tf.cond(pred, lambda: tf.constant([4.0, 5.0, 6.0]), lambda: tf.constant([4.0, 5.0]))
     array = tf.TensorArray(tf.float32, size=2).write(0, tf.ones([3])).write(1, row)
     out["tensor_array_write"] = array.stack()

@@ -1256,7 +1256,9 @@ def scatter_nd(indices, updates, shape, name=None):
             f"scatter_nd: updates must have shape indices.shape[:-1] + shape[{k}:] = {expected}, "
             f"but '{updates.name}' has {updates.shape}"
         )
-    checks = []
+    static = updates.shape.is_fully_defined() and indices.shape.is_fully_defined()
+    static = static and not builtins.any(isinstance(d, Tensor) for d in dims[k:])
+    checks = [] if static else _updates_fit_checks(indices, updates, dims, k)
     if k:
         vector = stack([d if isinstance(d, Tensor) else constant(d) for d in dims[:k]])
         checks.append(
@@ -1270,6 +1272,29 @@ def scatter_nd(indices, updates, shape, name=None):
     target = _fill_as([count] + dims[k:], 0.0, updates.dtype, None)  # read for its shape only
     rows = make_op("gather_grad", [updates, flat, target])
     return reshape(rows, dims, name=name or "ScatterNd")
+
+
+def _updates_fit_checks(indices, updates, dims, k) -> list:
+    """TF's run-time checks that scatter_nd's updates are indices.shape[:-1] + shape[k:], where a
+    dim of either is known only at run time (the graph checked the static ones): the scatter reads
+    one update row per index row, each of shape[k:]'s size."""
+    outer = indices.shape.ndims - 1
+    updates_shape = shape(updates)
+    leading = math_ops.equal(shape(indices)[:outer], updates_shape[:outer])
+    text = (
+        f"Dimensions [0,{outer}) of indices must match dimensions [0,{outer}) of updates; "
+        "indices' shape, updates' shape:"
+    )
+    checks = [assert_op(math_ops.reduce_all(leading), [text, shape(indices), updates_shape])]
+    if dims[k:]:
+        rest = stack([d if isinstance(d, Tensor) else constant(d) for d in dims[k:]])
+        trailing = math_ops.equal(rest, updates_shape[outer:])
+        text = (
+            f"Dimensions [{k},{k + len(dims[k:])}) of input must match dimensions "
+            f"[{outer},{outer + len(dims[k:])}) of updates; shape[{k}:], updates' shape:"
+        )
+        checks.append(assert_op(math_ops.reduce_all(trailing), [text, rest, updates_shape]))
+    return checks
 
 
 def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
