@@ -408,3 +408,19 @@ def test_scatter_nd_updates_that_do_not_fit_at_run_time_are_an_error():
         for name, message in failing.items():
             with pytest.raises(tf.errors.InvalidArgumentError, match=message):
                 sess.run(scattered[name], {pred: False})
+
+
+def test_in_top_k_of_a_target_count_that_differs_at_run_time_is_an_error():
+    """tf.nn.in_top_k of [2, 3] predictions and a cond's [1] targets ([?] to the graph) broadcast
+    the one target over both rows ([True, True]) where TF 2.21 fails: 'First dimension of
+    predictions 2 must match length of targets 1' (tests/oracle/run_time_dims.py)."""
+    pred = tf.placeholder(tf.bool, [])
+    targets = tf.cond(pred, lambda: tf.constant([2, 0]), lambda: tf.constant([2]))
+    hits = tf.nn.in_top_k(tf.constant([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]), targets, 1)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(hits, {pred: True}), [True, True])
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"First dimension of predictions must match length of targets:\] \[2\] \[1\]",
+        ):
+            sess.run(hits, {pred: False})

@@ -45,6 +45,8 @@ def cases(pred):
         )
     out["scatter_nd_rows"] = tf.scatter_nd([[0], [2]], merged(pred, [2], [1]), [4])
     out["scatter_nd_wide"] = tf.scatter_nd([[0], [2]], merged(pred, [2, 3], [2, 2]), [4, 3])
+    targets = tf.cond(pred, lambda: tf.constant([2, 0]), lambda: tf.constant([2]))
+    out["in_top_k"] = tf.nn.in_top_k(tf.constant([[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]), targets, 1)
     row = tf.cond(pred, lambda: tf.constant([4.0, 5.0, 6.0]), lambda: tf.constant([4.0, 5.0]))
     array = tf.TensorArray(tf.float32, size=2).write(0, tf.ones([3])).write(1, row)
     out["tensor_array_write"] = array.stack()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.build import assert_op, constant, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor, get_default_graph
 
 __all__ = ["is_nan", "is_inf", "is_finite", "cumsum", "cumprod"]
@@ -259,9 +259,10 @@ def in_top_k(predictions, targets, k, name=None):
             )
         _check_in_top_k_shapes(predictions, targets)
         n = _last_dim(predictions, "in_top_k", "the predictions")
-        hit = make_op(
-            "one_hot", [targets], depth=n, on_value=1.0, off_value=0.0, axis=-1, dtype="bool"
-        )
+        with get_default_graph().control_dependencies(_same_batch_checks(predictions, targets)):
+            hit = make_op(
+                "one_hot", [targets], depth=n, on_value=1.0, off_value=0.0, axis=-1, dtype="bool"
+            )
         zero = constant(0, dtype="float32")
         target_value = _sum_last(_where(hit, predictions, zero), keepdims=True)
         larger = _sum_last(_cast(_op("greater", predictions, target_value), "int32"))
@@ -297,6 +298,21 @@ def _check_in_top_k_shapes(predictions, targets):
             f"'{predictions.name}' {predictions.shape} and targets '{targets.name}' "
             f"{targets.shape}"
         )
+
+
+def _same_batch_checks(predictions, targets) -> list:
+    """TF's run-time check that there is one target per row of predictions, where either count is
+    known only then (the graph checked known ones): a [1] of targets would broadcast over the rows
+    instead of failing as TF's kernel does."""
+    p, t = predictions.spec.shape, targets.spec.shape
+    if p is not None and t is not None and None not in (p[0], t[0]):
+        return []
+    from tgc.frontend.array_ops import shape  # array_ops imports this module's ops
+
+    rows, count = shape(predictions)[0], shape(targets)[0]
+    same = make_op("equal", [rows, count])
+    text = "First dimension of predictions must match length of targets:"
+    return [assert_op(same, [text, rows, count])]
 
 
 # ---- cumsum and cumprod -------------------------------------------------------------------------
