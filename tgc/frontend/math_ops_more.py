@@ -307,9 +307,8 @@ def _same_batch_checks(predictions, targets) -> list:
     p, t = predictions.spec.shape, targets.spec.shape
     if p is not None and t is not None and None not in (p[0], t[0]):
         return []
-    from tgc.frontend.array_ops import shape  # array_ops imports this module's ops
-
-    rows, count = shape(predictions)[0], shape(targets)[0]
+    rows = make_op("shape", [predictions], out_type="int32")[0]
+    count = make_op("shape", [targets], out_type="int32")[0]
     same = make_op("equal", [rows, count])
     text = "First dimension of predictions must match length of targets:"
     return [assert_op(same, [text, rows, count])]
