@@ -424,3 +424,35 @@ def test_in_top_k_of_a_target_count_that_differs_at_run_time_is_an_error():
             match=r"First dimension of predictions must match length of targets:\] \[2\] \[1\]",
         ):
             sess.run(hits, {pred: False})
+
+
+def test_sequence_lengths_that_do_not_fit_the_batch_at_run_time_are_errors():
+    """tf.reverse_sequence and tf.nn.dynamic_rnn of a cond's [1] lengths ([?] to the graph) for a
+    batch of 2 broadcast the one length over both rows where TF 2.21 fails
+    (tests/oracle/run_time_dims.py): 'Length of seq_lengths != input.dims(0), (1 vs. 2)', and for
+    dynamic_rnn (TF_USE_LEGACY_KERAS=1) its Select's 'Number of batches of 'then' must match size
+    of 'cond', but saw: 2 vs. 1'."""
+    pred = tf.placeholder(tf.bool, [])
+    lengths = tf.cond(pred, lambda: tf.constant([2, 3]), lambda: tf.constant([2]))
+    steps = tf.reshape(tf.range(6.0), [2, 3])
+    reversed_ = tf.reverse_sequence(steps, lengths, seq_axis=1, batch_axis=0)
+    cell = tf.nn.rnn_cell.BasicRNNCell(2)
+    outputs, _ = tf.nn.dynamic_rnn(
+        cell, tf.ones([2, 3, 1]), sequence_length=lengths, dtype=tf.float32
+    )
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(reversed_, {pred: True}), [[1, 0, 2], [5, 4, 3]])
+        got = sess.run(outputs, {pred: True})
+        assert not got[0, 2].any() and got[1, 2].all()  # row 0 stops after 2 steps
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Length of seq_lengths != input\.dims\(0\):\] \[1\] \[2\]",
+        ):
+            sess.run(reversed_, {pred: False})
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"sequence_length must hold one length per batch row: lengths, batch size\] "
+            r"\[1\] \[2\]",
+        ):
+            sess.run(outputs, {pred: False})

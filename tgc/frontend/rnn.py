@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from tgc.dialect.types import as_dtype
 from tgc.frontend import array_ops, math_ops
-from tgc.frontend.build import convert_to_tensor
+from tgc.frontend.build import assert_op, convert_to_tensor
 from tgc.frontend.control import _flatten, _pack, while_loop
 from tgc.frontend.gather_ops import gather
 from tgc.frontend.tensor_array import TensorArray
@@ -67,6 +67,20 @@ def _sequence_lengths(sequence_length):
     if lengths.dtype.name != "int32":
         lengths = math_ops.cast(lengths, "int32")
     return lengths
+
+
+def _one_length_per_row(lengths, x, batch_axis: int, text: str):
+    """``lengths`` after TF's run-time check that it holds one entry per row of x's ``batch_axis``,
+    where either count is known only then (the graph checked known ones): a [1] of lengths would
+    broadcast over the rows instead of failing as TF does."""
+    count, batch = _static_dim(lengths, 0), _static_dim(x, batch_axis)
+    if count is not None and batch is not None:
+        return lengths
+    have = array_ops.shape(lengths)[0]
+    want = array_ops.shape(x)[batch_axis]
+    check = assert_op(math_ops.equal(have, want), [text, have, want])
+    with get_default_graph().control_dependencies([check]):
+        return array_ops.identity(lengths)
 
 
 def _initial_state(cell, initial_state, dtype, batch_size):
@@ -160,6 +174,9 @@ def _dynamic_rnn(
         if not time_major:
             flat_inputs = [_swap_batch_time(x) for x in flat_inputs]
         lengths = _sequence_lengths(sequence_length)
+        if lengths is not None:
+            text = "sequence_length must hold one length per batch row: lengths, batch size"
+            lengths = _one_length_per_row(lengths, flat_inputs[0], 1, text)
         outputs, final_state = _time_major_loop(
             cell, inputs, flat_inputs, initial_state, dtype, lengths, backward
         )
@@ -257,6 +274,8 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=0, name=None,
                 f"built; '{x.name}' has shape {x.shape}"
             )
         lengths = math_ops.cast(convert_to_tensor(seq_lengths), "int32")
+        text = f"Length of seq_lengths != input.dims({batch_axis}):"
+        lengths = _one_length_per_row(lengths, moved, 0, text)
         positions = array_ops.expand_dims(
             convert_to_tensor(list(range(int(steps))), dtype="int32"), 0
         )  # [1, time]
