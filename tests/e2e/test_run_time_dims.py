@@ -456,3 +456,26 @@ def test_sequence_lengths_that_do_not_fit_the_batch_at_run_time_are_errors():
             r"\[1\] \[2\]",
         ):
             sess.run(outputs, {pred: False})
+
+
+def test_sparse_to_dense_values_that_do_not_fit_the_indices_are_an_error():
+    """tf.sparse_to_dense of a cond's [1] values for 2 indices broadcast the one value as if it were
+    a scalar ([1, 0, 1, 0]) where TF 2.21 fails: 'sparse_values has incorrect shape [1], should be
+    [] or [2]' (tests/oracle/run_time_dims.py); the same sizes known when the graph is built fail
+    there."""
+    pred = tf.placeholder(tf.bool, [])
+    values = tf.cond(pred, lambda: tf.constant([5.0, 6.0]), lambda: tf.constant([5.0]))
+    dense = tf.sparse_to_dense([[0], [2]], [4], values)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(dense, {pred: True}), [5, 0, 6, 0])
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"sparse_values has incorrect shape, should be \[\] or \[K\]: its size, K\] "
+            r"\[1\] \[2\]",
+        ):
+            sess.run(dense, {pred: False})
+    with pytest.raises(ValueError, match=r"sparse_values has incorrect shape \[1\], should be "):
+        tf.sparse_to_dense([[0], [2]], [4], [5.0])
+    scalar = tf.sparse_to_dense([[0], [2]], [4], 5.0)  # one value for every index
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(scalar), [5, 0, 5, 0])

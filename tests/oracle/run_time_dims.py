@@ -50,6 +50,7 @@ def cases(pred):
     lengths = tf.cond(pred, lambda: tf.constant([2, 3]), lambda: tf.constant([2]))
     steps = tf.reshape(tf.range(6.0), [2, 3])
     out["reverse_sequence"] = tf.reverse_sequence(steps, lengths, seq_axis=1, batch_axis=0)
+    out["sparse_to_dense"] = tf.sparse_to_dense([[0], [2]], [4], merged(pred, [2], [1]))
     row = tf.cond(pred, lambda: tf.constant([4.0, 5.0, 6.0]), lambda: tf.constant([4.0, 5.0]))
     array = tf.TensorArray(tf.float32, size=2).write(0, tf.ones([3])).write(1, row)
     out["tensor_array_write"] = array.stack()

@@ -927,6 +927,7 @@ def sparse_to_dense(
             _check_sparse_indices(known.reshape(-1, len(shape)), shape, validate_indices)
         work = values.dtype if values.dtype.name != "bool" else as_dtype("int32")
         flat = _flat_positions(cast(indices, "int32"), shape, rank)
+        values = _one_value_per_index(values, flat)
         hits = one_hot(flat, int(np.prod(shape, dtype=np.int64)), dtype=work)  # [K, N]
         column = reshape(cast(values, work), [-1, 1])  # one value, or K of them
         scattered = reduce_sum(multiply(hits, column), axis=0)
@@ -934,6 +935,24 @@ def sparse_to_dense(
         default = cast(convert_to_tensor(default_value, dtype=values.dtype), work)
         dense = where(was_set, scattered, multiply(ones_like(scattered), default))
         return reshape(cast(dense, values.dtype), shape, name=scope)
+
+
+def _one_value_per_index(values, flat):
+    """``values`` after TF's check that they are one value or one per index ([] or [K]): a [1]
+    for K indices would be broadcast as the scalar is. Checked at run time where a count is
+    known only then."""
+    if values.shape.ndims != 1:
+        return values  # a scalar, or of unknown rank: the reshape to [-1, 1] takes either
+    count, k = values.shape[0].value, flat.shape[0].value
+    if count is not None and k is not None:
+        if count != k:
+            raise ValueError(f"sparse_values has incorrect shape [{count}], should be [] or [{k}]")
+        return values
+    have, want = shape(values)[0], shape(flat)[0]
+    text = "sparse_values has incorrect shape, should be [] or [K]: its size, K"
+    check = assert_op(math_ops.equal(have, want), [text, have, want])
+    with values.graph.control_dependencies([check]):
+        return identity(values)
 
 
 def _flat_positions(indices, shape, rank):
