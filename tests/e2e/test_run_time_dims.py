@@ -479,3 +479,30 @@ def test_sparse_to_dense_values_that_do_not_fit_the_indices_are_an_error():
     scalar = tf.sparse_to_dense([[0], [2]], [4], 5.0)  # one value for every index
     with tf.Session() as sess:
         np.testing.assert_array_equal(sess.run(scalar), [5, 0, 5, 0])
+
+
+def test_crop_and_resize_box_indices_that_do_not_fit_the_boxes_are_an_error():
+    """tf.image.crop_and_resize of a cond's [1] boxes with 2 box indices, or 2 boxes with a cond's
+    [1] indices, broadcast the one over the other where TF 2.21 fails: 'box_index has
+    incompatible shape' (tests/oracle/run_time_dims.py); counts known when the graph is built fail
+    there."""
+    pred = tf.placeholder(tf.bool, [])
+    image = tf.reshape(tf.range(32.0), [2, 4, 4, 1])
+    whole = [0.0, 0.0, 1.0, 1.0]
+    boxes = tf.cond(pred, lambda: tf.constant([whole, whole]), lambda: tf.constant([whole]))
+    indices = tf.cond(pred, lambda: tf.constant([1, 0]), lambda: tf.constant([1]))
+    crops = {
+        "boxes": tf.image.crop_and_resize(image, boxes, [1, 0], [2, 2]),
+        "indices": tf.image.crop_and_resize(image, [whole, whole], indices, [2, 2]),
+    }
+    corners = np.array([[[16, 19], [28, 31]], [[0, 3], [12, 15]]], np.float32)[..., None]
+    with tf.Session() as sess:
+        got = sess.run(crops, {pred: True})
+        for name in crops:
+            np.testing.assert_array_equal(got[name], corners, err_msg=name)
+            with pytest.raises(
+                tf.errors.InvalidArgumentError, match=r"box_index has incompatible shape"
+            ):
+                sess.run(crops[name], {pred: False})
+    with pytest.raises(ValueError, match=r"box_index has incompatible shape: 1 indices for 2"):
+        tf.image.crop_and_resize(image, [whole, whole], [0], [2, 2])

@@ -51,6 +51,9 @@ def cases(pred):
     steps = tf.reshape(tf.range(6.0), [2, 3])
     out["reverse_sequence"] = tf.reverse_sequence(steps, lengths, seq_axis=1, batch_axis=0)
     out["sparse_to_dense"] = tf.sparse_to_dense([[0], [2]], [4], merged(pred, [2], [1]))
+    image, whole = tf.reshape(tf.range(32.0), [2, 4, 4, 1]), [0.0, 0.0, 1.0, 1.0]
+    boxes = tf.cond(pred, lambda: tf.constant([whole, whole]), lambda: tf.constant([whole]))
+    out["crop_and_resize"] = tf.image.crop_and_resize(image, boxes, [1, 0], [2, 2])
     row = tf.cond(pred, lambda: tf.constant([4.0, 5.0, 6.0]), lambda: tf.constant([4.0, 5.0]))
     array = tf.TensorArray(tf.float32, size=2).write(0, tf.ones([3])).write(1, row)
     out["tensor_array_write"] = array.stack()

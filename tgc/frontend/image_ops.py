@@ -1388,6 +1388,29 @@ def _box_axis(lo, hi, size_f, count):
     return expand_dims(middle, 1)
 
 
+def _one_index_per_box(boxes, box_ind, fn):
+    """box_ind after TF's check that it holds one image index per box ([num_boxes]): a [1] would
+    be broadcast over the boxes. Sizes known when the graph is built are checked then, others at
+    run time."""
+    if box_ind.shape.ndims not in (None, 1):
+        raise ValueError(f"{fn}: box_ind must be 1-D [num_boxes], not {box_ind.shape}")
+    count, boxes_count = (
+        box_ind.shape[0].value if box_ind.shape.ndims else None,
+        boxes.shape[0].value,
+    )
+    if count is not None and boxes_count is not None:
+        if count != boxes_count:
+            raise ValueError(
+                f"{fn}: box_index has incompatible shape: {count} indices for {boxes_count} boxes"
+            )
+        return box_ind
+    have, want = shape(box_ind)[0], shape(boxes)[0]
+    text = "box_index has incompatible shape: box_index's size, the number of boxes"
+    check = assert_op(math_ops.equal(have, want), [text, have, want])
+    with get_default_graph().control_dependencies([check]):
+        return identity(box_ind)
+
+
 def crop_and_resize(
     image,
     boxes,
@@ -1430,7 +1453,8 @@ def crop_and_resize(
             math_ops.greater_equal(xs, 0.0), math_ops.less_equal(xs, width - 1.0)
         )
         flat = reshape(image, stack([-1, dims[3]]))  # [batch * height * width, channels]
-        base = math_ops.multiply(cast(convert_to_tensor(box_ind), "int32"), dims[1])
+        box_ind = _one_index_per_box(boxes, cast(convert_to_tensor(box_ind), "int32"), fn)
+        base = math_ops.multiply(box_ind, dims[1])
 
         def index(yi, xi):  # [boxes, crop_h, crop_w] flat pixel indices
             row = math_ops.multiply(math_ops.add(expand_dims(base, 1), yi), dims[2])
