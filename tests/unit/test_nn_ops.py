@@ -470,3 +470,21 @@ def test_sparse_labels_outside_the_classes_fail_the_run_as_tfs_kernel():
                 with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
                     sess.run(fetch, {labels: bad})
         np.testing.assert_array_equal(sess.run(logits), np.zeros((2, 5)))  # no step was taken
+
+
+def test_sparse_labels_of_another_batch_at_run_time_fail_as_tfs_kernel():
+    """A cond's [1] labels beside [2, 3] logits broadcast over the rows; TF 2.21 fails: "logits
+    and labels must have the same first dimension, got logits shape [2,3] and labels shape [1]"."""
+    pred = tf.placeholder(tf.bool, [])
+    labels = tf.cond(pred, lambda: tf.constant([1, 2]), lambda: tf.constant([1]))
+    logits = tf.constant(np.float32([[0, 0, 0], [0, 1, 0]]))
+    loss = nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    with tf.Session() as sess:
+        want = [np.log(3), np.log(2 + np.e) - 0]
+        np.testing.assert_allclose(sess.run(loss, {pred: True}), want, rtol=1e-6)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"logits and labels must have the same first dimension, got logits shape and "
+            r"labels shape:\] \[2 3\] \[1\]",
+        ):
+            sess.run(loss, {pred: False})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from tgc.frontend import math_ops
-from tgc.frontend.build import convert_to_tensor, make_op
+from tgc.frontend.build import assert_op, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor
 
 sigmoid = math_ops.sigmoid
@@ -130,11 +130,29 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
             f"`{fn_name}`: labels must be int32 or int64 class indices but have dtype "
             f"{labels.dtype.name}"
         )
-    return make_op(
-        "sparse_softmax_cross_entropy_with_logits",
-        [labels, logits],
-        name=name or "SparseSoftmaxCrossEntropyWithLogits",
+    with labels.graph.control_dependencies(_same_examples_checks(labels, logits)):
+        return make_op(
+            "sparse_softmax_cross_entropy_with_logits",
+            [labels, logits],
+            name=name or "SparseSoftmaxCrossEntropyWithLogits",
+        )
+
+
+def _same_examples_checks(labels, logits) -> list:
+    """TF's run-time check that labels has logits' shape without the class axis, where a dim of
+    either is known only then (the op's shape rule checked known ones): a [1] of labels would
+    broadcast over the examples instead of failing as TF's kernel does."""
+    ranks_known = labels.spec.rank is not None and logits.spec.rank is not None
+    if ranks_known and None not in labels.spec.shape + logits.spec.shape[:-1]:
+        return []
+    from tgc.frontend.array_ops import shape
+
+    examples = shape(logits)[:-1]
+    same = math_ops.reduce_all(math_ops.equal(shape(labels), examples))
+    text = (
+        "logits and labels must have the same first dimension, got logits shape and labels shape:"
     )
+    return [assert_op(same, [text, shape(logits), shape(labels)])]
 
 
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
