@@ -506,3 +506,32 @@ def test_crop_and_resize_box_indices_that_do_not_fit_the_boxes_are_an_error():
                 sess.run(crops[name], {pred: False})
     with pytest.raises(ValueError, match=r"box_index has incompatible shape: 1 indices for 2"):
         tf.image.crop_and_resize(image, [whole, whole], [0], [2, 2])
+
+
+def test_pool_and_filter_gradient_of_a_batch_known_at_run_time_compile_in_a_session():
+    """A cond merging a [2, 4, 4, 3] and a [1, 4, 4, 3] batch gave its buffer a fully dynamic
+    layout, whose vector reads (max-pool's, the filter gradient's) no pass lowers: "Failure while
+    creating the ExecutionEngine" (tgc-identity-if-results keeps the branches' identity layout)."""
+    pred = tf.placeholder(tf.bool, [])
+    values = np.arange(96, dtype=np.float32).reshape(2, 4, 4, 3)
+    x = tf.cond(pred, lambda: tf.constant(values), lambda: tf.ones([1, 4, 4, 3]))
+    pooled = tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+    g = tf.cond(pred, lambda: tf.ones([2, 4, 4, 2]), lambda: tf.ones([1, 4, 4, 2]))
+    filter_gradient = tf.nn.conv2d_backprop_filter(x, [3, 3, 3, 2], g, [1, 1, 1, 1], "SAME")
+    with tf.Session() as sess:
+        got, got_filter = sess.run([pooled, filter_gradient], {pred: True})
+        ones_pooled, ones_filter = sess.run([pooled, filter_gradient], {pred: False})
+    np.testing.assert_array_equal(got, values.reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4)))
+    np.testing.assert_array_equal(ones_pooled, np.ones((1, 2, 2, 3)))
+    # d filter[kh, kw, c, o] = sum over images and output pixels of x at the shifted pixel (g = 1)
+    padded = np.pad(values, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    want = np.stack(
+        [
+            [padded[:, i : i + 4, j : j + 4, :].sum(axis=(0, 1, 2)) for j in range(3)]
+            for i in range(3)
+        ]
+    )
+    np.testing.assert_allclose(got_filter, np.repeat(want[..., None], 2, axis=3), rtol=1e-6)
+    # all ones, one image: each tap sees (rows it covers) x (columns it covers) pixels
+    covered = np.array([3, 4, 3])
+    np.testing.assert_array_equal(ones_filter[:, :, 0, 0], np.outer(covered, covered))

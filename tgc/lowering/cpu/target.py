@@ -19,6 +19,7 @@ from tgc.lowering.cpu.outline_gemm import OutlineGemmPass
 from tgc.lowering.cpu.parallel_loops import ParallelLoopsPass
 from tgc.lowering.cpu.private_loop_buffers import PrivateLoopBuffersPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
+from tgc.lowering.identity_if_results import IdentityIfResultsPass
 from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
 from tgc.lowering.return_in_place import ReturnInPlacePass
 from tgc.lowering.widen_i1_memrefs import WidenI1MemrefsPass
@@ -135,6 +136,8 @@ class CpuTarget(Target):
             # where cse merged theirs with one built before the loop.
             PrivateLoopBuffersPass(),
             ONE_SHOT_BUFFERIZE,
+            # A tf.cond's buffers keep their identity layout, which vector transfers need.
+            IdentityIfResultsPass(),
             "drop-equivalent-buffer-results",
             "buffer-deallocation-pipeline",
             ReturnInPlacePass(),
@@ -219,6 +222,7 @@ CPU = CpuTarget(
         NarrowGemmPass,
         ParallelLoopsPass,
         PrivateLoopBuffersPass,
+        IdentityIfResultsPass,
         StridedCopiesPass,
         CheckAllocsPass,
     ),
