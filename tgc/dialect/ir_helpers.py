@@ -27,6 +27,30 @@ def defining_op(value: ir.Value) -> ir.Operation | None:
     return None if isinstance(owner, ir.Block) else operation_of(owner)
 
 
+def is_within(operation, ancestor) -> bool:
+    """Whether ``operation`` is ``ancestor`` or lies in its regions (at any depth)."""
+    op, ancestor = operation_of(operation), operation_of(ancestor)
+    while op is not None:
+        if op == ancestor:
+            return True
+        op = op.parent
+    return False
+
+
+def has_identity_layout(memref_type: ir.Type) -> bool:
+    """Whether a memref type has the identity layout (row-major, no offset)."""
+    buffer = ir.MemRefType(memref_type)
+    layout = buffer.layout
+    return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(
+        buffer.rank
+    )
+
+
+def holds_no_element(value: ir.Value) -> bool:
+    """Whether ``value`` is a buffer with a static dim of 0."""
+    return isinstance(value.type, ir.MemRefType) and 0 in ir.MemRefType(value.type).shape
+
+
 def module_of(operation) -> ir.Operation:
     """The builtin.module that holds ``operation``."""
     op = operation_of(operation)

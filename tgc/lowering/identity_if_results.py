@@ -18,7 +18,7 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import memref
 
-from tgc.dialect.ir_helpers import all_ops
+from tgc.dialect.ir_helpers import all_ops, defining_op, has_identity_layout
 from tgc.passes.base import ModulePass
 
 # Users whose result types do not depend on their buffer operand's layout.
@@ -45,23 +45,14 @@ class IdentityIfResultsPass(ModulePass):
                 _retype(op)
 
 
-def _identity(memref_type: ir.Type) -> bool:
-    """Whether a memref type has the identity layout (row-major, no offset)."""
-    buffer = ir.MemRefType(memref_type)
-    layout = buffer.layout
-    return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(
-        buffer.rank
-    )
-
-
 def _identity_source(value: ir.Value):
     """The identity-layout buffer ``value`` casts (or is), else None."""
-    owner = value.owner
-    if not isinstance(owner, ir.Block) and owner.name == "memref.cast":
+    owner = defining_op(value)
+    if owner is not None and owner.name == "memref.cast":
         value = owner.operands[0]
     if not isinstance(value.type, ir.MemRefType):
         return None
-    return value if _identity(value.type) else None
+    return value if has_identity_layout(value.type) else None
 
 
 def _terminator(region):
@@ -76,7 +67,7 @@ def _retype(if_op) -> None:
         pair = [_identity_source(y.operands[i]) for y in yields]
         retype = (
             isinstance(result.type, ir.MemRefType)
-            and not _identity(result.type)
+            and not has_identity_layout(result.type)
             and all(p is not None for p in pair)
             and pair[0].type == pair[1].type
         )
@@ -102,8 +93,8 @@ def _retype(if_op) -> None:
 
 
 def _erase_if_unused_cast(value: ir.Value) -> None:
-    owner = value.owner
-    if not isinstance(owner, ir.Block) and owner.name == "memref.cast" and not list(value.uses):
+    owner = defining_op(value)
+    if owner is not None and owner.name == "memref.cast" and not list(value.uses):
         owner.erase()
 
 

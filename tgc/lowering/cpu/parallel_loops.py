@@ -38,7 +38,7 @@ import math
 from mlir import ir
 from mlir.dialects import arith, func, llvm
 
-from tgc.dialect.ir_helpers import all_ops, find_function, functions
+from tgc.dialect.ir_helpers import all_ops, find_function, functions, is_within
 from tgc.lowering.cpu.parallel_gemm import DRIVER_PREFIX, LOOP_ENTRY
 from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
 from tgc.passes.base import ModulePass
@@ -77,15 +77,6 @@ def _field_type(value_type: ir.Type) -> ir.Type:
     if isinstance(value_type, ir.MemRefType):
         return _descriptor_type(ir.MemRefType(value_type))
     return _i64() if isinstance(value_type, ir.IndexType) else value_type
-
-
-def _inside(operation, loop) -> bool:
-    operation = operation.operation if operation is not None else None
-    while operation is not None:
-        if operation == loop:
-            return True
-        operation = operation.parent
-    return False
 
 
 def _owner_op(value: ir.Value) -> ir.Operation:
@@ -196,7 +187,7 @@ def _plan(loop) -> _Plan | None:
         return None
     for op in all_ops(loop):
         for operand in op.operands:
-            if not _inside(_owner_op(operand), loop.operation) and not plan.take(operand):
+            if not is_within(_owner_op(operand), loop) and not plan.take(operand):
                 return None
     return plan
 

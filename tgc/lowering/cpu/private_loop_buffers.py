@@ -19,7 +19,7 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.dialect.ir_helpers import all_ops, functions
+from tgc.dialect.ir_helpers import all_ops, defining_op, functions, is_within
 from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
 from tgc.passes.base import ModulePass
 
@@ -57,19 +57,7 @@ def _privatize(loop) -> None:
 
 def _outside_empty(value: ir.Value, loop):
     """The tensor.empty defining ``value`` when it is built outside ``loop``, else None."""
-    owner = value.owner
-    if isinstance(owner, ir.Block):
-        return None
-    owner = owner.operation
-    if owner.name != "tensor.empty" or _is_inside(owner, loop):
+    owner = defining_op(value)
+    if owner is None or owner.name != "tensor.empty" or is_within(owner, loop):
         return None
     return owner
-
-
-def _is_inside(op, loop) -> bool:
-    parent = op.parent
-    while parent is not None and parent.name != "func.func":
-        if parent == loop:
-            return True
-        parent = parent.parent
-    return False

@@ -17,7 +17,7 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.dialect.ir_helpers import all_ops
+from tgc.dialect.ir_helpers import all_ops, holds_no_element
 from tgc.passes.base import ModulePass
 
 # Ops of the linalg dialect that are parts of another (a region's terminator, a loop index), or
@@ -35,18 +35,13 @@ _NOT_STRUCTURED = {
 }
 
 
-def _holds_no_element(value: ir.Value) -> bool:
-    type_ = value.type
-    return isinstance(type_, ir.MemRefType) and 0 in ir.MemRefType(type_).shape
-
-
 def _does_nothing(op) -> bool:
     """A linalg op on buffers (no results) with an operand of a static dim 0."""
     return (
         op.name.startswith("linalg.")
         and op.name not in _NOT_STRUCTURED
         and len(op.results) == 0
-        and any(_holds_no_element(operand) for operand in op.operands)
+        and any(holds_no_element(operand) for operand in op.operands)
     )
 
 

@@ -18,14 +18,9 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import arith
 
-from tgc.dialect.ir_helpers import all_ops
+from tgc.dialect.ir_helpers import all_ops, holds_no_element
 from tgc.lowering.nvptx.sink_views import VIEW_OPS
 from tgc.passes.base import ModulePass
-
-
-def _holds_no_element(value: ir.Value) -> bool:
-    type_ = value.type
-    return isinstance(type_, ir.MemRefType) and 0 in ir.MemRefType(type_).shape
 
 
 def _inside_a_launch(op) -> bool:
@@ -58,7 +53,7 @@ class EmptyBufferAccessesPass(ModulePass):
             if op.name not in ("memref.load", "memref.store") or not _inside_a_launch(op):
                 continue
             buffer = op.operands[0] if op.name == "memref.load" else op.operands[1]
-            if _holds_no_element(buffer):
+            if holds_no_element(buffer):
                 self._drop(op)
         self._erase_unused_views(module)
 

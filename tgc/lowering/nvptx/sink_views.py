@@ -16,7 +16,7 @@ import dataclasses
 
 from mlir import ir
 
-from tgc.dialect.ir_helpers import all_ops, defining_op
+from tgc.dialect.ir_helpers import all_ops, defining_op, has_identity_layout
 from tgc.passes.base import ModulePass
 
 VIEW_OPS = {
@@ -28,14 +28,6 @@ VIEW_OPS = {
 }
 
 
-def _has_identity_layout(type_: ir.Type) -> bool:
-    memref = ir.MemRefType(type_)
-    layout = memref.layout
-    return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(
-        memref.rank
-    )
-
-
 def _strided_view(value: ir.Value):
     """The view op defining ``value`` when its layout, or that of a view it is taken from, is not
     the identity, else None. (The first half of a buffer reshaped has the identity layout, but
@@ -43,7 +35,7 @@ def _strided_view(value: ir.Value):
     op = defining_op(value)
     if op is None or op.name not in VIEW_OPS or not isinstance(value.type, ir.MemRefType):
         return None
-    if not _has_identity_layout(value.type):
+    if not has_identity_layout(value.type):
         return op
     sources = [v for v in op.operands if isinstance(v.type, ir.MemRefType)]
     return op if any(_strided_view(v) is not None for v in sources) else None

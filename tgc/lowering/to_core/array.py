@@ -32,6 +32,7 @@ from tgc.lowering.to_core.common import (
     is_float,
     scalar_const,
     shape_of,
+    shapes_values,
 )
 from tgc.runtime.executable import INCOMPATIBLE_SHAPES
 from tgc.runtime.host_calls import RESHAPE_SIZE_MISMATCH
@@ -558,10 +559,7 @@ def _check_same_dims(op, operands: list, axes: list) -> None:
     failed = differ[0]
     for d in differ[1:]:
         failed = arith.ori(failed, d)
-    values = [const_index(len(operands))]
-    for v in operands:
-        values += [const_index(len(shape_of(v)))] + [dim(v, j) for j in range(len(shape_of(v)))]
-    fail_when(op.operation, failed, INCOMPATIBLE_SHAPES, values)
+    fail_when(op.operation, failed, INCOMPATIBLE_SHAPES, shapes_values(operands))
 
 
 @lowers("split_like")

@@ -358,6 +358,15 @@ def on_gpu(operation) -> bool:
     return "GPU" in _device_of(operation).upper()
 
 
+def shapes_values(operands: list) -> list:
+    """INCOMPATIBLE_SHAPES' values: the operand count, then each operand's rank and dims."""
+    values = [const_index(len(operands))]
+    for v in operands:
+        values.append(const_index(len(shape_of(v))))
+        values += [dim(v, j) for j in range(len(shape_of(v)))]
+    return values
+
+
 def report_incompatible(condition: ir.Value, operands: list) -> None:
     """When ``condition`` holds at run time, fails the run with TensorFlow's "Incompatible shapes:
     [4,3] vs. [2,3]", naming the op being lowered (the current location)."""
@@ -366,10 +375,7 @@ def report_incompatible(condition: ir.Value, operands: list) -> None:
 
     check = scf.IfOp(condition)
     with ir.InsertionPoint(check.then_block):
-        values = [const_index(len(operands))]
-        for v in operands:
-            values.append(const_index(len(shape_of(v))))
-            values += [dim(v, j) for j in range(len(shape_of(v)))]
+        values = shapes_values(operands)
         module = module_of(check.operation)
         runtime_errors.report(
             module,

@@ -14,8 +14,7 @@ from mlir import ir
 from mlir.dialects import arith, linalg, math, scf, tensor
 
 from tgc.dialect.attrs import decode_dense
-from tgc.dialect.ir_helpers import defining_op, module_of
-from tgc.lowering import runtime_errors
+from tgc.dialect.ir_helpers import defining_op
 from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
     REDUCTION,
@@ -27,6 +26,7 @@ from tgc.lowering.to_core.common import (
     element_type,
     elementwise,
     empty,
+    fail_when,
     generic,
     identity_map,
     is_bool,
@@ -101,16 +101,7 @@ def _check_divisor(op, x: ir.Value, y: ir.Value) -> None:
     """Fails the run with TensorFlow's "Integer division by zero" when an element of the divisor
     ``y`` is 0, before the division's loop: on the CPU a call of the host, on a GPU a record the
     launch plan reads after the kernels (the same error)."""
-    failed = _divisor_has_a_zero(x, y)
-    payload = {"node": runtime_errors.node_description(ir.Location.current)}
-    module = module_of(op.operation)
-    if not can_report(op.operation):
-        runtime_errors.device_check(module, INTEGER_DIVISION_BY_ZERO, payload, failed, [])
-        return
-    check = scf.IfOp(failed)
-    with ir.InsertionPoint(check.then_block):
-        runtime_errors.report(module, INTEGER_DIVISION_BY_ZERO, payload, [])
-        scf.YieldOp([])
+    fail_when(op.operation, _divisor_has_a_zero(x, y), INTEGER_DIVISION_BY_ZERO, [])
 
 
 def _divisor_has_a_zero(x: ir.Value, y: ir.Value) -> ir.Value:

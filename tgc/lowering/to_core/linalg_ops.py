@@ -13,7 +13,7 @@ from mlir import ir
 from mlir.dialects import arith, linalg
 
 from tgc.lowering.to_core import lowers
-from tgc.lowering.to_core.array import _extract, reshape_to
+from tgc.lowering.to_core.array import _extract, _product_of, reshape_to
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
@@ -183,13 +183,6 @@ def _limit_dim(v: ir.Value, axis: int, size: ir.Value) -> ir.Value:
     sizes = [size if j == axis else (dim(v, j) if d is None else d) for j, d in enumerate(shape)]
     # array's slice: an empty one (a 0-sized batch) is no slice, which MLIR would refuse.
     return _extract(v, v.type, [0] * len(shape), sizes, [1] * len(shape))
-
-
-def _product_of(values: list) -> ir.Value:
-    out = const_index(1)
-    for v in values:
-        out = arith.muli(out, v)
-    return out
 
 
 def _as_one_batch(v: ir.Value, count: ir.Value, static_count) -> ir.Value:
