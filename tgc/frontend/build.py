@@ -230,6 +230,17 @@ def assert_op(condition, data, summarize=3, name=None) -> Operation:
     return make_op("assert", [convert_to_tensor(condition), *tensors], name=name, spec=spec)
 
 
+def check_op(condition, message: str, values=(), name=None) -> Operation:
+    """A run-time check that fails the run with InvalidArgumentError ``message`` (TensorFlow's
+    kernel's own words) when the scalar bool ``condition`` is false: ``{0}``, ``{1}``... in it are
+    the integer tensors ``values``, a scalar as its number and a vector as a shape ("[2,3]").
+    The registry's ``assert`` with a format instead of tf.Assert's "assertion failed: [...]"."""
+    tensors = [convert_to_tensor(v) for v in values]
+    pieces = [{"tensor": i} for i in range(len(tensors))]
+    spec = json.dumps({"data": pieces, "format": message, "summarize": -1}, sort_keys=True)
+    return make_op("assert", [convert_to_tensor(condition), *tensors], name=name, spec=spec)
+
+
 def string_constant(value, name="Const") -> Tensor:
     """A host-side string tensor (``str``, ``bytes`` or an array of them): strings never reach
     compiled code."""

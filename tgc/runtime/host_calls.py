@@ -256,11 +256,22 @@ def take_sent_tensors() -> list:
 # ---- failed checks -------------------------------------------------------------------------------
 
 
+def format_check_value(array) -> str:
+    """An integer tensor in a check's message as TensorFlow's kernels write it: a scalar as its
+    number ("3"), a vector as a shape ("[2,3]")."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return str(array.item())
+    return "[" + ",".join(str(v) for v in array.reshape(-1).tolist()) + "]"
+
+
 def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
     """TensorFlow's InvalidArgumentError text for a failed tf.Assert, check_numerics, gather,
     integer division, reshape or bounds check."""
     if kind == ASSERTION_FAILED:
         tensors = take_sent_tensors()
+        if "format" in facts:  # a check in TensorFlow's own words (build.check_op)
+            return facts["format"].format(*(format_check_value(t) for t in tensors))
         parts = []
         for piece in facts.get("data", []):
             if "text" in piece:
