@@ -29,3 +29,76 @@ def test_check_op_formats_scalars_as_numbers_and_vectors_as_shapes():
             tf.errors.InvalidArgumentError, match=r"^want 2 rows, got 1 \(shape \[1,3\]\)"
         ):
             sess.run(y, {x: np.ones((1, 3))})
+
+
+# ---- TF1's tf.where (Select): a vector condition picks rows --------------------------------------
+
+
+def test_where_with_a_vector_condition_picks_rows_as_tf1s_select():
+    # TF 2.21 compat.v1: square [[1, 1], [0, 0]] (numpy's broadcasting would pick columns)
+    square = tf.where([True, False], tf.ones([2, 2]), tf.zeros([2, 2]))
+    x = tf.constant(np.arange(12.0).reshape(2, 3, 2), tf.float64)
+    rank3 = tf.where([False, True], x, -x)
+    with tf.Session() as sess:
+        got_square, got_rank3 = sess.run([square, rank3])
+    np.testing.assert_array_equal(got_square, [[1, 1], [0, 0]])
+    want = np.arange(12.0).reshape(2, 3, 2)
+    np.testing.assert_array_equal(got_rank3, np.stack([-want[0], want[1]]))
+
+
+def test_where_rows_of_a_condition_known_at_run_time_and_its_gradient():
+    pred = tf.placeholder(tf.bool, [])
+    cond = _cond_of(pred, [True, False], [True])
+    x = tf.placeholder(tf.float64, [2, 3])
+    picked = tf.where(cond, x, 2 * x)
+    weights = tf.constant([[1.0, 2, 3], [4, 5, 6]], tf.float64)
+    (grad,) = tf.gradients(tf.reduce_sum(picked * weights), [x])
+    value = np.arange(6.0).reshape(2, 3)
+    with tf.Session() as sess:
+        got, got_grad = sess.run([picked, grad], {pred: True, x: value})
+        # TF 2.21: [[0, 1, 2], [6, 8, 10]], gradient [[1, 2, 3], [8, 10, 12]]
+        np.testing.assert_array_equal(got, [[0, 1, 2], [6, 8, 10]])
+        np.testing.assert_array_equal(got_grad, [[1, 2, 3], [8, 10, 12]])
+        message = r"^Number of batches of 'then' must match size of 'cond', but saw: 2 vs\. 1"
+        for fetch in (picked, grad):  # the gradient alone checks too
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                sess.run(fetch, {pred: False, x: value})
+
+
+def test_where_rows_gradient_matches_finite_differences():
+    x = tf.placeholder(tf.float64, [None, 2])
+    y = tf.placeholder(tf.float64, [None, 2])
+    cond = tf.placeholder(tf.bool, [None])
+    loss = tf.reduce_sum(tf.square(tf.where(cond, x * y, y)) * [[1.0, 3.0]])
+    gx, gy = tf.gradients(loss, [x, y])
+    rng = np.random.default_rng(0)
+    xv, yv = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    feeds = {x: xv, y: yv, cond: [True, False, True]}
+    with tf.Session() as sess:
+        got = sess.run([gx, gy], feeds)
+        for k, (var, base) in enumerate(((x, xv), (y, yv))):
+            numeric = np.zeros_like(base)
+            for i in np.ndindex(*base.shape):
+                step = np.zeros_like(base)
+                step[i] = 1e-6
+                up = sess.run(loss, {**feeds, var: base + step})
+                down = sess.run(loss, {**feeds, var: base - step})
+                numeric[i] = (up - down) / 2e-6
+            np.testing.assert_allclose(got[k], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_where_rows_of_another_length_is_tfs_shape_error():
+    with pytest.raises(
+        ValueError,
+        match=r"^Dimension 0 in both shapes must be equal, but are 3 and 2\. Shapes are \[3\] and "
+        r"\[2\]\.",
+    ):
+        tf.where([True, False, True], tf.ones([2, 4]), tf.zeros([2, 4]))
+
+
+def test_where_v2_keeps_numpys_broadcasting():
+    from tgc.frontend.math_ops import where_v2
+
+    columns = where_v2([True, False], tf.ones([2, 2]), tf.zeros([2, 2]))
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(columns), [[1, 0], [1, 0]])

@@ -457,6 +457,12 @@ def _select(inputs, attrs, name):
     return where(inputs[0], inputs[1], inputs[2], name=name).op
 
 
+def _select_v2(inputs, attrs, name):
+    from tgc.frontend.math_ops import where_v2
+
+    return where_v2(inputs[0], inputs[1], inputs[2], name=name).op
+
+
 def _reshape(inputs, attrs, name):
     from tgc.frontend.array_ops import reshape
 
@@ -692,7 +698,7 @@ _RULES = {
     "Shape": _shape_op,
     "NoOp": _no_op,
     "Select": _select,
-    "SelectV2": _select,
+    "SelectV2": _select_v2,
     "BiasAdd": _bias_add,
     "Transpose": _transpose,
     "ExpandDims": _expand_dims,

@@ -205,11 +205,54 @@ def stop_gradient(x, name=None):
 
 
 def where(condition, x=None, y=None, name=None):
-    """Elementwise select (`tf.where` with x and y), numpy broadcasting."""
+    """TF1's `tf.where(condition, x, y)` (the Select kernel): elementwise, except that a vector
+    condition beside a higher-rank x picks whole rows (x's first axis), as TF1 programs use it to
+    choose examples. Other shapes broadcast as numpy's (where_v2's rule)."""
     if x is None or y is None:
         raise ValueError("tgc.where needs both x and y: index-returning where has no static shape")
     a, b = _pair(x, y)
-    return make_op("select", [convert_to_tensor(condition), a, b], name=name or "Select")
+    condition = convert_to_tensor(condition)
+    widest = a if len(a.spec.shape or ()) >= len(b.spec.shape or ()) else b
+    if condition.spec.rank == 1 and widest.spec.rank is not None and widest.spec.rank > 1:
+        return _select_rows(condition, a, b, widest, name or "Select")
+    return make_op("select", [condition, a, b], name=name or "Select")
+
+
+def where_v2(condition, x, y, name=None):
+    """TF2's `tf.where` (`tf.where_v2`, the SelectV2 kernel): condition, x and y broadcast as
+    numpy's, a vector condition going along x's last axis."""
+    a, b = _pair(x, y)
+    return make_op("select", [convert_to_tensor(condition), a, b], name=name or "SelectV2")
+
+
+def _select_rows(condition, x, y, widest, name):
+    """Select's rows form: condition[i] picks x[i] or y[i] whole. Its length must be x's first
+    dim: checked now where both are known (TF's shape error), else at run time in the kernel's
+    words (a [1] condition must not broadcast over the rows)."""
+    from tgc.frontend.array_ops import reshape, shape
+    from tgc.frontend.build import check_op
+
+    count, rows = condition.spec.shape[0], widest.spec.shape[0]
+    checks = []
+    if count is not None and rows is not None:
+        if count != rows:
+            inputs = ", ".join(_shape_text(t) for t in (condition, x, y))
+            raise ValueError(
+                f"Dimension 0 in both shapes must be equal, but are {count} and {rows}. Shapes "
+                f"are [{count}] and [{rows}]. for '{name}' (op: 'Select') with input shapes: "
+                f"{inputs}."
+            )
+    else:
+        count_now, rows_now = shape(condition)[0], shape(widest)[0]
+        message = "Number of batches of 'then' must match size of 'cond', but saw: {0} vs. {1}"
+        checks.append(check_op(equal(count_now, rows_now), message, [rows_now, count_now]))
+    per_row = reshape(condition, [-1] + [1] * (widest.spec.rank - 1))
+    with condition.graph.control_dependencies(checks):
+        return make_op("select", [per_row, x, y], name=name)
+
+
+def _shape_text(t) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in t.spec.shape) + "]"
 
 
 select = where

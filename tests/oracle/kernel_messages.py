@@ -1,0 +1,59 @@
+"""TensorFlow 2.21's answers for tests/e2e/test_kernel_messages.py: values and the kernels' error
+texts where a shape is known only at run time (a tf.cond of constants of different sizes, or a
+placeholder with None dims), printed as a dict:
+
+    /tmp/tfenv/bin/python tests/oracle/kernel_messages.py
+
+(compat.v1 with v2 behaviour disabled, on the CPU.)
+"""
+
+import pprint
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+tf.disable_v2_behavior()
+
+
+def answer(run):
+    """("ok", value) or (error class, the kernel's message: the line after "Node: '...'" in TF's
+    text, else its first line)."""
+    try:
+        return ("ok", np.asarray(run()).tolist())
+    except Exception as exc:  # noqa: BLE001 - the error is the answer
+        lines = str(getattr(exc, "message", exc)).splitlines()
+        after_node = [lines[i + 1] for i, s in enumerate(lines[:-1]) if s.startswith("Node: ")]
+        return (type(exc).__name__, (after_node or lines)[0].strip())
+
+
+def cond_of(pred, a, b):
+    return tf.cond(pred, lambda: tf.constant(a), lambda: tf.constant(b))
+
+
+def where_rows():
+    """TF1's tf.where (Select) with a vector condition beside matrices: rows."""
+    out = {}
+    with tf.Graph().as_default(), tf.Session() as sess:
+        ones, zeros = tf.ones([2, 2]), tf.zeros([2, 2])
+        out["square"] = answer(lambda: sess.run(tf.where([True, False], ones, zeros)))
+        x = tf.constant(np.arange(12.0).reshape(2, 3, 2), tf.float64)
+        out["rank3"] = answer(lambda: sess.run(tf.where([False, True], x, -x)))
+        try:
+            tf.where([True, False, True], tf.ones([2, 4]), tf.zeros([2, 4]))
+        except ValueError as exc:
+            out["static"] = ("ValueError", str(exc).split(" for ")[0])
+        pred = tf.placeholder(tf.bool, [])
+        cond = cond_of(pred, [True, False], [True])
+        x = tf.placeholder(tf.float64, [2, 3])
+        picked = tf.where(cond, x, 2 * x)
+        weights = tf.constant([[1.0, 2, 3], [4, 5, 6]], tf.float64)
+        (grad,) = tf.gradients(tf.reduce_sum(picked * weights), [x])
+        value = np.arange(6.0).reshape(2, 3)
+        out["run_time"] = answer(lambda: sess.run(picked, {pred: True, x: value}))
+        out["run_time_grad"] = answer(lambda: sess.run(grad, {pred: True, x: value}))
+        out["run_time_short"] = answer(lambda: sess.run(picked, {pred: False, x: value}))
+    return out
+
+
+if __name__ == "__main__":
+    pprint.pprint({"where_rows": where_rows()}, width=100)
