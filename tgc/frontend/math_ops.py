@@ -12,7 +12,7 @@ import numpy as _np
 
 from tgc.dialect.types import as_dtype
 from tgc.frontend import uint8_math as _u8
-from tgc.frontend.build import constant, convert_to_tensor, make_op
+from tgc.frontend.build import check_op, constant, convert_to_tensor, make_op
 from tgc.graph.graph import Tensor
 
 
@@ -229,9 +229,6 @@ def _select_rows(condition, x, y, widest, name):
     """Select's rows form: condition[i] picks x[i] or y[i] whole. Its length must be x's first
     dim: checked now where both are known (TF's shape error), else at run time in the kernel's
     words (a [1] condition must not broadcast over the rows)."""
-    from tgc.frontend.array_ops import reshape, shape
-    from tgc.frontend.build import check_op
-
     count, rows = condition.spec.shape[0], widest.spec.shape[0]
     checks = []
     if count is not None and rows is not None:
@@ -243,12 +240,18 @@ def _select_rows(condition, x, y, widest, name):
                 f"{inputs}."
             )
     else:
-        count_now, rows_now = shape(condition)[0], shape(widest)[0]
+        count_now, rows_now = _first_dim(condition), _first_dim(widest)
         message = "Number of batches of 'then' must match size of 'cond', but saw: {0} vs. {1}"
         checks.append(check_op(equal(count_now, rows_now), message, [rows_now, count_now]))
-    per_row = reshape(condition, [-1] + [1] * (widest.spec.rank - 1))
+    per_row = make_op("reshape", [condition], shape=[-1] + [1] * (widest.spec.rank - 1))
     with condition.graph.control_dependencies(checks):
         return make_op("select", [per_row, x, y], name=name)
+
+
+def _first_dim(t):
+    """t's first dim read at run time (an int32 scalar)."""
+    dims = make_op("shape", [t], out_type="int32")
+    return make_op("gather", [dims, constant(0, dtype="int32")])
 
 
 def _shape_text(t) -> str:
