@@ -9,12 +9,19 @@ Each upstream element runs in its own ``PassManager`` (the same passes in the sa
 same result): observers registered with ``observe_stages`` then hear the name of every pass before
 it runs, and a pass that aborts the process (an assertion in MLIR on IR it does not expect) can be
 named by the parent of an isolated run (tgc/tools/isolation.py).
+
+MLIR's verifier runs after every upstream pass where ``verify_each`` asks for it (``tgc opt`` does,
+as ``mlir-opt`` does, and so does any run with ``TGC_VERIFY_EACH_PASS=1``); every run verifies the
+module after the pipeline's last stage. A compile verifies only there, which keeps a Session's
+first call short (verifying after each of a step's twenty-odd upstream passes is a tenth of its
+compile) and still refuses invalid IR before it reaches code generation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import time
 
@@ -31,6 +38,11 @@ class PipelineError(ValueError):
 
 _VALID_UPSTREAM: set = set()  # upstream pipeline texts PassManager.parse accepted
 _STAGE_OBSERVERS: list = []  # callables taking the name of the step about to run
+VERIFY_EACH_ENVIRONMENT = "TGC_VERIFY_EACH_PASS"
+
+
+def verify_each_by_default() -> bool:
+    return os.environ.get(VERIFY_EACH_ENVIRONMENT, "") not in ("", "0")
 
 
 @contextlib.contextmanager
@@ -125,14 +137,16 @@ class Stage:
     spec: str
     tgc_pass: object = None  # a ModulePass, or None for an upstream run
 
-    def run(self, module: ir.Module) -> None:
+    def run(self, module: ir.Module, verify_each: bool = True) -> None:
         if self.tgc_pass is not None:
             announce(f"running pass '{self.spec}'")
             self.tgc_pass.run(module)
             return
         for element in split_top_level(self.spec):
             announce(f"running pass '{element}'")
-            PassManager.parse(f"builtin.module({element})").run(module.operation)
+            manager = PassManager.parse(f"builtin.module({element})")
+            manager.enable_verifier(verify_each)
+            manager.run(module.operation)
 
 
 class Pipeline:
@@ -210,18 +224,27 @@ class Pipeline:
         print_after_change=False,
         timing=None,
         out=None,
+        verify_each=None,
     ):
-        """Runs every stage in order; ``timing`` (a list) receives (stage spec, seconds)."""
+        """Runs every stage in order; ``timing`` (a list) receives (stage spec, seconds).
+        ``verify_each``: verify the IR after every upstream pass too (None: TGC_VERIFY_EACH_PASS
+        decides); it is verified after the last stage in any case (an ``ir.MLIRError`` where it
+        does not)."""
         out = out or sys.stderr
+        if verify_each is None:
+            verify_each = verify_each_by_default()
         for stage in self.stages:
             before = str(module) if print_after_change else None
             start = time.perf_counter()
-            stage.run(module)
+            stage.run(module, verify_each)
             if timing is not None:
                 timing.append((stage.spec, time.perf_counter() - start))
             if print_after_all or (print_after_change and str(module) != before):
                 print(f"// -----// IR Dump After {stage.spec} //----- //", file=out)
                 print(module, file=out)
+        if self.stages:  # a tgc pass's result too, which no PassManager verifies
+            announce("verifying the IR after the pipeline")
+            module.operation.verify()
 
 
 def run_pipeline(module: ir.Module, spec: str, **kwargs) -> Pipeline:

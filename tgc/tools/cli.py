@@ -146,6 +146,7 @@ def process(source: Source, pipeline, options: OptOptions, reporter: Reporter) -
                 print_after_change=options.print_after_change,
                 timing=timing,
                 out=reporter.stream,
+                verify_each=True,  # as mlir-opt: the pass that broke the IR is the one named
             )
     except ir.MLIRError as exc:
         reporter.mlir_error(exc, source)
