@@ -106,13 +106,15 @@ def all_ops(root) -> list:
     """Every op nested in ``root`` (a function, a module or any op), taken as a list before edits,
     in post-order (an op's nested ops before it); func.func ops and ``root`` itself are left out."""
     ops = []
+    append, advance = ops.append, ir.WalkResult.ADVANCE  # the walk calls back once an op
 
     def collect(op):
-        ops.append(operation_of(op))
-        return ir.WalkResult.ADVANCE
+        append(op)
+        return advance
 
     operation_of(root).walk(collect)
-    return [op for op in ops if op.name != "func.func" and op != operation_of(root)]
+    ops.pop()  # root itself, the post-order's last
+    return [op for op in ops if op.name != "func.func"]
 
 
 def map_result_dims(attr) -> list:
