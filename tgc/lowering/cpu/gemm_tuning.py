@@ -182,14 +182,10 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-@functools.lru_cache(maxsize=1)
 def _tgc_version() -> str:
-    from importlib import metadata
+    from tgc._version import __version__  # read once, at import (the metadata lookup takes ms)
 
-    try:
-        return metadata.version("tgc")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def machine_identity() -> dict:
