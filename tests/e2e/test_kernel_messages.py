@@ -102,3 +102,73 @@ def test_where_v2_keeps_numpys_broadcasting():
     columns = where_v2([True, False], tf.ones([2, 2]), tf.zeros([2, 2]))
     with tf.Session() as sess:
         np.testing.assert_array_equal(sess.run(columns), [[1, 0], [1, 0]])
+
+
+# ---- assign, assign_add, assign_sub of a value of another shape ----------------------------------
+
+_UPDATES = {
+    # TF 2.21 (ref variables): value after the update from [1, 2, 3] with [5, 6, 7], the kernel's
+    # message for a [2] value at run time
+    "assign": ([5.0, 6.0, 7.0], r"Assign requires shapes of both tensors to match\. lhs shape= "),
+    "assign_add": ([6.0, 8.0, 10.0], r"Parameters and update must be the same size"),
+    "assign_sub": ([-4.0, -4.0, -4.0], r"Parameters and update must be the same size"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_UPDATES))
+def test_an_update_of_a_value_sized_at_run_time_checks_it_as_tfs_kernel(kind):
+    v = tf.Variable([1.0, 2.0, 3.0])
+    pred = tf.placeholder(tf.bool, [])
+    value = _cond_of(pred, [5.0, 6.0, 7.0], [5.0, 6.0])
+    update = getattr(tf, kind)(v, value)
+    want, message = _UPDATES[kind]
+    if kind == "assign":
+        message += r"\[3\] rhs shape= \[2\]"
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        np.testing.assert_array_equal(sess.run(update, {pred: True}), want)
+        sess.run(v.initializer)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="^" + message):
+            sess.run(update, {pred: False})
+        np.testing.assert_array_equal(sess.run(v), [1.0, 2.0, 3.0])  # not written
+
+
+@pytest.mark.parametrize("kind", sorted(_UPDATES))
+def test_an_update_of_a_fed_value_of_another_size_fails_as_tfs_kernel(kind):
+    v = tf.Variable([1.0, 2.0, 3.0])
+    value = tf.placeholder(tf.float32, [None])
+    update = getattr(v, kind)(value)
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="^" + _UPDATES[kind][1]):
+            sess.run(update, {value: [1.0, 2.0]})
+
+
+@pytest.mark.parametrize("kind", sorted(_UPDATES))
+def test_an_update_of_a_known_other_shape_is_tfs_build_error(kind):
+    v = tf.Variable([1.0, 2.0, 3.0])
+    with pytest.raises(
+        ValueError,
+        match=r"^Dimension 0 in both shapes must be equal, but are 3 and 2\. Shapes are \[3\] and "
+        r"\[2\]\. for 'Variable/",
+    ):
+        getattr(tf, kind)(v, tf.constant([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"^Shapes must be equal rank, but are 1 and 2 for "):
+        getattr(tf, kind)(v, tf.constant([[1.0, 2.0, 3.0]]))
+
+
+def test_assign_without_shape_validation_keeps_the_variables_shape():
+    """TF's validate_shape=False gives the variable the value's shape; tgc's variables keep the
+    one they were made with, and say so."""
+    v = tf.Variable([1.0, 2.0, 3.0])
+    value = tf.placeholder(tf.float32, [None])
+    update = tf.assign(v, value, validate_shape=False)
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        np.testing.assert_array_equal(sess.run(update, {value: [4.0, 5.0, 6.0]}), [4, 5, 6])
+        pred = tf.placeholder(tf.bool, [])
+        short = tf.assign(v, _cond_of(pred, [1.0, 2.0, 3.0], [1.0]), validate_shape=False)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="validate_shape=False cannot"):
+            sess.run(short, {pred: False})
+    with pytest.raises(ValueError, match="validate_shape=False cannot change it"):
+        tf.assign(v, [1.0, 2.0], validate_shape=False)

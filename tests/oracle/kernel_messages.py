@@ -55,5 +55,31 @@ def where_rows():
     return out
 
 
+def assign_shapes():
+    """tf.assign / assign_add / assign_sub of a value of another size (ref variables, as compat.v1
+    with v2 behaviour disabled makes them): at run time and at build time."""
+    out = {}
+    with tf.Graph().as_default(), tf.Session() as sess:
+        v = tf.Variable([1.0, 2.0, 3.0])
+        pred = tf.placeholder(tf.bool, [])
+        value = cond_of(pred, [5.0, 6.0, 7.0], [5.0, 6.0])
+        updates = {"assign": tf.assign, "assign_add": tf.assign_add, "assign_sub": tf.assign_sub}
+        for key, update in updates.items():
+            fetch = update(v, value)
+            sess.run(v.initializer)
+            out[key] = answer(lambda: sess.run(fetch, {pred: True}))
+            out[key + "_short"] = answer(lambda: sess.run(fetch, {pred: False}))
+        for key, update in updates.items():
+            try:
+                update(v, tf.constant([1.0, 2.0]))
+            except ValueError as exc:
+                out[key + "_static"] = ("ValueError", str(exc).split(" for ")[0])
+        try:
+            tf.assign(v, tf.constant([[1.0, 2.0, 3.0]]))
+        except ValueError as exc:
+            out["assign_rank"] = ("ValueError", str(exc).split(" for ")[0])
+    return out
+
+
 if __name__ == "__main__":
-    pprint.pprint({"where_rows": where_rows()}, width=100)
+    pprint.pprint({"where_rows": where_rows(), "assign_shapes": assign_shapes()}, width=100)

@@ -1008,12 +1008,14 @@ def _check_assignment(op, outs) -> None:
     if tuple(outs[0].shape) != tuple(variable._spec.shape):
         lhs = ",".join(str(d) for d in variable._spec.shape)
         rhs = ",".join(str(d) for d in outs[0].shape)
-        raise errors.InvalidArgumentError(
-            None,
-            op,
-            f"Assign requires shapes of both tensors to match. lhs shape= [{lhs}] rhs shape= "
-            f"[{rhs}] (op '{op.name}')",
-        )
+        if op.type == "Assign":
+            text = (
+                "Assign requires shapes of both tensors to match. "
+                f"lhs shape= [{lhs}] rhs shape= [{rhs}]"
+            )
+        else:  # TF's (ref) AssignAdd and AssignSub kernels' words
+            text = "Parameters and update must be the same size"
+        raise errors.InvalidArgumentError(None, op, f"{text} (op '{op.name}')")
 
 
 def _unique(items):

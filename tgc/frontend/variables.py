@@ -86,36 +86,55 @@ class Variable:
         out.op.variable = self
         return out
 
-    def _update(self, opname, value, name, tf_name, use_locking=False):
+    def _update(self, opname, value, name, tf_name, use_locking=False, validate_shape=True):
         value = build.convert_to_tensor(value, dtype=self.dtype)
-        self._check_update_shape(value, tf_name)
         with self._graph.name_scope(self._name + "/"):
-            out = build.make_op(opname, [value], name=name or tf_name, var=self._name)
+            op_name = self._graph.unique_name(name or tf_name, mark_as_used=False)
+            self._check_update_shape(value, tf_name, op_name, validate_shape)
+            checks = self._run_time_shape_check(value, tf_name, validate_shape)
+            with self._graph.control_dependencies(checks):
+                out = build.make_op(opname, [value], name=name or tf_name, var=self._name)
         out.op.variable = self
         # TF's use_locking: runs holding such an update are serialized by their session, so
         # concurrent read-modify-writes of the variable lose nothing.
         out.op.use_locking = bool(use_locking)
         return out
 
-    def _check_update_shape(self, value, tf_name):
+    def _check_update_shape(self, value, tf_name, op_name, validate_shape=True):
         """TF's Assign/AssignAdd/AssignSub need the value's shape to be the variable's (no
-        broadcasting); a mismatch is reported here, when the graph is built, as TensorFlow does."""
+        broadcasting); a mismatch of known dims is TF's ValueError when the graph is built. tgc's
+        variables keep the shape they were made with, so an assign with validate_shape=False is
+        held to it too."""
         want, got = self._spec.shape, value.spec.shape
-        if (
-            got is not None
-            and len(got) == len(want)
-            and all(g is None or g == w for g, w in zip(got, want))
-        ):
+        mismatch = _shape_mismatch(want, got)
+        if mismatch is None:
             return
-        shown = (
-            "<unknown>"
-            if got is None
-            else str(tuple("?" if d is None else d for d in got)).replace("'", "")
-        )
+        shapes = ", ".join(_shape_text(s) for s in (want, got))
+        keep = "" if validate_shape else _KEEPS_ITS_SHAPE
         raise ValueError(
-            f"{tf_name} to variable '{self._name}': shapes {shown} and {tuple(want)} are "
-            "incompatible (the value must have the variable's shape)"
+            f"{mismatch} for '{op_name}' (op: '{tf_name}') with input shapes: {shapes}.{keep}"
         )
+
+    def _run_time_shape_check(self, value, tf_name, validate_shape=True) -> list:
+        """Where the value has a dim known only at run time, TF's kernels' check that it has the
+        variable's shape, in their words (the update would otherwise fail on a reshape or a
+        broadcast, or with the variable's own size, read past the value)."""
+        shape = value.spec.shape
+        if shape is not None and None not in shape:
+            return []
+        got = build.make_op("shape", [value], out_type="int32")
+        want = build.constant(list(self._spec.shape), dtype="int32")
+        differs = build.make_op("cast", [build.make_op("not_equal", [got, want])], dtype="int32")
+        worst = build.make_op("reduce_max", [differs], axes=[0], keepdims=False)
+        same = build.make_op("equal", [worst, build.constant(0, dtype="int32")])
+        if tf_name == "Assign":
+            message = (
+                "Assign requires shapes of both tensors to match. lhs shape= {0} rhs shape= {1}"
+            )
+            if not validate_shape:
+                message += _KEEPS_ITS_SHAPE
+            return [build.check_op(same, message, [want, got])]
+        return [build.check_op(same, "Parameters and update must be the same size")]
 
     # ---- TF1 surface -----------------------------------------------------------------------------
 
@@ -432,7 +451,38 @@ def local_variables_initializer():
 
 
 def assign(ref, value, validate_shape=True, use_locking=None, name=None):
+    if not validate_shape and isinstance(ref, Variable):
+        return ref._update("assign", value, name, "Assign", use_locking, validate_shape=False)
     return ref.assign(value, use_locking=use_locking, name=name)
+
+
+# TF's assign(validate_shape=False) gives the variable the value's shape; tgc compiles each
+# variable with one shape.
+_KEEPS_ITS_SHAPE = (
+    " (tgc's variables keep the shape they were made with: validate_shape=False cannot change it)"
+)
+
+
+def _shape_mismatch(want, got) -> str | None:
+    """TF's shape-merge text for a value of shape ``got`` assigned to a variable of ``want``, or
+    None where they may agree (a dim unknown now is checked at run time)."""
+    if got is None:  # tgc compiles each update for the variable's rank
+        return f"Shapes must be equal rank, but are {len(want)} and an unknown rank"
+    if len(got) != len(want):
+        return f"Shapes must be equal rank, but are {len(want)} and {len(got)}"
+    for i, (w, g) in enumerate(zip(want, got)):
+        if g is not None and g != w:
+            return (
+                f"Dimension {i} in both shapes must be equal, but are {w} and {g}. Shapes are "
+                f"{_shape_text(want)} and {_shape_text(got)}."
+            )
+    return None
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "?"
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 def assign_add(ref, value, use_locking=None, name=None):
