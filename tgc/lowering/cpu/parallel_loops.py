@@ -38,7 +38,7 @@ import math
 from mlir import ir
 from mlir.dialects import arith, func, llvm
 
-from tgc.dialect.ir_helpers import all_ops, find_function, functions, is_within
+from tgc.dialect.ir_helpers import all_ops, defining_op, find_function, functions, is_within
 from tgc.lowering.cpu.parallel_gemm import DRIVER_PREFIX, LOOP_ENTRY
 from tgc.lowering.cpu.vector_runs import PARALLEL_FOR
 from tgc.passes.base import ModulePass
@@ -86,11 +86,6 @@ def _owner_op(value: ir.Value) -> ir.Operation:
     return value.owner.operation
 
 
-def _defining(value: ir.Value) -> ir.Operation | None:
-    """The operation whose result ``value`` is; None for a block argument."""
-    return None if isinstance(value.owner, ir.Block) else value.owner.operation
-
-
 def _is_scalar(value_type: ir.Type) -> bool:
     return isinstance(value_type, (ir.IndexType, ir.IntegerType, ir.F32Type, ir.F64Type))
 
@@ -111,7 +106,7 @@ class _Plan:
         """Plans ``value`` (used inside the loop, defined outside); False when it cannot be had."""
         if self._known(value):
             return True
-        defining = _defining(value)
+        defining = defining_op(value)
         recompute = defining is not None and defining.name.startswith(_RECOMPUTED)
         if recompute and not len(defining.regions):
             if not all(self.take(operand) for operand in defining.operands):
@@ -195,7 +190,7 @@ def _plan(loop) -> _Plan | None:
 def _static_trips(loop) -> int:
     bounds = []
     for operand in list(loop.operands)[:3]:
-        defining = _defining(operand)
+        defining = defining_op(operand)
         if defining is None or defining.name != "arith.constant":
             return _UNKNOWN_TRIPS
         bounds.append(ir.IntegerAttr(defining.attributes["value"]).value)
@@ -232,7 +227,7 @@ def _is_zero_and_one(loop) -> bool:
     low, _, step = list(loop.operands)[:3]
     values = []
     for operand in (low, step):
-        defining = _defining(operand)
+        defining = defining_op(operand)
         if defining is None or defining.name != "arith.constant":
             return False
         values.append(ir.IntegerAttr(defining.attributes["value"]).value)
