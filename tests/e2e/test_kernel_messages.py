@@ -172,3 +172,16 @@ def test_assign_without_shape_validation_keeps_the_variables_shape():
             sess.run(short, {pred: False})
     with pytest.raises(ValueError, match="validate_shape=False cannot change it"):
         tf.assign(v, [1.0, 2.0], validate_shape=False)
+
+
+def test_reduce_any_of_no_elements_is_false():
+    """TF 2.21: tf.reduce_any of a [0] vector is False (the int32 max of none, the int minimum,
+    was cast to True)."""
+    x = tf.placeholder(tf.bool, [None])
+    m = tf.placeholder(tf.bool, [2, None])
+    with tf.Session() as sess:
+        assert not sess.run(tf.reduce_any(x), {x: np.zeros(0, bool)})
+        assert sess.run(tf.reduce_any(x), {x: [False, True]})
+        got = sess.run(tf.reduce_any(m, axis=1), {m: np.zeros((2, 0), bool)})
+        np.testing.assert_array_equal(got, [False, False])
+        assert sess.run(tf.reduce_all(x), {x: np.zeros(0, bool)})

@@ -348,8 +348,10 @@ def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    # a comparison, not a cast: the max over no elements is the int minimum, and any of none is
+    # False
     x = cast(convert_to_tensor(input_tensor), "int32")
-    return cast(reduce_max(x, axis=axis, keepdims=keepdims), "bool", name=name)
+    return greater(reduce_max(x, axis=axis, keepdims=keepdims), 0, name=name)
 
 
 def _arg(opname):
