@@ -269,6 +269,33 @@ def test_session_thread_count_reaches_the_runtime(monkeypatch):
         blas_threads._runtimes.remove(counts.append)
 
 
+class _OneFreeCore:
+    """The machine's load as the scope reads it: other processes keep all but one core busy."""
+
+    cpus = [0, 1]
+
+    def free_cores(self):
+        return 1.0
+
+
+def test_a_busy_machine_lowers_openblas_count_but_not_the_runtimes(monkeypatch):
+    """OpenBLAS waits for its slowest thread, so a busy core lowers its count; tgc's runtime hands
+    chunks to whichever thread asks (a worker not yet run takes none), so it keeps the scope's."""
+    monkeypatch.setattr(blas_threads, "core_load", lambda: _OneFreeCore())
+    monkeypatch.setattr(blas_threads, "_LONG_RUN_S", float("inf"))  # no run counts as long
+    counts, own = [], []
+    blas_threads.register_runtime(counts.append)
+    try:
+        scope = blas_threads.ThreadScope(2, runtime=own.append)
+        with scope:
+            assert scope.threads == 1  # OpenBLAS's count
+            if blas_threads.openblas() is not None:
+                assert blas_threads.openblas().get() == 1
+        assert counts == [2] and own == [2]
+    finally:
+        blas_threads._runtimes.remove(counts.append)
+
+
 def test_a_scope_sets_its_own_runtime():
     counts: list = []
     scope = blas_threads.ThreadScope(1, runtime=counts.append)

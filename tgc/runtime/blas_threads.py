@@ -35,11 +35,19 @@ quarter of it. Until the second read, ``/proc/loadavg``'s count of running threa
 Without ``/proc`` (not Linux) every core counts as free. A run whose two previous runs in the
 same scope took 20 ms or more each keeps all its threads whatever the load (``threads_for``).
 
-tgc's own generated GEMM has a thread runtime of its own (tgc/lowering/cpu/parallel_gemm.py) that
-gets the same count: the copy in-process code calls registers its ``tgc_set_threads`` once
-(``register_runtime``) and every scope's runs set it; an artifact's copy is the ``runtime`` of that
-artifact's scope. Where numpy bundles no OpenBLAS the count is computed all the same, from the
-cores. Its count is not put back on the way out: only tgc's code uses it.
+tgc's own generated GEMM has a thread runtime of its own (tgc/lowering/cpu/parallel_gemm.py): the
+copy in-process code calls registers its ``tgc_set_threads`` once (``register_runtime``) and every
+scope's runs set it; an artifact's copy is the ``runtime`` of that artifact's scope. It gets the
+scope's count before the load lowers it (``limit``, or the count OpenBLAS had): unlike OpenBLAS it
+does not wait on a thread the scheduler has not run. The caller runs a thread's share itself
+first, the rest goes out in smaller chunks to whichever thread asks first, and a worker that has
+not started by the time the caller has taken every chunk takes none. Lowered by the load as
+OpenBLAS's, a short GEMM on two cores ran on one thread whenever another process used a quarter
+of a core (GEMM 256 and the MLP at batch 1 in a Session at intra_op_parallelism_threads=2, beside
+one busy process and another user's tests, load 3.7-4: 2 threads given 186 / 273 us median,
+351-531 / 480-823 us mean; 1 thread 185-192 / 272-274 median, 353-531 / 470-846 mean; the count
+before the load 104-107 / 142 median, 216-237 / 426-495 mean; benchmarks/small_gemm_threads.py).
+Its count is not put back on the way out: only tgc's code uses it.
 """
 
 from __future__ import annotations
@@ -311,7 +319,10 @@ class ThreadScope:
             if shared.open_scopes == 0:
                 shared.found = shared.current = blas.get() if blas else len(load.cpus)
             shared.open_scopes += 1
-            threads = limit if limit > 0 else shared.found
+            wanted = limit if limit > 0 else shared.found
+            if wanted < 1:
+                wanted = 1
+            threads = wanted
             if not long_run:
                 fitting = int(free + 1 - _FREE_FROM)
                 if fitting < threads:
@@ -322,13 +333,14 @@ class ThreadScope:
             if threads != shared.current and blas is not None:
                 blas.set(threads)
                 shared.current = threads
-            if threads != shared.runtime_threads:
+            # tgc's own runtimes get the count the load did not lower (module doc).
+            if wanted != shared.runtime_threads:
                 for set_threads in _runtimes:
-                    set_threads(threads)
-                shared.runtime_threads = threads
-        if self.runtime is not None and threads != self._runtime_threads:
-            self.runtime(threads)
-            self._runtime_threads = threads
+                    set_threads(wanted)
+                shared.runtime_threads = wanted
+        if self.runtime is not None and wanted != self._runtime_threads:
+            self.runtime(wanted)
+            self._runtime_threads = wanted
         self._started = _perf_counter()
         return self
 
