@@ -88,12 +88,12 @@ def test_unsorted_segment_sum_of_valid_and_negative_ids_is_tensorflows(case, ids
 
 def test_unsorted_segment_sum_fails_on_an_id_past_the_segments_in_the_forward():
     """TF: InvalidArgumentError "segment_ids[0] = 1 is out of range [0, 1)"; tgc's run fails with
-    the same error class in the op's own check (its text names the op, the ids and the count)."""
+    the same error and text in the op's own check."""
     assert TF_VALUES["past_the_rows"][0] == "InvalidArgumentError"
     with pytest.raises(tgc.errors.InvalidArgumentError) as caught:
         _run_segment_sum([1])
     text = str(caught.value)
-    assert "unsorted_segment_sum: segment ids must be < num_segments:] [1] [1]" in text
+    assert text.startswith(TF_VALUES["past_the_rows"][1])
     assert "UnsortedSegmentSum/Assert" in text
 
 

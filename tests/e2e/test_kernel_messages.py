@@ -185,3 +185,84 @@ def test_reduce_any_of_no_elements_is_false():
         got = sess.run(tf.reduce_any(m, axis=1), {m: np.zeros((2, 0), bool)})
         np.testing.assert_array_equal(got, [False, False])
         assert sess.run(tf.reduce_all(x), {x: np.zeros(0, bool)})
+
+
+# ---- segment ops: TF's id checks -----------------------------------------------------------------
+
+_OUT_OF_RANGE_FIRST = "Segment id -3 out of range [0, 1), possibly because 'segment_ids' input is "
+_SORTED_IDS = {
+    # TF 2.21: ids -> the kernel's message (segment_sum, _max and _mean alike)
+    (0, -1, 0, 0): "segment ids are not increasing",
+    (0, 0, -2, -1): "segment ids must be >= 0",
+    (-3, -2, -1, 0): _OUT_OF_RANGE_FIRST + "not sorted.",
+    (2, 1, 0, 0): "segment ids are not increasing",
+}
+_UNSORTED_IDS = {
+    # TF 2.21, num_segments 3 (sum, max, prod and mean alike); a negative id is dropped
+    (0, 1, 3, 1): "segment_ids[2] = 3 is out of range [0, 3)",
+    (0, -1, 5, 9): "segment_ids[2] = 5 is out of range [0, 3)",
+}
+
+
+@pytest.mark.parametrize("kind", ["sum", "max", "mean"])
+def test_sorted_segment_ids_are_checked_as_tfs_kernel(kind):
+    data = tf.constant(np.arange(8.0).reshape(4, 2))
+    ids = tf.placeholder(tf.int32, [4])
+    out = getattr(tf, f"segment_{kind}")(data, ids)
+    with tf.Session() as sess:
+        for bad, message in _SORTED_IDS.items():
+            with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+                sess.run(out, {ids: bad})
+            assert str(caught.value).startswith(message), (bad, str(caught.value))
+        # TF 2.21: segment_max of ids [0, 0, 1, 3]
+        if kind == "max":
+            got = sess.run(out, {ids: [0, 0, 1, 3]})
+            np.testing.assert_array_equal(got, [[2, 3], [4, 5], [0, 0], [6, 7]])
+
+
+@pytest.mark.parametrize("kind", ["sum", "max", "prod", "mean"])
+def test_unsorted_segment_ids_past_the_segments_fail_as_tfs_kernel(kind):
+    data = tf.constant(np.arange(8.0).reshape(4, 2))
+    ids = tf.placeholder(tf.int32, [4])
+    out = getattr(tf, f"unsorted_segment_{kind}")(data, ids, 3)
+    with tf.Session() as sess:
+        for bad, message in _UNSORTED_IDS.items():
+            with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+                sess.run(out, {ids: bad})
+            assert str(caught.value).startswith(message), (bad, str(caught.value))
+
+
+def test_unsorted_segment_ids_of_rank_two_name_the_index():
+    data = tf.constant(np.arange(12.0).reshape(2, 3, 2))
+    ids = tf.placeholder(tf.int32, [2, 3])
+    out = tf.unsorted_segment_sum(data, ids, 2)
+    no_ids = tf.placeholder(tf.int32, [None])
+    empty = tf.unsorted_segment_sum(tf.zeros([0, 2]), no_ids, 2)
+    with tf.Session() as sess:
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^segment_ids\[1,1\] = 7 is out of range \[0, 2\)",
+        ):
+            sess.run(out, {ids: [[0, 1, 1], [0, 7, 0]]})
+        # no ids: nothing to check, two rows of zeros
+        got = sess.run(empty, {no_ids: np.zeros(0, np.int32)})
+        np.testing.assert_array_equal(got, np.zeros((2, 2)))
+
+
+def test_segment_ids_of_another_count_at_run_time_fail_as_tfs_kernels():
+    pred = tf.placeholder(tf.bool, [])
+    data = tf.constant(np.arange(8.0).reshape(4, 2))
+    ids = _cond_of(pred, [0, 1, 1, 0], [0, 1])
+    unsorted, sorted_ = tf.unsorted_segment_sum(data, ids, 2), tf.segment_sum(data, ids)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(unsorted, {pred: True}), [[6, 8], [6, 8]])
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^data\.shape = \[4,2\] does not start with segment_ids\.shape = \[2\]",
+        ):
+            sess.run(unsorted, {pred: False})
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^segment_ids should be the same size as dimension 0 of input\.",
+        ):
+            sess.run(sorted_, {pred: False})

@@ -81,5 +81,37 @@ def assign_shapes():
     return out
 
 
+def segment_ids():
+    """Sorted and unsorted segment ops' id checks, and their checks of data against ids known at
+    run time."""
+    out = {}
+    with tf.Graph().as_default(), tf.Session() as sess:
+        data = tf.constant(np.arange(8.0).reshape(4, 2))
+        for ids in ([0, 1, 3, 1], [0, -1, 5, 9]):
+            for kind in ("sum", "max", "prod", "mean"):
+                op = getattr(tf.math, f"unsorted_segment_{kind}")
+                out[f"unsorted_{kind}_{ids}"] = answer(lambda: sess.run(op(data, ids, 3)))
+        cube = tf.constant(np.arange(12.0).reshape(2, 3, 2))
+        ids2 = [[0, 1, 1], [0, 7, 0]]
+        out["unsorted_2d"] = answer(lambda: sess.run(tf.unsorted_segment_sum(cube, ids2, 2)))
+        for ids in ([0, -1, 0, 0], [0, 0, -2, -1], [-3, -2, -1, 0], [2, 1, 0, 0], [0, 0, 1, 3]):
+            for kind in ("sum", "max", "mean"):
+                op = getattr(tf.math, f"segment_{kind}")
+                out[f"sorted_{kind}_{ids}"] = answer(lambda: sess.run(op(data, ids)))
+        pred = tf.placeholder(tf.bool, [])
+        ids = cond_of(pred, [0, 1, 1, 0], [0, 1])
+        unsorted, sorted_ = tf.unsorted_segment_sum(data, ids, 2), tf.segment_sum(data, ids)
+        out["unsorted_run_time"] = answer(lambda: sess.run(unsorted, {pred: False}))
+        out["sorted_run_time"] = answer(lambda: sess.run(sorted_, {pred: False}))
+    return out
+
+
 if __name__ == "__main__":
-    pprint.pprint({"where_rows": where_rows(), "assign_shapes": assign_shapes()}, width=100)
+    pprint.pprint(
+        {
+            "where_rows": where_rows(),
+            "assign_shapes": assign_shapes(),
+            "segment_ids": segment_ids(),
+        },
+        width=100,
+    )

@@ -233,7 +233,8 @@ def assert_op(condition, data, summarize=3, name=None) -> Operation:
 def check_op(condition, message: str, values=(), name=None) -> Operation:
     """A run-time check that fails the run with InvalidArgumentError ``message`` (TensorFlow's
     kernel's own words) when the scalar bool ``condition`` is false: ``{0}``, ``{1}``... in it are
-    the integer tensors ``values``, a scalar as its number and a vector as a shape ("[2,3]").
+    the integer tensors ``values``, a scalar as its number and a vector as a shape ("[2,3]"),
+    ``{0:inner}`` a vector's entries alone ("2,3").
     The registry's ``assert`` with a format instead of tf.Assert's "assertion failed: [...]"."""
     tensors = [convert_to_tensor(v) for v in values]
     pieces = [{"tensor": i} for i in range(len(tensors))]

@@ -7,8 +7,9 @@ O(data); the mean divides it by the rows per segment. Max, min and prod select e
 every segment it belongs to ([rows, segments, ...], O(data x segments)) and reduce over the rows.
 A sorted segment op has ``segment_ids[-1] + 1`` segments, known at run time (TF's static shape
 leaves that dim unknown too); an unsorted one ``num_segments``, a Python int or a tensor.
-Run-time asserts stand for TF kernel's checks: ids in [0, num_segments) for unsorted ops (TF drops
-negative ids there, tgc too), sorted and non-negative ids for sorted ones.
+Run-time checks stand for TF kernel's, in their words: ids below num_segments for unsorted ops
+(TF drops negative ids there, tgc too), sorted and non-negative ids for sorted ones, and data's
+leading dims equal to the ids' shape where one is known only at run time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from tgc.dialect.types import TensorSpec, as_dtype
 from tgc.frontend import array_ops, math_ops
-from tgc.frontend.build import assert_op, constant, convert_to_tensor, make_op
+from tgc.frontend.build import check_op, constant, convert_to_tensor, make_op
 from tgc.frontend.queues import GRAPHS_WITH_QUEUES
 from tgc.graph.graph import Tensor, get_default_graph
 
@@ -171,6 +172,91 @@ def _reduce(kind, rows, ids, count, known, empty_is_zero):
     return math_ops.where(present, out, constant(0, dtype=rows.dtype))
 
 
+# ---- TF's kernels' checks ------------------------------------------------------------------------
+
+
+def _sorted_checks(data, ids) -> list:
+    """TF's SegmentReduction kernel's checks, in its order: the last id (so the segment count)
+    non-negative, then the first id within [0, count), then the ids sorted (a negative id in
+    sorted ids is then the first)."""
+    first = math_ops.reduce_min(ids[:1])  # no ids: the int maximum, which passes
+    increasing = math_ops.reduce_all(math_ops.less_equal(ids[:-1], ids[1:]))
+    # TF's count is the last id + 1 (count, the largest + 1, is the same once the ids are sorted)
+    rows = math_ops.add(math_ops.reduce_max(ids[-1:]), constant(1, dtype="int32"))
+    no_ids = math_ops.equal(array_ops.size(ids), 0)
+    last_ok = math_ops.logical_or(no_ids, math_ops.greater_equal(rows, 1))
+    first_ok = math_ops.greater_equal(first, 0)
+    out_of_range = (
+        "Segment id {0} out of range [0, {1}), possibly because 'segment_ids' input is not sorted."
+    )
+    # each fails only where those before it pass: the one TF's kernel reports fails the run
+    checks = _same_rows_checks(data, ids)
+    checks.append(check_op(last_ok, "segment ids must be >= 0"))
+    after_last = math_ops.logical_or(math_ops.logical_not(last_ok), first_ok)
+    checks.append(check_op(after_last, out_of_range, [first, rows]))
+    before_ok = math_ops.logical_and(last_ok, first_ok)
+    checks.append(
+        check_op(
+            math_ops.logical_or(math_ops.logical_not(before_ok), increasing),
+            "segment ids are not increasing",
+        )
+    )
+    return checks
+
+
+def _same_rows_checks(data, ids) -> list:
+    """TF's check that a sorted segment op has one id per row of data, where either count is
+    known only at run time (a cond's [2] ids for 3 rows would broadcast or read past)."""
+    rows, count = data.spec.shape[0], ids.spec.shape[0]
+    if rows is not None and count is not None:
+        return []
+    same = math_ops.equal(array_ops.size(ids), array_ops.shape(data)[0])
+    return [check_op(same, "segment_ids should be the same size as dimension 0 of input.")]
+
+
+def _leading_dims_checks(data, ids) -> list:
+    """TF's check that an unsorted segment op's ids have data's leading dims, where a dim of
+    either is known only at run time."""
+    k = ids.spec.rank
+    if None not in data.spec.shape[:k] + ids.spec.shape:
+        return []
+    data_dims, id_dims = array_ops.shape(data), array_ops.shape(ids)
+    same = math_ops.reduce_all(math_ops.equal(data_dims[:k], id_dims))
+    message = "data.shape = {0} does not start with segment_ids.shape = {1}"
+    return [check_op(same, message, [data_dims, id_dims])]
+
+
+def _below_checks(ids, flat_ids, count):
+    """TF's UnsortedSegmentReduction check of each id against num_segments ("segment_ids[1] =
+    5 is out of range [0, 2)", the first such id, at its index in the ids' shape); a negative
+    id's row is dropped, as TF's."""
+    too_large = math_ops.greater_equal(flat_ids, count)
+    # a last flag and a last id past the end, so that no ids have an argmax (and a gather)
+    one = constant([1], dtype="int32")
+    flags = array_ops.concat([math_ops.cast(too_large, "int32"), one], 0)
+    position = math_ops.argmax(flags, output_type="int32")
+    padded = array_ops.concat([flat_ids, one], 0)
+    value = array_ops.gather(padded, position)
+    index = _unravelled(position, ids)
+    message = "segment_ids[{0:inner}] = {1} is out of range [0, {2})"
+    return check_op(
+        math_ops.logical_not(math_ops.reduce_any(too_large)), message, [index, value, count]
+    )
+
+
+def _unravelled(position, ids):
+    """A flat position in ``ids`` as its index (a scalar for a vector of ids, else a vector)."""
+    k = ids.spec.rank
+    if k == 1:
+        return position
+    dims = array_ops.shape(ids)
+    index = []
+    for j in reversed(range(k)):
+        index.append(math_ops.floormod(position, dims[j]))
+        position = math_ops.floordiv(position, dims[j])
+    return array_ops.stack(index[::-1])
+
+
 # ---- sorted segments ----------------------------------------------------------------------------
 
 
@@ -183,12 +269,7 @@ def _sorted_segment(kind, data, segment_ids, name):
             raise ValueError(f"{fn_name}: segment_ids must be a vector but have shape {ids.shape}")
         # The largest id (the last, when sorted) + 1; no ids: the int minimum + 1, so no segment.
         count = math_ops.add(math_ops.reduce_max(ids), constant(1, dtype="int32"))
-        increasing = math_ops.reduce_all(math_ops.less_equal(ids[:-1], ids[1:]))
-        non_negative = math_ops.greater_equal(math_ops.reduce_min(ids), 0)
-        checks = [
-            assert_op(increasing, [f"{fn_name}: segment ids are not increasing:", ids]),
-            assert_op(non_negative, [f"{fn_name}: segment ids must be >= 0:", ids]),
-        ]
+        checks = _sorted_checks(data, ids)
         with graph.control_dependencies(checks):
             out = _reduce(kind, data, ids, count, None, empty_is_zero=True)
         return math_ops.identity(out, name=scope)
@@ -231,11 +312,8 @@ def _unsorted_segment(kind, data, segment_ids, num_segments, name):
         if known is not None and known < 0:
             raise ValueError(f"{fn_name}: num_segments must be >= 0 but is {known}")
         rows, flat_ids = _flat(fn_name, data, ids)
-        in_range = math_ops.reduce_all(math_ops.less(flat_ids, count))
-        check = assert_op(
-            in_range, [f"{fn_name}: segment ids must be < num_segments:", flat_ids, count]
-        )
-        with graph.control_dependencies([check]):
+        checks = [*_leading_dims_checks(data, ids), _below_checks(ids, flat_ids, count)]
+        with graph.control_dependencies(checks):
             out = _reduce(kind, rows, flat_ids, count, known, empty_is_zero=False)
         return math_ops.identity(out, name=scope)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import string
 import sys
 import threading
 import traceback
@@ -256,6 +257,20 @@ def take_sent_tensors() -> list:
 # ---- failed checks -------------------------------------------------------------------------------
 
 
+class _CheckFormatter(string.Formatter):
+    """``{0:inner}`` writes a vector's entries without the brackets ("segment_ids[1,0]")."""
+
+    def format_field(self, value, format_spec):
+        if format_spec == "inner":
+            return value[1:-1] if value.startswith("[") else value
+        return super().format_field(value, format_spec)
+
+
+def format_check(message: str, tensors) -> str:
+    """A failed build.check_op's message: ``{0}``, ``{1}``... replaced by its integer tensors."""
+    return _CheckFormatter().format(message, *(format_check_value(t) for t in tensors))
+
+
 def format_check_value(array) -> str:
     """An integer tensor in a check's message as TensorFlow's kernels write it: a scalar as its
     number ("3"), a vector as a shape ("[2,3]")."""
@@ -271,7 +286,7 @@ def check_failure_message(kind: int, facts: dict, values: tuple) -> str:
     if kind == ASSERTION_FAILED:
         tensors = take_sent_tensors()
         if "format" in facts:  # a check in TensorFlow's own words (build.check_op)
-            return facts["format"].format(*(format_check_value(t) for t in tensors))
+            return format_check(facts["format"], tensors)
         parts = []
         for piece in facts.get("data", []):
             if "text" in piece:

@@ -112,8 +112,7 @@ class Assert:
 
             facts = json.loads(spec)
             if "format" in facts:  # build.check_op: TensorFlow's words
-                values = (host_calls.format_check_value(v) for v in operands[1:])
-                print(facts["format"].format(*values), file=sys.stderr)
+                print(host_calls.format_check(facts["format"], operands[1:]), file=sys.stderr)
                 return []
             parts = []
             for piece in facts.get("data", []):
