@@ -97,9 +97,10 @@ def test_unsorted_segment_sum_fails_on_an_id_past_the_segments_in_the_forward():
     assert "UnsortedSegmentSum/Assert" in text
 
 
-def test_the_gather_of_the_registry_gradient_fails_as_tensorflows_gradient_does():
+def test_the_registry_gradient_of_an_id_past_the_rows_is_zero_as_its_forward_drops_it():
     """The campaign's failing run, fixed ids: the registry's gather_grad (UnsortedSegmentSum) of
-    id 1 into 1 row, differentiated; its gradient's gather fails with TF's gradient's text."""
+    id 1 into 1 row drops the row, and its gradient gives it 0 (it failed gather's index check).
+    The op is internal: tf.unsorted_segment_sum checks the ids first (next test)."""
     from tgc.frontend.build import make_op
 
     with tgc.Graph().as_default():
@@ -108,6 +109,22 @@ def test_the_gather_of_the_registry_gradient_fails_as_tensorflows_gradient_does(
         sums = make_op("gather_grad", [data, ids, data])
         (grad,) = tgc.gradients(tgc.reduce_sum(sums * WEIGHTS), [data])
         with tgc.Session() as sess:
+            got_sums, got_grad = sess.run([sums, grad], {data: DATA, ids: [1]})
+    np.testing.assert_array_equal(got_sums, np.zeros((1, 3)))
+    np.testing.assert_array_equal(got_grad, np.zeros((1, 3)))
+
+
+def test_the_gradient_alone_of_unsorted_segment_sum_checks_the_ids():
+    """TF fails the gradient alone in its gather ("indices[0] = 1 is not in [0, 1)"); tgc's
+    gradient reads the ids after the forward's check, so it fails with the same class and the
+    forward's text."""
+    assert TF_VALUES["past_the_rows_grad"][0] == "InvalidArgumentError"
+    with tgc.Graph().as_default():
+        data = tgc.placeholder(tgc.float64, [1, 3])
+        segment_ids = tgc.placeholder(tgc.int32, [1])
+        sums = tgc.unsorted_segment_sum(data, segment_ids, 1)
+        (grad,) = tgc.gradients(tgc.reduce_sum(sums * WEIGHTS), [data])
+        with tgc.Session() as sess:
             with pytest.raises(tgc.errors.InvalidArgumentError) as caught:
-                sess.run(grad, {data: DATA, ids: [1]})
-    assert TF_VALUES["past_the_rows_grad"][1] in str(caught.value)
+                sess.run(grad, {data: DATA, segment_ids: [1]})
+    assert str(caught.value).startswith(TF_VALUES["past_the_rows"][1])

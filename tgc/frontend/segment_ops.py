@@ -270,8 +270,10 @@ def _sorted_segment(kind, data, segment_ids, name):
         # The largest id (the last, when sorted) + 1; no ids: the int minimum + 1, so no segment.
         count = math_ops.add(math_ops.reduce_max(ids), constant(1, dtype="int32"))
         checks = _sorted_checks(data, ids)
+        # the ids read after the checks: the gradient (which reads them, not the sums) fails too
         with graph.control_dependencies(checks):
-            out = _reduce(kind, data, ids, count, None, empty_is_zero=True)
+            ids = math_ops.identity(ids)
+        out = _reduce(kind, data, ids, count, None, empty_is_zero=True)
         return math_ops.identity(out, name=scope)
 
 
@@ -313,8 +315,10 @@ def _unsorted_segment(kind, data, segment_ids, num_segments, name):
             raise ValueError(f"{fn_name}: num_segments must be >= 0 but is {known}")
         rows, flat_ids = _flat(fn_name, data, ids)
         checks = [*_leading_dims_checks(data, ids), _below_checks(ids, flat_ids, count)]
+        # the ids read after the checks: the gradient (which reads them, not the sums) fails too
         with graph.control_dependencies(checks):
-            out = _reduce(kind, rows, flat_ids, count, known, empty_is_zero=False)
+            flat_ids = math_ops.identity(flat_ids)
+        out = _reduce(kind, rows, flat_ids, count, known, empty_is_zero=False)
         return math_ops.identity(out, name=scope)
 
 

@@ -111,8 +111,16 @@ class GatherGrad:
         return out
 
     def grad(b, op, dy):
+        # dy's rows at the indices, 0 for an index the forward dropped (outside [0, rows), as
+        # TF's _GatherDropNegatives gives a negative id): such an index reads a row of zeros
+        # appended to dy, so gather's index check never sees it
         g, indices, params = op.inputs
-        return [b.gather(dy, indices), None, None]
+        zero_row = b.reduce_sum(b.zeros_like(dy), axes=[0], keepdims=True)
+        padded = b.concat(dy, zero_row, axis=0)
+        rows = b.gather(b.shape(dy, out_type=indices.dtype), b.constant(0, dtype="int32"))
+        zero = b.constant(0, like=indices)
+        inside = b.logical_and(b.greater_equal(indices, zero), b.less(indices, rows))
+        return [b.gather(padded, b.select(inside, indices, rows)), None, None]
 
     samples = [
         Sample(

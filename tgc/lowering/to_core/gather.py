@@ -11,7 +11,9 @@ position, and a run-time check (tgc/lowering/runtime_errors.py) reports it befor
 A GPU's kernels cannot call the host: there the check writes a record that the launch plan reads
 after the kernels (runtime_errors.device_check), and the run fails with the same error. Bad
 indices are clamped for the read and masked to zeros in any case, never read out of bounds.
-``gather_grad`` masks them too: its indices are those its forward gather has checked.
+``gather_grad`` masks them too: its indices are those its forward gather has checked (an index
+outside the rows is dropped: boolean_mask and scatters rely on it). It checks at run time that g is
+indices.shape + params.shape[1:] where a dim is known only then, as TF's UnsortedSegmentSum does.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from tgc.lowering.to_core.common import (
     can_report,
     const_index,
     dim,
+    dim_key,
     element_type,
     empty,
+    fail_out_of_range,
     generic,
     identity_map,
     is_float,
@@ -192,9 +196,51 @@ def _add_row(acc, g_row, inside, elem):
     )[0]
 
 
+def _differ(pairs: list) -> ir.Value | None:
+    """Whether any (a dim, b dim) pair differs at run time; None where all are equal by
+    construction (the same dim_key)."""
+    failed = None
+    for (a, i), (b, j) in pairs:
+        if dim_key(a, i) == dim_key(b, j):
+            continue
+        ne = arith.cmpi(arith.CmpIPredicate.ne, dim(a, i), dim(b, j))
+        failed = ne if failed is None else arith.ori(failed, ne)
+    return failed
+
+
+def _shape_text(first: int, rank: int) -> str:
+    """ "[{first},{first + 1},...]": a shape of ``rank`` dims in a check's message."""
+    return "[" + ",".join(f"{{{first + j}}}" for j in range(rank)) + "]"
+
+
+def _check_sizes(op, g, indices, params) -> None:
+    """TF's UnsortedSegmentSum check that data (g) starts with segment_ids' shape, and that its
+    other dims are the output rows' (params.shape[1:]), where a dim is known only at run time:
+    the loop reads g over the sizes of indices and params, and past g's end if they differ."""
+    k, tail = len(shape_of(indices)), len(shape_of(params)) - 1
+    rank = len(shape_of(g))
+    g_dims = [dim(g, j) for j in range(rank)]
+    lead = _differ([((g, j), (indices, j)) for j in range(k)])
+    if lead is not None:
+        message = (
+            f"data.shape = {_shape_text(0, rank)} does not start with segment_ids.shape = "
+            f"{_shape_text(rank, k)}"
+        )
+        fail_out_of_range(op.operation, lead, message, g_dims + [dim(indices, j) for j in range(k)])
+    rest = _differ([((g, k + j), (params, 1 + j)) for j in range(tail)])
+    if rest is not None:
+        message = (
+            f"UnsortedSegmentSum: data.shape = {_shape_text(0, rank)} does not end with the "
+            f"output's row shape {_shape_text(rank, tail)}"
+        )
+        row_dims = [dim(params, 1 + j) for j in range(tail)]
+        fail_out_of_range(op.operation, rest, message, g_dims + row_dims)
+
+
 @lowers("gather_grad")
 def _gather_grad(op):
     g, indices, params = op.operands
+    _check_sizes(op, g, indices, params)
     elem = element_type(op.result_type)
     shape = shape_of(op.result_type)
     start = empty(op.result_type, {j: dim(params, j) for j, d in enumerate(shape) if d is None})

@@ -1,0 +1,73 @@
+"""The registry's internal gradient ops (gather_grad, avg_pool_grad, max_pool_grad,
+unbroadcast_like) check the operand sizes they read at run time where a dim is known only then:
+graphs tgc builds give them agreeing operands, an artifact's hand-written IR need not, and a
+mismatch must fail the run, never read or write past a buffer. Messages are TF's kernels' where
+TF has the check (UnsortedSegmentSum: "data.shape = [3,2] does not start with segment_ids.shape =
+[4]", TF 2.21)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tgc as tf
+from tgc.frontend.build import make_op
+
+
+def _cond_of(pred, a, b):
+    """A tensor whose shape the graph does not know: a cond of two constants of different sizes."""
+    return tf.cond(pred, lambda: tf.constant(a), lambda: tf.constant(b))
+
+
+# ---- gather_grad (UnsortedSegmentSum) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("g_rows", r"^data\.shape = \[3,2\] does not start with segment_ids\.shape = \[4\]"),
+        ("id_count", r"^data\.shape = \[4,2\] does not start with segment_ids\.shape = \[3\]"),
+        ("row_size", r"^UnsortedSegmentSum: data\.shape = \[4,3\] does not end with the output's "),
+    ],
+)
+def test_gather_grad_checks_its_operand_sizes_at_run_time(case, message):
+    pred = tf.placeholder(tf.bool, [])
+    g, ids, params = tf.ones([4, 2]), tf.constant([0, 1, 1, 2]), tf.zeros([3, 2])
+    if case == "g_rows":
+        g = _cond_of(pred, np.ones((4, 2)), np.ones((3, 2)))
+    elif case == "id_count":
+        ids = _cond_of(pred, np.int32([0, 1, 1, 2]), np.int32([0, 1, 1]))
+    else:
+        g = _cond_of(pred, np.ones((4, 2)), np.ones((4, 3)))
+    out = make_op("gather_grad", [g, ids, params])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(out, {pred: True}), [[1, 1], [2, 2], [1, 1]])
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            sess.run(out, {pred: False})
+
+
+def test_gather_grads_gradient_is_zero_for_the_ids_it_drops():
+    """The forward drops an id outside [0, rows) (boolean_mask relies on it); its gradient gives
+    such an id 0, as TF's UnsortedSegmentSum gradient gives a negative id (_GatherDropNegatives),
+    instead of failing gather's index check. Checked against finite differences."""
+    g = tf.placeholder(tf.float64, [None, 2])
+    ids = tf.placeholder(tf.int32, [None])
+    params = tf.placeholder(tf.float64, [None, 2])
+    w = tf.placeholder(tf.float64, [None, 2])
+    loss = tf.reduce_sum(tf.square(make_op("gather_grad", [g, ids, params])) * w)
+    (dg,) = tf.gradients(loss, [g])
+    rng = np.random.default_rng(1)
+    gv = rng.normal(size=(5, 2))
+    with tf.Session() as sess:
+        for rows in (3, 0):
+            feeds = {ids: [0, -1, 3, 2, 0], params: np.zeros((rows, 2)), w: np.ones((rows, 2)) * 2}
+            got = sess.run(dg, {**feeds, g: gv})
+            numeric = np.zeros_like(gv)
+            for i in np.ndindex(*gv.shape):
+                step = np.zeros_like(gv)
+                step[i] = 1e-6
+                up = sess.run(loss, {**feeds, g: gv + step})
+                down = sess.run(loss, {**feeds, g: gv - step})
+                numeric[i] = (up - down) / 2e-6
+            np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-8)
+            assert not got[[1, 2]].any()  # the ids -1 and 3 are dropped
