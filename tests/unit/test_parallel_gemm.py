@@ -133,8 +133,17 @@ def test_two_threads_match_numpy(threads, elem, m, n, k, ta, tb):
 # The split (tgc_gemm_split): the caller's chunk 0 of a thread's share, the rest in chunks over the
 # other threads. Shapes whose rest is one short chunk, several chunks by rows (2061 rows on 3
 # threads: 688 + 512 + 512 + 349) or by columns (2207 on 2: 1104 + 576 + 527), and shares that are
-# no whole number of tiles (1037 rows, 8-row tiles).
-SPLIT_SHAPES = [(1037, 61, 140), (1033, 41, 200), (2061, 40, 110), (45, 1553, 130), (37, 2207, 110)]
+# no whole number of tiles (1037 rows, 8-row tiles). A taller than wide C whose columns are split
+# where A is not transposed and each of 2 threads gets MIN_CHUNK columns (its rows otherwise: A
+# transposed, or 3 threads).
+SPLIT_SHAPES = [
+    (1037, 61, 140),
+    (1033, 41, 200),
+    (2061, 40, 110),
+    (45, 1553, 130),
+    (37, 2207, 110),
+    (1100, 1030, 20),
+]
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])

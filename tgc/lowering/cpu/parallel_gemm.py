@@ -1,11 +1,12 @@
 """tgc's generated GEMM on several threads: a small C parallel runtime and the call it answers.
 
 tgc-blas-matmul calls ``tgc_parallel_gemm_<elem>(kernel, A, B, C, Cin, transA, transB, alpha,
-beta, MR, NR)`` instead of the kernel (gemm_kernel.py) itself. The driver splits C's rows (or its
-columns, when C is wider than tall) into chunks of whole register tiles, and each chunk is one call
-of the unchanged kernel on subviews of A (or B), C and Cin (beta's term: C itself, or the buffer
-that C would have been copied from); every call packs its own blocks (the kernel
-allocates its packs per call), so chunks share nothing but the operands.
+beta, MR, NR)`` instead of the kernel (gemm_kernel.py) itself. The driver splits C's columns
+(where A is not transposed and each thread gets MIN_CHUNK of them: the kernel reads such an A in
+place, so no chunk repacks anything) or else the longer of C's sides into chunks of whole register
+tiles, and each chunk is one call of the unchanged kernel on subviews of A (or B), C and Cin (beta's
+term: C itself, or the buffer that C would have been copied from); every call packs its own blocks
+(the kernel allocates its packs per call), so chunks share nothing but the operands.
 
 The threads (``RUNTIME_C``): persistent pthread workers that sleep on a condition variable between
 calls (after one they poll for the next for at most SPIN_NS, never longer), started on the first
@@ -475,6 +476,20 @@ static tgc_split tgc_gemm_split(int64_t total, int64_t unit, int threads) {
   return split;
 }
 
+/* Whether a GEMM's chunks are C's rows (else its columns). Each chunk of rows packs the whole of
+   B again, each chunk of columns reads the whole of A; A not transposed is read where it lies
+   (the kernel's _DirectA: no pack), so columns then repack nothing. But a chunk of columns is
+   whole NR-wide tiles (48 on AVX-512 f32) where one of rows is MR (8): a share of a few tiles
+   splits unevenly (256 columns on 2 threads: 144 + 112), so columns need TGC_MIN_CHUNK of them
+   per thread. Otherwise the longer side is split. Kernel alone, chunks of a 2-thread split run
+   one after the other, the larger share (the critical path) / their sum, rows against columns:
+   2048^3 49.6 / 97.8 ms against 46.7 / 91.2 (one call 93.1), 1024^3 6.1 / 12.1 against
+   6.1 / 11.9, 512^3 0.79 / 1.57 against 0.81 / 1.46 (shared machine at load 5). */
+static bool tgc_split_by_rows(int64_t m, int64_t n, bool ta, int threads) {
+  if (!ta && n >= (int64_t)threads * TGC_MIN_CHUNK) return false;
+  return m >= n;
+}
+
 /* A 2-d memref as the kernel takes it: allocated and aligned pointers, offset, sizes, strides. */
 #define TGC_VIEW(T, p) T *p##alloc, T *p##align, int64_t p##off, int64_t p##rows, \
                        int64_t p##cols, int64_t p##ld, int64_t p##inner
@@ -596,7 +611,7 @@ static tgc_split tgc_gemm_split(int64_t total, int64_t unit, int threads) {
     if (threads >= 2 && one_row && !tb && k * n >= serial &&                                   \
         tgc_gemv_by_k_##NAME(kernel, va, vb, vc, vci, ta, alpha, beta, threads))               \
       return;                                                                                  \
-    bool by_rows = m >= n && !one_row;                                                         \
+    bool by_rows = !one_row && tgc_split_by_rows(m, n, ta, threads);                           \
     int64_t total = by_rows ? m : n, unit = by_rows ? mr : nr;                                 \
     tgc_split split = tgc_gemm_split(total, unit, threads);                                    \
     if (threads < 2 || (one_row && (ta || !tb)) || m * n * k < serial || split.chunks < 2) {   \
