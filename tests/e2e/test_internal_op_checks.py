@@ -71,3 +71,68 @@ def test_gather_grads_gradient_is_zero_for_the_ids_it_drops():
                 numeric[i] = (up - down) / 2e-6
             np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-8)
             assert not got[[1, 2]].any()  # the ids -1 and 3 are dropped
+
+
+# ---- avg_pool_grad and max_pool_grad -------------------------------------------------------------
+
+_POOL = {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "VALID"}
+_OVERLAPPING = {"ksize": [1, 3, 3, 1], "strides": [1, 1, 1, 1], "padding": "SAME"}
+
+
+def _ones(*shape):
+    return np.ones(shape, np.float32)
+
+
+@pytest.mark.parametrize("kind", ["avg_pool_grad", "max_pool_grad"])
+@pytest.mark.parametrize(
+    "attrs, good, bad, shown",
+    [
+        (_POOL, (2, 2, 2, 3), (1, 2, 2, 3), r"\[1,2,2,3\] is not the pooling's output shape \[2,"),
+        (_POOL, (2, 2, 2, 3), (3, 2, 2, 3), r"\[3,2,2,3\]"),  # past x's batch
+        (_POOL, (2, 2, 2, 3), (2, 3, 2, 3), r"\[2,3,2,3\]"),  # g's height known at run time only
+        (_POOL, (2, 2, 2, 3), (2, 2, 2, 2), r"\[2,2,2,2\]"),
+        (_OVERLAPPING, (2, 4, 4, 3), (2, 4, 3, 3), r"\[2,4,3,3\] is not .* \[2,4,4,3\]"),
+        (_OVERLAPPING, (2, 4, 4, 3), (1, 4, 4, 3), r"\[1,4,4,3\]"),
+    ],
+)
+def test_pool_gradients_check_the_gradients_shape_at_run_time(kind, attrs, good, bad, shown):
+    """g's batch other than x's wrote past the result or read past g (a crash); g's height, width
+    or depth known only at run time did not compile ('no size for dynamic dim')."""
+    pred = tf.placeholder(tf.bool, [])
+    x = tf.constant(np.arange(96, dtype=np.float32).reshape(2, 4, 4, 3))
+    out = make_op(kind, [x, _cond_of(pred, _ones(*good), _ones(*bad))], **attrs)
+    (want,) = (tf.gradients(getattr(tf.nn, kind[:-5])(x, **attrs), [x]),)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(out, {pred: True}), sess.run(want[0]))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=shown):
+            sess.run(out, {pred: False})
+
+
+@pytest.mark.parametrize("kind", ["avg_pool_grad", "max_pool_grad"])
+def test_pool_gradients_of_an_input_batch_known_at_run_time(kind):
+    pred = tf.placeholder(tf.bool, [])
+    x = _cond_of(pred, _ones(2, 4, 4, 3), _ones(1, 4, 4, 3))
+    out = make_op(kind, [x, tf.ones([2, 2, 2, 3])], **_POOL)
+    with tf.Session() as sess:
+        assert sess.run(out, {pred: True}).shape == (2, 4, 4, 3)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2,2,2,3\] is not .* \[1,2,"):
+            sess.run(out, {pred: False})
+
+
+# ---- unbroadcast_like ----------------------------------------------------------------------------
+
+
+def test_unbroadcast_like_checks_g_against_an_x_known_now():
+    """g [?, 3] of 2 rows summed to a static x [4, 3] read 2 rows past g: the check compared the
+    dims after the cast to x's static type."""
+    pred = tf.placeholder(tf.bool, [])
+    g = _cond_of(pred, _ones(4, 3), 2 * _ones(2, 3))
+    out = make_op("unbroadcast_like", [g, tf.ones([4, 3])])
+    summed = make_op(
+        "unbroadcast_like", [_cond_of(pred, _ones(4, 3), _ones(5, 3)), tf.ones([1, 3])]
+    )
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(out, {pred: True}), _ones(4, 3))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"^Incompatible shapes: \[2,3\]"):
+            sess.run(out, {pred: False})
+        np.testing.assert_array_equal(sess.run(summed, {pred: False}), [[5, 5, 5]])

@@ -433,10 +433,39 @@ def _lattice(op, input_shape, g, background) -> ir.Value:
     return spread(g, full, (k[1] - 1 - ht, k[2] - 1 - wl), s[1:3], background)
 
 
+def _checked_pool_gradient(op, x, g, kernel: str) -> ir.Value:
+    """g cast to the pooling's output type (x's batch, the windows' height and width, x's
+    channels) after a run-time check of each of g's dims that is not that by construction: the
+    lowering reads g over those sizes, and writes x's batch. These gradient ops are internal
+    (their operands agree in graphs tgc builds); one of an artifact's hand-written IR must still
+    fail the run, never write past a buffer."""
+    x_shape, g_shape = shape_of(x), shape_of(g)
+    (oh, _, _), (ow, _, _) = _pool_geometry(x_shape, op.attrs)
+    expected = [x_shape[0], oh, ow, x_shape[3]]
+    failed = None
+    if dim_key(x, 0) != dim_key(g, 0):
+        failed = arith.cmpi(arith.CmpIPredicate.ne, dim(g, 0), dim(x, 0))
+    for axis in (1, 2, 3):
+        if g_shape[axis] is None:
+            ne = arith.cmpi(arith.CmpIPredicate.ne, dim(g, axis), const_index(expected[axis]))
+            failed = ne if failed is None else arith.ori(failed, ne)
+    if failed is not None:
+        message = (
+            f"{kernel}: the gradient's shape [{{0}},{{1}},{{2}},{{3}}] is not the pooling's "
+            f"output shape [{{4}},{oh},{ow},{x_shape[3]}]"
+        )
+        values = [dim(g, j) for j in range(4)] + [dim(x, 0)]
+        fail_out_of_range(op.operation, failed, message, values)
+    # x's batch, unknown where x's is: the result has x's type
+    target = tensor_type(expected, element_type(g))
+    return g if g.type == target else tensor.cast(target, g)
+
+
 @lowers("avg_pool_grad")
 def _avg_pool_grad(op):
     # Each window spreads g / count over its elements: a stride-1 sum pool of the spread shares.
     x, g = op.operands
+    g = _checked_pool_gradient(op, x, g, "AvgPoolGrad")
     if (known := _when_empty(op, x, sums=False)) is not None:
         return known
     k = op.attrs["ksize"]
@@ -539,6 +568,7 @@ def _max_pool_grad(op):
     # dx[h, w] = sum over windows whose first maximum is (h, w) of their gradient. With g and the
     # argmax spread onto the lattice, input position h sees window offset kh at h + (KH-1-kh).
     x, g = op.operands
+    g = _checked_pool_gradient(op, x, g, "MaxPoolGrad")
     if (known := _when_empty(op, x, sums=False)) is not None:
         return known
     k, s = op.attrs["ksize"], op.attrs["strides"]

@@ -294,8 +294,9 @@ def _unbroadcast_like(op):
         g = tensor.CastOp(ir.RankedTensorType.get(shape, element_type(g)), g).result
     for i in run_time_axes:
         g = _sum_if_one(g, i, dim(x, i))
-    g = g if g.type == op.result_type else tensor.CastOp(op.result_type, g).result
-    return _checked_against(g, op.operands[0], x)
+    # checked before the cast to x's type: the cast's static dims would read as x's own
+    g = _checked_against(g, op.operands[0], x)
+    return g if g.type == op.result_type else tensor.CastOp(op.result_type, g).result
 
 
 def _checked_against(g: ir.Value, g_in: ir.Value, x: ir.Value) -> ir.Value:
