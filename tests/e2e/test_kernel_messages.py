@@ -266,3 +266,31 @@ def test_segment_ids_of_another_count_at_run_time_fail_as_tfs_kernels():
             match=r"^segment_ids should be the same size as dimension 0 of input\.",
         ):
             sess.run(sorted_, {pred: False})
+
+
+# ---- tf.cross: no broadcasting -------------------------------------------------------------------
+
+
+def test_cross_of_shapes_that_differ_at_run_time_fails_as_tfs_kernel():
+    pred = tf.placeholder(tf.bool, [])
+    a = _cond_of(pred, [[1.0, 0, 0], [0, 1, 0]], [[1.0, 0, 0]])
+    c = tf.cross(a, tf.constant([[0.0, 1, 0], [0, 0, 1]]))
+    with tf.Session() as sess:
+        # TF 2.21: [[0, 0, 1], [1, 0, 0]]; the [1, 3] broadcast gave [[0, 0, 1], [0, -1, 0]]
+        np.testing.assert_array_equal(sess.run(c, {pred: True}), [[0, 0, 1], [1, 0, 0]])
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^Both inputs must be of same shape: \[1,3\] vs\. \[2,3\]",
+        ):
+            sess.run(c, {pred: False})
+
+
+def test_cross_of_known_other_shapes_is_tfs_build_error():
+    with pytest.raises(
+        ValueError,
+        match=r"^Dimension 0 in both shapes must be equal, but are 1 and 2\. Shapes are \[1,3\] "
+        r"and \[2,3\]\. for 'Cross'",
+    ):
+        tf.cross(tf.ones([1, 3]), tf.ones([2, 3]))
+    with pytest.raises(ValueError, match=r"^Shapes must be equal rank, but are 1 and 2 for "):
+        tf.cross(tf.ones([3]), tf.ones([2, 3]))

@@ -106,12 +106,30 @@ def segment_ids():
     return out
 
 
+def cross_shapes():
+    """tf.cross of a [1, 3] known at run time only beside a [2, 3], and of known other shapes."""
+    out = {}
+    with tf.Graph().as_default(), tf.Session() as sess:
+        pred = tf.placeholder(tf.bool, [])
+        a = cond_of(pred, [[1.0, 0, 0], [0, 1, 0]], [[1.0, 0, 0]])
+        c = tf.cross(a, tf.constant([[0.0, 1, 0], [0, 0, 1]]))
+        out["run_time"] = answer(lambda: sess.run(c, {pred: True}))
+        out["run_time_short"] = answer(lambda: sess.run(c, {pred: False}))
+        for key, shape in (("static", [1, 3]), ("static_rank", [3])):
+            try:
+                tf.cross(tf.ones(shape), tf.ones([2, 3]))
+            except ValueError as exc:
+                out[key] = ("ValueError", str(exc).split(" for ")[0])
+    return out
+
+
 if __name__ == "__main__":
     pprint.pprint(
         {
             "where_rows": where_rows(),
             "assign_shapes": assign_shapes(),
             "segment_ids": segment_ids(),
+            "cross_shapes": cross_shapes(),
         },
         width=100,
     )

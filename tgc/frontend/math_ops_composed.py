@@ -17,7 +17,7 @@ import string
 import numpy as np
 
 from tgc.frontend import array_ops, math_ops
-from tgc.frontend.build import convert_to_tensor
+from tgc.frontend.build import check_op, convert_to_tensor
 from tgc.graph.graph import get_default_graph
 
 __all__ = ["norm", "cross", "einsum"]
@@ -118,11 +118,42 @@ def cross(a, b, name=None):
                 f"cross: Dimension must be 3 but is {last}: '{t.name}' (shape {t.shape}) must "
                 "hold 3-vectors along its last axis, known when the graph is built"
             )
+    _check_same_shape(a, b, name or "Cross")
     with get_default_graph().name_scope(name or "Cross") as scope:
+        with get_default_graph().control_dependencies(_same_shape_at_run_time(a, b)):
+            a, b = math_ops.identity(a), math_ops.identity(b)
         a0, a1, a2 = array_ops.unstack(a, 3, axis=-1)
         b0, b1, b2 = array_ops.unstack(b, 3, axis=-1)
         parts = [a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0]
         return array_ops.stack(parts, axis=-1, name=scope)
+
+
+def _shape_text(shape) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _check_same_shape(a, b, name) -> None:
+    """TF's Cross shape rule: a and b of one shape (no broadcasting), in its words."""
+    sa, sb = a.spec.shape, b.spec.shape
+    shapes = f"for '{name}' (op: 'Cross') with input shapes: {_shape_text(sa)}, {_shape_text(sb)}."
+    if len(sa) != len(sb):
+        raise ValueError(f"Shapes must be equal rank, but are {len(sa)} and {len(sb)} {shapes}")
+    for i, (x, y) in enumerate(zip(sa, sb)):
+        if x is not None and y is not None and x != y:
+            raise ValueError(
+                f"Dimension {i} in both shapes must be equal, but are {x} and {y}. Shapes are "
+                f"{_shape_text(sa)} and {_shape_text(sb)}. {shapes}"
+            )
+
+
+def _same_shape_at_run_time(a, b) -> list:
+    """TF's Cross kernel's check where a dim is known only at run time: a [1, 3] must not
+    broadcast over [2, 3]."""
+    if None not in a.spec.shape + b.spec.shape:
+        return []
+    sa, sb = array_ops.shape(a), array_ops.shape(b)
+    same = math_ops.reduce_all(math_ops.equal(sa, sb))
+    return [check_op(same, "Both inputs must be of same shape: {0} vs. {1}", [sa, sb])]
 
 
 # ---- einsum -------------------------------------------------------------------------------------
