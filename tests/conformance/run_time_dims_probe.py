@@ -31,7 +31,8 @@ With --all-unknown (about 4 minutes): {'ok': 3078, 'WRONG': 9, 'error': 25, 'kno
 gather_grad's 9. At trustleft's b08d744 (gather_grad, avg_pool_grad, max_pool_grad and
 unbroadcast_like check their operands, no longer known): {'ok': 3221, 'error': 82, 'known': 49},
 no WRONG; the known ones split_like's, tile_grad's, strided_slice_grad's (one a SIGABRT, a write
-past a buffer), reshape_to_shape's and broadcast_like's.
+past a buffer), reshape_to_shape's and broadcast_like's. Those three check their operands since,
+and are no longer known.
 """
 
 from __future__ import annotations
@@ -168,9 +169,6 @@ PROBLEMS = ("WRONG", "COMPILE", "CRASH")
 # frontend adds: their problems print as ``known`` (with --only-wrong too) and fail nothing.
 KNOWN = {
     "reshape_to_shape": "tf.reshape's frontend asserts the size (frontend/array_ops.py)",
-    "split_like": "concat's gradient, of the concat's own operands (concat checks them)",
-    "tile_grad": "tile's gradient: g is the tile's result of x",
-    "strided_slice_grad": "strided_slice's gradient: g is the slice's result of x",
     # TF 2.21's BroadcastTo of a [3] to a [4, 2] known as [4, ?] gives [4, 3] too, where numpy
     # refuses.
     "broadcast_like": "tf.broadcast_to to a shape known at run time only: TF gives x's dims too",

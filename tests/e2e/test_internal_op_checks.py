@@ -136,3 +136,65 @@ def test_unbroadcast_like_checks_g_against_an_x_known_now():
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"^Incompatible shapes: \[2,3\]"):
             sess.run(out, {pred: False})
         np.testing.assert_array_equal(sess.run(summed, {pred: False}), [[5, 5, 5]])
+
+
+# ---- strided_slice_grad, tile_grad, split_like ---------------------------------------------------
+
+
+def test_strided_slice_grad_checks_g_against_the_slice():
+    """g of 2 rows for a slice of 3 wrote past the result (SIGABRT in the probe)."""
+    pred = tf.placeholder(tf.bool, [])
+    g = _cond_of(pred, _ones(3, 2), _ones(4, 2))
+    out = make_op(
+        "strided_slice_grad",
+        [g, tf.zeros([5, 2])],
+        begin=[1, 0],
+        end=[4, 2],
+        strides=[1, 1],
+        begin_mask=0,
+        end_mask=0,
+    )
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(
+            sess.run(out, {pred: True}), [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]]
+        )
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^StridedSliceGrad: the gradient's shape \[4,2\] is not the slice's shape "
+            r"\[3,2\]",
+        ):
+            sess.run(out, {pred: False})
+
+
+def test_tile_grad_checks_g_against_the_tile():
+    pred = tf.placeholder(tf.bool, [])
+    x = _cond_of(pred, _ones(2, 3), _ones(1, 3))
+    out = make_op("tile_grad", [tf.ones([4, 6]), x], multiples=[2, 2])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(out, {pred: True}), 4 * _ones(2, 3))
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^TileGrad: the gradient's shape \[4,6\] is not the tile's shape \[2,6\]",
+        ):
+            sess.run(out, {pred: False})
+
+
+def test_split_like_checks_the_pieces_add_up_to_its_gradient():
+    pred = tf.placeholder(tf.bool, [])
+    x = _cond_of(pred, np.arange(10, dtype=np.float32).reshape(5, 2), _ones(4, 2))
+    first, second = make_op("split_like", [x, tf.ones([2, 2]), tf.ones([3, 2])], axis=0)
+    wide = _cond_of(pred, _ones(5, 2), _ones(5, 3))
+    pieces = make_op("split_like", [wide, tf.ones([2, 2]), tf.ones([3, 2])], axis=0)
+    with tf.Session() as sess:
+        got = sess.run([first, second], {pred: True})
+        np.testing.assert_array_equal(got[0], [[0, 1], [2, 3]])
+        np.testing.assert_array_equal(got[1], [[4, 5], [6, 7], [8, 9]])
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"pieces of 2 and 3 along axis 0 of a gradient of 4",
+        ):
+            sess.run(first, {pred: False})
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"a gradient of shape \[5,3\] for pieces of shape"
+        ):
+            sess.run(pieces[0], {pred: False})

@@ -512,10 +512,39 @@ def _zeros(result_type, like):
     return linalg.fill(scalar_const(0, element_type(result_type)), outs=[init])
 
 
+def _as_index(size) -> ir.Value:
+    return const_index(size) if isinstance(size, int) else size
+
+
+def _check_gradient_sizes(op, g, sizes: list, kernel: str, what: str) -> None:
+    """Fails the run where g's dims are not ``sizes`` (ints or index values: what the forward op
+    made of x), checked on each dim not static on both sides. A gradient op's operands agree in
+    graphs tgc builds; an artifact's hand-written IR may not, and the op writes g into (or reads
+    it over) x's sizes: a mismatch must fail the run, never write past a buffer."""
+    axes = [
+        i
+        for i, size in enumerate(sizes)
+        if not (isinstance(size, int) and shape_of(g)[i] is not None)
+    ]
+    if not axes:
+        return
+    failed = None
+    for i in axes:
+        ne = arith.cmpi(arith.CmpIPredicate.ne, dim(g, i), _as_index(sizes[i]))
+        failed = ne if failed is None else arith.ori(failed, ne)
+    rank = len(sizes)
+    shown = ",".join(f"{{{j}}}" for j in range(rank))
+    wanted = ",".join(f"{{{rank + j}}}" for j in range(rank))
+    message = f"{kernel}: the gradient's shape [{shown}] is not {what} [{wanted}]"
+    values = [dim(g, j) for j in range(rank)] + [_as_index(size) for size in sizes]
+    fail_out_of_range(op.operation, failed, message, values)
+
+
 @lowers("strided_slice_grad")
 def _strided_slice_grad(op):
     g, x = op.operands
-    offsets, _, strides = _strided_bounds(x, op.attrs)
+    offsets, sizes, strides = _strided_bounds(x, op.attrs)
+    _check_gradient_sizes(op, g, sizes, "StridedSliceGrad", "the slice's shape")
     return _insert(g, _zeros(op.result_type, x), offsets, strides)
 
 
@@ -572,12 +601,56 @@ def _split_like(op):
     second = _sizes(second_type, lambda i: dim(b, i) if i == axis else dim(x, i))
     if isinstance(first[axis], int) and shape_of(x)[axis] == first[axis]:
         second[axis] = 0  # the first piece takes all of x: the second is empty whatever b says
+    else:
+        _check_pieces(op, x, first[axis], second[axis], axis)
+    _check_other_dims(op, x, first, axis)
     offsets = [first[axis] if i == axis else 0 for i in range(rank)]
     ones = [1] * rank
     return [
         _extract(x, first_type, [0] * rank, first, ones),
         _extract(x, second_type, offsets, second, ones),
     ]
+
+
+def _check_pieces(op, x, first, second, axis: int) -> None:
+    """split_like's pieces must add up to x along the axis (the concat they came from): where a
+    size is known only at run time, a mismatch fails the run instead of reading past x or giving
+    pieces of the wrong size."""
+    if isinstance(first, int) and isinstance(second, int) and shape_of(x)[axis] is not None:
+        return  # the result rule checked them
+    total = arith.addi(_as_index(first), _as_index(second))
+    d = dim(x, axis)
+    message = (
+        f"concat's gradient (split_like): pieces of {{0}} and {{1}} along axis {axis} of a "
+        "gradient of {2} there"
+    )
+    fail_out_of_range(
+        op.operation,
+        arith.cmpi(arith.CmpIPredicate.ne, total, d),
+        message,
+        [_as_index(first), _as_index(second), d],
+    )
+
+
+def _check_other_dims(op, x, sizes: list, axis: int) -> None:
+    """The pieces take x's other dims, which their types may know: where x's is known only at run
+    time, it must be that (an extract of the typed size would read past x)."""
+    axes = [i for i, size in enumerate(sizes) if i != axis and isinstance(size, int)]
+    axes = [i for i in axes if shape_of(x)[i] is None]
+    if not axes:
+        return
+    failed = None
+    for i in axes:
+        ne = arith.cmpi(arith.CmpIPredicate.ne, dim(x, i), const_index(sizes[i]))
+        failed = ne if failed is None else arith.ori(failed, ne)
+    rank = len(sizes)
+    shown = ",".join(f"{{{j}}}" for j in range(rank))
+    wanted = ",".join("?" if j == axis else str(sizes[j]) for j in range(rank))
+    message = (
+        f"concat's gradient (split_like): a gradient of shape [{shown}] for pieces of shape "
+        f"[{wanted}] (axis {axis} split)"
+    )
+    fail_out_of_range(op.operation, failed, message, [dim(x, j) for j in range(rank)])
 
 
 @lowers("split")
@@ -649,6 +722,11 @@ def _tile_grad(op):
     if not multiples:
         return g
     rank, elem = len(multiples), element_type(g)
+    tiled = [
+        m * d if d is not None else arith.muli(dim(x, i), const_index(m))
+        for i, (m, d) in enumerate(zip(multiples, shape_of(x)))
+    ]
+    _check_gradient_sizes(op, g, tiled, "TileGrad", "the tile's shape")
     # expand_shape needs each of g's dims static exactly when its (m, d) group is.
     grouped = [None if d is None else m * d for m, d in zip(multiples, shape_of(x))]
     if shape_of(g) != grouped:
