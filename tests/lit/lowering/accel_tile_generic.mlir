@@ -331,6 +331,31 @@ func.func @returned_and_sent_reshaped(%x: memref<f32>) -> memref<f32> {
 
 // -----
 
+// A strided slice (x[1::2]) copied out for a send: the DMAs copy it into a dense buffer of its own
+// (an allocation of the slice's strided type was invalid IR, its cast to the transfer function's
+// type incompatible).
+// CHECK-LABEL: func.func @sent_strided_slice(
+// CHECK:         %[[V:.+]] = memref.subview
+// CHECK:         %[[C:.+]] = memref.alloc() : memref<1xf32>
+// CHECK-NEXT:    "accel.dma_load"(%[[V]])
+// CHECK-NEXT:    "accel.dma_store"(%[[C]])
+// CHECK-NEXT:    %[[D:.+]] = memref.cast %[[C]] : memref<1xf32> to memref<?xf32>
+// CHECK:         call @tgc_send_float32_1(%{{.+}}, %[[D]])
+func.func private @tgc_send_float32_1(i64, memref<?xf32>)
+func.func @sent_strided_slice(%x: memref<3xf32>) {
+  %v = memref.subview %x[1] [1] [2] : memref<3xf32> to memref<1xf32, strided<[2], offset: 1>>
+  %w = memref.cast %v : memref<1xf32, strided<[2], offset: 1>> to memref<?xf32, strided<[2], offset: 1>>
+  %c0 = arith.constant 0 : index
+  %n = memref.dim %w, %c0 : memref<?xf32, strided<[2], offset: 1>>
+  %d = memref.alloc(%n) : memref<?xf32>
+  memref.copy %w, %d : memref<?xf32, strided<[2], offset: 1>> to memref<?xf32>
+  %key = arith.constant 7 : i64
+  call @tgc_send_float32_1(%key, %d) : (i64, memref<?xf32>) -> ()
+  return
+}
+
+// -----
+
 // A loop dim of size 0 (pow of an empty [2, 1, 0, 2] tensor by a broadcast scalar): the body runs
 // for no element, so no instruction; a tile of the empty operand beside the broadcast one would be
 // a [0, 2] operand of a [1, 2] result, which the machine refuses.

@@ -644,10 +644,10 @@ def _copy_where_it_leaves(view_op) -> None:
 
 def _dma_copy(source, target):
     """DMA loads of ``source``'s tiles and stores of them into ``target`` (a new allocation when
-    None, returned)."""
+    None, returned: dense, whatever strides a view ``source`` has)."""
     memref = _check_memref(source)
     if target is None:
-        target = memref_alloc(memref)
+        target = memref_alloc(ir.MemRefType.get(list(memref.shape), memref.element_type))
     shape, rank = list(memref.shape), memref.rank
     plan = _plan(shape, set(), [_Operand(source, shape, list(range(rank)))], 1)
     axes = plan.axes()
