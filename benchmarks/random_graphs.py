@@ -79,7 +79,7 @@ def worker(args) -> None:
     """Reads seeds on stdin, writes one JSON result per seed on the original stdout."""
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything tgc or a library prints goes to stderr, not into the results
-    from conformance.checks import entries_for, run_checks, target_named
+    from conformance.checks import close_local_cluster, entries_for, run_checks, target_named
     from conformance.conv import run_conv
     from conformance.dense import run_dense
     from conformance.generator import catalogue
@@ -108,6 +108,7 @@ def worker(args) -> None:
             )
         record["seconds"] = round(time.time() - started, 3)
         results.write(json.dumps(record) + "\n")
+    close_local_cluster()  # where the cluster variant started one
 
 
 def describe(spec) -> dict:
@@ -459,7 +460,12 @@ def main(argv=None) -> None:
         "--timeout", type=float, default=120.0, help="seconds before a graph counts as hung"
     )
     parser.add_argument("--target", default="cpu")
-    parser.add_argument("--variant", default=None, help="run every graph with this variant")
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="run every graph with this variant (also 'cluster': a ps and a worker task of a "
+        "local Ray cluster, started once per worker process)",
+    )
     parser.add_argument(
         "--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too"
     )

@@ -10,7 +10,10 @@ the same graph another way and must agree with that Session within float32 round
   two devices in the config;
 - ``opt_l0``: ``graph_options.optimizer_options.opt_level = L0`` (no graph optimizations);
 - ``artifact``: ``tgc.export_graph`` -> ``tgc compile``'s lowering -> ``tgc.runtime.load``;
-- ``jit``: ``@tgc.jit`` of the function returning the fetched values.
+- ``jit``: ``@tgc.jit`` of the function returning the fetched values;
+- ``cluster`` (CPU only, asked for by name: it needs Ray): the inputs on a ps task and each op on
+  the worker or the ps task of a local Ray cluster (``tf.test.create_local_cluster``), the Session
+  on the worker's target, as the lectures' ps/worker programs run.
 
 A ``Target`` names what changes between targets (device names, the device count key, the variants it
 supports, how its numbers are rounded). The accelerator (``accel``) runs beside the CPU: every op
@@ -68,7 +71,9 @@ class Target:
 
 
 ALL_VARIANTS = ("artifact", "tgc_grad", "two_devices", "opt_l0", "jit")
-TARGETS = {"cpu": Target("cpu", "cpu", ALL_VARIANTS)}
+# Variants a graph runs only when asked for by name (they need more than tgc: Ray).
+NAMED_VARIANTS = ("cluster",)
+TARGETS = {"cpu": Target("cpu", "cpu", ALL_VARIANTS + NAMED_VARIANTS)}
 
 
 def entries_for(target, entries: dict) -> dict:
@@ -393,10 +398,16 @@ class Built:
 
 
 def build_graph(spec, devices: Target | None = None) -> Built:
-    import tgc as tf
-
     inputs, feeds = make_inputs(spec)  # variables too: an accelerator that cannot hold one leaves
     # it on the CPU by soft placement
+    return _built_on(spec, inputs, feeds, devices)
+
+
+def _built_on(spec, inputs: list, feeds: dict, devices) -> Built:
+    """The graph's ops on ``inputs``: each on its node's device of ``devices`` (a Target or
+    ClusterTasks) where given, the loss and its gradients."""
+    import tgc as tf
+
     values = build_values(spec, inputs, devices)  # a Variable enters ops as itself, as in TF
     loss = build_loss(spec, values)
     xs = [inputs[t] if t < len(inputs) else values[t] for t in spec.targets]
@@ -856,12 +867,71 @@ def _artifact_applies(spec, target: Target, base: dict) -> bool:
 TRANSFER_OP = re.compile(r"send|recv", re.IGNORECASE)
 
 
+# ---- the cluster variant -------------------------------------------------------------------------
+
+_LOCAL_CLUSTER: list = []  # (worker servers, ps servers) of this process's cluster, once started
+
+
+def local_cluster() -> tuple:
+    """This process's local Ray cluster, one worker and one ps task, started on first use (seconds)
+    and kept for the next graphs; ``close_local_cluster`` stops it."""
+    import tgc as tf
+
+    if not _LOCAL_CLUSTER:
+        _LOCAL_CLUSTER.append(tf.test.create_local_cluster(num_workers=1, num_ps=1))
+    return _LOCAL_CLUSTER[0]
+
+
+def close_local_cluster() -> None:
+    while _LOCAL_CLUSTER:
+        workers, ps = _LOCAL_CLUSTER.pop()
+        for server in workers + ps:
+            server.close()
+
+
+@dataclass(frozen=True)
+class ClusterTasks:
+    """A node's drawn device 0 or 1 as a task of the local cluster (``build_values``' target)."""
+
+    tasks: tuple = ("/job:worker/task:0", "/job:ps/task:0")
+
+    def device(self, index: int) -> str:
+        return self.tasks[index]
+
+
+def run_cluster(spec) -> dict:
+    """The graph as a ps/worker program: inputs (variables too) on the ps task, each op on its
+    node's task, run by a Session on the worker's target."""
+    import tgc as tf
+
+    workers, _ = local_cluster()
+    tasks = ClusterTasks()
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            with tf.device(tasks.device(1)):
+                inputs, feeds = make_inputs(spec)
+            built = _built_on(spec, inputs, feeds, tasks)
+        except Exception as exc:  # noqa: BLE001 - a valid graph that tgc refuses to build is a finding
+            raise Stage("build", exc) from None
+        try:
+            with tf.Session(workers[0].target) as sess:
+                if any(i.kind == "variable" for i in spec.inputs):
+                    sess.run(tf.global_variables_initializer())
+                out = sess.run(built.fetches, feed_dict=built.feeds)
+        except Exception as exc:  # noqa: BLE001
+            raise Stage("run", exc) from None
+    return unpack(spec, built, out)
+
+
 def _run_variant(
     spec, target: Target, variant: str, ref: Reference, base: dict, bounds=None
 ) -> None:
     import tgc as tf
 
-    if variant == "two_devices":
+    if variant == "cluster":
+        check_same(spec, ref, base, run_cluster(spec), variant)
+    elif variant == "two_devices":
         check_same(
             spec,
             ref,
