@@ -172,6 +172,16 @@ class Stage(Exception):
 # ---- building a graph through the TF1 API --------------------------------------------------------
 
 
+def _select(tf, t):
+    """The registry's select broadcasts as TF's SelectV2 (tf.where_v2); TF1's tf.where takes
+    operands of one shape only, so it builds the graphs whose operands have one known shape."""
+    shapes = [x.shape for x in t[:3]]
+    same = (
+        all(s.is_fully_defined() for s in shapes) and len({tuple(s.as_list()) for s in shapes}) == 1
+    )
+    return (tf.where if same else tf.where_v2)(t[0], t[1], t[2])
+
+
 def _api_calls():
     """Registry op -> a call of the TF1 API that a user would write for it (with the node's attrs).
 
@@ -229,7 +239,7 @@ def _api_calls():
         "cast": lambda t, a: tf.cast(t[0], a["dtype"]),
         "argmax": lambda t, a: tf.argmax(t[0], axis=a["axis"], output_type=a["output_type"]),
         "argmin": lambda t, a: tf.argmin(t[0], axis=a["axis"], output_type=a["output_type"]),
-        "select": lambda t, a: tf.where(t[0], t[1], t[2]),
+        "select": lambda t, a: _select(tf, t),
         "shape": lambda t, a: tf.shape(t[0], out_type=a["out_type"]),
         "gather": lambda t, a: tf.gather(t[0], t[1]),
         "one_hot": lambda t, a: tf.one_hot(
