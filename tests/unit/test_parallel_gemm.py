@@ -278,31 +278,50 @@ def test_session_thread_count_reaches_the_runtime(monkeypatch):
         blas_threads._runtimes.remove(counts.append)
 
 
-class _OneFreeCore:
-    """The machine's load as the scope reads it: other processes keep all but one core busy."""
+class _FreeCores:
+    """The machine's load as the scope reads it: ``free`` of the two cores not used by others."""
 
     cpus = [0, 1]
 
-    def free_cores(self):
-        return 1.0
+    def __init__(self, free: float):
+        self.free = free
+
+    def free_cores(self) -> float:
+        return self.free
 
 
-def test_a_busy_machine_lowers_openblas_count_but_not_the_runtimes(monkeypatch):
-    """OpenBLAS waits for its slowest thread, so a busy core lowers its count; tgc's runtime hands
-    chunks to whichever thread asks (a worker not yet run takes none), so it keeps the scope's."""
-    monkeypatch.setattr(blas_threads, "core_load", lambda: _OneFreeCore())
+@pytest.mark.parametrize(
+    "free, openblas_count, runtime_count",
+    [
+        (2.0, 2, 2),  # a quiet machine
+        (1.5, 1, 2),  # others use half a core: too busy for OpenBLAS's second thread
+        (1.3, 1, 2),
+        (1.2, 1, 1),  # others use 0.8 of a core: too busy for the runtime's too
+        (1.0, 1, 1),  # one core busy
+    ],
+)
+def test_the_runtime_needs_less_of_a_core_free_than_openblas(
+    monkeypatch, free, openblas_count, runtime_count
+):
+    """OpenBLAS waits for its slowest thread, so a core others use a quarter of is busy for it;
+    tgc's runtime hands chunks to whichever thread asks (a worker not yet run takes none), so its
+    bar is three quarters (tgc/runtime/blas_threads.py)."""
+    monkeypatch.setattr(blas_threads, "core_load", lambda: _FreeCores(free))
     monkeypatch.setattr(blas_threads, "_LONG_RUN_S", float("inf"))  # no run counts as long
     counts, own = [], []
     blas_threads.register_runtime(counts.append)
     try:
         scope = blas_threads.ThreadScope(2, runtime=own.append)
         with scope:
-            assert scope.threads == 1  # OpenBLAS's count
             if blas_threads.openblas() is not None:
-                assert blas_threads.openblas().get() == 1
-        assert counts == [2] and own == [2]
+                assert blas_threads.openblas().get() == openblas_count
+        assert scope.threads == openblas_count
+        assert counts == [runtime_count] and own == [runtime_count]
     finally:
         blas_threads._runtimes.remove(counts.append)
+    runtime_rule = blas_threads._RUNTIME_FREE_FROM
+    assert blas_threads.threads_for(2, 2, free) == openblas_count
+    assert blas_threads.threads_for(2, 2, free, free_from=runtime_rule) == runtime_count
 
 
 def test_a_scope_sets_its_own_runtime():

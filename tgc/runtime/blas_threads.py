@@ -37,17 +37,20 @@ same scope took 20 ms or more each keeps all its threads whatever the load (``th
 
 tgc's own generated GEMM has a thread runtime of its own (tgc/lowering/cpu/parallel_gemm.py): the
 copy in-process code calls registers its ``tgc_set_threads`` once (``register_runtime``) and every
-scope's runs set it; an artifact's copy is the ``runtime`` of that artifact's scope. It gets the
-scope's count before the load lowers it (``limit``, or the count OpenBLAS had): unlike OpenBLAS it
-does not wait on a thread the scheduler has not run. The caller runs a thread's share itself
-first, the rest goes out in smaller chunks to whichever thread asks first, and a worker that has
-not started by the time the caller has taken every chunk takes none. Lowered by the load as
-OpenBLAS's, a short GEMM on two cores ran on one thread whenever another process used a quarter
-of a core (GEMM 256 and the MLP at batch 1 in a Session at intra_op_parallelism_threads=2, beside
-one busy process and another user's tests, load 3.7-4: 2 threads given 186 / 273 us median,
-351-531 / 480-823 us mean; 1 thread 185-192 / 272-274 median, 353-531 / 470-846 mean; the count
-before the load 104-107 / 142 median, 216-237 / 426-495 mean; benchmarks/small_gemm_threads.py).
-Its count is not put back on the way out: only tgc's code uses it.
+scope's runs set it; an artifact's copy is the ``runtime`` of that artifact's scope. Its count
+follows the same rule with a lower bar (``_RUNTIME_FREE_FROM``): a core counts as free for it while
+other processes use less than three quarters of it. OpenBLAS waits for its slowest thread; tgc's
+caller runs a thread's share itself first and hands the rest out in smaller chunks to whichever
+thread asks, so a worker the scheduler has not run yet takes none, and only a worker descheduled
+inside a chunk holds the call. With OpenBLAS's bar, GEMM 256 and the MLP at batch 1 in a Session at
+intra_op_parallelism_threads=2 ran on one thread whenever another process used a quarter of a core
+(the harness's 2-thread tgc at its 1-thread time beside other users' light jobs). Why not lower
+still (benchmarks/small_gemm_threads.py, median / mean in us, GEMM 256 and MLP b1, 2 threads forced
+against 1): beside one busy process and others' jobs (load 3.7-4) two threads still won, 104-107 /
+216-237 and 142 / 426-495 against 185-192 / 353-531 and 272-274 / 470-846; at load 9 (the cores
+oversubscribed) they kept the medians (106 and 154-179) but the MLP's mean went from 1318-1335 to
+2758-5301 (workers preempted inside their chunks). Its count is not put back on the way out:
+only tgc's code uses it.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ _WINDOW_S = 0.1  # the shortest window over which the machine's load is measured
 _WINDOWS = 3  # how many recent windows the busiest is taken from
 _LONG_RUN_S = 0.02  # a run this long keeps all its threads on busy cores (threads_for)
 _FREE_FROM = 0.75  # free cores needed for one more thread (others use < 1/4 of it)
+# The same for tgc's own runtime (module doc): others use less than 3/4 of the core.
+_RUNTIME_FREE_FROM = 0.25
 _INT32_MAX = 2**31 - 1
 _perf_counter = time.perf_counter  # a module global: no attribute lookup per run
 
@@ -244,15 +249,18 @@ def core_load() -> CoreLoad:
     return _core_load[0]
 
 
-def threads_for(limit: int, found: int, free_cores: float, long_run: bool = False) -> int:
+def threads_for(
+    limit: int, found: int, free_cores: float, long_run: bool = False, free_from: float = _FREE_FROM
+) -> int:
     """OpenBLAS threads for a run: at most ``limit`` (0: ``found``, the count OpenBLAS had), at
     least 1, and, unless the run is a long one, at most the free cores (a core others use a quarter
     or more of is not free). A long run (the last two in its scope took _LONG_RUN_S or more, many
     scheduler time slices) keeps every thread: each thread's share of the cores evens out over it,
     so a thread that waits a slice for a busy core costs it little (GEMM 2048 on two cores at a load
-    of 4: 1 thread 97 ms, numpy's 2 threads 51 ms)."""
+    of 4: 1 thread 97 ms, numpy's 2 threads 51 ms). ``free_from=_RUNTIME_FREE_FROM``: the count of
+    tgc's own runtime (a core others use less than three quarters of is free for it)."""
     cap = limit if limit > 0 else found
-    return max(1, cap if long_run else min(cap, int(free_cores + 1 - _FREE_FROM)))
+    return max(1, cap if long_run else min(cap, int(free_cores + 1 - free_from)))
 
 
 class _Shared:
@@ -305,7 +313,8 @@ class ThreadScope:
 
     def __enter__(self):
         # The per-run path (a few microseconds of every Session.run): no helper calls beyond the
-        # OpenBLAS and load readings, the count computed inline (threads_for's rule).
+        # OpenBLAS and load readings, the counts computed inline (threads_for's rule, with
+        # free_from=_RUNTIME_FREE_FROM for tgc's runtimes).
         blas = openblas()
         if blas is None and not _runtimes and self.runtime is None:
             return self
@@ -319,28 +328,30 @@ class ThreadScope:
             if shared.open_scopes == 0:
                 shared.found = shared.current = blas.get() if blas else len(load.cpus)
             shared.open_scopes += 1
-            wanted = limit if limit > 0 else shared.found
-            if wanted < 1:
-                wanted = 1
-            threads = wanted
+            threads = own = limit if limit > 0 else shared.found
             if not long_run:
                 fitting = int(free + 1 - _FREE_FROM)
                 if fitting < threads:
                     threads = fitting
+                # tgc's own runtimes need less of a core free (module doc).
+                fitting = int(free + 1 - _RUNTIME_FREE_FROM)
+                if fitting < own:
+                    own = fitting
             if threads < 1:
                 threads = 1
+            if own < 1:
+                own = 1
             self.threads = threads
             if threads != shared.current and blas is not None:
                 blas.set(threads)
                 shared.current = threads
-            # tgc's own runtimes get the count the load did not lower (module doc).
-            if wanted != shared.runtime_threads:
+            if own != shared.runtime_threads:
                 for set_threads in _runtimes:
-                    set_threads(wanted)
-                shared.runtime_threads = wanted
-        if self.runtime is not None and wanted != self._runtime_threads:
-            self.runtime(wanted)
-            self._runtime_threads = wanted
+                    set_threads(own)
+                shared.runtime_threads = own
+        if self.runtime is not None and own != self._runtime_threads:
+            self.runtime(own)
+            self._runtime_threads = own
         self._started = _perf_counter()
         return self
 
