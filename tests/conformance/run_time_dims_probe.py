@@ -32,7 +32,8 @@ gather_grad's 9. At trustleft's b08d744 (gather_grad, avg_pool_grad, max_pool_gr
 unbroadcast_like check their operands, no longer known): {'ok': 3221, 'error': 82, 'known': 49},
 no WRONG; the known ones split_like's, tile_grad's, strided_slice_grad's (one a SIGABRT, a write
 past a buffer), reshape_to_shape's and broadcast_like's. Those three check their operands since,
-and are no longer known.
+and are no longer known, as reshape_to_shape (its lowering checks the shape vector as TF's
+Reshape).
 """
 
 from __future__ import annotations
@@ -168,7 +169,6 @@ PROBLEMS = ("WRONG", "COMPILE", "CRASH")
 # Ops whose operands cannot disagree at run time where the graph builds them, or whose check the
 # frontend adds: their problems print as ``known`` (with --only-wrong too) and fail nothing.
 KNOWN = {
-    "reshape_to_shape": "tf.reshape's frontend asserts the size (frontend/array_ops.py)",
     # TF 2.21's BroadcastTo of a [3] to a [4, 2] known as [4, ?] gives [4, 3] too, where numpy
     # refuses.
     "broadcast_like": "tf.broadcast_to to a shape known at run time only: TF gives x's dims too",

@@ -294,3 +294,42 @@ def test_cross_of_known_other_shapes_is_tfs_build_error():
         tf.cross(tf.ones([1, 3]), tf.ones([2, 3]))
     with pytest.raises(ValueError, match=r"^Shapes must be equal rank, but are 1 and 2 for "):
         tf.cross(tf.ones([3]), tf.ones([2, 3]))
+
+
+# ---- tf.reshape to a shape known at run time -----------------------------------------------------
+
+_RESHAPES = {
+    # TF 2.21: x's shape, the shape vector -> the result's shape or the kernel's message
+    (
+        (2, 3),
+        (2, 4, 1),
+    ): "Input to reshape is a tensor with 6 values, but the requested shape has 8",
+    ((2, 3), (4, -1, 1)): "Input to reshape is a tensor with 6 values, but the requested shape "
+    "requires a multiple of 4",
+    ((2, 3), (-1, -1, 1)): "Only one input size may be -1, not both 0 and 1",
+    ((2, 3), (1, -2, 6)): "Size 1 must be non-negative, not -2",
+    (
+        (2, 3),
+        (0, -1, 1),
+    ): "Input to reshape is a tensor with 6 values, but the requested shape has 0",
+    ((2, 3), (-1, 3, -1)): "Only one input size may be -1, not both 0 and 2",
+    ((2, 3), (3, -1, 1)): (3, 2, 1),
+    ((0, 3), (-1, 0, 1)): (3, 0, 1),
+    ((0, 3), (2, 0, -1)): (2, 0, 1),
+    ((0, 3), (-1, 2, 3)): (0, 2, 3),
+}
+
+
+def test_reshape_to_a_run_time_shape_is_checked_as_tfs_kernel():
+    x = tf.placeholder(tf.float32, [None, 3])
+    shape = tf.placeholder(tf.int32, [3])
+    reshaped = tf.reshape(x, shape)
+    with tf.Session() as sess:
+        for (x_shape, value), want in _RESHAPES.items():
+            feeds = {x: np.ones(x_shape), shape: value}
+            if isinstance(want, tuple):
+                assert sess.run(reshaped, feeds).shape == want, (x_shape, value)
+                continue
+            with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+                sess.run(reshaped, feeds)
+            assert str(caught.value).startswith(want), (x_shape, value, str(caught.value))

@@ -129,12 +129,15 @@ def test_a_run_time_shape_that_does_not_fit_is_tfs_error():
     k = tf.placeholder(tf.int32, [])
     values = np.zeros((2, 4, 3), np.float32)
     with tf.Session() as sess:
+        # TF's words (tests/oracle/kernel_messages.py has more)
         with pytest.raises(
             tf.errors.InvalidArgumentError,
-            match=r"Input to reshape is a tensor with.*\[24\] \[3 5\]",
+            match=r"^Input to reshape is a tensor with 24 values, but the requested shape has 15",
         ):
             sess.run(tf.reshape(x, [k, 5]), {x: values, k: 3})
-        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[24\] \[5 -1\]"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"requested shape requires a multiple of 5"
+        ):
             sess.run(tf.reshape(x, [k, -1]), {x: values, k: 5})  # 24 is no multiple of 5
         assert sess.run(tf.reshape(x, [k, -1]), {x: values, k: 6}).shape == (6, 4)
 

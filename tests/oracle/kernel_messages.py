@@ -123,6 +123,33 @@ def cross_shapes():
     return out
 
 
+RESHAPES = [
+    ((2, 3), [2, 4, 1]),
+    ((2, 3), [4, -1, 1]),
+    ((2, 3), [-1, -1, 1]),
+    ((2, 3), [1, -2, 6]),
+    ((2, 3), [0, -1, 1]),
+    ((2, 3), [-1, 3, -1]),
+    ((2, 3), [3, -1, 1]),
+    ((0, 3), [-1, 0, 1]),
+    ((0, 3), [2, 0, -1]),
+    ((0, 3), [-1, 2, 3]),
+]
+
+
+def reshape_run_time():
+    """tf.reshape to a shape vector fed at run time: the result's shape or the kernel's error."""
+    out = {}
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x = tf.placeholder(tf.float32, [None, 3])
+        shape = tf.placeholder(tf.int32, [3])
+        reshaped = tf.shape(tf.reshape(x, shape))
+        for x_shape, value in RESHAPES:
+            feeds = {x: np.ones(x_shape), shape: value}
+            out[f"{x_shape} {value}"] = answer(lambda: sess.run(reshaped, feeds))
+    return out
+
+
 if __name__ == "__main__":
     pprint.pprint(
         {
@@ -130,6 +157,7 @@ if __name__ == "__main__":
             "assign_shapes": assign_shapes(),
             "segment_ids": segment_ids(),
             "cross_shapes": cross_shapes(),
+            "reshape_run_time": reshape_run_time(),
         },
         width=100,
     )

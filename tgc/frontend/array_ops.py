@@ -154,27 +154,10 @@ def _shape_vector(shape) -> tuple:
 
 
 def _run_time_reshape(x, shape, name):
-    """A reshape to dims computed at run time, with TF's check that they fit x's size (one -1
-    takes what is left) as an assert beside it."""
+    """A reshape to dims computed at run time; its lowering makes TF's checks of them (one -1 at
+    most, none below it, sizes that fit x's element count), in TF's words."""
     vector, known = _shape_vector(shape)
-    dtype = vector.dtype
-    hole = math_ops.equal(vector, constant(-1, dtype=dtype))
-    wanted = reduce_prod(math_ops.where(hole, _fill_like(vector, 1.0, None, None), vector))
-    total = cast(size(x), dtype)
-    holes = math_ops.reduce_sum(cast(hole, dtype))
-    zero, one = constant(0, dtype=dtype), constant(1, dtype=dtype)
-    divides = math_ops.logical_and(
-        math_ops.greater(wanted, zero),
-        math_ops.equal(math_ops.floormod(total, math_ops.maximum(wanted, one)), zero),
-    )
-    fits = math_ops.logical_or(
-        math_ops.logical_and(math_ops.equal(holes, zero), math_ops.equal(total, wanted)),
-        math_ops.logical_and(math_ops.equal(holes, one), divides),
-    )
-    message = "Input to reshape is a tensor with these values, but the requested shape is:"
-    check = assert_op(fits, [message, total, vector])
-    with x.graph.control_dependencies([check]):
-        return make_op("reshape_to_shape", [x, vector], name=name, known=known)
+    return make_op("reshape_to_shape", [x, vector], name=name, known=known)
 
 
 def transpose(a, perm=None, name="transpose", conjugate=False):

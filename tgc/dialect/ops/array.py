@@ -327,12 +327,18 @@ def _sized_from_count(shape, target) -> tuple:
     return tuple(count // others if d is None else d for d in target)
 
 
-def reshape_dims(size: int, shape) -> tuple:
-    """The dims ``shape`` asks for, its one -1 (if any) sized from ``size`` (0 when the others
-    multiply to 0); the frontend's assert gives TF's error when they do not fit."""
+def reshape_dims(x_shape, shape) -> tuple:
+    """The dims ``shape`` asks for, its one -1 (if any) sized from x's element count; beside a 0
+    entry (x then empty), as TF's Reshape: the product of x's non-zero dims over that of the other
+    entries'. The lowering fails the run where they do not fit, in TF's words."""
     shape = [int(d) for d in shape]
-    known = int(np.prod([d for d in shape if d != -1]))
-    return tuple((size // known if known else 0) if d == -1 else d for d in shape)
+    others = [d for d in shape if d != -1]
+    known = int(np.prod(others))
+    if known:
+        missing = int(np.prod(x_shape)) // known
+    else:
+        missing = int(np.prod([d for d in x_shape if d])) // int(np.prod([d for d in others if d]))
+    return tuple(missing if d == -1 else d for d in shape)
 
 
 @op(
@@ -360,7 +366,7 @@ class ReshapeToShape:
         return spec(tuple(None if d < 0 else d for d in known), x.dtype)
 
     def eval(x, shape, known):
-        return np.reshape(x, reshape_dims(x.size, shape)).copy()
+        return np.reshape(x, reshape_dims(x.shape, shape)).copy()
 
     def grad(b, op, g):
         x, _ = op.inputs

@@ -330,6 +330,56 @@ def _product_of(dims: list) -> ir.Value:
     return total
 
 
+def _check_shape_entries(op, wanted: list, holes: list) -> ir.Value | None:
+    """TF's Reshape kernel's checks of the shape vector's entries, in its order (dim by dim): a
+    size below -1 ("Size 1 must be non-negative, not -2"), a second -1 ("Only one input size may
+    be -1, not both 0 and 2"). Returns whether some entry is -1 (None for no entries)."""
+    seen, first = None, None
+    for j, (d, hole) in enumerate(zip(wanted, holes)):
+        negative = arith.cmpi(arith.CmpIPredicate.slt, d, const_index(-1))
+        message = f"Size {j} must be non-negative, not {{0}}"
+        fail_out_of_range(op.operation, negative, message, [d])
+        if seen is not None:
+            message = f"Only one input size may be -1, not both {{0}} and {j}"
+            fail_out_of_range(op.operation, arith.andi(hole, seen), message, [first])
+            first = arith.select(seen, first, const_index(j))
+            seen = arith.ori(seen, hole)
+        else:
+            seen, first = hole, const_index(j)
+    return seen
+
+
+def _check_shape_size(op, total, known, any_hole, no_known) -> None:
+    """TF's Reshape size check for a shape known at run time: x's element count is the product of
+    the entries, or with a -1 a multiple of the others' product ("Input to reshape is a tensor
+    with 6 values, but the requested shape requires a multiple of 4"; a product of 0 then must
+    meet no values, "... has 0")."""
+    exact = arith.cmpi(arith.CmpIPredicate.ne, total, known)
+    if any_hole is None:
+        fail_when(op.operation, exact, RESHAPE_SIZE_MISMATCH, [total, known, const_index(0)])
+        return
+    divisor = arith.select(no_known, const_index(1), known)
+    left = arith.select(no_known, total, arith.remui(total, divisor))
+    uneven = arith.cmpi(arith.CmpIPredicate.ne, left, const_index(0))
+    failed = arith.select(any_hole, uneven, exact)
+    multiple = arith.andi(any_hole, arith.xori(no_known, scalar_const(True, no_known.type)))
+    flag = arith.index_cast(ir.IndexType.get(), multiple)
+    fail_when(op.operation, failed, RESHAPE_SIZE_MISMATCH, [total, known, flag])
+
+
+def _nonzero_product(dims: list, skipped=()) -> ir.Value:
+    """The product of the index values ``dims`` that are not 0 (nor marked in ``skipped``, i1
+    values one per dim), 1 for none."""
+    one, zero = const_index(1), const_index(0)
+    total = one
+    for j, d in enumerate(dims):
+        factor = arith.select(arith.cmpi(arith.CmpIPredicate.eq, d, zero), one, d)
+        if skipped:
+            factor = arith.select(skipped[j], one, factor)
+        total = arith.muli(total, factor)
+    return total
+
+
 @lowers("reshape_to_shape")
 def _reshape_to_shape(op):
     """The shape vector's values as index dims, its -1 sized as total / (product of the others),
@@ -342,15 +392,23 @@ def _reshape_to_shape(op):
     ]
     minus_one = const_index(-1)
     holes = [arith.cmpi(arith.CmpIPredicate.eq, d, minus_one) for d in wanted]
+    any_hole = _check_shape_entries(op, wanted, holes)
     one, zero = const_index(1), const_index(0)
     known = one
     for d, hole in zip(wanted, holes):
         known = arith.muli(known, arith.select(hole, one, d))
     total = one
-    for j in range(len(shape_of(x))):
-        total = arith.muli(total, dim(x, j))
+    dims_of_x = [dim(x, j) for j in range(len(shape_of(x)))]
+    for d in dims_of_x:
+        total = arith.muli(total, d)
     no_known = arith.cmpi(arith.CmpIPredicate.eq, known, zero)
-    filled = arith.select(no_known, zero, arith.divui(total, arith.select(no_known, one, known)))
+    _check_shape_size(op, total, known, any_hole, no_known)
+    # TF's -1 beside a 0: the product of x's non-zero dims over that of the other entries' (x is
+    # then empty: the size check let no values through)
+    empty_fill = arith.divui(_nonzero_product(dims_of_x), _nonzero_product(wanted, holes))
+    filled = arith.select(
+        no_known, empty_fill, arith.divui(total, arith.select(no_known, one, known))
+    )
     dims = [arith.select(hole, filled, d) for d, hole in zip(wanted, holes)]
     static = shape_of(op.result_type)
     return reshape_to(
