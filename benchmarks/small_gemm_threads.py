@@ -9,17 +9,21 @@ it while other processes keep the cores busy) and the generated GEMM's runtime's
 scope's: tgc/runtime/blas_threads.py).
 
 ``--busy N`` runs N busy processes (Python spin loops) meanwhile: the graceful-degradation check
-(mean and p99 against the quiet run's). ``--ignore-load`` counts every core as free for every
-run (what the runtime's own 2-thread code costs on a busy machine). Run from the repository root:
+(mean and p99 against the quiet run's). ``--half-busy N`` runs N processes that spin 2 ms and sleep
+2 ms in turn (half a core each: another user's light job). ``--ignore-load`` counts every core as
+free for every run (what the runtime's own 2-thread code costs on a busy machine). Run from the
+repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/small_gemm_threads.py \
-        [--rounds 10] [--block 30] [--busy 1] [--ignore-load] [--only gemm|mlp]
+        [--rounds 10] [--block 30] [--busy 1] [--half-busy 1] [--ignore-load] [--only gemm|mlp]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,6 +81,29 @@ def workload_calls(name: str) -> dict:
     return calls
 
 
+HALF_BUSY = """
+import time
+while True:
+    end = time.perf_counter() + 0.002
+    while time.perf_counter() < end:
+        pass
+    time.sleep(0.002)
+"""
+
+
+@contextlib.contextmanager
+def half_busy_processes(count: int):
+    """``count`` processes each using about half a core, ended on the way out."""
+    spinners = [subprocess.Popen([sys.executable, "-c", HALF_BUSY]) for _ in range(count)]
+    try:
+        time.sleep(0.5 if count else 0)  # let the load measure see them
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def measure(calls: dict, rounds: int, block: int) -> dict:
     times = {key: [] for key in calls}
     order = list(calls.items())
@@ -111,6 +138,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--block", type=int, default=30)
     parser.add_argument("--busy", type=int, default=0)
+    parser.add_argument("--half-busy", type=int, default=0)
     parser.add_argument("--ignore-load", action="store_true")
     parser.add_argument("--only", choices=("gemm", "mlp"))
     args = parser.parse_args()
@@ -125,7 +153,7 @@ def main() -> None:
         call()
     wait_for_optimized_code()
     record_runtime_counts()
-    with busy_processes(args.busy):
+    with busy_processes(args.busy), half_busy_processes(args.half_busy):
         times = measure(calls, args.rounds, args.block)
     report(times)
 
