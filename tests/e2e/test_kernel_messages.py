@@ -333,3 +333,24 @@ def test_reshape_to_a_run_time_shape_is_checked_as_tfs_kernel():
             with pytest.raises(tf.errors.InvalidArgumentError) as caught:
                 sess.run(reshaped, feeds)
             assert str(caught.value).startswith(want), (x_shape, value, str(caught.value))
+
+
+def test_reshape_with_a_minus_one_beside_a_zero_sizes_it_as_tf():
+    """TF 2.21 (tests/oracle/kernel_messages.py): a [0, 3] to [-1, 0, 1] is [3, 0, 1], to
+    [2, 0, -1] is [2, 0, 1]; a [1, 3] to [-1, 0, 1] fails ('... but the requested shape has 0').
+    The lowering divided by the others' product, 0: the process died of SIGFPE."""
+    pred = tf.placeholder(tf.bool, [])
+    x = _cond_of(pred, np.zeros((0, 3), np.float32), np.zeros((1, 3), np.float32))
+    first, last = tf.reshape(x, [-1, 0, 1]), tf.reshape(x, [2, 0, -1])
+    fed = tf.placeholder(tf.float32, [None, 3])
+    with tf.Session() as sess:
+        got = sess.run([tf.shape(first), tf.shape(last)], {pred: True})
+        np.testing.assert_array_equal(got[0], [3, 0, 1])
+        np.testing.assert_array_equal(got[1], [2, 0, 1])
+        assert sess.run(tf.reshape(fed, [-1, 0, 1]), {fed: np.zeros((0, 3))}).shape == (3, 0, 1)
+        assert sess.run(tf.reshape(tf.zeros([0, 3]), [2, 0, -1])).shape == (2, 0, 1)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"^Input to reshape is a tensor with 3 values, but the requested shape has 0",
+        ):
+            sess.run(first, {pred: False})

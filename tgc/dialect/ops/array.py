@@ -237,11 +237,11 @@ def _reshape_result(in_shape, shape):
     rest = int(np.prod([d for d in shape if d != -1]))
     if -1 in shape:
         if total_in is not None:
-            if rest == 0 or total_in % rest:
+            if (rest == 0 and total_in) or (rest and total_in % rest):
                 raise ShapeError(
                     f"cannot reshape {format_shape(in_shape)} ({total_in} elements) to {shape}"
                 )
-            shape[shape.index(-1)] = total_in // rest
+            shape[shape.index(-1)] = reshape_dims(in_shape, shape)[shape.index(-1)]
         else:
             return tuple(None if d == -1 else d for d in shape)
     elif total_in is not None and total_in != rest:
@@ -262,7 +262,7 @@ class Reshape:
         return spec(_reshape_result(x.shape, shape), x.dtype)
 
     def eval(x, shape):
-        return np.reshape(x, tuple(shape)).copy()
+        return np.reshape(x, reshape_dims(x.shape, shape)).copy()
 
     def grad(b, op, g):
         (x,) = op.inputs

@@ -251,6 +251,10 @@ def _with_unit_dims(x, result_type, unit_axes: set):
     return tensor.ExpandShapeOp(result_type, x, _reassociation(groups), dynamic, static).result
 
 
+def _dims_of(x) -> list:
+    return [dim(x, i) for i in range(len(shape_of(x)))]
+
+
 def _element_count(x):
     total = None
     for i in range(len(shape_of(x))):
@@ -277,7 +281,11 @@ def _reshape(op):
             for t in target:
                 if t != -1:
                     known *= t
-            dims.append(arith.divui(_element_count(x), scalar_index(known)))
+            if known:
+                dims.append(arith.divui(_element_count(x), scalar_index(known)))
+            else:  # beside a 0 (x must be empty): TF's non-zero dims of x over the others'
+                others = _product([t for t in target if t not in (-1, 0)])
+                dims.append(arith.divui(_nonzero_product(_dims_of(x)), scalar_index(others)))
     _check_size(op, x, target)
     return reshape_to(x, op.result_type, dims)
 
@@ -303,7 +311,8 @@ def _check_size(op, x, target: list) -> None:
     hole = -1 in target
     if hole and wanted and _product(known) % wanted == 0:
         return
-    _report_size_mismatch(op, x, scalar_index(wanted), hole)
+    # a -1 beside a 0: x must be empty (TF: "... but the requested shape has 0")
+    _report_size_mismatch(op, x, scalar_index(wanted), hole and wanted != 0)
 
 
 def _report_size_mismatch(op, x, wanted: ir.Value, hole: bool) -> None:
@@ -398,7 +407,7 @@ def _reshape_to_shape(op):
     for d, hole in zip(wanted, holes):
         known = arith.muli(known, arith.select(hole, one, d))
     total = one
-    dims_of_x = [dim(x, j) for j in range(len(shape_of(x)))]
+    dims_of_x = _dims_of(x)
     for d in dims_of_x:
         total = arith.muli(total, d)
     no_known = arith.cmpi(arith.CmpIPredicate.eq, known, zero)
