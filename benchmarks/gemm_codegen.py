@@ -14,10 +14,11 @@ is timed in the calling thread's CPU time as well as wall time: the machine may 
 CPU time leaves out the time another process holds the core (for a 1-thread implementation; a
 2-thread one's CPU time is its calling thread's only: read its wall time). A Session on 2 threads
 has intra_op_parallelism_threads=2 (its ThreadScope still takes 1 where other processes keep a core
-busy: the chosen count is recorded), an artifact on 2 threads is loaded with threads=2, numpy on 2
-threads has OpenBLAS's count set to 2 around its call. OpenBLAS's implementations on 2 threads are
-timed after the others (interleaved among themselves): its workers spin after each call and would
-take the core from whichever implementation came next. Run from the repository root:
+busy: the chosen counts, OpenBLAS's and tgc's runtime's, are recorded), an artifact on 2 threads is
+loaded with threads=2, numpy on 2 threads has OpenBLAS's count set to 2 around its call.
+OpenBLAS's implementations on 2 threads are timed after the others (interleaved among themselves):
+its workers spin after each call and would take the core from whichever implementation came next.
+Run from the repository root:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/gemm_codegen.py
 Writes benchmarks/results/gemm_codegen-<time>.json and prints a table.
 """
@@ -222,8 +223,12 @@ def numpy_matmul(a, b, threads: int):
 
 
 def chosen_threads() -> dict:
-    """name -> the thread count the implementation's ThreadScope chose for its last run; cleared."""
-    chosen = {name: scope.threads for name, scope in CHOSEN_THREADS.items()}
+    """name -> the thread counts the implementation's ThreadScope chose for its last run, OpenBLAS's
+    and tgc's runtime's (it keeps its second thread on a busier machine); cleared."""
+    chosen = {
+        name: {"openblas": scope.threads, "tgc_runtime": scope.runtime_threads}
+        for name, scope in CHOSEN_THREADS.items()
+    }
     CHOSEN_THREADS.clear()
     return chosen
 

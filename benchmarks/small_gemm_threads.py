@@ -50,7 +50,7 @@ def record_runtime_counts() -> None:
     def recording_enter(scope):
         result = enter(scope)
         if scope.limit == 2:
-            RUNTIME_COUNTS.append((scope.threads, blas_threads._shared.runtime_threads))
+            RUNTIME_COUNTS.append((scope.threads, scope.runtime_threads))
         return result
 
     blas_threads.ThreadScope.__enter__ = recording_enter

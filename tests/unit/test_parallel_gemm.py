@@ -315,7 +315,7 @@ def test_the_runtime_needs_less_of_a_core_free_than_openblas(
         with scope:
             if blas_threads.openblas() is not None:
                 assert blas_threads.openblas().get() == openblas_count
-        assert scope.threads == openblas_count
+        assert (scope.threads, scope.runtime_threads) == (openblas_count, runtime_count)
         assert counts == [runtime_count] and own == [runtime_count]
     finally:
         blas_threads._runtimes.remove(counts.append)

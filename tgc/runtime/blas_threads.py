@@ -303,7 +303,8 @@ class ThreadScope:
         """``runtime``: ``set(threads)`` of a thread runtime only this scope's runs use (an
         artifact's own copy of the generated GEMM's), given the count on each entry."""
         self.limit = check_thread_limit(name, limit)
-        self.threads = None
+        self.threads = None  # OpenBLAS's count on the last entry
+        self.runtime_threads = None  # tgc's runtimes' count on the last entry
         self.runtime = runtime
         self._runtime_threads = 0  # the count ``runtime`` has
         # How long the last two runs in this scope took: both long makes the next one long (one
@@ -341,7 +342,7 @@ class ThreadScope:
                 threads = 1
             if own < 1:
                 own = 1
-            self.threads = threads
+            self.threads, self.runtime_threads = threads, own
             if threads != shared.current and blas is not None:
                 blas.set(threads)
                 shared.current = threads
