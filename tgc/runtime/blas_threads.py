@@ -49,8 +49,12 @@ still (benchmarks/small_gemm_threads.py, median / mean in us, GEMM 256 and MLP b
 against 1): beside one busy process and others' jobs (load 3.7-4) two threads still won, 104-107 /
 216-237 and 142 / 426-495 against 185-192 / 353-531 and 272-274 / 470-846; at load 9 (the cores
 oversubscribed) they kept the medians (106 and 154-179) but the MLP's mean went from 1318-1335 to
-2758-5301 (workers preempted inside their chunks). Its count is not put back on the way out:
-only tgc's code uses it.
+2758-5301 (workers preempted inside their chunks). The bar decides only where others' share is a
+fraction of a core: where their runnable threads (procs_running, an integer) are the larger
+measure, as with other users' test runs that come and go, one such thread in the last 0.3 s takes
+both pools to one thread (GEMM 256 on the shared machine at load 1.1-1.6: 1 thread in 40-68 % of the
+runs, OpenBLAS's and the runtime's count equal in every one). Its count is not put back on the way
+out: only tgc's code uses it.
 """
 
 from __future__ import annotations
