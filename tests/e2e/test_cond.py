@@ -467,3 +467,37 @@ def test_the_gradient_of_a_branch_whose_size_contradicts_the_adjoint():
     assert got_v0 == 0.0
     per_row = [1 / (2 * 2.0), 1 / (2 * 3.0)]  # d sqrt(v) / dv
     np.testing.assert_allclose(got_v1, [(-0.5 + 0.75) * per_row[0], (0.25 + 0.75) * per_row[1]])
+
+
+def test_the_gradient_of_a_cond_whose_branches_know_different_dims_in_a_loop():
+    """A loop's body merges elu(b) ([?, 1, 1]: b's invariant) and sigmoid(exp(a)) ([4, 1, 1]) in a
+    cond, and loop variable a (declared [4, 1, 1]) takes the merged [?, 1, 1] (tgc takes the size,
+    checked at run time; TF refuses such a body). The gradient's cond had a branch yielding
+    tensor<4x1x1xf32> for its result tensor<?x1x1xf32>, invalid IR (random-graph cluster
+    campaign seed 1185, control flow 15 %). d sum(a) / dx: 1 where elu(x) = x runs, s (1 - s)
+    exp(x) with s = sigmoid(exp(x)) where the other branch does."""
+    x = tf.placeholder(tf.float32, [4, 1, 1])
+    u = tf.reshape(x, [4, 1, -1])
+
+    def body(i, a, b):
+        merged = tf.cond(
+            tf.reduce_max(b) < 2.75, lambda: tf.nn.elu(b), lambda: tf.sigmoid(tf.exp(a))
+        )
+        return [i + 1, merged, merged]
+
+    invariants = [tf.TensorShape([]), tf.TensorShape([4, 1, 1]), tf.TensorShape([None, 1, 1])]
+    _, a, _ = tf.while_loop(
+        lambda i, *_: i < 1, body, [tf.constant(0), x, u], shape_invariants=invariants
+    )
+    (grad,) = tf.gradients(tf.reduce_sum(a), [x])
+    small = np.float32([0.6, 1.8, 0.7, 1.2]).reshape(4, 1, 1)
+    large = np.float32([0.6, 2.8, 0.7, 1.2]).reshape(4, 1, 1)
+    with tf.Session() as sess:
+        got_small = sess.run([a, grad], {x: small})
+        got_large = sess.run([a, grad], {x: large})
+    np.testing.assert_allclose(got_small[0], small)
+    np.testing.assert_allclose(got_small[1], np.ones_like(small))
+    s = 1 / (1 + np.exp(-np.exp(large.astype(np.float64))))
+    np.testing.assert_allclose(got_large[0], s, rtol=1e-6)
+    # x = 2.8 saturates the sigmoid: its float32 s (1 - s) keeps about one digit of 1e-6
+    np.testing.assert_allclose(got_large[1], s * (1 - s) * np.exp(large), rtol=1e-5, atol=1e-6)

@@ -39,6 +39,19 @@ func.func @nested(%p: tensor<i1>, %x: tensor<3xf32>) -> tensor<3xf32> {
   return %r : tensor<3xf32>
 }
 
+// A branch that knows a dim the result leaves unknown (a gradient cond's branch has no
+// tgc.relax_shape): its value is cast to the result type, which an scf.yield must match.
+// CHECK-LABEL: func.func @unrelaxed(
+// CHECK:         scf.if %{{.*}} -> (tensor<?xf32>)
+// CHECK:           %[[C:.*]] = tensor.cast %{{.*}} : tensor<3xf32> to tensor<?xf32>
+// CHECK:           scf.yield %[[C]] : tensor<?xf32>
+// CHECK:         } else {
+// CHECK:           scf.yield %{{.*}} : tensor<?xf32>
+func.func @unrelaxed(%p: tensor<i1>, %x: tensor<3xf32>) -> tensor<?xf32> {
+  %r = "tgc.if"(%p, %x) {then_branch = "u/true", else_branch = "u/false", result_types = "tensor<?xf32>", operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0>} : (tensor<i1>, tensor<3xf32>) -> tensor<?xf32>
+  return %r : tensor<?xf32>
+}
+
 module @tgc.loops {
   func.func private @"c/true"(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<?xi32>) {
     %s = "tgc.sqrt"(%x) : (tensor<3xf32>) -> tensor<3xf32>
@@ -58,6 +71,14 @@ module @tgc.loops {
   }
   func.func private @"outer/false"(%q: tensor<i1>, %x: tensor<3xf32>) -> tensor<3xf32> {
     return %x : tensor<3xf32>
+  }
+  func.func private @"u/true"(%x: tensor<3xf32>) -> tensor<3xf32> {
+    %y = "tgc.add"(%x, %x) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    return %y : tensor<3xf32>
+  }
+  func.func private @"u/false"(%x: tensor<3xf32>) -> tensor<?xf32> {
+    %r = "tgc.relax_shape"(%x) {shape = array<i64: -1>} : (tensor<3xf32>) -> tensor<?xf32>
+    return %r : tensor<?xf32>
   }
   func.func private @"inner/true"(%x: tensor<3xf32>) -> tensor<3xf32> {
     %y = "tgc.add"(%x, %x) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>

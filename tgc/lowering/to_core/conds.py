@@ -33,9 +33,30 @@ def _if(op):
     else_fn = lowered_copy(loops, op.attrs["else_branch"])
     flag = tensor.ExtractOp(pred, [])
     branch = scf.IfOp(flag, [r.type for r in op.operation.results], has_else=True)
+    result_types = [r.type for r in op.operation.results]
     for function, block in ((then_fn, branch.then_block), (else_fn, branch.else_block)):
         returned = inline_function(function, block, inputs)
         with ir.InsertionPoint(block):
-            scf.YieldOp(returned)
+            scf.YieldOp([_as_result(v, t) for v, t in zip(returned, result_types)])
     erase_unused_functions(loops, op.operation)
     return list(branch.results)
+
+
+def _as_result(value: ir.Value, result_type: ir.Type) -> ir.Value:
+    """A branch's value as the if's result type, where that type knows less of its shape (a dim
+    on which the branches differ is unknown in the result; a gradient cond's branch may still
+    know it): a tensor.cast, which only forgets."""
+    if value.type == result_type or not _forgets_only(value.type, result_type):
+        return value
+    return tensor.CastOp(result_type, value).result
+
+
+def _forgets_only(source: ir.Type, target: ir.Type) -> bool:
+    if not (isinstance(source, ir.RankedTensorType) and isinstance(target, ir.RankedTensorType)):
+        return False
+    if source.rank != target.rank or source.element_type != target.element_type:
+        return False
+    return all(
+        target.is_dynamic_dim(i) or source.get_dim_size(i) == target.get_dim_size(i)
+        for i in range(target.rank)
+    )
