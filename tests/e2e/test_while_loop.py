@@ -673,3 +673,40 @@ def test_a_loop_variable_whose_invariant_knows_more_than_its_adjoint():
         for j in range(3)
     ]
     np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-8)
+
+
+def test_a_loop_body_of_a_logistic_loss_whose_labels_broadcast():
+    """tf.nn.sigmoid_cross_entropy_with_logits of labels [1, 1] and logits [?, 1] has TF's static
+    shape [?, 1] (its composition broadcasts; TF 2.21 prints (?, 1), and (?,) for [?] labels
+    beside [1] logits). It claimed [1, 1], and its decomposition's [?, 1] then contradicted a loop
+    variable of that type: 'scf.while' op ... 'tensor<?x1xf64>' should match 'tensor<1x1xf64>'
+    (random-graph campaign seeds 308004 and 308146, control flow 30 %)."""
+    labels = tf.placeholder(tf.float64, [1, 1])
+    logits = tf.placeholder(tf.float64, [None, 1])
+    assert tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=labels, logits=logits
+    ).shape.as_list() == [
+        None,
+        1,
+    ]
+    short = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.placeholder(tf.float32, [None]), logits=tf.placeholder(tf.float32, [1])
+    )
+    assert short.shape.as_list() == [None]
+
+    def body(i, x, z):
+        return [
+            i + 1,
+            tf.cos(tf.exp(z)),
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x),
+        ]
+
+    _, x, z = tf.while_loop(lambda i, *_: i < 1, body, [tf.constant(0), logits, labels])
+    with tf.Session() as sess:
+        got_x, got_z = sess.run([x, z], {labels: [[0.3637]], logits: [[0.9873]]})
+
+    def logistic(x, z):
+        return np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
+
+    np.testing.assert_allclose(got_x, np.cos(np.exp([[0.3637]])))
+    np.testing.assert_allclose(got_z, logistic(np.float64([[0.9873]]), 0.3637))

@@ -18,7 +18,14 @@ from tgc.dialect.costs import (
     softmax_flops,
 )
 from tgc.dialect.registry import Attr, Sample, ShapeError, op
-from tgc.dialect.shapes import FLOAT_DTYPES, INT_DTYPES, normalize_axis, same_dtype, spec
+from tgc.dialect.shapes import (
+    FLOAT_DTYPES,
+    INT_DTYPES,
+    broadcast_shapes,
+    normalize_axis,
+    same_dtype,
+    spec,
+)
 from tgc.dialect.types import format_shape
 
 # ---- shape helpers -------------------------------------------------------------------------------
@@ -280,7 +287,10 @@ class SigmoidCrossEntropyWithLogits:
 
     def infer(labels, logits):
         dtype = same_dtype(labels, logits, allowed=FLOAT_DTYPES)
-        return spec(_merge_shapes(labels.shape, logits.shape, "labels and logits"), dtype)
+        _merge_shapes(labels.shape, logits.shape, "labels and logits")  # TF's check of the two
+        # TF's static shape of its composition, whose products broadcast: [1, 1] beside [?, 1] is
+        # [?, 1] (the decomposition's type)
+        return spec(broadcast_shapes(labels.shape, logits.shape), dtype)
 
     def eval(labels, logits):
         x, z = logits, labels
