@@ -710,3 +710,43 @@ def test_a_loop_body_of_a_logistic_loss_whose_labels_broadcast():
 
     np.testing.assert_allclose(got_x, np.cos(np.exp([[0.3637]])))
     np.testing.assert_allclose(got_z, logistic(np.float64([[0.9873]]), 0.3637))
+
+
+def test_a_loop_variable_the_body_gives_fewer_known_sizes_is_checked_each_trip():
+    """softmax_cross_entropy_with_logits_v2 of labels [1, 3] and logits [?, 3] is [1] to the graph
+    (TF 2.21's static shape too), its decomposition's type [?]: as a loop variable's next value it
+    is cast to [1], and a run where it is not [1] fails instead of the next trip reading past the
+    buffer (it was invalid IR: 'tensor<?xf32>' should match 'tensor<1xf32>'); the same for the
+    sparse loss."""
+    labels = tf.placeholder(tf.float32, [1, 3])
+    class_ids = tf.placeholder(tf.int32, [1])
+    logits = tf.placeholder(tf.float32, [None, 3])
+    start = tf.placeholder(tf.float32, [1])
+
+    def body(i, x, dense, sparse):
+        return [
+            i + 1,
+            x,
+            tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=x),
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=class_ids, logits=x),
+        ]
+
+    loop = tf.while_loop(lambda i, *_: i < 1, body, [tf.constant(0), logits, start, start])
+    dense, sparse = loop[2], loop[3]
+    row = np.float32([[0.0, 1.0, 0.0]])
+    log_p = row - np.log(np.exp(row).sum())
+    feed = {labels: [[0.2, 0.3, 0.5]], class_ids: [1], start: [0.0]}
+    with tf.Session() as sess:
+        got_dense, got_sparse = sess.run([dense, sparse], {**feed, logits: row})
+        np.testing.assert_allclose(got_dense, [-(log_p * [0.2, 0.3, 0.5]).sum()], rtol=1e-6)
+        np.testing.assert_allclose(got_sparse, [-log_p[0, 1]], rtol=1e-6)
+
+    def dense_only(i, x, loss):
+        return [i + 1, x, tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=x)]
+
+    alone = tf.while_loop(lambda i, *_: i < 1, dense_only, [tf.constant(0), logits, start])[2]
+    with tf.Session() as sess:
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"a tensor of shape \[3\] where the graph's"
+        ):
+            sess.run(alone, {**feed, logits: np.zeros((3, 3), np.float32)})

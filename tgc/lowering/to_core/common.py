@@ -411,6 +411,34 @@ def fail_out_of_range(operation, failed: ir.Value, message: str, values: list) -
     fail_when(operation, failed, ARGUMENT_OUT_OF_RANGE, values, message=message)
 
 
+def as_type(operation, value: ir.Value, wanted: ir.Type) -> ir.Value:
+    """``value`` as ``wanted``, a tensor type of its rank and element type that a loop variable or
+    an if's result has: a tensor.cast, checked at run time where ``wanted`` knows a size that
+    ``value`` does not (a cast alone would let the next trip or op read past the buffer). A value
+    of another rank or of contradicting sizes is left as it is (the IR's verifier refuses it)."""
+    if value.type == wanted or not isinstance(wanted, ir.RankedTensorType):
+        return value
+    source, target = ranked(value), ir.RankedTensorType(wanted)
+    if source.rank != target.rank or source.element_type != target.element_type:
+        return value
+    sizes = [
+        None if target.is_dynamic_dim(i) else target.get_dim_size(i) for i in range(target.rank)
+    ]
+    known = [
+        None if source.is_dynamic_dim(i) else source.get_dim_size(i) for i in range(source.rank)
+    ]
+    if any(w is not None and k is not None and w != k for w, k in zip(sizes, known)):
+        return value
+    narrowed = [i for i, (w, k) in enumerate(zip(sizes, known)) if w is not None and k is None]
+    if narrowed:
+        differs = _any([_index_cmp("ne", dim(value, i), const_index(sizes[i])) for i in narrowed])
+        shown = ",".join("?" if w is None else str(w) for w in sizes)
+        got = ",".join(f"{{{i}}}" for i in range(source.rank))
+        message = f"a tensor of shape [{got}] where the graph's shape is [{shown}]"
+        fail_out_of_range(operation, differs, message, [dim(value, i) for i in range(source.rank)])
+    return tensor.CastOp(wanted, value).result
+
+
 def broadcast_to_like(x: ir.Value, target: ir.Value, result_type: ir.Type) -> ir.Value:
     """x broadcast to target's shape (``result_type``): an unknown dim of x must be target's or 1,
     which is tested at run time unless equal by construction."""

@@ -22,6 +22,7 @@ from mlir.dialects import scf, tensor
 
 from tgc.dialect.loop_functions import inline_function, loops_module_of
 from tgc.lowering.to_core import lowers
+from tgc.lowering.to_core.common import as_type
 from tgc.lowering.to_core.loops import erase_unused_functions, lowered_copy
 
 
@@ -37,26 +38,6 @@ def _if(op):
     for function, block in ((then_fn, branch.then_block), (else_fn, branch.else_block)):
         returned = inline_function(function, block, inputs)
         with ir.InsertionPoint(block):
-            scf.YieldOp([_as_result(v, t) for v, t in zip(returned, result_types)])
+            scf.YieldOp([as_type(op.operation, v, t) for v, t in zip(returned, result_types)])
     erase_unused_functions(loops, op.operation)
     return list(branch.results)
-
-
-def _as_result(value: ir.Value, result_type: ir.Type) -> ir.Value:
-    """A branch's value as the if's result type, where that type knows less of its shape (a dim
-    on which the branches differ is unknown in the result; a gradient cond's branch may still
-    know it): a tensor.cast, which only forgets."""
-    if value.type == result_type or not _forgets_only(value.type, result_type):
-        return value
-    return tensor.CastOp(result_type, value).result
-
-
-def _forgets_only(source: ir.Type, target: ir.Type) -> bool:
-    if not (isinstance(source, ir.RankedTensorType) and isinstance(target, ir.RankedTensorType)):
-        return False
-    if source.rank != target.rank or source.element_type != target.element_type:
-        return False
-    return all(
-        target.is_dynamic_dim(i) or source.get_dim_size(i) == target.get_dim_size(i)
-        for i in range(target.rank)
-    )

@@ -33,6 +33,7 @@ from tgc.dialect.loop_functions import (
     unique_function_name,
 )
 from tgc.lowering.to_core import lower_function, lowers
+from tgc.lowering.to_core.common import as_type
 from tgc.passes.decompose import decompose_once
 
 
@@ -53,7 +54,7 @@ def _while(op):
     after = loop.after.blocks.append(*types)
     nexts = inline_function(body, after, list(after.arguments) + captures)
     with ir.InsertionPoint(after):
-        scf.YieldOp(nexts)
+        scf.YieldOp([as_type(op.operation, v, t) for v, t in zip(nexts, types)])
     erase_unused_functions(loops, op.operation)
     return list(loop.results)
 
