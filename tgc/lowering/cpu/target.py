@@ -20,6 +20,7 @@ from tgc.lowering.cpu.parallel_loops import ParallelLoopsPass
 from tgc.lowering.cpu.private_loop_buffers import PrivateLoopBuffersPass
 from tgc.lowering.cpu.strided_copies import StridedCopiesPass
 from tgc.lowering.identity_if_results import IdentityIfResultsPass
+from tgc.lowering.math_expansion import EXPAND_MATH
 from tgc.lowering.read_only_arguments import ReadOnlyArgumentsPass
 from tgc.lowering.return_in_place import ReturnInPlacePass
 from tgc.lowering.widen_i1_memrefs import WidenI1MemrefsPass
@@ -160,7 +161,7 @@ class CpuTarget(Target):
             "expand-strided-metadata",
             "lower-affine",
             "convert-scf-to-cf",
-            "func.func(math-expand-ops)",
+            EXPAND_MATH,
             "convert-math-to-funcs",
             "convert-math-to-libm",
             # The generated GEMM's vectors (masked edge loads and stores, FMAs).

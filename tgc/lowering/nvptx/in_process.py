@@ -10,6 +10,7 @@ calls the transfer symbols: the host code that calls them is the plan).
 from __future__ import annotations
 
 from tgc.errors import CompileError
+from tgc.lowering.math_expansion import EXPAND_MATH
 
 # The kernels as host functions -> LLVM. Memrefs are passed as bare pointers, as kernels take them
 # on the GPU, so one launch plan's argument list serves both.
@@ -17,7 +18,7 @@ from tgc.errors import CompileError
 # which convert-to-llvm leaves alone.
 HOST_LOWERING = (
     "builtin.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-    "func.func(math-expand-ops),convert-math-to-funcs,convert-math-to-libm,convert-vector-to-llvm,"
+    f"{EXPAND_MATH},convert-math-to-funcs,convert-math-to-libm,convert-vector-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},convert-to-llvm,"
     "reconcile-unrealized-casts)"
 )
