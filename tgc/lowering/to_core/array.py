@@ -19,7 +19,9 @@ from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
     affine_map,
+    as_index,
     broadcast_to_like,
+    check_dims,
     const_index,
     dim,
     dim_key,
@@ -579,32 +581,17 @@ def _zeros(result_type, like):
     return linalg.fill(scalar_const(0, element_type(result_type)), outs=[init])
 
 
-def _as_index(size) -> ir.Value:
-    return const_index(size) if isinstance(size, int) else size
-
-
 def _check_gradient_sizes(op, g, sizes: list, kernel: str, what: str) -> None:
-    """Fails the run where g's dims are not ``sizes`` (ints or index values: what the forward op
-    made of x), checked on each dim not static on both sides. A gradient op's operands agree in
-    graphs tgc builds; an artifact's hand-written IR may not, and the op writes g into (or reads
-    it over) x's sizes: a mismatch must fail the run, never write past a buffer."""
-    axes = [
-        i
-        for i, size in enumerate(sizes)
-        if not (isinstance(size, int) and shape_of(g)[i] is not None)
-    ]
-    if not axes:
-        return
-    failed = None
-    for i in axes:
-        ne = arith.cmpi(arith.CmpIPredicate.ne, dim(g, i), _as_index(sizes[i]))
-        failed = ne if failed is None else arith.ori(failed, ne)
-    rank = len(sizes)
-    shown = ",".join(f"{{{j}}}" for j in range(rank))
-    wanted = ",".join(f"{{{rank + j}}}" for j in range(rank))
-    message = f"{kernel}: the gradient's shape [{shown}] is not {what} [{wanted}]"
-    values = [dim(g, j) for j in range(rank)] + [_as_index(size) for size in sizes]
-    fail_out_of_range(op.operation, failed, message, values)
+    """Fails the run where g's dims are not ``sizes`` (what the forward op made of x). A gradient
+    op's operands agree in graphs tgc builds; an artifact's hand-written IR may not, and the op
+    writes g into (or reads it over) x's sizes: a mismatch must fail the run, never write past a
+    buffer."""
+    check_dims(
+        op.operation,
+        g,
+        sizes,
+        f"{kernel}: the gradient's shape [{{got}}] is not {what} [{{wanted}}]",
+    )
 
 
 @lowers("strided_slice_grad")
@@ -685,7 +672,7 @@ def _check_pieces(op, x, first, second, axis: int) -> None:
     pieces of the wrong size."""
     if isinstance(first, int) and isinstance(second, int) and shape_of(x)[axis] is not None:
         return  # the result rule checked them
-    total = arith.addi(_as_index(first), _as_index(second))
+    total = arith.addi(as_index(first), as_index(second))
     d = dim(x, axis)
     message = (
         f"concat's gradient (split_like): pieces of {{0}} and {{1}} along axis {axis} of a "
@@ -695,29 +682,19 @@ def _check_pieces(op, x, first, second, axis: int) -> None:
         op.operation,
         arith.cmpi(arith.CmpIPredicate.ne, total, d),
         message,
-        [_as_index(first), _as_index(second), d],
+        [as_index(first), as_index(second), d],
     )
 
 
 def _check_other_dims(op, x, sizes: list, axis: int) -> None:
     """The pieces take x's other dims, which their types may know: where x's is known only at run
     time, it must be that (an extract of the typed size would read past x)."""
-    axes = [i for i, size in enumerate(sizes) if i != axis and isinstance(size, int)]
-    axes = [i for i in axes if shape_of(x)[i] is None]
-    if not axes:
-        return
-    failed = None
-    for i in axes:
-        ne = arith.cmpi(arith.CmpIPredicate.ne, dim(x, i), const_index(sizes[i]))
-        failed = ne if failed is None else arith.ori(failed, ne)
-    rank = len(sizes)
-    shown = ",".join(f"{{{j}}}" for j in range(rank))
-    wanted = ",".join("?" if j == axis else str(sizes[j]) for j in range(rank))
+    others = [s if i != axis and isinstance(s, int) else None for i, s in enumerate(sizes)]
     message = (
-        f"concat's gradient (split_like): a gradient of shape [{shown}] for pieces of shape "
-        f"[{wanted}] (axis {axis} split)"
+        "concat's gradient (split_like): a gradient of shape [{got}] for pieces of shape "
+        f"[{{wanted}}] (axis {axis} split)"
     )
-    fail_out_of_range(op.operation, failed, message, [dim(x, j) for j in range(rank)])
+    check_dims(op.operation, x, others, message)
 
 
 @lowers("split")

@@ -411,6 +411,36 @@ def fail_out_of_range(operation, failed: ir.Value, message: str, values: list) -
     fail_when(operation, failed, ARGUMENT_OUT_OF_RANGE, values, message=message)
 
 
+def as_index(size) -> ir.Value:
+    """An int or an index value as an index value."""
+    return const_index(size) if isinstance(size, int) else size
+
+
+def check_dims(operation, value: ir.Value, sizes: list, message: str, proven=()) -> None:
+    """Fails the run where ``value``'s dims are not ``sizes`` (per axis an int, an index value, or
+    None for any size), on each axis whose size is not static on both sides nor in ``proven``.
+    ``message`` holds ``{got}`` and ``{wanted}``, each replaced by the dims' placeholders (the
+    wanted ones "?" where None): TF-style shape texts such as "[3,2] is not ... [4,2]"."""
+    static = shape_of(value)
+    axes = [
+        i
+        for i, size in enumerate(sizes)
+        if size is not None
+        and i not in proven
+        and not (isinstance(size, int) and static[i] is not None)
+    ]
+    if not axes:
+        return
+    failed = _any([_index_cmp("ne", dim(value, i), as_index(sizes[i])) for i in axes])
+    rank = len(sizes)
+    got = ",".join(f"{{{j}}}" for j in range(rank))
+    wanted = ",".join("?" if size is None else f"{{{rank + j}}}" for j, size in enumerate(sizes))
+    values = [dim(value, j) for j in range(rank)]
+    values += [const_index(0) if size is None else as_index(size) for size in sizes]
+    text = message.replace("{got}", got).replace("{wanted}", wanted)
+    fail_out_of_range(operation, failed, text, values)
+
+
 def as_type(operation, value: ir.Value, wanted: ir.Type) -> ir.Value:
     """``value`` as ``wanted``, a tensor type of its rank and element type that a loop variable or
     an if's result has: a tensor.cast, checked at run time where ``wanted`` knows a size that
@@ -421,21 +451,13 @@ def as_type(operation, value: ir.Value, wanted: ir.Type) -> ir.Value:
     source, target = ranked(value), ir.RankedTensorType(wanted)
     if source.rank != target.rank or source.element_type != target.element_type:
         return value
-    sizes = [
-        None if target.is_dynamic_dim(i) else target.get_dim_size(i) for i in range(target.rank)
-    ]
-    known = [
-        None if source.is_dynamic_dim(i) else source.get_dim_size(i) for i in range(source.rank)
-    ]
+    sizes = [None if d == ir.ShapedType.get_dynamic_size() else d for d in target.shape]
+    known = shape_of(value)
     if any(w is not None and k is not None and w != k for w, k in zip(sizes, known)):
         return value
-    narrowed = [i for i, (w, k) in enumerate(zip(sizes, known)) if w is not None and k is None]
-    if narrowed:
-        differs = _any([_index_cmp("ne", dim(value, i), const_index(sizes[i])) for i in narrowed])
-        shown = ",".join("?" if w is None else str(w) for w in sizes)
-        got = ",".join(f"{{{i}}}" for i in range(source.rank))
-        message = f"a tensor of shape [{got}] where the graph's shape is [{shown}]"
-        fail_out_of_range(operation, differs, message, [dim(value, i) for i in range(source.rank)])
+    check_dims(
+        operation, value, sizes, "a tensor of shape [{got}] where the graph's shape is [{wanted}]"
+    )
     return tensor.CastOp(wanted, value).result
 
 

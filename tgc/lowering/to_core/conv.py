@@ -51,6 +51,7 @@ from tgc.lowering.to_core import lowers
 from tgc.lowering.to_core.common import (
     PARALLEL,
     REDUCTION,
+    check_dims,
     const_index,
     dim,
     dim_key,
@@ -439,23 +440,14 @@ def _checked_pool_gradient(op, x, g, kernel: str) -> ir.Value:
     lowering reads g over those sizes, and writes x's batch. These gradient ops are internal
     (their operands agree in graphs tgc builds); one of an artifact's hand-written IR must still
     fail the run, never write past a buffer."""
-    x_shape, g_shape = shape_of(x), shape_of(g)
+    x_shape = shape_of(x)
     (oh, _, _), (ow, _, _) = _pool_geometry(x_shape, op.attrs)
     expected = [x_shape[0], oh, ow, x_shape[3]]
-    failed = None
-    if dim_key(x, 0) != dim_key(g, 0):
-        failed = arith.cmpi(arith.CmpIPredicate.ne, dim(g, 0), dim(x, 0))
-    for axis in (1, 2, 3):
-        if g_shape[axis] is None:
-            ne = arith.cmpi(arith.CmpIPredicate.ne, dim(g, axis), const_index(expected[axis]))
-            failed = ne if failed is None else arith.ori(failed, ne)
-    if failed is not None:
-        message = (
-            f"{kernel}: the gradient's shape [{{0}},{{1}},{{2}},{{3}}] is not the pooling's "
-            f"output shape [{{4}},{oh},{ow},{x_shape[3]}]"
-        )
-        values = [dim(g, j) for j in range(4)] + [dim(x, 0)]
-        fail_out_of_range(op.operation, failed, message, values)
+    proven = (0,) if dim_key(x, 0) == dim_key(g, 0) else ()
+    message = (
+        f"{kernel}: the gradient's shape [{{got}}] is not the pooling's output shape [{{wanted}}]"
+    )
+    check_dims(op.operation, g, [dim(x, 0), oh, ow, x_shape[3]], message, proven)
     # x's batch, unknown where x's is: the result has x's type
     target = tensor_type(expected, element_type(g))
     return g if g.type == target else tensor.cast(target, g)
