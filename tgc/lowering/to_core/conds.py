@@ -33,8 +33,8 @@ def _if(op):
     then_fn = lowered_copy(loops, op.attrs["then_branch"])
     else_fn = lowered_copy(loops, op.attrs["else_branch"])
     flag = tensor.ExtractOp(pred, [])
-    branch = scf.IfOp(flag, [r.type for r in op.operation.results], has_else=True)
     result_types = [r.type for r in op.operation.results]
+    branch = scf.IfOp(flag, result_types, has_else=True)
     for function, block in ((then_fn, branch.then_block), (else_fn, branch.else_block)):
         returned = inline_function(function, block, inputs)
         with ir.InsertionPoint(block):
