@@ -119,15 +119,17 @@ def busy_processes(count: int):
             spinner.wait()
 
 
-def report(times: dict) -> None:
+def report(times: dict, name_width: int = 14) -> None:
+    """The load at the end, then per (workload, implementation, threads) the median, mean, p99 and
+    minimum in microseconds."""
     with open("/proc/loadavg") as fh:
         print(f"load average at the end: {fh.read().split()[0]}")
     for (what, who, count), samples in times.items():
         us = sorted(s * 1e6 for s in samples)
         median, mean, p99 = statistics.median(us), statistics.fmean(us), us[int(0.99 * len(us))]
         print(
-            f"{what:14s} {who:6s} {count} thread(s): median {median:8.1f} us  mean {mean:8.1f}"
-            f"  p99 {p99:8.1f}  min {us[0]:8.1f}"
+            f"{what:{name_width}s} {who:6s} {count} thread(s): median {median:8.1f} us  mean "
+            f"{mean:8.1f}  p99 {p99:8.1f}  min {us[0]:8.1f}"
         )
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # harness, gemv_thread
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tgc
 
 import harness  # noqa: E402
+import gemv_threads  # noqa: E402
 from gemv_threads import busy_processes  # noqa: E402
 
 import tgc as tf  # noqa: E402
@@ -120,15 +120,7 @@ def measure(calls: dict, rounds: int, block: int) -> dict:
 
 
 def report(times: dict) -> None:
-    with open("/proc/loadavg") as fh:
-        print(f"load average at the end: {fh.read().split()[0]}")
-    for (what, who, count), samples in times.items():
-        us = sorted(s * 1e6 for s in samples)
-        median, mean, p99 = statistics.median(us), statistics.fmean(us), us[int(0.99 * len(us))]
-        print(
-            f"{what:9s} {who:6s} {count} thread(s): median {median:7.1f} us  mean {mean:7.1f}"
-            f"  p99 {p99:7.1f}  min {us[0]:7.1f}"
-        )
+    gemv_threads.report(times, name_width=9)
     counts = collections.Counter(RUNTIME_COUNTS)
     print(f"tgc 2-thread runs by (OpenBLAS, tgc runtime) count: {dict(sorted(counts.items()))}")
 
