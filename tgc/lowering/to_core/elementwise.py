@@ -151,8 +151,10 @@ def _negi(x):
 
 
 def _signf(x):
+    # Neither comparison holds for NaN or a zero: x * 0 is then NaN (as numpy's and TensorFlow's
+    # sign) or the zero itself (only ops every target's vector unit has)
     zero, one, minus = (scalar_const(v, x.type) for v in (0, 1, -1))
-    pos = arith.select(arith.cmpf(arith.CmpFPredicate.OGT, x, zero), one, zero)
+    pos = arith.select(arith.cmpf(arith.CmpFPredicate.OGT, x, zero), one, arith.mulf(x, zero))
     return arith.select(arith.cmpf(arith.CmpFPredicate.OLT, x, zero), minus, pos)
 
 
