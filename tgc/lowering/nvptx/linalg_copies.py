@@ -16,21 +16,13 @@ import dataclasses
 from mlir import ir
 from mlir.dialects import linalg
 
-from tgc.dialect.ir_helpers import all_ops, defining_op
+from tgc.dialect.ir_helpers import all_ops, defining_op, has_identity_layout
 from tgc.passes.base import ModulePass
 
 
 # Ops that view a buffer without copying it; a subview (or reinterpret_cast) selects part of it.
 _RESHAPES = {"memref.expand_shape", "memref.collapse_shape", "memref.cast"}
 _PARTIAL_VIEWS = {"memref.subview", "memref.reinterpret_cast"}
-
-
-def _identity_layout(type_: ir.Type) -> bool:
-    memref = ir.MemRefType(type_)
-    layout = memref.layout
-    return isinstance(layout, ir.AffineMapAttr) and layout.value == ir.AffineMap.get_identity(
-        memref.rank
-    )
 
 
 def _views_part_of_a_buffer(value: ir.Value) -> bool:
@@ -43,7 +35,7 @@ def _views_part_of_a_buffer(value: ir.Value) -> bool:
 
 
 def _whole_buffer(value: ir.Value) -> bool:
-    return _identity_layout(value.type) and not _views_part_of_a_buffer(value)
+    return has_identity_layout(value.type) and not _views_part_of_a_buffer(value)
 
 
 @dataclasses.dataclass(frozen=True)
