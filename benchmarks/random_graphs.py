@@ -19,6 +19,13 @@ one-row split, and SGD steps of an in-place artifact against a Session's). ``--c
 convolution chains (``tests/conformance/conv.py``: conv2d by a Variable, strides, padding,
 dilation, bias, relu, max/avg pool, fan-out, a dense layer; shapes that reach the per-image im2col
 loops on the session's threads and the direct conv).
+``--variant tf`` builds each graph in TensorFlow 1 too (``tests/conformance/tfdiff.py``: every node
+by a TF API call on both sides, ``tensorflow.compat.v1`` in graph mode, a tf.Session and
+``tf.gradients``) and compares tgc's forward values, loss and gradients with TensorFlow's; it draws
+only the ops TF has a call for, and a graph one side refuses and the other runs counts as
+``tf-refuses`` or ``tgc-refuses``. It needs a Python with TensorFlow and tgc both (run the campaign
+with it: ``/tmp/peers/bin/python benchmarks/random_graphs.py --variant tf ...``; it stops with a
+message where TensorFlow is not importable); ``--control-flow`` works with it.
 ``tests/conformance/shrink.py SEED`` shrinks a failing seed to a short ``import tgc as tf`` program.
 A seed's graph depends on the registry: an op added to it changes the graphs drawn after it.
 """
@@ -63,6 +70,10 @@ def draw(seed: int, args, entries=None):
     target = target_named(args.target)
     if entries is None:  # the ops the target runs, as the suite draws them
         entries = entries_for(target, catalogue())
+        if args.variant == "tf":
+            from conformance.tfdiff import entries_tf
+
+            entries = entries_tf(entries)  # those TensorFlow has a call for
     return draw_graph(
         RandomChooser(seed),
         seed=seed,
@@ -85,6 +96,11 @@ def worker(args) -> None:
     from conformance.generator import catalogue
 
     entries = entries_for(target_named(args.target), catalogue())  # drawn once, not per seed
+    if args.variant == "tf":
+        from conformance.tfdiff import entries_tf, run_tfdiff, tensorflow_or_none
+
+        entries = entries_tf(entries)
+        tensorflow = tensorflow_or_none()
     abort_seed = os.environ.get("TGC_CAMPAIGN_ABORT_SEED")  # the tests' stand-in for a segfault
     for line in sys.stdin:
         seed = int(line)
@@ -97,6 +113,8 @@ def worker(args) -> None:
         try:
             if args.conv:
                 outcome = run_conv(spec)
+            elif args.variant == "tf":
+                outcome = run_tfdiff(spec, tensorflow)
             else:
                 outcome = run_dense(spec) if args.dense else run_checks(spec, args.target)
             record.update(
@@ -464,7 +482,8 @@ def main(argv=None) -> None:
         "--variant",
         default=None,
         help="run every graph with this variant (also 'cluster': a ps and a worker task of a "
-        "local Ray cluster, started once per worker process)",
+        "local Ray cluster, started once per worker process; 'tf': against TensorFlow 1 itself, "
+        "run by a Python that has it, tests/conformance/tfdiff.py)",
     )
     parser.add_argument(
         "--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too"
@@ -497,6 +516,11 @@ def main(argv=None) -> None:
     if args.worker:
         worker(args)
         return
+    if args.variant == "tf" and not args.summary and not (args.dense or args.conv):
+        from conformance.tfdiff import NOT_IMPORTABLE, tensorflow_or_none
+
+        if tensorflow_or_none() is None:
+            sys.exit(NOT_IMPORTABLE.format(python=sys.executable))
     if not args.summary:
         campaign(args)
     print(

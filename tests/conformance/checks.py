@@ -171,6 +171,37 @@ class Stage(Exception):
 
 # ---- building a graph through the TF1 API --------------------------------------------------------
 
+# The module whose API the building functions below call, and its op table: tgc (None), or
+# TensorFlow's ``tensorflow.compat.v1`` with tfdiff.py's table while that module builds the same
+# graph in TensorFlow itself (``building_with``).
+_BUILDER: dict = {"module": None, "calls": None}
+
+
+def api_module():
+    """The module the graph is built with: tgc, or the one ``building_with`` names."""
+    if _BUILDER["module"] is None:
+        import tgc
+
+        return tgc
+    return _BUILDER["module"]
+
+
+@contextlib.contextmanager
+def building_with(module, calls: dict):
+    """Build graphs with ``module``'s API (tensorflow.compat.v1) and ``calls`` (registry op ->
+    ``call(tensors, attrs)``) for every node: an op without a call is refused, never made by
+    tgc's make_op."""
+    saved = dict(_BUILDER)
+    _BUILDER.update(module=module, calls=calls)
+    try:
+        yield
+    finally:
+        _BUILDER.update(saved)
+
+
+def _foreign() -> bool:
+    return _BUILDER["module"] is not None
+
 
 def _select(tf, t):
     """The registry's select broadcasts as TF's SelectV2 (tf.where_v2); TF1's tf.where takes
@@ -182,12 +213,14 @@ def _select(tf, t):
     return (tf.where if same else tf.where_v2)(t[0], t[1], t[2])
 
 
-def _api_calls():
-    """Registry op -> a call of the TF1 API that a user would write for it (with the node's attrs).
+def _api_calls(tf=None):
+    """Registry op -> a call of the TF1 API that a user would write for it (with the node's attrs),
+    in ``tf`` (tgc by default; tfdiff.py builds TensorFlow's table on TensorFlow's module).
 
     Ops not listed (and one-operand ops without attributes, which go through ``tf.<name>`` or
     ``tf.nn.<name>`` when those exist) are built with the frontend's generic ``make_op``."""
-    import tgc as tf
+    if tf is None:
+        import tgc as tf
 
     def reduction(fn):
         return lambda t, a: fn(t[0], axis=list(a["axes"]), keepdims=a["keepdims"])
@@ -258,6 +291,8 @@ _API = {}
 
 
 def _api(op: str):
+    if _foreign():
+        return _BUILDER["calls"].get(op)
     if not _API:
         _API.update(_api_calls())
     return _API.get(op)
@@ -276,11 +311,14 @@ def _generic_api(op: str, operands: int):
 
 def apply_node(node, tensors: list, dtype: str, use_api: bool) -> list:
     """The node's result tensors, built by the TF1 API call (``use_api``) or by ``make_op``."""
-    import tgc as tf
-    from tgc.frontend.build import make_op
+    tf = api_module()
 
     if node.op == "constant":
         return [tf.constant(np.asarray(node.attrs["value"]), dtype=dtype)]
+    if _foreign():
+        return _apply_foreign(node, tensors)
+    from tgc.frontend.build import make_op
+
     call = (_api(node.op) or _generic_api(node.op, len(tensors))) if use_api else None
     out = call(tensors, node.attrs) if call else None
     if out is None or any(out is t or out is _graph_element(t) for t in tensors):
@@ -291,6 +329,18 @@ def apply_node(node, tensors: list, dtype: str, use_api: bool) -> list:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
+def _apply_foreign(node, tensors: list) -> list:
+    """The node built by the foreign module's call (TensorFlow's): every node, by its table."""
+    call = _api(node.op)
+    if call is None:
+        raise KeyError(f"no {api_module().__name__} call for registry op {node.op!r}")
+    out = call(tensors, node.attrs)
+    out = list(out) if isinstance(out, (list, tuple)) else [out]
+    # tf.cast to the same dtype hands back its input: the node is a tensor of its own (a target
+    # of tf.gradients), as the registry op is on tgc's side.
+    return [api_module().identity(o) if any(o is t for t in tensors) else o for o in out]
+
+
 def _graph_element(t):
     return t._as_graph_element() if hasattr(t, "_as_graph_element") else t
 
@@ -298,7 +348,7 @@ def _graph_element(t):
 def build_values(spec, input_tensors: list, target: Target | None = None) -> list:
     """Tensors of every value id, the inputs given; with ``target`` each op
     goes on its node's device."""
-    import tgc as tf
+    tf = api_module()
 
     values = list(input_tensors)
     for i, node in enumerate(spec.nodes):
@@ -334,7 +384,7 @@ def build_body(spec, body, params: list, path: str) -> list:
 
 def build_control(spec, node, tensors: list, path: str) -> list:
     """``tf.while_loop`` over a counter and the loop variables; ``tf.cond``; ``tf.case``."""
-    import tgc as tf
+    tf = api_module()
 
     attrs = node.attrs
     if node.op == "while_loop":
@@ -371,7 +421,7 @@ def build_control(spec, node, tensors: list, path: str) -> list:
 
 def build_loss(spec, values: list):
     """sum over the loss terms of reduce_sum(value * weight) (no reduction of a 0-d term)."""
-    import tgc as tf
+    tf = api_module()
 
     total = None
     for v, weight in spec.loss:
@@ -384,7 +434,7 @@ def build_loss(spec, values: list):
 
 def make_inputs(spec) -> tuple:
     """(input tensors or Variables, feed dict) of a fresh graph."""
-    import tgc as tf
+    tf = api_module()
 
     tensors, feeds = [], {}
     for inp, array in zip(spec.inputs, spec.arrays):
@@ -416,7 +466,7 @@ def build_graph(spec, devices: Target | None = None) -> Built:
 def _built_on(spec, inputs: list, feeds: dict, devices) -> Built:
     """The graph's ops on ``inputs``: each on its node's device of ``devices`` (a Target or
     ClusterTasks) where given, the loss and its gradients."""
-    import tgc as tf
+    tf = api_module()
 
     values = build_values(spec, inputs, devices)  # a Variable enters ops as itself, as in TF
     loss = build_loss(spec, values)

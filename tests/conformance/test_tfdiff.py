@@ -1,0 +1,88 @@
+"""Drawn graphs built in TensorFlow 1 itself against tgc (tfdiff.py, the campaign's ``--variant
+tf``). TensorFlow is not in CI: the tests that need it skip there; run them with a Python that has
+it (``/tmp/peers/bin/python -m pytest tests/conformance/test_tfdiff.py``)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from conformance import checks, tfdiff
+from conformance.generator import RandomChooser, catalogue, draw_graph
+
+# Seeds of the campaign's tf variant (plain and with --control-flow 20) that ran in TensorFlow
+# and in tgc alike: a handful of each kind, and those of the disagreements fixed since.
+SEEDS = (0, 1, 6, 9, 11, 34)
+CONTROL_SEEDS = (0, 2)
+
+
+def _tf():
+    pytest.importorskip("tensorflow")
+    return tfdiff.tensorflow_or_none()
+
+
+def _draw(seed: int, control_flow: int = 0):
+    entries = tfdiff.entries_tf(catalogue())
+    return draw_graph(
+        RandomChooser(seed), seed=seed, entries=entries, variant="tf", control_flow=control_flow
+    )
+
+
+def test_every_drawn_op_has_a_tf_call_or_a_reason():
+    """The table covers the catalogue: an op added to the registry needs a TF call here (or a
+    reason in NOT_IN_TF), or the tf variant would stop drawing it unnoticed."""
+    drawn = set(catalogue())
+    assert set(tfdiff.TF_OPS) | set(tfdiff.NOT_IN_TF) == drawn
+    assert not set(tfdiff.TF_OPS) & set(tfdiff.NOT_IN_TF)
+    assert not set(tfdiff.entries_tf(catalogue())) & set(tfdiff.NOT_IN_TF)
+
+
+def test_tf_table_names_exactly_tf_ops():
+    assert set(tfdiff.tf_calls(_tf())) >= set(tfdiff.TF_OPS)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_graphs_agree_with_tensorflow(seed):
+    outcome = tfdiff.run_tfdiff(_draw(seed), _tf())
+    assert outcome.ok, outcome.detail
+
+
+@pytest.mark.parametrize("seed", CONTROL_SEEDS)
+def test_control_flow_graphs_agree_with_tensorflow(seed):
+    spec = _draw(seed, control_flow=20)
+    assert any(n.op in checks.CONTROL_OPS for n in spec.nodes)
+    outcome = tfdiff.run_tfdiff(spec, _tf())
+    assert outcome.ok, outcome.detail
+
+
+def test_a_wrong_number_of_tgc_is_caught(monkeypatch):
+    tf = _tf()
+    spec = _draw(1)
+    run = checks.run_session
+
+    def off_by_a_little(spec, target, *args, **kwargs):
+        result = run(spec, target, *args, **kwargs)
+        result["forward"][0] = np.asarray(result["forward"][0]) * 1.01 + 0.01
+        return result
+
+    monkeypatch.setattr(checks, "run_session", off_by_a_little)
+    outcome = tfdiff.run_tfdiff(spec, tf)
+    assert (outcome.status, outcome.category) == ("wrong", "tf-forward"), outcome.detail
+
+
+def test_a_graph_tf_refuses_is_its_own_category(monkeypatch):
+    """A graph TensorFlow refuses (here: its call raises) and tgc runs is a finding with both
+    sides said."""
+    tf = _tf()
+    spec = _draw(1)
+    op = spec.nodes[0].op
+    calls = dict(tfdiff._calls(tf))
+
+    def refuse(t, a):
+        raise ValueError("TensorFlow says no")
+
+    monkeypatch.setitem(tfdiff._CALLS, op, refuse)
+    outcome = tfdiff.run_tfdiff(dataclasses.replace(spec), tf)
+    assert (outcome.status, outcome.category) == ("wrong", "tf-refuses")
+    assert "TensorFlow says no" in outcome.detail and "tgc: builds and runs it" in outcome.detail
+    assert calls  # the table itself is left as it was by monkeypatch
