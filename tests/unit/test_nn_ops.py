@@ -297,7 +297,7 @@ def test_cross_entropy_shape_errors_name_both_shapes():
     x = tf.placeholder(tf.float32, [None, 4])
     with pytest.raises(
         ValueError,
-        match=r"labels and logits must have the same shape but got \(\?, 3\) and \(\?, 4\)",
+        match=r"logits and labels must be broadcastable: logits_size=\[\?,4\] labels_size=\[\?,3\]",
     ):
         nn.softmax_cross_entropy_with_logits_v2(
             labels=tf.placeholder(tf.float32, [None, 3]), logits=x
@@ -488,3 +488,75 @@ def test_sparse_labels_of_another_batch_at_run_time_fail_as_tfs_kernel():
             r"labels shape:\] \[2 3\] \[1\]",
         ):
             sess.run(loss, {pred: False})
+
+
+# Labels that broadcast to the logits' shape, as TF's kernel broadcasts them (TF 2.21's values for
+# these draws: tests/oracle/softmax_xent_broadcast.py; TF refuses labels larger than the logits,
+# and ranks above 2 in its reshapes, which tgc reads as numpy's broadcast of the labels).
+BROADCAST_LABELS = [((3,), (2, 3)), ((2, 1), (2, 3)), ((1, 3), (2, 3)), ((1, 2, 3), (2, 2, 3))]
+
+
+@pytest.mark.parametrize("labels_shape, logits_shape", BROADCAST_LABELS)
+def test_softmax_xent_broadcasts_labels_to_the_logits_as_tfs_kernel(labels_shape, logits_shape):
+    rng = np.random.default_rng(5)
+    b, a = rng.random(labels_shape), rng.normal(size=logits_shape)
+    z = tf.placeholder(tf.float64, labels_shape)
+    x = tf.placeholder(tf.float64, logits_shape)
+    y = nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x)
+    assert y.shape.as_list() == list(logits_shape[:-1])
+    w = rng.normal(size=logits_shape[:-1])
+    gx, gz = tf.gradients(tf.reduce_sum(y * w), [x, z])
+    with tf.Session() as sess:
+        got, got_x, got_z = sess.run([y, gx, gz], {x: a, z: b})
+    np.testing.assert_allclose(got, np_xent(b, a), rtol=1e-12)
+    np.testing.assert_allclose(
+        got_x, finite_differences(lambda t: np.sum(np_xent(b, t) * w), a), rtol=1e-6, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        got_z, finite_differences(lambda t: np.sum(np_xent(t, a) * w), b), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_softmax_xent_broadcasts_labels_fed_with_one_row():
+    """[None, 3] labels fed one row beside two rows of logits: TF 2.21 gives [2.0717583,
+    2.0666575] for these values (tests/oracle/softmax_xent_broadcast.py)."""
+    z = tf.placeholder(tf.float32, [None, 3])
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = nn.softmax_cross_entropy_with_logits_v2(labels=z, logits=x)
+    b = np.float32([[0.5488135, 0.71518937, 0.60276335]])
+    a = np.float32([[0.5448832, 0.4236548, 0.6458941], [0.4375872, 0.891773, 0.96366274]])
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(y, {z: b, x: a}), [2.0717583, 2.0666575], rtol=1e-6)
+        with pytest.raises(  # labels of more rows than the logits: TF's kernel refuses them too
+            tf.errors.InvalidArgumentError,
+            match=r"must be broadcastable: logits_size=\[1,3\] labels_size=\[2,3\]",
+        ):
+            sess.run(y, {z: np.ones((2, 3), np.float32), x: a[:1]})
+
+
+def test_softmax_xent_checks_labels_made_at_run_time():
+    """A cond's labels of one row broadcast over the logits' row; of two, beside one row of
+    logits, they fail the run as TF's kernel fails it."""
+    pred = tf.placeholder(tf.bool, [])
+    labels = tf.cond(pred, lambda: tf.fill([1, 3], 0.5), lambda: tf.ones([2, 3]))
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=x)
+    a = np.float32([[0.0, 1.0, 2.0]])
+    with tf.Session() as sess:
+        got = sess.run(y, {pred: True, x: a})
+        np.testing.assert_allclose(got, np_xent(np.full((1, 3), 0.5), a), rtol=1e-6)
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"Incompatible shapes: \[2,3\] vs. \[1,3\]\n.*softmax_cross_entropy_with_logits",
+        ):
+            sess.run(y, {pred: False, x: a})
+
+
+def test_softmax_xent_refuses_labels_larger_than_the_logits():
+    with pytest.raises(
+        ValueError,
+        match=r"logits and labels must be broadcastable: logits_size=\[1,3\] labels_size=\[2,3\]",
+    ):
+        nn.softmax_cross_entropy_with_logits_v2(
+            labels=tf.placeholder(tf.float32, [2, 3]), logits=tf.placeholder(tf.float32, [1, 3])
+        )

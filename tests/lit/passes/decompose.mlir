@@ -34,15 +34,17 @@ func.func @l2_loss(%x: tensor<?x5xf32>) -> tensor<f32> {
 
 // -----
 
-// Cross-entropy goes through log_softmax, itself a composite: neither is left.
+// Cross-entropy goes through log_softmax, itself a composite: neither is left. The labels are
+// broadcast to the logits first, which checks at run time that they broadcast (TF's kernel).
 // CHECK-LABEL: func.func @cross_entropy(
 // CHECK-SAME:      %[[LABELS:.*]]: tensor<?x5xf32>, %[[LOGITS:.*]]: tensor<?x5xf32>
 // CHECK-NOT:     "tgc.log_softmax"
 // CHECK-NOT:     "tgc.softmax_cross_entropy_with_logits"
+// CHECK:         %[[FULL:.*]] = "tgc.broadcast_like"(%[[LABELS]], %[[LOGITS]])
 // CHECK:         "tgc.reduce_max"(%[[LOGITS]])
 // CHECK:         %[[LSE:.*]] = "tgc.log"
 // CHECK:         %[[LOGP:.*]] = "tgc.subtract"(%{{.*}}, %[[LSE]])
-// CHECK:         %[[P:.*]] = "tgc.multiply"(%[[LABELS]], %[[LOGP]])
+// CHECK:         %[[P:.*]] = "tgc.multiply"(%[[FULL]], %[[LOGP]])
 // CHECK:         %[[S:.*]] = "tgc.reduce_sum"(%[[P]]) {axes = array<i64: 1>, keepdims = false} : (tensor<?x5xf32>) -> tensor<?xf32>
 // CHECK:         %[[L:.*]] = "tgc.negative"(%[[S]])
 // CHECK:         return %[[L]] : tensor<?xf32>

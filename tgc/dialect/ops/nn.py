@@ -40,6 +40,29 @@ def _merge_shapes(a, b, what):
     return tuple(x if x is not None else y for x, y in zip(a, b))
 
 
+def _labels_broadcast_to(labels, logits):
+    """The loss's full shape: labels broadcast to the logits (TF's kernel broadcasts them; logits
+    never grow), ``None`` dims of the logits taking the labels' sizes."""
+    try:
+        shape = broadcast_shapes(labels, logits)
+    except ShapeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != len(logits)
+        or any(s != d for s, d in zip(shape, logits) if s is not None and d is not None)
+    ):
+        raise ShapeError(
+            "logits and labels must be broadcastable: "
+            f"logits_size={_tf_size(logits)} labels_size={_tf_size(labels)}"
+        )
+    return tuple(s if d is None else d for s, d in zip(shape, logits))
+
+
+def _tf_size(shape):
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
 def _without(shape, axis):
     return tuple(d for i, d in enumerate(shape) if i != axis)
 
@@ -187,7 +210,7 @@ class SoftmaxCrossEntropyWithLogits:
 
     def infer(labels, logits, axis):
         dtype = same_dtype(labels, _float_spec(logits), allowed=FLOAT_DTYPES)
-        shape = _merge_shapes(labels.shape, logits.shape, "labels and logits")
+        shape = _labels_broadcast_to(labels.shape, logits.shape)
         return spec(_without(shape, normalize_axis(axis, len(shape))), dtype)
 
     def eval(labels, logits, axis):
@@ -195,19 +218,23 @@ class SoftmaxCrossEntropyWithLogits:
 
     def grad(b, op, g):
         # d/dlogits = softmax * sum(labels) - labels  (TF's softmax - labels when labels sum to 1);
-        # d/dlabels = -log_softmax(logits). Both scaled by g along the class axis.
+        # d/dlabels = -log_softmax(logits). Both scaled by g along the class axis; labels that
+        # broadcast get the sum over the rows they stood for.
         labels, logits = op.inputs
         axis = _axis_of(logits, op.attrs["axis"])
         g = _expand(b, g, axis)
-        mass = b.reduce_sum(labels, axes=[axis], keepdims=True)
-        dlogits = b.subtract(b.multiply(b.softmax(logits, axis=axis), mass), labels)
+        full = b.broadcast_like(labels, logits)
+        mass = b.reduce_sum(full, axes=[axis], keepdims=True)
+        dlogits = b.subtract(b.multiply(b.softmax(logits, axis=axis), mass), full)
         dlabels = b.negative(b.log_softmax(logits, axis=axis))
-        return [b.multiply(g, dlabels), b.multiply(g, dlogits)]
+        return [b.unbroadcast(b.multiply(g, dlabels), labels), b.multiply(g, dlogits)]
 
     def decompose(b, op):
         labels, logits = op.inputs
         axis = _axis_of(logits, op.attrs["axis"])
-        picked = b.multiply(labels, _log_softmax(b, logits, axis))
+        # broadcast_like checks at run time that the labels broadcast to the logits (a None dim
+        # fed more rows than the logits have is TF's "must be broadcastable")
+        picked = b.multiply(b.broadcast_like(labels, logits), _log_softmax(b, logits, axis))
         return b.negative(b.reduce_sum(picked, axes=[axis]))
 
     samples = [
