@@ -149,6 +149,17 @@ def test_expand_dims_and_squeeze():
     assert A.squeeze(x).shape == tf.TensorShape([None, 3])
 
 
+def test_squeeze_of_an_empty_axis_list_removes_every_size_1_axis():
+    """TF's axis=[] is its default, not "no axis": tf.squeeze(ones [1, 2, 1], axis=[]) has shape
+    [2] in TF 2.21's compat.v1 (found by the random graphs against TensorFlow, tfdiff.py)."""
+    x = tf.placeholder(tf.float32, [1, 2, 1])
+    for axis in ([], ()):
+        assert A.squeeze(x, axis=axis).shape == tf.TensorShape([2])
+    assert A.squeeze(x, squeeze_dims=[]).shape == tf.TensorShape([2])
+    out = run(A.squeeze(x, axis=[]), {x: np.ones((1, 2, 1), np.float32)})
+    np.testing.assert_array_equal(out, np.ones(2, np.float32))
+
+
 def test_squeeze_error():
     x = tf.placeholder(tf.float32, [2, 3])
     assert "cannot squeeze axis 1 of shape (2, 3): its size is not 1" in build_error(

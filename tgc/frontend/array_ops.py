@@ -185,9 +185,12 @@ def expand_dims(input, axis=None, name=None, dim=None):
 
 
 def squeeze(input, axis=None, name=None, squeeze_dims=None):
-    """`tf.squeeze`; with no axis, every axis whose size is known to be 1 is removed."""
+    """`tf.squeeze`; with no axis, every axis whose size is known to be 1 is removed. An empty
+    list of axes is no axis, as in TF (its default is ``[]``)."""
     x = convert_to_tensor(input)
     axis = axis if axis is not None else squeeze_dims
+    if isinstance(axis, (list, tuple)) and not axis:
+        axis = None
     if axis is None:
         axes = [i for i, d in enumerate(x.spec.shape or ()) if d == 1]
         _rank(x, "squeeze without an axis")
