@@ -288,7 +288,16 @@ def run_tf_session(spec, tf) -> dict:
 
 
 def _message(exc: Stage) -> str:
-    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    """The error's gist: its first line, and for TF's "Graph execution error" the kernel's."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    gist = [lines[0]]
+    if "Graph execution error" in lines[0]:
+        detected = [line for line in lines if line.startswith("Detected at node")]
+        errors = [line for line in lines if "Error" in line or "must" in line][1:2]
+        gist += detected[:1] + errors
+    return " | ".join(gist)[:400]
 
 
 def run_tfdiff(spec, tf=None) -> Outcome:

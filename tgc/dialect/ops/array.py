@@ -86,7 +86,8 @@ class Range:
 
 @op("fill_like", tf_type="FillLike", operands=("x",), attrs={"value": Attr("float")})
 class FillLike:
-    """A tensor of x's shape and dtype filled with one value (`tf.zeros_like`, `tf.ones_like`)."""
+    """A tensor of x's shape and dtype filled with one value (`tf.zeros_like`, `tf.ones_like`).
+    Not differentiable, as TF's ZerosLike and OnesLike: its value does not depend on x's."""
 
     flops = no_flops
 
@@ -96,8 +97,7 @@ class FillLike:
     def eval(x, value):
         return np.full(x.shape, value, dtype=x.dtype)
 
-    def grad(b, op, g):
-        return [b.zeros_like(op.inputs[0])]
+    grad = NOT_DIFFERENTIABLE
 
     samples = [
         Sample(shapes=((2, 3),), attrs={"value": 1.5}, dynamic=((0, 0),)),

@@ -403,7 +403,8 @@ class Log:
 
 @op("floor", tf_type="Floor", operands=("x",))
 class Floor:
-    """Largest integer not above x (`tf.floor`); its gradient is zero almost everywhere."""
+    """Largest integer not above x (`tf.floor`). No gradient, as TF registers none (its Floor
+    gradient is None, not zeros): ``tf.gradients`` through floor alone is None, as in TF."""
 
     flops = elementwise_flops
 
@@ -412,8 +413,7 @@ class Floor:
     infer = unary_infer(FLOAT_DTYPES)
     eval = keep_dtype(np.floor)
 
-    def grad(b, op, g):
-        return [b.zeros_like(op.inputs[0])]
+    grad = NOT_DIFFERENTIABLE
 
 
 @op("relu", tf_type="Relu", operands=("x",))

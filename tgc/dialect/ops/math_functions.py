@@ -13,7 +13,7 @@ import numpy as np
 from tgc.dialect.ops.elementwise import keep_dtype as _keep
 from tgc.dialect.ops.elementwise import unary_infer
 from tgc.dialect.costs import elementwise_flops, transcendental_flops
-from tgc.dialect.registry import Sample, op
+from tgc.dialect.registry import NOT_DIFFERENTIABLE, Sample, op
 from tgc.dialect.shapes import FLOAT_DTYPES
 
 _float_unary = unary_infer(FLOAT_DTYPES)
@@ -160,7 +160,7 @@ class Erf:
 
 @op("ceil", tf_type="Ceil", operands=("x",))
 class Ceil:
-    """Smallest integer not below x (`tf.ceil`); its gradient is zero almost everywhere."""
+    """Smallest integer not below x (`tf.ceil`). No gradient, as in TF (None there, not zeros)."""
 
     flops = elementwise_flops
 
@@ -168,13 +168,13 @@ class Ceil:
     eval = _keep(np.ceil)
     samples = _SAMPLES
 
-    def grad(b, op, g):
-        return [b.zeros_like(op.inputs[0])]
+    grad = NOT_DIFFERENTIABLE
 
 
 @op("round", tf_type="Round", operands=("x",))
 class Round:
-    """Nearest integer, halves to even (`tf.round`); its gradient is zero almost everywhere."""
+    """Nearest integer, halves to even (`tf.round`). No gradient, as in TF (None there, not
+    zeros)."""
 
     flops = elementwise_flops
 
@@ -183,5 +183,4 @@ class Round:
     # Exact halves (where the gradient jumps) are tested in tests/e2e/test_math_functions.py.
     samples = _SAMPLES
 
-    def grad(b, op, g):
-        return [b.zeros_like(op.inputs[0])]
+    grad = NOT_DIFFERENTIABLE

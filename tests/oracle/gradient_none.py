@@ -1,0 +1,67 @@
+"""TensorFlow 2.21's answers for tests/e2e/test_gradient_none.py, written to
+tests/e2e/gradient_none_tf_values.json:
+
+    /tmp/peers/bin/python tests/oracle/gradient_none.py
+
+(compat.v1 with v2 behaviour disabled, on the CPU.) ``tf.gradients`` is None for an x whose every
+path to y runs through an op with no gradient: TF registers Floor's, Ceil's and Round's gradient as
+None (not zeros: Sign's is zeros), and ZerosLike, OnesLike and Shape as not differentiable. A path
+that does carry a gradient makes it a value (zeros where the only other paths are None's). Found by
+the random graphs against TensorFlow (tests/conformance/tfdiff.py).
+"""
+
+import json
+import os
+
+import numpy as np
+
+X = np.array([[-1.5, -0.25, 0.5], [0.75, 1.25, 2.5]])
+
+# name: the loss of x (a [2, 3] float64 placeholder), built with module t
+CASES = {
+    "floor": lambda t, x: t.reduce_sum(t.floor(x)),
+    "ceil": lambda t, x: t.reduce_sum(t.ceil(x)),
+    "round": lambda t, x: t.reduce_sum(t.round(x)),
+    "sign": lambda t, x: t.reduce_sum(t.sign(x)),
+    "floor_plus_square": lambda t, x: t.reduce_sum(t.floor(x) + x * x),
+    "floor_times_x": lambda t, x: t.reduce_sum(t.floor(x) * x),
+    "ones_like": lambda t, x: t.reduce_sum(t.ones_like(x)),
+    "zeros_like_plus_x": lambda t, x: t.reduce_sum(t.zeros_like(x) + 2.0 * x),
+}
+
+
+def run_case(t, loss):
+    """(None or the gradient as a list, the loss) of the case in module t."""
+    with t.Graph().as_default():
+        x = t.placeholder(t.float64, [2, 3])
+        y = loss(t, x)
+        (g,) = t.gradients(y, [x])
+        with t.Session() as sess:
+            if g is None:
+                return None, float(sess.run(y, {x: X}))
+            grad, value = sess.run([g, y], {x: X})
+            return np.asarray(grad).tolist(), float(value)
+
+
+PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "e2e",
+    "gradient_none_tf_values.json",
+)
+
+if __name__ == "__main__":
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    values = {name: run_case(tf, case) for name, case in CASES.items()}
+    with open(PATH, "w", encoding="utf-8") as fh:
+        json.dump(
+            {
+                "tensorflow": tf.__version__ if hasattr(tf, "__version__") else "2.21",
+                "values": values,
+            },
+            fh,
+            indent=1,
+        )
+        fh.write("\n")
+    print(json.dumps(values))
