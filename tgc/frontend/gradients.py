@@ -13,6 +13,8 @@ merges them once ``stop_gradient`` has lowered to its operand.
 
 from __future__ import annotations
 
+import weakref
+
 from tgc.dialect.registry import REGISTRY
 from tgc.frontend.build import convert_to_tensor, make_op
 from tgc.graph.graph import Tensor, get_default_graph
@@ -86,6 +88,56 @@ def _held_constant(ys, stops) -> dict:
     return replaced
 
 
+# A Variable's gradient -> the index tensors of the gathers it came back through, where TF's
+# gradient would be an IndexedSlices (``gathered_rows``).
+_GATHERED_ROWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def gathered_rows(grad):
+    """The row indices of a Variable's gradient that TensorFlow would give as an IndexedSlices
+    (every path from the Variable to the ys starts with a gather on axis 0), or None for a dense
+    gradient. Optimizers update only these rows, as TF's sparse kernels do."""
+    return _GATHERED_ROWS.get(grad)
+
+
+def keep_gathered_rows(gradient, scaled):
+    """``scaled`` is ``gradient`` times a scalar (tf.clip_by_global_norm, tf.clip_by_norm): as TF
+    keeps an IndexedSlices one, it keeps the gradient's gathered rows."""
+    rows = _GATHERED_ROWS.get(gradient) if isinstance(gradient, Tensor) else None
+    if rows is not None:
+        _GATHERED_ROWS[scaled] = rows
+    return scaled
+
+
+def _consumers(graph) -> dict:
+    """tensor -> the ops that read it."""
+    readers: dict = {}
+    for op in graph.get_operations():
+        for t in op.inputs:
+            readers.setdefault(t, []).append(op)
+    return readers
+
+
+def _gathered_rows(x, readers: dict, reach: list):
+    """The index tensors of the gathers through which every path from x to the ys starts, or None
+    where some path starts with another op. TensorFlow's gradient of such an x (a Variable read
+    only by ``tf.gather`` / ``tf.nn.embedding_lookup`` on axis 0, maybe through identities) is an
+    IndexedSlices, and its optimizers then update only those rows (train.py)."""
+    found, stack = [], [x]
+    while stack:
+        t = stack.pop()
+        for op in readers.get(t, ()):
+            if not any(o in r for o in op.outputs for r in reach):
+                continue  # no gradient comes back through this reader
+            if op.opdef == "identity":
+                stack.append(op.outputs[0])
+            elif op.opdef == "gather" and op.inputs[0] is t and op.inputs[1] is not t:
+                found.append(op.inputs[1])
+            else:
+                return None
+    return tuple(found) or None
+
+
 def _as_list(v):
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
@@ -122,6 +174,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ig
             held = _held_constant(ys, stops)
             ys, xs = [held.get(y, y) for y in ys], [held.get(x, x) for x in xs]
         reach = [_differentiable_ancestors(y) for y in ys]
+        readers = None
         for x in xs:
             parts = [
                 make_op("gradient", [y, x, dy]) for y, dy, r in zip(ys, seeds, reach) if x in r
@@ -129,5 +182,10 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ig
             total = parts[0] if parts else None
             for p in parts[1:]:
                 total = make_op("add", [total, p], name="AddN")
+            if total is not None and x.op.opdef == "read_variable":
+                readers = readers if readers is not None else _consumers(graph)
+                rows = _gathered_rows(x, readers, reach)
+                if rows is not None:
+                    _GATHERED_ROWS[total] = rows
             results.append(total)
     return results

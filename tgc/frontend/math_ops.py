@@ -13,6 +13,7 @@ import numpy as _np
 from tgc.dialect.types import as_dtype
 from tgc.frontend import uint8_math as _u8
 from tgc.frontend.build import check_op, constant, convert_to_tensor, make_op
+from tgc.frontend.gradients import keep_gathered_rows
 from tgc.graph.graph import Tensor
 
 
@@ -425,7 +426,8 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
     positive = greater(l2sum, 0.0)
     # sqrt of 0 has an infinite gradient; TF takes it of 1 where the sum is 0 and selects it away.
     l2norm = where(positive, sqrt(where(positive, l2sum, _ones_like(l2sum))), l2sum)
-    return identity(t * clip_norm / maximum(l2norm, clip_norm), name=name or "clip_by_norm")
+    clipped = identity(t * clip_norm / maximum(l2norm, clip_norm), name=name or "clip_by_norm")
+    return keep_gathered_rows(t, clipped)
 
 
 def _ones_like(x):
@@ -457,9 +459,12 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     clipped = [
         None
         if t is None
-        else identity(
-            convert_to_tensor(t) * cast(scale, convert_to_tensor(t).dtype),
-            name=name and f"{name}_{i}",
+        else keep_gathered_rows(
+            t,
+            identity(
+                convert_to_tensor(t) * cast(scale, convert_to_tensor(t).dtype),
+                name=name and f"{name}_{i}",
+            ),
         )
         for i, t in enumerate(t_list)
     ]

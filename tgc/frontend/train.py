@@ -18,10 +18,10 @@ import abc
 import numpy as np
 
 from tgc.dialect.ops.state import ASSIGNMENT_OPS
-from tgc.frontend import math_ops
+from tgc.frontend import array_ops, math_ops, segment_ops
 from tgc.frontend.build import convert_to_tensor
 from tgc.frontend.control import group
-from tgc.frontend.gradients import gradients
+from tgc.frontend.gradients import gathered_rows, gradients
 from tgc.graph.graph import Operation, get_default_graph
 from tgc.frontend.variables import Variable, trainable_variables
 from tgc.frontend import global_step as _global_step
@@ -135,7 +135,11 @@ class Optimizer(abc.ABC):
             updates = []
             for grad, var in active:
                 with graph.name_scope("update_" + var.op.name):
-                    updates.append(self._apply_dense(grad, var))
+                    rows = gathered_rows(grad)
+                    if rows is None:
+                        updates.append(self._apply_dense(grad, var))
+                    else:
+                        updates.append(self._apply_sparse(grad, var, rows))
             if global_step is None:
                 train_op = self._finish(updates, scope)  # "Adam/" names the op "Adam", as in TF
             else:
@@ -168,6 +172,14 @@ class Optimizer(abc.ABC):
     @abc.abstractmethod
     def _apply_dense(self, grad, var):
         """The op that updates ``var`` from ``grad`` (each optimizer's own rule)."""
+
+    def _apply_sparse(self, grad, var, rows):
+        """The update for a gradient TF gives as an IndexedSlices: only the rows that ``rows``
+        (index tensors) gathered in this step, ``grad`` being zero in the others. TF's sparse
+        kernels of SGD, Adagrad and Adam change the other rows exactly as their dense ones do
+        (not at all, or Adam's decay of m and v in every row): the dense rule, unless overridden.
+        """
+        return self._apply_dense(grad, var)
 
     # ---- slots -----------------------------------------------------------------------------------
 
@@ -206,6 +218,24 @@ class Optimizer(abc.ABC):
                 initial_value, trainable=False, name=name, dtype="float32"
             )
         return self._non_slot[key]
+
+
+def _touched(rows, var):
+    """Which rows of ``var`` the gathers of ``rows`` read in this step: a bool tensor of shape
+    [rows of var, 1, ...] that selects along var's first axis."""
+    shape = var.shape.as_list()
+    ids = [math_ops.cast(array_ops.reshape(r, [-1]), "int64") for r in rows]
+    ids = ids[0] if len(ids) == 1 else array_ops.concat(ids, 0)
+    hits = segment_ops.unsorted_segment_sum(
+        array_ops.ones_like(ids, dtype=var.dtype), ids, shape[0]
+    )
+    touched = math_ops.greater(hits, array_ops.zeros_like(hits))
+    return array_ops.reshape(touched, [shape[0]] + [1] * (len(shape) - 1))
+
+
+def _only(touched, value, otherwise):
+    """``value`` in the touched rows, ``otherwise`` (a slot's or a step's old value) elsewhere."""
+    return math_ops.where_v2(touched, value, otherwise)
 
 
 def _lock_assignments(ops) -> None:
@@ -285,6 +315,22 @@ class MomentumOptimizer(Optimizer):
         if self._use_nesterov:
             return var.assign_sub(grad * lr + accum_t * momentum * lr)
         return var.assign_sub(accum_t * lr)
+
+    def _apply_sparse(self, grad, var, rows):
+        """SparseApplyMomentum: the accumulator and the variable change in the gathered rows only
+        (a dense rule would move the others by the momentum left from earlier steps)."""
+        lr, momentum = (
+            self._get_hyper("learning_rate", var.dtype),
+            self._get_hyper("momentum", var.dtype),
+        )
+        touched = _touched(rows, var)
+        accum = self.get_slot(var, "momentum")
+        accum_t = accum.assign(_only(touched, accum * momentum + grad, accum))
+        if self._use_nesterov:
+            step = grad * lr + accum_t * momentum * lr
+        else:
+            step = accum_t * lr
+        return var.assign_sub(_only(touched, step, array_ops.zeros_like(step)))
 
 
 class AdamOptimizer(Optimizer):
@@ -407,6 +453,22 @@ class AdadeltaOptimizer(Optimizer):
         )
         return group(var_t, accum_update_t)
 
+    def _apply_sparse(self, grad, var, rows):
+        """SparseApplyAdadelta: both accumulators decay in the gathered rows only."""
+        lr, eps = self._get_hyper("learning_rate", var.dtype), self._get_hyper("epsilon", var.dtype)
+        rho = self._get_hyper("rho", var.dtype)
+        touched = _touched(rows, var)
+        accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
+        accum_t = accum.assign(
+            _only(touched, accum * rho + math_ops.square(grad) * (1 - rho), accum)
+        )
+        update = math_ops.sqrt(accum_update + eps) * math_ops.rsqrt(accum_t + eps) * grad
+        var_t = var.assign_sub(_only(touched, update * lr, array_ops.zeros_like(update)))
+        accum_update_t = accum_update.assign(
+            _only(touched, accum_update * rho + math_ops.square(update) * (1 - rho), accum_update)
+        )
+        return group(var_t, accum_update_t)
+
 
 class RMSPropOptimizer(Optimizer):
     """ms += (grad^2 - ms)(1 - decay); [centered: mg += (grad - mg)(1 - decay), ms - mg^2 in place
@@ -454,6 +516,23 @@ class RMSPropOptimizer(Optimizer):
             denom = (ms_t - math_ops.square(mg_t)) + eps
         mom_t = mom.assign(mom * momentum + (grad * lr) / math_ops.sqrt(denom))
         return var.assign_sub(mom_t)
+
+    def _apply_sparse(self, grad, var, rows):
+        """SparseApplyRMSProp, SparseApplyCenteredRMSProp: every slot changes in the gathered
+        rows only, and so does the variable."""
+        dtype = var.dtype
+        lr, rho = self._get_hyper("learning_rate", dtype), self._get_hyper("decay", dtype)
+        momentum, eps = self._get_hyper("momentum", dtype), self._get_hyper("epsilon", dtype)
+        touched = _touched(rows, var)
+        ms, mom = self.get_slot(var, "rms"), self.get_slot(var, "momentum")
+        ms_t = ms.assign(_only(touched, ms + (math_ops.square(grad) - ms) * (1 - rho), ms))
+        denom = ms_t + eps
+        if self._centered:
+            mg = self.get_slot(var, "mg")
+            mg_t = mg.assign(_only(touched, mg + (grad - mg) * (1 - rho), mg))
+            denom = (ms_t - math_ops.square(mg_t)) + eps
+        mom_t = mom.assign(_only(touched, mom * momentum + (grad * lr) / math_ops.sqrt(denom), mom))
+        return var.assign_sub(_only(touched, mom_t, array_ops.zeros_like(mom_t)))
 
 
 # ---- learning-rate schedules ---------------------------------------------------------------------
