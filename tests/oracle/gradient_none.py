@@ -27,6 +27,15 @@ CASES = {
     "floor_times_x": lambda t, x: t.reduce_sum(t.floor(x) * x),
     "ones_like": lambda t, x: t.reduce_sum(t.ones_like(x)),
     "zeros_like_plus_x": lambda t, x: t.reduce_sum(t.zeros_like(x) + 2.0 * x),
+    # x's shape only (Shape is not differentiable in TF): tgc builds these as ops reading x
+    "reshape_to_shape_of_x": lambda t, x: t.reduce_sum(
+        t.square(t.reshape(t.constant(np.arange(6.0)), t.shape(x)))
+    ),
+    "fill_shape_of_x": lambda t, x: t.reduce_sum(t.fill(t.shape(x), t.constant(2.5, t.float64))),
+    "broadcast_to_shape_of_x": lambda t, x: t.reduce_sum(
+        t.broadcast_to(t.constant([1.0, 2.0, 3.0], t.float64), t.shape(x))
+    ),
+    "reshape_x_to_shape_of_x": lambda t, x: t.reduce_sum(t.square(t.reshape(x * 3.0, t.shape(x)))),
 }
 
 

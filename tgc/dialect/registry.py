@@ -120,6 +120,9 @@ class OpDef:
     # Operands that must be rank 0: a feed of unknown rank there is a scalar.
     scalar_operands: tuple = ()
     traits: frozenset = frozenset()  # names from TRAITS
+    # Operands read for their shape only (a ``*_like`` op's target): no gradient flows into them,
+    # and an x reached only through them has a gradient of None, as TF's through tf.shape(x).
+    shape_operands: tuple = ()
 
     @property
     def mlir_name(self) -> str:
@@ -128,6 +131,15 @@ class OpDef:
     @property
     def differentiable(self) -> bool:
         return self.grad is not NOT_DIFFERENTIABLE
+
+    def carries_gradient(self, index: int) -> bool:
+        """Whether gradient flows into operand ``index``: a differentiable op's operand that is
+        not read for its shape only."""
+        if not self.differentiable:
+            return False
+        if self.operands == "variadic" or index >= len(self.operands):
+            return True
+        return self.operands[index] not in self.shape_operands
 
     def complete_attrs(self, given: dict) -> dict:
         """Fill defaults, reject unknown and missing attributes; returns a new dict."""
@@ -174,6 +186,7 @@ def op(
     module_level=False,
     scalar_operands=(),
     traits=(),
+    shape_operands=(),
 ):
     """Class decorator: the class body holds ``infer``, ``eval``, ``grad``, ``decompose``,
     ``samples``.
@@ -208,7 +221,10 @@ def op(
             flops=vars(cls).get("flops"),
             scalar_operands=tuple(scalar_operands),
             traits=frozenset(traits),
+            shape_operands=tuple(shape_operands),
         )
+        if set(opdef.shape_operands) - set(opdef.operands if operands != "variadic" else ()):
+            raise ValueError(f"op '{name}': shape_operands {shape_operands} are not its operands")
         REGISTRY[name] = opdef
         return opdef
 

@@ -29,6 +29,12 @@ def _passes_gradient(op) -> bool:
     return op.opdef is not None and (op.opdef == "gradient" or REGISTRY[op.opdef].differentiable)
 
 
+def _carries_gradient(op, index: int) -> bool:
+    """Whether gradient flows into input ``index`` of op (not an operand read for its shape
+    only, the target of a ``*_like`` op: TF's tf.shape(x) is not differentiable)."""
+    return op.opdef == "gradient" or REGISTRY[op.opdef].carries_gradient(index)
+
+
 def _differentiable_ancestors(y: Tensor) -> set:
     """Tensors that y depends on through differentiable ops."""
     seen, stack = set(), [y]
@@ -38,7 +44,11 @@ def _differentiable_ancestors(y: Tensor) -> set:
             continue
         seen.add(t)
         if _passes_gradient(t.op):
-            stack.extend(i for i in t.op.inputs if i.spec.dtype in _FLOATS)
+            stack.extend(
+                i
+                for k, i in enumerate(t.op.inputs)
+                if i.spec.dtype in _FLOATS and _carries_gradient(t.op, k)
+            )
     return seen
 
 

@@ -40,7 +40,8 @@ def _reached_from(xs, ops) -> set:
         opdef = opdef_of(op)
         if opdef is None or not opdef.differentiable:
             continue
-        if any(v in reached for v in op.operands):
+        # an operand read for its shape only (a *_like op's target) passes no gradient on
+        if any(v in reached and opdef.carries_gradient(k) for k, v in enumerate(op.operands)):
             reached.update(r for r in op.results if _is_float(r))
     return reached
 

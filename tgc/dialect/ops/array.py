@@ -105,7 +105,7 @@ class FillLike:
     ]
 
 
-@op("broadcast_like", tf_type="BroadcastTo", operands=("x", "target"))
+@op("broadcast_like", tf_type="BroadcastTo", operands=("x", "target"), shape_operands=("target",))
 class BroadcastLike:
     """x broadcast (numpy rules) to the shape of target; target's values are not read."""
 
@@ -282,7 +282,7 @@ class Reshape:
     ]
 
 
-@op("reshape_like", tf_type="Reshape", operands=("x", "target"))
+@op("reshape_like", tf_type="Reshape", operands=("x", "target"), shape_operands=("target",))
 class ReshapeLike:
     """x's elements in target's shape (read at run time); target's values are not read. As TF's
     shape rule for Reshape, one unknown dim of target is sized from x's static element count."""
@@ -477,7 +477,12 @@ class Concat:
 
 
 @op(
-    "split_like", tf_type="SplitV", operands=("x", "a", "b"), attrs={"axis": Attr("int")}, results=2
+    "split_like",
+    tf_type="SplitV",
+    operands=("x", "a", "b"),
+    attrs={"axis": Attr("int")},
+    results=2,
+    shape_operands=("a", "b"),
 )
 class SplitLike:
     """x cut along ``axis`` into a part shaped like a and the rest shaped like b
@@ -700,7 +705,13 @@ class StridedSlice:
     ]
 
 
-@op("strided_slice_grad", tf_type="StridedSliceGrad", operands=("g", "x"), attrs=_STRIDED_ATTRS)
+@op(
+    "strided_slice_grad",
+    tf_type="StridedSliceGrad",
+    operands=("g", "x"),
+    attrs=_STRIDED_ATTRS,
+    shape_operands=("x",),
+)
 class StridedSliceGrad:
     """Zeros of x's shape with g written where strided_slice(x, ...) read: the slices' gradient.
 
@@ -792,7 +803,13 @@ class Tile:
     ]
 
 
-@op("tile_grad", tf_type="TileGrad", operands=("g", "x"), attrs={"multiples": Attr("ints")})
+@op(
+    "tile_grad",
+    tf_type="TileGrad",
+    operands=("g", "x"),
+    attrs={"multiples": Attr("ints")},
+    shape_operands=("x",),
+)
 class TileGrad:
     """The sum of g's tiled copies, in x's shape: tile's gradient when x has unknown dims."""
 

@@ -503,7 +503,13 @@ class AvgPool:
     ]
 
 
-@op("avg_pool_grad", tf_type="AvgPoolGrad", operands=("input_like", "grad"), attrs=_POOL_ATTRS)
+@op(
+    "avg_pool_grad",
+    tf_type="AvgPoolGrad",
+    operands=("input_like", "grad"),
+    attrs=_POOL_ATTRS,
+    shape_operands=("input_like",),
+)
 class AvgPoolGrad:
     """The gradient of avg_pool, shaped like ``input_like`` (values unused)."""
 

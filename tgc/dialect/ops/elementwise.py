@@ -526,13 +526,16 @@ class Cast:
 # ---- comparisons and logic ---------------------------------------------------------------------
 
 
-def _comparison(name, tf_type, fn, doc):
+def _comparison(name, tf_type, fn, doc, ordered=True):
+    """An ordered comparison takes real numbers only, as TF's Less/Greater kernels: bools are
+    refused when the graph is built (equal and not_equal take them)."""
+    allowed = NUMERIC_DTYPES if ordered else NUMERIC_DTYPES + ("bool",)
     cls = type(
         tf_type,
         (),
         {
             "__doc__": doc,
-            "infer": _binary_infer(NUMERIC_DTYPES + ("bool",), result_dtype="bool"),
+            "infer": _binary_infer(allowed, result_dtype="bool"),
             "eval": fn,
             "grad": NOT_DIFFERENTIABLE,
             "flops": elementwise_flops,
@@ -541,9 +544,9 @@ def _comparison(name, tf_type, fn, doc):
     return op(name, tf_type=tf_type, operands=("x", "y"))(cls)
 
 
-Equal = _comparison("equal", "Equal", np.equal, "x == y elementwise (`tf.equal`).")
+Equal = _comparison("equal", "Equal", np.equal, "x == y elementwise (`tf.equal`).", ordered=False)
 NotEqual = _comparison(
-    "not_equal", "NotEqual", np.not_equal, "x != y elementwise (`tf.not_equal`)."
+    "not_equal", "NotEqual", np.not_equal, "x != y elementwise (`tf.not_equal`).", ordered=False
 )
 Less = _comparison("less", "Less", np.less, "x < y elementwise (`tf.less`).")
 LessEqual = _comparison(
@@ -554,8 +557,10 @@ GreaterEqual = _comparison(
     "greater_equal", "GreaterEqual", np.greater_equal, "x >= y elementwise (`tf.greater_equal`)."
 )
 
-for _cmp in (Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual):
+for _cmp in (Equal, NotEqual):
     _cmp.samples = _COMPARISON_SAMPLES
+for _cmp in (Less, LessEqual, Greater, GreaterEqual):
+    _cmp.samples = tuple(s for s in _COMPARISON_SAMPLES if s.dtypes != "bool")
 
 
 @op("logical_and", tf_type="LogicalAnd", operands=("x", "y"))
@@ -632,7 +637,7 @@ def _unbroadcast_axes(g_shape, x_shape) -> tuple:
     return tuple(i for i, (d, e) in enumerate(zip(x_shape, g_shape)) if d == 1 and e != 1)
 
 
-@op("unbroadcast_like", tf_type="UnbroadcastLike", operands=("g", "x"))
+@op("unbroadcast_like", tf_type="UnbroadcastLike", operands=("g", "x"), shape_operands=("x",))
 class UnbroadcastLike:
     """g summed over the axes where x has size 1 and g does not, keeping them: the gradient of a
     broadcast, brought back to the shape x has at run time (its unknown dims may turn out to be 1).
