@@ -430,7 +430,8 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
     seconds = [r.get("seconds", 0) for r in rows]
     lines = [
         f"graphs {len(rows)}: pass {by_status['pass']}, wrong {by_status['wrong']}, "
-        f"crash {by_status['crash']}, error {by_status['error']}",
+        f"crash {by_status['crash']}, error {by_status['error']}"
+        + (f", known {by_status['known']}" if by_status["known"] else ""),  # --variant tf's
         f"mean {sum(seconds) / max(len(seconds), 1):.2f} s per graph (one job)",
         f"dtypes: {dict(collections.Counter(r.get('dtype') for r in rows))}; "
         "graphs with None dims: "
@@ -443,7 +444,7 @@ def summary(path: str, start: int | None = None, count: int | None = None) -> st
     for variant in sorted({v for v, _ in by_variant if v}):
         counts = {
             s: by_variant[(variant, s)]
-            for s in ("pass", "wrong", "crash", "error")
+            for s in ("pass", "wrong", "crash", "error", "known")
             if by_variant[(variant, s)]
         }
         lines.append(f"  {variant}: {counts}")
