@@ -36,7 +36,23 @@ CASES = {
         t.broadcast_to(t.constant([1.0, 2.0, 3.0], t.float64), t.shape(x))
     ),
     "reshape_x_to_shape_of_x": lambda t, x: t.reduce_sum(t.square(t.reshape(x * 3.0, t.shape(x)))),
+    # (y, the tensor to differentiate by): an output y does not use, of an op whose other outputs
+    # y uses, has a gradient of zeros in TF (the op is on the path: its unused outputs get zeros)
+    "unused_split_output": lambda t, x: _unused_split_output(t, x),
+    "unused_loop_output": lambda t, x: _unused_loop_output(t, x),
 }
+
+
+def _unused_split_output(t, x):
+    first, second = t.split(x * 2.0, 2, axis=0)
+    return t.reduce_sum(t.square(first)), second
+
+
+def _unused_loop_output(t, x):
+    _, a, b = t.while_loop(
+        lambda i, a, b: i < 2, lambda i, a, b: [i + 1, a * 2.0, b + 1.0], [t.constant(0), x, x * x]
+    )
+    return t.reduce_sum(a), b
 
 
 def run_case(t, loss):
@@ -44,7 +60,8 @@ def run_case(t, loss):
     with t.Graph().as_default():
         x = t.placeholder(t.float64, [2, 3])
         y = loss(t, x)
-        (g,) = t.gradients(y, [x])
+        y, wrt = y if isinstance(y, tuple) else (y, x)
+        (g,) = t.gradients(y, [wrt])
         with t.Session() as sess:
             if g is None:
                 return None, float(sess.run(y, {x: X}))
