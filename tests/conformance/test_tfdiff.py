@@ -88,3 +88,21 @@ def test_a_graph_tf_refuses_is_its_own_category(monkeypatch):
     assert (outcome.status, outcome.category) == ("wrong", "tf-refuses")
     assert "TensorFlow says no" in outcome.detail and "tgc: builds and runs it" in outcome.detail
     assert calls  # the table itself is left as it was by monkeypatch
+
+
+def test_known_disagreements_are_told_apart_without_tensorflow():
+    """The campaign's 'known' outcomes: TF's own bugs and the disagreements left on purpose
+    (tfdiff.KNOWN), each with its reason; anything else stays 'wrong'."""
+    spec = _draw(1)
+    ref = checks.compute_reference(spec, with_gradients=False)
+    tf_bug = checks.Outcome(
+        "wrong",
+        "tf-refuses",
+        "TF run: InvalidArgumentError: Graph execution error: | Input 1 of node "
+        "gradients/while/Switch_2_grad/b_switch was passed float from NextIteration:0 "
+        "incompatible with expected double\ntgc: builds and runs it",
+    )
+    known = tfdiff._known(spec, ref, tf_bug)
+    assert known.status == "known" and known.detail.startswith("TF's bug")
+    other = checks.Outcome("wrong", "tf-refuses", "TF build: ValueError: something else")
+    assert tfdiff._known(spec, ref, other) is other
