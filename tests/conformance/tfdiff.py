@@ -351,6 +351,12 @@ KNOWN = (
     ),
     (
         "tf-refuses",
+        re.compile(r"MatrixDeterminant_grad/MatrixInverse' \| Input is not invertible"),
+        "TF's limitation: its determinant's gradient inverts the matrix, and fails at run time "
+        "for a singular one (whose gradient, the adjugate's transpose, exists)",
+    ),
+    (
+        "tf-refuses",
         re.compile(r"has DataType bool not in list of allowed values"),
         "tgc accepts what TF refuses: less/greater (and _equal) of bools, argmin/argmax of bools",
     ),
