@@ -40,7 +40,25 @@ CASES = {
     # y uses, has a gradient of zeros in TF (the op is on the path: its unused outputs get zeros)
     "unused_split_output": lambda t, x: _unused_split_output(t, x),
     "unused_loop_output": lambda t, x: _unused_loop_output(t, x),
+    # (y, [tensors]): gradients by several tensors at once. An output y does not use, of an op
+    # whose other outputs y uses and whose input comes from another of them, has a gradient of
+    # zeros in TF (the op is between the tensors and y, so its unused outputs get zeros), not None
+    "unused_split_output_and_x": lambda t, x: _unused_split_output_and_x(t, x),
+    "unused_split_output_and_an_unrelated_x": lambda t, x: _unused_split_output_unrelated(t, x),
 }
+
+
+SEVERAL = ("unused_split_output_and_x", "unused_split_output_and_an_unrelated_x")
+
+
+def _unused_split_output_and_x(t, x):
+    y, second = _unused_split_output(t, x)
+    return y, [second, x]
+
+
+def _unused_split_output_unrelated(t, x):
+    first, second = t.split(t.constant(np.arange(4.0)), 2, axis=0)
+    return t.reduce_sum(t.square(first)) + t.reduce_sum(x), [second, x]
 
 
 def _unused_split_output(t, x):
@@ -61,12 +79,12 @@ def run_case(t, loss):
         x = t.placeholder(t.float64, [2, 3])
         y = loss(t, x)
         y, wrt = y if isinstance(y, tuple) else (y, x)
-        (g,) = t.gradients(y, [wrt])
+        several = isinstance(wrt, list)
+        grads = t.gradients(y, wrt if several else [wrt])
         with t.Session() as sess:
-            if g is None:
-                return None, float(sess.run(y, {x: X}))
-            grad, value = sess.run([g, y], {x: X})
-            return np.asarray(grad).tolist(), float(value)
+            value = float(sess.run(y, {x: X}))
+            got = [None if g is None else np.asarray(sess.run(g, {x: X})).tolist() for g in grads]
+        return (got if several else got[0]), value
 
 
 PATH = os.path.join(

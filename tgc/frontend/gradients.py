@@ -119,6 +119,22 @@ def keep_gathered_rows(gradient, scaled):
     return scaled
 
 
+def _differentiated_sibling(x: Tensor, reach: set, xs: list) -> bool:
+    """Whether TF's gradient of an x that y does not depend on is zeros rather than None: x's op
+    has another output y depends on, and one of its inputs comes from another x (its op, or one
+    after it). TF then differentiates x's op and fills its unused float outputs with zeros; an op
+    whose inputs come from none of the xs is where tf.gradients starts, and is not differentiated
+    (tests/e2e/test_gradient_none.py: ``split(x)[1]`` by itself is None, with x too it is zeros).
+    The request for x then gives zeros (tgc-autodiff: an x that y does not depend on)."""
+    op = x.op
+    if x.spec.dtype not in _FLOATS or not _passes_gradient(op):
+        return False
+    if not any(o in reach for o in op.outputs if o is not x):
+        return False
+    starts = {other.op for other in xs if other is not x}
+    return any(starts & _ancestor_ops([i]) for i in op.inputs)
+
+
 def _consumers(graph) -> dict:
     """tensor -> the ops that read it."""
     readers: dict = {}
@@ -187,7 +203,9 @@ def gradients(ys, xs, grad_ys=None, name="gradients", stop_gradients=None, **_ig
         readers = None
         for x in xs:
             parts = [
-                make_op("gradient", [y, x, dy]) for y, dy, r in zip(ys, seeds, reach) if x in r
+                make_op("gradient", [y, x, dy])
+                for y, dy, r in zip(ys, seeds, reach)
+                if x in r or _differentiated_sibling(x, r, xs)
             ]
             total = parts[0] if parts else None
             for p in parts[1:]:
