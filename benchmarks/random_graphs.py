@@ -25,7 +25,11 @@ by a TF API call on both sides, ``tensorflow.compat.v1`` in graph mode, a tf.Ses
 only the ops TF has a call for, and a graph one side refuses and the other runs counts as
 ``tf-refuses`` or ``tgc-refuses``. It needs a Python with TensorFlow and tgc both (run the campaign
 with it: ``/tmp/peers/bin/python benchmarks/random_graphs.py --variant tf ...``; it stops with a
-message where TensorFlow is not importable); ``--control-flow`` works with it.
+message where TensorFlow is not importable); ``--control-flow`` works with it. ``--variant
+tf_train`` trains the graph's Variables (its float placeholders of static shapes become Variables)
+for three steps of an optimizer the seed picks (SGD, Momentum, Nesterov, Adam, Adagrad, Adadelta,
+RMSProp, centered RMSProp) in tgc and in TensorFlow, and compares each step's loss and the trained
+Variables (``tests/conformance/tftrain.py``).
 ``tests/conformance/shrink.py SEED`` shrinks a failing seed to a short ``import tgc as tf`` program.
 A seed's graph depends on the registry: an op added to it changes the graphs drawn after it.
 """
@@ -45,6 +49,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TF_VARIANTS = ("tf", "tf_train")  # against TensorFlow itself: a Python that has it runs them
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 
@@ -70,7 +75,7 @@ def draw(seed: int, args, entries=None):
     target = target_named(args.target)
     if entries is None:  # the ops the target runs, as the suite draws them
         entries = entries_for(target, catalogue())
-        if args.variant == "tf":
+        if args.variant in TF_VARIANTS:
             from conformance.tfdiff import entries_tf
 
             entries = entries_tf(entries)  # those TensorFlow has a call for
@@ -96,7 +101,7 @@ def worker(args) -> None:
     from conformance.generator import catalogue
 
     entries = entries_for(target_named(args.target), catalogue())  # drawn once, not per seed
-    if args.variant == "tf":
+    if args.variant in TF_VARIANTS:
         from conformance.tfdiff import entries_tf, run_tfdiff, tensorflow_or_none
 
         entries = entries_tf(entries)
@@ -115,6 +120,10 @@ def worker(args) -> None:
                 outcome = run_conv(spec)
             elif args.variant == "tf":
                 outcome = run_tfdiff(spec, tensorflow)
+            elif args.variant == "tf_train":
+                from conformance.tftrain import run_tftrain
+
+                outcome = run_tftrain(spec, tensorflow)
             else:
                 outcome = run_dense(spec) if args.dense else run_checks(spec, args.target)
             record.update(
@@ -484,7 +493,8 @@ def main(argv=None) -> None:
         default=None,
         help="run every graph with this variant (also 'cluster': a ps and a worker task of a "
         "local Ray cluster, started once per worker process; 'tf': against TensorFlow 1 itself, "
-        "run by a Python that has it, tests/conformance/tfdiff.py)",
+        "run by a Python that has it, tests/conformance/tfdiff.py; 'tf_train': the graph's "
+        "Variables trained in both, tests/conformance/tftrain.py)",
     )
     parser.add_argument(
         "--include-known-bugs", action="store_true", help="draw generator.KNOWN_BUGS too"
@@ -517,7 +527,7 @@ def main(argv=None) -> None:
     if args.worker:
         worker(args)
         return
-    if args.variant == "tf" and not args.summary and not (args.dense or args.conv):
+    if args.variant in TF_VARIANTS and not args.summary and not (args.dense or args.conv):
         from conformance.tfdiff import NOT_IMPORTABLE, tensorflow_or_none
 
         if tensorflow_or_none() is None:
