@@ -40,12 +40,40 @@ CASES = {
     # y uses, has a gradient of zeros in TF (the op is on the path: its unused outputs get zeros)
     "unused_split_output": lambda t, x: _unused_split_output(t, x),
     "unused_loop_output": lambda t, x: _unused_loop_output(t, x),
+    # TF1's loops and conds are a Switch and Merge per tensor: a result that does not depend on x
+    # (its body or branches never read x's variable) has no gradient by x
+    "loop_result_not_reading_x": lambda t, x: _loop_result_not_reading_x(t, x),
+    "loop_result_reading_x_on_a_later_trip": lambda t, x: _loop_result_reading_x_later(t, x),
+    "cond_result_not_reading_x": lambda t, x: t.reduce_sum(
+        t.cond(
+            t.constant(True),
+            lambda: (x * 2.0, t.constant(1.0, t.float64)),
+            lambda: (x, t.constant(2.0, t.float64)),
+        )[1]
+    ),
     # (y, [tensors]): gradients by several tensors at once. An output y does not use, of an op
     # whose other outputs y uses and whose input comes from another of them, has a gradient of
     # zeros in TF (the op is between the tensors and y, so its unused outputs get zeros), not None
     "unused_split_output_and_x": lambda t, x: _unused_split_output_and_x(t, x),
     "unused_split_output_and_an_unrelated_x": lambda t, x: _unused_split_output_unrelated(t, x),
 }
+
+
+def _loop_result_not_reading_x(t, x):
+    start = t.constant(np.ones((2, 3)))
+    _, a, b = t.while_loop(
+        lambda i, a, b: i < 2, lambda i, a, b: [i + 1, a * 2.0, b * b], [t.constant(0), x, start]
+    )
+    return t.reduce_sum(b)
+
+
+def _loop_result_reading_x_later(t, x):
+    """b's next value reads a, whose first value is x: b depends on x from the second trip."""
+    start = t.constant(np.ones((2, 3)))
+    _, a, b = t.while_loop(
+        lambda i, a, b: i < 2, lambda i, a, b: [i + 1, a * 2.0, b * a], [t.constant(0), x, start]
+    )
+    return t.reduce_sum(b)
 
 
 SEVERAL = ("unused_split_output_and_x", "unused_split_output_and_an_unrelated_x")

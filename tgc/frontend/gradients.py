@@ -35,6 +35,70 @@ def _carries_gradient(op, index: int) -> bool:
     return op.opdef == "gradient" or REGISTRY[op.opdef].carries_gradient(index)
 
 
+def _inputs_reaching(t: Tensor) -> list:
+    """The inputs of t's op through which gradient reaches t: those a registry op's gradient
+    flows into; for a loop or a cond, only those t depends on through its body or branches. TF1's
+    loops and conds are a Switch and Merge per tensor, so TF knows a result that does not depend
+    on an input: its gradient by that input is None."""
+    op = t.op
+    loop = getattr(op, "loop", None) if op.opdef == "while" else None
+    branches = getattr(op, "branches", None) if op.opdef == "if" else None
+    if loop is not None:
+        return _loop_inputs(op, loop, t.value_index)
+    if branches is not None:
+        return _cond_inputs(op, branches, t.value_index)
+    return [i for k, i in enumerate(op.inputs) if _carries_gradient(op, k)]
+
+
+def _function_sources(fn, t: Tensor) -> set:
+    """The arguments of a traced loop body or branch, and the outer tensors it reads, that its
+    tensor t depends on through differentiable ops."""
+    made = {o for op in fn.ops for o in op.outputs}
+    args = set(fn.args)
+    seen, stack, found = set(), [t], set()
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if u in args or u not in made:
+            found.add(u)
+        elif _passes_gradient(u.op):
+            stack.extend(i for i in _inputs_reaching(u) if i.spec.dtype in _FLOATS)
+    return found
+
+
+def _loop_inputs(op, loop, index: int) -> list:
+    """A loop result's inputs: its variable's initial value, and those of the variables and the
+    captured tensors its body's next values depend on, over any number of trips."""
+    count = op.attrs["num_vars"]
+    body = loop.body
+    if len(body.args) != count or len(body.outputs) != count or index >= count:
+        return list(op.inputs)  # a variable the loop threads itself (an assignment): all of them
+    position = {a: k for k, a in enumerate(body.args)}
+    sources = [_function_sources(body, out) for out in body.outputs]
+    variables, captured, todo = {index}, set(), [index]
+    while todo:
+        for u in sources[todo.pop()]:
+            if u in position and position[u] not in variables:
+                variables.add(position[u])
+                todo.append(position[u])
+            elif u not in position:
+                captured.add(u)
+    return [op.inputs[k] for k in sorted(variables)] + [
+        c for c in op.inputs[count:] if c in captured
+    ]
+
+
+def _cond_inputs(op, branches, index: int) -> list:
+    """A cond result's inputs: those its value in either branch depends on."""
+    fns = (branches.then_fn, branches.else_fn)
+    if any(fn.args or index >= len(fn.outputs) for fn in fns):
+        return list(op.inputs[1:])  # a Variable a branch assigns: all of them
+    used = set().union(*(_function_sources(fn, fn.outputs[index]) for fn in fns))
+    return [i for i in op.inputs[1:] if i in used]
+
+
 def _differentiable_ancestors(y: Tensor) -> set:
     """Tensors that y depends on through differentiable ops."""
     seen, stack = set(), [y]
@@ -44,11 +108,7 @@ def _differentiable_ancestors(y: Tensor) -> set:
             continue
         seen.add(t)
         if _passes_gradient(t.op):
-            stack.extend(
-                i
-                for k, i in enumerate(t.op.inputs)
-                if i.spec.dtype in _FLOATS and _carries_gradient(t.op, k)
-            )
+            stack.extend(i for i in _inputs_reaching(t) if i.spec.dtype in _FLOATS)
     return seen
 
 
