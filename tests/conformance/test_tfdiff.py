@@ -14,9 +14,10 @@ from conformance.generator import RandomChooser, catalogue, draw_graph
 # and those of the disagreements fixed since (10, 50, 59: a gradient of zeros where TF's is None,
 # through ones_like, floor or tf.reshape(y, tf.shape(x)); 129, 166, 216, 236: tf.squeeze(x,
 # axis=[]) kept the size-1 axes; 937, and 34, 70 with loops: None where TF's is zeros, an
-# unused output of an op differentiated because its input comes from another target).
+# unused output of an op differentiated because its input comes from another target; 19, 33,
+# 73, 155: zeros where TF's is None, a loop's or cond's result that reads no target).
 SEEDS = (0, 1, 6, 10, 34, 50, 59, 129, 166, 216, 236, 937)
-CONTROL_SEEDS = (0, 2, 7, 34, 70, 75)
+CONTROL_SEEDS = (0, 2, 7, 19, 33, 34, 70, 73, 75, 155)
 
 
 def _tf():
