@@ -560,3 +560,23 @@ def test_softmax_xent_refuses_labels_larger_than_the_logits():
         nn.softmax_cross_entropy_with_logits_v2(
             labels=tf.placeholder(tf.float32, [2, 3]), logits=tf.placeholder(tf.float32, [1, 3])
         )
+
+
+@pytest.mark.parametrize(
+    "labels_shape, logits_shape, loss_shape",
+    [
+        ([1, 3], [None, 3], [1]),
+        ([None, 3], [1, 3], [1]),
+        ([None, 3], [None, 3], [None]),
+        ([3], [None, 3], [1]),
+        ([2, 1], [None, 3], [2]),
+        ([None, 1], [2, 3], [2]),
+    ],
+)
+def test_softmax_xent_static_shape_is_tensorflows(labels_shape, logits_shape, loss_shape):
+    """TF 2.21's static shapes of the loss (a dim known on either side is the loss's)."""
+    y = nn.softmax_cross_entropy_with_logits_v2(
+        labels=tf.placeholder(tf.float32, labels_shape),
+        logits=tf.placeholder(tf.float32, logits_shape),
+    )
+    assert y.shape.as_list() == loss_shape

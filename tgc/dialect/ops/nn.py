@@ -42,7 +42,9 @@ def _merge_shapes(a, b, what):
 
 def _labels_broadcast_to(labels, logits):
     """The loss's full shape: labels broadcast to the logits (TF's kernel broadcasts them; logits
-    never grow), ``None`` dims of the logits taking the labels' sizes."""
+    never grow). Each dim is the logits' where known, else the labels' (TF 2.21's static shape:
+    [1, 3] labels beside [?, 3] logits make a [1] loss; a run with more rows fails the checked
+    cast of its value)."""
     try:
         shape = broadcast_shapes(labels, logits)
     except ShapeError:
@@ -56,7 +58,8 @@ def _labels_broadcast_to(labels, logits):
             "logits and labels must be broadcastable: "
             f"logits_size={_tf_size(logits)} labels_size={_tf_size(labels)}"
         )
-    return tuple(s if d is None else d for s, d in zip(shape, logits))
+    padded = (1,) * (len(logits) - len(labels)) + tuple(labels)  # missing dims broadcast as 1
+    return tuple(d if d is not None else s for s, d in zip(padded, logits))
 
 
 def _tf_size(shape):
