@@ -95,7 +95,7 @@ EXACT_OPS = frozenset(
         *("slice", "tile", "one_hot", "gather", "read_row", "write_row", "zero_rows"),
         "head_rows",
         *("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"),
-        *("max_pool", "max_pool_grad", "avg_pool", "avg_pool_grad"),
+        *("max_pool", "max_pool_grad", "max_pool_grad_grad", "avg_pool", "avg_pool_grad"),
     }
 )
 

@@ -22,7 +22,7 @@ from tgc.dialect.costs import (
     pool_flops,
     pool_grad_flops,
 )
-from tgc.dialect.registry import NOT_DIFFERENTIABLE, Attr, Sample, ShapeError, op
+from tgc.dialect.registry import Attr, Sample, ShapeError, op
 from tgc.dialect.shapes import FLOAT_DTYPES, compatible, same_dtype, spec
 from tgc.dialect.types import format_shape
 
@@ -208,6 +208,24 @@ def max_pool_grad_reference(x, g, ksize, strides, padding):
             first = np.argmax(window, axis=1)  # (n, c): numpy's argmax takes the first maximum
             dxpad[n_idx, i * sh + first // kw_, j * sw + first % kw_, c_idx] += g[:, i, j, :]
     return _crop(dxpad, geometry, x.shape)
+
+
+def max_pool_grad_grad_reference(x, g, ksize, strides, padding):
+    """Each window's entry of g at the window's first maximum (row-major in the window)."""
+    geometry = spatial_geometry(x.shape[1:3], ksize[1:3], strides, _ONES, padding)
+    xpad = _pad_spatial(x, geometry, -np.inf)
+    gpad = _pad_spatial(g, geometry)
+    out = np.zeros((x.shape[0], geometry[0][0], geometry[1][0], x.shape[3]), g.dtype)
+    kh_, kw_, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
+    n_idx, c_idx = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[3]), indexing="ij")
+    for i in range(geometry[0][0]):
+        for j in range(geometry[1][0]):
+            window = xpad[:, i * sh : i * sh + kh_, j * sw : j * sw + kw_, :].reshape(
+                x.shape[0], kh_ * kw_, x.shape[3]
+            )
+            first = np.argmax(window, axis=1)  # (n, c): numpy's argmax takes the first maximum
+            out[:, i, j, :] = gpad[n_idx, i * sh + first // kw_, j * sw + first % kw_, c_idx]
+    return out
 
 
 def avg_pool_counts(in_hw, ksize, strides, padding) -> np.ndarray:
@@ -476,12 +494,41 @@ class MaxPoolGrad:
         return spec(x.shape, dtype)
 
     eval = max_pool_grad_reference
-    # Second derivatives of max pooling (TF's MaxPoolGradGrad) are not provided.
-    grad = NOT_DIFFERENTIABLE
+
+    def grad(b, op, g):
+        # TF's _MaxPoolGradGrad: the windows' first maxima do not move with x (zeros for it), the
+        # result is linear in the gradient (MaxPoolGradGrad reads g at those maxima)
+        x, _ = op.inputs
+        return [b.zeros_like(x), b.max_pool_grad_grad(x, g, **_pool_attrs(op))]
 
     samples = [
         Sample((shape, out), attrs=attrs, dynamic=((0, 0), (1, 0)))
         for shape, attrs, out in _POOL_SAMPLES
+    ]
+
+
+@op("max_pool_grad_grad", tf_type="MaxPoolGradGrad", operands=("input", "grad"), attrs=_POOL_ATTRS)
+class MaxPoolGradGrad:
+    """The gradient of max_pool_grad with respect to its gradient: for each window of ``input``,
+    ``grad`` (shaped like ``input``) at the window's first maximum."""
+
+    flops = pool_flops
+
+    def infer(x, g, ksize, strides, padding):
+        dtype = same_dtype(x, g, allowed=FLOAT_DTYPES)
+        _check_grad_shape("max_pool_grad_grad", g, x.shape)
+        return spec(_pool_shapes("max_pool_grad_grad", x, ksize, strides, padding), dtype)
+
+    eval = max_pool_grad_grad_reference
+
+    def grad(b, op, g):
+        # TF's _MaxPoolGradGradGrad: zeros for the input, max_pool_grad of g for the gradient
+        x, _ = op.inputs
+        return [b.zeros_like(x), b.max_pool_grad(x, g, **_pool_attrs(op))]
+
+    samples = [
+        Sample((shape, shape), attrs=attrs, dynamic=((0, 0), (1, 0)))
+        for shape, attrs, _ in _POOL_SAMPLES
     ]
 
 

@@ -586,3 +586,51 @@ def _max_pool_grad(op):
 
     inputs = [g_lat, at_lat, _window(k[1], k[2], elem)]
     return generic(inputs, [init], maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[0]
+
+
+@lowers("max_pool_grad_grad")
+def _max_pool_grad_grad(op):
+    # out[w] = g at window w's first maximum of x: _first_argmax's reduction, carrying g's value
+    # at the running maximum along with its offset.
+    x, g = op.operands
+    message = "MaxPoolGradGrad: the gradient's shape [{got}] is not the input's shape [{wanted}]"
+    proven = (0,) if dim_key(x, 0) == dim_key(g, 0) else ()
+    check_dims(op.operation, g, [dim(x, 0), *shape_of(x)[1:]], message, proven)
+    if g.type != x.type:  # x's batch, unknown where x's is: the reads below follow x's type
+        g = tensor.cast(x.type, g)
+    if (known := _when_empty(op, x, sums=False)) is not None:
+        return known
+    k, s = op.attrs["ksize"], op.attrs["strides"]
+    elem = element_type(g)
+    geometry = _pool_geometry(shape_of(x), op.attrs)
+    xp = pad_spatial(x, geometry, float("-inf"))
+    gp = pad_spatial(g, geometry, 0.0)
+    out_shape = shape_of(op.result_type)
+    i32 = ir.IntegerType.get_signless(32)
+    outs = [
+        _filled(out_shape, elem, float("-inf"), x),
+        _filled(out_shape, i32, k[1] * k[2], x),
+        _filled(out_shape, elem, 0.0, x),
+    ]
+    reads = indexing_map(
+        6, [0, loop_dim(1) * s[1] + loop_dim(4), loop_dim(2) * s[2] + loop_dim(5), 3]
+    )
+    maps = [reads, reads, indexing_map(6, [4, 5])] + [indexing_map(6, [0, 1, 2, 3])] * 3
+
+    def body(v, gv, _w, m, at, picked):
+        offset = arith.addi(arith.muli(_index(4), const_index(k[2])), _index(5))
+        offset = arith.index_cast(i32, offset)
+        above = arith.cmpf(arith.CmpFPredicate.OGT, v, m)
+        tie_before = arith.andi(
+            arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
+            arith.cmpi(arith.CmpIPredicate.slt, offset, at),
+        )
+        take = arith.ori(above, tie_before)
+        return [
+            arith.select(take, v, m),
+            arith.select(take, offset, at),
+            arith.select(take, gv, picked),
+        ]
+
+    inputs = [xp, gp, _window(k[1], k[2], elem)]
+    return generic(inputs, outs, maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[2]
