@@ -40,6 +40,9 @@ def losses(tf) -> dict:
     def gathered_and_dense(table, ids):  # a dense read too: TF's gradient is dense
         return gathered(table, ids) + tf.reduce_sum(table * 0.25)
 
+    def gathered_and_its_shape(table, ids):  # tf.shape(table) passes no gradient: still sparse
+        return gathered(table, ids) + tf.reduce_sum(tf.reshape(tf.ones([8]), tf.shape(table)))
+
     def gather_on_axis_1(table, ids):  # TF's gradient of a gather on another axis is dense
         return tf.reduce_sum(tf.square(tf.gather(table, ids, axis=1)))
 
@@ -49,6 +52,7 @@ def losses(tf) -> dict:
         "two_gathers": (two_gathers, (4, 2)),
         "lookup_of_rank_3": (lookup_of_rank_3, (4, 2, 2)),
         "gathered_and_dense": (gathered_and_dense, (4, 2)),
+        "gathered_and_its_shape": (gathered_and_its_shape, (4, 2)),
         "gather_on_axis_1": (gather_on_axis_1, (2, 4)),
     }
 

@@ -213,8 +213,10 @@ def _gathered_rows(x, readers: dict, reach: list):
     while stack:
         t = stack.pop()
         for op in readers.get(t, ()):
-            if not any(o in r for o in op.outputs for r in reach):
+            if not _passes_gradient(op) or not any(o in r for o in op.outputs for r in reach):
                 continue  # no gradient comes back through this reader
+            if not any(i is t and _carries_gradient(op, k) for k, i in enumerate(op.inputs)):
+                continue  # it reads t's shape only
             if op.opdef == "identity":
                 stack.append(op.outputs[0])
             elif op.opdef == "gather" and op.inputs[0] is t and op.inputs[1] is not t:
