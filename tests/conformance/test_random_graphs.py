@@ -105,6 +105,7 @@ RARELY_DRAWN = {
     "gather_grad": "needs int indices in range and a gradient of the gathered shape",
     "max_pool_grad": "needs a 4-D input and a gradient of the pooled shape",
     "avg_pool_grad": "needs a 4-D input and a gradient of the pooled shape",
+    "max_pool_grad_grad": "needs a 4-D input and a gradient of its shape",
     "split_like": "needs two values whose sizes add up to a third's along an axis",
     "sparse_softmax_cross_entropy_with_logits": "needs int labels below the logits' class count",
     "gather": "needs non-negative int indices below the params' first dim",
