@@ -218,6 +218,9 @@ def _placement(err: str) -> dict:
     return placed
 
 
+NO_GRADIENT = ("ceil", "floor", "round")  # TF registers none: tf.gradients is None
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_op_and_its_gradient_run_on_the_vector_unit(name, capsys):
     build, reference, op = CASES[name]
@@ -246,7 +249,8 @@ def test_the_op_and_its_gradient_run_on_the_vector_unit(name, capsys):
         return float((reference(x, y) * c_value.astype(np.float64)).sum())
 
     connected = [i for i, g in enumerate(gradients) if g is not None]
-    assert len(got_gradients) == len(connected) and connected
+    assert len(got_gradients) == len(connected)
+    assert bool(connected) != (name in NO_GRADIENT)  # floor, ceil, round: None, as in TF
     for index, got_gradient in zip(connected, got_gradients):
         _close(got_gradient, _numeric_gradient(loss, [a_value, b_value], index))
 
