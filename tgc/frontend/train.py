@@ -5,10 +5,12 @@ requests (``tgc.gradients``), arithmetic, and variable ``assign``/``assign_add``
 so autodiff, lowering and the JIT need nothing special for training. Each ``apply_*`` rule follows
 the update formulas of TensorFlow's fused kernels (training_ops.cc: ApplyGradientDescent,
 ApplyMomentum, ApplyAdam, ApplyAdagrad, ApplyAdadelta, ApplyRMSProp, ApplyCenteredRMSProp) in the
-same order of arithmetic. Where a kernel updates a slot and then reads it, the rule uses the tensor
-that the slot's assign returns: variable ops run in program order inside one compiled function (see
-tgc/passes/lower_variables.py), so that value is the updated one, while a Variable's own shared read
-still sees the value at the start of the step.
+same order of arithmetic; a gradient TF would give as an IndexedSlices (a Variable read only by
+gathers: ``gradients.gathered_rows``) takes the SparseApply* kernels' rules (``_apply_sparse``).
+Where a kernel updates a slot and then reads it, the rule uses the tensor that the slot's assign
+returns: variable ops run in program order inside one compiled function (see
+tgc/passes/lower_variables.py), so that value is the updated one, while a Variable's own shared
+read still sees the value at the start of the step.
 """
 
 from __future__ import annotations
