@@ -193,20 +193,28 @@ def max_pool_reference(x, ksize, strides, padding):
     return out
 
 
+def _first_maxima(xpad, geometry, ksize, strides):
+    """(i, j, index) per output position: ``index`` picks, for every batch and channel, the
+    padded input's element that is window (i, j)'s first maximum (row-major in the window)."""
+    kh_, kw_, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
+    n, c = xpad.shape[0], xpad.shape[3]
+    n_idx, c_idx = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    for i in range(geometry[0][0]):
+        for j in range(geometry[1][0]):
+            window = xpad[:, i * sh : i * sh + kh_, j * sw : j * sw + kw_, :].reshape(
+                n, kh_ * kw_, c
+            )
+            first = np.argmax(window, axis=1)  # (n, c): numpy's argmax takes the first maximum
+            yield i, j, (n_idx, i * sh + first // kw_, j * sw + first % kw_, c_idx)
+
+
 def max_pool_grad_reference(x, g, ksize, strides, padding):
     """Each window's gradient goes to its first maximum (row-major in the window); overlaps add."""
     geometry = spatial_geometry(x.shape[1:3], ksize[1:3], strides, _ONES, padding)
     xpad = _pad_spatial(x, geometry, -np.inf)
     dxpad = np.zeros(xpad.shape, g.dtype)
-    kh_, kw_, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
-    n_idx, c_idx = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[3]), indexing="ij")
-    for i in range(geometry[0][0]):
-        for j in range(geometry[1][0]):
-            window = xpad[:, i * sh : i * sh + kh_, j * sw : j * sw + kw_, :].reshape(
-                x.shape[0], kh_ * kw_, x.shape[3]
-            )
-            first = np.argmax(window, axis=1)  # (n, c): numpy's argmax takes the first maximum
-            dxpad[n_idx, i * sh + first // kw_, j * sw + first % kw_, c_idx] += g[:, i, j, :]
+    for i, j, at in _first_maxima(xpad, geometry, ksize, strides):
+        dxpad[at] += g[:, i, j, :]
     return _crop(dxpad, geometry, x.shape)
 
 
@@ -216,15 +224,8 @@ def max_pool_grad_grad_reference(x, g, ksize, strides, padding):
     xpad = _pad_spatial(x, geometry, -np.inf)
     gpad = _pad_spatial(g, geometry)
     out = np.zeros((x.shape[0], geometry[0][0], geometry[1][0], x.shape[3]), g.dtype)
-    kh_, kw_, sh, sw = ksize[1], ksize[2], strides[1], strides[2]
-    n_idx, c_idx = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[3]), indexing="ij")
-    for i in range(geometry[0][0]):
-        for j in range(geometry[1][0]):
-            window = xpad[:, i * sh : i * sh + kh_, j * sw : j * sw + kw_, :].reshape(
-                x.shape[0], kh_ * kw_, x.shape[3]
-            )
-            first = np.argmax(window, axis=1)  # (n, c): numpy's argmax takes the first maximum
-            out[:, i, j, :] = gpad[n_idx, i * sh + first // kw_, j * sw + first % kw_, c_idx]
+    for i, j, at in _first_maxima(xpad, geometry, ksize, strides):
+        out[:, i, j, :] = gpad[at]
     return out
 
 

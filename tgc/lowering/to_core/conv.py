@@ -469,6 +469,21 @@ def _avg_pool_grad(op):
     )
 
 
+def _takes_first_max(v, m, at, k):
+    """(take, offset) in a window reduction over loop dims 4 and 5 (kh, kw): whether the element
+    v at window offset kh*KW + kw (i32, at's type) becomes the window's running first maximum m,
+    found so far at offset ``at``. Ties go to the smaller offset whatever order the loops run in,
+    which is how "first" is defined."""
+    offset = arith.addi(arith.muli(_index(4), const_index(k[2])), _index(5))
+    offset = arith.index_cast(at.type, offset)
+    above = arith.cmpf(arith.CmpFPredicate.OGT, v, m)
+    tie_before = arith.andi(
+        arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
+        arith.cmpi(arith.CmpIPredicate.slt, offset, at),
+    )
+    return arith.ori(above, tie_before), offset
+
+
 def _first_argmax(xp, out_shape, k, s) -> ir.Value:
     """For each window, kh*KW + kw of its first maximum (row-major), as i32.
 
@@ -486,14 +501,7 @@ def _first_argmax(xp, out_shape, k, s) -> ir.Value:
     ]
 
     def body(v, _w, m, at):
-        offset = arith.addi(arith.muli(_index(4), const_index(k[2])), _index(5))
-        offset = arith.index_cast(i32, offset)
-        above = arith.cmpf(arith.CmpFPredicate.OGT, v, m)
-        tie_before = arith.andi(
-            arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
-            arith.cmpi(arith.CmpIPredicate.slt, offset, at),
-        )
-        take = arith.ori(above, tie_before)
+        take, offset = _takes_first_max(v, m, at, k)
         return [arith.select(take, v, m), arith.select(take, offset, at)]
 
     window = _window(k[1], k[2], elem)
@@ -618,14 +626,7 @@ def _max_pool_grad_grad(op):
     maps = [reads, reads, indexing_map(6, [4, 5])] + [indexing_map(6, [0, 1, 2, 3])] * 3
 
     def body(v, gv, _w, m, at, picked):
-        offset = arith.addi(arith.muli(_index(4), const_index(k[2])), _index(5))
-        offset = arith.index_cast(i32, offset)
-        above = arith.cmpf(arith.CmpFPredicate.OGT, v, m)
-        tie_before = arith.andi(
-            arith.cmpf(arith.CmpFPredicate.OEQ, v, m),
-            arith.cmpi(arith.CmpIPredicate.slt, offset, at),
-        )
-        take = arith.ori(above, tie_before)
+        take, offset = _takes_first_max(v, m, at, k)
         return [
             arith.select(take, v, m),
             arith.select(take, offset, at),
