@@ -484,28 +484,36 @@ def _takes_first_max(v, m, at, k):
     return arith.ori(above, tie_before), offset
 
 
-def _first_argmax(xp, out_shape, k, s) -> ir.Value:
-    """For each window, kh*KW + kw of its first maximum (row-major), as i32.
+def _first_argmax(xp, out_shape, k, s, carried=None) -> ir.Value:
+    """For each window, kh*KW + kw of its first maximum (row-major), as i32; with ``carried`` (a
+    tensor shaped like ``xp``), instead carried's element at that maximum.
 
     Ties go to the smaller offset whatever order the loops run in, which is how "first" is defined.
     """
     elem = element_type(xp)
     i32 = ir.IntegerType.get_signless(32)
-    best = _filled(out_shape, elem, float("-inf"), xp)
-    where = _filled(out_shape, i32, k[1] * k[2], xp)
-    maps = [
-        indexing_map(6, [0, loop_dim(1) * s[1] + loop_dim(4), loop_dim(2) * s[2] + loop_dim(5), 3]),
-        indexing_map(6, [4, 5]),
-        indexing_map(6, [0, 1, 2, 3]),
-        indexing_map(6, [0, 1, 2, 3]),
-    ]
+    outs = [_filled(out_shape, elem, float("-inf"), xp), _filled(out_shape, i32, k[1] * k[2], xp)]
+    reads = [xp]
+    if carried is not None:
+        reads.append(carried)
+        outs.append(_filled(out_shape, element_type(carried), 0.0, xp))
+    window_read = indexing_map(
+        6, [0, loop_dim(1) * s[1] + loop_dim(4), loop_dim(2) * s[2] + loop_dim(5), 3]
+    )
+    maps = [window_read] * len(reads) + [indexing_map(6, [4, 5])]
+    maps += [indexing_map(6, [0, 1, 2, 3])] * len(outs)
 
-    def body(v, _w, m, at):
+    def body(v, *rest):
+        m, at = rest[len(reads)], rest[len(reads) + 1]
         take, offset = _takes_first_max(v, m, at, k)
-        return [arith.select(take, v, m), arith.select(take, offset, at)]
+        kept = [arith.select(take, v, m), arith.select(take, offset, at)]
+        if carried is not None:
+            kept.append(arith.select(take, rest[0], rest[-1]))
+        return kept
 
     window = _window(k[1], k[2], elem)
-    return generic([xp, window], [best, where], maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[1]
+    results = generic(reads + [window], outs, maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)
+    return results[-1]
 
 
 def _tiles_input(op, input_shape) -> bool:
@@ -598,8 +606,7 @@ def _max_pool_grad(op):
 
 @lowers("max_pool_grad_grad")
 def _max_pool_grad_grad(op):
-    # out[w] = g at window w's first maximum of x: _first_argmax's reduction, carrying g's value
-    # at the running maximum along with its offset.
+    # out[w] = g at window w's first maximum of x: _first_argmax's reduction, carrying g.
     x, g = op.operands
     message = "MaxPoolGradGrad: the gradient's shape [{got}] is not the input's shape [{wanted}]"
     proven = (0,) if dim_key(x, 0) == dim_key(g, 0) else ()
@@ -609,29 +616,7 @@ def _max_pool_grad_grad(op):
     if (known := _when_empty(op, x, sums=False)) is not None:
         return known
     k, s = op.attrs["ksize"], op.attrs["strides"]
-    elem = element_type(g)
     geometry = _pool_geometry(shape_of(x), op.attrs)
     xp = pad_spatial(x, geometry, float("-inf"))
     gp = pad_spatial(g, geometry, 0.0)
-    out_shape = shape_of(op.result_type)
-    i32 = ir.IntegerType.get_signless(32)
-    outs = [
-        _filled(out_shape, elem, float("-inf"), x),
-        _filled(out_shape, i32, k[1] * k[2], x),
-        _filled(out_shape, elem, 0.0, x),
-    ]
-    reads = indexing_map(
-        6, [0, loop_dim(1) * s[1] + loop_dim(4), loop_dim(2) * s[2] + loop_dim(5), 3]
-    )
-    maps = [reads, reads, indexing_map(6, [4, 5])] + [indexing_map(6, [0, 1, 2, 3])] * 3
-
-    def body(v, gv, _w, m, at, picked):
-        take, offset = _takes_first_max(v, m, at, k)
-        return [
-            arith.select(take, v, m),
-            arith.select(take, offset, at),
-            arith.select(take, gv, picked),
-        ]
-
-    inputs = [xp, gp, _window(k[1], k[2], elem)]
-    return generic(inputs, outs, maps, [PARALLEL] * 4 + [REDUCTION] * 2, body)[2]
+    return _first_argmax(xp, shape_of(op.result_type), k, s, carried=gp)
